@@ -1,0 +1,193 @@
+#!/usr/bin/env node
+// Benchmarks (a) staging time, (b) disk added by a second release, (e) peak memory:
+// `release-switcher install pkg@to` next to an existing pkg@from, against the anchor users have
+// today, an in-place `npm install -g pkg@to` over pkg@from. Both run in the same invocation, with the
+// same warm npm cache, same Node, same environment, interleaved (anchor, ours, anchor, ours...) so
+// that drift of the machine or the registry hits both sides alike.
+//
+//   node bench/stage-vs-npm.mjs --package openclaw --from 2026.9.5 --to 2026.9.6
+//   node bench/stage-vs-npm.mjs --fixture --registry http://127.0.0.1:4873/
+//
+// Options: --runs N (default 1 for a real package, 3 for --fixture; medians are reported),
+// --anchor-only / --ours-only, --no-warmup (cache known warm), --node24 (force Node 24 in fixture
+// mode; always on for openclaw, whose preinstall refuses Node < 24), --keep (keep temp dirs),
+// --cli-node PATH (Node that runs our CLI; default: this Node).
+//
+// Goals (openclaw): time ours/anchor <= 0.33; disk added/full copy <= 0.65.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import {parseArgs} from 'node:util';
+import {execa} from 'execa';
+import {ensureNode24, node24Env, CACHE_DIR, PROJECT_DIR} from './lib/node24.mjs';
+import {measure, duBytes, releaseDiskCost, median, makeTempDir, removeTree, fmt, goalMark, saveResult} from './lib/measure.mjs';
+
+const CLI = path.join(PROJECT_DIR, 'dist', 'cli', 'main.js');
+const TIME_GOAL = 0.33;
+const DISK_GOAL = 0.65;
+
+const {values: opts} = parseArgs({
+  options: {
+    package: {type: 'string'},
+    from: {type: 'string'},
+    to: {type: 'string'},
+    fixture: {type: 'boolean', default: false},
+    registry: {type: 'string'},
+    runs: {type: 'string'},
+    'anchor-only': {type: 'boolean', default: false},
+    'ours-only': {type: 'boolean', default: false},
+    'no-warmup': {type: 'boolean', default: false},
+    node24: {type: 'boolean', default: false},
+    keep: {type: 'boolean', default: false},
+    'cli-node': {type: 'string'},
+  },
+});
+
+const pkg = opts.package ?? (opts.fixture ? 'rs-fixture-gateway' : undefined);
+const from = opts.from ?? (opts.fixture ? '1.0.0' : undefined);
+const to = opts.to ?? (opts.fixture ? '1.1.0' : undefined);
+if (!pkg || !from || !to) {
+  console.error('usage: stage-vs-npm.mjs --package NAME --from VERSION --to VERSION | --fixture --registry URL');
+  process.exit(2);
+}
+if (opts.fixture && !opts.registry) {
+  console.error('--fixture needs --registry URL (a registry serving rs-fixture-gateway; bench/run-all.mjs starts one)');
+  process.exit(2);
+}
+const runs = Number(opts.runs ?? (opts.fixture ? 3 : 1));
+const doAnchor = !opts['ours-only'];
+let doOurs = !opts['anchor-only'];
+if (doOurs && !fs.existsSync(CLI)) {
+  console.error(`ours: skipped, ${CLI} does not exist (run \`npm run build\` in ${PROJECT_DIR})`);
+  doOurs = false;
+}
+
+// One environment for both sides. A shared npm cache under .bench-cache makes "warm" mean the
+// same thing for npm and for us (our stager's `npm install` and, if it honours it, pacote).
+const useNode24 = !opts.fixture || opts.node24;
+const rt = useNode24 ? await ensureNode24() : null;
+let env = {...process.env, npm_config_cache: path.join(CACHE_DIR, 'npm-cache')};
+if (rt) env = node24Env(rt, env); // node24 first in PATH: lifecycle scripts' `node` is then 24 too.
+if (opts.registry) env.npm_config_registry = opts.registry;
+const npm = rt ? {file: rt.node, pre: [rt.npmCli]} : {file: 'npm', pre: []};
+const gatewayNode = rt ? rt.node : process.execPath;
+const cliNode = opts['cli-node'] ?? process.execPath;
+const log = (m) => process.stderr.write(`[stage-vs-npm] ${m}\n`);
+const tempDirs = [];
+function tempDir(prefix) {
+  const dir = makeTempDir(prefix);
+  tempDirs.push(dir);
+  return dir;
+}
+
+const runNpm = (args) => measure(npm.file, [...npm.pre, ...args], {env});
+const runCli = (args) => measure(cliNode, [CLI, ...args], {env});
+
+// Anchor: install `from` (untimed), then the timed in-place upgrade to `to`.
+async function anchorOnce() {
+  const prefix = tempDir('npm');
+  await runNpm(['install', '-g', '--prefix', prefix, `${pkg}@${from}`]);
+  const m = await runNpm(['install', '-g', '--prefix', prefix, `${pkg}@${to}`]);
+  const installed = path.join(prefix, 'lib', 'node_modules', pkg);
+  const version = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')).version;
+  if (version !== to) throw new Error(`anchor: expected ${to} installed, found ${version}`);
+  return {...m, installedApparentBytes: await duBytes(prefix, {apparent: true})};
+}
+
+// Ours: init a root, install `from` (untimed), then time `install to` and measure what it added.
+async function oursOnce() {
+  const root = tempDir('rs');
+  const registryArgs = opts.registry ? ['--registry', opts.registry] : [];
+  await runCli(['--root', root, 'init', '--package', pkg, '--node', gatewayNode, ...registryArgs]);
+  await runCli(['--root', root, 'install', `${pkg}@${from}`]);
+  const rootBefore = await duBytes(root);
+  const m = await runCli(['--root', root, '--json', 'install', `${pkg}@${to}`]);
+  const doc = JSON.parse(m.stdout);
+  if (!doc.ok || doc.result.version !== to || doc.result.alreadyInstalled) {
+    throw new Error(`ours: unexpected result ${m.stdout}`);
+  }
+  const rootAfter = await duBytes(root);
+  const cost = releaseDiskCost(path.join(root, 'releases', from), path.join(root, 'releases', to));
+  return {...m, rootAddedBytes: rootAfter - rootBefore, fullCopyApparentBytes: await duBytes(path.join(root, 'releases', to), {apparent: true, countLinks: true}), ...cost};
+}
+
+async function warmUp() {
+  // A throwaway pass of each side fills the shared cache with both versions and all their deps.
+  if (doAnchor) {
+    log('warm-up: npm');
+    await anchorOnce();
+  }
+  if (doOurs) {
+    log('warm-up: release-switcher');
+    await oursOnce();
+  }
+  cleanUp();
+}
+
+function cleanUp() {
+  if (opts.keep) return;
+  while (tempDirs.length > 0) removeTree(tempDirs.pop());
+}
+
+const versions = {
+  node: (await execa(gatewayNode, ['--version'])).stdout,
+  npm: (await execa(npm.file, [...npm.pre, '--version'], {env})).stdout,
+  cliNode: (await execa(cliNode, ['--version'])).stdout,
+};
+log(`${pkg} ${from} -> ${to}; runs=${runs}; node ${versions.node}, npm ${versions.npm}; cache ${env.npm_config_cache}`);
+if (!opts['no-warmup']) await warmUp();
+
+const anchor = [];
+const ours = [];
+try {
+  for (let i = 1; i <= runs; i++) {
+    if (doAnchor) {
+      log(`run ${i}/${runs}: npm install -g ${pkg}@${to} over ${from}`);
+      anchor.push(await anchorOnce());
+      log(`  ${fmt.s(anchor.at(-1).seconds)}`);
+    }
+    if (doOurs) {
+      log(`run ${i}/${runs}: release-switcher install ${pkg}@${to} next to ${from}`);
+      ours.push(await oursOnce());
+      log(`  ${fmt.s(ours.at(-1).seconds)}`);
+    }
+    cleanUp();
+  }
+} finally {
+  cleanUp();
+}
+
+// Report. Medians over runs (a single run for openclaw: it is one figure, not a median).
+const pick = (list, key) => (list.length ? median(list.map((r) => r[key])) : NaN);
+const a = {seconds: pick(anchor, 'seconds'), maxRss: pick(anchor, 'maxRssKiB'), treeRss: pick(anchor, 'peakTreeRssKiB')};
+const o = {
+  seconds: pick(ours, 'seconds'), maxRss: pick(ours, 'maxRssKiB'), treeRss: pick(ours, 'peakTreeRssKiB'),
+  added: pick(ours, 'addedBytes'), full: pick(ours, 'fullBytes'), rootAdded: pick(ours, 'rootAddedBytes'),
+  fullDu: pick(ours, 'fullCopyApparentBytes'),
+};
+const timeRatio = o.seconds / a.seconds;
+const diskRatio = o.added / o.full;
+const label = runs > 1 ? `median of ${runs}` : '1 run';
+const lines = [
+  `stage-vs-npm: ${pkg} ${from} -> ${to} (${label}; node ${versions.node}, npm ${versions.npm}; warm cache)`,
+  `(a) time   anchor npm install -g in place: ${doAnchor ? fmt.s(a.seconds) : 'skipped'}` +
+    `   ours install: ${doOurs ? fmt.s(o.seconds) : 'skipped'}   ratio ours/anchor: ${fmt.ratio(timeRatio)} ${pkg === 'openclaw' ? goalMark(timeRatio, TIME_GOAL) : ''}`,
+];
+if (doOurs) {
+  lines.push(
+    `(b) disk   added by ${to} (distinct inodes not shared with ${from}): ${fmt.mib(o.added)}` +
+      `   full copy (sum of file sizes): ${fmt.mib(o.full)}   ratio: ${fmt.ratio(diskRatio)} ${goalMark(diskRatio, DISK_GOAL)}`,
+    `           du -sb of the root grew by ${fmt.mib(o.rootAdded)} (blocks, incl. dirs + manifest);` +
+      ` du -sb --apparent-size -l releases/${to}: ${fmt.mib(o.fullDu)}; files hardlinked to ${from}: ${ours.at(-1).sharedFiles}/${ours.at(-1).files}`,
+  );
+}
+lines.push(
+  `(e) memory peak RSS, max single process (GNU time %M): anchor ${fmt.kibAsMib(a.maxRss)}, ours ${fmt.kibAsMib(o.maxRss)}, ratio ${fmt.ratio(o.maxRss / a.maxRss)}`,
+  `           peak RSS, sum over live process tree (polled /proc, 50 ms): anchor ${fmt.kibAsMib(a.treeRss)}, ours ${fmt.kibAsMib(o.treeRss)}, ratio ${fmt.ratio(o.treeRss / a.treeRss)}`,
+);
+console.log(lines.join('\n'));
+const strip = ({stdout, stderr, ...rest}) => rest;
+const saved = saveResult(CACHE_DIR, `stage-vs-npm-${pkg}`, {
+  pkg, from, to, runs, versions, anchor: anchor.map(strip), ours: ours.map(strip), timeRatio, diskRatio,
+});
+log(`figures saved to ${saved}`);

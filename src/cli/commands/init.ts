@@ -1,0 +1,43 @@
+import { init } from '../../commands/init.js';
+import type { Channel, Settings, SupervisorName } from '../../config.js';
+import { ReleaseSwitcherError } from '../../errors.js';
+import type { CommandContext, CommandOutcome } from '../context.js';
+import { parseSeconds } from '../environment.js';
+
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+
+function count(value: unknown, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new ReleaseSwitcherError('USAGE', `--${flag} takes a whole number, not "${String(value)}".`, { hint: `For example --${flag} 3` });
+  return n;
+}
+
+export function settingsFromFlags(values: CommandContext['values']): Settings {
+  const smoke = str(values.smoke);
+  return {
+    package: str(values.package),
+    registry: str(values.registry),
+    supervisor: str(values.supervisor) as SupervisorName | undefined,
+    unit: str(values.unit),
+    healthUrl: str(values['health-url']),
+    versionField: str(values['version-field']),
+    verifyTimeout: parseSeconds(str(values['verify-timeout']), 'verify-timeout'),
+    stableFor: parseSeconds(str(values['stable-for']), 'stable-for'),
+    keep: count(values.keep, 'keep'),
+    node: str(values.node),
+    npm: str(values.npm),
+    smoke: smoke === undefined ? undefined : smoke.split(/\s+/).filter(Boolean),
+    statePaths: Array.isArray(values['state-path']) ? values['state-path'] : undefined,
+    schemaField: str(values['schema-field']),
+    channel: str(values.channel) as Channel | undefined,
+    preset: str(values.preset),
+  };
+}
+
+export async function run(ctx: CommandContext): Promise<CommandOutcome> {
+  const settings = settingsFromFlags(ctx.values);
+  for (const key of ['node', 'npm'] as const) if (settings[key]) settings[key] = (await import('node:path')).resolve(settings[key]);
+  const result = await init({ root: ctx.root, settings, waitSeconds: ctx.runtime.waitSeconds });
+  return { result, human: `root ${result.root} manages ${result.config.package} (supervisor ${result.config.supervisor})` };
+}

@@ -1,0 +1,20 @@
+/** What a CLI command receives and returns. Only src/cli prints or decides exit codes. */
+import type { Runtime } from '../runtime.js';
+
+export interface CommandContext {
+  root: string;
+  /** Parsed options of the command (strings, booleans, string lists). */
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+  runtime: Runtime;
+  json: boolean;
+}
+
+export interface CommandOutcome {
+  /** The `result` of the JSON envelope. */
+  result: unknown;
+  /** Lines for people (stdout) when not --json. */
+  human: string;
+  /** @default 0 */
+  exitCode?: number;
+}

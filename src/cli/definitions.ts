@@ -1,0 +1,131 @@
+/**
+ * Every CLI command's definition: name, summary, arguments, options, examples. Help and argument
+ * parsing are generated from these; the command's code is imported only when it runs.
+ */
+import type { CommandContext, CommandOutcome } from './context.js';
+
+export interface OptionDef {
+  type: 'string' | 'boolean';
+  multiple?: boolean;
+  short?: string;
+  value?: string;
+  description: string;
+}
+
+export interface CommandDef {
+  name: string;
+  summary: string;
+  args: string;
+  options: Record<string, OptionDef>;
+  examples: string[];
+  /** Whether the command changes the root (and so may wait on the lock). */
+  mutates: boolean;
+  load: () => Promise<{ run: (ctx: CommandContext) => Promise<CommandOutcome> }>;
+}
+
+const waitOption: Record<string, OptionDef> = {
+  wait: { type: 'string', value: 'SECONDS', description: 'wait this long for a busy lock instead of exiting 5' },
+};
+
+export const GLOBAL_OPTIONS: Record<string, OptionDef> = {
+  root: { type: 'string', value: 'DIR', description: 'release root (default $RELEASE_SWITCHER_ROOT, else ${XDG_DATA_HOME:-~/.local/share}/release-switcher)' },
+  json: { type: 'boolean', description: 'print exactly one JSON document on stdout' },
+  help: { type: 'boolean', short: 'h', description: 'help for the command' },
+};
+
+export const COMMANDS: CommandDef[] = [
+  {
+    name: 'init',
+    summary: 'create a root, or change the settings of an existing one',
+    args: '--package NAME [settings]',
+    mutates: true,
+    options: {
+      package: { type: 'string', value: 'NAME', description: 'the npm package this root manages' },
+      registry: { type: 'string', value: 'URL', description: 'registry URL (default: npm config)' },
+      supervisor: { type: 'string', value: 'NAME', description: 'systemd | systemd-system | launchd | pm2 | none' },
+      unit: { type: 'string', value: 'NAME', description: 'systemd unit, launchd label or pm2 app' },
+      'health-url': { type: 'string', value: 'URL', description: 'health endpoint of the service' },
+      'version-field': { type: 'string', value: 'PATH', description: 'dot path of the version in the health JSON (default version)' },
+      'verify-timeout': { type: 'string', value: 'SECONDS', description: 'how long a new release has to become healthy (default 60)' },
+      'stable-for': { type: 'string', value: 'SECONDS', description: 'how long it must then stay healthy (default 10)' },
+      keep: { type: 'string', value: 'N', description: 'releases prune keeps (default 3)' },
+      node: { type: 'string', value: 'PATH', description: 'the Node that runs the service and its lifecycle scripts' },
+      npm: { type: 'string', value: 'PATH', description: 'npm (npm-cli.js or executable) used to install dependencies' },
+      smoke: { type: 'string', value: 'ARGS', description: 'smoke check run with node in a staged release, e.g. "server.js --version"' },
+      'state-path': { type: 'string', multiple: true, value: 'PATH', description: 'service state to snapshot before a new release first starts (repeatable)' },
+      'schema-field': { type: 'string', value: 'PATH', description: "dot path into a release's package.json naming its state schema" },
+      channel: { type: 'string', value: 'NAME', description: 'stable | beta' },
+      preset: { type: 'string', value: 'NAME', description: 'settings for a known service (openclaw)' },
+      ...waitOption,
+    },
+    examples: ['release-switcher init --package openclaw --node /opt/node24/bin/node', 'release-switcher --root /srv/app init --package my-gateway --registry http://127.0.0.1:4873'],
+    load: () => import('./commands/init.js'),
+  },
+  {
+    name: 'install',
+    summary: 'fetch, verify, extract, install dependencies, smoke-check and seal a release; never touches current',
+    args: 'SPEC',
+    mutates: true,
+    options: { ...waitOption },
+    examples: ['release-switcher install openclaw@2026.9.6', 'release-switcher install openclaw@beta', 'release-switcher install ./openclaw-2026.9.6.tgz'],
+    load: () => import('./commands/install.js'),
+  },
+  {
+    name: 'list',
+    summary: 'all releases with their state and marks',
+    args: '',
+    mutates: false,
+    options: {},
+    examples: ['release-switcher list', 'release-switcher list --json'],
+    load: () => import('./commands/list.js'),
+  },
+  {
+    name: 'status',
+    summary: 'what runs, and the last or in-flight transaction',
+    args: '',
+    mutates: false,
+    options: {},
+    examples: ['release-switcher status --json'],
+    load: () => import('./commands/status.js'),
+  },
+  {
+    name: 'switch',
+    summary: 'activate an installed release',
+    args: 'VERSION',
+    mutates: true,
+    options: { ...waitOption },
+    examples: ['release-switcher switch 2026.9.6'],
+    load: () => import('./commands/switch.js'),
+  },
+  {
+    name: 'rollback',
+    summary: 'switch back to previous (or VERSION)',
+    args: '[VERSION]',
+    mutates: true,
+    options: { ...waitOption },
+    examples: ['release-switcher rollback', 'release-switcher rollback 2026.9.4'],
+    load: () => import('./commands/rollback.js'),
+  },
+  {
+    name: 'prune',
+    summary: 'remove old releases; never current, previous or pinned ones',
+    args: '',
+    mutates: true,
+    options: { keep: { type: 'string', value: 'N', description: 'releases to keep besides current, previous and pinned' }, ...waitOption },
+    examples: ['release-switcher prune --keep 2'],
+    load: () => import('./commands/prune.js'),
+  },
+  {
+    name: 'recover',
+    summary: 'finish or undo an interrupted transaction and sweep leftovers',
+    args: '',
+    mutates: true,
+    options: { ...waitOption },
+    examples: ['release-switcher recover --json'],
+    load: () => import('./commands/recover.js'),
+  },
+];
+
+export function findCommand(name: string): CommandDef | undefined {
+  return COMMANDS.find((command) => command.name === name);
+}

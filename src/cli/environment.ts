@@ -1,0 +1,43 @@
+/** The one place that reads the process's environment and turns it into options for the library. */
+import os from 'node:os';
+import path from 'node:path';
+import { ReleaseSwitcherError } from '../errors.js';
+import type { Runtime } from '../runtime.js';
+import { readNpmConfig } from './npmrc.js';
+
+export interface Environment {
+  root: string;
+  runtime: Runtime;
+  /** RELEASE_SWITCHER_CRASH_AT: a crash point for the fault-injection tests. */
+  crashPoint: string | undefined;
+}
+
+export function defaultRoot(env: NodeJS.ProcessEnv): string {
+  if (env.RELEASE_SWITCHER_ROOT) return env.RELEASE_SWITCHER_ROOT;
+  const dataHome = env.XDG_DATA_HOME || path.join(env.HOME ?? os.homedir(), '.local', 'share');
+  return path.join(dataHome, 'release-switcher');
+}
+
+export function parseSeconds(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new ReleaseSwitcherError('USAGE', `--${flag} takes a number of seconds, not "${value}".`, { hint: `For example --${flag} 30` });
+  }
+  return seconds;
+}
+
+export function readEnvironment(env: NodeJS.ProcessEnv, cwd: string, values: Record<string, unknown>, stderr: { write(text: string): unknown }): Environment {
+  const npmConfig = readNpmConfig(env, cwd);
+  return {
+    root: path.resolve(cwd, typeof values.root === 'string' ? values.root : defaultRoot(env)),
+    crashPoint: env.RELEASE_SWITCHER_CRASH_AT,
+    runtime: {
+      env,
+      npmConfig,
+      ...(npmConfig.cache ? { npmCache: path.resolve(cwd, npmConfig.cache) } : {}),
+      waitSeconds: parseSeconds(values.wait as string | undefined, 'wait') ?? 0,
+      onProgress: env.RELEASE_SWITCHER_QUIET ? undefined : (event) => stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${event.phase}: ${event.message}\n`),
+    },
+  };
+}

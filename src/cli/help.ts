@@ -1,0 +1,67 @@
+/** Help text generated from the command definitions, and "did you mean" suggestions. */
+import { COMMANDS, type CommandDef, GLOBAL_OPTIONS, type OptionDef } from './definitions.js';
+
+function optionLines(options: Record<string, OptionDef>): string[] {
+  return Object.entries(options).map(([name, o]) => {
+    const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.value ? ` ${o.value}` : ''}`;
+    return `  ${flag.padEnd(28)} ${o.description}`;
+  });
+}
+
+export function mainHelp(program: string): string {
+  return [
+    `Usage: ${program} [--root DIR] [--json] COMMAND [options]`,
+    '',
+    'Side-by-side, sealed releases of an npm-installed service, switched by an atomic symlink.',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`),
+    '',
+    'Global options:',
+    ...optionLines(GLOBAL_OPTIONS),
+    '',
+    `Run ${program} COMMAND --help for a command's options and examples.`,
+    '',
+  ].join('\n');
+}
+
+export function commandHelp(def: CommandDef, program: string): string {
+  return [
+    `Usage: ${program} ${def.name}${def.args ? ` ${def.args}` : ''}`,
+    '',
+    `${def.summary[0]!.toUpperCase()}${def.summary.slice(1)}.`,
+    '',
+    ...(Object.keys(def.options).length ? ['Options:', ...optionLines(def.options), ''] : []),
+    'Global options:',
+    ...optionLines(GLOBAL_OPTIONS),
+    '',
+    'Examples:',
+    ...def.examples.map((e) => `  ${e.replace(/^release-switcher/, program)}`),
+    '',
+  ].join('\n');
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** The candidate closest to `word`, when it is close enough to be a typo. */
+export function closest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const d = distance(word, candidate);
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}

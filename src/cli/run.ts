@@ -1,0 +1,113 @@
+/**
+ * The CLI as a function: `runCli(argv, io)` parses, runs one command and returns its exit code, so a
+ * host CLI can mount it (e.g. as `openclaw releases …`). bin/main.ts is a two-line shell over it.
+ */
+import { parseArgs } from 'node:util';
+import { ExitCode, ReleaseSwitcherError, isReleaseSwitcherError } from '../errors.js';
+import { armCrashPoint } from '../crashpoint.js';
+import { COMMANDS, type CommandDef, GLOBAL_OPTIONS, type OptionDef, findCommand } from './definitions.js';
+import { closest, commandHelp, mainHelp } from './help.js';
+import { readEnvironment } from './environment.js';
+
+export interface CliIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  /** @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** @default process.cwd() */
+  cwd?: string;
+  /** The name shown in help and hints. @default "release-switcher" */
+  programName?: string;
+}
+
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const program = io.programName ?? 'release-switcher';
+  const json = argv.includes('--json');
+  try {
+    const { command, rest } = splitCommand(argv);
+    if (!command) {
+      if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
+        io.stdout.write(mainHelp(program));
+        return argv.length === 0 ? ExitCode.usage : ExitCode.ok;
+      }
+      throw usage(`No command given.`, `Run ${program} --help to see the commands.`);
+    }
+    const def = findCommand(command);
+    if (!def) {
+      const guess = closest(command, COMMANDS.map((c) => c.name));
+      throw usage(`Unknown command "${command}".`, guess ? `Did you mean "${program} ${guess}"?` : `Run ${program} --help to see the commands.`);
+    }
+    const { values, positionals } = parseCommandArgs(def, rest, program);
+    if (values.help) {
+      io.stdout.write(commandHelp(def, program));
+      return ExitCode.ok;
+    }
+    const environment = readEnvironment(io.env ?? process.env, io.cwd ?? process.cwd(), values, io.stderr);
+    armCrashPoint(environment.crashPoint);
+    const module = await def.load();
+    const outcome = await module.run({ root: environment.root, values, positionals, runtime: environment.runtime, json });
+    if (json) io.stdout.write(JSON.stringify({ ok: true, result: outcome.result }) + '\n');
+    else if (outcome.human) io.stdout.write(outcome.human.endsWith('\n') ? outcome.human : outcome.human + '\n');
+    return outcome.exitCode ?? ExitCode.ok;
+  } catch (error) {
+    return reportError(error, io, json, program);
+  }
+}
+
+function usage(message: string, hint: string): ReleaseSwitcherError {
+  return new ReleaseSwitcherError('USAGE', message, { hint });
+}
+
+/** The command is the first word that is not an option or the value of a global option. */
+function splitCommand(argv: readonly string[]): { command: string | undefined; rest: string[] } {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') break;
+    if (arg.startsWith('-')) {
+      const name = arg.replace(/^--?/, '');
+      if (GLOBAL_OPTIONS[name]?.type === 'string' && !arg.includes('=')) i++;
+      continue;
+    }
+    return { command: arg, rest: [...argv.slice(0, i), ...argv.slice(i + 1)] };
+  }
+  return { command: undefined, rest: [...argv] };
+}
+
+function parseCommandArgs(def: CommandDef, args: string[], program: string) {
+  const all: Record<string, OptionDef> = { ...GLOBAL_OPTIONS, ...def.options };
+  const options = Object.fromEntries(
+    Object.entries(all).map(([name, o]) => [name, { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) }]),
+  );
+  try {
+    const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    const max = def.args.split(' ').filter((a) => /^\[?[A-Z]+\]?$/.test(a)).length;
+    if (!parsed.values.help && parsed.positionals.length > max) {
+      throw usage(`Unexpected argument "${parsed.positionals[max]}" for ${def.name}.`, `Usage: ${program} ${def.name} ${def.args}`);
+    }
+    return parsed as { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
+  } catch (error) {
+    if (isReleaseSwitcherError(error)) throw error;
+    const message = (error as Error).message;
+    const flag = /'(-[^']+)'/.exec(message)?.[1];
+    const guess = flag ? closest(flag.replace(/^-+/, '').split('=')[0]!, Object.keys(all)) : undefined;
+    throw usage(message.split('. ')[0] + '.', guess ? `Did you mean --${guess}? See ${program} ${def.name} --help.` : `See ${program} ${def.name} --help.`);
+  }
+}
+
+function reportError(error: unknown, io: CliIo, json: boolean, program: string): number {
+  const known = isReleaseSwitcherError(error)
+    ? error
+    : new ReleaseSwitcherError('INTERNAL', error instanceof Error ? error.message : String(error), {
+        hint: `This is a bug in ${program}; please report it with the stack trace above.`,
+        cause: error,
+      });
+  const hint = known.hint?.replace(/\brelease-switcher\b/g, program);
+  if (json) {
+    const envelope = { ok: false, error: { code: known.code, message: known.message, ...(hint ? { hint } : {}), ...(known.details ? { details: known.details } : {}) }, ...(known.result !== undefined ? { result: known.result } : {}) };
+    io.stdout.write(JSON.stringify(envelope) + '\n');
+  } else {
+    io.stderr.write(`${program}: error ${known.code}: ${known.message}\n${hint ? `hint: ${hint}\n` : ''}`);
+  }
+  if (known.isBug && error instanceof Error && error.stack) io.stderr.write(error.stack + '\n');
+  return known.exitCode;
+}

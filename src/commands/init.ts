@@ -1,0 +1,40 @@
+import fs from 'node:fs/promises';
+import { type Config, type Settings, defaultConfig, readConfigIfExists, validateConfig, writeConfig } from '../config.js';
+import { ReleaseSwitcherError } from '../errors.js';
+import { layoutOf } from '../layout.js';
+import { withLock } from '../lock.js';
+
+export interface InitOptions {
+  root: string;
+  /** Settings to write; on an existing root only these change. `package` is required for a new root. */
+  settings: Settings;
+  /** Seconds to wait for a busy lock. @default 0 */
+  waitSeconds?: number;
+}
+
+export interface InitResult {
+  root: string;
+  config: Config;
+}
+
+/** Create a root, or change settings of an existing one. */
+export async function init(options: InitOptions): Promise<InitResult> {
+  const layout = layoutOf(options.root);
+  await fs.mkdir(layout.root, { recursive: true });
+  return withLock(layout.root, { command: 'init', waitSeconds: options.waitSeconds }, async () => {
+    const existing = await readConfigIfExists(layout.root);
+    const pkg = options.settings.package ?? existing?.package;
+    if (!pkg) {
+      throw new ReleaseSwitcherError('USAGE', `${layout.root} is a new root: --package NAME is required.`, { hint: 'Run: release-switcher init --package NAME' });
+    }
+    if (existing && options.settings.package && options.settings.package !== existing.package && Object.keys((await fs.readdir(layout.releases).catch(() => []))).length > 0) {
+      throw new ReleaseSwitcherError('WRONG_PACKAGE', `${layout.root} already holds releases of ${existing.package}.`, { hint: 'Use another --root for another package.' });
+    }
+    const defined = Object.fromEntries(Object.entries(options.settings).filter(([, value]) => value !== undefined));
+    const config = validateConfig({ ...(existing ?? defaultConfig(pkg)), ...defined }, 'settings');
+    await fs.mkdir(layout.releases, { recursive: true });
+    await fs.mkdir(layout.staging, { recursive: true });
+    await writeConfig(layout.root, config);
+    return { root: layout.root, config };
+  });
+}

@@ -1,0 +1,53 @@
+import fs from 'node:fs/promises';
+import { crashPoint } from '../crashpoint.js';
+import { fsyncDir, removeTree } from '../fsutil.js';
+import { newId } from '../journal.js';
+import { readLinkVersion } from '../links.js';
+import { type RootOptions, mutate } from '../session.js';
+import { compareVersionsDesc } from './list.js';
+
+export interface PruneOptions extends RootOptions {
+  /** How many releases to keep besides current, previous and pinned ones. @default config.keep */
+  keep?: number;
+}
+
+export interface PruneResult {
+  removed: string[];
+  kept: string[];
+}
+
+/**
+ * Remove old releases: never current, previous, pinned or one a transaction names. Each goes by
+ * one rename into staging/ (so releases/ never holds a half-deleted release), then is deleted.
+ */
+export async function prune(options: PruneOptions): Promise<PruneResult> {
+  return mutate(options, 'prune', async ({ layout, config, journal }) => {
+    const keep = options.keep ?? config.keep;
+    const protectedVersions = new Set(
+      [await readLinkVersion(layout, 'current'), await readLinkVersion(layout, 'previous')].filter((v): v is string => v !== null),
+    );
+    const candidates: string[] = [];
+    for (const version of Object.keys(journal.state.releases).sort(compareVersionsDesc)) {
+      if (protectedVersions.has(version) || journal.state.releases[version]?.pinned) continue;
+      candidates.push(version);
+    }
+    const removed = candidates.slice(keep);
+    const kept = Object.keys(journal.state.releases).filter((v) => !removed.includes(v)).sort(compareVersionsDesc);
+    if (removed.length === 0) return { removed, kept };
+    const id = newId();
+    journal.state.operation = { kind: 'prune', id, startedAt: new Date().toISOString(), versions: removed };
+    await journal.commit('prune:begin');
+    for (const version of removed) {
+      const trash = layout.stagingDir(`prune-${id}-${version}`);
+      await fs.rename(layout.release(version), trash);
+      await fsyncDir(layout.releases);
+      crashPoint('prune:moved');
+      delete journal.state.releases[version];
+      await journal.commit();
+      await removeTree(trash);
+    }
+    journal.state.operation = null;
+    await journal.commit('prune:done');
+    return { removed, kept };
+  });
+}

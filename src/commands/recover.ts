@@ -1,0 +1,16 @@
+import type { Transaction } from '../journal.js';
+import { type RootOptions, mutate } from '../session.js';
+import { publicTransaction } from './list.js';
+
+export interface RecoverResult {
+  transaction: Transaction | null;
+  actions: string[];
+}
+
+/** Finish or undo an interrupted transaction and sweep leftovers. Every mutating command does this first. */
+export async function recover(options: RootOptions): Promise<RecoverResult> {
+  return mutate(options, 'recover', async ({ recovery }) => ({
+    transaction: publicTransaction(recovery.transaction),
+    actions: recovery.actions,
+  }));
+}

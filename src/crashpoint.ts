@@ -1,0 +1,34 @@
+/**
+ * Deterministic fault injection for the crash tests: when the armed point is reached the process
+ * SIGKILLs itself (a real kill, no cleanup, no finally blocks), exactly as a power cut or OOM kill would
+ * leave it. Armed by the CLI from RELEASE_SWITCHER_CRASH_AT; never armed in normal use.
+ */
+let armed: string | undefined;
+
+export function armCrashPoint(name: string | undefined): void {
+  armed = name || undefined;
+}
+
+export function crashPoint(name: string): void {
+  if (armed !== undefined && armed === name) process.kill(process.pid, 'SIGKILL');
+}
+
+/** Every crash point the code defines, so tests can prove each one is reachable. */
+export const CRASH_POINTS = [
+  'install:begin',
+  'install:extracted',
+  'install:deps-installed',
+  'install:sealed',
+  'install:renamed',
+  'install:done',
+  'activate:begin',
+  'activate:verified-release',
+  'activate:previous-flipped',
+  'activate:current-flipped',
+  'activate:done',
+  'prune:begin',
+  'prune:moved',
+  'prune:done',
+  'recover:begin',
+] as const;
+export type CrashPointName = (typeof CRASH_POINTS)[number];

@@ -1,0 +1,107 @@
+/**
+ * The one error type of release-switcher. Every failure a user can meet carries a stable `code`
+ * (listed in the README), a `hint` naming what to run next, and the upstream error as `cause`.
+ * Only the CLI turns these into text and exit codes.
+ */
+
+/** Exit codes from CONTRACT.md. */
+export const ExitCode = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  rolledBack: 3,
+  needsHuman: 4,
+  busy: 5,
+  scheduled: 75,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Stable error codes. Adding is fine; renaming breaks users. */
+export const ErrorCodes = {
+  USAGE: { exit: ExitCode.usage, summary: 'bad command line' },
+  NOT_INITIALIZED: { exit: ExitCode.failed, summary: 'the root has no config.json' },
+  INVALID_CONFIG: { exit: ExitCode.failed, summary: 'config.json is unreadable or invalid' },
+  INVALID_SPEC: { exit: ExitCode.failed, summary: 'the package spec cannot be parsed' },
+  WRONG_PACKAGE: { exit: ExitCode.failed, summary: 'the spec names another package than the root manages' },
+  PACKAGE_NOT_FOUND: { exit: ExitCode.failed, summary: 'the registry has no such package' },
+  VERSION_NOT_FOUND: { exit: ExitCode.failed, summary: 'no version matches the spec' },
+  FETCH_FAILED: { exit: ExitCode.failed, summary: 'the package could not be downloaded' },
+  INTEGRITY_MISMATCH: { exit: ExitCode.failed, summary: 'the tarball does not match its integrity' },
+  BAD_TARBALL: { exit: ExitCode.failed, summary: 'the tarball is truncated, corrupt or unsafe' },
+  BAD_PACKAGE_JSON: { exit: ExitCode.failed, summary: 'package.json is missing or invalid' },
+  ENGINE_MISMATCH: { exit: ExitCode.failed, summary: "the package's engines.node excludes the configured Node" },
+  NODE_NOT_FOUND: { exit: ExitCode.failed, summary: 'the configured Node cannot be run' },
+  DEPENDENCY_INSTALL_FAILED: { exit: ExitCode.failed, summary: 'installing dependencies or a lifecycle script failed' },
+  SMOKE_FAILED: { exit: ExitCode.failed, summary: 'the staged release failed its smoke check' },
+  DISK_FULL: { exit: ExitCode.failed, summary: 'no space left on the device' },
+  RELEASE_NOT_FOUND: { exit: ExitCode.failed, summary: 'no such installed release' },
+  RELEASE_TAMPERED: { exit: ExitCode.needsHuman, summary: "a sealed release no longer matches its manifest" },
+  RELEASE_BAD: { exit: ExitCode.failed, summary: 'the release is marked bad' },
+  NO_PREVIOUS: { exit: ExitCode.failed, summary: 'there is no previous release to roll back to' },
+  ALREADY_CURRENT: { exit: ExitCode.failed, summary: 'the release is already current' },
+  CORRUPT_STATE: { exit: ExitCode.needsHuman, summary: 'state.json is unreadable or invalid' },
+  INCONSISTENT_ROOT: { exit: ExitCode.needsHuman, summary: 'the root is not in a shape release-switcher can repair' },
+  BUSY: { exit: ExitCode.busy, summary: 'another operation holds the lock' },
+  CANCELLED: { exit: ExitCode.failed, summary: 'the operation was aborted; nothing changed' },
+  INTERNAL: { exit: ExitCode.failed, summary: 'an unexpected error' },
+} as const satisfies Record<string, { exit: ExitCode; summary: string }>;
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export interface ReleaseSwitcherErrorOptions {
+  /** What the user should run or check next. */
+  hint?: string;
+  /** The upstream error. */
+  cause?: unknown;
+  /** Structured details for `--json` consumers. */
+  details?: Record<string, unknown>;
+  /** The transaction this failure ended, reported as the envelope's `result`. */
+  result?: unknown;
+}
+
+export class ReleaseSwitcherError extends Error {
+  override readonly name = 'ReleaseSwitcherError';
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+  result: unknown;
+
+  constructor(code: ErrorCode, message: string, options: ReleaseSwitcherErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+    this.details = options.details;
+    this.result = options.result;
+  }
+
+  /** The exit code CONTRACT.md assigns to this error. */
+  get exitCode(): ExitCode {
+    return ErrorCodes[this.code].exit;
+  }
+
+  /** User-fixable errors print without a stack; broken invariants print it. */
+  get isBug(): boolean {
+    return this.code === 'INTERNAL';
+  }
+}
+
+export function isReleaseSwitcherError(error: unknown): error is ReleaseSwitcherError {
+  return error instanceof ReleaseSwitcherError;
+}
+
+/** The errno of a Node system error, or undefined. */
+export function errnoOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Wrap ENOSPC/EDQUOT as DISK_FULL; pass everything else through. */
+export function asDiskFull(error: unknown, what: string): unknown {
+  const errno = errnoOf(error);
+  if (errno === 'ENOSPC' || errno === 'EDQUOT') {
+    return new ReleaseSwitcherError('DISK_FULL', `No space left while ${what}.`, {
+      hint: 'Free some disk (release-switcher prune) and try again.',
+      cause: error,
+    });
+  }
+  return error;
+}

@@ -1,0 +1,62 @@
+/**
+ * Where everything lives inside a root. Nothing else in the code base knows a path string
+ * (see layout/README.md for the documented tree).
+ */
+import path from 'node:path';
+
+/** Bumped when the on-disk layout changes incompatibly. Recorded in config.json and state.json. */
+export const LAYOUT_VERSION = 1;
+
+/** The marker file inside a release: its manifest. A release directory without it is not a release. */
+export const RELEASE_MARKER = '.release-switcher.json';
+
+export interface Layout {
+  readonly root: string;
+  readonly config: string;
+  readonly state: string;
+  readonly releases: string;
+  readonly staging: string;
+  readonly current: string;
+  readonly previous: string;
+  /** The lock proper-lockfile creates (a directory) and its owner record beside it. */
+  readonly lock: string;
+  readonly lockOwner: string;
+  release(version: string): string;
+  marker(version: string): string;
+  /** Relative symlink target of `current`/`previous` for a version. */
+  linkTarget(version: string): string;
+  stagingDir(id: string): string;
+}
+
+export function layoutOf(root: string): Layout {
+  const abs = path.resolve(root);
+  const releases = path.join(abs, 'releases');
+  const staging = path.join(abs, 'staging');
+  return {
+    root: abs,
+    config: path.join(abs, 'config.json'),
+    state: path.join(abs, 'state.json'),
+    releases,
+    staging,
+    current: path.join(abs, 'current'),
+    previous: path.join(abs, 'previous'),
+    lock: path.join(abs, '.lock'),
+    lockOwner: path.join(abs, '.lock-owner.json'),
+    release: (version) => path.join(releases, version),
+    marker: (version) => path.join(releases, version, RELEASE_MARKER),
+    linkTarget: (version) => path.join('releases', version),
+    stagingDir: (id) => path.join(staging, id),
+  };
+}
+
+/** The version a `current`/`previous` link target names, or undefined when it is not `releases/<v>`. */
+export function versionOfLinkTarget(target: string): string | undefined {
+  const parts = target.split(/[\\/]+/).filter(Boolean);
+  if (parts.length === 2 && parts[0] === 'releases' && isSafeVersionDirName(parts[1]!)) return parts[1];
+  return undefined;
+}
+
+/** A version string that is safe to use as a single directory name. */
+export function isSafeVersionDirName(version: string): boolean {
+  return /^[0-9A-Za-z][0-9A-Za-z.+_-]*$/.test(version) && !version.includes('..');
+}

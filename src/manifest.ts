@@ -1,0 +1,100 @@
+/**
+ * The per-file manifest of a release (sha256, size, sealed mode; symlink targets), recorded at
+ * staging in the release's marker file and re-verified before every activation.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import { ReleaseSwitcherError, errnoOf } from './errors.js';
+import { RELEASE_MARKER } from './layout.js';
+import { mapLimit, walkTree } from './tree.js';
+
+export type ManifestEntry =
+  | { path: string; type: 'file'; sha256: string; size: number; mode: number }
+  | { path: string; type: 'link'; target: string }
+  | { path: string; type: 'dir' };
+
+/** What the marker file of a release holds. Its presence makes a directory under releases/ a release. */
+export interface ReleaseMarker {
+  layoutVersion: number;
+  name: string;
+  version: string;
+  integrity: string | null;
+  source: string;
+  installedAt: string;
+  node: { path: string; version: string };
+  /** Bytes of all files (apparent size, before dedupe). */
+  size: number;
+  files: ManifestEntry[];
+}
+
+/** Permission bits a sealed file keeps: no write bits, never setuid/setgid/sticky. */
+export function sealedMode(mode: number): number {
+  return mode & 0o555;
+}
+
+const HASH_PARALLELISM = 16;
+
+export async function hashFile(file: string): Promise<string> {
+  return createHash('sha256').update(await fs.readFile(file)).digest('hex');
+}
+
+/** Hash every file of a tree. Refuses anything but files, directories and symlinks. */
+export async function computeManifest(root: string): Promise<ManifestEntry[]> {
+  const entries = await walkTree(root, { skip: (rel) => rel === RELEASE_MARKER });
+  return mapLimit(entries, HASH_PARALLELISM, async ({ rel, abs, dirent }): Promise<ManifestEntry> => {
+    if (dirent.isDirectory()) return { path: rel, type: 'dir' };
+    if (dirent.isSymbolicLink()) return { path: rel, type: 'link', target: await fs.readlink(abs) };
+    if (!dirent.isFile()) {
+      throw new ReleaseSwitcherError('BAD_TARBALL', `${rel} is neither a file, a directory nor a symlink.`, {
+        hint: 'A release may not contain devices, sockets or fifos.',
+      });
+    }
+    const stat = await fs.stat(abs);
+    return { path: rel, type: 'file', sha256: await hashFile(abs), size: stat.size, mode: sealedMode(stat.mode) };
+  });
+}
+
+export function manifestSize(files: readonly ManifestEntry[]): number {
+  return files.reduce((sum, entry) => sum + (entry.type === 'file' ? entry.size : 0), 0);
+}
+
+/**
+ * Compare a release on disk with its manifest: same entries, same content, same sealed modes,
+ * no write bits anywhere. Returns the differences (empty when intact).
+ */
+export async function diffAgainstManifest(root: string, files: readonly ManifestEntry[]): Promise<string[]> {
+  const problems: string[] = [];
+  const expected = new Map(files.map((entry) => [entry.path, entry]));
+  const actual = await walkTree(root, { skip: (rel) => rel === RELEASE_MARKER });
+  for (const { rel } of actual) if (!expected.has(rel)) problems.push(`${rel}: not in the manifest`);
+  const present = new Set(actual.map((entry) => entry.rel));
+  for (const entry of files) if (!present.has(entry.path)) problems.push(`${entry.path}: missing`);
+  await mapLimit(actual, HASH_PARALLELISM, async ({ rel, abs, dirent }) => {
+    const entry = expected.get(rel);
+    if (!entry) return;
+    const problem = await checkEntry(entry, abs, dirent.isDirectory(), dirent.isSymbolicLink());
+    if (problem) problems.push(`${rel}: ${problem}`);
+  });
+  return problems.sort();
+}
+
+async function checkEntry(entry: ManifestEntry, abs: string, isDir: boolean, isLink: boolean): Promise<string | undefined> {
+  try {
+    if (entry.type === 'dir') {
+      if (!isDir) return 'expected a directory';
+      const stat = await fs.stat(abs);
+      return stat.mode & 0o222 ? 'directory is writable' : undefined;
+    }
+    if (entry.type === 'link') {
+      if (!isLink) return 'expected a symlink';
+      return (await fs.readlink(abs)) === entry.target ? undefined : 'symlink target changed';
+    }
+    if (isDir || isLink) return 'expected a file';
+    const stat = await fs.stat(abs);
+    if ((stat.mode & 0o7777) !== entry.mode) return `mode ${(stat.mode & 0o7777).toString(8)} is not ${entry.mode.toString(8)}`;
+    if (stat.size !== entry.size) return 'size changed';
+    return (await hashFile(abs)) === entry.sha256 ? undefined : 'content changed';
+  } catch (error) {
+    return `unreadable (${errnoOf(error) ?? String(error)})`;
+  }
+}

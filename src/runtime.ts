@@ -1,0 +1,55 @@
+/**
+ * What a library call needs from its surroundings besides the root and its config: the environment
+ * handed to npm and Node subprocesses, npm's own settings, progress and cancellation. The CLI builds
+ * this once from the process; an embedding host builds its own.
+ */
+import os from 'node:os';
+import path from 'node:path';
+
+export type Phase = 'resolve' | 'download' | 'extract' | 'dependencies' | 'lifecycle' | 'smoke' | 'manifest' | 'dedupe' | 'seal' | 'verify-release' | 'flip' | 'recover';
+
+export interface ProgressEvent {
+  phase: Phase;
+  message: string;
+  /** Bytes or files done and in all, where known. */
+  done?: number;
+  total?: number;
+  unit?: 'bytes' | 'files';
+}
+
+export interface Runtime {
+  /** Environment for npm and lifecycle subprocesses. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Flat npm settings, as in `.npmrc` (`registry`, `//host/:_authToken`, `@scope:registry`…). @default {} */
+  npmConfig?: Record<string, string>;
+  /** npm's cache folder (npm's `cache` setting, e.g. ~/.npm). @default npmConfig.cache, else ~/.npm */
+  npmCache?: string;
+  /** Receives progress of long work. */
+  onProgress?: (event: ProgressEvent) => void;
+  /** Aborts staging (the staging folder is removed). */
+  signal?: AbortSignal;
+  /** Seconds to wait for a busy lock. @default 0 */
+  waitSeconds?: number;
+}
+
+export interface ResolvedRuntime {
+  env: NodeJS.ProcessEnv;
+  npmConfig: Record<string, string>;
+  npmCache: string;
+  onProgress: (event: ProgressEvent) => void;
+  signal: AbortSignal | undefined;
+  waitSeconds: number;
+}
+
+export function resolveRuntime(runtime: Runtime = {}): ResolvedRuntime {
+  const npmConfig = runtime.npmConfig ?? {};
+  const env = runtime.env ?? process.env;
+  return {
+    env,
+    npmConfig,
+    npmCache: runtime.npmCache ?? npmConfig.cache ?? path.join(env.HOME ?? os.homedir(), '.npm'),
+    onProgress: runtime.onProgress ?? (() => undefined),
+    signal: runtime.signal,
+    waitSeconds: runtime.waitSeconds ?? 0,
+  };
+}

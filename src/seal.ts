@@ -1,0 +1,80 @@
+/**
+ * Sealing a staged release: share files identical to an earlier release's by hardlink, then take
+ * every write bit away. A shared inode is only ever linked to, never opened for writing or chmod'ed:
+ * the staged copy is replaced by the link with rename(2), and sealing skips linked files.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { errnoOf } from './errors.js';
+import { tempName } from './fsutil.js';
+import type { ManifestEntry } from './manifest.js';
+import { mapLimit, walkTree } from './tree.js';
+
+export interface EarlierRelease {
+  dir: string;
+  files: readonly ManifestEntry[];
+}
+
+export interface DedupeResult {
+  /** Relative paths now shared with an earlier release. */
+  linked: Set<string>;
+  linkedBytes: number;
+}
+
+const LINK_PARALLELISM = 16;
+
+const keyOf = (entry: { sha256: string; mode: number }) => `${entry.sha256}:${entry.mode}`;
+
+export async function dedupeAgainst(stagedDir: string, files: readonly ManifestEntry[], earlier: readonly EarlierRelease[]): Promise<DedupeResult> {
+  const sources = new Map<string, string>();
+  // Prefer the newest release (listed first) so link counts spread over few inodes.
+  for (const release of earlier) {
+    for (const entry of release.files) {
+      if (entry.type === 'file' && entry.size > 0 && !sources.has(keyOf(entry))) sources.set(keyOf(entry), path.join(release.dir, entry.path));
+    }
+  }
+  const linked = new Set<string>();
+  let linkedBytes = 0;
+  const candidates = files.filter((entry) => entry.type === 'file' && sources.has(keyOf(entry)));
+  await mapLimit(candidates, LINK_PARALLELISM, async (entry) => {
+    if (entry.type !== 'file') return;
+    const target = path.join(stagedDir, entry.path);
+    if (await replaceWithLink(sources.get(keyOf(entry))!, target)) {
+      linked.add(entry.path);
+      linkedBytes += entry.size;
+    }
+  });
+  return { linked, linkedBytes };
+}
+
+/** Link `source` at a temp name beside `target`, then rename it over `target`. False when linking is impossible. */
+async function replaceWithLink(source: string, target: string): Promise<boolean> {
+  const tmp = tempName(target);
+  try {
+    await fs.link(source, tmp);
+  } catch (error) {
+    // EMLINK: the inode has as many links as the filesystem allows; EXDEV: another filesystem.
+    if (['EMLINK', 'EXDEV', 'ENOENT', 'EPERM'].includes(errnoOf(error) ?? '')) return false;
+    throw error;
+  }
+  try {
+    await fs.rename(tmp, target);
+  } catch (error) {
+    await fs.rm(tmp, { force: true });
+    throw error;
+  }
+  return true;
+}
+
+/** Remove every write bit below and including `dir`, deepest first; shared (linked) files are left alone. */
+export async function sealTree(dir: string, shared: ReadonlySet<string> = new Set()): Promise<void> {
+  const entries = await walkTree(dir);
+  await mapLimit(
+    entries.filter((entry) => entry.dirent.isFile() && !shared.has(entry.rel)),
+    LINK_PARALLELISM,
+    async ({ abs }) => fs.chmod(abs, (await fs.stat(abs)).mode & 0o555),
+  );
+  const dirs = entries.filter((entry) => entry.dirent.isDirectory()).reverse();
+  for (const { abs } of dirs) await fs.chmod(abs, 0o555);
+  await fs.chmod(dir, 0o555);
+}

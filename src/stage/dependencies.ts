@@ -1,0 +1,137 @@
+/**
+ * Installing a staged package's dependencies and running its lifecycle scripts as `npm install -g`
+ * would: production dependencies only, their install scripts run, then the package's own
+ * preinstall/install/postinstall (never `prepare`: npm does not run it for registry packages).
+ * Everything runs with the configured Node.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import runScript from '@npmcli/run-script';
+import { ReleaseSwitcherError, errnoOf } from '../errors.js';
+import { pathExists } from '../fsutil.js';
+import { run, tail } from '../subprocess.js';
+import { type NodeRuntime, envWithNode } from './node.js';
+
+const NPM_TIMEOUT_MS = 30 * 60_000;
+const LIFECYCLE_EVENTS = ['preinstall', 'install', 'postinstall'] as const;
+
+export interface DependencyOptions {
+  pkgDir: string;
+  node: NodeRuntime;
+  /** `npm-cli.js` or an npm executable; null: the npm beside node, else on PATH. */
+  npm: string | null;
+  env: NodeJS.ProcessEnv;
+  npmCache: string;
+  registry: string | null;
+  /** An earlier release whose node_modules is copied in first, so npm only changes what differs. */
+  seedFrom?: string | undefined;
+  onLine?: (line: string) => void;
+}
+
+export function hasDependencies(pkg: Record<string, unknown>): boolean {
+  const deps = pkg.dependencies as Record<string, string> | undefined;
+  const optional = pkg.optionalDependencies as Record<string, string> | undefined;
+  return Object.keys(deps ?? {}).length + Object.keys(optional ?? {}).length > 0;
+}
+
+export async function installDependencies(options: DependencyOptions, pkg: Record<string, unknown>): Promise<{ seeded: boolean }> {
+  if (!hasDependencies(pkg)) return { seeded: false };
+  const seeded = options.seedFrom ? await seedNodeModules(options.seedFrom, options.pkgDir, options.env) : false;
+  const [command, prefixArgs] = await npmCommand(options);
+  const env = npmEnv(options);
+  const packageJson = path.join(options.pkgDir, 'package.json');
+  const original = await fs.readFile(packageJson, 'utf8');
+  // npm would run the root package's scripts, `prepare` included, as those of a project being
+  // developed; hide them while npm installs the dependencies and run them ourselves afterwards.
+  await fs.writeFile(packageJson, JSON.stringify({ ...pkg, scripts: {} }, null, 2));
+  let result;
+  try {
+    result = await run(
+      command,
+      [...prefixArgs, 'install', '--omit=dev', '--no-audit', '--no-fund', '--no-save', '--ignore-scripts=false', '--install-links=false', '--loglevel=warn', '--no-update-notifier'],
+      { cwd: options.pkgDir, env, timeoutMs: NPM_TIMEOUT_MS, onLine: options.onLine },
+    );
+  } finally {
+    await fs.writeFile(packageJson, original);
+  }
+  if (result.exitCode !== 0) throw installFailed('npm install', result.output, result.timedOut);
+  return { seeded };
+}
+
+export async function runLifecycle(options: DependencyOptions, pkg: Record<string, unknown>): Promise<string[]> {
+  const ran: string[] = [];
+  const env = npmEnv(options) as Record<string, string | undefined>;
+  for (const event of LIFECYCLE_EVENTS) {
+    const result = await runScript({ event, path: options.pkgDir, pkg, env, stdio: 'pipe', scriptShell: '/bin/sh' }).catch((error: unknown) => error as { code: number; stdout?: string; stderr?: string });
+    if (result.code !== 0) throw installFailed(`the ${event} script`, `${result.stdout ?? ''}\n${result.stderr ?? ''}`, false);
+    if ((pkg.scripts as Record<string, string> | undefined)?.[event]) ran.push(event);
+  }
+  return ran;
+}
+
+function installFailed(what: string, output: string, timedOut: boolean): ReleaseSwitcherError {
+  if (/ENOSPC|no space left/i.test(output)) {
+    return new ReleaseSwitcherError('DISK_FULL', `No space left while running ${what}.`, { hint: 'Free some disk (release-switcher prune) and try again.' });
+  }
+  return new ReleaseSwitcherError('DEPENDENCY_INSTALL_FAILED', `${what} ${timedOut ? 'timed out' : 'failed'}:\n${tail(output)}`, {
+    hint: 'Nothing was changed. Check the output above; run with the same --node by hand to reproduce.',
+  });
+}
+
+function npmEnv(options: DependencyOptions): NodeJS.ProcessEnv {
+  const env = envWithNode(options.env, options.node);
+  // A global or prefix setting inherited from the caller would send the install elsewhere.
+  for (const key of Object.keys(env)) if (/^npm_config_(global|prefix|location)$/i.test(key)) delete env[key];
+  env.npm_config_cache = options.npmCache;
+  if (options.registry) env.npm_config_registry = options.registry;
+  return env;
+}
+
+async function npmCommand(options: DependencyOptions): Promise<[string, string[]]> {
+  let npm = options.npm;
+  if (!npm) {
+    const besideNode = path.join(path.dirname(options.node.path), 'npm');
+    npm = (await pathExists(besideNode)) ? besideNode : ((await findOnPath('npm', options.env.PATH ?? '')) ?? null);
+  }
+  if (!npm) {
+    throw new ReleaseSwitcherError('DEPENDENCY_INSTALL_FAILED', 'No npm found to install dependencies with.', {
+      hint: 'Install npm or name it: release-switcher init --npm /path/to/npm-cli.js',
+    });
+  }
+  const real = await fs.realpath(npm);
+  return real.endsWith('.js') ? [options.node.path, [real]] : [real, []];
+}
+
+async function findOnPath(name: string, searchPath: string): Promise<string | undefined> {
+  for (const dir of searchPath.split(path.delimiter).filter(Boolean)) {
+    const candidate = path.join(dir, name);
+    try {
+      await fs.access(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Copy (never link) an earlier release's node_modules, so npm only fetches and extracts what
+ * changed. A copy keeps npm free to write anything; sharing comes later, by the dedupe pass.
+ */
+async function seedNodeModules(fromRelease: string, pkgDir: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+  const source = path.join(fromRelease, 'node_modules');
+  if (!(await pathExists(source))) return false;
+  const dest = path.join(pkgDir, 'node_modules');
+  if (await pathExists(dest)) return false; // bundled dependencies: leave them to npm
+  const copy = await run('cp', ['-a', '--reflink=auto', source, dest], { env, timeoutMs: NPM_TIMEOUT_MS });
+  if (copy.exitCode !== 0) {
+    await fs.rm(dest, { recursive: true, force: true }).catch(() => undefined);
+    if (/No space/i.test(copy.output)) throw new ReleaseSwitcherError('DISK_FULL', 'No space left while copying dependencies.', { hint: 'Free some disk (release-switcher prune) and try again.' });
+    return false;
+  }
+  // The copy kept the sealed modes; npm needs to replace what changed.
+  const chmod = await run('chmod', ['-R', 'u+w', dest], { env, timeoutMs: NPM_TIMEOUT_MS });
+  if (chmod.exitCode !== 0) throw Object.assign(new Error(`chmod failed: ${chmod.output}`), { code: errnoOf(chmod) });
+  return true;
+}

@@ -1,0 +1,84 @@
+/**
+ * Unpacking a verified tarball with node-tar, refusing anything a package has no business
+ * containing: paths that climb out, absolute paths, links that point outside the release,
+ * hard links, devices and fifos, setuid/setgid bits.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import * as tar from 'tar';
+import { ReleaseSwitcherError, asDiskFull, errnoOf } from '../errors.js';
+
+const ALLOWED_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink']);
+
+/** Why an entry is unsafe, or undefined. `name` is the path inside the package (top folder stripped). */
+export function unsafeEntryReason(entry: { path: string; type: string; mode?: number | undefined; linkpath?: string | undefined }): string | undefined {
+  const raw = entry.path.replace(/\\/g, '/');
+  if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw)) return `absolute path ${entry.path}`;
+  if (raw.split('/').includes('..')) return `path ${entry.path} climbs out with ..`;
+  if (!ALLOWED_TYPES.has(entry.type)) return `${entry.path} is a ${entry.type} entry`;
+  if ((entry.mode ?? 0) & 0o7000) return `${entry.path} has setuid/setgid/sticky bits (mode ${(entry.mode ?? 0).toString(8)})`;
+  if (entry.type === 'SymbolicLink') {
+    const target = (entry.linkpath ?? '').replace(/\\/g, '/');
+    if (target.startsWith('/') || /^[A-Za-z]:/.test(target)) return `symlink ${entry.path} points at the absolute path ${target}`;
+    const inside = stripTop(raw);
+    const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(inside), target));
+    if (resolved === '..' || resolved.startsWith('../')) return `symlink ${entry.path} points outside the package (${target})`;
+  }
+  return undefined;
+}
+
+function stripTop(p: string): string {
+  return p.split('/').slice(1).join('/') || '.';
+}
+
+/** Extract `tarball` into `dest` (which must be empty), dropping the top folder as npm does. */
+export async function extractTarball(tarball: string, dest: string, onFile?: (count: number) => void): Promise<number> {
+  await fs.mkdir(dest, { recursive: true });
+  const problems: string[] = [];
+  let files = 0;
+  try {
+    await tar.x({
+      file: tarball,
+      cwd: dest,
+      strip: 1,
+      strict: true,
+      preservePaths: false,
+      preserveOwner: false,
+      noMtime: false,
+      umask: 0o022,
+      filter: (_path, entry) => {
+        const reason = unsafeEntryReason(entry as tar.ReadEntry);
+        if (reason) problems.push(reason);
+        return reason === undefined;
+      },
+      onReadEntry: (entry) => {
+        // Make every file readable and every directory traversable, as npm does: a release we
+        // cannot hash is a release we cannot verify.
+        if (entry.mode !== undefined) entry.mode = entry.mode | (entry.type === 'Directory' ? 0o755 : 0o644);
+        if (entry.type !== 'Directory') onFile?.(++files);
+      },
+    });
+  } catch (error) {
+    throw extractError(error, tarball);
+  }
+  if (problems.length > 0) {
+    throw new ReleaseSwitcherError('BAD_TARBALL', `The tarball is unsafe: ${problems.slice(0, 3).join('; ')}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ''}.`, {
+      hint: 'Do not install this package; report it to its publisher.',
+      details: { problems },
+    });
+  }
+  return files;
+}
+
+function extractError(error: unknown, tarball: string): unknown {
+  const disk = asDiskFull(error, `extracting ${tarball}`);
+  if (disk !== error) return disk;
+  const code = errnoOf(error) ?? '';
+  if (code.startsWith('TAR_') || code.startsWith('Z_') || /unexpected end|invalid|truncat/i.test(String((error as Error)?.message))) {
+    return new ReleaseSwitcherError('BAD_TARBALL', `The tarball is truncated or corrupt (${(error as Error).message}).`, {
+      hint: 'Download it again; if it persists the tarball is broken.',
+      cause: error,
+    });
+  }
+  return error;
+}

@@ -1,0 +1,126 @@
+/**
+ * Staging: spec → verified tarball → safe extraction → dependencies and lifecycle with the
+ * configured Node → smoke check → manifest → dedupe → seal, all inside `staging/<id>/`. The caller
+ * renames the result into `releases/<version>` and journals it; on any failure it deletes the folder.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../config.js';
+import { ReleaseSwitcherError } from '../errors.js';
+import { writeFileAtomic } from '../fsutil.js';
+import type { Journal } from '../journal.js';
+import { LAYOUT_VERSION, type Layout, RELEASE_MARKER } from '../layout.js';
+import { type ReleaseMarker, computeManifest, manifestSize } from '../manifest.js';
+import { readMarker } from '../release.js';
+import type { ResolvedRuntime } from '../runtime.js';
+import { type EarlierRelease, dedupeAgainst, sealTree } from '../seal.js';
+import { installDependencies, runLifecycle } from './dependencies.js';
+import { extractTarball } from './extract.js';
+import { type ResolvedPackage, downloadTarball } from './fetch.js';
+import { checkEngines, probeNode } from './node.js';
+import { smokeCheck } from './smoke.js';
+
+export interface StageInput {
+  layout: Layout;
+  config: Config;
+  runtime: ResolvedRuntime;
+  journal: Journal;
+  pkg: ResolvedPackage;
+  stagingId: string;
+  /** Releases to share files with and seed dependencies from, newest first. */
+  earlier: string[];
+}
+
+export interface StagedRelease {
+  dir: string;
+  marker: ReleaseMarker;
+  linkedBytes: number;
+}
+
+export async function stageRelease(input: StageInput): Promise<StagedRelease> {
+  const { layout, config, runtime, journal, pkg } = input;
+  const progress = runtime.onProgress;
+  const work = layout.stagingDir(input.stagingId);
+  const pkgDir = path.join(work, 'package');
+  const tarball = path.join(work, 'package.tgz');
+  await fs.mkdir(work, { recursive: true });
+  const checkAbort = () => runtime.signal?.throwIfAborted();
+
+  progress({ phase: 'download', message: `fetching ${pkg.name}@${pkg.version} from ${pkg.resolved}`, total: pkg.manifest.dist?.unpackedSize, unit: 'bytes' });
+  const integrity = await downloadTarball(pkg, tarball, config, runtime, layout.root);
+  progress({ phase: 'download', message: `fetched, integrity ${integrity.slice(0, 20)}…`, done: (await fs.stat(tarball)).size, unit: 'bytes' });
+  checkAbort();
+
+  const files = await extractTarball(tarball, pkgDir, (count) => {
+    if (count % 1000 === 0) progress({ phase: 'extract', message: `${count} files`, done: count, total: pkg.manifest.dist?.fileCount, unit: 'files' });
+  });
+  await fs.rm(tarball, { force: true });
+  progress({ phase: 'extract', message: `${files} files extracted`, done: files, unit: 'files' });
+  await journal.commit('install:extracted');
+  checkAbort();
+
+  const packageJson = await readPackageJson(pkgDir, pkg);
+  const node = await probeNode(config.node ?? process.execPath, runtime.env);
+  checkEngines(packageJson, node);
+
+  const seedFrom = input.earlier[0] ? layout.release(input.earlier[0]) : undefined;
+  const depOptions = { pkgDir, node, npm: config.npm, env: runtime.env, npmCache: runtime.npmCache, registry: config.registry, seedFrom, onLine: (line: string) => progress({ phase: 'dependencies', message: line }) } as const;
+  progress({ phase: 'dependencies', message: `installing dependencies with Node ${node.version}${seedFrom ? ` (reusing ${input.earlier[0]})` : ''}` });
+  await installDependencies(depOptions, packageJson);
+  checkAbort();
+  const ran = await runLifecycle(depOptions, packageJson);
+  progress({ phase: 'lifecycle', message: ran.length ? `ran ${ran.join(', ')}` : 'no lifecycle scripts' });
+  await journal.commit('install:deps-installed');
+  checkAbort();
+
+  progress({ phase: 'smoke', message: await smokeCheck(pkgDir, packageJson, { node, env: runtime.env, command: config.smoke }) });
+
+  progress({ phase: 'manifest', message: 'hashing files' });
+  const manifest = await computeManifest(pkgDir);
+  const earlier = await earlierManifests(layout, input.earlier);
+  const { linked, linkedBytes } = await dedupeAgainst(pkgDir, manifest, earlier);
+  progress({ phase: 'dedupe', message: `${linked.size} files (${linkedBytes} bytes) shared with earlier releases` });
+  const marker: ReleaseMarker = {
+    layoutVersion: LAYOUT_VERSION,
+    name: pkg.name,
+    version: pkg.version,
+    integrity: pkg.integrity ?? integrity,
+    source: pkg.resolved,
+    installedAt: new Date().toISOString(),
+    node: { path: node.path, version: node.version },
+    size: manifestSize(manifest),
+    files: manifest,
+  };
+  await writeFileAtomic(path.join(pkgDir, RELEASE_MARKER), JSON.stringify(marker) + '\n');
+  await sealTree(pkgDir, linked);
+  progress({ phase: 'seal', message: `sealed ${manifest.length} entries` });
+  return { dir: pkgDir, marker, linkedBytes };
+}
+
+async function readPackageJson(pkgDir: string, pkg: ResolvedPackage): Promise<Record<string, unknown>> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await fs.readFile(path.join(pkgDir, 'package.json'), 'utf8'));
+  } catch (error) {
+    throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `The package has no readable package.json (${(error as Error).message}).`, {
+      hint: 'The tarball is not an installable npm package.',
+      cause: error,
+    });
+  }
+  const json = parsed as Record<string, unknown>;
+  if (typeof parsed !== 'object' || parsed === null || json.name !== pkg.name || json.version !== pkg.version) {
+    throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `package.json inside the tarball does not say ${pkg.name}@${pkg.version}.`, {
+      hint: 'The tarball is not the package the registry describes; do not install it.',
+    });
+  }
+  return json;
+}
+
+async function earlierManifests(layout: Layout, versions: string[]): Promise<EarlierRelease[]> {
+  const out: EarlierRelease[] = [];
+  for (const version of versions) {
+    const marker = await readMarker(layout, version);
+    if (marker) out.push({ dir: layout.release(version), files: marker.files });
+  }
+  return out;
+}

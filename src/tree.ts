@@ -1,0 +1,43 @@
+/** Walking a release tree, with bounded parallelism for the per-file work (hashing, linking). */
+import type { Dirent } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+export interface TreeEntry {
+  /** Path relative to the tree root, always with `/`. */
+  rel: string;
+  abs: string;
+  dirent: Dirent;
+}
+
+/** Every entry below `root` (not root itself), parents before children, sorted for stable output. */
+export async function walkTree(root: string, options: { skip?: (rel: string) => boolean } = {}): Promise<TreeEntry[]> {
+  const out: TreeEntry[] = [];
+  const visit = async (dir: string, relDir: string): Promise<void> => {
+    const entries = await fs.readdir(dir, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const dirent of entries) {
+      const rel = relDir ? `${relDir}/${dirent.name}` : dirent.name;
+      if (options.skip?.(rel)) continue;
+      const abs = path.join(dir, dirent.name);
+      out.push({ rel, abs, dirent });
+      if (dirent.isDirectory()) await visit(abs, rel);
+    }
+  };
+  await visit(root, '');
+  return out;
+}
+
+/** Run `fn` over `items` with at most `limit` in flight; rejects with the first error. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

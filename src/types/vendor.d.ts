@@ -1,0 +1,60 @@
+// Minimal typings for the parts of npm's own libraries we call (they ship no types).
+
+declare module 'pacote' {
+  export interface PacoteOptions {
+    registry?: string;
+    cache?: string;
+    integrity?: string;
+    fullMetadata?: boolean;
+    preferOnline?: boolean;
+    where?: string;
+    [npmrcKey: string]: unknown;
+  }
+  export interface PacoteManifest {
+    name: string;
+    version: string;
+    engines?: Record<string, string>;
+    dist?: { tarball?: string; integrity?: string; unpackedSize?: number; fileCount?: number };
+    _resolved: string;
+    _integrity?: string;
+    _from: string;
+    [key: string]: unknown;
+  }
+  export interface Packument {
+    name: string;
+    'dist-tags': Record<string, string>;
+    versions: Record<string, PacoteManifest & { deprecated?: string }>;
+    time?: Record<string, string>;
+  }
+  export function manifest(spec: string, opts?: PacoteOptions): Promise<PacoteManifest>;
+  export function packument(spec: string, opts?: PacoteOptions): Promise<Packument>;
+  export const tarball: {
+    file(spec: string, dest: string, opts?: PacoteOptions): Promise<{ integrity: string; resolved: string; from: string }>;
+  };
+}
+
+declare module 'npm-package-arg' {
+  interface Result {
+    type: 'git' | 'tag' | 'version' | 'range' | 'file' | 'directory' | 'remote' | 'alias';
+    name: string | null;
+    rawSpec: string;
+    fetchSpec: string | null;
+    registry?: boolean;
+  }
+  function npa(spec: string, where?: string): Result;
+  export default npa;
+}
+
+declare module '@npmcli/run-script' {
+  interface RunScriptOptions {
+    event: string;
+    path: string;
+    pkg?: Record<string, unknown>;
+    env?: Record<string, string | undefined>;
+    stdio?: 'pipe' | 'inherit';
+    scriptShell?: string;
+    binPaths?: string[] | false;
+  }
+  function runScript(options: RunScriptOptions): Promise<{ code: number; signal: string | null; stdout: string; stderr: string }>;
+  export default runScript;
+}

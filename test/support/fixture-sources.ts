@@ -1,0 +1,159 @@
+// Source trees of the fixture packages, written to disk so `npm pack` can turn them into real tarballs.
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+/** Relative path → file content. */
+type Files = Record<string, string>;
+
+async function writeFiles(dir: string, files: Files): Promise<void> {
+  for (const [rel, content] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, rel)), { recursive: true });
+    await writeFile(join(dir, rel), content);
+  }
+}
+
+function packageJson(manifest: Record<string, unknown>): string {
+  return `${JSON.stringify({ license: 'MIT', ...manifest }, null, 2)}\n`;
+}
+
+export interface DepSpec {
+  version: string;
+  /** 1.0.0 has one, to prove lifecycle scripts of dependencies ran. */
+  postinstall: boolean;
+}
+
+/** `rs-fixture-dep`: `greet(name)` for both `import` and `require`; greetings carry the version. */
+export async function writeDep(dir: string, { version, postinstall }: DepSpec): Promise<void> {
+  const greet = `(name) => \`hello, \${name} (rs-fixture-dep@${version})\``;
+  await writeFiles(dir, {
+    'package.json': packageJson({
+      name: 'rs-fixture-dep',
+      version,
+      description: 'release-switcher test fixture: a dependency',
+      main: 'index.cjs',
+      exports: { import: './index.mjs', require: './index.cjs' },
+      ...(postinstall && { scripts: { postinstall: 'node postinstall.cjs' } }),
+    }),
+    'index.cjs': `exports.greet = ${greet};\n`,
+    'index.mjs': `export const greet = ${greet};\n`,
+    ...(postinstall && {
+      // npm runs lifecycle scripts with the package directory as cwd.
+      'postinstall.cjs': `require('node:fs').writeFileSync('built.txt', process.execPath + '\\n');\n`,
+    }),
+  });
+}
+
+export interface GatewaySpec {
+  name: string;
+  version: string;
+  /** Range on rs-fixture-dep. */
+  depRange: string;
+  /** `engines.node`. */
+  engines: string;
+}
+
+/**
+ * A small HTTP gateway shaped like the real one: a lazily imported, content-hashed chunk (so an in-place upgrade
+ * breaks a running old process), and lifecycle scripts that must have run before the server agrees to start.
+ * Returns the chunk's path inside the package, e.g. `dist/chunk-1a2b3c4d.js`.
+ */
+export async function writeGateway(dir: string, spec: GatewaySpec): Promise<string> {
+  const chunk = chunkSource(spec);
+  const chunkPath = `dist/chunk-${createHash('sha256').update(chunk).digest('hex').slice(0, 8)}.js`;
+  await writeFiles(dir, {
+    'package.json': packageJson({
+      name: spec.name,
+      version: spec.version,
+      description: 'release-switcher test fixture: a tiny HTTP gateway',
+      type: 'module',
+      main: 'server.js',
+      engines: { node: spec.engines },
+      scripts: { preinstall: 'node scripts/preinstall.js', postinstall: 'node scripts/postinstall.js' },
+      dependencies: { 'rs-fixture-dep': spec.depRange },
+    }),
+    // Shipped in the tarball; only postinstall removes it.
+    '.lifecycle-pending': 'postinstall has not run yet\n',
+    'server.js': serverSource(spec, chunkPath),
+    [chunkPath]: chunk,
+    'scripts/preinstall.js': PREINSTALL,
+    'scripts/postinstall.js': POSTINSTALL,
+  });
+  await chmod(join(dir, 'server.js'), 0o755);
+  return chunkPath;
+}
+
+function chunkSource({ name, version }: GatewaySpec): string {
+  return `import { greet } from 'rs-fixture-dep';
+export function render() {
+  return greet('${name}@${version}');
+}
+`;
+}
+
+const PREINSTALL = `const major = Number(process.versions.node.split('.')[0]);
+if (major < 20) {
+  console.error(\`preinstall: Node >= 20 required, this is \${process.version} at \${process.execPath}\`);
+  process.exit(1);
+}
+`;
+
+const POSTINSTALL = `import { rmSync, writeFileSync } from 'node:fs';
+rmSync('.lifecycle-pending', { force: true });
+writeFileSync('postinstall-ran.txt', process.execPath + '\\n');
+`;
+
+function serverSource({ name, version }: GatewaySpec, chunkPath: string): string {
+  return `#!/usr/bin/env node
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+
+const NAME = '${name}';
+const VERSION = '${version}';
+// Hard-coded at build time, as a bundler would.
+const CHUNK = './${chunkPath}';
+
+// Checked first, so even \`--version\` fails on a release whose postinstall never ran.
+if (existsSync(new URL('./.lifecycle-pending', import.meta.url))) {
+  console.error(\`\${NAME}@\${VERSION}: .lifecycle-pending exists, install scripts have not run; refusing to start\`);
+  process.exit(1);
+}
+
+const args = process.argv.slice(2);
+if (args.includes('--version')) {
+  console.log(VERSION);
+  process.exit(0);
+}
+const portFlag = args.indexOf('--port');
+const port = Number(portFlag >= 0 ? args[portFlag + 1] : (process.env.PORT ?? 0));
+
+function send(res, status, body) {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+const server = createServer(async (req, res) => {
+  try {
+    if (req.method === 'GET' && req.url === '/health') return send(res, 200, { status: 'ok', version: VERSION });
+    if (req.method === 'GET' && req.url === '/chunk') {
+      const { render } = await import(CHUNK);
+      return send(res, 200, { chunk: CHUNK.slice(2), output: render() });
+    }
+    send(res, 404, { error: 'not found' });
+  } catch (err) {
+    send(res, 500, { error: String(err?.message ?? err) });
+  }
+});
+
+server.listen(port, '127.0.0.1', () => {
+  // Tests start with PORT=0 and read the real port from this line.
+  console.log(\`\${NAME}@\${VERSION} listening on http://127.0.0.1:\${server.address().port}\`);
+});
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  process.on(signal, () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  });
+}
+`;
+}

@@ -1,0 +1,121 @@
+// Proves the harness: the seeded Verdaccio behaves like a registry to real npm, and the fixtures behave as documented.
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { execa } from 'execa';
+import { expect, inject, onTestFinished, test } from 'vitest';
+import type { FixturePackage } from './fixtures.ts';
+import { addDistTag, deprecate, npm, publish } from './registry.ts';
+
+const registry = inject('registryUrl');
+const fixtures = inject('fixtures');
+
+function fixture(spec: string): FixturePackage {
+  const found = fixtures.packages.find((p) => p.spec === spec);
+  if (!found) throw new Error(`no fixture ${spec}`);
+  return found;
+}
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'rs-harness-'));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function npmJson(args: string[], cwd?: string): Promise<any> {
+  const { stdout } = await npm([...args, '--json'], { registry, cwd });
+  return JSON.parse(stdout);
+}
+
+/** Starts `node server.js` with PORT=0 and resolves with the URL it prints once listening. */
+async function startGateway(cwd: string): Promise<string> {
+  const child = execa('node', ['server.js'], { cwd, env: { PORT: '0' }, timeout: 30_000 });
+  onTestFinished(async () => {
+    child.kill();
+    await child.catch(() => {});
+  });
+  return new Promise<string>((resolve, reject) => {
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk;
+      const url = /listening on (http:\/\/\S+)/.exec(stdout)?.[1];
+      if (url) resolve(url);
+    });
+    child.then(
+      (r) => reject(new Error(`gateway exited before listening: ${r.stderr}`)),
+      (err: Error) => reject(err),
+    );
+  });
+}
+
+test('registry serves the seeded dist-tags, and nothing it was not given', async () => {
+  expect(fixtures.distTags['rs-fixture-gateway']).toEqual({ latest: '1.2.0', beta: '2.0.0-beta.1' });
+  expect(await npmJson(['view', 'rs-fixture-gateway', 'dist-tags'])).toEqual({
+    latest: '1.2.0',
+    beta: '2.0.0-beta.1',
+  });
+  // No uplinks: an unknown name is a 404 here, not a fetch from registry.npmjs.org.
+  await expect(npm(['view', 'rs-fixture-not-published'], { registry })).rejects.toMatchObject({
+    stderr: expect.stringContaining('E404'),
+  });
+});
+
+test('npm pack from the registry returns the very tarball that was published', async () => {
+  const dir = await tempDir();
+  const [packed] = await npmJson(['pack', 'rs-fixture-gateway@1.1.0', '--pack-destination', dir]);
+  expect(packed.integrity).toBe(fixture('rs-fixture-gateway@1.1.0').integrity);
+  expect(existsSync(join(dir, packed.filename))).toBe(true);
+});
+
+test('npm install runs the lifecycle scripts, and the installed gateway serves /health and /chunk', async () => {
+  const prefix = await tempDir();
+  await npm(['install', '--prefix', prefix, 'rs-fixture-gateway@1.0.0', '--foreground-scripts'], { registry });
+  const pkgDir = join(prefix, 'node_modules', 'rs-fixture-gateway');
+  const depDir = join(prefix, 'node_modules', 'rs-fixture-dep');
+
+  expect(existsSync(join(pkgDir, '.lifecycle-pending'))).toBe(false);
+  const scriptNode = (await readFile(join(pkgDir, 'postinstall-ran.txt'), 'utf8')).trim();
+  expect(isAbsolute(scriptNode) && existsSync(scriptNode)).toBe(true);
+  expect(JSON.parse(await readFile(join(depDir, 'package.json'), 'utf8')).version).toBe('1.0.0');
+  expect(existsSync(join(depDir, 'built.txt'))).toBe(true);
+
+  const url = await startGateway(pkgDir);
+  const health = await fetch(new URL('/health', url));
+  expect(health.status).toBe(200);
+  expect(await health.json()).toEqual({ status: 'ok', version: '1.0.0' });
+  const chunk = await fetch(new URL('/chunk', url));
+  expect(await chunk.json()).toEqual({
+    chunk: fixture('rs-fixture-gateway@1.0.0').chunk,
+    output: 'hello, rs-fixture-gateway@1.0.0 (rs-fixture-dep@1.0.0)',
+  });
+});
+
+test('the gateway refuses to start while .lifecycle-pending exists, and --version works once it is gone', async () => {
+  const prefix = await tempDir();
+  // --ignore-scripts leaves the marker from the tarball in place.
+  await npm(['install', '--prefix', prefix, 'rs-fixture-gateway@1.2.0', '--ignore-scripts'], { registry });
+  const pkgDir = join(prefix, 'node_modules', 'rs-fixture-gateway');
+
+  const refused = await execa('node', ['server.js', '--version'], { cwd: pkgDir, reject: false, timeout: 10_000 });
+  expect(refused).toMatchObject({ exitCode: 1, stdout: '', stderr: expect.stringContaining('.lifecycle-pending') });
+
+  await rm(join(pkgDir, '.lifecycle-pending'));
+  const ok = await execa('node', ['server.js', '--version'], { cwd: pkgDir, timeout: 10_000 });
+  expect(ok).toMatchObject({ exitCode: 0, stdout: '1.2.0' });
+});
+
+test('publish, addDistTag and deprecate work against the registry', async () => {
+  const dir = await tempDir();
+  const name = `rs-harness-scratch-${process.pid}`;
+  await mkdir(join(dir, 'pkg'));
+  await writeFile(join(dir, 'pkg', 'package.json'), JSON.stringify({ name, version: '1.0.0', license: 'MIT' }));
+
+  await publish(join(dir, 'pkg'), { registry });
+  await addDistTag(`${name}@1.0.0`, 'stable', { registry });
+  await deprecate(`${name}@1.0.0`, 'use something else', { registry });
+
+  const view = await npmJson(['view', `${name}@1.0.0`]);
+  expect(view['dist-tags']).toEqual({ latest: '1.0.0', stable: '1.0.0' });
+  expect(view.deprecated).toBe('use something else');
+});

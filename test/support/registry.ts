@@ -1,0 +1,126 @@
+// A real npm registry for tests: Verdaccio 6.8.0 in-process on loopback, plus the npm calls that seed it.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa, type Result } from 'execa';
+import { runServer } from 'verdaccio';
+
+export interface Registry {
+  /** Base URL with a trailing slash, e.g. `http://127.0.0.1:41234/`. */
+  url: string;
+  /** Stops the server and drops open keep-alive connections. */
+  close(): Promise<void>;
+}
+
+export interface StartRegistryOptions {
+  /** Where Verdaccio keeps its storage and htpasswd; the caller owns and removes it. */
+  storageDir: string;
+}
+
+/** Starts Verdaccio on 127.0.0.1 with a random port. Anyone may read, publish, tag and unpublish. */
+export async function startRegistry({ storageDir }: StartRegistryOptions): Promise<Registry> {
+  const server: Server = await runServer({
+    // Verdaccio resolves relative paths against configPath; the file itself need not exist.
+    configPath: join(storageDir, 'config.yaml'),
+    storage: join(storageDir, 'storage'),
+    auth: { htpasswd: { file: join(storageDir, 'htpasswd'), max_users: -1 } },
+    // No uplinks: a name we did not publish must 404, never reach registry.npmjs.org.
+    uplinks: {},
+    // npm sends its fake token; Verdaccio swallows the failed auth and carries on as $anonymous, allowed here.
+    packages: { '**': { access: '$all', publish: '$anonymous $all', unpublish: '$all' } },
+    // The code reads `web.enable`, although the sample config.yaml spells it `enabled`.
+    web: { enable: false },
+    // Left out of `middlewares`, the audit plugin is never loaded (the default config enables it).
+    middlewares: {},
+    // type 'file' with fd 2 is the only way to reach stderr; 'json' avoids pino's worker-thread prettifier.
+    // The logger is a process-wide singleton: the first registry started in a process decides this.
+    log: { type: 'file', path: 2, format: 'json', level: 'warn' },
+    // Cast: ConfigYaml requires fields we leave to defaults, and types log.path as a string.
+  } as never);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        // npm keeps sockets alive; without this close() waits for their timeout.
+        server.closeAllConnections();
+      }),
+  };
+}
+
+export interface NpmOptions {
+  /** Registry URL as returned by `startRegistry`; without one npm runs `--offline` (enough for `npm pack <dir>`). */
+  registry?: string;
+  /** @default a throwaway directory, so a stray `npm install` can never touch the project itself */
+  cwd?: string;
+  /** @default 60_000 */
+  timeout?: number;
+}
+
+/**
+ * Runs the npm CLI against `registry` only: a throwaway cache, logs dir and userconfig (holding a fake token so
+ * npm agrees to publish), and none of the `npm_config_*` variables inherited from an outer `npm test`.
+ * Rejects with execa's error (it carries stdout, stderr and exitCode) when npm fails.
+ */
+export async function npm(args: string[], options: NpmOptions): Promise<Result<{}>> {
+  const home = await mkdtemp(join(tmpdir(), 'rs-npm-'));
+  try {
+    const userconfig = join(home, 'npmrc');
+    const registry = options.registry;
+    await writeFile(userconfig, registry ? `//${new URL(registry).host}/:_authToken=fake\n` : '');
+    return await execa('npm', args, {
+      cwd: options.cwd ?? home,
+      timeout: options.timeout ?? 60_000,
+      extendEnv: false,
+      env: {
+        ...withoutNpmConfig(process.env),
+        ...(registry ? { npm_config_registry: registry } : { npm_config_offline: 'true' }),
+        npm_config_userconfig: userconfig,
+        npm_config_globalconfig: join(home, 'global-npmrc'),
+        npm_config_cache: join(home, 'cache'),
+        npm_config_logs_dir: join(home, 'logs'),
+        npm_config_update_notifier: 'false',
+        npm_config_audit: 'false',
+        npm_config_fund: 'false',
+      },
+    });
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+}
+
+function withoutNpmConfig(env: NodeJS.ProcessEnv): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && !/^npm_config_/i.test(key)) kept[key] = value;
+  }
+  return kept;
+}
+
+export interface PublishOptions {
+  registry: string;
+  /** Dist-tag to publish under; npm requires one for prereleases. @default 'latest' */
+  tag?: string;
+}
+
+/** Publishes a tarball (or a package directory) to `registry`. */
+export async function publish(tarballOrDir: string, { registry, tag }: PublishOptions): Promise<void> {
+  await npm(['publish', tarballOrDir, ...(tag ? ['--tag', tag] : [])], { registry });
+}
+
+/** Points `tag` at `spec` (`name@version`). */
+export async function addDistTag(spec: string, tag: string, { registry }: { registry: string }): Promise<void> {
+  await npm(['dist-tag', 'add', spec, tag], { registry });
+}
+
+/** Marks the versions matched by `spec` (`name@range`) deprecated; an empty message un-deprecates. */
+export async function deprecate(spec: string, message: string, { registry }: { registry: string }): Promise<void> {
+  await npm(['deprecate', spec, message], { registry });
+}
