@@ -42,7 +42,7 @@ export async function pathExists(p: string): Promise<boolean> {
     await fs.lstat(p);
     return true;
   } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return false;
+    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return false;
     throw error;
   }
 }

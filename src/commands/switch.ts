@@ -3,6 +3,7 @@ import { ReleaseSwitcherError } from '../errors.js';
 import type { Transaction } from '../journal.js';
 import { readLinkVersion } from '../links.js';
 import { type RootOptions, mutate } from '../session.js';
+import { publicTransaction } from './list.js';
 
 export interface SwitchOptions extends RootOptions {
   /** An installed version. */
@@ -11,7 +12,7 @@ export interface SwitchOptions extends RootOptions {
 
 /** Activate an installed release. */
 export async function switchTo(options: SwitchOptions): Promise<Transaction> {
-  return mutate(options, `switch ${options.version}`, (session) => activate(session, { kind: 'switch', target: options.version }));
+  return mutate(options, `switch ${options.version}`, async (session) => publicTransaction(await activate(session, { kind: 'switch', target: options.version }))!);
 }
 
 export interface RollbackOptions extends RootOptions {
@@ -28,6 +29,6 @@ export async function rollback(options: RollbackOptions): Promise<Transaction> {
         hint: 'Name one: release-switcher rollback VERSION (see release-switcher list).',
       });
     }
-    return activate(session, { kind: 'rollback', target });
+    return publicTransaction(await activate(session, { kind: 'rollback', target }))!;
   });
 }

@@ -60,7 +60,7 @@ export async function resolvePackage(rawSpec: string, config: Config, runtime: R
   if (!['tag', 'version', 'range', 'file', 'remote'].includes(parsed.type)) {
     throw invalidSpec(rawSpec, `${parsed.type} specs are not supported`);
   }
-  if (parsed.name !== null && parsed.name !== config.package) throw wrongPackage(rawSpec, parsed.name, config);
+  if (parsed.name && parsed.name !== config.package) throw wrongPackage(rawSpec, parsed.name, config);
   let manifest: PacoteManifest;
   try {
     manifest = await pacote.manifest(spec, pacoteOptions(config, runtime, { where }));
