@@ -168,15 +168,18 @@ const o = {
 const timeRatio = o.seconds / a.seconds;
 const diskRatio = o.added / o.full;
 const label = runs > 1 ? `median of ${runs}` : '1 run';
+// The goals are set for openclaw. The fixture's shares are fixed by how it is generated (its dist/
+// changes wholesale, ~36 % of its bytes are unchanged deps), so there the figures are for tracking.
+const goal = (value, limit) => (pkg === 'openclaw' ? goalMark(value, limit) : '(goal is for openclaw)');
 const lines = [
   `stage-vs-npm: ${pkg} ${from} -> ${to} (${label}; node ${versions.node}, npm ${versions.npm}; warm cache)`,
   `(a) time   anchor npm install -g in place: ${doAnchor ? fmt.s(a.seconds) : 'skipped'}` +
-    `   ours install: ${doOurs ? fmt.s(o.seconds) : 'skipped'}   ratio ours/anchor: ${fmt.ratio(timeRatio)} ${pkg === 'openclaw' ? goalMark(timeRatio, TIME_GOAL) : ''}`,
+    `   ours install: ${doOurs ? fmt.s(o.seconds) : 'skipped'}   ratio ours/anchor: ${fmt.ratio(timeRatio)} ${goal(timeRatio, TIME_GOAL)}`,
 ];
 if (doOurs) {
   lines.push(
     `(b) disk   added by ${to} (distinct inodes not shared with ${from}): ${fmt.mib(o.added)}` +
-      `   full copy (sum of file sizes): ${fmt.mib(o.full)}   ratio: ${fmt.ratio(diskRatio)} ${goalMark(diskRatio, DISK_GOAL)}`,
+      `   full copy (sum of file sizes): ${fmt.mib(o.full)}   ratio: ${fmt.ratio(diskRatio)} ${goal(diskRatio, DISK_GOAL)}`,
     `           du -sb of the root grew by ${fmt.mib(o.rootAdded)} (blocks, incl. dirs + manifest);` +
       ` du -sb --apparent-size -l releases/${to}: ${fmt.mib(o.fullDu)}; files hardlinked to ${from}: ${ours.at(-1).sharedFiles}/${ours.at(-1).files}`,
   );

@@ -26,20 +26,26 @@ const LINK_PARALLELISM = 16;
 const keyOf = (entry: { sha256: string; mode: number }) => `${entry.sha256}:${entry.mode}`;
 
 export async function dedupeAgainst(stagedDir: string, files: readonly ManifestEntry[], earlier: readonly EarlierRelease[]): Promise<DedupeResult> {
-  const sources = new Map<string, string>();
-  // Prefer the newest release (listed first) so link counts spread over few inodes.
+  // Same content at the same path is the common case (and keeps a release's files recognisable);
+  // same content elsewhere still counts. Newest release first, so links gather on few inodes.
+  const byContent = new Map<string, string>();
+  const byPath = new Map<string, string>();
   for (const release of earlier) {
     for (const entry of release.files) {
-      if (entry.type === 'file' && entry.size > 0 && !sources.has(keyOf(entry))) sources.set(keyOf(entry), path.join(release.dir, entry.path));
+      if (entry.type !== 'file' || entry.size === 0) continue;
+      const abs = path.join(release.dir, entry.path);
+      if (!byContent.has(keyOf(entry))) byContent.set(keyOf(entry), abs);
+      if (!byPath.has(`${entry.path}\0${keyOf(entry)}`)) byPath.set(`${entry.path}\0${keyOf(entry)}`, abs);
     }
   }
+  const sourceOf = (entry: { path: string; sha256: string; mode: number }) => byPath.get(`${entry.path}\0${keyOf(entry)}`) ?? byContent.get(keyOf(entry));
   const linked = new Set<string>();
   let linkedBytes = 0;
-  const candidates = files.filter((entry) => entry.type === 'file' && sources.has(keyOf(entry)));
+  const candidates = files.filter((entry) => entry.type === 'file' && byContent.has(keyOf(entry)));
   await mapLimit(candidates, LINK_PARALLELISM, async (entry) => {
     if (entry.type !== 'file') return;
     const target = path.join(stagedDir, entry.path);
-    if (await replaceWithLink(sources.get(keyOf(entry))!, target)) {
+    if (await replaceWithLink(sourceOf(entry)!, target)) {
       linked.add(entry.path);
       linkedBytes += entry.size;
     }

@@ -48,7 +48,9 @@ export async function installDependencies(options: DependencyOptions, pkg: Recor
   try {
     result = await run(
       command,
-      [...prefixArgs, 'install', '--omit=dev', '--no-audit', '--no-fund', '--no-save', '--ignore-scripts=false', '--install-links=false', '--loglevel=warn', '--no-update-notifier'],
+      // On a seeded tree `update` re-resolves every range as a fresh install would; `install` would
+      // keep the seed's older versions wherever they still satisfy.
+      [...prefixArgs, seeded ? 'update' : 'install', '--omit=dev', '--no-audit', '--no-fund', '--no-save', '--ignore-scripts=false', '--install-links=false', '--loglevel=warn', '--no-update-notifier'],
       { cwd: options.pkgDir, env, timeoutMs: NPM_TIMEOUT_MS, onLine: options.onLine },
     );
   } finally {

@@ -94,15 +94,16 @@ function probeSupport(): { ok: boolean; why?: string } {
   if (process.getuid?.() !== 0) return no(`not root (uid ${process.getuid?.()})`);
   if (!existsSync(SYSTEMD)) return no(`${SYSTEMD} is missing`);
   if (cgroupMounts() === undefined) return no(`no usable cgroup hierarchy under ${CGROUP_FS}`);
-  for (const tool of ['systemctl', 'systemd-run', 'unshare', 'setpriv']) {
-    if (execaSync('sh', ['-c', 'command -v "$1"', 'sh', tool], { reject: false, timeout: 5_000 }).exitCode !== 0) {
-      return no(`${tool} is not on PATH`);
-    }
-  }
+  const missing = ['systemctl', 'systemd-run', 'unshare', 'setpriv', 'mkfifo'].filter((tool) => !onPath(tool));
+  if (missing.length > 0) return no(`not on PATH: ${missing.join(', ')}`);
   // Root inside an unprivileged container has no CAP_SYS_ADMIN: find out now rather than in every test.
   const probe = execaSync('unshare', ['-m', '--propagation', 'private', 'true'], { reject: false, timeout: 5_000 });
   if (probe.exitCode !== 0) return no(`unshare -m failed: ${String(probe.stderr).trim()}`);
   return { ok: true };
+}
+
+function onPath(tool: string): boolean {
+  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir !== '' && existsSync(path.join(dir, tool)));
 }
 
 /** The hierarchies a manager must be moved into: name=systemd v1 (+ cgroup2 when hybrid), or cgroup2 alone. */
@@ -132,14 +133,14 @@ export async function startUserManager(opts: StartOptions = {}): Promise<UserMan
 
   const label = (opts.name ?? 'mgr').replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 16); // keeps $XDG_RUNTIME_DIR/systemd/private under the 108-byte socket path limit
   const root = await mkdtemp(path.join(tmpdir(), `${PREFIX}${process.pid}-${label}-`));
-  const env = await prepareHome(root);
-  const log = await openKmsgLog(root);
   // openclaw tells a user manager from the system one by `/user@<uid>.service/` in its cgroup path.
   const cgroupName = `${path.basename(root)}/user@${process.getuid?.() ?? 0}.service`;
   const cgroups = mounts.map((m) => path.join(m, cgroupName));
   const entry = { cgroups: cgroups.map((cg) => path.dirname(cg)), root };
-  live.add(entry);
+  live.add(entry); // from here on, the exit handler removes whatever exists of it
   installExitHandler();
+  const env = await prepareHome(root);
+  const log = await openKmsgLog(root);
   for (const cg of cgroups) await mkdir(cg, { recursive: true });
 
   // setpriv --pdeathsig TERM: if this test process dies without cleanup (even SIGKILL), the manager gets SIGTERM,
@@ -414,18 +415,35 @@ function tail(text: string, lines = 40): string {
   return text.split('\n').slice(-lines).join('\n');
 }
 
-/** Last resort when the test process exits with managers still up: kill by PID, best-effort removal (sync only). */
+// Last resort when the test process goes away with managers still up (a test forgot stop(), or vitest ended the
+// worker): vitest stops its fork workers with SIGTERM, and a signal death emits no 'exit' event, so listen to both.
+// Our SIGTERM listener also stops execa's signal-exit from re-raising the signal: we exit ourselves, after cleanup.
+// (If the process is SIGKILLed, pdeathsig stops the managers and sweepStale() removes the dirs on the next start.)
 function installExitHandler(): void {
   if (exitHandlerInstalled) return;
   exitHandlerInstalled = true;
-  process.once('exit', () => {
-    for (const { cgroups, root } of live) {
-      for (const pid of cgroups.flatMap(procsUnder)) killQuietly(pid);
-      // rmdir fails with EBUSY until the killed processes are gone; sweepStale() removes those dirs next time.
-      for (const top of cgroups) for (const dir of cgroupDirs(top)) tryQuietly(() => rmdirSync(dir));
-      tryQuietly(() => rmSync(root, { recursive: true, force: true }));
+  process.once('exit', killAllSync);
+  for (const [signal, number] of [['SIGTERM', 15], ['SIGINT', 2], ['SIGHUP', 1]] as const) {
+    process.once(signal, () => {
+      killAllSync();
+      process.exit(128 + number);
+    });
+  }
+}
+
+/** Synchronous, so it can run in an 'exit' listener: SIGKILL by PID until the cgroups are empty, then remove all. */
+function killAllSync(): void {
+  const tick = new Int32Array(new SharedArrayBuffer(4));
+  for (const { cgroups, root } of live) {
+    const deadline = Date.now() + STOP_TIMEOUT_MS;
+    for (let pids = cgroups.flatMap(procsUnder); pids.length > 0 && Date.now() < deadline; pids = cgroups.flatMap(procsUnder)) {
+      pids.forEach(killQuietly);
+      Atomics.wait(tick, 0, 0, 10); // a synchronous 10 ms sleep
     }
-  });
+    for (const top of cgroups) for (const dir of cgroupDirs(top)) tryQuietly(() => rmdirSync(dir));
+    tryQuietly(() => rmSync(root, { recursive: true, force: true }));
+  }
+  live.clear();
 }
 
 /** Removes cgroups and temp dirs left by test processes that are gone (SIGKILLed workers, crashed runs). */

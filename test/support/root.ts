@@ -1,0 +1,63 @@
+// Looking at a root from the outside: links, staging, state, sealed bits.
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+export function linkOf(root: string, name: 'current' | 'previous'): string | null {
+  try {
+    return readlinkSync(join(root, name));
+  } catch {
+    return null;
+  }
+}
+
+/** `current` exists, is a symlink, and resolves to a complete release directory. */
+export function currentIsValid(root: string): boolean {
+  const link = join(root, 'current');
+  if (!existsSync(link)) return !lstatSafe(link); // never activated: no link at all is fine
+  return lstatSync(link).isSymbolicLink() && existsSync(join(link, '.release-switcher.json'));
+}
+
+function lstatSafe(p: string) {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+export function stagingEntries(root: string): string[] {
+  try {
+    return readdirSync(join(root, 'staging'));
+  } catch {
+    return [];
+  }
+}
+
+export function releaseDirs(root: string): string[] {
+  try {
+    return readdirSync(join(root, 'releases')).sort();
+  } catch {
+    return [];
+  }
+}
+
+export function readState(root: string): any {
+  return JSON.parse(readFileSync(join(root, 'state.json'), 'utf8'));
+}
+
+/** Paths below `dir` that still have a write bit. */
+export function writablePaths(dir: string): string[] {
+  const out: string[] = [];
+  const visit = (p: string) => {
+    const s = lstatSync(p);
+    if (s.isSymbolicLink()) return;
+    if (s.mode & 0o222) out.push(p);
+    if (s.isDirectory()) for (const name of readdirSync(p)) visit(join(p, name));
+  };
+  visit(dir);
+  return out;
+}
+
+export function inode(p: string): number {
+  return statSync(p).ino;
+}
