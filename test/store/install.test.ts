@@ -73,6 +73,7 @@ describe('install', () => {
     for (const f of same) expect([f.path, inode(join(a, f.path))]).toEqual([f.path, inode(join(b, f.path))]);
     expect(statSync(join(b, same[0].path)).nlink).toBeGreaterThanOrEqual(2);
     // The earlier release still matches its manifest: switching back re-verifies it.
+    expect((await rs(root, ['switch', '1.1.0'])).exitCode).toBe(0);
     const back = await rs(root, ['switch', '1.0.0']);
     expect(back.exitCode, back.stdout).toBe(0);
     expect(back.json.result.steps.find((s: any) => s.name === 'verify-release').status).toBe('ok');

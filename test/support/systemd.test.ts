@@ -9,6 +9,8 @@ import { canRunUserManager, isAlive, startUserManager, type UserManager } from '
 
 const support = canRunUserManager();
 const title = 'private systemd --user manager';
+// skipIf alone is silent in the default reporter: say why, so a skip never passes for a pass.
+if (!support.ok) console.warn(`skipping ${title} tests: ${support.why}`);
 
 // A service like the gateway, small: answers {pid} on /, exits on /crash (a crash, for Restart=always), and on
 // /spawn launches two helpers from inside its own cgroup: one `detached` (openclaw#84068: dies with the unit) and
