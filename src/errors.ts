@@ -34,6 +34,7 @@ export const ErrorCodes = {
   DEPENDENCY_INSTALL_FAILED: { exit: ExitCode.failed, summary: 'installing dependencies or a lifecycle script failed' },
   SMOKE_FAILED: { exit: ExitCode.failed, summary: 'the staged release failed its smoke check' },
   DISK_FULL: { exit: ExitCode.failed, summary: 'no space left on the device' },
+  VERSION_CONFLICT: { exit: ExitCode.failed, summary: 'the version is installed from a different tarball' },
   RELEASE_NOT_FOUND: { exit: ExitCode.failed, summary: 'no such installed release' },
   RELEASE_TAMPERED: { exit: ExitCode.needsHuman, summary: "a sealed release no longer matches its manifest" },
   RELEASE_BAD: { exit: ExitCode.failed, summary: 'the release is marked bad' },

@@ -33,7 +33,13 @@ export async function installLocked(session: MutationSession, spec: string): Pro
   runtime.onProgress({ phase: 'resolve', message: `resolving ${spec}` });
   const pkg = await resolvePackage(spec, config, runtime, process.cwd());
   const existing = journal.state.releases[pkg.version];
-  if (existing && (await readMarker(layout, pkg.version))) {
+  const marker = existing && (await readMarker(layout, pkg.version));
+  if (existing && marker) {
+    if (marker.name !== pkg.name || (pkg.integrity && marker.integrity && pkg.integrity !== marker.integrity)) {
+      throw new ReleaseSwitcherError('VERSION_CONFLICT', `releases/${pkg.version} holds another build of ${pkg.version} (${marker.name}, ${marker.integrity}) than ${pkg.spec} (${pkg.name}, ${pkg.integrity}).`, {
+        hint: `A version is installed once. Remove the old build first (release-switcher prune) or publish a new version.`,
+      });
+    }
     return { version: pkg.version, path: layout.release(pkg.version), integrity: existing.integrity, alreadyInstalled: true };
   }
   const stagingId = newId();

@@ -4,6 +4,7 @@ import pacote, { type PacoteManifest, type PacoteOptions } from 'pacote';
 import semver from 'semver';
 import type { Config } from '../config.js';
 import { ReleaseSwitcherError, asDiskFull, errnoOf } from '../errors.js';
+import { pathExists } from '../fsutil.js';
 import type { ResolvedRuntime } from '../runtime.js';
 
 /** The dist-tag a channel follows. */
@@ -61,10 +62,17 @@ export async function resolvePackage(rawSpec: string, config: Config, runtime: R
     throw invalidSpec(rawSpec, `${parsed.type} specs are not supported`);
   }
   if (parsed.name && parsed.name !== config.package) throw wrongPackage(rawSpec, parsed.name, config);
+  if (parsed.type === 'file' && parsed.fetchSpec && !(await pathExists(parsed.fetchSpec))) {
+    throw new ReleaseSwitcherError('PACKAGE_NOT_FOUND', `No such tarball: ${parsed.fetchSpec}.`, { hint: 'Check the path.' });
+  }
   let manifest: PacoteManifest;
   try {
     manifest = await pacote.manifest(spec, pacoteOptions(config, runtime, { where }));
   } catch (error) {
+    // The tarball exists (checked above), so a missing file is its package.json.
+    if (parsed.type === 'file' && errnoOf(error) === 'ENOENT') {
+      throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `${parsed.fetchSpec} has no package.json.`, { hint: 'The tarball is not an installable npm package.', cause: error });
+    }
     throw fetchError(error, spec);
   }
   if (manifest.name !== config.package) throw wrongPackage(rawSpec, manifest.name, config);

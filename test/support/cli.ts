@@ -15,10 +15,15 @@ export interface CliResult {
   json: any;
 }
 
-/** A temp dir removed when the current test finishes. */
+/** A temp dir removed when the current test finishes (or, made in a hook, when the test file's process exits). */
 export function tempDir(prefix = 'rs-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    onTestFinished(remove);
+  } catch {
+    process.on('exit', remove);
+  }
   return dir;
 }
 

@@ -1,6 +1,55 @@
-/** SIGKILLs every process in the cgroup trees until they are empty (or the deadline passes). */
-async function killTree(tops: string[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+// Tearing down private systemd managers (see systemd.ts): kill by PID through the cgroup trees, remove the cgroups,
+// and make sure a failed or killed test process leaves nothing running.
+import { existsSync, readdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+
+/** What a manager leaves on the machine: its top cgroup in each hierarchy and its temp dir. */
+export interface Footprint {
+  cgroups: string[];
+  root: string;
+}
+
+/** Every cgroup and temp dir of a manager is named `<prefix><owning test process's PID>-…`. */
+export const PREFIX = 'rs-systemd-';
+const KILL_TIMEOUT_MS = 5_000;
+const SIGNALS = [['SIGTERM', 15], ['SIGINT', 2], ['SIGHUP', 1]] as const;
+
+/** Managers of this process not yet stopped. */
+const live = new Set<Footprint>();
+const onSignal = new Map<NodeJS.Signals, () => void>();
+
+// Last resort when the test process goes away with managers still up (a test forgot stop(), or vitest ended the
+// worker): vitest stops its fork workers with SIGTERM, and a signal death emits no 'exit' event, so listen to both.
+// Our listener also stops execa's signal-exit from re-raising the signal, so we exit ourselves after cleaning up.
+// Listeners are only installed while a manager is live. If the process is SIGKILLed, the manager's pdeathsig stops
+// it and sweepStale() removes the dirs on the next start.
+export function track(footprint: Footprint): void {
+  if (live.size === 0) {
+    process.on('exit', killAllSync);
+    for (const [signal, number] of SIGNALS) {
+      const listener = () => {
+        killAllSync();
+        process.exit(128 + number);
+      };
+      onSignal.set(signal, listener);
+      process.once(signal, listener);
+    }
+  }
+  live.add(footprint);
+}
+
+export function untrack(footprint: Footprint): void {
+  if (!live.delete(footprint) || live.size > 0) return;
+  process.off('exit', killAllSync);
+  for (const [signal, listener] of onSignal) process.off(signal, listener);
+  onSignal.clear();
+}
+
+/** SIGKILLs every process in the cgroup trees until they are empty. */
+export async function killTree(tops: string[]): Promise<void> {
+  const deadline = Date.now() + KILL_TIMEOUT_MS;
   for (;;) {
     const pids = new Set(tops.flatMap(procsUnder));
     if (pids.size === 0) return;
@@ -11,23 +60,32 @@ async function killTree(tops: string[], timeoutMs: number): Promise<void> {
 }
 
 /** rmdir the cgroup trees, deepest first; retries EBUSY, which a cgroup reports for a moment after its last exit. */
-async function removeTree(tops: string[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (const top of tops) {
-    for (const dir of cgroupDirs(top)) {
-      for (;;) {
-        try {
-          rmdirSync(dir);
-          break;
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          if (code === 'ENOENT') break;
-          if (code !== 'EBUSY' || Date.now() > deadline) throw error;
-          await delay(20);
-        }
+export async function removeTree(tops: string[]): Promise<void> {
+  const deadline = Date.now() + KILL_TIMEOUT_MS;
+  for (const dir of tops.flatMap(cgroupDirs)) {
+    for (;;) {
+      try {
+        rmdirSync(dir);
+        break;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') break;
+        if (code !== 'EBUSY' || Date.now() > deadline) throw error;
+        await delay(20);
       }
     }
   }
+}
+
+/** PIDs in a cgroup and all its descendants. */
+export function procsUnder(top: string): number[] {
+  return cgroupDirs(top).flatMap((dir) => {
+    try {
+      return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+    } catch {
+      return []; // removed while we walked
+    }
+  });
 }
 
 /** A cgroup dir and all its descendants (the subdirectories; the files are controls), deepest first. */
@@ -39,69 +97,34 @@ function cgroupDirs(top: string): string[] {
   return [top, ...subs].sort((a, b) => b.length - a.length);
 }
 
-function procsUnder(top: string): number[] {
-  return cgroupDirs(top).flatMap((dir) => {
-    try {
-      return readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
-    } catch {
-      return []; // removed while we walked
-    }
-  });
-}
-
-function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
-
-// Last resort when the test process goes away with managers still up (a test forgot stop(), or vitest ended the
-// worker): vitest stops its fork workers with SIGTERM, and a signal death emits no 'exit' event, so listen to both.
-// Our SIGTERM listener also stops execa's signal-exit from re-raising the signal: we exit ourselves, after cleanup.
-// (If the process is SIGKILLed, pdeathsig stops the managers and sweepStale() removes the dirs on the next start.)
-function installExitHandler(): void {
-  if (exitHandlerInstalled) return;
-  exitHandlerInstalled = true;
-  process.once('exit', killAllSync);
-  for (const [signal, number] of [['SIGTERM', 15], ['SIGINT', 2], ['SIGHUP', 1]] as const) {
-    process.once(signal, () => {
-      killAllSync();
-      process.exit(128 + number);
-    });
-  }
-}
-
 /** Synchronous, so it can run in an 'exit' listener: SIGKILL by PID until the cgroups are empty, then remove all. */
 function killAllSync(): void {
   const tick = new Int32Array(new SharedArrayBuffer(4));
   for (const { cgroups, root } of live) {
-    const deadline = Date.now() + STOP_TIMEOUT_MS;
+    const deadline = Date.now() + KILL_TIMEOUT_MS;
     for (let pids = cgroups.flatMap(procsUnder); pids.length > 0 && Date.now() < deadline; pids = cgroups.flatMap(procsUnder)) {
       pids.forEach(killQuietly);
       Atomics.wait(tick, 0, 0, 10); // a synchronous 10 ms sleep
     }
-    for (const top of cgroups) for (const dir of cgroupDirs(top)) tryQuietly(() => rmdirSync(dir));
+    for (const dir of cgroups.flatMap(cgroupDirs)) tryQuietly(() => rmdirSync(dir));
     tryQuietly(() => rmSync(root, { recursive: true, force: true }));
   }
   live.clear();
 }
 
-/** Removes cgroups and temp dirs left by test processes that are gone (SIGKILLed workers, crashed runs). */
-function sweepStale(mounts: string[]): void {
+/** Removes cgroups and temp dirs whose owning test process is gone (a SIGKILLed worker, a crashed run). */
+export function sweepStale(mounts: string[]): void {
   const ownerGone = (name: string) => {
-    const owner = /^rs-systemd-(\d+)-/.exec(name)?.[1];
+    const owner = name.startsWith(PREFIX) ? /^(\d+)-/.exec(name.slice(PREFIX.length))?.[1] : undefined;
     return owner !== undefined && !isAlive(Number(owner));
   };
   for (const mount of mounts) {
-    for (const name of safeReaddir(mount).filter(ownerGone)) {
-      const top = path.join(mount, name);
-      for (const pid of procsUnder(top)) killQuietly(pid);
+    for (const top of readdirQuietly(mount).filter(ownerGone).map((name) => path.join(mount, name))) {
+      procsUnder(top).forEach(killQuietly);
       for (const dir of cgroupDirs(top)) tryQuietly(() => rmdirSync(dir));
     }
   }
-  for (const name of safeReaddir(tmpdir()).filter(ownerGone)) {
+  for (const name of readdirQuietly(tmpdir()).filter(ownerGone)) {
     tryQuietly(() => rmSync(path.join(tmpdir(), name), { recursive: true, force: true }));
   }
 }
@@ -119,6 +142,22 @@ export function isAlive(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
   } catch {
     return false;
+  }
+}
+
+export function readdirQuietly(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
   }
 }
 

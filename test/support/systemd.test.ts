@@ -1,7 +1,7 @@
 // Proves the private `systemd --user` harness: it boots, runs and restarts a real service, hosts `systemd-run`
 // helpers that outlive a restart of the unit that launched them, and leaves nothing behind.
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
@@ -9,6 +9,7 @@ import { canRunUserManager, isAlive, startUserManager, type UserManager } from '
 
 const support = canRunUserManager();
 const title = 'private systemd --user manager';
+const SYSTEMD_RUN = ['/usr/bin/systemd-run', '/bin/systemd-run'].find(existsSync) ?? 'systemd-run';
 // skipIf alone is silent in the default reporter: say why, so a skip never passes for a pass.
 if (!support.ok) console.warn(`skipping ${title} tests: ${support.why}`);
 
@@ -62,7 +63,7 @@ async function show(um: UserManager, unit: string, property: string): Promise<st
 describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.why})`, () => {
   let um: UserManager;
   let port: number;
-  let echoLog: string;
+  let echoLog: string | undefined;
 
   beforeAll(async () => {
     um = await startUserManager({ name: 'harness' });
@@ -71,7 +72,10 @@ describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.
   afterAll(() => um?.stop(), 30_000);
 
   beforeEach(({ onTestFailed }) => {
-    onTestFailed(async () => console.error(`--- manager log ---\n${await um.readLog()}`));
+    onTestFailed(async () => {
+      const echo = echoLog ? await readFile(echoLog, 'utf8').catch(() => '') : '';
+      console.error(`--- manager log ---\n${await um.readLog()}\n--- rs-echo output ---\n${echo}`);
+    });
   });
 
   async function answeringPid(): Promise<number | undefined> {
@@ -106,7 +110,7 @@ describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.
         '[Unit]',
         'StartLimitIntervalSec=0',
         '[Service]',
-        `ExecStart=${process.execPath} ${script} ${port} /usr/bin/systemd-run`,
+        `ExecStart=${process.execPath} ${script} ${port} ${SYSTEMD_RUN}`,
         `StandardOutput=append:${echoLog}`,
         `StandardError=append:${echoLog}`,
         'Restart=always',
@@ -146,6 +150,8 @@ describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.
     expect(spawned, 'rs-echo /spawn answered').toBeDefined();
     expect(spawned!.exitCode, String(spawned!.stderr)).toBe(0);
     const detachedPid = spawned!.detachedPid as number;
+    // Both were launched from inside rs-echo.service's cgroup (like `openclaw update` run under the gateway).
+    expect(await readFile(`/proc/${detachedPid}/cgroup`, 'utf8')).toMatch(/\/app\.slice\/rs-echo\.service$/m);
     const helperPid = Number(await show(um, 'rs-helper.service', 'MainPID'));
     expect(helperPid).toBeGreaterThan(0);
     expect(isAlive(detachedPid)).toBe(true);

@@ -6,22 +6,22 @@
 // can run side by side (vitest runs test files in parallel forks). `systemctl --user` reaches the manager through
 // `$XDG_RUNTIME_DIR/systemd/private`, a socket in the temp dir on the host filesystem, so it works from outside the
 // namespace without nsenter as long as it gets `env`.
-import { constants, createWriteStream, existsSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
+import { constants, createWriteStream, existsSync, openSync, rmSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa, execaSync, type ResultPromise } from 'execa';
+import { type Footprint, PREFIX, killTree, procsUnder, readdirQuietly, removeTree, sweepStale, track, untrack } from './systemd-cleanup.ts';
+
+export { isAlive } from './systemd-cleanup.ts';
 
 const SYSTEMD = '/usr/lib/systemd/systemd';
 const CGROUP_FS = '/sys/fs/cgroup';
-/** Every cgroup and temp dir this harness creates starts with this, then the owning test process's PID. */
-const PREFIX = 'rs-systemd-';
 const BOOT_TIMEOUT_MS = 10_000;
 /** How long stop() lets exit.target stop units before SIGKILL: well-behaved units need milliseconds. */
 const STOP_GRACE_MS = 2_000;
-const STOP_TIMEOUT_MS = 5_000;
 const COMMAND_TIMEOUT_MS = 15_000;
 
 export interface CommandResult {
@@ -74,9 +74,6 @@ export interface StartOptions {
   name?: string;
 }
 
-/** Managers of this process not yet stopped: the exit handler kills them if a test forgets (or crashes). */
-const live = new Set<{ cgroups: string[]; root: string }>();
-let exitHandlerInstalled = false;
 let support: { ok: boolean; why?: string } | undefined;
 
 /** Whether this machine can boot a private user manager; `why` says what is missing. Probes once per process. */
@@ -136,9 +133,8 @@ export async function startUserManager(opts: StartOptions = {}): Promise<UserMan
   // openclaw tells a user manager from the system one by `/user@<uid>.service/` in its cgroup path.
   const cgroupName = `${path.basename(root)}/user@${process.getuid?.() ?? 0}.service`;
   const cgroups = mounts.map((m) => path.join(m, cgroupName));
-  const entry = { cgroups: cgroups.map((cg) => path.dirname(cg)), root };
-  live.add(entry); // from here on, the exit handler removes whatever exists of it
-  installExitHandler();
+  const footprint: Footprint = { cgroups: cgroups.map((cg) => path.dirname(cg)), root };
+  track(footprint); // from here on, a dying test process removes whatever exists of it
   const env = await prepareHome(root);
   const log = await openKmsgLog(root);
   for (const cg of cgroups) await mkdir(cg, { recursive: true });
@@ -158,7 +154,7 @@ export async function startUserManager(opts: StartOptions = {}): Promise<UserMan
     return r;
   });
 
-  const um = createHandle({ env, root, log, cgroups, manager, exit, entry });
+  const um = createHandle({ env, root, log, cgroups, manager, exit, footprint });
   try {
     await waitForBoot(um, () => exited);
   } catch (error) {
@@ -242,21 +238,13 @@ const USER_UNIT_DIRS = ['/etc/systemd/user', '/etc/xdg/systemd/user', '/usr/loca
 function unitsToMask(): string[] {
   const units = new Set(KNOWN_NOISY);
   for (const dir of USER_UNIT_DIRS) {
-    for (const sub of safeReaddir(dir).filter((d) => /\.(wants|requires)$/.test(d))) {
-      for (const unit of safeReaddir(path.join(dir, sub))) {
+    for (const sub of readdirQuietly(dir).filter((d) => /\.(wants|requires)$/.test(d))) {
+      for (const unit of readdirQuietly(path.join(dir, sub))) {
         if (/\.(service|socket|timer|path)$/.test(unit) && !unit.startsWith('systemd-')) units.add(unit);
       }
     }
   }
   return [...units];
-}
-
-function safeReaddir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
 }
 
 async function waitForBoot(um: UserManager, hasExited: () => boolean): Promise<void> {
@@ -286,7 +274,7 @@ interface HandleParts {
   cgroups: string[];
   manager: ResultPromise;
   exit: Promise<unknown>;
-  entry: { cgroups: string[]; root: string };
+  footprint: Footprint;
 }
 
 function createHandle(p: HandleParts): UserManager {
@@ -344,12 +332,12 @@ async function stopManager(um: UserManager, p: HandleParts): Promise<void> {
   await um.systemctl(['exit'], { timeoutMs: 5_000 }).catch(() => undefined);
   await Promise.race([p.exit, delay(STOP_GRACE_MS)]);
   // Whatever is left (a unit ignoring SIGTERM, a manager that did not exit) dies by PID.
-  await killTree(p.entry.cgroups, STOP_TIMEOUT_MS);
-  await Promise.race([p.exit, delay(STOP_TIMEOUT_MS)]);
-  await removeTree(p.entry.cgroups, STOP_TIMEOUT_MS);
+  await killTree(p.footprint.cgroups);
+  await Promise.race([p.exit, delay(STOP_GRACE_MS)]); // it was in those cgroups, so it is dead: let execa reap it
+  await removeTree(p.footprint.cgroups);
   await p.log.close();
   rmSync(p.root, { recursive: true, force: true });
-  live.delete(p.entry);
+  untrack(p.footprint);
 }
 
 function tail(text: string, lines = 40): string {
