@@ -64,6 +64,7 @@ export function manifestSize(files: readonly ManifestEntry[]): number {
  */
 export async function diffAgainstManifest(root: string, files: readonly ManifestEntry[]): Promise<string[]> {
   const problems: string[] = [];
+  if ((await fs.stat(root)).mode & 0o222) problems.push('.: directory is writable');
   const expected = new Map(files.map((entry) => [entry.path, entry]));
   const actual = await walkTree(root, { skip: (rel) => rel === RELEASE_MARKER });
   for (const { rel } of actual) if (!expected.has(rel)) problems.push(`${rel}: not in the manifest`);
