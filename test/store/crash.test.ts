@@ -1,0 +1,97 @@
+// kill -9 at every journal transition: `current` stays valid, recover settles the root, no staging is left.
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
+import { currentIsValid, linkOf, readState, releaseDirs, stagingEntries } from '../support/root.ts';
+
+/** 1.0.0 current, 1.2.0 installed. */
+let template: string;
+beforeAll(async () => {
+  template = await fixtureRoot();
+  for (const v of ['1.0.0', '1.2.0']) expect((await rs(template, ['install', `rs-fixture-gateway@${v}`])).exitCode).toBe(0);
+  expect((await rs(template, ['switch', '1.0.0'])).exitCode).toBe(0);
+});
+
+function freshRoot(): string {
+  const root = join(tempDir('rs-crash-'), 'root');
+  cpSync(template, root, { recursive: true, verbatimSymlinks: true });
+  return root;
+}
+
+interface Case {
+  point: string;
+  args: string[];
+  /** Where current must point once recover has settled the root. */
+  current: string;
+  releases: string[];
+}
+
+const install = ['install', 'rs-fixture-gateway@1.1.0'];
+const cases: Case[] = [
+  { point: 'install:begin', args: install, current: '1.0.0', releases: ['1.0.0', '1.2.0'] },
+  { point: 'install:extracted', args: install, current: '1.0.0', releases: ['1.0.0', '1.2.0'] },
+  { point: 'install:deps-installed', args: install, current: '1.0.0', releases: ['1.0.0', '1.2.0'] },
+  { point: 'install:sealed', args: install, current: '1.0.0', releases: ['1.0.0', '1.2.0'] },
+  { point: 'install:renamed', args: install, current: '1.0.0', releases: ['1.0.0', '1.1.0', '1.2.0'] },
+  { point: 'install:done', args: install, current: '1.0.0', releases: ['1.0.0', '1.1.0', '1.2.0'] },
+  { point: 'activate:begin', args: ['switch', '1.2.0'], current: '1.0.0', releases: ['1.0.0', '1.2.0'] },
+  { point: 'activate:verified-release', args: ['switch', '1.2.0'], current: '1.0.0', releases: ['1.0.0', '1.2.0'] },
+  { point: 'activate:previous-flipped', args: ['switch', '1.2.0'], current: '1.0.0', releases: ['1.0.0', '1.2.0'] },
+  { point: 'activate:current-flipped', args: ['switch', '1.2.0'], current: '1.2.0', releases: ['1.0.0', '1.2.0'] },
+  { point: 'activate:done', args: ['switch', '1.2.0'], current: '1.2.0', releases: ['1.0.0', '1.2.0'] },
+  { point: 'activate:previous-flipped', args: ['rollback', '1.2.0'], current: '1.0.0', releases: ['1.0.0', '1.2.0'] },
+  { point: 'activate:current-flipped', args: ['rollback', '1.2.0'], current: '1.2.0', releases: ['1.0.0', '1.2.0'] },
+  { point: 'prune:begin', args: ['prune', '--keep', '0'], current: '1.0.0', releases: ['1.0.0', '1.2.0'] },
+  { point: 'prune:moved', args: ['prune', '--keep', '0'], current: '1.0.0', releases: ['1.0.0'] },
+  { point: 'prune:done', args: ['prune', '--keep', '0'], current: '1.0.0', releases: ['1.0.0'] },
+];
+
+async function expectConsistent(root: string, c: Pick<Case, 'current' | 'releases'>): Promise<void> {
+  expect(currentIsValid(root)).toBe(true);
+  expect(linkOf(root, 'current')).toBe(`releases/${c.current}`);
+  expect(stagingEntries(root)).toEqual([]);
+  expect(releaseDirs(root)).toEqual(c.releases);
+  const state = readState(root);
+  expect(state.transaction).toBeNull();
+  expect(state.operation).toBeNull();
+  expect(Object.keys(state.releases).sort()).toEqual(c.releases);
+  // And the root works: everything installed still activates.
+  for (const v of c.releases) expect((await rs(root, ['switch', v])).json.ok).toBe(true);
+}
+
+describe('crash points', () => {
+  it.each(cases)('SIGKILL at $point during $args.0 → recover settles it', async (c) => {
+    const root = freshRoot();
+    const crashed = await rs(root, c.args, { env: { RELEASE_SWITCHER_CRASH_AT: c.point } });
+    expect(crashed.signal, `${c.point} was never reached: ${crashed.stdout}${crashed.stderr}`).toBe('SIGKILL');
+    expect(currentIsValid(root)).toBe(true); // even before recovery
+    const recovered = await rs(root, ['recover']);
+    expect(recovered.exitCode, recovered.stdout + recovered.stderr).toBe(0);
+    if (c.point.startsWith('activate:') && c.point !== 'activate:done') {
+      const expected = c.current === '1.0.0' ? 'failed' : 'switched';
+      expect(recovered.json.result).toMatchObject({ status: expected, to: '1.2.0' });
+      expect(recovered.json.result.steps.at(-1).name).toBe('recover');
+    }
+    await expectConsistent(root, c);
+  });
+
+  it('the next mutating command recovers first, without an explicit recover', async () => {
+    const root = freshRoot();
+    const crashed = await rs(root, ['switch', '1.2.0'], { env: { RELEASE_SWITCHER_CRASH_AT: 'activate:previous-flipped' } });
+    expect(crashed.signal).toBe('SIGKILL');
+    const next = await rs(root, install);
+    expect(next.exitCode, next.stdout + next.stderr).toBe(0);
+    const status = await rs(root, ['status']);
+    expect(status.json.result.transaction).toMatchObject({ status: 'failed', reason: 'interrupted' });
+    await expectConsistent(root, { current: '1.0.0', releases: ['1.0.0', '1.1.0', '1.2.0'] });
+  });
+
+  it('a crash inside recovery itself is settled by the next recovery (recover:begin)', async () => {
+    const root = freshRoot();
+    expect((await rs(root, install, { env: { RELEASE_SWITCHER_CRASH_AT: 'install:sealed' } })).signal).toBe('SIGKILL');
+    expect((await rs(root, ['recover'], { env: { RELEASE_SWITCHER_CRASH_AT: 'recover:begin' } })).signal).toBe('SIGKILL');
+    expect((await rs(root, ['recover'])).exitCode).toBe(0);
+    await expectConsistent(root, { current: '1.0.0', releases: ['1.0.0', '1.2.0'] });
+  });
+});
