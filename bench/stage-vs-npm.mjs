@@ -135,11 +135,10 @@ const versions = {
   cliNode: (await execa(cliNode, ['--version'])).stdout,
 };
 log(`${pkg} ${from} -> ${to}; runs=${runs}; node ${versions.node}, npm ${versions.npm}; cache ${env.npm_config_cache}`);
-if (!opts['no-warmup']) await warmUp();
-
 const anchor = [];
 const ours = [];
 try {
+  if (!opts['no-warmup']) await warmUp();
   for (let i = 1; i <= runs; i++) {
     if (doAnchor) {
       log(`run ${i}/${runs}: npm install -g ${pkg}@${to} over ${from}`);
