@@ -11,7 +11,8 @@
 // Options: --runs N (default 1 for a real package, 3 for --fixture; medians are reported),
 // --anchor-only / --ours-only, --no-warmup (cache known warm), --node24 (force Node 24 in fixture
 // mode; always on for openclaw, whose preinstall refuses Node < 24), --keep (keep temp dirs),
-// --cli-node PATH (Node that runs our CLI; default: this Node).
+// --cli-node PATH (Node that runs our CLI; default: this Node), --cli PATH (the CLI's main.js;
+// default: this checkout's dist/cli/main.js).
 //
 // Goals (openclaw): time ours/anchor <= 0.33; disk added/full copy <= 0.65.
 
@@ -22,7 +23,6 @@ import {execa} from 'execa';
 import {ensureNode24, node24Env, CACHE_DIR, PROJECT_DIR} from './lib/node24.mjs';
 import {measure, duBytes, releaseDiskCost, median, makeTempDir, removeTree, fmt, goalMark, saveResult} from './lib/measure.mjs';
 
-const CLI = path.join(PROJECT_DIR, 'dist', 'cli', 'main.js');
 const TIME_GOAL = 0.33;
 const DISK_GOAL = 0.65;
 
@@ -40,8 +40,10 @@ const {values: opts} = parseArgs({
     node24: {type: 'boolean', default: false},
     keep: {type: 'boolean', default: false},
     'cli-node': {type: 'string'},
+    cli: {type: 'string'},
   },
 });
+const CLI = path.resolve(opts.cli ?? path.join(PROJECT_DIR, 'dist', 'cli', 'main.js'));
 
 const pkg = opts.package ?? (opts.fixture ? 'rs-fixture-gateway' : undefined);
 const from = opts.from ?? (opts.fixture ? '1.0.0' : undefined);
