@@ -1,9 +1,8 @@
 // kill -9 at every journal transition: `current` stays valid, recover settles the root, no staging is left.
-import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
-import { currentIsValid, linkOf, readState, releaseDirs, stagingEntries } from '../support/root.ts';
+import { copyRoot, currentIsValid, linkOf, readState, releaseDirs, stagingEntries } from '../support/root.ts';
 
 /** 1.0.0 current, 1.2.0 installed. */
 let template: string;
@@ -15,7 +14,7 @@ beforeAll(async () => {
 
 function freshRoot(): string {
   const root = join(tempDir('rs-crash-'), 'root');
-  cpSync(template, root, { recursive: true, verbatimSymlinks: true });
+  copyRoot(template, root);
   return root;
 }
 

@@ -1,11 +1,11 @@
 // Bad input gets a stable code, a hint, the contract's exit code, `current` untouched and no staging left.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { cli, fixtureRoot, rs, tempDir } from '../support/cli.ts';
 import { startFaultRegistry, type FaultMode } from '../support/fault-registry.ts';
-import { linkOf, releaseDirs, stagingEntries } from '../support/root.ts';
+import { copyRoot, linkOf, releaseDirs, stagingEntries } from '../support/root.ts';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -19,7 +19,7 @@ beforeAll(async () => {
 
 function copyOfTemplate(): string {
   const root = join(tempDir('rs-err-'), 'root');
-  cpSync(template, root, { recursive: true, verbatimSymlinks: true });
+  copyRoot(template, root);
   return root;
 }
 

@@ -1,10 +1,10 @@
 // One mutation at a time: busy exits 5, --wait waits, a dead holder's lock is taken over.
-import { cpSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
-import { currentIsValid, readState, stagingEntries } from '../support/root.ts';
+import { copyRoot, currentIsValid, readState, stagingEntries } from '../support/root.ts';
 
 let template: string;
 beforeAll(async () => {
@@ -15,7 +15,7 @@ beforeAll(async () => {
 
 function freshRoot(): string {
   const root = join(tempDir('rs-lock-'), 'root');
-  cpSync(template, root, { recursive: true, verbatimSymlinks: true });
+  copyRoot(template, root);
   return root;
 }
 

@@ -3,8 +3,7 @@ import { chmodSync, lstatSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fixtureRoot, rs } from '../support/cli.ts';
-import { linkOf, releaseDirs, stagingEntries } from '../support/root.ts';
-import { cpSync } from 'node:fs';
+import { copyRoot, linkOf, releaseDirs, stagingEntries } from '../support/root.ts';
 import { tempDir } from '../support/cli.ts';
 
 let template: string;
@@ -15,7 +14,7 @@ beforeAll(async () => {
 
 function freshRoot(): string {
   const root = join(tempDir('rs-sw-'), 'root');
-  cpSync(template, root, { recursive: true, verbatimSymlinks: true });
+  copyRoot(template, root);
   return root;
 }
 

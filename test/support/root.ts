@@ -1,4 +1,5 @@
 // Looking at a root from the outside: links, staging, state, sealed bits.
+import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -60,4 +61,13 @@ export function writablePaths(dir: string): string[] {
 
 export function inode(p: string): number {
   return statSync(p).ino;
+}
+
+/**
+ * A copy of a root for one test, with modes, links and hardlinks kept (`cp -a`; Node's cpSync does not
+ * keep the modes of read-only directories on every version, which would look like tampering).
+ */
+export function copyRoot(from: string, to: string): string {
+  execFileSync('cp', ['-a', from, to]);
+  return to;
 }
