@@ -27,6 +27,7 @@ export async function recoverRoot(journal: Journal, layout: Layout): Promise<Rec
     journal.state.operation = null;
   }
   await sweepStaging(layout, actions);
+  await sweepTempFiles(layout, actions);
   await reconcileReleases(journal, layout, actions);
   if (actions.length > 0) await journal.commit('recover:begin');
   return { transaction, actions };
@@ -77,6 +78,15 @@ async function sweepStaging(layout: Layout, actions: string[]): Promise<void> {
   for (const name of names) {
     await removeTree(`${layout.staging}/${name}`);
     actions.push(`removed staging leftover ${name}`);
+  }
+}
+
+/** Temp files of an atomic write or link flip that was killed between create and rename. */
+async function sweepTempFiles(layout: Layout, actions: string[]): Promise<void> {
+  for (const name of await fs.readdir(layout.root)) {
+    if (!/^\..+\.tmp-\d+-[0-9a-f]+$/.test(name)) continue;
+    await fs.rm(`${layout.root}/${name}`, { force: true });
+    actions.push(`removed temp file ${name}`);
   }
 }
 

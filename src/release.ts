@@ -43,7 +43,7 @@ export async function verifyRelease(layout: Layout, version: string): Promise<Re
   const problems = await diffAgainstManifest(layout.release(version), marker.files);
   if (problems.length > 0) {
     throw new ReleaseSwitcherError('RELEASE_TAMPERED', `Release ${version} no longer matches its manifest: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}.`, {
-      hint: `Do not run it. Reinstall it: release-switcher prune is refused for current; move ${layout.release(version)} aside and run release-switcher install ${version}.`,
+      hint: `Do not run it. Move it aside (mv ${layout.release(version)} ${layout.release(version)}.tampered), then run release-switcher recover and install ${marker.name}@${version} again.`,
       details: { problems },
     });
   }

@@ -17,7 +17,8 @@ export interface PruneResult {
 }
 
 /**
- * Remove old releases: never current, previous, pinned or one a transaction names. Each goes by
+ * Remove old releases: never current, previous or pinned ones (no transaction is in flight: we hold
+ * the lock and recovery has settled any earlier one). Each goes by
  * one rename into staging/ (so releases/ never holds a half-deleted release), then is deleted.
  */
 export async function prune(options: PruneOptions): Promise<PruneResult> {

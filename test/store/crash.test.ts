@@ -1,4 +1,5 @@
 // kill -9 at every journal transition: `current` stays valid, recover settles the root, no staging is left.
+import { readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
@@ -84,6 +85,16 @@ describe('crash points', () => {
     const status = await rs(root, ['status']);
     expect(status.json.result.transaction).toMatchObject({ status: 'failed', reason: 'interrupted' });
     await expectConsistent(root, { current: '1.0.0', releases: ['1.0.0', '1.1.0', '1.2.0'] });
+  });
+
+  it('recover removes the temp file of an atomic write killed before its rename', async () => {
+    const root = freshRoot();
+    writeFileSync(join(root, '.state.json.tmp-4242-0a1b2c3d'), '{"half": ');
+    symlinkSync('releases/1.2.0', join(root, '.current.tmp-4242-deadbeef'));
+    const r = await rs(root, ['recover']);
+    expect(r.exitCode).toBe(0);
+    expect(readdirSync(root).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    expect(linkOf(root, 'current')).toBe('releases/1.0.0');
   });
 
   it('a crash inside recovery itself is settled by the next recovery (recover:begin)', async () => {
