@@ -190,8 +190,10 @@ lines.push(
   `           peak RSS, sum over live process tree (polled /proc, 50 ms): anchor ${fmt.kibAsMib(a.treeRss)}, ours ${fmt.kibAsMib(o.treeRss)}, ratio ${fmt.ratio(o.treeRss / a.treeRss)}`,
 );
 console.log(lines.join('\n'));
+// Keep the tail of our CLI's progress log (timestamped phases) to see where the time went.
 const strip = ({stdout, stderr, ...rest}) => rest;
+const withLog = ({stdout, stderr, ...rest}) => ({...rest, stderrTail: stderr.split('\n').slice(-80)});
 const saved = saveResult(CACHE_DIR, `stage-vs-npm-${pkg}`, {
-  pkg, from, to, runs, versions, anchor: anchor.map(strip), ours: ours.map(strip), timeRatio, diskRatio,
+  pkg, from, to, runs, versions, anchor: anchor.map(strip), ours: ours.map(withLog), timeRatio, diskRatio,
 });
 log(`figures saved to ${saved}`);

@@ -19,6 +19,8 @@ export interface DedupeResult {
   /** Relative paths now shared with an earlier release. */
   linked: Set<string>;
   linkedBytes: number;
+  /** Bytes saved by linking duplicate files within the new release to each other. */
+  internalBytes: number;
 }
 
 const LINK_PARALLELISM = 16;
@@ -50,7 +52,30 @@ export async function dedupeAgainst(stagedDir: string, files: readonly ManifestE
       linkedBytes += entry.size;
     }
   });
-  return { linked, linkedBytes };
+  const internalBytes = await dedupeWithin(stagedDir, files.filter((entry) => !linked.has(entry.path)));
+  return { linked, linkedBytes, internalBytes };
+}
+
+/**
+ * node_modules often holds the same file many times (nested copies of one package version): link
+ * later copies to the first. Both are still private to the staging folder, so sealing the first
+ * seals them all, and no earlier release is involved.
+ */
+async function dedupeWithin(stagedDir: string, files: readonly ManifestEntry[]): Promise<number> {
+  const first = new Map<string, string>();
+  const duplicates: { source: string; target: string; size: number }[] = [];
+  for (const entry of files) {
+    if (entry.type !== 'file' || entry.size === 0) continue;
+    const abs = path.join(stagedDir, entry.path);
+    const seen = first.get(keyOf(entry));
+    if (seen === undefined) first.set(keyOf(entry), abs);
+    else duplicates.push({ source: seen, target: abs, size: entry.size });
+  }
+  let saved = 0;
+  await mapLimit(duplicates, LINK_PARALLELISM, async ({ source, target, size }) => {
+    if (await replaceWithLink(source, target)) saved += size;
+  });
+  return saved;
 }
 
 /** Link `source` at a temp name beside `target`, then rename it over `target`. False when linking is impossible. */

@@ -37,7 +37,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv, cwd: string, values: Rec
       npmConfig,
       ...(npmConfig.cache ? { npmCache: path.resolve(cwd, npmConfig.cache) } : {}),
       waitSeconds: parseSeconds(values.wait as string | undefined, 'wait') ?? 0,
-      onProgress: env.RELEASE_SWITCHER_QUIET ? undefined : (event) => stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${event.phase}: ${event.message}\n`),
+      onProgress: env.RELEASE_SWITCHER_QUIET ? undefined : (event) => stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${event.phase}: ${event.message}\n`),
     },
   };
 }

@@ -78,8 +78,8 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   progress({ phase: 'manifest', message: 'hashing files' });
   const manifest = await computeManifest(pkgDir);
   const earlier = await earlierManifests(layout, input.earlier);
-  const { linked, linkedBytes } = await dedupeAgainst(pkgDir, manifest, earlier);
-  progress({ phase: 'dedupe', message: `${linked.size} files (${linkedBytes} bytes) shared with earlier releases` });
+  const { linked, linkedBytes, internalBytes } = await dedupeAgainst(pkgDir, manifest, earlier);
+  progress({ phase: 'dedupe', message: `${linked.size} files (${linkedBytes} bytes) shared with earlier releases, ${internalBytes} bytes of duplicates within` });
   const marker: ReleaseMarker = {
     layoutVersion: LAYOUT_VERSION,
     name: pkg.name,
