@@ -42,6 +42,8 @@ export const ErrorCodes = {
   ALREADY_CURRENT: { exit: ExitCode.failed, summary: 'the release is already current' },
   CORRUPT_STATE: { exit: ExitCode.needsHuman, summary: 'state.json is unreadable or invalid' },
   INCONSISTENT_ROOT: { exit: ExitCode.needsHuman, summary: 'the root is not in a shape release-switcher can repair' },
+  SUPERVISOR_FAILED: { exit: ExitCode.failed, summary: 'the supervisor refused or failed a command' },
+  UNSUPPORTED: { exit: ExitCode.failed, summary: 'not possible with this supervisor or on this system' },
   BUSY: { exit: ExitCode.busy, summary: 'another operation holds the lock' },
   CANCELLED: { exit: ExitCode.failed, summary: 'the operation was aborted; nothing changed' },
   INTERNAL: { exit: ExitCode.failed, summary: 'an unexpected error' },
