@@ -41,9 +41,11 @@ export async function installDependencies(options: DependencyOptions, pkg: Recor
   const env = npmEnv(options);
   const packageJson = path.join(options.pkgDir, 'package.json');
   const original = await fs.readFile(packageJson, 'utf8');
-  // npm would run the root package's scripts, `prepare` included, as those of a project being
-  // developed; hide them while npm installs the dependencies and run them ourselves afterwards.
-  await fs.writeFile(packageJson, JSON.stringify({ ...pkg, scripts: {} }, null, 2));
+  // npm treats the package folder as a project being developed: it would run its scripts, `prepare`
+  // included, and resolve its devDependencies (`--omit=dev` only skips writing them; a dev-only
+  // package missing from the registry still fails the install). `npm install -g` does neither, so
+  // hide both while npm works, and run the lifecycle scripts ourselves afterwards.
+  await fs.writeFile(packageJson, JSON.stringify({ ...pkg, scripts: {}, devDependencies: {} }, null, 2));
   let result;
   try {
     result = await run(
