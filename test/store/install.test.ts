@@ -90,3 +90,14 @@ describe('install', () => {
     expect(statSync(join(rel, 'server.js')).ino).toBe(before);
   });
 });
+
+describe('install, as npm install -g would', () => {
+  it('ignores devDependencies entirely, even one that exists on no registry', async () => {
+    const root = await fixtureRoot();
+    const r = await rs(root, ['install', 'rs-fixture-gateway@1.2.0']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const pkg = JSON.parse(readFileSync(join(root, 'releases/1.2.0/package.json'), 'utf8'));
+    expect(pkg.devDependencies).toEqual({ 'rs-fixture-no-such-dev-dep': '^1.0.0' }); // package.json kept as published
+    expect(existsSync(join(root, 'releases/1.2.0/node_modules/rs-fixture-no-such-dev-dep'))).toBe(false);
+  });
+});

@@ -51,7 +51,19 @@ export interface GatewaySpec {
   depRange: string;
   /** `engines.node`. */
   engines: string;
+  /** devDependencies; npm install -g never resolves them, so one that does not exist must not matter. */
+  devDependencies?: Record<string, string>;
+  /** How the server misbehaves, for the supervisor matrix. @default 'good' */
+  behaviour?: Behaviour;
 }
+
+/**
+ * The failure matrix of the supervisor tests: each fixture release fails verification its own way.
+ * - crash-on-start: exits 1 before listening. - crash-after-3s: healthy, then exits 1 after 3 s.
+ * - wrong-version: healthy but reports another version. - never-healthy: /health answers 503.
+ * - ignore-sigterm: ignores SIGTERM (the stop times out) and is never healthy. - exit-78: exits 78 at once.
+ */
+export type Behaviour = 'good' | 'crash-on-start' | 'crash-after-3s' | 'wrong-version' | 'never-healthy' | 'ignore-sigterm' | 'exit-78';
 
 /**
  * A small HTTP gateway shaped like the real one: a lazily imported, content-hashed chunk (so an in-place upgrade
@@ -71,6 +83,7 @@ export async function writeGateway(dir: string, spec: GatewaySpec): Promise<stri
       engines: { node: spec.engines },
       scripts: { preinstall: 'node scripts/preinstall.js', postinstall: 'node scripts/postinstall.js' },
       dependencies: { 'rs-fixture-dep': spec.depRange },
+      ...(spec.devDependencies && { devDependencies: spec.devDependencies }),
     }),
     // Shipped in the tarball; only postinstall removes it.
     '.lifecycle-pending': 'postinstall has not run yet\n',
@@ -103,13 +116,15 @@ rmSync('.lifecycle-pending', { force: true });
 writeFileSync('postinstall-ran.txt', process.execPath + '\\n');
 `;
 
-function serverSource({ name, version }: GatewaySpec, chunkPath: string): string {
+function serverSource({ name, version, behaviour = 'good' }: GatewaySpec, chunkPath: string): string {
   return `#!/usr/bin/env node
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 
 const NAME = '${name}';
 const VERSION = '${version}';
+const BEHAVIOUR = '${behaviour}';
 // Hard-coded at build time, as a bundler would.
 const CHUNK = './${chunkPath}';
 
@@ -124,8 +139,35 @@ if (args.includes('--version')) {
   console.log(VERSION);
   process.exit(0);
 }
+if (BEHAVIOUR === 'crash-on-start') {
+  console.error(\`\${NAME}@\${VERSION}: crashing on start (fixture behaviour)\`);
+  process.exit(1);
+}
+if (BEHAVIOUR === 'exit-78') {
+  console.error(\`\${NAME}@\${VERSION}: state from a newer version; do not restart me (exit 78)\`);
+  process.exit(78);
+}
+if (BEHAVIOUR === 'crash-after-3s') setTimeout(() => process.exit(1), 3000);
+const REPORTED = BEHAVIOUR === 'wrong-version' ? '0.0.0-wrong' : VERSION;
+const HEALTHY = BEHAVIOUR !== 'never-healthy' && BEHAVIOUR !== 'ignore-sigterm';
 const portFlag = args.indexOf('--port');
 const port = Number(portFlag >= 0 ? args[portFlag + 1] : (process.env.PORT ?? 0));
+
+// What a gateway's update.run handler does: start \`release-switcher update\` (RS_CLI: JSON [node, main.js])
+// from inside the service's own process tree, and answer with what it said.
+function runUpdate(req, res) {
+  let body = '';
+  req.on('data', (chunk) => (body += chunk));
+  req.on('end', () => {
+    const { spec } = JSON.parse(body || '{}');
+    const cli = JSON.parse(process.env.RS_CLI ?? 'null');
+    if (!cli) return send(res, 500, { error: 'RS_CLI is not set' });
+    const args = [...cli.slice(1), '--root', process.env.RS_ROOT, '--json', 'update', ...(spec ? [spec] : [])];
+    execFile(cli[0], args, { env: process.env, timeout: 120_000 }, (error, stdout, stderr) => {
+      send(res, 200, { exitCode: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
 
 function send(res, status, body) {
   res.writeHead(status, { 'content-type': 'application/json' });
@@ -134,7 +176,10 @@ function send(res, status, body) {
 
 const server = createServer(async (req, res) => {
   try {
-    if (req.method === 'GET' && req.url === '/health') return send(res, 200, { status: 'ok', version: VERSION });
+    if (req.method === 'GET' && req.url === '/health') {
+      return HEALTHY ? send(res, 200, { status: 'ok', version: REPORTED }) : send(res, 503, { status: 'starting', version: REPORTED });
+    }
+    if (req.method === 'POST' && req.url === '/run-update') return runUpdate(req, res);
     if (req.method === 'GET' && req.url === '/chunk') {
       const { render } = await import(CHUNK);
       return send(res, 200, { chunk: CHUNK.slice(2), output: render() });
@@ -151,6 +196,7 @@ server.listen(port, '127.0.0.1', () => {
 });
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.on(signal, () => {
+    if (BEHAVIOUR === 'ignore-sigterm') return console.error(\`\${NAME}@\${VERSION}: ignoring \${signal}\`);
     server.close(() => process.exit(0));
     server.closeAllConnections();
   });

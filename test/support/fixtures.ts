@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeBadTarballs } from './bad-tarballs.ts';
-import { type DepSpec, type GatewaySpec, writeDep, writeGateway } from './fixture-sources.ts';
+import { type Behaviour, type DepSpec, type GatewaySpec, writeDep, writeGateway } from './fixture-sources.ts';
 import { npm } from './registry.ts';
 
 export interface FixturePackage {
@@ -37,11 +37,21 @@ type Fixture =
   | { kind: 'dep'; tag: string; spec: DepSpec }
   | { kind: 'gateway'; tag: string; spec: GatewaySpec };
 
-const gateway = (version: string, depRange: string, tag = 'latest'): Fixture => ({
+const gateway = (version: string, depRange: string, tag = 'latest', extra: Partial<GatewaySpec> = {}): Fixture => ({
   kind: 'gateway',
   tag,
-  spec: { name: 'rs-fixture-gateway', version, depRange, engines: '>=20' },
+  spec: { name: 'rs-fixture-gateway', version, depRange, engines: '>=20', ...extra },
 });
+
+/** The supervisor matrix: one release per way of failing verification, published under the `matrix` tag. */
+export const MATRIX: Record<Exclude<Behaviour, 'good'>, string> = {
+  'crash-on-start': '3.0.0',
+  'crash-after-3s': '3.1.0',
+  'wrong-version': '3.2.0',
+  'never-healthy': '3.3.0',
+  'ignore-sigterm': '3.4.0',
+  'exit-78': '3.5.0',
+};
 
 // Publish order. gateway@1.0.0 pins dep@1.0.0, the version with a postinstall, so a test can see it ran.
 const CATALOGUE: Fixture[] = [
@@ -49,8 +59,10 @@ const CATALOGUE: Fixture[] = [
   { kind: 'dep', tag: 'latest', spec: { version: '1.1.0', postinstall: false } },
   gateway('1.0.0', '1.0.0'),
   gateway('1.1.0', '^1.0.0'),
-  gateway('1.2.0', '1.1.0'),
+  // Its devDependency does not exist anywhere: npm install -g never resolves devDependencies, nor may we.
+  gateway('1.2.0', '1.1.0', 'latest', { devDependencies: { 'rs-fixture-no-such-dev-dep': '^1.0.0' } }),
   gateway('2.0.0-beta.1', '^1.1.0', 'beta'),
+  ...Object.entries(MATRIX).map(([behaviour, version]) => gateway(version, '^1.1.0', 'matrix', { behaviour: behaviour as Behaviour })),
   {
     kind: 'gateway',
     tag: 'latest',

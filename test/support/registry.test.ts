@@ -50,11 +50,9 @@ async function startGateway(cwd: string): Promise<string> {
 }
 
 test('registry serves the seeded dist-tags, and nothing it was not given', async () => {
-  expect(fixtures.distTags['rs-fixture-gateway']).toEqual({ latest: '1.2.0', beta: '2.0.0-beta.1' });
-  expect(await npmJson(['view', 'rs-fixture-gateway', 'dist-tags'])).toEqual({
-    latest: '1.2.0',
-    beta: '2.0.0-beta.1',
-  });
+  const tags = { latest: '1.2.0', beta: '2.0.0-beta.1', matrix: '3.5.0' };
+  expect(fixtures.distTags['rs-fixture-gateway']).toEqual(tags);
+  expect(await npmJson(['view', 'rs-fixture-gateway', 'dist-tags'])).toEqual(tags);
   // No uplinks: an unknown name is a 404 here, not a fetch from registry.npmjs.org.
   await expect(npm(['view', 'rs-fixture-not-published'], { registry })).rejects.toMatchObject({
     stderr: expect.stringContaining('E404'),
