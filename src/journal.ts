@@ -28,6 +28,8 @@ export interface Step {
   status: StepStatus;
   ms: number;
   detail?: string;
+  /** Probe evidence of a verify step (probes, status, version, supervisor state). */
+  evidence?: unknown;
 }
 
 export type TransactionKind = 'update' | 'switch' | 'rollback' | 'recover';
@@ -47,6 +49,11 @@ export interface Transaction {
   steps: Step[];
   /** Where the links pointed before the flip, so an interrupted flip can be undone. */
   before?: { current: string | null; previous: string | null };
+  /** For `rollback_failed`: what a human should run. */
+  hint?: string;
+  /** A runner outside the service carries it out: when it was handed over and its last sign of life. */
+  scheduledAt?: string;
+  heartbeatAt?: string;
 }
 
 /** A mutation that is not a transaction (install, prune) but must still be finished or undone. */
@@ -120,8 +127,17 @@ export class Journal {
     return new Journal(root, await readState(root));
   }
 
+  private writing: Promise<void> = Promise.resolve();
+
+  /**
+   * Commits are chained and serialize the state when their turn comes, so a heartbeat committed
+   * concurrently with a step can never put an older state on disk after a newer one.
+   */
   async commit(point?: CrashPointName): Promise<void> {
-    await writeFileAtomic(layoutOf(this.root).state, JSON.stringify(this.state, null, 2) + '\n');
+    const file = layoutOf(this.root).state;
+    const write = this.writing.then(() => writeFileAtomic(file, JSON.stringify(this.state, null, 2) + '\n'));
+    this.writing = write.catch(() => undefined);
+    await write;
     if (point) crashPoint(point);
   }
 

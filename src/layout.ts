@@ -21,6 +21,8 @@ export interface Layout {
   /** The lock proper-lockfile creates (a directory) and its owner record beside it. */
   readonly lock: string;
   readonly lockOwner: string;
+  /** The boot-check's count of starts of a pending release. */
+  readonly bootTries: string;
   release(version: string): string;
   marker(version: string): string;
   /** Relative symlink target of `current`/`previous` for a version. */
@@ -42,6 +44,7 @@ export function layoutOf(root: string): Layout {
     previous: path.join(abs, 'previous'),
     lock: path.join(abs, '.lock'),
     lockOwner: path.join(abs, '.lock-owner.json'),
+    bootTries: path.join(abs, 'boot-tries.json'),
     release: (version) => path.join(releases, version),
     marker: (version) => path.join(releases, version, RELEASE_MARKER),
     linkTarget: (version) => path.join('releases', version),

@@ -4,12 +4,15 @@
  * a transaction whose `current` already names its target is finished, any other is undone.
  */
 import fs from 'node:fs/promises';
-import { errnoOf } from './errors.js';
+import { ReleaseSwitcherError, errnoOf } from './errors.js';
 import { fsyncDir, removeTree } from './fsutil.js';
 import type { Journal, Transaction } from './journal.js';
 import type { Layout } from './layout.js';
 import { pointLink, readLinkVersion, removeLink } from './links.js';
 import { listReleaseDirs, readMarker } from './release.js';
+import type { JournalSession } from './session.js';
+import { rollBack, settleAfterFlip } from './settle.js';
+import { supervisorFor } from './supervisor/index.js';
 
 export interface RecoveryReport {
   /** The interrupted transaction, closed. */
@@ -18,9 +21,18 @@ export interface RecoveryReport {
   actions: string[];
 }
 
-export async function recoverRoot(journal: Journal, layout: Layout): Promise<RecoveryReport> {
+export interface RecoverOptions {
+  /** A runner recovering before it carries out its own scheduled transaction leaves that one alone. */
+  ownTransaction?: string;
+}
+
+/** How long a scheduled transaction may wait for its runner's first heartbeat. */
+export const RUNNER_GRACE_MS = 30_000;
+
+export async function recoverRoot(session: JournalSession, options: RecoverOptions = {}): Promise<RecoveryReport> {
+  const { journal, layout } = session;
   const actions: string[] = [];
-  const transaction = await settleTransaction(journal, layout, actions);
+  const transaction = await settleTransaction(session, actions, options);
   const operation = journal.state.operation;
   if (operation) {
     actions.push(`closed the interrupted ${operation.kind} ${operation.id}`);
@@ -33,34 +45,65 @@ export async function recoverRoot(journal: Journal, layout: Layout): Promise<Rec
   return { transaction, actions };
 }
 
-async function settleTransaction(journal: Journal, layout: Layout, actions: string[]): Promise<Transaction | null> {
+/** Why a scheduled transaction is dead, or undefined while its runner may still come. */
+export function runnerNeverRan(tx: Transaction, now = Date.now()): boolean {
+  return tx.status === 'scheduled' && !tx.heartbeatAt && now - Date.parse(tx.scheduledAt ?? tx.startedAt) > RUNNER_GRACE_MS;
+}
+
+async function settleTransaction(session: JournalSession, actions: string[], options: RecoverOptions): Promise<Transaction | null> {
+  const { journal, layout, config, runtime } = session;
   const tx = journal.state.transaction;
-  if (!tx) return null;
-  const current = await readLinkVersion(layout, 'current');
+  if (!tx || tx.id === options.ownTransaction) return null;
   const started = Date.now();
+  if (tx.status === 'scheduled') {
+    if (!runnerNeverRan(tx)) {
+      throw new ReleaseSwitcherError('BUSY', `Transaction ${tx.id} (${tx.kind} to ${tx.to}) is scheduled and its runner has not reported yet.`, {
+        hint: `Wait for it (release-switcher status), or pass --wait SECONDS; after ${RUNNER_GRACE_MS / 1000} s without a heartbeat it is declared runner_never_ran.`,
+      });
+    }
+    return close(journal, tx, 'failed', 'runner_never_ran', started, actions, `the runner of ${tx.id} never started; nothing was changed`);
+  }
+  const current = await readLinkVersion(layout, 'current');
+  const supervisor = supervisorFor(config, runtime.env);
+  if (tx.status === 'rolling_back' && supervisor && tx.from !== null) {
+    actions.push(`resuming the interrupted rollback of ${tx.id} to ${tx.from}`);
+    await rollBack(session, tx, supervisor, { reason: tx.reason ?? 'interrupted', detail: 'resumed by recover' });
+    return tx;
+  }
+  if (tx.to !== null && current === tx.to && supervisor) {
+    // Flipped under a supervisor: the runner died before the new process was verified. Finish its
+    // work: restart only if the restart never completed, then verify, rolling back if need be.
+    const restarted = tx.steps.some((step) => step.name === 'restart' && step.status === 'ok');
+    actions.push(`resuming the interrupted ${tx.kind} ${tx.id} to ${tx.to} (${restarted ? 'verify' : 'restart and verify'})`);
+    for (const step of tx.steps) if (step.status === 'running') step.status = 'failed';
+    tx.steps.push({ name: 'recover', status: 'ok', ms: 0, detail: actions.at(-1) });
+    await settleAfterFlip(session, tx, supervisor, { restart: !restarted });
+    return tx;
+  }
   if (tx.to !== null && current === tx.to) {
     // The flip happened: finish. With no supervisor to restart, that is all a switch is.
     if (tx.from !== null && (await readLinkVersion(layout, 'previous')) !== tx.from) await pointLink(layout, 'previous', tx.from);
     const record = journal.state.releases[tx.to];
     if (record && record.state === 'installed') record.state = 'pending';
-    tx.status = 'switched';
-    tx.reason = 'interrupted, finished by recover';
-    actions.push(`finished the interrupted ${tx.kind} ${tx.id} to ${tx.to}`);
-  } else {
-    // The flip did not happen: put the links back where they were and report the transaction failed.
-    const before = tx.before ?? { current, previous: await readLinkVersion(layout, 'previous') };
-    if (before.current !== null && current !== before.current) await pointLink(layout, 'current', before.current);
-    const previous = await readLinkVersion(layout, 'previous');
-    if (previous !== before.previous) {
-      if (before.previous === null) await removeLink(layout, 'previous');
-      else await pointLink(layout, 'previous', before.previous);
-    }
-    tx.status = 'failed';
-    tx.reason = 'interrupted';
-    actions.push(`undid the interrupted ${tx.kind} ${tx.id} (current stays ${before.current ?? 'unset'})`);
+    return close(journal, tx, 'switched', 'interrupted, finished by recover', started, actions, `finished the interrupted ${tx.kind} ${tx.id} to ${tx.to}`);
   }
+  // The flip did not happen: put the links back where they were and report the transaction failed.
+  const before = tx.before ?? { current, previous: await readLinkVersion(layout, 'previous') };
+  if (before.current !== null && current !== before.current) await pointLink(layout, 'current', before.current);
+  const previous = await readLinkVersion(layout, 'previous');
+  if (previous !== before.previous) {
+    if (before.previous === null) await removeLink(layout, 'previous');
+    else await pointLink(layout, 'previous', before.previous);
+  }
+  return close(journal, tx, 'failed', 'interrupted', started, actions, `undid the interrupted ${tx.kind} ${tx.id} (current stays ${before.current ?? 'unset'})`);
+}
+
+function close(journal: Journal, tx: Transaction, status: Transaction['status'], reason: string, started: number, actions: string[], action: string): Transaction {
+  actions.push(action);
+  tx.status = status;
+  tx.reason = reason;
   for (const step of tx.steps) if (step.status === 'running') step.status = 'failed';
-  tx.steps.push({ name: 'recover', status: 'ok', ms: Date.now() - started, detail: actions.at(-1) });
+  tx.steps.push({ name: 'recover', status: 'ok', ms: Date.now() - started, detail: action });
   tx.finishedAt = new Date().toISOString();
   journal.archiveTransaction();
   return tx;

@@ -7,7 +7,7 @@ import { type Config, readConfig } from './config.js';
 import { Journal } from './journal.js';
 import { type Layout, layoutOf } from './layout.js';
 import { withLock } from './lock.js';
-import { type RecoveryReport, recoverRoot } from './recover.js';
+import { type RecoverOptions, type RecoveryReport, recoverRoot } from './recover.js';
 import { type ResolvedRuntime, type Runtime, resolveRuntime } from './runtime.js';
 
 /** Options every library call takes. */
@@ -22,8 +22,12 @@ export interface Session {
   runtime: ResolvedRuntime;
 }
 
-export interface MutationSession extends Session {
+/** A session holding the lock and the journal. */
+export interface JournalSession extends Session {
   journal: Journal;
+}
+
+export interface MutationSession extends JournalSession {
   recovery: RecoveryReport;
 }
 
@@ -33,14 +37,14 @@ export async function openSession(options: RootOptions): Promise<Session> {
 }
 
 /** Run `action` holding the root's lock, after recovering whatever an earlier run left. */
-export async function mutate<T>(options: RootOptions, command: string, action: (session: MutationSession) => Promise<T>): Promise<T> {
+export async function mutate<T>(options: RootOptions, command: string, action: (session: MutationSession) => Promise<T>, recoverOptions: RecoverOptions = {}): Promise<T> {
   const session = await openSession(options);
   const { layout, runtime } = session;
   await fs.mkdir(layout.releases, { recursive: true });
   await fs.mkdir(layout.staging, { recursive: true });
   return withLock(layout.root, { command, waitSeconds: runtime.waitSeconds }, async () => {
     const journal = await Journal.open(layout.root);
-    const recovery = await recoverRoot(journal, layout);
+    const recovery = await recoverRoot({ ...session, journal }, recoverOptions);
     return action({ ...session, journal, recovery });
   });
 }

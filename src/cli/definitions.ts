@@ -20,11 +20,17 @@ export interface CommandDef {
   examples: string[];
   /** Whether the command changes the root (and so may wait on the lock). */
   mutates: boolean;
+  /** Left out of the main help: plumbing for release-switcher itself. */
+  hidden?: boolean;
   load: () => Promise<{ run: (ctx: CommandContext) => Promise<CommandOutcome> }>;
 }
 
 const waitOption: Record<string, OptionDef> = {
   wait: { type: 'string', value: 'SECONDS', description: 'wait this long for a busy lock instead of exiting 5' },
+};
+
+const handoffOption: Record<string, OptionDef> = {
+  handoff: { type: 'string', value: 'WHERE', description: 'auto | always | never: run the switch outside the service (auto: when called from inside it)' },
 };
 
 export const GLOBAL_OPTIONS: Record<string, OptionDef> = {
@@ -89,11 +95,20 @@ export const COMMANDS: CommandDef[] = [
     load: () => import('./commands/status.js'),
   },
   {
+    name: 'update',
+    summary: 'install SPEC if needed, then switch to it: restart, verify, roll back on failure',
+    args: '[SPEC]',
+    mutates: true,
+    options: { ...handoffOption, ...waitOption },
+    examples: ['release-switcher update', 'release-switcher update openclaw@2026.9.6 --json'],
+    load: () => import('./commands/update.js'),
+  },
+  {
     name: 'switch',
-    summary: 'activate an installed release',
+    summary: 'activate an installed release: flip, restart, verify, roll back on failure',
     args: 'VERSION',
     mutates: true,
-    options: { ...waitOption },
+    options: { ...handoffOption, ...waitOption },
     examples: ['release-switcher switch 2026.9.6'],
     load: () => import('./commands/switch.js'),
   },
@@ -102,7 +117,7 @@ export const COMMANDS: CommandDef[] = [
     summary: 'switch back to previous (or VERSION)',
     args: '[VERSION]',
     mutates: true,
-    options: { ...waitOption },
+    options: { ...handoffOption, ...waitOption },
     examples: ['release-switcher rollback', 'release-switcher rollback 2026.9.4'],
     load: () => import('./commands/rollback.js'),
   },
@@ -124,7 +139,42 @@ export const COMMANDS: CommandDef[] = [
     examples: ['release-switcher recover --json'],
     load: () => import('./commands/recover.js'),
   },
+  {
+    name: 'unit',
+    summary: 'print (or --install) the systemd drop-in or unit, or the launchd plist, that runs <root>/current',
+    args: '',
+    mutates: false,
+    options: {
+      install: { type: 'boolean', description: 'write it where the service manager reads it (systemd: and daemon-reload)' },
+      entry: { type: 'string', value: 'PATH', description: "script to run inside the release (default: the preset's, else package.json main)" },
+      arg: { type: 'string', multiple: true, value: 'ARG', description: 'argument after the entry (repeatable)' },
+    },
+    examples: ['release-switcher unit', 'release-switcher unit --install --entry server.js --arg=--port --arg 8080'],
+    load: () => import('./commands/unit.js'),
+  },
 ];
+
+COMMANDS.push(
+  {
+    name: 'boot-check',
+    summary: 'for ExecStartPre=: count starts of a pending release, flip back when its tries are spent; always exits 0',
+    args: '',
+    mutates: true,
+    options: { tries: { type: 'string', value: 'N', description: 'starts a pending release gets (default 3)' } },
+    examples: ['ExecStartPre=/usr/bin/node /usr/lib/node_modules/release-switcher/dist/cli/main.js --root /srv/app boot-check'],
+    load: () => import('./commands/boot-check.js'),
+  },
+  {
+    name: 'run-transaction',
+    summary: 'carry out a scheduled transaction (started by release-switcher itself, outside the service)',
+    args: 'ID',
+    mutates: true,
+    hidden: true,
+    options: {},
+    examples: ['release-switcher run-transaction 20261121021500-ab12cd'],
+    load: () => import('./commands/run-transaction.js'),
+  },
+);
 
 export function findCommand(name: string): CommandDef | undefined {
   return COMMANDS.find((command) => command.name === name);

@@ -15,7 +15,7 @@ export function mainHelp(program: string): string {
     'Side-by-side, sealed releases of an npm-installed service, switched by an atomic symlink.',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`),
+    ...COMMANDS.filter((c) => !c.hidden).map((c) => `  ${c.name.padEnd(10)} ${c.summary}`),
     '',
     'Global options:',
     ...optionLines(GLOBAL_OPTIONS),

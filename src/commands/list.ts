@@ -1,6 +1,7 @@
 import semver from 'semver';
 import { type ReleaseState, type Transaction, readState } from '../journal.js';
 import { readLinkVersion } from '../links.js';
+import { runnerNeverRan } from '../recover.js';
 import { type RootOptions, openSession } from '../session.js';
 
 export interface ReleaseInfo {
@@ -58,7 +59,10 @@ export interface StatusResult {
 export async function status(options: RootOptions): Promise<StatusResult> {
   const { layout } = await openSession(options);
   const [state, current, previous] = await Promise.all([readState(layout.root), readLinkVersion(layout, 'current'), readLinkVersion(layout, 'previous')]);
-  return { current, previous, transaction: publicTransaction(state.transaction ?? state.history.at(-1) ?? null) };
+  const tx = state.transaction ?? state.history.at(-1) ?? null;
+  // A runner that never reported is not in flight forever: say so, as recovery will record it.
+  const view = tx && runnerNeverRan(tx) ? { ...tx, status: 'failed' as const, reason: 'runner_never_ran' } : tx;
+  return { current, previous, transaction: publicTransaction(view) };
 }
 
 /** A transaction as CONTRACT.md shows it (internal bookkeeping removed). */

@@ -1,34 +1,33 @@
-import { activate } from '../activate.js';
 import { ReleaseSwitcherError } from '../errors.js';
 import type { Transaction } from '../journal.js';
 import { readLinkVersion } from '../links.js';
-import { type RootOptions, mutate } from '../session.js';
-import { publicTransaction } from './list.js';
+import { type HandoffOptions, activateOrSchedule, transact } from '../schedule.js';
+import type { RootOptions } from '../session.js';
 
-export interface SwitchOptions extends RootOptions {
+export interface SwitchOptions extends RootOptions, HandoffOptions {
   /** An installed version. */
   version: string;
 }
 
-/** Activate an installed release. */
+/** Activate an installed release: flip, restart, verify, roll back on failure. */
 export async function switchTo(options: SwitchOptions): Promise<Transaction> {
-  return mutate(options, `switch ${options.version}`, async (session) => publicTransaction(await activate(session, { kind: 'switch', target: options.version }))!);
+  return transact(options, `switch ${options.version}`, (session) => activateOrSchedule(session, 'switch', options.version, options.handoff));
 }
 
-export interface RollbackOptions extends RootOptions {
+export interface RollbackOptions extends RootOptions, HandoffOptions {
   /** The release to go back to. @default the `previous` link */
   version?: string;
 }
 
 /** Switch back to `previous`, or to the named release. */
 export async function rollback(options: RollbackOptions): Promise<Transaction> {
-  return mutate(options, 'rollback', async (session) => {
+  return transact(options, 'rollback', async (session) => {
     const target = options.version ?? (await readLinkVersion(session.layout, 'previous'));
     if (!target) {
       throw new ReleaseSwitcherError('NO_PREVIOUS', 'There is no previous release to roll back to.', {
         hint: 'Name one: release-switcher rollback VERSION (see release-switcher list).',
       });
     }
-    return publicTransaction(await activate(session, { kind: 'rollback', target }))!;
+    return activateOrSchedule(session, 'rollback', target, options.handoff);
   });
 }

@@ -1,8 +1,9 @@
 import { rollback } from '../../commands/switch.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
-import { describeTransaction, transactionExitCode } from '../format.js';
+import { transactionOutcome } from '../format.js';
+import { handoffOf } from './update.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
-  const tx = await rollback({ root: ctx.root, ...(ctx.positionals[0] ? { version: ctx.positionals[0] } : {}), ...ctx.runtime });
-  return { result: tx, human: describeTransaction(tx), exitCode: transactionExitCode(tx) };
+  const version = ctx.positionals[0];
+  return transactionOutcome(await rollback({ root: ctx.root, ...(version ? { version } : {}), handoff: handoffOf(ctx), ...ctx.runtime }));
 }

@@ -1,0 +1,19 @@
+import type { Transaction } from '../journal.js';
+import { type HandoffOptions, activateOrSchedule, transact } from '../schedule.js';
+import type { RootOptions } from '../session.js';
+import { channelTag } from '../stage/fetch.js';
+import { installLocked } from './install.js';
+
+export interface UpdateOptions extends RootOptions, HandoffOptions {
+  /** What to update to. @default "<package>@<dist-tag of the channel>" */
+  spec?: string;
+}
+
+/** Install the release if needed, then switch to it (up_to_date when it already runs). */
+export async function update(options: UpdateOptions): Promise<Transaction> {
+  return transact(options, `update ${options.spec ?? ''}`.trim(), async (session) => {
+    const spec = options.spec ?? `${session.config.package}@${channelTag(session.config)}`;
+    const { version } = await installLocked(session, spec);
+    return activateOrSchedule(session, 'update', version, options.handoff);
+  });
+}
