@@ -62,8 +62,9 @@ export interface GatewaySpec {
  * - crash-on-start: exits 1 before listening. - crash-after-3s: healthy, then exits 1 after 3 s.
  * - wrong-version: healthy but reports another version. - never-healthy: /health answers 503.
  * - ignore-sigterm: ignores SIGTERM (the stop times out) and is never healthy. - exit-78: exits 78 at once.
+ * - refuse-start: ships a `refuse-start` file; the test unit's ExecStartPre refuses to start such a release.
  */
-export type Behaviour = 'good' | 'crash-on-start' | 'crash-after-3s' | 'wrong-version' | 'never-healthy' | 'ignore-sigterm' | 'exit-78';
+export type Behaviour = 'good' | 'crash-on-start' | 'crash-after-3s' | 'wrong-version' | 'never-healthy' | 'ignore-sigterm' | 'exit-78' | 'refuse-start';
 
 /**
  * A small HTTP gateway shaped like the real one: a lazily imported, content-hashed chunk (so an in-place upgrade
@@ -91,6 +92,7 @@ export async function writeGateway(dir: string, spec: GatewaySpec): Promise<stri
     [chunkPath]: chunk,
     'scripts/preinstall.js': PREINSTALL,
     'scripts/postinstall.js': POSTINSTALL,
+    ...(spec.behaviour === 'refuse-start' && { 'refuse-start': 'the test unit refuses to start this release\n' }),
   });
   await chmod(join(dir, 'server.js'), 0o755);
   return chunkPath;

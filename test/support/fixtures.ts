@@ -51,6 +51,7 @@ export const MATRIX: Record<Exclude<Behaviour, 'good'>, string> = {
   'never-healthy': '3.3.0',
   'ignore-sigterm': '3.4.0',
   'exit-78': '3.5.0',
+  'refuse-start': '3.6.0',
 };
 
 // Publish order. gateway@1.0.0 pins dep@1.0.0, the version with a postinstall, so a test can see it ran.
