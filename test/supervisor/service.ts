@@ -44,7 +44,9 @@ export async function managedGateway(manager: UserManager, options: { name: stri
   const config = validateConfig(JSON.parse(readFileSync(join(root, 'config.json'), 'utf8')), 'config.json');
   // The unit release-switcher itself writes (boot-check, Restart=always, no start limit, exit 78 kept),
   // with a short stop timeout so the SIGTERM-ignoring release costs seconds, not half a minute.
-  let text = systemdUnit(config, root, { entry: 'server.js', args: ['--port', String(port)], drainSeconds: 1, scope: 'user' });
+  // The boot-check of the built CLI (this file imports src/, whose own path would name src/cli/main.js).
+  const bootCheck = [process.execPath, CLI, '--root', root, 'boot-check'];
+  let text = systemdUnit(config, root, { entry: 'server.js', args: ['--port', String(port)], drainSeconds: 1, scope: 'user', bootCheck });
   text = text.replace('[Service]\n', [
     '[Service]',
     `ExecStartPre=/usr/bin/test ! -e ${root}/current/refuse-start`,
