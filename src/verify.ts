@@ -15,7 +15,7 @@ export interface VerifyOptions {
   expectedVersion: string;
   timeoutMs: number;
   stableMs: number;
-  /** @default 250 */
+  /** Interval between probes after the first second (50 ms before). @default 250 */
   pollMs?: number;
   onProbe?: (message: string) => void;
 }
@@ -82,7 +82,9 @@ export async function verifyRunning(options: VerifyOptions, baseline: ServiceSta
   const evidence: VerifyEvidence = { probes: 0, healthyAfterMs: null, lastHttpStatus: null, lastVersion: null, lastError: null, state: baseline };
   const pollMs = options.pollMs ?? 250;
   const started = Date.now();
-  const sleep = () => new Promise((resolve) => setTimeout(resolve, pollMs));
+  // A restarted Node service usually answers within a few hundred milliseconds: poll fast at first
+  // (every 50 ms for the first second), then settle to pollMs so a slow start is not hammered.
+  const sleep = () => new Promise((resolve) => setTimeout(resolve, Date.now() - started < 1_000 ? Math.min(50, pollMs) : pollMs));
   const check = async (against: ServiceState | null): Promise<Probe> => {
     if (options.supervisor) {
       evidence.state = await options.supervisor.state();

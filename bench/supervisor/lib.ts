@@ -192,6 +192,13 @@ export interface OutcomeSummary {
   sample?: string;
 }
 
+/**
+ * systemd sends SIGTERM (unit_kill_context) before it records the state change that stamps ActiveExitTimestamp
+ * (service_enter_signal → service_set_state), so the first refusal can be seen a fraction of a millisecond before
+ * the stamp. Outcomes that close to the window's start count as inside it.
+ */
+export const WINDOW_SLACK_MS = 5;
+
 /** Per outcome: how many, and when relative to the restart window (classified by when the outcome was known). */
 export function summarize(events: LoadEvent[], window: Window): Record<string, OutcomeSummary> {
   const out: Record<string, OutcomeSummary> = {};
@@ -199,7 +206,7 @@ export function summarize(events: LoadEvent[], window: Window): Record<string, O
     const key = e.outcome === 'ok' ? `ok ${e.detail}` : e.outcome;
     const s = (out[key] ??= { count: 0, beforeWindow: 0, inWindow: 0, afterWindow: 0, firstAt: null, lastAt: null });
     s.count++;
-    if (e.done < window.start) s.beforeWindow++;
+    if (e.done < window.start - WINDOW_SLACK_MS) s.beforeWindow++;
     else if (e.done <= window.end) s.inWindow++;
     else s.afterWindow++;
     const at = Math.round(e.done - window.start);

@@ -6,7 +6,8 @@
 //
 // BENCH_REPS (default 7) sets the repetitions; BENCH_STABLE_FOR (default 0) the stability window in seconds, a
 // deliberate wait that only the total wall time includes.
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunUserManager, startUserManager, type UserManager } from '../../test/support/systemd.ts';
@@ -69,7 +70,11 @@ describe.skipIf(!can.ok)(`bench: rollback vs systemctl restart (skipped: ${can.w
     expect((await manager.systemctl(['start', PLAIN])).exitCode).toBe(0);
     await firstHealthy(plainPort, { pollMs: POLL_MS });
   }, 300_000);
-  afterAll(async () => manager?.stop());
+  afterAll(async () => {
+    await manager?.stop();
+    // The harness's temp dir is removed on process 'exit', which a vitest fork worker does not always reach.
+    if (gw) rmSync(dirname(gw.root), { recursive: true, force: true });
+  });
 
   async function ours(): Promise<OursRun> {
     const to = current === '1.1.0' ? '1.0.0' : '1.1.0';

@@ -51,8 +51,11 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   progress({ phase: 'download', message: `fetched, integrity ${integrity.slice(0, 20)}…`, done: (await fs.stat(tarball)).size, unit: 'bytes' });
   checkAbort();
 
-  const files = await extractTarball(tarball, pkgDir, (count) => {
-    if (count % 1000 === 0) progress({ phase: 'extract', message: `${count} files`, done: count, total: pkg.manifest.dist?.fileCount, unit: 'files' });
+  const files = await extractTarball(tarball, pkgDir, {
+    env: runtime.env,
+    onFile: (count) => {
+      if (count % 1000 === 0) progress({ phase: 'extract', message: `${count} files checked`, done: count, total: pkg.manifest.dist?.fileCount, unit: 'files' });
+    },
   });
   await fs.rm(tarball, { force: true });
   progress({ phase: 'extract', message: `${files} files extracted`, done: files, unit: 'files' });
