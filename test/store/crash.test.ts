@@ -1,23 +1,12 @@
 // kill -9 at every journal transition: `current` stays valid, recover settles the root, no staging is left.
 import { readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
-import { copyRoot, currentIsValid, linkOf, readState, releaseDirs, stagingEntries } from '../support/root.ts';
+import { describe, expect, it } from 'vitest';
+import { rs, templateRoot } from '../support/cli.ts';
+import { currentIsValid, linkOf, readState, releaseDirs, stagingEntries } from '../support/root.ts';
 
 /** 1.0.0 current, 1.2.0 installed. */
-let template: string;
-beforeAll(async () => {
-  template = await fixtureRoot();
-  for (const v of ['1.0.0', '1.2.0']) expect((await rs(template, ['install', `rs-fixture-gateway@${v}`])).exitCode).toBe(0);
-  expect((await rs(template, ['switch', '1.0.0'])).exitCode).toBe(0);
-});
-
-function freshRoot(): string {
-  const root = join(tempDir('rs-crash-'), 'root');
-  copyRoot(template, root);
-  return root;
-}
+const freshRoot = templateRoot(['1.0.0', '1.2.0']);
 
 interface Case {
   point: string;

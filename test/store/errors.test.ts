@@ -2,26 +2,14 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
-import { cli, fixtureRoot, rs, tempDir } from '../support/cli.ts';
+import { describe, expect, inject, it, onTestFinished } from 'vitest';
+import { cli, rs, tempDir, templateRoot } from '../support/cli.ts';
 import { startFaultRegistry, type FaultMode } from '../support/fault-registry.ts';
-import { copyRoot, linkOf, releaseDirs, stagingEntries } from '../support/root.ts';
+import { linkOf, releaseDirs, stagingEntries } from '../support/root.ts';
 
 const isRoot = process.getuid?.() === 0;
 
-/** A root with 1.0.0 installed and current, copied fresh for each case. */
-let template: string;
-beforeAll(async () => {
-  template = await fixtureRoot();
-  expect((await rs(template, ['install', 'rs-fixture-gateway@1.0.0'])).exitCode).toBe(0);
-  expect((await rs(template, ['switch', '1.0.0'])).exitCode).toBe(0);
-});
-
-function copyOfTemplate(): string {
-  const root = join(tempDir('rs-err-'), 'root');
-  copyRoot(template, root);
-  return root;
-}
+const copyOfTemplate = templateRoot(['1.0.0']);
 
 /** Re-point the copy at another package name (the bad tarballs each have their own). */
 async function managing(root: string, name: string, registry?: string): Promise<void> {

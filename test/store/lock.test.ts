@@ -2,22 +2,11 @@
 import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
-import { copyRoot, currentIsValid, readState, stagingEntries } from '../support/root.ts';
+import { describe, expect, it } from 'vitest';
+import { rs, templateRoot } from '../support/cli.ts';
+import { currentIsValid, readState, stagingEntries } from '../support/root.ts';
 
-let template: string;
-beforeAll(async () => {
-  template = await fixtureRoot();
-  for (const v of ['1.0.0', '1.1.0']) expect((await rs(template, ['install', `rs-fixture-gateway@${v}`])).exitCode).toBe(0);
-  expect((await rs(template, ['switch', '1.0.0'])).exitCode).toBe(0);
-});
-
-function freshRoot(): string {
-  const root = join(tempDir('rs-lock-'), 'root');
-  copyRoot(template, root);
-  return root;
-}
+const freshRoot = templateRoot(['1.0.0', '1.1.0']);
 
 const flips = (n: number) => Array.from({ length: n }, (_, i) => ['switch', i % 2 ? '1.0.0' : '1.1.0']);
 

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { inject, onTestFinished } from 'vitest';
+import { beforeAll, expect, inject, onTestFinished } from 'vitest';
+import { copyRoot } from './root.ts';
 
 export const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
 
@@ -73,4 +74,18 @@ export async function fixtureRoot(extraInit: string[] = []): Promise<string> {
 /** `cli` with --root and --json. */
 export function rs(root: string, args: string[], options: Parameters<typeof cli>[1] = {}): Promise<CliResult> {
   return cli(['--root', root, '--json', ...args], options);
+}
+
+/**
+ * A root prepared once per test file (the versions installed, `current` on the first one) and
+ * copied fresh for each test: installs are the slow part, copies are cheap.
+ */
+export function templateRoot(versions: string[]): () => string {
+  let template: string | undefined;
+  beforeAll(async () => {
+    template = await fixtureRoot();
+    for (const v of versions) expect((await rs(template, ['install', `rs-fixture-gateway@${v}`])).exitCode).toBe(0);
+    expect((await rs(template, ['switch', versions[0]!])).exitCode).toBe(0);
+  });
+  return () => copyRoot(template!, join(tempDir('rs-root-'), 'root'));
 }
