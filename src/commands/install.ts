@@ -81,7 +81,7 @@ async function abandonStaging(journal: Journal, dir: string, error: unknown): Pr
   return asDiskFull(error, 'staging');
 }
 
-/** Releases to seed dependencies from and share files with: current first, then the newest others. */
+/** Releases to share identical files with: current first, then the newest others. */
 async function reuseCandidates(session: MutationSession): Promise<string[]> {
   const current = await readLinkVersion(session.layout, 'current');
   const others = Object.keys(session.journal.state.releases)

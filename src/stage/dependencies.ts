@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import runScript from '@npmcli/run-script';
-import { ReleaseSwitcherError, errnoOf } from '../errors.js';
+import { ReleaseSwitcherError } from '../errors.js';
 import { pathExists } from '../fsutil.js';
 import { run, tail } from '../subprocess.js';
 import { type NodeRuntime, envWithNode } from './node.js';
@@ -23,8 +23,6 @@ export interface DependencyOptions {
   env: NodeJS.ProcessEnv;
   npmCache: string;
   registry: string | null;
-  /** An earlier release whose node_modules is copied in first, so npm only changes what differs. */
-  seedFrom?: string | undefined;
   onLine?: (line: string) => void;
 }
 
@@ -34,9 +32,8 @@ export function hasDependencies(pkg: Record<string, unknown>): boolean {
   return Object.keys(deps ?? {}).length + Object.keys(optional ?? {}).length > 0;
 }
 
-export async function installDependencies(options: DependencyOptions, pkg: Record<string, unknown>): Promise<{ seeded: boolean }> {
-  if (!hasDependencies(pkg)) return { seeded: false };
-  const seeded = options.seedFrom ? await seedNodeModules(options.seedFrom, options.pkgDir, options.env) : false;
+export async function installDependencies(options: DependencyOptions, pkg: Record<string, unknown>): Promise<void> {
+  if (!hasDependencies(pkg)) return;
   const [command, prefixArgs] = await npmCommand(options);
   const env = npmEnv(options);
   const packageJson = path.join(options.pkgDir, 'package.json');
@@ -50,16 +47,13 @@ export async function installDependencies(options: DependencyOptions, pkg: Recor
   try {
     result = await run(
       command,
-      // On a seeded tree `update` re-resolves every range as a fresh install would; `install` would
-      // keep the seed's older versions wherever they still satisfy.
-      [...prefixArgs, seeded ? 'update' : 'install', '--omit=dev', '--no-audit', '--no-fund', '--no-save', '--ignore-scripts=false', '--install-links=false', '--loglevel=warn', '--no-update-notifier'],
+      [...prefixArgs, 'install', '--omit=dev', '--no-audit', '--no-fund', '--no-save', '--ignore-scripts=false', '--install-links=false', '--loglevel=warn', '--no-update-notifier'],
       { cwd: options.pkgDir, env, timeoutMs: NPM_TIMEOUT_MS, onLine: options.onLine },
     );
   } finally {
     await fs.writeFile(packageJson, original);
   }
   if (result.exitCode !== 0) throw installFailed('npm install', result.output, result.timedOut);
-  return { seeded };
 }
 
 export async function runLifecycle(options: DependencyOptions, pkg: Record<string, unknown>): Promise<string[]> {
@@ -117,25 +111,4 @@ async function findOnPath(name: string, searchPath: string): Promise<string | un
     }
   }
   return undefined;
-}
-
-/**
- * Copy (never link) an earlier release's node_modules, so npm only fetches and extracts what
- * changed. A copy keeps npm free to write anything; sharing comes later, by the dedupe pass.
- */
-async function seedNodeModules(fromRelease: string, pkgDir: string, env: NodeJS.ProcessEnv): Promise<boolean> {
-  const source = path.join(fromRelease, 'node_modules');
-  if (!(await pathExists(source))) return false;
-  const dest = path.join(pkgDir, 'node_modules');
-  if (await pathExists(dest)) return false; // bundled dependencies: leave them to npm
-  const copy = await run('cp', ['-a', '--reflink=auto', source, dest], { env, timeoutMs: NPM_TIMEOUT_MS });
-  if (copy.exitCode !== 0) {
-    await fs.rm(dest, { recursive: true, force: true }).catch(() => undefined);
-    if (/No space/i.test(copy.output)) throw new ReleaseSwitcherError('DISK_FULL', 'No space left while copying dependencies.', { hint: 'Free some disk (release-switcher prune) and try again.' });
-    return false;
-  }
-  // The copy kept the sealed modes; npm needs to replace what changed.
-  const chmod = await run('chmod', ['-R', 'u+w', dest], { env, timeoutMs: NPM_TIMEOUT_MS });
-  if (chmod.exitCode !== 0) throw Object.assign(new Error(`chmod failed: ${chmod.output}`), { code: errnoOf(chmod) });
-  return true;
 }

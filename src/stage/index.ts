@@ -27,7 +27,7 @@ export interface StageInput {
   journal: Journal;
   pkg: ResolvedPackage;
   stagingId: string;
-  /** Releases to share files with and seed dependencies from, newest first. */
+  /** Releases to share identical files with, newest first. */
   earlier: string[];
 }
 
@@ -66,9 +66,8 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   const node = await probeNode(config.node ?? process.execPath, runtime.env);
   checkEngines(packageJson, node);
 
-  const seedFrom = input.earlier[0] ? layout.release(input.earlier[0]) : undefined;
-  const depOptions = { pkgDir, node, npm: config.npm, env: runtime.env, npmCache: runtime.npmCache, registry: config.registry, seedFrom, onLine: (line: string) => progress({ phase: 'dependencies', message: line }) } as const;
-  progress({ phase: 'dependencies', message: `installing dependencies with Node ${node.version}${seedFrom ? ` (reusing ${input.earlier[0]})` : ''}` });
+  const depOptions = { pkgDir, node, npm: config.npm, env: runtime.env, npmCache: runtime.npmCache, registry: config.registry, onLine: (line: string) => progress({ phase: 'dependencies', message: line }) } as const;
+  progress({ phase: 'dependencies', message: `installing dependencies with Node ${node.version}` });
   await installDependencies(depOptions, packageJson);
   checkAbort();
   const ran = await runLifecycle(depOptions, packageJson);
