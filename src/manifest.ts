@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { ReleaseSwitcherError, errnoOf } from './errors.js';
 import { RELEASE_MARKER } from './layout.js';
 import { mapLimit, walkTree } from './tree.js';
@@ -38,19 +39,53 @@ export async function hashFile(file: string): Promise<string> {
   return createHash('sha256').update(await fs.readFile(file)).digest('hex');
 }
 
-/** Hash every file of a tree. Refuses anything but files, directories and symlinks. */
-export async function computeManifest(root: string): Promise<ManifestEntry[]> {
+/** A file hashed earlier, reusable while its inode shows no change since. */
+export interface KnownHash {
+  ino: bigint;
+  size: bigint;
+  ctimeNs: bigint;
+  sha256: string;
+}
+
+/**
+ * Hash the files of a tree ahead of time (staging does this for the package's own files while npm
+ * installs its dependencies). The inode is stat'ed before it is read, so any write after that moves
+ * its ctime and the hash is not reused.
+ */
+export async function hashAhead(root: string, skip: (rel: string) => boolean): Promise<Map<string, KnownHash>> {
+  const known = new Map<string, KnownHash>();
+  const entries = (await walkTree(root, { skip })).filter((entry) => entry.dirent.isFile());
+  await mapLimit(entries, HASH_PARALLELISM, async ({ rel, abs }) => {
+    const stat = await fs.stat(abs, { bigint: true });
+    known.set(rel, { ino: stat.ino, size: stat.size, ctimeNs: stat.ctimeNs, sha256: await hashFile(abs) });
+  });
+  return known;
+}
+
+/** Hash every file of a tree. Refuses anything but files, directories and symlinks inside the tree. */
+export async function computeManifest(root: string, known: ReadonlyMap<string, KnownHash> = new Map()): Promise<ManifestEntry[]> {
   const entries = await walkTree(root, { skip: (rel) => rel === RELEASE_MARKER });
   return mapLimit(entries, HASH_PARALLELISM, async ({ rel, abs, dirent }): Promise<ManifestEntry> => {
     if (dirent.isDirectory()) return { path: rel, type: 'dir' };
-    if (dirent.isSymbolicLink()) return { path: rel, type: 'link', target: await fs.readlink(abs) };
+    if (dirent.isSymbolicLink()) {
+      const target = await fs.readlink(abs);
+      const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(rel), target));
+      if (path.posix.isAbsolute(target) || resolved === '..' || resolved.startsWith('../')) {
+        throw new ReleaseSwitcherError('DEPENDENCY_INSTALL_FAILED', `${rel} is a symlink to ${target}, outside the release.`, {
+          hint: 'A release must be self-contained: a dependency or lifecycle script linked outside it.',
+        });
+      }
+      return { path: rel, type: 'link', target };
+    }
     if (!dirent.isFile()) {
       throw new ReleaseSwitcherError('BAD_TARBALL', `${rel} is neither a file, a directory nor a symlink.`, {
         hint: 'A release may not contain devices, sockets or fifos.',
       });
     }
-    const stat = await fs.stat(abs);
-    return { path: rel, type: 'file', sha256: await hashFile(abs), size: stat.size, mode: sealedMode(stat.mode) };
+    const stat = await fs.stat(abs, { bigint: true });
+    const earlier = known.get(rel);
+    const unchanged = earlier && earlier.ino === stat.ino && earlier.size === stat.size && earlier.ctimeNs === stat.ctimeNs;
+    return { path: rel, type: 'file', sha256: unchanged ? earlier.sha256 : await hashFile(abs), size: Number(stat.size), mode: sealedMode(Number(stat.mode)) };
   });
 }
 

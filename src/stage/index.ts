@@ -10,7 +10,7 @@ import { ReleaseSwitcherError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
 import type { Journal } from '../journal.js';
 import { LAYOUT_VERSION, type Layout, RELEASE_MARKER } from '../layout.js';
-import { type ReleaseMarker, computeManifest, manifestSize } from '../manifest.js';
+import { type ReleaseMarker, computeManifest, hashAhead, manifestSize } from '../manifest.js';
 import { readMarker } from '../release.js';
 import type { ResolvedRuntime } from '../runtime.js';
 import { type EarlierRelease, dedupeAgainst, sealTree } from '../seal.js';
@@ -19,6 +19,9 @@ import { extractTarball } from './extract.js';
 import { type ResolvedPackage, downloadTarball } from './fetch.js';
 import { checkEngines, probeNode } from './node.js';
 import { smokeCheck } from './smoke.js';
+
+/** Top-level entries that npm install (or our hiding of scripts from it) writes while it runs. */
+const NPM_WRITES = new Set(['node_modules', 'package.json', 'package-lock.json', 'npm-shrinkwrap.json']);
 
 export interface StageInput {
   layout: Layout;
@@ -68,7 +71,16 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
 
   const depOptions = { pkgDir, node, npm: config.npm, env: runtime.env, npmCache: runtime.npmCache, registry: config.registry, onLine: (line: string) => progress({ phase: 'dependencies', message: line }) } as const;
   progress({ phase: 'dependencies', message: `installing dependencies with Node ${node.version}` });
-  await installDependencies(depOptions, packageJson);
+  // While npm works (one process, one core), hash the package's own files on the other. What npm or
+  // we write meanwhile (node_modules, the lock and package.json) is hashed afterwards; this finishes
+  // before any lifecycle script may change a file.
+  const ownFiles = hashAhead(pkgDir, (rel) => NPM_WRITES.has(rel));
+  try {
+    await installDependencies(depOptions, packageJson);
+  } finally {
+    await ownFiles.catch(() => undefined);
+  }
+  const known = await ownFiles;
   checkAbort();
   const ran = await runLifecycle(depOptions, packageJson);
   progress({ phase: 'lifecycle', message: ran.length ? `ran ${ran.join(', ')}` : 'no lifecycle scripts' });
@@ -78,7 +90,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   progress({ phase: 'smoke', message: await smokeCheck(pkgDir, packageJson, { node, env: runtime.env, command: config.smoke }) });
 
   progress({ phase: 'manifest', message: 'hashing files' });
-  const manifest = await computeManifest(pkgDir);
+  const manifest = await computeManifest(pkgDir, known);
   const earlier = await earlierManifests(layout, input.earlier);
   const { linked, linkedBytes, internalBytes } = await dedupeAgainst(pkgDir, manifest, earlier);
   progress({ phase: 'dedupe', message: `${linked.size} files (${linkedBytes} bytes) shared with earlier releases, ${internalBytes} bytes of duplicates within` });
