@@ -1,5 +1,7 @@
 // The heart of it, under a real private systemd --user: a switch succeeds only when a verified new
 // process runs; every way a release can fail is rolled back automatically to a verified previous one.
+import { appendFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MATRIX } from '../support/fixtures.ts';
 import { readState } from '../support/root.ts';
@@ -66,5 +68,22 @@ describe.skipIf(!can.ok)(`switch under systemd --user (skipped: ${can.why ?? ''}
     const state = readState(gw.root);
     expect(state.releases[version]).toMatchObject({ state: 'bad' });
     expect(state.releases[version].reason).toMatch(new RegExp(`^${expected[behaviour as keyof typeof MATRIX]}`));
+  });
+
+  // Last: it leaves the service down on purpose.
+  it('when the previous release cannot come back either: rollback_failed, exit 4, with the commands to run', async () => {
+    const bad = MATRIX['crash-on-start'];
+    // 1.1.0 runs; tamper with it on disk, so bringing it back is refused.
+    const file = join(gw.root, 'releases/1.1.0/server.js');
+    chmodSync(file, 0o755);
+    appendFileSync(file, '\n// changed behind release-switcher\'s back\n');
+    chmodSync(file, 0o555);
+    const r = await gw.rs(['switch', bad]);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(4);
+    expect(r.json.error.code).toBe('ROLLBACK_FAILED');
+    expect(r.json.result).toMatchObject({ status: 'rollback_failed', from: '1.1.0', to: bad, reason: 'crashed' });
+    expect(r.json.error.hint).toMatch(new RegExp(`systemctl --user status ${gw.unit}`));
+    expect(r.json.error.hint).toMatch(/release-switcher --root .* switch VERSION/);
+    expect(r.json.result.steps.at(-1).detail).toMatch(/could not flip back to 1\.1\.0/);
   });
 });
