@@ -179,3 +179,11 @@ export async function runStep<T>(
     step.ms = Math.round(performance.now() - started);
   }
 }
+
+/** How long a scheduled transaction may wait for its runner's first heartbeat. */
+export const RUNNER_GRACE_MS = 30_000;
+
+/** Whether a scheduled transaction waited past the grace period without its runner ever reporting. */
+export function runnerNeverRan(tx: Transaction, now = Date.now()): boolean {
+  return tx.status === 'scheduled' && !tx.heartbeatAt && now - Date.parse(tx.scheduledAt ?? tx.startedAt) > RUNNER_GRACE_MS;
+}

@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import { ReleaseSwitcherError, errnoOf } from './errors.js';
 import { fsyncDir, removeTree } from './fsutil.js';
-import type { Journal, Transaction } from './journal.js';
+import { type Journal, RUNNER_GRACE_MS, type Transaction, runnerNeverRan } from './journal.js';
 import type { Layout } from './layout.js';
 import { pointLink, readLinkVersion, removeLink } from './links.js';
 import { listReleaseDirs, readMarker } from './release.js';
@@ -26,9 +26,6 @@ export interface RecoverOptions {
   ownTransaction?: string;
 }
 
-/** How long a scheduled transaction may wait for its runner's first heartbeat. */
-export const RUNNER_GRACE_MS = 30_000;
-
 export async function recoverRoot(session: JournalSession, options: RecoverOptions = {}): Promise<RecoveryReport> {
   const { journal, layout } = session;
   const actions: string[] = [];
@@ -43,11 +40,6 @@ export async function recoverRoot(session: JournalSession, options: RecoverOptio
   await reconcileReleases(journal, layout, actions);
   if (actions.length > 0) await journal.commit('recover:begin');
   return { transaction, actions };
-}
-
-/** Why a scheduled transaction is dead, or undefined while its runner may still come. */
-export function runnerNeverRan(tx: Transaction, now = Date.now()): boolean {
-  return tx.status === 'scheduled' && !tx.heartbeatAt && now - Date.parse(tx.scheduledAt ?? tx.startedAt) > RUNNER_GRACE_MS;
 }
 
 async function settleTransaction(session: JournalSession, actions: string[], options: RecoverOptions): Promise<Transaction | null> {

@@ -11,7 +11,8 @@ import type { Transaction, TransactionKind } from './journal.js';
 import { readLinkVersion } from './links.js';
 import { resolveRuntime } from './runtime.js';
 import { isInsideService } from './service-context.js';
-import { type MutationSession, type RootOptions, mutate } from './session.js';
+import { mutate } from './mutate.js';
+import type { MutationSession, RootOptions } from './session.js';
 
 export interface HandoffOptions {
   /**

@@ -6,7 +6,8 @@ import { type Journal, newId } from '../journal.js';
 import { crashPoint } from '../crashpoint.js';
 import { readLinkVersion } from '../links.js';
 import { readMarker } from '../release.js';
-import { type MutationSession, type RootOptions, mutate } from '../session.js';
+import { mutate } from '../mutate.js';
+import type { MutationSession, RootOptions } from '../session.js';
 import { resolvePackage } from '../stage/fetch.js';
 import { stageRelease } from '../stage/index.js';
 

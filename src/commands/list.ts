@@ -1,7 +1,6 @@
 import semver from 'semver';
-import { type ReleaseState, type Transaction, readState } from '../journal.js';
+import { type ReleaseState, type Transaction, readState, runnerNeverRan } from '../journal.js';
 import { readLinkVersion } from '../links.js';
-import { runnerNeverRan } from '../recover.js';
 import { type RootOptions, openSession } from '../session.js';
 
 export interface ReleaseInfo {

@@ -3,7 +3,8 @@ import { crashPoint } from '../crashpoint.js';
 import { fsyncDir, removeTree } from '../fsutil.js';
 import { newId } from '../journal.js';
 import { readLinkVersion } from '../links.js';
-import { type RootOptions, mutate } from '../session.js';
+import { mutate } from '../mutate.js';
+import type { RootOptions } from '../session.js';
 import { compareVersionsDesc } from './list.js';
 
 export interface PruneOptions extends RootOptions {

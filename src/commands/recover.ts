@@ -1,5 +1,6 @@
 import type { Transaction } from '../journal.js';
-import { type RootOptions, mutate } from '../session.js';
+import { mutate } from '../mutate.js';
+import type { RootOptions } from '../session.js';
 import { publicTransaction } from './list.js';
 
 export interface RecoverResult {
