@@ -43,6 +43,12 @@ export interface Config {
   channel: Channel;
   /** @default null */
   preset: string | null;
+  /** auto-update: a version must have been published this many hours before it is taken. @default 0 */
+  cooldownHours: number;
+  /** auto-update: the share of hosts (by a hash of hostId and the version) that take a new version. @default 100 */
+  rolloutPercent: number;
+  /** auto-update: this host's id for rollout and jitter. @default null: /etc/machine-id, else the hostname */
+  hostId: string | null;
 }
 
 export type Settings = Partial<Omit<Config, 'layoutVersion'>>;
@@ -66,6 +72,9 @@ export function defaultConfig(pkg: string): Config {
     schemaField: null,
     channel: 'stable',
     preset: null,
+    cooldownHours: 0,
+    rolloutPercent: 100,
+    hostId: null,
   };
 }
 
@@ -83,10 +92,11 @@ export function validateConfig(value: unknown, source: string): Config {
   if (config.layoutVersion !== LAYOUT_VERSION) bad('layoutVersion', `is ${String(config.layoutVersion)}, this release-switcher reads ${LAYOUT_VERSION}`);
   if (!(SUPERVISORS as readonly string[]).includes(config.supervisor)) bad('supervisor', `must be one of ${SUPERVISORS.join(', ')}`);
   if (!(CHANNELS as readonly string[]).includes(config.channel)) bad('channel', `must be one of ${CHANNELS.join(', ')}`);
-  for (const field of ['verifyTimeout', 'stableFor', 'keep'] as const) {
+  if (!Number.isFinite(config.rolloutPercent) || config.rolloutPercent < 0 || config.rolloutPercent > 100) bad('rolloutPercent', 'must be a number from 0 to 100');
+  for (const field of ['verifyTimeout', 'stableFor', 'keep', 'cooldownHours'] as const) {
     if (!Number.isFinite(config[field]) || config[field] < 0) bad(field, 'must be a number ≥ 0');
   }
-  for (const field of ['registry', 'unit', 'healthUrl', 'node', 'npm', 'schemaField', 'preset'] as const) {
+  for (const field of ['registry', 'unit', 'healthUrl', 'node', 'npm', 'schemaField', 'preset', 'hostId'] as const) {
     if (config[field] !== null && typeof config[field] !== 'string') bad(field, 'must be a string');
   }
   if (config.registry !== null && !URL.canParse(config.registry)) bad('registry', 'must be a URL');

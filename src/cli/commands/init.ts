@@ -6,10 +6,12 @@ import { parseSeconds } from '../environment.js';
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
-function count(value: unknown, flag: string): number | undefined {
+function count(value: unknown, flag: string, whole = true): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new ReleaseSwitcherError('USAGE', `--${flag} takes a whole number, not "${String(value)}".`, { hint: `For example --${flag} 3` });
+  if (!Number.isFinite(n) || n < 0 || (whole && !Number.isInteger(n))) {
+    throw new ReleaseSwitcherError('USAGE', `--${flag} takes a ${whole ? 'whole ' : ''}number ≥ 0, not "${String(value)}".`, { hint: `For example --${flag} 3` });
+  }
   return n;
 }
 
@@ -32,6 +34,9 @@ export function settingsFromFlags(values: CommandContext['values']): Settings {
     schemaField: str(values['schema-field']),
     channel: str(values.channel) as Channel | undefined,
     preset: str(values.preset),
+    cooldownHours: count(values['cooldown-hours'], 'cooldown-hours', false),
+    rolloutPercent: count(values['rollout-percent'], 'rollout-percent', false),
+    hostId: str(values['host-id']),
   };
 }
 
