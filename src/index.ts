@@ -19,3 +19,4 @@ export type { Runtime, ProgressEvent, Phase } from './runtime.js';
 export type { RootOptions } from './session.js';
 export { unit, systemdDropIn, systemdUnit, dropInPath, unitPath, installDropIn, type UnitOptions, type UnitResult, type ServiceOptions, type UnitKind, type UnitScope } from './unit.js';
 export { runCli, type CliIo } from './cli/run.js';
+export { requestUpdate, updateStatus, type RequestUpdateOptions, type UpdateStatus } from './gateway.js';

@@ -54,6 +54,10 @@ export interface Transaction {
   /** A runner outside the service carries it out: when it was handed over and its last sign of life. */
   scheduledAt?: string;
   heartbeatAt?: string;
+  /** A scheduled update whose runner stages the release first: what to install. */
+  spec?: string;
+  /** The latest progress of a runner's staging, for `update.status`. */
+  progress?: { phase: string; message: string; done?: number; total?: number; at: string };
 }
 
 /** A mutation that is not a transaction (install, prune) but must still be finished or undone. */

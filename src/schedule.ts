@@ -5,11 +5,12 @@
  */
 import { activate, newTransaction } from './activate.js';
 import { publicTransaction } from './commands/list.js';
-import { ReleaseSwitcherError } from './errors.js';
+import { ReleaseSwitcherError, isReleaseSwitcherError } from './errors.js';
+import { installLocked } from './commands/install.js';
 import { launchRunner } from './handoff.js';
 import type { Transaction, TransactionKind } from './journal.js';
 import { readLinkVersion } from './links.js';
-import { resolveRuntime } from './runtime.js';
+import { type ProgressEvent, resolveRuntime } from './runtime.js';
 import { isInsideService } from './service-context.js';
 import { mutate } from './mutate.js';
 import type { MutationSession, RootOptions } from './session.js';
@@ -84,6 +85,7 @@ export async function runScheduled(options: RootOptions & { id: string }): Promi
       await beat();
       const timer = setInterval(() => void beat(), 2_000);
       try {
+        if (tx.spec && !session.journal.state.releases[tx.to]) await stageFor(session, tx);
         return publicTransaction(await activate(session, { kind: tx.kind, target: tx.to, scheduled: tx }))!;
       } finally {
         clearInterval(timer);
@@ -91,4 +93,36 @@ export async function runScheduled(options: RootOptions & { id: string }): Promi
     },
     { ownTransaction: options.id },
   );
+}
+
+/**
+ * A runner that was handed an update before its release was staged stages it first, keeping the
+ * latest progress in the transaction (for update.status). A failure here changed nothing: the
+ * transaction ends `failed` with the error's code as its reason.
+ */
+async function stageFor(session: MutationSession, tx: Transaction): Promise<void> {
+  const { journal, runtime } = session;
+  tx.status = 'staging';
+  await journal.commit();
+  let lastCommit = 0;
+  const onProgress = (event: ProgressEvent) => {
+    tx.progress = { ...event, at: new Date().toISOString() };
+    if (Date.now() - lastCommit > 1_000) {
+      lastCommit = Date.now();
+      void journal.commit().catch(() => undefined);
+    }
+  };
+  const started = performance.now();
+  try {
+    const installed = await installLocked({ ...session, runtime: { ...runtime, onProgress } }, tx.spec!);
+    tx.steps.push({ name: 'stage', status: 'ok', ms: Math.round(performance.now() - started), detail: `${installed.version} installed at ${installed.path}` });
+    tx.status = 'scheduled';
+  } catch (error) {
+    tx.steps.push({ name: 'stage', status: 'failed', ms: Math.round(performance.now() - started), detail: (error as Error).message });
+    Object.assign(tx, { status: 'failed', reason: isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error', finishedAt: new Date().toISOString() });
+    journal.archiveTransaction();
+    await journal.commit();
+    if (isReleaseSwitcherError(error)) error.result = publicTransaction(tx);
+    throw error;
+  }
 }
