@@ -29,6 +29,10 @@ const waitOption: Record<string, OptionDef> = {
   wait: { type: 'string', value: 'SECONDS', description: 'wait this long for a busy lock instead of exiting 5' },
 };
 
+const dryRunOption: Record<string, OptionDef> = {
+  'dry-run': { type: 'boolean', description: 'say what would be fetched, from where and how big; change nothing' },
+};
+
 const handoffOption: Record<string, OptionDef> = {
   handoff: { type: 'string', value: 'WHERE', description: 'auto | always | never: run the switch outside the service (auto: when called from inside it)' },
 };
@@ -75,7 +79,7 @@ export const COMMANDS: CommandDef[] = [
     summary: 'fetch, verify, extract, install dependencies, smoke-check and seal a release; never touches current',
     args: 'SPEC',
     mutates: true,
-    options: { ...waitOption },
+    options: { ...dryRunOption, ...waitOption },
     examples: ['release-switcher install openclaw@2026.9.6', 'release-switcher install openclaw@beta', 'release-switcher install ./openclaw-2026.9.6.tgz'],
     load: () => import('./commands/install.js'),
   },
@@ -102,7 +106,7 @@ export const COMMANDS: CommandDef[] = [
     summary: 'install SPEC if needed, then switch to it: restart, verify, roll back on failure',
     args: '[SPEC]',
     mutates: true,
-    options: { ...handoffOption, ...waitOption },
+    options: { ...dryRunOption, ...handoffOption, ...waitOption },
     examples: ['release-switcher update', 'release-switcher update openclaw@2026.9.6 --json'],
     load: () => import('./commands/update.js'),
   },
@@ -132,6 +136,24 @@ export const COMMANDS: CommandDef[] = [
     options: { keep: { type: 'string', value: 'N', description: 'releases to keep besides current, previous and pinned' }, ...waitOption },
     examples: ['release-switcher prune --keep 2'],
     load: () => import('./commands/prune.js'),
+  },
+  {
+    name: 'pin',
+    summary: 'keep a release: prune never removes a pinned one',
+    args: 'VERSION',
+    mutates: true,
+    options: { ...waitOption },
+    examples: ['release-switcher pin 2026.9.5'],
+    load: () => import('./commands/pin.js'),
+  },
+  {
+    name: 'unpin',
+    summary: 'let prune remove a release again',
+    args: 'VERSION',
+    mutates: true,
+    options: { ...waitOption },
+    examples: ['release-switcher unpin 2026.9.5'],
+    load: () => import('./commands/unpin.js'),
   },
   {
     name: 'recover',
@@ -176,6 +198,38 @@ COMMANDS.push(
     options: {},
     examples: ['release-switcher run-transaction 20261121021500-ab12cd'],
     load: () => import('./commands/run-transaction.js'),
+  },
+  {
+    name: 'check',
+    summary: 'whether the channel has a version this host would take now, and why (read-only)',
+    args: '',
+    mutates: false,
+    options: {},
+    examples: ['release-switcher check', 'release-switcher check --json'],
+    load: () => import('./commands/check.js'),
+  },
+  {
+    name: 'auto-update',
+    summary: "one tick of the timer: update or roll back as check says; skipped (exit 0) when disabled or busy",
+    args: '',
+    mutates: true,
+    options: { ...waitOption },
+    examples: ['release-switcher auto-update', 'RELEASE_SWITCHER_NO_AUTO_UPDATE=1 release-switcher auto-update   # skipped'],
+    load: () => import('./commands/auto-update.js'),
+  },
+  {
+    name: 'timer',
+    summary: 'print (or --install, --remove) the systemd timer, or launchd plist, that runs auto-update',
+    args: '',
+    mutates: false,
+    options: {
+      install: { type: 'boolean', description: 'write the .timer and .service, daemon-reload, enable and start the timer' },
+      remove: { type: 'boolean', description: 'disable the timer and delete both units' },
+      every: { type: 'string', value: 'SPEC', description: 'calendar (OnCalendar=, Persistent=true) or span (OnUnitActiveSec=) (default hourly)' },
+      'randomized-delay': { type: 'string', value: 'SPAN', description: 'RandomizedDelaySec= (default 1h, at most a span --every)' },
+    },
+    examples: ['release-switcher timer', 'release-switcher timer --install', 'release-switcher timer --install --every 15min --randomized-delay 5min', 'release-switcher timer --remove'],
+    load: () => import('./commands/timer.js'),
   },
 );
 

@@ -2,12 +2,12 @@ import fs from 'node:fs/promises';
 import semver from 'semver';
 import { ReleaseSwitcherError, asDiskFull } from '../errors.js';
 import { fsyncDir, removeTree } from '../fsutil.js';
-import { type Journal, newId } from '../journal.js';
+import { type Journal, newId, readState } from '../journal.js';
 import { crashPoint } from '../crashpoint.js';
 import { readLinkVersion } from '../links.js';
 import { readMarker } from '../release.js';
 import { mutate } from '../mutate.js';
-import type { MutationSession, RootOptions } from '../session.js';
+import { type MutationSession, type RootOptions, openSession } from '../session.js';
 import { resolvePackage } from '../stage/fetch.js';
 import { stageRelease } from '../stage/index.js';
 
@@ -21,6 +21,55 @@ export interface InstallResult {
   path: string;
   integrity: string | null;
   alreadyInstalled: boolean;
+}
+
+export interface InstallPlan {
+  dryRun: true;
+  version: string;
+  /** Where the tarball would come from. */
+  from: string;
+  integrity: string | null;
+  /** Bytes to download for the package itself (dependencies not included); null when the registry does not say. */
+  tarballSize: number | null;
+  /** Unpacked size and file count of the package itself, as the registry announces them (npmjs does; not every registry). */
+  unpackedSize: number | null;
+  fileCount: number | null;
+  dependencies: number;
+  alreadyInstalled: boolean;
+  current: string | null;
+}
+
+/** What `install SPEC` would do, without doing it: resolve only (no lock, nothing written). */
+export async function planInstall(options: InstallOptions): Promise<InstallPlan> {
+  const { layout, config, runtime } = await openSession(options);
+  // The full document carries dist.unpackedSize and fileCount, which the abbreviated one may not.
+  const pkg = await resolvePackage(options.spec, config, runtime, process.cwd(), { fullMetadata: true });
+  const state = await readState(layout.root);
+  const deps = { ...(pkg.manifest.dependencies as Record<string, string> | undefined), ...(pkg.manifest.optionalDependencies as Record<string, string> | undefined) };
+  return {
+    dryRun: true,
+    version: pkg.version,
+    from: pkg.resolved,
+    integrity: pkg.integrity,
+    tarballSize: await tarballSize(pkg.resolved),
+    unpackedSize: pkg.manifest.dist?.unpackedSize ?? null,
+    fileCount: pkg.manifest.dist?.fileCount ?? null,
+    dependencies: Object.keys(deps).length,
+    alreadyInstalled: Boolean(state.releases[pkg.version]),
+    current: await readLinkVersion(layout, 'current'),
+  };
+}
+
+/** The download size, from the file or a HEAD request; null when it cannot be told. */
+async function tarballSize(resolved: string): Promise<number | null> {
+  try {
+    if (!/^https?:/.test(resolved)) return (await fs.stat(resolved.replace(/^file:/, ''))).size;
+    const response = await fetch(resolved, { method: 'HEAD', signal: AbortSignal.timeout(10_000) });
+    const length = Number(response.headers.get('content-length'));
+    return response.ok && Number.isFinite(length) && length > 0 ? length : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Stage and seal a release into releases/<version>. Never touches `current`. */

@@ -50,7 +50,7 @@ export interface ResolvedPackage {
   manifest: PacoteManifest;
 }
 
-export async function resolvePackage(rawSpec: string, config: Config, runtime: ResolvedRuntime, where: string): Promise<ResolvedPackage> {
+export async function resolvePackage(rawSpec: string, config: Config, runtime: ResolvedRuntime, where: string, extra: PacoteOptions = {}): Promise<ResolvedPackage> {
   const spec = normalizeSpec(rawSpec, config);
   let parsed: ReturnType<typeof npa>;
   try {
@@ -67,7 +67,7 @@ export async function resolvePackage(rawSpec: string, config: Config, runtime: R
   }
   let manifest: PacoteManifest;
   try {
-    manifest = await pacote.manifest(spec, pacoteOptions(config, runtime, { where }));
+    manifest = await pacote.manifest(spec, pacoteOptions(config, runtime, { where, ...extra }));
   } catch (error) {
     // The tarball exists (checked above), so a missing file is its package.json.
     if (parsed.type === 'file' && errnoOf(error) === 'ENOENT') {

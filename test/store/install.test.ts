@@ -2,7 +2,7 @@
 import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
+import { cli, fixtureRoot, rs, tempDir } from '../support/cli.ts';
 import { inode, linkOf, releaseDirs, stagingEntries, writablePaths } from '../support/root.ts';
 
 describe('install', () => {
@@ -99,5 +99,24 @@ describe('install, as npm install -g would', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'releases/1.2.0/package.json'), 'utf8'));
     expect(pkg.devDependencies).toEqual({ 'rs-fixture-no-such-dev-dep': '^1.0.0' }); // package.json kept as published
     expect(existsSync(join(root, 'releases/1.2.0/node_modules/rs-fixture-no-such-dev-dep'))).toBe(false);
+  });
+});
+
+describe('dry runs', () => {
+  it('install --dry-run and update --dry-run say what, from where and how big, and change nothing', async () => {
+    const root = await fixtureRoot();
+    const plan = await rs(root, ['install', 'rs-fixture-gateway@1.1.0', '--dry-run']);
+    expect(plan.exitCode, plan.stdout + plan.stderr).toBe(0);
+    expect(plan.json.result).toMatchObject({ dryRun: true, version: '1.1.0', alreadyInstalled: false, dependencies: 1, current: null });
+    expect(plan.json.result.from).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/rs-fixture-gateway\/-\/rs-fixture-gateway-1\.1\.0\.tgz$/);
+    expect(plan.json.result.integrity).toMatch(/^sha512-/);
+    expect(plan.json.result.tarballSize).toBeGreaterThan(0);
+    expect(releaseDirs(root)).toEqual([]);
+    const update = await rs(root, ['update', '--dry-run']);
+    expect(update.json.result).toMatchObject({ dryRun: true, version: '1.2.0', wouldSwitch: true });
+    const human = await cli(['--root', root, 'update', '--dry-run']);
+    expect(human.stdout).toMatch(/would install 1\.2\.0 \(\d+\.\d MiB to download/);
+    expect(human.stdout).toMatch(/then switch \(none\) → 1\.2\.0/);
+    expect(releaseDirs(root)).toEqual([]);
   });
 });

@@ -128,4 +128,15 @@ describe('prune', () => {
     const r = await rs(root, ['prune']); // config keep = 1
     expect(r.json.result).toEqual({ removed: ['1.1.0'], kept: ['1.2.0', '1.0.0'] });
   });
+
+  it('never removes a pinned release; unpin lets it go', async () => {
+    const root = freshRoot();
+    await rs(root, ['switch', '1.2.0']);
+    expect((await rs(root, ['pin', '1.0.0'])).json.result).toEqual({ version: '1.0.0', pinned: true });
+    expect((await rs(root, ['list'])).json.result.releases.find((r: any) => r.version === '1.0.0').pinned).toBe(true);
+    expect((await rs(root, ['prune', '--keep', '0'])).json.result).toEqual({ removed: ['1.1.0'], kept: ['1.2.0', '1.0.0'] });
+    expect((await rs(root, ['unpin', '1.0.0'])).json.result).toEqual({ version: '1.0.0', pinned: false });
+    expect((await rs(root, ['prune', '--keep', '0'])).json.result).toEqual({ removed: ['1.0.0'], kept: ['1.2.0'] });
+    expect((await rs(root, ['pin', '9.9.9'])).json.error.code).toBe('RELEASE_NOT_FOUND');
+  });
 });

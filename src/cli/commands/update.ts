@@ -1,4 +1,8 @@
+import { planInstall } from '../../commands/install.js';
 import { update } from '../../commands/update.js';
+import { openSession } from '../../session.js';
+import { channelTag } from '../../stage/fetch.js';
+import { describePlan } from './install.js';
 import { ReleaseSwitcherError } from '../../errors.js';
 import type { HandoffOptions } from '../../schedule.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
@@ -14,5 +18,9 @@ export function handoffOf(ctx: CommandContext): HandoffOptions['handoff'] {
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const spec = ctx.positionals[0];
+  if (ctx.values['dry-run']) {
+    const { config } = await openSession({ root: ctx.root, ...ctx.runtime });
+    return describePlan(await planInstall({ root: ctx.root, spec: spec ?? `${config.package}@${channelTag(config)}`, ...ctx.runtime }), true);
+  }
   return transactionOutcome(await update({ root: ctx.root, ...(spec ? { spec } : {}), handoff: handoffOf(ctx), ...ctx.runtime }));
 }

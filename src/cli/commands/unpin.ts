@@ -1,0 +1,3 @@
+import { pinCommand } from './pin.js';
+
+export const run = pinCommand(false);
