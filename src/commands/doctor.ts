@@ -1,0 +1,29 @@
+import { readConfig } from '../config.js';
+import { CHECKS, type CheckResult } from '../doctor/checks.js';
+import { SERVICE_CHECKS } from '../doctor/service.js';
+import { layoutOf } from '../layout.js';
+import type { RootOptions } from '../session.js';
+import { resolveRuntime } from '../runtime.js';
+
+export interface DoctorOptions extends RootOptions {
+  /** Repair what is safe to repair (staging leftovers, stale locks, a dangling previous, linger). @default false */
+  fix?: boolean;
+}
+
+export interface DoctorResult {
+  checks: CheckResult[];
+}
+
+/** Check the root and the service it supervises. Reads only, unless `fix`. */
+export async function doctor(options: DoctorOptions): Promise<DoctorResult> {
+  const layout = layoutOf(options.root);
+  const config = await readConfig(layout.root);
+  const ctx = { layout, config, env: resolveRuntime(options).env, fix: options.fix ?? false };
+  const checks: CheckResult[] = [];
+  for (const check of CHECKS) checks.push(await check(ctx));
+  for (const check of SERVICE_CHECKS) {
+    const result = await check(ctx).catch((error: unknown) => ({ name: check.name, ok: false, detail: `check failed: ${(error as Error).message}` }));
+    if (result) checks.push(result);
+  }
+  return { checks };
+}

@@ -1,0 +1,130 @@
+/**
+ * The checks of `doctor`, each small and independent: a name, whether it passed, what was found,
+ * and, where repairing is safe, a fix. "Safe" means it cannot change what runs: clearing staging
+ * leftovers and stale locks, dropping a dangling `previous`. Anything else gets a hint instead.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { type Config, readConfig } from '../config.js';
+import { isReleaseSwitcherError } from '../errors.js';
+import { pathExists, removeTree } from '../fsutil.js';
+import { readState } from '../journal.js';
+import { LAYOUT_VERSION, type Layout } from '../layout.js';
+import { LOCK_STALE_MS, readLockOwner } from '../lock.js';
+import { readLinkVersion, removeLink } from '../links.js';
+import { diffAgainstManifest } from '../manifest.js';
+import { listReleaseDirs, readMarker } from '../release.js';
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  detail: string;
+  /** What `doctor --fix` did about it. */
+  fixed?: string;
+}
+
+export interface CheckContext {
+  layout: Layout;
+  config: Config;
+  env: NodeJS.ProcessEnv;
+  fix: boolean;
+}
+
+type Check = (ctx: CheckContext) => Promise<CheckResult>;
+
+const pass = (name: string, detail: string): CheckResult => ({ name, ok: true, detail });
+const fail = (name: string, detail: string, fixed?: string): CheckResult => ({ name, ok: false, detail, ...(fixed ? { fixed } : {}) });
+
+const layoutVersion: Check = async ({ layout }) => {
+  try {
+    await readConfig(layout.root);
+    const state = await readState(layout.root);
+    return pass('layout', `layout version ${LAYOUT_VERSION}; ${Object.keys(state.releases).length} release(s) journaled`);
+  } catch (error) {
+    return fail('layout', isReleaseSwitcherError(error) ? `${error.code}: ${error.message}` : String(error));
+  }
+};
+
+const links: Check = async ({ layout, fix }) => {
+  const problems: string[] = [];
+  let fixed: string | undefined;
+  for (const name of ['current', 'previous'] as const) {
+    let version: string | null;
+    try {
+      version = await readLinkVersion(layout, name);
+    } catch (error) {
+      problems.push(isReleaseSwitcherError(error) ? error.message : String(error));
+      continue;
+    }
+    if (version === null) {
+      if (name === 'current' && Object.keys((await readState(layout.root).catch(() => ({ releases: {} }))).releases).length > 0) problems.push('current does not exist');
+      continue;
+    }
+    if (await readMarker(layout, version)) continue;
+    if (name === 'previous' && fix) {
+      await removeLink(layout, 'previous');
+      fixed = `removed previous, which pointed at the missing release ${version}`;
+    } else problems.push(`${name} points at releases/${version}, which is not a complete release`);
+  }
+  return problems.length ? fail('links', problems.join('; ')) : fixed ? fail('links', 'previous was dangling', fixed) : pass('links', 'current and previous point at complete releases');
+};
+
+const manifests: Check = async ({ layout }) => {
+  const { complete, incomplete } = await listReleaseDirs(layout);
+  const problems: string[] = incomplete.map((name) => `releases/${name}: no valid release marker (not a release)`);
+  for (const version of complete) {
+    const marker = await readMarker(layout, version);
+    const diff = marker ? await diffAgainstManifest(layout.release(version), marker.files) : ['marker unreadable'];
+    if (diff.length) problems.push(`${version}: ${diff.slice(0, 3).join('; ')}${diff.length > 3 ? ` (+${diff.length - 3})` : ''}`);
+  }
+  return problems.length ? fail('manifests', problems.join(' | ')) : pass('manifests', `${complete.length} release(s) match their manifests`);
+};
+
+const staging: Check = async ({ layout, fix }) => {
+  const leftovers = await fs.readdir(layout.staging).catch(() => [] as string[]);
+  if (leftovers.length === 0) return pass('staging', 'no leftovers');
+  const owner = await readLockOwner(layout.root);
+  if (fix && !(await pathExists(layout.lock))) {
+    for (const name of leftovers) await removeTree(path.join(layout.staging, name));
+    return fail('staging', `${leftovers.length} leftover(s): ${leftovers.join(', ')}`, 'removed them');
+  }
+  return fail('staging', `${leftovers.length} leftover(s): ${leftovers.join(', ')}${owner ? ` (an operation holds the lock: pid ${owner.pid})` : ''}; release-switcher recover removes them`);
+};
+
+const lock: Check = async ({ layout, fix }) => {
+  const stat = await fs.stat(layout.lock).catch(() => undefined);
+  if (!stat) return pass('lock', 'not held');
+  const owner = await readLockOwner(layout.root);
+  const alive = owner && owner.hostname === os.hostname() ? processAlive(owner.pid) : undefined;
+  const stale = Date.now() - stat.mtimeMs > LOCK_STALE_MS || alive === false;
+  if (!stale) return pass('lock', `held by ${owner ? `pid ${owner.pid} (${owner.command})` : 'a process that has not written its owner record yet'}`);
+  if (fix) {
+    await fs.rm(layout.lockOwner, { force: true });
+    await fs.rmdir(layout.lock).catch(() => undefined);
+    return fail('lock', `stale lock${owner ? ` of dead pid ${owner.pid}` : ''}`, 'removed it');
+  }
+  return fail('lock', `stale lock${owner ? ` of dead pid ${owner.pid}` : ''}; the next command takes it over, doctor --fix removes it`);
+};
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}
+
+const disk: Check = async ({ layout }) => {
+  const current = await readLinkVersion(layout, 'current').catch(() => null);
+  const marker = current ? await readMarker(layout, current) : undefined;
+  const needed = marker?.size ?? 0;
+  const stats = await fs.statfs(layout.root);
+  const free = stats.bavail * stats.bsize;
+  const mib = (n: number) => `${Math.round(n / 1024 / 1024)} MiB`;
+  return free >= needed * 1.2 ? pass('disk', `${mib(free)} free; the next release needs about ${mib(needed)}`) : fail('disk', `${mib(free)} free, the next release needs about ${mib(needed)}: run release-switcher prune`);
+};
+
+export const CHECKS: Check[] = [layoutVersion, links, manifests, staging, lock, disk];
+

@@ -1,0 +1,80 @@
+/**
+ * doctor's checks of the supervised service: the unit starts the service through `current`, the
+ * running process runs the release `current` names (drift: "updated but not restarted"), the user
+ * and system managers do not both have the unit, and a user unit survives logout (linger).
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { readLinkVersion } from '../links.js';
+import { run } from '../subprocess.js';
+import { supervisorFor } from '../supervisor/index.js';
+import type { CheckContext, CheckResult } from './checks.js';
+
+const TIMEOUT_MS = 15_000;
+
+async function systemctl(ctx: CheckContext, user: boolean, args: string[]) {
+  return run('systemctl', [...(user ? ['--user'] : []), ...args], { env: ctx.env, timeoutMs: TIMEOUT_MS });
+}
+
+const isSystemd = (ctx: CheckContext) => ctx.config.supervisor === 'systemd' || ctx.config.supervisor === 'systemd-system';
+
+export async function unitThroughCurrent(ctx: CheckContext): Promise<CheckResult | null> {
+  if (!isSystemd(ctx) || !ctx.config.unit) return null;
+  const shown = await systemctl(ctx, ctx.config.supervisor === 'systemd', ['show', ctx.config.unit, '--property=ExecStart', '--value']);
+  const execStart = shown.output.trim();
+  if (shown.exitCode !== 0 || execStart === '') return { name: 'unit', ok: false, detail: `cannot read ExecStart of ${ctx.config.unit}: ${shown.output.trim().slice(0, 200)}` };
+  const current = path.join(ctx.layout.root, 'current') + '/';
+  if (execStart.includes(current)) return { name: 'unit', ok: true, detail: `ExecStart runs through ${current}` };
+  const versioned = execStart.includes(ctx.layout.releases + '/');
+  return {
+    name: 'unit',
+    ok: false,
+    detail: `ExecStart of ${ctx.config.unit} ${versioned ? 'names a versioned release path' : 'does not go through current'} (${execStart.slice(0, 160)}): switches will not reach it. Fix: release-switcher unit --install`,
+  };
+}
+
+/** The release a running process runs: from its working directory or its command line. */
+export async function runningRelease(pid: number, releasesDir: string): Promise<string | null> {
+  const inRelease = (p: string) => (p.startsWith(releasesDir + '/') ? p.slice(releasesDir.length + 1).split('/')[0] ?? null : null);
+  const cwd = await fs.readlink(`/proc/${pid}/cwd`).catch(() => '');
+  if (inRelease(cwd)) return inRelease(cwd);
+  const args = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+  for (const arg of args) if (inRelease(arg)) return inRelease(arg);
+  return null;
+}
+
+export async function drift(ctx: CheckContext): Promise<CheckResult | null> {
+  const supervisor = supervisorFor(ctx.config, ctx.env);
+  if (!supervisor) return null;
+  const state = await supervisor.state().catch(() => null);
+  if (!state?.mainPid) return { name: 'drift', ok: true, detail: `the service is not running (${state?.state ?? 'unknown'}): nothing to compare` };
+  const current = await readLinkVersion(ctx.layout, 'current').catch(() => null);
+  const running = await runningRelease(state.mainPid, ctx.layout.releases);
+  if (running === null) return { name: 'drift', ok: true, detail: `cannot tell which release pid ${state.mainPid} runs (its working directory is not inside releases/)` };
+  if (running === current) return { name: 'drift', ok: true, detail: `pid ${state.mainPid} runs ${running}, the current release` };
+  return { name: 'drift', ok: false, detail: `pid ${state.mainPid} runs ${running} but current is ${current}: updated but not restarted. Restart the service (${supervisor.name === 'systemd' ? 'systemctl --user' : supervisor.name === 'systemd-system' ? 'systemctl' : supervisor.name} restart ${supervisor.unit})` };
+}
+
+export async function scopeMismatch(ctx: CheckContext): Promise<CheckResult | null> {
+  if (!isSystemd(ctx) || !ctx.config.unit) return null;
+  const user = ctx.config.supervisor === 'systemd';
+  const other = await systemctl(ctx, !user, ['cat', ctx.config.unit]);
+  if (other.exitCode !== 0) return { name: 'unit-scope', ok: true, detail: `no ${user ? 'system' : 'user'} unit named ${ctx.config.unit}` };
+  return { name: 'unit-scope', ok: false, detail: `both a user and a system unit named ${ctx.config.unit} exist; release-switcher drives the ${user ? 'user' : 'system'} one. Disable the other.` };
+}
+
+export async function linger(ctx: CheckContext): Promise<CheckResult | null> {
+  if (ctx.config.supervisor !== 'systemd') return null;
+  const user = os.userInfo().username;
+  const shown = await run('loginctl', ['show-user', user, '--property=Linger', '--value'], { env: ctx.env, timeoutMs: TIMEOUT_MS }).catch(() => null);
+  const value = shown?.exitCode === 0 ? shown.output.trim() : '';
+  if (value === 'yes') return { name: 'linger', ok: true, detail: `linger is enabled for ${user}` };
+  if (ctx.fix) {
+    const enabled = await run('loginctl', ['enable-linger', user], { env: ctx.env, timeoutMs: TIMEOUT_MS }).catch(() => null);
+    if (enabled?.exitCode === 0) return { name: 'linger', ok: false, detail: `linger was off for ${user}`, fixed: `loginctl enable-linger ${user}` };
+  }
+  return { name: 'linger', ok: false, detail: `linger is ${value || 'unknown'} for ${user}: the user manager and the service stop at logout. Fix: loginctl enable-linger ${user}` };
+}
+
+export const SERVICE_CHECKS = [unitThroughCurrent, drift, scopeMismatch, linger];

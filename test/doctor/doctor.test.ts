@@ -1,0 +1,70 @@
+// doctor on deliberately broken roots: each check finds its fault and, where safe, --fix repairs it.
+import { chmodSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync, appendFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { rs, templateRoot } from '../support/cli.ts';
+
+const freshRoot = templateRoot(['1.0.0', '1.1.0']);
+const check = (r: { json: any }, name: string) => (r.json.result?.checks ?? []).find((c: any) => c.name === name);
+
+describe('doctor', () => {
+  it('a healthy root passes every check (exit 0)', async () => {
+    const root = freshRoot();
+    const r = await rs(root, ['doctor']);
+    expect(r.exitCode, r.stdout).toBe(0);
+    expect(r.json.result.checks.map((c: any) => [c.name, c.ok])).toEqual([
+      ['layout', true], ['links', true], ['manifests', true], ['staging', true], ['lock', true], ['disk', true],
+    ]);
+  });
+
+  it('staging leftovers: found, then removed by --fix', async () => {
+    const root = freshRoot();
+    mkdirSync(join(root, 'staging/20260101000000-dead00/package'), { recursive: true });
+    const r = await rs(root, ['doctor']);
+    expect([r.exitCode, r.json.error.code]).toEqual([1, 'DOCTOR_FAILED']);
+    expect(check(r, 'staging')).toMatchObject({ ok: false, detail: expect.stringContaining('20260101000000-dead00') });
+    const fixed = await rs(root, ['doctor', '--fix']);
+    expect(check(fixed, 'staging')).toMatchObject({ fixed: 'removed them' });
+    expect((await rs(root, ['doctor'])).exitCode).toBe(0);
+  });
+
+  it('a stale lock of a dead process: found, then removed by --fix', async () => {
+    const root = freshRoot();
+    mkdirSync(join(root, '.lock'));
+    writeFileSync(join(root, '.lock-owner.json'), JSON.stringify({ pid: 2 ** 22 + 12345, hostname: hostname(), command: 'switch 1.1.0', since: new Date().toISOString() }));
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(join(root, '.lock'), old, old);
+    const r = await rs(root, ['doctor']);
+    expect(check(r, 'lock')).toMatchObject({ ok: false, detail: expect.stringContaining('stale lock') });
+    expect(check(await rs(root, ['doctor', '--fix']), 'lock')).toMatchObject({ fixed: 'removed it' });
+    expect((await rs(root, ['doctor'])).exitCode).toBe(0);
+  });
+
+  it('a dangling previous: found, and removed by --fix', async () => {
+    const root = freshRoot();
+    symlinkSync('releases/9.9.9', join(root, 'previous'));
+    expect(check(await rs(root, ['doctor']), 'links')).toMatchObject({ ok: false, detail: expect.stringContaining('previous points at releases/9.9.9') });
+    expect(check(await rs(root, ['doctor', '--fix']), 'links')).toMatchObject({ fixed: expect.stringContaining('removed previous') });
+    expect((await rs(root, ['doctor'])).exitCode).toBe(0);
+  });
+
+  it('current that is a plain directory, a tampered release, a half-made release dir, a corrupt journal: each found, none "fixed"', async () => {
+    const root = freshRoot();
+    rmSync(join(root, 'current'));
+    mkdirSync(join(root, 'current'));
+    const file = join(root, 'releases/1.1.0/server.js');
+    chmodSync(file, 0o755);
+    appendFileSync(file, '// edited in place\n');
+    chmodSync(file, 0o555);
+    mkdirSync(join(root, 'releases/2.0.0'));
+    writeFileSync(join(root, 'state.json'), '{ broken');
+    const r = await rs(root, ['doctor', '--fix']);
+    expect(r.exitCode).toBe(1);
+    expect(check(r, 'links')).toMatchObject({ ok: false, detail: expect.stringContaining('is not a symlink') });
+    expect(check(r, 'manifests').detail).toMatch(/1\.1\.0: server\.js: (content|size) changed/);
+    expect(check(r, 'manifests').detail).toMatch(/releases\/2\.0\.0: no valid release marker/);
+    expect(check(r, 'layout')).toMatchObject({ ok: false, detail: expect.stringContaining('CORRUPT_STATE') });
+    for (const name of ['links', 'manifests', 'layout']) expect(check(r, name).fixed).toBeUndefined();
+  });
+});
