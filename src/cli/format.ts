@@ -30,3 +30,32 @@ export function transactionOutcome(tx: Transaction): CommandOutcome {
   const human = tx.status === 'scheduled' ? `${describeTransaction(tx)}\nhanded to a runner outside the service; follow it with: release-switcher status` : describeTransaction(tx);
   return { result: tx, human, exitCode: tx.status === 'scheduled' ? 75 : tx.status === 'failed' ? 1 : 0 };
 }
+
+/** Columns padded to their widest cell. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** `status` for people: what runs, what happened last and why, in a few lines. */
+export function statusStory(result: { current: string | null; previous: string | null; transaction: Transaction | null }): string {
+  const lines = [`${result.current ? `Running ${result.current}` : 'Nothing activated yet'}${result.previous ? `; previous ${result.previous} is the rollback target` : ''}.`];
+  const tx = result.transaction;
+  if (tx) {
+    const when = tx.finishedAt ?? tx.startedAt;
+    const took = tx.finishedAt ? ` in ${((Date.parse(tx.finishedAt) - Date.parse(tx.startedAt)) / 1000).toFixed(1)} s` : '';
+    const story: Record<string, string> = {
+      verified: `${tx.kind} ${tx.from ?? '(none)'} → ${tx.to} was verified${took}.`,
+      switched: `${tx.kind} ${tx.from ?? '(none)'} → ${tx.to} flipped current${took}; restarting the service is the operator's job.`,
+      up_to_date: `${tx.to} was already current.`,
+      rolled_back: `${tx.kind} to ${tx.to} failed (${tx.reason}); ${tx.from} was brought back and verified${took}.`,
+      rollback_failed: `${tx.kind} to ${tx.to} failed (${tx.reason}) and ${tx.from ?? 'nothing'} could not be brought back: a human must act.${tx.hint ? ` ${tx.hint}` : ''}`,
+      failed: `${tx.kind} to ${tx.to} failed before anything changed (${tx.reason}).`,
+    };
+    lines.push(`Last: ${story[tx.status] ?? `${tx.kind} to ${tx.to} is ${tx.status} (since ${tx.startedAt}).`} [${tx.id}, ${when}]`);
+    const failedStep = tx.steps.find((s) => s.status === 'failed');
+    if (failedStep?.detail) lines.push(`Why: ${failedStep.name}: ${failedStep.detail}`);
+  }
+  return lines.join('\n');
+}

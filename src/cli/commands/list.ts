@@ -1,11 +1,24 @@
 import { list } from '../../commands/list.js';
+import { formatBytes, releaseUsage } from '../../disk-usage.js';
+import { layoutOf } from '../../layout.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
+import { table } from '../format.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const result = await list({ root: ctx.root, ...ctx.runtime });
+  if (ctx.json) return { result, human: '' }; // sizes walk every file: only for people
+  if (result.releases.length === 0) return { result, human: 'no releases installed' };
+  const usage = await releaseUsage(layoutOf(ctx.root), result.releases.map((r) => r.version));
   const rows = result.releases.map((r) => {
-    const marks = [r.current ? 'current' : '', r.previous ? 'previous' : '', r.pinned ? 'pinned' : ''].filter(Boolean).join(',');
-    return `${r.current ? '*' : ' '} ${r.version.padEnd(20)} ${r.state.padEnd(10)} ${marks.padEnd(24)} ${r.installedAt}`;
+    const marks = [r.current ? 'current' : '', r.previous ? 'previous' : '', r.pinned ? 'pinned' : ''].filter(Boolean).join(', ');
+    const size = usage.get(r.version)!;
+    return [
+      `${r.current ? '*' : ' '} ${r.version}`,
+      r.state + (r.state === 'bad' && r.reason ? ` (${r.reason.split(':')[0]})` : ''),
+      marks,
+      r.installedAt.replace('T', ' ').slice(0, 16),
+      `${formatBytes(size.own)}${size.shared ? ` + ${formatBytes(size.shared)} shared` : ''}`,
+    ];
   });
-  return { result, human: rows.length ? rows.join('\n') : 'no releases installed' };
+  return { result, human: table(['  VERSION', 'STATE', 'MARKS', 'INSTALLED (UTC)', 'ON DISK'], rows) };
 }
