@@ -10,7 +10,7 @@ describe('human output', () => {
     expect((await rs(root, ['switch', '1.1.0'])).exitCode).toBe(0);
     expect((await rs(root, ['pin', '1.0.0'])).exitCode).toBe(0);
     const r = await cli(['--root', root, 'list']);
-    const [header, ...rows] = r.stdout.trim().split('\n');
+    const [header, ...rows] = r.stdout.trimEnd().split('\n');
     expect(header).toMatch(/^\s+VERSION\s+STATE\s+MARKS\s+INSTALLED \(UTC\)\s+ON DISK$/);
     expect(rows[0]).toMatch(/^\* 1\.1\.0\s+pending\s+current\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+[\d.]+ KiB \+ [\d.]+ KiB shared$/);
     expect(rows[1]).toMatch(/^ {2}1\.0\.0\s+pending\s+previous, pinned\s+/);
