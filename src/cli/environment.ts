@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ReleaseSwitcherError } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { readNpmConfig } from './npmrc.js';
+import { type ProgressOptions, progressReporter } from './progress.js';
 
 export interface Environment {
   root: string;
@@ -27,7 +28,7 @@ export function parseSeconds(value: string | undefined, flag: string): number | 
   return seconds;
 }
 
-export function readEnvironment(env: NodeJS.ProcessEnv, cwd: string, values: Record<string, unknown>, stderr: { write(text: string): unknown }): Environment {
+export function readEnvironment(env: NodeJS.ProcessEnv, cwd: string, values: Record<string, unknown>, stderr: ProgressOptions['stderr']): Environment {
   const npmConfig = readNpmConfig(env, cwd);
   return {
     root: path.resolve(cwd, typeof values.root === 'string' ? values.root : defaultRoot(env)),
@@ -37,7 +38,12 @@ export function readEnvironment(env: NodeJS.ProcessEnv, cwd: string, values: Rec
       npmConfig,
       ...(npmConfig.cache ? { npmCache: path.resolve(cwd, npmConfig.cache) } : {}),
       waitSeconds: parseSeconds(values.wait as string | undefined, 'wait') ?? 0,
-      onProgress: env.RELEASE_SWITCHER_QUIET ? undefined : (event) => stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${event.phase}: ${event.message}\n`),
+      onProgress: progressReporter({
+        stderr,
+        quiet: values.quiet === true || Boolean(env.RELEASE_SWITCHER_QUIET),
+        // https://no-color.org: any non-empty NO_COLOR turns colour off.
+        color: !env.NO_COLOR && env.TERM !== 'dumb',
+      }),
     },
   };
 }

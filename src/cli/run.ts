@@ -8,10 +8,12 @@ import { armCrashPoint } from '../crashpoint.js';
 import { COMMANDS, type CommandDef, GLOBAL_OPTIONS, type OptionDef, findCommand } from './definitions.js';
 import { closest, commandHelp, mainHelp } from './help.js';
 import { readEnvironment } from './environment.js';
+import { endProgress } from './progress.js';
 
 export interface CliIo {
   stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
+  /** Progress bars are drawn when it is a terminal (isTTY), plain lines otherwise. */
+  stderr: { write(text: string): unknown; isTTY?: boolean; columns?: number };
   /** @default process.env */
   env?: NodeJS.ProcessEnv;
   /** @default process.cwd() */
@@ -43,9 +45,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return ExitCode.ok;
     }
     const environment = readEnvironment(io.env ?? process.env, io.cwd ?? process.cwd(), values, io.stderr);
+    let progressShown = false;
+    const report = environment.runtime.onProgress;
+    if (report) environment.runtime.onProgress = (event) => ((progressShown = true), report(event));
     armCrashPoint(environment.crashPoint);
     const module = await def.load();
-    const outcome = await module.run({ root: environment.root, values, positionals, runtime: environment.runtime, json });
+    const outcome = await module.run({ root: environment.root, values, positionals, runtime: environment.runtime, json }).finally(() => {
+      if (environment.runtime.onProgress && progressShown) endProgress(io.stderr);
+    });
     if (json) io.stdout.write(JSON.stringify({ ok: true, result: outcome.result }) + '\n');
     else if (outcome.human) io.stdout.write(outcome.human.endsWith('\n') ? outcome.human : outcome.human + '\n');
     return outcome.exitCode ?? ExitCode.ok;

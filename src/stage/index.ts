@@ -51,7 +51,8 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
 
   progress({ phase: 'download', message: `fetching ${pkg.name}@${pkg.version} from ${pkg.resolved}`, total: pkg.manifest.dist?.unpackedSize, unit: 'bytes' });
   const integrity = await downloadTarball(pkg, tarball, config, runtime, layout.root);
-  progress({ phase: 'download', message: `fetched, integrity ${integrity.slice(0, 20)}…`, done: (await fs.stat(tarball)).size, unit: 'bytes' });
+  const downloaded = (await fs.stat(tarball)).size;
+  progress({ phase: 'download', message: `fetched, integrity ${integrity.slice(0, 20)}…`, done: downloaded, total: downloaded, unit: 'bytes' });
   checkAbort();
 
   const files = await extractTarball(tarball, pkgDir, {
@@ -61,7 +62,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
     },
   });
   await fs.rm(tarball, { force: true });
-  progress({ phase: 'extract', message: `${files} files extracted`, done: files, unit: 'files' });
+  progress({ phase: 'extract', message: 'extracted', done: files, total: files, unit: 'files' });
   await journal.commit('install:extracted');
   checkAbort();
 
