@@ -8,6 +8,9 @@ export { bootCheck, type BootCheckOptions, type BootCheckResult } from './comman
 export { runScheduled, type HandoffOptions } from './schedule.js';
 export { prune, type PruneOptions, type PruneResult } from './commands/prune.js';
 export { pin, type PinOptions, type PinResult } from './commands/pin.js';
+export { adopt, type AdoptOptions, type AdoptResult } from './commands/adopt.js';
+export { doctor, type DoctorOptions, type DoctorResult } from './commands/doctor.js';
+export type { CheckResult as DoctorCheck } from './doctor/checks.js';
 export { recover, type RecoverResult } from './commands/recover.js';
 export { type Config, type Settings, type SupervisorName, type Channel, SUPERVISORS, CHANNELS, readConfig } from './config.js';
 export { ReleaseSwitcherError, ErrorCodes, ExitCode, type ErrorCode, isReleaseSwitcherError } from './errors.js';

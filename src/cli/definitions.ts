@@ -41,13 +41,14 @@ export const GLOBAL_OPTIONS: Record<string, OptionDef> = {
   root: { type: 'string', value: 'DIR', description: 'release root (default $RELEASE_SWITCHER_ROOT, else ${XDG_DATA_HOME:-~/.local/share}/release-switcher)' },
   json: { type: 'boolean', description: 'print exactly one JSON document on stdout' },
   help: { type: 'boolean', short: 'h', description: 'help for the command' },
+  quiet: { type: 'boolean', short: 'q', description: 'no progress on stderr (errors still go there)' },
 };
 
 export const COMMANDS: CommandDef[] = [
   {
     name: 'init',
     summary: 'create a root, or change the settings of an existing one',
-    args: '--package NAME [settings]',
+    args: '--package NAME [settings] [--adopt PATH]',
     mutates: true,
     options: {
       package: { type: 'string', value: 'NAME', description: 'the npm package this root manages' },
@@ -66,6 +67,7 @@ export const COMMANDS: CommandDef[] = [
       'schema-field': { type: 'string', value: 'PATH', description: "dot path into a release's package.json naming its state schema" },
       channel: { type: 'string', value: 'NAME', description: 'stable | beta' },
       preset: { type: 'string', value: 'NAME', description: 'settings for a known service (openclaw)' },
+      adopt: { type: 'string', value: 'PATH', description: 'take an existing npm install -g folder as the first release (copied; the original is left alone)' },
       'cooldown-hours': { type: 'string', value: 'N', description: 'auto-update takes a version only N hours after it was published (default 0)' },
       'rollout-percent': { type: 'string', value: 'P', description: 'auto-update: share of hosts that take a new version, by host id (default 100)' },
       'host-id': { type: 'string', value: 'ID', description: 'this host for rollout and jitter (default /etc/machine-id, else the hostname)' },
@@ -136,6 +138,15 @@ export const COMMANDS: CommandDef[] = [
     options: { keep: { type: 'string', value: 'N', description: 'releases to keep besides current, previous and pinned' }, ...waitOption },
     examples: ['release-switcher prune --keep 2'],
     load: () => import('./commands/prune.js'),
+  },
+  {
+    name: 'doctor',
+    summary: 'check layout, links, manifests, leftovers, locks, disk, the unit, drift and linger',
+    args: '',
+    mutates: false,
+    options: { fix: { type: 'boolean', description: 'repair what is safe to repair, and say what was done' } },
+    examples: ['release-switcher doctor', 'release-switcher doctor --fix --json'],
+    load: () => import('./commands/doctor.js'),
   },
   {
     name: 'pin',

@@ -8,6 +8,8 @@ function optionLines(options: Record<string, OptionDef>): string[] {
   });
 }
 
+const visible = () => COMMANDS.filter((c) => !c.hidden);
+
 export function mainHelp(program: string): string {
   return [
     `Usage: ${program} [--root DIR] [--json] COMMAND [options]`,
@@ -15,7 +17,7 @@ export function mainHelp(program: string): string {
     'Side-by-side, sealed releases of an npm-installed service, switched by an atomic symlink.',
     '',
     'Commands:',
-    ...COMMANDS.filter((c) => !c.hidden).map((c) => `  ${c.name.padEnd(10)} ${c.summary}`),
+    ...visible().map((c) => `  ${c.name.padEnd(Math.max(...visible().map((d) => d.name.length)))}  ${c.summary}`),
     '',
     'Global options:',
     ...optionLines(GLOBAL_OPTIONS),

@@ -2,7 +2,8 @@ import fs from 'node:fs/promises';
 import semver from 'semver';
 import { ReleaseSwitcherError, asDiskFull } from '../errors.js';
 import { fsyncDir, removeTree } from '../fsutil.js';
-import { type Journal, newId, readState } from '../journal.js';
+import { type Journal, type ReleaseState, newId, readState } from '../journal.js';
+import type { ReleaseMarker } from '../manifest.js';
 import { crashPoint } from '../crashpoint.js';
 import { readLinkVersion } from '../links.js';
 import { readMarker } from '../release.js';
@@ -97,20 +98,7 @@ export async function installLocked(session: MutationSession, spec: string): Pro
   await journal.commit('install:begin');
   try {
     const staged = await stageRelease({ layout, config, runtime, journal, pkg, stagingId, earlier: await reuseCandidates(session) });
-    await journal.commit('install:sealed');
-    await fs.rename(staged.dir, layout.release(pkg.version));
-    await fsyncDir(layout.releases);
-    crashPoint('install:renamed');
-    journal.state.releases[pkg.version] = {
-      version: pkg.version,
-      state: 'installed',
-      pinned: false,
-      installedAt: staged.marker.installedAt,
-      integrity: staged.marker.integrity,
-      source: staged.marker.source,
-    };
-    journal.state.operation = null;
-    await journal.commit('install:done');
+    await commitRelease(session, staged, 'installed');
     return { version: pkg.version, path: layout.release(pkg.version), integrity: staged.marker.integrity, alreadyInstalled: false };
   } catch (error) {
     throw await abandonStaging(journal, layout.stagingDir(stagingId), error);
@@ -119,8 +107,21 @@ export async function installLocked(session: MutationSession, spec: string): Pro
   }
 }
 
+/** Rename a sealed staged release into releases/<version> and journal it: the end of install and adopt. */
+export async function commitRelease(session: MutationSession, staged: { dir: string; marker: ReleaseMarker }, state: ReleaseState): Promise<void> {
+  const { layout, journal } = session;
+  const { version } = staged.marker;
+  await journal.commit('install:sealed');
+  await fs.rename(staged.dir, layout.release(version));
+  await fsyncDir(layout.releases);
+  crashPoint('install:renamed');
+  journal.state.releases[version] = { version, state, pinned: false, installedAt: staged.marker.installedAt, integrity: staged.marker.integrity, source: staged.marker.source };
+  journal.state.operation = null;
+  await journal.commit('install:done');
+}
+
 /** Remove what staging made (first, so a full disk has room for the journal) and close the operation. */
-async function abandonStaging(journal: Journal, dir: string, error: unknown): Promise<unknown> {
+export async function abandonStaging(journal: Journal, dir: string, error: unknown): Promise<unknown> {
   await removeTree(dir).catch(() => undefined);
   journal.state.operation = null;
   await journal.commit().catch(() => undefined);
@@ -132,7 +133,7 @@ async function abandonStaging(journal: Journal, dir: string, error: unknown): Pr
 }
 
 /** Releases to share identical files with: current first, then the newest others. */
-async function reuseCandidates(session: MutationSession): Promise<string[]> {
+export async function reuseCandidates(session: MutationSession): Promise<string[]> {
   const current = await readLinkVersion(session.layout, 'current');
   const others = Object.keys(session.journal.state.releases)
     .filter((version) => version !== current)

@@ -10,9 +10,9 @@ import { ReleaseSwitcherError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
 import type { Journal } from '../journal.js';
 import { LAYOUT_VERSION, type Layout, RELEASE_MARKER } from '../layout.js';
-import { type ReleaseMarker, computeManifest, hashAhead, manifestSize } from '../manifest.js';
+import { type KnownHash, type ReleaseMarker, computeManifest, hashAhead, manifestSize } from '../manifest.js';
 import { readMarker } from '../release.js';
-import type { ResolvedRuntime } from '../runtime.js';
+import type { ProgressEvent, ResolvedRuntime } from '../runtime.js';
 import { type EarlierRelease, dedupeAgainst, sealTree } from '../seal.js';
 import { installDependencies, runLifecycle } from './dependencies.js';
 import { extractTarball } from './extract.js';
@@ -90,26 +90,41 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
 
   progress({ phase: 'smoke', message: await smokeCheck(pkgDir, packageJson, { node, env: runtime.env, command: config.smoke }) });
 
+  const sealed = await sealStaged({
+    layout,
+    pkgDir,
+    earlier: input.earlier,
+    known,
+    progress,
+    identity: { name: pkg.name, version: pkg.version, integrity: pkg.integrity ?? integrity, source: pkg.resolved, node: { path: node.path, version: node.version } },
+  });
+  return { dir: pkgDir, ...sealed };
+}
+
+export interface SealInput {
+  layout: Layout;
+  /** The complete package root, still private to staging. */
+  pkgDir: string;
+  /** Releases to share identical files with, newest first. */
+  earlier: string[];
+  identity: Pick<ReleaseMarker, 'name' | 'version' | 'integrity' | 'source' | 'node'>;
+  known?: ReadonlyMap<string, KnownHash>;
+  progress: (event: ProgressEvent) => void;
+}
+
+/** Manifest, dedupe against earlier releases, marker, seal: the end of every way a release is made. */
+export async function sealStaged(input: SealInput): Promise<{ marker: ReleaseMarker; linkedBytes: number }> {
+  const { pkgDir, progress } = input;
   progress({ phase: 'manifest', message: 'hashing files' });
-  const manifest = await computeManifest(pkgDir, known);
-  const earlier = await earlierManifests(layout, input.earlier);
+  const manifest = await computeManifest(pkgDir, input.known);
+  const earlier = await earlierManifests(input.layout, input.earlier);
   const { linked, linkedBytes, internalBytes } = await dedupeAgainst(pkgDir, manifest, earlier);
   progress({ phase: 'dedupe', message: `${linked.size} files (${linkedBytes} bytes) shared with earlier releases, ${internalBytes} bytes of duplicates within` });
-  const marker: ReleaseMarker = {
-    layoutVersion: LAYOUT_VERSION,
-    name: pkg.name,
-    version: pkg.version,
-    integrity: pkg.integrity ?? integrity,
-    source: pkg.resolved,
-    installedAt: new Date().toISOString(),
-    node: { path: node.path, version: node.version },
-    size: manifestSize(manifest),
-    files: manifest,
-  };
+  const marker: ReleaseMarker = { layoutVersion: LAYOUT_VERSION, ...input.identity, installedAt: new Date().toISOString(), size: manifestSize(manifest), files: manifest };
   await writeFileAtomic(path.join(pkgDir, RELEASE_MARKER), JSON.stringify(marker) + '\n');
   await sealTree(pkgDir, linked);
   progress({ phase: 'seal', message: `sealed ${manifest.length} entries` });
-  return { dir: pkgDir, marker, linkedBytes };
+  return { marker, linkedBytes };
 }
 
 async function readPackageJson(pkgDir: string, pkg: ResolvedPackage): Promise<Record<string, unknown>> {

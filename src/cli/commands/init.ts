@@ -1,3 +1,4 @@
+import { adopt } from '../../commands/adopt.js';
 import { init } from '../../commands/init.js';
 import type { Channel, Settings, SupervisorName } from '../../config.js';
 import { ReleaseSwitcherError } from '../../errors.js';
@@ -42,7 +43,21 @@ export function settingsFromFlags(values: CommandContext['values']): Settings {
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const settings = settingsFromFlags(ctx.values);
-  for (const key of ['node', 'npm'] as const) if (settings[key]) settings[key] = (await import('node:path')).resolve(settings[key]);
-  const result = await init({ root: ctx.root, settings, waitSeconds: ctx.runtime.waitSeconds });
-  return { result, human: `root ${result.root} manages ${result.config.package} (supervisor ${result.config.supervisor})` };
+  const { resolve } = await import('node:path');
+  for (const key of ['node', 'npm'] as const) if (settings[key]) settings[key] = resolve(settings[key]);
+  // Relative to where init runs; `~` and `${NAME}` stay as written, for the boot-check to expand in the service's environment.
+  settings.statePaths = settings.statePaths?.map((p) => (/^[~$]/.test(p) ? p : resolve(p)));
+  const adoptPath = str(ctx.values.adopt);
+  if (adoptPath && !settings.package) {
+    // The package to manage is the adopted one's, unless said otherwise.
+    const { readFile } = await import('node:fs/promises');
+    settings.package = (JSON.parse(await readFile(`${adoptPath}/package.json`, 'utf8').catch(() => '{}')) as { name?: string }).name;
+  }
+  const result = await init({ root: ctx.root, settings, waitSeconds: ctx.runtime.waitSeconds, env: ctx.runtime.env });
+  if (!adoptPath) return { result, human: `root ${result.root} manages ${result.config.package} (supervisor ${result.config.supervisor})` };
+  const adopted = await adopt({ root: ctx.root, path: adoptPath, ...ctx.runtime });
+  return {
+    result: { ...result, adopted },
+    human: `root ${result.root} manages ${result.config.package}; adopted ${adopted.version} from ${adoptPath} (current -> ${adopted.current})\nnext: ${adopted.next}`,
+  };
 }

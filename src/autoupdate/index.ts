@@ -1,0 +1,100 @@
+/**
+ * The auto-updater: `check` (read-only: what would a tick do, and why) and `autoUpdate` (one timer
+ * tick). The rules are in ./policy.ts; this module fetches the packument, reads the root and acts.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import pacote from 'pacote';
+import { rollback } from '../commands/switch.js';
+import { update } from '../commands/update.js';
+import type { Channel, Config } from '../config.js';
+import { isReleaseSwitcherError } from '../errors.js';
+import { type Transaction, readState } from '../journal.js';
+import { readLinkVersion } from '../links.js';
+import type { HandoffOptions } from '../schedule.js';
+import { type RootOptions, type Session, openSession } from '../session.js';
+import { fetchError, pacoteOptions } from '../stage/fetch.js';
+import { type PackumentView, type PolicyResult, decide } from './policy.js';
+
+export interface CheckOptions extends RootOptions {
+  /** The clock the cooldown is measured against. @default new Date() */
+  now?: Date;
+}
+
+export type AutoUpdateOptions = CheckOptions & HandoffOptions;
+
+export type CheckResult = PolicyResult & {
+  current: string | null;
+  channel: Channel;
+};
+
+export interface AutoUpdateSkipped {
+  /** `disabled`: an opt-out variable is set; `busy`: another operation holds the lock; `nothing_to_do`: see `check`. */
+  skipped: 'disabled' | 'busy' | 'nothing_to_do';
+  reason: string;
+  /** The policy's view, when it was consulted. */
+  check?: CheckResult;
+}
+
+export type AutoUpdateResult = Transaction | AutoUpdateSkipped;
+
+/** Either variable set to `1` turns the timer's ticks into no-ops (OPENCLAW_…: the gateway's own switch). */
+export const OPT_OUT_VARIABLES = ['RELEASE_SWITCHER_NO_AUTO_UPDATE', 'OPENCLAW_NO_AUTO_UPDATE'] as const;
+
+const MACHINE_ID = '/etc/machine-id';
+
+/** This host for rollout and jitter: the configured id, else /etc/machine-id, else the hostname. */
+export async function hostIdOf(config: Pick<Config, 'hostId'>, machineIdFile = MACHINE_ID): Promise<string> {
+  if (config.hostId) return config.hostId;
+  // An empty machine-id is a "first boot" image placeholder, shared by every host built from it.
+  const machineId = (await fs.readFile(machineIdFile, 'utf8').catch(() => '')).trim();
+  return machineId || os.hostname();
+}
+
+/** Revalidated on every call: a cached packument would hide a deprecation or a moved tag. */
+async function fetchPackument(session: Session): Promise<PackumentView> {
+  const { config, runtime } = session;
+  try {
+    return await pacote.packument(config.package, pacoteOptions(config, runtime, { fullMetadata: true, preferOnline: true }));
+  } catch (error) {
+    throw fetchError(error, config.package);
+  }
+}
+
+async function evaluate(options: CheckOptions): Promise<{ config: Config; result: CheckResult }> {
+  const session = await openSession(options);
+  const { layout, config } = session;
+  const [packument, state, current, hostId] = await Promise.all([fetchPackument(session), readState(layout.root), readLinkVersion(layout, 'current'), hostIdOf(config)]);
+  const result = decide({ packument, releases: state.releases, current, config, hostId, now: options.now ?? new Date() });
+  return { config, result: { current, channel: config.channel, ...result } };
+}
+
+/** What a tick would do now, and why. Reads only; takes no lock. */
+export async function check(options: CheckOptions): Promise<CheckResult> {
+  return (await evaluate(options)).result;
+}
+
+function optedOut(env: NodeJS.ProcessEnv): string | undefined {
+  return OPT_OUT_VARIABLES.find((name) => env[name] === '1');
+}
+
+/**
+ * One tick of the timer: take the channel's version when the policy allows it, or leave a running
+ * version the registry deprecated or unpublished. A held lock skips the tick: the next one retries.
+ */
+export async function autoUpdate(options: AutoUpdateOptions): Promise<AutoUpdateResult> {
+  const disabledBy = optedOut(options.env ?? process.env);
+  if (disabledBy) return { skipped: 'disabled', reason: `${disabledBy}=1` };
+  const { config, result } = await evaluate(options);
+  try {
+    if (result.action === 'update') return await update({ ...options, spec: `${config.package}@${result.version}` });
+    if (result.action === 'rollback') return await rollback({ ...options, version: result.version });
+  } catch (error) {
+    if (isReleaseSwitcherError(error) && error.code === 'BUSY') return { skipped: 'busy', reason: error.message, check: result };
+    throw error;
+  }
+  return { skipped: 'nothing_to_do', reason: result.reason, check: result };
+}
+
+export type { Decision, NoneReason, PackumentView, PolicyEvidence, PolicyInput, PolicyResult, RollbackReason } from './policy.js';
+export { decide, rolloutBucket, jitterSeconds, channelVersion, JITTER_MAX_SECONDS } from './policy.js';

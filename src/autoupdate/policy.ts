@@ -1,0 +1,170 @@
+/**
+ * The auto-updater's decision, as a pure function of what the registry says (the packument), what
+ * the root knows (release records, the running version), the settings and the clock. Everything
+ * that reads disk or network lives in ./index.ts, so every rule here is unit-tested on plain data.
+ */
+import { createHash } from 'node:crypto';
+import semver from 'semver';
+import type { Config } from '../config.js';
+import type { ReleaseRecord } from '../journal.js';
+
+/** The parts of a registry packument (`pacote.packument(name, {fullMetadata: true})`) the policy reads. */
+export interface PackumentView {
+  'dist-tags': Record<string, string | undefined>;
+  versions: Record<string, { deprecated?: string | boolean | undefined } | undefined>;
+  /** Publish time (ISO-8601) by version. */
+  time?: Record<string, string | undefined>;
+}
+
+export interface PolicyInput {
+  packument: PackumentView;
+  /** The root's release records (state.json `releases`). */
+  releases: Record<string, ReleaseRecord | undefined>;
+  /** The version `current` names; null before the first activation. */
+  current: string | null;
+  config: Pick<Config, 'channel' | 'cooldownHours' | 'rolloutPercent'>;
+  /** This host's id (see `hostIdOf` in ./index.ts); only ever hashed. */
+  hostId: string;
+  now: Date;
+}
+
+/** Why nothing is done. */
+export type NoneReason =
+  | 'no_release_on_channel'
+  | 'up_to_date'
+  | 'candidate_unpublished'
+  | 'candidate_deprecated'
+  | 'candidate_bad'
+  | 'no_publish_time'
+  | 'cooldown'
+  | 'rollout'
+  | 'no_good_release';
+
+export type RollbackReason = 'current_deprecated' | 'current_unpublished';
+
+export type Decision =
+  | { action: 'update'; version: string; reason: 'newer_version' }
+  | { action: 'none'; reason: NoneReason; /** When a cooldown ends for this host (ISO-8601). */ eligibleAt?: string }
+  | { action: 'rollback'; version: string; reason: RollbackReason };
+
+/** What the decision was based on, for `check` to report. */
+export interface PolicyEvidence {
+  /** The channel's version: `latest`, or for beta the newer of `beta` and `latest`. */
+  latest: string | null;
+  /** The channel's version when it is newer than `current`, whether or not it may be taken yet. */
+  candidate: string | null;
+  /** `bucket` is hash(hostId:candidate) mod 100; the host takes the candidate when bucket < percent. */
+  rollout: { percent: number; bucket: number | null };
+  /** This host's fixed delay after a cooldown (seconds), and the window it is drawn from. */
+  jitter: { seconds: number; windowSeconds: number };
+  /** Words for people. */
+  detail: string;
+}
+
+export type PolicyResult = Decision & PolicyEvidence;
+
+/** Jitter spreads a fleet over at most this long after a cooldown ends (and never longer than the cooldown). */
+export const JITTER_MAX_SECONDS = 3600;
+
+/** A stable number in [0, 1) from `text`: the first 48 bits of its sha256. */
+function unitHash(text: string): number {
+  return createHash('sha256').update(text).digest().readUIntBE(0, 6) / 2 ** 48;
+}
+
+/** Per version, so a different slice of the fleet goes first each time. */
+export function rolloutBucket(hostId: string, version: string): number {
+  return Math.floor(unitHash(`${hostId}:${version}`) * 100);
+}
+
+/** Per host: the same host always waits the same share of the window. */
+export function jitterSeconds(hostId: string, windowSeconds: number): number {
+  return Math.floor(unitHash(`${hostId}:jitter`) * windowSeconds);
+}
+
+/** Without a cooldown there is no waiting at all (the timer's RandomizedDelaySec spreads the ticks). */
+export function jitterWindow(cooldownHours: number): number {
+  return Math.min(JITTER_MAX_SECONDS, Math.floor(cooldownHours * 3600));
+}
+
+/** `stable` follows `latest`; `beta` takes the newer of `beta` and `latest`, so it never lags stable. */
+export function channelVersion(tags: PackumentView['dist-tags'], channel: Config['channel']): string | null {
+  const names = channel === 'beta' ? ['beta', 'latest'] : ['latest'];
+  const versions = names.map((name) => tags[name]).filter((v): v is string => typeof v === 'string' && semver.valid(v) !== null);
+  return versions.sort(semver.rcompare)[0] ?? null;
+}
+
+function isDeprecated(packument: PackumentView, version: string): boolean {
+  const deprecated = packument.versions[version]?.deprecated;
+  // npm un-deprecates by writing an empty message.
+  return deprecated === true || (typeof deprecated === 'string' && deprecated !== '');
+}
+
+function isPublished(packument: PackumentView, version: string): boolean {
+  return Object.hasOwn(packument.versions, version);
+}
+
+type Forward = { decision: Decision; detail: string; candidate: string | null; bucket: number | null };
+
+/** The forward rules: channel → candidate → never bad, deprecated or a downgrade → cooldown (+ jitter) → rollout. */
+function forward(input: PolicyInput, latest: string | null, jitter: number): Forward {
+  const { packument, current, config, hostId } = input;
+  const none = (reason: NoneReason, detail: string, extra: { candidate?: string; bucket?: number; eligibleAt?: string } = {}): Forward => ({
+    decision: { action: 'none', reason, ...(extra.eligibleAt ? { eligibleAt: extra.eligibleAt } : {}) },
+    detail,
+    candidate: extra.candidate ?? null,
+    bucket: extra.bucket ?? null,
+  });
+  if (latest === null) return none('no_release_on_channel', `the registry has no ${config.channel === 'beta' ? 'beta or latest' : 'latest'} dist-tag`);
+  if (current !== null && !(semver.valid(current) && semver.gt(latest, current))) return none('up_to_date', `${current} runs; the channel is at ${latest}`);
+  const candidate = latest;
+  const bucket = rolloutBucket(hostId, candidate);
+  const seen = { candidate, bucket };
+  if (!isPublished(packument, candidate)) return none('candidate_unpublished', `${candidate} is tagged but no longer published`, seen);
+  if (isDeprecated(packument, candidate)) return none('candidate_deprecated', `${candidate} is deprecated on the registry`, seen);
+  if (input.releases[candidate]?.state === 'bad') return none('candidate_bad', `${candidate} is marked bad here (${input.releases[candidate]?.reason ?? 'failed verification'})`, seen);
+  if (config.cooldownHours > 0) {
+    const published = Date.parse(packument.time?.[candidate] ?? '');
+    if (Number.isNaN(published)) return none('no_publish_time', `the registry does not say when ${candidate} was published, so its ${config.cooldownHours} h cooldown cannot be checked`, seen);
+    const eligible = published + config.cooldownHours * 3_600_000 + jitter * 1000;
+    if (input.now.getTime() < eligible) {
+      const eligibleAt = new Date(eligible).toISOString();
+      return none('cooldown', `${candidate} is eligible here at ${eligibleAt} (${config.cooldownHours} h cooldown + ${jitter} s jitter)`, { ...seen, eligibleAt });
+    }
+  }
+  if (bucket >= config.rolloutPercent) return none('rollout', `${candidate} is rolled out to ${config.rolloutPercent} % of hosts; this host's bucket is ${bucket}`, seen);
+  return { decision: { action: 'update', version: candidate, reason: 'newer_version' }, detail: `update ${current ?? '(none)'} -> ${candidate}`, candidate, bucket };
+}
+
+/** The newest release verified here that the registry still publishes and does not deprecate. */
+function rollbackTarget(input: PolicyInput): string | null {
+  const good = Object.values(input.releases)
+    .filter((r): r is ReleaseRecord => r?.state === 'good' && r.version !== input.current && semver.valid(r.version) !== null)
+    .filter((r) => isPublished(input.packument, r.version) && !isDeprecated(input.packument, r.version))
+    .map((r) => r.version);
+  return good.sort(semver.rcompare)[0] ?? null;
+}
+
+/**
+ * Decide one tick. A running version the registry has deprecated or unpublished is left: forward
+ * when the channel offers an eligible newer version, else back to the newest good release.
+ */
+export function decide(input: PolicyInput): PolicyResult {
+  const latest = channelVersion(input.packument['dist-tags'], input.config.channel);
+  const window = jitterWindow(input.config.cooldownHours);
+  const jitter = jitterSeconds(input.hostId, window);
+  const ahead = forward(input, latest, jitter);
+  const evidence = (detail: string): PolicyEvidence => ({
+    latest,
+    candidate: ahead.candidate,
+    rollout: { percent: input.config.rolloutPercent, bucket: ahead.bucket },
+    jitter: { seconds: jitter, windowSeconds: window },
+    detail,
+  });
+  const { current, packument } = input;
+  const why: RollbackReason | null = current === null ? null : !isPublished(packument, current) ? 'current_unpublished' : isDeprecated(packument, current) ? 'current_deprecated' : null;
+  if (why === null || ahead.decision.action === 'update') return { ...ahead.decision, ...evidence(ahead.detail) };
+  const gone = why === 'current_unpublished' ? 'unpublished' : 'deprecated';
+  const target = rollbackTarget(input);
+  if (target === null) return { action: 'none', reason: 'no_good_release', ...evidence(`${current} is ${gone}, and no other good release here is neither deprecated nor unpublished`) };
+  return { action: 'rollback', version: target, reason: why, ...evidence(`${current} is ${gone} on the registry: roll back to ${target}, the newest good release`) };
+}

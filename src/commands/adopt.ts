@@ -1,0 +1,88 @@
+/**
+ * Adopting an existing `npm install -g` install (e.g. `$(npm root -g)/openclaw`) as the first
+ * release, without touching it or the service that runs from it: the install is copied into
+ * staging, hashed, sealed and renamed into releases/<version>; `current` points at it when nothing
+ * was activated yet. The service moves over when its unit goes through current (`unit --install`).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { ReleaseSwitcherError } from '../errors.js';
+import { newId } from '../journal.js';
+import { pointLink, readLinkVersion } from '../links.js';
+import { mutate } from '../mutate.js';
+import type { RootOptions } from '../session.js';
+import { sealStaged } from '../stage/index.js';
+import { probeNode } from '../stage/node.js';
+import { run, tail } from '../subprocess.js';
+import { abandonStaging, commitRelease, reuseCandidates } from './install.js';
+
+export interface AdoptOptions extends RootOptions {
+  /** The installed package folder, e.g. /usr/lib/node_modules/openclaw. */
+  path: string;
+}
+
+export interface AdoptResult {
+  version: string;
+  path: string;
+  /** Where `current` points now. */
+  current: string | null;
+  /** What to run so the service starts through `current`. */
+  next: string;
+}
+
+export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
+  const source = path.resolve(options.path);
+  return mutate(options, `adopt ${source}`, async (session) => {
+    const { layout, config, runtime, journal } = session;
+    const pkg = await readInstalledPackage(source);
+    if (pkg.name !== config.package) {
+      throw new ReleaseSwitcherError('WRONG_PACKAGE', `${source} holds ${pkg.name}, but this root manages ${config.package}.`, { hint: `Adopt it into a root for ${pkg.name}.` });
+    }
+    if (journal.state.releases[pkg.version]) {
+      throw new ReleaseSwitcherError('VERSION_CONFLICT', `Release ${pkg.version} is already installed; there is nothing to adopt.`, { hint: 'See release-switcher list.' });
+    }
+    const stagingId = newId();
+    journal.state.operation = { kind: 'install', id: stagingId, startedAt: new Date().toISOString(), versions: [pkg.version] };
+    await journal.commit('install:begin');
+    const pkgDir = path.join(layout.stagingDir(stagingId), 'package');
+    try {
+      await fs.mkdir(layout.stagingDir(stagingId), { recursive: true });
+      runtime.onProgress({ phase: 'extract', message: `copying ${source}` });
+      const copy = await run('cp', ['-a', source, pkgDir], { env: runtime.env, timeoutMs: 30 * 60_000 });
+      if (copy.exitCode !== 0) throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `Cannot copy ${source}: ${tail(copy.output, 3)}`, { hint: 'Check the path and its permissions.' });
+      const node = await probeNode(config.node ?? process.execPath, runtime.env);
+      const sealed = await sealStaged({
+        layout,
+        pkgDir,
+        earlier: await reuseCandidates(session),
+        progress: runtime.onProgress,
+        identity: { name: pkg.name, version: pkg.version, integrity: pkg.integrity, source: `adopted:${source}`, node: { path: node.path, version: node.version } },
+      });
+      // It has been running in production: good, not a pending trial.
+      await commitRelease(session, { dir: pkgDir, marker: sealed.marker }, 'good');
+    } catch (error) {
+      throw await abandonStaging(journal, layout.stagingDir(stagingId), error);
+    } finally {
+      await fs.rm(layout.stagingDir(stagingId), { recursive: true, force: true }).catch(() => undefined);
+    }
+    let current = await readLinkVersion(layout, 'current');
+    if (current === null) {
+      await pointLink(layout, 'current', pkg.version);
+      current = pkg.version;
+    }
+    return { version: pkg.version, path: layout.release(pkg.version), current, next: `release-switcher --root ${layout.root} unit --install  (then restart the service once, through ${layout.current})` };
+  });
+}
+
+async function readInstalledPackage(dir: string): Promise<{ name: string; version: string; integrity: string | null }> {
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `${dir} is not an installed package (no readable package.json).`, { hint: 'Name the package folder, e.g. $(npm root -g)/openclaw', cause: error });
+  }
+  if (typeof json.name !== 'string' || typeof json.version !== 'string') {
+    throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `${dir}/package.json has no name or version.`, { hint: 'Name the package folder, e.g. $(npm root -g)/openclaw' });
+  }
+  return { name: json.name, version: json.version, integrity: typeof json._integrity === 'string' ? json._integrity : null };
+}

@@ -1,0 +1,148 @@
+// `check` and `auto-update` against the real registry (Verdaccio): dist-tags, deprecations, unpublishing and
+// publish times. Tags are moved and versions deprecated only on a package this file publishes itself, never on the
+// shared fixtures other test files rely on.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { fixtureRoot, rs, tempDir, templateRoot } from '../support/cli.ts';
+import { writeGateway } from '../support/fixture-sources.ts';
+import { deprecate, npm, publish } from '../support/registry.ts';
+import { linkOf, readState } from '../support/root.ts';
+
+const freshRoot = templateRoot(['1.0.0']);
+
+/** Pack and publish `name` at `versions` (the last one ends up `latest`). */
+async function publishOwnPackage(name: string, versions: string[]): Promise<void> {
+  const dir = tempDir('rs-au-pkg-');
+  const sources = versions.map((version) => join(dir, 'src', version));
+  for (const [i, version] of versions.entries()) await writeGateway(sources[i]!, { name, version, depRange: '^1.0.0', engines: '>=20' });
+  const { stdout } = await npm(['pack', ...sources, '--pack-destination', dir, '--json'], {});
+  const registry = inject('registryUrl');
+  for (const { filename } of JSON.parse(stdout) as Array<{ filename: string }>) await publish(join(dir, filename), { registry });
+}
+
+/** Marks releases good, as verifications under a supervisor would have (supervisor none leaves them pending). */
+function markGood(root: string, versions: string[]): void {
+  const file = join(root, 'state.json');
+  const state = JSON.parse(readFileSync(file, 'utf8'));
+  for (const v of versions) state.releases[v].state = 'good';
+  writeFileSync(file, JSON.stringify(state, null, 2));
+}
+
+describe('check: which version the channel offers', () => {
+  it('stable follows latest; beta takes the newer of beta and latest', async () => {
+    const root = freshRoot();
+    const stable = await rs(root, ['check']);
+    expect(stable.exitCode, stable.stdout + stable.stderr).toBe(0);
+    expect(stable.json.result).toMatchObject({ current: '1.0.0', channel: 'stable', latest: '1.2.0', candidate: '1.2.0', action: 'update', version: '1.2.0', rollout: { percent: 100 } });
+    expect(stable.json.result.rollout.bucket).toBeGreaterThanOrEqual(0);
+    expect((await rs(root, ['init', '--channel', 'beta'])).exitCode).toBe(0);
+    const beta = await rs(root, ['check']);
+    expect(beta.json.result).toMatchObject({ channel: 'beta', latest: '2.0.0-beta.1', action: 'update', version: '2.0.0-beta.1' });
+    expect(linkOf(root, 'current')).toBe('releases/1.0.0'); // check never changes anything
+  });
+
+  it('up to date: none, exit 0', async () => {
+    const root = await fixtureRoot();
+    for (const args of [['install', 'rs-fixture-gateway@1.2.0'], ['switch', '1.2.0']]) expect((await rs(root, args)).exitCode).toBe(0);
+    const r = await rs(root, ['check']);
+    expect([r.exitCode, r.json.result.action, r.json.result.reason]).toEqual([0, 'none', 'up_to_date']);
+  });
+});
+
+describe('auto-update', () => {
+  it('cooldown: 1000 h → none until eligibleAt; 0 h → updates', async () => {
+    const root = freshRoot();
+    expect((await rs(root, ['init', '--cooldown-hours', '1000'])).exitCode).toBe(0);
+    const checked = await rs(root, ['check']);
+    expect(checked.json.result).toMatchObject({ action: 'none', reason: 'cooldown', candidate: '1.2.0' });
+    // Published minutes ago (global setup): eligible ~1000 h from now, plus this host's jitter of at most 1 h.
+    const wait = Date.parse(checked.json.result.eligibleAt) - Date.now();
+    expect(wait).toBeGreaterThan(999 * 3_600_000);
+    expect(wait).toBeLessThan(1001 * 3_600_000);
+    const tick = await rs(root, ['auto-update']);
+    expect(tick.exitCode, tick.stdout + tick.stderr).toBe(0);
+    expect(tick.json.result).toMatchObject({ skipped: 'nothing_to_do', reason: 'cooldown' });
+    expect(linkOf(root, 'current')).toBe('releases/1.0.0');
+
+    expect((await rs(root, ['init', '--cooldown-hours', '0'])).exitCode).toBe(0);
+    const updated = await rs(root, ['auto-update']);
+    expect(updated.exitCode, updated.stdout + updated.stderr).toBe(0);
+    expect(updated.json.result).toMatchObject({ kind: 'update', status: 'switched', from: '1.0.0', to: '1.2.0' });
+    expect(linkOf(root, 'current')).toBe('releases/1.2.0');
+    const again = await rs(root, ['auto-update']);
+    expect(again.json.result).toMatchObject({ skipped: 'nothing_to_do', reason: 'up_to_date' });
+  });
+
+  it('a host outside the staged rollout does not take it', async () => {
+    const root = freshRoot();
+    expect((await rs(root, ['init', '--rollout-percent', '0'])).exitCode).toBe(0);
+    const tick = await rs(root, ['auto-update']);
+    expect([tick.exitCode, tick.json.result.skipped, tick.json.result.reason]).toEqual([0, 'nothing_to_do', 'rollout']);
+    // The bucket is a function of the host id and the version: the same for every host named alike.
+    expect((await rs(root, ['init', '--rollout-percent', '100', '--host-id', 'fleet-host-7'])).exitCode).toBe(0);
+    const a = await rs(root, ['check']);
+    const b = await rs(root, ['check']);
+    expect(a.json.result.rollout).toEqual(b.json.result.rollout);
+  });
+
+  it.each(['RELEASE_SWITCHER_NO_AUTO_UPDATE', 'OPENCLAW_NO_AUTO_UPDATE'])('%s=1 disables it', async (name) => {
+    const root = freshRoot();
+    const tick = await rs(root, ['auto-update'], { env: { [name]: '1' } });
+    expect(tick.exitCode, tick.stdout + tick.stderr).toBe(0);
+    expect(tick.json.result).toEqual({ skipped: 'disabled', reason: `${name}=1` });
+    expect(linkOf(root, 'current')).toBe('releases/1.0.0');
+  });
+
+  it('a held lock skips the tick: exit 0, not a failure', async () => {
+    const root = freshRoot();
+    mkdirSync(join(root, '.lock'));
+    writeFileSync(join(root, '.lock-owner.json'), JSON.stringify({ pid: process.pid, hostname: hostname(), command: 'test', since: new Date().toISOString() }));
+    const tick = await rs(root, ['auto-update']);
+    expect(tick.exitCode, tick.stdout + tick.stderr).toBe(0);
+    expect(tick.json.result).toMatchObject({ skipped: 'busy', check: { action: 'update', version: '1.2.0' } });
+    expect(tick.json.result.reason).toMatch(new RegExp(`pid ${process.pid}`));
+    expect(linkOf(root, 'current')).toBe('releases/1.0.0');
+  });
+});
+
+describe('auto-update leaves a running version the registry withdrew', () => {
+  const name = 'rs-au-withdrawn';
+  const registry = () => inject('registryUrl');
+  let root: string;
+  beforeAll(async () => {
+    await publishOwnPackage(name, ['1.0.0', '1.1.0', '1.2.0']);
+    root = join(tempDir('rs-root-'), 'root');
+    expect((await rs(root, ['init', '--package', name, '--registry', registry()])).exitCode).toBe(0);
+    for (const v of ['1.0.0', '1.1.0', '1.2.0']) {
+      for (const args of [['install', `${name}@${v}`], ['switch', v]]) {
+        const r = await rs(root, args);
+        expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+      }
+    }
+    markGood(root, ['1.0.0', '1.1.0', '1.2.0']);
+  }, 120_000);
+
+  it('deprecated: rolls back to the newest good release, and the next tick does not take it again', async () => {
+    expect((await rs(root, ['check'])).json.result).toMatchObject({ action: 'none', reason: 'up_to_date' });
+    await deprecate(`${name}@1.2.0`, 'broken: use 1.1.0', { registry: registry() });
+    const checked = await rs(root, ['check']);
+    expect(checked.json.result).toMatchObject({ current: '1.2.0', action: 'rollback', version: '1.1.0', reason: 'current_deprecated' });
+    const tick = await rs(root, ['auto-update']);
+    expect(tick.exitCode, tick.stdout + tick.stderr).toBe(0);
+    expect(tick.json.result).toMatchObject({ kind: 'rollback', status: 'switched', from: '1.2.0', to: '1.1.0' });
+    expect(linkOf(root, 'current')).toBe('releases/1.1.0');
+    // `latest` still names the deprecated 1.2.0: never taken again.
+    const next = await rs(root, ['auto-update']);
+    expect(next.json.result).toMatchObject({ skipped: 'nothing_to_do', reason: 'candidate_deprecated' });
+  });
+
+  it('unpublished: rolls back past it to the newest good release the registry still has', async () => {
+    await npm(['unpublish', `${name}@1.1.0`, '--force'], { registry: registry() });
+    const tick = await rs(root, ['auto-update']);
+    expect(tick.exitCode, tick.stdout + tick.stderr).toBe(0);
+    expect(tick.json.result).toMatchObject({ kind: 'rollback', status: 'switched', from: '1.1.0', to: '1.0.0' });
+    expect(readState(root).history.at(-1)).toMatchObject({ kind: 'rollback', to: '1.0.0' });
+  });
+});
