@@ -74,7 +74,8 @@ export async function readLockOwner(root: string): Promise<LockOwner | undefined
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process of this host exists (EPERM: it does, owned by someone else). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

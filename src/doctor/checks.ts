@@ -11,7 +11,7 @@ import { isReleaseSwitcherError } from '../errors.js';
 import { pathExists, removeTree } from '../fsutil.js';
 import { readState } from '../journal.js';
 import { LAYOUT_VERSION, type Layout } from '../layout.js';
-import { LOCK_STALE_MS, readLockOwner } from '../lock.js';
+import { LOCK_STALE_MS, isAlive, readLockOwner } from '../lock.js';
 import { readLinkVersion, removeLink } from '../links.js';
 import { diffAgainstManifest } from '../manifest.js';
 import { listReleaseDirs, readMarker } from '../release.js';
@@ -96,7 +96,7 @@ const lock: Check = async ({ layout, fix }) => {
   const stat = await fs.stat(layout.lock).catch(() => undefined);
   if (!stat) return pass('lock', 'not held');
   const owner = await readLockOwner(layout.root);
-  const alive = owner && owner.hostname === os.hostname() ? processAlive(owner.pid) : undefined;
+  const alive = owner && owner.hostname === os.hostname() ? isAlive(owner.pid) : undefined;
   const stale = Date.now() - stat.mtimeMs > LOCK_STALE_MS || alive === false;
   if (!stale) return pass('lock', `held by ${owner ? `pid ${owner.pid} (${owner.command})` : 'a process that has not written its owner record yet'}`);
   if (fix) {
@@ -106,15 +106,6 @@ const lock: Check = async ({ layout, fix }) => {
   }
   return fail('lock', `stale lock${owner ? ` of dead pid ${owner.pid}` : ''}; the next command takes it over, doctor --fix removes it`);
 };
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as { code?: string }).code === 'EPERM';
-  }
-}
 
 const disk: Check = async ({ layout }) => {
   const current = await readLinkVersion(layout, 'current').catch(() => null);
