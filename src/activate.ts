@@ -12,6 +12,7 @@ import { pointLink, readLinkVersion } from './links.js';
 import { verifyRelease } from './release.js';
 import type { MutationSession } from './session.js';
 import { settleAfterFlip } from './settle.js';
+import { checkStateStep } from './state-return.js';
 import { supervisorFor } from './supervisor/index.js';
 
 export interface ActivateRequest {
@@ -54,6 +55,7 @@ export async function activate(session: MutationSession, request: ActivateReques
       const marker = await verifyRelease(layout, request.target);
       step.detail = `${marker.files.length} entries match the manifest`;
     });
+    await checkStateStep(session, tx, { leaving: current, target: request.target, supervised: supervisor !== null });
     await journal.commit('activate:verified-release');
     await runStep(journal, tx, 'flip', async (step) => {
       if (current !== null) await pointLink(layout, 'previous', current);

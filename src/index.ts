@@ -27,3 +27,5 @@ export { requestUpdate, updateStatus, type RequestUpdateOptions, type UpdateStat
 export { check, autoUpdate, hostIdOf, decide, rolloutBucket, jitterSeconds, channelVersion, OPT_OUT_VARIABLES, JITTER_MAX_SECONDS } from './autoupdate/index.js';
 export type { CheckOptions, CheckResult, AutoUpdateOptions, AutoUpdateResult, AutoUpdateSkipped, Decision, NoneReason, RollbackReason, PackumentView, PolicyInput, PolicyEvidence, PolicyResult } from './autoupdate/index.js';
 export { timer, parseSchedule, timespanSeconds, timerStem, type TimerOptions, type TimerResult, type TimerFile } from './timer.js';
+export { takeSnapshot, restoreSnapshot, type SnapshotManifest } from './snapshot.js';
+export { PRESETS } from './presets.js';

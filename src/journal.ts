@@ -58,6 +58,10 @@ export interface Transaction {
   spec?: string;
   /** The latest progress of a runner's staging, for `update.status`. */
   progress?: { phase: string; message: string; done?: number; total?: number; at: string };
+  /** The state snapshot (`snapshots/<id>/`, id = this transaction's) the boot-check took before `to` first started. */
+  snapshot?: string;
+  /** A snapshot to put back before `version` starts: the boot-check restores it while the service is stopped. */
+  restore?: { snapshot: string; version: string };
 }
 
 /** A mutation that is not a transaction (install, prune) but must still be finished or undone. */

@@ -23,17 +23,22 @@ export interface Layout {
   readonly lockOwner: string;
   /** The boot-check's count of starts of a pending release. */
   readonly bootTries: string;
+  /** State snapshots, one folder per transaction: `snapshots/<transaction id>/`. */
+  readonly snapshots: string;
   release(version: string): string;
   marker(version: string): string;
   /** Relative symlink target of `current`/`previous` for a version. */
   linkTarget(version: string): string;
   stagingDir(id: string): string;
+  /** The state snapshot taken before the target of transaction `id` first started. */
+  snapshot(id: string): string;
 }
 
 export function layoutOf(root: string): Layout {
   const abs = path.resolve(root);
   const releases = path.join(abs, 'releases');
   const staging = path.join(abs, 'staging');
+  const snapshots = path.join(abs, 'snapshots');
   return {
     root: abs,
     config: path.join(abs, 'config.json'),
@@ -45,10 +50,12 @@ export function layoutOf(root: string): Layout {
     lock: path.join(abs, '.lock'),
     lockOwner: path.join(abs, '.lock-owner.json'),
     bootTries: path.join(abs, 'boot-tries.json'),
+    snapshots,
     release: (version) => path.join(releases, version),
     marker: (version) => path.join(releases, version, RELEASE_MARKER),
     linkTarget: (version) => path.join('releases', version),
     stagingDir: (id) => path.join(staging, id),
+    snapshot: (id) => path.join(snapshots, id),
   };
 }
 

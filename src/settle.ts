@@ -7,6 +7,7 @@ import { type Step, type Transaction, runStep } from './journal.js';
 import { pointLink, removeLink } from './links.js';
 import { verifyRelease } from './release.js';
 import type { JournalSession } from './session.js';
+import { beginRestore, endRestore, noteSnapshot, planStateReturn } from './state-return.js';
 import type { ServiceState, Supervisor } from './supervisor/types.js';
 import { type VerifyResult, verifyRunning } from './verify.js';
 
@@ -22,12 +23,15 @@ export async function settleAfterFlip(session: JournalSession, tx: Transaction, 
   let baseline: ServiceState | null = null;
   if (options.restart !== false) {
     tx.status = 'restarting';
+    const restoring = await beginRestore(session, tx);
     try {
       baseline = await restartStep(session, tx, supervisor, 'restart');
     } catch (error) {
       failure = { reason: 'restart_failed', detail: (error as Error).message };
     }
+    await endRestore(session, tx, restoring);
   }
+  await noteSnapshot(session, tx);
   if (!failure) {
     tx.status = 'verifying';
     const result = await verifyStep(session, tx, supervisor, 'verify', target, baseline);
@@ -52,6 +56,13 @@ export async function rollBack(session: JournalSession, tx: Transaction, supervi
   await journal.commit();
   const previous = tx.from;
   if (previous === null) return failRollback(session, tx, supervisor, `${tx.to} failed (${failure.detail}) and there is no earlier release to go back to`);
+  // Decided before the flip back: when the state cannot be put back, the failed release stays current
+  // rather than starting one that would refuse the migrated state and leave the service down.
+  const plan = await planStateReturn({ layout, config: session.config, state: journal.state, leaving: tx.to!, target: previous });
+  if (plan.action === 'refuse') return failRollback(session, tx, supervisor, `not going back to ${previous}: ${plan.detail}`, plan.hint);
+  if (plan.action === 'restore') tx.restore = { snapshot: plan.snapshot, version: previous };
+  else delete tx.restore; // a switch's own request (a rollback with a restore) is not for the way back
+  if (plan.action === 'keep') tx.steps.push({ name: 'restore-state', status: 'skipped', ms: 0, detail: plan.detail });
   try {
     await runStep(journal, tx, 'rollback', async (step) => {
       await verifyRelease(layout, previous);
@@ -64,11 +75,14 @@ export async function rollBack(session: JournalSession, tx: Transaction, supervi
     return failRollback(session, tx, supervisor, `could not flip back to ${previous}: ${(error as Error).message}`);
   }
   let baseline: ServiceState | null;
+  const restoring = await beginRestore(session, tx);
   try {
     baseline = await restartStep(session, tx, supervisor, 'restart-previous');
   } catch (error) {
+    await endRestore(session, tx, restoring);
     return failRollback(session, tx, supervisor, `restarting ${previous} failed: ${(error as Error).message}`);
   }
+  await endRestore(session, tx, restoring);
   const result = await verifyStep(session, tx, supervisor, 'verify-previous', previous, baseline);
   if (!result.ok) return failRollback(session, tx, supervisor, `${previous} did not come back: ${result.detail}`);
   const record = journal.state.releases[previous];
@@ -125,12 +139,12 @@ async function verifyStep(session: JournalSession, tx: Transaction, supervisor: 
   return result;
 }
 
-async function failRollback(session: JournalSession, tx: Transaction, supervisor: Supervisor, why: string): Promise<void> {
+async function failRollback(session: JournalSession, tx: Transaction, supervisor: Supervisor, why: string, hint?: string): Promise<void> {
   const root = session.layout.root;
   const scope = supervisor.name === 'systemd' ? 'systemctl --user' : supervisor.name === 'systemd-system' ? 'systemctl' : supervisor.name;
   tx.status = 'rollback_failed';
   tx.steps.push({ name: 'rollback', status: 'failed', ms: 0, detail: why });
-  tx.hint = `The service may be down. Look at it (${scope} status ${supervisor.unit}), then bring a known-good release back by hand: release-switcher --root ${root} list, then release-switcher --root ${root} switch VERSION.`;
+  tx.hint = hint ?? `The service may be down. Look at it (${scope} status ${supervisor.unit}), then bring a known-good release back by hand: release-switcher --root ${root} list, then release-switcher --root ${root} switch VERSION.`;
   await finish(session, tx);
 }
 

@@ -11,6 +11,7 @@ import { type Config, readConfig } from './config.js';
 import { ReleaseSwitcherError } from './errors.js';
 import { pathExists, readJsonIfExists, writeFileAtomic } from './fsutil.js';
 import { layoutOf } from './layout.js';
+import { PRESETS } from './presets.js';
 import type { RootOptions } from './session.js';
 import { run, tail } from './subprocess.js';
 import { launchdPlist } from './supervisor/launchd.js';
@@ -193,7 +194,8 @@ interface Planned extends Omit<UnitResult, 'installed'> {
 
 /** What runs a known package, when no entry is given: the preset's, else the current release's `main`. */
 async function defaultEntry(config: Config, root: string): Promise<{ entry: string; args: string[] }> {
-  if (config.preset === 'openclaw' || config.package === 'openclaw') return { entry: 'dist/index.js', args: ['gateway', '--port', '18789'] };
+  const preset = PRESETS[config.preset ?? config.package]; // an openclaw root made without the preset still runs openclaw
+  if (preset?.entry) return { entry: preset.entry.entry, args: [...preset.entry.args] };
   const pkg = (await readJsonIfExists(path.join(layoutOf(root).current, 'package.json')).catch(() => undefined)) as { main?: unknown } | undefined;
   if (typeof pkg?.main === 'string') return { entry: pkg.main, args: [] };
   throw new ReleaseSwitcherError('USAGE', `Cannot tell which file of ${config.package} to run.`, { hint: 'Pass it: release-switcher unit --entry server.js [--arg ARG]…' });

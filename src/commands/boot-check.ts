@@ -3,64 +3,93 @@
  * spent without a verification, flips `current` back before the start goes on, so a crash-looping
  * release recovers even when no runner is left to notice. It never blocks the start: it exits 0,
  * skips when a live runner holds the lock (that runner decides), and never restarts anything (it
- * runs inside the very start job a restart would wait for).
+ * runs inside the very start job a restart would wait for). Being the one moment the service is
+ * stopped, it is also where state snapshots are taken and put back (boot-state.ts).
  */
-import { readConfig } from '../config.js';
+import { restoreForTransaction, prepareStateAtStart, type StateAtStart } from '../boot-state.js';
+import { type Config, readConfig } from '../config.js';
 import { isReleaseSwitcherError } from '../errors.js';
 import { readJsonIfExists, writeFileAtomic } from '../fsutil.js';
-import { Journal, newId, readState } from '../journal.js';
-import { layoutOf } from '../layout.js';
+import { Journal, type Transaction, newId, readState } from '../journal.js';
+import { type Layout, layoutOf } from '../layout.js';
 import { pointLink, readLinkVersion } from '../links.js';
 import { withLock } from '../lock.js';
+import { planStateReturn } from '../state-return.js';
 
 export interface BootCheckOptions {
   root: string;
   /** Starts a pending release gets before it is flipped back. @default 3 */
   maxTries?: number;
+  /** The service's environment: `~` and `${NAME}` in state paths mean what they mean to it. @default process.env */
+  env?: NodeJS.ProcessEnv;
 }
 
-export interface BootCheckResult {
+export interface BootCheckResult extends StateAtStart {
   version: string | null;
-  action: 'none' | 'counted' | 'flipped-back' | 'busy';
+  /** `refused`: the tries are spent, but going back would start a release on state it cannot read and there is no snapshot. */
+  action: 'none' | 'counted' | 'flipped-back' | 'busy' | 'refused';
   tries: number;
   /** The release `current` names now, when flipped back. */
   now?: string;
+  /** Why it refused. */
+  detail?: string;
 }
 
 export const DEFAULT_BOOT_TRIES = 3;
 
 export async function bootCheck(options: BootCheckOptions): Promise<BootCheckResult> {
   const layout = layoutOf(options.root);
-  await readConfig(layout.root); // a root that is not one is an error worth seeing in the unit's log
+  const config = await readConfig(layout.root); // a root that is not one is an error worth seeing in the unit's log
   const version = await readLinkVersion(layout, 'current');
   const state = await readState(layout.root);
-  if (!version || state.releases[version]?.state !== 'pending') return { version, action: 'none', tries: 0 };
+  const prepared = version ? await prepareStateAtStart({ layout, config, state, version, env: options.env ?? process.env }) : {};
+  if (!version || state.releases[version]?.state !== 'pending') return { version, action: 'none', tries: 0, ...prepared };
   const counted = (await readJsonIfExists(layout.bootTries).catch(() => undefined)) as { version?: string; tries?: number } | undefined;
   const tries = (counted?.version === version ? (counted.tries ?? 0) : 0) + 1;
   await writeFileAtomic(layout.bootTries, JSON.stringify({ version, tries }) + '\n');
   const maxTries = options.maxTries ?? DEFAULT_BOOT_TRIES;
-  if (tries <= maxTries) return { version, action: 'counted', tries };
+  if (tries <= maxTries) return { version, action: 'counted', tries, ...prepared };
   try {
-    return await withLock(layout.root, { command: 'boot-check' }, async () => {
-      const journal = await Journal.open(layout.root);
-      const previous = await readLinkVersion(layout, 'previous');
-      const target = previous && journal.state.releases[previous]?.state !== 'bad' ? previous : undefined;
-      const record = journal.state.releases[version];
-      if (!target || !record) return { version, action: 'none' as const, tries };
-      Object.assign(record, { state: 'bad', reason: `crash_loop: ${maxTries} starts without a verification` });
-      // Leave a transaction rolling back, for `recover` to verify the previous release later.
-      const tx = journal.state.transaction?.to === version ? journal.state.transaction : undefined;
-      const now = new Date().toISOString();
-      journal.state.transaction = tx ?? { id: newId(), kind: 'recover', status: 'rolling_back', from: target, to: version, reason: 'crash_loop', startedAt: now, finishedAt: null, steps: [] };
-      Object.assign(journal.state.transaction, { status: 'rolling_back', reason: 'crash_loop' });
-      journal.state.transaction.steps.push({ name: 'boot-check', status: 'ok', ms: 0, detail: `${version} started ${tries - 1} times without a verification; current -> releases/${target}` });
-      await journal.commit();
-      await pointLink(layout, 'current', target);
-      await pointLink(layout, 'previous', version);
-      return { version, action: 'flipped-back' as const, tries, now: target };
-    });
+    return { ...prepared, ...(await flipBack(layout, config, { version, tries, maxTries })) };
   } catch (error) {
-    if (isReleaseSwitcherError(error) && error.code === 'BUSY') return { version, action: 'busy', tries };
+    if (isReleaseSwitcherError(error) && error.code === 'BUSY') return { version, action: 'busy', tries, ...prepared };
     throw error;
   }
+}
+
+/** Under the lock (no runner alive): mark the release bad and point `current` back, state included. */
+async function flipBack(layout: Layout, config: Config, spent: { version: string; tries: number; maxTries: number }): Promise<BootCheckResult> {
+  const { version, tries, maxTries } = spent;
+  return withLock(layout.root, { command: 'boot-check' }, async () => {
+    const journal = await Journal.open(layout.root);
+    const previous = await readLinkVersion(layout, 'previous');
+    const target = previous && journal.state.releases[previous]?.state !== 'bad' ? previous : undefined;
+    const record = journal.state.releases[version];
+    if (!target || !record) return { version, action: 'none' as const, tries };
+    const plan = await planStateReturn({ layout, config, state: journal.state, leaving: version, target });
+    if (plan.action === 'refuse') return { version, action: 'refused' as const, tries, detail: plan.detail };
+    Object.assign(record, { state: 'bad', reason: `crash_loop: ${maxTries} starts without a verification` });
+    const tx = rollingBack(journal, version, target);
+    tx.steps.push({ name: 'boot-check', status: 'ok', ms: 0, detail: `${version} started ${tries - 1} times without a verification; current -> releases/${target}` });
+    if (plan.action === 'restore') tx.restore = { snapshot: plan.snapshot, version: target };
+    await journal.commit();
+    await pointLink(layout, 'current', target);
+    await pointLink(layout, 'previous', version);
+    if (plan.action !== 'restore') return { version, action: 'flipped-back' as const, tries, now: target };
+    // The service is stopped right now: the one safe moment to put the state back.
+    await restoreForTransaction(layout, plan.snapshot, tx.id);
+    tx.steps.push({ name: 'restore-state', status: 'ok', ms: 0, detail: `${plan.detail}; put back by boot-check` });
+    await journal.commit();
+    return { version, action: 'flipped-back' as const, tries, now: target, restored: plan.snapshot };
+  });
+}
+
+/** The transaction left rolling back, for `recover` to verify the previous release later. */
+function rollingBack(journal: Journal, version: string, target: string): Transaction {
+  const tx = journal.state.transaction?.to === version ? journal.state.transaction : undefined;
+  const now = new Date().toISOString();
+  const rolling = tx ?? { id: newId(), kind: 'recover', status: 'rolling_back', from: target, to: version, reason: 'crash_loop', startedAt: now, finishedAt: null, steps: [] };
+  Object.assign(rolling, { status: 'rolling_back', reason: 'crash_loop' });
+  journal.state.transaction = rolling;
+  return rolling;
 }

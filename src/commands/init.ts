@@ -3,6 +3,7 @@ import { type Config, type Settings, defaultConfig, readConfigIfExists, validate
 import { ReleaseSwitcherError } from '../errors.js';
 import { layoutOf } from '../layout.js';
 import { withLock } from '../lock.js';
+import { withPreset } from '../presets.js';
 
 export interface InitOptions {
   root: string;
@@ -10,6 +11,8 @@ export interface InitOptions {
   settings: Settings;
   /** Seconds to wait for a busy lock. @default 0 */
   waitSeconds?: number;
+  /** Where a preset looks for the Node it needs (`PATH`). @default process.env */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface InitResult {
@@ -17,20 +20,24 @@ export interface InitResult {
   config: Config;
 }
 
-/** Create a root, or change settings of an existing one. */
+/**
+ * Create a root, or change settings of an existing one. With `settings.preset`, the preset's settings
+ * are written too, except where `settings` names a value itself (see presets.ts).
+ */
 export async function init(options: InitOptions): Promise<InitResult> {
   const layout = layoutOf(options.root);
   await fs.mkdir(layout.root, { recursive: true });
   return withLock(layout.root, { command: 'init', waitSeconds: options.waitSeconds }, async () => {
     const existing = await readConfigIfExists(layout.root);
-    const pkg = options.settings.package ?? existing?.package;
+    const settings = options.settings.preset ? await withPreset(options.settings.preset, options.settings, existing, options.env ?? process.env) : options.settings;
+    const pkg = settings.package ?? existing?.package;
     if (!pkg) {
       throw new ReleaseSwitcherError('USAGE', `${layout.root} is a new root: --package NAME is required.`, { hint: 'Run: release-switcher init --package NAME' });
     }
-    if (existing && options.settings.package && options.settings.package !== existing.package && Object.keys((await fs.readdir(layout.releases).catch(() => []))).length > 0) {
+    if (existing && settings.package && settings.package !== existing.package && Object.keys((await fs.readdir(layout.releases).catch(() => []))).length > 0) {
       throw new ReleaseSwitcherError('WRONG_PACKAGE', `${layout.root} already holds releases of ${existing.package}.`, { hint: 'Use another --root for another package.' });
     }
-    const defined = Object.fromEntries(Object.entries(options.settings).filter(([, value]) => value !== undefined));
+    const defined = Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
     const config = validateConfig({ ...(existing ?? defaultConfig(pkg)), ...defined }, 'settings');
     await fs.mkdir(layout.releases, { recursive: true });
     await fs.mkdir(layout.staging, { recursive: true });

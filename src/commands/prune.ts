@@ -5,6 +5,7 @@ import { newId } from '../journal.js';
 import { readLinkVersion } from '../links.js';
 import { mutate } from '../mutate.js';
 import type { RootOptions } from '../session.js';
+import { pruneSnapshots } from '../snapshot.js';
 import { compareVersionsDesc } from './list.js';
 
 export interface PruneOptions extends RootOptions {
@@ -15,12 +16,15 @@ export interface PruneOptions extends RootOptions {
 export interface PruneResult {
   removed: string[];
   kept: string[];
+  /** State snapshots removed (those of removed releases, and those a newer snapshot superseded); only when there were any. */
+  removedSnapshots?: string[];
 }
 
 /**
  * Remove old releases: never current, previous or pinned ones (no transaction is in flight: we hold
  * the lock and recovery has settled any earlier one). Each goes by
  * one rename into staging/ (so releases/ never holds a half-deleted release), then is deleted.
+ * State snapshots go with their releases (snapshot.ts `pruneSnapshots`).
  */
 export async function prune(options: PruneOptions): Promise<PruneResult> {
   return mutate(options, 'prune', async ({ layout, config, journal }) => {
@@ -35,7 +39,7 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
     }
     const removed = candidates.slice(keep);
     const kept = Object.keys(journal.state.releases).filter((v) => !removed.includes(v)).sort(compareVersionsDesc);
-    if (removed.length === 0) return { removed, kept };
+    if (removed.length === 0) return withSnapshots({ removed, kept }, await pruneSnapshots(layout, new Set(kept)));
     const id = newId();
     journal.state.operation = { kind: 'prune', id, startedAt: new Date().toISOString(), versions: removed };
     await journal.commit('prune:begin');
@@ -50,6 +54,12 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
     }
     journal.state.operation = null;
     await journal.commit('prune:done');
-    return { removed, kept };
+    // After the releases: a snapshot can only ever be restored for a release that is still installed.
+    return withSnapshots({ removed, kept }, await pruneSnapshots(layout, new Set(kept)));
   });
+}
+
+/** The contract's `{removed, kept}`, plus the snapshots removed when there were any. */
+function withSnapshots(result: PruneResult, removedSnapshots: string[]): PruneResult {
+  return removedSnapshots.length > 0 ? { ...result, removedSnapshots } : result;
 }

@@ -28,7 +28,17 @@ export interface ManagedGateway {
   health(): Promise<{ status: number; version?: string } | null>;
 }
 
-export async function managedGateway(manager: UserManager, options: { name: string; verifyTimeout?: number; stableFor?: number }): Promise<ManagedGateway> {
+export interface ManagedGatewayOptions {
+  name: string;
+  verifyTimeout?: number;
+  stableFor?: number;
+  /** More `init` flags, e.g. `--state-path`. */
+  init?: string[];
+  /** More `Environment=` lines for the unit, e.g. the fixture's STATE_DIR. */
+  environment?: Record<string, string>;
+}
+
+export async function managedGateway(manager: UserManager, options: ManagedGatewayOptions): Promise<ManagedGateway> {
   const root = join(tempDir('rs-svc-'), 'root');
   const unit = `${options.name}.service`;
   const port = await freePort();
@@ -39,6 +49,7 @@ export async function managedGateway(manager: UserManager, options: { name: stri
     'init', '--package', 'rs-fixture-gateway', '--registry', inject('registryUrl'),
     '--supervisor', 'systemd', '--unit', unit, '--health-url', `http://127.0.0.1:${port}/health`,
     '--verify-timeout', String(options.verifyTimeout ?? 8), '--stable-for', String(options.stableFor ?? 4),
+    ...(options.init ?? []),
   ]);
   if (init.exitCode !== 0) throw new Error(`init: ${init.stdout}${init.stderr}`);
   const config = validateConfig(JSON.parse(readFileSync(join(root, 'config.json'), 'utf8')), 'config.json');
@@ -52,6 +63,7 @@ export async function managedGateway(manager: UserManager, options: { name: stri
     `ExecStartPre=/usr/bin/test ! -e ${root}/current/refuse-start`,
     `Environment=RS_CLI=${JSON.stringify(JSON.stringify([process.execPath, CLI]))}`,
     `Environment=RS_ROOT=${root}`,
+    ...Object.entries(options.environment ?? {}).map(([name, value]) => `Environment=${JSON.stringify(`${name}=${value}`)}`),
     `Environment=npm_config_cache=${join(root, '..', 'npm-cache')}`,
     `StandardOutput=append:${log}`,
     `StandardError=append:${log}`,

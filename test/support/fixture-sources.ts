@@ -55,6 +55,11 @@ export interface GatewaySpec {
   devDependencies?: Record<string, string>;
   /** How the server misbehaves, for the supervisor matrix. @default 'good' */
   behaviour?: Behaviour;
+  /**
+   * The state schema it uses, as openclaw's: declared in package.json (`rsFixture.schemaVersions`); on
+   * start it migrates `$STATE_DIR/state.db` up to it (backup first) and refuses (exit 78) a newer one.
+   */
+  schema?: number;
 }
 
 /**
@@ -85,6 +90,7 @@ export async function writeGateway(dir: string, spec: GatewaySpec): Promise<stri
       scripts: { preinstall: 'node scripts/preinstall.js', postinstall: 'node scripts/postinstall.js' },
       dependencies: { 'rs-fixture-dep': spec.depRange },
       ...(spec.devDependencies && { devDependencies: spec.devDependencies }),
+      ...(spec.schema !== undefined && { rsFixture: { schemaVersions: spec.schema } }),
     }),
     // Shipped in the tarball; only postinstall removes it.
     '.lifecycle-pending': 'postinstall has not run yet\n',
@@ -118,15 +124,17 @@ rmSync('.lifecycle-pending', { force: true });
 writeFileSync('postinstall-ran.txt', process.execPath + '\\n');
 `;
 
-function serverSource({ name, version, behaviour = 'good' }: GatewaySpec, chunkPath: string): string {
+function serverSource({ name, version, behaviour = 'good', schema }: GatewaySpec, chunkPath: string): string {
   return `#!/usr/bin/env node
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { join } from 'node:path';
 
 const NAME = '${name}';
 const VERSION = '${version}';
 const BEHAVIOUR = '${behaviour}';
+const SCHEMA = ${schema ?? 'null'};
 // Hard-coded at build time, as a bundler would.
 const CHUNK = './${chunkPath}';
 
@@ -141,6 +149,31 @@ if (args.includes('--version')) {
   console.log(VERSION);
   process.exit(0);
 }
+if (SCHEMA !== null && process.env.STATE_DIR) migrateState(process.env.STATE_DIR);
+
+// What openclaw does with its SQLite state on start: a WAL is replayed into its database, so a WAL
+// written by a newer schema makes the database that schema; newer than ours: exit 78 (do not restart
+// me); older: back it up, then migrate it. Plain JSON stands in for SQLite.
+function migrateState(dir) {
+  const db = join(dir, 'state.db');
+  const read = (file) => (existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null);
+  const state = read(db) ?? { schema: SCHEMA, migrations: [], starts: [] };
+  const seen = Math.max(state.schema, read(db + '-wal')?.schema ?? 0);
+  if (seen > SCHEMA) {
+    console.error(\`\${NAME}@\${VERSION}: database schema \${seen} is newer than this build supports (\${SCHEMA}); refusing to start (exit 78)\`);
+    process.exit(78);
+  }
+  if (state.schema < SCHEMA) {
+    copyFileSync(db, \`\${db}.pre-startup-migration-\${Date.now()}.bak\`);
+    state.migrations.push(\`\${state.schema}->\${SCHEMA}\`);
+    state.schema = SCHEMA;
+  }
+  state.starts.push(VERSION);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(db, JSON.stringify(state) + '\\n');
+  writeFileSync(db + '-wal', JSON.stringify({ schema: SCHEMA, by: VERSION }) + '\\n');
+}
+
 if (BEHAVIOUR === 'crash-on-start') {
   console.error(\`\${NAME}@\${VERSION}: crashing on start (fixture behaviour)\`);
   process.exit(1);

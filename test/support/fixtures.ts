@@ -54,6 +54,13 @@ export const MATRIX: Record<Exclude<Behaviour, 'good'>, string> = {
   'refuse-start': '3.6.0',
 };
 
+/**
+ * Releases that migrate a state file on first start, as openclaw 2026.9.6 does (schema 17 → 18), and refuse a
+ * newer one: published under the `schema` tag. 4.2.0 migrates to 19, then never turns healthy; 4.3.0 migrates
+ * to 19, then crashes at every start.
+ */
+export const SCHEMA_RELEASES = { old: '4.0.0', new: '4.1.0', broken: '4.2.0', crashing: '4.3.0' } as const;
+
 // Publish order. gateway@1.0.0 pins dep@1.0.0, the version with a postinstall, so a test can see it ran.
 const CATALOGUE: Fixture[] = [
   { kind: 'dep', tag: 'latest', spec: { version: '1.0.0', postinstall: true } },
@@ -64,6 +71,11 @@ const CATALOGUE: Fixture[] = [
   gateway('1.2.0', '1.1.0', 'latest', { devDependencies: { 'rs-fixture-no-such-dev-dep': '^1.0.0' } }),
   gateway('2.0.0-beta.1', '^1.1.0', 'beta'),
   ...Object.entries(MATRIX).map(([behaviour, version]) => gateway(version, '^1.1.0', 'matrix', { behaviour: behaviour as Behaviour })),
+  // 4.1.0 last, so that the `schema` tag names the good newer one.
+  gateway(SCHEMA_RELEASES.old, '^1.1.0', 'schema', { schema: 17 }),
+  gateway(SCHEMA_RELEASES.broken, '^1.1.0', 'schema', { schema: 19, behaviour: 'never-healthy' }),
+  gateway(SCHEMA_RELEASES.crashing, '^1.1.0', 'schema', { schema: 19, behaviour: 'crash-on-start' }),
+  gateway(SCHEMA_RELEASES.new, '^1.1.0', 'schema', { schema: 18 }),
   {
     kind: 'gateway',
     tag: 'latest',

@@ -50,7 +50,7 @@ async function startGateway(cwd: string): Promise<string> {
 }
 
 test('registry serves the seeded dist-tags, and nothing it was not given', async () => {
-  const tags = { latest: '1.2.0', beta: '2.0.0-beta.1', matrix: '3.6.0' };
+  const tags = { latest: '1.2.0', beta: '2.0.0-beta.1', matrix: '3.6.0', schema: '4.1.0' };
   expect(fixtures.distTags['rs-fixture-gateway']).toEqual(tags);
   expect(await npmJson(['view', 'rs-fixture-gateway', 'dist-tags'])).toEqual(tags);
   // No uplinks: an unknown name is a 404 here, not a fetch from registry.npmjs.org.

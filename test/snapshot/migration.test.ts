@@ -1,0 +1,167 @@
+// Update and roll back across a state migration, under a real private systemd --user, as openclaw
+// 2026.9.5 → 2026.9.6 does it: the newer release migrates its database on first start (17 → 18, a
+// backup beside it), and the older one then refuses to start (exit 78). The boot-check snapshots the
+// state before the first start and puts it back before the older release starts again.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SCHEMA_RELEASES } from '../support/fixtures.ts';
+import { readState } from '../support/root.ts';
+import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
+import { type ManagedGateway, managedGateway } from '../supervisor/service.ts';
+
+const can = canRunUserManager();
+const { old: OLD, new: NEW, broken: BROKEN, crashing: CRASHING } = SCHEMA_RELEASES;
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe.skipIf(!can.ok)(`state snapshot across a schema migration, under systemd --user (skipped: ${can.why ?? ''})`, () => {
+  let manager: UserManager;
+  let gw: ManagedGateway;
+  let stateDir: string;
+  const db = () => JSON.parse(readFileSync(join(stateDir, 'state.db'), 'utf8'));
+  const wal = () => JSON.parse(readFileSync(join(stateDir, 'state.db-wal'), 'utf8'));
+  const snapshots = () => (existsSync(join(gw.root, 'snapshots')) ? readdirSync(join(gw.root, 'snapshots')).sort() : []);
+  const stepNames = (result: any) => result.steps.map((s: any) => s.name);
+  const step = (result: any, name: string) => result.steps.find((s: any) => s.name === name);
+  const active = async () => (await manager.systemctl(['show', gw.unit, '--property=ActiveState', '--value'])).stdout.trim();
+
+  beforeAll(async () => {
+    manager = await startUserManager({ name: 'schema' });
+    stateDir = join(manager.root, 'gateway-state');
+    gw = await managedGateway(manager, {
+      name: 'rs-schema',
+      init: ['--state-path', join(stateDir, 'state.db'), '--schema-field', 'rsFixture.schemaVersions'],
+      environment: { STATE_DIR: stateDir },
+    });
+    for (const version of [OLD, NEW, BROKEN, CRASHING]) {
+      const r = await gw.rs(['install', `rs-fixture-gateway@${version}`]);
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    }
+  }, 180_000);
+  afterAll(async () => manager?.stop());
+
+  it(`${OLD} runs and creates its state at schema 17`, async () => {
+    const r = await gw.rs(['switch', OLD]);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(r.json.result).toMatchObject({ status: 'verified', to: OLD });
+    expect(r.json.result.snapshot).toBeUndefined(); // a first activation has nothing to go back to
+    expect(db()).toMatchObject({ schema: 17, migrations: [] });
+  });
+
+  it(`update to ${NEW}: the boot-check snapshots the state before its first start, ${NEW} migrates it, verified`, async () => {
+    const r = await gw.rs(['update', 'rs-fixture-gateway@schema']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const tx = r.json.result;
+    expect(tx).toMatchObject({ status: 'verified', from: OLD, to: NEW, snapshot: tx.id });
+    expect(db()).toMatchObject({ schema: 18, migrations: ['17->18'] });
+    expect(readdirSync(stateDir).filter((n) => n.startsWith('state.db.pre-startup-migration-'))).toHaveLength(1);
+    const manifest = JSON.parse(readFileSync(join(gw.root, 'snapshots', tx.id, 'snapshot.json'), 'utf8'));
+    expect(manifest).toMatchObject({ id: tx.id, fromVersion: OLD, toVersion: NEW, entries: [{ path: join(stateDir, 'state.db'), type: 'file' }] });
+    expect(manifest.entries[0].companions).toEqual([
+      { suffix: '-wal', present: true, size: expect.any(Number) },
+      { suffix: '-shm', present: false },
+      { suffix: '-journal', present: false },
+    ]);
+    const stored = join(gw.root, 'snapshots', tx.id, manifest.entries[0].stored);
+    expect(JSON.parse(readFileSync(stored, 'utf8')).schema).toBe(17);
+    expect(JSON.parse(readFileSync(`${stored}-wal`, 'utf8')).schema).toBe(17);
+  });
+
+  it(`rollback to ${OLD}: the snapshot goes back before ${OLD} starts (without it, exit 78), verified`, async () => {
+    const r = await gw.rs(['rollback']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const tx = r.json.result;
+    expect(tx).toMatchObject({ kind: 'rollback', status: 'verified', from: NEW, to: OLD });
+    expect(stepNames(tx)).toEqual(['verify-release', 'check-state', 'flip', 'restore-state', 'restart', 'verify']);
+    expect(step(tx, 'restore-state')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/put back by boot-check before 4\.0\.0 started/) });
+    expect(db().schema).toBe(17);
+    expect(wal()).toMatchObject({ schema: 17, by: OLD });
+    expect((await gw.health())?.version).toBe(OLD);
+    // The migration's own backup is the release's business: left where it was.
+    expect(readdirSync(stateDir).filter((n) => n.startsWith('state.db.pre-startup-migration-'))).toHaveLength(1);
+  });
+
+  it(`a release that migrates and then fails is rolled back automatically, its state put back (${BROKEN}: 18 → 19, never healthy)`, async () => {
+    const up = await gw.rs(['switch', NEW]); // again: a new snapshot, taken before this very start
+    expect(up.json.result).toMatchObject({ status: 'verified', snapshot: up.json.result.id });
+    expect(db().schema).toBe(18);
+    const r = await gw.rs(['switch', BROKEN]);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(3);
+    const tx = r.json.result;
+    expect(tx).toMatchObject({ status: 'rolled_back', from: NEW, to: BROKEN, reason: 'unhealthy', restore: { snapshot: tx.id, version: NEW } });
+    expect(stepNames(tx).slice(-4)).toEqual(['rollback', 'restore-state', 'restart-previous', 'verify-previous']);
+    expect(step(tx, 'restore-state').status).toBe('ok');
+    expect(db().schema).toBe(18);
+    expect((await gw.health())?.version).toBe(NEW);
+  });
+
+  it(`with the runner killed, the boot-check flips a crash-looping release back and puts the state back itself (${CRASHING}: 18 → 19, crashes)`, async () => {
+    const r = await gw.rs(['switch', CRASHING, '--handoff', 'always']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(75);
+    const inFlight = () => readState(gw.root).transaction;
+    await until('the flip', () => ['restarting', 'verifying'].includes(inFlight()?.status));
+    const runner = `release-switcher-${r.json.result.id}.service`;
+    const pid = Number((await manager.systemctl(['show', runner, '--property=MainPID', '--value'])).stdout.trim());
+    if (pid > 0) execFileSync('kill', ['-9', String(pid)]);
+    // Restart=always keeps starting it; its first start migrated the state to 19, which NEW cannot read.
+    await until(`${NEW} serving again`, async () => (await gw.health())?.version === NEW, 40_000).catch((error) => {
+      throw new Error(`${error.message}\nstate: ${JSON.stringify(inFlight())}\nlog: ${readFileSync(gw.log, 'utf8').slice(-3000)}`);
+    });
+    expect(db().schema).toBe(18);
+    const tx = inFlight();
+    expect(existsSync(join(gw.root, 'snapshots', tx.id, 'snapshot.json'))).toBe(true);
+    expect(tx).toMatchObject({ id: r.json.result.id, status: 'rolling_back', reason: 'crash_loop', restore: { snapshot: tx.id, version: NEW } });
+    expect(step(tx, 'restore-state')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/put back by boot-check/) });
+    const recovered = await gw.rs(['recover']);
+    expect(recovered.json.result).toMatchObject({ id: tx.id, status: 'rolled_back', reason: 'crash_loop' });
+    expect(stepNames(recovered.json.result).filter((n: string) => n === 'restore-state')).toHaveLength(1); // not twice
+    expect(db().schema).toBe(18);
+    expect((await gw.health())?.version).toBe(NEW);
+  });
+
+  it('prune takes the snapshots of pruned releases and superseded ones along', async () => {
+    const ids = snapshots();
+    expect(ids).toHaveLength(4); // update to NEW, switch to NEW again, switch to BROKEN, switch to CRASHING
+    const r = await gw.rs(['prune', '--keep', '0']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(r.json.result.removed.sort()).toEqual([BROKEN, CRASHING]);
+    expect(r.json.result.removedSnapshots.sort()).toEqual([ids[0], ids[2], ids[3]].sort());
+    expect(snapshots()).toEqual([ids[1]]);
+  });
+
+  it('without a snapshot, a rollback across the schema change is refused: exit 1, nothing changed, the service still runs', async () => {
+    rmSync(join(gw.root, 'snapshots'), { recursive: true, force: true });
+    const r = await gw.rs(['rollback']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+    expect(r.json.error).toMatchObject({ code: 'STATE_SNAPSHOT_MISSING', message: expect.stringMatching(/4\.0\.0 cannot start on state that 4\.1\.0 migrated/), hint: expect.stringMatching(/Stay on 4\.1\.0/) });
+    expect(r.json.result).toMatchObject({ status: 'failed', reason: 'state_snapshot_missing', from: NEW, to: OLD });
+    expect(readState(gw.root).history.at(-1)).toMatchObject({ status: 'failed', reason: 'state_snapshot_missing' });
+    expect((await gw.health())?.version).toBe(NEW);
+    expect(await active()).toBe('active');
+    expect(db().schema).toBe(18);
+  });
+
+  // Last: it leaves the failed release in place on purpose.
+  it('an automatic rollback that cannot put the state back is refused: rollback_failed, the failed release stays current', async () => {
+    // No state paths any more, so no snapshot is taken before BROKEN starts (and migrates to 19).
+    const config = JSON.parse(readFileSync(join(gw.root, 'config.json'), 'utf8'));
+    writeFileSync(join(gw.root, 'config.json'), JSON.stringify({ ...config, statePaths: [] }));
+    expect((await gw.rs(['install', `rs-fixture-gateway@${BROKEN}`])).exitCode).toBe(0); // pruned above
+    const r = await gw.rs(['switch', BROKEN]);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(4);
+    expect(r.json.error).toMatchObject({ code: 'ROLLBACK_FAILED', hint: expect.stringMatching(/Stay on 4\.2\.0/) });
+    expect(r.json.result).toMatchObject({ status: 'rollback_failed', from: NEW, to: BROKEN, reason: 'unhealthy' });
+    expect(r.json.result.steps.at(-1)).toMatchObject({ name: 'rollback', status: 'failed', detail: expect.stringMatching(/not going back to 4\.1\.0: 4\.1\.0 cannot start on state that 4\.2\.0 migrated/) });
+    expect(readlinkSync(join(gw.root, 'current'))).toBe(`releases/${BROKEN}`);
+    expect(db().schema).toBe(19);
+    expect(await active()).toBe('active'); // unhealthy, but not a unit that exited 78 for good
+  });
+});
