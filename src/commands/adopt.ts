@@ -74,7 +74,8 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   });
 }
 
-async function readInstalledPackage(dir: string): Promise<{ name: string; version: string; integrity: string | null }> {
+/** name, version and (when npm kept it) integrity of an installed package folder. */
+export async function readInstalledPackage(dir: string): Promise<{ name: string; version: string; integrity: string | null }> {
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;

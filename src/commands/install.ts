@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises';
-import semver from 'semver';
 import { ReleaseSwitcherError, asDiskFull } from '../errors.js';
 import { fsyncDir, removeTree } from '../fsutil.js';
 import { type Journal, type ReleaseState, newId, readState } from '../journal.js';
@@ -10,6 +9,7 @@ import { readMarker } from '../release.js';
 import { mutate } from '../mutate.js';
 import { type MutationSession, type RootOptions, openSession } from '../session.js';
 import { resolvePackage } from '../stage/fetch.js';
+import { compareVersionsDesc } from './list.js';
 import { stageRelease } from '../stage/index.js';
 
 export interface InstallOptions extends RootOptions {
@@ -137,6 +137,6 @@ export async function reuseCandidates(session: MutationSession): Promise<string[
   const current = await readLinkVersion(session.layout, 'current');
   const others = Object.keys(session.journal.state.releases)
     .filter((version) => version !== current)
-    .sort((a, b) => (semver.valid(a) && semver.valid(b) ? semver.rcompare(a, b) : a < b ? 1 : -1));
+    .sort(compareVersionsDesc);
   return [...(current ? [current] : []), ...others];
 }

@@ -1,7 +1,6 @@
 // The pm2 adapter against a real pm2 daemon (the devDependency), one private PM2_HOME per test.
 import { get } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -10,6 +9,7 @@ import { flipSymlink } from '../../src/links.ts';
 import { run } from '../../src/subprocess.ts';
 import { pm2Supervisor } from '../../src/supervisor/pm2.ts';
 import type { ServiceState } from '../../src/supervisor/types.ts';
+import { freePort } from './service.ts';
 
 const PM2 = resolve(import.meta.dirname, '../../node_modules/.bin/pm2');
 const APP = 'rs-pm2-test';
@@ -23,17 +23,6 @@ http.createServer((req, res) => {
   res.end(JSON.stringify({ version, pid: process.pid }));
 }).listen(Number(process.env.PORT), '127.0.0.1');
 `;
-
-async function freePort(): Promise<number> {
-  for (;;) {
-    const server = createServer();
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-    const address = server.address();
-    await new Promise((done) => server.close(done));
-    // 18789 is the real gateway's port on the machines that run this.
-    if (typeof address === 'object' && address && address.port !== 18789) return address.port;
-  }
-}
 
 /** GET on a fresh connection each time: a pooled socket must not outlive the process it reached. */
 function getJson(port: number, path: string): Promise<{ version: string; pid: number }> {

@@ -1,4 +1,4 @@
-import { adopt } from '../../commands/adopt.js';
+import { adopt, readInstalledPackage } from '../../commands/adopt.js';
 import { init } from '../../commands/init.js';
 import type { Channel, Settings, SupervisorName } from '../../config.js';
 import { ReleaseSwitcherError } from '../../errors.js';
@@ -49,9 +49,8 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   settings.statePaths = settings.statePaths?.map((p) => (/^[~$]/.test(p) ? p : resolve(p)));
   const adoptPath = str(ctx.values.adopt);
   if (adoptPath && !settings.package) {
-    // The package to manage is the adopted one's, unless said otherwise.
-    const { readFile } = await import('node:fs/promises');
-    settings.package = (JSON.parse(await readFile(`${adoptPath}/package.json`, 'utf8').catch(() => '{}')) as { name?: string }).name;
+    // The package to manage is the adopted one's, unless said otherwise; adopt reports a bad folder.
+    settings.package = (await readInstalledPackage(adoptPath).catch(() => undefined))?.name;
   }
   const result = await init({ root: ctx.root, settings, waitSeconds: ctx.runtime.waitSeconds, env: ctx.runtime.env });
   if (!adoptPath) return { result, human: `root ${result.root} manages ${result.config.package} (supervisor ${result.config.supervisor})` };
