@@ -19,7 +19,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { npm } from '../../test/support/registry.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../../test/support/systemd.ts';
-import { freePort, type ManagedGateway, managedGateway } from '../../test/supervisor/service.ts';
+import { freePort, type ManagedGateway, managedGateway } from '../../test/support/service.ts';
 import { firstHealthy, type LoadEvent, monoMs, type OutcomeSummary, plainUnit, saveResult, startLoad, summarize, unitTimes, type Window, WINDOW_SLACK_MS } from './lib.ts';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunUserManager, startUserManager, type UserManager } from '../../test/support/systemd.ts';
-import { freePort, type ManagedGateway, managedGateway } from '../../test/supervisor/service.ts';
+import { freePort, type ManagedGateway, managedGateway } from '../../test/support/service.ts';
 import { firstHealthy, goal, median, monoMs, ms, plainUnit, ratio, saveResult, unitTimes } from './lib.ts';
 
 const REPS = Number(process.env.BENCH_REPS ?? 7);

@@ -7,13 +7,14 @@ import os from 'node:os';
 import pacote from 'pacote';
 import { rollback } from '../commands/switch.js';
 import { update } from '../commands/update.js';
-import type { Channel, Config } from '../config.js';
-import { isReleaseSwitcherError } from '../errors.js';
-import { type Transaction, readState } from '../journal.js';
-import { readLinkVersion } from '../links.js';
-import type { HandoffOptions } from '../schedule.js';
-import { type RootOptions, type Session, openSession } from '../session.js';
-import { fetchError, pacoteOptions } from '../stage/fetch.js';
+import type { Channel, Config } from '../store/config.js';
+import { isReleaseSwitcherError } from '../model/errors.js';
+import { readState } from '../store/journal.js';
+import type { Transaction } from '../model/state.js';
+import { readLinkVersion } from '../store/links.js';
+import type { HandoffOptions } from '../transaction/schedule.js';
+import { type RootOptions, type Session, openSession } from '../store/session.js';
+import { fetchError, pacoteOptions } from '../registry/fetch.js';
 import { type PackumentView, type PolicyResult, decide } from './policy.js';
 
 export interface CheckOptions extends RootOptions {

@@ -5,8 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import semver from 'semver';
-import type { Config } from '../config.js';
-import type { ReleaseRecord } from '../journal.js';
+import type { Config } from '../store/config.js';
+import type { ReleaseRecord } from '../model/state.js';
 
 /** The parts of a registry packument (`pacote.packument(name, {fullMetadata: true})`) the policy reads. */
 export interface PackumentView {

@@ -1,5 +1,5 @@
 /** What a CLI command receives and returns. Only src/cli prints or decides exit codes. */
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../model/runtime.js';
 
 export interface CommandContext {
   root: string;

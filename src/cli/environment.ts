@@ -1,8 +1,8 @@
 /** The one place that reads the process's environment and turns it into options for the library. */
 import os from 'node:os';
 import path from 'node:path';
-import { ReleaseSwitcherError } from '../errors.js';
-import type { Runtime } from '../runtime.js';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import type { Runtime } from '../model/runtime.js';
 import { readNpmConfig } from './npmrc.js';
 import { type ProgressOptions, progressReporter } from './progress.js';
 

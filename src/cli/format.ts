@@ -1,6 +1,6 @@
 /** Plain-text rendering of results for people, and how a transaction maps to the envelope and exit code. */
-import { ReleaseSwitcherError } from '../errors.js';
-import type { Transaction } from '../journal.js';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import type { Transaction } from '../model/state.js';
 import type { CommandOutcome } from './context.js';
 
 export function describeTransaction(tx: Transaction | null): string {

@@ -2,7 +2,7 @@
  * Progress of long work on stderr: a one-line bar redrawn in place on a terminal, plain timestamped
  * lines otherwise (logs, CI, pipes), nothing with --quiet. stdout is never touched.
  */
-import type { ProgressEvent } from '../runtime.js';
+import type { ProgressEvent } from '../model/runtime.js';
 
 export interface ProgressOptions {
   stderr: { write(text: string): unknown; isTTY?: boolean; columns?: number };

@@ -3,8 +3,8 @@
  * host CLI can mount it (e.g. as `openclaw releases …`). bin/main.ts is a two-line shell over it.
  */
 import { parseArgs } from 'node:util';
-import { ExitCode, ReleaseSwitcherError, isReleaseSwitcherError } from '../errors.js';
-import { armCrashPoint } from '../crashpoint.js';
+import { ExitCode, ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
+import { armCrashPoint } from '../platform/crashpoint.js';
 import { COMMANDS, type CommandDef, GLOBAL_OPTIONS, type OptionDef, findCommand } from './definitions.js';
 import { closest, commandHelp, mainHelp } from './help.js';
 import { readEnvironment } from './environment.js';

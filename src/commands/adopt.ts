@@ -6,15 +6,15 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { ReleaseSwitcherError } from '../errors.js';
-import { newId } from '../journal.js';
-import { pointLink, readLinkVersion } from '../links.js';
-import { mutate } from '../mutate.js';
-import type { RootOptions } from '../session.js';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import { newId } from '../store/journal.js';
+import { pointLink, readLinkVersion } from '../store/links.js';
+import { mutate } from '../transaction/mutate.js';
+import type { RootOptions } from '../store/session.js';
 import { sealStaged } from '../stage/index.js';
-import { probeNode } from '../stage/node.js';
-import { run, tail } from '../subprocess.js';
-import { abandonStaging, commitRelease, reuseCandidates } from './install.js';
+import { probeNode } from '../platform/node.js';
+import { run, tail } from '../platform/subprocess.js';
+import { abandonStaging, commitRelease, reuseCandidates } from '../stage/install.js';
 
 export interface AdoptOptions extends RootOptions {
   /** The installed package folder, e.g. /usr/lib/node_modules/openclaw. */

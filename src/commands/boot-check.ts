@@ -6,15 +6,16 @@
  * runs inside the very start job a restart would wait for). Being the one moment the service is
  * stopped, it is also where state snapshots are taken and put back (boot-state.ts).
  */
-import { restoreForTransaction, prepareStateAtStart, type StateAtStart } from '../boot-state.js';
-import { type Config, readConfig } from '../config.js';
-import { isReleaseSwitcherError } from '../errors.js';
-import { readJsonIfExists, writeFileAtomic } from '../fsutil.js';
-import { Journal, type Transaction, newId, readState } from '../journal.js';
-import { type Layout, layoutOf } from '../layout.js';
-import { pointLink, readLinkVersion } from '../links.js';
-import { withLock } from '../lock.js';
-import { planStateReturn } from '../state-return.js';
+import { restoreForTransaction, prepareStateAtStart, type StateAtStart } from '../snapshot/boot-state.js';
+import { type Config, readConfig } from '../store/config.js';
+import { isReleaseSwitcherError } from '../model/errors.js';
+import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
+import { Journal, newId, readState } from '../store/journal.js';
+import type { Transaction } from '../model/state.js';
+import { type Layout, layoutOf } from '../store/layout.js';
+import { pointLink, readLinkVersion } from '../store/links.js';
+import { withLock } from '../store/lock.js';
+import { planStateReturn } from '../transaction/state-return.js';
 
 export interface BootCheckOptions {
   root: string;

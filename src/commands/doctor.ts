@@ -1,9 +1,9 @@
-import { readConfig } from '../config.js';
+import { readConfig } from '../store/config.js';
 import { CHECKS, type CheckResult } from '../doctor/checks.js';
 import { SERVICE_CHECKS } from '../doctor/service.js';
-import { layoutOf } from '../layout.js';
-import type { RootOptions } from '../session.js';
-import { resolveRuntime } from '../runtime.js';
+import { layoutOf } from '../store/layout.js';
+import type { RootOptions } from '../store/session.js';
+import { resolveRuntime } from '../model/runtime.js';
 
 export interface DoctorOptions extends RootOptions {
   /** Repair what is safe to repair (staging leftovers, stale locks, a dangling previous, linger). @default false */

@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises';
-import { type Config, type Settings, defaultConfig, readConfigIfExists, validateConfig, writeConfig } from '../config.js';
-import { ReleaseSwitcherError } from '../errors.js';
-import { layoutOf } from '../layout.js';
-import { withLock } from '../lock.js';
-import { withPreset } from '../presets.js';
+import { type Config, type Settings, defaultConfig, readConfigIfExists, validateConfig, writeConfig } from '../store/config.js';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import { layoutOf } from '../store/layout.js';
+import { withLock } from '../store/lock.js';
+import { withPreset } from '../store/presets.js';
 
 export interface InitOptions {
   root: string;

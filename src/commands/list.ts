@@ -1,7 +1,8 @@
-import semver from 'semver';
-import { type ReleaseState, type Transaction, readState, runnerNeverRan } from '../journal.js';
-import { readLinkVersion } from '../links.js';
-import { type RootOptions, openSession } from '../session.js';
+import { readState, runnerNeverRan } from '../store/journal.js';
+import { type ReleaseState, type Transaction, publicTransaction } from '../model/state.js';
+import { readLinkVersion } from '../store/links.js';
+import { compareVersionsDesc } from '../store/release.js';
+import { type RootOptions, openSession } from '../store/session.js';
 
 export interface ReleaseInfo {
   version: string;
@@ -23,9 +24,6 @@ export interface ListResult {
   releases: ReleaseInfo[];
 }
 
-export function compareVersionsDesc(a: string, b: string): number {
-  return semver.valid(a) && semver.valid(b) ? semver.rcompare(a, b) : b.localeCompare(a);
-}
 
 /** All releases with their marks. Reads only; takes no lock. */
 export async function list(options: RootOptions): Promise<ListResult> {
@@ -62,11 +60,4 @@ export async function status(options: RootOptions): Promise<StatusResult> {
   // A runner that never reported is not in flight forever: say so, as recovery will record it.
   const view = tx && runnerNeverRan(tx) ? { ...tx, status: 'failed' as const, reason: 'runner_never_ran' } : tx;
   return { current, previous, transaction: publicTransaction(view) };
-}
-
-/** A transaction as CONTRACT.md shows it (internal bookkeeping removed). */
-export function publicTransaction(tx: Transaction | null): Transaction | null {
-  if (!tx) return null;
-  const { before: _before, ...rest } = tx;
-  return rest;
 }

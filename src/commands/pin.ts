@@ -1,6 +1,6 @@
-import { ReleaseSwitcherError } from '../errors.js';
-import { mutate } from '../mutate.js';
-import type { RootOptions } from '../session.js';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import { mutate } from '../transaction/mutate.js';
+import type { RootOptions } from '../store/session.js';
 
 export interface PinOptions extends RootOptions {
   version: string;

@@ -1,12 +1,12 @@
 import fs from 'node:fs/promises';
-import { crashPoint } from '../crashpoint.js';
-import { fsyncDir, removeTree } from '../fsutil.js';
-import { newId } from '../journal.js';
-import { readLinkVersion } from '../links.js';
-import { mutate } from '../mutate.js';
-import type { RootOptions } from '../session.js';
-import { pruneSnapshots } from '../snapshot.js';
-import { compareVersionsDesc } from './list.js';
+import { crashPoint } from '../platform/crashpoint.js';
+import { fsyncDir, removeTree } from '../platform/fs.js';
+import { newId } from '../store/journal.js';
+import { readLinkVersion } from '../store/links.js';
+import { mutate } from '../transaction/mutate.js';
+import type { RootOptions } from '../store/session.js';
+import { pruneSnapshots } from '../snapshot/snapshot.js';
+import { compareVersionsDesc } from '../store/release.js';
 
 export interface PruneOptions extends RootOptions {
   /** How many releases to keep besides current, previous and pinned ones. @default config.keep */

@@ -1,7 +1,6 @@
-import type { Transaction } from '../journal.js';
-import { mutate } from '../mutate.js';
-import type { RootOptions } from '../session.js';
-import { publicTransaction } from './list.js';
+import { type Transaction, publicTransaction } from '../model/state.js';
+import { mutate } from '../transaction/mutate.js';
+import type { RootOptions } from '../store/session.js';
 
 export interface RecoverResult {
   transaction: Transaction | null;

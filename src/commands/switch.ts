@@ -1,8 +1,8 @@
-import { ReleaseSwitcherError } from '../errors.js';
-import type { Transaction } from '../journal.js';
-import { readLinkVersion } from '../links.js';
-import { type HandoffOptions, activateOrSchedule, transact } from '../schedule.js';
-import type { RootOptions } from '../session.js';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import type { Transaction } from '../model/state.js';
+import { readLinkVersion } from '../store/links.js';
+import { type HandoffOptions, activateOrSchedule, transact } from '../transaction/schedule.js';
+import type { RootOptions } from '../store/session.js';
 
 export interface SwitchOptions extends RootOptions, HandoffOptions {
   /** An installed version. */

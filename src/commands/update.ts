@@ -1,8 +1,8 @@
-import type { Transaction } from '../journal.js';
-import { type HandoffOptions, activateOrSchedule, transact } from '../schedule.js';
-import type { RootOptions } from '../session.js';
-import { channelTag } from '../stage/fetch.js';
-import { installLocked } from './install.js';
+import type { Transaction } from '../model/state.js';
+import { type HandoffOptions, activateOrSchedule, transact } from '../transaction/schedule.js';
+import type { RootOptions } from '../store/session.js';
+import { channelTag } from '../registry/fetch.js';
+import { installLocked } from '../stage/install.js';
 
 export interface UpdateOptions extends RootOptions, HandoffOptions {
   /** What to update to. @default "<package>@<dist-tag of the channel>" */

@@ -6,15 +6,15 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type Config, readConfig } from '../config.js';
-import { isReleaseSwitcherError } from '../errors.js';
-import { pathExists, removeTree } from '../fsutil.js';
-import { readState } from '../journal.js';
-import { LAYOUT_VERSION, type Layout } from '../layout.js';
-import { LOCK_STALE_MS, isAlive, readLockOwner } from '../lock.js';
-import { readLinkVersion, removeLink } from '../links.js';
-import { diffAgainstManifest } from '../manifest.js';
-import { listReleaseDirs, readMarker } from '../release.js';
+import { type Config, readConfig } from '../store/config.js';
+import { isReleaseSwitcherError } from '../model/errors.js';
+import { pathExists, removeTree } from '../platform/fs.js';
+import { readState } from '../store/journal.js';
+import { LAYOUT_VERSION, type Layout } from '../store/layout.js';
+import { LOCK_STALE_MS, isAlive, readLockOwner } from '../store/lock.js';
+import { readLinkVersion, removeLink } from '../store/links.js';
+import { diffAgainstManifest } from '../store/manifest.js';
+import { listReleaseDirs, readMarker } from '../store/release.js';
 
 export interface CheckResult {
   name: string;

@@ -6,9 +6,9 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { readLinkVersion } from '../links.js';
-import { run } from '../subprocess.js';
-import { supervisorFor } from '../supervisor/index.js';
+import { readLinkVersion } from '../store/links.js';
+import { run } from '../platform/subprocess.js';
+import { supervisorFor } from '../service/supervisors/index.js';
 import type { CheckContext, CheckResult } from './checks.js';
 
 const TIMEOUT_MS = 15_000;

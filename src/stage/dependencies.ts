@@ -7,10 +7,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import runScript from '@npmcli/run-script';
-import { ReleaseSwitcherError } from '../errors.js';
-import { pathExists } from '../fsutil.js';
-import { run, tail } from '../subprocess.js';
-import { type NodeRuntime, envWithNode } from './node.js';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import { pathExists } from '../platform/fs.js';
+import { run, tail } from '../platform/subprocess.js';
+import { type NodeRuntime, envWithNode } from '../platform/node.js';
 
 const NPM_TIMEOUT_MS = 30 * 60_000;
 const LIFECYCLE_EVENTS = ['preinstall', 'install', 'postinstall'] as const;

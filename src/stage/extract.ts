@@ -6,8 +6,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as tar from 'tar';
-import { ReleaseSwitcherError, asDiskFull, errnoOf } from '../errors.js';
-import { run } from '../subprocess.js';
+import { ReleaseSwitcherError, asDiskFull, errnoOf } from '../model/errors.js';
+import { run } from '../platform/subprocess.js';
 
 const ALLOWED_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink']);
 

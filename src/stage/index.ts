@@ -5,19 +5,19 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from '../config.js';
-import { ReleaseSwitcherError } from '../errors.js';
-import { writeFileAtomic } from '../fsutil.js';
-import type { Journal } from '../journal.js';
-import { LAYOUT_VERSION, type Layout, RELEASE_MARKER } from '../layout.js';
-import { type KnownHash, type ReleaseMarker, computeManifest, hashAhead, manifestSize } from '../manifest.js';
-import { readMarker } from '../release.js';
-import type { ProgressEvent, ResolvedRuntime } from '../runtime.js';
-import { type EarlierRelease, dedupeAgainst, sealTree } from '../seal.js';
+import type { Config } from '../store/config.js';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import { writeFileAtomic } from '../platform/fs.js';
+import type { Journal } from '../store/journal.js';
+import { LAYOUT_VERSION, type Layout, RELEASE_MARKER } from '../store/layout.js';
+import { type KnownHash, type ReleaseMarker, computeManifest, hashAhead, manifestSize } from '../store/manifest.js';
+import { readMarker } from '../store/release.js';
+import type { ProgressEvent, ResolvedRuntime } from '../model/runtime.js';
+import { type EarlierRelease, dedupeAgainst, sealTree } from '../store/seal.js';
 import { installDependencies, runLifecycle } from './dependencies.js';
 import { extractTarball } from './extract.js';
-import { type ResolvedPackage, downloadTarball } from './fetch.js';
-import { checkEngines, probeNode } from './node.js';
+import { type ResolvedPackage, downloadTarball } from '../registry/fetch.js';
+import { checkEngines, probeNode } from '../platform/node.js';
 import { smokeCheck } from './smoke.js';
 
 /** Top-level entries that npm install (or our hiding of scripts from it) writes while it runs. */

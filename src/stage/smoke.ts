@@ -4,10 +4,10 @@
  * (main and bin files) that runs none of the package's code.
  */
 import path from 'node:path';
-import { ReleaseSwitcherError } from '../errors.js';
-import { pathExists } from '../fsutil.js';
-import { run, tail } from '../subprocess.js';
-import { type NodeRuntime, envWithNode } from './node.js';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import { pathExists } from '../platform/fs.js';
+import { run, tail } from '../platform/subprocess.js';
+import { type NodeRuntime, envWithNode } from '../platform/node.js';
 
 const SMOKE_TIMEOUT_MS = 120_000;
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hostIdOf } from '../../src/autoupdate/index.ts';
 import { type PackumentView, type PolicyInput, channelVersion, decide, jitterSeconds, rolloutBucket } from '../../src/autoupdate/policy.ts';
-import type { ReleaseRecord, ReleaseState } from '../../src/journal.ts';
+import type { ReleaseRecord, ReleaseState } from '../../src/model/state.ts';
 import { tempDir } from '../support/cli.ts';
 
 const NOW = new Date('2026-11-21T12:00:00.000Z');

@@ -1,7 +1,7 @@
 // doctor's service checks against a real private systemd --user: ExecStart through current, and drift.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
-import { type ManagedGateway, managedGateway } from '../supervisor/service.ts';
+import { type ManagedGateway, managedGateway } from '../support/service.ts';
 
 const can = canRunUserManager();
 const check = (r: { json: any }, name: string) => (r.json.result?.checks ?? []).find((c: any) => c.name === name);

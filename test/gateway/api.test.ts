@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestUpdate, updateStatus, type ProgressEvent } from '../../dist/index.js';
 import { cliEnv } from '../support/cli.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
-import { type ManagedGateway, managedGateway } from '../supervisor/service.ts';
+import { type ManagedGateway, managedGateway } from '../support/service.ts';
 
 const can = canRunUserManager();
 

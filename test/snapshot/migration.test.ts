@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCHEMA_RELEASES } from '../support/fixtures.ts';
 import { readState } from '../support/root.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
-import { type ManagedGateway, managedGateway } from '../supervisor/service.ts';
+import { type ManagedGateway, managedGateway } from '../support/service.ts';
 
 const can = canRunUserManager();
 const { old: OLD, new: NEW, broken: BROKEN, crashing: CRASHING } = SCHEMA_RELEASES;

@@ -4,12 +4,13 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { emptyState, type State, type Transaction } from '../../src/journal.ts';
-import { layoutOf } from '../../src/layout.ts';
-import { listSnapshots, pruneSnapshots, readSnapshot, restoreSnapshot, takeSnapshot } from '../../src/snapshot.ts';
-import { expandStatePath, resolveStatePaths } from '../../src/state-paths.ts';
-import { planStateReturn, schemaAtLeast } from '../../src/state-return.ts';
-import { defaultConfig } from '../../src/config.ts';
+import { emptyState } from '../../src/store/journal.ts';
+import type { State, Transaction } from '../../src/model/state.ts';
+import { layoutOf } from '../../src/store/layout.ts';
+import { listSnapshots, pruneSnapshots, readSnapshot, restoreSnapshot, takeSnapshot } from '../../src/snapshot/snapshot.ts';
+import { expandStatePath, resolveStatePaths } from '../../src/snapshot/state-paths.ts';
+import { planStateReturn, schemaAtLeast } from '../../src/transaction/state-return.ts';
+import { defaultConfig } from '../../src/store/config.ts';
 import { tempDir } from '../support/cli.ts';
 
 const read = (p: string) => readFileSync(p, 'utf8');

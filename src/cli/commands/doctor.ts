@@ -1,5 +1,5 @@
 import { doctor } from '../../commands/doctor.js';
-import { ReleaseSwitcherError } from '../../errors.js';
+import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {

@@ -1,7 +1,7 @@
 import { adopt, readInstalledPackage } from '../../commands/adopt.js';
 import { init } from '../../commands/init.js';
-import type { Channel, Settings, SupervisorName } from '../../config.js';
-import { ReleaseSwitcherError } from '../../errors.js';
+import type { Channel, Settings, SupervisorName } from '../../store/config.js';
+import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { parseSeconds } from '../environment.js';
 

@@ -1,5 +1,5 @@
 import { type InstallPlan, install, planInstall } from '../../commands/install.js';
-import { ReleaseSwitcherError } from '../../errors.js';
+import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {

@@ -1,6 +1,6 @@
 import { list } from '../../commands/list.js';
-import { formatBytes, releaseUsage } from '../../disk-usage.js';
-import { layoutOf } from '../../layout.js';
+import { formatBytes, releaseUsage } from '../../store/disk-usage.js';
+import { layoutOf } from '../../store/layout.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { table } from '../format.js';
 

@@ -1,5 +1,5 @@
 import { pin } from '../../commands/pin.js';
-import { ReleaseSwitcherError } from '../../errors.js';
+import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 
 /** `pin VERSION` and `unpin VERSION`: one module, told apart by the command name. */

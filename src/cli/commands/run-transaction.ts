@@ -1,5 +1,5 @@
-import { ReleaseSwitcherError } from '../../errors.js';
-import { runScheduled } from '../../schedule.js';
+import { ReleaseSwitcherError } from '../../model/errors.js';
+import { runScheduled } from '../../transaction/schedule.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { transactionOutcome } from '../format.js';
 

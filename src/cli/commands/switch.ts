@@ -1,5 +1,5 @@
 import { switchTo } from '../../commands/switch.js';
-import { ReleaseSwitcherError } from '../../errors.js';
+import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { transactionOutcome } from '../format.js';
 import { handoffOf } from './update.js';

@@ -1,10 +1,10 @@
 import { planInstall } from '../../commands/install.js';
 import { update } from '../../commands/update.js';
-import { openSession } from '../../session.js';
-import { channelTag } from '../../stage/fetch.js';
+import { openSession } from '../../store/session.js';
+import { channelTag } from '../../registry/fetch.js';
 import { describePlan } from './install.js';
-import { ReleaseSwitcherError } from '../../errors.js';
-import type { HandoffOptions } from '../../schedule.js';
+import { ReleaseSwitcherError } from '../../model/errors.js';
+import type { HandoffOptions } from '../../transaction/schedule.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { transactionOutcome } from '../format.js';
 

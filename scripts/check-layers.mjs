@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// The house rule, checked from the code: src/ is folders in layers, and a module imports only from its
+// own folder or from layers below it; no import circles. `--tree` prints the folders with line counts.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src');
+/** Top to bottom. A folder may import from any folder listed after it, never before it. */
+export const LAYERS = [
+  ['index.ts'],
+  ['cli'],
+  ['gateway', 'autoupdate'],
+  ['commands'],
+  ['doctor'],
+  ['transaction'],
+  ['stage'],
+  ['registry', 'service', 'snapshot'],
+  ['store'],
+  ['platform'],
+  ['model'],
+];
+const rankOf = (folder) => LAYERS.findIndex((layer) => layer.includes(folder));
+
+function walk(dir) {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    return entry.isDirectory() ? walk(full) : entry.name.endsWith('.ts') ? [full] : [];
+  });
+}
+
+export function importsOf(file) {
+  const text = fs.readFileSync(file, 'utf8');
+  const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]/g), ...text.matchAll(/import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g)];
+  return specs.map((m) => path.resolve(path.dirname(file), m[1]).replace(/\.js$/, '.ts'));
+}
+
+const folderOf = (file) => path.relative(SRC, file).split(path.sep)[0];
+const files = walk(SRC).filter((f) => !f.endsWith('.d.ts'));
+const graph = new Map(files.map((f) => [f, importsOf(f).filter((t) => fs.existsSync(t))]));
+
+const problems = [];
+for (const [file, targets] of graph) {
+  const from = folderOf(file);
+  if (rankOf(from) < 0) problems.push(`${path.relative(SRC, file)}: folder "${from}" is in no layer`);
+  for (const target of targets) {
+    const to = folderOf(target);
+    if (from === 'commands' && to === 'commands') problems.push(`${path.relative(SRC, file)} imports ${path.relative(SRC, target)}: a command never imports another command`);
+    if (to !== from && rankOf(to) <= rankOf(from)) problems.push(`${path.relative(SRC, file)} imports ${path.relative(SRC, target)}: ${from} may not import ${to}`);
+  }
+}
+// Circles: a depth-first search over the module graph.
+const seen = new Map();
+const stack = [];
+function visit(file) {
+  seen.set(file, 'open');
+  stack.push(file);
+  for (const target of graph.get(file) ?? []) {
+    if (seen.get(target) === 'open') problems.push(`import circle: ${[...stack.slice(stack.indexOf(target)), target].map((f) => path.relative(SRC, f)).join(' -> ')}`);
+    else if (!seen.has(target)) visit(target);
+  }
+  stack.pop();
+  seen.set(file, 'done');
+}
+for (const file of files) if (!seen.has(file)) visit(file);
+
+if (process.argv.includes('--tree')) {
+  const lines = (f) => fs.readFileSync(f, 'utf8').split('\n').length - 1;
+  for (const layer of LAYERS) {
+    for (const folder of layer) {
+      const inside = files.filter((f) => folderOf(f) === folder);
+      const total = inside.reduce((sum, f) => sum + lines(f), 0);
+      console.log(`${folder.padEnd(12)} ${String(inside.length).padStart(3)} files ${String(total).padStart(6)} lines`);
+      if (process.argv.includes('--files')) for (const f of inside) console.log(`  ${path.relative(SRC, f).padEnd(40)} ${lines(f)}`);
+    }
+  }
+}
+if (problems.length > 0) {
+  console.error(problems.join('\n'));
+  console.error(`${problems.length} layering problem(s)`);
+  process.exitCode = 1;
+} else {
+  console.log(`layers ok: ${files.length} modules, imports point one way, no circles`);
+}

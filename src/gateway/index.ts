@@ -1,0 +1,67 @@
+/**
+ * The API a service's own RPC handlers call, e.g. the OpenClaw gateway's `update.run` and
+ * `update.status`. `requestUpdate` returns within about a second: the work that restarts the
+ * service must run outside it, so it is journaled and handed to a runner (see schedule.ts); only
+ * an immediate failure (nothing changed) or `up_to_date` comes back without a runner.
+ */
+import { newTransaction } from '../transaction/activate.js';
+import { installLocked } from '../stage/install.js';
+import { type StatusResult, status } from '../commands/list.js';
+import type { Transaction } from '../model/state.js';
+import { readLinkVersion } from '../store/links.js';
+import { activateOrSchedule, transact } from '../transaction/schedule.js';
+import type { RootOptions } from '../store/session.js';
+import { channelTag, resolvePackage } from '../registry/fetch.js';
+
+export interface RequestUpdateOptions extends RootOptions {
+  /** What to update to. @default "<package>@<dist-tag of the channel>" */
+  spec?: string;
+  /**
+   * Where the release is staged. `runner`: by the runner outside the service, so this call returns
+   * at once (follow the staging with `updateStatus().transaction.progress`). `caller`: here, before
+   * the hand-off, reporting to `onProgress` and honouring `signal`; the call returns when staging is
+   * done. @default "runner"
+   */
+  stageIn?: 'runner' | 'caller';
+}
+
+/**
+ * Ask for an update. Resolves with the transaction: `scheduled` (a runner outside the service
+ * carries it out; poll `updateStatus`), `up_to_date`, or, where there is no supervisor to restart,
+ * the finished `switched` one. Rejects with a ReleaseSwitcherError when nothing could be started
+ * (unknown version, registry down, busy…): nothing changed then.
+ */
+export async function requestUpdate(options: RequestUpdateOptions): Promise<Transaction> {
+  return transact(options, 'update.run', async (session) => {
+    const spec = options.spec ?? `${session.config.package}@${channelTag(session.config)}`;
+    if (options.stageIn === 'caller') {
+      const { version } = await installLocked(session, spec);
+      return activateOrSchedule(session, 'update', version, 'always');
+    }
+    const pkg = await resolvePackage(spec, session.config, session.runtime, process.cwd());
+    const current = await readLinkVersion(session.layout, 'current');
+    if (session.journal.state.releases[pkg.version] || current === pkg.version || session.config.supervisor === 'none') {
+      if (!session.journal.state.releases[pkg.version]) await installLocked(session, spec);
+      return activateOrSchedule(session, 'update', pkg.version, 'always');
+    }
+    const tx = newTransaction('update', current, pkg.version, { current, previous: await readLinkVersion(session.layout, 'previous') });
+    Object.assign(tx, { status: 'scheduled', scheduledAt: new Date().toISOString(), spec: pkg.resolved.startsWith('http') ? `${pkg.name}@${pkg.version}` : pkg.spec });
+    session.journal.state.transaction = tx;
+    await session.journal.commit();
+    return { tx, launch: true };
+  });
+}
+
+export interface UpdateStatus extends StatusResult {
+  /** True while a transaction is in flight (scheduled, staging, switching, restarting, verifying, rolling back). */
+  inFlight: boolean;
+}
+
+/**
+ * What `update.status` reports: the versions, and the in-flight or last transaction with its steps,
+ * durations, reason, probe evidence and (while a runner stages) progress. Reads only; never blocks.
+ */
+export async function updateStatus(options: RootOptions): Promise<UpdateStatus> {
+  const result = await status(options);
+  return { ...result, inFlight: result.transaction !== null && result.transaction.finishedAt === null };
+}

@@ -1,0 +1,86 @@
+/**
+ * The journal's data: release records, transactions and their steps, as state.json holds them. Only
+ * types and pure views here; reading and writing state.json is store/journal.ts.
+ */
+
+export type ReleaseState = 'installed' | 'pending' | 'good' | 'bad';
+
+export interface ReleaseRecord {
+  version: string;
+  state: ReleaseState;
+  pinned: boolean;
+  installedAt: string;
+  integrity: string | null;
+  /** Where it came from: the resolved tarball URL or file. */
+  source: string;
+  /** Why it was marked bad. */
+  reason?: string;
+}
+
+export type StepStatus = 'running' | 'ok' | 'failed' | 'skipped';
+export interface Step {
+  name: string;
+  status: StepStatus;
+  ms: number;
+  detail?: string;
+  /** Probe evidence of a verify step (probes, status, version, supervisor state). */
+  evidence?: unknown;
+}
+
+export type TransactionKind = 'update' | 'switch' | 'rollback' | 'recover';
+export type TerminalStatus = 'verified' | 'switched' | 'up_to_date' | 'rolled_back' | 'rollback_failed' | 'failed';
+export type InFlightStatus = 'staging' | 'switching' | 'restarting' | 'verifying' | 'rolling_back' | 'scheduled';
+export type TransactionStatus = TerminalStatus | InFlightStatus;
+
+export interface Transaction {
+  id: string;
+  kind: TransactionKind;
+  status: TransactionStatus;
+  from: string | null;
+  to: string | null;
+  reason: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  steps: Step[];
+  /** Where the links pointed before the flip, so an interrupted flip can be undone. */
+  before?: { current: string | null; previous: string | null };
+  /** For `rollback_failed`: what a human should run. */
+  hint?: string;
+  /** A runner outside the service carries it out: when it was handed over and its last sign of life. */
+  scheduledAt?: string;
+  heartbeatAt?: string;
+  /** A scheduled update whose runner stages the release first: what to install. */
+  spec?: string;
+  /** The latest progress of a runner's staging, for `update.status`. */
+  progress?: { phase: string; message: string; done?: number; total?: number; at: string };
+  /** The state snapshot (`snapshots/<id>/`, id = this transaction's) the boot-check took before `to` first started. */
+  snapshot?: string;
+  /** A snapshot to put back before `version` starts: the boot-check restores it while the service is stopped. */
+  restore?: { snapshot: string; version: string };
+}
+
+/** A mutation that is not a transaction (install, prune) but must still be finished or undone. */
+export interface Operation {
+  kind: 'install' | 'prune';
+  id: string;
+  startedAt: string;
+  /** install: the version being staged, once known. prune: the versions being removed. */
+  versions: string[];
+}
+
+export interface State {
+  layoutVersion: number;
+  releases: Record<string, ReleaseRecord>;
+  /** The transaction in flight, or null. */
+  transaction: Transaction | null;
+  operation: Operation | null;
+  /** Finished transactions, newest last. */
+  history: Transaction[];
+}
+
+/** A transaction as CONTRACT.md shows it (internal bookkeeping removed). */
+export function publicTransaction(tx: Transaction | null): Transaction | null {
+  if (!tx) return null;
+  const { before: _before, ...rest } = tx;
+  return rest;
+}

@@ -1,0 +1,85 @@
+/** Small filesystem primitives with the durability rules the journal and the links rely on. */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { errnoOf } from '../model/errors.js';
+
+/** fsync a directory so a rename or link inside it survives a power cut. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export function tempName(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+/** Write temp file, fsync it, rename over `file`, fsync the directory: readers see old or new, never half. */
+export async function writeFileAtomic(file: string, data: string): Promise<void> {
+  const tmp = tempName(file);
+  try {
+    const handle = await fs.open(tmp, 'wx', 0o644);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(tmp, file);
+  } catch (error) {
+    await fs.rm(tmp, { force: true });
+    throw error;
+  }
+  await fsyncDir(path.dirname(file));
+}
+
+export async function pathExists(p: string): Promise<boolean> {
+  try {
+    await fs.lstat(p);
+    return true;
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return false;
+    throw error;
+  }
+}
+
+/** Read and parse a JSON file; undefined when it does not exist. Parse errors are thrown to the caller. */
+export async function readJsonIfExists(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return undefined;
+    throw error;
+  }
+  return JSON.parse(text) as unknown;
+}
+
+/**
+ * Remove a tree that may be sealed (directories without write bits). Root ignores the bits,
+ * other users must first make directories writable again, which touches only this tree's own
+ * directory inodes (directories are never shared between releases, files may be).
+ */
+export async function removeTree(dir: string): Promise<void> {
+  try {
+    await fs.rm(dir, { recursive: true, force: true });
+    return;
+  } catch (error) {
+    if (errnoOf(error) !== 'EACCES' && errnoOf(error) !== 'EPERM') throw error;
+  }
+  await makeDirsWritable(dir);
+  await fs.rm(dir, { recursive: true, force: true });
+}
+
+async function makeDirsWritable(dir: string): Promise<void> {
+  const stat = await fs.lstat(dir).catch(() => undefined);
+  if (!stat?.isDirectory()) return;
+  await fs.chmod(dir, 0o755);
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) await makeDirsWritable(path.join(dir, entry.name));
+  }
+}

@@ -1,0 +1,155 @@
+/** Spec → exact version (pacote) → tarball on disk, verified against its integrity. */
+import npa from 'npm-package-arg';
+import pacote, { type PacoteManifest, type PacoteOptions } from 'pacote';
+import semver from 'semver';
+import type { Config } from '../store/config.js';
+import { ReleaseSwitcherError, asDiskFull, errnoOf } from '../model/errors.js';
+import { pathExists } from '../platform/fs.js';
+import type { ResolvedRuntime } from '../model/runtime.js';
+
+/** The dist-tag a channel follows. */
+export function channelTag(config: Config): string {
+  return config.channel === 'beta' ? 'beta' : 'latest';
+}
+
+/**
+ * Turn what the user typed into a full npm spec for the managed package: `1.2.3`, `^1.2`, `beta`
+ * and the bare package name are read as versions, ranges and tags of it.
+ */
+export function normalizeSpec(spec: string, config: Config): string {
+  const trimmed = spec.trim();
+  if (trimmed === '') throw invalidSpec(spec, 'it is empty');
+  if (trimmed === config.package) return `${config.package}@${channelTag(config)}`;
+  if (semver.valid(trimmed) || (semver.validRange(trimmed) && /^[\d^~<>=*xX| .-]/.test(trimmed))) return `${config.package}@${trimmed}`;
+  return trimmed;
+}
+
+function invalidSpec(spec: string, why: string, cause?: unknown) {
+  return new ReleaseSwitcherError('INVALID_SPEC', `Cannot use "${spec}" as a package spec: ${why}.`, {
+    hint: 'Use NAME@VERSION, NAME@TAG, NAME@RANGE, a .tgz path or a tarball URL.',
+    cause,
+  });
+}
+
+export function pacoteOptions(config: Config, runtime: ResolvedRuntime, extra: PacoteOptions = {}): PacoteOptions {
+  return {
+    ...runtime.npmConfig,
+    ...(config.registry ? { registry: config.registry } : {}),
+    cache: `${runtime.npmCache}/_cacache`,
+    ...extra,
+  };
+}
+
+export interface ResolvedPackage {
+  spec: string;
+  name: string;
+  version: string;
+  /** Where the tarball comes from (URL or file path). */
+  resolved: string;
+  integrity: string | null;
+  manifest: PacoteManifest;
+}
+
+export async function resolvePackage(rawSpec: string, config: Config, runtime: ResolvedRuntime, where: string, extra: PacoteOptions = {}): Promise<ResolvedPackage> {
+  const spec = normalizeSpec(rawSpec, config);
+  let parsed: ReturnType<typeof npa>;
+  try {
+    parsed = npa(spec, where);
+  } catch (error) {
+    throw invalidSpec(rawSpec, (error as Error).message, error);
+  }
+  if (!['tag', 'version', 'range', 'file', 'remote'].includes(parsed.type)) {
+    throw invalidSpec(rawSpec, `${parsed.type} specs are not supported`);
+  }
+  if (parsed.name && parsed.name !== config.package) throw wrongPackage(rawSpec, parsed.name, config);
+  if (parsed.type === 'file' && parsed.fetchSpec && !(await pathExists(parsed.fetchSpec))) {
+    throw new ReleaseSwitcherError('PACKAGE_NOT_FOUND', `No such tarball: ${parsed.fetchSpec}.`, { hint: 'Check the path.' });
+  }
+  let manifest: PacoteManifest;
+  try {
+    manifest = await pacote.manifest(spec, pacoteOptions(config, runtime, { where, ...extra }));
+  } catch (error) {
+    // The tarball exists (checked above), so a missing file is its package.json.
+    if (parsed.type === 'file' && errnoOf(error) === 'ENOENT') {
+      throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `${parsed.fetchSpec} has no package.json.`, { hint: 'The tarball is not an installable npm package.', cause: error });
+    }
+    throw fetchError(error, spec);
+  }
+  if (manifest.name !== config.package) throw wrongPackage(rawSpec, manifest.name, config);
+  if (!semver.valid(manifest.version)) {
+    throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `${spec} has the invalid version "${manifest.version}".`, {
+      hint: 'Only packages with a valid semver version can be installed.',
+    });
+  }
+  return {
+    spec,
+    name: manifest.name,
+    version: manifest.version,
+    resolved: manifest._resolved,
+    integrity: manifest._integrity ?? manifest.dist?.integrity ?? null,
+    manifest,
+  };
+}
+
+function wrongPackage(spec: string, name: string, config: Config) {
+  return new ReleaseSwitcherError('WRONG_PACKAGE', `"${spec}" names ${name}, but this root manages ${config.package}.`, {
+    hint: `Use ${config.package}@VERSION, or another --root for ${name}.`,
+  });
+}
+
+/** Download the tarball to `dest`; pacote checks it against `integrity` while writing. */
+export async function downloadTarball(pkg: ResolvedPackage, dest: string, config: Config, runtime: ResolvedRuntime, where: string): Promise<string> {
+  const spec = pkg.resolved.startsWith('file:') || !/^https?:/.test(pkg.resolved) ? pkg.spec : `${pkg.name}@${pkg.resolved}`;
+  try {
+    const result = await pacote.tarball.file(spec, dest, pacoteOptions(config, runtime, { where, ...(pkg.integrity ? { integrity: pkg.integrity } : {}) }));
+    return result.integrity;
+  } catch (error) {
+    throw fetchError(error, pkg.spec);
+  }
+}
+
+/** Map pacote / npm-registry-fetch / fs errors to our codes. */
+export function fetchError(error: unknown, spec: string): unknown {
+  if (error instanceof ReleaseSwitcherError) return error;
+  const code = errnoOf(error);
+  const message = error instanceof Error ? error.message : String(error);
+  const make = (ours: ConstructorParameters<typeof ReleaseSwitcherError>[0], text: string, hint: string) =>
+    new ReleaseSwitcherError(ours, text, { hint, cause: error, details: code ? { upstreamCode: code } : undefined });
+  switch (code) {
+    case 'E404':
+      return make('PACKAGE_NOT_FOUND', `The registry has no package for ${spec}.`, 'Check the package name and --registry.');
+    case 'ETARGET':
+      return make('VERSION_NOT_FOUND', `No version matches ${spec}.`, `See what exists with: npm view ${spec.replace(/@[^@]*$/, '')} versions`);
+    case 'EINTEGRITY':
+      return make('INTEGRITY_MISMATCH', `The tarball for ${spec} does not match its integrity (${message}).`, 'Someone or something changed the tarball: do not install it. Try again later or report it to the registry.');
+    case 'ENOENT':
+      return make('PACKAGE_NOT_FOUND', `No such tarball: ${spec}.`, 'Check the path.');
+    case 'EINVALIDPACKAGENAME':
+    case 'EINVALIDTAGNAME':
+    case 'EUNSUPPORTEDPROTOCOL':
+      return make('INVALID_SPEC', `Cannot use "${spec}": ${message}`, 'Use NAME@VERSION, NAME@TAG, a .tgz path or a tarball URL.');
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return asDiskFull(error, `downloading ${spec}`);
+    case 'TAR_BAD_ARCHIVE':
+    case 'TAR_ABORT':
+    case 'Z_BUF_ERROR':
+    case 'Z_DATA_ERROR':
+    case 'ERR_STREAM_PREMATURE_CLOSE':
+      return make('BAD_TARBALL', `The tarball for ${spec} is truncated or corrupt (${message}).`, 'Try again; if it persists the published tarball is broken.');
+    case 'ENOTFOUND':
+    case 'ECONNREFUSED':
+    case 'ECONNRESET':
+    case 'ETIMEDOUT':
+    case 'EAI_AGAIN':
+      return make('FETCH_FAILED', `Cannot reach the registry for ${spec} (${code}).`, 'Check the network and the registry URL (--registry or .npmrc).');
+    default:
+      if (/^E[45]\d\d$/.test(code ?? '') || /premature|unexpected end|truncat/i.test(message)) {
+        return make('FETCH_FAILED', `Downloading ${spec} failed: ${message}`, 'Try again; check the registry.');
+      }
+      if (/invalid package\.json|JSON/i.test(message) || code === 'EJSONPARSE') {
+        return make('BAD_PACKAGE_JSON', `package.json of ${spec} is missing or invalid: ${message}`, 'The tarball is not an installable npm package.');
+      }
+      return error;
+  }
+}

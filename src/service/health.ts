@@ -1,0 +1,117 @@
+/**
+ * Verifying a freshly started release: the health endpoint must answer 2xx with the target version
+ * within the deadline, and then keep doing so for the stability window while the supervisor shows
+ * the same main process and no restart. Only a verified new process is success (seed 001).
+ */
+import type { ServiceState, Supervisor } from './supervisors/types.js';
+
+export type VerifyFailure = 'crashed' | 'exit_78' | 'unhealthy' | 'version_mismatch' | 'timeout';
+
+export interface VerifyOptions {
+  supervisor: Supervisor | null;
+  healthUrl: string | null;
+  /** Dot path of the version in the health JSON. */
+  versionField: string;
+  expectedVersion: string;
+  timeoutMs: number;
+  stableMs: number;
+  /** Interval between probes after the first second (50 ms before). @default 250 */
+  pollMs?: number;
+  onProbe?: (message: string) => void;
+}
+
+export interface VerifyEvidence {
+  probes: number;
+  /** Milliseconds from the start of verification to the first good probe. */
+  healthyAfterMs: number | null;
+  lastHttpStatus: number | null;
+  lastVersion: string | null;
+  lastError: string | null;
+  state: ServiceState | null;
+}
+
+export type VerifyResult = { ok: true; evidence: VerifyEvidence } | { ok: false; reason: VerifyFailure; detail: string; evidence: VerifyEvidence };
+
+const PROBE_TIMEOUT_MS = 2_000;
+
+export function readField(value: unknown, dotPath: string): unknown {
+  return dotPath.split('.').reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), value);
+}
+
+type Probe = { ok: true } | { ok: false; reason: VerifyFailure; detail: string };
+
+async function probeHealth(options: VerifyOptions, evidence: VerifyEvidence): Promise<Probe> {
+  if (!options.healthUrl) return { ok: true };
+  evidence.probes++;
+  let response: Response;
+  try {
+    response = await fetch(options.healthUrl, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS), headers: { accept: 'application/json' } });
+  } catch (error) {
+    evidence.lastError = (error as Error).cause ? String((error as { cause: { code?: string } }).cause.code ?? (error as Error).message) : (error as Error).message;
+    return { ok: false, reason: 'timeout', detail: `no answer from ${options.healthUrl} (${evidence.lastError})` };
+  }
+  evidence.lastHttpStatus = response.status;
+  const body: unknown = await response.json().catch(() => undefined);
+  const version = readField(body, options.versionField);
+  evidence.lastVersion = typeof version === 'string' ? version : version === undefined ? null : String(version);
+  if (response.status < 200 || response.status > 299) return { ok: false, reason: 'unhealthy', detail: `${options.healthUrl} answered ${response.status}` };
+  if (evidence.lastVersion !== options.expectedVersion) {
+    return { ok: false, reason: 'version_mismatch', detail: `${options.healthUrl} reports version ${evidence.lastVersion ?? '(none)'}, expected ${options.expectedVersion}` };
+  }
+  return { ok: true };
+}
+
+/** A failure the supervisor shows: the process exited, was restarted, or refuses to run (78). */
+function supervisorFailure(state: ServiceState, baseline: ServiceState | null): Probe {
+  if (state.exitStatus === 78 && !state.active) return { ok: false, reason: 'exit_78', detail: `the service exited 78 (do not restart: config or state it cannot use)` };
+  if (baseline) {
+    if (state.restarts !== null && baseline.restarts !== null && state.restarts > baseline.restarts) {
+      return { ok: false, reason: 'crashed', detail: `the supervisor restarted it (${state.restarts - baseline.restarts} restart(s), state ${state.state})` };
+    }
+    if (baseline.mainPid !== null && state.mainPid !== baseline.mainPid) {
+      return { ok: false, reason: 'crashed', detail: `its main process changed (${baseline.mainPid} → ${state.mainPid ?? 'none'}, state ${state.state})` };
+    }
+  }
+  if (!state.active && !state.state.startsWith('activating')) {
+    return { ok: false, reason: 'crashed', detail: `the service is ${state.state}${state.exitStatus !== null ? `, exit status ${state.exitStatus}` : ''}${state.detail ? ` (${state.detail})` : ''}` };
+  }
+  return { ok: true };
+}
+
+export async function verifyRunning(options: VerifyOptions, baseline: ServiceState | null): Promise<VerifyResult> {
+  const evidence: VerifyEvidence = { probes: 0, healthyAfterMs: null, lastHttpStatus: null, lastVersion: null, lastError: null, state: baseline };
+  const pollMs = options.pollMs ?? 250;
+  const started = Date.now();
+  // A restarted Node service usually answers within a few hundred milliseconds: poll fast at first
+  // (every 50 ms for the first second), then settle to pollMs so a slow start is not hammered.
+  const sleep = () => new Promise((resolve) => setTimeout(resolve, Date.now() - started < 1_000 ? Math.min(50, pollMs) : pollMs));
+  const check = async (against: ServiceState | null): Promise<Probe> => {
+    if (options.supervisor) {
+      evidence.state = await options.supervisor.state();
+      const failed = supervisorFailure(evidence.state, against);
+      if (!failed.ok) return failed;
+    }
+    return probeHealth(options, evidence);
+  };
+  // Phase 1: healthy and the right version, before the deadline.
+  let last: Probe = { ok: false, reason: 'timeout', detail: 'never probed' };
+  for (;;) {
+    last = await check(baseline);
+    if (last.ok) break;
+    if (last.reason === 'crashed' || last.reason === 'exit_78') return { ok: false, reason: last.reason, detail: last.detail, evidence };
+    const left = options.timeoutMs - (Date.now() - started);
+    options.onProbe?.(`${last.detail}; ${Math.max(0, Math.ceil(left / 1000))} s left`);
+    if (left <= 0) return { ok: false, reason: last.reason, detail: `not healthy within ${options.timeoutMs / 1000} s: ${last.detail}`, evidence };
+    await sleep();
+  }
+  evidence.healthyAfterMs = Date.now() - started;
+  // Phase 2: hold for the stability window with the same process.
+  const stableBaseline = evidence.state;
+  const stableUntil = Date.now() + options.stableMs;
+  while (Date.now() < stableUntil) {
+    await sleep();
+    const probe = await check(stableBaseline);
+    if (!probe.ok) return { ok: false, reason: probe.reason === 'timeout' ? 'unhealthy' : probe.reason, detail: `within the stability window: ${probe.detail}`, evidence };
+  }
+  return { ok: true, evidence };
+}

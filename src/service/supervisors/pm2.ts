@@ -1,0 +1,152 @@
+/**
+ * pm2 adapter. Measured with pm2 7.0.4 (see test/supervisor/pm2.test.ts):
+ * - pm2 keeps the script path as given (`<root>/current/server.js`, made absolute but not realpath'd), and
+ *   every restart forks a fresh container that loads that path: a plain `pm2 restart` runs the release
+ *   `current` points at now. Node then realpaths the main module, so the process stays in its own release.
+ * - No `--update-env`: it merges the *caller's* environment into the app's for good (PORT, PATH, … of
+ *   whatever shell or timer ran release-switcher). The service keeps the environment it was started with.
+ * - `restart_time` counts explicit restarts too (+1 per `pm2 restart` of an online app, +0 for a stopped
+ *   one), so a verifier must take its baseline from a state() read after our own restart.
+ * - `pm2 restart NAME` falls back to a namespace of that name, and `all` means every app: we check the name
+ *   in `pm2 jlist` first. `pm2 start NAME` of an unknown name looks for a script file NAME in the cwd, so
+ *   start() restarts by name too.
+ * - Any pm2 command, `jlist` included, spawns the daemon of PM2_HOME when none runs.
+ */
+import { ReleaseSwitcherError } from '../../model/errors.js';
+import { run, tail } from '../../platform/subprocess.js';
+import type { CommandRunner, ServiceState, Supervisor } from './types.js';
+
+export interface Pm2SupervisorOptions {
+  /** The pm2 app name (`pm2 start … --name APP`). */
+  app: string;
+  /** Environment of every pm2 call; its `PM2_HOME` (default `~/.pm2`) selects the daemon. */
+  env: NodeJS.ProcessEnv;
+  /** Path of the pm2 binary. @default "pm2" (looked up on `env.PATH`) */
+  pm2?: string;
+  /** @default run() from ../subprocess.js */
+  runner?: CommandRunner;
+  /** Limit for one restart; pm2 waits up to the app's `kill_timeout` for the old process. @default 120000 */
+  restartTimeoutMs?: number;
+}
+
+/** The parts of a `pm2 jlist` entry we read. */
+export interface Pm2Process {
+  name?: string;
+  pid?: number;
+  pm_id?: number;
+  pm2_env?: { status?: string; restart_time?: number; exit_code?: number; pm_exec_path?: string; version?: string };
+}
+
+const LIST_TIMEOUT_MS = 30_000;
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+const defaultRunner: CommandRunner = (file, args, options) => run(file, args, options);
+
+export function pm2Supervisor(options: Pm2SupervisorOptions): Supervisor {
+  const { app, env } = options;
+  const bin = options.pm2 ?? 'pm2';
+  const runner = options.runner ?? defaultRunner;
+  if (app === 'all' || (app.startsWith('/') && app.endsWith('/')) || app.trim() === '') {
+    // pm2 reads these as "every app" or a regex over names.
+    throw new ReleaseSwitcherError('UNSUPPORTED', `"${app}" cannot name a single pm2 app.`, {
+      hint: 'Give the app a plain name (pm2 start … --name NAME) and set it with release-switcher init --unit NAME.',
+    });
+  }
+  const home = env.PM2_HOME ? `PM2_HOME=${env.PM2_HOME} ` : '';
+
+  async function pm2(args: string[], timeoutMs: number): Promise<string> {
+    const result = await runner(bin, args, { timeoutMs, env });
+    if (result.exitCode === 0 && !result.timedOut) return result.output;
+    const why = result.timedOut
+      ? `timed out after ${Math.round(timeoutMs / 1000)} s`
+      : result.exitCode === undefined ? 'could not be run' : `exited with ${result.exitCode}`;
+    const output = tail(result.output.replace(ANSI, ''));
+    throw new ReleaseSwitcherError('SUPERVISOR_FAILED', `${bin} ${args.join(' ')} ${why}${output ? `:\n${output}` : '.'}`, {
+      hint: result.exitCode === undefined && !result.timedOut
+        ? `Install pm2 or point release-switcher at its binary; check with: ${home}${bin} --version`
+        : `Look at the app with: ${home}${bin} describe ${app} (and ${bin} logs ${app} --lines 50)`,
+      details: { exitCode: result.exitCode, timedOut: result.timedOut },
+    });
+  }
+
+  async function state(): Promise<ServiceState> {
+    return pm2StateOf(app, parsePm2List(await pm2(['jlist'], LIST_TIMEOUT_MS)));
+  }
+
+  async function restartKnown(): Promise<void> {
+    await pm2(['restart', app], options.restartTimeoutMs ?? 120_000);
+  }
+
+  function notFound(): ReleaseSwitcherError {
+    return new ReleaseSwitcherError('SUPERVISOR_FAILED', `pm2 has no app named ${app}.`, {
+      hint: `Start it once through the current link, then save: ${home}${bin} start <root>/current/<main script> --name ${app} && ${bin} save`,
+    });
+  }
+
+  return {
+    name: 'pm2',
+    unit: app,
+    async restart() {
+      if ((await state()).state === 'not-found') throw notFound();
+      await restartKnown();
+    },
+    async start() {
+      const now = await state();
+      if (now.state === 'not-found') throw notFound();
+      // Only bring back what is down: `pm2 restart` of an online app would bounce a healthy service.
+      if (!now.active) await restartKnown();
+    },
+    state,
+  };
+}
+
+/**
+ * The process list printed by `pm2 jlist`. Output is stdout and stderr interleaved, and a jlist that
+ * spawned the daemon prints a banner first: the list is the last line that parses as a JSON array.
+ */
+export function parsePm2List(output: string): Pm2Process[] {
+  const lines = output.split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]?.trim() ?? '';
+    if (!line.startsWith('[')) continue;
+    try {
+      const parsed: unknown = JSON.parse(line);
+      if (Array.isArray(parsed)) return parsed as Pm2Process[];
+    } catch {
+      // a log line that starts with "[", like "[PM2] …"; keep looking
+    }
+  }
+  throw new ReleaseSwitcherError('SUPERVISOR_FAILED', `pm2 jlist printed no process list:\n${tail(output.replace(ANSI, ''))}`, {
+    hint: 'Check that the pm2 binary and daemon are the same version: pm2 update',
+  });
+}
+
+/**
+ * The state of every process named `app` (a cluster-mode app has one per instance): active only when
+ * all are online; restarts summed; the first instance's pid. An unknown app is reported, not thrown:
+ * inactive with state "not-found", like systemd's LoadState for a unit it does not know.
+ */
+export function pm2StateOf(app: string, list: readonly Pm2Process[]): ServiceState {
+  const mine = list.filter((p) => p.name === app);
+  const first = mine[0];
+  if (first === undefined) {
+    return { active: false, state: 'not-found', mainPid: null, restarts: null, exitStatus: null, detail: `pm2 has no app named ${app}` };
+  }
+  const down = mine.find((p) => p.pm2_env?.status !== 'online');
+  const counts = mine.map((p) => p.pm2_env?.restart_time).filter((n): n is number => typeof n === 'number');
+  const exitCode = down?.pm2_env?.exit_code;
+  const env = first.pm2_env;
+  const detail = [
+    env?.pm_exec_path && `script ${env.pm_exec_path}`,
+    env?.version && env.version !== 'N/A' && `version ${env.version}`,
+    mine.length > 1 && `${mine.length} instances`,
+  ].filter(Boolean).join(', ');
+  return {
+    active: down === undefined,
+    state: down === undefined ? 'online' : down.pm2_env?.status ?? 'unknown',
+    mainPid: typeof first.pid === 'number' && first.pid > 0 ? first.pid : null,
+    restarts: counts.length > 0 ? counts.reduce((a, b) => a + b, 0) : null,
+    exitStatus: down !== undefined && typeof exitCode === 'number' ? exitCode : null,
+    ...(detail ? { detail } : {}),
+  };
+}

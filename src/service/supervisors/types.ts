@@ -1,0 +1,37 @@
+/**
+ * One small interface over systemd (user and system), launchd, pm2 and none. The orchestrator only
+ * ever restarts (never stop + start: a stop that escalates to SIGKILL leaves a systemd unit failed,
+ * and Restart=always does not bring back a unit that was explicitly stopped), reads state, and, when
+ * a restart left the service down, starts it again.
+ */
+import type { SupervisorName } from '../../store/config.js';
+
+/** What the supervisor says about the service right now. */
+export interface ServiceState {
+  /** Running (systemd ActiveState=active, pm2 status=online, launchd state=running). */
+  active: boolean;
+  /** The supervisor's own word for the state (active, activating, failed, online, errored, …). */
+  state: string;
+  /** The main process, when there is one. */
+  mainPid: number | null;
+  /** How often the supervisor restarted it by itself (systemd NRestarts, pm2 restart_time, launchd runs). */
+  restarts: number | null;
+  /** Exit status of the last main process, when it exited (78: "do not restart me"). */
+  exitStatus: number | null;
+  /** Anything worth recording (systemd Result=start-limit-hit, …). */
+  detail?: string;
+}
+
+export interface Supervisor {
+  readonly name: SupervisorName;
+  /** The unit, label or app this adapter drives. */
+  readonly unit: string;
+  /** Restart the service (start it if it is not running). Throws SUPERVISOR_FAILED when refused. */
+  restart(): Promise<void>;
+  /** Start the service after a failure (after clearing a failed state or start limit where there is one). */
+  start(): Promise<void>;
+  state(): Promise<ServiceState>;
+}
+
+/** How adapters run their commands; injectable so command lines can be tested without the supervisor. */
+export type CommandRunner = (file: string, args: string[], options: { timeoutMs: number; env: NodeJS.ProcessEnv }) => Promise<{ exitCode: number | undefined; output: string; timedOut: boolean }>;

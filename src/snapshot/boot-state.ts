@@ -1,0 +1,51 @@
+/**
+ * The boot-check's part in state snapshots. It runs as ExecStartPre: the old process has stopped and
+ * the new one has not started, the one moment a copy of the service's SQLite files is consistent and
+ * putting them back cannot race the service. It never writes the journal here (a runner may hold it,
+ * waiting for this very start); what it did is left in the snapshot folder for that runner to read.
+ */
+import type { Config } from '../store/config.js';
+import type { State, TransactionStatus } from '../model/state.js';
+import type { Layout } from '../store/layout.js';
+import { markRestored, readSnapshot, restoreSnapshot, restoredFor, takeSnapshot } from './snapshot.js';
+
+export interface StateAtStart {
+  /** The snapshot taken before this start (the id of its transaction). */
+  snapshot?: string;
+  /** The snapshot put back before this start. */
+  restored?: string;
+  /** Why the state could not be snapshotted or put back; the start goes on regardless. */
+  stateError?: string;
+}
+
+/** A transaction whose target is starting for the first time within it. */
+const STARTING: ReadonlySet<TransactionStatus> = new Set(['switching', 'restarting', 'verifying']);
+
+/**
+ * Before `version` starts: put back the snapshot the transaction in flight asked for, or else take
+ * one for it. Every transaction that brings a release in gets its own, even for a release that ran
+ * before: it migrates the state again, and only a snapshot from just before can undo that.
+ */
+export async function prepareStateAtStart(input: { layout: Layout; config: Config; state: State; version: string; env: NodeJS.ProcessEnv }): Promise<StateAtStart> {
+  const { layout, config, version } = input;
+  const tx = input.state.transaction;
+  try {
+    if (tx?.restore) {
+      if (tx.restore.version !== version || (await restoredFor(layout, tx.restore.snapshot, tx.id))) return {};
+      await restoreForTransaction(layout, tx.restore.snapshot, tx.id);
+      return { restored: tx.restore.snapshot };
+    }
+    if (!tx || tx.to !== version || tx.from === null || !STARTING.has(tx.status) || config.statePaths.length === 0) return {};
+    if (await readSnapshot(layout, tx.id)) return {};
+    await takeSnapshot({ root: layout.root, id: tx.id, statePaths: config.statePaths, env: input.env, fromVersion: tx.from, toVersion: version });
+    return { snapshot: tx.id };
+  } catch (error) {
+    return { stateError: (error as Error).message };
+  }
+}
+
+/** Restore snapshot `id` for transaction `txId` and leave the marker that says so. Only while the service is stopped. */
+export async function restoreForTransaction(layout: Layout, id: string, txId: string): Promise<void> {
+  const result = await restoreSnapshot({ root: layout.root, id });
+  await markRestored(layout, id, { tx: txId, by: 'boot-check', restored: result.restored, removed: result.removed });
+}

@@ -1,0 +1,104 @@
+/**
+ * Copying state in and out of a snapshot with everything the service might care about kept: content
+ * (a reflink where the filesystem offers one), mode, times and, when running as root, owner. Every
+ * file is fsynced, and a restored file appears by rename, whole or not at all.
+ */
+import { constants } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fsyncDir, removeTree, tempName } from '../platform/fs.js';
+
+const asRoot = process.getuid?.() === 0;
+
+/** Mode, times and (as root) owner of `from`, onto `to`. */
+export async function copyMeta(from: string, to: string): Promise<void> {
+  const stat = await fs.lstat(from);
+  if (asRoot) await fs.lchown(to, stat.uid, stat.gid);
+  if (stat.isSymbolicLink()) return fs.lutimes(to, stat.atime, stat.mtime);
+  await fs.chmod(to, stat.mode & 0o7777);
+  await fs.utimes(to, stat.atime, stat.mtime);
+}
+
+async function syncFile(file: string): Promise<void> {
+  const handle = await fs.open(file, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Copy one file (to a path that must not exist yet) and make it durable; returns its size. */
+export async function copyFileDurably(from: string, to: string): Promise<number> {
+  await fs.copyFile(from, to, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+  await copyMeta(from, to);
+  await syncFile(to);
+  return (await fs.stat(to)).size;
+}
+
+/** Copy a directory tree; symlinks inside it stay symlinks, sockets and fifos are not state. Returns the bytes copied. */
+export async function copyTree(from: string, to: string): Promise<number> {
+  await fs.mkdir(to, { mode: 0o700 });
+  let size = 0;
+  for (const entry of await fs.readdir(from, { withFileTypes: true })) {
+    const [a, b] = [path.join(from, entry.name), path.join(to, entry.name)];
+    if (entry.isDirectory()) size += await copyTree(a, b);
+    else if (entry.isSymbolicLink()) await copyLink(a, b);
+    else if (entry.isFile()) size += await copyFileDurably(a, b);
+  }
+  await fsyncDir(to);
+  await copyMeta(from, to); // last: a read-only directory could not have been filled
+  return size;
+}
+
+async function copyLink(from: string, to: string): Promise<void> {
+  await fs.symlink(await fs.readlink(from), to);
+  await copyMeta(from, to);
+}
+
+/** Whatever is at `target` and is not a plain file goes first; files are replaced by the rename itself. */
+async function clearUnlessFile(target: string): Promise<void> {
+  const stat = await fs.lstat(target).catch(() => undefined);
+  if (stat && !stat.isFile()) await removeTree(target);
+}
+
+/** Put `from` at `target` atomically: a temp copy beside it, fsynced, renamed over it. */
+export async function placeFile(from: string, target: string): Promise<void> {
+  await clearUnlessFile(target);
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  const tmp = tempName(target);
+  try {
+    await copyFileDurably(from, tmp);
+    await fs.rename(tmp, target);
+  } catch (error) {
+    await fs.rm(tmp, { force: true });
+    throw error;
+  }
+  await fsyncDir(path.dirname(target));
+}
+
+async function placeLink(from: string, target: string): Promise<void> {
+  await clearUnlessFile(target);
+  const tmp = tempName(target);
+  await copyLink(from, tmp);
+  await fs.rename(tmp, target);
+}
+
+/** Make the directory `target` hold exactly what `from` holds: missing entries put back, extra ones deleted. */
+export async function syncTree(from: string, target: string): Promise<void> {
+  const stat = await fs.lstat(target).catch(() => undefined);
+  if (stat && !stat.isDirectory()) await removeTree(target);
+  if (!stat?.isDirectory()) await fs.mkdir(target, { recursive: true });
+  await fs.chmod(target, 0o700); // writable while it is filled; its own mode comes back last
+  const wanted = await fs.readdir(from, { withFileTypes: true });
+  const names = new Set(wanted.map((e) => e.name));
+  for (const name of await fs.readdir(target)) if (!names.has(name)) await removeTree(path.join(target, name));
+  for (const entry of wanted) {
+    const [a, b] = [path.join(from, entry.name), path.join(target, entry.name)];
+    if (entry.isDirectory()) await syncTree(a, b);
+    else if (entry.isSymbolicLink()) await placeLink(a, b);
+    else await placeFile(a, b);
+  }
+  await fsyncDir(target);
+  await copyMeta(from, target);
+}

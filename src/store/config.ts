@@ -1,0 +1,140 @@
+/** `config.json`: the settings of one root, written by `init` and read by every command. */
+import fs from 'node:fs/promises';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
+import { LAYOUT_VERSION, layoutOf } from './layout.js';
+
+export const SUPERVISORS = ['systemd', 'systemd-system', 'launchd', 'pm2', 'none'] as const;
+export type SupervisorName = (typeof SUPERVISORS)[number];
+export const CHANNELS = ['stable', 'beta'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export interface Config {
+  layoutVersion: number;
+  /** The npm package this root manages. */
+  package: string;
+  /** Registry URL; `null` means whatever npm's own config (`.npmrc`) says. @default null */
+  registry: string | null;
+  /** @default "none" */
+  supervisor: SupervisorName;
+  /** systemd unit, launchd label or pm2 app. @default null */
+  unit: string | null;
+  /** @default null */
+  healthUrl: string | null;
+  /** Dot path into the health JSON. @default "version" */
+  versionField: string;
+  /** @default 60 */
+  verifyTimeout: number;
+  /** @default 10 */
+  stableFor: number;
+  /** Releases kept by `prune`. @default 3 */
+  keep: number;
+  /** The Node that runs the service and its lifecycle scripts. @default the Node running release-switcher */
+  node: string | null;
+  /** npm used to install dependencies (`npm-cli.js` or an `npm` executable). @default the `npm` beside `node`, else on PATH */
+  npm: string | null;
+  /** Arguments run with `node` inside a staged release as its smoke check, e.g. ["server.js","--version"]. @default null: syntax-check the entry points */
+  smoke: string[] | null;
+  /** @default [] */
+  statePaths: string[];
+  /** @default null */
+  schemaField: string | null;
+  /** @default "stable" */
+  channel: Channel;
+  /** @default null */
+  preset: string | null;
+  /** auto-update: a version must have been published this many hours before it is taken. @default 0 */
+  cooldownHours: number;
+  /** auto-update: the share of hosts (by a hash of hostId and the version) that take a new version. @default 100 */
+  rolloutPercent: number;
+  /** auto-update: this host's id for rollout and jitter. @default null: /etc/machine-id, else the hostname */
+  hostId: string | null;
+}
+
+export type Settings = Partial<Omit<Config, 'layoutVersion'>>;
+
+export function defaultConfig(pkg: string): Config {
+  return {
+    layoutVersion: LAYOUT_VERSION,
+    package: pkg,
+    registry: null,
+    supervisor: 'none',
+    unit: null,
+    healthUrl: null,
+    versionField: 'version',
+    verifyTimeout: 60,
+    stableFor: 10,
+    keep: 3,
+    node: null,
+    npm: null,
+    smoke: null,
+    statePaths: [],
+    schemaField: null,
+    channel: 'stable',
+    preset: null,
+    cooldownHours: 0,
+    rolloutPercent: 100,
+    hostId: null,
+  };
+}
+
+/** Check one merged config; throws INVALID_CONFIG naming the field. */
+export function validateConfig(value: unknown, source: string): Config {
+  const bad = (field: string, why: string): never => {
+    throw new ReleaseSwitcherError('INVALID_CONFIG', `${source}: "${field}" ${why}.`, {
+      hint: `Fix it with: release-switcher init --${field.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} …`,
+    });
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) bad('(root)', 'must be an object');
+  const input = value as Record<string, unknown>;
+  if (typeof input.package !== 'string' || input.package === '') bad('package', 'must be a package name');
+  const config = { ...defaultConfig(input.package as string), ...input } as Config;
+  if (config.layoutVersion !== LAYOUT_VERSION) bad('layoutVersion', `is ${String(config.layoutVersion)}, this release-switcher reads ${LAYOUT_VERSION}`);
+  if (!(SUPERVISORS as readonly string[]).includes(config.supervisor)) bad('supervisor', `must be one of ${SUPERVISORS.join(', ')}`);
+  if (!(CHANNELS as readonly string[]).includes(config.channel)) bad('channel', `must be one of ${CHANNELS.join(', ')}`);
+  if (!Number.isFinite(config.rolloutPercent) || config.rolloutPercent < 0 || config.rolloutPercent > 100) bad('rolloutPercent', 'must be a number from 0 to 100');
+  for (const field of ['verifyTimeout', 'stableFor', 'keep', 'cooldownHours'] as const) {
+    if (!Number.isFinite(config[field]) || config[field] < 0) bad(field, 'must be a number ≥ 0');
+  }
+  for (const field of ['registry', 'unit', 'healthUrl', 'node', 'npm', 'schemaField', 'preset', 'hostId'] as const) {
+    if (config[field] !== null && typeof config[field] !== 'string') bad(field, 'must be a string');
+  }
+  if (config.registry !== null && !URL.canParse(config.registry)) bad('registry', 'must be a URL');
+  if (config.healthUrl !== null && !URL.canParse(config.healthUrl)) bad('healthUrl', 'must be a URL');
+  if (!Array.isArray(config.statePaths) || config.statePaths.some((p) => typeof p !== 'string')) bad('statePaths', 'must be a list of paths');
+  if (config.smoke !== null && (!Array.isArray(config.smoke) || config.smoke.some((a) => typeof a !== 'string'))) bad('smoke', 'must be a list of arguments');
+  return config;
+}
+
+export async function readConfig(root: string): Promise<Config> {
+  const file = layoutOf(root).config;
+  let raw: unknown;
+  try {
+    raw = await readJsonIfExists(file);
+  } catch (error) {
+    throw new ReleaseSwitcherError('INVALID_CONFIG', `${file} is not valid JSON.`, {
+      hint: 'Restore it from a backup or run release-switcher init --package NAME again.',
+      cause: error,
+    });
+  }
+  if (raw === undefined) {
+    throw new ReleaseSwitcherError('NOT_INITIALIZED', `${root} is not a release-switcher root (no config.json).`, {
+      hint: 'Run: release-switcher init --package NAME',
+    });
+  }
+  return validateConfig(raw, file);
+}
+
+/** Read the config when the root has one. */
+export async function readConfigIfExists(root: string): Promise<Config | undefined> {
+  try {
+    await fs.access(layoutOf(root).config);
+  } catch {
+    return undefined;
+  }
+  return readConfig(root);
+}
+
+export async function writeConfig(root: string, config: Config): Promise<void> {
+  await writeFileAtomic(layoutOf(root).config, JSON.stringify(config, null, 2) + '\n');
+}

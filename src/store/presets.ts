@@ -1,0 +1,80 @@
+/**
+ * Settings for a known service, filled in by `init --preset NAME` wherever a setting is not given
+ * explicitly. The openclaw facts behind each value are in ../shared/DESIGN.md and in openclaw's own
+ * sources (state dir `$OPENCLAW_STATE_DIR`, else `~/.openclaw`: `state/openclaw.sqlite`, one
+ * `agents/<id>/agent/openclaw-agent.sqlite` per agent, config `$OPENCLAW_CONFIG_PATH`, else `openclaw.json`).
+ */
+import path from 'node:path';
+import semver from 'semver';
+import type { Settings } from './config.js';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import { probeNode } from '../platform/node.js';
+
+export interface Preset {
+  settings: Settings;
+  /** What the unit runs inside a release (`release-switcher unit` without --entry). */
+  entry?: { entry: string; args: string[] };
+  /** The Node the service needs; one is looked for when none is configured. */
+  node?: string;
+}
+
+const OPENCLAW_STATE_DIR = '${OPENCLAW_STATE_DIR:-~/.openclaw}';
+
+export const PRESETS: Readonly<Record<string, Preset>> = {
+  openclaw: {
+    settings: {
+      package: 'openclaw',
+      supervisor: 'systemd',
+      unit: 'openclaw-gateway.service',
+      // 503 while starting; the version is only told to local callers, which we are.
+      healthUrl: 'http://127.0.0.1:18789/startupz',
+      versionField: 'version',
+      // Cold start is 9–20 s; 2026.9.6's first start also migrates its database.
+      verifyTimeout: 90,
+      stableFor: 10,
+      // `main` (dist/index.js) answers --version on a fast path, after it has checked that the
+      // lifecycle scripts ran (.openclaw-lifecycle-pending gone): the bin (openclaw.mjs) only wraps it.
+      smoke: ['dist/index.js', '--version'],
+      schemaField: 'openclaw.schemaVersions',
+      // Resolved by the boot-check in the unit's environment. Globs: every SQLite file, not its backups.
+      statePaths: [`${OPENCLAW_STATE_DIR}/state/*.sqlite`, `${OPENCLAW_STATE_DIR}/agents/*/agent/*.sqlite`, `\${OPENCLAW_CONFIG_PATH:-${OPENCLAW_STATE_DIR}/openclaw.json}`],
+    },
+    // The unit runs `<node> <root>/current/dist/index.js gateway --port 18789`.
+    entry: { entry: 'dist/index.js', args: ['gateway', '--port', '18789'] },
+    // Its preinstall refuses Node < 24, and engines.node of 2026.9.x is ">=24.16.0 <25 || >=26.1.0".
+    node: '>=24',
+  },
+};
+
+export function presetOf(name: string): Preset {
+  const preset = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
+  if (!preset) throw new ReleaseSwitcherError('USAGE', `There is no preset "${name}".`, { hint: `Presets: ${Object.keys(PRESETS).join(', ')}` });
+  return preset;
+}
+
+/**
+ * The settings to write: the preset's, then those given explicitly (which win). A preset that needs
+ * a particular Node finds one when none is given or configured.
+ */
+export async function withPreset(name: string, explicit: Settings, configured: { node: string | null } | undefined, env: NodeJS.ProcessEnv): Promise<Settings> {
+  const preset = presetOf(name);
+  const defined = Object.fromEntries(Object.entries(explicit).filter(([, value]) => value !== undefined)) as Settings;
+  const settings: Settings = { ...preset.settings, ...defined, preset: name };
+  if (preset.node && !settings.node && !configured?.node) settings.node = await findNode(preset.node, env, name);
+  return settings;
+}
+
+/** The first Node satisfying `range`: the one running us, then each `node` on PATH. */
+export async function findNode(range: string, env: NodeJS.ProcessEnv, why: string): Promise<string> {
+  const onPath = (env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, 'node'));
+  const seen: string[] = [];
+  for (const candidate of [...new Set([process.execPath, ...onPath])]) {
+    const node = await probeNode(candidate, env).catch(() => undefined);
+    if (!node) continue;
+    if (semver.satisfies(node.version, range)) return node.path;
+    seen.push(`${node.path} (${node.version})`);
+  }
+  throw new ReleaseSwitcherError('NODE_NOT_FOUND', `${why} needs Node ${range}; found ${seen.join(', ') || 'no node at all'}.`, {
+    hint: 'Install Node 24 and name it: release-switcher init --preset openclaw --node /path/to/node24/bin/node',
+  });
+}

@@ -1,0 +1,57 @@
+/** A release on disk: its marker (manifest), whether it is complete, whether it is intact. */
+import fs from 'node:fs/promises';
+import semver from 'semver';
+import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
+import { readJsonIfExists } from '../platform/fs.js';
+import { type Layout, isSafeVersionDirName } from './layout.js';
+import { type ReleaseMarker, diffAgainstManifest } from './manifest.js';
+
+export async function readMarker(layout: Layout, version: string): Promise<ReleaseMarker | undefined> {
+  try {
+    const marker = (await readJsonIfExists(layout.marker(version))) as ReleaseMarker | undefined;
+    return marker && marker.version === version && Array.isArray(marker.files) ? marker : undefined;
+  } catch {
+    return undefined; // an unreadable marker is no marker: not a release
+  }
+}
+
+/** Versions that have a directory under releases/ with a valid marker. */
+export async function listReleaseDirs(layout: Layout): Promise<{ complete: string[]; incomplete: string[] }> {
+  let names: string[];
+  try {
+    names = await fs.readdir(layout.releases);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return { complete: [], incomplete: [] };
+    throw error;
+  }
+  const complete: string[] = [];
+  const incomplete: string[] = [];
+  for (const name of names.sort()) {
+    if (isSafeVersionDirName(name) && (await readMarker(layout, name))) complete.push(name);
+    else incomplete.push(name);
+  }
+  return { complete, incomplete };
+}
+
+/** Re-hash a release against its manifest; throws RELEASE_TAMPERED (or RELEASE_NOT_FOUND) with the differences. */
+export async function verifyRelease(layout: Layout, version: string): Promise<ReleaseMarker> {
+  const marker = await readMarker(layout, version);
+  if (!marker) {
+    throw new ReleaseSwitcherError('RELEASE_NOT_FOUND', `Release ${version} is not installed (no complete release in ${layout.release(version)}).`, {
+      hint: `Install it first: release-switcher install ${version}`,
+    });
+  }
+  const problems = await diffAgainstManifest(layout.release(version), marker.files);
+  if (problems.length > 0) {
+    throw new ReleaseSwitcherError('RELEASE_TAMPERED', `Release ${version} no longer matches its manifest: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}.`, {
+      hint: `Do not run it. Move it aside (mv ${layout.release(version)} ${layout.release(version)}.tampered), then run release-switcher recover and install ${marker.name}@${version} again.`,
+      details: { problems },
+    });
+  }
+  return marker;
+}
+
+/** Newest first: semver order where both are versions. */
+export function compareVersionsDesc(a: string, b: string): number {
+  return semver.valid(a) && semver.valid(b) ? semver.rcompare(a, b) : b.localeCompare(a);
+}

@@ -1,0 +1,111 @@
+/**
+ * Sealing a staged release: share files identical to an earlier release's by hardlink, then take
+ * every write bit away. A shared inode is only ever linked to, never opened for writing or chmod'ed:
+ * the staged copy is replaced by the link with rename(2), and sealing skips linked files.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { errnoOf } from '../model/errors.js';
+import { tempName } from '../platform/fs.js';
+import type { ManifestEntry } from './manifest.js';
+import { mapLimit, walkTree } from '../platform/tree.js';
+
+export interface EarlierRelease {
+  dir: string;
+  files: readonly ManifestEntry[];
+}
+
+export interface DedupeResult {
+  /** Relative paths now shared with an earlier release. */
+  linked: Set<string>;
+  linkedBytes: number;
+  /** Bytes saved by linking duplicate files within the new release to each other. */
+  internalBytes: number;
+}
+
+const LINK_PARALLELISM = 16;
+
+const keyOf = (entry: { sha256: string; mode: number }) => `${entry.sha256}:${entry.mode}`;
+
+export async function dedupeAgainst(stagedDir: string, files: readonly ManifestEntry[], earlier: readonly EarlierRelease[]): Promise<DedupeResult> {
+  // Same content at the same path is the common case (and keeps a release's files recognisable);
+  // same content elsewhere still counts. Newest release first, so links gather on few inodes.
+  const byContent = new Map<string, string>();
+  const byPath = new Map<string, string>();
+  for (const release of earlier) {
+    for (const entry of release.files) {
+      if (entry.type !== 'file' || entry.size === 0) continue;
+      const abs = path.join(release.dir, entry.path);
+      if (!byContent.has(keyOf(entry))) byContent.set(keyOf(entry), abs);
+      if (!byPath.has(`${entry.path}\0${keyOf(entry)}`)) byPath.set(`${entry.path}\0${keyOf(entry)}`, abs);
+    }
+  }
+  const sourceOf = (entry: { path: string; sha256: string; mode: number }) => byPath.get(`${entry.path}\0${keyOf(entry)}`) ?? byContent.get(keyOf(entry));
+  const linked = new Set<string>();
+  let linkedBytes = 0;
+  const candidates = files.filter((entry) => entry.type === 'file' && byContent.has(keyOf(entry)));
+  await mapLimit(candidates, LINK_PARALLELISM, async (entry) => {
+    if (entry.type !== 'file') return;
+    const target = path.join(stagedDir, entry.path);
+    if (await replaceWithLink(sourceOf(entry)!, target)) {
+      linked.add(entry.path);
+      linkedBytes += entry.size;
+    }
+  });
+  const internalBytes = await dedupeWithin(stagedDir, files.filter((entry) => !linked.has(entry.path)));
+  return { linked, linkedBytes, internalBytes };
+}
+
+/**
+ * node_modules often holds the same file many times (nested copies of one package version): link
+ * later copies to the first. Both are still private to the staging folder, so sealing the first
+ * seals them all, and no earlier release is involved.
+ */
+async function dedupeWithin(stagedDir: string, files: readonly ManifestEntry[]): Promise<number> {
+  const first = new Map<string, string>();
+  const duplicates: { source: string; target: string; size: number }[] = [];
+  for (const entry of files) {
+    if (entry.type !== 'file' || entry.size === 0) continue;
+    const abs = path.join(stagedDir, entry.path);
+    const seen = first.get(keyOf(entry));
+    if (seen === undefined) first.set(keyOf(entry), abs);
+    else duplicates.push({ source: seen, target: abs, size: entry.size });
+  }
+  let saved = 0;
+  await mapLimit(duplicates, LINK_PARALLELISM, async ({ source, target, size }) => {
+    if (await replaceWithLink(source, target)) saved += size;
+  });
+  return saved;
+}
+
+/** Link `source` at a temp name beside `target`, then rename it over `target`. False when linking is impossible. */
+async function replaceWithLink(source: string, target: string): Promise<boolean> {
+  const tmp = tempName(target);
+  try {
+    await fs.link(source, tmp);
+  } catch (error) {
+    // EMLINK: the inode has as many links as the filesystem allows; EXDEV: another filesystem.
+    if (['EMLINK', 'EXDEV', 'ENOENT', 'EPERM'].includes(errnoOf(error) ?? '')) return false;
+    throw error;
+  }
+  try {
+    await fs.rename(tmp, target);
+  } catch (error) {
+    await fs.rm(tmp, { force: true });
+    throw error;
+  }
+  return true;
+}
+
+/** Remove every write bit below and including `dir`, deepest first; shared (linked) files are left alone. */
+export async function sealTree(dir: string, shared: ReadonlySet<string> = new Set()): Promise<void> {
+  const entries = await walkTree(dir);
+  await mapLimit(
+    entries.filter((entry) => entry.dirent.isFile() && !shared.has(entry.rel)),
+    LINK_PARALLELISM,
+    async ({ abs }) => fs.chmod(abs, (await fs.stat(abs)).mode & 0o555),
+  );
+  const dirs = entries.filter((entry) => entry.dirent.isDirectory()).reverse();
+  for (const { abs } of dirs) await fs.chmod(abs, 0o555);
+  await fs.chmod(dir, 0o555);
+}

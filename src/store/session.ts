@@ -1,0 +1,32 @@
+/**
+ * Opening a root for one library call: its layout, config and runtime. Kept light (no lock, no
+ * recovery, no supervisors) so read-only commands like `list` start fast; mutations go through
+ * transaction/mutate.ts.
+ */
+import { type Config, readConfig } from './config.js';
+import type { Journal } from './journal.js';
+import { type Layout, layoutOf } from './layout.js';
+import { type ResolvedRuntime, type Runtime, resolveRuntime } from '../model/runtime.js';
+
+/** Options every library call takes. */
+export interface RootOptions extends Runtime {
+  /** The release root. */
+  root: string;
+}
+
+export interface Session {
+  layout: Layout;
+  config: Config;
+  runtime: ResolvedRuntime;
+}
+
+/** A session holding the lock and the journal. */
+export interface JournalSession extends Session {
+  journal: Journal;
+}
+
+
+export async function openSession(options: RootOptions): Promise<Session> {
+  const layout = layoutOf(options.root);
+  return { layout, config: await readConfig(layout.root), runtime: resolveRuntime(options) };
+}

@@ -1,0 +1,24 @@
+/** Every mutation: the root's lock, the journal, and recovery of whatever an earlier run left, first. */
+import fs from 'node:fs/promises';
+import { Journal } from '../store/journal.js';
+import { withLock } from '../store/lock.js';
+import { type RecoverOptions, type RecoveryReport, recoverRoot } from './recover.js';
+import { type JournalSession, type RootOptions, openSession } from '../store/session.js';
+
+/** A session holding the lock and the journal, after recovery ran. */
+export interface MutationSession extends JournalSession {
+  recovery: RecoveryReport;
+}
+
+/** Run `action` holding the root's lock, after recovering whatever an earlier run left. */
+export async function mutate<T>(options: RootOptions, command: string, action: (session: MutationSession) => Promise<T>, recoverOptions: RecoverOptions = {}): Promise<T> {
+  const session = await openSession(options);
+  const { layout, runtime } = session;
+  await fs.mkdir(layout.releases, { recursive: true });
+  await fs.mkdir(layout.staging, { recursive: true });
+  return withLock(layout.root, { command, waitSeconds: runtime.waitSeconds }, async () => {
+    const journal = await Journal.open(layout.root);
+    const recovery = await recoverRoot({ ...session, journal }, recoverOptions);
+    return action({ ...session, journal, recovery });
+  });
+}

@@ -1,0 +1,147 @@
+/**
+ * Finishing or undoing whatever a killed process left: run under the lock before every mutation,
+ * and by `recover`. The rule is simple because the flip is the only point of no return:
+ * a transaction whose `current` already names its target is finished, any other is undone.
+ */
+import fs from 'node:fs/promises';
+import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
+import { fsyncDir, removeTree } from '../platform/fs.js';
+import { type Journal, RUNNER_GRACE_MS, runnerNeverRan } from '../store/journal.js';
+import type { Transaction } from '../model/state.js';
+import type { Layout } from '../store/layout.js';
+import { pointLink, readLinkVersion, removeLink } from '../store/links.js';
+import { listReleaseDirs, readMarker } from '../store/release.js';
+import type { JournalSession } from '../store/session.js';
+import { rollBack, settleAfterFlip } from './settle.js';
+import { supervisorFor } from '../service/supervisors/index.js';
+
+export interface RecoveryReport {
+  /** The interrupted transaction, closed. */
+  transaction: Transaction | null;
+  /** What recovery did, one line each. */
+  actions: string[];
+}
+
+export interface RecoverOptions {
+  /** A runner recovering before it carries out its own scheduled transaction leaves that one alone. */
+  ownTransaction?: string;
+}
+
+export async function recoverRoot(session: JournalSession, options: RecoverOptions = {}): Promise<RecoveryReport> {
+  const { journal, layout } = session;
+  const actions: string[] = [];
+  const transaction = await settleTransaction(session, actions, options);
+  const operation = journal.state.operation;
+  if (operation) {
+    actions.push(`closed the interrupted ${operation.kind} ${operation.id}`);
+    journal.state.operation = null;
+  }
+  await sweepStaging(layout, actions);
+  await sweepTempFiles(layout, actions);
+  await reconcileReleases(journal, layout, actions);
+  if (actions.length > 0) await journal.commit('recover:begin');
+  return { transaction, actions };
+}
+
+async function settleTransaction(session: JournalSession, actions: string[], options: RecoverOptions): Promise<Transaction | null> {
+  const { journal, layout, config, runtime } = session;
+  const tx = journal.state.transaction;
+  if (!tx || tx.id === options.ownTransaction) return null;
+  const started = Date.now();
+  if (tx.status === 'scheduled') {
+    if (!runnerNeverRan(tx)) {
+      throw new ReleaseSwitcherError('BUSY', `Transaction ${tx.id} (${tx.kind} to ${tx.to}) is scheduled and its runner has not reported yet.`, {
+        hint: `Wait for it (release-switcher status), or pass --wait SECONDS; after ${RUNNER_GRACE_MS / 1000} s without a heartbeat it is declared runner_never_ran.`,
+      });
+    }
+    return close(journal, tx, 'failed', 'runner_never_ran', started, actions, `the runner of ${tx.id} never started; nothing was changed`);
+  }
+  const current = await readLinkVersion(layout, 'current');
+  const supervisor = supervisorFor(config, runtime.env);
+  if (tx.status === 'rolling_back' && supervisor && tx.from !== null) {
+    actions.push(`resuming the interrupted rollback of ${tx.id} to ${tx.from}`);
+    await rollBack(session, tx, supervisor, { reason: tx.reason ?? 'interrupted', detail: 'resumed by recover' });
+    return tx;
+  }
+  if (tx.to !== null && current === tx.to && supervisor) {
+    // Flipped under a supervisor: the runner died before the new process was verified. Finish its
+    // work: restart only if the restart never completed, then verify, rolling back if need be.
+    const restarted = tx.steps.some((step) => step.name === 'restart' && step.status === 'ok');
+    actions.push(`resuming the interrupted ${tx.kind} ${tx.id} to ${tx.to} (${restarted ? 'verify' : 'restart and verify'})`);
+    for (const step of tx.steps) if (step.status === 'running') step.status = 'failed';
+    tx.steps.push({ name: 'recover', status: 'ok', ms: 0, detail: actions.at(-1) });
+    await settleAfterFlip(session, tx, supervisor, { restart: !restarted });
+    return tx;
+  }
+  if (tx.to !== null && current === tx.to) {
+    // The flip happened: finish. With no supervisor to restart, that is all a switch is.
+    if (tx.from !== null && (await readLinkVersion(layout, 'previous')) !== tx.from) await pointLink(layout, 'previous', tx.from);
+    const record = journal.state.releases[tx.to];
+    if (record && record.state === 'installed') record.state = 'pending';
+    return close(journal, tx, 'switched', 'interrupted, finished by recover', started, actions, `finished the interrupted ${tx.kind} ${tx.id} to ${tx.to}`);
+  }
+  // The flip did not happen: put the links back where they were and report the transaction failed.
+  const before = tx.before ?? { current, previous: await readLinkVersion(layout, 'previous') };
+  if (before.current !== null && current !== before.current) await pointLink(layout, 'current', before.current);
+  const previous = await readLinkVersion(layout, 'previous');
+  if (previous !== before.previous) {
+    if (before.previous === null) await removeLink(layout, 'previous');
+    else await pointLink(layout, 'previous', before.previous);
+  }
+  return close(journal, tx, 'failed', 'interrupted', started, actions, `undid the interrupted ${tx.kind} ${tx.id} (current stays ${before.current ?? 'unset'})`);
+}
+
+function close(journal: Journal, tx: Transaction, status: Transaction['status'], reason: string, started: number, actions: string[], action: string): Transaction {
+  actions.push(action);
+  tx.status = status;
+  tx.reason = reason;
+  for (const step of tx.steps) if (step.status === 'running') step.status = 'failed';
+  tx.steps.push({ name: 'recover', status: 'ok', ms: Date.now() - started, detail: action });
+  tx.finishedAt = new Date().toISOString();
+  journal.archiveTransaction();
+  return tx;
+}
+
+/** Nothing but the stager, under the lock, uses staging/: whatever is there now is a leftover. */
+async function sweepStaging(layout: Layout, actions: string[]): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.readdir(layout.staging);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return;
+    throw error;
+  }
+  for (const name of names) {
+    await removeTree(`${layout.staging}/${name}`);
+    actions.push(`removed staging leftover ${name}`);
+  }
+}
+
+/** Temp files of an atomic write or link flip that was killed between create and rename. */
+async function sweepTempFiles(layout: Layout, actions: string[]): Promise<void> {
+  for (const name of await fs.readdir(layout.root)) {
+    if (!/^\..+\.tmp-\d+-[0-9a-f]+$/.test(name)) continue;
+    await fs.rm(`${layout.root}/${name}`, { force: true });
+    actions.push(`removed temp file ${name}`);
+  }
+}
+
+/** Make the journal's release records agree with the release directories. */
+async function reconcileReleases(journal: Journal, layout: Layout, actions: string[]): Promise<void> {
+  const { complete } = await listReleaseDirs(layout);
+  const onDisk = new Set(complete);
+  for (const version of complete) {
+    if (journal.state.releases[version]) continue;
+    // Renamed into place but killed before the journal recorded it: the marker has all we need.
+    const marker = await readMarker(layout, version);
+    if (!marker) continue;
+    journal.state.releases[version] = { version, state: 'installed', pinned: false, installedAt: marker.installedAt, integrity: marker.integrity, source: marker.source };
+    actions.push(`recorded release ${version} found on disk`);
+  }
+  for (const version of Object.keys(journal.state.releases)) {
+    if (onDisk.has(version)) continue;
+    delete journal.state.releases[version];
+    actions.push(`forgot release ${version}: its directory is gone`);
+  }
+  if (actions.length > 0) await fsyncDir(layout.root).catch(() => undefined);
+}

@@ -1,0 +1,127 @@
+/**
+ * The switch phase of `update`, `switch` and `rollback`: carried out here, or, when the caller runs
+ * inside the very service it is about to restart, journaled as `scheduled` and handed to a runner
+ * outside it (the caller gets the transaction id at once; `status` shows the outcome later).
+ */
+import { activate, newTransaction } from './activate.js';
+import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
+import { installLocked } from '../stage/install.js';
+import { launchRunner } from './handoff.js';
+import { type Transaction, type TransactionKind, publicTransaction } from '../model/state.js';
+import { readLinkVersion } from '../store/links.js';
+import { type ProgressEvent, resolveRuntime } from '../model/runtime.js';
+import { isInsideService } from '../service/caller.js';
+import { type MutationSession, mutate } from './mutate.js';
+import type { RootOptions } from '../store/session.js';
+
+export interface HandoffOptions {
+  /**
+   * Where the switch runs: `auto` hands it to a runner outside the service when the caller is inside
+   * the service being switched; `always` and `never` force either. @default "auto"
+   */
+  handoff?: 'auto' | 'always' | 'never';
+}
+
+type Plan = { tx: Transaction; launch: boolean };
+
+/** Under the lock: activate now, or journal the transaction as scheduled for a runner. */
+export async function activateOrSchedule(session: MutationSession, kind: TransactionKind, target: string, handoff: HandoffOptions['handoff'] = 'auto'): Promise<Plan> {
+  const { layout, config, journal, runtime } = session;
+  const current = await readLinkVersion(layout, 'current');
+  const outside = handoff === 'always' || (handoff === 'auto' && isInsideService(config, runtime.env));
+  if (!outside || current === target || config.supervisor === 'none') return { tx: await activate(session, { kind, target }), launch: false };
+  if (!journal.state.releases[target]) return { tx: await activate(session, { kind, target }), launch: false }; // throws RELEASE_NOT_FOUND
+  const tx = newTransaction(kind, current, target, { current, previous: await readLinkVersion(layout, 'previous') });
+  tx.status = 'scheduled';
+  tx.scheduledAt = new Date().toISOString();
+  journal.state.transaction = tx;
+  await journal.commit();
+  return { tx, launch: true };
+}
+
+/** Run `plan` under the lock, then (lock released) launch the runner when the plan says so. */
+export async function transact(options: RootOptions, command: string, plan: (session: MutationSession) => Promise<Plan>): Promise<Transaction> {
+  let config!: MutationSession['config'];
+  const { tx, launch } = await mutate(options, command, async (session) => {
+    config = session.config;
+    return plan(session);
+  });
+  if (!launch) return publicTransaction(tx)!;
+  try {
+    const how = await launchRunner({ config, root: options.root, txId: tx.id, env: resolveRuntime(options).env });
+    tx.steps.push({ name: 'handoff', status: 'ok', ms: 0, detail: `handed to ${how}` });
+    return publicTransaction(tx)!;
+  } catch (error) {
+    await mutate(options, 'handoff failed', async ({ journal }) => {
+      const journaled = journal.state.transaction;
+      if (journaled?.id !== tx.id || journaled.status !== 'scheduled') return;
+      Object.assign(journaled, { status: 'failed', reason: 'runner_never_ran', finishedAt: new Date().toISOString() });
+      journaled.steps.push({ name: 'handoff', status: 'failed', ms: 0, detail: (error as Error).message });
+      journal.archiveTransaction();
+      await journal.commit();
+      if (error instanceof ReleaseSwitcherError) error.result = publicTransaction(journaled);
+    }, { ownTransaction: tx.id });
+    throw error;
+  }
+}
+
+/** The runner's side: carry out the scheduled transaction `id`, writing a heartbeat while it works. */
+export async function runScheduled(options: RootOptions & { id: string }): Promise<Transaction> {
+  return mutate(
+    options,
+    `run-transaction ${options.id}`,
+    async (session) => {
+      const tx = session.journal.state.transaction;
+      if (!tx || tx.id !== options.id || tx.status !== 'scheduled' || !tx.to) {
+        throw new ReleaseSwitcherError('RELEASE_NOT_FOUND', `No scheduled transaction ${options.id} (it finished, or was declared runner_never_ran).`, {
+          hint: 'See release-switcher status.',
+        });
+      }
+      const beat = async () => {
+        tx.heartbeatAt = new Date().toISOString();
+        await session.journal.commit().catch(() => undefined);
+      };
+      await beat();
+      const timer = setInterval(() => void beat(), 2_000);
+      try {
+        if (tx.spec && !session.journal.state.releases[tx.to]) await stageFor(session, tx);
+        return publicTransaction(await activate(session, { kind: tx.kind, target: tx.to, scheduled: tx }))!;
+      } finally {
+        clearInterval(timer);
+      }
+    },
+    { ownTransaction: options.id },
+  );
+}
+
+/**
+ * A runner that was handed an update before its release was staged stages it first, keeping the
+ * latest progress in the transaction (for update.status). A failure here changed nothing: the
+ * transaction ends `failed` with the error's code as its reason.
+ */
+async function stageFor(session: MutationSession, tx: Transaction): Promise<void> {
+  const { journal, runtime } = session;
+  tx.status = 'staging';
+  await journal.commit();
+  let lastCommit = 0;
+  const onProgress = (event: ProgressEvent) => {
+    tx.progress = { ...event, at: new Date().toISOString() };
+    if (Date.now() - lastCommit > 1_000) {
+      lastCommit = Date.now();
+      void journal.commit().catch(() => undefined);
+    }
+  };
+  const started = performance.now();
+  try {
+    const installed = await installLocked({ ...session, runtime: { ...runtime, onProgress } }, tx.spec!);
+    tx.steps.push({ name: 'stage', status: 'ok', ms: Math.round(performance.now() - started), detail: `${installed.version} installed at ${installed.path}` });
+    tx.status = 'scheduled';
+  } catch (error) {
+    tx.steps.push({ name: 'stage', status: 'failed', ms: Math.round(performance.now() - started), detail: (error as Error).message });
+    Object.assign(tx, { status: 'failed', reason: isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error', finishedAt: new Date().toISOString() });
+    journal.archiveTransaction();
+    await journal.commit();
+    if (isReleaseSwitcherError(error)) error.result = publicTransaction(tx);
+    throw error;
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Going back from one release to another when the service keeps state: which snapshot to put back,
+ * or whether to refuse. One rule for every way back (`switch`/`rollback`, the automatic rollback after
+ * a failed verification, the boot-check after a crash loop):
+ * - the snapshot is the one taken when the release being left came in from the target;
+ * - both releases declare the same schema (`schemaField`): the state is kept, nothing is lost;
+ * - otherwise that snapshot, when there is one, is put back before the target starts;
+ * - with none, a target whose declared schema is not at least the current one would refuse to start
+ *   (openclaw exits 78), so going back is refused instead of leaving the service down.
+ */
+import path from 'node:path';
+import type { Config } from '../store/config.js';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import { readJsonIfExists } from '../platform/fs.js';
+import { runStep } from '../store/journal.js';
+import type { State, Step, Transaction, TransactionStatus } from '../model/state.js';
+import type { Layout } from '../store/layout.js';
+import type { JournalSession } from '../store/session.js';
+import { type SnapshotManifest, readSnapshot, restoredFor } from '../snapshot/snapshot.js';
+
+export type StatePlan =
+  | { action: 'none' }
+  | { action: 'keep'; detail: string }
+  | { action: 'restore'; snapshot: string; detail: string }
+  | { action: 'refuse'; detail: string; hint: string };
+
+export interface StateReturn {
+  layout: Layout;
+  config: Config;
+  state: State;
+  /** The release that runs (or ran) on the state now. */
+  leaving: string;
+  /** The release about to start on it. */
+  target: string;
+}
+
+/** Statuses of a transaction after which its `to` is (or is becoming) what `current` names. */
+const BROUGHT_IN: ReadonlySet<TransactionStatus> = new Set(['switching', 'restarting', 'verifying', 'rolling_back', 'verified', 'switched', 'rollback_failed']);
+
+/** The transaction that made `version` current, latest first: the in-flight one, then history. */
+function broughtIn(state: State, version: string): Transaction | undefined {
+  for (const tx of [state.transaction, ...[...state.history].reverse()]) if (tx && tx.to === version && BROUGHT_IN.has(tx.status)) return tx;
+  return undefined;
+}
+
+async function snapshotForReturn(input: StateReturn): Promise<SnapshotManifest | undefined> {
+  const tx = broughtIn(input.state, input.leaving);
+  return tx && tx.from === input.target ? readSnapshot(input.layout, tx.id) : undefined;
+}
+
+/** The value at a dot path of a release's package.json, or undefined. */
+export async function readSchema(layout: Layout, version: string, field: string): Promise<unknown> {
+  const pkg = await readJsonIfExists(path.join(layout.release(version), 'package.json')).catch(() => undefined);
+  return field.split('.').reduce<unknown>((node, key) => (node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), pkg);
+}
+
+/** JSON with sorted keys, so `{state:18,agent:23}` equals `{agent:23,state:18}`. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v));
+}
+
+/** Whether `target` reads everything `leaving` wrote: every numeric schema of `leaving` is ≤ its own (a forward migration). */
+export function schemaAtLeast(target: unknown, leaving: unknown): boolean {
+  if (typeof target === 'number' && typeof leaving === 'number') return target >= leaving;
+  if (target !== null && leaving !== null && typeof target === 'object' && typeof leaving === 'object' && !Array.isArray(target) && !Array.isArray(leaving)) {
+    const t = target as Record<string, unknown>;
+    return Object.entries(leaving).every(([key, value]) => key in t && schemaAtLeast(t[key], value));
+  }
+  return canonical(target) === canonical(leaving);
+}
+
+export async function planStateReturn(input: StateReturn): Promise<StatePlan> {
+  const { config, leaving, target } = input;
+  if (config.statePaths.length === 0 && config.schemaField === null) return { action: 'none' };
+  const snapshot = await snapshotForReturn(input);
+  const field = config.schemaField;
+  const [mine, theirs] = field ? await Promise.all([readSchema(input.layout, target, field), readSchema(input.layout, leaving, field)]) : [undefined, undefined];
+  const declared = mine !== undefined && theirs !== undefined;
+  const schemas = declared ? ` (${field}: ${leaving} ${canonical(theirs)}, ${target} ${canonical(mine)})` : '';
+  if (declared && canonical(mine) === canonical(theirs)) {
+    return snapshot ? { action: 'keep', detail: `state kept: ${leaving} and ${target} declare the same schema ${canonical(mine)}` } : { action: 'none' };
+  }
+  if (snapshot) {
+    return { action: 'restore', snapshot: snapshot.id, detail: `snapshot ${snapshot.id} (taken ${snapshot.takenAt}, before ${leaving} first started) goes back before ${target} starts${schemas}` };
+  }
+  if (!declared || schemaAtLeast(mine, theirs)) return { action: 'none' };
+  return {
+    action: 'refuse',
+    detail: `${target} cannot start on state that ${leaving} migrated${schemas}, and there is no state snapshot from before ${leaving} first started`,
+    hint: `Stay on ${leaving}, or stop the service, put its state back from a backup of your own (openclaw keeps *.pre-startup-migration-*.bak beside its databases), and switch again. Snapshots are taken by boot-check (the unit's ExecStartPre: release-switcher unit --install).`,
+  };
+}
+
+/**
+ * Before the flip of `switch`/`rollback`: refuse (STATE_SNAPSHOT_MISSING, nothing changed), or ask
+ * the boot-check to put a snapshot back while the service is stopped for the restart.
+ */
+export async function checkStateStep(session: JournalSession, tx: Transaction, options: { leaving: string | null; target: string; supervised: boolean }): Promise<void> {
+  const { layout, config, journal } = session;
+  if (options.leaving === null) return;
+  const plan = await planStateReturn({ layout, config, state: journal.state, leaving: options.leaving, target: options.target });
+  if (plan.action === 'none') return;
+  await runStep(journal, tx, 'check-state', async (step) => {
+    step.detail = plan.detail;
+    if (plan.action === 'refuse') throw new ReleaseSwitcherError('STATE_SNAPSHOT_MISSING', `Not switching to ${options.target}: ${plan.detail}.`, { hint: plan.hint });
+    if (plan.action !== 'restore') return;
+    if (options.supervised) tx.restore = { snapshot: plan.snapshot, version: options.target };
+    else step.detail += `; supervisor none: put ${layout.snapshot(plan.snapshot)} back by hand (its snapshot.json lists the paths) while the service is stopped`;
+  });
+}
+
+/** Before the restart that starts `tx.restore.version`: a step that stays running while the boot-check restores. */
+export async function beginRestore(session: JournalSession, tx: Transaction): Promise<PendingRestore | undefined> {
+  const request = tx.restore;
+  if (!request || (await restoredFor(session.layout, request.snapshot, tx.id))) return undefined;
+  const step: Step = { name: 'restore-state', status: 'running', ms: 0, detail: `boot-check puts snapshot ${request.snapshot} back while the service is stopped, before ${request.version} starts` };
+  tx.steps.push(step);
+  await session.journal.commit();
+  return { step, started: performance.now() };
+}
+
+export interface PendingRestore {
+  step: Step;
+  started: number;
+}
+
+/** After that restart: did the boot-check do it? */
+export async function endRestore(session: JournalSession, tx: Transaction, pending: PendingRestore | undefined): Promise<void> {
+  const request = tx.restore;
+  if (!pending || !request) return;
+  const { step } = pending;
+  const done = await restoredFor(session.layout, request.snapshot, tx.id);
+  step.ms = Math.round(performance.now() - pending.started);
+  step.status = done ? 'ok' : 'failed';
+  step.detail = done
+    ? `snapshot ${request.snapshot} put back by ${done.by} before ${request.version} started: ${done.restored?.join(', ') || 'nothing to write'}${done.removed?.length ? `; removed ${done.removed.join(', ')}` : ''}`
+    : `snapshot ${request.snapshot} was not put back before ${request.version} started: the boot-check did not do it (is it the unit's ExecStartPre? release-switcher unit --install adds it; its output is in the unit's log)`;
+  await session.journal.commit();
+}
+
+/** Record on the transaction the snapshot the boot-check took for it (the boot-check itself cannot write the journal a runner holds). */
+export async function noteSnapshot(session: JournalSession, tx: Transaction): Promise<void> {
+  if (!tx.snapshot && (await readSnapshot(session.layout, tx.id))) tx.snapshot = tx.id;
+}

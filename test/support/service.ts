@@ -1,0 +1,90 @@
+// A fixture gateway run as a real unit of a private systemd --user, managed by a release root.
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import { validateConfig } from '../../src/store/config.ts';
+import { systemdUnit } from '../../src/service/unit.ts';
+import { CLI, cli, tempDir, type CliResult } from './cli.ts';
+import type { UserManager } from './systemd.ts';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => (port === 18789 ? freePort().then(resolve, reject) : resolve(port)));
+    });
+  });
+}
+
+export interface ManagedGateway {
+  root: string;
+  unit: string;
+  port: number;
+  log: string;
+  /** The CLI with the manager's environment (so `systemctl --user` reaches it). */
+  rs(args: string[], options?: { env?: Record<string, string> }): Promise<CliResult>;
+  health(): Promise<{ status: number; version?: string } | null>;
+}
+
+export interface ManagedGatewayOptions {
+  name: string;
+  verifyTimeout?: number;
+  stableFor?: number;
+  /** More `init` flags, e.g. `--state-path`. */
+  init?: string[];
+  /** More `Environment=` lines for the unit, e.g. the fixture's STATE_DIR. */
+  environment?: Record<string, string>;
+}
+
+export async function managedGateway(manager: UserManager, options: ManagedGatewayOptions): Promise<ManagedGateway> {
+  const root = join(tempDir('rs-svc-'), 'root');
+  const unit = `${options.name}.service`;
+  const port = await freePort();
+  const log = join(root, '..', `${options.name}.log`);
+  const env = Object.fromEntries(Object.entries(manager.env).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  const rs = (args: string[], extra: { env?: Record<string, string> } = {}) => cli(['--root', root, '--json', ...args], { env: { ...env, ...extra.env } });
+  const init = await rs([
+    'init', '--package', 'rs-fixture-gateway', '--registry', inject('registryUrl'),
+    '--supervisor', 'systemd', '--unit', unit, '--health-url', `http://127.0.0.1:${port}/health`,
+    '--verify-timeout', String(options.verifyTimeout ?? 8), '--stable-for', String(options.stableFor ?? 4),
+    ...(options.init ?? []),
+  ]);
+  if (init.exitCode !== 0) throw new Error(`init: ${init.stdout}${init.stderr}`);
+  const config = validateConfig(JSON.parse(readFileSync(join(root, 'config.json'), 'utf8')), 'config.json');
+  // The unit release-switcher itself writes (boot-check, Restart=always, no start limit, exit 78 kept),
+  // with a short stop timeout so the SIGTERM-ignoring release costs seconds, not half a minute.
+  // The boot-check of the built CLI (this file imports src/, whose own path would name src/cli/main.js).
+  const bootCheck = [process.execPath, CLI, '--root', root, 'boot-check'];
+  let text = systemdUnit(config, root, { entry: 'server.js', args: ['--port', String(port)], drainSeconds: 1, scope: 'user', bootCheck });
+  text = text.replace('[Service]\n', [
+    '[Service]',
+    `ExecStartPre=/usr/bin/test ! -e ${root}/current/refuse-start`,
+    `Environment=RS_CLI=${JSON.stringify(JSON.stringify([process.execPath, CLI]))}`,
+    `Environment=RS_ROOT=${root}`,
+    ...Object.entries(options.environment ?? {}).map(([name, value]) => `Environment=${JSON.stringify(`${name}=${value}`)}`),
+    `Environment=npm_config_cache=${join(root, '..', 'npm-cache')}`,
+    `StandardOutput=append:${log}`,
+    `StandardError=append:${log}`,
+    'RestartSec=500ms',
+    '',
+  ].join('\n'));
+  await manager.writeUnit(unit, text);
+  return {
+    root,
+    unit,
+    port,
+    log,
+    rs,
+    async health() {
+      try {
+        const response = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(1000) });
+        const body = (await response.json().catch(() => ({}))) as { version?: string };
+        return { status: response.status, version: body.version };
+      } catch {
+        return null;
+      }
+    },
+  };
+}
