@@ -1,0 +1,292 @@
+/**
+ * Unpack a package tarball in one pass: gunzip → strict tar reader → check each entry against what
+ * was written so far → write it (never following a link on disk) → sha256 while writing. One bad
+ * entry rejects the whole tarball and removes everything written. The entry that is checked is the
+ * entry that is written: there is no second parser.
+ */
+import { createHash } from 'node:crypto';
+import { constants, createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, pipeline } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { ReleaseSwitcherError, asDiskFull, isReleaseSwitcherError } from '../model/errors.js';
+import { type RawEntry, TarReader, TarRefusal, type TarEvent } from './tar-reader.js';
+import { TreeModel, entrySegments } from './unpack-tree.js';
+
+export interface UnpackOptions {
+  /** A gzipped tarball: its path, or a stream of its bytes. */
+  source: string | NodeJS.ReadableStream;
+  /** A fresh (absent or empty) directory. */
+  dest: string;
+  /** Leading path segments to drop: 1 for npm's `package/`. Entries with nothing left are skipped, as npm does. */
+  strip?: number;
+  signal?: AbortSignal;
+  onEntry?: (count: number) => void;
+}
+
+export interface UnpackedEntry {
+  path: string;
+  type: 'file' | 'dir' | 'symlink';
+  size: number;
+  /** Mode as written: files 0644, or 0755 with any x bit; directories 0755; links 0777. */
+  mode: number;
+  sha256?: string;
+  target?: string;
+}
+
+export interface UnpackResult {
+  entries: UnpackedEntry[];
+  files: number;
+  bytes: number;
+}
+
+const PARALLEL = 24; // writes in flight
+const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+/** A file body held in memory up to this size; past it, written as it arrives (a bomb cannot fill memory). */
+const STREAM_ABOVE = 16 * 1024 * 1024;
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+export async function unpackTarball(options: UnpackOptions): Promise<UnpackResult> {
+  const { dest, signal } = options;
+  signal?.throwIfAborted();
+  const existed = await prepareDest(dest);
+  const writer = new Writer(await fs.realpath(dest));
+  const entries: UnpackedEntry[] = [];
+  const input = openInput(options.source);
+  const onAbort = () => (input as Readable).destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await readAll(input, { ...options, strip: options.strip ?? 0, writer, entries, seen: { count: 0 } });
+    await writer.drain();
+    signal?.throwIfAborted();
+  } catch (error) {
+    input.destroy();
+    await writer.settle();
+    await removeWritten(dest, existed);
+    throw unpackError(error, signal);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+  const files = entries.filter((entry) => entry.type === 'file');
+  return { entries, files: files.length, bytes: files.reduce((sum, entry) => sum + entry.size, 0) };
+}
+
+interface ReadContext extends UnpackOptions {
+  strip: number;
+  writer: Writer;
+  entries: UnpackedEntry[];
+  seen: { count: number };
+}
+
+async function readAll(input: Readable, ctx: ReadContext): Promise<void> {
+  const reader = new TarReader();
+  const model = new TreeModel();
+  let current: FileBody | undefined;
+  const events: TarEvent[] = [];
+  for await (const chunk of input) {
+    events.length = 0;
+    reader.push(chunk as Buffer, events);
+    for (const event of events) {
+      if (event.kind === 'entry') current = await startEntry(event.entry, model, ctx);
+      else if (event.kind === 'data') {
+        current?.add(event.chunk);
+        if (current && current.buffered > STREAM_ABOVE) await ctx.writer.spill(current);
+      }
+      else if (current) {
+        ctx.writer.writeFile(current);
+        current = undefined;
+      }
+    }
+    await ctx.writer.room();
+  }
+  reader.finish();
+  model.checkAllLinks();
+}
+
+async function startEntry(raw: RawEntry, model: TreeModel, ctx: ReadContext): Promise<FileBody | undefined> {
+  ctx.signal?.throwIfAborted();
+  if (raw.mode & 0o7000) throw new TarRefusal(`${raw.path} has setuid/setgid/sticky bits (mode ${raw.mode.toString(8)})`);
+  const segments = entrySegments(raw.path, ctx.strip);
+  if (!segments) return undefined; // the top folder itself, as with npm's strip
+  const rel = segments.join('/');
+  const parents = model.add(segments, raw.type, raw.linkpath);
+  for (const dir of parents) {
+    ctx.writer.mkdir(dir);
+    ctx.entries.push({ path: dir, type: 'dir', size: 0, mode: 0o755 });
+  }
+  ctx.onEntry?.(++ctx.seen.count);
+  if (raw.type === 'dir') {
+    if (!ctx.writer.hasDir(rel)) {
+      ctx.writer.mkdir(rel);
+      ctx.entries.push({ path: rel, type: 'dir', size: 0, mode: 0o755 });
+    }
+    return undefined;
+  }
+  if (raw.type === 'symlink') {
+    ctx.writer.symlink(rel, raw.linkpath!);
+    ctx.entries.push({ path: rel, type: 'symlink', size: 0, mode: 0o777, target: raw.linkpath! });
+    return undefined;
+  }
+  const entry: UnpackedEntry = { path: rel, type: 'file', size: raw.size, mode: raw.mode & 0o111 ? 0o755 : 0o644 };
+  ctx.entries.push(entry);
+  return new FileBody(entry);
+}
+
+/** A file's bytes as they arrive, hashed on the way; written whole once complete. */
+export class FileBody {
+  chunks: Buffer[] = [];
+  buffered = 0;
+  handle: fs.FileHandle | undefined;
+  readonly #hash = createHash('sha256');
+  constructor(readonly entry: UnpackedEntry) {}
+  add(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    this.#hash.update(chunk);
+  }
+  finish(): void {
+    this.entry.sha256 = this.#hash.digest('hex');
+  }
+}
+
+/**
+ * Writes with a bounded number in flight. Each directory is created once, after its parent, and
+ * checked with realpath once (the known-safe cache); files are created O_EXCL|O_NOFOLLOW so an
+ * existing name or link is never opened.
+ */
+class Writer {
+  readonly #dirs = new Map<string, Promise<void>>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #queuedBytes = 0;
+  #error: unknown;
+  readonly #umask = process.umask();
+
+  constructor(readonly root: string) {
+    this.#dirs.set('', Promise.resolve());
+  }
+
+  hasDir(rel: string): boolean {
+    return this.#dirs.has(rel);
+  }
+
+  mkdir(rel: string): void {
+    const parent = this.#dirs.get(parentOf(rel)) ?? Promise.resolve();
+    const abs = path.join(this.root, rel);
+    const made = parent.then(async () => {
+      await fs.mkdir(abs, { mode: 0o755 });
+      if ((await fs.realpath(abs)) !== abs) throw new TarRefusal(`${rel} resolves outside the destination`);
+      if (this.#umask & 0o755) await fs.chmod(abs, 0o755);
+    });
+    made.catch(() => undefined);
+    this.#dirs.set(rel, made);
+    this.#track(made);
+  }
+
+  symlink(rel: string, target: string): void {
+    this.#track(this.#parent(rel).then(() => fs.symlink(target, path.join(this.root, rel))));
+  }
+
+  writeFile(body: FileBody): void {
+    body.finish();
+    const size = body.entry.size;
+    this.#queuedBytes += size;
+    const job = this.#parent(body.entry.path).then(async () => {
+      const handle = body.handle ?? (await this.#open(body));
+      try {
+        if (body.chunks.length > 0) await handle.writev(body.chunks);
+        if (this.#umask & body.entry.mode) await handle.chmod(body.entry.mode);
+      } finally {
+        await handle.close();
+      }
+    });
+    this.#track(job.finally(() => (this.#queuedBytes -= size)));
+  }
+
+  /** Write what a large file has so far, in order, before reading on. */
+  async spill(body: FileBody): Promise<void> {
+    await this.#parent(body.entry.path);
+    body.handle ??= await this.#open(body);
+    const chunks = body.chunks;
+    body.chunks = [];
+    body.buffered = 0;
+    try {
+      await body.handle.writev(chunks);
+    } catch (error) {
+      await body.handle.close();
+      throw error;
+    }
+  }
+
+  #open(body: FileBody): Promise<fs.FileHandle> {
+    return fs.open(path.join(this.root, body.entry.path), WRITE_FLAGS, body.entry.mode);
+  }
+
+  /** Wait while too much is in flight; rethrow the first write error. */
+  async room(): Promise<void> {
+    while (this.#inFlight.size >= PARALLEL || this.#queuedBytes > MAX_QUEUED_BYTES) await Promise.race(this.#inFlight);
+    if (this.#error !== undefined) throw this.#error;
+  }
+
+  async drain(): Promise<void> {
+    await this.settle();
+    if (this.#error !== undefined) throw this.#error;
+  }
+
+  async settle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
+
+  #parent(rel: string): Promise<void> {
+    return this.#dirs.get(parentOf(rel)) ?? Promise.reject(new TarRefusal(`${rel}: its directory was never created`));
+  }
+
+  #track(job: Promise<void>): void {
+    const tracked: Promise<void> = job.catch((error: unknown) => {
+      this.#error ??= error;
+    }).finally(() => this.#inFlight.delete(tracked));
+    this.#inFlight.add(tracked);
+  }
+}
+
+function parentOf(rel: string): string {
+  const slash = rel.lastIndexOf('/');
+  return slash < 0 ? '' : rel.slice(0, slash);
+}
+
+function openInput(source: string | NodeJS.ReadableStream): Readable {
+  const raw = typeof source === 'string' ? createReadStream(source, { highWaterMark: 1024 * 1024 }) : (source as Readable);
+  return pipeline(raw, createGunzip({ chunkSize: 256 * 1024 }), () => undefined);
+}
+
+/** Create `dest` or accept it empty; returns whether it existed (so cleanup keeps it). */
+async function prepareDest(dest: string): Promise<boolean> {
+  try {
+    await fs.mkdir(dest, { recursive: false, mode: 0o755 });
+    return false;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    if ((await fs.readdir(dest)).length > 0) throw new ReleaseSwitcherError('INTERNAL', `Unpack destination ${dest} is not empty.`);
+    return true;
+  }
+}
+
+async function removeWritten(dest: string, existed: boolean): Promise<void> {
+  if (!existed) return fs.rm(dest, { recursive: true, force: true });
+  for (const name of await fs.readdir(dest).catch(() => [])) await fs.rm(path.join(dest, name), { recursive: true, force: true });
+}
+
+function unpackError(error: unknown, signal: AbortSignal | undefined): unknown {
+  if (isReleaseSwitcherError(error)) return error;
+  if (signal?.aborted) return new ReleaseSwitcherError('CANCELLED', 'Unpacking was cancelled; nothing was kept.', { cause: error });
+  if (error instanceof TarRefusal) {
+    return error.corrupt
+      ? new ReleaseSwitcherError('BAD_TARBALL', `The tarball is truncated or corrupt: ${error.message}.`, { hint: 'Download it again; if it persists the tarball is broken.', cause: error })
+      : new ReleaseSwitcherError('BAD_TARBALL', `The tarball is unsafe: ${error.message}.`, { hint: 'Do not install this package; report it to its publisher.', cause: error, details: { problem: error.message } });
+  }
+  const code = (error as NodeJS.ErrnoException)?.code ?? '';
+  if (code.startsWith('Z_') || code === 'ERR_STREAM_PREMATURE_CLOSE') {
+    return new ReleaseSwitcherError('BAD_TARBALL', `The tarball is truncated or corrupt (${(error as Error).message}).`, { hint: 'Download it again; if it persists the tarball is broken.', cause: error });
+  }
+  return asDiskFull(error, 'unpacking a tarball');
+}
