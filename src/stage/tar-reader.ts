@@ -112,9 +112,10 @@ export class TarReader {
     }
     if (this.#zeroBlocks > 0) throw new TarRefusal('a lone zero block inside the archive (tar implementations disagree on what follows)');
     const header = new Header(block);
+    header.block = block;
     if (!header.cksumValid) throw new TarRefusal('a header with a bad checksum', true);
     const flag = block[156] === 0 ? '' : String.fromCharCode(block[156]!);
-    const size = header.size ?? 0;
+    const size = rawSize(block);
     if (META_TYPES.has(flag)) {
       if (size > MAX_META) throw new TarRefusal(`a ${flag} meta header of ${size} bytes`);
       if (flag !== 'g' && this.#hasPending(flag)) throw new TarRefusal(`two '${flag}' headers before one entry`);
@@ -145,10 +146,14 @@ export class TarReader {
     if (paxPath !== undefined && long !== undefined && paxPath !== long) throw new TarRefusal(`an entry named both ${JSON.stringify(paxPath)} (PAX) and ${JSON.stringify(long)} (GNU long name)`);
     if (paxLink !== undefined && longLink !== undefined && paxLink !== longLink) throw new TarRefusal(`a link to both ${JSON.stringify(paxLink)} (PAX) and ${JSON.stringify(longLink)} (GNU long link)`);
     const paxSize = pax?.get('size');
-    const size = paxSize !== undefined ? decimal(paxSize, 'size') : (header.size ?? 0);
+    // The size field as written, not node-tar's decoded one, which forces directories to 0 and
+    // would read a directory's body as headers.
+    const size = paxSize !== undefined ? decimal(paxSize, 'size') : rawSize(header.block ?? Buffer.alloc(0));
     const linkpath = paxLink ?? longLink ?? header.linkpath;
+    const name = paxPath ?? long ?? header.path ?? '';
+    if (type === 'file' && name.endsWith('/')) throw new TarRefusal(`${name}: a file entry named like a directory`);
     return {
-      path: paxPath ?? long ?? header.path ?? '',
+      path: name,
       type,
       mode: (header.mode ?? 0) & 0o7777,
       size,
@@ -195,6 +200,16 @@ export function parsePax(body: Buffer): Map<string, string> {
     pos += length;
   }
   return records;
+}
+
+/** The 12-byte octal size field; base-256 (sizes past 8 GiB) is refused, no package needs it. */
+function rawSize(block: Buffer): number {
+  if (block.length < BLOCK) return 0;
+  if (block[124]! & 0x80) throw new TarRefusal('an entry size in base-256 (over 8 GiB)');
+  const text = block.toString('latin1', 124, 136).replace(/[\0 ]+$/, '').replace(/^[ ]+/, '');
+  if (text === '') return 0;
+  if (!/^[0-7]+$/.test(text)) throw new TarRefusal(`a size field of ${JSON.stringify(text)}`, true);
+  return parseInt(text, 8);
 }
 
 function decimal(value: string, key: string): number {

@@ -93,3 +93,90 @@ export async function writeBadTarballs(dir: string, validTarball: string): Promi
   await writeFile(written['bad-truncated'], whole.subarray(0, Math.floor(whole.length / 2)));
   return written;
 }
+
+/** One header block (plus body) with any type flag, for the cases node-tar's encoder will not write. */
+export interface RawBlock {
+  /** The type flag byte: '0' file, '2' symlink, '5' dir, 'x' PAX, 'g' global PAX, 'L' GNU long name, 'S' sparse, … */
+  flag: string;
+  path: string;
+  body?: string | Buffer;
+  mode?: number;
+  linkpath?: string;
+}
+
+/** PAX records `<len> <key>=<value>\n`, the length counting itself. */
+export function paxBody(records: Record<string, string>): string {
+  let out = '';
+  for (const [key, value] of Object.entries(records)) {
+    const rest = ` ${key}=${value}\n`;
+    let len = Buffer.byteLength(rest) + 1;
+    while (String(len).length + Buffer.byteLength(rest) !== len) len = String(len).length + Buffer.byteLength(rest);
+    out += `${len}${rest}`;
+  }
+  return out;
+}
+
+function rawHeader(block: RawBlock, size: number): Buffer {
+  const header = Buffer.alloc(BLOCK);
+  new Header({ path: block.path, type: 'File', mode: block.mode ?? 0o644, size, linkpath: block.linkpath, uid: 0, gid: 0, mtime: MTIME }).encode(header);
+  header.write(block.flag === '' ? '\0' : block.flag, 156, 1, 'latin1');
+  if (block.linkpath) header.write(block.linkpath, 157, 100, 'utf8'); // the encoder drops it for a 'File'
+  header.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'latin1');
+  return header;
+}
+
+/** Encodes raw blocks as-is (any flag, any order, no checks) into a gzipped tar. */
+export function encodeRaw(blocks: RawBlock[]): Buffer {
+  const out: Buffer[] = [];
+  for (const block of blocks) {
+    const body = Buffer.from(block.body ?? '');
+    out.push(rawHeader(block, body.length));
+    if (body.length > 0) out.push(body, Buffer.alloc((BLOCK - (body.length % BLOCK)) % BLOCK));
+  }
+  out.push(Buffer.alloc(2 * BLOCK));
+  return gzipSync(Buffer.concat(out));
+}
+
+const PKG_JSON: RawBlock = { flag: '0', path: 'package/package.json', body: '{"name":"hostile","version":"1.0.0"}\n' };
+
+/**
+ * Hostile tarballs, one fault each, that GNU tar and node-tar read differently or that escape through
+ * links. `../outside/` is a sibling of the destination that the tests watch.
+ */
+export const HOSTILE: Record<string, RawBlock[]> = {
+  'pax path + GNU long name on one entry': [PKG_JSON, { flag: 'x', path: 'PaxHeader', body: paxBody({ path: 'package/harmless.txt' }) }, { flag: 'L', path: '././@LongLink', body: 'package/node_modules/.bin/evil\0' }, { flag: '0', path: 'package/short', body: 'x' }],
+  'PAX linkpath + GNU long link disagree': [PKG_JSON, { flag: 'x', path: 'PaxHeader', body: paxBody({ linkpath: 'package.json' }) }, { flag: 'K', path: '././@LongLink', body: '../../../outside/secret\0' }, { flag: '2', path: 'package/l', linkpath: 'x' }],
+  'two PAX headers before one entry': [PKG_JSON, { flag: 'x', path: 'PaxHeader', body: paxBody({ path: 'package/a' }) }, { flag: 'x', path: 'PaxHeader', body: paxBody({ path: 'package/b' }) }, { flag: '0', path: 'package/c', body: 'x' }],
+  'global PAX linkpath': [PKG_JSON, { flag: 'g', path: 'pax_global_header', body: paxBody({ linkpath: '../../outside' }) }, { flag: '2', path: 'package/l', linkpath: 'package.json' }],
+  'global PAX path': [PKG_JSON, { flag: 'g', path: 'pax_global_header', body: paxBody({ path: '../outside/evil' }) }, { flag: '0', path: 'package/x', body: 'x' }],
+  'PAX GNU.sparse keys on a regular file': [PKG_JSON, { flag: 'x', path: 'PaxHeader', body: paxBody({ 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.name': 'package/s' }) }, { flag: '0', path: 'package/GNUSparseFile.0/s', body: 'x' }],
+  'unknown type flag Z': [PKG_JSON, { flag: 'Z', path: 'package/z', body: 'x' }],
+  'GNU sparse S': [PKG_JSON, { flag: 'S', path: 'package/s', body: 'x' }],
+  'hard link': [PKG_JSON, { flag: '1', path: 'package/h', linkpath: 'package/package.json' }],
+  'fifo': [PKG_JSON, { flag: '6', path: 'package/f' }],
+  'symlink chain through links each lexically inside': [
+    PKG_JSON,
+    { flag: '2', path: 'package/d1/d2/a', linkpath: '../..' },
+    { flag: '2', path: 'package/d1/d2/b', linkpath: 'a/../..' },
+    { flag: '2', path: 'package/d1/d2/etc', linkpath: 'b/outside' },
+  ],
+  'symlink that escapes only through a later link': [
+    PKG_JSON,
+    { flag: '2', path: 'package/d1/d2/b', linkpath: 'a/../..' },
+    { flag: '2', path: 'package/d1/d2/a', linkpath: '../..' },
+  ],
+  'symlink then a file written through it': [PKG_JSON, { flag: '5', path: 'package/sub/' }, { flag: '2', path: 'package/lib', linkpath: 'sub' }, { flag: '0', path: 'package/lib/x.js', body: 'x' }],
+  'escaping symlink then a file through it': [PKG_JSON, { flag: '2', path: 'package/lib', linkpath: '../../outside' }, { flag: '0', path: 'package/lib/secret', body: 'overwritten' }],
+  'absolute path': [PKG_JSON, { flag: '0', path: '/tmp/release-switcher-absolute-escape', body: 'x' }],
+  'dot-dot path': [PKG_JSON, { flag: '0', path: 'package/../../outside/evil', body: 'x' }],
+  'setuid bit': [PKG_JSON, { flag: '0', path: 'package/bin/tool', mode: 0o4755, body: 'x' }],
+  'directory replaced by a symlink later': [PKG_JSON, { flag: '5', path: 'package/lib/' }, { flag: '2', path: 'package/lib', linkpath: 'sub' }, { flag: '0', path: 'package/lib/x.js', body: 'x' }],
+  'file written twice': [PKG_JSON, { flag: '0', path: 'package/a.js', body: 'one' }, { flag: '0', path: 'package/a.js', body: 'two' }],
+  'file replaced by a symlink': [PKG_JSON, { flag: '0', path: 'package/a.js', body: 'one' }, { flag: '2', path: 'package/a.js', linkpath: '../../outside/secret' }],
+  'directory with a body': [PKG_JSON, { flag: '5', path: 'package/d/', body: 'hidden header bytes' }],
+  'file entry named like a directory': [PKG_JSON, { flag: '0', path: 'package/x/', body: 'x' }],
+  'PAX type key': [PKG_JSON, { flag: 'x', path: 'PaxHeader', body: paxBody({ type: '2' }) }, { flag: '0', path: 'package/t', body: 'x' }],
+};
