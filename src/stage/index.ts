@@ -10,7 +10,7 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 import { writeFileAtomic } from '../platform/fs.js';
 import type { Journal } from '../store/journal.js';
 import { LAYOUT_VERSION, type Layout, RELEASE_MARKER } from '../store/layout.js';
-import { type KnownHash, type ReleaseMarker, computeManifest, hashAhead, manifestSize } from '../store/manifest.js';
+import { type KnownHash, type ReleaseMarker, computeManifest, manifestSize } from '../store/manifest.js';
 import { readMarker } from '../store/release.js';
 import type { ProgressEvent, ResolvedRuntime } from '../model/runtime.js';
 import { type EarlierRelease, dedupeAgainst, sealTree } from '../store/seal.js';
@@ -55,14 +55,17 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   progress({ phase: 'download', message: `fetched, integrity ${integrity.slice(0, 20)}…`, done: downloaded, total: downloaded, unit: 'bytes' });
   checkAbort();
 
-  const files = await extractTarball(tarball, pkgDir, {
-    env: runtime.env,
+  // One pass checks, writes and hashes each entry; the package's own files need no hashing later
+  // (what npm rewrites, below NPM_WRITES, is hashed at the manifest).
+  const extracted = await extractTarball(tarball, pkgDir, {
+    ...(runtime.signal ? { signal: runtime.signal } : {}),
+    skipKnown: (rel) => NPM_WRITES.has(rel.split('/')[0]!),
     onFile: (count) => {
-      if (count % 1000 === 0) progress({ phase: 'extract', message: `${count} files checked`, done: count, total: pkg.manifest.dist?.fileCount, unit: 'files' });
+      if (count % 1000 === 0) progress({ phase: 'extract', message: `${count} entries written`, done: count, total: pkg.manifest.dist?.fileCount, unit: 'files' });
     },
   });
   await fs.rm(tarball, { force: true });
-  progress({ phase: 'extract', message: 'extracted', done: files, total: files, unit: 'files' });
+  progress({ phase: 'extract', message: 'extracted', done: extracted.files, total: extracted.files, unit: 'files' });
   await journal.commit('install:extracted');
   checkAbort();
 
@@ -72,16 +75,8 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
 
   const depOptions = { pkgDir, node, npm: config.npm, env: runtime.env, npmCache: runtime.npmCache, registry: config.registry, onLine: (line: string) => progress({ phase: 'dependencies', message: line }) } as const;
   progress({ phase: 'dependencies', message: `installing dependencies with Node ${node.version}` });
-  // While npm works (one process, one core), hash the package's own files on the other. What npm or
-  // we write meanwhile (node_modules, the lock and package.json) is hashed afterwards; this finishes
-  // before any lifecycle script may change a file.
-  const ownFiles = hashAhead(pkgDir, (rel) => NPM_WRITES.has(rel));
-  try {
-    await installDependencies(depOptions, packageJson);
-  } finally {
-    await ownFiles.catch(() => undefined);
-  }
-  const known = await ownFiles;
+  await installDependencies(depOptions, packageJson);
+  const known = extracted.known;
   checkAbort();
   const ran = await runLifecycle(depOptions, packageJson);
   progress({ phase: 'lifecycle', message: ran.length ? `ran ${ran.join(', ')}` : 'no lifecycle scripts' });

@@ -57,7 +57,8 @@ export class TreeModel {
   /** Refuse a symlink whose target is absolute or leaves the tree, following links already recorded. */
   checkLink(rel: string): void {
     const target = this.#links.get(rel) ?? '';
-    if (target === '' || target.startsWith('/') || target.includes('\0')) throw new TarRefusal(`symlink ${rel} points at ${JSON.stringify(target)}`);
+    if (target.startsWith('/')) throw new TarRefusal(`symlink ${rel} points at the absolute path ${target}`);
+    if (target === '' || target.includes('\0')) throw new TarRefusal(`symlink ${rel} has the target ${JSON.stringify(target)}`);
     const from = rel.split('/').slice(0, -1);
     if (this.resolve(from, target) === undefined) throw new TarRefusal(`symlink ${rel} -> ${target} leads outside the package`);
   }
