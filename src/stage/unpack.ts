@@ -4,8 +4,7 @@
  * entry rejects the whole tarball and removes everything written. The entry that is checked is the
  * entry that is written: there is no second parser.
  */
-import { createHash } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, pipeline } from 'node:stream';
@@ -13,6 +12,7 @@ import { createGunzip } from 'node:zlib';
 import { ReleaseSwitcherError, asDiskFull, isReleaseSwitcherError } from '../model/errors.js';
 import { type RawEntry, TarReader, TarRefusal, type TarEvent } from './tar-reader.js';
 import { TreeModel, entrySegments } from './unpack-tree.js';
+import { FileBody, type UnpackedEntry, Writer } from './unpack-writer.js';
 
 export interface UnpackOptions {
   /** A gzipped tarball: its path, or a stream of its bytes. */
@@ -25,15 +25,7 @@ export interface UnpackOptions {
   onEntry?: (count: number) => void;
 }
 
-export interface UnpackedEntry {
-  path: string;
-  type: 'file' | 'dir' | 'symlink';
-  size: number;
-  /** Mode as written: files 0644, or 0755 with any x bit; directories 0755; links 0777. */
-  mode: number;
-  sha256?: string;
-  target?: string;
-}
+export type { UnpackedEntry } from './unpack-writer.js';
 
 export interface UnpackResult {
   entries: UnpackedEntry[];
@@ -41,11 +33,8 @@ export interface UnpackResult {
   bytes: number;
 }
 
-const PARALLEL = 24; // writes in flight
-const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 /** A file body held in memory up to this size; past it, written as it arrives (a bomb cannot fill memory). */
 const STREAM_ABOVE = 16 * 1024 * 1024;
-const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 export async function unpackTarball(options: UnpackOptions): Promise<UnpackResult> {
   const { dest, signal } = options;
@@ -131,127 +120,6 @@ async function startEntry(raw: RawEntry, model: TreeModel, ctx: ReadContext): Pr
   const entry: UnpackedEntry = { path: rel, type: 'file', size: raw.size, mode: raw.mode & 0o111 ? 0o755 : 0o644 };
   ctx.entries.push(entry);
   return new FileBody(entry);
-}
-
-/** A file's bytes as they arrive, hashed on the way; written whole once complete. */
-export class FileBody {
-  chunks: Buffer[] = [];
-  buffered = 0;
-  handle: fs.FileHandle | undefined;
-  readonly #hash = createHash('sha256');
-  constructor(readonly entry: UnpackedEntry) {}
-  add(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    this.#hash.update(chunk);
-  }
-  finish(): void {
-    this.entry.sha256 = this.#hash.digest('hex');
-  }
-}
-
-/**
- * Writes with a bounded number in flight. Each directory is created once, after its parent, and
- * checked with realpath once (the known-safe cache); files are created O_EXCL|O_NOFOLLOW so an
- * existing name or link is never opened.
- */
-class Writer {
-  readonly #dirs = new Map<string, Promise<void>>();
-  readonly #inFlight = new Set<Promise<void>>();
-  #queuedBytes = 0;
-  #error: unknown;
-  readonly #umask = process.umask();
-
-  constructor(readonly root: string) {
-    this.#dirs.set('', Promise.resolve());
-  }
-
-  hasDir(rel: string): boolean {
-    return this.#dirs.has(rel);
-  }
-
-  mkdir(rel: string): void {
-    const parent = this.#dirs.get(parentOf(rel)) ?? Promise.resolve();
-    const abs = path.join(this.root, rel);
-    const made = parent.then(async () => {
-      await fs.mkdir(abs, { mode: 0o755 });
-      if ((await fs.realpath(abs)) !== abs) throw new TarRefusal(`${rel} resolves outside the destination`);
-      if (this.#umask & 0o755) await fs.chmod(abs, 0o755);
-    });
-    made.catch(() => undefined);
-    this.#dirs.set(rel, made);
-    this.#track(made);
-  }
-
-  symlink(rel: string, target: string): void {
-    this.#track(this.#parent(rel).then(() => fs.symlink(target, path.join(this.root, rel))));
-  }
-
-  writeFile(body: FileBody): void {
-    body.finish();
-    const size = body.entry.size;
-    this.#queuedBytes += size;
-    const job = this.#parent(body.entry.path).then(async () => {
-      const handle = body.handle ?? (await this.#open(body));
-      try {
-        if (body.chunks.length > 0) await handle.writev(body.chunks);
-        if (this.#umask & body.entry.mode) await handle.chmod(body.entry.mode);
-      } finally {
-        await handle.close();
-      }
-    });
-    this.#track(job.finally(() => (this.#queuedBytes -= size)));
-  }
-
-  /** Write what a large file has so far, in order, before reading on. */
-  async spill(body: FileBody): Promise<void> {
-    await this.#parent(body.entry.path);
-    body.handle ??= await this.#open(body);
-    const chunks = body.chunks;
-    body.chunks = [];
-    body.buffered = 0;
-    try {
-      await body.handle.writev(chunks);
-    } catch (error) {
-      await body.handle.close();
-      throw error;
-    }
-  }
-
-  #open(body: FileBody): Promise<fs.FileHandle> {
-    return fs.open(path.join(this.root, body.entry.path), WRITE_FLAGS, body.entry.mode);
-  }
-
-  /** Wait while too much is in flight; rethrow the first write error. */
-  async room(): Promise<void> {
-    while (this.#inFlight.size >= PARALLEL || this.#queuedBytes > MAX_QUEUED_BYTES) await Promise.race(this.#inFlight);
-    if (this.#error !== undefined) throw this.#error;
-  }
-
-  async drain(): Promise<void> {
-    await this.settle();
-    if (this.#error !== undefined) throw this.#error;
-  }
-
-  async settle(): Promise<void> {
-    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
-  }
-
-  #parent(rel: string): Promise<void> {
-    return this.#dirs.get(parentOf(rel)) ?? Promise.reject(new TarRefusal(`${rel}: its directory was never created`));
-  }
-
-  #track(job: Promise<void>): void {
-    const tracked: Promise<void> = job.catch((error: unknown) => {
-      this.#error ??= error;
-    }).finally(() => this.#inFlight.delete(tracked));
-    this.#inFlight.add(tracked);
-  }
-}
-
-function parentOf(rel: string): string {
-  const slash = rel.lastIndexOf('/');
-  return slash < 0 ? '' : rel.slice(0, slash);
 }
 
 function openInput(source: string | NodeJS.ReadableStream): Readable {

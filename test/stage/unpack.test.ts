@@ -1,6 +1,7 @@
 // The one-pass unpacker: hostile tarballs are refused whole with nothing written outside and nothing
 // left inside; a good tarball comes out exactly as GNU tar writes it, with the same hashes.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -146,6 +147,16 @@ describe('unpackTarball on a good tarball', () => {
     const result = await unpackTarball({ source: Readable.from([tgz]), dest, strip: 1 });
     expect(result.entries.map((entry) => entry.path)).toEqual(['same.txt']);
     expect(readFileSync(join(dest, 'same.txt'), 'utf8')).toBe('same');
+  });
+
+  it('writes a file larger than what it holds in memory (written as it arrives) with the right hash', async () => {
+    const big = Buffer.alloc(40 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i, i); // not all zeros, still compressible
+    const file = join(work, 'big.tgz');
+    writeFileSync(file, encodeRaw([{ flag: '0', path: 'package/big.bin', body: big }]));
+    const result = await unpackTarball({ source: file, dest, strip: 1 });
+    expect(result.entries[0]).toMatchObject({ path: 'big.bin', size: big.length, sha256: createHash('sha256').update(big).digest('hex') });
+    expect(readFileSync(join(dest, 'big.bin')).equals(big)).toBe(true);
   });
 
   it('stops on abort mid-way, removes everything and says CANCELLED', async () => {

@@ -1,0 +1,146 @@
+/**
+ * The writing half of unpack.ts: bounded parallel writes into a fresh destination, never opening
+ * an existing name or following a link on disk.
+ */
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { TarRefusal } from './tar-reader.js';
+
+/** One entry as unpacked (exported from unpack.ts). */
+export interface UnpackedEntry {
+  path: string;
+  type: 'file' | 'dir' | 'symlink';
+  size: number;
+  /** Mode as written: files 0644, or 0755 with any x bit; directories 0755; links 0777. */
+  mode: number;
+  sha256?: string;
+  target?: string;
+}
+
+const PARALLEL = 24; // writes in flight
+const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** A file's bytes as they arrive, hashed on the way; written whole once complete. */
+export class FileBody {
+  chunks: Buffer[] = [];
+  buffered = 0;
+  handle: fs.FileHandle | undefined;
+  readonly #hash = createHash('sha256');
+  constructor(readonly entry: UnpackedEntry) {}
+  add(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    this.#hash.update(chunk);
+  }
+  finish(): void {
+    this.entry.sha256 = this.#hash.digest('hex');
+  }
+}
+
+/**
+ * Writes with a bounded number in flight. Each directory is created once, after its parent, and
+ * checked with realpath once (the known-safe cache); files are created O_EXCL|O_NOFOLLOW so an
+ * existing name or link is never opened.
+ */
+export class Writer {
+  readonly #dirs = new Map<string, Promise<void>>();
+  readonly #inFlight = new Set<Promise<void>>();
+  /** Large files opened by spill() and not yet closed, so a failure closes them too. */
+  readonly #spilled = new Set<fs.FileHandle>();
+  #queuedBytes = 0;
+  #error: unknown;
+  readonly #umask = process.umask();
+
+  constructor(readonly root: string) {
+    this.#dirs.set('', Promise.resolve());
+  }
+
+  hasDir(rel: string): boolean {
+    return this.#dirs.has(rel);
+  }
+
+  mkdir(rel: string): void {
+    const parent = this.#dirs.get(parentOf(rel)) ?? Promise.resolve();
+    const abs = path.join(this.root, rel);
+    const made = parent.then(async () => {
+      await fs.mkdir(abs, { mode: 0o755 });
+      if ((await fs.realpath(abs)) !== abs) throw new TarRefusal(`${rel} resolves outside the destination`);
+      if (this.#umask & 0o755) await fs.chmod(abs, 0o755);
+    });
+    made.catch(() => undefined);
+    this.#dirs.set(rel, made);
+    this.#track(made);
+  }
+
+  symlink(rel: string, target: string): void {
+    this.#track(this.#parent(rel).then(() => fs.symlink(target, path.join(this.root, rel))));
+  }
+
+  writeFile(body: FileBody): void {
+    body.finish();
+    const size = body.entry.size;
+    this.#queuedBytes += size;
+    const job = this.#parent(body.entry.path).then(async () => {
+      const handle = body.handle ?? (await this.#open(body));
+      try {
+        if (body.chunks.length > 0) await handle.writev(body.chunks);
+        if (this.#umask & body.entry.mode) await handle.chmod(body.entry.mode);
+      } finally {
+        this.#spilled.delete(handle);
+        await handle.close();
+      }
+    });
+    this.#track(job.finally(() => (this.#queuedBytes -= size)));
+  }
+
+  /** Write what a large file has so far, in order, before reading on. */
+  async spill(body: FileBody): Promise<void> {
+    await this.#parent(body.entry.path);
+    if (!body.handle) this.#spilled.add((body.handle = await this.#open(body)));
+    const chunks = body.chunks;
+    body.chunks = [];
+    body.buffered = 0;
+    await body.handle.writev(chunks);
+  }
+
+  #open(body: FileBody): Promise<fs.FileHandle> {
+    return fs.open(path.join(this.root, body.entry.path), WRITE_FLAGS, body.entry.mode);
+  }
+
+  /** Wait while too much is in flight; rethrow the first write error. */
+  async room(): Promise<void> {
+    while (this.#inFlight.size >= PARALLEL || this.#queuedBytes > MAX_QUEUED_BYTES) await Promise.race(this.#inFlight);
+    if (this.#error !== undefined) throw this.#error;
+  }
+
+  async drain(): Promise<void> {
+    await this.settle();
+    if (this.#error !== undefined) throw this.#error;
+  }
+
+  async settle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    await Promise.allSettled([...this.#spilled].map((handle) => handle.close()));
+    this.#spilled.clear();
+  }
+
+  #parent(rel: string): Promise<void> {
+    return this.#dirs.get(parentOf(rel)) ?? Promise.reject(new TarRefusal(`${rel}: its directory was never created`));
+  }
+
+  #track(job: Promise<void>): void {
+    const tracked: Promise<void> = job.catch((error: unknown) => {
+      this.#error ??= error;
+    }).finally(() => this.#inFlight.delete(tracked));
+    this.#inFlight.add(tracked);
+  }
+}
+
+function parentOf(rel: string): string {
+  const slash = rel.lastIndexOf('/');
+  return slash < 0 ? '' : rel.slice(0, slash);
+}
+
