@@ -23,6 +23,12 @@ export interface UnpackOptions {
   strip?: number;
   signal?: AbortSignal;
   onEntry?: (count: number) => void;
+  /**
+   * 'write' (default): symlinks are written when they stay inside. 'skip': checked the same way but
+   * not written, as npm itself does (pacote's extract filter drops every link entry), for a tree
+   * equal to `npm install`'s.
+   */
+  symlinks?: 'write' | 'skip';
 }
 
 export type { UnpackedEntry } from './unpack-writer.js';
@@ -98,6 +104,10 @@ async function startEntry(raw: RawEntry, model: TreeModel, ctx: ReadContext): Pr
   if (raw.mode & 0o7000) throw new TarRefusal(`${raw.path} has setuid/setgid/sticky bits (mode ${raw.mode.toString(8)})`);
   const segments = entrySegments(raw.path, ctx.strip);
   if (!segments) return undefined; // the top folder itself, as with npm's strip
+  if (raw.type === 'symlink' && ctx.symlinks === 'skip') {
+    new TreeModel().add(segments, 'symlink', raw.linkpath); // still refuse a target that is absolute or climbs out
+    return undefined;
+  }
   const rel = segments.join('/');
   const parents = model.add(segments, raw.type, raw.linkpath);
   for (const dir of parents) {

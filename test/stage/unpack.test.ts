@@ -159,6 +159,18 @@ describe('unpackTarball on a good tarball', () => {
     expect(readFileSync(join(dest, 'big.bin')).equals(big)).toBe(true);
   });
 
+  it("with symlinks: 'skip' writes no link (as npm's extract) but still refuses one that climbs out", async () => {
+    const file = join(work, 'links.tgz');
+    writeFileSync(file, encodeRaw([{ flag: '0', path: 'package/a.js', body: 'a' }, { flag: '2', path: 'package/b.js', linkpath: 'a.js' }]));
+    const result = await unpackTarball({ source: file, dest, strip: 1, symlinks: 'skip' });
+    expect(result.entries.map((entry) => entry.path)).toEqual(['a.js']);
+    expect(readdirSync(dest)).toEqual(['a.js']);
+    rmSync(dest, { recursive: true });
+    writeFileSync(file, encodeRaw([{ flag: '0', path: 'package/a.js', body: 'a' }, { flag: '2', path: 'package/b.js', linkpath: '../../outside/secret' }]));
+    await expect(unpackTarball({ source: file, dest, strip: 1, symlinks: 'skip' })).rejects.toMatchObject({ code: 'BAD_TARBALL', message: /leads outside/ });
+    expect(existsSync(dest)).toBe(false);
+  });
+
   it('stops on abort mid-way, removes everything and says CANCELLED', async () => {
     const many = Array.from({ length: 3000 }, (_, i) => ({ flag: '0', path: `package/d${i % 30}/f${i}.js`, body: `module.exports = ${i};\n` }));
     const file = join(work, 'many.tgz');
