@@ -18,6 +18,8 @@ export interface CliIo {
   env?: NodeJS.ProcessEnv;
   /** @default process.cwd() */
   cwd?: string;
+  /** The Node that runs release-switcher's CLI for the runner, the timer and the boot-check unit. @default process.execPath */
+  execPath?: string;
   /** The name shown in help and hints. @default "release-switcher" */
   programName?: string;
 }
@@ -44,7 +46,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stdout.write(commandHelp(def, program));
       return ExitCode.ok;
     }
-    const environment = readEnvironment(io.env ?? process.env, io.cwd ?? process.cwd(), values, io.stderr);
+    const host = { env: io.env ?? process.env, cwd: io.cwd ?? process.cwd(), execPath: io.execPath ?? process.execPath, stderr: io.stderr };
+    const environment = readEnvironment(host, values);
     let progressShown = false;
     const report = environment.runtime.onProgress;
     if (report) environment.runtime.onProgress = (event) => ((progressShown = true), report(event));

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type Config, readConfig } from '../store/config.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
+import { resolveRuntime } from '../model/runtime.js';
 import { pathExists, writeFileAtomic } from '../platform/fs.js';
 import { CLI_MAIN } from '../platform/self.js';
 import { layoutOf } from '../store/layout.js';
@@ -111,10 +112,16 @@ function description(config: Config, root: string, what: string): string {
   return settingValue(`${what} ${config.package} (release-switcher root ${root})`, 'The root path').replaceAll('%', '%%');
 }
 
-export function autoUpdateService(config: Config, root: string, scope: UnitScope): string {
+/** The tick's command line: this installation's CLI, run by `execPath`. */
+function tickArgv(root: string, execPath: string): string[] {
+  return [execPath, CLI_MAIN, '--root', root, 'auto-update'];
+}
+
+export function autoUpdateService(options: { config: Config; root: string; scope: UnitScope; execPath: string }): string {
+  const { config, root, scope } = options;
   // A system service fetches from the registry: it wants the network up. A user manager has no such target.
   const network = scope === 'system' ? ['Wants=network-online.target', 'After=network-online.target'] : [];
-  const argv = [process.execPath, CLI_MAIN, '--root', root, 'auto-update'];
+  const argv = tickArgv(root, options.execPath);
   return [
     HEADER, '[Unit]', `Description=${description(config, root, 'Auto-update')}`, ...network, '',
     '[Service]', 'Type=oneshot', `ExecStart=${argv.map(execWord).join(' ')}`,
@@ -172,13 +179,13 @@ async function removeSystemd(files: TimerFile[], name: string, scope: UnitScope,
 
 async function systemdTimer(config: Config, root: string, options: TimerOptions): Promise<TimerResult> {
   const scope: UnitScope = config.supervisor === 'systemd-system' ? 'system' : 'user';
-  const env = options.env ?? process.env;
+  const { env, execPath } = resolveRuntime(options);
   const schedule = parseSchedule(options.every);
   const dir = unitDir({ scope, env });
   const stem = timerStem(config);
   const name = `${stem}.timer`;
   const files = [
-    { path: path.join(dir, `${stem}.service`), content: autoUpdateService(config, root, scope) },
+    { path: path.join(dir, `${stem}.service`), content: autoUpdateService({ config, root, scope, execPath }) },
     { path: path.join(dir, name), content: autoUpdateTimer(config, root, schedule, delayOf(schedule, options.randomizedDelay)) },
   ];
   if (options.install) await installSystemd(files, name, scope, env);
@@ -207,10 +214,11 @@ function launchdTimer(config: Config, root: string, options: TimerOptions): Time
   }
   const label = `org.release-switcher.auto-update.${timerStem(config).replace(/^release-switcher-auto-update-/, '')}`;
   const log = path.join(root, 'auto-update.log');
-  const plist = launchdPlist({ label, program: [process.execPath, CLI_MAIN, '--root', root, 'auto-update'], keepAlive: false, stdoutPath: log, stderrPath: log });
+  const { env, execPath } = resolveRuntime(options);
+  const plist = launchdPlist({ label, program: tickArgv(root, execPath), keepAlive: false, stdoutPath: log, stderrPath: log });
   const interval = intervalSeconds(parseSchedule(options.every));
   const content = plist.replace(/<\/dict>\n<\/plist>\n$/, `  <key>StartInterval</key>\n  <integer>${interval}</integer>\n</dict>\n</plist>\n`);
-  const file = path.join((options.env ?? process.env).HOME || os.homedir(), 'Library', 'LaunchAgents', `${label}.plist`);
+  const file = path.join(env.HOME || os.homedir(), 'Library', 'LaunchAgents', `${label}.plist`);
   return { kind: 'launchd', name: label, files: [{ path: file, content }], installed: false, removed: false };
 }
 

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError, asDiskFull, errnoOf } from '../model/errors.js';
+import { defaultEnv } from '../model/runtime.js';
 import { fsyncDir, readJsonIfExists, removeTree, tempName, writeFileAtomic } from '../platform/fs.js';
 import { type Layout, layoutOf } from '../store/layout.js';
 import { isAlive } from '../store/lock.js';
@@ -77,7 +78,7 @@ export async function takeSnapshot(options: TakeSnapshotOptions): Promise<Snapsh
   const work = tempName(final);
   try {
     await fs.mkdir(path.join(work, 'data'), { recursive: true });
-    const paths = await resolveStatePaths(options.statePaths, options.env ?? process.env);
+    const paths = await resolveStatePaths(options.statePaths, options.env ?? defaultEnv());
     const entries: SnapshotEntry[] = [];
     for (const [i, source] of paths.entries()) entries.push(await captureEntry(source, work, `data/${i}`));
     const size = entries.reduce((sum, e) => sum + (e.size ?? 0) + (e.companions ?? []).reduce((s, c) => s + (c.size ?? 0), 0), 0);
