@@ -50,14 +50,19 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const environment = readEnvironment(host, values);
     let progressShown = false;
     const report = environment.runtime.onProgress;
-    if (report) environment.runtime.onProgress = (event) => ((progressShown = true), report(event));
+    if (report) {
+      environment.runtime.onProgress = (event) => {
+        progressShown = true;
+        report(event);
+      };
+    }
     armCrashPoint(environment.crashPoint);
     const module = await def.load();
     const outcome = await module.run({ root: environment.root, values, positionals, runtime: environment.runtime, json }).finally(() => {
       if (environment.runtime.onProgress && progressShown) endProgress(io.stderr);
     });
-    if (json) io.stdout.write(JSON.stringify({ ok: true, result: outcome.result }) + '\n');
-    else if (outcome.human) io.stdout.write(outcome.human.endsWith('\n') ? outcome.human : outcome.human + '\n');
+    if (json) io.stdout.write(`${JSON.stringify({ ok: true, result: outcome.result })}\n`);
+    else if (outcome.human) io.stdout.write(outcome.human.endsWith('\n') ? outcome.human : `${outcome.human}\n`);
     return outcome.exitCode ?? ExitCode.ok;
   } catch (error) {
     return reportError(error, io, json, program);
@@ -100,7 +105,7 @@ function parseCommandArgs(def: CommandDef, args: string[], program: string) {
     const message = (error as Error).message;
     const flag = /'(-[^']+)'/.exec(message)?.[1];
     const guess = flag ? closest(flag.replace(/^-+/, '').split('=')[0]!, Object.keys(all)) : undefined;
-    throw usage(message.split('. ')[0] + '.', guess ? `Did you mean --${guess}? See ${program} ${def.name} --help.` : `See ${program} ${def.name} --help.`);
+    throw usage(`${message.split('. ')[0]}.`, guess ? `Did you mean --${guess}? See ${program} ${def.name} --help.` : `See ${program} ${def.name} --help.`);
   }
 }
 
@@ -114,10 +119,10 @@ function reportError(error: unknown, io: CliIo, json: boolean, program: string):
   const hint = known.hint?.replace(/\brelease-switcher\b/g, program);
   if (json) {
     const envelope = { ok: false, error: { code: known.code, message: known.message, ...(hint ? { hint } : {}), ...(known.details ? { details: known.details } : {}) }, ...(known.result !== undefined ? { result: known.result } : {}) };
-    io.stdout.write(JSON.stringify(envelope) + '\n');
+    io.stdout.write(`${JSON.stringify(envelope)}\n`);
   } else {
     io.stderr.write(`${program}: error ${known.code}: ${known.message}\n${hint ? `hint: ${hint}\n` : ''}`);
   }
-  if (known.isBug && error instanceof Error && error.stack) io.stderr.write(error.stack + '\n');
+  if (known.isBug && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
   return known.exitCode;
 }

@@ -24,9 +24,9 @@ export async function unitThroughCurrent(ctx: CheckContext): Promise<CheckResult
   const shown = await systemctl(ctx, ctx.config.supervisor === 'systemd', ['show', ctx.config.unit, '--property=ExecStart', '--value']);
   const execStart = shown.output.trim();
   if (shown.exitCode !== 0 || execStart === '') return { name: 'unit', ok: false, detail: `cannot read ExecStart of ${ctx.config.unit}: ${shown.output.trim().slice(0, 200)}` };
-  const current = path.join(ctx.layout.root, 'current') + '/';
+  const current = `${path.join(ctx.layout.root, 'current')}/`;
   if (execStart.includes(current)) return { name: 'unit', ok: true, detail: `ExecStart runs through ${current}` };
-  const versioned = execStart.includes(ctx.layout.releases + '/');
+  const versioned = execStart.includes(`${ctx.layout.releases}/`);
   return {
     name: 'unit',
     ok: false,
@@ -36,7 +36,7 @@ export async function unitThroughCurrent(ctx: CheckContext): Promise<CheckResult
 
 /** The release a running process runs: from its working directory or its command line. */
 export async function runningRelease(pid: number, releasesDir: string): Promise<string | null> {
-  const inRelease = (p: string) => (p.startsWith(releasesDir + '/') ? p.slice(releasesDir.length + 1).split('/')[0] ?? null : null);
+  const inRelease = (p: string) => (p.startsWith(`${releasesDir}/`) ? p.slice(releasesDir.length + 1).split('/')[0] ?? null : null);
   const cwd = await fs.readlink(`/proc/${pid}/cwd`).catch(() => '');
   if (inRelease(cwd)) return inRelease(cwd);
   const args = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');

@@ -78,6 +78,7 @@ export function timespanSeconds(text: string): number | undefined {
 
 /** A setting value: no quoting exists there, so a control character (a line break above all) cannot be written. */
 function settingValue(value: string, what: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
   if (value.trim() === '' || /[\x00-\x1f\x7f]/.test(value)) {
     throw new ReleaseSwitcherError('USAGE', `${what} ${JSON.stringify(value)} cannot be written into a unit file.`, { hint: 'For example --every hourly, --every 15min, --randomized-delay 30min' });
   }

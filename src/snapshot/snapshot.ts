@@ -84,7 +84,7 @@ export async function takeSnapshot(options: TakeSnapshotOptions): Promise<Snapsh
     const size = entries.reduce((sum, e) => sum + (e.size ?? 0) + (e.companions ?? []).reduce((s, c) => s + (c.size ?? 0), 0), 0);
     const { id, fromVersion, toVersion } = options;
     const manifest: SnapshotManifest = { id, takenAt: new Date().toISOString(), fromVersion, toVersion, statePaths: [...options.statePaths], entries, size };
-    await writeFileAtomic(path.join(work, SNAPSHOT_MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+    await writeFileAtomic(path.join(work, SNAPSHOT_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
     await fs.rename(work, final);
     await fsyncDir(layout.snapshots);
     return manifest;
@@ -170,7 +170,7 @@ async function restoreEntry(dir: string, entry: SnapshotEntry, result: RestoreRe
 
 /** Record that transaction `tx` restored snapshot `id`, so the same restore is never done twice. */
 export async function markRestored(layout: Layout, id: string, record: { tx: string; by: 'boot-check' | 'runner' } & Partial<RestoreResult>): Promise<void> {
-  await writeFileAtomic(path.join(layout.snapshot(id), RESTORE_MARKER), JSON.stringify({ ...record, at: new Date().toISOString() }) + '\n');
+  await writeFileAtomic(path.join(layout.snapshot(id), RESTORE_MARKER), `${JSON.stringify({ ...record, at: new Date().toISOString() })}\n`);
 }
 
 /** Who restored snapshot `id` for transaction `tx`, if it was restored for it. */

@@ -32,7 +32,7 @@ describe('isReleaseSwitcherError', () => {
   });
 
   it('holds across two Node module graphs too (the built file, loaded twice in one process)', () => {
-    const script = `const a = await import(${JSON.stringify(built + '?a')}); const b = await import(${JSON.stringify(built + '?b')});
+    const script = `const a = await import(${JSON.stringify(`${built}?a`)}); const b = await import(${JSON.stringify(`${built}?b`)});
       const e = new b.ReleaseSwitcherError('BUSY', 'held'); console.log(JSON.stringify([e instanceof a.ReleaseSwitcherError, a.isReleaseSwitcherError(e)]));`;
     expect(JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }))).toEqual([false, true]);
   });
