@@ -65,7 +65,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     else if (outcome.human) io.stdout.write(outcome.human.endsWith('\n') ? outcome.human : `${outcome.human}\n`);
     return outcome.exitCode ?? ExitCode.ok;
   } catch (error) {
-    return reportError(error, io, json, program);
+    return reportError(error, { io, json, program });
   }
 }
 
@@ -109,7 +109,8 @@ function parseCommandArgs(def: CommandDef, args: string[], program: string) {
   }
 }
 
-function reportError(error: unknown, io: CliIo, json: boolean, program: string): number {
+function reportError(error: unknown, options: { io: CliIo; json: boolean; program: string }): number {
+  const { io, json, program } = options;
   const known = isReleaseSwitcherError(error)
     ? error
     : new ReleaseSwitcherError('INTERNAL', error instanceof Error ? error.message : String(error), {

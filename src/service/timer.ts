@@ -132,7 +132,8 @@ export function autoUpdateService(options: { config: Config; root: string; scope
   ].join('\n');
 }
 
-export function autoUpdateTimer(config: Config, root: string, schedule: Schedule, delay: string): string {
+export function autoUpdateTimer(options: { config: Config; root: string; schedule: Schedule; delay: string }): string {
+  const { config, root, schedule, delay } = options;
   const when = schedule.kind === 'calendar' ? [`OnCalendar=${schedule.spec}`, 'Persistent=true'] : [`OnActiveSec=${schedule.spec}`, `OnUnitActiveSec=${schedule.spec}`];
   return [
     HEADER, '[Unit]', `Description=${description(config, root, 'Auto-update timer of')}`, '',
@@ -154,7 +155,16 @@ function supervisorFailed(scope: UnitScope, args: string[], output: string): Rel
   });
 }
 
-async function installSystemd(files: TimerFile[], name: string, scope: UnitScope, env: NodeJS.ProcessEnv): Promise<void> {
+/** The timer's two unit files and where they go. */
+interface SystemdTimerUnits {
+  files: TimerFile[];
+  /** `<stem>.timer` */
+  name: string;
+  scope: UnitScope;
+  env: NodeJS.ProcessEnv;
+}
+
+async function installSystemd({ files, name, scope, env }: SystemdTimerUnits): Promise<void> {
   const [service, timer] = files as [TimerFile, TimerFile];
   await fs.mkdir(path.dirname(service.path), { recursive: true });
   await writeFileAtomic(service.path, service.content);
@@ -167,7 +177,7 @@ async function installSystemd(files: TimerFile[], name: string, scope: UnitScope
 }
 
 /** Files that are gone are fine; a timer that exists must be disabled before its files go, or it keeps running. */
-async function removeSystemd(files: TimerFile[], name: string, scope: UnitScope, env: NodeJS.ProcessEnv): Promise<boolean> {
+async function removeSystemd({ files, name, scope, env }: SystemdTimerUnits): Promise<boolean> {
   const present = (await Promise.all(files.map((f) => pathExists(f.path)))).some(Boolean);
   const disable = await systemctl(scope, ['disable', '--now', name], env);
   if (!present) return false;
@@ -187,10 +197,11 @@ async function systemdTimer(config: Config, root: string, options: TimerOptions)
   const name = `${stem}.timer`;
   const files = [
     { path: path.join(dir, `${stem}.service`), content: autoUpdateService({ config, root, scope, execPath }) },
-    { path: path.join(dir, name), content: autoUpdateTimer(config, root, schedule, delayOf(schedule, options.randomizedDelay)) },
+    { path: path.join(dir, name), content: autoUpdateTimer({ config, root, schedule, delay: delayOf(schedule, options.randomizedDelay) }) },
   ];
-  if (options.install) await installSystemd(files, name, scope, env);
-  const removed = options.remove ? await removeSystemd(files, name, scope, env) : false;
+  const units = { files, name, scope, env };
+  if (options.install) await installSystemd(units);
+  const removed = options.remove ? await removeSystemd(units) : false;
   return { kind: 'systemd', scope, name, files, installed: options.install === true, removed };
 }
 
