@@ -10,7 +10,7 @@ import type { State } from '../../src/model/state.ts';
 import type { Config } from '../../src/store/config.ts';
 import type { ManifestEntry, ReleaseMarker } from '../../src/store/manifest.ts';
 
-const REPO = resolve(import.meta.dirname, '..');
+const REPO = resolve(import.meta.dirname, '../..');
 const CLI = join(REPO, 'dist/cli/main.js');
 // biome-ignore lint/suspicious/noExplicitAny: a JSON Schema is any JSON; the validator below checks it.
 type Schema = any;
