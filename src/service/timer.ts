@@ -144,8 +144,9 @@ export function autoUpdateTimer(options: { config: Config; root: string; schedul
   ].join('\n');
 }
 
-function systemctl(scope: UnitScope, args: string[], env: NodeJS.ProcessEnv) {
-  return run('systemctl', [...(scope === 'user' ? ['--user'] : []), ...args], { env, timeoutMs: SYSTEMCTL_TIMEOUT_MS });
+function systemctl(units: SystemdTimerUnits, args: string[]) {
+  const { scope, env, signal } = units;
+  return run('systemctl', [...(scope === 'user' ? ['--user'] : []), ...args], { env, signal, timeoutMs: SYSTEMCTL_TIMEOUT_MS });
 }
 
 function supervisorFailed(scope: UnitScope, args: string[], output: string): ReleaseSwitcherError {
@@ -162,35 +163,38 @@ interface SystemdTimerUnits {
   name: string;
   scope: UnitScope;
   env: NodeJS.ProcessEnv;
+  signal: AbortSignal | undefined;
 }
 
-async function installSystemd({ files, name, scope, env }: SystemdTimerUnits): Promise<void> {
+async function installSystemd(units: SystemdTimerUnits): Promise<void> {
+  const { files, name, scope, env } = units;
   const [service, timer] = files as [TimerFile, TimerFile];
   await fs.mkdir(path.dirname(service.path), { recursive: true });
   await writeFileAtomic(service.path, service.content);
   await writeUnitFile(timer.path, timer.content, { scope, env }); // and daemon-reload, once for both
   // enable, then restart rather than `enable --now`: a timer already running re-arms with the new schedule.
   for (const args of [['enable', name], ['restart', name]]) {
-    const result = await systemctl(scope, args, env);
+    const result = await systemctl(units, args);
     if (result.exitCode !== 0) throw supervisorFailed(scope, args, result.output);
   }
 }
 
 /** Files that are gone are fine; a timer that exists must be disabled before its files go, or it keeps running. */
-async function removeSystemd({ files, name, scope, env }: SystemdTimerUnits): Promise<boolean> {
+async function removeSystemd(units: SystemdTimerUnits): Promise<boolean> {
+  const { files, name, scope } = units;
   const present = (await Promise.all(files.map((f) => pathExists(f.path)))).some(Boolean);
-  const disable = await systemctl(scope, ['disable', '--now', name], env);
+  const disable = await systemctl(units, ['disable', '--now', name]);
   if (!present) return false;
   if (disable.exitCode !== 0) throw supervisorFailed(scope, ['disable', '--now', name], disable.output);
   for (const file of files) await fs.rm(file.path, { force: true });
-  const reload = await systemctl(scope, ['daemon-reload'], env);
+  const reload = await systemctl(units, ['daemon-reload']);
   if (reload.exitCode !== 0) throw supervisorFailed(scope, ['daemon-reload'], reload.output);
   return true;
 }
 
 async function systemdTimer(config: Config, root: string, options: TimerOptions): Promise<TimerResult> {
   const scope: UnitScope = config.supervisor === 'systemd-system' ? 'system' : 'user';
-  const { env, execPath } = resolveRuntime(options);
+  const { env, execPath, signal } = resolveRuntime(options);
   const schedule = parseSchedule(options.every);
   const dir = unitDir({ scope, env });
   const stem = timerStem(config);
@@ -199,7 +203,7 @@ async function systemdTimer(config: Config, root: string, options: TimerOptions)
     { path: path.join(dir, `${stem}.service`), content: autoUpdateService({ config, root, scope, execPath }) },
     { path: path.join(dir, name), content: autoUpdateTimer({ config, root, schedule, delay: delayOf(schedule, options.randomizedDelay) }) },
   ];
-  const units = { files, name, scope, env };
+  const units = { files, name, scope, env, signal };
   if (options.install) await installSystemd(units);
   const removed = options.remove ? await removeSystemd(units) : false;
   return { kind: 'systemd', scope, name, files, installed: options.install === true, removed };

@@ -9,7 +9,7 @@ import { readState } from '../../support/root.ts';
 import { run } from '../../../src/platform/subprocess.ts';
 import { freePort } from '../../support/service.ts';
 
-const PM2 = resolve(import.meta.dirname, '../../node_modules/.bin/pm2');
+const PM2 = resolve(import.meta.dirname, '../../../node_modules/.bin/pm2');
 const APP = 'rs-pm2-gw';
 
 describe('switch under real pm2', () => {

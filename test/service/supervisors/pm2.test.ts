@@ -11,7 +11,7 @@ import { pm2Supervisor } from '../../../src/service/supervisors/pm2.ts';
 import type { ServiceState } from '../../../src/service/supervisors/types.ts';
 import { freePort } from '../../support/service.ts';
 
-const PM2 = resolve(import.meta.dirname, '../../node_modules/.bin/pm2');
+const PM2 = resolve(import.meta.dirname, '../../../node_modules/.bin/pm2');
 const APP = 'rs-pm2-test';
 
 // CommonJS (no package.json "type" above it); exits 1 after answering /crash.
