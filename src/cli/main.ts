@@ -1,4 +1,14 @@
 #!/usr/bin/env node
 import { runCli } from './run.js';
 
-process.exitCode = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
+// Each subprocess leads a process group of its own (platform/subprocess.ts), so a Ctrl-C or a kill no
+// longer reaches it with us: abort first, which stops every group, then die of the signal as before.
+const controller = new AbortController();
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    controller.abort(new Error(`received ${signal}`));
+    process.kill(process.pid, signal);
+  });
+}
+
+process.exitCode = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, signal: controller.signal });

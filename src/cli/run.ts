@@ -20,6 +20,8 @@ export interface CliIo {
   cwd?: string;
   /** The Node that runs release-switcher's CLI for the runner, the timer and the boot-check unit. @default process.execPath */
   execPath?: string;
+  /** Aborting it stops the command's subprocesses (and staging); the bin aborts it on SIGINT/SIGTERM/SIGHUP. */
+  signal?: AbortSignal;
   /** The name shown in help and hints. @default "release-switcher" */
   programName?: string;
 }
@@ -48,6 +50,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     const host = { env: io.env ?? process.env, cwd: io.cwd ?? process.cwd(), execPath: io.execPath ?? process.execPath, stderr: io.stderr };
     const environment = readEnvironment(host, values);
+    if (io.signal) environment.runtime.signal = io.signal;
     let progressShown = false;
     const report = environment.runtime.onProgress;
     if (report) {
