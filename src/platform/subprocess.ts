@@ -32,6 +32,18 @@ export interface RunResult {
 /** After SIGTERM to the group, what is still alive this much later gets SIGKILL. */
 const KILL_GRACE_MS = 500;
 
+/** The groups of the children `run` is waiting for, for stopAllSubprocesses. */
+const running = new Set<number>();
+
+/**
+ * SIGTERM every process group `run` started and has not seen end. For a process about to die of a
+ * signal (the CLI's bin): its children lead groups of their own, so the signal no longer reaches
+ * them with it, even where a caller passed no AbortSignal.
+ */
+export function stopAllSubprocesses(): void {
+  for (const pid of running) signalGroup(pid, 'SIGTERM');
+}
+
 export async function run(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
   if (options.signal?.aborted) throw cancelled(file, options.signal.reason);
   const child: ResultPromise = execa(file, args, {
@@ -48,6 +60,7 @@ export async function run(file: string, args: readonly string[], options: RunOpt
     lines: false,
   });
   const killGroup = () => killProcessGroup(child.pid);
+  if (child.pid !== undefined) running.add(child.pid);
   const timer = setTimeout(killGroup, options.timeoutMs);
   options.signal?.addEventListener('abort', killGroup, { once: true });
   if (options.onLine && child.all) forwardLines(child.all, options.onLine);
@@ -61,6 +74,7 @@ export async function run(file: string, args: readonly string[], options: RunOpt
       failed: result.failed,
     };
   } finally {
+    if (child.pid !== undefined) running.delete(child.pid);
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', killGroup);
   }

@@ -23,7 +23,7 @@ async function until(what: string, fn: () => boolean, timeoutMs: number): Promis
 }
 
 // A smoke check that starts a grandchild (sleep 30), writes both pids, and never ends by itself.
-const SMOKE = "-e const c=require('child_process').spawn('sleep',['30']);require('fs').writeFileSync(process.env.RS_TEST_PIDS,process.pid+','+c.pid);setInterval(()=>{},1e3)";
+const SMOKE = "-e c=require('child_process').spawn('sleep',['30']);require('fs').writeFileSync(process.env.RS_TEST_PIDS,process.pid+','+c.pid);setInterval(()=>{},1e3)";
 
 describe.skipIf(process.platform !== 'linux')('signals', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -31,13 +31,13 @@ describe.skipIf(process.platform !== 'linux')('signals', () => {
       const root = await fixtureRoot([`--smoke=${SMOKE}`]);
       const pidFile = join(tempDir('rs-pids-'), 'pids');
       const child = execa(process.execPath, [CLI, '--root', root, 'install', 'rs-fixture-gateway@1.0.0'], { env: cliEnv({ RS_TEST_PIDS: pidFile }), extendEnv: false, reject: false });
-      await until('the smoke check to start', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').includes(','), 60_000);
+      await until('the smoke check to start', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').includes(','), 30_000);
       const pids = readFileSync(pidFile, 'utf8').split(',').map(Number);
       expect(pids.every(alive)).toBe(true);
       child.kill(signal);
       const result = await child;
       expect(result.signal, result.stderr).toBe(signal);
       await until('the smoke check and its child to be gone', () => !pids.some(alive), 1_500);
-    });
+    }, 90_000);
   }
 });
