@@ -27,10 +27,12 @@ export interface LaunchRunnerOptions {
   env: NodeJS.ProcessEnv;
   /** The Node that runs the runner. @default process.execPath */
   execPath?: string;
+  /** Aborts systemd-run or launchctl (a detached runner, once started, is no longer ours to stop). */
+  signal?: AbortSignal | undefined;
 }
 
 export async function launchRunner(options: LaunchRunnerOptions): Promise<string> {
-  const { config, root, txId, env } = options;
+  const { config, root, txId, env, signal } = options;
   const argv = runnerArgv({ root, txId, execPath: options.execPath ?? defaultExecPath() });
   const log = path.join(root, 'runner.log');
   if (config.supervisor === 'systemd' || config.supervisor === 'systemd-system') {
@@ -45,12 +47,12 @@ export async function launchRunner(options: LaunchRunnerOptions): Promise<string
       '--',
       ...argv,
     ];
-    const result = await run('systemd-run', args, { env, timeoutMs: 30_000 });
+    const result = await run('systemd-run', args, { env, signal, timeoutMs: 30_000 });
     if (result.exitCode !== 0) throw neverRan(`systemd-run failed: ${tail(result.output, 5)}`);
     return `transient unit ${runnerName(txId)}.service`;
   }
   if (config.supervisor === 'launchd') {
-    const result = await run('launchctl', ['submit', '-l', `org.release-switcher.${txId}`, '-o', log, '-e', log, '--', ...argv], { env, timeoutMs: 30_000 });
+    const result = await run('launchctl', ['submit', '-l', `org.release-switcher.${txId}`, '-o', log, '-e', log, '--', ...argv], { env, signal, timeoutMs: 30_000 });
     if (result.exitCode !== 0) throw neverRan(`launchctl submit failed: ${tail(result.output, 5)}`);
     return `launchd job org.release-switcher.${txId}`;
   }
