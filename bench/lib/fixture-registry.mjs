@@ -38,7 +38,7 @@ function fillerText(seed, bytes) {
 
 function writePackage(dir, manifest, files) {
   fs.mkdirSync(dir, {recursive: true});
-  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   for (const [rel, content] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, rel)), {recursive: true});
     fs.writeFileSync(path.join(dir, rel), content);
@@ -144,7 +144,7 @@ export async function startFixtureRegistry() {
       await registry.close();
       throw error;
     }
-    fs.writeFileSync(marker, new Date().toISOString() + '\n');
+    fs.writeFileSync(marker, `${new Date().toISOString()}\n`);
     return registry;
   }
   return listen(STORAGE_ROOT);

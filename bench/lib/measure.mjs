@@ -206,6 +206,6 @@ export function saveResult(cacheDir, name, data) {
   const dir = path.join(cacheDir, 'results');
   fs.mkdirSync(dir, {recursive: true});
   const file = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(file, JSON.stringify(data, null, 2) + '\n');
+  fs.writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
   return file;
 }

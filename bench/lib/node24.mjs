@@ -57,7 +57,7 @@ function describe() {
   };
 }
 
-export async function ensureNode24({log = (m) => process.stderr.write(m + '\n')} = {}) {
+export async function ensureNode24({log = (m) => process.stderr.write(`${m}\n`)} = {}) {
   const paths = describe();
   if (fs.existsSync(path.join(NODE24_DIR, '.complete'))) {
     return {...paths, ...JSON.parse(fs.readFileSync(path.join(NODE24_DIR, '.complete'), 'utf8'))};
@@ -79,7 +79,7 @@ export async function ensureNode24({log = (m) => process.stderr.write(m + '\n')}
       fs.writeFileSync(path.join(tmp, 'bin', name), wrapperScript(cli), {mode: 0o755});
     }
     const meta = {nodeVersion: nodePkg.version, npmVersion: npmPkg.version};
-    fs.writeFileSync(path.join(tmp, '.complete'), JSON.stringify(meta) + '\n');
+    fs.writeFileSync(path.join(tmp, '.complete'), `${JSON.stringify(meta)}\n`);
     fs.rmSync(NODE24_DIR, {recursive: true, force: true});
     fs.renameSync(tmp, NODE24_DIR);
     return {...paths, ...meta};

@@ -9,6 +9,7 @@ import { rollback } from '../commands/switch.js';
 import { update } from '../commands/update.js';
 import type { Channel, Config } from '../store/config.js';
 import { isReleaseSwitcherError } from '../model/errors.js';
+import { resolveRuntime } from '../model/runtime.js';
 import { readState } from '../store/journal.js';
 import type { Transaction } from '../model/state.js';
 import { readLinkVersion } from '../store/links.js';
@@ -84,7 +85,7 @@ function optedOut(env: NodeJS.ProcessEnv): string | undefined {
  * version the registry deprecated or unpublished. A held lock skips the tick: the next one retries.
  */
 export async function autoUpdate(options: AutoUpdateOptions): Promise<AutoUpdateResult> {
-  const disabledBy = optedOut(options.env ?? process.env);
+  const disabledBy = optedOut(resolveRuntime(options).env);
   if (disabledBy) return { skipped: 'disabled', reason: `${disabledBy}=1` };
   const { config, result } = await evaluate(options);
   try {

@@ -28,13 +28,24 @@ export function parseSeconds(value: string | undefined, flag: string): number | 
   return seconds;
 }
 
-export function readEnvironment(env: NodeJS.ProcessEnv, cwd: string, values: Record<string, unknown>, stderr: ProgressOptions['stderr']): Environment {
+/** What the CLI knows of its process; runCli fills it from the process unless a host says otherwise. */
+export interface ProcessFacts {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  execPath: string;
+  stderr: ProgressOptions['stderr'];
+}
+
+export function readEnvironment(host: ProcessFacts, values: Record<string, unknown>): Environment {
+  const { env, cwd, execPath, stderr } = host;
   const npmConfig = readNpmConfig(env, cwd);
   return {
     root: path.resolve(cwd, typeof values.root === 'string' ? values.root : defaultRoot(env)),
     crashPoint: env.RELEASE_SWITCHER_CRASH_AT,
     runtime: {
       env,
+      cwd,
+      execPath,
       npmConfig,
       ...(npmConfig.cache ? { npmCache: path.resolve(cwd, npmConfig.cache) } : {}),
       waitSeconds: parseSeconds(values.wait as string | undefined, 'wait') ?? 0,

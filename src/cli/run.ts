@@ -18,6 +18,10 @@ export interface CliIo {
   env?: NodeJS.ProcessEnv;
   /** @default process.cwd() */
   cwd?: string;
+  /** The Node that runs release-switcher's CLI for the runner, the timer and the boot-check unit. @default process.execPath */
+  execPath?: string;
+  /** Aborting it stops the command's subprocesses (and staging); the bin aborts it on SIGINT/SIGTERM/SIGHUP. */
+  signal?: AbortSignal;
   /** The name shown in help and hints. @default "release-switcher" */
   programName?: string;
 }
@@ -44,20 +48,27 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stdout.write(commandHelp(def, program));
       return ExitCode.ok;
     }
-    const environment = readEnvironment(io.env ?? process.env, io.cwd ?? process.cwd(), values, io.stderr);
+    const host = { env: io.env ?? process.env, cwd: io.cwd ?? process.cwd(), execPath: io.execPath ?? process.execPath, stderr: io.stderr };
+    const environment = readEnvironment(host, values);
+    if (io.signal) environment.runtime.signal = io.signal;
     let progressShown = false;
     const report = environment.runtime.onProgress;
-    if (report) environment.runtime.onProgress = (event) => ((progressShown = true), report(event));
+    if (report) {
+      environment.runtime.onProgress = (event) => {
+        progressShown = true;
+        report(event);
+      };
+    }
     armCrashPoint(environment.crashPoint);
     const module = await def.load();
     const outcome = await module.run({ root: environment.root, values, positionals, runtime: environment.runtime, json }).finally(() => {
       if (environment.runtime.onProgress && progressShown) endProgress(io.stderr);
     });
-    if (json) io.stdout.write(JSON.stringify({ ok: true, result: outcome.result }) + '\n');
-    else if (outcome.human) io.stdout.write(outcome.human.endsWith('\n') ? outcome.human : outcome.human + '\n');
+    if (json) io.stdout.write(`${JSON.stringify({ ok: true, result: outcome.result })}\n`);
+    else if (outcome.human) io.stdout.write(outcome.human.endsWith('\n') ? outcome.human : `${outcome.human}\n`);
     return outcome.exitCode ?? ExitCode.ok;
   } catch (error) {
-    return reportError(error, io, json, program);
+    return reportError(error, { io, json, program });
   }
 }
 
@@ -97,11 +108,12 @@ function parseCommandArgs(def: CommandDef, args: string[], program: string) {
     const message = (error as Error).message;
     const flag = /'(-[^']+)'/.exec(message)?.[1];
     const guess = flag ? closest(flag.replace(/^-+/, '').split('=')[0]!, Object.keys(all)) : undefined;
-    throw usage(message.split('. ')[0] + '.', guess ? `Did you mean --${guess}? See ${program} ${def.name} --help.` : `See ${program} ${def.name} --help.`);
+    throw usage(`${message.split('. ')[0]}.`, guess ? `Did you mean --${guess}? See ${program} ${def.name} --help.` : `See ${program} ${def.name} --help.`);
   }
 }
 
-function reportError(error: unknown, io: CliIo, json: boolean, program: string): number {
+function reportError(error: unknown, options: { io: CliIo; json: boolean; program: string }): number {
+  const { io, json, program } = options;
   const known = isReleaseSwitcherError(error)
     ? error
     : new ReleaseSwitcherError('INTERNAL', error instanceof Error ? error.message : String(error), {
@@ -111,10 +123,10 @@ function reportError(error: unknown, io: CliIo, json: boolean, program: string):
   const hint = known.hint?.replace(/\brelease-switcher\b/g, program);
   if (json) {
     const envelope = { ok: false, error: { code: known.code, message: known.message, ...(hint ? { hint } : {}), ...(known.details ? { details: known.details } : {}) }, ...(known.result !== undefined ? { result: known.result } : {}) };
-    io.stdout.write(JSON.stringify(envelope) + '\n');
+    io.stdout.write(`${JSON.stringify(envelope)}\n`);
   } else {
     io.stderr.write(`${program}: error ${known.code}: ${known.message}\n${hint ? `hint: ${hint}\n` : ''}`);
   }
-  if (known.isBug && error instanceof Error && error.stack) io.stderr.write(error.stack + '\n');
+  if (known.isBug && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
   return known.exitCode;
 }

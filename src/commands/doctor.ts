@@ -4,6 +4,7 @@ import { SERVICE_CHECKS } from '../doctor/service.js';
 import { layoutOf } from '../store/layout.js';
 import type { RootOptions } from '../store/session.js';
 import { resolveRuntime } from '../model/runtime.js';
+import { isReleaseSwitcherError } from '../model/errors.js';
 
 export interface DoctorOptions extends RootOptions {
   /** Repair what is safe to repair (staging leftovers, stale locks, a dangling previous, linger). @default false */
@@ -18,11 +19,15 @@ export interface DoctorResult {
 export async function doctor(options: DoctorOptions): Promise<DoctorResult> {
   const layout = layoutOf(options.root);
   const config = await readConfig(layout.root);
-  const ctx = { layout, config, env: resolveRuntime(options).env, fix: options.fix ?? false };
+  const { env, signal } = resolveRuntime(options);
+  const ctx = { layout, config, env, signal, fix: options.fix ?? false };
   const checks: CheckResult[] = [];
   for (const check of CHECKS) checks.push(await check(ctx));
   for (const check of SERVICE_CHECKS) {
-    const result = await check(ctx).catch((error: unknown) => ({ name: check.name, ok: false, detail: `check failed: ${(error as Error).message}` }));
+    const result = await check(ctx).catch((error: unknown) => {
+      if (isReleaseSwitcherError(error) && error.code === 'CANCELLED') throw error;
+      return { name: check.name, ok: false, detail: `check failed: ${(error as Error).message}` };
+    });
     if (result) checks.push(result);
   }
   return { checks };

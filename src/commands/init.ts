@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import { type Config, type Settings, defaultConfig, readConfigIfExists, validateConfig, writeConfig } from '../store/config.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
+import { defaultEnv, defaultExecPath } from '../model/runtime.js';
 import { layoutOf } from '../store/layout.js';
 import { withLock } from '../store/lock.js';
 import { withPreset } from '../store/presets.js';
@@ -13,6 +14,8 @@ export interface InitOptions {
   waitSeconds?: number;
   /** Where a preset looks for the Node it needs (`PATH`). @default process.env */
   env?: NodeJS.ProcessEnv;
+  /** The first Node a preset tries. @default process.execPath */
+  execPath?: string;
 }
 
 export interface InitResult {
@@ -24,12 +27,16 @@ export interface InitResult {
  * Create a root, or change settings of an existing one. With `settings.preset`, the preset's settings
  * are written too, except where `settings` names a value itself (see presets.ts).
  */
+function hostOf(options: InitOptions): { env: NodeJS.ProcessEnv; execPath: string } {
+  return { env: options.env ?? defaultEnv(), execPath: options.execPath ?? defaultExecPath() };
+}
+
 export async function init(options: InitOptions): Promise<InitResult> {
   const layout = layoutOf(options.root);
   await fs.mkdir(layout.root, { recursive: true });
   return withLock(layout.root, { command: 'init', waitSeconds: options.waitSeconds }, async () => {
     const existing = await readConfigIfExists(layout.root);
-    const settings = options.settings.preset ? await withPreset(options.settings.preset, options.settings, existing, options.env ?? process.env) : options.settings;
+    const settings = options.settings.preset ? await withPreset({ name: options.settings.preset, explicit: options.settings, configured: existing, ...hostOf(options) }) : options.settings;
     const pkg = settings.package ?? existing?.package;
     if (!pkg) {
       throw new ReleaseSwitcherError('USAGE', `${layout.root} is a new root: --package NAME is required.`, { hint: 'Run: release-switcher init --package NAME' });

@@ -28,6 +28,8 @@ export interface CheckContext {
   layout: Layout;
   config: Config;
   env: NodeJS.ProcessEnv;
+  /** Aborts the subprocesses the checks run (systemctl, loginctl). */
+  signal?: AbortSignal | undefined;
   fix: boolean;
 }
 

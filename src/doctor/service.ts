@@ -14,7 +14,7 @@ import type { CheckContext, CheckResult } from './checks.js';
 const TIMEOUT_MS = 15_000;
 
 async function systemctl(ctx: CheckContext, user: boolean, args: string[]) {
-  return run('systemctl', [...(user ? ['--user'] : []), ...args], { env: ctx.env, timeoutMs: TIMEOUT_MS });
+  return run('systemctl', [...(user ? ['--user'] : []), ...args], { env: ctx.env, signal: ctx.signal, timeoutMs: TIMEOUT_MS });
 }
 
 const isSystemd = (ctx: CheckContext) => ctx.config.supervisor === 'systemd' || ctx.config.supervisor === 'systemd-system';
@@ -24,9 +24,9 @@ export async function unitThroughCurrent(ctx: CheckContext): Promise<CheckResult
   const shown = await systemctl(ctx, ctx.config.supervisor === 'systemd', ['show', ctx.config.unit, '--property=ExecStart', '--value']);
   const execStart = shown.output.trim();
   if (shown.exitCode !== 0 || execStart === '') return { name: 'unit', ok: false, detail: `cannot read ExecStart of ${ctx.config.unit}: ${shown.output.trim().slice(0, 200)}` };
-  const current = path.join(ctx.layout.root, 'current') + '/';
+  const current = `${path.join(ctx.layout.root, 'current')}/`;
   if (execStart.includes(current)) return { name: 'unit', ok: true, detail: `ExecStart runs through ${current}` };
-  const versioned = execStart.includes(ctx.layout.releases + '/');
+  const versioned = execStart.includes(`${ctx.layout.releases}/`);
   return {
     name: 'unit',
     ok: false,
@@ -36,7 +36,7 @@ export async function unitThroughCurrent(ctx: CheckContext): Promise<CheckResult
 
 /** The release a running process runs: from its working directory or its command line. */
 export async function runningRelease(pid: number, releasesDir: string): Promise<string | null> {
-  const inRelease = (p: string) => (p.startsWith(releasesDir + '/') ? p.slice(releasesDir.length + 1).split('/')[0] ?? null : null);
+  const inRelease = (p: string) => (p.startsWith(`${releasesDir}/`) ? p.slice(releasesDir.length + 1).split('/')[0] ?? null : null);
   const cwd = await fs.readlink(`/proc/${pid}/cwd`).catch(() => '');
   if (inRelease(cwd)) return inRelease(cwd);
   const args = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
@@ -67,11 +67,11 @@ export async function scopeMismatch(ctx: CheckContext): Promise<CheckResult | nu
 export async function linger(ctx: CheckContext): Promise<CheckResult | null> {
   if (ctx.config.supervisor !== 'systemd') return null;
   const user = os.userInfo().username;
-  const shown = await run('loginctl', ['show-user', user, '--property=Linger', '--value'], { env: ctx.env, timeoutMs: TIMEOUT_MS }).catch(() => null);
+  const shown = await run('loginctl', ['show-user', user, '--property=Linger', '--value'], { env: ctx.env, signal: ctx.signal, timeoutMs: TIMEOUT_MS }).catch(() => null);
   const value = shown?.exitCode === 0 ? shown.output.trim() : '';
   if (value === 'yes') return { name: 'linger', ok: true, detail: `linger is enabled for ${user}` };
   if (ctx.fix) {
-    const enabled = await run('loginctl', ['enable-linger', user], { env: ctx.env, timeoutMs: TIMEOUT_MS }).catch(() => null);
+    const enabled = await run('loginctl', ['enable-linger', user], { env: ctx.env, signal: ctx.signal, timeoutMs: TIMEOUT_MS }).catch(() => null);
     if (enabled?.exitCode === 0) return { name: 'linger', ok: false, detail: `linger was off for ${user}`, fixed: `loginctl enable-linger ${user}` };
   }
   return { name: 'linger', ok: false, detail: `linger is ${value || 'unknown'} for ${user}: the user manager and the service stop at logout. Fix: loginctl enable-linger ${user}` };

@@ -64,8 +64,17 @@ export interface ReleaseSwitcherErrorOptions {
   result?: unknown;
 }
 
+/**
+ * Marks every ReleaseSwitcherError. A registered symbol is the same in every copy of this library a
+ * host may load (two versions in node_modules, a bundled and an installed one), where `instanceof`
+ * answers no for an error of the other copy.
+ */
+const BRAND = Symbol.for('release-switcher.error');
+
 export class ReleaseSwitcherError extends Error {
   override readonly name = 'ReleaseSwitcherError';
+  /** See BRAND; not enumerable, so it stays out of JSON and inspection. */
+  declare readonly [BRAND]: true;
   readonly code: ErrorCode;
   readonly hint: string | undefined;
   readonly details: Record<string, unknown> | undefined;
@@ -77,6 +86,7 @@ export class ReleaseSwitcherError extends Error {
     this.hint = options.hint;
     this.details = options.details;
     this.result = options.result;
+    Object.defineProperty(this, BRAND, { value: true });
   }
 
   /** The exit code CONTRACT.md assigns to this error. */
@@ -90,8 +100,9 @@ export class ReleaseSwitcherError extends Error {
   }
 }
 
+/** True for a ReleaseSwitcherError of this or any other copy of the library. */
 export function isReleaseSwitcherError(error: unknown): error is ReleaseSwitcherError {
-  return error instanceof ReleaseSwitcherError;
+  return typeof error === 'object' && error !== null && (error as { [BRAND]?: unknown })[BRAND] === true;
 }
 
 /** The errno of a Node system error, or undefined. */

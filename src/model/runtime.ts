@@ -2,6 +2,9 @@
  * What a library call needs from its surroundings besides the root and its config: the environment
  * handed to npm and Node subprocesses, npm's own settings, progress and cancellation. The CLI builds
  * this once from the process; an embedding host builds its own.
+ *
+ * The library reads its own process nowhere else: `defaultEnv`, `defaultCwd` and `defaultExecPath`
+ * below are the documented defaults of the options of the same names, for hosts that leave them out.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +23,10 @@ export interface ProgressEvent {
 export interface Runtime {
   /** Environment for npm and lifecycle subprocesses. @default process.env */
   env?: NodeJS.ProcessEnv;
+  /** What a relative path in a spec (`./app.tgz`) is relative to. @default process.cwd() */
+  cwd?: string;
+  /** The Node that runs release-switcher's own CLI (the runner, the timer, the boot-check). @default process.execPath */
+  execPath?: string;
   /** Flat npm settings, as in `.npmrc` (`registry`, `//host/:_authToken`, `@scope:registry`…). @default {} */
   npmConfig?: Record<string, string>;
   /** npm's cache folder (npm's `cache` setting, e.g. ~/.npm). @default npmConfig.cache, else ~/.npm */
@@ -34,6 +41,8 @@ export interface Runtime {
 
 export interface ResolvedRuntime {
   env: NodeJS.ProcessEnv;
+  cwd: string;
+  execPath: string;
   npmConfig: Record<string, string>;
   npmCache: string;
   onProgress: (event: ProgressEvent) => void;
@@ -43,13 +52,30 @@ export interface ResolvedRuntime {
 
 export function resolveRuntime(runtime: Runtime = {}): ResolvedRuntime {
   const npmConfig = runtime.npmConfig ?? {};
-  const env = runtime.env ?? process.env;
+  const env = runtime.env ?? defaultEnv();
   return {
     env,
+    cwd: runtime.cwd ?? defaultCwd(),
+    execPath: runtime.execPath ?? defaultExecPath(),
     npmConfig,
     npmCache: runtime.npmCache ?? npmConfig.cache ?? path.join(env.HOME ?? os.homedir(), '.npm'),
     onProgress: runtime.onProgress ?? (() => undefined),
     signal: runtime.signal,
     waitSeconds: runtime.waitSeconds ?? 0,
   };
+}
+
+/** The default of every `env` option: this process's environment. */
+export function defaultEnv(): NodeJS.ProcessEnv {
+  return process.env;
+}
+
+/** The default of every `cwd` option: this process's working directory. */
+export function defaultCwd(): string {
+  return process.cwd();
+}
+
+/** The default of every `execPath` option: the Node running this process. */
+export function defaultExecPath(): string {
+  return process.execPath;
 }

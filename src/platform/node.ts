@@ -1,7 +1,7 @@
 /** The Node that runs the service: found, run once for its version, checked against engines.node. */
 import path from 'node:path';
 import semver from 'semver';
-import { ReleaseSwitcherError } from '../model/errors.js';
+import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
 import { run } from './subprocess.js';
 
 export interface NodeRuntime {
@@ -9,14 +9,17 @@ export interface NodeRuntime {
   version: string;
 }
 
-export async function probeNode(nodePath: string, env: NodeJS.ProcessEnv): Promise<NodeRuntime> {
+export async function probeNode(nodePath: string, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<NodeRuntime> {
   const resolved = path.resolve(nodePath);
-  const result = await run(resolved, ['-p', 'process.versions.node'], { env, timeoutMs: 30_000 }).catch((error: unknown) => ({
-    exitCode: undefined,
-    output: String(error),
-    failed: true,
-    timedOut: false,
-  }));
+  const result = await run(resolved, ['-p', 'process.versions.node'], { env, timeoutMs: 30_000, signal }).catch((error: unknown) => {
+    if (isReleaseSwitcherError(error)) throw error; // CANCELLED
+    return {
+      exitCode: undefined,
+      output: String(error),
+      failed: true,
+      timedOut: false,
+    };
+  });
   const version = result.output.trim().split('\n').at(-1) ?? '';
   if (result.exitCode !== 0 || !semver.valid(version)) {
     throw new ReleaseSwitcherError('NODE_NOT_FOUND', `The configured Node (${resolved}) does not run: ${result.output.trim().slice(0, 200) || 'no output'}.`, {

@@ -1,11 +1,22 @@
-/** The one way release-switcher starts a process: execa, an argument array, never a shell, always a timeout. */
+/**
+ * The one way release-switcher starts a process: execa, an argument array, never a shell, always a
+ * timeout, and the caller's AbortSignal. Each child leads a process group of its own, so that an
+ * abort or a timeout ends what it started too (npm's lifecycle scripts, a smoke check's server):
+ * killing only the direct child would leave a grandchild holding the output pipe, and the call
+ * would wait for it.
+ */
+import fs from 'node:fs';
 import { execa, type ResultPromise } from 'execa';
+import { ReleaseSwitcherError } from '../model/errors.js';
 
 export interface RunOptions {
   cwd?: string;
+  /** The child's whole environment (nothing of this process's is added). */
   env?: NodeJS.ProcessEnv;
-  /** Milliseconds before the process is killed. */
+  /** Milliseconds before the process and its descendants are killed. */
   timeoutMs: number;
+  /** Aborting kills the process and its descendants; `run` then rejects with CANCELLED. */
+  signal?: AbortSignal | undefined;
   /** Called with each line of combined output, for progress. */
   onLine?: (line: string) => void;
 }
@@ -18,36 +29,115 @@ export interface RunResult {
   failed: boolean;
 }
 
+/** After SIGTERM to the group, what is still alive this much later gets SIGKILL. */
+const KILL_GRACE_MS = 500;
+
+/** The groups of the children `run` is waiting for, for stopAllSubprocesses. */
+const running = new Set<number>();
+
+/**
+ * SIGTERM every process group `run` started and has not seen end. For a process about to die of a
+ * signal (the CLI's bin): its children lead groups of their own, so the signal no longer reaches
+ * them with it, even where a caller passed no AbortSignal.
+ */
+export function stopAllSubprocesses(): void {
+  for (const pid of running) signalGroup(pid, 'SIGTERM');
+}
+
 export async function run(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
+  if (options.signal?.aborted) throw cancelled(file, options.signal.reason);
   const child: ResultPromise = execa(file, args, {
     cwd: options.cwd,
     env: options.env,
     extendEnv: false,
     timeout: options.timeoutMs,
+    cancelSignal: options.signal,
+    // A group of its own: see the file's comment.
+    detached: true,
     reject: false,
     all: true,
     stdin: 'ignore',
     lines: false,
   });
-  if (options.onLine && child.all) {
-    let buffer = '';
-    child.all.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('utf8');
-      const lines = buffer.split('\n');
-      buffer = lines.pop() ?? '';
-      for (const line of lines) options.onLine?.(line);
-    });
+  const killGroup = () => killProcessGroup(child.pid);
+  if (child.pid !== undefined) running.add(child.pid);
+  const timer = setTimeout(killGroup, options.timeoutMs);
+  options.signal?.addEventListener('abort', killGroup, { once: true });
+  if (options.onLine && child.all) forwardLines(child.all, options.onLine);
+  try {
+    const result = await child;
+    if (result.isCanceled) throw cancelled(file, options.signal?.reason ?? result);
+    return {
+      exitCode: result.exitCode,
+      output: typeof result.all === 'string' ? result.all : '',
+      timedOut: result.timedOut,
+      failed: result.failed,
+    };
+  } finally {
+    if (child.pid !== undefined) running.delete(child.pid);
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', killGroup);
   }
-  const result = await child;
-  return {
-    exitCode: result.exitCode,
-    output: typeof result.all === 'string' ? result.all : '',
-    timedOut: result.timedOut,
-    failed: result.failed,
-  };
+}
+
+export interface DetachedOptions {
+  /** The child's whole environment. */
+  env: NodeJS.ProcessEnv;
+  /** stdout and stderr are appended here. */
+  logFile: string;
+}
+
+/**
+ * Start a process meant to outlive this one: a new session whose parent (the caller) exits soon, so
+ * it is re-parented away from the caller's process tree (pm2's tree-kill does not reach it). It has
+ * no timeout and takes no signal on purpose: it carries on after we are gone. Returns its pid.
+ */
+export function spawnDetached(file: string, args: readonly string[], options: DetachedOptions): number | undefined {
+  const out = fs.openSync(options.logFile, 'a');
+  try {
+    // The log's own descriptor, so the runner keeps writing after we exit (a pipe through us would break).
+    // execa passes any descriptor through to spawn; its types admit only 3–9, hence the cast.
+    const fd = out as 3;
+    const child = execa(file, args, { env: options.env, extendEnv: false, detached: true, cleanup: false, reject: false, stdio: ['ignore', fd, fd] });
+    child.unref();
+    // Its end is no concern of ours; a failure to start shows in the log and the journal.
+    child.catch(() => undefined);
+    return child.pid;
+  } finally {
+    fs.closeSync(out);
+  }
 }
 
 /** The last lines of a process's output, for error messages. */
 export function tail(output: string, lines = 15): string {
   return output.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+function forwardLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let buffer = '';
+  stream.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString('utf8');
+    const lines = buffer.split('\n');
+    buffer = lines.pop() ?? '';
+    for (const line of lines) onLine(line);
+  });
+}
+
+/** SIGTERM to the whole group, SIGKILL to whatever is left a moment later. */
+function killProcessGroup(pid: number | undefined): void {
+  if (pid === undefined || !signalGroup(pid, 'SIGTERM')) return;
+  setTimeout(() => signalGroup(pid, 'SIGKILL'), KILL_GRACE_MS).unref();
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false; // ESRCH: the group is gone already
+  }
+}
+
+function cancelled(file: string, reason: unknown): ReleaseSwitcherError {
+  return new ReleaseSwitcherError('CANCELLED', `Cancelled while running ${file}; it and what it started were stopped.`, { cause: reason });
 }

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { type Config, readConfig } from '../store/config.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
+import { resolveRuntime } from '../model/runtime.js';
 import { pathExists, writeFileAtomic } from '../platform/fs.js';
 import { CLI_MAIN } from '../platform/self.js';
 import { layoutOf } from '../store/layout.js';
@@ -77,6 +78,7 @@ export function timespanSeconds(text: string): number | undefined {
 
 /** A setting value: no quoting exists there, so a control character (a line break above all) cannot be written. */
 function settingValue(value: string, what: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
   if (value.trim() === '' || /[\x00-\x1f\x7f]/.test(value)) {
     throw new ReleaseSwitcherError('USAGE', `${what} ${JSON.stringify(value)} cannot be written into a unit file.`, { hint: 'For example --every hourly, --every 15min, --randomized-delay 30min' });
   }
@@ -111,10 +113,16 @@ function description(config: Config, root: string, what: string): string {
   return settingValue(`${what} ${config.package} (release-switcher root ${root})`, 'The root path').replaceAll('%', '%%');
 }
 
-export function autoUpdateService(config: Config, root: string, scope: UnitScope): string {
+/** The tick's command line: this installation's CLI, run by `execPath`. */
+function tickArgv(root: string, execPath: string): string[] {
+  return [execPath, CLI_MAIN, '--root', root, 'auto-update'];
+}
+
+export function autoUpdateService(options: { config: Config; root: string; scope: UnitScope; execPath: string }): string {
+  const { config, root, scope } = options;
   // A system service fetches from the registry: it wants the network up. A user manager has no such target.
   const network = scope === 'system' ? ['Wants=network-online.target', 'After=network-online.target'] : [];
-  const argv = [process.execPath, CLI_MAIN, '--root', root, 'auto-update'];
+  const argv = tickArgv(root, options.execPath);
   return [
     HEADER, '[Unit]', `Description=${description(config, root, 'Auto-update')}`, ...network, '',
     '[Service]', 'Type=oneshot', `ExecStart=${argv.map(execWord).join(' ')}`,
@@ -124,7 +132,8 @@ export function autoUpdateService(config: Config, root: string, scope: UnitScope
   ].join('\n');
 }
 
-export function autoUpdateTimer(config: Config, root: string, schedule: Schedule, delay: string): string {
+export function autoUpdateTimer(options: { config: Config; root: string; schedule: Schedule; delay: string }): string {
+  const { config, root, schedule, delay } = options;
   const when = schedule.kind === 'calendar' ? [`OnCalendar=${schedule.spec}`, 'Persistent=true'] : [`OnActiveSec=${schedule.spec}`, `OnUnitActiveSec=${schedule.spec}`];
   return [
     HEADER, '[Unit]', `Description=${description(config, root, 'Auto-update timer of')}`, '',
@@ -135,8 +144,9 @@ export function autoUpdateTimer(config: Config, root: string, schedule: Schedule
   ].join('\n');
 }
 
-function systemctl(scope: UnitScope, args: string[], env: NodeJS.ProcessEnv) {
-  return run('systemctl', [...(scope === 'user' ? ['--user'] : []), ...args], { env, timeoutMs: SYSTEMCTL_TIMEOUT_MS });
+function systemctl(units: SystemdTimerUnits, args: string[]) {
+  const { scope, env, signal } = units;
+  return run('systemctl', [...(scope === 'user' ? ['--user'] : []), ...args], { env, signal, timeoutMs: SYSTEMCTL_TIMEOUT_MS });
 }
 
 function supervisorFailed(scope: UnitScope, args: string[], output: string): ReleaseSwitcherError {
@@ -146,43 +156,56 @@ function supervisorFailed(scope: UnitScope, args: string[], output: string): Rel
   });
 }
 
-async function installSystemd(files: TimerFile[], name: string, scope: UnitScope, env: NodeJS.ProcessEnv): Promise<void> {
+/** The timer's two unit files and where they go. */
+interface SystemdTimerUnits {
+  files: TimerFile[];
+  /** `<stem>.timer` */
+  name: string;
+  scope: UnitScope;
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal | undefined;
+}
+
+async function installSystemd(units: SystemdTimerUnits): Promise<void> {
+  const { files, name, scope, env } = units;
   const [service, timer] = files as [TimerFile, TimerFile];
   await fs.mkdir(path.dirname(service.path), { recursive: true });
   await writeFileAtomic(service.path, service.content);
   await writeUnitFile(timer.path, timer.content, { scope, env }); // and daemon-reload, once for both
   // enable, then restart rather than `enable --now`: a timer already running re-arms with the new schedule.
   for (const args of [['enable', name], ['restart', name]]) {
-    const result = await systemctl(scope, args, env);
+    const result = await systemctl(units, args);
     if (result.exitCode !== 0) throw supervisorFailed(scope, args, result.output);
   }
 }
 
 /** Files that are gone are fine; a timer that exists must be disabled before its files go, or it keeps running. */
-async function removeSystemd(files: TimerFile[], name: string, scope: UnitScope, env: NodeJS.ProcessEnv): Promise<boolean> {
+async function removeSystemd(units: SystemdTimerUnits): Promise<boolean> {
+  const { files, name, scope } = units;
   const present = (await Promise.all(files.map((f) => pathExists(f.path)))).some(Boolean);
-  const disable = await systemctl(scope, ['disable', '--now', name], env);
+  const disable = await systemctl(units, ['disable', '--now', name]);
   if (!present) return false;
   if (disable.exitCode !== 0) throw supervisorFailed(scope, ['disable', '--now', name], disable.output);
   for (const file of files) await fs.rm(file.path, { force: true });
-  const reload = await systemctl(scope, ['daemon-reload'], env);
+  const reload = await systemctl(units, ['daemon-reload']);
   if (reload.exitCode !== 0) throw supervisorFailed(scope, ['daemon-reload'], reload.output);
   return true;
 }
 
 async function systemdTimer(config: Config, root: string, options: TimerOptions): Promise<TimerResult> {
   const scope: UnitScope = config.supervisor === 'systemd-system' ? 'system' : 'user';
-  const env = options.env ?? process.env;
+  const { env, execPath, signal } = resolveRuntime(options);
   const schedule = parseSchedule(options.every);
   const dir = unitDir({ scope, env });
   const stem = timerStem(config);
   const name = `${stem}.timer`;
   const files = [
-    { path: path.join(dir, `${stem}.service`), content: autoUpdateService(config, root, scope) },
-    { path: path.join(dir, name), content: autoUpdateTimer(config, root, schedule, delayOf(schedule, options.randomizedDelay)) },
+    { path: path.join(dir, `${stem}.service`), content: autoUpdateService({ config, root, scope, execPath }) },
+    { path: path.join(dir, name), content: autoUpdateTimer({ config, root, schedule, delay: delayOf(schedule, options.randomizedDelay) }) },
   ];
-  if (options.install) await installSystemd(files, name, scope, env);
-  const removed = options.remove ? await removeSystemd(files, name, scope, env) : false;
+  const units = { files, name, scope, env, signal };
+  if (options.install) await installSystemd(units);
+  const removed = options.remove ? await removeSystemd(units) : false;
   return { kind: 'systemd', scope, name, files, installed: options.install === true, removed };
 }
 
@@ -207,10 +230,11 @@ function launchdTimer(config: Config, root: string, options: TimerOptions): Time
   }
   const label = `org.release-switcher.auto-update.${timerStem(config).replace(/^release-switcher-auto-update-/, '')}`;
   const log = path.join(root, 'auto-update.log');
-  const plist = launchdPlist({ label, program: [process.execPath, CLI_MAIN, '--root', root, 'auto-update'], keepAlive: false, stdoutPath: log, stderrPath: log });
+  const { env, execPath } = resolveRuntime(options);
+  const plist = launchdPlist({ label, program: tickArgv(root, execPath), keepAlive: false, stdoutPath: log, stderrPath: log });
   const interval = intervalSeconds(parseSchedule(options.every));
   const content = plist.replace(/<\/dict>\n<\/plist>\n$/, `  <key>StartInterval</key>\n  <integer>${interval}</integer>\n</dict>\n</plist>\n`);
-  const file = path.join((options.env ?? process.env).HOME || os.homedir(), 'Library', 'LaunchAgents', `${label}.plist`);
+  const file = path.join(env.HOME || os.homedir(), 'Library', 'LaunchAgents', `${label}.plist`);
   return { kind: 'launchd', name: label, files: [{ path: file, content }], installed: false, removed: false };
 }
 

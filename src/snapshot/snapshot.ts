@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError, asDiskFull, errnoOf } from '../model/errors.js';
+import { defaultEnv } from '../model/runtime.js';
 import { fsyncDir, readJsonIfExists, removeTree, tempName, writeFileAtomic } from '../platform/fs.js';
 import { type Layout, layoutOf } from '../store/layout.js';
 import { isAlive } from '../store/lock.js';
@@ -77,13 +78,13 @@ export async function takeSnapshot(options: TakeSnapshotOptions): Promise<Snapsh
   const work = tempName(final);
   try {
     await fs.mkdir(path.join(work, 'data'), { recursive: true });
-    const paths = await resolveStatePaths(options.statePaths, options.env ?? process.env);
+    const paths = await resolveStatePaths(options.statePaths, options.env ?? defaultEnv());
     const entries: SnapshotEntry[] = [];
     for (const [i, source] of paths.entries()) entries.push(await captureEntry(source, work, `data/${i}`));
     const size = entries.reduce((sum, e) => sum + (e.size ?? 0) + (e.companions ?? []).reduce((s, c) => s + (c.size ?? 0), 0), 0);
     const { id, fromVersion, toVersion } = options;
     const manifest: SnapshotManifest = { id, takenAt: new Date().toISOString(), fromVersion, toVersion, statePaths: [...options.statePaths], entries, size };
-    await writeFileAtomic(path.join(work, SNAPSHOT_MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+    await writeFileAtomic(path.join(work, SNAPSHOT_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
     await fs.rename(work, final);
     await fsyncDir(layout.snapshots);
     return manifest;
@@ -169,7 +170,7 @@ async function restoreEntry(dir: string, entry: SnapshotEntry, result: RestoreRe
 
 /** Record that transaction `tx` restored snapshot `id`, so the same restore is never done twice. */
 export async function markRestored(layout: Layout, id: string, record: { tx: string; by: 'boot-check' | 'runner' } & Partial<RestoreResult>): Promise<void> {
-  await writeFileAtomic(path.join(layout.snapshot(id), RESTORE_MARKER), JSON.stringify({ ...record, at: new Date().toISOString() }) + '\n');
+  await writeFileAtomic(path.join(layout.snapshot(id), RESTORE_MARKER), `${JSON.stringify({ ...record, at: new Date().toISOString() })}\n`);
 }
 
 /** Who restored snapshot `id` for transaction `tx`, if it was restored for it. */

@@ -55,8 +55,9 @@ function closingBrace(text: string, from: number): number {
     if (text.startsWith('${', i)) {
       depth += 1;
       i += 1;
-    } else if (text[i] === '}' && (depth -= 1) === 0) {
-      return i;
+    } else if (text[i] === '}') {
+      depth -= 1;
+      if (depth === 0) return i;
     }
   }
   return -1;

@@ -82,7 +82,7 @@ export function defaultConfig(pkg: string): Config {
 export function validateConfig(value: unknown, source: string): Config {
   const bad = (field: string, why: string): never => {
     throw new ReleaseSwitcherError('INVALID_CONFIG', `${source}: "${field}" ${why}.`, {
-      hint: `Fix it with: release-switcher init --${field.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} …`,
+      hint: `Fix it with: release-switcher init --${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} …`,
     });
   };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) bad('(root)', 'must be an object');
@@ -136,5 +136,5 @@ export async function readConfigIfExists(root: string): Promise<Config | undefin
 }
 
 export async function writeConfig(root: string, config: Config): Promise<void> {
-  await writeFileAtomic(layoutOf(root).config, JSON.stringify(config, null, 2) + '\n');
+  await writeFileAtomic(layoutOf(root).config, `${JSON.stringify(config, null, 2)}\n`);
 }

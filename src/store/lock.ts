@@ -34,7 +34,7 @@ export async function withLock<T>(root: string, options: LockOptions, action: ()
   const layout = layoutOf(root);
   const release = await acquire(root, options);
   const owner: LockOwner = { pid: process.pid, hostname: os.hostname(), command: options.command, since: new Date().toISOString() };
-  await writeFileAtomic(layout.lockOwner, JSON.stringify(owner) + '\n');
+  await writeFileAtomic(layout.lockOwner, `${JSON.stringify(owner)}\n`);
   try {
     return await action();
   } finally {

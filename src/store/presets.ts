@@ -56,19 +56,33 @@ export function presetOf(name: string): Preset {
  * The settings to write: the preset's, then those given explicitly (which win). A preset that needs
  * a particular Node finds one when none is given or configured.
  */
-export async function withPreset(name: string, explicit: Settings, configured: { node: string | null } | undefined, env: NodeJS.ProcessEnv): Promise<Settings> {
+export interface WithPresetOptions {
+  name: string;
+  /** Settings given explicitly; they win over the preset's. */
+  explicit: Settings;
+  /** The root's config as it is, if any. */
+  configured: { node: string | null } | undefined;
+  /** Where to look for a Node (`PATH`). */
+  env: NodeJS.ProcessEnv;
+  /** The Node running us: the first candidate. */
+  execPath: string;
+}
+
+export async function withPreset(options: WithPresetOptions): Promise<Settings> {
+  const { name, explicit, configured, env, execPath } = options;
   const preset = presetOf(name);
   const defined = Object.fromEntries(Object.entries(explicit).filter(([, value]) => value !== undefined)) as Settings;
   const settings: Settings = { ...preset.settings, ...defined, preset: name };
-  if (preset.node && !settings.node && !configured?.node) settings.node = await findNode(preset.node, env, name);
+  if (preset.node && !settings.node && !configured?.node) settings.node = await findNode({ range: preset.node, env, execPath, why: name });
   return settings;
 }
 
 /** The first Node satisfying `range`: the one running us, then each `node` on PATH. */
-export async function findNode(range: string, env: NodeJS.ProcessEnv, why: string): Promise<string> {
+export async function findNode(options: { range: string; env: NodeJS.ProcessEnv; execPath: string; why: string }): Promise<string> {
+  const { range, env, why } = options;
   const onPath = (env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, 'node'));
   const seen: string[] = [];
-  for (const candidate of [...new Set([process.execPath, ...onPath])]) {
+  for (const candidate of [...new Set([options.execPath, ...onPath])]) {
     const node = await probeNode(candidate, env).catch(() => undefined);
     if (!node) continue;
     if (semver.satisfies(node.version, range)) return node.path;

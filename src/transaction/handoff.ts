@@ -4,26 +4,36 @@
  * with the unit's cgroup: seed 000). Under pm2 and elsewhere it is a process re-parented away from
  * the service's tree, which pm2's tree-kill does not reach; under launchd, a job of its own.
  */
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
-import type { Config } from '../store/config.js';
-import { CLI_MAIN } from '../platform/self.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
-import { run, tail } from '../platform/subprocess.js';
-
+import { defaultExecPath } from '../model/runtime.js';
+import { CLI_MAIN } from '../platform/self.js';
+import { run, spawnDetached, tail } from '../platform/subprocess.js';
+import type { Config } from '../store/config.js';
 
 export function runnerName(txId: string): string {
   return `release-switcher-${txId}`;
 }
 
-export function runnerArgv(root: string, txId: string): string[] {
-  return [process.execPath, CLI_MAIN, '--root', root, 'run-transaction', txId];
+/** The runner's command line: this installation's CLI, run by `execPath`. */
+export function runnerArgv(options: { root: string; txId: string; execPath: string }): string[] {
+  return [options.execPath, CLI_MAIN, '--root', options.root, 'run-transaction', options.txId];
 }
 
-export async function launchRunner(options: { config: Config; root: string; txId: string; env: NodeJS.ProcessEnv }): Promise<string> {
-  const { config, root, txId, env } = options;
-  const argv = runnerArgv(root, txId);
+export interface LaunchRunnerOptions {
+  config: Config;
+  root: string;
+  txId: string;
+  env: NodeJS.ProcessEnv;
+  /** The Node that runs the runner. @default process.execPath */
+  execPath?: string;
+  /** Aborts systemd-run or launchctl (a detached runner, once started, is no longer ours to stop). */
+  signal?: AbortSignal | undefined;
+}
+
+export async function launchRunner(options: LaunchRunnerOptions): Promise<string> {
+  const { config, root, txId, env, signal } = options;
+  const argv = runnerArgv({ root, txId, execPath: options.execPath ?? defaultExecPath() });
   const log = path.join(root, 'runner.log');
   if (config.supervisor === 'systemd' || config.supervisor === 'systemd-system') {
     const args = [
@@ -37,25 +47,19 @@ export async function launchRunner(options: { config: Config; root: string; txId
       '--',
       ...argv,
     ];
-    const result = await run('systemd-run', args, { env, timeoutMs: 30_000 });
+    const result = await run('systemd-run', args, { env, signal, timeoutMs: 30_000 });
     if (result.exitCode !== 0) throw neverRan(`systemd-run failed: ${tail(result.output, 5)}`);
     return `transient unit ${runnerName(txId)}.service`;
   }
   if (config.supervisor === 'launchd') {
-    const result = await run('launchctl', ['submit', '-l', `org.release-switcher.${txId}`, '-o', log, '-e', log, '--', ...argv], { env, timeoutMs: 30_000 });
+    const result = await run('launchctl', ['submit', '-l', `org.release-switcher.${txId}`, '-o', log, '-e', log, '--', ...argv], { env, signal, timeoutMs: 30_000 });
     if (result.exitCode !== 0) throw neverRan(`launchctl submit failed: ${tail(result.output, 5)}`);
     return `launchd job org.release-switcher.${txId}`;
   }
   // pm2 (and anything else): a new session whose parent, the caller, exits at once, so the runner is
   // re-parented away from the service's process tree.
-  const out = fs.openSync(log, 'a');
-  try {
-    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', out, out], env });
-    child.unref();
-    return `detached process ${child.pid ?? '?'}`;
-  } finally {
-    fs.closeSync(out);
-  }
+  const pid = spawnDetached(argv[0]!, argv.slice(1), { env, logFile: log });
+  return `detached process ${pid ?? '?'}`;
 }
 
 function neverRan(why: string): ReleaseSwitcherError {

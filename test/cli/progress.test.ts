@@ -14,10 +14,12 @@ describe('progress', () => {
     const root = await fixtureRoot();
     const out = onTty(['--root', root, 'install', 'rs-fixture-gateway@1.0.0']);
     expect(out).toContain('\r\x1b[2K'); // redrawn in place
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape codes of a terminal are what is tested.
     expect(out).toMatch(/download\s*\x1b\[0m \[\x1b\[32m#+/); // a coloured bar for the bytes downloaded
     expect(out).toMatch(/installed 1\.0\.0 at /);
     const plain = onTty(['--root', root, 'install', 'rs-fixture-gateway@1.1.0'], { NO_COLOR: '1' });
     expect(plain).toContain('\r\x1b[2K');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape codes of a terminal are what is tested.
     expect(plain).not.toMatch(/\x1b\[(1|32)m/);
   });
 

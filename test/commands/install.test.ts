@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { cli, fixtureRoot, rs, tempDir } from '../support/cli.ts';
 import { inode, linkOf, releaseDirs, stagingEntries, writablePaths } from '../support/root.ts';
+import type { Step } from '../../src/model/state.ts';
+import type { ManifestEntry } from '../../src/store/manifest.ts';
 
 describe('install', () => {
   it('installs an exact version from the registry with its dependencies and lifecycle scripts, run by the configured Node', async () => {
@@ -30,11 +32,11 @@ describe('install', () => {
     expect(writablePaths(rel)).toEqual([]);
     const marker = JSON.parse(readFileSync(join(rel, '.release-switcher.json'), 'utf8'));
     expect(marker).toMatchObject({ name: 'rs-fixture-gateway', version: '1.0.0', layoutVersion: 1 });
-    const server = marker.files.find((f: any) => f.path === 'server.js');
+    const server = marker.files.find((f: ManifestEntry) => f.path === 'server.js');
     expect(server.type).toBe('file');
     expect(server.mode & 0o222).toBe(0);
     expect(server.sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(marker.files.some((f: any) => f.path === 'node_modules/rs-fixture-dep/package.json')).toBe(true);
+    expect(marker.files.some((f: ManifestEntry) => f.path === 'node_modules/rs-fixture-dep/package.json')).toBe(true);
   });
 
   it('resolves dist-tags, ranges and bare versions of the managed package', async () => {
@@ -68,7 +70,7 @@ describe('install', () => {
     // A file whose content did not change between the versions is one inode.
     const markerA = JSON.parse(readFileSync(join(a, '.release-switcher.json'), 'utf8'));
     const markerB = JSON.parse(readFileSync(join(b, '.release-switcher.json'), 'utf8'));
-    const same = markerB.files.filter((f: any) => f.type === 'file' && f.size > 0 && markerA.files.some((g: any) => g.path === f.path && g.sha256 === f.sha256 && g.mode === f.mode));
+    const same = markerB.files.filter((f: ManifestEntry) => f.type === 'file' && f.size > 0 && markerA.files.some((g: ManifestEntry) => g.type === 'file' && g.path === f.path && g.sha256 === f.sha256 && g.mode === f.mode));
     expect(same.length).toBeGreaterThan(0);
     for (const f of same) expect([f.path, inode(join(a, f.path))]).toEqual([f.path, inode(join(b, f.path))]);
     expect(statSync(join(b, same[0].path)).nlink).toBeGreaterThanOrEqual(2);
@@ -76,7 +78,7 @@ describe('install', () => {
     expect((await rs(root, ['switch', '1.1.0'])).exitCode).toBe(0);
     const back = await rs(root, ['switch', '1.0.0']);
     expect(back.exitCode, back.stdout).toBe(0);
-    expect(back.json.result.steps.find((s: any) => s.name === 'verify-release').status).toBe('ok');
+    expect(back.json.result.steps.find((s: Step) => s.name === 'verify-release').status).toBe('ok');
   });
 
   it('installing an installed version is a no-op', async () => {

@@ -2,9 +2,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 import { type ManagedGateway, managedGateway } from '../support/service.ts';
+import type { CheckResult as DoctorCheck } from '../../src/doctor/checks.ts';
+import type { CliResult } from '../support/cli.ts';
 
 const can = canRunUserManager();
-const check = (r: { json: any }, name: string) => (r.json.result?.checks ?? []).find((c: any) => c.name === name);
+const check = (r: CliResult, name: string) => ((r.json?.result?.checks ?? []) as DoctorCheck[]).find((c) => c.name === name);
 
 describe.skipIf(!can.ok)(`doctor and the service (skipped: ${can.why ?? ''})`, () => {
   let manager: UserManager;

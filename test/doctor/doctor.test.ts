@@ -4,16 +4,18 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rs, templateRoot } from '../support/cli.ts';
+import type { CheckResult as DoctorCheck } from '../../src/doctor/checks.ts';
+import type { CliResult } from '../support/cli.ts';
 
 const freshRoot = templateRoot(['1.0.0', '1.1.0']);
-const check = (r: { json: any }, name: string) => (r.json.result?.checks ?? []).find((c: any) => c.name === name);
+const check = (r: CliResult, name: string) => ((r.json?.result?.checks ?? []) as DoctorCheck[]).find((c) => c.name === name);
 
 describe('doctor', () => {
   it('a healthy root passes every check (exit 0)', async () => {
     const root = freshRoot();
     const r = await rs(root, ['doctor']);
     expect(r.exitCode, r.stdout).toBe(0);
-    expect(r.json.result.checks.map((c: any) => [c.name, c.ok])).toEqual([
+    expect(r.json.result.checks.map((c: DoctorCheck) => [c.name, c.ok])).toEqual([
       ['layout', true], ['links', true], ['manifests', true], ['staging', true], ['lock', true], ['disk', true],
     ]);
   });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureRoot, rs } from '../support/cli.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 import { type ManagedGateway, managedGateway } from '../support/service.ts';
+import type { Transaction } from '../../src/model/state.ts';
 
 const can = canRunUserManager();
 
@@ -82,7 +83,7 @@ describe.skipIf(!can.ok)(`timer under systemd --user (skipped: ${can.why ?? ''})
     expect((await manager.systemctl(['is-enabled', `${stem}.timer`])).stdout.trim()).toBe('enabled');
     expect((await manager.systemctl(['is-active', `${stem}.timer`])).stdout.trim()).toBe('active');
 
-    let tx: any;
+    let tx: Transaction | undefined;
     await manager.waitFor(
       async () => {
         tx = (await gw.rs(['status'])).json?.result?.transaction;

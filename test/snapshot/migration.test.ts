@@ -10,6 +10,7 @@ import { SCHEMA_RELEASES } from '../support/fixtures.ts';
 import { readState } from '../support/root.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 import { type ManagedGateway, managedGateway } from '../support/service.ts';
+import type { Step } from '../../src/model/state.ts';
 
 const can = canRunUserManager();
 const { old: OLD, new: NEW, broken: BROKEN, crashing: CRASHING } = SCHEMA_RELEASES;
@@ -29,8 +30,8 @@ describe.skipIf(!can.ok)(`state snapshot across a schema migration, under system
   const db = () => JSON.parse(readFileSync(join(stateDir, 'state.db'), 'utf8'));
   const wal = () => JSON.parse(readFileSync(join(stateDir, 'state.db-wal'), 'utf8'));
   const snapshots = () => (existsSync(join(gw.root, 'snapshots')) ? readdirSync(join(gw.root, 'snapshots')).sort() : []);
-  const stepNames = (result: any) => result.steps.map((s: any) => s.name);
-  const step = (result: any, name: string) => result.steps.find((s: any) => s.name === name);
+  const stepNames = (result: { steps: Step[] }) => result.steps.map((s) => s.name);
+  const step = (result: { steps: Step[] }, name: string) => result.steps.find((s) => s.name === name);
   const active = async () => (await manager.systemctl(['show', gw.unit, '--property=ActiveState', '--value'])).stdout.trim();
 
   beforeAll(async () => {

@@ -6,9 +6,13 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHANNELS, SUPERVISORS, validateConfig } from '../../src/store/config.ts';
 import { LAYOUT_VERSION, RELEASE_MARKER } from '../../src/store/layout.ts';
+import type { State } from '../../src/model/state.ts';
+import type { Config } from '../../src/store/config.ts';
+import type { ManifestEntry, ReleaseMarker } from '../../src/store/manifest.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const CLI = join(REPO, 'dist/cli/main.js');
+// biome-ignore lint/suspicious/noExplicitAny: a JSON Schema is any JSON; the validator below checks it.
 type Schema = any;
 const loadSchema = (name: string): Schema => JSON.parse(readFileSync(join(REPO, 'layout', name), 'utf8'));
 
@@ -16,7 +20,7 @@ const loadSchema = (name: string): Schema => JSON.parse(readFileSync(join(REPO, 
 const typeOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 const hasType = (v: unknown, t: string): boolean => (t === 'integer' ? Number.isInteger(v) : t === 'number' ? typeof v === 'number' && Number.isFinite(v) : typeOf(v) === t);
 
-export function validate(root: Schema, value: unknown, schema: Schema = root, at = '$'): string[] {
+function validate(root: Schema, value: unknown, schema: Schema = root, at = '$'): string[] {
   if (schema === true) return [];
   if (schema === false) return [`${at}: not allowed`];
   const errors: string[] = [];
@@ -42,7 +46,9 @@ export function validate(root: Schema, value: unknown, schema: Schema = root, at
     if (schema.minLength !== undefined && value.length < schema.minLength) errors.push(`${at}: shorter than ${schema.minLength}`);
     if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value)) errors.push(`${at}: does not match ${schema.pattern}`);
   }
-  if (Array.isArray(value) && schema.items !== undefined) value.forEach((item, i) => errors.push(...validate(root, item, schema.items, `${at}[${i}]`)));
+  if (Array.isArray(value) && schema.items !== undefined) {
+    for (const [i, item] of value.entries()) errors.push(...validate(root, item, schema.items, `${at}[${i}]`));
+  }
   if (typeOf(value) === 'object') {
     const obj = value as Record<string, unknown>;
     for (const key of schema.required ?? []) if (!(key in obj)) errors.push(`${at}: missing "${key}"`);
@@ -57,7 +63,7 @@ export function validate(root: Schema, value: unknown, schema: Schema = root, at
 // ---- A real root: init, install of a local tarball made with npm pack, switch.
 let work: string;
 let root: string;
-const files = {} as { config: any; state: any; marker: any };
+const files = {} as { config: Config; state: State; marker: ReleaseMarker };
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'rs-layout-'));
@@ -103,7 +109,7 @@ describe('layout/ documents the on-disk tree', () => {
     expect(validate(state, files.state)).toEqual([]);
     expect(validate(marker, files.marker)).toEqual([]);
     expect(files.state.history.at(-1)).toMatchObject({ kind: 'switch', status: 'switched', before: { current: null, previous: null } });
-    expect(files.marker.files.map((f: any) => f.type).sort()).toEqual(['dir', 'file', 'file', 'file']);
+    expect(files.marker.files.map((f: ManifestEntry) => f.type).sort()).toEqual(['dir', 'file', 'file', 'file']);
   });
 
   it('the schemas follow the code: layout version, supervisors, channels', () => {

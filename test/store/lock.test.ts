@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rs, templateRoot } from '../support/cli.ts';
 import { currentIsValid, readState, stagingEntries } from '../support/root.ts';
+import type { Transaction } from '../../src/model/state.ts';
 
 const freshRoot = templateRoot(['1.0.0', '1.1.0']);
 
@@ -36,7 +37,7 @@ describe('lock', () => {
     const history = readState(root).history;
     expect(history.length).toBe(switched + 1); // the template's own switch too
     // Serialized: no two transactions overlap in time.
-    const spans = history.slice(1).map((t: any) => [Date.parse(t.startedAt), Date.parse(t.finishedAt)]);
+    const spans = history.slice(1).map((t: Transaction) => [Date.parse(t.startedAt), Date.parse(t.finishedAt)]);
     spans.sort((a: number[], b: number[]) => a[0]! - b[0]!);
     for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]!);
     expect(stagingEntries(root)).toEqual([]);

@@ -52,7 +52,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
     // The package to manage is the adopted one's, unless said otherwise; adopt reports a bad folder.
     settings.package = (await readInstalledPackage(adoptPath).catch(() => undefined))?.name;
   }
-  const result = await init({ root: ctx.root, settings, waitSeconds: ctx.runtime.waitSeconds, env: ctx.runtime.env });
+  const result = await init({ root: ctx.root, settings, waitSeconds: ctx.runtime.waitSeconds, env: ctx.runtime.env, execPath: ctx.runtime.execPath });
   if (!adoptPath) return { result, human: `root ${result.root} manages ${result.config.package} (supervisor ${result.config.supervisor})` };
   const adopted = await adopt({ root: ctx.root, path: adoptPath, ...ctx.runtime });
   return {

@@ -1,0 +1,43 @@
+// A killed CLI takes its subprocesses with it: they lead process groups of their own, so the bin aborts them first.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { CLI, cliEnv, fixtureRoot, tempDir } from '../support/cli.ts';
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, fn: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+// A smoke check that starts a grandchild (sleep 30), writes both pids, and never ends by itself.
+const SMOKE = "-e c=require('child_process').spawn('sleep',['30']);require('fs').writeFileSync(process.env.RS_TEST_PIDS,process.pid+','+c.pid);setInterval(()=>{},1e3)";
+
+describe.skipIf(process.platform !== 'linux')('signals', () => {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`${signal} during staging: the CLI dies of it, and the smoke check and its child are gone within about a second`, async () => {
+      const root = await fixtureRoot([`--smoke=${SMOKE}`]);
+      const pidFile = join(tempDir('rs-pids-'), 'pids');
+      const child = execa(process.execPath, [CLI, '--root', root, 'install', 'rs-fixture-gateway@1.0.0'], { env: cliEnv({ RS_TEST_PIDS: pidFile }), extendEnv: false, reject: false });
+      await until('the smoke check to start', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').includes(','), 30_000);
+      const pids = readFileSync(pidFile, 'utf8').split(',').map(Number);
+      expect(pids.every(alive)).toBe(true);
+      child.kill(signal);
+      const result = await child;
+      expect(result.signal, result.stderr).toBe(signal);
+      await until('the smoke check and its child to be gone', () => !pids.some(alive), 1_500);
+    }, 90_000);
+  }
+});

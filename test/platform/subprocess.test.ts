@@ -1,0 +1,101 @@
+// The one subprocess helper: an abort or a timeout ends the child and what it started, promptly.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { isReleaseSwitcherError } from '../../src/model/errors.ts';
+import { run, spawnDetached } from '../../src/platform/subprocess.ts';
+
+/** Alive and not a zombie waiting for its reaper. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, fn: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** A shell that starts a 30 s sleep (the grandchild), prints its pid, then sleeps 30 s itself. */
+const TREE = ['-c', 'sleep 30 & echo "grandchild $!"; sleep 30'];
+const env = { PATH: '/usr/bin:/bin' };
+
+describe.skipIf(process.platform !== 'linux')('run', () => {
+  it('kills the child and its grandchild within about a second of an abort, and rejects with CANCELLED', async () => {
+    const controller = new AbortController();
+    let grandchild = 0;
+    const running = run('sh', TREE, {
+      env,
+      timeoutMs: 60_000,
+      signal: controller.signal,
+      onLine: (line) => {
+        const match = /^grandchild (\d+)$/.exec(line);
+        if (match) grandchild = Number(match[1]);
+      },
+    });
+    await until('the grandchild to start', () => grandchild > 0);
+    expect(alive(grandchild)).toBe(true);
+    const abortedAt = Date.now();
+    controller.abort();
+    const error = await running.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(Date.now() - abortedAt).toBeLessThan(1_500);
+    expect(isReleaseSwitcherError(error) && error.code).toBe('CANCELLED');
+    await until('the grandchild to be gone', () => !alive(grandchild), 1_500);
+  });
+
+  it('rejects with CANCELLED without starting anything when the signal is aborted already', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rs-subprocess-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const marker = path.join(dir, 'ran');
+    const error = await run('sh', ['-c', `touch ${marker}`], { env, timeoutMs: 10_000, signal: AbortSignal.abort() }).catch((e: unknown) => e);
+    expect(isReleaseSwitcherError(error) && error.code).toBe('CANCELLED');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(() => readFileSync(marker)).toThrow();
+  });
+
+  it('on a timeout, returns timedOut even though a grandchild holds the output open, and kills it', async () => {
+    let grandchild = 0;
+    const startedAt = Date.now();
+    const result = await run('sh', TREE, {
+      env,
+      timeoutMs: 500,
+      onLine: (line) => {
+        grandchild = Number(/^grandchild (\d+)$/.exec(line)?.[1] ?? grandchild);
+      },
+    });
+    expect(result.timedOut).toBe(true);
+    expect(Date.now() - startedAt).toBeLessThan(5_000);
+    expect(grandchild).toBeGreaterThan(0);
+    await until('the grandchild to be gone', () => !alive(grandchild), 1_500);
+  });
+
+  it('still reports an ordinary exit and its output', async () => {
+    const result = await run('sh', ['-c', 'echo out; echo err >&2; exit 3'], { env, timeoutMs: 10_000, signal: new AbortController().signal });
+    expect(result).toMatchObject({ exitCode: 3, failed: true, timedOut: false });
+    expect(result.output).toContain('out');
+    expect(result.output).toContain('err');
+  });
+});
+
+describe.skipIf(process.platform !== 'linux')('spawnDetached', () => {
+  it('starts a process in a session of its own that writes to the log', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rs-detached-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const log = path.join(dir, 'runner.log');
+    const pid = spawnDetached('sh', ['-c', 'echo "session $(ps -o sid= -p $$ | tr -d " ")"; sleep 0.2; echo done'], { env, logFile: log });
+    expect(pid).toBeGreaterThan(0);
+    await until('the runner to finish', () => readFileSync(log, 'utf8').includes('done'));
+    expect(readFileSync(log, 'utf8')).toContain(`session ${pid}`);
+  });
+});

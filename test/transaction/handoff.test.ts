@@ -1,0 +1,35 @@
+// The hand-off outside systemd (pm2 and others): a runner in a session of its own, through the subprocess helper.
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { CLI_MAIN } from '../../src/platform/self.ts';
+import type { Config } from '../../src/store/config.ts';
+import { launchRunner } from '../../src/transaction/handoff.ts';
+
+async function until(what: string, fn: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe.skipIf(process.platform !== 'linux')('launchRunner under pm2', () => {
+  it('starts `<execPath> <cli> --root ROOT run-transaction ID` detached, in its own session, logging to runner.log', async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'rs-handoff-'));
+    onTestFinished(() => rmSync(root, { recursive: true, force: true }));
+    // Stands in for node: says how it was called and in which session, then outlives the call a little.
+    const fakeNode = path.join(root, 'fake-node');
+    writeFileSync(fakeNode, '#!/bin/sh\necho "argv $*"\necho "session $(ps -o sid= -p $$ | tr -d " ")"\nsleep 0.3\necho done\n');
+    chmodSync(fakeNode, 0o755);
+    const how = await launchRunner({ config: { supervisor: 'pm2' } as Config, root, txId: 'tx-1', env: { PATH: '/usr/bin:/bin' }, execPath: fakeNode });
+    const pid = Number(/^detached process (\d+)$/.exec(how)?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    const log = path.join(root, 'runner.log');
+    await until('the runner to finish', () => readFileSync(log, 'utf8').includes('done'));
+    const text = readFileSync(log, 'utf8');
+    expect(text).toContain(`argv ${CLI_MAIN} --root ${root} run-transaction tx-1`);
+    expect(text).toContain(`session ${pid}`);
+  });
+});
