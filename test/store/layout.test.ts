@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHANNELS, SUPERVISORS, validateConfig } from '../../src/store/config.ts';
 import { LAYOUT_VERSION, RELEASE_MARKER } from '../../src/store/layout.ts';
 
-const REPO = resolve(import.meta.dirname, '..');
+const REPO = resolve(import.meta.dirname, '../..');
 const CLI = join(REPO, 'dist/cli/main.js');
 type Schema = any;
 const loadSchema = (name: string): Schema => JSON.parse(readFileSync(join(REPO, 'layout', name), 'utf8'));
