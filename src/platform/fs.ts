@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errnoOf } from '../model/errors.js';
+import { clearImmutable } from './immutable.js';
 
 /** fsync a directory so a rename or link inside it survives a power cut. */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -71,6 +72,7 @@ export async function removeTree(dir: string): Promise<void> {
   } catch (error) {
     if (errnoOf(error) !== 'EACCES' && errnoOf(error) !== 'EPERM') throw error;
   }
+  await clearImmutable(dir); // EPERM even for root: an immutable release
   await makeDirsWritable(dir);
   await fs.rm(dir, { recursive: true, force: true });
 }

@@ -14,6 +14,7 @@ import type { ReleaseMarker } from '../store/manifest.js';
 import { compareVersionsDesc, readMarker } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
 import { stageRelease } from './index.js';
+import { makeReleaseImmutable } from '../store/immutable-release.js';
 
 export interface InstallResult {
   version: string;
@@ -58,6 +59,7 @@ export async function commitRelease(session: JournalSession, staged: { dir: stri
   await journal.commit('install:sealed');
   await fs.rename(staged.dir, layout.release(version));
   await fsyncDir(layout.releases);
+  await makeReleaseImmutable(layout, staged.marker); // after the rename: an immutable directory cannot move
   crashPoint('install:renamed');
   journal.state.releases[version] = { version, state, pinned: false, installedAt: staged.marker.installedAt, integrity: staged.marker.integrity, source: staged.marker.source };
   journal.state.operation = null;

@@ -11,10 +11,13 @@ import { RELEASE_MARKER } from './layout.js';
 import type { ManifestEntry } from './manifest.js';
 import { assertLinksContained } from './containment.js';
 import { mapLimit, walkTree } from '../platform/tree.js';
+import { setImmutablePaths } from '../platform/immutable.js';
 
 export interface EarlierRelease {
   dir: string;
   files: readonly ManifestEntry[];
+  /** Its files carry the immutable attribute: link(2) to them fails EPERM until it is cleared. */
+  immutable?: boolean;
 }
 
 export interface DedupeResult {
@@ -45,15 +48,24 @@ export async function dedupeAgainst(stagedDir: string, files: readonly ManifestE
   const sourceOf = (entry: { path: string; sha256: string; mode: number }) => byPath.get(`${entry.path}\0${keyOf(entry)}`) ?? byContent.get(keyOf(entry));
   const linked = new Set<string>();
   let linkedBytes = 0;
-  const candidates = files.filter((entry) => entry.type === 'file' && byContent.has(keyOf(entry)));
-  await mapLimit(candidates, LINK_PARALLELISM, async (entry) => {
-    if (entry.type !== 'file') return;
-    const target = path.join(stagedDir, entry.path);
-    if (await replaceWithLink(sourceOf(entry)!, target)) {
-      linked.add(entry.path);
-      linkedBytes += entry.size;
-    }
-  });
+  const candidates = files.filter((entry): entry is Extract<ManifestEntry, { type: 'file' }> => entry.type === 'file' && byContent.has(keyOf(entry)));
+  // Immutable sources: clear the attribute on exactly the inodes we link to, link, set it again.
+  // Under the root's lock; about 0.3 s per 10 000 files each way (measured), against re-storing them.
+  const immutableDirs = earlier.filter((release) => release.immutable).map((release) => release.dir + path.sep);
+  const unlock = [...new Set(candidates.map((entry) => sourceOf(entry)!))].filter((source) => immutableDirs.some((dir) => source.startsWith(dir)));
+  await setImmutablePaths(unlock, false);
+  try {
+    await mapLimit(candidates, LINK_PARALLELISM, async (entry) => {
+      if (entry.type !== 'file') return;
+      const target = path.join(stagedDir, entry.path);
+      if (await replaceWithLink(sourceOf(entry)!, target)) {
+        linked.add(entry.path);
+        linkedBytes += entry.size;
+      }
+    });
+  } finally {
+    await setImmutablePaths(unlock, true);
+  }
   const internalBytes = await dedupeWithin(stagedDir, files.filter((entry) => !linked.has(entry.path)));
   await assertNamesUnchanged(stagedDir, files);
   return { linked, linkedBytes, internalBytes };
