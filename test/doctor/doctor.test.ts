@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rs, templateRoot } from '../support/cli.ts';
+import { unfreeze } from '../support/root.ts';
 
 const freshRoot = templateRoot(['1.0.0', '1.1.0']);
 const check = (r: { json: any }, name: string) => (r.json.result?.checks ?? []).find((c: any) => c.name === name);
@@ -14,7 +15,7 @@ describe('doctor', () => {
     const r = await rs(root, ['doctor']);
     expect(r.exitCode, r.stdout).toBe(0);
     expect(r.json.result.checks.map((c: any) => [c.name, c.ok])).toEqual([
-      ['layout', true], ['links', true], ['manifests', true], ['staging', true], ['lock', true], ['disk', true],
+      ['layout', true], ['links', true], ['manifests', true], ['immutable', true], ['staging', true], ['lock', true], ['disk', true],
     ]);
   });
 
@@ -54,6 +55,7 @@ describe('doctor', () => {
     rmSync(join(root, 'current'));
     mkdirSync(join(root, 'current'));
     const file = join(root, 'releases/1.1.0/server.js');
+    unfreeze(file);
     chmodSync(file, 0o755);
     appendFileSync(file, '// edited in place\n');
     chmodSync(file, 0o555);
