@@ -81,3 +81,15 @@ describe('versions from package.json', () => {
     for (const bad of ['2.0.2 ', ' 2.0.2', 'v1.0.0', '=1.0.0', '../../escaped', '1.0', '', '1.0.0/..', '1.0.0+build.5', 42]) expect(isValidVersion(bad), String(bad)).toBe(false);
   });
 });
+
+describe('directories under releases/ that are not versions', () => {
+  it('are listed as incomplete, never turned into a release path', async () => {
+    const { layoutOf } = await import('../../src/store/layout.ts');
+    const { listReleaseDirs, readMarker } = await import('../../src/store/release.ts');
+    const layout = layoutOf(join(tempDir(), 'root'));
+    for (const name of ['2.0.2 ', 'v1.0.0', 'notes']) mkdirSync(join(layout.releases, name), { recursive: true });
+    expect(await listReleaseDirs(layout)).toEqual({ complete: [], incomplete: ['2.0.2 ', 'notes', 'v1.0.0'] });
+    expect(await readMarker(layout, '../../escaped')).toBeUndefined();
+    expect(() => layout.release('../../escaped')).toThrow(expect.objectContaining({ code: 'INVALID_VERSION' }));
+  });
+});
