@@ -56,11 +56,18 @@ export async function setImmutablePaths(paths: readonly string[], on: boolean): 
   return paths.length === 0 ? undefined : chattr(on ? '+i' : '-i', paths);
 }
 
-/** Clear it on a whole tree before removing it. Quiet where it was never set or cannot be. */
-export async function clearImmutable(dir: string): Promise<void> {
+/**
+ * Clear it on a whole tree before removing it. Quiet where it was never set or cannot be. True when
+ * some of its files have other names (hardlinks into releases): those inodes lost the attribute too,
+ * and the caller sets it again on the releases that keep them (store/immutable-release.ts).
+ */
+export async function clearImmutable(dir: string): Promise<boolean> {
   const stat = await fs.lstat(dir).catch(() => undefined);
-  if (!stat?.isDirectory()) return;
-  await chattr('-i', await flaggable(dir));
+  if (!stat?.isDirectory()) return false;
+  const paths = await flaggable(dir);
+  await chattr('-i', paths);
+  const links = await Promise.all(paths.map((p) => fs.lstat(p).then((s) => s.isFile() && s.nlink > 1, () => false)));
+  return links.some(Boolean);
 }
 
 /** Files and directories of `dir` without the attribute (empty when it is whole). */

@@ -14,7 +14,8 @@ import type { ReleaseMarker } from '../store/manifest.js';
 import { compareVersionsDesc, readMarker } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
 import { stageRelease } from './index.js';
-import { makeReleaseImmutable } from '../store/immutable-release.js';
+import { makeReleaseImmutable, removeTreeKeepingReleases } from '../store/immutable-release.js';
+import { layoutOf } from '../store/layout.js';
 
 export interface InstallResult {
   version: string;
@@ -68,7 +69,7 @@ export async function commitRelease(session: JournalSession, staged: { dir: stri
 
 /** Remove what staging made (first, so a full disk has room for the journal) and close the operation. */
 export async function abandonStaging(journal: Journal, dir: string, error: unknown): Promise<unknown> {
-  await removeTree(dir).catch(() => undefined);
+  await removeTreeKeepingReleases(layoutOf(journal.root), dir).catch(() => undefined);
   journal.state.operation = null;
   await journal.commit().catch(() => undefined);
   if (error instanceof ReleaseSwitcherError) return error;

@@ -5,10 +5,11 @@
  * on inodes that other releases share.
  */
 import { ReleaseSwitcherError } from '../model/errors.js';
+import { removeTree } from '../platform/fs.js';
 import { mutableEntries, setImmutable } from '../platform/immutable.js';
 import type { Layout } from './layout.js';
 import type { ReleaseMarker } from './manifest.js';
-import { readMarker } from './release.js';
+import { listReleaseDirs, readMarker } from './release.js';
 
 export async function makeReleaseImmutable(layout: Layout, marker: ReleaseMarker): Promise<void> {
   if (!marker.immutable) return;
@@ -38,4 +39,12 @@ export async function notImmutable(layout: Layout, versions: readonly string[]):
     if (mutable.length > 0) out.set(version, mutable);
   }
   return out;
+}
+
+/**
+ * Remove a staging or trash tree; where it held links into immutable releases (dedupe), those
+ * inodes lost the attribute with its removal: set it again on every release that should have it.
+ */
+export async function removeTreeKeepingReleases(layout: Layout, dir: string): Promise<void> {
+  if (await removeTree(dir)) await restoreImmutable(layout, (await listReleaseDirs(layout)).complete);
 }

@@ -20,7 +20,7 @@ export interface Layout {
   readonly staging: string;
   readonly current: string;
   readonly previous: string;
-  /** The lock proper-lockfile creates (a directory) and its owner record beside it. */
+  /** The lock (a directory made by mkdir, see lock.ts) and its owner record beside it. */
   readonly lock: string;
   readonly lockOwner: string;
   /** The boot-check's count of starts of a pending release. */

@@ -4,7 +4,7 @@
  * a transaction whose `current` already names its target is finished, any other is undone.
  */
 import fs from 'node:fs/promises';
-import { makeReleaseImmutable } from '../store/immutable-release.js';
+import { makeReleaseImmutable, removeTreeKeepingReleases } from '../store/immutable-release.js';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { fsyncDir, removeTree } from '../platform/fs.js';
 import { type Journal, RUNNER_GRACE_MS, runnerNeverRan } from '../store/journal.js';
@@ -113,7 +113,7 @@ async function sweepStaging(layout: Layout, actions: string[]): Promise<void> {
     throw error;
   }
   for (const name of names) {
-    await removeTree(`${layout.staging}/${name}`);
+    await removeTreeKeepingReleases(layout, `${layout.staging}/${name}`);
     actions.push(`removed staging leftover ${name}`);
   }
 }
