@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { probeImmutable } from '../../src/platform/immutable.ts';
 import { rs, templateRoot, tempDir } from '../support/cli.ts';
-import { releaseDirs } from '../support/root.ts';
+import { releaseDirs, stagingEntries } from '../support/root.ts';
 
 const isRoot = process.getuid?.() === 0;
 const support = isRoot ? await probeImmutable(tempDir()) : { supported: false as const, reason: 'not root' };
@@ -51,6 +51,20 @@ describeIf('immutable releases (root, ext4)', () => {
     expect(releaseDirs(root)).toEqual(['1.0.0', '1.2.0']);
     expect(existsSync(join(root, 'releases/1.1.0'))).toBe(false);
     for (const v of ['1.0.0', '1.2.0']) expect(flags(join(root, `releases/${v}/scripts/preinstall.js`))).toContain('i');
+    const doctor = await rs(root, ['doctor']);
+    expect(doctor.json.result.checks.find((c: any) => c.name === 'immutable')).toMatchObject({ ok: true });
+  });
+
+  it('killed after dedupe linked into immutable releases: recover removes the staging and the releases stay immutable', async () => {
+    const root = freshRoot();
+    expect((await rs(root, ['prune', '--keep', '0'])).exitCode).toBe(0); // current 1.0.0: 1.1.0 and 1.2.0 go
+    const crashed = await rs(root, ['install', 'rs-fixture-gateway@1.2.0'], { env: { RELEASE_SWITCHER_CRASH_AT: 'install:sealed' } });
+    expect(crashed.signal).toBe('SIGKILL');
+    expect(statSync(join(root, 'releases/1.0.0/scripts/preinstall.js')).nlink).toBe(2); // shared with the staged copy
+    const recovered = await rs(root, ['recover']);
+    expect(recovered.exitCode, recovered.stdout + recovered.stderr).toBe(0);
+    expect(stagingEntries(root)).toEqual([]);
+    expect(flags(join(root, 'releases/1.0.0/scripts/preinstall.js'))).toContain('i');
     const doctor = await rs(root, ['doctor']);
     expect(doctor.json.result.checks.find((c: any) => c.name === 'immutable')).toMatchObject({ ok: true });
   });
