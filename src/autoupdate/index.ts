@@ -44,6 +44,8 @@ export type AutoUpdateResult = Transaction | AutoUpdateSkipped;
 export const OPT_OUT_VARIABLES = ['RELEASE_SWITCHER_NO_AUTO_UPDATE', 'OPENCLAW_NO_AUTO_UPDATE'] as const;
 
 const MACHINE_ID = '/etc/machine-id';
+/** pacote's default when neither config.json nor npm's settings name one. */
+const DEFAULT_REGISTRY = 'https://registry.npmjs.org/';
 
 /** This host for rollout and jitter: the configured id, else /etc/machine-id, else the hostname. */
 export async function hostIdOf(config: Pick<Config, 'hostId'>, machineIdFile = MACHINE_ID): Promise<string> {
@@ -67,7 +69,8 @@ async function evaluate(options: CheckOptions): Promise<{ config: Config; result
   const session = await openSession(options);
   const { layout, config } = session;
   const [packument, state, current, hostId] = await Promise.all([fetchPackument(session), readState(layout.root), readLinkVersion(layout, 'current'), hostIdOf(config)]);
-  const result = decide({ packument, releases: state.releases, current, config, hostId, now: options.now ?? new Date() });
+  const registry = config.registry ?? session.runtime.npmConfig.registry ?? DEFAULT_REGISTRY;
+  const result = decide({ packument, releases: state.releases, current, config, hostId, registry: String(registry), now: options.now ?? new Date() });
   return { config, result: { current, channel: config.channel, ...result } };
 }
 

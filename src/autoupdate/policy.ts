@@ -25,6 +25,8 @@ export interface PolicyInput {
   config: Pick<Config, 'channel' | 'cooldownHours' | 'rolloutPercent'>;
   /** This host's id (see `hostIdOf` in ./index.ts); only ever hashed. */
   hostId: string;
+  /** The registry's base URL: only releases whose source is a tarball of it are judged by what it publishes. */
+  registry: string;
   now: Date;
 }
 
@@ -99,6 +101,18 @@ function isDeprecated(packument: PackumentView, version: string): boolean {
   return deprecated === true || (typeof deprecated === 'string' && deprecated !== '');
 }
 
+/**
+ * Whether a release was installed from the registry (its tarball URL lies under the registry's). A
+ * hotfix installed from a .tgz file or another URL is not the registry's to unpublish or deprecate:
+ * rolling it back because the registry does not list its version would undo the hotfix.
+ */
+export function fromRegistry(record: Pick<ReleaseRecord, 'source'> | undefined, registry: string): boolean {
+  if (!record || !URL.canParse(record.source) || !URL.canParse(registry)) return false;
+  const source = new URL(record.source);
+  const base = new URL(registry.endsWith('/') ? registry : `${registry}/`);
+  return /^https?:$/.test(source.protocol) && source.origin === base.origin && source.pathname.startsWith(base.pathname);
+}
+
 function isPublished(packument: PackumentView, version: string): boolean {
   return Object.hasOwn(packument.versions, version);
 }
@@ -139,7 +153,7 @@ function forward(input: PolicyInput, latest: string | null, jitter: number): For
 function rollbackTarget(input: PolicyInput): string | null {
   const good = Object.values(input.releases)
     .filter((r): r is ReleaseRecord => r?.state === 'good' && r.version !== input.current && semver.valid(r.version) !== null)
-    .filter((r) => isPublished(input.packument, r.version) && !isDeprecated(input.packument, r.version))
+    .filter((r) => !fromRegistry(r, input.registry) || (isPublished(input.packument, r.version) && !isDeprecated(input.packument, r.version)))
     .map((r) => r.version);
   return good.sort(semver.rcompare)[0] ?? null;
 }
@@ -161,7 +175,8 @@ export function decide(input: PolicyInput): PolicyResult {
     detail,
   });
   const { current, packument } = input;
-  const why: RollbackReason | null = current === null ? null : !isPublished(packument, current) ? 'current_unpublished' : isDeprecated(packument, current) ? 'current_deprecated' : null;
+  const judged = current !== null && fromRegistry(input.releases[current], input.registry);
+  const why: RollbackReason | null = current === null || !judged ? null : !isPublished(packument, current) ? 'current_unpublished' : isDeprecated(packument, current) ? 'current_deprecated' : null;
   if (why === null || ahead.decision.action === 'update') return { ...ahead.decision, ...evidence(ahead.detail) };
   const gone = why === 'current_unpublished' ? 'unpublished' : 'deprecated';
   const target = rollbackTarget(input);

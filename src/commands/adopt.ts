@@ -12,6 +12,7 @@ import { pointLink, readLinkVersion } from '../store/links.js';
 import { mutate } from '../transaction/mutate.js';
 import type { RootOptions } from '../store/session.js';
 import { sealStaged } from '../stage/index.js';
+import { validVersion } from '../store/layout.js';
 import { probeNode } from '../platform/node.js';
 import { run, tail } from '../platform/subprocess.js';
 import { abandonStaging, commitRelease, reuseCandidates } from '../stage/install.js';
@@ -35,6 +36,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   return mutate(options, `adopt ${source}`, async (session) => {
     const { layout, config, runtime, journal } = session;
     const pkg = await readInstalledPackage(source);
+    validVersion(pkg.version, `${source}/package.json`); // it becomes releases/<version>
     if (pkg.name !== config.package) {
       throw new ReleaseSwitcherError('WRONG_PACKAGE', `${source} holds ${pkg.name}, but this root manages ${config.package}.`, { hint: `Adopt it into a root for ${pkg.name}.` });
     }

@@ -7,6 +7,8 @@ import { mutate } from '../transaction/mutate.js';
 import type { RootOptions } from '../store/session.js';
 import { pruneSnapshots } from '../snapshot/snapshot.js';
 import { compareVersionsDesc } from '../store/release.js';
+import { clearImmutable } from '../platform/immutable.js';
+import { restoreImmutable } from '../store/immutable-release.js';
 
 export interface PruneOptions extends RootOptions {
   /** How many releases to keep besides current, previous and pinned ones. @default config.keep */
@@ -45,6 +47,7 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
     await journal.commit('prune:begin');
     for (const version of removed) {
       const trash = layout.stagingDir(`prune-${id}-${version}`);
+      await clearImmutable(layout.release(version)); // not even root may move or delete it before
       await fs.rename(layout.release(version), trash);
       await fsyncDir(layout.releases);
       crashPoint('prune:moved');
@@ -52,6 +55,7 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
       await journal.commit();
       await removeTree(trash);
     }
+    await restoreImmutable(layout, kept); // inodes the pruned release shared with these lost the attribute with it
     journal.state.operation = null;
     await journal.commit('prune:done');
     // After the releases: a snapshot can only ever be restored for a release that is still installed.

@@ -15,6 +15,7 @@ import { LOCK_STALE_MS, isAlive, readLockOwner } from '../store/lock.js';
 import { readLinkVersion, removeLink } from '../store/links.js';
 import { diffAgainstManifest } from '../store/manifest.js';
 import { listReleaseDirs, readMarker } from '../store/release.js';
+import { notImmutable } from '../store/immutable-release.js';
 
 export interface CheckResult {
   name: string;
@@ -83,6 +84,16 @@ const manifests: Check = async ({ layout }) => {
   return problems.length ? fail('manifests', problems.join(' | ')) : pass('manifests', `${complete.length} release(s) match their manifests`);
 };
 
+/** Releases sealed as immutable must still be, on every file and directory (see platform/immutable.ts). */
+const immutable: Check = async ({ layout }) => {
+  const { complete } = await listReleaseDirs(layout);
+  const missing = await notImmutable(layout, complete);
+  const problems = [...missing].map(([version, paths]) => `${version}: ${paths.length} entr${paths.length === 1 ? 'y' : 'ies'} without the immutable attribute (${paths.slice(0, 3).join(', ')})`);
+  const sealed = (await Promise.all(complete.map((v) => readMarker(layout, v)))).filter((m) => m?.immutable).length;
+  if (problems.length) return fail('immutable', `${problems.join(' | ')}; set it again with chattr +i, or reinstall`);
+  return pass('immutable', sealed === complete.length ? `${sealed} release(s) immutable` : `${sealed} of ${complete.length} release(s) immutable (the others were sealed where the attribute was not available)`);
+};
+
 const staging: Check = async ({ layout, fix }) => {
   const leftovers = await fs.readdir(layout.staging).catch(() => [] as string[]);
   if (leftovers.length === 0) return pass('staging', 'no leftovers');
@@ -119,5 +130,5 @@ const disk: Check = async ({ layout }) => {
   return free >= needed * 1.2 ? pass('disk', `${mib(free)} free; the next release needs about ${mib(needed)}`) : fail('disk', `${mib(free)} free, the next release needs about ${mib(needed)}: run release-switcher prune`);
 };
 
-export const CHECKS: Check[] = [layoutVersion, links, manifests, staging, lock, disk];
+export const CHECKS: Check[] = [layoutVersion, links, manifests, immutable, staging, lock, disk];
 

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errnoOf } from '../model/errors.js';
+import { clearImmutable } from './immutable.js';
 
 /** fsync a directory so a rename or link inside it survives a power cut. */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -60,19 +61,23 @@ export async function readJsonIfExists(file: string): Promise<unknown> {
 }
 
 /**
+ * Returns true when it had to clear the immutable attribute on inodes other trees share.
  * Remove a tree that may be sealed (directories without write bits). Root ignores the bits,
  * other users must first make directories writable again, which touches only this tree's own
  * directory inodes (directories are never shared between releases, files may be).
  */
-export async function removeTree(dir: string): Promise<void> {
+export async function removeTree(dir: string): Promise<boolean> {
   try {
     await fs.rm(dir, { recursive: true, force: true });
-    return;
+    return false;
   } catch (error) {
-    if (errnoOf(error) !== 'EACCES' && errnoOf(error) !== 'EPERM') throw error;
+    // ENOTDIR: Node's rm, refused the unlink of an immutable file (EPERM), retries it as a directory.
+    if (!['EACCES', 'EPERM', 'ENOTDIR'].includes(errnoOf(error) ?? '')) throw error;
   }
+  const shared = await clearImmutable(dir); // EPERM even for root: an immutable release, or links into one
   await makeDirsWritable(dir);
   await fs.rm(dir, { recursive: true, force: true });
+  return shared;
 }
 
 async function makeDirsWritable(dir: string): Promise<void> {

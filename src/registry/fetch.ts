@@ -6,6 +6,7 @@ import type { Config } from '../store/config.js';
 import { ReleaseSwitcherError, asDiskFull, errnoOf } from '../model/errors.js';
 import { pathExists } from '../platform/fs.js';
 import type { ResolvedRuntime } from '../model/runtime.js';
+import { checkResolvedVersion } from './version-check.js';
 
 /** The dist-tag a channel follows. */
 export function channelTag(config: Config): string {
@@ -66,8 +67,9 @@ export async function resolvePackage(rawSpec: string, config: Config, runtime: R
     throw new ReleaseSwitcherError('PACKAGE_NOT_FOUND', `No such tarball: ${parsed.fetchSpec}.`, { hint: 'Check the path.' });
   }
   let manifest: PacoteManifest;
+  const packumentCache = new Map();
   try {
-    manifest = await pacote.manifest(spec, pacoteOptions(config, runtime, { where, ...extra }));
+    manifest = await pacote.manifest(spec, pacoteOptions(config, runtime, { where, packumentCache, ...extra }));
   } catch (error) {
     // The tarball exists (checked above), so a missing file is its package.json.
     if (parsed.type === 'file' && errnoOf(error) === 'ENOENT') {
@@ -76,15 +78,11 @@ export async function resolvePackage(rawSpec: string, config: Config, runtime: R
     throw fetchError(error, spec);
   }
   if (manifest.name !== config.package) throw wrongPackage(rawSpec, manifest.name, config);
-  if (!semver.valid(manifest.version)) {
-    throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `${spec} has the invalid version "${manifest.version}".`, {
-      hint: 'Only packages with a valid semver version can be installed.',
-    });
-  }
+  const version = await checkResolvedVersion({ parsed, manifest, spec: rawSpec, packument: () => pacote.packument(spec, pacoteOptions(config, runtime, { where, packumentCache, ...extra })) });
   return {
     spec,
     name: manifest.name,
-    version: manifest.version,
+    version,
     resolved: manifest._resolved,
     integrity: manifest._integrity ?? manifest.dist?.integrity ?? null,
     manifest,

@@ -19,6 +19,7 @@ import { extractTarball } from './extract.js';
 import { type ResolvedPackage, downloadTarball } from '../registry/fetch.js';
 import { checkEngines, probeNode } from '../platform/node.js';
 import { smokeCheck } from './smoke.js';
+import { probeImmutable } from '../platform/immutable.js';
 
 /** Top-level entries that npm install (or our hiding of scripts from it) writes while it runs. */
 const NPM_WRITES = new Set(['node_modules', 'package.json', 'package-lock.json', 'npm-shrinkwrap.json']);
@@ -115,7 +116,9 @@ export async function sealStaged(input: SealInput): Promise<{ marker: ReleaseMar
   const earlier = await earlierManifests(input.layout, input.earlier);
   const { linked, linkedBytes, internalBytes } = await dedupeAgainst(pkgDir, manifest, earlier);
   progress({ phase: 'dedupe', message: `${linked.size} files (${linkedBytes} bytes) shared with earlier releases, ${internalBytes} bytes of duplicates within` });
-  const marker: ReleaseMarker = { layoutVersion: LAYOUT_VERSION, ...input.identity, installedAt: new Date().toISOString(), size: manifestSize(manifest), files: manifest };
+  const immutable = await probeImmutable(pkgDir);
+  if (!immutable.supported) progress({ phase: 'seal', message: `the release cannot be made immutable here (${immutable.reason}); sealed by mode bits only` });
+  const marker: ReleaseMarker = { layoutVersion: LAYOUT_VERSION, ...input.identity, installedAt: new Date().toISOString(), immutable: immutable.supported, size: manifestSize(manifest), files: manifest };
   await writeFileAtomic(path.join(pkgDir, RELEASE_MARKER), JSON.stringify(marker) + '\n');
   await sealTree(pkgDir, linked);
   progress({ phase: 'seal', message: `sealed ${manifest.length} entries` });
@@ -145,7 +148,7 @@ async function earlierManifests(layout: Layout, versions: string[]): Promise<Ear
   const out: EarlierRelease[] = [];
   for (const version of versions) {
     const marker = await readMarker(layout, version);
-    if (marker) out.push({ dir: layout.release(version), files: marker.files });
+    if (marker) out.push({ dir: layout.release(version), files: marker.files, immutable: marker.immutable === true });
   }
   return out;
 }

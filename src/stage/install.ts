@@ -14,6 +14,8 @@ import type { ReleaseMarker } from '../store/manifest.js';
 import { compareVersionsDesc, readMarker } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
 import { stageRelease } from './index.js';
+import { makeReleaseImmutable, removeTreeKeepingReleases } from '../store/immutable-release.js';
+import { layoutOf } from '../store/layout.js';
 
 export interface InstallResult {
   version: string;
@@ -58,6 +60,7 @@ export async function commitRelease(session: JournalSession, staged: { dir: stri
   await journal.commit('install:sealed');
   await fs.rename(staged.dir, layout.release(version));
   await fsyncDir(layout.releases);
+  await makeReleaseImmutable(layout, staged.marker); // after the rename: an immutable directory cannot move
   crashPoint('install:renamed');
   journal.state.releases[version] = { version, state, pinned: false, installedAt: staged.marker.installedAt, integrity: staged.marker.integrity, source: staged.marker.source };
   journal.state.operation = null;
@@ -66,7 +69,7 @@ export async function commitRelease(session: JournalSession, staged: { dir: stri
 
 /** Remove what staging made (first, so a full disk has room for the journal) and close the operation. */
 export async function abandonStaging(journal: Journal, dir: string, error: unknown): Promise<unknown> {
-  await removeTree(dir).catch(() => undefined);
+  await removeTreeKeepingReleases(layoutOf(journal.root), dir).catch(() => undefined);
   journal.state.operation = null;
   await journal.commit().catch(() => undefined);
   if (error instanceof ReleaseSwitcherError) return error;

@@ -3,6 +3,8 @@
  * (see layout/README.md for the documented tree).
  */
 import path from 'node:path';
+import semver from 'semver';
+import { ReleaseSwitcherError } from '../model/errors.js';
 
 /** Bumped when the on-disk layout changes incompatibly. Recorded in config.json and state.json. */
 export const LAYOUT_VERSION = 1;
@@ -18,7 +20,7 @@ export interface Layout {
   readonly staging: string;
   readonly current: string;
   readonly previous: string;
-  /** The lock proper-lockfile creates (a directory) and its owner record beside it. */
+  /** The lock (a directory made by mkdir, see lock.ts) and its owner record beside it. */
   readonly lock: string;
   readonly lockOwner: string;
   /** The boot-check's count of starts of a pending release. */
@@ -51,9 +53,9 @@ export function layoutOf(root: string): Layout {
     lockOwner: path.join(abs, '.lock-owner.json'),
     bootTries: path.join(abs, 'boot-tries.json'),
     snapshots,
-    release: (version) => path.join(releases, version),
-    marker: (version) => path.join(releases, version, RELEASE_MARKER),
-    linkTarget: (version) => path.join('releases', version),
+    release: (version) => path.join(releases, validVersion(version, 'a release directory')),
+    marker: (version) => path.join(releases, validVersion(version, 'a release marker'), RELEASE_MARKER),
+    linkTarget: (version) => path.join('releases', validVersion(version, 'a link target')),
     stagingDir: (id) => path.join(staging, id),
     snapshot: (id) => path.join(snapshots, id),
   };
@@ -62,11 +64,28 @@ export function layoutOf(root: string): Layout {
 /** The version a `current`/`previous` link target names, or undefined when it is not `releases/<v>`. */
 export function versionOfLinkTarget(target: string): string | undefined {
   const parts = target.split(/[\\/]+/).filter(Boolean);
-  if (parts.length === 2 && parts[0] === 'releases' && isSafeVersionDirName(parts[1]!)) return parts[1];
+  if (parts.length === 2 && parts[0] === 'releases' && isValidVersion(parts[1])) return parts[1];
   return undefined;
 }
 
 /** A version string that is safe to use as a single directory name. */
 export function isSafeVersionDirName(version: string): boolean {
   return /^[0-9A-Za-z][0-9A-Za-z.+_-]*$/.test(version) && !version.includes('..');
+}
+
+/**
+ * The one rule for a version that becomes a path or a record: exactly what semver calls valid
+ * (`semver.valid` trims and drops a leading `v` or `=`, so its answer must equal the input) and a safe
+ * single directory name.
+ */
+export function isValidVersion(version: unknown): version is string {
+  return typeof version === 'string' && semver.valid(version) === version && isSafeVersionDirName(version);
+}
+
+/** `version` itself when valid; INVALID_VERSION naming `where` it came from otherwise. */
+export function validVersion(version: unknown, where: string): string {
+  if (isValidVersion(version)) return version;
+  throw new ReleaseSwitcherError('INVALID_VERSION', `${where} has the version ${JSON.stringify(version)}, which is not an exact semver version.`, {
+    hint: 'Only versions semver accepts as they are (no spaces, no leading v, no path characters) are installed. Nothing was written.',
+  });
 }

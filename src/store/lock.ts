@@ -1,14 +1,22 @@
 /**
- * One lock per root around every mutation (proper-lockfile: an atomic mkdir whose mtime the holder
- * refreshes). A lock whose holder was killed is taken over when its mtime is older than
- * LOCK_STALE_MS, or at once when the owner record names a process on this host that is gone.
+ * One lock per root around every mutation: the directory `.lock`, made with mkdir(2) (atomic), whose
+ * mtime the holder refreshes. A lock not refreshed for LOCK_STALE_MS, or whose owner record names a
+ * process on this host that is gone, is taken over.
+ *
+ * Takeover is atomic: a taker first claims that very lock directory with mkdir of a sibling named by
+ * its inode and birth time (`.lock.takeover-<id>`): of any number of racers exactly one gets it. Only
+ * the claimer may move the directory, and only after checking again, claim in hand, that it is still
+ * the same directory and still stale. A holder refreshes first and then looks for a claim on its
+ * directory; so either the claimer sees the refresh and backs off, or the holder sees the claim and
+ * knows it lost the lock (LOCK_LOST at its next `assertLockHeld`, i.e. before its next journal commit).
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
-import lockfile from 'proper-lockfile';
+import path from 'node:path';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
-import { layoutOf } from './layout.js';
+import { type Layout, layoutOf } from './layout.js';
 
 /** A lock not refreshed for this long belongs to a dead or frozen process and is taken over. */
 export const LOCK_STALE_MS = 10_000;
@@ -30,39 +38,125 @@ export interface LockOptions {
   waitSeconds?: number;
 }
 
+interface Held {
+  layout: Layout;
+  id: string;
+  lost?: ReleaseSwitcherError;
+  timer?: NodeJS.Timeout;
+}
+
+/** The locks this process holds, by root: what `assertLockHeld` checks. */
+const held = new Map<string, Held>();
+
 export async function withLock<T>(root: string, options: LockOptions, action: () => Promise<T>): Promise<T> {
   const layout = layoutOf(root);
-  const release = await acquire(root, options);
+  const handle = await acquire(layout, options);
+  held.set(layout.root, handle);
+  handle.timer = setInterval(() => void refresh(handle), LOCK_UPDATE_MS).unref();
   const owner: LockOwner = { pid: process.pid, hostname: os.hostname(), command: options.command, since: new Date().toISOString() };
-  await writeFileAtomic(layout.lockOwner, `${JSON.stringify(owner)}\n`);
   try {
+    await writeFileAtomic(layout.lockOwner, `${JSON.stringify(owner)}\n`);
     return await action();
   } finally {
-    await fs.rm(layout.lockOwner, { force: true });
-    await release().catch(() => undefined);
+    clearInterval(handle.timer);
+    held.delete(layout.root);
+    if (!handle.lost) await release(handle).catch(() => undefined);
   }
 }
 
-async function acquire(root: string, options: LockOptions): Promise<() => Promise<void>> {
-  const layout = layoutOf(root);
+/**
+ * Throws LOCK_LOST when this process held the lock of `root` and has lost it (it was paused past
+ * the stale time and taken over). Call before every durable write: the journal's commit does. A no-op
+ * where this process holds no lock of `root` (tests and tools using a journal directly).
+ */
+export async function assertLockHeld(root: string): Promise<void> {
+  const handle = held.get(path.resolve(root));
+  if (!handle) return;
+  await refresh(handle);
+  if (handle.lost) throw handle.lost;
+}
+
+/** An identity of one lock directory: a new directory at the same path is another lock. */
+async function lockId(layout: Layout): Promise<string | undefined> {
+  const stat = await fs.stat(layout.lock, { bigint: true }).catch(() => undefined);
+  return stat && `${stat.ino}-${stat.birthtimeNs}`;
+}
+
+const claimOf = (layout: Layout, id: string) => `${layout.lock}.takeover-${id}`;
+
+/** Refresh the mtime first, then check the directory is still ours and unclaimed (see the header). */
+async function refresh(handle: Held): Promise<void> {
+  if (handle.lost) return;
+  const { layout } = handle;
+  const now = new Date();
+  await fs.utimes(layout.lock, now, now).catch(() => undefined);
+  const claimed = await fs.stat(claimOf(layout, handle.id)).then(() => true, () => false);
+  if (!claimed && (await lockId(layout)) === handle.id) return;
+  handle.lost = new ReleaseSwitcherError('LOCK_LOST', `The lock on ${layout.root} was taken over while this operation held it (it was paused or starved for over ${LOCK_STALE_MS / 1000} s); it stopped before its next write.`, {
+    hint: 'Another operation now owns the root. Run release-switcher status; release-switcher recover finishes or undoes what this one left.',
+  });
+}
+
+async function acquire(layout: Layout, options: LockOptions): Promise<Held> {
   const deadline = Date.now() + (options.waitSeconds ?? 0) * 1000;
   for (;;) {
     try {
-      return await lockfile.lock(layout.root, {
-        lockfilePath: layout.lock,
-        realpath: false,
-        stale: LOCK_STALE_MS,
-        update: LOCK_UPDATE_MS,
-        // A compromised lock (we could not refresh it in time) is reported by the next commit's
-        // own checks; throwing from a timer here would crash mid-transaction instead.
-        onCompromised: () => undefined,
-      });
+      await fs.mkdir(layout.lock);
+      const id = await lockId(layout);
+      if (id) return { layout, id };
+      continue; // taken over between our mkdir and stat: cannot happen to a fresh lock, but never assume
     } catch (error) {
-      if (errnoOf(error) !== 'ELOCKED') throw error;
-      if (await takeOverIfOwnerIsDead(root)) continue;
-      if (Date.now() >= deadline) throw await busyError(root);
-      await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
+      if (errnoOf(error) !== 'EEXIST') throw error;
     }
+    if (await takeOverIfStale(layout)) continue;
+    if (Date.now() >= deadline) throw await busyError(layout.root);
+    await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
+  }
+}
+
+/** Move a stale lock away; true when there is no lock now (try mkdir again). */
+async function takeOverIfStale(layout: Layout): Promise<boolean> {
+  const id = await lockId(layout);
+  if (!id) return true;
+  if (!(await isStale(layout))) return false;
+  const claim = claimOf(layout, id);
+  try {
+    await fs.mkdir(claim);
+  } catch (error) {
+    if (errnoOf(error) === 'EEXIST') return false; // another taker has it
+    throw error;
+  }
+  try {
+    if ((await lockId(layout)) !== id || !(await isStale(layout))) return false;
+    await removeLockDir(layout);
+    return true;
+  } finally {
+    await fs.rmdir(claim).catch(() => undefined);
+  }
+}
+
+/** Rename first (atomic: the lock is gone at once), then delete at leisure. */
+async function removeLockDir(layout: Layout): Promise<void> {
+  const trash = `${layout.lock}.removed-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await fs.rename(layout.lock, trash);
+  await fs.rm(trash, { recursive: true, force: true });
+}
+
+/** Release by the same protocol as a takeover: claim our own directory, so no taker moves it meanwhile. */
+async function release(handle: Held): Promise<void> {
+  const { layout, id } = handle;
+  const claim = claimOf(layout, id);
+  try {
+    await fs.mkdir(claim);
+  } catch {
+    return; // a taker judged us stale and holds the claim: the directory is its to move
+  }
+  try {
+    if ((await lockId(layout)) !== id) return;
+    await fs.rm(layout.lockOwner, { force: true });
+    await removeLockDir(layout);
+  } finally {
+    await fs.rmdir(claim).catch(() => undefined);
   }
 }
 
@@ -85,22 +179,17 @@ export function isAlive(pid: number): boolean {
 }
 
 /**
- * The lock directory and the owner record are two files, so there is a window where the record is
- * from an earlier holder. We only take over when the record's pid is dead and the record is newer
- * than the lock directory itself, i.e. it was written by the holder of this very lock.
+ * Not refreshed for LOCK_STALE_MS, or its owner is dead. The lock directory and the owner record are
+ * two files, so the record may be an earlier holder's: a dead pid counts only when the record is newer
+ * than the lock directory itself, i.e. written by the holder of this very lock.
  */
-async function takeOverIfOwnerIsDead(root: string): Promise<boolean> {
-  const layout = layoutOf(root);
-  const owner = await readLockOwner(root);
-  if (!owner || owner.hostname !== os.hostname() || isAlive(owner.pid)) return false;
-  const [lockStat, ownerStat] = await Promise.all([
-    fs.stat(layout.lock).catch(() => undefined),
-    fs.stat(layout.lockOwner).catch(() => undefined),
-  ]);
-  if (!lockStat || !ownerStat || ownerStat.mtimeMs + 1 < lockStat.birthtimeMs) return false;
-  await fs.rm(layout.lockOwner, { force: true });
-  await fs.rmdir(layout.lock).catch(() => undefined);
-  return true;
+async function isStale(layout: Layout): Promise<boolean> {
+  const [lockStat, ownerStat] = await Promise.all([fs.stat(layout.lock).catch(() => undefined), fs.stat(layout.lockOwner).catch(() => undefined)]);
+  if (!lockStat) return false;
+  if (Date.now() - lockStat.mtimeMs > LOCK_STALE_MS) return true;
+  const owner = await readLockOwner(layout.root);
+  if (!owner || !ownerStat || owner.hostname !== os.hostname() || isAlive(owner.pid)) return false;
+  return ownerStat.mtimeMs + 1 >= lockStat.birthtimeMs;
 }
 
 async function busyError(root: string): Promise<ReleaseSwitcherError> {

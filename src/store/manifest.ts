@@ -23,6 +23,8 @@ export interface ReleaseMarker {
   source: string;
   installedAt: string;
   node: { path: string; version: string };
+  /** Whether every file and directory carries the immutable attribute once installed (see platform/immutable.ts). */
+  immutable?: boolean;
   /** Bytes of all files (apparent size, before dedupe). */
   size: number;
   files: ManifestEntry[];

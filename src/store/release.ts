@@ -3,10 +3,11 @@ import fs from 'node:fs/promises';
 import semver from 'semver';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { readJsonIfExists } from '../platform/fs.js';
-import { type Layout, isSafeVersionDirName } from './layout.js';
+import { type Layout, isValidVersion } from './layout.js';
 import { type ReleaseMarker, diffAgainstManifest } from './manifest.js';
 
 export async function readMarker(layout: Layout, version: string): Promise<ReleaseMarker | undefined> {
+  if (!isValidVersion(version)) return undefined; // a directory named otherwise is never a release
   try {
     const marker = (await readJsonIfExists(layout.marker(version))) as ReleaseMarker | undefined;
     return marker && marker.version === version && Array.isArray(marker.files) ? marker : undefined;
@@ -27,7 +28,7 @@ export async function listReleaseDirs(layout: Layout): Promise<{ complete: strin
   const complete: string[] = [];
   const incomplete: string[] = [];
   for (const name of names.sort()) {
-    if (isSafeVersionDirName(name) && (await readMarker(layout, name))) complete.push(name);
+    if (isValidVersion(name) && (await readMarker(layout, name))) complete.push(name);
     else incomplete.push(name);
   }
   return { complete, incomplete };

@@ -4,6 +4,7 @@
  * a transaction whose `current` already names its target is finished, any other is undone.
  */
 import fs from 'node:fs/promises';
+import { makeReleaseImmutable, removeTreeKeepingReleases } from '../store/immutable-release.js';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { fsyncDir, removeTree } from '../platform/fs.js';
 import { type Journal, RUNNER_GRACE_MS, runnerNeverRan } from '../store/journal.js';
@@ -112,7 +113,7 @@ async function sweepStaging(layout: Layout, actions: string[]): Promise<void> {
     throw error;
   }
   for (const name of names) {
-    await removeTree(`${layout.staging}/${name}`);
+    await removeTreeKeepingReleases(layout, `${layout.staging}/${name}`);
     actions.push(`removed staging leftover ${name}`);
   }
 }
@@ -135,6 +136,7 @@ async function reconcileReleases(journal: Journal, layout: Layout, actions: stri
     // Renamed into place but killed before the journal recorded it: the marker has all we need.
     const marker = await readMarker(layout, version);
     if (!marker) continue;
+    await makeReleaseImmutable(layout, marker); // killed before the attribute was set, perhaps
     journal.state.releases[version] = { version, state: 'installed', pinned: false, installedAt: marker.installedAt, integrity: marker.integrity, source: marker.source };
     actions.push(`recorded release ${version} found on disk`);
   }

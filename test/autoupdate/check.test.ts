@@ -146,3 +146,24 @@ describe('auto-update leaves a running version the registry withdrew', () => {
     expect(readState(root).history.at(-1)).toMatchObject({ kind: 'rollback', to: '1.0.0' });
   });
 });
+
+describe('auto-update leaves a hotfix installed from a tarball alone', () => {
+  it('a .tgz of a version the registry never had is not "unpublished": no rollback', async () => {
+    const root = freshRoot();
+    const dir = tempDir('rs-au-hotfix-');
+    await writeGateway(join(dir, 'src'), { name: 'rs-fixture-gateway', version: '1.2.1-hotfix.1', depRange: '^1.0.0', engines: '>=20' });
+    const { stdout } = await npm(['pack', join(dir, 'src'), '--pack-destination', dir, '--json'], {});
+    const tgz = join(dir, (JSON.parse(stdout) as Array<{ filename: string }>)[0]!.filename);
+    for (const args of [['install', tgz], ['switch', '1.2.1-hotfix.1']]) {
+      const r = await rs(root, args);
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    }
+    markGood(root, ['1.0.0', '1.2.1-hotfix.1']);
+    const checked = await rs(root, ['check']);
+    expect(checked.json.result).toMatchObject({ current: '1.2.1-hotfix.1', action: 'none', reason: 'up_to_date' });
+    const tick = await rs(root, ['auto-update']);
+    expect(tick.exitCode, tick.stdout + tick.stderr).toBe(0);
+    expect(tick.json.result).toMatchObject({ skipped: 'nothing_to_do', reason: 'up_to_date' });
+    expect(linkOf(root, 'current')).toBe('releases/1.2.1-hotfix.1');
+  });
+});

@@ -20,8 +20,11 @@ function packument(tags: Record<string, string>, versions: Record<string, { depr
 }
 
 function records(states: Record<string, ReleaseState>): Record<string, ReleaseRecord> {
-  return Object.fromEntries(Object.entries(states).map(([version, state]) => [version, { version, state, pinned: false, installedAt: hoursAgo(2000), integrity: null, source: 'test' }]));
+  return Object.fromEntries(Object.entries(states).map(([version, state]) => [version, { version, state, pinned: false, installedAt: hoursAgo(2000), integrity: null, source: tarballUrl(version) }]));
 }
+
+const REGISTRY_URL = 'https://registry.example/npm/';
+const tarballUrl = (version: string) => `${REGISTRY_URL}openclaw/-/openclaw-${version}.tgz`;
 
 const REGISTRY = packument({ latest: '1.2.0', beta: '2.0.0-beta.1' }, { '1.0.0': {}, '1.1.0': {}, '1.2.0': {}, '2.0.0-beta.1': {} });
 
@@ -31,6 +34,7 @@ function input(overrides: Partial<PolicyInput> & { config?: Partial<PolicyInput[
     releases: records({ '1.0.0': 'good' }),
     current: '1.0.0',
     hostId: 'host-a',
+    registry: REGISTRY_URL,
     now: NOW,
     ...overrides,
     config: { channel: 'stable', cooldownHours: 0, rolloutPercent: 100, ...overrides.config },
@@ -192,6 +196,29 @@ describe('a running version the registry deprecated or unpublished', () => {
 
   it('no good release to go back to: none, with the reason', () => {
     expect(decide(input({ packument: registry, releases: records({ '1.2.0': 'good', '1.1.0': 'installed' }), current: '1.2.0' }))).toMatchObject({ action: 'none', reason: 'no_good_release' });
+  });
+});
+
+describe('releases that did not come from the registry', () => {
+  it('a hotfix installed from a .tgz (or another URL) is never judged unpublished or deprecated', () => {
+    const releases = records({ '1.0.0': 'good', '1.1.0': 'good', '1.1.1-hotfix.1': 'good' });
+    for (const source of ['/srv/hotfix/openclaw-1.1.1-hotfix.1.tgz', 'file:/srv/openclaw.tgz', 'https://builds.example/openclaw-1.1.1-hotfix.1.tgz', 'https://registry.example/other/openclaw.tgz', 'adopted:/usr/lib/node_modules/openclaw']) {
+      releases['1.1.1-hotfix.1']!.source = source;
+      const decision = decide(input({ packument: packument({ latest: '1.1.0' }, { '1.0.0': {}, '1.1.0': {} }), releases, current: '1.1.1-hotfix.1' }));
+      expect(decision, source).toMatchObject({ action: 'none', reason: 'up_to_date' });
+    }
+  });
+
+  it('the same version from the registry is judged: unpublished, rolled back', () => {
+    const releases = records({ '1.1.0': 'good', '1.1.1-hotfix.1': 'good' });
+    expect(decide(input({ packument: packument({ latest: '1.1.0' }, { '1.1.0': {} }), releases, current: '1.1.1-hotfix.1' }))).toMatchObject({ action: 'rollback', version: '1.1.0', reason: 'current_unpublished' });
+  });
+
+  it('a good hotfix from a tarball may be the target of a rollback', () => {
+    const releases = records({ '1.0.0': 'good', '1.0.1-hotfix.1': 'good', '1.2.0': 'good' });
+    releases['1.0.1-hotfix.1']!.source = '/srv/hotfix.tgz';
+    const deprecated = packument({ latest: '1.2.0' }, { '1.0.0': {}, '1.2.0': { deprecated: 'x' } });
+    expect(decide(input({ packument: deprecated, releases, current: '1.2.0' }))).toMatchObject({ action: 'rollback', version: '1.0.1-hotfix.1' });
   });
 });
 

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { rs, templateRoot } from '../support/cli.ts';
 import type { CheckResult as DoctorCheck } from '../../src/doctor/checks.ts';
 import type { CliResult } from '../support/cli.ts';
+import { unfreeze } from '../support/root.ts';
 
 const freshRoot = templateRoot(['1.0.0', '1.1.0']);
 const check = (r: CliResult, name: string) => ((r.json?.result?.checks ?? []) as DoctorCheck[]).find((c) => c.name === name);
@@ -16,7 +17,7 @@ describe('doctor', () => {
     const r = await rs(root, ['doctor']);
     expect(r.exitCode, r.stdout).toBe(0);
     expect(r.json.result.checks.map((c: DoctorCheck) => [c.name, c.ok])).toEqual([
-      ['layout', true], ['links', true], ['manifests', true], ['staging', true], ['lock', true], ['disk', true],
+      ['layout', true], ['links', true], ['manifests', true], ['immutable', true], ['staging', true], ['lock', true], ['disk', true],
     ]);
   });
 
@@ -56,6 +57,7 @@ describe('doctor', () => {
     rmSync(join(root, 'current'));
     mkdirSync(join(root, 'current'));
     const file = join(root, 'releases/1.1.0/server.js');
+    unfreeze(file);
     chmodSync(file, 0o755);
     appendFileSync(file, '// edited in place\n');
     chmodSync(file, 0o555);

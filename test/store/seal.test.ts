@@ -48,3 +48,18 @@ describe('dedupe and seal', () => {
     expect(result.linked.size).toBe(0);
   });
 });
+
+describe('dedupe with names an install script already linked', () => {
+  it('two names on one inode are left as they are, and no temp name survives', async () => {
+    const { linkSync, readdirSync } = await import('node:fs');
+    const staged = tree(join(tempDir(), 'new'), { 'lib/binary': 'bin', 'other/copy': 'bin' });
+    mkdirSync(join(staged, 'bin'));
+    linkSync(join(staged, 'lib/binary'), join(staged, 'bin/tool')); // as esbuild's install: link(a, tmp); rename(tmp, b)
+    const files = await computeManifest(staged);
+    await dedupeAgainst(staged, files, []);
+    expect(readdirSync(join(staged, 'bin'))).toEqual(['tool']);
+    expect(readdirSync(join(staged, 'lib'))).toEqual(['binary']);
+    expect(statSync(join(staged, 'other/copy')).ino).toBe(statSync(join(staged, 'lib/binary')).ino);
+    expect(await computeManifest(staged)).toEqual(files);
+  });
+});

@@ -1,4 +1,5 @@
 // Running the built CLI the way a user does: a real process, its exit code, stdout and stderr together.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,7 +20,15 @@ export interface CliResult {
 /** A temp dir removed when the current test finishes (or, made in a hook, when the test file's process exits). */
 export function tempDir(prefix = 'rs-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  const remove = () => rmSync(dir, { recursive: true, force: true });
+  const remove = () => {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Installed releases carry the immutable attribute where root may set it: clear it, then remove.
+      spawnSync('chattr', ['-R', '-f', '-i', dir]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
   try {
     onTestFinished(remove);
   } catch {

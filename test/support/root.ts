@@ -1,5 +1,5 @@
 // Looking at a root from the outside: links, staging, state, sealed bits.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -69,5 +69,16 @@ export function inode(p: string): number {
  */
 export function copyRoot(from: string, to: string): string {
   execFileSync('cp', ['-a', from, to]);
+  // cp does not copy the immutable attribute (a flag, not an xattr): set it again as install had.
+  spawnSync('chattr', ['-R', '-f', '+i', join(to, 'releases')], { stdio: 'ignore' });
+  spawnSync('chattr', ['-f', '-i', join(to, 'releases')], { stdio: 'ignore' });
   return to;
+}
+
+/**
+ * Clear the immutable attribute on these paths, as an attacker with root would before tampering with a
+ * sealed release (src/platform/immutable.ts). Quiet where it is not set or not supported.
+ */
+export function unfreeze(...paths: string[]): void {
+  execFileSync('chattr', ['-f', '-i', ...paths], { stdio: 'ignore' });
 }

@@ -3,7 +3,7 @@ import { chmodSync, lstatSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fixtureRoot, rs } from '../support/cli.ts';
-import { copyRoot, linkOf, releaseDirs, stagingEntries } from '../support/root.ts';
+import { copyRoot, linkOf, releaseDirs, stagingEntries, unfreeze } from '../support/root.ts';
 import { tempDir } from '../support/cli.ts';
 
 let template: string;
@@ -87,6 +87,7 @@ describe('switch and rollback (supervisor none)', () => {
     const root = freshRoot();
     await rs(root, ['switch', '1.0.0']);
     const file = join(root, 'releases/1.1.0/server.js');
+    unfreeze(file);
     chmodSync(file, 0o644);
     writeFileSync(file, 'console.log("owned")\n');
     chmodSync(file, 0o444);
@@ -103,6 +104,7 @@ describe('switch and rollback (supervisor none)', () => {
 
   it('an added file or a write bit also counts as tampering', async () => {
     const root = freshRoot();
+    unfreeze(join(root, 'releases/1.1.0'));
     chmodSync(join(root, 'releases/1.1.0'), 0o755);
     const r = await rs(root, ['switch', '1.1.0']);
     expect(r.json.error.code).toBe('RELEASE_TAMPERED');

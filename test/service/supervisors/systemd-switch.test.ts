@@ -4,7 +4,7 @@ import { appendFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MATRIX } from '../../support/fixtures.ts';
-import { readState } from '../../support/root.ts';
+import { readState, unfreeze } from '../../support/root.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../../support/systemd.ts';
 import { type ManagedGateway, managedGateway } from '../../support/service.ts';
 
@@ -75,6 +75,7 @@ describe.skipIf(!can.ok)(`switch under systemd --user (skipped: ${can.why ?? ''}
     const bad = MATRIX['crash-on-start'];
     // 1.1.0 runs; tamper with it on disk, so bringing it back is refused.
     const file = join(gw.root, 'releases/1.1.0/server.js');
+    unfreeze(file);
     chmodSync(file, 0o755);
     appendFileSync(file, '\n// changed behind release-switcher\'s back\n');
     chmodSync(file, 0o555);

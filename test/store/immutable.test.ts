@@ -1,0 +1,78 @@
+// As root on a filesystem with the immutable attribute (ext4 here; /tmp is on it): a sealed release cannot be written
+// even by root, prune still removes it, and dedupe still shares inodes with an immutable earlier release.
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { probeImmutable } from '../../src/platform/immutable.ts';
+import { rs, templateRoot, tempDir } from '../support/cli.ts';
+import { releaseDirs, stagingEntries } from '../support/root.ts';
+
+const isRoot = process.getuid?.() === 0;
+const support = isRoot ? await probeImmutable(tempDir()) : { supported: false as const, reason: 'not root' };
+// Runs as root on ext4/xfs/btrfs (CI runs the suite as root on ext4); elsewhere chattr +i is refused by the kernel.
+const describeIf = support.supported ? describe : describe.skip;
+if (!support.supported) console.warn(`immutable.test.ts skipped: ${support.reason}`);
+
+const freshRoot = templateRoot(['1.0.0', '1.1.0', '1.2.0']);
+
+function flags(path: string): string {
+  return execFileSync('lsattr', ['-d', path], { encoding: 'utf8' }).split(' ')[0]!;
+}
+
+describeIf('immutable releases (root, ext4)', () => {
+  it('every file and directory of an installed release is immutable: a write fails with EPERM even for root', async () => {
+    const root = freshRoot();
+    const release = join(root, 'releases/1.1.0');
+    for (const path of [release, join(release, 'server.js'), join(release, 'node_modules')]) expect(flags(path), path).toContain('i');
+    expect(() => appendFileSync(join(release, 'server.js'), 'owned')).toThrow(expect.objectContaining({ code: 'EPERM' }));
+    expect(() => appendFileSync(join(release, 'new-file'), 'owned')).toThrow(expect.objectContaining({ code: 'EPERM' }));
+    const marker = JSON.parse(execFileSync('cat', [join(release, '.release-switcher.json')], { encoding: 'utf8' }));
+    expect(marker.immutable).toBe(true);
+    const doctor = await rs(root, ['doctor']);
+    expect(doctor.json.result.checks.find((c: any) => c.name === 'immutable')).toMatchObject({ ok: true, detail: '3 release(s) immutable' });
+  });
+
+  it('dedupe shares inodes with the immutable earlier release, which stays immutable', async () => {
+    const root = freshRoot();
+    // Installed one after another: 1.1.0 was deduped against an already immutable 1.0.0, 1.2.0 against both.
+    const [a, b, c] = ['1.0.0', '1.1.0', '1.2.0'].map((v) => join(root, `releases/${v}/scripts/preinstall.js`));
+    expect(new Set([a, b, c].map((p) => statSync(p!).ino)).size).toBe(1);
+    expect(statSync(a!).nlink).toBe(3);
+    expect(flags(a!)).toContain('i');
+  });
+
+  it('prune clears the attribute and removes the release; what it shared stays immutable in the kept one', async () => {
+    const root = freshRoot();
+    expect((await rs(root, ['switch', '1.2.0'])).exitCode).toBe(0); // current 1.2.0, previous 1.0.0: 1.1.0 goes
+    const r = await rs(root, ['prune', '--keep', '0']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(r.json.result.removed).toEqual(['1.1.0']);
+    expect(releaseDirs(root)).toEqual(['1.0.0', '1.2.0']);
+    expect(existsSync(join(root, 'releases/1.1.0'))).toBe(false);
+    for (const v of ['1.0.0', '1.2.0']) expect(flags(join(root, `releases/${v}/scripts/preinstall.js`))).toContain('i');
+    const doctor = await rs(root, ['doctor']);
+    expect(doctor.json.result.checks.find((c: any) => c.name === 'immutable')).toMatchObject({ ok: true });
+  });
+
+  it('killed after dedupe linked into immutable releases: recover removes the staging and the releases stay immutable', async () => {
+    const root = freshRoot();
+    expect((await rs(root, ['prune', '--keep', '0'])).exitCode).toBe(0); // current 1.0.0: 1.1.0 and 1.2.0 go
+    const crashed = await rs(root, ['install', 'rs-fixture-gateway@1.2.0'], { env: { RELEASE_SWITCHER_CRASH_AT: 'install:sealed' } });
+    expect(crashed.signal).toBe('SIGKILL');
+    expect(statSync(join(root, 'releases/1.0.0/scripts/preinstall.js')).nlink).toBe(2); // shared with the staged copy
+    const recovered = await rs(root, ['recover']);
+    expect(recovered.exitCode, recovered.stdout + recovered.stderr).toBe(0);
+    expect(stagingEntries(root)).toEqual([]);
+    expect(flags(join(root, 'releases/1.0.0/scripts/preinstall.js'))).toContain('i');
+    const doctor = await rs(root, ['doctor']);
+    expect(doctor.json.result.checks.find((c: any) => c.name === 'immutable')).toMatchObject({ ok: true });
+  });
+
+  it('doctor reports a release that lost the attribute', async () => {
+    const root = freshRoot();
+    execFileSync('chattr', ['-i', join(root, 'releases/1.1.0/server.js')]);
+    const doctor = await rs(root, ['doctor']);
+    expect(doctor.json.result.checks.find((c: any) => c.name === 'immutable')).toMatchObject({ ok: false, detail: expect.stringContaining('1.1.0: 1 entry without the immutable attribute (server.js)') });
+  });
+});
