@@ -8,6 +8,8 @@ export interface RunOptions {
   timeoutMs: number;
   /** Called with each line of combined output, for progress. */
   onLine?: (line: string) => void;
+  /** Kills the process (SIGTERM) when aborted. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface RunResult {
@@ -28,6 +30,7 @@ export async function run(file: string, args: readonly string[], options: RunOpt
     all: true,
     stdin: 'ignore',
     lines: false,
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
   });
   if (options.onLine && child.all) {
     let buffer = '';
