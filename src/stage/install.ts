@@ -39,7 +39,7 @@ export async function installLocked(session: JournalSession, spec: string): Prom
         hint: `A version is installed once. Remove the old build first (release-switcher prune) or publish a new version.`,
       });
     }
-    return { version: pkg.version, path: layout.release(pkg.version), integrity: existing.integrity, alreadyInstalled: true, reused: { packages: 0, files: 0, bytes: 0 } };
+    return { version: pkg.version, path: layout.release(pkg.version), integrity: existing.integrity, alreadyInstalled: true, reused: { packages: 0, files: 0, bytes: 0 }, fallback: null };
   }
   const stagingId = newId();
   journal.state.operation = { kind: 'install', id: stagingId, startedAt: new Date().toISOString(), versions: [pkg.version] };
