@@ -3,13 +3,14 @@
  * install and postinstall by depth. Scripts get npm's environment shape, never the caller's whole
  * environment (inside the gateway that would hand its secrets to every install script).
  */
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 // @ts-expect-error bin-links ships no types
 import binLinks from 'bin-links';
-import runScript from '@npmcli/run-script';
+import { fileURLToPath } from 'node:url';
 import { ReleaseSwitcherError } from '../model/errors.js';
-import { tail } from '../platform/subprocess.js';
+import { run, tail } from '../platform/subprocess.js';
 import type { TreeNode } from './resolve-tree.js';
 
 const PASSED = /^(HOME|TMPDIR|TMP|TEMP|LANG|LANGUAGE|LC_[A-Z]+|TZ|TERM|USER|LOGNAME|SHELL|https?_proxy|no_proxy|HTTPS?_PROXY|NO_PROXY)$/;
@@ -32,8 +33,18 @@ export function scriptEnv(callerEnv: NodeJS.ProcessEnv, options: { nodePath: str
 export interface DepScriptOptions {
   pkgDir: string;
   env: Record<string, string>;
+  nodePath: string;
   ignoreScripts: boolean;
   signal?: AbortSignal | undefined;
+}
+
+const SCRIPT_CHILD = fileURLToPath(new URL('./script-child.js', import.meta.url));
+const SCRIPT_TIMEOUT_MS = 30 * 60_000;
+
+/** Whether npm would run `event` here: a script of that name, or node-gyp's implicit install. */
+function hasEvent(pkg: Record<string, unknown>, event: string, dir: string): boolean {
+  if ((pkg.scripts as Record<string, string> | undefined)?.[event]) return true;
+  return event === 'install' && pkg.gypfile !== false && existsSync(path.join(dir, 'binding.gyp')) && !(pkg.scripts as Record<string, string> | undefined)?.preinstall;
 }
 
 const depth = (node: TreeNode) => node.location.split('node_modules/').length;
@@ -47,7 +58,7 @@ export async function linkBins(pkgDir: string, deps: TreeNode[]): Promise<void> 
   }
 }
 
-export async function runDepScripts(extracted: TreeNode[], all: TreeNode[], options: DepScriptOptions): Promise<string[]> {
+export async function runDepScripts(extracted: TreeNode[], options: DepScriptOptions): Promise<string[]> {
   const ordered = [...extracted].sort((a, b) => depth(a) - depth(b) || a.location.localeCompare(b.location));
   const ran: string[] = [];
   const phase = async (event: string) => {
@@ -55,9 +66,10 @@ export async function runDepScripts(extracted: TreeNode[], all: TreeNode[], opti
       options.signal?.throwIfAborted();
       const dir = path.join(options.pkgDir, node.location);
       const pkg = JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
-      const result = await runScript({ event, path: dir, pkg, env: options.env, stdio: 'pipe', scriptShell: '/bin/sh' }).catch((error: unknown) => error as { code: number; stdout?: string; stderr?: string });
-      if (result.code !== 0) {
-        throw new ReleaseSwitcherError('DEPENDENCY_INSTALL_FAILED', `The ${event} script of ${node.name}@${node.version} failed:\n${tail(`${result.stdout ?? ''}\n${result.stderr ?? ''}`)}`, {
+      if (!hasEvent(pkg, event, dir)) continue;
+      const result = await run(options.nodePath, [SCRIPT_CHILD, dir, event], { cwd: dir, env: options.env, timeoutMs: SCRIPT_TIMEOUT_MS, signal: options.signal });
+      if (result.exitCode !== 0) {
+        throw new ReleaseSwitcherError('DEPENDENCY_INSTALL_FAILED', `The ${event} script of ${node.name}@${node.version} ${result.timedOut ? 'timed out' : 'failed'}:\n${tail(result.output)}`, {
           hint: 'Nothing was changed. Run `npm install -g` of the same spec with the same Node to reproduce.',
         });
       }
@@ -65,7 +77,8 @@ export async function runDepScripts(extracted: TreeNode[], all: TreeNode[], opti
     }
   };
   if (!options.ignoreScripts) await phase('preinstall');
-  await linkBins(options.pkgDir, all);
+  // Reused packages had their bins linked before the shared-inode baseline (bin-links chmods targets).
+  await linkBins(options.pkgDir, extracted);
   if (!options.ignoreScripts) {
     await phase('install');
     await phase('postinstall');

@@ -8,9 +8,9 @@ import path from 'node:path';
 import { pathExists } from '../platform/fs.js';
 import type { ProgressEvent } from '../model/runtime.js';
 import type { KnownHash } from '../store/manifest.js';
-import { type LinkedSet, type PreviousRelease, extractPackages, isReusable, linkPackages, movedInodes, writeTreeRecord } from './reuse.js';
+import { type LinkedSet, type PreviousRelease, extractPackages, isReusable, linkPackages, movedInodes, rebaseline, writeTreeRecord } from './reuse.js';
 import type { ResolvedTree } from './resolve-tree.js';
-import { runDepScripts } from './dep-scripts.js';
+import { linkBins, runDepScripts } from './dep-scripts.js';
 
 export interface Reused {
   packages: number;
@@ -37,6 +37,7 @@ export interface FastInput {
   previous: PreviousRelease | undefined;
   pacoteOptions: Record<string, unknown>;
   scriptEnv: Record<string, string>;
+  nodePath: string;
   ignoreScripts: boolean;
   progress: (event: ProgressEvent) => void;
   signal?: AbortSignal | undefined;
@@ -61,7 +62,11 @@ export async function buildTree(input: FastInput): Promise<FastResult> {
   const extracted = await extractPackages(fresh, { pkgDir, pacoteOptions: input.pacoteOptions, signal: input.signal });
   progress({ phase: 'extract', message: `${fresh.length} new packages extracted from the npm cache (${extracted.files} files)`, done: extracted.bytes, total: extracted.bytes, unit: 'bytes' });
   await writeTreeRecord(pkgDir, tree.root, tree.deps);
-  const ran = await runDepScripts(fresh, tree.deps, { pkgDir, env: input.scriptEnv, ignoreScripts: input.ignoreScripts, signal: input.signal });
+  if (linked) {
+    await linkBins(pkgDir, reuse);
+    await rebaseline(linked);
+  }
+  const ran = await runDepScripts(fresh, { pkgDir, env: input.scriptEnv, nodePath: input.nodePath, ignoreScripts: input.ignoreScripts, signal: input.signal });
   progress({ phase: 'scripts', message: ran.length ? `ran ${ran.join(', ')}` : 'no dependency scripts' });
   return { known: linked?.known ?? new Map(), linked, reused };
 }

@@ -222,6 +222,7 @@ async function fastPath(args: FastPathInput): Promise<{ known: ReadonlyMap<strin
   const result = await buildTree({
     pkgDir, tree, previous, pacoteOptions: args.flat, progress: runtime.onProgress, signal: runtime.signal,
     scriptEnv: scriptEnv(runtime.env, { nodePath: args.node.path, npmConfig, npmCache: runtime.npmCache }),
+    nodePath: args.node.path,
     ignoreScripts: npmConfig['ignore-scripts'] === 'true',
   });
   const ran = npmConfig['ignore-scripts'] === 'true' ? [] : await runLifecycle(args.depOptions, args.packageJson);

@@ -46,7 +46,7 @@ function entriesOf(files: ManifestEntry[], location: string): ManifestEntry[] {
 export interface LinkedSet {
   known: Map<string, KnownHash>;
   /** Linked files and the ctime they had right after linking. */
-  files: { abs: string; ctimeNs: bigint }[];
+  files: { abs: string; rel: string; ctimeNs: bigint }[];
   packages: number;
   bytes: number;
 }
@@ -62,7 +62,7 @@ export async function linkPackages(pkgDir: string, previous: PreviousRelease, no
     await fs.link(path.join(previous.dir, entry.path), abs);
     const stat = await fs.stat(abs, { bigint: true });
     out.known.set(entry.path, { ino: stat.ino, size: stat.size, ctimeNs: stat.ctimeNs, sha256: entry.sha256 });
-    out.files.push({ abs, ctimeNs: stat.ctimeNs });
+    out.files.push({ abs, rel: entry.path, ctimeNs: stat.ctimeNs });
     out.bytes += entry.size;
   });
   return out;
@@ -76,6 +76,15 @@ export async function movedInodes(linked: LinkedSet): Promise<string[]> {
     if (!stat || stat.ctimeNs !== ctimeNs) moved.push(abs);
   });
   return moved;
+}
+
+/** Take the ctimes to compare against now (after our own bin links chmodded some targets). */
+export async function rebaseline(linked: LinkedSet): Promise<void> {
+  await mapLimit(linked.files, LINK_PARALLELISM, async (file) => {
+    file.ctimeNs = (await fs.stat(file.abs, { bigint: true })).ctimeNs;
+    const known = linked.known.get(file.rel);
+    if (known) known.ctimeNs = file.ctimeNs;
+  });
 }
 
 export interface ExtractOptions {
