@@ -5,7 +5,6 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import pacote from 'pacote';
 import type { KnownHash, ManifestEntry } from '../store/manifest.js';
 import { mapLimit } from '../platform/tree.js';
@@ -93,24 +92,30 @@ export interface ExtractOptions {
   signal?: AbortSignal | undefined;
 }
 
-/** Unpack new packages from the npm cache (pacote checks the integrity as it streams). */
+/**
+ * Unpack new packages from the npm cache (pacote checks the integrity; a cache miss fetches). Each
+ * tarball goes through a file: a streamed cache read that fails midway emits an error nobody can
+ * catch in pacote 21, and a file lets pacote retry from the registry.
+ */
 export async function extractPackages(nodes: TreeNode[], options: ExtractOptions): Promise<{ files: number; bytes: number }> {
   let files = 0;
   let bytes = 0;
-  await mapLimit(nodes, 4, async (node) => {
-    await tarballStream(node.resolved!, async (stream) => {
-      const result = await unpack({ tarball: stream, dest: path.join(options.pkgDir, node.location), signal: options.signal });
+  const tmp = await fs.mkdtemp(path.join(options.pkgDir, '..', 'tarballs-'));
+  try {
+    await mapLimit(nodes, 4, async (node, ) => {
+      options.signal?.throwIfAborted();
+      const file = path.join(tmp, `${nodes.indexOf(node)}.tgz`);
+      await pacote.tarball.file(node.resolved!, file, { ...options.pacoteOptions, integrity: node.integrity ?? undefined, resolved: node.resolved ?? undefined });
+      const result = await unpack({ tarball: file, dest: path.join(options.pkgDir, node.location), signal: options.signal });
+      await fs.rm(file, { force: true });
       files += result.count;
       bytes += result.bytes;
-    }, { ...options.pacoteOptions, integrity: node.integrity ?? undefined, resolved: node.resolved ?? undefined });
-  });
+    });
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
   return { files, bytes };
 }
-
-type StreamHandler = (stream: Readable) => Promise<void>;
-// pacote's typings here omit tarball.stream; it exists in pacote 21.
-const tarballStream = (spec: string, handler: StreamHandler, opts: Record<string, unknown>) =>
-  (pacote.tarball as unknown as { stream: (s: string, h: StreamHandler, o: Record<string, unknown>) => Promise<void> }).stream(spec, handler, opts);
 
 export async function writeTreeRecord(pkgDir: string, root: TreeNode, deps: TreeNode[]): Promise<void> {
   const packages: Record<string, unknown> = {};
