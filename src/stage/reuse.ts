@@ -102,9 +102,10 @@ export async function extractPackages(nodes: TreeNode[], options: ExtractOptions
   let bytes = 0;
   const tmp = await fs.mkdtemp(path.join(options.pkgDir, '..', 'tarballs-'));
   try {
-    await mapLimit(nodes, 4, async (node, ) => {
+    let seq = 0;
+    await mapLimit(nodes, 4, async (node) => {
       options.signal?.throwIfAborted();
-      const file = path.join(tmp, `${nodes.indexOf(node)}.tgz`);
+      const file = path.join(tmp, `${seq++}.tgz`);
       await pacote.tarball.file(node.resolved!, file, { ...options.pacoteOptions, integrity: node.integrity ?? undefined, resolved: node.resolved ?? undefined });
       const result = await unpack({ tarball: file, dest: path.join(options.pkgDir, node.location), signal: options.signal });
       await fs.rm(file, { force: true });
