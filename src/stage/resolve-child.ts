@@ -10,6 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 // @ts-expect-error arborist ships no types
 import Arborist from '@npmcli/arborist';
+// @ts-expect-error no types
+import optionalSet from '@npmcli/arborist/lib/optional-set.js';
+// @ts-expect-error no types
+import { checkPlatform } from 'npm-install-checks';
 
 interface ChildOptions {
   spec: string;
@@ -37,8 +41,19 @@ async function main(): Promise<void> {
     const arb = new Arborist({ ...options.flat, path: top, global: true });
     const tree = await arb.buildIdealTree({ add: [options.spec] });
     const nodes: TreeNode[] = [];
+    // The ideal tree keeps optional packages for other platforms; npm's reify drops each, with the
+    // packages only it needed (optionalSet), when checkPlatform fails. Do the same.
+    const dropped = new Set<unknown>();
     for (const node of tree.inventory.values()) {
-      if (node.isRoot) continue;
+      if (!node.optional || node.isRoot) continue;
+      try {
+        checkPlatform(node.package, false, { os: options.flat.os, cpu: options.flat.cpu, libc: options.flat.libc });
+      } catch {
+        for (const gone of optionalSet(node)) dropped.add(gone);
+      }
+    }
+    for (const node of tree.inventory.values()) {
+      if (node.isRoot || dropped.has(node)) continue;
       nodes.push({
         location: node.location,
         name: node.packageName ?? node.name,
