@@ -51,13 +51,13 @@ export async function run(file: string, args: readonly string[], options: RunOpt
     env: options.env,
     extendEnv: false,
     timeout: options.timeoutMs,
-    cancelSignal: options.signal,
     // A group of its own: see the file's comment.
     detached: true,
     reject: false,
     all: true,
     stdin: 'ignore',
     lines: false,
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
   });
   const killGroup = () => killProcessGroup(child.pid);
   if (child.pid !== undefined) running.add(child.pid);

@@ -15,7 +15,13 @@ import { readMarker } from '../store/release.js';
 import type { ProgressEvent, ResolvedRuntime } from '../model/runtime.js';
 import { type EarlierRelease, dedupeAgainst, sealTree } from '../store/seal.js';
 import { installDependencies, runLifecycle } from './dependencies.js';
-import { extractTarball } from './extract.js';
+import { unpack } from './unpack-call.js';
+import { flatNpmOptions, resolveTree, type ResolvedTree } from './resolve-tree.js';
+import { NOTHING_REUSED, type Reused, buildTree, fallbackReason, sharedWrites } from './fast.js';
+import { readPrevious } from './reuse.js';
+import { scriptEnv } from './dep-scripts.js';
+import type { NodeRuntime } from '../platform/node.js';
+import type { DependencyOptions } from './dependencies.js';
 import { type ResolvedPackage, downloadTarball } from '../registry/fetch.js';
 import { checkEngines, probeNode } from '../platform/node.js';
 import { smokeCheck } from './smoke.js';
@@ -39,6 +45,9 @@ export interface StagedRelease {
   dir: string;
   marker: ReleaseMarker;
   linkedBytes: number;
+  reused: Reused;
+  /** Why the fast path was not used, or null. */
+  fallback: string | null;
 }
 
 export async function stageRelease(input: StageInput): Promise<StagedRelease> {
@@ -56,31 +65,48 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   progress({ phase: 'download', message: `fetched, integrity ${integrity.slice(0, 20)}…`, done: downloaded, total: downloaded, unit: 'bytes' });
   checkAbort();
 
+  const node = await probeNode(config.node ?? process.execPath, runtime.env);
+  const flat = flatNpmOptions(runtime.npmConfig, runtime.npmCache, config.registry);
+  // Resolution (a child on the configured Node) runs while the main tarball is unpacked.
+  const treeP = registrySpec(pkg)
+    ? resolveTree({ spec: `${pkg.name}@${pkg.version}`, packageName: pkg.name, nodePath: node.path, npmConfig: runtime.npmConfig, npmCache: runtime.npmCache, registry: config.registry, env: runtime.env, signal: runtime.signal })
+    : Promise.resolve(undefined);
+  treeP.catch(() => undefined);
   // One pass checks, writes and hashes each entry; the package's own files need no hashing later
   // (what npm rewrites, below NPM_WRITES, is hashed at the manifest).
-  const extracted = await extractTarball(tarball, pkgDir, {
-    ...(runtime.signal ? { signal: runtime.signal } : {}),
+  const unpacked = await unpack({
+    tarball,
+    dest: pkgDir,
+    signal: runtime.signal,
     skipKnown: (rel) => NPM_WRITES.has(rel.split('/')[0]!),
-    onFile: (count) => {
+    onEntry: (count) => {
       if (count % 1000 === 0) progress({ phase: 'extract', message: `${count} entries written`, done: count, total: pkg.manifest.dist?.fileCount, unit: 'files' });
     },
   });
-  await fs.rm(tarball, { force: true });
-  progress({ phase: 'extract', message: 'extracted', done: extracted.files, total: extracted.files, unit: 'files' });
+  progress({ phase: 'extract', message: 'extracted', done: unpacked.count, total: unpacked.count, unit: 'files' });
   await journal.commit('install:extracted');
   checkAbort();
 
   const packageJson = await readPackageJson(pkgDir, pkg);
-  const node = await probeNode(config.node ?? process.execPath, runtime.env);
   checkEngines(packageJson, node);
-
   const depOptions = { pkgDir, node, npm: config.npm, env: runtime.env, npmCache: runtime.npmCache, registry: config.registry, onLine: (line: string) => progress({ phase: 'dependencies', message: line }) } as const;
-  progress({ phase: 'dependencies', message: `installing dependencies with Node ${node.version}` });
-  await installDependencies(depOptions, packageJson);
-  const known = extracted.known;
-  checkAbort();
-  const ran = await runLifecycle(depOptions, packageJson);
-  progress({ phase: 'lifecycle', message: ran.length ? `ran ${ran.join(', ')}` : 'no lifecycle scripts' });
+
+  const tree = await treeP;
+  progress({ phase: 'resolve', message: tree ? `${tree.deps.length} dependencies resolved with Node ${tree.node}` : 'not a registry package: full install' });
+  const reason = tree ? await fallbackReason(tree, pkgDir) : 'the package does not come from a registry';
+  let outcome: { known: ReadonlyMap<string, KnownHash>; shared: Set<string>; reused: Reused; fallback: string | null } | undefined;
+  if (tree && !reason) {
+    outcome = await fastPath({ input, tree, pkgDir, packageJson, depOptions, flat, node });
+    outcome = { ...outcome, known: new Map([...unpacked.known, ...outcome.known]) };
+  }
+  if (!outcome || outcome.fallback) {
+    const why = outcome?.fallback ?? reason!;
+    const own = outcome?.fallback ? await resetPackage(pkgDir, tarball, runtime.signal) : unpacked.known;
+    progress({ phase: 'dependencies', message: `full install: ${why}` });
+    await fullInstall(pkgDir, depOptions, packageJson, progress);
+    outcome = { known: own, shared: new Set(), reused: NOTHING_REUSED, fallback: why };
+  }
+  await fs.rm(tarball, { force: true });
   await journal.commit('install:deps-installed');
   checkAbort();
 
@@ -90,11 +116,12 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
     layout,
     pkgDir,
     earlier: input.earlier,
-    known,
+    known: outcome.known,
+    shared: outcome.shared,
     progress,
     identity: { name: pkg.name, version: pkg.version, integrity: pkg.integrity ?? integrity, source: pkg.resolved, node: { path: node.path, version: node.version } },
   });
-  return { dir: pkgDir, ...sealed };
+  return { dir: pkgDir, ...sealed, reused: outcome.reused, fallback: outcome.fallback };
 }
 
 export interface SealInput {
@@ -105,6 +132,8 @@ export interface SealInput {
   earlier: string[];
   identity: Pick<ReleaseMarker, 'name' | 'version' | 'integrity' | 'source' | 'node'>;
   known?: ReadonlyMap<string, KnownHash>;
+  /** Files already hardlinked from an earlier release (not deduped or chmodded again). */
+  shared?: ReadonlySet<string>;
   progress: (event: ProgressEvent) => void;
 }
 
@@ -114,7 +143,10 @@ export async function sealStaged(input: SealInput): Promise<{ marker: ReleaseMar
   progress({ phase: 'manifest', message: 'hashing files' });
   const manifest = await computeManifest(pkgDir, input.known);
   const earlier = await earlierManifests(input.layout, input.earlier);
-  const { linked, linkedBytes, internalBytes } = await dedupeAgainst(pkgDir, manifest, earlier);
+  const shared = input.shared ?? new Set<string>();
+  const deduped = await dedupeAgainst(pkgDir, manifest.filter((entry) => !shared.has(entry.path)), earlier);
+  const { linkedBytes, internalBytes } = deduped;
+  const linked = new Set([...deduped.linked, ...shared]);
   progress({ phase: 'dedupe', message: `${linked.size} files (${linkedBytes} bytes) shared with earlier releases, ${internalBytes} bytes of duplicates within` });
   const immutable = await probeImmutable(pkgDir);
   if (!immutable.supported) progress({ phase: 'seal', message: `the release cannot be made immutable here (${immutable.reason}); sealed by mode bits only` });
@@ -151,4 +183,63 @@ async function earlierManifests(layout: Layout, versions: string[]): Promise<Ear
     if (marker) out.push({ dir: layout.release(version), files: marker.files, immutable: marker.immutable === true });
   }
   return out;
+}
+
+function registrySpec(pkg: ResolvedPackage): boolean {
+  return /^https?:/.test(pkg.resolved);
+}
+
+/** Unpack the main package afresh (after a fast path that was given up); its files' hashes. */
+async function resetPackage(pkgDir: string, tarball: string, signal: AbortSignal | undefined): Promise<Map<string, KnownHash>> {
+  await fs.rm(pkgDir, { recursive: true, force: true });
+  return (await unpack({ tarball, dest: pkgDir, signal, skipKnown: (rel) => NPM_WRITES.has(rel.split('/')[0]!) })).known;
+}
+
+/** Today's way: `npm install --omit=dev` in the package, then the package's own lifecycle scripts. */
+async function fullInstall(pkgDir: string, depOptions: DependencyOptions, packageJson: Record<string, unknown>, progress: (event: ProgressEvent) => void): Promise<void> {
+  progress({ phase: 'dependencies', message: `installing dependencies with Node ${depOptions.node.version}` });
+  await installDependencies(depOptions, packageJson);
+  const ran = await runLifecycle(depOptions, packageJson);
+  progress({ phase: 'lifecycle', message: ran.length ? `ran ${ran.join(', ')}` : 'no lifecycle scripts' });
+}
+
+interface FastPathInput {
+  input: StageInput;
+  tree: ResolvedTree;
+  pkgDir: string;
+  packageJson: Record<string, unknown>;
+  depOptions: DependencyOptions;
+  flat: Record<string, unknown>;
+  node: NodeRuntime;
+}
+
+async function fastPath(args: FastPathInput): Promise<{ known: ReadonlyMap<string, KnownHash>; shared: Set<string>; reused: Reused; fallback: string | null }> {
+  const { input, tree, pkgDir } = args;
+  const { runtime } = input;
+  const previous = await previousRelease(input);
+  const npmConfig = runtime.npmConfig;
+  const result = await buildTree({
+    pkgDir, tree, previous, pacoteOptions: args.flat, progress: runtime.onProgress, signal: runtime.signal,
+    scriptEnv: scriptEnv(runtime.env, { nodePath: args.node.path, npmConfig, npmCache: runtime.npmCache }),
+    nodePath: args.node.path,
+    ignoreScripts: npmConfig['ignore-scripts'] === 'true',
+  });
+  const ran = npmConfig['ignore-scripts'] === 'true' ? [] : await runLifecycle(args.depOptions, args.packageJson);
+  runtime.onProgress({ phase: 'lifecycle', message: ran.length ? `ran ${ran.join(', ')}` : 'no lifecycle scripts' });
+  const moved = await sharedWrites(result);
+  if (moved.length > 0) {
+    return { known: new Map(), shared: new Set(), reused: NOTHING_REUSED, fallback: `a lifecycle script wrote into ${moved.length} file(s) shared with an earlier release (${moved.slice(0, 3).join(', ')}); that release fails verify-release until reinstalled` };
+  }
+  return { known: result.known, shared: new Set(result.linked?.known.keys() ?? []), reused: result.reused, fallback: null };
+}
+
+/** The newest retained release with a tree record to compare against. */
+async function previousRelease(input: StageInput) {
+  for (const version of input.earlier) {
+    const marker = await readMarker(input.layout, version);
+    const dir = input.layout.release(version);
+    const previous = marker && (await readPrevious(dir, marker.files, marker.node.version));
+    if (previous) return previous;
+  }
+  return undefined;
 }

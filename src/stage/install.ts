@@ -22,6 +22,10 @@ export interface InstallResult {
   path: string;
   integrity: string | null;
   alreadyInstalled: boolean;
+  /** What was linked from earlier releases instead of extracted. */
+  reused: { packages: number; files: number; bytes: number };
+  /** Why the fast path was not used (a full npm install ran), or null. */
+  fallback?: string | null;
 }
 
 /** The body of `install`, for callers that already hold the lock (update). */
@@ -37,7 +41,7 @@ export async function installLocked(session: JournalSession, spec: string): Prom
         hint: `A version is installed once. Remove the old build first (release-switcher prune) or publish a new version.`,
       });
     }
-    return { version: pkg.version, path: layout.release(pkg.version), integrity: existing.integrity, alreadyInstalled: true };
+    return { version: pkg.version, path: layout.release(pkg.version), integrity: existing.integrity, alreadyInstalled: true, reused: { packages: 0, files: 0, bytes: 0 }, fallback: null };
   }
   const stagingId = newId();
   journal.state.operation = { kind: 'install', id: stagingId, startedAt: new Date().toISOString(), versions: [pkg.version] };
@@ -45,7 +49,7 @@ export async function installLocked(session: JournalSession, spec: string): Prom
   try {
     const staged = await stageRelease({ layout, config, runtime, journal, pkg, stagingId, earlier: await reuseCandidates(session) });
     await commitRelease(session, staged, 'installed');
-    return { version: pkg.version, path: layout.release(pkg.version), integrity: staged.marker.integrity, alreadyInstalled: false };
+    return { version: pkg.version, path: layout.release(pkg.version), integrity: staged.marker.integrity, alreadyInstalled: false, reused: staged.reused, fallback: staged.fallback };
   } catch (error) {
     throw await abandonStaging(journal, layout.stagingDir(stagingId), error);
   } finally {

@@ -7,7 +7,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   if (!spec) throw new ReleaseSwitcherError('USAGE', 'install needs a SPEC.', { hint: 'For example: release-switcher install openclaw@latest' });
   if (ctx.values['dry-run']) return describePlan(await planInstall({ root: ctx.root, spec, ...ctx.runtime }), false);
   const result = await install({ root: ctx.root, spec, ...ctx.runtime });
-  return { result, human: result.alreadyInstalled ? `${result.version} is already installed at ${result.path}` : `installed ${result.version} at ${result.path}` };
+  return { result, human: result.alreadyInstalled ? `${result.version} is already installed at ${result.path}` : `installed ${result.version} at ${result.path}; reused ${result.reused.packages} packages (${result.reused.files} files, ${result.reused.bytes} bytes)${result.fallback ? `; full install: ${result.fallback}` : ''}` };
 }
 
 export function describePlan(plan: InstallPlan, update: boolean): CommandOutcome {

@@ -1,0 +1,87 @@
+/**
+ * Dependency lifecycle as `npm install -g` runs it: every preinstall by depth, then bin links, then
+ * install and postinstall by depth. Scripts get npm's environment shape, never the caller's whole
+ * environment (inside the gateway that would hand its secrets to every install script).
+ */
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+// @ts-expect-error bin-links ships no types
+import binLinks from 'bin-links';
+import { fileURLToPath } from 'node:url';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import { run, tail } from '../platform/subprocess.js';
+import type { TreeNode } from './resolve-tree.js';
+
+const PASSED = /^(HOME|TMPDIR|TMP|TEMP|LANG|LANGUAGE|LC_[A-Z]+|TZ|TERM|USER|LOGNAME|SHELL|https?_proxy|no_proxy|HTTPS?_PROXY|NO_PROXY)$/;
+
+/** npm's environment for a script: PATH with the configured Node first, a few basics, npm_config_*. */
+export function scriptEnv(callerEnv: NodeJS.ProcessEnv, options: { nodePath: string; npmConfig: Record<string, string>; npmCache: string }): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(callerEnv)) if (value !== undefined && PASSED.test(key)) env[key] = value;
+  env.PATH = [path.dirname(options.nodePath), callerEnv.PATH ?? '/usr/local/bin:/usr/bin:/bin'].join(path.delimiter);
+  for (const [key, value] of Object.entries(options.npmConfig)) {
+    if (!key.startsWith('//') && !/_auth|token|password/i.test(key)) env[`npm_config_${key.replace(/-/g, '_')}`] = value;
+  }
+  env.npm_config_cache = options.npmCache;
+  env.npm_config_global = 'true';
+  env.npm_node_execpath = options.nodePath;
+  env.NODE = options.nodePath;
+  return env;
+}
+
+export interface DepScriptOptions {
+  pkgDir: string;
+  env: Record<string, string>;
+  nodePath: string;
+  ignoreScripts: boolean;
+  signal?: AbortSignal | undefined;
+}
+
+const SCRIPT_CHILD = fileURLToPath(new URL('./script-child.js', import.meta.url));
+const SCRIPT_TIMEOUT_MS = 30 * 60_000;
+
+/** Whether npm would run `event` here: a script of that name, or node-gyp's implicit install. */
+function hasEvent(pkg: Record<string, unknown>, event: string, dir: string): boolean {
+  if ((pkg.scripts as Record<string, string> | undefined)?.[event]) return true;
+  return event === 'install' && pkg.gypfile !== false && existsSync(path.join(dir, 'binding.gyp')) && !(pkg.scripts as Record<string, string> | undefined)?.preinstall;
+}
+
+const depth = (node: TreeNode) => node.location.split('node_modules/').length;
+
+/** Bin links for every dependency (their .bin folders are not part of any linked package). */
+export async function linkBins(pkgDir: string, deps: TreeNode[]): Promise<void> {
+  for (const node of deps) {
+    const dir = path.join(pkgDir, node.location);
+    const pkg = JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+    if (pkg.bin || pkg.directories) await binLinks({ path: dir, pkg, top: false, global: false, force: true });
+  }
+}
+
+export async function runDepScripts(extracted: TreeNode[], options: DepScriptOptions): Promise<string[]> {
+  const ordered = [...extracted].sort((a, b) => depth(a) - depth(b) || a.location.localeCompare(b.location));
+  const ran: string[] = [];
+  const phase = async (event: string) => {
+    for (const node of ordered) {
+      options.signal?.throwIfAborted();
+      const dir = path.join(options.pkgDir, node.location);
+      const pkg = JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+      if (!hasEvent(pkg, event, dir)) continue;
+      const result = await run(options.nodePath, [SCRIPT_CHILD, dir, event], { cwd: dir, env: options.env, timeoutMs: SCRIPT_TIMEOUT_MS, signal: options.signal });
+      if (result.exitCode !== 0) {
+        throw new ReleaseSwitcherError('DEPENDENCY_INSTALL_FAILED', `The ${event} script of ${node.name}@${node.version} ${result.timedOut ? 'timed out' : 'failed'}:\n${tail(result.output)}`, {
+          hint: 'Nothing was changed. Run `npm install -g` of the same spec with the same Node to reproduce.',
+        });
+      }
+      if ((pkg.scripts as Record<string, string> | undefined)?.[event]) ran.push(`${node.name} ${event}`);
+    }
+  };
+  if (!options.ignoreScripts) await phase('preinstall');
+  // Reused packages had their bins linked before the shared-inode baseline (bin-links chmods targets).
+  await linkBins(options.pkgDir, extracted);
+  if (!options.ignoreScripts) {
+    await phase('install');
+    await phase('postinstall');
+  }
+  return ran;
+}

@@ -1,0 +1,38 @@
+/**
+ * The one call staging makes to unpack a tarball (the main package, and each package the fast path
+ * extracts new from the npm cache): the one-pass unpacker checks, writes and hashes every entry, and
+ * its hashes come back as `KnownHash`es keyed by path inside the release, so the manifest step does
+ * not read those files again.
+ */
+import path from 'node:path';
+import type { KnownHash } from '../store/manifest.js';
+import { extractTarball } from './extract.js';
+
+export interface UnpackOptions {
+  /** The .tgz file. */
+  tarball: string;
+  dest: string;
+  signal?: AbortSignal | undefined;
+  onEntry?: (count: number) => void;
+  /** Where `dest` is inside the release (`node_modules/x`), so the hashes are keyed by release path. @default "" */
+  location?: string;
+  /** Paths (inside `dest`) whose hashes are not worth keeping: something rewrites them later. */
+  skipKnown?: (rel: string) => boolean;
+}
+
+export interface UnpackResult {
+  known: Map<string, KnownHash>;
+  count: number;
+  bytes: number;
+}
+
+export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
+  const extracted = await extractTarball(options.tarball, options.dest, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onEntry ? { onFile: options.onEntry } : {}),
+    ...(options.skipKnown ? { skipKnown: options.skipKnown } : {}),
+  });
+  const location = options.location ?? '';
+  const known = location === '' ? extracted.known : new Map([...extracted.known].map(([rel, hash]) => [path.posix.join(location, rel), hash] as const));
+  return { known, count: extracted.files, bytes: extracted.bytes };
+}

@@ -1,0 +1,118 @@
+// Staging's fast path against real parts (Verdaccio, the built CLI, npm itself): the staged tree
+// equals `npm install -g --prefix` of the same spec, unchanged packages are linked from the previous
+// release, dependency scripts get npm's environment and not the caller's, and a script that writes
+// through a shared inode is caught (the release falls back to a full install).
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
+import { npm, publish } from '../support/registry.ts';
+import { verifyRelease } from '../../src/store/release.ts';
+import { layoutOf } from '../../src/store/layout.ts';
+
+const TAG = 'fast';
+const SECRET = 'RS_TEST_GATEWAY_SECRET';
+
+function writePackage(dir: string, files: Record<string, string>): string {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+function gateway(version: string, extra: Record<string, unknown> = {}, files: Record<string, string> = {}): string {
+  const pkg = { name: 'rs-fixture-gateway', version, main: 'server.js', dependencies: { 'rs-fixture-dep': '1.1.0', 'rs-fixture-envdep': '1.0.0' }, ...extra };
+  return writePackage(tempDir('rs-fast-src-'), { 'package.json': JSON.stringify(pkg, null, 2), 'server.js': `console.log(${JSON.stringify(version)});\n`, ...files });
+}
+
+/** Every path of a tree (no write bits, no hidden lockfile, no release marker) with its content or target. */
+function treeOf(dir: string, rel = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(join(dir, rel)).sort()) {
+    const p = rel ? `${rel}/${name}` : name;
+    if (p === '.release-switcher.json' || p === 'node_modules/.package-lock.json') continue;
+    const abs = join(dir, p);
+    const st = lstatSync(abs);
+    if (st.isSymbolicLink()) out[p] = `-> ${readlinkSync(abs)}`;
+    else if (st.isDirectory()) Object.assign(out, { [p]: 'dir' }, treeOf(dir, p));
+    else out[p] = `${(st.mode & 0o555).toString(8)} ${createHash('sha256').update(readFileSync(abs)).digest('hex')}`;
+  }
+  return out;
+}
+
+/** env.json records the environment its postinstall saw: by nature it differs between two installs. */
+const withoutEnvJson = (tree: Record<string, string>) => Object.fromEntries(Object.entries(tree).filter(([p]) => !p.endsWith('/env.json')));
+
+async function npmGlobal(spec: string): Promise<string> {
+  const prefix = tempDir('rs-fast-npm-');
+  await npm(['install', '-g', '--prefix', prefix, spec], { registry: inject('registryUrl'), timeout: 120_000 });
+  return join(prefix, 'lib/node_modules/rs-fixture-gateway');
+}
+
+describe('staging fast path', () => {
+  beforeAll(async () => {
+    const registry = inject('registryUrl');
+    const envdep = writePackage(tempDir('rs-fast-src-'), {
+      'package.json': JSON.stringify({ name: 'rs-fixture-envdep', version: '1.0.0', bin: { 'rs-envdep': 'cli.js' }, scripts: { postinstall: 'node record.cjs' } }),
+      'cli.js': '#!/usr/bin/env node\nconsole.log("envdep");\n',
+      'record.cjs': `require('node:fs').writeFileSync('env.json', JSON.stringify(process.env));\n`,
+    });
+    await publish(envdep, { registry });
+    await publish(gateway('5.0.0-fast.1'), { registry, tag: TAG });
+    await publish(gateway('5.0.0-fast.2', {}, { 'CHANGED.txt': 'two\n' }), { registry, tag: TAG });
+    const hostile = `const f = 'node_modules/rs-fixture-dep/index.cjs'; require('node:fs').chmodSync(f, 0o644); require('node:fs').appendFileSync(f, '// pwned\\n');\n`;
+    await publish(gateway('5.0.0-fast.3', { scripts: { postinstall: 'node hostile.cjs' } }, { 'hostile.cjs': hostile }), { registry, tag: TAG });
+  }, 180_000);
+
+  it('stages a first install equal to npm install -g, and an update that links unchanged packages equal to it too', async () => {
+    const root = await fixtureRoot();
+    const first = await rs(root, ['install', 'rs-fixture-gateway@5.0.0-fast.1']);
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(first.json.result).toMatchObject({ reused: { packages: 0, files: 0, bytes: 0 }, fallback: null });
+    const firstOurs = treeOf(join(root, 'releases/5.0.0-fast.1'));
+    const firstNpm = treeOf(await npmGlobal('rs-fixture-gateway@5.0.0-fast.1'));
+    expect(Object.keys(firstOurs).sort()).toEqual(Object.keys(firstNpm).sort());
+    expect(withoutEnvJson(firstOurs)).toEqual(withoutEnvJson(firstNpm));
+
+    const second = await rs(root, ['install', 'rs-fixture-gateway@5.0.0-fast.2']);
+    expect(second.exitCode, second.stderr).toBe(0);
+    expect(second.json.result.fallback).toBeNull();
+    expect(second.json.result.reused.packages).toBe(2);
+    expect(second.json.result.reused.files).toBeGreaterThanOrEqual(5);
+    const rel1 = join(root, 'releases/5.0.0-fast.1');
+    const rel2 = join(root, 'releases/5.0.0-fast.2');
+    // Linked, not copied: one inode for both releases (the linked package's script did not run again).
+    expect(statSync(join(rel2, 'node_modules/rs-fixture-envdep/env.json')).ino).toBe(statSync(join(rel1, 'node_modules/rs-fixture-envdep/env.json')).ino);
+    const ours = treeOf(rel2);
+    const theirs = treeOf(await npmGlobal('rs-fixture-gateway@5.0.0-fast.2'));
+    expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
+    expect(withoutEnvJson(ours)).toEqual(withoutEnvJson(theirs));
+  }, 240_000);
+
+  it("gives dependency scripts npm's environment and none of the caller's secrets", async () => {
+    const root = await fixtureRoot();
+    const r = await rs(root, ['install', 'rs-fixture-gateway@5.0.0-fast.1'], { env: { [SECRET]: 'hunter2' } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const env = JSON.parse(readFileSync(join(root, 'releases/5.0.0-fast.1/node_modules/rs-fixture-envdep/env.json'), 'utf8'));
+    expect(env[SECRET]).toBeUndefined();
+    expect(Object.values(env)).not.toContain('hunter2');
+    expect(env.npm_lifecycle_event).toBe('postinstall');
+    expect(env.npm_package_name).toBe('rs-fixture-envdep');
+    expect(env.HOME).toBeTruthy();
+    // As under npm: the package's node_modules/.bin folders first, then the configured Node (default: the CLI's).
+    expect(env.PATH.split(':').filter((dir: string) => !dir.includes('node_modules'))[0]).toBe(dirname(process.execPath));
+  }, 120_000);
+
+  it('catches a postinstall that writes into a linked dependency file and falls back to a full install', async () => {
+    const root = await fixtureRoot();
+    expect((await rs(root, ['install', 'rs-fixture-gateway@5.0.0-fast.1'])).exitCode).toBe(0);
+    const r = await rs(root, ['install', 'rs-fixture-gateway@5.0.0-fast.3']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.json.result.fallback).toMatch(/wrote into 1 file\(s\) shared with an earlier release/);
+    expect(r.json.result.reused).toEqual({ packages: 0, files: 0, bytes: 0 });
+    const rel3 = join(root, 'releases/5.0.0-fast.3');
+    expect(statSync(join(rel3, 'node_modules/rs-fixture-dep/index.cjs')).ino).not.toBe(statSync(join(root, 'releases/5.0.0-fast.1/node_modules/rs-fixture-dep/index.cjs')).ino);
+    // The earlier release's damage is not silent: verify-release says so.
+    await expect(verifyRelease(layoutOf(root), '5.0.0-fast.1')).rejects.toThrow(/index\.cjs/);
+  }, 240_000);
+});
