@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../platform/fs.js';
 import type { Journal } from '../store/journal.js';
 import { LAYOUT_VERSION, type Layout, RELEASE_MARKER } from '../store/layout.js';
 import { type KnownHash, type ReleaseMarker, computeManifest, hashAhead, manifestSize } from '../store/manifest.js';
+import { recordSeal } from '../store/fingerprints.js';
 import { readMarker } from '../store/release.js';
 import type { ProgressEvent, ResolvedRuntime } from '../model/runtime.js';
 import { type EarlierRelease, dedupeAgainst, sealTree } from '../store/seal.js';
@@ -118,11 +119,12 @@ export async function sealStaged(input: SealInput): Promise<{ marker: ReleaseMar
   progress({ phase: 'manifest', message: 'hashing files' });
   const manifest = await computeManifest(pkgDir, input.known);
   const earlier = await earlierManifests(input.layout, input.earlier);
-  const { linked, linkedBytes, internalBytes } = await dedupeAgainst(pkgDir, manifest, earlier);
+  const { linked, linkedBytes, internalBytes, inodes } = await dedupeAgainst(pkgDir, manifest, earlier);
   progress({ phase: 'dedupe', message: `${linked.size} files (${linkedBytes} bytes) shared with earlier releases, ${internalBytes} bytes of duplicates within` });
   const marker: ReleaseMarker = { layoutVersion: LAYOUT_VERSION, ...input.identity, installedAt: new Date().toISOString(), size: manifestSize(manifest), files: manifest };
   await writeFileAtomic(path.join(pkgDir, RELEASE_MARKER), JSON.stringify(marker) + '\n');
   await sealTree(pkgDir, linked);
+  await recordSeal({ layout: input.layout, version: input.identity.version, dir: pkgDir, inodes, earlier: input.earlier }); // last: after every step that moves a ctime
   progress({ phase: 'seal', message: `sealed ${manifest.length} entries` });
   return { marker, linkedBytes };
 }

@@ -26,6 +26,8 @@ export interface Layout {
   /** State snapshots, one folder per transaction: `snapshots/<transaction id>/`. */
   readonly snapshots: string;
   release(version: string): string;
+  /** Stat fingerprints of a sealed release, kept outside it (see store/fingerprints.ts). */
+  fingerprints(version: string): string;
   marker(version: string): string;
   /** Relative symlink target of `current`/`previous` for a version. */
   linkTarget(version: string): string;
@@ -53,6 +55,7 @@ export function layoutOf(root: string): Layout {
     snapshots,
     release: (version) => path.join(releases, version),
     marker: (version) => path.join(releases, version, RELEASE_MARKER),
+    fingerprints: (version) => path.join(abs, 'fingerprints', `${version}.json`),
     linkTarget: (version) => path.join('releases', version),
     stagingDir: (id) => path.join(staging, id),
     snapshot: (id) => path.join(snapshots, id),

@@ -3,10 +3,12 @@
  * every write bit away. A shared inode is only ever linked to, never opened for writing or chmod'ed:
  * the staged copy is replaced by the link with rename(2), and sealing skips linked files.
  */
+import type { BigIntStats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errnoOf } from '../model/errors.js';
 import { tempName } from '../platform/fs.js';
+import { type LinkedInode, inodeOf, fingerprintOf } from './fingerprints.js';
 import type { ManifestEntry } from './manifest.js';
 import { mapLimit, walkTree } from '../platform/tree.js';
 
@@ -21,6 +23,8 @@ export interface DedupeResult {
   linkedBytes: number;
   /** Bytes saved by linking duplicate files within the new release to each other. */
   internalBytes: number;
+  /** Earlier releases' inodes linked to (`dev:ino`), before and after: their fingerprints are refreshed. */
+  inodes: Map<string, LinkedInode>;
 }
 
 const LINK_PARALLELISM = 16;
@@ -44,6 +48,10 @@ export async function dedupeAgainst(stagedDir: string, files: readonly ManifestE
   const linked = new Set<string>();
   let linkedBytes = 0;
   const candidates = files.filter((entry) => entry.type === 'file' && byContent.has(keyOf(entry)));
+  // Each source inode is stat'ed once before any link to it and once after all: the state its
+  // earlier releases' fingerprints may be carried from and to (linking moves its ctime).
+  const sources = [...new Set(candidates.map((entry) => sourceOf(entry as { path: string; sha256: string; mode: number })!))];
+  const before = new Map(await mapLimit(sources, LINK_PARALLELISM, async (source) => [source, await fs.lstat(source, { bigint: true })] as const));
   await mapLimit(candidates, LINK_PARALLELISM, async (entry) => {
     if (entry.type !== 'file') return;
     const target = path.join(stagedDir, entry.path);
@@ -53,7 +61,11 @@ export async function dedupeAgainst(stagedDir: string, files: readonly ManifestE
     }
   });
   const internalBytes = await dedupeWithin(stagedDir, files.filter((entry) => !linked.has(entry.path)));
-  return { linked, linkedBytes, internalBytes };
+  const inodes = new Map<string, { before: BigIntStats; after: BigIntStats }>();
+  await mapLimit([...before], LINK_PARALLELISM, async ([source, stat]) => {
+    inodes.set(inodeOf(fingerprintOf(stat)), { before: stat, after: await fs.lstat(source, { bigint: true }) });
+  });
+  return { linked, linkedBytes, internalBytes, inodes };
 }
 
 /**
