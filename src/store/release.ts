@@ -61,6 +61,23 @@ export async function verifyReleaseFast(layout: Layout, version: string): Promis
   return marker;
 }
 
+export type WayBack = { version: string; proven: true; marker: ReleaseMarker } | { version: string; proven: false; error: unknown };
+
+/**
+ * Prove the way back before a flip (issue 12 item 2): fast-verify the release `current` names now,
+ * so that if the new release fails, the flip back needs no hashing. Null when there is no way back
+ * (first activation). Never throws for a broken way back: the driver decides (refuse the activation,
+ * or go on with no rollback target); `error` is the RELEASE_TAMPERED/RELEASE_NOT_FOUND it met.
+ */
+export async function proveWayBack(layout: Layout, leaving: string | null): Promise<WayBack | null> {
+  if (leaving === null) return null;
+  try {
+    return { version: leaving, proven: true, marker: await verifyReleaseFast(layout, leaving) };
+  } catch (error) {
+    return { version: leaving, proven: false, error };
+  }
+}
+
 async function requireMarker(layout: Layout, version: string): Promise<ReleaseMarker> {
   const marker = await readMarker(layout, version);
   if (!marker) {
