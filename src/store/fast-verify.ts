@@ -25,17 +25,17 @@ export interface FastDiff {
 export async function diffByFingerprints(root: string, files: readonly ManifestEntry[], recorded: Readonly<Record<string, string>>): Promise<FastDiff> {
   const problems: string[] = [];
   if (fs.statSync(root).mode & 0o222) problems.push('.: directory is writable');
-  const children = childrenOf(files);
-  problems.push(...(await extraEntries(root, '', children.get('') ?? new Set())));
+  problems.push(...(await extraEntries(root, '', new Set(files.filter((entry) => !entry.path.includes('/')).map((entry) => entry.path)))));
   const recheck: { entry: ManifestEntry; abs: string; stat: BigIntStats }[] = [];
   // Synchronous lstat: tens of thousands of cached inodes cost far less this way than as promises.
   for (const entry of files) {
-    const abs = path.join(root, entry.path);
+    const abs = `${root}/${entry.path}`; // manifest paths are normalised and relative: no path.join per entry
     const stat = fs.lstatSync(abs, { bigint: true, throwIfNoEntry: false });
     if (!stat) problems.push(`${entry.path}: missing`);
     else if (recorded[entry.path] !== fingerprintOf(stat)) recheck.push({ entry, abs, stat });
   }
   const refreshed = new Map<string, string>();
+  const children = recheck.some(({ entry }) => entry.type === 'dir') ? childrenOf(files) : new Map<string, Set<string>>();
   await mapLimit(recheck, RECHECK_PARALLELISM, async ({ entry, abs, stat }) => {
     const problem = await checkEntry(entry, abs, stat.isDirectory(), stat.isSymbolicLink());
     if (problem) return void problems.push(`${entry.path}: ${problem}`);

@@ -17,6 +17,16 @@ export async function readMarker(layout: Layout, version: string): Promise<Relea
   }
 }
 
+/** The marker in already-read bytes (read once: they are hashed too), under readMarker's rules. */
+function markerFrom(text: Buffer | undefined, version: string): ReleaseMarker | undefined {
+  try {
+    const marker = text && (JSON.parse(text.toString('utf8')) as ReleaseMarker);
+    return marker && marker.version === version && Array.isArray(marker.files) ? marker : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Versions that have a directory under releases/ with a valid marker. */
 export async function listReleaseDirs(layout: Layout): Promise<{ complete: string[]; incomplete: string[] }> {
   let names: string[];
@@ -49,9 +59,9 @@ export async function verifyRelease(layout: Layout, version: string): Promise<Re
  * version, or whose marker changed since) is re-hashed in full.
  */
 export async function verifyReleaseFast(layout: Layout, version: string): Promise<ReleaseMarker> {
-  const marker = await requireMarker(layout, version);
-  const record = await readFingerprints(layout, version);
-  if (!record || record.markerSha256 !== sha256Of(await fs.readFile(layout.marker(version)))) return verifyRelease(layout, version);
+  const [text, record] = await Promise.all([fs.readFile(layout.marker(version)).catch(() => undefined), readFingerprints(layout, version)]);
+  const marker = markerFrom(text, version) ?? (await requireMarker(layout, version));
+  if (!record || !text || record.markerSha256 !== sha256Of(text)) return verifyRelease(layout, version);
   const { problems, refreshed } = await diffByFingerprints(layout.release(version), marker.files, record.entries);
   throwIfTampered(layout, marker, problems);
   if (refreshed.size > 0) {
