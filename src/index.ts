@@ -1,7 +1,8 @@
 /** release-switcher: the library. Everything the CLI does is one of these functions. */
 export { init, type InitOptions, type InitResult } from './commands/init.js';
 export { install, type InstallOptions, type InstallResult } from './commands/install.js';
-export { list, status, type ListResult, type ReleaseInfo, type StatusResult } from './commands/list.js';
+export { list, type ListResult, type ReleaseInfo } from './commands/list.js';
+export { status, type Running, type StatusResult } from './commands/status.js';
 export { switchTo, rollback, type SwitchOptions, type RollbackOptions } from './commands/switch.js';
 export { update, type UpdateOptions } from './commands/update.js';
 export { bootCheck, type BootCheckOptions, type BootCheckResult } from './commands/boot-check.js';

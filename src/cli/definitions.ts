@@ -144,8 +144,11 @@ export const COMMANDS: CommandDef[] = [
     summary: 'check layout, links, manifests, leftovers, locks, disk, the unit, drift and linger',
     args: '',
     mutates: false,
-    options: { fix: { type: 'boolean', description: 'repair what is safe to repair, and say what was done' } },
-    examples: ['release-switcher doctor', 'release-switcher doctor --fix --json'],
+    options: {
+      fix: { type: 'boolean', description: 'repair what is safe to repair, and say what was done' },
+      deep: { type: 'boolean', description: 're-hash every file of every release (default: only files whose stat fingerprint moved)' },
+    },
+    examples: ['release-switcher doctor', 'release-switcher doctor --fix --json', 'release-switcher doctor --deep'],
     load: () => import('./commands/doctor.js'),
   },
   {

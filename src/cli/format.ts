@@ -1,6 +1,7 @@
 /** Plain-text rendering of results for people, and how a transaction maps to the envelope and exit code. */
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { Transaction } from '../model/state.js';
+import type { Running } from '../commands/status.js';
 import type { CommandOutcome } from './context.js';
 
 export function describeTransaction(tx: Transaction | null): string {
@@ -39,7 +40,7 @@ export function table(header: string[], rows: string[][]): string {
 }
 
 /** `status` for people: what runs, what happened last and why, in a few lines. */
-export function statusStory(result: { current: string | null; previous: string | null; transaction: Transaction | null }): string {
+export function statusStory(result: { current: string | null; previous: string | null; running?: Running | null; transaction: Transaction | null }): string {
   const lines = [`${result.current ? `Running ${result.current}` : 'Nothing activated yet'}${result.previous ? `; previous ${result.previous} is the rollback target` : ''}.`];
   const tx = result.transaction;
   if (tx) {
@@ -57,5 +58,16 @@ export function statusStory(result: { current: string | null; previous: string |
     const failedStep = tx.steps.find((s) => s.status === 'failed');
     if (failedStep?.detail) lines.push(`Why: ${failedStep.name}: ${failedStep.detail}`);
   }
+  const running = describeRunning(result.current, result.running ?? null);
+  if (running) lines.push(running);
   return lines.join('\n');
+}
+
+/** What the service runs, in words; loud when it is not `current`. */
+function describeRunning(current: string | null, running: Running | null): string | null {
+  if (!running) return null;
+  const who = `${running.pid ? `pid ${running.pid}` : 'the service'}${running.since ? ` (started ${running.since})` : ''}`;
+  if (running.version === null) return `The service runs (${who}), but which release cannot be told.`;
+  if (!running.stale) return `The service runs ${running.version} (${who}).`;
+  return `NOT RESTARTED: the service still runs ${running.version} (${who}, told by ${running.source}), not current ${current ?? '(none)'}. Restart it to run ${current ?? 'current'}.`;
 }

@@ -9,6 +9,8 @@ import { isReleaseSwitcherError } from '../model/errors.js';
 export interface DoctorOptions extends RootOptions {
   /** Repair what is safe to repair (staging leftovers, stale locks, a dangling previous, linger). @default false */
   fix?: boolean;
+  /** Re-hash every file of every release instead of trusting unchanged stat fingerprints. @default false */
+  deep?: boolean;
 }
 
 export interface DoctorResult {
@@ -20,7 +22,7 @@ export async function doctor(options: DoctorOptions): Promise<DoctorResult> {
   const layout = layoutOf(options.root);
   const config = await readConfig(layout.root);
   const { env, signal } = resolveRuntime(options);
-  const ctx = { layout, config, env, signal, fix: options.fix ?? false };
+  const ctx = { layout, config, env, signal, fix: options.fix ?? false, deep: options.deep ?? false };
   const checks: CheckResult[] = [];
   for (const check of CHECKS) checks.push(await check(ctx));
   for (const check of SERVICE_CHECKS) {

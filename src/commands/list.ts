@@ -1,5 +1,5 @@
-import { readState, runnerNeverRan } from '../store/journal.js';
-import { type ReleaseState, type Transaction, publicTransaction } from '../model/state.js';
+import { readState } from '../store/journal.js';
+import type { ReleaseState } from '../model/state.js';
 import { readLinkVersion } from '../store/links.js';
 import { compareVersionsDesc } from '../store/release.js';
 import { type RootOptions, openSession } from '../store/session.js';
@@ -24,7 +24,6 @@ export interface ListResult {
   releases: ReleaseInfo[];
 }
 
-
 /** All releases with their marks. Reads only; takes no lock. */
 export async function list(options: RootOptions): Promise<ListResult> {
   const { layout } = await openSession(options);
@@ -43,21 +42,4 @@ export async function list(options: RootOptions): Promise<ListResult> {
     }))
     .sort((a, b) => compareVersionsDesc(a.version, b.version));
   return { current, previous, releases };
-}
-
-export interface StatusResult {
-  current: string | null;
-  previous: string | null;
-  /** The transaction in flight, else the last one, else null. */
-  transaction: Transaction | null;
-}
-
-/** Where things stand. Reads only; takes no lock. */
-export async function status(options: RootOptions): Promise<StatusResult> {
-  const { layout } = await openSession(options);
-  const [state, current, previous] = await Promise.all([readState(layout.root), readLinkVersion(layout, 'current'), readLinkVersion(layout, 'previous')]);
-  const tx = state.transaction ?? state.history.at(-1) ?? null;
-  // A runner that never reported is not in flight forever: say so, as recovery will record it.
-  const view = tx && runnerNeverRan(tx) ? { ...tx, status: 'failed' as const, reason: 'runner_never_ran' } : tx;
-  return { current, previous, transaction: publicTransaction(view) };
 }

@@ -14,7 +14,7 @@ import { LAYOUT_VERSION, type Layout } from '../store/layout.js';
 import { LOCK_STALE_MS, isAlive, readLockOwner } from '../store/lock.js';
 import { readLinkVersion, removeLink } from '../store/links.js';
 import { diffAgainstManifest } from '../store/manifest.js';
-import { listReleaseDirs, readMarker } from '../store/release.js';
+import { listReleaseDirs, readMarker, verifyRelease, verifyReleaseFast } from '../store/release.js';
 import { notImmutable } from '../store/immutable-release.js';
 
 export interface CheckResult {
@@ -32,6 +32,8 @@ export interface CheckContext {
   /** Aborts the subprocesses the checks run (systemctl, loginctl). */
   signal?: AbortSignal | undefined;
   fix: boolean;
+  /** Re-hash every file of every release; otherwise only files whose stat fingerprint moved. */
+  deep: boolean;
 }
 
 type Check = (ctx: CheckContext) => Promise<CheckResult>;
@@ -73,15 +75,18 @@ const links: Check = async ({ layout, fix }) => {
   return problems.length ? fail('links', problems.join('; ')) : fixed ? fail('links', 'previous was dangling', fixed) : pass('links', 'current and previous point at complete releases');
 };
 
-const manifests: Check = async ({ layout }) => {
+const manifests: Check = async ({ layout, deep }) => {
   const { complete, incomplete } = await listReleaseDirs(layout);
   const problems: string[] = incomplete.map((name) => `releases/${name}: no valid release marker (not a release)`);
   for (const version of complete) {
-    const marker = await readMarker(layout, version);
-    const diff = marker ? await diffAgainstManifest(layout.release(version), marker.files) : ['marker unreadable'];
+    const diff = await (deep ? verifyRelease : verifyReleaseFast)(layout, version).then(
+      () => [],
+      (error: unknown) => (isReleaseSwitcherError(error) && Array.isArray(error.details?.problems) ? (error.details.problems as string[]) : [String(error)]),
+    );
     if (diff.length) problems.push(`${version}: ${diff.slice(0, 3).join('; ')}${diff.length > 3 ? ` (+${diff.length - 3})` : ''}`);
   }
-  return problems.length ? fail('manifests', problems.join(' | ')) : pass('manifests', `${complete.length} release(s) match their manifests`);
+  const how = deep ? 're-hashed in full' : 'checked by stat fingerprint; doctor --deep re-hashes every file';
+  return problems.length ? fail('manifests', problems.join(' | ')) : pass('manifests', `${complete.length} release(s) match their manifests (${how})`);
 };
 
 /** Releases sealed as immutable must still be, on every file and directory (see platform/immutable.ts). */

@@ -3,13 +3,13 @@
  * running process runs the release `current` names (drift: "updated but not restarted"), the user
  * and system managers do not both have the unit, and a user unit survives logout (linger).
  */
-import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readLinkVersion } from '../store/links.js';
 import { run } from '../platform/subprocess.js';
 import { supervisorFor } from '../service/supervisors/index.js';
 import type { CheckContext, CheckResult } from './checks.js';
+import { whatRuns } from './running.js';
 
 const TIMEOUT_MS = 15_000;
 
@@ -34,26 +34,34 @@ export async function unitThroughCurrent(ctx: CheckContext): Promise<CheckResult
   };
 }
 
-/** The release a running process runs: from its working directory or its command line. */
-export async function runningRelease(pid: number, releasesDir: string): Promise<string | null> {
-  const inRelease = (p: string) => (p.startsWith(`${releasesDir}/`) ? p.slice(releasesDir.length + 1).split('/')[0] ?? null : null);
-  const cwd = await fs.readlink(`/proc/${pid}/cwd`).catch(() => '');
-  if (inRelease(cwd)) return inRelease(cwd);
-  const args = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-  for (const arg of args) if (inRelease(arg)) return inRelease(arg);
-  return null;
+/** How to restart the service, in the supervisor's own words. */
+export function restartCommand(supervisor: { name: string; unit: string }): string {
+  const tool = supervisor.name === 'systemd' ? 'systemctl --user' : supervisor.name === 'systemd-system' ? 'systemctl' : supervisor.name;
+  return `${tool} restart ${supervisor.unit}`;
 }
 
 export async function drift(ctx: CheckContext): Promise<CheckResult | null> {
   const supervisor = supervisorFor(ctx.config, ctx.env);
   if (!supervisor) return null;
-  const state = await supervisor.state().catch(() => null);
-  if (!state?.mainPid) return { name: 'drift', ok: true, detail: `the service is not running (${state?.state ?? 'unknown'}): nothing to compare` };
+  const running = await whatRuns(ctx);
+  if (!running?.pid) return { name: 'drift', ok: true, detail: 'the service is not running: nothing to compare' };
   const current = await readLinkVersion(ctx.layout, 'current').catch(() => null);
-  const running = await runningRelease(state.mainPid, ctx.layout.releases);
-  if (running === null) return { name: 'drift', ok: true, detail: `cannot tell which release pid ${state.mainPid} runs (its working directory is not inside releases/)` };
-  if (running === current) return { name: 'drift', ok: true, detail: `pid ${state.mainPid} runs ${running}, the current release` };
-  return { name: 'drift', ok: false, detail: `pid ${state.mainPid} runs ${running} but current is ${current}: updated but not restarted. Restart the service (${supervisor.name === 'systemd' ? 'systemctl --user' : supervisor.name === 'systemd-system' ? 'systemctl' : supervisor.name} restart ${supervisor.unit})` };
+  const pid = running.pid;
+  if (running.version === null) return { name: 'drift', ok: true, detail: `cannot tell which release pid ${pid} runs (no health version, no release path in its working directory or command line, no start time)` };
+  const how = running.source === 'health' ? 'its health endpoint says so' : running.source === 'process' ? 'by its path' : `it started ${running.since} ${running.source === 'start-time' ? 'after' : 'before'} current was flipped`;
+  if (!running.stale) return { name: 'drift', ok: true, detail: `pid ${pid} runs ${running.version}, the current release (${how})` };
+  // A unit that names a versioned release path runs that release whatever current says: a restart alone does not help.
+  const pinnedByUnit = (await unitPathVersion(ctx)) === running.version;
+  const fix = pinnedByUnit ? `its unit names releases/${running.version}: run release-switcher unit --install, then ${restartCommand(supervisor)}` : `Restart the service (${restartCommand(supervisor)})`;
+  return { name: 'drift', ok: false, detail: `pid ${pid} runs ${running.version} but current is ${current}: updated but not restarted (${how}). ${fix}` };
+}
+
+/** The release a systemd unit's ExecStart names by path, if any. */
+async function unitPathVersion(ctx: CheckContext): Promise<string | null> {
+  if (!isSystemd(ctx) || !ctx.config.unit) return null;
+  const shown = await systemctl(ctx, ctx.config.supervisor === 'systemd', ['show', ctx.config.unit, '--property=ExecStart', '--value']).catch(() => null);
+  const match = shown?.output.match(new RegExp(`${ctx.layout.releases.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/([^/ ;]+)/`));
+  return match?.[1] ?? null;
 }
 
 export async function scopeMismatch(ctx: CheckContext): Promise<CheckResult | null> {

@@ -6,7 +6,7 @@
  */
 import { newTransaction } from '../transaction/activate.js';
 import { installLocked } from '../stage/install.js';
-import { type StatusResult, status } from '../commands/list.js';
+import { type StatusResult, status } from '../commands/status.js';
 import type { Transaction } from '../model/state.js';
 import { readLinkVersion } from '../store/links.js';
 import { activateOrSchedule, transact } from '../transaction/schedule.js';

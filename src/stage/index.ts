@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../platform/fs.js';
 import type { Journal } from '../store/journal.js';
 import { LAYOUT_VERSION, type Layout, RELEASE_MARKER } from '../store/layout.js';
 import { type KnownHash, type ReleaseMarker, computeManifest, manifestSize } from '../store/manifest.js';
+import { refreshAfterLinks } from '../store/fingerprints.js';
 import { readMarker } from '../store/release.js';
 import type { ProgressEvent, ResolvedRuntime } from '../model/runtime.js';
 import { type EarlierRelease, dedupeAgainst, sealTree } from '../store/seal.js';
@@ -145,7 +146,7 @@ export async function sealStaged(input: SealInput): Promise<{ marker: ReleaseMar
   const earlier = await earlierManifests(input.layout, input.earlier);
   const shared = input.shared ?? new Set<string>();
   const deduped = await dedupeAgainst(pkgDir, manifest.filter((entry) => !shared.has(entry.path)), earlier);
-  const { linkedBytes, internalBytes } = deduped;
+  const { linkedBytes, internalBytes, inodes } = deduped;
   const linked = new Set([...deduped.linked, ...shared]);
   progress({ phase: 'dedupe', message: `${linked.size} files (${linkedBytes} bytes) shared with earlier releases, ${internalBytes} bytes of duplicates within` });
   const immutable = await probeImmutable(pkgDir);
@@ -153,6 +154,8 @@ export async function sealStaged(input: SealInput): Promise<{ marker: ReleaseMar
   const marker: ReleaseMarker = { layoutVersion: LAYOUT_VERSION, ...input.identity, installedAt: new Date().toISOString(), immutable: immutable.supported, size: manifestSize(manifest), files: manifest };
   await writeFileAtomic(path.join(pkgDir, RELEASE_MARKER), JSON.stringify(marker) + '\n');
   await sealTree(pkgDir, linked);
+  // Dedupe moved the ctime of the earlier releases' inodes it linked to: carry their fingerprints.
+  await refreshAfterLinks(input.layout, input.earlier, inodes);
   progress({ phase: 'seal', message: `sealed ${manifest.length} entries` });
   return { marker, linkedBytes };
 }

@@ -14,6 +14,7 @@ import type { ReleaseMarker } from '../store/manifest.js';
 import { compareVersionsDesc, readMarker } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
 import { stageRelease } from './index.js';
+import { recordFingerprints } from '../store/fingerprints.js';
 import { makeReleaseImmutable, removeTreeKeepingReleases } from '../store/immutable-release.js';
 import { layoutOf } from '../store/layout.js';
 
@@ -65,6 +66,8 @@ export async function commitRelease(session: JournalSession, staged: { dir: stri
   await fs.rename(staged.dir, layout.release(version));
   await fsyncDir(layout.releases);
   await makeReleaseImmutable(layout, staged.marker); // after the rename: an immutable directory cannot move
+  // Last: after every step that moves a ctime (links, chmod, +i), or every fingerprint is stale at once.
+  await recordFingerprints(layout, version, layout.release(version));
   crashPoint('install:renamed');
   journal.state.releases[version] = { version, state, pinned: false, installedAt: staged.marker.installedAt, integrity: staged.marker.integrity, source: staged.marker.source };
   journal.state.operation = null;

@@ -28,6 +28,8 @@ export interface Layout {
   /** State snapshots, one folder per transaction: `snapshots/<transaction id>/`. */
   readonly snapshots: string;
   release(version: string): string;
+  /** Stat fingerprints of a sealed release, kept outside it (see store/fingerprints.ts). */
+  fingerprints(version: string): string;
   marker(version: string): string;
   /** Relative symlink target of `current`/`previous` for a version. */
   linkTarget(version: string): string;
@@ -55,6 +57,7 @@ export function layoutOf(root: string): Layout {
     snapshots,
     release: (version) => path.join(releases, validVersion(version, 'a release directory')),
     marker: (version) => path.join(releases, validVersion(version, 'a release marker'), RELEASE_MARKER),
+    fingerprints: (version) => path.join(abs, 'fingerprints', `${validVersion(version, 'a fingerprint record')}.json`),
     linkTarget: (version) => path.join('releases', validVersion(version, 'a link target')),
     stagingDir: (id) => path.join(staging, id),
     snapshot: (id) => path.join(snapshots, id),

@@ -116,7 +116,8 @@ export async function diffAgainstManifest(root: string, files: readonly Manifest
   return problems.sort();
 }
 
-async function checkEntry(entry: ManifestEntry, abs: string, isDir: boolean, isLink: boolean): Promise<string | undefined> {
+/** One entry against its manifest record, in full (a file is re-hashed); undefined when it matches. */
+export async function checkEntry(entry: ManifestEntry, abs: string, isDir: boolean, isLink: boolean): Promise<string | undefined> {
   try {
     if (entry.type === 'dir') {
       if (!isDir) return 'expected a directory';

@@ -4,6 +4,8 @@ import semver from 'semver';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { readJsonIfExists } from '../platform/fs.js';
 import { type Layout, isValidVersion } from './layout.js';
+import { diffByFingerprints } from './fast-verify.js';
+import { readFingerprints, sha256Of, writeRecord } from './fingerprints.js';
 import { type ReleaseMarker, diffAgainstManifest } from './manifest.js';
 
 export async function readMarker(layout: Layout, version: string): Promise<ReleaseMarker | undefined> {
@@ -13,6 +15,16 @@ export async function readMarker(layout: Layout, version: string): Promise<Relea
     return marker && marker.version === version && Array.isArray(marker.files) ? marker : undefined;
   } catch {
     return undefined; // an unreadable marker is no marker: not a release
+  }
+}
+
+/** The marker in already-read bytes (read once: they are hashed too), under readMarker's rules. */
+function markerFrom(text: Buffer | undefined, version: string): ReleaseMarker | undefined {
+  try {
+    const marker = text && (JSON.parse(text.toString('utf8')) as ReleaseMarker);
+    return marker && marker.version === version && Array.isArray(marker.files) ? marker : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -36,20 +48,64 @@ export async function listReleaseDirs(layout: Layout): Promise<{ complete: strin
 
 /** Re-hash a release against its manifest; throws RELEASE_TAMPERED (or RELEASE_NOT_FOUND) with the differences. */
 export async function verifyRelease(layout: Layout, version: string): Promise<ReleaseMarker> {
+  const marker = await requireMarker(layout, version);
+  throwIfTampered(layout, marker, await diffAgainstManifest(layout.release(version), marker.files));
+  return marker;
+}
+
+/**
+ * The same verdict as verifyRelease without re-hashing what has not changed: entries whose stat
+ * fingerprint (ctime included) still matches the one recorded after sealing are intact; the others
+ * are checked in full, and refreshed when intact. A release without fingerprints (sealed by an older
+ * version, or whose marker changed since) is re-hashed in full.
+ */
+export async function verifyReleaseFast(layout: Layout, version: string): Promise<ReleaseMarker> {
+  const [text, record] = await Promise.all([fs.readFile(layout.marker(version)).catch(() => undefined), readFingerprints(layout, version)]);
+  const marker = markerFrom(text, version) ?? (await requireMarker(layout, version));
+  if (!record || !text || record.markerSha256 !== sha256Of(text)) return verifyRelease(layout, version);
+  const { problems, refreshed } = await diffByFingerprints(layout.release(version), marker.files, record.entries);
+  throwIfTampered(layout, marker, problems);
+  if (refreshed.size > 0) {
+    for (const [rel, fingerprint] of refreshed) record.entries[rel] = fingerprint;
+    await writeRecord(layout, version, record);
+  }
+  return marker;
+}
+
+export type WayBack = { version: string; proven: true; marker: ReleaseMarker } | { version: string; proven: false; error: unknown };
+
+/**
+ * Prove the way back before a flip (issue 12 item 2): fast-verify the release `current` names now,
+ * so that if the new release fails, the flip back needs no hashing. Null when there is no way back
+ * (first activation). Never throws for a broken way back: the driver decides (refuse the activation,
+ * or go on with no rollback target); `error` is the RELEASE_TAMPERED/RELEASE_NOT_FOUND it met.
+ */
+export async function proveWayBack(layout: Layout, leaving: string | null): Promise<WayBack | null> {
+  if (leaving === null) return null;
+  try {
+    return { version: leaving, proven: true, marker: await verifyReleaseFast(layout, leaving) };
+  } catch (error) {
+    return { version: leaving, proven: false, error };
+  }
+}
+
+async function requireMarker(layout: Layout, version: string): Promise<ReleaseMarker> {
   const marker = await readMarker(layout, version);
   if (!marker) {
     throw new ReleaseSwitcherError('RELEASE_NOT_FOUND', `Release ${version} is not installed (no complete release in ${layout.release(version)}).`, {
       hint: `Install it first: release-switcher install ${version}`,
     });
   }
-  const problems = await diffAgainstManifest(layout.release(version), marker.files);
-  if (problems.length > 0) {
-    throw new ReleaseSwitcherError('RELEASE_TAMPERED', `Release ${version} no longer matches its manifest: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}.`, {
-      hint: `Do not run it. Move it aside (mv ${layout.release(version)} ${layout.release(version)}.tampered), then run release-switcher recover and install ${marker.name}@${version} again.`,
-      details: { problems },
-    });
-  }
   return marker;
+}
+
+function throwIfTampered(layout: Layout, marker: ReleaseMarker, problems: string[]): void {
+  if (problems.length === 0) return;
+  const { version } = marker;
+  throw new ReleaseSwitcherError('RELEASE_TAMPERED', `Release ${version} no longer matches its manifest: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}.`, {
+    hint: `Do not run it. Move it aside (mv ${layout.release(version)} ${layout.release(version)}.tampered), then run release-switcher recover and install ${marker.name}@${version} again.`,
+    details: { problems },
+  });
 }
 
 /** Newest first: semver order where both are versions. */

@@ -3,11 +3,13 @@
  * every write bit away. A shared inode is only ever linked to, never opened for writing or chmod'ed:
  * the staged copy is replaced by the link with rename(2), and sealing skips linked files.
  */
+import type { BigIntStats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { tempName } from '../platform/fs.js';
 import { RELEASE_MARKER } from './layout.js';
+import { type LinkedInode, inodeOf, fingerprintOf } from './fingerprints.js';
 import type { ManifestEntry } from './manifest.js';
 import { assertLinksContained } from './containment.js';
 import { mapLimit, walkTree } from '../platform/tree.js';
@@ -26,6 +28,8 @@ export interface DedupeResult {
   linkedBytes: number;
   /** Bytes saved by linking duplicate files within the new release to each other. */
   internalBytes: number;
+  /** Earlier releases' inodes linked to (`dev:ino`), before and after: their fingerprints are refreshed. */
+  inodes: Map<string, LinkedInode>;
 }
 
 const LINK_PARALLELISM = 16;
@@ -49,14 +53,18 @@ export async function dedupeAgainst(stagedDir: string, files: readonly ManifestE
   const linked = new Set<string>();
   let linkedBytes = 0;
   const candidates = files.filter((entry): entry is Extract<ManifestEntry, { type: 'file' }> => entry.type === 'file' && byContent.has(keyOf(entry)));
+  // Each source inode is stat'ed once before anything touches it and once after all: the states its
+  // earlier releases' fingerprints may be carried from and to (clearing +i, linking and setting +i
+  // again each move its ctime).
+  const sources = [...new Set(candidates.map((entry) => sourceOf(entry)!))];
+  const before = new Map(await mapLimit(sources, LINK_PARALLELISM, async (source) => [source, await fs.lstat(source, { bigint: true })] as const));
   // Immutable sources: clear the attribute on exactly the inodes we link to, link, set it again.
   // Under the root's lock; about 0.3 s per 10 000 files each way (measured), against re-storing them.
   const immutableDirs = earlier.filter((release) => release.immutable).map((release) => release.dir + path.sep);
-  const unlock = [...new Set(candidates.map((entry) => sourceOf(entry)!))].filter((source) => immutableDirs.some((dir) => source.startsWith(dir)));
+  const unlock = sources.filter((source) => immutableDirs.some((dir) => source.startsWith(dir)));
   await setImmutablePaths(unlock, false);
   try {
     await mapLimit(candidates, LINK_PARALLELISM, async (entry) => {
-      if (entry.type !== 'file') return;
       const target = path.join(stagedDir, entry.path);
       if (await replaceWithLink(sourceOf(entry)!, target)) {
         linked.add(entry.path);
@@ -68,7 +76,11 @@ export async function dedupeAgainst(stagedDir: string, files: readonly ManifestE
   }
   const internalBytes = await dedupeWithin(stagedDir, files.filter((entry) => !linked.has(entry.path)));
   await assertNamesUnchanged(stagedDir, files);
-  return { linked, linkedBytes, internalBytes };
+  const inodes = new Map<string, { before: BigIntStats; after: BigIntStats }>();
+  await mapLimit([...before], LINK_PARALLELISM, async ([source, stat]) => {
+    inodes.set(inodeOf(fingerprintOf(stat)), { before: stat, after: await fs.lstat(source, { bigint: true }) });
+  });
+  return { linked, linkedBytes, internalBytes, inodes };
 }
 
 /**

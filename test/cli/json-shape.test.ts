@@ -28,7 +28,8 @@ describe('--json shape of every command', () => {
     const list = (await run(['list'])).result;
     expect(keys(list)).toEqual(['current', 'previous', 'releases']);
     expect(keys(list.releases[0])).toEqual(['current', 'installedAt', 'integrity', 'pinned', 'previous', 'source', 'state', 'version']);
-    expect(keys((await run(['status'])).result)).toEqual(['current', 'previous', 'transaction']);
+    expect(keys((await run(['status'])).result)).toEqual(['current', 'previous', 'running', 'transaction']);
+    expect((await run(['status'])).result.running).toBeNull(); // supervisor none, no health endpoint: nothing can tell
     expect((await run(['pin', '1.0.0'])).result).toEqual({ version: '1.0.0', pinned: true });
     expect((await run(['unpin', '1.0.0'])).result).toEqual({ version: '1.0.0', pinned: false });
     expect(keys((await run(['prune', '--keep', '5'])).result)).toEqual(expect.arrayContaining(['kept', 'removed']));

@@ -3,7 +3,7 @@ import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
-  const result = await doctor({ root: ctx.root, fix: ctx.values.fix === true, ...ctx.runtime });
+  const result = await doctor({ root: ctx.root, fix: ctx.values.fix === true, deep: ctx.values.deep === true, ...ctx.runtime });
   const human = result.checks.map((c) => `${c.ok ? 'ok  ' : c.fixed ? 'FIXED' : 'FAIL'} ${c.name.padEnd(11)} ${c.detail}${c.fixed ? ` — fixed: ${c.fixed}` : ''}`).join('\n');
   const failing = result.checks.filter((c) => !c.ok && !c.fixed);
   if (failing.length === 0) return { result, human };

@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// Benchmark: activating a 40k-file release (switch, then rollback; supervisor none) against
+// `sha256sum` of the same tree (find + xargs sha256sum), measured in the same run.
+//
+// Two activation figures:
+//   - as-built: the CLI as it is (the driver re-hashes the target in full before the flip: verifyRelease).
+//   - fast: the same CLI from a copy of dist/ where the driver's call sites use verifyReleaseFast (the
+//     hand-over in issue 12: src/transaction/{activate,settle}.ts). Only that import differs.
+// Iterations are interleaved (sha256sum, as-built, fast, ...) so machine noise lands on all alike.
+// The fixture: two versions of a package with --files files (4 KiB average, deterministic content);
+// the second differs in 1% of files, so it dedupes against the first like a real update.
+//
+//   node bench/activate-vs-sha256.mjs [--files 40000] [--runs 5] [--dir DIR]
+// Goal: activation (fast) / sha256sum <= 0.3.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import {parseArgs} from 'node:util';
+import {performance} from 'node:perf_hooks';
+import {execa} from 'execa';
+import {PROJECT_DIR, CACHE_DIR} from './lib/node24.mjs';
+import {median, fmt, goalMark, makeTempDir, removeTree, saveResult} from './lib/measure.mjs';
+
+const GOAL = 0.3;
+const {values: opts} = parseArgs({options: {files: {type: 'string', default: '40000'}, runs: {type: 'string', default: '5'}, dir: {type: 'string'}}});
+const FILES = Number(opts.files);
+const RUNS = Math.max(3, Number(opts.runs));
+const CLI = path.join(PROJECT_DIR, 'dist', 'cli', 'main.js');
+if (!fs.existsSync(CLI)) {
+  console.error(`activate-vs-sha256: ${CLI} does not exist (run \`npm run build\`)`);
+  process.exit(1);
+}
+
+const base = opts.dir ? fs.mkdtempSync(path.join(opts.dir, 'rs-bench-activate-')) : makeTempDir('activate');
+const patched = path.join(PROJECT_DIR, `.bench-dist-fast-${process.pid}`); // inside the project: node_modules and "type" resolve
+
+/** A package tree of FILES files in nested dirs (node_modules-like fan-out), content seeded by (i, variant). */
+function writePackage(dir, version, changed) {
+  fs.mkdirSync(dir, {recursive: true});
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({name: 'rs-bench-big', version, main: 'index.js'}));
+  fs.writeFileSync(path.join(dir, 'index.js'), `console.log(${JSON.stringify(version)});\n`);
+  for (let i = 0; i < FILES - 2; i++) {
+    const sub = path.join(dir, 'node_modules', `pkg-${i % 400}`, `d${(i >> 3) % 12}`);
+    if (i < 400 * 12 || !fs.existsSync(sub)) fs.mkdirSync(sub, {recursive: true});
+    const size = 256 + ((i * 2654435761) % 7936); // 256 B .. 8 KiB, about 4 KiB on average
+    const variant = changed(i) ? version : 'same';
+    const line = `// file ${i} ${variant} `.padEnd(64, '.') + '\n';
+    fs.writeFileSync(path.join(sub, `f${i}.js`), line.repeat(Math.ceil(size / 64)).slice(0, size));
+  }
+}
+
+async function cli(args) {
+  const started = performance.now();
+  const r = await execa(process.execPath, [args.cli ?? CLI, '--root', root, '--json', ...args.argv], {reject: false, timeout: 10 * 60_000, env: {...process.env, npm_config_cache: path.join(base, 'npm-cache')}});
+  const seconds = (performance.now() - started) / 1000;
+  const json = JSON.parse(r.stdout || 'null');
+  if (r.exitCode !== 0) throw new Error(`${args.argv.join(' ')}: exit ${r.exitCode}\n${r.stdout}\n${r.stderr}`);
+  return {seconds, result: json?.result};
+}
+
+const root = path.join(base, 'root');
+try {
+  console.log(`fixture: 2 versions × ${FILES} files in ${base}`);
+  for (const [version, changed] of [['1.0.0', () => false], ['1.0.1', (i) => i % 100 === 0]]) {
+    const dir = path.join(base, `src-${version}`, 'package');
+    writePackage(dir, version, changed);
+    await execa('tar', ['-czf', path.join(base, `${version}.tgz`), '-C', path.dirname(dir), 'package']);
+    removeTree(path.dirname(dir));
+  }
+  await cli({argv: ['init', '--package', 'rs-bench-big', '--supervisor', 'none']});
+  for (const version of ['1.0.0', '1.0.1']) {
+    const t = await cli({argv: ['install', path.join(base, `${version}.tgz`)]});
+    console.log(`install ${version}: ${fmt.s(t.seconds)}`);
+  }
+  await cli({argv: ['switch', '1.0.0']});
+  fs.cpSync(path.join(PROJECT_DIR, 'dist'), patched, {recursive: true});
+  for (const file of ['transaction/activate.js', 'transaction/settle.js']) {
+    const p = path.join(patched, file);
+    const text = fs.readFileSync(p, 'utf8');
+    const next = text.replace(/import \{ verifyRelease \} from '\.\.\/store\/release\.js';/, "import { verifyReleaseFast as verifyRelease } from '../store/release.js';");
+    if (next === text) throw new Error(`cannot patch ${file}: its import of verifyRelease changed`);
+    fs.writeFileSync(p, next);
+  }
+  const tree = path.join(root, 'releases', '1.0.1');
+  const samples = {sha256sum: [], 'as-built': [], fast: [], 'verify (full)': [], 'verify (fast)': []};
+  for (let run = 0; run < RUNS; run++) {
+    let started = performance.now();
+    await execa('sh', ['-c', 'find "$1" -type f -print0 | xargs -0 sha256sum > /dev/null', 'sh', tree]);
+    samples.sha256sum.push((performance.now() - started) / 1000);
+    for (const [label, cliPath] of [['as-built', CLI], ['fast', path.join(patched, 'cli', 'main.js')]]) {
+      const sw = await cli({cli: cliPath, argv: ['switch', '1.0.1']});
+      const rb = await cli({cli: cliPath, argv: ['rollback']});
+      samples[label].push((sw.seconds + rb.seconds) / 2);
+      const step = (tx) => tx.steps.find((s) => s.name === 'verify-release')?.ms ?? NaN;
+      samples[label === 'as-built' ? 'verify (full)' : 'verify (fast)'].push((step(sw.result) + step(rb.result)) / 2 / 1000);
+    }
+  }
+  const anchor = median(samples.sha256sum);
+  const row = (label) => {
+    const xs = samples[label];
+    return `${label.padEnd(14)} median ${fmt.s(median(xs))}  spread ${fmt.s(Math.min(...xs))}..${fmt.s(Math.max(...xs))}  ratio to sha256sum ${fmt.ratio(median(xs) / anchor)}`;
+  };
+  console.log(`\n${RUNS} runs, one activation = mean of a switch and a rollback (whole CLI process):`);
+  for (const label of Object.keys(samples)) console.log(row(label));
+  console.log(`fast activation / sha256sum = ${fmt.ratio(median(samples.fast) / anchor)} (${goalMark(median(samples.fast) / anchor, GOAL)})`);
+  const saved = saveResult(CACHE_DIR, 'activate-vs-sha256', {files: FILES, runs: RUNS, samples});
+  console.log(`saved ${saved}`);
+} finally {
+  removeTree(base);
+  fs.rmSync(patched, {recursive: true, force: true});
+}

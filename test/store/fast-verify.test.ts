@@ -1,0 +1,103 @@
+// The fast activation check: stat fingerprints recorded after sealing, one lstat per entry, a re-hash
+// only where an inode moved. Tampering that puts size and mtime back is still caught (ctime moved),
+// on an inode shared by two releases too; our own dedupe links into an earlier release do not raise it.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { stageReleaseForTest } from '../support/sealed.ts';
+import { isReleaseSwitcherError } from '../../src/model/errors.ts';
+import { readFingerprints } from '../../src/store/fingerprints.ts';
+import { layoutOf } from '../../src/store/layout.ts';
+import { verifyRelease, verifyReleaseFast } from '../../src/store/release.ts';
+import { tempDir } from '../support/cli.ts';
+
+const FILES = { 'package.json': '{"name":"app","version":"1.0.0"}', 'index.js': 'console.log("one")\n', 'lib/util.js': 'module.exports = 1;\n' };
+
+/** Rewrite a file with same-length content and put its mtime back to the nanosecond, as a careful tamperer would. */
+function tamperKeepingSizeAndMtime(file: string, content: string): void {
+  const before = statSync(file, { bigint: true });
+  expect(BigInt(Buffer.byteLength(content))).toBe(before.size);
+  const reference = join(tempDir(), 'times');
+  writeFileSync(reference, '');
+  execFileSync('touch', ['-r', file, reference]); // touch -r copies nanoseconds; utimes(2) from JS rounds them
+  chmodSync(join(file, '..'), 0o755);
+  chmodSync(file, 0o644);
+  writeFileSync(file, content);
+  chmodSync(file, Number(before.mode) & 0o7777);
+  chmodSync(join(file, '..'), 0o555);
+  execFileSync('touch', ['-r', reference, file]);
+  const after = statSync(file, { bigint: true });
+  expect([after.size, after.mtimeNs, after.ino]).toEqual([before.size, before.mtimeNs, before.ino]);
+}
+
+async function expectTampered(check: Promise<unknown>, path: string): Promise<void> {
+  const error = await check.then(() => undefined, (e: unknown) => e);
+  expect(isReleaseSwitcherError(error) && error.code).toBe('RELEASE_TAMPERED');
+  expect((error as { details: { problems: string[] } }).details.problems).toEqual([`${path}: content changed`]);
+}
+
+describe('verifyReleaseFast', () => {
+  it('passes an untouched release and records fingerprints for every entry', async () => {
+    const layout = layoutOf(tempDir());
+    await stageReleaseForTest(layout, '1.0.0', FILES);
+    const record = await readFingerprints(layout, '1.0.0');
+    expect(Object.keys(record!.entries).sort()).toEqual(['index.js', 'lib', 'lib/util.js', 'package.json']);
+    const marker = await verifyReleaseFast(layout, '1.0.0');
+    expect(marker).toEqual(await verifyRelease(layout, '1.0.0'));
+  });
+
+  it('catches content changed with size and mtime restored', async () => {
+    const layout = layoutOf(tempDir());
+    await stageReleaseForTest(layout, '1.0.0', FILES);
+    tamperKeepingSizeAndMtime(join(layout.release('1.0.0'), 'index.js'), 'console.log("evil")');
+    await expectTampered(verifyReleaseFast(layout, '1.0.0'), 'index.js');
+    // and keeps catching it: a failed check refreshes nothing
+    await expectTampered(verifyReleaseFast(layout, '1.0.0'), 'index.js');
+  });
+
+  it('catches tampering on an inode shared by two releases, in both', async () => {
+    const layout = layoutOf(tempDir());
+    await stageReleaseForTest(layout, '1.0.0', FILES);
+    await stageReleaseForTest(layout, '1.1.0', { ...FILES, 'index.js': 'console.log("two")\n' }, ['1.0.0']);
+    const shared = join(layout.release('1.1.0'), 'lib/util.js');
+    expect(statSync(shared).ino).toBe(statSync(join(layout.release('1.0.0'), 'lib/util.js')).ino);
+    tamperKeepingSizeAndMtime(shared, 'module.exports = 2;\n');
+    await expectTampered(verifyReleaseFast(layout, '1.0.0'), 'lib/util.js');
+    await expectTampered(verifyReleaseFast(layout, '1.1.0'), 'lib/util.js');
+  });
+
+  it('a second install that dedupes against the first leaves the first passing, without re-hashing', async () => {
+    const layout = layoutOf(tempDir());
+    await stageReleaseForTest(layout, '1.0.0', FILES);
+    const ctimeBefore = statSync(join(layout.release('1.0.0'), 'lib/util.js'), { bigint: true }).ctimeNs;
+    await stageReleaseForTest(layout, '1.1.0', { ...FILES, 'index.js': 'console.log("two")\n' }, ['1.0.0']);
+    const ctimeAfter = statSync(join(layout.release('1.0.0'), 'lib/util.js'), { bigint: true }).ctimeNs;
+    expect(ctimeAfter).not.toBe(ctimeBefore); // the link did move the shared inode's ctime
+    const record = await readFingerprints(layout, '1.0.0');
+    expect(record!.entries['lib/util.js']).toContain(`:${ctimeAfter}:`); // carried forward, not left stale
+    await expect(verifyReleaseFast(layout, '1.0.0')).resolves.toMatchObject({ version: '1.0.0' });
+    await expect(verifyReleaseFast(layout, '1.1.0')).resolves.toMatchObject({ version: '1.1.0' });
+  });
+
+  it('an extra file is caught through its directory', async () => {
+    const layout = layoutOf(tempDir());
+    await stageReleaseForTest(layout, '1.0.0', FILES);
+    const lib = join(layout.release('1.0.0'), 'lib');
+    chmodSync(lib, 0o755);
+    writeFileSync(join(lib, 'extra.js'), 'x');
+    chmodSync(lib, 0o555);
+    const error = await verifyReleaseFast(layout, '1.0.0').catch((e: unknown) => e);
+    expect((error as { details: { problems: string[] } }).details.problems).toEqual(['lib/extra.js: not in the manifest']);
+  });
+
+  it('a release without fingerprints (sealed by an older version) is re-hashed in full, and still caught', async () => {
+    const layout = layoutOf(tempDir());
+    await stageReleaseForTest(layout, '1.0.0', FILES);
+    renameSync(layout.fingerprints('1.0.0'), `${layout.fingerprints('1.0.0')}.gone`);
+    await expect(verifyReleaseFast(layout, '1.0.0')).resolves.toMatchObject({ version: '1.0.0' });
+    tamperKeepingSizeAndMtime(join(layout.release('1.0.0'), 'index.js'), 'console.log("evil")');
+    await expectTampered(verifyReleaseFast(layout, '1.0.0'), 'index.js');
+  });
+});
+
