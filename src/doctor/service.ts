@@ -9,19 +9,20 @@ import path from 'node:path';
 import { readLinkVersion } from '../store/links.js';
 import { run } from '../platform/subprocess.js';
 import { supervisorFor } from '../service/supervisors/index.js';
+import { systemctl } from '../service/systemctl.js';
 import type { CheckContext, CheckResult } from './checks.js';
 
 const TIMEOUT_MS = 15_000;
 
-async function systemctl(ctx: CheckContext, user: boolean, args: string[]) {
-  return run('systemctl', [...(user ? ['--user'] : []), ...args], { env: ctx.env, timeoutMs: TIMEOUT_MS });
+function systemctlIn(ctx: CheckContext, user: boolean, args: string[]) {
+  return systemctl(args, { scope: user ? 'user' : 'system', env: ctx.env, timeoutMs: TIMEOUT_MS });
 }
 
 const isSystemd = (ctx: CheckContext) => ctx.config.supervisor === 'systemd' || ctx.config.supervisor === 'systemd-system';
 
 export async function unitThroughCurrent(ctx: CheckContext): Promise<CheckResult | null> {
   if (!isSystemd(ctx) || !ctx.config.unit) return null;
-  const shown = await systemctl(ctx, ctx.config.supervisor === 'systemd', ['show', ctx.config.unit, '--property=ExecStart', '--value']);
+  const shown = await systemctlIn(ctx, ctx.config.supervisor === 'systemd', ['show', ctx.config.unit, '--property=ExecStart', '--value']);
   const execStart = shown.output.trim();
   if (shown.exitCode !== 0 || execStart === '') return { name: 'unit', ok: false, detail: `cannot read ExecStart of ${ctx.config.unit}: ${shown.output.trim().slice(0, 200)}` };
   const current = path.join(ctx.layout.root, 'current') + '/';
@@ -59,7 +60,7 @@ export async function drift(ctx: CheckContext): Promise<CheckResult | null> {
 export async function scopeMismatch(ctx: CheckContext): Promise<CheckResult | null> {
   if (!isSystemd(ctx) || !ctx.config.unit) return null;
   const user = ctx.config.supervisor === 'systemd';
-  const other = await systemctl(ctx, !user, ['cat', ctx.config.unit]);
+  const other = await systemctlIn(ctx, !user, ['cat', ctx.config.unit]);
   if (other.exitCode !== 0) return { name: 'unit-scope', ok: true, detail: `no ${user ? 'system' : 'user'} unit named ${ctx.config.unit}` };
   return { name: 'unit-scope', ok: false, detail: `both a user and a system unit named ${ctx.config.unit} exist; release-switcher drives the ${user ? 'user' : 'system'} one. Disable the other.` };
 }

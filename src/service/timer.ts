@@ -16,7 +16,8 @@ import { pathExists, writeFileAtomic } from '../platform/fs.js';
 import { CLI_MAIN } from '../platform/self.js';
 import { layoutOf } from '../store/layout.js';
 import type { RootOptions } from '../store/session.js';
-import { run, tail } from '../platform/subprocess.js';
+import { tail } from '../platform/subprocess.js';
+import { systemctl } from './systemctl.js';
 import { launchdPlist } from './supervisors/launchd.js';
 import { type UnitScope, execWord, unitDir, writeUnitFile } from './unit.js';
 
@@ -52,7 +53,6 @@ type Schedule = { kind: 'calendar'; spec: string } | { kind: 'span'; spec: strin
 const HEADER = '# Written by release-switcher (timer --install): regenerate it rather than edit it.';
 const DEFAULT_EVERY = 'hourly';
 const DEFAULT_DELAY_SECONDS = 3600;
-const SYSTEMCTL_TIMEOUT_MS = 30_000;
 
 /** systemd.time(7) span units, in seconds. */
 const SPAN_UNITS: Record<string, number> = {
@@ -135,9 +135,7 @@ export function autoUpdateTimer(config: Config, root: string, schedule: Schedule
   ].join('\n');
 }
 
-function systemctl(scope: UnitScope, args: string[], env: NodeJS.ProcessEnv) {
-  return run('systemctl', [...(scope === 'user' ? ['--user'] : []), ...args], { env, timeoutMs: SYSTEMCTL_TIMEOUT_MS });
-}
+const systemctlIn = (scope: UnitScope, args: string[], env: NodeJS.ProcessEnv) => systemctl(args, { scope, env });
 
 function supervisorFailed(scope: UnitScope, args: string[], output: string): ReleaseSwitcherError {
   const command = `systemctl ${scope === 'user' ? '--user ' : ''}${args.join(' ')}`;
@@ -153,7 +151,7 @@ async function installSystemd(files: TimerFile[], name: string, scope: UnitScope
   await writeUnitFile(timer.path, timer.content, { scope, env }); // and daemon-reload, once for both
   // enable, then restart rather than `enable --now`: a timer already running re-arms with the new schedule.
   for (const args of [['enable', name], ['restart', name]]) {
-    const result = await systemctl(scope, args, env);
+    const result = await systemctlIn(scope, args, env);
     if (result.exitCode !== 0) throw supervisorFailed(scope, args, result.output);
   }
 }
@@ -161,11 +159,11 @@ async function installSystemd(files: TimerFile[], name: string, scope: UnitScope
 /** Files that are gone are fine; a timer that exists must be disabled before its files go, or it keeps running. */
 async function removeSystemd(files: TimerFile[], name: string, scope: UnitScope, env: NodeJS.ProcessEnv): Promise<boolean> {
   const present = (await Promise.all(files.map((f) => pathExists(f.path)))).some(Boolean);
-  const disable = await systemctl(scope, ['disable', '--now', name], env);
+  const disable = await systemctlIn(scope, ['disable', '--now', name], env);
   if (!present) return false;
   if (disable.exitCode !== 0) throw supervisorFailed(scope, ['disable', '--now', name], disable.output);
   for (const file of files) await fs.rm(file.path, { force: true });
-  const reload = await systemctl(scope, ['daemon-reload'], env);
+  const reload = await systemctlIn(scope, ['daemon-reload'], env);
   if (reload.exitCode !== 0) throw supervisorFailed(scope, ['daemon-reload'], reload.output);
   return true;
 }

@@ -13,10 +13,11 @@ import { layoutOf } from '../store/layout.js';
 import { CLI_MAIN } from '../platform/self.js';
 import { PRESETS } from '../store/presets.js';
 import type { RootOptions } from '../store/session.js';
-import { run, tail } from '../platform/subprocess.js';
+import { tail } from '../platform/subprocess.js';
+import { systemctl, type UnitScope } from './systemctl.js';
 import { launchdPlist } from './supervisors/launchd.js';
 
-export type UnitScope = 'user' | 'system';
+export type { UnitScope } from './systemctl.js';
 export type UnitKind = 'drop-in' | 'unit' | 'plist';
 
 export interface ServiceOptions {
@@ -36,7 +37,6 @@ export const DROP_IN_NAME = 'release-switcher.conf';
 /** First line of every file we write: marks a whole unit as ours, so a later `unit --install` rewrites it. */
 const HEADER = '# Written by release-switcher (unit --install): regenerate it rather than edit it.';
 const STOP_MARGIN_SECONDS = 10;
-const SYSTEMCTL_TIMEOUT_MS = 30_000;
 
 /** One word of an Exec line (systemd.service "COMMAND LINES"): `%` specifiers, `$` expansion, quotes, C escapes. */
 export function execWord(word: string): string {
@@ -139,15 +139,11 @@ export function unitPath(config: Config, options: PathOptions): string {
   return path.join(unitDir(options), unitNameOf(config));
 }
 
-function systemctl(scope: UnitScope, args: string[], env: NodeJS.ProcessEnv) {
-  return run('systemctl', [...(scope === 'user' ? ['--user'] : []), ...args], { env, timeoutMs: SYSTEMCTL_TIMEOUT_MS });
-}
-
 /** Write a unit file or drop-in atomically, then daemon-reload so the manager sees it. */
 export async function writeUnitFile(file: string, content: string, options: PathOptions): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   await writeFileAtomic(file, content);
-  const reload = await systemctl(options.scope, ['daemon-reload'], options.env);
+  const reload = await systemctl(['daemon-reload'], options);
   if (reload.exitCode !== 0) {
     throw new ReleaseSwitcherError('SUPERVISOR_FAILED', `Wrote ${file}, but systemctl daemon-reload failed: ${tail(reload.output, 5)}`, {
       hint: `Run: systemctl ${options.scope === 'user' ? '--user ' : ''}daemon-reload`,
@@ -168,7 +164,7 @@ export async function installDropIn(config: Config, root: string, options: Servi
 async function existingUnit(config: Config, options: PathOptions): Promise<'theirs' | 'ours' | 'none' | undefined> {
   const own = await fs.readFile(unitPath(config, options), 'utf8').catch(() => '');
   if (own.startsWith(HEADER)) return 'ours';
-  const cat = await systemctl(options.scope, ['cat', unitNameOf(config)], options.env).catch(() => undefined);
+  const cat = await systemctl(['cat', unitNameOf(config)], options).catch(() => undefined);
   if (cat?.exitCode === 0) return /^# .*\.d\/[^/]+\.conf$/.test(cat.output.split('\n')[0] ?? '') ? 'none' : 'theirs';
   return cat && /No files found/.test(cat.output) ? 'none' : undefined;
 }
