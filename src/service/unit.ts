@@ -16,6 +16,7 @@ import type { RootOptions } from '../store/session.js';
 import { tail } from '../platform/subprocess.js';
 import { systemctl, type UnitScope } from './systemctl.js';
 import { launchdPlist } from './supervisors/launchd.js';
+import { type ExistingUnit, nodeCommandOf, readExistingUnit, spanSeconds } from './existing-unit.js';
 
 export type { UnitScope } from './systemctl.js';
 export type UnitKind = 'drop-in' | 'unit' | 'plist';
@@ -23,14 +24,18 @@ export type UnitKind = 'drop-in' | 'unit' | 'plist';
 export interface ServiceOptions {
   /** Entry script inside a release, e.g. `server.js` or `dist/index.js`. */
   entry: string;
-  /** Arguments after the entry. @default [] */
+  /** Arguments after the entry. @default [] (over an existing unit: the unit's own) */
   args?: string[];
+  /** Options for Node itself, before the entry (e.g. `--max-old-space-size=8192`). @default [] (over an existing unit: the unit's own) */
+  nodeOptions?: string[];
   /** Seconds the service may drain after SIGTERM; TimeoutStopSec is 10 s more, so a drain is never cut by SIGKILL. @default 20 */
   drainSeconds?: number;
   /** The ExecStartPre command; `null` leaves it out. @default [node, release-switcher's CLI, '--root', root, 'boot-check'] */
   bootCheck?: string[] | null;
   /** Decides WantedBy= of a whole unit. @default from config.supervisor */
   scope?: UnitScope;
+  /** The entry was named by the user: over an existing unit, run it instead of what the unit runs. */
+  entryGiven?: boolean;
 }
 
 export const DROP_IN_NAME = 'release-switcher.conf';
@@ -62,34 +67,99 @@ function checkEntry(entry: string): string {
   return normal.replace(/^\.\//, '');
 }
 
-function serviceLines(config: Config, root: string, options: ServiceOptions): { pre: string[]; start: string; rest: string[] } {
-  const { current } = layoutOf(root);
+/** What a unit we write sets, and (over somebody else's unit) what it kept of theirs and what it changed. */
+interface Lines {
+  pre: string[];
+  start: string;
+  rest: string[];
+  kept: string[];
+  changed: string[];
+}
+
+function bootCheckLine(config: Config, root: string, options: ServiceOptions): string[] {
   const node = config.node ?? process.execPath;
-  const bootCheck = options.bootCheck === undefined ? [node, CLI_MAIN, '--root', path.dirname(current), 'boot-check'] : options.bootCheck;
-  const drain = options.drainSeconds ?? 20;
-  const start = [node, path.join(current, checkEntry(options.entry)), ...(options.args ?? [])];
-  return {
-    // `-`: boot-check always exits 0; if release-switcher itself is gone or broken, the service must still start.
-    pre: bootCheck && bootCheck.length > 0 ? [`ExecStartPre=-${bootCheck.map(execWord).join(' ')}`] : [],
-    start: `ExecStart=${start.map(execWord).join(' ')}`,
-    rest: [
-      'Restart=always',
-      'RestartSec=1',
-      `TimeoutStopSec=${Math.ceil(drain) + STOP_MARGIN_SECONDS}`,
-      // 78 (EX_CONFIG): the service says its config or state is from a newer version; restarting cannot help.
-      'RestartPreventExitStatus=78',
-      `WorkingDirectory=${plainValue(current, 'The root path')}`,
-    ],
-  };
+  const bootCheck = options.bootCheck === undefined ? [node, CLI_MAIN, '--root', root, 'boot-check'] : options.bootCheck;
+  // `-`: boot-check always exits 0; if release-switcher itself is gone or broken, the service must still start.
+  return bootCheck && bootCheck.length > 0 ? [`ExecStartPre=-${bootCheck.map(execWord).join(' ')}`] : [];
+}
+
+/** Our policies, each only where the existing unit (if any) does not set its own; a stop budget is only ever raised. */
+function policyLines(options: ServiceOptions, existing: ExistingUnit | undefined, lines: Pick<Lines, 'kept' | 'changed'>): string[] {
+  const own = existing?.service ?? {};
+  const need = Math.ceil(options.drainSeconds ?? 20) + STOP_MARGIN_SECONDS;
+  const theirStop = own.TimeoutStopSec ?? own.TimeoutSec;
+  const theirs = spanSeconds(theirStop);
+  // 78 (EX_CONFIG): the service says its config or state is from a newer version; restarting cannot help.
+  const ours: Array<[string, string, string | undefined]> = [
+    ['Restart', 'always', own.Restart],
+    ['RestartSec', '1', own.RestartSec],
+    ['TimeoutStopSec', String(need), theirs !== undefined && theirs >= need ? theirStop : undefined],
+    ['RestartPreventExitStatus', '78', own.RestartPreventExitStatus],
+  ];
+  const out: string[] = [];
+  for (const [key, value, kept] of ours) {
+    if (kept !== undefined) lines.kept.push(`${key}=${kept}${key === 'TimeoutStopSec' ? ` (at least the drain + ${STOP_MARGIN_SECONDS} s = ${need} s)` : ''}`);
+    else out.push(`${key}=${value}`);
+  }
+  if (existing && !out.every((l) => !l.startsWith('TimeoutStopSec='))) {
+    lines.changed.push(`TimeoutStopSec ${theirs === undefined ? '(systemd default)' : `${theirs} s`} -> ${need} s, so a drain of ${options.drainSeconds ?? 20} s is never cut by SIGKILL`);
+  }
+  return out;
+}
+
+/**
+ * The command: `<node> [node options] <root>/current/<entry> [args]`. Over an existing unit that runs
+ * `node [options] <package>/<entry> [args]`, only the package's path changes (and the Node, when one is configured).
+ */
+function commandOf(config: Config, root: string, options: ServiceOptions, existing: ExistingUnit | undefined, lines: Pick<Lines, 'kept' | 'changed'>): string[] {
+  const { current } = layoutOf(root);
+  const theirs = options.entryGiven ? null : nodeCommandOf(existing?.execStart ?? null);
+  const inPackage = theirs ? entryInPackage(theirs.script, config.package) : null;
+  if (!theirs || inPackage === null) {
+    if (existing?.execStart) lines.changed.push(`ExecStart (${existing.execStart.join(' ')}) -> runs ${options.entry} of ${current}`);
+    return [config.node ?? process.execPath, ...(options.nodeOptions ?? []), path.join(current, checkEntry(options.entry)), ...(options.args ?? [])];
+  }
+  const node = config.node ?? theirs.node;
+  const nodeOptions = options.nodeOptions ?? theirs.nodeOptions;
+  const args = options.args ?? theirs.args;
+  lines.changed.push(`ExecStart: ${theirs.script} -> ${path.join(current, inPackage)}`);
+  if (node !== theirs.node) lines.changed.push(`Node: ${theirs.node} -> ${node} (the configured --node)`);
+  lines[nodeOptions.join(' ') === theirs.nodeOptions.join(' ') ? 'kept' : 'changed'].push(`Node options: ${nodeOptions.join(' ') || '(none)'}`);
+  lines[args.join(' ') === theirs.args.join(' ') ? 'kept' : 'changed'].push(`arguments: ${args.join(' ') || '(none)'}`);
+  return [node, ...nodeOptions, path.join(current, checkEntry(inPackage)), ...args];
+}
+
+/** `…/node_modules/<pkg>/dist/index.js` → `dist/index.js`; null when the script is not inside the package. */
+function entryInPackage(script: string, pkg: string): string | null {
+  const marker = `/node_modules/${pkg}/`;
+  const at = script.lastIndexOf(marker);
+  return at >= 0 ? script.slice(at + marker.length) : null;
+}
+
+function serviceLines(config: Config, root: string, options: ServiceOptions, existing?: ExistingUnit): Lines {
+  const { current } = layoutOf(root);
+  const lines = { kept: [] as string[], changed: [] as string[] };
+  const start = commandOf(config, root, options, existing, lines);
+  const rest = [...policyLines(options, existing, lines), `WorkingDirectory=${plainValue(current, 'The root path')}`];
+  if (existing) {
+    if (Object.keys(existing.environment).length > 0) lines.kept.push(`Environment: ${Object.keys(existing.environment).join(', ')}`);
+    lines.changed.push(`WorkingDirectory -> ${current}`, 'ExecStartPre: the boot-check', 'StartLimitIntervalSec=0 (quick rollbacks must never hit start-limit-hit)');
+  }
+  return { pre: bootCheckLine(config, path.dirname(current), options), start: `ExecStart=${start.map(execWord).join(' ')}`, rest, ...lines };
 }
 
 /** `[Unit]`: explicit restarts count against StartLimitBurst (5 per 10 s), and quick rollbacks must never hit start-limit-hit. */
 const UNIT_LIMITS = 'StartLimitIntervalSec=0';
 
 /** The drop-in that points an existing unit at `<root>/current` (`ExecStart=` empty first, to drop the unit's own). */
-export function systemdDropIn(config: Config, root: string, options: ServiceOptions): string {
-  const { pre, start, rest } = serviceLines(config, root, options);
-  return [HEADER, '[Unit]', UNIT_LIMITS, '', '[Service]', ...pre, 'ExecStart=', start, ...rest, ''].join('\n');
+export function systemdDropIn(config: Config, root: string, options: ServiceOptions, existing?: ExistingUnit): string {
+  return dropInWithNotes(config, root, options, existing).content;
+}
+
+/** The drop-in, and what it kept of the unit under it and what it changed. */
+export function dropInWithNotes(config: Config, root: string, options: ServiceOptions, existing?: ExistingUnit): { content: string; kept: string[]; changed: string[] } {
+  const { pre, start, rest, kept, changed } = serviceLines(config, root, options, existing);
+  return { content: [HEADER, '[Unit]', UNIT_LIMITS, '', '[Service]', ...pre, 'ExecStart=', start, ...rest, ''].join('\n'), kept, changed };
 }
 
 /** A whole unit, for a service that has none yet. */
@@ -180,6 +250,10 @@ export interface UnitResult {
   content: string;
   kind: UnitKind;
   installed: boolean;
+  /** A drop-in: what it keeps of the unit under it (Node options, arguments, environment, timeouts)… */
+  kept?: string[];
+  /** …and what it changes. */
+  changed?: string[];
 }
 
 interface Planned extends Omit<UnitResult, 'installed'> {
@@ -195,7 +269,7 @@ async function defaultEntry(config: Config, root: string): Promise<{ entry: stri
   throw new ReleaseSwitcherError('USAGE', `Cannot tell which file of ${config.package} to run.`, { hint: 'Pass it: release-switcher unit --entry server.js [--arg ARG]…' });
 }
 
-/** A drop-in when somebody else's unit exists, else a whole unit (ours, rewritten on every install). */
+/** A drop-in when somebody else's unit exists (keeping how it runs), else a whole unit (ours, rewritten on every install). */
 async function planSystemd(config: Config, root: string, service: ServiceOptions, where: PathOptions, install: boolean): Promise<Planned> {
   const existing = await existingUnit(config, where);
   if (existing === undefined && install) {
@@ -204,8 +278,23 @@ async function planSystemd(config: Config, root: string, service: ServiceOptions
     });
   }
   const options = { ...service, scope: where.scope };
-  const [kind, file, content] = existing === 'theirs' ? (['drop-in', dropInPath(config, where), systemdDropIn(config, root, options)] as const) : (['unit', unitPath(config, where), systemdUnit(config, root, options)] as const);
-  return { kind, path: file, content, write: () => writeUnitFile(file, content, where) };
+  if (existing !== 'theirs') {
+    const file = unitPath(config, where);
+    const content = systemdUnit(config, root, await withEntry(config, root, options));
+    return { kind: 'unit', path: file, content, write: () => writeUnitFile(file, content, where) };
+  }
+  const file = dropInPath(config, where);
+  const theirs = await readExistingUnit(unitNameOf(config), { ...where, skip: (f) => f === file });
+  const runsNode = !service.entryGiven && nodeCommandOf(theirs?.execStart ?? null) !== null;
+  const { content, kept, changed } = dropInWithNotes(config, root, runsNode ? options : await withEntry(config, root, options), theirs);
+  return { kind: 'drop-in', path: file, content, kept, changed, write: () => writeUnitFile(file, content, where) };
+}
+
+/** The entry (and its arguments) when none was given: the preset's, else the current release's `main`. */
+async function withEntry(config: Config, root: string, options: ServiceOptions): Promise<ServiceOptions> {
+  if (options.entryGiven) return options;
+  const fallback = await defaultEntry(config, root);
+  return { ...options, entry: fallback.entry, args: options.args ?? fallback.args };
 }
 
 /**
@@ -217,7 +306,7 @@ function planPlist(config: Config, root: string, service: ServiceOptions, env: N
   if (!/^[\w.-]+$/.test(label)) throw new ReleaseSwitcherError('INVALID_CONFIG', label ? `"${label}" is not a launchd label.` : 'No launchd label is configured.', { hint: 'Run: release-switcher init --unit ai.example.gateway' });
   const { current } = layoutOf(root);
   const file = path.join(env.HOME || os.homedir(), 'Library', 'LaunchAgents', `${label}.plist`);
-  const content = launchdPlist({ label, program: [config.node ?? process.execPath, path.join(current, checkEntry(service.entry)), ...(service.args ?? [])], workingDirectory: current });
+  const content = launchdPlist({ label, program: [config.node ?? process.execPath, ...(service.nodeOptions ?? []), path.join(current, checkEntry(service.entry)), ...(service.args ?? [])], workingDirectory: current });
   const write = async () => {
     if (await pathExists(file)) throw new ReleaseSwitcherError('UNSUPPORTED', `${file} exists; launchd has no drop-ins, and rewriting it would lose its own settings.`, { hint: 'Print the plist with release-switcher unit and merge ProgramArguments and WorkingDirectory into it by hand.' });
     await fs.mkdir(path.dirname(file), { recursive: true });
@@ -230,11 +319,14 @@ function planPlist(config: Config, root: string, service: ServiceOptions, env: N
 export async function unit(options: UnitOptions): Promise<UnitResult> {
   const config = await readConfig(options.root);
   const root = layoutOf(options.root).root;
-  const fallback = options.entry === undefined ? await defaultEntry(config, root) : undefined;
-  const service: ServiceOptions = { ...options, entry: options.entry ?? fallback!.entry, args: options.args ?? fallback?.args ?? [] };
+  const entryGiven = options.entry !== undefined;
+  const service: ServiceOptions = { ...options, entry: options.entry ?? '', entryGiven };
   const env = options.env ?? process.env;
   const planned =
-    config.supervisor === 'launchd' ? planPlist(config, root, service, env) : await planSystemd(config, root, service, { scope: options.scope ?? scopeOf(config), env }, options.install === true);
+    config.supervisor === 'launchd'
+      ? planPlist(config, root, await withEntry(config, root, service), env)
+      : await planSystemd(config, root, service, { scope: options.scope ?? scopeOf(config), env }, options.install === true);
   if (options.install) await planned.write();
-  return { path: planned.path, content: planned.content, kind: planned.kind, installed: options.install === true };
+  const { write: _write, ...result } = planned;
+  return { ...result, installed: options.install === true };
 }
