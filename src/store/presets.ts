@@ -56,10 +56,13 @@ export function presetOf(name: string): Preset {
  * The settings to write: the preset's, then those given explicitly (which win). A preset that needs
  * a particular Node finds one when none is given or configured.
  */
-export async function withPreset(name: string, explicit: Settings, configured: { node: string | null } | undefined, env: NodeJS.ProcessEnv): Promise<Settings> {
+export async function withPreset(name: string, explicit: Settings, configured: { node: string | null; preset?: string | null } | undefined, env: NodeJS.ProcessEnv): Promise<Settings> {
   const preset = presetOf(name);
   const defined = Object.fromEntries(Object.entries(explicit).filter(([, value]) => value !== undefined)) as Settings;
-  const settings: Settings = { ...preset.settings, ...defined, preset: name };
+  // A root already made with this preset keeps what it has (a health URL adopt set to the service's real port,
+  // for one): running `init --preset` again must not put the preset's defaults back.
+  const base = configured?.preset === name ? {} : preset.settings;
+  const settings: Settings = { ...base, ...defined, preset: name };
   if (preset.node && !settings.node && !configured?.node) settings.node = await findNode(preset.node, env, name);
   return settings;
 }
