@@ -187,6 +187,7 @@ export const COMMANDS: CommandDef[] = [
       install: { type: 'boolean', description: 'write it where the service manager reads it (systemd: and daemon-reload)' },
       entry: { type: 'string', value: 'PATH', description: "script to run inside the release (default: the preset's, else package.json main)" },
       arg: { type: 'string', multiple: true, value: 'ARG', description: 'argument after the entry (repeatable)' },
+      'node-option': { type: 'string', multiple: true, value: 'OPT', description: 'option for Node itself, before the entry, e.g. --node-option=--max-old-space-size=8192 (repeatable)' },
     },
     examples: ['release-switcher unit', 'release-switcher unit --install --entry server.js --arg=--port --arg 8080'],
     load: () => import('./commands/unit.js'),

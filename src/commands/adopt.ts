@@ -16,10 +16,14 @@ import { validVersion } from '../store/layout.js';
 import { probeNode } from '../platform/node.js';
 import { run, tail } from '../platform/subprocess.js';
 import { abandonStaging, commitRelease, reuseCandidates } from '../stage/install.js';
+import { writeConfig } from '../store/config.js';
+import { type ServiceFound, type StableCommand, readService, writeStableCommands } from '../service/adopted.js';
 
 export interface AdoptOptions extends RootOptions {
   /** The installed package folder, e.g. /usr/lib/node_modules/openclaw. */
   path: string;
+  /** Put the port the configured unit runs on into the health URL (the URL was not given explicitly). @default false */
+  healthFromUnit?: boolean;
 }
 
 export interface AdoptResult {
@@ -29,6 +33,10 @@ export interface AdoptResult {
   current: string | null;
   /** What to run so the service starts through `current`. */
   next: string;
+  /** What the configured unit runs, read from it (undefined: no such unit, or not systemd). */
+  found?: ServiceFound;
+  /** Commands of the package that always run `current` (`<root>/bin/<name>`), and the npm -g ones that do not. */
+  commands: StableCommand[];
 }
 
 export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
@@ -47,12 +55,12 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     journal.state.operation = { kind: 'install', id: stagingId, startedAt: new Date().toISOString(), versions: [pkg.version] };
     await journal.commit('install:begin');
     const pkgDir = path.join(layout.stagingDir(stagingId), 'package');
+    const node = await probeNode(config.node ?? process.execPath, runtime.env);
     try {
       await fs.mkdir(layout.stagingDir(stagingId), { recursive: true });
       runtime.onProgress({ phase: 'extract', message: `copying ${source}` });
       const copy = await run('cp', ['-a', source, pkgDir], { env: runtime.env, timeoutMs: 30 * 60_000 });
       if (copy.exitCode !== 0) throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `Cannot copy ${source}: ${tail(copy.output, 3)}`, { hint: 'Check the path and its permissions.' });
-      const node = await probeNode(config.node ?? process.execPath, runtime.env);
       const sealed = await sealStaged({
         layout,
         pkgDir,
@@ -72,12 +80,20 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       await pointLink(layout, 'current', pkg.version);
       current = pkg.version;
     }
-    return { version: pkg.version, path: layout.release(pkg.version), current, next: `release-switcher --root ${layout.root} unit --install  (then restart the service once, through ${layout.current})` };
+    const found = await readService(config, runtime.env);
+    if (found?.port && options.healthFromUnit && config.healthUrl) {
+      const url = new URL(config.healthUrl);
+      url.port = String(found.port.port);
+      found.healthUrl = url.toString();
+      await writeConfig(layout.root, { ...config, healthUrl: found.healthUrl });
+    }
+    const commands = await writeStableCommands({ root: layout.root, source, node: config.node ?? node.path, bins: pkg.bins });
+    return { version: pkg.version, path: layout.release(pkg.version), current, found, commands, next: `release-switcher --root ${layout.root} unit --install  (then restart the service once, through ${layout.current})` };
   });
 }
 
 /** name, version and (when npm kept it) integrity of an installed package folder. */
-export async function readInstalledPackage(dir: string): Promise<{ name: string; version: string; integrity: string | null }> {
+export async function readInstalledPackage(dir: string): Promise<{ name: string; version: string; integrity: string | null; bins: Record<string, string> }> {
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
@@ -87,5 +103,7 @@ export async function readInstalledPackage(dir: string): Promise<{ name: string;
   if (typeof json.name !== 'string' || typeof json.version !== 'string') {
     throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `${dir}/package.json has no name or version.`, { hint: 'Name the package folder, e.g. $(npm root -g)/openclaw' });
   }
-  return { name: json.name, version: json.version, integrity: typeof json._integrity === 'string' ? json._integrity : null };
+  const bin = typeof json.bin === 'string' ? { [json.name.replace(/^@[^/]+\//, '')]: json.bin } : json.bin && typeof json.bin === 'object' ? (json.bin as Record<string, unknown>) : {};
+  const bins = Object.fromEntries(Object.entries(bin).filter((e): e is [string, string] => typeof e[1] === 'string' && /^[\w.-]+$/.test(e[0])));
+  return { name: json.name, version: json.version, integrity: typeof json._integrity === 'string' ? json._integrity : null, bins };
 }

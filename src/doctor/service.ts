@@ -8,20 +8,23 @@ import path from 'node:path';
 import { readLinkVersion } from '../store/links.js';
 import { run } from '../platform/subprocess.js';
 import { supervisorFor } from '../service/supervisors/index.js';
+import { systemctl } from '../service/systemctl.js';
+import { readField } from '../service/health.js';
 import type { CheckContext, CheckResult } from './checks.js';
 import { whatRuns } from './running.js';
 
 const TIMEOUT_MS = 15_000;
+const HEALTH_TIMEOUT_MS = 5_000;
 
-async function systemctl(ctx: CheckContext, user: boolean, args: string[]) {
-  return run('systemctl', [...(user ? ['--user'] : []), ...args], { env: ctx.env, signal: ctx.signal, timeoutMs: TIMEOUT_MS });
+function systemctlIn(ctx: CheckContext, user: boolean, args: string[]) {
+  return systemctl(args, { scope: user ? 'user' : 'system', env: ctx.env, signal: ctx.signal, timeoutMs: TIMEOUT_MS });
 }
 
 const isSystemd = (ctx: CheckContext) => ctx.config.supervisor === 'systemd' || ctx.config.supervisor === 'systemd-system';
 
 export async function unitThroughCurrent(ctx: CheckContext): Promise<CheckResult | null> {
   if (!isSystemd(ctx) || !ctx.config.unit) return null;
-  const shown = await systemctl(ctx, ctx.config.supervisor === 'systemd', ['show', ctx.config.unit, '--property=ExecStart', '--value']);
+  const shown = await systemctlIn(ctx, ctx.config.supervisor === 'systemd', ['show', ctx.config.unit, '--property=ExecStart', '--value']);
   const execStart = shown.output.trim();
   if (shown.exitCode !== 0 || execStart === '') return { name: 'unit', ok: false, detail: `cannot read ExecStart of ${ctx.config.unit}: ${shown.output.trim().slice(0, 200)}` };
   const current = `${path.join(ctx.layout.root, 'current')}/`;
@@ -59,7 +62,7 @@ export async function drift(ctx: CheckContext): Promise<CheckResult | null> {
 /** The release a systemd unit's ExecStart names by path, if any. */
 async function unitPathVersion(ctx: CheckContext): Promise<string | null> {
   if (!isSystemd(ctx) || !ctx.config.unit) return null;
-  const shown = await systemctl(ctx, ctx.config.supervisor === 'systemd', ['show', ctx.config.unit, '--property=ExecStart', '--value']).catch(() => null);
+  const shown = await systemctlIn(ctx, ctx.config.supervisor === 'systemd', ['show', ctx.config.unit, '--property=ExecStart', '--value']).catch(() => null);
   const match = shown?.output.match(new RegExp(`${ctx.layout.releases.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/([^/ ;]+)/`));
   return match?.[1] ?? null;
 }
@@ -67,7 +70,7 @@ async function unitPathVersion(ctx: CheckContext): Promise<string | null> {
 export async function scopeMismatch(ctx: CheckContext): Promise<CheckResult | null> {
   if (!isSystemd(ctx) || !ctx.config.unit) return null;
   const user = ctx.config.supervisor === 'systemd';
-  const other = await systemctl(ctx, !user, ['cat', ctx.config.unit]);
+  const other = await systemctlIn(ctx, !user, ['cat', ctx.config.unit]);
   if (other.exitCode !== 0) return { name: 'unit-scope', ok: true, detail: `no ${user ? 'system' : 'user'} unit named ${ctx.config.unit}` };
   return { name: 'unit-scope', ok: false, detail: `both a user and a system unit named ${ctx.config.unit} exist; release-switcher drives the ${user ? 'user' : 'system'} one. Disable the other.` };
 }
@@ -85,4 +88,25 @@ export async function linger(ctx: CheckContext): Promise<CheckResult | null> {
   return { name: 'linger', ok: false, detail: `linger is ${value || 'unknown'} for ${user}: the user manager and the service stop at logout. Fix: loginctl enable-linger ${user}` };
 }
 
-export const SERVICE_CHECKS = [unitThroughCurrent, drift, scopeMismatch, linger];
+/**
+ * While the service is active, its health URL answers with the current release's version: a service that moved
+ * off its port (a unit rewritten with another `--port`), or runs another version, is down for its users even
+ * though the supervisor says active.
+ */
+export async function healthAnswers(ctx: CheckContext): Promise<CheckResult | null> {
+  const supervisor = supervisorFor(ctx.config, ctx.env);
+  if (!supervisor || !ctx.config.healthUrl) return null;
+  const state = await supervisor.state().catch(() => null);
+  if (!state?.active) return { name: 'health', ok: true, detail: `the service is not active (${state?.state ?? 'unknown'}): nothing to ask` };
+  const current = await readLinkVersion(ctx.layout, 'current').catch(() => null);
+  const url = ctx.config.healthUrl;
+  const answer = await fetch(url, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS), headers: { accept: 'application/json' } })
+    .then(async (r) => ({ status: r.status, version: readField(await r.json().catch(() => undefined), ctx.config.versionField) }))
+    .catch((error: Error) => ({ error: String((error.cause as { code?: string } | undefined)?.code ?? error.message) }));
+  if ('error' in answer) return { name: 'health', ok: false, detail: `${supervisor.unit} is active but nothing answers ${url} (${answer.error}): did the service move to another port? Check the port in its unit, or: release-switcher init --health-url URL` };
+  if (answer.status < 200 || answer.status > 299) return { name: 'health', ok: false, detail: `${url} answered ${answer.status}` };
+  if (answer.version !== current) return { name: 'health', ok: false, detail: `${url} reports version ${String(answer.version ?? '(none)')}, but current is ${current}` };
+  return { name: 'health', ok: true, detail: `${url} answers with ${current}, the current release` };
+}
+
+export const SERVICE_CHECKS = [unitThroughCurrent, drift, scopeMismatch, linger, healthAnswers];

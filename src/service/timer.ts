@@ -17,7 +17,8 @@ import { pathExists, writeFileAtomic } from '../platform/fs.js';
 import { CLI_MAIN } from '../platform/self.js';
 import { layoutOf } from '../store/layout.js';
 import type { RootOptions } from '../store/session.js';
-import { run, tail } from '../platform/subprocess.js';
+import { tail } from '../platform/subprocess.js';
+import { systemctl } from './systemctl.js';
 import { launchdPlist } from './supervisors/launchd.js';
 import { type UnitScope, execWord, unitDir, writeUnitFile } from './unit.js';
 
@@ -53,7 +54,6 @@ type Schedule = { kind: 'calendar'; spec: string } | { kind: 'span'; spec: strin
 const HEADER = '# Written by release-switcher (timer --install): regenerate it rather than edit it.';
 const DEFAULT_EVERY = 'hourly';
 const DEFAULT_DELAY_SECONDS = 3600;
-const SYSTEMCTL_TIMEOUT_MS = 30_000;
 
 /** systemd.time(7) span units, in seconds. */
 const SPAN_UNITS: Record<string, number> = {
@@ -144,9 +144,9 @@ export function autoUpdateTimer(options: { config: Config; root: string; schedul
   ].join('\n');
 }
 
-function systemctl(units: SystemdTimerUnits, args: string[]) {
+function systemctlIn(units: SystemdTimerUnits, args: string[]) {
   const { scope, env, signal } = units;
-  return run('systemctl', [...(scope === 'user' ? ['--user'] : []), ...args], { env, signal, timeoutMs: SYSTEMCTL_TIMEOUT_MS });
+  return systemctl(args, { scope, env, signal });
 }
 
 function supervisorFailed(scope: UnitScope, args: string[], output: string): ReleaseSwitcherError {
@@ -174,7 +174,7 @@ async function installSystemd(units: SystemdTimerUnits): Promise<void> {
   await writeUnitFile(timer.path, timer.content, { scope, env }); // and daemon-reload, once for both
   // enable, then restart rather than `enable --now`: a timer already running re-arms with the new schedule.
   for (const args of [['enable', name], ['restart', name]]) {
-    const result = await systemctl(units, args);
+    const result = await systemctlIn(units, args);
     if (result.exitCode !== 0) throw supervisorFailed(scope, args, result.output);
   }
 }
@@ -183,11 +183,11 @@ async function installSystemd(units: SystemdTimerUnits): Promise<void> {
 async function removeSystemd(units: SystemdTimerUnits): Promise<boolean> {
   const { files, name, scope } = units;
   const present = (await Promise.all(files.map((f) => pathExists(f.path)))).some(Boolean);
-  const disable = await systemctl(units, ['disable', '--now', name]);
+  const disable = await systemctlIn(units, ['disable', '--now', name]);
   if (!present) return false;
   if (disable.exitCode !== 0) throw supervisorFailed(scope, ['disable', '--now', name], disable.output);
   for (const file of files) await fs.rm(file.path, { force: true });
-  const reload = await systemctl(units, ['daemon-reload']);
+  const reload = await systemctlIn(units, ['daemon-reload']);
   if (reload.exitCode !== 0) throw supervisorFailed(scope, ['daemon-reload'], reload.output);
   return true;
 }

@@ -10,86 +10,35 @@ import { type Config, readConfig } from '../store/config.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { pathExists, readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
 import { layoutOf } from '../store/layout.js';
-import { CLI_MAIN } from '../platform/self.js';
 import { PRESETS } from '../store/presets.js';
 import type { RootOptions } from '../store/session.js';
-import { run, tail } from '../platform/subprocess.js';
+import { tail } from '../platform/subprocess.js';
+import { systemctl, type UnitScope } from './systemctl.js';
 import { launchdPlist } from './supervisors/launchd.js';
+import { type ExistingUnit, nodeCommandOf, readExistingUnit } from './existing-unit.js';
+import { type ServiceOptions, checkEntry, plainValue, serviceLines } from './unit-text.js';
 
-export type UnitScope = 'user' | 'system';
+export { execWord, type ServiceOptions } from './unit-text.js';
+
+export type { UnitScope } from './systemctl.js';
 export type UnitKind = 'drop-in' | 'unit' | 'plist';
-
-export interface ServiceOptions {
-  /** Entry script inside a release, e.g. `server.js` or `dist/index.js`. */
-  entry: string;
-  /** Arguments after the entry. @default [] */
-  args?: string[];
-  /** Seconds the service may drain after SIGTERM; TimeoutStopSec is 10 s more, so a drain is never cut by SIGKILL. @default 20 */
-  drainSeconds?: number;
-  /** The ExecStartPre command; `null` leaves it out. @default [node, release-switcher's CLI, '--root', root, 'boot-check'] */
-  bootCheck?: string[] | null;
-  /** Decides WantedBy= of a whole unit. @default from config.supervisor */
-  scope?: UnitScope;
-}
 
 export const DROP_IN_NAME = 'release-switcher.conf';
 /** First line of every file we write: marks a whole unit as ours, so a later `unit --install` rewrites it. */
 const HEADER = '# Written by release-switcher (unit --install): regenerate it rather than edit it.';
-const STOP_MARGIN_SECONDS = 10;
-const SYSTEMCTL_TIMEOUT_MS = 30_000;
-
-/** One word of an Exec line (systemd.service "COMMAND LINES"): `%` specifiers, `$` expansion, quotes, C escapes. */
-export function execWord(word: string): string {
-  const literal = word.replaceAll('%', '%%').replaceAll('$', () => '$$');
-  if (/^[\w@%+=:,./$-]+$/.test(literal)) return literal;
-  const escaped = [...literal].map((c) => (c === '\\' || c === '"' ? `\\${c}` : c < ' ' || c === '\x7f' ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : c));
-  return `"${escaped.join('')}"`;
-}
-
-/** A path or text setting: no quoting or escapes there, only specifiers; a line break cannot be written at all. */
-function plainValue(value: string, what: string): string {
-  if (/[\x00-\x1f\x7f]/.test(value)) {
-    throw new ReleaseSwitcherError('UNSUPPORTED', `${what} contains a control character, which a unit file cannot hold: ${JSON.stringify(value)}`, { hint: 'Use a root path without line breaks or control characters.' });
-  }
-  return value.replaceAll('%', '%%');
-}
-
-function checkEntry(entry: string): string {
-  const normal = path.posix.normalize(entry);
-  if (entry === '' || path.isAbsolute(entry) || normal === '..' || normal.startsWith('../')) {
-    throw new ReleaseSwitcherError('USAGE', `The entry "${entry}" must be a path inside the release.`, { hint: 'For example --entry server.js or --entry dist/index.js' });
-  }
-  return normal.replace(/^\.\//, '');
-}
-
-function serviceLines(config: Config, root: string, options: ServiceOptions): { pre: string[]; start: string; rest: string[] } {
-  const { current } = layoutOf(root);
-  const node = config.node ?? process.execPath;
-  const bootCheck = options.bootCheck === undefined ? [node, CLI_MAIN, '--root', path.dirname(current), 'boot-check'] : options.bootCheck;
-  const drain = options.drainSeconds ?? 20;
-  const start = [node, path.join(current, checkEntry(options.entry)), ...(options.args ?? [])];
-  return {
-    // `-`: boot-check always exits 0; if release-switcher itself is gone or broken, the service must still start.
-    pre: bootCheck && bootCheck.length > 0 ? [`ExecStartPre=-${bootCheck.map(execWord).join(' ')}`] : [],
-    start: `ExecStart=${start.map(execWord).join(' ')}`,
-    rest: [
-      'Restart=always',
-      'RestartSec=1',
-      `TimeoutStopSec=${Math.ceil(drain) + STOP_MARGIN_SECONDS}`,
-      // 78 (EX_CONFIG): the service says its config or state is from a newer version; restarting cannot help.
-      'RestartPreventExitStatus=78',
-      `WorkingDirectory=${plainValue(current, 'The root path')}`,
-    ],
-  };
-}
 
 /** `[Unit]`: explicit restarts count against StartLimitBurst (5 per 10 s), and quick rollbacks must never hit start-limit-hit. */
 const UNIT_LIMITS = 'StartLimitIntervalSec=0';
 
 /** The drop-in that points an existing unit at `<root>/current` (`ExecStart=` empty first, to drop the unit's own). */
-export function systemdDropIn(config: Config, root: string, options: ServiceOptions): string {
-  const { pre, start, rest } = serviceLines(config, root, options);
-  return [HEADER, '[Unit]', UNIT_LIMITS, '', '[Service]', ...pre, 'ExecStart=', start, ...rest, ''].join('\n');
+export function systemdDropIn(config: Config, root: string, options: ServiceOptions, existing?: ExistingUnit): string {
+  return dropInWithNotes(config, root, options, existing).content;
+}
+
+/** The drop-in, and what it kept of the unit under it and what it changed. */
+export function dropInWithNotes(config: Config, root: string, options: ServiceOptions, existing?: ExistingUnit): { content: string; kept: string[]; changed: string[] } {
+  const { pre, start, rest, kept, changed } = serviceLines(config, root, options, existing);
+  return { content: [HEADER, '[Unit]', UNIT_LIMITS, '', '[Service]', ...pre, 'ExecStart=', start, ...rest, ''].join('\n'), kept, changed };
 }
 
 /** A whole unit, for a service that has none yet. */
@@ -139,15 +88,11 @@ export function unitPath(config: Config, options: PathOptions): string {
   return path.join(unitDir(options), unitNameOf(config));
 }
 
-function systemctl(scope: UnitScope, args: string[], env: NodeJS.ProcessEnv) {
-  return run('systemctl', [...(scope === 'user' ? ['--user'] : []), ...args], { env, timeoutMs: SYSTEMCTL_TIMEOUT_MS });
-}
-
 /** Write a unit file or drop-in atomically, then daemon-reload so the manager sees it. */
 export async function writeUnitFile(file: string, content: string, options: PathOptions): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   await writeFileAtomic(file, content);
-  const reload = await systemctl(options.scope, ['daemon-reload'], options.env);
+  const reload = await systemctl(['daemon-reload'], options);
   if (reload.exitCode !== 0) {
     throw new ReleaseSwitcherError('SUPERVISOR_FAILED', `Wrote ${file}, but systemctl daemon-reload failed: ${tail(reload.output, 5)}`, {
       hint: `Run: systemctl ${options.scope === 'user' ? '--user ' : ''}daemon-reload`,
@@ -168,7 +113,7 @@ export async function installDropIn(config: Config, root: string, options: Servi
 async function existingUnit(config: Config, options: PathOptions): Promise<'theirs' | 'ours' | 'none' | undefined> {
   const own = await fs.readFile(unitPath(config, options), 'utf8').catch(() => '');
   if (own.startsWith(HEADER)) return 'ours';
-  const cat = await systemctl(options.scope, ['cat', unitNameOf(config)], options.env).catch(() => undefined);
+  const cat = await systemctl(['cat', unitNameOf(config)], options).catch(() => undefined);
   if (cat?.exitCode === 0) return /^# .*\.d\/[^/]+\.conf$/.test(cat.output.split('\n')[0] ?? '') ? 'none' : 'theirs';
   return cat && /No files found/.test(cat.output) ? 'none' : undefined;
 }
@@ -184,6 +129,10 @@ export interface UnitResult {
   content: string;
   kind: UnitKind;
   installed: boolean;
+  /** A drop-in: what it keeps of the unit under it (Node options, arguments, environment, timeouts)… */
+  kept?: string[];
+  /** …and what it changes. */
+  changed?: string[];
 }
 
 interface Planned extends Omit<UnitResult, 'installed'> {
@@ -199,7 +148,7 @@ async function defaultEntry(config: Config, root: string): Promise<{ entry: stri
   throw new ReleaseSwitcherError('USAGE', `Cannot tell which file of ${config.package} to run.`, { hint: 'Pass it: release-switcher unit --entry server.js [--arg ARG]…' });
 }
 
-/** A drop-in when somebody else's unit exists, else a whole unit (ours, rewritten on every install). */
+/** A drop-in when somebody else's unit exists (keeping how it runs), else a whole unit (ours, rewritten on every install). */
 async function planSystemd(config: Config, root: string, service: ServiceOptions, where: PathOptions, install: boolean): Promise<Planned> {
   const existing = await existingUnit(config, where);
   if (existing === undefined && install) {
@@ -208,8 +157,23 @@ async function planSystemd(config: Config, root: string, service: ServiceOptions
     });
   }
   const options = { ...service, scope: where.scope };
-  const [kind, file, content] = existing === 'theirs' ? (['drop-in', dropInPath(config, where), systemdDropIn(config, root, options)] as const) : (['unit', unitPath(config, where), systemdUnit(config, root, options)] as const);
-  return { kind, path: file, content, write: () => writeUnitFile(file, content, where) };
+  if (existing !== 'theirs') {
+    const file = unitPath(config, where);
+    const content = systemdUnit(config, root, await withEntry(config, root, options));
+    return { kind: 'unit', path: file, content, write: () => writeUnitFile(file, content, where) };
+  }
+  const file = dropInPath(config, where);
+  const theirs = await readExistingUnit(unitNameOf(config), { ...where, skip: (f) => f === file });
+  const runsNode = !service.entryGiven && nodeCommandOf(theirs?.execStart ?? null) !== null;
+  const { content, kept, changed } = dropInWithNotes(config, root, runsNode ? options : await withEntry(config, root, options), theirs);
+  return { kind: 'drop-in', path: file, content, kept, changed, write: () => writeUnitFile(file, content, where) };
+}
+
+/** The entry (and its arguments) when none was given: the preset's, else the current release's `main`. */
+async function withEntry(config: Config, root: string, options: ServiceOptions): Promise<ServiceOptions> {
+  if (options.entryGiven) return options;
+  const fallback = await defaultEntry(config, root);
+  return { ...options, entry: fallback.entry, args: options.args ?? fallback.args };
 }
 
 /**
@@ -221,7 +185,7 @@ function planPlist(config: Config, root: string, service: ServiceOptions, env: N
   if (!/^[\w.-]+$/.test(label)) throw new ReleaseSwitcherError('INVALID_CONFIG', label ? `"${label}" is not a launchd label.` : 'No launchd label is configured.', { hint: 'Run: release-switcher init --unit ai.example.gateway' });
   const { current } = layoutOf(root);
   const file = path.join(env.HOME || os.homedir(), 'Library', 'LaunchAgents', `${label}.plist`);
-  const content = launchdPlist({ label, program: [config.node ?? process.execPath, path.join(current, checkEntry(service.entry)), ...(service.args ?? [])], workingDirectory: current });
+  const content = launchdPlist({ label, program: [config.node ?? process.execPath, ...(service.nodeOptions ?? []), path.join(current, checkEntry(service.entry)), ...(service.args ?? [])], workingDirectory: current });
   const write = async () => {
     if (await pathExists(file)) throw new ReleaseSwitcherError('UNSUPPORTED', `${file} exists; launchd has no drop-ins, and rewriting it would lose its own settings.`, { hint: 'Print the plist with release-switcher unit and merge ProgramArguments and WorkingDirectory into it by hand.' });
     await fs.mkdir(path.dirname(file), { recursive: true });
@@ -234,11 +198,14 @@ function planPlist(config: Config, root: string, service: ServiceOptions, env: N
 export async function unit(options: UnitOptions): Promise<UnitResult> {
   const config = await readConfig(options.root);
   const root = layoutOf(options.root).root;
-  const fallback = options.entry === undefined ? await defaultEntry(config, root) : undefined;
-  const service: ServiceOptions = { ...options, entry: options.entry ?? fallback!.entry, args: options.args ?? fallback?.args ?? [] };
+  const entryGiven = options.entry !== undefined;
+  const service: ServiceOptions = { ...options, entry: options.entry ?? '', entryGiven };
   const env = options.env ?? process.env;
   const planned =
-    config.supervisor === 'launchd' ? planPlist(config, root, service, env) : await planSystemd(config, root, service, { scope: options.scope ?? scopeOf(config), env }, options.install === true);
+    config.supervisor === 'launchd'
+      ? planPlist(config, root, await withEntry(config, root, service), env)
+      : await planSystemd(config, root, service, { scope: options.scope ?? scopeOf(config), env }, options.install === true);
   if (options.install) await planned.write();
-  return { path: planned.path, content: planned.content, kind: planned.kind, installed: options.install === true };
+  const { write: _write, ...result } = planned;
+  return { ...result, installed: options.install === true };
 }

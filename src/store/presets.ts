@@ -61,7 +61,7 @@ export interface WithPresetOptions {
   /** Settings given explicitly; they win over the preset's. */
   explicit: Settings;
   /** The root's config as it is, if any. */
-  configured: { node: string | null } | undefined;
+  configured: { node: string | null; preset?: string | null } | undefined;
   /** Where to look for a Node (`PATH`). */
   env: NodeJS.ProcessEnv;
   /** The Node running us: the first candidate. */
@@ -72,7 +72,10 @@ export async function withPreset(options: WithPresetOptions): Promise<Settings> 
   const { name, explicit, configured, env, execPath } = options;
   const preset = presetOf(name);
   const defined = Object.fromEntries(Object.entries(explicit).filter(([, value]) => value !== undefined)) as Settings;
-  const settings: Settings = { ...preset.settings, ...defined, preset: name };
+  // A root already made with this preset keeps what it has (a health URL adopt set to the service's real port,
+  // for one): running `init --preset` again must not put the preset's defaults back.
+  const base = configured?.preset === name ? {} : preset.settings;
+  const settings: Settings = { ...base, ...defined, preset: name };
   if (preset.node && !settings.node && !configured?.node) settings.node = await findNode({ range: preset.node, env, execPath, why: name });
   return settings;
 }

@@ -54,9 +54,23 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   }
   const result = await init({ root: ctx.root, settings, waitSeconds: ctx.runtime.waitSeconds, env: ctx.runtime.env, execPath: ctx.runtime.execPath });
   if (!adoptPath) return { result, human: `root ${result.root} manages ${result.config.package} (supervisor ${result.config.supervisor})` };
-  const adopted = await adopt({ root: ctx.root, path: adoptPath, ...ctx.runtime });
-  return {
-    result: { ...result, adopted },
-    human: `root ${result.root} manages ${result.config.package}; adopted ${adopted.version} from ${adoptPath} (current -> ${adopted.current})\nnext: ${adopted.next}`,
-  };
+  const adopted = await adopt({ root: ctx.root, path: adoptPath, ...ctx.runtime, healthFromUnit: settings.healthUrl === undefined });
+  const config = adopted.found?.healthUrl ? { ...result.config, healthUrl: adopted.found.healthUrl } : result.config;
+  return { result: { ...result, config, adopted }, human: adoptedText(result.root, adoptPath, adopted) };
+}
+
+function adoptedText(root: string, from: string, adopted: Awaited<ReturnType<typeof adopt>>): string {
+  const lines = [`root ${root}: adopted ${adopted.version} from ${from} (current -> ${adopted.current})`];
+  const found = adopted.found;
+  if (found) {
+    lines.push(`found ${found.unit}: ${found.execStart?.join(' ') ?? '(no ExecStart)'}`);
+    lines.push(`  port ${found.port ? `${found.port.port} (${found.port.from})` : 'not found'}; Node options ${found.nodeOptions.join(' ') || '(none)'}; TimeoutStopSec ${found.timeoutStopSeconds ?? 'default'}; RestartSec ${found.restartSeconds ?? 'default'}`);
+    if (found.healthUrl) lines.push(`  health URL set to ${found.healthUrl}`);
+  }
+  for (const c of adopted.commands) {
+    lines.push(`note: ${c.npmLink} (npm -g) still runs the adopted copy, not current. ${c.path} always runs current:`);
+    lines.push(`  export PATH="${root}/bin:$PATH"   (or replace npm's link: ln -sfn ${c.path} ${c.npmLink})`);
+  }
+  lines.push(`next: ${adopted.next}`);
+  return lines.join('\n');
 }

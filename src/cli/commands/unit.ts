@@ -25,6 +25,7 @@ function bootCheckFromEnv(env: NodeJS.ProcessEnv | undefined): string[] | null |
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const entry = typeof ctx.values.entry === 'string' ? ctx.values.entry : undefined;
   const args = Array.isArray(ctx.values.arg) ? ctx.values.arg : undefined;
+  const nodeOptions = Array.isArray(ctx.values['node-option']) ? ctx.values['node-option'] : undefined;
   const bootCheck = bootCheckFromEnv(ctx.runtime.env);
   const result = await unit({
     root: ctx.root,
@@ -32,11 +33,14 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
     install: ctx.values.install === true,
     ...(entry === undefined ? {} : { entry }),
     ...(args === undefined ? {} : { args }),
+    ...(nodeOptions === undefined ? {} : { nodeOptions }),
     ...(bootCheck === undefined ? {} : { bootCheck }),
   });
-  if (!result.installed) return { result, human: result.content };
+  const notes = [...(result.kept ?? []).map((k) => `kept: ${k}`), ...(result.changed ?? []).map((c) => `changed: ${c}`)];
+  const said = notes.length > 0 ? `\n${notes.join('\n')}` : '';
+  if (!result.installed) return { result, human: result.content + (notes.length > 0 ? `\n# ${notes.join('\n# ')}` : '') };
   const name = result.kind === 'drop-in' ? path.basename(path.dirname(result.path)).replace(/\.d$/, '') : path.basename(result.path);
   const systemctl = result.path.startsWith('/etc/systemd/system/') ? 'systemctl' : 'systemctl --user';
   const next = result.kind === 'drop-in' ? `restart it to apply: ${systemctl} restart ${name}` : `enable and start it: ${systemctl} enable --now ${name}`;
-  return { result, human: `wrote ${result.path} (${result.kind === 'drop-in' ? `drop-in for ${name}` : 'unit'}) and reloaded the manager; ${next}` };
+  return { result, human: `wrote ${result.path} (${result.kind === 'drop-in' ? `drop-in for ${name}` : 'unit'}) and reloaded the manager; ${next}${said}` };
 }

@@ -1,6 +1,7 @@
 /** systemd, user or system manager, through systemctl. */
 import { ReleaseSwitcherError } from '../../model/errors.js';
-import { run, tail } from '../../platform/subprocess.js';
+import { tail } from '../../platform/subprocess.js';
+import { systemctl, systemctlCommand } from '../systemctl.js';
 import type { CommandRunner, ServiceState, Supervisor } from './types.js';
 
 export interface SystemdOptions {
@@ -18,17 +19,12 @@ const PROPERTIES = ['ActiveState', 'SubState', 'MainPID', 'NRestarts', 'ExecMain
 const CLD_EXITED = '1';
 
 export function systemdSupervisor(options: SystemdOptions): Supervisor {
-  const runner = options.runner ?? run;
-  const scopeArgs = options.scope === 'user' ? ['--user'] : [];
-  const systemctl = async (args: string[]) => {
-    const result = await runner('systemctl', [...scopeArgs, ...args], { timeoutMs: options.timeoutMs ?? 300_000, env: options.env });
-    return result;
-  };
+  const call = { scope: options.scope, env: options.env, timeoutMs: options.timeoutMs ?? 300_000, ...(options.runner ? { runner: options.runner } : {}) };
   const must = async (args: string[]) => {
-    const result = await systemctl(args);
+    const result = await systemctl(args, call);
     if (result.exitCode !== 0) {
-      throw new ReleaseSwitcherError('SUPERVISOR_FAILED', `systemctl ${[...scopeArgs, ...args].join(' ')} ${result.timedOut ? 'timed out' : 'failed'}: ${tail(result.output, 5)}`, {
-        hint: `Look at: systemctl ${scopeArgs.join(' ')} status ${options.unit}`.replace('  ', ' '),
+      throw new ReleaseSwitcherError('SUPERVISOR_FAILED', `${systemctlCommand(options.scope, args)} ${result.timedOut ? 'timed out' : 'failed'}: ${tail(result.output, 5)}`, {
+        hint: `Look at: ${systemctlCommand(options.scope, ['status', options.unit])}`,
       });
     }
     return result;
@@ -41,7 +37,7 @@ export function systemdSupervisor(options: SystemdOptions): Supervisor {
     },
     async start() {
       // A unit that hit its start limit or failed must be reset before it may start again.
-      await systemctl(['reset-failed', options.unit]);
+      await systemctl(['reset-failed', options.unit], call);
       await must(['start', options.unit]);
     },
     async state(): Promise<ServiceState> {

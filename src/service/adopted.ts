@@ -1,0 +1,65 @@
+/**
+ * What adopting a running install learns from its service, and the commands it leaves behind: the port and Node
+ * options of the unit that runs it (so the health URL names the port the service really listens on), and a
+ * `<root>/bin/<name>` for each of the package's commands that always runs `current` (npm -g's own link keeps
+ * running the adopted copy, which never changes again).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../store/config.js';
+import { type ExistingUnit, nodeCommandOf, portOfUnit, readExistingUnit, spanSeconds } from './existing-unit.js';
+import { DROP_IN_NAME, scopeOf, unitNameOf } from './unit.js';
+
+export interface ServiceFound {
+  unit: string;
+  execStart: string[] | null;
+  /** Where the port came from, e.g. `ExecStart --port 19876` or `Environment=OPENCLAW_GATEWAY_PORT=19876`. */
+  port: { port: number; from: string } | null;
+  nodeOptions: string[];
+  timeoutStopSeconds: number | null;
+  restartSeconds: number | null;
+  /** The health URL written with the found port, when it was rewritten. */
+  healthUrl?: string;
+}
+
+export async function readService(config: Config, env: NodeJS.ProcessEnv): Promise<ServiceFound | undefined> {
+  if ((config.supervisor !== 'systemd' && config.supervisor !== 'systemd-system') || !config.unit) return undefined;
+  const name = unitNameOf(config);
+  const unit: ExistingUnit | undefined = await readExistingUnit(name, { scope: scopeOf(config), env, skip: (f) => path.basename(f) === DROP_IN_NAME });
+  if (!unit) return undefined;
+  const span = (v: string | undefined) => spanSeconds(v) ?? null;
+  return {
+    unit: name,
+    execStart: unit.execStart,
+    port: portOfUnit(unit) ?? null,
+    nodeOptions: nodeCommandOf(unit.execStart)?.nodeOptions ?? [],
+    timeoutStopSeconds: span(unit.service.TimeoutStopSec ?? unit.service.TimeoutSec),
+    restartSeconds: span(unit.service.RestartSec),
+  };
+}
+
+export interface StableCommand {
+  name: string;
+  /** `<root>/bin/<name>`: runs `<node> <root>/current/<bin> "$@"`. */
+  path: string;
+  /** npm -g's link of the same name, which still runs the adopted copy. */
+  npmLink: string;
+}
+
+const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+
+/** One small sh script per command of the package; `<root>/bin` is ours, rewritten on every adopt. */
+export async function writeStableCommands(options: { root: string; source: string; node: string; bins: Record<string, string> }): Promise<StableCommand[]> {
+  const dir = path.join(options.root, 'bin');
+  const commands: StableCommand[] = [];
+  // npm -g puts a package in <prefix>/lib/node_modules/<name> and its commands in <prefix>/bin.
+  const prefix = path.resolve(options.source, ...(path.basename(path.dirname(options.source)).startsWith('@') ? ['..', '..', '..', '..'] : ['..', '..', '..']));
+  for (const [name, bin] of Object.entries(options.bins)) {
+    await fs.mkdir(dir, { recursive: true });
+    const file = path.join(dir, name);
+    const script = `#!/bin/sh\n# Written by release-switcher (init --adopt): runs ${name} of the current release.\nexec ${quote(options.node)} ${quote(path.join(options.root, 'current', path.posix.normalize(bin)))} "$@"\n`;
+    await fs.writeFile(file, script, { mode: 0o755 });
+    commands.push({ name, path: file, npmLink: path.join(prefix, 'bin', name) });
+  }
+  return commands;
+}

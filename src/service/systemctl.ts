@@ -1,0 +1,31 @@
+/** The one way this package talks to systemd: `systemctl [--user] ARGS`, through the subprocess helper. */
+import { run } from '../platform/subprocess.js';
+import type { CommandRunner } from './supervisors/types.js';
+
+export type UnitScope = 'user' | 'system';
+
+export interface SystemctlOptions {
+  scope: UnitScope;
+  /** The manager's environment (`XDG_RUNTIME_DIR` finds the user manager). */
+  env: NodeJS.ProcessEnv;
+  /** Bound on the call. @default 30 s */
+  timeoutMs?: number;
+  /** Aborting kills the call. */
+  signal?: AbortSignal | undefined;
+  /** Stands in for the subprocess helper in tests. */
+  runner?: CommandRunner;
+}
+
+export const SYSTEMCTL_TIMEOUT_MS = 30_000;
+
+/** `--user` for the user manager, nothing for the system one. */
+export const scopeArgs = (scope: UnitScope): string[] => (scope === 'user' ? ['--user'] : []);
+
+/** The command as a user would type it, for hints: `systemctl --user restart x.service`. */
+export const systemctlCommand = (scope: UnitScope, args: readonly string[]): string => ['systemctl', ...scopeArgs(scope), ...args].join(' ');
+
+/** Never rejects on a non-zero exit: callers decide what a failure means. */
+export function systemctl(args: readonly string[], options: SystemctlOptions): ReturnType<CommandRunner> {
+  const runner = options.runner ?? run;
+  return runner('systemctl', [...scopeArgs(options.scope), ...args], { env: options.env, signal: options.signal, timeoutMs: options.timeoutMs ?? SYSTEMCTL_TIMEOUT_MS });
+}

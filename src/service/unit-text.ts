@@ -1,0 +1,136 @@
+/**
+ * The [Service] lines of a unit or drop-in we write: the command through `<root>/current`, the boot-check, and our
+ * policies; over somebody else's unit, only what must change (see existing-unit.ts), with notes of what was kept.
+ */
+import path from 'node:path';
+import type { Config } from '../store/config.js';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import { layoutOf } from '../store/layout.js';
+import { CLI_MAIN } from '../platform/self.js';
+import { type ExistingUnit, nodeCommandOf, spanSeconds } from './existing-unit.js';
+import type { UnitScope } from './systemctl.js';
+
+export interface ServiceOptions {
+  /** Entry script inside a release, e.g. `server.js` or `dist/index.js`. */
+  entry: string;
+  /** Arguments after the entry. @default [] (over an existing unit: the unit's own) */
+  args?: string[];
+  /** Options for Node itself, before the entry (e.g. `--max-old-space-size=8192`). @default [] (over an existing unit: the unit's own) */
+  nodeOptions?: string[];
+  /** Seconds the service may drain after SIGTERM; TimeoutStopSec is 10 s more, so a drain is never cut by SIGKILL. @default 20 */
+  drainSeconds?: number;
+  /** The ExecStartPre command; `null` leaves it out. @default [node, release-switcher's CLI, '--root', root, 'boot-check'] */
+  bootCheck?: string[] | null;
+  /** Decides WantedBy= of a whole unit. @default from config.supervisor */
+  scope?: UnitScope;
+  /** The entry was named by the user: over an existing unit, run it instead of what the unit runs. */
+  entryGiven?: boolean;
+}
+
+const STOP_MARGIN_SECONDS = 10;
+
+/** One word of an Exec line (systemd.service "COMMAND LINES"): `%` specifiers, `$` expansion, quotes, C escapes. */
+export function execWord(word: string): string {
+  const literal = word.replaceAll('%', '%%').replaceAll('$', () => '$$');
+  if (/^[\w@%+=:,./$-]+$/.test(literal)) return literal;
+  const escaped = [...literal].map((c) => (c === '\\' || c === '"' ? `\\${c}` : c < ' ' || c === '\x7f' ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : c));
+  return `"${escaped.join('')}"`;
+}
+
+/** A path or text setting: no quoting or escapes there, only specifiers; a line break cannot be written at all. */
+export function plainValue(value: string, what: string): string {
+  if (/[\x00-\x1f\x7f]/.test(value)) {
+    throw new ReleaseSwitcherError('UNSUPPORTED', `${what} contains a control character, which a unit file cannot hold: ${JSON.stringify(value)}`, { hint: 'Use a root path without line breaks or control characters.' });
+  }
+  return value.replaceAll('%', '%%');
+}
+
+export function checkEntry(entry: string): string {
+  const normal = path.posix.normalize(entry);
+  if (entry === '' || path.isAbsolute(entry) || normal === '..' || normal.startsWith('../')) {
+    throw new ReleaseSwitcherError('USAGE', `The entry "${entry}" must be a path inside the release.`, { hint: 'For example --entry server.js or --entry dist/index.js' });
+  }
+  return normal.replace(/^\.\//, '');
+}
+
+/** What a unit we write sets, and (over somebody else's unit) what it kept of theirs and what it changed. */
+interface Lines {
+  pre: string[];
+  start: string;
+  rest: string[];
+  kept: string[];
+  changed: string[];
+}
+
+function bootCheckLine(config: Config, root: string, options: ServiceOptions): string[] {
+  const node = config.node ?? process.execPath;
+  const bootCheck = options.bootCheck === undefined ? [node, CLI_MAIN, '--root', root, 'boot-check'] : options.bootCheck;
+  // `-`: boot-check always exits 0; if release-switcher itself is gone or broken, the service must still start.
+  return bootCheck && bootCheck.length > 0 ? [`ExecStartPre=-${bootCheck.map(execWord).join(' ')}`] : [];
+}
+
+/** Our policies, each only where the existing unit (if any) does not set its own; a stop budget is only ever raised. */
+function policyLines(options: ServiceOptions, existing: ExistingUnit | undefined, lines: Pick<Lines, 'kept' | 'changed'>): string[] {
+  const own = existing?.service ?? {};
+  const need = Math.ceil(options.drainSeconds ?? 20) + STOP_MARGIN_SECONDS;
+  const theirStop = own.TimeoutStopSec ?? own.TimeoutSec;
+  const theirs = spanSeconds(theirStop);
+  // 78 (EX_CONFIG): the service says its config or state is from a newer version; restarting cannot help.
+  const ours: Array<[string, string, string | undefined]> = [
+    ['Restart', 'always', own.Restart],
+    ['RestartSec', '1', own.RestartSec],
+    ['TimeoutStopSec', String(need), theirs !== undefined && theirs >= need ? theirStop : undefined],
+    ['RestartPreventExitStatus', '78', own.RestartPreventExitStatus],
+  ];
+  const out: string[] = [];
+  for (const [key, value, kept] of ours) {
+    if (kept !== undefined) lines.kept.push(`${key}=${kept}${key === 'TimeoutStopSec' ? ` (at least the drain + ${STOP_MARGIN_SECONDS} s = ${need} s)` : ''}`);
+    else out.push(`${key}=${value}`);
+  }
+  if (existing && !out.every((l) => !l.startsWith('TimeoutStopSec='))) {
+    lines.changed.push(`TimeoutStopSec ${theirs === undefined ? '(systemd default)' : `${theirs} s`} -> ${need} s, so a drain of ${options.drainSeconds ?? 20} s is never cut by SIGKILL`);
+  }
+  return out;
+}
+
+/**
+ * The command: `<node> [node options] <root>/current/<entry> [args]`. Over an existing unit that runs
+ * `node [options] <package>/<entry> [args]`, only the package's path changes (and the Node, when one is configured).
+ */
+function commandOf(config: Config, root: string, options: ServiceOptions, existing: ExistingUnit | undefined, lines: Pick<Lines, 'kept' | 'changed'>): string[] {
+  const { current } = layoutOf(root);
+  const theirs = options.entryGiven ? null : nodeCommandOf(existing?.execStart ?? null);
+  const inPackage = theirs ? entryInPackage(theirs.script, config.package) : null;
+  if (!theirs || inPackage === null) {
+    if (existing?.execStart) lines.changed.push(`ExecStart (${existing.execStart.join(' ')}) -> runs ${options.entry} of ${current}`);
+    return [config.node ?? process.execPath, ...(options.nodeOptions ?? []), path.join(current, checkEntry(options.entry)), ...(options.args ?? [])];
+  }
+  const node = config.node ?? theirs.node;
+  const nodeOptions = options.nodeOptions ?? theirs.nodeOptions;
+  const args = options.args ?? theirs.args;
+  lines.changed.push(`ExecStart: ${theirs.script} -> ${path.join(current, inPackage)}`);
+  if (node !== theirs.node) lines.changed.push(`Node: ${theirs.node} -> ${node} (the configured --node)`);
+  lines[nodeOptions.join(' ') === theirs.nodeOptions.join(' ') ? 'kept' : 'changed'].push(`Node options: ${nodeOptions.join(' ') || '(none)'}`);
+  lines[args.join(' ') === theirs.args.join(' ') ? 'kept' : 'changed'].push(`arguments: ${args.join(' ') || '(none)'}`);
+  return [node, ...nodeOptions, path.join(current, checkEntry(inPackage)), ...args];
+}
+
+/** `…/node_modules/<pkg>/dist/index.js` → `dist/index.js`; null when the script is not inside the package. */
+function entryInPackage(script: string, pkg: string): string | null {
+  const marker = `/node_modules/${pkg}/`;
+  const at = script.lastIndexOf(marker);
+  return at >= 0 ? script.slice(at + marker.length) : null;
+}
+
+export function serviceLines(config: Config, root: string, options: ServiceOptions, existing?: ExistingUnit): Lines {
+  const { current } = layoutOf(root);
+  const lines = { kept: [] as string[], changed: [] as string[] };
+  const start = commandOf(config, root, options, existing, lines);
+  const rest = [...policyLines(options, existing, lines), `WorkingDirectory=${plainValue(current, 'The root path')}`];
+  if (existing) {
+    if (Object.keys(existing.environment).length > 0) lines.kept.push(`Environment: ${Object.keys(existing.environment).join(', ')}`);
+    lines.changed.push(`WorkingDirectory -> ${current}`, 'ExecStartPre: the boot-check', 'StartLimitIntervalSec=0 (quick rollbacks must never hit start-limit-hit)');
+  }
+  return { pre: bootCheckLine(config, path.dirname(current), options), start: `ExecStart=${start.map(execWord).join(' ')}`, rest, ...lines };
+}
+

@@ -1,0 +1,117 @@
+// Adopting a running OpenClaw-shaped install under a real private systemd --user, the way openclaw's own
+// `gateway install` writes its unit: a Node option, a non-default port in the arguments and the environment, a
+// long stop budget. After `init --preset openclaw --adopt` + `unit --install` + a restart, the service must run
+// exactly as before, only through <root>/current.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { cli, tempDir } from '../support/cli.ts';
+import { freePort } from '../support/service.ts';
+import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
+
+const support = canRunUserManager();
+const title = 'adopting an openclaw-shaped unit under a private systemd --user';
+if (!support.ok) console.warn(`skipping ${title}: ${support.why}`);
+
+/** `npm install -g` layout of a tiny package named openclaw: dist/index.js `gateway --port N` serves /startupz. */
+function fakeOpenclaw(prefix: string, version: string): string {
+  const dir = path.join(prefix, 'lib', 'node_modules', 'openclaw');
+  mkdirSync(path.join(dir, 'dist'), { recursive: true });
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'openclaw', version, main: 'dist/index.js', bin: { openclaw: 'openclaw.mjs' } }));
+  writeFileSync(path.join(dir, 'openclaw.mjs'), "import './dist/index.js';\n");
+  writeFileSync(path.join(dir, 'dist', 'index.js'), `const args = process.argv.slice(2);
+if (args[0] === '--version') { console.log(${JSON.stringify(version)}); process.exit(0); }
+const port = Number(args[args.indexOf('--port') + 1]);
+require('node:http').createServer((req, res) => {
+  res.setHeader('content-type', 'application/json');
+  res.end(JSON.stringify(req.url === '/startupz' ? { ok: true, status: 'started', version: ${JSON.stringify(version)}, pid: process.pid } : { error: 'not found' }));
+}).listen(port, '127.0.0.1');
+`);
+  return dir;
+}
+
+describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.why})`, () => {
+  let um: UserManager;
+  beforeAll(async () => {
+    um = await startUserManager({ name: 'adoptoc' });
+  }, 30_000);
+  afterAll(() => um?.stop(), 30_000);
+  beforeEach(({ onTestFailed }) => onTestFailed(async () => console.error(`--- manager log ---\n${await um.readLog()}`)));
+
+  const show = async (props: string[]) => {
+    const r = await um.systemctl(['show', 'openclaw-gateway.service', ...props.map((p) => `--property=${p}`)]);
+    return Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  };
+  async function answer(port: number): Promise<{ version: string; pid: number }> {
+    let body: { version: string; pid: number } | undefined;
+    await um.waitFor(async () => (body = await fetch(`http://127.0.0.1:${port}/startupz`).then((r) => r.json() as Promise<typeof body>).catch(() => undefined)) !== undefined, { what: `the gateway on ${port}` });
+    return body!;
+  }
+
+  it('keeps the port, the Node options and the stop budget; the health URL gets the real port; doctor checks it', async () => {
+    const dir = tempDir('rs-adopt-oc-');
+    const installed = fakeOpenclaw(path.join(dir, 'prefix'), '2026.9.5');
+    const root = path.join(dir, 'root');
+    const port = await freePort();
+    const env = { ...(um.env as Record<string, string>), RELEASE_SWITCHER_BOOT_CHECK: '["/bin/true"]' };
+    const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env });
+    const log = path.join(dir, 'gateway.log');
+    await um.writeUnit('openclaw-gateway.service', [
+      '[Unit]', 'Description=OpenClaw Gateway', 'StartLimitIntervalSec=0', '', '[Service]',
+      `ExecStart=${process.execPath} --max-old-space-size=256 ${installed}/dist/index.js gateway --port ${port}`,
+      'Restart=always', 'RestartSec=5', 'TimeoutStopSec=330', 'KillMode=mixed', 'RestartPreventExitStatus=78',
+      `Environment=OPENCLAW_GATEWAY_PORT=${port} "OPENCLAW_SERVICE_MARKER=openclaw gateway"`,
+      `StandardOutput=append:${log}`, `StandardError=append:${log}`, '', '[Install]', 'WantedBy=default.target', '',
+    ].join('\n'));
+    expect((await um.systemctl(['start', 'openclaw-gateway.service'])).exitCode).toBe(0);
+    const before = await answer(port);
+
+    const init = await rs(['init', '--preset', 'openclaw', '--adopt', installed, '--node', process.execPath, '--unit', 'openclaw-gateway.service']);
+    expect(init.exitCode, init.stdout + init.stderr).toBe(0);
+    expect(init.json.result.adopted.found).toMatchObject({ port: { port, from: `ExecStart --port ${port}` }, nodeOptions: ['--max-old-space-size=256'], timeoutStopSeconds: 330, restartSeconds: 5 });
+    expect(init.json.result.config.healthUrl).toBe(`http://127.0.0.1:${port}/startupz`);
+    expect(JSON.parse(readFileSync(path.join(root, 'config.json'), 'utf8')).healthUrl).toBe(`http://127.0.0.1:${port}/startupz`);
+    // The npm -g command keeps running the adopted copy; <root>/bin/openclaw runs current.
+    expect(init.json.result.adopted.commands).toEqual([{ name: 'openclaw', path: path.join(root, 'bin', 'openclaw'), npmLink: path.join(dir, 'prefix', 'bin', 'openclaw') }]);
+    // Running init with the preset again keeps the port adopt found.
+    expect((await rs(['init', '--preset', 'openclaw'])).json.result.config.healthUrl).toBe(`http://127.0.0.1:${port}/startupz`);
+    // What a person sees (a second root adopting the same install).
+    const other = path.join(dir, 'root2');
+    const human = await cli(['--root', other, 'init', '--preset', 'openclaw', '--adopt', installed, '--node', process.execPath], { env });
+    expect(human.exitCode, human.stderr).toBe(0);
+    expect(human.stdout).toContain(`port ${port} (ExecStart --port ${port}); Node options --max-old-space-size=256; TimeoutStopSec 330; RestartSec 5`);
+    expect(human.stdout).toContain(`health URL set to http://127.0.0.1:${port}/startupz`);
+    expect(human.stdout).toContain(`${path.join(dir, 'prefix', 'bin', 'openclaw')} (npm -g) still runs the adopted copy`);
+    expect(human.stdout).toContain(`export PATH="${other}/bin:$PATH"`);
+    expect(readFileSync(path.join(other, 'bin', 'openclaw'), 'utf8')).toContain(`exec '${process.execPath}' '${other}/current/openclaw.mjs' "$@"`);
+    expect((await answer(port)).pid).toBe(before.pid); // adopting did not touch the running gateway
+
+    const installedUnit = await rs(['unit', '--install']);
+    expect(installedUnit.exitCode, installedUnit.stdout + installedUnit.stderr).toBe(0);
+    const { content, kept, changed } = installedUnit.json.result;
+    console.log(`drop-in written for the openclaw-shaped unit:\n${content}\nkept: ${kept.join('; ')}\nchanged: ${changed.join('; ')}`);
+    expect(kept).toEqual(expect.arrayContaining(['Restart=always', 'RestartSec=5', 'RestartPreventExitStatus=78', 'Node options: --max-old-space-size=256', `arguments: gateway --port ${port}`]));
+    expect(kept.join('\n')).toMatch(/TimeoutStopSec=330/);
+    expect(changed.join('\n')).toContain(`ExecStart: ${installed}/dist/index.js -> ${root}/current/dist/index.js`);
+    expect(content).not.toMatch(/TimeoutStopSec|RestartSec|18789/);
+
+    expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
+    let after = await answer(port);
+    await um.waitFor(async () => (after = await answer(port)).pid !== before.pid, { what: 'the restarted gateway' });
+    const argv = readFileSync(`/proc/${after.pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+    expect(argv).toEqual([process.execPath, '--max-old-space-size=256', path.join(root, 'current', 'dist', 'index.js'), 'gateway', '--port', String(port)]);
+    const environ = readFileSync(`/proc/${after.pid}/environ`, 'utf8').split('\0');
+    expect(environ).toEqual(expect.arrayContaining([`OPENCLAW_GATEWAY_PORT=${port}`, 'OPENCLAW_SERVICE_MARKER=openclaw gateway']));
+    expect(await show(['TimeoutStopUSec', 'RestartUSec', 'KillMode', 'RestartPreventExitStatus', 'MainPID'])).toEqual({
+      TimeoutStopUSec: '5min 30s', RestartUSec: '5s', KillMode: 'mixed', RestartPreventExitStatus: '78', MainPID: String(after.pid),
+    });
+
+    const doctor = await rs(['doctor']);
+    expect(doctor.json.result.checks.find((c: { name: string }) => c.name === 'health'), doctor.stdout).toMatchObject({ ok: true });
+    // A service that is not on the configured port fails the check, although systemd says active.
+    const elsewhere = await freePort();
+    expect((await rs(['init', '--health-url', `http://127.0.0.1:${elsewhere}/startupz`])).exitCode).toBe(0);
+    const moved = await rs(['doctor']);
+    expect(moved.json.result.checks.find((c: { name: string }) => c.name === 'health')).toMatchObject({ ok: false, detail: expect.stringMatching(/nothing answers/) });
+  }, 90_000);
+});

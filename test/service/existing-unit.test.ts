@@ -1,0 +1,76 @@
+// Reading somebody else's unit (as `systemctl cat` prints it) and the drop-in that keeps how it runs.
+import { describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../src/store/config.ts';
+import { nodeCommandOf, parseUnitText, portOfUnit, spanSeconds, splitUnitWords } from '../../src/service/existing-unit.ts';
+import { dropInWithNotes, execWord, systemdUnit } from '../../src/service/unit.ts';
+
+const PKG = '/usr/lib/node_modules/openclaw';
+const CAT = `# /home/u/.config/systemd/user/openclaw-gateway.service
+[Unit]
+Description=OpenClaw Gateway
+[Service]
+ExecStart=/opt/node24/bin/node --max-old-space-size=8192 ${PKG}/dist/index.js gateway --port 19001
+Environment=OPENCLAW_GATEWAY_PORT=19001 "OPENCLAW_LABEL=a b"
+TimeoutStopSec=330
+RestartSec=5
+Restart=always
+KillMode=mixed
+
+# /home/u/.config/systemd/user/openclaw-gateway.service.d/release-switcher.conf
+[Service]
+ExecStart=
+ExecStart=/x/node /root/current/dist/index.js gateway --port 18789
+TimeoutStopSec=30
+`;
+const ours = (f: string) => f.endsWith('/release-switcher.conf');
+const config = { ...defaultConfig('openclaw'), supervisor: 'systemd' as const, unit: 'openclaw-gateway.service', node: null };
+
+describe('reading an existing unit', () => {
+  it('takes the unit\'s own files, skipping our drop-in, with the last value of each key', () => {
+    const unit = parseUnitText(CAT, ours);
+    expect(unit.files).toEqual(['/home/u/.config/systemd/user/openclaw-gateway.service']);
+    expect(unit.execStart).toEqual(['/opt/node24/bin/node', '--max-old-space-size=8192', `${PKG}/dist/index.js`, 'gateway', '--port', '19001']);
+    expect(unit.environment).toEqual({ OPENCLAW_GATEWAY_PORT: '19001', OPENCLAW_LABEL: 'a b' });
+    expect(unit.service).toMatchObject({ TimeoutStopSec: '330', RestartSec: '5', KillMode: 'mixed' });
+    // Without skipping, the drop-in's values win, as they do for systemd.
+    expect(parseUnitText(CAT).service.TimeoutStopSec).toBe('30');
+  });
+
+  it('undoes what execWord does', () => {
+    for (const word of ['/a b/c', '50%', '$HOME', 'say "hi"\\now', "it's", 'tab\there']) expect(splitUnitWords(execWord(word))).toEqual([word]);
+  });
+
+  it('reads time spans, ports and node commands', () => {
+    expect([spanSeconds('330'), spanSeconds('5s'), spanSeconds('5min 30s'), spanSeconds('1h'), spanSeconds('infinity'), spanSeconds('soon')]).toEqual([330, 5, 330, 3600, Infinity, undefined]);
+    expect(portOfUnit(parseUnitText(CAT, ours))).toEqual({ port: 19001, from: 'ExecStart --port 19001' });
+    expect(portOfUnit({ execStart: ['/n', 'x.js', '--port=7'], environment: {}, service: {}, files: [] })).toEqual({ port: 7, from: 'ExecStart --port=7' });
+    expect(portOfUnit({ execStart: ['/n', 'x.js'], environment: { OPENCLAW_GATEWAY_PORT: '9' }, service: {}, files: [] })).toEqual({ port: 9, from: 'Environment=OPENCLAW_GATEWAY_PORT=9' });
+    expect(nodeCommandOf(['/usr/bin/node', '-r', '/x/hook.js', '--inspect', '/app/main.js', 'a'])).toEqual({ node: '/usr/bin/node', nodeOptions: ['-r', '/x/hook.js', '--inspect'], script: '/app/main.js', args: ['a'] });
+    expect(nodeCommandOf(['/usr/bin/openclaw', 'gateway'])).toBeNull();
+  });
+});
+
+describe('the drop-in over an openclaw-shaped unit', () => {
+  it('changes only the package path (plus boot-check, working directory); keeps options, arguments and timeouts', () => {
+    const unit = parseUnitText(CAT, ours);
+    const { content, kept, changed } = dropInWithNotes(config, '/srv/rs', { entry: '', bootCheck: null }, unit);
+    expect(content).toContain('\nExecStart=\nExecStart=/opt/node24/bin/node --max-old-space-size=8192 /srv/rs/current/dist/index.js gateway --port 19001\n');
+    expect(content).not.toMatch(/TimeoutStopSec|RestartSec=|Restart=|18789/);
+    expect(content).toContain('\nRestartPreventExitStatus=78\n'); // the unit sets none
+    expect(kept).toEqual(expect.arrayContaining(['Restart=always', 'RestartSec=5', 'Node options: --max-old-space-size=8192', 'arguments: gateway --port 19001']));
+    expect(changed).toContain(`ExecStart: ${PKG}/dist/index.js -> /srv/rs/current/dist/index.js`);
+  });
+
+  it('raises a stop budget below the drain + margin, never lowers one', () => {
+    const short = parseUnitText(CAT.replace('TimeoutStopSec=330', 'TimeoutStopSec=15'), ours);
+    const { content, changed } = dropInWithNotes(config, '/srv/rs', { entry: '', bootCheck: null, drainSeconds: 75 }, short);
+    expect(content).toContain('\nTimeoutStopSec=85\n');
+    expect(changed.join('\n')).toMatch(/TimeoutStopSec 15 s -> 85 s/);
+    expect(dropInWithNotes(config, '/srv/rs', { entry: '', bootCheck: null, drainSeconds: 75 }, parseUnitText(CAT, ours)).content).not.toContain('TimeoutStopSec');
+  });
+
+  it('--node-option: a whole unit runs Node with the given options before the entry', () => {
+    const text = systemdUnit({ ...config, node: '/n/node' }, '/srv/rs', { entry: 'dist/index.js', args: ['gateway'], nodeOptions: ['--max-old-space-size=8192'], bootCheck: null });
+    expect(text).toContain('\nExecStart=/n/node --max-old-space-size=8192 /srv/rs/current/dist/index.js gateway\n');
+  });
+});
