@@ -5,9 +5,10 @@
  * restart and verify the previous one. With supervisor `none` the transaction ends `switched`.
  */
 import fs from 'node:fs/promises';
-import { ReleaseSwitcherError } from '../model/errors.js';
+import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
 import { crashPoint } from '../platform/crashpoint.js';
-import { newId, runStep } from '../store/journal.js';
+import { runStep } from '../store/journal.js';
+import { closeTransaction, markPending, openTransaction, transition } from './machine.js';
 import type { Transaction, TransactionKind } from '../model/state.js';
 import { pointLink, readLinkVersion } from '../store/links.js';
 import { verifyRelease } from '../store/release.js';
@@ -23,22 +24,17 @@ export interface ActivateRequest {
   scheduled?: Transaction;
 }
 
-export function newTransaction(kind: TransactionKind, from: string | null, to: string, before: Transaction['before']): Transaction {
-  return { id: newId(), kind, status: 'switching', from, to, reason: null, startedAt: new Date().toISOString(), finishedAt: null, steps: [], before };
-}
 
 export async function activate(session: MutationSession, request: ActivateRequest): Promise<Transaction> {
   const { layout, journal, runtime, config } = session;
   const current = await readLinkVersion(layout, 'current');
   const previous = await readLinkVersion(layout, 'previous');
-  const tx = request.scheduled ?? newTransaction(request.kind, current, request.target, { current, previous });
-  tx.status = 'switching';
+  const tx = request.scheduled ?? openTransaction({ kind: request.kind, status: 'switching', from: current, to: request.target });
+  if (request.scheduled) transition(tx, 'switching');
   tx.from = current;
   tx.before = { current, previous };
   if (current === request.target) {
-    tx.status = 'up_to_date';
-    tx.finishedAt = new Date().toISOString();
-    if (request.scheduled) journal.archiveTransaction();
+    closeTransaction(journal, tx, 'up_to_date');
     if (request.scheduled) await journal.commit();
     return tx;
   }
@@ -68,21 +64,15 @@ export async function activate(session: MutationSession, request: ActivateReques
       runtime.onProgress({ phase: 'flip', message: step.detail });
     });
   } catch (error) {
-    tx.status = 'failed';
-    tx.reason = error instanceof ReleaseSwitcherError ? error.code.toLowerCase() : 'error';
-    tx.finishedAt = new Date().toISOString();
-    journal.archiveTransaction();
+    closeTransaction(journal, tx, 'failed', isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error');
     await journal.commit();
-    if (error instanceof ReleaseSwitcherError) error.result = tx;
+    if (isReleaseSwitcherError(error)) error.result = tx;
     throw error;
   }
-  const record = journal.state.releases[request.target];
-  if (record && record.state === 'installed') record.state = 'pending';
+  markPending(journal.state.releases[request.target]);
   if (!supervisor) {
     tx.steps.push({ name: 'restart', status: 'skipped', ms: 0, detail: 'supervisor none: restarting the service is the operator’s job' });
-    tx.status = 'switched';
-    tx.finishedAt = new Date().toISOString();
-    journal.archiveTransaction();
+    closeTransaction(journal, tx, 'switched');
     await journal.commit('activate:done');
     return tx;
   }
