@@ -16,12 +16,15 @@ import type { MutationSession } from './mutate.js';
 import { settleAfterFlip } from './settle.js';
 import { checkStateStep } from './state-return.js';
 import { supervisorFor } from '../service/supervisors/index.js';
+import type { Supervisor } from '../service/supervisors/types.js';
 
 export interface ActivateRequest {
   kind: TransactionKind;
   target: string;
   /** A transaction already journaled (status `scheduled`) that a runner now carries out. */
   scheduled?: Transaction;
+  /** The supervisor to drive instead of the configured one's adapter (tests drive a fake). */
+  supervisor?: Supervisor | null;
 }
 
 
@@ -43,7 +46,7 @@ export async function activate(session: MutationSession, request: ActivateReques
       hint: `Install it first (release-switcher install ${config.package}@${request.target}); see release-switcher list.`,
     });
   }
-  const supervisor = supervisorFor(config, runtime.env);
+  const supervisor = request.supervisor !== undefined ? request.supervisor : supervisorFor(config, runtime.env);
   journal.state.transaction = tx;
   await journal.commit('activate:begin');
   try {

@@ -15,6 +15,7 @@ import { listReleaseDirs, readMarker } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
 import { rollBack, settleAfterFlip } from './settle.js';
 import { supervisorFor } from '../service/supervisors/index.js';
+import type { Supervisor } from '../service/supervisors/types.js';
 
 export interface RecoveryReport {
   /** The interrupted transaction, closed. */
@@ -26,6 +27,8 @@ export interface RecoveryReport {
 export interface RecoverOptions {
   /** A runner recovering before it carries out its own scheduled transaction leaves that one alone. */
   ownTransaction?: string;
+  /** The supervisor to drive instead of the configured one's adapter (tests drive a fake). */
+  supervisor?: Supervisor | null;
 }
 
 export async function recoverRoot(session: JournalSession, options: RecoverOptions = {}): Promise<RecoveryReport> {
@@ -63,7 +66,7 @@ async function settleTransaction(session: JournalSession, actions: string[], opt
     return close(journal, tx, 'failed', gone, started, actions, `the runner of ${tx.id} ${why}; nothing was changed`);
   }
   const current = await readLinkVersion(layout, 'current');
-  const supervisor = supervisorFor(config, runtime.env);
+  const supervisor = options.supervisor !== undefined ? options.supervisor : supervisorFor(config, runtime.env);
   if (tx.status === 'rolling_back' && supervisor) {
     actions.push(`resuming the interrupted rollback of ${tx.id} to ${tx.from}`);
     await rollBack(session, tx, supervisor, { reason: tx.reason ?? 'interrupted', detail: 'resumed by recover' });
