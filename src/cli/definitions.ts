@@ -23,6 +23,10 @@ export interface CommandDef {
   load: () => Promise<{ run: (ctx: CommandContext) => Promise<CommandOutcome> }>;
 }
 
+const planOption: Record<string, OptionDef> = {
+  'dry-run': { type: 'boolean', description: 'print the plan (what would change and why); change nothing' },
+};
+
 const waitOption: Record<string, OptionDef> = {
   wait: { type: 'string', value: 'SECONDS', description: 'wait this long for a busy lock instead of exiting 5' },
 };
@@ -109,7 +113,7 @@ export const COMMANDS: CommandDef[] = [
     name: 'switch',
     summary: 'activate an installed release: flip, restart, verify, roll back on failure',
     args: 'VERSION',
-    options: { ...handoffOption, ...waitOption },
+    options: { ...planOption, ...handoffOption, ...waitOption },
     examples: ['release-switcher switch 2026.9.6'],
     load: () => import('./commands/switch.js'),
   },
@@ -117,7 +121,7 @@ export const COMMANDS: CommandDef[] = [
     name: 'rollback',
     summary: 'switch back to previous (or VERSION)',
     args: '[VERSION]',
-    options: { ...handoffOption, ...waitOption },
+    options: { ...planOption, ...handoffOption, ...waitOption },
     examples: ['release-switcher rollback', 'release-switcher rollback 2026.9.4'],
     load: () => import('./commands/rollback.js'),
   },
@@ -125,7 +129,7 @@ export const COMMANDS: CommandDef[] = [
     name: 'prune',
     summary: 'remove old releases; never current, previous or pinned ones',
     args: '',
-    options: { keep: { type: 'string', value: 'N', description: 'releases to keep besides current, previous and pinned' }, ...waitOption },
+    options: { keep: { type: 'string', value: 'N', description: 'releases to keep besides current, previous and pinned' }, ...planOption, ...waitOption },
     examples: ['release-switcher prune --keep 2'],
     load: () => import('./commands/prune.js'),
   },
