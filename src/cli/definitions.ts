@@ -18,12 +18,14 @@ export interface CommandDef {
   args: string;
   options: Record<string, OptionDef>;
   examples: string[];
-  /** Whether the command changes the root (and so may wait on the lock). */
-  mutates: boolean;
   /** Left out of the main help: plumbing for release-switcher itself. */
   hidden?: boolean;
   load: () => Promise<{ run: (ctx: CommandContext) => Promise<CommandOutcome> }>;
 }
+
+const planOption: Record<string, OptionDef> = {
+  'dry-run': { type: 'boolean', description: 'print the plan (what would change and why); change nothing' },
+};
 
 const waitOption: Record<string, OptionDef> = {
   wait: { type: 'string', value: 'SECONDS', description: 'wait this long for a busy lock instead of exiting 5' },
@@ -49,7 +51,6 @@ export const COMMANDS: CommandDef[] = [
     name: 'init',
     summary: 'create a root, or change the settings of an existing one',
     args: '--package NAME [settings] [--adopt PATH]',
-    mutates: true,
     options: {
       package: { type: 'string', value: 'NAME', description: 'the npm package this root manages' },
       registry: { type: 'string', value: 'URL', description: 'registry URL (default: npm config)' },
@@ -80,7 +81,6 @@ export const COMMANDS: CommandDef[] = [
     name: 'install',
     summary: 'fetch, verify, extract, install dependencies, smoke-check and seal a release; never touches current',
     args: 'SPEC',
-    mutates: true,
     options: { ...dryRunOption, ...waitOption },
     examples: ['release-switcher install openclaw@2026.9.6', 'release-switcher install openclaw@beta', 'release-switcher install ./openclaw-2026.9.6.tgz'],
     load: () => import('./commands/install.js'),
@@ -89,7 +89,6 @@ export const COMMANDS: CommandDef[] = [
     name: 'list',
     summary: 'all releases with their state and marks',
     args: '',
-    mutates: false,
     options: {},
     examples: ['release-switcher list', 'release-switcher list --json'],
     load: () => import('./commands/list.js'),
@@ -98,7 +97,6 @@ export const COMMANDS: CommandDef[] = [
     name: 'status',
     summary: 'what runs, and the last or in-flight transaction',
     args: '',
-    mutates: false,
     options: {},
     examples: ['release-switcher status --json'],
     load: () => import('./commands/status.js'),
@@ -107,7 +105,6 @@ export const COMMANDS: CommandDef[] = [
     name: 'update',
     summary: 'install SPEC if needed, then switch to it: restart, verify, roll back on failure',
     args: '[SPEC]',
-    mutates: true,
     options: { ...dryRunOption, ...handoffOption, ...waitOption },
     examples: ['release-switcher update', 'release-switcher update openclaw@2026.9.6 --json'],
     load: () => import('./commands/update.js'),
@@ -116,8 +113,7 @@ export const COMMANDS: CommandDef[] = [
     name: 'switch',
     summary: 'activate an installed release: flip, restart, verify, roll back on failure',
     args: 'VERSION',
-    mutates: true,
-    options: { ...handoffOption, ...waitOption },
+    options: { ...planOption, ...handoffOption, ...waitOption },
     examples: ['release-switcher switch 2026.9.6'],
     load: () => import('./commands/switch.js'),
   },
@@ -125,8 +121,7 @@ export const COMMANDS: CommandDef[] = [
     name: 'rollback',
     summary: 'switch back to previous (or VERSION)',
     args: '[VERSION]',
-    mutates: true,
-    options: { ...handoffOption, ...waitOption },
+    options: { ...planOption, ...handoffOption, ...waitOption },
     examples: ['release-switcher rollback', 'release-switcher rollback 2026.9.4'],
     load: () => import('./commands/rollback.js'),
   },
@@ -134,8 +129,7 @@ export const COMMANDS: CommandDef[] = [
     name: 'prune',
     summary: 'remove old releases; never current, previous or pinned ones',
     args: '',
-    mutates: true,
-    options: { keep: { type: 'string', value: 'N', description: 'releases to keep besides current, previous and pinned' }, ...waitOption },
+    options: { keep: { type: 'string', value: 'N', description: 'releases to keep besides current, previous and pinned' }, ...planOption, ...waitOption },
     examples: ['release-switcher prune --keep 2'],
     load: () => import('./commands/prune.js'),
   },
@@ -143,7 +137,6 @@ export const COMMANDS: CommandDef[] = [
     name: 'doctor',
     summary: 'check layout, links, manifests, leftovers, locks, disk, the unit, drift and linger',
     args: '',
-    mutates: false,
     options: {
       fix: { type: 'boolean', description: 'repair what is safe to repair, and say what was done' },
       deep: { type: 'boolean', description: 're-hash every file of every release (default: only files whose stat fingerprint moved)' },
@@ -155,7 +148,6 @@ export const COMMANDS: CommandDef[] = [
     name: 'pin',
     summary: 'keep a release: prune never removes a pinned one',
     args: 'VERSION',
-    mutates: true,
     options: { ...waitOption },
     examples: ['release-switcher pin 2026.9.5'],
     load: () => import('./commands/pin.js'),
@@ -164,7 +156,6 @@ export const COMMANDS: CommandDef[] = [
     name: 'unpin',
     summary: 'let prune remove a release again',
     args: 'VERSION',
-    mutates: true,
     options: { ...waitOption },
     examples: ['release-switcher unpin 2026.9.5'],
     load: () => import('./commands/unpin.js'),
@@ -173,7 +164,6 @@ export const COMMANDS: CommandDef[] = [
     name: 'recover',
     summary: 'finish or undo an interrupted transaction and sweep leftovers',
     args: '',
-    mutates: true,
     options: { ...waitOption },
     examples: ['release-switcher recover --json'],
     load: () => import('./commands/recover.js'),
@@ -182,7 +172,6 @@ export const COMMANDS: CommandDef[] = [
     name: 'unit',
     summary: 'print (or --install) the systemd drop-in or unit, or the launchd plist, that runs <root>/current',
     args: '',
-    mutates: false,
     options: {
       install: { type: 'boolean', description: 'write it where the service manager reads it (systemd: and daemon-reload)' },
       entry: { type: 'string', value: 'PATH', description: "script to run inside the release (default: the preset's, else package.json main)" },
@@ -199,7 +188,6 @@ COMMANDS.push(
     name: 'boot-check',
     summary: 'for ExecStartPre=: count starts of a pending release, flip back when its tries are spent; always exits 0',
     args: '',
-    mutates: true,
     options: { tries: { type: 'string', value: 'N', description: 'starts a pending release gets (default 3)' } },
     examples: ['ExecStartPre=/usr/bin/node /usr/lib/node_modules/release-switcher/dist/cli/main.js --root /srv/app boot-check'],
     load: () => import('./commands/boot-check.js'),
@@ -208,7 +196,6 @@ COMMANDS.push(
     name: 'run-transaction',
     summary: 'carry out a scheduled transaction (started by release-switcher itself, outside the service)',
     args: 'ID',
-    mutates: true,
     hidden: true,
     options: {},
     examples: ['release-switcher run-transaction 20261121021500-ab12cd'],
@@ -218,7 +205,6 @@ COMMANDS.push(
     name: 'check',
     summary: 'whether the channel has a version this host would take now, and why (read-only)',
     args: '',
-    mutates: false,
     options: {},
     examples: ['release-switcher check', 'release-switcher check --json'],
     load: () => import('./commands/check.js'),
@@ -227,7 +213,6 @@ COMMANDS.push(
     name: 'auto-update',
     summary: "one tick of the timer: update or roll back as check says; skipped (exit 0) when disabled or busy",
     args: '',
-    mutates: true,
     options: { ...waitOption },
     examples: ['release-switcher auto-update', 'RELEASE_SWITCHER_NO_AUTO_UPDATE=1 release-switcher auto-update   # skipped'],
     load: () => import('./commands/auto-update.js'),
@@ -236,7 +221,6 @@ COMMANDS.push(
     name: 'timer',
     summary: 'print (or --install, --remove) the systemd timer, or launchd plist, that runs auto-update',
     args: '',
-    mutates: false,
     options: {
       install: { type: 'boolean', description: 'write the .timer and .service, daemon-reload, enable and start the timer' },
       remove: { type: 'boolean', description: 'disable the timer and delete both units' },

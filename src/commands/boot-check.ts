@@ -10,10 +10,12 @@ import { restoreForTransaction, prepareStateAtStart, type StateAtStart } from '.
 import { type Config, readConfig } from '../store/config.js';
 import { isReleaseSwitcherError } from '../model/errors.js';
 import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
-import { Journal, newId, readState } from '../store/journal.js';
+import { Journal, readState } from '../store/journal.js';
 import type { Transaction } from '../model/state.js';
 import { type Layout, layoutOf } from '../store/layout.js';
-import { pointLink, readLinkVersion } from '../store/links.js';
+import { readLinkVersion } from '../store/links.js';
+import { flipBack } from '../transaction/flip-back.js';
+import { canTransition, openTransaction, setReleaseState, transition } from '../transaction/machine.js';
 import { withLock } from '../store/lock.js';
 import { planStateReturn } from '../transaction/state-return.js';
 
@@ -51,7 +53,7 @@ export async function bootCheck(options: BootCheckOptions): Promise<BootCheckRes
   const maxTries = options.maxTries ?? DEFAULT_BOOT_TRIES;
   if (tries <= maxTries) return { version, action: 'counted', tries, ...prepared };
   try {
-    return { ...prepared, ...(await flipBack(layout, config, { version, tries, maxTries })) };
+    return { ...prepared, ...(await crashLoopFlipBack(layout, config, { version, tries, maxTries })) };
   } catch (error) {
     if (isReleaseSwitcherError(error) && error.code === 'BUSY') return { version, action: 'busy', tries, ...prepared };
     throw error;
@@ -59,7 +61,7 @@ export async function bootCheck(options: BootCheckOptions): Promise<BootCheckRes
 }
 
 /** Under the lock (no runner alive): mark the release bad and point `current` back, state included. */
-async function flipBack(layout: Layout, config: Config, spent: { version: string; tries: number; maxTries: number }): Promise<BootCheckResult> {
+async function crashLoopFlipBack(layout: Layout, config: Config, spent: { version: string; tries: number; maxTries: number }): Promise<BootCheckResult> {
   const { version, tries, maxTries } = spent;
   return withLock(layout.root, { command: 'boot-check' }, async () => {
     const journal = await Journal.open(layout.root);
@@ -69,13 +71,12 @@ async function flipBack(layout: Layout, config: Config, spent: { version: string
     if (!target || !record) return { version, action: 'none' as const, tries };
     const plan = await planStateReturn({ layout, config, state: journal.state, leaving: version, target });
     if (plan.action === 'refuse') return { version, action: 'refused' as const, tries, detail: plan.detail };
-    Object.assign(record, { state: 'bad', reason: `crash_loop: ${maxTries} starts without a verification` });
+    setReleaseState(record, 'bad', `crash_loop: ${maxTries} starts without a verification`);
     const tx = rollingBack(journal, version, target);
     tx.steps.push({ name: 'boot-check', status: 'ok', ms: 0, detail: `${version} started ${tries - 1} times without a verification; current -> releases/${target}` });
     if (plan.action === 'restore') tx.restore = { snapshot: plan.snapshot, version: target };
     await journal.commit();
-    await pointLink(layout, 'current', target);
-    await pointLink(layout, 'previous', version);
+    await flipBack(layout, { current: target, previous: version });
     if (plan.action !== 'restore') return { version, action: 'flipped-back' as const, tries, now: target };
     // The service is stopped right now: the one safe moment to put the state back.
     await restoreForTransaction(layout, plan.snapshot, tx.id);
@@ -87,10 +88,12 @@ async function flipBack(layout: Layout, config: Config, spent: { version: string
 
 /** The transaction left rolling back, for `recover` to verify the previous release later. */
 function rollingBack(journal: Journal, version: string, target: string): Transaction {
-  const tx = journal.state.transaction?.to === version ? journal.state.transaction : undefined;
-  const now = new Date().toISOString();
-  const rolling = tx ?? { id: newId(), kind: 'recover', status: 'rolling_back', from: target, to: version, reason: 'crash_loop', startedAt: now, finishedAt: null, steps: [] };
-  Object.assign(rolling, { status: 'rolling_back', reason: 'crash_loop' });
+  const tx = journal.state.transaction;
+  if (tx && tx.to === version && canTransition(tx.status, 'rolling_back')) {
+    transition(tx, 'rolling_back', { reason: 'crash_loop' });
+    return tx;
+  }
+  const rolling = openTransaction({ kind: 'recover', status: 'rolling_back', from: target, to: version, reason: 'crash_loop' });
   journal.state.transaction = rolling;
   return rolling;
 }

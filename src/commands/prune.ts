@@ -1,10 +1,12 @@
 import fs from 'node:fs/promises';
 import { crashPoint } from '../platform/crashpoint.js';
 import { fsyncDir, removeTree } from '../platform/fs.js';
-import { newId } from '../store/journal.js';
+import { newId, readState } from '../store/journal.js';
+import type { State } from '../model/state.js';
+import type { Layout } from '../store/layout.js';
 import { readLinkVersion } from '../store/links.js';
 import { mutate } from '../transaction/mutate.js';
-import type { RootOptions } from '../store/session.js';
+import { type RootOptions, openSession } from '../store/session.js';
 import { pruneSnapshots } from '../snapshot/snapshot.js';
 import { compareVersionsDesc } from '../store/release.js';
 import { clearImmutable } from '../platform/immutable.js';
@@ -30,17 +32,7 @@ export interface PruneResult {
  */
 export async function prune(options: PruneOptions): Promise<PruneResult> {
   return mutate(options, 'prune', async ({ layout, config, journal }) => {
-    const keep = options.keep ?? config.keep;
-    const protectedVersions = new Set(
-      [await readLinkVersion(layout, 'current'), await readLinkVersion(layout, 'previous')].filter((v): v is string => v !== null),
-    );
-    const candidates: string[] = [];
-    for (const version of Object.keys(journal.state.releases).sort(compareVersionsDesc)) {
-      if (protectedVersions.has(version) || journal.state.releases[version]?.pinned) continue;
-      candidates.push(version);
-    }
-    const removed = candidates.slice(keep);
-    const kept = Object.keys(journal.state.releases).filter((v) => !removed.includes(v)).sort(compareVersionsDesc);
+    const { removed, kept } = await choosePrune(layout, journal.state, options.keep ?? config.keep);
     if (removed.length === 0) return withSnapshots({ removed, kept }, await pruneSnapshots(layout, new Set(kept)));
     const id = newId();
     journal.state.operation = { kind: 'prune', id, startedAt: new Date().toISOString(), versions: removed };
@@ -61,6 +53,23 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
     // After the releases: a snapshot can only ever be restored for a release that is still installed.
     return withSnapshots({ removed, kept }, await pruneSnapshots(layout, new Set(kept)));
   });
+}
+
+/** The plan: which releases go (never current, previous or pinned; the newest `keep` others stay). */
+async function choosePrune(layout: Layout, state: State, keep: number): Promise<PruneResult> {
+  const protectedVersions = new Set([await readLinkVersion(layout, 'current'), await readLinkVersion(layout, 'previous')].filter((v): v is string => v !== null));
+  const candidates = Object.keys(state.releases)
+    .sort(compareVersionsDesc)
+    .filter((version) => !protectedVersions.has(version) && !state.releases[version]?.pinned);
+  const removed = candidates.slice(keep);
+  const kept = Object.keys(state.releases).filter((v) => !removed.includes(v)).sort(compareVersionsDesc);
+  return { removed, kept };
+}
+
+/** What `prune` would remove; reads only, takes no lock. (Snapshots go with their releases.) */
+export async function planPrune(options: PruneOptions): Promise<PruneResult> {
+  const { layout, config } = await openSession(options);
+  return choosePrune(layout, await readState(layout.root), options.keep ?? config.keep);
 }
 
 /** The contract's `{removed, kept}`, plus the snapshots removed when there were any. */

@@ -1,4 +1,4 @@
-import { readState, runnerNeverRan } from '../store/journal.js';
+import { readState, runnerGone } from '../store/journal.js';
 import { type Transaction, publicTransaction } from '../model/state.js';
 import { type Running, whatRuns } from '../doctor/running.js';
 import { readLinkVersion } from '../store/links.js';
@@ -29,6 +29,7 @@ export async function status(options: RootOptions): Promise<StatusResult> {
   ]);
   const tx = state.transaction ?? state.history.at(-1) ?? null;
   // A runner that never reported is not in flight forever: say so, as recovery will record it.
-  const view = tx && runnerNeverRan(tx) ? { ...tx, status: 'failed' as const, reason: 'runner_never_ran' } : tx;
+  const gone = tx && runnerGone(tx);
+  const view = tx && gone ? { ...tx, status: 'failed' as const, reason: gone } : tx;
   return { current, previous, running, transaction: publicTransaction(view) };
 }

@@ -2,7 +2,10 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 import type { Transaction } from '../model/state.js';
 import { readLinkVersion } from '../store/links.js';
 import { type HandoffOptions, activateOrSchedule, transact } from '../transaction/schedule.js';
-import type { RootOptions } from '../store/session.js';
+import { type RootOptions, openSession } from '../store/session.js';
+import type { Layout } from '../store/layout.js';
+import { readState } from '../store/journal.js';
+import { type SwitchPlan, planSwitch } from '../transaction/plan.js';
 
 export interface SwitchOptions extends RootOptions, HandoffOptions {
   /** An installed version. */
@@ -21,13 +24,28 @@ export interface RollbackOptions extends RootOptions, HandoffOptions {
 
 /** Switch back to `previous`, or to the named release. */
 export async function rollback(options: RollbackOptions): Promise<Transaction> {
-  return transact(options, 'rollback', async (session) => {
-    const target = options.version ?? (await readLinkVersion(session.layout, 'previous'));
-    if (!target) {
-      throw new ReleaseSwitcherError('NO_PREVIOUS', 'There is no previous release to roll back to.', {
-        hint: 'Name one: release-switcher rollback VERSION (see release-switcher list).',
-      });
-    }
-    return activateOrSchedule(session, 'rollback', target, options.handoff);
-  });
+  return transact(options, 'rollback', async (session) => activateOrSchedule(session, 'rollback', await rollbackTarget(session.layout, options.version), options.handoff));
+}
+
+async function rollbackTarget(layout: Layout, version: string | undefined): Promise<string> {
+  const target = version ?? (await readLinkVersion(layout, 'previous'));
+  if (!target) {
+    throw new ReleaseSwitcherError('NO_PREVIOUS', 'There is no previous release to roll back to.', {
+      hint: 'Name one: release-switcher rollback VERSION (see release-switcher list).',
+    });
+  }
+  return target;
+}
+
+/** What `switch VERSION` would do; reads only, takes no lock. */
+export async function planSwitchTo(options: SwitchOptions): Promise<SwitchPlan> {
+  const session = await openSession(options);
+  return planSwitch({ ...session, state: await readState(session.layout.root) }, 'switch', options.version);
+}
+
+/** What `rollback [VERSION]` would do; reads only, takes no lock. */
+export async function planRollback(options: RollbackOptions): Promise<SwitchPlan> {
+  const session = await openSession(options);
+  const target = await rollbackTarget(session.layout, options.version);
+  return planSwitch({ ...session, state: await readState(session.layout.root) }, 'rollback', target);
 }

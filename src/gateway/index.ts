@@ -4,12 +4,11 @@
  * service must run outside it, so it is journaled and handed to a runner (see schedule.ts); only
  * an immediate failure (nothing changed) or `up_to_date` comes back without a runner.
  */
-import { newTransaction } from '../transaction/activate.js';
 import { installLocked } from '../stage/install.js';
 import { type StatusResult, status } from '../commands/status.js';
 import type { Transaction } from '../model/state.js';
 import { readLinkVersion } from '../store/links.js';
-import { activateOrSchedule, transact } from '../transaction/schedule.js';
+import { activateOrSchedule, schedule, transact } from '../transaction/schedule.js';
 import type { RootOptions } from '../store/session.js';
 import { channelTag, resolvePackage } from '../registry/fetch.js';
 
@@ -44,11 +43,7 @@ export async function requestUpdate(options: RequestUpdateOptions): Promise<Tran
       if (!session.journal.state.releases[pkg.version]) await installLocked(session, spec);
       return activateOrSchedule(session, 'update', pkg.version, 'always');
     }
-    const tx = newTransaction('update', current, pkg.version, { current, previous: await readLinkVersion(session.layout, 'previous') });
-    Object.assign(tx, { status: 'scheduled', scheduledAt: new Date().toISOString(), spec: pkg.resolved.startsWith('http') ? `${pkg.name}@${pkg.version}` : pkg.spec });
-    session.journal.state.transaction = tx;
-    await session.journal.commit();
-    return { tx, launch: true };
+    return schedule(session, { kind: 'update', target: pkg.version, spec: pkg.resolved.startsWith('http') ? `${pkg.name}@${pkg.version}` : pkg.spec });
   });
 }
 

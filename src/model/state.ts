@@ -17,7 +17,7 @@ export interface ReleaseRecord {
   reason?: string;
 }
 
-export type StepStatus = 'running' | 'ok' | 'failed' | 'skipped';
+export type StepStatus = (typeof STEP_STATUSES)[number];
 export interface Step {
   name: string;
   status: StepStatus;
@@ -27,10 +27,14 @@ export interface Step {
   evidence?: unknown;
 }
 
-export type TransactionKind = 'update' | 'switch' | 'rollback' | 'recover';
-export type TerminalStatus = 'verified' | 'switched' | 'up_to_date' | 'rolled_back' | 'rollback_failed' | 'failed';
-export type InFlightStatus = 'staging' | 'switching' | 'restarting' | 'verifying' | 'rolling_back' | 'scheduled';
+export const TRANSACTION_KINDS = ['update', 'switch', 'rollback', 'recover'] as const;
+export type TransactionKind = (typeof TRANSACTION_KINDS)[number];
+export const TERMINAL_STATUSES = ['verified', 'switched', 'up_to_date', 'rolled_back', 'rollback_failed', 'failed'] as const;
+export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
+export const IN_FLIGHT_STATUSES = ['staging', 'switching', 'restarting', 'verifying', 'rolling_back', 'scheduled'] as const;
+export type InFlightStatus = (typeof IN_FLIGHT_STATUSES)[number];
 export type TransactionStatus = TerminalStatus | InFlightStatus;
+export const STEP_STATUSES = ['running', 'ok', 'failed', 'skipped'] as const;
 
 export interface Transaction {
   id: string;

@@ -7,7 +7,7 @@ import { crashPoint, type CrashPointName } from '../platform/crashpoint.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
 import { LAYOUT_VERSION, layoutOf } from './layout.js';
-import type { Step, Transaction, State } from '../model/state.js';
+import { IN_FLIGHT_STATUSES, STEP_STATUSES, TERMINAL_STATUSES, TRANSACTION_KINDS, type Step, type Transaction, type State } from '../model/state.js';
 
 export const HISTORY_LIMIT = 50;
 
@@ -44,7 +44,35 @@ export async function readState(root: string): Promise<State> {
       throw corrupt(file, `release "${version}" has an invalid record`);
     }
   }
+  if (state.transaction !== undefined && state.transaction !== null) {
+    const why = invalidTransaction(state.transaction);
+    if (why) throw corrupt(file, `the transaction in flight ${why}`);
+  }
+  state.history.forEach((entry, index) => {
+    const why = invalidTransaction(entry);
+    if (why) throw corrupt(file, `history entry ${index} ${why}`);
+  });
   return { transaction: null, operation: null, ...state } as State;
+}
+
+const isStringOrNull = (value: unknown) => value === null || typeof value === 'string';
+const oneOf = (list: readonly string[], value: unknown) => typeof value === 'string' && list.includes(value);
+
+/** What is wrong with a journaled transaction's shape, or null: the fields every reader relies on. */
+function invalidTransaction(raw: unknown): string | null {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'is not an object';
+  const tx = raw as Record<string, unknown>;
+  if (typeof tx.id !== 'string' || tx.id === '') return 'has no id';
+  if (!oneOf(TRANSACTION_KINDS, tx.kind)) return `has an unknown kind ${JSON.stringify(tx.kind)}`;
+  if (!oneOf([...TERMINAL_STATUSES, ...IN_FLIGHT_STATUSES], tx.status)) return `has an unknown status ${JSON.stringify(tx.status)}`;
+  if (!isStringOrNull(tx.from) || !isStringOrNull(tx.to) || !isStringOrNull(tx.reason ?? null)) return 'has an invalid from, to or reason';
+  if (typeof tx.startedAt !== 'string' || !isStringOrNull(tx.finishedAt ?? null)) return 'has invalid timestamps';
+  if (!Array.isArray(tx.steps)) return 'has no list of steps';
+  for (const step of tx.steps as unknown[]) {
+    const s = step as Record<string, unknown> | null;
+    if (typeof s !== 'object' || s === null || typeof s.name !== 'string' || !oneOf(STEP_STATUSES, s.status)) return 'has an invalid step';
+  }
+  return null;
 }
 
 /**
@@ -84,10 +112,6 @@ export class Journal {
     }
     return tx;
   }
-
-  lastTransaction(): Transaction | null {
-    return this.state.transaction ?? this.state.history.at(-1) ?? null;
-  }
 }
 
 /** Time one step: recorded as running before it runs, then ok/failed with its duration. */
@@ -117,7 +141,14 @@ export async function runStep<T>(
 /** How long a scheduled transaction may wait for its runner's first heartbeat. */
 export const RUNNER_GRACE_MS = 30_000;
 
-/** Whether a scheduled transaction waited past the grace period without its runner ever reporting. */
-export function runnerNeverRan(tx: Transaction, now = Date.now()): boolean {
-  return tx.status === 'scheduled' && !tx.heartbeatAt && now - Date.parse(tx.scheduledAt ?? tx.startedAt) > RUNNER_GRACE_MS;
+/**
+ * Whether a scheduled transaction's runner is gone: no first heartbeat within the grace period
+ * (`runner_never_ran`), or a last heartbeat older than it (`runner_died`: it beats every 2 s while
+ * alive). Null while it may still be working.
+ */
+export function runnerGone(tx: Transaction, now = Date.now()): 'runner_never_ran' | 'runner_died' | null {
+  if (tx.status !== 'scheduled') return null;
+  const lastSign = Date.parse(tx.heartbeatAt ?? tx.scheduledAt ?? tx.startedAt);
+  if (!(now - lastSign > RUNNER_GRACE_MS)) return null;
+  return tx.heartbeatAt ? 'runner_died' : 'runner_never_ran';
 }

@@ -5,9 +5,10 @@
  * restart and verify the previous one. With supervisor `none` the transaction ends `switched`.
  */
 import fs from 'node:fs/promises';
-import { ReleaseSwitcherError } from '../model/errors.js';
+import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
 import { crashPoint } from '../platform/crashpoint.js';
-import { newId, runStep } from '../store/journal.js';
+import { runStep } from '../store/journal.js';
+import { closeTransaction, markPending, openTransaction, transition } from './machine.js';
 import type { Transaction, TransactionKind } from '../model/state.js';
 import { pointLink, readLinkVersion } from '../store/links.js';
 import { verifyRelease } from '../store/release.js';
@@ -15,30 +16,28 @@ import type { MutationSession } from './mutate.js';
 import { settleAfterFlip } from './settle.js';
 import { checkStateStep } from './state-return.js';
 import { supervisorFor } from '../service/supervisors/index.js';
+import type { Supervisor } from '../service/supervisors/types.js';
 
 export interface ActivateRequest {
   kind: TransactionKind;
   target: string;
   /** A transaction already journaled (status `scheduled`) that a runner now carries out. */
   scheduled?: Transaction;
+  /** The supervisor to drive instead of the configured one's adapter (tests drive a fake). */
+  supervisor?: Supervisor | null;
 }
 
-export function newTransaction(kind: TransactionKind, from: string | null, to: string, before: Transaction['before']): Transaction {
-  return { id: newId(), kind, status: 'switching', from, to, reason: null, startedAt: new Date().toISOString(), finishedAt: null, steps: [], before };
-}
 
 export async function activate(session: MutationSession, request: ActivateRequest): Promise<Transaction> {
   const { layout, journal, runtime, config } = session;
   const current = await readLinkVersion(layout, 'current');
   const previous = await readLinkVersion(layout, 'previous');
-  const tx = request.scheduled ?? newTransaction(request.kind, current, request.target, { current, previous });
-  tx.status = 'switching';
+  const tx = request.scheduled ?? openTransaction({ kind: request.kind, status: 'switching', from: current, to: request.target });
+  if (request.scheduled) transition(tx, 'switching');
   tx.from = current;
   tx.before = { current, previous };
   if (current === request.target) {
-    tx.status = 'up_to_date';
-    tx.finishedAt = new Date().toISOString();
-    if (request.scheduled) journal.archiveTransaction();
+    closeTransaction(journal, tx, 'up_to_date');
     if (request.scheduled) await journal.commit();
     return tx;
   }
@@ -47,7 +46,7 @@ export async function activate(session: MutationSession, request: ActivateReques
       hint: `Install it first (release-switcher install ${config.package}@${request.target}); see release-switcher list.`,
     });
   }
-  const supervisor = supervisorFor(config, runtime.env);
+  const supervisor = request.supervisor !== undefined ? request.supervisor : supervisorFor(config, runtime.env);
   journal.state.transaction = tx;
   await journal.commit('activate:begin');
   try {
@@ -68,21 +67,15 @@ export async function activate(session: MutationSession, request: ActivateReques
       runtime.onProgress({ phase: 'flip', message: step.detail });
     });
   } catch (error) {
-    tx.status = 'failed';
-    tx.reason = error instanceof ReleaseSwitcherError ? error.code.toLowerCase() : 'error';
-    tx.finishedAt = new Date().toISOString();
-    journal.archiveTransaction();
+    closeTransaction(journal, tx, 'failed', isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error');
     await journal.commit();
-    if (error instanceof ReleaseSwitcherError) error.result = tx;
+    if (isReleaseSwitcherError(error)) error.result = tx;
     throw error;
   }
-  const record = journal.state.releases[request.target];
-  if (record && record.state === 'installed') record.state = 'pending';
+  markPending(journal.state.releases[request.target]);
   if (!supervisor) {
     tx.steps.push({ name: 'restart', status: 'skipped', ms: 0, detail: 'supervisor none: restarting the service is the operator’s job' });
-    tx.status = 'switched';
-    tx.finishedAt = new Date().toISOString();
-    journal.archiveTransaction();
+    closeTransaction(journal, tx, 'switched');
     await journal.commit('activate:done');
     return tx;
   }

@@ -7,7 +7,8 @@ import fs from 'node:fs/promises';
 import { makeReleaseImmutable, removeTreeKeepingReleases } from '../store/immutable-release.js';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { fsyncDir, removeTree } from '../platform/fs.js';
-import { type Journal, RUNNER_GRACE_MS, runnerNeverRan } from '../store/journal.js';
+import { type Journal, RUNNER_GRACE_MS, runnerGone } from '../store/journal.js';
+import { closeTransaction, markPending } from './machine.js';
 import type { Transaction } from '../model/state.js';
 import type { Layout } from '../store/layout.js';
 import { pointLink, readLinkVersion, removeLink } from '../store/links.js';
@@ -15,6 +16,7 @@ import { listReleaseDirs, readMarker } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
 import { rollBack, settleAfterFlip } from './settle.js';
 import { supervisorFor } from '../service/supervisors/index.js';
+import type { Supervisor } from '../service/supervisors/types.js';
 
 export interface RecoveryReport {
   /** The interrupted transaction, closed. */
@@ -26,6 +28,8 @@ export interface RecoveryReport {
 export interface RecoverOptions {
   /** A runner recovering before it carries out its own scheduled transaction leaves that one alone. */
   ownTransaction?: string;
+  /** The supervisor to drive instead of the configured one's adapter (tests drive a fake). */
+  supervisor?: Supervisor | null;
 }
 
 export async function recoverRoot(session: JournalSession, options: RecoverOptions = {}): Promise<RecoveryReport> {
@@ -50,16 +54,21 @@ async function settleTransaction(session: JournalSession, actions: string[], opt
   if (!tx || tx.id === options.ownTransaction) return null;
   const started = Date.now();
   if (tx.status === 'scheduled') {
-    if (!runnerNeverRan(tx)) {
+    // A runner holds the lock while it works, so under the lock a scheduled transaction's runner is
+    // either not started yet or gone; silence past the grace period (no first heartbeat, or a last
+    // one gone stale) tells which.
+    const gone = runnerGone(tx);
+    if (!gone) {
       throw new ReleaseSwitcherError('BUSY', `Transaction ${tx.id} (${tx.kind} to ${tx.to}) is scheduled and its runner has not reported yet.`, {
-        hint: `Wait for it (release-switcher status), or pass --wait SECONDS; after ${RUNNER_GRACE_MS / 1000} s without a heartbeat it is declared runner_never_ran.`,
+        hint: `Wait for it (release-switcher status), or pass --wait SECONDS; after ${RUNNER_GRACE_MS / 1000} s without a heartbeat it is declared ${tx.heartbeatAt ? 'runner_died' : 'runner_never_ran'}.`,
       });
     }
-    return close(journal, tx, 'failed', 'runner_never_ran', started, actions, `the runner of ${tx.id} never started; nothing was changed`);
+    const why = gone === 'runner_never_ran' ? 'never started' : 'stopped sending heartbeats before it changed anything';
+    return close(journal, tx, 'failed', gone, started, actions, `the runner of ${tx.id} ${why}; nothing was changed`);
   }
   const current = await readLinkVersion(layout, 'current');
-  const supervisor = supervisorFor(config, runtime.env);
-  if (tx.status === 'rolling_back' && supervisor && tx.from !== null) {
+  const supervisor = options.supervisor !== undefined ? options.supervisor : supervisorFor(config, runtime.env);
+  if (tx.status === 'rolling_back' && supervisor) {
     actions.push(`resuming the interrupted rollback of ${tx.id} to ${tx.from}`);
     await rollBack(session, tx, supervisor, { reason: tx.reason ?? 'interrupted', detail: 'resumed by recover' });
     return tx;
@@ -69,7 +78,7 @@ async function settleTransaction(session: JournalSession, actions: string[], opt
     // work: restart only if the restart never completed, then verify, rolling back if need be.
     const restarted = tx.steps.some((step) => step.name === 'restart' && step.status === 'ok');
     actions.push(`resuming the interrupted ${tx.kind} ${tx.id} to ${tx.to} (${restarted ? 'verify' : 'restart and verify'})`);
-    for (const step of tx.steps) if (step.status === 'running') step.status = 'failed';
+    failRunningSteps(tx);
     tx.steps.push({ name: 'recover', status: 'ok', ms: 0, detail: actions.at(-1) });
     await settleAfterFlip(session, tx, supervisor, { restart: !restarted });
     return tx;
@@ -77,8 +86,7 @@ async function settleTransaction(session: JournalSession, actions: string[], opt
   if (tx.to !== null && current === tx.to) {
     // The flip happened: finish. With no supervisor to restart, that is all a switch is.
     if (tx.from !== null && (await readLinkVersion(layout, 'previous')) !== tx.from) await pointLink(layout, 'previous', tx.from);
-    const record = journal.state.releases[tx.to];
-    if (record && record.state === 'installed') record.state = 'pending';
+    markPending(journal.state.releases[tx.to]);
     return close(journal, tx, 'switched', 'interrupted, finished by recover', started, actions, `finished the interrupted ${tx.kind} ${tx.id} to ${tx.to}`);
   }
   // The flip did not happen: put the links back where they were and report the transaction failed.
@@ -92,15 +100,16 @@ async function settleTransaction(session: JournalSession, actions: string[], opt
   return close(journal, tx, 'failed', 'interrupted', started, actions, `undid the interrupted ${tx.kind} ${tx.id} (current stays ${before.current ?? 'unset'})`);
 }
 
-function close(journal: Journal, tx: Transaction, status: Transaction['status'], reason: string, started: number, actions: string[], action: string): Transaction {
+function close(journal: Journal, tx: Transaction, status: 'failed' | 'switched', reason: string, started: number, actions: string[], action: string): Transaction {
   actions.push(action);
-  tx.status = status;
-  tx.reason = reason;
-  for (const step of tx.steps) if (step.status === 'running') step.status = 'failed';
+  failRunningSteps(tx);
   tx.steps.push({ name: 'recover', status: 'ok', ms: Date.now() - started, detail: action });
-  tx.finishedAt = new Date().toISOString();
-  journal.archiveTransaction();
-  return tx;
+  return closeTransaction(journal, tx, status, reason);
+}
+
+/** Steps a killed process left running did not finish. */
+function failRunningSteps(tx: Transaction): void {
+  for (const step of tx.steps) if (step.status === 'running') step.status = 'failed';
 }
 
 /** Nothing but the stager, under the lock, uses staging/: whatever is there now is a leftover. */

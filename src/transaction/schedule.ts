@@ -3,7 +3,8 @@
  * inside the very service it is about to restart, journaled as `scheduled` and handed to a runner
  * outside it (the caller gets the transaction id at once; `status` shows the outcome later).
  */
-import { activate, newTransaction } from './activate.js';
+import { activate } from './activate.js';
+import { closeTransaction, openTransaction, transition } from './machine.js';
 import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
 import { installLocked } from '../stage/install.js';
 import { launchRunner } from './handoff.js';
@@ -22,7 +23,7 @@ export interface HandoffOptions {
   handoff?: 'auto' | 'always' | 'never';
 }
 
-type Plan = { tx: Transaction; launch: boolean };
+export type Plan = { tx: Transaction; launch: boolean };
 
 /** Under the lock: activate now, or journal the transaction as scheduled for a runner. */
 export async function activateOrSchedule(session: MutationSession, kind: TransactionKind, target: string, handoff: HandoffOptions['handoff'] = 'auto'): Promise<Plan> {
@@ -31,9 +32,16 @@ export async function activateOrSchedule(session: MutationSession, kind: Transac
   const outside = handoff === 'always' || (handoff === 'auto' && isInsideService(config, runtime.env));
   if (!outside || current === target || config.supervisor === 'none') return { tx: await activate(session, { kind, target }), launch: false };
   if (!journal.state.releases[target]) return { tx: await activate(session, { kind, target }), launch: false }; // throws RELEASE_NOT_FOUND
-  const tx = newTransaction(kind, current, target, { current, previous: await readLinkVersion(layout, 'previous') });
-  tx.status = 'scheduled';
-  tx.scheduledAt = new Date().toISOString();
+  return schedule(session, { kind, target });
+}
+
+/** Journal a transaction as `scheduled` for a runner outside the service; `spec`: the runner stages it first. */
+export async function schedule(session: MutationSession, request: { kind: TransactionKind; target: string; spec?: string }): Promise<Plan> {
+  const { layout, journal } = session;
+  const current = await readLinkVersion(layout, 'current');
+  const before = { current, previous: await readLinkVersion(layout, 'previous') };
+  const tx = openTransaction({ kind: request.kind, status: 'scheduled', from: current, to: request.target, before });
+  if (request.spec) tx.spec = request.spec;
   journal.state.transaction = tx;
   await journal.commit();
   return { tx, launch: true };
@@ -55,11 +63,10 @@ export async function transact(options: RootOptions, command: string, plan: (ses
     await mutate(options, 'handoff failed', async ({ journal }) => {
       const journaled = journal.state.transaction;
       if (journaled?.id !== tx.id || journaled.status !== 'scheduled') return;
-      Object.assign(journaled, { status: 'failed', reason: 'runner_never_ran', finishedAt: new Date().toISOString() });
       journaled.steps.push({ name: 'handoff', status: 'failed', ms: 0, detail: (error as Error).message });
-      journal.archiveTransaction();
+      closeTransaction(journal, journaled, 'failed', 'runner_never_ran');
       await journal.commit();
-      if (error instanceof ReleaseSwitcherError) error.result = publicTransaction(journaled);
+      if (isReleaseSwitcherError(error)) error.result = publicTransaction(journaled);
     }, { ownTransaction: tx.id });
     throw error;
   }
@@ -86,6 +93,9 @@ export async function runScheduled(options: RootOptions & { id: string }): Promi
       try {
         if (tx.spec && !session.journal.state.releases[tx.to]) await stageFor(session, tx);
         return publicTransaction(await activate(session, { kind: tx.kind, target: tx.to, scheduled: tx }))!;
+      } catch (error) {
+        await closeUnflipped(session, tx, error);
+        throw error;
       } finally {
         clearInterval(timer);
       }
@@ -95,13 +105,26 @@ export async function runScheduled(options: RootOptions & { id: string }): Promi
 }
 
 /**
+ * A runner that fails before its flip closes its own transaction (`failed`, the error's code as the
+ * reason): left `scheduled` with a heartbeat, it would hold the root busy until the heartbeat went stale.
+ * After the flip, recovery finishes or undoes it.
+ */
+async function closeUnflipped(session: MutationSession, tx: Transaction, error: unknown): Promise<void> {
+  const { journal } = session;
+  if (journal.state.transaction !== tx || !['scheduled', 'switching'].includes(tx.status) || tx.steps.some((step) => step.name === 'flip')) return;
+  closeTransaction(journal, tx, 'failed', isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error');
+  await journal.commit();
+  if (isReleaseSwitcherError(error)) error.result ??= publicTransaction(tx);
+}
+
+/**
  * A runner that was handed an update before its release was staged stages it first, keeping the
  * latest progress in the transaction (for update.status). A failure here changed nothing: the
  * transaction ends `failed` with the error's code as its reason.
  */
 async function stageFor(session: MutationSession, tx: Transaction): Promise<void> {
   const { journal, runtime } = session;
-  tx.status = 'staging';
+  transition(tx, 'staging');
   await journal.commit();
   let lastCommit = 0;
   const onProgress = (event: ProgressEvent) => {
@@ -115,11 +138,10 @@ async function stageFor(session: MutationSession, tx: Transaction): Promise<void
   try {
     const installed = await installLocked({ ...session, runtime: { ...runtime, onProgress } }, tx.spec!);
     tx.steps.push({ name: 'stage', status: 'ok', ms: Math.round(performance.now() - started), detail: `${installed.version} installed at ${installed.path}` });
-    tx.status = 'scheduled';
+    transition(tx, 'scheduled');
   } catch (error) {
     tx.steps.push({ name: 'stage', status: 'failed', ms: Math.round(performance.now() - started), detail: (error as Error).message });
-    Object.assign(tx, { status: 'failed', reason: isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error', finishedAt: new Date().toISOString() });
-    journal.archiveTransaction();
+    closeTransaction(journal, tx, 'failed', isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error');
     await journal.commit();
     if (isReleaseSwitcherError(error)) error.result = publicTransaction(tx);
     throw error;

@@ -4,9 +4,9 @@
  * `activate` and by recovery, which resumes a transaction a killed runner left after its flip.
  */
 import { runStep } from '../store/journal.js';
-import type { Step, Transaction } from '../model/state.js';
-import { pointLink, removeLink } from '../store/links.js';
-import { verifyRelease } from '../store/release.js';
+import type { Step, TerminalStatus, Transaction } from '../model/state.js';
+import { closeTransaction, markGood, setReleaseState, transition } from './machine.js';
+import { flipBack } from './flip-back.js';
 import type { JournalSession } from '../store/session.js';
 import { beginRestore, endRestore, noteSnapshot, planStateReturn } from './state-return.js';
 import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
@@ -23,7 +23,7 @@ export async function settleAfterFlip(session: JournalSession, tx: Transaction, 
   let failure: { reason: string; detail: string } | undefined;
   let baseline: ServiceState | null = null;
   if (options.restart !== false) {
-    tx.status = 'restarting';
+    transition(tx, 'restarting');
     const restoring = await beginRestore(session, tx);
     try {
       baseline = await restartStep(session, tx, supervisor, 'restart');
@@ -34,26 +34,23 @@ export async function settleAfterFlip(session: JournalSession, tx: Transaction, 
   }
   await noteSnapshot(session, tx);
   if (!failure) {
-    tx.status = 'verifying';
+    transition(tx, 'verifying');
     const result = await verifyStep(session, tx, supervisor, 'verify', target, baseline);
     if (result.ok) {
-      const record = journal.state.releases[target];
-      if (record) record.state = 'good';
-      tx.status = 'verified';
-      return finish(session, tx);
+      markGood(journal.state.releases[target], { overrideBad: true });
+      return finish(session, tx, 'verified');
     }
     failure = { reason: result.reason, detail: result.detail };
   }
   const record = journal.state.releases[target];
-  if (record) Object.assign(record, { state: 'bad', reason: `${failure.reason}: ${failure.detail}` });
+  if (record) setReleaseState(record, 'bad', `${failure.reason}: ${failure.detail}`);
   await rollBack(session, tx, supervisor, failure);
 }
 
 /** Bring `tx.from` back after `tx.to` failed. Ends `rolled_back` or `rollback_failed`. */
 export async function rollBack(session: JournalSession, tx: Transaction, supervisor: Supervisor, failure: { reason: string; detail: string }): Promise<void> {
   const { layout, journal } = session;
-  tx.status = 'rolling_back';
-  tx.reason = failure.reason;
+  transition(tx, 'rolling_back', { reason: failure.reason });
   await journal.commit();
   const previous = tx.from;
   if (previous === null) return failRollback(session, tx, supervisor, `${tx.to} failed (${failure.detail}) and there is no earlier release to go back to`);
@@ -66,10 +63,7 @@ export async function rollBack(session: JournalSession, tx: Transaction, supervi
   if (plan.action === 'keep') tx.steps.push({ name: 'restore-state', status: 'skipped', ms: 0, detail: plan.detail });
   try {
     await runStep(journal, tx, 'rollback', async (step) => {
-      await verifyRelease(layout, previous);
-      await pointLink(layout, 'current', previous);
-      if (tx.before?.previous) await pointLink(layout, 'previous', tx.before.previous);
-      else await removeLink(layout, 'previous');
+      await flipBack(layout, { current: previous, previous: tx.before?.previous ?? null });
       step.detail = `${failure.detail}; current -> releases/${previous}`;
     });
   } catch (error) {
@@ -86,10 +80,8 @@ export async function rollBack(session: JournalSession, tx: Transaction, supervi
   await endRestore(session, tx, restoring);
   const result = await verifyStep(session, tx, supervisor, 'verify-previous', previous, baseline);
   if (!result.ok) return failRollback(session, tx, supervisor, `${previous} did not come back: ${result.detail}`);
-  const record = journal.state.releases[previous];
-  if (record && record.state !== 'bad') record.state = 'good';
-  tx.status = 'rolled_back';
-  return finish(session, tx);
+  markGood(journal.state.releases[previous], { overrideBad: false });
+  return finish(session, tx, 'rolled_back');
 }
 
 /**
@@ -143,15 +135,13 @@ async function verifyStep(session: JournalSession, tx: Transaction, supervisor: 
 async function failRollback(session: JournalSession, tx: Transaction, supervisor: Supervisor, why: string, hint?: string): Promise<void> {
   const root = session.layout.root;
   const scope = supervisor.name === 'systemd' ? 'systemctl --user' : supervisor.name === 'systemd-system' ? 'systemctl' : supervisor.name;
-  tx.status = 'rollback_failed';
   tx.steps.push({ name: 'rollback', status: 'failed', ms: 0, detail: why });
   tx.hint = hint ?? `The service may be down. Look at it (${scope} status ${supervisor.unit}), then bring a known-good release back by hand: release-switcher --root ${root} list, then release-switcher --root ${root} switch VERSION.`;
-  await finish(session, tx);
+  await finish(session, tx, 'rollback_failed');
 }
 
-async function finish(session: JournalSession, tx: Transaction): Promise<void> {
-  tx.finishedAt = new Date().toISOString();
-  session.journal.archiveTransaction();
+async function finish(session: JournalSession, tx: Transaction, status: TerminalStatus): Promise<void> {
+  closeTransaction(session.journal, tx, status);
   await session.journal.commit('activate:done');
 }
 

@@ -1,9 +1,14 @@
-import { rollback } from '../../commands/switch.js';
+import { planRollback, rollback } from '../../commands/switch.js';
+import { describeSwitchPlan } from './switch.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { transactionOutcome } from '../format.js';
 import { handoffOf } from './update.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const version = ctx.positionals[0];
+  if (ctx.values['dry-run']) {
+    const plan = await planRollback({ root: ctx.root, ...(version ? { version } : {}), ...ctx.runtime });
+    return { result: plan, human: describeSwitchPlan(plan) };
+  }
   return transactionOutcome(await rollback({ root: ctx.root, ...(version ? { version } : {}), handoff: handoffOf(ctx), ...ctx.runtime }));
 }

@@ -1,0 +1,16 @@
+/**
+ * The links' half of every way back (the rollback after a failed verification, its resumption by
+ * recovery, the boot-check after a crash loop): re-verify the sealed release being returned to, then
+ * point `current` at it and `previous` where the caller says. Written once so no way back can skip
+ * the verification.
+ */
+import type { Layout } from '../store/layout.js';
+import { pointLink, removeLink } from '../store/links.js';
+import { verifyRelease } from '../store/release.js';
+
+export async function flipBack(layout: Layout, links: { current: string; previous: string | null }): Promise<void> {
+  await verifyRelease(layout, links.current);
+  await pointLink(layout, 'current', links.current);
+  if (links.previous) await pointLink(layout, 'previous', links.previous);
+  else await removeLink(layout, 'previous');
+}

@@ -1,0 +1,41 @@
+/**
+ * What a switch or rollback would do, as data, decided where the driver decides it: the target,
+ * where it comes from, and what happens to the service's state (planStateReturn: none, keep,
+ * restore or refuse). `--dry-run` prints it; the driver's check-state step applies the same rule.
+ */
+import { ReleaseSwitcherError } from '../model/errors.js';
+import type { State, TransactionKind } from '../model/state.js';
+import type { SupervisorName } from '../store/config.js';
+import { readLinkVersion } from '../store/links.js';
+import type { Session } from '../store/session.js';
+import { type StatePlan, planStateReturn } from './state-return.js';
+
+export interface SwitchPlan {
+  kind: TransactionKind;
+  from: string | null;
+  to: string;
+  /** `switch`: the steps below run; `up_to_date`: nothing to do; `refuse`: check-state stops it (STATE_SNAPSHOT_MISSING). */
+  action: 'switch' | 'up_to_date' | 'refuse';
+  /** What happens to the service's state on the way. */
+  state: StatePlan;
+  supervisor: SupervisorName;
+  /** The steps the driver would run, in order. */
+  steps: string[];
+}
+
+export async function planSwitch(session: Session & { state: State }, kind: TransactionKind, target: string): Promise<SwitchPlan> {
+  const { layout, config, state } = session;
+  const from = await readLinkVersion(layout, 'current');
+  const base = { kind, from, to: target, supervisor: config.supervisor };
+  if (from === target) return { ...base, action: 'up_to_date', state: { action: 'none' }, steps: [] };
+  if (!state.releases[target]) {
+    throw new ReleaseSwitcherError('RELEASE_NOT_FOUND', `Release ${target} is not installed.`, {
+      hint: `Install it first (release-switcher install ${config.package}@${target}); see release-switcher list.`,
+    });
+  }
+  const statePlan = from === null ? ({ action: 'none' } as const) : await planStateReturn({ layout, config, state, leaving: from, target });
+  const checkState = statePlan.action === 'none' ? [] : ['check-state'];
+  if (statePlan.action === 'refuse') return { ...base, action: 'refuse', state: statePlan, steps: ['verify-release', ...checkState] };
+  const after = config.supervisor === 'none' ? [] : [...(statePlan.action === 'restore' ? ['restore-state'] : []), 'restart', 'verify'];
+  return { ...base, action: 'switch', state: statePlan, steps: ['verify-release', ...checkState, 'flip', ...after] };
+}

@@ -1,0 +1,134 @@
+// The state machine driven through every path by a fake supervisor (no root, no systemd): verified,
+// each failure reason rolled back, rollback_failed, refused, and interrupted at every crash point then
+// resumed by recover.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isReleaseSwitcherError } from '../../src/model/errors.ts';
+import { activate } from '../../src/transaction/activate.ts';
+import { mutate } from '../../src/transaction/mutate.ts';
+import { rs, templateRoot } from '../support/cli.ts';
+import { linkOf, readState } from '../support/root.ts';
+import { type Behaviour, FakeSupervisor } from './fake-supervisor.ts';
+
+/** 1.0.0 current, 1.2.0 installed. */
+const freshRoot = templateRoot(['1.0.0', '1.2.0']);
+const fakes: FakeSupervisor[] = [];
+afterEach(async () => {
+  await Promise.all(fakes.splice(0).map((f) => f.close()));
+});
+
+async function supervised(behaviour: Record<string, Behaviour> = {}, config: Record<string, unknown> = {}): Promise<{ root: string; fake: FakeSupervisor }> {
+  const root = freshRoot();
+  const fake = new FakeSupervisor(root);
+  await fake.listen();
+  fakes.push(fake);
+  fake.running = '1.0.0';
+  fake.behaviour = behaviour;
+  configure(root, { supervisor: 'systemd', unit: fake.unit, healthUrl: fake.url, verifyTimeout: 1, stableFor: 0, ...config });
+  return { root, fake };
+}
+
+function configure(root: string, changes: Record<string, unknown>): void {
+  const file = join(root, 'config.json');
+  writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), ...changes }, null, 2));
+}
+
+function switchTo(root: string, fake: FakeSupervisor, target: string) {
+  return mutate({ root }, 'test switch', (session) => activate(session, { kind: 'switch', target, supervisor: fake }), { supervisor: fake });
+}
+
+function recoverWith(root: string, fake: FakeSupervisor) {
+  return mutate({ root }, 'test recover', async ({ recovery }) => recovery, { supervisor: fake });
+}
+
+const steps = (tx: { steps: { name: string; status: string }[] }) => tx.steps.map((s) => `${s.name}:${s.status}`);
+
+describe('driver with a fake supervisor', () => {
+  it('verified: restart, verify, the release is good', async () => {
+    const { root, fake } = await supervised();
+    const tx = await switchTo(root, fake, '1.2.0');
+    expect(tx).toMatchObject({ status: 'verified', from: '1.0.0', to: '1.2.0', finishedAt: expect.any(String) });
+    expect(steps(tx)).toEqual(['verify-release:ok', 'flip:ok', 'restart:ok', 'verify:ok']);
+    expect(fake.running).toBe('1.2.0');
+    expect(linkOf(root, 'current')).toBe('releases/1.2.0');
+    const state = readState(root);
+    expect(state.transaction).toBeNull();
+    expect(state.releases['1.2.0'].state).toBe('good');
+    expect(state.history.at(-1).status).toBe('verified');
+  });
+
+  it.each(['restart_failed', 'unhealthy', 'version_mismatch', 'crashed', 'exit_78', 'timeout'] as const)('%s: marked bad, rolled back to the previous release, verified', async (reason) => {
+    const { root, fake } = await supervised({ '1.2.0': reason });
+    const tx = await switchTo(root, fake, '1.2.0');
+    expect(tx).toMatchObject({ status: 'rolled_back', reason, from: '1.0.0', to: '1.2.0' });
+    expect(steps(tx).slice(-3)).toEqual(['rollback:ok', 'restart-previous:ok', 'verify-previous:ok']);
+    expect(fake.running).toBe('1.0.0');
+    expect(linkOf(root, 'current')).toBe('releases/1.0.0');
+    const state = readState(root);
+    expect(state.releases['1.2.0']).toMatchObject({ state: 'bad', reason: expect.stringMatching(new RegExp(`^${reason}: `)) });
+    expect(state.releases['1.0.0'].state).toBe('good');
+    expect(state.transaction).toBeNull();
+  });
+
+  it('rollback_failed: the previous release does not come back either; a hint for a human', async () => {
+    const { root, fake } = await supervised({ '1.2.0': 'unhealthy', '1.0.0': 'crashed' });
+    const tx = await switchTo(root, fake, '1.2.0');
+    expect(tx).toMatchObject({ status: 'rollback_failed', reason: 'unhealthy', hint: expect.stringContaining('switch VERSION') });
+    expect(steps(tx).at(-1)).toBe('rollback:failed');
+    expect(readState(root).transaction).toBeNull();
+  });
+
+  it('refused: going back across a schema change without a snapshot is STATE_SNAPSHOT_MISSING, nothing changed', async () => {
+    const { root, fake } = await supervised();
+    expect((await switchTo(root, fake, '1.2.0')).status).toBe('verified');
+    configure(root, { schemaField: 'version' }); // 1.0.0 does not declare what 1.2.0 declares
+    const error = await switchTo(root, fake, '1.0.0').catch((e: unknown) => e);
+    expect(isReleaseSwitcherError(error) && error.code).toBe('STATE_SNAPSHOT_MISSING');
+    expect(linkOf(root, 'current')).toBe('releases/1.2.0');
+    expect(fake.running).toBe('1.2.0');
+    const last = readState(root).history.at(-1);
+    expect(last).toMatchObject({ status: 'failed', reason: 'state_snapshot_missing' });
+    expect(steps(last)).toEqual(['verify-release:ok', 'check-state:failed']);
+  });
+
+  const before = ['activate:begin', 'activate:verified-release', 'activate:previous-flipped'];
+  it.each(before)('killed at %s, before the flip: recover undoes it', async (point) => {
+    const { root, fake } = await supervised();
+    const crashed = await rs(root, ['switch', '1.2.0'], { env: { RELEASE_SWITCHER_CRASH_AT: point } });
+    expect(crashed.signal).toBe('SIGKILL');
+    const report = await recoverWith(root, fake);
+    expect(report.transaction).toMatchObject({ status: 'failed', reason: 'interrupted' });
+    expect(linkOf(root, 'current')).toBe('releases/1.0.0');
+    expect(fake.running).toBe('1.0.0');
+    expect(readState(root).releases['1.2.0'].state).toBe('installed');
+  });
+
+  it.each([
+    { behaviour: 'ok' as const, status: 'verified', current: '1.2.0' },
+    { behaviour: 'unhealthy' as const, status: 'rolled_back', current: '1.0.0' },
+  ])('killed at activate:current-flipped: recover re-enters at restart and ends $status', async ({ behaviour, status, current }) => {
+    const { root, fake } = await supervised({ '1.2.0': behaviour });
+    const crashed = await rs(root, ['switch', '1.2.0'], { env: { RELEASE_SWITCHER_CRASH_AT: 'activate:current-flipped' } });
+    expect(crashed.signal).toBe('SIGKILL');
+    expect(readState(root).transaction.status).toBe('switching');
+    const report = await recoverWith(root, fake);
+    expect(report.transaction).toMatchObject({ status, to: '1.2.0' });
+    expect(steps(report.transaction!)).toEqual(expect.arrayContaining(['flip:failed', 'recover:ok', 'restart:ok']));
+    expect(linkOf(root, 'current')).toBe(`releases/${current}`);
+    expect(fake.running).toBe(current);
+  });
+
+  it('killed while rolling back: recover re-enters the way back and ends rolled_back', async () => {
+    const { root, fake } = await supervised();
+    expect((await switchTo(root, fake, '1.2.0')).status).toBe('verified');
+    const state = readState(root);
+    const tx = { ...state.history.at(-1), status: 'rolling_back', reason: 'unhealthy', finishedAt: null, before: { current: '1.0.0', previous: null } };
+    writeFileSync(join(root, 'state.json'), JSON.stringify({ ...state, transaction: tx, history: state.history.slice(0, -1) }));
+    fake.behaviour['1.2.0'] = 'unhealthy';
+    const report = await recoverWith(root, fake);
+    expect(report.transaction).toMatchObject({ status: 'rolled_back', reason: 'unhealthy' });
+    expect(linkOf(root, 'current')).toBe('releases/1.0.0');
+    expect(fake.running).toBe('1.0.0');
+  });
+});
