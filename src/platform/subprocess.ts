@@ -51,3 +51,30 @@ export async function run(file: string, args: readonly string[], options: RunOpt
 export function tail(output: string, lines = 15): string {
   return output.trimEnd().split('\n').slice(-lines).join('\n');
 }
+
+export interface StartedProcess {
+  pid: number;
+  /** Resolves with the exit code (null when killed by a signal) once the process exits. */
+  exited: Promise<number | null>;
+}
+
+/**
+ * Start a long-running process in its own process group (so its whole tree can be signalled as one),
+ * output appended to `logFile`. For rehearsals that the caller stops itself; `signal` kills it.
+ */
+export async function startDetached(file: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv; logFile: string; signal?: AbortSignal }): Promise<StartedProcess> {
+  const child = execa(file, args, {
+    cwd: options.cwd,
+    env: options.env,
+    extendEnv: false,
+    detached: true,
+    reject: false,
+    stdin: 'ignore',
+    stdout: { file: options.logFile, append: true },
+    stderr: { file: options.logFile, append: true },
+    ...(options.signal && { cancelSignal: options.signal }),
+  });
+  if (child.pid === undefined) throw new Error(`could not start ${file}`);
+  const exited = child.then((r) => (r.signal ? null : (r.exitCode ?? null)));
+  return { pid: child.pid, exited };
+}
