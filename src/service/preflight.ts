@@ -63,7 +63,8 @@ export async function freeLoopbackPort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+      // 18789 is the real openclaw gateway's port: never rehearse on it, even when the kernel offers it.
+      server.close(() => (port === 18789 ? freeLoopbackPort().then(resolve, reject) : resolve(port)));
     });
   });
 }
