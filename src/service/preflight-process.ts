@@ -89,7 +89,7 @@ export async function startInGroup(start: StartCandidate, onPid: (pid: number) =
   };
 }
 
-function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   try {
     process.kill(-pgid, signal);
     return true;
@@ -102,7 +102,7 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
 export async function killGroup(pgid: number, graceMs: number, leaderGone: () => boolean = () => false): Promise<void> {
   if (!signalGroup(pgid, 'SIGTERM')) return;
   const until = Date.now() + graceMs;
-  while (Date.now() < until && !leaderGone()) await new Promise((r) => setTimeout(r, 50));
+  while (Date.now() < until && !leaderGone() && signalGroup(pgid, 0)) await new Promise((r) => setTimeout(r, 50));
   // The leader may have gone while children of it stay in the group: KILL the group regardless.
   signalGroup(pgid, 'SIGKILL');
 }
