@@ -14,6 +14,7 @@ import { verifyRelease } from '../store/release.js';
 import type { MutationSession } from './mutate.js';
 import { settleAfterFlip } from './settle.js';
 import { checkStateStep } from './state-return.js';
+import { preflightStep } from './preflight-step.js';
 import { supervisorFor } from '../service/supervisors/index.js';
 
 export interface ActivateRequest {
@@ -21,6 +22,8 @@ export interface ActivateRequest {
   target: string;
   /** A transaction already journaled (status `scheduled`) that a runner now carries out. */
   scheduled?: Transaction;
+  /** false: skip the rehearsal (`--no-preflight`). @default true */
+  preflight?: boolean;
 }
 
 export function newTransaction(kind: TransactionKind, from: string | null, to: string, before: Transaction['before']): Transaction {
@@ -58,6 +61,9 @@ export async function activate(session: MutationSession, request: ActivateReques
     });
     await checkStateStep(session, tx, { leaving: current, target: request.target, supervised: supervisor !== null });
     await journal.commit('activate:verified-release');
+    // --- preflight (issue 11): rehearse the candidate privately before the flip; the driver rewrite moves this. ---
+    if (request.preflight !== false) await preflightStep(session, tx, request.target);
+    // --- end preflight ---
     await runStep(journal, tx, 'flip', async (step) => {
       if (current !== null) await pointLink(layout, 'previous', current);
       crashPoint('activate:previous-flipped');
