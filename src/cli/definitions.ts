@@ -33,6 +33,9 @@ const dryRunOption: Record<string, OptionDef> = {
   'dry-run': { type: 'boolean', description: 'say what would be fetched, from where and how big; change nothing' },
 };
 
+const noPreflightOption: Record<string, OptionDef> = {
+  'no-preflight': { type: 'boolean', description: 'skip the rehearsal of the candidate before the flip' },
+};
 const handoffOption: Record<string, OptionDef> = {
   handoff: { type: 'string', value: 'WHERE', description: 'auto | always | never: run the switch outside the service (auto: when called from inside it)' },
 };
@@ -111,7 +114,7 @@ export const COMMANDS: CommandDef[] = [
     summary: 'install SPEC if needed, then switch to it: restart, verify, roll back on failure',
     args: '[SPEC]',
     mutates: true,
-    options: { ...dryRunOption, ...handoffOption, ...waitOption },
+    options: { ...dryRunOption, ...handoffOption, ...noPreflightOption, ...waitOption },
     examples: ['release-switcher update', 'release-switcher update openclaw@2026.9.6 --json'],
     load: () => import('./commands/update.js'),
   },
@@ -120,7 +123,7 @@ export const COMMANDS: CommandDef[] = [
     summary: 'activate an installed release: flip, restart, verify, roll back on failure',
     args: 'VERSION',
     mutates: true,
-    options: { ...handoffOption, ...waitOption },
+    options: { ...handoffOption, ...noPreflightOption, ...waitOption },
     examples: ['release-switcher switch 2026.9.6'],
     load: () => import('./commands/switch.js'),
   },

@@ -40,4 +40,11 @@ describe.skipIf(!can.ok)(`switch with a preflight (skipped: ${can.why ?? ''})`, 
     expect(step).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^rehearsed on 127\.0\.0\.1:\d+/) });
     expect((await gw.health())?.version).toBe('1.1.0');
   }, 60_000);
+
+  it('--no-preflight skips the rehearsal: no preflight step, straight to the flip', async () => {
+    const r = await gw.rs(['switch', '1.0.0', '--no-preflight']);
+    expect(r.json.result.status, r.stdout).toBe('verified');
+    expect(r.json.result.steps.map((s: { name: string }) => s.name)).not.toContain('preflight');
+    expect(r.json.result.steps.map((s: { name: string }) => s.name)).toContain('flip');
+  }, 60_000);
 });

@@ -7,5 +7,5 @@ import { handoffOf } from './update.js';
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const version = ctx.positionals[0];
   if (!version) throw new ReleaseSwitcherError('USAGE', 'switch needs a VERSION.', { hint: 'See the installed ones with: release-switcher list' });
-  return transactionOutcome(await switchTo({ root: ctx.root, version, handoff: handoffOf(ctx), ...ctx.runtime }));
+  return transactionOutcome(await switchTo({ root: ctx.root, version, handoff: handoffOf(ctx), preflight: ctx.values['no-preflight'] !== true, ...ctx.runtime }));
 }
