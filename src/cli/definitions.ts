@@ -35,6 +35,9 @@ const dryRunOption: Record<string, OptionDef> = {
   'dry-run': { type: 'boolean', description: 'say what would be fetched, from where and how big; change nothing' },
 };
 
+const noPreflightOption: Record<string, OptionDef> = {
+  'no-preflight': { type: 'boolean', description: 'skip the rehearsal of the candidate before the flip' },
+};
 const handoffOption: Record<string, OptionDef> = {
   handoff: { type: 'string', value: 'WHERE', description: 'auto | always | never: run the switch outside the service (auto: when called from inside it)' },
 };
@@ -65,6 +68,9 @@ export const COMMANDS: CommandDef[] = [
       npm: { type: 'string', value: 'PATH', description: 'npm (npm-cli.js or executable) used to install dependencies' },
       smoke: { type: 'string', value: 'ARGS', description: 'smoke check run with node in a staged release, e.g. "server.js --version"' },
       'state-path': { type: 'string', multiple: true, value: 'PATH', description: 'service state to snapshot before a new release first starts (repeatable)' },
+      preflight: { type: 'string', value: 'ARGS', description: 'rehearse a candidate before the flip as <node> ARGS ({port}, {state} filled in), e.g. "server.js --port {port}"' },
+      'preflight-env': { type: 'string', multiple: true, value: 'NAME=VALUE', description: 'environment of the rehearsal ({port}, {state} filled in; repeatable)' },
+      'preflight-for': { type: 'string', value: 'SECONDS', description: 'how long the rehearsal must stay healthy (default 5)' },
       'schema-field': { type: 'string', value: 'PATH', description: "dot path into a release's package.json naming its state schema" },
       channel: { type: 'string', value: 'NAME', description: 'stable | beta' },
       preset: { type: 'string', value: 'NAME', description: 'settings for a known service (openclaw)' },
@@ -105,7 +111,7 @@ export const COMMANDS: CommandDef[] = [
     name: 'update',
     summary: 'install SPEC if needed, then switch to it: restart, verify, roll back on failure',
     args: '[SPEC]',
-    options: { ...dryRunOption, ...handoffOption, ...waitOption },
+    options: { ...dryRunOption, ...handoffOption, ...noPreflightOption, ...waitOption },
     examples: ['release-switcher update', 'release-switcher update openclaw@2026.9.6 --json'],
     load: () => import('./commands/update.js'),
   },
@@ -113,7 +119,7 @@ export const COMMANDS: CommandDef[] = [
     name: 'switch',
     summary: 'activate an installed release: flip, restart, verify, roll back on failure',
     args: 'VERSION',
-    options: { ...planOption, ...handoffOption, ...waitOption },
+    options: { ...planOption, ...handoffOption, ...noPreflightOption, ...waitOption },
     examples: ['release-switcher switch 2026.9.6'],
     load: () => import('./commands/switch.js'),
   },

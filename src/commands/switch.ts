@@ -14,7 +14,7 @@ export interface SwitchOptions extends RootOptions, HandoffOptions {
 
 /** Activate an installed release: flip, restart, verify, roll back on failure. */
 export async function switchTo(options: SwitchOptions): Promise<Transaction> {
-  return transact(options, `switch ${options.version}`, (session) => activateOrSchedule(session, 'switch', options.version, options.handoff));
+  return transact(options, `switch ${options.version}`, (session) => activateOrSchedule(session, 'switch', options.version, options.handoff, options.preflight));
 }
 
 export interface RollbackOptions extends RootOptions, HandoffOptions {

@@ -14,6 +14,6 @@ export async function update(options: UpdateOptions): Promise<Transaction> {
   return transact(options, `update ${options.spec ?? ''}`.trim(), async (session) => {
     const spec = options.spec ?? `${session.config.package}@${channelTag(session.config)}`;
     const { version } = await installLocked(session, spec);
-    return activateOrSchedule(session, 'update', version, options.handoff);
+    return activateOrSchedule(session, 'update', version, options.handoff, options.preflight);
   });
 }

@@ -45,6 +45,7 @@ export const ErrorCodes = {
   INCONSISTENT_ROOT: { exit: ExitCode.needsHuman, summary: 'the root is not in a shape release-switcher can repair' },
   SUPERVISOR_FAILED: { exit: ExitCode.failed, summary: 'the supervisor refused or failed a command' },
   UNSUPPORTED: { exit: ExitCode.failed, summary: 'not possible with this supervisor or on this system' },
+  PREFLIGHT_FAILED: { exit: ExitCode.failed, summary: 'the candidate failed its rehearsal on a private port; nothing was flipped or restarted' },
   ROLLED_BACK: { exit: ExitCode.rolledBack, summary: 'the new release failed; the previous one is running and verified' },
   ROLLBACK_FAILED: { exit: ExitCode.needsHuman, summary: 'the new release failed and so did bringing the previous one back' },
   STATE_SNAPSHOT_MISSING: { exit: ExitCode.failed, summary: "going back would start a release on state of a newer schema, and there is no snapshot to restore" },

@@ -23,6 +23,7 @@ export const CRASH_POINTS = [
   'install:done',
   'activate:begin',
   'activate:verified-release',
+  'activate:preflight-running',
   'activate:previous-flipped',
   'activate:current-flipped',
   'activate:done',

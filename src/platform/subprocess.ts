@@ -141,3 +141,30 @@ function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
 function cancelled(file: string, reason: unknown): ReleaseSwitcherError {
   return new ReleaseSwitcherError('CANCELLED', `Cancelled while running ${file}; it and what it started were stopped.`, { cause: reason });
 }
+
+export interface StartedProcess {
+  pid: number;
+  /** Resolves with the exit code (null when killed by a signal) once the process exits. */
+  exited: Promise<number | null>;
+}
+
+/**
+ * Start a long-running process in its own process group (so its whole tree can be signalled as one),
+ * output appended to `logFile`. For rehearsals that the caller stops itself; `signal` kills it.
+ */
+export async function startDetached(file: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv; logFile: string; signal?: AbortSignal }): Promise<StartedProcess> {
+  const child = execa(file, args, {
+    cwd: options.cwd,
+    env: options.env,
+    extendEnv: false,
+    detached: true,
+    reject: false,
+    stdin: 'ignore',
+    stdout: { file: options.logFile, append: true },
+    stderr: { file: options.logFile, append: true },
+    ...(options.signal && { cancelSignal: options.signal }),
+  });
+  if (child.pid === undefined) throw new Error(`could not start ${file}`);
+  const exited = child.then((r) => (r.signal ? null : (r.exitCode ?? null)));
+  return { pid: child.pid, exited };
+}

@@ -49,6 +49,12 @@ export interface Config {
   rolloutPercent: number;
   /** auto-update: this host's id for rollout and jitter. @default null: /etc/machine-id, else the hostname */
   hostId: string | null;
+  /** Preflight: the candidate is rehearsed as `<node> ARGS` before the flip; `{port}`, `{state}` filled in. @default null: no rehearsal */
+  preflight: string[] | null;
+  /** Preflight: NAME → value for the rehearsal (`{port}`, `{state}` filled in). @default {} */
+  preflightEnv: Record<string, string>;
+  /** Preflight: seconds the rehearsal must stay healthy with the same process. @default 5 */
+  preflightFor: number;
 }
 
 export type Settings = Partial<Omit<Config, 'layoutVersion'>>;
@@ -75,6 +81,9 @@ export function defaultConfig(pkg: string): Config {
     cooldownHours: 0,
     rolloutPercent: 100,
     hostId: null,
+    preflight: null,
+    preflightEnv: {},
+    preflightFor: 5,
   };
 }
 
@@ -102,8 +111,22 @@ export function validateConfig(value: unknown, source: string): Config {
   if (config.registry !== null && !URL.canParse(config.registry)) bad('registry', 'must be a URL');
   if (config.healthUrl !== null && !URL.canParse(config.healthUrl)) bad('healthUrl', 'must be a URL');
   if (!Array.isArray(config.statePaths) || config.statePaths.some((p) => typeof p !== 'string')) bad('statePaths', 'must be a list of paths');
+  validatePreflight(config, bad);
   if (config.smoke !== null && (!Array.isArray(config.smoke) || config.smoke.some((a) => typeof a !== 'string'))) bad('smoke', 'must be a list of arguments');
   return config;
+}
+
+function validatePreflight(config: Config, bad: (field: string, why: string) => never): void {
+  if (config.preflight !== null && (!Array.isArray(config.preflight) || config.preflight.length === 0 || config.preflight.some((a) => typeof a !== 'string'))) {
+    bad('preflight', 'must be a non-empty list of arguments');
+  }
+  const env: unknown = config.preflightEnv;
+  if (typeof env !== 'object' || env === null || Array.isArray(env)) bad('preflightEnv', 'must be an object of NAME: value');
+  for (const [name, value] of Object.entries(env as Record<string, unknown>)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || typeof value !== 'string') bad('preflightEnv', `${name}: must be NAME=VALUE with a valid variable name`);
+  }
+  if (!Number.isFinite(config.preflightFor) || config.preflightFor < 0) bad('preflightFor', 'must be a number ≥ 0');
+  if (config.preflight !== null && config.healthUrl === null) bad('preflight', 'needs --health-url: the rehearsal is probed there, on its own port');
 }
 
 export async function readConfig(root: string): Promise<Config> {

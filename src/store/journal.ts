@@ -7,6 +7,7 @@ import { crashPoint, type CrashPointName } from '../platform/crashpoint.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
 import { LAYOUT_VERSION, layoutOf } from './layout.js';
+import { assertLockHeld } from './lock.js';
 import { IN_FLIGHT_STATUSES, STEP_STATUSES, TERMINAL_STATUSES, TRANSACTION_KINDS, type Step, type Transaction, type State } from '../model/state.js';
 
 export const HISTORY_LIMIT = 50;
@@ -96,6 +97,8 @@ export class Journal {
    * concurrently with a step can never put an older state on disk after a newer one.
    */
   async commit(point?: CrashPointName): Promise<void> {
+    // A holder paused past the stale time may have been taken over: it must not write after that.
+    await assertLockHeld(this.root);
     const file = layoutOf(this.root).state;
     const write = this.writing.then(() => writeFileAtomic(file, JSON.stringify(this.state, null, 2) + '\n'));
     this.writing = write.catch(() => undefined);

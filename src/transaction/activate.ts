@@ -11,10 +11,11 @@ import { runStep } from '../store/journal.js';
 import { closeTransaction, markPending, openTransaction, transition } from './machine.js';
 import type { Transaction, TransactionKind } from '../model/state.js';
 import { pointLink, readLinkVersion } from '../store/links.js';
-import { verifyRelease } from '../store/release.js';
+import { proveWayBack, verifyReleaseFast } from '../store/release.js';
 import type { MutationSession } from './mutate.js';
 import { settleAfterFlip } from './settle.js';
 import { checkStateStep } from './state-return.js';
+import { preflightStep } from './preflight-step.js';
 import { supervisorFor } from '../service/supervisors/index.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 
@@ -25,6 +26,8 @@ export interface ActivateRequest {
   scheduled?: Transaction;
   /** The supervisor to drive instead of the configured one's adapter (tests drive a fake). */
   supervisor?: Supervisor | null;
+  /** false: skip the rehearsal (`--no-preflight`). @default true */
+  preflight?: boolean;
 }
 
 
@@ -51,12 +54,19 @@ export async function activate(session: MutationSession, request: ActivateReques
   await journal.commit('activate:begin');
   try {
     await runStep(journal, tx, 'verify-release', async (step) => {
-      runtime.onProgress({ phase: 'verify-release', message: `re-hashing release ${request.target}` });
-      const marker = await verifyRelease(layout, request.target);
-      step.detail = `${marker.files.length} entries match the manifest`;
+      runtime.onProgress({ phase: 'verify-release', message: `checking release ${request.target} against its manifest` });
+      // Stat fingerprints, re-hashing only what moved; the release being left is proven too, so an
+      // automatic rollback's flip-back finds it checked and costs no hashing while nothing serves.
+      const marker = await verifyReleaseFast(layout, request.target);
+      const back = await proveWayBack(layout, current);
+      const wayBack = !back ? '' : back.proven ? `; way back ${back.version} proven` : `; way back ${back.version} NOT proven (${(back.error as Error).message})`;
+      step.detail = `${marker.files.length} entries match the manifest${wayBack}`;
     });
     await checkStateStep(session, tx, { leaving: current, target: request.target, supervised: supervisor !== null });
     await journal.commit('activate:verified-release');
+    // --- preflight (issue 11): rehearse the candidate privately before the flip; the driver rewrite moves this. ---
+    if (request.preflight !== false) await preflightStep(session, tx, request.target);
+    // --- end preflight ---
     await runStep(journal, tx, 'flip', async (step) => {
       if (current !== null) await pointLink(layout, 'previous', current);
       crashPoint('activate:previous-flipped');

@@ -6,10 +6,10 @@
  */
 import type { Layout } from '../store/layout.js';
 import { pointLink, removeLink } from '../store/links.js';
-import { verifyRelease } from '../store/release.js';
+import { verifyReleaseFast } from '../store/release.js';
 
 export async function flipBack(layout: Layout, links: { current: string; previous: string | null }): Promise<void> {
-  await verifyRelease(layout, links.current);
+  await verifyReleaseFast(layout, links.current);
   await pointLink(layout, 'current', links.current);
   if (links.previous) await pointLink(layout, 'previous', links.previous);
   else await removeLink(layout, 'previous');

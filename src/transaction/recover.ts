@@ -15,6 +15,7 @@ import { pointLink, readLinkVersion, removeLink } from '../store/links.js';
 import { listReleaseDirs, readMarker } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
 import { rollBack, settleAfterFlip } from './settle.js';
+import { recoverPreflight } from './preflight-step.js';
 import { supervisorFor } from '../service/supervisors/index.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 
@@ -89,7 +90,9 @@ async function settleTransaction(session: JournalSession, actions: string[], opt
     markPending(journal.state.releases[tx.to]);
     return close(journal, tx, 'switched', 'interrupted, finished by recover', started, actions, `finished the interrupted ${tx.kind} ${tx.id} to ${tx.to}`);
   }
-  // The flip did not happen: put the links back where they were and report the transaction failed.
+  // The flip did not happen: stop a rehearsal a killed run left (its transient unit or process
+  // group, its private state copy), put the links back where they were, report the transaction failed.
+  if (await recoverPreflight(tx, runtime.env)) actions.push(`stopped the interrupted rehearsal of ${tx.to} and removed its private state`);
   const before = tx.before ?? { current, previous: await readLinkVersion(layout, 'previous') };
   if (before.current !== null && current !== before.current) await pointLink(layout, 'current', before.current);
   const previous = await readLinkVersion(layout, 'previous');

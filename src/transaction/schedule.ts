@@ -21,17 +21,19 @@ export interface HandoffOptions {
    * the service being switched; `always` and `never` force either. @default "auto"
    */
   handoff?: 'auto' | 'always' | 'never';
+  /** false: no rehearsal before the flip (`--no-preflight`). @default true */
+  preflight?: boolean;
 }
 
 export type Plan = { tx: Transaction; launch: boolean };
 
 /** Under the lock: activate now, or journal the transaction as scheduled for a runner. */
-export async function activateOrSchedule(session: MutationSession, kind: TransactionKind, target: string, handoff: HandoffOptions['handoff'] = 'auto'): Promise<Plan> {
+export async function activateOrSchedule(session: MutationSession, kind: TransactionKind, target: string, handoff: HandoffOptions['handoff'] = 'auto', preflight = true): Promise<Plan> {
   const { layout, config, journal, runtime } = session;
   const current = await readLinkVersion(layout, 'current');
   const outside = handoff === 'always' || (handoff === 'auto' && isInsideService(config, runtime.env));
-  if (!outside || current === target || config.supervisor === 'none') return { tx: await activate(session, { kind, target }), launch: false };
-  if (!journal.state.releases[target]) return { tx: await activate(session, { kind, target }), launch: false }; // throws RELEASE_NOT_FOUND
+  if (!outside || current === target || config.supervisor === 'none') return { tx: await activate(session, { kind, target, preflight }), launch: false };
+  if (!journal.state.releases[target]) return { tx: await activate(session, { kind, target, preflight }), launch: false }; // throws RELEASE_NOT_FOUND
   return schedule(session, { kind, target });
 }
 

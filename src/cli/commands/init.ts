@@ -16,8 +16,18 @@ function count(value: unknown, flag: string, whole = true): number | undefined {
   return n;
 }
 
+function preflightEnv(value: unknown): Record<string, string> | undefined {
+  if (!Array.isArray(value)) return undefined;
+  return Object.fromEntries(value.map((pair: string) => {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new ReleaseSwitcherError('USAGE', `--preflight-env takes NAME=VALUE, not "${pair}".`, { hint: 'For example --preflight-env PORT={port}' });
+    return [pair.slice(0, eq), pair.slice(eq + 1)];
+  }));
+}
+
 export function settingsFromFlags(values: CommandContext['values']): Settings {
   const smoke = str(values.smoke);
+  const preflight = str(values.preflight);
   return {
     package: str(values.package),
     registry: str(values.registry),
@@ -38,6 +48,9 @@ export function settingsFromFlags(values: CommandContext['values']): Settings {
     cooldownHours: count(values['cooldown-hours'], 'cooldown-hours', false),
     rolloutPercent: count(values['rollout-percent'], 'rollout-percent', false),
     hostId: str(values['host-id']),
+    preflight: preflight === undefined ? undefined : preflight.split(/\s+/).filter(Boolean),
+    preflightEnv: preflightEnv(values['preflight-env']),
+    preflightFor: parseSeconds(str(values['preflight-for']), 'preflight-for'),
   };
 }
 

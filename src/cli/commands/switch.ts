@@ -12,7 +12,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
     const plan = await planSwitchTo({ root: ctx.root, version, ...ctx.runtime });
     return { result: plan, human: describeSwitchPlan(plan) };
   }
-  return transactionOutcome(await switchTo({ root: ctx.root, version, handoff: handoffOf(ctx), ...ctx.runtime }));
+  return transactionOutcome(await switchTo({ root: ctx.root, version, handoff: handoffOf(ctx), preflight: ctx.values['no-preflight'] !== true, ...ctx.runtime }));
 }
 
 /** A switch or rollback plan for people. */

@@ -22,5 +22,5 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
     const { config } = await openSession({ root: ctx.root, ...ctx.runtime });
     return describePlan(await planInstall({ root: ctx.root, spec: spec ?? `${config.package}@${channelTag(config)}`, ...ctx.runtime }), true);
   }
-  return transactionOutcome(await update({ root: ctx.root, ...(spec ? { spec } : {}), handoff: handoffOf(ctx), ...ctx.runtime }));
+  return transactionOutcome(await update({ root: ctx.root, ...(spec ? { spec } : {}), handoff: handoffOf(ctx), preflight: ctx.values['no-preflight'] !== true, ...ctx.runtime }));
 }

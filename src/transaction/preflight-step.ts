@@ -1,0 +1,67 @@
+/**
+ * The `preflight` step of a transaction (the driver calls it before the flip, and before a rollback to a
+ * release never verified): rehearse the candidate privately; on failure mark it bad and refuse with
+ * PREFLIGHT_FAILED, `current` and the running service untouched. The rehearsal's record (transient unit
+ * or process group, private dir) is journaled in the step before it starts, for recovery.
+ */
+import path from 'node:path';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import type { Transaction } from '../model/state.js';
+import { crashPoint } from '../platform/crashpoint.js';
+import { cleanupPreflight, type PreflightIsolation, type PreflightRecord, runPreflight } from '../service/preflight.js';
+import { copyStatePrivately } from '../snapshot/private-copy.js';
+import { resolveStatePaths } from '../snapshot/state-paths.js';
+import { runStep } from '../store/journal.js';
+import { setReleaseState } from './machine.js';
+import type { JournalSession } from '../store/session.js';
+
+export async function preflightStep(session: JournalSession, tx: Transaction, target: string): Promise<void> {
+  const { config, journal, layout, runtime } = session;
+  if (!config.preflight || !config.healthUrl) return;
+  const isolation: PreflightIsolation = config.supervisor === 'systemd' || config.supervisor === 'systemd-system' ? { kind: 'systemd', scope: config.supervisor === 'systemd' ? 'user' : 'system' } : { kind: 'group' };
+  const result = await runStep(journal, tx, 'preflight', async (step) => {
+    const paths = await resolveStatePaths(config.statePaths, runtime.env);
+    const outcome = await runPreflight({
+      node: config.node ?? process.execPath,
+      args: config.preflight!,
+      env: config.preflightEnv,
+      baseEnv: runtime.env,
+      releaseDir: path.join(layout.root, 'releases', target),
+      expectedVersion: target,
+      healthUrl: config.healthUrl!,
+      versionField: config.versionField,
+      verifyTimeoutMs: config.verifyTimeout * 1000,
+      holdMs: config.preflightFor * 1000,
+      copyState: (dir) => copyStatePrivately(paths, dir),
+      workRoot: path.join(layout.root, 'preflight'),
+      isolation,
+      onRecord: async (record) => {
+        step.evidence = { record };
+        await journal.commit();
+        crashPoint('activate:preflight-running');
+      },
+      ...(runtime.signal && { signal: runtime.signal }),
+      onProbe: (message) => runtime.onProgress({ phase: 'preflight', message }),
+    });
+    const { outputTail, ...rest } = outcome;
+    step.evidence = { ...rest, outputTail };
+    step.detail = outcome.ok ? `rehearsed on 127.0.0.1:${outcome.port}: ${outcome.detail}` : `${outcome.reason}: ${outcome.detail}`;
+    if (!outcome.ok) step.status = 'failed';
+    return outcome;
+  });
+  if (result.ok) return;
+  const record = journal.state.releases[target];
+  if (record) setReleaseState(record, 'bad', `preflight: ${result.reason}: ${result.detail}`);
+  throw new ReleaseSwitcherError('PREFLIGHT_FAILED', `${target} failed its rehearsal (${result.reason}): ${result.detail}`, {
+    hint: `Nothing was flipped or restarted. Its output:\n${result.outputTail}`,
+  });
+}
+
+/** For recovery: end a rehearsal a killed switcher left behind (the running `preflight` step's record). */
+export async function recoverPreflight(tx: Transaction, env: NodeJS.ProcessEnv): Promise<boolean> {
+  const step = tx.steps.find((s) => s.name === 'preflight' && s.status === 'running');
+  const record = (step?.evidence as { record?: PreflightRecord } | undefined)?.record;
+  if (!record) return false;
+  await cleanupPreflight(record, { callerEnv: env });
+  return true;
+}

@@ -1,0 +1,50 @@
+// End to end through the CLI and a real private systemd --user: a switch to a candidate that fails its
+// rehearsal is refused before the flip (PREFLIGHT_FAILED, marked bad, current and the running service
+// untouched); a good one is rehearsed, then flipped and verified.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MATRIX } from '../support/fixtures.ts';
+import { type ManagedGateway, managedGateway } from '../support/service.ts';
+import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
+
+const can = canRunUserManager();
+
+describe.skipIf(!can.ok)(`switch with a preflight (skipped: ${can.why ?? ''})`, () => {
+  let manager: UserManager;
+  let gw: ManagedGateway;
+  const service = async () => (await manager.systemctl(['show', gw.unit, '--property=MainPID', '--property=NRestarts'])).stdout;
+  beforeAll(async () => {
+    manager = await startUserManager({ name: 'preflight-sw' });
+    gw = await managedGateway(manager, { name: 'rs-gw-pre', stableFor: 1, verifyTimeout: 4, init: ['--preflight', 'server.js --port {port}', '--preflight-for', '1'] });
+    for (const v of ['1.0.0', '1.1.0', MATRIX['crash-on-start']]) expect((await gw.rs(['install', `rs-fixture-gateway@${v}`])).exitCode).toBe(0);
+    expect((await gw.rs(['switch', '1.0.0'])).json.result.status).toBe('verified');
+  }, 180_000);
+  afterAll(async () => manager?.stop());
+
+  it('refuses a candidate that crashes on start: PREFLIGHT_FAILED, no flip, no restart, marked bad', async () => {
+    const before = await service();
+    const r = await gw.rs(['switch', MATRIX['crash-on-start']]);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+    expect(r.json.error.code).toBe('PREFLIGHT_FAILED');
+    expect(await service()).toBe(before);
+    expect((await gw.health())?.version).toBe('1.0.0');
+    const list = await gw.rs(['list']);
+    expect(JSON.stringify(list.json)).toMatch(/preflight: crashed/);
+    const status = await gw.rs(['status']);
+    expect(status.json.result.current).toBe('1.0.0');
+  }, 60_000);
+
+  it('rehearses a good candidate, then flips and verifies it', async () => {
+    const r = await gw.rs(['switch', '1.1.0']);
+    expect(r.json.result.status, r.stdout).toBe('verified');
+    const step = r.json.result.steps.find((s: { name: string }) => s.name === 'preflight');
+    expect(step).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^rehearsed on 127\.0\.0\.1:\d+/) });
+    expect((await gw.health())?.version).toBe('1.1.0');
+  }, 60_000);
+
+  it('--no-preflight skips the rehearsal: no preflight step, straight to the flip', async () => {
+    const r = await gw.rs(['switch', '1.0.0', '--no-preflight']);
+    expect(r.json.result.status, r.stdout).toBe('verified');
+    expect(r.json.result.steps.map((s: { name: string }) => s.name)).not.toContain('preflight');
+    expect(r.json.result.steps.map((s: { name: string }) => s.name)).toContain('flip');
+  }, 60_000);
+});
