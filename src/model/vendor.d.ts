@@ -58,3 +58,8 @@ declare module '@npmcli/run-script' {
   function runScript(options: RunScriptOptions): Promise<{ code: number; signal: string | null; stdout: string; stderr: string }>;
   export default runScript;
 }
+
+declare module 'npm-normalize-package-bin' {
+  /** npm's own reading of a package.json's `bin` (string or map; names and paths made safe). */
+  export default function normalize<T extends object>(pkg: T): T & { bin?: Record<string, string> };
+}

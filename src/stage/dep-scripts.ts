@@ -3,6 +3,7 @@
  * install and postinstall by depth. Scripts get npm's environment shape, never the caller's whole
  * environment (inside the gateway that would hand its secrets to every install script).
  */
+import normalizeBins from 'npm-normalize-package-bin';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -49,7 +50,27 @@ function hasEvent(pkg: Record<string, unknown>, event: string, dir: string): boo
 
 const depth = (node: TreeNode) => node.location.split('node_modules/').length;
 
-/** Bin links for every dependency (their .bin folders are not part of any linked package). */
+/**
+ * Bin links of packages linked from an earlier release (their .bin folders are not part of any
+ * package). Only the symlinks: bin-links would also chmod each target, and the target is an inode
+ * the earlier, sealed release shares; its earlier install already made it executable.
+ */
+export async function linkReusedBins(pkgDir: string, deps: TreeNode[]): Promise<void> {
+  for (const node of deps) {
+    const dir = path.join(pkgDir, node.location);
+    const pkg = normalizeBins(JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8'))) as { bin?: Record<string, string> };
+    if (!pkg.bin) continue;
+    const binDir = path.join(pkgDir, node.location.slice(0, node.location.lastIndexOf('node_modules/') + 'node_modules'.length), '.bin');
+    await fs.mkdir(binDir, { recursive: true });
+    for (const [name, target] of Object.entries(pkg.bin)) {
+      const link = path.join(binDir, name);
+      await fs.rm(link, { force: true });
+      await fs.symlink(path.relative(binDir, path.join(dir, target)), link);
+    }
+  }
+}
+
+/** Bin links of freshly extracted packages, as npm makes them (bin-links also makes targets executable). */
 export async function linkBins(pkgDir: string, deps: TreeNode[]): Promise<void> {
   for (const node of deps) {
     const dir = path.join(pkgDir, node.location);

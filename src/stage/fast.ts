@@ -10,7 +10,7 @@ import type { ProgressEvent } from '../model/runtime.js';
 import type { KnownHash } from '../store/manifest.js';
 import { type LinkedSet, type PreviousRelease, extractPackages, isReusable, linkPackages, movedInodes, rebaseline, writeTreeRecord } from './reuse.js';
 import type { ResolvedTree } from './resolve-tree.js';
-import { linkBins, runDepScripts } from './dep-scripts.js';
+import { linkReusedBins, runDepScripts } from './dep-scripts.js';
 
 export interface Reused {
   packages: number;
@@ -55,17 +55,16 @@ export async function buildTree(input: FastInput): Promise<FastResult> {
   const usable = previous && major(previous.node) === major(tree.node) ? previous : undefined;
   const reuse = tree.deps.filter((node) => isReusable(node, usable));
   const fresh = tree.deps.filter((node) => !reuse.includes(node));
-  const linked = usable && reuse.length > 0 ? await linkPackages(pkgDir, usable, reuse) : undefined;
+  const linked = usable && reuse.length > 0 ? await linkPackages(pkgDir, usable, reuse, () => linkReusedBins(pkgDir, reuse)) : undefined;
   const reused = linked ? { packages: reuse.length, files: linked.files.length, bytes: linked.bytes } : NOTHING_REUSED;
   progress({ phase: 'reuse', message: `${reused.packages} packages (${reused.files} files, ${reused.bytes} bytes) linked from releases/${usable ? path.basename(usable.dir) : '-'}`, done: reused.bytes, total: reused.bytes, unit: 'bytes' });
   input.signal?.throwIfAborted();
   const extracted = await extractPackages(fresh, { pkgDir, pacoteOptions: input.pacoteOptions, signal: input.signal });
   progress({ phase: 'extract', message: `${fresh.length} new packages extracted from the npm cache (${extracted.files} files)`, done: extracted.bytes, total: extracted.bytes, unit: 'bytes' });
   await writeTreeRecord(pkgDir, tree.root, tree.deps);
-  if (linked) {
-    await linkBins(pkgDir, reuse);
-    await rebaseline(linked);
-  }
+  // Bins of the linked packages were made while their inodes were writable; from here their ctime
+  // is the baseline that tells a later write through them.
+  if (linked) await rebaseline(linked);
   const ran = await runDepScripts(fresh, { pkgDir, env: input.scriptEnv, nodePath: input.nodePath, ignoreScripts: input.ignoreScripts, signal: input.signal });
   progress({ phase: 'scripts', message: ran.length ? `ran ${ran.join(', ')}` : 'no dependency scripts' });
   // Scripts may rewrite an extracted file: computeManifest re-hashes any whose inode moved since.

@@ -6,12 +6,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../store/config.js';
-import { ReleaseSwitcherError } from '../model/errors.js';
+import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
 import { writeFileAtomic } from '../platform/fs.js';
 import type { Journal } from '../store/journal.js';
 import { LAYOUT_VERSION, type Layout, RELEASE_MARKER } from '../store/layout.js';
 import { type KnownHash, type ReleaseMarker, computeManifest, manifestSize } from '../store/manifest.js';
 import { refreshAfterLinks } from '../store/fingerprints.js';
+import { removeTreeKeepingReleases } from '../store/immutable-release.js';
 import { readMarker } from '../store/release.js';
 import type { ProgressEvent, ResolvedRuntime } from '../model/runtime.js';
 import { type EarlierRelease, dedupeAgainst, sealTree } from '../store/seal.js';
@@ -102,7 +103,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   }
   if (!outcome || outcome.fallback) {
     const why = outcome?.fallback ?? reason!;
-    const own = outcome?.fallback ? await resetPackage(pkgDir, tarball, runtime.signal) : unpacked.known;
+    const own = outcome?.fallback ? await resetPackage(layout, { pkgDir, tarball, signal: runtime.signal }) : unpacked.known;
     progress({ phase: 'dependencies', message: `full install: ${why}` });
     await fullInstall(pkgDir, depOptions, packageJson, progress);
     outcome = { known: own, shared: new Set(), reused: NOTHING_REUSED, fallback: why };
@@ -145,7 +146,7 @@ export async function sealStaged(input: SealInput): Promise<{ marker: ReleaseMar
   const manifest = await computeManifest(pkgDir, input.known);
   const earlier = await earlierManifests(input.layout, input.earlier);
   const shared = input.shared ?? new Set<string>();
-  const deduped = await dedupeAgainst(pkgDir, manifest.filter((entry) => !shared.has(entry.path)), earlier);
+  const deduped = await dedupeAgainst(pkgDir, manifest, earlier, shared);
   const { linkedBytes, internalBytes, inodes } = deduped;
   const linked = new Set([...deduped.linked, ...shared]);
   progress({ phase: 'dedupe', message: `${linked.size} files (${linkedBytes} bytes) shared with earlier releases, ${internalBytes} bytes of duplicates within` });
@@ -193,8 +194,10 @@ function registrySpec(pkg: ResolvedPackage): boolean {
 }
 
 /** Unpack the main package afresh (after a fast path that was given up); its files' hashes. */
-async function resetPackage(pkgDir: string, tarball: string, signal: AbortSignal | undefined): Promise<Map<string, KnownHash>> {
-  await fs.rm(pkgDir, { recursive: true, force: true });
+async function resetPackage(layout: Layout, work: { pkgDir: string; tarball: string; signal: AbortSignal | undefined }): Promise<Map<string, KnownHash>> {
+  const { pkgDir, tarball, signal } = work;
+  // Links into immutable releases: their removal clears the attribute, which is then set again.
+  await removeTreeKeepingReleases(layout, pkgDir);
   return (await unpack({ tarball, dest: pkgDir, signal, skipKnown: (rel) => NPM_WRITES.has(rel.split('/')[0]!) })).known;
 }
 
@@ -221,13 +224,23 @@ async function fastPath(args: FastPathInput): Promise<{ known: ReadonlyMap<strin
   const { runtime } = input;
   const previous = await previousRelease(input);
   const npmConfig = runtime.npmConfig;
-  const result = await buildTree({
-    pkgDir, tree, previous, pacoteOptions: args.flat, progress: runtime.onProgress, signal: runtime.signal,
-    scriptEnv: scriptEnv(runtime.env, { nodePath: args.node.path, npmConfig, npmCache: runtime.npmCache }),
-    nodePath: args.node.path,
-    ignoreScripts: npmConfig['ignore-scripts'] === 'true',
-  });
-  const ran = npmConfig['ignore-scripts'] === 'true' ? [] : await runLifecycle(args.depOptions, args.packageJson);
+  let result: Awaited<ReturnType<typeof buildTree>>;
+  let ran: string[];
+  try {
+    result = await buildTree({
+      pkgDir, tree, previous, pacoteOptions: args.flat, progress: runtime.onProgress, signal: runtime.signal,
+      scriptEnv: scriptEnv(runtime.env, { nodePath: args.node.path, npmConfig, npmCache: runtime.npmCache }),
+      nodePath: args.node.path,
+      ignoreScripts: npmConfig['ignore-scripts'] === 'true',
+    });
+    ran = npmConfig['ignore-scripts'] === 'true' ? [] : await runLifecycle(args.depOptions, args.packageJson);
+  } catch (error) {
+    // Files linked from an immutable release refuse every write, a script's too (EPERM, even as root):
+    // a script that failed may have tried to write into one. It runs again on private copies; a
+    // script that is simply broken fails there as well, and that error is the one reported.
+    if (!previous?.immutable || !isReleaseSwitcherError(error) || error.code !== 'DEPENDENCY_INSTALL_FAILED') throw error;
+    return { known: new Map(), shared: new Set(), reused: NOTHING_REUSED, fallback: `a lifecycle script failed while files were shared with the immutable release ${path.basename(previous.dir)} (${error.message.split('\n')[0]})` };
+  }
   runtime.onProgress({ phase: 'lifecycle', message: ran.length ? `ran ${ran.join(', ')}` : 'no lifecycle scripts' });
   const moved = await sharedWrites(result);
   if (moved.length > 0) {
@@ -241,7 +254,7 @@ async function previousRelease(input: StageInput) {
   for (const version of input.earlier) {
     const marker = await readMarker(input.layout, version);
     const dir = input.layout.release(version);
-    const previous = marker && (await readPrevious(dir, marker.files, marker.node.version));
+    const previous = marker && (await readPrevious({ dir, files: marker.files, node: marker.node.version, immutable: marker.immutable === true }));
     if (previous) return previous;
   }
   return undefined;

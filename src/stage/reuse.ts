@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import pacote from 'pacote';
 import type { KnownHash, ManifestEntry } from '../store/manifest.js';
+import { setImmutablePaths } from '../platform/immutable.js';
 import { mapLimit } from '../platform/tree.js';
 import type { TreeNode } from './resolve-tree.js';
 import { unpack } from './unpack-call.js';
@@ -20,12 +21,14 @@ export interface PreviousRelease {
   files: ManifestEntry[];
   node: string;
   packages: Record<string, { version?: string; integrity?: string }>;
+  /** Its files carry the immutable attribute: linking to them means clearing it for the moment. */
+  immutable: boolean;
 }
 
-export async function readPrevious(dir: string, files: ManifestEntry[], node: string): Promise<PreviousRelease | undefined> {
+export async function readPrevious(marker: { dir: string; files: ManifestEntry[]; node: string; immutable: boolean }): Promise<PreviousRelease | undefined> {
   try {
-    const record = JSON.parse(await fs.readFile(path.join(dir, TREE_RECORD), 'utf8')) as { packages?: PreviousRelease['packages'] };
-    return { dir, files, node, packages: record.packages ?? {} };
+    const record = JSON.parse(await fs.readFile(path.join(marker.dir, TREE_RECORD), 'utf8')) as { packages?: PreviousRelease['packages'] };
+    return { ...marker, packages: record.packages ?? {} };
   } catch {
     return undefined;
   }
@@ -50,20 +53,31 @@ export interface LinkedSet {
   bytes: number;
 }
 
-export async function linkPackages(pkgDir: string, previous: PreviousRelease, nodes: TreeNode[]): Promise<LinkedSet> {
+/** `beforeSeal` runs while the linked inodes are still writable (bin links chmod their targets). */
+export async function linkPackages(pkgDir: string, previous: PreviousRelease, nodes: TreeNode[], beforeSeal: () => Promise<void>): Promise<LinkedSet> {
   const out: LinkedSet = { known: new Map(), files: [], packages: nodes.length, bytes: 0 };
   const entries = nodes.flatMap((node) => [{ path: node.location, type: 'dir' } as ManifestEntry, ...entriesOf(previous.files, node.location)]);
   for (const entry of entries) if (entry.type === 'dir') await fs.mkdir(path.join(pkgDir, entry.path), { recursive: true });
-  await mapLimit(entries, LINK_PARALLELISM, async (entry) => {
-    const abs = path.join(pkgDir, entry.path);
-    if (entry.type === 'link') await fs.symlink(entry.target, abs);
-    if (entry.type !== 'file') return;
-    await fs.link(path.join(previous.dir, entry.path), abs);
-    const stat = await fs.stat(abs, { bigint: true });
-    out.known.set(entry.path, { ino: stat.ino, size: stat.size, ctimeNs: stat.ctimeNs, sha256: entry.sha256 });
-    out.files.push({ abs, rel: entry.path, ctimeNs: stat.ctimeNs });
-    out.bytes += entry.size;
-  });
+  // link(2) to an immutable inode is EPERM even for root: clear the attribute on exactly the inodes
+  // linked to, under the root's lock, and set it again before any script runs (the caller's
+  // rebaseline then records the ctime that leaves).
+  const sources = previous.immutable ? entries.filter((entry) => entry.type === 'file').map((entry) => path.join(previous.dir, entry.path)) : [];
+  await setImmutablePaths(sources, false);
+  try {
+    await mapLimit(entries, LINK_PARALLELISM, async (entry) => {
+      const abs = path.join(pkgDir, entry.path);
+      if (entry.type === 'link') await fs.symlink(entry.target, abs);
+      if (entry.type !== 'file') return;
+      await fs.link(path.join(previous.dir, entry.path), abs);
+      const stat = await fs.stat(abs, { bigint: true });
+      out.known.set(entry.path, { ino: stat.ino, size: stat.size, ctimeNs: stat.ctimeNs, sha256: entry.sha256 });
+      out.files.push({ abs, rel: entry.path, ctimeNs: stat.ctimeNs });
+      out.bytes += entry.size;
+    });
+    await beforeSeal();
+  } finally {
+    await setImmutablePaths(sources, true);
+  }
   return out;
 }
 

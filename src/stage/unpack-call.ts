@@ -4,6 +4,7 @@
  * its hashes come back as `KnownHash`es keyed by path inside the release, so the manifest step does
  * not read those files again.
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { KnownHash } from '../store/manifest.js';
 import { extractTarball } from './extract.js';
@@ -27,6 +28,9 @@ export interface UnpackResult {
 }
 
 export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
+  // The unpacker makes `dest` itself (and refuses one that is a link); a nested package's parents
+  // (node_modules/@scope/) are ours to make.
+  await fs.mkdir(path.dirname(options.dest), { recursive: true });
   const extracted = await extractTarball(options.tarball, options.dest, {
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onEntry ? { onFile: options.onEntry } : {}),

@@ -36,7 +36,8 @@ const LINK_PARALLELISM = 16;
 
 const keyOf = (entry: { sha256: string; mode: number }) => `${entry.sha256}:${entry.mode}`;
 
-export async function dedupeAgainst(stagedDir: string, files: readonly ManifestEntry[], earlier: readonly EarlierRelease[]): Promise<DedupeResult> {
+/** `shared`: paths already linked from an earlier release (staging's reuse): left as they are. */
+export async function dedupeAgainst(stagedDir: string, files: readonly ManifestEntry[], earlier: readonly EarlierRelease[], shared: ReadonlySet<string> = new Set()): Promise<DedupeResult> {
   // Same content at the same path is the common case (and keeps a release's files recognisable);
   // same content elsewhere still counts. Newest release first, so links gather on few inodes.
   const byContent = new Map<string, string>();
@@ -52,7 +53,7 @@ export async function dedupeAgainst(stagedDir: string, files: readonly ManifestE
   const sourceOf = (entry: { path: string; sha256: string; mode: number }) => byPath.get(`${entry.path}\0${keyOf(entry)}`) ?? byContent.get(keyOf(entry));
   const linked = new Set<string>();
   let linkedBytes = 0;
-  const candidates = files.filter((entry): entry is Extract<ManifestEntry, { type: 'file' }> => entry.type === 'file' && byContent.has(keyOf(entry)));
+  const candidates = files.filter((entry): entry is Extract<ManifestEntry, { type: 'file' }> => entry.type === 'file' && !shared.has(entry.path) && byContent.has(keyOf(entry)));
   // Each source inode is stat'ed once before anything touches it and once after all: the states its
   // earlier releases' fingerprints may be carried from and to (clearing +i, linking and setting +i
   // again each move its ctime).
@@ -74,7 +75,7 @@ export async function dedupeAgainst(stagedDir: string, files: readonly ManifestE
   } finally {
     await setImmutablePaths(unlock, true);
   }
-  const internalBytes = await dedupeWithin(stagedDir, files.filter((entry) => !linked.has(entry.path)));
+  const internalBytes = await dedupeWithin(stagedDir, files.filter((entry) => !linked.has(entry.path) && !shared.has(entry.path)));
   await assertNamesUnchanged(stagedDir, files);
   const inodes = new Map<string, { before: BigIntStats; after: BigIntStats }>();
   await mapLimit([...before], LINK_PARALLELISM, async ([source, stat]) => {

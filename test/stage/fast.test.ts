@@ -11,6 +11,7 @@ import { npm, publish } from '../support/registry.ts';
 import { verifyRelease } from '../../src/store/release.ts';
 import { layoutOf } from '../../src/store/layout.ts';
 
+// Its own package name: the shared registry's rs-fixture-gateway keeps exactly the versions and tags other tests expect.
 const TAG = 'fast';
 const SECRET = 'RS_TEST_GATEWAY_SECRET';
 
@@ -21,7 +22,7 @@ function writePackage(dir: string, files: Record<string, string>): string {
 }
 
 function gateway(version: string, extra: Record<string, unknown> = {}, files: Record<string, string> = {}): string {
-  const pkg = { name: 'rs-fixture-gateway', version, main: 'server.js', dependencies: { 'rs-fixture-dep': '1.1.0', 'rs-fixture-envdep': '1.0.0' }, ...extra };
+  const pkg = { name: 'rs-fixture-fastpath', version, main: 'server.js', dependencies: { 'rs-fixture-dep': '1.1.0', 'rs-fixture-envdep': '1.0.0' }, ...extra };
   return writePackage(tempDir('rs-fast-src-'), { 'package.json': JSON.stringify(pkg, null, 2), 'server.js': `console.log(${JSON.stringify(version)});\n`, ...files });
 }
 
@@ -46,7 +47,7 @@ const withoutEnvJson = (tree: Record<string, string>) => Object.fromEntries(Obje
 async function npmGlobal(spec: string): Promise<string> {
   const prefix = tempDir('rs-fast-npm-');
   await npm(['install', '-g', '--prefix', prefix, spec], { registry: inject('registryUrl'), timeout: 120_000 });
-  return join(prefix, 'lib/node_modules/rs-fixture-gateway');
+  return join(prefix, 'lib/node_modules/rs-fixture-fastpath');
 }
 
 describe('staging fast path', () => {
@@ -65,16 +66,16 @@ describe('staging fast path', () => {
   }, 180_000);
 
   it('stages a first install equal to npm install -g, and an update that links unchanged packages equal to it too', async () => {
-    const root = await fixtureRoot();
-    const first = await rs(root, ['install', 'rs-fixture-gateway@5.0.0-fast.1']);
+    const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
+    const first = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.1']);
     expect(first.exitCode, first.stderr).toBe(0);
     expect(first.json.result).toMatchObject({ reused: { packages: 0, files: 0, bytes: 0 }, fallback: null });
     const firstOurs = treeOf(join(root, 'releases/5.0.0-fast.1'));
-    const firstNpm = treeOf(await npmGlobal('rs-fixture-gateway@5.0.0-fast.1'));
+    const firstNpm = treeOf(await npmGlobal('rs-fixture-fastpath@5.0.0-fast.1'));
     expect(Object.keys(firstOurs).sort()).toEqual(Object.keys(firstNpm).sort());
     expect(withoutEnvJson(firstOurs)).toEqual(withoutEnvJson(firstNpm));
 
-    const second = await rs(root, ['install', 'rs-fixture-gateway@5.0.0-fast.2']);
+    const second = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.2']);
     expect(second.exitCode, second.stderr).toBe(0);
     expect(second.json.result.fallback).toBeNull();
     expect(second.json.result.reused.packages).toBe(2);
@@ -84,14 +85,16 @@ describe('staging fast path', () => {
     // Linked, not copied: one inode for both releases (the linked package's script did not run again).
     expect(statSync(join(rel2, 'node_modules/rs-fixture-envdep/env.json')).ino).toBe(statSync(join(rel1, 'node_modules/rs-fixture-envdep/env.json')).ino);
     const ours = treeOf(rel2);
-    const theirs = treeOf(await npmGlobal('rs-fixture-gateway@5.0.0-fast.2'));
+    const theirs = treeOf(await npmGlobal('rs-fixture-fastpath@5.0.0-fast.2'));
     expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
     expect(withoutEnvJson(ours)).toEqual(withoutEnvJson(theirs));
+    // Linking (bins included) changed nothing of the earlier, sealed release: not a mode bit.
+    await expect(verifyRelease(layoutOf(root), '5.0.0-fast.1')).resolves.toMatchObject({ version: '5.0.0-fast.1' });
   }, 240_000);
 
   it("gives dependency scripts npm's environment and none of the caller's secrets", async () => {
-    const root = await fixtureRoot();
-    const r = await rs(root, ['install', 'rs-fixture-gateway@5.0.0-fast.1'], { env: { [SECRET]: 'hunter2' } });
+    const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
+    const r = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.1'], { env: { [SECRET]: 'hunter2' } });
     expect(r.exitCode, r.stderr).toBe(0);
     const env = JSON.parse(readFileSync(join(root, 'releases/5.0.0-fast.1/node_modules/rs-fixture-envdep/env.json'), 'utf8'));
     expect(env[SECRET]).toBeUndefined();
@@ -104,15 +107,26 @@ describe('staging fast path', () => {
   }, 120_000);
 
   it('catches a postinstall that writes into a linked dependency file and falls back to a full install', async () => {
-    const root = await fixtureRoot();
-    expect((await rs(root, ['install', 'rs-fixture-gateway@5.0.0-fast.1'])).exitCode).toBe(0);
-    const r = await rs(root, ['install', 'rs-fixture-gateway@5.0.0-fast.3']);
+    const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
+    expect((await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.1'])).exitCode).toBe(0);
+    const r = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.3']);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.json.result.fallback).toMatch(/wrote into 1 file\(s\) shared with an earlier release/);
     expect(r.json.result.reused).toEqual({ packages: 0, files: 0, bytes: 0 });
     const rel3 = join(root, 'releases/5.0.0-fast.3');
     expect(statSync(join(rel3, 'node_modules/rs-fixture-dep/index.cjs')).ino).not.toBe(statSync(join(root, 'releases/5.0.0-fast.1/node_modules/rs-fixture-dep/index.cjs')).ino);
-    // The earlier release's damage is not silent: verify-release says so.
-    await expect(verifyRelease(layoutOf(root), '5.0.0-fast.1')).rejects.toThrow(/index\.cjs/);
+    // The script's write landed in the new release's own copy, as under npm install -g.
+    expect(readFileSync(join(rel3, 'node_modules/rs-fixture-dep/index.cjs'), 'utf8')).toContain('// pwned');
+    const immutable = JSON.parse(readFileSync(join(root, 'releases/5.0.0-fast.1/.release-switcher.json'), 'utf8')).immutable === true;
+    if (immutable) {
+      // Sealed releases carry the immutable attribute (root on ext4, as in CI): the write through the
+      // shared inode was refused, the script re-ran on private copies, the earlier release is intact.
+      expect(r.json.result.fallback).toMatch(/a lifecycle script failed while files were shared with the immutable release 5\.0\.0-fast\.1/);
+      await expect(verifyRelease(layoutOf(root), '5.0.0-fast.1')).resolves.toMatchObject({ version: '5.0.0-fast.1' });
+    } else {
+      // Mode bits only: the write went through the shared inode; the moved ctime gave it away.
+      expect(r.json.result.fallback).toMatch(/wrote into 1 file\(s\) shared with an earlier release/);
+      // The earlier release's damage is not silent: verify-release says so.
+      await expect(verifyRelease(layoutOf(root), '5.0.0-fast.1')).rejects.toThrow(/index\.cjs/);
+    }
   }, 240_000);
 });
