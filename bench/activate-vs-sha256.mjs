@@ -44,7 +44,7 @@ function writePackage(dir, version, changed) {
     if (i < 400 * 12 || !fs.existsSync(sub)) fs.mkdirSync(sub, {recursive: true});
     const size = 256 + ((i * 2654435761) % 7936); // 256 B .. 8 KiB, about 4 KiB on average
     const variant = changed(i) ? version : 'same';
-    const line = `// file ${i} ${variant} `.padEnd(64, '.') + '\n';
+    const line = `${`// file ${i} ${variant} `.padEnd(64, '.')}\n`;
     fs.writeFileSync(path.join(sub, `f${i}.js`), line.repeat(Math.ceil(size / 64)).slice(0, size));
   }
 }
@@ -84,7 +84,7 @@ try {
   const tree = path.join(root, 'releases', '1.0.1');
   const samples = {sha256sum: [], 'as-built': [], fast: [], 'verify (full)': [], 'verify (fast)': []};
   for (let run = 0; run < RUNS; run++) {
-    let started = performance.now();
+    const started = performance.now();
     await execa('sh', ['-c', 'find "$1" -type f -print0 | xargs -0 sha256sum > /dev/null', 'sh', tree]);
     samples.sha256sum.push((performance.now() - started) / 1000);
     for (const [label, cliPath] of [['as-built', CLI], ['fast', path.join(patched, 'cli', 'main.js')]]) {

@@ -6,6 +6,7 @@
  * runs inside the very start job a restart would wait for). Being the one moment the service is
  * stopped, it is also where state snapshots are taken and put back (boot-state.ts).
  */
+import { defaultEnv } from '../model/runtime.js';
 import { restoreForTransaction, prepareStateAtStart, type StateAtStart } from '../snapshot/boot-state.js';
 import { type Config, readConfig } from '../store/config.js';
 import { isReleaseSwitcherError } from '../model/errors.js';
@@ -45,11 +46,11 @@ export async function bootCheck(options: BootCheckOptions): Promise<BootCheckRes
   const config = await readConfig(layout.root); // a root that is not one is an error worth seeing in the unit's log
   const version = await readLinkVersion(layout, 'current');
   const state = await readState(layout.root);
-  const prepared = version ? await prepareStateAtStart({ layout, config, state, version, env: options.env ?? process.env }) : {};
+  const prepared = version ? await prepareStateAtStart({ layout, config, state, version, env: options.env ?? defaultEnv() }) : {};
   if (!version || state.releases[version]?.state !== 'pending') return { version, action: 'none', tries: 0, ...prepared };
   const counted = (await readJsonIfExists(layout.bootTries).catch(() => undefined)) as { version?: string; tries?: number } | undefined;
   const tries = (counted?.version === version ? (counted.tries ?? 0) : 0) + 1;
-  await writeFileAtomic(layout.bootTries, JSON.stringify({ version, tries }) + '\n');
+  await writeFileAtomic(layout.bootTries, `${JSON.stringify({ version, tries })}\n`);
   const maxTries = options.maxTries ?? DEFAULT_BOOT_TRIES;
   if (tries <= maxTries) return { version, action: 'counted', tries, ...prepared };
   try {

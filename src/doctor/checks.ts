@@ -13,7 +13,6 @@ import { readState } from '../store/journal.js';
 import { LAYOUT_VERSION, type Layout } from '../store/layout.js';
 import { LOCK_STALE_MS, isAlive, readLockOwner } from '../store/lock.js';
 import { readLinkVersion, removeLink } from '../store/links.js';
-import { diffAgainstManifest } from '../store/manifest.js';
 import { listReleaseDirs, readMarker, verifyRelease, verifyReleaseFast } from '../store/release.js';
 import { notImmutable } from '../store/immutable-release.js';
 

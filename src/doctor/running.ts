@@ -101,7 +101,7 @@ export async function processStart(pid: number): Promise<number | null> {
 
 /** The release a running process runs: from its working directory or its command line. */
 export async function runningRelease(pid: number, releasesDir: string): Promise<string | null> {
-  const inRelease = (p: string) => (p.startsWith(releasesDir + '/') ? p.slice(releasesDir.length + 1).split('/')[0] ?? null : null);
+  const inRelease = (p: string) => (p.startsWith(`${releasesDir}/`) ? p.slice(releasesDir.length + 1).split('/')[0] ?? null : null);
   const cwd = await fs.readlink(`/proc/${pid}/cwd`).catch(() => '');
   if (inRelease(cwd)) return inRelease(cwd);
   const args = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');

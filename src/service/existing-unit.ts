@@ -135,7 +135,7 @@ export function nodeCommandOf(words: readonly string[] | null): NodeCommand | nu
 /** The unit's own files as its manager loads them, without the files `skip` names; undefined when it has none or cannot be asked. */
 export async function readExistingUnit(name: string, options: { scope: UnitScope; env: NodeJS.ProcessEnv; skip?: (file: string) => boolean }): Promise<ExistingUnit | undefined> {
   const cat = await systemctl(['cat', name], options).catch(() => undefined);
-  if (!cat || cat.exitCode !== 0) return undefined;
+  if (cat?.exitCode !== 0) return undefined;
   const unit = parseUnitText(cat.output, options.skip);
   return unit.files.length > 0 ? unit : undefined;
 }

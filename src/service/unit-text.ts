@@ -39,6 +39,7 @@ export function execWord(word: string): string {
 
 /** A path or text setting: no quoting or escapes there, only specifiers; a line break cannot be written at all. */
 export function plainValue(value: string, what: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it refuses
   if (/[\x00-\x1f\x7f]/.test(value)) {
     throw new ReleaseSwitcherError('UNSUPPORTED', `${what} contains a control character, which a unit file cannot hold: ${JSON.stringify(value)}`, { hint: 'Use a root path without line breaks or control characters.' });
   }

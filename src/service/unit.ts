@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { defaultEnv } from '../model/runtime.js';
 import { type Config, readConfig } from '../store/config.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { pathExists, readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
@@ -200,7 +201,7 @@ export async function unit(options: UnitOptions): Promise<UnitResult> {
   const root = layoutOf(options.root).root;
   const entryGiven = options.entry !== undefined;
   const service: ServiceOptions = { ...options, entry: options.entry ?? '', entryGiven };
-  const env = options.env ?? process.env;
+  const env = options.env ?? defaultEnv();
   const planned =
     config.supervisor === 'launchd'
       ? planPlist(config, root, await withEntry(config, root, service), env)

@@ -43,7 +43,7 @@ export async function installDependencies(options: DependencyOptions, pkg: Recor
   // package missing from the registry still fails the install). `npm install -g` does neither, so
   // hide both while npm works, and run the lifecycle scripts ourselves afterwards.
   await fs.writeFile(packageJson, JSON.stringify({ ...pkg, scripts: {}, devDependencies: {} }, null, 2));
-  let result;
+  let result: Awaited<ReturnType<typeof run>>;
   try {
     result = await run(
       command,

@@ -105,7 +105,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
     const why = outcome?.fallback ?? reason!;
     const own = outcome?.fallback ? await resetPackage(layout, { pkgDir, tarball, signal: runtime.signal }) : unpacked.known;
     progress({ phase: 'dependencies', message: `full install: ${why}` });
-    await fullInstall(pkgDir, depOptions, packageJson, progress);
+    await fullInstall(depOptions, packageJson, progress);
     outcome = { known: own, shared: new Set(), reused: NOTHING_REUSED, fallback: why };
   }
   await fs.rm(tarball, { force: true });
@@ -153,7 +153,7 @@ export async function sealStaged(input: SealInput): Promise<{ marker: ReleaseMar
   const immutable = await probeImmutable(pkgDir);
   if (!immutable.supported) progress({ phase: 'seal', message: `the release cannot be made immutable here (${immutable.reason}); sealed by mode bits only` });
   const marker: ReleaseMarker = { layoutVersion: LAYOUT_VERSION, ...input.identity, installedAt: new Date().toISOString(), immutable: immutable.supported, size: manifestSize(manifest), files: manifest };
-  await writeFileAtomic(path.join(pkgDir, RELEASE_MARKER), JSON.stringify(marker) + '\n');
+  await writeFileAtomic(path.join(pkgDir, RELEASE_MARKER), `${JSON.stringify(marker)}\n`);
   await sealTree(pkgDir, linked);
   // Dedupe moved the ctime of the earlier releases' inodes it linked to: carry their fingerprints.
   await refreshAfterLinks(input.layout, input.earlier, inodes);
@@ -202,7 +202,7 @@ async function resetPackage(layout: Layout, work: { pkgDir: string; tarball: str
 }
 
 /** Today's way: `npm install --omit=dev` in the package, then the package's own lifecycle scripts. */
-async function fullInstall(pkgDir: string, depOptions: DependencyOptions, packageJson: Record<string, unknown>, progress: (event: ProgressEvent) => void): Promise<void> {
+async function fullInstall(depOptions: DependencyOptions, packageJson: Record<string, unknown>, progress: (event: ProgressEvent) => void): Promise<void> {
   progress({ phase: 'dependencies', message: `installing dependencies with Node ${depOptions.node.version}` });
   await installDependencies(depOptions, packageJson);
   const ran = await runLifecycle(depOptions, packageJson);

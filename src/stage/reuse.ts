@@ -140,5 +140,5 @@ export async function writeTreeRecord(pkgDir: string, root: TreeNode, deps: Tree
     packages[node.location] = { version: node.version, resolved: node.resolved, integrity: node.integrity, ...(node.hasInstallScript ? { hasInstallScript: true } : {}) };
   }
   await fs.mkdir(path.join(pkgDir, 'node_modules'), { recursive: true });
-  await fs.writeFile(path.join(pkgDir, TREE_RECORD), JSON.stringify({ name: root.name, version: root.version, lockfileVersion: 3, requires: true, packages }, null, 2) + '\n');
+  await fs.writeFile(path.join(pkgDir, TREE_RECORD), `${JSON.stringify({ name: root.name, version: root.version, lockfileVersion: 3, requires: true, packages }, null, 2)}\n`);
 }

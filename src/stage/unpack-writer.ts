@@ -99,7 +99,10 @@ export class Writer {
   /** Write what a large file has so far, in order, before reading on. */
   async spill(body: FileBody): Promise<void> {
     await this.#parent(body.entry.path);
-    if (!body.handle) this.#spilled.add((body.handle = await this.#open(body)));
+    if (!body.handle) {
+      body.handle = await this.#open(body);
+      this.#spilled.add(body.handle);
+    }
     const chunks = body.chunks;
     body.chunks = [];
     body.buffered = 0;

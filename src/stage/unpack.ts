@@ -7,7 +7,7 @@
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, pipeline } from 'node:stream';
+import { type Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { ReleaseSwitcherError, asDiskFull, isReleaseSwitcherError } from '../model/errors.js';
 import { type RawEntry, TarReader, TarRefusal, type TarEvent } from './tar-reader.js';

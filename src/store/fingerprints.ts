@@ -69,7 +69,7 @@ export async function readFingerprints(layout: Layout, version: string): Promise
 
 export async function writeRecord(layout: Layout, version: string, record: FingerprintRecord): Promise<void> {
   await fs.mkdir(path.dirname(layout.fingerprints(version)), { recursive: true });
-  await writeFileAtomic(layout.fingerprints(version), JSON.stringify(record) + '\n');
+  await writeFileAtomic(layout.fingerprints(version), `${JSON.stringify(record)}\n`);
 }
 
 export async function removeFingerprints(layout: Layout, version: string): Promise<void> {

@@ -100,7 +100,7 @@ export class Journal {
     // A holder paused past the stale time may have been taken over: it must not write after that.
     await assertLockHeld(this.root);
     const file = layoutOf(this.root).state;
-    const write = this.writing.then(() => writeFileAtomic(file, JSON.stringify(this.state, null, 2) + '\n'));
+    const write = this.writing.then(() => writeFileAtomic(file, `${JSON.stringify(this.state, null, 2)}\n`));
     this.writing = write.catch(() => undefined);
     await write;
     if (point) crashPoint(point);

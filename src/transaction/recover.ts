@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import { makeReleaseImmutable, removeTreeKeepingReleases } from '../store/immutable-release.js';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
-import { fsyncDir, removeTree } from '../platform/fs.js';
+import { fsyncDir, } from '../platform/fs.js';
 import { type Journal, RUNNER_GRACE_MS, runnerGone } from '../store/journal.js';
 import { closeTransaction, markPending } from './machine.js';
 import type { Transaction } from '../model/state.js';

@@ -44,7 +44,10 @@ describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.
   };
   async function answer(port: number): Promise<{ version: string; pid: number }> {
     let body: { version: string; pid: number } | undefined;
-    await um.waitFor(async () => (body = await fetch(`http://127.0.0.1:${port}/startupz`).then((r) => r.json() as Promise<typeof body>).catch(() => undefined)) !== undefined, { what: `the gateway on ${port}` });
+    await um.waitFor(async () => {
+      body = await fetch(`http://127.0.0.1:${port}/startupz`).then((r) => r.json() as Promise<typeof body>).catch(() => undefined);
+      return body !== undefined;
+    }, { what: `the gateway on ${port}` });
     return body!;
   }
 
@@ -97,7 +100,10 @@ describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.
 
     expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
     let after = await answer(port);
-    await um.waitFor(async () => (after = await answer(port)).pid !== before.pid, { what: 'the restarted gateway' });
+    await um.waitFor(async () => {
+      after = await answer(port);
+      return after.pid !== before.pid;
+    }, { what: 'the restarted gateway' });
     const argv = readFileSync(`/proc/${after.pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
     expect(argv).toEqual([process.execPath, '--max-old-space-size=256', path.join(root, 'current', 'dist', 'index.js'), 'gateway', '--port', String(port)]);
     const environ = readFileSync(`/proc/${after.pid}/environ`, 'utf8').split('\0');

@@ -163,7 +163,10 @@ describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.
   };
   async function answer(port: number): Promise<{ pid: number; cwd: string }> {
     let body: { pid: number; cwd: string } | undefined;
-    await um.waitFor(async () => (body = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.json() as Promise<typeof body>).catch(() => undefined)) !== undefined, { what: `the server on ${port}` });
+    await um.waitFor(async () => {
+      body = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.json() as Promise<typeof body>).catch(() => undefined);
+      return body !== undefined;
+    }, { what: `the server on ${port}` });
     return body!;
   }
 

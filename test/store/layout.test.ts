@@ -12,7 +12,6 @@ import type { ManifestEntry, ReleaseMarker } from '../../src/store/manifest.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const CLI = join(REPO, 'dist/cli/main.js');
-// biome-ignore lint/suspicious/noExplicitAny: a JSON Schema is any JSON; the validator below checks it.
 type Schema = any;
 const loadSchema = (name: string): Schema => JSON.parse(readFileSync(join(REPO, 'layout', name), 'utf8'));
 

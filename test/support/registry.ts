@@ -69,7 +69,7 @@ export interface NpmOptions {
  * npm agrees to publish), and none of the `npm_config_*` variables inherited from an outer `npm test`.
  * Rejects with execa's error (it carries stdout, stderr and exitCode) when npm fails.
  */
-export async function npm(args: string[], options: NpmOptions): Promise<Result<{}>> {
+export async function npm(args: string[], options: NpmOptions): Promise<Result> {
   const home = await mkdtemp(join(tmpdir(), 'rs-npm-'));
   try {
     const userconfig = join(home, 'npmrc');

@@ -85,7 +85,10 @@ describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.
 
   async function waitForNewServer(oldPid: number): Promise<number> {
     let pid: number | undefined;
-    await um.waitFor(async () => (pid = await answeringPid()) !== undefined && pid !== oldPid, {
+    await um.waitFor(async () => {
+      pid = await answeringPid();
+      return pid !== undefined && pid !== oldPid;
+    }, {
       what: `a new rs-echo process answering (old pid ${oldPid})`,
     });
     return pid!;

@@ -197,6 +197,7 @@ export function launchdPlist(options: LaunchdPlistOptions): string {
 
 /** XML character data. XML 1.0 has no way to write most C0 controls, even escaped: refuse them. */
 function xmlText(value: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it refuses
   if (/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/.test(value)) {
     throw new ReleaseSwitcherError('UNSUPPORTED', `A launchd plist cannot hold ${JSON.stringify(value)}: XML 1.0 has no control characters.`, {
       hint: 'Remove control characters from the program arguments, paths and environment.',

@@ -38,6 +38,7 @@ export interface Pm2Process {
 }
 
 const LIST_TIMEOUT_MS = 30_000;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: pm2's colour escapes are what it strips
 const ANSI = /\x1b\[[0-9;]*m/g;
 
 const defaultRunner: CommandRunner = (file, args, options) => run(file, args, options);

@@ -171,7 +171,7 @@ function readPlist(xml: string): unknown {
   const body = xml.replace(/^<\?xml[^>]*\?>\s*<!DOCTYPE[^>]*>\s*/, '');
   const tokens = body.match(/<[^>]*>|[^<]+/g) ?? [];
   let i = 0;
-  const unescape = (text: string) => {
+  const unescapeXml = (text: string) => {
     expect(text).not.toMatch(/&(?!(amp|lt|gt|quot|apos);)|>/); // raw & or > in character data
     return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
   };
@@ -191,7 +191,7 @@ function readPlist(xml: string): unknown {
       text += tokens[i++];
     }
     i++;
-    return unescape(text);
+    return unescapeXml(text);
   };
   const value = (): unknown => {
     const open = next();
