@@ -61,15 +61,16 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       runtime.onProgress({ phase: 'extract', message: `copying ${source}` });
       const copy = await run('cp', ['-a', source, pkgDir], { env: runtime.env, timeoutMs: 30 * 60_000 });
       if (copy.exitCode !== 0) throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `Cannot copy ${source}: ${tail(copy.output, 3)}`, { hint: 'Check the path and its permissions.' });
+      const earlier = await reuseCandidates(session);
       const sealed = await sealStaged({
         layout,
         pkgDir,
-        earlier: await reuseCandidates(session),
+        earlier,
         progress: runtime.onProgress,
         identity: { name: pkg.name, version: pkg.version, integrity: pkg.integrity, source: `adopted:${source}`, node: { path: node.path, version: node.version } },
       });
       // It has been running in production: good, not a pending trial.
-      await commitRelease(session, { dir: pkgDir, marker: sealed.marker }, 'good');
+      await commitRelease(session, { dir: pkgDir, marker: sealed.marker, inodes: sealed.inodes, earlier }, 'good');
     } catch (error) {
       throw await abandonStaging(journal, layout.stagingDir(stagingId), error);
     } finally {

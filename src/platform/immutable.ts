@@ -27,8 +27,8 @@ async function chattr(flag: '+i' | '-i', paths: readonly string[]): Promise<stri
 }
 
 /** Every file and directory of a tree, the tree itself last (symlinks have no flags). */
-async function flaggable(dir: string): Promise<string[]> {
-  const entries = await walkTree(dir);
+async function flaggable(dir: string, vanishing = false): Promise<string[]> {
+  const entries = await walkTree(dir, { vanishing });
   return [...entries.filter((e) => e.dirent.isFile() || e.dirent.isDirectory()).map((e) => e.abs), dir];
 }
 
@@ -64,7 +64,9 @@ export async function setImmutablePaths(paths: readonly string[], on: boolean): 
 export async function clearImmutable(dir: string): Promise<boolean> {
   const stat = await fs.lstat(dir).catch(() => undefined);
   if (!stat?.isDirectory()) return false;
-  const paths = await flaggable(dir);
+  // The tree may be shrinking under us: a recursive rm that hit an immutable file rejects at once
+  // while its other branches go on deleting.
+  const paths = await flaggable(dir, true);
   await chattr('-i', paths);
   const links = await Promise.all(paths.map((p) => fs.lstat(p).then((s) => s.isFile() && s.nlink > 1, () => false)));
   return links.some(Boolean);

@@ -11,10 +11,14 @@ export interface TreeEntry {
 }
 
 /** Every entry below `root` (not root itself), parents before children, sorted for stable output. */
-export async function walkTree(root: string, options: { skip?: (rel: string) => boolean } = {}): Promise<TreeEntry[]> {
+export async function walkTree(root: string, options: { skip?: (rel: string) => boolean; vanishing?: boolean } = {}): Promise<TreeEntry[]> {
   const out: TreeEntry[] = [];
   const visit = async (dir: string, relDir: string): Promise<void> => {
-    const entries = await fs.readdir(dir, { withFileTypes: true });
+    const entries = await fs.readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+      // `vanishing`: a tree being removed (a failed recursive rm goes on deleting in the background).
+      if (options.vanishing && relDir !== '' && error.code === 'ENOENT') return [];
+      throw error;
+    });
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const dirent of entries) {
       const rel = relDir ? `${relDir}/${dirent.name}` : dirent.name;

@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../platform/fs.js';
 import type { Journal } from '../store/journal.js';
 import { LAYOUT_VERSION, type Layout, RELEASE_MARKER } from '../store/layout.js';
 import { type KnownHash, type ReleaseMarker, computeManifest, manifestSize } from '../store/manifest.js';
-import { refreshAfterLinks } from '../store/fingerprints.js';
+import type { LinkedInode } from '../store/fingerprints.js';
 import { removeTreeKeepingReleases } from '../store/immutable-release.js';
 import { readMarker } from '../store/release.js';
 import type { ProgressEvent, ResolvedRuntime } from '../model/runtime.js';
@@ -47,6 +47,8 @@ export interface StagedRelease {
   dir: string;
   marker: ReleaseMarker;
   linkedBytes: number;
+  /** Earlier releases' inodes dedupe linked to (their fingerprints are carried once the release is sealed). */
+  inodes: Map<string, LinkedInode>;
   reused: Reused;
   /** Why the fast path was not used, or null. */
   fallback: string | null;
@@ -140,7 +142,7 @@ export interface SealInput {
 }
 
 /** Manifest, dedupe against earlier releases, marker, seal: the end of every way a release is made. */
-export async function sealStaged(input: SealInput): Promise<{ marker: ReleaseMarker; linkedBytes: number }> {
+export async function sealStaged(input: SealInput): Promise<{ marker: ReleaseMarker; linkedBytes: number; inodes: Map<string, LinkedInode> }> {
   const { pkgDir, progress } = input;
   progress({ phase: 'manifest', message: 'hashing files' });
   const manifest = await computeManifest(pkgDir, input.known);
@@ -155,10 +157,8 @@ export async function sealStaged(input: SealInput): Promise<{ marker: ReleaseMar
   const marker: ReleaseMarker = { layoutVersion: LAYOUT_VERSION, ...input.identity, installedAt: new Date().toISOString(), immutable: immutable.supported, size: manifestSize(manifest), files: manifest };
   await writeFileAtomic(path.join(pkgDir, RELEASE_MARKER), `${JSON.stringify(marker)}\n`);
   await sealTree(pkgDir, linked);
-  // Dedupe moved the ctime of the earlier releases' inodes it linked to: carry their fingerprints.
-  await refreshAfterLinks(input.layout, input.earlier, inodes);
   progress({ phase: 'seal', message: `sealed ${manifest.length} entries` });
-  return { marker, linkedBytes };
+  return { marker, linkedBytes, inodes };
 }
 
 async function readPackageJson(pkgDir: string, pkg: ResolvedPackage): Promise<Record<string, unknown>> {

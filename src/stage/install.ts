@@ -14,7 +14,7 @@ import type { ReleaseMarker } from '../store/manifest.js';
 import { compareVersionsDesc, readMarker } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
 import { stageRelease } from './index.js';
-import { recordFingerprints } from '../store/fingerprints.js';
+import { type LinkedInode, recordFingerprints, refreshAfterLinks } from '../store/fingerprints.js';
 import { makeReleaseImmutable, removeTreeKeepingReleases } from '../store/immutable-release.js';
 import { layoutOf } from '../store/layout.js';
 
@@ -48,8 +48,9 @@ export async function installLocked(session: JournalSession, spec: string): Prom
   journal.state.operation = { kind: 'install', id: stagingId, startedAt: new Date().toISOString(), versions: [pkg.version] };
   await journal.commit('install:begin');
   try {
-    const staged = await stageRelease({ layout, config, runtime, journal, pkg, stagingId, earlier: await reuseCandidates(session) });
-    await commitRelease(session, staged, 'installed');
+    const earlier = await reuseCandidates(session);
+    const staged = await stageRelease({ layout, config, runtime, journal, pkg, stagingId, earlier });
+    await commitRelease(session, { ...staged, earlier }, 'installed');
     return { version: pkg.version, path: layout.release(pkg.version), integrity: staged.marker.integrity, alreadyInstalled: false, reused: staged.reused, fallback: staged.fallback };
   } catch (error) {
     throw await abandonStaging(journal, layout.stagingDir(stagingId), error);
@@ -59,7 +60,11 @@ export async function installLocked(session: JournalSession, spec: string): Prom
 }
 
 /** Rename a sealed staged release into releases/<version> and journal it: the end of install and adopt. */
-export async function commitRelease(session: JournalSession, staged: { dir: string; marker: ReleaseMarker }, state: ReleaseState): Promise<void> {
+/**
+ * `inodes`/`earlier`: the earlier releases' inodes dedupe linked to; every ctime they moved (the links,
+ * +i on the new release) is behind us once it is immutable, so their fingerprints are carried then.
+ */
+export async function commitRelease(session: JournalSession, staged: { dir: string; marker: ReleaseMarker; inodes?: ReadonlyMap<string, LinkedInode>; earlier?: readonly string[] }, state: ReleaseState): Promise<void> {
   const { layout, journal } = session;
   const { version } = staged.marker;
   await journal.commit('install:sealed');
@@ -67,6 +72,7 @@ export async function commitRelease(session: JournalSession, staged: { dir: stri
   await fsyncDir(layout.releases);
   await makeReleaseImmutable(layout, staged.marker); // after the rename: an immutable directory cannot move
   // Last: after every step that moves a ctime (links, chmod, +i), or every fingerprint is stale at once.
+  if (staged.inodes && staged.earlier) await refreshAfterLinks(layout, staged.earlier, staged.inodes);
   await recordFingerprints(layout, version, layout.release(version));
   crashPoint('install:renamed');
   journal.state.releases[version] = { version, state, pinned: false, installedAt: staged.marker.installedAt, integrity: staged.marker.integrity, source: staged.marker.source };

@@ -76,10 +76,10 @@ export async function removeFingerprints(layout: Layout, version: string): Promi
   await fs.rm(layout.fingerprints(version), { force: true });
 }
 
-/** Inodes linked to by a new release: their state before the first link and after the last. */
+/** Inodes linked to by a new release: one of their names, and their state before the first link. */
 export interface LinkedInode {
+  source: string;
   before: BigIntStats;
-  after: BigIntStats;
 }
 
 /**
@@ -95,8 +95,9 @@ export async function refreshAfterLinks(layout: Layout, versions: readonly strin
     let changed = false;
     for (const [rel, fingerprint] of Object.entries(record.entries)) {
       const inode = linked.get(inodeOf(fingerprint));
-      if (inode && fingerprint === fingerprintOf(inode.before)) {
-        record.entries[rel] = fingerprintOf(inode.after);
+      const after = inode && fingerprint === fingerprintOf(inode.before) ? await lstatIfExists(inode.source) : undefined;
+      if (after) {
+        record.entries[rel] = fingerprintOf(after);
         changed = true;
       }
     }

@@ -3,7 +3,6 @@
  * every write bit away. A shared inode is only ever linked to, never opened for writing or chmod'ed:
  * the staged copy is replaced by the link with rename(2), and sealing skips linked files.
  */
-import type { BigIntStats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
@@ -77,10 +76,7 @@ export async function dedupeAgainst(stagedDir: string, files: readonly ManifestE
   }
   const internalBytes = await dedupeWithin(stagedDir, files.filter((entry) => !linked.has(entry.path) && !shared.has(entry.path)));
   await assertNamesUnchanged(stagedDir, files);
-  const inodes = new Map<string, { before: BigIntStats; after: BigIntStats }>();
-  await mapLimit([...before], LINK_PARALLELISM, async ([source, stat]) => {
-    inodes.set(inodeOf(fingerprintOf(stat)), { before: stat, after: await fs.lstat(source, { bigint: true }) });
-  });
+  const inodes = new Map<string, LinkedInode>([...before].map(([source, stat]) => [inodeOf(fingerprintOf(stat)), { source, before: stat }]));
   return { linked, linkedBytes, internalBytes, inodes };
 }
 

@@ -11,6 +11,7 @@ import { readFingerprints } from '../../src/store/fingerprints.ts';
 import { layoutOf } from '../../src/store/layout.ts';
 import { verifyRelease, verifyReleaseFast } from '../../src/store/release.ts';
 import { tempDir } from '../support/cli.ts';
+import { unfreeze } from '../support/root.ts';
 
 const FILES = { 'package.json': '{"name":"app","version":"1.0.0"}', 'index.js': 'console.log("one")\n', 'lib/util.js': 'module.exports = 1;\n' };
 
@@ -21,6 +22,7 @@ function tamperKeepingSizeAndMtime(file: string, content: string): void {
   const reference = join(tempDir(), 'times');
   writeFileSync(reference, '');
   execFileSync('touch', ['-r', file, reference]); // touch -r copies nanoseconds; utimes(2) from JS rounds them
+  unfreeze(file, join(file, '..')); // as root, a tamperer clears the immutable attribute first
   chmodSync(join(file, '..'), 0o755);
   chmodSync(file, 0o644);
   writeFileSync(file, content);
@@ -84,6 +86,7 @@ describe('verifyReleaseFast', () => {
     const layout = layoutOf(tempDir());
     await stageReleaseForTest(layout, '1.0.0', FILES);
     const lib = join(layout.release('1.0.0'), 'lib');
+    unfreeze(lib);
     chmodSync(lib, 0o755);
     writeFileSync(join(lib, 'extra.js'), 'x');
     chmodSync(lib, 0o555);

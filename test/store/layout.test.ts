@@ -94,7 +94,13 @@ beforeAll(() => {
 
 afterAll(() => {
   if (!work) return;
-  execFileSync('chmod', ['-R', 'u+w', work]); // releases are sealed: no write bits
+  // Releases are sealed: no write bits, and (as root on ext4) the immutable attribute.
+  try {
+    execFileSync('chattr', ['-R', '-f', '-i', work], { stdio: 'ignore' });
+  } catch {
+    // chattr exits non-zero on the symlinks it cannot flag; the files and folders it cleared are what matter.
+  }
+  execFileSync('chmod', ['-R', 'u+w', work]);
   rmSync(work, { recursive: true, force: true });
 });
 

@@ -2,6 +2,8 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sealStaged } from '../../src/stage/index.ts';
+import { recordFingerprints, refreshAfterLinks } from '../../src/store/fingerprints.ts';
+import { makeReleaseImmutable } from '../../src/store/immutable-release.ts';
 import type { Layout } from '../../src/store/layout.ts';
 
 export async function stageReleaseForTest(layout: Layout, version: string, files: Record<string, string>, earlier: string[] = []): Promise<void> {
@@ -11,7 +13,11 @@ export async function stageReleaseForTest(layout: Layout, version: string, files
     writeFileSync(join(dir, rel), content);
   }
   const identity = { name: 'app', version, integrity: null, source: 'test', node: { path: process.execPath, version: process.version } };
-  await sealStaged({ layout, pkgDir: dir, earlier, identity, progress: () => undefined });
+  const { marker, inodes } = await sealStaged({ layout, pkgDir: dir, earlier, identity, progress: () => undefined });
   mkdirSync(layout.releases, { recursive: true });
   renameSync(dir, layout.release(version));
+  // As install's commitRelease ends: immutable where it can be, then the fingerprints, last.
+  await makeReleaseImmutable(layout, marker);
+  await refreshAfterLinks(layout, earlier, inodes);
+  await recordFingerprints(layout, version, layout.release(version));
 }
