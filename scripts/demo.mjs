@@ -98,6 +98,8 @@ try {
   process.stdout.write(`\n${bold(`demo done in ${((Date.now() - started) / 1000).toFixed(1)} s`)}\n`);
 } finally {
   spawnSync(pm2, ['kill'], { env, stdio: 'ignore' });
+  // Sealed releases are immutable where the file system allows it (as root on ext4): clear that first.
+  spawnSync('chattr', ['-R', '-f', '-i', work], { stdio: 'ignore' });
   fs.rmSync(work, { recursive: true, force: true });
   process.stdout.write('cleaned up: pm2 daemon stopped, temp root removed\n');
 }

@@ -17,7 +17,7 @@ describe('--json shape of every command', () => {
     const keys = (value: object) => Object.keys(value).sort();
 
     expect(keys((await run(['init', '--package', 'rs-fixture-gateway', '--registry', inject('registryUrl')])).result)).toEqual(['config', 'root']);
-    expect(keys((await run(['install', 'rs-fixture-gateway@1.0.0'])).result)).toEqual(['alreadyInstalled', 'integrity', 'path', 'version']);
+    expect(keys((await run(['install', 'rs-fixture-gateway@1.0.0'])).result)).toEqual(['alreadyInstalled', 'fallback', 'integrity', 'path', 'reused', 'version']);
     await run(['install', 'rs-fixture-gateway@1.1.0']);
     expect((await run(['install', 'rs-fixture-gateway@1.2.0', '--dry-run'])).result).toMatchObject({ dryRun: true, version: '1.2.0' });
     const switched = (await run(['switch', '1.0.0'])).result;
