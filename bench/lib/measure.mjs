@@ -8,6 +8,7 @@
 // (it over-counts pages shared between processes, e.g. the node binary's text, and can miss a spike
 // shorter than the poll interval). We report both and say which is which.
 
+import {spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -174,6 +175,8 @@ export function makeTempDir(prefix) {
 // directories are writable again, so restore u+w on directories before removing.
 export function removeTree(dir) {
   if (!fs.existsSync(dir)) return;
+  // Sealed releases carry the immutable attribute where the file system has it (root on ext4).
+  spawnSync('chattr', ['-R', '-f', '-i', dir], {stdio: 'ignore'});
   const stack = [dir];
   while (stack.length > 0) {
     const current = stack.pop();

@@ -14,6 +14,7 @@ import Arborist from '@npmcli/arborist';
 import optionalSet from '@npmcli/arborist/lib/optional-set.js';
 // @ts-expect-error no types
 import { checkPlatform } from 'npm-install-checks';
+import type { TreeNode } from './resolve-tree.js';
 
 interface ChildOptions {
   spec: string;
@@ -21,17 +22,6 @@ interface ChildOptions {
   flat: Record<string, unknown>;
 }
 
-interface TreeNode {
-  location: string;
-  name: string;
-  version: string;
-  integrity: string | null;
-  resolved: string | null;
-  hasInstallScript: boolean;
-  inBundle: boolean;
-  isLink: boolean;
-  hasShrinkwrap: boolean;
-}
 
 async function main(): Promise<void> {
   const [optionsJson, out] = process.argv.slice(2);

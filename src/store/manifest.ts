@@ -73,7 +73,7 @@ export async function computeManifest(root: string, known: ReadonlyMap<string, K
       const target = await fs.readlink(abs);
       const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(rel), target));
       if (path.posix.isAbsolute(target) || resolved === '..' || resolved.startsWith('../')) {
-        throw new ReleaseSwitcherError('DEPENDENCY_INSTALL_FAILED', `${rel} is a symlink to ${target}, outside the release.`, {
+        throw new ReleaseSwitcherError('RELEASE_UNSAFE', `${rel} is a symlink to ${target}, outside the release.`, {
           hint: 'A release must be self-contained: a dependency or lifecycle script linked outside it.',
         });
       }

@@ -9,6 +9,7 @@ import { init } from '../../src/commands/init.ts';
 import { Journal, readState } from '../../src/store/journal.ts';
 import { layoutOf } from '../../src/store/layout.ts';
 import { tempDir } from '../support/cli.ts';
+import { unfreeze } from '../support/root.ts';
 import { stageReleaseForTest } from '../support/sealed.ts';
 
 describe('doctor manifests: fast and --deep', () => {
@@ -30,6 +31,7 @@ describe('doctor manifests: fast and --deep', () => {
     writeFileSync(reference, '');
     execFileSync('touch', ['-r', file, reference]);
     const mode = statSync(file).mode & 0o7777;
+    unfreeze(file); // as root, a tamperer clears the immutable attribute first
     chmodSync(file, 0o644);
     writeFileSync(file, 'console.log(2)\n');
     chmodSync(file, mode);

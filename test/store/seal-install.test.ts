@@ -73,4 +73,17 @@ fs.symlinkSync('b30/etc', 'x/y/etc');
     expect(stagingEntries(root)).toEqual([]);
     expect(linkOf(root, 'current')).toBeNull();
   });
+
+  it('a symlink an install script points outside the release (absolute, or by ..) is refused: RELEASE_UNSAFE, not a dependency failure', async () => {
+    for (const [name, target] of [['rs-trust-abs-link', '/etc'], ['rs-trust-dotdot-link', '../../../etc']] as const) {
+      await publishWithPostinstall(name, `require('node:fs').symlinkSync(${JSON.stringify(target)}, 'escape');\n`);
+      const root = await rootFor(name);
+      const installed = await rs(root, ['install', `${name}@1.0.0`]);
+      expect(installed.exitCode, installed.stdout + installed.stderr).toBe(1);
+      expect(installed.json.error).toMatchObject({ code: 'RELEASE_UNSAFE', message: expect.stringContaining('outside the release') });
+      expect(releaseDirs(root)).toEqual([]);
+      expect(stagingEntries(root)).toEqual([]);
+      expect(linkOf(root, 'current')).toBeNull();
+    }
+  });
 });
