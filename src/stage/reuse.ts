@@ -118,7 +118,19 @@ export async function extractPackages(nodes: TreeNode[], options: ExtractOptions
   const tmp = await fs.mkdtemp(path.join(options.pkgDir, '..', 'tarballs-'));
   try {
     let seq = 0;
+    // The first failure stops the others from starting, and is thrown once every worker is done:
+    // removing `tmp` while one still writes a tarball into it would bury that failure under ENOTEMPTY.
+    let failure: { error: unknown } | undefined;
     await mapLimit(nodes, 4, async (node) => {
+      if (failure) return;
+      try {
+        await extractOne(node);
+      } catch (error) {
+        failure ??= { error };
+      }
+    });
+    if (failure) throw failure.error;
+    async function extractOne(node: TreeNode): Promise<void> {
       options.signal?.throwIfAborted();
       const file = path.join(tmp, `${seq++}.tgz`);
       await pacote.tarball.file(node.resolved!, file, { ...options.pacoteOptions, integrity: node.integrity ?? undefined, resolved: node.resolved ?? undefined });
@@ -127,7 +139,7 @@ export async function extractPackages(nodes: TreeNode[], options: ExtractOptions
       files += result.count;
       bytes += result.bytes;
       for (const [rel, hash] of result.known) known.set(rel, hash);
-    });
+    }
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }

@@ -39,6 +39,12 @@ const TYPE_NAMES: Record<string, string> = { '1': 'hard link', '3': 'character d
 const PAX_KEYS = new Set(['path', 'linkpath', 'size', 'mtime', 'atime', 'ctime', 'uid', 'gid', 'uname', 'gname', 'charset', 'hdrcharset', 'comment', 'SCHILY.dev', 'SCHILY.ino', 'SCHILY.nlink']);
 const GLOBAL_KEYS = new Set(['mtime', 'atime', 'ctime', 'charset', 'hdrcharset', 'comment']);
 const XATTR = /^(SCHILY|LIBARCHIVE)\.xattr\./;
+/**
+ * What old npm (fstream-npm) recorded of how it packed: the package.json fields, `NODETAR.type`, block
+ * counts. Informational only: node-tar and GNU tar read the entry the same with or without them, so they
+ * cannot make the check and the write disagree. Real dependencies of openclaw still carry them.
+ */
+const PACKER_NOTES = /^NODETAR\./;
 
 interface Pending {
   pax?: Map<string, string>;
@@ -172,11 +178,11 @@ export class TarReader {
     }
     const records = parsePax(body);
     if (this.#metaType === 'g') {
-      const bad = [...records.keys()].filter((key) => !GLOBAL_KEYS.has(key));
+      const bad = [...records.keys()].filter((key) => !GLOBAL_KEYS.has(key) && !PACKER_NOTES.test(key));
       if (bad.length > 0) throw new TarRefusal(`a global PAX header sets ${bad.join(', ')} for every later entry`);
       return;
     }
-    const bad = [...records.keys()].filter((key) => !PAX_KEYS.has(key) && !XATTR.test(key));
+    const bad = [...records.keys()].filter((key) => !PAX_KEYS.has(key) && !XATTR.test(key) && !PACKER_NOTES.test(key));
     if (bad.length > 0) throw new TarRefusal(`a PAX header with keys this reader does not honour: ${bad.join(', ')}`);
     this.#pending.pax = records;
   }

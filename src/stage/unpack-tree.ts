@@ -44,6 +44,9 @@ export class TreeModel {
     const existing = this.#kinds.get(rel);
     if (existing !== undefined) {
       if (existing === 'dir' && kind === 'dir') return created; // a repeated directory entry changes nothing
+      // A repeated file: the later one wins, as npm (node-tar) has it; real packages ship such archives
+      // (openclaw 2026.9.5 has dist/index.js twice). The writer replaces our own earlier file in place.
+      if (existing === 'file' && kind === 'file') return created;
       throw new TarRefusal(`${rel} appears twice in the archive (${existing}, then ${kind})`);
     }
     this.#kinds.set(rel, kind);

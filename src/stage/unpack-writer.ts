@@ -50,6 +50,8 @@ export class Writer {
   readonly #inFlight = new Set<Promise<void>>();
   /** Large files opened by spill() and not yet closed, so a failure closes them too. */
   readonly #spilled = new Set<fs.FileHandle>();
+  /** Each file name's latest write, so a repeated entry replaces it only once it is done. */
+  readonly #files = new Map<string, Promise<void>>();
   #queuedBytes = 0;
   #error: unknown;
   readonly #umask = process.umask();
@@ -83,8 +85,9 @@ export class Writer {
     body.finish();
     const size = body.entry.size;
     this.#queuedBytes += size;
+    const earlier = body.handle ? undefined : this.#files.get(body.entry.path);
     const job = this.#parent(body.entry.path).then(async () => {
-      const handle = body.handle ?? (await this.#open(body));
+      const handle = body.handle ?? (await this.#open(body, earlier));
       try {
         if (body.chunks.length > 0) await handle.writev(body.chunks);
         if (this.#umask & body.entry.mode) await handle.chmod(body.entry.mode);
@@ -93,6 +96,7 @@ export class Writer {
         await handle.close();
       }
     });
+    this.#files.set(body.entry.path, job);
     this.#track(job.finally(() => (this.#queuedBytes -= size)));
   }
 
@@ -100,7 +104,7 @@ export class Writer {
   async spill(body: FileBody): Promise<void> {
     await this.#parent(body.entry.path);
     if (!body.handle) {
-      body.handle = await this.#open(body);
+      body.handle = await this.#open(body, this.#files.get(body.entry.path));
       this.#spilled.add(body.handle);
     }
     const chunks = body.chunks;
@@ -109,8 +113,17 @@ export class Writer {
     await body.handle.writev(chunks);
   }
 
-  #open(body: FileBody): Promise<fs.FileHandle> {
-    return fs.open(path.join(this.root, body.entry.path), WRITE_FLAGS, body.entry.mode);
+  /**
+   * `earlier`: the write of an earlier entry of the same name (a repeated file). Wait for it, then
+   * unlink that file of ours (unlink never follows a link) and create afresh, still O_EXCL|O_NOFOLLOW.
+   */
+  async #open(body: FileBody, earlier: Promise<void> | undefined): Promise<fs.FileHandle> {
+    const abs = path.join(this.root, body.entry.path);
+    if (earlier) {
+      await earlier.catch(() => undefined);
+      await fs.unlink(abs);
+    }
+    return fs.open(abs, WRITE_FLAGS, body.entry.mode);
   }
 
   /** Wait while too much is in flight; rethrow the first write error. */

@@ -52,7 +52,7 @@ export async function unpackTarball(options: UnpackOptions): Promise<UnpackResul
   const onAbort = () => (input as Readable).destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    await readAll(input, { ...options, strip: options.strip ?? 0, writer, entries, seen: { count: 0 } });
+    await readAll(input, { ...options, strip: options.strip ?? 0, writer, entries, seen: { count: 0 }, files: new Set() });
     await writer.drain();
     signal?.throwIfAborted();
   } catch (error) {
@@ -72,6 +72,8 @@ interface ReadContext extends UnpackOptions {
   writer: Writer;
   entries: UnpackedEntry[];
   seen: { count: number };
+  /** File paths written so far (a repeated one replaces its entry). */
+  files: Set<string>;
 }
 
 async function readAll(input: Readable, ctx: ReadContext): Promise<void> {
@@ -128,6 +130,8 @@ async function startEntry(raw: RawEntry, model: TreeModel, ctx: ReadContext): Pr
     return undefined;
   }
   const entry: UnpackedEntry = { path: rel, type: 'file', size: raw.size, mode: raw.mode & 0o111 ? 0o755 : 0o644 };
+  if (ctx.files.has(rel)) ctx.entries.splice(ctx.entries.findIndex((e) => e.path === rel), 1); // a repeated file: the later entry is the file
+  ctx.files.add(rel);
   ctx.entries.push(entry);
   return new FileBody(entry);
 }
