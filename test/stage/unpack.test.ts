@@ -82,6 +82,15 @@ describe('unpackTarball refuses hostile tarballs whole', () => {
     expect(readdirSync(dest)).toEqual([]);
   });
 
+  it("old npm's NODETAR.* PAX notes are read past (real dependencies of openclaw carry them); a real key beside them still counts", async () => {
+    const file = join(work, 'nodetar.tgz');
+    const notes = { 'NODETAR.depth': '1', 'NODETAR.type': 'File', 'NODETAR.package.name': 'old' };
+    writeFileSync(file, encodeRaw([{ flag: 'g', path: 'pax_global_header', body: paxBody(notes) }, { flag: 'x', path: 'PaxHeader', body: paxBody({ ...notes, path: 'package/long-name.js' }) }, { flag: '0', path: 'package/short', body: 'x' }]));
+    await unpackTarball({ source: file, dest, strip: 1 });
+    expect(readFileSync(join(dest, 'long-name.js'), 'utf8')).toBe('x');
+    expect(existsSync(join(dest, 'short'))).toBe(false);
+  });
+
   it('a file entry repeated is not hostile: the later one wins, as under npm (openclaw 2026.9.5 ships dist/index.js twice)', async () => {
     const file = join(work, 'twice.tgz');
     writeFileSync(file, encodeRaw(FILE_WRITTEN_TWICE));
