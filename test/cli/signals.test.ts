@@ -2,7 +2,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeWhere, onLinux } from '../support/skip.ts';
 import { CLI, cliEnv, fixtureRoot, tempDir } from '../support/cli.ts';
 
 function alive(pid: number): boolean {
@@ -25,7 +26,7 @@ async function until(what: string, fn: () => boolean, timeoutMs: number): Promis
 // A smoke check that starts a grandchild (sleep 30), writes both pids, and never ends by itself.
 const SMOKE = "-e c=require('child_process').spawn('sleep',['30']);require('fs').writeFileSync(process.env.RS_TEST_PIDS,process.pid+','+c.pid);setInterval(()=>{},1e3)";
 
-describe.skipIf(process.platform !== 'linux')('signals', () => {
+describeWhere(onLinux, 'signals', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`${signal} during staging: the CLI dies of it, and the smoke check and its child are gone within about a second`, async () => {
       const root = await fixtureRoot([`--smoke=${SMOKE}`]);

@@ -1,5 +1,6 @@
 // doctor's service checks against a real private systemd --user: ExecStart through current, and drift.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWhere } from '../support/skip.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 import { type ManagedGateway, managedGateway } from '../support/service.ts';
 import type { CheckResult as DoctorCheck } from '../../src/doctor/checks.ts';
@@ -8,7 +9,7 @@ import type { CliResult } from '../support/cli.ts';
 const can = canRunUserManager();
 const check = (r: CliResult, name: string) => ((r.json?.result?.checks ?? []) as DoctorCheck[]).find((c) => c.name === name);
 
-describe.skipIf(!can.ok)(`doctor and the service (skipped: ${can.why ?? ''})`, () => {
+describeWhere(can, `doctor and the service`, () => {
   let manager: UserManager;
   let gw: ManagedGateway;
   beforeAll(async () => {

@@ -3,7 +3,8 @@
 // its working directory is moved out of the root) and for a unit that names a versioned path.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWhere } from '../support/skip.ts';
 import { cli } from '../support/cli.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 import { type ManagedGateway, managedGateway } from '../support/service.ts';
@@ -26,7 +27,7 @@ async function editUnit(manager: UserManager, gw: ManagedGateway, edit: (text: s
   await manager.writeUnit(gw.unit, after);
 }
 
-describe.skipIf(!can.ok)(`running ≠ current (skipped: ${can.why ?? ''})`, () => {
+describeWhere(can, `running ≠ current`, () => {
   let manager: UserManager;
   beforeAll(async () => {
     manager = await startUserManager({ name: 'drift' });

@@ -2,7 +2,8 @@
 // It imports the built package (dist/): the runner it hands work to is the built CLI.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWhere } from '../support/skip.ts';
 import { requestUpdate, updateStatus, type ProgressEvent } from '../../dist/index.js';
 import { cliEnv } from '../support/cli.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
@@ -10,7 +11,7 @@ import { type ManagedGateway, managedGateway } from '../support/service.ts';
 
 const can = canRunUserManager();
 
-describe.skipIf(!can.ok)(`update.run and update.status (skipped: ${can.why ?? ''})`, () => {
+describeWhere(can, `update.run and update.status`, () => {
   let manager: UserManager;
   let gw: ManagedGateway;
   let options: { root: string; env: NodeJS.ProcessEnv; npmCache: string };

@@ -2,7 +2,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { expect, it, onTestFinished } from 'vitest';
+import { describeWhere, onLinux } from '../support/skip.ts';
 import { isReleaseSwitcherError } from '../../src/model/errors.ts';
 import { run, spawnDetached } from '../../src/platform/subprocess.ts';
 
@@ -28,7 +29,7 @@ async function until(what: string, fn: () => boolean, timeoutMs = 5_000): Promis
 const TREE = ['-c', 'sleep 30 & echo "grandchild $!"; sleep 30'];
 const env = { PATH: '/usr/bin:/bin' };
 
-describe.skipIf(process.platform !== 'linux')('run', () => {
+describeWhere(onLinux, 'run', () => {
   it('kills the child and its grandchild within about a second of an abort, and rejects with CANCELLED', async () => {
     const controller = new AbortController();
     let grandchild = 0;
@@ -88,7 +89,7 @@ describe.skipIf(process.platform !== 'linux')('run', () => {
   });
 });
 
-describe.skipIf(process.platform !== 'linux')('spawnDetached', () => {
+describeWhere(onLinux, 'spawnDetached', () => {
   it('starts a process in a session of its own that writes to the log', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'rs-detached-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));

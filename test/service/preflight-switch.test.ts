@@ -1,14 +1,15 @@
 // End to end through the CLI and a real private systemd --user: a switch to a candidate that fails its
 // rehearsal is refused before the flip (PREFLIGHT_FAILED, marked bad, current and the running service
 // untouched); a good one is rehearsed, then flipped and verified.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWhere } from '../support/skip.ts';
 import { MATRIX } from '../support/fixtures.ts';
 import { type ManagedGateway, managedGateway } from '../support/service.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 
 const can = canRunUserManager();
 
-describe.skipIf(!can.ok)(`switch with a preflight (skipped: ${can.why ?? ''})`, () => {
+describeWhere(can, `switch with a preflight`, () => {
   let manager: UserManager;
   let gw: ManagedGateway;
   const service = async () => (await manager.systemctl(['show', gw.unit, '--property=MainPID', '--property=NRestarts'])).stdout;

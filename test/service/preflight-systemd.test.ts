@@ -5,7 +5,8 @@ import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWhere } from '../support/skip.ts';
 import { copyStatePrivately } from '../../src/snapshot/private-copy.ts';
 import { type PreflightOptions, type PreflightRecord, cleanupPreflight, runPreflight } from '../../src/service/preflight.ts';
 import { freePort } from '../support/service.ts';
@@ -15,7 +16,7 @@ import { candidate, pidAlive, snapshotBytes } from './preflight-support.ts';
 const can = canRunUserManager();
 const LIVE_UNIT = 'rs-preflight-live.service';
 
-describe.skipIf(!can.ok)(`preflight under systemd --user (skipped: ${can.why ?? ''})`, () => {
+describeWhere(can, `preflight under systemd --user`, () => {
   let manager: UserManager;
   let root: string;
   let live: string;

@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeWhere } from '../support/skip.ts';
 import { fixtureRoot, rs } from '../support/cli.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 import { type ManagedGateway, managedGateway } from '../support/service.ts';
@@ -56,7 +57,7 @@ describe('timer (printed)', () => {
   });
 });
 
-describe.skipIf(!can.ok)(`timer under systemd --user (skipped: ${can.why ?? ''})`, () => {
+describeWhere(can, `timer under systemd --user`, () => {
   let manager: UserManager;
   let gw: ManagedGateway;
   beforeAll(async () => {

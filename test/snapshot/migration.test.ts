@@ -5,7 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWhere } from '../support/skip.ts';
 import { SCHEMA_RELEASES } from '../support/fixtures.ts';
 import { readState } from '../support/root.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
@@ -23,7 +24,7 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, timeo
   }
 }
 
-describe.skipIf(!can.ok)(`state snapshot across a schema migration, under systemd --user (skipped: ${can.why ?? ''})`, () => {
+describeWhere(can, `state snapshot across a schema migration, under systemd --user`, () => {
   let manager: UserManager;
   let gw: ManagedGateway;
   let stateDir: string;

@@ -3,7 +3,8 @@
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { describeWhere } from '../support/skip.ts';
 import { probeImmutable } from '../../src/platform/immutable.ts';
 import { rs, templateRoot, tempDir } from '../support/cli.ts';
 import { releaseDirs, stagingEntries } from '../support/root.ts';
@@ -11,8 +12,7 @@ import { releaseDirs, stagingEntries } from '../support/root.ts';
 const isRoot = process.getuid?.() === 0;
 const support = isRoot ? await probeImmutable(tempDir()) : { supported: false as const, reason: 'not root' };
 // Runs as root on ext4/xfs/btrfs (CI runs the suite as root on ext4); elsewhere chattr +i is refused by the kernel.
-const describeIf = support.supported ? describe : describe.skip;
-if (!support.supported) console.warn(`immutable.test.ts skipped: ${support.reason}`);
+const can = { ok: support.supported, why: support.supported ? undefined : `chattr +i is refused here (${support.reason})` };
 
 const freshRoot = templateRoot(['1.0.0', '1.1.0', '1.2.0']);
 
@@ -20,7 +20,7 @@ function flags(path: string): string {
   return execFileSync('lsattr', ['-d', path], { encoding: 'utf8' }).split(' ')[0]!;
 }
 
-describeIf('immutable releases (root, ext4)', () => {
+describeWhere(can, 'immutable releases (root, ext4)', () => {
   it('every file and directory of an installed release is immutable: a write fails with EPERM even for root', async () => {
     const root = freshRoot();
     const release = join(root, 'releases/1.1.0');

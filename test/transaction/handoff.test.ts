@@ -2,7 +2,8 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { expect, it, onTestFinished } from 'vitest';
+import { describeWhere, onLinux } from '../support/skip.ts';
 import { CLI_MAIN } from '../../src/platform/self.ts';
 import type { Config } from '../../src/store/config.ts';
 import { launchRunner } from '../../src/transaction/handoff.ts';
@@ -15,7 +16,7 @@ async function until(what: string, fn: () => boolean, timeoutMs = 10_000): Promi
   }
 }
 
-describe.skipIf(process.platform !== 'linux')('launchRunner under pm2', () => {
+describeWhere(onLinux, 'launchRunner under pm2', () => {
   it('starts `<execPath> <cli> --root ROOT run-transaction ID` detached, in its own session, logging to runner.log', async () => {
     const root = mkdtempSync(path.join(os.tmpdir(), 'rs-handoff-'));
     onTestFinished(() => rmSync(root, { recursive: true, force: true }));

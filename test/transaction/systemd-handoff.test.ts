@@ -1,7 +1,8 @@
 // Switching from inside the service (update.run) and surviving a killed runner, under a real systemd --user.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWhere } from '../support/skip.ts';
 import { MATRIX } from '../support/fixtures.ts';
 import { readState } from '../support/root.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
@@ -21,7 +22,7 @@ async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 60_0
 
 const inFlight = (root: string) => readState(root).transaction;
 
-describe.skipIf(!can.ok)(`in-service switches and runner crashes under systemd --user (skipped: ${can.why ?? ''})`, () => {
+describeWhere(can, `in-service switches and runner crashes under systemd --user`, () => {
   let manager: UserManager;
   let gw: ManagedGateway;
   beforeAll(async () => {

@@ -2,7 +2,8 @@
 // process runs; every way a release can fail is rolled back automatically to a verified previous one.
 import { appendFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWhere } from '../../support/skip.ts';
 import { MATRIX } from '../../support/fixtures.ts';
 import { readState, unfreeze } from '../../support/root.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../../support/systemd.ts';
@@ -10,7 +11,7 @@ import { type ManagedGateway, managedGateway } from '../../support/service.ts';
 
 const can = canRunUserManager();
 
-describe.skipIf(!can.ok)(`switch under systemd --user (skipped: ${can.why ?? ''})`, () => {
+describeWhere(can, `switch under systemd --user`, () => {
   let manager: UserManager;
   let gw: ManagedGateway;
   beforeAll(async () => {
