@@ -1,23 +1,23 @@
 /**
- * Activating a release: the transaction behind `switch`, `rollback` and `update`. Verify the sealed
- * release, flip `previous` then `current` (each a rename), then restart through the supervisor and
- * verify the new process; when anything after the flip fails, mark the release bad, flip back,
- * restart and verify the previous one. With supervisor `none` the transaction ends `switched`.
+ * The driver: one transaction, top to bottom, as the state machine it is —
+ *   verify-release → check-state → preflight → flip → restart → verify → finish | roll back.
+ * `activate` opens a transaction (`switch`, `rollback`, `update`, or a scheduled one a runner carries
+ * out) and drives it from the top. Recovery decides where a killed run stopped (an `Entry`, as data:
+ * recover.ts `planResume`) and re-enters the same `drive`. The statuses and release states are
+ * machine.ts's; each step is a small function in steps.ts, roll-back.ts, state-return.ts or
+ * preflight-step.ts.
  */
-import fs from 'node:fs/promises';
 import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
-import { crashPoint } from '../platform/crashpoint.js';
-import { runStep } from '../store/journal.js';
-import { closeTransaction, markPending, openTransaction, transition } from './machine.js';
 import type { Transaction, TransactionKind } from '../model/state.js';
-import { pointLink, readLinkVersion } from '../store/links.js';
-import { proveWayBack, verifyReleaseFast } from '../store/release.js';
-import type { MutationSession } from './mutate.js';
-import { settleAfterFlip } from './settle.js';
-import { checkStateStep } from './state-return.js';
-import { preflightStep } from './preflight-step.js';
 import { supervisorFor } from '../service/supervisors/index.js';
-import type { Supervisor } from '../service/supervisors/types.js';
+import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
+import { readLinkVersion } from '../store/links.js';
+import { closeTransaction, markGood, markPending, openTransaction, setReleaseState, transition } from './machine.js';
+import type { JournalSession } from '../store/session.js';
+import { preflightStep } from './preflight-step.js';
+import { rollBack, undo } from './roll-back.js';
+import { beginRestore, checkStateStep, endRestore, noteSnapshot } from './state-return.js';
+import { type Failure, type Run, completeFlip, finish, flipStep, recordRecovery, restartStep, verifyReleaseStep, verifyStep } from './steps.js';
 
 export interface ActivateRequest {
   kind: TransactionKind;
@@ -30,9 +30,56 @@ export interface ActivateRequest {
   preflight?: boolean;
 }
 
+/**
+ * Where the driver enters a transaction. A new one starts at `verify-release`; recovery re-enters a
+ * flipped one at `restart` or `verify`, finishes one with nothing left to run (`finish`, supervisor
+ * `none`), resumes the way back (`roll-back`) or undoes one that never flipped (`undo`). `note` is
+ * recovery's account, recorded as its `recover` step.
+ */
+export type Entry =
+  | { at: 'verify-release'; preflight: boolean }
+  | { at: 'restart' | 'verify'; note: string }
+  | { at: 'finish'; reason: string; note: string }
+  | { at: 'roll-back'; failure: Failure; note: string }
+  | { at: 'undo'; reason: string; note: string };
 
-export async function activate(session: MutationSession, request: ActivateRequest): Promise<Transaction> {
-  const { layout, journal, runtime, config } = session;
+export async function activate(session: JournalSession, request: ActivateRequest): Promise<Transaction> {
+  const tx = await begin(session, request);
+  if (tx.status === 'up_to_date') return tx;
+  const supervisor = request.supervisor !== undefined ? request.supervisor : supervisorFor(session.config, session.runtime.env);
+  return drive({ session, tx, supervisor }, { at: 'verify-release', preflight: request.preflight !== false });
+}
+
+/** The state machine, from `entry` to a terminal status. */
+export async function drive(run: Run, entry: Entry): Promise<Transaction> {
+  const { tx, supervisor } = run;
+  if (entry.at === 'verify-release') await upToTheFlip(run, entry.preflight);
+  else recordRecovery(tx, entry.note);
+  if (entry.at === 'undo') return undo(run, entry.reason);
+  if (entry.at === 'roll-back') return rollBack(run, supervised(supervisor), entry.failure);
+  markPending(run.session.journal.state.releases[tx.to!]);
+  if (entry.at === 'finish') {
+    await completeFlip(run);
+    return finish(run, 'switched', entry.reason);
+  }
+  if (!supervisor) {
+    tx.steps.push({ name: 'restart', status: 'skipped', ms: 0, detail: 'supervisor none: restarting the service is the operator’s job' });
+    return finish(run, 'switched');
+  }
+  let failure: Failure | undefined;
+  let baseline: ServiceState | null = null;
+  if (entry.at !== 'verify') ({ failure, baseline } = await restart(run, supervisor));
+  await noteSnapshot(run.session, tx);
+  failure ??= await verify(run, supervisor, baseline);
+  if (!failure) return finish(run, 'verified');
+  const record = run.session.journal.state.releases[tx.to!];
+  if (record) setReleaseState(record, 'bad', `${failure.reason}: ${failure.detail}`);
+  return rollBack(run, supervisor, failure);
+}
+
+/** Open the transaction (or take over the scheduled one); `up_to_date` when the target already runs. */
+async function begin(session: JournalSession, request: ActivateRequest): Promise<Transaction> {
+  const { layout, journal, config } = session;
   const current = await readLinkVersion(layout, 'current');
   const previous = await readLinkVersion(layout, 'previous');
   const tx = request.scheduled ?? openTransaction({ kind: request.kind, status: 'switching', from: current, to: request.target });
@@ -49,46 +96,50 @@ export async function activate(session: MutationSession, request: ActivateReques
       hint: `Install it first (release-switcher install ${config.package}@${request.target}); see release-switcher list.`,
     });
   }
-  const supervisor = request.supervisor !== undefined ? request.supervisor : supervisorFor(config, runtime.env);
   journal.state.transaction = tx;
   await journal.commit('activate:begin');
+  return tx;
+}
+
+/** verify-release → check-state → preflight → flip. A failure here changed nothing: undo, close `failed`, throw. */
+async function upToTheFlip(run: Run, preflight: boolean): Promise<void> {
+  const { session, tx } = run;
   try {
-    await runStep(journal, tx, 'verify-release', async (step) => {
-      runtime.onProgress({ phase: 'verify-release', message: `checking release ${request.target} against its manifest` });
-      // Stat fingerprints, re-hashing only what moved; the release being left is proven too, so an
-      // automatic rollback's flip-back finds it checked and costs no hashing while nothing serves.
-      const marker = await verifyReleaseFast(layout, request.target);
-      const back = await proveWayBack(layout, current);
-      const wayBack = !back ? '' : back.proven ? `; way back ${back.version} proven` : `; way back ${back.version} NOT proven (${(back.error as Error).message})`;
-      step.detail = `${marker.files.length} entries match the manifest${wayBack}`;
-    });
-    await checkStateStep(session, tx, { leaving: current, target: request.target, supervised: supervisor !== null });
-    await journal.commit('activate:verified-release');
-    // --- preflight (issue 11): rehearse the candidate privately before the flip; the driver rewrite moves this. ---
-    if (request.preflight !== false) await preflightStep(session, tx, request.target);
-    // --- end preflight ---
-    await runStep(journal, tx, 'flip', async (step) => {
-      if (current !== null) await pointLink(layout, 'previous', current);
-      crashPoint('activate:previous-flipped');
-      await pointLink(layout, 'current', request.target);
-      crashPoint('activate:current-flipped');
-      await fs.rm(layout.bootTries, { force: true }); // a new pending release starts with a fresh count
-      step.detail = `current -> releases/${request.target}${current ? `, previous -> releases/${current}` : ''}`;
-      runtime.onProgress({ phase: 'flip', message: step.detail });
-    });
+    await verifyReleaseStep(run);
+    await checkStateStep(session, tx, { leaving: tx.from, target: tx.to!, supervised: run.supervisor !== null });
+    await session.journal.commit('activate:verified-release');
+    if (preflight) await preflightStep(session, tx, tx.to!);
+    await flipStep(run);
   } catch (error) {
-    closeTransaction(journal, tx, 'failed', isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error');
-    await journal.commit();
+    await undo(run, isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error');
     if (isReleaseSwitcherError(error)) error.result = tx;
     throw error;
   }
-  markPending(journal.state.releases[request.target]);
-  if (!supervisor) {
-    tx.steps.push({ name: 'restart', status: 'skipped', ms: 0, detail: 'supervisor none: restarting the service is the operator’s job' });
-    closeTransaction(journal, tx, 'switched');
-    await journal.commit('activate:done');
-    return tx;
+}
+
+/** restart, the state put back on the way when check-state asked for it. A failure is returned, not thrown. */
+async function restart(run: Run, supervisor: Supervisor): Promise<{ failure?: Failure; baseline: ServiceState | null }> {
+  transition(run.tx, 'restarting');
+  const restoring = await beginRestore(run.session, run.tx);
+  try {
+    return { baseline: await restartStep(run, supervisor, 'restart') };
+  } catch (error) {
+    return { failure: { reason: 'restart_failed', detail: (error as Error).message }, baseline: null };
+  } finally {
+    await endRestore(run.session, run.tx, restoring);
   }
-  await settleAfterFlip(session, tx, supervisor);
-  return tx;
+}
+
+/** verify: the new process healthy, the right version, stable. Verified makes the release good. */
+async function verify(run: Run, supervisor: Supervisor, baseline: ServiceState | null): Promise<Failure | undefined> {
+  transition(run.tx, 'verifying');
+  const result = await verifyStep(run, supervisor, { name: 'verify', version: run.tx.to!, baseline });
+  if (!result.ok) return { reason: result.reason, detail: result.detail };
+  markGood(run.session.journal.state.releases[run.tx.to!], { overrideBad: true });
+  return undefined;
+}
+
+function supervised(supervisor: Supervisor | null): Supervisor {
+  if (supervisor) return supervisor;
+  throw new ReleaseSwitcherError('INTERNAL', 'The way back was entered without a supervisor.', { hint: 'This is a bug in release-switcher; please report it with release-switcher status --json.' });
 }

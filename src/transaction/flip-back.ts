@@ -4,6 +4,7 @@
  * point `current` at it and `previous` where the caller says. Written once so no way back can skip
  * the verification.
  */
+import { crashPoint } from '../platform/crashpoint.js';
 import type { Layout } from '../store/layout.js';
 import { pointLink, removeLink } from '../store/links.js';
 import { verifyReleaseFast } from '../store/release.js';
@@ -11,6 +12,7 @@ import { verifyReleaseFast } from '../store/release.js';
 export async function flipBack(layout: Layout, links: { current: string; previous: string | null }): Promise<void> {
   await verifyReleaseFast(layout, links.current);
   await pointLink(layout, 'current', links.current);
+  crashPoint('flip-back:current-flipped');
   if (links.previous) await pointLink(layout, 'previous', links.previous);
   else await removeLink(layout, 'previous');
 }

@@ -1,20 +1,20 @@
 /**
  * Finishing or undoing whatever a killed process left: run under the lock before every mutation,
- * and by `recover`. The rule is simple because the flip is the only point of no return:
- * a transaction whose `current` already names its target is finished, any other is undone.
+ * and by `recover`. An interrupted transaction is not settled here: `planResume` decides where it
+ * stopped (data: the driver's entry point) and the driver (activate.ts `drive`) carries it on from
+ * there. Then leftovers are swept and the release records reconciled with the disk.
  */
 import fs from 'node:fs/promises';
 import { makeReleaseImmutable, removeTreeKeepingReleases } from '../store/immutable-release.js';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { fsyncDir, } from '../platform/fs.js';
 import { type Journal, RUNNER_GRACE_MS, runnerGone } from '../store/journal.js';
-import { closeTransaction, markPending } from './machine.js';
 import type { Transaction } from '../model/state.js';
 import type { Layout } from '../store/layout.js';
-import { pointLink, readLinkVersion, removeLink } from '../store/links.js';
+import { readLinkVersion } from '../store/links.js';
 import { listReleaseDirs, readMarker } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
-import { rollBack, settleAfterFlip } from './settle.js';
+import { type Entry, drive } from './activate.js';
 import { recoverPreflight } from './preflight-step.js';
 import { supervisorFor } from '../service/supervisors/index.js';
 import type { Supervisor } from '../service/supervisors/types.js';
@@ -53,7 +53,28 @@ async function settleTransaction(session: JournalSession, actions: string[], opt
   const { journal, layout, config, runtime } = session;
   const tx = journal.state.transaction;
   if (!tx || tx.id === options.ownTransaction) return null;
-  const started = Date.now();
+  // A scheduled transaction's runner never touched the service: no supervisor is needed to close it.
+  const supervisor = tx.status === 'scheduled' ? null : options.supervisor !== undefined ? options.supervisor : supervisorFor(config, runtime.env);
+  const entry = planResume(tx, { current: await readLinkVersion(layout, 'current'), supervised: supervisor !== null });
+  if (entry.at === 'undo' && (await recoverPreflight(tx, runtime.env))) actions.push(`stopped the interrupted rehearsal of ${tx.to} and removed its private state`);
+  actions.push(entry.note);
+  await drive({ session, tx, supervisor }, entry);
+  return tx;
+}
+
+export interface FoundRoot {
+  /** What `current` names now. */
+  current: string | null;
+  /** Whether a supervisor restarts the service (false: `none`). */
+  supervised: boolean;
+}
+
+/**
+ * Where the driver re-enters an interrupted transaction, decided from the journal and the links alone.
+ * The flip is the only point of no return: a transaction whose `current` already names its target is
+ * carried on (restart, verify, or the way back it was on), any other is undone.
+ */
+export function planResume(tx: Transaction, found: FoundRoot): Exclude<Entry, { at: 'verify-release' }> {
   if (tx.status === 'scheduled') {
     // A runner holds the lock while it works, so under the lock a scheduled transaction's runner is
     // either not started yet or gone; silence past the grace period (no first heartbeat, or a last
@@ -65,54 +86,20 @@ async function settleTransaction(session: JournalSession, actions: string[], opt
       });
     }
     const why = gone === 'runner_never_ran' ? 'never started' : 'stopped sending heartbeats before it changed anything';
-    return close(journal, tx, 'failed', gone, started, actions, `the runner of ${tx.id} ${why}; nothing was changed`);
+    return { at: 'undo', reason: gone, note: `the runner of ${tx.id} ${why}; nothing was changed` };
   }
-  const current = await readLinkVersion(layout, 'current');
-  const supervisor = options.supervisor !== undefined ? options.supervisor : supervisorFor(config, runtime.env);
-  if (tx.status === 'rolling_back' && supervisor) {
-    actions.push(`resuming the interrupted rollback of ${tx.id} to ${tx.from}`);
-    await rollBack(session, tx, supervisor, { reason: tx.reason ?? 'interrupted', detail: 'resumed by recover' });
-    return tx;
+  if (tx.status === 'rolling_back' && found.supervised) {
+    return { at: 'roll-back', failure: { reason: tx.reason ?? 'interrupted', detail: 'resumed by recover' }, note: `resuming the interrupted rollback of ${tx.id} to ${tx.from}` };
   }
-  if (tx.to !== null && current === tx.to && supervisor) {
-    // Flipped under a supervisor: the runner died before the new process was verified. Finish its
-    // work: restart only if the restart never completed, then verify, rolling back if need be.
+  if (tx.to !== null && found.current === tx.to) {
+    // Flipped: with no supervisor to restart, that is all a switch is; under one, the runner died
+    // before the new process was verified: restart only if the restart never completed, then verify.
+    if (!found.supervised) return { at: 'finish', reason: 'interrupted, finished by recover', note: `finished the interrupted ${tx.kind} ${tx.id} to ${tx.to}` };
     const restarted = tx.steps.some((step) => step.name === 'restart' && step.status === 'ok');
-    actions.push(`resuming the interrupted ${tx.kind} ${tx.id} to ${tx.to} (${restarted ? 'verify' : 'restart and verify'})`);
-    failRunningSteps(tx);
-    tx.steps.push({ name: 'recover', status: 'ok', ms: 0, detail: actions.at(-1) });
-    await settleAfterFlip(session, tx, supervisor, { restart: !restarted });
-    return tx;
+    return { at: restarted ? 'verify' : 'restart', note: `resuming the interrupted ${tx.kind} ${tx.id} to ${tx.to} (${restarted ? 'verify' : 'restart and verify'})` };
   }
-  if (tx.to !== null && current === tx.to) {
-    // The flip happened: finish. With no supervisor to restart, that is all a switch is.
-    if (tx.from !== null && (await readLinkVersion(layout, 'previous')) !== tx.from) await pointLink(layout, 'previous', tx.from);
-    markPending(journal.state.releases[tx.to]);
-    return close(journal, tx, 'switched', 'interrupted, finished by recover', started, actions, `finished the interrupted ${tx.kind} ${tx.id} to ${tx.to}`);
-  }
-  // The flip did not happen: stop a rehearsal a killed run left (its transient unit or process
-  // group, its private state copy), put the links back where they were, report the transaction failed.
-  if (await recoverPreflight(tx, runtime.env)) actions.push(`stopped the interrupted rehearsal of ${tx.to} and removed its private state`);
-  const before = tx.before ?? { current, previous: await readLinkVersion(layout, 'previous') };
-  if (before.current !== null && current !== before.current) await pointLink(layout, 'current', before.current);
-  const previous = await readLinkVersion(layout, 'previous');
-  if (previous !== before.previous) {
-    if (before.previous === null) await removeLink(layout, 'previous');
-    else await pointLink(layout, 'previous', before.previous);
-  }
-  return close(journal, tx, 'failed', 'interrupted', started, actions, `undid the interrupted ${tx.kind} ${tx.id} (current stays ${before.current ?? 'unset'})`);
-}
-
-function close(journal: Journal, tx: Transaction, status: 'failed' | 'switched', reason: string, started: number, actions: string[], action: string): Transaction {
-  actions.push(action);
-  failRunningSteps(tx);
-  tx.steps.push({ name: 'recover', status: 'ok', ms: Date.now() - started, detail: action });
-  return closeTransaction(journal, tx, status, reason);
-}
-
-/** Steps a killed process left running did not finish. */
-function failRunningSteps(tx: Transaction): void {
-  for (const step of tx.steps) if (step.status === 'running') step.status = 'failed';
+  const before = tx.before ?? { current: found.current };
+  return { at: 'undo', reason: 'interrupted', note: `undid the interrupted ${tx.kind} ${tx.id} (current stays ${before.current ?? 'unset'})` };
 }
 
 /** Nothing but the stager, under the lock, uses staging/: whatever is there now is a leftover. */

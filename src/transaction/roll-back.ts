@@ -1,0 +1,97 @@
+/**
+ * The driver's ways back. `rollBack`: after the flip, the target failed; it brings `tx.from` back
+ * (state plan, flip-back, restart, verify) and ends `rolled_back` or `rollback_failed`. `undo`: before
+ * the flip (or with the flip half done), the links go back to where they were and the transaction ends
+ * `failed`. Both are where recovery re-enters too.
+ */
+import { crashPoint } from '../platform/crashpoint.js';
+import type { Supervisor } from '../service/supervisors/types.js';
+import { runStep } from '../store/journal.js';
+import { pointLink, readLinkVersion, removeLink } from '../store/links.js';
+import { flipBack } from './flip-back.js';
+import { closeTransaction, markGood, transition } from './machine.js';
+import { beginRestore, endRestore, planStateReturn } from './state-return.js';
+import { type Failure, type Run, finish, restartStep, verifyStep } from './steps.js';
+import type { Transaction } from '../model/state.js';
+
+/** Bring `tx.from` back after `tx.to` failed. Ends `rolled_back` or `rollback_failed`. */
+export async function rollBack(run: Run, supervisor: Supervisor, failure: Failure): Promise<Transaction> {
+  const { session, tx } = run;
+  const { layout, journal } = session;
+  transition(tx, 'rolling_back', { reason: failure.reason });
+  await journal.commit('rollback:begin');
+  const previous = tx.from;
+  if (previous === null) return failRollback(run, supervisor, { why: `${tx.to} failed (${failure.detail}) and there is no earlier release to go back to` });
+  // Decided before the flip back: when the state cannot be put back, the failed release stays current
+  // rather than starting one that would refuse the migrated state and leave the service down.
+  const plan = await planStateReturn({ layout, config: session.config, state: journal.state, leaving: tx.to!, target: previous });
+  if (plan.action === 'refuse') return failRollback(run, supervisor, { why: `not going back to ${previous}: ${plan.detail}`, hint: plan.hint });
+  if (plan.action === 'restore') tx.restore = { snapshot: plan.snapshot, version: previous };
+  else delete tx.restore; // a switch's own request (a rollback with a restore) is not for the way back
+  if (plan.action === 'keep') tx.steps.push({ name: 'restore-state', status: 'skipped', ms: 0, detail: plan.detail });
+  try {
+    await runStep(journal, tx, 'rollback', async (step) => {
+      await flipBack(layout, { current: previous, previous: tx.before?.previous ?? null });
+      step.detail = `${failure.detail}; current -> releases/${previous}`;
+    });
+  } catch (error) {
+    return failRollback(run, supervisor, { why: `could not flip back to ${previous}: ${(error as Error).message}` });
+  }
+  await journal.commit('rollback:flipped');
+  return restartPrevious(run, supervisor, previous);
+}
+
+/** restart-previous → verify-previous: the release brought back must run and be healthy. */
+async function restartPrevious(run: Run, supervisor: Supervisor, previous: string): Promise<Transaction> {
+  const { session, tx } = run;
+  const restoring = await beginRestore(session, tx);
+  let baseline: Awaited<ReturnType<typeof restartStep>>;
+  try {
+    baseline = await restartStep(run, supervisor, 'restart-previous');
+  } catch (error) {
+    await endRestore(session, tx, restoring);
+    return failRollback(run, supervisor, { why: `restarting ${previous} failed: ${(error as Error).message}` });
+  }
+  await endRestore(session, tx, restoring);
+  crashPoint('rollback:restarted');
+  const result = await verifyStep(run, supervisor, { name: 'verify-previous', version: previous, baseline });
+  if (!result.ok) return failRollback(run, supervisor, { why: `${previous} did not come back: ${result.detail}` });
+  markGood(session.journal.state.releases[previous], { overrideBad: false });
+  return finish(run, 'rolled_back');
+}
+
+export interface FailRollbackOptions {
+  /** What stopped the way back: the failed step's detail. */
+  why: string;
+  /** What the operator should do. @default look at the service, then switch to a known-good release by hand */
+  hint?: string | undefined;
+}
+
+async function failRollback(run: Run, supervisor: Supervisor, options: FailRollbackOptions): Promise<Transaction> {
+  const root = run.session.layout.root;
+  const scope = supervisor.name === 'systemd' ? 'systemctl --user' : supervisor.name === 'systemd-system' ? 'systemctl' : supervisor.name;
+  run.tx.steps.push({ name: 'rollback', status: 'failed', ms: 0, detail: options.why });
+  run.tx.hint =
+    options.hint ??
+    `The service may be down. Look at it (${scope} status ${supervisor.unit}), then bring a known-good release back by hand: release-switcher --root ${root} list, then release-switcher --root ${root} switch VERSION.`;
+  return finish(run, 'rollback_failed');
+}
+
+/**
+ * Before the flip nothing serves the target: put `current` and `previous` back where the transaction
+ * found them (a no-op unless a flip was cut half way) and close it `failed` with `reason`.
+ */
+export async function undo(run: Run, reason: string): Promise<Transaction> {
+  const { layout, journal } = run.session;
+  const current = await readLinkVersion(layout, 'current');
+  const before = run.tx.before ?? { current, previous: await readLinkVersion(layout, 'previous') };
+  if (before.current !== null && current !== before.current) await pointLink(layout, 'current', before.current);
+  const previous = await readLinkVersion(layout, 'previous');
+  if (previous !== before.previous) {
+    if (before.previous === null) await removeLink(layout, 'previous');
+    else await pointLink(layout, 'previous', before.previous);
+  }
+  closeTransaction(journal, run.tx, 'failed', reason);
+  await journal.commit();
+  return run.tx;
+}

@@ -1,0 +1,136 @@
+/**
+ * The driver's steps, one small function each (activate.ts runs them in order; roll-back.ts runs
+ * restart and verify again for the release it brings back). A step is journaled as running before it
+ * acts (runStep), so a killed run leaves a record of where it was.
+ */
+import fs from 'node:fs/promises';
+import type { Step, TerminalStatus, Transaction } from '../model/state.js';
+import { crashPoint } from '../platform/crashpoint.js';
+import { type VerifyResult, verifyRunning } from '../service/health.js';
+import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
+import { runStep } from '../store/journal.js';
+import { pointLink, readLinkVersion } from '../store/links.js';
+import { proveWayBack, verifyReleaseFast } from '../store/release.js';
+import type { JournalSession } from '../store/session.js';
+import { closeTransaction } from './machine.js';
+
+/** One transaction being driven: the session it runs in, the journaled transaction, the supervisor (null: `none`). */
+export interface Run {
+  session: JournalSession;
+  tx: Transaction;
+  supervisor: Supervisor | null;
+}
+
+/** Why a release failed after the flip: the transaction's reason and what was seen. */
+export interface Failure {
+  reason: string;
+  detail: string;
+}
+
+/** verify-release: the target against its manifest; the release being left is proven too, for the way back. */
+export async function verifyReleaseStep(run: Run): Promise<void> {
+  const { layout, journal, runtime } = run.session;
+  const target = run.tx.to!;
+  await runStep(journal, run.tx, 'verify-release', async (step) => {
+    runtime.onProgress({ phase: 'verify-release', message: `checking release ${target} against its manifest` });
+    // Stat fingerprints, re-hashing only what moved; proving the way back now means an automatic
+    // rollback's flip-back finds it checked and costs no hashing while nothing serves.
+    const marker = await verifyReleaseFast(layout, target);
+    const back = await proveWayBack(layout, run.tx.from);
+    const wayBack = !back ? '' : back.proven ? `; way back ${back.version} proven` : `; way back ${back.version} NOT proven (${(back.error as Error).message})`;
+    step.detail = `${marker.files.length} entries match the manifest${wayBack}`;
+  });
+}
+
+/** flip: `previous` then `current`, each a rename; the point of no return. */
+export async function flipStep(run: Run): Promise<void> {
+  const { layout, journal, runtime } = run.session;
+  const { from, to } = run.tx;
+  await runStep(journal, run.tx, 'flip', async (step) => {
+    if (from !== null) await pointLink(layout, 'previous', from);
+    crashPoint('activate:previous-flipped');
+    await pointLink(layout, 'current', to!);
+    crashPoint('activate:current-flipped');
+    await fs.rm(layout.bootTries, { force: true }); // a new pending release starts with a fresh count
+    step.detail = `current -> releases/${to}${from ? `, previous -> releases/${from}` : ''}`;
+    runtime.onProgress({ phase: 'flip', message: step.detail });
+  });
+}
+
+/** On re-entry after the flip: `previous` names the release left, as the flip would have left it. */
+export async function completeFlip(run: Run): Promise<void> {
+  const { layout } = run.session;
+  if (run.tx.from !== null && (await readLinkVersion(layout, 'previous')) !== run.tx.from) await pointLink(layout, 'previous', run.tx.from);
+}
+
+/**
+ * Restart, then make sure the service is running: a restart can leave a unit failed (start limit,
+ * a stop that escalated to SIGKILL), in which case it is reset and started, and that is recorded.
+ */
+export async function restartStep(run: Run, supervisor: Supervisor, name: string): Promise<ServiceState> {
+  return runStep(run.session.journal, run.tx, name, async (step) => {
+    run.session.runtime.onProgress({ phase: 'restart', message: `restarting ${supervisor.unit} (${supervisor.name})` });
+    await supervisor.restart();
+    let state = await supervisor.state();
+    if (!state.active && !state.state.startsWith('activating') && state.exitStatus !== 78) {
+      await supervisor.start();
+      const after = await supervisor.state();
+      step.detail = `after the restart it was ${state.state}${state.detail ? ` (${state.detail})` : ''}; reset and started: ${after.state}`;
+      state = after;
+    } else {
+      step.detail = `${state.state}, main pid ${state.mainPid ?? 'none'}`;
+    }
+    return state;
+  });
+}
+
+export interface VerifyStepOptions {
+  /** The step's name: `verify`, or `verify-previous` on the way back. */
+  name: string;
+  /** The version the health endpoint must report. */
+  version: string;
+  /** The service as the restart left it (a restart count to compare), or null. */
+  baseline: ServiceState | null;
+}
+
+/** verify: probe the health endpoint until the new process is healthy and stable, or a failure reason. */
+export async function verifyStep(run: Run, supervisor: Supervisor, options: VerifyStepOptions): Promise<VerifyResult> {
+  const { config, runtime, journal } = run.session;
+  const { name, version, baseline } = options;
+  let result!: VerifyResult;
+  await runStep(journal, run.tx, name, async (step: Step) => {
+    result = await verifyRunning(
+      {
+        supervisor,
+        healthUrl: config.healthUrl,
+        versionField: config.versionField,
+        expectedVersion: version,
+        timeoutMs: config.verifyTimeout * 1000,
+        stableMs: config.stableFor * 1000,
+        onProbe: (message) => runtime.onProgress({ phase: 'verify', message }),
+      },
+      baseline,
+    );
+    step.evidence = result.evidence;
+    if (result.ok) {
+      step.detail = `${version} healthy after ${result.evidence.healthyAfterMs} ms, stable for ${config.stableFor} s (${result.evidence.probes} probes)`;
+    } else {
+      step.status = 'failed';
+      step.detail = `${result.reason}: ${result.detail}`;
+    }
+  });
+  return result;
+}
+
+/** Recovery takes over: steps a killed run left running did not finish; its account is the `recover` step. */
+export function recordRecovery(tx: Transaction, note: string): void {
+  for (const step of tx.steps) if (step.status === 'running') step.status = 'failed';
+  tx.steps.push({ name: 'recover', status: 'ok', ms: 0, detail: note });
+}
+
+/** Close the transaction with its terminal status and commit. */
+export async function finish(run: Run, status: TerminalStatus, reason?: string): Promise<Transaction> {
+  closeTransaction(run.session.journal, run.tx, status, reason);
+  await run.session.journal.commit('activate:done');
+  return run.tx;
+}
