@@ -3,6 +3,7 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 import type { Transaction } from '../model/state.js';
 import type { Running } from '../commands/status.js';
 import type { CommandOutcome } from './context.js';
+import type { SwitchPlan } from '../transaction/plan.js';
 
 export function describeTransaction(tx: Transaction | null): string {
   if (!tx) return 'no transaction yet';
@@ -70,4 +71,11 @@ function describeRunning(current: string | null, running: Running | null): strin
   if (running.version === null) return `The service runs (${who}), but which release cannot be told.`;
   if (!running.stale) return `The service runs ${running.version} (${who}).`;
   return `NOT RESTARTED: the service still runs ${running.version} (${who}, told by ${running.source}), not current ${current ?? '(none)'}. Restart it to run ${current ?? 'current'}.`;
+}
+
+/** A switch, rollback or update plan for people. */
+export function describeSwitchPlan(plan: SwitchPlan): string {
+  const head = `${plan.kind} ${plan.from ?? '(none)'} → ${plan.to}: ${plan.action === 'up_to_date' ? 'already current, nothing to do' : plan.action === 'refuse' ? 'would be refused' : `would run ${plan.steps.join(' → ')}`}`;
+  const state = plan.state.action === 'none' ? [] : [`state: ${plan.state.action}: ${plan.state.detail}`];
+  return [head, ...state, `supervisor: ${plan.supervisor}`, '(dry run: nothing changed)'].join('\n');
 }

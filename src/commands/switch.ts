@@ -40,12 +40,12 @@ async function rollbackTarget(layout: Layout, version: string | undefined): Prom
 /** What `switch VERSION` would do; reads only, takes no lock. */
 export async function planSwitchTo(options: SwitchOptions): Promise<SwitchPlan> {
   const session = await openSession(options);
-  return planSwitch({ ...session, state: await readState(session.layout.root) }, 'switch', options.version);
+  return planSwitch({ ...session, state: await readState(session.layout.root) }, { kind: 'switch', target: options.version });
 }
 
 /** What `rollback [VERSION]` would do; reads only, takes no lock. */
 export async function planRollback(options: RollbackOptions): Promise<SwitchPlan> {
   const session = await openSession(options);
   const target = await rollbackTarget(session.layout, options.version);
-  return planSwitch({ ...session, state: await readState(session.layout.root) }, 'rollback', target);
+  return planSwitch({ ...session, state: await readState(session.layout.root) }, { kind: 'rollback', target });
 }

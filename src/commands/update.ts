@@ -1,6 +1,8 @@
 import type { Transaction } from '../model/state.js';
 import { type HandoffOptions, activateOrSchedule, transact } from '../transaction/schedule.js';
-import type { RootOptions } from '../store/session.js';
+import { type RootOptions, openSession } from '../store/session.js';
+import { readState } from '../store/journal.js';
+import { type SwitchPlan, planSwitch } from '../transaction/plan.js';
 import { channelTag } from '../registry/fetch.js';
 import { installLocked } from '../stage/install.js';
 
@@ -16,4 +18,15 @@ export async function update(options: UpdateOptions): Promise<Transaction> {
     const { version } = await installLocked(session, spec);
     return activateOrSchedule(session, 'update', version, options.handoff, options.preflight);
   });
+}
+
+export interface UpdatePlanOptions extends RootOptions {
+  /** The version the update's spec resolves to (the install plan tells). */
+  version: string;
+}
+
+/** What `update` would do after resolving: the switch plan, `install` first when the release is not installed yet. Reads only. */
+export async function planUpdate(options: UpdatePlanOptions): Promise<SwitchPlan> {
+  const session = await openSession(options);
+  return planSwitch({ ...session, state: await readState(session.layout.root) }, { kind: 'update', target: options.version, install: true });
 }

@@ -1,5 +1,5 @@
 /**
- * What a switch or rollback would do, as data, decided where the driver decides it: the target,
+ * What a switch, rollback or update would do, as data, decided where the driver decides it: the target,
  * where it comes from, and what happens to the service's state (planStateReturn: none, keep,
  * restore or refuse). `--dry-run` prints it; the driver's check-state step applies the same rule.
  */
@@ -23,19 +23,29 @@ export interface SwitchPlan {
   steps: string[];
 }
 
-export async function planSwitch(session: Session & { state: State }, kind: TransactionKind, target: string): Promise<SwitchPlan> {
+export interface PlanRequest {
+  kind: TransactionKind;
+  /** The version to switch to. */
+  target: string;
+  /** `update`: a target not installed yet is planned with an `install` step first (else RELEASE_NOT_FOUND). @default false */
+  install?: boolean;
+}
+
+export async function planSwitch(session: Session & { state: State }, request: PlanRequest): Promise<SwitchPlan> {
   const { layout, config, state } = session;
+  const { kind, target } = request;
   const from = await readLinkVersion(layout, 'current');
   const base = { kind, from, to: target, supervisor: config.supervisor };
   if (from === target) return { ...base, action: 'up_to_date', state: { action: 'none' }, steps: [] };
-  if (!state.releases[target]) {
+  const install = state.releases[target] ? [] : ['install'];
+  if (install.length > 0 && !request.install) {
     throw new ReleaseSwitcherError('RELEASE_NOT_FOUND', `Release ${target} is not installed.`, {
       hint: `Install it first (release-switcher install ${config.package}@${target}); see release-switcher list.`,
     });
   }
   const statePlan = from === null ? ({ action: 'none' } as const) : await planStateReturn({ layout, config, state, leaving: from, target });
   const checkState = statePlan.action === 'none' ? [] : ['check-state'];
-  if (statePlan.action === 'refuse') return { ...base, action: 'refuse', state: statePlan, steps: ['verify-release', ...checkState] };
+  if (statePlan.action === 'refuse') return { ...base, action: 'refuse', state: statePlan, steps: [...install, 'verify-release', ...checkState] };
   const after = config.supervisor === 'none' ? [] : [...(statePlan.action === 'restore' ? ['restore-state'] : []), 'restart', 'verify'];
-  return { ...base, action: 'switch', state: statePlan, steps: ['verify-release', ...checkState, 'flip', ...after] };
+  return { ...base, action: 'switch', state: statePlan, steps: [...install, 'verify-release', ...checkState, 'flip', ...after] };
 }

@@ -1,4 +1,4 @@
-// switch/rollback/prune --dry-run print the plan (human and --json) and change nothing.
+// switch/rollback/update/prune --dry-run print the plan (human and --json) and change nothing.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -40,6 +40,30 @@ describe('--dry-run plans', () => {
     expect(stateOf(root)).toBe(before);
     // The real run refuses the same way.
     expect((await rs(root, ['rollback'])).json.error.code).toBe('STATE_SNAPSHOT_MISSING');
+  });
+
+  it('update --dry-run: the plan in switch\'s shape, install first when the release is not installed; nothing changed', async () => {
+    const root = freshRoot();
+    const before = stateOf(root);
+    const r = await rs(root, ['update', 'rs-fixture-gateway@1.1.0', '--dry-run']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(r.json.result).toMatchObject({
+      kind: 'update', from: '1.0.0', to: '1.1.0', action: 'switch', state: { action: 'none' }, supervisor: 'none', steps: ['install', 'verify-release', 'flip'],
+      install: { dryRun: true, version: '1.1.0', alreadyInstalled: false, current: '1.0.0' },
+      dryRun: true, version: '1.1.0', wouldSwitch: true,
+    });
+    const switchPlan = (await rs(root, ['switch', '1.2.0', '--dry-run'])).json.result;
+    expect(Object.keys(r.json.result)).toEqual(expect.arrayContaining(Object.keys(switchPlan)));
+    const installed = await rs(root, ['update', 'rs-fixture-gateway@1.2.0', '--dry-run']);
+    expect(installed.json.result).toMatchObject({ kind: 'update', from: '1.0.0', to: '1.2.0', action: 'switch', steps: ['verify-release', 'flip'], install: { alreadyInstalled: true }, wouldSwitch: true });
+    const current = await rs(root, ['update', 'rs-fixture-gateway@1.0.0', '--dry-run']);
+    expect(current.json.result).toMatchObject({ kind: 'update', from: '1.0.0', to: '1.0.0', action: 'up_to_date', steps: [], wouldSwitch: false });
+    const human = await cli(['--root', root, 'update', 'rs-fixture-gateway@1.1.0', '--dry-run']);
+    expect(human.stdout).toContain('update 1.0.0 → 1.1.0: would run install → verify-release → flip');
+    expect(human.stdout).toContain('dry run: nothing changed');
+    expect(linkOf(root, 'current')).toBe('releases/1.0.0');
+    expect(releaseDirs(root)).toEqual(['1.0.0', '1.2.0']);
+    expect(stateOf(root)).toBe(before);
   });
 
   it('prune --dry-run: what would go, nothing removed; the real prune removes exactly that', async () => {

@@ -1,7 +1,6 @@
 import { planRollback, rollback } from '../../commands/switch.js';
-import { describeSwitchPlan } from './switch.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
-import { transactionOutcome } from '../format.js';
+import { describeSwitchPlan, transactionOutcome } from '../format.js';
 import { handoffOf } from './update.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {

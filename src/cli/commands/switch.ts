@@ -1,8 +1,7 @@
 import { planSwitchTo, switchTo } from '../../commands/switch.js';
-import type { SwitchPlan } from '../../transaction/plan.js';
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
-import { transactionOutcome } from '../format.js';
+import { describeSwitchPlan, transactionOutcome } from '../format.js';
 import { handoffOf } from './update.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
@@ -13,11 +12,4 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
     return { result: plan, human: describeSwitchPlan(plan) };
   }
   return transactionOutcome(await switchTo({ root: ctx.root, version, handoff: handoffOf(ctx), preflight: ctx.values['no-preflight'] !== true, ...ctx.runtime }));
-}
-
-/** A switch or rollback plan for people. */
-export function describeSwitchPlan(plan: SwitchPlan): string {
-  const head = `${plan.kind} ${plan.from ?? '(none)'} → ${plan.to}: ${plan.action === 'up_to_date' ? 'already current, nothing to do' : plan.action === 'refuse' ? 'would be refused' : `would run ${plan.steps.join(' → ')}`}`;
-  const state = plan.state.action === 'none' ? [] : [`state: ${plan.state.action}: ${plan.state.detail}`];
-  return [head, ...state, `supervisor: ${plan.supervisor}`, '(dry run: nothing changed)'].join('\n');
 }

@@ -1,12 +1,12 @@
 import { planInstall } from '../../commands/install.js';
-import { update } from '../../commands/update.js';
+import { planUpdate, update } from '../../commands/update.js';
 import { openSession } from '../../store/session.js';
 import { channelTag } from '../../registry/fetch.js';
 import { describePlan } from './install.js';
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { HandoffOptions } from '../../transaction/schedule.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
-import { transactionOutcome } from '../format.js';
+import { describeSwitchPlan, transactionOutcome } from '../format.js';
 
 export function handoffOf(ctx: CommandContext): HandoffOptions['handoff'] {
   const value = ctx.values.handoff ?? 'auto';
@@ -20,7 +20,11 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const spec = ctx.positionals[0];
   if (ctx.values['dry-run']) {
     const { config } = await openSession({ root: ctx.root, ...ctx.runtime });
-    return describePlan(await planInstall({ root: ctx.root, spec: spec ?? `${config.package}@${channelTag(config)}`, ...ctx.runtime }), true);
+    const install = await planInstall({ root: ctx.root, spec: spec ?? `${config.package}@${channelTag(config)}`, ...ctx.runtime });
+    const plan = await planUpdate({ root: ctx.root, version: install.version, ...ctx.runtime });
+    // The plan's shape is switch's and rollback's; the install plan rides along, and the keys update --dry-run always had stay.
+    const result = { ...plan, install, dryRun: true, version: install.version, wouldSwitch: plan.action !== 'up_to_date' };
+    return { result, human: `${describePlan(install, true).human}\n${describeSwitchPlan(plan)}` };
   }
   return transactionOutcome(await update({ root: ctx.root, ...(spec ? { spec } : {}), handoff: handoffOf(ctx), preflight: ctx.values['no-preflight'] !== true, ...ctx.runtime }));
 }
