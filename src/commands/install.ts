@@ -34,7 +34,7 @@ export interface InstallPlan {
 export async function planInstall(options: InstallOptions): Promise<InstallPlan> {
   const { layout, config, runtime } = await openSession(options);
   // The full document carries dist.unpackedSize and fileCount, which the abbreviated one may not.
-  const pkg = await resolvePackage(options.spec, config, runtime, runtime.cwd, { fullMetadata: true });
+  const pkg = await resolvePackage(options.spec, { config, runtime, where: runtime.cwd, extra: { fullMetadata: true } });
   const state = await readState(layout.root);
   const deps = { ...(pkg.manifest.dependencies as Record<string, string> | undefined), ...(pkg.manifest.optionalDependencies as Record<string, string> | undefined) };
   return {

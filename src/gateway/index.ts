@@ -37,7 +37,7 @@ export async function requestUpdate(options: RequestUpdateOptions): Promise<Tran
       const { version } = await installLocked(session, spec);
       return activateOrSchedule(session, 'update', version, 'always');
     }
-    const pkg = await resolvePackage(spec, session.config, session.runtime, session.runtime.cwd);
+    const pkg = await resolvePackage(spec, { config: session.config, runtime: session.runtime, where: session.runtime.cwd });
     const current = await readLinkVersion(session.layout, 'current');
     if (session.journal.state.releases[pkg.version] || current === pkg.version || session.config.supervisor === 'none') {
       if (!session.journal.state.releases[pkg.version]) await installLocked(session, spec);

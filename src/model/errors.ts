@@ -115,6 +115,27 @@ export function errnoOf(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** Upstream codes of a tarball cut short or corrupt: node-tar's, zlib's, a stream closed early. */
+const CORRUPT_TARBALL_CODES = /^(?:TAR_BAD_ARCHIVE|TAR_ABORT|Z_[A-Z_]+|ERR_STREAM_PREMATURE_CLOSE)$/;
+
+export function isCorruptTarball(error: unknown): boolean {
+  return CORRUPT_TARBALL_CODES.test(errnoOf(error) ?? '');
+}
+
+/**
+ * The one mapping of those upstream errors to BAD_TARBALL, for the download (registry/fetch.ts) and the
+ * unpacker (stage/unpack.ts) alike; `subject` names what the tarball is of, when known.
+ */
+export function asBadTarball(error: unknown, subject?: string): ReleaseSwitcherError {
+  const code = errnoOf(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return new ReleaseSwitcherError('BAD_TARBALL', `The tarball${subject ? ` for ${subject}` : ''} is truncated or corrupt (${message}).`, {
+    hint: 'Download it again; if it persists the published tarball is broken.',
+    cause: error,
+    ...(code ? { details: { upstreamCode: code } } : {}),
+  });
+}
+
 /** Wrap ENOSPC/EDQUOT as DISK_FULL; pass everything else through. */
 export function asDiskFull(error: unknown, what: string): unknown {
   const errno = errnoOf(error);

@@ -3,7 +3,7 @@ import npa from 'npm-package-arg';
 import pacote, { type PacoteManifest, type PacoteOptions } from 'pacote';
 import semver from 'semver';
 import type { Config } from '../store/config.js';
-import { ReleaseSwitcherError, asDiskFull, errnoOf } from '../model/errors.js';
+import { ReleaseSwitcherError, asBadTarball, asDiskFull, errnoOf, isCorruptTarball } from '../model/errors.js';
 import { pathExists } from '../platform/fs.js';
 import type { ResolvedRuntime } from '../model/runtime.js';
 import { checkResolvedVersion } from './version-check.js';
@@ -51,7 +51,21 @@ export interface ResolvedPackage {
   manifest: PacoteManifest;
 }
 
-export async function resolvePackage(rawSpec: string, config: Config, runtime: ResolvedRuntime, where: string, extra: PacoteOptions = {}): Promise<ResolvedPackage> {
+/** What every registry call needs. */
+export interface RegistryRequest {
+  config: Config;
+  runtime: ResolvedRuntime;
+  /** The folder a relative file spec is resolved from (the caller's cwd, or the root). */
+  where: string;
+}
+
+export interface ResolveRequest extends RegistryRequest {
+  /** More pacote options (a dry run asks for `fullMetadata`). @default {} */
+  extra?: PacoteOptions;
+}
+
+export async function resolvePackage(rawSpec: string, request: ResolveRequest): Promise<ResolvedPackage> {
+  const { config, runtime, where, extra = {} } = request;
   const spec = normalizeSpec(rawSpec, config);
   let parsed: ReturnType<typeof npa>;
   try {
@@ -96,7 +110,8 @@ function wrongPackage(spec: string, name: string, config: Config) {
 }
 
 /** Download the tarball to `dest`; pacote checks it against `integrity` while writing. */
-export async function downloadTarball(pkg: ResolvedPackage, dest: string, config: Config, runtime: ResolvedRuntime, where: string): Promise<string> {
+export async function downloadTarball(pkg: ResolvedPackage, dest: string, request: RegistryRequest): Promise<string> {
+  const { config, runtime, where } = request;
   const spec = pkg.resolved.startsWith('file:') || !/^https?:/.test(pkg.resolved) ? pkg.spec : `${pkg.name}@${pkg.resolved}`;
   try {
     const result = await pacote.tarball.file(spec, dest, pacoteOptions(config, runtime, { where, ...(pkg.integrity ? { integrity: pkg.integrity } : {}) }));
@@ -113,6 +128,7 @@ export function fetchError(error: unknown, spec: string): unknown {
   const message = error instanceof Error ? error.message : String(error);
   const make = (ours: ConstructorParameters<typeof ReleaseSwitcherError>[0], text: string, hint: string) =>
     new ReleaseSwitcherError(ours, text, { hint, cause: error, details: code ? { upstreamCode: code } : undefined });
+  if (isCorruptTarball(error)) return asBadTarball(error, spec);
   switch (code) {
     case 'E404':
       return make('PACKAGE_NOT_FOUND', `The registry has no package for ${spec}.`, 'Check the package name and --registry.');
@@ -129,12 +145,6 @@ export function fetchError(error: unknown, spec: string): unknown {
     case 'ENOSPC':
     case 'EDQUOT':
       return asDiskFull(error, `downloading ${spec}`);
-    case 'TAR_BAD_ARCHIVE':
-    case 'TAR_ABORT':
-    case 'Z_BUF_ERROR':
-    case 'Z_DATA_ERROR':
-    case 'ERR_STREAM_PREMATURE_CLOSE':
-      return make('BAD_TARBALL', `The tarball for ${spec} is truncated or corrupt (${message}).`, 'Try again; if it persists the published tarball is broken.');
     case 'ENOTFOUND':
     case 'ECONNREFUSED':
     case 'ECONNRESET':

@@ -150,7 +150,18 @@ async function defaultEntry(config: Config, root: string): Promise<{ entry: stri
 }
 
 /** A drop-in when somebody else's unit exists (keeping how it runs), else a whole unit (ours, rewritten on every install). */
-async function planSystemd(config: Config, root: string, service: ServiceOptions, where: PathOptions, install: boolean): Promise<Planned> {
+interface SystemdRequest {
+  config: Config;
+  root: string;
+  service: ServiceOptions;
+  /** The manager's scope and the environment to reach it. */
+  where: PathOptions;
+  /** Whether it will be written (an unknown existing unit is then an error, not a guess). */
+  install: boolean;
+}
+
+async function planSystemd(request: SystemdRequest): Promise<Planned> {
+  const { config, root, service, where, install } = request;
   const existing = await existingUnit(config, where);
   if (existing === undefined && install) {
     throw new ReleaseSwitcherError('SUPERVISOR_FAILED', `Cannot ask the ${where.scope} manager whether ${unitNameOf(config)} exists (systemctl${where.scope === 'user' ? ' --user' : ''} cat failed).`, {
@@ -205,7 +216,7 @@ export async function unit(options: UnitOptions): Promise<UnitResult> {
   const planned =
     config.supervisor === 'launchd'
       ? planPlist(config, root, await withEntry(config, root, service), env)
-      : await planSystemd(config, root, service, { scope: options.scope ?? scopeOf(config), env }, options.install === true);
+      : await planSystemd({ config, root, service, where: { scope: options.scope ?? scopeOf(config), env }, install: options.install === true });
   if (options.install) await planned.write();
   const { write: _write, ...result } = planned;
   return { ...result, installed: options.install === true };

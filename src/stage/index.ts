@@ -64,7 +64,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   const checkAbort = () => runtime.signal?.throwIfAborted();
 
   progress({ phase: 'download', message: `fetching ${pkg.name}@${pkg.version} from ${pkg.resolved}`, total: pkg.manifest.dist?.unpackedSize, unit: 'bytes' });
-  const integrity = await downloadTarball(pkg, tarball, config, runtime, layout.root);
+  const integrity = await downloadTarball(pkg, tarball, { config, runtime, where: layout.root });
   const downloaded = (await fs.stat(tarball)).size;
   progress({ phase: 'download', message: `fetched, integrity ${integrity.slice(0, 20)}…`, done: downloaded, total: downloaded, unit: 'bytes' });
   checkAbort();

@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { type Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { ReleaseSwitcherError, asDiskFull, isReleaseSwitcherError } from '../model/errors.js';
+import { ReleaseSwitcherError, asBadTarball, asDiskFull, isCorruptTarball, isReleaseSwitcherError } from '../model/errors.js';
 import { type RawEntry, TarReader, TarRefusal, type TarEvent } from './tar-reader.js';
 import { TreeModel, entrySegments } from './unpack-tree.js';
 import { FileBody, type UnpackedEntry, Writer } from './unpack-writer.js';
@@ -166,9 +166,6 @@ function unpackError(error: unknown, signal: AbortSignal | undefined): unknown {
       ? new ReleaseSwitcherError('BAD_TARBALL', `The tarball is truncated or corrupt: ${error.message}.`, { hint: 'Download it again; if it persists the tarball is broken.', cause: error })
       : new ReleaseSwitcherError('BAD_TARBALL', `The tarball is unsafe: ${error.message}.`, { hint: 'Do not install this package; report it to its publisher.', cause: error, details: { problem: error.message } });
   }
-  const code = (error as NodeJS.ErrnoException)?.code ?? '';
-  if (code.startsWith('Z_') || code === 'ERR_STREAM_PREMATURE_CLOSE') {
-    return new ReleaseSwitcherError('BAD_TARBALL', `The tarball is truncated or corrupt (${(error as Error).message}).`, { hint: 'Download it again; if it persists the tarball is broken.', cause: error });
-  }
+  if (isCorruptTarball(error)) return asBadTarball(error);
   return asDiskFull(error, 'unpacking a tarball');
 }

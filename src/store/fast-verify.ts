@@ -37,7 +37,7 @@ export async function diffByFingerprints(root: string, files: readonly ManifestE
   const refreshed = new Map<string, string>();
   const children = recheck.some(({ entry }) => entry.type === 'dir') ? childrenOf(files) : new Map<string, Set<string>>();
   await mapLimit(recheck, RECHECK_PARALLELISM, async ({ entry, abs, stat }) => {
-    const problem = await checkEntry(entry, abs, stat.isDirectory(), stat.isSymbolicLink());
+    const problem = await checkEntry(entry, { abs, isDir: stat.isDirectory(), isLink: stat.isSymbolicLink() });
     if (problem) return void problems.push(`${entry.path}: ${problem}`);
     if (entry.type === 'dir') {
       const extra = await extraEntries(root, entry.path, children.get(entry.path) ?? new Set());

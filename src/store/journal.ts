@@ -117,13 +117,16 @@ export class Journal {
   }
 }
 
+export interface StepRequest {
+  journal: Journal;
+  tx: Transaction;
+  /** The step's name in the transaction. */
+  name: string;
+}
+
 /** Time one step: recorded as running before it runs, then ok/failed with its duration. */
-export async function runStep<T>(
-  journal: Journal,
-  tx: Transaction,
-  name: string,
-  action: (step: Step) => Promise<T>,
-): Promise<T> {
+export async function runStep<T>(request: StepRequest, action: (step: Step) => Promise<T>): Promise<T> {
+  const { journal, tx, name } = request;
   const step: Step = { name, status: 'running', ms: 0 };
   tx.steps.push(step);
   await journal.commit();

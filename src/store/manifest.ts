@@ -110,14 +110,23 @@ export async function diffAgainstManifest(root: string, files: readonly Manifest
   await mapLimit(actual, HASH_PARALLELISM, async ({ rel, abs, dirent }) => {
     const entry = expected.get(rel);
     if (!entry) return;
-    const problem = await checkEntry(entry, abs, dirent.isDirectory(), dirent.isSymbolicLink());
+    const problem = await checkEntry(entry, { abs, isDir: dirent.isDirectory(), isLink: dirent.isSymbolicLink() });
     if (problem) problems.push(`${rel}: ${problem}`);
   });
   return problems.sort();
 }
 
 /** One entry against its manifest record, in full (a file is re-hashed); undefined when it matches. */
-export async function checkEntry(entry: ManifestEntry, abs: string, isDir: boolean, isLink: boolean): Promise<string | undefined> {
+export interface FoundEntry {
+  /** Where it is on disk. */
+  abs: string;
+  /** What the walk found there (lstat: a symlink is not followed). */
+  isDir: boolean;
+  isLink: boolean;
+}
+
+export async function checkEntry(entry: ManifestEntry, found: FoundEntry): Promise<string | undefined> {
+  const { abs, isDir, isLink } = found;
   try {
     if (entry.type === 'dir') {
       if (!isDir) return 'expected a directory';

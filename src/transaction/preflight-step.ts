@@ -19,7 +19,7 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
   const { config, journal, layout, runtime } = session;
   if (!config.preflight || !config.healthUrl) return;
   const isolation: PreflightIsolation = config.supervisor === 'systemd' || config.supervisor === 'systemd-system' ? { kind: 'systemd', scope: config.supervisor === 'systemd' ? 'user' : 'system' } : { kind: 'group' };
-  const result = await runStep(journal, tx, 'preflight', async (step) => {
+  const result = await runStep({ journal, tx, name: 'preflight' }, async (step) => {
     const paths = await resolveStatePaths(config.statePaths, runtime.env);
     const outcome = await runPreflight({
       node: config.node ?? process.execPath,

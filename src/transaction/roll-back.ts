@@ -30,7 +30,7 @@ export async function rollBack(run: Run, supervisor: Supervisor, failure: Failur
   else delete tx.restore; // a switch's own request (a rollback with a restore) is not for the way back
   if (plan.action === 'keep') tx.steps.push({ name: 'restore-state', status: 'skipped', ms: 0, detail: plan.detail });
   try {
-    await runStep(journal, tx, 'rollback', async (step) => {
+    await runStep({ journal, tx, name: 'rollback' }, async (step) => {
       await flipBack(layout, { current: previous, previous: tx.before?.previous ?? null });
       step.detail = `${failure.detail}; current -> releases/${previous}`;
     });

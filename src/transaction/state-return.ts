@@ -100,7 +100,7 @@ export async function checkStateStep(session: JournalSession, tx: Transaction, o
   if (options.leaving === null) return;
   const plan = await planStateReturn({ layout, config, state: journal.state, leaving: options.leaving, target: options.target });
   if (plan.action === 'none') return;
-  await runStep(journal, tx, 'check-state', async (step) => {
+  await runStep({ journal, tx, name: 'check-state' }, async (step) => {
     step.detail = plan.detail;
     if (plan.action === 'refuse') throw new ReleaseSwitcherError('STATE_SNAPSHOT_MISSING', `Not switching to ${options.target}: ${plan.detail}.`, { hint: plan.hint });
     if (plan.action !== 'restore') return;

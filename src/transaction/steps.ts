@@ -31,7 +31,7 @@ export interface Failure {
 export async function verifyReleaseStep(run: Run): Promise<void> {
   const { layout, journal, runtime } = run.session;
   const target = run.tx.to!;
-  await runStep(journal, run.tx, 'verify-release', async (step) => {
+  await runStep({ journal, tx: run.tx, name: 'verify-release' }, async (step) => {
     runtime.onProgress({ phase: 'verify-release', message: `checking release ${target} against its manifest` });
     // Stat fingerprints, re-hashing only what moved; proving the way back now means an automatic
     // rollback's flip-back finds it checked and costs no hashing while nothing serves.
@@ -46,7 +46,7 @@ export async function verifyReleaseStep(run: Run): Promise<void> {
 export async function flipStep(run: Run): Promise<void> {
   const { layout, journal, runtime } = run.session;
   const { from, to } = run.tx;
-  await runStep(journal, run.tx, 'flip', async (step) => {
+  await runStep({ journal, tx: run.tx, name: 'flip' }, async (step) => {
     if (from !== null) await pointLink(layout, 'previous', from);
     crashPoint('activate:previous-flipped');
     await pointLink(layout, 'current', to!);
@@ -68,7 +68,7 @@ export async function completeFlip(run: Run): Promise<void> {
  * a stop that escalated to SIGKILL), in which case it is reset and started, and that is recorded.
  */
 export async function restartStep(run: Run, supervisor: Supervisor, name: string): Promise<ServiceState> {
-  return runStep(run.session.journal, run.tx, name, async (step) => {
+  return runStep({ journal: run.session.journal, tx: run.tx, name }, async (step) => {
     run.session.runtime.onProgress({ phase: 'restart', message: `restarting ${supervisor.unit} (${supervisor.name})` });
     await supervisor.restart();
     let state = await supervisor.state();
@@ -98,7 +98,7 @@ export async function verifyStep(run: Run, supervisor: Supervisor, options: Veri
   const { config, runtime, journal } = run.session;
   const { name, version, baseline } = options;
   let result!: VerifyResult;
-  await runStep(journal, run.tx, name, async (step: Step) => {
+  await runStep({ journal, tx: run.tx, name }, async (step: Step) => {
     result = await verifyRunning(
       {
         supervisor,
