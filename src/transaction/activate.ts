@@ -111,7 +111,8 @@ async function upToTheFlip(run: Run, preflight: boolean): Promise<void> {
     if (preflight) await preflightStep(session, tx, tx.to!);
     await flipStep(run);
   } catch (error) {
-    await undo(run, isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error');
+    // When even the undo fails (a full disk), the transaction stays journaled and recovery undoes it; the first error is the one to see.
+    await undo(run, isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error').catch(() => undefined);
     if (isReleaseSwitcherError(error)) error.result = tx;
     throw error;
   }
