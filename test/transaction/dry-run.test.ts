@@ -52,6 +52,9 @@ describe('--dry-run plans', () => {
       install: { dryRun: true, version: '1.1.0', alreadyInstalled: false, current: '1.0.0' },
       dryRun: true, version: '1.1.0', wouldSwitch: true,
     });
+    // What update --dry-run said before stays at the top; the tarball's address is install.from.
+    expect(r.json.result).toMatchObject({ alreadyInstalled: false, current: '1.0.0', integrity: expect.stringMatching(/^sha512-/), tarballSize: expect.any(Number) });
+    expect(r.json.result.install.from).toMatch(/rs-fixture-gateway-1\.1\.0\.tgz$/);
     const switchPlan = (await rs(root, ['switch', '1.2.0', '--dry-run'])).json.result;
     expect(Object.keys(r.json.result)).toEqual(expect.arrayContaining(Object.keys(switchPlan)));
     const installed = await rs(root, ['update', 'rs-fixture-gateway@1.2.0', '--dry-run']);
