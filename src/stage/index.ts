@@ -25,6 +25,7 @@ import { scriptEnv } from './dep-scripts.js';
 import type { NodeRuntime } from '../platform/node.js';
 import type { DependencyOptions } from './dependencies.js';
 import { type ResolvedPackage, downloadTarball } from '../registry/fetch.js';
+import { signatureInvalid, unsignedDependencies } from '../registry/signatures.js';
 import { checkEngines, probeNode } from '../platform/node.js';
 import { smokeCheck } from './smoke.js';
 import { probeImmutable } from '../platform/immutable.js';
@@ -73,7 +74,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   const flat = flatNpmOptions(runtime.npmConfig, runtime.npmCache, config.registry);
   // Resolution (a child on the configured Node) runs while the main tarball is unpacked.
   const treeP = registrySpec(pkg)
-    ? resolveTree({ spec: `${pkg.name}@${pkg.version}`, packageName: pkg.name, nodePath: node.path, npmConfig: runtime.npmConfig, npmCache: runtime.npmCache, registry: config.registry, env: runtime.env, signal: runtime.signal })
+    ? resolveTree({ spec: `${pkg.name}@${pkg.version}`, packageName: pkg.name, nodePath: node.path, npmConfig: runtime.npmConfig, npmCache: runtime.npmCache, registry: config.registry, env: runtime.env, signal: runtime.signal, verify: pkg.dependencySignatures?.pacote })
     : Promise.resolve(undefined);
   treeP.catch(() => undefined);
   // One pass checks, writes and hashes each entry; the package's own files need no hashing later
@@ -96,6 +97,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   const depOptions = { pkgDir, node, npm: config.npm, env: runtime.env, npmCache: runtime.npmCache, registry: config.registry, onLine: (line: string) => progress({ phase: 'dependencies', message: line }) } as const;
 
   const tree = await treeP;
+  if (tree) refuseUnsignedDependencies(pkg, tree);
   progress({ phase: 'resolve', message: tree ? `${tree.deps.length} dependencies resolved with Node ${tree.node}` : 'not a registry package: full install' });
   const reason = tree ? await fallbackReason(tree, pkgDir) : 'the package does not come from a registry';
   let outcome: { known: ReadonlyMap<string, KnownHash>; shared: Set<string>; reused: Reused; fallback: string | null } | undefined;
@@ -123,7 +125,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
     known: outcome.known,
     shared: outcome.shared,
     progress,
-    identity: { name: pkg.name, version: pkg.version, integrity: pkg.integrity ?? integrity, source: pkg.resolved, node: { path: node.path, version: node.version } },
+    identity: { name: pkg.name, version: pkg.version, integrity: pkg.integrity ?? integrity, source: pkg.resolved, node: { path: node.path, version: node.version }, signatures: signatureRecord(pkg, outcome.fallback) },
   });
   return { dir: pkgDir, ...sealed, reused: outcome.reused, fallback: outcome.fallback };
 }
@@ -134,7 +136,7 @@ export interface SealInput {
   pkgDir: string;
   /** Releases to share identical files with, newest first. */
   earlier: string[];
-  identity: Pick<ReleaseMarker, 'name' | 'version' | 'integrity' | 'source' | 'node'>;
+  identity: Pick<ReleaseMarker, 'name' | 'version' | 'integrity' | 'source' | 'node' | 'signatures'>;
   known?: ReadonlyMap<string, KnownHash>;
   /** Files already hardlinked from an earlier release (not deduped or chmodded again). */
   shared?: ReadonlySet<string>;
@@ -187,6 +189,21 @@ async function earlierManifests(layout: Layout, versions: string[]): Promise<Ear
     if (marker) out.push({ dir: layout.release(version), files: marker.files, immutable: marker.immutable === true });
   }
   return out;
+}
+
+/** A dependency without a signature where its registry publishes keys (a bad one failed resolution already). */
+function refuseUnsignedDependencies(pkg: ResolvedPackage, tree: ResolvedTree): void {
+  const plan = pkg.dependencySignatures;
+  const unsigned = plan ? unsignedDependencies(plan, tree.deps) : [];
+  if (unsigned.length > 0) {
+    throw signatureInvalid(`${unsigned.length} dependencies of ${pkg.name}@${pkg.version} have no registry signature, but their registry publishes signing keys (${unsigned.slice(0, 5).join(', ')}${unsigned.length > 5 ? ', …' : ''})`, { unsigned });
+  }
+}
+
+/** The package's verdict, and the dependencies': verified at resolution, and staged from that tree unless npm installed them itself. */
+function signatureRecord(pkg: ResolvedPackage, fallback: string | null): ReleaseMarker['signatures'] {
+  const dependencies = pkg.signatures.status === 'skipped' || fallback !== null ? 'skipped' : pkg.dependencySignatures ? 'verified' : 'unsigned';
+  return { ...pkg.signatures, dependencies };
 }
 
 function registrySpec(pkg: ResolvedPackage): boolean {
