@@ -31,6 +31,8 @@ export interface InstallPlan {
   dependencies: number;
   alreadyInstalled: boolean;
   current: string | null;
+  /** The registry signature check, done as install would do it (a bad one fails the plan with SIGNATURE_INVALID). */
+  signatures: 'verified' | 'unsigned' | 'skipped';
 }
 
 /** What `install SPEC` would do, without doing it: resolve only (no lock, nothing written). */
@@ -51,6 +53,7 @@ export async function planInstall(options: InstallOptions): Promise<InstallPlan>
     dependencies: Object.keys(deps).length,
     alreadyInstalled: Boolean(state.releases[pkg.version]),
     current: await readLinkVersion(layout, 'current'),
+    signatures: pkg.signatures.status,
   };
 }
 

@@ -21,7 +21,7 @@ export function describePlan(plan: InstallPlan, update: boolean): CommandOutcome
   const lines = [
     `would ${plan.alreadyInstalled ? 'reuse the installed' : 'install'} ${plan.version} (${size}, plus ${plan.dependencies} direct dependencies)`,
     `from ${plan.from}`,
-    `integrity ${plan.integrity ?? 'unknown'}`,
+    `integrity ${plan.integrity ?? 'unknown'}, registry signature ${plan.signatures}`,
     ...(update ? [plan.current === plan.version ? `${plan.version} is already current: nothing to switch` : `then switch ${plan.current ?? '(none)'} → ${plan.version}`] : []),
   ];
   return { result: update ? { ...plan, wouldSwitch: plan.current !== plan.version } : plan, human: lines.join('\n') };
