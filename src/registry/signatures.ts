@@ -172,6 +172,24 @@ export interface DependencyPlan {
   registries: string[];
 }
 
+/** A dependency without a signature where its registry publishes keys is SIGNATURE_INVALID (a bad one failed resolution already). */
+export function refuseUnsignedDependencies(plan: DependencyPlan | null, deps: Parameters<typeof unsignedDependencies>[1], of: string): void {
+  const unsigned = plan ? unsignedDependencies(plan, deps) : [];
+  if (unsigned.length === 0) return;
+  const some = `${unsigned.slice(0, 5).join(', ')}${unsigned.length > 5 ? ', …' : ''}`;
+  const what = unsigned.length === 1 ? `1 dependency of ${of} has` : `${unsigned.length} dependencies of ${of} have`;
+  throw signatureInvalid(`${what} no registry signature (${some}), but the registry publishes signing keys`, { unsigned });
+}
+
+/**
+ * The package's record with the dependencies' verdict: verified at resolution and staged from that very tree,
+ * unless a full npm install fetched them itself (`fallback`), which verifies nothing.
+ */
+export function withDependencies(record: SignatureRecord, plan: DependencyPlan | null, fallback: string | null): SignatureRecord {
+  const dependencies: SignatureStatus = record.status === 'skipped' || fallback !== null ? 'skipped' : plan ? 'verified' : 'unsigned';
+  return { ...record, dependencies };
+}
+
 /** Dependencies resolved from a registry that carry no signature (verified ones passed pacote already). */
 export function unsignedDependencies(plan: DependencyPlan, deps: { name: string; version: string; resolved: string | null; signed?: boolean }[]): string[] {
   const fromRegistry = (resolved: string | null) => resolved !== null && plan.registries.some((r) => resolved.startsWith(r.endsWith('/') ? r : `${r}/`));

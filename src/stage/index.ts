@@ -25,7 +25,7 @@ import { scriptEnv } from './dep-scripts.js';
 import type { NodeRuntime } from '../platform/node.js';
 import type { DependencyOptions } from './dependencies.js';
 import { type ResolvedPackage, downloadTarball } from '../registry/fetch.js';
-import { signatureInvalid, unsignedDependencies } from '../registry/signatures.js';
+import { refuseUnsignedDependencies, withDependencies } from '../registry/signatures.js';
 import { checkEngines, probeNode } from '../platform/node.js';
 import { smokeCheck } from './smoke.js';
 import { probeImmutable } from '../platform/immutable.js';
@@ -97,7 +97,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   const depOptions = { pkgDir, node, npm: config.npm, env: runtime.env, npmCache: runtime.npmCache, registry: config.registry, onLine: (line: string) => progress({ phase: 'dependencies', message: line }) } as const;
 
   const tree = await treeP;
-  if (tree) refuseUnsignedDependencies(pkg, tree);
+  if (tree) refuseUnsignedDependencies(pkg.dependencySignatures, tree.deps, `${pkg.name}@${pkg.version}`);
   progress({ phase: 'resolve', message: tree ? `${tree.deps.length} dependencies resolved with Node ${tree.node}` : 'not a registry package: full install' });
   const reason = tree ? await fallbackReason(tree, pkgDir) : 'the package does not come from a registry';
   let outcome: { known: ReadonlyMap<string, KnownHash>; shared: Set<string>; reused: Reused; fallback: string | null } | undefined;
@@ -125,7 +125,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
     known: outcome.known,
     shared: outcome.shared,
     progress,
-    identity: { name: pkg.name, version: pkg.version, integrity: pkg.integrity ?? integrity, source: pkg.resolved, node: { path: node.path, version: node.version }, signatures: signatureRecord(pkg, outcome.fallback) },
+    identity: { name: pkg.name, version: pkg.version, integrity: pkg.integrity ?? integrity, source: pkg.resolved, node: { path: node.path, version: node.version }, signatures: withDependencies(pkg.signatures, pkg.dependencySignatures, outcome.fallback) },
   });
   return { dir: pkgDir, ...sealed, reused: outcome.reused, fallback: outcome.fallback };
 }
@@ -189,21 +189,6 @@ async function earlierManifests(layout: Layout, versions: string[]): Promise<Ear
     if (marker) out.push({ dir: layout.release(version), files: marker.files, immutable: marker.immutable === true });
   }
   return out;
-}
-
-/** A dependency without a signature where its registry publishes keys (a bad one failed resolution already). */
-function refuseUnsignedDependencies(pkg: ResolvedPackage, tree: ResolvedTree): void {
-  const plan = pkg.dependencySignatures;
-  const unsigned = plan ? unsignedDependencies(plan, tree.deps) : [];
-  if (unsigned.length > 0) {
-    throw signatureInvalid(`${unsigned.length} dependencies of ${pkg.name}@${pkg.version} have no registry signature, but their registry publishes signing keys (${unsigned.slice(0, 5).join(', ')}${unsigned.length > 5 ? ', …' : ''})`, { unsigned });
-  }
-}
-
-/** The package's verdict, and the dependencies': verified at resolution, and staged from that tree unless npm installed them itself. */
-function signatureRecord(pkg: ResolvedPackage, fallback: string | null): ReleaseMarker['signatures'] {
-  const dependencies = pkg.signatures.status === 'skipped' || fallback !== null ? 'skipped' : pkg.dependencySignatures ? 'verified' : 'unsigned';
-  return { ...pkg.signatures, dependencies };
 }
 
 function registrySpec(pkg: ResolvedPackage): boolean {
