@@ -8,6 +8,8 @@ import { linkOf, readState, releaseDirs, stagingEntries } from '../support/root.
 import { type SignedPackage, startSigningRegistry } from '../support/signing-registry.ts';
 
 const fixtures = inject('fixtures');
+/** Up to four installs through the CLI per test; under a loaded suite one install has taken 30 s. */
+const SLOW = 180_000;
 const tarballOf = (spec: string) => fixtures.packages.find((p) => p.spec === spec)!.tarball;
 
 /** The gateway 1.0.0 (dep rs-fixture-dep 1.0.0 exactly) and 1.1.0 (^1.0.0), and that dep: all signed unless told otherwise. */
@@ -52,7 +54,7 @@ describe('a registry that publishes a key and signs with it', () => {
     expect(marker(root, '1.0.0').signatures).toEqual({ status: 'verified', provenance: true, registry: registry.url, keyids: [registry.keyid], dependencies: 'verified' });
     const list = await rs(root, ['list']);
     expect(list.json.result.releases[0]).toMatchObject({ version: '1.0.0', signatures: 'verified', provenance: true });
-  });
+  }, SLOW);
 
   it('a bad signature → SIGNATURE_INVALID (exit 1) for install and update; current, releases/ and staging untouched', async () => {
     const registry = await signingRegistry();
@@ -64,7 +66,7 @@ describe('a registry that publishes a key and signs with it', () => {
     expect(error.message).toMatch(/invalid registry signature/);
     await expectRefused(root, ['update', 'rs-fixture-gateway@1.1.0'], 'releases/1.0.0');
     expect(readState(root).releases['1.1.0']).toBeUndefined();
-  });
+  }, SLOW);
 
   it('a signature by a key the registry does not publish, or none where it publishes keys → SIGNATURE_INVALID (auto, as npm audit signatures; always)', async () => {
     const registry = await signingRegistry({ 'rs-fixture-gateway@1.0.0': { signature: 'unknown-key' } });
@@ -73,7 +75,7 @@ describe('a registry that publishes a key and signs with it', () => {
     registry.modes.set('rs-fixture-gateway@1.0.0', 'none');
     expect((await expectRefused(root, ['install', 'rs-fixture-gateway@1.0.0'], null)).message).toMatch(/no registry signature/);
     await expectRefused(root, ['install', 'rs-fixture-gateway@1.0.0', '--verify-signatures', 'always'], null);
-  });
+  }, SLOW);
 
   it('a dependency with a bad or no signature → SIGNATURE_INVALID, naming it', async () => {
     const registry = await signingRegistry({ 'rs-fixture-dep@1.0.0': { signature: 'bad' } });
@@ -81,7 +83,7 @@ describe('a registry that publishes a key and signs with it', () => {
     expect((await expectRefused(root, ['install', 'rs-fixture-gateway@1.0.0'], null)).message).toMatch(/rs-fixture-dep@1\.0\.0/);
     registry.modes.set('rs-fixture-dep@1.0.0', 'none');
     expect((await expectRefused(root, ['install', 'rs-fixture-gateway@1.0.0'], null)).message).toMatch(/rs-fixture-dep@1\.0\.0/);
-  });
+  }, SLOW);
 
   it('--verify-signatures never skips a bad signature and records skipped; init sets the default, a call overrides it', async () => {
     const registry = await signingRegistry({ 'rs-fixture-gateway@1.0.0': { signature: 'bad' } });
@@ -94,7 +96,7 @@ describe('a registry that publishes a key and signs with it', () => {
     expect(r.json.result.signatures).toBe('skipped');
     expect(marker(root, '1.0.0').signatures).toMatchObject({ status: 'skipped', dependencies: 'skipped' });
     expect(registry.requests.filter((r) => r === 'GET /-/npm/v1/keys').length, 'never does not even ask for keys').toBe(asked);
-  });
+  }, SLOW);
 });
 
 describe('a registry without keys', () => {
@@ -107,7 +109,7 @@ describe('a registry without keys', () => {
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     expect(r.json.result.signatures).toBe('unsigned');
     expect(marker(root, '1.0.0').signatures).toMatchObject({ status: 'unsigned', registry: registry.url, dependencies: 'unsigned' });
-  });
+  }, SLOW);
 
   it('a keys endpoint that fails (500) → FETCH_FAILED under auto: whether the registry has keys cannot be told', async () => {
     const registry = await signingRegistry();
@@ -120,7 +122,7 @@ describe('a registry without keys', () => {
     const plan = await rs(root, ['install', 'rs-fixture-gateway@1.0.0', '--dry-run']);
     expect(plan.json.result).toMatchObject({ dryRun: true, version: '1.0.0', signatures: 'verified' });
     expect(releaseDirs(root)).toEqual([]);
-  });
+  }, SLOW);
 
   it('Verdaccio (no keys endpoint): auto installs and records unsigned; always → SIGNATURE_INVALID', async () => {
     const root = await rootOn(inject('registryUrl'));
@@ -128,7 +130,7 @@ describe('a registry without keys', () => {
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     expect(r.json.result.signatures).toBe('unsigned');
     await expectRefused(root, ['install', 'rs-fixture-gateway@1.1.0', '--verify-signatures', 'always'], null);
-  });
+  }, SLOW);
 });
 
 describe('a tarball is not a registry version', () => {
@@ -139,7 +141,7 @@ describe('a tarball is not a registry version', () => {
     const r = await rs(root, ['install', tarball]);
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     expect(r.json.result.signatures).toBe('skipped');
-  });
+  }, SLOW);
 });
 
 describe('the setting', () => {
@@ -156,5 +158,5 @@ describe('the setting', () => {
     const r = await cli(['--root', root, '--json', 'list']);
     expect(r.json.error.code).toBe('INVALID_CONFIG');
     expect(r.exitCode).toBe(1);
-  });
+  }, SLOW);
 });
