@@ -13,13 +13,13 @@ export { adopt, type AdoptOptions, type AdoptResult } from './commands/adopt.js'
 export { doctor, type DoctorOptions, type DoctorResult } from './commands/doctor.js';
 export type { CheckResult as DoctorCheck } from './doctor/checks.js';
 export { recover, type RecoverResult } from './commands/recover.js';
-export { type Config, type Settings, type SupervisorName, type Channel, SUPERVISORS, CHANNELS, readConfig } from './store/config.js';
+export { type Config, type Settings, type SupervisorName, type Channel, type SignaturePolicy, SUPERVISORS, CHANNELS, SIGNATURE_POLICIES, readConfig } from './store/config.js';
 export { ReleaseSwitcherError, ErrorCodes, ExitCode, type ErrorCode, isReleaseSwitcherError } from './model/errors.js';
 export type { Transaction, TransactionStatus, TransactionKind, Step, ReleaseRecord, ReleaseState, State } from './model/state.js';
 export { LAYOUT_VERSION, RELEASE_MARKER, layoutOf, type Layout } from './store/layout.js';
 export { flipSymlink } from './store/links.js';
 export { LOCK_STALE_MS } from './store/lock.js';
-export type { ReleaseMarker, ManifestEntry } from './store/manifest.js';
+export type { ReleaseMarker, ManifestEntry, SignatureRecord, SignatureStatus } from './store/manifest.js';
 export type { Runtime, ProgressEvent, Phase } from './model/runtime.js';
 export type { RootOptions } from './store/session.js';
 export { unit, systemdDropIn, systemdUnit, dropInPath, unitPath, installDropIn, type UnitOptions, type UnitResult, type ServiceOptions, type UnitKind, type UnitScope } from './service/unit.js';

@@ -38,6 +38,9 @@ const dryRunOption: Record<string, OptionDef> = {
 const noPreflightOption: Record<string, OptionDef> = {
   'no-preflight': { type: 'boolean', description: 'skip the rehearsal of the candidate before the flip' },
 };
+const verifySignaturesOption: Record<string, OptionDef> = {
+  'verify-signatures': { type: 'string', value: 'WHEN', description: 'auto | always | never: check the registry signature (auto: where the registry publishes keys; default from init)' },
+};
 const handoffOption: Record<string, OptionDef> = {
   handoff: { type: 'string', value: 'WHERE', description: 'auto | always | never: run the switch outside the service (auto: when called from inside it)' },
 };
@@ -78,6 +81,7 @@ export const COMMANDS: CommandDef[] = [
       'cooldown-hours': { type: 'string', value: 'N', description: 'auto-update takes a version only N hours after it was published (default 0)' },
       'rollout-percent': { type: 'string', value: 'P', description: 'auto-update: share of hosts that take a new version, by host id (default 100)' },
       'host-id': { type: 'string', value: 'ID', description: 'this host for rollout and jitter (default /etc/machine-id, else the hostname)' },
+      'verify-signatures': { type: 'string', value: 'WHEN', description: 'auto | always | never: registry signatures (default auto: verify where the registry publishes keys)' },
       ...waitOption,
     },
     examples: ['release-switcher init --package openclaw --node /opt/node24/bin/node', 'release-switcher --root /srv/app init --package my-gateway --registry http://127.0.0.1:4873'],
@@ -87,7 +91,7 @@ export const COMMANDS: CommandDef[] = [
     name: 'install',
     summary: 'fetch, verify, extract, install dependencies, smoke-check and seal a release; never touches current',
     args: 'SPEC',
-    options: { ...dryRunOption, ...waitOption },
+    options: { ...dryRunOption, ...verifySignaturesOption, ...waitOption },
     examples: ['release-switcher install openclaw@2026.9.6', 'release-switcher install openclaw@beta', 'release-switcher install ./openclaw-2026.9.6.tgz'],
     load: () => import('./commands/install.js'),
   },
@@ -111,7 +115,7 @@ export const COMMANDS: CommandDef[] = [
     name: 'update',
     summary: 'install SPEC if needed, then switch to it: restart, verify, roll back on failure',
     args: '[SPEC]',
-    options: { ...dryRunOption, ...handoffOption, ...noPreflightOption, ...waitOption },
+    options: { ...dryRunOption, ...verifySignaturesOption, ...handoffOption, ...noPreflightOption, ...waitOption },
     examples: ['release-switcher update', 'release-switcher update openclaw@2026.9.6 --json'],
     load: () => import('./commands/update.js'),
   },

@@ -3,7 +3,8 @@ import { resolvePackage } from '../registry/fetch.js';
 import { type InstallResult, installLocked } from '../stage/install.js';
 import { readState } from '../store/journal.js';
 import { readLinkVersion } from '../store/links.js';
-import { type RootOptions, openSession } from '../store/session.js';
+import type { SignaturePolicy } from '../store/config.js';
+import { type RootOptions, openSession, withSignaturePolicy } from '../store/session.js';
 import { mutate } from '../transaction/mutate.js';
 
 export type { InstallResult };
@@ -11,6 +12,8 @@ export type { InstallResult };
 export interface InstallOptions extends RootOptions {
   /** npm spec: NAME@VERSION|TAG|RANGE, a bare version, tag or range of the managed package, a .tgz path or URL. */
   spec: string;
+  /** Registry signatures for this call: auto (verify where the registry publishes keys), always, never. @default config.json's verifySignatures ("auto") */
+  verifySignatures?: SignaturePolicy;
 }
 
 
@@ -28,11 +31,13 @@ export interface InstallPlan {
   dependencies: number;
   alreadyInstalled: boolean;
   current: string | null;
+  /** The registry signature check, done as install would do it (a bad one fails the plan with SIGNATURE_INVALID). */
+  signatures: 'verified' | 'unsigned' | 'skipped';
 }
 
 /** What `install SPEC` would do, without doing it: resolve only (no lock, nothing written). */
 export async function planInstall(options: InstallOptions): Promise<InstallPlan> {
-  const { layout, config, runtime } = await openSession(options);
+  const { layout, config, runtime } = withSignaturePolicy(await openSession(options), options.verifySignatures);
   // The full document carries dist.unpackedSize and fileCount, which the abbreviated one may not.
   const pkg = await resolvePackage(options.spec, { config, runtime, where: runtime.cwd, extra: { fullMetadata: true } });
   const state = await readState(layout.root);
@@ -48,6 +53,7 @@ export async function planInstall(options: InstallOptions): Promise<InstallPlan>
     dependencies: Object.keys(deps).length,
     alreadyInstalled: Boolean(state.releases[pkg.version]),
     current: await readLinkVersion(layout, 'current'),
+    signatures: pkg.signatures.status,
   };
 }
 
@@ -65,5 +71,5 @@ async function tarballSize(resolved: string): Promise<number | null> {
 
 /** Stage and seal a release into releases/<version>. Never touches `current`. */
 export async function install(options: InstallOptions): Promise<InstallResult> {
-  return mutate(options, `install ${options.spec}`, (session) => installLocked(session, options.spec));
+  return mutate(options, `install ${options.spec}`, (session) => installLocked(withSignaturePolicy(session, options.verifySignatures), options.spec));
 }

@@ -15,6 +15,10 @@ export interface ReleaseInfo {
   source: string;
   /** Why it is bad, when it is. */
   reason?: string;
+  /** Registry signature check at install (absent for releases installed before it existed). */
+  signatures?: 'verified' | 'unsigned' | 'skipped';
+  /** The version announced a provenance attestation. */
+  provenance?: boolean;
 }
 
 export interface ListResult {
@@ -39,6 +43,7 @@ export async function list(options: RootOptions): Promise<ListResult> {
       integrity: record.integrity,
       source: record.source,
       ...(record.reason ? { reason: record.reason } : {}),
+      ...(record.signatures ? { signatures: record.signatures, provenance: record.provenance === true } : {}),
     }))
     .sort((a, b) => compareVersionsDesc(a.version, b.version));
   return { current, previous, releases };

@@ -1,6 +1,7 @@
 import type { Transaction } from '../model/state.js';
 import { type HandoffOptions, activateOrSchedule, transact } from '../transaction/schedule.js';
-import { type RootOptions, openSession } from '../store/session.js';
+import { type RootOptions, openSession, withSignaturePolicy } from '../store/session.js';
+import type { SignaturePolicy } from '../store/config.js';
 import { readState } from '../store/journal.js';
 import { type SwitchPlan, planSwitch } from '../transaction/plan.js';
 import { channelTag } from '../registry/fetch.js';
@@ -9,13 +10,15 @@ import { installLocked } from '../stage/install.js';
 export interface UpdateOptions extends RootOptions, HandoffOptions {
   /** What to update to. @default "<package>@<dist-tag of the channel>" */
   spec?: string;
+  /** Registry signatures for this call's install: auto, always, never. @default config.json's verifySignatures ("auto") */
+  verifySignatures?: SignaturePolicy;
 }
 
 /** Install the release if needed, then switch to it (up_to_date when it already runs). */
 export async function update(options: UpdateOptions): Promise<Transaction> {
   return transact(options, `update ${options.spec ?? ''}`.trim(), async (session) => {
     const spec = options.spec ?? `${session.config.package}@${channelTag(session.config)}`;
-    const { version } = await installLocked(session, spec);
+    const { version } = await installLocked(withSignaturePolicy(session, options.verifySignatures), spec);
     return activateOrSchedule(session, 'update', version, options.handoff, options.preflight);
   });
 }

@@ -27,6 +27,7 @@ export const ErrorCodes = {
   VERSION_NOT_FOUND: { exit: ExitCode.failed, summary: 'no version matches the spec' },
   FETCH_FAILED: { exit: ExitCode.failed, summary: 'the package could not be downloaded' },
   INTEGRITY_MISMATCH: { exit: ExitCode.failed, summary: 'the tarball does not match its integrity' },
+  SIGNATURE_INVALID: { exit: ExitCode.failed, summary: "the registry signature is invalid or missing, or cannot be verified where it must be" },
   BAD_TARBALL: { exit: ExitCode.failed, summary: 'the tarball is truncated, corrupt or unsafe' },
   BAD_PACKAGE_JSON: { exit: ExitCode.failed, summary: 'package.json is missing or invalid' },
   ENGINE_MISMATCH: { exit: ExitCode.failed, summary: "the package's engines.node excludes the configured Node" },

@@ -15,6 +15,10 @@ export interface ReleaseRecord {
   source: string;
   /** Why it was marked bad. */
   reason?: string;
+  /** Registry signature check at install: verified, unsigned (the registry publishes no keys) or skipped. */
+  signatures?: 'verified' | 'unsigned' | 'skipped';
+  /** The version announced a provenance attestation (recorded, not verified). */
+  provenance?: boolean;
 }
 
 export type StepStatus = (typeof STEP_STATUSES)[number];

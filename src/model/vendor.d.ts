@@ -63,3 +63,12 @@ declare module 'npm-normalize-package-bin' {
   /** npm's own reading of a package.json's `bin` (string or map; names and paths made safe). */
   export default function normalize<T extends object>(pkg: T): T & { bin?: Record<string, string> };
 }
+
+declare module 'npm-registry-fetch' {
+  /** The registry npm would fetch `spec` from (`@scope:registry`, else `registry`, else registry.npmjs.org). */
+  export function pickRegistry(spec: string, opts?: Record<string, unknown>): string;
+  /** GET `path` on `opts.registry` with npm's auth, proxy and cache handling; the parsed JSON body. */
+  export function json(path: string, opts?: Record<string, unknown>): Promise<unknown>;
+  const registryFetch: { pickRegistry: typeof pickRegistry; json: typeof json };
+  export default registryFetch;
+}

@@ -7,6 +7,7 @@ import { ReleaseSwitcherError, asBadTarball, asDiskFull, errnoOf, isCorruptTarba
 import { pathExists } from '../platform/fs.js';
 import type { ResolvedRuntime } from '../model/runtime.js';
 import { checkResolvedVersion } from './version-check.js';
+import { type DependencyPlan, KeyCache, type SignatureRecord, dependencyPlan, judgeSignatures, planSignatures, signatureError, tarballSignatures } from './signatures.js';
 
 /** The dist-tag a channel follows. */
 export function channelTag(config: Config): string {
@@ -49,6 +50,10 @@ export interface ResolvedPackage {
   resolved: string;
   integrity: string | null;
   manifest: PacoteManifest;
+  /** What was verified of the registry's signature (see registry/signatures.ts). */
+  signatures: SignatureRecord;
+  /** pacote options that verify the dependencies' signatures as they are resolved; null: not verified. */
+  dependencySignatures: DependencyPlan | null;
 }
 
 /** What every registry call needs. */
@@ -80,10 +85,23 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
   if (parsed.type === 'file' && parsed.fetchSpec && !(await pathExists(parsed.fetchSpec))) {
     throw new ReleaseSwitcherError('PACKAGE_NOT_FOUND', `No such tarball: ${parsed.fetchSpec}.`, { hint: 'Check the path.' });
   }
-  let manifest: PacoteManifest;
+  const fromRegistry = ['tag', 'version', 'range'].includes(parsed.type);
+  // Before anything is fetched: `always` refuses a tarball outright.
+  const tarballRecord = fromRegistry ? undefined : tarballSignatures(rawSpec, config.verifySignatures);
   const packumentCache = new Map();
+  const opts = pacoteOptions(config, runtime, { where, packumentCache, ...extra });
+  const keys = new KeyCache(pacoteOptions(config, runtime));
+  let manifest: PacoteManifest;
+  let signatures: SignatureRecord;
+  let dependencySignatures: DependencyPlan | null = null;
   try {
-    manifest = await pacote.manifest(spec, pacoteOptions(config, runtime, { where, packumentCache, ...extra }));
+    const plan = fromRegistry ? await planSignatures(spec, config.verifySignatures, opts, keys) : null;
+    // Verification reads the full document; the version check below then reuses it from packumentCache.
+    const verifying = plan?.pacote.verifySignatures ? { fullMetadata: true } : {};
+    manifest = await pacote.manifest(spec, { ...opts, ...verifying, ...plan?.pacote });
+    Object.assign(opts, verifying);
+    signatures = tarballRecord ?? judgeSignatures(spec, plan, manifest);
+    if (fromRegistry) dependencySignatures = await dependencyPlan(config.verifySignatures, opts, keys);
   } catch (error) {
     // The tarball exists (checked above), so a missing file is its package.json.
     if (parsed.type === 'file' && errnoOf(error) === 'ENOENT') {
@@ -92,7 +110,7 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
     throw fetchError(error, spec);
   }
   if (manifest.name !== config.package) throw wrongPackage(rawSpec, manifest.name, config);
-  const version = await checkResolvedVersion({ parsed, manifest, spec: rawSpec, packument: () => pacote.packument(spec, pacoteOptions(config, runtime, { where, packumentCache, ...extra })) });
+  const version = await checkResolvedVersion({ parsed, manifest, spec: rawSpec, packument: () => pacote.packument(spec, opts) });
   return {
     spec,
     name: manifest.name,
@@ -100,6 +118,8 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
     resolved: manifest._resolved,
     integrity: manifest._integrity ?? manifest.dist?.integrity ?? null,
     manifest,
+    signatures,
+    dependencySignatures,
   };
 }
 
@@ -124,6 +144,8 @@ export async function downloadTarball(pkg: ResolvedPackage, dest: string, reques
 /** Map pacote / npm-registry-fetch / fs errors to our codes. */
 export function fetchError(error: unknown, spec: string): unknown {
   if (error instanceof ReleaseSwitcherError) return error;
+  const signature = signatureError(error, spec);
+  if (signature) return signature;
   const code = errnoOf(error);
   const message = error instanceof Error ? error.message : String(error);
   const make = (ours: ConstructorParameters<typeof ReleaseSwitcherError>[0], text: string, hint: string) =>
@@ -138,6 +160,8 @@ export function fetchError(error: unknown, spec: string): unknown {
       return make('INTEGRITY_MISMATCH', `The tarball for ${spec} does not match its integrity (${message}).`, 'Someone or something changed the tarball: do not install it. Try again later or report it to the registry.');
     case 'ENOENT':
       return make('PACKAGE_NOT_FOUND', `No such tarball: ${spec}.`, 'Check the path.');
+    case 'EMANIFESTMISMATCH':
+      return make('INVALID_VERSION', `The registry answered ${spec} with metadata of another package or version: ${message}`, 'The registry (or something between it and you) serves inconsistent metadata; nothing was installed.');
     case 'EINVALIDPACKAGENAME':
     case 'EINVALIDTAGNAME':
     case 'EUNSUPPORTEDPROTOCOL':

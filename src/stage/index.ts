@@ -25,6 +25,7 @@ import { scriptEnv } from './dep-scripts.js';
 import type { NodeRuntime } from '../platform/node.js';
 import type { DependencyOptions } from './dependencies.js';
 import { type ResolvedPackage, downloadTarball } from '../registry/fetch.js';
+import { refuseUnsignedDependencies, withDependencies } from '../registry/signatures.js';
 import { checkEngines, probeNode } from '../platform/node.js';
 import { smokeCheck } from './smoke.js';
 import { probeImmutable } from '../platform/immutable.js';
@@ -73,7 +74,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   const flat = flatNpmOptions(runtime.npmConfig, runtime.npmCache, config.registry);
   // Resolution (a child on the configured Node) runs while the main tarball is unpacked.
   const treeP = registrySpec(pkg)
-    ? resolveTree({ spec: `${pkg.name}@${pkg.version}`, packageName: pkg.name, nodePath: node.path, npmConfig: runtime.npmConfig, npmCache: runtime.npmCache, registry: config.registry, env: runtime.env, signal: runtime.signal })
+    ? resolveTree({ spec: `${pkg.name}@${pkg.version}`, packageName: pkg.name, nodePath: node.path, npmConfig: runtime.npmConfig, npmCache: runtime.npmCache, registry: config.registry, env: runtime.env, signal: runtime.signal, verify: pkg.dependencySignatures?.pacote })
     : Promise.resolve(undefined);
   treeP.catch(() => undefined);
   // One pass checks, writes and hashes each entry; the package's own files need no hashing later
@@ -96,6 +97,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   const depOptions = { pkgDir, node, npm: config.npm, env: runtime.env, npmCache: runtime.npmCache, registry: config.registry, onLine: (line: string) => progress({ phase: 'dependencies', message: line }) } as const;
 
   const tree = await treeP;
+  if (tree) refuseUnsignedDependencies(pkg.dependencySignatures, tree.deps, `${pkg.name}@${pkg.version}`);
   progress({ phase: 'resolve', message: tree ? `${tree.deps.length} dependencies resolved with Node ${tree.node}` : 'not a registry package: full install' });
   const reason = tree ? await fallbackReason(tree, pkgDir) : 'the package does not come from a registry';
   let outcome: { known: ReadonlyMap<string, KnownHash>; shared: Set<string>; reused: Reused; fallback: string | null } | undefined;
@@ -123,7 +125,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
     known: outcome.known,
     shared: outcome.shared,
     progress,
-    identity: { name: pkg.name, version: pkg.version, integrity: pkg.integrity ?? integrity, source: pkg.resolved, node: { path: node.path, version: node.version } },
+    identity: { name: pkg.name, version: pkg.version, integrity: pkg.integrity ?? integrity, source: pkg.resolved, node: { path: node.path, version: node.version }, signatures: withDependencies(pkg.signatures, pkg.dependencySignatures, outcome.fallback) },
   });
   return { dir: pkgDir, ...sealed, reused: outcome.reused, fallback: outcome.fallback };
 }
@@ -134,7 +136,7 @@ export interface SealInput {
   pkgDir: string;
   /** Releases to share identical files with, newest first. */
   earlier: string[];
-  identity: Pick<ReleaseMarker, 'name' | 'version' | 'integrity' | 'source' | 'node'>;
+  identity: Pick<ReleaseMarker, 'name' | 'version' | 'integrity' | 'source' | 'node' | 'signatures'>;
   known?: ReadonlyMap<string, KnownHash>;
   /** Files already hardlinked from an earlier release (not deduped or chmodded again). */
   shared?: ReadonlySet<string>;

@@ -27,6 +27,10 @@ export interface InstallResult {
   reused: { packages: number; files: number; bytes: number };
   /** Why the fast path was not used (a full npm install ran), or null. */
   fallback?: string | null;
+  /** The registry signature check of this release (verified, unsigned, skipped); absent for releases installed before it existed. */
+  signatures?: 'verified' | 'unsigned' | 'skipped';
+  /** The version announced a provenance attestation (recorded, not verified). */
+  provenance?: boolean;
 }
 
 /** The body of `install`, for callers that already hold the lock (update). */
@@ -42,7 +46,8 @@ export async function installLocked(session: JournalSession, spec: string): Prom
         hint: `A version is installed once. Remove the old build first (release-switcher prune) or publish a new version.`,
       });
     }
-    return { version: pkg.version, path: layout.release(pkg.version), integrity: existing.integrity, alreadyInstalled: true, reused: { packages: 0, files: 0, bytes: 0 }, fallback: null };
+    const recorded = existing.signatures ? { signatures: existing.signatures, provenance: existing.provenance === true } : {};
+    return { version: pkg.version, path: layout.release(pkg.version), integrity: existing.integrity, alreadyInstalled: true, reused: { packages: 0, files: 0, bytes: 0 }, fallback: null, ...recorded };
   }
   const stagingId = newId();
   journal.state.operation = { kind: 'install', id: stagingId, startedAt: new Date().toISOString(), versions: [pkg.version] };
@@ -51,7 +56,8 @@ export async function installLocked(session: JournalSession, spec: string): Prom
     const earlier = await reuseCandidates(session);
     const staged = await stageRelease({ layout, config, runtime, journal, pkg, stagingId, earlier });
     await commitRelease(session, { ...staged, earlier }, 'installed');
-    return { version: pkg.version, path: layout.release(pkg.version), integrity: staged.marker.integrity, alreadyInstalled: false, reused: staged.reused, fallback: staged.fallback };
+    const { signatures } = staged.marker;
+    return { version: pkg.version, path: layout.release(pkg.version), integrity: staged.marker.integrity, alreadyInstalled: false, reused: staged.reused, fallback: staged.fallback, ...(signatures ? { signatures: signatures.status, provenance: signatures.provenance } : {}) };
   } catch (error) {
     throw await abandonStaging(journal, layout.stagingDir(stagingId), error);
   } finally {
@@ -75,7 +81,8 @@ export async function commitRelease(session: JournalSession, staged: { dir: stri
   if (staged.inodes && staged.earlier) await refreshAfterLinks(layout, staged.earlier, staged.inodes);
   await recordFingerprints(layout, version, layout.release(version));
   crashPoint('install:renamed');
-  journal.state.releases[version] = { version, state, pinned: false, installedAt: staged.marker.installedAt, integrity: staged.marker.integrity, source: staged.marker.source };
+  const signatures = staged.marker.signatures;
+  journal.state.releases[version] = { version, state, pinned: false, installedAt: staged.marker.installedAt, integrity: staged.marker.integrity, source: staged.marker.source, ...(signatures ? { signatures: signatures.status, provenance: signatures.provenance } : {}) };
   journal.state.operation = null;
   await journal.commit('install:done');
 }

@@ -54,6 +54,8 @@ async function main(): Promise<void> {
         inBundle: Boolean(node.inBundle),
         isLink: Boolean(node.isLink),
         hasShrinkwrap: Boolean(node.hasShrinkwrap),
+        // pacote verified any signature it carries when asked to (verifySignatures); whether it has one is ours to check.
+        signed: (node.package?._signatures ?? node.package?.dist?.signatures ?? []).length > 0,
       });
     }
     await fs.writeFile(out!, JSON.stringify({ node: process.version, platform: process.platform, arch: process.arch, nodes }));

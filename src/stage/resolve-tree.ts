@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { run, tail } from '../platform/subprocess.js';
+import { signatureError } from '../registry/signatures.js';
 
 const RESOLVE_TIMEOUT_MS = 10 * 60_000;
 
@@ -22,6 +23,8 @@ export interface TreeNode {
   inBundle: boolean;
   isLink: boolean;
   hasShrinkwrap: boolean;
+  /** It carries a registry signature (verified by pacote when `verify` asked for it). */
+  signed?: boolean;
 }
 
 export interface ResolvedTree {
@@ -43,6 +46,8 @@ export interface ResolveTreeOptions {
   registry: string | null;
   env: NodeJS.ProcessEnv;
   signal?: AbortSignal | undefined;
+  /** Extra pacote options for the resolution, e.g. `verifySignatures` and the registries' keys (registry/signatures.ts). */
+  verify?: Record<string, unknown> | undefined;
 }
 
 /** npm's flat settings as arborist/pacote take them: strings where npm would give arrays, dates, booleans. */
@@ -61,7 +66,7 @@ export async function resolveTree(options: ResolveTreeOptions): Promise<Resolved
   const child = fileURLToPath(new URL('./resolve-child.js', import.meta.url));
   const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'rs-tree-')), 'tree.json');
   try {
-    const input = JSON.stringify({ spec: options.spec, flat: flatNpmOptions(options.npmConfig, options.npmCache, options.registry) });
+    const input = JSON.stringify({ spec: options.spec, flat: { ...flatNpmOptions(options.npmConfig, options.npmCache, options.registry), ...options.verify } });
     const result = await run(options.nodePath, [child, input, out], { env: options.env, timeoutMs: RESOLVE_TIMEOUT_MS, signal: options.signal });
     options.signal?.throwIfAborted();
     if (result.exitCode !== 0) throw resolveFailed(options.spec, result.output);
@@ -89,6 +94,8 @@ function relocate(raw: { node: string; platform: string; arch: string; nodes: Tr
 function resolveFailed(spec: string, output: string): ReleaseSwitcherError {
   const match = /RESOLVE_ERROR (.*)/.exec(output);
   const detail = match ? (JSON.parse(match[1]!) as { code: string | null; message: string }) : { code: null, message: tail(output) };
+  const signature = signatureError(Object.assign(new Error(detail.message), { code: detail.code }), spec);
+  if (signature) return signature;
   if (detail.code === 'ETARGET' || detail.code === 'E404') {
     return new ReleaseSwitcherError('PACKAGE_NOT_FOUND', `Cannot resolve the dependencies of ${spec}: ${detail.message}`, { hint: 'A dependency is missing from the registry.' });
   }

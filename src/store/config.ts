@@ -8,6 +8,9 @@ export const SUPERVISORS = ['systemd', 'systemd-system', 'launchd', 'pm2', 'none
 export type SupervisorName = (typeof SUPERVISORS)[number];
 export const CHANNELS = ['stable', 'beta'] as const;
 export type Channel = (typeof CHANNELS)[number];
+export const SIGNATURE_POLICIES = ['auto', 'always', 'never'] as const;
+/** auto: verify where the registry publishes keys; always: refuse what cannot be verified; never: do not check. */
+export type SignaturePolicy = (typeof SIGNATURE_POLICIES)[number];
 
 export interface Config {
   layoutVersion: number;
@@ -55,6 +58,8 @@ export interface Config {
   preflightEnv: Record<string, string>;
   /** Preflight: seconds the rehearsal must stay healthy with the same process. @default 5 */
   preflightFor: number;
+  /** Registry signatures: auto (verify where the registry publishes keys), always, never. @default "auto" */
+  verifySignatures: SignaturePolicy;
 }
 
 export type Settings = Partial<Omit<Config, 'layoutVersion'>>;
@@ -84,6 +89,7 @@ export function defaultConfig(pkg: string): Config {
     preflight: null,
     preflightEnv: {},
     preflightFor: 5,
+    verifySignatures: 'auto',
   };
 }
 
@@ -101,6 +107,7 @@ export function validateConfig(value: unknown, source: string): Config {
   if (config.layoutVersion !== LAYOUT_VERSION) bad('layoutVersion', `is ${String(config.layoutVersion)}, this release-switcher reads ${LAYOUT_VERSION}`);
   if (!(SUPERVISORS as readonly string[]).includes(config.supervisor)) bad('supervisor', `must be one of ${SUPERVISORS.join(', ')}`);
   if (!(CHANNELS as readonly string[]).includes(config.channel)) bad('channel', `must be one of ${CHANNELS.join(', ')}`);
+  if (!(SIGNATURE_POLICIES as readonly string[]).includes(config.verifySignatures)) bad('verifySignatures', `must be one of ${SIGNATURE_POLICIES.join(', ')}`);
   if (!Number.isFinite(config.rolloutPercent) || config.rolloutPercent < 0 || config.rolloutPercent > 100) bad('rolloutPercent', 'must be a number from 0 to 100');
   for (const field of ['verifyTimeout', 'stableFor', 'keep', 'cooldownHours'] as const) {
     if (!Number.isFinite(config[field]) || config[field] < 0) bad(field, 'must be a number ≥ 0');

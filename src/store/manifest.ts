@@ -27,7 +27,28 @@ export interface ReleaseMarker {
   immutable?: boolean;
   /** Bytes of all files (apparent size, before dedupe). */
   size: number;
+  /** What was verified of the registry's signatures (absent: installed before signatures were checked). */
+  signatures?: SignatureRecord;
   files: ManifestEntry[];
+}
+
+/**
+ * `verified`: the registry publishes signing keys and the version's signature over name, version and
+ * integrity checks out; `unsigned`: the registry publishes no keys, so nothing could be verified
+ * (`--verify-signatures auto`); `skipped`: not checked (`never`, or a tarball that is no registry version).
+ */
+export type SignatureStatus = 'verified' | 'unsigned' | 'skipped';
+
+export interface SignatureRecord {
+  status: SignatureStatus;
+  /** The version announces a provenance attestation (`dist.attestations.provenance`); recorded, not verified. */
+  provenance: boolean;
+  /** The registry whose keys were asked for. */
+  registry?: string;
+  /** Keys that signed it, when verified. */
+  keyids?: string[];
+  /** The same for the dependencies the fast path staged; `skipped` after a full npm install. */
+  dependencies?: SignatureStatus;
 }
 
 /** Permission bits a sealed file keeps: no write bits, never setuid/setgid/sticky. */

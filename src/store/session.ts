@@ -3,7 +3,7 @@
  * recovery, no supervisors) so read-only commands like `list` start fast; mutations go through
  * transaction/mutate.ts.
  */
-import { type Config, readConfig } from './config.js';
+import { type Config, type SignaturePolicy, readConfig } from './config.js';
 import type { Journal } from './journal.js';
 import { type Layout, layoutOf } from './layout.js';
 import { type ResolvedRuntime, type Runtime, resolveRuntime } from '../model/runtime.js';
@@ -29,4 +29,9 @@ export interface JournalSession extends Session {
 export async function openSession(options: RootOptions): Promise<Session> {
   const layout = layoutOf(options.root);
   return { layout, config: await readConfig(layout.root), runtime: resolveRuntime(options) };
+}
+
+/** The session with one call's registry-signature policy (`install`/`update --verify-signatures`), when it gives one. */
+export function withSignaturePolicy<S extends Session>(session: S, policy: SignaturePolicy | undefined): S {
+  return policy ? { ...session, config: { ...session.config, verifySignatures: policy } } : session;
 }

@@ -17,7 +17,7 @@ describe('--json shape of every command', () => {
     const keys = (value: object) => Object.keys(value).sort();
 
     expect(keys((await run(['init', '--package', 'rs-fixture-gateway', '--registry', inject('registryUrl')])).result)).toEqual(['config', 'root']);
-    expect(keys((await run(['install', 'rs-fixture-gateway@1.0.0'])).result)).toEqual(['alreadyInstalled', 'fallback', 'integrity', 'path', 'reused', 'version']);
+    expect(keys((await run(['install', 'rs-fixture-gateway@1.0.0'])).result)).toEqual(['alreadyInstalled', 'fallback', 'integrity', 'path', 'provenance', 'reused', 'signatures', 'version']);
     await run(['install', 'rs-fixture-gateway@1.1.0']);
     expect((await run(['install', 'rs-fixture-gateway@1.2.0', '--dry-run'])).result).toMatchObject({ dryRun: true, version: '1.2.0' });
     const switched = (await run(['switch', '1.0.0'])).result;
@@ -27,7 +27,7 @@ describe('--json shape of every command', () => {
     expect(keys((await run(['rollback'])).result)).toEqual(expect.arrayContaining(TX_KEYS));
     const list = (await run(['list'])).result;
     expect(keys(list)).toEqual(['current', 'previous', 'releases']);
-    expect(keys(list.releases[0])).toEqual(['current', 'installedAt', 'integrity', 'pinned', 'previous', 'source', 'state', 'version']);
+    expect(keys(list.releases[0])).toEqual(['current', 'installedAt', 'integrity', 'pinned', 'previous', 'provenance', 'signatures', 'source', 'state', 'version']);
     expect(keys((await run(['status'])).result)).toEqual(['current', 'previous', 'running', 'transaction']);
     expect((await run(['status'])).result.running).toBeNull(); // supervisor none, no health endpoint: nothing can tell
     expect((await run(['pin', '1.0.0'])).result).toEqual({ version: '1.0.0', pinned: true });

@@ -1,6 +1,6 @@
 import { adopt, readInstalledPackage } from '../../commands/adopt.js';
 import { init } from '../../commands/init.js';
-import type { Channel, Settings, SupervisorName } from '../../store/config.js';
+import { SIGNATURE_POLICIES, type Channel, type Settings, type SignaturePolicy, type SupervisorName } from '../../store/config.js';
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { parseSeconds } from '../environment.js';
@@ -23,6 +23,15 @@ function preflightEnv(value: unknown): Record<string, string> | undefined {
     if (eq <= 0) throw new ReleaseSwitcherError('USAGE', `--preflight-env takes NAME=VALUE, not "${pair}".`, { hint: 'For example --preflight-env PORT={port}' });
     return [pair.slice(0, eq), pair.slice(eq + 1)];
   }));
+}
+
+/** `--verify-signatures auto|always|never` (init, install, update). */
+export function signaturePolicy(value: unknown): SignaturePolicy | undefined {
+  if (value === undefined) return undefined;
+  if (!(SIGNATURE_POLICIES as readonly unknown[]).includes(value)) {
+    throw new ReleaseSwitcherError('USAGE', `--verify-signatures takes ${SIGNATURE_POLICIES.join(', ')}, not "${String(value)}".`, { hint: 'For example --verify-signatures always' });
+  }
+  return value as SignaturePolicy;
 }
 
 export function settingsFromFlags(values: CommandContext['values']): Settings {
@@ -51,6 +60,7 @@ export function settingsFromFlags(values: CommandContext['values']): Settings {
     preflight: preflight === undefined ? undefined : preflight.split(/\s+/).filter(Boolean),
     preflightEnv: preflightEnv(values['preflight-env']),
     preflightFor: parseSeconds(str(values['preflight-for']), 'preflight-for'),
+    verifySignatures: signaturePolicy(values['verify-signatures']),
   };
 }
 

@@ -3,6 +3,7 @@ import { planUpdate, update } from '../../commands/update.js';
 import { openSession } from '../../store/session.js';
 import { channelTag } from '../../registry/fetch.js';
 import { describePlan } from './install.js';
+import { signaturePolicy } from './init.js';
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { HandoffOptions } from '../../transaction/schedule.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
@@ -18,14 +19,15 @@ export function handoffOf(ctx: CommandContext): HandoffOptions['handoff'] {
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const spec = ctx.positionals[0];
+  const verifySignatures = signaturePolicy(ctx.values['verify-signatures']);
   if (ctx.values['dry-run']) {
     const { config } = await openSession({ root: ctx.root, ...ctx.runtime });
-    const install = await planInstall({ root: ctx.root, spec: spec ?? `${config.package}@${channelTag(config)}`, ...ctx.runtime });
+    const install = await planInstall({ root: ctx.root, spec: spec ?? `${config.package}@${channelTag(config)}`, verifySignatures, ...ctx.runtime });
     const plan = await planUpdate({ root: ctx.root, version: install.version, ...ctx.runtime });
     // The plan's shape is switch's and rollback's, with the install plan beside it; the keys update --dry-run always
     // had stay at the top (but `from`, which is now the release switched from, as in every plan: the tarball's is install.from).
     const result = { ...install, ...plan, install, wouldSwitch: plan.action !== 'up_to_date' };
     return { result, human: `${describePlan(install, true).human}\n${describeSwitchPlan(plan)}` };
   }
-  return transactionOutcome(await update({ root: ctx.root, ...(spec ? { spec } : {}), handoff: handoffOf(ctx), preflight: ctx.values['no-preflight'] !== true, ...ctx.runtime }));
+  return transactionOutcome(await update({ root: ctx.root, ...(spec ? { spec } : {}), verifySignatures, handoff: handoffOf(ctx), preflight: ctx.values['no-preflight'] !== true, ...ctx.runtime }));
 }
