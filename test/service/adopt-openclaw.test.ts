@@ -127,7 +127,7 @@ describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.
     const moved = await rs(['doctor']);
     expect(moved.json.result.checks.find((c: { name: string }) => c.name === 'health')).toMatchObject({ ok: false, detail: expect.stringMatching(/nothing answers/) });
   }, 90_000);
-  it('takes the port from openclaw\'s own config (JSON5, in OPENCLAW_STATE_DIR) when the unit names none', async () => {
+  it('takes the port from openclaw\'s own config (JSON5, in OPENCLAW_STATE_DIR) when the unit names none; raises a short stop budget to openclaw\'s 330 s', async () => {
     const dir = tempDir('rs-adopt-occfg-');
     const installed = fakeOpenclaw(path.join(dir, 'prefix'), '2026.9.5');
     const root = path.join(dir, 'root');
@@ -142,7 +142,7 @@ describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.
     await um.writeUnit('openclaw-gateway.service', [
       '[Unit]', 'Description=OpenClaw Gateway', '', '[Service]',
       `ExecStart=${process.execPath} ${installed}/dist/index.js gateway`,
-      'Restart=always', 'RestartSec=5', 'TimeoutStopSec=330', 'KillMode=mixed', 'RestartPreventExitStatus=78',
+      'Restart=always', 'RestartSec=5', 'TimeoutStopSec=90', 'KillMode=mixed', 'RestartPreventExitStatus=78',
       `Environment=OPENCLAW_STATE_DIR=${state}`, '', '[Install]', 'WantedBy=default.target', '',
     ].join('\n'));
     expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
@@ -156,6 +156,9 @@ describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.
     const installedUnit = await rs(['unit', '--install']);
     expect(installedUnit.exitCode, installedUnit.stdout + installedUnit.stderr).toBe(0);
     expect(installedUnit.json.result.content).toContain(`\nExecStart=${process.execPath} ${root}/current/dist/index.js gateway\n`);
+    expect(installedUnit.json.result.content).toContain('\nTimeoutStopSec=330\n');
+    expect(installedUnit.json.result.changed.join('\n')).toMatch(/TimeoutStopSec 90 s -> 330 s/);
+    expect((await show(['TimeoutStopUSec'])).TimeoutStopUSec).toBe('5min 30s');
     expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
     let after = before;
     await um.waitFor(async () => {
@@ -166,4 +169,17 @@ describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.
     const doctor = await rs(['doctor']);
     expect(doctor.json.result.checks.find((c: { name: string }) => c.name === 'health'), doctor.stdout).toMatchObject({ ok: true });
   }, 90_000);
+
+  it('a unit written from scratch for openclaw stops within 330 s too', async () => {
+    const dir = tempDir('rs-adopt-ocnew-');
+    const root = path.join(dir, 'root');
+    const env = { ...(um.env as Record<string, string>), RELEASE_SWITCHER_BOOT_CHECK: '["/bin/true"]' };
+    const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env });
+    expect((await rs(['init', '--preset', 'openclaw', '--node', process.execPath, '--unit', 'openclaw-fresh.service'])).exitCode).toBe(0);
+    const written = await rs(['unit', '--install']);
+    expect(written.exitCode, written.stdout + written.stderr).toBe(0);
+    expect(written.json.result).toMatchObject({ kind: 'unit', content: expect.stringContaining('\nTimeoutStopSec=330\n') });
+    const shown = await um.systemctl(['show', 'openclaw-fresh.service', '--property=TimeoutStopUSec', '--property=LoadState']);
+    expect(shown.stdout.trim().split('\n').sort()).toEqual(['LoadState=loaded', 'TimeoutStopUSec=5min 30s']);
+  }, 60_000);
 });
