@@ -138,7 +138,7 @@ function commandOf(config: Config, root: string, options: ServiceOptions, existi
 }
 
 /** `…/node_modules/<pkg>/dist/index.js` → `dist/index.js`; null when the script is not inside the package. */
-function entryInPackage(script: string, pkg: string): string | null {
+export function entryInPackage(script: string, pkg: string): string | null {
   const marker = `/node_modules/${pkg}/`;
   const at = script.lastIndexOf(marker);
   return at >= 0 ? script.slice(at + marker.length) : null;
