@@ -1,4 +1,7 @@
 // Reading somebody else's unit (as `systemctl cat` prints it) and the drop-in that keeps how it runs.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/store/config.ts';
 import { nodeCommandOf, parseUnitText, portOfUnit, spanSeconds, splitUnitWords } from '../../src/service/existing-unit.ts';
@@ -95,5 +98,22 @@ describe('the drop-in over an openclaw-shaped unit', () => {
   it('--node-option: a whole unit runs Node with the given options before the entry', () => {
     const text = systemdUnit({ ...config, node: '/n/node' }, '/srv/rs', { entry: 'dist/index.js', args: ['gateway'], nodeOptions: ['--max-old-space-size=8192'], bootCheck: null });
     expect(text).toContain('\nExecStart=/n/node --max-old-space-size=8192 /srv/rs/current/dist/index.js gateway\n');
+  });
+
+  it("openclaw's own unit, exactly as `openclaw gateway install` 2026.9.5 renders it: only the package path changes", () => {
+    // Rendered by its dist (buildGatewayInstallPlan + buildSystemdUnit) for `--port 18931`; the closing note's real run used it.
+    const file = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'openclaw-gateway.service');
+    const text = readFileSync(file, 'utf8');
+    const unit = parseUnitText(`# ${file}\n${text}`);
+    const { content, kept, changed } = dropInWithNotes({ ...config, node: null }, '/srv/rs', { entry: '', bootCheck: null }, unit);
+    const theirs = unit.execStart!;
+    expect(content).toContain(`\nExecStart=\nExecStart=${[...theirs.slice(0, 2), '/srv/rs/current/dist/index.js', ...theirs.slice(3)].join(' ')}\n`);
+    expect(theirs.slice(1)).toEqual(['--max-old-space-size=8192', '/tmp/oc/prefix/lib/node_modules/openclaw/dist/index.js', 'gateway', '--port', '18931']);
+    // Its Restart, RestartSec=5, RestartPreventExitStatus=78 and TimeoutStopSec=330 (openclaw's own floor) are all its own.
+    expect(content).not.toMatch(/^(Restart|RestartSec|RestartPreventExitStatus|TimeoutStopSec|Environment|KillMode)=/m);
+    expect(kept).toEqual(expect.arrayContaining(['Restart=always', 'RestartSec=5', 'RestartPreventExitStatus=78', 'Node options: --max-old-space-size=8192', 'arguments: gateway --port 18931']));
+    expect(kept.join('\n')).toMatch(/^TimeoutStopSec=330 \(at least 330 s/m);
+    expect(kept.join('\n')).toMatch(/^Environment: HOME, TMPDIR, .*OPENCLAW_GATEWAY_PORT/m);
+    expect(changed[0]).toBe('ExecStart: /tmp/oc/prefix/lib/node_modules/openclaw/dist/index.js -> /srv/rs/current/dist/index.js');
   });
 });
