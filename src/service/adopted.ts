@@ -7,14 +7,21 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../store/config.js';
-import { type ExistingUnit, nodeCommandOf, portOfUnit, readExistingUnit, spanSeconds } from './existing-unit.js';
+import { PRESETS, type PortSources } from '../store/presets.js';
+import { type ExistingUnit, nodeCommandOf, readExistingUnit, spanSeconds } from './existing-unit.js';
+import { findServicePort } from './service-port.js';
 import { DROP_IN_NAME, scopeOf, unitNameOf } from './unit.js';
+
+/** A service without a preset: `--port N`, else the usual variables. */
+const GENERIC_PORT: PortSources = { flag: '--port', env: ['OPENCLAW_GATEWAY_PORT', 'PORT'] };
 
 export interface ServiceFound {
   unit: string;
   execStart: string[] | null;
-  /** Where the port came from, e.g. `ExecStart --port 19876` or `Environment=OPENCLAW_GATEWAY_PORT=19876`. */
+  /** Where the port came from, e.g. `ExecStart --port 19876`, `Environment=OPENCLAW_GATEWAY_PORT=19876` or `config <file> gateway.port`. */
   port: { port: number; from: string } | null;
+  /** What could not be read while looking for the port (an unreadable config file, a missing EnvironmentFile). */
+  portNotes: string[];
   nodeOptions: string[];
   timeoutStopSeconds: number | null;
   restartSeconds: number | null;
@@ -28,10 +35,14 @@ export async function readService(config: Config, env: NodeJS.ProcessEnv): Promi
   const unit: ExistingUnit | undefined = await readExistingUnit(name, { scope: scopeOf(config), env, skip: (f) => path.basename(f) === DROP_IN_NAME });
   if (!unit) return undefined;
   const span = (v: string | undefined) => spanSeconds(v) ?? null;
+  // In the service's own order (openclaw: --port, OPENCLAW_GATEWAY_PORT, then gateway.port of its config file).
+  const sources = PRESETS[config.preset ?? config.package]?.port ?? GENERIC_PORT;
+  const { port, notes } = await findServicePort(unit, sources, env);
   return {
     unit: name,
     execStart: unit.execStart,
-    port: portOfUnit(unit) ?? null,
+    port,
+    portNotes: notes,
     nodeOptions: nodeCommandOf(unit.execStart)?.nodeOptions ?? [],
     timeoutStopSeconds: span(unit.service.TimeoutStopSec ?? unit.service.TimeoutSec),
     restartSeconds: span(unit.service.RestartSec),

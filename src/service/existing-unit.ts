@@ -12,6 +12,8 @@ export interface ExistingUnit {
   execStart: string[] | null;
   /** Environment= of the unit, later assignments winning. */
   environment: Record<string, string>;
+  /** EnvironmentFile= paths in order (a leading `-`: the file may be missing); their values override Environment=. */
+  environmentFiles?: string[];
   /** The last value of every other [Service] key, as written (e.g. TimeoutStopSec: '330'). */
   service: Record<string, string>;
   /** The files it came from, in systemd's order. */
@@ -50,7 +52,7 @@ export function splitUnitWords(line: string): string[] {
 
 /** Text as `systemctl cat` prints it: `# /path/of/file` before each file. `skip` drops whole files. */
 export function parseUnitText(text: string, skip: (file: string) => boolean = () => false): ExistingUnit {
-  const unit: ExistingUnit = { execStart: null, environment: {}, service: {}, files: [] };
+  const unit: ExistingUnit = { execStart: null, environment: {}, environmentFiles: [], service: {}, files: [] };
   let skipping = false;
   let section = '';
   for (const raw of text.split('\n')) {
@@ -75,6 +77,10 @@ export function parseUnitText(text: string, skip: (file: string) => boolean = ()
     else if (key === 'Environment') {
       if (value === '') unit.environment = {};
       for (const word of splitUnitWords(value)) if (word.includes('=')) unit.environment[word.slice(0, word.indexOf('='))] = word.slice(word.indexOf('=') + 1);
+    } else if (key === 'EnvironmentFile') {
+      // An empty assignment resets the list; otherwise each one adds a file (systemd.exec).
+      if (value === '') unit.environmentFiles = [];
+      else unit.environmentFiles!.push(value.replaceAll('%%', '%'));
     } else unit.service[key] = value;
   }
   return unit;

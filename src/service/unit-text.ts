@@ -7,6 +7,7 @@ import type { Config } from '../store/config.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { layoutOf } from '../store/layout.js';
 import { CLI_MAIN } from '../platform/self.js';
+import { PRESETS, type Preset } from '../store/presets.js';
 import { type ExistingUnit, nodeCommandOf, spanSeconds } from './existing-unit.js';
 import type { UnitScope } from './systemctl.js';
 
@@ -70,12 +71,32 @@ function bootCheckLine(config: Config, root: string, options: ServiceOptions): s
   return bootCheck && bootCheck.length > 0 ? [`ExecStartPre=-${bootCheck.map(execWord).join(' ')}`] : [];
 }
 
+/**
+ * The least stop budget a unit we write may have: the drain + our margin, and never under the budget the service's
+ * preset declares for itself (openclaw: 325 s of shutdown + 5 s = 330 s, what its own unit and audit require).
+ */
+export function stopBudget(config: Config, options: Pick<ServiceOptions, 'drainSeconds'>): { seconds: number; why: string } {
+  const drain = options.drainSeconds ?? 20;
+  const ours = { seconds: Math.ceil(drain) + STOP_MARGIN_SECONDS, why: `the drain + ${STOP_MARGIN_SECONDS} s (${drain} s + ${STOP_MARGIN_SECONDS} s), so a drain is never cut by SIGKILL` };
+  const stop = presetOf(config)?.stop;
+  if (!stop) return ours;
+  const theirs = { seconds: Math.ceil(stop.drainSeconds + stop.marginSeconds), why: `${stop.drainSeconds} s + ${stop.marginSeconds} s: ${stop.why}` };
+  return theirs.seconds >= ours.seconds ? theirs : ours;
+}
+
+function presetOf(config: Config): Preset | undefined {
+  const name = config.preset ?? config.package; // an openclaw root made without the preset still runs openclaw
+  return Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
+}
+
 /** Our policies, each only where the existing unit (if any) does not set its own; a stop budget is only ever raised. */
-function policyLines(options: ServiceOptions, existing: ExistingUnit | undefined, lines: Pick<Lines, 'kept' | 'changed'>): string[] {
+function policyLines(config: Config, options: ServiceOptions, existing: ExistingUnit | undefined, lines: Pick<Lines, 'kept' | 'changed'>): string[] {
   const own = existing?.service ?? {};
-  const need = Math.ceil(options.drainSeconds ?? 20) + STOP_MARGIN_SECONDS;
+  const budget = stopBudget(config, options);
+  const need = budget.seconds;
   const theirStop = own.TimeoutStopSec ?? own.TimeoutSec;
-  const theirs = spanSeconds(theirStop);
+  // 0 and infinity: systemd never sends SIGKILL; nothing to raise.
+  const theirs = spanSeconds(theirStop) === 0 ? Infinity : spanSeconds(theirStop);
   // 78 (EX_CONFIG): the service says its config or state is from a newer version; restarting cannot help.
   const ours: Array<[string, string, string | undefined]> = [
     ['Restart', 'always', own.Restart],
@@ -85,11 +106,11 @@ function policyLines(options: ServiceOptions, existing: ExistingUnit | undefined
   ];
   const out: string[] = [];
   for (const [key, value, kept] of ours) {
-    if (kept !== undefined) lines.kept.push(`${key}=${kept}${key === 'TimeoutStopSec' ? ` (at least the drain + ${STOP_MARGIN_SECONDS} s = ${need} s)` : ''}`);
+    if (kept !== undefined) lines.kept.push(`${key}=${kept}${key === 'TimeoutStopSec' ? ` (at least ${need} s: ${budget.why})` : ''}`);
     else out.push(`${key}=${value}`);
   }
   if (existing && !out.every((l) => !l.startsWith('TimeoutStopSec='))) {
-    lines.changed.push(`TimeoutStopSec ${theirs === undefined ? '(systemd default)' : `${theirs} s`} -> ${need} s, so a drain of ${options.drainSeconds ?? 20} s is never cut by SIGKILL`);
+    lines.changed.push(`TimeoutStopSec ${theirs === undefined ? '(systemd default)' : `${theirs} s`} -> ${need} s (${budget.why})`);
   }
   return out;
 }
@@ -117,7 +138,7 @@ function commandOf(config: Config, root: string, options: ServiceOptions, existi
 }
 
 /** `…/node_modules/<pkg>/dist/index.js` → `dist/index.js`; null when the script is not inside the package. */
-function entryInPackage(script: string, pkg: string): string | null {
+export function entryInPackage(script: string, pkg: string): string | null {
   const marker = `/node_modules/${pkg}/`;
   const at = script.lastIndexOf(marker);
   return at >= 0 ? script.slice(at + marker.length) : null;
@@ -127,7 +148,7 @@ export function serviceLines(config: Config, root: string, options: ServiceOptio
   const { current } = layoutOf(root);
   const lines = { kept: [] as string[], changed: [] as string[] };
   const start = commandOf(config, root, options, existing, lines);
-  const rest = [...policyLines(options, existing, lines), `WorkingDirectory=${plainValue(current, 'The root path')}`];
+  const rest = [...policyLines(config, options, existing, lines), `WorkingDirectory=${plainValue(current, 'The root path')}`];
   if (existing) {
     if (Object.keys(existing.environment).length > 0) lines.kept.push(`Environment: ${Object.keys(existing.environment).join(', ')}`);
     lines.changed.push(`WorkingDirectory -> ${current}`, 'ExecStartPre: the boot-check', 'StartLimitIntervalSec=0 (quick rollbacks must never hit start-limit-hit)');

@@ -15,9 +15,9 @@ import { PRESETS } from '../store/presets.js';
 import type { RootOptions } from '../store/session.js';
 import { tail } from '../platform/subprocess.js';
 import { systemctl, type UnitScope } from './systemctl.js';
-import { launchdPlist } from './supervisors/launchd.js';
+import { isOurPlist, mergePlist, ourPlist } from './unit-plist.js';
 import { type ExistingUnit, nodeCommandOf, readExistingUnit } from './existing-unit.js';
-import { type ServiceOptions, checkEntry, plainValue, serviceLines } from './unit-text.js';
+import { type ServiceOptions, plainValue, serviceLines } from './unit-text.js';
 
 export { execWord, type ServiceOptions } from './unit-text.js';
 
@@ -189,21 +189,27 @@ async function withEntry(config: Config, root: string, options: ServiceOptions):
 }
 
 /**
- * launchd has no drop-ins: the plist is the whole job. It has no ExecStartPre either, so no boot-check, and
- * an existing plist is never overwritten (its own keys, environment for one, would be lost).
+ * launchd has no drop-ins: the plist is the whole job. A plist somebody else wrote is changed in place, only where it
+ * must (unit-plist.ts); one we wrote is regenerated. launchd has no ExecStartPre, so no boot-check.
  */
-function planPlist(config: Config, root: string, service: ServiceOptions, env: NodeJS.ProcessEnv): Planned {
+async function planPlist(config: Config, root: string, service: ServiceOptions, env: NodeJS.ProcessEnv): Promise<Planned> {
   const label = config.unit ?? '';
   if (!/^[\w.-]+$/.test(label)) throw new ReleaseSwitcherError('INVALID_CONFIG', label ? `"${label}" is not a launchd label.` : 'No launchd label is configured.', { hint: 'Run: release-switcher init --unit ai.example.gateway' });
-  const { current } = layoutOf(root);
   const file = path.join(env.HOME || os.homedir(), 'Library', 'LaunchAgents', `${label}.plist`);
-  const content = launchdPlist({ label, program: [config.node ?? process.execPath, ...(service.nodeOptions ?? []), path.join(current, checkEntry(service.entry)), ...(service.args ?? [])], workingDirectory: current });
+  const before = await fs.readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw new ReleaseSwitcherError('UNSUPPORTED', `Cannot read ${file}: ${error.message}`, { hint: 'Check its permissions.', cause: error });
+  });
+  const replacement = service.entryGiven ? service : await withEntry(config, root, service).catch(() => service);
+  const merged = before === undefined || isOurPlist(before) ? undefined : mergePlist(before, config, root, service, replacement);
+  const content = merged?.content ?? ourPlist(config, root, label, await withEntry(config, root, service));
   const write = async () => {
-    if (await pathExists(file)) throw new ReleaseSwitcherError('UNSUPPORTED', `${file} exists; launchd has no drop-ins, and rewriting it would lose its own settings.`, { hint: 'Print the plist with release-switcher unit and merge ProgramArguments and WorkingDirectory into it by hand.' });
     await fs.mkdir(path.dirname(file), { recursive: true });
+    // The plist as it was before we first changed it, once, beside it (launchd loads only *.plist).
+    if (merged && !(await pathExists(`${file}.before-release-switcher`))) await fs.copyFile(file, `${file}.before-release-switcher`);
     await writeFileAtomic(file, content);
   };
-  return { kind: 'plist', path: file, content, write };
+  return { kind: 'plist', path: file, content, ...(merged ? { kept: merged.kept, changed: merged.changed } : {}), write };
 }
 
 /** The text `unit` prints, or with `install` writes: a systemd drop-in or unit, or a launchd plist. */
@@ -215,7 +221,7 @@ export async function unit(options: UnitOptions): Promise<UnitResult> {
   const env = options.env ?? defaultEnv();
   const planned =
     config.supervisor === 'launchd'
-      ? planPlist(config, root, await withEntry(config, root, service), env)
+      ? await planPlist(config, root, service, env)
       : await planSystemd({ config, root, service, where: { scope: options.scope ?? scopeOf(config), env }, install: options.install === true });
   if (options.install) await planned.write();
   const { write: _write, ...result } = planned;

@@ -16,6 +16,18 @@ export interface Preset {
   entry?: { entry: string; args: string[] };
   /** The Node the service needs; one is looked for when none is configured. */
   node?: string;
+  /** Where the service takes its port from, in the order it applies them (adopt reads the unit with it). */
+  port?: PortSources;
+  /** The service's own stop budget: `unit` never writes a TimeoutStopSec under drain + margin. */
+  stop?: { drainSeconds: number; marginSeconds: number; why: string };
+}
+
+/** `flag` in the unit's arguments, else the first of `env` set for the unit, else `key` (a dot path) in its config file. */
+export interface PortSources {
+  flag: string;
+  env: readonly string[];
+  /** `locate` names how the service finds its config file (see service/service-port.ts); JSON5, as the service reads it. */
+  config?: { locate: 'openclaw'; key: string };
 }
 
 const OPENCLAW_STATE_DIR = '${OPENCLAW_STATE_DIR:-~/.openclaw}';
@@ -43,6 +55,12 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     entry: { entry: 'dist/index.js', args: ['gateway', '--port', '18789'] },
     // Its preinstall refuses Node < 24, and engines.node of 2026.9.x is ">=24.16.0 <25 || >=26.1.0".
     node: '>=24',
+    // 2026.9.x `gateway run`: `--port`, else OPENCLAW_GATEWAY_PORT (N, host:N or [v6]:N), else `gateway.port` of its
+    // config (a number > 0), else 18789 (resolveGatewayPort in its dist/paths-*.mjs). PORT means nothing to it.
+    port: { flag: '--port', env: ['OPENCLAW_GATEWAY_PORT'], config: { locate: 'openclaw', key: 'gateway.port' } },
+    // Its shutdown budget (dist/systemd-unit-*.mjs): GATEWAY_SHUTDOWN_TIMEOUT_MS 325 s + GATEWAY_SUPERVISOR_EXIT_MARGIN_MS
+    // 5 s = the TimeoutStopSec=330 its own unit writes and its `gateway status` audit requires (systemd-stop-timeout).
+    stop: { drainSeconds: 325, marginSeconds: 5, why: "openclaw's own shutdown budget; its service audit requires TimeoutStopSec=330 or longer" },
   },
 };
 

@@ -2,13 +2,15 @@
 // `gateway install` writes its unit: a Node option, a non-default port in the arguments and the environment, a
 // long stop budget. After `init --preset openclaw --adopt` + `unit --install` + a restart, the service must run
 // exactly as before, only through <root>/current.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cli, tempDir } from '../support/cli.ts';
 import { freePort } from '../support/service.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 
+const JSON5_MAIN = createRequire(import.meta.url).resolve('json5');
 const support = canRunUserManager();
 const title = 'adopting an openclaw-shaped unit under a private systemd --user';
 if (!support.ok) console.warn(`skipping ${title}: ${support.why}`);
@@ -19,9 +21,14 @@ function fakeOpenclaw(prefix: string, version: string): string {
   mkdirSync(path.join(dir, 'dist'), { recursive: true });
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'openclaw', version, main: 'dist/index.js', bin: { openclaw: 'openclaw.mjs' } }));
   writeFileSync(path.join(dir, 'openclaw.mjs'), "import './dist/index.js';\n");
+  // The port as openclaw takes it: --port, else OPENCLAW_GATEWAY_PORT, else gateway.port of its JSON5 config.
   writeFileSync(path.join(dir, 'dist', 'index.js'), `const args = process.argv.slice(2);
 if (args[0] === '--version') { console.log(${JSON.stringify(version)}); process.exit(0); }
-const port = Number(args[args.indexOf('--port') + 1]);
+const fromConfig = () => {
+  const file = require('node:path').join(process.env.OPENCLAW_STATE_DIR || require('node:path').join(process.env.HOME, '.openclaw'), 'openclaw.json');
+  return require(${JSON.stringify(JSON5_MAIN)}).parse(require('node:fs').readFileSync(file, 'utf8')).gateway.port;
+};
+const port = args.includes('--port') ? Number(args[args.indexOf('--port') + 1]) : Number(process.env.OPENCLAW_GATEWAY_PORT || fromConfig());
 require('node:http').createServer((req, res) => {
   res.setHeader('content-type', 'application/json');
   res.end(JSON.stringify(req.url === '/startupz' ? { ok: true, status: 'started', version: ${JSON.stringify(version)}, pid: process.pid } : { error: 'not found' }));
@@ -120,4 +127,59 @@ describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.
     const moved = await rs(['doctor']);
     expect(moved.json.result.checks.find((c: { name: string }) => c.name === 'health')).toMatchObject({ ok: false, detail: expect.stringMatching(/nothing answers/) });
   }, 90_000);
+  it('takes the port from openclaw\'s own config (JSON5, in OPENCLAW_STATE_DIR) when the unit names none; raises a short stop budget to openclaw\'s 330 s', async () => {
+    const dir = tempDir('rs-adopt-occfg-');
+    const installed = fakeOpenclaw(path.join(dir, 'prefix'), '2026.9.5');
+    const root = path.join(dir, 'root');
+    const port = await freePort();
+    const state = path.join(dir, 'state');
+    mkdirSync(state, { recursive: true });
+    const config = path.join(state, 'openclaw.json');
+    writeFileSync(config, `// written by hand\n{\n  gateway: { mode: 'local', port: ${port}, },\n}\n`);
+    const env = { ...(um.env as Record<string, string>), RELEASE_SWITCHER_BOOT_CHECK: '["/bin/true"]' };
+    const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env });
+    rmSync(path.join(um.unitDir, 'openclaw-gateway.service.d'), { recursive: true, force: true }); // an earlier test's drop-in
+    await um.writeUnit('openclaw-gateway.service', [
+      '[Unit]', 'Description=OpenClaw Gateway', '', '[Service]',
+      `ExecStart=${process.execPath} ${installed}/dist/index.js gateway`,
+      'Restart=always', 'RestartSec=5', 'TimeoutStopSec=90', 'KillMode=mixed', 'RestartPreventExitStatus=78',
+      `Environment=OPENCLAW_STATE_DIR=${state}`, '', '[Install]', 'WantedBy=default.target', '',
+    ].join('\n'));
+    expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
+    const before = await answer(port);
+
+    const init = await rs(['init', '--preset', 'openclaw', '--adopt', installed, '--node', process.execPath, '--unit', 'openclaw-gateway.service']);
+    expect(init.exitCode, init.stdout + init.stderr).toBe(0);
+    expect(init.json.result.adopted.found).toMatchObject({ port: { port, from: `config ${config} gateway.port` }, portNotes: [] });
+    expect(init.json.result.config.healthUrl).toBe(`http://127.0.0.1:${port}/startupz`);
+
+    const installedUnit = await rs(['unit', '--install']);
+    expect(installedUnit.exitCode, installedUnit.stdout + installedUnit.stderr).toBe(0);
+    expect(installedUnit.json.result.content).toContain(`\nExecStart=${process.execPath} ${root}/current/dist/index.js gateway\n`);
+    expect(installedUnit.json.result.content).toContain('\nTimeoutStopSec=330\n');
+    expect(installedUnit.json.result.changed.join('\n')).toMatch(/TimeoutStopSec 90 s -> 330 s/);
+    expect((await show(['TimeoutStopUSec'])).TimeoutStopUSec).toBe('5min 30s');
+    expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
+    let after = before;
+    await um.waitFor(async () => {
+      after = await answer(port);
+      return after.pid !== before.pid;
+    }, { what: 'the restarted gateway on the port of its config' });
+    expect(readFileSync(`/proc/${after.pid}/cmdline`, 'utf8').split('\0').slice(0, -1)).toEqual([process.execPath, path.join(root, 'current', 'dist', 'index.js'), 'gateway']);
+    const doctor = await rs(['doctor']);
+    expect(doctor.json.result.checks.find((c: { name: string }) => c.name === 'health'), doctor.stdout).toMatchObject({ ok: true });
+  }, 90_000);
+
+  it('a unit written from scratch for openclaw stops within 330 s too', async () => {
+    const dir = tempDir('rs-adopt-ocnew-');
+    const root = path.join(dir, 'root');
+    const env = { ...(um.env as Record<string, string>), RELEASE_SWITCHER_BOOT_CHECK: '["/bin/true"]' };
+    const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env });
+    expect((await rs(['init', '--preset', 'openclaw', '--node', process.execPath, '--unit', 'openclaw-fresh.service'])).exitCode).toBe(0);
+    const written = await rs(['unit', '--install']);
+    expect(written.exitCode, written.stdout + written.stderr).toBe(0);
+    expect(written.json.result).toMatchObject({ kind: 'unit', content: expect.stringContaining('\nTimeoutStopSec=330\n') });
+    const shown = await um.systemctl(['show', 'openclaw-fresh.service', '--property=TimeoutStopUSec', '--property=LoadState']);
+    expect(shown.stdout.trim().split('\n').sort()).toEqual(['LoadState=loaded', 'TimeoutStopUSec=5min 30s']);
+  }, 60_000);
 });

@@ -1,4 +1,7 @@
 // Reading somebody else's unit (as `systemctl cat` prints it) and the drop-in that keeps how it runs.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/store/config.ts';
 import { nodeCommandOf, parseUnitText, portOfUnit, spanSeconds, splitUnitWords } from '../../src/service/existing-unit.ts';
@@ -62,15 +65,55 @@ describe('the drop-in over an openclaw-shaped unit', () => {
   });
 
   it('raises a stop budget below the drain + margin, never lowers one', () => {
-    const short = parseUnitText(CAT.replace('TimeoutStopSec=330', 'TimeoutStopSec=15'), ours);
-    const { content, changed } = dropInWithNotes(config, '/srv/rs', { entry: '', bootCheck: null, drainSeconds: 75 }, short);
+    // A service without a preset of its own (openclaw's own budget is the next test's).
+    const app = { ...config, package: 'app' };
+    const appCat = CAT.replaceAll('/node_modules/openclaw/', '/node_modules/app/');
+    const short = parseUnitText(appCat.replace('TimeoutStopSec=330', 'TimeoutStopSec=15'), ours);
+    const { content, changed } = dropInWithNotes(app, '/srv/rs', { entry: '', bootCheck: null, drainSeconds: 75 }, short);
     expect(content).toContain('\nTimeoutStopSec=85\n');
     expect(changed.join('\n')).toMatch(/TimeoutStopSec 15 s -> 85 s/);
-    expect(dropInWithNotes(config, '/srv/rs', { entry: '', bootCheck: null, drainSeconds: 75 }, parseUnitText(CAT, ours)).content).not.toContain('TimeoutStopSec');
+    expect(dropInWithNotes(app, '/srv/rs', { entry: '', bootCheck: null, drainSeconds: 75 }, parseUnitText(appCat, ours)).content).not.toContain('TimeoutStopSec');
+    // 0 and infinity mean no SIGKILL at all: nothing to raise.
+    for (const none of ['0', 'infinity']) expect(dropInWithNotes(app, '/srv/rs', { entry: '', bootCheck: null }, parseUnitText(appCat.replace('TimeoutStopSec=330', `TimeoutStopSec=${none}`), ours)).content).not.toContain('TimeoutStopSec');
+  });
+
+  it("openclaw: never under its own 330 s (325 s shutdown + 5 s), over its unit or from scratch; more when the drain needs it", () => {
+    const short = parseUnitText(CAT.replace('TimeoutStopSec=330', 'TimeoutStopSec=90'), ours);
+    const raised = dropInWithNotes(config, '/srv/rs', { entry: '', bootCheck: null }, short);
+    expect(raised.content).toContain('\nTimeoutStopSec=330\n');
+    expect(raised.changed.join('\n')).toMatch(/TimeoutStopSec 90 s -> 330 s \(325 s \+ 5 s: openclaw's own shutdown budget/);
+    const kept = dropInWithNotes(config, '/srv/rs', { entry: '', bootCheck: null }, parseUnitText(CAT, ours));
+    expect(kept.content).not.toContain('TimeoutStopSec');
+    expect(kept.kept).toContain("TimeoutStopSec=330 (at least 330 s: 325 s + 5 s: openclaw's own shutdown budget; its service audit requires TimeoutStopSec=330 or longer)");
+    expect(dropInWithNotes(config, '/srv/rs', { entry: '', bootCheck: null }, parseUnitText(CAT.replace('TimeoutStopSec=330', 'TimeoutStopSec=10min'), ours)).content).not.toContain('TimeoutStopSec');
+    // A unit with no stop budget of its own (systemd's default 90 s) gets 330 too.
+    expect(dropInWithNotes(config, '/srv/rs', { entry: '', bootCheck: null }, parseUnitText(CAT.replace('TimeoutStopSec=330\n', ''), ours)).content).toContain('\nTimeoutStopSec=330\n');
+    // From scratch, with or without the preset named in the config.
+    for (const c of [config, { ...config, preset: 'openclaw' }]) expect(systemdUnit(c, '/srv/rs', { entry: 'dist/index.js', bootCheck: null })).toContain('\nTimeoutStopSec=330\n');
+    // A drain longer than openclaw's budget raises it further; another package keeps our 20 s + 10 s.
+    expect(systemdUnit(config, '/srv/rs', { entry: 'dist/index.js', bootCheck: null, drainSeconds: 400 })).toContain('\nTimeoutStopSec=410\n');
+    expect(systemdUnit({ ...config, package: 'app' }, '/srv/rs', { entry: 'server.js', bootCheck: null })).toContain('\nTimeoutStopSec=30\n');
   });
 
   it('--node-option: a whole unit runs Node with the given options before the entry', () => {
     const text = systemdUnit({ ...config, node: '/n/node' }, '/srv/rs', { entry: 'dist/index.js', args: ['gateway'], nodeOptions: ['--max-old-space-size=8192'], bootCheck: null });
     expect(text).toContain('\nExecStart=/n/node --max-old-space-size=8192 /srv/rs/current/dist/index.js gateway\n');
+  });
+
+  it("openclaw's own unit, exactly as `openclaw gateway install` 2026.9.5 renders it: only the package path changes", () => {
+    // Rendered by its dist (buildGatewayInstallPlan + buildSystemdUnit) for `--port 18931`; the closing note's real run used it.
+    const file = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'openclaw-gateway.service');
+    const text = readFileSync(file, 'utf8');
+    const unit = parseUnitText(`# ${file}\n${text}`);
+    const { content, kept, changed } = dropInWithNotes({ ...config, node: null }, '/srv/rs', { entry: '', bootCheck: null }, unit);
+    const theirs = unit.execStart!;
+    expect(content).toContain(`\nExecStart=\nExecStart=${[...theirs.slice(0, 2), '/srv/rs/current/dist/index.js', ...theirs.slice(3)].join(' ')}\n`);
+    expect(theirs.slice(1)).toEqual(['--max-old-space-size=8192', '/tmp/oc/prefix/lib/node_modules/openclaw/dist/index.js', 'gateway', '--port', '18931']);
+    // Its Restart, RestartSec=5, RestartPreventExitStatus=78 and TimeoutStopSec=330 (openclaw's own floor) are all its own.
+    expect(content).not.toMatch(/^(Restart|RestartSec|RestartPreventExitStatus|TimeoutStopSec|Environment|KillMode)=/m);
+    expect(kept).toEqual(expect.arrayContaining(['Restart=always', 'RestartSec=5', 'RestartPreventExitStatus=78', 'Node options: --max-old-space-size=8192', 'arguments: gateway --port 18931']));
+    expect(kept.join('\n')).toMatch(/^TimeoutStopSec=330 \(at least 330 s/m);
+    expect(kept.join('\n')).toMatch(/^Environment: HOME, TMPDIR, .*OPENCLAW_GATEWAY_PORT/m);
+    expect(changed[0]).toBe('ExecStart: /tmp/oc/prefix/lib/node_modules/openclaw/dist/index.js -> /srv/rs/current/dist/index.js');
   });
 });

@@ -219,7 +219,7 @@ describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.
 });
 
 describe('unit for other supervisors', () => {
-  it('launchd: prints a plist running <root>/current/<entry>; --install writes a new one, never over an existing one', async () => {
+  it('launchd: prints a plist running <root>/current/<entry>; --install writes a new one, regenerates its own (a plist of somebody else is merged: plist.test.ts)', async () => {
     const dir = tempDir('rs-unit-');
     const root = path.join(dir, 'root');
     const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env: { HOME: path.join(dir, 'home') } });
@@ -233,8 +233,9 @@ describe('unit for other supervisors', () => {
     expect(installed.json.result).toEqual({ ...printed.json.result, installed: true });
     expect(readFileSync(plist, 'utf8')).toBe(printed.json.result.content);
     const again = await rs(['unit', '--install', '--entry', 'server.js']);
-    expect({ exitCode: again.exitCode, code: again.json?.error?.code }).toEqual({ exitCode: 1, code: 'UNSUPPORTED' });
-    expect(readFileSync(plist, 'utf8')).toBe(printed.json.result.content);
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect(again.json.result.kept).toBeUndefined(); // ours: regenerated, not merged
+    expect(readFileSync(plist, 'utf8')).toBe(printed.json.result.content.replace('    <string>8080</string>\n', ''));
   });
 
   it('pm2 and none: UNSUPPORTED, exit 1', async () => {

@@ -88,6 +88,7 @@ function adoptedText(root: string, from: string, adopted: Awaited<ReturnType<typ
   if (found) {
     lines.push(`found ${found.unit}: ${found.execStart?.join(' ') ?? '(no ExecStart)'}`);
     lines.push(`  port ${found.port ? `${found.port.port} (${found.port.from})` : 'not found'}; Node options ${found.nodeOptions.join(' ') || '(none)'}; TimeoutStopSec ${found.timeoutStopSeconds ?? 'default'}; RestartSec ${found.restartSeconds ?? 'default'}`);
+    for (const note of found.portNotes) lines.push(`  note: ${note}`);
     if (found.healthUrl) lines.push(`  health URL set to ${found.healthUrl}`);
   }
   for (const c of adopted.commands) {

@@ -149,6 +149,8 @@ export interface LaunchdPlistOptions {
   stderrPath?: string;
   /** Restart the job whenever it exits. @default true */
   keepAlive?: boolean;
+  /** Seconds between SIGTERM and SIGKILL when the job is stopped (launchd's own default: 20). */
+  exitTimeOut?: number;
 }
 
 /** A LaunchAgent/LaunchDaemon property list (XML, the format `plutil -lint` and launchd accept). */
@@ -183,6 +185,10 @@ export function launchdPlist(options: LaunchdPlistOptions): string {
   out.push('  <true/>');
   key('KeepAlive');
   out.push(options.keepAlive === false ? '  <false/>' : '  <true/>');
+  if (options.exitTimeOut !== undefined) {
+    key('ExitTimeOut');
+    out.push(`  <integer>${Math.ceil(options.exitTimeOut)}</integer>`);
+  }
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">',
