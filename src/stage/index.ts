@@ -93,7 +93,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
 
   const packageJson = await readPackageJson(pkgDir, pkg);
   checkEngines(packageJson, node);
-  const depOptions = { pkgDir, node, npm: config.npm, env: runtime.env, npmCache: runtime.npmCache, registry: config.registry, onLine: (line: string) => progress({ phase: 'dependencies', message: line }) } as const;
+  const depOptions = { pkgDir, node, npm: config.npm, env: runtime.env, npmConfig: runtime.npmConfig, npmCache: runtime.npmCache, registry: config.registry, signal: runtime.signal, onLine: (line: string) => progress({ phase: 'dependencies', message: line }) } as const;
 
   const tree = await treeP;
   progress({ phase: 'resolve', message: tree ? `${tree.deps.length} dependencies resolved with Node ${tree.node}` : 'not a registry package: full install' });
