@@ -80,10 +80,30 @@ export async function linkReusedBins(pkgDir: string, deps: TreeNode[]): Promise<
 
 /** Bin links of freshly extracted packages, as npm makes them (bin-links also makes targets executable). */
 export async function linkBins(pkgDir: string, deps: TreeNode[]): Promise<void> {
+  const inside = await fs.realpath(pkgDir);
   for (const node of deps) {
     const dir = path.join(pkgDir, node.location);
     const pkg = JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
-    if (pkg.bin || pkg.directories) await binLinks({ path: dir, pkg, top: false, global: false, force: true });
+    if (!pkg.bin && !pkg.directories) continue;
+    await binTargetsInside(inside, dir, pkg, `${node.name}@${node.version}`);
+    await binLinks({ path: dir, pkg, top: false, global: false, force: true });
+  }
+}
+
+/**
+ * bin-links chmods each bin target, and chmod follows a symlink: a preinstall that replaced its bin
+ * with a link out of the release would have a file outside made executable (as root, any file). Every
+ * existing target must resolve inside the release first, else RELEASE_UNSAFE.
+ */
+async function binTargetsInside(inside: string, dir: string, pkg: Record<string, unknown>, who: string): Promise<void> {
+  const bins = (normalizeBins({ ...pkg }) as { bin?: Record<string, string> }).bin ?? {};
+  for (const [name, target] of Object.entries(bins)) {
+    const abs = path.join(dir, target);
+    const real = await fs.realpath(abs).catch(() => undefined); // missing: nothing to chmod, bin-links fails as under npm
+    if (real === undefined || real === inside || real.startsWith(`${inside}${path.sep}`)) continue;
+    throw new ReleaseSwitcherError('RELEASE_UNSAFE', `The bin ${name} of ${who} (${target}) resolves outside the release (${real}).`, {
+      hint: 'A release must be self-contained: a lifecycle script of this dependency pointed its bin outside it. Do not install it.',
+    });
   }
 }
 
