@@ -35,5 +35,7 @@ export const CRASH_POINTS = [
   'prune:moved',
   'prune:done',
   'recover:begin',
+  'lock:claimed',
+  'lock:release-claimed',
 ] as const;
 export type CrashPointName = (typeof CRASH_POINTS)[number];

@@ -42,8 +42,16 @@ export interface DepScriptOptions {
 const SCRIPT_CHILD = fileURLToPath(new URL('./script-child.js', import.meta.url));
 const SCRIPT_TIMEOUT_MS = 30 * 60_000;
 
+/**
+ * Run one lifecycle event of the package in `dir` in a child on the configured Node, with `env` and
+ * nothing else (in-process, @npmcli/run-script would merge this process's whole environment in).
+ */
+export function runEventInChild(dir: string, event: string, options: { nodePath: string; env: Record<string, string>; signal?: AbortSignal | undefined }): ReturnType<typeof run> {
+  return run(options.nodePath, [SCRIPT_CHILD, dir, event], { cwd: dir, env: options.env, timeoutMs: SCRIPT_TIMEOUT_MS, signal: options.signal });
+}
+
 /** Whether npm would run `event` here: a script of that name, or node-gyp's implicit install. */
-function hasEvent(pkg: Record<string, unknown>, event: string, dir: string): boolean {
+export function hasEvent(pkg: Record<string, unknown>, event: string, dir: string): boolean {
   if ((pkg.scripts as Record<string, string> | undefined)?.[event]) return true;
   return event === 'install' && pkg.gypfile !== false && existsSync(path.join(dir, 'binding.gyp')) && !(pkg.scripts as Record<string, string> | undefined)?.preinstall;
 }
@@ -72,10 +80,30 @@ export async function linkReusedBins(pkgDir: string, deps: TreeNode[]): Promise<
 
 /** Bin links of freshly extracted packages, as npm makes them (bin-links also makes targets executable). */
 export async function linkBins(pkgDir: string, deps: TreeNode[]): Promise<void> {
+  const inside = await fs.realpath(pkgDir);
   for (const node of deps) {
     const dir = path.join(pkgDir, node.location);
     const pkg = JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
-    if (pkg.bin || pkg.directories) await binLinks({ path: dir, pkg, top: false, global: false, force: true });
+    if (!pkg.bin && !pkg.directories) continue;
+    await binTargetsInside(inside, dir, pkg, `${node.name}@${node.version}`);
+    await binLinks({ path: dir, pkg, top: false, global: false, force: true });
+  }
+}
+
+/**
+ * bin-links chmods each bin target, and chmod follows a symlink: a preinstall that replaced its bin
+ * with a link out of the release would have a file outside made executable (as root, any file). Every
+ * existing target must resolve inside the release first, else RELEASE_UNSAFE.
+ */
+async function binTargetsInside(inside: string, dir: string, pkg: Record<string, unknown>, who: string): Promise<void> {
+  const bins = (normalizeBins({ ...pkg }) as { bin?: Record<string, string> }).bin ?? {};
+  for (const [name, target] of Object.entries(bins)) {
+    const abs = path.join(dir, target);
+    const real = await fs.realpath(abs).catch(() => undefined); // missing: nothing to chmod, bin-links fails as under npm
+    if (real === undefined || real === inside || real.startsWith(`${inside}${path.sep}`)) continue;
+    throw new ReleaseSwitcherError('RELEASE_UNSAFE', `The bin ${name} of ${who} (${target}) resolves outside the release (${real}).`, {
+      hint: 'A release must be self-contained: a lifecycle script of this dependency pointed its bin outside it. Do not install it.',
+    });
   }
 }
 
@@ -88,7 +116,7 @@ export async function runDepScripts(extracted: TreeNode[], options: DepScriptOpt
       const dir = path.join(options.pkgDir, node.location);
       const pkg = JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
       if (!hasEvent(pkg, event, dir)) continue;
-      const result = await run(options.nodePath, [SCRIPT_CHILD, dir, event], { cwd: dir, env: options.env, timeoutMs: SCRIPT_TIMEOUT_MS, signal: options.signal });
+      const result = await runEventInChild(dir, event, options);
       if (result.exitCode !== 0) {
         throw new ReleaseSwitcherError('DEPENDENCY_INSTALL_FAILED', `The ${event} script of ${node.name}@${node.version} ${result.timedOut ? 'timed out' : 'failed'}:\n${tail(result.output)}`, {
           hint: 'Nothing was changed. Run `npm install -g` of the same spec with the same Node to reproduce.',

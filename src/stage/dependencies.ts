@@ -6,11 +6,11 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import runScript from '@npmcli/run-script';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { pathExists } from '../platform/fs.js';
 import { run, tail } from '../platform/subprocess.js';
-import { type NodeRuntime, envWithNode } from '../platform/node.js';
+import type { NodeRuntime } from '../platform/node.js';
+import { hasEvent, runEventInChild, scriptEnv } from './dep-scripts.js';
 
 const NPM_TIMEOUT_MS = 30 * 60_000;
 const LIFECYCLE_EVENTS = ['preinstall', 'install', 'postinstall'] as const;
@@ -20,10 +20,14 @@ export interface DependencyOptions {
   node: NodeRuntime;
   /** `npm-cli.js` or an npm executable; null: the npm beside node, else on PATH. */
   npm: string | null;
+  /** The caller's environment: only npm's shape of it reaches npm and the scripts (scriptEnv). */
   env: NodeJS.ProcessEnv;
+  /** npm's settings as read for the caller; passed on as npm_config_* (credentials never). @default {} */
+  npmConfig?: Record<string, string>;
   npmCache: string;
   registry: string | null;
   onLine?: (line: string) => void;
+  signal?: AbortSignal | undefined;
 }
 
 export function hasDependencies(pkg: Record<string, unknown>): boolean {
@@ -35,7 +39,7 @@ export function hasDependencies(pkg: Record<string, unknown>): boolean {
 export async function installDependencies(options: DependencyOptions, pkg: Record<string, unknown>): Promise<void> {
   if (!hasDependencies(pkg)) return;
   const [command, prefixArgs] = await npmCommand(options);
-  const env = npmEnv(options);
+  const env = npmInstallEnv(options);
   const packageJson = path.join(options.pkgDir, 'package.json');
   const original = await fs.readFile(packageJson, 'utf8');
   // npm treats the package folder as a project being developed: it would run its scripts, `prepare`
@@ -48,7 +52,7 @@ export async function installDependencies(options: DependencyOptions, pkg: Recor
     result = await run(
       command,
       [...prefixArgs, 'install', '--omit=dev', '--no-audit', '--no-fund', '--no-save', '--ignore-scripts=false', '--install-links=false', '--loglevel=warn', '--no-update-notifier'],
-      { cwd: options.pkgDir, env, timeoutMs: NPM_TIMEOUT_MS, onLine: options.onLine },
+      { cwd: options.pkgDir, env, timeoutMs: NPM_TIMEOUT_MS, onLine: options.onLine, signal: options.signal },
     );
   } finally {
     await fs.writeFile(packageJson, original);
@@ -56,12 +60,14 @@ export async function installDependencies(options: DependencyOptions, pkg: Recor
   if (result.exitCode !== 0) throw installFailed('npm install', result.output, result.timedOut);
 }
 
+/** The package's own preinstall, install, postinstall: each in a child with npm's environment only, as its dependencies' scripts. */
 export async function runLifecycle(options: DependencyOptions, pkg: Record<string, unknown>): Promise<string[]> {
   const ran: string[] = [];
-  const env = npmEnv(options) as Record<string, string | undefined>;
+  const env = lifecycleEnv(options);
   for (const event of LIFECYCLE_EVENTS) {
-    const result = await runScript({ event, path: options.pkgDir, pkg, env, stdio: 'pipe', scriptShell: '/bin/sh' }).catch((error: unknown) => error as { code: number; stdout?: string; stderr?: string });
-    if (result.code !== 0) throw installFailed(`the ${event} script`, `${result.stdout ?? ''}\n${result.stderr ?? ''}`, false);
+    if (!hasEvent(pkg, event, options.pkgDir)) continue;
+    const result = await runEventInChild(options.pkgDir, event, { nodePath: options.node.path, env, signal: options.signal });
+    if (result.exitCode !== 0) throw installFailed(`the ${event} script`, result.output, result.timedOut);
     if ((pkg.scripts as Record<string, string> | undefined)?.[event]) ran.push(event);
   }
   return ran;
@@ -76,12 +82,21 @@ function installFailed(what: string, output: string, timedOut: boolean): Release
   });
 }
 
-function npmEnv(options: DependencyOptions): NodeJS.ProcessEnv {
-  const env = envWithNode(options.env, options.node);
-  // A global or prefix setting inherited from the caller would send the install elsewhere.
-  for (const key of Object.keys(env)) if (/^npm_config_(global|prefix|location)$/i.test(key)) delete env[key];
-  env.npm_config_cache = options.npmCache;
+/**
+ * What `npm install -g` from a clean login shell gives a script (scriptEnv): PATH with the configured
+ * Node first, HOME, locale, proxies, TMPDIR, npm's own settings; never the caller's other variables.
+ */
+function lifecycleEnv(options: DependencyOptions): Record<string, string> {
+  const env = scriptEnv(options.env, { nodePath: options.node.path, npmConfig: options.npmConfig ?? {}, npmCache: options.npmCache });
   if (options.registry) env.npm_config_registry = options.registry;
+  return env;
+}
+
+/** For the full install's own npm (which hands its environment on to every dependency's script). */
+function npmInstallEnv(options: DependencyOptions): Record<string, string> {
+  const env = lifecycleEnv(options);
+  // Installing into the package folder: a global, prefix or location setting would send it elsewhere.
+  for (const key of Object.keys(env)) if (/^npm_config_(global|prefix|location)$/i.test(key)) delete env[key];
   return env;
 }
 

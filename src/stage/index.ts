@@ -94,7 +94,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
 
   const packageJson = await readPackageJson(pkgDir, pkg);
   checkEngines(packageJson, node);
-  const depOptions = { pkgDir, node, npm: config.npm, env: runtime.env, npmCache: runtime.npmCache, registry: config.registry, onLine: (line: string) => progress({ phase: 'dependencies', message: line }) } as const;
+  const depOptions = { pkgDir, node, npm: config.npm, env: runtime.env, npmConfig: runtime.npmConfig, npmCache: runtime.npmCache, registry: config.registry, signal: runtime.signal, onLine: (line: string) => progress({ phase: 'dependencies', message: line }) } as const;
 
   const tree = await treeP;
   if (tree) refuseUnsignedDependencies(pkg.dependencySignatures, tree.deps, `${pkg.name}@${pkg.version}`);

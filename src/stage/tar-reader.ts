@@ -32,6 +32,11 @@ export class TarRefusal extends Error {
   }
 }
 
+/** A long name shortened for a message. */
+export function preview(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 60)}…(${Buffer.byteLength(text)} bytes)` : text;
+}
+
 const ENTRY_TYPES: Record<string, RawEntry['type']> = { '0': 'file', '': 'file', '7': 'file', '5': 'dir', '2': 'symlink' };
 const META_TYPES = new Set(['x', 'g', 'L', 'K']);
 const TYPE_NAMES: Record<string, string> = { '1': 'hard link', '3': 'character device', '4': 'block device', '6': 'fifo', S: 'GNU sparse file', D: 'GNU dump dir', M: 'GNU multi-volume continuation', V: 'volume header', N: 'old GNU long name', X: 'old extended header', A: 'Solaris ACL', I: 'inode metadata' };
@@ -131,10 +136,10 @@ export class TarReader {
       return;
     }
     const type = ENTRY_TYPES[flag];
-    if (!type) throw new TarRefusal(`${header.path ?? '?'} is a ${TYPE_NAMES[flag] ?? `type '${flag}'`} entry`);
+    if (!type) throw new TarRefusal(`${preview(header.path ?? '?')} is a ${TYPE_NAMES[flag] ?? `type '${flag}'`} entry`);
     const entry = this.#resolve(header, type);
     out.push({ kind: 'entry', entry });
-    if (type !== 'file' && entry.size > 0) throw new TarRefusal(`${entry.path}: a ${type} entry with a body`);
+    if (type !== 'file' && entry.size > 0) throw new TarRefusal(`${preview(entry.path)}: a ${type} entry with a body`);
     this.#expectBody(entry.size, 'body', out);
   }
 
@@ -149,15 +154,15 @@ export class TarReader {
     this.#pending = {};
     const paxPath = pax?.get('path');
     const paxLink = pax?.get('linkpath');
-    if (paxPath !== undefined && long !== undefined && paxPath !== long) throw new TarRefusal(`an entry named both ${JSON.stringify(paxPath)} (PAX) and ${JSON.stringify(long)} (GNU long name)`);
-    if (paxLink !== undefined && longLink !== undefined && paxLink !== longLink) throw new TarRefusal(`a link to both ${JSON.stringify(paxLink)} (PAX) and ${JSON.stringify(longLink)} (GNU long link)`);
+    if (paxPath !== undefined && long !== undefined && paxPath !== long) throw new TarRefusal(`an entry named both ${JSON.stringify(preview(paxPath))} (PAX) and ${JSON.stringify(preview(long))} (GNU long name)`);
+    if (paxLink !== undefined && longLink !== undefined && paxLink !== longLink) throw new TarRefusal(`a link to both ${JSON.stringify(preview(paxLink))} (PAX) and ${JSON.stringify(preview(longLink))} (GNU long link)`);
     const paxSize = pax?.get('size');
     // The size field as written, not node-tar's decoded one, which forces directories to 0 and
     // would read a directory's body as headers.
     const size = paxSize !== undefined ? decimal(paxSize, 'size') : rawSize(header.block ?? Buffer.alloc(0));
     const linkpath = paxLink ?? longLink ?? header.linkpath;
     const name = paxPath ?? long ?? header.path ?? '';
-    if (type === 'file' && name.endsWith('/')) throw new TarRefusal(`${name}: a file entry named like a directory`);
+    if (type === 'file' && name.endsWith('/')) throw new TarRefusal(`${preview(name)}: a file entry named like a directory`);
     return {
       path: name,
       type,

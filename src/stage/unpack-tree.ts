@@ -4,18 +4,24 @@
  * directory we made (never a symlink or a file), and a symlink only when its target, followed
  * through the links already in the picture, stays inside.
  */
-import { TarRefusal } from './tar-reader.js';
+import { TarRefusal, preview } from './tar-reader.js';
 
 export type Kind = 'file' | 'dir' | 'symlink';
 
 const MAX_HOPS = 40; // as the kernel's MAXSYMLINKS
+/** Linux's NAME_MAX and PATH_MAX - 1: a longer name or path can never be written, only fail mid-way. */
+const NAME_MAX = 255;
+export const PATH_MAX = 4095;
 
 /** Split a header path into safe segments, dropping the first `strip`; undefined when nothing is left. */
 export function entrySegments(raw: string, strip: number): string[] | undefined {
-  if (raw.startsWith('/')) throw new TarRefusal(`absolute path ${raw}`);
+  if (raw.startsWith('/')) throw new TarRefusal(`absolute path ${preview(raw)}`);
   if (/[\0]/.test(raw)) throw new TarRefusal(`a path with a NUL byte`);
+  if (Buffer.byteLength(raw) > PATH_MAX) throw new TarRefusal(`path ${preview(raw)} is longer than ${PATH_MAX} bytes`);
   const segments = raw.split('/').filter((segment) => segment !== '' && segment !== '.');
-  if (segments.includes('..')) throw new TarRefusal(`path ${raw} climbs out with ..`);
+  if (segments.includes('..')) throw new TarRefusal(`path ${preview(raw)} climbs out with ..`);
+  const long = segments.find((segment) => Buffer.byteLength(segment) > NAME_MAX);
+  if (long !== undefined) throw new TarRefusal(`path ${preview(raw)} has a name longer than ${NAME_MAX} bytes`);
   const kept = segments.slice(strip);
   return kept.length > 0 ? kept : undefined;
 }
@@ -60,10 +66,11 @@ export class TreeModel {
   /** Refuse a symlink whose target is absolute or leaves the tree, following links already recorded. */
   checkLink(rel: string): void {
     const target = this.#links.get(rel) ?? '';
-    if (target.startsWith('/')) throw new TarRefusal(`symlink ${rel} points at the absolute path ${target}`);
+    if (target.startsWith('/')) throw new TarRefusal(`symlink ${rel} points at the absolute path ${preview(target)}`);
     if (target === '' || target.includes('\0')) throw new TarRefusal(`symlink ${rel} has the target ${JSON.stringify(target)}`);
+    if (Buffer.byteLength(target) > PATH_MAX) throw new TarRefusal(`symlink ${rel} has a target longer than ${PATH_MAX} bytes`);
     const from = rel.split('/').slice(0, -1);
-    if (this.resolve(from, target) === undefined) throw new TarRefusal(`symlink ${rel} -> ${target} leads outside the package`);
+    if (this.resolve(from, target) === undefined) throw new TarRefusal(`symlink ${rel} -> ${preview(target)} leads outside the package`);
   }
 
   /** Every link again, now that the whole tree is known (a link may point through a later one). */

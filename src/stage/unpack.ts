@@ -10,7 +10,7 @@ import path from 'node:path';
 import { type Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { ReleaseSwitcherError, asBadTarball, asDiskFull, isCorruptTarball, isReleaseSwitcherError } from '../model/errors.js';
-import { type RawEntry, TarReader, TarRefusal, type TarEvent } from './tar-reader.js';
+import { type RawEntry, TarReader, TarRefusal, type TarEvent, preview } from './tar-reader.js';
 import { TreeModel, entrySegments } from './unpack-tree.js';
 import { FileBody, type UnpackedEntry, Writer } from './unpack-writer.js';
 
@@ -103,7 +103,7 @@ async function readAll(input: Readable, ctx: ReadContext): Promise<void> {
 
 async function startEntry(raw: RawEntry, model: TreeModel, ctx: ReadContext): Promise<FileBody | undefined> {
   ctx.signal?.throwIfAborted();
-  if (raw.mode & 0o7000) throw new TarRefusal(`${raw.path} has setuid/setgid/sticky bits (mode ${raw.mode.toString(8)})`);
+  if (raw.mode & 0o7000) throw new TarRefusal(`${preview(raw.path)} has setuid/setgid/sticky bits (mode ${raw.mode.toString(8)})`);
   const segments = entrySegments(raw.path, ctx.strip);
   if (!segments) return undefined; // the top folder itself, as with npm's strip
   if (raw.type === 'symlink' && ctx.symlinks === 'skip') {
@@ -165,6 +165,12 @@ function unpackError(error: unknown, signal: AbortSignal | undefined): unknown {
     return error.corrupt
       ? new ReleaseSwitcherError('BAD_TARBALL', `The tarball is truncated or corrupt: ${error.message}.`, { hint: 'Download it again; if it persists the tarball is broken.', cause: error })
       : new ReleaseSwitcherError('BAD_TARBALL', `The tarball is unsafe: ${error.message}.`, { hint: 'Do not install this package; report it to its publisher.', cause: error, details: { problem: error.message } });
+  }
+  const code = (error as NodeJS.ErrnoException)?.code ?? '';
+  // The checks bound each name and path; what is still too long once below this destination is the
+  // tarball's doing too (the destination itself exists), never an internal error.
+  if (code === 'ENAMETOOLONG') {
+    return new ReleaseSwitcherError('BAD_TARBALL', 'The tarball is unsafe: a path in it is too long to write here (ENAMETOOLONG).', { hint: 'Do not install this package; report it to its publisher.', cause: error, details: { problem: 'path too long' } });
   }
   if (isCorruptTarball(error)) return asBadTarball(error);
   return asDiskFull(error, 'unpacking a tarball');

@@ -9,6 +9,11 @@
  * the same directory and still stale. A holder refreshes first and then looks for a claim on its
  * directory; so either the claimer sees the refresh and backs off, or the holder sees the claim and
  * knows it lost the lock (LOCK_LOST at its next `assertLockHeld`, i.e. before its next journal commit).
+ *
+ * A claim records who holds it (pid, host). One whose claimer is gone (a dead pid on this host, or older
+ * than CLAIM_STALE_MS: a claim is held for a few system calls) is itself taken over by the same protocol
+ * one level down: an exclusive claim on that claim directory, named by its identity, then a check again
+ * and a rename away. So a taker killed while holding its claim never leaves the root BUSY for good.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -17,12 +22,18 @@ import path from 'node:path';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
 import { type Layout, layoutOf } from './layout.js';
+import { crashPoint } from '../platform/crashpoint.js';
 
 /** A lock not refreshed for this long belongs to a dead or frozen process and is taken over. */
 export const LOCK_STALE_MS = 10_000;
 /** How often the holder refreshes it. */
 export const LOCK_UPDATE_MS = 2_000;
 const WAIT_POLL_MS = 100;
+/** A claim older than this belongs to a claimer that died or froze (a live one holds it for milliseconds). */
+export const CLAIM_STALE_MS = 30_000;
+/** Claims on claims, each taken over only when the one below is stale; deeper than this, wait. */
+const MAX_CLAIM_DEPTH = 3;
+const CLAIM_OWNER = 'owner.json';
 
 export interface LockOwner {
   pid: number;
@@ -77,9 +88,70 @@ export async function assertLockHeld(root: string): Promise<void> {
 }
 
 /** An identity of one lock directory: a new directory at the same path is another lock. */
-async function lockId(layout: Layout): Promise<string | undefined> {
-  const stat = await fs.stat(layout.lock, { bigint: true }).catch(() => undefined);
+function lockId(layout: Layout): Promise<string | undefined> {
+  return dirId(layout.lock);
+}
+
+async function dirId(dir: string): Promise<string | undefined> {
+  const stat = await fs.stat(dir, { bigint: true }).catch(() => undefined);
   return stat && `${stat.ino}-${stat.birthtimeNs}`;
+}
+
+/**
+ * Make the claim directory `claim` (exclusive: mkdir), taking over one whose claimer is gone. Returns
+ * the identity of the claim we now hold, or undefined when a live claimer has it.
+ */
+async function takeClaim(claim: string, depth = 0): Promise<string | undefined> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await fs.mkdir(claim);
+    } catch (error) {
+      if (errnoOf(error) !== 'EEXIST') throw error;
+      if (depth >= MAX_CLAIM_DEPTH || !(await clearStaleClaim(claim, depth))) return undefined;
+      continue;
+    }
+    const id = await dirId(claim);
+    if (!id) continue;
+    const owner: LockOwner = { pid: process.pid, hostname: os.hostname(), command: 'claim', since: new Date().toISOString() };
+    await fs.writeFile(path.join(claim, CLAIM_OWNER), `${JSON.stringify(owner)}\n`).catch(() => undefined);
+    return id;
+  }
+  return undefined;
+}
+
+/** Leave a claim we hold (only that very directory: one judged stale and replaced is another's). */
+async function dropClaim(claim: string, id: string): Promise<void> {
+  if ((await dirId(claim)) !== id) return;
+  await fs.rm(path.join(claim, CLAIM_OWNER), { force: true }).catch(() => undefined);
+  await fs.rmdir(claim).catch(() => undefined);
+}
+
+/** A claim whose claimer is gone: a dead pid on this host, or older than CLAIM_STALE_MS. */
+async function claimIsStale(claim: string): Promise<boolean> {
+  const stat = await fs.stat(claim).catch(() => undefined);
+  if (!stat) return false;
+  if (Date.now() - stat.birthtimeMs > CLAIM_STALE_MS && Date.now() - stat.mtimeMs > CLAIM_STALE_MS) return true;
+  const owner = (await readJsonIfExists(path.join(claim, CLAIM_OWNER)).catch(() => undefined)) as LockOwner | undefined;
+  return owner !== undefined && owner.hostname === os.hostname() && !isAlive(owner.pid);
+}
+
+/** Move away a stale claim, under a claim on it (named by its identity); true when it is gone. */
+async function clearStaleClaim(claim: string, depth: number): Promise<boolean> {
+  const id = await dirId(claim);
+  if (!id) return true;
+  if (!(await claimIsStale(claim))) return false;
+  const nested = `${claim}.takeover-${id}`;
+  const held = await takeClaim(nested, depth + 1);
+  if (!held) return false;
+  try {
+    if ((await dirId(claim)) !== id || !(await claimIsStale(claim))) return (await dirId(claim)) === undefined;
+    const trash = `${claim}.removed-${process.pid}-${randomBytes(4).toString('hex')}`;
+    await fs.rename(claim, trash);
+    await fs.rm(trash, { recursive: true, force: true });
+    return true;
+  } finally {
+    await dropClaim(nested, held);
+  }
 }
 
 const claimOf = (layout: Layout, id: string) => `${layout.lock}.takeover-${id}`;
@@ -120,18 +192,15 @@ async function takeOverIfStale(layout: Layout): Promise<boolean> {
   if (!id) return true;
   if (!(await isStale(layout))) return false;
   const claim = claimOf(layout, id);
-  try {
-    await fs.mkdir(claim);
-  } catch (error) {
-    if (errnoOf(error) === 'EEXIST') return false; // another taker has it
-    throw error;
-  }
+  const claimId = await takeClaim(claim);
+  if (!claimId) return false; // another taker has it
+  crashPoint('lock:claimed');
   try {
     if ((await lockId(layout)) !== id || !(await isStale(layout))) return false;
     await removeLockDir(layout);
     return true;
   } finally {
-    await fs.rmdir(claim).catch(() => undefined);
+    await dropClaim(claim, claimId);
   }
 }
 
@@ -146,17 +215,16 @@ async function removeLockDir(layout: Layout): Promise<void> {
 async function release(handle: Held): Promise<void> {
   const { layout, id } = handle;
   const claim = claimOf(layout, id);
-  try {
-    await fs.mkdir(claim);
-  } catch {
-    return; // a taker judged us stale and holds the claim: the directory is its to move
-  }
+  // A live taker's claim means it judged us stale: the directory is its to move. Never wait on it.
+  const claimId = await takeClaim(claim, MAX_CLAIM_DEPTH).catch(() => undefined);
+  if (!claimId) return;
+  crashPoint('lock:release-claimed');
   try {
     if ((await lockId(layout)) !== id) return;
     await fs.rm(layout.lockOwner, { force: true });
     await removeLockDir(layout);
   } finally {
-    await fs.rmdir(claim).catch(() => undefined);
+    await dropClaim(claim, claimId);
   }
 }
 

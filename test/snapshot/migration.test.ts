@@ -91,6 +91,14 @@ describeWhere(can, `state snapshot across a schema migration, under systemd --us
     expect(readdirSync(stateDir).filter((n) => n.startsWith('state.db.pre-startup-migration-'))).toHaveLength(1);
   });
 
+  it(`a boot-check run by hand while ${OLD} runs does nothing: systemd reports a main process, so this is no start`, async () => {
+    const before = readFileSync(join(stateDir, 'state.db'), 'utf8');
+    const r = await gw.rs(['boot-check']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(r.json.result).toMatchObject({ version: OLD, action: 'live', tries: 0, detail: expect.stringMatching(/is active\/running with main process \d+/) });
+    expect(readFileSync(join(stateDir, 'state.db'), 'utf8')).toBe(before);
+  });
+
   it(`a release that migrates and then fails is rolled back automatically, its state put back (${BROKEN}: 18 → 19, never healthy)`, async () => {
     const up = await gw.rs(['switch', NEW]); // again: a new snapshot, taken before this very start
     expect(up.json.result).toMatchObject({ status: 'verified', snapshot: up.json.result.id });

@@ -50,6 +50,21 @@ async function npmGlobal(spec: string): Promise<string> {
   return join(prefix, 'lib/node_modules/rs-fixture-fastpath');
 }
 
+/** A version whose own postinstall records the environment it saw (root-env.json). */
+const ROOT_RECORDS = '5.0.0-fast.4';
+let rootRecordsTgz: string;
+
+/** An environment a script saw: none of the caller's secret, npm's shape, the configured Node first. */
+function expectNpmShaped(file: string, name: string): void {
+  const env = JSON.parse(readFileSync(file, 'utf8'));
+  expect(env[SECRET], file).toBeUndefined();
+  expect(Object.values(env), file).not.toContain('hunter2');
+  expect(env.npm_lifecycle_event).toBe('postinstall');
+  expect(env.npm_package_name).toBe(name);
+  expect(env.HOME).toBeTruthy();
+  expect(env.PATH.split(':').filter((dir: string) => !dir.includes('node_modules'))[0]).toBe(dirname(process.execPath));
+}
+
 describe('staging fast path', () => {
   beforeAll(async () => {
     const registry = inject('registryUrl');
@@ -63,6 +78,12 @@ describe('staging fast path', () => {
     await publish(gateway('5.0.0-fast.2', {}, { 'CHANGED.txt': 'two\n' }), { registry, tag: TAG });
     const hostile = `const f = 'node_modules/rs-fixture-dep/index.cjs'; require('node:fs').chmodSync(f, 0o644); require('node:fs').appendFileSync(f, '// pwned\\n');\n`;
     await publish(gateway('5.0.0-fast.3', { scripts: { postinstall: 'node hostile.cjs' } }, { 'hostile.cjs': hostile }), { registry, tag: TAG });
+    const recordsRoot = gateway(ROOT_RECORDS, { scripts: { postinstall: 'node record-root.cjs' } }, { 'record-root.cjs': `require('node:fs').writeFileSync('root-env.json', JSON.stringify(process.env));\n` });
+    await publish(recordsRoot, { registry, tag: TAG });
+    // The same package as a .tgz file: not from a registry, so staged by the full install (npm install + own scripts).
+    const packed = tempDir('rs-fast-tgz-');
+    await npm(['pack', recordsRoot, '--pack-destination', packed], { registry });
+    rootRecordsTgz = join(packed, `rs-fixture-fastpath-${ROOT_RECORDS}.tgz`);
   }, 180_000);
 
   it('stages a first install equal to npm install -g, and an update that links unchanged packages equal to it too', async () => {
@@ -104,6 +125,23 @@ describe('staging fast path', () => {
     expect(env.HOME).toBeTruthy();
     // As under npm: the package's node_modules/.bin folders first, then the configured Node (default: the CLI's).
     expect(env.PATH.split(':').filter((dir: string) => !dir.includes('node_modules'))[0]).toBe(dirname(process.execPath));
+  }, 120_000);
+
+  it("gives the package's own lifecycle scripts npm's environment and none of the caller's secrets", async () => {
+    const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
+    const r = await rs(root, ['install', `rs-fixture-fastpath@${ROOT_RECORDS}`], { env: { [SECRET]: 'hunter2' } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.json.result.fallback).toBeNull();
+    expectNpmShaped(join(root, `releases/${ROOT_RECORDS}/root-env.json`), 'rs-fixture-fastpath');
+  }, 120_000);
+
+  it("on the full install (a .tgz file) neither npm's dependency scripts nor the package's own see the caller's secrets", async () => {
+    const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
+    const r = await rs(root, ['install', rootRecordsTgz], { env: { [SECRET]: 'hunter2' } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.json.result.fallback).toMatch(/not come from a registry/);
+    expectNpmShaped(join(root, `releases/${ROOT_RECORDS}/root-env.json`), 'rs-fixture-fastpath');
+    expectNpmShaped(join(root, `releases/${ROOT_RECORDS}/node_modules/rs-fixture-envdep/env.json`), 'rs-fixture-envdep');
   }, 120_000);
 
   it('catches a postinstall that writes into a linked dependency file and falls back to a full install', async () => {
