@@ -19,10 +19,12 @@ export type PreflightReason = 'crashed' | 'exited' | 'never_healthy' | 'version_
 
 export interface PreflightOptions {
   node: string;
-  /** ARGS, already split; `{port}` and `{state}` are replaced here. */
+  /** ARGS, already split; the placeholders (`{port}`, `{state}`, `{token}`, `{config}`) are replaced here. */
   args: readonly string[];
-  /** NAME → value; `{port}` and `{state}` are replaced here. */
+  /** NAME → value; placeholders replaced here. */
   env: Readonly<Record<string, string>>;
+  /** Written to `{config}` (placeholders replaced in every string) before the candidate starts; null: no file. */
+  configFile?: Readonly<Record<string, unknown>> | null;
   /** The environment the candidate inherits underneath `env` (PATH, HOME, …). */
   baseEnv: NodeJS.ProcessEnv;
   releaseDir: string;
@@ -77,8 +79,23 @@ export function rehearsalUrl(healthUrl: string, port: number): string {
   return url.toString();
 }
 
-function fill(value: string, vars: { port: number; state: string }): string {
-  return value.replaceAll('{port}', String(vars.port)).replaceAll('{state}', vars.state);
+/** What the placeholders stand for in one rehearsal. `token` is random per run and never journaled. */
+interface Vars {
+  port: number;
+  state: string;
+  token: string;
+  config: string;
+}
+
+function fill(value: string, vars: Vars): string {
+  return value.replaceAll('{port}', String(vars.port)).replaceAll('{state}', vars.state).replaceAll('{token}', vars.token).replaceAll('{config}', vars.config);
+}
+
+function fillJson(value: unknown, vars: Vars): unknown {
+  if (typeof value === 'string') return fill(value, vars);
+  if (Array.isArray(value)) return value.map((v) => fillJson(v, vars));
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fillJson(v, vars)]));
+  return value;
 }
 
 export async function runPreflight(options: PreflightOptions): Promise<PreflightResult> {
@@ -95,7 +112,8 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
     await fs.writeFile(logFile, '');
     const state = await options.copyState(path.join(record.dir, 'state'));
     port = await freeLoopbackPort();
-    const vars = { port, state };
+    const vars: Vars = { port, state, token: randomBytes(24).toString('hex'), config: path.join(record.dir, 'config.json') };
+    if (options.configFile) await fs.writeFile(vars.config, `${JSON.stringify(fillJson(options.configFile, vars), null, 2)}\n`, { mode: 0o600 });
     const env = { ...options.baseEnv, ...Object.fromEntries(Object.entries(options.env).map(([k, v]) => [k, fill(v, vars)])) };
     const start = { node: options.node, args: options.args.map((a) => fill(a, vars)), cwd: options.releaseDir, env, callerEnv: options.baseEnv, logFile, record, ...(options.signal && { signal: options.signal }) };
     handle = options.isolation.kind === 'systemd'

@@ -55,6 +55,11 @@ export interface Config {
   preflightEnv: Record<string, string>;
   /** Preflight: seconds the rehearsal must stay healthy with the same process. @default 5 */
   preflightFor: number;
+  /**
+   * Preflight: a JSON document written for each rehearsal to its private file `{config}` (every string in it with
+   * `{port}`, `{state}`, `{token}` and `{config}` filled in), e.g. an isolated config of the service. @default null: no file
+   */
+  preflightConfig: Record<string, unknown> | null;
 }
 
 export type Settings = Partial<Omit<Config, 'layoutVersion'>>;
@@ -84,6 +89,7 @@ export function defaultConfig(pkg: string): Config {
     preflight: null,
     preflightEnv: {},
     preflightFor: 5,
+    preflightConfig: null,
   };
 }
 
@@ -126,6 +132,8 @@ function validatePreflight(config: Config, bad: (field: string, why: string) => 
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || typeof value !== 'string') bad('preflightEnv', `${name}: must be NAME=VALUE with a valid variable name`);
   }
   if (!Number.isFinite(config.preflightFor) || config.preflightFor < 0) bad('preflightFor', 'must be a number ≥ 0');
+  const file: unknown = config.preflightConfig;
+  if (file !== null && (typeof file !== 'object' || Array.isArray(file))) bad('preflightConfig', 'must be a JSON object or null');
   if (config.preflight !== null && config.healthUrl === null) bad('preflight', 'needs --health-url: the rehearsal is probed there, on its own port');
 }
 

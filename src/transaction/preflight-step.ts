@@ -10,7 +10,7 @@ import type { Transaction } from '../model/state.js';
 import { crashPoint } from '../platform/crashpoint.js';
 import { cleanupPreflight, type PreflightIsolation, type PreflightRecord, runPreflight } from '../service/preflight.js';
 import { copyStatePrivately } from '../snapshot/private-copy.js';
-import { resolveStatePaths } from '../snapshot/state-paths.js';
+import { resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
 import { runStep } from '../store/journal.js';
 import { setReleaseState } from './machine.js';
 import type { JournalSession } from '../store/session.js';
@@ -25,6 +25,7 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       node: config.node ?? process.execPath,
       args: config.preflight!,
       env: config.preflightEnv,
+      configFile: config.preflightConfig,
       baseEnv: runtime.env,
       releaseDir: path.join(layout.root, 'releases', target),
       expectedVersion: target,
@@ -32,7 +33,7 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       versionField: config.versionField,
       verifyTimeoutMs: config.verifyTimeout * 1000,
       holdMs: config.preflightFor * 1000,
-      copyState: (dir) => copyStatePrivately(paths, dir),
+      copyState: (dir) => copyStatePrivately(paths, dir, statePathsBase(config.statePaths, runtime.env)),
       workRoot: path.join(layout.root, 'preflight'),
       isolation,
       onRecord: async (record) => {

@@ -25,6 +25,20 @@ function preflightEnv(value: unknown): Record<string, string> | undefined {
   }));
 }
 
+function jsonObject(value: unknown, flag: string): Record<string, unknown> | undefined {
+  if (typeof value !== 'string') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ReleaseSwitcherError('USAGE', `--${flag} takes a JSON object, not "${value}".`, { hint: `For example --${flag} '{"port":"{port}","token":"{token}"}'` });
+  }
+  return parsed as Record<string, unknown>;
+}
+
 export function settingsFromFlags(values: CommandContext['values']): Settings {
   const smoke = str(values.smoke);
   const preflight = str(values.preflight);
@@ -51,6 +65,7 @@ export function settingsFromFlags(values: CommandContext['values']): Settings {
     preflight: preflight === undefined ? undefined : preflight.split(/\s+/).filter(Boolean),
     preflightEnv: preflightEnv(values['preflight-env']),
     preflightFor: parseSeconds(str(values['preflight-for']), 'preflight-for'),
+    preflightConfig: jsonObject(values['preflight-config'], 'preflight-config'),
   };
 }
 
