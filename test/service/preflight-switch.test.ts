@@ -48,4 +48,31 @@ describeWhere(can, `switch with a preflight`, () => {
     expect(r.json.result.steps.map((s: { name: string }) => s.name)).not.toContain('preflight');
     expect(r.json.result.steps.map((s: { name: string }) => s.name)).toContain('flip');
   }, 60_000);
+
+  // A switch handed to a runner outside the service (as from inside it) carries --no-preflight with it: the runner
+  // reads its orders from the journaled transaction.
+  const handedOff = async (args: string[]) => {
+    const r = await gw.rs(['switch', ...args, '--handoff', 'always']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(75);
+    const deadline = Date.now() + 45_000;
+    for (;;) {
+      const tx = (await gw.rs(['status'])).json.result.transaction;
+      if (tx?.id === r.json.result.id && tx.finishedAt) return tx;
+      if (Date.now() > deadline) throw new Error(`the runner did not finish: ${JSON.stringify(tx)}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  };
+
+  it('a handed-off switch with --no-preflight: the runner skips the rehearsal too', async () => {
+    const tx = await handedOff(['1.1.0', '--no-preflight']);
+    expect(tx.status, JSON.stringify(tx)).toBe('verified');
+    expect(tx.steps.map((s: { name: string }) => s.name)).not.toContain('preflight');
+    expect(tx.steps.map((s: { name: string }) => s.name)).toContain('flip');
+  }, 60_000);
+
+  it('a handed-off switch without it: the runner rehearses first', async () => {
+    const tx = await handedOff(['1.0.0']);
+    expect(tx.status, JSON.stringify(tx)).toBe('verified');
+    expect(tx.steps.find((s: { name: string }) => s.name === 'preflight')).toMatchObject({ status: 'ok' });
+  }, 60_000);
 });
