@@ -43,6 +43,8 @@ export interface PreflightOptions {
   isolation: PreflightIsolation;
   /** Journal the record BEFORE the candidate starts (and again once its process group is known). */
   onRecord: (record: PreflightRecord) => Promise<void>;
+  /** Called once the candidate runs (its unit or process group exists), before it is probed. */
+  onStarted?: () => void;
   onProbe?: (message: string) => void;
   signal?: AbortSignal;
 }
@@ -119,6 +121,7 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
     handle = options.isolation.kind === 'systemd'
       ? await startInUnit(start)
       : await startInGroup(start, async (pid) => options.onRecord({ ...record, pgid: pid }));
+    options.onStarted?.();
     const verdict = await verifyRunning({ supervisor: { name: 'none', unit: record.unit ?? `pgid ${record.pgid}`, restart: async () => {}, start: async () => {}, state: () => handle!.state() }, healthUrl: rehearsalUrl(options.healthUrl, port), versionField: options.versionField, expectedVersion: options.expectedVersion, timeoutMs: options.verifyTimeoutMs, stableMs: options.holdMs, ...(options.onProbe && { onProbe: options.onProbe }) }, null);
     const base = { probes: verdict.evidence.probes, port };
     if (verdict.ok) return { ok: true, detail: `healthy after ${verdict.evidence.healthyAfterMs} ms, held ${options.holdMs / 1000} s`, ...base, ms: Date.now() - started, outputTail: await readTail(logFile) };

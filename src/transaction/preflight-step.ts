@@ -39,8 +39,9 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       onRecord: async (record) => {
         step.evidence = { record };
         await journal.commit();
-        crashPoint('activate:preflight-running');
       },
+      // The candidate runs: a kill here leaves its unit or process group and the private copy for recovery.
+      onStarted: () => crashPoint('activate:preflight-running'),
       ...(runtime.signal && { signal: runtime.signal }),
       onProbe: (message) => runtime.onProgress({ phase: 'preflight', message }),
     });
