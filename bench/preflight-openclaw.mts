@@ -2,7 +2,7 @@
 // of downtime), and what the rehearsal adds to a good update.
 //
 //   npm run build
-//   /path/to/node24 bench/preflight-openclaw.mts [--adopt DIR] [--good SPEC] [--crash-tgz FILE] [--keep]
+//   /path/to/node24 bench/preflight-openclaw.mts [--adopt DIR] [--good SPEC] [--crash-tgz FILE] [--skip-good] [--keep]
 //
 // Needs root on Linux (the private user manager of test/support/systemd.ts, imported as TypeScript: Node >= 23.6
 // strips the types) and Node 24 (openclaw 2026.9.x refuses older; it runs the gateway and the CLI here). npm's cache is
@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { startUserManager } from '../test/support/systemd.ts';
 
-const { values: opts } = parseArgs({ options: { adopt: { type: 'string' }, good: { type: 'string', default: 'openclaw@2026.9.6' }, 'crash-tgz': { type: 'string' }, keep: { type: 'boolean', default: false } } });
+const { values: opts } = parseArgs({ options: { adopt: { type: 'string' }, good: { type: 'string', default: 'openclaw@2026.9.6' }, 'crash-tgz': { type: 'string' }, 'skip-good': { type: 'boolean', default: false }, keep: { type: 'boolean', default: false } } });
 const PROJECT = path.resolve(import.meta.dirname, '..');
 const NODE = process.execPath;
 if (Number(process.versions.node.split('.')[0]) < 24) throw new Error(`run this with Node 24 (openclaw 2026.9.x needs it); this is ${process.version}`);
@@ -157,9 +157,12 @@ try {
     pj.version = '2026.9.6-crash.0';
     writeFileSync(path.join(pack, 'package/package.json'), `${JSON.stringify(pj, null, 2)}\n`);
     const entry = path.join(pack, 'package/dist/index.js');
-    writeFileSync(entry, `if (process.argv.includes('gateway')) setTimeout(() => { console.error('repacked to crash: exiting 2 s after start'); process.exit(1); }, 2000);\n${readFileSync(entry, 'utf8')}`);
+    // After the shebang: a statement before it is a syntax error (the smoke check refuses such a release).
+    const [shebang, ...rest] = readFileSync(entry, 'utf8').split('\n');
+    const crash = "if (process.argv.includes('gateway')) setTimeout(() => { console.error('repacked to crash: exiting 2 s after start'); process.exit(1); }, 2000);";
+    writeFileSync(entry, [shebang, crash, ...rest].join('\n'));
     crashTgz = path.join(work, 'openclaw-2026.9.6-crash.0.tgz');
-    await execa('tar', ['-czf', crashTgz, '-C', pack, 'package']);
+    await execa('tar', ['-I', 'gzip -1', '-cf', crashTgz, '-C', pack, 'package']);
     rmSync(path.join(pack, 'package'), { recursive: true });
     log('repacked 2026.9.6 as 2026.9.6-crash.0 (dist/index.js exits 1 two seconds after `gateway` starts)');
   } else log(`broken candidate: ${crashTgz}`);
@@ -192,6 +195,7 @@ try {
   if (!bad.json?.error) log(`  unexpected result: ${JSON.stringify(bad.json).slice(0, 2000)}`);
 
   // --- 3. a good update ---
+  if (opts['skip-good']) throw Object.assign(new Error('--skip-good'), { skip: true });
   const installed = await must(['install', opts.good!]);
   const version = installed.json.result.version;
   log(`install ${opts.good}: ${(installed.ms / 1000).toFixed(1)} s (reused ${JSON.stringify(installed.json.result.reused)})`);
@@ -219,9 +223,12 @@ try {
   log(`  the rehearsal added ${stepMs.preflight ?? '?'} ms (${goodResult.preflightDetail}); old->new gap at the restart ${goodResult.restartGapMs} ms, longest gap ${goodResult.longestGapMs} ms`);
   if (good.exitCode !== 0) log(`  ${JSON.stringify(good.json?.error ?? good.json).slice(0, 3000)}`);
 } catch (error) {
-  log(`FAILED: ${(error as Error).stack}`);
-  results.error = String((error as Error).message);
-  process.exitCode = 1;
+  if ((error as { skip?: boolean }).skip) log('skipped the good update (--skip-good)');
+  else {
+    log(`FAILED: ${(error as Error).stack}`);
+    results.error = String((error as Error).message);
+    process.exitCode = 1;
+  }
 } finally {
   const outDir = path.join(PROJECT, '.bench-cache', 'results');
   mkdirSync(outDir, { recursive: true });

@@ -70,6 +70,7 @@ export const COMMANDS: CommandDef[] = [
       'state-path': { type: 'string', multiple: true, value: 'PATH', description: 'service state to snapshot before a new release first starts (repeatable)' },
       preflight: { type: 'string', value: 'ARGS', description: 'rehearse a candidate before the flip as <node> ARGS ({port}, {state}, {token}, {config} filled in), e.g. "server.js --port {port}"' },
       'preflight-env': { type: 'string', multiple: true, value: 'NAME=VALUE', description: 'environment of the rehearsal (placeholders filled in; repeatable)' },
+      'preflight-prepare': { type: 'string', value: 'ARGS', description: 'run as <node> ARGS in the candidate after the private copy is made, before it starts (placeholders filled in)' },
       'preflight-config': { type: 'string', value: 'JSON', description: 'a JSON object written for each rehearsal to its private file {config} (placeholders filled in its strings)' },
       'preflight-for': { type: 'string', value: 'SECONDS', description: 'how long the rehearsal must stay healthy (default 5)' },
       'schema-field': { type: 'string', value: 'PATH', description: "dot path into a release's package.json naming its state schema" },

@@ -9,13 +9,13 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { removeTree } from '../platform/fs.js';
-import { tail } from '../platform/subprocess.js';
+import { run, tail } from '../platform/subprocess.js';
 import { verifyRunning } from './health.js';
 import { type CandidateHandle, type PreflightIsolation, type PreflightRecord, killGroup, startInGroup, startInUnit, stopUnit } from './preflight-process.js';
 
 export type { PreflightIsolation, PreflightRecord } from './preflight-process.js';
 
-export type PreflightReason = 'crashed' | 'exited' | 'never_healthy' | 'version_mismatch' | 'died_in_hold';
+export type PreflightReason = 'crashed' | 'exited' | 'never_healthy' | 'version_mismatch' | 'died_in_hold' | 'prepare_failed';
 
 export interface PreflightOptions {
   node: string;
@@ -25,6 +25,8 @@ export interface PreflightOptions {
   env: Readonly<Record<string, string>>;
   /** Written to `{config}` (placeholders replaced in every string) before the candidate starts; null: no file. */
   configFile?: Readonly<Record<string, unknown>> | null;
+  /** Run as `<node> ARGS` in the release folder, with the rehearsal's environment, after the copy and before the start (placeholders replaced); must exit 0. */
+  prepare?: readonly string[] | null;
   /** The environment the candidate inherits underneath `env` (PATH, HOME, …). */
   baseEnv: NodeJS.ProcessEnv;
   releaseDir: string;
@@ -60,6 +62,7 @@ export interface PreflightResult {
 }
 
 const STOP_GRACE_MS = 5_000;
+const PREPARE_MS = 120_000;
 
 export async function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -117,6 +120,11 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
     const vars: Vars = { port, state, token: randomBytes(24).toString('hex'), config: path.join(record.dir, 'config.json') };
     if (options.configFile) await fs.writeFile(vars.config, `${JSON.stringify(fillJson(options.configFile, vars), null, 2)}\n`, { mode: 0o600 });
     const env = { ...options.baseEnv, ...Object.fromEntries(Object.entries(options.env).map(([k, v]) => [k, fill(v, vars)])) };
+    if (options.prepare) {
+      const prepared = await run(options.node, options.prepare.map((a) => fill(a, vars)), { cwd: options.releaseDir, env, timeoutMs: PREPARE_MS, signal: options.signal });
+      await fs.appendFile(logFile, prepared.output);
+      if (prepared.failed) return { ok: false, reason: 'prepare_failed', detail: `the prepare step exited ${prepared.timedOut ? 'on its timeout' : String(prepared.exitCode)}`, probes: 0, port, ms: Date.now() - started, outputTail: await readTail(logFile) };
+    }
     const start = { node: options.node, args: options.args.map((a) => fill(a, vars)), cwd: options.releaseDir, env, callerEnv: options.baseEnv, logFile, record, ...(options.signal && { signal: options.signal }) };
     handle = options.isolation.kind === 'systemd'
       ? await startInUnit(start)

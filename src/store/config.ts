@@ -60,6 +60,12 @@ export interface Config {
    * `{port}`, `{state}`, `{token}` and `{config}` filled in), e.g. an isolated config of the service. @default null: no file
    */
   preflightConfig: Record<string, unknown> | null;
+  /**
+   * Preflight: run as `<node> ARGS` in the candidate's folder with the rehearsal's environment once the private copy is
+   * made, before the candidate starts (placeholders filled in), e.g. to clear the live owner's leases from the copy;
+   * must exit 0. @default null
+   */
+  preflightPrepare: string[] | null;
 }
 
 export type Settings = Partial<Omit<Config, 'layoutVersion'>>;
@@ -90,6 +96,7 @@ export function defaultConfig(pkg: string): Config {
     preflightEnv: {},
     preflightFor: 5,
     preflightConfig: null,
+    preflightPrepare: null,
   };
 }
 
@@ -134,6 +141,8 @@ function validatePreflight(config: Config, bad: (field: string, why: string) => 
   if (!Number.isFinite(config.preflightFor) || config.preflightFor < 0) bad('preflightFor', 'must be a number ≥ 0');
   const file: unknown = config.preflightConfig;
   if (file !== null && (typeof file !== 'object' || Array.isArray(file))) bad('preflightConfig', 'must be a JSON object or null');
+  const prepare: unknown = config.preflightPrepare;
+  if (prepare !== null && (!Array.isArray(prepare) || prepare.length === 0 || prepare.some((a) => typeof a !== 'string'))) bad('preflightPrepare', 'must be a non-empty list of arguments');
   if (config.preflight !== null && config.healthUrl === null) bad('preflight', 'needs --health-url: the rehearsal is probed there, on its own port');
 }
 

@@ -52,6 +52,23 @@ const OPENCLAW_PREFLIGHT_ENV: Record<string, string> = {
   OPENCLAW_NO_AUTO_UPDATE: '1',
 };
 
+/**
+ * Run with the gateway's Node (>= 24: `node:sqlite`) on the private copy before the candidate starts. A copy of a
+ * running gateway's databases carries its leases (`state_leases`: the gateway owner, plugin and agent locks), which
+ * name a live process on this host; 2026.9.6 then refuses to start ("Another Gateway owner lease is still active for
+ * this state directory", measured). Nothing owns the copy, so every lease in it goes. `process.argv[1]` is `{state}`.
+ */
+const OPENCLAW_CLEAR_LEASES = [
+  "const fs = require('node:fs'), path = require('node:path'), { DatabaseSync } = require('node:sqlite');",
+  'const root = process.argv[1];',
+  "const agents = path.join(root, 'agents');",
+  "const dbs = [path.join(root, 'state', 'openclaw.sqlite'), ...(fs.existsSync(agents) ? fs.readdirSync(agents).flatMap((a) => { const d = path.join(agents, a, 'agent'); return fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.endsWith('.sqlite')).map((f) => path.join(d, f)) : []; }) : [])];",
+  'for (const file of dbs.filter((f) => fs.existsSync(f))) {',
+  '  const db = new DatabaseSync(file);',
+  "  try { if (db.prepare(\"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'state_leases'\").get()) console.log(`${file}: ${db.prepare('DELETE FROM state_leases').run().changes} leases cleared`); } finally { db.close(); }",
+  '}',
+].join('\n');
+
 const OPENCLAW_PREFLIGHT_CONFIG = {
   gateway: {
     mode: 'local',
@@ -88,6 +105,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       preflight: ['dist/index.js', 'gateway', '--port', '{port}'],
       preflightEnv: OPENCLAW_PREFLIGHT_ENV,
       preflightConfig: OPENCLAW_PREFLIGHT_CONFIG,
+      preflightPrepare: ['-e', OPENCLAW_CLEAR_LEASES, '{state}'],
     },
     // The unit runs `<node> <root>/current/dist/index.js gateway --port 18789`.
     entry: { entry: 'dist/index.js', args: ['gateway', '--port', '18789'] },

@@ -26,6 +26,7 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       args: config.preflight!,
       env: config.preflightEnv,
       configFile: config.preflightConfig,
+      prepare: config.preflightPrepare,
       baseEnv: runtime.env,
       releaseDir: path.join(layout.root, 'releases', target),
       expectedVersion: target,
@@ -53,7 +54,8 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
   });
   if (result.ok) return;
   const record = journal.state.releases[target];
-  if (record) setReleaseState(record, 'bad', `preflight: ${result.reason}: ${result.detail}`);
+  // A prepare step that fails says nothing about the candidate: refused, not marked bad.
+  if (record && result.reason !== 'prepare_failed') setReleaseState(record, 'bad', `preflight: ${result.reason}: ${result.detail}`);
   throw new ReleaseSwitcherError('PREFLIGHT_FAILED', `${target} failed its rehearsal (${result.reason}): ${result.detail}`, {
     hint: `Nothing was flipped or restarted. Its output:\n${result.outputTail}`,
   });

@@ -7,7 +7,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, tempDir } from '../support/cli.ts';
-import { onLinux } from '../support/skip.ts';
+import { describeWhere, onLinux } from '../support/skip.ts';
+import { PRESETS } from '../../src/store/presets.ts';
 import { snapshotBytes } from './preflight-support.ts';
 
 /** A packed openclaw-shaped package: `--version`, and `gateway --port N` that reports what it saw to $RS_TEST_REPORT. */
@@ -58,8 +59,12 @@ describe.runIf(onLinux.ok)('the openclaw preset rehearsal', () => {
     const env = { OPENCLAW_STATE_DIR: live, OPENCLAW_GATEWAY_PORT: '18789', OPENCLAW_GATEWAY_TOKEN: 'the-live-token', RS_TEST_REPORT: report };
     const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env });
 
-    // supervisor none: the rehearsal runs in its own process group (the systemd unit is tested elsewhere).
-    expect((await rs(['init', '--preset', 'openclaw', '--node', process.execPath, '--supervisor', 'none', '--preflight-for', '0.5'])).exitCode).toBe(0);
+    // supervisor none: the rehearsal runs in its own process group (the systemd unit is tested elsewhere). The preset's
+    // prepare step (clearing the copy's SQLite leases) needs node:sqlite and real databases: tested below; here a
+    // stand-in proves the hook runs on the copy, with the rehearsal's environment, before the candidate starts.
+    const prepare = path.join(dir, 'prepare.cjs');
+    writeFileSync(prepare, "require('node:fs').writeFileSync(require('node:path').join(process.argv[2], 'prepared'), process.env.OPENCLAW_STATE_DIR);\n");
+    expect((await rs(['init', '--preset', 'openclaw', '--node', process.execPath, '--supervisor', 'none', '--preflight-for', '0.5', '--preflight-prepare', `${prepare} {state}`])).exitCode).toBe(0);
     for (const v of ['2026.9.5', '2026.9.6']) {
       const r = await rs(['install', await fakeOpenclaw(dir, v)]);
       expect(r.exitCode, r.stdout + r.stderr).toBe(0);
@@ -86,6 +91,7 @@ describe.runIf(onLinux.ok)('the openclaw preset rehearsal', () => {
     // The private copy is shaped like the live state dir, SQLite companions included, and holds the live data.
     expect(seen.listing).toEqual(expect.arrayContaining(['state/openclaw.sqlite', 'state/openclaw.sqlite-wal', 'agents/main/agent/openclaw-agent.sqlite', 'openclaw.json']));
     expect(seen.seenDb).toBe('live db, schema 17\n');
+    expect(seen.listing).toContain('prepared');
     // The isolated config: loopback, token auth with a random token (also in the environment), the rest off.
     const token: string = seen.config.gateway.auth.token;
     expect(token).toMatch(/^[0-9a-f]{48}$/);
@@ -107,4 +113,42 @@ describe.runIf(onLinux.ok)('the openclaw preset rehearsal', () => {
     expect(existsSync(state)).toBe(false);
     expect(readdirSync(path.join(root, 'preflight'))).toEqual([]);
   }, 90_000);
+});
+
+interface Sqlite {
+  DatabaseSync: new (file: string) => { exec(sql: string): void; prepare(sql: string): { get(): unknown }; close(): void };
+}
+const sqliteModule = (() => {
+  try {
+    return process.getBuiltinModule('node:sqlite') as Sqlite | undefined;
+  } catch {
+    return undefined;
+  }
+})();
+const sqlite = sqliteModule ? { ok: true } : { ok: false, why: `node:sqlite is not in Node ${process.version} (openclaw's Node 24 has it)` };
+
+describeWhere(sqlite, "the openclaw preset's prepare step", () => {
+  it("clears the leases a running gateway left in the copy's databases (state and agents), and leaves the rest", async () => {
+    // What 2026.9.6 refuses to start on: a copy whose state_leases still name the live gateway.
+    const { DatabaseSync } = sqliteModule!;
+    const state = tempDir('rs-pf-leases-');
+    const files = [path.join(state, 'state', 'openclaw.sqlite'), path.join(state, 'agents', 'main', 'agent', 'openclaw-agent.sqlite')];
+    for (const file of files) {
+      mkdirSync(path.dirname(file), { recursive: true });
+      const db = new DatabaseSync(file);
+      db.exec("CREATE TABLE state_leases (scope TEXT, lease_key TEXT, owner TEXT); INSERT INTO state_leases VALUES ('gateway-owner', 'global', 'live'); CREATE TABLE kept (x); INSERT INTO kept VALUES (1);");
+      db.close();
+    }
+    const args = PRESETS.openclaw!.settings.preflightPrepare!.map((a) => a.replaceAll('{state}', state));
+    const r = await execa(process.execPath, args, { cwd: state });
+    expect(r.stdout).toContain('1 leases cleared');
+    for (const file of files) {
+      const db = new DatabaseSync(file);
+      expect(db.prepare('SELECT COUNT(*) AS n FROM state_leases').get()).toEqual({ n: 0 });
+      expect(db.prepare('SELECT COUNT(*) AS n FROM kept').get()).toEqual({ n: 1 });
+      db.close();
+    }
+    // A fresh state dir (no databases yet) is fine too.
+    expect((await execa(process.execPath, PRESETS.openclaw!.settings.preflightPrepare!.map((a) => a.replaceAll('{state}', tempDir('rs-pf-empty-'))))).exitCode).toBe(0);
+  });
 });

@@ -66,6 +66,7 @@ export function settingsFromFlags(values: CommandContext['values']): Settings {
     preflightEnv: preflightEnv(values['preflight-env']),
     preflightFor: parseSeconds(str(values['preflight-for']), 'preflight-for'),
     preflightConfig: jsonObject(values['preflight-config'], 'preflight-config'),
+    preflightPrepare: str(values['preflight-prepare'])?.split(/\s+/).filter(Boolean),
   };
 }
 
