@@ -22,6 +22,8 @@ export interface RequestUpdateOptions extends RootOptions {
    * done. @default "runner"
    */
   stageIn?: 'runner' | 'caller';
+  /** false: no rehearsal before the flip (`--no-preflight`), here or in the runner. @default true */
+  preflight?: boolean;
 }
 
 /**
@@ -35,15 +37,15 @@ export async function requestUpdate(options: RequestUpdateOptions): Promise<Tran
     const spec = options.spec ?? `${session.config.package}@${channelTag(session.config)}`;
     if (options.stageIn === 'caller') {
       const { version } = await installLocked(session, spec);
-      return activateOrSchedule(session, 'update', version, 'always');
+      return activateOrSchedule(session, 'update', version, 'always', options.preflight);
     }
     const pkg = await resolvePackage(spec, { config: session.config, runtime: session.runtime, where: session.runtime.cwd });
     const current = await readLinkVersion(session.layout, 'current');
     if (session.journal.state.releases[pkg.version] || current === pkg.version || session.config.supervisor === 'none') {
       if (!session.journal.state.releases[pkg.version]) await installLocked(session, spec);
-      return activateOrSchedule(session, 'update', pkg.version, 'always');
+      return activateOrSchedule(session, 'update', pkg.version, 'always', options.preflight);
     }
-    return schedule(session, { kind: 'update', target: pkg.version, spec: pkg.resolved.startsWith('http') ? `${pkg.name}@${pkg.version}` : pkg.spec });
+    return schedule(session, { kind: 'update', target: pkg.version, spec: pkg.resolved.startsWith('http') ? `${pkg.name}@${pkg.version}` : pkg.spec, ...(options.preflight === false && { preflight: false }) });
   });
 }
 

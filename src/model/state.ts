@@ -59,6 +59,8 @@ export interface Transaction {
   heartbeatAt?: string;
   /** A scheduled update whose runner stages the release first: what to install. */
   spec?: string;
+  /** false: asked for with `--no-preflight`; the runner that carries out a scheduled transaction skips the rehearsal too. */
+  preflight?: false;
   /** The latest progress of a runner's staging, for `update.status`. */
   progress?: { phase: string; message: string; done?: number; total?: number; at: string };
   /** The state snapshot (`snapshots/<id>/`, id = this transaction's) the boot-check took before `to` first started. */

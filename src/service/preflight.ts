@@ -9,20 +9,24 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { removeTree } from '../platform/fs.js';
-import { tail } from '../platform/subprocess.js';
+import { run, tail } from '../platform/subprocess.js';
 import { verifyRunning } from './health.js';
 import { type CandidateHandle, type PreflightIsolation, type PreflightRecord, killGroup, startInGroup, startInUnit, stopUnit } from './preflight-process.js';
 
 export type { PreflightIsolation, PreflightRecord } from './preflight-process.js';
 
-export type PreflightReason = 'crashed' | 'exited' | 'never_healthy' | 'version_mismatch' | 'died_in_hold';
+export type PreflightReason = 'crashed' | 'exited' | 'never_healthy' | 'version_mismatch' | 'died_in_hold' | 'prepare_failed';
 
 export interface PreflightOptions {
   node: string;
-  /** ARGS, already split; `{port}` and `{state}` are replaced here. */
+  /** ARGS, already split; the placeholders (`{port}`, `{state}`, `{token}`, `{config}`) are replaced here. */
   args: readonly string[];
-  /** NAME → value; `{port}` and `{state}` are replaced here. */
+  /** NAME → value; placeholders replaced here. */
   env: Readonly<Record<string, string>>;
+  /** Written to `{config}` (placeholders replaced in every string) before the candidate starts; null: no file. */
+  configFile?: Readonly<Record<string, unknown>> | null;
+  /** Run as `<node> ARGS` in the release folder, with the rehearsal's environment, after the copy and before the start (placeholders replaced); must exit 0. */
+  prepare?: readonly string[] | null;
   /** The environment the candidate inherits underneath `env` (PATH, HOME, …). */
   baseEnv: NodeJS.ProcessEnv;
   releaseDir: string;
@@ -41,6 +45,8 @@ export interface PreflightOptions {
   isolation: PreflightIsolation;
   /** Journal the record BEFORE the candidate starts (and again once its process group is known). */
   onRecord: (record: PreflightRecord) => Promise<void>;
+  /** Called once the candidate runs (its unit or process group exists), before it is probed. */
+  onStarted?: () => void;
   onProbe?: (message: string) => void;
   signal?: AbortSignal;
 }
@@ -56,6 +62,7 @@ export interface PreflightResult {
 }
 
 const STOP_GRACE_MS = 5_000;
+const PREPARE_MS = 120_000;
 
 export async function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -77,8 +84,23 @@ export function rehearsalUrl(healthUrl: string, port: number): string {
   return url.toString();
 }
 
-function fill(value: string, vars: { port: number; state: string }): string {
-  return value.replaceAll('{port}', String(vars.port)).replaceAll('{state}', vars.state);
+/** What the placeholders stand for in one rehearsal. `token` is random per run and never journaled. */
+interface Vars {
+  port: number;
+  state: string;
+  token: string;
+  config: string;
+}
+
+function fill(value: string, vars: Vars): string {
+  return value.replaceAll('{port}', String(vars.port)).replaceAll('{state}', vars.state).replaceAll('{token}', vars.token).replaceAll('{config}', vars.config);
+}
+
+function fillJson(value: unknown, vars: Vars): unknown {
+  if (typeof value === 'string') return fill(value, vars);
+  if (Array.isArray(value)) return value.map((v) => fillJson(v, vars));
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fillJson(v, vars)]));
+  return value;
 }
 
 export async function runPreflight(options: PreflightOptions): Promise<PreflightResult> {
@@ -95,12 +117,19 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
     await fs.writeFile(logFile, '');
     const state = await options.copyState(path.join(record.dir, 'state'));
     port = await freeLoopbackPort();
-    const vars = { port, state };
+    const vars: Vars = { port, state, token: randomBytes(24).toString('hex'), config: path.join(record.dir, 'config.json') };
+    if (options.configFile) await fs.writeFile(vars.config, `${JSON.stringify(fillJson(options.configFile, vars), null, 2)}\n`, { mode: 0o600 });
     const env = { ...options.baseEnv, ...Object.fromEntries(Object.entries(options.env).map(([k, v]) => [k, fill(v, vars)])) };
+    if (options.prepare) {
+      const prepared = await run(options.node, options.prepare.map((a) => fill(a, vars)), { cwd: options.releaseDir, env, timeoutMs: PREPARE_MS, signal: options.signal });
+      await fs.appendFile(logFile, prepared.output);
+      if (prepared.failed) return { ok: false, reason: 'prepare_failed', detail: `the prepare step exited ${prepared.timedOut ? 'on its timeout' : String(prepared.exitCode)}`, probes: 0, port, ms: Date.now() - started, outputTail: await readTail(logFile) };
+    }
     const start = { node: options.node, args: options.args.map((a) => fill(a, vars)), cwd: options.releaseDir, env, callerEnv: options.baseEnv, logFile, record, ...(options.signal && { signal: options.signal }) };
     handle = options.isolation.kind === 'systemd'
       ? await startInUnit(start)
       : await startInGroup(start, async (pid) => options.onRecord({ ...record, pgid: pid }));
+    options.onStarted?.();
     const verdict = await verifyRunning({ supervisor: { name: 'none', unit: record.unit ?? `pgid ${record.pgid}`, restart: async () => {}, start: async () => {}, state: () => handle!.state() }, healthUrl: rehearsalUrl(options.healthUrl, port), versionField: options.versionField, expectedVersion: options.expectedVersion, timeoutMs: options.verifyTimeoutMs, stableMs: options.holdMs, ...(options.onProbe && { onProbe: options.onProbe }) }, null);
     const base = { probes: verdict.evidence.probes, port };
     if (verdict.ok) return { ok: true, detail: `healthy after ${verdict.evidence.healthyAfterMs} ms, held ${options.holdMs / 1000} s`, ...base, ms: Date.now() - started, outputTail: await readTail(logFile) };

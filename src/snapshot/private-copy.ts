@@ -11,10 +11,12 @@ import { SQLITE_COMPANIONS } from './state-paths.js';
 
 /**
  * Copies each of `paths` (absolute, resolved) into `dir`. With exactly one path that is a directory,
- * the copy IS `dir` (so `{state}` stands for that directory); otherwise each path lands under `dir`
- * by its base name. A path that does not exist is simply absent. Returns the `{state}` value.
+ * the copy IS `dir` (so `{state}` stands for that directory); otherwise each path keeps its place
+ * under `base` (the folder the configured paths share, see statePathsBase), so the copy is shaped like
+ * the live state; a path outside `base` (or with no base) lands under `dir` by its base name. A path
+ * that does not exist is simply absent. Returns the `{state}` value.
  */
-export async function copyStatePrivately(paths: readonly string[], dir: string): Promise<string> {
+export async function copyStatePrivately(paths: readonly string[], dir: string, base: string | null = null): Promise<string> {
   const existing: string[] = [];
   for (const p of paths) if (await fs.lstat(p).then(() => true, () => false)) existing.push(p);
   const only = existing.length === 1 ? existing[0] : undefined;
@@ -24,7 +26,9 @@ export async function copyStatePrivately(paths: readonly string[], dir: string):
   }
   await fs.mkdir(dir, { mode: 0o700 });
   for (const p of existing) {
-    const target = path.join(dir, path.basename(p));
+    const rel = base === null ? '' : path.relative(base, p);
+    const target = path.join(dir, rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : path.basename(p));
+    await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
     if ((await fs.stat(p)).isDirectory()) {
       await copyTree(p, target);
       continue;

@@ -109,6 +109,23 @@ export async function resolveStatePaths(patterns: readonly string[], env: NodeJS
   return [...found].filter((p) => !isCompanion(p));
 }
 
+/**
+ * The folder the configured state paths share: the longest common folder of each pattern's fixed part
+ * (before its first wildcard; a plain path's parent). A private copy keeps each path's place under it,
+ * so openclaw's state/*.sqlite and its agents' databases copy to a tree shaped like its state dir.
+ */
+export function statePathsBase(patterns: readonly string[], env: NodeJS.ProcessEnv): string | null {
+  const fixed = patterns.map((pattern) => {
+    const segments = expandStatePath(pattern, env).split(path.sep);
+    const glob = segments.findIndex(isGlob);
+    return glob < 0 ? path.dirname(segments.join(path.sep)) : segments.slice(0, glob).join(path.sep) || path.sep;
+  });
+  if (fixed.length === 0) return null;
+  let base = fixed[0]!;
+  for (const dir of fixed.slice(1)) while (base !== path.dirname(base) && dir !== base && !dir.startsWith(base + path.sep)) base = path.dirname(base);
+  return base;
+}
+
 /** Whether a file is a SQLite database (by name, by header, or because it has companions beside it). */
 export async function isSqliteFile(file: string): Promise<boolean> {
   if (SQLITE_EXTENSIONS.has(path.extname(file).toLowerCase())) return true;

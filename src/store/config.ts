@@ -60,6 +60,17 @@ export interface Config {
   preflightFor: number;
   /** Registry signatures: auto (verify where the registry publishes keys), always, never. @default "auto" */
   verifySignatures: SignaturePolicy;
+  /**
+   * Preflight: a JSON document written for each rehearsal to its private file `{config}` (every string in it with
+   * `{port}`, `{state}`, `{token}` and `{config}` filled in), e.g. an isolated config of the service. @default null: no file
+   */
+  preflightConfig: Record<string, unknown> | null;
+  /**
+   * Preflight: run as `<node> ARGS` in the candidate's folder with the rehearsal's environment once the private copy is
+   * made, before the candidate starts (placeholders filled in), e.g. to clear the live owner's leases from the copy;
+   * must exit 0. @default null
+   */
+  preflightPrepare: string[] | null;
 }
 
 export type Settings = Partial<Omit<Config, 'layoutVersion'>>;
@@ -90,6 +101,8 @@ export function defaultConfig(pkg: string): Config {
     preflightEnv: {},
     preflightFor: 5,
     verifySignatures: 'auto',
+    preflightConfig: null,
+    preflightPrepare: null,
   };
 }
 
@@ -133,6 +146,10 @@ function validatePreflight(config: Config, bad: (field: string, why: string) => 
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || typeof value !== 'string') bad('preflightEnv', `${name}: must be NAME=VALUE with a valid variable name`);
   }
   if (!Number.isFinite(config.preflightFor) || config.preflightFor < 0) bad('preflightFor', 'must be a number ≥ 0');
+  const file: unknown = config.preflightConfig;
+  if (file !== null && (typeof file !== 'object' || Array.isArray(file))) bad('preflightConfig', 'must be a JSON object or null');
+  const prepare: unknown = config.preflightPrepare;
+  if (prepare !== null && (!Array.isArray(prepare) || prepare.length === 0 || prepare.some((a) => typeof a !== 'string'))) bad('preflightPrepare', 'must be a non-empty list of arguments');
   if (config.preflight !== null && config.healthUrl === null) bad('preflight', 'needs --health-url: the rehearsal is probed there, on its own port');
 }
 

@@ -32,6 +32,70 @@ export interface PortSources {
 
 const OPENCLAW_STATE_DIR = '${OPENCLAW_STATE_DIR:-~/.openclaw}';
 
+/**
+ * The rehearsal as openclaw's own updater isolates a candidate (`update-candidate-rehearsal` and
+ * `buildUpdateRehearsalPathEnv` in its dist): every path it could write under the private copy of its
+ * state dir (`{state}`: the state paths keep their places under it), the skip switches of 2026.9.x so it
+ * never starts a channel, a provider, cron, the Gmail watcher, the canvas host or the browser control
+ * server, and a config of its own (`{config}`) on loopback with token auth (a random token per run) and
+ * the control UI, cron, hooks and mDNS discovery off. `OPENCLAW_GATEWAY_PORT`/`_TOKEN` are set too, so
+ * values the switcher's own environment may carry (run from inside the gateway) cannot leak in.
+ */
+const OPENCLAW_PREFLIGHT_ENV: Record<string, string> = {
+  HOME: '{state}',
+  TMPDIR: '{state}',
+  XDG_CONFIG_HOME: '{state}/config',
+  XDG_CACHE_HOME: '{state}/cache',
+  XDG_DATA_HOME: '{state}/data',
+  XDG_STATE_HOME: '{state}/state',
+  OPENCLAW_HOME: '{state}',
+  OPENCLAW_STATE_DIR: '{state}',
+  OPENCLAW_CONFIG_PATH: '{config}',
+  OPENCLAW_WORKSPACE_DIR: '{state}/workspace',
+  OPENCLAW_GATEWAY_PORT: '{port}',
+  OPENCLAW_GATEWAY_TOKEN: '{token}',
+  OPENCLAW_SKIP_CHANNELS: '1',
+  OPENCLAW_SKIP_PROVIDERS: '1',
+  OPENCLAW_SKIP_CRON: '1',
+  OPENCLAW_SKIP_GMAIL_WATCHER: '1',
+  OPENCLAW_SKIP_CANVAS_HOST: '1',
+  OPENCLAW_SKIP_BROWSER_CONTROL_SERVER: '1',
+  OPENCLAW_SKIP_STARTUP_MODEL_PREWARM: '1',
+  OPENCLAW_NO_AUTO_UPDATE: '1',
+};
+
+/**
+ * Run with the gateway's Node (>= 24: `node:sqlite`) on the private copy before the candidate starts. A copy of a
+ * running gateway's databases carries its leases (`state_leases`: the gateway owner, plugin and agent locks), which
+ * name a live process on this host; 2026.9.6 then refuses to start ("Another Gateway owner lease is still active for
+ * this state directory", measured). Nothing owns the copy, so every lease in it goes. `process.argv[1]` is `{state}`.
+ */
+const OPENCLAW_CLEAR_LEASES = [
+  "const fs = require('node:fs'), path = require('node:path'), { DatabaseSync } = require('node:sqlite');",
+  'const root = process.argv[1];',
+  "const agents = path.join(root, 'agents');",
+  "const dbs = [path.join(root, 'state', 'openclaw.sqlite'), ...(fs.existsSync(agents) ? fs.readdirSync(agents).flatMap((a) => { const d = path.join(agents, a, 'agent'); return fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.endsWith('.sqlite')).map((f) => path.join(d, f)) : []; }) : [])];",
+  'for (const file of dbs.filter((f) => fs.existsSync(f))) {',
+  '  const db = new DatabaseSync(file);',
+  "  try { if (db.prepare(\"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'state_leases'\").get()) console.log(`${file}: ${db.prepare('DELETE FROM state_leases').run().changes} leases cleared`); } finally { db.close(); }",
+  '}',
+].join('\n');
+
+const OPENCLAW_PREFLIGHT_CONFIG = {
+  gateway: {
+    mode: 'local',
+    bind: 'loopback',
+    auth: { mode: 'token', token: '{token}' },
+    tls: { enabled: false },
+    tailscale: { mode: 'off' },
+    controlUi: { enabled: false },
+  },
+  cron: { enabled: false },
+  hooks: { enabled: false, internal: { enabled: false } },
+  discovery: { mdns: { mode: 'off' } },
+  logging: { file: '{state}/preflight.log' },
+};
+
 export const PRESETS: Readonly<Record<string, Preset>> = {
   openclaw: {
     settings: {
@@ -50,6 +114,10 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       schemaField: 'openclaw.schemaVersions',
       // Resolved by the boot-check in the unit's environment. Globs: every SQLite file, not its backups.
       statePaths: [`${OPENCLAW_STATE_DIR}/state/*.sqlite`, `${OPENCLAW_STATE_DIR}/agents/*/agent/*.sqlite`, `\${OPENCLAW_CONFIG_PATH:-${OPENCLAW_STATE_DIR}/openclaw.json}`],
+      preflight: ['dist/index.js', 'gateway', '--port', '{port}'],
+      preflightEnv: OPENCLAW_PREFLIGHT_ENV,
+      preflightConfig: OPENCLAW_PREFLIGHT_CONFIG,
+      preflightPrepare: ['-e', OPENCLAW_CLEAR_LEASES, '{state}'],
     },
     // The unit runs `<node> <root>/current/dist/index.js gateway --port 18789`.
     entry: { entry: 'dist/index.js', args: ['gateway', '--port', '18789'] },

@@ -10,7 +10,7 @@ import type { Transaction } from '../model/state.js';
 import { crashPoint } from '../platform/crashpoint.js';
 import { cleanupPreflight, type PreflightIsolation, type PreflightRecord, runPreflight } from '../service/preflight.js';
 import { copyStatePrivately } from '../snapshot/private-copy.js';
-import { resolveStatePaths } from '../snapshot/state-paths.js';
+import { resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
 import { runStep } from '../store/journal.js';
 import { setReleaseState } from './machine.js';
 import type { JournalSession } from '../store/session.js';
@@ -25,6 +25,8 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       node: config.node ?? process.execPath,
       args: config.preflight!,
       env: config.preflightEnv,
+      configFile: config.preflightConfig,
+      prepare: config.preflightPrepare,
       baseEnv: runtime.env,
       releaseDir: path.join(layout.root, 'releases', target),
       expectedVersion: target,
@@ -32,14 +34,15 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       versionField: config.versionField,
       verifyTimeoutMs: config.verifyTimeout * 1000,
       holdMs: config.preflightFor * 1000,
-      copyState: (dir) => copyStatePrivately(paths, dir),
+      copyState: (dir) => copyStatePrivately(paths, dir, statePathsBase(config.statePaths, runtime.env)),
       workRoot: path.join(layout.root, 'preflight'),
       isolation,
       onRecord: async (record) => {
         step.evidence = { record };
         await journal.commit();
-        crashPoint('activate:preflight-running');
       },
+      // The candidate runs: a kill here leaves its unit or process group and the private copy for recovery.
+      onStarted: () => crashPoint('activate:preflight-running'),
       ...(runtime.signal && { signal: runtime.signal }),
       onProbe: (message) => runtime.onProgress({ phase: 'preflight', message }),
     });
@@ -51,7 +54,8 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
   });
   if (result.ok) return;
   const record = journal.state.releases[target];
-  if (record) setReleaseState(record, 'bad', `preflight: ${result.reason}: ${result.detail}`);
+  // A prepare step that fails says nothing about the candidate: refused, not marked bad.
+  if (record && result.reason !== 'prepare_failed') setReleaseState(record, 'bad', `preflight: ${result.reason}: ${result.detail}`);
   throw new ReleaseSwitcherError('PREFLIGHT_FAILED', `${target} failed its rehearsal (${result.reason}): ${result.detail}`, {
     hint: `Nothing was flipped or restarted. Its output:\n${result.outputTail}`,
   });

@@ -34,16 +34,17 @@ export async function activateOrSchedule(session: MutationSession, kind: Transac
   const outside = handoff === 'always' || (handoff === 'auto' && isInsideService(config, runtime.env));
   if (!outside || current === target || config.supervisor === 'none') return { tx: await activate(session, { kind, target, preflight }), launch: false };
   if (!journal.state.releases[target]) return { tx: await activate(session, { kind, target, preflight }), launch: false }; // throws RELEASE_NOT_FOUND
-  return schedule(session, { kind, target });
+  return schedule(session, { kind, target, preflight });
 }
 
 /** Journal a transaction as `scheduled` for a runner outside the service; `spec`: the runner stages it first. */
-export async function schedule(session: MutationSession, request: { kind: TransactionKind; target: string; spec?: string }): Promise<Plan> {
+export async function schedule(session: MutationSession, request: { kind: TransactionKind; target: string; spec?: string; preflight?: boolean }): Promise<Plan> {
   const { layout, journal } = session;
   const current = await readLinkVersion(layout, 'current');
   const before = { current, previous: await readLinkVersion(layout, 'previous') };
   const tx = openTransaction({ kind: request.kind, status: 'scheduled', from: current, to: request.target, before });
   if (request.spec) tx.spec = request.spec;
+  if (request.preflight === false) tx.preflight = false; // journaled: the runner reads its orders from the transaction
   journal.state.transaction = tx;
   await journal.commit();
   return { tx, launch: true };
@@ -94,7 +95,7 @@ export async function runScheduled(options: RootOptions & { id: string }): Promi
       const timer = setInterval(() => void beat(), 2_000);
       try {
         if (tx.spec && !session.journal.state.releases[tx.to]) await stageFor(session, tx);
-        return publicTransaction(await activate(session, { kind: tx.kind, target: tx.to, scheduled: tx }))!;
+        return publicTransaction(await activate(session, { kind: tx.kind, target: tx.to, scheduled: tx, preflight: tx.preflight !== false }))!;
       } catch (error) {
         await closeUnflipped(session, tx, error);
         throw error;

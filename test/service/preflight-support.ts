@@ -1,4 +1,5 @@
 // Gateway-shaped candidates for the preflight tests: the fixture server written straight into a release-like dir.
+import { readdirSync, readlinkSync } from 'node:fs';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type GatewaySpec, writeGateway } from '../support/fixture-sources.ts';
@@ -30,4 +31,17 @@ export function pidAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** PIDs whose working directory is `dir` (a rehearsal runs in the candidate's release folder). Linux /proc. */
+export function processesIn(dir: string): number[] {
+  const found: number[] = [];
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (readlinkSync(`/proc/${pid}/cwd`) === dir) found.push(Number(pid));
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
 }

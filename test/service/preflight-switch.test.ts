@@ -1,6 +1,8 @@
 // End to end through the CLI and a real private systemd --user: a switch to a candidate that fails its
 // rehearsal is refused before the flip (PREFLIGHT_FAILED, marked bad, current and the running service
 // untouched); a good one is rehearsed, then flipped and verified.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWhere } from '../support/skip.ts';
 import { MATRIX } from '../support/fixtures.ts';
@@ -47,5 +49,50 @@ describeWhere(can, `switch with a preflight`, () => {
     expect(r.json.result.status, r.stdout).toBe('verified');
     expect(r.json.result.steps.map((s: { name: string }) => s.name)).not.toContain('preflight');
     expect(r.json.result.steps.map((s: { name: string }) => s.name)).toContain('flip');
+  }, 60_000);
+
+  // A switch handed to a runner outside the service (as from inside it) carries --no-preflight with it: the runner
+  // reads its orders from the journaled transaction.
+  const handedOff = async (args: string[]) => {
+    const r = await gw.rs(['switch', ...args, '--handoff', 'always']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(75);
+    const deadline = Date.now() + 45_000;
+    for (;;) {
+      const tx = (await gw.rs(['status'])).json.result.transaction;
+      if (tx?.id === r.json.result.id && tx.finishedAt) return tx;
+      if (Date.now() > deadline) throw new Error(`the runner did not finish: ${JSON.stringify(tx)}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  };
+
+  it('kill -9 of the switcher mid-rehearsal: the transient unit outlives it, recover stops it and removes the private copy', async () => {
+    const before = await service();
+    const current = (await gw.rs(['status'])).json.result.current;
+    const target = current === '1.0.0' ? '1.1.0' : '1.0.0';
+    const crashed = await gw.rs(['switch', target], { env: { RELEASE_SWITCHER_CRASH_AT: 'activate:preflight-running' } });
+    expect(crashed.signal, crashed.stdout + crashed.stderr).toBe('SIGKILL');
+    const units = async () => (await manager.systemctl(['list-units', '--all', '--plain', '--no-legend', 'release-switcher-preflight-*'])).stdout.trim();
+    expect(await units(), 'the rehearsal unit runs on after the kill').toMatch(/release-switcher-preflight-.*\.service\s+loaded\s+active/);
+    expect(readdirSync(join(gw.root, 'preflight'))).toHaveLength(1);
+    const recovered = await gw.rs(['recover']);
+    expect(recovered.exitCode, recovered.stdout + recovered.stderr).toBe(0);
+    expect(recovered.json.result).toMatchObject({ status: 'failed', reason: 'interrupted', to: target });
+    expect(await units()).toBe('');
+    expect(readdirSync(join(gw.root, 'preflight'))).toEqual([]);
+    expect(await service()).toBe(before);
+    expect((await gw.health())?.version).toBe(current);
+  }, 60_000);
+
+  it('a handed-off switch with --no-preflight: the runner skips the rehearsal too', async () => {
+    const tx = await handedOff(['1.1.0', '--no-preflight']);
+    expect(tx.status, JSON.stringify(tx)).toBe('verified');
+    expect(tx.steps.map((s: { name: string }) => s.name)).not.toContain('preflight');
+    expect(tx.steps.map((s: { name: string }) => s.name)).toContain('flip');
+  }, 60_000);
+
+  it('a handed-off switch without it: the runner rehearses first', async () => {
+    const tx = await handedOff(['1.0.0']);
+    expect(tx.status, JSON.stringify(tx)).toBe('verified');
+    expect(tx.steps.find((s: { name: string }) => s.name === 'preflight')).toMatchObject({ status: 'ok' });
   }, 60_000);
 });

@@ -1,8 +1,9 @@
 // kill -9 at every journal transition: `current` stays valid, recover settles the root, no staging is left.
-import { readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { rs, templateRoot } from '../support/cli.ts';
+import { rs, templateRoot, tempDir } from '../support/cli.ts';
+import { processesIn, snapshotBytes } from '../service/preflight-support.ts';
 import { currentIsValid, linkOf, readState, releaseDirs, stagingEntries } from '../support/root.ts';
 
 /** 1.0.0 current, 1.2.0 installed. */
@@ -84,6 +85,32 @@ describe('crash points', () => {
     expect(r.exitCode).toBe(0);
     expect(readdirSync(root).filter((n) => n.includes('.tmp-'))).toEqual([]);
     expect(linkOf(root, 'current')).toBe('releases/1.0.0');
+  });
+
+  it('SIGKILL mid-rehearsal (activate:preflight-running): recover ends the candidate and removes its private state', async () => {
+    const root = freshRoot();
+    const live = join(tempDir('rs-crash-live-'), 'state');
+    mkdirSync(live);
+    writeFileSync(join(live, 'state.db'), '{"schema":17}\n');
+    const liveBefore = await snapshotBytes(live);
+    // No supervisor: the rehearsal runs in a process group of its own (under systemd, a transient unit: preflight-switch.test.ts).
+    const init = await rs(root, ['init', '--preflight', 'server.js --port {port}', '--preflight-env', 'STATE_DIR={state}', '--health-url', 'http://127.0.0.1:9/health', '--state-path', live]);
+    expect(init.exitCode, init.stdout + init.stderr).toBe(0);
+    const crashed = await rs(root, ['switch', '1.2.0'], { env: { RELEASE_SWITCHER_CRASH_AT: 'activate:preflight-running' } });
+    expect(crashed.signal, `activate:preflight-running was never reached: ${crashed.stdout}${crashed.stderr}`).toBe('SIGKILL');
+    const candidate = join(root, 'releases', '1.2.0');
+    // The candidate outlived the switcher, with its private copy: recovery has something to do.
+    expect(processesIn(candidate).length, 'the candidate runs on after the kill').toBeGreaterThan(0);
+    const privateDirs = readdirSync(join(root, 'preflight'));
+    expect(privateDirs).toHaveLength(1);
+    const recovered = await rs(root, ['recover']);
+    expect(recovered.exitCode, recovered.stdout + recovered.stderr).toBe(0);
+    expect(recovered.json.result).toMatchObject({ status: 'failed', reason: 'interrupted', to: '1.2.0' });
+    expect(processesIn(candidate)).toEqual([]);
+    expect(existsSync(join(root, 'preflight', privateDirs[0]!))).toBe(false);
+    expect(await snapshotBytes(live)).toEqual(liveBefore);
+    expect(readState(root).releases['1.2.0'].state).toBe('installed');
+    await expectConsistent(root, { current: '1.0.0', releases: ['1.0.0', '1.2.0'] });
   });
 
   it('a crash inside recovery itself is settled by the next recovery (recover:begin)', async () => {

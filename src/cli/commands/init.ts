@@ -34,6 +34,20 @@ export function signaturePolicy(value: unknown): SignaturePolicy | undefined {
   return value as SignaturePolicy;
 }
 
+function jsonObject(value: unknown, flag: string): Record<string, unknown> | undefined {
+  if (typeof value !== 'string') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ReleaseSwitcherError('USAGE', `--${flag} takes a JSON object, not "${value}".`, { hint: `For example --${flag} '{"port":"{port}","token":"{token}"}'` });
+  }
+  return parsed as Record<string, unknown>;
+}
+
 export function settingsFromFlags(values: CommandContext['values']): Settings {
   const smoke = str(values.smoke);
   const preflight = str(values.preflight);
@@ -61,6 +75,8 @@ export function settingsFromFlags(values: CommandContext['values']): Settings {
     preflightEnv: preflightEnv(values['preflight-env']),
     preflightFor: parseSeconds(str(values['preflight-for']), 'preflight-for'),
     verifySignatures: signaturePolicy(values['verify-signatures']),
+    preflightConfig: jsonObject(values['preflight-config'], 'preflight-config'),
+    preflightPrepare: str(values['preflight-prepare'])?.split(/\s+/).filter(Boolean),
   };
 }
 
