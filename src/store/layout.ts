@@ -3,7 +3,8 @@
  * (see layout/README.md for the documented tree).
  */
 import path from 'node:path';
-import semver from 'semver';
+// The one function, not the whole of semver (its ranges and classes): layout is loaded by every command.
+import semverValid from 'semver/functions/valid.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 
 /** Bumped when the on-disk layout changes incompatibly. Recorded in config.json and state.json. */
@@ -82,7 +83,7 @@ export function isSafeVersionDirName(version: string): boolean {
  * single directory name.
  */
 export function isValidVersion(version: unknown): version is string {
-  return typeof version === 'string' && semver.valid(version) === version && isSafeVersionDirName(version);
+  return typeof version === 'string' && semverValid(version) === version && isSafeVersionDirName(version);
 }
 
 /** `version` itself when valid; INVALID_VERSION naming `where` it came from otherwise. */

@@ -1,6 +1,7 @@
 /** A release on disk: its marker (manifest), whether it is complete, whether it is intact. */
 import fs from 'node:fs/promises';
-import semver from 'semver';
+import rcompare from 'semver/functions/rcompare.js';
+import semverValid from 'semver/functions/valid.js';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { readJsonIfExists } from '../platform/fs.js';
 import { type Layout, isValidVersion } from './layout.js';
@@ -44,6 +45,49 @@ export async function listReleaseDirs(layout: Layout): Promise<{ complete: strin
     else incomplete.push(name);
   }
   return { complete, incomplete };
+}
+
+/** What recovery needs to know of releases/ to reconcile the journal with it. */
+export interface ReleaseDirScan {
+  /** Versions whose directory holds a complete release. */
+  complete: Set<string>;
+  /** Of those, the ones the journal did not know, with their parsed markers (all recovery records of them). */
+  unrecorded: Map<string, ReleaseMarker>;
+}
+
+/**
+ * releases/ as recovery sees it before every mutation, without parsing every manifest (a marker
+ * holds one: several MB for a large release). A version the journal records is recognised by its
+ * marker file being there, a regular file: a marker is written whole inside staging before the one
+ * rename that makes the directory a release, and prune moves a release out by one rename before it
+ * deletes anything, so releases/ never holds half a release or half a marker. Whether a recorded
+ * release still matches its marker is checked where it matters, in full: before each activation
+ * (verifyReleaseFast) and by doctor. Only a directory the journal does not know (renamed into
+ * place by a run killed before it journaled it) has its marker read and parsed here, as before.
+ */
+export async function scanReleaseDirs(layout: Layout, recorded: Readonly<Record<string, unknown>>): Promise<ReleaseDirScan> {
+  const scan: ReleaseDirScan = { complete: new Set(), unrecorded: new Map() };
+  let names: string[];
+  try {
+    names = await fs.readdir(layout.releases);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return scan;
+    throw error;
+  }
+  for (const name of names.sort()) {
+    if (!isValidVersion(name)) continue;
+    if (Object.hasOwn(recorded, name)) {
+      const stat = await fs.lstat(layout.marker(name)).catch(() => undefined);
+      if (stat?.isFile()) scan.complete.add(name);
+      continue;
+    }
+    const marker = await readMarker(layout, name);
+    if (marker) {
+      scan.complete.add(name);
+      scan.unrecorded.set(name, marker);
+    }
+  }
+  return scan;
 }
 
 /** Re-hash a release against its manifest; throws RELEASE_TAMPERED (or RELEASE_NOT_FOUND) with the differences. */
@@ -110,5 +154,5 @@ function throwIfTampered(layout: Layout, marker: ReleaseMarker, problems: string
 
 /** Newest first: semver order where both are versions. */
 export function compareVersionsDesc(a: string, b: string): number {
-  return semver.valid(a) && semver.valid(b) ? semver.rcompare(a, b) : b.localeCompare(a);
+  return semverValid(a) && semverValid(b) ? rcompare(a, b) : b.localeCompare(a);
 }

@@ -2,7 +2,7 @@ import { planRollback, rollback } from '../../commands/switch.js';
 import { describeSwitchPlan } from './switch.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { transactionOutcome } from '../format.js';
-import { handoffOf } from './update.js';
+import { handoffOf } from '../options.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const version = ctx.positionals[0];

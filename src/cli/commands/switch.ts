@@ -3,7 +3,7 @@ import type { SwitchPlan } from '../../transaction/plan.js';
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { transactionOutcome } from '../format.js';
-import { handoffOf } from './update.js';
+import { handoffOf } from '../options.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const version = ctx.positionals[0];
