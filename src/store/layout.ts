@@ -28,6 +28,8 @@ export interface Layout {
   readonly bootTries: string;
   /** State snapshots, one folder per transaction: `snapshots/<transaction id>/`. */
   readonly snapshots: string;
+  /** Where the stat fingerprint records live: `fingerprints/<version>.json`. */
+  readonly fingerprintsDir: string;
   release(version: string): string;
   /** Stat fingerprints of a sealed release, kept outside it (see store/fingerprints.ts). */
   fingerprints(version: string): string;
@@ -44,6 +46,7 @@ export function layoutOf(root: string): Layout {
   const releases = path.join(abs, 'releases');
   const staging = path.join(abs, 'staging');
   const snapshots = path.join(abs, 'snapshots');
+  const fingerprintsDir = path.join(abs, 'fingerprints');
   return {
     root: abs,
     config: path.join(abs, 'config.json'),
@@ -56,9 +59,10 @@ export function layoutOf(root: string): Layout {
     lockOwner: path.join(abs, '.lock-owner.json'),
     bootTries: path.join(abs, 'boot-tries.json'),
     snapshots,
+    fingerprintsDir,
     release: (version) => path.join(releases, validVersion(version, 'a release directory')),
     marker: (version) => path.join(releases, validVersion(version, 'a release marker'), RELEASE_MARKER),
-    fingerprints: (version) => path.join(abs, 'fingerprints', `${validVersion(version, 'a fingerprint record')}.json`),
+    fingerprints: (version) => path.join(fingerprintsDir, `${validVersion(version, 'a fingerprint record')}.json`),
     linkTarget: (version) => path.join('releases', validVersion(version, 'a link target')),
     stagingDir: (id) => path.join(staging, id),
     snapshot: (id) => path.join(snapshots, id),

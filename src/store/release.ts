@@ -5,7 +5,9 @@ import semverValid from 'semver/functions/valid.js';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { readJsonIfExists } from '../platform/fs.js';
 import { type Layout, isValidVersion } from './layout.js';
-import { diffByFingerprints } from './fast-verify.js';
+import { type ProvenInodes, diffByFingerprints } from './fast-verify.js';
+
+export type { ProvenInodes };
 import { readFingerprints, sha256Of, writeRecord } from './fingerprints.js';
 import { type ReleaseMarker, diffAgainstManifest } from './manifest.js';
 
@@ -103,11 +105,11 @@ export async function verifyRelease(layout: Layout, version: string): Promise<Re
  * are checked in full, and refreshed when intact. A release without fingerprints (sealed by an older
  * version, or whose marker changed since) is re-hashed in full.
  */
-export async function verifyReleaseFast(layout: Layout, version: string): Promise<ReleaseMarker> {
+export async function verifyReleaseFast(layout: Layout, version: string, proven?: ProvenInodes): Promise<ReleaseMarker> {
   const [text, record] = await Promise.all([fs.readFile(layout.marker(version)).catch(() => undefined), readFingerprints(layout, version)]);
   const marker = markerFrom(text, version) ?? (await requireMarker(layout, version));
   if (!record || !text || record.markerSha256 !== sha256Of(text)) return verifyRelease(layout, version);
-  const { problems, refreshed } = await diffByFingerprints(layout.release(version), marker.files, record.entries);
+  const { problems, refreshed } = await diffByFingerprints(layout.release(version), marker.files, record.entries, proven);
   throwIfTampered(layout, marker, problems);
   if (refreshed.size > 0) {
     for (const [rel, fingerprint] of refreshed) record.entries[rel] = fingerprint;
@@ -121,13 +123,14 @@ export type WayBack = { version: string; proven: true; marker: ReleaseMarker } |
 /**
  * Prove the way back before a flip (issue 12 item 2): fast-verify the release `current` names now,
  * so that if the new release fails, the flip back needs no hashing. Null when there is no way back
- * (first activation). Never throws for a broken way back: the driver decides (refuse the activation,
+ * (first activation). `proven`: what checking the target found intact (fast-verify.ts ProvenInodes),
+ * so the inodes both releases share are not looked at twice. Never throws for a broken way back: the driver decides (refuse the activation,
  * or go on with no rollback target); `error` is the RELEASE_TAMPERED/RELEASE_NOT_FOUND it met.
  */
-export async function proveWayBack(layout: Layout, leaving: string | null): Promise<WayBack | null> {
+export async function proveWayBack(layout: Layout, leaving: string | null, proven?: ProvenInodes): Promise<WayBack | null> {
   if (leaving === null) return null;
   try {
-    return { version: leaving, proven: true, marker: await verifyReleaseFast(layout, leaving) };
+    return { version: leaving, proven: true, marker: await verifyReleaseFast(layout, leaving, proven) };
   } catch (error) {
     return { version: leaving, proven: false, error };
   }

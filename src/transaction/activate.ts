@@ -11,7 +11,7 @@ import { runStep } from '../store/journal.js';
 import { closeTransaction, markPending, openTransaction, transition } from './machine.js';
 import type { Transaction, TransactionKind } from '../model/state.js';
 import { pointLink, readLinkVersion } from '../store/links.js';
-import { proveWayBack, verifyReleaseFast } from '../store/release.js';
+import { type ProvenInodes, proveWayBack, verifyReleaseFast } from '../store/release.js';
 import type { MutationSession } from './mutate.js';
 import { settleAfterFlip } from './settle.js';
 import { checkStateStep } from './state-return.js';
@@ -57,8 +57,10 @@ export async function activate(session: MutationSession, request: ActivateReques
       runtime.onProgress({ phase: 'verify-release', message: `checking release ${request.target} against its manifest` });
       // Stat fingerprints, re-hashing only what moved; the release being left is proven too, so an
       // automatic rollback's flip-back finds it checked and costs no hashing while nothing serves.
-      const marker = await verifyReleaseFast(layout, request.target);
-      const back = await proveWayBack(layout, current);
+      // Inodes the two releases share (dedupe links) are looked at once, for the target.
+      const proven: ProvenInodes = new Map();
+      const marker = await verifyReleaseFast(layout, request.target, proven);
+      const back = await proveWayBack(layout, current, proven);
       const wayBack = !back ? '' : back.proven ? `; way back ${back.version} proven` : `; way back ${back.version} NOT proven (${(back.error as Error).message})`;
       step.detail = `${marker.files.length} entries match the manifest${wayBack}`;
     });
