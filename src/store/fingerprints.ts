@@ -37,7 +37,8 @@ export function fingerprintOf(stat: BigIntStats): string {
 
 /** The inode a fingerprint names (`dev:ino`). */
 export function inodeOf(fingerprint: string): string {
-  return fingerprint.split(':', 2).join(':');
+  // Once per entry of a release in an activation: one slice, not a split and a join.
+  return fingerprint.slice(0, fingerprint.indexOf(':', fingerprint.indexOf(':') + 1));
 }
 
 export function sha256Of(text: string | Buffer): string {
