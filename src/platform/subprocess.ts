@@ -49,8 +49,19 @@ export function stopAllSubprocesses(): void {
  * every start (the bin imports this file for stopAllSubprocesses), and switch, rollback or boot-check
  * often start no process at all.
  */
-async function loadExeca(): Promise<typeof import('execa').execa> {
-  return (await import('execa')).execa;
+let execaLoading: Promise<typeof import('execa').execa> | undefined;
+function loadExeca(): Promise<typeof import('execa').execa> {
+  execaLoading ??= import('execa').then((module) => module.execa);
+  return execaLoading;
+}
+
+/**
+ * Start loading the subprocess library now, without waiting for it, where a subprocess is certain to
+ * follow (a supervised activation restarts the service): it then loads while the release is being
+ * verified, and the restart, once journaled, starts at once.
+ */
+export function preloadSubprocesses(): void {
+  loadExeca().catch(() => undefined); // a failure shows where run() awaits it
 }
 
 export async function run(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
