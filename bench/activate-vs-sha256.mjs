@@ -11,7 +11,9 @@
 // The fixture: two versions of a package with --files files (4 KiB average, deterministic content);
 // the second differs in 1% of files, so it dedupes against the first like a real update.
 //
-//   node bench/activate-vs-sha256.mjs [--files 40000] [--runs 5] [--dir DIR]
+//   node bench/activate-vs-sha256.mjs [--files 40000] [--runs 5] [--dir DIR] [--baseline DIST]
+// --baseline DIST: also time the CLI of another build (a dist/ inside the project, e.g. the commit
+// before a change), interleaved with the others on the same fixture.
 // Goal: activation (fast) / sha256sum <= 0.3.
 
 import fs from 'node:fs';
@@ -23,12 +25,19 @@ import {PROJECT_DIR, CACHE_DIR} from './lib/node24.mjs';
 import {median, fmt, goalMark, makeTempDir, removeTree, saveResult} from './lib/measure.mjs';
 
 const GOAL = 0.3;
-const {values: opts} = parseArgs({options: {files: {type: 'string', default: '40000'}, runs: {type: 'string', default: '5'}, dir: {type: 'string'}}});
+const {values: opts} = parseArgs({options: {files: {type: 'string', default: '40000'}, runs: {type: 'string', default: '5'}, dir: {type: 'string'}, baseline: {type: 'string'}}});
 const FILES = Number(opts.files);
 const RUNS = Math.max(3, Number(opts.runs));
 const CLI = path.join(PROJECT_DIR, 'dist', 'cli', 'main.js');
 if (!fs.existsSync(CLI)) {
   console.error(`activate-vs-sha256: ${CLI} does not exist (run \`npm run build\`)`);
+  process.exit(1);
+}
+// --baseline DIR: a dist/ of another build (e.g. the commit before a change), inside the project so
+// that node_modules resolve; measured interleaved with as-built in the same run, on the same fixture.
+const BASELINE = opts.baseline ? path.resolve(opts.baseline, 'cli', 'main.js') : undefined;
+if (BASELINE && !fs.existsSync(BASELINE)) {
+  console.error(`activate-vs-sha256: --baseline ${opts.baseline} has no cli/main.js`);
   process.exit(1);
 }
 
@@ -80,23 +89,24 @@ try {
     const text = fs.readFileSync(p, 'utf8');
     const next = text
       .replace("import { proveWayBack, verifyReleaseFast } from '../store/release.js';", "import { verifyRelease } from '../store/release.js';")
-      .replace('await verifyReleaseFast(layout, request.target)', 'await verifyRelease(layout, request.target)')
-      .replace('await proveWayBack(layout, current)', 'null');
+      .replace(/await verifyReleaseFast\(layout, request\.target(?:, proven)?\)/, 'await verifyRelease(layout, request.target)')
+      .replace(/await proveWayBack\(layout, current(?:, proven)?\)/, 'null');
     if (next.includes('verifyReleaseFast') || next.includes('proveWayBack')) throw new Error('cannot patch transaction/activate.js: its verify-release step changed');
     fs.writeFileSync(p, next);
   }
   const tree = path.join(root, 'releases', '1.0.1');
-  const samples = {sha256sum: [], 'as-built': [], full: [], 'verify (fast)': [], 'verify (full)': []};
+  const samples = {sha256sum: [], 'as-built': [], full: [], 'verify (fast)': [], 'verify (full)': [], ...(BASELINE ? {baseline: [], 'verify (baseline)': []} : {})};
+  const modes = [['as-built', CLI, 'verify (fast)'], ['full', path.join(patched, 'cli', 'main.js'), 'verify (full)'], ...(BASELINE ? [['baseline', BASELINE, 'verify (baseline)']] : [])];
   for (let run = 0; run < RUNS; run++) {
     const started = performance.now();
     await execa('sh', ['-c', 'find "$1" -type f -print0 | xargs -0 sha256sum > /dev/null', 'sh', tree]);
     samples.sha256sum.push((performance.now() - started) / 1000);
-    for (const [label, cliPath] of [['as-built', CLI], ['full', path.join(patched, 'cli', 'main.js')]]) {
+    for (const [label, cliPath, verifyLabel] of modes) {
       const sw = await cli({cli: cliPath, argv: ['switch', '1.0.1']});
       const rb = await cli({cli: cliPath, argv: ['rollback']});
       samples[label].push((sw.seconds + rb.seconds) / 2);
       const step = (tx) => tx.steps.find((s) => s.name === 'verify-release')?.ms ?? NaN;
-      samples[label === 'as-built' ? 'verify (fast)' : 'verify (full)'].push((step(sw.result) + step(rb.result)) / 2 / 1000);
+      samples[verifyLabel].push((step(sw.result) + step(rb.result)) / 2 / 1000);
     }
   }
   const anchor = median(samples.sha256sum);
@@ -107,6 +117,7 @@ try {
   console.log(`\n${RUNS} runs, one activation = mean of a switch and a rollback (whole CLI process):`);
   for (const label of Object.keys(samples)) console.log(row(label));
   console.log(`activation (as built) / sha256sum = ${fmt.ratio(median(samples['as-built']) / anchor)} (${goalMark(median(samples['as-built']) / anchor, GOAL)}); before (full re-hash): ${fmt.ratio(median(samples.full) / anchor)}`);
+  if (BASELINE) console.log(`baseline (${opts.baseline}) / sha256sum = ${fmt.ratio(median(samples.baseline) / anchor)}; as built / baseline = ${fmt.ratio(median(samples['as-built']) / median(samples.baseline))}`);
   const saved = saveResult(CACHE_DIR, 'activate-vs-sha256', {files: FILES, runs: RUNS, samples});
   console.log(`saved ${saved}`);
 } finally {

@@ -13,21 +13,16 @@
  * never touch the state. The release it would go back to is verified before anything changes.
  */
 import { defaultEnv } from '../model/runtime.js';
-import { restoreForTransaction, prepareStateAtStart, type StateAtStart } from '../snapshot/boot-state.js';
+import type { StateAtStart } from '../snapshot/boot-state.js';
 import { type Config, readConfig } from '../store/config.js';
 import { isReleaseSwitcherError } from '../model/errors.js';
 import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
-import { Journal, readState } from '../store/journal.js';
-import type { Transaction } from '../model/state.js';
-import { type Layout, layoutOf } from '../store/layout.js';
+import { readState } from '../store/journal.js';
+import { layoutOf } from '../store/layout.js';
 import { readLinkVersion } from '../store/links.js';
-import { flipBack } from '../transaction/flip-back.js';
-import { canTransition, openTransaction, setReleaseState, transition } from '../transaction/machine.js';
-import { withLock } from '../store/lock.js';
-import { planStateReturn } from '../transaction/state-return.js';
-import { verifyReleaseFast } from '../store/release.js';
 import { systemdSupervisor } from '../service/supervisors/systemd.js';
 import type { CommandRunner } from '../service/supervisors/types.js';
+import type { Moment } from '../transaction/crash-loop.js';
 
 export interface BootCheckOptions {
   root: string;
@@ -65,7 +60,8 @@ export async function bootCheck(options: BootCheckOptions): Promise<BootCheckRes
   const env = options.env ?? defaultEnv();
   const moment = await startMoment(config, env, options.runner);
   if (moment.at === 'live') return { version, action: 'live', tries: 0, detail: `${moment.detail}; boot-check acts only in the unit's ExecStartPre, nothing done` };
-  const prepared = moment.at === 'start' ? await prepareStateAtStart({ layout, config, state, version, env }) : stateLeftAlone(config, state, moment.detail);
+  // The snapshot code loads only at the unit's start (boot-state.ts); the common start reads and returns.
+  const prepared = moment.at === 'start' ? await (await import('../snapshot/boot-state.js')).prepareStateAtStart({ layout, config, state, version, env }) : stateLeftAlone(config, state, moment.detail);
   if (state.releases[version]?.state !== 'pending') return { version, action: 'none', tries: 0, ...prepared };
   const counted = (await readJsonIfExists(layout.bootTries).catch(() => undefined)) as { version?: string; tries?: number } | undefined;
   const tries = (counted?.version === version ? (counted.tries ?? 0) : 0) + 1;
@@ -73,6 +69,8 @@ export async function bootCheck(options: BootCheckOptions): Promise<BootCheckRes
   const maxTries = options.maxTries ?? DEFAULT_BOOT_TRIES;
   if (tries <= maxTries) return { version, action: 'counted', tries, ...prepared };
   try {
+    // Loaded only on the rare start where a pending release has spent its tries.
+    const { crashLoopFlipBack } = await import('../transaction/crash-loop.js');
     return { ...prepared, ...(await crashLoopFlipBack(layout, config, { version, tries, maxTries }, moment)) };
   } catch (error) {
     if (isReleaseSwitcherError(error) && error.code === 'BUSY') return { version, action: 'busy', tries, ...prepared };
@@ -80,8 +78,6 @@ export async function bootCheck(options: BootCheckOptions): Promise<BootCheckRes
   }
 }
 
-/** Where this boot-check runs, as the supervisor sees the unit. */
-type Moment = { at: 'start' } | { at: 'live' | 'unknown'; detail: string };
 
 /**
  * Ask systemd whether this is the unit's start: `activating/start-pre` with no main process is
@@ -107,52 +103,4 @@ async function startMoment(config: Config, env: NodeJS.ProcessEnv, runner: Comma
 function stateLeftAlone(config: Config, state: Awaited<ReturnType<typeof readState>>, why: string): StateAtStart {
   if (config.statePaths.length === 0 && !state.transaction?.restore) return {};
   return { stateError: `state neither snapshotted nor put back: ${why}` };
-}
-
-/** Under the lock (no runner alive): mark the release bad and point `current` back, state included. */
-async function crashLoopFlipBack(layout: Layout, config: Config, spent: { version: string; tries: number; maxTries: number }, moment: Moment): Promise<BootCheckResult> {
-  const { version, tries, maxTries } = spent;
-  return withLock(layout.root, { command: 'boot-check' }, async () => {
-    const journal = await Journal.open(layout.root);
-    const previous = await readLinkVersion(layout, 'previous');
-    const target = previous && journal.state.releases[previous]?.state !== 'bad' ? previous : undefined;
-    const record = journal.state.releases[version];
-    if (!target || !record) return { version, action: 'none' as const, tries };
-    const plan = await planStateReturn({ layout, config, state: journal.state, leaving: version, target });
-    if (plan.action === 'refuse') return { version, action: 'refused' as const, tries, detail: plan.detail };
-    if (plan.action === 'restore' && moment.at !== 'start') {
-      return { version, action: 'refused' as const, tries, detail: `going back to ${target} needs snapshot ${plan.snapshot} put back, and ${'detail' in moment ? moment.detail : 'this'} is no moment to write the service's state` };
-    }
-    // Before anything changes: a release that fails its check is no way back (flipBack checks again).
-    try {
-      await verifyReleaseFast(layout, target);
-    } catch (error) {
-      if (!isReleaseSwitcherError(error)) throw error;
-      return { version, action: 'refused' as const, tries, detail: `${target} fails its check (${error.code}: ${error.message}); ${version} left in place` };
-    }
-    setReleaseState(record, 'bad', `crash_loop: ${maxTries} starts without a verification`);
-    const tx = rollingBack(journal, version, target);
-    tx.steps.push({ name: 'boot-check', status: 'ok', ms: 0, detail: `${version} started ${tries - 1} times without a verification; current -> releases/${target}` });
-    if (plan.action === 'restore') tx.restore = { snapshot: plan.snapshot, version: target };
-    await journal.commit();
-    await flipBack(layout, { current: target, previous: version });
-    if (plan.action !== 'restore') return { version, action: 'flipped-back' as const, tries, now: target };
-    // The service is stopped right now: the one safe moment to put the state back.
-    await restoreForTransaction(layout, plan.snapshot, tx.id);
-    tx.steps.push({ name: 'restore-state', status: 'ok', ms: 0, detail: `${plan.detail}; put back by boot-check` });
-    await journal.commit();
-    return { version, action: 'flipped-back' as const, tries, now: target, restored: plan.snapshot };
-  });
-}
-
-/** The transaction left rolling back, for `recover` to verify the previous release later. */
-function rollingBack(journal: Journal, version: string, target: string): Transaction {
-  const tx = journal.state.transaction;
-  if (tx && tx.to === version && canTransition(tx.status, 'rolling_back')) {
-    transition(tx, 'rolling_back', { reason: 'crash_loop' });
-    return tx;
-  }
-  const rolling = openTransaction({ kind: 'recover', status: 'rolling_back', from: target, to: version, reason: 'crash_loop' });
-  journal.state.transaction = rolling;
-  return rolling;
 }

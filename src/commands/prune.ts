@@ -11,6 +11,7 @@ import { pruneSnapshots } from '../snapshot/snapshot.js';
 import { compareVersionsDesc } from '../store/release.js';
 import { clearImmutable } from '../platform/immutable.js';
 import { restoreImmutable } from '../store/immutable-release.js';
+import { removeFingerprints } from '../store/fingerprints.js';
 
 export interface PruneOptions extends RootOptions {
   /** How many releases to keep besides current, previous and pinned ones. @default config.keep */
@@ -28,7 +29,8 @@ export interface PruneResult {
  * Remove old releases: never current, previous or pinned ones (no transaction is in flight: we hold
  * the lock and recovery has settled any earlier one). Each goes by
  * one rename into staging/ (so releases/ never holds a half-deleted release), then is deleted.
- * State snapshots go with their releases (snapshot.ts `pruneSnapshots`).
+ * State snapshots go with their releases (snapshot.ts `pruneSnapshots`), and so do their stat
+ * fingerprint records (`fingerprints/<version>.json`).
  */
 export async function prune(options: PruneOptions): Promise<PruneResult> {
   return mutate(options, 'prune', async ({ layout, config, journal }) => {
@@ -46,6 +48,8 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
       delete journal.state.releases[version];
       await journal.commit();
       await removeTree(trash);
+      // After the release: killed before this, the record is an orphan doctor reports (and --fix removes).
+      await removeFingerprints(layout, version);
     }
     await restoreImmutable(layout, kept); // inodes the pruned release shared with these lost the attribute with it
     journal.state.operation = null;

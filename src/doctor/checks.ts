@@ -15,6 +15,7 @@ import { LOCK_STALE_MS, isAlive, readLockOwner } from '../store/lock.js';
 import { readLinkVersion, removeLink } from '../store/links.js';
 import { listReleaseDirs, readMarker, verifyRelease, verifyReleaseFast } from '../store/release.js';
 import { notImmutable } from '../store/immutable-release.js';
+import { orphanedFingerprints, removeOrphanedFingerprints } from '../store/fingerprints.js';
 
 export interface CheckResult {
   name: string;
@@ -98,15 +99,21 @@ const immutable: Check = async ({ layout }) => {
   return pass('immutable', sealed === complete.length ? `${sealed} release(s) immutable` : `${sealed} of ${complete.length} release(s) immutable (the others were sealed where the attribute was not available)`);
 };
 
+/** Leftovers: whatever is in staging/, and fingerprint records of releases that are gone. */
 const staging: Check = async ({ layout, fix }) => {
-  const leftovers = await fs.readdir(layout.staging).catch(() => [] as string[]);
+  const inStaging = await fs.readdir(layout.staging).catch(() => [] as string[]);
+  const orphans = await orphanedFingerprints(layout);
+  const leftovers = [...inStaging, ...orphans.map((name) => `fingerprints/${name}`)];
   if (leftovers.length === 0) return pass('staging', 'no leftovers');
   const owner = await readLockOwner(layout.root);
+  // Only with no lock held: a prune in flight has an orphan record for a moment, by design.
   if (fix && !(await pathExists(layout.lock))) {
-    for (const name of leftovers) await removeTree(path.join(layout.staging, name));
+    for (const name of inStaging) await removeTree(path.join(layout.staging, name));
+    await removeOrphanedFingerprints(layout, orphans);
     return fail('staging', `${leftovers.length} leftover(s): ${leftovers.join(', ')}`, 'removed them');
   }
-  return fail('staging', `${leftovers.length} leftover(s): ${leftovers.join(', ')}${owner ? ` (an operation holds the lock: pid ${owner.pid})` : ''}; release-switcher recover removes them`);
+  const how = inStaging.length > 0 ? 'release-switcher recover removes those in staging/, doctor --fix all of them' : 'doctor --fix removes them';
+  return fail('staging', `${leftovers.length} leftover(s): ${leftovers.join(', ')}${owner ? ` (an operation holds the lock: pid ${owner.pid})` : ''}; ${how}`);
 };
 
 const lock: Check = async ({ layout, fix }) => {

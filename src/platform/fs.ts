@@ -19,14 +19,19 @@ export function tempName(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
-/** Write temp file, fsync it, rename over `file`, fsync the directory: readers see old or new, never half. */
-export async function writeFileAtomic(file: string, data: string): Promise<void> {
+/**
+ * Write temp file, fsync it, rename over `file`, fsync the directory: readers see old or new, never
+ * half. `durable: false` leaves out both fsyncs, for records that need not survive a power cut
+ * (readers still never see half of one): the lock's owner record, whose holder dies with the machine.
+ */
+export async function writeFileAtomic(file: string, data: string, options: { durable?: boolean } = {}): Promise<void> {
+  const durable = options.durable ?? true;
   const tmp = tempName(file);
   try {
     const handle = await fs.open(tmp, 'wx', 0o644);
     try {
       await handle.writeFile(data);
-      await handle.sync();
+      if (durable) await handle.sync();
     } finally {
       await handle.close();
     }
@@ -35,7 +40,7 @@ export async function writeFileAtomic(file: string, data: string): Promise<void>
     await fs.rm(tmp, { force: true });
     throw error;
   }
-  await fsyncDir(path.dirname(file));
+  if (durable) await fsyncDir(path.dirname(file));
 }
 
 export async function pathExists(p: string): Promise<boolean> {

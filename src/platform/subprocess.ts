@@ -6,7 +6,7 @@
  * would wait for it.
  */
 import fs from 'node:fs';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
 import { ReleaseSwitcherError } from '../model/errors.js';
 
 export interface RunOptions {
@@ -44,7 +44,29 @@ export function stopAllSubprocesses(): void {
   for (const pid of running) signalGroup(pid, 'SIGTERM');
 }
 
+/**
+ * execa, loaded on the first subprocess: it is the heaviest module the CLI would otherwise load on
+ * every start (the bin imports this file for stopAllSubprocesses), and switch, rollback or boot-check
+ * often start no process at all.
+ */
+let execaLoading: Promise<typeof import('execa').execa> | undefined;
+function loadExeca(): Promise<typeof import('execa').execa> {
+  execaLoading ??= import('execa').then((module) => module.execa);
+  return execaLoading;
+}
+
+/**
+ * Start loading the subprocess library now, without waiting for it, where a subprocess is certain to
+ * follow (a supervised activation restarts the service): it then loads while the release is being
+ * verified, and the restart, once journaled, starts at once.
+ */
+export function preloadSubprocesses(): void {
+  loadExeca().catch(() => undefined); // a failure shows where run() awaits it
+}
+
 export async function run(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
+  if (options.signal?.aborted) throw cancelled(file, options.signal.reason);
+  const execa = await loadExeca();
   if (options.signal?.aborted) throw cancelled(file, options.signal.reason);
   const child: ResultPromise = execa(file, args, {
     cwd: options.cwd,
@@ -92,7 +114,8 @@ export interface DetachedOptions {
  * it is re-parented away from the caller's process tree (pm2's tree-kill does not reach it). It has
  * no timeout and takes no signal on purpose: it carries on after we are gone. Returns its pid.
  */
-export function spawnDetached(file: string, args: readonly string[], options: DetachedOptions): number | undefined {
+export async function spawnDetached(file: string, args: readonly string[], options: DetachedOptions): Promise<number | undefined> {
+  const execa = await loadExeca();
   const out = fs.openSync(options.logFile, 'a');
   try {
     // The log's own descriptor, so the runner keeps writing after we exit (a pipe through us would break).
@@ -153,6 +176,7 @@ export interface StartedProcess {
  * output appended to `logFile`. For rehearsals that the caller stops itself; `signal` kills it.
  */
 export async function startDetached(file: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv; logFile: string; signal?: AbortSignal }): Promise<StartedProcess> {
+  const execa = await loadExeca();
   const child = execa(file, args, {
     cwd: options.cwd,
     env: options.env,

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errnoOf } from '../model/errors.js';
 import { mapLimit } from '../platform/tree.js';
-import { fingerprintOf } from './fingerprints.js';
+import { fingerprintOf, inodeOf } from './fingerprints.js';
 import { RELEASE_MARKER } from './layout.js';
 import { type ManifestEntry, checkEntry } from './manifest.js';
 
@@ -22,17 +22,45 @@ export interface FastDiff {
   refreshed: Map<string, string>;
 }
 
-export async function diffByFingerprints(root: string, files: readonly ManifestEntry[], recorded: Readonly<Record<string, string>>): Promise<FastDiff> {
+/**
+ * Inodes (`dev:ino` → fingerprint) found intact earlier in the same activation, through another
+ * release's names. The releases of one root share most of their inodes (dedupe links), and an
+ * activation checks two of them: the target, then the way back.
+ */
+export type ProvenInodes = Map<string, string>;
+
+/**
+ * `proven`: inodes already found intact in this activation. A non-directory entry whose recorded
+ * fingerprint names such an inode, with the very same fingerprint, needs no lstat of its own when
+ * its directory's fingerprint still matches: an unchanged directory had no name added, removed or
+ * renamed in it (each moves its mtime and ctime), so the name still leads to that inode, and the
+ * inode was just seen unchanged (its ctime included). Entries checked intact here are added to it.
+ */
+export async function diffByFingerprints(root: string, files: readonly ManifestEntry[], recorded: Readonly<Record<string, string>>, proven?: ProvenInodes): Promise<FastDiff> {
   const problems: string[] = [];
   if (fs.statSync(root).mode & 0o222) problems.push('.: directory is writable');
   problems.push(...(await extraEntries(root, '', new Set(files.filter((entry) => !entry.path.includes('/')).map((entry) => entry.path)))));
   const recheck: { entry: ManifestEntry; abs: string; stat: BigIntStats }[] = [];
-  // Synchronous lstat: tens of thousands of cached inodes cost far less this way than as promises.
-  for (const entry of files) {
+  const unchangedDirs = new Set<string>();
+  const check = (entry: ManifestEntry) => {
     const abs = `${root}/${entry.path}`; // manifest paths are normalised and relative: no path.join per entry
+    // Synchronous lstat: tens of thousands of cached inodes cost far less this way than as promises.
     const stat = fs.lstatSync(abs, { bigint: true, throwIfNoEntry: false });
-    if (!stat) problems.push(`${entry.path}: missing`);
-    else if (recorded[entry.path] !== fingerprintOf(stat)) recheck.push({ entry, abs, stat });
+    if (!stat) return void problems.push(`${entry.path}: missing`);
+    const fingerprint = fingerprintOf(stat);
+    if (recorded[entry.path] !== fingerprint) return void recheck.push({ entry, abs, stat });
+    if (entry.type === 'dir') unchangedDirs.add(entry.path);
+    else proven?.set(inodeOf(fingerprint), fingerprint);
+  };
+  // Directories first, so that their verdict is known when their entries come.
+  for (const entry of files) if (entry.type === 'dir') check(entry);
+  for (const entry of files) {
+    if (entry.type === 'dir') continue;
+    const fingerprint = recorded[entry.path];
+    const slash = entry.path.lastIndexOf('/');
+    // Not at the top: the release root's own fingerprint is not recorded (its rename into releases/ moved it).
+    const seen = fingerprint !== undefined && slash > 0 && proven?.get(inodeOf(fingerprint)) === fingerprint && unchangedDirs.has(entry.path.slice(0, slash));
+    if (!seen) check(entry);
   }
   const refreshed = new Map<string, string>();
   const children = recheck.some(({ entry }) => entry.type === 'dir') ? childrenOf(files) : new Map<string, Set<string>>();

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { errnoOf } from '../model/errors.js';
 import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
 import { walkTree } from '../platform/tree.js';
-import { type Layout, RELEASE_MARKER } from './layout.js';
+import { type Layout, RELEASE_MARKER, isValidVersion } from './layout.js';
 
 /** Bumped if the record's shape changes; an unknown version is ignored (full re-hash). */
 const RECORD_VERSION = 1;
@@ -37,7 +37,8 @@ export function fingerprintOf(stat: BigIntStats): string {
 
 /** The inode a fingerprint names (`dev:ino`). */
 export function inodeOf(fingerprint: string): string {
-  return fingerprint.split(':', 2).join(':');
+  // Once per entry of a release in an activation: one slice, not a split and a join.
+  return fingerprint.slice(0, fingerprint.indexOf(':', fingerprint.indexOf(':') + 1));
 }
 
 export function sha256Of(text: string | Buffer): string {
@@ -74,6 +75,33 @@ export async function writeRecord(layout: Layout, version: string, record: Finge
 
 export async function removeFingerprints(layout: Layout, version: string): Promise<void> {
   await fs.rm(layout.fingerprints(version), { force: true });
+}
+
+/**
+ * Entries of `fingerprints/` that belong to no release: the record of a release whose directory is
+ * gone (a prune killed between removing the release and its record), a temp file of a killed atomic
+ * write, anything else. Names relative to `fingerprints/`.
+ */
+export async function orphanedFingerprints(layout: Layout): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(layout.fingerprintsDir);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return [];
+    throw error;
+  }
+  const orphans: string[] = [];
+  for (const name of names.sort()) {
+    const version = name.endsWith('.json') ? name.slice(0, -'.json'.length) : '';
+    const release = isValidVersion(version) ? await fs.lstat(layout.release(version)).catch(() => undefined) : undefined;
+    if (!release?.isDirectory()) orphans.push(name);
+  }
+  return orphans;
+}
+
+/** Remove what orphanedFingerprints found (names relative to `fingerprints/`). */
+export async function removeOrphanedFingerprints(layout: Layout, names: readonly string[]): Promise<void> {
+  for (const name of names) await fs.rm(path.join(layout.fingerprintsDir, path.basename(name)), { force: true, recursive: true });
 }
 
 /** Inodes linked to by a new release: one of their names, and their state before the first link. */

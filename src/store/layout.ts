@@ -3,7 +3,8 @@
  * (see layout/README.md for the documented tree).
  */
 import path from 'node:path';
-import semver from 'semver';
+// The one function, not the whole of semver (its ranges and classes): layout is loaded by every command.
+import semverValid from 'semver/functions/valid.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 
 /** Bumped when the on-disk layout changes incompatibly. Recorded in config.json and state.json. */
@@ -27,6 +28,8 @@ export interface Layout {
   readonly bootTries: string;
   /** State snapshots, one folder per transaction: `snapshots/<transaction id>/`. */
   readonly snapshots: string;
+  /** Where the stat fingerprint records live: `fingerprints/<version>.json`. */
+  readonly fingerprintsDir: string;
   release(version: string): string;
   /** Stat fingerprints of a sealed release, kept outside it (see store/fingerprints.ts). */
   fingerprints(version: string): string;
@@ -43,6 +46,7 @@ export function layoutOf(root: string): Layout {
   const releases = path.join(abs, 'releases');
   const staging = path.join(abs, 'staging');
   const snapshots = path.join(abs, 'snapshots');
+  const fingerprintsDir = path.join(abs, 'fingerprints');
   return {
     root: abs,
     config: path.join(abs, 'config.json'),
@@ -55,9 +59,10 @@ export function layoutOf(root: string): Layout {
     lockOwner: path.join(abs, '.lock-owner.json'),
     bootTries: path.join(abs, 'boot-tries.json'),
     snapshots,
+    fingerprintsDir,
     release: (version) => path.join(releases, validVersion(version, 'a release directory')),
     marker: (version) => path.join(releases, validVersion(version, 'a release marker'), RELEASE_MARKER),
-    fingerprints: (version) => path.join(abs, 'fingerprints', `${validVersion(version, 'a fingerprint record')}.json`),
+    fingerprints: (version) => path.join(fingerprintsDir, `${validVersion(version, 'a fingerprint record')}.json`),
     linkTarget: (version) => path.join('releases', validVersion(version, 'a link target')),
     stagingDir: (id) => path.join(staging, id),
     snapshot: (id) => path.join(snapshots, id),
@@ -82,7 +87,7 @@ export function isSafeVersionDirName(version: string): boolean {
  * single directory name.
  */
 export function isValidVersion(version: unknown): version is string {
-  return typeof version === 'string' && semver.valid(version) === version && isSafeVersionDirName(version);
+  return typeof version === 'string' && semverValid(version) === version && isSafeVersionDirName(version);
 }
 
 /** `version` itself when valid; INVALID_VERSION naming `where` it came from otherwise. */

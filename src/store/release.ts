@@ -1,10 +1,13 @@
 /** A release on disk: its marker (manifest), whether it is complete, whether it is intact. */
 import fs from 'node:fs/promises';
-import semver from 'semver';
+import rcompare from 'semver/functions/rcompare.js';
+import semverValid from 'semver/functions/valid.js';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { readJsonIfExists } from '../platform/fs.js';
 import { type Layout, isValidVersion } from './layout.js';
-import { diffByFingerprints } from './fast-verify.js';
+import { type ProvenInodes, diffByFingerprints } from './fast-verify.js';
+
+export type { ProvenInodes };
 import { readFingerprints, sha256Of, writeRecord } from './fingerprints.js';
 import { type ReleaseMarker, diffAgainstManifest } from './manifest.js';
 
@@ -46,6 +49,49 @@ export async function listReleaseDirs(layout: Layout): Promise<{ complete: strin
   return { complete, incomplete };
 }
 
+/** What recovery needs to know of releases/ to reconcile the journal with it. */
+export interface ReleaseDirScan {
+  /** Versions whose directory holds a complete release. */
+  complete: Set<string>;
+  /** Of those, the ones the journal did not know, with their parsed markers (all recovery records of them). */
+  unrecorded: Map<string, ReleaseMarker>;
+}
+
+/**
+ * releases/ as recovery sees it before every mutation, without parsing every manifest (a marker
+ * holds one: several MB for a large release). A version the journal records is recognised by its
+ * marker file being there, a regular file: a marker is written whole inside staging before the one
+ * rename that makes the directory a release, and prune moves a release out by one rename before it
+ * deletes anything, so releases/ never holds half a release or half a marker. Whether a recorded
+ * release still matches its marker is checked where it matters, in full: before each activation
+ * (verifyReleaseFast) and by doctor. Only a directory the journal does not know (renamed into
+ * place by a run killed before it journaled it) has its marker read and parsed here, as before.
+ */
+export async function scanReleaseDirs(layout: Layout, recorded: Readonly<Record<string, unknown>>): Promise<ReleaseDirScan> {
+  const scan: ReleaseDirScan = { complete: new Set(), unrecorded: new Map() };
+  let names: string[];
+  try {
+    names = await fs.readdir(layout.releases);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return scan;
+    throw error;
+  }
+  for (const name of names.sort()) {
+    if (!isValidVersion(name)) continue;
+    if (Object.hasOwn(recorded, name)) {
+      const stat = await fs.lstat(layout.marker(name)).catch(() => undefined);
+      if (stat?.isFile()) scan.complete.add(name);
+      continue;
+    }
+    const marker = await readMarker(layout, name);
+    if (marker) {
+      scan.complete.add(name);
+      scan.unrecorded.set(name, marker);
+    }
+  }
+  return scan;
+}
+
 /** Re-hash a release against its manifest; throws RELEASE_TAMPERED (or RELEASE_NOT_FOUND) with the differences. */
 export async function verifyRelease(layout: Layout, version: string): Promise<ReleaseMarker> {
   const marker = await requireMarker(layout, version);
@@ -59,11 +105,11 @@ export async function verifyRelease(layout: Layout, version: string): Promise<Re
  * are checked in full, and refreshed when intact. A release without fingerprints (sealed by an older
  * version, or whose marker changed since) is re-hashed in full.
  */
-export async function verifyReleaseFast(layout: Layout, version: string): Promise<ReleaseMarker> {
+export async function verifyReleaseFast(layout: Layout, version: string, proven?: ProvenInodes): Promise<ReleaseMarker> {
   const [text, record] = await Promise.all([fs.readFile(layout.marker(version)).catch(() => undefined), readFingerprints(layout, version)]);
   const marker = markerFrom(text, version) ?? (await requireMarker(layout, version));
   if (!record || !text || record.markerSha256 !== sha256Of(text)) return verifyRelease(layout, version);
-  const { problems, refreshed } = await diffByFingerprints(layout.release(version), marker.files, record.entries);
+  const { problems, refreshed } = await diffByFingerprints(layout.release(version), marker.files, record.entries, proven);
   throwIfTampered(layout, marker, problems);
   if (refreshed.size > 0) {
     for (const [rel, fingerprint] of refreshed) record.entries[rel] = fingerprint;
@@ -77,13 +123,14 @@ export type WayBack = { version: string; proven: true; marker: ReleaseMarker } |
 /**
  * Prove the way back before a flip (issue 12 item 2): fast-verify the release `current` names now,
  * so that if the new release fails, the flip back needs no hashing. Null when there is no way back
- * (first activation). Never throws for a broken way back: the driver decides (refuse the activation,
+ * (first activation). `proven`: what checking the target found intact (fast-verify.ts ProvenInodes),
+ * so the inodes both releases share are not looked at twice. Never throws for a broken way back: the driver decides (refuse the activation,
  * or go on with no rollback target); `error` is the RELEASE_TAMPERED/RELEASE_NOT_FOUND it met.
  */
-export async function proveWayBack(layout: Layout, leaving: string | null): Promise<WayBack | null> {
+export async function proveWayBack(layout: Layout, leaving: string | null, proven?: ProvenInodes): Promise<WayBack | null> {
   if (leaving === null) return null;
   try {
-    return { version: leaving, proven: true, marker: await verifyReleaseFast(layout, leaving) };
+    return { version: leaving, proven: true, marker: await verifyReleaseFast(layout, leaving, proven) };
   } catch (error) {
     return { version: leaving, proven: false, error };
   }
@@ -110,5 +157,5 @@ function throwIfTampered(layout: Layout, marker: ReleaseMarker, problems: string
 
 /** Newest first: semver order where both are versions. */
 export function compareVersionsDesc(a: string, b: string): number {
-  return semver.valid(a) && semver.valid(b) ? semver.rcompare(a, b) : b.localeCompare(a);
+  return semverValid(a) && semverValid(b) ? rcompare(a, b) : b.localeCompare(a);
 }

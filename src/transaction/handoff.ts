@@ -58,7 +58,7 @@ export async function launchRunner(options: LaunchRunnerOptions): Promise<string
   }
   // pm2 (and anything else): a new session whose parent, the caller, exits at once, so the runner is
   // re-parented away from the service's process tree.
-  const pid = spawnDetached(argv[0]!, argv.slice(1), { env, logFile: log });
+  const pid = await spawnDetached(argv[0]!, argv.slice(1), { env, logFile: log });
   return `detached process ${pid ?? '?'}`;
 }
 

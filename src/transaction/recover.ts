@@ -12,7 +12,7 @@ import { type Journal, RUNNER_GRACE_MS, runnerGone } from '../store/journal.js';
 import type { Transaction } from '../model/state.js';
 import type { Layout } from '../store/layout.js';
 import { readLinkVersion } from '../store/links.js';
-import { listReleaseDirs, readMarker } from '../store/release.js';
+import { scanReleaseDirs } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
 import { type Entry, drive } from './activate.js';
 import { recoverPreflight } from './preflight-step.js';
@@ -128,13 +128,10 @@ async function sweepTempFiles(layout: Layout, actions: string[]): Promise<void> 
 
 /** Make the journal's release records agree with the release directories. */
 async function reconcileReleases(journal: Journal, layout: Layout, actions: string[]): Promise<void> {
-  const { complete } = await listReleaseDirs(layout);
-  const onDisk = new Set(complete);
-  for (const version of complete) {
-    if (journal.state.releases[version]) continue;
+  // Markers are parsed only for directories the journal does not know (store/release.ts scanReleaseDirs).
+  const { complete: onDisk, unrecorded } = await scanReleaseDirs(layout, journal.state.releases);
+  for (const [version, marker] of unrecorded) {
     // Renamed into place but killed before the journal recorded it: the marker has all we need.
-    const marker = await readMarker(layout, version);
-    if (!marker) continue;
     await makeReleaseImmutable(layout, marker); // killed before the attribute was set, perhaps
     journal.state.releases[version] = { version, state: 'installed', pinned: false, installedAt: marker.installedAt, integrity: marker.integrity, source: marker.source };
     actions.push(`recorded release ${version} found on disk`);

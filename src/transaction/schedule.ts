@@ -6,7 +6,6 @@
 import { activate } from './activate.js';
 import { closeTransaction, openTransaction, transition } from './machine.js';
 import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
-import { installLocked } from '../stage/install.js';
 import { launchRunner } from './handoff.js';
 import { type Transaction, type TransactionKind, publicTransaction } from '../model/state.js';
 import { readLinkVersion } from '../store/links.js';
@@ -139,6 +138,8 @@ async function stageFor(session: MutationSession, tx: Transaction): Promise<void
   };
   const started = performance.now();
   try {
+    // Loaded here, not at the top: switch and rollback go through this module and never stage.
+    const { installLocked } = await import('../stage/install.js');
     const installed = await installLocked({ ...session, runtime: { ...runtime, onProgress } }, tx.spec!);
     tx.steps.push({ name: 'stage', status: 'ok', ms: Math.round(performance.now() - started), detail: `${installed.version} installed at ${installed.path}` });
     transition(tx, 'scheduled');

@@ -1,5 +1,5 @@
 // doctor on deliberately broken roots: each check finds its fault and, where safe, --fix repairs it.
-import { chmodSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +29,19 @@ describe('doctor', () => {
     expect(check(r, 'staging')).toMatchObject({ ok: false, detail: expect.stringContaining('20260101000000-dead00') });
     const fixed = await rs(root, ['doctor', '--fix']);
     expect(check(fixed, 'staging')).toMatchObject({ fixed: 'removed them' });
+    expect((await rs(root, ['doctor'])).exitCode).toBe(0);
+  });
+
+  it('a fingerprint record whose release is gone (a prune killed before removing it): found as a leftover, removed by --fix', async () => {
+    const root = freshRoot();
+    copyFileSync(join(root, 'fingerprints/1.0.0.json'), join(root, 'fingerprints/0.9.0.json'));
+    writeFileSync(join(root, 'fingerprints/.1.0.0.json.tmp-1-deadbeef'), '{');
+    const r = await rs(root, ['doctor']);
+    expect([r.exitCode, r.json.error.code]).toEqual([1, 'DOCTOR_FAILED']);
+    expect(check(r, 'staging')).toMatchObject({ ok: false, detail: expect.stringContaining('2 leftover(s): fingerprints/.1.0.0.json.tmp-1-deadbeef, fingerprints/0.9.0.json') });
+    const fixed = await rs(root, ['doctor', '--fix']);
+    expect(check(fixed, 'staging')).toMatchObject({ fixed: 'removed them' });
+    expect(readdirSync(join(root, 'fingerprints')).sort()).toEqual(['1.0.0.json', '1.1.0.json']);
     expect((await rs(root, ['doctor'])).exitCode).toBe(0);
   });
 

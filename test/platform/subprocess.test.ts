@@ -94,7 +94,7 @@ describeWhere(onLinux, 'spawnDetached', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'rs-detached-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const log = path.join(dir, 'runner.log');
-    const pid = spawnDetached('sh', ['-c', 'echo "session $(ps -o sid= -p $$ | tr -d " ")"; sleep 0.2; echo done'], { env, logFile: log });
+    const pid = await spawnDetached('sh', ['-c', 'echo "session $(ps -o sid= -p $$ | tr -d " ")"; sleep 0.2; echo done'], { env, logFile: log });
     expect(pid).toBeGreaterThan(0);
     await until('the runner to finish', () => readFileSync(log, 'utf8').includes('done'));
     expect(readFileSync(log, 'utf8')).toContain(`session ${pid}`);

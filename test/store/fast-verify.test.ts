@@ -3,13 +3,14 @@
 // on an inode shared by two releases too; our own dedupe links into an earlier release do not raise it.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import fs from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { stageReleaseForTest } from '../support/sealed.ts';
 import { isReleaseSwitcherError } from '../../src/model/errors.ts';
 import { readFingerprints } from '../../src/store/fingerprints.ts';
 import { layoutOf } from '../../src/store/layout.ts';
-import { verifyRelease, verifyReleaseFast } from '../../src/store/release.ts';
+import { type ProvenInodes, proveWayBack, verifyRelease, verifyReleaseFast } from '../../src/store/release.ts';
 import { tempDir } from '../support/cli.ts';
 import { unfreeze } from '../support/root.ts';
 
@@ -80,6 +81,39 @@ describe('verifyReleaseFast', () => {
     expect(record!.entries['lib/util.js']).toContain(`:${ctimeAfter}:`); // carried forward, not left stale
     await expect(verifyReleaseFast(layout, '1.0.0')).resolves.toMatchObject({ version: '1.0.0' });
     await expect(verifyReleaseFast(layout, '1.1.0')).resolves.toMatchObject({ version: '1.1.0' });
+  });
+
+  it('the way back looks once at the inodes it shares with the target, below an unchanged directory', async () => {
+    const layout = layoutOf(tempDir());
+    await stageReleaseForTest(layout, '1.0.0', FILES);
+    await stageReleaseForTest(layout, '1.1.0', { ...FILES, 'index.js': 'console.log("two")\n' }, ['1.0.0']);
+    const lstat = vi.spyOn(fs, 'lstatSync');
+    onTestFinished(() => lstat.mockRestore());
+    const proven: ProvenInodes = new Map();
+    await verifyReleaseFast(layout, '1.1.0', proven);
+    expect(lstat).toHaveBeenCalledTimes(4); // lib, index.js, lib/util.js, package.json
+    lstat.mockClear();
+    await expect(proveWayBack(layout, '1.0.0', proven)).resolves.toMatchObject({ proven: true });
+    // lib/util.js is the target's inode, just seen intact: only lib and the top-level entries are looked at
+    expect(lstat.mock.calls.map(([p]) => String(p).slice(layout.release('1.0.0').length + 1)).sort()).toEqual(['index.js', 'lib', 'package.json']);
+  });
+
+  it('a shared name replaced in the way back is caught even though its old inode was proven through the target', async () => {
+    const layout = layoutOf(tempDir());
+    await stageReleaseForTest(layout, '1.0.0', FILES);
+    await stageReleaseForTest(layout, '1.1.0', { ...FILES, 'index.js': 'console.log("two")\n' }, ['1.0.0']);
+    const lib = join(layout.release('1.0.0'), 'lib');
+    unfreeze(lib, join(lib, 'util.js'));
+    chmodSync(lib, 0o755);
+    writeFileSync(join(lib, '.swap'), 'module.exports = 3;\n'); // same size, other content, another inode
+    chmodSync(join(lib, '.swap'), Number(statSync(join(lib, 'util.js')).mode) & 0o7777);
+    renameSync(join(lib, '.swap'), join(lib, 'util.js'));
+    chmodSync(lib, 0o555);
+    const proven: ProvenInodes = new Map();
+    await expect(verifyReleaseFast(layout, '1.1.0', proven)).resolves.toMatchObject({ version: '1.1.0' });
+    const back = await proveWayBack(layout, '1.0.0', proven);
+    expect(back).toMatchObject({ version: '1.0.0', proven: false });
+    expect((back as { error: { details: { problems: string[] } } }).error.details.problems).toEqual(['lib/util.js: content changed']);
   });
 
   it('an extra file is caught through its directory', async () => {

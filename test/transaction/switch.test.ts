@@ -1,5 +1,5 @@
 // switch, rollback, list, status, prune on disk with supervisor none; tampered releases refuse to activate.
-import { chmodSync, lstatSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fixtureRoot, rs } from '../support/cli.ts';
@@ -122,6 +122,16 @@ describe('prune', () => {
     expect(releaseDirs(root)).toEqual(['1.0.0', '1.1.0']);
     expect(stagingEntries(root)).toEqual([]);
     expect((await rs(root, ['list'])).json.result.releases.map((x: any) => x.version)).toEqual(['1.1.0', '1.0.0']);
+  });
+
+  it('removes the stat fingerprint record of each release it removes, and only those', async () => {
+    const root = freshRoot();
+    await rs(root, ['switch', '1.0.0']);
+    const records = () => readdirSync(join(root, 'fingerprints')).sort();
+    expect(records()).toEqual(['1.0.0.json', '1.1.0.json', '1.2.0.json']);
+    expect((await rs(root, ['prune', '--keep', '0'])).json.result).toEqual({ removed: ['1.2.0', '1.1.0'], kept: ['1.0.0'] });
+    expect(records()).toEqual(['1.0.0.json']);
+    expect((await rs(root, ['doctor'])).exitCode).toBe(0); // nothing left over
   });
 
   it('keeps --keep N (default from config) of the others, newest first', async () => {

@@ -1,7 +1,7 @@
 import { planRollback, rollback } from '../../commands/switch.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { describeSwitchPlan, transactionOutcome } from '../format.js';
-import { handoffOf } from './update.js';
+import { handoffOf } from '../options.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const version = ctx.positionals[0];

@@ -4,18 +4,9 @@ import { openSession } from '../../store/session.js';
 import { channelTag } from '../../registry/fetch.js';
 import { describePlan } from './install.js';
 import { signaturePolicy } from './init.js';
-import { ReleaseSwitcherError } from '../../model/errors.js';
-import type { HandoffOptions } from '../../transaction/schedule.js';
+import { handoffOf } from '../options.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { describeSwitchPlan, transactionOutcome } from '../format.js';
-
-export function handoffOf(ctx: CommandContext): HandoffOptions['handoff'] {
-  const value = ctx.values.handoff ?? 'auto';
-  if (value !== 'auto' && value !== 'always' && value !== 'never') {
-    throw new ReleaseSwitcherError('USAGE', `--handoff takes auto, always or never, not "${String(value)}".`, { hint: 'For example --handoff never' });
-  }
-  return value;
-}
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const spec = ctx.positionals[0];

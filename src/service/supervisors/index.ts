@@ -2,6 +2,7 @@
 import os from 'node:os';
 import type { Config } from '../../store/config.js';
 import { ReleaseSwitcherError } from '../../model/errors.js';
+import { preloadSubprocesses } from '../../platform/subprocess.js';
 import { launchdSupervisor } from './launchd.js';
 import { pm2Supervisor } from './pm2.js';
 import { systemdSupervisor } from './systemd.js';
@@ -11,6 +12,7 @@ export type { ServiceState, Supervisor } from './types.js';
 
 export function supervisorFor(config: Config, env: NodeJS.ProcessEnv): Supervisor | null {
   if (config.supervisor === 'none') return null;
+  preloadSubprocesses(); // every supervisor adapter drives its manager through subprocesses
   const unit = config.unit;
   if (!unit) {
     throw new ReleaseSwitcherError('INVALID_CONFIG', `Supervisor ${config.supervisor} needs a unit (systemd unit, launchd label or pm2 app).`, {

@@ -1,0 +1,54 @@
+// What a command loads before it runs: the modules reached by static imports from the bin and the
+// command's module (dynamic `import()` is what a command loads only when it needs it). switch,
+// rollback and the boot-check that runs before every start of the service must not pull in the
+// registry client, the stager or the subprocess library; a no-op boot-check not the flip-back code.
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
+
+/** Modules (src-relative paths, and packages as `pkg:name`) reached from `entries` by static imports. */
+function staticClosure(entries: string[]): Set<string> {
+  const seen = new Set<string>();
+  const queue = entries.map((entry) => join(SRC, entry));
+  while (queue.length > 0) {
+    const file = queue.shift()!;
+    const key = file.startsWith('pkg:') ? file : file.slice(SRC.length + 1);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (file.startsWith('pkg:')) continue;
+    const text = readFileSync(file, 'utf8');
+    // Static imports and re-exports only; `import type` is erased by the compiler.
+    for (const match of text.matchAll(/^(import|export)(?!\s+type\s)[^;'"]*?from\s+'([^']+)'|^import\s+'([^']+)'/gm)) {
+      const spec = match[2] ?? match[3]!;
+      if (spec.startsWith('node:')) continue;
+      if (spec.startsWith('.')) queue.push(resolve(dirname(file), spec).replace(/\.js$/, '.ts'));
+      else queue.push(`pkg:${spec}`);
+    }
+  }
+  return seen;
+}
+
+const HEAVY = ['pkg:pacote', 'pkg:@npmcli/arborist', 'pkg:@npmcli/run-script', 'pkg:npm-package-arg', 'pkg:tar', 'pkg:execa', 'pkg:semver', 'pkg:bin-links'];
+const heavyIn = (modules: Set<string>) => HEAVY.filter((name) => modules.has(name));
+
+describe('start-up imports', () => {
+  it('finds what it looks for (install does load the registry client and the stager)', () => {
+    const install = staticClosure(['cli/main.ts', 'cli/commands/install.ts']);
+    expect(install.has('pkg:pacote')).toBe(true);
+    expect(install.has('stage/install.ts')).toBe(true);
+  });
+
+  it.each(['switch', 'rollback', 'boot-check'])('%s loads no registry client, stager or subprocess library at start-up', (command) => {
+    const modules = staticClosure(['cli/main.ts', `cli/commands/${command}.ts`]);
+    expect(heavyIn(modules)).toEqual([]);
+    expect([...modules].filter((m) => m.startsWith('stage/') || m.startsWith('registry/'))).toEqual([]);
+  });
+
+  it('boot-check loads the flip-back and snapshot code only when a pending release spent its tries or a transaction is in flight', () => {
+    const modules = staticClosure(['cli/main.ts', 'cli/commands/boot-check.ts']);
+    expect([...modules].filter((m) => m.startsWith('transaction/') || m.startsWith('snapshot/') || m === 'store/release.ts')).toEqual([]);
+  });
+});
