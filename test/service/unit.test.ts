@@ -196,8 +196,11 @@ describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.
     // systemd parsed the quoted, %- and $-escaped words back into exactly these arguments.
     const argv = readFileSync(`/proc/${served.pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
     expect(argv).toEqual([process.execPath, path.join(root, 'current', 'server.js'), String(port)]);
-    expect(served.cwd).toBe(realpathSync(path.join(root, 'releases', '1.0.0')));
-    expect(props).toMatchObject({ StartLimitIntervalUSec: '0', RestartPreventExitStatus: '78', TimeoutStopUSec: '30s', Restart: 'always', WorkingDirectory: path.join(root, 'current'), DropInPaths: expectedPath });
+    // The unit has no WorkingDirectory=: the drop-in adds none, so it runs where systemd runs a user service, in $HOME.
+    expect(printed.json.result.content).not.toMatch(/WorkingDirectory/);
+    expect(printed.json.result.kept).toContain("WorkingDirectory: none (systemd's default: the user's home for a user service, / for a system one)");
+    expect(served.cwd).toBe(realpathSync(um.env.HOME!));
+    expect(props).toMatchObject({ StartLimitIntervalUSec: '0', RestartPreventExitStatus: '78', TimeoutStopUSec: '30s', Restart: 'always', WorkingDirectory: `!${um.env.HOME}`, DropInPaths: expectedPath });
     expect(props.ExecStartPre).toMatch(/path=\/bin\/true ; argv\[\]=\/bin\/true ; ignore_errors=yes/);
   }, 60_000);
 
