@@ -15,6 +15,8 @@ export interface CommandOutcome {
   result: unknown;
   /** Lines for people (stdout) when not --json. */
   human: string;
+  /** Lines for people on stderr when not --json: remarks beside output that must stay exactly what it is (e.g. a file's text). */
+  notes?: string;
   /** @default 0 */
   exitCode?: number;
 }

@@ -66,6 +66,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     });
     if (json) io.stdout.write(`${JSON.stringify({ ok: true, result: outcome.result })}\n`);
     else if (outcome.human) io.stdout.write(outcome.human.endsWith('\n') ? outcome.human : `${outcome.human}\n`);
+    if (!json && outcome.notes) io.stderr.write(outcome.notes.endsWith('\n') ? outcome.notes : `${outcome.notes}\n`);
     return outcome.exitCode ?? ExitCode.ok;
   } catch (error) {
     return reportError(error, { io, json, program });

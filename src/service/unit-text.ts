@@ -119,13 +119,13 @@ function policyLines(config: Config, options: ServiceOptions, existing: Existing
  * The command: `<node> [node options] <root>/current/<entry> [args]`. Over an existing unit that runs
  * `node [options] <package>/<entry> [args]`, only the package's path changes (and the Node, when one is configured).
  */
-function commandOf(config: Config, root: string, options: ServiceOptions, existing: ExistingUnit | undefined, lines: Pick<Lines, 'kept' | 'changed'>): string[] {
+function commandOf(config: Config, root: string, options: ServiceOptions, existing: ExistingUnit | undefined, lines: Pick<Lines, 'kept' | 'changed'>): { words: string[]; pkgDir: string | null } {
   const { current } = layoutOf(root);
   const theirs = options.entryGiven ? null : nodeCommandOf(existing?.execStart ?? null);
   const inPackage = theirs ? entryInPackage(theirs.script, config.package) : null;
   if (!theirs || inPackage === null) {
     if (existing?.execStart) lines.changed.push(`ExecStart (${existing.execStart.join(' ')}) -> runs ${options.entry} of ${current}`);
-    return [config.node ?? process.execPath, ...(options.nodeOptions ?? []), path.join(current, checkEntry(options.entry)), ...(options.args ?? [])];
+    return { words: [config.node ?? process.execPath, ...(options.nodeOptions ?? []), path.join(current, checkEntry(options.entry)), ...(options.args ?? [])], pkgDir: null };
   }
   const node = config.node ?? theirs.node;
   const nodeOptions = options.nodeOptions ?? theirs.nodeOptions;
@@ -134,7 +134,31 @@ function commandOf(config: Config, root: string, options: ServiceOptions, existi
   if (node !== theirs.node) lines.changed.push(`Node: ${theirs.node} -> ${node} (the configured --node)`);
   lines[nodeOptions.join(' ') === theirs.nodeOptions.join(' ') ? 'kept' : 'changed'].push(`Node options: ${nodeOptions.join(' ') || '(none)'}`);
   lines[args.join(' ') === theirs.args.join(' ') ? 'kept' : 'changed'].push(`arguments: ${args.join(' ') || '(none)'}`);
-  return [node, ...nodeOptions, path.join(current, checkEntry(inPackage)), ...args];
+  const pkgDir = theirs.script.slice(0, theirs.script.length - inPackage.length).replace(/\/$/, '');
+  return { words: [node, ...nodeOptions, path.join(current, checkEntry(inPackage)), ...args], pkgDir };
+}
+
+/**
+ * WorkingDirectory over somebody else's unit: as the unit has it (none: systemd's default, the user's home for a user
+ * service, `/` for a system one; openclaw reads `./.env` there), unless it points inside the adopted package, which
+ * would pin the old copy: then the same place under `<root>/current`. Null: write no WorkingDirectory= line.
+ */
+function workingDirectoryOf(current: string, existing: ExistingUnit, pkgDir: string | null, lines: Pick<Lines, 'kept' | 'changed'>): string | null {
+  const raw = existing.service.WorkingDirectory ?? '';
+  if (raw === '') {
+    lines.kept.push("WorkingDirectory: none (systemd's default: the user's home for a user service, / for a system one)");
+    return null;
+  }
+  const optional = raw.startsWith('-') ? '-' : '';
+  const dir = path.posix.normalize(raw.slice(optional.length).replaceAll('%%', '%'));
+  const inside = (base: string) => dir === base || dir.startsWith(`${base}/`);
+  if (pkgDir !== null && inside(pkgDir) && !inside(current)) {
+    const moved = path.posix.join(current, path.posix.relative(pkgDir, dir));
+    lines.changed.push(`WorkingDirectory: ${raw} -> ${optional}${moved} (it was inside the adopted package, which no longer changes)`);
+    return `${optional}${plainValue(moved, 'The root path')}`;
+  }
+  lines.kept.push(`WorkingDirectory=${raw}`);
+  return null;
 }
 
 /** `…/node_modules/<pkg>/dist/index.js` → `dist/index.js`; null when the script is not inside the package. */
@@ -147,11 +171,13 @@ export function entryInPackage(script: string, pkg: string): string | null {
 export function serviceLines(config: Config, root: string, options: ServiceOptions, existing?: ExistingUnit): Lines {
   const { current } = layoutOf(root);
   const lines = { kept: [] as string[], changed: [] as string[] };
-  const start = commandOf(config, root, options, existing, lines);
-  const rest = [...policyLines(config, options, existing, lines), `WorkingDirectory=${plainValue(current, 'The root path')}`];
+  const { words: start, pkgDir } = commandOf(config, root, options, existing, lines);
+  // A unit of ours runs in `current`; over somebody else's unit, the working directory is theirs (workingDirectoryOf).
+  const workingDirectory = existing ? workingDirectoryOf(current, existing, pkgDir, lines) : plainValue(current, 'The root path');
+  const rest = [...policyLines(config, options, existing, lines), ...(workingDirectory === null ? [] : [`WorkingDirectory=${workingDirectory}`])];
   if (existing) {
     if (Object.keys(existing.environment).length > 0) lines.kept.push(`Environment: ${Object.keys(existing.environment).join(', ')}`);
-    lines.changed.push(`WorkingDirectory -> ${current}`, 'ExecStartPre: the boot-check', 'StartLimitIntervalSec=0 (quick rollbacks must never hit start-limit-hit)');
+    lines.changed.push('ExecStartPre: the boot-check', 'StartLimitIntervalSec=0 (quick rollbacks must never hit start-limit-hit)');
   }
   return { pre: bootCheckLine(config, path.dirname(current), options), start: `ExecStart=${start.map(execWord).join(' ')}`, rest, ...lines };
 }

@@ -2,7 +2,8 @@
 // `gateway install` writes its unit: a Node option, a non-default port in the arguments and the environment, a
 // long stop budget. After `init --preset openclaw --adopt` + `unit --install` + a restart, the service must run
 // exactly as before, only through <root>/current.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -169,6 +170,65 @@ describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.
     const doctor = await rs(['doctor']);
     expect(doctor.json.result.checks.find((c: { name: string }) => c.name === 'health'), doctor.stdout).toMatchObject({ ok: true });
   }, 90_000);
+
+  it('keeps the working directory: a unit without WorkingDirectory= runs in $HOME after unit --install + restart; drift still judged by start time (cwd outside the root is no evidence)', async () => {
+    const dir = tempDir('rs-adopt-occwd-');
+    const installed = fakeOpenclaw(path.join(dir, 'prefix'), '2026.9.5');
+    // The next version as a tarball, to flip `current` to without a restart.
+    fakeOpenclaw(path.join(dir, 'next'), '2026.9.6');
+    const tgz = path.join(dir, 'openclaw-2026.9.6.tgz');
+    execFileSync('tar', ['-czf', tgz, '-C', path.join(dir, 'next', 'lib', 'node_modules'), '--transform', 's,^openclaw,package,', 'openclaw']);
+    const root = path.join(dir, 'root');
+    const port = await freePort();
+    const env = { ...(um.env as Record<string, string>), RELEASE_SWITCHER_BOOT_CHECK: '["/bin/true"]' };
+    const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env });
+    const drift = async () => (await rs(['doctor'])).json.result.checks.find((c: { name: string }) => c.name === 'drift');
+    rmSync(path.join(um.unitDir, 'openclaw-gateway.service.d'), { recursive: true, force: true }); // an earlier test's drop-in
+    await um.writeUnit('openclaw-gateway.service', [
+      '[Unit]', 'Description=OpenClaw Gateway', '', '[Service]',
+      `ExecStart=${process.execPath} ${installed}/dist/index.js gateway --port ${port}`,
+      'Restart=always', 'RestartSec=5', 'TimeoutStopSec=330', 'KillMode=mixed', 'RestartPreventExitStatus=78', '',
+      '[Install]', 'WantedBy=default.target', '',
+    ].join('\n'));
+    expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
+    const before = await answer(port);
+    const home = realpathSync(um.env.HOME!);
+    expect(readlinkSync(`/proc/${before.pid}/cwd`)).toBe(home); // systemd's default for a user service
+
+    expect((await rs(['init', '--preset', 'openclaw', '--adopt', installed, '--node', process.execPath, '--unit', 'openclaw-gateway.service'])).exitCode).toBe(0);
+    const written = await rs(['unit', '--install']);
+    expect(written.exitCode, written.stdout + written.stderr).toBe(0);
+    expect(written.json.result.content).not.toMatch(/WorkingDirectory/);
+    expect(written.json.result.kept).toContain("WorkingDirectory: none (systemd's default: the user's home for a user service, / for a system one)");
+    expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
+    let after = before;
+    await um.waitFor(async () => {
+      after = await answer(port);
+      return after.pid !== before.pid;
+    }, { what: 'the restarted gateway' });
+    expect(readFileSync(`/proc/${after.pid}/cmdline`, 'utf8').split('\0')[1]).toBe(path.join(root, 'current', 'dist', 'index.js'));
+    expect(readlinkSync(`/proc/${after.pid}/cwd`)).toBe(home);
+
+    // Drift, by the health endpoint and (health URL off) by start time: the cwd names no release, the command line only current.
+    expect(await drift()).toMatchObject({ ok: true, detail: expect.stringMatching(/runs 2026\.9\.5, the current release \(its health endpoint says so\)/) });
+    const configPath = path.join(root, 'config.json');
+    const config = JSON.parse(readFileSync(configPath, 'utf8'));
+    writeFileSync(configPath, JSON.stringify({ ...config, healthUrl: null }));
+    expect((await rs(['status'])).json.result.running).toMatchObject({ version: '2026.9.5', pid: after.pid, source: 'start-time', stale: false });
+    expect(await drift()).toMatchObject({ ok: true, detail: expect.stringMatching(/runs 2026\.9\.5, the current release \(it started .* after current was flipped\)/) });
+
+    // A flip without a restart: drift fails, by start time and by the health endpoint.
+    const added = await rs(['install', tgz]);
+    expect(added.exitCode, added.stdout + added.stderr).toBe(0);
+    expect((await rs(['init', '--supervisor', 'none'])).exitCode).toBe(0);
+    const switched = await rs(['switch', '2026.9.6']);
+    expect(switched.json?.result?.status, switched.stdout + switched.stderr).toBe('switched');
+    expect((await rs(['init', '--supervisor', 'systemd'])).exitCode).toBe(0);
+    expect((await rs(['status'])).json.result.running).toMatchObject({ version: '2026.9.5', pid: after.pid, source: 'journal', stale: true });
+    expect(await drift()).toMatchObject({ ok: false, detail: expect.stringMatching(/runs 2026\.9\.5 but current is 2026\.9\.6: updated but not restarted .*systemctl --user restart openclaw-gateway\.service/) });
+    writeFileSync(configPath, JSON.stringify({ ...JSON.parse(readFileSync(configPath, 'utf8')), healthUrl: config.healthUrl }));
+    expect(await drift()).toMatchObject({ ok: false, detail: expect.stringMatching(/runs 2026\.9\.5 but current is 2026\.9\.6: updated but not restarted \(its health endpoint says so\)/) });
+  }, 120_000);
 
   it('a unit written from scratch for openclaw stops within 330 s too', async () => {
     const dir = tempDir('rs-adopt-ocnew-');

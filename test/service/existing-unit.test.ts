@@ -54,7 +54,7 @@ describe('reading an existing unit', () => {
 });
 
 describe('the drop-in over an openclaw-shaped unit', () => {
-  it('changes only the package path (plus boot-check, working directory); keeps options, arguments and timeouts', () => {
+  it('changes only the package path (plus boot-check); keeps options, arguments, timeouts and the working directory', () => {
     const unit = parseUnitText(CAT, ours);
     const { content, kept, changed } = dropInWithNotes(config, '/srv/rs', { entry: '', bootCheck: null }, unit);
     expect(content).toContain('\nExecStart=\nExecStart=/opt/node24/bin/node --max-old-space-size=8192 /srv/rs/current/dist/index.js gateway --port 19001\n');
@@ -62,6 +62,31 @@ describe('the drop-in over an openclaw-shaped unit', () => {
     expect(content).toContain('\nRestartPreventExitStatus=78\n'); // the unit sets none
     expect(kept).toEqual(expect.arrayContaining(['Restart=always', 'RestartSec=5', 'Node options: --max-old-space-size=8192', 'arguments: gateway --port 19001']));
     expect(changed).toContain(`ExecStart: ${PKG}/dist/index.js -> /srv/rs/current/dist/index.js`);
+  });
+
+  it('keeps the working directory the unit has (none: systemd\'s default); only one inside the adopted package moves under current', () => {
+    const run = (text: string) => dropInWithNotes(config, '/srv/rs', { entry: '', bootCheck: null }, parseUnitText(text, ours));
+    // None: the drop-in writes none, so a user service keeps running in $HOME (openclaw reads ./.env there).
+    const none = run(CAT);
+    expect(none.content).not.toMatch(/WorkingDirectory/);
+    expect(none.kept).toContain("WorkingDirectory: none (systemd's default: the user's home for a user service, / for a system one)");
+    expect(none.changed.join('\n')).not.toMatch(/WorkingDirectory/);
+    // Outside the package (its state dir, `~`): kept as written.
+    for (const dir of ['/home/u/.openclaw', '~', '-/var/lib/openclaw']) {
+      const outside = run(CAT.replace('KillMode=mixed', `KillMode=mixed\nWorkingDirectory=${dir}`));
+      expect(outside.content, dir).not.toMatch(/WorkingDirectory/);
+      expect(outside.kept, dir).toContain(`WorkingDirectory=${dir}`);
+    }
+    // Inside the package: the same place under current (a `-` stays), said in the notes.
+    const inside = run(CAT.replace('KillMode=mixed', `KillMode=mixed\nWorkingDirectory=${PKG}`));
+    expect(inside.content).toContain('\nWorkingDirectory=/srv/rs/current\n');
+    expect(inside.changed).toContain(`WorkingDirectory: ${PKG} -> /srv/rs/current (it was inside the adopted package, which no longer changes)`);
+    const below = run(CAT.replace('KillMode=mixed', `KillMode=mixed\nWorkingDirectory=-${PKG}/dist`));
+    expect(below.content).toContain('\nWorkingDirectory=-/srv/rs/current/dist\n');
+    // A later empty assignment resets it: none.
+    expect(run(CAT.replace('KillMode=mixed', `KillMode=mixed\nWorkingDirectory=${PKG}\nWorkingDirectory=`)).content).not.toMatch(/WorkingDirectory/);
+    // A unit written from scratch still runs in current.
+    expect(systemdUnit(config, '/srv/rs', { entry: 'dist/index.js', bootCheck: null })).toContain('\nWorkingDirectory=/srv/rs/current\n');
   });
 
   it('raises a stop budget below the drain + margin, never lowers one', () => {

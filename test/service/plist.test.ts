@@ -109,6 +109,13 @@ describe('unit --install under launchd over an existing plist', () => {
     const printed = await rs(['unit']);
     expect(printed.exitCode, printed.stdout + printed.stderr).toBe(0);
     expect(readFileSync(file, 'utf8')).toBe(PLAIN); // printing writes nothing
+    // What a person sees: stdout is exactly the plist (redirected, a valid plist), the notes on stderr.
+    const shown = await cli(['--root', root, 'unit'], { env: { HOME: home } });
+    expect(shown.exitCode, shown.stderr).toBe(0);
+    expect(`${shown.stdout}\n`).toBe(printed.json.result.content); // execa strips one final newline
+    expect(shown.stdout.trimEnd().endsWith('</plist>')).toBe(true);
+    expect(shown.stderr).toContain('kept: Node options: --max-old-space-size=8192');
+    expect(shown.stderr).toContain(`changed: ProgramArguments: ${PKG}/dist/index.js -> ${root}/current/dist/index.js`);
     const installed = await rs(['unit', '--install']);
     expect(installed.exitCode, installed.stdout + installed.stderr).toBe(0);
     expect(installed.json.result).toEqual({ ...printed.json.result, installed: true });

@@ -182,6 +182,12 @@ describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.
     const expectedPath = path.join(um.unitDir, 'rs-app.service.d', 'release-switcher.conf');
     expect(printed.json.result).toMatchObject({ path: expectedPath, kind: 'drop-in', installed: false });
     expect(existsSync(expectedPath)).toBe(false);
+    // What a person sees: stdout is exactly the drop-in (`unit > file` gives the file --install writes), the notes on stderr.
+    const shown = await cli(['--root', root, 'unit', '--entry', 'server.js', '--arg', String(port)], { env: { ...(um.env as Record<string, string>), RELEASE_SWITCHER_BOOT_CHECK: '["/bin/true"]' } });
+    expect(shown.exitCode, shown.stderr).toBe(0);
+    expect(`${shown.stdout}\n`).toBe(printed.json.result.content); // execa strips one final newline
+    expect(shown.stderr).toContain("kept: WorkingDirectory: none (systemd's default: the user's home for a user service, / for a system one)");
+    expect(shown.stderr).toContain('changed: ExecStart (/bin/sleep 1000) -> runs server.js of');
 
     const installed = await rs(['unit', '--install', '--entry', 'server.js', '--arg', String(port)]);
     expect(installed.exitCode, installed.stdout + installed.stderr).toBe(0);
@@ -196,8 +202,11 @@ describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.
     // systemd parsed the quoted, %- and $-escaped words back into exactly these arguments.
     const argv = readFileSync(`/proc/${served.pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
     expect(argv).toEqual([process.execPath, path.join(root, 'current', 'server.js'), String(port)]);
-    expect(served.cwd).toBe(realpathSync(path.join(root, 'releases', '1.0.0')));
-    expect(props).toMatchObject({ StartLimitIntervalUSec: '0', RestartPreventExitStatus: '78', TimeoutStopUSec: '30s', Restart: 'always', WorkingDirectory: path.join(root, 'current'), DropInPaths: expectedPath });
+    // The unit has no WorkingDirectory=: the drop-in adds none, so it runs where systemd runs a user service, in $HOME.
+    expect(printed.json.result.content).not.toMatch(/WorkingDirectory/);
+    expect(printed.json.result.kept).toContain("WorkingDirectory: none (systemd's default: the user's home for a user service, / for a system one)");
+    expect(served.cwd).toBe(realpathSync(um.env.HOME!));
+    expect(props).toMatchObject({ StartLimitIntervalUSec: '0', RestartPreventExitStatus: '78', TimeoutStopUSec: '30s', Restart: 'always', WorkingDirectory: `!${um.env.HOME}`, DropInPaths: expectedPath });
     expect(props.ExecStartPre).toMatch(/path=\/bin\/true ; argv\[\]=\/bin\/true ; ignore_errors=yes/);
   }, 60_000);
 

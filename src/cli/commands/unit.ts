@@ -38,7 +38,8 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   });
   const notes = [...(result.kept ?? []).map((k) => `kept: ${k}`), ...(result.changed ?? []).map((c) => `changed: ${c}`)];
   const said = notes.length > 0 ? `\n${notes.join('\n')}` : '';
-  if (!result.installed) return { result, human: result.content + (notes.length > 0 ? `\n# ${notes.join('\n# ')}` : '') };
+  // Printed, stdout is exactly the file (`unit > file` gives a valid plist or drop-in); what was kept and changed goes to stderr.
+  if (!result.installed) return { result, human: result.content, ...(notes.length > 0 ? { notes: notes.join('\n') } : {}) };
   const name = result.kind === 'drop-in' ? path.basename(path.dirname(result.path)).replace(/\.d$/, '') : path.basename(result.path);
   const systemctl = result.path.startsWith('/etc/systemd/system/') ? 'systemctl' : 'systemctl --user';
   const next = result.kind === 'drop-in' ? `restart it to apply: ${systemctl} restart ${name}` : `enable and start it: ${systemctl} enable --now ${name}`;
