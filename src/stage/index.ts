@@ -55,27 +55,40 @@ export interface StagedRelease {
 }
 
 export async function stageRelease(input: StageInput): Promise<StagedRelease> {
+  const { layout, config, runtime, pkg } = input;
+  await fs.mkdir(layout.stagingDir(input.stagingId), { recursive: true });
+
+  const node = await probeNode(config.node ?? process.execPath, runtime.env);
+  const flat = flatNpmOptions(runtime.npmConfig, runtime.npmCache, config.registry);
+  // Resolution (a child on the configured Node) is the longest step before reuse can start: it runs
+  // while the main tarball is downloaded and unpacked, and is stopped if staging fails meanwhile.
+  const stopResolve = new AbortController();
+  const resolveSignal = runtime.signal ? AbortSignal.any([runtime.signal, stopResolve.signal]) : stopResolve.signal;
+  const treeP = registrySpec(pkg)
+    ? resolveTree({ spec: `${pkg.name}@${pkg.version}`, packageName: pkg.name, nodePath: node.path, npmConfig: runtime.npmConfig, npmCache: runtime.npmCache, registry: config.registry, env: runtime.env, signal: resolveSignal })
+    : Promise.resolve(undefined);
+  treeP.catch(() => undefined);
+  try {
+    return await stageResolving(input, { node, flat, treeP });
+  } finally {
+    stopResolve.abort();
+  }
+}
+
+async function stageResolving(input: StageInput, resolving: { node: NodeRuntime; flat: Record<string, unknown>; treeP: Promise<ResolvedTree | undefined> }): Promise<StagedRelease> {
   const { layout, config, runtime, journal, pkg } = input;
+  const { node, flat, treeP } = resolving;
   const progress = runtime.onProgress;
   const work = layout.stagingDir(input.stagingId);
   const pkgDir = path.join(work, 'package');
   const tarball = path.join(work, 'package.tgz');
-  await fs.mkdir(work, { recursive: true });
   const checkAbort = () => runtime.signal?.throwIfAborted();
-
   progress({ phase: 'download', message: `fetching ${pkg.name}@${pkg.version} from ${pkg.resolved}`, total: pkg.manifest.dist?.unpackedSize, unit: 'bytes' });
   const integrity = await downloadTarball(pkg, tarball, config, runtime, layout.root);
   const downloaded = (await fs.stat(tarball)).size;
   progress({ phase: 'download', message: `fetched, integrity ${integrity.slice(0, 20)}…`, done: downloaded, total: downloaded, unit: 'bytes' });
   checkAbort();
 
-  const node = await probeNode(config.node ?? process.execPath, runtime.env);
-  const flat = flatNpmOptions(runtime.npmConfig, runtime.npmCache, config.registry);
-  // Resolution (a child on the configured Node) runs while the main tarball is unpacked.
-  const treeP = registrySpec(pkg)
-    ? resolveTree({ spec: `${pkg.name}@${pkg.version}`, packageName: pkg.name, nodePath: node.path, npmConfig: runtime.npmConfig, npmCache: runtime.npmCache, registry: config.registry, env: runtime.env, signal: runtime.signal })
-    : Promise.resolve(undefined);
-  treeP.catch(() => undefined);
   // One pass checks, writes and hashes each entry; the package's own files need no hashing later
   // (what npm rewrites, below NPM_WRITES, is hashed at the manifest).
   const unpacked = await unpack({

@@ -63,6 +63,18 @@ describe('staging fast path', () => {
     await publish(gateway('5.0.0-fast.2', {}, { 'CHANGED.txt': 'two\n' }), { registry, tag: TAG });
     const hostile = `const f = 'node_modules/rs-fixture-dep/index.cjs'; require('node:fs').chmodSync(f, 0o644); require('node:fs').appendFileSync(f, '// pwned\\n');\n`;
     await publish(gateway('5.0.0-fast.3', { scripts: { postinstall: 'node hostile.cjs' } }, { 'hostile.cjs': hostile }), { registry, tag: TAG });
+    // A changed dependency (outer 1.0.0 → 1.1.0) with an unchanged dependency nested inside it
+    // (inner 1.0.0 under outer's node_modules, since the top level holds inner 2.0.0).
+    for (const version of ['1.0.0', '2.0.0']) {
+      await publish(writePackage(tempDir('rs-fast-src-'), { 'package.json': JSON.stringify({ name: 'rs-fixture-fastinner', version }), 'index.js': `module.exports = ${JSON.stringify(version)};\n` }), { registry });
+    }
+    for (const version of ['1.0.0', '1.1.0']) {
+      const outer = { name: 'rs-fixture-fastouter', version, dependencies: { 'rs-fixture-fastinner': '1.0.0' } };
+      await publish(writePackage(tempDir('rs-fast-src-'), { 'package.json': JSON.stringify(outer), 'index.js': `module.exports = ${JSON.stringify(version)};\n` }), { registry });
+    }
+    const nested = (outer: string) => ({ dependencies: { 'rs-fixture-fastouter': outer, 'rs-fixture-fastinner': '2.0.0' } });
+    await publish(gateway('5.0.0-fast.4', nested('1.0.0')), { registry, tag: TAG });
+    await publish(gateway('5.0.0-fast.5', nested('1.1.0')), { registry, tag: TAG });
   }, 180_000);
 
   it('stages a first install equal to npm install -g, and an update that links unchanged packages equal to it too', async () => {
@@ -90,6 +102,25 @@ describe('staging fast path', () => {
     expect(withoutEnvJson(ours)).toEqual(withoutEnvJson(theirs));
     // Linking (bins included) changed nothing of the earlier, sealed release: not a mode bit.
     await expect(verifyRelease(layoutOf(root), '5.0.0-fast.1')).resolves.toMatchObject({ version: '5.0.0-fast.1' });
+  }, 240_000);
+
+  it('links an unchanged package nested inside a changed one (extracted alongside), equal to npm install -g', async () => {
+    const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
+    expect((await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.4'])).exitCode).toBe(0);
+    const r = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.5']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.json.result.fallback).toBeNull();
+    // inner 2.0.0 at the top and inner 1.0.0 inside outer are unchanged; outer itself is new.
+    expect(r.json.result.reused.packages).toBe(2);
+    const rel4 = join(root, 'releases/5.0.0-fast.4');
+    const rel5 = join(root, 'releases/5.0.0-fast.5');
+    const inner = 'node_modules/rs-fixture-fastouter/node_modules/rs-fixture-fastinner/index.js';
+    expect(statSync(join(rel5, inner)).ino).toBe(statSync(join(rel4, inner)).ino);
+    expect(readFileSync(join(rel5, 'node_modules/rs-fixture-fastouter/index.js'), 'utf8')).toContain('1.1.0');
+    const ours = treeOf(rel5);
+    const theirs = treeOf(await npmGlobal('rs-fixture-fastpath@5.0.0-fast.5'));
+    expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
+    expect(ours).toEqual(theirs);
   }, 240_000);
 
   it("gives dependency scripts npm's environment and none of the caller's secrets", async () => {
