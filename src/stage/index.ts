@@ -22,6 +22,7 @@ import { flatNpmOptions, resolveTree, type ResolvedTree } from './resolve-tree.j
 import { NOTHING_REUSED, type Reused, buildTree, fallbackReason, sharedWrites } from './fast.js';
 import { readPrevious } from './reuse.js';
 import { scriptEnv } from './dep-scripts.js';
+import { checkAllowScripts } from './allow-scripts.js';
 import type { NodeRuntime } from '../platform/node.js';
 import type { DependencyOptions } from './dependencies.js';
 import { type ResolvedPackage, downloadTarball } from '../registry/fetch.js';
@@ -110,6 +111,9 @@ async function stageResolving(input: StageInput, resolving: { node: NodeRuntime;
 
   const tree = await treeP;
   progress({ phase: 'resolve', message: tree ? `${tree.deps.length} dependencies resolved with Node ${tree.node}` : 'not a registry package: full install' });
+  // npm's install-script policy: under strict-allow-scripts it refuses before anything runs.
+  const uncovered = tree ? checkAllowScripts(tree, packageJson.scripts as Record<string, unknown> | undefined, runtime.npmConfig) : [];
+  if (uncovered.length > 0) progress({ phase: 'scripts', message: `install scripts not covered by allow-scripts (npm install -g runs them too, with a notice): ${uncovered.join(', ')}` });
   const reason = tree ? await fallbackReason(tree, pkgDir) : 'the package does not come from a registry';
   let outcome: { known: ReadonlyMap<string, KnownHash>; shared: Set<string>; reused: Reused; fallback: string | null } | undefined;
   if (tree && !reason) {

@@ -3,7 +3,7 @@
 // release, dependency scripts get npm's environment and not the caller's, and a script that writes
 // through a shared inode is caught (the release falls back to a full install).
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
@@ -44,9 +44,9 @@ function treeOf(dir: string, rel = ''): Record<string, string> {
 /** env.json records the environment its postinstall saw: by nature it differs between two installs. */
 const withoutEnvJson = (tree: Record<string, string>) => Object.fromEntries(Object.entries(tree).filter(([p]) => !p.endsWith('/env.json')));
 
-async function npmGlobal(spec: string): Promise<string> {
+async function npmGlobal(spec: string, extra: string[] = []): Promise<string> {
   const prefix = tempDir('rs-fast-npm-');
-  await npm(['install', '-g', '--prefix', prefix, spec], { registry: inject('registryUrl'), timeout: 120_000 });
+  await npm(['install', '-g', '--prefix', prefix, ...extra, spec], { registry: inject('registryUrl'), timeout: 120_000 });
   return join(prefix, 'lib/node_modules/rs-fixture-fastpath');
 }
 
@@ -136,6 +136,38 @@ describe('staging fast path', () => {
     // As under npm: the package's node_modules/.bin folders first, then the configured Node (default: the CLI's).
     expect(env.PATH.split(':').filter((dir: string) => !dir.includes('node_modules'))[0]).toBe(dirname(process.execPath));
   }, 120_000);
+
+  it("honours npm's ignore-scripts: no dependency or package script runs, bins are still linked, as npm install -g --ignore-scripts", async () => {
+    const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
+    // fast.3: a dependency with a postinstall (writes env.json) and a package postinstall (appends to a dependency file).
+    const r = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.3'], { env: { npm_config_ignore_scripts: 'true' } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.json.result.fallback).toBeNull();
+    const rel = join(root, 'releases/5.0.0-fast.3');
+    expect(() => statSync(join(rel, 'node_modules/rs-fixture-envdep/env.json'))).toThrow(/ENOENT/);
+    expect(readFileSync(join(rel, 'node_modules/rs-fixture-dep/index.cjs'), 'utf8')).not.toContain('pwned');
+    expect(lstatSync(join(rel, 'node_modules/.bin/rs-envdep')).isSymbolicLink()).toBe(true);
+    const theirs = treeOf(await npmGlobal('rs-fixture-fastpath@5.0.0-fast.3', ['--ignore-scripts']));
+    expect(treeOf(rel)).toEqual(theirs);
+  }, 240_000);
+
+  it('refuses under strict-allow-scripts as npm install -g does, and installs once allow-scripts covers the scripts', async () => {
+    const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
+    // rs-fixture-envdep has a postinstall that allow-scripts does not cover: npm refuses the install.
+    const prefix = tempDir('rs-fast-npm-');
+    // npm 11.19's strict pre-flight lstats <prefix>/lib before anything else (ENOENT on a bare prefix).
+    mkdirSync(join(prefix, 'lib'));
+    await expect(npm(['install', '-g', '--prefix', prefix, '--strict-allow-scripts', 'rs-fixture-fastpath@5.0.0-fast.1'], { registry: inject('registryUrl'), timeout: 120_000 })).rejects.toThrow(/rs-fixture-envdep/);
+    const refused = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.1'], { env: { npm_config_strict_allow_scripts: 'true' } });
+    expect([refused.exitCode, refused.json.error.code]).toEqual([1, 'DEPENDENCY_INSTALL_FAILED']);
+    expect(refused.json.error.message).toContain('rs-fixture-envdep@1.0.0');
+    const entries = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
+    expect(entries(join(root, 'releases'))).toEqual([]);
+    expect(entries(join(root, 'staging'))).toEqual([]);
+    const allowed = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.1'], { env: { npm_config_strict_allow_scripts: 'true', npm_config_allow_scripts: 'rs-fixture-envdep@1.0.0' } });
+    expect(allowed.exitCode, allowed.stderr).toBe(0);
+    expect(statSync(join(root, 'releases/5.0.0-fast.1/node_modules/rs-fixture-envdep/env.json')).isFile()).toBe(true);
+  }, 240_000);
 
   it('catches a postinstall that writes into a linked dependency file and falls back to a full install', async () => {
     const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
