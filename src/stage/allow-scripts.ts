@@ -21,7 +21,7 @@ export function checkAllowScripts(tree: ResolvedTree, rootScripts: Record<string
     .filter(Boolean);
   const rootHas = INSTALL_EVENTS.some((event) => typeof rootScripts?.[event] === 'string');
   const candidates = [...(rootHas ? [tree.root] : []), ...tree.deps.filter((node) => node.hasInstallScript)];
-  const uncovered = candidates.filter((node) => !allowed.some((entry) => covers(entry, identity(node), node.version))).map((node) => `${identity(node)}@${node.version}`);
+  const uncovered = candidates.filter((node) => !allowed.some((entry) => covers(entry, registryIdentity(node), node.version))).map((node) => `${registryIdentity(node)}@${node.version}`);
   if (uncovered.length > 0 && npmConfig['strict-allow-scripts'] === 'true') {
     throw new ReleaseSwitcherError('DEPENDENCY_INSTALL_FAILED', `strict-allow-scripts is set and these packages have install scripts that allow-scripts does not cover: ${uncovered.join(', ')}.`, {
       hint: `npm install -g refuses the same. Allow them (npm config set allow-scripts=${[...new Set(uncovered.map((id) => id.slice(0, id.lastIndexOf('@'))))].join(',')} --location=user) after reviewing their scripts, or set ignore-scripts.`,
@@ -31,10 +31,15 @@ export function checkAllowScripts(tree: ResolvedTree, rootScripts: Record<string
   return uncovered;
 }
 
-/** The name the registry serves the package under: `…/<name>/-/<file>.tgz`, else its folder name. */
-function identity(node: TreeNode): string {
-  const match = node.resolved ? /^https?:\/\/[^/]+(?:\/.*?)?\/((?:@[^/]+\/)?[^/@]+)\/-\//.exec(node.resolved.replace(/%2f/gi, '/')) : null;
-  return match ? match[1]! : node.name;
+/** The name the registry serves the package under: `…/[@scope/]<name>/-/<file>.tgz`, else its folder name. */
+export function registryIdentity(node: Pick<TreeNode, 'name' | 'resolved'>): string {
+  const url = node.resolved?.replace(/%2f/gi, '/') ?? '';
+  const at = /^https?:/.test(url) ? url.lastIndexOf('/-/') : -1;
+  if (at < 0) return node.name;
+  const parts = url.slice(0, at).split('/');
+  const name = parts.at(-1) ?? '';
+  const scope = parts.at(-2) ?? '';
+  return scope.startsWith('@') ? `${scope}/${name}` : name || node.name;
 }
 
 function covers(entry: string, name: string, version: string): boolean {

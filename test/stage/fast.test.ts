@@ -10,6 +10,7 @@ import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
 import { npm, publish } from '../support/registry.ts';
 import { verifyRelease } from '../../src/store/release.ts';
 import { layoutOf } from '../../src/store/layout.ts';
+import { registryIdentity } from '../../src/stage/allow-scripts.ts';
 
 // Its own package name: the shared registry's rs-fixture-gateway keeps exactly the versions and tags other tests expect.
 const TAG = 'fast';
@@ -168,6 +169,13 @@ describe('staging fast path', () => {
     expect(allowed.exitCode, allowed.stderr).toBe(0);
     expect(statSync(join(root, 'releases/5.0.0-fast.1/node_modules/rs-fixture-envdep/env.json')).isFile()).toBe(true);
   }, 240_000);
+
+  it('names a package for allow-scripts by its registry identity, scope included, not by its folder', () => {
+    expect(registryIdentity({ name: 'genai', resolved: 'https://registry.npmjs.org/@google/genai/-/genai-2.22.0.tgz' })).toBe('@google/genai');
+    expect(registryIdentity({ name: 'alias', resolved: 'https://r.example/npm/foo/-/foo-1.0.0.tgz' })).toBe('foo');
+    expect(registryIdentity({ name: 'n', resolved: 'https://registry.npmjs.org/@s%2fn/-/n-1.0.0.tgz' })).toBe('@s/n');
+    expect(registryIdentity({ name: 'folder', resolved: null })).toBe('folder');
+  });
 
   it('catches a postinstall that writes into a linked dependency file and falls back to a full install', async () => {
     const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
