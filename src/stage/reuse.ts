@@ -149,10 +149,17 @@ export async function extractPackages(nodes: TreeNode[], options: ExtractOptions
     // The first failure stops the others from starting, and is thrown once every worker is done:
     // removing `tmp` while one still writes a tarball into it would bury that failure under ENOTEMPTY.
     let failure: { error: unknown } | undefined;
-    await mapLimit(nodes, 4, async (node) => {
+    // A package nested inside another new one is unpacked once that one is (the unpacker wants its
+    // folder to itself): parents go first (by depth), so a package only ever waits on one started before it.
+    const ordered = [...nodes].sort((a, b) => a.location.split('/node_modules/').length - b.location.split('/node_modules/').length);
+    const done = new Map<string, Promise<void>>();
+    await mapLimit(ordered, 4, async (node) => {
       if (failure) return;
+      const finished = extractOne(node);
+      done.set(node.location, finished);
+      finished.catch(() => undefined);
       try {
-        await extractOne(node);
+        await finished;
       } catch (error) {
         failure ??= { error };
       }
@@ -162,6 +169,9 @@ export async function extractPackages(nodes: TreeNode[], options: ExtractOptions
       options.signal?.throwIfAborted();
       const file = path.join(tmp, `${seq++}.tgz`);
       await pacote.tarball.file(node.resolved!, file, { ...options.pacoteOptions, integrity: node.integrity ?? undefined, resolved: node.resolved ?? undefined });
+      for (let at = node.location.indexOf('/node_modules/'); at >= 0; at = node.location.indexOf('/node_modules/', at + 1)) {
+        await done.get(node.location.slice(0, at));
+      }
       const result = await unpack({ tarball: file, dest: path.join(options.pkgDir, node.location), location: node.location, signal: options.signal });
       await fs.rm(file, { force: true });
       files += result.count;
