@@ -12,7 +12,12 @@
 // --anchor-only / --ours-only, --no-warmup (cache known warm), --node24 (force Node 24 in fixture
 // mode; always on for openclaw, whose preinstall refuses Node < 24), --keep (keep temp dirs),
 // --cli-node PATH (Node that runs our CLI; default: this Node), --cli PATH (the CLI's main.js;
-// default: this checkout's dist/cli/main.js).
+// default: this checkout's dist/cli/main.js), --cache DIR (the npm cache both sides use; default
+// .bench-cache/npm-cache).
+//
+// Besides ratios it prints our phase times (from the timestamps of the timed run's progress, median
+// over runs), peak RSS of each side's whole process tree, and the load average around each run (the
+// machine may be shared: a ratio from one run under load is not a figure).
 //
 // Goals (openclaw): time ours/anchor <= 0.33; disk added/full copy <= 0.60.
 
@@ -41,8 +46,15 @@ const {values: opts} = parseArgs({
     keep: {type: 'boolean', default: false},
     'cli-node': {type: 'string'},
     cli: {type: 'string'},
+    cache: {type: 'string'},
+    help: {type: 'boolean', default: false},
   },
 });
+if (opts.help) {
+  const head = fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1);
+  process.stdout.write(`${head.slice(0, head.findIndex((l) => !l.startsWith('//'))).map((l) => l.slice(3)).join('\n')}\n`);
+  process.exit(0);
+}
 const CLI = path.resolve(opts.cli ?? path.join(PROJECT_DIR, 'dist', 'cli', 'main.js'));
 
 const pkg = opts.package ?? (opts.fixture ? 'rs-fixture-gateway' : undefined);
@@ -68,7 +80,7 @@ if (doOurs && !fs.existsSync(CLI)) {
 // same thing for npm and for us (our stager's `npm install` and, if it honours it, pacote).
 const useNode24 = !opts.fixture || opts.node24;
 const rt = useNode24 ? await ensureNode24() : null;
-let env = {...process.env, npm_config_cache: path.join(CACHE_DIR, 'npm-cache')};
+let env = {...process.env, npm_config_cache: path.resolve(opts.cache ?? path.join(CACHE_DIR, 'npm-cache'))};
 if (rt) env = node24Env(rt, env); // node24 first in PATH: lifecycle scripts' `node` is then 24 too.
 if (opts.registry) env.npm_config_registry = opts.registry;
 const npm = rt ? {file: rt.node, pre: [rt.npmCli]} : {file: 'npm', pre: []};
@@ -82,6 +94,7 @@ function tempDir(prefix) {
   return dir;
 }
 
+const loadAvg = () => Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 const runNpm = (args) => measure(npm.file, [...npm.pre, ...args], {env});
 const runCli = (args) => measure(cliNode, [CLI, ...args], {env});
 
@@ -89,7 +102,9 @@ const runCli = (args) => measure(cliNode, [CLI, ...args], {env});
 async function anchorOnce() {
   const prefix = tempDir('npm');
   await runNpm(['install', '-g', '--prefix', prefix, `${pkg}@${from}`]);
+  const loadBefore = loadAvg();
   const m = await runNpm(['install', '-g', '--prefix', prefix, `${pkg}@${to}`]);
+  m.load = [loadBefore, loadAvg()];
   const installed = path.join(prefix, 'lib', 'node_modules', pkg);
   const version = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')).version;
   if (version !== to) throw new Error(`anchor: expected ${to} installed, found ${version}`);
@@ -103,7 +118,10 @@ async function oursOnce() {
   await runCli(['--root', root, 'init', '--package', pkg, '--node', gatewayNode, ...registryArgs]);
   await runCli(['--root', root, 'install', `${pkg}@${from}`]);
   const rootBefore = await duBytes(root);
+  const loadBefore = loadAvg();
   const m = await runCli(['--root', root, '--json', 'install', `${pkg}@${to}`]);
+  m.load = [loadBefore, loadAvg()];
+  m.phases = phaseTimes(m.stderr);
   const doc = JSON.parse(m.stdout);
   if (!doc.ok || doc.result.version !== to || doc.result.alreadyInstalled) {
     throw new Error(`ours: unexpected result ${m.stdout}`);
@@ -111,6 +129,25 @@ async function oursOnce() {
   const rootAfter = await duBytes(root);
   const cost = releaseDiskCost(path.join(root, 'releases', from), path.join(root, 'releases', to));
   return {...m, rootAddedBytes: rootAfter - rootBefore, fullCopyApparentBytes: await duBytes(path.join(root, 'releases', to), {apparent: true, countLinks: true}), ...cost};
+}
+
+// Our progress lines are `[HH:MM:SS.mmm] phase: message`: a phase lasts from its first line to the
+// next phase's first line (the last one to the end of the log).
+function phaseTimes(stderr) {
+  const out = {};
+  let prev;
+  for (const line of stderr.split('\n')) {
+    const m = /^\[(\d\d):(\d\d):(\d\d\.\d+)\] ([a-z-]+):/.exec(line);
+    if (!m) continue;
+    const t = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]);
+    if (prev && prev.phase !== m[4]) {
+      out[prev.phase] = (out[prev.phase] ?? 0) + (t - prev.t);
+      prev = {phase: m[4], t};
+    } else if (!prev) prev = {phase: m[4], t};
+    prev.last = t;
+  }
+  if (prev) out[prev.phase] = (out[prev.phase] ?? 0) + (prev.last - prev.t);
+  return out;
 }
 
 async function warmUp() {
@@ -185,6 +222,13 @@ if (doOurs) {
       ` du -sb --apparent-size -l releases/${to}: ${fmt.mib(o.fullDu)}; files hardlinked to ${from}: ${ours.at(-1).sharedFiles}/${ours.at(-1).files}`,
   );
 }
+if (doOurs) {
+  const names = [...new Set(ours.flatMap((r) => Object.keys(r.phases)))];
+  lines.push(`    phases (ours, median s; a phase ends when the next one reports): ${names.map((n) => `${n} ${median(ours.map((r) => r.phases[n] ?? 0)).toFixed(1)}`).join(', ')}`);
+}
+const spread = (list) => (list.length ? `${fmt.s(Math.min(...list.map((r) => r.seconds)))}-${fmt.s(Math.max(...list.map((r) => r.seconds)))}` : '-');
+lines.push(`    spread: anchor ${spread(anchor)}, ours ${spread(ours)}; per run ours/anchor: ${ours.map((r, i) => fmt.ratio(r.seconds / (anchor[i]?.seconds ?? NaN))).join(' ')}`);
+lines.push(`    load average (1 min) before/after each timed run: anchor ${anchor.map((r) => r.load.join('/')).join(', ')}; ours ${ours.map((r) => r.load.join('/')).join(', ')} (2 cores)`);
 lines.push(
   `(e) memory peak RSS, max single process (GNU time %M): anchor ${fmt.kibAsMib(a.maxRss)}, ours ${fmt.kibAsMib(o.maxRss)}, ratio ${fmt.ratio(o.maxRss / a.maxRss)}`,
   `           peak RSS, sum over live process tree (polled /proc, 50 ms): anchor ${fmt.kibAsMib(a.treeRss)}, ours ${fmt.kibAsMib(o.treeRss)}, ratio ${fmt.ratio(o.treeRss / a.treeRss)}`,

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pathExists } from '../platform/fs.js';
 import type { ProgressEvent } from '../model/runtime.js';
 import type { KnownHash } from '../store/manifest.js';
-import { type LinkedSet, type PreviousRelease, extractPackages, isReusable, linkPackages, movedInodes, rebaseline, writeTreeRecord } from './reuse.js';
+import { type LinkedSet, type PreviousRelease, extractPackages, isReusable, linkPackages, movedInodes, writeTreeRecord } from './reuse.js';
 import type { ResolvedTree } from './resolve-tree.js';
 import { linkReusedBins, runDepScripts } from './dep-scripts.js';
 
@@ -55,16 +55,24 @@ export async function buildTree(input: FastInput): Promise<FastResult> {
   const usable = previous && major(previous.node) === major(tree.node) ? previous : undefined;
   const reuse = tree.deps.filter((node) => isReusable(node, usable));
   const fresh = tree.deps.filter((node) => !reuse.includes(node));
-  const linked = usable && reuse.length > 0 ? await linkPackages(pkgDir, usable, reuse, () => linkReusedBins(pkgDir, reuse)) : undefined;
+  // Linking and extracting touch different packages: they run side by side. Extraction never writes
+  // through a link (the unpacker replaces, never opens an existing file), and the baseline ctimes are
+  // taken once linking (bins, immutable attribute) is done.
+  const extractedP = extractPackages(fresh, { pkgDir, pacoteOptions: input.pacoteOptions, signal: input.signal });
+  // A linked package inside a new one waits for the new one's extraction (its folder must start empty).
+  const freshAt = new Set(fresh.map((node) => node.location));
+  const later = new Set(reuse.filter((node) => ancestors(node.location).some((at) => freshAt.has(at))).map((node) => node.location));
+  const linkedP = usable && reuse.length > 0 ? linkPackages(pkgDir, usable, reuse, () => linkReusedBins(pkgDir, reuse), { later, until: extractedP }) : Promise.resolve(undefined);
+  const [linkedR, extractedR] = await Promise.allSettled([linkedP, extractedP]);
+  if (linkedR.status === 'rejected') throw linkedR.reason;
+  if (extractedR.status === 'rejected') throw extractedR.reason;
+  const linked = linkedR.value;
+  const extracted = extractedR.value;
   const reused = linked ? { packages: reuse.length, files: linked.files.length, bytes: linked.bytes } : NOTHING_REUSED;
   progress({ phase: 'reuse', message: `${reused.packages} packages (${reused.files} files, ${reused.bytes} bytes) linked from releases/${usable ? path.basename(usable.dir) : '-'}`, done: reused.bytes, total: reused.bytes, unit: 'bytes' });
-  input.signal?.throwIfAborted();
-  const extracted = await extractPackages(fresh, { pkgDir, pacoteOptions: input.pacoteOptions, signal: input.signal });
   progress({ phase: 'extract', message: `${fresh.length} new packages extracted from the npm cache (${extracted.files} files)`, done: extracted.bytes, total: extracted.bytes, unit: 'bytes' });
+  input.signal?.throwIfAborted();
   await writeTreeRecord(pkgDir, tree.root, tree.deps);
-  // Bins of the linked packages were made while their inodes were writable; from here their ctime
-  // is the baseline that tells a later write through them.
-  if (linked) await rebaseline(linked);
   const ran = await runDepScripts(fresh, { pkgDir, env: input.scriptEnv, nodePath: input.nodePath, ignoreScripts: input.ignoreScripts, signal: input.signal });
   progress({ phase: 'scripts', message: ran.length ? `ran ${ran.join(', ')}` : 'no dependency scripts' });
   // Scripts may rewrite an extracted file: computeManifest re-hashes any whose inode moved since.
@@ -74,6 +82,13 @@ export async function buildTree(input: FastInput): Promise<FastResult> {
 /** Shared inodes that changed since they were linked (a script wrote through one). */
 export async function sharedWrites(result: FastResult): Promise<string[]> {
   return result.linked ? movedInodes(result.linked) : [];
+}
+
+/** `node_modules/a/node_modules/b` → [`node_modules/a`]. */
+function ancestors(location: string): string[] {
+  const out: string[] = [];
+  for (let at = location.indexOf('/node_modules/'); at >= 0; at = location.indexOf('/node_modules/', at + 1)) out.push(location.slice(0, at));
+  return out;
 }
 
 function major(version: string): string {

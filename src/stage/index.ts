@@ -22,6 +22,7 @@ import { flatNpmOptions, resolveTree, type ResolvedTree } from './resolve-tree.j
 import { NOTHING_REUSED, type Reused, buildTree, fallbackReason, sharedWrites } from './fast.js';
 import { readPrevious } from './reuse.js';
 import { scriptEnv } from './dep-scripts.js';
+import { checkAllowScripts } from './allow-scripts.js';
 import type { NodeRuntime } from '../platform/node.js';
 import type { DependencyOptions } from './dependencies.js';
 import { type ResolvedPackage, downloadTarball } from '../registry/fetch.js';
@@ -56,27 +57,40 @@ export interface StagedRelease {
 }
 
 export async function stageRelease(input: StageInput): Promise<StagedRelease> {
+  const { layout, config, runtime, pkg } = input;
+  await fs.mkdir(layout.stagingDir(input.stagingId), { recursive: true });
+
+  const node = await probeNode(config.node ?? process.execPath, runtime.env);
+  const flat = flatNpmOptions(runtime.npmConfig, runtime.npmCache, config.registry);
+  // Resolution (a child on the configured Node) is the longest step before reuse can start: it runs
+  // while the main tarball is downloaded and unpacked, and is stopped if staging fails meanwhile.
+  const stopResolve = new AbortController();
+  const resolveSignal = runtime.signal ? AbortSignal.any([runtime.signal, stopResolve.signal]) : stopResolve.signal;
+  const treeP = registrySpec(pkg)
+    ? resolveTree({ spec: `${pkg.name}@${pkg.version}`, packageName: pkg.name, nodePath: node.path, npmConfig: runtime.npmConfig, npmCache: runtime.npmCache, registry: config.registry, env: runtime.env, signal: resolveSignal, verify: pkg.dependencySignatures?.pacote })
+    : Promise.resolve(undefined);
+  treeP.catch(() => undefined);
+  try {
+    return await stageResolving(input, { node, flat, treeP });
+  } finally {
+    stopResolve.abort();
+  }
+}
+
+async function stageResolving(input: StageInput, resolving: { node: NodeRuntime; flat: Record<string, unknown>; treeP: Promise<ResolvedTree | undefined> }): Promise<StagedRelease> {
   const { layout, config, runtime, journal, pkg } = input;
+  const { node, flat, treeP } = resolving;
   const progress = runtime.onProgress;
   const work = layout.stagingDir(input.stagingId);
   const pkgDir = path.join(work, 'package');
   const tarball = path.join(work, 'package.tgz');
-  await fs.mkdir(work, { recursive: true });
   const checkAbort = () => runtime.signal?.throwIfAborted();
-
   progress({ phase: 'download', message: `fetching ${pkg.name}@${pkg.version} from ${pkg.resolved}`, total: pkg.manifest.dist?.unpackedSize, unit: 'bytes' });
   const integrity = await downloadTarball(pkg, tarball, { config, runtime, where: layout.root });
   const downloaded = (await fs.stat(tarball)).size;
   progress({ phase: 'download', message: `fetched, integrity ${integrity.slice(0, 20)}…`, done: downloaded, total: downloaded, unit: 'bytes' });
   checkAbort();
 
-  const node = await probeNode(config.node ?? process.execPath, runtime.env);
-  const flat = flatNpmOptions(runtime.npmConfig, runtime.npmCache, config.registry);
-  // Resolution (a child on the configured Node) runs while the main tarball is unpacked.
-  const treeP = registrySpec(pkg)
-    ? resolveTree({ spec: `${pkg.name}@${pkg.version}`, packageName: pkg.name, nodePath: node.path, npmConfig: runtime.npmConfig, npmCache: runtime.npmCache, registry: config.registry, env: runtime.env, signal: runtime.signal, verify: pkg.dependencySignatures?.pacote })
-    : Promise.resolve(undefined);
-  treeP.catch(() => undefined);
   // One pass checks, writes and hashes each entry; the package's own files need no hashing later
   // (what npm rewrites, below NPM_WRITES, is hashed at the manifest).
   const unpacked = await unpack({
@@ -99,6 +113,9 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   const tree = await treeP;
   if (tree) refuseUnsignedDependencies(pkg.dependencySignatures, tree.deps, `${pkg.name}@${pkg.version}`);
   progress({ phase: 'resolve', message: tree ? `${tree.deps.length} dependencies resolved with Node ${tree.node}` : 'not a registry package: full install' });
+  // npm's install-script policy: under strict-allow-scripts it refuses before anything runs.
+  const uncovered = tree ? checkAllowScripts(tree, packageJson.scripts as Record<string, unknown> | undefined, runtime.npmConfig) : [];
+  if (uncovered.length > 0) progress({ phase: 'scripts', message: `install scripts not covered by allow-scripts (npm install -g runs them too, with a notice): ${uncovered.join(', ')}` });
   const reason = tree ? await fallbackReason(tree, pkgDir) : 'the package does not come from a registry';
   let outcome: { known: ReadonlyMap<string, KnownHash>; shared: Set<string>; reused: Reused; fallback: string | null } | undefined;
   if (tree && !reason) {

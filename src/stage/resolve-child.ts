@@ -15,6 +15,7 @@ import optionalSet from '@npmcli/arborist/lib/optional-set.js';
 // @ts-expect-error no types
 import { checkPlatform } from 'npm-install-checks';
 import type { TreeNode } from './resolve-tree.js';
+import { PacketCache, prefetchPackuments } from './resolve-prefetch.js';
 
 interface ChildOptions {
   spec: string;
@@ -28,8 +29,12 @@ async function main(): Promise<void> {
   const options = JSON.parse(optionsJson ?? '{}') as ChildOptions;
   const top = await fs.mkdtemp(path.join(os.tmpdir(), 'rs-resolve-'));
   try {
-    const arb = new Arborist({ ...options.flat, path: top, global: true });
+    const started = performance.now();
+    const packumentCache = new PacketCache();
+    const arb = new Arborist({ ...options.flat, path: top, global: true, packumentCache });
+    const prefetch = prefetchPackuments(options.spec, arb.options, packumentCache);
     const tree = await arb.buildIdealTree({ add: [options.spec] });
+    const timing = { loadMs: Math.round(started), buildMs: Math.round(performance.now() - started), prefetched: prefetch.requests };
     const nodes: TreeNode[] = [];
     // The ideal tree keeps optional packages for other platforms; npm's reify drops each, with the
     // packages only it needed (optionalSet), when checkPlatform fails. Do the same.
@@ -58,14 +63,18 @@ async function main(): Promise<void> {
         signed: (node.package?._signatures ?? node.package?.dist?.signatures ?? []).length > 0,
       });
     }
-    await fs.writeFile(out!, JSON.stringify({ node: process.version, platform: process.platform, arch: process.arch, nodes }));
+    await fs.writeFile(out!, JSON.stringify({ node: process.version, platform: process.platform, arch: process.arch, timing, nodes }));
   } finally {
     await fs.rm(top, { recursive: true, force: true });
   }
 }
 
-main().catch((error: unknown) => {
-  const e = error as { code?: string; message?: string };
-  process.stderr.write(`RESOLVE_ERROR ${JSON.stringify({ code: e.code ?? null, message: e.message ?? String(error) })}\n`);
-  process.exitCode = 1;
-});
+main().then(
+  // Prefetches arborist did not need and keep-alive sockets would hold the process open: the tree is written.
+  () => process.exit(0),
+  (error: unknown) => {
+    const e = error as { code?: string; message?: string };
+    process.stderr.write(`RESOLVE_ERROR ${JSON.stringify({ code: e.code ?? null, message: e.message ?? String(error) })}\n`);
+    process.exit(1);
+  },
+);

@@ -39,45 +39,82 @@ export function isReusable(node: TreeNode, previous: PreviousRelease | undefined
   return Boolean(old && node.integrity && old.version === node.version && old.integrity === node.integrity);
 }
 
-/** Entries of one package in a manifest: under its location, not inside its own node_modules. */
-function entriesOf(files: ManifestEntry[], location: string): ManifestEntry[] {
-  const prefix = `${location}/`;
-  return files.filter((entry) => entry.path.startsWith(prefix) && !entry.path.startsWith(`${prefix}node_modules/`));
+/**
+ * The manifest's entries of each package in `locations`: under its folder, not inside its own
+ * node_modules (the same rule per package as a prefix scan, in one pass over the manifest).
+ */
+function entriesByPackage(files: ManifestEntry[], locations: ReadonlySet<string>): Map<string, ManifestEntry[]> {
+  const out = new Map<string, ManifestEntry[]>();
+  const marker = 'node_modules/';
+  for (const entry of files) {
+    const p = entry.path;
+    for (let at = p.indexOf(marker); at >= 0; at = p.indexOf(marker, at + 1)) {
+      if (at > 0 && p[at - 1] !== '/') continue;
+      const start = at + marker.length;
+      let end = p.indexOf('/', start);
+      if (end >= 0 && p[start] === '@') end = p.indexOf('/', end + 1);
+      if (end < 0) break;
+      const location = p.slice(0, end);
+      if (!locations.has(location) || p.startsWith(`${location}/node_modules/`)) continue;
+      const list = out.get(location);
+      if (list) list.push(entry);
+      else out.set(location, [entry]);
+      break;
+    }
+  }
+  return out;
 }
 
 export interface LinkedSet {
   known: Map<string, KnownHash>;
-  /** Linked files and the ctime they had right after linking. */
+  /** Linked files and the ctime they had once linking (bins, immutable attribute) was done. */
   files: { abs: string; rel: string; ctimeNs: bigint }[];
   packages: number;
   bytes: number;
 }
 
-/** `beforeSeal` runs while the linked inodes are still writable (bin links chmod their targets). */
-export async function linkPackages(pkgDir: string, previous: PreviousRelease, nodes: TreeNode[], beforeSeal: () => Promise<void>): Promise<LinkedSet> {
+/**
+ * `beforeSeal` runs while the linked inodes are still writable (bin links chmod their targets).
+ * Each linked file is stat'ed once, after that and after the immutable attribute is back: that
+ * ctime is the baseline a later write through the inode would move.
+ */
+export async function linkPackages(pkgDir: string, previous: PreviousRelease, nodes: TreeNode[], beforeSeal: () => Promise<void>, wait?: { later: ReadonlySet<string>; until: Promise<unknown> }): Promise<LinkedSet> {
   const out: LinkedSet = { known: new Map(), files: [], packages: nodes.length, bytes: 0 };
-  const entries = nodes.flatMap((node) => [{ path: node.location, type: 'dir' } as ManifestEntry, ...entriesOf(previous.files, node.location)]);
-  for (const entry of entries) if (entry.type === 'dir') await fs.mkdir(path.join(pkgDir, entry.path), { recursive: true });
+  const byPackage = entriesByPackage(previous.files, new Set(nodes.map((node) => node.location)));
+  const entriesFor = (list: TreeNode[]) => list.flatMap((node) => [{ path: node.location, type: 'dir' } as ManifestEntry, ...(byPackage.get(node.location) ?? [])]);
+  const now = entriesFor(nodes.filter((node) => !wait?.later.has(node.location)));
+  const later = entriesFor(nodes.filter((node) => wait?.later.has(node.location)));
   // link(2) to an immutable inode is EPERM even for root: clear the attribute on exactly the inodes
-  // linked to, under the root's lock, and set it again before any script runs (the caller's
-  // rebaseline then records the ctime that leaves).
-  const sources = previous.immutable ? entries.filter((entry) => entry.type === 'file').map((entry) => path.join(previous.dir, entry.path)) : [];
-  await setImmutablePaths(sources, false);
-  try {
+  // linked to, under the root's lock, and set it again before any script runs.
+  const linkedFiles = [...now, ...later].filter((entry) => entry.type === 'file');
+  const sources = previous.immutable ? linkedFiles.map((entry) => path.join(previous.dir, entry.path)) : [];
+  const linkAll = async (entries: ManifestEntry[]) => {
+    for (const entry of entries) if (entry.type === 'dir') await fs.mkdir(path.join(pkgDir, entry.path), { recursive: true });
     await mapLimit(entries, LINK_PARALLELISM, async (entry) => {
       const abs = path.join(pkgDir, entry.path);
       if (entry.type === 'link') await fs.symlink(entry.target, abs);
-      if (entry.type !== 'file') return;
-      await fs.link(path.join(previous.dir, entry.path), abs);
-      const stat = await fs.stat(abs, { bigint: true });
-      out.known.set(entry.path, { ino: stat.ino, size: stat.size, ctimeNs: stat.ctimeNs, sha256: entry.sha256 });
-      out.files.push({ abs, rel: entry.path, ctimeNs: stat.ctimeNs });
-      out.bytes += entry.size;
+      if (entry.type === 'file') await fs.link(path.join(previous.dir, entry.path), abs);
     });
+  };
+  await setImmutablePaths(sources, false);
+  try {
+    await linkAll(now);
+    if (later.length > 0) {
+      // Packages nested inside a package being extracted: the unpacker wants its folder to itself.
+      await wait!.until;
+      await linkAll(later);
+    }
     await beforeSeal();
   } finally {
     await setImmutablePaths(sources, true);
   }
+  await mapLimit(linkedFiles, LINK_PARALLELISM, async (entry) => {
+    const abs = path.join(pkgDir, entry.path);
+    const stat = await fs.stat(abs, { bigint: true });
+    out.known.set(entry.path, { ino: stat.ino, size: stat.size, ctimeNs: stat.ctimeNs, sha256: entry.sha256 });
+    out.files.push({ abs, rel: entry.path, ctimeNs: stat.ctimeNs });
+    out.bytes += entry.size;
+  });
   return out;
 }
 
@@ -89,15 +126,6 @@ export async function movedInodes(linked: LinkedSet): Promise<string[]> {
     if (!stat || stat.ctimeNs !== ctimeNs) moved.push(abs);
   });
   return moved;
-}
-
-/** Take the ctimes to compare against now (after our own bin links chmodded some targets). */
-export async function rebaseline(linked: LinkedSet): Promise<void> {
-  await mapLimit(linked.files, LINK_PARALLELISM, async (file) => {
-    file.ctimeNs = (await fs.stat(file.abs, { bigint: true })).ctimeNs;
-    const known = linked.known.get(file.rel);
-    if (known) known.ctimeNs = file.ctimeNs;
-  });
 }
 
 export interface ExtractOptions {
@@ -121,10 +149,17 @@ export async function extractPackages(nodes: TreeNode[], options: ExtractOptions
     // The first failure stops the others from starting, and is thrown once every worker is done:
     // removing `tmp` while one still writes a tarball into it would bury that failure under ENOTEMPTY.
     let failure: { error: unknown } | undefined;
-    await mapLimit(nodes, 4, async (node) => {
+    // A package nested inside another new one is unpacked once that one is (the unpacker wants its
+    // folder to itself): parents go first (by depth), so a package only ever waits on one started before it.
+    const ordered = [...nodes].sort((a, b) => a.location.split('/node_modules/').length - b.location.split('/node_modules/').length);
+    const done = new Map<string, Promise<void>>();
+    await mapLimit(ordered, 4, async (node) => {
       if (failure) return;
+      const finished = extractOne(node);
+      done.set(node.location, finished);
+      finished.catch(() => undefined);
       try {
-        await extractOne(node);
+        await finished;
       } catch (error) {
         failure ??= { error };
       }
@@ -134,6 +169,9 @@ export async function extractPackages(nodes: TreeNode[], options: ExtractOptions
       options.signal?.throwIfAborted();
       const file = path.join(tmp, `${seq++}.tgz`);
       await pacote.tarball.file(node.resolved!, file, { ...options.pacoteOptions, integrity: node.integrity ?? undefined, resolved: node.resolved ?? undefined });
+      for (let at = node.location.indexOf('/node_modules/'); at >= 0; at = node.location.indexOf('/node_modules/', at + 1)) {
+        await done.get(node.location.slice(0, at));
+      }
       const result = await unpack({ tarball: file, dest: path.join(options.pkgDir, node.location), location: node.location, signal: options.signal });
       await fs.rm(file, { force: true });
       files += result.count;

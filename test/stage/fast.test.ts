@@ -3,13 +3,14 @@
 // release, dependency scripts get npm's environment and not the caller's, and a script that writes
 // through a shared inode is caught (the release falls back to a full install).
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
 import { npm, publish } from '../support/registry.ts';
 import { verifyRelease } from '../../src/store/release.ts';
 import { layoutOf } from '../../src/store/layout.ts';
+import { registryIdentity } from '../../src/stage/allow-scripts.ts';
 
 // Its own package name: the shared registry's rs-fixture-gateway keeps exactly the versions and tags other tests expect.
 const TAG = 'fast';
@@ -44,9 +45,9 @@ function treeOf(dir: string, rel = ''): Record<string, string> {
 /** env.json records the environment its postinstall saw: by nature it differs between two installs. */
 const withoutEnvJson = (tree: Record<string, string>) => Object.fromEntries(Object.entries(tree).filter(([p]) => !p.endsWith('/env.json')));
 
-async function npmGlobal(spec: string): Promise<string> {
+async function npmGlobal(spec: string, extra: string[] = []): Promise<string> {
   const prefix = tempDir('rs-fast-npm-');
-  await npm(['install', '-g', '--prefix', prefix, spec], { registry: inject('registryUrl'), timeout: 120_000 });
+  await npm(['install', '-g', '--prefix', prefix, ...extra, spec], { registry: inject('registryUrl'), timeout: 120_000 });
   return join(prefix, 'lib/node_modules/rs-fixture-fastpath');
 }
 
@@ -84,6 +85,18 @@ describe('staging fast path', () => {
     const packed = tempDir('rs-fast-tgz-');
     await npm(['pack', recordsRoot, '--pack-destination', packed], { registry });
     rootRecordsTgz = join(packed, `rs-fixture-fastpath-${ROOT_RECORDS}.tgz`);
+    // A changed dependency (outer 1.0.0 → 1.1.0) with an unchanged dependency nested inside it
+    // (inner 1.0.0 under outer's node_modules, since the top level holds inner 2.0.0).
+    for (const version of ['1.0.0', '2.0.0']) {
+      await publish(writePackage(tempDir('rs-fast-src-'), { 'package.json': JSON.stringify({ name: 'rs-fixture-fastinner', version }), 'index.js': `module.exports = ${JSON.stringify(version)};\n` }), { registry });
+    }
+    for (const version of ['1.0.0', '1.1.0']) {
+      const outer = { name: 'rs-fixture-fastouter', version, dependencies: { 'rs-fixture-fastinner': '1.0.0' } };
+      await publish(writePackage(tempDir('rs-fast-src-'), { 'package.json': JSON.stringify(outer), 'index.js': `module.exports = ${JSON.stringify(version)};\n` }), { registry });
+    }
+    const nested = (outer: string) => ({ dependencies: { 'rs-fixture-fastouter': outer, 'rs-fixture-fastinner': '2.0.0' } });
+    await publish(gateway('5.0.0-fast.4', nested('1.0.0')), { registry, tag: TAG });
+    await publish(gateway('5.0.0-fast.5', nested('1.1.0')), { registry, tag: TAG });
   }, 180_000);
 
   it('stages a first install equal to npm install -g, and an update that links unchanged packages equal to it too', async () => {
@@ -111,6 +124,25 @@ describe('staging fast path', () => {
     expect(withoutEnvJson(ours)).toEqual(withoutEnvJson(theirs));
     // Linking (bins included) changed nothing of the earlier, sealed release: not a mode bit.
     await expect(verifyRelease(layoutOf(root), '5.0.0-fast.1')).resolves.toMatchObject({ version: '5.0.0-fast.1' });
+  }, 240_000);
+
+  it('links an unchanged package nested inside a changed one (extracted alongside), equal to npm install -g', async () => {
+    const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
+    expect((await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.4'])).exitCode).toBe(0);
+    const r = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.5']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.json.result.fallback).toBeNull();
+    // inner 2.0.0 at the top and inner 1.0.0 inside outer are unchanged; outer itself is new.
+    expect(r.json.result.reused.packages).toBe(2);
+    const rel4 = join(root, 'releases/5.0.0-fast.4');
+    const rel5 = join(root, 'releases/5.0.0-fast.5');
+    const inner = 'node_modules/rs-fixture-fastouter/node_modules/rs-fixture-fastinner/index.js';
+    expect(statSync(join(rel5, inner)).ino).toBe(statSync(join(rel4, inner)).ino);
+    expect(readFileSync(join(rel5, 'node_modules/rs-fixture-fastouter/index.js'), 'utf8')).toContain('1.1.0');
+    const ours = treeOf(rel5);
+    const theirs = treeOf(await npmGlobal('rs-fixture-fastpath@5.0.0-fast.5'));
+    expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
+    expect(ours).toEqual(theirs);
   }, 240_000);
 
   it("gives dependency scripts npm's environment and none of the caller's secrets", async () => {
@@ -143,6 +175,45 @@ describe('staging fast path', () => {
     expectNpmShaped(join(root, `releases/${ROOT_RECORDS}/root-env.json`), 'rs-fixture-fastpath');
     expectNpmShaped(join(root, `releases/${ROOT_RECORDS}/node_modules/rs-fixture-envdep/env.json`), 'rs-fixture-envdep');
   }, 120_000);
+
+  it("honours npm's ignore-scripts: no dependency or package script runs, bins are still linked, as npm install -g --ignore-scripts", async () => {
+    const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
+    // fast.3: a dependency with a postinstall (writes env.json) and a package postinstall (appends to a dependency file).
+    const r = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.3'], { env: { npm_config_ignore_scripts: 'true' } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.json.result.fallback).toBeNull();
+    const rel = join(root, 'releases/5.0.0-fast.3');
+    expect(() => statSync(join(rel, 'node_modules/rs-fixture-envdep/env.json'))).toThrow(/ENOENT/);
+    expect(readFileSync(join(rel, 'node_modules/rs-fixture-dep/index.cjs'), 'utf8')).not.toContain('pwned');
+    expect(lstatSync(join(rel, 'node_modules/.bin/rs-envdep')).isSymbolicLink()).toBe(true);
+    const theirs = treeOf(await npmGlobal('rs-fixture-fastpath@5.0.0-fast.3', ['--ignore-scripts']));
+    expect(treeOf(rel)).toEqual(theirs);
+  }, 240_000);
+
+  it('refuses under strict-allow-scripts as npm install -g does, and installs once allow-scripts covers the scripts', async () => {
+    const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
+    // rs-fixture-envdep has a postinstall that allow-scripts does not cover: npm refuses the install.
+    const prefix = tempDir('rs-fast-npm-');
+    // npm 11.19's strict pre-flight lstats <prefix>/lib before anything else (ENOENT on a bare prefix).
+    mkdirSync(join(prefix, 'lib'));
+    await expect(npm(['install', '-g', '--prefix', prefix, '--strict-allow-scripts', 'rs-fixture-fastpath@5.0.0-fast.1'], { registry: inject('registryUrl'), timeout: 120_000 })).rejects.toThrow(/rs-fixture-envdep/);
+    const refused = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.1'], { env: { npm_config_strict_allow_scripts: 'true' } });
+    expect([refused.exitCode, refused.json.error.code]).toEqual([1, 'DEPENDENCY_INSTALL_FAILED']);
+    expect(refused.json.error.message).toContain('rs-fixture-envdep@1.0.0');
+    const entries = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
+    expect(entries(join(root, 'releases'))).toEqual([]);
+    expect(entries(join(root, 'staging'))).toEqual([]);
+    const allowed = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.1'], { env: { npm_config_strict_allow_scripts: 'true', npm_config_allow_scripts: 'rs-fixture-envdep@1.0.0' } });
+    expect(allowed.exitCode, allowed.stderr).toBe(0);
+    expect(statSync(join(root, 'releases/5.0.0-fast.1/node_modules/rs-fixture-envdep/env.json')).isFile()).toBe(true);
+  }, 240_000);
+
+  it('names a package for allow-scripts by its registry identity, scope included, not by its folder', () => {
+    expect(registryIdentity({ name: 'genai', resolved: 'https://registry.npmjs.org/@google/genai/-/genai-2.22.0.tgz' })).toBe('@google/genai');
+    expect(registryIdentity({ name: 'alias', resolved: 'https://r.example/npm/foo/-/foo-1.0.0.tgz' })).toBe('foo');
+    expect(registryIdentity({ name: 'n', resolved: 'https://registry.npmjs.org/@s%2fn/-/n-1.0.0.tgz' })).toBe('@s/n');
+    expect(registryIdentity({ name: 'folder', resolved: null })).toBe('folder');
+  });
 
   it('catches a postinstall that writes into a linked dependency file and falls back to a full install', async () => {
     const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);

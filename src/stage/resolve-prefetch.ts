@@ -1,0 +1,135 @@
+/**
+ * Runs inside the resolver child, next to arborist. Arborist walks the tree one node at a time and
+ * asks for a packument only when it reaches the edge that needs it, so the ~350 registry requests of
+ * a tree like openclaw's are spread over a long chain of round trips (0.2-0.4 s each here: this
+ * registry sends no validators and no max-age, so every packument comes back in full). This crawls
+ * ahead: from the spec, it fetches each dependency's packument (with arborist's own options, hence
+ * the same URL, headers, cache and the same `full:` key), guesses the version arborist will pick
+ * (dist-tag `latest` when it satisfies, else the highest match) and goes on with that version's
+ * dependencies, many requests at a time. The in-flight promise is put into arborist's packument cache
+ * under the key pacote looks up, so arborist awaits the same request instead of making a second one.
+ *
+ * It only ever fetches earlier what arborist would fetch anyway; arborist still makes every decision
+ * from the same documents, so the tree is the same. A wrong guess costs one unneeded request, a
+ * missed name is fetched by arborist itself, a failed prefetch is dropped from the cache (pacote does
+ * that) so arborist repeats the request and reports the error as it would.
+ */
+// @ts-expect-error no types
+import RegistryFetcher from 'pacote/lib/registry.js';
+import npaParse from 'npm-package-arg';
+import semver from 'semver';
+
+interface Packument {
+  'dist-tags'?: Record<string, string>;
+  versions?: Record<string, Manifest>;
+}
+
+interface Manifest {
+  dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+}
+
+interface Spec {
+  type: string;
+  name: string | null;
+  rawSpec: string;
+  fetchSpec: string | null;
+  registry?: boolean;
+  subSpec?: Spec;
+}
+const npa = npaParse as unknown as ((spec: string) => Spec) & { resolve(name: string, range: string): Spec };
+
+/** A packument cache that also holds in-flight requests (pacote awaits whatever `get` returns). */
+export class PacketCache extends Map<string, unknown> {}
+
+export interface PrefetchStats {
+  requests: number;
+}
+
+const CONCURRENCY = 24;
+
+/**
+ * Start crawling from `spec`; returns at once. `options` must be the options arborist passes to
+ * pacote (its `options`, with `packumentCache` being `cache`).
+ */
+export function prefetchPackuments(spec: string, options: Record<string, unknown>, cache: PacketCache): PrefetchStats {
+  const stats: PrefetchStats = { requests: 0 };
+  const opts: Record<string, unknown> = { ...options, fullMetadata: true, packumentCache: cache };
+  const seen = new Set<string>();
+  const queue: Spec[] = [];
+  let active = 0;
+
+  const enqueue = (name: string, range: string) => {
+    let parsed: Spec;
+    try {
+      parsed = npa.resolve(name, range);
+      if (parsed.type === 'alias' && parsed.subSpec) parsed = parsed.subSpec;
+    } catch {
+      return;
+    }
+    if (!parsed.registry || !parsed.name) return;
+    const id = `${parsed.name}@${parsed.fetchSpec}`;
+    if (seen.has(id)) return;
+    seen.add(id);
+    queue.push(parsed);
+  };
+
+  const follow = (doc: Packument, parsed: Spec) => {
+    const picked = guess(doc, parsed, opts.defaultTag as string | undefined);
+    if (!picked) return;
+    for (const [name, range] of Object.entries({ ...picked.dependencies, ...picked.optionalDependencies })) enqueue(name, range);
+    for (const [name, range] of Object.entries(picked.peerDependencies ?? {})) {
+      if (!picked.peerDependenciesMeta?.[name]?.optional) enqueue(name, range);
+    }
+  };
+
+  const pump = () => {
+    while (active < CONCURRENCY && queue.length > 0) {
+      const parsed = queue.shift()!;
+      let request: Promise<Packument>;
+      try {
+        const fetcher = new RegistryFetcher(parsed, opts) as { packumentUrl: string; packument(): Promise<Packument> };
+        const key = `full:${fetcher.packumentUrl}`;
+        if (cache.has(key)) {
+          request = Promise.resolve(cache.get(key) as Packument | Promise<Packument>);
+        } else {
+          request = fetcher.packument();
+          // pacote replaces this with the document when it arrives, or deletes it on failure.
+          cache.set(key, request);
+          stats.requests++;
+        }
+      } catch {
+        continue;
+      }
+      active++;
+      request
+        .then((doc) => follow(doc, parsed), () => undefined)
+        .finally(() => {
+          active--;
+          pump();
+        });
+    }
+  };
+
+  try {
+    enqueue(npa(spec).name ?? spec, npa(spec).rawSpec || '*');
+  } catch {
+    return stats;
+  }
+  pump();
+  return stats;
+}
+
+function guess(doc: Packument, parsed: Spec, defaultTag = 'latest'): Manifest | undefined {
+  const versions = doc.versions ?? {};
+  const tags = doc['dist-tags'] ?? {};
+  const spec = parsed.fetchSpec ?? '*';
+  if (parsed.type === 'tag') return versions[tags[spec] ?? ''];
+  if (parsed.type === 'version') return versions[spec];
+  const latest = tags[defaultTag];
+  if (latest && versions[latest] && semver.satisfies(latest, spec, { loose: true })) return versions[latest];
+  const best = semver.maxSatisfying(Object.keys(versions), spec, { loose: true });
+  return best ? versions[best] : undefined;
+}
