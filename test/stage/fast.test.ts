@@ -52,7 +52,7 @@ async function npmGlobal(spec: string, extra: string[] = []): Promise<string> {
 }
 
 /** A version whose own postinstall records the environment it saw (root-env.json). */
-const ROOT_RECORDS = '5.0.0-fast.4';
+const ROOT_RECORDS = '5.0.0-fast.6';
 let rootRecordsTgz: string;
 
 /** An environment a script saw: none of the caller's secret, npm's shape, the configured Node first. */
