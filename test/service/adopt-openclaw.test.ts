@@ -213,7 +213,8 @@ describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.
     expect(await drift()).toMatchObject({ ok: true, detail: expect.stringMatching(/runs 2026\.9\.5, the current release \(its health endpoint says so\)/) });
     const configPath = path.join(root, 'config.json');
     const config = JSON.parse(readFileSync(configPath, 'utf8'));
-    writeFileSync(configPath, JSON.stringify({ ...config, healthUrl: null }));
+    // No health URL (the preset's rehearsal is probed there, so it goes too): what runs is told by start time.
+    writeFileSync(configPath, JSON.stringify({ ...config, healthUrl: null, preflight: null }));
     expect((await rs(['status'])).json.result.running).toMatchObject({ version: '2026.9.5', pid: after.pid, source: 'start-time', stale: false });
     expect(await drift()).toMatchObject({ ok: true, detail: expect.stringMatching(/runs 2026\.9\.5, the current release \(it started .* after current was flipped\)/) });
 
