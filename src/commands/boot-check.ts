@@ -78,7 +78,6 @@ export async function bootCheck(options: BootCheckOptions): Promise<BootCheckRes
   }
 }
 
-
 /**
  * Ask systemd whether this is the unit's start: `activating/start-pre` with no main process is
  * ExecStartPre; a main process means the service runs (a boot-check run by hand). Anything else, or
