@@ -104,5 +104,12 @@ export async function killGroup(pgid: number, graceMs: number, leaderGone: () =>
   const until = Date.now() + graceMs;
   while (Date.now() < until && !leaderGone() && signalGroup(pgid, 0)) await new Promise((r) => setTimeout(r, 50));
   // The leader may have gone while children of it stay in the group: KILL the group regardless.
-  signalGroup(pgid, 'SIGKILL');
+  if (!signalGroup(pgid, 'SIGKILL')) return;
+  // SIGKILL is delivered, not awaited: wait (bounded) until the kernel has taken the group away and
+  // its leader is reaped, so that "stopped" means no process of it is left when this returns.
+  const killedBy = Date.now() + KILL_WAIT_MS;
+  while (Date.now() < killedBy && signalGroup(pgid, 0)) await new Promise((r) => setTimeout(r, 20));
 }
+
+/** How long a SIGKILLed group may take to vanish (a process in uninterruptible sleep dies when it wakes). */
+const KILL_WAIT_MS = 5_000;
