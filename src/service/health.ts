@@ -78,6 +78,9 @@ function supervisorFailure(state: ServiceState, baseline: ServiceState | null): 
   return { ok: true };
 }
 
+/** How long after a failed health probe the supervisor is asked again whether the process died. */
+const ATTRIBUTE_AFTER_MS = 300;
+
 export async function verifyRunning(options: VerifyOptions, baseline: ServiceState | null): Promise<VerifyResult> {
   const evidence: VerifyEvidence = { probes: 0, healthyAfterMs: null, lastHttpStatus: null, lastVersion: null, lastError: null, state: baseline };
   const pollMs = options.pollMs ?? 250;
@@ -105,12 +108,22 @@ export async function verifyRunning(options: VerifyOptions, baseline: ServiceSta
     await sleep();
   }
   evidence.healthyAfterMs = Date.now() - started;
+  // A health probe that fails just as the process dies sees the refusal before the supervisor has
+  // noticed the exit: ask the supervisor again a moment later, so a crash is reported as one.
+  const attribute = async (failed: Probe, against: ServiceState | null): Promise<Probe> => {
+    if (!options.supervisor) return failed;
+    await new Promise((resolve) => setTimeout(resolve, ATTRIBUTE_AFTER_MS));
+    evidence.state = await options.supervisor.state();
+    const crashed = supervisorFailure(evidence.state, against);
+    return crashed.ok ? failed : crashed;
+  };
   // Phase 2: hold for the stability window with the same process.
   const stableBaseline = evidence.state;
   const stableUntil = Date.now() + options.stableMs;
   while (Date.now() < stableUntil) {
     await sleep();
-    const probe = await check(stableBaseline);
+    let probe = await check(stableBaseline);
+    if (!probe.ok && probe.reason !== 'crashed' && probe.reason !== 'exit_78') probe = await attribute(probe, stableBaseline);
     if (!probe.ok) return { ok: false, reason: probe.reason === 'timeout' ? 'unhealthy' : probe.reason, detail: `within the stability window: ${probe.detail}`, evidence };
   }
   return { ok: true, evidence };
