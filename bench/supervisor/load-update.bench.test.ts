@@ -1,5 +1,6 @@
 // Benchmark: failed requests while updating a fixture gateway under load, every request hitting GET /chunk (a lazy
 // import of a content-hashed chunk, as openclaw's dist/ does), under a real private systemd --user.
+import { describeWhere } from '../../test/support/skip.ts';
 //   (A) anchor: `npm install -g --prefix P rs-fixture-gateway@1.1.0` over a running 1.0.0 (started by a unit from
 //       P/lib/node_modules/rs-fixture-gateway/server.js), then `systemctl --user restart`.
 //   (B) ours: `release-switcher switch 1.1.0` (installed beforehand) on a unit running <root>/current/server.js.
@@ -94,7 +95,7 @@ function report(r: CaseResult): string {
   ].join('\n');
 }
 
-describe.skipIf(!can.ok)(`bench: requests failed while updating under load (skipped: ${can.why ?? ''})`, () => {
+describeWhere(can, 'bench: requests failed while updating under load', () => {
   let manager: UserManager;
   let gw: ManagedGateway;
   let prefix: string;

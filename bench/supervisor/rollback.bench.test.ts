@@ -7,6 +7,7 @@
 // BENCH_REPS (default 7) sets the repetitions; BENCH_STABLE_FOR (default 0) the stability window in seconds, a
 // deliberate wait that only the total wall time includes.
 import { rmSync } from 'node:fs';
+import { describeWhere } from '../../test/support/skip.ts';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,7 +47,7 @@ interface AnchorRun {
   pidChanged: boolean;
 }
 
-describe.skipIf(!can.ok)(`bench: rollback vs systemctl restart (skipped: ${can.why ?? ''})`, () => {
+describeWhere(can, 'bench: rollback vs systemctl restart', () => {
   let manager: UserManager;
   let gw: ManagedGateway;
   let plainPort: number;

@@ -3,10 +3,11 @@
 // long stop budget. After `init --preset openclaw --adopt` + `unit --install` + a restart, the service must run
 // exactly as before, only through <root>/current.
 import { execFileSync } from 'node:child_process';
+import { describeWhere } from '../support/skip.ts';
 import { mkdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { cli, tempDir } from '../support/cli.ts';
 import { freePort } from '../support/service.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
@@ -38,7 +39,7 @@ require('node:http').createServer((req, res) => {
   return dir;
 }
 
-describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.why})`, () => {
+describeWhere(support, title, () => {
   let um: UserManager;
   beforeAll(async () => {
     um = await startUserManager({ name: 'adoptoc' });

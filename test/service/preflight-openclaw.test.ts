@@ -125,7 +125,9 @@ const sqliteModule = (() => {
     return undefined;
   }
 })();
-const sqlite = sqliteModule ? { ok: true } : { ok: false, why: `node:sqlite is not in Node ${process.version} (openclaw's Node 24 has it)` };
+const sqlite = sqliteModule
+  ? { ok: true }
+  : { ok: false, why: `node:sqlite is not in Node ${process.version} (openclaw's Node 24 has it)`, where: "under Node 24: CI's second run of the suite (.ci/run)" };
 
 describeWhere(sqlite, "the openclaw preset's prepare step", () => {
   it("clears the leases a running gateway left in the copy's databases (state and agents), and leaves the rest", async () => {

@@ -1,6 +1,7 @@
 // The systemd side of a root: the drop-in / unit text, systemd's own verdict on it (systemd-analyze verify), and
 // the drop-in installed by the CLI into a real private `systemd --user`, running `<root>/current/server.js`.
 import { existsSync, mkdirSync, readFileSync, readlinkSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
+import { describeWhere } from '../support/skip.ts';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -88,7 +89,7 @@ const SERVER = `require('node:http').createServer((req, res) => res.end(JSON.str
 const ODD_NAME = `app root %i \${HOME} $HOME 'q' "dq" \\b`;
 
 const analyze = existsSync('/usr/bin/systemd-analyze') || existsSync('/bin/systemd-analyze');
-describe.skipIf(!analyze)(analyze ? 'systemd-analyze verify' : 'systemd-analyze verify (skipped: systemd-analyze is not installed)', () => {
+describeWhere({ ok: Boolean(analyze), why: 'systemd-analyze is not installed', where: 'where systemd is installed: CI installs it (.ci/run)' }, 'systemd-analyze verify', () => {
   // --user needs a runtime dir to set up its (in-process, never booted) manager; nothing else of the host's.
   async function verify(unitFile: string, scope: 'user' | 'system'): Promise<{ exitCode: number; lines: string[] }> {
     const dir = path.dirname(unitFile);
@@ -143,7 +144,7 @@ async function freePort(): Promise<number> {
   return port === 18789 ? freePort() : port;
 }
 
-describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.why})`, () => {
+describeWhere(support, title, () => {
   let um: UserManager;
   let root: string;
   beforeAll(async () => {

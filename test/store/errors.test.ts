@@ -1,5 +1,6 @@
 // Bad input gets a stable code, a hint, the contract's exit code, `current` untouched and no staging left.
 import { execFileSync } from 'node:child_process';
+import { describeWhere } from '../support/skip.ts';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it, onTestFinished } from 'vitest';
@@ -154,7 +155,7 @@ describe('bad input', () => {
     expect(flag.stderr).toMatch(/--keep/);
   });
 
-  describe.skipIf(!isRoot)('disk full (skipped when not root: it mounts a small tmpfs; CI runs as root)', () => {
+  describeWhere({ ok: isRoot, why: 'not root: it mounts a small tmpfs' }, 'disk full', () => {
     it('ENOSPC while staging → DISK_FULL, nothing left behind', async () => {
       const mount = tempDir('rs-enospc-');
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=96k', 'tmpfs', mount]);

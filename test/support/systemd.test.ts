@@ -1,10 +1,11 @@
 // Proves the private `systemd --user` harness: it boots, runs and restarts a real service, hosts `systemd-run`
 // helpers that outlive a restart of the unit that launched them, and leaves nothing behind.
 import { existsSync } from 'node:fs';
+import { describeWhere } from './skip.ts';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
 import { canRunUserManager, isAlive, startUserManager, type UserManager } from './systemd.ts';
 
 const support = canRunUserManager();
@@ -60,7 +61,7 @@ async function show(um: UserManager, unit: string, property: string): Promise<st
   return r.stdout.trim();
 }
 
-describe.skipIf(!support.ok)(support.ok ? title : `${title} (skipped: ${support.why})`, () => {
+describeWhere(support, title, () => {
   let um: UserManager;
   let port: number;
   let echoLog: string | undefined;
