@@ -1,0 +1,67 @@
+// A root served by a real pm2 app, for the end-to-end pm2 suites (pm2-switch, pm2-preflight): the
+// operator's first steps (install, activate a release on disk, hand the root to pm2, start the app
+// through current/) done once, with a private pm2 daemon killed when the suite ends.
+import { execa } from 'execa';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { expect, inject } from 'vitest';
+import { run } from '../../src/platform/subprocess.ts';
+import { type CliResult, cli, tempDir } from './cli.ts';
+import { freePort } from './service.ts';
+
+const PM2 = resolve(import.meta.dirname, '../../node_modules/.bin/pm2');
+
+export interface Pm2Gateway {
+  root: string;
+  port: number;
+  /** The CLI on this root, `--json`, with the daemon's environment. */
+  rs(args: string[]): Promise<CliResult>;
+  /** The app's pid and pm2's restart count for it. */
+  app(): Promise<{ pid: number; restarts: number }>;
+  /** What the app answers on /health. */
+  health(): Promise<{ version: string }>;
+  /** Kill the daemon, then remove its home. */
+  stop(): Promise<void>;
+}
+
+export interface Pm2GatewayOptions {
+  /** pm2 app name; also the prefix of the temp folders. */
+  app: string;
+  /** Fixture versions to install; the first is activated before pm2 starts the app. */
+  versions: string[];
+  /** `init` arguments beyond supervisor, unit and health URL (verify timing, preflight…). */
+  init: string[];
+}
+
+export async function pm2Gateway(options: Pm2GatewayOptions): Promise<Pm2Gateway> {
+  const home = mkdtempSync(join(tmpdir(), `${options.app}-home-`)); // not tempDir(): pm2 kill must run before it goes
+  const root = join(tempDir(`${options.app}-`), 'root');
+  const port = await freePort();
+  const env = { PM2_HOME: home, PATH: `${dirname(PM2)}:${process.env.PATH}` };
+  const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env });
+  const pm2 = (args: string[]) => run(PM2, args, { env: { ...process.env, ...env }, timeoutMs: 60_000 });
+  const gateway: Pm2Gateway = {
+    root,
+    port,
+    rs,
+    async app() {
+      const list = JSON.parse((await execa(PM2, ['jlist'], { env: { ...process.env, ...env } })).stdout) as Array<{ name: string; pid: number; pm2_env: { restart_time: number } }>;
+      const found = list.find((p) => p.name === options.app)!;
+      return { pid: found.pid, restarts: found.pm2_env.restart_time };
+    },
+    health: () => fetch(`http://127.0.0.1:${port}/health`).then((res) => res.json()),
+    async stop() {
+      await pm2(['kill']);
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+  expect((await rs(['init', '--package', 'rs-fixture-gateway', '--registry', inject('registryUrl')])).exitCode).toBe(0);
+  for (const version of options.versions) expect((await rs(['install', `rs-fixture-gateway@${version}`])).exitCode).toBe(0);
+  expect((await rs(['switch', options.versions[0]!])).json.result.status).toBe('switched');
+  const init = await rs(['init', '--supervisor', 'pm2', '--unit', options.app, '--health-url', `http://127.0.0.1:${port}/health`, ...options.init]);
+  expect(init.exitCode, init.stdout).toBe(0);
+  const started = await pm2(['start', join(root, 'current/server.js'), '--name', options.app, '--', '--port', String(port)]);
+  expect(started.exitCode, started.output).toBe(0);
+  return gateway;
+}
