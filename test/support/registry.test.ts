@@ -6,7 +6,7 @@ import { isAbsolute, join } from 'node:path';
 import { execa } from 'execa';
 import { expect, inject, onTestFinished, test } from 'vitest';
 import type { FixturePackage } from './fixtures.ts';
-import { addDistTag, deprecate, npm, publish } from './registry.ts';
+import { addDistTag, deprecate, npm, publish, startRegistry } from './registry.ts';
 
 const registry = inject('registryUrl');
 const fixtures = inject('fixtures');
@@ -116,4 +116,30 @@ test('publish, addDistTag and deprecate work against the registry', async () => 
   const view = await npmJson(['view', `${name}@1.0.0`]);
   expect(view['dist-tags']).toEqual({ latest: '1.0.0', stable: '1.0.0' });
   expect(view.deprecated).toBe('use something else');
+});
+
+test('publishing a tarball in-process leaves the registry the same document as `npm publish` of it', async () => {
+  // The shared registry already holds the fixtures (published in-process by the global setup): the
+  // same tarballs go through `npm publish` into a second registry, and the packuments are compared.
+  const other = await startRegistry({ storageDir: await tempDir() });
+  onTestFinished(() => other.close());
+  const published = [fixture('rs-fixture-dep@1.0.0'), fixture('rs-fixture-gateway@1.0.0'), fixture('rs-fixture-gateway@1.1.0')];
+  for (const pkg of published) await npm(['publish', pkg.tarball, '--tag', pkg.tag], { registry: other.url });
+  // What differs by publisher or by time: who and when, npm's and Node's versions, the registry's host.
+  const comparable = (doc: any, versions: string[]) => {
+    const out = { ...doc, versions: {} as Record<string, unknown> };
+    for (const key of ['time', '_rev', 'dist-tags', '_attachments', '_distfiles', '_uplinks', 'users']) delete out[key];
+    for (const v of versions) {
+      const { _npmVersion, _nodeVersion, _npmUser, maintainers, contributors, ...rest } = doc.versions[v];
+      out.versions[v] = { ...rest, dist: { ...rest.dist, tarball: new URL(rest.dist.tarball).pathname } };
+    }
+    return out;
+  };
+  for (const name of ['rs-fixture-dep', 'rs-fixture-gateway']) {
+    const versions = published.filter((p) => p.name === name).map((p) => p.version);
+    const ours = await (await fetch(`${registry}${name}`)).json();
+    const npms = await (await fetch(`${other.url}${name}`)).json();
+    expect(Object.keys(ours.versions)).toEqual(expect.arrayContaining(versions));
+    expect(comparable(ours, versions)).toEqual(comparable(npms, versions));
+  }
 });

@@ -1,10 +1,12 @@
 // A real npm registry for tests: Verdaccio 6.8.0 in-process on loopback, plus the npm calls that seed it.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type Result } from 'execa';
+import pacote from 'pacote';
 import { runServer } from 'verdaccio';
 
 export interface Registry {
@@ -110,9 +112,43 @@ export interface PublishOptions {
   tag?: string;
 }
 
-/** Publishes a tarball (or a package directory) to `registry`. */
+/**
+ * Publishes a tarball (or a package directory) to `registry`. A directory goes through `npm publish`
+ * (it packs); a tarball is sent in-process with the same PUT that npm's publish (libnpmpublish) sends:
+ * the manifest as pacote reads it from the tarball, `dist` with sha1 shasum and sha512 integrity, the
+ * tarball as a base64 attachment. Same document for the registry, without an npm process (~2 s) each.
+ */
 export async function publish(tarballOrDir: string, { registry, tag }: PublishOptions): Promise<void> {
-  await npm(['publish', tarballOrDir, ...(tag ? ['--tag', tag] : [])], { registry });
+  if (!tarballOrDir.endsWith('.tgz')) {
+    await npm(['publish', tarballOrDir, ...(tag ? ['--tag', tag] : [])], { registry });
+    return;
+  }
+  const data = await readFile(tarballOrDir);
+  const manifest = (await pacote.manifest(`file:${tarballOrDir}`, { fullMetadata: true, fullReadJson: true, cache: join(tmpdir(), 'rs-publish-cache') })) as unknown as Record<string, unknown> & { name: string; version: string };
+  const tarballName = `${manifest.name.replace(/^@[^/]+\//, '')}-${manifest.version}.tgz`;
+  const version = {
+    ...manifest,
+    _id: `${manifest.name}@${manifest.version}`,
+    dist: {
+      shasum: createHash('sha1').update(data).digest('hex'),
+      integrity: `sha512-${createHash('sha512').update(data).digest('base64')}`,
+      tarball: new URL(`${manifest.name}/-/${tarballName}`, registry).href,
+    },
+  };
+  const body = {
+    _id: manifest.name,
+    name: manifest.name,
+    description: manifest.description,
+    'dist-tags': { [tag ?? 'latest']: manifest.version },
+    versions: { [manifest.version]: version },
+    _attachments: { [tarballName]: { content_type: 'application/octet-stream', data: data.toString('base64'), length: data.length } },
+  };
+  const res = await fetch(new URL(encodeURIComponent(manifest.name).replace(/^%40/, '@'), registry), {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer fake' },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`publish ${manifest.name}@${manifest.version} to ${registry}: HTTP ${res.status} ${await res.text()}`);
 }
 
 /** Points `tag` at `spec` (`name@version`). */
