@@ -10,12 +10,9 @@
 //
 // BENCH_NODE24=<node> uses that Node 24 (default: bench/lib/node24.mjs); OPENCLAW_PREFIX=<dir> reuses an
 // `npm install -g --prefix <dir> openclaw@2026.9.5` (default: one into a temp dir, npm's cache from npm_config_cache).
-//
-// openclaw's CLI refuses to manage a service unless HOME is the account's home: inside the manager's own mount
-// namespace the manager's temp HOME is bound over that home (/root), so the unit's `Environment=HOME=/root` and
-// `openclaw gateway status` see the temp one; nothing outside the namespace changes.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir, userInfo } from 'node:os';
+// How the gateway is set up: bench/supervisor/openclaw.ts.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -23,13 +20,11 @@ import { ensureNode24 } from '../lib/node24.mjs';
 import { cli } from '../../test/support/cli.ts';
 import { freePort } from '../../test/support/service.ts';
 import { describeWhere } from '../../test/support/skip.ts';
-import { canRunUserManager, startUserManager, type UserManager } from '../../test/support/systemd.ts';
+import { canRunUserManager, type UserManager } from '../../test/support/systemd.ts';
+import { OPENCLAW_UNIT as UNIT, ensureOpenclaw, openclawHealthy, openclawManager, seconds as s, writeOpenclawService } from './openclaw.ts';
 
 const VERSION = '2026.9.5';
-const UNIT = 'openclaw-gateway.service';
-const FIXTURE = path.resolve(import.meta.dirname, '../../test/service/fixtures/openclaw-gateway.service');
 const can = canRunUserManager();
-const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 describeWhere(can, 'bench: adopt a running openclaw (real package, its own unit, private systemd --user)', () => {
   let um: UserManager;
@@ -42,21 +37,8 @@ describeWhere(can, 'bench: adopt a running openclaw (real package, its own unit,
   beforeAll(async () => {
     node = process.env.BENCH_NODE24 ?? (await ensureNode24()).node;
     prefix = process.env.OPENCLAW_PREFIX ?? path.join(work, 'prefix');
-    if (!existsSync(path.join(prefix, 'lib', 'node_modules', 'openclaw', 'package.json'))) {
-      const started = Date.now();
-      const npm = await execa(node, [path.join(path.dirname(node), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'), 'install', '-g', '--prefix', prefix, `openclaw@${VERSION}`, '--no-audit', '--no-fund'], {
-        env: { ...process.env, PATH: `${path.dirname(node)}:${process.env.PATH}`, npm_config_logs_dir: path.join(work, 'npm-logs'), npm_config_update_notifier: 'false' },
-        reject: false,
-        timeout: 900_000,
-      });
-      expect(npm.exitCode, npm.stderr.slice(-2000)).toBe(0);
-      console.log(`npm install -g openclaw@${VERSION}: ${s(Date.now() - started)}`);
-    }
-    um = await startUserManager({ name: 'ocadopt' });
-    // The manager's HOME over the account's home, in the manager's namespace only; openclaw finds its units there.
-    symlinkSync(um.env.XDG_CONFIG_HOME!, path.join(um.env.HOME!, '.config'));
-    const bind = await execa('nsenter', ['-t', String(um.pid), '-m', 'mount', '--bind', um.env.HOME!, userInfo().homedir], { reject: false });
-    expect(bind.exitCode, bind.stderr).toBe(0);
+    await ensureOpenclaw({ node, prefix, version: VERSION, logsDir: path.join(work, 'npm-logs') });
+    um = await openclawManager('ocadopt');
   }, 1_200_000);
 
   afterAll(async () => {
@@ -65,28 +47,13 @@ describeWhere(can, 'bench: adopt a running openclaw (real package, its own unit,
     rmSync(work, { recursive: true, force: true });
   }, 120_000);
 
-  async function healthy(port: number, pid: number | null, timeoutMs: number): Promise<{ version: string; ms: number; pid: number }> {
-    const started = Date.now();
-    for (;;) {
-      const body = await fetch(`http://127.0.0.1:${port}/startupz`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.json() as Promise<{ ok?: boolean; version?: string }>).catch(() => undefined);
-      const main = Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
-      if (body?.ok && main > 0 && main !== pid) return { version: body.version!, ms: Date.now() - started, pid: main };
-      if (Date.now() - started > timeoutMs) throw new Error(`openclaw did not answer on ${port} within ${s(timeoutMs)}:\n${await um.readLog()}`);
-      await new Promise((r) => setTimeout(r, 1_000));
-    }
-  }
+  const healthy = (port: number, pid: number | null, timeoutMs: number) => openclawHealthy(um, { port, pid, timeoutMs });
   const show = async () => Object.fromEntries((await um.systemctl(['show', UNIT, '-p', 'TimeoutStopUSec', '-p', 'RestartUSec', '-p', 'KillMode', '-p', 'RestartPreventExitStatus'])).stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 
   it('the gateway answers on its own port, with its Node options and its stop budget, through <root>/current', async () => {
     const port = await freePort();
     const installed = path.join(prefix, 'lib', 'node_modules', 'openclaw');
-    mkdirSync(path.join(um.env.HOME!, '.openclaw'), { recursive: true });
-    writeFileSync(path.join(um.env.HOME!, '.openclaw', 'openclaw.json'), `// the user's own config\n{\n  gateway: { mode: 'local', port: ${port}, bind: 'loopback' },\n}\n`);
-    // openclaw's own unit, with this run's Node, prefix and port (HOME=/root is the bound temp home in the namespace).
-    const unitText = readFileSync(FIXTURE, 'utf8')
-      .replaceAll('/work/main/.bench-cache/node24/bin/node', node).replaceAll('/work/main/.bench-cache/node24/bin', path.dirname(node))
-      .replaceAll('/tmp/oc/prefix', prefix).replaceAll('18931', String(port)).replaceAll('HOME=/root', `HOME=${userInfo().homedir || homedir()}`);
-    await um.writeUnit(UNIT, unitText);
+    const unitText = await writeOpenclawService(um, { node, prefix, port });
     expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
     const before = await healthy(port, null, 300_000);
     console.log(`--- openclaw's unit (as its gateway install writes it) ---\n${unitText}\nfirst start: healthy after ${s(before.ms)}`);

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import type { ResultPromise } from 'execa';
-import { ReleaseSwitcherError } from '../model/errors.js';
+import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 
 export interface RunOptions {
   cwd?: string;
@@ -191,4 +191,14 @@ export async function startDetached(file: string, args: readonly string[], optio
   if (child.pid === undefined) throw new Error(`could not start ${file}`);
   const exited = child.then((r) => (r.signal ? null : (r.exitCode ?? null)));
   return { pid: child.pid, exited };
+}
+
+/** Whether a process of this host exists (EPERM: it does, owned by someone else). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errnoOf(error) === 'EPERM';
+  }
 }

@@ -12,7 +12,7 @@ import { ReleaseSwitcherError, asDiskFull, errnoOf } from '../model/errors.js';
 import { defaultEnv } from '../model/runtime.js';
 import { fsyncDir, readJsonIfExists, removeTree, tempName, writeFileAtomic } from '../platform/fs.js';
 import { type Layout, layoutOf } from '../store/layout.js';
-import { isAlive } from '../store/lock.js';
+import { isAlive } from '../platform/subprocess.js';
 import { copyFileDurably, copyTree, placeFile, syncTree } from './copy.js';
 import { SQLITE_COMPANIONS, isSqliteFile, resolveStatePaths } from './state-paths.js';
 

@@ -21,27 +21,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
+import { isAlive } from '../platform/subprocess.js';
 import { type Layout, layoutOf } from './layout.js';
+import { type LockOwner, claimIfFree, dirId, dropClaim, takeClaim } from './lock-claim.js';
 import { crashPoint } from '../platform/crashpoint.js';
+
+export type { LockOwner } from './lock-claim.js';
 
 /** A lock not refreshed for this long belongs to a dead or frozen process and is taken over. */
 export const LOCK_STALE_MS = 10_000;
 /** How often the holder refreshes it. */
 export const LOCK_UPDATE_MS = 2_000;
 const WAIT_POLL_MS = 100;
-/** A claim older than this belongs to a claimer that died or froze (a live one holds it for milliseconds). */
-export const CLAIM_STALE_MS = 30_000;
-/** Claims on claims, each taken over only when the one below is stale; deeper than this, wait. */
-const MAX_CLAIM_DEPTH = 3;
-const CLAIM_OWNER = 'owner.json';
-
-export interface LockOwner {
-  pid: number;
-  hostname: string;
-  command: string;
-  since: string;
-}
-
 export interface LockOptions {
   /** What the holder is doing, shown to whoever finds the root busy. */
   command: string;
@@ -92,68 +83,6 @@ export async function assertLockHeld(root: string): Promise<void> {
 /** An identity of one lock directory: a new directory at the same path is another lock. */
 function lockId(layout: Layout): Promise<string | undefined> {
   return dirId(layout.lock);
-}
-
-async function dirId(dir: string): Promise<string | undefined> {
-  const stat = await fs.stat(dir, { bigint: true }).catch(() => undefined);
-  return stat && `${stat.ino}-${stat.birthtimeNs}`;
-}
-
-/**
- * Make the claim directory `claim` (exclusive: mkdir), taking over one whose claimer is gone. Returns
- * the identity of the claim we now hold, or undefined when a live claimer has it.
- */
-async function takeClaim(claim: string, depth = 0): Promise<string | undefined> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      await fs.mkdir(claim);
-    } catch (error) {
-      if (errnoOf(error) !== 'EEXIST') throw error;
-      if (depth >= MAX_CLAIM_DEPTH || !(await clearStaleClaim(claim, depth))) return undefined;
-      continue;
-    }
-    const id = await dirId(claim);
-    if (!id) continue;
-    const owner: LockOwner = { pid: process.pid, hostname: os.hostname(), command: 'claim', since: new Date().toISOString() };
-    await fs.writeFile(path.join(claim, CLAIM_OWNER), `${JSON.stringify(owner)}\n`).catch(() => undefined);
-    return id;
-  }
-  return undefined;
-}
-
-/** Leave a claim we hold (only that very directory: one judged stale and replaced is another's). */
-async function dropClaim(claim: string, id: string): Promise<void> {
-  if ((await dirId(claim)) !== id) return;
-  await fs.rm(path.join(claim, CLAIM_OWNER), { force: true }).catch(() => undefined);
-  await fs.rmdir(claim).catch(() => undefined);
-}
-
-/** A claim whose claimer is gone: a dead pid on this host, or older than CLAIM_STALE_MS. */
-async function claimIsStale(claim: string): Promise<boolean> {
-  const stat = await fs.stat(claim).catch(() => undefined);
-  if (!stat) return false;
-  if (Date.now() - stat.birthtimeMs > CLAIM_STALE_MS && Date.now() - stat.mtimeMs > CLAIM_STALE_MS) return true;
-  const owner = (await readJsonIfExists(path.join(claim, CLAIM_OWNER)).catch(() => undefined)) as LockOwner | undefined;
-  return owner !== undefined && owner.hostname === os.hostname() && !isAlive(owner.pid);
-}
-
-/** Move away a stale claim, under a claim on it (named by its identity); true when it is gone. */
-async function clearStaleClaim(claim: string, depth: number): Promise<boolean> {
-  const id = await dirId(claim);
-  if (!id) return true;
-  if (!(await claimIsStale(claim))) return false;
-  const nested = `${claim}.takeover-${id}`;
-  const held = await takeClaim(nested, depth + 1);
-  if (!held) return false;
-  try {
-    if ((await dirId(claim)) !== id || !(await claimIsStale(claim))) return (await dirId(claim)) === undefined;
-    const trash = `${claim}.removed-${process.pid}-${randomBytes(4).toString('hex')}`;
-    await fs.rename(claim, trash);
-    await fs.rm(trash, { recursive: true, force: true });
-    return true;
-  } finally {
-    await dropClaim(nested, held);
-  }
 }
 
 const claimOf = (layout: Layout, id: string) => `${layout.lock}.takeover-${id}`;
@@ -218,7 +147,7 @@ async function release(handle: Held): Promise<void> {
   const { layout, id } = handle;
   const claim = claimOf(layout, id);
   // A live taker's claim means it judged us stale: the directory is its to move. Never wait on it.
-  const claimId = await takeClaim(claim, MAX_CLAIM_DEPTH).catch(() => undefined);
+  const claimId = await claimIfFree(claim).catch(() => undefined);
   if (!claimId) return;
   crashPoint('lock:release-claimed');
   try {
@@ -235,16 +164,6 @@ export async function readLockOwner(root: string): Promise<LockOwner | undefined
     return (await readJsonIfExists(layoutOf(root).lockOwner)) as LockOwner | undefined;
   } catch {
     return undefined; // a half-written owner record says nothing
-  }
-}
-
-/** Whether a process of this host exists (EPERM: it does, owned by someone else). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errnoOf(error) === 'EPERM';
   }
 }
 
