@@ -141,6 +141,11 @@ export async function downloadTarball(pkg: ResolvedPackage, dest: string, reques
   }
 }
 
+/** OpenSSL's verdicts on a peer's certificate, as Node reports them (SELF_SIGNED_CERT_IN_CHAIN, CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID…). */
+function isTlsError(code: string | undefined): boolean {
+  return code !== undefined && (/CERT|^ERR_TLS_|^ERR_SSL_/.test(code) || code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+}
+
 /** Map pacote / npm-registry-fetch / fs errors to our codes. */
 export function fetchError(error: unknown, spec: string): unknown {
   if (error instanceof ReleaseSwitcherError) return error;
@@ -181,6 +186,13 @@ export function fetchError(error: unknown, spec: string): unknown {
       }
       if (/invalid package\.json|JSON/i.test(message) || code === 'EJSONPARSE') {
         return make('BAD_PACKAGE_JSON', `package.json of ${spec} is missing or invalid: ${message}`, 'The tarball is not an installable npm package.');
+      }
+      if (isTlsError(code)) {
+        return make('FETCH_FAILED', `The registry's certificate is not trusted, so ${spec} was not fetched (${code}): ${message}`, "Give Node the CA that signs it (NODE_EXTRA_CA_CERTS=/path/to/ca.pem in the environment, or cafile= in .npmrc); do not turn strict-ssl off for the registry your releases come from.");
+      }
+      // Whatever else the HTTP client reports (a socket error, a timeout) is the network's, not a bug.
+      if ((error as { name?: string } | null)?.name === 'FetchError') {
+        return make('FETCH_FAILED', `Cannot fetch ${spec} from the registry: ${message}`, 'Check the network and the registry URL (--registry or .npmrc), then try again.');
       }
       return error;
   }

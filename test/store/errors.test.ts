@@ -1,10 +1,11 @@
 // Bad input gets a stable code, a hint, the contract's exit code, `current` untouched and no staging left.
 import { execFileSync } from 'node:child_process';
 import { describeWhere } from '../support/skip.ts';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it, onTestFinished } from 'vitest';
-import { cli, rs, tempDir, templateRoot } from '../support/cli.ts';
+import { execa } from 'execa';
+import { type CliResult, cli, rs, tempDir, templateRoot } from '../support/cli.ts';
 import { startFaultRegistry, type FaultMode } from '../support/fault-registry.ts';
 import { linkOf, releaseDirs, stagingEntries } from '../support/root.ts';
 
@@ -18,7 +19,7 @@ async function managing(root: string, name: string, registry?: string): Promise<
   writeFileSync(join(root, 'config.json'), JSON.stringify({ ...config, package: name, ...(registry ? { registry } : {}) }));
 }
 
-async function expectCleanFailure(root: string, args: string[], code: string, exitCode = 1, current: string | null = 'releases/1.0.0'): Promise<void> {
+async function expectCleanFailure(root: string, args: string[], code: string, exitCode = 1, current: string | null = 'releases/1.0.0'): Promise<CliResult> {
   const before = releaseDirs(root);
   const r = await rs(root, args);
   expect(r.json?.ok, r.stdout + r.stderr).toBe(false);
@@ -28,6 +29,7 @@ async function expectCleanFailure(root: string, args: string[], code: string, ex
   expect(linkOf(root, 'current')).toBe(current);
   expect(stagingEntries(root)).toEqual([]);
   expect(releaseDirs(root)).toEqual(before);
+  return r;
 }
 
 /** A new, empty root for another package (the bad tarballs and the engines fixture are all 1.0.0). */
@@ -87,6 +89,26 @@ describe('bad input', () => {
     const registry = await faultRegistry('status-500');
     await managing(root, 'rs-fixture-gateway', registry.url);
     await expectCleanFailure(root, ['install', 'rs-fixture-gateway@1.1.0', '--json'], 'FETCH_FAILED');
+  });
+
+  it('a registry whose TLS certificate is not trusted → FETCH_FAILED, with the CA in the hint', async () => {
+    // A self-signed certificate for 127.0.0.1, as a TLS-intercepting proxy without its CA installed presents.
+    const dir = tempDir('rs-err-tls-');
+    const openssl = await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { reject: false });
+    expect(openssl.exitCode, openssl.stderr).toBe(0);
+    const tls = { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+    const pkg = inject('fixtures').packages.find((p) => p.name === 'rs-fixture-gateway' && p.version === '1.1.0')!;
+    const registry = await startFaultRegistry({ tarball: pkg.tarball, name: pkg.name, version: pkg.version, mode: 'ok', tls });
+    onTestFinished(() => registry.close());
+    // Both first requests a lookup can make: the registry's signing keys, and the packument itself.
+    for (const verify of ['auto', 'never']) {
+      const root = copyOfTemplate();
+      await managing(root, 'rs-fixture-gateway', registry.url);
+      const r = await expectCleanFailure(root, ['install', 'rs-fixture-gateway@1.1.0', '--verify-signatures', verify], 'FETCH_FAILED');
+      expect(r.json.error.message).toMatch(/certificate is not trusted.*(SELF_SIGNED_CERT|DEPTH_ZERO_SELF_SIGNED_CERT)/);
+      expect(r.json.error.hint).toContain('NODE_EXTRA_CA_CERTS');
+    }
+    expect(registry.requests).toEqual([]); // no request got past the handshake
   });
 
   it('truncated local tarball → BAD_TARBALL', async () => {

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 /**
@@ -20,6 +21,8 @@ export interface FaultRegistryOptions {
   mode: FaultMode;
   /** Overrides the packument's `dist.integrity`. @default the tarball's sha512, or a wrong one in `wrong-integrity` */
   integrity?: string;
+  /** Serve HTTPS with this key and certificate (PEM), e.g. a self-signed one no client trusts. */
+  tls?: { key: string; cert: string };
 }
 
 export interface FaultRegistry {
@@ -45,7 +48,7 @@ export async function startFaultRegistry(options: FaultRegistryOptions): Promise
   const requests: string[] = [];
   let base = '';
 
-  const server = createServer((req, res) => {
+  const handler: Parameters<typeof createServer>[1] = (req, res) => {
     const path = decodeURIComponent(req.url ?? '/');
     requests.push(`${req.method} ${path}`);
     if (mode === 'status-500') {
@@ -73,12 +76,13 @@ export async function startFaultRegistry(options: FaultRegistryOptions): Promise
     } else {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
     }
-  });
+  };
+  const server = options.tls ? createTlsServer(options.tls, handler) : createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  base = `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   return {
     url: base,
     tarballUrl: new URL(tarballPath.slice(1), base).href,
