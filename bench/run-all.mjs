@@ -11,9 +11,9 @@
 
 import {parseArgs} from 'node:util';
 import path from 'node:path';
-import readline from 'node:readline';
 import {execa} from 'execa';
 import {PROJECT_DIR} from './lib/node24.mjs';
+import {startRegistryProcess} from './lib/registry-process.mjs';
 
 const {values: opts} = parseArgs({options: {openclaw: {type: 'boolean', default: false}}});
 const bench = (name) => path.join(PROJECT_DIR, 'bench', name);
@@ -25,21 +25,9 @@ async function runBench(label, args) {
   if (result.exitCode !== 0) failures.push(`${label} (exit ${result.exitCode ?? result.signal})`);
 }
 
-// The registry runs in its own process so that serving tarballs never shares an event loop with
-// the timing code; its first stdout line is its URL.
-async function startRegistry() {
-  const child = execa(process.execPath, [bench('lib/fixture-registry.mjs')], {stdout: 'pipe', stderr: 'inherit', reject: false});
-  const lines = readline.createInterface({input: child.stdout});
-  const url = await new Promise((resolve, reject) => {
-    lines.once('line', resolve);
-    child.then((r) => reject(new Error(`fixture registry exited (${r.exitCode}) before it was ready`)));
-  });
-  return {url, stop: () => child.kill('SIGTERM')};
-}
-
 let registry;
 try {
-  registry = await startRegistry();
+  registry = await startRegistryProcess(bench('lib/fixture-registry.mjs'));
   await runBench(`(a)(b)(e) stage vs npm, fixture, registry ${registry.url}`, [bench('stage-vs-npm.mjs'), '--fixture', '--registry', registry.url]);
 } catch (error) {
   failures.push(`fixture registry: ${error.message}`);
