@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // Runs every benchmark that is cheap enough for a routine run: staging against npm on the generated
-// fixture (served by a local Verdaccio), the symlink flip, and CLI start-up. The real openclaw bench
+// fixture (served by a local Verdaccio), the same on the fixture with real registry dependencies
+// (--real-deps: a local Verdaccio proxying the real npm registry; a few minutes, needs the network the
+// first time; --no-network leaves it out), the symlink flip, and CLI start-up. The real openclaw bench
 // downloads ~300 MB and takes minutes per install, so it runs only with --openclaw.
 //
 //   npm run bench                       (builds first)
-//   node bench/run-all.mjs [--openclaw]
+//   node bench/run-all.mjs [--openclaw] [--no-network]
 //
 // Each bench is its own process, one after the other (never in parallel: on 2 cores a neighbour
 // would skew every timing). A failing bench is reported and the rest still run; exit 1 if any failed.
@@ -15,7 +17,7 @@ import {execa} from 'execa';
 import {PROJECT_DIR} from './lib/node24.mjs';
 import {startRegistryProcess} from './lib/registry-process.mjs';
 
-const {values: opts} = parseArgs({options: {openclaw: {type: 'boolean', default: false}}});
+const {values: opts} = parseArgs({options: {openclaw: {type: 'boolean', default: false}, 'no-network': {type: 'boolean', default: false}}});
 const bench = (name) => path.join(PROJECT_DIR, 'bench', name);
 const failures = [];
 
@@ -33,6 +35,10 @@ try {
   failures.push(`fixture registry: ${error.message}`);
 } finally {
   registry?.stop();
+}
+if (!opts['no-network']) {
+  // It starts (and stops) its own Verdaccio, with the real registry as the uplink.
+  await runBench('(a)(b)(e) stage vs npm, fixture with real registry dependencies', [bench('stage-vs-npm.mjs'), '--real-deps']);
 }
 await runBench('(c) flip', [bench('flip.mjs')]);
 await runBench('(d) startup', [bench('startup.mjs')]);

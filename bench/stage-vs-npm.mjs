@@ -142,7 +142,7 @@ async function oursOnce() {
   const loadBefore = loadAvg();
   const m = await runCli(['--root', root, '--json', 'install', `${pkg}@${to}`]);
   m.load = [loadBefore, loadAvg()];
-  m.phases = phaseSpans(m.stderr);
+  m.phases = phaseSpans(m.stderr, m);
   const doc = JSON.parse(m.stdout);
   if (!doc.ok || doc.result.version !== to || doc.result.alreadyInstalled) {
     throw new Error(`ours: unexpected result ${m.stdout}`);

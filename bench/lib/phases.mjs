@@ -15,8 +15,11 @@ const LINE = /^\[(\d\d):(\d\d):(\d\d\.\d+)\] ([a-z][a-z-]*): /;
  * Spans of each phase in a progress log: `{phases: {name: {first, last, events}}, total}`, offsets in
  * seconds from the first progress line; `total` is the offset of the last one. Lines that are not
  * progress lines (npm's own output, warnings) are ignored; a log that crosses midnight is unwrapped.
+ * Given the run's start (`startedAtMs`, wall clock) and length (`seconds`), it also tells the time
+ * before the first progress line (`lead`: process start, session, lock) and after the last one
+ * (`tail`: rename into releases/, journal, exit).
  */
-export function phaseSpans(stderr) {
+export function phaseSpans(stderr, run) {
   const phases = {};
   let start;
   let previous;
@@ -35,7 +38,13 @@ export function phaseSpans(stderr) {
     phase.last = at;
     phase.events++;
   }
-  return {phases, total: start === undefined ? 0 : round(previous - start)};
+  const total = start === undefined ? 0 : round(previous - start);
+  if (!run || start === undefined) return {phases, total};
+  // Progress timestamps are UTC times of day (toISOString); the run's start, as one, may be a day behind.
+  let lead = (start - (run.startedAtMs % 86_400_000) / 1000) % 86_400;
+  if (lead < -43_200) lead += 86_400;
+  if (lead > 43_200) lead -= 86_400;
+  return {phases, total, lead: round(lead), tail: round(run.seconds - lead - total)};
 }
 
 const round = (x) => Math.round(x * 1000) / 1000;
@@ -56,5 +65,8 @@ export function formatPhaseSpans(runs, median) {
   });
   rows.sort((a, b) => a.first - b.first || a.name.localeCompare(b.name));
   const total = median(runs.map((r) => r.total));
-  return `${rows.map((r) => r.text).join(', ')}; last event @${total.toFixed(2)}`;
+  const around = runs.every((r) => r.lead !== undefined)
+    ? `; before the first event ${median(runs.map((r) => r.lead)).toFixed(2)}, after the last ${median(runs.map((r) => r.tail)).toFixed(2)}`
+    : '';
+  return `${rows.map((r) => r.text).join(', ')}; last event @${total.toFixed(2)}${around}`;
 }

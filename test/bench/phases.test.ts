@@ -34,6 +34,14 @@ describe('phaseSpans', () => {
     expect(Object.keys(phases).sort()).toEqual(['download', 'extract', 'lifecycle', 'resolve', 'reuse', 'scripts', 'seal']);
   });
 
+  it('given the run (wall-clock start, length), tells the time before the first and after the last progress line', () => {
+    const run = { startedAtMs: Date.UTC(2026, 10, 22, 23, 59, 57, 500), seconds: 6 };
+    expect(phaseSpans(LOG, run)).toMatchObject({ total: 5.2, lead: 0.5, tail: 0.3 });
+    // Started just after midnight UTC by the clock of the run, a log stamped just before it (clock skew) still reads.
+    expect(phaseSpans(LOG, { startedAtMs: Date.UTC(2026, 10, 23, 0, 0, 0, 0), seconds: 4 })).toMatchObject({ lead: -2 });
+    expect(formatPhaseSpans([phaseSpans(LOG, run)], median)).toMatch(/; before the first event 0\.50, after the last 0\.30$/);
+  });
+
   it('summarises runs in order of first event, with single events as @offset and phases missing from some runs counted', () => {
     const a = phaseSpans(LOG);
     const b = phaseSpans(LOG.replace(/^.*scripts: install scripts.*\n/m, ''));
