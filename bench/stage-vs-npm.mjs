@@ -14,7 +14,7 @@
 // published to a local Verdaccio that proxies the real npm registry for everything else. The bench
 // starts that Verdaccio itself (in its own process) unless --registry names one; both sides install
 // through it. Needs the network on the first run (later runs are served from Verdaccio's storage and
-// the npm cache after the warm-up). Goal: time ours/anchor <= 0.5. About 2 minutes for 3 runs here.
+// the npm cache after the warm-up). Goal: time ours/anchor <= 0.5. About 3 minutes (warm-up + 3 runs) here.
 //
 // Options: --runs N (default 1 for a real package, 3 for --fixture and --real-deps; medians are reported),
 // --anchor-only / --ours-only, --no-warmup (cache known warm), --node24 (force Node 24 in fixture
