@@ -118,8 +118,9 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
   const fromRegistry = ['tag', 'version', 'range'].includes(parsed.type);
   // Before anything is fetched: `always` refuses a tarball outright.
   const tarballRecord = fromRegistry ? undefined : tarballSignatures(rawSpec, config.verifySignatures);
-  const packumentCache = new RecordingCache();
   const handoff = fromRegistry && forStaging;
+  // Only a staging call pays for keeping the document (JSON.stringify of openclaw's: ~0.1 s).
+  const packumentCache = handoff ? new RecordingCache() : new Map<string, unknown>();
   const opts = pacoteOptions(config, runtime, { where, packumentCache, ...(handoff ? { fullMetadata: true } : {}), ...extra });
   const keys = new KeyCache(pacoteOptions(config, runtime));
   let manifest: PacoteManifest;
@@ -143,7 +144,7 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
   if (manifest.name !== config.package) throw wrongPackage(rawSpec, manifest.name, config);
   const version = await checkResolvedVersion({ parsed, manifest, spec: rawSpec, packument: () => pacote.packument(spec, opts) });
   // The one full document fetched for the spec (a registry spec fetches exactly one packument here).
-  const [recorded] = handoff ? packumentCache.documents : [];
+  const [recorded] = packumentCache instanceof RecordingCache ? packumentCache.documents : [];
   return {
     spec,
     name: manifest.name,
