@@ -1,21 +1,23 @@
 #!/usr/bin/env node
 // Runs every benchmark that is cheap enough for a routine run: staging against npm on the generated
-// fixture (served by a local Verdaccio), the symlink flip, and CLI start-up. The real openclaw bench
+// fixture (served by a local Verdaccio), the same on the fixture with real registry dependencies
+// (--real-deps: a local Verdaccio proxying the real npm registry; a few minutes, needs the network the
+// first time; --no-network leaves it out), the symlink flip, and CLI start-up. The real openclaw bench
 // downloads ~300 MB and takes minutes per install, so it runs only with --openclaw.
 //
 //   npm run bench                       (builds first)
-//   node bench/run-all.mjs [--openclaw]
+//   node bench/run-all.mjs [--openclaw] [--no-network]
 //
 // Each bench is its own process, one after the other (never in parallel: on 2 cores a neighbour
 // would skew every timing). A failing bench is reported and the rest still run; exit 1 if any failed.
 
 import {parseArgs} from 'node:util';
 import path from 'node:path';
-import readline from 'node:readline';
 import {execa} from 'execa';
 import {PROJECT_DIR} from './lib/node24.mjs';
+import {startRegistryProcess} from './lib/registry-process.mjs';
 
-const {values: opts} = parseArgs({options: {openclaw: {type: 'boolean', default: false}}});
+const {values: opts} = parseArgs({options: {openclaw: {type: 'boolean', default: false}, 'no-network': {type: 'boolean', default: false}}});
 const bench = (name) => path.join(PROJECT_DIR, 'bench', name);
 const failures = [];
 
@@ -25,26 +27,18 @@ async function runBench(label, args) {
   if (result.exitCode !== 0) failures.push(`${label} (exit ${result.exitCode ?? result.signal})`);
 }
 
-// The registry runs in its own process so that serving tarballs never shares an event loop with
-// the timing code; its first stdout line is its URL.
-async function startRegistry() {
-  const child = execa(process.execPath, [bench('lib/fixture-registry.mjs')], {stdout: 'pipe', stderr: 'inherit', reject: false});
-  const lines = readline.createInterface({input: child.stdout});
-  const url = await new Promise((resolve, reject) => {
-    lines.once('line', resolve);
-    child.then((r) => reject(new Error(`fixture registry exited (${r.exitCode}) before it was ready`)));
-  });
-  return {url, stop: () => child.kill('SIGTERM')};
-}
-
 let registry;
 try {
-  registry = await startRegistry();
+  registry = await startRegistryProcess(bench('lib/fixture-registry.mjs'));
   await runBench(`(a)(b)(e) stage vs npm, fixture, registry ${registry.url}`, [bench('stage-vs-npm.mjs'), '--fixture', '--registry', registry.url]);
 } catch (error) {
   failures.push(`fixture registry: ${error.message}`);
 } finally {
   registry?.stop();
+}
+if (!opts['no-network']) {
+  // It starts (and stops) its own Verdaccio, with the real registry as the uplink.
+  await runBench('(a)(b)(e) stage vs npm, fixture with real registry dependencies', [bench('stage-vs-npm.mjs'), '--real-deps']);
 }
 await runBench('(c) flip', [bench('flip.mjs')]);
 await runBench('(d) startup', [bench('startup.mjs')]);

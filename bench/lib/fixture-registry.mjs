@@ -36,7 +36,7 @@ function fillerText(seed, bytes) {
   return lines.join('');
 }
 
-function writePackage(dir, manifest, files) {
+export function writePackage(dir, manifest, files) {
   fs.mkdirSync(dir, {recursive: true});
   fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   for (const [rel, content] of Object.entries(files)) {
@@ -95,12 +95,14 @@ function fixturePackages() {
   return list;
 }
 
-async function listen(storage) {
+// Verdaccio on a random loopback port; `uplinks` and `packages` default to a closed registry (nothing
+// proxied: a name not published here is a 404).
+export async function listen(storage, {uplinks = {}, packages = {'**': {access: '$all', publish: '$all', unpublish: '$all'}}} = {}) {
   const config = {
     self_path: storage,
     storage: path.join(storage, 'storage'),
-    uplinks: {},
-    packages: {'**': {access: '$all', publish: '$all', unpublish: '$all'}},
+    uplinks,
+    packages,
     auth: {htpasswd: {file: path.join(storage, 'htpasswd'), max_users: -1}},
     web: {enable: false},
     middlewares: {audit: {enabled: false}},
@@ -113,12 +115,12 @@ async function listen(storage) {
   return {url, close: () => new Promise((resolve) => server.close(resolve))};
 }
 
-// Publish the fixture into fresh storage once; later runs serve the cached storage as is.
-async function seed(registry) {
+// Publish the packages into fresh storage once; later runs serve the cached storage as is.
+export async function seed(registry, packages = fixturePackages()) {
   const work = fs.mkdtempSync(path.join(CACHE_DIR, '.fixture-src-'));
   const host = new URL(registry.url).host;
   try {
-    for (const {manifest, files} of fixturePackages()) {
+    for (const {manifest, files} of packages) {
       const dir = path.join(work, `${manifest.name}-${manifest.version}`);
       writePackage(dir, manifest, files);
       await execa('npm', ['publish', dir, '--registry', registry.url, `--//${host}/:_authToken=bench-fake-token`, '--ignore-scripts'], {

@@ -80,13 +80,14 @@ function startTreeSampler(rootPid, {intervalMs = 50, exclude = new Set()} = {}) 
 
 /**
  * Run a command, timing it and measuring its memory. Returns
- * {seconds, maxRssKiB (GNU time %M: largest single process in the tree, or null),
+ * {seconds, startedAtMs (wall clock at spawn), maxRssKiB (GNU time %M: largest single process in the tree, or null),
  *  peakTreeRssKiB (polled sum over the live tree), peakProcesses, stdout, stderr, exitCode}.
  * Throws (execa error) when the command fails, unless `reject: false`.
  */
 export async function measure(file, args, {env = process.env, cwd, timeoutMs = 30 * 60_000, reject = true} = {}) {
   const timeOut = path.join(os.tmpdir(), `bench-time-${process.pid}-${Date.now()}`);
   const [cmd, cmdArgs] = HAS_GNU_TIME ? [GNU_TIME, ['-f', '%e %M', '-o', timeOut, file, ...args]] : [file, args];
+  const startedAtMs = Date.now();
   const started = performance.now();
   const child = execa(cmd, cmdArgs, {env, cwd, timeout: timeoutMs, reject: false, extendEnv: false, all: false});
   const stop = startTreeSampler(child.pid, {exclude: HAS_GNU_TIME ? new Set([child.pid]) : new Set()});
@@ -104,7 +105,7 @@ export async function measure(file, args, {env = process.env, cwd, timeoutMs = 3
     const tail = (s) => s.split('\n').slice(-30).join('\n');
     throw new Error(`${file} ${args.join(' ')} failed (exit ${result.exitCode})\n${tail(result.stderr)}\n${tail(result.stdout)}`);
   }
-  return {seconds, maxRssKiB, peakTreeRssKiB: peakSumKiB, peakProcesses, stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode};
+  return {seconds, startedAtMs, maxRssKiB, peakTreeRssKiB: peakSumKiB, peakProcesses, stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode};
 }
 
 export async function duBytes(dir, {apparent = false, countLinks = false} = {}) {

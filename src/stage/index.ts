@@ -67,7 +67,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   const stopResolve = new AbortController();
   const resolveSignal = runtime.signal ? AbortSignal.any([runtime.signal, stopResolve.signal]) : stopResolve.signal;
   const treeP = registrySpec(pkg)
-    ? resolveTree({ spec: `${pkg.name}@${pkg.version}`, packageName: pkg.name, nodePath: node.path, npmConfig: runtime.npmConfig, npmCache: runtime.npmCache, registry: config.registry, env: runtime.env, signal: resolveSignal, verify: pkg.dependencySignatures?.pacote })
+    ? resolveTree({ spec: `${pkg.name}@${pkg.version}`, packageName: pkg.name, nodePath: node.path, npmConfig: runtime.npmConfig, npmCache: runtime.npmCache, registry: config.registry, env: runtime.env, signal: resolveSignal, verify: pkg.dependencySignatures?.pacote, packument: pkg.packument })
     : Promise.resolve(undefined);
   treeP.catch(() => undefined);
   try {

@@ -37,7 +37,7 @@ export interface InstallResult {
 export async function installLocked(session: JournalSession, spec: string): Promise<InstallResult> {
   const { layout, config, runtime, journal } = session;
   runtime.onProgress({ phase: 'resolve', message: `resolving ${spec}` });
-  const pkg = await resolvePackage(spec, { config, runtime, where: runtime.cwd });
+  const pkg = await resolvePackage(spec, { config, runtime, where: runtime.cwd, forStaging: true });
   const existing = journal.state.releases[pkg.version];
   const marker = existing && (await readMarker(layout, pkg.version));
   if (existing && marker) {

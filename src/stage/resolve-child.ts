@@ -21,6 +21,8 @@ interface ChildOptions {
   spec: string;
   /** npm's flat options (registry, auth, omit, before…), already as arborist takes them. */
   flat: Record<string, unknown>;
+  /** The package's packument the parent resolved it from (pacote's cache key, a file): not fetched again. */
+  packument?: { key: string; file: string };
 }
 
 
@@ -31,6 +33,7 @@ async function main(): Promise<void> {
   try {
     const started = performance.now();
     const packumentCache = new PacketCache();
+    if (options.packument) packumentCache.set(options.packument.key, JSON.parse(await fs.readFile(options.packument.file, 'utf8')));
     const arb = new Arborist({ ...options.flat, path: top, global: true, packumentCache });
     const prefetch = prefetchPackuments(options.spec, arb.options, packumentCache);
     const tree = await arb.buildIdealTree({ add: [options.spec] });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { run, tail } from '../platform/subprocess.js';
+import type { PackumentHandoff } from '../registry/fetch.js';
 import { signatureError } from '../registry/signatures.js';
 
 const RESOLVE_TIMEOUT_MS = 10 * 60_000;
@@ -48,6 +49,8 @@ export interface ResolveTreeOptions {
   signal?: AbortSignal | undefined;
   /** Extra pacote options for the resolution, e.g. `verifySignatures` and the registries' keys (registry/signatures.ts). */
   verify?: Record<string, unknown> | undefined;
+  /** The package's packument as it was resolved (registry/fetch.ts): the child starts from it instead of fetching it again. */
+  packument?: PackumentHandoff | undefined;
 }
 
 /** npm's flat settings as arborist/pacote take them: strings where npm would give arrays, dates, booleans. */
@@ -66,7 +69,9 @@ export async function resolveTree(options: ResolveTreeOptions): Promise<Resolved
   const child = fileURLToPath(new URL('./resolve-child.js', import.meta.url));
   const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'rs-tree-')), 'tree.json');
   try {
-    const input = JSON.stringify({ spec: options.spec, flat: { ...flatNpmOptions(options.npmConfig, options.npmCache, options.registry), ...options.verify } });
+    const packument = options.packument && { key: options.packument.key, file: path.join(path.dirname(out), 'packument.json') };
+    if (packument) await fs.writeFile(packument.file, options.packument!.json);
+    const input = JSON.stringify({ spec: options.spec, flat: { ...flatNpmOptions(options.npmConfig, options.npmCache, options.registry), ...options.verify }, packument });
     const result = await run(options.nodePath, [child, input, out], { env: options.env, timeoutMs: RESOLVE_TIMEOUT_MS, signal: options.signal });
     options.signal?.throwIfAborted();
     if (result.exitCode !== 0) throw resolveFailed(options.spec, result.output);
