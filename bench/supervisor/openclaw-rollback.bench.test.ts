@@ -67,7 +67,12 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
   let port: number;
   const work = mkdtempSync(path.join(tmpdir(), 'rs-bench-ocrollback-'));
   const root = path.join(work, 'root');
-  const env = () => ({ ...(um.env as Record<string, string>), ...(process.env.BENCH_NPM_CACHE ? { npm_config_cache: process.env.BENCH_NPM_CACHE } : {}) });
+  // The CA bundle too: the CLI's environment is otherwise the manager's, and the registry may sit behind a TLS proxy.
+  const env = () => ({
+    ...(um.env as Record<string, string>),
+    ...(process.env.BENCH_NPM_CACHE ? { npm_config_cache: process.env.BENCH_NPM_CACHE } : {}),
+    ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
+  });
   const rs = (args: string[], timeout = 900_000) => cli(['--root', root, '--json', ...args], { env: env(), timeout });
   const mainPid = async () => Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
 
