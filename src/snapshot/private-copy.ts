@@ -5,9 +5,23 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { ReleaseSwitcherError } from '../model/errors.js';
 import { removeTree } from '../platform/fs.js';
+import type { Layout } from '../store/layout.js';
 import { copyFileDurably, copyTree } from './copy.js';
+import { readSnapshot } from './snapshot.js';
 import { SQLITE_COMPANIONS } from './state-paths.js';
+
+/** One state path to copy: where it lives, where its content is read from now, what it is. */
+interface Source {
+  /** The live path (places the copy under `base`). */
+  live: string;
+  /** Where to read it: the live path itself, or its copy in a snapshot. */
+  from: string;
+  isDir: boolean;
+  /** SQLite companions (`-wal`…) to copy with it; `undefined`: whichever exist. */
+  companions?: readonly string[];
+}
 
 /**
  * Copies each of `paths` (absolute, resolved) into `dir`. With exactly one path that is a directory,
@@ -17,26 +31,56 @@ import { SQLITE_COMPANIONS } from './state-paths.js';
  * that does not exist is simply absent. Returns the `{state}` value.
  */
 export async function copyStatePrivately(paths: readonly string[], dir: string, base: string | null = null): Promise<string> {
-  const existing: string[] = [];
-  for (const p of paths) if (await fs.lstat(p).then(() => true, () => false)) existing.push(p);
-  const only = existing.length === 1 ? existing[0] : undefined;
-  if (only !== undefined && (await fs.stat(only)).isDirectory()) {
-    await copyTree(only, dir);
+  const sources: Source[] = [];
+  for (const p of paths) {
+    const stat = await fs.stat(p).catch(() => undefined);
+    if (stat) sources.push({ live: p, from: p, isDir: stat.isDirectory() });
+  }
+  return placePrivately(sources, dir, base);
+}
+
+/**
+ * The same private copy, of the state as snapshot `id` holds it: what a release finds once that
+ * snapshot is put back (a rollback across a migration rehearses on the state it will really start
+ * on, not on the one the newer release migrated). Paths absent then are absent here too.
+ */
+export async function copySnapshotPrivately(layout: Layout, id: string, dir: string, base: string | null = null): Promise<string> {
+  const manifest = await readSnapshot(layout, id);
+  if (!manifest) {
+    throw new ReleaseSwitcherError('STATE_SNAPSHOT_MISSING', `There is no complete state snapshot ${id} in ${layout.snapshots} to rehearse on.`, {
+      hint: 'See release-switcher status for the transaction that took it.',
+    });
+  }
+  const sources: Source[] = manifest.entries
+    .filter((entry) => entry.type !== 'absent' && entry.stored)
+    .map((entry) => ({
+      live: entry.path,
+      from: path.join(layout.snapshot(id), entry.stored!),
+      isDir: entry.type === 'dir',
+      companions: (entry.companions ?? []).filter((c) => c.present).map((c) => c.suffix),
+    }));
+  return placePrivately(sources, dir, base);
+}
+
+async function placePrivately(sources: readonly Source[], dir: string, base: string | null): Promise<string> {
+  const only = sources.length === 1 ? sources[0] : undefined;
+  if (only?.isDir) {
+    await copyTree(only.from, dir);
     return dir;
   }
   await fs.mkdir(dir, { mode: 0o700 });
-  for (const p of existing) {
-    const rel = base === null ? '' : path.relative(base, p);
-    const target = path.join(dir, rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : path.basename(p));
+  for (const source of sources) {
+    const rel = base === null ? '' : path.relative(base, source.live);
+    const target = path.join(dir, rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : path.basename(source.live));
     await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
-    if ((await fs.stat(p)).isDirectory()) {
-      await copyTree(p, target);
+    if (source.isDir) {
+      await copyTree(source.from, target);
       continue;
     }
-    await copyFileDurably(p, target);
-    for (const suffix of SQLITE_COMPANIONS) {
-      await copyFileDurably(p + suffix, target + suffix).catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== 'ENOENT') throw e;
+    await copyFileDurably(source.from, target);
+    for (const suffix of source.companions ?? SQLITE_COMPANIONS) {
+      await copyFileDurably(source.from + suffix, target + suffix).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT' || source.companions) throw e;
       });
     }
   }

@@ -9,7 +9,7 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 import type { Transaction } from '../model/state.js';
 import { crashPoint } from '../platform/crashpoint.js';
 import { cleanupPreflight, type PreflightIsolation, type PreflightRecord, runPreflight } from '../service/preflight.js';
-import { copyStatePrivately } from '../snapshot/private-copy.js';
+import { copySnapshotPrivately, copyStatePrivately } from '../snapshot/private-copy.js';
 import { resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
 import { runStep } from '../store/journal.js';
 import { setReleaseState } from './machine.js';
@@ -34,7 +34,12 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       versionField: config.versionField,
       verifyTimeoutMs: config.verifyTimeout * 1000,
       holdMs: config.preflightFor * 1000,
-      copyState: (dir) => copyStatePrivately(paths, dir, statePathsBase(config.statePaths, runtime.env)),
+      // The state the target will start on: a snapshot check-state plans to put back (a rollback across
+      // a migration), else the live state.
+      copyState: (dir) => {
+        const base = statePathsBase(config.statePaths, runtime.env);
+        return tx.restore && tx.restore.version === target ? copySnapshotPrivately(layout, tx.restore.snapshot, dir, base) : copyStatePrivately(paths, dir, base);
+      },
       workRoot: path.join(layout.root, 'preflight'),
       isolation,
       onRecord: async (record) => {

@@ -99,6 +99,28 @@ describeWhere(can, `state snapshot across a schema migration, under systemd --us
     expect(readFileSync(join(stateDir, 'state.db'), 'utf8')).toBe(before);
   });
 
+  it(`with a rehearsal configured, a rollback across the migration rehearses ${OLD} on the snapshot it will start on, not on the migrated live state`, async () => {
+    const config = readFileSync(join(gw.root, 'config.json'), 'utf8');
+    const init = await gw.rs(['init', '--preflight', 'server.js --port {port}', '--preflight-env', 'STATE_DIR={state}', '--preflight-for', '1']);
+    expect(init.exitCode, init.stdout + init.stderr).toBe(0);
+    const up = await gw.rs(['switch', NEW]);
+    expect(up.json.result, up.stdout + up.stderr).toMatchObject({ status: 'verified', snapshot: up.json.result.id });
+    expect(step(up.json.result, 'preflight')).toMatchObject({ status: 'ok' });
+    expect(db().schema).toBe(18);
+    const r = await gw.rs(['rollback']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const tx = r.json.result;
+    expect(tx).toMatchObject({ kind: 'rollback', status: 'verified', from: NEW, to: OLD, restore: { snapshot: up.json.result.id, version: OLD } });
+    expect(stepNames(tx)).toEqual(['verify-release', 'check-state', 'preflight', 'flip', 'restore-state', 'restart', 'verify']);
+    // On the live state (schema 18) the rehearsal of OLD would have exited 78 and refused the rollback.
+    expect(step(tx, 'preflight')).toMatchObject({ status: 'ok' });
+    expect(db().schema).toBe(17);
+    expect((await gw.health())?.version).toBe(OLD);
+    // As it was before this test: no rehearsal, and not this test's snapshot (the prune test counts them).
+    writeFileSync(join(gw.root, 'config.json'), config);
+    rmSync(join(gw.root, 'snapshots', up.json.result.id), { recursive: true, force: true });
+  });
+
   it(`a release that migrates and then fails is rolled back automatically, its state put back (${BROKEN}: 18 → 19, never healthy)`, async () => {
     const up = await gw.rs(['switch', NEW]); // again: a new snapshot, taken before this very start
     expect(up.json.result).toMatchObject({ status: 'verified', snapshot: up.json.result.id });
