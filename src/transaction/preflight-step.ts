@@ -1,6 +1,6 @@
 /**
- * The `preflight` step of a transaction (the driver calls it before the flip, and before a rollback to a
- * release never verified): rehearse the candidate privately; on failure mark it bad and refuse with
+ * The `preflight` step of a transaction (the driver calls it before every flip, a rollback's included,
+ * unless `--no-preflight`): rehearse the candidate privately; on failure mark it bad and refuse with
  * PREFLIGHT_FAILED, `current` and the running service untouched. The rehearsal's record (transient unit
  * or process group, private dir) is journaled in the step before it starts, for recovery.
  */
