@@ -11,6 +11,7 @@ import { npm, publish } from '../support/registry.ts';
 import { verifyRelease } from '../../src/store/release.ts';
 import { layoutOf } from '../../src/store/layout.ts';
 import { fingerprintOf, readFingerprints } from '../../src/store/fingerprints.ts';
+import { mutableEntries } from '../../src/platform/immutable.ts';
 import { registryIdentity } from '../../src/stage/allow-scripts.ts';
 
 // Its own package name: the shared registry's rs-fixture-gateway keeps exactly the versions and tags other tests expect.
@@ -289,6 +290,12 @@ describe('staging fast path', () => {
     expect(ours).toEqual(theirs);
     // Every inode of the earlier release linked to (reused and extracted alike) had its fingerprint carried.
     expect(await staleFingerprints(root, '5.0.0-fast.7')).toEqual([]);
+    // Where releases are immutable, the new one is whole, though its files linked to the earlier
+    // release's inodes were not given the attribute a second time.
+    if (JSON.parse(readFileSync(join(rel8, '.release-switcher.json'), 'utf8')).immutable === true) {
+      expect(await mutableEntries(rel8)).toEqual([]);
+      expect(await mutableEntries(rel7)).toEqual([]);
+    }
     await expect(verifyRelease(layoutOf(root), '5.0.0-fast.7')).resolves.toMatchObject({ version: '5.0.0-fast.7' });
     await expect(verifyRelease(layoutOf(root), '5.0.0-fast.8')).resolves.toMatchObject({ version: '5.0.0-fast.8' });
   }, 240_000);
