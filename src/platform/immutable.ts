@@ -8,6 +8,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { ReleaseSwitcherError } from '../model/errors.js';
 import { run, tail } from './subprocess.js';
 import { walkTree } from './tree.js';
 
@@ -46,14 +47,54 @@ export async function probeImmutable(dir: string): Promise<ImmutableSupport> {
   }
 }
 
-/** Set the attribute on every file and directory of `dir`; the error text when it could not. */
-export async function setImmutable(dir: string): Promise<string | undefined> {
-  return chattr('+i', await flaggable(dir));
+/**
+ * Set the attribute on every file and directory of `dir`; the error text when it could not.
+ * `already`: paths (relative to `dir`) known to carry it (inodes shared with an immutable release):
+ * left alone, so their ctime does not move again.
+ */
+export async function setImmutable(dir: string, already: ReadonlySet<string> = new Set()): Promise<string | undefined> {
+  const prefix = dir + path.sep;
+  const paths = await flaggable(dir);
+  await flushTree(dir);
+  return chattr('+i', already.size === 0 ? paths : paths.filter((p) => !already.has(p.startsWith(prefix) ? p.slice(prefix.length).split(path.sep).join('/') : p)));
+}
+
+/**
+ * Write the tree's dirty pages out in one go first: ext4 writes back each file's dirty pages before
+ * it lets the attribute be set, one file at a time, and a freshly staged release is hundreds of MB
+ * of them. Measured on openclaw's dist/ (10 822 files, 297 MB just written): chattr +i 5.1 s; sync -f
+ * 0.5 s, then chattr +i 0.9 s. Best effort: without it, chattr does the same work, slower.
+ */
+async function flushTree(dir: string): Promise<void> {
+  await run('sync', ['-f', '--', dir], { env: ENV, timeoutMs: TIMEOUT_MS }).catch(() => undefined);
 }
 
 /** Set or clear it on these files only (dedupe: the earlier release's inodes it links to). */
 export async function setImmutablePaths(paths: readonly string[], on: boolean): Promise<string | undefined> {
   return paths.length === 0 ? undefined : chattr(on ? '+i' : '-i', paths);
+}
+
+/**
+ * Clear it on these files, run `fn` (which links to them), set it again. Setting it again must work:
+ * a new release that shares these inodes is sealed without setting it on them a second time
+ * (sealImmutable's `already`), so a failure is an error, reported after `fn`'s own if it failed.
+ */
+export async function withImmutableCleared<T>(paths: readonly string[], fn: () => Promise<T>): Promise<T> {
+  await setImmutablePaths(paths, false);
+  let result: T;
+  try {
+    result = await fn();
+  } catch (error) {
+    await setImmutablePaths(paths, true);
+    throw error;
+  }
+  const failed = await setImmutablePaths(paths, true);
+  if (failed) {
+    throw new ReleaseSwitcherError('INTERNAL', `The immutable attribute could not be set again on ${paths.length} file(s) of an earlier release: ${failed}.`, {
+      hint: 'Check the filesystem (lsattr); release-switcher doctor sets it again on the releases that should have it.',
+    });
+  }
+  return result;
 }
 
 /**

@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { KnownHash } from '../store/manifest.js';
 import { mapLimit } from '../platform/tree.js';
-import { type UnpackedEntry, unpackTarball } from './unpack.js';
+import { type Linkable, type UnpackedEntry, unpackTarball } from './unpack.js';
 
 export interface Extracted {
   files: number;
@@ -16,6 +16,8 @@ export interface Extracted {
   entries: UnpackedEntry[];
   /** sha256 of each file as written, keyed by path inside the package, valid while its inode is unchanged. */
   known: Map<string, KnownHash>;
+  /** Files not written because an earlier release holds them byte for byte (`linkFrom`): the caller links them. */
+  deferred: UnpackedEntry[];
 }
 
 export interface ExtractOptions {
@@ -24,6 +26,8 @@ export interface ExtractOptions {
   onFile?: (count: number) => void;
   /** Files whose hash not to hand on (npm rewrites them, so hashing ahead is wasted). */
   skipKnown?: (rel: string) => boolean;
+  /** See UnpackOptions.linkable. */
+  linkable?: Linkable;
 }
 
 const STAT_PARALLELISM = 32;
@@ -36,9 +40,11 @@ export async function extractTarball(tarball: string, dest: string, options: Ext
     strip: 1,
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onFile ? { onEntry: options.onFile } : {}),
+    ...(options.linkable ? { linkable: options.linkable } : {}),
   });
   const skip = options.skipKnown ?? (() => false);
-  const hashed = entries.filter((entry) => entry.type === 'file' && entry.sha256 && !skip(entry.path));
+  const deferred = entries.filter((entry) => entry.linkFrom !== undefined);
+  const hashed = entries.filter((entry) => entry.type === 'file' && entry.sha256 && entry.linkFrom === undefined && !skip(entry.path));
   const known = new Map<string, KnownHash>();
   // Stat after the write and before anything else may touch the files: a later write moves ctime,
   // so computeManifest re-hashes instead of trusting these.
@@ -46,5 +52,5 @@ export async function extractTarball(tarball: string, dest: string, options: Ext
     const stat = await fs.lstat(path.join(dest, entry.path), { bigint: true });
     known.set(entry.path, { ino: stat.ino, size: stat.size, ctimeNs: stat.ctimeNs, sha256: entry.sha256! });
   });
-  return { files, bytes, entries, known };
+  return { files, bytes, entries, known, deferred };
 }

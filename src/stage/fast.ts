@@ -8,7 +8,8 @@ import path from 'node:path';
 import { pathExists } from '../platform/fs.js';
 import type { ProgressEvent } from '../model/runtime.js';
 import type { KnownHash } from '../store/manifest.js';
-import { type LinkedSet, type PreviousRelease, extractPackages, isReusable, linkPackages, movedInodes, writeTreeRecord } from './reuse.js';
+import type { LinkedInode } from '../store/fingerprints.js';
+import { type Linked, type LinkedSet, type PreviousRelease, baseline, extractPackages, isReusable, linkExtracted, linkPackages, movedInodes, writeTreeRecord } from './reuse.js';
 import type { ResolvedTree } from './resolve-tree.js';
 import { linkReusedBins, runDepScripts } from './dep-scripts.js';
 
@@ -45,7 +46,10 @@ export interface FastInput {
 
 export interface FastResult {
   known: Map<string, KnownHash>;
+  /** Every file hardlinked to the previous release: reused packages' and extracted ones identical to it. */
   linked: LinkedSet | undefined;
+  /** The previous release's inodes linked to, before the first link (for refreshAfterLinks). */
+  inodes: Map<string, LinkedInode>;
   reused: Reused;
 }
 
@@ -56,9 +60,10 @@ export async function buildTree(input: FastInput): Promise<FastResult> {
   const reuse = tree.deps.filter((node) => isReusable(node, usable));
   const fresh = tree.deps.filter((node) => !reuse.includes(node));
   // Linking and extracting touch different packages: they run side by side. Extraction never writes
-  // through a link (the unpacker replaces, never opens an existing file), and the baseline ctimes are
-  // taken once linking (bins, immutable attribute) is done.
-  const extractedP = extractPackages(fresh, { pkgDir, pacoteOptions: input.pacoteOptions, signal: input.signal });
+  // through a link (the unpacker replaces, never opens an existing file). Files of new packages that
+  // the previous release holds byte for byte are not written: they are linked once both are done,
+  // and the baseline ctimes are taken after that (linking, bins and the immutable attribute all move them).
+  const extractedP = extractPackages(fresh, { pkgDir, pacoteOptions: input.pacoteOptions, signal: input.signal, previous: usable });
   // A linked package inside a new one waits for the new one's extraction (its folder must start empty).
   const freshAt = new Set(fresh.map((node) => node.location));
   const later = new Set(reuse.filter((node) => ancestors(node.location).some((at) => freshAt.has(at))).map((node) => node.location));
@@ -66,17 +71,24 @@ export async function buildTree(input: FastInput): Promise<FastResult> {
   const [linkedR, extractedR] = await Promise.allSettled([linkedP, extractedP]);
   if (linkedR.status === 'rejected') throw linkedR.reason;
   if (extractedR.status === 'rejected') throw extractedR.reason;
-  const linked = linkedR.value;
   const extracted = extractedR.value;
-  const reused = linked ? { packages: reuse.length, files: linked.files.length, bytes: linked.bytes } : NOTHING_REUSED;
+  const same: Linked | undefined = usable && extracted.deferred.length > 0 ? await linkExtracted(pkgDir, usable, extracted) : undefined;
+  const reusedLinks = linkedR.value;
+  const shared = [...(reusedLinks?.files ?? []), ...(same?.files ?? [])];
+  const linked = shared.length > 0 ? await baseline(pkgDir, shared, reuse.length) : undefined;
+  // The first state of an inode wins: a reused package's link came before an extracted file's.
+  const inodes = new Map([...(same?.inodes ?? []), ...(reusedLinks?.inodes ?? [])]);
+  const reusedBytes = (reusedLinks?.files ?? []).reduce((sum, file) => sum + file.size, 0);
+  const reused = reusedLinks ? { packages: reuse.length, files: reusedLinks.files.length, bytes: reusedBytes } : NOTHING_REUSED;
   progress({ phase: 'reuse', message: `${reused.packages} packages (${reused.files} files, ${reused.bytes} bytes) linked from releases/${usable ? path.basename(usable.dir) : '-'}`, done: reused.bytes, total: reused.bytes, unit: 'bytes' });
-  progress({ phase: 'extract', message: `${fresh.length} new packages extracted from the npm cache (${extracted.files} files)`, done: extracted.bytes, total: extracted.bytes, unit: 'bytes' });
+  const sameBytes = (same?.files ?? []).reduce((sum, file) => sum + file.size, 0);
+  progress({ phase: 'extract', message: `${fresh.length} new packages extracted from the npm cache (${extracted.files} files; ${same?.files.length ?? 0} of them, ${sameBytes} bytes, identical to the previous release and linked to it)`, done: extracted.bytes, total: extracted.bytes, unit: 'bytes' });
   input.signal?.throwIfAborted();
   await writeTreeRecord(pkgDir, tree.root, tree.deps);
   const ran = await runDepScripts(fresh, { pkgDir, env: input.scriptEnv, nodePath: input.nodePath, ignoreScripts: input.ignoreScripts, signal: input.signal });
   progress({ phase: 'scripts', message: ran.length ? `ran ${ran.join(', ')}` : 'no dependency scripts' });
   // Scripts may rewrite an extracted file: computeManifest re-hashes any whose inode moved since.
-  return { known: new Map([...extracted.known, ...(linked?.known ?? [])]), linked, reused };
+  return { known: new Map([...extracted.known, ...(linked?.known ?? [])]), linked, inodes, reused };
 }
 
 /** Shared inodes that changed since they were linked (a script wrote through one). */

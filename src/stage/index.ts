@@ -51,6 +51,8 @@ export interface StagedRelease {
   linkedBytes: number;
   /** Earlier releases' inodes dedupe linked to (their fingerprints are carried once the release is sealed). */
   inodes: Map<string, LinkedInode>;
+  /** Paths linked to an immutable release's inodes: they carry the attribute already. */
+  alreadyImmutable: Set<string>;
   reused: Reused;
   /** Why the fast path was not used, or null. */
   fallback: string | null;
@@ -117,7 +119,7 @@ async function stageResolving(input: StageInput, resolving: { node: NodeRuntime;
   const uncovered = tree ? checkAllowScripts(tree, packageJson.scripts as Record<string, unknown> | undefined, runtime.npmConfig) : [];
   if (uncovered.length > 0) progress({ phase: 'scripts', message: `install scripts not covered by allow-scripts (npm install -g runs them too, with a notice): ${uncovered.join(', ')}` });
   const reason = tree ? await fallbackReason(tree, pkgDir) : 'the package does not come from a registry';
-  let outcome: { known: ReadonlyMap<string, KnownHash>; shared: Set<string>; reused: Reused; fallback: string | null } | undefined;
+  let outcome: FastOutcome | undefined;
   if (tree && !reason) {
     outcome = await fastPath({ input, tree, pkgDir, packageJson, depOptions, flat, node });
     outcome = { ...outcome, known: new Map([...unpacked.known, ...outcome.known]) };
@@ -127,7 +129,7 @@ async function stageResolving(input: StageInput, resolving: { node: NodeRuntime;
     const own = outcome?.fallback ? await resetPackage(layout, { pkgDir, tarball, signal: runtime.signal }) : unpacked.known;
     progress({ phase: 'dependencies', message: `full install: ${why}` });
     await fullInstall(depOptions, packageJson, progress);
-    outcome = { known: own, shared: new Set(), reused: NOTHING_REUSED, fallback: why };
+    outcome = { known: own, shared: new Set(), sharedImmutable: new Set(), inodes: new Map(), reused: NOTHING_REUSED, fallback: why };
   }
   await fs.rm(tarball, { force: true });
   await journal.commit('install:deps-installed');
@@ -141,10 +143,13 @@ async function stageResolving(input: StageInput, resolving: { node: NodeRuntime;
     earlier: input.earlier,
     known: outcome.known,
     shared: outcome.shared,
+    sharedImmutable: outcome.sharedImmutable,
     progress,
     identity: { name: pkg.name, version: pkg.version, integrity: pkg.integrity ?? integrity, source: pkg.resolved, node: { path: node.path, version: node.version }, signatures: withDependencies(pkg.signatures, pkg.dependencySignatures, outcome.fallback) },
   });
-  return { dir: pkgDir, ...sealed, reused: outcome.reused, fallback: outcome.fallback };
+  // An inode's first state before this staging linked to it wins: the fast path's links came before dedupe's.
+  const inodes = new Map([...sealed.inodes, ...outcome.inodes]);
+  return { dir: pkgDir, ...sealed, inodes, reused: outcome.reused, fallback: outcome.fallback };
 }
 
 export interface SealInput {
@@ -157,11 +162,13 @@ export interface SealInput {
   known?: ReadonlyMap<string, KnownHash>;
   /** Files already hardlinked from an earlier release (not deduped or chmodded again). */
   shared?: ReadonlySet<string>;
+  /** Of those, the ones whose inodes carry the immutable attribute already. */
+  sharedImmutable?: ReadonlySet<string>;
   progress: (event: ProgressEvent) => void;
 }
 
 /** Manifest, dedupe against earlier releases, marker, seal: the end of every way a release is made. */
-export async function sealStaged(input: SealInput): Promise<{ marker: ReleaseMarker; linkedBytes: number; inodes: Map<string, LinkedInode> }> {
+export async function sealStaged(input: SealInput): Promise<{ marker: ReleaseMarker; linkedBytes: number; inodes: Map<string, LinkedInode>; alreadyImmutable: Set<string> }> {
   const { pkgDir, progress } = input;
   progress({ phase: 'manifest', message: 'hashing files' });
   const manifest = await computeManifest(pkgDir, input.known);
@@ -175,9 +182,9 @@ export async function sealStaged(input: SealInput): Promise<{ marker: ReleaseMar
   if (!immutable.supported) progress({ phase: 'seal', message: `the release cannot be made immutable here (${immutable.reason}); sealed by mode bits only` });
   const marker: ReleaseMarker = { layoutVersion: LAYOUT_VERSION, ...input.identity, installedAt: new Date().toISOString(), immutable: immutable.supported, size: manifestSize(manifest), files: manifest };
   await writeFileAtomic(path.join(pkgDir, RELEASE_MARKER), `${JSON.stringify(marker)}\n`);
-  await sealTree(pkgDir, linked);
+  await sealTree(pkgDir, linked, manifest);
   progress({ phase: 'seal', message: `sealed ${manifest.length} entries` });
-  return { marker, linkedBytes, inodes };
+  return { marker, linkedBytes, inodes, alreadyImmutable: new Set([...(input.sharedImmutable ?? []), ...deduped.immutable]) };
 }
 
 async function readPackageJson(pkgDir: string, pkg: ResolvedPackage): Promise<Record<string, unknown>> {
@@ -238,7 +245,19 @@ interface FastPathInput {
   node: NodeRuntime;
 }
 
-async function fastPath(args: FastPathInput): Promise<{ known: ReadonlyMap<string, KnownHash>; shared: Set<string>; reused: Reused; fallback: string | null }> {
+interface FastOutcome {
+  known: ReadonlyMap<string, KnownHash>;
+  /** Files hardlinked to the previous release (not deduped or chmodded again). */
+  shared: Set<string>;
+  /** Of those, the ones whose inodes carry the immutable attribute (the previous release is immutable). */
+  sharedImmutable: Set<string>;
+  /** The previous release's inodes linked to, before the first link. */
+  inodes: Map<string, LinkedInode>;
+  reused: Reused;
+  fallback: string | null;
+}
+
+async function fastPath(args: FastPathInput): Promise<FastOutcome> {
   const { input, tree, pkgDir } = args;
   const { runtime } = input;
   const previous = await previousRelease(input);
@@ -258,14 +277,15 @@ async function fastPath(args: FastPathInput): Promise<{ known: ReadonlyMap<strin
     // a script that failed may have tried to write into one. It runs again on private copies; a
     // script that is simply broken fails there as well, and that error is the one reported.
     if (!previous?.immutable || !isReleaseSwitcherError(error) || error.code !== 'DEPENDENCY_INSTALL_FAILED') throw error;
-    return { known: new Map(), shared: new Set(), reused: NOTHING_REUSED, fallback: `a lifecycle script failed while files were shared with the immutable release ${path.basename(previous.dir)} (${error.message.split('\n')[0]})` };
+    return { known: new Map(), shared: new Set(), sharedImmutable: new Set(), inodes: new Map(), reused: NOTHING_REUSED, fallback: `a lifecycle script failed while files were shared with the immutable release ${path.basename(previous.dir)} (${error.message.split('\n')[0]})` };
   }
   runtime.onProgress({ phase: 'lifecycle', message: ran.length ? `ran ${ran.join(', ')}` : 'no lifecycle scripts' });
   const moved = await sharedWrites(result);
   if (moved.length > 0) {
-    return { known: new Map(), shared: new Set(), reused: NOTHING_REUSED, fallback: `a lifecycle script wrote into ${moved.length} file(s) shared with an earlier release (${moved.slice(0, 3).join(', ')}); that release fails verify-release until reinstalled` };
+    return { known: new Map(), shared: new Set(), sharedImmutable: new Set(), inodes: new Map(), reused: NOTHING_REUSED, fallback: `a lifecycle script wrote into ${moved.length} file(s) shared with an earlier release (${moved.slice(0, 3).join(', ')}); that release fails verify-release until reinstalled` };
   }
-  return { known: result.known, shared: new Set(result.linked?.known.keys() ?? []), reused: result.reused, fallback: null };
+  const shared = new Set(result.linked?.known.keys() ?? []);
+  return { known: result.known, shared, sharedImmutable: previous?.immutable ? shared : new Set(), inodes: result.inodes, reused: result.reused, fallback: null };
 }
 
 /** The newest retained release with a tree record to compare against. */

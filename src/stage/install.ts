@@ -70,16 +70,20 @@ export async function installLocked(session: JournalSession, spec: string): Prom
  * `inodes`/`earlier`: the earlier releases' inodes dedupe linked to; every ctime they moved (the links,
  * +i on the new release) is behind us once it is immutable, so their fingerprints are carried then.
  */
-export async function commitRelease(session: JournalSession, staged: { dir: string; marker: ReleaseMarker; inodes?: ReadonlyMap<string, LinkedInode>; earlier?: readonly string[] }, state: ReleaseState): Promise<void> {
+export async function commitRelease(session: JournalSession, staged: { dir: string; marker: ReleaseMarker; inodes?: ReadonlyMap<string, LinkedInode>; earlier?: readonly string[]; alreadyImmutable?: ReadonlySet<string> }, state: ReleaseState): Promise<void> {
   const { layout, journal } = session;
   const { version } = staged.marker;
   await journal.commit('install:sealed');
   await fs.rename(staged.dir, layout.release(version));
   await fsyncDir(layout.releases);
-  await makeReleaseImmutable(layout, staged.marker); // after the rename: an immutable directory cannot move
+  // After the rename: an immutable directory cannot move. Files linked to an immutable release's
+  // inodes carry the attribute already (setting it again would only move their ctime once more).
+  await makeReleaseImmutable(layout, staged.marker, staged.alreadyImmutable);
+  if (staged.marker.immutable) session.runtime.onProgress({ phase: 'seal', message: `releases/${version} made immutable` });
   // Last: after every step that moves a ctime (links, chmod, +i), or every fingerprint is stale at once.
   if (staged.inodes && staged.earlier) await refreshAfterLinks(layout, staged.earlier, staged.inodes);
   await recordFingerprints(layout, version, layout.release(version));
+  session.runtime.onProgress({ phase: 'seal', message: `fingerprints recorded${staged.inodes?.size ? `, and carried for ${staged.inodes.size} inodes of earlier releases linked to` : ''}` });
   crashPoint('install:renamed');
   const signatures = staged.marker.signatures;
   journal.state.releases[version] = { version, state, pinned: false, installedAt: staged.marker.installedAt, integrity: staged.marker.integrity, source: staged.marker.source, ...(signatures ? { signatures: signatures.status, provenance: signatures.provenance } : {}) };

@@ -17,7 +17,15 @@ export interface UnpackedEntry {
   mode: number;
   sha256?: string;
   target?: string;
+  /**
+   * Not written: an earlier release holds a file of this sha256 and mode at this path (the caller's
+   * `linkable` said so), to be hardlinked once the tarball is done (see stage/reuse.ts linkExtracted).
+   */
+  linkFrom?: string;
 }
+
+/** Which earlier release file holds exactly this content and mode (undefined: write it). */
+export type Linkable = (entry: UnpackedEntry & { sha256: string }) => string | undefined;
 
 const PARALLEL = 24; // writes in flight
 const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
@@ -56,7 +64,8 @@ export class Writer {
   #error: unknown;
   readonly #umask = process.umask();
 
-  constructor(readonly root: string) {
+  /** `linkable`: asked for each complete file held in memory; a file it names a source for is not written. */
+  constructor(readonly root: string, readonly linkable?: Linkable) {
     this.#dirs.set('', Promise.resolve());
   }
 
@@ -84,8 +93,17 @@ export class Writer {
   writeFile(body: FileBody): void {
     body.finish();
     const size = body.entry.size;
-    this.#queuedBytes += size;
+    // A file already written under this name (a repeated entry) is replaced by a write, never a link.
     const earlier = body.handle ? undefined : this.#files.get(body.entry.path);
+    if (this.linkable && !body.handle && earlier === undefined && size > 0) {
+      const source = this.linkable(body.entry as UnpackedEntry & { sha256: string });
+      if (source !== undefined) {
+        body.entry.linkFrom = source;
+        body.chunks = [];
+        return;
+      }
+    }
+    this.#queuedBytes += size;
     const job = this.#parent(body.entry.path).then(async () => {
       const handle = body.handle ?? (await this.#open(body, earlier));
       try {

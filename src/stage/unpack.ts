@@ -12,7 +12,7 @@ import { createGunzip } from 'node:zlib';
 import { ReleaseSwitcherError, asBadTarball, asDiskFull, isCorruptTarball, isReleaseSwitcherError } from '../model/errors.js';
 import { type RawEntry, TarReader, TarRefusal, type TarEvent, preview } from './tar-reader.js';
 import { TreeModel, entrySegments } from './unpack-tree.js';
-import { FileBody, type UnpackedEntry, Writer } from './unpack-writer.js';
+import { FileBody, type Linkable, type UnpackedEntry, Writer } from './unpack-writer.js';
 
 export interface UnpackOptions {
   /** A gzipped tarball: its path, or a stream of its bytes. */
@@ -29,9 +29,11 @@ export interface UnpackOptions {
    * equal to `npm install`'s.
    */
   symlinks?: 'write' | 'skip';
+  /** Files an earlier release holds byte for byte: not written, marked `linkFrom` (see Writer). */
+  linkable?: Linkable;
 }
 
-export type { UnpackedEntry } from './unpack-writer.js';
+export type { Linkable, UnpackedEntry } from './unpack-writer.js';
 
 export interface UnpackResult {
   entries: UnpackedEntry[];
@@ -46,7 +48,7 @@ export async function unpackTarball(options: UnpackOptions): Promise<UnpackResul
   const { dest, signal } = options;
   signal?.throwIfAborted();
   const existed = await prepareDest(dest);
-  const writer = new Writer(await fs.realpath(dest));
+  const writer = new Writer(await fs.realpath(dest), options.linkable);
   const entries: UnpackedEntry[] = [];
   const input = openInput(options.source);
   const onAbort = () => (input as Readable).destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));

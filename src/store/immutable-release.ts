@@ -11,9 +11,10 @@ import type { Layout } from './layout.js';
 import type { ReleaseMarker } from './manifest.js';
 import { listReleaseDirs, readMarker } from './release.js';
 
-export async function makeReleaseImmutable(layout: Layout, marker: ReleaseMarker): Promise<void> {
+/** `already`: paths of the release that carry the attribute already (inodes shared with an immutable release). */
+export async function makeReleaseImmutable(layout: Layout, marker: ReleaseMarker, already?: ReadonlySet<string>): Promise<void> {
   if (!marker.immutable) return;
-  const failed = await setImmutable(layout.release(marker.version));
+  const failed = await setImmutable(layout.release(marker.version), already);
   if (failed) {
     throw new ReleaseSwitcherError('INTERNAL', `Release ${marker.version} could not be made immutable: ${failed}.`, {
       hint: 'The filesystem accepted the attribute when the release was sealed; check it (lsattr) and run release-switcher doctor.',

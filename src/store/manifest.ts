@@ -3,11 +3,12 @@
  * staging in the release's marker file and re-verified before every activation.
  */
 import { createHash } from 'node:crypto';
+import { readlinkSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { RELEASE_MARKER } from './layout.js';
-import { mapLimit, walkTree } from '../platform/tree.js';
+import { YIELD_EVERY, mapLimit, walkTree, yieldToLoop } from '../platform/tree.js';
 
 export type ManifestEntry =
   | { path: string; type: 'file'; sha256: string; size: number; mode: number }
@@ -88,28 +89,43 @@ export async function hashAhead(root: string, skip: (rel: string) => boolean): P
 /** Hash every file of a tree. Refuses anything but files, directories and symlinks inside the tree. */
 export async function computeManifest(root: string, known: ReadonlyMap<string, KnownHash> = new Map()): Promise<ManifestEntry[]> {
   const entries = await walkTree(root, { skip: (rel) => rel === RELEASE_MARKER });
-  return mapLimit(entries, HASH_PARALLELISM, async ({ rel, abs, dirent }): Promise<ManifestEntry> => {
-    if (dirent.isDirectory()) return { path: rel, type: 'dir' };
+  const out: ManifestEntry[] = new Array(entries.length);
+  const toHash: { index: number; abs: string }[] = [];
+  // Synchronous stat and readlink (yielding now and then): most files were hashed as they were
+  // written or linked, and tens of thousands of stats cost far less this way than as promises.
+  for (let index = 0; index < entries.length; index++) {
+    if (index % (4 * YIELD_EVERY) === 0) await yieldToLoop();
+    const { rel, abs, dirent } = entries[index]!;
+    if (dirent.isDirectory()) {
+      out[index] = { path: rel, type: 'dir' };
+      continue;
+    }
     if (dirent.isSymbolicLink()) {
-      const target = await fs.readlink(abs);
+      const target = readlinkSync(abs);
       const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(rel), target));
       if (path.posix.isAbsolute(target) || resolved === '..' || resolved.startsWith('../')) {
         throw new ReleaseSwitcherError('RELEASE_UNSAFE', `${rel} is a symlink to ${target}, outside the release.`, {
           hint: 'A release must be self-contained: a dependency or lifecycle script linked outside it.',
         });
       }
-      return { path: rel, type: 'link', target };
+      out[index] = { path: rel, type: 'link', target };
+      continue;
     }
     if (!dirent.isFile()) {
       throw new ReleaseSwitcherError('BAD_TARBALL', `${rel} is neither a file, a directory nor a symlink.`, {
         hint: 'A release may not contain devices, sockets or fifos.',
       });
     }
-    const stat = await fs.stat(abs, { bigint: true });
+    const stat = statSync(abs, { bigint: true });
     const earlier = known.get(rel);
     const unchanged = earlier && earlier.ino === stat.ino && earlier.size === stat.size && earlier.ctimeNs === stat.ctimeNs;
-    return { path: rel, type: 'file', sha256: unchanged ? earlier.sha256 : await hashFile(abs), size: Number(stat.size), mode: sealedMode(Number(stat.mode)) };
+    out[index] = { path: rel, type: 'file', sha256: unchanged ? earlier.sha256 : '', size: Number(stat.size), mode: sealedMode(Number(stat.mode)) };
+    if (!unchanged) toHash.push({ index, abs });
+  }
+  await mapLimit(toHash, HASH_PARALLELISM, async ({ index, abs }) => {
+    (out[index] as Extract<ManifestEntry, { type: 'file' }>).sha256 = await hashFile(abs);
   });
+  return out;
 }
 
 export function manifestSize(files: readonly ManifestEntry[]): number {

@@ -12,7 +12,7 @@ import { type LinkedInode, inodeOf, fingerprintOf } from './fingerprints.js';
 import type { ManifestEntry } from './manifest.js';
 import { assertLinksContained } from './containment.js';
 import { mapLimit, walkTree } from '../platform/tree.js';
-import { setImmutablePaths } from '../platform/immutable.js';
+import { withImmutableCleared } from '../platform/immutable.js';
 
 export interface EarlierRelease {
   dir: string;
@@ -24,6 +24,8 @@ export interface EarlierRelease {
 export interface DedupeResult {
   /** Relative paths now shared with an earlier release. */
   linked: Set<string>;
+  /** Of those, the ones shared with an immutable release: they carry the attribute already. */
+  immutable: Set<string>;
   linkedBytes: number;
   /** Bytes saved by linking duplicate files within the new release to each other. */
   internalBytes: number;
@@ -62,22 +64,24 @@ export async function dedupeAgainst(stagedDir: string, files: readonly ManifestE
   // Under the root's lock; about 0.3 s per 10 000 files each way (measured), against re-storing them.
   const immutableDirs = earlier.filter((release) => release.immutable).map((release) => release.dir + path.sep);
   const unlock = sources.filter((source) => immutableDirs.some((dir) => source.startsWith(dir)));
-  await setImmutablePaths(unlock, false);
-  try {
-    await mapLimit(candidates, LINK_PARALLELISM, async (entry) => {
+  const unlocked = new Set(unlock);
+  const immutable = new Set<string>();
+  await withImmutableCleared(unlock, () =>
+    mapLimit(candidates, LINK_PARALLELISM, async (entry) => {
       const target = path.join(stagedDir, entry.path);
-      if (await replaceWithLink(sourceOf(entry)!, target)) {
+      const source = sourceOf(entry)!;
+      if (await replaceWithLink(source, target, before.get(source))) {
         linked.add(entry.path);
         linkedBytes += entry.size;
+        if (unlocked.has(source)) immutable.add(entry.path);
       }
-    });
-  } finally {
-    await setImmutablePaths(unlock, true);
-  }
-  const internalBytes = await dedupeWithin(stagedDir, files.filter((entry) => !linked.has(entry.path) && !shared.has(entry.path)));
-  await assertNamesUnchanged(stagedDir, files);
+    }),
+  );
+  const within = await dedupeWithin(stagedDir, files.filter((entry) => !linked.has(entry.path) && !shared.has(entry.path)));
+  await assertNamesUnchanged(stagedDir, files, [...candidates.map((entry) => entry.path), ...within.targets]);
+  const internalBytes = within.saved;
   const inodes = new Map<string, LinkedInode>([...before].map(([source, stat]) => [inodeOf(fingerprintOf(stat)), { source, before: stat }]));
-  return { linked, linkedBytes, internalBytes, inodes };
+  return { linked, immutable, linkedBytes, internalBytes, inodes };
 }
 
 /**
@@ -85,21 +89,21 @@ export async function dedupeAgainst(stagedDir: string, files: readonly ManifestE
  * later copies to the first. Both are still private to the staging folder, so sealing the first
  * seals them all, and no earlier release is involved.
  */
-async function dedupeWithin(stagedDir: string, files: readonly ManifestEntry[]): Promise<number> {
+async function dedupeWithin(stagedDir: string, files: readonly ManifestEntry[]): Promise<{ saved: number; targets: string[] }> {
   const first = new Map<string, string>();
-  const duplicates: { source: string; target: string; size: number }[] = [];
+  const duplicates: { source: string; target: string; rel: string; size: number }[] = [];
   for (const entry of files) {
     if (entry.type !== 'file' || entry.size === 0) continue;
     const abs = path.join(stagedDir, entry.path);
     const seen = first.get(keyOf(entry));
     if (seen === undefined) first.set(keyOf(entry), abs);
-    else duplicates.push({ source: seen, target: abs, size: entry.size });
+    else duplicates.push({ source: seen, target: abs, rel: entry.path, size: entry.size });
   }
   let saved = 0;
   await mapLimit(duplicates, LINK_PARALLELISM, async ({ source, target, size }) => {
     if (await replaceWithLink(source, target)) saved += size;
   });
-  return saved;
+  return { saved, targets: duplicates.map((duplicate) => duplicate.rel) };
 }
 
 /**
@@ -107,10 +111,11 @@ async function dedupeWithin(stagedDir: string, files: readonly ManifestEntry[]):
  * impossible or needless. Two names already on one inode (an install script that did
  * `link(a, tmp); rename(tmp, b)`, as esbuild's and workerd's do) are skipped: rename(2) between two
  * links of one inode does nothing and would leave the temp name behind. The temp name is removed on
- * every path, so the tree holds exactly the names it held before.
+ * every failure path, so the tree holds exactly the names it held before. `sourceStat`: the source's
+ * inode when already known (dedupe stats every source once), to spare a stat per file.
  */
-async function replaceWithLink(source: string, target: string): Promise<boolean> {
-  const [from, to] = await Promise.all([fs.stat(source).catch(() => undefined), fs.lstat(target).catch(() => undefined)]);
+async function replaceWithLink(source: string, target: string, sourceStat?: { ino: bigint; dev: bigint }): Promise<boolean> {
+  const [from, to] = await Promise.all([sourceStat ?? fs.stat(source, { bigint: true }).catch(() => undefined), fs.lstat(target, { bigint: true }).catch(() => undefined)]);
   if (!from || !to || (from.ino === to.ino && from.dev === to.dev)) return false;
   const tmp = tempName(target);
   try {
@@ -123,29 +128,61 @@ async function replaceWithLink(source: string, target: string): Promise<boolean>
   }
   try {
     await fs.rename(tmp, target);
-  } finally {
+  } catch (error) {
     await fs.rm(tmp, { force: true });
+    throw error;
   }
+  // (A rename between two names of one inode would do nothing and leave the temp name: the inodes
+  // differed just before, and assertNamesUnchanged would catch a leftover name.)
   return true;
 }
 
 /**
  * Whatever dedupe did, the names on disk must be exactly the names the manifest lists (the manifest
  * is recorded from before dedupe, which only swaps a file for a link to identical content and mode).
+ * Dedupe only ever renames over `touched` names and makes temp names beside them: their folders are
+ * the ones read again.
  */
-async function assertNamesUnchanged(stagedDir: string, files: readonly ManifestEntry[]): Promise<void> {
-  const expected = new Set(files.map((entry) => entry.path));
-  const actual = (await walkTree(stagedDir, { skip: (rel) => rel === RELEASE_MARKER })).map((entry) => entry.rel);
-  const extra = actual.filter((rel) => !expected.has(rel));
-  if (extra.length > 0 || actual.length !== expected.size) {
-    throw new ReleaseSwitcherError('INTERNAL', `Dedupe changed the names in ${stagedDir}: ${extra.slice(0, 5).join(', ') || 'names missing'}.`, {
+async function assertNamesUnchanged(stagedDir: string, files: readonly ManifestEntry[], touched: readonly string[]): Promise<void> {
+  const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
+  const dirs = new Set(touched.map(parentOf));
+  if (dirs.size === 0) return;
+  const expected = new Map<string, Set<string>>([...dirs].map((dir) => [dir, new Set<string>()]));
+  for (const entry of files) expected.get(parentOf(entry.path))?.add(entry.path.slice(entry.path.lastIndexOf('/') + 1));
+  const wrong: string[] = [];
+  await mapLimit([...dirs], LINK_PARALLELISM, async (dir) => {
+    const names = new Set(await fs.readdir(path.join(stagedDir, dir)));
+    const want = expected.get(dir)!;
+    const full = (name: string) => (dir ? `${dir}/${name}` : name);
+    for (const name of names) if (!want.has(name) && full(name) !== RELEASE_MARKER) wrong.push(full(name));
+    for (const name of want) if (!names.has(name)) wrong.push(`${full(name)} (missing)`);
+  });
+  if (wrong.length > 0) {
+    throw new ReleaseSwitcherError('INTERNAL', `Dedupe changed the names in ${stagedDir}: ${wrong.sort().slice(0, 5).join(', ')}.`, {
       hint: 'Please report this; nothing was installed.',
     });
   }
 }
 
-/** Remove every write bit below and including `dir`, deepest first; shared (linked) files are left alone. */
-export async function sealTree(dir: string, shared: ReadonlySet<string> = new Set()): Promise<void> {
+/**
+ * Remove every write bit below and including `dir`, deepest first; shared (linked) files are left
+ * alone. `files`: the tree's manifest, when the names are known to be exactly those (sealing the
+ * staged release right after its manifest and dedupe): each file gets the manifest's sealed mode, and
+ * the tree is not walked again. Its marker file, beside the manifest's names, is sealed too.
+ */
+export async function sealTree(dir: string, shared: ReadonlySet<string> = new Set(), files?: readonly ManifestEntry[]): Promise<void> {
+  if (files) {
+    await assertLinksContained(dir, files.filter((entry) => entry.type === 'link').map((entry) => entry.path));
+    const own = files.filter((entry): entry is Extract<ManifestEntry, { type: 'file' }> => entry.type === 'file' && !shared.has(entry.path));
+    await mapLimit(own, LINK_PARALLELISM, async (entry) => fs.chmod(path.join(dir, entry.path), entry.mode));
+    const marker = path.join(dir, RELEASE_MARKER);
+    const markerStat = await fs.lstat(marker).catch(() => undefined);
+    if (markerStat?.isFile()) await fs.chmod(marker, markerStat.mode & 0o555);
+    const dirs = files.filter((entry) => entry.type === 'dir').reverse();
+    for (const entry of dirs) await fs.chmod(path.join(dir, entry.path), 0o555);
+    await fs.chmod(dir, 0o555);
+    return;
+  }
   const entries = await walkTree(dir);
   await assertLinksContained(dir, entries.filter((entry) => entry.dirent.isSymbolicLink()).map((entry) => entry.rel));
   await mapLimit(

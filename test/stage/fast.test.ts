@@ -3,13 +3,15 @@
 // release, dependency scripts get npm's environment and not the caller's, and a script that writes
 // through a shared inode is caught (the release falls back to a full install).
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
 import { npm, publish } from '../support/registry.ts';
 import { verifyRelease } from '../../src/store/release.ts';
 import { layoutOf } from '../../src/store/layout.ts';
+import { fingerprintOf, readFingerprints } from '../../src/store/fingerprints.ts';
+import { mutableEntries } from '../../src/platform/immutable.ts';
 import { registryIdentity } from '../../src/stage/allow-scripts.ts';
 
 // Its own package name: the shared registry's rs-fixture-gateway keeps exactly the versions and tags other tests expect.
@@ -97,7 +99,26 @@ describe('staging fast path', () => {
     const nested = (outer: string) => ({ dependencies: { 'rs-fixture-fastouter': outer, 'rs-fixture-fastinner': '2.0.0' } });
     await publish(gateway('5.0.0-fast.4', nested('1.0.0')), { registry, tag: TAG });
     await publish(gateway('5.0.0-fast.5', nested('1.1.0')), { registry, tag: TAG });
-  }, 180_000);
+    // A changed dependency whose same.js (and its executable bin, cli.js) are byte-identical in every
+    // version; 1.2.0 also rewrites its own same.js in place from a postinstall.
+    for (const [version, scripts] of [['1.0.0', undefined], ['1.1.0', undefined], ['1.2.0', { postinstall: 'node build.cjs' }]] as const) {
+      const dir = writePackage(tempDir('rs-fast-src-'), {
+        'package.json': JSON.stringify({ name: 'rs-fixture-fastsame', version, bin: { 'rs-fastsame': 'cli.js' }, ...(scripts ? { scripts } : {}) }),
+        'index.js': `module.exports = ${JSON.stringify(version)};\n`,
+        'same.js': 'module.exports = "the same in every version";\n',
+        'cli.js': '#!/usr/bin/env node\nconsole.log("fastsame");\n',
+        'build.cjs': `require('node:fs').appendFileSync('same.js', '// built\\n');\n`,
+      });
+      chmodSync(join(dir, 'cli.js'), 0o755);
+      await publish(dir, { registry });
+    }
+    const same = (version: string, extra: Record<string, unknown> = {}, files: Record<string, string> = {}) => gateway(version, { dependencies: { 'rs-fixture-dep': '1.1.0', 'rs-fixture-fastsame': extra.fastsame ?? '1.0.0' }, ...(extra.scripts ? { scripts: extra.scripts } : {}) }, files);
+    await publish(same('5.0.0-fast.7'), { registry, tag: TAG });
+    await publish(same('5.0.0-fast.8', { fastsame: '1.1.0' }), { registry, tag: TAG });
+    const writesSame = `require('node:fs').appendFileSync('node_modules/rs-fixture-fastsame/same.js', '// pwned\\n');\n`;
+    await publish(same('5.0.0-fast.9', { fastsame: '1.1.0', scripts: { postinstall: 'node hostile.cjs' } }, { 'hostile.cjs': writesSame }), { registry, tag: TAG });
+    await publish(same('5.0.0-fast.10', { fastsame: '1.2.0' }), { registry, tag: TAG });
+  }, 240_000);
 
   it('stages a first install equal to npm install -g, and an update that links unchanged packages equal to it too', async () => {
     const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
@@ -236,6 +257,81 @@ describe('staging fast path', () => {
       expect(r.json.result.fallback).toMatch(/wrote into 1 file\(s\) shared with an earlier release/);
       // The earlier release's damage is not silent: verify-release says so.
       await expect(verifyRelease(layoutOf(root), '5.0.0-fast.1')).rejects.toThrow(/index\.cjs/);
+    }
+  }, 240_000);
+
+  /** Entries of a release whose recorded fingerprint no longer matches the inode (each costs a re-hash at activation). */
+  async function staleFingerprints(root: string, version: string): Promise<string[]> {
+    const record = await readFingerprints(layoutOf(root), version);
+    expect(record, `fingerprints of ${version}`).toBeDefined();
+    return Object.entries(record!.entries).filter(([rel, fingerprint]) => fingerprintOf(lstatSync(join(root, 'releases', version, rel), { bigint: true })) !== fingerprint).map(([rel]) => rel);
+  }
+
+  it("links a changed package's files identical to the previous release's as they are extracted; the earlier release's fingerprints still hold", async () => {
+    const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
+    expect((await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.7'])).exitCode).toBe(0);
+    expect(await staleFingerprints(root, '5.0.0-fast.7')).toEqual([]);
+    const r = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.8']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.json.result.fallback).toBeNull();
+    // rs-fixture-dep is unchanged (reused); rs-fixture-fastsame changed 1.0.0 → 1.1.0 (extracted).
+    expect(r.json.result.reused.packages).toBe(1);
+    expect(r.stderr).toMatch(/new packages extracted from the npm cache \(\d+ files; [1-9]\d* of them, \d+ bytes, identical to the previous release and linked to it\)/);
+    const rel7 = join(root, 'releases/5.0.0-fast.7');
+    const rel8 = join(root, 'releases/5.0.0-fast.8');
+    const pkg = 'node_modules/rs-fixture-fastsame';
+    expect(statSync(join(rel8, `${pkg}/same.js`)).ino).toBe(statSync(join(rel7, `${pkg}/same.js`)).ino);
+    expect(readFileSync(join(rel8, `${pkg}/index.js`), 'utf8')).toContain('1.1.0');
+    // The bin target was made executable by bin-links on a private copy, never through the shared inode.
+    expect(statSync(join(rel8, `${pkg}/cli.js`)).mode & 0o777).toBe(0o555);
+    const ours = treeOf(rel8);
+    const theirs = treeOf(await npmGlobal('rs-fixture-fastpath@5.0.0-fast.8'));
+    expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
+    expect(ours).toEqual(theirs);
+    // Every inode of the earlier release linked to (reused and extracted alike) had its fingerprint carried.
+    expect(await staleFingerprints(root, '5.0.0-fast.7')).toEqual([]);
+    // Where releases are immutable, the new one is whole, though its files linked to the earlier
+    // release's inodes were not given the attribute a second time.
+    if (JSON.parse(readFileSync(join(rel8, '.release-switcher.json'), 'utf8')).immutable === true) {
+      expect(await mutableEntries(rel8)).toEqual([]);
+      expect(await mutableEntries(rel7)).toEqual([]);
+    }
+    await expect(verifyRelease(layoutOf(root), '5.0.0-fast.7')).resolves.toMatchObject({ version: '5.0.0-fast.7' });
+    await expect(verifyRelease(layoutOf(root), '5.0.0-fast.8')).resolves.toMatchObject({ version: '5.0.0-fast.8' });
+  }, 240_000);
+
+  it('gives a changed package that runs an install script private copies: its postinstall rewriting its own file does not touch the earlier release', async () => {
+    const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
+    expect((await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.7'])).exitCode).toBe(0);
+    const r = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.10']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.json.result.fallback).toBeNull();
+    const same = 'node_modules/rs-fixture-fastsame/same.js';
+    expect(readFileSync(join(root, 'releases/5.0.0-fast.10', same), 'utf8')).toContain('// built');
+    expect(readFileSync(join(root, 'releases/5.0.0-fast.7', same), 'utf8')).not.toContain('// built');
+    expect(treeOf(join(root, 'releases/5.0.0-fast.10'))).toEqual(treeOf(await npmGlobal('rs-fixture-fastpath@5.0.0-fast.10')));
+    await expect(verifyRelease(layoutOf(root), '5.0.0-fast.7')).resolves.toMatchObject({ version: '5.0.0-fast.7' });
+  }, 240_000);
+
+  it("catches a postinstall that writes into a changed package's file linked to the previous release as it was extracted", async () => {
+    const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
+    expect((await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.7'])).exitCode).toBe(0);
+    const r = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.9']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.json.result.reused).toEqual({ packages: 0, files: 0, bytes: 0 });
+    const same = 'node_modules/rs-fixture-fastsame/same.js';
+    const rel7 = join(root, 'releases/5.0.0-fast.7');
+    const rel9 = join(root, 'releases/5.0.0-fast.9');
+    expect(statSync(join(rel9, same)).ino).not.toBe(statSync(join(rel7, same)).ino);
+    expect(readFileSync(join(rel9, same), 'utf8')).toContain('// pwned');
+    const immutable = JSON.parse(readFileSync(join(rel7, '.release-switcher.json'), 'utf8')).immutable === true;
+    if (immutable) {
+      expect(r.json.result.fallback).toMatch(/a lifecycle script failed while files were shared with the immutable release 5\.0\.0-fast\.7/);
+      expect(readFileSync(join(rel7, same), 'utf8')).not.toContain('// pwned');
+      await expect(verifyRelease(layoutOf(root), '5.0.0-fast.7')).resolves.toMatchObject({ version: '5.0.0-fast.7' });
+    } else {
+      expect(r.json.result.fallback).toMatch(/wrote into 1 file\(s\) shared with an earlier release/);
+      await expect(verifyRelease(layoutOf(root), '5.0.0-fast.7')).rejects.toThrow(/same\.js/);
     }
   }, 240_000);
 });

@@ -12,6 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { unpackTarball } from '../../src/stage/unpack.ts';
 import { FILE_WRITTEN_TWICE, HOSTILE, encodeRaw, paxBody } from '../support/bad-tarballs.ts';
 
+const PKG_JSON_BLOCK = { flag: '0', path: 'package/package.json', body: '{"name":"x","version":"1.0.0"}' } as const;
+
 let work: string;
 let dest: string;
 let outside: string;
@@ -116,6 +118,40 @@ describe('unpackTarball refuses hostile tarballs whole', () => {
     writeFileSync(file, gzipSync(Buffer.concat([raw.subarray(0, 1024), Buffer.alloc(512), tail])));
     await expect(unpackTarball({ source: file, dest, strip: 1 })).rejects.toMatchObject({ code: 'BAD_TARBALL', message: /lone zero block/ });
     expect(existsSync(dest)).toBe(false);
+  });
+});
+
+describe('unpackTarball with files an earlier release holds (linkable)', () => {
+  const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
+  it('does not write a file the callback names a source for: the entry says where to link it from, with the tarball\'s hash', async () => {
+    const file = join(work, 'same.tgz');
+    writeFileSync(file, encodeRaw([PKG_JSON_BLOCK, { flag: '0', path: 'package/same.js', body: 'same' }, { flag: '0', path: 'package/new.js', body: 'new' }, { flag: '0', path: 'package/empty.js', body: '' }]));
+    const asked: string[] = [];
+    const result = await unpackTarball({ source: file, dest, strip: 1, linkable: (entry) => {
+      asked.push(entry.path);
+      return entry.sha256 === sha('same') || entry.size === 0 ? '/earlier/same.js' : undefined;
+    } });
+    expect(existsSync(join(dest, 'same.js'))).toBe(false);
+    expect(readFileSync(join(dest, 'new.js'), 'utf8')).toBe('new');
+    // An empty file is always written (a link saves nothing), without asking.
+    expect(readFileSync(join(dest, 'empty.js'), 'utf8')).toBe('');
+    expect(asked.sort()).toEqual(['new.js', 'package.json', 'same.js']);
+    expect(result.entries.find((e) => e.path === 'same.js')).toEqual(expect.objectContaining({ type: 'file', size: 4, mode: 0o644, sha256: sha('same'), linkFrom: '/earlier/same.js' }));
+    expect(result.entries.find((e) => e.path === 'new.js')?.linkFrom).toBeUndefined();
+  });
+
+  it('a repeated name: a later entry replaces a deferred one (written), and a written one is never replaced by a link', async () => {
+    const file = join(work, 'twice.tgz');
+    writeFileSync(file, encodeRaw([PKG_JSON_BLOCK, { flag: '0', path: 'package/a.js', body: 'same' }, { flag: '0', path: 'package/a.js', body: 'two' }, { flag: '0', path: 'package/b.js', body: 'one' }, { flag: '0', path: 'package/b.js', body: 'same' }]));
+    const result = await unpackTarball({ source: file, dest, strip: 1, linkable: (entry) => (entry.sha256 === sha('same') ? '/earlier/same.js' : undefined) });
+    expect(readFileSync(join(dest, 'a.js'), 'utf8')).toBe('two');
+    expect(result.entries.filter((e) => e.path === 'a.js')).toEqual([expect.objectContaining({ sha256: sha('two') })]);
+    expect(result.entries.find((e) => e.path === 'a.js')?.linkFrom).toBeUndefined();
+    // b.js was written first: its later entry is written over it, not deferred to a link.
+    expect(readFileSync(join(dest, 'b.js'), 'utf8')).toBe('same');
+    expect(result.entries.filter((e) => e.path === 'b.js')).toEqual([expect.objectContaining({ sha256: sha('same') })]);
+    expect(result.entries.find((e) => e.path === 'b.js')?.linkFrom).toBeUndefined();
   });
 });
 
