@@ -13,7 +13,7 @@ import { readState } from '../store/journal.js';
 import { LAYOUT_VERSION, type Layout } from '../store/layout.js';
 import { LOCK_STALE_MS, isAlive, readLockOwner } from '../store/lock.js';
 import { readLinkVersion, removeLink } from '../store/links.js';
-import { listReleaseDirs, readMarker, verifyRelease, verifyReleaseFast } from '../store/release.js';
+import { checkReleaseFast, listReleaseDirs, readMarker, verifyRelease } from '../store/release.js';
 import { notImmutable } from '../store/immutable-release.js';
 import { orphanedFingerprints, removeOrphanedFingerprints } from '../store/fingerprints.js';
 
@@ -79,7 +79,7 @@ const manifests: Check = async ({ layout, deep }) => {
   const { complete, incomplete } = await listReleaseDirs(layout);
   const problems: string[] = incomplete.map((name) => `releases/${name}: no valid release marker (not a release)`);
   for (const version of complete) {
-    const diff = await (deep ? verifyRelease : verifyReleaseFast)(layout, version).then(
+    const diff = await (deep ? verifyRelease : checkReleaseFast)(layout, version).then(
       () => [],
       (error: unknown) => (isReleaseSwitcherError(error) && Array.isArray(error.details?.problems) ? (error.details.problems as string[]) : [String(error)]),
     );
