@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errnoOf } from '../model/errors.js';
 import { mapLimit } from '../platform/tree.js';
-import { type CompactRecord, fingerprintOf, inodeOf } from './fingerprints.js';
+import { type CompactRecord, fingerprintOf } from './fingerprints.js';
 import { RELEASE_MARKER } from './layout.js';
 import { type ManifestEntry, checkEntry } from './manifest.js';
 
@@ -23,9 +23,11 @@ export interface FastDiff {
 }
 
 /**
- * Inodes (`dev:ino` → fingerprint) found intact earlier in the same activation, through another
- * release's names. The releases of one root share most of their inodes (dedupe links), and an
- * activation checks two of them: the target, then the way back.
+ * Fingerprints (each names its inode, `dev:ino:…`, and that inode's state) found intact earlier in
+ * the same activation, through another release's names, as keys (the value is the same string).
+ * The releases of one root share most of their inodes (dedupe links), and an activation checks two
+ * of them: the target, then the way back. Keyed by the whole fingerprint, which the records hold
+ * already: no string is cut per entry.
  */
 export type ProvenInodes = Map<string, string>;
 
@@ -56,7 +58,7 @@ export async function diffByFingerprints(root: string, record: CompactRecord, ma
     const fingerprint = fingerprintOf(stat);
     if (recorded[index] !== fingerprint) return void recheck.push({ index, abs, stat });
     if (types.charCodeAt(index) === 0x64 /* d */) unchangedDirs.add(rel);
-    else proven?.set(inodeOf(fingerprint), fingerprint);
+    else proven?.set(recorded[index]!, recorded[index]!);
   };
   // Directories first, so that their verdict is known when their entries come.
   for (let i = 0; i < paths.length; i++) if (types.charCodeAt(i) === 0x64) check(i);
@@ -67,7 +69,7 @@ export async function diffByFingerprints(root: string, record: CompactRecord, ma
       const rel = paths[i]!;
       const slash = rel.lastIndexOf('/');
       // Not at the top: the release root's own fingerprint is not recorded (its rename into releases/ moved it).
-      if (fingerprint !== '' && slash > 0 && proven.get(inodeOf(fingerprint)) === fingerprint && unchangedDirs.has(rel.slice(0, slash))) continue;
+      if (fingerprint !== '' && slash > 0 && proven.has(fingerprint) && unchangedDirs.has(rel.slice(0, slash))) continue;
     }
     check(i);
   }
