@@ -6,6 +6,7 @@
 //
 // BENCH_REPS (default 7) sets the repetitions; BENCH_STABLE_FOR (default 0) the stability window in seconds, a
 // deliberate wait that only the total wall time includes.
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { describeWhere } from '../../test/support/skip.ts';
 import { dirname, join } from 'node:path';
@@ -74,7 +75,11 @@ describeWhere(can, 'bench: rollback vs systemctl restart', () => {
   afterAll(async () => {
     await manager?.stop();
     // The harness's temp dir is removed on process 'exit', which a vitest fork worker does not always reach.
-    if (gw) rmSync(dirname(gw.root), { recursive: true, force: true });
+    // Installed releases carry the immutable attribute where root may set it: clear it first (as tempDir does).
+    if (gw) {
+      spawnSync('chattr', ['-R', '-f', '-i', dirname(gw.root)]);
+      rmSync(dirname(gw.root), { recursive: true, force: true });
+    }
   });
 
   async function ours(): Promise<OursRun> {
