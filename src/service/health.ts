@@ -3,6 +3,8 @@
  * within the deadline, and then keep doing so for the stability window while the supervisor shows
  * the same main process and no restart. Only a verified new process is success (seed 001).
  */
+import http from 'node:http';
+import https from 'node:https';
 import type { ServiceState, Supervisor } from './supervisors/types.js';
 
 export type VerifyFailure = 'crashed' | 'exit_78' | 'unhealthy' | 'version_mismatch' | 'timeout';
@@ -44,19 +46,47 @@ export function readField(value: unknown, dotPath: string): unknown {
 
 type Probe = { ok: true } | { ok: false; reason: VerifyFailure; detail: string };
 
+/**
+ * GET a health URL with Node's http client, one connection per probe (no pool): undici's fetch keeps
+ * the process alive for about half a second after its last request (its pool's timers), which every
+ * activation paid at its end, after verification.
+ */
+function getJson(url: string, timeoutMs: number): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const get = target.protocol === 'https:' ? https.get : target.protocol === 'http:' ? http.get : undefined;
+    if (!get) return reject(new Error(`unsupported protocol ${target.protocol}`));
+    const request = get(target, { agent: false, headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('error', reject);
+      response.on('end', () => {
+        let body: unknown;
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          body = undefined;
+        }
+        resolve({ status: response.statusCode ?? 0, body });
+      });
+    });
+    request.on('error', reject);
+  });
+}
+
 async function probeHealth(options: VerifyOptions, evidence: VerifyEvidence): Promise<Probe> {
   if (!options.healthUrl) return { ok: true };
   evidence.probes++;
-  let response: Response;
+  let response: { status: number; body: unknown };
   try {
-    response = await fetch(options.healthUrl, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS), headers: { accept: 'application/json' } });
+    response = await getJson(options.healthUrl, PROBE_TIMEOUT_MS);
   } catch (error) {
-    evidence.lastError = (error as Error).cause ? String((error as { cause: { code?: string } }).cause.code ?? (error as Error).message) : (error as Error).message;
+    const e = error as NodeJS.ErrnoException;
+    evidence.lastError = e.code === 'ABORT_ERR' || e.name === 'AbortError' ? `no answer within ${PROBE_TIMEOUT_MS} ms` : (e.code ?? e.message);
     return { ok: false, reason: 'timeout', detail: `no answer from ${options.healthUrl} (${evidence.lastError})` };
   }
   evidence.lastHttpStatus = response.status;
-  const body: unknown = await response.json().catch(() => undefined);
-  const version = readField(body, options.versionField);
+  const version = readField(response.body, options.versionField);
   evidence.lastVersion = typeof version === 'string' ? version : version === undefined ? null : String(version);
   if (response.status < 200 || response.status > 299) return { ok: false, reason: 'unhealthy', detail: `${options.healthUrl} answered ${response.status}` };
   if (evidence.lastVersion !== options.expectedVersion) {

@@ -1,7 +1,6 @@
 /** A release on disk: its marker (manifest), whether it is complete, whether it is intact. */
 import fs from 'node:fs/promises';
-import rcompare from 'semver/functions/rcompare.js';
-import semverValid from 'semver/functions/valid.js';
+import { createRequire } from 'node:module';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { readJsonIfExists } from '../platform/fs.js';
 import { type Layout, isValidVersion } from './layout.js';
@@ -202,7 +201,16 @@ function throwIfTampered(layout: Layout, marker: ReleaseMarker, problems: string
   });
 }
 
+/** semver, loaded on the first comparison (list, prune, install): switch and rollback never compare versions. */
+let semver: { rcompare: (a: string, b: string) => number; valid: (v: string) => string | null } | undefined;
+function semverFunctions(): NonNullable<typeof semver> {
+  const require = createRequire(import.meta.url);
+  semver ??= { rcompare: require('semver/functions/rcompare.js'), valid: require('semver/functions/valid.js') };
+  return semver;
+}
+
 /** Newest first: semver order where both are versions. */
 export function compareVersionsDesc(a: string, b: string): number {
-  return semverValid(a) && semverValid(b) ? rcompare(a, b) : b.localeCompare(a);
+  const { rcompare, valid } = semverFunctions();
+  return valid(a) && valid(b) ? rcompare(a, b) : b.localeCompare(a);
 }
