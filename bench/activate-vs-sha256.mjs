@@ -18,6 +18,7 @@
 // Goal: activation (fast) / sha256sum <= 0.3.
 
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import {parseArgs} from 'node:util';
 import {performance} from 'node:perf_hooks';
@@ -120,11 +121,12 @@ try {
     }
   }
   const anchor = median(samples.sha256sum);
+  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
   const row = (label) => {
     const xs = samples[label];
     return `${label.padEnd(14)} median ${fmt.s(median(xs))}  spread ${fmt.s(Math.min(...xs))}..${fmt.s(Math.max(...xs))}  ratio to sha256sum ${fmt.ratio(median(xs) / anchor)}`;
   };
-  console.log(`\n${RUNS} runs, one activation = mean of a switch and a rollback (whole CLI process):`);
+  console.log(`\n${RUNS} runs, one activation = mean of a switch and a rollback (whole CLI process); load average at the end ${load} (${os.cpus().length} CPUs)`);
   for (const label of Object.keys(samples)) console.log(row(label));
   console.log(`activation (as built) / sha256sum = ${fmt.ratio(median(samples['as-built']) / anchor)} (${goalMark(median(samples['as-built']) / anchor, GOAL)}); before (full re-hash): ${fmt.ratio(median(samples.full) / anchor)}`);
   if (BASELINE) console.log(`baseline (${opts.baseline}) / sha256sum = ${fmt.ratio(median(samples.baseline) / anchor)}; as built / baseline = ${fmt.ratio(median(samples['as-built']) / median(samples.baseline))}`);
