@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { removeTree } from '../platform/fs.js';
 import { copyFileDurably, copyTree } from './copy.js';
+import type { SnapshotManifest } from './snapshot.js';
 import { SQLITE_COMPANIONS } from './state-paths.js';
 
 /**
@@ -39,6 +40,35 @@ export async function copyStatePrivately(paths: readonly string[], dir: string, 
         if (e.code !== 'ENOENT') throw e;
       });
     }
+  }
+  return dir;
+}
+
+/**
+ * The state a target will start on when its start puts a snapshot back (a way back across a schema
+ * change): the snapshot's copies, placed in `dir` the way copyStatePrivately places the live paths
+ * (a path that did not exist when it was taken is absent here too). The rehearsal of such a target
+ * must run on this, not on the live state the newer release has migrated, which it would refuse.
+ */
+export async function copySnapshotPrivately(snapshotDir: string, manifest: SnapshotManifest, dir: string, base: string | null = null): Promise<string> {
+  const present = manifest.entries.filter((entry) => entry.type !== 'absent' && entry.stored);
+  const only = present.length === 1 ? present[0] : undefined;
+  if (only?.type === 'dir') {
+    await copyTree(path.join(snapshotDir, only.stored!), dir);
+    return dir;
+  }
+  await fs.mkdir(dir, { mode: 0o700 });
+  for (const entry of present) {
+    const stored = path.join(snapshotDir, entry.stored!);
+    const rel = base === null ? '' : path.relative(base, entry.path);
+    const target = path.join(dir, rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : path.basename(entry.path));
+    await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
+    if (entry.type === 'dir') {
+      await copyTree(stored, target);
+      continue;
+    }
+    await copyFileDurably(stored, target);
+    for (const companion of entry.companions ?? []) if (companion.present) await copyFileDurably(stored + companion.suffix, target + companion.suffix);
   }
   return dir;
 }

@@ -9,7 +9,8 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 import type { Transaction } from '../model/state.js';
 import { crashPoint } from '../platform/crashpoint.js';
 import { cleanupPreflight, type PreflightIsolation, type PreflightRecord, runPreflight } from '../service/preflight.js';
-import { copyStatePrivately } from '../snapshot/private-copy.js';
+import { copySnapshotPrivately, copyStatePrivately } from '../snapshot/private-copy.js';
+import { readSnapshot } from '../snapshot/snapshot.js';
 import { resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
 import { runStep } from '../store/journal.js';
 import { setReleaseState } from './machine.js';
@@ -39,7 +40,13 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       versionField: config.versionField,
       verifyTimeoutMs: config.verifyTimeout * 1000,
       holdMs: config.preflightFor * 1000,
-      copyState: (dir) => copyStatePrivately(paths, dir, statePathsBase(config.statePaths, runtime.env)),
+      // A target whose start puts a snapshot back (check-state decided so) is rehearsed on that snapshot:
+      // on the live state, which the release being left has migrated, it would refuse to start.
+      copyState: async (dir) => {
+        const base = statePathsBase(config.statePaths, runtime.env);
+        const snapshot = tx.restore?.version === target ? await readSnapshot(layout, tx.restore.snapshot) : undefined;
+        return snapshot ? copySnapshotPrivately(layout.snapshot(snapshot.id), snapshot, dir, base) : copyStatePrivately(paths, dir, base);
+      },
       workRoot: path.join(layout.root, 'preflight'),
       isolation,
       onRecord: async (record) => {
