@@ -11,12 +11,14 @@
 // The fixture: two versions of a package with --files files (4 KiB average, deterministic content);
 // the second differs in 1% of files, so it dedupes against the first like a real update.
 //
-//   node bench/activate-vs-sha256.mjs [--files 40000] [--runs 5] [--dir DIR] [--baseline DIST]
+//   node bench/activate-vs-sha256.mjs [--files 40000] [--runs 5] [--dir DIR] [--baseline DIST] [--fixture DIR]
+// --fixture DIR: build the fixture root there once and keep it (later runs reuse it; its install takes minutes).
 // --baseline DIST: also time the CLI of another build (a dist/ inside the project, e.g. the commit
 // before a change), interleaved with the others on the same fixture.
 // Goal: activation (fast) / sha256sum <= 0.3.
 
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import {parseArgs} from 'node:util';
 import {performance} from 'node:perf_hooks';
@@ -25,7 +27,7 @@ import {PROJECT_DIR, CACHE_DIR} from './lib/node24.mjs';
 import {median, fmt, goalMark, makeTempDir, removeTree, saveResult} from './lib/measure.mjs';
 
 const GOAL = 0.3;
-const {values: opts} = parseArgs({options: {files: {type: 'string', default: '40000'}, runs: {type: 'string', default: '5'}, dir: {type: 'string'}, baseline: {type: 'string'}}});
+const {values: opts} = parseArgs({options: {files: {type: 'string', default: '40000'}, runs: {type: 'string', default: '5'}, dir: {type: 'string'}, baseline: {type: 'string'}, fixture: {type: 'string'}}});
 const FILES = Number(opts.files);
 const RUNS = Math.max(3, Number(opts.runs));
 const CLI = path.join(PROJECT_DIR, 'dist', 'cli', 'main.js');
@@ -41,7 +43,8 @@ if (BASELINE && !fs.existsSync(BASELINE)) {
   process.exit(1);
 }
 
-const base = opts.dir ? fs.mkdtempSync(path.join(opts.dir, 'rs-bench-activate-')) : makeTempDir('activate');
+const base = opts.fixture ? path.resolve(opts.fixture) : opts.dir ? fs.mkdtempSync(path.join(opts.dir, 'rs-bench-activate-')) : makeTempDir('activate');
+const reuse = Boolean(opts.fixture) && fs.existsSync(path.join(base, 'ready'));
 const patched = path.join(PROJECT_DIR, `.bench-dist-fast-${process.pid}`); // inside the project: node_modules and "type" resolve
 
 /** A package tree of FILES files in nested dirs (node_modules-like fan-out), content seeded by (i, variant). */
@@ -70,28 +73,36 @@ async function cli(args) {
 
 const root = path.join(base, 'root');
 try {
-  console.log(`fixture: 2 versions × ${FILES} files in ${base}`);
-  for (const [version, changed] of [['1.0.0', () => false], ['1.0.1', (i) => i % 100 === 0]]) {
-    const dir = path.join(base, `src-${version}`, 'package');
-    writePackage(dir, version, changed);
-    await execa('tar', ['-czf', path.join(base, `${version}.tgz`), '-C', path.dirname(dir), 'package']);
-    removeTree(path.dirname(dir));
+  console.log(`fixture: 2 versions × ${FILES} files in ${base}${reuse ? ' (reused)' : ''}`);
+  if (!reuse) {
+    fs.mkdirSync(base, {recursive: true});
+    for (const [version, changed] of [['1.0.0', () => false], ['1.0.1', (i) => i % 100 === 0]]) {
+      const dir = path.join(base, `src-${version}`, 'package');
+      writePackage(dir, version, changed);
+      await execa('tar', ['-czf', path.join(base, `${version}.tgz`), '-C', path.dirname(dir), 'package']);
+      removeTree(path.dirname(dir));
+    }
+    await cli({argv: ['init', '--package', 'rs-bench-big', '--supervisor', 'none']});
+    for (const version of ['1.0.0', '1.0.1']) {
+      const t = await cli({argv: ['install', path.join(base, `${version}.tgz`)]});
+      console.log(`install ${version}: ${fmt.s(t.seconds)}`);
+    }
+    if (opts.fixture) fs.writeFileSync(path.join(base, 'ready'), '');
   }
-  await cli({argv: ['init', '--package', 'rs-bench-big', '--supervisor', 'none']});
-  for (const version of ['1.0.0', '1.0.1']) {
-    const t = await cli({argv: ['install', path.join(base, `${version}.tgz`)]});
-    console.log(`install ${version}: ${fmt.s(t.seconds)}`);
-  }
-  await cli({argv: ['switch', '1.0.0']});
+  const start = await cli({argv: ['switch', '1.0.0']}); // up to date when reused
+  if (!['verified', 'switched', 'up_to_date'].includes(start.result?.status)) throw new Error(`switch 1.0.0: ${JSON.stringify(start.result)}`);
   fs.cpSync(path.join(PROJECT_DIR, 'dist'), patched, {recursive: true});
   {
-    const p = path.join(patched, 'transaction/activate.js');
+    // The verify-release step (transaction/steps.js) as it was before fingerprints: a full re-hash
+    // of the target, no proof of the way back. Refuses to run when the step no longer has that shape,
+    // rather than measure the as-built code twice under two names.
+    const p = path.join(patched, 'transaction/steps.js');
     const text = fs.readFileSync(p, 'utf8');
     const next = text
-      .replace("import { proveWayBack, verifyReleaseFast } from '../store/release.js';", "import { verifyRelease } from '../store/release.js';")
-      .replace(/await verifyReleaseFast\(layout, request\.target(?:, proven)?\)/, 'await verifyRelease(layout, request.target)')
-      .replace(/await proveWayBack\(layout, current(?:, proven)?\)/, 'null');
-    if (next.includes('verifyReleaseFast') || next.includes('proveWayBack')) throw new Error('cannot patch transaction/activate.js: its verify-release step changed');
+      .replace(/import \{ type ProvenInodes, checkReleaseFast, proveWayBack \} from '..\/store\/release.js';|import \{ checkReleaseFast, proveWayBack \} from '..\/store\/release.js';/, "import { verifyRelease } from '../store/release.js';")
+      .replace(/const checked = await checkReleaseFast\(layout, target, proven\);/, 'const checked = { entries: (await verifyRelease(layout, target)).files.length };')
+      .replace(/const back = await proveWayBack\(layout, run\.tx\.from, proven\);/, 'const back = null;');
+    if (next.includes('checkReleaseFast') || next.includes('proveWayBack(')) throw new Error('cannot patch transaction/steps.js: its verify-release step changed');
     fs.writeFileSync(p, next);
   }
   const tree = path.join(root, 'releases', '1.0.1');
@@ -110,17 +121,18 @@ try {
     }
   }
   const anchor = median(samples.sha256sum);
+  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
   const row = (label) => {
     const xs = samples[label];
     return `${label.padEnd(14)} median ${fmt.s(median(xs))}  spread ${fmt.s(Math.min(...xs))}..${fmt.s(Math.max(...xs))}  ratio to sha256sum ${fmt.ratio(median(xs) / anchor)}`;
   };
-  console.log(`\n${RUNS} runs, one activation = mean of a switch and a rollback (whole CLI process):`);
+  console.log(`\n${RUNS} runs, one activation = mean of a switch and a rollback (whole CLI process); load average at the end ${load} (${os.cpus().length} CPUs)`);
   for (const label of Object.keys(samples)) console.log(row(label));
   console.log(`activation (as built) / sha256sum = ${fmt.ratio(median(samples['as-built']) / anchor)} (${goalMark(median(samples['as-built']) / anchor, GOAL)}); before (full re-hash): ${fmt.ratio(median(samples.full) / anchor)}`);
   if (BASELINE) console.log(`baseline (${opts.baseline}) / sha256sum = ${fmt.ratio(median(samples.baseline) / anchor)}; as built / baseline = ${fmt.ratio(median(samples['as-built']) / median(samples.baseline))}`);
   const saved = saveResult(CACHE_DIR, 'activate-vs-sha256', {files: FILES, runs: RUNS, samples});
   console.log(`saved ${saved}`);
 } finally {
-  removeTree(base);
+  if (!opts.fixture) removeTree(base);
   fs.rmSync(patched, {recursive: true, force: true});
 }

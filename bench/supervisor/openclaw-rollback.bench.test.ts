@@ -14,7 +14,8 @@
 //   npm run build && npx vitest run --config bench/vitest.config.ts bench/supervisor/openclaw-rollback.bench.test.ts
 //
 // BENCH_NODE24=<node>, OPENCLAW_PREFIX=<dir> as in openclaw-adopt.bench.test.ts; BENCH_NPM_CACHE=<dir> is the npm
-// cache release-switcher installs 2026.9.6 with (default: a fresh one, so ~300 MB are downloaded once).
+// cache release-switcher installs 2026.9.6 with (default: a fresh one, so ~300 MB are downloaded once);
+// BENCH_STABLE_FOR=N sets the preset's stability window (10 s) to N seconds.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -88,6 +89,8 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
     const init = await rs(['init', '--preset', 'openclaw', '--adopt', path.join(prefix, 'lib', 'node_modules', 'openclaw'), '--node', node, '--unit', UNIT]);
     expect(init.exitCode, init.stdout + init.stderr).toBe(0);
     expect((await rs(['unit', '--install'])).exitCode).toBe(0);
+    // The stability window is a deliberate wait: BENCH_STABLE_FOR=0 measures command to verified without it.
+    if (process.env.BENCH_STABLE_FOR) expect((await rs(['init', '--stable-for', process.env.BENCH_STABLE_FOR])).exitCode).toBe(0);
     const pid = await mainPid();
     expect((await um.systemctl(['restart', UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);
     expect((await openclawHealthy(um, { port, pid, timeoutMs: 300_000 })).version).toBe(FROM);

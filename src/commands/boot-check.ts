@@ -61,7 +61,9 @@ export async function bootCheck(options: BootCheckOptions): Promise<BootCheckRes
   const moment = await startMoment(config, env, options.runner);
   if (moment.at === 'live') return { version, action: 'live', tries: 0, detail: `${moment.detail}; boot-check acts only in the unit's ExecStartPre, nothing done` };
   // The snapshot code loads only at the unit's start (boot-state.ts); the common start reads and returns.
-  const prepared = moment.at === 'start' ? await (await import('../snapshot/boot-state.js')).prepareStateAtStart({ layout, config, state, version, env }) : stateLeftAlone(config, state, moment.detail);
+  // Not even that when there is no state to snapshot or put back (prepareStateAtStart would return {}).
+  const stateWork = config.statePaths.length > 0 || Boolean(state.transaction?.restore);
+  const prepared = moment.at !== 'start' ? stateLeftAlone(config, state, moment.detail) : stateWork ? await (await import('../snapshot/boot-state.js')).prepareStateAtStart({ layout, config, state, version, env }) : {};
   if (state.releases[version]?.state !== 'pending') return { version, action: 'none', tries: 0, ...prepared };
   const counted = (await readJsonIfExists(layout.bootTries).catch(() => undefined)) as { version?: string; tries?: number } | undefined;
   const tries = (counted?.version === version ? (counted.tries ?? 0) : 0) + 1;

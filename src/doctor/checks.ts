@@ -14,7 +14,7 @@ import { LAYOUT_VERSION, type Layout } from '../store/layout.js';
 import { isAlive } from '../platform/subprocess.js';
 import { LOCK_STALE_MS, readLockOwner } from '../store/lock.js';
 import { readLinkVersion, removeLink } from '../store/links.js';
-import { listReleaseDirs, readMarker, verifyRelease, verifyReleaseFast } from '../store/release.js';
+import { checkReleaseFast, listReleaseDirs, readMarker, verifyRelease } from '../store/release.js';
 import { notImmutable } from '../store/immutable-release.js';
 import { orphanedFingerprints, removeOrphanedFingerprints } from '../store/fingerprints.js';
 
@@ -80,7 +80,7 @@ const manifests: Check = async ({ layout, deep }) => {
   const { complete, incomplete } = await listReleaseDirs(layout);
   const problems: string[] = incomplete.map((name) => `releases/${name}: no valid release marker (not a release)`);
   for (const version of complete) {
-    const diff = await (deep ? verifyRelease : verifyReleaseFast)(layout, version).then(
+    const diff = await (deep ? verifyRelease : checkReleaseFast)(layout, version).then(
       () => [],
       (error: unknown) => (isReleaseSwitcherError(error) && Array.isArray(error.details?.problems) ? (error.details.problems as string[]) : [String(error)]),
     );

@@ -1,5 +1,5 @@
 /** The one way this package talks to systemd: `systemctl [--user] ARGS`, through the subprocess helper. */
-import { run } from '../platform/subprocess.js';
+import { runCaptured } from '../platform/subprocess.js';
 import type { CommandRunner } from './supervisors/types.js';
 
 export type UnitScope = 'user' | 'system';
@@ -26,6 +26,6 @@ export const systemctlCommand = (scope: UnitScope, args: readonly string[]): str
 
 /** Never rejects on a non-zero exit: callers decide what a failure means. */
 export function systemctl(args: readonly string[], options: SystemctlOptions): ReturnType<CommandRunner> {
-  const runner = options.runner ?? run;
+  const runner = options.runner ?? runCaptured;
   return runner('systemctl', [...scopeArgs(options.scope), ...args], { env: options.env, signal: options.signal, timeoutMs: options.timeoutMs ?? SYSTEMCTL_TIMEOUT_MS });
 }

@@ -122,14 +122,24 @@ export interface StepRequest {
   tx: Transaction;
   /** The step's name in the transaction. */
   name: string;
+  /**
+   * The step is already in the transaction as `running`, journaled by the caller's last commit
+   * (one write where two would follow each other with nothing done between): it is not written again.
+   */
+  journaled?: Step;
+  /** The crash point the step's own commit passes (see Journal.commit). */
+  point?: CrashPointName;
 }
 
 /** Time one step: recorded as running before it runs, then ok/failed with its duration. */
 export async function runStep<T>(request: StepRequest, action: (step: Step) => Promise<T>): Promise<T> {
   const { journal, tx, name } = request;
-  const step: Step = { name, status: 'running', ms: 0 };
-  tx.steps.push(step);
-  await journal.commit();
+  let step = request.journaled;
+  if (step?.name !== name || step.status !== 'running' || tx.steps.at(-1) !== step) {
+    step = { name, status: 'running', ms: 0 };
+    tx.steps.push(step);
+    await journal.commit(request.point);
+  }
   const started = performance.now();
   try {
     const result = await action(step);

@@ -1,15 +1,14 @@
 /** A release on disk: its marker (manifest), whether it is complete, whether it is intact. */
 import fs from 'node:fs/promises';
-import rcompare from 'semver/functions/rcompare.js';
-import semverValid from 'semver/functions/valid.js';
+import { createRequire } from 'node:module';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { readJsonIfExists } from '../platform/fs.js';
 import { type Layout, isValidVersion } from './layout.js';
 import { type ProvenInodes, diffByFingerprints } from './fast-verify.js';
+import { type CompactRecord, fingerprintOf, lstatIfExists, readRecord, recordOf, sha256Of, statEntries, writeRecord } from './fingerprints.js';
+import { type ReleaseMarker, diffAgainstManifest } from './manifest.js';
 
 export type { ProvenInodes };
-import { readFingerprints, sha256Of, writeRecord } from './fingerprints.js';
-import { type ReleaseMarker, diffAgainstManifest } from './manifest.js';
 
 export async function readMarker(layout: Layout, version: string): Promise<ReleaseMarker | undefined> {
   if (!isValidVersion(version)) return undefined; // a directory named otherwise is never a release
@@ -99,29 +98,76 @@ export async function verifyRelease(layout: Layout, version: string): Promise<Re
   return marker;
 }
 
+/** What a check of a release found: it matches its manifest, of so many entries. */
+export interface CheckedRelease {
+  version: string;
+  entries: number;
+}
+
 /**
  * The same verdict as verifyRelease without re-hashing what has not changed: entries whose stat
  * fingerprint (ctime included) still matches the one recorded after sealing are intact; the others
- * are checked in full, and refreshed when intact. A release without fingerprints (sealed by an older
- * version, or whose marker changed since) is re-hashed in full.
+ * are checked in full, and refreshed when intact. While the marker's own fingerprint matches too,
+ * the manifest is not even read (the record holds its paths, in its order, and the sha256 of the
+ * marker it was taken against). A release without a usable record (sealed by an older version,
+ * a record corrupt or of another format, a marker that changed since) is re-hashed in full, and
+ * recorded anew when intact.
  */
-export async function verifyReleaseFast(layout: Layout, version: string, proven?: ProvenInodes): Promise<ReleaseMarker> {
-  const [text, record] = await Promise.all([fs.readFile(layout.marker(version)).catch(() => undefined), readFingerprints(layout, version)]);
-  const marker = markerFrom(text, version) ?? (await requireMarker(layout, version));
-  if (!record || !text || record.markerSha256 !== sha256Of(text)) return verifyRelease(layout, version);
-  const { problems, refreshed } = await diffByFingerprints(layout.release(version), marker.files, record.entries, proven);
-  throwIfTampered(layout, marker, problems);
-  if (refreshed.size > 0) {
-    for (const [rel, fingerprint] of refreshed) record.entries[rel] = fingerprint;
-    await writeRecord(layout, version, record);
+export async function checkReleaseFast(layout: Layout, version: string, proven?: ProvenInodes): Promise<CheckedRelease> {
+  const record = await readRecord(layout, version);
+  const markerChecked = record ? await markerMatches(layout, version, record) : false;
+  if (!record || !markerChecked) return checkInFullAndRecord(layout, version);
+  let marker: Promise<ReleaseMarker> | undefined;
+  const readManifest = () => (marker ??= requireMarker(layout, version));
+  const { problems, refreshed } = await diffByFingerprints(layout.release(version), record, async () => (await readManifest()).files, proven);
+  if (problems.length > 0) throwIfTampered(layout, await readManifest(), problems);
+  if (refreshed.size > 0 || markerChecked === 'refreshed') {
+    for (const [index, fingerprint] of refreshed) record.fingerprints[index] = fingerprint;
+    await writeRecord(layout, version, record).catch(() => undefined); // a record is a cache: the next check re-hashes what it could not save
   }
-  return marker;
+  return { version, entries: record.paths.length };
 }
 
-export type WayBack = { version: string; proven: true; marker: ReleaseMarker } | { version: string; proven: false; error: unknown };
+/** verifyReleaseFast's check, returning the marker (read and parsed: callers who need no marker call checkReleaseFast). */
+export async function verifyReleaseFast(layout: Layout, version: string, proven?: ProvenInodes): Promise<ReleaseMarker> {
+  await checkReleaseFast(layout, version, proven);
+  return requireMarker(layout, version);
+}
 
 /**
- * Prove the way back before a flip (issue 12 item 2): fast-verify the release `current` names now,
+ * Whether the marker is the one the record was taken against: its fingerprint unchanged (true), or
+ * its bytes still hashing to the recorded sha256 (`refreshed`: the record takes its new fingerprint).
+ */
+async function markerMatches(layout: Layout, version: string, record: CompactRecord): Promise<boolean | 'refreshed'> {
+  const stat = await lstatIfExists(layout.marker(version));
+  if (!stat?.isFile()) return false;
+  const fingerprint = fingerprintOf(stat);
+  if (fingerprint === record.marker) return true;
+  const text = await fs.readFile(layout.marker(version)).catch(() => undefined);
+  if (!text || sha256Of(text) !== record.markerSha256 || !markerFrom(text, version)) return false;
+  record.marker = fingerprint; // taken before the bytes were read: a change since moves it again
+  return 'refreshed';
+}
+
+/**
+ * The full re-hash, for a release without a usable record; when intact, a record is written of
+ * fingerprints taken before anything was hashed (a change during the re-hash moves a ctime past them).
+ */
+async function checkInFullAndRecord(layout: Layout, version: string): Promise<CheckedRelease> {
+  const markerStat = await lstatIfExists(layout.marker(version));
+  const text = await fs.readFile(layout.marker(version)).catch(() => undefined);
+  const marker = markerFrom(text, version) ?? (await requireMarker(layout, version));
+  const dir = layout.release(version);
+  const fingerprints = await statEntries(dir, marker.files.map((entry) => entry.path));
+  throwIfTampered(layout, marker, await diffAgainstManifest(dir, marker.files));
+  if (text && markerStat?.isFile()) await writeRecord(layout, version, recordOf(marker, text, fingerprintOf(markerStat), fingerprints)).catch(() => undefined);
+  return { version, entries: marker.files.length };
+}
+
+export type WayBack = { version: string; proven: true; entries: number } | { version: string; proven: false; error: unknown };
+
+/**
+ * Prove the way back before a flip (issue 12 item 2): fast-check the release `current` names now,
  * so that if the new release fails, the flip back needs no hashing. Null when there is no way back
  * (first activation). `proven`: what checking the target found intact (fast-verify.ts ProvenInodes),
  * so the inodes both releases share are not looked at twice. Never throws for a broken way back: the driver decides (refuse the activation,
@@ -130,7 +176,7 @@ export type WayBack = { version: string; proven: true; marker: ReleaseMarker } |
 export async function proveWayBack(layout: Layout, leaving: string | null, proven?: ProvenInodes): Promise<WayBack | null> {
   if (leaving === null) return null;
   try {
-    return { version: leaving, proven: true, marker: await verifyReleaseFast(layout, leaving, proven) };
+    return { version: leaving, proven: true, entries: (await checkReleaseFast(layout, leaving, proven)).entries };
   } catch (error) {
     return { version: leaving, proven: false, error };
   }
@@ -155,7 +201,16 @@ function throwIfTampered(layout: Layout, marker: ReleaseMarker, problems: string
   });
 }
 
+/** semver, loaded on the first comparison (list, prune, install): switch and rollback never compare versions. */
+let semver: { rcompare: (a: string, b: string) => number; valid: (v: string) => string | null } | undefined;
+function semverFunctions(): NonNullable<typeof semver> {
+  const require = createRequire(import.meta.url);
+  semver ??= { rcompare: require('semver/functions/rcompare.js'), valid: require('semver/functions/valid.js') };
+  return semver;
+}
+
 /** Newest first: semver order where both are versions. */
 export function compareVersionsDesc(a: string, b: string): number {
-  return semverValid(a) && semverValid(b) ? rcompare(a, b) : b.localeCompare(a);
+  const { rcompare, valid } = semverFunctions();
+  return valid(a) && valid(b) ? rcompare(a, b) : b.localeCompare(a);
 }

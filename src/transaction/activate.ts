@@ -14,10 +14,10 @@ import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
 import { readLinkVersion } from '../store/links.js';
 import { closeTransaction, markGood, markPending, openTransaction, setReleaseState, transition } from './machine.js';
 import type { JournalSession } from '../store/session.js';
-import { preflightStep } from './preflight-step.js';
+import { preflightStep, preflightWanted } from './preflight-step.js';
 import { rollBack, undo } from './roll-back.js';
 import { beginRestore, checkStateStep, endRestore, noteSnapshot } from './state-return.js';
-import { type Failure, type Run, completeFlip, finish, flipStep, recordRecovery, restartStep, verifyReleaseStep, verifyStep } from './steps.js';
+import { type Failure, type Run, completeFlip, finish, flipStep, openVerifyRelease, recordRecovery, restartStep, verifyReleaseStep, verifyStep } from './steps.js';
 
 export interface ActivateRequest {
   kind: TransactionKind;
@@ -97,6 +97,7 @@ async function begin(session: JournalSession, request: ActivateRequest): Promise
     });
   }
   journal.state.transaction = tx;
+  openVerifyRelease(tx); // journaled with the transaction: its first step, running
   await journal.commit('activate:begin');
   return tx;
 }
@@ -105,11 +106,17 @@ async function begin(session: JournalSession, request: ActivateRequest): Promise
 async function upToTheFlip(run: Run, preflight: boolean): Promise<void> {
   const { session, tx } = run;
   try {
-    await verifyReleaseStep(run);
+    const first = tx.steps.at(-1);
+    await verifyReleaseStep(run, first?.name === 'verify-release' ? first : undefined);
     await checkStateStep(session, tx, { leaving: tx.from, target: tx.to!, supervised: run.supervisor !== null });
-    await session.journal.commit('activate:verified-release');
-    if (preflight) await preflightStep(session, tx, tx.to!);
-    await flipStep(run);
+    if (preflight && preflightWanted(session.config)) {
+      await session.journal.commit('activate:verified-release');
+      await preflightStep(session, tx, tx.to!);
+      await flipStep(run);
+    } else {
+      // Nothing runs between: the flip's own write records the check too (one commit, not two).
+      await flipStep(run, 'activate:verified-release');
+    }
   } catch (error) {
     // When even the undo fails (a full disk), the transaction stays journaled and recovery undoes it; the first error is the one to see.
     await undo(run, isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error').catch(() => undefined);

@@ -11,7 +11,7 @@ import { isReleaseSwitcherError } from '../model/errors.js';
 import type { Layout } from '../store/layout.js';
 import { readLinkVersion } from '../store/links.js';
 import { withLock } from '../store/lock.js';
-import { verifyReleaseFast } from '../store/release.js';
+import { checkReleaseFast } from '../store/release.js';
 import { restoreForTransaction } from '../snapshot/boot-state.js';
 import { flipBack } from './flip-back.js';
 import { canTransition, openTransaction, setReleaseState, transition } from './machine.js';
@@ -45,7 +45,7 @@ export async function crashLoopFlipBack(layout: Layout, config: Config, spent: {
     }
     // Before anything changes: a release that fails its check is no way back (flipBack checks again).
     try {
-      await verifyReleaseFast(layout, target);
+      await checkReleaseFast(layout, target);
     } catch (error) {
       if (!isReleaseSwitcherError(error)) throw error;
       return { version, action: 'refused' as const, tries, detail: `${target} fails its check (${error.code}: ${error.message}); ${version} left in place` };

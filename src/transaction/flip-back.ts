@@ -7,10 +7,10 @@
 import { crashPoint } from '../platform/crashpoint.js';
 import type { Layout } from '../store/layout.js';
 import { pointLink, removeLink } from '../store/links.js';
-import { verifyReleaseFast } from '../store/release.js';
+import { checkReleaseFast } from '../store/release.js';
 
 export async function flipBack(layout: Layout, links: { current: string; previous: string | null }): Promise<void> {
-  await verifyReleaseFast(layout, links.current);
+  await checkReleaseFast(layout, links.current);
   await pointLink(layout, 'current', links.current);
   crashPoint('flip-back:current-flipped');
   if (links.previous) await pointLink(layout, 'previous', links.previous);

@@ -15,9 +15,14 @@ import { runStep } from '../store/journal.js';
 import { setReleaseState } from './machine.js';
 import type { JournalSession } from '../store/session.js';
 
+/** Whether the root's config asks for a rehearsal (a command and a health URL to probe it on). */
+export function preflightWanted(config: JournalSession['config']): boolean {
+  return Boolean(config.preflight && config.healthUrl);
+}
+
 export async function preflightStep(session: JournalSession, tx: Transaction, target: string): Promise<void> {
   const { config, journal, layout, runtime } = session;
-  if (!config.preflight || !config.healthUrl) return;
+  if (!preflightWanted(config)) return;
   const isolation: PreflightIsolation = config.supervisor === 'systemd' || config.supervisor === 'systemd-system' ? { kind: 'systemd', scope: config.supervisor === 'systemd' ? 'user' : 'system' } : { kind: 'group' };
   const result = await runStep({ journal, tx, name: 'preflight' }, async (step) => {
     const paths = await resolveStatePaths(config.statePaths, runtime.env);

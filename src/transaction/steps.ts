@@ -5,12 +5,12 @@
  */
 import fs from 'node:fs/promises';
 import type { Step, TerminalStatus, Transaction } from '../model/state.js';
-import { crashPoint } from '../platform/crashpoint.js';
+import { type CrashPointName, crashPoint } from '../platform/crashpoint.js';
 import { type VerifyResult, verifyRunning } from '../service/health.js';
 import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
 import { runStep } from '../store/journal.js';
 import { pointLink, readLinkVersion } from '../store/links.js';
-import { type ProvenInodes, proveWayBack, verifyReleaseFast } from '../store/release.js';
+import { type ProvenInodes, checkReleaseFast, proveWayBack } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
 import { closeTransaction } from './machine.js';
 
@@ -27,28 +27,38 @@ export interface Failure {
   detail: string;
 }
 
+/** The verify-release step as the transaction's first, journaled with it (activate.ts begin): one commit, not two. */
+export function openVerifyRelease(tx: Transaction): Step {
+  const step: Step = { name: 'verify-release', status: 'running', ms: 0 };
+  tx.steps.push(step);
+  return step;
+}
+
 /** verify-release: the target against its manifest; the release being left is proven too, for the way back. */
-export async function verifyReleaseStep(run: Run): Promise<void> {
+export async function verifyReleaseStep(run: Run, journaled?: Step): Promise<void> {
   const { layout, journal, runtime } = run.session;
   const target = run.tx.to!;
-  await runStep({ journal, tx: run.tx, name: 'verify-release' }, async (step) => {
+  await runStep({ journal, tx: run.tx, name: 'verify-release', ...(journaled && { journaled }) }, async (step) => {
     runtime.onProgress({ phase: 'verify-release', message: `checking release ${target} against its manifest` });
     // Stat fingerprints, re-hashing only what moved; proving the way back now means an automatic
     // rollback's flip-back finds it checked and costs no hashing while nothing serves.
     // Inodes the two releases share (dedupe links) are looked at once, for the target.
     const proven: ProvenInodes = new Map();
-    const marker = await verifyReleaseFast(layout, target, proven);
+    const checked = await checkReleaseFast(layout, target, proven);
     const back = await proveWayBack(layout, run.tx.from, proven);
     const wayBack = !back ? '' : back.proven ? `; way back ${back.version} proven` : `; way back ${back.version} NOT proven (${(back.error as Error).message})`;
-    step.detail = `${marker.files.length} entries match the manifest${wayBack}`;
+    step.detail = `${checked.entries} entries match the manifest${wayBack}`;
   });
 }
 
-/** flip: `previous` then `current`, each a rename; the point of no return. */
-export async function flipStep(run: Run): Promise<void> {
+/**
+ * flip: `previous` then `current`, each a rename; the point of no return. `point`: the crash point its
+ * journal write passes (when that write also records the steps before it, as their own commit would have).
+ */
+export async function flipStep(run: Run, point?: CrashPointName): Promise<void> {
   const { layout, journal, runtime } = run.session;
   const { from, to } = run.tx;
-  await runStep({ journal, tx: run.tx, name: 'flip' }, async (step) => {
+  await runStep({ journal, tx: run.tx, name: 'flip', ...(point && { point }) }, async (step) => {
     if (from !== null) await pointLink(layout, 'previous', from);
     crashPoint('activate:previous-flipped');
     await pointLink(layout, 'current', to!);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { expect, it, onTestFinished } from 'vitest';
 import { describeWhere, onLinux } from '../support/skip.ts';
 import { isReleaseSwitcherError } from '../../src/model/errors.ts';
-import { run, spawnDetached } from '../../src/platform/subprocess.ts';
+import { run, runCaptured, spawnDetached } from '../../src/platform/subprocess.ts';
 
 /** Alive and not a zombie waiting for its reaper. */
 function alive(pid: number): boolean {
@@ -88,6 +88,63 @@ describeWhere(onLinux, 'run', () => {
     expect(result.output).toContain('err');
   });
 });
+
+// runCaptured: the same rules without execa (systemctl, and every boot-check, go through it).
+describeWhere(onLinux, 'runCaptured', () => {
+  it('kills the child and its grandchild on an abort, and rejects with CANCELLED', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rs-captured-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const pidFile = path.join(dir, 'grandchild');
+    const controller = new AbortController();
+    const running = runCaptured('sh', ['-c', `sleep 30 & echo $! > ${pidFile}; sleep 30`], { env, timeoutMs: 60_000, signal: controller.signal });
+    await until('the grandchild to start', () => Number(readFileSafe(pidFile)) > 0);
+    const grandchild = Number(readFileSafe(pidFile));
+    expect(alive(grandchild)).toBe(true);
+    const abortedAt = Date.now();
+    controller.abort();
+    const error = await running.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(Date.now() - abortedAt).toBeLessThan(1_500);
+    expect(isReleaseSwitcherError(error) && error.code).toBe('CANCELLED');
+    await until('the grandchild to be gone', () => !alive(grandchild), 1_500);
+  });
+
+  it('on a timeout, returns timedOut even though a grandchild holds the output open, and kills it', async () => {
+    const startedAt = Date.now();
+    const result = await runCaptured('sh', TREE, { env, timeoutMs: 500 });
+    expect(result.timedOut).toBe(true);
+    expect(result.failed).toBe(true);
+    expect(Date.now() - startedAt).toBeLessThan(5_000);
+    const grandchild = Number(/grandchild (\d+)/.exec(result.output)?.[1]);
+    expect(grandchild).toBeGreaterThan(0);
+    await until('the grandchild to be gone', () => !alive(grandchild), 1_500);
+  });
+
+  it('reports the exit code and the interleaved output, one final newline stripped, as run does', async () => {
+    const args = ['-c', 'echo out; echo err >&2; exit 3'];
+    const captured = await runCaptured('sh', args, { env, timeoutMs: 10_000 });
+    expect(captured).toEqual({ exitCode: 3, failed: true, timedOut: false, output: expect.stringMatching(/^(out\nerr|err\nout)$/) });
+    const viaExeca = await run('sh', args, { env, timeoutMs: 10_000 });
+    expect(captured.output.split('\n').sort()).toEqual(viaExeca.output.split('\n').sort());
+    expect(await runCaptured('sh', ['-c', 'printf "a=1\\nb=2\\n"'], { env, timeoutMs: 10_000 })).toEqual({ exitCode: 0, failed: false, timedOut: false, output: 'a=1\nb=2' });
+  });
+
+  it('a command that does not exist is a failed result with no exit code, not a throw', async () => {
+    const result = await runCaptured('/nonexistent/systemctl', ['show'], { env, timeoutMs: 10_000 });
+    expect(result).toMatchObject({ exitCode: undefined, failed: true, timedOut: false });
+    expect(result.output).toContain('ENOENT');
+  });
+});
+
+function readFileSafe(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
 
 describeWhere(onLinux, 'spawnDetached', () => {
   it('starts a process in a session of its own that writes to the log', async () => {

@@ -4,13 +4,15 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { stageReleaseForTest } from '../support/sealed.ts';
 import { isReleaseSwitcherError } from '../../src/model/errors.ts';
-import { readFingerprints } from '../../src/store/fingerprints.ts';
+import { RECORD_VERSION, fingerprintOf, readFingerprints, readRecord } from '../../src/store/fingerprints.ts';
 import { layoutOf } from '../../src/store/layout.ts';
-import { type ProvenInodes, proveWayBack, verifyRelease, verifyReleaseFast } from '../../src/store/release.ts';
+import { type ProvenInodes, checkReleaseFast, proveWayBack, verifyRelease, verifyReleaseFast } from '../../src/store/release.ts';
 import { tempDir } from '../support/cli.ts';
 import { unfreeze } from '../support/root.ts';
 
@@ -136,5 +138,78 @@ describe('verifyReleaseFast', () => {
     tamperKeepingSizeAndMtime(join(layout.release('1.0.0'), 'index.js'), 'console.log("evil")');
     await expectTampered(verifyReleaseFast(layout, '1.0.0'), 'index.js');
   });
-});
 
+  it('reads neither the manifest nor the marker while every fingerprint matches (the record holds the manifest order)', async () => {
+    const layout = layoutOf(tempDir());
+    await stageReleaseForTest(layout, '1.0.0', FILES);
+    const readFile = vi.spyOn(fsp, 'readFile');
+    onTestFinished(() => readFile.mockRestore());
+    await expect(checkReleaseFast(layout, '1.0.0')).resolves.toEqual({ version: '1.0.0', entries: 4 });
+    expect(readFile.mock.calls.map(([file]) => String(file))).toEqual([layout.fingerprints('1.0.0')]);
+  });
+
+  // A record that would bless the tampered file if it were believed: the tampered inode's fingerprint as it is now.
+  const forged = (layout: ReturnType<typeof layoutOf>, rel: string) => fingerprintOf(statSync(join(layout.release('1.0.0'), rel), { bigint: true }));
+  const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
+  it.each([
+    ['a body that fails its checksum', (file: string, fp: string) => {
+      const text = fs.readFileSync(file, 'utf8');
+      const { sha256, body } = JSON.parse(text) as { sha256: string; body: { paths: string[]; fingerprints: string[] } };
+      body.fingerprints[body.paths.indexOf('index.js')] = fp;
+      writeFileSync(file, `{"recordVersion":${RECORD_VERSION},"sha256":"${sha256}","body":${JSON.stringify(body)}}\n`);
+    }],
+    ['a record of another version', (file: string, fp: string) => {
+      const text = fs.readFileSync(file, 'utf8');
+      const body = JSON.parse(text).body as { paths: string[]; fingerprints: string[] };
+      body.fingerprints[body.paths.indexOf('index.js')] = fp;
+      const json = JSON.stringify(body);
+      writeFileSync(file, `{"recordVersion":${RECORD_VERSION + 1},"sha256":"${sha(json)}","body":${json}}\n`);
+    }],
+    ['the old format (version 1, a map of path to fingerprint)', (file: string, fp: string) => {
+      const body = JSON.parse(fs.readFileSync(file, 'utf8')).body as { markerSha256: string; paths: string[]; fingerprints: string[] };
+      const entries = Object.fromEntries(body.paths.map((rel, i) => [rel, rel === 'index.js' ? fp : body.fingerprints[i]]));
+      writeFileSync(file, `${JSON.stringify({ recordVersion: 1, markerSha256: body.markerSha256, entries })}\n`);
+    }],
+    ['a truncated record', (file: string) => writeFileSync(file, fs.readFileSync(file).subarray(0, 200))],
+    ['a record that is not JSON', (file: string) => writeFileSync(file, 'garbage\n')],
+  ])('%s is not believed: the release is re-hashed in full (the tampering caught), never passed', async (_name, corrupt) => {
+    const layout = layoutOf(tempDir());
+    await stageReleaseForTest(layout, '1.0.0', FILES);
+    tamperKeepingSizeAndMtime(join(layout.release('1.0.0'), 'index.js'), 'console.log("evil")');
+    corrupt(layout.fingerprints('1.0.0'), forged(layout, 'index.js'));
+    expect(await readRecord(layout, '1.0.0')).toBeUndefined();
+    await expectTampered(verifyReleaseFast(layout, '1.0.0'), 'index.js');
+    await expectTampered(checkReleaseFast(layout, '1.0.0'), 'index.js');
+    expect((await proveWayBack(layout, '1.0.0'))?.proven).toBe(false);
+  });
+
+  it('after a full re-hash of a release without a usable record, a new record is written and used', async () => {
+    const layout = layoutOf(tempDir());
+    await stageReleaseForTest(layout, '1.0.0', FILES);
+    writeFileSync(layout.fingerprints('1.0.0'), 'garbage\n');
+    await expect(checkReleaseFast(layout, '1.0.0')).resolves.toEqual({ version: '1.0.0', entries: 4 });
+    const record = await readFingerprints(layout, '1.0.0');
+    expect(Object.keys(record!.entries).sort()).toEqual(['index.js', 'lib', 'lib/util.js', 'package.json']);
+    expect(record!.entries['index.js']).toBe(forged(layout, 'index.js'));
+    tamperKeepingSizeAndMtime(join(layout.release('1.0.0'), 'index.js'), 'console.log("evil")');
+    await expectTampered(checkReleaseFast(layout, '1.0.0'), 'index.js');
+  });
+
+  it('a marker rewritten with other content voids the record: re-hashed in full against the new marker', async () => {
+    const layout = layoutOf(tempDir());
+    await stageReleaseForTest(layout, '1.0.0', FILES);
+    const markerFile = layout.marker('1.0.0');
+    const marker = JSON.parse(fs.readFileSync(markerFile, 'utf8'));
+    const entry = marker.files.find((e: { path: string }) => e.path === 'index.js');
+    entry.sha256 = sha('something else');
+    const dir = layout.release('1.0.0');
+    unfreeze(markerFile, dir);
+    chmodSync(dir, 0o755);
+    chmodSync(markerFile, 0o644);
+    writeFileSync(markerFile, JSON.stringify(marker));
+    chmodSync(markerFile, 0o444);
+    chmodSync(dir, 0o555);
+    await expectTampered(checkReleaseFast(layout, '1.0.0'), 'index.js');
+  });
+});

@@ -3,7 +3,8 @@
 // resumed by recover.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { Journal } from '../../src/store/journal.ts';
 import { isReleaseSwitcherError } from '../../src/model/errors.ts';
 import { activate } from '../../src/transaction/activate.ts';
 import { mutate } from '../../src/transaction/mutate.ts';
@@ -90,6 +91,22 @@ describe('driver with a fake supervisor', () => {
     const last = readState(root).history.at(-1);
     expect(last).toMatchObject({ status: 'failed', reason: 'state_snapshot_missing' });
     expect(steps(last)).toEqual(['verify-release:ok', 'check-state:failed']);
+  });
+
+  it('journals the way to the flip in two writes: the transaction with verify-release running, then the flip running (no rehearsal configured)', async () => {
+    const { root, fake } = await supervised();
+    const written: string[][] = [];
+    const original = Journal.prototype.commit;
+    Journal.prototype.commit = async function (this: Journal, point?: Parameters<Journal['commit']>[0]) {
+      written.push((this.state.transaction?.steps ?? []).map((step) => `${step.name}:${step.status}`));
+      return original.call(this, point);
+    };
+    onTestFinished(() => {
+      Journal.prototype.commit = original;
+    });
+    expect((await switchTo(root, fake, '1.2.0')).status).toBe('verified');
+    const flipped = written.findIndex((steps) => steps.includes('flip:running'));
+    expect(written.slice(0, flipped + 1)).toEqual([['verify-release:running'], ['verify-release:ok', 'flip:running']]);
   });
 
   const before = ['activate:begin', 'activate:verified-release', 'activate:previous-flipped'];

@@ -12,7 +12,9 @@ export type { ServiceState, Supervisor } from './types.js';
 
 export function supervisorFor(config: Config, env: NodeJS.ProcessEnv): Supervisor | null {
   if (config.supervisor === 'none') return null;
-  preloadSubprocesses(); // every supervisor adapter drives its manager through subprocesses
+  // pm2 and launchd are driven through `run` (execa): load it while the release is checked. systemd's
+  // systemctl goes through runCaptured, which needs no execa.
+  if (config.supervisor === 'pm2' || config.supervisor === 'launchd') preloadSubprocesses();
   const unit = config.unit;
   if (!unit) {
     throw new ReleaseSwitcherError('INVALID_CONFIG', `Supervisor ${config.supervisor} needs a unit (systemd unit, launchd label or pm2 app).`, {
