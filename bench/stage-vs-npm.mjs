@@ -25,7 +25,8 @@
 //
 // Besides ratios it prints our phases (each as the span from its first to its last progress event,
 // seconds from the first progress line, median over runs; see bench/lib/phases.mjs), peak RSS of each side's whole process tree, and the load average around each run (the
-// machine may be shared: a ratio from one run under load is not a figure).
+// machine may be shared: a ratio from one run under load is not a figure). After each run it compares
+// the staged release with npm's tree of the same spec (bench/lib/tree-compare.mjs), outside the timings.
 //
 // Goals (openclaw): time ours/anchor <= 0.33; disk added/full copy <= 0.60. (--real-deps): time <= 0.5.
 
@@ -34,6 +35,7 @@ import path from 'node:path';
 import {parseArgs} from 'node:util';
 import {execa} from 'execa';
 import {ensureNode24, node24Env, CACHE_DIR, PROJECT_DIR} from './lib/node24.mjs';
+import {compareTrees} from './lib/tree-compare.mjs';
 import {measure, duBytes, releaseDiskCost, median, makeTempDir, removeTree, fmt, goalMark, saveResult} from './lib/measure.mjs';
 import {formatPhaseSpans, phaseSpans} from './lib/phases.mjs';
 import {REALDEPS_FROM, REALDEPS_PACKAGE, REALDEPS_TO} from './lib/realdeps-registry.mjs';
@@ -129,7 +131,7 @@ async function anchorOnce() {
   const installed = path.join(prefix, 'lib', 'node_modules', pkg);
   const version = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')).version;
   if (version !== to) throw new Error(`anchor: expected ${to} installed, found ${version}`);
-  return {...m, installedApparentBytes: await duBytes(prefix, {apparent: true})};
+  return {...m, installed, installedApparentBytes: await duBytes(prefix, {apparent: true})};
 }
 
 // Ours: init a root, install `from` (untimed), then time `install to` and measure what it added.
@@ -149,7 +151,7 @@ async function oursOnce() {
   }
   const rootAfter = await duBytes(root);
   const cost = releaseDiskCost(path.join(root, 'releases', from), path.join(root, 'releases', to));
-  return {...m, rootAddedBytes: rootAfter - rootBefore, fullCopyApparentBytes: await duBytes(path.join(root, 'releases', to), {apparent: true, countLinks: true}), ...cost};
+  return {...m, release: path.join(root, 'releases', to), rootAddedBytes: rootAfter - rootBefore, fullCopyApparentBytes: await duBytes(path.join(root, 'releases', to), {apparent: true, countLinks: true}), ...cost};
 }
 
 async function warmUp() {
@@ -191,6 +193,12 @@ try {
       ours.push(await oursOnce());
       log(`  ${fmt.s(ours.at(-1).seconds)}`);
     }
+    if (doAnchor && doOurs) {
+      // Outside the timings: the staged tree against npm's of the same spec, in this run.
+      const {entries, differences} = compareTrees(ours.at(-1).release, anchor.at(-1).installed);
+      ours.at(-1).exact = {entries, differences: differences.length, first: differences.slice(0, 10)};
+      log(`  exactness: ${differences.length === 0 ? `equal to npm's tree (${entries} entries)` : `${differences.length} differences from npm's tree: ${differences.slice(0, 5).join('; ')}`}`);
+    }
     cleanUp();
   }
 } finally {
@@ -229,6 +237,10 @@ if (doOurs) {
 }
 if (doOurs && ours.length > 0) {
   lines.push(`    phases (ours; s from the first progress line to each phase's first-last event, median): ${formatPhaseSpans(ours.map((r) => r.phases), median)}`);
+}
+const exactness = ours.filter((r) => r.exact);
+if (exactness.length > 0) {
+  lines.push(`    exactness (staged tree vs npm install -g of the same spec, mode r/x bits + sha256 + link targets): ${exactness.map((r) => (r.exact.differences === 0 ? `equal (${r.exact.entries} entries)` : `${r.exact.differences} differences`)).join(', ')}`);
 }
 const spread = (list) => (list.length ? `${fmt.s(Math.min(...list.map((r) => r.seconds)))}-${fmt.s(Math.max(...list.map((r) => r.seconds)))}` : '-');
 lines.push(`    spread: anchor ${spread(anchor)}, ours ${spread(ours)}; per run ours/anchor: ${ours.map((r, i) => fmt.ratio(r.seconds / (anchor[i]?.seconds ?? NaN))).join(' ')}`);
