@@ -4,13 +4,14 @@
  * and check no shared inode moved. Returns why it cannot be used instead, before touching anything,
  * so the caller can fall back to a full `npm install`.
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pathExists } from '../platform/fs.js';
 import type { ProgressEvent } from '../model/runtime.js';
 import type { KnownHash } from '../store/manifest.js';
 import type { LinkedInode } from '../store/fingerprints.js';
 import { type Linked, type LinkedSet, type PreviousRelease, baseline, extractPackages, isReusable, linkExtracted, linkPackages, movedInodes, writeTreeRecord } from './reuse.js';
-import type { ResolvedTree } from './resolve-tree.js';
+import type { ResolvedTree, TreeNode } from './resolve-tree.js';
 import { linkReusedBins, runDepScripts } from './dep-scripts.js';
 
 export interface Reused {
@@ -57,6 +58,8 @@ export async function buildTree(input: FastInput): Promise<FastResult> {
   const { tree, previous, progress, pkgDir } = input;
   // A release built under another Node major may hold native builds for another ABI: extract fresh.
   const usable = previous && major(previous.node) === major(tree.node) ? previous : undefined;
+  // Before anything else writes into node_modules: what is there came in the package's own tarball.
+  const bundled = await bundledPackages(pkgDir);
   const reuse = tree.deps.filter((node) => isReusable(node, usable));
   const fresh = tree.deps.filter((node) => !reuse.includes(node));
   // Linking and extracting touch different packages: they run side by side. Extraction never writes
@@ -85,7 +88,8 @@ export async function buildTree(input: FastInput): Promise<FastResult> {
   progress({ phase: 'extract', message: `${fresh.length} new packages extracted from the npm cache (${extracted.files} files; ${same?.files.length ?? 0} of them, ${sameBytes} bytes, identical to the previous release and linked to it)`, done: extracted.bytes, total: extracted.bytes, unit: 'bytes' });
   input.signal?.throwIfAborted();
   await writeTreeRecord(pkgDir, tree.root, tree.deps);
-  const ran = await runDepScripts(fresh, { pkgDir, env: input.scriptEnv, nodePath: input.nodePath, ignoreScripts: input.ignoreScripts, signal: input.signal });
+  // npm builds the packages bundled in the tarball like any other (arborist's rebuildBundle): bins, scripts.
+  const ran = await runDepScripts([...fresh, ...bundled], { pkgDir, env: input.scriptEnv, nodePath: input.nodePath, ignoreScripts: input.ignoreScripts, signal: input.signal });
   progress({ phase: 'scripts', message: ran.length ? `ran ${ran.join(', ')}` : 'no dependency scripts' });
   // Scripts may rewrite an extracted file: computeManifest re-hashes any whose inode moved since.
   return { known: new Map([...extracted.known, ...(linked?.known ?? [])]), linked, inodes, reused };
@@ -105,4 +109,27 @@ function ancestors(location: string): string[] {
 
 function major(version: string): string {
   return version.replace(/^v/, '').split('.')[0] ?? version;
+}
+
+/**
+ * The packages the package's own tarball brought under its node_modules/ (its bundleDependencies, with
+ * whatever of theirs was packed along): the resolved tree does not list them (npm takes them from the
+ * tarball at reify time), but npm links their bins and runs their scripts as for any dependency.
+ */
+export async function bundledPackages(pkgDir: string, location = ''): Promise<TreeNode[]> {
+  const modules = path.join(pkgDir, location, 'node_modules');
+  const names = await fs.readdir(modules).catch(() => [] as string[]);
+  const found: TreeNode[] = [];
+  for (const name of names.sort()) {
+    if (name.startsWith('.')) continue;
+    const scoped = name.startsWith('@') ? (await fs.readdir(path.join(modules, name)).catch(() => [] as string[])).sort().map((inner) => `${name}/${inner}`) : [name];
+    for (const full of scoped) {
+      const at = path.posix.join(location, 'node_modules', full);
+      const manifest = await fs.readFile(path.join(pkgDir, at, 'package.json'), 'utf8').then((text) => JSON.parse(text) as { name?: string; version?: string }, () => undefined);
+      if (!manifest) continue;
+      found.push({ location: at, name: manifest.name ?? full, version: manifest.version ?? '', integrity: null, resolved: null, hasInstallScript: false, inBundle: true, isLink: false, hasShrinkwrap: false });
+      found.push(...(await bundledPackages(pkgDir, at)));
+    }
+  }
+  return found;
 }

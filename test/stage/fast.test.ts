@@ -147,6 +147,28 @@ describe('staging fast path', () => {
     await expect(verifyRelease(layoutOf(root), '5.0.0-fast.1')).resolves.toMatchObject({ version: '5.0.0-fast.1' });
   }, 240_000);
 
+  it("links the bins of a package bundled in the tarball (bundleDependencies) and runs its scripts, as npm install -g does", async () => {
+    // As openclaw bundles chrome-devtools-mcp: the resolved tree does not list a bundled package, npm builds it anyway.
+    const registry = inject('registryUrl');
+    const tool = { name: 'rs-fixture-bundledtool', version: '1.0.0', bin: { 'rs-bundledtool': 'cli.js' }, scripts: { postinstall: 'node built.cjs' } };
+    const toolFiles = { 'package.json': JSON.stringify(tool), 'cli.js': '#!/usr/bin/env node\nconsole.log("bundled");\n', 'built.cjs': "require('node:fs').writeFileSync('built.txt', 'built\\n');\n" };
+    await publish(writePackage(tempDir('rs-fast-src-'), toolFiles), { registry });
+    const src = gateway('5.0.0-fast.11', { dependencies: { 'rs-fixture-dep': '1.1.0', 'rs-fixture-bundledtool': '1.0.0' }, bundleDependencies: ['rs-fixture-bundledtool'] });
+    writePackage(join(src, 'node_modules/rs-fixture-bundledtool'), toolFiles);
+    await publish(src, { registry, tag: TAG });
+    const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
+    const r = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.11']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(r.json.result.fallback).toBeNull();
+    const release = join(root, 'releases/5.0.0-fast.11');
+    expect(readlinkSync(join(release, 'node_modules/.bin/rs-bundledtool'))).toBe('../rs-fixture-bundledtool/cli.js');
+    expect(statSync(join(release, 'node_modules/rs-fixture-bundledtool/cli.js')).mode & 0o111).toBe(0o111);
+    expect(readFileSync(join(release, 'node_modules/rs-fixture-bundledtool/built.txt'), 'utf8')).toBe('built\n');
+    const ours = treeOf(release);
+    const theirs = treeOf(await npmGlobal('rs-fixture-fastpath@5.0.0-fast.11'));
+    expect(ours).toEqual(theirs);
+  }, 240_000);
+
   it('links an unchanged package nested inside a changed one (extracted alongside), equal to npm install -g', async () => {
     const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
     expect((await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.4'])).exitCode).toBe(0);
