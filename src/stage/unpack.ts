@@ -131,7 +131,9 @@ async function startEntry(raw: RawEntry, model: TreeModel, ctx: ReadContext): Pr
     ctx.entries.push({ path: rel, type: 'symlink', size: 0, mode: 0o777, target: raw.linkpath! });
     return undefined;
   }
-  const entry: UnpackedEntry = { path: rel, type: 'file', size: raw.size, mode: raw.mode & 0o111 ? 0o755 : 0o644 };
+  // npm's mode for an extracted file: ((mode | 0o666) & ~umask) | 0o600 with npm's umask 0o022, i.e.
+  // rw-r--r-- plus exactly the execute bits the tarball gave (a 0o754 file stays 0o754, not 0o755).
+  const entry: UnpackedEntry = { path: rel, type: 'file', size: raw.size, mode: 0o644 | (raw.mode & 0o111) };
   if (ctx.files.has(rel)) ctx.entries.splice(ctx.entries.findIndex((e) => e.path === rel), 1); // a repeated file: the later entry is the file
   ctx.files.add(rel);
   ctx.entries.push(entry);

@@ -155,6 +155,9 @@ describe('staging fast path', () => {
     await publish(writePackage(tempDir('rs-fast-src-'), toolFiles), { registry });
     const src = gateway('5.0.0-fast.11', { dependencies: { 'rs-fixture-dep': '1.1.0', 'rs-fixture-bundledtool': '1.0.0' }, bundleDependencies: ['rs-fixture-bundledtool'] });
     writePackage(join(src, 'node_modules/rs-fixture-bundledtool'), toolFiles);
+    // A file with execute bits for owner and group only (as openclaw's qrcode ships): npm keeps exactly those.
+    writeFileSync(join(src, 'tool-754.js'), 'module.exports = 754;\n');
+    chmodSync(join(src, 'tool-754.js'), 0o754);
     await publish(src, { registry, tag: TAG });
     const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
     const r = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.11']);
@@ -164,6 +167,7 @@ describe('staging fast path', () => {
     expect(readlinkSync(join(release, 'node_modules/.bin/rs-bundledtool'))).toBe('../rs-fixture-bundledtool/cli.js');
     expect(statSync(join(release, 'node_modules/rs-fixture-bundledtool/cli.js')).mode & 0o111).toBe(0o111);
     expect(readFileSync(join(release, 'node_modules/rs-fixture-bundledtool/built.txt'), 'utf8')).toBe('built\n');
+    expect(statSync(join(release, 'tool-754.js')).mode & 0o777).toBe(0o554);
     const ours = treeOf(release);
     const theirs = treeOf(await npmGlobal('rs-fixture-fastpath@5.0.0-fast.11'));
     expect(ours).toEqual(theirs);

@@ -163,7 +163,7 @@ describe('unpackTarball on a good tarball', () => {
     writeFileSync(join(src, 'package.json'), '{"name":"good","version":"1.0.0"}\n');
     writeFileSync(join(src, long), 'module.exports = 1;\n');
     writeFileSync(join(src, 'cli.js'), '#!/usr/bin/env node\n');
-    chmodSync(join(src, 'cli.js'), 0o700); // any x bit → 0755, as npm
+    chmodSync(join(src, 'cli.js'), 0o700); // npm: ((mode | 0o666) & ~0o022) | 0o600 → 0744 (the x bits it had, no more)
     writeFileSync(join(src, 'private.txt'), 'p');
     chmodSync(join(src, 'private.txt'), 0o600); // → 0644
     symlinkSync('cli.js', join(src, 'alias.js'));
@@ -182,7 +182,7 @@ describe('unpackTarball on a good tarball', () => {
     expect(result.bytes).toBe(Object.keys(expected).reduce((sum, rel) => sum + statSync(join(gnu, rel)).size, 0));
     const listing = (root: string) => execFileSync('sh', ['-c', "find . -printf '%y %p %l\\n' | sort"], { cwd: root, encoding: 'utf8' });
     expect(listing(dest)).toBe(listing(gnu));
-    expect(statSync(join(dest, 'cli.js')).mode & 0o7777).toBe(0o755);
+    expect(statSync(join(dest, 'cli.js')).mode & 0o7777).toBe(0o744);
     expect(statSync(join(dest, 'private.txt')).mode & 0o7777).toBe(0o644);
     expect(statSync(join(dest, 'lib')).mode & 0o7777).toBe(0o755);
     expect(result.entries.find((entry) => entry.path === 'alias.js')).toMatchObject({ type: 'symlink', target: 'cli.js' });
