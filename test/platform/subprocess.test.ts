@@ -29,6 +29,19 @@ async function until(what: string, fn: () => boolean, timeoutMs = 5_000): Promis
 const TREE = ['-c', 'sleep 30 & echo "grandchild $!"; sleep 30'];
 const env = { PATH: '/usr/bin:/bin' };
 
+/** Abort a running call: it rejects CANCELLED within 1.5 s, and the grandchild it started is gone as soon. */
+async function expectCancelledPromptly(running: Promise<unknown>, controller: AbortController, grandchild: number): Promise<void> {
+  const abortedAt = Date.now();
+  controller.abort();
+  const error = await running.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(Date.now() - abortedAt).toBeLessThan(1_500);
+  expect(isReleaseSwitcherError(error) && error.code).toBe('CANCELLED');
+  await until('the grandchild to be gone', () => !alive(grandchild), 1_500);
+}
+
 describeWhere(onLinux, 'run', () => {
   it('kills the child and its grandchild within about a second of an abort, and rejects with CANCELLED', async () => {
     const controller = new AbortController();
@@ -44,15 +57,7 @@ describeWhere(onLinux, 'run', () => {
     });
     await until('the grandchild to start', () => grandchild > 0);
     expect(alive(grandchild)).toBe(true);
-    const abortedAt = Date.now();
-    controller.abort();
-    const error = await running.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(Date.now() - abortedAt).toBeLessThan(1_500);
-    expect(isReleaseSwitcherError(error) && error.code).toBe('CANCELLED');
-    await until('the grandchild to be gone', () => !alive(grandchild), 1_500);
+    await expectCancelledPromptly(running, controller, grandchild);
   });
 
   it('rejects with CANCELLED without starting anything when the signal is aborted already', async () => {
@@ -100,15 +105,7 @@ describeWhere(onLinux, 'runCaptured', () => {
     await until('the grandchild to start', () => Number(readFileSafe(pidFile)) > 0);
     const grandchild = Number(readFileSafe(pidFile));
     expect(alive(grandchild)).toBe(true);
-    const abortedAt = Date.now();
-    controller.abort();
-    const error = await running.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(Date.now() - abortedAt).toBeLessThan(1_500);
-    expect(isReleaseSwitcherError(error) && error.code).toBe('CANCELLED');
-    await until('the grandchild to be gone', () => !alive(grandchild), 1_500);
+    await expectCancelledPromptly(running, controller, grandchild);
   });
 
   it('on a timeout, returns timedOut even though a grandchild holds the output open, and kills it', async () => {
