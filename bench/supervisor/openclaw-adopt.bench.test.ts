@@ -11,17 +11,16 @@
 // BENCH_NODE24=<node> uses that Node 24 (default: bench/lib/node24.mjs); OPENCLAW_PREFIX=<dir> reuses an
 // `npm install -g --prefix <dir> openclaw@2026.9.5` (default: one into a temp dir, npm's cache from npm_config_cache).
 // How the gateway is set up: bench/supervisor/openclaw.ts.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ensureNode24 } from '../lib/node24.mjs';
 import { cli } from '../../test/support/cli.ts';
 import { freePort } from '../../test/support/service.ts';
 import { describeWhere } from '../../test/support/skip.ts';
 import { canRunUserManager, type UserManager } from '../../test/support/systemd.ts';
-import { OPENCLAW_UNIT as UNIT, ensureOpenclaw, openclawHealthy, openclawManager, seconds as s, writeOpenclawService } from './openclaw.ts';
+import { OPENCLAW_UNIT as UNIT, openclawBench, openclawHealthy, removeOpenclawBench, seconds as s, writeOpenclawService } from './openclaw.ts';
 
 const VERSION = '2026.9.5';
 const can = canRunUserManager();
@@ -35,17 +34,10 @@ describeWhere(can, 'bench: adopt a running openclaw (real package, its own unit,
   const inNs = (args: string[], timeout = 180_000) => execa('nsenter', ['-t', String(um.pid), '-m', 'env', `HOME=${userInfo().homedir}`, ...args], { env: { ...um.env, PATH: `${path.dirname(node)}:${um.env.PATH}` }, extendEnv: false, reject: false, timeout });
 
   beforeAll(async () => {
-    node = process.env.BENCH_NODE24 ?? (await ensureNode24()).node;
-    prefix = process.env.OPENCLAW_PREFIX ?? path.join(work, 'prefix');
-    await ensureOpenclaw({ node, prefix, version: VERSION, logsDir: path.join(work, 'npm-logs') });
-    um = await openclawManager('ocadopt');
+    ({ node, prefix, um } = await openclawBench({ name: 'ocadopt', work, version: VERSION }));
   }, 1_200_000);
 
-  afterAll(async () => {
-    await um?.stop();
-    await execa('chattr', ['-R', '-f', '-i', work], { reject: false });
-    rmSync(work, { recursive: true, force: true });
-  }, 120_000);
+  afterAll(() => removeOpenclawBench(um, work), 120_000);
 
   const healthy = (port: number, pid: number | null, timeoutMs: number) => openclawHealthy(um, { port, pid, timeoutMs });
   const show = async () => Object.fromEntries((await um.systemctl(['show', UNIT, '-p', 'TimeoutStopUSec', '-p', 'RestartUSec', '-p', 'KillMode', '-p', 'RestartPreventExitStatus'])).stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));

@@ -16,18 +16,16 @@
 // BENCH_NODE24=<node>, OPENCLAW_PREFIX=<dir> as in openclaw-adopt.bench.test.ts; BENCH_NPM_CACHE=<dir> is the npm
 // cache release-switcher installs 2026.9.6 with (default: a fresh one, so ~300 MB are downloaded once);
 // BENCH_STABLE_FOR=N sets the preset's stability window (10 s) to N seconds.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ensureNode24 } from '../lib/node24.mjs';
 import { cli } from '../../test/support/cli.ts';
 import { freePort } from '../../test/support/service.ts';
 import { describeWhere } from '../../test/support/skip.ts';
 import { canRunUserManager, type UserManager } from '../../test/support/systemd.ts';
 import { median, ms, ratio, saveResult } from './lib.ts';
-import { OPENCLAW_UNIT as UNIT, ensureOpenclaw, openclawHealthy, openclawManager, seconds, writeOpenclawService } from './openclaw.ts';
+import { OPENCLAW_UNIT as UNIT, openclawBench, openclawHealthy, removeOpenclawBench, seconds, writeOpenclawService } from './openclaw.ts';
 
 const FROM = '2026.9.5';
 const TO = '2026.9.6';
@@ -78,10 +76,7 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
   const mainPid = async () => Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
 
   beforeAll(async () => {
-    node = process.env.BENCH_NODE24 ?? (await ensureNode24()).node;
-    prefix = process.env.OPENCLAW_PREFIX ?? path.join(work, 'prefix');
-    await ensureOpenclaw({ node, prefix, version: FROM, logsDir: path.join(work, 'npm-logs') });
-    um = await openclawManager('ocrollback');
+    ({ node, prefix, um } = await openclawBench({ name: 'ocrollback', work, version: FROM }));
     port = await freePort();
     await writeOpenclawService(um, { node, prefix, port });
     expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
@@ -104,11 +99,7 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
     console.log(`first switch to ${TO}: ${seconds(Date.now() - started)}`);
   }, 2_400_000);
 
-  afterAll(async () => {
-    await um?.stop();
-    await execa('chattr', ['-R', '-f', '-i', work], { reject: false });
-    rmSync(work, { recursive: true, force: true });
-  }, 120_000);
+  afterAll(() => removeOpenclawBench(um, work), 120_000);
 
   /** A transaction's step times, as `name ms` pairs. */
   const steps = (result: { steps?: Array<{ name: string; ms: number }> }) => (result.steps ?? []).map((s) => `${s.name} ${ms(s.ms)}`).join(', ');

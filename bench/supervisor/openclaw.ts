@@ -6,11 +6,12 @@
 // openclaw's CLI refuses to manage a service unless HOME is the account's home: inside the manager's own mount
 // namespace the manager's temp HOME is bound over that home (/root), so the unit's `Environment=HOME=/root` and
 // `openclaw gateway status` see the temp one; nothing outside the namespace changes.
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { expect } from 'vitest';
+import { ensureNode24 } from '../lib/node24.mjs';
 import { startUserManager, type UserManager } from '../../test/support/systemd.ts';
 
 export const OPENCLAW_UNIT = 'openclaw-gateway.service';
@@ -63,4 +64,22 @@ export async function openclawHealthy(um: UserManager, options: { port: number; 
     if (Date.now() - started > options.timeoutMs) throw new Error(`openclaw did not answer on ${options.port} within ${seconds(options.timeoutMs)}:\n${await um.readLog()}`);
     await new Promise((r) => setTimeout(r, options.pollMs ?? 1_000));
   }
+}
+
+/**
+ * What both benches start from: Node 24 (BENCH_NODE24 or bench/lib/node24.mjs), openclaw `version` installed with
+ * `npm install -g` (into OPENCLAW_PREFIX when it names one that has it, else under `work`), and a manager for it.
+ */
+export async function openclawBench(options: { name: string; work: string; version: string }): Promise<{ node: string; prefix: string; um: UserManager }> {
+  const node = process.env.BENCH_NODE24 ?? (await ensureNode24()).node;
+  const prefix = process.env.OPENCLAW_PREFIX ?? path.join(options.work, 'prefix');
+  await ensureOpenclaw({ node, prefix, version: options.version, logsDir: path.join(options.work, 'npm-logs') });
+  return { node, prefix, um: await openclawManager(options.name) };
+}
+
+/** Stop the manager (and the gateway with it), then remove the bench's folder, sealed releases included. */
+export async function removeOpenclawBench(um: UserManager | undefined, work: string): Promise<void> {
+  await um?.stop();
+  await execa('chattr', ['-R', '-f', '-i', work], { reject: false });
+  rmSync(work, { recursive: true, force: true });
 }
