@@ -68,6 +68,15 @@ function expectNpmShaped(file: string, name: string): void {
   expect(env.PATH.split(':').filter((dir: string) => !dir.includes('node_modules'))[0]).toBe(dirname(process.execPath));
 }
 
+/** A root with 5.0.0-fast.7 installed, then `version` installed beside it (both exit 0); the second result. */
+async function updateFrom7(version: string) {
+  const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
+  expect((await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.7'])).exitCode).toBe(0);
+  const r = await rs(root, ['install', `rs-fixture-fastpath@${version}`]);
+  expect(r.exitCode, r.stderr).toBe(0);
+  return { root, r };
+}
+
 describe('staging fast path', () => {
   beforeAll(async () => {
     const registry = inject('registryUrl');
@@ -327,10 +336,7 @@ describe('staging fast path', () => {
   }, 240_000);
 
   it('gives a changed package that runs an install script private copies: its postinstall rewriting its own file does not touch the earlier release', async () => {
-    const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
-    expect((await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.7'])).exitCode).toBe(0);
-    const r = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.10']);
-    expect(r.exitCode, r.stderr).toBe(0);
+    const { root, r } = await updateFrom7('5.0.0-fast.10');
     expect(r.json.result.fallback).toBeNull();
     const same = 'node_modules/rs-fixture-fastsame/same.js';
     expect(readFileSync(join(root, 'releases/5.0.0-fast.10', same), 'utf8')).toContain('// built');
@@ -340,10 +346,7 @@ describe('staging fast path', () => {
   }, 240_000);
 
   it("catches a postinstall that writes into a changed package's file linked to the previous release as it was extracted", async () => {
-    const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
-    expect((await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.7'])).exitCode).toBe(0);
-    const r = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.9']);
-    expect(r.exitCode, r.stderr).toBe(0);
+    const { root, r } = await updateFrom7('5.0.0-fast.9');
     expect(r.json.result.reused).toEqual({ packages: 0, files: 0, bytes: 0 });
     const same = 'node_modules/rs-fixture-fastsame/same.js';
     const rel7 = join(root, 'releases/5.0.0-fast.7');
