@@ -66,23 +66,47 @@ export async function readJsonIfExists(file: string): Promise<unknown> {
 }
 
 /**
- * Returns true when it had to clear the immutable attribute on inodes other trees share.
  * Remove a tree that may be sealed (directories without write bits). Root ignores the bits,
  * other users must first make directories writable again, which touches only this tree's own
  * directory inodes (directories are never shared between releases, files may be).
+ * Returns true when it had to clear the immutable attribute on inodes other trees share.
  */
 export async function removeTree(dir: string): Promise<boolean> {
   try {
-    await fs.rm(dir, { recursive: true, force: true });
+    await removeSettled(dir);
     return false;
   } catch (error) {
-    // ENOTDIR: Node's rm, refused the unlink of an immutable file (EPERM), retries it as a directory.
-    if (!['EACCES', 'EPERM', 'ENOTDIR'].includes(errnoOf(error) ?? '')) throw error;
+    if (!['EACCES', 'EPERM'].includes(errnoOf(error) ?? '')) throw error;
   }
   const shared = await clearImmutable(dir); // EPERM even for root: an immutable release, or links into one
   await makeDirsWritable(dir);
-  await fs.rm(dir, { recursive: true, force: true });
+  await removeSettled(dir);
   return shared;
+}
+
+/**
+ * `rm -rf` that reports only once every removal it started has ended. Node's recursive fs.rm
+ * rejects at the first failure while its other branches go on deleting, and the retry above then
+ * raced them: a directory gone between its chmod and its readdir (CI, Node 24), or a shared file
+ * unlinked after its attribute was cleared, so nobody knew to set it again on the release keeping it.
+ */
+async function removeSettled(target: string): Promise<void> {
+  const stat = await fs.lstat(target).catch(ignoreMissing);
+  if (!stat) return;
+  if (!stat.isDirectory()) {
+    await fs.unlink(target).catch(ignoreMissing);
+    return;
+  }
+  const names = (await fs.readdir(target).catch(ignoreMissing)) ?? [];
+  const results = await Promise.allSettled(names.map((name) => removeSettled(path.join(target, name))));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  await fs.rmdir(target).catch(ignoreMissing);
+}
+
+function ignoreMissing(error: unknown): undefined {
+  if (errnoOf(error) === 'ENOENT') return undefined;
+  throw error;
 }
 
 async function makeDirsWritable(dir: string): Promise<void> {

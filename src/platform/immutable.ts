@@ -28,8 +28,8 @@ async function chattr(flag: '+i' | '-i', paths: readonly string[]): Promise<stri
 }
 
 /** Every file and directory of a tree, the tree itself last (symlinks have no flags). */
-async function flaggable(dir: string, vanishing = false): Promise<string[]> {
-  const entries = await walkTree(dir, { vanishing });
+async function flaggable(dir: string): Promise<string[]> {
+  const entries = await walkTree(dir);
   return [...entries.filter((e) => e.dirent.isFile() || e.dirent.isDirectory()).map((e) => e.abs), dir];
 }
 
@@ -105,9 +105,8 @@ export async function withImmutableCleared<T>(paths: readonly string[], fn: () =
 export async function clearImmutable(dir: string): Promise<boolean> {
   const stat = await fs.lstat(dir).catch(() => undefined);
   if (!stat?.isDirectory()) return false;
-  // The tree may be shrinking under us: a recursive rm that hit an immutable file rejects at once
-  // while its other branches go on deleting.
-  const paths = await flaggable(dir, true);
+  // Nothing else deletes in it meanwhile: removeTree's first attempt has settled (platform/fs.ts).
+  const paths = await flaggable(dir);
   await chattr('-i', paths);
   const links = await Promise.all(paths.map((p) => fs.lstat(p).then((s) => s.isFile() && s.nlink > 1, () => false)));
   return links.some(Boolean);

@@ -17,21 +17,14 @@ export interface TreeEntry {
 }
 
 /** Every entry below `root` (not root itself), parents before children, sorted for stable output. */
-export async function walkTree(root: string, options: { skip?: (rel: string) => boolean; vanishing?: boolean } = {}): Promise<TreeEntry[]> {
+export async function walkTree(root: string, options: { skip?: (rel: string) => boolean } = {}): Promise<TreeEntry[]> {
   const out: TreeEntry[] = [];
   let read = 0;
   const visit = async (dir: string, relDir: string): Promise<void> => {
     // Synchronous readdir, one folder at a time, yielding every few hundred: a release has thousands
     // of folders, and a promise per folder costs about twice the walk itself (measured on openclaw).
     if (++read % YIELD_EVERY === 0) await yieldToLoop();
-    let entries: Dirent[];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch (error) {
-      // `vanishing`: a tree being removed (a failed recursive rm goes on deleting in the background).
-      if (!(options.vanishing && relDir !== '' && (error as NodeJS.ErrnoException).code === 'ENOENT')) throw error;
-      entries = [];
-    }
+    const entries = readdirSync(dir, { withFileTypes: true });
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const dirent of entries) {
       const rel = relDir ? `${relDir}/${dirent.name}` : dirent.name;
