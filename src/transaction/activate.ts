@@ -14,7 +14,7 @@ import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
 import { readLinkVersion } from '../store/links.js';
 import { closeTransaction, markGood, markPending, openTransaction, setReleaseState, transition } from './machine.js';
 import type { JournalSession } from '../store/session.js';
-import { preflightStep, preflightWanted } from './preflight-step.js';
+import { knownGoodReturn, preflightStep, preflightWanted } from './preflight-step.js';
 import { rollBack, undo } from './roll-back.js';
 import { beginRestore, checkStateStep, endRestore, noteSnapshot } from './state-return.js';
 import { type Failure, type Run, completeFlip, finish, flipStep, openVerifyRelease, recordRecovery, restartStep, verifyReleaseStep, verifyStep } from './steps.js';
@@ -109,7 +109,10 @@ async function upToTheFlip(run: Run, preflight: boolean): Promise<void> {
     const first = tx.steps.at(-1);
     await verifyReleaseStep(run, first?.name === 'verify-release' ? first : undefined);
     await checkStateStep(session, tx, { leaving: tx.from, target: tx.to!, supervised: run.supervisor !== null });
-    if (preflight && preflightWanted(session.config)) {
+    const wanted = preflight && preflightWanted(session.config);
+    const known = wanted ? knownGoodReturn(session, tx) : undefined;
+    if (known) tx.steps.push({ name: 'preflight', status: 'skipped', ms: 0, detail: known });
+    if (wanted && !known) {
       await session.journal.commit('activate:verified-release');
       await preflightStep(session, tx, tx.to!);
       await flipStep(run);

@@ -51,6 +51,17 @@ describeWhere(can, `switch with a preflight`, () => {
     expect(r.json.result.steps.map((s: { name: string }) => s.name)).toContain('flip');
   }, 60_000);
 
+  it('a rollback to a release verified here still rehearses when it starts on the live state the newer one ran on (no snapshot goes back)', async () => {
+    for (const target of ['1.1.0', '1.0.0']) {
+      const r = await gw.rs(['rollback']);
+      expect(r.json.result, r.stdout + r.stderr).toMatchObject({ kind: 'rollback', status: 'verified', to: target });
+      expect(r.json.result.restore).toBeUndefined();
+      const step = r.json.result.steps.find((s: { name: string }) => s.name === 'preflight');
+      expect(step).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^rehearsed on 127\.0\.0\.1:\d+/) });
+      expect((await gw.health())?.version).toBe(target);
+    }
+  }, 60_000);
+
   // A switch handed to a runner outside the service (as from inside it) carries --no-preflight with it: the runner
   // reads its orders from the journaled transaction.
   const handedOff = async (args: string[]) => {
@@ -58,7 +69,9 @@ describeWhere(can, `switch with a preflight`, () => {
     expect(r.exitCode, r.stdout + r.stderr).toBe(75);
     const deadline = Date.now() + 45_000;
     for (;;) {
-      const tx = (await gw.rs(['status'])).json.result.transaction;
+      const status = await gw.rs(['status']);
+      expect(status.json, `status while the runner works: ${status.exitCode} ${status.signal ?? ''} ${status.stdout} ${status.stderr}`).toBeDefined();
+      const tx = status.json.result.transaction;
       if (tx?.id === r.json.result.id && tx.finishedAt) return tx;
       if (Date.now() > deadline) throw new Error(`the runner did not finish: ${JSON.stringify(tx)}`);
       await new Promise((resolve) => setTimeout(resolve, 200));

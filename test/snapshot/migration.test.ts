@@ -99,7 +99,7 @@ describeWhere(can, `state snapshot across a schema migration, under systemd --us
     expect(readFileSync(join(stateDir, 'state.db'), 'utf8')).toBe(before);
   });
 
-  it(`with a rehearsal configured, a rollback across the migration rehearses ${OLD} on the snapshot it will start on, not on the migrated live state`, async () => {
+  it(`with a rehearsal configured, a rollback across the migration to ${OLD}, not verified here, rehearses it on the snapshot it will start on, not on the migrated live state`, async () => {
     const config = readFileSync(join(gw.root, 'config.json'), 'utf8');
     const init = await gw.rs(['init', '--preflight', 'server.js --port {port}', '--preflight-env', 'STATE_DIR={state}', '--preflight-for', '1']);
     expect(init.exitCode, init.stdout + init.stderr).toBe(0);
@@ -107,6 +107,10 @@ describeWhere(can, `state snapshot across a schema migration, under systemd --us
     expect(up.json.result, up.stdout + up.stderr).toMatchObject({ status: 'verified', snapshot: up.json.result.id });
     expect(step(up.json.result, 'preflight')).toMatchObject({ status: 'ok' });
     expect(db().schema).toBe(18);
+    // As if OLD's verification had never completed here (a release verified here goes back unrehearsed: next test).
+    const journal = readState(gw.root);
+    journal.releases[OLD].state = 'pending';
+    writeFileSync(join(gw.root, 'state.json'), JSON.stringify(journal));
     const r = await gw.rs(['rollback']);
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     const tx = r.json.result;
@@ -117,6 +121,27 @@ describeWhere(can, `state snapshot across a schema migration, under systemd --us
     expect(db().schema).toBe(17);
     expect((await gw.health())?.version).toBe(OLD);
     // As it was before this test: no rehearsal, and not this test's snapshot (the prune test counts them).
+    writeFileSync(join(gw.root, 'config.json'), config);
+    rmSync(join(gw.root, 'snapshots', up.json.result.id), { recursive: true, force: true });
+  });
+
+  it(`with a rehearsal configured, a rollback to ${OLD}, verified here and starting on the snapshot taken when it was left, is not rehearsed: nothing to prove that its verification did not`, async () => {
+    const config = readFileSync(join(gw.root, 'config.json'), 'utf8');
+    const init = await gw.rs(['init', '--preflight', 'server.js --port {port}', '--preflight-env', 'STATE_DIR={state}', '--preflight-for', '1']);
+    expect(init.exitCode, init.stdout + init.stderr).toBe(0);
+    expect(readState(gw.root).releases[OLD].state).toBe('good');
+    const up = await gw.rs(['switch', NEW]);
+    expect(up.json.result, up.stdout + up.stderr).toMatchObject({ status: 'verified', snapshot: up.json.result.id });
+    expect(db().schema).toBe(18);
+    const r = await gw.rs(['rollback']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const tx = r.json.result;
+    expect(tx).toMatchObject({ kind: 'rollback', status: 'verified', from: NEW, to: OLD, restore: { snapshot: up.json.result.id, version: OLD } });
+    expect(stepNames(tx)).toEqual(['verify-release', 'check-state', 'preflight', 'flip', 'restore-state', 'restart', 'verify']);
+    expect(step(tx, 'preflight')).toMatchObject({ status: 'skipped', detail: `${OLD} was verified here and starts on the state it was left with (snapshot ${up.json.result.id}): nothing to rehearse` });
+    expect(existsSync(join(gw.root, 'preflight')) ? readdirSync(join(gw.root, 'preflight')) : []).toEqual([]); // no private copy was made
+    expect(db().schema).toBe(17);
+    expect((await gw.health())?.version).toBe(OLD);
     writeFileSync(join(gw.root, 'config.json'), config);
     rmSync(join(gw.root, 'snapshots', up.json.result.id), { recursive: true, force: true });
   });
