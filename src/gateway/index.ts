@@ -39,10 +39,12 @@ export async function requestUpdate(options: RequestUpdateOptions): Promise<Tran
       const { version } = await installLocked(session, spec);
       return activateOrSchedule(session, 'update', version, 'always', options.preflight);
     }
-    const pkg = await resolvePackage(spec, { config: session.config, runtime: session.runtime, where: session.runtime.cwd });
+    // Without a supervisor the release is installed here: resolve it as staging needs it, once.
+    const installsHere = session.config.supervisor === 'none';
+    const pkg = await resolvePackage(spec, { config: session.config, runtime: session.runtime, where: session.runtime.cwd, forStaging: installsHere });
     const current = await readLinkVersion(session.layout, 'current');
-    if (session.journal.state.releases[pkg.version] || current === pkg.version || session.config.supervisor === 'none') {
-      if (!session.journal.state.releases[pkg.version]) await installLocked(session, spec);
+    if (session.journal.state.releases[pkg.version] || current === pkg.version || installsHere) {
+      if (!session.journal.state.releases[pkg.version]) await installLocked(session, spec, pkg);
       return activateOrSchedule(session, 'update', pkg.version, 'always', options.preflight);
     }
     return schedule(session, { kind: 'update', target: pkg.version, spec: pkg.resolved.startsWith('http') ? `${pkg.name}@${pkg.version}` : pkg.spec, ...(options.preflight === false && { preflight: false }) });

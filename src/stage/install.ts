@@ -7,7 +7,7 @@ import { ReleaseSwitcherError, asDiskFull } from '../model/errors.js';
 import type { ReleaseState } from '../model/state.js';
 import { crashPoint } from '../platform/crashpoint.js';
 import { fsyncDir, removeTree } from '../platform/fs.js';
-import { resolvePackage } from '../registry/fetch.js';
+import { type ResolvedPackage, resolvePackage } from '../registry/fetch.js';
 import { type Journal, newId } from '../store/journal.js';
 import { readLinkVersion } from '../store/links.js';
 import type { ReleaseMarker } from '../store/manifest.js';
@@ -33,11 +33,15 @@ export interface InstallResult {
   provenance?: boolean;
 }
 
-/** The body of `install`, for callers that already hold the lock (update). */
-export async function installLocked(session: JournalSession, spec: string): Promise<InstallResult> {
+/**
+ * The body of `install`, for callers that already hold the lock (update). `resolved`: the package a
+ * caller already resolved from `spec` with `forStaging` (the gateway decides on its version first);
+ * installing that very one, with its packument, keeps it one fetch and one answer per update.
+ */
+export async function installLocked(session: JournalSession, spec: string, resolved?: ResolvedPackage): Promise<InstallResult> {
   const { layout, config, runtime, journal } = session;
   runtime.onProgress({ phase: 'resolve', message: `resolving ${spec}` });
-  const pkg = await resolvePackage(spec, { config, runtime, where: runtime.cwd, forStaging: true });
+  const pkg = resolved ?? (await resolvePackage(spec, { config, runtime, where: runtime.cwd, forStaging: true }));
   const existing = journal.state.releases[pkg.version];
   const marker = existing && (await readMarker(layout, pkg.version));
   if (existing && marker) {

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it, onTestFinished } from 'vitest';
-import { rs, tempDir } from '../support/cli.ts';
+import { requestUpdate } from '../../dist/index.js';
+import { cliEnv, rs, tempDir } from '../support/cli.ts';
 import { startSigningRegistry } from '../support/signing-registry.ts';
 
 const fixtures = inject('fixtures');
@@ -53,4 +54,16 @@ describe('one install fetches each packument once', () => {
       expect(marker.signatures).toMatchObject({ status: keys ? 'verified' : 'unsigned', dependencies: keys ? 'verified' : 'unsigned' });
     }, SLOW);
   }
+
+  // The gateway's update.run decides on the version first; without a supervisor it then installs here, from that
+  // same answer (it used to resolve the spec a second time: two fetches, and two answers if the tag moved between).
+  it("update.run with supervisor none: the package's packument once, the release it resolved is the one installed and switched to", async () => {
+    const registry = await registryWithKeys(true);
+    const root = await rootOn(registry.url);
+    const env = cliEnv();
+    const tx = await requestUpdate({ root, env, npmCache: env.npm_config_cache! });
+    expect(tx).toMatchObject({ kind: 'update', status: 'switched', to: '1.1.0' });
+    expect(count(registry.requests, '/rs-fixture-gateway'), registry.requests.join('\n')).toBe(1);
+    expect(count(registry.requests, '/rs-fixture-dep'), registry.requests.join('\n')).toBe(1);
+  }, SLOW);
 });
