@@ -10,7 +10,10 @@ import { pathExists } from '../platform/fs.js';
 import type { ProgressEvent } from '../model/runtime.js';
 import type { KnownHash } from '../store/manifest.js';
 import type { LinkedInode } from '../store/fingerprints.js';
-import { type Linked, type LinkedSet, type PreviousRelease, baseline, extractPackages, isReusable, linkExtracted, linkPackages, movedInodes, writeTreeRecord } from './reuse.js';
+import { type PreviousRelease, isReusable, writeTreeRecord } from './tree-record.js';
+import { type Linked, type LinkedSet, baseline, movedInodes } from './shared-inodes.js';
+import { extractPackages } from './extract-packages.js';
+import { linkExtracted, linkPackages } from './link-previous.js';
 import type { ResolvedTree, TreeNode } from './resolve-tree.js';
 import { linkReusedBins, runDepScripts } from './dep-scripts.js';
 

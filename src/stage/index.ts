@@ -20,7 +20,7 @@ import { installDependencies, runLifecycle } from './dependencies.js';
 import { unpack } from './unpack-call.js';
 import { flatNpmOptions, resolveTree, type ResolvedTree } from './resolve-tree.js';
 import { NOTHING_REUSED, type Reused, buildTree, fallbackReason, sharedWrites } from './fast.js';
-import { readPrevious } from './reuse.js';
+import { previousRelease } from './tree-record.js';
 import { scriptEnv } from './dep-scripts.js';
 import { checkAllowScripts } from './allow-scripts.js';
 import type { NodeRuntime } from '../platform/node.js';
@@ -260,7 +260,7 @@ interface FastOutcome {
 async function fastPath(args: FastPathInput): Promise<FastOutcome> {
   const { input, tree, pkgDir } = args;
   const { runtime } = input;
-  const previous = await previousRelease(input);
+  const previous = await previousRelease(input.layout, input.earlier);
   const npmConfig = runtime.npmConfig;
   let result: Awaited<ReturnType<typeof buildTree>>;
   let ran: string[];
@@ -286,15 +286,4 @@ async function fastPath(args: FastPathInput): Promise<FastOutcome> {
   }
   const shared = new Set(result.linked?.known.keys() ?? []);
   return { known: result.known, shared, sharedImmutable: previous?.immutable ? shared : new Set(), inodes: result.inodes, reused: result.reused, fallback: null };
-}
-
-/** The newest retained release with a tree record to compare against. */
-async function previousRelease(input: StageInput) {
-  for (const version of input.earlier) {
-    const marker = await readMarker(input.layout, version);
-    const dir = input.layout.release(version);
-    const previous = marker && (await readPrevious({ dir, files: marker.files, node: marker.node.version, immutable: marker.immutable === true }));
-    if (previous) return previous;
-  }
-  return undefined;
 }
