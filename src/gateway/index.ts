@@ -37,13 +37,13 @@ export async function requestUpdate(options: RequestUpdateOptions): Promise<Tran
     const spec = options.spec ?? `${session.config.package}@${channelTag(session.config)}`;
     if (options.stageIn === 'caller') {
       const { version } = await installLocked(session, spec);
-      return activateOrSchedule(session, 'update', version, 'always', options.preflight);
+      return activateOrSchedule(session, { kind: 'update', target: version, handoff: 'always', preflight: options.preflight });
     }
     const pkg = await resolvePackage(spec, { config: session.config, runtime: session.runtime, where: session.runtime.cwd });
     const current = await readLinkVersion(session.layout, 'current');
     if (session.journal.state.releases[pkg.version] || current === pkg.version || session.config.supervisor === 'none') {
       if (!session.journal.state.releases[pkg.version]) await installLocked(session, spec);
-      return activateOrSchedule(session, 'update', pkg.version, 'always', options.preflight);
+      return activateOrSchedule(session, { kind: 'update', target: pkg.version, handoff: 'always', preflight: options.preflight });
     }
     return schedule(session, { kind: 'update', target: pkg.version, spec: pkg.resolved.startsWith('http') ? `${pkg.name}@${pkg.version}` : pkg.spec, ...(options.preflight === false && { preflight: false }) });
   });
