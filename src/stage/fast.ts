@@ -73,7 +73,7 @@ export async function buildTree(input: FastInput): Promise<FastResult> {
   // A linked package inside a new one waits for the new one's extraction (its folder must start empty).
   const freshAt = new Set(fresh.map((node) => node.location));
   const later = new Set(reuse.filter((node) => ancestors(node.location).some((at) => freshAt.has(at))).map((node) => node.location));
-  const linkedP = usable && reuse.length > 0 ? linkPackages(pkgDir, usable, reuse, () => linkReusedBins(pkgDir, reuse), { later, until: extractedP }) : Promise.resolve(undefined);
+  const linkedP = usable && reuse.length > 0 ? linkPackages({ pkgDir, previous: usable, nodes: reuse, beforeSeal: () => linkReusedBins(pkgDir, reuse), wait: { later, until: extractedP } }) : Promise.resolve(undefined);
   const [linkedR, extractedR] = await Promise.allSettled([linkedP, extractedP]);
   if (linkedR.status === 'rejected') throw linkedR.reason;
   if (extractedR.status === 'rejected') throw extractedR.reason;

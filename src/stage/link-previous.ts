@@ -45,12 +45,24 @@ function entriesByPackage(files: ManifestEntry[], locations: ReadonlySet<string>
   return out;
 }
 
+export interface LinkPackagesOptions {
+  pkgDir: string;
+  previous: PreviousRelease;
+  /** The packages to link: unchanged since `previous`. */
+  nodes: TreeNode[];
+  /** Runs while the linked inodes are still writable, before the immutable attribute is set again. */
+  beforeSeal: () => Promise<void>;
+  /** The packages in `later` (nested inside one being extracted) are linked once `until` settles. */
+  wait?: { later: ReadonlySet<string>; until: Promise<unknown> } | undefined;
+}
+
 /**
  * Link unchanged packages from `previous`. `beforeSeal` runs while the linked inodes are still
  * writable (bin links chmod their targets). The baseline ctimes are taken by `baseline` once every
  * link of this staging is made.
  */
-export async function linkPackages(pkgDir: string, previous: PreviousRelease, nodes: TreeNode[], beforeSeal: () => Promise<void>, wait?: { later: ReadonlySet<string>; until: Promise<unknown> }): Promise<Linked> {
+export async function linkPackages(options: LinkPackagesOptions): Promise<Linked> {
+  const { pkgDir, previous, nodes, beforeSeal, wait } = options;
   const byPackage = entriesByPackage(previous.files, new Set(nodes.map((node) => node.location)));
   const entriesFor = (list: TreeNode[]) => list.flatMap((node) => [{ path: node.location, type: 'dir' } as ManifestEntry, ...(byPackage.get(node.location) ?? [])]);
   const now = entriesFor(nodes.filter((node) => !wait?.later.has(node.location)));

@@ -34,7 +34,7 @@ export async function sealStaged(input: SealInput): Promise<{ marker: ReleaseMar
   const manifest = await computeManifest(pkgDir, input.known);
   const earlier = await earlierManifests(input.layout, input.earlier);
   const shared = input.shared ?? new Set<string>();
-  const deduped = await dedupeAgainst(pkgDir, manifest, earlier, shared);
+  const deduped = await dedupeAgainst({ stagedDir: pkgDir, files: manifest, earlier, shared });
   const { linkedBytes, internalBytes, inodes } = deduped;
   const linked = new Set([...deduped.linked, ...shared]);
   progress({ phase: 'dedupe', message: `${linked.size} files (${linkedBytes} bytes) shared with earlier releases, ${internalBytes} bytes of duplicates within` });
