@@ -14,7 +14,7 @@ import type { PreviousRelease } from './tree-record.js';
 import { hasEvent } from './dep-scripts.js';
 import { type DeferredFile, unpack } from './unpack-call.js';
 
-export interface ExtractOptions {
+export interface ExtractPackagesOptions {
   pkgDir: string;
   pacoteOptions: Record<string, unknown>;
   signal?: AbortSignal | undefined;
@@ -22,7 +22,7 @@ export interface ExtractOptions {
   previous?: PreviousRelease | undefined;
 }
 
-export interface Extracted {
+export interface ExtractedPackages {
   files: number;
   bytes: number;
   known: Map<string, KnownHash>;
@@ -57,7 +57,7 @@ export function linkableIn(previous: PreviousRelease): (releasePath: string, fil
  * tarball goes through a file: a streamed cache read that fails midway emits an error nobody can
  * catch in pacote 21, and a file lets pacote retry from the registry.
  */
-export async function extractPackages(nodes: TreeNode[], options: ExtractOptions): Promise<Extracted> {
+export async function extractPackages(nodes: TreeNode[], options: ExtractPackagesOptions): Promise<ExtractedPackages> {
   let files = 0;
   let bytes = 0;
   const known = new Map<string, KnownHash>();

@@ -59,7 +59,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   // while the main tarball is downloaded and unpacked, and is stopped if staging fails meanwhile.
   const stopResolve = new AbortController();
   const resolveSignal = runtime.signal ? AbortSignal.any([runtime.signal, stopResolve.signal]) : stopResolve.signal;
-  const treeP = registrySpec(pkg)
+  const treeP = fromRegistry(pkg)
     ? resolveTree({ spec: `${pkg.name}@${pkg.version}`, packageName: pkg.name, nodePath: node.path, npmConfig: runtime.npmConfig, npmCache: runtime.npmCache, registry: config.registry, env: runtime.env, signal: resolveSignal, verify: pkg.dependencySignatures?.pacote, packument: pkg.packument })
     : Promise.resolve(undefined);
   treeP.catch(() => undefined);
@@ -150,6 +150,7 @@ async function readPackageJson(pkgDir: string, pkg: ResolvedPackage): Promise<Re
   return json;
 }
 
-function registrySpec(pkg: ResolvedPackage): boolean {
+/** Its tarball comes over http(s), as a registry's does (a file or git spec's does not): only then is its tree resolved. */
+function fromRegistry(pkg: ResolvedPackage): boolean {
   return /^https?:/.test(pkg.resolved);
 }

@@ -14,7 +14,7 @@ import { mapLimit } from '../platform/tree.js';
 import type { TreeNode } from './resolve-tree.js';
 import type { PreviousRelease } from './tree-record.js';
 import { type Linked, type SharedFile, statSources } from './shared-inodes.js';
-import type { Extracted } from './extract-packages.js';
+import type { ExtractedPackages } from './extract-packages.js';
 import type { DeferredFile } from './unpack-call.js';
 
 const LINK_PARALLELISM = 32;
@@ -102,7 +102,7 @@ const NOT_LINKABLE = new Set(['EMLINK', 'EXDEV', 'EPERM', 'ENOENT']);
  * copy of it written as the tarball would have (O_EXCL|O_NOFOLLOW, its own mode), read back from the
  * source and checked against the tarball's sha256: a changed source is refused, never copied.
  */
-export async function linkExtracted(pkgDir: string, previous: PreviousRelease, extracted: Pick<Extracted, 'deferred' | 'private'>): Promise<Linked> {
+export async function linkExtracted(pkgDir: string, previous: PreviousRelease, extracted: Pick<ExtractedPackages, 'deferred' | 'private'>): Promise<Linked> {
   const toLink = extracted.deferred.filter((file) => !extracted.private.has(file.path));
   const copies = extracted.deferred.filter((file) => extracted.private.has(file.path));
   const allSources = [...new Set(toLink.map((file) => file.source))];
