@@ -63,6 +63,22 @@ export async function buildTree(input: FastInput): Promise<FastResult> {
   const usable = previous && major(previous.node) === major(tree.node) ? previous : undefined;
   // Before anything else writes into node_modules: what is there came in the package's own tarball.
   const bundled = await bundledPackages(pkgDir);
+  const { fresh, ...placed } = await placePackages(input, usable);
+  input.signal?.throwIfAborted();
+  await writeTreeRecord(pkgDir, tree);
+  // npm builds the packages bundled in the tarball like any other (arborist's rebuildBundle): bins, scripts.
+  const ran = await runDepScripts([...fresh, ...bundled], { pkgDir, env: input.scriptEnv, nodePath: input.nodePath, ignoreScripts: input.ignoreScripts, signal: input.signal });
+  progress({ phase: 'scripts', message: ran.length ? `ran ${ran.join(', ')}` : 'no dependency scripts' });
+  // Scripts may rewrite an extracted file: computeManifest re-hashes any whose inode moved since.
+  return placed;
+}
+
+/**
+ * The tree's packages on disk, before any script: the unchanged ones linked from `usable`, the new
+ * ones (`fresh`) extracted from the npm cache, and the baseline of every file shared with `usable`.
+ */
+async function placePackages(input: FastInput, usable: PreviousRelease | undefined): Promise<FastResult & { fresh: TreeNode[] }> {
+  const { tree, progress, pkgDir } = input;
   const reuse = tree.deps.filter((node) => isReusable(node, usable));
   const fresh = tree.deps.filter((node) => !reuse.includes(node));
   // Linking and extracting touch different packages: they run side by side. Extraction never writes
@@ -89,13 +105,7 @@ export async function buildTree(input: FastInput): Promise<FastResult> {
   progress({ phase: 'reuse', message: `${reused.packages} packages (${reused.files} files, ${reused.bytes} bytes) linked from releases/${usable ? path.basename(usable.dir) : '-'}`, done: reused.bytes, total: reused.bytes, unit: 'bytes' });
   const sameBytes = (same?.files ?? []).reduce((sum, file) => sum + file.size, 0);
   progress({ phase: 'extract', message: `${fresh.length} new packages extracted from the npm cache (${extracted.files} files; ${same?.files.length ?? 0} of them, ${sameBytes} bytes, identical to the previous release and linked to it)`, done: extracted.bytes, total: extracted.bytes, unit: 'bytes' });
-  input.signal?.throwIfAborted();
-  await writeTreeRecord(pkgDir, tree.root, tree.deps);
-  // npm builds the packages bundled in the tarball like any other (arborist's rebuildBundle): bins, scripts.
-  const ran = await runDepScripts([...fresh, ...bundled], { pkgDir, env: input.scriptEnv, nodePath: input.nodePath, ignoreScripts: input.ignoreScripts, signal: input.signal });
-  progress({ phase: 'scripts', message: ran.length ? `ran ${ran.join(', ')}` : 'no dependency scripts' });
-  // Scripts may rewrite an extracted file: computeManifest re-hashes any whose inode moved since.
-  return { known: new Map([...extracted.known, ...(linked?.known ?? [])]), linked, inodes, reused };
+  return { known: new Map([...extracted.known, ...(linked?.known ?? [])]), linked, inodes, reused, fresh };
 }
 
 /** Shared inodes that changed since they were linked (a script wrote through one). */

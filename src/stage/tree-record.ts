@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { ManifestEntry } from '../store/manifest.js';
 import type { Layout } from '../store/layout.js';
 import { readMarker } from '../store/release.js';
-import type { TreeNode } from './resolve-tree.js';
+import type { ResolvedTree, TreeNode } from './resolve-tree.js';
 
 /** npm's hidden lockfile inside the package root: the record the next staging compares against. */
 export const TREE_RECORD = 'node_modules/.package-lock.json';
@@ -49,7 +49,8 @@ export function isReusable(node: TreeNode, previous: PreviousRelease | undefined
 }
 
 /** Record the tree as npm's hidden lockfile does (lockfileVersion 3), sorted by location. */
-export async function writeTreeRecord(pkgDir: string, root: TreeNode, deps: TreeNode[]): Promise<void> {
+export async function writeTreeRecord(pkgDir: string, tree: Pick<ResolvedTree, 'root' | 'deps'>): Promise<void> {
+  const { root, deps } = tree;
   const packages: Record<string, unknown> = {};
   for (const node of [...deps].sort((a, b) => a.location.localeCompare(b.location))) {
     packages[node.location] = { version: node.version, resolved: node.resolved, integrity: node.integrity, ...(node.hasInstallScript ? { hasInstallScript: true } : {}) };
