@@ -11,7 +11,7 @@ import { newId } from '../store/journal.js';
 import { pointLink, readLinkVersion } from '../store/links.js';
 import { mutate } from '../transaction/mutate.js';
 import type { RootOptions } from '../store/session.js';
-import { sealStaged } from '../stage/index.js';
+import { sealStaged } from '../stage/seal-staged.js';
 import { validVersion } from '../store/layout.js';
 import { probeNode } from '../platform/node.js';
 import { run, tail } from '../platform/subprocess.js';

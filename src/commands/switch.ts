@@ -14,7 +14,7 @@ export interface SwitchOptions extends RootOptions, HandoffOptions {
 
 /** Activate an installed release: flip, restart, verify, roll back on failure. */
 export async function switchTo(options: SwitchOptions): Promise<Transaction> {
-  return transact(options, `switch ${options.version}`, (session) => activateOrSchedule(session, 'switch', options.version, options.handoff, options.preflight));
+  return transact(options, `switch ${options.version}`, (session) => activateOrSchedule(session, { kind: 'switch', target: options.version, handoff: options.handoff, preflight: options.preflight }));
 }
 
 export interface RollbackOptions extends RootOptions, HandoffOptions {
@@ -24,7 +24,7 @@ export interface RollbackOptions extends RootOptions, HandoffOptions {
 
 /** Switch back to `previous`, or to the named release. */
 export async function rollback(options: RollbackOptions): Promise<Transaction> {
-  return transact(options, 'rollback', async (session) => activateOrSchedule(session, 'rollback', await rollbackTarget(session.layout, options.version), options.handoff));
+  return transact(options, 'rollback', async (session) => activateOrSchedule(session, { kind: 'rollback', target: await rollbackTarget(session.layout, options.version), handoff: options.handoff }));
 }
 
 async function rollbackTarget(layout: Layout, version: string | undefined): Promise<string> {

@@ -19,7 +19,7 @@ export async function update(options: UpdateOptions): Promise<Transaction> {
   return transact(options, `update ${options.spec ?? ''}`.trim(), async (session) => {
     const spec = options.spec ?? `${session.config.package}@${channelTag(session.config)}`;
     const { version } = await installLocked(withSignaturePolicy(session, options.verifySignatures), spec);
-    return activateOrSchedule(session, 'update', version, options.handoff, options.preflight);
+    return activateOrSchedule(session, { kind: 'update', target: version, handoff: options.handoff, preflight: options.preflight });
   });
 }
 

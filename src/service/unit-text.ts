@@ -28,6 +28,15 @@ export interface ServiceOptions {
   entryGiven?: boolean;
 }
 
+/** What a unit's [Service] lines are made from. */
+export interface UnitRequest {
+  config: Config;
+  root: string;
+  options: ServiceOptions;
+  /** The unit ours goes over (as a drop-in); none: a whole unit of our own. */
+  existing?: ExistingUnit | undefined;
+}
+
 const STOP_MARGIN_SECONDS = 10;
 
 /** One word of an Exec line (systemd.service "COMMAND LINES"): `%` specifiers, `$` expansion, quotes, C escapes. */
@@ -90,7 +99,8 @@ function presetOf(config: Config): Preset | undefined {
 }
 
 /** Our policies, each only where the existing unit (if any) does not set its own; a stop budget is only ever raised. */
-function policyLines(config: Config, options: ServiceOptions, existing: ExistingUnit | undefined, lines: Pick<Lines, 'kept' | 'changed'>): string[] {
+function policyLines(request: UnitRequest, lines: Pick<Lines, 'kept' | 'changed'>): string[] {
+  const { config, options, existing } = request;
   const own = existing?.service ?? {};
   const budget = stopBudget(config, options);
   const need = budget.seconds;
@@ -119,8 +129,9 @@ function policyLines(config: Config, options: ServiceOptions, existing: Existing
  * The command: `<node> [node options] <root>/current/<entry> [args]`. Over an existing unit that runs
  * `node [options] <package>/<entry> [args]`, only the package's path changes (and the Node, when one is configured).
  */
-function commandOf(config: Config, root: string, options: ServiceOptions, existing: ExistingUnit | undefined, lines: Pick<Lines, 'kept' | 'changed'>): { words: string[]; pkgDir: string | null } {
-  const { current } = layoutOf(root);
+function commandOf(request: UnitRequest, lines: Pick<Lines, 'kept' | 'changed'>): { words: string[]; pkgDir: string | null } {
+  const { config, options, existing } = request;
+  const { current } = layoutOf(request.root);
   const theirs = options.entryGiven ? null : nodeCommandOf(existing?.execStart ?? null);
   const inPackage = theirs ? entryInPackage(theirs.script, config.package) : null;
   if (!theirs || inPackage === null) {
@@ -168,13 +179,14 @@ export function entryInPackage(script: string, pkg: string): string | null {
   return at >= 0 ? script.slice(at + marker.length) : null;
 }
 
-export function serviceLines(config: Config, root: string, options: ServiceOptions, existing?: ExistingUnit): Lines {
-  const { current } = layoutOf(root);
+export function serviceLines(request: UnitRequest): Lines {
+  const { config, options, existing } = request;
+  const { current } = layoutOf(request.root);
   const lines = { kept: [] as string[], changed: [] as string[] };
-  const { words: start, pkgDir } = commandOf(config, root, options, existing, lines);
+  const { words: start, pkgDir } = commandOf(request, lines);
   // A unit of ours runs in `current`; over somebody else's unit, the working directory is theirs (workingDirectoryOf).
   const workingDirectory = existing ? workingDirectoryOf(current, existing, pkgDir, lines) : plainValue(current, 'The root path');
-  const rest = [...policyLines(config, options, existing, lines), ...(workingDirectory === null ? [] : [`WorkingDirectory=${workingDirectory}`])];
+  const rest = [...policyLines(request, lines), ...(workingDirectory === null ? [] : [`WorkingDirectory=${workingDirectory}`])];
   if (existing) {
     if (Object.keys(existing.environment).length > 0) lines.kept.push(`Environment: ${Object.keys(existing.environment).join(', ')}`);
     lines.changed.push('ExecStartPre: the boot-check', 'StartLimitIntervalSec=0 (quick rollbacks must never hit start-limit-hit)');

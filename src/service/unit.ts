@@ -17,7 +17,7 @@ import { tail } from '../platform/subprocess.js';
 import { systemctl, type UnitScope } from './systemctl.js';
 import { isOurPlist, mergePlist, ourPlist } from './unit-plist.js';
 import { type ExistingUnit, nodeCommandOf, readExistingUnit } from './existing-unit.js';
-import { type ServiceOptions, plainValue, serviceLines } from './unit-text.js';
+import { type ServiceOptions, type UnitRequest, plainValue, serviceLines } from './unit-text.js';
 
 export { execWord, type ServiceOptions } from './unit-text.js';
 
@@ -33,12 +33,12 @@ const UNIT_LIMITS = 'StartLimitIntervalSec=0';
 
 /** The drop-in that points an existing unit at `<root>/current` (`ExecStart=` empty first, to drop the unit's own). */
 export function systemdDropIn(config: Config, root: string, options: ServiceOptions, existing?: ExistingUnit): string {
-  return dropInWithNotes(config, root, options, existing).content;
+  return dropInWithNotes({ config, root, options, existing }).content;
 }
 
 /** The drop-in, and what it kept of the unit under it and what it changed. */
-export function dropInWithNotes(config: Config, root: string, options: ServiceOptions, existing?: ExistingUnit): { content: string; kept: string[]; changed: string[] } {
-  const { pre, start, rest, kept, changed } = serviceLines(config, root, options, existing);
+export function dropInWithNotes(request: UnitRequest): { content: string; kept: string[]; changed: string[] } {
+  const { pre, start, rest, kept, changed } = serviceLines(request);
   return { content: [HEADER, '[Unit]', UNIT_LIMITS, '', '[Service]', ...pre, 'ExecStart=', start, ...rest, ''].join('\n'), kept, changed };
 }
 
@@ -49,7 +49,7 @@ export function systemdUnit(config: Config, root: string, options: ServiceOption
   // A system service listening on the network wants the network up; a user manager has no such target.
   const network = scope === 'system' ? ['Wants=network-online.target', 'After=network-online.target'] : [];
   const install = scope === 'system' ? 'multi-user.target' : 'default.target';
-  const { pre, start, rest } = serviceLines(config, root, options);
+  const { pre, start, rest } = serviceLines({ config, root, options });
   return [HEADER, '[Unit]', `Description=${description}`, ...network, UNIT_LIMITS, '', '[Service]', ...pre, start, ...rest, '', '[Install]', `WantedBy=${install}`, ''].join('\n');
 }
 
@@ -177,7 +177,7 @@ async function planSystemd(request: SystemdRequest): Promise<Planned> {
   const file = dropInPath(config, where);
   const theirs = await readExistingUnit(unitNameOf(config), { ...where, skip: (f) => f === file });
   const runsNode = !service.entryGiven && nodeCommandOf(theirs?.execStart ?? null) !== null;
-  const { content, kept, changed } = dropInWithNotes(config, root, runsNode ? options : await withEntry(config, root, options), theirs);
+  const { content, kept, changed } = dropInWithNotes({ config, root, options: runsNode ? options : await withEntry(config, root, options), existing: theirs });
   return { kind: 'drop-in', path: file, content, kept, changed, write: () => writeUnitFile(file, content, where) };
 }
 
@@ -188,11 +188,20 @@ async function withEntry(config: Config, root: string, options: ServiceOptions):
   return { ...options, entry: fallback.entry, args: options.args ?? fallback.args };
 }
 
+interface PlistRequest {
+  config: Config;
+  root: string;
+  service: ServiceOptions;
+  /** The environment whose HOME holds Library/LaunchAgents. */
+  env: NodeJS.ProcessEnv;
+}
+
 /**
  * launchd has no drop-ins: the plist is the whole job. A plist somebody else wrote is changed in place, only where it
  * must (unit-plist.ts); one we wrote is regenerated. launchd has no ExecStartPre, so no boot-check.
  */
-async function planPlist(config: Config, root: string, service: ServiceOptions, env: NodeJS.ProcessEnv): Promise<Planned> {
+async function planPlist(request: PlistRequest): Promise<Planned> {
+  const { config, root, service, env } = request;
   const label = config.unit ?? '';
   if (!/^[\w.-]+$/.test(label)) throw new ReleaseSwitcherError('INVALID_CONFIG', label ? `"${label}" is not a launchd label.` : 'No launchd label is configured.', { hint: 'Run: release-switcher init --unit ai.example.gateway' });
   const file = path.join(env.HOME || os.homedir(), 'Library', 'LaunchAgents', `${label}.plist`);
@@ -221,7 +230,7 @@ export async function unit(options: UnitOptions): Promise<UnitResult> {
   const env = options.env ?? defaultEnv();
   const planned =
     config.supervisor === 'launchd'
-      ? await planPlist(config, root, service, env)
+      ? await planPlist({ config, root, service, env })
       : await planSystemd({ config, root, service, where: { scope: options.scope ?? scopeOf(config), env }, install: options.install === true });
   if (options.install) await planned.write();
   const { write: _write, ...result } = planned;

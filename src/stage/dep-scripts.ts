@@ -85,7 +85,7 @@ export async function linkBins(pkgDir: string, deps: TreeNode[]): Promise<void> 
     const dir = path.join(pkgDir, node.location);
     const pkg = JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
     if (!pkg.bin && !pkg.directories) continue;
-    await binTargetsInside(inside, dir, pkg, `${node.name}@${node.version}`);
+    await binTargetsInside(inside, { dir, pkg, who: `${node.name}@${node.version}` });
     await binLinks({ path: dir, pkg, top: false, global: false, force: true });
   }
 }
@@ -95,7 +95,8 @@ export async function linkBins(pkgDir: string, deps: TreeNode[]): Promise<void> 
  * with a link out of the release would have a file outside made executable (as root, any file). Every
  * existing target must resolve inside the release first, else RELEASE_UNSAFE.
  */
-async function binTargetsInside(inside: string, dir: string, pkg: Record<string, unknown>, who: string): Promise<void> {
+async function binTargetsInside(inside: string, owner: { dir: string; pkg: Record<string, unknown>; who: string }): Promise<void> {
+  const { dir, pkg, who } = owner;
   const bins = (normalizeBins({ ...pkg }) as { bin?: Record<string, string> }).bin ?? {};
   for (const [name, target] of Object.entries(bins)) {
     const abs = path.join(dir, target);

@@ -10,7 +10,10 @@ import { pathExists } from '../platform/fs.js';
 import type { ProgressEvent } from '../model/runtime.js';
 import type { KnownHash } from '../store/manifest.js';
 import type { LinkedInode } from '../store/fingerprints.js';
-import { type Linked, type LinkedSet, type PreviousRelease, baseline, extractPackages, isReusable, linkExtracted, linkPackages, movedInodes, writeTreeRecord } from './reuse.js';
+import { type PreviousRelease, isReusable, writeTreeRecord } from './tree-record.js';
+import { type Linked, type LinkedSet, baseline, movedInodes } from './shared-inodes.js';
+import { extractPackages } from './extract-packages.js';
+import { linkExtracted, linkPackages } from './link-previous.js';
 import type { ResolvedTree, TreeNode } from './resolve-tree.js';
 import { linkReusedBins, runDepScripts } from './dep-scripts.js';
 
@@ -60,6 +63,22 @@ export async function buildTree(input: FastInput): Promise<FastResult> {
   const usable = previous && major(previous.node) === major(tree.node) ? previous : undefined;
   // Before anything else writes into node_modules: what is there came in the package's own tarball.
   const bundled = await bundledPackages(pkgDir);
+  const { fresh, ...placed } = await placePackages(input, usable);
+  input.signal?.throwIfAborted();
+  await writeTreeRecord(pkgDir, tree);
+  // npm builds the packages bundled in the tarball like any other (arborist's rebuildBundle): bins, scripts.
+  const ran = await runDepScripts([...fresh, ...bundled], { pkgDir, env: input.scriptEnv, nodePath: input.nodePath, ignoreScripts: input.ignoreScripts, signal: input.signal });
+  progress({ phase: 'scripts', message: ran.length ? `ran ${ran.join(', ')}` : 'no dependency scripts' });
+  // Scripts may rewrite an extracted file: computeManifest re-hashes any whose inode moved since.
+  return placed;
+}
+
+/**
+ * The tree's packages on disk, before any script: the unchanged ones linked from `usable`, the new
+ * ones (`fresh`) extracted from the npm cache, and the baseline of every file shared with `usable`.
+ */
+async function placePackages(input: FastInput, usable: PreviousRelease | undefined): Promise<FastResult & { fresh: TreeNode[] }> {
+  const { tree, progress, pkgDir } = input;
   const reuse = tree.deps.filter((node) => isReusable(node, usable));
   const fresh = tree.deps.filter((node) => !reuse.includes(node));
   // Linking and extracting touch different packages: they run side by side. Extraction never writes
@@ -70,7 +89,7 @@ export async function buildTree(input: FastInput): Promise<FastResult> {
   // A linked package inside a new one waits for the new one's extraction (its folder must start empty).
   const freshAt = new Set(fresh.map((node) => node.location));
   const later = new Set(reuse.filter((node) => ancestors(node.location).some((at) => freshAt.has(at))).map((node) => node.location));
-  const linkedP = usable && reuse.length > 0 ? linkPackages(pkgDir, usable, reuse, () => linkReusedBins(pkgDir, reuse), { later, until: extractedP }) : Promise.resolve(undefined);
+  const linkedP = usable && reuse.length > 0 ? linkPackages({ pkgDir, previous: usable, nodes: reuse, beforeSeal: () => linkReusedBins(pkgDir, reuse), wait: { later, until: extractedP } }) : Promise.resolve(undefined);
   const [linkedR, extractedR] = await Promise.allSettled([linkedP, extractedP]);
   if (linkedR.status === 'rejected') throw linkedR.reason;
   if (extractedR.status === 'rejected') throw extractedR.reason;
@@ -86,13 +105,7 @@ export async function buildTree(input: FastInput): Promise<FastResult> {
   progress({ phase: 'reuse', message: `${reused.packages} packages (${reused.files} files, ${reused.bytes} bytes) linked from releases/${usable ? path.basename(usable.dir) : '-'}`, done: reused.bytes, total: reused.bytes, unit: 'bytes' });
   const sameBytes = (same?.files ?? []).reduce((sum, file) => sum + file.size, 0);
   progress({ phase: 'extract', message: `${fresh.length} new packages extracted from the npm cache (${extracted.files} files; ${same?.files.length ?? 0} of them, ${sameBytes} bytes, identical to the previous release and linked to it)`, done: extracted.bytes, total: extracted.bytes, unit: 'bytes' });
-  input.signal?.throwIfAborted();
-  await writeTreeRecord(pkgDir, tree.root, tree.deps);
-  // npm builds the packages bundled in the tarball like any other (arborist's rebuildBundle): bins, scripts.
-  const ran = await runDepScripts([...fresh, ...bundled], { pkgDir, env: input.scriptEnv, nodePath: input.nodePath, ignoreScripts: input.ignoreScripts, signal: input.signal });
-  progress({ phase: 'scripts', message: ran.length ? `ran ${ran.join(', ')}` : 'no dependency scripts' });
-  // Scripts may rewrite an extracted file: computeManifest re-hashes any whose inode moved since.
-  return { known: new Map([...extracted.known, ...(linked?.known ?? [])]), linked, inodes, reused };
+  return { known: new Map([...extracted.known, ...(linked?.known ?? [])]), linked, inodes, reused, fresh };
 }
 
 /** Shared inodes that changed since they were linked (a script wrote through one). */

@@ -1,38 +1,29 @@
 /**
  * Staging: spec → verified tarball → safe extraction → dependencies and lifecycle with the
- * configured Node → smoke check → manifest → dedupe → seal, all inside `staging/<id>/`. The caller
- * renames the result into `releases/<version>` and journals it; on any failure it deletes the folder.
+ * configured Node (fast-or-full.ts) → smoke check → manifest → dedupe → seal (seal-staged.ts), all
+ * inside `staging/<id>/`. This file is the order of those steps; the caller renames the result into
+ * `releases/<version>` and journals it; on any failure it deletes the folder.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from '../store/config.js';
-import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
-import { writeFileAtomic } from '../platform/fs.js';
-import type { Journal } from '../store/journal.js';
-import { LAYOUT_VERSION, type Layout, RELEASE_MARKER } from '../store/layout.js';
-import { type KnownHash, type ReleaseMarker, computeManifest, manifestSize } from '../store/manifest.js';
-import type { LinkedInode } from '../store/fingerprints.js';
-import { removeTreeKeepingReleases } from '../store/immutable-release.js';
-import { readMarker } from '../store/release.js';
-import type { ProgressEvent, ResolvedRuntime } from '../model/runtime.js';
-import { type EarlierRelease, dedupeAgainst, sealTree } from '../store/seal.js';
-import { installDependencies, runLifecycle } from './dependencies.js';
-import { unpack } from './unpack-call.js';
-import { flatNpmOptions, resolveTree, type ResolvedTree } from './resolve-tree.js';
-import { NOTHING_REUSED, type Reused, buildTree, fallbackReason, sharedWrites } from './fast.js';
-import { readPrevious } from './reuse.js';
-import { scriptEnv } from './dep-scripts.js';
-import { checkAllowScripts } from './allow-scripts.js';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import type { ResolvedRuntime } from '../model/runtime.js';
+import { checkEngines, probeNode } from '../platform/node.js';
 import type { NodeRuntime } from '../platform/node.js';
-import type { DependencyOptions } from './dependencies.js';
 import { type ResolvedPackage, downloadTarball } from '../registry/fetch.js';
 import { refuseUnsignedDependencies, withDependencies } from '../registry/signatures.js';
-import { checkEngines, probeNode } from '../platform/node.js';
+import type { Config } from '../store/config.js';
+import type { LinkedInode } from '../store/fingerprints.js';
+import type { Journal } from '../store/journal.js';
+import type { Layout } from '../store/layout.js';
+import type { ReleaseMarker } from '../store/manifest.js';
+import { checkAllowScripts } from './allow-scripts.js';
+import type { Reused } from './fast.js';
+import { installFastOrFull, isNpmWrite } from './fast-or-full.js';
+import { flatNpmOptions, resolveTree, type ResolvedTree } from './resolve-tree.js';
+import { sealStaged } from './seal-staged.js';
 import { smokeCheck } from './smoke.js';
-import { probeImmutable } from '../platform/immutable.js';
-
-/** Top-level entries that npm install (or our hiding of scripts from it) writes while it runs. */
-const NPM_WRITES = new Set(['node_modules', 'package.json', 'package-lock.json', 'npm-shrinkwrap.json']);
+import { unpack } from './unpack-call.js';
 
 export interface StageInput {
   layout: Layout;
@@ -68,7 +59,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   // while the main tarball is downloaded and unpacked, and is stopped if staging fails meanwhile.
   const stopResolve = new AbortController();
   const resolveSignal = runtime.signal ? AbortSignal.any([runtime.signal, stopResolve.signal]) : stopResolve.signal;
-  const treeP = registrySpec(pkg)
+  const treeP = fromRegistry(pkg)
     ? resolveTree({ spec: `${pkg.name}@${pkg.version}`, packageName: pkg.name, nodePath: node.path, npmConfig: runtime.npmConfig, npmCache: runtime.npmCache, registry: config.registry, env: runtime.env, signal: resolveSignal, verify: pkg.dependencySignatures?.pacote, packument: pkg.packument })
     : Promise.resolve(undefined);
   treeP.catch(() => undefined);
@@ -94,12 +85,12 @@ async function stageResolving(input: StageInput, resolving: { node: NodeRuntime;
   checkAbort();
 
   // One pass checks, writes and hashes each entry; the package's own files need no hashing later
-  // (what npm rewrites, below NPM_WRITES, is hashed at the manifest).
+  // (what npm rewrites, isNpmWrite, is hashed at the manifest).
   const unpacked = await unpack({
     tarball,
     dest: pkgDir,
     signal: runtime.signal,
-    skipKnown: (rel) => NPM_WRITES.has(rel.split('/')[0]!),
+    skipKnown: isNpmWrite,
     onEntry: (count) => {
       if (count % 1000 === 0) progress({ phase: 'extract', message: `${count} entries written`, done: count, total: pkg.manifest.dist?.fileCount, unit: 'files' });
     },
@@ -118,19 +109,7 @@ async function stageResolving(input: StageInput, resolving: { node: NodeRuntime;
   // npm's install-script policy: under strict-allow-scripts it refuses before anything runs.
   const uncovered = tree ? checkAllowScripts(tree, packageJson.scripts as Record<string, unknown> | undefined, runtime.npmConfig) : [];
   if (uncovered.length > 0) progress({ phase: 'scripts', message: `install scripts not covered by allow-scripts (npm install -g runs them too, with a notice): ${uncovered.join(', ')}` });
-  const reason = tree ? await fallbackReason(tree, pkgDir) : 'the package does not come from a registry';
-  let outcome: FastOutcome | undefined;
-  if (tree && !reason) {
-    outcome = await fastPath({ input, tree, pkgDir, packageJson, depOptions, flat, node });
-    outcome = { ...outcome, known: new Map([...unpacked.known, ...outcome.known]) };
-  }
-  if (!outcome || outcome.fallback) {
-    const why = outcome?.fallback ?? reason!;
-    const own = outcome?.fallback ? await resetPackage(layout, { pkgDir, tarball, signal: runtime.signal }) : unpacked.known;
-    progress({ phase: 'dependencies', message: `full install: ${why}` });
-    await fullInstall(depOptions, packageJson, progress);
-    outcome = { known: own, shared: new Set(), sharedImmutable: new Set(), inodes: new Map(), reused: NOTHING_REUSED, fallback: why };
-  }
+  const outcome = await installFastOrFull({ layout, runtime, earlier: input.earlier, tree, pkgDir, tarball, packageJson, depOptions, flat, node, unpacked: unpacked.known });
   await fs.rm(tarball, { force: true });
   await journal.commit('install:deps-installed');
   checkAbort();
@@ -152,41 +131,6 @@ async function stageResolving(input: StageInput, resolving: { node: NodeRuntime;
   return { dir: pkgDir, ...sealed, inodes, reused: outcome.reused, fallback: outcome.fallback };
 }
 
-export interface SealInput {
-  layout: Layout;
-  /** The complete package root, still private to staging. */
-  pkgDir: string;
-  /** Releases to share identical files with, newest first. */
-  earlier: string[];
-  identity: Pick<ReleaseMarker, 'name' | 'version' | 'integrity' | 'source' | 'node' | 'signatures'>;
-  known?: ReadonlyMap<string, KnownHash>;
-  /** Files already hardlinked from an earlier release (not deduped or chmodded again). */
-  shared?: ReadonlySet<string>;
-  /** Of those, the ones whose inodes carry the immutable attribute already. */
-  sharedImmutable?: ReadonlySet<string>;
-  progress: (event: ProgressEvent) => void;
-}
-
-/** Manifest, dedupe against earlier releases, marker, seal: the end of every way a release is made. */
-export async function sealStaged(input: SealInput): Promise<{ marker: ReleaseMarker; linkedBytes: number; inodes: Map<string, LinkedInode>; alreadyImmutable: Set<string> }> {
-  const { pkgDir, progress } = input;
-  progress({ phase: 'manifest', message: 'hashing files' });
-  const manifest = await computeManifest(pkgDir, input.known);
-  const earlier = await earlierManifests(input.layout, input.earlier);
-  const shared = input.shared ?? new Set<string>();
-  const deduped = await dedupeAgainst(pkgDir, manifest, earlier, shared);
-  const { linkedBytes, internalBytes, inodes } = deduped;
-  const linked = new Set([...deduped.linked, ...shared]);
-  progress({ phase: 'dedupe', message: `${linked.size} files (${linkedBytes} bytes) shared with earlier releases, ${internalBytes} bytes of duplicates within` });
-  const immutable = await probeImmutable(pkgDir);
-  if (!immutable.supported) progress({ phase: 'seal', message: `the release cannot be made immutable here (${immutable.reason}); sealed by mode bits only` });
-  const marker: ReleaseMarker = { layoutVersion: LAYOUT_VERSION, ...input.identity, installedAt: new Date().toISOString(), immutable: immutable.supported, size: manifestSize(manifest), files: manifest };
-  await writeFileAtomic(path.join(pkgDir, RELEASE_MARKER), `${JSON.stringify(marker)}\n`);
-  await sealTree(pkgDir, linked, manifest);
-  progress({ phase: 'seal', message: `sealed ${manifest.length} entries` });
-  return { marker, linkedBytes, inodes, alreadyImmutable: new Set([...(input.sharedImmutable ?? []), ...deduped.immutable]) };
-}
-
 async function readPackageJson(pkgDir: string, pkg: ResolvedPackage): Promise<Record<string, unknown>> {
   let parsed: unknown;
   try {
@@ -206,95 +150,7 @@ async function readPackageJson(pkgDir: string, pkg: ResolvedPackage): Promise<Re
   return json;
 }
 
-async function earlierManifests(layout: Layout, versions: string[]): Promise<EarlierRelease[]> {
-  const out: EarlierRelease[] = [];
-  for (const version of versions) {
-    const marker = await readMarker(layout, version);
-    if (marker) out.push({ dir: layout.release(version), files: marker.files, immutable: marker.immutable === true });
-  }
-  return out;
-}
-
-function registrySpec(pkg: ResolvedPackage): boolean {
+/** Its tarball comes over http(s), as a registry's does (a file or git spec's does not): only then is its tree resolved. */
+function fromRegistry(pkg: ResolvedPackage): boolean {
   return /^https?:/.test(pkg.resolved);
-}
-
-/** Unpack the main package afresh (after a fast path that was given up); its files' hashes. */
-async function resetPackage(layout: Layout, work: { pkgDir: string; tarball: string; signal: AbortSignal | undefined }): Promise<Map<string, KnownHash>> {
-  const { pkgDir, tarball, signal } = work;
-  // Links into immutable releases: their removal clears the attribute, which is then set again.
-  await removeTreeKeepingReleases(layout, pkgDir);
-  return (await unpack({ tarball, dest: pkgDir, signal, skipKnown: (rel) => NPM_WRITES.has(rel.split('/')[0]!) })).known;
-}
-
-/** Today's way: `npm install --omit=dev` in the package, then the package's own lifecycle scripts. */
-async function fullInstall(depOptions: DependencyOptions, packageJson: Record<string, unknown>, progress: (event: ProgressEvent) => void): Promise<void> {
-  progress({ phase: 'dependencies', message: `installing dependencies with Node ${depOptions.node.version}` });
-  await installDependencies(depOptions, packageJson);
-  const ran = await runLifecycle(depOptions, packageJson);
-  progress({ phase: 'lifecycle', message: ran.length ? `ran ${ran.join(', ')}` : 'no lifecycle scripts' });
-}
-
-interface FastPathInput {
-  input: StageInput;
-  tree: ResolvedTree;
-  pkgDir: string;
-  packageJson: Record<string, unknown>;
-  depOptions: DependencyOptions;
-  flat: Record<string, unknown>;
-  node: NodeRuntime;
-}
-
-interface FastOutcome {
-  known: ReadonlyMap<string, KnownHash>;
-  /** Files hardlinked to the previous release (not deduped or chmodded again). */
-  shared: Set<string>;
-  /** Of those, the ones whose inodes carry the immutable attribute (the previous release is immutable). */
-  sharedImmutable: Set<string>;
-  /** The previous release's inodes linked to, before the first link. */
-  inodes: Map<string, LinkedInode>;
-  reused: Reused;
-  fallback: string | null;
-}
-
-async function fastPath(args: FastPathInput): Promise<FastOutcome> {
-  const { input, tree, pkgDir } = args;
-  const { runtime } = input;
-  const previous = await previousRelease(input);
-  const npmConfig = runtime.npmConfig;
-  let result: Awaited<ReturnType<typeof buildTree>>;
-  let ran: string[];
-  try {
-    result = await buildTree({
-      pkgDir, tree, previous, pacoteOptions: args.flat, progress: runtime.onProgress, signal: runtime.signal,
-      scriptEnv: scriptEnv(runtime.env, { nodePath: args.node.path, npmConfig, npmCache: runtime.npmCache }),
-      nodePath: args.node.path,
-      ignoreScripts: npmConfig['ignore-scripts'] === 'true',
-    });
-    ran = npmConfig['ignore-scripts'] === 'true' ? [] : await runLifecycle(args.depOptions, args.packageJson);
-  } catch (error) {
-    // Files linked from an immutable release refuse every write, a script's too (EPERM, even as root):
-    // a script that failed may have tried to write into one. It runs again on private copies; a
-    // script that is simply broken fails there as well, and that error is the one reported.
-    if (!previous?.immutable || !isReleaseSwitcherError(error) || error.code !== 'DEPENDENCY_INSTALL_FAILED') throw error;
-    return { known: new Map(), shared: new Set(), sharedImmutable: new Set(), inodes: new Map(), reused: NOTHING_REUSED, fallback: `a lifecycle script failed while files were shared with the immutable release ${path.basename(previous.dir)} (${error.message.split('\n')[0]})` };
-  }
-  runtime.onProgress({ phase: 'lifecycle', message: ran.length ? `ran ${ran.join(', ')}` : 'no lifecycle scripts' });
-  const moved = await sharedWrites(result);
-  if (moved.length > 0) {
-    return { known: new Map(), shared: new Set(), sharedImmutable: new Set(), inodes: new Map(), reused: NOTHING_REUSED, fallback: `a lifecycle script wrote into ${moved.length} file(s) shared with an earlier release (${moved.slice(0, 3).join(', ')}); that release fails verify-release until reinstalled` };
-  }
-  const shared = new Set(result.linked?.known.keys() ?? []);
-  return { known: result.known, shared, sharedImmutable: previous?.immutable ? shared : new Set(), inodes: result.inodes, reused: result.reused, fallback: null };
-}
-
-/** The newest retained release with a tree record to compare against. */
-async function previousRelease(input: StageInput) {
-  for (const version of input.earlier) {
-    const marker = await readMarker(input.layout, version);
-    const dir = input.layout.release(version);
-    const previous = marker && (await readPrevious({ dir, files: marker.files, node: marker.node.version, immutable: marker.immutable === true }));
-    if (previous) return previous;
-  }
-  return undefined;
 }

@@ -19,7 +19,7 @@ export interface UnpackedEntry {
   target?: string;
   /**
    * Not written: an earlier release holds a file of this sha256 and mode at this path (the caller's
-   * `linkable` said so), to be hardlinked once the tarball is done (see stage/reuse.ts linkExtracted).
+   * `linkable` said so), to be hardlinked once the tarball is done (see stage/link-previous.ts linkExtracted).
    */
   linkFrom?: string;
 }

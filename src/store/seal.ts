@@ -37,8 +37,19 @@ const LINK_PARALLELISM = 16;
 
 const keyOf = (entry: { sha256: string; mode: number }) => `${entry.sha256}:${entry.mode}`;
 
-/** `shared`: paths already linked from an earlier release (staging's reuse): left as they are. */
-export async function dedupeAgainst(stagedDir: string, files: readonly ManifestEntry[], earlier: readonly EarlierRelease[], shared: ReadonlySet<string> = new Set()): Promise<DedupeResult> {
+export interface DedupeInput {
+  /** The staged release's root. */
+  stagedDir: string;
+  /** Its manifest. */
+  files: readonly ManifestEntry[];
+  /** Releases to share identical files with, newest first. */
+  earlier: readonly EarlierRelease[];
+  /** Paths already linked from an earlier release (staging's reuse): left as they are. @default none */
+  shared?: ReadonlySet<string> | undefined;
+}
+
+export async function dedupeAgainst(input: DedupeInput): Promise<DedupeResult> {
+  const { stagedDir, files, earlier, shared = new Set<string>() } = input;
   // Same content at the same path is the common case (and keeps a release's files recognisable);
   // same content elsewhere still counts. Newest release first, so links gather on few inodes.
   const byContent = new Map<string, string>();

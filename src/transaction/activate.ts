@@ -87,7 +87,7 @@ async function begin(session: JournalSession, request: ActivateRequest): Promise
   tx.from = current;
   tx.before = { current, previous };
   if (current === request.target) {
-    closeTransaction(journal, tx, 'up_to_date');
+    closeTransaction(journal, tx, { status: 'up_to_date' });
     if (request.scheduled) await journal.commit();
     return tx;
   }

@@ -70,11 +70,18 @@ export function openTransaction(request: OpenRequest): Transaction {
   return tx;
 }
 
+/** How a transaction ends: its terminal status, and its reason (undefined: the reason it has stays). */
+export interface Closing {
+  status: TerminalStatus;
+  reason?: string | null | undefined;
+}
+
 /**
  * Close `tx` with a terminal status: its steps still running are failed, it gets its finishedAt and,
  * when it is the journal's transaction in flight, moves to history. The caller commits.
  */
-export function closeTransaction(journal: Journal | null, tx: Transaction, status: TerminalStatus, reason?: string | null): Transaction {
+export function closeTransaction(journal: Journal | null, tx: Transaction, closing: Closing): Transaction {
+  const { status, reason } = closing;
   if (!isTerminal(status)) throw illegal(`${status} is not a closing status`);
   if (!canTransition(tx.status, status)) throw illegal(`transaction ${tx.id} ${tx.status} -> ${status}`);
   tx.status = status;

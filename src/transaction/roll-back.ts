@@ -91,7 +91,7 @@ export async function undo(run: Run, reason: string): Promise<Transaction> {
     if (before.previous === null) await removeLink(layout, 'previous');
     else await pointLink(layout, 'previous', before.previous);
   }
-  closeTransaction(journal, run.tx, 'failed', reason);
+  closeTransaction(journal, run.tx, { status: 'failed', reason });
   await journal.commit();
   return run.tx;
 }

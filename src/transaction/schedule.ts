@@ -26,8 +26,15 @@ export interface HandoffOptions {
 
 export type Plan = { tx: Transaction; launch: boolean };
 
+/** What to switch to, and how (HandoffOptions' defaults: handoff "auto", preflight true). */
+export interface ActivateRequest extends HandoffOptions {
+  kind: TransactionKind;
+  target: string;
+}
+
 /** Under the lock: activate now, or journal the transaction as scheduled for a runner. */
-export async function activateOrSchedule(session: MutationSession, kind: TransactionKind, target: string, handoff: HandoffOptions['handoff'] = 'auto', preflight = true): Promise<Plan> {
+export async function activateOrSchedule(session: MutationSession, request: ActivateRequest): Promise<Plan> {
+  const { kind, target, handoff = 'auto', preflight = true } = request;
   const { layout, config, journal, runtime } = session;
   const current = await readLinkVersion(layout, 'current');
   const outside = handoff === 'always' || (handoff === 'auto' && isInsideService(config, runtime.env));
@@ -66,7 +73,7 @@ export async function transact(options: RootOptions, command: string, plan: (ses
       const journaled = journal.state.transaction;
       if (journaled?.id !== tx.id || journaled.status !== 'scheduled') return;
       journaled.steps.push({ name: 'handoff', status: 'failed', ms: 0, detail: (error as Error).message });
-      closeTransaction(journal, journaled, 'failed', 'runner_never_ran');
+      closeTransaction(journal, journaled, { status: 'failed', reason: 'runner_never_ran' });
       await journal.commit();
       if (isReleaseSwitcherError(error)) error.result = publicTransaction(journaled);
     }, { ownTransaction: tx.id });
@@ -114,7 +121,7 @@ export async function runScheduled(options: RootOptions & { id: string }): Promi
 async function closeUnflipped(session: MutationSession, tx: Transaction, error: unknown): Promise<void> {
   const { journal } = session;
   if (journal.state.transaction !== tx || !['scheduled', 'switching'].includes(tx.status) || tx.steps.some((step) => step.name === 'flip')) return;
-  closeTransaction(journal, tx, 'failed', isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error');
+  closeTransaction(journal, tx, { status: 'failed', reason: isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error' });
   await journal.commit();
   if (isReleaseSwitcherError(error)) error.result ??= publicTransaction(tx);
 }
@@ -145,7 +152,7 @@ async function stageFor(session: MutationSession, tx: Transaction): Promise<void
     transition(tx, 'scheduled');
   } catch (error) {
     tx.steps.push({ name: 'stage', status: 'failed', ms: Math.round(performance.now() - started), detail: (error as Error).message });
-    closeTransaction(journal, tx, 'failed', isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error');
+    closeTransaction(journal, tx, { status: 'failed', reason: isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error' });
     await journal.commit();
     if (isReleaseSwitcherError(error)) error.result = publicTransaction(tx);
     throw error;

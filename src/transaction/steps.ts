@@ -142,7 +142,7 @@ export function recordRecovery(tx: Transaction, note: string): void {
 
 /** Close the transaction with its terminal status and commit. */
 export async function finish(run: Run, status: TerminalStatus, reason?: string): Promise<Transaction> {
-  closeTransaction(run.session.journal, run.tx, status, reason);
+  closeTransaction(run.session.journal, run.tx, { status, reason });
   await run.session.journal.commit('activate:done');
   return run.tx;
 }

@@ -56,7 +56,7 @@ describe('reading an existing unit', () => {
 describe('the drop-in over an openclaw-shaped unit', () => {
   it('changes only the package path (plus boot-check); keeps options, arguments, timeouts and the working directory', () => {
     const unit = parseUnitText(CAT, ours);
-    const { content, kept, changed } = dropInWithNotes(config, '/srv/rs', { entry: '', bootCheck: null }, unit);
+    const { content, kept, changed } = dropInWithNotes({ config, root: '/srv/rs', options: { entry: '', bootCheck: null }, existing: unit });
     expect(content).toContain('\nExecStart=\nExecStart=/opt/node24/bin/node --max-old-space-size=8192 /srv/rs/current/dist/index.js gateway --port 19001\n');
     expect(content).not.toMatch(/TimeoutStopSec|RestartSec=|Restart=|18789/);
     expect(content).toContain('\nRestartPreventExitStatus=78\n'); // the unit sets none
@@ -65,7 +65,7 @@ describe('the drop-in over an openclaw-shaped unit', () => {
   });
 
   it('keeps the working directory the unit has (none: systemd\'s default); only one inside the adopted package moves under current', () => {
-    const run = (text: string) => dropInWithNotes(config, '/srv/rs', { entry: '', bootCheck: null }, parseUnitText(text, ours));
+    const run = (text: string) => dropInWithNotes({ config, root: '/srv/rs', options: { entry: '', bootCheck: null }, existing: parseUnitText(text, ours) });
     // None: the drop-in writes none, so a user service keeps running in $HOME (openclaw reads ./.env there).
     const none = run(CAT);
     expect(none.content).not.toMatch(/WorkingDirectory/);
@@ -94,25 +94,25 @@ describe('the drop-in over an openclaw-shaped unit', () => {
     const app = { ...config, package: 'app' };
     const appCat = CAT.replaceAll('/node_modules/openclaw/', '/node_modules/app/');
     const short = parseUnitText(appCat.replace('TimeoutStopSec=330', 'TimeoutStopSec=15'), ours);
-    const { content, changed } = dropInWithNotes(app, '/srv/rs', { entry: '', bootCheck: null, drainSeconds: 75 }, short);
+    const { content, changed } = dropInWithNotes({ config: app, root: '/srv/rs', options: { entry: '', bootCheck: null, drainSeconds: 75 }, existing: short });
     expect(content).toContain('\nTimeoutStopSec=85\n');
     expect(changed.join('\n')).toMatch(/TimeoutStopSec 15 s -> 85 s/);
-    expect(dropInWithNotes(app, '/srv/rs', { entry: '', bootCheck: null, drainSeconds: 75 }, parseUnitText(appCat, ours)).content).not.toContain('TimeoutStopSec');
+    expect(dropInWithNotes({ config: app, root: '/srv/rs', options: { entry: '', bootCheck: null, drainSeconds: 75 }, existing: parseUnitText(appCat, ours) }).content).not.toContain('TimeoutStopSec');
     // 0 and infinity mean no SIGKILL at all: nothing to raise.
-    for (const none of ['0', 'infinity']) expect(dropInWithNotes(app, '/srv/rs', { entry: '', bootCheck: null }, parseUnitText(appCat.replace('TimeoutStopSec=330', `TimeoutStopSec=${none}`), ours)).content).not.toContain('TimeoutStopSec');
+    for (const none of ['0', 'infinity']) expect(dropInWithNotes({ config: app, root: '/srv/rs', options: { entry: '', bootCheck: null }, existing: parseUnitText(appCat.replace('TimeoutStopSec=330', `TimeoutStopSec=${none}`), ours) }).content).not.toContain('TimeoutStopSec');
   });
 
   it("openclaw: never under its own 330 s (325 s shutdown + 5 s), over its unit or from scratch; more when the drain needs it", () => {
     const short = parseUnitText(CAT.replace('TimeoutStopSec=330', 'TimeoutStopSec=90'), ours);
-    const raised = dropInWithNotes(config, '/srv/rs', { entry: '', bootCheck: null }, short);
+    const raised = dropInWithNotes({ config, root: '/srv/rs', options: { entry: '', bootCheck: null }, existing: short });
     expect(raised.content).toContain('\nTimeoutStopSec=330\n');
     expect(raised.changed.join('\n')).toMatch(/TimeoutStopSec 90 s -> 330 s \(325 s \+ 5 s: openclaw's own shutdown budget/);
-    const kept = dropInWithNotes(config, '/srv/rs', { entry: '', bootCheck: null }, parseUnitText(CAT, ours));
+    const kept = dropInWithNotes({ config, root: '/srv/rs', options: { entry: '', bootCheck: null }, existing: parseUnitText(CAT, ours) });
     expect(kept.content).not.toContain('TimeoutStopSec');
     expect(kept.kept).toContain("TimeoutStopSec=330 (at least 330 s: 325 s + 5 s: openclaw's own shutdown budget; its service audit requires TimeoutStopSec=330 or longer)");
-    expect(dropInWithNotes(config, '/srv/rs', { entry: '', bootCheck: null }, parseUnitText(CAT.replace('TimeoutStopSec=330', 'TimeoutStopSec=10min'), ours)).content).not.toContain('TimeoutStopSec');
+    expect(dropInWithNotes({ config, root: '/srv/rs', options: { entry: '', bootCheck: null }, existing: parseUnitText(CAT.replace('TimeoutStopSec=330', 'TimeoutStopSec=10min'), ours) }).content).not.toContain('TimeoutStopSec');
     // A unit with no stop budget of its own (systemd's default 90 s) gets 330 too.
-    expect(dropInWithNotes(config, '/srv/rs', { entry: '', bootCheck: null }, parseUnitText(CAT.replace('TimeoutStopSec=330\n', ''), ours)).content).toContain('\nTimeoutStopSec=330\n');
+    expect(dropInWithNotes({ config, root: '/srv/rs', options: { entry: '', bootCheck: null }, existing: parseUnitText(CAT.replace('TimeoutStopSec=330\n', ''), ours) }).content).toContain('\nTimeoutStopSec=330\n');
     // From scratch, with or without the preset named in the config.
     for (const c of [config, { ...config, preset: 'openclaw' }]) expect(systemdUnit(c, '/srv/rs', { entry: 'dist/index.js', bootCheck: null })).toContain('\nTimeoutStopSec=330\n');
     // A drain longer than openclaw's budget raises it further; another package keeps our 20 s + 10 s.
@@ -130,7 +130,7 @@ describe('the drop-in over an openclaw-shaped unit', () => {
     const file = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'openclaw-gateway.service');
     const text = readFileSync(file, 'utf8');
     const unit = parseUnitText(`# ${file}\n${text}`);
-    const { content, kept, changed } = dropInWithNotes({ ...config, node: null }, '/srv/rs', { entry: '', bootCheck: null }, unit);
+    const { content, kept, changed } = dropInWithNotes({ config: { ...config, node: null }, root: '/srv/rs', options: { entry: '', bootCheck: null }, existing: unit });
     const theirs = unit.execStart!;
     expect(content).toContain(`\nExecStart=\nExecStart=${[...theirs.slice(0, 2), '/srv/rs/current/dist/index.js', ...theirs.slice(3)].join(' ')}\n`);
     expect(theirs.slice(1)).toEqual(['--max-old-space-size=8192', '/tmp/oc/prefix/lib/node_modules/openclaw/dist/index.js', 'gateway', '--port', '18931']);

@@ -24,7 +24,7 @@ describe('dedupe and seal', () => {
     const oldMode = statSync(join(old, 'same.js')).mode;
     const staged = tree(join(base, 'new'), { 'same.js': 'same', 'elsewhere.js': 'moved', 'changed.js': 'v2', 'a/dup.txt': 'dup!', 'b/dup.txt': 'dup!' });
     const files = await computeManifest(staged);
-    const result = await dedupeAgainst(staged, files, [{ dir: old, files: oldFiles }]);
+    const result = await dedupeAgainst({ stagedDir: staged, files, earlier: [{ dir: old, files: oldFiles }] });
     expect([...result.linked].sort()).toEqual(['elsewhere.js', 'same.js']);
     expect(result.linkedBytes).toBe('same'.length + 'moved'.length);
     expect(result.internalBytes).toBe('dup!'.length);
@@ -44,7 +44,7 @@ describe('dedupe and seal', () => {
     const oldFiles = await computeManifest(old);
     await sealTree(old);
     const staged = tree(join(base, 'new'), { 'bin.js': '#!/usr/bin/env node' });
-    const result = await dedupeAgainst(staged, await computeManifest(staged), [{ dir: old, files: oldFiles }]);
+    const result = await dedupeAgainst({ stagedDir: staged, files: await computeManifest(staged), earlier: [{ dir: old, files: oldFiles }] });
     expect(result.linked.size).toBe(0);
   });
 });
@@ -56,7 +56,7 @@ describe('dedupe with names an install script already linked', () => {
     mkdirSync(join(staged, 'bin'));
     linkSync(join(staged, 'lib/binary'), join(staged, 'bin/tool')); // as esbuild's install: link(a, tmp); rename(tmp, b)
     const files = await computeManifest(staged);
-    await dedupeAgainst(staged, files, []);
+    await dedupeAgainst({ stagedDir: staged, files, earlier: [] });
     expect(readdirSync(join(staged, 'bin'))).toEqual(['tool']);
     expect(readdirSync(join(staged, 'lib'))).toEqual(['binary']);
     expect(statSync(join(staged, 'other/copy')).ino).toBe(statSync(join(staged, 'lib/binary')).ino);

@@ -1,7 +1,7 @@
 // A sealed release made the way staging makes one (sealStaged), without a registry: for store tests.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sealStaged } from '../../src/stage/index.ts';
+import { sealStaged } from '../../src/stage/seal-staged.ts';
 import { recordFingerprints, refreshAfterLinks } from '../../src/store/fingerprints.ts';
 import { makeReleaseImmutable } from '../../src/store/immutable-release.ts';
 import type { Layout } from '../../src/store/layout.ts';

@@ -27,7 +27,7 @@ function txIn(status: TransactionStatus): Transaction {
 function attempt(from: TransactionStatus, to: TransactionStatus): 'ok' | 'illegal' {
   const tx = txIn(from);
   try {
-    if ((TERMINAL_STATUSES as readonly string[]).includes(to)) closeTransaction(null, tx, to as (typeof TERMINAL_STATUSES)[number]);
+    if ((TERMINAL_STATUSES as readonly string[]).includes(to)) closeTransaction(null, tx, { status: to as (typeof TERMINAL_STATUSES)[number] });
     else transition(tx, to);
   } catch (error) {
     if (isReleaseSwitcherError(error) && error.code === 'INTERNAL') {
@@ -53,7 +53,7 @@ describe('transaction state machine', () => {
     const tx = txIn('verifying');
     tx.steps.push({ name: 'verify', status: 'running', ms: 0 });
     const journal = { state: { transaction: tx, history: [] as Transaction[] }, archiveTransaction() { this.state.history.push(tx); this.state.transaction = null as never; return tx; } };
-    closeTransaction(journal as never, tx, 'verified');
+    closeTransaction(journal as never, tx, { status: 'verified' });
     expect(tx.finishedAt).toEqual(expect.any(String));
     expect(tx.steps[0]!.status).toBe('failed');
     expect(journal.state.transaction).toBeNull();

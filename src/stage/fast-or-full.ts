@@ -1,0 +1,131 @@
+/**
+ * How a staged package gets its dependencies: the fast path (link what the previous release has,
+ * extract only what is new) when the tree allows it, else, or when the fast path is given up midway,
+ * today's full `npm install` on a freshly unpacked package. The decision and its fallback live here so
+ * staging reads as one line per step.
+ */
+import path from 'node:path';
+import { isReleaseSwitcherError } from '../model/errors.js';
+import type { ProgressEvent, ResolvedRuntime } from '../model/runtime.js';
+import type { NodeRuntime } from '../platform/node.js';
+import type { LinkedInode } from '../store/fingerprints.js';
+import { removeTreeKeepingReleases } from '../store/immutable-release.js';
+import type { Layout } from '../store/layout.js';
+import type { KnownHash } from '../store/manifest.js';
+import { type DependencyOptions, installDependencies, runLifecycle } from './dependencies.js';
+import { scriptEnv } from './dep-scripts.js';
+import { NOTHING_REUSED, type Reused, buildTree, fallbackReason, sharedWrites } from './fast.js';
+import type { ResolvedTree } from './resolve-tree.js';
+import { previousRelease } from './tree-record.js';
+import { unpack } from './unpack-call.js';
+
+/** Top-level entries that npm install (or our hiding of scripts from it) writes while it runs. */
+const NPM_WRITES = new Set(['node_modules', 'package.json', 'package-lock.json', 'npm-shrinkwrap.json']);
+
+/** A path of the main package npm rewrites while it installs: its hash is taken at the manifest, not at unpack. */
+export function isNpmWrite(rel: string): boolean {
+  return NPM_WRITES.has(rel.split('/')[0]!);
+}
+
+export interface DependencyStep {
+  layout: Layout;
+  runtime: ResolvedRuntime;
+  /** Releases to share identical files with, newest first: the first with a tree record is linked from. */
+  earlier: readonly string[];
+  /** The resolved tree; undefined for a package that does not come from a registry (full install). */
+  tree: ResolvedTree | undefined;
+  pkgDir: string;
+  /** The main package's tarball, unpacked afresh when the fast path is given up. */
+  tarball: string;
+  packageJson: Record<string, unknown>;
+  depOptions: DependencyOptions;
+  /** pacote's options (flatNpmOptions). */
+  flat: Record<string, unknown>;
+  node: NodeRuntime;
+  /** The main package's files' hashes from its unpack. */
+  unpacked: ReadonlyMap<string, KnownHash>;
+}
+
+export interface DependencyOutcome {
+  known: ReadonlyMap<string, KnownHash>;
+  /** Files hardlinked to the previous release (not deduped or chmodded again). */
+  shared: Set<string>;
+  /** Of those, the ones whose inodes carry the immutable attribute (the previous release is immutable). */
+  sharedImmutable: Set<string>;
+  /** The previous release's inodes linked to, before the first link. */
+  inodes: Map<string, LinkedInode>;
+  reused: Reused;
+  /** Why the fast path was not used, or null. */
+  fallback: string | null;
+}
+
+/** The fast path if the tree allows it and it holds to the end, else a full install; which one, and why. */
+export async function installFastOrFull(step: DependencyStep): Promise<DependencyOutcome> {
+  const { tree, runtime } = step;
+  const progress = runtime.onProgress;
+  const reason = tree ? await fallbackReason(tree, step.pkgDir) : 'the package does not come from a registry';
+  let outcome: DependencyOutcome | undefined;
+  if (tree && !reason) {
+    outcome = await fastPath({ ...step, tree });
+    outcome = { ...outcome, known: new Map([...step.unpacked, ...outcome.known]) };
+  }
+  if (!outcome || outcome.fallback) {
+    const why = outcome?.fallback ?? reason!;
+    const own = outcome?.fallback ? await resetPackage(step.layout, { pkgDir: step.pkgDir, tarball: step.tarball, signal: runtime.signal }) : step.unpacked;
+    progress({ phase: 'dependencies', message: `full install: ${why}` });
+    await fullInstall(step.depOptions, step.packageJson, progress);
+    outcome = { known: own, shared: new Set(), sharedImmutable: new Set(), inodes: new Map(), reused: NOTHING_REUSED, fallback: why };
+  }
+  return outcome;
+}
+
+/** Unpack the main package afresh (after a fast path that was given up); its files' hashes. */
+async function resetPackage(layout: Layout, work: { pkgDir: string; tarball: string; signal: AbortSignal | undefined }): Promise<Map<string, KnownHash>> {
+  const { pkgDir, tarball, signal } = work;
+  // Links into immutable releases: their removal clears the attribute, which is then set again.
+  await removeTreeKeepingReleases(layout, pkgDir);
+  return (await unpack({ tarball, dest: pkgDir, signal, skipKnown: isNpmWrite })).known;
+}
+
+/** Today's way: `npm install --omit=dev` in the package, then the package's own lifecycle scripts. */
+async function fullInstall(depOptions: DependencyOptions, packageJson: Record<string, unknown>, progress: (event: ProgressEvent) => void): Promise<void> {
+  progress({ phase: 'dependencies', message: `installing dependencies with Node ${depOptions.node.version}` });
+  await installDependencies(depOptions, packageJson);
+  const ran = await runLifecycle(depOptions, packageJson);
+  progress({ phase: 'lifecycle', message: ran.length ? `ran ${ran.join(', ')}` : 'no lifecycle scripts' });
+}
+
+/**
+ * The fast path to its end (the package's own lifecycle scripts included), or why it was given up once it
+ * had started: a script failed while files were shared with an immutable release, or one wrote through a
+ * shared inode.
+ */
+async function fastPath(args: DependencyStep & { tree: ResolvedTree }): Promise<DependencyOutcome> {
+  const { runtime, tree, pkgDir } = args;
+  const previous = await previousRelease(args.layout, args.earlier);
+  const npmConfig = runtime.npmConfig;
+  let result: Awaited<ReturnType<typeof buildTree>>;
+  let ran: string[];
+  try {
+    result = await buildTree({
+      pkgDir, tree, previous, pacoteOptions: args.flat, progress: runtime.onProgress, signal: runtime.signal,
+      scriptEnv: scriptEnv(runtime.env, { nodePath: args.node.path, npmConfig, npmCache: runtime.npmCache }),
+      nodePath: args.node.path,
+      ignoreScripts: npmConfig['ignore-scripts'] === 'true',
+    });
+    ran = npmConfig['ignore-scripts'] === 'true' ? [] : await runLifecycle(args.depOptions, args.packageJson);
+  } catch (error) {
+    // Files linked from an immutable release refuse every write, a script's too (EPERM, even as root):
+    // a script that failed may have tried to write into one. It runs again on private copies; a
+    // script that is simply broken fails there as well, and that error is the one reported.
+    if (!previous?.immutable || !isReleaseSwitcherError(error) || error.code !== 'DEPENDENCY_INSTALL_FAILED') throw error;
+    return { known: new Map(), shared: new Set(), sharedImmutable: new Set(), inodes: new Map(), reused: NOTHING_REUSED, fallback: `a lifecycle script failed while files were shared with the immutable release ${path.basename(previous.dir)} (${error.message.split('\n')[0]})` };
+  }
+  runtime.onProgress({ phase: 'lifecycle', message: ran.length ? `ran ${ran.join(', ')}` : 'no lifecycle scripts' });
+  const moved = await sharedWrites(result);
+  if (moved.length > 0) {
+    return { known: new Map(), shared: new Set(), sharedImmutable: new Set(), inodes: new Map(), reused: NOTHING_REUSED, fallback: `a lifecycle script wrote into ${moved.length} file(s) shared with an earlier release (${moved.slice(0, 3).join(', ')}); that release fails verify-release until reinstalled` };
+  }
+  const shared = new Set(result.linked?.known.keys() ?? []);
+  return { known: result.known, shared, sharedImmutable: previous?.immutable ? shared : new Set(), inodes: result.inodes, reused: result.reused, fallback: null };
+}
