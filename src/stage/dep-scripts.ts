@@ -127,7 +127,7 @@ export async function runDepScripts(extracted: TreeNode[], options: DepScriptOpt
     }
   };
   if (!options.ignoreScripts) await phase('preinstall');
-  // Reused packages had their bins linked before the shared-inode baseline (bin-links chmods targets).
+  // Reused packages got their bin symlinks with their links (linkReusedBins: symlinks only, the targets are shared inodes).
   await linkBins(options.pkgDir, extracted);
   if (!options.ignoreScripts) {
     await phase('install');

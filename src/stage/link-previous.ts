@@ -57,9 +57,9 @@ export interface LinkPackagesOptions {
 }
 
 /**
- * Link unchanged packages from `previous`. `beforeSeal` runs while the linked inodes are still
- * writable (bin links chmod their targets). The baseline ctimes are taken by `baseline` once every
- * link of this staging is made.
+ * Link unchanged packages from `previous`. `beforeSeal` runs once every link is made, before the
+ * earlier release's inodes get their attribute back (fast.ts makes the reused packages' bin symlinks
+ * there). The baseline ctimes are taken by `baseline` once every link of this staging is made.
  */
 export async function linkPackages(options: LinkPackagesOptions): Promise<Linked> {
   const { pkgDir, previous, nodes, beforeSeal, wait } = options;
