@@ -66,18 +66,23 @@ const OPENCLAW_PREFLIGHT_ENV: Record<string, string> = {
 
 /**
  * Run with the gateway's Node (>= 24: `node:sqlite`) on the private copy before the candidate starts. A copy of a
- * running gateway's databases carries its leases (`state_leases`: the gateway owner, plugin and agent locks), which
- * name a live process on this host; 2026.9.6 then refuses to start ("Another Gateway owner lease is still active for
- * this state directory", measured). Nothing owns the copy, so every lease in it goes. `process.argv[1]` is `{state}`.
+ * running gateway's databases carries its leases, which name a live process on this host: `state_leases` (the
+ * gateway owner, plugin locks; 2026.9.6 refused to start: "Another Gateway owner lease is still active for this state
+ * directory", measured), `agent_database_leases` (its migration then refused: "Agent main database is still open in
+ * process N", measured on a rehearsal of 9.6 on 9.5's live state), `workspace_leases`. Nothing owns the copy, so every
+ * lease table (`leases`, `*_leases`) of every SQLite file in it is emptied. `process.argv[1]` is `{state}`.
  */
 const OPENCLAW_CLEAR_LEASES = [
   "const fs = require('node:fs'), path = require('node:path'), { DatabaseSync } = require('node:sqlite');",
   'const root = process.argv[1];',
-  "const agents = path.join(root, 'agents');",
-  "const dbs = [path.join(root, 'state', 'openclaw.sqlite'), ...(fs.existsSync(agents) ? fs.readdirSync(agents).flatMap((a) => { const d = path.join(agents, a, 'agent'); return fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.endsWith('.sqlite')).map((f) => path.join(d, f)) : []; }) : [])];",
-  'for (const file of dbs.filter((f) => fs.existsSync(f))) {',
+  // Real folders only: a symlink in the copy may point back at the live state.
+  "const walk = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? walk(path.join(dir, e.name)) : e.isFile() && e.name.endsWith('.sqlite') ? [path.join(dir, e.name)] : []);",
+  'for (const file of fs.existsSync(root) ? walk(root) : []) {',
   '  const db = new DatabaseSync(file);',
-  "  try { if (db.prepare(\"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'state_leases'\").get()) console.log(`${file}: ${db.prepare('DELETE FROM state_leases').run().changes} leases cleared`); } finally { db.close(); }",
+  '  try {',
+  "    const tables = db.prepare(\"SELECT name FROM sqlite_master WHERE type = 'table' AND (name = 'leases' OR name LIKE '%!_leases' ESCAPE '!')\").all().map((t) => t.name);",
+  "    if (tables.length > 0) console.log(`${file}: ${tables.reduce((n, t) => n + Number(db.prepare(`DELETE FROM \"${t}\"`).run().changes), 0)} leases cleared (${tables.join(', ')})`);",
+  '  } finally { db.close(); }',
   '}',
 ].join('\n');
 

@@ -153,4 +153,32 @@ describeWhere(sqlite, "the openclaw preset's prepare step", () => {
     // A fresh state dir (no databases yet) is fine too.
     expect((await execa(process.execPath, PRESETS.openclaw!.settings.preflightPrepare!.map((a) => a.replaceAll('{state}', tempDir('rs-pf-empty-'))))).exitCode).toBe(0);
   });
+
+  it('clears every lease table, in any SQLite file of the copy, and no table that merely ends in "leases"', async () => {
+    // 2026.9.6's migration of a copy of 9.5's live state refused: "Agent main database is still open in process N"
+    // (agent_database_leases in state/openclaw.sqlite, the live gateway's PID), after state_leases had been cleared.
+    const { DatabaseSync } = sqliteModule!;
+    const state = tempDir('rs-pf-leases-all-');
+    const main = path.join(state, 'state', 'openclaw.sqlite');
+    const elsewhere = path.join(state, 'workspace', 'deep', 'cache.sqlite');
+    for (const file of [main, elsewhere]) {
+      mkdirSync(path.dirname(file), { recursive: true });
+      const db = new DatabaseSync(file);
+      db.exec(`CREATE TABLE agent_database_leases (agent_id TEXT, owner_pid INTEGER); INSERT INTO agent_database_leases VALUES ('main', ${process.pid});
+        CREATE TABLE workspace_leases (k TEXT); INSERT INTO workspace_leases VALUES ('w'), ('x');
+        CREATE TABLE leases (k TEXT); INSERT INTO leases VALUES ('l');
+        CREATE TABLE releases (version TEXT); INSERT INTO releases VALUES ('2026.9.5');`);
+      db.close();
+    }
+    const args = PRESETS.openclaw!.settings.preflightPrepare!.map((a) => a.replaceAll('{state}', state));
+    const r = await execa(process.execPath, args, { cwd: state });
+    expect(r.stdout).toContain(`${main}: 4 leases cleared`);
+    expect(r.stdout).toContain(`${elsewhere}: 4 leases cleared`);
+    for (const file of [main, elsewhere]) {
+      const db = new DatabaseSync(file);
+      for (const table of ['agent_database_leases', 'workspace_leases', 'leases']) expect(db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get(), `${file} ${table}`).toEqual({ n: 0 });
+      expect(db.prepare('SELECT COUNT(*) AS n FROM releases').get()).toEqual({ n: 1 });
+      db.close();
+    }
+  });
 });
