@@ -99,7 +99,7 @@ try {
     const p = path.join(patched, 'transaction/steps.js');
     const text = fs.readFileSync(p, 'utf8');
     const next = text
-      .replace(/import \{ type ProvenInodes, checkReleaseFast, proveWayBack \} from '..\/store\/release.js';|import \{ checkReleaseFast, proveWayBack \} from '..\/store\/release.js';/, "import { verifyRelease } from '../store/release.js';")
+      .replace(/import \{ (ProvenInodes, )?checkReleaseFast, proveWayBack \} from '..\/store\/release.js';/, "import { $1verifyRelease } from '../store/release.js';")
       .replace(/const checked = await checkReleaseFast\(layout, target, proven\);/, 'const checked = { entries: (await verifyRelease(layout, target)).files.length };')
       .replace(/const back = await proveWayBack\(layout, run\.tx\.from, proven\);/, 'const back = null;');
     if (next.includes('checkReleaseFast') || next.includes('proveWayBack(')) throw new Error('cannot patch transaction/steps.js: its verify-release step changed');

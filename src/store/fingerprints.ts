@@ -93,9 +93,14 @@ export function recordOf(marker: ReleaseMarker, text: Buffer, markerFingerprint:
     markerSha256: sha256Of(text),
     marker: markerFingerprint,
     paths: marker.files.map((entry) => entry.path),
-    types: marker.files.map((entry) => TYPE_LETTER[entry.type] ?? '?').join(''),
+    types: typesOf(marker.files),
     fingerprints,
   };
+}
+
+/** The record's `types`: one letter per manifest entry. */
+export function typesOf(files: ReleaseMarker['files']): string {
+  return files.map((entry) => TYPE_LETTER[entry.type] ?? '?').join('');
 }
 
 /** The fingerprint of each of `rels` below `dir` ('' for one that is not there). */
