@@ -13,12 +13,8 @@ import { copySnapshotPrivately, copyStatePrivately } from '../snapshot/private-c
 import { resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
 import { runStep } from '../store/journal.js';
 import { setReleaseState } from './machine.js';
+import { preflightWanted } from './preflight-wanted.js';
 import type { JournalSession } from '../store/session.js';
-
-/** Whether the root's config asks for a rehearsal (a command and a health URL to probe it on). */
-export function preflightWanted(config: JournalSession['config']): boolean {
-  return Boolean(config.preflight && config.healthUrl);
-}
 
 export async function preflightStep(session: JournalSession, tx: Transaction, target: string): Promise<void> {
   const { config, journal, layout, runtime } = session;

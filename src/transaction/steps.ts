@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import type { Step, TerminalStatus, Transaction } from '../model/state.js';
 import { type CrashPointName, crashPoint } from '../platform/crashpoint.js';
-import { type VerifyResult, verifyRunning } from '../service/health.js';
+import type { VerifyResult } from '../service/health.js';
 import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
 import { runStep } from '../store/journal.js';
 import { pointLink, readLinkVersion } from '../store/links.js';
@@ -110,6 +110,7 @@ export async function verifyStep(run: Run, supervisor: Supervisor, options: Veri
   const { config, runtime, journal } = run.session;
   const { name, version, baseline } = options;
   let result!: VerifyResult;
+  const { verifyRunning } = await import('../service/health.js'); // only a supervised activation probes health
   await runStep({ journal, tx: run.tx, name }, async (step: Step) => {
     result = await verifyRunning(
       {
