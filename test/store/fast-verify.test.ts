@@ -42,6 +42,20 @@ async function expectTampered(check: Promise<unknown>, path: string): Promise<vo
   expect((error as { details: { problems: string[] } }).details.problems).toEqual([`${path}: content changed`]);
 }
 
+describe('fingerprintOf', () => {
+  it('is dev:ino:size:mtimeNs:ctimeNs:mode of the stat it is given, whatever came before (it keeps the last decimal of each field)', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'a'), 'a');
+    writeFileSync(join(dir, 'b'), 'bb');
+    chmodSync(join(dir, 'b'), 0o600);
+    const stats = ['a', 'b', '.', 'a', 'a', 'b', '.'].map((name) => statSync(join(dir, name), { bigint: true }));
+    // a run of one value, then another, then back: each field follows its own stat
+    const fake = (over: Partial<Record<'dev' | 'mtimeNs' | 'ctimeNs' | 'mode', bigint>>) => ({ ...stats[0]!, ...over }) as typeof stats[0];
+    stats.push(fake({ ctimeNs: 1n }), fake({}), fake({ mtimeNs: 2n, dev: 3n }), fake({ mode: 4n }), fake({}));
+    for (const stat of stats) expect(fingerprintOf(stat)).toBe(`${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}:${stat.mode}`);
+  });
+});
+
 describe('verifyReleaseFast', () => {
   it('passes an untouched release and records fingerprints for every entry', async () => {
     const layout = layoutOf(tempDir());
