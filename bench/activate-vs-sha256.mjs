@@ -99,13 +99,14 @@ try {
     const p = path.join(patched, 'transaction/steps.js');
     const text = fs.readFileSync(p, 'utf8');
     const next = text
-      .replace(/import \{ type ProvenInodes, checkReleaseFast, proveWayBack \} from '..\/store\/release.js';|import \{ checkReleaseFast, proveWayBack \} from '..\/store\/release.js';/, "import { verifyRelease } from '../store/release.js';")
+      .replace(/import \{ (ProvenInodes, )?checkReleaseFast, proveWayBack \} from '..\/store\/release.js';/, "import { $1verifyRelease } from '../store/release.js';")
       .replace(/const checked = await checkReleaseFast\(layout, target, proven\);/, 'const checked = { entries: (await verifyRelease(layout, target)).files.length };')
       .replace(/const back = await proveWayBack\(layout, run\.tx\.from, proven\);/, 'const back = null;');
     if (next.includes('checkReleaseFast') || next.includes('proveWayBack(')) throw new Error('cannot patch transaction/steps.js: its verify-release step changed');
     fs.writeFileSync(p, next);
   }
   const tree = path.join(root, 'releases', '1.0.1');
+  const loadAtStart = os.loadavg().map((x) => x.toFixed(2)).join(' ');
   const samples = {sha256sum: [], 'as-built': [], full: [], 'verify (fast)': [], 'verify (full)': [], ...(BASELINE ? {baseline: [], 'verify (baseline)': []} : {})};
   const modes = [['as-built', CLI, 'verify (fast)'], ['full', path.join(patched, 'cli', 'main.js'), 'verify (full)'], ...(BASELINE ? [['baseline', BASELINE, 'verify (baseline)']] : [])];
   for (let run = 0; run < RUNS; run++) {
@@ -126,7 +127,7 @@ try {
     const xs = samples[label];
     return `${label.padEnd(14)} median ${fmt.s(median(xs))}  spread ${fmt.s(Math.min(...xs))}..${fmt.s(Math.max(...xs))}  ratio to sha256sum ${fmt.ratio(median(xs) / anchor)}`;
   };
-  console.log(`\n${RUNS} runs, one activation = mean of a switch and a rollback (whole CLI process); load average at the end ${load} (${os.cpus().length} CPUs)`);
+  console.log(`\n${RUNS} runs, one activation = mean of a switch and a rollback (whole CLI process); load average at the start ${loadAtStart}, at the end ${load} (${os.cpus().length} CPUs)`);
   for (const label of Object.keys(samples)) console.log(row(label));
   console.log(`activation (as built) / sha256sum = ${fmt.ratio(median(samples['as-built']) / anchor)} (${goalMark(median(samples['as-built']) / anchor, GOAL)}); before (full re-hash): ${fmt.ratio(median(samples.full) / anchor)}`);
   if (BASELINE) console.log(`baseline (${opts.baseline}) / sha256sum = ${fmt.ratio(median(samples.baseline) / anchor)}; as built / baseline = ${fmt.ratio(median(samples['as-built']) / median(samples.baseline))}`);

@@ -23,13 +23,52 @@ export interface FastDiff {
 }
 
 /**
- * Fingerprints (each names its inode, `dev:ino:…`, and that inode's state) found intact earlier in
- * the same activation, through another release's names, as keys (the value is the same string).
- * The releases of one root share most of their inodes (dedupe links), and an activation checks two
- * of them: the target, then the way back. Keyed by the whole fingerprint, which the records hold
- * already: no string is cut per entry.
+ * Inodes found intact earlier in the same activation, through another release's names: the
+ * releases of one root share most of their inodes (dedupe links), and an activation checks two of
+ * them, the target, then the way back. Each fingerprint names its inode (`dev:ino:…`) and that
+ * inode's state, ctime included.
+ *
+ * What a release's check proved is its whole list of fingerprints as they are now (the record's,
+ * with those re-checked in full refreshed), kept by reference: nothing is done per entry to remember
+ * it. The way back asks about its entry i; releases of one package mostly list the same paths in the
+ * same order, so the target's entry i is looked at first (one string comparison). Where it differs
+ * (a file the update changed, or paths that moved), a set of all the proven fingerprints is asked,
+ * built once the misses are many: until then a miss costs its entry one lstat, much less than
+ * building the set (tens of thousands of insertions).
  */
-export type ProvenInodes = Map<string, string>;
+export class ProvenInodes {
+  readonly #releases: { types: string; fingerprints: readonly string[] }[] = [];
+  #all: Set<string> | undefined;
+  #misses = 0;
+
+  /** Misses answered without the set (each costs its entry one lstat) before the set is built. */
+  static readonly MISSES_BEFORE_SET = 1024;
+
+  /** A release (its manifest types and fingerprints, index by index) was just found intact. */
+  add(types: string, fingerprints: readonly string[]): void {
+    this.#releases.push({ types, fingerprints });
+    this.#all = undefined;
+    this.#misses = 0;
+  }
+
+  get size(): number {
+    return this.#releases.length;
+  }
+
+  /** Whether the non-directory inode `fingerprint` (an entry at `index` of another release) was found intact. */
+  has(fingerprint: string, index: number): boolean {
+    if (fingerprint === '') return false; // not there when recorded: names nothing
+    for (const { types, fingerprints } of this.#releases) if (fingerprints[index] === fingerprint && types.charCodeAt(index) !== 0x64) return true;
+    if (!this.#all && ++this.#misses <= ProvenInodes.MISSES_BEFORE_SET) return false;
+    if (!this.#all) {
+      this.#all = new Set();
+      for (const { types, fingerprints } of this.#releases) {
+        for (let i = 0; i < fingerprints.length; i++) if (fingerprints[i] !== '' && types.charCodeAt(i) !== 0x64) this.#all.add(fingerprints[i]!);
+      }
+    }
+    return this.#all.has(fingerprint);
+  }
+}
 
 /**
  * `record`: the release's fingerprints, in manifest order (its paths and types are the manifest's:
@@ -40,7 +79,8 @@ export type ProvenInodes = Map<string, string>;
  * fingerprint names such an inode, with the very same fingerprint, needs no lstat of its own when
  * its directory's fingerprint still matches: an unchanged directory had no name added, removed or
  * renamed in it (each moves its mtime and ctime), so the name still leads to that inode, and the
- * inode was just seen unchanged (its ctime included). Entries checked intact here are added to it.
+ * inode was just seen unchanged (its ctime included). The caller adds the release to it once the
+ * whole check passed.
  */
 export async function diffByFingerprints(root: string, record: CompactRecord, manifest: () => Promise<readonly ManifestEntry[]>, proven?: ProvenInodes): Promise<FastDiff> {
   const { paths, types, fingerprints: recorded } = record;
@@ -48,30 +88,42 @@ export async function diffByFingerprints(root: string, record: CompactRecord, ma
   if (fs.statSync(root).mode & 0o222) problems.push('.: directory is writable');
   problems.push(...(await extraEntries(root, '', new Set(paths.filter((rel) => !rel.includes('/'))))));
   const recheck: { index: number; abs: string; stat: BigIntStats }[] = [];
-  const unchangedDirs = new Set<string>();
   const check = (index: number) => {
     const rel = paths[index]!;
     const abs = `${root}/${rel}`; // manifest paths are normalised and relative: no path.join per entry
     // Synchronous lstat: tens of thousands of cached inodes cost far less this way than as promises.
     const stat = fs.lstatSync(abs, { bigint: true, throwIfNoEntry: false });
     if (!stat) return void problems.push(`${rel}: missing`);
-    const fingerprint = fingerprintOf(stat);
-    if (recorded[index] !== fingerprint) return void recheck.push({ index, abs, stat });
-    if (types.charCodeAt(index) === 0x64 /* d */) unchangedDirs.add(rel);
-    else proven?.set(recorded[index]!, recorded[index]!);
+    if (recorded[index] !== fingerprintOf(stat)) recheck.push({ index, abs, stat });
   };
-  // Directories first, so that their verdict is known when their entries come.
-  for (let i = 0; i < paths.length; i++) if (types.charCodeAt(i) === 0x64) check(i);
-  for (let i = 0; i < paths.length; i++) {
-    if (types.charCodeAt(i) === 0x64) continue;
-    if (proven && proven.size > 0) {
-      const fingerprint = recorded[i]!;
+  if (!proven || proven.size === 0) {
+    for (let i = 0; i < paths.length; i++) check(i);
+  } else {
+    // Directories first, so that their verdict is known when their entries come.
+    const unchangedDirs = new Set<string>();
+    for (let i = 0; i < paths.length; i++) {
+      if (types.charCodeAt(i) !== 0x64 /* d */) continue;
+      const before = problems.length + recheck.length;
+      check(i);
+      if (problems.length + recheck.length === before) unchangedDirs.add(paths[i]!);
+    }
+    // Entries of one directory mostly come together: its verdict is looked up once for them.
+    let dir = '';
+    let dirUnchanged = false;
+    for (let i = 0; i < paths.length; i++) {
+      if (types.charCodeAt(i) === 0x64) continue;
       const rel = paths[i]!;
       const slash = rel.lastIndexOf('/');
       // Not at the top: the release root's own fingerprint is not recorded (its rename into releases/ moved it).
-      if (fingerprint !== '' && slash > 0 && proven.has(fingerprint) && unchangedDirs.has(rel.slice(0, slash))) continue;
+      if (slash > 0 && proven.has(recorded[i]!, i)) {
+        if (slash !== dir.length || !rel.startsWith(dir)) {
+          dir = rel.slice(0, slash);
+          dirUnchanged = unchangedDirs.has(dir);
+        }
+        if (dirUnchanged) continue;
+      }
+      check(i);
     }
-    check(i);
   }
   const refreshed = new Map<number, string>();
   if (recheck.length === 0) return { problems: problems.sort(), refreshed };

@@ -4,11 +4,11 @@ import { createRequire } from 'node:module';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { readJsonIfExists } from '../platform/fs.js';
 import { type Layout, isValidVersion } from './layout.js';
-import { type ProvenInodes, diffByFingerprints } from './fast-verify.js';
-import { type CompactRecord, fingerprintOf, lstatIfExists, readRecord, recordOf, sha256Of, statEntries, writeRecord } from './fingerprints.js';
+import { ProvenInodes, diffByFingerprints } from './fast-verify.js';
+import { type CompactRecord, fingerprintOf, lstatIfExists, readRecord, recordOf, sha256Of, statEntries, typesOf, writeRecord } from './fingerprints.js';
 import { type ReleaseMarker, diffAgainstManifest } from './manifest.js';
 
-export type { ProvenInodes };
+export { ProvenInodes };
 
 export async function readMarker(layout: Layout, version: string): Promise<ReleaseMarker | undefined> {
   if (!isValidVersion(version)) return undefined; // a directory named otherwise is never a release
@@ -116,7 +116,7 @@ export interface CheckedRelease {
 export async function checkReleaseFast(layout: Layout, version: string, proven?: ProvenInodes): Promise<CheckedRelease> {
   const record = await readRecord(layout, version);
   const markerChecked = record ? await markerMatches(layout, version, record) : false;
-  if (!record || !markerChecked) return checkInFullAndRecord(layout, version);
+  if (!record || !markerChecked) return checkInFullAndRecord(layout, version, proven);
   let marker: Promise<ReleaseMarker> | undefined;
   const readManifest = () => (marker ??= requireMarker(layout, version));
   const { problems, refreshed } = await diffByFingerprints(layout.release(version), record, async () => (await readManifest()).files, proven);
@@ -125,6 +125,7 @@ export async function checkReleaseFast(layout: Layout, version: string, proven?:
     for (const [index, fingerprint] of refreshed) record.fingerprints[index] = fingerprint;
     await writeRecord(layout, version, record).catch(() => undefined); // a record is a cache: the next check re-hashes what it could not save
   }
+  proven?.add(record.types, record.fingerprints); // each as it was just found intact
   return { version, entries: record.paths.length };
 }
 
@@ -153,7 +154,7 @@ async function markerMatches(layout: Layout, version: string, record: CompactRec
  * The full re-hash, for a release without a usable record; when intact, a record is written of
  * fingerprints taken before anything was hashed (a change during the re-hash moves a ctime past them).
  */
-async function checkInFullAndRecord(layout: Layout, version: string): Promise<CheckedRelease> {
+async function checkInFullAndRecord(layout: Layout, version: string, proven?: ProvenInodes): Promise<CheckedRelease> {
   const markerStat = await lstatIfExists(layout.marker(version));
   const text = await fs.readFile(layout.marker(version)).catch(() => undefined);
   const marker = markerFrom(text, version) ?? (await requireMarker(layout, version));
@@ -161,6 +162,7 @@ async function checkInFullAndRecord(layout: Layout, version: string): Promise<Ch
   const fingerprints = await statEntries(dir, marker.files.map((entry) => entry.path));
   throwIfTampered(layout, marker, await diffAgainstManifest(dir, marker.files));
   if (text && markerStat?.isFile()) await writeRecord(layout, version, recordOf(marker, text, fingerprintOf(markerStat), fingerprints)).catch(() => undefined);
+  proven?.add(typesOf(marker.files), fingerprints); // taken before the re-hash that found them intact
   return { version, entries: marker.files.length };
 }
 

@@ -9,13 +9,12 @@
  */
 import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
 import type { Transaction, TransactionKind } from '../model/state.js';
-import { supervisorFor } from '../service/supervisors/index.js';
 import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
 import { readLinkVersion } from '../store/links.js';
 import { closeTransaction, markGood, markPending, openTransaction, setReleaseState, transition } from './machine.js';
 import type { JournalSession } from '../store/session.js';
-import { knownGoodReturn, preflightStep, preflightWanted } from './preflight-step.js';
-import { rollBack, undo } from './roll-back.js';
+import { configuredSupervisor } from './configured-supervisor.js';
+import { knownGoodReturn, preflightWanted } from './preflight-wanted.js';
 import { beginRestore, checkStateStep, endRestore, noteSnapshot } from './state-return.js';
 import { type Failure, type Run, completeFlip, finish, flipStep, openVerifyRelease, recordRecovery, restartStep, verifyReleaseStep, verifyStep } from './steps.js';
 
@@ -46,7 +45,7 @@ export type Entry =
 export async function activate(session: JournalSession, request: ActivateRequest): Promise<Transaction> {
   const tx = await begin(session, request);
   if (tx.status === 'up_to_date') return tx;
-  const supervisor = request.supervisor !== undefined ? request.supervisor : supervisorFor(session.config, session.runtime.env);
+  const supervisor = request.supervisor !== undefined ? request.supervisor : await configuredSupervisor(session.config, session.runtime.env);
   return drive({ session, tx, supervisor }, { at: 'verify-release', preflight: request.preflight !== false });
 }
 
@@ -55,8 +54,8 @@ export async function drive(run: Run, entry: Entry): Promise<Transaction> {
   const { tx, supervisor } = run;
   if (entry.at === 'verify-release') await upToTheFlip(run, entry.preflight);
   else recordRecovery(tx, entry.note);
-  if (entry.at === 'undo') return undo(run, entry.reason);
-  if (entry.at === 'roll-back') return rollBack(run, supervised(supervisor), entry.failure);
+  if (entry.at === 'undo') return (await waysBack()).undo(run, entry.reason);
+  if (entry.at === 'roll-back') return (await waysBack()).rollBack(run, supervised(supervisor), entry.failure);
   markPending(run.session.journal.state.releases[tx.to!]);
   if (entry.at === 'finish') {
     await completeFlip(run);
@@ -74,7 +73,7 @@ export async function drive(run: Run, entry: Entry): Promise<Transaction> {
   if (!failure) return finish(run, 'verified');
   const record = run.session.journal.state.releases[tx.to!];
   if (record) setReleaseState(record, 'bad', `${failure.reason}: ${failure.detail}`);
-  return rollBack(run, supervisor, failure);
+  return (await waysBack()).rollBack(run, supervisor, failure);
 }
 
 /** Open the transaction (or take over the scheduled one); `up_to_date` when the target already runs. */
@@ -114,7 +113,7 @@ async function upToTheFlip(run: Run, preflight: boolean): Promise<void> {
     if (known) tx.steps.push({ name: 'preflight', status: 'skipped', ms: 0, detail: known });
     if (wanted && !known) {
       await session.journal.commit('activate:verified-release');
-      await preflightStep(session, tx, tx.to!);
+      await (await import('./preflight-step.js')).preflightStep(session, tx, tx.to!);
       await flipStep(run);
     } else {
       // Nothing runs between: the flip's own write records the check too (one commit, not two).
@@ -122,7 +121,9 @@ async function upToTheFlip(run: Run, preflight: boolean): Promise<void> {
     }
   } catch (error) {
     // When even the undo fails (a full disk), the transaction stays journaled and recovery undoes it; the first error is the one to see.
-    await undo(run, isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error').catch(() => undefined);
+    await waysBack()
+      .then(({ undo }) => undo(run, isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error'))
+      .catch(() => undefined);
     if (isReleaseSwitcherError(error)) error.result = tx;
     throw error;
   }
@@ -148,6 +149,11 @@ async function verify(run: Run, supervisor: Supervisor, baseline: ServiceState |
   if (!result.ok) return { reason: result.reason, detail: result.detail };
   markGood(run.session.journal.state.releases[run.tx.to!], { overrideBad: true });
   return undefined;
+}
+
+/** roll-back.ts (and the flip back it drives): loaded when a transaction goes back or is undone, not by one that goes through. */
+function waysBack(): Promise<typeof import('./roll-back.js')> {
+  return import('./roll-back.js');
 }
 
 function supervised(supervisor: Supervisor | null): Supervisor {

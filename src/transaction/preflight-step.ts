@@ -1,11 +1,9 @@
 /**
- * The `preflight` step of a transaction (the driver calls it before every flip, a rollback's included,
+ * The `preflight` step of a transaction (the driver calls it before a flip, a rollback's included,
  * unless `--no-preflight`): rehearse the candidate privately; on failure mark it bad and refuse with
  * PREFLIGHT_FAILED, `current` and the running service untouched. The rehearsal's record (transient unit
  * or process group, private dir) is journaled in the step before it starts, for recovery.
- * One return needs no rehearsal: to a release verified here before, with the state snapshot taken as
- * it was left going back (knownGoodReturn). That is the rollback users reach for in a hurry, and the
- * rehearsal would only repeat, on the same release and the same state, what its verification showed.
+ * One return needs no rehearsal (preflight-wanted.ts knownGoodReturn): the driver does not call it then.
  */
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
@@ -16,23 +14,8 @@ import { copySnapshotPrivately, copyStatePrivately } from '../snapshot/private-c
 import { resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
 import { runStep } from '../store/journal.js';
 import { setReleaseState } from './machine.js';
+import { preflightWanted } from './preflight-wanted.js';
 import type { JournalSession } from '../store/session.js';
-
-/** Whether the root's config asks for a rehearsal (a command and a health URL to probe it on). */
-export function preflightWanted(config: JournalSession['config']): boolean {
-  return Boolean(config.preflight && config.healthUrl);
-}
-
-/**
- * Why `tx` needs no rehearsal, or undefined when it does: its target was verified (`good`) and starts
- * on the snapshot taken when it was left (check-state asked for that restore). A target never verified
- * here, or one that would start on state a newer release wrote, is rehearsed.
- */
-export function knownGoodReturn(session: JournalSession, tx: Transaction): string | undefined {
-  const target = tx.to!;
-  if (session.journal.state.releases[target]?.state !== 'good' || tx.restore?.version !== target) return undefined;
-  return `${target} was verified here and starts on the state it was left with (snapshot ${tx.restore.snapshot}): nothing to rehearse`;
-}
 
 export async function preflightStep(session: JournalSession, tx: Transaction, target: string): Promise<void> {
   const { config, journal, layout, runtime } = session;

@@ -15,8 +15,7 @@ import { readLinkVersion } from '../store/links.js';
 import { scanReleaseDirs } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
 import { type Entry, drive } from './activate.js';
-import { recoverPreflight } from './preflight-step.js';
-import { supervisorFor } from '../service/supervisors/index.js';
+import { configuredSupervisor } from './configured-supervisor.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 
 export interface RecoveryReport {
@@ -54,9 +53,9 @@ async function settleTransaction(session: JournalSession, actions: string[], opt
   const tx = journal.state.transaction;
   if (!tx || tx.id === options.ownTransaction) return null;
   // A scheduled transaction's runner never touched the service: no supervisor is needed to close it.
-  const supervisor = tx.status === 'scheduled' ? null : options.supervisor !== undefined ? options.supervisor : supervisorFor(config, runtime.env);
+  const supervisor = tx.status === 'scheduled' ? null : options.supervisor !== undefined ? options.supervisor : await configuredSupervisor(config, runtime.env);
   const entry = planResume(tx, { current: await readLinkVersion(layout, 'current'), supervised: supervisor !== null });
-  if (entry.at === 'undo' && (await recoverPreflight(tx, runtime.env))) actions.push(`stopped the interrupted rehearsal of ${tx.to} and removed its private state`);
+  if (entry.at === 'undo' && (await (await import('./preflight-step.js')).recoverPreflight(tx, runtime.env))) actions.push(`stopped the interrupted rehearsal of ${tx.to} and removed its private state`);
   actions.push(entry.note);
   await drive({ session, tx, supervisor }, entry);
   return tx;

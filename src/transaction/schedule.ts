@@ -6,7 +6,6 @@
 import { activate } from './activate.js';
 import { closeTransaction, openTransaction, transition } from './machine.js';
 import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
-import { launchRunner } from './handoff.js';
 import { type Transaction, type TransactionKind, publicTransaction } from '../model/state.js';
 import { readLinkVersion } from '../store/links.js';
 import { type ProgressEvent, resolveRuntime } from '../model/runtime.js';
@@ -65,6 +64,7 @@ export async function transact(options: RootOptions, command: string, plan: (ses
   });
   if (!launch) return publicTransaction(tx)!;
   try {
+    const { launchRunner } = await import('./handoff.js'); // only a handed-off transaction spawns a runner
     const how = await launchRunner({ config, root: options.root, txId: tx.id, env: resolveRuntime(options).env });
     tx.steps.push({ name: 'handoff', status: 'ok', ms: 0, detail: `handed to ${how}` });
     return publicTransaction(tx)!;

@@ -16,7 +16,10 @@ import { runStep } from '../store/journal.js';
 import type { State, Step, Transaction, TransactionStatus } from '../model/state.js';
 import type { Layout } from '../store/layout.js';
 import type { JournalSession } from '../store/session.js';
-import { type SnapshotManifest, readSnapshot, restoredFor } from '../snapshot/snapshot.js';
+import type { SnapshotManifest } from '../snapshot/snapshot.js';
+
+/** The snapshot store (with its copier): loaded by the activations that keep state, not by every one. */
+const snapshots = () => import('../snapshot/snapshot.js');
 
 export type StatePlan =
   | { action: 'none' }
@@ -45,7 +48,7 @@ function broughtIn(state: State, version: string): Transaction | undefined {
 
 async function snapshotForReturn(input: StateReturn): Promise<SnapshotManifest | undefined> {
   const tx = broughtIn(input.state, input.leaving);
-  return tx && tx.from === input.target ? readSnapshot(input.layout, tx.id) : undefined;
+  return tx && tx.from === input.target ? (await snapshots()).readSnapshot(input.layout, tx.id) : undefined;
 }
 
 /** The value at a dot path of a release's package.json, or undefined. */
@@ -112,7 +115,7 @@ export async function checkStateStep(session: JournalSession, tx: Transaction, o
 /** Before the restart that starts `tx.restore.version`: a step that stays running while the boot-check restores. */
 export async function beginRestore(session: JournalSession, tx: Transaction): Promise<PendingRestore | undefined> {
   const request = tx.restore;
-  if (!request || (await restoredFor(session.layout, request.snapshot, tx.id))) return undefined;
+  if (!request || (await (await snapshots()).restoredFor(session.layout, request.snapshot, tx.id))) return undefined;
   const step: Step = { name: 'restore-state', status: 'running', ms: 0, detail: `boot-check puts snapshot ${request.snapshot} back while the service is stopped, before ${request.version} starts` };
   tx.steps.push(step);
   await session.journal.commit();
@@ -129,7 +132,7 @@ export async function endRestore(session: JournalSession, tx: Transaction, pendi
   const request = tx.restore;
   if (!pending || !request) return;
   const { step } = pending;
-  const done = await restoredFor(session.layout, request.snapshot, tx.id);
+  const done = await (await snapshots()).restoredFor(session.layout, request.snapshot, tx.id);
   step.ms = Math.round(performance.now() - pending.started);
   step.status = done ? 'ok' : 'failed';
   step.detail = done
@@ -140,5 +143,5 @@ export async function endRestore(session: JournalSession, tx: Transaction, pendi
 
 /** Record on the transaction the snapshot the boot-check took for it (the boot-check itself cannot write the journal a runner holds). */
 export async function noteSnapshot(session: JournalSession, tx: Transaction): Promise<void> {
-  if (!tx.snapshot && (await readSnapshot(session.layout, tx.id))) tx.snapshot = tx.id;
+  if (!tx.snapshot && (await (await snapshots()).readSnapshot(session.layout, tx.id))) tx.snapshot = tx.id;
 }

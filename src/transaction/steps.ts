@@ -6,11 +6,11 @@
 import fs from 'node:fs/promises';
 import type { Step, TerminalStatus, Transaction } from '../model/state.js';
 import { type CrashPointName, crashPoint } from '../platform/crashpoint.js';
-import { type VerifyResult, verifyRunning } from '../service/health.js';
+import type { VerifyResult } from '../service/health.js';
 import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
 import { runStep } from '../store/journal.js';
 import { pointLink, readLinkVersion } from '../store/links.js';
-import { type ProvenInodes, checkReleaseFast, proveWayBack } from '../store/release.js';
+import { ProvenInodes, checkReleaseFast, proveWayBack } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
 import { closeTransaction } from './machine.js';
 
@@ -43,7 +43,7 @@ export async function verifyReleaseStep(run: Run, journaled?: Step): Promise<voi
     // Stat fingerprints, re-hashing only what moved; proving the way back now means an automatic
     // rollback's flip-back finds it checked and costs no hashing while nothing serves.
     // Inodes the two releases share (dedupe links) are looked at once, for the target.
-    const proven: ProvenInodes = new Map();
+    const proven = new ProvenInodes();
     const checked = await checkReleaseFast(layout, target, proven);
     const back = await proveWayBack(layout, run.tx.from, proven);
     const wayBack = !back ? '' : back.proven ? `; way back ${back.version} proven` : `; way back ${back.version} NOT proven (${(back.error as Error).message})`;
@@ -110,6 +110,7 @@ export async function verifyStep(run: Run, supervisor: Supervisor, options: Veri
   const { config, runtime, journal } = run.session;
   const { name, version, baseline } = options;
   let result!: VerifyResult;
+  const { verifyRunning } = await import('../service/health.js'); // only a supervised activation probes health
   await runStep({ journal, tx: run.tx, name }, async (step: Step) => {
     result = await verifyRunning(
       {

@@ -47,6 +47,13 @@ describe('start-up imports', () => {
     expect([...modules].filter((m) => m.startsWith('stage/') || m.startsWith('registry/'))).toEqual([]);
   });
 
+  it.each(['switch', 'rollback'])('%s loads no supervisor adapter, rehearsal, way back, health prober or snapshot store at start-up (supervisor none without state paths needs none of them)', (command) => {
+    const modules = staticClosure(['cli/main.ts', `cli/commands/${command}.ts`]);
+    const onDemand = ['service/supervisors/index.ts', 'service/supervisors/systemd.ts', 'service/supervisors/pm2.ts', 'service/supervisors/launchd.ts', 'service/systemctl.ts', 'transaction/preflight-step.ts', 'service/preflight.ts', 'transaction/roll-back.ts', 'transaction/flip-back.ts', 'service/health.ts', 'transaction/handoff.ts', 'snapshot/snapshot.ts', 'snapshot/copy.ts'];
+    expect(onDemand.filter((m) => modules.has(m))).toEqual([]);
+    expect(modules.has('transaction/activate.ts')).toBe(true); // the closure does reach the driver
+  });
+
   it('boot-check loads the flip-back and snapshot code only when a pending release spent its tries or a transaction is in flight', () => {
     const modules = staticClosure(['cli/main.ts', 'cli/commands/boot-check.ts']);
     expect([...modules].filter((m) => m.startsWith('transaction/') || m.startsWith('snapshot/') || m === 'store/release.ts')).toEqual([]);

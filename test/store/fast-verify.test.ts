@@ -12,7 +12,7 @@ import { stageReleaseForTest } from '../support/sealed.ts';
 import { isReleaseSwitcherError } from '../../src/model/errors.ts';
 import { RECORD_VERSION, fingerprintOf, readFingerprints, readRecord } from '../../src/store/fingerprints.ts';
 import { layoutOf } from '../../src/store/layout.ts';
-import { type ProvenInodes, checkReleaseFast, proveWayBack, verifyRelease, verifyReleaseFast } from '../../src/store/release.ts';
+import { ProvenInodes, checkReleaseFast, proveWayBack, verifyRelease, verifyReleaseFast } from '../../src/store/release.ts';
 import { tempDir } from '../support/cli.ts';
 import { unfreeze } from '../support/root.ts';
 
@@ -41,6 +41,20 @@ async function expectTampered(check: Promise<unknown>, path: string): Promise<vo
   expect(isReleaseSwitcherError(error) && error.code).toBe('RELEASE_TAMPERED');
   expect((error as { details: { problems: string[] } }).details.problems).toEqual([`${path}: content changed`]);
 }
+
+describe('fingerprintOf', () => {
+  it('is dev:ino:size:mtimeNs:ctimeNs:mode of the stat it is given, whatever came before (it keeps the last decimal of each field)', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'a'), 'a');
+    writeFileSync(join(dir, 'b'), 'bb');
+    chmodSync(join(dir, 'b'), 0o600);
+    const stats = ['a', 'b', '.', 'a', 'a', 'b', '.'].map((name) => statSync(join(dir, name), { bigint: true }));
+    // a run of one value, then another, then back: each field follows its own stat
+    const fake = (over: Partial<Record<'dev' | 'mtimeNs' | 'ctimeNs' | 'mode', bigint>>) => ({ ...stats[0]!, ...over }) as typeof stats[0];
+    stats.push(fake({ ctimeNs: 1n }), fake({}), fake({ mtimeNs: 2n, dev: 3n }), fake({ mode: 4n }), fake({}));
+    for (const stat of stats) expect(fingerprintOf(stat)).toBe(`${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}:${stat.mode}`);
+  });
+});
 
 describe('verifyReleaseFast', () => {
   it('passes an untouched release and records fingerprints for every entry', async () => {
@@ -91,7 +105,7 @@ describe('verifyReleaseFast', () => {
     await stageReleaseForTest(layout, '1.1.0', { ...FILES, 'index.js': 'console.log("two")\n' }, ['1.0.0']);
     const lstat = vi.spyOn(fs, 'lstatSync');
     onTestFinished(() => lstat.mockRestore());
-    const proven: ProvenInodes = new Map();
+    const proven = new ProvenInodes();
     await verifyReleaseFast(layout, '1.1.0', proven);
     expect(lstat).toHaveBeenCalledTimes(4); // lib, index.js, lib/util.js, package.json
     lstat.mockClear();
@@ -111,11 +125,57 @@ describe('verifyReleaseFast', () => {
     chmodSync(join(lib, '.swap'), Number(statSync(join(lib, 'util.js')).mode) & 0o7777);
     renameSync(join(lib, '.swap'), join(lib, 'util.js'));
     chmodSync(lib, 0o555);
-    const proven: ProvenInodes = new Map();
+    const proven = new ProvenInodes();
     await expect(verifyReleaseFast(layout, '1.1.0', proven)).resolves.toMatchObject({ version: '1.1.0' });
     const back = await proveWayBack(layout, '1.0.0', proven);
     expect(back).toMatchObject({ version: '1.0.0', proven: false });
     expect((back as { error: { details: { problems: string[] } } }).error.details.problems).toEqual(['lib/util.js: content changed']);
+  });
+
+  it('the way back looks once at the shared inodes when its paths do not line up with the target (an added file shifts them), and still catches a name replaced', async () => {
+    const layout = layoutOf(tempDir());
+    // Enough entries out of line that the proof is looked up by fingerprint, not by index.
+    const many = Object.fromEntries(Array.from({ length: ProvenInodes.MISSES_BEFORE_SET + 100 }, (_, i) => [`lib/f${i}.js`, `module.exports = ${i};\n`]));
+    await stageReleaseForTest(layout, '1.0.0', { ...FILES, ...many });
+    await stageReleaseForTest(layout, '1.1.0', { ...FILES, ...many, 'lib/a.js': 'first in line\n', 'index.js': 'console.log("two")\n' }, ['1.0.0']);
+    const lstat = vi.spyOn(fs, 'lstatSync');
+    onTestFinished(() => lstat.mockRestore());
+    let proven = new ProvenInodes();
+    await verifyReleaseFast(layout, '1.1.0', proven);
+    lstat.mockClear();
+    await expect(proveWayBack(layout, '1.0.0', proven)).resolves.toMatchObject({ proven: true });
+    // The first misses cost an lstat each (cheaper than building the set); past them, the shared inodes are not looked at again.
+    const looked = lstat.mock.calls.map(([p]) => String(p).slice(layout.release('1.0.0').length + 1));
+    expect(looked.filter((rel) => !rel.startsWith('lib/')).sort()).toEqual(['index.js', 'lib', 'package.json']);
+    expect(looked).toHaveLength(3 + ProvenInodes.MISSES_BEFORE_SET);
+    expect(looked).not.toContain('lib/util.js'); // last in manifest order
+
+    const lib = join(layout.release('1.0.0'), 'lib');
+    unfreeze(lib, join(lib, 'util.js'));
+    chmodSync(lib, 0o755);
+    writeFileSync(join(lib, '.swap'), 'module.exports = 3;\n'); // same size, other content, another inode
+    chmodSync(join(lib, '.swap'), Number(statSync(join(lib, 'util.js')).mode) & 0o7777);
+    renameSync(join(lib, '.swap'), join(lib, 'util.js'));
+    chmodSync(lib, 0o555);
+    proven = new ProvenInodes();
+    await verifyReleaseFast(layout, '1.1.0', proven);
+    const back = await proveWayBack(layout, '1.0.0', proven);
+    expect(back).toMatchObject({ version: '1.0.0', proven: false });
+    expect((back as { error: { details: { problems: string[] } } }).error.details.problems).toEqual(['lib/util.js: content changed']);
+  });
+
+  it('a target re-hashed in full (no usable record) proves its inodes for the way back too', async () => {
+    const layout = layoutOf(tempDir());
+    await stageReleaseForTest(layout, '1.0.0', FILES);
+    await stageReleaseForTest(layout, '1.1.0', { ...FILES, 'index.js': 'console.log("two")\n' }, ['1.0.0']);
+    writeFileSync(layout.fingerprints('1.1.0'), 'garbage\n');
+    const lstat = vi.spyOn(fs, 'lstatSync');
+    onTestFinished(() => lstat.mockRestore());
+    const proven = new ProvenInodes();
+    await verifyReleaseFast(layout, '1.1.0', proven);
+    lstat.mockClear();
+    await expect(proveWayBack(layout, '1.0.0', proven)).resolves.toMatchObject({ proven: true });
+    expect(lstat.mock.calls.map(([p]) => String(p).slice(layout.release('1.0.0').length + 1)).sort()).toEqual(['index.js', 'lib', 'package.json']);
   });
 
   it('an extra file is caught through its directory', async () => {

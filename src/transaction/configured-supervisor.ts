@@ -1,0 +1,13 @@
+/**
+ * The supervisor a root's config names, its adapter loaded only when there is one: an activation
+ * with supervisor `none` (and every recovery with nothing in flight) loads no adapter at all
+ * (systemd, systemctl, pm2, launchd: five modules at start-up, test/cli/startup-imports.test.ts).
+ */
+import type { Supervisor } from '../service/supervisors/types.js';
+import type { Config } from '../store/config.js';
+
+export async function configuredSupervisor(config: Config, env: NodeJS.ProcessEnv): Promise<Supervisor | null> {
+  if (config.supervisor === 'none') return null;
+  const { supervisorFor } = await import('../service/supervisors/index.js');
+  return supervisorFor(config, env);
+}
