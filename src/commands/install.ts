@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import { withDeadline } from '../platform/deadline.js';
 import { resolvePackage } from '../registry/fetch.js';
 import { type InstallResult, installLocked } from '../stage/install.js';
 import { readState } from '../store/journal.js';
@@ -61,7 +62,7 @@ export async function planInstall(options: InstallOptions): Promise<InstallPlan>
 async function tarballSize(resolved: string): Promise<number | null> {
   try {
     if (!/^https?:/.test(resolved)) return (await fs.stat(resolved.replace(/^file:/, ''))).size;
-    const response = await fetch(resolved, { method: 'HEAD', signal: AbortSignal.timeout(10_000) });
+    const response = await withDeadline(10_000, `HEAD ${resolved}`, (signal) => fetch(resolved, { method: 'HEAD', signal }));
     const length = Number(response.headers.get('content-length'));
     return response.ok && Number.isFinite(length) && length > 0 ? length : null;
   } catch {

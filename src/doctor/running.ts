@@ -11,7 +11,7 @@ import type { Config } from '../store/config.js';
 import { readState } from '../store/journal.js';
 import type { Layout } from '../store/layout.js';
 import { readLinkVersion } from '../store/links.js';
-import { readField } from '../service/health.js';
+import { getJson, readField } from '../service/health.js';
 import { supervisorFor } from '../service/supervisors/index.js';
 
 export type RunningSource = 'health' | 'process' | 'start-time' | 'journal';
@@ -73,9 +73,9 @@ async function byStartTime(layout: Layout, current: string | null, since: number
 async function healthVersionOf(config: Config): Promise<string | null> {
   if (!config.healthUrl) return null;
   try {
-    const response = await fetch(config.healthUrl, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS), headers: { accept: 'application/json' } });
-    if (!response.ok) return null;
-    const version = readField(await response.json(), config.versionField);
+    const response = await getJson(config.healthUrl, HEALTH_TIMEOUT_MS);
+    if (response.status < 200 || response.status > 299) return null;
+    const version = readField(response.body, config.versionField);
     return typeof version === 'string' && version !== '' ? version : null;
   } catch {
     return null; // no answer: the version is told some other way, or not at all

@@ -9,7 +9,7 @@ import { readLinkVersion } from '../store/links.js';
 import { run } from '../platform/subprocess.js';
 import { supervisorFor } from '../service/supervisors/index.js';
 import { systemctl } from '../service/systemctl.js';
-import { readField } from '../service/health.js';
+import { getJson, readField } from '../service/health.js';
 import type { CheckContext, CheckResult } from './checks.js';
 import { whatRuns } from './running.js';
 
@@ -100,9 +100,9 @@ export async function healthAnswers(ctx: CheckContext): Promise<CheckResult | nu
   if (!state?.active) return { name: 'health', ok: true, detail: `the service is not active (${state?.state ?? 'unknown'}): nothing to ask` };
   const current = await readLinkVersion(ctx.layout, 'current').catch(() => null);
   const url = ctx.config.healthUrl;
-  const answer = await fetch(url, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS), headers: { accept: 'application/json' } })
-    .then(async (r) => ({ status: r.status, version: readField(await r.json().catch(() => undefined), ctx.config.versionField) }))
-    .catch((error: Error) => ({ error: String((error.cause as { code?: string } | undefined)?.code ?? error.message) }));
+  const answer = await getJson(url, HEALTH_TIMEOUT_MS)
+    .then((r) => ({ status: r.status, version: readField(r.body, ctx.config.versionField) }))
+    .catch((error: NodeJS.ErrnoException) => ({ error: error.code ?? error.message }));
   if ('error' in answer) return { name: 'health', ok: false, detail: `${supervisor.unit} is active but nothing answers ${url} (${answer.error}): did the service move to another port? Check the port in its unit, or: release-switcher init --health-url URL` };
   if (answer.status < 200 || answer.status > 299) return { name: 'health', ok: false, detail: `${url} answered ${answer.status}` };
   if (answer.version !== current) return { name: 'health', ok: false, detail: `${url} reports version ${String(answer.version ?? '(none)')}, but current is ${current}` };

@@ -6,6 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { ServiceState, Supervisor } from './supervisors/types.js';
+import { isDeadlineError, withDeadline } from '../platform/deadline.js';
 
 export type VerifyFailure = 'crashed' | 'exit_78' | 'unhealthy' | 'version_mismatch' | 'timeout';
 
@@ -49,29 +50,35 @@ type Probe = { ok: true } | { ok: false; reason: VerifyFailure; detail: string }
 /**
  * GET a health URL with Node's http client, one connection per probe (no pool): undici's fetch keeps
  * the process alive for about half a second after its last request (its pool's timers), which every
- * activation paid at its end, after verification.
+ * activation paid at its end, after verification. Settles by `timeoutMs` (platform/deadline.ts); a
+ * connection that closes before the body ended is an error, not a wait.
  */
-function getJson(url: string, timeoutMs: number): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const target = new URL(url);
-    const get = target.protocol === 'https:' ? https.get : target.protocol === 'http:' ? http.get : undefined;
-    if (!get) return reject(new Error(`unsupported protocol ${target.protocol}`));
-    const request = get(target, { agent: false, headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('error', reject);
-      response.on('end', () => {
-        let body: unknown;
-        try {
-          body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        } catch {
-          body = undefined;
-        }
-        resolve({ status: response.statusCode ?? 0, body });
+export function getJson(url: string, timeoutMs: number): Promise<{ status: number; body: unknown }> {
+  return withDeadline(timeoutMs, `GET ${url}`, (signal) =>
+    new Promise((resolve, reject) => {
+      const target = new URL(url);
+      const get = target.protocol === 'https:' ? https.get : target.protocol === 'http:' ? http.get : undefined;
+      if (!get) return reject(new Error(`unsupported protocol ${target.protocol}`));
+      const request = get(target, { agent: false, headers: { accept: 'application/json' }, signal }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('close', () => {
+          if (!response.complete) reject(new Error('the connection closed before the answer ended'));
+        });
+        response.on('end', () => {
+          let body: unknown;
+          try {
+            body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          } catch {
+            body = undefined;
+          }
+          resolve({ status: response.statusCode ?? 0, body });
+        });
       });
-    });
-    request.on('error', reject);
-  });
+      request.on('error', reject);
+    }),
+  );
 }
 
 async function probeHealth(options: VerifyOptions, evidence: VerifyEvidence): Promise<Probe> {
@@ -82,7 +89,7 @@ async function probeHealth(options: VerifyOptions, evidence: VerifyEvidence): Pr
     response = await getJson(options.healthUrl, PROBE_TIMEOUT_MS);
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
-    evidence.lastError = e.code === 'ABORT_ERR' || e.name === 'AbortError' ? `no answer within ${PROBE_TIMEOUT_MS} ms` : (e.code ?? e.message);
+    evidence.lastError = isDeadlineError(e) || e.code === 'ABORT_ERR' ? `no answer within ${PROBE_TIMEOUT_MS} ms` : (e.code ?? e.message);
     return { ok: false, reason: 'timeout', detail: `no answer from ${options.healthUrl} (${evidence.lastError})` };
   }
   evidence.lastHttpStatus = response.status;

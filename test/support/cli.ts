@@ -17,6 +17,12 @@ export interface CliResult {
   json: any;
 }
 
+/** Temp dirs made in hooks, removed when the test file's process exits (one exit listener for all of them). */
+const atExit = new Set<() => void>();
+process.on('exit', () => {
+  for (const remove of atExit) remove();
+});
+
 /** A temp dir removed when the current test finishes (or, made in a hook, when the test file's process exits). */
 export function tempDir(prefix = 'rs-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -32,7 +38,7 @@ export function tempDir(prefix = 'rs-test-'): string {
   try {
     onTestFinished(remove);
   } catch {
-    process.on('exit', remove);
+    atExit.add(remove);
   }
   return dir;
 }
