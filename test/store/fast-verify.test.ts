@@ -42,6 +42,17 @@ async function expectTampered(check: Promise<unknown>, path: string): Promise<vo
   expect((error as { details: { problems: string[] } }).details.problems).toEqual([`${path}: content changed`]);
 }
 
+/** Replace 1.0.0's lib/util.js by another inode with the same size and mode, other content (a rename, as an editor saves). */
+function replaceOldUtil(layout: ReturnType<typeof layoutOf>): void {
+  const lib = join(layout.release('1.0.0'), 'lib');
+  unfreeze(lib, join(lib, 'util.js'));
+  chmodSync(lib, 0o755);
+  writeFileSync(join(lib, '.swap'), 'module.exports = 3;\n'); // same size, other content, another inode
+  chmodSync(join(lib, '.swap'), Number(statSync(join(lib, 'util.js')).mode) & 0o7777);
+  renameSync(join(lib, '.swap'), join(lib, 'util.js'));
+  chmodSync(lib, 0o555);
+}
+
 describe('fingerprintOf', () => {
   it('is dev:ino:size:mtimeNs:ctimeNs:mode of the stat it is given, whatever came before (it keeps the last decimal of each field)', () => {
     const dir = tempDir();
@@ -118,13 +129,7 @@ describe('verifyReleaseFast', () => {
     const layout = layoutOf(tempDir());
     await stageReleaseForTest(layout, '1.0.0', FILES);
     await stageReleaseForTest(layout, '1.1.0', { ...FILES, 'index.js': 'console.log("two")\n' }, ['1.0.0']);
-    const lib = join(layout.release('1.0.0'), 'lib');
-    unfreeze(lib, join(lib, 'util.js'));
-    chmodSync(lib, 0o755);
-    writeFileSync(join(lib, '.swap'), 'module.exports = 3;\n'); // same size, other content, another inode
-    chmodSync(join(lib, '.swap'), Number(statSync(join(lib, 'util.js')).mode) & 0o7777);
-    renameSync(join(lib, '.swap'), join(lib, 'util.js'));
-    chmodSync(lib, 0o555);
+    replaceOldUtil(layout);
     const proven = new ProvenInodes();
     await expect(verifyReleaseFast(layout, '1.1.0', proven)).resolves.toMatchObject({ version: '1.1.0' });
     const back = await proveWayBack(layout, '1.0.0', proven);
@@ -150,13 +155,7 @@ describe('verifyReleaseFast', () => {
     expect(looked).toHaveLength(3 + ProvenInodes.MISSES_BEFORE_SET);
     expect(looked).not.toContain('lib/util.js'); // last in manifest order
 
-    const lib = join(layout.release('1.0.0'), 'lib');
-    unfreeze(lib, join(lib, 'util.js'));
-    chmodSync(lib, 0o755);
-    writeFileSync(join(lib, '.swap'), 'module.exports = 3;\n'); // same size, other content, another inode
-    chmodSync(join(lib, '.swap'), Number(statSync(join(lib, 'util.js')).mode) & 0o7777);
-    renameSync(join(lib, '.swap'), join(lib, 'util.js'));
-    chmodSync(lib, 0o555);
+    replaceOldUtil(layout);
     proven = new ProvenInodes();
     await verifyReleaseFast(layout, '1.1.0', proven);
     const back = await proveWayBack(layout, '1.0.0', proven);
