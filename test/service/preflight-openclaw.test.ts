@@ -129,6 +129,9 @@ const sqlite = sqliteModule
   ? { ok: true }
   : { ok: false, why: `node:sqlite is not in Node ${process.version} (openclaw's Node 24 has it)`, where: "under Node 24: CI's second run of the suite (.ci/run)" };
 
+/** The preset's prepare command for a private copy at `state`. */
+const prepareArgs = (state: string) => PRESETS.openclaw!.settings.preflightPrepare!.map((a) => a.replaceAll('{state}', state));
+
 describeWhere(sqlite, "the openclaw preset's prepare step", () => {
   it("clears the leases a running gateway left in the copy's databases (state and agents), and leaves the rest", async () => {
     // What 2026.9.6 refuses to start on: a copy whose state_leases still name the live gateway.
@@ -141,7 +144,7 @@ describeWhere(sqlite, "the openclaw preset's prepare step", () => {
       db.exec("CREATE TABLE state_leases (scope TEXT, lease_key TEXT, owner TEXT); INSERT INTO state_leases VALUES ('gateway-owner', 'global', 'live'); CREATE TABLE kept (x); INSERT INTO kept VALUES (1);");
       db.close();
     }
-    const args = PRESETS.openclaw!.settings.preflightPrepare!.map((a) => a.replaceAll('{state}', state));
+    const args = prepareArgs(state);
     const r = await execa(process.execPath, args, { cwd: state });
     expect(r.stdout).toContain('1 leases cleared');
     for (const file of files) {
@@ -151,7 +154,7 @@ describeWhere(sqlite, "the openclaw preset's prepare step", () => {
       db.close();
     }
     // A fresh state dir (no databases yet) is fine too.
-    expect((await execa(process.execPath, PRESETS.openclaw!.settings.preflightPrepare!.map((a) => a.replaceAll('{state}', tempDir('rs-pf-empty-'))))).exitCode).toBe(0);
+    expect((await execa(process.execPath, prepareArgs(tempDir('rs-pf-empty-')))).exitCode).toBe(0);
   });
 
   it('clears every lease table, in any SQLite file of the copy, and no table that merely ends in "leases"', async () => {
@@ -170,7 +173,7 @@ describeWhere(sqlite, "the openclaw preset's prepare step", () => {
         CREATE TABLE releases (version TEXT); INSERT INTO releases VALUES ('2026.9.5');`);
       db.close();
     }
-    const args = PRESETS.openclaw!.settings.preflightPrepare!.map((a) => a.replaceAll('{state}', state));
+    const args = prepareArgs(state);
     const r = await execa(process.execPath, args, { cwd: state });
     expect(r.stdout).toContain(`${main}: 4 leases cleared`);
     expect(r.stdout).toContain(`${elsewhere}: 4 leases cleared`);

@@ -99,51 +99,56 @@ describeWhere(can, `state snapshot across a schema migration, under systemd --us
     expect(readFileSync(join(stateDir, 'state.db'), 'utf8')).toBe(before);
   });
 
-  it(`with a rehearsal configured, a rollback across the migration to ${OLD}, not verified here, rehearses it on the snapshot it will start on, not on the migrated live state`, async () => {
+  /** Turn a rehearsal on and switch to NEW (it migrates the state to 18); `done` puts config and snapshots back as they were. */
+  async function rehearsedSwitchToNew() {
     const config = readFileSync(join(gw.root, 'config.json'), 'utf8');
     const init = await gw.rs(['init', '--preflight', 'server.js --port {port}', '--preflight-env', 'STATE_DIR={state}', '--preflight-for', '1']);
     expect(init.exitCode, init.stdout + init.stderr).toBe(0);
     const up = await gw.rs(['switch', NEW]);
     expect(up.json.result, up.stdout + up.stderr).toMatchObject({ status: 'verified', snapshot: up.json.result.id });
-    expect(step(up.json.result, 'preflight')).toMatchObject({ status: 'ok' });
     expect(db().schema).toBe(18);
+    // As it was before: no rehearsal, and not this test's snapshot (the prune test counts them).
+    const done = () => {
+      writeFileSync(join(gw.root, 'config.json'), config);
+      rmSync(join(gw.root, 'snapshots', up.json.result.id), { recursive: true, force: true });
+    };
+    return { up: up.json.result, done };
+  }
+
+  /** `rollback` from NEW to OLD across the migration: verified, the snapshot of `up` put back on the way. */
+  async function rollbackAcross(up: { id: string }) {
+    const r = await gw.rs(['rollback']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const tx = r.json.result;
+    expect(tx).toMatchObject({ kind: 'rollback', status: 'verified', from: NEW, to: OLD, restore: { snapshot: up.id, version: OLD } });
+    expect(stepNames(tx)).toEqual(['verify-release', 'check-state', 'preflight', 'flip', 'restore-state', 'restart', 'verify']);
+    return tx;
+  }
+
+  it(`with a rehearsal configured, a rollback across the migration to ${OLD}, not verified here, rehearses it on the snapshot it will start on, not on the migrated live state`, async () => {
+    const { up, done } = await rehearsedSwitchToNew();
+    expect(step(up, 'preflight')).toMatchObject({ status: 'ok' });
     // As if OLD's verification had never completed here (a release verified here goes back unrehearsed: next test).
     const journal = readState(gw.root);
     journal.releases[OLD].state = 'pending';
     writeFileSync(join(gw.root, 'state.json'), JSON.stringify(journal));
-    const r = await gw.rs(['rollback']);
-    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    const tx = r.json.result;
-    expect(tx).toMatchObject({ kind: 'rollback', status: 'verified', from: NEW, to: OLD, restore: { snapshot: up.json.result.id, version: OLD } });
-    expect(stepNames(tx)).toEqual(['verify-release', 'check-state', 'preflight', 'flip', 'restore-state', 'restart', 'verify']);
+    const tx = await rollbackAcross(up);
     // On the live state (schema 18) the rehearsal of OLD would have exited 78 and refused the rollback.
     expect(step(tx, 'preflight')).toMatchObject({ status: 'ok' });
     expect(db().schema).toBe(17);
     expect((await gw.health())?.version).toBe(OLD);
-    // As it was before this test: no rehearsal, and not this test's snapshot (the prune test counts them).
-    writeFileSync(join(gw.root, 'config.json'), config);
-    rmSync(join(gw.root, 'snapshots', up.json.result.id), { recursive: true, force: true });
+    done();
   });
 
   it(`with a rehearsal configured, a rollback to ${OLD}, verified here and starting on the snapshot taken when it was left, is not rehearsed: nothing to prove that its verification did not`, async () => {
-    const config = readFileSync(join(gw.root, 'config.json'), 'utf8');
-    const init = await gw.rs(['init', '--preflight', 'server.js --port {port}', '--preflight-env', 'STATE_DIR={state}', '--preflight-for', '1']);
-    expect(init.exitCode, init.stdout + init.stderr).toBe(0);
     expect(readState(gw.root).releases[OLD].state).toBe('good');
-    const up = await gw.rs(['switch', NEW]);
-    expect(up.json.result, up.stdout + up.stderr).toMatchObject({ status: 'verified', snapshot: up.json.result.id });
-    expect(db().schema).toBe(18);
-    const r = await gw.rs(['rollback']);
-    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    const tx = r.json.result;
-    expect(tx).toMatchObject({ kind: 'rollback', status: 'verified', from: NEW, to: OLD, restore: { snapshot: up.json.result.id, version: OLD } });
-    expect(stepNames(tx)).toEqual(['verify-release', 'check-state', 'preflight', 'flip', 'restore-state', 'restart', 'verify']);
-    expect(step(tx, 'preflight')).toMatchObject({ status: 'skipped', detail: `${OLD} was verified here and starts on the state it was left with (snapshot ${up.json.result.id}): nothing to rehearse` });
+    const { up, done } = await rehearsedSwitchToNew();
+    const tx = await rollbackAcross(up);
+    expect(step(tx, 'preflight')).toMatchObject({ status: 'skipped', detail: `${OLD} was verified here and starts on the state it was left with (snapshot ${up.id}): nothing to rehearse` });
     expect(existsSync(join(gw.root, 'preflight')) ? readdirSync(join(gw.root, 'preflight')) : []).toEqual([]); // no private copy was made
     expect(db().schema).toBe(17);
     expect((await gw.health())?.version).toBe(OLD);
-    writeFileSync(join(gw.root, 'config.json'), config);
-    rmSync(join(gw.root, 'snapshots', up.json.result.id), { recursive: true, force: true });
+    done();
   });
 
   it(`a release that migrates and then fails is rolled back automatically, its state put back (${BROKEN}: 18 → 19, never healthy)`, async () => {
