@@ -81,6 +81,9 @@ describeWhere(can, `in-service switches and runner crashes under systemd --user`
     const r = await gw.rs(['switch', bad, '--handoff', 'always']);
     expect(r.exitCode).toBe(75);
     await until('the flip', () => inFlight(gw.root)?.status === 'verifying' || inFlight(gw.root)?.status === 'restarting');
+    // `restarting` is journaled before the restart is asked for: a kill in between leaves 1.1.0's old process serving,
+    // and the wait below would end at once with nothing flipped back. Kill once the old process is gone.
+    await until('the restart of the unit', async () => (await gw.health())?.version !== '1.1.0');
     const runner = `release-switcher-${r.json.result.id}.service`;
     const pid = Number((await manager.systemctl(['show', runner, '--property=MainPID', '--value'])).stdout.trim());
     if (pid > 0) execFileSync('kill', ['-9', String(pid)]);
