@@ -25,10 +25,19 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { startUserManager } from '../test/support/systemd.ts';
 
-const { values: opts } = parseArgs({ options: { adopt: { type: 'string' }, good: { type: 'string', default: 'openclaw@2026.9.6' }, 'crash-tgz': { type: 'string' }, 'skip-good': { type: 'boolean', default: false }, keep: { type: 'boolean', default: false } } });
+const { values: opts } = parseArgs({
+  options: {
+    adopt: { type: 'string' },
+    good: { type: 'string', default: 'openclaw@2026.9.6' },
+    'crash-tgz': { type: 'string' },
+    'skip-good': { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+  },
+});
 const PROJECT = path.resolve(import.meta.dirname, '..');
 const NODE = process.execPath;
-if (Number(process.versions.node.split('.')[0]) < 24) throw new Error(`run this with Node 24 (openclaw 2026.9.x needs it); this is ${process.version}`);
+if (Number(process.versions.node.split('.')[0]) < 24)
+  throw new Error(`run this with Node 24 (openclaw 2026.9.x needs it); this is ${process.version}`);
 
 const work = mkdtempSync(path.join(tmpdir(), 'rs-bench-pf-oc-'));
 // The CLI this run measures, copied: a build during the run (minutes) must not change it under our feet.
@@ -56,11 +65,28 @@ const env: Record<string, string> = {
   npm_config_logs_dir: path.join(work, 'npm-logs'),
   npm_config_update_notifier: 'false',
   // A TLS-inspecting proxy's CA, where the machine has one: npm and pacote must reach the registry as the user's npm does.
-  ...Object.fromEntries(['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy'].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : []))),
+  ...Object.fromEntries(
+    [
+      'NODE_EXTRA_CA_CERTS',
+      'SSL_CERT_FILE',
+      'SSL_CERT_DIR',
+      'HTTPS_PROXY',
+      'https_proxy',
+      'HTTP_PROXY',
+      'http_proxy',
+      'NO_PROXY',
+      'no_proxy',
+    ].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])),
+  ),
 };
 const rs = async (args: string[]) => {
   const started = performance.now();
-  const r = await execa(NODE, [CLI, '--root', root, '--json', ...args], { env, extendEnv: false, reject: false, timeout: 900_000 });
+  const r = await execa(NODE, [CLI, '--root', root, '--json', ...args], {
+    env,
+    extendEnv: false,
+    reject: false,
+    timeout: 900_000,
+  });
   let json: any;
   try {
     json = JSON.parse(r.stdout);
@@ -71,14 +97,28 @@ const rs = async (args: string[]) => {
 };
 const must = async (args: string[]) => {
   const r = await rs(args);
-  if (r.exitCode !== 0) throw new Error(`release-switcher ${args.join(' ')}: exit ${r.exitCode}\n${JSON.stringify(r.json?.error ?? r.json)}\n${r.stderr.slice(-3000)}`);
+  if (r.exitCode !== 0)
+    throw new Error(
+      `release-switcher ${args.join(' ')}: exit ${r.exitCode}\n${JSON.stringify(r.json?.error ?? r.json)}\n${r.stderr.slice(-3000)}`,
+    );
   return r;
 };
 
 const UNIT = 'openclaw-gateway.service';
 const show = async () => {
-  const r = await manager.systemctl(['show', UNIT, '--property=MainPID', '--property=NRestarts', '--property=ActiveState']);
-  return Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split('=') as [string, string]));
+  const r = await manager.systemctl([
+    'show',
+    UNIT,
+    '--property=MainPID',
+    '--property=NRestarts',
+    '--property=ActiveState',
+  ]);
+  return Object.fromEntries(
+    r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split('=') as [string, string]),
+  );
 };
 
 interface Poll {
@@ -121,29 +161,75 @@ const results: Record<string, unknown> = { node: process.version, port, date: ne
 try {
   // --- 1. the live gateway ---
   mkdirSync(live, { recursive: true });
-  writeFileSync(path.join(live, 'openclaw.json'), JSON.stringify({
-    gateway: { mode: 'local', bind: 'loopback', port, auth: { mode: 'token', token: randomBytes(24).toString('hex') }, controlUi: { enabled: false }, tailscale: { mode: 'off' } },
-    discovery: { mdns: { mode: 'off' } },
-  }));
+  writeFileSync(
+    path.join(live, 'openclaw.json'),
+    JSON.stringify({
+      gateway: {
+        mode: 'local',
+        bind: 'loopback',
+        port,
+        auth: { mode: 'token', token: randomBytes(24).toString('hex') },
+        controlUi: { enabled: false },
+        tailscale: { mode: 'off' },
+      },
+      discovery: { mdns: { mode: 'off' } },
+    }),
+  );
   const health = `http://127.0.0.1:${port}/startupz`;
-  await must(['init', '--preset', 'openclaw', '--node', NODE, '--unit', UNIT, '--health-url', health, '--verify-timeout', '240', '--stable-for', '5', ...(opts.adopt ? ['--adopt', opts.adopt] : [])]);
-  if (!opts.adopt) log(`install openclaw@2026.9.5: ${((await must(['install', 'openclaw@2026.9.5'])).ms / 1000).toFixed(1)} s`);
+  await must([
+    'init',
+    '--preset',
+    'openclaw',
+    '--node',
+    NODE,
+    '--unit',
+    UNIT,
+    '--health-url',
+    health,
+    '--verify-timeout',
+    '240',
+    '--stable-for',
+    '5',
+    ...(opts.adopt ? ['--adopt', opts.adopt] : []),
+  ]);
+  if (!opts.adopt)
+    log(`install openclaw@2026.9.5: ${((await must(['install', 'openclaw@2026.9.5'])).ms / 1000).toFixed(1)} s`);
   else log(`adopted ${opts.adopt}`);
   const config = validateConfig(JSON.parse(readFileSync(path.join(root, 'config.json'), 'utf8')), 'config.json');
   const bootCheck = [NODE, CLI, '--root', root, 'boot-check'];
   const gwLog = path.join(work, 'gateway.log');
-  let unit: string = systemdUnit(config, root, { entry: 'dist/index.js', args: ['gateway', '--port', String(port)], scope: 'user', bootCheck });
-  unit = unit.replace('[Service]\n', ['[Service]', `Environment=OPENCLAW_STATE_DIR=${live}`, `Environment=HOME=${path.join(work, 'home')}`, 'Environment=OPENCLAW_NO_AUTO_UPDATE=1',
-    'Environment=OPENCLAW_SKIP_CHANNELS=1', 'Environment=OPENCLAW_SKIP_PROVIDERS=1', `StandardOutput=append:${gwLog}`, `StandardError=append:${gwLog}`, ''].join('\n'));
+  let unit: string = systemdUnit(config, root, {
+    entry: 'dist/index.js',
+    args: ['gateway', '--port', String(port)],
+    scope: 'user',
+    bootCheck,
+  });
+  unit = unit.replace(
+    '[Service]\n',
+    [
+      '[Service]',
+      `Environment=OPENCLAW_STATE_DIR=${live}`,
+      `Environment=HOME=${path.join(work, 'home')}`,
+      'Environment=OPENCLAW_NO_AUTO_UPDATE=1',
+      'Environment=OPENCLAW_SKIP_CHANNELS=1',
+      'Environment=OPENCLAW_SKIP_PROVIDERS=1',
+      `StandardOutput=append:${gwLog}`,
+      `StandardError=append:${gwLog}`,
+      '',
+    ].join('\n'),
+  );
   mkdirSync(path.join(work, 'home'));
   await manager.writeUnit(UNIT, unit);
   if (!opts.adopt) await must(['switch', '2026.9.5', '--no-preflight']);
   else if ((await manager.systemctl(['start', UNIT])).exitCode !== 0) throw new Error('the unit did not start');
   const bootStart = performance.now();
-  await manager.waitFor(async () => {
-    const r = await fetch(health, { signal: AbortSignal.timeout(1000) }).catch(() => null);
-    return r?.status === 200;
-  }, { timeoutMs: 300_000, intervalMs: 250, what: 'the live 2026.9.5 gateway' });
+  await manager.waitFor(
+    async () => {
+      const r = await fetch(health, { signal: AbortSignal.timeout(1000) }).catch(() => null);
+      return r?.status === 200;
+    },
+    { timeoutMs: 300_000, intervalMs: 250, what: 'the live 2026.9.5 gateway' },
+  );
   log(`live gateway 2026.9.5 answers /startupz (${((performance.now() - bootStart) / 1000).toFixed(1)} s after start)`);
 
   // --- 2. the broken candidate ---
@@ -151,7 +237,14 @@ try {
   if (!crashTgz) {
     const pack = path.join(work, 'pack');
     mkdirSync(pack);
-    const packed = JSON.parse((await execa('npm', ['pack', 'openclaw@2026.9.6', '--json', '--pack-destination', pack], { env, extendEnv: false })).stdout)[0].filename;
+    const packed = JSON.parse(
+      (
+        await execa('npm', ['pack', 'openclaw@2026.9.6', '--json', '--pack-destination', pack], {
+          env,
+          extendEnv: false,
+        })
+      ).stdout,
+    )[0].filename;
     await execa('tar', ['-xzf', path.join(pack, packed), '-C', pack]);
     const pj = JSON.parse(readFileSync(path.join(pack, 'package/package.json'), 'utf8'));
     pj.version = '2026.9.6-crash.0';
@@ -159,7 +252,8 @@ try {
     const entry = path.join(pack, 'package/dist/index.js');
     // After the shebang: a statement before it is a syntax error (the smoke check refuses such a release).
     const [shebang, ...rest] = readFileSync(entry, 'utf8').split('\n');
-    const crash = "if (process.argv.includes('gateway')) setTimeout(() => { console.error('repacked to crash: exiting 2 s after start'); process.exit(1); }, 2000);";
+    const crash =
+      "if (process.argv.includes('gateway')) setTimeout(() => { console.error('repacked to crash: exiting 2 s after start'); process.exit(1); }, 2000);";
     writeFileSync(entry, [shebang, crash, ...rest].join('\n'));
     crashTgz = path.join(work, 'openclaw-2026.9.6-crash.0.tgz');
     await execa('tar', ['-I', 'gzip -1', '-cf', crashTgz, '-C', pack, 'package']);
@@ -175,7 +269,9 @@ try {
   await new Promise((r) => setTimeout(r, 1000));
   await p1.stop();
   const after = await show();
-  const step = bad.json?.result?.steps?.find((s: { name: string }) => s.name === 'preflight') ?? bad.json?.error?.result?.steps?.find((s: { name: string }) => s.name === 'preflight');
+  const step =
+    bad.json?.result?.steps?.find((s: { name: string }) => s.name === 'preflight') ??
+    bad.json?.error?.result?.steps?.find((s: { name: string }) => s.name === 'preflight');
   const broken = {
     exitCode: bad.exitCode,
     code: bad.json?.error?.code,
@@ -190,15 +286,21 @@ try {
     versionsSeen: [...new Set(p1.answers.map((a) => a.version))],
   };
   results.broken = broken;
-  log(`broken candidate: exit ${broken.exitCode} ${broken.code}; update wall ${(broken.wallMs / 1000).toFixed(1)} s (preflight step ${broken.preflightMs} ms: ${broken.preflightDetail})`);
-  log(`  MainPID ${broken.mainPid.join(' -> ')}, NRestarts ${broken.nRestarts.join(' -> ')}; /startupz polled every 100 ms: ${broken.answers} answers, ${broken.failures} failures, versions ${broken.versionsSeen.join(', ')}, longest gap ${broken.longestGapMs} ms`);
+  log(
+    `broken candidate: exit ${broken.exitCode} ${broken.code}; update wall ${(broken.wallMs / 1000).toFixed(1)} s (preflight step ${broken.preflightMs} ms: ${broken.preflightDetail})`,
+  );
+  log(
+    `  MainPID ${broken.mainPid.join(' -> ')}, NRestarts ${broken.nRestarts.join(' -> ')}; /startupz polled every 100 ms: ${broken.answers} answers, ${broken.failures} failures, versions ${broken.versionsSeen.join(', ')}, longest gap ${broken.longestGapMs} ms`,
+  );
   if (!bad.json?.error) log(`  unexpected result: ${JSON.stringify(bad.json).slice(0, 2000)}`);
 
   // --- 3. a good update ---
   if (opts['skip-good']) throw Object.assign(new Error('--skip-good'), { skip: true });
   const installed = await must(['install', opts.good!]);
   const version = installed.json.result.version;
-  log(`install ${opts.good}: ${(installed.ms / 1000).toFixed(1)} s (reused ${JSON.stringify(installed.json.result.reused)})`);
+  log(
+    `install ${opts.good}: ${(installed.ms / 1000).toFixed(1)} s (reused ${JSON.stringify(installed.json.result.reused)})`,
+  );
   const p2 = poll();
   const u2 = performance.now();
   const good = await rs(['switch', version]);
@@ -219,8 +321,12 @@ try {
     longestGapMs: Math.round(longestGap(p2.answers, u2, u2end)),
   };
   results.good = goodResult;
-  log(`good candidate ${version}: ${JSON.stringify(goodResult.status)}; switch wall ${(good.ms / 1000).toFixed(1)} s; steps ${JSON.stringify(stepMs)}`);
-  log(`  the rehearsal added ${stepMs.preflight ?? '?'} ms (${goodResult.preflightDetail}); old->new gap at the restart ${goodResult.restartGapMs} ms, longest gap ${goodResult.longestGapMs} ms`);
+  log(
+    `good candidate ${version}: ${JSON.stringify(goodResult.status)}; switch wall ${(good.ms / 1000).toFixed(1)} s; steps ${JSON.stringify(stepMs)}`,
+  );
+  log(
+    `  the rehearsal added ${stepMs.preflight ?? '?'} ms (${goodResult.preflightDetail}); old->new gap at the restart ${goodResult.restartGapMs} ms, longest gap ${goodResult.longestGapMs} ms`,
+  );
   if (good.exitCode !== 0) log(`  ${JSON.stringify(good.json?.error ?? good.json).slice(0, 3000)}`);
 } catch (error) {
   if ((error as { skip?: boolean }).skip) log('skipped the good update (--skip-good)');

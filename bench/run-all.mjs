@@ -11,26 +11,33 @@
 // Each bench is its own process, one after the other (never in parallel: on 2 cores a neighbour
 // would skew every timing). A failing bench is reported and the rest still run; exit 1 if any failed.
 
-import {parseArgs} from 'node:util';
+import { parseArgs } from 'node:util';
 import path from 'node:path';
-import {execa} from 'execa';
-import {PROJECT_DIR} from './lib/node24.mjs';
-import {startRegistryProcess} from './lib/registry-process.mjs';
+import { execa } from 'execa';
+import { PROJECT_DIR } from './lib/node24.mjs';
+import { startRegistryProcess } from './lib/registry-process.mjs';
 
-const {values: opts} = parseArgs({options: {openclaw: {type: 'boolean', default: false}, 'no-network': {type: 'boolean', default: false}}});
+const { values: opts } = parseArgs({
+  options: { openclaw: { type: 'boolean', default: false }, 'no-network': { type: 'boolean', default: false } },
+});
 const bench = (name) => path.join(PROJECT_DIR, 'bench', name);
 const failures = [];
 
 async function runBench(label, args) {
   console.log(`\n=== ${label}`);
-  const result = await execa(process.execPath, args, {stdio: 'inherit', reject: false, timeout: 3 * 60 * 60_000});
+  const result = await execa(process.execPath, args, { stdio: 'inherit', reject: false, timeout: 3 * 60 * 60_000 });
   if (result.exitCode !== 0) failures.push(`${label} (exit ${result.exitCode ?? result.signal})`);
 }
 
 let registry;
 try {
   registry = await startRegistryProcess(bench('lib/fixture-registry.mjs'));
-  await runBench(`(a)(b)(e) stage vs npm, fixture, registry ${registry.url}`, [bench('stage-vs-npm.mjs'), '--fixture', '--registry', registry.url]);
+  await runBench(`(a)(b)(e) stage vs npm, fixture, registry ${registry.url}`, [
+    bench('stage-vs-npm.mjs'),
+    '--fixture',
+    '--registry',
+    registry.url,
+  ]);
 } catch (error) {
   failures.push(`fixture registry: ${error.message}`);
 } finally {
@@ -38,12 +45,23 @@ try {
 }
 if (!opts['no-network']) {
   // It starts (and stops) its own Verdaccio, with the real registry as the uplink.
-  await runBench('(a)(b)(e) stage vs npm, fixture with real registry dependencies', [bench('stage-vs-npm.mjs'), '--real-deps']);
+  await runBench('(a)(b)(e) stage vs npm, fixture with real registry dependencies', [
+    bench('stage-vs-npm.mjs'),
+    '--real-deps',
+  ]);
 }
 await runBench('(c) flip', [bench('flip.mjs')]);
 await runBench('(d) startup', [bench('startup.mjs')]);
 if (opts.openclaw) {
-  await runBench('(a)(b)(e) stage vs npm, openclaw', [bench('stage-vs-npm.mjs'), '--package', 'openclaw', '--from', '2026.9.5', '--to', '2026.9.6']);
+  await runBench('(a)(b)(e) stage vs npm, openclaw', [
+    bench('stage-vs-npm.mjs'),
+    '--package',
+    'openclaw',
+    '--from',
+    '2026.9.5',
+    '--to',
+    '2026.9.6',
+  ]);
 }
 
 if (failures.length > 0) {

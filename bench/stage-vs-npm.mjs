@@ -32,43 +32,64 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import {parseArgs} from 'node:util';
-import {execa} from 'execa';
-import {ensureNode24, node24Env, CACHE_DIR, PROJECT_DIR} from './lib/node24.mjs';
-import {compareTrees} from './lib/tree-compare.mjs';
-import {measure, duBytes, releaseDiskCost, median, makeTempDir, removeTree, fmt, goalMark, saveResult} from './lib/measure.mjs';
-import {formatPhaseSpans, phaseSpans} from './lib/phases.mjs';
-import {REALDEPS_FROM, REALDEPS_PACKAGE, REALDEPS_TO} from './lib/realdeps-registry.mjs';
-import {startRegistryProcess} from './lib/registry-process.mjs';
+import { parseArgs } from 'node:util';
+import { execa } from 'execa';
+import { ensureNode24, node24Env, CACHE_DIR, PROJECT_DIR } from './lib/node24.mjs';
+import { compareTrees } from './lib/tree-compare.mjs';
+import {
+  measure,
+  duBytes,
+  releaseDiskCost,
+  median,
+  makeTempDir,
+  removeTree,
+  fmt,
+  goalMark,
+  saveResult,
+} from './lib/measure.mjs';
+import { formatPhaseSpans, phaseSpans } from './lib/phases.mjs';
+import { REALDEPS_FROM, REALDEPS_PACKAGE, REALDEPS_TO } from './lib/realdeps-registry.mjs';
+import { startRegistryProcess } from './lib/registry-process.mjs';
 
 const TIME_GOAL = 0.33;
-const DISK_GOAL = 0.60;
+const DISK_GOAL = 0.6;
 const REALDEPS_TIME_GOAL = 0.5;
 
-const {values: opts} = parseArgs({
+const { values: opts } = parseArgs({
   options: {
-    package: {type: 'string'},
-    from: {type: 'string'},
-    to: {type: 'string'},
-    fixture: {type: 'boolean', default: false},
-    'real-deps': {type: 'boolean', default: false},
-    upstream: {type: 'string'},
-    registry: {type: 'string'},
-    runs: {type: 'string'},
-    'anchor-only': {type: 'boolean', default: false},
-    'ours-only': {type: 'boolean', default: false},
-    'no-warmup': {type: 'boolean', default: false},
-    node24: {type: 'boolean', default: false},
-    keep: {type: 'boolean', default: false},
-    'cli-node': {type: 'string'},
-    cli: {type: 'string'},
-    cache: {type: 'string'},
-    help: {type: 'boolean', default: false},
+    package: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    fixture: { type: 'boolean', default: false },
+    'real-deps': { type: 'boolean', default: false },
+    upstream: { type: 'string' },
+    registry: { type: 'string' },
+    runs: { type: 'string' },
+    'anchor-only': { type: 'boolean', default: false },
+    'ours-only': { type: 'boolean', default: false },
+    'no-warmup': { type: 'boolean', default: false },
+    node24: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+    'cli-node': { type: 'string' },
+    cli: { type: 'string' },
+    cache: { type: 'string' },
+    help: { type: 'boolean', default: false },
   },
 });
 if (opts.help) {
-  const head = fs.readFileSync(new URL(import.meta.url), 'utf8').split('\n').slice(1);
-  process.stdout.write(`${head.slice(0, head.findIndex((l) => !l.startsWith('//'))).map((l) => l.slice(3)).join('\n')}\n`);
+  const head = fs
+    .readFileSync(new URL(import.meta.url), 'utf8')
+    .split('\n')
+    .slice(1);
+  process.stdout.write(
+    `${head
+      .slice(
+        0,
+        head.findIndex((l) => !l.startsWith('//')),
+      )
+      .map((l) => l.slice(3))
+      .join('\n')}\n`,
+  );
   process.exit(0);
 }
 const CLI = path.resolve(opts.cli ?? path.join(PROJECT_DIR, 'dist', 'cli', 'main.js'));
@@ -79,7 +100,9 @@ const pkg = opts.package ?? (realDeps ? REALDEPS_PACKAGE : opts.fixture ? 'rs-fi
 const from = opts.from ?? (realDeps ? REALDEPS_FROM : opts.fixture ? '1.0.0' : undefined);
 const to = opts.to ?? (realDeps ? REALDEPS_TO : opts.fixture ? '1.1.0' : undefined);
 if (!pkg || !from || !to) {
-  console.error('usage: stage-vs-npm.mjs --package NAME --from VERSION --to VERSION | --fixture --registry URL | --real-deps [--registry URL]');
+  console.error(
+    'usage: stage-vs-npm.mjs --package NAME --from VERSION --to VERSION | --fixture --registry URL | --real-deps [--registry URL]',
+  );
   process.exit(2);
 }
 if (opts.fixture && !opts.registry) {
@@ -99,14 +122,18 @@ if (doOurs && !fs.existsSync(CLI)) {
 const useNode24 = !localFixture || opts.node24;
 const rt = useNode24 ? await ensureNode24() : null;
 // The real-deps registry is ours to start (and stop) unless one is given.
-const ownRegistry = realDeps && !opts.registry
-  ? await startRegistryProcess(path.join(PROJECT_DIR, 'bench', 'lib', 'realdeps-registry.mjs'), opts.upstream ? ['--upstream', opts.upstream] : [])
-  : null;
+const ownRegistry =
+  realDeps && !opts.registry
+    ? await startRegistryProcess(
+        path.join(PROJECT_DIR, 'bench', 'lib', 'realdeps-registry.mjs'),
+        opts.upstream ? ['--upstream', opts.upstream] : [],
+      )
+    : null;
 const registryUrl = opts.registry ?? ownRegistry?.url;
-let env = {...process.env, npm_config_cache: path.resolve(opts.cache ?? path.join(CACHE_DIR, 'npm-cache'))};
+let env = { ...process.env, npm_config_cache: path.resolve(opts.cache ?? path.join(CACHE_DIR, 'npm-cache')) };
 if (rt) env = node24Env(rt, env); // node24 first in PATH: lifecycle scripts' `node` is then 24 too.
 if (registryUrl) env.npm_config_registry = registryUrl;
-const npm = rt ? {file: rt.node, pre: [rt.npmCli]} : {file: 'npm', pre: []};
+const npm = rt ? { file: rt.node, pre: [rt.npmCli] } : { file: 'npm', pre: [] };
 const gatewayNode = rt ? rt.node : process.execPath;
 const cliNode = opts['cli-node'] ?? process.execPath;
 const log = (m) => process.stderr.write(`[stage-vs-npm] ${m}\n`);
@@ -118,8 +145,8 @@ function tempDir(prefix) {
 }
 
 const loadAvg = () => Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
-const runNpm = (args) => measure(npm.file, [...npm.pre, ...args], {env});
-const runCli = (args) => measure(cliNode, [CLI, ...args], {env});
+const runNpm = (args) => measure(npm.file, [...npm.pre, ...args], { env });
+const runCli = (args) => measure(cliNode, [CLI, ...args], { env });
 
 // Anchor: install `from` (untimed), then the timed in-place upgrade to `to`.
 async function anchorOnce() {
@@ -131,7 +158,7 @@ async function anchorOnce() {
   const installed = path.join(prefix, 'lib', 'node_modules', pkg);
   const version = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')).version;
   if (version !== to) throw new Error(`anchor: expected ${to} installed, found ${version}`);
-  return {...m, installed, installedApparentBytes: await duBytes(prefix, {apparent: true})};
+  return { ...m, installed, installedApparentBytes: await duBytes(prefix, { apparent: true }) };
 }
 
 // Ours: init a root, install `from` (untimed), then time `install to` and measure what it added.
@@ -151,7 +178,13 @@ async function oursOnce() {
   }
   const rootAfter = await duBytes(root);
   const cost = releaseDiskCost(path.join(root, 'releases', from), path.join(root, 'releases', to));
-  return {...m, release: path.join(root, 'releases', to), rootAddedBytes: rootAfter - rootBefore, fullCopyApparentBytes: await duBytes(path.join(root, 'releases', to), {apparent: true, countLinks: true}), ...cost};
+  return {
+    ...m,
+    release: path.join(root, 'releases', to),
+    rootAddedBytes: rootAfter - rootBefore,
+    fullCopyApparentBytes: await duBytes(path.join(root, 'releases', to), { apparent: true, countLinks: true }),
+    ...cost,
+  };
 }
 
 async function warmUp() {
@@ -174,7 +207,7 @@ function cleanUp() {
 
 const versions = {
   node: (await execa(gatewayNode, ['--version'])).stdout,
-  npm: (await execa(npm.file, [...npm.pre, '--version'], {env})).stdout,
+  npm: (await execa(npm.file, [...npm.pre, '--version'], { env })).stdout,
   cliNode: (await execa(cliNode, ['--version'])).stdout,
 };
 log(`${pkg} ${from} -> ${to}; runs=${runs}; node ${versions.node}, npm ${versions.npm}; cache ${env.npm_config_cache}`);
@@ -195,9 +228,11 @@ try {
     }
     if (doAnchor && doOurs) {
       // Outside the timings: the staged tree against npm's of the same spec, in this run.
-      const {entries, differences} = compareTrees(ours.at(-1).release, anchor.at(-1).installed);
-      ours.at(-1).exact = {entries, differences: differences.length, first: differences.slice(0, 10)};
-      log(`  exactness: ${differences.length === 0 ? `equal to npm's tree (${entries} entries)` : `${differences.length} differences from npm's tree: ${differences.slice(0, 5).join('; ')}`}`);
+      const { entries, differences } = compareTrees(ours.at(-1).release, anchor.at(-1).installed);
+      ours.at(-1).exact = { entries, differences: differences.length, first: differences.slice(0, 10) };
+      log(
+        `  exactness: ${differences.length === 0 ? `equal to npm's tree (${entries} entries)` : `${differences.length} differences from npm's tree: ${differences.slice(0, 5).join('; ')}`}`,
+      );
     }
     cleanUp();
   }
@@ -208,10 +243,18 @@ try {
 
 // Report. Medians over runs (a single run for openclaw: it is one figure, not a median).
 const pick = (list, key) => (list.length ? median(list.map((r) => r[key])) : NaN);
-const a = {seconds: pick(anchor, 'seconds'), maxRss: pick(anchor, 'maxRssKiB'), treeRss: pick(anchor, 'peakTreeRssKiB')};
+const a = {
+  seconds: pick(anchor, 'seconds'),
+  maxRss: pick(anchor, 'maxRssKiB'),
+  treeRss: pick(anchor, 'peakTreeRssKiB'),
+};
 const o = {
-  seconds: pick(ours, 'seconds'), maxRss: pick(ours, 'maxRssKiB'), treeRss: pick(ours, 'peakTreeRssKiB'),
-  added: pick(ours, 'addedBytes'), full: pick(ours, 'fullBytes'), rootAdded: pick(ours, 'rootAddedBytes'),
+  seconds: pick(ours, 'seconds'),
+  maxRss: pick(ours, 'maxRssKiB'),
+  treeRss: pick(ours, 'peakTreeRssKiB'),
+  added: pick(ours, 'addedBytes'),
+  full: pick(ours, 'fullBytes'),
+  rootAdded: pick(ours, 'rootAddedBytes'),
   fullDu: pick(ours, 'fullCopyApparentBytes'),
 };
 const timeRatio = o.seconds / a.seconds;
@@ -221,7 +264,8 @@ const label = runs > 1 ? `median of ${runs}` : '1 run';
 // shares are fixed by how it is generated (its dist/ changes wholesale, ~36 % of its bytes are unchanged
 // deps), so there the figures are for tracking.
 const goal = (value, limit) => (pkg === 'openclaw' ? goalMark(value, limit) : '(goal is for openclaw)');
-const timeGoal = realDeps && pkg === REALDEPS_PACKAGE ? goalMark(timeRatio, REALDEPS_TIME_GOAL) : goal(timeRatio, TIME_GOAL);
+const timeGoal =
+  realDeps && pkg === REALDEPS_PACKAGE ? goalMark(timeRatio, REALDEPS_TIME_GOAL) : goal(timeRatio, TIME_GOAL);
 const lines = [
   `stage-vs-npm: ${pkg} ${from} -> ${to} (${label}; node ${versions.node}, npm ${versions.npm}; warm cache${registryUrl ? `; registry ${registryUrl}` : ''})`,
   `(a) time   anchor npm install -g in place: ${doAnchor ? fmt.s(a.seconds) : 'skipped'}` +
@@ -236,24 +280,46 @@ if (doOurs) {
   );
 }
 if (doOurs && ours.length > 0) {
-  lines.push(`    phases (ours; s from the first progress line to each phase's first-last event, median): ${formatPhaseSpans(ours.map((r) => r.phases), median)}`);
+  lines.push(
+    `    phases (ours; s from the first progress line to each phase's first-last event, median): ${formatPhaseSpans(
+      ours.map((r) => r.phases),
+      median,
+    )}`,
+  );
 }
 const exactness = ours.filter((r) => r.exact);
 if (exactness.length > 0) {
-  lines.push(`    exactness (staged tree vs npm install -g of the same spec, mode r/x bits + sha256 + link targets): ${exactness.map((r) => (r.exact.differences === 0 ? `equal (${r.exact.entries} entries)` : `${r.exact.differences} differences`)).join(', ')}`);
+  lines.push(
+    `    exactness (staged tree vs npm install -g of the same spec, mode r/x bits + sha256 + link targets): ${exactness.map((r) => (r.exact.differences === 0 ? `equal (${r.exact.entries} entries)` : `${r.exact.differences} differences`)).join(', ')}`,
+  );
 }
-const spread = (list) => (list.length ? `${fmt.s(Math.min(...list.map((r) => r.seconds)))}-${fmt.s(Math.max(...list.map((r) => r.seconds)))}` : '-');
-lines.push(`    spread: anchor ${spread(anchor)}, ours ${spread(ours)}; per run ours/anchor: ${ours.map((r, i) => fmt.ratio(r.seconds / (anchor[i]?.seconds ?? NaN))).join(' ')}`);
-lines.push(`    load average (1 min) before/after each timed run: anchor ${anchor.map((r) => r.load.join('/')).join(', ')}; ours ${ours.map((r) => r.load.join('/')).join(', ')} (2 cores)`);
+const spread = (list) =>
+  list.length
+    ? `${fmt.s(Math.min(...list.map((r) => r.seconds)))}-${fmt.s(Math.max(...list.map((r) => r.seconds)))}`
+    : '-';
+lines.push(
+  `    spread: anchor ${spread(anchor)}, ours ${spread(ours)}; per run ours/anchor: ${ours.map((r, i) => fmt.ratio(r.seconds / (anchor[i]?.seconds ?? NaN))).join(' ')}`,
+);
+lines.push(
+  `    load average (1 min) before/after each timed run: anchor ${anchor.map((r) => r.load.join('/')).join(', ')}; ours ${ours.map((r) => r.load.join('/')).join(', ')} (2 cores)`,
+);
 lines.push(
   `(e) memory peak RSS, max single process (GNU time %M): anchor ${fmt.kibAsMib(a.maxRss)}, ours ${fmt.kibAsMib(o.maxRss)}, ratio ${fmt.ratio(o.maxRss / a.maxRss)}`,
   `           peak RSS, sum over live process tree (polled /proc, 50 ms): anchor ${fmt.kibAsMib(a.treeRss)}, ours ${fmt.kibAsMib(o.treeRss)}, ratio ${fmt.ratio(o.treeRss / a.treeRss)}`,
 );
 console.log(lines.join('\n'));
 // Keep the tail of our CLI's progress log (timestamped phases) to see where the time went.
-const strip = ({stdout, stderr, ...rest}) => rest;
-const withLog = ({stdout, stderr, ...rest}) => ({...rest, stderrTail: stderr.split('\n').slice(-80)});
+const strip = ({ stdout, stderr, ...rest }) => rest;
+const withLog = ({ stdout, stderr, ...rest }) => ({ ...rest, stderrTail: stderr.split('\n').slice(-80) });
 const saved = saveResult(CACHE_DIR, `stage-vs-npm-${pkg}`, {
-  pkg, from, to, runs, versions, anchor: anchor.map(strip), ours: ours.map(withLog), timeRatio, diskRatio,
+  pkg,
+  from,
+  to,
+  runs,
+  versions,
+  anchor: anchor.map(strip),
+  ours: ours.map(withLog),
+  timeRatio,
+  diskRatio,
 });
 log(`figures saved to ${saved}`);

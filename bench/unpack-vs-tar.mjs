@@ -18,7 +18,9 @@ import { PROJECT_DIR, CACHE_DIR } from './lib/node24.mjs';
 import { median, makeTempDir, removeTree } from './lib/measure.mjs';
 
 const SPEC = 'openclaw@2026.9.5';
-const { values: opts } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, tarball: { type: 'string' } } });
+const { values: opts } = parseArgs({
+  options: { rounds: { type: 'string', default: '3' }, tarball: { type: 'string' } },
+});
 const rounds = Number(opts.rounds);
 
 const lib = path.join(PROJECT_DIR, 'dist', 'stage', 'unpack.js');
@@ -34,7 +36,11 @@ async function getTarball() {
   const file = path.join(dir, 'openclaw-2026.9.5.tgz');
   if (fs.existsSync(file)) return file;
   fs.mkdirSync(dir, { recursive: true });
-  const env = { ...process.env, npm_config_cache: path.join(dir, 'npm-cache'), npm_config_logs_dir: path.join(dir, 'npm-logs') };
+  const env = {
+    ...process.env,
+    npm_config_cache: path.join(dir, 'npm-cache'),
+    npm_config_logs_dir: path.join(dir, 'npm-logs'),
+  };
   await execa('npm', ['pack', SPEC, '--pack-destination', dir], { env, timeout: 600_000 });
   return file;
 }
@@ -42,7 +48,8 @@ async function getTarball() {
 const tarball = await getTarball();
 const work = makeTempDir('unpack');
 const methods = {
-  'tar -xzf': (dest) => execa('tar', ['-xzf', tarball, '-C', dest, '--strip-components=1', '--no-same-owner'], { timeout: 600_000 }),
+  'tar -xzf': (dest) =>
+    execa('tar', ['-xzf', tarball, '-C', dest, '--strip-components=1', '--no-same-owner'], { timeout: 600_000 }),
   'node-tar': (dest) => tar.x({ file: tarball, cwd: dest, strip: 1, preserveOwner: false }),
   ours: (dest) => unpackTarball({ source: tarball, dest, strip: 1 }),
 };
@@ -63,9 +70,15 @@ try {
 }
 
 const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
-console.log(`${path.basename(tarball)} (${(fs.statSync(tarball).size / 1e6).toFixed(1)} MB), ${rounds} interleaved rounds`);
+console.log(
+  `${path.basename(tarball)} (${(fs.statSync(tarball).size / 1e6).toFixed(1)} MB), ${rounds} interleaved rounds`,
+);
 for (const [name, list] of Object.entries(times)) {
-  console.log(`  ${name.padEnd(9)} median ${s(median(list))}  spread ${s(Math.min(...list))}–${s(Math.max(...list))}  [${list.map(s).join(', ')}]`);
+  console.log(
+    `  ${name.padEnd(9)} median ${s(median(list))}  spread ${s(Math.min(...list))}–${s(Math.max(...list))}  [${list.map(s).join(', ')}]`,
+  );
 }
 const ours = median(times.ours);
-console.log(`  ours / tar -xzf: ${(ours / median(times['tar -xzf'])).toFixed(2)}×   ours / node-tar: ${(ours / median(times['node-tar'])).toFixed(2)}×`);
+console.log(
+  `  ours / tar -xzf: ${(ours / median(times['tar -xzf'])).toFixed(2)}×   ours / node-tar: ${(ours / median(times['node-tar'])).toFixed(2)}×`,
+);

@@ -31,7 +31,10 @@ function walk(dir) {
 
 export function importsOf(file) {
   const text = fs.readFileSync(file, 'utf8');
-  const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]/g), ...text.matchAll(/import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g)];
+  const specs = [
+    ...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]/g),
+    ...text.matchAll(/import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g),
+  ];
   return specs.map((m) => path.resolve(path.dirname(file), m[1]).replace(/\.js$/, '.ts'));
 }
 
@@ -45,8 +48,12 @@ for (const [file, targets] of graph) {
   if (rankOf(from) < 0) problems.push(`${path.relative(SRC, file)}: folder "${from}" is in no layer`);
   for (const target of targets) {
     const to = folderOf(target);
-    if (from === 'commands' && to === 'commands') problems.push(`${path.relative(SRC, file)} imports ${path.relative(SRC, target)}: a command never imports another command`);
-    if (to !== from && rankOf(to) <= rankOf(from)) problems.push(`${path.relative(SRC, file)} imports ${path.relative(SRC, target)}: ${from} may not import ${to}`);
+    if (from === 'commands' && to === 'commands')
+      problems.push(
+        `${path.relative(SRC, file)} imports ${path.relative(SRC, target)}: a command never imports another command`,
+      );
+    if (to !== from && rankOf(to) <= rankOf(from))
+      problems.push(`${path.relative(SRC, file)} imports ${path.relative(SRC, target)}: ${from} may not import ${to}`);
   }
 }
 // Circles: a depth-first search over the module graph.
@@ -56,7 +63,10 @@ function visit(file) {
   seen.set(file, 'open');
   stack.push(file);
   for (const target of graph.get(file) ?? []) {
-    if (seen.get(target) === 'open') problems.push(`import circle: ${[...stack.slice(stack.indexOf(target)), target].map((f) => path.relative(SRC, f)).join(' -> ')}`);
+    if (seen.get(target) === 'open')
+      problems.push(
+        `import circle: ${[...stack.slice(stack.indexOf(target)), target].map((f) => path.relative(SRC, f)).join(' -> ')}`,
+      );
     else if (!seen.has(target)) visit(target);
   }
   stack.pop();
@@ -71,7 +81,8 @@ if (process.argv.includes('--tree')) {
       const inside = files.filter((f) => folderOf(f) === folder);
       const total = inside.reduce((sum, f) => sum + lines(f), 0);
       console.log(`${folder.padEnd(12)} ${String(inside.length).padStart(3)} files ${String(total).padStart(6)} lines`);
-      if (process.argv.includes('--files')) for (const f of inside) console.log(`  ${path.relative(SRC, f).padEnd(40)} ${lines(f)}`);
+      if (process.argv.includes('--files'))
+        for (const f of inside) console.log(`  ${path.relative(SRC, f).padEnd(40)} ${lines(f)}`);
     }
   }
 }

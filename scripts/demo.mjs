@@ -33,13 +33,19 @@ const bold = (text) => (process.stdout.isTTY && !process.env.NO_COLOR ? `\x1b[1m
 async function makeTarball(version, { broken = false } = {}) {
   const dir = path.join(work, `src-${version}`, 'package');
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'demo-gateway', version, main: 'server.js', type: 'module' }, null, 2));
+  fs.writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name: 'demo-gateway', version, main: 'server.js', type: 'module' }, null, 2),
+  );
   fs.writeFileSync(path.join(dir, 'LICENSE'), 'MIT License: the same in every version, so stored once.\n');
-  fs.writeFileSync(path.join(dir, 'server.js'), `import http from 'node:http';
+  fs.writeFileSync(
+    path.join(dir, 'server.js'),
+    `import http from 'node:http';
 if (process.argv.includes('--version')) { console.log('${version}'); process.exit(0); }
 ${broken ? "console.error('demo-gateway ${version}: cannot start (a broken release)'); process.exit(1);" : ''}
 http.createServer((req, res) => res.end(JSON.stringify({ status: 'ok', version: '${version}' }))).listen(Number(process.env.PORT), '127.0.0.1');
-`);
+`,
+  );
   const file = path.join(work, `demo-gateway-${version}.tgz`);
   await tar.c({ gzip: true, file, cwd: path.dirname(dir), portable: true }, ['package']);
   return file;
@@ -77,21 +83,47 @@ async function health(port) {
 
 try {
   const started = Date.now();
-  const [v1, v2, v3] = [await makeTarball('1.0.0'), await makeTarball('1.1.0'), await makeTarball('1.2.0', { broken: true })];
+  const [v1, v2, v3] = [
+    await makeTarball('1.0.0'),
+    await makeTarball('1.1.0'),
+    await makeTarball('1.2.0', { broken: true }),
+  ];
   const port = await freePort();
   process.stdout.write(`${bold('release-switcher demo')} in ${work} (offline; supervisor: pm2; port ${port})\n`);
   step('a root manages one package', ['init', '--package', 'demo-gateway', '--smoke', 'server.js --version']);
-  step('stage 1.0.0: check every tar entry, unpack, smoke-check, hash, seal; current is not touched yet', ['install', v1]);
+  step('stage 1.0.0: check every tar entry, unpack, smoke-check, hash, seal; current is not touched yet', [
+    'install',
+    v1,
+  ]);
   step('activate it on disk: current -> releases/1.0.0 by one rename', ['switch', '1.0.0']);
-  process.stdout.write(`\n${bold('# the operator starts the service under pm2, through current/')}\n$ pm2 start ${root}/current/server.js --name demo-gateway\n`);
-  execFileSync(pm2, ['start', path.join(root, 'current/server.js'), '--name', 'demo-gateway'], { env: { ...env, PORT: String(port) }, stdio: 'ignore' });
+  process.stdout.write(
+    `\n${bold('# the operator starts the service under pm2, through current/')}\n$ pm2 start ${root}/current/server.js --name demo-gateway\n`,
+  );
+  execFileSync(pm2, ['start', path.join(root, 'current/server.js'), '--name', 'demo-gateway'], {
+    env: { ...env, PORT: String(port) },
+    stdio: 'ignore',
+  });
   step('hand the root to the supervisor, with a health check that must report the version', [
-    'init', '--supervisor', 'pm2', '--unit', 'demo-gateway', '--health-url', `http://127.0.0.1:${port}/health`, '--verify-timeout', '15', '--stable-for', '2',
+    'init',
+    '--supervisor',
+    'pm2',
+    '--unit',
+    'demo-gateway',
+    '--health-url',
+    `http://127.0.0.1:${port}/health`,
+    '--verify-timeout',
+    '15',
+    '--stable-for',
+    '2',
   ]);
   process.stdout.write(`  the service answers: ${JSON.stringify(await health(port))}\n`);
   step('update to 1.1.0: stage beside 1.0.0, flip, pm2 restart, verify health + version for 2 s', ['update', v2]);
   process.stdout.write(`  the service answers: ${JSON.stringify(await health(port))}\n`);
-  step('update to a broken 1.2.0: it crashes on start, is marked bad, 1.1.0 comes back verified (exit 3)', ['update', v3], [3]);
+  step(
+    'update to a broken 1.2.0: it crashes on start, is marked bad, 1.1.0 comes back verified (exit 3)',
+    ['update', v3],
+    [3],
+  );
   process.stdout.write(`  the service answers: ${JSON.stringify(await health(port))}\n`);
   step('every release: state, marks, size on disk after dedupe', ['list']);
   step('where things stand', ['status']);

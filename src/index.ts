@@ -13,20 +13,81 @@ export { adopt, type AdoptOptions, type AdoptResult } from './commands/adopt.js'
 export { doctor, type DoctorOptions, type DoctorResult } from './commands/doctor.js';
 export type { CheckResult as DoctorCheck } from './doctor/checks.js';
 export { recover, type RecoverResult } from './commands/recover.js';
-export { type Config, type Settings, type SupervisorName, type Channel, type SignaturePolicy, SUPERVISORS, CHANNELS, SIGNATURE_POLICIES, readConfig } from './store/config.js';
+export {
+  type Config,
+  type Settings,
+  type SupervisorName,
+  type Channel,
+  type SignaturePolicy,
+  SUPERVISORS,
+  CHANNELS,
+  SIGNATURE_POLICIES,
+  readConfig,
+} from './store/config.js';
 export { ReleaseSwitcherError, ErrorCodes, ExitCode, type ErrorCode, isReleaseSwitcherError } from './model/errors.js';
-export type { Transaction, TransactionStatus, TransactionKind, Step, ReleaseRecord, ReleaseState, State } from './model/state.js';
+export type {
+  Transaction,
+  TransactionStatus,
+  TransactionKind,
+  Step,
+  ReleaseRecord,
+  ReleaseState,
+  State,
+} from './model/state.js';
 export { LAYOUT_VERSION, RELEASE_MARKER, layoutOf, type Layout } from './store/layout.js';
 export { flipSymlink } from './store/links.js';
 export { LOCK_STALE_MS } from './store/lock.js';
 export type { ReleaseMarker, ManifestEntry, SignatureRecord, SignatureStatus } from './store/manifest.js';
 export type { Runtime, ProgressEvent, Phase } from './model/runtime.js';
 export type { RootOptions } from './store/session.js';
-export { unit, systemdDropIn, systemdUnit, dropInPath, unitPath, installDropIn, type UnitOptions, type UnitResult, type ServiceOptions, type UnitKind, type UnitScope } from './service/unit.js';
+export {
+  unit,
+  systemdDropIn,
+  systemdUnit,
+  dropInPath,
+  unitPath,
+  installDropIn,
+  type UnitOptions,
+  type UnitResult,
+  type ServiceOptions,
+  type UnitKind,
+  type UnitScope,
+} from './service/unit.js';
 export { runCli, type CliIo } from './cli/run.js';
 export { requestUpdate, updateStatus, type RequestUpdateOptions, type UpdateStatus } from './gateway/index.js';
-export { check, autoUpdate, hostIdOf, decide, rolloutBucket, jitterSeconds, channelVersion, OPT_OUT_VARIABLES, JITTER_MAX_SECONDS } from './autoupdate/index.js';
-export type { CheckOptions, CheckResult, AutoUpdateOptions, AutoUpdateResult, AutoUpdateSkipped, Decision, NoneReason, RollbackReason, PackumentView, PolicyInput, PolicyEvidence, PolicyResult } from './autoupdate/index.js';
-export { timer, parseSchedule, timespanSeconds, timerStem, type TimerOptions, type TimerResult, type TimerFile } from './service/timer.js';
+export {
+  check,
+  autoUpdate,
+  hostIdOf,
+  decide,
+  rolloutBucket,
+  jitterSeconds,
+  channelVersion,
+  OPT_OUT_VARIABLES,
+  JITTER_MAX_SECONDS,
+} from './autoupdate/index.js';
+export type {
+  CheckOptions,
+  CheckResult,
+  AutoUpdateOptions,
+  AutoUpdateResult,
+  AutoUpdateSkipped,
+  Decision,
+  NoneReason,
+  RollbackReason,
+  PackumentView,
+  PolicyInput,
+  PolicyEvidence,
+  PolicyResult,
+} from './autoupdate/index.js';
+export {
+  timer,
+  parseSchedule,
+  timespanSeconds,
+  timerStem,
+  type TimerOptions,
+  type TimerResult,
+  type TimerFile,
+} from './service/timer.js';
 export { takeSnapshot, restoreSnapshot, type SnapshotManifest } from './snapshot/snapshot.js';
 export { PRESETS } from './store/presets.js';

@@ -14,10 +14,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import {fileURLToPath} from 'node:url';
-import {execa} from 'execa';
-import {runServer} from 'verdaccio';
-import {CACHE_DIR} from './node24.mjs';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { runServer } from 'verdaccio';
+import { CACHE_DIR } from './node24.mjs';
 
 export const FIXTURE_PACKAGE = 'rs-fixture-gateway';
 const STORAGE_ROOT = path.join(CACHE_DIR, 'fixture-registry');
@@ -37,10 +37,10 @@ function fillerText(seed, bytes) {
 }
 
 export function writePackage(dir, manifest, files) {
-  fs.mkdirSync(dir, {recursive: true});
+  fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   for (const [rel, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, rel)), {recursive: true});
+    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
     fs.writeFileSync(path.join(dir, rel), content);
   }
 }
@@ -50,7 +50,7 @@ function dependencyPackage(name, version) {
   const files = {};
   for (let i = 0; i < 60; i++) files[`lib/part-${i}.js`] = fillerText(`${name}@${version}/${i}`, 3000);
   files['index.js'] = `module.exports = ${JSON.stringify(`${name}@${version}`)};\n`;
-  return {manifest: {name, version, main: 'index.js', license: 'MIT'}, files};
+  return { manifest: { name, version, main: 'index.js', license: 'MIT' }, files };
 }
 
 const SERVER_JS = `// Fixture gateway: answers GET /startupz with its version, like openclaw.
@@ -65,7 +65,7 @@ http.createServer((req, res) => {
 
 // The gateway: 40 dist chunks of ~40 KB named by content hash, so every chunk is new in 1.1.0.
 function gatewayPackage(version, depVersions) {
-  const files = {'server.js': SERVER_JS, '.lifecycle-pending': 'cleared by postinstall\n'};
+  const files = { 'server.js': SERVER_JS, '.lifecycle-pending': 'cleared by postinstall\n' };
   for (let i = 0; i < 40; i++) {
     const text = fillerText(`${FIXTURE_PACKAGE}@${version}/chunk-${i}`, 40_000);
     const hash = crypto.createHash('sha256').update(text).digest('hex').slice(0, 8);
@@ -79,11 +79,11 @@ function gatewayPackage(version, depVersions) {
     files: ['server.js', 'dist', '.lifecycle-pending'],
     scripts: {
       preinstall: 'node -e "if (+process.versions.node.split(\'.\')[0] < 20) process.exit(1)"',
-      postinstall: 'node -e "require(\'fs\').rmSync(\'.lifecycle-pending\', {force: true})"',
+      postinstall: "node -e \"require('fs').rmSync('.lifecycle-pending', {force: true})\"",
     },
     dependencies: depVersions,
   };
-  return {manifest, files};
+  return { manifest, files };
 }
 
 function fixturePackages() {
@@ -97,22 +97,25 @@ function fixturePackages() {
 
 // Verdaccio on a random loopback port; `uplinks` and `packages` default to a closed registry (nothing
 // proxied: a name not published here is a 404).
-export async function listen(storage, {uplinks = {}, packages = {'**': {access: '$all', publish: '$all', unpublish: '$all'}}} = {}) {
+export async function listen(
+  storage,
+  { uplinks = {}, packages = { '**': { access: '$all', publish: '$all', unpublish: '$all' } } } = {},
+) {
   const config = {
     self_path: storage,
     storage: path.join(storage, 'storage'),
     uplinks,
     packages,
-    auth: {htpasswd: {file: path.join(storage, 'htpasswd'), max_users: -1}},
-    web: {enable: false},
-    middlewares: {audit: {enabled: false}},
-    log: {type: 'stdout', format: 'pretty', level: 'fatal'},
+    auth: { htpasswd: { file: path.join(storage, 'htpasswd'), max_users: -1 } },
+    web: { enable: false },
+    middlewares: { audit: { enabled: false } },
+    log: { type: 'stdout', format: 'pretty', level: 'fatal' },
     max_body_size: '100mb',
   };
   const server = await runServer(config);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${server.address().port}/`;
-  return {url, close: () => new Promise((resolve) => server.close(resolve))};
+  return { url, close: () => new Promise((resolve) => server.close(resolve)) };
 }
 
 // Publish the packages into fresh storage once; later runs serve the cached storage as is.
@@ -120,25 +123,29 @@ export async function seed(registry, packages = fixturePackages()) {
   const work = fs.mkdtempSync(path.join(CACHE_DIR, '.fixture-src-'));
   const host = new URL(registry.url).host;
   try {
-    for (const {manifest, files} of packages) {
+    for (const { manifest, files } of packages) {
       const dir = path.join(work, `${manifest.name}-${manifest.version}`);
       writePackage(dir, manifest, files);
-      await execa('npm', ['publish', dir, '--registry', registry.url, `--//${host}/:_authToken=bench-fake-token`, '--ignore-scripts'], {
-        timeout: 120_000,
-        env: {...process.env, npm_config_cache: path.join(work, '.npm-cache')},
-      });
+      await execa(
+        'npm',
+        ['publish', dir, '--registry', registry.url, `--//${host}/:_authToken=bench-fake-token`, '--ignore-scripts'],
+        {
+          timeout: 120_000,
+          env: { ...process.env, npm_config_cache: path.join(work, '.npm-cache') },
+        },
+      );
     }
   } finally {
-    fs.rmSync(work, {recursive: true, force: true});
+    fs.rmSync(work, { recursive: true, force: true });
   }
 }
 
 export async function startFixtureRegistry() {
-  fs.mkdirSync(CACHE_DIR, {recursive: true});
+  fs.mkdirSync(CACHE_DIR, { recursive: true });
   const marker = path.join(STORAGE_ROOT, `.seeded-${FIXTURE_REVISION}`);
   if (!fs.existsSync(marker)) {
-    fs.rmSync(STORAGE_ROOT, {recursive: true, force: true});
-    fs.mkdirSync(STORAGE_ROOT, {recursive: true});
+    fs.rmSync(STORAGE_ROOT, { recursive: true, force: true });
+    fs.mkdirSync(STORAGE_ROOT, { recursive: true });
     const registry = await listen(STORAGE_ROOT);
     try {
       await seed(registry);

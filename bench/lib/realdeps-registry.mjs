@@ -19,11 +19,11 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
-import {parseArgs} from 'node:util';
-import {execa} from 'execa';
-import {CACHE_DIR} from './node24.mjs';
-import {listen, seed} from './fixture-registry.mjs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { execa } from 'execa';
+import { CACHE_DIR } from './node24.mjs';
+import { listen, seed } from './fixture-registry.mjs';
 
 export const REALDEPS_PACKAGE = 'rs-realdeps-app';
 export const REALDEPS_FROM = '1.0.0';
@@ -31,10 +31,10 @@ export const REALDEPS_TO = '1.1.0';
 const STORAGE_ROOT = path.join(CACHE_DIR, 'realdeps-registry');
 const REVISION = '1'; // bump when the published app changes, to re-seed the storage
 
-const COMMON = {express: '^4.21.2', yargs: '^17.7.2', debug: '^4.3.7'};
+const COMMON = { express: '^4.21.2', yargs: '^17.7.2', debug: '^4.3.7' };
 const DEPENDENCIES = {
-  [REALDEPS_FROM]: {...COMMON, semver: '7.5.4'},
-  [REALDEPS_TO]: {...COMMON, semver: '7.6.3', chalk: '^5.3.0'},
+  [REALDEPS_FROM]: { ...COMMON, semver: '7.5.4' },
+  [REALDEPS_TO]: { ...COMMON, semver: '7.6.3', chalk: '^5.3.0' },
 };
 
 const SERVER_JS = `// The real-deps fixture: an express app that answers GET /startupz with its version.
@@ -57,35 +57,35 @@ function appPackage(version) {
       license: 'MIT',
       main: 'server.js',
       files: ['server.js'],
-      scripts: {postinstall: 'node -e "require(\'semver\')"'},
+      scripts: { postinstall: 'node -e "require(\'semver\')"' },
       dependencies: DEPENDENCIES[version],
     },
-    files: {'server.js': SERVER_JS},
+    files: { 'server.js': SERVER_JS },
   };
 }
 
 async function upstreamRegistry() {
-  const {stdout} = await execa('npm', ['config', 'get', 'registry'], {reject: false, timeout: 30_000});
+  const { stdout } = await execa('npm', ['config', 'get', 'registry'], { reject: false, timeout: 30_000 });
   return /^https?:\/\//.test(stdout.trim()) ? stdout.trim() : 'https://registry.npmjs.org/';
 }
 
 function options(upstream) {
   return {
-    uplinks: {upstream: {url: upstream, maxage: '60m', timeout: '60s', max_fails: 5}},
+    uplinks: { upstream: { url: upstream, maxage: '60m', timeout: '60s', max_fails: 5 } },
     packages: {
-      'rs-realdeps-*': {access: '$all', publish: '$all', unpublish: '$all'},
-      '**': {access: '$all', publish: '$all', proxy: 'upstream'},
+      'rs-realdeps-*': { access: '$all', publish: '$all', unpublish: '$all' },
+      '**': { access: '$all', publish: '$all', proxy: 'upstream' },
     },
   };
 }
 
-export async function startRealDepsRegistry({upstream} = {}) {
-  fs.mkdirSync(CACHE_DIR, {recursive: true});
+export async function startRealDepsRegistry({ upstream } = {}) {
+  fs.mkdirSync(CACHE_DIR, { recursive: true });
   const uplink = upstream ?? (await upstreamRegistry());
   const marker = path.join(STORAGE_ROOT, `.seeded-${REVISION}`);
   if (!fs.existsSync(marker) || fs.readFileSync(marker, 'utf8').split('\n')[1] !== uplink) {
-    fs.rmSync(STORAGE_ROOT, {recursive: true, force: true});
-    fs.mkdirSync(STORAGE_ROOT, {recursive: true});
+    fs.rmSync(STORAGE_ROOT, { recursive: true, force: true });
+    fs.mkdirSync(STORAGE_ROOT, { recursive: true });
     const registry = await listen(STORAGE_ROOT, options(uplink));
     try {
       await seed(registry, [appPackage(REALDEPS_FROM), appPackage(REALDEPS_TO)]);
@@ -94,16 +94,18 @@ export async function startRealDepsRegistry({upstream} = {}) {
       throw error;
     }
     fs.writeFileSync(marker, `${new Date().toISOString()}\n${uplink}\n`);
-    return {...registry, upstream: uplink};
+    return { ...registry, upstream: uplink };
   }
-  return {...(await listen(STORAGE_ROOT, options(uplink))), upstream: uplink};
+  return { ...(await listen(STORAGE_ROOT, options(uplink))), upstream: uplink };
 }
 
 if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const {values} = parseArgs({options: {upstream: {type: 'string'}}});
-  const registry = await startRealDepsRegistry({upstream: values.upstream});
+  const { values } = parseArgs({ options: { upstream: { type: 'string' } } });
+  const registry = await startRealDepsRegistry({ upstream: values.upstream });
   console.log(registry.url);
-  process.stderr.write(`[realdeps-registry] ${registry.url} serves ${REALDEPS_PACKAGE} ${REALDEPS_FROM}, ${REALDEPS_TO}; everything else from ${registry.upstream}\n`);
+  process.stderr.write(
+    `[realdeps-registry] ${registry.url} serves ${REALDEPS_PACKAGE} ${REALDEPS_FROM}, ${REALDEPS_TO}; everything else from ${registry.upstream}\n`,
+  );
   const stop = async () => {
     await registry.close();
     process.exit(0);

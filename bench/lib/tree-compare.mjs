@@ -2,7 +2,7 @@
 // of both trees with its type, its mode's read/execute bits and its content's sha256 (or a symlink's
 // target). Left out on both sides: the release marker and npm's hidden lockfile, which only one side
 // writes. The test suite checks the same on the fixtures (test/stage/fast.test.ts, treeOf).
-import {createHash} from 'node:crypto';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -19,7 +19,8 @@ export function treeListing(dir, rel = '', out = new Map()) {
     else if (st.isDirectory()) {
       out.set(p, 'dir');
       treeListing(dir, p, out);
-    } else out.set(p, `${(st.mode & 0o555).toString(8)} ${createHash('sha256').update(fs.readFileSync(abs)).digest('hex')}`);
+    } else
+      out.set(p, `${(st.mode & 0o555).toString(8)} ${createHash('sha256').update(fs.readFileSync(abs)).digest('hex')}`);
   }
   return out;
 }
@@ -31,5 +32,5 @@ export function compareTrees(ours, theirs) {
   const differences = [];
   for (const [p, v] of a) if (b.get(p) !== v) differences.push(`${p}: ours ${v}, npm's ${b.get(p) ?? 'absent'}`);
   for (const p of b.keys()) if (!a.has(p)) differences.push(`${p}: ours absent, npm's ${b.get(p)}`);
-  return {entries: a.size, differences: differences.sort()};
+  return { entries: a.size, differences: differences.sort() };
 }

@@ -16,9 +16,11 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-export const ms = (value: number | null | undefined): string => (value == null || !Number.isFinite(value) ? 'n/a' : `${Math.round(value)} ms`);
+export const ms = (value: number | null | undefined): string =>
+  value == null || !Number.isFinite(value) ? 'n/a' : `${Math.round(value)} ms`;
 export const ratio = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(2)}×` : 'n/a');
-export const goal = (value: number, limit: number): string => (value <= limit ? `meets goal ≤ ${limit}×` : `MISSES goal ≤ ${limit}×`);
+export const goal = (value: number, limit: number): string =>
+  value <= limit ? `meets goal ≤ ${limit}×` : `MISSES goal ≤ ${limit}×`;
 
 /** Writes `.bench-cache/results/<name>-<ISO time>.json` (the naming bench/lib/measure.mjs uses); returns the path. */
 export function saveResult(name: string, data: unknown): string {
@@ -33,7 +35,13 @@ export function saveResult(name: string, data: unknown): string {
  * A unit as a user would write it without release-switcher: node runs the given script, nothing before it.
  * Same restart policy, stop timeout and start-limit setting as the unit release-switcher writes.
  */
-export function plainUnit(options: { description: string; script: string; port: number; log: string; workingDirectory: string }): string {
+export function plainUnit(options: {
+  description: string;
+  script: string;
+  port: number;
+  log: string;
+  workingDirectory: string;
+}): string {
   return [
     '[Unit]',
     `Description=${options.description}`,
@@ -67,14 +75,20 @@ export async function health(port: number, timeoutMs = 1000): Promise<Health | n
 }
 
 /** Polls /health every `pollMs` until it answers 200 (with `version`, when given); resolves to monoMs() of that answer. */
-export async function firstHealthy(port: number, options: { version?: string; pollMs: number; timeoutMs?: number; stop?: () => boolean }): Promise<number> {
+export async function firstHealthy(
+  port: number,
+  options: { version?: string; pollMs: number; timeoutMs?: number; stop?: () => boolean },
+): Promise<number> {
   const deadline = monoMs() + (options.timeoutMs ?? 30_000);
   for (;;) {
     const h = await health(port);
     const at = monoMs();
     if (h?.status === 200 && (options.version === undefined || h.version === options.version)) return at;
     if (options.stop?.()) return Number.NaN;
-    if (at > deadline) throw new Error(`port ${port}: not healthy${options.version ? ` with ${options.version}` : ''} within ${options.timeoutMs ?? 30_000} ms (last: ${JSON.stringify(h)})`);
+    if (at > deadline)
+      throw new Error(
+        `port ${port}: not healthy${options.version ? ` with ${options.version}` : ''} within ${options.timeoutMs ?? 30_000} ms (last: ${JSON.stringify(h)})`,
+      );
     await delay(options.pollMs);
   }
 }
@@ -92,10 +106,22 @@ export async function unitTimes(manager: UserManager, unit: string): Promise<Uni
   const props = ['ActiveExitTimestampMonotonic', 'ExecMainStartTimestampMonotonic', 'MainPID'];
   const r = await manager.systemctl(['show', unit, ...props.map((p) => `--property=${p}`)]);
   const get = (key: string) => Number(new RegExp(`^${key}=(.*)$`, 'm').exec(r.stdout)?.[1] ?? Number.NaN);
-  return { activeExit: get('ActiveExitTimestampMonotonic') / 1000, execMainStart: get('ExecMainStartTimestampMonotonic') / 1000, mainPid: get('MainPID') };
+  return {
+    activeExit: get('ActiveExitTimestampMonotonic') / 1000,
+    execMainStart: get('ExecMainStartTimestampMonotonic') / 1000,
+    mainPid: get('MainPID'),
+  };
 }
 
-export type Outcome = 'ok' | 'module_error' | 'http_500_other' | 'http_other' | 'refused' | 'reset' | 'timeout' | 'other';
+export type Outcome =
+  | 'ok'
+  | 'module_error'
+  | 'http_500_other'
+  | 'http_other'
+  | 'refused'
+  | 'reset'
+  | 'timeout'
+  | 'other';
 
 export interface LoadEvent {
   /** monoMs() when the request was sent and when its outcome was known. */
@@ -140,19 +166,24 @@ export function startLoad(options: LoadOptions): Load {
       const text = await response.text();
       const done = monoMs();
       if (response.status === 200) {
-        const version = /@(\d+\.\d+\.\d+[^ )]*)/.exec((JSON.parse(text) as { output?: string }).output ?? '')?.[1] ?? '?';
+        const version =
+          /@(\d+\.\d+\.\d+[^ )]*)/.exec((JSON.parse(text) as { output?: string }).output ?? '')?.[1] ?? '?';
         return { sent: start, done, outcome: 'ok', detail: version };
       }
-      const outcome: Outcome = response.status === 500 ? (MODULE_ERROR.test(text) ? 'module_error' : 'http_500_other') : 'http_other';
+      const outcome: Outcome =
+        response.status === 500 ? (MODULE_ERROR.test(text) ? 'module_error' : 'http_500_other') : 'http_other';
       return { sent: start, done, outcome, detail: `${response.status} ${text.slice(0, 300)}` };
     } catch (error) {
       const err = error as Error & { cause?: { code?: string; message?: string } };
       const code = err.cause?.code ?? err.name;
       const outcome: Outcome =
-        code === 'ECONNREFUSED' ? 'refused'
-        : code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE' ? 'reset'
-        : code === 'TimeoutError' || code === 'AbortError' ? 'timeout'
-        : 'other';
+        code === 'ECONNREFUSED'
+          ? 'refused'
+          : code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE'
+            ? 'reset'
+            : code === 'TimeoutError' || code === 'AbortError'
+              ? 'timeout'
+              : 'other';
       return { sent: start, done: monoMs(), outcome, detail: `${code}: ${err.cause?.message ?? err.message}` };
     }
   };
@@ -204,7 +235,8 @@ export function summarize(events: LoadEvent[], window: Window): Record<string, O
   const out: Record<string, OutcomeSummary> = {};
   for (const e of events) {
     const key = e.outcome === 'ok' ? `ok ${e.detail}` : e.outcome;
-    const s = (out[key] ??= { count: 0, beforeWindow: 0, inWindow: 0, afterWindow: 0, firstAt: null, lastAt: null });
+    const s = out[key] ?? { count: 0, beforeWindow: 0, inWindow: 0, afterWindow: 0, firstAt: null, lastAt: null };
+    out[key] = s;
     s.count++;
     if (e.done < window.start - WINDOW_SLACK_MS) s.beforeWindow++;
     else if (e.done <= window.end) s.inWindow++;

@@ -17,11 +17,23 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { npm } from '../../test/support/registry.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../../test/support/systemd.ts';
 import { freePort, type ManagedGateway, managedGateway } from '../../test/support/service.ts';
-import { firstHealthy, type LoadEvent, monoMs, type OutcomeSummary, plainUnit, saveResult, startLoad, summarize, unitTimes, type Window, WINDOW_SLACK_MS } from './lib.ts';
+import {
+  firstHealthy,
+  type LoadEvent,
+  monoMs,
+  type OutcomeSummary,
+  plainUnit,
+  saveResult,
+  startLoad,
+  summarize,
+  unitTimes,
+  type Window,
+  WINDOW_SLACK_MS,
+} from './lib.ts';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const HOLD_MS = 2000;
@@ -47,7 +59,13 @@ interface CaseResult {
   refusedOutsideWindow: number;
 }
 
-function analyse(label: string, events: LoadEvent[], window: Window, marks: Record<string, number>, setup: Record<string, unknown>): CaseResult {
+function analyse(
+  label: string,
+  events: LoadEvent[],
+  window: Window,
+  marks: Record<string, number>,
+  setup: Record<string, unknown>,
+): CaseResult {
   const outcomes = summarize(events, window);
   const rel = Object.fromEntries(Object.entries(marks).map(([k, v]) => [k, Math.round(v - window.start)]));
   const failed = events.filter((e) => e.outcome !== 'ok').length;
@@ -84,11 +102,18 @@ function abbreviate(text: string, keep = 70): string {
 function report(r: CaseResult): string {
   const rows = Object.entries(r.outcomes)
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([k, s]) => `      ${k.padEnd(16)} ${String(s.count).padStart(5)}   before/in/after window ${s.beforeWindow}/${s.inWindow}/${s.afterWindow}   at ${s.firstAt}..${s.lastAt} ms${s.sample ? `   e.g. ${abbreviate(s.sample)}` : ''}`);
-  const marks = Object.entries(r.marks).map(([k, v]) => `${k} ${v >= 0 ? '+' : ''}${v}`).join(', ');
+    .map(
+      ([k, s]) =>
+        `      ${k.padEnd(16)} ${String(s.count).padStart(5)}   before/in/after window ${s.beforeWindow}/${s.inWindow}/${s.afterWindow}   at ${s.firstAt}..${s.lastAt} ms${s.sample ? `   e.g. ${abbreviate(s.sample)}` : ''}`,
+    );
+  const marks = Object.entries(r.marks)
+    .map(([k, v]) => `${k} ${v >= 0 ? '+' : ''}${v}`)
+    .join(', ');
   return [
     `  ${r.label}`,
-    `    setup: ${Object.entries(r.setup).map(([k, v]) => `${k} ${String(v)}`).join(', ')}`,
+    `    setup: ${Object.entries(r.setup)
+      .map(([k, v]) => `${k} ${String(v)}`)
+      .join(', ')}`,
     `    restart window [0, ${r.window.end}] ms = old process told to stop (systemd ActiveExitTimestamp, −${WINDOW_SLACK_MS} ms slack) .. first ok from the new version; marks (ms): ${marks}`,
     `    ${r.total} requests; failed ${r.failed}; module errors ${r.moduleErrors}; refusals outside the window ${r.refusedOutsideWindow}`,
     ...rows,
@@ -101,7 +126,8 @@ describeWhere(can, 'bench: requests failed while updating under load', () => {
   let prefix: string;
   let npmPort: number;
   const registry = inject('registryUrl');
-  const chunkOf = (version: string) => inject('fixtures').packages.find((p) => p.name === PKG && p.version === version)?.chunk ?? '?';
+  const chunkOf = (version: string) =>
+    inject('fixtures').packages.find((p) => p.name === PKG && p.version === version)?.chunk ?? '?';
   const packageDir = () => join(prefix, 'lib', 'node_modules', PKG);
   const npmGlobal = async (version: string) => {
     const t0 = monoMs();
@@ -115,7 +141,16 @@ describeWhere(can, 'bench: requests failed while updating under load', () => {
     prefix = mkdtempSync(join(tmpdir(), 'rs-bench-npm-prefix-'));
     await npmGlobal('1.0.0');
     npmPort = await freePort();
-    await manager.writeUnit(NPM_UNIT, plainUnit({ description: 'fixture gateway, npm -g in place', script: join(packageDir(), 'server.js'), port: npmPort, log: join(manager.root, 'npm-unit.log'), workingDirectory: prefix }));
+    await manager.writeUnit(
+      NPM_UNIT,
+      plainUnit({
+        description: 'fixture gateway, npm -g in place',
+        script: join(packageDir(), 'server.js'),
+        port: npmPort,
+        log: join(manager.root, 'npm-unit.log'),
+        workingDirectory: prefix,
+      }),
+    );
     expect((await manager.systemctl(['start', NPM_UNIT])).exitCode).toBe(0);
     await firstHealthy(npmPort, { version: '1.0.0', pollMs: 20 });
     // (B): a release root with both releases installed, 1.0.0 current and verified (verify asks /health only).
@@ -140,7 +175,14 @@ describeWhere(can, 'bench: requests failed while updating under load', () => {
     const setup = {
       'npm install -g 1.0.0 -> 1.1.0 in place (ms)': Math.round(npmMs),
       [`old ${oldChunk} still on disk`]: existsSync(join(packageDir(), oldChunk)),
-      'old process still answers /health as': (await firstHealthy(npmPort, { version: '1.0.0', pollMs: 20, timeoutMs: 2000 }).then(() => '1.0.0', () => 'not 1.0.0')),
+      'old process still answers /health as': await firstHealthy(npmPort, {
+        version: '1.0.0',
+        pollMs: 20,
+        timeoutMs: 2000,
+      }).then(
+        () => '1.0.0',
+        () => 'not 1.0.0',
+      ),
     };
     const load = startLoad({ port: npmPort, ...LOAD });
     const loadStart = monoMs();
@@ -154,7 +196,14 @@ describeWhere(can, 'bench: requests failed while updating under load', () => {
     const events = await load.stop();
     const unit = await unitTimes(manager, NPM_UNIT);
     const window = { start: unit.activeExit, end: firstNew };
-    const marks = { 'load started': loadStart, 'systemctl restart issued': restartIssued, 'new process forked': unit.execMainStart, 'systemctl restart returned': restartReturned, 'first ok 1.1.0': firstNew, 'load stopped': events.reduce((m, e) => Math.max(m, e.done), 0) };
+    const marks = {
+      'load started': loadStart,
+      'systemctl restart issued': restartIssued,
+      'new process forked': unit.execMainStart,
+      'systemctl restart returned': restartReturned,
+      'first ok 1.1.0': firstNew,
+      'load stopped': events.reduce((m, e) => Math.max(m, e.done), 0),
+    };
     return analyse('(A) anchor: npm install -g in place, then systemctl --user restart', events, window, marks, setup);
   }
 
@@ -186,7 +235,14 @@ describeWhere(can, 'bench: requests failed while updating under load', () => {
     const window = { start: unit.activeExit, end: firstNew };
     const steps = Object.fromEntries(r.json.result.steps.map((s: { name: string; ms: number }) => [s.name, s.ms]));
     Object.assign(setup, { 'switch steps (ms)': JSON.stringify(steps) });
-    const marks = { 'load started': loadStart, 'switch issued': switchIssued, 'new process forked': unit.execMainStart, 'first ok 1.1.0': firstNew, 'switch returned': switchReturned, 'load stopped': events.reduce((m, e) => Math.max(m, e.done), 0) };
+    const marks = {
+      'load started': loadStart,
+      'switch issued': switchIssued,
+      'new process forked': unit.execMainStart,
+      'first ok 1.1.0': firstNew,
+      'switch returned': switchReturned,
+      'load stopped': events.reduce((m, e) => Math.max(m, e.done), 0),
+    };
     return analyse('(B) ours: release-switcher switch 1.1.0 (flip, restart, verify)', events, window, marks, setup);
   }
 
@@ -221,8 +277,22 @@ describeWhere(can, 'bench: requests failed while updating under load', () => {
     }
     const sum = (rs: CaseResult[], f: (r: CaseResult) => number) => rs.reduce((n, r) => n + f(r), 0);
     const totals = {
-      anchor: { requests: sum(anchors, (r) => r.total), failed: sum(anchors, (r) => r.failed), moduleErrors: sum(anchors, (r) => r.moduleErrors), refused: sum(anchors, (r) => r.outcomes.refused?.count ?? 0), refusedOutsideWindow: sum(anchors, (r) => r.refusedOutsideWindow), windowMs: anchors.map((r) => r.window.end) },
-      ours: { requests: sum(ours, (r) => r.total), failed: sum(ours, (r) => r.failed), moduleErrors: sum(ours, (r) => r.moduleErrors), refused: sum(ours, (r) => r.outcomes.refused?.count ?? 0), refusedOutsideWindow: sum(ours, (r) => r.refusedOutsideWindow), windowMs: ours.map((r) => r.window.end) },
+      anchor: {
+        requests: sum(anchors, (r) => r.total),
+        failed: sum(anchors, (r) => r.failed),
+        moduleErrors: sum(anchors, (r) => r.moduleErrors),
+        refused: sum(anchors, (r) => r.outcomes.refused?.count ?? 0),
+        refusedOutsideWindow: sum(anchors, (r) => r.refusedOutsideWindow),
+        windowMs: anchors.map((r) => r.window.end),
+      },
+      ours: {
+        requests: sum(ours, (r) => r.total),
+        failed: sum(ours, (r) => r.failed),
+        moduleErrors: sum(ours, (r) => r.moduleErrors),
+        refused: sum(ours, (r) => r.outcomes.refused?.count ?? 0),
+        refusedOutsideWindow: sum(ours, (r) => r.refusedOutsideWindow),
+        windowMs: ours.map((r) => r.window.end),
+      },
     };
     const failedRatio = totals.ours.failed / totals.anchor.failed;
     const goalMet = totals.ours.moduleErrors === 0 && totals.ours.refusedOutsideWindow === 0;
@@ -238,7 +308,18 @@ describeWhere(can, 'bench: requests failed while updating under load', () => {
       `  failed requests ours / anchor: ${Number.isFinite(failedRatio) ? failedRatio.toFixed(3) : 'n/a'} (${totals.ours.failed} / ${totals.anchor.failed})`,
       `  goal (0 module errors for release-switcher, refusals only inside the restart window): ${goalMet ? 'met' : 'NOT met'}`,
     );
-    const file = saveResult('load-update-systemd', { reps: REPS, holdMs: HOLD_MS, afterMs: AFTER_MS, load: LOAD, stableForSeconds: STABLE_FOR, totals, failedRatio, goalMet, anchors, ours });
+    const file = saveResult('load-update-systemd', {
+      reps: REPS,
+      holdMs: HOLD_MS,
+      afterMs: AFTER_MS,
+      load: LOAD,
+      stableForSeconds: STABLE_FOR,
+      totals,
+      failedRatio,
+      goalMet,
+      anchors,
+      ours,
+    });
     console.log([...lines, '', `saved ${file}`].join('\n'));
   });
 });

@@ -20,7 +20,14 @@ import { cli } from '../../test/support/cli.ts';
 import { freePort } from '../../test/support/service.ts';
 import { describeWhere } from '../../test/support/skip.ts';
 import { canRunUserManager, type UserManager } from '../../test/support/systemd.ts';
-import { OPENCLAW_UNIT as UNIT, openclawBench, openclawHealthy, removeOpenclawBench, seconds as s, writeOpenclawService } from './openclaw.ts';
+import {
+  OPENCLAW_UNIT as UNIT,
+  openclawBench,
+  openclawHealthy,
+  removeOpenclawBench,
+  seconds as s,
+  writeOpenclawService,
+} from './openclaw.ts';
 
 const VERSION = '2026.9.5';
 const can = canRunUserManager();
@@ -31,7 +38,13 @@ describeWhere(can, 'bench: adopt a running openclaw (real package, its own unit,
   let prefix: string;
   const work = mkdtempSync(path.join(tmpdir(), 'rs-bench-ocadopt-'));
   const root = path.join(work, 'root');
-  const inNs = (args: string[], timeout = 180_000) => execa('nsenter', ['-t', String(um.pid), '-m', 'env', `HOME=${userInfo().homedir}`, ...args], { env: { ...um.env, PATH: `${path.dirname(node)}:${um.env.PATH}` }, extendEnv: false, reject: false, timeout });
+  const inNs = (args: string[], timeout = 180_000) =>
+    execa('nsenter', ['-t', String(um.pid), '-m', 'env', `HOME=${userInfo().homedir}`, ...args], {
+      env: { ...um.env, PATH: `${path.dirname(node)}:${um.env.PATH}` },
+      extendEnv: false,
+      reject: false,
+      timeout,
+    });
 
   beforeAll(async () => {
     ({ node, prefix, um } = await openclawBench({ name: 'ocadopt', work, version: VERSION }));
@@ -39,8 +52,28 @@ describeWhere(can, 'bench: adopt a running openclaw (real package, its own unit,
 
   afterAll(() => removeOpenclawBench(um, work), 120_000);
 
-  const healthy = (port: number, pid: number | null, timeoutMs: number) => openclawHealthy(um, { port, pid, timeoutMs });
-  const show = async () => Object.fromEntries((await um.systemctl(['show', UNIT, '-p', 'TimeoutStopUSec', '-p', 'RestartUSec', '-p', 'KillMode', '-p', 'RestartPreventExitStatus'])).stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  const healthy = (port: number, pid: number | null, timeoutMs: number) =>
+    openclawHealthy(um, { port, pid, timeoutMs });
+  const show = async () =>
+    Object.fromEntries(
+      (
+        await um.systemctl([
+          'show',
+          UNIT,
+          '-p',
+          'TimeoutStopUSec',
+          '-p',
+          'RestartUSec',
+          '-p',
+          'KillMode',
+          '-p',
+          'RestartPreventExitStatus',
+        ])
+      ).stdout
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
 
   it('the gateway answers on its own port, with its Node options and its stop budget, through <root>/current', async () => {
     const port = await freePort();
@@ -48,15 +81,22 @@ describeWhere(can, 'bench: adopt a running openclaw (real package, its own unit,
     const unitText = await writeOpenclawService(um, { node, prefix, port });
     expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
     const before = await healthy(port, null, 300_000);
-    console.log(`--- openclaw's unit (as its gateway install writes it) ---\n${unitText}\nfirst start: healthy after ${s(before.ms)}`);
+    console.log(
+      `--- openclaw's unit (as its gateway install writes it) ---\n${unitText}\nfirst start: healthy after ${s(before.ms)}`,
+    );
     const showBefore = await show();
 
     const env = um.env as Record<string, string>;
     let started = Date.now();
-    const init = await cli(['--root', root, 'init', '--preset', 'openclaw', '--adopt', installed, '--node', node, '--unit', UNIT], { env, timeout: 900_000 });
+    const init = await cli(
+      ['--root', root, 'init', '--preset', 'openclaw', '--adopt', installed, '--node', node, '--unit', UNIT],
+      { env, timeout: 900_000 },
+    );
     expect(init.exitCode, init.stdout + init.stderr).toBe(0);
     console.log(`--- init --preset openclaw --adopt (${s(Date.now() - started)}) ---\n${init.stdout}`);
-    expect(init.stdout).toContain(`port ${port} (ExecStart --port ${port}); Node options --max-old-space-size=8192; TimeoutStopSec 330; RestartSec 5`);
+    expect(init.stdout).toContain(
+      `port ${port} (ExecStart --port ${port}); Node options --max-old-space-size=8192; TimeoutStopSec 330; RestartSec 5`,
+    );
     const unit = await cli(['--root', root, 'unit', '--install'], { env });
     expect(unit.exitCode, unit.stdout + unit.stderr).toBe(0);
     const dropIn = readFileSync(path.join(um.unitDir, `${UNIT}.d`, 'release-switcher.conf'), 'utf8');
@@ -66,16 +106,35 @@ describeWhere(can, 'bench: adopt a running openclaw (real package, its own unit,
     expect((await um.systemctl(['restart', UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);
     const restartMs = Date.now() - started;
     const after = await healthy(port, before.pid, 300_000);
-    console.log(`restart: systemctl returned after ${s(restartMs)}, healthy on ${port} after ${s(restartMs + after.ms)}`);
+    console.log(
+      `restart: systemctl returned after ${s(restartMs)}, healthy on ${port} after ${s(restartMs + after.ms)}`,
+    );
     expect(after.version).toBe(VERSION);
     const argv = readFileSync(`/proc/${after.pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
-    expect(argv).toEqual([node, '--max-old-space-size=8192', path.join(root, 'current', 'dist', 'index.js'), 'gateway', '--port', String(port)]);
+    expect(argv).toEqual([
+      node,
+      '--max-old-space-size=8192',
+      path.join(root, 'current', 'dist', 'index.js'),
+      'gateway',
+      '--port',
+      String(port),
+    ]);
     expect(await show()).toEqual(showBefore);
-    expect(showBefore).toEqual({ TimeoutStopUSec: '5min 30s', RestartUSec: '5s', KillMode: 'mixed', RestartPreventExitStatus: '78' });
-    console.log(`--- systemctl --user cat ${UNIT} ---\n${(await um.systemctl(['cat', UNIT])).stdout}\n--- /proc/${after.pid}/cmdline ---\n${argv.join(' ')}\n--- systemctl show ---\n${JSON.stringify(await show())}`);
+    expect(showBefore).toEqual({
+      TimeoutStopUSec: '5min 30s',
+      RestartUSec: '5s',
+      KillMode: 'mixed',
+      RestartPreventExitStatus: '78',
+    });
+    console.log(
+      `--- systemctl --user cat ${UNIT} ---\n${(await um.systemctl(['cat', UNIT])).stdout}\n--- /proc/${after.pid}/cmdline ---\n${argv.join(' ')}\n--- systemctl show ---\n${JSON.stringify(await show())}`,
+    );
 
     const doctor = await cli(['--root', root, '--json', 'doctor'], { env });
-    expect(doctor.json?.result?.checks?.find((c: { name: string }) => c.name === 'health'), doctor.stdout).toMatchObject({ ok: true });
+    expect(
+      doctor.json?.result?.checks?.find((c: { name: string }) => c.name === 'health'),
+      doctor.stdout,
+    ).toMatchObject({ ok: true });
     // openclaw's own view: its service audit (systemd-stop-timeout, kill mode, …) finds nothing to fix.
     const status = await inNs([path.join(root, 'bin', 'openclaw'), 'gateway', 'status', '--json']);
     const audit = JSON.parse(status.stdout).service?.configAudit;

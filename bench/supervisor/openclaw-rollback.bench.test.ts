@@ -25,7 +25,14 @@ import { freePort } from '../../test/support/service.ts';
 import { describeWhere } from '../../test/support/skip.ts';
 import { canRunUserManager, type UserManager } from '../../test/support/systemd.ts';
 import { median, ms, ratio, saveResult } from './lib.ts';
-import { OPENCLAW_UNIT as UNIT, openclawBench, openclawHealthy, removeOpenclawBench, seconds, writeOpenclawService } from './openclaw.ts';
+import {
+  OPENCLAW_UNIT as UNIT,
+  openclawBench,
+  openclawHealthy,
+  removeOpenclawBench,
+  seconds,
+  writeOpenclawService,
+} from './openclaw.ts';
 
 const FROM = '2026.9.5';
 const TO = '2026.9.6';
@@ -40,7 +47,9 @@ function outagePoller(port: number) {
   let version: string | undefined;
   const done = (async () => {
     while (running) {
-      const body = await fetch(`http://127.0.0.1:${port}/startupz`, { signal: AbortSignal.timeout(1_000) }).then((r) => (r.ok ? (r.json() as Promise<{ ok?: boolean; version?: string }>) : undefined)).catch(() => undefined);
+      const body = await fetch(`http://127.0.0.1:${port}/startupz`, { signal: AbortSignal.timeout(1_000) })
+        .then((r) => (r.ok ? (r.json() as Promise<{ ok?: boolean; version?: string }>) : undefined))
+        .catch(() => undefined);
       const now = performance.now();
       if (body?.ok) {
         longest = Math.max(longest, now - lastOk);
@@ -81,11 +90,22 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
     await writeOpenclawService(um, { node, prefix, port });
     expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
     await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 });
-    const init = await rs(['init', '--preset', 'openclaw', '--adopt', path.join(prefix, 'lib', 'node_modules', 'openclaw'), '--node', node, '--unit', UNIT]);
+    const init = await rs([
+      'init',
+      '--preset',
+      'openclaw',
+      '--adopt',
+      path.join(prefix, 'lib', 'node_modules', 'openclaw'),
+      '--node',
+      node,
+      '--unit',
+      UNIT,
+    ]);
     expect(init.exitCode, init.stdout + init.stderr).toBe(0);
     expect((await rs(['unit', '--install'])).exitCode).toBe(0);
     // The stability window is a deliberate wait: BENCH_STABLE_FOR=0 measures command to verified without it.
-    if (process.env.BENCH_STABLE_FOR) expect((await rs(['init', '--stable-for', process.env.BENCH_STABLE_FOR])).exitCode).toBe(0);
+    if (process.env.BENCH_STABLE_FOR)
+      expect((await rs(['init', '--stable-for', process.env.BENCH_STABLE_FOR])).exitCode).toBe(0);
     const pid = await mainPid();
     expect((await um.systemctl(['restart', UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);
     expect((await openclawHealthy(um, { port, pid, timeoutMs: 300_000 })).version).toBe(FROM);
@@ -102,10 +122,18 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
   afterAll(() => removeOpenclawBench(um, work), 120_000);
 
   /** A transaction's step times, as `name ms` pairs. */
-  const steps = (result: { steps?: Array<{ name: string; ms: number }> }) => (result.steps ?? []).map((s) => `${s.name} ${ms(s.ms)}`).join(', ');
+  const steps = (result: { steps?: Array<{ name: string; ms: number }> }) =>
+    (result.steps ?? []).map((s) => `${s.name} ${ms(s.ms)}`).join(', ');
 
   it(`rollback ${TO} → ${FROM} vs systemctl restart of the same unit`, async () => {
-    const samples = { rollbackUnavailable: [] as number[], rollbackWall: [] as number[], restartUnavailable: [] as number[], restartWall: [] as number[], switchUnavailable: [] as number[], switchWall: [] as number[] };
+    const samples = {
+      rollbackUnavailable: [] as number[],
+      rollbackWall: [] as number[],
+      restartUnavailable: [] as number[],
+      restartWall: [] as number[],
+      switchUnavailable: [] as number[],
+      switchWall: [] as number[],
+    };
     for (let run = 1; run <= RUNS; run++) {
       const load = loadavg()[0]!.toFixed(1);
       // ours: the rollback an operator runs
@@ -117,7 +145,9 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
       expect(back.json?.result?.status, back.stdout + back.stderr).toBe('verified');
       expect(seen.version).toBe(FROM);
       samples.rollbackUnavailable.push(seen.unavailableMs);
-      console.log(`run ${run} (load ${load}): rollback wall ${ms(samples.rollbackWall.at(-1))}, unavailable ${ms(seen.unavailableMs)}; steps: ${steps(back.json.result)}`);
+      console.log(
+        `run ${run} (load ${load}): rollback wall ${ms(samples.rollbackWall.at(-1))}, unavailable ${ms(seen.unavailableMs)}; steps: ${steps(back.json.result)}`,
+      );
 
       // anchor: a bare restart of the same unit, now running FROM
       const pid = await mainPid();
@@ -129,7 +159,9 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
       seen = await poller.stop();
       expect(healthy.version).toBe(FROM);
       samples.restartUnavailable.push(seen.unavailableMs);
-      console.log(`run ${run}: bare restart to healthy ${ms(samples.restartWall.at(-1))}, unavailable ${ms(seen.unavailableMs)}`);
+      console.log(
+        `run ${run}: bare restart to healthy ${ms(samples.restartWall.at(-1))}, unavailable ${ms(seen.unavailableMs)}`,
+      );
 
       // the way forward again, for the next repetition
       poller = outagePoller(port);
@@ -139,13 +171,17 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
       seen = await poller.stop();
       expect(forward.json?.result?.status, forward.stdout + forward.stderr).toBe('verified');
       samples.switchUnavailable.push(seen.unavailableMs);
-      console.log(`run ${run}: switch ${FROM} → ${TO} wall ${ms(samples.switchWall.at(-1))}, unavailable ${ms(seen.unavailableMs)}; steps: ${steps(forward.json.result)}`);
+      console.log(
+        `run ${run}: switch ${FROM} → ${TO} wall ${ms(samples.switchWall.at(-1))}, unavailable ${ms(seen.unavailableMs)}; steps: ${steps(forward.json.result)}`,
+      );
     }
     const m = (xs: number[]) => `${ms(median(xs))} (spread ${ms(Math.min(...xs))}..${ms(Math.max(...xs))})`;
     console.log(`\n${RUNS} runs, medians:`);
     console.log(`rollback unavailable   ${m(samples.rollbackUnavailable)}`);
     console.log(`restart unavailable    ${m(samples.restartUnavailable)}`);
-    console.log(`  ratio ${ratio(median(samples.rollbackUnavailable) / median(samples.restartUnavailable))} (goal ≤ 1.1×)`);
+    console.log(
+      `  ratio ${ratio(median(samples.rollbackUnavailable) / median(samples.restartUnavailable))} (goal ≤ 1.1×)`,
+    );
     console.log(`rollback to verified   ${m(samples.rollbackWall)}`);
     console.log(`restart to healthy     ${m(samples.restartWall)}`);
     console.log(`  difference ${ms(median(samples.rollbackWall) - median(samples.restartWall))} (goal ≤ 2000 ms)`);

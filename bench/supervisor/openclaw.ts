@@ -19,15 +19,38 @@ const FIXTURE = path.resolve(import.meta.dirname, '../../test/service/fixtures/o
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** `npm install -g --prefix <prefix> openclaw@<version>` with that Node's npm, unless the prefix already has it. */
-export async function ensureOpenclaw(options: { node: string; prefix: string; version: string; logsDir: string }): Promise<void> {
+export async function ensureOpenclaw(options: {
+  node: string;
+  prefix: string;
+  version: string;
+  logsDir: string;
+}): Promise<void> {
   const { node, prefix, version } = options;
   if (existsSync(path.join(prefix, 'lib', 'node_modules', 'openclaw', 'package.json'))) return;
   const started = Date.now();
-  const npm = await execa(node, [path.join(path.dirname(node), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'), 'install', '-g', '--prefix', prefix, `openclaw@${version}`, '--no-audit', '--no-fund'], {
-    env: { ...process.env, PATH: `${path.dirname(node)}:${process.env.PATH}`, npm_config_logs_dir: options.logsDir, npm_config_update_notifier: 'false' },
-    reject: false,
-    timeout: 900_000,
-  });
+  const npm = await execa(
+    node,
+    [
+      path.join(path.dirname(node), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'),
+      'install',
+      '-g',
+      '--prefix',
+      prefix,
+      `openclaw@${version}`,
+      '--no-audit',
+      '--no-fund',
+    ],
+    {
+      env: {
+        ...process.env,
+        PATH: `${path.dirname(node)}:${process.env.PATH}`,
+        npm_config_logs_dir: options.logsDir,
+        npm_config_update_notifier: 'false',
+      },
+      reject: false,
+      timeout: 900_000,
+    },
+  );
   expect(npm.exitCode, npm.stderr.slice(-2000)).toBe(0);
   console.log(`npm install -g openclaw@${version}: ${seconds(Date.now() - started)}`);
 }
@@ -36,32 +59,54 @@ export async function ensureOpenclaw(options: { node: string; prefix: string; ve
 export async function openclawManager(name: string): Promise<UserManager> {
   const um = await startUserManager({ name });
   symlinkSync(um.env.XDG_CONFIG_HOME!, path.join(um.env.HOME!, '.config'));
-  const bind = await execa('nsenter', ['-t', String(um.pid), '-m', 'mount', '--bind', um.env.HOME!, userInfo().homedir], { reject: false });
+  const bind = await execa(
+    'nsenter',
+    ['-t', String(um.pid), '-m', 'mount', '--bind', um.env.HOME!, userInfo().homedir],
+    { reject: false },
+  );
   expect(bind.exitCode, bind.stderr).toBe(0);
   return um;
 }
 
 /** Writes the user's config (the gateway on `port`) and openclaw's own unit; returns the unit's text. */
-export async function writeOpenclawService(um: UserManager, options: { node: string; prefix: string; port: number }): Promise<string> {
+export async function writeOpenclawService(
+  um: UserManager,
+  options: { node: string; prefix: string; port: number },
+): Promise<string> {
   const { node, prefix, port } = options;
   mkdirSync(path.join(um.env.HOME!, '.openclaw'), { recursive: true });
-  writeFileSync(path.join(um.env.HOME!, '.openclaw', 'openclaw.json'), `// the user's own config\n{\n  gateway: { mode: 'local', port: ${port}, bind: 'loopback' },\n}\n`);
+  writeFileSync(
+    path.join(um.env.HOME!, '.openclaw', 'openclaw.json'),
+    `// the user's own config\n{\n  gateway: { mode: 'local', port: ${port}, bind: 'loopback' },\n}\n`,
+  );
   // openclaw's own unit, with this run's Node, prefix and port (HOME=/root is the bound temp home in the namespace).
   const unitText = readFileSync(FIXTURE, 'utf8')
-    .replaceAll('/work/main/.bench-cache/node24/bin/node', node).replaceAll('/work/main/.bench-cache/node24/bin', path.dirname(node))
-    .replaceAll('/tmp/oc/prefix', prefix).replaceAll('18931', String(port)).replaceAll('HOME=/root', `HOME=${userInfo().homedir || homedir()}`);
+    .replaceAll('/work/main/.bench-cache/node24/bin/node', node)
+    .replaceAll('/work/main/.bench-cache/node24/bin', path.dirname(node))
+    .replaceAll('/tmp/oc/prefix', prefix)
+    .replaceAll('18931', String(port))
+    .replaceAll('HOME=/root', `HOME=${userInfo().homedir || homedir()}`);
   await um.writeUnit(OPENCLAW_UNIT, unitText);
   return unitText;
 }
 
 /** Polls /startupz every `pollMs` until it is ok and systemd's main PID is not `pid`; the version, the wait and the PID. */
-export async function openclawHealthy(um: UserManager, options: { port: number; pid: number | null; timeoutMs: number; pollMs?: number }): Promise<{ version: string; ms: number; pid: number }> {
+export async function openclawHealthy(
+  um: UserManager,
+  options: { port: number; pid: number | null; timeoutMs: number; pollMs?: number },
+): Promise<{ version: string; ms: number; pid: number }> {
   const started = Date.now();
   for (;;) {
-    const body = await fetch(`http://127.0.0.1:${options.port}/startupz`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.json() as Promise<{ ok?: boolean; version?: string }>).catch(() => undefined);
+    const body = await fetch(`http://127.0.0.1:${options.port}/startupz`, { signal: AbortSignal.timeout(5_000) })
+      .then((r) => r.json() as Promise<{ ok?: boolean; version?: string }>)
+      .catch(() => undefined);
     const main = Number((await um.systemctl(['show', '-p', 'MainPID', '--value', OPENCLAW_UNIT])).stdout.trim());
-    if (body?.ok && main > 0 && main !== options.pid) return { version: body.version!, ms: Date.now() - started, pid: main };
-    if (Date.now() - started > options.timeoutMs) throw new Error(`openclaw did not answer on ${options.port} within ${seconds(options.timeoutMs)}:\n${await um.readLog()}`);
+    if (body?.ok && main > 0 && main !== options.pid)
+      return { version: body.version!, ms: Date.now() - started, pid: main };
+    if (Date.now() - started > options.timeoutMs)
+      throw new Error(
+        `openclaw did not answer on ${options.port} within ${seconds(options.timeoutMs)}:\n${await um.readLog()}`,
+      );
     await new Promise((r) => setTimeout(r, options.pollMs ?? 1_000));
   }
 }
@@ -70,7 +115,11 @@ export async function openclawHealthy(um: UserManager, options: { port: number; 
  * What both benches start from: Node 24 (BENCH_NODE24 or bench/lib/node24.mjs), openclaw `version` installed with
  * `npm install -g` (into OPENCLAW_PREFIX when it names one that has it, else under `work`), and a manager for it.
  */
-export async function openclawBench(options: { name: string; work: string; version: string }): Promise<{ node: string; prefix: string; um: UserManager }> {
+export async function openclawBench(options: {
+  name: string;
+  work: string;
+  version: string;
+}): Promise<{ node: string; prefix: string; um: UserManager }> {
   const node = process.env.BENCH_NODE24 ?? (await ensureNode24()).node;
   const prefix = process.env.OPENCLAW_PREFIX ?? path.join(options.work, 'prefix');
   await ensureOpenclaw({ node, prefix, version: options.version, logsDir: path.join(options.work, 'npm-logs') });

@@ -12,7 +12,7 @@ import { cpus, loadavg } from 'node:os';
 import { describeWhere } from '../../test/support/skip.ts';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { canRunUserManager, startUserManager, type UserManager } from '../../test/support/systemd.ts';
 import { freePort, type ManagedGateway, managedGateway } from '../../test/support/service.ts';
 import { firstHealthy, goal, median, monoMs, ms, plainUnit, ratio, saveResult, unitTimes } from './lib.ts';
@@ -69,7 +69,16 @@ describeWhere(can, 'bench: rollback vs systemctl restart', () => {
     // The plain anchor runs the very same sealed fixture files, with no ExecStartPre (no boot-check).
     plainPort = await freePort();
     const release = join(gw.root, 'releases', '1.0.0');
-    await manager.writeUnit(PLAIN, plainUnit({ description: 'fixture gateway, plain unit', script: join(release, 'server.js'), port: plainPort, log: join(gw.root, '..', 'plain.log'), workingDirectory: release }));
+    await manager.writeUnit(
+      PLAIN,
+      plainUnit({
+        description: 'fixture gateway, plain unit',
+        script: join(release, 'server.js'),
+        port: plainPort,
+        log: join(gw.root, '..', 'plain.log'),
+        workingDirectory: release,
+      }),
+    );
     expect((await manager.systemctl(['start', PLAIN])).exitCode).toBe(0);
     await firstHealthy(plainPort, { pollMs: POLL_MS });
   }, 300_000);
@@ -95,10 +104,21 @@ describeWhere(can, 'bench: rollback vs systemctl restart', () => {
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     expect(r.json.result).toMatchObject({ kind: 'rollback', status: 'verified', to });
     current = to;
-    const steps: Record<string, number> = Object.fromEntries(r.json.result.steps.map((s: { name: string; ms: number }) => [s.name, s.ms]));
+    const steps: Record<string, number> = Object.fromEntries(
+      r.json.result.steps.map((s: { name: string; ms: number }) => [s.name, s.ms]),
+    );
     const verify = r.json.result.steps.find((s: { name: string }) => s.name === 'verify');
     const toHealthy = steps.flip! + steps.restart! + verify.evidence.healthyAfterMs;
-    return { to, toHealthy, toHealthyWithRehash: toHealthy + steps['verify-release']!, seenHealthy: seenAt - t0, wall, steps, healthyAfterMs: verify.evidence.healthyAfterMs, probes: verify.evidence.probes };
+    return {
+      to,
+      toHealthy,
+      toHealthyWithRehash: toHealthy + steps['verify-release']!,
+      seenHealthy: seenAt - t0,
+      wall,
+      steps,
+      healthyAfterMs: verify.evidence.healthyAfterMs,
+      probes: verify.evidence.probes,
+    };
   }
 
   async function anchor(unit: string, port: number, version?: string): Promise<AnchorRun> {
@@ -130,7 +150,12 @@ describeWhere(can, 'bench: rollback vs systemctl restart', () => {
     } as const;
     type Name = keyof typeof cases;
     const names = Object.keys(cases) as Name[];
-    const runs: Record<Name, Array<OursRun | AnchorRun | { wall: number }>> = { ours: [], 'cli floor (status)': [], 'anchor (same unit)': [], 'anchor (plain unit)': [] };
+    const runs: Record<Name, Array<OursRun | AnchorRun | { wall: number }>> = {
+      ours: [],
+      'cli floor (status)': [],
+      'anchor (same unit)': [],
+      'anchor (plain unit)': [],
+    };
     for (let rep = -1; rep < REPS; rep++) {
       // Rotate the order each repetition, so no case always runs first (or right after the same neighbour).
       const order = names.map((_, i) => names[(i + Math.max(rep, 0)) % names.length]!);
@@ -175,10 +200,15 @@ describeWhere(can, 'bench: rollback vs systemctl restart', () => {
       `rollback bench: ${REPS} repetitions (+1 warm-up), alternating, rs-fixture-gateway 1.0.0 <-> 1.1.0, private systemd --user`,
       `release-switcher: --stable-for ${STABLE_FOR} (the stability window is a deliberate wait; only wall time includes it), verify polls every 20 ms in the first second`,
       `anchors: systemctl --user restart UNIT, then GET /health every ${POLL_MS} ms until 200`,
-      `load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (${cpus().length} CPUs)`,
+      `load average at the end: ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')} (${cpus().length} CPUs)`,
       '',
       'per repetition (ms): ours to-healthy [flip+restart+healthyAfter] | ours seen-healthy | ours wall | anchor same unit | anchor plain unit',
-      ...o.map((r, i) => `  ${i + 1}: ${Math.round(r.toHealthy)} [${r.steps.flip}+${r.steps.restart}+${r.healthyAfterMs}] | ${Math.round(r.seenHealthy)} | ${Math.round(r.wall)} | ${Math.round(same[i]!.toHealthy)} | ${Math.round(plain[i]!.toHealthy)}`),
+      ...o.map(
+        (r, i) =>
+          `  ${i + 1}: ${Math.round(r.toHealthy)} [${r.steps.flip}+${r.steps.restart}+${r.healthyAfterMs}] | ${Math.round(r.seenHealthy)} | ${Math.round(r.wall)} | ${Math.round(same[i]!.toHealthy)} | ${Math.round(plain[i]!.toHealthy)}`,
+      ),
       '',
       'medians:',
       `  ours: time to verified-healthy (flip + restart + verify.healthyAfterMs)   ${ms(m.oursToHealthy)}   (flip ${ms(m.oursFlipStep)}, restart ${ms(m.oursRestartStep)}, healthyAfter ${ms(m.oursHealthyAfterMs)})`,
@@ -197,7 +227,14 @@ describeWhere(can, 'bench: rollback vs systemctl restart', () => {
       `  total wall / anchor same unit                  ${ratio(ratios.wallVsSameUnit)}`,
       `  total wall / anchor plain unit                 ${ratio(ratios.wallVsPlainUnit)}`,
     ];
-    const file = saveResult('rollback-systemd', { reps: REPS, stableForSeconds: STABLE_FOR, anchorPollMs: POLL_MS, medians: m, ratios, runs: { ours: o, anchorSameUnit: same, anchorPlainUnit: plain, cliFloorStatus: floor } });
+    const file = saveResult('rollback-systemd', {
+      reps: REPS,
+      stableForSeconds: STABLE_FOR,
+      anchorPollMs: POLL_MS,
+      medians: m,
+      ratios,
+      runs: { ours: o, anchorSameUnit: same, anchorPlainUnit: plain, cliFloorStatus: floor },
+    });
     console.log([...lines, '', `saved ${file}`].join('\n'));
   });
 });

@@ -59,7 +59,10 @@ export async function hostIdOf(config: Pick<Config, 'hostId'>, machineIdFile = M
 async function fetchPackument(session: Session): Promise<PackumentView> {
   const { config, runtime } = session;
   try {
-    return await pacote.packument(config.package, pacoteOptions(config, runtime, { fullMetadata: true, preferOnline: true }));
+    return await pacote.packument(
+      config.package,
+      pacoteOptions(config, runtime, { fullMetadata: true, preferOnline: true }),
+    );
   } catch (error) {
     throw fetchError(error, config.package);
   }
@@ -68,9 +71,22 @@ async function fetchPackument(session: Session): Promise<PackumentView> {
 async function evaluate(options: CheckOptions): Promise<{ config: Config; result: CheckResult }> {
   const session = await openSession(options);
   const { layout, config } = session;
-  const [packument, state, current, hostId] = await Promise.all([fetchPackument(session), readState(layout.root), readLinkVersion(layout, 'current'), hostIdOf(config)]);
+  const [packument, state, current, hostId] = await Promise.all([
+    fetchPackument(session),
+    readState(layout.root),
+    readLinkVersion(layout, 'current'),
+    hostIdOf(config),
+  ]);
   const registry = config.registry ?? session.runtime.npmConfig.registry ?? DEFAULT_REGISTRY;
-  const result = decide({ packument, releases: state.releases, current, config, hostId, registry: String(registry), now: options.now ?? new Date() });
+  const result = decide({
+    packument,
+    releases: state.releases,
+    current,
+    config,
+    hostId,
+    registry: String(registry),
+    now: options.now ?? new Date(),
+  });
   return { config, result: { current, channel: config.channel, ...result } };
 }
 
@@ -95,11 +111,20 @@ export async function autoUpdate(options: AutoUpdateOptions): Promise<AutoUpdate
     if (result.action === 'update') return await update({ ...options, spec: `${config.package}@${result.version}` });
     if (result.action === 'rollback') return await rollback({ ...options, version: result.version });
   } catch (error) {
-    if (isReleaseSwitcherError(error) && error.code === 'BUSY') return { skipped: 'busy', reason: error.message, check: result };
+    if (isReleaseSwitcherError(error) && error.code === 'BUSY')
+      return { skipped: 'busy', reason: error.message, check: result };
     throw error;
   }
   return { skipped: 'nothing_to_do', reason: result.reason, check: result };
 }
 
-export type { Decision, NoneReason, PackumentView, PolicyEvidence, PolicyInput, PolicyResult, RollbackReason } from './policy.js';
+export type {
+  Decision,
+  NoneReason,
+  PackumentView,
+  PolicyEvidence,
+  PolicyInput,
+  PolicyResult,
+  RollbackReason,
+} from './policy.js';
 export { decide, rolloutBucket, jitterSeconds, channelVersion, JITTER_MAX_SECONDS } from './policy.js';

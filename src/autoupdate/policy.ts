@@ -46,7 +46,7 @@ export type RollbackReason = 'current_deprecated' | 'current_unpublished';
 
 export type Decision =
   | { action: 'update'; version: string; reason: 'newer_version' }
-  | { action: 'none'; reason: NoneReason; /** When a cooldown ends for this host (ISO-8601). */ eligibleAt?: string }
+  | { action: 'none'; reason: NoneReason /** When a cooldown ends for this host (ISO-8601). */; eligibleAt?: string }
   | { action: 'rollback'; version: string; reason: RollbackReason };
 
 /** What the decision was based on, for `check` to report. */
@@ -91,7 +91,9 @@ export function jitterWindow(cooldownHours: number): number {
 /** `stable` follows `latest`; `beta` takes the newer of `beta` and `latest`, so it never lags stable. */
 export function channelVersion(tags: PackumentView['dist-tags'], channel: Config['channel']): string | null {
   const names = channel === 'beta' ? ['beta', 'latest'] : ['latest'];
-  const versions = names.map((name) => tags[name]).filter((v): v is string => typeof v === 'string' && semver.valid(v) !== null);
+  const versions = names
+    .map((name) => tags[name])
+    .filter((v): v is string => typeof v === 'string' && semver.valid(v) !== null);
   return versions.sort(semver.rcompare)[0] ?? null;
 }
 
@@ -110,7 +112,9 @@ export function fromRegistry(record: Pick<ReleaseRecord, 'source'> | undefined, 
   if (!record || !URL.canParse(record.source) || !URL.canParse(registry)) return false;
   const source = new URL(record.source);
   const base = new URL(registry.endsWith('/') ? registry : `${registry}/`);
-  return /^https?:$/.test(source.protocol) && source.origin === base.origin && source.pathname.startsWith(base.pathname);
+  return (
+    /^https?:$/.test(source.protocol) && source.origin === base.origin && source.pathname.startsWith(base.pathname)
+  );
 }
 
 function isPublished(packument: PackumentView, version: string): boolean {
@@ -122,38 +126,79 @@ type Forward = { decision: Decision; detail: string; candidate: string | null; b
 /** The forward rules: channel → candidate → never bad, deprecated or a downgrade → cooldown (+ jitter) → rollout. */
 function forward(input: PolicyInput, latest: string | null, jitter: number): Forward {
   const { packument, current, config, hostId } = input;
-  const none = (reason: NoneReason, detail: string, extra: { candidate?: string; bucket?: number; eligibleAt?: string } = {}): Forward => ({
+  const none = (
+    reason: NoneReason,
+    detail: string,
+    extra: { candidate?: string; bucket?: number; eligibleAt?: string } = {},
+  ): Forward => ({
     decision: { action: 'none', reason, ...(extra.eligibleAt ? { eligibleAt: extra.eligibleAt } : {}) },
     detail,
     candidate: extra.candidate ?? null,
     bucket: extra.bucket ?? null,
   });
-  if (latest === null) return none('no_release_on_channel', `the registry has no ${config.channel === 'beta' ? 'beta or latest' : 'latest'} dist-tag`);
-  if (current !== null && !(semver.valid(current) && semver.gt(latest, current))) return none('up_to_date', `${current} runs; the channel is at ${latest}`);
+  if (latest === null)
+    return none(
+      'no_release_on_channel',
+      `the registry has no ${config.channel === 'beta' ? 'beta or latest' : 'latest'} dist-tag`,
+    );
+  if (current !== null && !(semver.valid(current) && semver.gt(latest, current)))
+    return none('up_to_date', `${current} runs; the channel is at ${latest}`);
   const candidate = latest;
   const bucket = rolloutBucket(hostId, candidate);
   const seen = { candidate, bucket };
-  if (!isPublished(packument, candidate)) return none('candidate_unpublished', `${candidate} is tagged but no longer published`, seen);
-  if (isDeprecated(packument, candidate)) return none('candidate_deprecated', `${candidate} is deprecated on the registry`, seen);
-  if (input.releases[candidate]?.state === 'bad') return none('candidate_bad', `${candidate} is marked bad here (${input.releases[candidate]?.reason ?? 'failed verification'})`, seen);
+  if (!isPublished(packument, candidate))
+    return none('candidate_unpublished', `${candidate} is tagged but no longer published`, seen);
+  if (isDeprecated(packument, candidate))
+    return none('candidate_deprecated', `${candidate} is deprecated on the registry`, seen);
+  if (input.releases[candidate]?.state === 'bad')
+    return none(
+      'candidate_bad',
+      `${candidate} is marked bad here (${input.releases[candidate]?.reason ?? 'failed verification'})`,
+      seen,
+    );
   if (config.cooldownHours > 0) {
     const published = Date.parse(packument.time?.[candidate] ?? '');
-    if (Number.isNaN(published)) return none('no_publish_time', `the registry does not say when ${candidate} was published, so its ${config.cooldownHours} h cooldown cannot be checked`, seen);
+    if (Number.isNaN(published))
+      return none(
+        'no_publish_time',
+        `the registry does not say when ${candidate} was published, so its ${config.cooldownHours} h cooldown cannot be checked`,
+        seen,
+      );
     const eligible = published + config.cooldownHours * 3_600_000 + jitter * 1000;
     if (input.now.getTime() < eligible) {
       const eligibleAt = new Date(eligible).toISOString();
-      return none('cooldown', `${candidate} is eligible here at ${eligibleAt} (${config.cooldownHours} h cooldown + ${jitter} s jitter)`, { ...seen, eligibleAt });
+      return none(
+        'cooldown',
+        `${candidate} is eligible here at ${eligibleAt} (${config.cooldownHours} h cooldown + ${jitter} s jitter)`,
+        { ...seen, eligibleAt },
+      );
     }
   }
-  if (bucket >= config.rolloutPercent) return none('rollout', `${candidate} is rolled out to ${config.rolloutPercent} % of hosts; this host's bucket is ${bucket}`, seen);
-  return { decision: { action: 'update', version: candidate, reason: 'newer_version' }, detail: `update ${current ?? '(none)'} -> ${candidate}`, candidate, bucket };
+  if (bucket >= config.rolloutPercent)
+    return none(
+      'rollout',
+      `${candidate} is rolled out to ${config.rolloutPercent} % of hosts; this host's bucket is ${bucket}`,
+      seen,
+    );
+  return {
+    decision: { action: 'update', version: candidate, reason: 'newer_version' },
+    detail: `update ${current ?? '(none)'} -> ${candidate}`,
+    candidate,
+    bucket,
+  };
 }
 
 /** The newest release verified here that the registry still publishes and does not deprecate. */
 function rollbackTarget(input: PolicyInput): string | null {
   const good = Object.values(input.releases)
-    .filter((r): r is ReleaseRecord => r?.state === 'good' && r.version !== input.current && semver.valid(r.version) !== null)
-    .filter((r) => !fromRegistry(r, input.registry) || (isPublished(input.packument, r.version) && !isDeprecated(input.packument, r.version)))
+    .filter(
+      (r): r is ReleaseRecord => r?.state === 'good' && r.version !== input.current && semver.valid(r.version) !== null,
+    )
+    .filter(
+      (r) =>
+        !fromRegistry(r, input.registry) ||
+        (isPublished(input.packument, r.version) && !isDeprecated(input.packument, r.version)),
+    )
     .map((r) => r.version);
   return good.sort(semver.rcompare)[0] ?? null;
 }
@@ -176,10 +221,27 @@ export function decide(input: PolicyInput): PolicyResult {
   });
   const { current, packument } = input;
   const judged = current !== null && fromRegistry(input.releases[current], input.registry);
-  const why: RollbackReason | null = current === null || !judged ? null : !isPublished(packument, current) ? 'current_unpublished' : isDeprecated(packument, current) ? 'current_deprecated' : null;
+  const why: RollbackReason | null =
+    current === null || !judged
+      ? null
+      : !isPublished(packument, current)
+        ? 'current_unpublished'
+        : isDeprecated(packument, current)
+          ? 'current_deprecated'
+          : null;
   if (why === null || ahead.decision.action === 'update') return { ...ahead.decision, ...evidence(ahead.detail) };
   const gone = why === 'current_unpublished' ? 'unpublished' : 'deprecated';
   const target = rollbackTarget(input);
-  if (target === null) return { action: 'none', reason: 'no_good_release', ...evidence(`${current} is ${gone}, and no other good release here is neither deprecated nor unpublished`) };
-  return { action: 'rollback', version: target, reason: why, ...evidence(`${current} is ${gone} on the registry: roll back to ${target}, the newest good release`) };
+  if (target === null)
+    return {
+      action: 'none',
+      reason: 'no_good_release',
+      ...evidence(`${current} is ${gone}, and no other good release here is neither deprecated nor unpublished`),
+    };
+  return {
+    action: 'rollback',
+    version: target,
+    reason: why,
+    ...evidence(`${current} is ${gone} on the registry: roll back to ${target}, the newest good release`),
+  };
 }

@@ -39,14 +39,28 @@ const noPreflightOption: Record<string, OptionDef> = {
   'no-preflight': { type: 'boolean', description: 'skip the rehearsal of the candidate before the flip' },
 };
 const verifySignaturesOption: Record<string, OptionDef> = {
-  'verify-signatures': { type: 'string', value: 'WHEN', description: 'auto | always | never: check the registry signature (auto: where the registry publishes keys; default from init)' },
+  'verify-signatures': {
+    type: 'string',
+    value: 'WHEN',
+    description:
+      'auto | always | never: check the registry signature (auto: where the registry publishes keys; default from init)',
+  },
 };
 const handoffOption: Record<string, OptionDef> = {
-  handoff: { type: 'string', value: 'WHERE', description: 'auto | always | never: run the switch outside the service (auto: when called from inside it)' },
+  handoff: {
+    type: 'string',
+    value: 'WHERE',
+    description: 'auto | always | never: run the switch outside the service (auto: when called from inside it)',
+  },
 };
 
 export const GLOBAL_OPTIONS: Record<string, OptionDef> = {
-  root: { type: 'string', value: 'DIR', description: 'release root (default $RELEASE_SWITCHER_ROOT, else ${XDG_DATA_HOME:-~/.local/share}/release-switcher)' },
+  root: {
+    type: 'string',
+    value: 'DIR',
+    description:
+      'release root (default $RELEASE_SWITCHER_ROOT, else ${XDG_DATA_HOME:-~/.local/share}/release-switcher)',
+  },
   json: { type: 'boolean', description: 'print exactly one JSON document on stdout' },
   help: { type: 'boolean', short: 'h', description: 'help for the command' },
   quiet: { type: 'boolean', short: 'q', description: 'no progress on stderr (errors still go there)' },
@@ -63,30 +77,107 @@ export const COMMANDS: CommandDef[] = [
       supervisor: { type: 'string', value: 'NAME', description: 'systemd | systemd-system | launchd | pm2 | none' },
       unit: { type: 'string', value: 'NAME', description: 'systemd unit, launchd label or pm2 app' },
       'health-url': { type: 'string', value: 'URL', description: 'health endpoint of the service' },
-      'version-field': { type: 'string', value: 'PATH', description: 'dot path of the version in the health JSON (default version)' },
-      'verify-timeout': { type: 'string', value: 'SECONDS', description: 'how long a new release has to become healthy (default 60)' },
-      'stable-for': { type: 'string', value: 'SECONDS', description: 'how long it must then stay healthy (default 10)' },
+      'version-field': {
+        type: 'string',
+        value: 'PATH',
+        description: 'dot path of the version in the health JSON (default version)',
+      },
+      'verify-timeout': {
+        type: 'string',
+        value: 'SECONDS',
+        description: 'how long a new release has to become healthy (default 60)',
+      },
+      'stable-for': {
+        type: 'string',
+        value: 'SECONDS',
+        description: 'how long it must then stay healthy (default 10)',
+      },
       keep: { type: 'string', value: 'N', description: 'releases prune keeps (default 3)' },
       node: { type: 'string', value: 'PATH', description: 'the Node that runs the service and its lifecycle scripts' },
-      npm: { type: 'string', value: 'PATH', description: 'npm (npm-cli.js or executable) used to install dependencies' },
-      smoke: { type: 'string', value: 'ARGS', description: 'smoke check run with node in a staged release, e.g. "server.js --version"' },
-      'state-path': { type: 'string', multiple: true, value: 'PATH', description: 'service state to snapshot before a new release first starts (repeatable)' },
-      preflight: { type: 'string', value: 'ARGS', description: 'rehearse a candidate before the flip as <node> ARGS ({port}, {state}, {token}, {config} filled in), e.g. "server.js --port {port}"' },
-      'preflight-env': { type: 'string', multiple: true, value: 'NAME=VALUE', description: 'environment of the rehearsal (placeholders filled in; repeatable)' },
-      'preflight-prepare': { type: 'string', value: 'ARGS', description: 'run as <node> ARGS in the candidate after the private copy is made, before it starts (placeholders filled in)' },
-      'preflight-config': { type: 'string', value: 'JSON', description: 'a JSON object written for each rehearsal to its private file {config} (placeholders filled in its strings)' },
-      'preflight-for': { type: 'string', value: 'SECONDS', description: 'how long the rehearsal must stay healthy (default 5)' },
-      'schema-field': { type: 'string', value: 'PATH', description: "dot path into a release's package.json naming its state schema" },
+      npm: {
+        type: 'string',
+        value: 'PATH',
+        description: 'npm (npm-cli.js or executable) used to install dependencies',
+      },
+      smoke: {
+        type: 'string',
+        value: 'ARGS',
+        description: 'smoke check run with node in a staged release, e.g. "server.js --version"',
+      },
+      'state-path': {
+        type: 'string',
+        multiple: true,
+        value: 'PATH',
+        description: 'service state to snapshot before a new release first starts (repeatable)',
+      },
+      preflight: {
+        type: 'string',
+        value: 'ARGS',
+        description:
+          'rehearse a candidate before the flip as <node> ARGS ({port}, {state}, {token}, {config} filled in), e.g. "server.js --port {port}"',
+      },
+      'preflight-env': {
+        type: 'string',
+        multiple: true,
+        value: 'NAME=VALUE',
+        description: 'environment of the rehearsal (placeholders filled in; repeatable)',
+      },
+      'preflight-prepare': {
+        type: 'string',
+        value: 'ARGS',
+        description:
+          'run as <node> ARGS in the candidate after the private copy is made, before it starts (placeholders filled in)',
+      },
+      'preflight-config': {
+        type: 'string',
+        value: 'JSON',
+        description:
+          'a JSON object written for each rehearsal to its private file {config} (placeholders filled in its strings)',
+      },
+      'preflight-for': {
+        type: 'string',
+        value: 'SECONDS',
+        description: 'how long the rehearsal must stay healthy (default 5)',
+      },
+      'schema-field': {
+        type: 'string',
+        value: 'PATH',
+        description: "dot path into a release's package.json naming its state schema",
+      },
       channel: { type: 'string', value: 'NAME', description: 'stable | beta' },
       preset: { type: 'string', value: 'NAME', description: 'settings for a known service (openclaw)' },
-      adopt: { type: 'string', value: 'PATH', description: 'take an existing npm install -g folder as the first release (copied; the original is left alone)' },
-      'cooldown-hours': { type: 'string', value: 'N', description: 'auto-update takes a version only N hours after it was published (default 0)' },
-      'rollout-percent': { type: 'string', value: 'P', description: 'auto-update: share of hosts that take a new version, by host id (default 100)' },
-      'host-id': { type: 'string', value: 'ID', description: 'this host for rollout and jitter (default /etc/machine-id, else the hostname)' },
-      'verify-signatures': { type: 'string', value: 'WHEN', description: 'auto | always | never: registry signatures (default auto: verify where the registry publishes keys)' },
+      adopt: {
+        type: 'string',
+        value: 'PATH',
+        description: 'take an existing npm install -g folder as the first release (copied; the original is left alone)',
+      },
+      'cooldown-hours': {
+        type: 'string',
+        value: 'N',
+        description: 'auto-update takes a version only N hours after it was published (default 0)',
+      },
+      'rollout-percent': {
+        type: 'string',
+        value: 'P',
+        description: 'auto-update: share of hosts that take a new version, by host id (default 100)',
+      },
+      'host-id': {
+        type: 'string',
+        value: 'ID',
+        description: 'this host for rollout and jitter (default /etc/machine-id, else the hostname)',
+      },
+      'verify-signatures': {
+        type: 'string',
+        value: 'WHEN',
+        description:
+          'auto | always | never: registry signatures (default auto: verify where the registry publishes keys)',
+      },
       ...waitOption,
     },
-    examples: ['release-switcher init --package openclaw --node /opt/node24/bin/node', 'release-switcher --root /srv/app init --package my-gateway --registry http://127.0.0.1:4873'],
+    examples: [
+      'release-switcher init --package openclaw --node /opt/node24/bin/node',
+      'release-switcher --root /srv/app init --package my-gateway --registry http://127.0.0.1:4873',
+    ],
     load: () => import('./commands/init.js'),
   },
   {
@@ -94,7 +185,11 @@ export const COMMANDS: CommandDef[] = [
     summary: 'fetch, verify, extract, install dependencies, smoke-check and seal a release; never touches current',
     args: 'SPEC',
     options: { ...dryRunOption, ...verifySignaturesOption, ...waitOption },
-    examples: ['release-switcher install openclaw@2026.9.6', 'release-switcher install openclaw@beta', 'release-switcher install ./openclaw-2026.9.6.tgz'],
+    examples: [
+      'release-switcher install openclaw@2026.9.6',
+      'release-switcher install openclaw@beta',
+      'release-switcher install ./openclaw-2026.9.6.tgz',
+    ],
     load: () => import('./commands/install.js'),
   },
   {
@@ -141,7 +236,11 @@ export const COMMANDS: CommandDef[] = [
     name: 'prune',
     summary: 'remove old releases; never current, previous or pinned ones',
     args: '',
-    options: { keep: { type: 'string', value: 'N', description: 'releases to keep besides current, previous and pinned' }, ...planOption, ...waitOption },
+    options: {
+      keep: { type: 'string', value: 'N', description: 'releases to keep besides current, previous and pinned' },
+      ...planOption,
+      ...waitOption,
+    },
     examples: ['release-switcher prune --keep 2'],
     load: () => import('./commands/prune.js'),
   },
@@ -151,7 +250,10 @@ export const COMMANDS: CommandDef[] = [
     args: '',
     options: {
       fix: { type: 'boolean', description: 'repair what is safe to repair, and say what was done' },
-      deep: { type: 'boolean', description: 're-hash every file of every release (default: only files whose stat fingerprint moved)' },
+      deep: {
+        type: 'boolean',
+        description: 're-hash every file of every release (default: only files whose stat fingerprint moved)',
+      },
     },
     examples: ['release-switcher doctor', 'release-switcher doctor --fix --json', 'release-switcher doctor --deep'],
     load: () => import('./commands/doctor.js'),
@@ -185,10 +287,23 @@ export const COMMANDS: CommandDef[] = [
     summary: 'print (or --install) the systemd drop-in or unit, or the launchd plist, that runs <root>/current',
     args: '',
     options: {
-      install: { type: 'boolean', description: 'write it where the service manager reads it (systemd: and daemon-reload)' },
-      entry: { type: 'string', value: 'PATH', description: "script to run inside the release (default: the preset's, else package.json main)" },
+      install: {
+        type: 'boolean',
+        description: 'write it where the service manager reads it (systemd: and daemon-reload)',
+      },
+      entry: {
+        type: 'string',
+        value: 'PATH',
+        description: "script to run inside the release (default: the preset's, else package.json main)",
+      },
       arg: { type: 'string', multiple: true, value: 'ARG', description: 'argument after the entry (repeatable)' },
-      'node-option': { type: 'string', multiple: true, value: 'OPT', description: 'option for Node itself, before the entry, e.g. --node-option=--max-old-space-size=8192 (repeatable)' },
+      'node-option': {
+        type: 'string',
+        multiple: true,
+        value: 'OPT',
+        description:
+          'option for Node itself, before the entry, e.g. --node-option=--max-old-space-size=8192 (repeatable)',
+      },
     },
     examples: ['release-switcher unit', 'release-switcher unit --install --entry server.js --arg=--port --arg 8080'],
     load: () => import('./commands/unit.js'),
@@ -201,7 +316,9 @@ COMMANDS.push(
     summary: 'for ExecStartPre=: count starts of a pending release, flip back when its tries are spent; always exits 0',
     args: '',
     options: { tries: { type: 'string', value: 'N', description: 'starts a pending release gets (default 3)' } },
-    examples: ['ExecStartPre=/usr/bin/node /usr/lib/node_modules/release-switcher/dist/cli/main.js --root /srv/app boot-check'],
+    examples: [
+      'ExecStartPre=/usr/bin/node /usr/lib/node_modules/release-switcher/dist/cli/main.js --root /srv/app boot-check',
+    ],
     load: () => import('./commands/boot-check.js'),
   },
   {
@@ -223,10 +340,13 @@ COMMANDS.push(
   },
   {
     name: 'auto-update',
-    summary: "one tick of the timer: update or roll back as check says; skipped (exit 0) when disabled or busy",
+    summary: 'one tick of the timer: update or roll back as check says; skipped (exit 0) when disabled or busy',
     args: '',
     options: { ...waitOption },
-    examples: ['release-switcher auto-update', 'RELEASE_SWITCHER_NO_AUTO_UPDATE=1 release-switcher auto-update   # skipped'],
+    examples: [
+      'release-switcher auto-update',
+      'RELEASE_SWITCHER_NO_AUTO_UPDATE=1 release-switcher auto-update   # skipped',
+    ],
     load: () => import('./commands/auto-update.js'),
   },
   {
@@ -234,12 +354,28 @@ COMMANDS.push(
     summary: 'print (or --install, --remove) the systemd timer, or launchd plist, that runs auto-update',
     args: '',
     options: {
-      install: { type: 'boolean', description: 'write the .timer and .service, daemon-reload, enable and start the timer' },
+      install: {
+        type: 'boolean',
+        description: 'write the .timer and .service, daemon-reload, enable and start the timer',
+      },
       remove: { type: 'boolean', description: 'disable the timer and delete both units' },
-      every: { type: 'string', value: 'SPEC', description: 'calendar (OnCalendar=, Persistent=true) or span (OnUnitActiveSec=) (default hourly)' },
-      'randomized-delay': { type: 'string', value: 'SPAN', description: 'RandomizedDelaySec= (default 1h, at most a span --every)' },
+      every: {
+        type: 'string',
+        value: 'SPEC',
+        description: 'calendar (OnCalendar=, Persistent=true) or span (OnUnitActiveSec=) (default hourly)',
+      },
+      'randomized-delay': {
+        type: 'string',
+        value: 'SPAN',
+        description: 'RandomizedDelaySec= (default 1h, at most a span --every)',
+      },
     },
-    examples: ['release-switcher timer', 'release-switcher timer --install', 'release-switcher timer --install --every 15min --randomized-delay 5min', 'release-switcher timer --remove'],
+    examples: [
+      'release-switcher timer',
+      'release-switcher timer --install',
+      'release-switcher timer --install --every 15min --randomized-delay 5min',
+      'release-switcher timer --remove',
+    ],
     load: () => import('./commands/timer.js'),
   },
 );

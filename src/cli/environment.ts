@@ -23,7 +23,9 @@ export function parseSeconds(value: string | undefined, flag: string): number | 
   if (value === undefined) return undefined;
   const seconds = Number(value);
   if (!Number.isFinite(seconds) || seconds < 0) {
-    throw new ReleaseSwitcherError('USAGE', `--${flag} takes a number of seconds, not "${value}".`, { hint: `For example --${flag} 30` });
+    throw new ReleaseSwitcherError('USAGE', `--${flag} takes a number of seconds, not "${value}".`, {
+      hint: `For example --${flag} 30`,
+    });
   }
   return seconds;
 }

@@ -8,7 +8,10 @@ import type { SwitchPlan } from '../transaction/plan.js';
 export function describeTransaction(tx: Transaction | null): string {
   if (!tx) return 'no transaction yet';
   const arrow = `${tx.from ?? '(none)'} → ${tx.to ?? '(none)'}`;
-  const steps = tx.steps.map((s) => `  ${s.name.padEnd(16)} ${s.status.padEnd(8)} ${String(s.ms).padStart(6)} ms${s.detail ? `  ${s.detail}` : ''}`);
+  const steps = tx.steps.map(
+    (s) =>
+      `  ${s.name.padEnd(16)} ${s.status.padEnd(8)} ${String(s.ms).padStart(6)} ms${s.detail ? `  ${s.detail}` : ''}`,
+  );
   return [`${tx.kind} ${arrow}: ${tx.status}${tx.reason ? ` (${tx.reason})` : ''}  [${tx.id}]`, ...steps].join('\n');
 }
 
@@ -18,35 +21,59 @@ export function describeTransaction(tx: Transaction | null): string {
  */
 export function transactionOutcome(tx: Transaction): CommandOutcome {
   if (tx.status === 'rolled_back') {
-    throw new ReleaseSwitcherError('ROLLED_BACK', `${tx.to} failed (${tx.reason}); ${tx.from} is running again and verified.`, {
-      hint: `${tx.to} is marked bad. See why: release-switcher status`,
-      result: tx,
-    });
+    throw new ReleaseSwitcherError(
+      'ROLLED_BACK',
+      `${tx.to} failed (${tx.reason}); ${tx.from} is running again and verified.`,
+      {
+        hint: `${tx.to} is marked bad. See why: release-switcher status`,
+        result: tx,
+      },
+    );
   }
   if (tx.status === 'rollback_failed') {
-    throw new ReleaseSwitcherError('ROLLBACK_FAILED', `${tx.to} failed (${tx.reason}) and ${tx.from ?? 'no earlier release'} could not be brought back.`, {
-      hint: tx.hint ?? 'See release-switcher status.',
-      result: tx,
-    });
+    throw new ReleaseSwitcherError(
+      'ROLLBACK_FAILED',
+      `${tx.to} failed (${tx.reason}) and ${tx.from ?? 'no earlier release'} could not be brought back.`,
+      {
+        hint: tx.hint ?? 'See release-switcher status.',
+        result: tx,
+      },
+    );
   }
-  const human = tx.status === 'scheduled' ? `${describeTransaction(tx)}\nhanded to a runner outside the service; follow it with: release-switcher status` : describeTransaction(tx);
+  const human =
+    tx.status === 'scheduled'
+      ? `${describeTransaction(tx)}\nhanded to a runner outside the service; follow it with: release-switcher status`
+      : describeTransaction(tx);
   return { result: tx, human, exitCode: tx.status === 'scheduled' ? 75 : tx.status === 'failed' ? 1 : 0 };
 }
 
 /** Columns padded to their widest cell. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
 
 /** `status` for people: what runs, what happened last and why, in a few lines. */
-export function statusStory(result: { current: string | null; previous: string | null; running?: Running | null; transaction: Transaction | null }): string {
-  const lines = [`${result.current ? `Running ${result.current}` : 'Nothing activated yet'}${result.previous ? `; previous ${result.previous} is the rollback target` : ''}.`];
+export function statusStory(result: {
+  current: string | null;
+  previous: string | null;
+  running?: Running | null;
+  transaction: Transaction | null;
+}): string {
+  const lines = [
+    `${result.current ? `Running ${result.current}` : 'Nothing activated yet'}${result.previous ? `; previous ${result.previous} is the rollback target` : ''}.`,
+  ];
   const tx = result.transaction;
   if (tx) {
     const when = tx.finishedAt ?? tx.startedAt;
-    const took = tx.finishedAt ? ` in ${((Date.parse(tx.finishedAt) - Date.parse(tx.startedAt)) / 1000).toFixed(1)} s` : '';
+    const took = tx.finishedAt
+      ? ` in ${((Date.parse(tx.finishedAt) - Date.parse(tx.startedAt)) / 1000).toFixed(1)} s`
+      : '';
     const story: Record<string, string> = {
       verified: `${tx.kind} ${tx.from ?? '(none)'} → ${tx.to} was verified${took}.`,
       switched: `${tx.kind} ${tx.from ?? '(none)'} → ${tx.to} flipped current${took}; restarting the service is the operator's job.`,
@@ -55,7 +82,9 @@ export function statusStory(result: { current: string | null; previous: string |
       rollback_failed: `${tx.kind} to ${tx.to} failed (${tx.reason}) and ${tx.from ?? 'nothing'} could not be brought back: a human must act.${tx.hint ? ` ${tx.hint}` : ''}`,
       failed: `${tx.kind} to ${tx.to} failed before anything changed (${tx.reason}).`,
     };
-    lines.push(`Last: ${story[tx.status] ?? `${tx.kind} to ${tx.to} is ${tx.status} (since ${tx.startedAt}).`} [${tx.id}, ${when}]`);
+    lines.push(
+      `Last: ${story[tx.status] ?? `${tx.kind} to ${tx.to} is ${tx.status} (since ${tx.startedAt}).`} [${tx.id}, ${when}]`,
+    );
     const failedStep = tx.steps.find((s) => s.status === 'failed');
     if (failedStep?.detail) lines.push(`Why: ${failedStep.name}: ${failedStep.detail}`);
   }

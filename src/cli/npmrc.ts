@@ -27,8 +27,12 @@ function readIfExists(file: string): string {
 }
 
 export function readNpmConfig(env: NodeJS.ProcessEnv, cwd: string): Record<string, string> {
-  const userconfig = env.npm_config_userconfig ?? env.NPM_CONFIG_USERCONFIG ?? path.join(env.HOME ?? os.homedir(), '.npmrc');
-  const config: Record<string, string> = { ...parseNpmrc(readIfExists(userconfig), env), ...parseNpmrc(readIfExists(path.join(cwd, '.npmrc')), env) };
+  const userconfig =
+    env.npm_config_userconfig ?? env.NPM_CONFIG_USERCONFIG ?? path.join(env.HOME ?? os.homedir(), '.npmrc');
+  const config: Record<string, string> = {
+    ...parseNpmrc(readIfExists(userconfig), env),
+    ...parseNpmrc(readIfExists(path.join(cwd, '.npmrc')), env),
+  };
   for (const [name, value] of Object.entries(env)) {
     const match = /^npm_config_(.+)$/i.exec(name);
     if (match && value !== undefined) config[match[1]!.toLowerCase().replace(/_/g, '-')] = value;

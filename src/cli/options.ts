@@ -10,7 +10,9 @@ import type { CommandContext } from './context.js';
 export function handoffOf(ctx: CommandContext): HandoffOptions['handoff'] {
   const value = ctx.values.handoff ?? 'auto';
   if (value !== 'auto' && value !== 'always' && value !== 'never') {
-    throw new ReleaseSwitcherError('USAGE', `--handoff takes auto, always or never, not "${String(value)}".`, { hint: 'For example --handoff never' });
+    throw new ReleaseSwitcherError('USAGE', `--handoff takes auto, always or never, not "${String(value)}".`, {
+      hint: 'For example --handoff never',
+    });
   }
   return value;
 }

@@ -19,14 +19,17 @@ function fraction(event: ProgressEvent): number | undefined {
 function amount(event: ProgressEvent): string {
   if (event.done === undefined) return '';
   const show = (n: number) => (event.unit === 'bytes' ? `${(n / 1024 / 1024).toFixed(1)} MiB` : String(n));
-  return event.total ? ` ${show(event.done)}/${show(event.total)}${event.unit === 'files' ? ' files' : ''}` : ` ${show(event.done)}${event.unit === 'files' ? ' files' : ''}`;
+  return event.total
+    ? ` ${show(event.done)}/${show(event.total)}${event.unit === 'files' ? ' files' : ''}`
+    : ` ${show(event.done)}${event.unit === 'files' ? ' files' : ''}`;
 }
 
 export function progressReporter(options: ProgressOptions): ((event: ProgressEvent) => void) | undefined {
   if (options.quiet) return undefined;
   const { stderr } = options;
   if (!stderr.isTTY) {
-    return (event) => stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${event.phase}: ${event.message}${amount(event)}\n`);
+    return (event) =>
+      stderr.write(`[${new Date().toISOString().slice(11, 23)}] ${event.phase}: ${event.message}${amount(event)}\n`);
   }
   const paint = (code: string, text: string) => (options.color ? `\x1b[${code}m${text}\x1b[0m` : text);
   let phase = '';

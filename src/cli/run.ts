@@ -40,15 +40,26 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     const def = findCommand(command);
     if (!def) {
-      const guess = closest(command, COMMANDS.map((c) => c.name));
-      throw usage(`Unknown command "${command}".`, guess ? `Did you mean "${program} ${guess}"?` : `Run ${program} --help to see the commands.`);
+      const guess = closest(
+        command,
+        COMMANDS.map((c) => c.name),
+      );
+      throw usage(
+        `Unknown command "${command}".`,
+        guess ? `Did you mean "${program} ${guess}"?` : `Run ${program} --help to see the commands.`,
+      );
     }
     const { values, positionals } = parseCommandArgs(def, rest, program);
     if (values.help) {
       io.stdout.write(commandHelp(def, program));
       return ExitCode.ok;
     }
-    const host = { env: io.env ?? process.env, cwd: io.cwd ?? process.cwd(), execPath: io.execPath ?? process.execPath, stderr: io.stderr };
+    const host = {
+      env: io.env ?? process.env,
+      cwd: io.cwd ?? process.cwd(),
+      execPath: io.execPath ?? process.execPath,
+      stderr: io.stderr,
+    };
     const environment = readEnvironment(host, values);
     if (io.signal) environment.runtime.signal = io.signal;
     let progressShown = false;
@@ -61,9 +72,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     armCrashPoint(environment.crashPoint);
     const module = await def.load();
-    const outcome = await module.run({ root: environment.root, values, positionals, runtime: environment.runtime, json }).finally(() => {
-      if (environment.runtime.onProgress && progressShown) endProgress(io.stderr);
-    });
+    const outcome = await module
+      .run({ root: environment.root, values, positionals, runtime: environment.runtime, json })
+      .finally(() => {
+        if (environment.runtime.onProgress && progressShown) endProgress(io.stderr);
+      });
     if (json) io.stdout.write(`${JSON.stringify({ ok: true, result: outcome.result })}\n`);
     else if (outcome.human) io.stdout.write(outcome.human.endsWith('\n') ? outcome.human : `${outcome.human}\n`);
     if (!json && outcome.notes) io.stderr.write(outcome.notes.endsWith('\n') ? outcome.notes : `${outcome.notes}\n`);
@@ -95,13 +108,19 @@ function splitCommand(argv: readonly string[]): { command: string | undefined; r
 function parseCommandArgs(def: CommandDef, args: string[], program: string) {
   const all: Record<string, OptionDef> = { ...GLOBAL_OPTIONS, ...def.options };
   const options = Object.fromEntries(
-    Object.entries(all).map(([name, o]) => [name, { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) }]),
+    Object.entries(all).map(([name, o]) => [
+      name,
+      { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) },
+    ]),
   );
   try {
     const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
     const max = def.args.split(' ').filter((a) => /^\[?[A-Z]+\]?$/.test(a)).length;
     if (!parsed.values.help && parsed.positionals.length > max) {
-      throw usage(`Unexpected argument "${parsed.positionals[max]}" for ${def.name}.`, `Usage: ${program} ${def.name} ${def.args}`);
+      throw usage(
+        `Unexpected argument "${parsed.positionals[max]}" for ${def.name}.`,
+        `Usage: ${program} ${def.name} ${def.args}`,
+      );
     }
     return parsed as { values: Record<string, string | boolean | string[] | undefined>; positionals: string[] };
   } catch (error) {
@@ -109,7 +128,10 @@ function parseCommandArgs(def: CommandDef, args: string[], program: string) {
     const message = (error as Error).message;
     const flag = /'(-[^']+)'/.exec(message)?.[1];
     const guess = flag ? closest(flag.replace(/^-+/, '').split('=')[0]!, Object.keys(all)) : undefined;
-    throw usage(`${message.split('. ')[0]}.`, guess ? `Did you mean --${guess}? See ${program} ${def.name} --help.` : `See ${program} ${def.name} --help.`);
+    throw usage(
+      `${message.split('. ')[0]}.`,
+      guess ? `Did you mean --${guess}? See ${program} ${def.name} --help.` : `See ${program} ${def.name} --help.`,
+    );
   }
 }
 
@@ -123,7 +145,16 @@ function reportError(error: unknown, options: { io: CliIo; json: boolean; progra
       });
   const hint = known.hint?.replace(/\brelease-switcher\b/g, program);
   if (json) {
-    const envelope = { ok: false, error: { code: known.code, message: known.message, ...(hint ? { hint } : {}), ...(known.details ? { details: known.details } : {}) }, ...(known.result !== undefined ? { result: known.result } : {}) };
+    const envelope = {
+      ok: false,
+      error: {
+        code: known.code,
+        message: known.message,
+        ...(hint ? { hint } : {}),
+        ...(known.details ? { details: known.details } : {}),
+      },
+      ...(known.result !== undefined ? { result: known.result } : {}),
+    };
     io.stdout.write(`${JSON.stringify(envelope)}\n`);
   } else {
     io.stderr.write(`${program}: error ${known.code}: ${known.message}\n${hint ? `hint: ${hint}\n` : ''}`);

@@ -46,13 +46,26 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     const pkg = await readInstalledPackage(source);
     validVersion(pkg.version, `${source}/package.json`); // it becomes releases/<version>
     if (pkg.name !== config.package) {
-      throw new ReleaseSwitcherError('WRONG_PACKAGE', `${source} holds ${pkg.name}, but this root manages ${config.package}.`, { hint: `Adopt it into a root for ${pkg.name}.` });
+      throw new ReleaseSwitcherError(
+        'WRONG_PACKAGE',
+        `${source} holds ${pkg.name}, but this root manages ${config.package}.`,
+        { hint: `Adopt it into a root for ${pkg.name}.` },
+      );
     }
     if (journal.state.releases[pkg.version]) {
-      throw new ReleaseSwitcherError('VERSION_CONFLICT', `Release ${pkg.version} is already installed; there is nothing to adopt.`, { hint: 'See release-switcher list.' });
+      throw new ReleaseSwitcherError(
+        'VERSION_CONFLICT',
+        `Release ${pkg.version} is already installed; there is nothing to adopt.`,
+        { hint: 'See release-switcher list.' },
+      );
     }
     const stagingId = newId();
-    journal.state.operation = { kind: 'install', id: stagingId, startedAt: new Date().toISOString(), versions: [pkg.version] };
+    journal.state.operation = {
+      kind: 'install',
+      id: stagingId,
+      startedAt: new Date().toISOString(),
+      versions: [pkg.version],
+    };
     await journal.commit('install:begin');
     const pkgDir = path.join(layout.stagingDir(stagingId), 'package');
     const node = await probeNode(config.node ?? process.execPath, runtime.env);
@@ -60,14 +73,23 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       await fs.mkdir(layout.stagingDir(stagingId), { recursive: true });
       runtime.onProgress({ phase: 'extract', message: `copying ${source}` });
       const copy = await run('cp', ['-a', source, pkgDir], { env: runtime.env, timeoutMs: 30 * 60_000 });
-      if (copy.exitCode !== 0) throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `Cannot copy ${source}: ${tail(copy.output, 3)}`, { hint: 'Check the path and its permissions.' });
+      if (copy.exitCode !== 0)
+        throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `Cannot copy ${source}: ${tail(copy.output, 3)}`, {
+          hint: 'Check the path and its permissions.',
+        });
       const earlier = await reuseCandidates(session);
       const sealed = await sealStaged({
         layout,
         pkgDir,
         earlier,
         progress: runtime.onProgress,
-        identity: { name: pkg.name, version: pkg.version, integrity: pkg.integrity, source: `adopted:${source}`, node: { path: node.path, version: node.version } },
+        identity: {
+          name: pkg.name,
+          version: pkg.version,
+          integrity: pkg.integrity,
+          source: `adopted:${source}`,
+          node: { path: node.path, version: node.version },
+        },
       });
       // It has been running in production: good, not a pending trial.
       await commitRelease(session, { dir: pkgDir, marker: sealed.marker, inodes: sealed.inodes, earlier }, 'good');
@@ -88,23 +110,55 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       found.healthUrl = url.toString();
       await writeConfig(layout.root, { ...config, healthUrl: found.healthUrl });
     }
-    const commands = await writeStableCommands({ root: layout.root, source, node: config.node ?? node.path, bins: pkg.bins });
-    return { version: pkg.version, path: layout.release(pkg.version), current, found, commands, next: `release-switcher --root ${layout.root} unit --install  (then restart the service once, through ${layout.current})` };
+    const commands = await writeStableCommands({
+      root: layout.root,
+      source,
+      node: config.node ?? node.path,
+      bins: pkg.bins,
+    });
+    return {
+      version: pkg.version,
+      path: layout.release(pkg.version),
+      current,
+      found,
+      commands,
+      next: `release-switcher --root ${layout.root} unit --install  (then restart the service once, through ${layout.current})`,
+    };
   });
 }
 
 /** name, version and (when npm kept it) integrity of an installed package folder. */
-export async function readInstalledPackage(dir: string): Promise<{ name: string; version: string; integrity: string | null; bins: Record<string, string> }> {
+export async function readInstalledPackage(
+  dir: string,
+): Promise<{ name: string; version: string; integrity: string | null; bins: Record<string, string> }> {
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
   } catch (error) {
-    throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `${dir} is not an installed package (no readable package.json).`, { hint: 'Name the package folder, e.g. $(npm root -g)/openclaw', cause: error });
+    throw new ReleaseSwitcherError(
+      'BAD_PACKAGE_JSON',
+      `${dir} is not an installed package (no readable package.json).`,
+      { hint: 'Name the package folder, e.g. $(npm root -g)/openclaw', cause: error },
+    );
   }
   if (typeof json.name !== 'string' || typeof json.version !== 'string') {
-    throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `${dir}/package.json has no name or version.`, { hint: 'Name the package folder, e.g. $(npm root -g)/openclaw' });
+    throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `${dir}/package.json has no name or version.`, {
+      hint: 'Name the package folder, e.g. $(npm root -g)/openclaw',
+    });
   }
-  const bin = typeof json.bin === 'string' ? { [json.name.replace(/^@[^/]+\//, '')]: json.bin } : json.bin && typeof json.bin === 'object' ? (json.bin as Record<string, unknown>) : {};
-  const bins = Object.fromEntries(Object.entries(bin).filter((e): e is [string, string] => typeof e[1] === 'string' && /^[\w.-]+$/.test(e[0])));
-  return { name: json.name, version: json.version, integrity: typeof json._integrity === 'string' ? json._integrity : null, bins };
+  const bin =
+    typeof json.bin === 'string'
+      ? { [json.name.replace(/^@[^/]+\//, '')]: json.bin }
+      : json.bin && typeof json.bin === 'object'
+        ? (json.bin as Record<string, unknown>)
+        : {};
+  const bins = Object.fromEntries(
+    Object.entries(bin).filter((e): e is [string, string] => typeof e[1] === 'string' && /^[\w.-]+$/.test(e[0])),
+  );
+  return {
+    name: json.name,
+    version: json.version,
+    integrity: typeof json._integrity === 'string' ? json._integrity : null,
+    bins,
+  };
 }

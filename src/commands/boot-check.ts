@@ -59,13 +59,26 @@ export async function bootCheck(options: BootCheckOptions): Promise<BootCheckRes
   if (!version) return { version, action: 'none', tries: 0 };
   const env = options.env ?? defaultEnv();
   const moment = await startMoment(config, env, options.runner);
-  if (moment.at === 'live') return { version, action: 'live', tries: 0, detail: `${moment.detail}; boot-check acts only in the unit's ExecStartPre, nothing done` };
+  if (moment.at === 'live')
+    return {
+      version,
+      action: 'live',
+      tries: 0,
+      detail: `${moment.detail}; boot-check acts only in the unit's ExecStartPre, nothing done`,
+    };
   // The snapshot code loads only at the unit's start (boot-state.ts); the common start reads and returns.
   // Not even that when there is no state to snapshot or put back (prepareStateAtStart would return {}).
   const stateWork = config.statePaths.length > 0 || Boolean(state.transaction?.restore);
-  const prepared = moment.at !== 'start' ? stateLeftAlone(config, state, moment.detail) : stateWork ? await (await import('../snapshot/boot-state.js')).prepareStateAtStart({ layout, config, state, version, env }) : {};
+  const prepared =
+    moment.at !== 'start'
+      ? stateLeftAlone(config, state, moment.detail)
+      : stateWork
+        ? await (await import('../snapshot/boot-state.js')).prepareStateAtStart({ layout, config, state, version, env })
+        : {};
   if (state.releases[version]?.state !== 'pending') return { version, action: 'none', tries: 0, ...prepared };
-  const counted = (await readJsonIfExists(layout.bootTries).catch(() => undefined)) as { version?: string; tries?: number } | undefined;
+  const counted = (await readJsonIfExists(layout.bootTries).catch(() => undefined)) as
+    | { version?: string; tries?: number }
+    | undefined;
   const tries = (counted?.version === version ? (counted.tries ?? 0) : 0) + 1;
   await writeFileAtomic(layout.bootTries, `${JSON.stringify({ version, tries })}\n`);
   const maxTries = options.maxTries ?? DEFAULT_BOOT_TRIES;
@@ -91,8 +104,15 @@ async function startMoment(config: Config, env: NodeJS.ProcessEnv, runner: Comma
   }
   try {
     const scope = config.supervisor === 'systemd' ? 'user' : 'system';
-    const unit = await systemdSupervisor({ unit: config.unit, scope, env, timeoutMs: 15_000, ...(runner ? { runner } : {}) }).state();
-    if (unit.mainPid !== null) return { at: 'live', detail: `${config.unit} is ${unit.state} with main process ${unit.mainPid}` };
+    const unit = await systemdSupervisor({
+      unit: config.unit,
+      scope,
+      env,
+      timeoutMs: 15_000,
+      ...(runner ? { runner } : {}),
+    }).state();
+    if (unit.mainPid !== null)
+      return { at: 'live', detail: `${config.unit} is ${unit.state} with main process ${unit.mainPid}` };
     if (unit.state === 'activating/start-pre') return { at: 'start' };
     return { at: 'unknown', detail: `${config.unit} is ${unit.state}, not in its ExecStartPre` };
   } catch (error) {

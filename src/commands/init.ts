@@ -1,5 +1,12 @@
 import fs from 'node:fs/promises';
-import { type Config, type Settings, defaultConfig, readConfigIfExists, validateConfig, writeConfig } from '../store/config.js';
+import {
+  type Config,
+  type Settings,
+  defaultConfig,
+  readConfigIfExists,
+  validateConfig,
+  writeConfig,
+} from '../store/config.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { defaultEnv, defaultExecPath } from '../model/runtime.js';
 import { layoutOf } from '../store/layout.js';
@@ -36,13 +43,29 @@ export async function init(options: InitOptions): Promise<InitResult> {
   await fs.mkdir(layout.root, { recursive: true });
   return withLock(layout.root, { command: 'init', waitSeconds: options.waitSeconds }, async () => {
     const existing = await readConfigIfExists(layout.root);
-    const settings = options.settings.preset ? await withPreset({ name: options.settings.preset, explicit: options.settings, configured: existing, ...hostOf(options) }) : options.settings;
+    const settings = options.settings.preset
+      ? await withPreset({
+          name: options.settings.preset,
+          explicit: options.settings,
+          configured: existing,
+          ...hostOf(options),
+        })
+      : options.settings;
     const pkg = settings.package ?? existing?.package;
     if (!pkg) {
-      throw new ReleaseSwitcherError('USAGE', `${layout.root} is a new root: --package NAME is required.`, { hint: 'Run: release-switcher init --package NAME' });
+      throw new ReleaseSwitcherError('USAGE', `${layout.root} is a new root: --package NAME is required.`, {
+        hint: 'Run: release-switcher init --package NAME',
+      });
     }
-    if (existing && settings.package && settings.package !== existing.package && Object.keys((await fs.readdir(layout.releases).catch(() => []))).length > 0) {
-      throw new ReleaseSwitcherError('WRONG_PACKAGE', `${layout.root} already holds releases of ${existing.package}.`, { hint: 'Use another --root for another package.' });
+    if (
+      existing &&
+      settings.package &&
+      settings.package !== existing.package &&
+      Object.keys(await fs.readdir(layout.releases).catch(() => [])).length > 0
+    ) {
+      throw new ReleaseSwitcherError('WRONG_PACKAGE', `${layout.root} already holds releases of ${existing.package}.`, {
+        hint: 'Use another --root for another package.',
+      });
     }
     const defined = Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
     const config = validateConfig({ ...(existing ?? defaultConfig(pkg)), ...defined }, 'settings');

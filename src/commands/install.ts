@@ -17,7 +17,6 @@ export interface InstallOptions extends RootOptions {
   verifySignatures?: SignaturePolicy;
 }
 
-
 export interface InstallPlan {
   dryRun: true;
   version: string;
@@ -40,9 +39,17 @@ export interface InstallPlan {
 export async function planInstall(options: InstallOptions): Promise<InstallPlan> {
   const { layout, config, runtime } = withSignaturePolicy(await openSession(options), options.verifySignatures);
   // The full document carries dist.unpackedSize and fileCount, which the abbreviated one may not.
-  const pkg = await resolvePackage(options.spec, { config, runtime, where: runtime.cwd, extra: { fullMetadata: true } });
+  const pkg = await resolvePackage(options.spec, {
+    config,
+    runtime,
+    where: runtime.cwd,
+    extra: { fullMetadata: true },
+  });
   const state = await readState(layout.root);
-  const deps = { ...(pkg.manifest.dependencies as Record<string, string> | undefined), ...(pkg.manifest.optionalDependencies as Record<string, string> | undefined) };
+  const deps = {
+    ...(pkg.manifest.dependencies as Record<string, string> | undefined),
+    ...(pkg.manifest.optionalDependencies as Record<string, string> | undefined),
+  };
   return {
     dryRun: true,
     version: pkg.version,
@@ -62,7 +69,9 @@ export async function planInstall(options: InstallOptions): Promise<InstallPlan>
 async function tarballSize(resolved: string): Promise<number | null> {
   try {
     if (!/^https?:/.test(resolved)) return (await fs.stat(resolved.replace(/^file:/, ''))).size;
-    const response = await withDeadline(10_000, `HEAD ${resolved}`, (signal) => fetch(resolved, { method: 'HEAD', signal }));
+    const response = await withDeadline(10_000, `HEAD ${resolved}`, (signal) =>
+      fetch(resolved, { method: 'HEAD', signal }),
+    );
     const length = Number(response.headers.get('content-length'));
     return response.ok && Number.isFinite(length) && length > 0 ? length : null;
   } catch {
@@ -72,5 +81,7 @@ async function tarballSize(resolved: string): Promise<number | null> {
 
 /** Stage and seal a release into releases/<version>. Never touches `current`. */
 export async function install(options: InstallOptions): Promise<InstallResult> {
-  return mutate(options, `install ${options.spec}`, (session) => installLocked(withSignaturePolicy(session, options.verifySignatures), options.spec));
+  return mutate(options, `install ${options.spec}`, (session) =>
+    installLocked(withSignaturePolicy(session, options.verifySignatures), options.spec),
+  );
 }

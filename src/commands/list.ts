@@ -31,20 +31,26 @@ export interface ListResult {
 /** All releases with their marks. Reads only; takes no lock. */
 export async function list(options: RootOptions): Promise<ListResult> {
   const { layout } = await openSession(options);
-  const [state, current, previous] = await Promise.all([readState(layout.root), readLinkVersion(layout, 'current'), readLinkVersion(layout, 'previous')]);
+  const [state, current, previous] = await Promise.all([
+    readState(layout.root),
+    readLinkVersion(layout, 'current'),
+    readLinkVersion(layout, 'previous'),
+  ]);
   const releases = Object.values(state.releases)
-    .map((record): ReleaseInfo => ({
-      version: record.version,
-      state: record.state,
-      current: record.version === current,
-      previous: record.version === previous,
-      pinned: record.pinned,
-      installedAt: record.installedAt,
-      integrity: record.integrity,
-      source: record.source,
-      ...(record.reason ? { reason: record.reason } : {}),
-      ...(record.signatures ? { signatures: record.signatures, provenance: record.provenance === true } : {}),
-    }))
+    .map(
+      (record): ReleaseInfo => ({
+        version: record.version,
+        state: record.state,
+        current: record.version === current,
+        previous: record.version === previous,
+        pinned: record.pinned,
+        installedAt: record.installedAt,
+        integrity: record.integrity,
+        source: record.source,
+        ...(record.reason ? { reason: record.reason } : {}),
+        ...(record.signatures ? { signatures: record.signatures, provenance: record.provenance === true } : {}),
+      }),
+    )
     .sort((a, b) => compareVersionsDesc(a.version, b.version));
   return { current, previous, releases };
 }

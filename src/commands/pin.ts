@@ -19,7 +19,9 @@ export async function pin(options: PinOptions): Promise<PinResult> {
   return mutate(options, `${pinned ? 'pin' : 'unpin'} ${options.version}`, async ({ journal }) => {
     const record = journal.state.releases[options.version];
     if (!record) {
-      throw new ReleaseSwitcherError('RELEASE_NOT_FOUND', `Release ${options.version} is not installed.`, { hint: 'See release-switcher list.' });
+      throw new ReleaseSwitcherError('RELEASE_NOT_FOUND', `Release ${options.version} is not installed.`, {
+        hint: 'See release-switcher list.',
+      });
     }
     if (record.pinned !== pinned) {
       record.pinned = pinned;

@@ -61,12 +61,18 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
 
 /** The plan: which releases go (never current, previous or pinned; the newest `keep` others stay). */
 async function choosePrune(layout: Layout, state: State, keep: number): Promise<PruneResult> {
-  const protectedVersions = new Set([await readLinkVersion(layout, 'current'), await readLinkVersion(layout, 'previous')].filter((v): v is string => v !== null));
+  const protectedVersions = new Set(
+    [await readLinkVersion(layout, 'current'), await readLinkVersion(layout, 'previous')].filter(
+      (v): v is string => v !== null,
+    ),
+  );
   const candidates = Object.keys(state.releases)
     .sort(compareVersionsDesc)
     .filter((version) => !protectedVersions.has(version) && !state.releases[version]?.pinned);
   const removed = candidates.slice(keep);
-  const kept = Object.keys(state.releases).filter((v) => !removed.includes(v)).sort(compareVersionsDesc);
+  const kept = Object.keys(state.releases)
+    .filter((v) => !removed.includes(v))
+    .sort(compareVersionsDesc);
   return { removed, kept };
 }
 

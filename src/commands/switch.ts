@@ -14,7 +14,14 @@ export interface SwitchOptions extends RootOptions, HandoffOptions {
 
 /** Activate an installed release: flip, restart, verify, roll back on failure. */
 export async function switchTo(options: SwitchOptions): Promise<Transaction> {
-  return transact(options, `switch ${options.version}`, (session) => activateOrSchedule(session, { kind: 'switch', target: options.version, handoff: options.handoff, preflight: options.preflight }));
+  return transact(options, `switch ${options.version}`, (session) =>
+    activateOrSchedule(session, {
+      kind: 'switch',
+      target: options.version,
+      handoff: options.handoff,
+      preflight: options.preflight,
+    }),
+  );
 }
 
 export interface RollbackOptions extends RootOptions, HandoffOptions {
@@ -24,7 +31,13 @@ export interface RollbackOptions extends RootOptions, HandoffOptions {
 
 /** Switch back to `previous`, or to the named release. */
 export async function rollback(options: RollbackOptions): Promise<Transaction> {
-  return transact(options, 'rollback', async (session) => activateOrSchedule(session, { kind: 'rollback', target: await rollbackTarget(session.layout, options.version), handoff: options.handoff }));
+  return transact(options, 'rollback', async (session) =>
+    activateOrSchedule(session, {
+      kind: 'rollback',
+      target: await rollbackTarget(session.layout, options.version),
+      handoff: options.handoff,
+    }),
+  );
 }
 
 async function rollbackTarget(layout: Layout, version: string | undefined): Promise<string> {
@@ -40,7 +53,10 @@ async function rollbackTarget(layout: Layout, version: string | undefined): Prom
 /** What `switch VERSION` would do; reads only, takes no lock. */
 export async function planSwitchTo(options: SwitchOptions): Promise<SwitchPlan> {
   const session = await openSession(options);
-  return planSwitch({ ...session, state: await readState(session.layout.root) }, { kind: 'switch', target: options.version });
+  return planSwitch(
+    { ...session, state: await readState(session.layout.root) },
+    { kind: 'switch', target: options.version },
+  );
 }
 
 /** What `rollback [VERSION]` would do; reads only, takes no lock. */

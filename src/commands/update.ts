@@ -19,7 +19,12 @@ export async function update(options: UpdateOptions): Promise<Transaction> {
   return transact(options, `update ${options.spec ?? ''}`.trim(), async (session) => {
     const spec = options.spec ?? `${session.config.package}@${channelTag(session.config)}`;
     const { version } = await installLocked(withSignaturePolicy(session, options.verifySignatures), spec);
-    return activateOrSchedule(session, { kind: 'update', target: version, handoff: options.handoff, preflight: options.preflight });
+    return activateOrSchedule(session, {
+      kind: 'update',
+      target: version,
+      handoff: options.handoff,
+      preflight: options.preflight,
+    });
   });
 }
 
@@ -31,5 +36,8 @@ export interface UpdatePlanOptions extends RootOptions {
 /** What `update` would do after resolving: the switch plan, `install` first when the release is not installed yet. Reads only. */
 export async function planUpdate(options: UpdatePlanOptions): Promise<SwitchPlan> {
   const session = await openSession(options);
-  return planSwitch({ ...session, state: await readState(session.layout.root) }, { kind: 'update', target: options.version, install: true });
+  return planSwitch(
+    { ...session, state: await readState(session.layout.root) },
+    { kind: 'update', target: options.version, install: true },
+  );
 }

@@ -40,13 +40,21 @@ export interface CheckContext {
 type Check = (ctx: CheckContext) => Promise<CheckResult>;
 
 const pass = (name: string, detail: string): CheckResult => ({ name, ok: true, detail });
-const fail = (name: string, detail: string, fixed?: string): CheckResult => ({ name, ok: false, detail, ...(fixed ? { fixed } : {}) });
+const fail = (name: string, detail: string, fixed?: string): CheckResult => ({
+  name,
+  ok: false,
+  detail,
+  ...(fixed ? { fixed } : {}),
+});
 
 const layoutVersion: Check = async ({ layout }) => {
   try {
     await readConfig(layout.root);
     const state = await readState(layout.root);
-    return pass('layout', `layout version ${LAYOUT_VERSION}; ${Object.keys(state.releases).length} release(s) journaled`);
+    return pass(
+      'layout',
+      `layout version ${LAYOUT_VERSION}; ${Object.keys(state.releases).length} release(s) journaled`,
+    );
   } catch (error) {
     return fail('layout', isReleaseSwitcherError(error) ? `${error.code}: ${error.message}` : String(error));
   }
@@ -64,7 +72,11 @@ const links: Check = async ({ layout, fix }) => {
       continue;
     }
     if (version === null) {
-      if (name === 'current' && Object.keys((await readState(layout.root).catch(() => ({ releases: {} }))).releases).length > 0) problems.push('current does not exist');
+      if (
+        name === 'current' &&
+        Object.keys((await readState(layout.root).catch(() => ({ releases: {} }))).releases).length > 0
+      )
+        problems.push('current does not exist');
       continue;
     }
     if (await readMarker(layout, version)) continue;
@@ -73,7 +85,11 @@ const links: Check = async ({ layout, fix }) => {
       fixed = `removed previous, which pointed at the missing release ${version}`;
     } else problems.push(`${name} points at releases/${version}, which is not a complete release`);
   }
-  return problems.length ? fail('links', problems.join('; ')) : fixed ? fail('links', 'previous was dangling', fixed) : pass('links', 'current and previous point at complete releases');
+  return problems.length
+    ? fail('links', problems.join('; '))
+    : fixed
+      ? fail('links', 'previous was dangling', fixed)
+      : pass('links', 'current and previous point at complete releases');
 };
 
 const manifests: Check = async ({ layout, deep }) => {
@@ -82,22 +98,36 @@ const manifests: Check = async ({ layout, deep }) => {
   for (const version of complete) {
     const diff = await (deep ? verifyRelease : checkReleaseFast)(layout, version).then(
       () => [],
-      (error: unknown) => (isReleaseSwitcherError(error) && Array.isArray(error.details?.problems) ? (error.details.problems as string[]) : [String(error)]),
+      (error: unknown) =>
+        isReleaseSwitcherError(error) && Array.isArray(error.details?.problems)
+          ? (error.details.problems as string[])
+          : [String(error)],
     );
-    if (diff.length) problems.push(`${version}: ${diff.slice(0, 3).join('; ')}${diff.length > 3 ? ` (+${diff.length - 3})` : ''}`);
+    if (diff.length)
+      problems.push(`${version}: ${diff.slice(0, 3).join('; ')}${diff.length > 3 ? ` (+${diff.length - 3})` : ''}`);
   }
   const how = deep ? 're-hashed in full' : 'checked by stat fingerprint; doctor --deep re-hashes every file';
-  return problems.length ? fail('manifests', problems.join(' | ')) : pass('manifests', `${complete.length} release(s) match their manifests (${how})`);
+  return problems.length
+    ? fail('manifests', problems.join(' | '))
+    : pass('manifests', `${complete.length} release(s) match their manifests (${how})`);
 };
 
 /** Releases sealed as immutable must still be, on every file and directory (see platform/immutable.ts). */
 const immutable: Check = async ({ layout }) => {
   const { complete } = await listReleaseDirs(layout);
   const missing = await notImmutable(layout, complete);
-  const problems = [...missing].map(([version, paths]) => `${version}: ${paths.length} entr${paths.length === 1 ? 'y' : 'ies'} without the immutable attribute (${paths.slice(0, 3).join(', ')})`);
+  const problems = [...missing].map(
+    ([version, paths]) =>
+      `${version}: ${paths.length} entr${paths.length === 1 ? 'y' : 'ies'} without the immutable attribute (${paths.slice(0, 3).join(', ')})`,
+  );
   const sealed = (await Promise.all(complete.map((v) => readMarker(layout, v)))).filter((m) => m?.immutable).length;
   if (problems.length) return fail('immutable', `${problems.join(' | ')}; set it again with chattr +i, or reinstall`);
-  return pass('immutable', sealed === complete.length ? `${sealed} release(s) immutable` : `${sealed} of ${complete.length} release(s) immutable (the others were sealed where the attribute was not available)`);
+  return pass(
+    'immutable',
+    sealed === complete.length
+      ? `${sealed} release(s) immutable`
+      : `${sealed} of ${complete.length} release(s) immutable (the others were sealed where the attribute was not available)`,
+  );
 };
 
 /** Leftovers: whatever is in staging/, and fingerprint records of releases that are gone. */
@@ -113,8 +143,14 @@ const staging: Check = async ({ layout, fix }) => {
     await removeOrphanedFingerprints(layout, orphans);
     return fail('staging', `${leftovers.length} leftover(s): ${leftovers.join(', ')}`, 'removed them');
   }
-  const how = inStaging.length > 0 ? 'release-switcher recover removes those in staging/, doctor --fix all of them' : 'doctor --fix removes them';
-  return fail('staging', `${leftovers.length} leftover(s): ${leftovers.join(', ')}${owner ? ` (an operation holds the lock: pid ${owner.pid})` : ''}; ${how}`);
+  const how =
+    inStaging.length > 0
+      ? 'release-switcher recover removes those in staging/, doctor --fix all of them'
+      : 'doctor --fix removes them';
+  return fail(
+    'staging',
+    `${leftovers.length} leftover(s): ${leftovers.join(', ')}${owner ? ` (an operation holds the lock: pid ${owner.pid})` : ''}; ${how}`,
+  );
 };
 
 const lock: Check = async ({ layout, fix }) => {
@@ -123,13 +159,20 @@ const lock: Check = async ({ layout, fix }) => {
   const owner = await readLockOwner(layout.root);
   const alive = owner && owner.hostname === os.hostname() ? isAlive(owner.pid) : undefined;
   const stale = Date.now() - stat.mtimeMs > LOCK_STALE_MS || alive === false;
-  if (!stale) return pass('lock', `held by ${owner ? `pid ${owner.pid} (${owner.command})` : 'a process that has not written its owner record yet'}`);
+  if (!stale)
+    return pass(
+      'lock',
+      `held by ${owner ? `pid ${owner.pid} (${owner.command})` : 'a process that has not written its owner record yet'}`,
+    );
   if (fix) {
     await fs.rm(layout.lockOwner, { force: true });
     await fs.rmdir(layout.lock).catch(() => undefined);
     return fail('lock', `stale lock${owner ? ` of dead pid ${owner.pid}` : ''}`, 'removed it');
   }
-  return fail('lock', `stale lock${owner ? ` of dead pid ${owner.pid}` : ''}; the next command takes it over, doctor --fix removes it`);
+  return fail(
+    'lock',
+    `stale lock${owner ? ` of dead pid ${owner.pid}` : ''}; the next command takes it over, doctor --fix removes it`,
+  );
 };
 
 const disk: Check = async ({ layout }) => {
@@ -139,8 +182,9 @@ const disk: Check = async ({ layout }) => {
   const stats = await fs.statfs(layout.root);
   const free = stats.bavail * stats.bsize;
   const mib = (n: number) => `${Math.round(n / 1024 / 1024)} MiB`;
-  return free >= needed * 1.2 ? pass('disk', `${mib(free)} free; the next release needs about ${mib(needed)}`) : fail('disk', `${mib(free)} free, the next release needs about ${mib(needed)}: run release-switcher prune`);
+  return free >= needed * 1.2
+    ? pass('disk', `${mib(free)} free; the next release needs about ${mib(needed)}`)
+    : fail('disk', `${mib(free)} free, the next release needs about ${mib(needed)}: run release-switcher prune`);
 };
 
 export const CHECKS: Check[] = [layoutVersion, links, manifests, immutable, staging, lock, disk];
-

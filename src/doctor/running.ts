@@ -46,9 +46,12 @@ export async function whatRuns(ctx: RunningContext): Promise<Running | null> {
   const current = await readLinkVersion(ctx.layout, 'current').catch(() => null);
   const since = pid === null ? null : await processStart(pid);
   const fromPath = pid === null ? null : await runningRelease(pid, ctx.layout.releases);
-  const told = healthVersion !== null ? { version: healthVersion, source: 'health' as const }
-    : fromPath !== null ? { version: fromPath, source: 'process' as const }
-    : await byStartTime(ctx.layout, current, since);
+  const told =
+    healthVersion !== null
+      ? { version: healthVersion, source: 'health' as const }
+      : fromPath !== null
+        ? { version: fromPath, source: 'process' as const }
+        : await byStartTime(ctx.layout, current, since);
   return {
     version: told.version,
     pid,
@@ -59,13 +62,21 @@ export async function whatRuns(ctx: RunningContext): Promise<Running | null> {
 }
 
 /** Through `current`: started after its last flip → current; before → what current was before that flip. */
-async function byStartTime(layout: Layout, current: string | null, since: number | null): Promise<{ version: string | null; source: RunningSource | null }> {
-  const flippedAt = await fs.lstat(layout.current).then((s) => s.mtimeMs, () => null);
+async function byStartTime(
+  layout: Layout,
+  current: string | null,
+  since: number | null,
+): Promise<{ version: string | null; source: RunningSource | null }> {
+  const flippedAt = await fs.lstat(layout.current).then(
+    (s) => s.mtimeMs,
+    () => null,
+  );
   if (since === null || flippedAt === null || current === null) return { version: null, source: null };
   if (since >= flippedAt) return { version: current, source: 'start-time' };
   const state = await readState(layout.root).catch(() => null);
-  const flips = [...(state?.history ?? []), ...(state?.transaction ? [state.transaction] : [])]
-    .filter((tx) => tx.to === current && tx.steps.some((s) => s.name === 'flip' && s.status === 'ok'));
+  const flips = [...(state?.history ?? []), ...(state?.transaction ? [state.transaction] : [])].filter(
+    (tx) => tx.to === current && tx.steps.some((s) => s.name === 'flip' && s.status === 'ok'),
+  );
   const before = flips.at(-1)?.before?.current ?? flips.at(-1)?.from ?? null;
   return before && before !== current ? { version: before, source: 'journal' } : { version: null, source: null };
 }
@@ -89,11 +100,16 @@ async function healthVersionOf(config: Config): Promise<string | null> {
  */
 export async function processStart(pid: number): Promise<number | null> {
   try {
-    const [stat, uptime] = await Promise.all([fs.readFile(`/proc/${pid}/stat`, 'utf8'), fs.readFile('/proc/uptime', 'utf8')]);
+    const [stat, uptime] = await Promise.all([
+      fs.readFile(`/proc/${pid}/stat`, 'utf8'),
+      fs.readFile('/proc/uptime', 'utf8'),
+    ]);
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const startTicks = Number(fields[19]);
     const uptimeMs = Number(uptime.split(' ')[0]) * 1000;
-    return Number.isFinite(startTicks) && Number.isFinite(uptimeMs) ? Math.round(Date.now() - uptimeMs + startTicks * 10) : null;
+    return Number.isFinite(startTicks) && Number.isFinite(uptimeMs)
+      ? Math.round(Date.now() - uptimeMs + startTicks * 10)
+      : null;
   } catch {
     return null;
   }
@@ -101,7 +117,8 @@ export async function processStart(pid: number): Promise<number | null> {
 
 /** The release a running process runs: from its working directory or its command line. */
 export async function runningRelease(pid: number, releasesDir: string): Promise<string | null> {
-  const inRelease = (p: string) => (p.startsWith(`${releasesDir}/`) ? p.slice(releasesDir.length + 1).split('/')[0] ?? null : null);
+  const inRelease = (p: string) =>
+    p.startsWith(`${releasesDir}/`) ? (p.slice(releasesDir.length + 1).split('/')[0] ?? null) : null;
   const cwd = await fs.readlink(`/proc/${pid}/cwd`).catch(() => '');
   if (inRelease(cwd)) return inRelease(cwd);
   const args = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');

@@ -20,13 +20,24 @@ function systemctlIn(ctx: CheckContext, user: boolean, args: string[]) {
   return systemctl(args, { scope: user ? 'user' : 'system', env: ctx.env, signal: ctx.signal, timeoutMs: TIMEOUT_MS });
 }
 
-const isSystemd = (ctx: CheckContext) => ctx.config.supervisor === 'systemd' || ctx.config.supervisor === 'systemd-system';
+const isSystemd = (ctx: CheckContext) =>
+  ctx.config.supervisor === 'systemd' || ctx.config.supervisor === 'systemd-system';
 
 export async function unitThroughCurrent(ctx: CheckContext): Promise<CheckResult | null> {
   if (!isSystemd(ctx) || !ctx.config.unit) return null;
-  const shown = await systemctlIn(ctx, ctx.config.supervisor === 'systemd', ['show', ctx.config.unit, '--property=ExecStart', '--value']);
+  const shown = await systemctlIn(ctx, ctx.config.supervisor === 'systemd', [
+    'show',
+    ctx.config.unit,
+    '--property=ExecStart',
+    '--value',
+  ]);
   const execStart = shown.output.trim();
-  if (shown.exitCode !== 0 || execStart === '') return { name: 'unit', ok: false, detail: `cannot read ExecStart of ${ctx.config.unit}: ${shown.output.trim().slice(0, 200)}` };
+  if (shown.exitCode !== 0 || execStart === '')
+    return {
+      name: 'unit',
+      ok: false,
+      detail: `cannot read ExecStart of ${ctx.config.unit}: ${shown.output.trim().slice(0, 200)}`,
+    };
   const current = `${path.join(ctx.layout.root, 'current')}/`;
   if (execStart.includes(current)) return { name: 'unit', ok: true, detail: `ExecStart runs through ${current}` };
   const versioned = execStart.includes(`${ctx.layout.releases}/`);
@@ -39,7 +50,12 @@ export async function unitThroughCurrent(ctx: CheckContext): Promise<CheckResult
 
 /** How to restart the service, in the supervisor's own words. */
 export function restartCommand(supervisor: { name: string; unit: string }): string {
-  const tool = supervisor.name === 'systemd' ? 'systemctl --user' : supervisor.name === 'systemd-system' ? 'systemctl' : supervisor.name;
+  const tool =
+    supervisor.name === 'systemd'
+      ? 'systemctl --user'
+      : supervisor.name === 'systemd-system'
+        ? 'systemctl'
+        : supervisor.name;
   return `${tool} restart ${supervisor.unit}`;
 }
 
@@ -50,20 +66,44 @@ export async function drift(ctx: CheckContext): Promise<CheckResult | null> {
   if (!running?.pid) return { name: 'drift', ok: true, detail: 'the service is not running: nothing to compare' };
   const current = await readLinkVersion(ctx.layout, 'current').catch(() => null);
   const pid = running.pid;
-  if (running.version === null) return { name: 'drift', ok: true, detail: `cannot tell which release pid ${pid} runs (no health version, no release path in its working directory or command line, no start time)` };
-  const how = running.source === 'health' ? 'its health endpoint says so' : running.source === 'process' ? 'by its path' : `it started ${running.since} ${running.source === 'start-time' ? 'after' : 'before'} current was flipped`;
-  if (!running.stale) return { name: 'drift', ok: true, detail: `pid ${pid} runs ${running.version}, the current release (${how})` };
+  if (running.version === null)
+    return {
+      name: 'drift',
+      ok: true,
+      detail: `cannot tell which release pid ${pid} runs (no health version, no release path in its working directory or command line, no start time)`,
+    };
+  const how =
+    running.source === 'health'
+      ? 'its health endpoint says so'
+      : running.source === 'process'
+        ? 'by its path'
+        : `it started ${running.since} ${running.source === 'start-time' ? 'after' : 'before'} current was flipped`;
+  if (!running.stale)
+    return { name: 'drift', ok: true, detail: `pid ${pid} runs ${running.version}, the current release (${how})` };
   // A unit that names a versioned release path runs that release whatever current says: a restart alone does not help.
   const pinnedByUnit = (await unitPathVersion(ctx)) === running.version;
-  const fix = pinnedByUnit ? `its unit names releases/${running.version}: run release-switcher unit --install, then ${restartCommand(supervisor)}` : `Restart the service (${restartCommand(supervisor)})`;
-  return { name: 'drift', ok: false, detail: `pid ${pid} runs ${running.version} but current is ${current}: updated but not restarted (${how}). ${fix}` };
+  const fix = pinnedByUnit
+    ? `its unit names releases/${running.version}: run release-switcher unit --install, then ${restartCommand(supervisor)}`
+    : `Restart the service (${restartCommand(supervisor)})`;
+  return {
+    name: 'drift',
+    ok: false,
+    detail: `pid ${pid} runs ${running.version} but current is ${current}: updated but not restarted (${how}). ${fix}`,
+  };
 }
 
 /** The release a systemd unit's ExecStart names by path, if any. */
 async function unitPathVersion(ctx: CheckContext): Promise<string | null> {
   if (!isSystemd(ctx) || !ctx.config.unit) return null;
-  const shown = await systemctlIn(ctx, ctx.config.supervisor === 'systemd', ['show', ctx.config.unit, '--property=ExecStart', '--value']).catch(() => null);
-  const match = shown?.output.match(new RegExp(`${ctx.layout.releases.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/([^/ ;]+)/`));
+  const shown = await systemctlIn(ctx, ctx.config.supervisor === 'systemd', [
+    'show',
+    ctx.config.unit,
+    '--property=ExecStart',
+    '--value',
+  ]).catch(() => null);
+  const match = shown?.output.match(
+    new RegExp(`${ctx.layout.releases.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/([^/ ;]+)/`),
+  );
   return match?.[1] ?? null;
 }
 
@@ -71,21 +111,44 @@ export async function scopeMismatch(ctx: CheckContext): Promise<CheckResult | nu
   if (!isSystemd(ctx) || !ctx.config.unit) return null;
   const user = ctx.config.supervisor === 'systemd';
   const other = await systemctlIn(ctx, !user, ['cat', ctx.config.unit]);
-  if (other.exitCode !== 0) return { name: 'unit-scope', ok: true, detail: `no ${user ? 'system' : 'user'} unit named ${ctx.config.unit}` };
-  return { name: 'unit-scope', ok: false, detail: `both a user and a system unit named ${ctx.config.unit} exist; release-switcher drives the ${user ? 'user' : 'system'} one. Disable the other.` };
+  if (other.exitCode !== 0)
+    return { name: 'unit-scope', ok: true, detail: `no ${user ? 'system' : 'user'} unit named ${ctx.config.unit}` };
+  return {
+    name: 'unit-scope',
+    ok: false,
+    detail: `both a user and a system unit named ${ctx.config.unit} exist; release-switcher drives the ${user ? 'user' : 'system'} one. Disable the other.`,
+  };
 }
 
 export async function linger(ctx: CheckContext): Promise<CheckResult | null> {
   if (ctx.config.supervisor !== 'systemd') return null;
   const user = os.userInfo().username;
-  const shown = await run('loginctl', ['show-user', user, '--property=Linger', '--value'], { env: ctx.env, signal: ctx.signal, timeoutMs: TIMEOUT_MS }).catch(() => null);
+  const shown = await run('loginctl', ['show-user', user, '--property=Linger', '--value'], {
+    env: ctx.env,
+    signal: ctx.signal,
+    timeoutMs: TIMEOUT_MS,
+  }).catch(() => null);
   const value = shown?.exitCode === 0 ? shown.output.trim() : '';
   if (value === 'yes') return { name: 'linger', ok: true, detail: `linger is enabled for ${user}` };
   if (ctx.fix) {
-    const enabled = await run('loginctl', ['enable-linger', user], { env: ctx.env, signal: ctx.signal, timeoutMs: TIMEOUT_MS }).catch(() => null);
-    if (enabled?.exitCode === 0) return { name: 'linger', ok: false, detail: `linger was off for ${user}`, fixed: `loginctl enable-linger ${user}` };
+    const enabled = await run('loginctl', ['enable-linger', user], {
+      env: ctx.env,
+      signal: ctx.signal,
+      timeoutMs: TIMEOUT_MS,
+    }).catch(() => null);
+    if (enabled?.exitCode === 0)
+      return {
+        name: 'linger',
+        ok: false,
+        detail: `linger was off for ${user}`,
+        fixed: `loginctl enable-linger ${user}`,
+      };
   }
-  return { name: 'linger', ok: false, detail: `linger is ${value || 'unknown'} for ${user}: the user manager and the service stop at logout. Fix: loginctl enable-linger ${user}` };
+  return {
+    name: 'linger',
+    ok: false,
+    detail: `linger is ${value || 'unknown'} for ${user}: the user manager and the service stop at logout. Fix: loginctl enable-linger ${user}`,
+  };
 }
 
 /**
@@ -97,15 +160,31 @@ export async function healthAnswers(ctx: CheckContext): Promise<CheckResult | nu
   const supervisor = supervisorFor(ctx.config, ctx.env);
   if (!supervisor || !ctx.config.healthUrl) return null;
   const state = await supervisor.state().catch(() => null);
-  if (!state?.active) return { name: 'health', ok: true, detail: `the service is not active (${state?.state ?? 'unknown'}): nothing to ask` };
+  if (!state?.active)
+    return {
+      name: 'health',
+      ok: true,
+      detail: `the service is not active (${state?.state ?? 'unknown'}): nothing to ask`,
+    };
   const current = await readLinkVersion(ctx.layout, 'current').catch(() => null);
   const url = ctx.config.healthUrl;
   const answer = await getJson(url, HEALTH_TIMEOUT_MS)
     .then((r) => ({ status: r.status, version: readField(r.body, ctx.config.versionField) }))
     .catch((error: NodeJS.ErrnoException) => ({ error: error.code ?? error.message }));
-  if ('error' in answer) return { name: 'health', ok: false, detail: `${supervisor.unit} is active but nothing answers ${url} (${answer.error}): did the service move to another port? Check the port in its unit, or: release-switcher init --health-url URL` };
-  if (answer.status < 200 || answer.status > 299) return { name: 'health', ok: false, detail: `${url} answered ${answer.status}` };
-  if (answer.version !== current) return { name: 'health', ok: false, detail: `${url} reports version ${String(answer.version ?? '(none)')}, but current is ${current}` };
+  if ('error' in answer)
+    return {
+      name: 'health',
+      ok: false,
+      detail: `${supervisor.unit} is active but nothing answers ${url} (${answer.error}): did the service move to another port? Check the port in its unit, or: release-switcher init --health-url URL`,
+    };
+  if (answer.status < 200 || answer.status > 299)
+    return { name: 'health', ok: false, detail: `${url} answered ${answer.status}` };
+  if (answer.version !== current)
+    return {
+      name: 'health',
+      ok: false,
+      detail: `${url} reports version ${String(answer.version ?? '(none)')}, but current is ${current}`,
+    };
   return { name: 'health', ok: true, detail: `${url} answers with ${current}, the current release` };
 }
 

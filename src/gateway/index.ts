@@ -37,17 +37,37 @@ export async function requestUpdate(options: RequestUpdateOptions): Promise<Tran
     const spec = options.spec ?? `${session.config.package}@${channelTag(session.config)}`;
     if (options.stageIn === 'caller') {
       const { version } = await installLocked(session, spec);
-      return activateOrSchedule(session, { kind: 'update', target: version, handoff: 'always', preflight: options.preflight });
+      return activateOrSchedule(session, {
+        kind: 'update',
+        target: version,
+        handoff: 'always',
+        preflight: options.preflight,
+      });
     }
     // Without a supervisor the release is installed here: resolve it as staging needs it, once.
     const installsHere = session.config.supervisor === 'none';
-    const pkg = await resolvePackage(spec, { config: session.config, runtime: session.runtime, where: session.runtime.cwd, forStaging: installsHere });
+    const pkg = await resolvePackage(spec, {
+      config: session.config,
+      runtime: session.runtime,
+      where: session.runtime.cwd,
+      forStaging: installsHere,
+    });
     const current = await readLinkVersion(session.layout, 'current');
     if (session.journal.state.releases[pkg.version] || current === pkg.version || installsHere) {
       if (!session.journal.state.releases[pkg.version]) await installLocked(session, spec, pkg);
-      return activateOrSchedule(session, { kind: 'update', target: pkg.version, handoff: 'always', preflight: options.preflight });
+      return activateOrSchedule(session, {
+        kind: 'update',
+        target: pkg.version,
+        handoff: 'always',
+        preflight: options.preflight,
+      });
     }
-    return schedule(session, { kind: 'update', target: pkg.version, spec: pkg.resolved.startsWith('http') ? `${pkg.name}@${pkg.version}` : pkg.spec, ...(options.preflight === false && { preflight: false }) });
+    return schedule(session, {
+      kind: 'update',
+      target: pkg.version,
+      spec: pkg.resolved.startsWith('http') ? `${pkg.name}@${pkg.version}` : pkg.spec,
+      ...(options.preflight === false && { preflight: false }),
+    });
   });
 }
 

@@ -27,7 +27,10 @@ export const ErrorCodes = {
   VERSION_NOT_FOUND: { exit: ExitCode.failed, summary: 'no version matches the spec' },
   FETCH_FAILED: { exit: ExitCode.failed, summary: 'the package could not be downloaded' },
   INTEGRITY_MISMATCH: { exit: ExitCode.failed, summary: 'the tarball does not match its integrity' },
-  SIGNATURE_INVALID: { exit: ExitCode.failed, summary: "the registry signature is invalid or missing, or cannot be verified where it must be" },
+  SIGNATURE_INVALID: {
+    exit: ExitCode.failed,
+    summary: 'the registry signature is invalid or missing, or cannot be verified where it must be',
+  },
   BAD_TARBALL: { exit: ExitCode.failed, summary: 'the tarball is truncated, corrupt or unsafe' },
   BAD_PACKAGE_JSON: { exit: ExitCode.failed, summary: 'package.json is missing or invalid' },
   ENGINE_MISMATCH: { exit: ExitCode.failed, summary: "the package's engines.node excludes the configured Node" },
@@ -38,18 +41,33 @@ export const ErrorCodes = {
   VERSION_CONFLICT: { exit: ExitCode.failed, summary: 'the version is installed from a different tarball' },
   RELEASE_NOT_FOUND: { exit: ExitCode.failed, summary: 'no such installed release' },
   RELEASE_UNSAFE: { exit: ExitCode.failed, summary: 'a symlink in the staged release resolves outside it' },
-  INVALID_VERSION: { exit: ExitCode.failed, summary: 'a version string is not an exact semver version, or not the one asked for' },
+  INVALID_VERSION: {
+    exit: ExitCode.failed,
+    summary: 'a version string is not an exact semver version, or not the one asked for',
+  },
   LOCK_LOST: { exit: ExitCode.needsHuman, summary: 'the lock was taken over while this operation held it; it stopped' },
-  RELEASE_TAMPERED: { exit: ExitCode.needsHuman, summary: "a sealed release no longer matches its manifest" },
+  RELEASE_TAMPERED: { exit: ExitCode.needsHuman, summary: 'a sealed release no longer matches its manifest' },
   NO_PREVIOUS: { exit: ExitCode.failed, summary: 'there is no previous release to roll back to' },
   CORRUPT_STATE: { exit: ExitCode.needsHuman, summary: 'state.json is unreadable or invalid' },
   INCONSISTENT_ROOT: { exit: ExitCode.needsHuman, summary: 'the root is not in a shape release-switcher can repair' },
   SUPERVISOR_FAILED: { exit: ExitCode.failed, summary: 'the supervisor refused or failed a command' },
   UNSUPPORTED: { exit: ExitCode.failed, summary: 'not possible with this supervisor or on this system' },
-  PREFLIGHT_FAILED: { exit: ExitCode.failed, summary: 'the candidate failed its rehearsal on a private port; nothing was flipped or restarted' },
-  ROLLED_BACK: { exit: ExitCode.rolledBack, summary: 'the new release failed; the previous one is running and verified' },
-  ROLLBACK_FAILED: { exit: ExitCode.needsHuman, summary: 'the new release failed and so did bringing the previous one back' },
-  STATE_SNAPSHOT_MISSING: { exit: ExitCode.failed, summary: "going back would start a release on state of a newer schema, and there is no snapshot to restore" },
+  PREFLIGHT_FAILED: {
+    exit: ExitCode.failed,
+    summary: 'the candidate failed its rehearsal on a private port; nothing was flipped or restarted',
+  },
+  ROLLED_BACK: {
+    exit: ExitCode.rolledBack,
+    summary: 'the new release failed; the previous one is running and verified',
+  },
+  ROLLBACK_FAILED: {
+    exit: ExitCode.needsHuman,
+    summary: 'the new release failed and so did bringing the previous one back',
+  },
+  STATE_SNAPSHOT_MISSING: {
+    exit: ExitCode.failed,
+    summary: 'going back would start a release on state of a newer schema, and there is no snapshot to restore',
+  },
   RUNNER_NEVER_RAN: { exit: ExitCode.failed, summary: 'the runner that was to carry out the switch never started' },
   DOCTOR_FAILED: { exit: ExitCode.failed, summary: 'doctor found problems it could not fix' },
   BUSY: { exit: ExitCode.busy, summary: 'another operation holds the lock' },
@@ -130,11 +148,15 @@ export function isCorruptTarball(error: unknown): boolean {
 export function asBadTarball(error: unknown, subject?: string): ReleaseSwitcherError {
   const code = errnoOf(error);
   const message = error instanceof Error ? error.message : String(error);
-  return new ReleaseSwitcherError('BAD_TARBALL', `The tarball${subject ? ` for ${subject}` : ''} is truncated or corrupt (${message}).`, {
-    hint: 'Download it again; if it persists the published tarball is broken.',
-    cause: error,
-    ...(code ? { details: { upstreamCode: code } } : {}),
-  });
+  return new ReleaseSwitcherError(
+    'BAD_TARBALL',
+    `The tarball${subject ? ` for ${subject}` : ''} is truncated or corrupt (${message}).`,
+    {
+      hint: 'Download it again; if it persists the published tarball is broken.',
+      cause: error,
+      ...(code ? { details: { upstreamCode: code } } : {}),
+    },
+  );
 }
 
 /** Wrap ENOSPC/EDQUOT as DISK_FULL; pass everything else through. */

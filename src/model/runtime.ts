@@ -9,7 +9,24 @@
 import os from 'node:os';
 import path from 'node:path';
 
-export type Phase = 'resolve' | 'reuse' | 'scripts' | 'download' | 'extract' | 'dependencies' | 'lifecycle' | 'smoke' | 'manifest' | 'dedupe' | 'seal' | 'verify-release' | 'flip' | 'restart' | 'verify' | 'preflight' | 'recover';
+export type Phase =
+  | 'resolve'
+  | 'reuse'
+  | 'scripts'
+  | 'download'
+  | 'extract'
+  | 'dependencies'
+  | 'lifecycle'
+  | 'smoke'
+  | 'manifest'
+  | 'dedupe'
+  | 'seal'
+  | 'verify-release'
+  | 'flip'
+  | 'restart'
+  | 'verify'
+  | 'preflight'
+  | 'recover';
 
 export interface ProgressEvent {
   phase: Phase;

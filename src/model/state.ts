@@ -33,9 +33,23 @@ export interface Step {
 
 export const TRANSACTION_KINDS = ['update', 'switch', 'rollback', 'recover'] as const;
 export type TransactionKind = (typeof TRANSACTION_KINDS)[number];
-export const TERMINAL_STATUSES = ['verified', 'switched', 'up_to_date', 'rolled_back', 'rollback_failed', 'failed'] as const;
+export const TERMINAL_STATUSES = [
+  'verified',
+  'switched',
+  'up_to_date',
+  'rolled_back',
+  'rollback_failed',
+  'failed',
+] as const;
 export type TerminalStatus = (typeof TERMINAL_STATUSES)[number];
-export const IN_FLIGHT_STATUSES = ['staging', 'switching', 'restarting', 'verifying', 'rolling_back', 'scheduled'] as const;
+export const IN_FLIGHT_STATUSES = [
+  'staging',
+  'switching',
+  'restarting',
+  'verifying',
+  'rolling_back',
+  'scheduled',
+] as const;
 export type InFlightStatus = (typeof IN_FLIGHT_STATUSES)[number];
 export type TransactionStatus = TerminalStatus | InFlightStatus;
 export const STEP_STATUSES = ['running', 'ok', 'failed', 'skipped'] as const;

@@ -29,7 +29,11 @@ declare module 'pacote' {
   export function manifest(spec: string, opts?: PacoteOptions): Promise<PacoteManifest>;
   export function packument(spec: string, opts?: PacoteOptions): Promise<Packument>;
   export const tarball: {
-    file(spec: string, dest: string, opts?: PacoteOptions): Promise<{ integrity: string; resolved: string; from: string }>;
+    file(
+      spec: string,
+      dest: string,
+      opts?: PacoteOptions,
+    ): Promise<{ integrity: string; resolved: string; from: string }>;
   };
 }
 
@@ -55,7 +59,9 @@ declare module '@npmcli/run-script' {
     scriptShell?: string;
     binPaths?: string[] | false;
   }
-  function runScript(options: RunScriptOptions): Promise<{ code: number; signal: string | null; stdout: string; stderr: string }>;
+  function runScript(
+    options: RunScriptOptions,
+  ): Promise<{ code: number; signal: string | null; stdout: string; stderr: string }>;
   export default runScript;
 }
 

@@ -21,7 +21,10 @@ export type ImmutableSupport = { supported: true } | { supported: false; reason:
 
 async function chattr(flag: '+i' | '-i', paths: readonly string[]): Promise<string | undefined> {
   for (let i = 0; i < paths.length; i += BATCH) {
-    const result = await run('chattr', [flag, '--', ...paths.slice(i, i + BATCH)], { env: ENV, timeoutMs: TIMEOUT_MS }).catch((error: Error) => ({ exitCode: 1, output: error.message }));
+    const result = await run('chattr', [flag, '--', ...paths.slice(i, i + BATCH)], {
+      env: ENV,
+      timeoutMs: TIMEOUT_MS,
+    }).catch((error: Error) => ({ exitCode: 1, output: error.message }));
     if (result.exitCode !== 0) return tail(result.output, 3) || `chattr ${flag} failed`;
   }
   return undefined;
@@ -56,7 +59,12 @@ export async function setImmutable(dir: string, already: ReadonlySet<string> = n
   const prefix = dir + path.sep;
   const paths = await flaggable(dir);
   await flushTree(dir);
-  return chattr('+i', already.size === 0 ? paths : paths.filter((p) => !already.has(p.startsWith(prefix) ? p.slice(prefix.length).split(path.sep).join('/') : p)));
+  return chattr(
+    '+i',
+    already.size === 0
+      ? paths
+      : paths.filter((p) => !already.has(p.startsWith(prefix) ? p.slice(prefix.length).split(path.sep).join('/') : p)),
+  );
 }
 
 /**
@@ -90,9 +98,13 @@ export async function withImmutableCleared<T>(paths: readonly string[], fn: () =
   }
   const failed = await setImmutablePaths(paths, true);
   if (failed) {
-    throw new ReleaseSwitcherError('INTERNAL', `The immutable attribute could not be set again on ${paths.length} file(s) of an earlier release: ${failed}.`, {
-      hint: 'Check the filesystem (lsattr); release-switcher doctor sets it again on the releases that should have it.',
-    });
+    throw new ReleaseSwitcherError(
+      'INTERNAL',
+      `The immutable attribute could not be set again on ${paths.length} file(s) of an earlier release: ${failed}.`,
+      {
+        hint: 'Check the filesystem (lsattr); release-switcher doctor sets it again on the releases that should have it.',
+      },
+    );
   }
   return result;
 }
@@ -108,7 +120,14 @@ export async function clearImmutable(dir: string): Promise<boolean> {
   // Nothing else deletes in it meanwhile: removeTree's first attempt has settled (platform/fs.ts).
   const paths = await flaggable(dir);
   await chattr('-i', paths);
-  const links = await Promise.all(paths.map((p) => fs.lstat(p).then((s) => s.isFile() && s.nlink > 1, () => false)));
+  const links = await Promise.all(
+    paths.map((p) =>
+      fs.lstat(p).then(
+        (s) => s.isFile() && s.nlink > 1,
+        () => false,
+      ),
+    ),
+  );
   return links.some(Boolean);
 }
 
@@ -119,7 +138,12 @@ export async function mutableEntries(dir: string): Promise<string[]> {
   for (let i = 0; i < paths.length; i += BATCH) {
     const batch = paths.slice(i, i + BATCH);
     const result = await run('lsattr', ['-d', '--', ...batch], { env: ENV, timeoutMs: TIMEOUT_MS });
-    const flagged = new Set(result.output.split('\n').filter((line) => /^\S+ /.test(line) && line.split(' ', 1)[0]!.includes('i')).map((line) => line.slice(line.indexOf(' ') + 1)));
+    const flagged = new Set(
+      result.output
+        .split('\n')
+        .filter((line) => /^\S+ /.test(line) && line.split(' ', 1)[0]!.includes('i'))
+        .map((line) => line.slice(line.indexOf(' ') + 1)),
+    );
     mutable.push(...batch.filter((p) => !flagged.has(p)));
   }
   return mutable.map((p) => path.relative(dir, p) || '.');

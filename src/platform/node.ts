@@ -11,20 +11,26 @@ export interface NodeRuntime {
 
 export async function probeNode(nodePath: string, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<NodeRuntime> {
   const resolved = path.resolve(nodePath);
-  const result = await run(resolved, ['-p', 'process.versions.node'], { env, timeoutMs: 30_000, signal }).catch((error: unknown) => {
-    if (isReleaseSwitcherError(error)) throw error; // CANCELLED
-    return {
-      exitCode: undefined,
-      output: String(error),
-      failed: true,
-      timedOut: false,
-    };
-  });
+  const result = await run(resolved, ['-p', 'process.versions.node'], { env, timeoutMs: 30_000, signal }).catch(
+    (error: unknown) => {
+      if (isReleaseSwitcherError(error)) throw error; // CANCELLED
+      return {
+        exitCode: undefined,
+        output: String(error),
+        failed: true,
+        timedOut: false,
+      };
+    },
+  );
   const version = result.output.trim().split('\n').at(-1) ?? '';
   if (result.exitCode !== 0 || !semver.valid(version)) {
-    throw new ReleaseSwitcherError('NODE_NOT_FOUND', `The configured Node (${resolved}) does not run: ${result.output.trim().slice(0, 200) || 'no output'}.`, {
-      hint: 'Point --node at a working node binary: release-switcher init --node /path/to/node',
-    });
+    throw new ReleaseSwitcherError(
+      'NODE_NOT_FOUND',
+      `The configured Node (${resolved}) does not run: ${result.output.trim().slice(0, 200) || 'no output'}.`,
+      {
+        hint: 'Point --node at a working node binary: release-switcher init --node /path/to/node',
+      },
+    );
   }
   return { path: resolved, version };
 }
@@ -35,14 +41,23 @@ export function checkEngines(pkg: { name?: string; version?: string; engines?: u
   if (typeof range !== 'string' || range.trim() === '') return;
   if (!semver.validRange(range)) return; // npm ignores ranges it cannot read; so do we
   if (semver.satisfies(node.version, range, { includePrerelease: true })) return;
-  throw new ReleaseSwitcherError('ENGINE_MISMATCH', `${pkg.name}@${pkg.version} requires Node ${range}, but the configured Node (${node.path}) is ${node.version}.`, {
-    hint: 'Install a matching Node and point at it: release-switcher init --node /path/to/node',
-    details: { required: range, actual: node.version },
-  });
+  throw new ReleaseSwitcherError(
+    'ENGINE_MISMATCH',
+    `${pkg.name}@${pkg.version} requires Node ${range}, but the configured Node (${node.path}) is ${node.version}.`,
+    {
+      hint: 'Install a matching Node and point at it: release-switcher init --node /path/to/node',
+      details: { required: range, actual: node.version },
+    },
+  );
 }
 
 /** An environment for subprocesses in which `node` is the configured Node. */
 export function envWithNode(env: NodeJS.ProcessEnv, node: NodeRuntime): NodeJS.ProcessEnv {
   const dir = path.dirname(node.path);
-  return { ...env, PATH: [dir, env.PATH ?? '/usr/local/bin:/usr/bin:/bin'].join(path.delimiter), npm_node_execpath: node.path, NODE: node.path };
+  return {
+    ...env,
+    PATH: [dir, env.PATH ?? '/usr/local/bin:/usr/bin:/bin'].join(path.delimiter),
+    npm_node_execpath: node.path,
+    NODE: node.path,
+  };
 }

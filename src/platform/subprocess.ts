@@ -72,10 +72,19 @@ export function preloadSubprocesses(): void {
  * costs ~170 ms of CPU, more than the whole boot-check does otherwise, in every process that spawns.
  * The output is interleaved stdout and stderr with one final newline stripped, as execa gives it.
  */
-export function runCaptured(file: string, args: readonly string[], options: Omit<RunOptions, 'onLine'>): Promise<RunResult> {
+export function runCaptured(
+  file: string,
+  args: readonly string[],
+  options: Omit<RunOptions, 'onLine'>,
+): Promise<RunResult> {
   if (options.signal?.aborted) return Promise.reject(cancelled(file, options.signal.reason));
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, {
+      cwd: options.cwd,
+      env: options.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const chunks: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -96,7 +105,10 @@ export function runCaptured(file: string, args: readonly string[], options: Omit
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', killGroup);
       if (options.signal?.aborted) return reject(cancelled(file, options.signal.reason));
-      const output = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '') + (spawnError ? `${chunks.length ? '\n' : ''}${spawnError.message}` : '');
+      const output =
+        Buffer.concat(chunks)
+          .toString('utf8')
+          .replace(/\r?\n$/, '') + (spawnError ? `${chunks.length ? '\n' : ''}${spawnError.message}` : '');
       const exitCode = spawnError || code === null ? undefined : code;
       resolve({ exitCode, output, timedOut, failed: timedOut || exitCode !== 0 });
     });
@@ -153,14 +165,25 @@ export interface DetachedOptions {
  * it is re-parented away from the caller's process tree (pm2's tree-kill does not reach it). It has
  * no timeout and takes no signal on purpose: it carries on after we are gone. Returns its pid.
  */
-export async function spawnDetached(file: string, args: readonly string[], options: DetachedOptions): Promise<number | undefined> {
+export async function spawnDetached(
+  file: string,
+  args: readonly string[],
+  options: DetachedOptions,
+): Promise<number | undefined> {
   const execa = await loadExeca();
   const out = fs.openSync(options.logFile, 'a');
   try {
     // The log's own descriptor, so the runner keeps writing after we exit (a pipe through us would break).
     // execa passes any descriptor through to spawn; its types admit only 3–9, hence the cast.
     const fd = out as 3;
-    const child = execa(file, args, { env: options.env, extendEnv: false, detached: true, cleanup: false, reject: false, stdio: ['ignore', fd, fd] });
+    const child = execa(file, args, {
+      env: options.env,
+      extendEnv: false,
+      detached: true,
+      cleanup: false,
+      reject: false,
+      stdio: ['ignore', fd, fd],
+    });
     child.unref();
     // Its end is no concern of ours; a failure to start shows in the log and the journal.
     child.catch(() => undefined);
@@ -201,7 +224,11 @@ function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
 }
 
 function cancelled(file: string, reason: unknown): ReleaseSwitcherError {
-  return new ReleaseSwitcherError('CANCELLED', `Cancelled while running ${file}; it and what it started were stopped.`, { cause: reason });
+  return new ReleaseSwitcherError(
+    'CANCELLED',
+    `Cancelled while running ${file}; it and what it started were stopped.`,
+    { cause: reason },
+  );
 }
 
 export interface StartedProcess {
@@ -214,7 +241,11 @@ export interface StartedProcess {
  * Start a long-running process in its own process group (so its whole tree can be signalled as one),
  * output appended to `logFile`. For rehearsals that the caller stops itself; `signal` kills it.
  */
-export async function startDetached(file: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv; logFile: string; signal?: AbortSignal }): Promise<StartedProcess> {
+export async function startDetached(
+  file: string,
+  args: readonly string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; logFile: string; signal?: AbortSignal },
+): Promise<StartedProcess> {
   const execa = await loadExeca();
   const child = execa(file, args, {
     cwd: options.cwd,

@@ -7,7 +7,16 @@ import { ReleaseSwitcherError, asBadTarball, asDiskFull, errnoOf, isCorruptTarba
 import { pathExists } from '../platform/fs.js';
 import type { ResolvedRuntime } from '../model/runtime.js';
 import { checkResolvedVersion } from './version-check.js';
-import { type DependencyPlan, KeyCache, type SignatureRecord, dependencyPlan, judgeSignatures, planSignatures, signatureError, tarballSignatures } from './signatures.js';
+import {
+  type DependencyPlan,
+  KeyCache,
+  type SignatureRecord,
+  dependencyPlan,
+  judgeSignatures,
+  planSignatures,
+  signatureError,
+  tarballSignatures,
+} from './signatures.js';
 
 /** The dist-tag a channel follows. */
 export function channelTag(config: Config): string {
@@ -22,7 +31,8 @@ export function normalizeSpec(spec: string, config: Config): string {
   const trimmed = spec.trim();
   if (trimmed === '') throw invalidSpec(spec, 'it is empty');
   if (trimmed === config.package) return `${config.package}@${channelTag(config)}`;
-  if (semver.valid(trimmed) || (semver.validRange(trimmed) && /^[\d^~<>=*xX| .-]/.test(trimmed))) return `${config.package}@${trimmed}`;
+  if (semver.valid(trimmed) || (semver.validRange(trimmed) && /^[\d^~<>=*xX| .-]/.test(trimmed)))
+    return `${config.package}@${trimmed}`;
   return trimmed;
 }
 
@@ -75,7 +85,8 @@ export interface PackumentHandoff {
 class RecordingCache extends Map<string, unknown> {
   readonly documents = new Map<string, string>();
   override set(key: string, value: unknown): this {
-    const settled = value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then !== 'function';
+    const settled =
+      value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then !== 'function';
     if (settled && key.startsWith('full:')) this.documents.set(key, JSON.stringify(value));
     return super.set(key, value);
   }
@@ -113,7 +124,9 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
   }
   if (parsed.name && parsed.name !== config.package) throw wrongPackage(rawSpec, parsed.name, config);
   if (parsed.type === 'file' && parsed.fetchSpec && !(await pathExists(parsed.fetchSpec))) {
-    throw new ReleaseSwitcherError('PACKAGE_NOT_FOUND', `No such tarball: ${parsed.fetchSpec}.`, { hint: 'Check the path.' });
+    throw new ReleaseSwitcherError('PACKAGE_NOT_FOUND', `No such tarball: ${parsed.fetchSpec}.`, {
+      hint: 'Check the path.',
+    });
   }
   const fromRegistry = ['tag', 'version', 'range'].includes(parsed.type);
   // Before anything is fetched: `always` refuses a tarball outright.
@@ -121,7 +134,12 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
   const handoff = fromRegistry && forStaging;
   // Only a staging call pays for keeping the document (JSON.stringify of openclaw's: ~0.1 s).
   const packumentCache = handoff ? new RecordingCache() : new Map<string, unknown>();
-  const opts = pacoteOptions(config, runtime, { where, packumentCache, ...(handoff ? { fullMetadata: true } : {}), ...extra });
+  const opts = pacoteOptions(config, runtime, {
+    where,
+    packumentCache,
+    ...(handoff ? { fullMetadata: true } : {}),
+    ...extra,
+  });
   const keys = new KeyCache(pacoteOptions(config, runtime));
   let manifest: PacoteManifest;
   let signatures: SignatureRecord;
@@ -137,12 +155,20 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
   } catch (error) {
     // The tarball exists (checked above), so a missing file is its package.json.
     if (parsed.type === 'file' && errnoOf(error) === 'ENOENT') {
-      throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `${parsed.fetchSpec} has no package.json.`, { hint: 'The tarball is not an installable npm package.', cause: error });
+      throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `${parsed.fetchSpec} has no package.json.`, {
+        hint: 'The tarball is not an installable npm package.',
+        cause: error,
+      });
     }
     throw fetchError(error, spec);
   }
   if (manifest.name !== config.package) throw wrongPackage(rawSpec, manifest.name, config);
-  const version = await checkResolvedVersion({ parsed, manifest, spec: rawSpec, packument: () => pacote.packument(spec, opts) });
+  const version = await checkResolvedVersion({
+    parsed,
+    manifest,
+    spec: rawSpec,
+    packument: () => pacote.packument(spec, opts),
+  });
   // The one full document fetched for the spec (a registry spec fetches exactly one packument here).
   const [recorded] = packumentCache instanceof RecordingCache ? packumentCache.documents : [];
   return {
@@ -159,17 +185,26 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
 }
 
 function wrongPackage(spec: string, name: string, config: Config) {
-  return new ReleaseSwitcherError('WRONG_PACKAGE', `"${spec}" names ${name}, but this root manages ${config.package}.`, {
-    hint: `Use ${config.package}@VERSION, or another --root for ${name}.`,
-  });
+  return new ReleaseSwitcherError(
+    'WRONG_PACKAGE',
+    `"${spec}" names ${name}, but this root manages ${config.package}.`,
+    {
+      hint: `Use ${config.package}@VERSION, or another --root for ${name}.`,
+    },
+  );
 }
 
 /** Download the tarball to `dest`; pacote checks it against `integrity` while writing. */
 export async function downloadTarball(pkg: ResolvedPackage, dest: string, request: RegistryRequest): Promise<string> {
   const { config, runtime, where } = request;
-  const spec = pkg.resolved.startsWith('file:') || !/^https?:/.test(pkg.resolved) ? pkg.spec : `${pkg.name}@${pkg.resolved}`;
+  const spec =
+    pkg.resolved.startsWith('file:') || !/^https?:/.test(pkg.resolved) ? pkg.spec : `${pkg.name}@${pkg.resolved}`;
   try {
-    const result = await pacote.tarball.file(spec, dest, pacoteOptions(config, runtime, { where, ...(pkg.integrity ? { integrity: pkg.integrity } : {}) }));
+    const result = await pacote.tarball.file(
+      spec,
+      dest,
+      pacoteOptions(config, runtime, { where, ...(pkg.integrity ? { integrity: pkg.integrity } : {}) }),
+    );
     return result.integrity;
   } catch (error) {
     throw fetchError(error, pkg.spec);
@@ -193,19 +228,39 @@ export function fetchError(error: unknown, spec: string): unknown {
   if (isCorruptTarball(error)) return asBadTarball(error, spec);
   switch (code) {
     case 'E404':
-      return make('PACKAGE_NOT_FOUND', `The registry has no package for ${spec}.`, 'Check the package name and --registry.');
+      return make(
+        'PACKAGE_NOT_FOUND',
+        `The registry has no package for ${spec}.`,
+        'Check the package name and --registry.',
+      );
     case 'ETARGET':
-      return make('VERSION_NOT_FOUND', `No version matches ${spec}.`, `See what exists with: npm view ${spec.replace(/@[^@]*$/, '')} versions`);
+      return make(
+        'VERSION_NOT_FOUND',
+        `No version matches ${spec}.`,
+        `See what exists with: npm view ${spec.replace(/@[^@]*$/, '')} versions`,
+      );
     case 'EINTEGRITY':
-      return make('INTEGRITY_MISMATCH', `The tarball for ${spec} does not match its integrity (${message}).`, 'Someone or something changed the tarball: do not install it. Try again later or report it to the registry.');
+      return make(
+        'INTEGRITY_MISMATCH',
+        `The tarball for ${spec} does not match its integrity (${message}).`,
+        'Someone or something changed the tarball: do not install it. Try again later or report it to the registry.',
+      );
     case 'ENOENT':
       return make('PACKAGE_NOT_FOUND', `No such tarball: ${spec}.`, 'Check the path.');
     case 'EMANIFESTMISMATCH':
-      return make('INVALID_VERSION', `The registry answered ${spec} with metadata of another package or version: ${message}`, 'The registry (or something between it and you) serves inconsistent metadata; nothing was installed.');
+      return make(
+        'INVALID_VERSION',
+        `The registry answered ${spec} with metadata of another package or version: ${message}`,
+        'The registry (or something between it and you) serves inconsistent metadata; nothing was installed.',
+      );
     case 'EINVALIDPACKAGENAME':
     case 'EINVALIDTAGNAME':
     case 'EUNSUPPORTEDPROTOCOL':
-      return make('INVALID_SPEC', `Cannot use "${spec}": ${message}`, 'Use NAME@VERSION, NAME@TAG, a .tgz path or a tarball URL.');
+      return make(
+        'INVALID_SPEC',
+        `Cannot use "${spec}": ${message}`,
+        'Use NAME@VERSION, NAME@TAG, a .tgz path or a tarball URL.',
+      );
     case 'ENOSPC':
     case 'EDQUOT':
       return asDiskFull(error, `downloading ${spec}`);
@@ -214,20 +269,36 @@ export function fetchError(error: unknown, spec: string): unknown {
     case 'ECONNRESET':
     case 'ETIMEDOUT':
     case 'EAI_AGAIN':
-      return make('FETCH_FAILED', `Cannot reach the registry for ${spec} (${code}).`, 'Check the network and the registry URL (--registry or .npmrc).');
+      return make(
+        'FETCH_FAILED',
+        `Cannot reach the registry for ${spec} (${code}).`,
+        'Check the network and the registry URL (--registry or .npmrc).',
+      );
     default:
       if (/^E[45]\d\d$/.test(code ?? '') || /premature|unexpected end|truncat/i.test(message)) {
         return make('FETCH_FAILED', `Downloading ${spec} failed: ${message}`, 'Try again; check the registry.');
       }
       if (/invalid package\.json|JSON/i.test(message) || code === 'EJSONPARSE') {
-        return make('BAD_PACKAGE_JSON', `package.json of ${spec} is missing or invalid: ${message}`, 'The tarball is not an installable npm package.');
+        return make(
+          'BAD_PACKAGE_JSON',
+          `package.json of ${spec} is missing or invalid: ${message}`,
+          'The tarball is not an installable npm package.',
+        );
       }
       if (isTlsError(code)) {
-        return make('FETCH_FAILED', `The registry's certificate is not trusted, so ${spec} was not fetched (${code}): ${message}`, "Give Node the CA that signs it (NODE_EXTRA_CA_CERTS=/path/to/ca.pem in the environment, or cafile= in .npmrc); do not turn strict-ssl off for the registry your releases come from.");
+        return make(
+          'FETCH_FAILED',
+          `The registry's certificate is not trusted, so ${spec} was not fetched (${code}): ${message}`,
+          'Give Node the CA that signs it (NODE_EXTRA_CA_CERTS=/path/to/ca.pem in the environment, or cafile= in .npmrc); do not turn strict-ssl off for the registry your releases come from.',
+        );
       }
       // Whatever else the HTTP client reports (a socket error, a timeout) is the network's, not a bug.
       if ((error as { name?: string } | null)?.name === 'FetchError') {
-        return make('FETCH_FAILED', `Cannot fetch ${spec} from the registry: ${message}`, 'Check the network and the registry URL (--registry or .npmrc), then try again.');
+        return make(
+          'FETCH_FAILED',
+          `Cannot fetch ${spec} from the registry: ${message}`,
+          'Check the network and the registry URL (--registry or .npmrc), then try again.',
+        );
       }
       return error;
   }

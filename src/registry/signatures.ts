@@ -27,7 +27,13 @@ export interface RegistryKey {
 }
 
 /** Codes pacote throws when a signature or attestation does not hold. */
-export const SIGNATURE_ERRORS = new Set(['EINTEGRITYSIGNATURE', 'EMISSINGSIGNATUREKEY', 'EEXPIREDSIGNATUREKEY', 'EATTESTATIONVERIFY', 'EATTESTATIONSUBJECT']);
+export const SIGNATURE_ERRORS = new Set([
+  'EINTEGRITYSIGNATURE',
+  'EMISSINGSIGNATUREKEY',
+  'EEXPIREDSIGNATUREKEY',
+  'EATTESTATIONVERIFY',
+  'EATTESTATIONSUBJECT',
+]);
 
 /** The registry a spec is fetched from, exactly as pacote (npm-registry-fetch) picks it. */
 export function registryOf(spec: string, opts: PacoteOptions): string {
@@ -56,9 +62,13 @@ export async function fetchRegistryKeys(registry: string, opts: PacoteOptions): 
   }
   const keys = (body as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys) || keys.some((k) => typeof k?.keyid !== 'string' || typeof k?.key !== 'string')) {
-    throw new ReleaseSwitcherError('FETCH_FAILED', `${registry}-/npm/v1/keys answered something that is not a list of keys.`, {
-      hint: 'The registry (or a proxy in front of it) answers its keys endpoint wrongly; nothing was installed.',
-    });
+    throw new ReleaseSwitcherError(
+      'FETCH_FAILED',
+      `${registry}-/npm/v1/keys answered something that is not a list of keys.`,
+      {
+        hint: 'The registry (or a proxy in front of it) answers its keys endpoint wrongly; nothing was installed.',
+      },
+    );
   }
   if (keys.length === 0) return null;
   return keys.map((k: { keyid: string; key: string; keytype?: string; scheme?: string; expires?: string | null }) => ({
@@ -95,7 +105,12 @@ export interface SignaturePlan {
   pacote: PacoteOptions;
 }
 
-export async function planSignatures(spec: string, policy: SignaturePolicy, opts: PacoteOptions, cache: KeyCache): Promise<SignaturePlan | null> {
+export async function planSignatures(
+  spec: string,
+  policy: SignaturePolicy,
+  opts: PacoteOptions,
+  cache: KeyCache,
+): Promise<SignaturePlan | null> {
   if (policy === 'never') return null;
   const registry = registryOf(spec, opts);
   const keys = await cache.get(registry);
@@ -107,17 +122,25 @@ export async function planSignatures(spec: string, policy: SignaturePolicy, opts
  * missing signature where the registry publishes keys, and anything unverified under `always`.
  */
 export function judgeSignatures(spec: string, plan: SignaturePlan | null, manifest: PacoteManifest): SignatureRecord {
-  const provenance = Boolean((manifest.dist as { attestations?: { provenance?: unknown } } | undefined)?.attestations?.provenance);
+  const provenance = Boolean(
+    (manifest.dist as { attestations?: { provenance?: unknown } } | undefined)?.attestations?.provenance,
+  );
   if (!plan) return { status: 'skipped', provenance };
   const signatures = (manifest._signatures as { keyid: string }[] | undefined) ?? [];
   if (!plan.keys) {
     if (plan.policy === 'always') {
-      throw signatureInvalid(`${plan.registry} publishes no signing keys (-/npm/v1/keys), so ${spec} cannot be verified, and --verify-signatures is always`, { registry: plan.registry });
+      throw signatureInvalid(
+        `${plan.registry} publishes no signing keys (-/npm/v1/keys), so ${spec} cannot be verified, and --verify-signatures is always`,
+        { registry: plan.registry },
+      );
     }
     return { status: 'unsigned', provenance, registry: plan.registry };
   }
   if (signatures.length === 0) {
-    throw signatureInvalid(`${manifest.name}@${manifest.version} has no registry signature, but ${plan.registry} publishes signing keys`, { registry: plan.registry });
+    throw signatureInvalid(
+      `${manifest.name}@${manifest.version} has no registry signature, but ${plan.registry} publishes signing keys`,
+      { registry: plan.registry },
+    );
   }
   return { status: 'verified', provenance, registry: plan.registry, keyids: signatures.map((s) => s.keyid) };
 }
@@ -125,7 +148,10 @@ export function judgeSignatures(spec: string, plan: SignaturePlan | null, manife
 /** A tarball (path or URL) carries no registry signature. */
 export function tarballSignatures(spec: string, policy: SignaturePolicy): SignatureRecord {
   if (policy === 'always') {
-    throw signatureInvalid(`${spec} is a tarball, not a registry version: it carries no registry signature, and --verify-signatures is always`, {});
+    throw signatureInvalid(
+      `${spec} is a tarball, not a registry version: it carries no registry signature, and --verify-signatures is always`,
+      {},
+    );
   }
   return { status: 'skipped', provenance: false };
 }
@@ -152,14 +178,21 @@ export function signatureError(error: unknown, spec: string): ReleaseSwitcherErr
  * `always` a registry without keys gets an empty list, so a dependency from it fails. Null: the
  * dependencies are not verified (policy never, or auto with a registry that publishes no keys).
  */
-export async function dependencyPlan(policy: SignaturePolicy, opts: PacoteOptions, cache: KeyCache): Promise<DependencyPlan | null> {
+export async function dependencyPlan(
+  policy: SignaturePolicy,
+  opts: PacoteOptions,
+  cache: KeyCache,
+): Promise<DependencyPlan | null> {
   if (policy === 'never') return null;
   const registries = new Map<string, string>(); // scope ('' = default) → registry
   registries.set('', (opts.registry as string | undefined) ?? DEFAULT_REGISTRY);
   for (const [key, value] of Object.entries(opts)) {
-    if (/^@[^/:]+:registry$/.test(key) && typeof value === 'string') registries.set(key.slice(0, -':registry'.length), value);
+    if (/^@[^/:]+:registry$/.test(key) && typeof value === 'string')
+      registries.set(key.slice(0, -':registry'.length), value);
   }
-  const keyed = await Promise.all([...new Set(registries.values())].map(async (registry) => [registry, await cache.get(registry)] as const));
+  const keyed = await Promise.all(
+    [...new Set(registries.values())].map(async (registry) => [registry, await cache.get(registry)] as const),
+  );
   if (policy === 'auto' && keyed.some(([, keys]) => !keys)) return null;
   const pacote: PacoteOptions = { verifySignatures: true };
   for (const [registry, keys] of keyed) pacote[keysOptionName(registry)] = keys ?? [];
@@ -173,27 +206,44 @@ export interface DependencyPlan {
 }
 
 /** A dependency without a signature where its registry publishes keys is SIGNATURE_INVALID (a bad one failed resolution already). */
-export function refuseUnsignedDependencies(plan: DependencyPlan | null, deps: Parameters<typeof unsignedDependencies>[1], of: string): void {
+export function refuseUnsignedDependencies(
+  plan: DependencyPlan | null,
+  deps: Parameters<typeof unsignedDependencies>[1],
+  of: string,
+): void {
   const unsigned = plan ? unsignedDependencies(plan, deps) : [];
   if (unsigned.length === 0) return;
   const some = `${unsigned.slice(0, 5).join(', ')}${unsigned.length > 5 ? ', …' : ''}`;
   const what = unsigned.length === 1 ? `1 dependency of ${of} has` : `${unsigned.length} dependencies of ${of} have`;
-  throw signatureInvalid(`${what} no registry signature (${some}), but the registry publishes signing keys`, { unsigned });
+  throw signatureInvalid(`${what} no registry signature (${some}), but the registry publishes signing keys`, {
+    unsigned,
+  });
 }
 
 /**
  * The package's record with the dependencies' verdict: verified at resolution and staged from that very tree,
  * unless a full npm install fetched them itself (`fallback`), which verifies nothing.
  */
-export function withDependencies(record: SignatureRecord, plan: DependencyPlan | null, fallback: string | null): SignatureRecord {
-  const dependencies: SignatureStatus = record.status === 'skipped' || fallback !== null ? 'skipped' : plan ? 'verified' : 'unsigned';
+export function withDependencies(
+  record: SignatureRecord,
+  plan: DependencyPlan | null,
+  fallback: string | null,
+): SignatureRecord {
+  const dependencies: SignatureStatus =
+    record.status === 'skipped' || fallback !== null ? 'skipped' : plan ? 'verified' : 'unsigned';
   return { ...record, dependencies };
 }
 
 /** Dependencies resolved from a registry that carry no signature (verified ones passed pacote already). */
-export function unsignedDependencies(plan: DependencyPlan, deps: { name: string; version: string; resolved: string | null; signed?: boolean }[]): string[] {
-  const fromRegistry = (resolved: string | null) => resolved !== null && plan.registries.some((r) => resolved.startsWith(r.endsWith('/') ? r : `${r}/`));
-  return deps.filter((dep) => fromRegistry(dep.resolved) && dep.signed === false).map((dep) => `${dep.name}@${dep.version}`);
+export function unsignedDependencies(
+  plan: DependencyPlan,
+  deps: { name: string; version: string; resolved: string | null; signed?: boolean }[],
+): string[] {
+  const fromRegistry = (resolved: string | null) =>
+    resolved !== null && plan.registries.some((r) => resolved.startsWith(r.endsWith('/') ? r : `${r}/`));
+  return deps
+    .filter((dep) => fromRegistry(dep.resolved) && dep.signed === false)
+    .map((dep) => `${dep.name}@${dep.version}`);
 }
 
 export type { SignatureRecord, SignatureStatus };

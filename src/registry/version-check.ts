@@ -23,13 +23,18 @@ export async function checkResolvedVersion({ parsed, manifest, spec, packument }
   if (!['version', 'range', 'tag'].includes(parsed.type)) return version; // a tarball: its package.json is the record
   const wanted = parsed.fetchSpec ?? '';
   // What the user typed may be loose (`v2.0.0`); what the registry answers may not.
-  if (parsed.type === 'version' && version !== semver.valid(wanted)) throw mismatch(spec, version, `the spec asks for exactly ${wanted}`);
+  if (parsed.type === 'version' && version !== semver.valid(wanted))
+    throw mismatch(spec, version, `the spec asks for exactly ${wanted}`);
   if (parsed.type === 'range' && !semver.satisfies(version, wanted, { includePrerelease: false })) {
     throw mismatch(spec, version, `it is outside the range ${wanted}`);
   }
   const doc = await packument();
   if (parsed.type === 'tag' && doc['dist-tags']?.[wanted] !== version) {
-    throw mismatch(spec, version, `the registry's dist-tag ${wanted} says ${JSON.stringify(doc['dist-tags']?.[wanted])}`);
+    throw mismatch(
+      spec,
+      version,
+      `the registry's dist-tag ${wanted} says ${JSON.stringify(doc['dist-tags']?.[wanted])}`,
+    );
   }
   const entry = doc.versions?.[version];
   if (!entry || entry.version !== version || (entry.dist?.integrity ?? null) !== (manifest.dist?.integrity ?? null)) {
@@ -39,8 +44,12 @@ export async function checkResolvedVersion({ parsed, manifest, spec, packument }
 }
 
 function mismatch(spec: string, version: string, why: string): ReleaseSwitcherError {
-  return new ReleaseSwitcherError('INVALID_VERSION', `The registry answered ${spec} with version ${version}, but ${why}.`, {
-    hint: 'The registry (or something between it and you) serves inconsistent metadata; nothing was installed.',
-    details: { spec, version },
-  });
+  return new ReleaseSwitcherError(
+    'INVALID_VERSION',
+    `The registry answered ${spec} with version ${version}, but ${why}.`,
+    {
+      hint: 'The registry (or something between it and you) serves inconsistent metadata; nothing was installed.',
+      details: { spec, version },
+    },
+  );
 }

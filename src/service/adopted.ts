@@ -32,7 +32,11 @@ export interface ServiceFound {
 export async function readService(config: Config, env: NodeJS.ProcessEnv): Promise<ServiceFound | undefined> {
   if ((config.supervisor !== 'systemd' && config.supervisor !== 'systemd-system') || !config.unit) return undefined;
   const name = unitNameOf(config);
-  const unit: ExistingUnit | undefined = await readExistingUnit(name, { scope: scopeOf(config), env, skip: (f) => path.basename(f) === DROP_IN_NAME });
+  const unit: ExistingUnit | undefined = await readExistingUnit(name, {
+    scope: scopeOf(config),
+    env,
+    skip: (f) => path.basename(f) === DROP_IN_NAME,
+  });
   if (!unit) return undefined;
   const span = (v: string | undefined) => spanSeconds(v) ?? null;
   // In the service's own order (openclaw: --port, OPENCLAW_GATEWAY_PORT, then gateway.port of its config file).
@@ -60,11 +64,19 @@ export interface StableCommand {
 const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
 /** One small sh script per command of the package; `<root>/bin` is ours, rewritten on every adopt. */
-export async function writeStableCommands(options: { root: string; source: string; node: string; bins: Record<string, string> }): Promise<StableCommand[]> {
+export async function writeStableCommands(options: {
+  root: string;
+  source: string;
+  node: string;
+  bins: Record<string, string>;
+}): Promise<StableCommand[]> {
   const dir = path.join(options.root, 'bin');
   const commands: StableCommand[] = [];
   // npm -g puts a package in <prefix>/lib/node_modules/<name> and its commands in <prefix>/bin.
-  const prefix = path.resolve(options.source, ...(path.basename(path.dirname(options.source)).startsWith('@') ? ['..', '..', '..', '..'] : ['..', '..', '..']));
+  const prefix = path.resolve(
+    options.source,
+    ...(path.basename(path.dirname(options.source)).startsWith('@') ? ['..', '..', '..', '..'] : ['..', '..', '..']),
+  );
   for (const [name, bin] of Object.entries(options.bins)) {
     await fs.mkdir(dir, { recursive: true });
     const file = path.join(dir, name);

@@ -33,10 +33,16 @@ export function readOwnCgroup(): string {
 /** The supervisor the caller runs under, from its environment and cgroup. */
 export function detectCallerService(env: NodeJS.ProcessEnv, cgroup: string = readOwnCgroup()): CallerService | null {
   const unit = unitFromCgroup(cgroup);
-  if (env.OPENCLAW_SYSTEMD_UNIT) return { supervisor: /\/user@\d+\.service\//.test(cgroup) ? 'systemd' : 'systemd-system', unit: env.OPENCLAW_SYSTEMD_UNIT };
-  if (env.INVOCATION_ID || unit) return { supervisor: /\/user@\d+\.service\//.test(cgroup) ? 'systemd' : 'systemd-system', unit };
+  if (env.OPENCLAW_SYSTEMD_UNIT)
+    return {
+      supervisor: /\/user@\d+\.service\//.test(cgroup) ? 'systemd' : 'systemd-system',
+      unit: env.OPENCLAW_SYSTEMD_UNIT,
+    };
+  if (env.INVOCATION_ID || unit)
+    return { supervisor: /\/user@\d+\.service\//.test(cgroup) ? 'systemd' : 'systemd-system', unit };
   if (env.pm_id !== undefined) return { supervisor: 'pm2', unit: env.name ?? null };
-  if (env.XPC_SERVICE_NAME && env.XPC_SERVICE_NAME !== '0') return { supervisor: 'launchd', unit: env.XPC_SERVICE_NAME };
+  if (env.XPC_SERVICE_NAME && env.XPC_SERVICE_NAME !== '0')
+    return { supervisor: 'launchd', unit: env.XPC_SERVICE_NAME };
   if (Object.keys(env).some((key) => key.startsWith('LAUNCH_JOB_'))) return { supervisor: 'launchd', unit: null };
   return null;
 }

@@ -76,7 +76,8 @@ export function parseUnitText(text: string, skip: (file: string) => boolean = ()
     if (key === 'ExecStart') unit.execStart = value === '' ? null : splitUnitWords(value.replace(/^[-@:+!]+/, ''));
     else if (key === 'Environment') {
       if (value === '') unit.environment = {};
-      for (const word of splitUnitWords(value)) if (word.includes('=')) unit.environment[word.slice(0, word.indexOf('='))] = word.slice(word.indexOf('=') + 1);
+      for (const word of splitUnitWords(value))
+        if (word.includes('=')) unit.environment[word.slice(0, word.indexOf('='))] = word.slice(word.indexOf('=') + 1);
     } else if (key === 'EnvironmentFile') {
       // An empty assignment resets the list; otherwise each one adds a file (systemd.exec).
       if (value === '') unit.environmentFiles = [];
@@ -86,7 +87,24 @@ export function parseUnitText(text: string, skip: (file: string) => boolean = ()
   return unit;
 }
 
-const UNITS: Record<string, number> = { us: 1e-6, usec: 1e-6, ms: 1e-3, msec: 1e-3, s: 1, sec: 1, second: 1, seconds: 1, m: 60, min: 60, minute: 60, minutes: 60, h: 3600, hr: 3600, hour: 3600, hours: 3600 };
+const UNITS: Record<string, number> = {
+  us: 1e-6,
+  usec: 1e-6,
+  ms: 1e-3,
+  msec: 1e-3,
+  s: 1,
+  sec: 1,
+  second: 1,
+  seconds: 1,
+  m: 60,
+  min: 60,
+  minute: 60,
+  minutes: 60,
+  h: 3600,
+  hr: 3600,
+  hour: 3600,
+  hours: 3600,
+};
 
 /** A systemd time span in seconds (`330`, `5s`, `5min 30s`, `infinity`); undefined when it cannot be read. */
 export function spanSeconds(value: string | undefined): number | undefined {
@@ -105,15 +123,21 @@ export function spanSeconds(value: string | undefined): number | undefined {
 }
 
 /** The port a gateway unit runs on: `--port N` / `--port=N` in its arguments, else `<NAME>_PORT`-style environment. */
-export function portOfUnit(unit: ExistingUnit, envNames: readonly string[] = ['OPENCLAW_GATEWAY_PORT', 'PORT']): { port: number; from: string } | undefined {
+export function portOfUnit(
+  unit: ExistingUnit,
+  envNames: readonly string[] = ['OPENCLAW_GATEWAY_PORT', 'PORT'],
+): { port: number; from: string } | undefined {
   const words = unit.execStart ?? [];
   for (let i = 0; i < words.length; i++) {
-    const value = words[i] === '--port' ? words[i + 1] : words[i]!.startsWith('--port=') ? words[i]!.slice(7) : undefined;
-    if (value !== undefined && /^\d+$/.test(value)) return { port: Number(value), from: `ExecStart ${words[i] === '--port' ? `--port ${value}` : words[i]}` };
+    const value =
+      words[i] === '--port' ? words[i + 1] : words[i]!.startsWith('--port=') ? words[i]!.slice(7) : undefined;
+    if (value !== undefined && /^\d+$/.test(value))
+      return { port: Number(value), from: `ExecStart ${words[i] === '--port' ? `--port ${value}` : words[i]}` };
   }
   for (const name of envNames) {
     const value = unit.environment[name];
-    if (value !== undefined && /^\d+$/.test(value)) return { port: Number(value), from: `Environment=${name}=${value}` };
+    if (value !== undefined && /^\d+$/.test(value))
+      return { port: Number(value), from: `Environment=${name}=${value}` };
   }
   return undefined;
 }
@@ -127,7 +151,18 @@ export interface NodeCommand {
 }
 
 /** Node options that take their value as the next word. */
-const SPLIT_OPTIONS = new Set(['-r', '--require', '--import', '--loader', '--experimental-loader', '--env-file', '--conditions', '-C', '--title', '--inspect-port']);
+const SPLIT_OPTIONS = new Set([
+  '-r',
+  '--require',
+  '--import',
+  '--loader',
+  '--experimental-loader',
+  '--env-file',
+  '--conditions',
+  '-C',
+  '--title',
+  '--inspect-port',
+]);
 
 /** Null when the command is not `node [options] script [args]` (a bin wrapper, another program). */
 export function nodeCommandOf(words: readonly string[] | null): NodeCommand | null {
@@ -139,7 +174,10 @@ export function nodeCommandOf(words: readonly string[] | null): NodeCommand | nu
 }
 
 /** The unit's own files as its manager loads them, without the files `skip` names; undefined when it has none or cannot be asked. */
-export async function readExistingUnit(name: string, options: { scope: UnitScope; env: NodeJS.ProcessEnv; skip?: (file: string) => boolean }): Promise<ExistingUnit | undefined> {
+export async function readExistingUnit(
+  name: string,
+  options: { scope: UnitScope; env: NodeJS.ProcessEnv; skip?: (file: string) => boolean },
+): Promise<ExistingUnit | undefined> {
   const cat = await systemctl(['cat', name], options).catch(() => undefined);
   if (cat?.exitCode !== 0) return undefined;
   const unit = parseUnitText(cat.output, options.skip);

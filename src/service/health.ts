@@ -33,7 +33,9 @@ export interface VerifyEvidence {
   state: ServiceState | null;
 }
 
-export type VerifyResult = { ok: true; evidence: VerifyEvidence } | { ok: false; reason: VerifyFailure; detail: string; evidence: VerifyEvidence };
+export type VerifyResult =
+  | { ok: true; evidence: VerifyEvidence }
+  | { ok: false; reason: VerifyFailure; detail: string; evidence: VerifyEvidence };
 
 const PROBE_TIMEOUT_MS = 2_000;
 /** Probe interval in the first second after a restart. */
@@ -42,7 +44,12 @@ const FAST_POLL_MS = 20;
 const STATE_EVERY_MS = 250;
 
 export function readField(value: unknown, dotPath: string): unknown {
-  return dotPath.split('.').reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), value);
+  return dotPath
+    .split('.')
+    .reduce<unknown>(
+      (node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined),
+      value,
+    );
 }
 
 type Probe = { ok: true } | { ok: false; reason: VerifyFailure; detail: string };
@@ -54,30 +61,33 @@ type Probe = { ok: true } | { ok: false; reason: VerifyFailure; detail: string }
  * connection that closes before the body ended is an error, not a wait.
  */
 export function getJson(url: string, timeoutMs: number): Promise<{ status: number; body: unknown }> {
-  return withDeadline(timeoutMs, `GET ${url}`, (signal) =>
-    new Promise((resolve, reject) => {
-      const target = new URL(url);
-      const get = target.protocol === 'https:' ? https.get : target.protocol === 'http:' ? http.get : undefined;
-      if (!get) return reject(new Error(`unsupported protocol ${target.protocol}`));
-      const request = get(target, { agent: false, headers: { accept: 'application/json' }, signal }, (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('error', reject);
-        response.on('close', () => {
-          if (!response.complete) reject(new Error('the connection closed before the answer ended'));
+  return withDeadline(
+    timeoutMs,
+    `GET ${url}`,
+    (signal) =>
+      new Promise((resolve, reject) => {
+        const target = new URL(url);
+        const get = target.protocol === 'https:' ? https.get : target.protocol === 'http:' ? http.get : undefined;
+        if (!get) return reject(new Error(`unsupported protocol ${target.protocol}`));
+        const request = get(target, { agent: false, headers: { accept: 'application/json' }, signal }, (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('error', reject);
+          response.on('close', () => {
+            if (!response.complete) reject(new Error('the connection closed before the answer ended'));
+          });
+          response.on('end', () => {
+            let body: unknown;
+            try {
+              body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+            } catch {
+              body = undefined;
+            }
+            resolve({ status: response.statusCode ?? 0, body });
+          });
         });
-        response.on('end', () => {
-          let body: unknown;
-          try {
-            body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          } catch {
-            body = undefined;
-          }
-          resolve({ status: response.statusCode ?? 0, body });
-        });
-      });
-      request.on('error', reject);
-    }),
+        request.on('error', reject);
+      }),
   );
 }
 
@@ -89,32 +99,55 @@ async function probeHealth(options: VerifyOptions, evidence: VerifyEvidence): Pr
     response = await getJson(options.healthUrl, PROBE_TIMEOUT_MS);
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
-    evidence.lastError = isDeadlineError(e) || e.code === 'ABORT_ERR' ? `no answer within ${PROBE_TIMEOUT_MS} ms` : (e.code ?? e.message);
+    evidence.lastError =
+      isDeadlineError(e) || e.code === 'ABORT_ERR' ? `no answer within ${PROBE_TIMEOUT_MS} ms` : (e.code ?? e.message);
     return { ok: false, reason: 'timeout', detail: `no answer from ${options.healthUrl} (${evidence.lastError})` };
   }
   evidence.lastHttpStatus = response.status;
   const version = readField(response.body, options.versionField);
   evidence.lastVersion = typeof version === 'string' ? version : version === undefined ? null : String(version);
-  if (response.status < 200 || response.status > 299) return { ok: false, reason: 'unhealthy', detail: `${options.healthUrl} answered ${response.status}` };
+  if (response.status < 200 || response.status > 299)
+    return { ok: false, reason: 'unhealthy', detail: `${options.healthUrl} answered ${response.status}` };
   if (evidence.lastVersion !== options.expectedVersion) {
-    return { ok: false, reason: 'version_mismatch', detail: `${options.healthUrl} reports version ${evidence.lastVersion ?? '(none)'}, expected ${options.expectedVersion}` };
+    return {
+      ok: false,
+      reason: 'version_mismatch',
+      detail: `${options.healthUrl} reports version ${evidence.lastVersion ?? '(none)'}, expected ${options.expectedVersion}`,
+    };
   }
   return { ok: true };
 }
 
 /** A failure the supervisor shows: the process exited, was restarted, or refuses to run (78). */
 function supervisorFailure(state: ServiceState, baseline: ServiceState | null): Probe {
-  if (state.exitStatus === 78 && !state.active) return { ok: false, reason: 'exit_78', detail: `the service exited 78 (do not restart: config or state it cannot use)` };
+  if (state.exitStatus === 78 && !state.active)
+    return {
+      ok: false,
+      reason: 'exit_78',
+      detail: `the service exited 78 (do not restart: config or state it cannot use)`,
+    };
   if (baseline) {
     if (state.restarts !== null && baseline.restarts !== null && state.restarts > baseline.restarts) {
-      return { ok: false, reason: 'crashed', detail: `the supervisor restarted it (${state.restarts - baseline.restarts} restart(s), state ${state.state})` };
+      return {
+        ok: false,
+        reason: 'crashed',
+        detail: `the supervisor restarted it (${state.restarts - baseline.restarts} restart(s), state ${state.state})`,
+      };
     }
     if (baseline.mainPid !== null && state.mainPid !== baseline.mainPid) {
-      return { ok: false, reason: 'crashed', detail: `its main process changed (${baseline.mainPid} → ${state.mainPid ?? 'none'}, state ${state.state})` };
+      return {
+        ok: false,
+        reason: 'crashed',
+        detail: `its main process changed (${baseline.mainPid} → ${state.mainPid ?? 'none'}, state ${state.state})`,
+      };
     }
   }
   if (!state.active && !state.state.startsWith('activating')) {
-    return { ok: false, reason: 'crashed', detail: `the service is ${state.state}${state.exitStatus !== null ? `, exit status ${state.exitStatus}` : ''}${state.detail ? ` (${state.detail})` : ''}` };
+    return {
+      ok: false,
+      reason: 'crashed',
+      detail: `the service is ${state.state}${state.exitStatus !== null ? `, exit status ${state.exitStatus}` : ''}${state.detail ? ` (${state.detail})` : ''}`,
+    };
   }
   return { ok: true };
 }
@@ -123,12 +156,22 @@ function supervisorFailure(state: ServiceState, baseline: ServiceState | null): 
 const ATTRIBUTE_AFTER_MS = 300;
 
 export async function verifyRunning(options: VerifyOptions, baseline: ServiceState | null): Promise<VerifyResult> {
-  const evidence: VerifyEvidence = { probes: 0, healthyAfterMs: null, lastHttpStatus: null, lastVersion: null, lastError: null, state: baseline };
+  const evidence: VerifyEvidence = {
+    probes: 0,
+    healthyAfterMs: null,
+    lastHttpStatus: null,
+    lastVersion: null,
+    lastError: null,
+    state: baseline,
+  };
   const pollMs = options.pollMs ?? 250;
   const started = Date.now();
   // A restarted Node service usually answers within a few hundred milliseconds: poll fast at first
   // (every 20 ms for the first second), then settle to pollMs so a slow start is not hammered.
-  const sleep = () => new Promise((resolve) => setTimeout(resolve, Date.now() - started < 1_000 ? Math.min(FAST_POLL_MS, pollMs) : pollMs));
+  const sleep = () =>
+    new Promise((resolve) =>
+      setTimeout(resolve, Date.now() - started < 1_000 ? Math.min(FAST_POLL_MS, pollMs) : pollMs),
+    );
   const check = async (against: ServiceState | null): Promise<Probe> => {
     if (options.supervisor) {
       evidence.state = await options.supervisor.state();
@@ -151,7 +194,10 @@ export async function verifyRunning(options: VerifyOptions, baseline: ServiceSta
   const firstCheck = async (): Promise<Probe> => {
     if (!options.supervisor) return probeHealth(options, evidence);
     const asked = Date.now() - stateAt >= STATE_EVERY_MS;
-    const [failed, probe] = await Promise.all([asked ? askSupervisor() : Promise.resolve<Probe>({ ok: true }), probeHealth(options, evidence)]);
+    const [failed, probe] = await Promise.all([
+      asked ? askSupervisor() : Promise.resolve<Probe>({ ok: true }),
+      probeHealth(options, evidence),
+    ]);
     if (!failed.ok) return failed;
     if (!probe.ok || asked) return probe;
     const confirmed = await askSupervisor();
@@ -161,10 +207,17 @@ export async function verifyRunning(options: VerifyOptions, baseline: ServiceSta
   for (;;) {
     last = await firstCheck();
     if (last.ok) break;
-    if (last.reason === 'crashed' || last.reason === 'exit_78') return { ok: false, reason: last.reason, detail: last.detail, evidence };
+    if (last.reason === 'crashed' || last.reason === 'exit_78')
+      return { ok: false, reason: last.reason, detail: last.detail, evidence };
     const left = options.timeoutMs - (Date.now() - started);
     options.onProbe?.(`${last.detail}; ${Math.max(0, Math.ceil(left / 1000))} s left`);
-    if (left <= 0) return { ok: false, reason: last.reason, detail: `not healthy within ${options.timeoutMs / 1000} s: ${last.detail}`, evidence };
+    if (left <= 0)
+      return {
+        ok: false,
+        reason: last.reason,
+        detail: `not healthy within ${options.timeoutMs / 1000} s: ${last.detail}`,
+        evidence,
+      };
     await sleep();
   }
   evidence.healthyAfterMs = Date.now() - started;
@@ -183,8 +236,15 @@ export async function verifyRunning(options: VerifyOptions, baseline: ServiceSta
   while (Date.now() < stableUntil) {
     await sleep();
     let probe = await check(stableBaseline);
-    if (!probe.ok && probe.reason !== 'crashed' && probe.reason !== 'exit_78') probe = await attribute(probe, stableBaseline);
-    if (!probe.ok) return { ok: false, reason: probe.reason === 'timeout' ? 'unhealthy' : probe.reason, detail: `within the stability window: ${probe.detail}`, evidence };
+    if (!probe.ok && probe.reason !== 'crashed' && probe.reason !== 'exit_78')
+      probe = await attribute(probe, stableBaseline);
+    if (!probe.ok)
+      return {
+        ok: false,
+        reason: probe.reason === 'timeout' ? 'unhealthy' : probe.reason,
+        detail: `within the stability window: ${probe.detail}`,
+        evidence,
+      };
   }
   return { ok: true, evidence };
 }

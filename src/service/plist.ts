@@ -46,7 +46,13 @@ export function parsePlist(xml: string): PlistNode {
   const skip = () => {
     for (;;) {
       while (i < xml.length && /\s/.test(xml[i]!)) i++;
-      const close = xml.startsWith('<?', i) ? '?>' : xml.startsWith('<!--', i) ? '-->' : xml.startsWith('<!', i) ? '>' : null;
+      const close = xml.startsWith('<?', i)
+        ? '?>'
+        : xml.startsWith('<!--', i)
+          ? '-->'
+          : xml.startsWith('<!', i)
+            ? '>'
+            : null;
       if (close === null) return;
       const end = xml.indexOf(close, i);
       if (end < 0) throw bad('an unclosed declaration or comment', i);
@@ -90,7 +96,8 @@ export function parsePlist(xml: string): PlistNode {
       const entries: NonNullable<PlistNode['entries']> = [];
       if (!open.empty) {
         for (let next = tag(); !(next.closing && next.name === 'dict'); next = tag()) {
-          if (next.name !== 'key' || next.closing) throw bad(`expected <key> in a dict, found <${next.closing ? '/' : ''}${next.name}>`, next.start);
+          if (next.name !== 'key' || next.closing)
+            throw bad(`expected <key> in a dict, found <${next.closing ? '/' : ''}${next.name}>`, next.start);
           const close = xml.indexOf('</key>', i);
           if (close < 0) throw bad('<key> is not closed', next.start);
           const key = decode(xml.slice(i, close), next.start);
@@ -149,7 +156,9 @@ export interface PlistEdit {
 /** The text with each edit's range replaced (ranges must not overlap; insertions at one place keep their order). */
 export function applyEdits(xml: string, edits: readonly PlistEdit[]): string {
   let out = xml;
-  const order = edits.map((edit, index) => ({ edit, index })).sort((a, b) => b.edit.start - a.edit.start || b.index - a.index);
+  const order = edits
+    .map((edit, index) => ({ edit, index }))
+    .sort((a, b) => b.edit.start - a.edit.start || b.index - a.index);
   for (const { edit } of order) out = out.slice(0, edit.start) + edit.text + out.slice(edit.end);
   return out;
 }
@@ -157,19 +166,32 @@ export function applyEdits(xml: string, edits: readonly PlistEdit[]): string {
 /** An edit that adds `<key>NAME</key>` and a value after the last entry of a dict, indented as that entry is. */
 export function appendEntry(xml: string, dict: PlistNode, key: string, valueXml: string): PlistEdit {
   const last = dict.entries?.at(-1);
-  if (!last) return { start: dict.end - '</dict>'.length, end: dict.end - '</dict>'.length, text: `<key>${xmlEscape(key)}</key>${valueXml}` };
+  if (!last)
+    return {
+      start: dict.end - '</dict>'.length,
+      end: dict.end - '</dict>'.length,
+      text: `<key>${xmlEscape(key)}</key>${valueXml}`,
+    };
   const lineStart = xml.lastIndexOf('\n', last.keyStart) + 1;
   const indent = /^[ \t]*/.exec(xml.slice(lineStart, last.keyStart))![0];
-  return { start: last.value.end, end: last.value.end, text: `\n${indent}<key>${xmlEscape(key)}</key>\n${indent}${valueXml}` };
+  return {
+    start: last.value.end,
+    end: last.value.end,
+    text: `\n${indent}<key>${xmlEscape(key)}</key>\n${indent}${valueXml}`,
+  };
 }
 
 /** XML character data. XML 1.0 has no way to write most C0 controls, even escaped: refuse them. */
 export function xmlEscape(value: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it refuses
   if (/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/.test(value)) {
-    throw new ReleaseSwitcherError('UNSUPPORTED', `A launchd plist cannot hold ${JSON.stringify(value)}: XML 1.0 has no control characters.`, {
-      hint: 'Remove control characters from the program arguments, paths and environment.',
-    });
+    throw new ReleaseSwitcherError(
+      'UNSUPPORTED',
+      `A launchd plist cannot hold ${JSON.stringify(value)}: XML 1.0 has no control characters.`,
+      {
+        hint: 'Remove control characters from the program arguments, paths and environment.',
+      },
+    );
   }
   return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

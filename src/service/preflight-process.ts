@@ -39,7 +39,16 @@ export interface StartCandidate {
   signal?: AbortSignal;
 }
 
-const SHOW = ['ActiveState', 'SubState', 'MainPID', 'NRestarts', 'ExecMainCode', 'ExecMainStatus', 'Result', 'LoadState'];
+const SHOW = [
+  'ActiveState',
+  'SubState',
+  'MainPID',
+  'NRestarts',
+  'ExecMainCode',
+  'ExecMainStatus',
+  'Result',
+  'LoadState',
+];
 const COMMAND_MS = 30_000;
 
 function scopeArgs(scope: 'user' | 'system' | undefined): string[] {
@@ -50,10 +59,32 @@ export async function startInUnit(start: StartCandidate): Promise<CandidateHandl
   const { unit, scope } = start.record;
   if (!unit) throw new Error('preflight: a systemd rehearsal needs a unit name');
   const setenv = Object.entries(start.env).flatMap(([k, v]) => (v === undefined ? [] : [`--setenv=${k}=${v}`]));
-  const props = ['Restart=no', 'KillMode=control-group', 'TimeoutStopSec=5', `StandardOutput=append:${start.logFile}`, `StandardError=append:${start.logFile}`];
-  const result = await run('systemd-run', [...scopeArgs(scope), `--unit=${unit}`, '--collect', '--service-type=exec', `--working-directory=${start.cwd}`, ...props.map((p) => `--property=${p}`), ...setenv, '--', start.node, ...start.args], { timeoutMs: COMMAND_MS, env: start.callerEnv });
+  const props = [
+    'Restart=no',
+    'KillMode=control-group',
+    'TimeoutStopSec=5',
+    `StandardOutput=append:${start.logFile}`,
+    `StandardError=append:${start.logFile}`,
+  ];
+  const result = await run(
+    'systemd-run',
+    [
+      ...scopeArgs(scope),
+      `--unit=${unit}`,
+      '--collect',
+      '--service-type=exec',
+      `--working-directory=${start.cwd}`,
+      ...props.map((p) => `--property=${p}`),
+      ...setenv,
+      '--',
+      start.node,
+      ...start.args,
+    ],
+    { timeoutMs: COMMAND_MS, env: start.callerEnv },
+  );
   if (result.failed) throw new Error(`systemd-run failed: ${tail(result.output, 5)}`);
-  const systemctl = (args: string[]) => run('systemctl', [...scopeArgs(scope), ...args], { timeoutMs: COMMAND_MS, env: start.callerEnv });
+  const systemctl = (args: string[]) =>
+    run('systemctl', [...scopeArgs(scope), ...args], { timeoutMs: COMMAND_MS, env: start.callerEnv });
   return {
     async state() {
       const shown = await systemctl(['show', unit, ...SHOW.map((p) => `--property=${p}`)]);
@@ -68,13 +99,25 @@ export async function startInUnit(start: StartCandidate): Promise<CandidateHandl
 }
 
 /** Stop (TERM, KILL after TimeoutStopSec, whole cgroup) and forget a transient unit; quiet when it is gone. */
-export async function stopUnit(unit: string, scope: 'user' | 'system' | undefined, callerEnv: NodeJS.ProcessEnv): Promise<void> {
+export async function stopUnit(
+  unit: string,
+  scope: 'user' | 'system' | undefined,
+  callerEnv: NodeJS.ProcessEnv,
+): Promise<void> {
   await run('systemctl', [...scopeArgs(scope), 'stop', unit], { timeoutMs: COMMAND_MS, env: callerEnv });
   await run('systemctl', [...scopeArgs(scope), 'reset-failed', unit], { timeoutMs: COMMAND_MS, env: callerEnv });
 }
 
-export async function startInGroup(start: StartCandidate, onPid: (pid: number) => Promise<void>): Promise<CandidateHandle> {
-  const child = await startDetached(start.node, start.args, { cwd: start.cwd, env: start.env, logFile: start.logFile, ...(start.signal && { signal: start.signal }) });
+export async function startInGroup(
+  start: StartCandidate,
+  onPid: (pid: number) => Promise<void>,
+): Promise<CandidateHandle> {
+  const child = await startDetached(start.node, start.args, {
+    cwd: start.cwd,
+    env: start.env,
+    logFile: start.logFile,
+    ...(start.signal && { signal: start.signal }),
+  });
   let exit: { code: number | null } | null = null;
   void child.exited.then((code) => (exit = { code }));
   await onPid(child.pid);

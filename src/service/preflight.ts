@@ -11,11 +11,25 @@ import path from 'node:path';
 import { removeTree } from '../platform/fs.js';
 import { run, tail } from '../platform/subprocess.js';
 import { verifyRunning } from './health.js';
-import { type CandidateHandle, type PreflightIsolation, type PreflightRecord, killGroup, startInGroup, startInUnit, stopUnit } from './preflight-process.js';
+import {
+  type CandidateHandle,
+  type PreflightIsolation,
+  type PreflightRecord,
+  killGroup,
+  startInGroup,
+  startInUnit,
+  stopUnit,
+} from './preflight-process.js';
 
 export type { PreflightIsolation, PreflightRecord } from './preflight-process.js';
 
-export type PreflightReason = 'crashed' | 'exited' | 'never_healthy' | 'version_mismatch' | 'died_in_hold' | 'prepare_failed';
+export type PreflightReason =
+  | 'crashed'
+  | 'exited'
+  | 'never_healthy'
+  | 'version_mismatch'
+  | 'died_in_hold'
+  | 'prepare_failed';
 
 export interface PreflightOptions {
   node: string;
@@ -93,13 +107,18 @@ interface Vars {
 }
 
 function fill(value: string, vars: Vars): string {
-  return value.replaceAll('{port}', String(vars.port)).replaceAll('{state}', vars.state).replaceAll('{token}', vars.token).replaceAll('{config}', vars.config);
+  return value
+    .replaceAll('{port}', String(vars.port))
+    .replaceAll('{state}', vars.state)
+    .replaceAll('{token}', vars.token)
+    .replaceAll('{config}', vars.config);
 }
 
 function fillJson(value: unknown, vars: Vars): unknown {
   if (typeof value === 'string') return fill(value, vars);
   if (Array.isArray(value)) return value.map((v) => fillJson(v, vars));
-  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fillJson(v, vars)]));
+  if (typeof value === 'object' && value !== null)
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fillJson(v, vars)]));
   return value;
 }
 
@@ -117,24 +136,93 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
     await fs.writeFile(logFile, '');
     const state = await options.copyState(path.join(record.dir, 'state'));
     port = await freeLoopbackPort();
-    const vars: Vars = { port, state, token: randomBytes(24).toString('hex'), config: path.join(record.dir, 'config.json') };
-    if (options.configFile) await fs.writeFile(vars.config, `${JSON.stringify(fillJson(options.configFile, vars), null, 2)}\n`, { mode: 0o600 });
-    const env = { ...options.baseEnv, ...Object.fromEntries(Object.entries(options.env).map(([k, v]) => [k, fill(v, vars)])) };
+    const vars: Vars = {
+      port,
+      state,
+      token: randomBytes(24).toString('hex'),
+      config: path.join(record.dir, 'config.json'),
+    };
+    if (options.configFile)
+      await fs.writeFile(vars.config, `${JSON.stringify(fillJson(options.configFile, vars), null, 2)}\n`, {
+        mode: 0o600,
+      });
+    const env = {
+      ...options.baseEnv,
+      ...Object.fromEntries(Object.entries(options.env).map(([k, v]) => [k, fill(v, vars)])),
+    };
     if (options.prepare) {
-      const prepared = await run(options.node, options.prepare.map((a) => fill(a, vars)), { cwd: options.releaseDir, env, timeoutMs: PREPARE_MS, signal: options.signal });
+      const prepared = await run(
+        options.node,
+        options.prepare.map((a) => fill(a, vars)),
+        { cwd: options.releaseDir, env, timeoutMs: PREPARE_MS, signal: options.signal },
+      );
       await fs.appendFile(logFile, prepared.output);
-      if (prepared.failed) return { ok: false, reason: 'prepare_failed', detail: `the prepare step exited ${prepared.timedOut ? 'on its timeout' : String(prepared.exitCode)}`, probes: 0, port, ms: Date.now() - started, outputTail: await readTail(logFile) };
+      if (prepared.failed)
+        return {
+          ok: false,
+          reason: 'prepare_failed',
+          detail: `the prepare step exited ${prepared.timedOut ? 'on its timeout' : String(prepared.exitCode)}`,
+          probes: 0,
+          port,
+          ms: Date.now() - started,
+          outputTail: await readTail(logFile),
+        };
     }
-    const start = { node: options.node, args: options.args.map((a) => fill(a, vars)), cwd: options.releaseDir, env, callerEnv: options.baseEnv, logFile, record, ...(options.signal && { signal: options.signal }) };
-    handle = options.isolation.kind === 'systemd'
-      ? await startInUnit(start)
-      : await startInGroup(start, async (pid) => options.onRecord({ ...record, pgid: pid }));
+    const start = {
+      node: options.node,
+      args: options.args.map((a) => fill(a, vars)),
+      cwd: options.releaseDir,
+      env,
+      callerEnv: options.baseEnv,
+      logFile,
+      record,
+      ...(options.signal && { signal: options.signal }),
+    };
+    handle =
+      options.isolation.kind === 'systemd'
+        ? await startInUnit(start)
+        : await startInGroup(start, async (pid) => options.onRecord({ ...record, pgid: pid }));
     options.onStarted?.();
-    const verdict = await verifyRunning({ supervisor: { name: 'none', unit: record.unit ?? `pgid ${record.pgid}`, restart: async () => {}, start: async () => {}, state: () => handle!.state() }, healthUrl: rehearsalUrl(options.healthUrl, port), versionField: options.versionField, expectedVersion: options.expectedVersion, timeoutMs: options.verifyTimeoutMs, stableMs: options.holdMs, ...(options.onProbe && { onProbe: options.onProbe }) }, null);
+    const verdict = await verifyRunning(
+      {
+        supervisor: {
+          name: 'none',
+          unit: record.unit ?? `pgid ${record.pgid}`,
+          restart: async () => {},
+          start: async () => {},
+          state: () => handle!.state(),
+        },
+        healthUrl: rehearsalUrl(options.healthUrl, port),
+        versionField: options.versionField,
+        expectedVersion: options.expectedVersion,
+        timeoutMs: options.verifyTimeoutMs,
+        stableMs: options.holdMs,
+        ...(options.onProbe && { onProbe: options.onProbe }),
+      },
+      null,
+    );
     const base = { probes: verdict.evidence.probes, port };
-    if (verdict.ok) return { ok: true, detail: `healthy after ${verdict.evidence.healthyAfterMs} ms, held ${options.holdMs / 1000} s`, ...base, ms: Date.now() - started, outputTail: await readTail(logFile) };
-    const reason = classify(verdict.reason, verdict.evidence.healthyAfterMs !== null, verdict.evidence.state?.exitStatus ?? null);
-    return { ok: false, reason, detail: verdict.detail, ...base, ms: Date.now() - started, outputTail: await readTail(logFile) };
+    if (verdict.ok)
+      return {
+        ok: true,
+        detail: `healthy after ${verdict.evidence.healthyAfterMs} ms, held ${options.holdMs / 1000} s`,
+        ...base,
+        ms: Date.now() - started,
+        outputTail: await readTail(logFile),
+      };
+    const reason = classify(
+      verdict.reason,
+      verdict.evidence.healthyAfterMs !== null,
+      verdict.evidence.state?.exitStatus ?? null,
+    );
+    return {
+      ok: false,
+      reason,
+      detail: verdict.detail,
+      ...base,
+      ms: Date.now() - started,
+      outputTail: await readTail(logFile),
+    };
   } finally {
     await handle?.stop(STOP_GRACE_MS);
     await cleanupPreflight(record, { callerEnv: options.baseEnv });
@@ -142,7 +230,9 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
 }
 
 function unitFields(isolation: PreflightIsolation, id: string): Partial<PreflightRecord> {
-  return isolation.kind === 'systemd' ? { unit: `release-switcher-preflight-${id}.service`, scope: isolation.scope } : {};
+  return isolation.kind === 'systemd'
+    ? { unit: `release-switcher-preflight-${id}.service`, scope: isolation.scope }
+    : {};
 }
 
 function classify(reason: string, wasHealthy: boolean, exitStatus: number | null): PreflightReason {
@@ -160,7 +250,10 @@ async function readTail(logFile: string): Promise<string> {
  * Ends whatever a rehearsal left: its transient unit or process group, and its private directory.
  * Idempotent; recovery calls it with the record the journal kept when the switcher died mid-rehearsal.
  */
-export async function cleanupPreflight(record: PreflightRecord, options: { callerEnv: NodeJS.ProcessEnv }): Promise<void> {
+export async function cleanupPreflight(
+  record: PreflightRecord,
+  options: { callerEnv: NodeJS.ProcessEnv },
+): Promise<void> {
   if (record.unit) await stopUnit(record.unit, record.scope, options.callerEnv);
   if (record.pgid) await killGroup(record.pgid, STOP_GRACE_MS);
   await removeTree(record.dir);

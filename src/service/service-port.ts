@@ -25,7 +25,9 @@ export interface PortFinding {
 export function parsePortValue(raw: string | undefined): number | null {
   const value = raw?.trim();
   if (!value) return null;
-  const digits = /^\d+$/.test(value) ? value : (/^\[[^\]]+\]:(\d+)$/.exec(value)?.[1] ?? (/^[^:]+:(\d+)$/.exec(value)?.[1]));
+  const digits = /^\d+$/.test(value)
+    ? value
+    : (/^\[[^\]]+\]:(\d+)$/.exec(value)?.[1] ?? /^[^:]+:(\d+)$/.exec(value)?.[1]);
   const port = digits === undefined ? NaN : Number(digits);
   return Number.isInteger(port) && port > 0 && port <= 65535 ? port : null;
 }
@@ -39,7 +41,8 @@ export function parseEnvironmentFile(text: string): Record<string, string> {
     if (line === '' || line.startsWith('#') || line.startsWith(';') || eq <= 0) continue;
     let value = line.slice(eq + 1).trim();
     if (value.length >= 2 && value.startsWith("'") && value.endsWith("'")) value = value.slice(1, -1);
-    else if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1).replace(/\\(.)/g, '$1');
+    else if (value.length >= 2 && value.startsWith('"') && value.endsWith('"'))
+      value = value.slice(1, -1).replace(/\\(.)/g, '$1');
     out[line.slice(0, eq).trim()] = value;
   }
   return out;
@@ -50,7 +53,10 @@ export function parseEnvironmentFile(text: string): Record<string, string> {
  * runs as the service's user), then Environment=, then EnvironmentFile= (which overrides Environment=, systemd.exec).
  * `sources` says where each variable came from.
  */
-export async function unitEnvironment(unit: ExistingUnit, host: NodeJS.ProcessEnv): Promise<{ env: Record<string, string>; sources: Record<string, string>; notes: string[] }> {
+export async function unitEnvironment(
+  unit: ExistingUnit,
+  host: NodeJS.ProcessEnv,
+): Promise<{ env: Record<string, string>; sources: Record<string, string>; notes: string[] }> {
   const env: Record<string, string> = {};
   const sources: Record<string, string> = {};
   const notes: string[] = [];
@@ -87,7 +93,10 @@ export async function openclawConfigFile(env: Record<string, string | undefined>
   const trimmed = (name: string) => env[name]?.trim() || undefined;
   const osHome = trimmed('HOME');
   const explicitHome = trimmed('OPENCLAW_HOME');
-  const home = explicitHome && osHome && /^~(?=$|\/)/.test(explicitHome) ? explicitHome.replace(/^~/, osHome) : (explicitHome ?? osHome);
+  const home =
+    explicitHome && osHome && /^~(?=$|\/)/.test(explicitHome)
+      ? explicitHome.replace(/^~/, osHome)
+      : (explicitHome ?? osHome);
   const user = (p: string) => {
     if (/^~(?=$|\/)/.test(p)) return home ? path.resolve(cwd, p.replace(/^~/, home)) : null;
     return path.resolve(cwd, p);
@@ -109,9 +118,16 @@ export async function openclawConfigFile(env: Record<string, string | undefined>
   return null;
 }
 
-const exists = (file: string) => fs.stat(file).then((s) => s.isFile(), () => false);
+const exists = (file: string) =>
+  fs.stat(file).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 
-const LOCATORS: Record<NonNullable<PortSources['config']>['locate'], (env: Record<string, string | undefined>, cwd: string) => Promise<string | null>> = {
+const LOCATORS: Record<
+  NonNullable<PortSources['config']>['locate'],
+  (env: Record<string, string | undefined>, cwd: string) => Promise<string | null>
+> = {
   openclaw: openclawConfigFile,
 };
 
@@ -125,22 +141,34 @@ async function configPort(file: string, key: string, notes: string[]): Promise<n
     return undefined;
   }
   let at: unknown = data;
-  for (const part of key.split('.')) at = at !== null && typeof at === 'object' ? (at as Record<string, unknown>)[part] : undefined;
+  for (const part of key.split('.'))
+    at = at !== null && typeof at === 'object' ? (at as Record<string, unknown>)[part] : undefined;
   // The service takes only a number > 0 there (a string, even "${VAR}", is not used).
   if (typeof at === 'number' && Number.isInteger(at) && at > 0 && at <= 65535) return at;
   if (at !== undefined) notes.push(`config ${file} ${key} is ${JSON.stringify(at)}, not a port`);
-  else if (data !== null && typeof data === 'object' && '$include' in data) notes.push(`config ${file} has no ${key} of its own and uses $include, which is not followed`);
+  else if (data !== null && typeof data === 'object' && '$include' in data)
+    notes.push(`config ${file} has no ${key} of its own and uses $include, which is not followed`);
   return undefined;
 }
 
 /** The port in the service's own order of precedence; null when nothing names one (the service's default applies). */
-export async function findServicePort(unit: ExistingUnit, sources: PortSources, host: NodeJS.ProcessEnv): Promise<PortFinding> {
+export async function findServicePort(
+  unit: ExistingUnit,
+  sources: PortSources,
+  host: NodeJS.ProcessEnv,
+): Promise<PortFinding> {
   const words = unit.execStart ?? [];
   const { flag } = sources;
   for (let i = 0; i < words.length; i++) {
-    const value = words[i] === flag ? words[i + 1] : words[i]!.startsWith(`${flag}=`) ? words[i]!.slice(flag.length + 1) : undefined;
+    const value =
+      words[i] === flag
+        ? words[i + 1]
+        : words[i]!.startsWith(`${flag}=`)
+          ? words[i]!.slice(flag.length + 1)
+          : undefined;
     const port = value !== undefined && /^\d+$/.test(value) ? parsePortValue(value) : null;
-    if (port !== null) return { port: { port, from: `ExecStart ${words[i] === flag ? `${flag} ${value}` : words[i]}` }, notes: [] };
+    if (port !== null)
+      return { port: { port, from: `ExecStart ${words[i] === flag ? `${flag} ${value}` : words[i]}` }, notes: [] };
   }
   const { env, sources: from, notes } = await unitEnvironment(unit, host);
   for (const name of sources.env) {

@@ -22,10 +22,15 @@ export const SYSTEMCTL_TIMEOUT_MS = 30_000;
 export const scopeArgs = (scope: UnitScope): string[] => (scope === 'user' ? ['--user'] : []);
 
 /** The command as a user would type it, for hints: `systemctl --user restart x.service`. */
-export const systemctlCommand = (scope: UnitScope, args: readonly string[]): string => ['systemctl', ...scopeArgs(scope), ...args].join(' ');
+export const systemctlCommand = (scope: UnitScope, args: readonly string[]): string =>
+  ['systemctl', ...scopeArgs(scope), ...args].join(' ');
 
 /** Never rejects on a non-zero exit: callers decide what a failure means. */
 export function systemctl(args: readonly string[], options: SystemctlOptions): ReturnType<CommandRunner> {
   const runner = options.runner ?? runCaptured;
-  return runner('systemctl', [...scopeArgs(options.scope), ...args], { env: options.env, signal: options.signal, timeoutMs: options.timeoutMs ?? SYSTEMCTL_TIMEOUT_MS });
+  return runner('systemctl', [...scopeArgs(options.scope), ...args], {
+    env: options.env,
+    signal: options.signal,
+    timeoutMs: options.timeoutMs ?? SYSTEMCTL_TIMEOUT_MS,
+  });
 }

@@ -57,10 +57,36 @@ const DEFAULT_DELAY_SECONDS = 3600;
 
 /** systemd.time(7) span units, in seconds. */
 const SPAN_UNITS: Record<string, number> = {
-  '': 1, us: 1e-6, usec: 1e-6, µs: 1e-6, ms: 1e-3, msec: 1e-3, s: 1, sec: 1, second: 1, seconds: 1,
-  m: 60, min: 60, minute: 60, minutes: 60, h: 3600, hr: 3600, hour: 3600, hours: 3600,
-  d: 86_400, day: 86_400, days: 86_400, w: 604_800, week: 604_800, weeks: 604_800,
-  M: 2_629_800, month: 2_629_800, months: 2_629_800, y: 31_557_600, year: 31_557_600, years: 31_557_600,
+  '': 1,
+  us: 1e-6,
+  usec: 1e-6,
+  µs: 1e-6,
+  ms: 1e-3,
+  msec: 1e-3,
+  s: 1,
+  sec: 1,
+  second: 1,
+  seconds: 1,
+  m: 60,
+  min: 60,
+  minute: 60,
+  minutes: 60,
+  h: 3600,
+  hr: 3600,
+  hour: 3600,
+  hours: 3600,
+  d: 86_400,
+  day: 86_400,
+  days: 86_400,
+  w: 604_800,
+  week: 604_800,
+  weeks: 604_800,
+  M: 2_629_800,
+  month: 2_629_800,
+  months: 2_629_800,
+  y: 31_557_600,
+  year: 31_557_600,
+  years: 31_557_600,
 };
 
 /** Seconds in a systemd time span (`15min`, `1h 30min`, `2s`, `90`); undefined when it is not one. */
@@ -80,7 +106,9 @@ export function timespanSeconds(text: string): number | undefined {
 function settingValue(value: string, what: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
   if (value.trim() === '' || /[\x00-\x1f\x7f]/.test(value)) {
-    throw new ReleaseSwitcherError('USAGE', `${what} ${JSON.stringify(value)} cannot be written into a unit file.`, { hint: 'For example --every hourly, --every 15min, --randomized-delay 30min' });
+    throw new ReleaseSwitcherError('USAGE', `${what} ${JSON.stringify(value)} cannot be written into a unit file.`, {
+      hint: 'For example --every hourly, --every 15min, --randomized-delay 30min',
+    });
   }
   return value.trim();
 }
@@ -89,7 +117,8 @@ export function parseSchedule(every = DEFAULT_EVERY): Schedule {
   const spec = settingValue(every, '--every');
   const seconds = timespanSeconds(spec);
   if (seconds === undefined) return { kind: 'calendar', spec };
-  if (seconds <= 0) throw new ReleaseSwitcherError('USAGE', `--every ${spec} is no interval.`, { hint: 'For example --every 15min' });
+  if (seconds <= 0)
+    throw new ReleaseSwitcherError('USAGE', `--every ${spec} is no interval.`, { hint: 'For example --every 15min' });
   return { kind: 'span', spec, seconds };
 }
 
@@ -97,10 +126,15 @@ export function parseSchedule(every = DEFAULT_EVERY): Schedule {
 function delayOf(schedule: Schedule, randomizedDelay: string | undefined): string {
   if (randomizedDelay !== undefined) {
     const spec = settingValue(randomizedDelay, '--randomized-delay');
-    if (timespanSeconds(spec) === undefined) throw new ReleaseSwitcherError('USAGE', `--randomized-delay takes a time span, not "${spec}".`, { hint: 'For example --randomized-delay 30min, or 0 for none' });
+    if (timespanSeconds(spec) === undefined)
+      throw new ReleaseSwitcherError('USAGE', `--randomized-delay takes a time span, not "${spec}".`, {
+        hint: 'For example --randomized-delay 30min, or 0 for none',
+      });
     return spec;
   }
-  return schedule.kind === 'span' && schedule.seconds < DEFAULT_DELAY_SECONDS ? schedule.spec : `${DEFAULT_DELAY_SECONDS / 3600}h`;
+  return schedule.kind === 'span' && schedule.seconds < DEFAULT_DELAY_SECONDS
+    ? schedule.spec
+    : `${DEFAULT_DELAY_SECONDS / 3600}h`;
 }
 
 /** `release-switcher-auto-update-<stem>`, the stem from the configured unit (or label), else the package. */
@@ -110,7 +144,10 @@ export function timerStem(config: Config): string {
 }
 
 function description(config: Config, root: string, what: string): string {
-  return settingValue(`${what} ${config.package} (release-switcher root ${root})`, 'The root path').replaceAll('%', '%%');
+  return settingValue(`${what} ${config.package} (release-switcher root ${root})`, 'The root path').replaceAll(
+    '%',
+    '%%',
+  );
 }
 
 /** The tick's command line: this installation's CLI, run by `execPath`. */
@@ -118,29 +155,53 @@ function tickArgv(root: string, execPath: string): string[] {
   return [execPath, CLI_MAIN, '--root', root, 'auto-update'];
 }
 
-export function autoUpdateService(options: { config: Config; root: string; scope: UnitScope; execPath: string }): string {
+export function autoUpdateService(options: {
+  config: Config;
+  root: string;
+  scope: UnitScope;
+  execPath: string;
+}): string {
   const { config, root, scope } = options;
   // A system service fetches from the registry: it wants the network up. A user manager has no such target.
   const network = scope === 'system' ? ['Wants=network-online.target', 'After=network-online.target'] : [];
   const argv = tickArgv(root, options.execPath);
   return [
-    HEADER, '[Unit]', `Description=${description(config, root, 'Auto-update')}`, ...network, '',
-    '[Service]', 'Type=oneshot', `ExecStart=${argv.map(execWord).join(' ')}`,
+    HEADER,
+    '[Unit]',
+    `Description=${description(config, root, 'Auto-update')}`,
+    ...network,
+    '',
+    '[Service]',
+    'Type=oneshot',
+    `ExecStart=${argv.map(execWord).join(' ')}`,
     // Oneshot units have no start timeout by default: a hung tick would block every later one. Killing
     // one mid-way is safe (the journal; the next tick recovers), so bound it.
-    'TimeoutStartSec=1h', '',
+    'TimeoutStartSec=1h',
+    '',
   ].join('\n');
 }
 
 export function autoUpdateTimer(options: { config: Config; root: string; schedule: Schedule; delay: string }): string {
   const { config, root, schedule, delay } = options;
-  const when = schedule.kind === 'calendar' ? [`OnCalendar=${schedule.spec}`, 'Persistent=true'] : [`OnActiveSec=${schedule.spec}`, `OnUnitActiveSec=${schedule.spec}`];
+  const when =
+    schedule.kind === 'calendar'
+      ? [`OnCalendar=${schedule.spec}`, 'Persistent=true']
+      : [`OnActiveSec=${schedule.spec}`, `OnUnitActiveSec=${schedule.spec}`];
   return [
-    HEADER, '[Unit]', `Description=${description(config, root, 'Auto-update timer of')}`, '',
-    '[Timer]', ...when, `RandomizedDelaySec=${delay}`,
+    HEADER,
+    '[Unit]',
+    `Description=${description(config, root, 'Auto-update timer of')}`,
+    '',
+    '[Timer]',
+    ...when,
+    `RandomizedDelaySec=${delay}`,
     // The default (1 min) would swallow short intervals; at most one tick an hour costs nothing at 1 s.
-    'AccuracySec=1s', `Unit=${timerStem(config)}.service`, '',
-    '[Install]', 'WantedBy=timers.target', '',
+    'AccuracySec=1s',
+    `Unit=${timerStem(config)}.service`,
+    '',
+    '[Install]',
+    'WantedBy=timers.target',
+    '',
   ].join('\n');
 }
 
@@ -152,7 +213,10 @@ function systemctlIn(units: SystemdTimerUnits, args: string[]) {
 function supervisorFailed(scope: UnitScope, args: string[], output: string): ReleaseSwitcherError {
   const command = `systemctl ${scope === 'user' ? '--user ' : ''}${args.join(' ')}`;
   return new ReleaseSwitcherError('SUPERVISOR_FAILED', `${command} failed: ${tail(output, 5)}`, {
-    hint: scope === 'user' ? 'Run it in the user session of the service (XDG_RUNTIME_DIR set), or print the units without --install.' : 'Run it as root, or print the units without --install.',
+    hint:
+      scope === 'user'
+        ? 'Run it in the user session of the service (XDG_RUNTIME_DIR set), or print the units without --install.'
+        : 'Run it as root, or print the units without --install.',
   });
 }
 
@@ -173,7 +237,10 @@ async function installSystemd(units: SystemdTimerUnits): Promise<void> {
   await writeFileAtomic(service.path, service.content);
   await writeUnitFile(timer.path, timer.content, { scope, env }); // and daemon-reload, once for both
   // enable, then restart rather than `enable --now`: a timer already running re-arms with the new schedule.
-  for (const args of [['enable', name], ['restart', name]]) {
+  for (const args of [
+    ['enable', name],
+    ['restart', name],
+  ]) {
     const result = await systemctlIn(units, args);
     if (result.exitCode !== 0) throw supervisorFailed(scope, args, result.output);
   }
@@ -201,7 +268,10 @@ async function systemdTimer(config: Config, root: string, options: TimerOptions)
   const name = `${stem}.timer`;
   const files = [
     { path: path.join(dir, `${stem}.service`), content: autoUpdateService({ config, root, scope, execPath }) },
-    { path: path.join(dir, name), content: autoUpdateTimer({ config, root, schedule, delay: delayOf(schedule, options.randomizedDelay) }) },
+    {
+      path: path.join(dir, name),
+      content: autoUpdateTimer({ config, root, schedule, delay: delayOf(schedule, options.randomizedDelay) }),
+    },
   ];
   const units = { files, name, scope, env, signal };
   if (options.install) await installSystemd(units);
@@ -214,7 +284,12 @@ function intervalSeconds(schedule: Schedule): number {
   if (schedule.kind === 'span') return Math.max(1, Math.round(schedule.seconds));
   const named: Record<string, number> = { minutely: 60, hourly: 3600, daily: 86_400, weekly: 604_800 };
   const seconds = named[schedule.spec];
-  if (seconds === undefined) throw new ReleaseSwitcherError('UNSUPPORTED', `launchd cannot run on the calendar "${schedule.spec}", only at an interval.`, { hint: 'Use a span or a name: --every 15min, --every hourly, --every daily' });
+  if (seconds === undefined)
+    throw new ReleaseSwitcherError(
+      'UNSUPPORTED',
+      `launchd cannot run on the calendar "${schedule.spec}", only at an interval.`,
+      { hint: 'Use a span or a name: --every 15min, --every hourly, --every daily' },
+    );
   return seconds;
 }
 
@@ -224,23 +299,39 @@ function intervalSeconds(schedule: Schedule): number {
  */
 function launchdTimer(config: Config, root: string, options: TimerOptions): TimerResult {
   if (options.install || options.remove) {
-    throw new ReleaseSwitcherError('UNSUPPORTED', 'release-switcher prints the launchd timer but does not load or unload it.', {
-      hint: 'Save the printed plist to the path shown, then: launchctl bootstrap gui/$(id -u) PATH (launchctl bootout gui/$(id -u) PATH to remove it).',
-    });
+    throw new ReleaseSwitcherError(
+      'UNSUPPORTED',
+      'release-switcher prints the launchd timer but does not load or unload it.',
+      {
+        hint: 'Save the printed plist to the path shown, then: launchctl bootstrap gui/$(id -u) PATH (launchctl bootout gui/$(id -u) PATH to remove it).',
+      },
+    );
   }
   const label = `org.release-switcher.auto-update.${timerStem(config).replace(/^release-switcher-auto-update-/, '')}`;
   const log = path.join(root, 'auto-update.log');
   const { env, execPath } = resolveRuntime(options);
-  const plist = launchdPlist({ label, program: tickArgv(root, execPath), keepAlive: false, stdoutPath: log, stderrPath: log });
+  const plist = launchdPlist({
+    label,
+    program: tickArgv(root, execPath),
+    keepAlive: false,
+    stdoutPath: log,
+    stderrPath: log,
+  });
   const interval = intervalSeconds(parseSchedule(options.every));
-  const content = plist.replace(/<\/dict>\n<\/plist>\n$/, `  <key>StartInterval</key>\n  <integer>${interval}</integer>\n</dict>\n</plist>\n`);
+  const content = plist.replace(
+    /<\/dict>\n<\/plist>\n$/,
+    `  <key>StartInterval</key>\n  <integer>${interval}</integer>\n</dict>\n</plist>\n`,
+  );
   const file = path.join(env.HOME || os.homedir(), 'Library', 'LaunchAgents', `${label}.plist`);
   return { kind: 'launchd', name: label, files: [{ path: file, content }], installed: false, removed: false };
 }
 
 /** Print (or install, or remove) the auto-update timer of a root. */
 export async function timer(options: TimerOptions): Promise<TimerResult> {
-  if (options.install && options.remove) throw new ReleaseSwitcherError('USAGE', 'Pass --install or --remove, not both.', { hint: 'release-switcher timer --install' });
+  if (options.install && options.remove)
+    throw new ReleaseSwitcherError('USAGE', 'Pass --install or --remove, not both.', {
+      hint: 'release-switcher timer --install',
+    });
   const config = await readConfig(options.root);
   const root = layoutOf(options.root).root;
   return config.supervisor === 'launchd' ? launchdTimer(config, root, options) : systemdTimer(config, root, options);

@@ -43,7 +43,13 @@ const STOP_MARGIN_SECONDS = 10;
 export function execWord(word: string): string {
   const literal = word.replaceAll('%', '%%').replaceAll('$', () => '$$');
   if (/^[\w@%+=:,./$-]+$/.test(literal)) return literal;
-  const escaped = [...literal].map((c) => (c === '\\' || c === '"' ? `\\${c}` : c < ' ' || c === '\x7f' ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : c));
+  const escaped = [...literal].map((c) =>
+    c === '\\' || c === '"'
+      ? `\\${c}`
+      : c < ' ' || c === '\x7f'
+        ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`
+        : c,
+  );
   return `"${escaped.join('')}"`;
 }
 
@@ -51,7 +57,11 @@ export function execWord(word: string): string {
 export function plainValue(value: string, what: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it refuses
   if (/[\x00-\x1f\x7f]/.test(value)) {
-    throw new ReleaseSwitcherError('UNSUPPORTED', `${what} contains a control character, which a unit file cannot hold: ${JSON.stringify(value)}`, { hint: 'Use a root path without line breaks or control characters.' });
+    throw new ReleaseSwitcherError(
+      'UNSUPPORTED',
+      `${what} contains a control character, which a unit file cannot hold: ${JSON.stringify(value)}`,
+      { hint: 'Use a root path without line breaks or control characters.' },
+    );
   }
   return value.replaceAll('%', '%%');
 }
@@ -59,7 +69,9 @@ export function plainValue(value: string, what: string): string {
 export function checkEntry(entry: string): string {
   const normal = path.posix.normalize(entry);
   if (entry === '' || path.isAbsolute(entry) || normal === '..' || normal.startsWith('../')) {
-    throw new ReleaseSwitcherError('USAGE', `The entry "${entry}" must be a path inside the release.`, { hint: 'For example --entry server.js or --entry dist/index.js' });
+    throw new ReleaseSwitcherError('USAGE', `The entry "${entry}" must be a path inside the release.`, {
+      hint: 'For example --entry server.js or --entry dist/index.js',
+    });
   }
   return normal.replace(/^\.\//, '');
 }
@@ -75,7 +87,8 @@ interface Lines {
 
 function bootCheckLine(config: Config, root: string, options: ServiceOptions): string[] {
   const node = config.node ?? process.execPath;
-  const bootCheck = options.bootCheck === undefined ? [node, CLI_MAIN, '--root', root, 'boot-check'] : options.bootCheck;
+  const bootCheck =
+    options.bootCheck === undefined ? [node, CLI_MAIN, '--root', root, 'boot-check'] : options.bootCheck;
   // `-`: boot-check always exits 0; if release-switcher itself is gone or broken, the service must still start.
   return bootCheck && bootCheck.length > 0 ? [`ExecStartPre=-${bootCheck.map(execWord).join(' ')}`] : [];
 }
@@ -84,12 +97,21 @@ function bootCheckLine(config: Config, root: string, options: ServiceOptions): s
  * The least stop budget a unit we write may have: the drain + our margin, and never under the budget the service's
  * preset declares for itself (openclaw: 325 s of shutdown + 5 s = 330 s, what its own unit and audit require).
  */
-export function stopBudget(config: Config, options: Pick<ServiceOptions, 'drainSeconds'>): { seconds: number; why: string } {
+export function stopBudget(
+  config: Config,
+  options: Pick<ServiceOptions, 'drainSeconds'>,
+): { seconds: number; why: string } {
   const drain = options.drainSeconds ?? 20;
-  const ours = { seconds: Math.ceil(drain) + STOP_MARGIN_SECONDS, why: `the drain + ${STOP_MARGIN_SECONDS} s (${drain} s + ${STOP_MARGIN_SECONDS} s), so a drain is never cut by SIGKILL` };
+  const ours = {
+    seconds: Math.ceil(drain) + STOP_MARGIN_SECONDS,
+    why: `the drain + ${STOP_MARGIN_SECONDS} s (${drain} s + ${STOP_MARGIN_SECONDS} s), so a drain is never cut by SIGKILL`,
+  };
   const stop = presetOf(config)?.stop;
   if (!stop) return ours;
-  const theirs = { seconds: Math.ceil(stop.drainSeconds + stop.marginSeconds), why: `${stop.drainSeconds} s + ${stop.marginSeconds} s: ${stop.why}` };
+  const theirs = {
+    seconds: Math.ceil(stop.drainSeconds + stop.marginSeconds),
+    why: `${stop.drainSeconds} s + ${stop.marginSeconds} s: ${stop.why}`,
+  };
   return theirs.seconds >= ours.seconds ? theirs : ours;
 }
 
@@ -116,11 +138,14 @@ function policyLines(request: UnitRequest, lines: Pick<Lines, 'kept' | 'changed'
   ];
   const out: string[] = [];
   for (const [key, value, kept] of ours) {
-    if (kept !== undefined) lines.kept.push(`${key}=${kept}${key === 'TimeoutStopSec' ? ` (at least ${need} s: ${budget.why})` : ''}`);
+    if (kept !== undefined)
+      lines.kept.push(`${key}=${kept}${key === 'TimeoutStopSec' ? ` (at least ${need} s: ${budget.why})` : ''}`);
     else out.push(`${key}=${value}`);
   }
   if (existing && !out.every((l) => !l.startsWith('TimeoutStopSec='))) {
-    lines.changed.push(`TimeoutStopSec ${theirs === undefined ? '(systemd default)' : `${theirs} s`} -> ${need} s (${budget.why})`);
+    lines.changed.push(
+      `TimeoutStopSec ${theirs === undefined ? '(systemd default)' : `${theirs} s`} -> ${need} s (${budget.why})`,
+    );
   }
   return out;
 }
@@ -129,21 +154,35 @@ function policyLines(request: UnitRequest, lines: Pick<Lines, 'kept' | 'changed'
  * The command: `<node> [node options] <root>/current/<entry> [args]`. Over an existing unit that runs
  * `node [options] <package>/<entry> [args]`, only the package's path changes (and the Node, when one is configured).
  */
-function commandOf(request: UnitRequest, lines: Pick<Lines, 'kept' | 'changed'>): { words: string[]; pkgDir: string | null } {
+function commandOf(
+  request: UnitRequest,
+  lines: Pick<Lines, 'kept' | 'changed'>,
+): { words: string[]; pkgDir: string | null } {
   const { config, options, existing } = request;
   const { current } = layoutOf(request.root);
   const theirs = options.entryGiven ? null : nodeCommandOf(existing?.execStart ?? null);
   const inPackage = theirs ? entryInPackage(theirs.script, config.package) : null;
   if (!theirs || inPackage === null) {
-    if (existing?.execStart) lines.changed.push(`ExecStart (${existing.execStart.join(' ')}) -> runs ${options.entry} of ${current}`);
-    return { words: [config.node ?? process.execPath, ...(options.nodeOptions ?? []), path.join(current, checkEntry(options.entry)), ...(options.args ?? [])], pkgDir: null };
+    if (existing?.execStart)
+      lines.changed.push(`ExecStart (${existing.execStart.join(' ')}) -> runs ${options.entry} of ${current}`);
+    return {
+      words: [
+        config.node ?? process.execPath,
+        ...(options.nodeOptions ?? []),
+        path.join(current, checkEntry(options.entry)),
+        ...(options.args ?? []),
+      ],
+      pkgDir: null,
+    };
   }
   const node = config.node ?? theirs.node;
   const nodeOptions = options.nodeOptions ?? theirs.nodeOptions;
   const args = options.args ?? theirs.args;
   lines.changed.push(`ExecStart: ${theirs.script} -> ${path.join(current, inPackage)}`);
   if (node !== theirs.node) lines.changed.push(`Node: ${theirs.node} -> ${node} (the configured --node)`);
-  lines[nodeOptions.join(' ') === theirs.nodeOptions.join(' ') ? 'kept' : 'changed'].push(`Node options: ${nodeOptions.join(' ') || '(none)'}`);
+  lines[nodeOptions.join(' ') === theirs.nodeOptions.join(' ') ? 'kept' : 'changed'].push(
+    `Node options: ${nodeOptions.join(' ') || '(none)'}`,
+  );
   lines[args.join(' ') === theirs.args.join(' ') ? 'kept' : 'changed'].push(`arguments: ${args.join(' ') || '(none)'}`);
   const pkgDir = theirs.script.slice(0, theirs.script.length - inPackage.length).replace(/\/$/, '');
   return { words: [node, ...nodeOptions, path.join(current, checkEntry(inPackage)), ...args], pkgDir };
@@ -154,10 +193,17 @@ function commandOf(request: UnitRequest, lines: Pick<Lines, 'kept' | 'changed'>)
  * service, `/` for a system one; openclaw reads `./.env` there), unless it points inside the adopted package, which
  * would pin the old copy: then the same place under `<root>/current`. Null: write no WorkingDirectory= line.
  */
-function workingDirectoryOf(current: string, existing: ExistingUnit, pkgDir: string | null, lines: Pick<Lines, 'kept' | 'changed'>): string | null {
+function workingDirectoryOf(
+  current: string,
+  existing: ExistingUnit,
+  pkgDir: string | null,
+  lines: Pick<Lines, 'kept' | 'changed'>,
+): string | null {
   const raw = existing.service.WorkingDirectory ?? '';
   if (raw === '') {
-    lines.kept.push("WorkingDirectory: none (systemd's default: the user's home for a user service, / for a system one)");
+    lines.kept.push(
+      "WorkingDirectory: none (systemd's default: the user's home for a user service, / for a system one)",
+    );
     return null;
   }
   const optional = raw.startsWith('-') ? '-' : '';
@@ -165,7 +211,9 @@ function workingDirectoryOf(current: string, existing: ExistingUnit, pkgDir: str
   const inside = (base: string) => dir === base || dir.startsWith(`${base}/`);
   if (pkgDir !== null && inside(pkgDir) && !inside(current)) {
     const moved = path.posix.join(current, path.posix.relative(pkgDir, dir));
-    lines.changed.push(`WorkingDirectory: ${raw} -> ${optional}${moved} (it was inside the adopted package, which no longer changes)`);
+    lines.changed.push(
+      `WorkingDirectory: ${raw} -> ${optional}${moved} (it was inside the adopted package, which no longer changes)`,
+    );
     return `${optional}${plainValue(moved, 'The root path')}`;
   }
   lines.kept.push(`WorkingDirectory=${raw}`);
@@ -185,12 +233,25 @@ export function serviceLines(request: UnitRequest): Lines {
   const lines = { kept: [] as string[], changed: [] as string[] };
   const { words: start, pkgDir } = commandOf(request, lines);
   // A unit of ours runs in `current`; over somebody else's unit, the working directory is theirs (workingDirectoryOf).
-  const workingDirectory = existing ? workingDirectoryOf(current, existing, pkgDir, lines) : plainValue(current, 'The root path');
-  const rest = [...policyLines(request, lines), ...(workingDirectory === null ? [] : [`WorkingDirectory=${workingDirectory}`])];
+  const workingDirectory = existing
+    ? workingDirectoryOf(current, existing, pkgDir, lines)
+    : plainValue(current, 'The root path');
+  const rest = [
+    ...policyLines(request, lines),
+    ...(workingDirectory === null ? [] : [`WorkingDirectory=${workingDirectory}`]),
+  ];
   if (existing) {
-    if (Object.keys(existing.environment).length > 0) lines.kept.push(`Environment: ${Object.keys(existing.environment).join(', ')}`);
-    lines.changed.push('ExecStartPre: the boot-check', 'StartLimitIntervalSec=0 (quick rollbacks must never hit start-limit-hit)');
+    if (Object.keys(existing.environment).length > 0)
+      lines.kept.push(`Environment: ${Object.keys(existing.environment).join(', ')}`);
+    lines.changed.push(
+      'ExecStartPre: the boot-check',
+      'StartLimitIntervalSec=0 (quick rollbacks must never hit start-limit-hit)',
+    );
   }
-  return { pre: bootCheckLine(config, path.dirname(current), options), start: `ExecStart=${start.map(execWord).join(' ')}`, rest, ...lines };
+  return {
+    pre: bootCheckLine(config, path.dirname(current), options),
+    start: `ExecStart=${start.map(execWord).join(' ')}`,
+    rest,
+    ...lines,
+  };
 }
-

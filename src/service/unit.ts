@@ -39,7 +39,11 @@ export function systemdDropIn(config: Config, root: string, options: ServiceOpti
 /** The drop-in, and what it kept of the unit under it and what it changed. */
 export function dropInWithNotes(request: UnitRequest): { content: string; kept: string[]; changed: string[] } {
   const { pre, start, rest, kept, changed } = serviceLines(request);
-  return { content: [HEADER, '[Unit]', UNIT_LIMITS, '', '[Service]', ...pre, 'ExecStart=', start, ...rest, ''].join('\n'), kept, changed };
+  return {
+    content: [HEADER, '[Unit]', UNIT_LIMITS, '', '[Service]', ...pre, 'ExecStart=', start, ...rest, ''].join('\n'),
+    kept,
+    changed,
+  };
 }
 
 /** A whole unit, for a service that has none yet. */
@@ -50,20 +54,43 @@ export function systemdUnit(config: Config, root: string, options: ServiceOption
   const network = scope === 'system' ? ['Wants=network-online.target', 'After=network-online.target'] : [];
   const install = scope === 'system' ? 'multi-user.target' : 'default.target';
   const { pre, start, rest } = serviceLines({ config, root, options });
-  return [HEADER, '[Unit]', `Description=${description}`, ...network, UNIT_LIMITS, '', '[Service]', ...pre, start, ...rest, '', '[Install]', `WantedBy=${install}`, ''].join('\n');
+  return [
+    HEADER,
+    '[Unit]',
+    `Description=${description}`,
+    ...network,
+    UNIT_LIMITS,
+    '',
+    '[Service]',
+    ...pre,
+    start,
+    ...rest,
+    '',
+    '[Install]',
+    `WantedBy=${install}`,
+    '',
+  ].join('\n');
 }
 
 export function scopeOf(config: Config): UnitScope {
   if (config.supervisor === 'systemd') return 'user';
   if (config.supervisor === 'systemd-system') return 'system';
-  throw new ReleaseSwitcherError('UNSUPPORTED', `A systemd unit needs supervisor systemd or systemd-system, not ${config.supervisor}.`, { hint: 'Run: release-switcher init --supervisor systemd --unit NAME' });
+  throw new ReleaseSwitcherError(
+    'UNSUPPORTED',
+    `A systemd unit needs supervisor systemd or systemd-system, not ${config.supervisor}.`,
+    { hint: 'Run: release-switcher init --supervisor systemd --unit NAME' },
+  );
 }
 
 /** The configured unit as systemd names it (`openclaw-gateway` → `openclaw-gateway.service`). */
 export function unitNameOf(config: Config): string {
   const unit = config.unit ?? '';
   if (!/^[\w:.@\\-]+$/.test(unit)) {
-    throw new ReleaseSwitcherError('INVALID_CONFIG', unit ? `"${unit}" is not a systemd unit name.` : 'No unit is configured.', { hint: 'Run: release-switcher init --unit NAME.service' });
+    throw new ReleaseSwitcherError(
+      'INVALID_CONFIG',
+      unit ? `"${unit}" is not a systemd unit name.` : 'No unit is configured.',
+      { hint: 'Run: release-switcher init --unit NAME.service' },
+    );
   }
   return /\.service$/.test(unit) ? unit : `${unit}.service`;
 }
@@ -95,13 +122,21 @@ export async function writeUnitFile(file: string, content: string, options: Path
   await writeFileAtomic(file, content);
   const reload = await systemctl(['daemon-reload'], options);
   if (reload.exitCode !== 0) {
-    throw new ReleaseSwitcherError('SUPERVISOR_FAILED', `Wrote ${file}, but systemctl daemon-reload failed: ${tail(reload.output, 5)}`, {
-      hint: `Run: systemctl ${options.scope === 'user' ? '--user ' : ''}daemon-reload`,
-    });
+    throw new ReleaseSwitcherError(
+      'SUPERVISOR_FAILED',
+      `Wrote ${file}, but systemctl daemon-reload failed: ${tail(reload.output, 5)}`,
+      {
+        hint: `Run: systemctl ${options.scope === 'user' ? '--user ' : ''}daemon-reload`,
+      },
+    );
   }
 }
 
-export async function installDropIn(config: Config, root: string, options: ServiceOptions & PathOptions): Promise<string> {
+export async function installDropIn(
+  config: Config,
+  root: string,
+  options: ServiceOptions & PathOptions,
+): Promise<string> {
   const file = dropInPath(config, options);
   await writeUnitFile(file, systemdDropIn(config, root, options), options);
   return file;
@@ -144,9 +179,13 @@ interface Planned extends Omit<UnitResult, 'installed'> {
 async function defaultEntry(config: Config, root: string): Promise<{ entry: string; args: string[] }> {
   const preset = PRESETS[config.preset ?? config.package]; // an openclaw root made without the preset still runs openclaw
   if (preset?.entry) return { entry: preset.entry.entry, args: [...preset.entry.args] };
-  const pkg = (await readJsonIfExists(path.join(layoutOf(root).current, 'package.json')).catch(() => undefined)) as { main?: unknown } | undefined;
+  const pkg = (await readJsonIfExists(path.join(layoutOf(root).current, 'package.json')).catch(() => undefined)) as
+    | { main?: unknown }
+    | undefined;
   if (typeof pkg?.main === 'string') return { entry: pkg.main, args: [] };
-  throw new ReleaseSwitcherError('USAGE', `Cannot tell which file of ${config.package} to run.`, { hint: 'Pass it: release-switcher unit --entry server.js [--arg ARG]…' });
+  throw new ReleaseSwitcherError('USAGE', `Cannot tell which file of ${config.package} to run.`, {
+    hint: 'Pass it: release-switcher unit --entry server.js [--arg ARG]…',
+  });
 }
 
 /** A drop-in when somebody else's unit exists (keeping how it runs), else a whole unit (ours, rewritten on every install). */
@@ -164,9 +203,16 @@ async function planSystemd(request: SystemdRequest): Promise<Planned> {
   const { config, root, service, where, install } = request;
   const existing = await existingUnit(config, where);
   if (existing === undefined && install) {
-    throw new ReleaseSwitcherError('SUPERVISOR_FAILED', `Cannot ask the ${where.scope} manager whether ${unitNameOf(config)} exists (systemctl${where.scope === 'user' ? ' --user' : ''} cat failed).`, {
-      hint: where.scope === 'user' ? 'Run it in the user session of the service (XDG_RUNTIME_DIR set), or print it without --install.' : 'Run it as root, or print it without --install.',
-    });
+    throw new ReleaseSwitcherError(
+      'SUPERVISOR_FAILED',
+      `Cannot ask the ${where.scope} manager whether ${unitNameOf(config)} exists (systemctl${where.scope === 'user' ? ' --user' : ''} cat failed).`,
+      {
+        hint:
+          where.scope === 'user'
+            ? 'Run it in the user session of the service (XDG_RUNTIME_DIR set), or print it without --install.'
+            : 'Run it as root, or print it without --install.',
+      },
+    );
   }
   const options = { ...service, scope: where.scope };
   if (existing !== 'theirs') {
@@ -177,7 +223,12 @@ async function planSystemd(request: SystemdRequest): Promise<Planned> {
   const file = dropInPath(config, where);
   const theirs = await readExistingUnit(unitNameOf(config), { ...where, skip: (f) => f === file });
   const runsNode = !service.entryGiven && nodeCommandOf(theirs?.execStart ?? null) !== null;
-  const { content, kept, changed } = dropInWithNotes({ config, root, options: runsNode ? options : await withEntry(config, root, options), existing: theirs });
+  const { content, kept, changed } = dropInWithNotes({
+    config,
+    root,
+    options: runsNode ? options : await withEntry(config, root, options),
+    existing: theirs,
+  });
   return { kind: 'drop-in', path: file, content, kept, changed, write: () => writeUnitFile(file, content, where) };
 }
 
@@ -203,22 +254,38 @@ interface PlistRequest {
 async function planPlist(request: PlistRequest): Promise<Planned> {
   const { config, root, service, env } = request;
   const label = config.unit ?? '';
-  if (!/^[\w.-]+$/.test(label)) throw new ReleaseSwitcherError('INVALID_CONFIG', label ? `"${label}" is not a launchd label.` : 'No launchd label is configured.', { hint: 'Run: release-switcher init --unit ai.example.gateway' });
+  if (!/^[\w.-]+$/.test(label))
+    throw new ReleaseSwitcherError(
+      'INVALID_CONFIG',
+      label ? `"${label}" is not a launchd label.` : 'No launchd label is configured.',
+      { hint: 'Run: release-switcher init --unit ai.example.gateway' },
+    );
   const file = path.join(env.HOME || os.homedir(), 'Library', 'LaunchAgents', `${label}.plist`);
   const before = await fs.readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;
-    throw new ReleaseSwitcherError('UNSUPPORTED', `Cannot read ${file}: ${error.message}`, { hint: 'Check its permissions.', cause: error });
+    throw new ReleaseSwitcherError('UNSUPPORTED', `Cannot read ${file}: ${error.message}`, {
+      hint: 'Check its permissions.',
+      cause: error,
+    });
   });
   const replacement = service.entryGiven ? service : await withEntry(config, root, service).catch(() => service);
-  const merged = before === undefined || isOurPlist(before) ? undefined : mergePlist(before, config, root, service, replacement);
+  const merged =
+    before === undefined || isOurPlist(before) ? undefined : mergePlist(before, config, root, service, replacement);
   const content = merged?.content ?? ourPlist(config, root, label, await withEntry(config, root, service));
   const write = async () => {
     await fs.mkdir(path.dirname(file), { recursive: true });
     // The plist as it was before we first changed it, once, beside it (launchd loads only *.plist).
-    if (merged && !(await pathExists(`${file}.before-release-switcher`))) await fs.copyFile(file, `${file}.before-release-switcher`);
+    if (merged && !(await pathExists(`${file}.before-release-switcher`)))
+      await fs.copyFile(file, `${file}.before-release-switcher`);
     await writeFileAtomic(file, content);
   };
-  return { kind: 'plist', path: file, content, ...(merged ? { kept: merged.kept, changed: merged.changed } : {}), write };
+  return {
+    kind: 'plist',
+    path: file,
+    content,
+    ...(merged ? { kept: merged.kept, changed: merged.changed } : {}),
+    write,
+  };
 }
 
 /** The text `unit` prints, or with `install` writes: a systemd drop-in or unit, or a launchd plist. */
@@ -231,7 +298,13 @@ export async function unit(options: UnitOptions): Promise<UnitResult> {
   const planned =
     config.supervisor === 'launchd'
       ? await planPlist({ config, root, service, env })
-      : await planSystemd({ config, root, service, where: { scope: options.scope ?? scopeOf(config), env }, install: options.install === true });
+      : await planSystemd({
+          config,
+          root,
+          service,
+          where: { scope: options.scope ?? scopeOf(config), env },
+          install: options.install === true,
+        });
   if (options.install) await planned.write();
   const { write: _write, ...result } = planned;
   return { ...result, installed: options.install === true };

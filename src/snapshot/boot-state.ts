@@ -26,7 +26,13 @@ const STARTING: ReadonlySet<TransactionStatus> = new Set(['switching', 'restarti
  * one for it. Every transaction that brings a release in gets its own, even for a release that ran
  * before: it migrates the state again, and only a snapshot from just before can undo that.
  */
-export async function prepareStateAtStart(input: { layout: Layout; config: Config; state: State; version: string; env: NodeJS.ProcessEnv }): Promise<StateAtStart> {
+export async function prepareStateAtStart(input: {
+  layout: Layout;
+  config: Config;
+  state: State;
+  version: string;
+  env: NodeJS.ProcessEnv;
+}): Promise<StateAtStart> {
   const { layout, config, version } = input;
   const tx = input.state.transaction;
   try {
@@ -35,9 +41,17 @@ export async function prepareStateAtStart(input: { layout: Layout; config: Confi
       await restoreForTransaction(layout, tx.restore.snapshot, tx.id);
       return { restored: tx.restore.snapshot };
     }
-    if (!tx || tx.to !== version || tx.from === null || !STARTING.has(tx.status) || config.statePaths.length === 0) return {};
+    if (!tx || tx.to !== version || tx.from === null || !STARTING.has(tx.status) || config.statePaths.length === 0)
+      return {};
     if (await readSnapshot(layout, tx.id)) return {};
-    await takeSnapshot({ root: layout.root, id: tx.id, statePaths: config.statePaths, env: input.env, fromVersion: tx.from, toVersion: version });
+    await takeSnapshot({
+      root: layout.root,
+      id: tx.id,
+      statePaths: config.statePaths,
+      env: input.env,
+      fromVersion: tx.from,
+      toVersion: version,
+    });
     return { snapshot: tx.id };
   } catch (error) {
     return { stateError: (error as Error).message };

@@ -30,7 +30,11 @@ interface Source {
  * the live state; a path outside `base` (or with no base) lands under `dir` by its base name. A path
  * that does not exist is simply absent. Returns the `{state}` value.
  */
-export async function copyStatePrivately(paths: readonly string[], dir: string, base: string | null = null): Promise<string> {
+export async function copyStatePrivately(
+  paths: readonly string[],
+  dir: string,
+  base: string | null = null,
+): Promise<string> {
   const sources: Source[] = [];
   for (const p of paths) {
     const stat = await fs.stat(p).catch(() => undefined);
@@ -44,12 +48,21 @@ export async function copyStatePrivately(paths: readonly string[], dir: string, 
  * snapshot is put back (a rollback across a migration rehearses on the state it will really start
  * on, not on the one the newer release migrated). Paths absent then are absent here too.
  */
-export async function copySnapshotPrivately(layout: Layout, id: string, dir: string, base: string | null = null): Promise<string> {
+export async function copySnapshotPrivately(
+  layout: Layout,
+  id: string,
+  dir: string,
+  base: string | null = null,
+): Promise<string> {
   const manifest = await readSnapshot(layout, id);
   if (!manifest) {
-    throw new ReleaseSwitcherError('STATE_SNAPSHOT_MISSING', `There is no complete state snapshot ${id} in ${layout.snapshots} to rehearse on.`, {
-      hint: 'See release-switcher status for the transaction that took it.',
-    });
+    throw new ReleaseSwitcherError(
+      'STATE_SNAPSHOT_MISSING',
+      `There is no complete state snapshot ${id} in ${layout.snapshots} to rehearse on.`,
+      {
+        hint: 'See release-switcher status for the transaction that took it.',
+      },
+    );
   }
   const sources: Source[] = manifest.entries
     .filter((entry) => entry.type !== 'absent' && entry.stored)
@@ -71,7 +84,10 @@ async function placePrivately(sources: readonly Source[], dir: string, base: str
   await fs.mkdir(dir, { mode: 0o700 });
   for (const source of sources) {
     const rel = base === null ? '' : path.relative(base, source.live);
-    const target = path.join(dir, rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : path.basename(source.live));
+    const target = path.join(
+      dir,
+      rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : path.basename(source.live),
+    );
     await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
     if (source.isDir) {
       await copyTree(source.from, target);

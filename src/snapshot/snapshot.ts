@@ -81,9 +81,20 @@ export async function takeSnapshot(options: TakeSnapshotOptions): Promise<Snapsh
     const paths = await resolveStatePaths(options.statePaths, options.env ?? defaultEnv());
     const entries: SnapshotEntry[] = [];
     for (const [i, source] of paths.entries()) entries.push(await captureEntry(source, work, `data/${i}`));
-    const size = entries.reduce((sum, e) => sum + (e.size ?? 0) + (e.companions ?? []).reduce((s, c) => s + (c.size ?? 0), 0), 0);
+    const size = entries.reduce(
+      (sum, e) => sum + (e.size ?? 0) + (e.companions ?? []).reduce((s, c) => s + (c.size ?? 0), 0),
+      0,
+    );
     const { id, fromVersion, toVersion } = options;
-    const manifest: SnapshotManifest = { id, takenAt: new Date().toISOString(), fromVersion, toVersion, statePaths: [...options.statePaths], entries, size };
+    const manifest: SnapshotManifest = {
+      id,
+      takenAt: new Date().toISOString(),
+      fromVersion,
+      toVersion,
+      statePaths: [...options.statePaths],
+      entries,
+      size,
+    };
     await writeFileAtomic(path.join(work, SNAPSHOT_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
     await fs.rename(work, final);
     await fsyncDir(layout.snapshots);
@@ -103,7 +114,10 @@ async function captureEntry(source: string, dir: string, stored: string): Promis
   const stat = await fs.stat(real);
   const to = path.join(dir, stored);
   if (stat.isDirectory()) return { path: source, type: 'dir', size: await copyTree(real, to), stored };
-  if (!stat.isFile()) throw new ReleaseSwitcherError('INVALID_CONFIG', `The state path ${source} is neither a file nor a directory.`, { hint: 'Name files or folders: release-switcher init --state-path PATH' });
+  if (!stat.isFile())
+    throw new ReleaseSwitcherError('INVALID_CONFIG', `The state path ${source} is neither a file nor a directory.`, {
+      hint: 'Name files or folders: release-switcher init --state-path PATH',
+    });
   const entry: SnapshotEntry = { path: source, type: 'file', size: await copyFileDurably(real, to), stored };
   if (await isSqliteFile(real)) {
     entry.companions = [];
@@ -120,7 +134,9 @@ async function captureEntry(source: string, dir: string, stored: string): Promis
 
 /** The complete snapshot `id`, or undefined. */
 export async function readSnapshot(layout: Layout, id: string): Promise<SnapshotManifest | undefined> {
-  const manifest = (await readJsonIfExists(path.join(layout.snapshot(id), SNAPSHOT_MANIFEST)).catch(() => undefined)) as SnapshotManifest | undefined;
+  const manifest = (await readJsonIfExists(path.join(layout.snapshot(id), SNAPSHOT_MANIFEST)).catch(() => undefined)) as
+    | SnapshotManifest
+    | undefined;
   return manifest?.id === id && Array.isArray(manifest.entries) ? manifest : undefined;
 }
 
@@ -133,9 +149,13 @@ export async function restoreSnapshot(options: { root: string; id: string }): Pr
   const layout = layoutOf(options.root);
   const manifest = await readSnapshot(layout, options.id);
   if (!manifest) {
-    throw new ReleaseSwitcherError('STATE_SNAPSHOT_MISSING', `There is no complete state snapshot ${options.id} in ${layout.snapshots}.`, {
-      hint: 'See release-switcher status for the transaction that took it.',
-    });
+    throw new ReleaseSwitcherError(
+      'STATE_SNAPSHOT_MISSING',
+      `There is no complete state snapshot ${options.id} in ${layout.snapshots}.`,
+      {
+        hint: 'See release-switcher status for the transaction that took it.',
+      },
+    );
   }
   const result: RestoreResult = { id: options.id, restored: [], removed: [] };
   for (const entry of manifest.entries) await restoreEntry(layout.snapshot(options.id), entry, result);
@@ -144,7 +164,13 @@ export async function restoreSnapshot(options: { root: string; id: string }): Pr
 
 async function restoreEntry(dir: string, entry: SnapshotEntry, result: RestoreResult): Promise<void> {
   const remove = async (p: string) => {
-    if (!(await fs.lstat(p).then(() => true, () => false))) return;
+    if (
+      !(await fs.lstat(p).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return;
     await removeTree(p);
     result.removed.push(p);
   };
@@ -169,13 +195,26 @@ async function restoreEntry(dir: string, entry: SnapshotEntry, result: RestoreRe
 }
 
 /** Record that transaction `tx` restored snapshot `id`, so the same restore is never done twice. */
-export async function markRestored(layout: Layout, id: string, record: { tx: string; by: 'boot-check' | 'runner' } & Partial<RestoreResult>): Promise<void> {
-  await writeFileAtomic(path.join(layout.snapshot(id), RESTORE_MARKER), `${JSON.stringify({ ...record, at: new Date().toISOString() })}\n`);
+export async function markRestored(
+  layout: Layout,
+  id: string,
+  record: { tx: string; by: 'boot-check' | 'runner' } & Partial<RestoreResult>,
+): Promise<void> {
+  await writeFileAtomic(
+    path.join(layout.snapshot(id), RESTORE_MARKER),
+    `${JSON.stringify({ ...record, at: new Date().toISOString() })}\n`,
+  );
 }
 
 /** Who restored snapshot `id` for transaction `tx`, if it was restored for it. */
-export async function restoredFor(layout: Layout, id: string, tx: string): Promise<{ by: string; at: string; restored?: string[]; removed?: string[] } | undefined> {
-  const marker = (await readJsonIfExists(path.join(layout.snapshot(id), RESTORE_MARKER)).catch(() => undefined)) as { tx?: string; by: string; at: string } | undefined;
+export async function restoredFor(
+  layout: Layout,
+  id: string,
+  tx: string,
+): Promise<{ by: string; at: string; restored?: string[]; removed?: string[] } | undefined> {
+  const marker = (await readJsonIfExists(path.join(layout.snapshot(id), RESTORE_MARKER)).catch(() => undefined)) as
+    | { tx?: string; by: string; at: string }
+    | undefined;
   return marker?.tx === tx ? marker : undefined;
 }
 

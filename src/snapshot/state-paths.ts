@@ -66,7 +66,9 @@ function closingBrace(text: string, from: number): number {
 const isGlob = (segment: string) => /[*?]/.test(segment);
 
 function globToRegExp(segment: string): RegExp {
-  const body = [...segment].map((c) => (c === '*' ? '[^/]*' : c === '?' ? '[^/]' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('');
+  const body = [...segment]
+    .map((c) => (c === '*' ? '[^/]*' : c === '?' ? '[^/]' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+    .join('');
   // As in a shell, a wildcard never matches a leading dot: `*.sqlite` leaves `.hidden.sqlite` alone.
   return new RegExp(`^(?!\\.)${body}$`);
 }
@@ -92,7 +94,8 @@ export async function matchStatePath(absolute: string): Promise<string[]> {
     }
     const re = globToRegExp(segment);
     const next: string[] = [];
-    for (const base of bases) for (const name of await readdirQuietly(base)) if (re.test(name)) next.push(path.join(base, name));
+    for (const base of bases)
+      for (const name of await readdirQuietly(base)) if (re.test(name)) next.push(path.join(base, name));
     bases = next;
   }
   return bases;
@@ -104,8 +107,10 @@ export async function matchStatePath(absolute: string): Promise<string[]> {
  */
 export async function resolveStatePaths(patterns: readonly string[], env: NodeJS.ProcessEnv): Promise<string[]> {
   const found = new Set<string>();
-  for (const pattern of patterns) for (const match of await matchStatePath(expandStatePath(pattern, env))) found.add(match);
-  const isCompanion = (p: string) => SQLITE_COMPANIONS.some((suffix) => p.endsWith(suffix) && found.has(p.slice(0, -suffix.length)));
+  for (const pattern of patterns)
+    for (const match of await matchStatePath(expandStatePath(pattern, env))) found.add(match);
+  const isCompanion = (p: string) =>
+    SQLITE_COMPANIONS.some((suffix) => p.endsWith(suffix) && found.has(p.slice(0, -suffix.length)));
   return [...found].filter((p) => !isCompanion(p));
 }
 
@@ -122,14 +127,22 @@ export function statePathsBase(patterns: readonly string[], env: NodeJS.ProcessE
   });
   if (fixed.length === 0) return null;
   let base = fixed[0]!;
-  for (const dir of fixed.slice(1)) while (base !== path.dirname(base) && dir !== base && !dir.startsWith(base + path.sep)) base = path.dirname(base);
+  for (const dir of fixed.slice(1))
+    while (base !== path.dirname(base) && dir !== base && !dir.startsWith(base + path.sep)) base = path.dirname(base);
   return base;
 }
 
 /** Whether a file is a SQLite database (by name, by header, or because it has companions beside it). */
 export async function isSqliteFile(file: string): Promise<boolean> {
   if (SQLITE_EXTENSIONS.has(path.extname(file).toLowerCase())) return true;
-  for (const suffix of SQLITE_COMPANIONS) if (await fs.lstat(file + suffix).then(() => true, () => false)) return true;
+  for (const suffix of SQLITE_COMPANIONS)
+    if (
+      await fs.lstat(file + suffix).then(
+        () => true,
+        () => false,
+      )
+    )
+      return true;
   const handle = await fs.open(file, 'r');
   try {
     const { buffer, bytesRead } = await handle.read(Buffer.alloc(SQLITE_HEADER.length), 0, SQLITE_HEADER.length, 0);

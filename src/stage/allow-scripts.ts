@@ -13,7 +13,11 @@ import type { ResolvedTree, TreeNode } from './resolve-tree.js';
 const INSTALL_EVENTS = ['preinstall', 'install', 'postinstall'];
 
 /** Throws as npm would refuse the install; returns the packages whose scripts the policy does not cover. */
-export function checkAllowScripts(tree: ResolvedTree, rootScripts: Record<string, unknown> | undefined, npmConfig: Record<string, string>): string[] {
+export function checkAllowScripts(
+  tree: ResolvedTree,
+  rootScripts: Record<string, unknown> | undefined,
+  npmConfig: Record<string, string>,
+): string[] {
   if (npmConfig['ignore-scripts'] === 'true' || npmConfig['dangerously-allow-all-scripts'] === 'true') return [];
   const allowed = (npmConfig['allow-scripts'] ?? '')
     .split(',')
@@ -21,12 +25,18 @@ export function checkAllowScripts(tree: ResolvedTree, rootScripts: Record<string
     .filter(Boolean);
   const rootHas = INSTALL_EVENTS.some((event) => typeof rootScripts?.[event] === 'string');
   const candidates = [...(rootHas ? [tree.root] : []), ...tree.deps.filter((node) => node.hasInstallScript)];
-  const uncovered = candidates.filter((node) => !allowed.some((entry) => covers(entry, registryIdentity(node), node.version))).map((node) => `${registryIdentity(node)}@${node.version}`);
+  const uncovered = candidates
+    .filter((node) => !allowed.some((entry) => covers(entry, registryIdentity(node), node.version)))
+    .map((node) => `${registryIdentity(node)}@${node.version}`);
   if (uncovered.length > 0 && npmConfig['strict-allow-scripts'] === 'true') {
-    throw new ReleaseSwitcherError('DEPENDENCY_INSTALL_FAILED', `strict-allow-scripts is set and these packages have install scripts that allow-scripts does not cover: ${uncovered.join(', ')}.`, {
-      hint: `npm install -g refuses the same. Allow them (npm config set allow-scripts=${[...new Set(uncovered.map((id) => id.slice(0, id.lastIndexOf('@'))))].join(',')} --location=user) after reviewing their scripts, or set ignore-scripts.`,
-      details: { uncovered },
-    });
+    throw new ReleaseSwitcherError(
+      'DEPENDENCY_INSTALL_FAILED',
+      `strict-allow-scripts is set and these packages have install scripts that allow-scripts does not cover: ${uncovered.join(', ')}.`,
+      {
+        hint: `npm install -g refuses the same. Allow them (npm config set allow-scripts=${[...new Set(uncovered.map((id) => id.slice(0, id.lastIndexOf('@'))))].join(',')} --location=user) after reviewing their scripts, or set ignore-scripts.`,
+        details: { uncovered },
+      },
+    );
   }
   return uncovered;
 }

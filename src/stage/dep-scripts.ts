@@ -14,15 +14,20 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 import { run, tail } from '../platform/subprocess.js';
 import type { TreeNode } from './resolve-tree.js';
 
-const PASSED = /^(HOME|TMPDIR|TMP|TEMP|LANG|LANGUAGE|LC_[A-Z]+|TZ|TERM|USER|LOGNAME|SHELL|https?_proxy|no_proxy|HTTPS?_PROXY|NO_PROXY)$/;
+const PASSED =
+  /^(HOME|TMPDIR|TMP|TEMP|LANG|LANGUAGE|LC_[A-Z]+|TZ|TERM|USER|LOGNAME|SHELL|https?_proxy|no_proxy|HTTPS?_PROXY|NO_PROXY)$/;
 
 /** npm's environment for a script: PATH with the configured Node first, a few basics, npm_config_*. */
-export function scriptEnv(callerEnv: NodeJS.ProcessEnv, options: { nodePath: string; npmConfig: Record<string, string>; npmCache: string }): Record<string, string> {
+export function scriptEnv(
+  callerEnv: NodeJS.ProcessEnv,
+  options: { nodePath: string; npmConfig: Record<string, string>; npmCache: string },
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(callerEnv)) if (value !== undefined && PASSED.test(key)) env[key] = value;
   env.PATH = [path.dirname(options.nodePath), callerEnv.PATH ?? '/usr/local/bin:/usr/bin:/bin'].join(path.delimiter);
   for (const [key, value] of Object.entries(options.npmConfig)) {
-    if (!key.startsWith('//') && !/_auth|token|password/i.test(key)) env[`npm_config_${key.replace(/-/g, '_')}`] = value;
+    if (!key.startsWith('//') && !/_auth|token|password/i.test(key))
+      env[`npm_config_${key.replace(/-/g, '_')}`] = value;
   }
   env.npm_config_cache = options.npmCache;
   env.npm_config_global = 'true';
@@ -46,14 +51,28 @@ const SCRIPT_TIMEOUT_MS = 30 * 60_000;
  * Run one lifecycle event of the package in `dir` in a child on the configured Node, with `env` and
  * nothing else (in-process, @npmcli/run-script would merge this process's whole environment in).
  */
-export function runEventInChild(dir: string, event: string, options: { nodePath: string; env: Record<string, string>; signal?: AbortSignal | undefined }): ReturnType<typeof run> {
-  return run(options.nodePath, [SCRIPT_CHILD, dir, event], { cwd: dir, env: options.env, timeoutMs: SCRIPT_TIMEOUT_MS, signal: options.signal });
+export function runEventInChild(
+  dir: string,
+  event: string,
+  options: { nodePath: string; env: Record<string, string>; signal?: AbortSignal | undefined },
+): ReturnType<typeof run> {
+  return run(options.nodePath, [SCRIPT_CHILD, dir, event], {
+    cwd: dir,
+    env: options.env,
+    timeoutMs: SCRIPT_TIMEOUT_MS,
+    signal: options.signal,
+  });
 }
 
 /** Whether npm would run `event` here: a script of that name, or node-gyp's implicit install. */
 export function hasEvent(pkg: Record<string, unknown>, event: string, dir: string): boolean {
   if ((pkg.scripts as Record<string, string> | undefined)?.[event]) return true;
-  return event === 'install' && pkg.gypfile !== false && existsSync(path.join(dir, 'binding.gyp')) && !(pkg.scripts as Record<string, string> | undefined)?.preinstall;
+  return (
+    event === 'install' &&
+    pkg.gypfile !== false &&
+    existsSync(path.join(dir, 'binding.gyp')) &&
+    !(pkg.scripts as Record<string, string> | undefined)?.preinstall
+  );
 }
 
 const depth = (node: TreeNode) => node.location.split('node_modules/').length;
@@ -66,9 +85,15 @@ const depth = (node: TreeNode) => node.location.split('node_modules/').length;
 export async function linkReusedBins(pkgDir: string, deps: TreeNode[]): Promise<void> {
   for (const node of deps) {
     const dir = path.join(pkgDir, node.location);
-    const pkg = normalizeBins(JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8'))) as { bin?: Record<string, string> };
+    const pkg = normalizeBins(JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8'))) as {
+      bin?: Record<string, string>;
+    };
     if (!pkg.bin) continue;
-    const binDir = path.join(pkgDir, node.location.slice(0, node.location.lastIndexOf('node_modules/') + 'node_modules'.length), '.bin');
+    const binDir = path.join(
+      pkgDir,
+      node.location.slice(0, node.location.lastIndexOf('node_modules/') + 'node_modules'.length),
+      '.bin',
+    );
     await fs.mkdir(binDir, { recursive: true });
     for (const [name, target] of Object.entries(pkg.bin)) {
       const link = path.join(binDir, name);
@@ -95,16 +120,23 @@ export async function linkBins(pkgDir: string, deps: TreeNode[]): Promise<void> 
  * with a link out of the release would have a file outside made executable (as root, any file). Every
  * existing target must resolve inside the release first, else RELEASE_UNSAFE.
  */
-async function binTargetsInside(inside: string, owner: { dir: string; pkg: Record<string, unknown>; who: string }): Promise<void> {
+async function binTargetsInside(
+  inside: string,
+  owner: { dir: string; pkg: Record<string, unknown>; who: string },
+): Promise<void> {
   const { dir, pkg, who } = owner;
   const bins = (normalizeBins({ ...pkg }) as { bin?: Record<string, string> }).bin ?? {};
   for (const [name, target] of Object.entries(bins)) {
     const abs = path.join(dir, target);
     const real = await fs.realpath(abs).catch(() => undefined); // missing: nothing to chmod, bin-links fails as under npm
     if (real === undefined || real === inside || real.startsWith(`${inside}${path.sep}`)) continue;
-    throw new ReleaseSwitcherError('RELEASE_UNSAFE', `The bin ${name} of ${who} (${target}) resolves outside the release (${real}).`, {
-      hint: 'A release must be self-contained: a lifecycle script of this dependency pointed its bin outside it. Do not install it.',
-    });
+    throw new ReleaseSwitcherError(
+      'RELEASE_UNSAFE',
+      `The bin ${name} of ${who} (${target}) resolves outside the release (${real}).`,
+      {
+        hint: 'A release must be self-contained: a lifecycle script of this dependency pointed its bin outside it. Do not install it.',
+      },
+    );
   }
 }
 
@@ -119,9 +151,13 @@ export async function runDepScripts(extracted: TreeNode[], options: DepScriptOpt
       if (!hasEvent(pkg, event, dir)) continue;
       const result = await runEventInChild(dir, event, options);
       if (result.exitCode !== 0) {
-        throw new ReleaseSwitcherError('DEPENDENCY_INSTALL_FAILED', `The ${event} script of ${node.name}@${node.version} ${result.timedOut ? 'timed out' : 'failed'}:\n${tail(result.output)}`, {
-          hint: 'Nothing was changed. Run `npm install -g` of the same spec with the same Node to reproduce.',
-        });
+        throw new ReleaseSwitcherError(
+          'DEPENDENCY_INSTALL_FAILED',
+          `The ${event} script of ${node.name}@${node.version} ${result.timedOut ? 'timed out' : 'failed'}:\n${tail(result.output)}`,
+          {
+            hint: 'Nothing was changed. Run `npm install -g` of the same spec with the same Node to reproduce.',
+          },
+        );
       }
       if ((pkg.scripts as Record<string, string> | undefined)?.[event]) ran.push(`${node.name} ${event}`);
     }

@@ -51,7 +51,18 @@ export async function installDependencies(options: DependencyOptions, pkg: Recor
   try {
     result = await run(
       command,
-      [...prefixArgs, 'install', '--omit=dev', '--no-audit', '--no-fund', '--no-save', '--ignore-scripts=false', '--install-links=false', '--loglevel=warn', '--no-update-notifier'],
+      [
+        ...prefixArgs,
+        'install',
+        '--omit=dev',
+        '--no-audit',
+        '--no-fund',
+        '--no-save',
+        '--ignore-scripts=false',
+        '--install-links=false',
+        '--loglevel=warn',
+        '--no-update-notifier',
+      ],
       { cwd: options.pkgDir, env, timeoutMs: NPM_TIMEOUT_MS, onLine: options.onLine, signal: options.signal },
     );
   } finally {
@@ -66,7 +77,11 @@ export async function runLifecycle(options: DependencyOptions, pkg: Record<strin
   const env = lifecycleEnv(options);
   for (const event of LIFECYCLE_EVENTS) {
     if (!hasEvent(pkg, event, options.pkgDir)) continue;
-    const result = await runEventInChild(options.pkgDir, event, { nodePath: options.node.path, env, signal: options.signal });
+    const result = await runEventInChild(options.pkgDir, event, {
+      nodePath: options.node.path,
+      env,
+      signal: options.signal,
+    });
     if (result.exitCode !== 0) throw installFailed(`the ${event} script`, result.output, result.timedOut);
     if ((pkg.scripts as Record<string, string> | undefined)?.[event]) ran.push(event);
   }
@@ -75,11 +90,17 @@ export async function runLifecycle(options: DependencyOptions, pkg: Record<strin
 
 function installFailed(what: string, output: string, timedOut: boolean): ReleaseSwitcherError {
   if (/ENOSPC|no space left/i.test(output)) {
-    return new ReleaseSwitcherError('DISK_FULL', `No space left while running ${what}.`, { hint: 'Free some disk (release-switcher prune) and try again.' });
+    return new ReleaseSwitcherError('DISK_FULL', `No space left while running ${what}.`, {
+      hint: 'Free some disk (release-switcher prune) and try again.',
+    });
   }
-  return new ReleaseSwitcherError('DEPENDENCY_INSTALL_FAILED', `${what} ${timedOut ? 'timed out' : 'failed'}:\n${tail(output)}`, {
-    hint: 'Nothing was changed. Check the output above; run with the same --node by hand to reproduce.',
-  });
+  return new ReleaseSwitcherError(
+    'DEPENDENCY_INSTALL_FAILED',
+    `${what} ${timedOut ? 'timed out' : 'failed'}:\n${tail(output)}`,
+    {
+      hint: 'Nothing was changed. Check the output above; run with the same --node by hand to reproduce.',
+    },
+  );
 }
 
 /**
@@ -87,7 +108,11 @@ function installFailed(what: string, output: string, timedOut: boolean): Release
  * Node first, HOME, locale, proxies, TMPDIR, npm's own settings; never the caller's other variables.
  */
 function lifecycleEnv(options: DependencyOptions): Record<string, string> {
-  const env = scriptEnv(options.env, { nodePath: options.node.path, npmConfig: options.npmConfig ?? {}, npmCache: options.npmCache });
+  const env = scriptEnv(options.env, {
+    nodePath: options.node.path,
+    npmConfig: options.npmConfig ?? {},
+    npmCache: options.npmCache,
+  });
   if (options.registry) env.npm_config_registry = options.registry;
   return env;
 }

@@ -36,7 +36,9 @@ export interface ExtractedPackages {
  * Which file of `previous` holds this content with this sealed mode: the one at the same path if it
  * does, else any. Empty files are written (a link saves nothing).
  */
-export function linkableIn(previous: PreviousRelease): (releasePath: string, file: { sha256: string; mode: number; size: number }) => string | undefined {
+export function linkableIn(
+  previous: PreviousRelease,
+): (releasePath: string, file: { sha256: string; mode: number; size: number }) => string | undefined {
   const byContent = new Map<string, string>();
   const atPath = new Map<string, string>();
   for (const entry of previous.files) {
@@ -72,7 +74,9 @@ export async function extractPackages(nodes: TreeNode[], options: ExtractPackage
     let failure: { error: unknown } | undefined;
     // A package nested inside another new one is unpacked once that one is (the unpacker wants its
     // folder to itself): parents go first (by depth), so a package only ever waits on one started before it.
-    const ordered = [...nodes].sort((a, b) => a.location.split('/node_modules/').length - b.location.split('/node_modules/').length);
+    const ordered = [...nodes].sort(
+      (a, b) => a.location.split('/node_modules/').length - b.location.split('/node_modules/').length,
+    );
     const done = new Map<string, Promise<void>>();
     await mapLimit(ordered, 4, async (node) => {
       if (failure) return;
@@ -89,17 +93,35 @@ export async function extractPackages(nodes: TreeNode[], options: ExtractPackage
     async function extractOne(node: TreeNode): Promise<void> {
       options.signal?.throwIfAborted();
       const file = path.join(tmp, `${seq++}.tgz`);
-      await pacote.tarball.file(node.resolved!, file, { ...options.pacoteOptions, integrity: node.integrity ?? undefined, resolved: node.resolved ?? undefined });
-      for (let at = node.location.indexOf('/node_modules/'); at >= 0; at = node.location.indexOf('/node_modules/', at + 1)) {
+      await pacote.tarball.file(node.resolved!, file, {
+        ...options.pacoteOptions,
+        integrity: node.integrity ?? undefined,
+        resolved: node.resolved ?? undefined,
+      });
+      for (
+        let at = node.location.indexOf('/node_modules/');
+        at >= 0;
+        at = node.location.indexOf('/node_modules/', at + 1)
+      ) {
         await done.get(node.location.slice(0, at));
       }
       // A package that runs install scripts gets private files: a script may rewrite its own files in
       // place, which through a shared inode would write into the earlier release. Its package.json is
       // read below, so it is always written.
       const ownJson = `${node.location}/package.json`;
-      const canLink = linkable && !node.hasInstallScript ? (rel: string, entry: { sha256: string; mode: number; size: number }) => (rel === ownJson ? undefined : linkable(rel, entry)) : undefined;
+      const canLink =
+        linkable && !node.hasInstallScript
+          ? (rel: string, entry: { sha256: string; mode: number; size: number }) =>
+              rel === ownJson ? undefined : linkable(rel, entry)
+          : undefined;
       const dest = path.join(options.pkgDir, node.location);
-      const result = await unpack({ tarball: file, dest, location: node.location, signal: options.signal, ...(canLink ? { linkable: canLink } : {}) });
+      const result = await unpack({
+        tarball: file,
+        dest,
+        location: node.location,
+        signal: options.signal,
+        ...(canLink ? { linkable: canLink } : {}),
+      });
       await fs.rm(file, { force: true });
       files += result.count;
       bytes += result.bytes;
@@ -121,10 +143,13 @@ export async function extractPackages(nodes: TreeNode[], options: ExtractPackage
  */
 async function mustBePrivate(dir: string, location: string, deferred: readonly DeferredFile[]): Promise<string[]> {
   const pkg = JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
-  if (['preinstall', 'install', 'postinstall'].some((event) => hasEvent(pkg, event, dir))) return deferred.map((file) => file.path);
+  if (['preinstall', 'install', 'postinstall'].some((event) => hasEvent(pkg, event, dir)))
+    return deferred.map((file) => file.path);
   const bins = (normalizeBins({ ...pkg }) as { bin?: Record<string, string> }).bin ?? {};
   const targets = new Set(Object.values(bins).map((target) => path.posix.join(location, path.posix.normalize(target))));
   const binDir = (pkg.directories as { bin?: unknown } | undefined)?.bin;
   const under = typeof binDir === 'string' ? `${path.posix.join(location, path.posix.normalize(binDir))}/` : undefined;
-  return deferred.map((file) => file.path).filter((rel) => targets.has(rel) || (under !== undefined && rel.startsWith(under)));
+  return deferred
+    .map((file) => file.path)
+    .filter((rel) => targets.has(rel) || (under !== undefined && rel.startsWith(under)));
 }

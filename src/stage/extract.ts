@@ -44,7 +44,9 @@ export async function extractTarball(tarball: string, dest: string, options: Ext
   });
   const skip = options.skipKnown ?? (() => false);
   const deferred = entries.filter((entry) => entry.linkFrom !== undefined);
-  const hashed = entries.filter((entry) => entry.type === 'file' && entry.sha256 && entry.linkFrom === undefined && !skip(entry.path));
+  const hashed = entries.filter(
+    (entry) => entry.type === 'file' && entry.sha256 && entry.linkFrom === undefined && !skip(entry.path),
+  );
   const known = new Map<string, KnownHash>();
   // Stat after the write and before anything else may touch the files: a later write moves ctime,
   // so computeManifest re-hashes instead of trusting these.

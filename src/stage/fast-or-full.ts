@@ -71,16 +71,28 @@ export async function installFastOrFull(step: DependencyStep): Promise<Dependenc
   }
   if (!outcome || outcome.fallback) {
     const why = outcome?.fallback ?? reason!;
-    const own = outcome?.fallback ? await resetPackage(step.layout, { pkgDir: step.pkgDir, tarball: step.tarball, signal: runtime.signal }) : step.unpacked;
+    const own = outcome?.fallback
+      ? await resetPackage(step.layout, { pkgDir: step.pkgDir, tarball: step.tarball, signal: runtime.signal })
+      : step.unpacked;
     progress({ phase: 'dependencies', message: `full install: ${why}` });
     await fullInstall(step.depOptions, step.packageJson, progress);
-    outcome = { known: own, shared: new Set(), sharedImmutable: new Set(), inodes: new Map(), reused: NOTHING_REUSED, fallback: why };
+    outcome = {
+      known: own,
+      shared: new Set(),
+      sharedImmutable: new Set(),
+      inodes: new Map(),
+      reused: NOTHING_REUSED,
+      fallback: why,
+    };
   }
   return outcome;
 }
 
 /** Unpack the main package afresh (after a fast path that was given up); its files' hashes. */
-async function resetPackage(layout: Layout, work: { pkgDir: string; tarball: string; signal: AbortSignal | undefined }): Promise<Map<string, KnownHash>> {
+async function resetPackage(
+  layout: Layout,
+  work: { pkgDir: string; tarball: string; signal: AbortSignal | undefined },
+): Promise<Map<string, KnownHash>> {
   const { pkgDir, tarball, signal } = work;
   // Links into immutable releases: their removal clears the attribute, which is then set again.
   await removeTreeKeepingReleases(layout, pkgDir);
@@ -88,7 +100,11 @@ async function resetPackage(layout: Layout, work: { pkgDir: string; tarball: str
 }
 
 /** Today's way: `npm install --omit=dev` in the package, then the package's own lifecycle scripts. */
-async function fullInstall(depOptions: DependencyOptions, packageJson: Record<string, unknown>, progress: (event: ProgressEvent) => void): Promise<void> {
+async function fullInstall(
+  depOptions: DependencyOptions,
+  packageJson: Record<string, unknown>,
+  progress: (event: ProgressEvent) => void,
+): Promise<void> {
   progress({ phase: 'dependencies', message: `installing dependencies with Node ${depOptions.node.version}` });
   await installDependencies(depOptions, packageJson);
   const ran = await runLifecycle(depOptions, packageJson);
@@ -108,7 +124,12 @@ async function fastPath(args: DependencyStep & { tree: ResolvedTree }): Promise<
   let ran: string[];
   try {
     result = await buildTree({
-      pkgDir, tree, previous, pacoteOptions: args.flat, progress: runtime.onProgress, signal: runtime.signal,
+      pkgDir,
+      tree,
+      previous,
+      pacoteOptions: args.flat,
+      progress: runtime.onProgress,
+      signal: runtime.signal,
       scriptEnv: scriptEnv(runtime.env, { nodePath: args.node.path, npmConfig, npmCache: runtime.npmCache }),
       nodePath: args.node.path,
       ignoreScripts: npmConfig['ignore-scripts'] === 'true',
@@ -118,14 +139,36 @@ async function fastPath(args: DependencyStep & { tree: ResolvedTree }): Promise<
     // Files linked from an immutable release refuse every write, a script's too (EPERM, even as root):
     // a script that failed may have tried to write into one. It runs again on private copies; a
     // script that is simply broken fails there as well, and that error is the one reported.
-    if (!previous?.immutable || !isReleaseSwitcherError(error) || error.code !== 'DEPENDENCY_INSTALL_FAILED') throw error;
-    return { known: new Map(), shared: new Set(), sharedImmutable: new Set(), inodes: new Map(), reused: NOTHING_REUSED, fallback: `a lifecycle script failed while files were shared with the immutable release ${path.basename(previous.dir)} (${error.message.split('\n')[0]})` };
+    if (!previous?.immutable || !isReleaseSwitcherError(error) || error.code !== 'DEPENDENCY_INSTALL_FAILED')
+      throw error;
+    return {
+      known: new Map(),
+      shared: new Set(),
+      sharedImmutable: new Set(),
+      inodes: new Map(),
+      reused: NOTHING_REUSED,
+      fallback: `a lifecycle script failed while files were shared with the immutable release ${path.basename(previous.dir)} (${error.message.split('\n')[0]})`,
+    };
   }
   runtime.onProgress({ phase: 'lifecycle', message: ran.length ? `ran ${ran.join(', ')}` : 'no lifecycle scripts' });
   const moved = await sharedWrites(result);
   if (moved.length > 0) {
-    return { known: new Map(), shared: new Set(), sharedImmutable: new Set(), inodes: new Map(), reused: NOTHING_REUSED, fallback: `a lifecycle script wrote into ${moved.length} file(s) shared with an earlier release (${moved.slice(0, 3).join(', ')}); that release fails verify-release until reinstalled` };
+    return {
+      known: new Map(),
+      shared: new Set(),
+      sharedImmutable: new Set(),
+      inodes: new Map(),
+      reused: NOTHING_REUSED,
+      fallback: `a lifecycle script wrote into ${moved.length} file(s) shared with an earlier release (${moved.slice(0, 3).join(', ')}); that release fails verify-release until reinstalled`,
+    };
   }
   const shared = new Set(result.linked?.known.keys() ?? []);
-  return { known: result.known, shared, sharedImmutable: previous?.immutable ? shared : new Set(), inodes: result.inodes, reused: result.reused, fallback: null };
+  return {
+    known: result.known,
+    shared,
+    sharedImmutable: previous?.immutable ? shared : new Set(),
+    inodes: result.inodes,
+    reused: result.reused,
+    fallback: null,
+  };
 }

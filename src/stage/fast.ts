@@ -27,10 +27,12 @@ export const NOTHING_REUSED: Reused = { packages: 0, files: 0, bytes: 0 };
 
 /** Why the fast path does not handle this tree, or undefined. */
 export async function fallbackReason(tree: ResolvedTree, pkgDir: string): Promise<string | undefined> {
-  if (tree.root.hasShrinkwrap || (await pathExists(path.join(pkgDir, 'npm-shrinkwrap.json')))) return 'the package has an npm-shrinkwrap.json';
+  if (tree.root.hasShrinkwrap || (await pathExists(path.join(pkgDir, 'npm-shrinkwrap.json'))))
+    return 'the package has an npm-shrinkwrap.json';
   for (const node of tree.deps) {
     if (node.location.startsWith('../')) return `${node.name} would be installed beside the package`;
-    if (node.isLink || !node.resolved || !/^https?:/.test(node.resolved) || !node.integrity) return `${node.name} is not a registry dependency (${node.resolved ?? 'no source'})`;
+    if (node.isLink || !node.resolved || !/^https?:/.test(node.resolved) || !node.integrity)
+      return `${node.name} is not a registry dependency (${node.resolved ?? 'no source'})`;
     if (node.inBundle) return `${node.name} is bundled inside a dependency`;
   }
   return undefined;
@@ -67,7 +69,13 @@ export async function buildTree(input: FastInput): Promise<FastResult> {
   input.signal?.throwIfAborted();
   await writeTreeRecord(pkgDir, tree);
   // npm builds the packages bundled in the tarball like any other (arborist's rebuildBundle): bins, scripts.
-  const ran = await runDepScripts([...fresh, ...bundled], { pkgDir, env: input.scriptEnv, nodePath: input.nodePath, ignoreScripts: input.ignoreScripts, signal: input.signal });
+  const ran = await runDepScripts([...fresh, ...bundled], {
+    pkgDir,
+    env: input.scriptEnv,
+    nodePath: input.nodePath,
+    ignoreScripts: input.ignoreScripts,
+    signal: input.signal,
+  });
   progress({ phase: 'scripts', message: ran.length ? `ran ${ran.join(', ')}` : 'no dependency scripts' });
   // Scripts may rewrite an extracted file: computeManifest re-hashes any whose inode moved since.
   return placed;
@@ -77,7 +85,10 @@ export async function buildTree(input: FastInput): Promise<FastResult> {
  * The tree's packages on disk, before any script: the unchanged ones linked from `usable`, the new
  * ones (`fresh`) extracted from the npm cache, and the baseline of every file shared with `usable`.
  */
-async function placePackages(input: FastInput, usable: PreviousRelease | undefined): Promise<FastResult & { fresh: TreeNode[] }> {
+async function placePackages(
+  input: FastInput,
+  usable: PreviousRelease | undefined,
+): Promise<FastResult & { fresh: TreeNode[] }> {
   const { tree, progress, pkgDir } = input;
   const reuse = tree.deps.filter((node) => isReusable(node, usable));
   const fresh = tree.deps.filter((node) => !reuse.includes(node));
@@ -85,26 +96,57 @@ async function placePackages(input: FastInput, usable: PreviousRelease | undefin
   // through a link (the unpacker replaces, never opens an existing file). Files of new packages that
   // the previous release holds byte for byte are not written: they are linked once both are done,
   // and the baseline ctimes are taken after that (linking, bins and the immutable attribute all move them).
-  const extractedP = extractPackages(fresh, { pkgDir, pacoteOptions: input.pacoteOptions, signal: input.signal, previous: usable });
+  const extractedP = extractPackages(fresh, {
+    pkgDir,
+    pacoteOptions: input.pacoteOptions,
+    signal: input.signal,
+    previous: usable,
+  });
   // A linked package inside a new one waits for the new one's extraction (its folder must start empty).
   const freshAt = new Set(fresh.map((node) => node.location));
-  const later = new Set(reuse.filter((node) => ancestors(node.location).some((at) => freshAt.has(at))).map((node) => node.location));
-  const linkedP = usable && reuse.length > 0 ? linkPackages({ pkgDir, previous: usable, nodes: reuse, beforeSeal: () => linkReusedBins(pkgDir, reuse), wait: { later, until: extractedP } }) : Promise.resolve(undefined);
+  const later = new Set(
+    reuse.filter((node) => ancestors(node.location).some((at) => freshAt.has(at))).map((node) => node.location),
+  );
+  const linkedP =
+    usable && reuse.length > 0
+      ? linkPackages({
+          pkgDir,
+          previous: usable,
+          nodes: reuse,
+          beforeSeal: () => linkReusedBins(pkgDir, reuse),
+          wait: { later, until: extractedP },
+        })
+      : Promise.resolve(undefined);
   const [linkedR, extractedR] = await Promise.allSettled([linkedP, extractedP]);
   if (linkedR.status === 'rejected') throw linkedR.reason;
   if (extractedR.status === 'rejected') throw extractedR.reason;
   const extracted = extractedR.value;
-  const same: Linked | undefined = usable && extracted.deferred.length > 0 ? await linkExtracted(pkgDir, usable, extracted) : undefined;
+  const same: Linked | undefined =
+    usable && extracted.deferred.length > 0 ? await linkExtracted(pkgDir, usable, extracted) : undefined;
   const reusedLinks = linkedR.value;
   const shared = [...(reusedLinks?.files ?? []), ...(same?.files ?? [])];
   const linked = shared.length > 0 ? await baseline(pkgDir, shared, reuse.length) : undefined;
   // The first state of an inode wins: a reused package's link came before an extracted file's.
   const inodes = new Map([...(same?.inodes ?? []), ...(reusedLinks?.inodes ?? [])]);
   const reusedBytes = (reusedLinks?.files ?? []).reduce((sum, file) => sum + file.size, 0);
-  const reused = reusedLinks ? { packages: reuse.length, files: reusedLinks.files.length, bytes: reusedBytes } : NOTHING_REUSED;
-  progress({ phase: 'reuse', message: `${reused.packages} packages (${reused.files} files, ${reused.bytes} bytes) linked from releases/${usable ? path.basename(usable.dir) : '-'}`, done: reused.bytes, total: reused.bytes, unit: 'bytes' });
+  const reused = reusedLinks
+    ? { packages: reuse.length, files: reusedLinks.files.length, bytes: reusedBytes }
+    : NOTHING_REUSED;
+  progress({
+    phase: 'reuse',
+    message: `${reused.packages} packages (${reused.files} files, ${reused.bytes} bytes) linked from releases/${usable ? path.basename(usable.dir) : '-'}`,
+    done: reused.bytes,
+    total: reused.bytes,
+    unit: 'bytes',
+  });
   const sameBytes = (same?.files ?? []).reduce((sum, file) => sum + file.size, 0);
-  progress({ phase: 'extract', message: `${fresh.length} new packages extracted from the npm cache (${extracted.files} files; ${same?.files.length ?? 0} of them, ${sameBytes} bytes, identical to the previous release and linked to it)`, done: extracted.bytes, total: extracted.bytes, unit: 'bytes' });
+  progress({
+    phase: 'extract',
+    message: `${fresh.length} new packages extracted from the npm cache (${extracted.files} files; ${same?.files.length ?? 0} of them, ${sameBytes} bytes, identical to the previous release and linked to it)`,
+    done: extracted.bytes,
+    total: extracted.bytes,
+    unit: 'bytes',
+  });
   return { known: new Map([...extracted.known, ...(linked?.known ?? [])]), linked, inodes, reused, fresh };
 }
 
@@ -116,7 +158,8 @@ export async function sharedWrites(result: FastResult): Promise<string[]> {
 /** `node_modules/a/node_modules/b` → [`node_modules/a`]. */
 function ancestors(location: string): string[] {
   const out: string[] = [];
-  for (let at = location.indexOf('/node_modules/'); at >= 0; at = location.indexOf('/node_modules/', at + 1)) out.push(location.slice(0, at));
+  for (let at = location.indexOf('/node_modules/'); at >= 0; at = location.indexOf('/node_modules/', at + 1))
+    out.push(location.slice(0, at));
   return out;
 }
 
@@ -135,12 +178,29 @@ export async function bundledPackages(pkgDir: string, location = ''): Promise<Tr
   const found: TreeNode[] = [];
   for (const name of names.sort()) {
     if (name.startsWith('.')) continue;
-    const scoped = name.startsWith('@') ? (await fs.readdir(path.join(modules, name)).catch(() => [] as string[])).sort().map((inner) => `${name}/${inner}`) : [name];
+    const scoped = name.startsWith('@')
+      ? (await fs.readdir(path.join(modules, name)).catch(() => [] as string[]))
+          .sort()
+          .map((inner) => `${name}/${inner}`)
+      : [name];
     for (const full of scoped) {
       const at = path.posix.join(location, 'node_modules', full);
-      const manifest = await fs.readFile(path.join(pkgDir, at, 'package.json'), 'utf8').then((text) => JSON.parse(text) as { name?: string; version?: string }, () => undefined);
+      const manifest = await fs.readFile(path.join(pkgDir, at, 'package.json'), 'utf8').then(
+        (text) => JSON.parse(text) as { name?: string; version?: string },
+        () => undefined,
+      );
       if (!manifest) continue;
-      found.push({ location: at, name: manifest.name ?? full, version: manifest.version ?? '', integrity: null, resolved: null, hasInstallScript: false, inBundle: true, isLink: false, hasShrinkwrap: false });
+      found.push({
+        location: at,
+        name: manifest.name ?? full,
+        version: manifest.version ?? '',
+        integrity: null,
+        resolved: null,
+        hasInstallScript: false,
+        inBundle: true,
+        isLink: false,
+        hasShrinkwrap: false,
+      });
       found.push(...(await bundledPackages(pkgDir, at)));
     }
   }

@@ -60,7 +60,18 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   const stopResolve = new AbortController();
   const resolveSignal = runtime.signal ? AbortSignal.any([runtime.signal, stopResolve.signal]) : stopResolve.signal;
   const treeP = fromRegistry(pkg)
-    ? resolveTree({ spec: `${pkg.name}@${pkg.version}`, packageName: pkg.name, nodePath: node.path, npmConfig: runtime.npmConfig, npmCache: runtime.npmCache, registry: config.registry, env: runtime.env, signal: resolveSignal, verify: pkg.dependencySignatures?.pacote, packument: pkg.packument })
+    ? resolveTree({
+        spec: `${pkg.name}@${pkg.version}`,
+        packageName: pkg.name,
+        nodePath: node.path,
+        npmConfig: runtime.npmConfig,
+        npmCache: runtime.npmCache,
+        registry: config.registry,
+        env: runtime.env,
+        signal: resolveSignal,
+        verify: pkg.dependencySignatures?.pacote,
+        packument: pkg.packument,
+      })
     : Promise.resolve(undefined);
   treeP.catch(() => undefined);
   try {
@@ -70,7 +81,10 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   }
 }
 
-async function stageResolving(input: StageInput, resolving: { node: NodeRuntime; flat: Record<string, unknown>; treeP: Promise<ResolvedTree | undefined> }): Promise<StagedRelease> {
+async function stageResolving(
+  input: StageInput,
+  resolving: { node: NodeRuntime; flat: Record<string, unknown>; treeP: Promise<ResolvedTree | undefined> },
+): Promise<StagedRelease> {
   const { layout, config, runtime, journal, pkg } = input;
   const { node, flat, treeP } = resolving;
   const progress = runtime.onProgress;
@@ -78,10 +92,21 @@ async function stageResolving(input: StageInput, resolving: { node: NodeRuntime;
   const pkgDir = path.join(work, 'package');
   const tarball = path.join(work, 'package.tgz');
   const checkAbort = () => runtime.signal?.throwIfAborted();
-  progress({ phase: 'download', message: `fetching ${pkg.name}@${pkg.version} from ${pkg.resolved}`, total: pkg.manifest.dist?.unpackedSize, unit: 'bytes' });
+  progress({
+    phase: 'download',
+    message: `fetching ${pkg.name}@${pkg.version} from ${pkg.resolved}`,
+    total: pkg.manifest.dist?.unpackedSize,
+    unit: 'bytes',
+  });
   const integrity = await downloadTarball(pkg, tarball, { config, runtime, where: layout.root });
   const downloaded = (await fs.stat(tarball)).size;
-  progress({ phase: 'download', message: `fetched, integrity ${integrity.slice(0, 20)}…`, done: downloaded, total: downloaded, unit: 'bytes' });
+  progress({
+    phase: 'download',
+    message: `fetched, integrity ${integrity.slice(0, 20)}…`,
+    done: downloaded,
+    total: downloaded,
+    unit: 'bytes',
+  });
   checkAbort();
 
   // One pass checks, writes and hashes each entry; the package's own files need no hashing later
@@ -92,7 +117,14 @@ async function stageResolving(input: StageInput, resolving: { node: NodeRuntime;
     signal: runtime.signal,
     skipKnown: isNpmWrite,
     onEntry: (count) => {
-      if (count % 1000 === 0) progress({ phase: 'extract', message: `${count} entries written`, done: count, total: pkg.manifest.dist?.fileCount, unit: 'files' });
+      if (count % 1000 === 0)
+        progress({
+          phase: 'extract',
+          message: `${count} entries written`,
+          done: count,
+          total: pkg.manifest.dist?.fileCount,
+          unit: 'files',
+        });
     },
   });
   progress({ phase: 'extract', message: 'extracted', done: unpacked.count, total: unpacked.count, unit: 'files' });
@@ -101,20 +133,56 @@ async function stageResolving(input: StageInput, resolving: { node: NodeRuntime;
 
   const packageJson = await readPackageJson(pkgDir, pkg);
   checkEngines(packageJson, node);
-  const depOptions = { pkgDir, node, npm: config.npm, env: runtime.env, npmConfig: runtime.npmConfig, npmCache: runtime.npmCache, registry: config.registry, signal: runtime.signal, onLine: (line: string) => progress({ phase: 'dependencies', message: line }) } as const;
+  const depOptions = {
+    pkgDir,
+    node,
+    npm: config.npm,
+    env: runtime.env,
+    npmConfig: runtime.npmConfig,
+    npmCache: runtime.npmCache,
+    registry: config.registry,
+    signal: runtime.signal,
+    onLine: (line: string) => progress({ phase: 'dependencies', message: line }),
+  } as const;
 
   const tree = await treeP;
   if (tree) refuseUnsignedDependencies(pkg.dependencySignatures, tree.deps, `${pkg.name}@${pkg.version}`);
-  progress({ phase: 'resolve', message: tree ? `${tree.deps.length} dependencies resolved with Node ${tree.node}` : 'not a registry package: full install' });
+  progress({
+    phase: 'resolve',
+    message: tree
+      ? `${tree.deps.length} dependencies resolved with Node ${tree.node}`
+      : 'not a registry package: full install',
+  });
   // npm's install-script policy: under strict-allow-scripts it refuses before anything runs.
-  const uncovered = tree ? checkAllowScripts(tree, packageJson.scripts as Record<string, unknown> | undefined, runtime.npmConfig) : [];
-  if (uncovered.length > 0) progress({ phase: 'scripts', message: `install scripts not covered by allow-scripts (npm install -g runs them too, with a notice): ${uncovered.join(', ')}` });
-  const outcome = await installFastOrFull({ layout, runtime, earlier: input.earlier, tree, pkgDir, tarball, packageJson, depOptions, flat, node, unpacked: unpacked.known });
+  const uncovered = tree
+    ? checkAllowScripts(tree, packageJson.scripts as Record<string, unknown> | undefined, runtime.npmConfig)
+    : [];
+  if (uncovered.length > 0)
+    progress({
+      phase: 'scripts',
+      message: `install scripts not covered by allow-scripts (npm install -g runs them too, with a notice): ${uncovered.join(', ')}`,
+    });
+  const outcome = await installFastOrFull({
+    layout,
+    runtime,
+    earlier: input.earlier,
+    tree,
+    pkgDir,
+    tarball,
+    packageJson,
+    depOptions,
+    flat,
+    node,
+    unpacked: unpacked.known,
+  });
   await fs.rm(tarball, { force: true });
   await journal.commit('install:deps-installed');
   checkAbort();
 
-  progress({ phase: 'smoke', message: await smokeCheck(pkgDir, packageJson, { node, env: runtime.env, command: config.smoke }) });
+  progress({
+    phase: 'smoke',
+    message: await smokeCheck(pkgDir, packageJson, { node, env: runtime.env, command: config.smoke }),
+  });
 
   const sealed = await sealStaged({
     layout,
@@ -124,7 +192,14 @@ async function stageResolving(input: StageInput, resolving: { node: NodeRuntime;
     shared: outcome.shared,
     sharedImmutable: outcome.sharedImmutable,
     progress,
-    identity: { name: pkg.name, version: pkg.version, integrity: pkg.integrity ?? integrity, source: pkg.resolved, node: { path: node.path, version: node.version }, signatures: withDependencies(pkg.signatures, pkg.dependencySignatures, outcome.fallback) },
+    identity: {
+      name: pkg.name,
+      version: pkg.version,
+      integrity: pkg.integrity ?? integrity,
+      source: pkg.resolved,
+      node: { path: node.path, version: node.version },
+      signatures: withDependencies(pkg.signatures, pkg.dependencySignatures, outcome.fallback),
+    },
   });
   // An inode's first state before this staging linked to it wins: the fast path's links came before dedupe's.
   const inodes = new Map([...sealed.inodes, ...outcome.inodes]);
@@ -136,16 +211,24 @@ async function readPackageJson(pkgDir: string, pkg: ResolvedPackage): Promise<Re
   try {
     parsed = JSON.parse(await fs.readFile(path.join(pkgDir, 'package.json'), 'utf8'));
   } catch (error) {
-    throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `The package has no readable package.json (${(error as Error).message}).`, {
-      hint: 'The tarball is not an installable npm package.',
-      cause: error,
-    });
+    throw new ReleaseSwitcherError(
+      'BAD_PACKAGE_JSON',
+      `The package has no readable package.json (${(error as Error).message}).`,
+      {
+        hint: 'The tarball is not an installable npm package.',
+        cause: error,
+      },
+    );
   }
   const json = parsed as Record<string, unknown>;
   if (typeof parsed !== 'object' || parsed === null || json.name !== pkg.name || json.version !== pkg.version) {
-    throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `package.json inside the tarball does not say ${pkg.name}@${pkg.version}.`, {
-      hint: 'The tarball is not the package the registry describes; do not install it.',
-    });
+    throw new ReleaseSwitcherError(
+      'BAD_PACKAGE_JSON',
+      `package.json inside the tarball does not say ${pkg.name}@${pkg.version}.`,
+      {
+        hint: 'The tarball is not the package the registry describes; do not install it.',
+      },
+    );
   }
   return json;
 }

@@ -38,7 +38,11 @@ export interface InstallResult {
  * caller already resolved from `spec` with `forStaging` (the gateway decides on its version first);
  * installing that very one, with its packument, keeps it one fetch and one answer per update.
  */
-export async function installLocked(session: JournalSession, spec: string, resolved?: ResolvedPackage): Promise<InstallResult> {
+export async function installLocked(
+  session: JournalSession,
+  spec: string,
+  resolved?: ResolvedPackage,
+): Promise<InstallResult> {
   const { layout, config, runtime, journal } = session;
   runtime.onProgress({ phase: 'resolve', message: `resolving ${spec}` });
   const pkg = resolved ?? (await resolvePackage(spec, { config, runtime, where: runtime.cwd, forStaging: true }));
@@ -46,22 +50,49 @@ export async function installLocked(session: JournalSession, spec: string, resol
   const marker = existing && (await readMarker(layout, pkg.version));
   if (existing && marker) {
     if (marker.name !== pkg.name || (pkg.integrity && marker.integrity && pkg.integrity !== marker.integrity)) {
-      throw new ReleaseSwitcherError('VERSION_CONFLICT', `releases/${pkg.version} holds another build of ${pkg.version} (${marker.name}, ${marker.integrity}) than ${pkg.spec} (${pkg.name}, ${pkg.integrity}).`, {
-        hint: `A version is installed once. Remove the old build first (release-switcher prune) or publish a new version.`,
-      });
+      throw new ReleaseSwitcherError(
+        'VERSION_CONFLICT',
+        `releases/${pkg.version} holds another build of ${pkg.version} (${marker.name}, ${marker.integrity}) than ${pkg.spec} (${pkg.name}, ${pkg.integrity}).`,
+        {
+          hint: `A version is installed once. Remove the old build first (release-switcher prune) or publish a new version.`,
+        },
+      );
     }
-    const recorded = existing.signatures ? { signatures: existing.signatures, provenance: existing.provenance === true } : {};
-    return { version: pkg.version, path: layout.release(pkg.version), integrity: existing.integrity, alreadyInstalled: true, reused: { packages: 0, files: 0, bytes: 0 }, fallback: null, ...recorded };
+    const recorded = existing.signatures
+      ? { signatures: existing.signatures, provenance: existing.provenance === true }
+      : {};
+    return {
+      version: pkg.version,
+      path: layout.release(pkg.version),
+      integrity: existing.integrity,
+      alreadyInstalled: true,
+      reused: { packages: 0, files: 0, bytes: 0 },
+      fallback: null,
+      ...recorded,
+    };
   }
   const stagingId = newId();
-  journal.state.operation = { kind: 'install', id: stagingId, startedAt: new Date().toISOString(), versions: [pkg.version] };
+  journal.state.operation = {
+    kind: 'install',
+    id: stagingId,
+    startedAt: new Date().toISOString(),
+    versions: [pkg.version],
+  };
   await journal.commit('install:begin');
   try {
     const earlier = await reuseCandidates(session);
     const staged = await stageRelease({ layout, config, runtime, journal, pkg, stagingId, earlier });
     await commitRelease(session, { ...staged, earlier }, 'installed');
     const { signatures } = staged.marker;
-    return { version: pkg.version, path: layout.release(pkg.version), integrity: staged.marker.integrity, alreadyInstalled: false, reused: staged.reused, fallback: staged.fallback, ...(signatures ? { signatures: signatures.status, provenance: signatures.provenance } : {}) };
+    return {
+      version: pkg.version,
+      path: layout.release(pkg.version),
+      integrity: staged.marker.integrity,
+      alreadyInstalled: false,
+      reused: staged.reused,
+      fallback: staged.fallback,
+      ...(signatures ? { signatures: signatures.status, provenance: signatures.provenance } : {}),
+    };
   } catch (error) {
     throw await abandonStaging(journal, layout.stagingDir(stagingId), error);
   } finally {
@@ -74,7 +105,17 @@ export async function installLocked(session: JournalSession, spec: string, resol
  * `inodes`/`earlier`: the earlier releases' inodes dedupe linked to; every ctime they moved (the links,
  * +i on the new release) is behind us once it is immutable, so their fingerprints are carried then.
  */
-export async function commitRelease(session: JournalSession, staged: { dir: string; marker: ReleaseMarker; inodes?: ReadonlyMap<string, LinkedInode>; earlier?: readonly string[]; alreadyImmutable?: ReadonlySet<string> }, state: ReleaseState): Promise<void> {
+export async function commitRelease(
+  session: JournalSession,
+  staged: {
+    dir: string;
+    marker: ReleaseMarker;
+    inodes?: ReadonlyMap<string, LinkedInode>;
+    earlier?: readonly string[];
+    alreadyImmutable?: ReadonlySet<string>;
+  },
+  state: ReleaseState,
+): Promise<void> {
   const { layout, journal } = session;
   const { version } = staged.marker;
   await journal.commit('install:sealed');
@@ -83,14 +124,26 @@ export async function commitRelease(session: JournalSession, staged: { dir: stri
   // After the rename: an immutable directory cannot move. Files linked to an immutable release's
   // inodes carry the attribute already (setting it again would only move their ctime once more).
   await makeReleaseImmutable(layout, staged.marker, staged.alreadyImmutable);
-  if (staged.marker.immutable) session.runtime.onProgress({ phase: 'seal', message: `releases/${version} made immutable` });
+  if (staged.marker.immutable)
+    session.runtime.onProgress({ phase: 'seal', message: `releases/${version} made immutable` });
   // Last: after every step that moves a ctime (links, chmod, +i), or every fingerprint is stale at once.
   if (staged.inodes && staged.earlier) await refreshAfterLinks(layout, staged.earlier, staged.inodes);
   await recordFingerprints(layout, version, layout.release(version));
-  session.runtime.onProgress({ phase: 'seal', message: `fingerprints recorded${staged.inodes?.size ? `, and carried for ${staged.inodes.size} inodes of earlier releases linked to` : ''}` });
+  session.runtime.onProgress({
+    phase: 'seal',
+    message: `fingerprints recorded${staged.inodes?.size ? `, and carried for ${staged.inodes.size} inodes of earlier releases linked to` : ''}`,
+  });
   crashPoint('install:renamed');
   const signatures = staged.marker.signatures;
-  journal.state.releases[version] = { version, state, pinned: false, installedAt: staged.marker.installedAt, integrity: staged.marker.integrity, source: staged.marker.source, ...(signatures ? { signatures: signatures.status, provenance: signatures.provenance } : {}) };
+  journal.state.releases[version] = {
+    version,
+    state,
+    pinned: false,
+    installedAt: staged.marker.installedAt,
+    integrity: staged.marker.integrity,
+    source: staged.marker.source,
+    ...(signatures ? { signatures: signatures.status, provenance: signatures.provenance } : {}),
+  };
   journal.state.operation = null;
   await journal.commit('install:done');
 }

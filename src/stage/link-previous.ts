@@ -64,17 +64,24 @@ export interface LinkPackagesOptions {
 export async function linkPackages(options: LinkPackagesOptions): Promise<Linked> {
   const { pkgDir, previous, nodes, beforeSeal, wait } = options;
   const byPackage = entriesByPackage(previous.files, new Set(nodes.map((node) => node.location)));
-  const entriesFor = (list: TreeNode[]) => list.flatMap((node) => [{ path: node.location, type: 'dir' } as ManifestEntry, ...(byPackage.get(node.location) ?? [])]);
+  const entriesFor = (list: TreeNode[]) =>
+    list.flatMap((node) => [
+      { path: node.location, type: 'dir' } as ManifestEntry,
+      ...(byPackage.get(node.location) ?? []),
+    ]);
   const now = entriesFor(nodes.filter((node) => !wait?.later.has(node.location)));
   const later = entriesFor(nodes.filter((node) => wait?.later.has(node.location)));
   // link(2) to an immutable inode is EPERM even for root: clear the attribute on exactly the inodes
   // linked to, under the root's lock, and set it again before any script runs.
-  const linkedFiles = [...now, ...later].filter((entry): entry is Extract<ManifestEntry, { type: 'file' }> => entry.type === 'file');
+  const linkedFiles = [...now, ...later].filter(
+    (entry): entry is Extract<ManifestEntry, { type: 'file' }> => entry.type === 'file',
+  );
   const allSources = linkedFiles.map((entry) => path.join(previous.dir, entry.path));
   const inodes = await statSources(allSources);
   const sources = previous.immutable ? allSources : [];
   const linkAll = async (entries: ManifestEntry[]) => {
-    for (const entry of entries) if (entry.type === 'dir') await fs.mkdir(path.join(pkgDir, entry.path), { recursive: true });
+    for (const entry of entries)
+      if (entry.type === 'dir') await fs.mkdir(path.join(pkgDir, entry.path), { recursive: true });
     await mapLimit(entries, LINK_PARALLELISM, async (entry) => {
       const abs = path.join(pkgDir, entry.path);
       if (entry.type === 'link') await fs.symlink(entry.target, abs);
@@ -102,7 +109,11 @@ const NOT_LINKABLE = new Set(['EMLINK', 'EXDEV', 'EPERM', 'ENOENT']);
  * copy of it written as the tarball would have (O_EXCL|O_NOFOLLOW, its own mode), read back from the
  * source and checked against the tarball's sha256: a changed source is refused, never copied.
  */
-export async function linkExtracted(pkgDir: string, previous: PreviousRelease, extracted: Pick<ExtractedPackages, 'deferred' | 'private'>): Promise<Linked> {
+export async function linkExtracted(
+  pkgDir: string,
+  previous: PreviousRelease,
+  extracted: Pick<ExtractedPackages, 'deferred' | 'private'>,
+): Promise<Linked> {
   const toLink = extracted.deferred.filter((file) => !extracted.private.has(file.path));
   const copies = extracted.deferred.filter((file) => extracted.private.has(file.path));
   const allSources = [...new Set(toLink.map((file) => file.source))];
@@ -127,9 +138,13 @@ export async function linkExtracted(pkgDir: string, previous: PreviousRelease, e
 async function copyChecked(pkgDir: string, file: DeferredFile): Promise<void> {
   const bytes = await fs.readFile(file.source).catch(() => undefined);
   if (!bytes || createHash('sha256').update(bytes).digest('hex') !== file.sha256) {
-    throw new ReleaseSwitcherError('RELEASE_TAMPERED', `${file.source} no longer holds what its release's manifest says (needed for ${file.path}).`, {
-      hint: `Run release-switcher doctor; reinstall or prune the release that holds it. Nothing was installed.`,
-    });
+    throw new ReleaseSwitcherError(
+      'RELEASE_TAMPERED',
+      `${file.source} no longer holds what its release's manifest says (needed for ${file.path}).`,
+      {
+        hint: `Run release-switcher doctor; reinstall or prune the release that holds it. Nothing was installed.`,
+      },
+    );
   }
   const handle = await fs.open(path.join(pkgDir, file.path), WRITE_FLAGS, file.mode);
   try {

@@ -25,7 +25,6 @@ interface ChildOptions {
   packument?: { key: string; file: string };
 }
 
-
 async function main(): Promise<void> {
   const [optionsJson, out] = process.argv.slice(2);
   const options = JSON.parse(optionsJson ?? '{}') as ChildOptions;
@@ -33,11 +32,16 @@ async function main(): Promise<void> {
   try {
     const started = performance.now();
     const packumentCache = new PacketCache();
-    if (options.packument) packumentCache.set(options.packument.key, JSON.parse(await fs.readFile(options.packument.file, 'utf8')));
+    if (options.packument)
+      packumentCache.set(options.packument.key, JSON.parse(await fs.readFile(options.packument.file, 'utf8')));
     const arb = new Arborist({ ...options.flat, path: top, global: true, packumentCache });
     const prefetch = prefetchPackuments(options.spec, arb.options, packumentCache);
     const tree = await arb.buildIdealTree({ add: [options.spec] });
-    const timing = { loadMs: Math.round(started), buildMs: Math.round(performance.now() - started), prefetched: prefetch.requests };
+    const timing = {
+      loadMs: Math.round(started),
+      buildMs: Math.round(performance.now() - started),
+      prefetched: prefetch.requests,
+    };
     const nodes: TreeNode[] = [];
     // The ideal tree keeps optional packages for other platforms; npm's reify drops each, with the
     // packages only it needed (optionalSet), when checkPlatform fails. Do the same.
@@ -58,7 +62,12 @@ async function main(): Promise<void> {
         version: node.version,
         integrity: node.integrity ?? null,
         resolved: node.resolved ?? null,
-        hasInstallScript: Boolean(node.hasInstallScript || node.package?.scripts?.preinstall || node.package?.scripts?.install || node.package?.scripts?.postinstall),
+        hasInstallScript: Boolean(
+          node.hasInstallScript ||
+            node.package?.scripts?.preinstall ||
+            node.package?.scripts?.install ||
+            node.package?.scripts?.postinstall,
+        ),
         inBundle: Boolean(node.inBundle),
         isLink: Boolean(node.isLink),
         hasShrinkwrap: Boolean(node.hasShrinkwrap),
@@ -66,7 +75,10 @@ async function main(): Promise<void> {
         signed: (node.package?._signatures ?? node.package?.dist?.signatures ?? []).length > 0,
       });
     }
-    await fs.writeFile(out!, JSON.stringify({ node: process.version, platform: process.platform, arch: process.arch, timing, nodes }));
+    await fs.writeFile(
+      out!,
+      JSON.stringify({ node: process.version, platform: process.platform, arch: process.arch, timing, nodes }),
+    );
   } finally {
     await fs.rm(top, { recursive: true, force: true });
   }
@@ -77,7 +89,9 @@ main().then(
   () => process.exit(0),
   (error: unknown) => {
     const e = error as { code?: string; message?: string };
-    process.stderr.write(`RESOLVE_ERROR ${JSON.stringify({ code: e.code ?? null, message: e.message ?? String(error) })}\n`);
+    process.stderr.write(
+      `RESOLVE_ERROR ${JSON.stringify({ code: e.code ?? null, message: e.message ?? String(error) })}\n`,
+    );
     process.exit(1);
   },
 );

@@ -79,7 +79,8 @@ export function prefetchPackuments(spec: string, options: Record<string, unknown
   const follow = (doc: Packument, parsed: Spec) => {
     const picked = guess(doc, parsed, opts.defaultTag as string | undefined);
     if (!picked) return;
-    for (const [name, range] of Object.entries({ ...picked.dependencies, ...picked.optionalDependencies })) enqueue(name, range);
+    for (const [name, range] of Object.entries({ ...picked.dependencies, ...picked.optionalDependencies }))
+      enqueue(name, range);
     for (const [name, range] of Object.entries(picked.peerDependencies ?? {})) {
       if (!picked.peerDependenciesMeta?.[name]?.optional) enqueue(name, range);
     }
@@ -105,7 +106,10 @@ export function prefetchPackuments(spec: string, options: Record<string, unknown
       }
       active++;
       request
-        .then((doc) => follow(doc, parsed), () => undefined)
+        .then(
+          (doc) => follow(doc, parsed),
+          () => undefined,
+        )
         .finally(() => {
           active--;
           pump();

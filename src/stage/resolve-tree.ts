@@ -54,7 +54,11 @@ export interface ResolveTreeOptions {
 }
 
 /** npm's flat settings as arborist/pacote take them: strings where npm would give arrays, dates, booleans. */
-export function flatNpmOptions(npmConfig: Record<string, string>, npmCache: string, registry: string | null): Record<string, unknown> {
+export function flatNpmOptions(
+  npmConfig: Record<string, string>,
+  npmCache: string,
+  registry: string | null,
+): Record<string, unknown> {
   const flat: Record<string, unknown> = { ...npmConfig, cache: path.join(npmCache, '_cacache') };
   if (registry) flat.registry = registry;
   if (npmConfig.omit) flat.omit = npmConfig.omit.split(/[\s,]+/).filter(Boolean);
@@ -69,20 +73,39 @@ export async function resolveTree(options: ResolveTreeOptions): Promise<Resolved
   const child = fileURLToPath(new URL('./resolve-child.js', import.meta.url));
   const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'rs-tree-')), 'tree.json');
   try {
-    const packument = options.packument && { key: options.packument.key, file: path.join(path.dirname(out), 'packument.json') };
+    const packument = options.packument && {
+      key: options.packument.key,
+      file: path.join(path.dirname(out), 'packument.json'),
+    };
     if (packument) await fs.writeFile(packument.file, options.packument!.json);
-    const input = JSON.stringify({ spec: options.spec, flat: { ...flatNpmOptions(options.npmConfig, options.npmCache, options.registry), ...options.verify }, packument });
-    const result = await run(options.nodePath, [child, input, out], { env: options.env, timeoutMs: RESOLVE_TIMEOUT_MS, signal: options.signal });
+    const input = JSON.stringify({
+      spec: options.spec,
+      flat: { ...flatNpmOptions(options.npmConfig, options.npmCache, options.registry), ...options.verify },
+      packument,
+    });
+    const result = await run(options.nodePath, [child, input, out], {
+      env: options.env,
+      timeoutMs: RESOLVE_TIMEOUT_MS,
+      signal: options.signal,
+    });
     options.signal?.throwIfAborted();
     if (result.exitCode !== 0) throw resolveFailed(options.spec, result.output);
-    const raw = JSON.parse(await fs.readFile(out, 'utf8')) as { node: string; platform: string; arch: string; nodes: TreeNode[] };
+    const raw = JSON.parse(await fs.readFile(out, 'utf8')) as {
+      node: string;
+      platform: string;
+      arch: string;
+      nodes: TreeNode[];
+    };
     return relocate(raw, options.packageName);
   } finally {
     await fs.rm(path.dirname(out), { recursive: true, force: true });
   }
 }
 
-function relocate(raw: { node: string; platform: string; arch: string; nodes: TreeNode[] }, name: string): ResolvedTree {
+function relocate(
+  raw: { node: string; platform: string; arch: string; nodes: TreeNode[] },
+  name: string,
+): ResolvedTree {
   const top = `node_modules/${name}`;
   const root = raw.nodes.find((node) => node.location === top);
   if (!root) throw resolveFailed(name, `the resolved tree has no ${top}`);
@@ -98,13 +121,23 @@ function relocate(raw: { node: string; platform: string; arch: string; nodes: Tr
 
 function resolveFailed(spec: string, output: string): ReleaseSwitcherError {
   const match = /RESOLVE_ERROR (.*)/.exec(output);
-  const detail = match ? (JSON.parse(match[1]!) as { code: string | null; message: string }) : { code: null, message: tail(output) };
+  const detail = match
+    ? (JSON.parse(match[1]!) as { code: string | null; message: string })
+    : { code: null, message: tail(output) };
   const signature = signatureError(Object.assign(new Error(detail.message), { code: detail.code }), spec);
   if (signature) return signature;
   if (detail.code === 'ETARGET' || detail.code === 'E404') {
-    return new ReleaseSwitcherError('PACKAGE_NOT_FOUND', `Cannot resolve the dependencies of ${spec}: ${detail.message}`, { hint: 'A dependency is missing from the registry.' });
+    return new ReleaseSwitcherError(
+      'PACKAGE_NOT_FOUND',
+      `Cannot resolve the dependencies of ${spec}: ${detail.message}`,
+      { hint: 'A dependency is missing from the registry.' },
+    );
   }
-  return new ReleaseSwitcherError('DEPENDENCY_INSTALL_FAILED', `Resolving the dependencies of ${spec} failed: ${detail.message}`, {
-    hint: 'Check the registry and npm settings; run `npm install -g` of the same spec with the same Node to reproduce.',
-  });
+  return new ReleaseSwitcherError(
+    'DEPENDENCY_INSTALL_FAILED',
+    `Resolving the dependencies of ${spec} failed: ${detail.message}`,
+    {
+      hint: 'Check the registry and npm settings; run `npm install -g` of the same spec with the same Node to reproduce.',
+    },
+  );
 }

@@ -11,7 +11,9 @@ import runScript from '@npmcli/run-script';
 async function main(): Promise<void> {
   const [dir, event] = process.argv.slice(2) as [string, string];
   const pkg = JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
-  const result = await runScript({ event, path: dir, pkg, stdio: 'pipe', scriptShell: '/bin/sh' }).catch((error: unknown) => error as { code: number; stdout?: string; stderr?: string });
+  const result = await runScript({ event, path: dir, pkg, stdio: 'pipe', scriptShell: '/bin/sh' }).catch(
+    (error: unknown) => error as { code: number; stdout?: string; stderr?: string },
+  );
   process.stdout.write(`${result.stdout ?? ''}${result.stderr ?? ''}`);
   process.exitCode = result.code === 0 || result.code === undefined ? 0 : 1;
 }

@@ -28,7 +28,12 @@ export interface SealInput {
 }
 
 /** Manifest, dedupe against earlier releases, marker, seal: the end of every way a release is made. */
-export async function sealStaged(input: SealInput): Promise<{ marker: ReleaseMarker; linkedBytes: number; inodes: Map<string, LinkedInode>; alreadyImmutable: Set<string> }> {
+export async function sealStaged(input: SealInput): Promise<{
+  marker: ReleaseMarker;
+  linkedBytes: number;
+  inodes: Map<string, LinkedInode>;
+  alreadyImmutable: Set<string>;
+}> {
   const { pkgDir, progress } = input;
   progress({ phase: 'manifest', message: 'hashing files' });
   const manifest = await computeManifest(pkgDir, input.known);
@@ -37,14 +42,33 @@ export async function sealStaged(input: SealInput): Promise<{ marker: ReleaseMar
   const deduped = await dedupeAgainst({ stagedDir: pkgDir, files: manifest, earlier, shared });
   const { linkedBytes, internalBytes, inodes } = deduped;
   const linked = new Set([...deduped.linked, ...shared]);
-  progress({ phase: 'dedupe', message: `${linked.size} files (${linkedBytes} bytes) shared with earlier releases, ${internalBytes} bytes of duplicates within` });
+  progress({
+    phase: 'dedupe',
+    message: `${linked.size} files (${linkedBytes} bytes) shared with earlier releases, ${internalBytes} bytes of duplicates within`,
+  });
   const immutable = await probeImmutable(pkgDir);
-  if (!immutable.supported) progress({ phase: 'seal', message: `the release cannot be made immutable here (${immutable.reason}); sealed by mode bits only` });
-  const marker: ReleaseMarker = { layoutVersion: LAYOUT_VERSION, ...input.identity, installedAt: new Date().toISOString(), immutable: immutable.supported, size: manifestSize(manifest), files: manifest };
+  if (!immutable.supported)
+    progress({
+      phase: 'seal',
+      message: `the release cannot be made immutable here (${immutable.reason}); sealed by mode bits only`,
+    });
+  const marker: ReleaseMarker = {
+    layoutVersion: LAYOUT_VERSION,
+    ...input.identity,
+    installedAt: new Date().toISOString(),
+    immutable: immutable.supported,
+    size: manifestSize(manifest),
+    files: manifest,
+  };
   await writeFileAtomic(path.join(pkgDir, RELEASE_MARKER), `${JSON.stringify(marker)}\n`);
   await sealTree(pkgDir, linked, manifest);
   progress({ phase: 'seal', message: `sealed ${manifest.length} entries` });
-  return { marker, linkedBytes, inodes, alreadyImmutable: new Set([...(input.sharedImmutable ?? []), ...deduped.immutable]) };
+  return {
+    marker,
+    linkedBytes,
+    inodes,
+    alreadyImmutable: new Set([...(input.sharedImmutable ?? []), ...deduped.immutable]),
+  };
 }
 
 async function earlierManifests(layout: Layout, versions: string[]): Promise<EarlierRelease[]> {
@@ -55,4 +79,3 @@ async function earlierManifests(layout: Layout, versions: string[]): Promise<Ear
   }
   return out;
 }
-

@@ -15,11 +15,16 @@ export function entryPoints(pkg: Record<string, unknown>): string[] {
   const entries = new Set<string>();
   if (typeof pkg.main === 'string') entries.add(pkg.main);
   if (typeof pkg.bin === 'string') entries.add(pkg.bin);
-  else if (pkg.bin && typeof pkg.bin === 'object') for (const file of Object.values(pkg.bin)) if (typeof file === 'string') entries.add(file);
+  else if (pkg.bin && typeof pkg.bin === 'object')
+    for (const file of Object.values(pkg.bin)) if (typeof file === 'string') entries.add(file);
   return [...entries];
 }
 
-export async function smokeCheck(pkgDir: string, pkg: Record<string, unknown>, options: { node: NodeRuntime; env: NodeJS.ProcessEnv; command: string[] | null }): Promise<string> {
+export async function smokeCheck(
+  pkgDir: string,
+  pkg: Record<string, unknown>,
+  options: { node: NodeRuntime; env: NodeJS.ProcessEnv; command: string[] | null },
+): Promise<string> {
   const env = envWithNode(options.env, options.node);
   if (options.command) {
     const result = await run(options.node.path, options.command, { cwd: pkgDir, env, timeoutMs: SMOKE_TIMEOUT_MS });
@@ -42,7 +47,11 @@ export async function smokeCheck(pkgDir: string, pkg: Record<string, unknown>, o
 }
 
 function smokeFailed(what: string, output: string): ReleaseSwitcherError {
-  return new ReleaseSwitcherError('SMOKE_FAILED', `The staged release failed its smoke check (${what}):\n${tail(output)}`, {
-    hint: 'Nothing was changed. The package is broken for the configured Node, or the smoke command is wrong (init --smoke).',
-  });
+  return new ReleaseSwitcherError(
+    'SMOKE_FAILED',
+    `The staged release failed its smoke check (${what}):\n${tail(output)}`,
+    {
+      hint: 'Nothing was changed. The package is broken for the configured Node, or the smoke command is wrong (init --smoke).',
+    },
+  );
 }

@@ -27,7 +27,10 @@ export type TarEvent = { kind: 'entry'; entry: RawEntry } | { kind: 'data'; chun
 
 /** Why an archive is refused; `corrupt` when it is broken rather than hostile. */
 export class TarRefusal extends Error {
-  constructor(message: string, readonly corrupt = false) {
+  constructor(
+    message: string,
+    readonly corrupt = false,
+  ) {
     super(message);
   }
 }
@@ -37,11 +40,47 @@ export function preview(text: string): string {
   return text.length > 80 ? `${text.slice(0, 60)}…(${Buffer.byteLength(text)} bytes)` : text;
 }
 
-const ENTRY_TYPES: Record<string, RawEntry['type']> = { '0': 'file', '': 'file', '7': 'file', '5': 'dir', '2': 'symlink' };
+const ENTRY_TYPES: Record<string, RawEntry['type']> = {
+  '0': 'file',
+  '': 'file',
+  '7': 'file',
+  '5': 'dir',
+  '2': 'symlink',
+};
 const META_TYPES = new Set(['x', 'g', 'L', 'K']);
-const TYPE_NAMES: Record<string, string> = { '1': 'hard link', '3': 'character device', '4': 'block device', '6': 'fifo', S: 'GNU sparse file', D: 'GNU dump dir', M: 'GNU multi-volume continuation', V: 'volume header', N: 'old GNU long name', X: 'old extended header', A: 'Solaris ACL', I: 'inode metadata' };
+const TYPE_NAMES: Record<string, string> = {
+  '1': 'hard link',
+  '3': 'character device',
+  '4': 'block device',
+  '6': 'fifo',
+  S: 'GNU sparse file',
+  D: 'GNU dump dir',
+  M: 'GNU multi-volume continuation',
+  V: 'volume header',
+  N: 'old GNU long name',
+  X: 'old extended header',
+  A: 'Solaris ACL',
+  I: 'inode metadata',
+};
 /** PAX keys we honour (path, linkpath, size) or may safely ignore. Anything else could change meaning. */
-const PAX_KEYS = new Set(['path', 'linkpath', 'size', 'mtime', 'atime', 'ctime', 'uid', 'gid', 'uname', 'gname', 'charset', 'hdrcharset', 'comment', 'SCHILY.dev', 'SCHILY.ino', 'SCHILY.nlink']);
+const PAX_KEYS = new Set([
+  'path',
+  'linkpath',
+  'size',
+  'mtime',
+  'atime',
+  'ctime',
+  'uid',
+  'gid',
+  'uname',
+  'gname',
+  'charset',
+  'hdrcharset',
+  'comment',
+  'SCHILY.dev',
+  'SCHILY.ino',
+  'SCHILY.nlink',
+]);
 const GLOBAL_KEYS = new Set(['mtime', 'atime', 'ctime', 'charset', 'hdrcharset', 'comment']);
 const XATTR = /^(SCHILY|LIBARCHIVE)\.xattr\./;
 /**
@@ -100,7 +139,8 @@ export class TarReader {
 
   /** The input ended: refuse an archive cut short or without its end marker. */
   finish(): void {
-    if (this.#state !== 'eof') throw new TarRefusal('the archive ends before its end-of-archive marker (truncated)', true);
+    if (this.#state !== 'eof')
+      throw new TarRefusal('the archive ends before its end-of-archive marker (truncated)', true);
   }
 
   #bodyDone(out: TarEvent[]): void {
@@ -121,7 +161,8 @@ export class TarReader {
       if (++this.#zeroBlocks === 2) this.#state = 'eof';
       return;
     }
-    if (this.#zeroBlocks > 0) throw new TarRefusal('a lone zero block inside the archive (tar implementations disagree on what follows)');
+    if (this.#zeroBlocks > 0)
+      throw new TarRefusal('a lone zero block inside the archive (tar implementations disagree on what follows)');
     const header = new Header(block);
     header.block = block;
     if (!header.cksumValid) throw new TarRefusal('a header with a bad checksum', true);
@@ -136,7 +177,8 @@ export class TarReader {
       return;
     }
     const type = ENTRY_TYPES[flag];
-    if (!type) throw new TarRefusal(`${preview(header.path ?? '?')} is a ${TYPE_NAMES[flag] ?? `type '${flag}'`} entry`);
+    if (!type)
+      throw new TarRefusal(`${preview(header.path ?? '?')} is a ${TYPE_NAMES[flag] ?? `type '${flag}'`} entry`);
     const entry = this.#resolve(header, type);
     out.push({ kind: 'entry', entry });
     if (type !== 'file' && entry.size > 0) throw new TarRefusal(`${preview(entry.path)}: a ${type} entry with a body`);
@@ -154,15 +196,22 @@ export class TarReader {
     this.#pending = {};
     const paxPath = pax?.get('path');
     const paxLink = pax?.get('linkpath');
-    if (paxPath !== undefined && long !== undefined && paxPath !== long) throw new TarRefusal(`an entry named both ${JSON.stringify(preview(paxPath))} (PAX) and ${JSON.stringify(preview(long))} (GNU long name)`);
-    if (paxLink !== undefined && longLink !== undefined && paxLink !== longLink) throw new TarRefusal(`a link to both ${JSON.stringify(preview(paxLink))} (PAX) and ${JSON.stringify(preview(longLink))} (GNU long link)`);
+    if (paxPath !== undefined && long !== undefined && paxPath !== long)
+      throw new TarRefusal(
+        `an entry named both ${JSON.stringify(preview(paxPath))} (PAX) and ${JSON.stringify(preview(long))} (GNU long name)`,
+      );
+    if (paxLink !== undefined && longLink !== undefined && paxLink !== longLink)
+      throw new TarRefusal(
+        `a link to both ${JSON.stringify(preview(paxLink))} (PAX) and ${JSON.stringify(preview(longLink))} (GNU long link)`,
+      );
     const paxSize = pax?.get('size');
     // The size field as written, not node-tar's decoded one, which forces directories to 0 and
     // would read a directory's body as headers.
     const size = paxSize !== undefined ? decimal(paxSize, 'size') : rawSize(header.block ?? Buffer.alloc(0));
     const linkpath = paxLink ?? longLink ?? header.linkpath;
     const name = paxPath ?? long ?? header.path ?? '';
-    if (type === 'file' && name.endsWith('/')) throw new TarRefusal(`${preview(name)}: a file entry named like a directory`);
+    if (type === 'file' && name.endsWith('/'))
+      throw new TarRefusal(`${preview(name)}: a file entry named like a directory`);
     return {
       path: name,
       type,
@@ -201,7 +250,8 @@ export function parsePax(body: Buffer): Map<string, string> {
     if (body[pos] === 0) break; // NUL padding after the last record
     const space = body.indexOf(0x20, pos);
     const length = space > pos ? Number(body.toString('latin1', pos, space)) : NaN;
-    if (!Number.isInteger(length) || length <= 0 || pos + length > body.length || body[pos + length - 1] !== 0x0a) throw new TarRefusal('a malformed PAX record');
+    if (!Number.isInteger(length) || length <= 0 || pos + length > body.length || body[pos + length - 1] !== 0x0a)
+      throw new TarRefusal('a malformed PAX record');
     const record = body.toString('utf8', space + 1, pos + length - 1);
     const eq = record.indexOf('=');
     if (eq <= 0) throw new TarRefusal('a malformed PAX record');
@@ -217,7 +267,10 @@ export function parsePax(body: Buffer): Map<string, string> {
 function rawSize(block: Buffer): number {
   if (block.length < BLOCK) return 0;
   if (block[124]! & 0x80) throw new TarRefusal('an entry size in base-256 (over 8 GiB)');
-  const text = block.toString('latin1', 124, 136).replace(/[\0 ]+$/, '').replace(/^[ ]+/, '');
+  const text = block
+    .toString('latin1', 124, 136)
+    .replace(/[\0 ]+$/, '')
+    .replace(/^[ ]+/, '');
   if (text === '') return 0;
   if (!/^[0-7]+$/.test(text)) throw new TarRefusal(`a size field of ${JSON.stringify(text)}`, true);
   return parseInt(text, 8);

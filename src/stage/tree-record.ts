@@ -22,9 +22,16 @@ export interface PreviousRelease {
   immutable: boolean;
 }
 
-async function readPrevious(marker: { dir: string; files: ManifestEntry[]; node: string; immutable: boolean }): Promise<PreviousRelease | undefined> {
+async function readPrevious(marker: {
+  dir: string;
+  files: ManifestEntry[];
+  node: string;
+  immutable: boolean;
+}): Promise<PreviousRelease | undefined> {
   try {
-    const record = JSON.parse(await fs.readFile(path.join(marker.dir, TREE_RECORD), 'utf8')) as { packages?: PreviousRelease['packages'] };
+    const record = JSON.parse(await fs.readFile(path.join(marker.dir, TREE_RECORD), 'utf8')) as {
+      packages?: PreviousRelease['packages'];
+    };
     return { ...marker, packages: record.packages ?? {} };
   } catch {
     return undefined;
@@ -32,11 +39,21 @@ async function readPrevious(marker: { dir: string; files: ManifestEntry[]; node:
 }
 
 /** The newest retained release with a tree record to compare against, of `earlier` (newest first). */
-export async function previousRelease(layout: Layout, earlier: readonly string[]): Promise<PreviousRelease | undefined> {
+export async function previousRelease(
+  layout: Layout,
+  earlier: readonly string[],
+): Promise<PreviousRelease | undefined> {
   for (const version of earlier) {
     const marker = await readMarker(layout, version);
     const dir = layout.release(version);
-    const previous = marker && (await readPrevious({ dir, files: marker.files, node: marker.node.version, immutable: marker.immutable === true }));
+    const previous =
+      marker &&
+      (await readPrevious({
+        dir,
+        files: marker.files,
+        node: marker.node.version,
+        immutable: marker.immutable === true,
+      }));
     if (previous) return previous;
   }
   return undefined;
@@ -53,8 +70,16 @@ export async function writeTreeRecord(pkgDir: string, tree: Pick<ResolvedTree, '
   const { root, deps } = tree;
   const packages: Record<string, unknown> = {};
   for (const node of [...deps].sort((a, b) => a.location.localeCompare(b.location))) {
-    packages[node.location] = { version: node.version, resolved: node.resolved, integrity: node.integrity, ...(node.hasInstallScript ? { hasInstallScript: true } : {}) };
+    packages[node.location] = {
+      version: node.version,
+      resolved: node.resolved,
+      integrity: node.integrity,
+      ...(node.hasInstallScript ? { hasInstallScript: true } : {}),
+    };
   }
   await fs.mkdir(path.join(pkgDir, 'node_modules'), { recursive: true });
-  await fs.writeFile(path.join(pkgDir, TREE_RECORD), `${JSON.stringify({ name: root.name, version: root.version, lockfileVersion: 3, requires: true, packages }, null, 2)}\n`);
+  await fs.writeFile(
+    path.join(pkgDir, TREE_RECORD),
+    `${JSON.stringify({ name: root.name, version: root.version, lockfileVersion: 3, requires: true, packages }, null, 2)}\n`,
+  );
 }

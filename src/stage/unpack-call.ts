@@ -55,9 +55,23 @@ export async function unpack(options: UnpackOptions): Promise<UnpackResult> {
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onEntry ? { onFile: options.onEntry } : {}),
     ...(options.skipKnown ? { skipKnown: options.skipKnown } : {}),
-    ...(linkable ? { linkable: (entry: { path: string; sha256: string; mode: number; size: number }) => linkable(inRelease(entry.path), entry) } : {}),
+    ...(linkable
+      ? {
+          linkable: (entry: { path: string; sha256: string; mode: number; size: number }) =>
+            linkable(inRelease(entry.path), entry),
+        }
+      : {}),
   });
-  const known = location === '' ? extracted.known : new Map([...extracted.known].map(([rel, hash]) => [path.posix.join(location, rel), hash] as const));
-  const deferred = extracted.deferred.map((entry) => ({ path: inRelease(entry.path), source: entry.linkFrom!, sha256: entry.sha256!, size: entry.size, mode: entry.mode }));
+  const known =
+    location === ''
+      ? extracted.known
+      : new Map([...extracted.known].map(([rel, hash]) => [path.posix.join(location, rel), hash] as const));
+  const deferred = extracted.deferred.map((entry) => ({
+    path: inRelease(entry.path),
+    source: entry.linkFrom!,
+    sha256: entry.sha256!,
+    size: entry.size,
+    mode: entry.mode,
+  }));
   return { known, count: extracted.files, bytes: extracted.bytes, deferred };
 }

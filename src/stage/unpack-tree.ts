@@ -43,7 +43,9 @@ export class TreeModel {
         this.#kinds.set(parent, 'dir');
         created.push(parent);
       } else if (existing !== 'dir') {
-        throw new TarRefusal(`${segments.join('/')} would be written through the ${existing === 'symlink' ? 'symlink' : 'file'} ${parent}`);
+        throw new TarRefusal(
+          `${segments.join('/')} would be written through the ${existing === 'symlink' ? 'symlink' : 'file'} ${parent}`,
+        );
       }
     }
     const rel = segments.join('/');
@@ -67,10 +69,13 @@ export class TreeModel {
   checkLink(rel: string): void {
     const target = this.#links.get(rel) ?? '';
     if (target.startsWith('/')) throw new TarRefusal(`symlink ${rel} points at the absolute path ${preview(target)}`);
-    if (target === '' || target.includes('\0')) throw new TarRefusal(`symlink ${rel} has the target ${JSON.stringify(target)}`);
-    if (Buffer.byteLength(target) > PATH_MAX) throw new TarRefusal(`symlink ${rel} has a target longer than ${PATH_MAX} bytes`);
+    if (target === '' || target.includes('\0'))
+      throw new TarRefusal(`symlink ${rel} has the target ${JSON.stringify(target)}`);
+    if (Buffer.byteLength(target) > PATH_MAX)
+      throw new TarRefusal(`symlink ${rel} has a target longer than ${PATH_MAX} bytes`);
     const from = rel.split('/').slice(0, -1);
-    if (this.resolve(from, target) === undefined) throw new TarRefusal(`symlink ${rel} -> ${preview(target)} leads outside the package`);
+    if (this.resolve(from, target) === undefined)
+      throw new TarRefusal(`symlink ${rel} -> ${preview(target)} leads outside the package`);
   }
 
   /** Every link again, now that the whole tree is known (a link may point through a later one). */

@@ -65,7 +65,10 @@ export class Writer {
   readonly #umask = process.umask();
 
   /** `linkable`: asked for each complete file held in memory; a file it names a source for is not written. */
-  constructor(readonly root: string, readonly linkable?: Linkable) {
+  constructor(
+    readonly root: string,
+    readonly linkable?: Linkable,
+  ) {
     this.#dirs.set('', Promise.resolve());
   }
 
@@ -166,9 +169,11 @@ export class Writer {
   }
 
   #track(job: Promise<void>): void {
-    const tracked: Promise<void> = job.catch((error: unknown) => {
-      this.#error ??= error;
-    }).finally(() => this.#inFlight.delete(tracked));
+    const tracked: Promise<void> = job
+      .catch((error: unknown) => {
+        this.#error ??= error;
+      })
+      .finally(() => this.#inFlight.delete(tracked));
     this.#inFlight.add(tracked);
   }
 }
@@ -177,4 +182,3 @@ function parentOf(rel: string): string {
   const slash = rel.lastIndexOf('/');
   return slash < 0 ? '' : rel.slice(0, slash);
 }
-

@@ -9,7 +9,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { type Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { ReleaseSwitcherError, asBadTarball, asDiskFull, isCorruptTarball, isReleaseSwitcherError } from '../model/errors.js';
+import {
+  ReleaseSwitcherError,
+  asBadTarball,
+  asDiskFull,
+  isCorruptTarball,
+  isReleaseSwitcherError,
+} from '../model/errors.js';
 import { type RawEntry, TarReader, TarRefusal, type TarEvent, preview } from './tar-reader.js';
 import { TreeModel, entrySegments } from './unpack-tree.js';
 import { FileBody, type Linkable, type UnpackedEntry, Writer } from './unpack-writer.js';
@@ -51,10 +57,18 @@ export async function unpackTarball(options: UnpackOptions): Promise<UnpackResul
   const writer = new Writer(await fs.realpath(dest), options.linkable);
   const entries: UnpackedEntry[] = [];
   const input = openInput(options.source);
-  const onAbort = () => (input as Readable).destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+  const onAbort = () =>
+    (input as Readable).destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    await readAll(input, { ...options, strip: options.strip ?? 0, writer, entries, seen: { count: 0 }, files: new Set() });
+    await readAll(input, {
+      ...options,
+      strip: options.strip ?? 0,
+      writer,
+      entries,
+      seen: { count: 0 },
+      files: new Set(),
+    });
     await writer.drain();
     signal?.throwIfAborted();
   } catch (error) {
@@ -91,8 +105,7 @@ async function readAll(input: Readable, ctx: ReadContext): Promise<void> {
       else if (event.kind === 'data') {
         current?.add(event.chunk);
         if (current && current.buffered > STREAM_ABOVE) await ctx.writer.spill(current);
-      }
-      else if (current) {
+      } else if (current) {
         ctx.writer.writeFile(current);
         current = undefined;
       }
@@ -105,7 +118,8 @@ async function readAll(input: Readable, ctx: ReadContext): Promise<void> {
 
 async function startEntry(raw: RawEntry, model: TreeModel, ctx: ReadContext): Promise<FileBody | undefined> {
   ctx.signal?.throwIfAborted();
-  if (raw.mode & 0o7000) throw new TarRefusal(`${preview(raw.path)} has setuid/setgid/sticky bits (mode ${raw.mode.toString(8)})`);
+  if (raw.mode & 0o7000)
+    throw new TarRefusal(`${preview(raw.path)} has setuid/setgid/sticky bits (mode ${raw.mode.toString(8)})`);
   const segments = entrySegments(raw.path, ctx.strip);
   if (!segments) return undefined; // the top folder itself, as with npm's strip
   if (raw.type === 'symlink' && ctx.symlinks === 'skip') {
@@ -134,14 +148,19 @@ async function startEntry(raw: RawEntry, model: TreeModel, ctx: ReadContext): Pr
   // npm's mode for an extracted file: ((mode | 0o666) & ~umask) | 0o600 with npm's umask 0o022, i.e.
   // rw-r--r-- plus exactly the execute bits the tarball gave (a 0o754 file stays 0o754, not 0o755).
   const entry: UnpackedEntry = { path: rel, type: 'file', size: raw.size, mode: 0o644 | (raw.mode & 0o111) };
-  if (ctx.files.has(rel)) ctx.entries.splice(ctx.entries.findIndex((e) => e.path === rel), 1); // a repeated file: the later entry is the file
+  if (ctx.files.has(rel))
+    ctx.entries.splice(
+      ctx.entries.findIndex((e) => e.path === rel),
+      1,
+    ); // a repeated file: the later entry is the file
   ctx.files.add(rel);
   ctx.entries.push(entry);
   return new FileBody(entry);
 }
 
 function openInput(source: string | NodeJS.ReadableStream): Readable {
-  const raw = typeof source === 'string' ? createReadStream(source, { highWaterMark: 1024 * 1024 }) : (source as Readable);
+  const raw =
+    typeof source === 'string' ? createReadStream(source, { highWaterMark: 1024 * 1024 }) : (source as Readable);
   return pipeline(raw, createGunzip({ chunkSize: 256 * 1024 }), () => undefined);
 }
 
@@ -152,29 +171,47 @@ async function prepareDest(dest: string): Promise<boolean> {
     return false;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    if ((await fs.readdir(dest)).length > 0) throw new ReleaseSwitcherError('INTERNAL', `Unpack destination ${dest} is not empty.`);
+    if ((await fs.readdir(dest)).length > 0)
+      throw new ReleaseSwitcherError('INTERNAL', `Unpack destination ${dest} is not empty.`);
     return true;
   }
 }
 
 async function removeWritten(dest: string, existed: boolean): Promise<void> {
   if (!existed) return fs.rm(dest, { recursive: true, force: true });
-  for (const name of await fs.readdir(dest).catch(() => [])) await fs.rm(path.join(dest, name), { recursive: true, force: true });
+  for (const name of await fs.readdir(dest).catch(() => []))
+    await fs.rm(path.join(dest, name), { recursive: true, force: true });
 }
 
 function unpackError(error: unknown, signal: AbortSignal | undefined): unknown {
   if (isReleaseSwitcherError(error)) return error;
-  if (signal?.aborted) return new ReleaseSwitcherError('CANCELLED', 'Unpacking was cancelled; nothing was kept.', { cause: error });
+  if (signal?.aborted)
+    return new ReleaseSwitcherError('CANCELLED', 'Unpacking was cancelled; nothing was kept.', { cause: error });
   if (error instanceof TarRefusal) {
     return error.corrupt
-      ? new ReleaseSwitcherError('BAD_TARBALL', `The tarball is truncated or corrupt: ${error.message}.`, { hint: 'Download it again; if it persists the tarball is broken.', cause: error })
-      : new ReleaseSwitcherError('BAD_TARBALL', `The tarball is unsafe: ${error.message}.`, { hint: 'Do not install this package; report it to its publisher.', cause: error, details: { problem: error.message } });
+      ? new ReleaseSwitcherError('BAD_TARBALL', `The tarball is truncated or corrupt: ${error.message}.`, {
+          hint: 'Download it again; if it persists the tarball is broken.',
+          cause: error,
+        })
+      : new ReleaseSwitcherError('BAD_TARBALL', `The tarball is unsafe: ${error.message}.`, {
+          hint: 'Do not install this package; report it to its publisher.',
+          cause: error,
+          details: { problem: error.message },
+        });
   }
   const code = (error as NodeJS.ErrnoException)?.code ?? '';
   // The checks bound each name and path; what is still too long once below this destination is the
   // tarball's doing too (the destination itself exists), never an internal error.
   if (code === 'ENAMETOOLONG') {
-    return new ReleaseSwitcherError('BAD_TARBALL', 'The tarball is unsafe: a path in it is too long to write here (ENAMETOOLONG).', { hint: 'Do not install this package; report it to its publisher.', cause: error, details: { problem: 'path too long' } });
+    return new ReleaseSwitcherError(
+      'BAD_TARBALL',
+      'The tarball is unsafe: a path in it is too long to write here (ENAMETOOLONG).',
+      {
+        hint: 'Do not install this package; report it to its publisher.',
+        cause: error,
+        details: { problem: 'path too long' },
+      },
+    );
   }
   if (isCorruptTarball(error)) return asBadTarball(error);
   return asDiskFull(error, 'unpacking a tarball');

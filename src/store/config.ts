@@ -117,11 +117,16 @@ export function validateConfig(value: unknown, source: string): Config {
   const input = value as Record<string, unknown>;
   if (typeof input.package !== 'string' || input.package === '') bad('package', 'must be a package name');
   const config = { ...defaultConfig(input.package as string), ...input } as Config;
-  if (config.layoutVersion !== LAYOUT_VERSION) bad('layoutVersion', `is ${String(config.layoutVersion)}, this release-switcher reads ${LAYOUT_VERSION}`);
-  if (!(SUPERVISORS as readonly string[]).includes(config.supervisor)) bad('supervisor', `must be one of ${SUPERVISORS.join(', ')}`);
-  if (!(CHANNELS as readonly string[]).includes(config.channel)) bad('channel', `must be one of ${CHANNELS.join(', ')}`);
-  if (!(SIGNATURE_POLICIES as readonly string[]).includes(config.verifySignatures)) bad('verifySignatures', `must be one of ${SIGNATURE_POLICIES.join(', ')}`);
-  if (!Number.isFinite(config.rolloutPercent) || config.rolloutPercent < 0 || config.rolloutPercent > 100) bad('rolloutPercent', 'must be a number from 0 to 100');
+  if (config.layoutVersion !== LAYOUT_VERSION)
+    bad('layoutVersion', `is ${String(config.layoutVersion)}, this release-switcher reads ${LAYOUT_VERSION}`);
+  if (!(SUPERVISORS as readonly string[]).includes(config.supervisor))
+    bad('supervisor', `must be one of ${SUPERVISORS.join(', ')}`);
+  if (!(CHANNELS as readonly string[]).includes(config.channel))
+    bad('channel', `must be one of ${CHANNELS.join(', ')}`);
+  if (!(SIGNATURE_POLICIES as readonly string[]).includes(config.verifySignatures))
+    bad('verifySignatures', `must be one of ${SIGNATURE_POLICIES.join(', ')}`);
+  if (!Number.isFinite(config.rolloutPercent) || config.rolloutPercent < 0 || config.rolloutPercent > 100)
+    bad('rolloutPercent', 'must be a number from 0 to 100');
   for (const field of ['verifyTimeout', 'stableFor', 'keep', 'cooldownHours'] as const) {
     if (!Number.isFinite(config[field]) || config[field] < 0) bad(field, 'must be a number ≥ 0');
   }
@@ -130,27 +135,42 @@ export function validateConfig(value: unknown, source: string): Config {
   }
   if (config.registry !== null && !URL.canParse(config.registry)) bad('registry', 'must be a URL');
   if (config.healthUrl !== null && !URL.canParse(config.healthUrl)) bad('healthUrl', 'must be a URL');
-  if (!Array.isArray(config.statePaths) || config.statePaths.some((p) => typeof p !== 'string')) bad('statePaths', 'must be a list of paths');
+  if (!Array.isArray(config.statePaths) || config.statePaths.some((p) => typeof p !== 'string'))
+    bad('statePaths', 'must be a list of paths');
   validatePreflight(config, bad);
-  if (config.smoke !== null && (!Array.isArray(config.smoke) || config.smoke.some((a) => typeof a !== 'string'))) bad('smoke', 'must be a list of arguments');
+  if (config.smoke !== null && (!Array.isArray(config.smoke) || config.smoke.some((a) => typeof a !== 'string')))
+    bad('smoke', 'must be a list of arguments');
   return config;
 }
 
 function validatePreflight(config: Config, bad: (field: string, why: string) => never): void {
-  if (config.preflight !== null && (!Array.isArray(config.preflight) || config.preflight.length === 0 || config.preflight.some((a) => typeof a !== 'string'))) {
+  if (
+    config.preflight !== null &&
+    (!Array.isArray(config.preflight) ||
+      config.preflight.length === 0 ||
+      config.preflight.some((a) => typeof a !== 'string'))
+  ) {
     bad('preflight', 'must be a non-empty list of arguments');
   }
   const env: unknown = config.preflightEnv;
-  if (typeof env !== 'object' || env === null || Array.isArray(env)) bad('preflightEnv', 'must be an object of NAME: value');
+  if (typeof env !== 'object' || env === null || Array.isArray(env))
+    bad('preflightEnv', 'must be an object of NAME: value');
   for (const [name, value] of Object.entries(env as Record<string, unknown>)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || typeof value !== 'string') bad('preflightEnv', `${name}: must be NAME=VALUE with a valid variable name`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || typeof value !== 'string')
+      bad('preflightEnv', `${name}: must be NAME=VALUE with a valid variable name`);
   }
   if (!Number.isFinite(config.preflightFor) || config.preflightFor < 0) bad('preflightFor', 'must be a number ≥ 0');
   const file: unknown = config.preflightConfig;
-  if (file !== null && (typeof file !== 'object' || Array.isArray(file))) bad('preflightConfig', 'must be a JSON object or null');
+  if (file !== null && (typeof file !== 'object' || Array.isArray(file)))
+    bad('preflightConfig', 'must be a JSON object or null');
   const prepare: unknown = config.preflightPrepare;
-  if (prepare !== null && (!Array.isArray(prepare) || prepare.length === 0 || prepare.some((a) => typeof a !== 'string'))) bad('preflightPrepare', 'must be a non-empty list of arguments');
-  if (config.preflight !== null && config.healthUrl === null) bad('preflight', 'needs --health-url: the rehearsal is probed there, on its own port');
+  if (
+    prepare !== null &&
+    (!Array.isArray(prepare) || prepare.length === 0 || prepare.some((a) => typeof a !== 'string'))
+  )
+    bad('preflightPrepare', 'must be a non-empty list of arguments');
+  if (config.preflight !== null && config.healthUrl === null)
+    bad('preflight', 'needs --health-url: the rehearsal is probed there, on its own port');
 }
 
 export async function readConfig(root: string): Promise<Config> {

@@ -50,9 +50,13 @@ export async function assertLinksContained(root: string, links: readonly string[
     const verdict = await resolvesInside(root, rel);
     if (verdict.inside) continue;
     const target = await fs.readlink(path.join(root, rel));
-    throw new ReleaseSwitcherError('RELEASE_UNSAFE', `${rel} is a symlink to ${target} that resolves outside the release (${verdict.why}).`, {
-      hint: 'A release must be self-contained; a dependency or lifecycle script made this link. Nothing was installed.',
-      details: { path: rel, target },
-    });
+    throw new ReleaseSwitcherError(
+      'RELEASE_UNSAFE',
+      `${rel} is a symlink to ${target} that resolves outside the release (${verdict.why}).`,
+      {
+        hint: 'A release must be self-contained; a dependency or lifecycle script made this link. Nothing was installed.',
+        details: { path: rel, target },
+      },
+    );
   }
 }

@@ -58,12 +58,14 @@ export class ProvenInodes {
   /** Whether the non-directory inode `fingerprint` (an entry at `index` of another release) was found intact. */
   has(fingerprint: string, index: number): boolean {
     if (fingerprint === '') return false; // not there when recorded: names nothing
-    for (const { types, fingerprints } of this.#releases) if (fingerprints[index] === fingerprint && types.charCodeAt(index) !== 0x64) return true;
+    for (const { types, fingerprints } of this.#releases)
+      if (fingerprints[index] === fingerprint && types.charCodeAt(index) !== 0x64) return true;
     if (!this.#all && ++this.#misses <= ProvenInodes.MISSES_BEFORE_SET) return false;
     if (!this.#all) {
       this.#all = new Set();
       for (const { types, fingerprints } of this.#releases) {
-        for (let i = 0; i < fingerprints.length; i++) if (fingerprints[i] !== '' && types.charCodeAt(i) !== 0x64) this.#all.add(fingerprints[i]!);
+        for (let i = 0; i < fingerprints.length; i++)
+          if (fingerprints[i] !== '' && types.charCodeAt(i) !== 0x64) this.#all.add(fingerprints[i]!);
       }
     }
     return this.#all.has(fingerprint);
@@ -82,7 +84,12 @@ export class ProvenInodes {
  * inode was just seen unchanged (its ctime included). The caller adds the release to it once the
  * whole check passed.
  */
-export async function diffByFingerprints(root: string, record: CompactRecord, manifest: () => Promise<readonly ManifestEntry[]>, proven?: ProvenInodes): Promise<FastDiff> {
+export async function diffByFingerprints(
+  root: string,
+  record: CompactRecord,
+  manifest: () => Promise<readonly ManifestEntry[]>,
+  proven?: ProvenInodes,
+): Promise<FastDiff> {
   const { paths, types, fingerprints: recorded } = record;
   const problems: string[] = [];
   if (fs.statSync(root).mode & 0o222) problems.push('.: directory is writable');
@@ -130,7 +137,9 @@ export async function diffByFingerprints(root: string, record: CompactRecord, ma
   // Something moved: only now is the manifest needed, for what each such entry must be.
   const files = await manifest();
   const byPath = new Map(files.map((entry) => [entry.path, entry]));
-  const children = recheck.some(({ index }) => types[index] === 'd') ? childrenOf(files) : new Map<string, Set<string>>();
+  const children = recheck.some(({ index }) => types[index] === 'd')
+    ? childrenOf(files)
+    : new Map<string, Set<string>>();
   await mapLimit(recheck, RECHECK_PARALLELISM, async ({ index, abs, stat }) => {
     const rel = paths[index]!;
     const entry = byPath.get(rel);

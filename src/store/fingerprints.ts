@@ -97,12 +97,20 @@ export async function recordFingerprints(layout: Layout, version: string, dir: s
   const markerStat = await fs.lstat(markerFile, { bigint: true });
   const text = await fs.readFile(markerFile);
   const marker = JSON.parse(text.toString('utf8')) as ReleaseMarker;
-  const fingerprints = await statEntries(dir, marker.files.map((entry) => entry.path));
+  const fingerprints = await statEntries(
+    dir,
+    marker.files.map((entry) => entry.path),
+  );
   await writeRecord(layout, version, recordOf(marker, text, fingerprintOf(markerStat), fingerprints));
 }
 
 /** A record of `marker` (whose bytes are `text`), with fingerprints taken before anything was read of the tree. */
-export function recordOf(marker: ReleaseMarker, text: Buffer, markerFingerprint: string, fingerprints: string[]): CompactRecord {
+export function recordOf(
+  marker: ReleaseMarker,
+  text: Buffer,
+  markerFingerprint: string,
+  fingerprints: string[],
+): CompactRecord {
   return {
     markerSha256: sha256Of(text),
     marker: markerFingerprint,
@@ -137,13 +145,24 @@ const HEAD = `{"recordVersion":${RECORD_VERSION},"sha256":"`;
 const BODY_AT = HEAD.length + 64 + '","body":'.length;
 
 function serialise(record: CompactRecord): string {
-  const body = JSON.stringify({ markerSha256: record.markerSha256, marker: record.marker, paths: record.paths, types: record.types, fingerprints: record.fingerprints });
+  const body = JSON.stringify({
+    markerSha256: record.markerSha256,
+    marker: record.marker,
+    paths: record.paths,
+    types: record.types,
+    fingerprints: record.fingerprints,
+  });
   return `${HEAD}${sha256Of(body)}","body":${body}}\n`;
 }
 
 /** The record in a file's bytes; undefined for anything else (another version, a failed checksum, a wrong shape). */
 export function parseRecord(bytes: Buffer): CompactRecord | undefined {
-  if (bytes.length < BODY_AT + 2 || bytes.toString('latin1', 0, HEAD.length) !== HEAD || bytes.toString('latin1', HEAD.length + 64, BODY_AT) !== '","body":') return undefined;
+  if (
+    bytes.length < BODY_AT + 2 ||
+    bytes.toString('latin1', 0, HEAD.length) !== HEAD ||
+    bytes.toString('latin1', HEAD.length + 64, BODY_AT) !== '","body":'
+  )
+    return undefined;
   const end = bytes.length - (bytes[bytes.length - 1] === 0x0a ? 2 : 1);
   if (bytes[end] !== 0x7d) return undefined; // the closing brace of the whole
   const body = bytes.subarray(BODY_AT, end);
@@ -155,8 +174,16 @@ export function parseRecord(bytes: Buffer): CompactRecord | undefined {
     return undefined;
   }
   const { markerSha256, marker, paths, types, fingerprints } = record ?? ({} as CompactRecord);
-  const strings = (list: unknown): list is string[] => Array.isArray(list) && list.every((item) => typeof item === 'string');
-  if (typeof markerSha256 !== 'string' || typeof marker !== 'string' || typeof types !== 'string' || !strings(paths) || !strings(fingerprints)) return undefined;
+  const strings = (list: unknown): list is string[] =>
+    Array.isArray(list) && list.every((item) => typeof item === 'string');
+  if (
+    typeof markerSha256 !== 'string' ||
+    typeof marker !== 'string' ||
+    typeof types !== 'string' ||
+    !strings(paths) ||
+    !strings(fingerprints)
+  )
+    return undefined;
   if (paths.length !== fingerprints.length || types.length !== paths.length || /[^dfl]/.test(types)) return undefined;
   return record;
 }
@@ -206,7 +233,9 @@ export async function orphanedFingerprints(layout: Layout): Promise<string[]> {
   const orphans: string[] = [];
   for (const name of names.sort()) {
     const version = name.endsWith('.json') ? name.slice(0, -'.json'.length) : '';
-    const release = isValidVersion(version) ? await fs.lstat(layout.release(version)).catch(() => undefined) : undefined;
+    const release = isValidVersion(version)
+      ? await fs.lstat(layout.release(version)).catch(() => undefined)
+      : undefined;
     if (!release?.isDirectory()) orphans.push(name);
   }
   return orphans;
@@ -214,7 +243,8 @@ export async function orphanedFingerprints(layout: Layout): Promise<string[]> {
 
 /** Remove what orphanedFingerprints found (names relative to `fingerprints/`). */
 export async function removeOrphanedFingerprints(layout: Layout, names: readonly string[]): Promise<void> {
-  for (const name of names) await fs.rm(path.join(layout.fingerprintsDir, path.basename(name)), { force: true, recursive: true });
+  for (const name of names)
+    await fs.rm(path.join(layout.fingerprintsDir, path.basename(name)), { force: true, recursive: true });
 }
 
 /** Inodes linked to by a new release: one of their names, and their state before the first link. */
@@ -228,7 +258,11 @@ export interface LinkedInode {
  * fingerprints of those releases forward: only where the recorded fingerprint equals the state just
  * before the first link, so a file tampered with earlier is not blessed by the refresh.
  */
-export async function refreshAfterLinks(layout: Layout, versions: readonly string[], linked: ReadonlyMap<string, LinkedInode>): Promise<void> {
+export async function refreshAfterLinks(
+  layout: Layout,
+  versions: readonly string[],
+  linked: ReadonlyMap<string, LinkedInode>,
+): Promise<void> {
   if (linked.size === 0) return;
   for (const version of versions) {
     const record = await readRecord(layout, version);

@@ -12,7 +12,11 @@ import type { ReleaseMarker } from './manifest.js';
 import { listReleaseDirs, readMarker } from './release.js';
 
 /** `already`: paths of the release that carry the attribute already (inodes shared with an immutable release). */
-export async function makeReleaseImmutable(layout: Layout, marker: ReleaseMarker, already?: ReadonlySet<string>): Promise<void> {
+export async function makeReleaseImmutable(
+  layout: Layout,
+  marker: ReleaseMarker,
+  already?: ReadonlySet<string>,
+): Promise<void> {
   if (!marker.immutable) return;
   const failed = await setImmutable(layout.release(marker.version), already);
   if (failed) {

@@ -8,7 +8,15 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
 import { LAYOUT_VERSION, layoutOf } from './layout.js';
 import { assertLockHeld } from './lock.js';
-import { IN_FLIGHT_STATUSES, STEP_STATUSES, TERMINAL_STATUSES, TRANSACTION_KINDS, type Step, type Transaction, type State } from '../model/state.js';
+import {
+  IN_FLIGHT_STATUSES,
+  STEP_STATUSES,
+  TERMINAL_STATUSES,
+  TRANSACTION_KINDS,
+  type Step,
+  type Transaction,
+  type State,
+} from '../model/state.js';
 
 export const HISTORY_LIMIT = 50;
 
@@ -17,7 +25,10 @@ export function emptyState(): State {
 }
 
 export function newId(): string {
-  return `${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
+  return `${new Date()
+    .toISOString()
+    .replace(/[-:.TZ]/g, '')
+    .slice(0, 14)}-${randomBytes(3).toString('hex')}`;
 }
 
 const corrupt = (file: string, why: string, cause?: unknown) =>
@@ -37,8 +48,10 @@ export async function readState(root: string): Promise<State> {
   if (raw === undefined) return emptyState();
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw corrupt(file, 'not an object');
   const state = raw as Partial<State>;
-  if (state.layoutVersion !== LAYOUT_VERSION) throw corrupt(file, `layout version ${String(state.layoutVersion)} is not ${LAYOUT_VERSION}`);
-  if (typeof state.releases !== 'object' || state.releases === null || Array.isArray(state.releases)) throw corrupt(file, '"releases" is not an object');
+  if (state.layoutVersion !== LAYOUT_VERSION)
+    throw corrupt(file, `layout version ${String(state.layoutVersion)} is not ${LAYOUT_VERSION}`);
+  if (typeof state.releases !== 'object' || state.releases === null || Array.isArray(state.releases))
+    throw corrupt(file, '"releases" is not an object');
   if (!Array.isArray(state.history)) throw corrupt(file, '"history" is not a list');
   for (const [version, record] of Object.entries(state.releases)) {
     if (record?.version !== version || !['installed', 'pending', 'good', 'bad'].includes(record.state)) {
@@ -65,13 +78,16 @@ function invalidTransaction(raw: unknown): string | null {
   const tx = raw as Record<string, unknown>;
   if (typeof tx.id !== 'string' || tx.id === '') return 'has no id';
   if (!oneOf(TRANSACTION_KINDS, tx.kind)) return `has an unknown kind ${JSON.stringify(tx.kind)}`;
-  if (!oneOf([...TERMINAL_STATUSES, ...IN_FLIGHT_STATUSES], tx.status)) return `has an unknown status ${JSON.stringify(tx.status)}`;
-  if (!isStringOrNull(tx.from) || !isStringOrNull(tx.to) || !isStringOrNull(tx.reason ?? null)) return 'has an invalid from, to or reason';
+  if (!oneOf([...TERMINAL_STATUSES, ...IN_FLIGHT_STATUSES], tx.status))
+    return `has an unknown status ${JSON.stringify(tx.status)}`;
+  if (!isStringOrNull(tx.from) || !isStringOrNull(tx.to) || !isStringOrNull(tx.reason ?? null))
+    return 'has an invalid from, to or reason';
   if (typeof tx.startedAt !== 'string' || !isStringOrNull(tx.finishedAt ?? null)) return 'has invalid timestamps';
   if (!Array.isArray(tx.steps)) return 'has no list of steps';
   for (const step of tx.steps as unknown[]) {
     const s = step as Record<string, unknown> | null;
-    if (typeof s !== 'object' || s === null || typeof s.name !== 'string' || !oneOf(STEP_STATUSES, s.status)) return 'has an invalid step';
+    if (typeof s !== 'object' || s === null || typeof s.name !== 'string' || !oneOf(STEP_STATUSES, s.status))
+      return 'has an invalid step';
   }
   return null;
 }

@@ -93,7 +93,11 @@ export function isValidVersion(version: unknown): version is string {
 /** `version` itself when valid; INVALID_VERSION naming `where` it came from otherwise. */
 export function validVersion(version: unknown, where: string): string {
   if (isValidVersion(version)) return version;
-  throw new ReleaseSwitcherError('INVALID_VERSION', `${where} has the version ${JSON.stringify(version)}, which is not an exact semver version.`, {
-    hint: 'Only versions semver accepts as they are (no spaces, no leading v, no path characters) are installed. Nothing was written.',
-  });
+  throw new ReleaseSwitcherError(
+    'INVALID_VERSION',
+    `${where} has the version ${JSON.stringify(version)}, which is not an exact semver version.`,
+    {
+      hint: 'Only versions semver accepts as they are (no spaces, no leading v, no path characters) are installed. Nothing was written.',
+    },
+  );
 }

@@ -45,7 +45,12 @@ export async function takeClaim(claim: string, depth = 0): Promise<string | unde
     }
     const id = await dirId(claim);
     if (!id) continue;
-    const owner: LockOwner = { pid: process.pid, hostname: os.hostname(), command: 'claim', since: new Date().toISOString() };
+    const owner: LockOwner = {
+      pid: process.pid,
+      hostname: os.hostname(),
+      command: 'claim',
+      since: new Date().toISOString(),
+    };
     await fs.writeFile(path.join(claim, CLAIM_OWNER), `${JSON.stringify(owner)}\n`).catch(() => undefined);
     return id;
   }

@@ -55,7 +55,12 @@ export async function withLock<T>(root: string, options: LockOptions, action: ()
   const handle = await acquire(layout, options);
   held.set(layout.root, handle);
   handle.timer = setInterval(() => void refresh(handle), LOCK_UPDATE_MS).unref();
-  const owner: LockOwner = { pid: process.pid, hostname: os.hostname(), command: options.command, since: new Date().toISOString() };
+  const owner: LockOwner = {
+    pid: process.pid,
+    hostname: os.hostname(),
+    command: options.command,
+    since: new Date().toISOString(),
+  };
   try {
     // Not fsynced: after a power cut its holder is gone anyway, and a lock without an owner record
     // is taken over once its mtime is LOCK_STALE_MS old. Every mutation saves two fsyncs.
@@ -93,11 +98,18 @@ async function refresh(handle: Held): Promise<void> {
   const { layout } = handle;
   const now = new Date();
   await fs.utimes(layout.lock, now, now).catch(() => undefined);
-  const claimed = await fs.stat(claimOf(layout, handle.id)).then(() => true, () => false);
+  const claimed = await fs.stat(claimOf(layout, handle.id)).then(
+    () => true,
+    () => false,
+  );
   if (!claimed && (await lockId(layout)) === handle.id) return;
-  handle.lost = new ReleaseSwitcherError('LOCK_LOST', `The lock on ${layout.root} was taken over while this operation held it (it was paused or starved for over ${LOCK_STALE_MS / 1000} s); it stopped before its next write.`, {
-    hint: 'Another operation now owns the root. Run release-switcher status; release-switcher recover finishes or undoes what this one left.',
-  });
+  handle.lost = new ReleaseSwitcherError(
+    'LOCK_LOST',
+    `The lock on ${layout.root} was taken over while this operation held it (it was paused or starved for over ${LOCK_STALE_MS / 1000} s); it stopped before its next write.`,
+    {
+      hint: 'Another operation now owns the root. Run release-switcher status; release-switcher recover finishes or undoes what this one left.',
+    },
+  );
 }
 
 async function acquire(layout: Layout, options: LockOptions): Promise<Held> {
@@ -173,7 +185,10 @@ export async function readLockOwner(root: string): Promise<LockOwner | undefined
  * than the lock directory itself, i.e. written by the holder of this very lock.
  */
 async function isStale(layout: Layout): Promise<boolean> {
-  const [lockStat, ownerStat] = await Promise.all([fs.stat(layout.lock).catch(() => undefined), fs.stat(layout.lockOwner).catch(() => undefined)]);
+  const [lockStat, ownerStat] = await Promise.all([
+    fs.stat(layout.lock).catch(() => undefined),
+    fs.stat(layout.lockOwner).catch(() => undefined),
+  ]);
   if (!lockStat) return false;
   if (Date.now() - lockStat.mtimeMs > LOCK_STALE_MS) return true;
   const owner = await readLockOwner(layout.root);

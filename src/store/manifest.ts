@@ -60,7 +60,9 @@ export function sealedMode(mode: number): number {
 const HASH_PARALLELISM = 16;
 
 export async function hashFile(file: string): Promise<string> {
-  return createHash('sha256').update(await fs.readFile(file)).digest('hex');
+  return createHash('sha256')
+    .update(await fs.readFile(file))
+    .digest('hex');
 }
 
 /** A file hashed earlier, reusable while its inode shows no change since. */
@@ -87,7 +89,10 @@ export async function hashAhead(root: string, skip: (rel: string) => boolean): P
 }
 
 /** Hash every file of a tree. Refuses anything but files, directories and symlinks inside the tree. */
-export async function computeManifest(root: string, known: ReadonlyMap<string, KnownHash> = new Map()): Promise<ManifestEntry[]> {
+export async function computeManifest(
+  root: string,
+  known: ReadonlyMap<string, KnownHash> = new Map(),
+): Promise<ManifestEntry[]> {
   const entries = await walkTree(root, { skip: (rel) => rel === RELEASE_MARKER });
   const out: ManifestEntry[] = new Array(entries.length);
   const toHash: { index: number; abs: string }[] = [];
@@ -118,8 +123,15 @@ export async function computeManifest(root: string, known: ReadonlyMap<string, K
     }
     const stat = statSync(abs, { bigint: true });
     const earlier = known.get(rel);
-    const unchanged = earlier && earlier.ino === stat.ino && earlier.size === stat.size && earlier.ctimeNs === stat.ctimeNs;
-    out[index] = { path: rel, type: 'file', sha256: unchanged ? earlier.sha256 : '', size: Number(stat.size), mode: sealedMode(Number(stat.mode)) };
+    const unchanged =
+      earlier && earlier.ino === stat.ino && earlier.size === stat.size && earlier.ctimeNs === stat.ctimeNs;
+    out[index] = {
+      path: rel,
+      type: 'file',
+      sha256: unchanged ? earlier.sha256 : '',
+      size: Number(stat.size),
+      mode: sealedMode(Number(stat.mode)),
+    };
     if (!unchanged) toHash.push({ index, abs });
   }
   await mapLimit(toHash, HASH_PARALLELISM, async ({ index, abs }) => {
@@ -176,7 +188,8 @@ export async function checkEntry(entry: ManifestEntry, found: FoundEntry): Promi
     }
     if (isDir || isLink) return 'expected a file';
     const stat = await fs.stat(abs);
-    if ((stat.mode & 0o7777) !== entry.mode) return `mode ${(stat.mode & 0o7777).toString(8)} is not ${entry.mode.toString(8)}`;
+    if ((stat.mode & 0o7777) !== entry.mode)
+      return `mode ${(stat.mode & 0o7777).toString(8)} is not ${entry.mode.toString(8)}`;
     if (stat.size !== entry.size) return 'size changed';
     return (await hashFile(abs)) === entry.sha256 ? undefined : 'content changed';
   } catch (error) {

@@ -81,7 +81,7 @@ const OPENCLAW_CLEAR_LEASES = [
   '  const db = new DatabaseSync(file);',
   '  try {',
   "    const tables = db.prepare(\"SELECT name FROM sqlite_master WHERE type = 'table' AND (name = 'leases' OR name LIKE '%!_leases' ESCAPE '!')\").all().map((t) => t.name);",
-  "    if (tables.length > 0) console.log(`${file}: ${tables.reduce((n, t) => n + Number(db.prepare(`DELETE FROM \"${t}\"`).run().changes), 0)} leases cleared (${tables.join(', ')})`);",
+  '    if (tables.length > 0) console.log(`${file}: ${tables.reduce((n, t) => n + Number(db.prepare(`DELETE FROM "${t}"`).run().changes), 0)} leases cleared (${tables.join(\', \')})`);',
   '  } finally { db.close(); }',
   '}',
 ].join('\n');
@@ -118,7 +118,11 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       smoke: ['dist/index.js', '--version'],
       schemaField: 'openclaw.schemaVersions',
       // Resolved by the boot-check in the unit's environment. Globs: every SQLite file, not its backups.
-      statePaths: [`${OPENCLAW_STATE_DIR}/state/*.sqlite`, `${OPENCLAW_STATE_DIR}/agents/*/agent/*.sqlite`, `\${OPENCLAW_CONFIG_PATH:-${OPENCLAW_STATE_DIR}/openclaw.json}`],
+      statePaths: [
+        `${OPENCLAW_STATE_DIR}/state/*.sqlite`,
+        `${OPENCLAW_STATE_DIR}/agents/*/agent/*.sqlite`,
+        `\${OPENCLAW_CONFIG_PATH:-${OPENCLAW_STATE_DIR}/openclaw.json}`,
+      ],
       preflight: ['dist/index.js', 'gateway', '--port', '{port}'],
       preflightEnv: OPENCLAW_PREFLIGHT_ENV,
       preflightConfig: OPENCLAW_PREFLIGHT_CONFIG,
@@ -133,13 +137,20 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     port: { flag: '--port', env: ['OPENCLAW_GATEWAY_PORT'], config: { locate: 'openclaw', key: 'gateway.port' } },
     // Its shutdown budget (dist/systemd-unit-*.mjs): GATEWAY_SHUTDOWN_TIMEOUT_MS 325 s + GATEWAY_SUPERVISOR_EXIT_MARGIN_MS
     // 5 s = the TimeoutStopSec=330 its own unit writes and its `gateway status` audit requires (systemd-stop-timeout).
-    stop: { drainSeconds: 325, marginSeconds: 5, why: "openclaw's own shutdown budget; its service audit requires TimeoutStopSec=330 or longer" },
+    stop: {
+      drainSeconds: 325,
+      marginSeconds: 5,
+      why: "openclaw's own shutdown budget; its service audit requires TimeoutStopSec=330 or longer",
+    },
   },
 };
 
 export function presetOf(name: string): Preset {
   const preset = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
-  if (!preset) throw new ReleaseSwitcherError('USAGE', `There is no preset "${name}".`, { hint: `Presets: ${Object.keys(PRESETS).join(', ')}` });
+  if (!preset)
+    throw new ReleaseSwitcherError('USAGE', `There is no preset "${name}".`, {
+      hint: `Presets: ${Object.keys(PRESETS).join(', ')}`,
+    });
   return preset;
 }
 
@@ -167,14 +178,23 @@ export async function withPreset(options: WithPresetOptions): Promise<Settings> 
   // for one): running `init --preset` again must not put the preset's defaults back.
   const base = configured?.preset === name ? {} : preset.settings;
   const settings: Settings = { ...base, ...defined, preset: name };
-  if (preset.node && !settings.node && !configured?.node) settings.node = await findNode({ range: preset.node, env, execPath, why: name });
+  if (preset.node && !settings.node && !configured?.node)
+    settings.node = await findNode({ range: preset.node, env, execPath, why: name });
   return settings;
 }
 
 /** The first Node satisfying `range`: the one running us, then each `node` on PATH. */
-export async function findNode(options: { range: string; env: NodeJS.ProcessEnv; execPath: string; why: string }): Promise<string> {
+export async function findNode(options: {
+  range: string;
+  env: NodeJS.ProcessEnv;
+  execPath: string;
+  why: string;
+}): Promise<string> {
   const { range, env, why } = options;
-  const onPath = (env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, 'node'));
+  const onPath = (env.PATH ?? '')
+    .split(path.delimiter)
+    .filter(Boolean)
+    .map((dir) => path.join(dir, 'node'));
   const seen: string[] = [];
   for (const candidate of [...new Set([options.execPath, ...onPath])]) {
     const node = await probeNode(candidate, env).catch(() => undefined);
@@ -182,7 +202,11 @@ export async function findNode(options: { range: string; env: NodeJS.ProcessEnv;
     if (semver.satisfies(node.version, range)) return node.path;
     seen.push(`${node.path} (${node.version})`);
   }
-  throw new ReleaseSwitcherError('NODE_NOT_FOUND', `${why} needs Node ${range}; found ${seen.join(', ') || 'no node at all'}.`, {
-    hint: 'Install Node 24 and name it: release-switcher init --preset openclaw --node /path/to/node24/bin/node',
-  });
+  throw new ReleaseSwitcherError(
+    'NODE_NOT_FOUND',
+    `${why} needs Node ${range}; found ${seen.join(', ') || 'no node at all'}.`,
+    {
+      hint: 'Install Node 24 and name it: release-switcher init --preset openclaw --node /path/to/node24/bin/node',
+    },
+  );
 }

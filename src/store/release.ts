@@ -5,7 +5,17 @@ import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { readJsonIfExists } from '../platform/fs.js';
 import { type Layout, isValidVersion } from './layout.js';
 import { ProvenInodes, diffByFingerprints } from './fast-verify.js';
-import { type CompactRecord, fingerprintOf, lstatIfExists, readRecord, recordOf, sha256Of, statEntries, typesOf, writeRecord } from './fingerprints.js';
+import {
+  type CompactRecord,
+  fingerprintOf,
+  lstatIfExists,
+  readRecord,
+  recordOf,
+  sha256Of,
+  statEntries,
+  typesOf,
+  writeRecord,
+} from './fingerprints.js';
 import { type ReleaseMarker, diffAgainstManifest } from './manifest.js';
 
 export { ProvenInodes };
@@ -66,7 +76,10 @@ export interface ReleaseDirScan {
  * (verifyReleaseFast) and by doctor. Only a directory the journal does not know (renamed into
  * place by a run killed before it journaled it) has its marker read and parsed here, as before.
  */
-export async function scanReleaseDirs(layout: Layout, recorded: Readonly<Record<string, unknown>>): Promise<ReleaseDirScan> {
+export async function scanReleaseDirs(
+  layout: Layout,
+  recorded: Readonly<Record<string, unknown>>,
+): Promise<ReleaseDirScan> {
   const scan: ReleaseDirScan = { complete: new Set(), unrecorded: new Map() };
   let names: string[];
   try {
@@ -113,13 +126,22 @@ export interface CheckedRelease {
  * a record corrupt or of another format, a marker that changed since) is re-hashed in full, and
  * recorded anew when intact.
  */
-export async function checkReleaseFast(layout: Layout, version: string, proven?: ProvenInodes): Promise<CheckedRelease> {
+export async function checkReleaseFast(
+  layout: Layout,
+  version: string,
+  proven?: ProvenInodes,
+): Promise<CheckedRelease> {
   const record = await readRecord(layout, version);
   const markerChecked = record ? await markerMatches(layout, version, record) : false;
   if (!record || !markerChecked) return checkInFullAndRecord(layout, version, proven);
   let marker: Promise<ReleaseMarker> | undefined;
   const readManifest = () => (marker ??= requireMarker(layout, version));
-  const { problems, refreshed } = await diffByFingerprints(layout.release(version), record, async () => (await readManifest()).files, proven);
+  const { problems, refreshed } = await diffByFingerprints(
+    layout.release(version),
+    record,
+    async () => (await readManifest()).files,
+    proven,
+  );
   if (problems.length > 0) throwIfTampered(layout, await readManifest(), problems);
   if (refreshed.size > 0 || markerChecked === 'refreshed') {
     for (const [index, fingerprint] of refreshed) record.fingerprints[index] = fingerprint;
@@ -130,7 +152,11 @@ export async function checkReleaseFast(layout: Layout, version: string, proven?:
 }
 
 /** verifyReleaseFast's check, returning the marker (read and parsed: callers who need no marker call checkReleaseFast). */
-export async function verifyReleaseFast(layout: Layout, version: string, proven?: ProvenInodes): Promise<ReleaseMarker> {
+export async function verifyReleaseFast(
+  layout: Layout,
+  version: string,
+  proven?: ProvenInodes,
+): Promise<ReleaseMarker> {
   await checkReleaseFast(layout, version, proven);
   return requireMarker(layout, version);
 }
@@ -159,14 +185,22 @@ async function checkInFullAndRecord(layout: Layout, version: string, proven?: Pr
   const text = await fs.readFile(layout.marker(version)).catch(() => undefined);
   const marker = markerFrom(text, version) ?? (await requireMarker(layout, version));
   const dir = layout.release(version);
-  const fingerprints = await statEntries(dir, marker.files.map((entry) => entry.path));
+  const fingerprints = await statEntries(
+    dir,
+    marker.files.map((entry) => entry.path),
+  );
   throwIfTampered(layout, marker, await diffAgainstManifest(dir, marker.files));
-  if (text && markerStat?.isFile()) await writeRecord(layout, version, recordOf(marker, text, fingerprintOf(markerStat), fingerprints)).catch(() => undefined);
+  if (text && markerStat?.isFile())
+    await writeRecord(layout, version, recordOf(marker, text, fingerprintOf(markerStat), fingerprints)).catch(
+      () => undefined,
+    );
   proven?.add(typesOf(marker.files), fingerprints); // taken before the re-hash that found them intact
   return { version, entries: marker.files.length };
 }
 
-export type WayBack = { version: string; proven: true; entries: number } | { version: string; proven: false; error: unknown };
+export type WayBack =
+  | { version: string; proven: true; entries: number }
+  | { version: string; proven: false; error: unknown };
 
 /**
  * Prove the way back before a flip (issue 12 item 2): fast-check the release `current` names now,
@@ -175,7 +209,11 @@ export type WayBack = { version: string; proven: true; entries: number } | { ver
  * so the inodes both releases share are not looked at twice. Never throws for a broken way back: the driver decides (refuse the activation,
  * or go on with no rollback target); `error` is the RELEASE_TAMPERED/RELEASE_NOT_FOUND it met.
  */
-export async function proveWayBack(layout: Layout, leaving: string | null, proven?: ProvenInodes): Promise<WayBack | null> {
+export async function proveWayBack(
+  layout: Layout,
+  leaving: string | null,
+  proven?: ProvenInodes,
+): Promise<WayBack | null> {
   if (leaving === null) return null;
   try {
     return { version: leaving, proven: true, entries: (await checkReleaseFast(layout, leaving, proven)).entries };
@@ -187,9 +225,13 @@ export async function proveWayBack(layout: Layout, leaving: string | null, prove
 async function requireMarker(layout: Layout, version: string): Promise<ReleaseMarker> {
   const marker = await readMarker(layout, version);
   if (!marker) {
-    throw new ReleaseSwitcherError('RELEASE_NOT_FOUND', `Release ${version} is not installed (no complete release in ${layout.release(version)}).`, {
-      hint: `Install it first: release-switcher install ${version}`,
-    });
+    throw new ReleaseSwitcherError(
+      'RELEASE_NOT_FOUND',
+      `Release ${version} is not installed (no complete release in ${layout.release(version)}).`,
+      {
+        hint: `Install it first: release-switcher install ${version}`,
+      },
+    );
   }
   return marker;
 }
@@ -197,10 +239,14 @@ async function requireMarker(layout: Layout, version: string): Promise<ReleaseMa
 function throwIfTampered(layout: Layout, marker: ReleaseMarker, problems: string[]): void {
   if (problems.length === 0) return;
   const { version } = marker;
-  throw new ReleaseSwitcherError('RELEASE_TAMPERED', `Release ${version} no longer matches its manifest: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}.`, {
-    hint: `Do not run it. Move it aside (mv ${layout.release(version)} ${layout.release(version)}.tampered), then run release-switcher recover and install ${marker.name}@${version} again.`,
-    details: { problems },
-  });
+  throw new ReleaseSwitcherError(
+    'RELEASE_TAMPERED',
+    `Release ${version} no longer matches its manifest: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}.`,
+    {
+      hint: `Do not run it. Move it aside (mv ${layout.release(version)} ${layout.release(version)}.tampered), then run release-switcher recover and install ${marker.name}@${version} again.`,
+      details: { problems },
+    },
+  );
 }
 
 /** semver, loaded on the first comparison (list, prune, install): switch and rollback never compare versions. */

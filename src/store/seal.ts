@@ -62,15 +62,25 @@ export async function dedupeAgainst(input: DedupeInput): Promise<DedupeResult> {
       if (!byPath.has(`${entry.path}\0${keyOf(entry)}`)) byPath.set(`${entry.path}\0${keyOf(entry)}`, abs);
     }
   }
-  const sourceOf = (entry: { path: string; sha256: string; mode: number }) => byPath.get(`${entry.path}\0${keyOf(entry)}`) ?? byContent.get(keyOf(entry));
+  const sourceOf = (entry: { path: string; sha256: string; mode: number }) =>
+    byPath.get(`${entry.path}\0${keyOf(entry)}`) ?? byContent.get(keyOf(entry));
   const linked = new Set<string>();
   let linkedBytes = 0;
-  const candidates = files.filter((entry): entry is Extract<ManifestEntry, { type: 'file' }> => entry.type === 'file' && !shared.has(entry.path) && byContent.has(keyOf(entry)));
+  const candidates = files.filter(
+    (entry): entry is Extract<ManifestEntry, { type: 'file' }> =>
+      entry.type === 'file' && !shared.has(entry.path) && byContent.has(keyOf(entry)),
+  );
   // Each source inode is stat'ed once before anything touches it and once after all: the states its
   // earlier releases' fingerprints may be carried from and to (clearing +i, linking and setting +i
   // again each move its ctime).
   const sources = [...new Set(candidates.map((entry) => sourceOf(entry)!))];
-  const before = new Map(await mapLimit(sources, LINK_PARALLELISM, async (source) => [source, await fs.lstat(source, { bigint: true })] as const));
+  const before = new Map(
+    await mapLimit(
+      sources,
+      LINK_PARALLELISM,
+      async (source) => [source, await fs.lstat(source, { bigint: true })] as const,
+    ),
+  );
   // Immutable sources: clear the attribute on exactly the inodes we link to, link, set it again.
   // Under the root's lock; about 0.3 s per 10 000 files each way (measured), against re-storing them.
   const immutableDirs = earlier.filter((release) => release.immutable).map((release) => release.dir + path.sep);
@@ -88,10 +98,15 @@ export async function dedupeAgainst(input: DedupeInput): Promise<DedupeResult> {
       }
     }),
   );
-  const within = await dedupeWithin(stagedDir, files.filter((entry) => !linked.has(entry.path) && !shared.has(entry.path)));
+  const within = await dedupeWithin(
+    stagedDir,
+    files.filter((entry) => !linked.has(entry.path) && !shared.has(entry.path)),
+  );
   await assertNamesUnchanged(stagedDir, files, [...candidates.map((entry) => entry.path), ...within.targets]);
   const internalBytes = within.saved;
-  const inodes = new Map<string, LinkedInode>([...before].map(([source, stat]) => [inodeOf(fingerprintOf(stat)), { source, before: stat }]));
+  const inodes = new Map<string, LinkedInode>(
+    [...before].map(([source, stat]) => [inodeOf(fingerprintOf(stat)), { source, before: stat }]),
+  );
   return { linked, immutable, linkedBytes, internalBytes, inodes };
 }
 
@@ -100,7 +115,10 @@ export async function dedupeAgainst(input: DedupeInput): Promise<DedupeResult> {
  * later copies to the first. Both are still private to the staging folder, so sealing the first
  * seals them all, and no earlier release is involved.
  */
-async function dedupeWithin(stagedDir: string, files: readonly ManifestEntry[]): Promise<{ saved: number; targets: string[] }> {
+async function dedupeWithin(
+  stagedDir: string,
+  files: readonly ManifestEntry[],
+): Promise<{ saved: number; targets: string[] }> {
   const first = new Map<string, string>();
   const duplicates: { source: string; target: string; rel: string; size: number }[] = [];
   for (const entry of files) {
@@ -125,8 +143,15 @@ async function dedupeWithin(stagedDir: string, files: readonly ManifestEntry[]):
  * every failure path, so the tree holds exactly the names it held before. `sourceStat`: the source's
  * inode when already known (dedupe stats every source once), to spare a stat per file.
  */
-async function replaceWithLink(source: string, target: string, sourceStat?: { ino: bigint; dev: bigint }): Promise<boolean> {
-  const [from, to] = await Promise.all([sourceStat ?? fs.stat(source, { bigint: true }).catch(() => undefined), fs.lstat(target, { bigint: true }).catch(() => undefined)]);
+async function replaceWithLink(
+  source: string,
+  target: string,
+  sourceStat?: { ino: bigint; dev: bigint },
+): Promise<boolean> {
+  const [from, to] = await Promise.all([
+    sourceStat ?? fs.stat(source, { bigint: true }).catch(() => undefined),
+    fs.lstat(target, { bigint: true }).catch(() => undefined),
+  ]);
   if (!from || !to || (from.ino === to.ino && from.dev === to.dev)) return false;
   const tmp = tempName(target);
   try {
@@ -154,7 +179,11 @@ async function replaceWithLink(source: string, target: string, sourceStat?: { in
  * Dedupe only ever renames over `touched` names and makes temp names beside them: their folders are
  * the ones read again.
  */
-async function assertNamesUnchanged(stagedDir: string, files: readonly ManifestEntry[], touched: readonly string[]): Promise<void> {
+async function assertNamesUnchanged(
+  stagedDir: string,
+  files: readonly ManifestEntry[],
+  touched: readonly string[],
+): Promise<void> {
   const parentOf = (rel: string) => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
   const dirs = new Set(touched.map(parentOf));
   if (dirs.size === 0) return;
@@ -169,9 +198,13 @@ async function assertNamesUnchanged(stagedDir: string, files: readonly ManifestE
     for (const name of want) if (!names.has(name)) wrong.push(`${full(name)} (missing)`);
   });
   if (wrong.length > 0) {
-    throw new ReleaseSwitcherError('INTERNAL', `Dedupe changed the names in ${stagedDir}: ${wrong.sort().slice(0, 5).join(', ')}.`, {
-      hint: 'Please report this; nothing was installed.',
-    });
+    throw new ReleaseSwitcherError(
+      'INTERNAL',
+      `Dedupe changed the names in ${stagedDir}: ${wrong.sort().slice(0, 5).join(', ')}.`,
+      {
+        hint: 'Please report this; nothing was installed.',
+      },
+    );
   }
 }
 
@@ -181,10 +214,19 @@ async function assertNamesUnchanged(stagedDir: string, files: readonly ManifestE
  * staged release right after its manifest and dedupe): each file gets the manifest's sealed mode, and
  * the tree is not walked again. Its marker file, beside the manifest's names, is sealed too.
  */
-export async function sealTree(dir: string, shared: ReadonlySet<string> = new Set(), files?: readonly ManifestEntry[]): Promise<void> {
+export async function sealTree(
+  dir: string,
+  shared: ReadonlySet<string> = new Set(),
+  files?: readonly ManifestEntry[],
+): Promise<void> {
   if (files) {
-    await assertLinksContained(dir, files.filter((entry) => entry.type === 'link').map((entry) => entry.path));
-    const own = files.filter((entry): entry is Extract<ManifestEntry, { type: 'file' }> => entry.type === 'file' && !shared.has(entry.path));
+    await assertLinksContained(
+      dir,
+      files.filter((entry) => entry.type === 'link').map((entry) => entry.path),
+    );
+    const own = files.filter(
+      (entry): entry is Extract<ManifestEntry, { type: 'file' }> => entry.type === 'file' && !shared.has(entry.path),
+    );
     await mapLimit(own, LINK_PARALLELISM, async (entry) => fs.chmod(path.join(dir, entry.path), entry.mode));
     const marker = path.join(dir, RELEASE_MARKER);
     const markerStat = await fs.lstat(marker).catch(() => undefined);
@@ -195,7 +237,10 @@ export async function sealTree(dir: string, shared: ReadonlySet<string> = new Se
     return;
   }
   const entries = await walkTree(dir);
-  await assertLinksContained(dir, entries.filter((entry) => entry.dirent.isSymbolicLink()).map((entry) => entry.rel));
+  await assertLinksContained(
+    dir,
+    entries.filter((entry) => entry.dirent.isSymbolicLink()).map((entry) => entry.rel),
+  );
   await mapLimit(
     entries.filter((entry) => entry.dirent.isFile() && !shared.has(entry.rel)),
     LINK_PARALLELISM,

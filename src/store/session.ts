@@ -25,7 +25,6 @@ export interface JournalSession extends Session {
   journal: Journal;
 }
 
-
 export async function openSession(options: RootOptions): Promise<Session> {
   const layout = layoutOf(options.root);
   return { layout, config: await readConfig(layout.root), runtime: resolveRuntime(options) };

@@ -16,7 +16,18 @@ import type { JournalSession } from '../store/session.js';
 import { configuredSupervisor } from './configured-supervisor.js';
 import { knownGoodReturn, preflightWanted } from './preflight-wanted.js';
 import { beginRestore, checkStateStep, endRestore, noteSnapshot } from './state-return.js';
-import { type Failure, type Run, completeFlip, finish, flipStep, openVerifyRelease, recordRecovery, restartStep, verifyReleaseStep, verifyStep } from './steps.js';
+import {
+  type Failure,
+  type Run,
+  completeFlip,
+  finish,
+  flipStep,
+  openVerifyRelease,
+  recordRecovery,
+  restartStep,
+  verifyReleaseStep,
+  verifyStep,
+} from './steps.js';
 
 export interface ActivateRequest {
   kind: TransactionKind;
@@ -45,7 +56,10 @@ export type Entry =
 export async function activate(session: JournalSession, request: ActivateRequest): Promise<Transaction> {
   const tx = await begin(session, request);
   if (tx.status === 'up_to_date') return tx;
-  const supervisor = request.supervisor !== undefined ? request.supervisor : await configuredSupervisor(session.config, session.runtime.env);
+  const supervisor =
+    request.supervisor !== undefined
+      ? request.supervisor
+      : await configuredSupervisor(session.config, session.runtime.env);
   return drive({ session, tx, supervisor }, { at: 'verify-release', preflight: request.preflight !== false });
 }
 
@@ -62,7 +76,12 @@ export async function drive(run: Run, entry: Entry): Promise<Transaction> {
     return finish(run, 'switched', entry.reason);
   }
   if (!supervisor) {
-    tx.steps.push({ name: 'restart', status: 'skipped', ms: 0, detail: 'supervisor none: restarting the service is the operator’s job' });
+    tx.steps.push({
+      name: 'restart',
+      status: 'skipped',
+      ms: 0,
+      detail: 'supervisor none: restarting the service is the operator’s job',
+    });
     return finish(run, 'switched');
   }
   let failure: Failure | undefined;
@@ -81,7 +100,9 @@ async function begin(session: JournalSession, request: ActivateRequest): Promise
   const { layout, journal, config } = session;
   const current = await readLinkVersion(layout, 'current');
   const previous = await readLinkVersion(layout, 'previous');
-  const tx = request.scheduled ?? openTransaction({ kind: request.kind, status: 'switching', from: current, to: request.target });
+  const tx =
+    request.scheduled ??
+    openTransaction({ kind: request.kind, status: 'switching', from: current, to: request.target });
   if (request.scheduled) transition(tx, 'switching');
   tx.from = current;
   tx.before = { current, previous };
@@ -130,7 +151,10 @@ async function upToTheFlip(run: Run, preflight: boolean): Promise<void> {
 }
 
 /** restart, the state put back on the way when check-state asked for it. A failure is returned, not thrown. */
-async function restart(run: Run, supervisor: Supervisor): Promise<{ failure?: Failure; baseline: ServiceState | null }> {
+async function restart(
+  run: Run,
+  supervisor: Supervisor,
+): Promise<{ failure?: Failure; baseline: ServiceState | null }> {
   transition(run.tx, 'restarting');
   const restoring = await beginRestore(run.session, run.tx);
   try {
@@ -158,5 +182,7 @@ function waysBack(): Promise<typeof import('./roll-back.js')> {
 
 function supervised(supervisor: Supervisor | null): Supervisor {
   if (supervisor) return supervisor;
-  throw new ReleaseSwitcherError('INTERNAL', 'The way back was entered without a supervisor.', { hint: 'This is a bug in release-switcher; please report it with release-switcher status --json.' });
+  throw new ReleaseSwitcherError('INTERNAL', 'The way back was entered without a supervisor.', {
+    hint: 'This is a bug in release-switcher; please report it with release-switcher status --json.',
+  });
 }

@@ -30,7 +30,12 @@ export interface CrashLoopResult {
 }
 
 /** Under the lock (no runner alive): mark the release bad and point `current` back, state included. */
-export async function crashLoopFlipBack(layout: Layout, config: Config, spent: { version: string; tries: number; maxTries: number }, moment: Moment): Promise<CrashLoopResult> {
+export async function crashLoopFlipBack(
+  layout: Layout,
+  config: Config,
+  spent: { version: string; tries: number; maxTries: number },
+  moment: Moment,
+): Promise<CrashLoopResult> {
   const { version, tries, maxTries } = spent;
   return withLock(layout.root, { command: 'boot-check' }, async () => {
     const journal = await Journal.open(layout.root);
@@ -41,18 +46,33 @@ export async function crashLoopFlipBack(layout: Layout, config: Config, spent: {
     const plan = await planStateReturn({ layout, config, state: journal.state, leaving: version, target });
     if (plan.action === 'refuse') return { version, action: 'refused' as const, tries, detail: plan.detail };
     if (plan.action === 'restore' && moment.at !== 'start') {
-      return { version, action: 'refused' as const, tries, detail: `going back to ${target} needs snapshot ${plan.snapshot} put back, and ${'detail' in moment ? moment.detail : 'this'} is no moment to write the service's state` };
+      return {
+        version,
+        action: 'refused' as const,
+        tries,
+        detail: `going back to ${target} needs snapshot ${plan.snapshot} put back, and ${'detail' in moment ? moment.detail : 'this'} is no moment to write the service's state`,
+      };
     }
     // Before anything changes: a release that fails its check is no way back (flipBack checks again).
     try {
       await checkReleaseFast(layout, target);
     } catch (error) {
       if (!isReleaseSwitcherError(error)) throw error;
-      return { version, action: 'refused' as const, tries, detail: `${target} fails its check (${error.code}: ${error.message}); ${version} left in place` };
+      return {
+        version,
+        action: 'refused' as const,
+        tries,
+        detail: `${target} fails its check (${error.code}: ${error.message}); ${version} left in place`,
+      };
     }
     setReleaseState(record, 'bad', `crash_loop: ${maxTries} starts without a verification`);
     const tx = rollingBack(journal, version, target);
-    tx.steps.push({ name: 'boot-check', status: 'ok', ms: 0, detail: `${version} started ${tries - 1} times without a verification; current -> releases/${target}` });
+    tx.steps.push({
+      name: 'boot-check',
+      status: 'ok',
+      ms: 0,
+      detail: `${version} started ${tries - 1} times without a verification; current -> releases/${target}`,
+    });
     if (plan.action === 'restore') tx.restore = { snapshot: plan.snapshot, version: target };
     await journal.commit();
     await flipBack(layout, { current: target, previous: version });
@@ -72,7 +92,13 @@ function rollingBack(journal: Journal, version: string, target: string): Transac
     transition(tx, 'rolling_back', { reason: 'crash_loop' });
     return tx;
   }
-  const rolling = openTransaction({ kind: 'recover', status: 'rolling_back', from: target, to: version, reason: 'crash_loop' });
+  const rolling = openTransaction({
+    kind: 'recover',
+    status: 'rolling_back',
+    from: target,
+    to: version,
+    reason: 'crash_loop',
+  });
   journal.state.transaction = rolling;
   return rolling;
 }

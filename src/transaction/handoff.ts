@@ -52,7 +52,11 @@ export async function launchRunner(options: LaunchRunnerOptions): Promise<string
     return `transient unit ${runnerName(txId)}.service`;
   }
   if (config.supervisor === 'launchd') {
-    const result = await run('launchctl', ['submit', '-l', `org.release-switcher.${txId}`, '-o', log, '-e', log, '--', ...argv], { env, signal, timeoutMs: 30_000 });
+    const result = await run(
+      'launchctl',
+      ['submit', '-l', `org.release-switcher.${txId}`, '-o', log, '-e', log, '--', ...argv],
+      { env, signal, timeoutMs: 30_000 },
+    );
     if (result.exitCode !== 0) throw neverRan(`launchctl submit failed: ${tail(result.output, 5)}`);
     return `launchd job org.release-switcher.${txId}`;
   }
@@ -63,7 +67,11 @@ export async function launchRunner(options: LaunchRunnerOptions): Promise<string
 }
 
 function neverRan(why: string): ReleaseSwitcherError {
-  return new ReleaseSwitcherError('RUNNER_NEVER_RAN', `The switch could not be handed to a runner outside the service: ${why}.`, {
-    hint: 'Nothing was changed. Run the command from outside the service (e.g. a shell), or check that systemd-run works for this user.',
-  });
+  return new ReleaseSwitcherError(
+    'RUNNER_NEVER_RAN',
+    `The switch could not be handed to a runner outside the service: ${why}.`,
+    {
+      hint: 'Nothing was changed. Run the command from outside the service (e.g. a shell), or check that systemd-run works for this user.',
+    },
+  );
 }

@@ -6,7 +6,15 @@
  * journal that lies.
  */
 import { ReleaseSwitcherError } from '../model/errors.js';
-import { type ReleaseRecord, type ReleaseState, TERMINAL_STATUSES, type TerminalStatus, type Transaction, type TransactionKind, type TransactionStatus } from '../model/state.js';
+import {
+  type ReleaseRecord,
+  type ReleaseState,
+  TERMINAL_STATUSES,
+  type TerminalStatus,
+  type Transaction,
+  type TransactionKind,
+  type TransactionStatus,
+} from '../model/state.js';
 import { type Journal, newId } from '../store/journal.js';
 
 /** How a transaction starts: run now, handed to a runner, or left rolling back by the boot-check. */
@@ -41,11 +49,17 @@ export function canTransition(from: TransactionStatus, to: TransactionStatus): b
 }
 
 function illegal(what: string): ReleaseSwitcherError {
-  return new ReleaseSwitcherError('INTERNAL', `Illegal transition: ${what}.`, { hint: 'This is a bug in release-switcher; please report it with release-switcher status --json.' });
+  return new ReleaseSwitcherError('INTERNAL', `Illegal transition: ${what}.`, {
+    hint: 'This is a bug in release-switcher; please report it with release-switcher status --json.',
+  });
 }
 
 /** Move `tx` to an in-flight status (terminal ones go through `close`). */
-export function transition(tx: Transaction, to: TransactionStatus, changes: Partial<Pick<Transaction, 'reason'>> = {}): void {
+export function transition(
+  tx: Transaction,
+  to: TransactionStatus,
+  changes: Partial<Pick<Transaction, 'reason'>> = {},
+): void {
   if (isTerminal(to)) throw illegal(`${tx.status} -> ${to} must close the transaction`);
   if (!canTransition(tx.status, to)) throw illegal(`transaction ${tx.id} ${tx.status} -> ${to}`);
   tx.status = to;
@@ -64,7 +78,17 @@ export interface OpenRequest {
 /** A new transaction (not yet in the journal). A scheduled one carries when it was handed over. */
 export function openTransaction(request: OpenRequest): Transaction {
   const now = new Date().toISOString();
-  const tx: Transaction = { id: newId(), kind: request.kind, status: request.status, from: request.from, to: request.to, reason: request.reason ?? null, startedAt: now, finishedAt: null, steps: [] };
+  const tx: Transaction = {
+    id: newId(),
+    kind: request.kind,
+    status: request.status,
+    from: request.from,
+    to: request.to,
+    reason: request.reason ?? null,
+    startedAt: now,
+    finishedAt: null,
+    steps: [],
+  };
   if (request.before) tx.before = request.before;
   if (request.status === 'scheduled') tx.scheduledAt = now;
   return tx;
@@ -102,7 +126,8 @@ export const RELEASE_TRANSITIONS: Readonly<Record<ReleaseState, readonly Release
 
 /** Change a release's state; `reason` is kept with `bad` only. */
 export function setReleaseState(record: ReleaseRecord, state: ReleaseState, reason?: string): void {
-  if (!RELEASE_TRANSITIONS[record.state].includes(state)) throw illegal(`release ${record.version} ${record.state} -> ${state}`);
+  if (!RELEASE_TRANSITIONS[record.state].includes(state))
+    throw illegal(`release ${record.version} ${record.state} -> ${state}`);
   record.state = state;
   if (state === 'bad' && reason !== undefined) record.reason = reason;
 }

@@ -11,7 +11,12 @@ export interface MutationSession extends JournalSession {
 }
 
 /** Run `action` holding the root's lock, after recovering whatever an earlier run left. */
-export async function mutate<T>(options: RootOptions, command: string, action: (session: MutationSession) => Promise<T>, recoverOptions: RecoverOptions = {}): Promise<T> {
+export async function mutate<T>(
+  options: RootOptions,
+  command: string,
+  action: (session: MutationSession) => Promise<T>,
+  recoverOptions: RecoverOptions = {},
+): Promise<T> {
   const session = await openSession(options);
   const { layout, runtime } = session;
   await fs.mkdir(layout.releases, { recursive: true });

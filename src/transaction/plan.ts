@@ -43,9 +43,21 @@ export async function planSwitch(session: Session & { state: State }, request: P
       hint: `Install it first (release-switcher install ${config.package}@${target}); see release-switcher list.`,
     });
   }
-  const statePlan = from === null ? ({ action: 'none' } as const) : await planStateReturn({ layout, config, state, leaving: from, target });
+  const statePlan =
+    from === null
+      ? ({ action: 'none' } as const)
+      : await planStateReturn({ layout, config, state, leaving: from, target });
   const checkState = statePlan.action === 'none' ? [] : ['check-state'];
-  if (statePlan.action === 'refuse') return { ...base, action: 'refuse', state: statePlan, steps: [...install, 'verify-release', ...checkState] };
-  const after = config.supervisor === 'none' ? [] : [...(statePlan.action === 'restore' ? ['restore-state'] : []), 'restart', 'verify'];
-  return { ...base, action: 'switch', state: statePlan, steps: [...install, 'verify-release', ...checkState, 'flip', ...after] };
+  if (statePlan.action === 'refuse')
+    return { ...base, action: 'refuse', state: statePlan, steps: [...install, 'verify-release', ...checkState] };
+  const after =
+    config.supervisor === 'none'
+      ? []
+      : [...(statePlan.action === 'restore' ? ['restore-state'] : []), 'restart', 'verify'];
+  return {
+    ...base,
+    action: 'switch',
+    state: statePlan,
+    steps: [...install, 'verify-release', ...checkState, 'flip', ...after],
+  };
 }

@@ -20,7 +20,10 @@ import type { JournalSession } from '../store/session.js';
 export async function preflightStep(session: JournalSession, tx: Transaction, target: string): Promise<void> {
   const { config, journal, layout, runtime } = session;
   if (!preflightWanted(config)) return;
-  const isolation: PreflightIsolation = config.supervisor === 'systemd' || config.supervisor === 'systemd-system' ? { kind: 'systemd', scope: config.supervisor === 'systemd' ? 'user' : 'system' } : { kind: 'group' };
+  const isolation: PreflightIsolation =
+    config.supervisor === 'systemd' || config.supervisor === 'systemd-system'
+      ? { kind: 'systemd', scope: config.supervisor === 'systemd' ? 'user' : 'system' }
+      : { kind: 'group' };
   const result = await runStep({ journal, tx, name: 'preflight' }, async (step) => {
     const paths = await resolveStatePaths(config.statePaths, runtime.env);
     const outcome = await runPreflight({
@@ -40,7 +43,9 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       // a migration), else the live state.
       copyState: (dir) => {
         const base = statePathsBase(config.statePaths, runtime.env);
-        return tx.restore && tx.restore.version === target ? copySnapshotPrivately(layout, tx.restore.snapshot, dir, base) : copyStatePrivately(paths, dir, base);
+        return tx.restore && tx.restore.version === target
+          ? copySnapshotPrivately(layout, tx.restore.snapshot, dir, base)
+          : copyStatePrivately(paths, dir, base);
       },
       workRoot: path.join(layout.root, 'preflight'),
       isolation,
@@ -55,17 +60,24 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
     });
     const { outputTail, ...rest } = outcome;
     step.evidence = { ...rest, outputTail };
-    step.detail = outcome.ok ? `rehearsed on 127.0.0.1:${outcome.port}: ${outcome.detail}` : `${outcome.reason}: ${outcome.detail}`;
+    step.detail = outcome.ok
+      ? `rehearsed on 127.0.0.1:${outcome.port}: ${outcome.detail}`
+      : `${outcome.reason}: ${outcome.detail}`;
     if (!outcome.ok) step.status = 'failed';
     return outcome;
   });
   if (result.ok) return;
   const record = journal.state.releases[target];
   // A prepare step that fails says nothing about the candidate: refused, not marked bad.
-  if (record && result.reason !== 'prepare_failed') setReleaseState(record, 'bad', `preflight: ${result.reason}: ${result.detail}`);
-  throw new ReleaseSwitcherError('PREFLIGHT_FAILED', `${target} failed its rehearsal (${result.reason}): ${result.detail}`, {
-    hint: `Nothing was flipped or restarted. Its output:\n${result.outputTail}`,
-  });
+  if (record && result.reason !== 'prepare_failed')
+    setReleaseState(record, 'bad', `preflight: ${result.reason}: ${result.detail}`);
+  throw new ReleaseSwitcherError(
+    'PREFLIGHT_FAILED',
+    `${target} failed its rehearsal (${result.reason}): ${result.detail}`,
+    {
+      hint: `Nothing was flipped or restarted. Its output:\n${result.outputTail}`,
+    },
+  );
 }
 
 /** For recovery: end a rehearsal a killed switcher left behind (the running `preflight` step's record). */

@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import { makeReleaseImmutable, removeTreeKeepingReleases } from '../store/immutable-release.js';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
-import { fsyncDir, } from '../platform/fs.js';
+import { fsyncDir } from '../platform/fs.js';
 import { type Journal, RUNNER_GRACE_MS, runnerGone } from '../store/journal.js';
 import type { Transaction } from '../model/state.js';
 import type { Layout } from '../store/layout.js';
@@ -48,14 +48,24 @@ export async function recoverRoot(session: JournalSession, options: RecoverOptio
   return { transaction, actions };
 }
 
-async function settleTransaction(session: JournalSession, actions: string[], options: RecoverOptions): Promise<Transaction | null> {
+async function settleTransaction(
+  session: JournalSession,
+  actions: string[],
+  options: RecoverOptions,
+): Promise<Transaction | null> {
   const { journal, layout, config, runtime } = session;
   const tx = journal.state.transaction;
   if (!tx || tx.id === options.ownTransaction) return null;
   // A scheduled transaction's runner never touched the service: no supervisor is needed to close it.
-  const supervisor = tx.status === 'scheduled' ? null : options.supervisor !== undefined ? options.supervisor : await configuredSupervisor(config, runtime.env);
+  const supervisor =
+    tx.status === 'scheduled'
+      ? null
+      : options.supervisor !== undefined
+        ? options.supervisor
+        : await configuredSupervisor(config, runtime.env);
   const entry = planResume(tx, { current: await readLinkVersion(layout, 'current'), supervised: supervisor !== null });
-  if (entry.at === 'undo' && (await (await import('./preflight-step.js')).recoverPreflight(tx, runtime.env))) actions.push(`stopped the interrupted rehearsal of ${tx.to} and removed its private state`);
+  if (entry.at === 'undo' && (await (await import('./preflight-step.js')).recoverPreflight(tx, runtime.env)))
+    actions.push(`stopped the interrupted rehearsal of ${tx.to} and removed its private state`);
   actions.push(entry.note);
   await drive({ session, tx, supervisor }, entry);
   return tx;
@@ -80,25 +90,45 @@ export function planResume(tx: Transaction, found: FoundRoot): Exclude<Entry, { 
     // one gone stale) tells which.
     const gone = runnerGone(tx);
     if (!gone) {
-      throw new ReleaseSwitcherError('BUSY', `Transaction ${tx.id} (${tx.kind} to ${tx.to}) is scheduled and its runner has not reported yet.`, {
-        hint: `Wait for it (release-switcher status), or pass --wait SECONDS; after ${RUNNER_GRACE_MS / 1000} s without a heartbeat it is declared ${tx.heartbeatAt ? 'runner_died' : 'runner_never_ran'}.`,
-      });
+      throw new ReleaseSwitcherError(
+        'BUSY',
+        `Transaction ${tx.id} (${tx.kind} to ${tx.to}) is scheduled and its runner has not reported yet.`,
+        {
+          hint: `Wait for it (release-switcher status), or pass --wait SECONDS; after ${RUNNER_GRACE_MS / 1000} s without a heartbeat it is declared ${tx.heartbeatAt ? 'runner_died' : 'runner_never_ran'}.`,
+        },
+      );
     }
     const why = gone === 'runner_never_ran' ? 'never started' : 'stopped sending heartbeats before it changed anything';
     return { at: 'undo', reason: gone, note: `the runner of ${tx.id} ${why}; nothing was changed` };
   }
   if (tx.status === 'rolling_back' && found.supervised) {
-    return { at: 'roll-back', failure: { reason: tx.reason ?? 'interrupted', detail: 'resumed by recover' }, note: `resuming the interrupted rollback of ${tx.id} to ${tx.from}` };
+    return {
+      at: 'roll-back',
+      failure: { reason: tx.reason ?? 'interrupted', detail: 'resumed by recover' },
+      note: `resuming the interrupted rollback of ${tx.id} to ${tx.from}`,
+    };
   }
   if (tx.to !== null && found.current === tx.to) {
     // Flipped: with no supervisor to restart, that is all a switch is; under one, the runner died
     // before the new process was verified: restart only if the restart never completed, then verify.
-    if (!found.supervised) return { at: 'finish', reason: 'interrupted, finished by recover', note: `finished the interrupted ${tx.kind} ${tx.id} to ${tx.to}` };
+    if (!found.supervised)
+      return {
+        at: 'finish',
+        reason: 'interrupted, finished by recover',
+        note: `finished the interrupted ${tx.kind} ${tx.id} to ${tx.to}`,
+      };
     const restarted = tx.steps.some((step) => step.name === 'restart' && step.status === 'ok');
-    return { at: restarted ? 'verify' : 'restart', note: `resuming the interrupted ${tx.kind} ${tx.id} to ${tx.to} (${restarted ? 'verify' : 'restart and verify'})` };
+    return {
+      at: restarted ? 'verify' : 'restart',
+      note: `resuming the interrupted ${tx.kind} ${tx.id} to ${tx.to} (${restarted ? 'verify' : 'restart and verify'})`,
+    };
   }
   const before = tx.before ?? { current: found.current };
-  return { at: 'undo', reason: 'interrupted', note: `undid the interrupted ${tx.kind} ${tx.id} (current stays ${before.current ?? 'unset'})` };
+  return {
+    at: 'undo',
+    reason: 'interrupted',
+    note: `undid the interrupted ${tx.kind} ${tx.id} (current stays ${before.current ?? 'unset'})`,
+  };
 }
 
 /** Nothing but the stager, under the lock, uses staging/: whatever is there now is a leftover. */
@@ -132,7 +162,14 @@ async function reconcileReleases(journal: Journal, layout: Layout, actions: stri
   for (const [version, marker] of unrecorded) {
     // Renamed into place but killed before the journal recorded it: the marker has all we need.
     await makeReleaseImmutable(layout, marker); // killed before the attribute was set, perhaps
-    journal.state.releases[version] = { version, state: 'installed', pinned: false, installedAt: marker.installedAt, integrity: marker.integrity, source: marker.source };
+    journal.state.releases[version] = {
+      version,
+      state: 'installed',
+      pinned: false,
+      installedAt: marker.installedAt,
+      integrity: marker.integrity,
+      source: marker.source,
+    };
     actions.push(`recorded release ${version} found on disk`);
   }
   for (const version of Object.keys(journal.state.releases)) {

@@ -21,11 +21,21 @@ export async function rollBack(run: Run, supervisor: Supervisor, failure: Failur
   transition(tx, 'rolling_back', { reason: failure.reason });
   await journal.commit('rollback:begin');
   const previous = tx.from;
-  if (previous === null) return failRollback(run, supervisor, { why: `${tx.to} failed (${failure.detail}) and there is no earlier release to go back to` });
+  if (previous === null)
+    return failRollback(run, supervisor, {
+      why: `${tx.to} failed (${failure.detail}) and there is no earlier release to go back to`,
+    });
   // Decided before the flip back: when the state cannot be put back, the failed release stays current
   // rather than starting one that would refuse the migrated state and leave the service down.
-  const plan = await planStateReturn({ layout, config: session.config, state: journal.state, leaving: tx.to!, target: previous });
-  if (plan.action === 'refuse') return failRollback(run, supervisor, { why: `not going back to ${previous}: ${plan.detail}`, hint: plan.hint });
+  const plan = await planStateReturn({
+    layout,
+    config: session.config,
+    state: journal.state,
+    leaving: tx.to!,
+    target: previous,
+  });
+  if (plan.action === 'refuse')
+    return failRollback(run, supervisor, { why: `not going back to ${previous}: ${plan.detail}`, hint: plan.hint });
   if (plan.action === 'restore') tx.restore = { snapshot: plan.snapshot, version: previous };
   else delete tx.restore; // a switch's own request (a rollback with a restore) is not for the way back
   if (plan.action === 'keep') tx.steps.push({ name: 'restore-state', status: 'skipped', ms: 0, detail: plan.detail });
@@ -69,7 +79,12 @@ export interface FailRollbackOptions {
 
 async function failRollback(run: Run, supervisor: Supervisor, options: FailRollbackOptions): Promise<Transaction> {
   const root = run.session.layout.root;
-  const scope = supervisor.name === 'systemd' ? 'systemctl --user' : supervisor.name === 'systemd-system' ? 'systemctl' : supervisor.name;
+  const scope =
+    supervisor.name === 'systemd'
+      ? 'systemctl --user'
+      : supervisor.name === 'systemd-system'
+        ? 'systemctl'
+        : supervisor.name;
   run.tx.steps.push({ name: 'rollback', status: 'failed', ms: 0, detail: options.why });
   run.tx.hint =
     options.hint ??

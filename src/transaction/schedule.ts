@@ -37,13 +37,18 @@ export async function activateOrSchedule(session: MutationSession, request: Acti
   const { layout, config, journal, runtime } = session;
   const current = await readLinkVersion(layout, 'current');
   const outside = handoff === 'always' || (handoff === 'auto' && isInsideService(config, runtime.env));
-  if (!outside || current === target || config.supervisor === 'none') return { tx: await activate(session, { kind, target, preflight }), launch: false };
-  if (!journal.state.releases[target]) return { tx: await activate(session, { kind, target, preflight }), launch: false }; // throws RELEASE_NOT_FOUND
+  if (!outside || current === target || config.supervisor === 'none')
+    return { tx: await activate(session, { kind, target, preflight }), launch: false };
+  if (!journal.state.releases[target])
+    return { tx: await activate(session, { kind, target, preflight }), launch: false }; // throws RELEASE_NOT_FOUND
   return schedule(session, { kind, target, preflight });
 }
 
 /** Journal a transaction as `scheduled` for a runner outside the service; `spec`: the runner stages it first. */
-export async function schedule(session: MutationSession, request: { kind: TransactionKind; target: string; spec?: string; preflight?: boolean }): Promise<Plan> {
+export async function schedule(
+  session: MutationSession,
+  request: { kind: TransactionKind; target: string; spec?: string; preflight?: boolean },
+): Promise<Plan> {
   const { layout, journal } = session;
   const current = await readLinkVersion(layout, 'current');
   const before = { current, previous: await readLinkVersion(layout, 'previous') };
@@ -56,7 +61,11 @@ export async function schedule(session: MutationSession, request: { kind: Transa
 }
 
 /** Run `plan` under the lock, then (lock released) launch the runner when the plan says so. */
-export async function transact(options: RootOptions, command: string, plan: (session: MutationSession) => Promise<Plan>): Promise<Transaction> {
+export async function transact(
+  options: RootOptions,
+  command: string,
+  plan: (session: MutationSession) => Promise<Plan>,
+): Promise<Transaction> {
   let config!: MutationSession['config'];
   const { tx, launch } = await mutate(options, command, async (session) => {
     config = session.config;
@@ -69,14 +78,19 @@ export async function transact(options: RootOptions, command: string, plan: (ses
     tx.steps.push({ name: 'handoff', status: 'ok', ms: 0, detail: `handed to ${how}` });
     return publicTransaction(tx)!;
   } catch (error) {
-    await mutate(options, 'handoff failed', async ({ journal }) => {
-      const journaled = journal.state.transaction;
-      if (journaled?.id !== tx.id || journaled.status !== 'scheduled') return;
-      journaled.steps.push({ name: 'handoff', status: 'failed', ms: 0, detail: (error as Error).message });
-      closeTransaction(journal, journaled, { status: 'failed', reason: 'runner_never_ran' });
-      await journal.commit();
-      if (isReleaseSwitcherError(error)) error.result = publicTransaction(journaled);
-    }, { ownTransaction: tx.id });
+    await mutate(
+      options,
+      'handoff failed',
+      async ({ journal }) => {
+        const journaled = journal.state.transaction;
+        if (journaled?.id !== tx.id || journaled.status !== 'scheduled') return;
+        journaled.steps.push({ name: 'handoff', status: 'failed', ms: 0, detail: (error as Error).message });
+        closeTransaction(journal, journaled, { status: 'failed', reason: 'runner_never_ran' });
+        await journal.commit();
+        if (isReleaseSwitcherError(error)) error.result = publicTransaction(journaled);
+      },
+      { ownTransaction: tx.id },
+    );
     throw error;
   }
 }
@@ -89,9 +103,13 @@ export async function runScheduled(options: RootOptions & { id: string }): Promi
     async (session) => {
       const tx = session.journal.state.transaction;
       if (!tx || tx.id !== options.id || tx.status !== 'scheduled' || !tx.to) {
-        throw new ReleaseSwitcherError('RELEASE_NOT_FOUND', `No scheduled transaction ${options.id} (it finished, or was declared runner_never_ran).`, {
-          hint: 'See release-switcher status.',
-        });
+        throw new ReleaseSwitcherError(
+          'RELEASE_NOT_FOUND',
+          `No scheduled transaction ${options.id} (it finished, or was declared runner_never_ran).`,
+          {
+            hint: 'See release-switcher status.',
+          },
+        );
       }
       const beat = async () => {
         tx.heartbeatAt = new Date().toISOString();
@@ -101,7 +119,9 @@ export async function runScheduled(options: RootOptions & { id: string }): Promi
       const timer = setInterval(() => void beat(), 2_000);
       try {
         if (tx.spec && !session.journal.state.releases[tx.to]) await stageFor(session, tx);
-        return publicTransaction(await activate(session, { kind: tx.kind, target: tx.to, scheduled: tx, preflight: tx.preflight !== false }))!;
+        return publicTransaction(
+          await activate(session, { kind: tx.kind, target: tx.to, scheduled: tx, preflight: tx.preflight !== false }),
+        )!;
       } catch (error) {
         await closeUnflipped(session, tx, error);
         throw error;
@@ -120,8 +140,16 @@ export async function runScheduled(options: RootOptions & { id: string }): Promi
  */
 async function closeUnflipped(session: MutationSession, tx: Transaction, error: unknown): Promise<void> {
   const { journal } = session;
-  if (journal.state.transaction !== tx || !['scheduled', 'switching'].includes(tx.status) || tx.steps.some((step) => step.name === 'flip')) return;
-  closeTransaction(journal, tx, { status: 'failed', reason: isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error' });
+  if (
+    journal.state.transaction !== tx ||
+    !['scheduled', 'switching'].includes(tx.status) ||
+    tx.steps.some((step) => step.name === 'flip')
+  )
+    return;
+  closeTransaction(journal, tx, {
+    status: 'failed',
+    reason: isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error',
+  });
   await journal.commit();
   if (isReleaseSwitcherError(error)) error.result ??= publicTransaction(tx);
 }
@@ -148,11 +176,24 @@ async function stageFor(session: MutationSession, tx: Transaction): Promise<void
     // Loaded here, not at the top: switch and rollback go through this module and never stage.
     const { installLocked } = await import('../stage/install.js');
     const installed = await installLocked({ ...session, runtime: { ...runtime, onProgress } }, tx.spec!);
-    tx.steps.push({ name: 'stage', status: 'ok', ms: Math.round(performance.now() - started), detail: `${installed.version} installed at ${installed.path}` });
+    tx.steps.push({
+      name: 'stage',
+      status: 'ok',
+      ms: Math.round(performance.now() - started),
+      detail: `${installed.version} installed at ${installed.path}`,
+    });
     transition(tx, 'scheduled');
   } catch (error) {
-    tx.steps.push({ name: 'stage', status: 'failed', ms: Math.round(performance.now() - started), detail: (error as Error).message });
-    closeTransaction(journal, tx, { status: 'failed', reason: isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error' });
+    tx.steps.push({
+      name: 'stage',
+      status: 'failed',
+      ms: Math.round(performance.now() - started),
+      detail: (error as Error).message,
+    });
+    closeTransaction(journal, tx, {
+      status: 'failed',
+      reason: isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error',
+    });
     await journal.commit();
     if (isReleaseSwitcherError(error)) error.result = publicTransaction(tx);
     throw error;

@@ -38,11 +38,20 @@ export interface StateReturn {
 }
 
 /** Statuses of a transaction after which its `to` is (or is becoming) what `current` names. */
-const BROUGHT_IN: ReadonlySet<TransactionStatus> = new Set(['switching', 'restarting', 'verifying', 'rolling_back', 'verified', 'switched', 'rollback_failed']);
+const BROUGHT_IN: ReadonlySet<TransactionStatus> = new Set([
+  'switching',
+  'restarting',
+  'verifying',
+  'rolling_back',
+  'verified',
+  'switched',
+  'rollback_failed',
+]);
 
 /** The transaction that made `version` current, latest first: the in-flight one, then history. */
 function broughtIn(state: State, version: string): Transaction | undefined {
-  for (const tx of [state.transaction, ...[...state.history].reverse()]) if (tx && tx.to === version && BROUGHT_IN.has(tx.status)) return tx;
+  for (const tx of [state.transaction, ...[...state.history].reverse()])
+    if (tx && tx.to === version && BROUGHT_IN.has(tx.status)) return tx;
   return undefined;
 }
 
@@ -54,18 +63,34 @@ async function snapshotForReturn(input: StateReturn): Promise<SnapshotManifest |
 /** The value at a dot path of a release's package.json, or undefined. */
 export async function readSchema(layout: Layout, version: string, field: string): Promise<unknown> {
   const pkg = await readJsonIfExists(path.join(layout.release(version), 'package.json')).catch(() => undefined);
-  return field.split('.').reduce<unknown>((node, key) => (node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), pkg);
+  return field
+    .split('.')
+    .reduce<unknown>(
+      (node, key) => (node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined),
+      pkg,
+    );
 }
 
 /** JSON with sorted keys, so `{state:18,agent:23}` equals `{agent:23,state:18}`. */
 function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v));
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
+  );
 }
 
 /** Whether `target` reads everything `leaving` wrote: every numeric schema of `leaving` is ≤ its own (a forward migration). */
 export function schemaAtLeast(target: unknown, leaving: unknown): boolean {
   if (typeof target === 'number' && typeof leaving === 'number') return target >= leaving;
-  if (target !== null && leaving !== null && typeof target === 'object' && typeof leaving === 'object' && !Array.isArray(target) && !Array.isArray(leaving)) {
+  if (
+    target !== null &&
+    leaving !== null &&
+    typeof target === 'object' &&
+    typeof leaving === 'object' &&
+    !Array.isArray(target) &&
+    !Array.isArray(leaving)
+  ) {
     const t = target as Record<string, unknown>;
     return Object.entries(leaving).every(([key, value]) => key in t && schemaAtLeast(t[key], value));
   }
@@ -77,14 +102,22 @@ export async function planStateReturn(input: StateReturn): Promise<StatePlan> {
   if (config.statePaths.length === 0 && config.schemaField === null) return { action: 'none' };
   const snapshot = await snapshotForReturn(input);
   const field = config.schemaField;
-  const [mine, theirs] = field ? await Promise.all([readSchema(input.layout, target, field), readSchema(input.layout, leaving, field)]) : [undefined, undefined];
+  const [mine, theirs] = field
+    ? await Promise.all([readSchema(input.layout, target, field), readSchema(input.layout, leaving, field)])
+    : [undefined, undefined];
   const declared = mine !== undefined && theirs !== undefined;
   const schemas = declared ? ` (${field}: ${leaving} ${canonical(theirs)}, ${target} ${canonical(mine)})` : '';
   if (declared && canonical(mine) === canonical(theirs)) {
-    return snapshot ? { action: 'keep', detail: `state kept: ${leaving} and ${target} declare the same schema ${canonical(mine)}` } : { action: 'none' };
+    return snapshot
+      ? { action: 'keep', detail: `state kept: ${leaving} and ${target} declare the same schema ${canonical(mine)}` }
+      : { action: 'none' };
   }
   if (snapshot) {
-    return { action: 'restore', snapshot: snapshot.id, detail: `snapshot ${snapshot.id} (taken ${snapshot.takenAt}, before ${leaving} first started) goes back before ${target} starts${schemas}` };
+    return {
+      action: 'restore',
+      snapshot: snapshot.id,
+      detail: `snapshot ${snapshot.id} (taken ${snapshot.takenAt}, before ${leaving} first started) goes back before ${target} starts${schemas}`,
+    };
   }
   if (!declared || schemaAtLeast(mine, theirs)) return { action: 'none' };
   return {
@@ -98,17 +131,31 @@ export async function planStateReturn(input: StateReturn): Promise<StatePlan> {
  * Before the flip of `switch`/`rollback`: refuse (STATE_SNAPSHOT_MISSING, nothing changed), or ask
  * the boot-check to put a snapshot back while the service is stopped for the restart.
  */
-export async function checkStateStep(session: JournalSession, tx: Transaction, options: { leaving: string | null; target: string; supervised: boolean }): Promise<void> {
+export async function checkStateStep(
+  session: JournalSession,
+  tx: Transaction,
+  options: { leaving: string | null; target: string; supervised: boolean },
+): Promise<void> {
   const { layout, config, journal } = session;
   if (options.leaving === null) return;
-  const plan = await planStateReturn({ layout, config, state: journal.state, leaving: options.leaving, target: options.target });
+  const plan = await planStateReturn({
+    layout,
+    config,
+    state: journal.state,
+    leaving: options.leaving,
+    target: options.target,
+  });
   if (plan.action === 'none') return;
   await runStep({ journal, tx, name: 'check-state' }, async (step) => {
     step.detail = plan.detail;
-    if (plan.action === 'refuse') throw new ReleaseSwitcherError('STATE_SNAPSHOT_MISSING', `Not switching to ${options.target}: ${plan.detail}.`, { hint: plan.hint });
+    if (plan.action === 'refuse')
+      throw new ReleaseSwitcherError('STATE_SNAPSHOT_MISSING', `Not switching to ${options.target}: ${plan.detail}.`, {
+        hint: plan.hint,
+      });
     if (plan.action !== 'restore') return;
     if (options.supervised) tx.restore = { snapshot: plan.snapshot, version: options.target };
-    else step.detail += `; supervisor none: put ${layout.snapshot(plan.snapshot)} back by hand (its snapshot.json lists the paths) while the service is stopped`;
+    else
+      step.detail += `; supervisor none: put ${layout.snapshot(plan.snapshot)} back by hand (its snapshot.json lists the paths) while the service is stopped`;
   });
 }
 
@@ -116,7 +163,12 @@ export async function checkStateStep(session: JournalSession, tx: Transaction, o
 export async function beginRestore(session: JournalSession, tx: Transaction): Promise<PendingRestore | undefined> {
   const request = tx.restore;
   if (!request || (await (await snapshots()).restoredFor(session.layout, request.snapshot, tx.id))) return undefined;
-  const step: Step = { name: 'restore-state', status: 'running', ms: 0, detail: `boot-check puts snapshot ${request.snapshot} back while the service is stopped, before ${request.version} starts` };
+  const step: Step = {
+    name: 'restore-state',
+    status: 'running',
+    ms: 0,
+    detail: `boot-check puts snapshot ${request.snapshot} back while the service is stopped, before ${request.version} starts`,
+  };
   tx.steps.push(step);
   await session.journal.commit();
   return { step, started: performance.now() };
@@ -128,7 +180,11 @@ export interface PendingRestore {
 }
 
 /** After that restart: did the boot-check do it? */
-export async function endRestore(session: JournalSession, tx: Transaction, pending: PendingRestore | undefined): Promise<void> {
+export async function endRestore(
+  session: JournalSession,
+  tx: Transaction,
+  pending: PendingRestore | undefined,
+): Promise<void> {
   const request = tx.restore;
   if (!pending || !request) return;
   const { step } = pending;

@@ -46,7 +46,11 @@ export async function verifyReleaseStep(run: Run, journaled?: Step): Promise<voi
     const proven = new ProvenInodes();
     const checked = await checkReleaseFast(layout, target, proven);
     const back = await proveWayBack(layout, run.tx.from, proven);
-    const wayBack = !back ? '' : back.proven ? `; way back ${back.version} proven` : `; way back ${back.version} NOT proven (${(back.error as Error).message})`;
+    const wayBack = !back
+      ? ''
+      : back.proven
+        ? `; way back ${back.version} proven`
+        : `; way back ${back.version} NOT proven (${(back.error as Error).message})`;
     step.detail = `${checked.entries} entries match the manifest${wayBack}`;
   });
 }
@@ -72,7 +76,8 @@ export async function flipStep(run: Run, point?: CrashPointName): Promise<void> 
 /** On re-entry after the flip: `previous` names the release left, as the flip would have left it. */
 export async function completeFlip(run: Run): Promise<void> {
   const { layout } = run.session;
-  if (run.tx.from !== null && (await readLinkVersion(layout, 'previous')) !== run.tx.from) await pointLink(layout, 'previous', run.tx.from);
+  if (run.tx.from !== null && (await readLinkVersion(layout, 'previous')) !== run.tx.from)
+    await pointLink(layout, 'previous', run.tx.from);
 }
 
 /**

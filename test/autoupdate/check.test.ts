@@ -16,10 +16,12 @@ const freshRoot = templateRoot(['1.0.0']);
 async function publishOwnPackage(name: string, versions: string[]): Promise<void> {
   const dir = tempDir('rs-au-pkg-');
   const sources = versions.map((version) => join(dir, 'src', version));
-  for (const [i, version] of versions.entries()) await writeGateway(sources[i]!, { name, version, depRange: '^1.0.0', engines: '>=20' });
+  for (const [i, version] of versions.entries())
+    await writeGateway(sources[i]!, { name, version, depRange: '^1.0.0', engines: '>=20' });
   const { stdout } = await npm(['pack', ...sources, '--pack-destination', dir, '--json'], {});
   const registry = inject('registryUrl');
-  for (const { filename } of JSON.parse(stdout) as Array<{ filename: string }>) await publish(join(dir, filename), { registry });
+  for (const { filename } of JSON.parse(stdout) as Array<{ filename: string }>)
+    await publish(join(dir, filename), { registry });
 }
 
 /** Marks releases good, as verifications under a supervisor would have (supervisor none leaves them pending). */
@@ -35,17 +37,34 @@ describe('check: which version the channel offers', () => {
     const root = freshRoot();
     const stable = await rs(root, ['check']);
     expect(stable.exitCode, stable.stdout + stable.stderr).toBe(0);
-    expect(stable.json.result).toMatchObject({ current: '1.0.0', channel: 'stable', latest: '1.2.0', candidate: '1.2.0', action: 'update', version: '1.2.0', rollout: { percent: 100 } });
+    expect(stable.json.result).toMatchObject({
+      current: '1.0.0',
+      channel: 'stable',
+      latest: '1.2.0',
+      candidate: '1.2.0',
+      action: 'update',
+      version: '1.2.0',
+      rollout: { percent: 100 },
+    });
     expect(stable.json.result.rollout.bucket).toBeGreaterThanOrEqual(0);
     expect((await rs(root, ['init', '--channel', 'beta'])).exitCode).toBe(0);
     const beta = await rs(root, ['check']);
-    expect(beta.json.result).toMatchObject({ channel: 'beta', latest: '2.0.0-beta.1', action: 'update', version: '2.0.0-beta.1' });
+    expect(beta.json.result).toMatchObject({
+      channel: 'beta',
+      latest: '2.0.0-beta.1',
+      action: 'update',
+      version: '2.0.0-beta.1',
+    });
     expect(linkOf(root, 'current')).toBe('releases/1.0.0'); // check never changes anything
   });
 
   it('up to date: none, exit 0', async () => {
     const root = await fixtureRoot();
-    for (const args of [['install', 'rs-fixture-gateway@1.2.0'], ['switch', '1.2.0']]) expect((await rs(root, args)).exitCode).toBe(0);
+    for (const args of [
+      ['install', 'rs-fixture-gateway@1.2.0'],
+      ['switch', '1.2.0'],
+    ])
+      expect((await rs(root, args)).exitCode).toBe(0);
     const r = await rs(root, ['check']);
     expect([r.exitCode, r.json.result.action, r.json.result.reason]).toEqual([0, 'none', 'up_to_date']);
   });
@@ -98,7 +117,10 @@ describe('auto-update', () => {
   it('a held lock skips the tick: exit 0, not a failure', async () => {
     const root = freshRoot();
     mkdirSync(join(root, '.lock'));
-    writeFileSync(join(root, '.lock-owner.json'), JSON.stringify({ pid: process.pid, hostname: hostname(), command: 'test', since: new Date().toISOString() }));
+    writeFileSync(
+      join(root, '.lock-owner.json'),
+      JSON.stringify({ pid: process.pid, hostname: hostname(), command: 'test', since: new Date().toISOString() }),
+    );
     const tick = await rs(root, ['auto-update']);
     expect(tick.exitCode, tick.stdout + tick.stderr).toBe(0);
     expect(tick.json.result).toMatchObject({ skipped: 'busy', check: { action: 'update', version: '1.2.0' } });
@@ -116,7 +138,10 @@ describe('auto-update leaves a running version the registry withdrew', () => {
     root = join(tempDir('rs-root-'), 'root');
     expect((await rs(root, ['init', '--package', name, '--registry', registry()])).exitCode).toBe(0);
     for (const v of ['1.0.0', '1.1.0', '1.2.0']) {
-      for (const args of [['install', `${name}@${v}`], ['switch', v]]) {
+      for (const args of [
+        ['install', `${name}@${v}`],
+        ['switch', v],
+      ]) {
         const r = await rs(root, args);
         expect(r.exitCode, r.stdout + r.stderr).toBe(0);
       }
@@ -128,7 +153,12 @@ describe('auto-update leaves a running version the registry withdrew', () => {
     expect((await rs(root, ['check'])).json.result).toMatchObject({ action: 'none', reason: 'up_to_date' });
     await deprecate(`${name}@1.2.0`, 'broken: use 1.1.0', { registry: registry() });
     const checked = await rs(root, ['check']);
-    expect(checked.json.result).toMatchObject({ current: '1.2.0', action: 'rollback', version: '1.1.0', reason: 'current_deprecated' });
+    expect(checked.json.result).toMatchObject({
+      current: '1.2.0',
+      action: 'rollback',
+      version: '1.1.0',
+      reason: 'current_deprecated',
+    });
     const tick = await rs(root, ['auto-update']);
     expect(tick.exitCode, tick.stdout + tick.stderr).toBe(0);
     expect(tick.json.result).toMatchObject({ kind: 'rollback', status: 'switched', from: '1.2.0', to: '1.1.0' });
@@ -151,10 +181,18 @@ describe('auto-update leaves a hotfix installed from a tarball alone', () => {
   it('a .tgz of a version the registry never had is not "unpublished": no rollback', async () => {
     const root = freshRoot();
     const dir = tempDir('rs-au-hotfix-');
-    await writeGateway(join(dir, 'src'), { name: 'rs-fixture-gateway', version: '1.2.1-hotfix.1', depRange: '^1.0.0', engines: '>=20' });
+    await writeGateway(join(dir, 'src'), {
+      name: 'rs-fixture-gateway',
+      version: '1.2.1-hotfix.1',
+      depRange: '^1.0.0',
+      engines: '>=20',
+    });
     const { stdout } = await npm(['pack', join(dir, 'src'), '--pack-destination', dir, '--json'], {});
     const tgz = join(dir, (JSON.parse(stdout) as Array<{ filename: string }>)[0]!.filename);
-    for (const args of [['install', tgz], ['switch', '1.2.1-hotfix.1']]) {
+    for (const args of [
+      ['install', tgz],
+      ['switch', '1.2.1-hotfix.1'],
+    ]) {
       const r = await rs(root, args);
       expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     }

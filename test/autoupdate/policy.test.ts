@@ -4,29 +4,51 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hostIdOf } from '../../src/autoupdate/index.ts';
-import { type PackumentView, type PolicyInput, channelVersion, decide, jitterSeconds, rolloutBucket } from '../../src/autoupdate/policy.ts';
+import {
+  type PackumentView,
+  type PolicyInput,
+  channelVersion,
+  decide,
+  jitterSeconds,
+  rolloutBucket,
+} from '../../src/autoupdate/policy.ts';
 import type { ReleaseRecord, ReleaseState } from '../../src/model/state.ts';
 import { tempDir } from '../support/cli.ts';
 
 const NOW = new Date('2026-11-21T12:00:00.000Z');
 const hoursAgo = (h: number) => new Date(NOW.getTime() - h * 3_600_000).toISOString();
 
-function packument(tags: Record<string, string>, versions: Record<string, { deprecated?: string; publishedHoursAgo?: number }>): PackumentView {
+function packument(
+  tags: Record<string, string>,
+  versions: Record<string, { deprecated?: string; publishedHoursAgo?: number }>,
+): PackumentView {
   return {
     'dist-tags': tags,
-    versions: Object.fromEntries(Object.entries(versions).map(([v, meta]) => [v, meta.deprecated ? { deprecated: meta.deprecated } : {}])),
-    time: Object.fromEntries(Object.entries(versions).map(([v, meta]) => [v, hoursAgo(meta.publishedHoursAgo ?? 1000)])),
+    versions: Object.fromEntries(
+      Object.entries(versions).map(([v, meta]) => [v, meta.deprecated ? { deprecated: meta.deprecated } : {}]),
+    ),
+    time: Object.fromEntries(
+      Object.entries(versions).map(([v, meta]) => [v, hoursAgo(meta.publishedHoursAgo ?? 1000)]),
+    ),
   };
 }
 
 function records(states: Record<string, ReleaseState>): Record<string, ReleaseRecord> {
-  return Object.fromEntries(Object.entries(states).map(([version, state]) => [version, { version, state, pinned: false, installedAt: hoursAgo(2000), integrity: null, source: tarballUrl(version) }]));
+  return Object.fromEntries(
+    Object.entries(states).map(([version, state]) => [
+      version,
+      { version, state, pinned: false, installedAt: hoursAgo(2000), integrity: null, source: tarballUrl(version) },
+    ]),
+  );
 }
 
 const REGISTRY_URL = 'https://registry.example/npm/';
 const tarballUrl = (version: string) => `${REGISTRY_URL}openclaw/-/openclaw-${version}.tgz`;
 
-const REGISTRY = packument({ latest: '1.2.0', beta: '2.0.0-beta.1' }, { '1.0.0': {}, '1.1.0': {}, '1.2.0': {}, '2.0.0-beta.1': {} });
+const REGISTRY = packument(
+  { latest: '1.2.0', beta: '2.0.0-beta.1' },
+  { '1.0.0': {}, '1.1.0': {}, '1.2.0': {}, '2.0.0-beta.1': {} },
+);
 
 function input(overrides: Partial<PolicyInput> & { config?: Partial<PolicyInput['config']> } = {}): PolicyInput {
   return {
@@ -50,27 +72,45 @@ describe('channel → dist-tag', () => {
     expect(decide(input({ config: { channel: 'beta' } }))).toMatchObject({ action: 'update', version: '2.0.0-beta.1' });
     // A beta tag left behind a newer stable release: beta users get the stable one, never an older beta.
     const stale = packument({ latest: '2.0.0', beta: '2.0.0-beta.1' }, { '2.0.0': {}, '2.0.0-beta.1': {} });
-    expect(decide(input({ packument: stale, config: { channel: 'beta' } }))).toMatchObject({ action: 'update', version: '2.0.0' });
+    expect(decide(input({ packument: stale, config: { channel: 'beta' } }))).toMatchObject({
+      action: 'update',
+      version: '2.0.0',
+    });
     expect(channelVersion({ latest: '1.2.0' }, 'beta')).toBe('1.2.0');
   });
 
   it('no tag on the channel: none', () => {
-    expect(decide(input({ packument: packument({}, { '1.0.0': {} }) }))).toMatchObject({ action: 'none', reason: 'no_release_on_channel', latest: null });
+    expect(decide(input({ packument: packument({}, { '1.0.0': {} }) }))).toMatchObject({
+      action: 'none',
+      reason: 'no_release_on_channel',
+      latest: null,
+    });
   });
 });
 
 describe('never bad, deprecated or a downgrade', () => {
   it('the running version is the channel version: up_to_date', () => {
-    expect(decide(input({ current: '1.2.0' }))).toMatchObject({ action: 'none', reason: 'up_to_date', candidate: null });
+    expect(decide(input({ current: '1.2.0' }))).toMatchObject({
+      action: 'none',
+      reason: 'up_to_date',
+      candidate: null,
+    });
   });
 
   it('the channel moved back below what runs: none, never a downgrade', () => {
     const moved = packument({ latest: '1.1.0' }, { '1.1.0': {}, '1.2.0': {} });
-    expect(decide(input({ packument: moved, current: '1.2.0' }))).toMatchObject({ action: 'none', reason: 'up_to_date' });
+    expect(decide(input({ packument: moved, current: '1.2.0' }))).toMatchObject({
+      action: 'none',
+      reason: 'up_to_date',
+    });
   });
 
   it('a candidate marked bad here is never taken', () => {
-    expect(decide(input({ releases: records({ '1.0.0': 'good', '1.2.0': 'bad' }) }))).toMatchObject({ action: 'none', reason: 'candidate_bad', candidate: '1.2.0' });
+    expect(decide(input({ releases: records({ '1.0.0': 'good', '1.2.0': 'bad' }) }))).toMatchObject({
+      action: 'none',
+      reason: 'candidate_bad',
+      candidate: '1.2.0',
+    });
   });
 
   it('a deprecated candidate is never taken (else a rollback from it would be undone by the next tick)', () => {
@@ -104,7 +144,10 @@ describe('cooldown', () => {
 
   it('old enough (cooldown plus jitter passed): update', () => {
     const old = packument({ latest: '1.2.0' }, { '1.0.0': {}, '1.2.0': { publishedHoursAgo: 26 } });
-    expect(decide(input({ packument: old, config: { cooldownHours: 24 } }))).toMatchObject({ action: 'update', version: '1.2.0' });
+    expect(decide(input({ packument: old, config: { cooldownHours: 24 } }))).toMatchObject({
+      action: 'update',
+      version: '1.2.0',
+    });
   });
 
   it('no cooldown: no waiting at all, and no jitter', () => {
@@ -119,7 +162,10 @@ describe('cooldown', () => {
 
   it('a cooldown without a publish time in the packument: none, not a guess', () => {
     const timeless: PackumentView = { 'dist-tags': { latest: '1.2.0' }, versions: { '1.0.0': {}, '1.2.0': {} } };
-    expect(decide(input({ packument: timeless, config: { cooldownHours: 1 } }))).toMatchObject({ action: 'none', reason: 'no_publish_time' });
+    expect(decide(input({ packument: timeless, config: { cooldownHours: 1 } }))).toMatchObject({
+      action: 'none',
+      reason: 'no_publish_time',
+    });
   });
 });
 
@@ -166,59 +212,120 @@ describe('staged rollout and jitter: deterministic per host', () => {
 });
 
 describe('a running version the registry deprecated or unpublished', () => {
-  const registry = packument({ latest: '1.2.0' }, { '1.0.0': {}, '1.1.0': {}, '1.2.0': { deprecated: 'data loss, use 1.1.0' } });
+  const registry = packument(
+    { latest: '1.2.0' },
+    { '1.0.0': {}, '1.1.0': {}, '1.2.0': { deprecated: 'data loss, use 1.1.0' } },
+  );
 
   it('deprecated: roll back to the newest good release that is neither deprecated nor unpublished', () => {
     const releases = records({ '1.0.0': 'good', '1.1.0': 'good', '1.2.0': 'good' });
-    expect(decide(input({ packument: registry, releases, current: '1.2.0' }))).toMatchObject({ action: 'rollback', version: '1.1.0', reason: 'current_deprecated' });
+    expect(decide(input({ packument: registry, releases, current: '1.2.0' }))).toMatchObject({
+      action: 'rollback',
+      version: '1.1.0',
+      reason: 'current_deprecated',
+    });
   });
 
   it('skips releases that are bad, only installed, deprecated or unpublished', () => {
-    const registry2 = packument({ latest: '1.4.0' }, { '1.0.0': {}, '1.1.0': { deprecated: 'also bad' }, '1.3.0': {}, '1.4.0': { deprecated: 'x' } });
-    const releases = records({ '0.9.0': 'good', '1.0.0': 'good', '1.1.0': 'good', '1.2.0': 'good', '1.3.0': 'installed', '1.3.5': 'bad', '1.4.0': 'good' });
+    const registry2 = packument(
+      { latest: '1.4.0' },
+      { '1.0.0': {}, '1.1.0': { deprecated: 'also bad' }, '1.3.0': {}, '1.4.0': { deprecated: 'x' } },
+    );
+    const releases = records({
+      '0.9.0': 'good',
+      '1.0.0': 'good',
+      '1.1.0': 'good',
+      '1.2.0': 'good',
+      '1.3.0': 'installed',
+      '1.3.5': 'bad',
+      '1.4.0': 'good',
+    });
     // 1.2.0 is unpublished (not in versions), 1.1.0 deprecated, 0.9.0 unpublished.
-    expect(decide(input({ packument: registry2, releases, current: '1.4.0' }))).toMatchObject({ action: 'rollback', version: '1.0.0', reason: 'current_deprecated' });
+    expect(decide(input({ packument: registry2, releases, current: '1.4.0' }))).toMatchObject({
+      action: 'rollback',
+      version: '1.0.0',
+      reason: 'current_deprecated',
+    });
   });
 
   it('unpublished: the same', () => {
     const gone = packument({ latest: '1.1.0' }, { '1.0.0': {}, '1.1.0': {} });
     const releases = records({ '1.0.0': 'good', '1.1.0': 'good', '1.2.0': 'good' });
-    expect(decide(input({ packument: gone, releases, current: '1.2.0' }))).toMatchObject({ action: 'rollback', version: '1.1.0', reason: 'current_unpublished' });
+    expect(decide(input({ packument: gone, releases, current: '1.2.0' }))).toMatchObject({
+      action: 'rollback',
+      version: '1.1.0',
+      reason: 'current_unpublished',
+    });
   });
 
   it('an eligible newer version on the channel is taken instead: forward beats back', () => {
     const fixed = packument({ latest: '1.3.0' }, { '1.1.0': {}, '1.2.0': { deprecated: 'x' }, '1.3.0': {} });
     const releases = records({ '1.1.0': 'good', '1.2.0': 'good' });
-    expect(decide(input({ packument: fixed, releases, current: '1.2.0' }))).toMatchObject({ action: 'update', version: '1.3.0' });
+    expect(decide(input({ packument: fixed, releases, current: '1.2.0' }))).toMatchObject({
+      action: 'update',
+      version: '1.3.0',
+    });
     // …but not one still in its cooldown: then back.
-    expect(decide(input({ packument: { ...fixed, time: { '1.3.0': hoursAgo(1) } }, releases, current: '1.2.0', config: { cooldownHours: 48 } }))).toMatchObject({ action: 'rollback', version: '1.1.0' });
+    expect(
+      decide(
+        input({
+          packument: { ...fixed, time: { '1.3.0': hoursAgo(1) } },
+          releases,
+          current: '1.2.0',
+          config: { cooldownHours: 48 },
+        }),
+      ),
+    ).toMatchObject({ action: 'rollback', version: '1.1.0' });
   });
 
   it('no good release to go back to: none, with the reason', () => {
-    expect(decide(input({ packument: registry, releases: records({ '1.2.0': 'good', '1.1.0': 'installed' }), current: '1.2.0' }))).toMatchObject({ action: 'none', reason: 'no_good_release' });
+    expect(
+      decide(
+        input({ packument: registry, releases: records({ '1.2.0': 'good', '1.1.0': 'installed' }), current: '1.2.0' }),
+      ),
+    ).toMatchObject({ action: 'none', reason: 'no_good_release' });
   });
 });
 
 describe('releases that did not come from the registry', () => {
   it('a hotfix installed from a .tgz (or another URL) is never judged unpublished or deprecated', () => {
     const releases = records({ '1.0.0': 'good', '1.1.0': 'good', '1.1.1-hotfix.1': 'good' });
-    for (const source of ['/srv/hotfix/openclaw-1.1.1-hotfix.1.tgz', 'file:/srv/openclaw.tgz', 'https://builds.example/openclaw-1.1.1-hotfix.1.tgz', 'https://registry.example/other/openclaw.tgz', 'adopted:/usr/lib/node_modules/openclaw']) {
+    for (const source of [
+      '/srv/hotfix/openclaw-1.1.1-hotfix.1.tgz',
+      'file:/srv/openclaw.tgz',
+      'https://builds.example/openclaw-1.1.1-hotfix.1.tgz',
+      'https://registry.example/other/openclaw.tgz',
+      'adopted:/usr/lib/node_modules/openclaw',
+    ]) {
       releases['1.1.1-hotfix.1']!.source = source;
-      const decision = decide(input({ packument: packument({ latest: '1.1.0' }, { '1.0.0': {}, '1.1.0': {} }), releases, current: '1.1.1-hotfix.1' }));
+      const decision = decide(
+        input({
+          packument: packument({ latest: '1.1.0' }, { '1.0.0': {}, '1.1.0': {} }),
+          releases,
+          current: '1.1.1-hotfix.1',
+        }),
+      );
       expect(decision, source).toMatchObject({ action: 'none', reason: 'up_to_date' });
     }
   });
 
   it('the same version from the registry is judged: unpublished, rolled back', () => {
     const releases = records({ '1.1.0': 'good', '1.1.1-hotfix.1': 'good' });
-    expect(decide(input({ packument: packument({ latest: '1.1.0' }, { '1.1.0': {} }), releases, current: '1.1.1-hotfix.1' }))).toMatchObject({ action: 'rollback', version: '1.1.0', reason: 'current_unpublished' });
+    expect(
+      decide(
+        input({ packument: packument({ latest: '1.1.0' }, { '1.1.0': {} }), releases, current: '1.1.1-hotfix.1' }),
+      ),
+    ).toMatchObject({ action: 'rollback', version: '1.1.0', reason: 'current_unpublished' });
   });
 
   it('a good hotfix from a tarball may be the target of a rollback', () => {
     const releases = records({ '1.0.0': 'good', '1.0.1-hotfix.1': 'good', '1.2.0': 'good' });
     releases['1.0.1-hotfix.1']!.source = '/srv/hotfix.tgz';
     const deprecated = packument({ latest: '1.2.0' }, { '1.0.0': {}, '1.2.0': { deprecated: 'x' } });
-    expect(decide(input({ packument: deprecated, releases, current: '1.2.0' }))).toMatchObject({ action: 'rollback', version: '1.0.1-hotfix.1' });
+    expect(decide(input({ packument: deprecated, releases, current: '1.2.0' }))).toMatchObject({
+      action: 'rollback',
+      version: '1.0.1-hotfix.1',
+    });
   });
 });
 

@@ -21,7 +21,7 @@ npm warn something that is not a progress line: 12
 `;
 
 describe('phaseSpans', () => {
-  it("names each phase by its own first and last event (not by what reported next), across midnight, ignoring other lines", () => {
+  it('names each phase by its own first and last event (not by what reported next), across midnight, ignoring other lines', () => {
     const { phases, total } = phaseSpans(LOG);
     expect(total).toBe(5.2);
     expect(phases.resolve).toEqual({ first: 0, last: 3, events: 2 });
@@ -31,15 +31,27 @@ describe('phaseSpans', () => {
     expect(phases.scripts).toEqual({ first: 3.01, last: 5, events: 2 });
     expect(phases.reuse).toEqual({ first: 4.5, last: 4.5, events: 1 });
     expect(phases.seal).toEqual({ first: 5.2, last: 5.2, events: 1 });
-    expect(Object.keys(phases).sort()).toEqual(['download', 'extract', 'lifecycle', 'resolve', 'reuse', 'scripts', 'seal']);
+    expect(Object.keys(phases).sort()).toEqual([
+      'download',
+      'extract',
+      'lifecycle',
+      'resolve',
+      'reuse',
+      'scripts',
+      'seal',
+    ]);
   });
 
   it('given the run (wall-clock start, length), tells the time before the first and after the last progress line', () => {
     const run = { startedAtMs: Date.UTC(2026, 10, 22, 23, 59, 57, 500), seconds: 6 };
     expect(phaseSpans(LOG, run)).toMatchObject({ total: 5.2, lead: 0.5, tail: 0.3 });
     // Started just after midnight UTC by the clock of the run, a log stamped just before it (clock skew) still reads.
-    expect(phaseSpans(LOG, { startedAtMs: Date.UTC(2026, 10, 23, 0, 0, 0, 0), seconds: 4 })).toMatchObject({ lead: -2 });
-    expect(formatPhaseSpans([phaseSpans(LOG, run)], median)).toMatch(/; before the first event 0\.50, after the last 0\.30$/);
+    expect(phaseSpans(LOG, { startedAtMs: Date.UTC(2026, 10, 23, 0, 0, 0, 0), seconds: 4 })).toMatchObject({
+      lead: -2,
+    });
+    expect(formatPhaseSpans([phaseSpans(LOG, run)], median)).toMatch(
+      /; before the first event 0\.50, after the last 0\.30$/,
+    );
   });
 
   it('summarises runs in order of first event, with single events as @offset and phases missing from some runs counted', () => {

@@ -12,7 +12,9 @@ describe('human output', () => {
     const r = await cli(['--root', root, 'list']);
     const [header, ...rows] = r.stdout.trimEnd().split('\n');
     expect(header).toMatch(/^\s+VERSION\s+STATE\s+MARKS\s+INSTALLED \(UTC\)\s+ON DISK$/);
-    expect(rows[0]).toMatch(/^\* 1\.1\.0\s+pending\s+current\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+[\d.]+ KiB \+ [\d.]+ KiB shared$/);
+    expect(rows[0]).toMatch(
+      /^\* 1\.1\.0\s+pending\s+current\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+[\d.]+ KiB \+ [\d.]+ KiB shared$/,
+    );
     expect(rows[1]).toMatch(/^ {2}1\.0\.0\s+pending\s+previous, pinned\s+/);
     expect(r.stderr).toBe('');
   });
@@ -21,6 +23,8 @@ describe('human output', () => {
     const root = freshRoot();
     await rs(root, ['switch', '1.1.0']);
     const r = await cli(['--root', root, 'status']);
-    expect(r.stdout).toMatch(/^Running 1\.1\.0; previous 1\.0\.0 is the rollback target\.\nLast: switch 1\.0\.0 → 1\.1\.0 flipped current in [\d.]+ s; restarting the service is the operator's job\./);
+    expect(r.stdout).toMatch(
+      /^Running 1\.1\.0; previous 1\.0\.0 is the rollback target\.\nLast: switch 1\.0\.0 → 1\.1\.0 flipped current in [\d.]+ s; restarting the service is the operator's job\./,
+    );
   });
 });

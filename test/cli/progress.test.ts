@@ -6,7 +6,11 @@ import { CLI, cli, cliEnv, fixtureRoot } from '../support/cli.ts';
 /** Run the CLI on a pseudo-terminal; returns everything the terminal received. */
 function onTty(args: string[], env: Record<string, string> = {}): string {
   const command = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  return execFileSync('script', ['-qec', command, '/dev/null'], { env: { ...cliEnv(), TERM: 'xterm', ...env }, encoding: 'utf8', timeout: 120_000 });
+  return execFileSync('script', ['-qec', command, '/dev/null'], {
+    env: { ...cliEnv(), TERM: 'xterm', ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
 }
 
 describe('progress', () => {

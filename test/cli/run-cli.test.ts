@@ -6,7 +6,15 @@ import { fixtureRoot, rs } from '../support/cli.ts';
 function capture() {
   let out = '';
   let err = '';
-  return { io: { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, programName: 'openclaw releases' }, out: () => out, err: () => err };
+  return {
+    io: {
+      stdout: { write: (t: string) => (out += t) },
+      stderr: { write: (t: string) => (err += t) },
+      programName: 'openclaw releases',
+    },
+    out: () => out,
+    err: () => err,
+  };
 }
 
 describe('runCli as `openclaw releases`', () => {
@@ -31,9 +39,15 @@ describe('runCli as `openclaw releases`', () => {
     const root = await fixtureRoot();
     expect((await rs(root, ['install', 'rs-fixture-gateway@1.0.0'])).exitCode).toBe(0);
     const list = capture();
-    const code = await runCli(['--root', root, 'list', '--json'], { ...list.io, env: { PATH: process.env.PATH, HOME: '/nonexistent' } });
+    const code = await runCli(['--root', root, 'list', '--json'], {
+      ...list.io,
+      env: { PATH: process.env.PATH, HOME: '/nonexistent' },
+    });
     expect(code).toBe(0);
-    expect(JSON.parse(list.out())).toMatchObject({ ok: true, result: { current: null, releases: [{ version: '1.0.0', state: 'installed' }] } });
+    expect(JSON.parse(list.out())).toMatchObject({
+      ok: true,
+      result: { current: null, releases: [{ version: '1.0.0', state: 'installed' }] },
+    });
     const missing = capture();
     expect(await runCli(['--root', root, 'switch', '7.7.7'], missing.io)).toBe(1);
     expect(missing.err()).toMatch(/hint: Install it first \(openclaw releases install rs-fixture-gateway@7\.7\.7\)/);

@@ -24,15 +24,24 @@ async function until(what: string, fn: () => boolean, timeoutMs: number): Promis
 }
 
 // A smoke check that starts a grandchild (sleep 30), writes both pids, and never ends by itself.
-const SMOKE = "-e c=require('child_process').spawn('sleep',['30']);require('fs').writeFileSync(process.env.RS_TEST_PIDS,process.pid+','+c.pid);setInterval(()=>{},1e3)";
+const SMOKE =
+  "-e c=require('child_process').spawn('sleep',['30']);require('fs').writeFileSync(process.env.RS_TEST_PIDS,process.pid+','+c.pid);setInterval(()=>{},1e3)";
 
 describeWhere(onLinux, 'signals', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`${signal} during staging: the CLI dies of it, and the smoke check and its child are gone within about a second`, async () => {
       const root = await fixtureRoot([`--smoke=${SMOKE}`]);
       const pidFile = join(tempDir('rs-pids-'), 'pids');
-      const child = execa(process.execPath, [CLI, '--root', root, 'install', 'rs-fixture-gateway@1.0.0'], { env: cliEnv({ RS_TEST_PIDS: pidFile }), extendEnv: false, reject: false });
-      await until('the smoke check to start', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').includes(','), 30_000);
+      const child = execa(process.execPath, [CLI, '--root', root, 'install', 'rs-fixture-gateway@1.0.0'], {
+        env: cliEnv({ RS_TEST_PIDS: pidFile }),
+        extendEnv: false,
+        reject: false,
+      });
+      await until(
+        'the smoke check to start',
+        () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').includes(','),
+        30_000,
+      );
       const pids = readFileSync(pidFile, 'utf8').split(',').map(Number);
       expect(pids.every(alive)).toBe(true);
       child.kill(signal);

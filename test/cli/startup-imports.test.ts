@@ -31,7 +31,16 @@ function staticClosure(entries: string[]): Set<string> {
   return seen;
 }
 
-const HEAVY = ['pkg:pacote', 'pkg:@npmcli/arborist', 'pkg:@npmcli/run-script', 'pkg:npm-package-arg', 'pkg:tar', 'pkg:execa', 'pkg:semver', 'pkg:bin-links'];
+const HEAVY = [
+  'pkg:pacote',
+  'pkg:@npmcli/arborist',
+  'pkg:@npmcli/run-script',
+  'pkg:npm-package-arg',
+  'pkg:tar',
+  'pkg:execa',
+  'pkg:semver',
+  'pkg:bin-links',
+];
 const heavyIn = (modules: Set<string>) => HEAVY.filter((name) => modules.has(name));
 
 describe('start-up imports', () => {
@@ -41,21 +50,43 @@ describe('start-up imports', () => {
     expect(install.has('stage/install.ts')).toBe(true);
   });
 
-  it.each(['switch', 'rollback', 'boot-check'])('%s loads no registry client, stager or subprocess library at start-up', (command) => {
-    const modules = staticClosure(['cli/main.ts', `cli/commands/${command}.ts`]);
-    expect(heavyIn(modules)).toEqual([]);
-    expect([...modules].filter((m) => m.startsWith('stage/') || m.startsWith('registry/'))).toEqual([]);
-  });
+  it.each(['switch', 'rollback', 'boot-check'])(
+    '%s loads no registry client, stager or subprocess library at start-up',
+    (command) => {
+      const modules = staticClosure(['cli/main.ts', `cli/commands/${command}.ts`]);
+      expect(heavyIn(modules)).toEqual([]);
+      expect([...modules].filter((m) => m.startsWith('stage/') || m.startsWith('registry/'))).toEqual([]);
+    },
+  );
 
-  it.each(['switch', 'rollback'])('%s loads no supervisor adapter, rehearsal, way back, health prober or snapshot store at start-up (supervisor none without state paths needs none of them)', (command) => {
-    const modules = staticClosure(['cli/main.ts', `cli/commands/${command}.ts`]);
-    const onDemand = ['service/supervisors/index.ts', 'service/supervisors/systemd.ts', 'service/supervisors/pm2.ts', 'service/supervisors/launchd.ts', 'service/systemctl.ts', 'transaction/preflight-step.ts', 'service/preflight.ts', 'transaction/roll-back.ts', 'transaction/flip-back.ts', 'service/health.ts', 'transaction/handoff.ts', 'snapshot/snapshot.ts', 'snapshot/copy.ts'];
-    expect(onDemand.filter((m) => modules.has(m))).toEqual([]);
-    expect(modules.has('transaction/activate.ts')).toBe(true); // the closure does reach the driver
-  });
+  it.each(['switch', 'rollback'])(
+    '%s loads no supervisor adapter, rehearsal, way back, health prober or snapshot store at start-up (supervisor none without state paths needs none of them)',
+    (command) => {
+      const modules = staticClosure(['cli/main.ts', `cli/commands/${command}.ts`]);
+      const onDemand = [
+        'service/supervisors/index.ts',
+        'service/supervisors/systemd.ts',
+        'service/supervisors/pm2.ts',
+        'service/supervisors/launchd.ts',
+        'service/systemctl.ts',
+        'transaction/preflight-step.ts',
+        'service/preflight.ts',
+        'transaction/roll-back.ts',
+        'transaction/flip-back.ts',
+        'service/health.ts',
+        'transaction/handoff.ts',
+        'snapshot/snapshot.ts',
+        'snapshot/copy.ts',
+      ];
+      expect(onDemand.filter((m) => modules.has(m))).toEqual([]);
+      expect(modules.has('transaction/activate.ts')).toBe(true); // the closure does reach the driver
+    },
+  );
 
   it('boot-check loads the flip-back and snapshot code only when a pending release spent its tries or a transaction is in flight', () => {
     const modules = staticClosure(['cli/main.ts', 'cli/commands/boot-check.ts']);
-    expect([...modules].filter((m) => m.startsWith('transaction/') || m.startsWith('snapshot/') || m === 'store/release.ts')).toEqual([]);
+    expect(
+      [...modules].filter((m) => m.startsWith('transaction/') || m.startsWith('snapshot/') || m === 'store/release.ts'),
+    ).toEqual([]);
   });
 });

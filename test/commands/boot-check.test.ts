@@ -20,8 +20,13 @@ function systemd(show: { ActiveState: string; SubState: string; MainPID: number 
   const calls: string[][] = [];
   const runner: CommandRunner = async (_file, args) => {
     calls.push(args);
-    if (show === 'unreachable') return { exitCode: 1, output: 'Failed to connect to bus: No medium found', timedOut: false };
-    return { exitCode: 0, output: `ActiveState=${show.ActiveState}\nSubState=${show.SubState}\nMainPID=${show.MainPID}\nNRestarts=0\nResult=success\nLoadState=loaded\n`, timedOut: false };
+    if (show === 'unreachable')
+      return { exitCode: 1, output: 'Failed to connect to bus: No medium found', timedOut: false };
+    return {
+      exitCode: 0,
+      output: `ActiveState=${show.ActiveState}\nSubState=${show.SubState}\nMainPID=${show.MainPID}\nNRestarts=0\nResult=success\nLoadState=loaded\n`,
+      timedOut: false,
+    };
   };
   return { runner, calls };
 }
@@ -35,7 +40,10 @@ function edit(root: string, file: string, change: (value: any) => void): void {
 }
 
 function point(root: string, current: string, previous: string): void {
-  for (const [name, version] of [['current', current], ['previous', previous]] as const) {
+  for (const [name, version] of [
+    ['current', current],
+    ['previous', previous],
+  ] as const) {
     rmSync(join(root, name), { force: true });
     symlinkSync(`releases/${version}`, join(root, name));
   }
@@ -51,13 +59,23 @@ async function rootWithRestorePending() {
   writeFileSync(db, 'before\n');
   await takeSnapshot({ root, id: 'tx-back', statePaths: [db], env: {}, fromVersion: '1.0.0', toVersion: '1.1.0' });
   writeFileSync(db, 'migrated\n');
-  edit(root, 'config.json', (config) => Object.assign(config, { supervisor: 'systemd', unit: 'rs-gw.service', statePaths: [db] }));
+  edit(root, 'config.json', (config) =>
+    Object.assign(config, { supervisor: 'systemd', unit: 'rs-gw.service', statePaths: [db] }),
+  );
   point(root, '1.0.0', '1.1.0');
   edit(root, 'state.json', (state) => {
     state.releases['1.1.0'].state = 'bad';
     state.transaction = {
-      id: 'tx-back', kind: 'rollback', status: 'restarting', from: '1.1.0', to: '1.0.0', reason: null,
-      startedAt: new Date().toISOString(), finishedAt: null, steps: [], before: { current: '1.1.0', previous: '1.0.0' },
+      id: 'tx-back',
+      kind: 'rollback',
+      status: 'restarting',
+      from: '1.1.0',
+      to: '1.0.0',
+      reason: null,
+      startedAt: new Date().toISOString(),
+      finishedAt: null,
+      steps: [],
+      before: { current: '1.1.0', previous: '1.0.0' },
       restore: { snapshot: 'tx-back', version: '1.0.0' },
     };
   });
@@ -69,10 +87,30 @@ describe('boot-check puts state back only at the unit start', () => {
     const { root, db } = await rootWithRestorePending();
     const { runner, calls } = systemd(RUNNING);
     const result = await bootCheck({ root, env: {}, runner });
-    expect(result).toMatchObject({ version: '1.0.0', action: 'live', detail: expect.stringMatching(/rs-gw\.service is active\/running with main process 4242.*nothing done/) });
+    expect(result).toMatchObject({
+      version: '1.0.0',
+      action: 'live',
+      detail: expect.stringMatching(/rs-gw\.service is active\/running with main process 4242.*nothing done/),
+    });
     expect(result.restored).toBeUndefined();
     expect(readFileSync(db, 'utf8')).toBe('migrated\n');
-    expect(calls).toEqual([['--user', 'show', 'rs-gw.service', ...['ActiveState', 'SubState', 'MainPID', 'NRestarts', 'ExecMainStatus', 'ExecMainCode', 'Result', 'LoadState'].map((p) => `--property=${p}`)]]);
+    expect(calls).toEqual([
+      [
+        '--user',
+        'show',
+        'rs-gw.service',
+        ...[
+          'ActiveState',
+          'SubState',
+          'MainPID',
+          'NRestarts',
+          'ExecMainStatus',
+          'ExecMainCode',
+          'Result',
+          'LoadState',
+        ].map((p) => `--property=${p}`),
+      ],
+    ]);
   });
 
   it('in the unit ExecStartPre (activating/start-pre, no main process): puts the snapshot back', async () => {
@@ -87,7 +125,11 @@ describe('boot-check puts state back only at the unit start', () => {
       const { root, db } = await rootWithRestorePending();
       const result = await bootCheck({ root, env: {}, runner: systemd(show).runner });
       expect(result.restored).toBeUndefined();
-      expect(result.stateError).toMatch(show === 'unreachable' ? /neither snapshotted nor put back: systemd could not be asked/ : /neither snapshotted nor put back: rs-gw\.service is inactive\/dead/);
+      expect(result.stateError).toMatch(
+        show === 'unreachable'
+          ? /neither snapshotted nor put back: systemd could not be asked/
+          : /neither snapshotted nor put back: rs-gw\.service is inactive\/dead/,
+      );
       expect(readFileSync(db, 'utf8')).toBe('migrated\n');
     }
   });
@@ -99,7 +141,11 @@ describe('boot-check puts state back only at the unit start', () => {
     edit(root, 'state.json', (state) => {
       state.releases['1.1.0'].state = 'pending';
     });
-    for (let i = 0; i < 5; i++) expect(await bootCheck({ root, env: {}, maxTries: 3, runner: systemd(RUNNING).runner })).toMatchObject({ action: 'live', tries: 0 });
+    for (let i = 0; i < 5; i++)
+      expect(await bootCheck({ root, env: {}, maxTries: 3, runner: systemd(RUNNING).runner })).toMatchObject({
+        action: 'live',
+        tries: 0,
+      });
     expect(linkOf(root, 'current')).toBe('releases/1.1.0');
     expect(readState(root).releases['1.1.0'].state).toBe('pending');
   });
@@ -122,9 +168,14 @@ describe("boot-check's crash-loop flip-back checks the release it goes back to",
     unfreeze(file);
     writeFileSync(file, `${readFileSync(file, 'utf8')} `);
     const before = readFileSync(join(root, 'state.json'), 'utf8');
-    for (let i = 1; i <= 3; i++) expect(await bootCheck({ root, maxTries: 3 })).toMatchObject({ action: 'counted', tries: i });
+    for (let i = 1; i <= 3; i++)
+      expect(await bootCheck({ root, maxTries: 3 })).toMatchObject({ action: 'counted', tries: i });
     const result = await bootCheck({ root, maxTries: 3 });
-    expect(result).toMatchObject({ version: '1.1.0', action: 'refused', detail: expect.stringMatching(/1\.0\.0 fails its check \(RELEASE_TAMPERED/) });
+    expect(result).toMatchObject({
+      version: '1.1.0',
+      action: 'refused',
+      detail: expect.stringMatching(/1\.0\.0 fails its check \(RELEASE_TAMPERED/),
+    });
     expect(linkOf(root, 'current')).toBe('releases/1.1.0');
     expect(linkOf(root, 'previous')).toBe('releases/1.0.0');
     expect(readFileSync(join(root, 'state.json'), 'utf8')).toBe(before); // not marked bad, no transaction opened

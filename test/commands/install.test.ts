@@ -15,7 +15,10 @@ describe('install', () => {
     const root = await fixtureRoot(['--node', node]);
     const r = await rs(root, ['install', 'rs-fixture-gateway@1.0.0']);
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.json).toMatchObject({ ok: true, result: { version: '1.0.0', path: join(root, 'releases/1.0.0'), alreadyInstalled: false } });
+    expect(r.json).toMatchObject({
+      ok: true,
+      result: { version: '1.0.0', path: join(root, 'releases/1.0.0'), alreadyInstalled: false },
+    });
     expect(r.json.result.integrity).toMatch(/^sha512-/);
     const rel = join(root, 'releases/1.0.0');
     expect(readFileSync(join(rel, 'postinstall-ran.txt'), 'utf8').trim()).toBe(node);
@@ -70,7 +73,14 @@ describe('install', () => {
     // A file whose content did not change between the versions is one inode.
     const markerA = JSON.parse(readFileSync(join(a, '.release-switcher.json'), 'utf8'));
     const markerB = JSON.parse(readFileSync(join(b, '.release-switcher.json'), 'utf8'));
-    const same = markerB.files.filter((f: ManifestEntry) => f.type === 'file' && f.size > 0 && markerA.files.some((g: ManifestEntry) => g.type === 'file' && g.path === f.path && g.sha256 === f.sha256 && g.mode === f.mode));
+    const same = markerB.files.filter(
+      (f: ManifestEntry) =>
+        f.type === 'file' &&
+        f.size > 0 &&
+        markerA.files.some(
+          (g: ManifestEntry) => g.type === 'file' && g.path === f.path && g.sha256 === f.sha256 && g.mode === f.mode,
+        ),
+    );
     expect(same.length).toBeGreaterThan(0);
     for (const f of same) expect([f.path, inode(join(a, f.path))]).toEqual([f.path, inode(join(b, f.path))]);
     expect(statSync(join(b, same[0].path)).nlink).toBeGreaterThanOrEqual(2);
@@ -109,8 +119,16 @@ describe('dry runs', () => {
     const root = await fixtureRoot();
     const plan = await rs(root, ['install', 'rs-fixture-gateway@1.1.0', '--dry-run']);
     expect(plan.exitCode, plan.stdout + plan.stderr).toBe(0);
-    expect(plan.json.result).toMatchObject({ dryRun: true, version: '1.1.0', alreadyInstalled: false, dependencies: 1, current: null });
-    expect(plan.json.result.from).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/rs-fixture-gateway\/-\/rs-fixture-gateway-1\.1\.0\.tgz$/);
+    expect(plan.json.result).toMatchObject({
+      dryRun: true,
+      version: '1.1.0',
+      alreadyInstalled: false,
+      dependencies: 1,
+      current: null,
+    });
+    expect(plan.json.result.from).toMatch(
+      /^http:\/\/127\.0\.0\.1:\d+\/rs-fixture-gateway\/-\/rs-fixture-gateway-1\.1\.0\.tgz$/,
+    );
     expect(plan.json.result.integrity).toMatch(/^sha512-/);
     expect(plan.json.result.tarballSize).toBeGreaterThan(0);
     expect(releaseDirs(root)).toEqual([]);

@@ -19,11 +19,22 @@ describe('doctor manifests: fast and --deep', () => {
     const layout = layoutOf(root);
     await stageReleaseForTest(layout, '1.0.0', { 'package.json': '{}', 'index.js': 'console.log(1)\n' });
     const journal = await Journal.open(root);
-    journal.state.releases['1.0.0'] = { version: '1.0.0', state: 'installed', pinned: false, installedAt: new Date().toISOString(), integrity: null, source: 'test' };
+    journal.state.releases['1.0.0'] = {
+      version: '1.0.0',
+      state: 'installed',
+      pinned: false,
+      installedAt: new Date().toISOString(),
+      integrity: null,
+      source: 'test',
+    };
     await journal.commit();
     expect(Object.keys((await readState(root)).releases)).toEqual(['1.0.0']);
-    const manifests = async (deep: boolean) => (await doctor({ root, deep })).checks.find((c) => c.name === 'manifests')!;
-    expect(await manifests(false)).toMatchObject({ ok: true, detail: expect.stringContaining('checked by stat fingerprint') });
+    const manifests = async (deep: boolean) =>
+      (await doctor({ root, deep })).checks.find((c) => c.name === 'manifests')!;
+    expect(await manifests(false)).toMatchObject({
+      ok: true,
+      detail: expect.stringContaining('checked by stat fingerprint'),
+    });
     expect(await manifests(true)).toMatchObject({ ok: true, detail: expect.stringContaining('re-hashed in full') });
 
     const file = join(layout.release('1.0.0'), 'index.js');
@@ -36,6 +47,7 @@ describe('doctor manifests: fast and --deep', () => {
     writeFileSync(file, 'console.log(2)\n');
     chmodSync(file, mode);
     execFileSync('touch', ['-r', reference, file]);
-    for (const deep of [false, true]) expect(await manifests(deep)).toMatchObject({ ok: false, detail: '1.0.0: index.js: content changed' });
+    for (const deep of [false, true])
+      expect(await manifests(deep)).toMatchObject({ ok: false, detail: '1.0.0: index.js: content changed' });
   });
 });

@@ -7,7 +7,8 @@ import type { CheckResult as DoctorCheck } from '../../src/doctor/checks.ts';
 import type { CliResult } from '../support/cli.ts';
 
 const can = canRunUserManager();
-const check = (r: CliResult, name: string) => ((r.json?.result?.checks ?? []) as DoctorCheck[]).find((c) => c.name === name);
+const check = (r: CliResult, name: string) =>
+  ((r.json?.result?.checks ?? []) as DoctorCheck[]).find((c) => c.name === name);
 
 describeWhere(can, `doctor and the service`, () => {
   let manager: UserManager;
@@ -23,7 +24,10 @@ describeWhere(can, `doctor and the service`, () => {
   it('the unit starts the service through current, and the running process runs current', async () => {
     const r = await gw.rs(['doctor']);
     expect(check(r, 'unit')).toMatchObject({ ok: true, detail: expect.stringContaining(`${gw.root}/current/`) });
-    expect(check(r, 'drift')).toMatchObject({ ok: true, detail: expect.stringContaining('runs 1.0.0, the current release') });
+    expect(check(r, 'drift')).toMatchObject({
+      ok: true,
+      detail: expect.stringContaining('runs 1.0.0, the current release'),
+    });
     expect(check(r, 'unit-scope')).toMatchObject({ ok: true });
   });
 
@@ -34,7 +38,12 @@ describeWhere(can, `doctor and the service`, () => {
     expect((await gw.rs(['init', '--supervisor', 'systemd'])).exitCode).toBe(0);
     const r = await gw.rs(['doctor']);
     expect(r.exitCode).toBe(1);
-    expect(check(r, 'drift')).toMatchObject({ ok: false, detail: expect.stringMatching(/runs 1\.0\.0 but current is 1\.1\.0: updated but not restarted.*systemctl --user restart rs-gw-doc\.service/) });
+    expect(check(r, 'drift')).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(
+        /runs 1\.0\.0 but current is 1\.1\.0: updated but not restarted.*systemctl --user restart rs-gw-doc\.service/,
+      ),
+    });
     await manager.systemctl(['restart', gw.unit]);
     const after = await gw.rs(['doctor']);
     expect(check(after, 'drift')).toMatchObject({ ok: true, detail: expect.stringContaining('runs 1.1.0') });
@@ -43,9 +52,15 @@ describeWhere(can, `doctor and the service`, () => {
   it('a unit whose ExecStart names a versioned path is reported: switches would not reach it', async () => {
     const fragment = (await manager.systemctl(['show', gw.unit, '--property=FragmentPath', '--value'])).stdout.trim();
     const { readFileSync } = await import('node:fs');
-    const text = readFileSync(fragment, 'utf8').replace(`${gw.root}/current/server.js`, `${gw.root}/releases/1.1.0/server.js`);
+    const text = readFileSync(fragment, 'utf8').replace(
+      `${gw.root}/current/server.js`,
+      `${gw.root}/releases/1.1.0/server.js`,
+    );
     await manager.writeUnit(gw.unit, text);
     const r = await gw.rs(['doctor']);
-    expect(check(r, 'unit')).toMatchObject({ ok: false, detail: expect.stringContaining('names a versioned release path') });
+    expect(check(r, 'unit')).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('names a versioned release path'),
+    });
   });
 });

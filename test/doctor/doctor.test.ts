@@ -1,5 +1,15 @@
 // doctor on deliberately broken roots: each check finds its fault and, where safe, --fix repairs it.
-import { appendFileSync, chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +19,8 @@ import type { CliResult } from '../support/cli.ts';
 import { unfreeze } from '../support/root.ts';
 
 const freshRoot = templateRoot(['1.0.0', '1.1.0']);
-const check = (r: CliResult, name: string) => ((r.json?.result?.checks ?? []) as DoctorCheck[]).find((c) => c.name === name);
+const check = (r: CliResult, name: string) =>
+  ((r.json?.result?.checks ?? []) as DoctorCheck[]).find((c) => c.name === name);
 
 describe('doctor', () => {
   it('a healthy root passes every check (exit 0)', async () => {
@@ -17,7 +28,13 @@ describe('doctor', () => {
     const r = await rs(root, ['doctor']);
     expect(r.exitCode, r.stdout).toBe(0);
     expect(r.json.result.checks.map((c: DoctorCheck) => [c.name, c.ok])).toEqual([
-      ['layout', true], ['links', true], ['manifests', true], ['immutable', true], ['staging', true], ['lock', true], ['disk', true],
+      ['layout', true],
+      ['links', true],
+      ['manifests', true],
+      ['immutable', true],
+      ['staging', true],
+      ['lock', true],
+      ['disk', true],
     ]);
   });
 
@@ -38,7 +55,12 @@ describe('doctor', () => {
     writeFileSync(join(root, 'fingerprints/.1.0.0.json.tmp-1-deadbeef'), '{');
     const r = await rs(root, ['doctor']);
     expect([r.exitCode, r.json.error.code]).toEqual([1, 'DOCTOR_FAILED']);
-    expect(check(r, 'staging')).toMatchObject({ ok: false, detail: expect.stringContaining('2 leftover(s): fingerprints/.1.0.0.json.tmp-1-deadbeef, fingerprints/0.9.0.json') });
+    expect(check(r, 'staging')).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining(
+        '2 leftover(s): fingerprints/.1.0.0.json.tmp-1-deadbeef, fingerprints/0.9.0.json',
+      ),
+    });
     const fixed = await rs(root, ['doctor', '--fix']);
     expect(check(fixed, 'staging')).toMatchObject({ fixed: 'removed them' });
     expect(readdirSync(join(root, 'fingerprints')).sort()).toEqual(['1.0.0.json', '1.1.0.json']);
@@ -48,7 +70,15 @@ describe('doctor', () => {
   it('a stale lock of a dead process: found, then removed by --fix', async () => {
     const root = freshRoot();
     mkdirSync(join(root, '.lock'));
-    writeFileSync(join(root, '.lock-owner.json'), JSON.stringify({ pid: 2 ** 22 + 12345, hostname: hostname(), command: 'switch 1.1.0', since: new Date().toISOString() }));
+    writeFileSync(
+      join(root, '.lock-owner.json'),
+      JSON.stringify({
+        pid: 2 ** 22 + 12345,
+        hostname: hostname(),
+        command: 'switch 1.1.0',
+        since: new Date().toISOString(),
+      }),
+    );
     const old = new Date(Date.now() - 60_000);
     utimesSync(join(root, '.lock'), old, old);
     const r = await rs(root, ['doctor']);
@@ -60,8 +90,13 @@ describe('doctor', () => {
   it('a dangling previous: found, and removed by --fix', async () => {
     const root = freshRoot();
     symlinkSync('releases/9.9.9', join(root, 'previous'));
-    expect(check(await rs(root, ['doctor']), 'links')).toMatchObject({ ok: false, detail: expect.stringContaining('previous points at releases/9.9.9') });
-    expect(check(await rs(root, ['doctor', '--fix']), 'links')).toMatchObject({ fixed: expect.stringContaining('removed previous') });
+    expect(check(await rs(root, ['doctor']), 'links')).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('previous points at releases/9.9.9'),
+    });
+    expect(check(await rs(root, ['doctor', '--fix']), 'links')).toMatchObject({
+      fixed: expect.stringContaining('removed previous'),
+    });
     expect((await rs(root, ['doctor'])).exitCode).toBe(0);
   });
 

@@ -46,13 +46,25 @@ describeWhere(can, `running ≠ current`, () => {
 
     await flipWithoutRestart(gw, '1.1.0');
     const stale = (await gw.rs(['status'])).json.result;
-    expect(stale).toMatchObject({ current: '1.1.0', running: { version: '1.0.0', pid: fresh.running.pid, source: 'health', stale: true } });
-    const words = await cli(['--root', gw.root, 'status'], { env: Object.fromEntries(Object.entries(manager.env).filter((e): e is [string, string] => typeof e[1] === 'string')) });
+    expect(stale).toMatchObject({
+      current: '1.1.0',
+      running: { version: '1.0.0', pid: fresh.running.pid, source: 'health', stale: true },
+    });
+    const words = await cli(['--root', gw.root, 'status'], {
+      env: Object.fromEntries(
+        Object.entries(manager.env).filter((e): e is [string, string] => typeof e[1] === 'string'),
+      ),
+    });
     expect(words.exitCode).toBe(0);
     expect(words.stdout).toMatch(/NOT RESTARTED: the service still runs 1\.0\.0 \(pid \d+.*\), not current 1\.1\.0/);
     const doctor = await gw.rs(['doctor']);
     expect(doctor.exitCode).toBe(1);
-    expect(check(doctor, 'drift')).toMatchObject({ ok: false, detail: expect.stringMatching(/runs 1\.0\.0 but current is 1\.1\.0: updated but not restarted \(its health endpoint says so\)\. Restart the service \(systemctl --user restart rs-gw-drift\.service\)/) });
+    expect(check(doctor, 'drift')).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(
+        /runs 1\.0\.0 but current is 1\.1\.0: updated but not restarted \(its health endpoint says so\)\. Restart the service \(systemctl --user restart rs-gw-drift\.service\)/,
+      ),
+    });
 
     // Without a health endpoint the start time against the flip tells it: started before the flip,
     // so it runs what current was before (the journal's record of that flip).
@@ -61,7 +73,10 @@ describeWhere(can, `running ≠ current`, () => {
     writeFileSync(configPath, JSON.stringify({ ...config, healthUrl: null }));
     const byTime = (await gw.rs(['status'])).json.result.running;
     expect(byTime).toMatchObject({ version: '1.0.0', source: 'journal', stale: true });
-    expect(check(await gw.rs(['doctor']), 'drift')).toMatchObject({ ok: false, detail: expect.stringContaining('systemctl --user restart rs-gw-drift.service') });
+    expect(check(await gw.rs(['doctor']), 'drift')).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('systemctl --user restart rs-gw-drift.service'),
+    });
 
     await manager.systemctl(['restart', gw.unit]);
     const restarted = (await gw.rs(['status'])).json.result.running;
@@ -69,20 +84,32 @@ describeWhere(can, `running ≠ current`, () => {
     expect(restarted.pid).not.toBe(fresh.running.pid);
     writeFileSync(configPath, JSON.stringify(config));
     await manager.waitFor(async () => (await gw.health())?.version === '1.1.0');
-    expect(check(await gw.rs(['doctor']), 'drift')).toMatchObject({ ok: true, detail: expect.stringContaining('runs 1.1.0, the current release') });
+    expect(check(await gw.rs(['doctor']), 'drift')).toMatchObject({
+      ok: true,
+      detail: expect.stringContaining('runs 1.1.0, the current release'),
+    });
   }, 180_000);
 
   it('through a versioned path: drift fails and says a restart alone will not do', async () => {
     const gw = await managedGateway(manager, { name: 'rs-gw-pinned', stableFor: 1 });
     for (const v of ['1.0.0', '1.1.0']) expect((await gw.rs(['install', `rs-fixture-gateway@${v}`])).exitCode).toBe(0);
     expect((await gw.rs(['switch', '1.0.0'])).json.result.status).toBe('verified');
-    await editUnit(manager, gw, (text) => text.replace(`${gw.root}/current/server.js`, `${gw.root}/releases/1.0.0/server.js`).replace(/^WorkingDirectory=.*$/m, 'WorkingDirectory=/'));
+    await editUnit(manager, gw, (text) =>
+      text
+        .replace(`${gw.root}/current/server.js`, `${gw.root}/releases/1.0.0/server.js`)
+        .replace(/^WorkingDirectory=.*$/m, 'WorkingDirectory=/'),
+    );
     await manager.systemctl(['restart', gw.unit]);
     await manager.waitFor(async () => (await gw.health())?.version === '1.0.0');
     await flipWithoutRestart(gw, '1.1.0');
     const running = (await gw.rs(['status'])).json.result.running;
     expect(running).toMatchObject({ version: '1.0.0', stale: true });
     const drift = check(await gw.rs(['doctor']), 'drift');
-    expect(drift).toMatchObject({ ok: false, detail: expect.stringMatching(/runs 1\.0\.0 but current is 1\.1\.0.*its unit names releases\/1\.0\.0: run release-switcher unit --install, then systemctl --user restart rs-gw-pinned\.service/) });
+    expect(drift).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(
+        /runs 1\.0\.0 but current is 1\.1\.0.*its unit names releases\/1\.0\.0: run release-switcher unit --install, then systemctl --user restart rs-gw-pinned\.service/,
+      ),
+    });
   }, 180_000);
 });

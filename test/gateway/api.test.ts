@@ -20,7 +20,8 @@ describeWhere(can, `update.run and update.status`, () => {
     for (;;) {
       const status = await updateStatus(options);
       if (status.transaction?.id === id && !status.inFlight) return status;
-      if (Date.now() > deadline) throw new Error(`transaction ${id} still in flight: ${JSON.stringify(status.transaction)}`);
+      if (Date.now() > deadline)
+        throw new Error(`transaction ${id} still in flight: ${JSON.stringify(status.transaction)}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   };
@@ -46,12 +47,16 @@ describeWhere(can, `update.run and update.status`, () => {
     expect(steps).toEqual(expect.arrayContaining(['stage', 'verify-release', 'flip', 'restart', 'verify']));
     expect(done.transaction!.steps.find((s) => s.name === 'stage')!.ms).toBeGreaterThan(0);
     expect(done.transaction!.progress?.phase).toBeTruthy(); // the runner's staging progress was recorded
-    expect((done.transaction!.steps.find((s) => s.name === 'verify')!.evidence as { lastVersion: string }).lastVersion).toBe('1.1.0');
+    expect(
+      (done.transaction!.steps.find((s) => s.name === 'verify')!.evidence as { lastVersion: string }).lastVersion,
+    ).toBe('1.1.0');
     expect((await gw.health())?.version).toBe('1.1.0');
   });
 
   it('an update that cannot start fails at once and changes nothing', async () => {
-    await expect(requestUpdate({ ...options, spec: 'rs-fixture-gateway@9.9.9' })).rejects.toMatchObject({ code: 'VERSION_NOT_FOUND' });
+    await expect(requestUpdate({ ...options, spec: 'rs-fixture-gateway@9.9.9' })).rejects.toMatchObject({
+      code: 'VERSION_NOT_FOUND',
+    });
     expect((await updateStatus(options)).current).toBe('1.1.0');
   });
 

@@ -19,7 +19,9 @@ describe('isReleaseSwitcherError', () => {
   });
 
   it('says no to look-alikes: a plain Error with a code, null, a string', () => {
-    expect(isReleaseSwitcherError(Object.assign(new Error('x'), { code: 'BUSY', name: 'ReleaseSwitcherError' }))).toBe(false);
+    expect(isReleaseSwitcherError(Object.assign(new Error('x'), { code: 'BUSY', name: 'ReleaseSwitcherError' }))).toBe(
+      false,
+    );
     expect(isReleaseSwitcherError(null)).toBe(false);
     expect(isReleaseSwitcherError('BUSY')).toBe(false);
     expect(isReleaseSwitcherError(new ReleaseSwitcherError('BUSY', 'held'))).toBe(true);
@@ -28,12 +30,16 @@ describe('isReleaseSwitcherError', () => {
   it('brands with a non-enumerable registered symbol (so spreading or inspecting an error does not show it)', () => {
     const error = new ReleaseSwitcherError('BUSY', 'held', { hint: 'wait' });
     expect(Object.getOwnPropertySymbols(error)).toContain(Symbol.for('release-switcher.error'));
-    expect(Object.getOwnPropertySymbols(error).every((s) => !Object.getOwnPropertyDescriptor(error, s)?.enumerable)).toBe(true);
+    expect(
+      Object.getOwnPropertySymbols(error).every((s) => !Object.getOwnPropertyDescriptor(error, s)?.enumerable),
+    ).toBe(true);
   });
 
   it('holds across two Node module graphs too (the built file, loaded twice in one process)', () => {
     const script = `const a = await import(${JSON.stringify(`${built}?a`)}); const b = await import(${JSON.stringify(`${built}?b`)});
       const e = new b.ReleaseSwitcherError('BUSY', 'held'); console.log(JSON.stringify([e instanceof a.ReleaseSwitcherError, a.isReleaseSwitcherError(e)]));`;
-    expect(JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }))).toEqual([false, true]);
+    expect(
+      JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })),
+    ).toEqual([false, true]);
   });
 });

@@ -19,21 +19,27 @@ function topLevel(body: string) {
 }
 
 describe('withDeadline', () => {
-  it('a top-level await on work that never settles and holds nothing open: the unref\'d timeout ends in exit 13 without a word, withDeadline in its error', () => {
+  it("a top-level await on work that never settles and holds nothing open: the unref'd timeout ends in exit 13 without a word, withDeadline in its error", () => {
     // What the code did: the signal's timer does not keep the process alive.
-    const bare = topLevel(`const signal = AbortSignal.timeout(300); await new Promise((resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));`);
+    const bare = topLevel(
+      `const signal = AbortSignal.timeout(300); await new Promise((resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));`,
+    );
     expect(bare.status).toBe(13);
-    const guarded = topLevel(`import { withDeadline } from ${JSON.stringify(DEADLINE_JS)}; await withDeadline(300, 'GET http://stalled', () => new Promise(() => {}));`);
+    const guarded = topLevel(
+      `import { withDeadline } from ${JSON.stringify(DEADLINE_JS)}; await withDeadline(300, 'GET http://stalled', () => new Promise(() => {}));`,
+    );
     expect(guarded.status).toBe(1);
     expect(guarded.stderr).toContain('GET http://stalled: no answer within 300 ms');
   });
 
-  it('returns the work\'s answer and leaves no timer behind', async () => {
+  it("returns the work's answer and leaves no timer behind", async () => {
     const started = Date.now();
     await expect(withDeadline(5_000, 'quick', async () => 42)).resolves.toBe(42);
     expect(Date.now() - started).toBeLessThan(1_000);
     // A process that only ran a quick one exits at once, not after the deadline.
-    const r = topLevel(`import { withDeadline } from ${JSON.stringify(DEADLINE_JS)}; const t = Date.now(); await withDeadline(10_000, 'quick', async () => 1); process.on('exit', () => console.log(Date.now() - t));`);
+    const r = topLevel(
+      `import { withDeadline } from ${JSON.stringify(DEADLINE_JS)}; const t = Date.now(); await withDeadline(10_000, 'quick', async () => 1); process.on('exit', () => console.log(Date.now() - t));`,
+    );
     expect(r.status).toBe(0);
     expect(Number(r.stdout.trim())).toBeLessThan(1_000);
   });
@@ -87,4 +93,3 @@ describe('getJson (health probes, status.running, doctor)', () => {
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 });
-

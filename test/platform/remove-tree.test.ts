@@ -15,7 +15,11 @@ import { tempDir } from '../support/cli.ts';
 const isRoot = process.getuid?.() === 0;
 const support = isRoot ? await probeImmutable(tempDir()) : { supported: false as const, reason: 'not root' };
 // CI runs the suite as root on ext4, where it runs; elsewhere chattr +i is refused by the kernel.
-const can = { ok: support.supported, why: support.supported ? undefined : `chattr +i is refused here (${support.reason})`, where: 'as root on ext4: CI runs the suite so (.ci/run)' };
+const can = {
+  ok: support.supported,
+  why: support.supported ? undefined : `chattr +i is refused here (${support.reason})`,
+  where: 'as root on ext4: CI runs the suite so (.ci/run)',
+};
 
 const cleanup: string[] = [];
 afterEach(() => {

@@ -30,7 +30,11 @@ const TREE = ['-c', 'sleep 30 & echo "grandchild $!"; sleep 30'];
 const env = { PATH: '/usr/bin:/bin' };
 
 /** Abort a running call: it rejects CANCELLED within 1.5 s, and the grandchild it started is gone as soon. */
-async function expectCancelledPromptly(running: Promise<unknown>, controller: AbortController, grandchild: number): Promise<void> {
+async function expectCancelledPromptly(
+  running: Promise<unknown>,
+  controller: AbortController,
+  grandchild: number,
+): Promise<void> {
   const abortedAt = Date.now();
   controller.abort();
   const error = await running.then(
@@ -64,7 +68,11 @@ describeWhere(onLinux, 'run', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'rs-subprocess-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const marker = path.join(dir, 'ran');
-    const error = await run('sh', ['-c', `touch ${marker}`], { env, timeoutMs: 10_000, signal: AbortSignal.abort() }).catch((e: unknown) => e);
+    const error = await run('sh', ['-c', `touch ${marker}`], {
+      env,
+      timeoutMs: 10_000,
+      signal: AbortSignal.abort(),
+    }).catch((e: unknown) => e);
     expect(isReleaseSwitcherError(error) && error.code).toBe('CANCELLED');
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(() => readFileSync(marker)).toThrow();
@@ -87,7 +95,11 @@ describeWhere(onLinux, 'run', () => {
   });
 
   it('still reports an ordinary exit and its output', async () => {
-    const result = await run('sh', ['-c', 'echo out; echo err >&2; exit 3'], { env, timeoutMs: 10_000, signal: new AbortController().signal });
+    const result = await run('sh', ['-c', 'echo out; echo err >&2; exit 3'], {
+      env,
+      timeoutMs: 10_000,
+      signal: new AbortController().signal,
+    });
     expect(result).toMatchObject({ exitCode: 3, failed: true, timedOut: false });
     expect(result.output).toContain('out');
     expect(result.output).toContain('err');
@@ -101,7 +113,11 @@ describeWhere(onLinux, 'runCaptured', () => {
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const pidFile = path.join(dir, 'grandchild');
     const controller = new AbortController();
-    const running = runCaptured('sh', ['-c', `sleep 30 & echo $! > ${pidFile}; sleep 30`], { env, timeoutMs: 60_000, signal: controller.signal });
+    const running = runCaptured('sh', ['-c', `sleep 30 & echo $! > ${pidFile}; sleep 30`], {
+      env,
+      timeoutMs: 60_000,
+      signal: controller.signal,
+    });
     await until('the grandchild to start', () => Number(readFileSafe(pidFile)) > 0);
     const grandchild = Number(readFileSafe(pidFile));
     expect(alive(grandchild)).toBe(true);
@@ -122,10 +138,20 @@ describeWhere(onLinux, 'runCaptured', () => {
   it('reports the exit code and the interleaved output, one final newline stripped, as run does', async () => {
     const args = ['-c', 'echo out; echo err >&2; exit 3'];
     const captured = await runCaptured('sh', args, { env, timeoutMs: 10_000 });
-    expect(captured).toEqual({ exitCode: 3, failed: true, timedOut: false, output: expect.stringMatching(/^(out\nerr|err\nout)$/) });
+    expect(captured).toEqual({
+      exitCode: 3,
+      failed: true,
+      timedOut: false,
+      output: expect.stringMatching(/^(out\nerr|err\nout)$/),
+    });
     const viaExeca = await run('sh', args, { env, timeoutMs: 10_000 });
     expect(captured.output.split('\n').sort()).toEqual(viaExeca.output.split('\n').sort());
-    expect(await runCaptured('sh', ['-c', 'printf "a=1\\nb=2\\n"'], { env, timeoutMs: 10_000 })).toEqual({ exitCode: 0, failed: false, timedOut: false, output: 'a=1\nb=2' });
+    expect(await runCaptured('sh', ['-c', 'printf "a=1\\nb=2\\n"'], { env, timeoutMs: 10_000 })).toEqual({
+      exitCode: 0,
+      failed: false,
+      timedOut: false,
+      output: 'a=1\nb=2',
+    });
   });
 
   it('a command that does not exist is a failed result with no exit code, not a throw', async () => {
@@ -148,7 +174,11 @@ describeWhere(onLinux, 'spawnDetached', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'rs-detached-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const log = path.join(dir, 'runner.log');
-    const pid = await spawnDetached('sh', ['-c', 'echo "session $(ps -o sid= -p $$ | tr -d " ")"; sleep 0.2; echo done'], { env, logFile: log });
+    const pid = await spawnDetached(
+      'sh',
+      ['-c', 'echo "session $(ps -o sid= -p $$ | tr -d " ")"; sleep 0.2; echo done'],
+      { env, logFile: log },
+    );
     expect(pid).toBeGreaterThan(0);
     await until('the runner to finish', () => readFileSync(log, 'utf8').includes('done'));
     expect(readFileSync(log, 'utf8')).toContain(`session ${pid}`);

@@ -33,37 +33,48 @@ const count = (requests: string[], path: string) => requests.filter((r) => r ===
 
 describe('one install fetches each packument once', () => {
   for (const keys of [true, false]) {
-    it(`${keys ? 'a registry that publishes keys (verified)' : 'a registry without keys (unsigned)'}: the package's and each dependency's packument once per install, first install and upgrade alike`, async () => {
-      const registry = await registryWithKeys(keys);
-      const root = await rootOn(registry.url);
-      for (const [spec, version] of [
-        ['rs-fixture-gateway@1.0.0', '1.0.0'],
-        ['rs-fixture-gateway@latest', '1.1.0'],
-      ]) {
-        registry.requests.length = 0;
-        const r = await rs(root, ['install', spec!]);
-        expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-        // What is verified is unchanged: the package, and the dependencies as resolved from the handed-over document.
-        expect(r.json.result).toMatchObject({ version, signatures: keys ? 'verified' : 'unsigned' });
-        expect(count(registry.requests, '/rs-fixture-gateway'), registry.requests.join('\n')).toBe(1);
-        expect(count(registry.requests, '/rs-fixture-dep'), registry.requests.join('\n')).toBe(1);
-        expect(count(registry.requests, '/-/npm/v1/keys')).toBe(1);
-      }
-      // The release records the dependencies' verdict as before (resolved and verified by the child from that document).
-      const marker = JSON.parse(readFileSync(join(root, 'releases', '1.1.0', '.release-switcher.json'), 'utf8'));
-      expect(marker.signatures).toMatchObject({ status: keys ? 'verified' : 'unsigned', dependencies: keys ? 'verified' : 'unsigned' });
-    }, SLOW);
+    it(
+      `${keys ? 'a registry that publishes keys (verified)' : 'a registry without keys (unsigned)'}: the package's and each dependency's packument once per install, first install and upgrade alike`,
+      async () => {
+        const registry = await registryWithKeys(keys);
+        const root = await rootOn(registry.url);
+        for (const [spec, version] of [
+          ['rs-fixture-gateway@1.0.0', '1.0.0'],
+          ['rs-fixture-gateway@latest', '1.1.0'],
+        ]) {
+          registry.requests.length = 0;
+          const r = await rs(root, ['install', spec!]);
+          expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+          // What is verified is unchanged: the package, and the dependencies as resolved from the handed-over document.
+          expect(r.json.result).toMatchObject({ version, signatures: keys ? 'verified' : 'unsigned' });
+          expect(count(registry.requests, '/rs-fixture-gateway'), registry.requests.join('\n')).toBe(1);
+          expect(count(registry.requests, '/rs-fixture-dep'), registry.requests.join('\n')).toBe(1);
+          expect(count(registry.requests, '/-/npm/v1/keys')).toBe(1);
+        }
+        // The release records the dependencies' verdict as before (resolved and verified by the child from that document).
+        const marker = JSON.parse(readFileSync(join(root, 'releases', '1.1.0', '.release-switcher.json'), 'utf8'));
+        expect(marker.signatures).toMatchObject({
+          status: keys ? 'verified' : 'unsigned',
+          dependencies: keys ? 'verified' : 'unsigned',
+        });
+      },
+      SLOW,
+    );
   }
 
   // The gateway's update.run decides on the version first; without a supervisor it then installs here, from that
   // same answer (it used to resolve the spec a second time: two fetches, and two answers if the tag moved between).
-  it("update.run with supervisor none: the package's packument once, the release it resolved is the one installed and switched to", async () => {
-    const registry = await registryWithKeys(true);
-    const root = await rootOn(registry.url);
-    const env = cliEnv();
-    const tx = await requestUpdate({ root, env, npmCache: env.npm_config_cache! });
-    expect(tx).toMatchObject({ kind: 'update', status: 'switched', to: '1.1.0' });
-    expect(count(registry.requests, '/rs-fixture-gateway'), registry.requests.join('\n')).toBe(1);
-    expect(count(registry.requests, '/rs-fixture-dep'), registry.requests.join('\n')).toBe(1);
-  }, SLOW);
+  it(
+    "update.run with supervisor none: the package's packument once, the release it resolved is the one installed and switched to",
+    async () => {
+      const registry = await registryWithKeys(true);
+      const root = await rootOn(registry.url);
+      const env = cliEnv();
+      const tx = await requestUpdate({ root, env, npmCache: env.npm_config_cache! });
+      expect(tx).toMatchObject({ kind: 'update', status: 'switched', to: '1.1.0' });
+      expect(count(registry.requests, '/rs-fixture-gateway'), registry.requests.join('\n')).toBe(1);
+      expect(count(registry.requests, '/rs-fixture-dep'), registry.requests.join('\n')).toBe(1);
+    },
+    SLOW,
+  );
 });

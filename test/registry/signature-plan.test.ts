@@ -2,7 +2,14 @@
 // keys pacote gets under which name, what each policy makes of a manifest, and which dependencies count as unsigned.
 import pacote from 'pacote';
 import { describe, expect, inject, it, onTestFinished } from 'vitest';
-import { KeyCache, dependencyPlan, judgeSignatures, keysOptionName, planSignatures, unsignedDependencies } from '../../src/registry/signatures.ts';
+import {
+  KeyCache,
+  dependencyPlan,
+  judgeSignatures,
+  keysOptionName,
+  planSignatures,
+  unsignedDependencies,
+} from '../../src/registry/signatures.ts';
 import { tempDir } from '../support/cli.ts';
 import { startSigningRegistry } from '../support/signing-registry.ts';
 
@@ -14,7 +21,11 @@ async function signing() {
   return registry;
 }
 
-const optsFor = (registry: string, extra: Record<string, unknown> = {}) => ({ registry, cache: `${tempDir('rs-sigplan-')}/_cacache`, ...extra });
+const optsFor = (registry: string, extra: Record<string, unknown> = {}) => ({
+  registry,
+  cache: `${tempDir('rs-sigplan-')}/_cacache`,
+  ...extra,
+});
 
 describe('signature plan', () => {
   it("names the keys as pacote looks them up (//host/path:_keys, the registry's own trailing slash)", () => {
@@ -30,11 +41,18 @@ describe('signature plan', () => {
     const plan = (await planSignatures('rs-fixture-dep@1.0.0', 'auto', opts, cache))!;
     expect(plan.keys?.map((k) => k.keyid)).toEqual([registry.keyid]);
     const manifest = await pacote.manifest('rs-fixture-dep@1.0.0', { ...opts, ...plan.pacote });
-    expect(judgeSignatures('rs-fixture-dep@1.0.0', plan, manifest)).toEqual({ status: 'verified', provenance: false, registry: registry.url, keyids: [registry.keyid] });
+    expect(judgeSignatures('rs-fixture-dep@1.0.0', plan, manifest)).toEqual({
+      status: 'verified',
+      provenance: false,
+      registry: registry.url,
+      keyids: [registry.keyid],
+    });
     await planSignatures('rs-fixture-dep@1.0.0', 'always', opts, cache);
     expect(registry.requests.filter((r) => r === 'GET /-/npm/v1/keys')).toHaveLength(1);
     registry.modes.set('rs-fixture-dep@1.0.0', 'bad');
-    await expect(pacote.manifest('rs-fixture-dep@1.0.0', { ...opts, ...plan.pacote, preferOnline: true })).rejects.toMatchObject({ code: 'EINTEGRITYSIGNATURE' });
+    await expect(
+      pacote.manifest('rs-fixture-dep@1.0.0', { ...opts, ...plan.pacote, preferOnline: true }),
+    ).rejects.toMatchObject({ code: 'EINTEGRITYSIGNATURE' });
   });
 
   it('never plans nothing and asks for no keys', async () => {
@@ -54,7 +72,9 @@ describe('signature plan', () => {
     const strict = (await dependencyPlan('always', opts, new KeyCache(opts)))!;
     expect(strict.pacote.verifySignatures).toBe(true);
     expect(strict.pacote[keysOptionName(keyless.url)]).toEqual([]);
-    expect((strict.pacote[keysOptionName(keyed.url)] as { keyid: string }[]).map((k) => k.keyid)).toEqual([keyed.keyid]);
+    expect((strict.pacote[keysOptionName(keyed.url)] as { keyid: string }[]).map((k) => k.keyid)).toEqual([
+      keyed.keyid,
+    ]);
     const only = optsFor(keyed.url);
     const plan = (await dependencyPlan('auto', only, new KeyCache(only)))!;
     expect(

@@ -21,10 +21,15 @@ if (!support.ok) console.warn(`skipping ${title}: ${support.why}`);
 function fakeOpenclaw(prefix: string, version: string): string {
   const dir = path.join(prefix, 'lib', 'node_modules', 'openclaw');
   mkdirSync(path.join(dir, 'dist'), { recursive: true });
-  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'openclaw', version, main: 'dist/index.js', bin: { openclaw: 'openclaw.mjs' } }));
+  writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name: 'openclaw', version, main: 'dist/index.js', bin: { openclaw: 'openclaw.mjs' } }),
+  );
   writeFileSync(path.join(dir, 'openclaw.mjs'), "import './dist/index.js';\n");
   // The port as openclaw takes it: --port, else OPENCLAW_GATEWAY_PORT, else gateway.port of its JSON5 config.
-  writeFileSync(path.join(dir, 'dist', 'index.js'), `const args = process.argv.slice(2);
+  writeFileSync(
+    path.join(dir, 'dist', 'index.js'),
+    `const args = process.argv.slice(2);
 if (args[0] === '--version') { console.log(${JSON.stringify(version)}); process.exit(0); }
 const fromConfig = () => {
   const file = require('node:path').join(process.env.OPENCLAW_STATE_DIR || require('node:path').join(process.env.HOME, '.openclaw'), 'openclaw.json');
@@ -35,7 +40,8 @@ require('node:http').createServer((req, res) => {
   res.setHeader('content-type', 'application/json');
   res.end(JSON.stringify(req.url === '/startupz' ? { ok: true, status: 'started', version: ${JSON.stringify(version)}, pid: process.pid } : { error: 'not found' }));
 }).listen(port, '127.0.0.1');
-`);
+`,
+  );
   return dir;
 }
 
@@ -45,18 +51,30 @@ describeWhere(support, title, () => {
     um = await startUserManager({ name: 'adoptoc' });
   }, 30_000);
   afterAll(() => um?.stop(), 30_000);
-  beforeEach(({ onTestFailed }) => onTestFailed(async () => console.error(`--- manager log ---\n${await um.readLog()}`)));
+  beforeEach(({ onTestFailed }) =>
+    onTestFailed(async () => console.error(`--- manager log ---\n${await um.readLog()}`)),
+  );
 
   const show = async (props: string[]) => {
     const r = await um.systemctl(['show', 'openclaw-gateway.service', ...props.map((p) => `--property=${p}`)]);
-    return Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    return Object.fromEntries(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
   };
   async function answer(port: number): Promise<{ version: string; pid: number }> {
     let body: { version: string; pid: number } | undefined;
-    await um.waitFor(async () => {
-      body = await fetch(`http://127.0.0.1:${port}/startupz`).then((r) => r.json() as Promise<typeof body>).catch(() => undefined);
-      return body !== undefined;
-    }, { what: `the gateway on ${port}` });
+    await um.waitFor(
+      async () => {
+        body = await fetch(`http://127.0.0.1:${port}/startupz`)
+          .then((r) => r.json() as Promise<typeof body>)
+          .catch(() => undefined);
+        return body !== undefined;
+      },
+      { what: `the gateway on ${port}` },
+    );
     return body!;
   }
 
@@ -68,68 +86,150 @@ describeWhere(support, title, () => {
     const env = { ...(um.env as Record<string, string>), RELEASE_SWITCHER_BOOT_CHECK: '["/bin/true"]' };
     const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env });
     const log = path.join(dir, 'gateway.log');
-    await um.writeUnit('openclaw-gateway.service', [
-      '[Unit]', 'Description=OpenClaw Gateway', 'StartLimitIntervalSec=0', '', '[Service]',
-      `ExecStart=${process.execPath} --max-old-space-size=256 ${installed}/dist/index.js gateway --port ${port}`,
-      'Restart=always', 'RestartSec=5', 'TimeoutStopSec=330', 'KillMode=mixed', 'RestartPreventExitStatus=78',
-      `Environment=OPENCLAW_GATEWAY_PORT=${port} "OPENCLAW_SERVICE_MARKER=openclaw gateway"`,
-      `StandardOutput=append:${log}`, `StandardError=append:${log}`, '', '[Install]', 'WantedBy=default.target', '',
-    ].join('\n'));
+    await um.writeUnit(
+      'openclaw-gateway.service',
+      [
+        '[Unit]',
+        'Description=OpenClaw Gateway',
+        'StartLimitIntervalSec=0',
+        '',
+        '[Service]',
+        `ExecStart=${process.execPath} --max-old-space-size=256 ${installed}/dist/index.js gateway --port ${port}`,
+        'Restart=always',
+        'RestartSec=5',
+        'TimeoutStopSec=330',
+        'KillMode=mixed',
+        'RestartPreventExitStatus=78',
+        `Environment=OPENCLAW_GATEWAY_PORT=${port} "OPENCLAW_SERVICE_MARKER=openclaw gateway"`,
+        `StandardOutput=append:${log}`,
+        `StandardError=append:${log}`,
+        '',
+        '[Install]',
+        'WantedBy=default.target',
+        '',
+      ].join('\n'),
+    );
     expect((await um.systemctl(['start', 'openclaw-gateway.service'])).exitCode).toBe(0);
     const before = await answer(port);
 
-    const init = await rs(['init', '--preset', 'openclaw', '--adopt', installed, '--node', process.execPath, '--unit', 'openclaw-gateway.service']);
+    const init = await rs([
+      'init',
+      '--preset',
+      'openclaw',
+      '--adopt',
+      installed,
+      '--node',
+      process.execPath,
+      '--unit',
+      'openclaw-gateway.service',
+    ]);
     expect(init.exitCode, init.stdout + init.stderr).toBe(0);
-    expect(init.json.result.adopted.found).toMatchObject({ port: { port, from: `ExecStart --port ${port}` }, nodeOptions: ['--max-old-space-size=256'], timeoutStopSeconds: 330, restartSeconds: 5 });
+    expect(init.json.result.adopted.found).toMatchObject({
+      port: { port, from: `ExecStart --port ${port}` },
+      nodeOptions: ['--max-old-space-size=256'],
+      timeoutStopSeconds: 330,
+      restartSeconds: 5,
+    });
     expect(init.json.result.config.healthUrl).toBe(`http://127.0.0.1:${port}/startupz`);
-    expect(JSON.parse(readFileSync(path.join(root, 'config.json'), 'utf8')).healthUrl).toBe(`http://127.0.0.1:${port}/startupz`);
+    expect(JSON.parse(readFileSync(path.join(root, 'config.json'), 'utf8')).healthUrl).toBe(
+      `http://127.0.0.1:${port}/startupz`,
+    );
     // The npm -g command keeps running the adopted copy; <root>/bin/openclaw runs current.
-    expect(init.json.result.adopted.commands).toEqual([{ name: 'openclaw', path: path.join(root, 'bin', 'openclaw'), npmLink: path.join(dir, 'prefix', 'bin', 'openclaw') }]);
+    expect(init.json.result.adopted.commands).toEqual([
+      {
+        name: 'openclaw',
+        path: path.join(root, 'bin', 'openclaw'),
+        npmLink: path.join(dir, 'prefix', 'bin', 'openclaw'),
+      },
+    ]);
     // Running init with the preset again keeps the port adopt found.
-    expect((await rs(['init', '--preset', 'openclaw'])).json.result.config.healthUrl).toBe(`http://127.0.0.1:${port}/startupz`);
+    expect((await rs(['init', '--preset', 'openclaw'])).json.result.config.healthUrl).toBe(
+      `http://127.0.0.1:${port}/startupz`,
+    );
     // What a person sees (a second root adopting the same install).
     const other = path.join(dir, 'root2');
-    const human = await cli(['--root', other, 'init', '--preset', 'openclaw', '--adopt', installed, '--node', process.execPath], { env });
+    const human = await cli(
+      ['--root', other, 'init', '--preset', 'openclaw', '--adopt', installed, '--node', process.execPath],
+      { env },
+    );
     expect(human.exitCode, human.stderr).toBe(0);
-    expect(human.stdout).toContain(`port ${port} (ExecStart --port ${port}); Node options --max-old-space-size=256; TimeoutStopSec 330; RestartSec 5`);
+    expect(human.stdout).toContain(
+      `port ${port} (ExecStart --port ${port}); Node options --max-old-space-size=256; TimeoutStopSec 330; RestartSec 5`,
+    );
     expect(human.stdout).toContain(`health URL set to http://127.0.0.1:${port}/startupz`);
-    expect(human.stdout).toContain(`${path.join(dir, 'prefix', 'bin', 'openclaw')} (npm -g) still runs the adopted copy`);
+    expect(human.stdout).toContain(
+      `${path.join(dir, 'prefix', 'bin', 'openclaw')} (npm -g) still runs the adopted copy`,
+    );
     expect(human.stdout).toContain(`export PATH="${other}/bin:$PATH"`);
-    expect(readFileSync(path.join(other, 'bin', 'openclaw'), 'utf8')).toContain(`exec '${process.execPath}' '${other}/current/openclaw.mjs' "$@"`);
+    expect(readFileSync(path.join(other, 'bin', 'openclaw'), 'utf8')).toContain(
+      `exec '${process.execPath}' '${other}/current/openclaw.mjs' "$@"`,
+    );
     expect((await answer(port)).pid).toBe(before.pid); // adopting did not touch the running gateway
 
     const installedUnit = await rs(['unit', '--install']);
     expect(installedUnit.exitCode, installedUnit.stdout + installedUnit.stderr).toBe(0);
     const { content, kept, changed } = installedUnit.json.result;
-    console.log(`drop-in written for the openclaw-shaped unit:\n${content}\nkept: ${kept.join('; ')}\nchanged: ${changed.join('; ')}`);
-    expect(kept).toEqual(expect.arrayContaining(['Restart=always', 'RestartSec=5', 'RestartPreventExitStatus=78', 'Node options: --max-old-space-size=256', `arguments: gateway --port ${port}`]));
+    console.log(
+      `drop-in written for the openclaw-shaped unit:\n${content}\nkept: ${kept.join('; ')}\nchanged: ${changed.join('; ')}`,
+    );
+    expect(kept).toEqual(
+      expect.arrayContaining([
+        'Restart=always',
+        'RestartSec=5',
+        'RestartPreventExitStatus=78',
+        'Node options: --max-old-space-size=256',
+        `arguments: gateway --port ${port}`,
+      ]),
+    );
     expect(kept.join('\n')).toMatch(/TimeoutStopSec=330/);
     expect(changed.join('\n')).toContain(`ExecStart: ${installed}/dist/index.js -> ${root}/current/dist/index.js`);
     expect(content).not.toMatch(/TimeoutStopSec|RestartSec|18789/);
 
     expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
     let after = await answer(port);
-    await um.waitFor(async () => {
-      after = await answer(port);
-      return after.pid !== before.pid;
-    }, { what: 'the restarted gateway' });
+    await um.waitFor(
+      async () => {
+        after = await answer(port);
+        return after.pid !== before.pid;
+      },
+      { what: 'the restarted gateway' },
+    );
     const argv = readFileSync(`/proc/${after.pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
-    expect(argv).toEqual([process.execPath, '--max-old-space-size=256', path.join(root, 'current', 'dist', 'index.js'), 'gateway', '--port', String(port)]);
+    expect(argv).toEqual([
+      process.execPath,
+      '--max-old-space-size=256',
+      path.join(root, 'current', 'dist', 'index.js'),
+      'gateway',
+      '--port',
+      String(port),
+    ]);
     const environ = readFileSync(`/proc/${after.pid}/environ`, 'utf8').split('\0');
-    expect(environ).toEqual(expect.arrayContaining([`OPENCLAW_GATEWAY_PORT=${port}`, 'OPENCLAW_SERVICE_MARKER=openclaw gateway']));
+    expect(environ).toEqual(
+      expect.arrayContaining([`OPENCLAW_GATEWAY_PORT=${port}`, 'OPENCLAW_SERVICE_MARKER=openclaw gateway']),
+    );
     expect(await show(['TimeoutStopUSec', 'RestartUSec', 'KillMode', 'RestartPreventExitStatus', 'MainPID'])).toEqual({
-      TimeoutStopUSec: '5min 30s', RestartUSec: '5s', KillMode: 'mixed', RestartPreventExitStatus: '78', MainPID: String(after.pid),
+      TimeoutStopUSec: '5min 30s',
+      RestartUSec: '5s',
+      KillMode: 'mixed',
+      RestartPreventExitStatus: '78',
+      MainPID: String(after.pid),
     });
 
     const doctor = await rs(['doctor']);
-    expect(doctor.json.result.checks.find((c: { name: string }) => c.name === 'health'), doctor.stdout).toMatchObject({ ok: true });
+    expect(
+      doctor.json.result.checks.find((c: { name: string }) => c.name === 'health'),
+      doctor.stdout,
+    ).toMatchObject({ ok: true });
     // A service that is not on the configured port fails the check, although systemd says active.
     const elsewhere = await freePort();
     expect((await rs(['init', '--health-url', `http://127.0.0.1:${elsewhere}/startupz`])).exitCode).toBe(0);
     const moved = await rs(['doctor']);
-    expect(moved.json.result.checks.find((c: { name: string }) => c.name === 'health')).toMatchObject({ ok: false, detail: expect.stringMatching(/nothing answers/) });
+    expect(moved.json.result.checks.find((c: { name: string }) => c.name === 'health')).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/nothing answers/),
+    });
   }, 90_000);
-  it('takes the port from openclaw\'s own config (JSON5, in OPENCLAW_STATE_DIR) when the unit names none; raises a short stop budget to openclaw\'s 330 s', async () => {
+  it("takes the port from openclaw's own config (JSON5, in OPENCLAW_STATE_DIR) when the unit names none; raises a short stop budget to openclaw's 330 s", async () => {
     const dir = tempDir('rs-adopt-occfg-');
     const installed = fakeOpenclaw(path.join(dir, 'prefix'), '2026.9.5');
     const root = path.join(dir, 'root');
@@ -141,35 +241,74 @@ describeWhere(support, title, () => {
     const env = { ...(um.env as Record<string, string>), RELEASE_SWITCHER_BOOT_CHECK: '["/bin/true"]' };
     const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env });
     rmSync(path.join(um.unitDir, 'openclaw-gateway.service.d'), { recursive: true, force: true }); // an earlier test's drop-in
-    await um.writeUnit('openclaw-gateway.service', [
-      '[Unit]', 'Description=OpenClaw Gateway', '', '[Service]',
-      `ExecStart=${process.execPath} ${installed}/dist/index.js gateway`,
-      'Restart=always', 'RestartSec=5', 'TimeoutStopSec=90', 'KillMode=mixed', 'RestartPreventExitStatus=78',
-      `Environment=OPENCLAW_STATE_DIR=${state}`, '', '[Install]', 'WantedBy=default.target', '',
-    ].join('\n'));
+    await um.writeUnit(
+      'openclaw-gateway.service',
+      [
+        '[Unit]',
+        'Description=OpenClaw Gateway',
+        '',
+        '[Service]',
+        `ExecStart=${process.execPath} ${installed}/dist/index.js gateway`,
+        'Restart=always',
+        'RestartSec=5',
+        'TimeoutStopSec=90',
+        'KillMode=mixed',
+        'RestartPreventExitStatus=78',
+        `Environment=OPENCLAW_STATE_DIR=${state}`,
+        '',
+        '[Install]',
+        'WantedBy=default.target',
+        '',
+      ].join('\n'),
+    );
     expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
     const before = await answer(port);
 
-    const init = await rs(['init', '--preset', 'openclaw', '--adopt', installed, '--node', process.execPath, '--unit', 'openclaw-gateway.service']);
+    const init = await rs([
+      'init',
+      '--preset',
+      'openclaw',
+      '--adopt',
+      installed,
+      '--node',
+      process.execPath,
+      '--unit',
+      'openclaw-gateway.service',
+    ]);
     expect(init.exitCode, init.stdout + init.stderr).toBe(0);
-    expect(init.json.result.adopted.found).toMatchObject({ port: { port, from: `config ${config} gateway.port` }, portNotes: [] });
+    expect(init.json.result.adopted.found).toMatchObject({
+      port: { port, from: `config ${config} gateway.port` },
+      portNotes: [],
+    });
     expect(init.json.result.config.healthUrl).toBe(`http://127.0.0.1:${port}/startupz`);
 
     const installedUnit = await rs(['unit', '--install']);
     expect(installedUnit.exitCode, installedUnit.stdout + installedUnit.stderr).toBe(0);
-    expect(installedUnit.json.result.content).toContain(`\nExecStart=${process.execPath} ${root}/current/dist/index.js gateway\n`);
+    expect(installedUnit.json.result.content).toContain(
+      `\nExecStart=${process.execPath} ${root}/current/dist/index.js gateway\n`,
+    );
     expect(installedUnit.json.result.content).toContain('\nTimeoutStopSec=330\n');
     expect(installedUnit.json.result.changed.join('\n')).toMatch(/TimeoutStopSec 90 s -> 330 s/);
     expect((await show(['TimeoutStopUSec'])).TimeoutStopUSec).toBe('5min 30s');
     expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
     let after = before;
-    await um.waitFor(async () => {
-      after = await answer(port);
-      return after.pid !== before.pid;
-    }, { what: 'the restarted gateway on the port of its config' });
-    expect(readFileSync(`/proc/${after.pid}/cmdline`, 'utf8').split('\0').slice(0, -1)).toEqual([process.execPath, path.join(root, 'current', 'dist', 'index.js'), 'gateway']);
+    await um.waitFor(
+      async () => {
+        after = await answer(port);
+        return after.pid !== before.pid;
+      },
+      { what: 'the restarted gateway on the port of its config' },
+    );
+    expect(readFileSync(`/proc/${after.pid}/cmdline`, 'utf8').split('\0').slice(0, -1)).toEqual([
+      process.execPath,
+      path.join(root, 'current', 'dist', 'index.js'),
+      'gateway',
+    ]);
     const doctor = await rs(['doctor']);
-    expect(doctor.json.result.checks.find((c: { name: string }) => c.name === 'health'), doctor.stdout).toMatchObject({ ok: true });
+    expect(
+      doctor.json.result.checks.find((c: { name: string }) => c.name === 'health'),
+      doctor.stdout,
+    ).toMatchObject({ ok: true });
   }, 90_000);
 
   it('keeps the working directory: a unit without WorkingDirectory= runs in $HOME after unit --install + restart; drift still judged by start time (cwd outside the root is no evidence)', async () => {
@@ -178,46 +317,100 @@ describeWhere(support, title, () => {
     // The next version as a tarball, to flip `current` to without a restart.
     fakeOpenclaw(path.join(dir, 'next'), '2026.9.6');
     const tgz = path.join(dir, 'openclaw-2026.9.6.tgz');
-    execFileSync('tar', ['-czf', tgz, '-C', path.join(dir, 'next', 'lib', 'node_modules'), '--transform', 's,^openclaw,package,', 'openclaw']);
+    execFileSync('tar', [
+      '-czf',
+      tgz,
+      '-C',
+      path.join(dir, 'next', 'lib', 'node_modules'),
+      '--transform',
+      's,^openclaw,package,',
+      'openclaw',
+    ]);
     const root = path.join(dir, 'root');
     const port = await freePort();
     const env = { ...(um.env as Record<string, string>), RELEASE_SWITCHER_BOOT_CHECK: '["/bin/true"]' };
     const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env });
-    const drift = async () => (await rs(['doctor'])).json.result.checks.find((c: { name: string }) => c.name === 'drift');
+    const drift = async () =>
+      (await rs(['doctor'])).json.result.checks.find((c: { name: string }) => c.name === 'drift');
     rmSync(path.join(um.unitDir, 'openclaw-gateway.service.d'), { recursive: true, force: true }); // an earlier test's drop-in
-    await um.writeUnit('openclaw-gateway.service', [
-      '[Unit]', 'Description=OpenClaw Gateway', '', '[Service]',
-      `ExecStart=${process.execPath} ${installed}/dist/index.js gateway --port ${port}`,
-      'Restart=always', 'RestartSec=5', 'TimeoutStopSec=330', 'KillMode=mixed', 'RestartPreventExitStatus=78', '',
-      '[Install]', 'WantedBy=default.target', '',
-    ].join('\n'));
+    await um.writeUnit(
+      'openclaw-gateway.service',
+      [
+        '[Unit]',
+        'Description=OpenClaw Gateway',
+        '',
+        '[Service]',
+        `ExecStart=${process.execPath} ${installed}/dist/index.js gateway --port ${port}`,
+        'Restart=always',
+        'RestartSec=5',
+        'TimeoutStopSec=330',
+        'KillMode=mixed',
+        'RestartPreventExitStatus=78',
+        '',
+        '[Install]',
+        'WantedBy=default.target',
+        '',
+      ].join('\n'),
+    );
     expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
     const before = await answer(port);
     const home = realpathSync(um.env.HOME!);
     expect(readlinkSync(`/proc/${before.pid}/cwd`)).toBe(home); // systemd's default for a user service
 
-    expect((await rs(['init', '--preset', 'openclaw', '--adopt', installed, '--node', process.execPath, '--unit', 'openclaw-gateway.service'])).exitCode).toBe(0);
+    expect(
+      (
+        await rs([
+          'init',
+          '--preset',
+          'openclaw',
+          '--adopt',
+          installed,
+          '--node',
+          process.execPath,
+          '--unit',
+          'openclaw-gateway.service',
+        ])
+      ).exitCode,
+    ).toBe(0);
     const written = await rs(['unit', '--install']);
     expect(written.exitCode, written.stdout + written.stderr).toBe(0);
     expect(written.json.result.content).not.toMatch(/WorkingDirectory/);
-    expect(written.json.result.kept).toContain("WorkingDirectory: none (systemd's default: the user's home for a user service, / for a system one)");
+    expect(written.json.result.kept).toContain(
+      "WorkingDirectory: none (systemd's default: the user's home for a user service, / for a system one)",
+    );
     expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
     let after = before;
-    await um.waitFor(async () => {
-      after = await answer(port);
-      return after.pid !== before.pid;
-    }, { what: 'the restarted gateway' });
-    expect(readFileSync(`/proc/${after.pid}/cmdline`, 'utf8').split('\0')[1]).toBe(path.join(root, 'current', 'dist', 'index.js'));
+    await um.waitFor(
+      async () => {
+        after = await answer(port);
+        return after.pid !== before.pid;
+      },
+      { what: 'the restarted gateway' },
+    );
+    expect(readFileSync(`/proc/${after.pid}/cmdline`, 'utf8').split('\0')[1]).toBe(
+      path.join(root, 'current', 'dist', 'index.js'),
+    );
     expect(readlinkSync(`/proc/${after.pid}/cwd`)).toBe(home);
 
     // Drift, by the health endpoint and (health URL off) by start time: the cwd names no release, the command line only current.
-    expect(await drift()).toMatchObject({ ok: true, detail: expect.stringMatching(/runs 2026\.9\.5, the current release \(its health endpoint says so\)/) });
+    expect(await drift()).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(/runs 2026\.9\.5, the current release \(its health endpoint says so\)/),
+    });
     const configPath = path.join(root, 'config.json');
     const config = JSON.parse(readFileSync(configPath, 'utf8'));
     // No health URL (the preset's rehearsal is probed there, so it goes too): what runs is told by start time.
     writeFileSync(configPath, JSON.stringify({ ...config, healthUrl: null, preflight: null }));
-    expect((await rs(['status'])).json.result.running).toMatchObject({ version: '2026.9.5', pid: after.pid, source: 'start-time', stale: false });
-    expect(await drift()).toMatchObject({ ok: true, detail: expect.stringMatching(/runs 2026\.9\.5, the current release \(it started .* after current was flipped\)/) });
+    expect((await rs(['status'])).json.result.running).toMatchObject({
+      version: '2026.9.5',
+      pid: after.pid,
+      source: 'start-time',
+      stale: false,
+    });
+    expect(await drift()).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(/runs 2026\.9\.5, the current release \(it started .* after current was flipped\)/),
+    });
 
     // A flip without a restart: drift fails, by start time and by the health endpoint.
     const added = await rs(['install', tgz]);
@@ -226,10 +419,28 @@ describeWhere(support, title, () => {
     const switched = await rs(['switch', '2026.9.6']);
     expect(switched.json?.result?.status, switched.stdout + switched.stderr).toBe('switched');
     expect((await rs(['init', '--supervisor', 'systemd'])).exitCode).toBe(0);
-    expect((await rs(['status'])).json.result.running).toMatchObject({ version: '2026.9.5', pid: after.pid, source: 'journal', stale: true });
-    expect(await drift()).toMatchObject({ ok: false, detail: expect.stringMatching(/runs 2026\.9\.5 but current is 2026\.9\.6: updated but not restarted .*systemctl --user restart openclaw-gateway\.service/) });
-    writeFileSync(configPath, JSON.stringify({ ...JSON.parse(readFileSync(configPath, 'utf8')), healthUrl: config.healthUrl }));
-    expect(await drift()).toMatchObject({ ok: false, detail: expect.stringMatching(/runs 2026\.9\.5 but current is 2026\.9\.6: updated but not restarted \(its health endpoint says so\)/) });
+    expect((await rs(['status'])).json.result.running).toMatchObject({
+      version: '2026.9.5',
+      pid: after.pid,
+      source: 'journal',
+      stale: true,
+    });
+    expect(await drift()).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(
+        /runs 2026\.9\.5 but current is 2026\.9\.6: updated but not restarted .*systemctl --user restart openclaw-gateway\.service/,
+      ),
+    });
+    writeFileSync(
+      configPath,
+      JSON.stringify({ ...JSON.parse(readFileSync(configPath, 'utf8')), healthUrl: config.healthUrl }),
+    );
+    expect(await drift()).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(
+        /runs 2026\.9\.5 but current is 2026\.9\.6: updated but not restarted \(its health endpoint says so\)/,
+      ),
+    });
   }, 120_000);
 
   it('a unit written from scratch for openclaw stops within 330 s too', async () => {
@@ -237,11 +448,22 @@ describeWhere(support, title, () => {
     const root = path.join(dir, 'root');
     const env = { ...(um.env as Record<string, string>), RELEASE_SWITCHER_BOOT_CHECK: '["/bin/true"]' };
     const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env });
-    expect((await rs(['init', '--preset', 'openclaw', '--node', process.execPath, '--unit', 'openclaw-fresh.service'])).exitCode).toBe(0);
+    expect(
+      (await rs(['init', '--preset', 'openclaw', '--node', process.execPath, '--unit', 'openclaw-fresh.service']))
+        .exitCode,
+    ).toBe(0);
     const written = await rs(['unit', '--install']);
     expect(written.exitCode, written.stdout + written.stderr).toBe(0);
-    expect(written.json.result).toMatchObject({ kind: 'unit', content: expect.stringContaining('\nTimeoutStopSec=330\n') });
-    const shown = await um.systemctl(['show', 'openclaw-fresh.service', '--property=TimeoutStopUSec', '--property=LoadState']);
+    expect(written.json.result).toMatchObject({
+      kind: 'unit',
+      content: expect.stringContaining('\nTimeoutStopSec=330\n'),
+    });
+    const shown = await um.systemctl([
+      'show',
+      'openclaw-fresh.service',
+      '--property=TimeoutStopUSec',
+      '--property=LoadState',
+    ]);
     expect(shown.stdout.trim().split('\n').sort()).toEqual(['LoadState=loaded', 'TimeoutStopUSec=5min 30s']);
   }, 60_000);
 });

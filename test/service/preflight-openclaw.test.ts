@@ -15,8 +15,13 @@ import { snapshotBytes } from './preflight-support.ts';
 async function fakeOpenclaw(dir: string, version: string): Promise<string> {
   const src = path.join(dir, `src-${version}`);
   mkdirSync(path.join(src, 'dist'), { recursive: true });
-  writeFileSync(path.join(src, 'package.json'), JSON.stringify({ name: 'openclaw', version, main: 'dist/index.js', type: 'module' }));
-  writeFileSync(path.join(src, 'dist', 'index.js'), `import fs from 'node:fs';
+  writeFileSync(
+    path.join(src, 'package.json'),
+    JSON.stringify({ name: 'openclaw', version, main: 'dist/index.js', type: 'module' }),
+  );
+  writeFileSync(
+    path.join(src, 'dist', 'index.js'),
+    `import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 const args = process.argv.slice(2);
@@ -37,8 +42,11 @@ http.createServer((req, res) => {
   res.setHeader('content-type', 'application/json');
   res.end(JSON.stringify(req.url === '/startupz' ? { ok: true, status: 'started', version: ${JSON.stringify(version)} } : {}));
 }).listen(port, '127.0.0.1');
-`);
-  const { stdout } = await execa('npm', ['pack', src, '--pack-destination', dir, '--json'], { env: { npm_config_cache: path.join(dir, 'npm-cache'), npm_config_logs_dir: path.join(dir, 'npm-logs') } });
+`,
+  );
+  const { stdout } = await execa('npm', ['pack', src, '--pack-destination', dir, '--json'], {
+    env: { npm_config_cache: path.join(dir, 'npm-cache'), npm_config_logs_dir: path.join(dir, 'npm-logs') },
+  });
   return path.join(dir, (JSON.parse(stdout) as Array<{ filename: string }>)[0]!.filename);
 }
 
@@ -52,19 +60,46 @@ describe.runIf(onLinux.ok)('the openclaw preset rehearsal', () => {
     writeFileSync(path.join(live, 'state', 'openclaw.sqlite'), 'live db, schema 17\n');
     writeFileSync(path.join(live, 'state', 'openclaw.sqlite-wal'), 'live wal\n');
     writeFileSync(path.join(live, 'agents', 'main', 'agent', 'openclaw-agent.sqlite'), 'live agent db\n');
-    writeFileSync(path.join(live, 'openclaw.json'), JSON.stringify({ gateway: { port: 18789, auth: { mode: 'token', token: 'the-live-token' } } }));
+    writeFileSync(
+      path.join(live, 'openclaw.json'),
+      JSON.stringify({ gateway: { port: 18789, auth: { mode: 'token', token: 'the-live-token' } } }),
+    );
     const before = await snapshotBytes(live);
     const report = path.join(dir, 'report');
     // The switcher's environment as run from inside the live gateway: its state dir, port and token.
-    const env = { OPENCLAW_STATE_DIR: live, OPENCLAW_GATEWAY_PORT: '18789', OPENCLAW_GATEWAY_TOKEN: 'the-live-token', RS_TEST_REPORT: report };
+    const env = {
+      OPENCLAW_STATE_DIR: live,
+      OPENCLAW_GATEWAY_PORT: '18789',
+      OPENCLAW_GATEWAY_TOKEN: 'the-live-token',
+      RS_TEST_REPORT: report,
+    };
     const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env });
 
     // supervisor none: the rehearsal runs in its own process group (the systemd unit is tested elsewhere). The preset's
     // prepare step (clearing the copy's SQLite leases) needs node:sqlite and real databases: tested below; here a
     // stand-in proves the hook runs on the copy, with the rehearsal's environment, before the candidate starts.
     const prepare = path.join(dir, 'prepare.cjs');
-    writeFileSync(prepare, "require('node:fs').writeFileSync(require('node:path').join(process.argv[2], 'prepared'), process.env.OPENCLAW_STATE_DIR);\n");
-    expect((await rs(['init', '--preset', 'openclaw', '--node', process.execPath, '--supervisor', 'none', '--preflight-for', '0.5', '--preflight-prepare', `${prepare} {state}`])).exitCode).toBe(0);
+    writeFileSync(
+      prepare,
+      "require('node:fs').writeFileSync(require('node:path').join(process.argv[2], 'prepared'), process.env.OPENCLAW_STATE_DIR);\n",
+    );
+    expect(
+      (
+        await rs([
+          'init',
+          '--preset',
+          'openclaw',
+          '--node',
+          process.execPath,
+          '--supervisor',
+          'none',
+          '--preflight-for',
+          '0.5',
+          '--preflight-prepare',
+          `${prepare} {state}`,
+        ])
+      ).exitCode,
+    ).toBe(0);
     for (const v of ['2026.9.5', '2026.9.6']) {
       const r = await rs(['install', await fakeOpenclaw(dir, v)]);
       expect(r.exitCode, r.stdout + r.stderr).toBe(0);
@@ -74,7 +109,9 @@ describe.runIf(onLinux.ok)('the openclaw preset rehearsal', () => {
     const second = await rs(['switch', '2026.9.6']);
     expect(second.json?.result?.status, second.stdout + second.stderr).toBe('switched');
 
-    const reports = readdirSync(dir).filter((f) => f.startsWith('report.')).map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')));
+    const reports = readdirSync(dir)
+      .filter((f) => f.startsWith('report.'))
+      .map((f) => JSON.parse(readFileSync(path.join(dir, f), 'utf8')));
     expect(reports).toHaveLength(2);
     const seen = reports.find((r) => r.cwd.endsWith('2026.9.6'))!;
     const port = Number(seen.args[2]);
@@ -84,12 +121,27 @@ describe.runIf(onLinux.ok)('the openclaw preset rehearsal', () => {
     const state: string = seen.env.OPENCLAW_STATE_DIR;
     expect(state.startsWith(path.join(root, 'preflight') + path.sep)).toBe(true);
     expect(seen.env).toMatchObject({
-      OPENCLAW_SKIP_CHANNELS: '1', OPENCLAW_SKIP_PROVIDERS: '1', OPENCLAW_SKIP_CRON: '1', OPENCLAW_SKIP_GMAIL_WATCHER: '1',
-      OPENCLAW_SKIP_CANVAS_HOST: '1', OPENCLAW_SKIP_BROWSER_CONTROL_SERVER: '1', OPENCLAW_NO_AUTO_UPDATE: '1',
-      HOME: state, OPENCLAW_HOME: state, TMPDIR: state, OPENCLAW_GATEWAY_PORT: String(port),
+      OPENCLAW_SKIP_CHANNELS: '1',
+      OPENCLAW_SKIP_PROVIDERS: '1',
+      OPENCLAW_SKIP_CRON: '1',
+      OPENCLAW_SKIP_GMAIL_WATCHER: '1',
+      OPENCLAW_SKIP_CANVAS_HOST: '1',
+      OPENCLAW_SKIP_BROWSER_CONTROL_SERVER: '1',
+      OPENCLAW_NO_AUTO_UPDATE: '1',
+      HOME: state,
+      OPENCLAW_HOME: state,
+      TMPDIR: state,
+      OPENCLAW_GATEWAY_PORT: String(port),
     });
     // The private copy is shaped like the live state dir, SQLite companions included, and holds the live data.
-    expect(seen.listing).toEqual(expect.arrayContaining(['state/openclaw.sqlite', 'state/openclaw.sqlite-wal', 'agents/main/agent/openclaw-agent.sqlite', 'openclaw.json']));
+    expect(seen.listing).toEqual(
+      expect.arrayContaining([
+        'state/openclaw.sqlite',
+        'state/openclaw.sqlite-wal',
+        'agents/main/agent/openclaw-agent.sqlite',
+        'openclaw.json',
+      ]),
+    );
     expect(seen.seenDb).toBe('live db, schema 17\n');
     expect(seen.listing).toContain('prepared');
     // The isolated config: loopback, token auth with a random token (also in the environment), the rest off.
@@ -98,8 +150,16 @@ describe.runIf(onLinux.ok)('the openclaw preset rehearsal', () => {
     expect(seen.env.OPENCLAW_GATEWAY_TOKEN).toBe(token);
     expect(seen.env.OPENCLAW_CONFIG_PATH).not.toBe(path.join(live, 'openclaw.json'));
     expect(seen.config).toMatchObject({
-      gateway: { mode: 'local', bind: 'loopback', auth: { mode: 'token' }, controlUi: { enabled: false }, tailscale: { mode: 'off' } },
-      cron: { enabled: false }, hooks: { enabled: false }, discovery: { mdns: { mode: 'off' } },
+      gateway: {
+        mode: 'local',
+        bind: 'loopback',
+        auth: { mode: 'token' },
+        controlUi: { enabled: false },
+        tailscale: { mode: 'off' },
+      },
+      cron: { enabled: false },
+      hooks: { enabled: false },
+      discovery: { mdns: { mode: 'off' } },
       logging: { file: path.join(state, 'preflight.log') },
     });
     // A fresh token every run; never the live one.
@@ -116,7 +176,9 @@ describe.runIf(onLinux.ok)('the openclaw preset rehearsal', () => {
 });
 
 interface Sqlite {
-  DatabaseSync: new (file: string) => { exec(sql: string): void; prepare(sql: string): { get(): unknown }; close(): void };
+  DatabaseSync: new (
+    file: string,
+  ) => { exec(sql: string): void; prepare(sql: string): { get(): unknown }; close(): void };
 }
 const sqliteModule = (() => {
   try {
@@ -127,21 +189,31 @@ const sqliteModule = (() => {
 })();
 const sqlite = sqliteModule
   ? { ok: true }
-  : { ok: false, why: `node:sqlite is not in Node ${process.version} (openclaw's Node 24 has it)`, where: "under Node 24: CI's second run of the suite (.ci/run)" };
+  : {
+      ok: false,
+      why: `node:sqlite is not in Node ${process.version} (openclaw's Node 24 has it)`,
+      where: "under Node 24: CI's second run of the suite (.ci/run)",
+    };
 
 /** The preset's prepare command for a private copy at `state`. */
-const prepareArgs = (state: string) => PRESETS.openclaw!.settings.preflightPrepare!.map((a) => a.replaceAll('{state}', state));
+const prepareArgs = (state: string) =>
+  PRESETS.openclaw!.settings.preflightPrepare!.map((a) => a.replaceAll('{state}', state));
 
 describeWhere(sqlite, "the openclaw preset's prepare step", () => {
   it("clears the leases a running gateway left in the copy's databases (state and agents), and leaves the rest", async () => {
     // What 2026.9.6 refuses to start on: a copy whose state_leases still name the live gateway.
     const { DatabaseSync } = sqliteModule!;
     const state = tempDir('rs-pf-leases-');
-    const files = [path.join(state, 'state', 'openclaw.sqlite'), path.join(state, 'agents', 'main', 'agent', 'openclaw-agent.sqlite')];
+    const files = [
+      path.join(state, 'state', 'openclaw.sqlite'),
+      path.join(state, 'agents', 'main', 'agent', 'openclaw-agent.sqlite'),
+    ];
     for (const file of files) {
       mkdirSync(path.dirname(file), { recursive: true });
       const db = new DatabaseSync(file);
-      db.exec("CREATE TABLE state_leases (scope TEXT, lease_key TEXT, owner TEXT); INSERT INTO state_leases VALUES ('gateway-owner', 'global', 'live'); CREATE TABLE kept (x); INSERT INTO kept VALUES (1);");
+      db.exec(
+        "CREATE TABLE state_leases (scope TEXT, lease_key TEXT, owner TEXT); INSERT INTO state_leases VALUES ('gateway-owner', 'global', 'live'); CREATE TABLE kept (x); INSERT INTO kept VALUES (1);",
+      );
       db.close();
     }
     const args = prepareArgs(state);
@@ -179,7 +251,8 @@ describeWhere(sqlite, "the openclaw preset's prepare step", () => {
     expect(r.stdout).toContain(`${elsewhere}: 4 leases cleared`);
     for (const file of [main, elsewhere]) {
       const db = new DatabaseSync(file);
-      for (const table of ['agent_database_leases', 'workspace_leases', 'leases']) expect(db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get(), `${file} ${table}`).toEqual({ n: 0 });
+      for (const table of ['agent_database_leases', 'workspace_leases', 'leases'])
+        expect(db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get(), `${file} ${table}`).toEqual({ n: 0 });
       expect(db.prepare('SELECT COUNT(*) AS n FROM releases').get()).toEqual({ n: 1 });
       db.close();
     }

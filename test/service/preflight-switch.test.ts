@@ -14,11 +14,18 @@ const can = canRunUserManager();
 describeWhere(can, `switch with a preflight`, () => {
   let manager: UserManager;
   let gw: ManagedGateway;
-  const service = async () => (await manager.systemctl(['show', gw.unit, '--property=MainPID', '--property=NRestarts'])).stdout;
+  const service = async () =>
+    (await manager.systemctl(['show', gw.unit, '--property=MainPID', '--property=NRestarts'])).stdout;
   beforeAll(async () => {
     manager = await startUserManager({ name: 'preflight-sw' });
-    gw = await managedGateway(manager, { name: 'rs-gw-pre', stableFor: 1, verifyTimeout: 4, init: ['--preflight', 'server.js --port {port}', '--preflight-for', '1'] });
-    for (const v of ['1.0.0', '1.1.0', MATRIX['crash-on-start']]) expect((await gw.rs(['install', `rs-fixture-gateway@${v}`])).exitCode).toBe(0);
+    gw = await managedGateway(manager, {
+      name: 'rs-gw-pre',
+      stableFor: 1,
+      verifyTimeout: 4,
+      init: ['--preflight', 'server.js --port {port}', '--preflight-for', '1'],
+    });
+    for (const v of ['1.0.0', '1.1.0', MATRIX['crash-on-start']])
+      expect((await gw.rs(['install', `rs-fixture-gateway@${v}`])).exitCode).toBe(0);
     expect((await gw.rs(['switch', '1.0.0'])).json.result.status).toBe('verified');
   }, 180_000);
   afterAll(async () => manager?.stop());
@@ -70,7 +77,10 @@ describeWhere(can, `switch with a preflight`, () => {
     const deadline = Date.now() + 45_000;
     for (;;) {
       const status = await gw.rs(['status']);
-      expect(status.json, `status while the runner works: ${status.exitCode} ${status.signal ?? ''} ${status.stdout} ${status.stderr}`).toBeDefined();
+      expect(
+        status.json,
+        `status while the runner works: ${status.exitCode} ${status.signal ?? ''} ${status.stdout} ${status.stderr}`,
+      ).toBeDefined();
       const tx = status.json.result.transaction;
       if (tx?.id === r.json.result.id && tx.finishedAt) return tx;
       if (Date.now() > deadline) throw new Error(`the runner did not finish: ${JSON.stringify(tx)}`);
@@ -82,10 +92,17 @@ describeWhere(can, `switch with a preflight`, () => {
     const before = await service();
     const current = (await gw.rs(['status'])).json.result.current;
     const target = current === '1.0.0' ? '1.1.0' : '1.0.0';
-    const crashed = await gw.rs(['switch', target], { env: { RELEASE_SWITCHER_CRASH_AT: 'activate:preflight-running' } });
+    const crashed = await gw.rs(['switch', target], {
+      env: { RELEASE_SWITCHER_CRASH_AT: 'activate:preflight-running' },
+    });
     expect(crashed.signal, crashed.stdout + crashed.stderr).toBe('SIGKILL');
-    const units = async () => (await manager.systemctl(['list-units', '--all', '--plain', '--no-legend', 'release-switcher-preflight-*'])).stdout.trim();
-    expect(await units(), 'the rehearsal unit runs on after the kill').toMatch(/release-switcher-preflight-.*\.service\s+loaded\s+active/);
+    const units = async () =>
+      (
+        await manager.systemctl(['list-units', '--all', '--plain', '--no-legend', 'release-switcher-preflight-*'])
+      ).stdout.trim();
+    expect(await units(), 'the rehearsal unit runs on after the kill').toMatch(
+      /release-switcher-preflight-.*\.service\s+loaded\s+active/,
+    );
     expect(readdirSync(join(gw.root, 'preflight'))).toHaveLength(1);
     const recovered = await gw.rs(['recover']);
     expect(recovered.exitCode, recovered.stdout + recovered.stderr).toBe(0);

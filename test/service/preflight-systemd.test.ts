@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWhere } from '../support/skip.ts';
 import { copyStatePrivately } from '../../src/snapshot/private-copy.ts';
-import { type PreflightOptions, type PreflightRecord, cleanupPreflight, runPreflight } from '../../src/service/preflight.ts';
+import {
+  type PreflightOptions,
+  type PreflightRecord,
+  cleanupPreflight,
+  runPreflight,
+} from '../../src/service/preflight.ts';
 import { freePort } from '../support/service.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 import { candidate, pidAlive, snapshotBytes } from './preflight-support.ts';
@@ -27,9 +32,14 @@ describeWhere(can, `preflight under systemd --user`, () => {
     await mkdir(live);
     const dir = await candidate(root, '4.0.0', { schema: 17 });
     const port = await freePort();
-    await manager.writeUnit(LIVE_UNIT, `[Service]\nExecStart=${process.execPath} ${dir}/server.js --port ${port}\nEnvironment=STATE_DIR=${live}\nRestart=always\n`);
+    await manager.writeUnit(
+      LIVE_UNIT,
+      `[Service]\nExecStart=${process.execPath} ${dir}/server.js --port ${port}\nEnvironment=STATE_DIR=${live}\nRestart=always\n`,
+    );
     expect((await manager.systemctl(['start', LIVE_UNIT])).exitCode).toBe(0);
-    await manager.waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.ok === true, { what: 'live service healthy' });
+    await manager.waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`).catch(() => null))?.ok === true, {
+      what: 'live service healthy',
+    });
   }, 60_000);
   afterAll(async () => manager?.stop());
 
@@ -52,7 +62,11 @@ describeWhere(can, `preflight under systemd --user`, () => {
 
   async function liveService(): Promise<{ pid: string; restarts: string }> {
     const show = await manager.systemctl(['show', LIVE_UNIT, '--property=MainPID', '--property=NRestarts']);
-    const [pid = '', restarts = ''] = show.stdout.trim().split('\n').sort().map((l) => l.split('=')[1] ?? '');
+    const [pid = '', restarts = ''] = show.stdout
+      .trim()
+      .split('\n')
+      .sort()
+      .map((l) => l.split('=')[1] ?? '');
     return { pid, restarts };
   }
 
@@ -92,18 +106,34 @@ describeWhere(can, `preflight under systemd --user`, () => {
     it(`kill -9 of the switcher mid-rehearsal (${isolation}): the candidate survives it, cleanupPreflight ends it`, async () => {
       await candidate(root, '3.3.0', { behaviour: 'never-healthy' });
       const recordFile = join(root, `record-${isolation}.json`);
-      const opts = { ...options('3.3.0', []), verifyTimeoutMs: 60_000, isolation: isolation === 'systemd' ? { kind: 'systemd', scope: 'user' } : { kind: 'group' } };
+      const opts = {
+        ...options('3.3.0', []),
+        verifyTimeoutMs: 60_000,
+        isolation: isolation === 'systemd' ? { kind: 'systemd', scope: 'user' } : { kind: 'group' },
+      };
       const script = `import { runPreflight } from ${JSON.stringify(join(process.cwd(), 'dist/service/preflight.js'))};
 import { copyStatePrivately } from ${JSON.stringify(join(process.cwd(), 'dist/snapshot/private-copy.js'))};
 import { writeFileSync } from 'node:fs';
 const o = JSON.parse(process.argv[1]);
 await runPreflight({ ...o, copyState: (d) => copyStatePrivately([${JSON.stringify(live)}], d), onRecord: async (r) => writeFileSync(${JSON.stringify(recordFile)}, JSON.stringify(r)) });`;
       const { onRecord: _, copyState: __, ...plain } = opts;
-      const switcher = execa(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(plain)], { reject: false, env: manager.env });
-      const record = async (): Promise<PreflightRecord | null> => JSON.parse(await readFile(recordFile, 'utf8').catch(() => 'null'));
+      const switcher = execa(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(plain)], {
+        reject: false,
+        env: manager.env,
+      });
+      const record = async (): Promise<PreflightRecord | null> =>
+        JSON.parse(await readFile(recordFile, 'utf8').catch(() => 'null'));
       const running = async (r: PreflightRecord) =>
-        r.unit ? (await manager.systemctl(['is-active', r.unit])).stdout.trim() === 'active' : r.pgid !== undefined && pidAlive(r.pgid);
-      await manager.waitFor(async () => { const r = await record(); return r !== null && (await running(r)); }, { what: 'the rehearsal running', timeoutMs: 15_000 });
+        r.unit
+          ? (await manager.systemctl(['is-active', r.unit])).stdout.trim() === 'active'
+          : r.pgid !== undefined && pidAlive(r.pgid);
+      await manager.waitFor(
+        async () => {
+          const r = await record();
+          return r !== null && (await running(r));
+        },
+        { what: 'the rehearsal running', timeoutMs: 15_000 },
+      );
       switcher.kill('SIGKILL');
       await switcher;
       const left = (await record())!;

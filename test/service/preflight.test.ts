@@ -5,7 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyStatePrivately } from '../../src/snapshot/private-copy.ts';
-import { type PreflightOptions, type PreflightRecord, rehearsalUrl, runPreflight } from '../../src/service/preflight.ts';
+import {
+  type PreflightOptions,
+  type PreflightRecord,
+  rehearsalUrl,
+  runPreflight,
+} from '../../src/service/preflight.ts';
 import { candidate, pidAlive, snapshotBytes } from './preflight-support.ts';
 
 let root: string;

@@ -4,7 +4,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseUnitText } from '../../src/service/existing-unit.ts';
-import { findServicePort, openclawConfigFile, parseEnvironmentFile, parsePortValue } from '../../src/service/service-port.ts';
+import {
+  findServicePort,
+  openclawConfigFile,
+  parseEnvironmentFile,
+  parsePortValue,
+} from '../../src/service/service-port.ts';
 import { PRESETS } from '../../src/store/presets.ts';
 import { tempDir } from '../support/cli.ts';
 
@@ -26,31 +31,67 @@ describe('the port of an openclaw unit', () => {
   it('reads gateway.port of ~/.openclaw/openclaw.json (JSON5) when neither the arguments nor the environment name one', async () => {
     const home = tempDir('rs-port-home-');
     const file = write(path.join(home, '.openclaw', 'openclaw.json'), json5Config(18931));
-    const unit = parseUnitText(unitText([`ExecStart=/n/node --max-old-space-size=8192 ${PKG}/dist/index.js gateway`, `Environment=HOME=${home}`]));
-    expect(await findServicePort(unit, OPENCLAW, { HOME: '/elsewhere' })).toEqual({ port: { port: 18931, from: `config ${file} gateway.port` }, notes: [] });
+    const unit = parseUnitText(
+      unitText([
+        `ExecStart=/n/node --max-old-space-size=8192 ${PKG}/dist/index.js gateway`,
+        `Environment=HOME=${home}`,
+      ]),
+    );
+    expect(await findServicePort(unit, OPENCLAW, { HOME: '/elsewhere' })).toEqual({
+      port: { port: 18931, from: `config ${file} gateway.port` },
+      notes: [],
+    });
   });
 
-  it('applies openclaw\'s precedence: --port, then OPENCLAW_GATEWAY_PORT, then the config; PORT means nothing to it', async () => {
+  it("applies openclaw's precedence: --port, then OPENCLAW_GATEWAY_PORT, then the config; PORT means nothing to it", async () => {
     const home = tempDir('rs-port-home-');
     write(path.join(home, '.openclaw', 'openclaw.json'), json5Config(18931));
     const env = { HOME: home };
-    const withArg = parseUnitText(unitText([`ExecStart=/n/node ${PKG}/dist/index.js gateway --port 19002`, 'Environment=OPENCLAW_GATEWAY_PORT=19003']));
-    expect((await findServicePort(withArg, OPENCLAW, env)).port).toEqual({ port: 19002, from: 'ExecStart --port 19002' });
-    const withEnv = parseUnitText(unitText([`ExecStart=/n/node ${PKG}/dist/index.js gateway`, 'Environment=OPENCLAW_GATEWAY_PORT=127.0.0.1:19003']));
-    expect((await findServicePort(withEnv, OPENCLAW, env)).port).toEqual({ port: 19003, from: 'Environment=OPENCLAW_GATEWAY_PORT=127.0.0.1:19003' });
-    const withPort = parseUnitText(unitText([`ExecStart=/n/node ${PKG}/dist/index.js gateway`, 'Environment=PORT=19004']));
+    const withArg = parseUnitText(
+      unitText([
+        `ExecStart=/n/node ${PKG}/dist/index.js gateway --port 19002`,
+        'Environment=OPENCLAW_GATEWAY_PORT=19003',
+      ]),
+    );
+    expect((await findServicePort(withArg, OPENCLAW, env)).port).toEqual({
+      port: 19002,
+      from: 'ExecStart --port 19002',
+    });
+    const withEnv = parseUnitText(
+      unitText([`ExecStart=/n/node ${PKG}/dist/index.js gateway`, 'Environment=OPENCLAW_GATEWAY_PORT=127.0.0.1:19003']),
+    );
+    expect((await findServicePort(withEnv, OPENCLAW, env)).port).toEqual({
+      port: 19003,
+      from: 'Environment=OPENCLAW_GATEWAY_PORT=127.0.0.1:19003',
+    });
+    const withPort = parseUnitText(
+      unitText([`ExecStart=/n/node ${PKG}/dist/index.js gateway`, 'Environment=PORT=19004']),
+    );
     expect((await findServicePort(withPort, OPENCLAW, env)).port?.port).toBe(18931);
   });
 
-  it('reads the unit\'s EnvironmentFile= (over Environment=) for the port and for OPENCLAW_STATE_DIR', async () => {
+  it("reads the unit's EnvironmentFile= (over Environment=) for the port and for OPENCLAW_STATE_DIR", async () => {
     const dir = tempDir('rs-port-envfile-');
     const state = path.join(dir, 'state');
     const file = write(path.join(state, 'openclaw.json'), json5Config(19010));
     const envFile = write(path.join(dir, 'gateway.systemd.env'), `# generated\nOPENCLAW_STATE_DIR="${state}"\n`);
-    const unit = parseUnitText(unitText([`ExecStart=/n/node ${PKG}/dist/index.js gateway`, `Environment=OPENCLAW_STATE_DIR=${dir}/nowhere`, `EnvironmentFile=-${envFile}`, `EnvironmentFile=-${dir}/missing.env`]));
-    expect(await findServicePort(unit, OPENCLAW, { HOME: dir })).toEqual({ port: { port: 19010, from: `config ${file} gateway.port` }, notes: [] });
+    const unit = parseUnitText(
+      unitText([
+        `ExecStart=/n/node ${PKG}/dist/index.js gateway`,
+        `Environment=OPENCLAW_STATE_DIR=${dir}/nowhere`,
+        `EnvironmentFile=-${envFile}`,
+        `EnvironmentFile=-${dir}/missing.env`,
+      ]),
+    );
+    expect(await findServicePort(unit, OPENCLAW, { HOME: dir })).toEqual({
+      port: { port: 19010, from: `config ${file} gateway.port` },
+      notes: [],
+    });
     write(envFile, 'OPENCLAW_GATEWAY_PORT=19011\n');
-    expect((await findServicePort(unit, OPENCLAW, { HOME: dir })).port).toEqual({ port: 19011, from: `EnvironmentFile=${envFile}: OPENCLAW_GATEWAY_PORT=19011` });
+    expect((await findServicePort(unit, OPENCLAW, { HOME: dir })).port).toEqual({
+      port: 19011,
+      from: `EnvironmentFile=${envFile}: OPENCLAW_GATEWAY_PORT=19011`,
+    });
   });
 
   it('finds the config where openclaw does: OPENCLAW_CONFIG_PATH alone, else the state dir, else ~/.openclaw, then the legacy names', async () => {
@@ -75,17 +116,34 @@ describe('the port of an openclaw unit', () => {
     const home = tempDir('rs-port-home-');
     const file = write(path.join(home, '.openclaw', 'openclaw.json'), '{ gateway: { port: "${GW_PORT}" } }');
     const unit = parseUnitText(unitText([`ExecStart=/n/node ${PKG}/dist/index.js gateway`]));
-    expect(await findServicePort(unit, OPENCLAW, { HOME: home })).toEqual({ port: null, notes: [`config ${file} gateway.port is "\${GW_PORT}", not a port`] });
+    expect(await findServicePort(unit, OPENCLAW, { HOME: home })).toEqual({
+      port: null,
+      notes: [`config ${file} gateway.port is "\${GW_PORT}", not a port`],
+    });
     write(file, '{ gateway: { port: 1 ');
     const broken = await findServicePort(unit, OPENCLAW, { HOME: home });
     expect(broken.port).toBeNull();
     expect(broken.notes[0]).toMatch(new RegExp(`^config ${file} not read: JSON5`));
     write(file, '{ "$include": "./gateway.json5" }');
-    expect((await findServicePort(unit, OPENCLAW, { HOME: home })).notes).toEqual([`config ${file} has no gateway.port of its own and uses $include, which is not followed`]);
+    expect((await findServicePort(unit, OPENCLAW, { HOME: home })).notes).toEqual([
+      `config ${file} has no gateway.port of its own and uses $include, which is not followed`,
+    ]);
   });
 
   it('reads port values and environment files as their owners do', () => {
-    expect(['19001', '127.0.0.1:19002', '[::1]:19003', 'a:b:19004', '0', '70000', 'x'].map(parsePortValue)).toEqual([19001, 19002, 19003, null, null, null, null]);
-    expect(parseEnvironmentFile('# c\n; c\nA=1\nexport B = "two \\"q\\""\nC=\'x y\'\nbad\n')).toEqual({ A: '1', B: 'two "q"', C: 'x y' });
+    expect(['19001', '127.0.0.1:19002', '[::1]:19003', 'a:b:19004', '0', '70000', 'x'].map(parsePortValue)).toEqual([
+      19001,
+      19002,
+      19003,
+      null,
+      null,
+      null,
+      null,
+    ]);
+    expect(parseEnvironmentFile('# c\n; c\nA=1\nexport B = "two \\"q\\""\nC=\'x y\'\nbad\n')).toEqual({
+      A: '1',
+      B: 'two "q"',
+      C: 'x y',
+    });
   });
 });

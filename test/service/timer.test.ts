@@ -16,13 +16,27 @@ describe('timer (printed)', () => {
     const root = await fixtureRoot(['--supervisor', 'systemd', '--unit', 'my-gw.service']);
     const r = await rs(root, ['timer'], { env: { XDG_CONFIG_HOME: '/cfg' } });
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    expect(r.json.result).toMatchObject({ kind: 'systemd', scope: 'user', name: 'release-switcher-auto-update-my-gw.timer', installed: false, removed: false });
+    expect(r.json.result).toMatchObject({
+      kind: 'systemd',
+      scope: 'user',
+      name: 'release-switcher-auto-update-my-gw.timer',
+      installed: false,
+      removed: false,
+    });
     const [service, timer] = r.json.result.files;
     expect(service.path).toBe('/cfg/systemd/user/release-switcher-auto-update-my-gw.service');
     expect(service.content).toMatch(/^Type=oneshot$/m);
-    expect(service.content).toMatch(new RegExp(`^ExecStart=\\S+node \\S+/dist/cli/main\\.js --root ${root} auto-update$`, 'm'));
+    expect(service.content).toMatch(
+      new RegExp(`^ExecStart=\\S+node \\S+/dist/cli/main\\.js --root ${root} auto-update$`, 'm'),
+    );
     expect(timer.path).toBe('/cfg/systemd/user/release-switcher-auto-update-my-gw.timer');
-    for (const line of ['OnCalendar=hourly', 'Persistent=true', 'RandomizedDelaySec=1h', 'Unit=release-switcher-auto-update-my-gw.service', 'WantedBy=timers.target']) {
+    for (const line of [
+      'OnCalendar=hourly',
+      'Persistent=true',
+      'RandomizedDelaySec=1h',
+      'Unit=release-switcher-auto-update-my-gw.service',
+      'WantedBy=timers.target',
+    ]) {
       expect(timer.content.split('\n')).toContain(line);
     }
   });
@@ -36,8 +50,14 @@ describe('timer (printed)', () => {
     expect(timer.content).not.toMatch(/Persistent/);
     expect(span.json.result.files[0].content).toMatch(/^After=network-online\.target$/m);
     const calendar = await rs(root, ['timer', '--every', '*:0/15', '--randomized-delay', '5min']);
-    expect(calendar.json.result.files[1].content).toMatch(/^OnCalendar=\*:0\/15\nPersistent=true\nRandomizedDelaySec=5min$/m);
-    for (const bad of [['--every', '0s'], ['--randomized-delay', 'soon'], ['--install', '--remove']]) {
+    expect(calendar.json.result.files[1].content).toMatch(
+      /^OnCalendar=\*:0\/15\nPersistent=true\nRandomizedDelaySec=5min$/m,
+    );
+    for (const bad of [
+      ['--every', '0s'],
+      ['--randomized-delay', 'soon'],
+      ['--install', '--remove'],
+    ]) {
       const r = await rs(root, ['timer', ...bad]);
       expect([r.exitCode, r.json.error.code]).toEqual([2, 'USAGE']);
     }
@@ -46,7 +66,10 @@ describe('timer (printed)', () => {
   it('launchd: a plist with StartInterval, printed only', async () => {
     const root = await fixtureRoot(['--supervisor', 'launchd', '--unit', 'ai.example.gateway']);
     const r = await rs(root, ['timer', '--every', '30min'], { env: { HOME: '/Users/me' } });
-    expect(r.json.result).toMatchObject({ kind: 'launchd', name: 'org.release-switcher.auto-update.ai.example.gateway' });
+    expect(r.json.result).toMatchObject({
+      kind: 'launchd',
+      name: 'org.release-switcher.auto-update.ai.example.gateway',
+    });
     const [plist] = r.json.result.files;
     expect(plist.path).toBe('/Users/me/Library/LaunchAgents/org.release-switcher.auto-update.ai.example.gateway.plist');
     expect(plist.content).toMatch(/<key>StartInterval<\/key>\n\s*<integer>1800<\/integer>/);
@@ -63,7 +86,10 @@ describeWhere(can, `timer under systemd --user`, () => {
   beforeAll(async () => {
     manager = await startUserManager({ name: 'timer' });
     gw = await managedGateway(manager, { name: 'rs-gw-timer', stableFor: 2 });
-    for (const args of [['install', 'rs-fixture-gateway@1.0.0'], ['switch', '1.0.0']]) {
+    for (const args of [
+      ['install', 'rs-fixture-gateway@1.0.0'],
+      ['switch', '1.0.0'],
+    ]) {
       const r = await gw.rs(args);
       expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     }
@@ -76,7 +102,10 @@ describeWhere(can, `timer under systemd --user`, () => {
     // A drop-in of the test's own: the private manager has no journal, so the ticks' output goes to a file.
     const tickLog = join(gw.root, '..', 'ticks.log');
     mkdirSync(join(manager.unitDir, `${stem}.service.d`), { recursive: true });
-    writeFileSync(join(manager.unitDir, `${stem}.service.d`, 'log.conf'), `[Service]\nStandardOutput=append:${tickLog}\nStandardError=append:${tickLog}\n`);
+    writeFileSync(
+      join(manager.unitDir, `${stem}.service.d`, 'log.conf'),
+      `[Service]\nStandardOutput=append:${tickLog}\nStandardError=append:${tickLog}\n`,
+    );
 
     const installed = await gw.rs(['timer', '--install', '--every', '2s', '--randomized-delay', '0']);
     expect(installed.exitCode, installed.stdout + installed.stderr).toBe(0);
@@ -92,15 +121,31 @@ describeWhere(can, `timer under systemd --user`, () => {
       },
       { timeoutMs: 90_000, intervalMs: 500, what: `a verified update by the timer (ticks: ${tickLog})` },
     );
-    expect(tx, readFileSync(tickLog, 'utf8')).toMatchObject({ kind: 'update', status: 'verified', from: '1.0.0', to: '1.2.0' });
+    expect(tx, readFileSync(tickLog, 'utf8')).toMatchObject({
+      kind: 'update',
+      status: 'verified',
+      from: '1.0.0',
+      to: '1.2.0',
+    });
     expect(tx.steps.at(-1)).toMatchObject({ name: 'verify', status: 'ok', evidence: { lastVersion: '1.2.0' } });
     expect((await gw.health())?.version).toBe('1.2.0');
     // It keeps ticking, and a tick with nothing to do succeeds.
-    const lastTrigger = async () => (await manager.systemctl(['show', `${stem}.timer`, '--property=LastTriggerUSecMonotonic', '--value'])).stdout.trim();
+    const lastTrigger = async () =>
+      (
+        await manager.systemctl(['show', `${stem}.timer`, '--property=LastTriggerUSecMonotonic', '--value'])
+      ).stdout.trim();
     const before = await lastTrigger();
     await manager.waitFor(async () => (await lastTrigger()) !== before, { timeoutMs: 15_000, what: 'another tick' });
-    await manager.waitFor(async () => (await manager.systemctl(['is-active', `${stem}.service`])).stdout.trim() !== 'activating', { timeoutMs: 15_000, what: 'the tick to end' });
-    const service = await manager.systemctl(['show', `${stem}.service`, '--property=Result', '--property=ExecMainStatus']);
+    await manager.waitFor(
+      async () => (await manager.systemctl(['is-active', `${stem}.service`])).stdout.trim() !== 'activating',
+      { timeoutMs: 15_000, what: 'the tick to end' },
+    );
+    const service = await manager.systemctl([
+      'show',
+      `${stem}.service`,
+      '--property=Result',
+      '--property=ExecMainStatus',
+    ]);
     expect(service.stdout).toMatch(/Result=success/);
     expect(service.stdout).toMatch(/ExecMainStatus=0/);
 

@@ -11,7 +11,13 @@ import { dropInPath, execWord, systemdDropIn, systemdUnit, unitPath } from '../.
 import { cli, tempDir } from '../support/cli.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 
-const config = (over: Partial<Config> = {}): Config => ({ ...defaultConfig('rs-app'), supervisor: 'systemd', unit: 'rs-app', node: '/opt/node/bin/node', ...over });
+const config = (over: Partial<Config> = {}): Config => ({
+  ...defaultConfig('rs-app'),
+  supervisor: 'systemd',
+  unit: 'rs-app',
+  node: '/opt/node/bin/node',
+  ...over,
+});
 const ROOT = '/srv/rs app/100%';
 const HEADER = '# Written by release-switcher (unit --install): regenerate it rather than edit it.';
 const SERVICE = [
@@ -22,20 +28,40 @@ const SERVICE = [
   'RestartPreventExitStatus=78',
   'WorkingDirectory=/srv/rs app/100%%/current',
 ];
-const serviceOptions = { entry: 'server.js', args: ['--port', '8080'], bootCheck: ['/usr/bin/rs', '--root', ROOT, 'boot-check'] };
+const serviceOptions = {
+  entry: 'server.js',
+  args: ['--port', '8080'],
+  bootCheck: ['/usr/bin/rs', '--root', ROOT, 'boot-check'],
+};
 
 describe('generated text', () => {
   it('drop-in: limits, boot-check, ExecStart reset then <root>/current/<entry>, escaped root', () => {
     expect(systemdDropIn(config(), ROOT, serviceOptions).split('\n')).toEqual([
-      HEADER, '[Unit]', 'StartLimitIntervalSec=0', '', '[Service]',
-      'ExecStartPre=-/usr/bin/rs --root "/srv/rs app/100%%" boot-check', 'ExecStart=', ...SERVICE, '',
+      HEADER,
+      '[Unit]',
+      'StartLimitIntervalSec=0',
+      '',
+      '[Service]',
+      'ExecStartPre=-/usr/bin/rs --root "/srv/rs app/100%%" boot-check',
+      'ExecStart=',
+      ...SERVICE,
+      '',
     ]);
   });
 
   it('whole unit: Description and WantedBy by scope, no ExecStart reset', () => {
     expect(systemdUnit(config(), ROOT, { ...serviceOptions, bootCheck: null }).split('\n')).toEqual([
-      HEADER, '[Unit]', 'Description=rs-app (release-switcher root /srv/rs app/100%%)', 'StartLimitIntervalSec=0', '', '[Service]',
-      ...SERVICE, '', '[Install]', 'WantedBy=default.target', '',
+      HEADER,
+      '[Unit]',
+      'Description=rs-app (release-switcher root /srv/rs app/100%%)',
+      'StartLimitIntervalSec=0',
+      '',
+      '[Service]',
+      ...SERVICE,
+      '',
+      '[Install]',
+      'WantedBy=default.target',
+      '',
     ]);
     const system = systemdUnit(config({ supervisor: 'systemd-system' }), ROOT, { ...serviceOptions, drainSeconds: 45 });
     expect(system).toContain('\nWants=network-online.target\nAfter=network-online.target\n');
@@ -44,10 +70,17 @@ describe('generated text', () => {
   });
 
   it('defaults: the Node running release-switcher, boot-check through its own CLI, 20 s drain', () => {
-    const text = systemdDropIn(config({ node: null }), ROOT, { entry: './dist/index.js', args: ['gateway', '--port', '18789'] });
+    const text = systemdDropIn(config({ node: null }), ROOT, {
+      entry: './dist/index.js',
+      args: ['gateway', '--port', '18789'],
+    });
     const pre = text.split('\n').find((l) => l.startsWith('ExecStartPre='))!;
-    expect(pre).toMatch(new RegExp(`^ExecStartPre=-${process.execPath} /\\S+/cli/main\\.js --root "/srv/rs app/100%%" boot-check$`));
-    expect(text).toContain(`\nExecStart=${process.execPath} "/srv/rs app/100%%/current/dist/index.js" gateway --port 18789\n`);
+    expect(pre).toMatch(
+      new RegExp(`^ExecStartPre=-${process.execPath} /\\S+/cli/main\\.js --root "/srv/rs app/100%%" boot-check$`),
+    );
+    expect(text).toContain(
+      `\nExecStart=${process.execPath} "/srv/rs app/100%%/current/dist/index.js" gateway --port 18789\n`,
+    );
     expect(text).toContain('\nTimeoutStopSec=30\n');
   });
 
@@ -67,11 +100,19 @@ describe('generated text', () => {
   });
 
   it('paths: user drop-ins under $XDG_CONFIG_HOME (else ~/.config), system ones under /etc', () => {
-    expect(dropInPath(config(), { scope: 'user', env: { XDG_CONFIG_HOME: '/x/cfg' } })).toBe('/x/cfg/systemd/user/rs-app.service.d/release-switcher.conf');
-    expect(dropInPath(config(), { scope: 'user', env: { HOME: '/home/u' } })).toBe('/home/u/.config/systemd/user/rs-app.service.d/release-switcher.conf');
-    expect(dropInPath(config({ unit: 'gw.service' }), { scope: 'system', env: {} })).toBe('/etc/systemd/system/gw.service.d/release-switcher.conf');
+    expect(dropInPath(config(), { scope: 'user', env: { XDG_CONFIG_HOME: '/x/cfg' } })).toBe(
+      '/x/cfg/systemd/user/rs-app.service.d/release-switcher.conf',
+    );
+    expect(dropInPath(config(), { scope: 'user', env: { HOME: '/home/u' } })).toBe(
+      '/home/u/.config/systemd/user/rs-app.service.d/release-switcher.conf',
+    );
+    expect(dropInPath(config({ unit: 'gw.service' }), { scope: 'system', env: {} })).toBe(
+      '/etc/systemd/system/gw.service.d/release-switcher.conf',
+    );
     expect(unitPath(config(), { scope: 'system', env: {} })).toBe('/etc/systemd/system/rs-app.service');
-    expect(() => dropInPath(config({ unit: '../evil' }), { scope: 'system', env: {} })).toThrow(/not a systemd unit name/);
+    expect(() => dropInPath(config({ unit: '../evil' }), { scope: 'system', env: {} })).toThrow(
+      /not a systemd unit name/,
+    );
   });
 });
 
@@ -89,48 +130,66 @@ const SERVER = `require('node:http').createServer((req, res) => res.end(JSON.str
 const ODD_NAME = `app root %i \${HOME} $HOME 'q' "dq" \\b`;
 
 const analyze = existsSync('/usr/bin/systemd-analyze') || existsSync('/bin/systemd-analyze');
-describeWhere({ ok: Boolean(analyze), why: 'systemd-analyze is not installed', where: 'where systemd is installed: CI installs it (.ci/run)' }, 'systemd-analyze verify', () => {
-  // --user needs a runtime dir to set up its (in-process, never booted) manager; nothing else of the host's.
-  async function verify(unitFile: string, scope: 'user' | 'system'): Promise<{ exitCode: number; lines: string[] }> {
-    const dir = path.dirname(unitFile);
-    mkdirSync(path.join(dir, '..', 'run'), { recursive: true, mode: 0o700 });
-    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, XDG_RUNTIME_DIR: path.join(dir, '..', 'run') };
-    const args = ['verify', '--man=no', ...(scope === 'user' ? ['--user'] : []), unitFile];
-    const r = await execa('systemd-analyze', args, { env, extendEnv: false, reject: false, timeout: 30_000 });
-    // Warnings (unknown keys, bad values) leave the exit code 0: anything naming our unit or files counts.
-    return { exitCode: r.exitCode ?? -1, lines: `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.includes('rs-app')) };
-  }
-
-  function setup(): { root: string; units: string } {
-    const dir = tempDir('rs-unit-');
-    const root = path.join(dir, ODD_NAME);
-    handMadeRoot(root);
-    const units = path.join(dir, 'units');
-    mkdirSync(path.join(units, 'rs-app.service.d'), { recursive: true });
-    return { root, units };
-  }
-
-  it('passes on the whole unit (user and system) with the default boot-check', async () => {
-    const { root, units } = setup();
-    for (const scope of ['user', 'system'] as const) {
-      writeFileSync(path.join(units, 'rs-app.service'), systemdUnit(config({ node: null }), root, { entry: 'server.js', args: ['8080'], scope }));
-      expect(await verify(path.join(units, 'rs-app.service'), scope), scope).toEqual({ exitCode: 0, lines: [] });
+describeWhere(
+  {
+    ok: Boolean(analyze),
+    why: 'systemd-analyze is not installed',
+    where: 'where systemd is installed: CI installs it (.ci/run)',
+  },
+  'systemd-analyze verify',
+  () => {
+    // --user needs a runtime dir to set up its (in-process, never booted) manager; nothing else of the host's.
+    async function verify(unitFile: string, scope: 'user' | 'system'): Promise<{ exitCode: number; lines: string[] }> {
+      const dir = path.dirname(unitFile);
+      mkdirSync(path.join(dir, '..', 'run'), { recursive: true, mode: 0o700 });
+      const env = {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: dir,
+        XDG_RUNTIME_DIR: path.join(dir, '..', 'run'),
+      };
+      const args = ['verify', '--man=no', ...(scope === 'user' ? ['--user'] : []), unitFile];
+      const r = await execa('systemd-analyze', args, { env, extendEnv: false, reject: false, timeout: 30_000 });
+      // Warnings (unknown keys, bad values) leave the exit code 0: anything naming our unit or files counts.
+      return {
+        exitCode: r.exitCode ?? -1,
+        lines: `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => l.includes('rs-app')),
+      };
     }
-  });
 
-  it('passes on a unit plus the drop-in, and does read the drop-in (a broken one fails)', async () => {
-    const { root, units } = setup();
-    writeFileSync(path.join(units, 'rs-app.service'), '[Service]\nExecStart=/bin/sleep 1000\n');
-    const dropIn = path.join(units, 'rs-app.service.d', 'release-switcher.conf');
-    writeFileSync(dropIn, systemdDropIn(config({ node: null }), root, { entry: 'server.js' }));
-    expect(await verify(path.join(units, 'rs-app.service'), 'user')).toEqual({ exitCode: 0, lines: [] });
+    function setup(): { root: string; units: string } {
+      const dir = tempDir('rs-unit-');
+      const root = path.join(dir, ODD_NAME);
+      handMadeRoot(root);
+      const units = path.join(dir, 'units');
+      mkdirSync(path.join(units, 'rs-app.service.d'), { recursive: true });
+      return { root, units };
+    }
 
-    writeFileSync(dropIn, '[Service]\nExecStart=\nExecStart=/nonexistent/node x\nNoSuchKey=1\n');
-    const broken = await verify(path.join(units, 'rs-app.service'), 'user');
-    expect(broken.exitCode).not.toBe(0);
-    expect(broken.lines.join('\n')).toMatch(/NoSuchKey[\s\S]*\/nonexistent\/node is not executable/);
-  });
-});
+    it('passes on the whole unit (user and system) with the default boot-check', async () => {
+      const { root, units } = setup();
+      for (const scope of ['user', 'system'] as const) {
+        writeFileSync(
+          path.join(units, 'rs-app.service'),
+          systemdUnit(config({ node: null }), root, { entry: 'server.js', args: ['8080'], scope }),
+        );
+        expect(await verify(path.join(units, 'rs-app.service'), scope), scope).toEqual({ exitCode: 0, lines: [] });
+      }
+    });
+
+    it('passes on a unit plus the drop-in, and does read the drop-in (a broken one fails)', async () => {
+      const { root, units } = setup();
+      writeFileSync(path.join(units, 'rs-app.service'), '[Service]\nExecStart=/bin/sleep 1000\n');
+      const dropIn = path.join(units, 'rs-app.service.d', 'release-switcher.conf');
+      writeFileSync(dropIn, systemdDropIn(config({ node: null }), root, { entry: 'server.js' }));
+      expect(await verify(path.join(units, 'rs-app.service'), 'user')).toEqual({ exitCode: 0, lines: [] });
+
+      writeFileSync(dropIn, '[Service]\nExecStart=\nExecStart=/nonexistent/node x\nNoSuchKey=1\n');
+      const broken = await verify(path.join(units, 'rs-app.service'), 'user');
+      expect(broken.exitCode).not.toBe(0);
+      expect(broken.lines.join('\n')).toMatch(/NoSuchKey[\s\S]*\/nonexistent\/node is not executable/);
+    });
+  },
+);
 
 const support = canRunUserManager();
 const title = 'unit --install under a private systemd --user';
@@ -152,30 +211,50 @@ describeWhere(support, title, () => {
     root = path.join(um.root, ODD_NAME);
   }, 30_000);
   afterAll(() => um?.stop(), 30_000);
-  beforeEach(({ onTestFailed }) => onTestFailed(async () => console.error(`--- manager log ---\n${await um.readLog()}`)));
+  beforeEach(({ onTestFailed }) =>
+    onTestFailed(async () => console.error(`--- manager log ---\n${await um.readLog()}`)),
+  );
 
   // The manager's HOME/XDG_* so the CLI writes into its unit dir and its systemctl talks to it; /bin/true stands in for
   // boot-check, which this test does not exercise.
-  const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env: { ...(um.env as Record<string, string>), RELEASE_SWITCHER_BOOT_CHECK: '["/bin/true"]' } });
+  const rs = (args: string[]) =>
+    cli(['--root', root, '--json', ...args], {
+      env: { ...(um.env as Record<string, string>), RELEASE_SWITCHER_BOOT_CHECK: '["/bin/true"]' },
+    });
   const show = async (unit: string, props: string[]) => {
     const r = await um.systemctl(['show', unit, ...props.map((p) => `--property=${p}`)]);
     expect(r.exitCode, r.stderr).toBe(0);
-    return Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    return Object.fromEntries(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
   };
   async function answer(port: number): Promise<{ pid: number; cwd: string }> {
     let body: { pid: number; cwd: string } | undefined;
-    await um.waitFor(async () => {
-      body = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.json() as Promise<typeof body>).catch(() => undefined);
-      return body !== undefined;
-    }, { what: `the server on ${port}` });
+    await um.waitFor(
+      async () => {
+        body = await fetch(`http://127.0.0.1:${port}/`)
+          .then((r) => r.json() as Promise<typeof body>)
+          .catch(() => undefined);
+        return body !== undefined;
+      },
+      { what: `the server on ${port}` },
+    );
     return body!;
   }
 
   it('a drop-in over an existing unit makes it run <root>/current/server.js with the limits it sets', async () => {
-    expect((await rs(['init', '--package', 'rs-app', '--supervisor', 'systemd', '--unit', 'rs-app.service'])).exitCode).toBe(0);
+    expect(
+      (await rs(['init', '--package', 'rs-app', '--supervisor', 'systemd', '--unit', 'rs-app.service'])).exitCode,
+    ).toBe(0);
     handMadeRoot(root);
     const log = path.join(um.root, 'rs-app.log');
-    await um.writeUnit('rs-app.service', `[Service]\nExecStart=/bin/sleep 1000\nStandardOutput=append:${log}\nStandardError=append:${log}\n`);
+    await um.writeUnit(
+      'rs-app.service',
+      `[Service]\nExecStart=/bin/sleep 1000\nStandardOutput=append:${log}\nStandardError=append:${log}\n`,
+    );
     const port = await freePort();
 
     const printed = await rs(['unit', '--entry', 'server.js', '--arg', String(port)]);
@@ -184,10 +263,14 @@ describeWhere(support, title, () => {
     expect(printed.json.result).toMatchObject({ path: expectedPath, kind: 'drop-in', installed: false });
     expect(existsSync(expectedPath)).toBe(false);
     // What a person sees: stdout is exactly the drop-in (`unit > file` gives the file --install writes), the notes on stderr.
-    const shown = await cli(['--root', root, 'unit', '--entry', 'server.js', '--arg', String(port)], { env: { ...(um.env as Record<string, string>), RELEASE_SWITCHER_BOOT_CHECK: '["/bin/true"]' } });
+    const shown = await cli(['--root', root, 'unit', '--entry', 'server.js', '--arg', String(port)], {
+      env: { ...(um.env as Record<string, string>), RELEASE_SWITCHER_BOOT_CHECK: '["/bin/true"]' },
+    });
     expect(shown.exitCode, shown.stderr).toBe(0);
     expect(`${shown.stdout}\n`).toBe(printed.json.result.content); // execa strips one final newline
-    expect(shown.stderr).toContain("kept: WorkingDirectory: none (systemd's default: the user's home for a user service, / for a system one)");
+    expect(shown.stderr).toContain(
+      "kept: WorkingDirectory: none (systemd's default: the user's home for a user service, / for a system one)",
+    );
     expect(shown.stderr).toContain('changed: ExecStart (/bin/sleep 1000) -> runs server.js of');
 
     const installed = await rs(['unit', '--install', '--entry', 'server.js', '--arg', String(port)]);
@@ -198,16 +281,34 @@ describeWhere(support, title, () => {
     const start = await um.systemctl(['start', 'rs-app.service']);
     expect(start.exitCode, start.stderr).toBe(0);
     const served = await answer(port);
-    const props = await show('rs-app.service', ['MainPID', 'StartLimitIntervalUSec', 'RestartPreventExitStatus', 'TimeoutStopUSec', 'Restart', 'WorkingDirectory', 'ExecStartPre', 'DropInPaths']);
+    const props = await show('rs-app.service', [
+      'MainPID',
+      'StartLimitIntervalUSec',
+      'RestartPreventExitStatus',
+      'TimeoutStopUSec',
+      'Restart',
+      'WorkingDirectory',
+      'ExecStartPre',
+      'DropInPaths',
+    ]);
     expect(Number(props.MainPID)).toBe(served.pid);
     // systemd parsed the quoted, %- and $-escaped words back into exactly these arguments.
     const argv = readFileSync(`/proc/${served.pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
     expect(argv).toEqual([process.execPath, path.join(root, 'current', 'server.js'), String(port)]);
     // The unit has no WorkingDirectory=: the drop-in adds none, so it runs where systemd runs a user service, in $HOME.
     expect(printed.json.result.content).not.toMatch(/WorkingDirectory/);
-    expect(printed.json.result.kept).toContain("WorkingDirectory: none (systemd's default: the user's home for a user service, / for a system one)");
+    expect(printed.json.result.kept).toContain(
+      "WorkingDirectory: none (systemd's default: the user's home for a user service, / for a system one)",
+    );
     expect(served.cwd).toBe(realpathSync(um.env.HOME!));
-    expect(props).toMatchObject({ StartLimitIntervalUSec: '0', RestartPreventExitStatus: '78', TimeoutStopUSec: '30s', Restart: 'always', WorkingDirectory: `!${um.env.HOME}`, DropInPaths: expectedPath });
+    expect(props).toMatchObject({
+      StartLimitIntervalUSec: '0',
+      RestartPreventExitStatus: '78',
+      TimeoutStopUSec: '30s',
+      Restart: 'always',
+      WorkingDirectory: `!${um.env.HOME}`,
+      DropInPaths: expectedPath,
+    });
     expect(props.ExecStartPre).toMatch(/path=\/bin\/true ; argv\[\]=\/bin\/true ; ignore_errors=yes/);
   }, 60_000);
 
@@ -217,7 +318,11 @@ describeWhere(support, title, () => {
     for (let i = 0; i < 2; i++) {
       const r = await rs(['unit', '--install', '--entry', 'server.js', '--arg', String(port)]);
       expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-      expect(r.json.result).toMatchObject({ path: path.join(um.unitDir, 'rs-new.service'), kind: 'unit', installed: true });
+      expect(r.json.result).toMatchObject({
+        path: path.join(um.unitDir, 'rs-new.service'),
+        kind: 'unit',
+        installed: true,
+      });
     }
     expect(existsSync(path.join(um.unitDir, 'rs-new.service.d'))).toBe(false);
     const start = await um.systemctl(['start', 'rs-new.service']);
@@ -233,11 +338,15 @@ describe('unit for other supervisors', () => {
     const dir = tempDir('rs-unit-');
     const root = path.join(dir, 'root');
     const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env: { HOME: path.join(dir, 'home') } });
-    expect((await rs(['init', '--package', 'rs-app', '--supervisor', 'launchd', '--unit', 'ai.example.app'])).exitCode).toBe(0);
+    expect(
+      (await rs(['init', '--package', 'rs-app', '--supervisor', 'launchd', '--unit', 'ai.example.app'])).exitCode,
+    ).toBe(0);
     const plist = path.join(dir, 'home', 'Library', 'LaunchAgents', 'ai.example.app.plist');
     const printed = await rs(['unit', '--entry', 'server.js', '--arg', '8080']);
     expect(printed.json.result).toMatchObject({ path: plist, kind: 'plist', installed: false });
-    expect(printed.json.result.content).toContain(`<array>\n    <string>${process.execPath}</string>\n    <string>${root}/current/server.js</string>\n    <string>8080</string>\n  </array>`);
+    expect(printed.json.result.content).toContain(
+      `<array>\n    <string>${process.execPath}</string>\n    <string>${root}/current/server.js</string>\n    <string>8080</string>\n  </array>`,
+    );
     expect(printed.json.result.content).toContain(`<key>WorkingDirectory</key>\n  <string>${root}/current</string>`);
     const installed = await rs(['unit', '--install', '--entry', 'server.js', '--arg', '8080']);
     expect(installed.json.result).toEqual({ ...printed.json.result, installed: true });
@@ -251,19 +360,43 @@ describe('unit for other supervisors', () => {
   it('pm2 and none: UNSUPPORTED, exit 1', async () => {
     const root = path.join(tempDir('rs-unit-'), 'root');
     for (const supervisor of ['pm2', 'none']) {
-      expect((await cli(['--root', root, '--json', 'init', '--package', 'rs-app', '--supervisor', supervisor, '--unit', 'rs-app'])).exitCode).toBe(0);
+      expect(
+        (
+          await cli([
+            '--root',
+            root,
+            '--json',
+            'init',
+            '--package',
+            'rs-app',
+            '--supervisor',
+            supervisor,
+            '--unit',
+            'rs-app',
+          ])
+        ).exitCode,
+      ).toBe(0);
       const r = await cli(['--root', root, '--json', 'unit', '--entry', 'server.js']);
-      expect({ exitCode: r.exitCode, code: r.json?.error?.code }, r.stdout + r.stderr).toEqual({ exitCode: 1, code: 'UNSUPPORTED' });
+      expect({ exitCode: r.exitCode, code: r.json?.error?.code }, r.stdout + r.stderr).toEqual({
+        exitCode: 1,
+        code: 'UNSUPPORTED',
+      });
     }
   });
 
-  it('without --entry: the current release\'s package.json main; none at all is a usage error', async () => {
+  it("without --entry: the current release's package.json main; none at all is a usage error", async () => {
     const root = path.join(tempDir('rs-unit-'), 'root');
-    const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env: { XDG_CONFIG_HOME: path.join(root, 'cfg'), XDG_RUNTIME_DIR: path.join(root, 'no-run') } });
+    const rs = (args: string[]) =>
+      cli(['--root', root, '--json', ...args], {
+        env: { XDG_CONFIG_HOME: path.join(root, 'cfg'), XDG_RUNTIME_DIR: path.join(root, 'no-run') },
+      });
     expect((await rs(['init', '--package', 'rs-app', '--supervisor', 'systemd', '--unit', 'rs-app'])).exitCode).toBe(0);
     expect((await rs(['unit'])).json?.error?.code).toBe('USAGE');
     handMadeRoot(root);
-    writeFileSync(path.join(root, 'releases', '1.0.0', 'package.json'), JSON.stringify({ name: 'rs-app', main: './lib/main.js' }));
+    writeFileSync(
+      path.join(root, 'releases', '1.0.0', 'package.json'),
+      JSON.stringify({ name: 'rs-app', main: './lib/main.js' }),
+    );
     const r = await rs(['unit']);
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     expect(r.json.result.content).toContain(`\nExecStart=${process.execPath} ${root}/current/lib/main.js\n`);

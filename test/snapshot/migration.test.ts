@@ -30,10 +30,12 @@ describeWhere(can, `state snapshot across a schema migration, under systemd --us
   let stateDir: string;
   const db = () => JSON.parse(readFileSync(join(stateDir, 'state.db'), 'utf8'));
   const wal = () => JSON.parse(readFileSync(join(stateDir, 'state.db-wal'), 'utf8'));
-  const snapshots = () => (existsSync(join(gw.root, 'snapshots')) ? readdirSync(join(gw.root, 'snapshots')).sort() : []);
+  const snapshots = () =>
+    existsSync(join(gw.root, 'snapshots')) ? readdirSync(join(gw.root, 'snapshots')).sort() : [];
   const stepNames = (result: { steps: Step[] }) => result.steps.map((s) => s.name);
   const step = (result: { steps: Step[] }, name: string) => result.steps.find((s) => s.name === name);
-  const active = async () => (await manager.systemctl(['show', gw.unit, '--property=ActiveState', '--value'])).stdout.trim();
+  const active = async () =>
+    (await manager.systemctl(['show', gw.unit, '--property=ActiveState', '--value'])).stdout.trim();
 
   beforeAll(async () => {
     manager = await startUserManager({ name: 'schema' });
@@ -66,7 +68,12 @@ describeWhere(can, `state snapshot across a schema migration, under systemd --us
     expect(db()).toMatchObject({ schema: 18, migrations: ['17->18'] });
     expect(readdirSync(stateDir).filter((n) => n.startsWith('state.db.pre-startup-migration-'))).toHaveLength(1);
     const manifest = JSON.parse(readFileSync(join(gw.root, 'snapshots', tx.id, 'snapshot.json'), 'utf8'));
-    expect(manifest).toMatchObject({ id: tx.id, fromVersion: OLD, toVersion: NEW, entries: [{ path: join(stateDir, 'state.db'), type: 'file' }] });
+    expect(manifest).toMatchObject({
+      id: tx.id,
+      fromVersion: OLD,
+      toVersion: NEW,
+      entries: [{ path: join(stateDir, 'state.db'), type: 'file' }],
+    });
     expect(manifest.entries[0].companions).toEqual([
       { suffix: '-wal', present: true, size: expect.any(Number) },
       { suffix: '-shm', present: false },
@@ -83,7 +90,10 @@ describeWhere(can, `state snapshot across a schema migration, under systemd --us
     const tx = r.json.result;
     expect(tx).toMatchObject({ kind: 'rollback', status: 'verified', from: NEW, to: OLD });
     expect(stepNames(tx)).toEqual(['verify-release', 'check-state', 'flip', 'restore-state', 'restart', 'verify']);
-    expect(step(tx, 'restore-state')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/put back by boot-check before 4\.0\.0 started/) });
+    expect(step(tx, 'restore-state')).toMatchObject({
+      status: 'ok',
+      detail: expect.stringMatching(/put back by boot-check before 4\.0\.0 started/),
+    });
     expect(db().schema).toBe(17);
     expect(wal()).toMatchObject({ schema: 17, by: OLD });
     expect((await gw.health())?.version).toBe(OLD);
@@ -95,14 +105,27 @@ describeWhere(can, `state snapshot across a schema migration, under systemd --us
     const before = readFileSync(join(stateDir, 'state.db'), 'utf8');
     const r = await gw.rs(['boot-check']);
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    expect(r.json.result).toMatchObject({ version: OLD, action: 'live', tries: 0, detail: expect.stringMatching(/is active\/running with main process \d+/) });
+    expect(r.json.result).toMatchObject({
+      version: OLD,
+      action: 'live',
+      tries: 0,
+      detail: expect.stringMatching(/is active\/running with main process \d+/),
+    });
     expect(readFileSync(join(stateDir, 'state.db'), 'utf8')).toBe(before);
   });
 
   /** Turn a rehearsal on and switch to NEW (it migrates the state to 18); `done` puts config and snapshots back as they were. */
   async function rehearsedSwitchToNew() {
     const config = readFileSync(join(gw.root, 'config.json'), 'utf8');
-    const init = await gw.rs(['init', '--preflight', 'server.js --port {port}', '--preflight-env', 'STATE_DIR={state}', '--preflight-for', '1']);
+    const init = await gw.rs([
+      'init',
+      '--preflight',
+      'server.js --port {port}',
+      '--preflight-env',
+      'STATE_DIR={state}',
+      '--preflight-for',
+      '1',
+    ]);
     expect(init.exitCode, init.stdout + init.stderr).toBe(0);
     const up = await gw.rs(['switch', NEW]);
     expect(up.json.result, up.stdout + up.stderr).toMatchObject({ status: 'verified', snapshot: up.json.result.id });
@@ -120,8 +143,22 @@ describeWhere(can, `state snapshot across a schema migration, under systemd --us
     const r = await gw.rs(['rollback']);
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     const tx = r.json.result;
-    expect(tx).toMatchObject({ kind: 'rollback', status: 'verified', from: NEW, to: OLD, restore: { snapshot: up.id, version: OLD } });
-    expect(stepNames(tx)).toEqual(['verify-release', 'check-state', 'preflight', 'flip', 'restore-state', 'restart', 'verify']);
+    expect(tx).toMatchObject({
+      kind: 'rollback',
+      status: 'verified',
+      from: NEW,
+      to: OLD,
+      restore: { snapshot: up.id, version: OLD },
+    });
+    expect(stepNames(tx)).toEqual([
+      'verify-release',
+      'check-state',
+      'preflight',
+      'flip',
+      'restore-state',
+      'restart',
+      'verify',
+    ]);
     return tx;
   }
 
@@ -144,7 +181,10 @@ describeWhere(can, `state snapshot across a schema migration, under systemd --us
     expect(readState(gw.root).releases[OLD].state).toBe('good');
     const { up, done } = await rehearsedSwitchToNew();
     const tx = await rollbackAcross(up);
-    expect(step(tx, 'preflight')).toMatchObject({ status: 'skipped', detail: `${OLD} was verified here and starts on the state it was left with (snapshot ${up.id}): nothing to rehearse` });
+    expect(step(tx, 'preflight')).toMatchObject({
+      status: 'skipped',
+      detail: `${OLD} was verified here and starts on the state it was left with (snapshot ${up.id}): nothing to rehearse`,
+    });
     expect(existsSync(join(gw.root, 'preflight')) ? readdirSync(join(gw.root, 'preflight')) : []).toEqual([]); // no private copy was made
     expect(db().schema).toBe(17);
     expect((await gw.health())?.version).toBe(OLD);
@@ -158,7 +198,13 @@ describeWhere(can, `state snapshot across a schema migration, under systemd --us
     const r = await gw.rs(['switch', BROKEN]);
     expect(r.exitCode, r.stdout + r.stderr).toBe(3);
     const tx = r.json.result;
-    expect(tx).toMatchObject({ status: 'rolled_back', from: NEW, to: BROKEN, reason: 'unhealthy', restore: { snapshot: tx.id, version: NEW } });
+    expect(tx).toMatchObject({
+      status: 'rolled_back',
+      from: NEW,
+      to: BROKEN,
+      reason: 'unhealthy',
+      restore: { snapshot: tx.id, version: NEW },
+    });
     expect(stepNames(tx).slice(-4)).toEqual(['rollback', 'restore-state', 'restart-previous', 'verify-previous']);
     expect(step(tx, 'restore-state').status).toBe('ok');
     expect(db().schema).toBe(18);
@@ -175,13 +221,23 @@ describeWhere(can, `state snapshot across a schema migration, under systemd --us
     if (pid > 0) execFileSync('kill', ['-9', String(pid)]);
     // Restart=always keeps starting it; its first start migrated the state to 19, which NEW cannot read.
     await until(`${NEW} serving again`, async () => (await gw.health())?.version === NEW, 40_000).catch((error) => {
-      throw new Error(`${error.message}\nstate: ${JSON.stringify(inFlight())}\nlog: ${readFileSync(gw.log, 'utf8').slice(-3000)}`);
+      throw new Error(
+        `${error.message}\nstate: ${JSON.stringify(inFlight())}\nlog: ${readFileSync(gw.log, 'utf8').slice(-3000)}`,
+      );
     });
     expect(db().schema).toBe(18);
     const tx = inFlight();
     expect(existsSync(join(gw.root, 'snapshots', tx.id, 'snapshot.json'))).toBe(true);
-    expect(tx).toMatchObject({ id: r.json.result.id, status: 'rolling_back', reason: 'crash_loop', restore: { snapshot: tx.id, version: NEW } });
-    expect(step(tx, 'restore-state')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/put back by boot-check/) });
+    expect(tx).toMatchObject({
+      id: r.json.result.id,
+      status: 'rolling_back',
+      reason: 'crash_loop',
+      restore: { snapshot: tx.id, version: NEW },
+    });
+    expect(step(tx, 'restore-state')).toMatchObject({
+      status: 'ok',
+      detail: expect.stringMatching(/put back by boot-check/),
+    });
     const recovered = await gw.rs(['recover']);
     expect(recovered.json.result).toMatchObject({ id: tx.id, status: 'rolled_back', reason: 'crash_loop' });
     expect(stepNames(recovered.json.result).filter((n: string) => n === 'restore-state')).toHaveLength(1); // not twice
@@ -203,7 +259,11 @@ describeWhere(can, `state snapshot across a schema migration, under systemd --us
     rmSync(join(gw.root, 'snapshots'), { recursive: true, force: true });
     const r = await gw.rs(['rollback']);
     expect(r.exitCode, r.stdout + r.stderr).toBe(1);
-    expect(r.json.error).toMatchObject({ code: 'STATE_SNAPSHOT_MISSING', message: expect.stringMatching(/4\.0\.0 cannot start on state that 4\.1\.0 migrated/), hint: expect.stringMatching(/Stay on 4\.1\.0/) });
+    expect(r.json.error).toMatchObject({
+      code: 'STATE_SNAPSHOT_MISSING',
+      message: expect.stringMatching(/4\.0\.0 cannot start on state that 4\.1\.0 migrated/),
+      hint: expect.stringMatching(/Stay on 4\.1\.0/),
+    });
     expect(r.json.result).toMatchObject({ status: 'failed', reason: 'state_snapshot_missing', from: NEW, to: OLD });
     expect(readState(gw.root).history.at(-1)).toMatchObject({ status: 'failed', reason: 'state_snapshot_missing' });
     expect((await gw.health())?.version).toBe(NEW);
@@ -221,7 +281,11 @@ describeWhere(can, `state snapshot across a schema migration, under systemd --us
     expect(r.exitCode, r.stdout + r.stderr).toBe(4);
     expect(r.json.error).toMatchObject({ code: 'ROLLBACK_FAILED', hint: expect.stringMatching(/Stay on 4\.2\.0/) });
     expect(r.json.result).toMatchObject({ status: 'rollback_failed', from: NEW, to: BROKEN, reason: 'unhealthy' });
-    expect(r.json.result.steps.at(-1)).toMatchObject({ name: 'rollback', status: 'failed', detail: expect.stringMatching(/not going back to 4\.1\.0: 4\.1\.0 cannot start on state that 4\.2\.0 migrated/) });
+    expect(r.json.result.steps.at(-1)).toMatchObject({
+      name: 'rollback',
+      status: 'failed',
+      detail: expect.stringMatching(/not going back to 4\.1\.0: 4\.1\.0 cannot start on state that 4\.2\.0 migrated/),
+    });
     expect(readlinkSync(join(gw.root, 'current'))).toBe(`releases/${BROKEN}`);
     expect(db().schema).toBe(19);
     expect(await active()).toBe('active'); // unhealthy, but not a unit that exited 78 for good

@@ -41,7 +41,8 @@ describe('copySnapshotPrivately', () => {
     await copyStatePrivately(await resolveStatePaths(statePaths, env), fromLive, base);
     // Same shape as the live copy…
     expect(existsSync(join(fromLive, 'state/main.sqlite'))).toBe(true);
-    for (const rel of ['state/main.sqlite', 'state/main.sqlite-wal', 'config.json']) expect(existsSync(join(fromSnapshot, rel)), rel).toBe(true);
+    for (const rel of ['state/main.sqlite', 'state/main.sqlite-wal', 'config.json'])
+      expect(existsSync(join(fromSnapshot, rel)), rel).toBe(true);
     // …with the snapshot's content, and without what did not exist when it was taken.
     expect(readFileSync(join(fromSnapshot, 'state/main.sqlite'), 'utf8')).toBe('schema 17');
     expect(readFileSync(join(fromSnapshot, 'state/main.sqlite-wal'), 'utf8')).toBe('wal 17');
@@ -57,7 +58,14 @@ describe('copySnapshotPrivately', () => {
     write(join(home, '.svc/state/db.sqlite'), 'old');
     const root = join(tempDir('rs-pc-root-'), 'root');
     mkdirSync(root, { recursive: true });
-    await takeSnapshot({ root, id: 'tx2', statePaths: ['~/.svc'], env: { HOME: home }, fromVersion: '1.0.0', toVersion: '2.0.0' });
+    await takeSnapshot({
+      root,
+      id: 'tx2',
+      statePaths: ['~/.svc'],
+      env: { HOME: home },
+      fromVersion: '1.0.0',
+      toVersion: '2.0.0',
+    });
     write(join(home, '.svc/state/db.sqlite'), 'new');
     const layout = layoutOf(root);
     const copy = join(tempDir('rs-pc-copy-'), 'c');

@@ -1,13 +1,33 @@
 // State snapshots on their own: what is taken (SQLite files with their companions, folders, absent
 // paths, globs, `~` and `${NAME}`), what a restore puts back (exactly, each file by rename), what prune
 // keeps, and the rule that decides between restoring, keeping and refusing.
-import { chmodSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { emptyState } from '../../src/store/journal.ts';
 import type { State, Transaction } from '../../src/model/state.ts';
 import { layoutOf } from '../../src/store/layout.ts';
-import { listSnapshots, pruneSnapshots, readSnapshot, restoreSnapshot, takeSnapshot } from '../../src/snapshot/snapshot.ts';
+import {
+  listSnapshots,
+  pruneSnapshots,
+  readSnapshot,
+  restoreSnapshot,
+  takeSnapshot,
+} from '../../src/snapshot/snapshot.ts';
 import { expandStatePath, resolveStatePaths } from '../../src/snapshot/state-paths.ts';
 import { planStateReturn, schemaAtLeast } from '../../src/transaction/state-return.ts';
 import { defaultConfig } from '../../src/store/config.ts';
@@ -31,7 +51,13 @@ function serviceState() {
   write(join(dir, 'plugins/keep.txt'), 'keep');
   const root = join(tempDir('rs-snap-root-'), 'root');
   mkdirSync(root, { recursive: true });
-  const statePaths = ['${SVC_STATE:-~/.svc}/state/*.sqlite', '~/.svc/agents/*/agent/*.sqlite', '~/.svc/config.json', '~/.svc/plugins', '~/.svc/late.json'];
+  const statePaths = [
+    '${SVC_STATE:-~/.svc}/state/*.sqlite',
+    '~/.svc/agents/*/agent/*.sqlite',
+    '~/.svc/config.json',
+    '~/.svc/plugins',
+    '~/.svc/late.json',
+  ];
   return { home, dir, root, statePaths, env: { HOME: home } };
 }
 
@@ -48,8 +74,14 @@ describe('state paths', () => {
     const { dir, env } = serviceState();
     write(join(dir, 'state/main.sqlite.pre-startup-migration-1.bak'), 'backup');
     write(join(dir, 'state/.hidden.sqlite'), 'hidden');
-    expect(await resolveStatePaths(['~/.svc/state/*.sqlite', '~/.svc/agents/*/agent/*.sqlite'], env)).toEqual([join(dir, 'state/main.sqlite'), join(dir, 'agents/a/agent/agent.sqlite')]);
-    expect(await resolveStatePaths(['~/.svc/state/*'], env)).toEqual([join(dir, 'state/main.sqlite'), join(dir, 'state/main.sqlite.pre-startup-migration-1.bak')]);
+    expect(await resolveStatePaths(['~/.svc/state/*.sqlite', '~/.svc/agents/*/agent/*.sqlite'], env)).toEqual([
+      join(dir, 'state/main.sqlite'),
+      join(dir, 'agents/a/agent/agent.sqlite'),
+    ]);
+    expect(await resolveStatePaths(['~/.svc/state/*'], env)).toEqual([
+      join(dir, 'state/main.sqlite'),
+      join(dir, 'state/main.sqlite.pre-startup-migration-1.bak'),
+    ]);
   });
 });
 
@@ -80,7 +112,9 @@ describe('takeSnapshot and restoreSnapshot', () => {
     expect(manifest.size).toBe(5 + 6 + 10 + 7 + 12);
     // A second take of the same transaction (a crash-looping start) keeps the first, pre-migration one.
     write(join(dir, 'state/main.sqlite'), 'db v2');
-    expect(await takeSnapshot({ root, id: 'tx1', statePaths, env, fromVersion: '1.0.0', toVersion: '2.0.0' })).toEqual(manifest);
+    expect(await takeSnapshot({ root, id: 'tx1', statePaths, env, fromVersion: '1.0.0', toVersion: '2.0.0' })).toEqual(
+      manifest,
+    );
     expect(readdirSync(layoutOf(root).snapshots)).toEqual(['tx1']);
   });
 
@@ -117,7 +151,8 @@ describe('takeSnapshot and restoreSnapshot', () => {
     expect(result.removed.sort()).toEqual([join(dir, 'late.json'), join(dir, 'state/main.sqlite-shm')]);
     expect(result.restored).toContain(join(dir, 'state/main.sqlite-wal'));
     // No temp file is left beside anything it restored.
-    for (const d of ['state', 'agents/a/agent', '', 'plugins', 'plugins/p1']) expect(readdirSync(join(dir, d)).filter((n) => n.includes('.tmp-'))).toEqual([]);
+    for (const d of ['state', 'agents/a/agent', '', 'plugins', 'plugins/p1'])
+      expect(readdirSync(join(dir, d)).filter((n) => n.includes('.tmp-'))).toEqual([]);
   });
 
   it('replaces each file by rename (a reader holding the old file keeps it whole), and keeps modes and times', async () => {
@@ -145,7 +180,14 @@ describe('takeSnapshot and restoreSnapshot', () => {
     write(join(dir, 'dotfiles/config.json'), '{"linked":1}');
     unlinkSync(join(dir, 'config.json'));
     symlinkSync('dotfiles/config.json', join(dir, 'config.json'));
-    await takeSnapshot({ root, id: 'tx1', statePaths: ['~/.svc/config.json'], env, fromVersion: '1.0.0', toVersion: '2.0.0' });
+    await takeSnapshot({
+      root,
+      id: 'tx1',
+      statePaths: ['~/.svc/config.json'],
+      env,
+      fromVersion: '1.0.0',
+      toVersion: '2.0.0',
+    });
     write(join(dir, 'dotfiles/config.json'), '{"linked":2}');
     await restoreSnapshot({ root, id: 'tx1' });
     expect(lstatSync(join(dir, 'config.json')).isSymbolicLink()).toBe(true);
@@ -161,7 +203,8 @@ describe('takeSnapshot and restoreSnapshot', () => {
 describe('pruneSnapshots', () => {
   it('drops snapshots of releases that are gone and those a newer one for the same release superseded', async () => {
     const { root, statePaths, env } = serviceState();
-    const take = (id: string, fromVersion: string, toVersion: string) => takeSnapshot({ root, id, statePaths, env, fromVersion, toVersion });
+    const take = (id: string, fromVersion: string, toVersion: string) =>
+      takeSnapshot({ root, id, statePaths, env, fromVersion, toVersion });
     await take('a', '1.0.0', '2.0.0');
     await take('b', '2.0.0', '3.0.0');
     await take('c', '1.0.0', '2.0.0');
@@ -177,10 +220,24 @@ describe('pruneSnapshots', () => {
 describe('going back: restore, keep or refuse', () => {
   function rootWith(schemas: Record<string, unknown>) {
     const root = join(tempDir('rs-plan-'), 'root');
-    for (const [version, schema] of Object.entries(schemas)) write(join(root, 'releases', version, 'package.json'), JSON.stringify({ name: 'svc', version, ...(schema === undefined ? {} : { svc: { schemas: schema } }) }));
+    for (const [version, schema] of Object.entries(schemas))
+      write(
+        join(root, 'releases', version, 'package.json'),
+        JSON.stringify({ name: 'svc', version, ...(schema === undefined ? {} : { svc: { schemas: schema } }) }),
+      );
     return layoutOf(root);
   }
-  const tx = (id: string, from: string, to: string, status: Transaction['status'] = 'verified'): Transaction => ({ id, kind: 'switch', status, from, to, reason: null, startedAt: '', finishedAt: '', steps: [] });
+  const tx = (id: string, from: string, to: string, status: Transaction['status'] = 'verified'): Transaction => ({
+    id,
+    kind: 'switch',
+    status,
+    from,
+    to,
+    reason: null,
+    startedAt: '',
+    finishedAt: '',
+    steps: [],
+  });
   const stateWith = (...history: Transaction[]): State => ({ ...emptyState(), history });
   const config = { ...defaultConfig('svc'), statePaths: ['/x'], schemaField: 'svc.schemas' };
 
@@ -196,9 +253,17 @@ describe('going back: restore, keep or refuse', () => {
   it('restores the snapshot of the transaction that brought the current release in from the target', async () => {
     const layout = rootWith({ '1.0.0': { state: 17, agent: 21 }, '2.0.0': { state: 18, agent: 23 } });
     await takeSnapshot({ root: layout.root, id: 'up', statePaths: [], fromVersion: '1.0.0', toVersion: '2.0.0' });
-    const plan = await planStateReturn({ layout, config, state: stateWith(tx('up', '1.0.0', '2.0.0')), leaving: '2.0.0', target: '1.0.0' });
+    const plan = await planStateReturn({
+      layout,
+      config,
+      state: stateWith(tx('up', '1.0.0', '2.0.0')),
+      leaving: '2.0.0',
+      target: '1.0.0',
+    });
     expect(plan).toMatchObject({ action: 'restore', snapshot: 'up' });
-    expect((plan as { detail: string }).detail).toMatch(/svc\.schemas: 2\.0\.0 \{"agent":23,"state":18\}, 1\.0\.0 \{"agent":21,"state":17\}/);
+    expect((plan as { detail: string }).detail).toMatch(
+      /svc\.schemas: 2\.0\.0 \{"agent":23,"state":18\}, 1\.0\.0 \{"agent":21,"state":17\}/,
+    );
   });
 
   it('refuses without a snapshot when the target declares an older schema; a stale snapshot of an earlier arrival does not count', async () => {
@@ -206,19 +271,33 @@ describe('going back: restore, keep or refuse', () => {
     await takeSnapshot({ root: layout.root, id: 'old', statePaths: [], fromVersion: '1.0.0', toVersion: '2.0.0' });
     // 2.0.0 came in from 1.0.0 (snapshot "old"), then again from 3.0.0: "old" is from before days of 2.0.0's writes.
     const state = stateWith(tx('old', '1.0.0', '2.0.0'), tx('x', '2.0.0', '3.0.0'), tx('again', '3.0.0', '2.0.0'));
-    expect(await planStateReturn({ layout, config, state, leaving: '2.0.0', target: '1.0.0' })).toMatchObject({ action: 'refuse', detail: expect.stringMatching(/no state snapshot/) });
+    expect(await planStateReturn({ layout, config, state, leaving: '2.0.0', target: '1.0.0' })).toMatchObject({
+      action: 'refuse',
+      detail: expect.stringMatching(/no state snapshot/),
+    });
   });
 
   it('goes forward without a snapshot (the newer release migrates), keeps state across equal schemas, and does nothing unconfigured', async () => {
     const layout = rootWith({ '1.0.0': 17, '2.0.0': 18, '2.1.0': 18 });
     await takeSnapshot({ root: layout.root, id: 'up', statePaths: [], fromVersion: '2.0.0', toVersion: '2.1.0' });
     const state = stateWith(tx('up', '2.0.0', '2.1.0'));
-    expect(await planStateReturn({ layout, config, state, leaving: '1.0.0', target: '2.0.0' })).toEqual({ action: 'none' });
-    expect(await planStateReturn({ layout, config, state, leaving: '2.1.0', target: '2.0.0' })).toMatchObject({ action: 'keep' });
-    expect(await planStateReturn({ layout, config: defaultConfig('svc'), state, leaving: '2.1.0', target: '2.0.0' })).toEqual({ action: 'none' });
+    expect(await planStateReturn({ layout, config, state, leaving: '1.0.0', target: '2.0.0' })).toEqual({
+      action: 'none',
+    });
+    expect(await planStateReturn({ layout, config, state, leaving: '2.1.0', target: '2.0.0' })).toMatchObject({
+      action: 'keep',
+    });
+    expect(
+      await planStateReturn({ layout, config: defaultConfig('svc'), state, leaving: '2.1.0', target: '2.0.0' }),
+    ).toEqual({ action: 'none' });
     // Without a schema field there is nothing to compare: a snapshot that exists is restored, none is refused.
     const noField = { ...config, schemaField: null };
-    expect(await planStateReturn({ layout, config: noField, state, leaving: '2.1.0', target: '2.0.0' })).toMatchObject({ action: 'restore', snapshot: 'up' });
-    expect(await planStateReturn({ layout, config: noField, state, leaving: '2.0.0', target: '1.0.0' })).toEqual({ action: 'none' });
+    expect(await planStateReturn({ layout, config: noField, state, leaving: '2.1.0', target: '2.0.0' })).toMatchObject({
+      action: 'restore',
+      snapshot: 'up',
+    });
+    expect(await planStateReturn({ layout, config: noField, state, leaving: '2.0.0', target: '1.0.0' })).toEqual({
+      action: 'none',
+    });
   });
 });

@@ -23,7 +23,13 @@ async function pack(name: string, files: Record<string, string>, options: { publ
 }
 
 const app = (name: string, dep: string) => ({
-  'package.json': JSON.stringify({ name, version: '1.0.0', license: 'MIT', main: 'index.js', dependencies: { [dep]: '1.0.0' } }),
+  'package.json': JSON.stringify({
+    name,
+    version: '1.0.0',
+    license: 'MIT',
+    main: 'index.js',
+    dependencies: { [dep]: '1.0.0' },
+  }),
   'index.js': 'module.exports = 1;\n',
 });
 
@@ -49,14 +55,25 @@ describe("a dependency's script that points outside the release", () => {
 
   beforeAll(async () => {
     await pack('rs-trust-dep-escape', {
-      'package.json': JSON.stringify({ name: 'rs-trust-dep-escape', version: '1.0.0', license: 'MIT', scripts: { postinstall: 'node link.js' } }),
+      'package.json': JSON.stringify({
+        name: 'rs-trust-dep-escape',
+        version: '1.0.0',
+        license: 'MIT',
+        scripts: { postinstall: 'node link.js' },
+      }),
       'link.js': `require('node:fs').symlinkSync('../../../../etc', 'escape');\n`,
     });
     escapeAppTgz = await pack('rs-trust-dep-escape-app', app('rs-trust-dep-escape-app', 'rs-trust-dep-escape'));
     writeFileSync(sentinel, 'secret\n');
     chmodSync(sentinel, 0o600);
     await pack('rs-trust-binlink-dep', {
-      'package.json': JSON.stringify({ name: 'rs-trust-binlink-dep', version: '1.0.0', license: 'MIT', bin: { 'rs-trust-tool': 'cli.js' }, scripts: { preinstall: 'node swap.js' } }),
+      'package.json': JSON.stringify({
+        name: 'rs-trust-binlink-dep',
+        version: '1.0.0',
+        license: 'MIT',
+        bin: { 'rs-trust-tool': 'cli.js' },
+        scripts: { preinstall: 'node swap.js' },
+      }),
       'cli.js': '#!/usr/bin/env node\n',
       'swap.js': `const fs = require('node:fs'); fs.rmSync('cli.js'); fs.symlinkSync(${JSON.stringify(sentinel)}, 'cli.js');\n`,
     });
@@ -64,15 +81,27 @@ describe("a dependency's script that points outside the release", () => {
   }, 180_000);
 
   it('fast path: RELEASE_UNSAFE, not DEPENDENCY_INSTALL_FAILED, nothing kept', async () => {
-    await expectUnsafe(await rootFor('rs-trust-dep-escape-app'), 'rs-trust-dep-escape-app@1.0.0', /node_modules\/rs-trust-dep-escape\/escape is a symlink to \.\.\/\.\.\/\.\.\/\.\.\/etc/);
+    await expectUnsafe(
+      await rootFor('rs-trust-dep-escape-app'),
+      'rs-trust-dep-escape-app@1.0.0',
+      /node_modules\/rs-trust-dep-escape\/escape is a symlink to \.\.\/\.\.\/\.\.\/\.\.\/etc/,
+    );
   });
 
   it('full install (a .tgz file): RELEASE_UNSAFE, not DEPENDENCY_INSTALL_FAILED, nothing kept', async () => {
-    await expectUnsafe(await rootFor('rs-trust-dep-escape-app'), escapeAppTgz, /node_modules\/rs-trust-dep-escape\/escape is a symlink to \.\.\/\.\.\/\.\.\/\.\.\/etc/);
+    await expectUnsafe(
+      await rootFor('rs-trust-dep-escape-app'),
+      escapeAppTgz,
+      /node_modules\/rs-trust-dep-escape\/escape is a symlink to \.\.\/\.\.\/\.\.\/\.\.\/etc/,
+    );
   });
 
   it('a bin replaced by a link to a file outside: RELEASE_UNSAFE before bin-links, the file outside keeps its 0600', async () => {
-    await expectUnsafe(await rootFor('rs-trust-binlink-app'), 'rs-trust-binlink-app@1.0.0', /bin rs-trust-tool of rs-trust-binlink-dep@1\.0\.0 \(cli\.js\) resolves outside the release/);
+    await expectUnsafe(
+      await rootFor('rs-trust-binlink-app'),
+      'rs-trust-binlink-app@1.0.0',
+      /bin rs-trust-tool of rs-trust-binlink-dep@1\.0\.0 \(cli\.js\) resolves outside the release/,
+    );
     expect(statSync(sentinel).mode & 0o7777).toBe(0o600);
   });
 });

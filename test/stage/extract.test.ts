@@ -43,13 +43,18 @@ describe('extractTarball entry rules', () => {
       const result = await extract(entry);
       expect(result.entries.map((e) => e.path)).toContain(entry.path.replace(/^package\//, ''));
     } else {
-      await expect(extract(entry)).rejects.toMatchObject({ code: 'BAD_TARBALL', message: expect.stringMatching(expected) });
+      await expect(extract(entry)).rejects.toMatchObject({
+        code: 'BAD_TARBALL',
+        message: expect.stringMatching(expected),
+      });
       expect(existsSync(join(work, 'package'))).toBe(false);
     }
   });
 
   it('hands on hashes the manifest reuses without reading the files, and skips what npm rewrites', async () => {
-    const result = await extractTarball(await tarball(), join(work, 'package'), { skipKnown: (rel) => rel === 'package.json' });
+    const result = await extractTarball(await tarball(), join(work, 'package'), {
+      skipKnown: (rel) => rel === 'package.json',
+    });
     expect([...result.known.keys()].sort()).toEqual(['index.js', 'lib/a.js']);
     const manifest = await computeManifest(join(work, 'package'), result.known);
     const byPath = Object.fromEntries(manifest.map((entry) => [entry.path, entry]));
@@ -58,14 +63,25 @@ describe('extractTarball entry rules', () => {
     const stale = new Map(result.known);
     stale.set('index.js', { ...stale.get('index.js')!, sha256: '0'.repeat(64) });
     writeFileSync(join(work, 'package', 'index.js'), '2');
-    const again = Object.fromEntries((await computeManifest(join(work, 'package'), stale)).map((entry) => [entry.path, entry]));
-    expect(again['index.js']).toMatchObject({ sha256: 'd4735e3a265e16eee03f59718b9b5d03019c07d8b6c51f90da3a666eec13ab35' });
+    const again = Object.fromEntries(
+      (await computeManifest(join(work, 'package'), stale)).map((entry) => [entry.path, entry]),
+    );
+    expect(again['index.js']).toMatchObject({
+      sha256: 'd4735e3a265e16eee03f59718b9b5d03019c07d8b6c51f90da3a666eec13ab35',
+    });
     expect(statSync(join(work, 'package', 'lib')).isDirectory()).toBe(true);
   });
 });
 
 async function tarball(): Promise<string> {
   const file = join(work, 'good.tgz');
-  writeFileSync(file, encodeRaw([PKG, { flag: '0', path: 'package/index.js', body: '1' }, { flag: '0', path: 'package/lib/a.js', body: 'a' }]));
+  writeFileSync(
+    file,
+    encodeRaw([
+      PKG,
+      { flag: '0', path: 'package/index.js', body: '1' },
+      { flag: '0', path: 'package/lib/a.js', body: 'a' },
+    ]),
+  );
   return file;
 }

@@ -3,7 +3,17 @@
 // release, dependency scripts get npm's environment and not the caller's, and a script that writes
 // through a shared inode is caught (the release falls back to a full install).
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
@@ -25,8 +35,18 @@ function writePackage(dir: string, files: Record<string, string>): string {
 }
 
 function gateway(version: string, extra: Record<string, unknown> = {}, files: Record<string, string> = {}): string {
-  const pkg = { name: 'rs-fixture-fastpath', version, main: 'server.js', dependencies: { 'rs-fixture-dep': '1.1.0', 'rs-fixture-envdep': '1.0.0' }, ...extra };
-  return writePackage(tempDir('rs-fast-src-'), { 'package.json': JSON.stringify(pkg, null, 2), 'server.js': `console.log(${JSON.stringify(version)});\n`, ...files });
+  const pkg = {
+    name: 'rs-fixture-fastpath',
+    version,
+    main: 'server.js',
+    dependencies: { 'rs-fixture-dep': '1.1.0', 'rs-fixture-envdep': '1.0.0' },
+    ...extra,
+  };
+  return writePackage(tempDir('rs-fast-src-'), {
+    'package.json': JSON.stringify(pkg, null, 2),
+    'server.js': `console.log(${JSON.stringify(version)});\n`,
+    ...files,
+  });
 }
 
 /** Every path of a tree (no write bits, no hidden lockfile, no release marker) with its content or target. */
@@ -45,11 +65,15 @@ function treeOf(dir: string, rel = ''): Record<string, string> {
 }
 
 /** env.json records the environment its postinstall saw: by nature it differs between two installs. */
-const withoutEnvJson = (tree: Record<string, string>) => Object.fromEntries(Object.entries(tree).filter(([p]) => !p.endsWith('/env.json')));
+const withoutEnvJson = (tree: Record<string, string>) =>
+  Object.fromEntries(Object.entries(tree).filter(([p]) => !p.endsWith('/env.json')));
 
 async function npmGlobal(spec: string, extra: string[] = []): Promise<string> {
   const prefix = tempDir('rs-fast-npm-');
-  await npm(['install', '-g', '--prefix', prefix, ...extra, spec], { registry: inject('registryUrl'), timeout: 120_000 });
+  await npm(['install', '-g', '--prefix', prefix, ...extra, spec], {
+    registry: inject('registryUrl'),
+    timeout: 120_000,
+  });
   return join(prefix, 'lib/node_modules/rs-fixture-fastpath');
 }
 
@@ -81,7 +105,12 @@ describe('staging fast path', () => {
   beforeAll(async () => {
     const registry = inject('registryUrl');
     const envdep = writePackage(tempDir('rs-fast-src-'), {
-      'package.json': JSON.stringify({ name: 'rs-fixture-envdep', version: '1.0.0', bin: { 'rs-envdep': 'cli.js' }, scripts: { postinstall: 'node record.cjs' } }),
+      'package.json': JSON.stringify({
+        name: 'rs-fixture-envdep',
+        version: '1.0.0',
+        bin: { 'rs-envdep': 'cli.js' },
+        scripts: { postinstall: 'node record.cjs' },
+      }),
       'cli.js': '#!/usr/bin/env node\nconsole.log("envdep");\n',
       'record.cjs': `require('node:fs').writeFileSync('env.json', JSON.stringify(process.env));\n`,
     });
@@ -89,8 +118,15 @@ describe('staging fast path', () => {
     await publish(gateway('5.0.0-fast.1'), { registry, tag: TAG });
     await publish(gateway('5.0.0-fast.2', {}, { 'CHANGED.txt': 'two\n' }), { registry, tag: TAG });
     const hostile = `const f = 'node_modules/rs-fixture-dep/index.cjs'; require('node:fs').chmodSync(f, 0o644); require('node:fs').appendFileSync(f, '// pwned\\n');\n`;
-    await publish(gateway('5.0.0-fast.3', { scripts: { postinstall: 'node hostile.cjs' } }, { 'hostile.cjs': hostile }), { registry, tag: TAG });
-    const recordsRoot = gateway(ROOT_RECORDS, { scripts: { postinstall: 'node record-root.cjs' } }, { 'record-root.cjs': `require('node:fs').writeFileSync('root-env.json', JSON.stringify(process.env));\n` });
+    await publish(
+      gateway('5.0.0-fast.3', { scripts: { postinstall: 'node hostile.cjs' } }, { 'hostile.cjs': hostile }),
+      { registry, tag: TAG },
+    );
+    const recordsRoot = gateway(
+      ROOT_RECORDS,
+      { scripts: { postinstall: 'node record-root.cjs' } },
+      { 'record-root.cjs': `require('node:fs').writeFileSync('root-env.json', JSON.stringify(process.env));\n` },
+    );
     await publish(recordsRoot, { registry, tag: TAG });
     // The same package as a .tgz file: not from a registry, so staged by the full install (npm install + own scripts).
     const packed = tempDir('rs-fast-tgz-');
@@ -99,20 +135,43 @@ describe('staging fast path', () => {
     // A changed dependency (outer 1.0.0 → 1.1.0) with an unchanged dependency nested inside it
     // (inner 1.0.0 under outer's node_modules, since the top level holds inner 2.0.0).
     for (const version of ['1.0.0', '2.0.0']) {
-      await publish(writePackage(tempDir('rs-fast-src-'), { 'package.json': JSON.stringify({ name: 'rs-fixture-fastinner', version }), 'index.js': `module.exports = ${JSON.stringify(version)};\n` }), { registry });
+      await publish(
+        writePackage(tempDir('rs-fast-src-'), {
+          'package.json': JSON.stringify({ name: 'rs-fixture-fastinner', version }),
+          'index.js': `module.exports = ${JSON.stringify(version)};\n`,
+        }),
+        { registry },
+      );
     }
     for (const version of ['1.0.0', '1.1.0']) {
       const outer = { name: 'rs-fixture-fastouter', version, dependencies: { 'rs-fixture-fastinner': '1.0.0' } };
-      await publish(writePackage(tempDir('rs-fast-src-'), { 'package.json': JSON.stringify(outer), 'index.js': `module.exports = ${JSON.stringify(version)};\n` }), { registry });
+      await publish(
+        writePackage(tempDir('rs-fast-src-'), {
+          'package.json': JSON.stringify(outer),
+          'index.js': `module.exports = ${JSON.stringify(version)};\n`,
+        }),
+        { registry },
+      );
     }
-    const nested = (outer: string) => ({ dependencies: { 'rs-fixture-fastouter': outer, 'rs-fixture-fastinner': '2.0.0' } });
+    const nested = (outer: string) => ({
+      dependencies: { 'rs-fixture-fastouter': outer, 'rs-fixture-fastinner': '2.0.0' },
+    });
     await publish(gateway('5.0.0-fast.4', nested('1.0.0')), { registry, tag: TAG });
     await publish(gateway('5.0.0-fast.5', nested('1.1.0')), { registry, tag: TAG });
     // A changed dependency whose same.js (and its executable bin, cli.js) are byte-identical in every
     // version; 1.2.0 also rewrites its own same.js in place from a postinstall.
-    for (const [version, scripts] of [['1.0.0', undefined], ['1.1.0', undefined], ['1.2.0', { postinstall: 'node build.cjs' }]] as const) {
+    for (const [version, scripts] of [
+      ['1.0.0', undefined],
+      ['1.1.0', undefined],
+      ['1.2.0', { postinstall: 'node build.cjs' }],
+    ] as const) {
       const dir = writePackage(tempDir('rs-fast-src-'), {
-        'package.json': JSON.stringify({ name: 'rs-fixture-fastsame', version, bin: { 'rs-fastsame': 'cli.js' }, ...(scripts ? { scripts } : {}) }),
+        'package.json': JSON.stringify({
+          name: 'rs-fixture-fastsame',
+          version,
+          bin: { 'rs-fastsame': 'cli.js' },
+          ...(scripts ? { scripts } : {}),
+        }),
         'index.js': `module.exports = ${JSON.stringify(version)};\n`,
         'same.js': 'module.exports = "the same in every version";\n',
         'cli.js': '#!/usr/bin/env node\nconsole.log("fastsame");\n',
@@ -121,11 +180,26 @@ describe('staging fast path', () => {
       chmodSync(join(dir, 'cli.js'), 0o755);
       await publish(dir, { registry });
     }
-    const same = (version: string, extra: Record<string, unknown> = {}, files: Record<string, string> = {}) => gateway(version, { dependencies: { 'rs-fixture-dep': '1.1.0', 'rs-fixture-fastsame': extra.fastsame ?? '1.0.0' }, ...(extra.scripts ? { scripts: extra.scripts } : {}) }, files);
+    const same = (version: string, extra: Record<string, unknown> = {}, files: Record<string, string> = {}) =>
+      gateway(
+        version,
+        {
+          dependencies: { 'rs-fixture-dep': '1.1.0', 'rs-fixture-fastsame': extra.fastsame ?? '1.0.0' },
+          ...(extra.scripts ? { scripts: extra.scripts } : {}),
+        },
+        files,
+      );
     await publish(same('5.0.0-fast.7'), { registry, tag: TAG });
     await publish(same('5.0.0-fast.8', { fastsame: '1.1.0' }), { registry, tag: TAG });
     const writesSame = `require('node:fs').appendFileSync('node_modules/rs-fixture-fastsame/same.js', '// pwned\\n');\n`;
-    await publish(same('5.0.0-fast.9', { fastsame: '1.1.0', scripts: { postinstall: 'node hostile.cjs' } }, { 'hostile.cjs': writesSame }), { registry, tag: TAG });
+    await publish(
+      same(
+        '5.0.0-fast.9',
+        { fastsame: '1.1.0', scripts: { postinstall: 'node hostile.cjs' } },
+        { 'hostile.cjs': writesSame },
+      ),
+      { registry, tag: TAG },
+    );
     await publish(same('5.0.0-fast.10', { fastsame: '1.2.0' }), { registry, tag: TAG });
   }, 240_000);
 
@@ -147,7 +221,9 @@ describe('staging fast path', () => {
     const rel1 = join(root, 'releases/5.0.0-fast.1');
     const rel2 = join(root, 'releases/5.0.0-fast.2');
     // Linked, not copied: one inode for both releases (the linked package's script did not run again).
-    expect(statSync(join(rel2, 'node_modules/rs-fixture-envdep/env.json')).ino).toBe(statSync(join(rel1, 'node_modules/rs-fixture-envdep/env.json')).ino);
+    expect(statSync(join(rel2, 'node_modules/rs-fixture-envdep/env.json')).ino).toBe(
+      statSync(join(rel1, 'node_modules/rs-fixture-envdep/env.json')).ino,
+    );
     const ours = treeOf(rel2);
     const theirs = treeOf(await npmGlobal('rs-fixture-fastpath@5.0.0-fast.2'));
     expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
@@ -156,13 +232,25 @@ describe('staging fast path', () => {
     await expect(verifyRelease(layoutOf(root), '5.0.0-fast.1')).resolves.toMatchObject({ version: '5.0.0-fast.1' });
   }, 240_000);
 
-  it("links the bins of a package bundled in the tarball (bundleDependencies) and runs its scripts, as npm install -g does", async () => {
+  it('links the bins of a package bundled in the tarball (bundleDependencies) and runs its scripts, as npm install -g does', async () => {
     // As openclaw bundles chrome-devtools-mcp: the resolved tree does not list a bundled package, npm builds it anyway.
     const registry = inject('registryUrl');
-    const tool = { name: 'rs-fixture-bundledtool', version: '1.0.0', bin: { 'rs-bundledtool': 'cli.js' }, scripts: { postinstall: 'node built.cjs' } };
-    const toolFiles = { 'package.json': JSON.stringify(tool), 'cli.js': '#!/usr/bin/env node\nconsole.log("bundled");\n', 'built.cjs': "require('node:fs').writeFileSync('built.txt', 'built\\n');\n" };
+    const tool = {
+      name: 'rs-fixture-bundledtool',
+      version: '1.0.0',
+      bin: { 'rs-bundledtool': 'cli.js' },
+      scripts: { postinstall: 'node built.cjs' },
+    };
+    const toolFiles = {
+      'package.json': JSON.stringify(tool),
+      'cli.js': '#!/usr/bin/env node\nconsole.log("bundled");\n',
+      'built.cjs': "require('node:fs').writeFileSync('built.txt', 'built\\n');\n",
+    };
     await publish(writePackage(tempDir('rs-fast-src-'), toolFiles), { registry });
-    const src = gateway('5.0.0-fast.11', { dependencies: { 'rs-fixture-dep': '1.1.0', 'rs-fixture-bundledtool': '1.0.0' }, bundleDependencies: ['rs-fixture-bundledtool'] });
+    const src = gateway('5.0.0-fast.11', {
+      dependencies: { 'rs-fixture-dep': '1.1.0', 'rs-fixture-bundledtool': '1.0.0' },
+      bundleDependencies: ['rs-fixture-bundledtool'],
+    });
     writePackage(join(src, 'node_modules/rs-fixture-bundledtool'), toolFiles);
     // A file with execute bits for owner and group only (as openclaw's qrcode ships): npm keeps exactly those.
     writeFileSync(join(src, 'tool-754.js'), 'module.exports = 754;\n');
@@ -205,14 +293,18 @@ describe('staging fast path', () => {
     const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
     const r = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.1'], { env: { [SECRET]: 'hunter2' } });
     expect(r.exitCode, r.stderr).toBe(0);
-    const env = JSON.parse(readFileSync(join(root, 'releases/5.0.0-fast.1/node_modules/rs-fixture-envdep/env.json'), 'utf8'));
+    const env = JSON.parse(
+      readFileSync(join(root, 'releases/5.0.0-fast.1/node_modules/rs-fixture-envdep/env.json'), 'utf8'),
+    );
     expect(env[SECRET]).toBeUndefined();
     expect(Object.values(env)).not.toContain('hunter2');
     expect(env.npm_lifecycle_event).toBe('postinstall');
     expect(env.npm_package_name).toBe('rs-fixture-envdep');
     expect(env.HOME).toBeTruthy();
     // As under npm: the package's node_modules/.bin folders first, then the configured Node (default: the CLI's).
-    expect(env.PATH.split(':').filter((dir: string) => !dir.includes('node_modules'))[0]).toBe(dirname(process.execPath));
+    expect(env.PATH.split(':').filter((dir: string) => !dir.includes('node_modules'))[0]).toBe(
+      dirname(process.execPath),
+    );
   }, 120_000);
 
   it("gives the package's own lifecycle scripts npm's environment and none of the caller's secrets", async () => {
@@ -229,13 +321,18 @@ describe('staging fast path', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.json.result.fallback).toMatch(/not come from a registry/);
     expectNpmShaped(join(root, `releases/${ROOT_RECORDS}/root-env.json`), 'rs-fixture-fastpath');
-    expectNpmShaped(join(root, `releases/${ROOT_RECORDS}/node_modules/rs-fixture-envdep/env.json`), 'rs-fixture-envdep');
+    expectNpmShaped(
+      join(root, `releases/${ROOT_RECORDS}/node_modules/rs-fixture-envdep/env.json`),
+      'rs-fixture-envdep',
+    );
   }, 120_000);
 
   it("honours npm's ignore-scripts: no dependency or package script runs, bins are still linked, as npm install -g --ignore-scripts", async () => {
     const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
     // fast.3: a dependency with a postinstall (writes env.json) and a package postinstall (appends to a dependency file).
-    const r = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.3'], { env: { npm_config_ignore_scripts: 'true' } });
+    const r = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.3'], {
+      env: { npm_config_ignore_scripts: 'true' },
+    });
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.json.result.fallback).toBeNull();
     const rel = join(root, 'releases/5.0.0-fast.3');
@@ -252,20 +349,31 @@ describe('staging fast path', () => {
     const prefix = tempDir('rs-fast-npm-');
     // npm 11.19's strict pre-flight lstats <prefix>/lib before anything else (ENOENT on a bare prefix).
     mkdirSync(join(prefix, 'lib'));
-    await expect(npm(['install', '-g', '--prefix', prefix, '--strict-allow-scripts', 'rs-fixture-fastpath@5.0.0-fast.1'], { registry: inject('registryUrl'), timeout: 120_000 })).rejects.toThrow(/rs-fixture-envdep/);
-    const refused = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.1'], { env: { npm_config_strict_allow_scripts: 'true' } });
+    await expect(
+      npm(['install', '-g', '--prefix', prefix, '--strict-allow-scripts', 'rs-fixture-fastpath@5.0.0-fast.1'], {
+        registry: inject('registryUrl'),
+        timeout: 120_000,
+      }),
+    ).rejects.toThrow(/rs-fixture-envdep/);
+    const refused = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.1'], {
+      env: { npm_config_strict_allow_scripts: 'true' },
+    });
     expect([refused.exitCode, refused.json.error.code]).toEqual([1, 'DEPENDENCY_INSTALL_FAILED']);
     expect(refused.json.error.message).toContain('rs-fixture-envdep@1.0.0');
     const entries = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
     expect(entries(join(root, 'releases'))).toEqual([]);
     expect(entries(join(root, 'staging'))).toEqual([]);
-    const allowed = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.1'], { env: { npm_config_strict_allow_scripts: 'true', npm_config_allow_scripts: 'rs-fixture-envdep@1.0.0' } });
+    const allowed = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.1'], {
+      env: { npm_config_strict_allow_scripts: 'true', npm_config_allow_scripts: 'rs-fixture-envdep@1.0.0' },
+    });
     expect(allowed.exitCode, allowed.stderr).toBe(0);
     expect(statSync(join(root, 'releases/5.0.0-fast.1/node_modules/rs-fixture-envdep/env.json')).isFile()).toBe(true);
   }, 240_000);
 
   it('names a package for allow-scripts by its registry identity, scope included, not by its folder', () => {
-    expect(registryIdentity({ name: 'genai', resolved: 'https://registry.npmjs.org/@google/genai/-/genai-2.22.0.tgz' })).toBe('@google/genai');
+    expect(
+      registryIdentity({ name: 'genai', resolved: 'https://registry.npmjs.org/@google/genai/-/genai-2.22.0.tgz' }),
+    ).toBe('@google/genai');
     expect(registryIdentity({ name: 'alias', resolved: 'https://r.example/npm/foo/-/foo-1.0.0.tgz' })).toBe('foo');
     expect(registryIdentity({ name: 'n', resolved: 'https://registry.npmjs.org/@s%2fn/-/n-1.0.0.tgz' })).toBe('@s/n');
     expect(registryIdentity({ name: 'folder', resolved: null })).toBe('folder');
@@ -278,14 +386,19 @@ describe('staging fast path', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.json.result.reused).toEqual({ packages: 0, files: 0, bytes: 0 });
     const rel3 = join(root, 'releases/5.0.0-fast.3');
-    expect(statSync(join(rel3, 'node_modules/rs-fixture-dep/index.cjs')).ino).not.toBe(statSync(join(root, 'releases/5.0.0-fast.1/node_modules/rs-fixture-dep/index.cjs')).ino);
+    expect(statSync(join(rel3, 'node_modules/rs-fixture-dep/index.cjs')).ino).not.toBe(
+      statSync(join(root, 'releases/5.0.0-fast.1/node_modules/rs-fixture-dep/index.cjs')).ino,
+    );
     // The script's write landed in the new release's own copy, as under npm install -g.
     expect(readFileSync(join(rel3, 'node_modules/rs-fixture-dep/index.cjs'), 'utf8')).toContain('// pwned');
-    const immutable = JSON.parse(readFileSync(join(root, 'releases/5.0.0-fast.1/.release-switcher.json'), 'utf8')).immutable === true;
+    const immutable =
+      JSON.parse(readFileSync(join(root, 'releases/5.0.0-fast.1/.release-switcher.json'), 'utf8')).immutable === true;
     if (immutable) {
       // Sealed releases carry the immutable attribute (root on ext4, as in CI): the write through the
       // shared inode was refused, the script re-ran on private copies, the earlier release is intact.
-      expect(r.json.result.fallback).toMatch(/a lifecycle script failed while files were shared with the immutable release 5\.0\.0-fast\.1/);
+      expect(r.json.result.fallback).toMatch(
+        /a lifecycle script failed while files were shared with the immutable release 5\.0\.0-fast\.1/,
+      );
       await expect(verifyRelease(layoutOf(root), '5.0.0-fast.1')).resolves.toMatchObject({ version: '5.0.0-fast.1' });
     } else {
       // Mode bits only: the write went through the shared inode; the moved ctime gave it away.
@@ -299,7 +412,12 @@ describe('staging fast path', () => {
   async function staleFingerprints(root: string, version: string): Promise<string[]> {
     const record = await readFingerprints(layoutOf(root), version);
     expect(record, `fingerprints of ${version}`).toBeDefined();
-    return Object.entries(record!.entries).filter(([rel, fingerprint]) => fingerprintOf(lstatSync(join(root, 'releases', version, rel), { bigint: true })) !== fingerprint).map(([rel]) => rel);
+    return Object.entries(record!.entries)
+      .filter(
+        ([rel, fingerprint]) =>
+          fingerprintOf(lstatSync(join(root, 'releases', version, rel), { bigint: true })) !== fingerprint,
+      )
+      .map(([rel]) => rel);
   }
 
   it("links a changed package's files identical to the previous release's as they are extracted; the earlier release's fingerprints still hold", async () => {
@@ -311,7 +429,9 @@ describe('staging fast path', () => {
     expect(r.json.result.fallback).toBeNull();
     // rs-fixture-dep is unchanged (reused); rs-fixture-fastsame changed 1.0.0 → 1.1.0 (extracted).
     expect(r.json.result.reused.packages).toBe(1);
-    expect(r.stderr).toMatch(/new packages extracted from the npm cache \(\d+ files; [1-9]\d* of them, \d+ bytes, identical to the previous release and linked to it\)/);
+    expect(r.stderr).toMatch(
+      /new packages extracted from the npm cache \(\d+ files; [1-9]\d* of them, \d+ bytes, identical to the previous release and linked to it\)/,
+    );
     const rel7 = join(root, 'releases/5.0.0-fast.7');
     const rel8 = join(root, 'releases/5.0.0-fast.8');
     const pkg = 'node_modules/rs-fixture-fastsame';
@@ -341,7 +461,9 @@ describe('staging fast path', () => {
     const same = 'node_modules/rs-fixture-fastsame/same.js';
     expect(readFileSync(join(root, 'releases/5.0.0-fast.10', same), 'utf8')).toContain('// built');
     expect(readFileSync(join(root, 'releases/5.0.0-fast.7', same), 'utf8')).not.toContain('// built');
-    expect(treeOf(join(root, 'releases/5.0.0-fast.10'))).toEqual(treeOf(await npmGlobal('rs-fixture-fastpath@5.0.0-fast.10')));
+    expect(treeOf(join(root, 'releases/5.0.0-fast.10'))).toEqual(
+      treeOf(await npmGlobal('rs-fixture-fastpath@5.0.0-fast.10')),
+    );
     await expect(verifyRelease(layoutOf(root), '5.0.0-fast.7')).resolves.toMatchObject({ version: '5.0.0-fast.7' });
   }, 240_000);
 
@@ -355,7 +477,9 @@ describe('staging fast path', () => {
     expect(readFileSync(join(rel9, same), 'utf8')).toContain('// pwned');
     const immutable = JSON.parse(readFileSync(join(rel7, '.release-switcher.json'), 'utf8')).immutable === true;
     if (immutable) {
-      expect(r.json.result.fallback).toMatch(/a lifecycle script failed while files were shared with the immutable release 5\.0\.0-fast\.7/);
+      expect(r.json.result.fallback).toMatch(
+        /a lifecycle script failed while files were shared with the immutable release 5\.0\.0-fast\.7/,
+      );
       expect(readFileSync(join(rel7, same), 'utf8')).not.toContain('// pwned');
       await expect(verifyRelease(layoutOf(root), '5.0.0-fast.7')).resolves.toMatchObject({ version: '5.0.0-fast.7' });
     } else {

@@ -4,7 +4,16 @@
 // every link resolving inside); either way nothing outside the destination changes: a 0600 file, a 0700
 // directory and its 0600 file keep their bytes, modes, inodes and times, and no name appears anywhere near.
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -26,7 +35,13 @@ function snapshot(top: string, skip: (path: string) => boolean): Record<string, 
   const visit = (path: string) => {
     if (skip(path)) return;
     const s = lstatSync(path, { bigint: true });
-    const kind = s.isSymbolicLink() ? `link:${readlinkSync(path)}` : s.isDirectory() ? 'dir' : s.isFile() ? `file:${createHash('sha256').update(readFileSync(path)).digest('hex')}` : 'other';
+    const kind = s.isSymbolicLink()
+      ? `link:${readlinkSync(path)}`
+      : s.isDirectory()
+        ? 'dir'
+        : s.isFile()
+          ? `file:${createHash('sha256').update(readFileSync(path)).digest('hex')}`
+          : 'other';
     // A directory's own times move whenever the test writes or removes its case in it; what is in it is listed here.
     const times = s.isDirectory() ? '' : ` mtime=${s.mtimeNs} ctime=${s.ctimeNs} nlink=${s.nlink}`;
     out[path] = `${kind} mode=${(s.mode & 0o7777n).toString(8)} ino=${s.ino}${times}`;
@@ -80,7 +95,8 @@ function inspectWritten(dest: string): { paths: string[]; problems: string[] } {
       const s = lstatSync(join(dest, child));
       const mode = s.mode & 0o7777;
       if (s.isSymbolicLink()) {
-        if (resolveOnDisk(dest, child) === undefined) problems.push(`${child} -> ${readlinkSync(join(dest, child))} leaves the destination`);
+        if (resolveOnDisk(dest, child) === undefined)
+          problems.push(`${child} -> ${readlinkSync(join(dest, child))} leaves the destination`);
       } else if (s.isDirectory()) {
         if (mode !== 0o755) problems.push(`${child}: directory mode ${mode.toString(8)}`);
         visit(child);
@@ -117,37 +133,44 @@ describe('the generated hostile corpus', () => {
     expect(corpus.length).toBeGreaterThanOrEqual(50);
     const families = new Set(corpus.map((c) => c.family));
     expect([...families].sort()).toEqual(['duplicates', 'global', 'headers', 'links', 'names', 'type-flags']);
-    for (const family of families) expect(corpus.filter((c) => c.family === family).length, family).toBeGreaterThanOrEqual(6);
+    for (const family of families)
+      expect(corpus.filter((c) => c.family === family).length, family).toBeGreaterThanOrEqual(6);
     const refused = corpus.filter((c) => c.expect === 'refuse').length;
-    console.log(`hostile corpus: ${corpus.length} tarballs, ${refused} to be refused, ${corpus.length - refused} harmless and contained`);
+    console.log(
+      `hostile corpus: ${corpus.length} tarballs, ${refused} to be refused, ${corpus.length - refused} harmless and contained`,
+    );
   });
 });
 
 describe.each(['names', 'global', 'type-flags', 'links', 'duplicates', 'headers'])('hostile corpus: %s', (family) => {
-  it.each(corpus.filter((c) => c.family === family).map((c) => [c.id, c] as const))('%s', async (_id, c: CorpusCase) => {
-    writeFileSync(tarball, encodeCase(c));
-    try {
-      const outcome = await unpackTarball({ source: tarball, dest, strip: 1 }).then(
-        () => undefined,
-        (error: unknown) => error as Error & { code?: string },
-      );
-      if (c.expect === 'refuse') {
-        expect(outcome?.code, `${c.id} must be refused: ${outcome?.stack ?? 'it was unpacked'}`).toBe('BAD_TARBALL');
-        expect(outcome!.message).toMatch(c.why!);
-        expect(lstatSafe(dest), 'nothing left where it unpacked').toBeUndefined();
-      } else {
-        expect(outcome, `${c.id} is harmless and unpacks`).toBeUndefined();
-        const { paths, problems } = inspectWritten(dest);
-        expect(problems).toEqual([]);
-        expect(paths).toEqual(c.written);
-        for (const [rel, text] of Object.entries(c.contents ?? {})) expect(readFileSync(join(dest, rel), 'utf8')).toBe(text);
+  it.each(corpus.filter((c) => c.family === family).map((c) => [c.id, c] as const))(
+    '%s',
+    async (_id, c: CorpusCase) => {
+      writeFileSync(tarball, encodeCase(c));
+      try {
+        const outcome = await unpackTarball({ source: tarball, dest, strip: 1 }).then(
+          () => undefined,
+          (error: unknown) => error as Error & { code?: string },
+        );
+        if (c.expect === 'refuse') {
+          expect(outcome?.code, `${c.id} must be refused: ${outcome?.stack ?? 'it was unpacked'}`).toBe('BAD_TARBALL');
+          expect(outcome!.message).toMatch(c.why!);
+          expect(lstatSafe(dest), 'nothing left where it unpacked').toBeUndefined();
+        } else {
+          expect(outcome, `${c.id} is harmless and unpacks`).toBeUndefined();
+          const { paths, problems } = inspectWritten(dest);
+          expect(problems).toEqual([]);
+          expect(paths).toEqual(c.written);
+          for (const [rel, text] of Object.entries(c.contents ?? {}))
+            expect(readFileSync(join(dest, rel), 'utf8')).toBe(text);
+        }
+        expect(snapshot(top, notOurs), 'nothing outside the destination changed').toEqual(before);
+      } finally {
+        rmSync(dest, { recursive: true, force: true });
+        rmSync(tarball, { force: true });
       }
-      expect(snapshot(top, notOurs), 'nothing outside the destination changed').toEqual(before);
-    } finally {
-      rmSync(dest, { recursive: true, force: true });
-      rmSync(tarball, { force: true });
-    }
-  });
+    },
+  );
 });
 
 function lstatSafe(path: string) {
@@ -182,7 +205,9 @@ describe('hostile tarballs end to end: install refuses them with BAD_TARBALL', (
     const parent = dirname(root);
     const watched = join(parent, 'outside');
     plantSentinels(watched);
-    const c = hostileCorpus({ outside: watched, name: 'rs-fixture-gateway', version: '6.6.6' }).find((x) => x.id === id);
+    const c = hostileCorpus({ outside: watched, name: 'rs-fixture-gateway', version: '6.6.6' }).find(
+      (x) => x.id === id,
+    );
     expect(c, `${id} is in the corpus`).toBeDefined();
     const file = join(parent, 'hostile.tgz');
     writeFileSync(file, encodeCase(c!));
@@ -195,6 +220,9 @@ describe('hostile tarballs end to end: install refuses them with BAD_TARBALL', (
     expect(linkOf(root, 'current')).toBe('releases/1.0.0');
     expect(stagingEntries(root)).toEqual([]);
     expect(releaseDirs(root)).toEqual(releases);
-    expect(snapshot(parent, (path) => path === root), 'nothing outside the root changed').toEqual(around);
+    expect(
+      snapshot(parent, (path) => path === root),
+      'nothing outside the root changed',
+    ).toEqual(around);
   });
 });

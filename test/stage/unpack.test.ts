@@ -2,7 +2,19 @@
 // left inside; a good tarball comes out exactly as GNU tar writes it, with the same hashes.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -87,7 +99,14 @@ describe('unpackTarball refuses hostile tarballs whole', () => {
   it("old npm's NODETAR.* PAX notes are read past (real dependencies of openclaw carry them); a real key beside them still counts", async () => {
     const file = join(work, 'nodetar.tgz');
     const notes = { 'NODETAR.depth': '1', 'NODETAR.type': 'File', 'NODETAR.package.name': 'old' };
-    writeFileSync(file, encodeRaw([{ flag: 'g', path: 'pax_global_header', body: paxBody(notes) }, { flag: 'x', path: 'PaxHeader', body: paxBody({ ...notes, path: 'package/long-name.js' }) }, { flag: '0', path: 'package/short', body: 'x' }]));
+    writeFileSync(
+      file,
+      encodeRaw([
+        { flag: 'g', path: 'pax_global_header', body: paxBody(notes) },
+        { flag: 'x', path: 'PaxHeader', body: paxBody({ ...notes, path: 'package/long-name.js' }) },
+        { flag: '0', path: 'package/short', body: 'x' },
+      ]),
+    );
     await unpackTarball({ source: file, dest, strip: 1 });
     expect(readFileSync(join(dest, 'long-name.js'), 'utf8')).toBe('x');
     expect(existsSync(join(dest, 'short'))).toBe(false);
@@ -99,14 +118,22 @@ describe('unpackTarball refuses hostile tarballs whole', () => {
     const result = await unpackTarball({ source: file, dest, strip: 1 });
     expect(readFileSync(join(dest, 'a.js'), 'utf8')).toBe('two');
     const entries = result.entries.filter((e) => e.path === 'a.js');
-    expect(entries).toEqual([expect.objectContaining({ type: 'file', size: 3, sha256: createHash('sha256').update('two').digest('hex') })]);
+    expect(entries).toEqual([
+      expect.objectContaining({ type: 'file', size: 3, sha256: createHash('sha256').update('two').digest('hex') }),
+    ]);
   });
 
   it('refuses a truncated tarball as corrupt and removes what it wrote', async () => {
-    const whole = encodeRaw([{ flag: '0', path: 'package/package.json', body: '{}' }, { flag: '0', path: 'package/big', body: 'x'.repeat(200_000) }]);
+    const whole = encodeRaw([
+      { flag: '0', path: 'package/package.json', body: '{}' },
+      { flag: '0', path: 'package/big', body: 'x'.repeat(200_000) },
+    ]);
     const file = join(work, 'bad.tgz');
     writeFileSync(file, whole.subarray(0, Math.floor(whole.length / 2)));
-    await expect(unpackTarball({ source: file, dest, strip: 1 })).rejects.toMatchObject({ code: 'BAD_TARBALL', message: /truncated or corrupt/ });
+    await expect(unpackTarball({ source: file, dest, strip: 1 })).rejects.toMatchObject({
+      code: 'BAD_TARBALL',
+      message: /truncated or corrupt/,
+    });
     expect(existsSync(dest)).toBe(false);
   });
 
@@ -116,7 +143,10 @@ describe('unpackTarball refuses hostile tarballs whole', () => {
     const tail = execFileSync('gzip', ['-dc'], { input: encodeRaw([{ flag: '0', path: 'package/b', body: 'b' }]) });
     const file = join(work, 'bad.tgz');
     writeFileSync(file, gzipSync(Buffer.concat([raw.subarray(0, 1024), Buffer.alloc(512), tail])));
-    await expect(unpackTarball({ source: file, dest, strip: 1 })).rejects.toMatchObject({ code: 'BAD_TARBALL', message: /lone zero block/ });
+    await expect(unpackTarball({ source: file, dest, strip: 1 })).rejects.toMatchObject({
+      code: 'BAD_TARBALL',
+      message: /lone zero block/,
+    });
     expect(existsSync(dest)).toBe(false);
   });
 });
@@ -124,27 +154,62 @@ describe('unpackTarball refuses hostile tarballs whole', () => {
 describe('unpackTarball with files an earlier release holds (linkable)', () => {
   const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 
-  it('does not write a file the callback names a source for: the entry says where to link it from, with the tarball\'s hash', async () => {
+  it("does not write a file the callback names a source for: the entry says where to link it from, with the tarball's hash", async () => {
     const file = join(work, 'same.tgz');
-    writeFileSync(file, encodeRaw([PKG_JSON_BLOCK, { flag: '0', path: 'package/same.js', body: 'same' }, { flag: '0', path: 'package/new.js', body: 'new' }, { flag: '0', path: 'package/empty.js', body: '' }]));
+    writeFileSync(
+      file,
+      encodeRaw([
+        PKG_JSON_BLOCK,
+        { flag: '0', path: 'package/same.js', body: 'same' },
+        { flag: '0', path: 'package/new.js', body: 'new' },
+        { flag: '0', path: 'package/empty.js', body: '' },
+      ]),
+    );
     const asked: string[] = [];
-    const result = await unpackTarball({ source: file, dest, strip: 1, linkable: (entry) => {
-      asked.push(entry.path);
-      return entry.sha256 === sha('same') || entry.size === 0 ? '/earlier/same.js' : undefined;
-    } });
+    const result = await unpackTarball({
+      source: file,
+      dest,
+      strip: 1,
+      linkable: (entry) => {
+        asked.push(entry.path);
+        return entry.sha256 === sha('same') || entry.size === 0 ? '/earlier/same.js' : undefined;
+      },
+    });
     expect(existsSync(join(dest, 'same.js'))).toBe(false);
     expect(readFileSync(join(dest, 'new.js'), 'utf8')).toBe('new');
     // An empty file is always written (a link saves nothing), without asking.
     expect(readFileSync(join(dest, 'empty.js'), 'utf8')).toBe('');
     expect(asked.sort()).toEqual(['new.js', 'package.json', 'same.js']);
-    expect(result.entries.find((e) => e.path === 'same.js')).toEqual(expect.objectContaining({ type: 'file', size: 4, mode: 0o644, sha256: sha('same'), linkFrom: '/earlier/same.js' }));
+    expect(result.entries.find((e) => e.path === 'same.js')).toEqual(
+      expect.objectContaining({
+        type: 'file',
+        size: 4,
+        mode: 0o644,
+        sha256: sha('same'),
+        linkFrom: '/earlier/same.js',
+      }),
+    );
     expect(result.entries.find((e) => e.path === 'new.js')?.linkFrom).toBeUndefined();
   });
 
   it('a repeated name: a later entry replaces a deferred one (written), and a written one is never replaced by a link', async () => {
     const file = join(work, 'twice.tgz');
-    writeFileSync(file, encodeRaw([PKG_JSON_BLOCK, { flag: '0', path: 'package/a.js', body: 'same' }, { flag: '0', path: 'package/a.js', body: 'two' }, { flag: '0', path: 'package/b.js', body: 'one' }, { flag: '0', path: 'package/b.js', body: 'same' }]));
-    const result = await unpackTarball({ source: file, dest, strip: 1, linkable: (entry) => (entry.sha256 === sha('same') ? '/earlier/same.js' : undefined) });
+    writeFileSync(
+      file,
+      encodeRaw([
+        PKG_JSON_BLOCK,
+        { flag: '0', path: 'package/a.js', body: 'same' },
+        { flag: '0', path: 'package/a.js', body: 'two' },
+        { flag: '0', path: 'package/b.js', body: 'one' },
+        { flag: '0', path: 'package/b.js', body: 'same' },
+      ]),
+    );
+    const result = await unpackTarball({
+      source: file,
+      dest,
+      strip: 1,
+      linkable: (entry) => (entry.sha256 === sha('same') ? '/earlier/same.js' : undefined),
+    });
     expect(readFileSync(join(dest, 'a.js'), 'utf8')).toBe('two');
     expect(result.entries.filter((e) => e.path === 'a.js')).toEqual([expect.objectContaining({ sha256: sha('two') })]);
     expect(result.entries.find((e) => e.path === 'a.js')?.linkFrom).toBeUndefined();
@@ -174,18 +239,32 @@ describe('unpackTarball on a good tarball', () => {
     const gnu = join(work, 'gnu');
     mkdirSync(gnu);
     execFileSync('tar', ['-xzf', file, '-C', gnu, '--strip-components=1']);
-    const sums = execFileSync('sh', ['-c', 'find . -type f -print0 | xargs -0 sha256sum'], { cwd: gnu, encoding: 'utf8' });
-    const expected = Object.fromEntries(sums.trim().split('\n').map((line) => [line.slice(66).replace(/^\.\//, ''), line.slice(0, 64)]));
-    const ours = Object.fromEntries(result.entries.filter((entry) => entry.type === 'file').map((entry) => [entry.path, entry.sha256]));
+    const sums = execFileSync('sh', ['-c', 'find . -type f -print0 | xargs -0 sha256sum'], {
+      cwd: gnu,
+      encoding: 'utf8',
+    });
+    const expected = Object.fromEntries(
+      sums
+        .trim()
+        .split('\n')
+        .map((line) => [line.slice(66).replace(/^\.\//, ''), line.slice(0, 64)]),
+    );
+    const ours = Object.fromEntries(
+      result.entries.filter((entry) => entry.type === 'file').map((entry) => [entry.path, entry.sha256]),
+    );
     expect(ours).toEqual(expected);
     expect(result.files).toBe(4);
     expect(result.bytes).toBe(Object.keys(expected).reduce((sum, rel) => sum + statSync(join(gnu, rel)).size, 0));
-    const listing = (root: string) => execFileSync('sh', ['-c', "find . -printf '%y %p %l\\n' | sort"], { cwd: root, encoding: 'utf8' });
+    const listing = (root: string) =>
+      execFileSync('sh', ['-c', "find . -printf '%y %p %l\\n' | sort"], { cwd: root, encoding: 'utf8' });
     expect(listing(dest)).toBe(listing(gnu));
     expect(statSync(join(dest, 'cli.js')).mode & 0o7777).toBe(0o744);
     expect(statSync(join(dest, 'private.txt')).mode & 0o7777).toBe(0o644);
     expect(statSync(join(dest, 'lib')).mode & 0o7777).toBe(0o755);
-    expect(result.entries.find((entry) => entry.path === 'alias.js')).toMatchObject({ type: 'symlink', target: 'cli.js' });
+    expect(result.entries.find((entry) => entry.path === 'alias.js')).toMatchObject({
+      type: 'symlink',
+      target: 'cli.js',
+    });
     expect(lstatSync(join(dest, 'alias.js')).isSymbolicLink()).toBe(true);
   });
 
@@ -208,32 +287,61 @@ describe('unpackTarball on a good tarball', () => {
     const file = join(work, 'big.tgz');
     writeFileSync(file, encodeRaw([{ flag: '0', path: 'package/big.bin', body: big }]));
     const result = await unpackTarball({ source: file, dest, strip: 1 });
-    expect(result.entries[0]).toMatchObject({ path: 'big.bin', size: big.length, sha256: createHash('sha256').update(big).digest('hex') });
+    expect(result.entries[0]).toMatchObject({
+      path: 'big.bin',
+      size: big.length,
+      sha256: createHash('sha256').update(big).digest('hex'),
+    });
     expect(readFileSync(join(dest, 'big.bin')).equals(big)).toBe(true);
   });
 
   it("with symlinks: 'skip' writes no link (as npm's extract) but still refuses one that climbs out", async () => {
     const file = join(work, 'links.tgz');
-    writeFileSync(file, encodeRaw([{ flag: '0', path: 'package/a.js', body: 'a' }, { flag: '2', path: 'package/b.js', linkpath: 'a.js' }]));
+    writeFileSync(
+      file,
+      encodeRaw([
+        { flag: '0', path: 'package/a.js', body: 'a' },
+        { flag: '2', path: 'package/b.js', linkpath: 'a.js' },
+      ]),
+    );
     const result = await unpackTarball({ source: file, dest, strip: 1, symlinks: 'skip' });
     expect(result.entries.map((entry) => entry.path)).toEqual(['a.js']);
     expect(readdirSync(dest)).toEqual(['a.js']);
     rmSync(dest, { recursive: true });
-    writeFileSync(file, encodeRaw([{ flag: '0', path: 'package/a.js', body: 'a' }, { flag: '2', path: 'package/b.js', linkpath: '../../outside/secret' }]));
-    await expect(unpackTarball({ source: file, dest, strip: 1, symlinks: 'skip' })).rejects.toMatchObject({ code: 'BAD_TARBALL', message: /leads outside/ });
+    writeFileSync(
+      file,
+      encodeRaw([
+        { flag: '0', path: 'package/a.js', body: 'a' },
+        { flag: '2', path: 'package/b.js', linkpath: '../../outside/secret' },
+      ]),
+    );
+    await expect(unpackTarball({ source: file, dest, strip: 1, symlinks: 'skip' })).rejects.toMatchObject({
+      code: 'BAD_TARBALL',
+      message: /leads outside/,
+    });
     expect(existsSync(dest)).toBe(false);
   });
 
   it('stops on abort mid-way, removes everything and says CANCELLED', async () => {
-    const many = Array.from({ length: 3000 }, (_, i) => ({ flag: '0', path: `package/d${i % 30}/f${i}.js`, body: `module.exports = ${i};\n` }));
+    const many = Array.from({ length: 3000 }, (_, i) => ({
+      flag: '0',
+      path: `package/d${i % 30}/f${i}.js`,
+      body: `module.exports = ${i};\n`,
+    }));
     const file = join(work, 'many.tgz');
     writeFileSync(file, encodeRaw(many));
     const controller = new AbortController();
     let seen = 0;
-    const run = unpackTarball({ source: file, dest, strip: 1, signal: controller.signal, onEntry: (count) => {
-      seen = count;
-      if (count === 500) controller.abort();
-    } });
+    const run = unpackTarball({
+      source: file,
+      dest,
+      strip: 1,
+      signal: controller.signal,
+      onEntry: (count) => {
+        seen = count;
+        if (count === 500) controller.abort();
+      },
+    });
     await expect(run).rejects.toMatchObject({ code: 'CANCELLED' });
     expect(seen).toBeGreaterThanOrEqual(500);
     expect(seen).toBeLessThan(3000);

@@ -16,10 +16,19 @@ const copyOfTemplate = templateRoot(['1.0.0']);
 /** Re-point the copy at another package name (the bad tarballs each have their own). */
 async function managing(root: string, name: string, registry?: string): Promise<void> {
   const config = JSON.parse(execFileSync('cat', [join(root, 'config.json')], { encoding: 'utf8' }));
-  writeFileSync(join(root, 'config.json'), JSON.stringify({ ...config, package: name, ...(registry ? { registry } : {}) }));
+  writeFileSync(
+    join(root, 'config.json'),
+    JSON.stringify({ ...config, package: name, ...(registry ? { registry } : {}) }),
+  );
 }
 
-async function expectCleanFailure(root: string, args: string[], code: string, exitCode = 1, current: string | null = 'releases/1.0.0'): Promise<CliResult> {
+async function expectCleanFailure(
+  root: string,
+  args: string[],
+  code: string,
+  exitCode = 1,
+  current: string | null = 'releases/1.0.0',
+): Promise<CliResult> {
   const before = releaseDirs(root);
   const r = await rs(root, args);
   expect(r.json?.ok, r.stdout + r.stderr).toBe(false);
@@ -94,25 +103,63 @@ describe('bad input', () => {
   it('a registry whose TLS certificate is not trusted → FETCH_FAILED, with the CA in the hint', async () => {
     // A self-signed certificate for 127.0.0.1, as a TLS-intercepting proxy without its CA installed presents.
     const dir = tempDir('rs-err-tls-');
-    const openssl = await execa('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { reject: false });
+    const openssl = await execa(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { reject: false },
+    );
     expect(openssl.exitCode, openssl.stderr).toBe(0);
     const tls = { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
     const pkg = inject('fixtures').packages.find((p) => p.name === 'rs-fixture-gateway' && p.version === '1.1.0')!;
-    const registry = await startFaultRegistry({ tarball: pkg.tarball, name: pkg.name, version: pkg.version, mode: 'ok', tls });
+    const registry = await startFaultRegistry({
+      tarball: pkg.tarball,
+      name: pkg.name,
+      version: pkg.version,
+      mode: 'ok',
+      tls,
+    });
     onTestFinished(() => registry.close());
     // Both first requests a lookup can make: the registry's signing keys, and the packument itself.
     for (const verify of ['auto', 'never']) {
       const root = copyOfTemplate();
       await managing(root, 'rs-fixture-gateway', registry.url);
-      const r = await expectCleanFailure(root, ['install', 'rs-fixture-gateway@1.1.0', '--verify-signatures', verify], 'FETCH_FAILED');
-      expect(r.json.error.message).toMatch(/certificate is not trusted.*(SELF_SIGNED_CERT|DEPTH_ZERO_SELF_SIGNED_CERT)/);
+      const r = await expectCleanFailure(
+        root,
+        ['install', 'rs-fixture-gateway@1.1.0', '--verify-signatures', verify],
+        'FETCH_FAILED',
+      );
+      expect(r.json.error.message).toMatch(
+        /certificate is not trusted.*(SELF_SIGNED_CERT|DEPTH_ZERO_SELF_SIGNED_CERT)/,
+      );
       expect(r.json.error.hint).toContain('NODE_EXTRA_CA_CERTS');
     }
     expect(registry.requests).toEqual([]); // no request got past the handshake
   });
 
   it('truncated local tarball → BAD_TARBALL', async () => {
-    await expectCleanFailure(copyOfTemplate(), ['install', inject('fixtures').tarballs['bad-truncated']!], 'BAD_TARBALL');
+    await expectCleanFailure(
+      copyOfTemplate(),
+      ['install', inject('fixtures').tarballs['bad-truncated']!],
+      'BAD_TARBALL',
+    );
   });
 
   it.each([

@@ -12,11 +12,21 @@ import { stageReleaseForTest } from '../support/sealed.ts';
 import { isReleaseSwitcherError } from '../../src/model/errors.ts';
 import { RECORD_VERSION, fingerprintOf, readFingerprints, readRecord } from '../../src/store/fingerprints.ts';
 import { layoutOf } from '../../src/store/layout.ts';
-import { ProvenInodes, checkReleaseFast, proveWayBack, verifyRelease, verifyReleaseFast } from '../../src/store/release.ts';
+import {
+  ProvenInodes,
+  checkReleaseFast,
+  proveWayBack,
+  verifyRelease,
+  verifyReleaseFast,
+} from '../../src/store/release.ts';
 import { tempDir } from '../support/cli.ts';
 import { unfreeze } from '../support/root.ts';
 
-const FILES = { 'package.json': '{"name":"app","version":"1.0.0"}', 'index.js': 'console.log("one")\n', 'lib/util.js': 'module.exports = 1;\n' };
+const FILES = {
+  'package.json': '{"name":"app","version":"1.0.0"}',
+  'index.js': 'console.log("one")\n',
+  'lib/util.js': 'module.exports = 1;\n',
+};
 
 /** Rewrite a file with same-length content and put its mtime back to the nanosecond, as a careful tamperer would. */
 function tamperKeepingSizeAndMtime(file: string, content: string): void {
@@ -37,7 +47,10 @@ function tamperKeepingSizeAndMtime(file: string, content: string): void {
 }
 
 async function expectTampered(check: Promise<unknown>, path: string): Promise<void> {
-  const error = await check.then(() => undefined, (e: unknown) => e);
+  const error = await check.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(isReleaseSwitcherError(error) && error.code).toBe('RELEASE_TAMPERED');
   expect((error as { details: { problems: string[] } }).details.problems).toEqual([`${path}: content changed`]);
 }
@@ -61,9 +74,13 @@ describe('fingerprintOf', () => {
     chmodSync(join(dir, 'b'), 0o600);
     const stats = ['a', 'b', '.', 'a', 'a', 'b', '.'].map((name) => statSync(join(dir, name), { bigint: true }));
     // a run of one value, then another, then back: each field follows its own stat
-    const fake = (over: Partial<Record<'dev' | 'mtimeNs' | 'ctimeNs' | 'mode', bigint>>) => ({ ...stats[0]!, ...over }) as typeof stats[0];
+    const fake = (over: Partial<Record<'dev' | 'mtimeNs' | 'ctimeNs' | 'mode', bigint>>) =>
+      ({ ...stats[0]!, ...over }) as (typeof stats)[0];
     stats.push(fake({ ctimeNs: 1n }), fake({}), fake({ mtimeNs: 2n, dev: 3n }), fake({ mode: 4n }), fake({}));
-    for (const stat of stats) expect(fingerprintOf(stat)).toBe(`${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}:${stat.mode}`);
+    for (const stat of stats)
+      expect(fingerprintOf(stat)).toBe(
+        `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}:${stat.ctimeNs}:${stat.mode}`,
+      );
   });
 });
 
@@ -122,7 +139,11 @@ describe('verifyReleaseFast', () => {
     lstat.mockClear();
     await expect(proveWayBack(layout, '1.0.0', proven)).resolves.toMatchObject({ proven: true });
     // lib/util.js is the target's inode, just seen intact: only lib and the top-level entries are looked at
-    expect(lstat.mock.calls.map(([p]) => String(p).slice(layout.release('1.0.0').length + 1)).sort()).toEqual(['index.js', 'lib', 'package.json']);
+    expect(lstat.mock.calls.map(([p]) => String(p).slice(layout.release('1.0.0').length + 1)).sort()).toEqual([
+      'index.js',
+      'lib',
+      'package.json',
+    ]);
   });
 
   it('a shared name replaced in the way back is caught even though its old inode was proven through the target', async () => {
@@ -134,15 +155,27 @@ describe('verifyReleaseFast', () => {
     await expect(verifyReleaseFast(layout, '1.1.0', proven)).resolves.toMatchObject({ version: '1.1.0' });
     const back = await proveWayBack(layout, '1.0.0', proven);
     expect(back).toMatchObject({ version: '1.0.0', proven: false });
-    expect((back as { error: { details: { problems: string[] } } }).error.details.problems).toEqual(['lib/util.js: content changed']);
+    expect((back as { error: { details: { problems: string[] } } }).error.details.problems).toEqual([
+      'lib/util.js: content changed',
+    ]);
   });
 
   it('the way back looks once at the shared inodes when its paths do not line up with the target (an added file shifts them), and still catches a name replaced', async () => {
     const layout = layoutOf(tempDir());
     // Enough entries out of line that the proof is looked up by fingerprint, not by index.
-    const many = Object.fromEntries(Array.from({ length: ProvenInodes.MISSES_BEFORE_SET + 100 }, (_, i) => [`lib/f${i}.js`, `module.exports = ${i};\n`]));
+    const many = Object.fromEntries(
+      Array.from({ length: ProvenInodes.MISSES_BEFORE_SET + 100 }, (_, i) => [
+        `lib/f${i}.js`,
+        `module.exports = ${i};\n`,
+      ]),
+    );
     await stageReleaseForTest(layout, '1.0.0', { ...FILES, ...many });
-    await stageReleaseForTest(layout, '1.1.0', { ...FILES, ...many, 'lib/a.js': 'first in line\n', 'index.js': 'console.log("two")\n' }, ['1.0.0']);
+    await stageReleaseForTest(
+      layout,
+      '1.1.0',
+      { ...FILES, ...many, 'lib/a.js': 'first in line\n', 'index.js': 'console.log("two")\n' },
+      ['1.0.0'],
+    );
     const lstat = vi.spyOn(fs, 'lstatSync');
     onTestFinished(() => lstat.mockRestore());
     let proven = new ProvenInodes();
@@ -160,7 +193,9 @@ describe('verifyReleaseFast', () => {
     await verifyReleaseFast(layout, '1.1.0', proven);
     const back = await proveWayBack(layout, '1.0.0', proven);
     expect(back).toMatchObject({ version: '1.0.0', proven: false });
-    expect((back as { error: { details: { problems: string[] } } }).error.details.problems).toEqual(['lib/util.js: content changed']);
+    expect((back as { error: { details: { problems: string[] } } }).error.details.problems).toEqual([
+      'lib/util.js: content changed',
+    ]);
   });
 
   it('a target re-hashed in full (no usable record) proves its inodes for the way back too', async () => {
@@ -174,7 +209,11 @@ describe('verifyReleaseFast', () => {
     await verifyReleaseFast(layout, '1.1.0', proven);
     lstat.mockClear();
     await expect(proveWayBack(layout, '1.0.0', proven)).resolves.toMatchObject({ proven: true });
-    expect(lstat.mock.calls.map(([p]) => String(p).slice(layout.release('1.0.0').length + 1)).sort()).toEqual(['index.js', 'lib', 'package.json']);
+    expect(lstat.mock.calls.map(([p]) => String(p).slice(layout.release('1.0.0').length + 1)).sort()).toEqual([
+      'index.js',
+      'lib',
+      'package.json',
+    ]);
   });
 
   it('an extra file is caught through its directory', async () => {
@@ -186,7 +225,9 @@ describe('verifyReleaseFast', () => {
     writeFileSync(join(lib, 'extra.js'), 'x');
     chmodSync(lib, 0o555);
     const error = await verifyReleaseFast(layout, '1.0.0').catch((e: unknown) => e);
-    expect((error as { details: { problems: string[] } }).details.problems).toEqual(['lib/extra.js: not in the manifest']);
+    expect((error as { details: { problems: string[] } }).details.problems).toEqual([
+      'lib/extra.js: not in the manifest',
+    ]);
   });
 
   it('a release without fingerprints (sealed by an older version) is re-hashed in full, and still caught', async () => {
@@ -208,40 +249,65 @@ describe('verifyReleaseFast', () => {
   });
 
   // A record that would bless the tampered file if it were believed: the tampered inode's fingerprint as it is now.
-  const forged = (layout: ReturnType<typeof layoutOf>, rel: string) => fingerprintOf(statSync(join(layout.release('1.0.0'), rel), { bigint: true }));
+  const forged = (layout: ReturnType<typeof layoutOf>, rel: string) =>
+    fingerprintOf(statSync(join(layout.release('1.0.0'), rel), { bigint: true }));
   const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 
   it.each([
-    ['a body that fails its checksum', (file: string, fp: string) => {
-      const text = fs.readFileSync(file, 'utf8');
-      const { sha256, body } = JSON.parse(text) as { sha256: string; body: { paths: string[]; fingerprints: string[] } };
-      body.fingerprints[body.paths.indexOf('index.js')] = fp;
-      writeFileSync(file, `{"recordVersion":${RECORD_VERSION},"sha256":"${sha256}","body":${JSON.stringify(body)}}\n`);
-    }],
-    ['a record of another version', (file: string, fp: string) => {
-      const text = fs.readFileSync(file, 'utf8');
-      const body = JSON.parse(text).body as { paths: string[]; fingerprints: string[] };
-      body.fingerprints[body.paths.indexOf('index.js')] = fp;
-      const json = JSON.stringify(body);
-      writeFileSync(file, `{"recordVersion":${RECORD_VERSION + 1},"sha256":"${sha(json)}","body":${json}}\n`);
-    }],
-    ['the old format (version 1, a map of path to fingerprint)', (file: string, fp: string) => {
-      const body = JSON.parse(fs.readFileSync(file, 'utf8')).body as { markerSha256: string; paths: string[]; fingerprints: string[] };
-      const entries = Object.fromEntries(body.paths.map((rel, i) => [rel, rel === 'index.js' ? fp : body.fingerprints[i]]));
-      writeFileSync(file, `${JSON.stringify({ recordVersion: 1, markerSha256: body.markerSha256, entries })}\n`);
-    }],
+    [
+      'a body that fails its checksum',
+      (file: string, fp: string) => {
+        const text = fs.readFileSync(file, 'utf8');
+        const { sha256, body } = JSON.parse(text) as {
+          sha256: string;
+          body: { paths: string[]; fingerprints: string[] };
+        };
+        body.fingerprints[body.paths.indexOf('index.js')] = fp;
+        writeFileSync(
+          file,
+          `{"recordVersion":${RECORD_VERSION},"sha256":"${sha256}","body":${JSON.stringify(body)}}\n`,
+        );
+      },
+    ],
+    [
+      'a record of another version',
+      (file: string, fp: string) => {
+        const text = fs.readFileSync(file, 'utf8');
+        const body = JSON.parse(text).body as { paths: string[]; fingerprints: string[] };
+        body.fingerprints[body.paths.indexOf('index.js')] = fp;
+        const json = JSON.stringify(body);
+        writeFileSync(file, `{"recordVersion":${RECORD_VERSION + 1},"sha256":"${sha(json)}","body":${json}}\n`);
+      },
+    ],
+    [
+      'the old format (version 1, a map of path to fingerprint)',
+      (file: string, fp: string) => {
+        const body = JSON.parse(fs.readFileSync(file, 'utf8')).body as {
+          markerSha256: string;
+          paths: string[];
+          fingerprints: string[];
+        };
+        const entries = Object.fromEntries(
+          body.paths.map((rel, i) => [rel, rel === 'index.js' ? fp : body.fingerprints[i]]),
+        );
+        writeFileSync(file, `${JSON.stringify({ recordVersion: 1, markerSha256: body.markerSha256, entries })}\n`);
+      },
+    ],
     ['a truncated record', (file: string) => writeFileSync(file, fs.readFileSync(file).subarray(0, 200))],
     ['a record that is not JSON', (file: string) => writeFileSync(file, 'garbage\n')],
-  ])('%s is not believed: the release is re-hashed in full (the tampering caught), never passed', async (_name, corrupt) => {
-    const layout = layoutOf(tempDir());
-    await stageReleaseForTest(layout, '1.0.0', FILES);
-    tamperKeepingSizeAndMtime(join(layout.release('1.0.0'), 'index.js'), 'console.log("evil")');
-    corrupt(layout.fingerprints('1.0.0'), forged(layout, 'index.js'));
-    expect(await readRecord(layout, '1.0.0')).toBeUndefined();
-    await expectTampered(verifyReleaseFast(layout, '1.0.0'), 'index.js');
-    await expectTampered(checkReleaseFast(layout, '1.0.0'), 'index.js');
-    expect((await proveWayBack(layout, '1.0.0'))?.proven).toBe(false);
-  });
+  ])(
+    '%s is not believed: the release is re-hashed in full (the tampering caught), never passed',
+    async (_name, corrupt) => {
+      const layout = layoutOf(tempDir());
+      await stageReleaseForTest(layout, '1.0.0', FILES);
+      tamperKeepingSizeAndMtime(join(layout.release('1.0.0'), 'index.js'), 'console.log("evil")');
+      corrupt(layout.fingerprints('1.0.0'), forged(layout, 'index.js'));
+      expect(await readRecord(layout, '1.0.0')).toBeUndefined();
+      await expectTampered(verifyReleaseFast(layout, '1.0.0'), 'index.js');
+      await expectTampered(checkReleaseFast(layout, '1.0.0'), 'index.js');
+      expect((await proveWayBack(layout, '1.0.0'))?.proven).toBe(false);
+    },
+  );
 
   it('after a full re-hash of a release without a usable record, a new record is written and used', async () => {
     const layout = layoutOf(tempDir());

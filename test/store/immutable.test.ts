@@ -12,7 +12,10 @@ import { releaseDirs, stagingEntries } from '../support/root.ts';
 const isRoot = process.getuid?.() === 0;
 const support = isRoot ? await probeImmutable(tempDir()) : { supported: false as const, reason: 'not root' };
 // Runs as root on ext4/xfs/btrfs (CI runs the suite as root on ext4); elsewhere chattr +i is refused by the kernel.
-const can = { ok: support.supported, why: support.supported ? undefined : `chattr +i is refused here (${support.reason})` };
+const can = {
+  ok: support.supported,
+  why: support.supported ? undefined : `chattr +i is refused here (${support.reason})`,
+};
 
 const freshRoot = templateRoot(['1.0.0', '1.1.0', '1.2.0']);
 
@@ -24,13 +27,21 @@ describeWhere(can, 'immutable releases (root, ext4)', () => {
   it('every file and directory of an installed release is immutable: a write fails with EPERM even for root', async () => {
     const root = freshRoot();
     const release = join(root, 'releases/1.1.0');
-    for (const path of [release, join(release, 'server.js'), join(release, 'node_modules')]) expect(flags(path), path).toContain('i');
-    expect(() => appendFileSync(join(release, 'server.js'), 'owned')).toThrow(expect.objectContaining({ code: 'EPERM' }));
-    expect(() => appendFileSync(join(release, 'new-file'), 'owned')).toThrow(expect.objectContaining({ code: 'EPERM' }));
+    for (const path of [release, join(release, 'server.js'), join(release, 'node_modules')])
+      expect(flags(path), path).toContain('i');
+    expect(() => appendFileSync(join(release, 'server.js'), 'owned')).toThrow(
+      expect.objectContaining({ code: 'EPERM' }),
+    );
+    expect(() => appendFileSync(join(release, 'new-file'), 'owned')).toThrow(
+      expect.objectContaining({ code: 'EPERM' }),
+    );
     const marker = JSON.parse(execFileSync('cat', [join(release, '.release-switcher.json')], { encoding: 'utf8' }));
     expect(marker.immutable).toBe(true);
     const doctor = await rs(root, ['doctor']);
-    expect(doctor.json.result.checks.find((c: any) => c.name === 'immutable')).toMatchObject({ ok: true, detail: '3 release(s) immutable' });
+    expect(doctor.json.result.checks.find((c: any) => c.name === 'immutable')).toMatchObject({
+      ok: true,
+      detail: '3 release(s) immutable',
+    });
   });
 
   it('dedupe shares inodes with the immutable earlier release, which stays immutable', async () => {
@@ -58,7 +69,9 @@ describeWhere(can, 'immutable releases (root, ext4)', () => {
   it('killed after dedupe linked into immutable releases: recover removes the staging and the releases stay immutable', async () => {
     const root = freshRoot();
     expect((await rs(root, ['prune', '--keep', '0'])).exitCode).toBe(0); // current 1.0.0: 1.1.0 and 1.2.0 go
-    const crashed = await rs(root, ['install', 'rs-fixture-gateway@1.2.0'], { env: { RELEASE_SWITCHER_CRASH_AT: 'install:sealed' } });
+    const crashed = await rs(root, ['install', 'rs-fixture-gateway@1.2.0'], {
+      env: { RELEASE_SWITCHER_CRASH_AT: 'install:sealed' },
+    });
     expect(crashed.signal).toBe('SIGKILL');
     expect(statSync(join(root, 'releases/1.0.0/scripts/preinstall.js')).nlink).toBe(2); // shared with the staged copy
     const recovered = await rs(root, ['recover']);
@@ -73,6 +86,9 @@ describeWhere(can, 'immutable releases (root, ext4)', () => {
     const root = freshRoot();
     execFileSync('chattr', ['-i', join(root, 'releases/1.1.0/server.js')]);
     const doctor = await rs(root, ['doctor']);
-    expect(doctor.json.result.checks.find((c: any) => c.name === 'immutable')).toMatchObject({ ok: false, detail: expect.stringContaining('1.1.0: 1 entry without the immutable attribute (server.js)') });
+    expect(doctor.json.result.checks.find((c: any) => c.name === 'immutable')).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('1.1.0: 1 entry without the immutable attribute (server.js)'),
+    });
   });
 });

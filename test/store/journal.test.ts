@@ -5,7 +5,17 @@ import { describe, expect, it } from 'vitest';
 import { emptyState } from '../../src/store/journal.ts';
 import { fixtureRoot, rs } from '../support/cli.ts';
 
-const base = { id: 'x1', kind: 'switch', status: 'verified', from: '1.0.0', to: '1.1.0', reason: null, startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:01Z', steps: [] };
+const base = {
+  id: 'x1',
+  kind: 'switch',
+  status: 'verified',
+  from: '1.0.0',
+  to: '1.1.0',
+  reason: null,
+  startedAt: '2026-01-01T00:00:00Z',
+  finishedAt: '2026-01-01T00:00:01Z',
+  steps: [],
+};
 const malformed: [string, Record<string, unknown>][] = [
   ['transaction is a string', { transaction: 'oops' }],
   ['transaction with an unknown status', { transaction: { ...base, status: 'exploded' } }],

@@ -17,33 +17,67 @@ const loadSchema = (name: string): Schema => JSON.parse(readFileSync(join(REPO, 
 
 // ---- A small JSON Schema (2020-12) validator for the keywords layout/*.schema.json use; annotations are ignored.
 const typeOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
-const hasType = (v: unknown, t: string): boolean => (t === 'integer' ? Number.isInteger(v) : t === 'number' ? typeof v === 'number' && Number.isFinite(v) : typeOf(v) === t);
+const hasType = (v: unknown, t: string): boolean =>
+  t === 'integer'
+    ? Number.isInteger(v)
+    : t === 'number'
+      ? typeof v === 'number' && Number.isFinite(v)
+      : typeOf(v) === t;
 
 function validate(root: Schema, value: unknown, schema: Schema = root, at = '$'): string[] {
   if (schema === true) return [];
   if (schema === false) return [`${at}: not allowed`];
   const errors: string[] = [];
-  const known = new Set(['$schema', '$id', '$defs', '$ref', 'title', 'description', 'default', 'format', 'type', 'enum', 'required', 'properties', 'additionalProperties', 'items', 'anyOf', 'minimum', 'maximum', 'minLength', 'pattern']);
-  for (const key of Object.keys(schema)) if (!known.has(key)) throw new Error(`validator does not support "${key}" (at ${at})`);
+  const known = new Set([
+    '$schema',
+    '$id',
+    '$defs',
+    '$ref',
+    'title',
+    'description',
+    'default',
+    'format',
+    'type',
+    'enum',
+    'required',
+    'properties',
+    'additionalProperties',
+    'items',
+    'anyOf',
+    'minimum',
+    'maximum',
+    'minLength',
+    'pattern',
+  ]);
+  for (const key of Object.keys(schema))
+    if (!known.has(key)) throw new Error(`validator does not support "${key}" (at ${at})`);
   if (schema.$ref !== undefined) {
     if (!String(schema.$ref).startsWith('#/')) throw new Error(`only local $ref: ${schema.$ref}`);
-    const target = String(schema.$ref).slice(2).split('/').reduce((node: Schema, part: string) => node?.[part], root);
+    const target = String(schema.$ref)
+      .slice(2)
+      .split('/')
+      .reduce((node: Schema, part: string) => node?.[part], root);
     if (target === undefined) throw new Error(`unresolved $ref ${schema.$ref}`);
     errors.push(...validate(root, value, target, at));
   }
   if (schema.type !== undefined) {
     const types: string[] = Array.isArray(schema.type) ? schema.type : [schema.type];
-    if (!types.some((t) => hasType(value, t))) return [...errors, `${at}: is ${typeOf(value)}, expected ${types.join('|')}`];
+    if (!types.some((t) => hasType(value, t)))
+      return [...errors, `${at}: is ${typeOf(value)}, expected ${types.join('|')}`];
   }
-  if (schema.enum && !schema.enum.some((e: unknown) => JSON.stringify(e) === JSON.stringify(value))) errors.push(`${at}: ${JSON.stringify(value)} not in ${JSON.stringify(schema.enum)}`);
-  if (schema.anyOf && !schema.anyOf.some((s: Schema) => validate(root, value, s, at).length === 0)) errors.push(`${at}: matches none of anyOf`);
+  if (schema.enum && !schema.enum.some((e: unknown) => JSON.stringify(e) === JSON.stringify(value)))
+    errors.push(`${at}: ${JSON.stringify(value)} not in ${JSON.stringify(schema.enum)}`);
+  if (schema.anyOf && !schema.anyOf.some((s: Schema) => validate(root, value, s, at).length === 0))
+    errors.push(`${at}: matches none of anyOf`);
   if (typeof value === 'number') {
     if (schema.minimum !== undefined && value < schema.minimum) errors.push(`${at}: ${value} < ${schema.minimum}`);
     if (schema.maximum !== undefined && value > schema.maximum) errors.push(`${at}: ${value} > ${schema.maximum}`);
   }
   if (typeof value === 'string') {
-    if (schema.minLength !== undefined && value.length < schema.minLength) errors.push(`${at}: shorter than ${schema.minLength}`);
-    if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value)) errors.push(`${at}: does not match ${schema.pattern}`);
+    if (schema.minLength !== undefined && value.length < schema.minLength)
+      errors.push(`${at}: shorter than ${schema.minLength}`);
+    if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value))
+      errors.push(`${at}: does not match ${schema.pattern}`);
   }
   if (Array.isArray(value) && schema.items !== undefined) {
     for (const [i, item] of value.entries()) errors.push(...validate(root, item, schema.items, `${at}[${i}]`));
@@ -77,19 +111,34 @@ beforeAll(() => {
   };
   const pkg = join(work, 'pkg');
   mkdirSync(pkg);
-  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'rs-layout-fixture', version: '1.0.0', main: 'index.js', bin: { 'rs-layout-fixture': 'bin/cli.js' } }));
+  writeFileSync(
+    join(pkg, 'package.json'),
+    JSON.stringify({
+      name: 'rs-layout-fixture',
+      version: '1.0.0',
+      main: 'index.js',
+      bin: { 'rs-layout-fixture': 'bin/cli.js' },
+    }),
+  );
   writeFileSync(join(pkg, 'index.js'), 'module.exports = 1;\n');
   mkdirSync(join(pkg, 'bin'));
-  writeFileSync(join(pkg, 'bin/cli.js'), '#!/usr/bin/env node\nconsole.log(require("../index.js"));\n', { mode: 0o755 });
+  writeFileSync(join(pkg, 'bin/cli.js'), '#!/usr/bin/env node\nconsole.log(require("../index.js"));\n', {
+    mode: 0o755,
+  });
   execFileSync('npm', ['pack', '--pack-destination', work, '--loglevel=error'], { cwd: pkg, env, stdio: 'pipe' });
   renameSync(join(work, readdirSync(work).find((f) => f.endsWith('.tgz'))!), join(work, 'x.tgz'));
   root = join(work, 'root');
-  const rs = (...args: string[]) => execFileSync(process.execPath, [CLI, '--root', root, '--json', ...args], { cwd: work, env, stdio: 'pipe' });
+  const rs = (...args: string[]) =>
+    execFileSync(process.execPath, [CLI, '--root', root, '--json', ...args], { cwd: work, env, stdio: 'pipe' });
   rs('init', '--package', 'rs-layout-fixture');
   rs('install', './x.tgz');
   rs('switch', '1.0.0');
   const json = (p: string) => JSON.parse(readFileSync(join(root, p), 'utf8'));
-  Object.assign(files, { config: json('config.json'), state: json('state.json'), marker: json(`releases/1.0.0/${RELEASE_MARKER}`) });
+  Object.assign(files, {
+    config: json('config.json'),
+    state: json('state.json'),
+    marker: json(`releases/1.0.0/${RELEASE_MARKER}`),
+  });
 }, 120_000);
 
 afterAll(() => {
@@ -113,12 +162,17 @@ describe('layout/ documents the on-disk tree', () => {
     expect(validate(config, files.config)).toEqual([]);
     expect(validate(state, files.state)).toEqual([]);
     expect(validate(marker, files.marker)).toEqual([]);
-    expect(files.state.history.at(-1)).toMatchObject({ kind: 'switch', status: 'switched', before: { current: null, previous: null } });
+    expect(files.state.history.at(-1)).toMatchObject({
+      kind: 'switch',
+      status: 'switched',
+      before: { current: null, previous: null },
+    });
     expect(files.marker.files.map((f: ManifestEntry) => f.type).sort()).toEqual(['dir', 'file', 'file', 'file']);
   });
 
   it('the schemas follow the code: layout version, supervisors, channels', () => {
-    for (const schema of [config, state, marker]) expect(schema.properties.layoutVersion.enum).toEqual([LAYOUT_VERSION]);
+    for (const schema of [config, state, marker])
+      expect(schema.properties.layoutVersion.enum).toEqual([LAYOUT_VERSION]);
     expect(config.properties.supervisor.enum).toEqual([...SUPERVISORS]);
     expect(config.properties.channel.enum).toEqual([...CHANNELS]);
     expect(readFileSync(join(REPO, 'layout/README.md'), 'utf8')).toContain(`Layout version: ${LAYOUT_VERSION}`);
@@ -131,7 +185,11 @@ describe('layout/ documents the on-disk tree', () => {
     expect(validate(config, { ...files.config, keep: -1 })).toEqual(['$.keep: -1 < 0']);
     const { operation: _, ...noOperation } = files.state;
     expect(validate(state, noOperation)).toEqual(['$: missing "operation"']);
-    expect(validate(state, { ...files.state, transaction: { id: 'x' } })).toEqual(['$.transaction: matches none of anyOf']);
-    expect(validate(marker, { ...files.marker, files: [{ path: 'a', type: 'dir', extra: 1 }] })).toEqual(['$.files[0]: matches none of anyOf']);
+    expect(validate(state, { ...files.state, transaction: { id: 'x' } })).toEqual([
+      '$.transaction: matches none of anyOf',
+    ]);
+    expect(validate(marker, { ...files.marker, files: [{ path: 'a', type: 'dir', extra: 1 }] })).toEqual([
+      '$.files[0]: matches none of anyOf',
+    ]);
   });
 });

@@ -14,11 +14,14 @@ describe('flipSymlink', () => {
     const link = join(dir, 'current');
     await flipSymlink(link, 'releases/a');
     // A separate process reads the link in a tight loop while we flip it 300 times.
-    const reader = spawn(process.execPath, ['-e', `
+    const reader = spawn(process.execPath, [
+      '-e',
+      `
       const fs = require('fs'); let misses = 0, reads = 0;
       const end = Date.now() + 1500;
       while (Date.now() < end) { try { fs.readlinkSync(${JSON.stringify(link)}); reads++; } catch { misses++; } }
-      process.stdout.write(JSON.stringify({ misses, reads }));`]);
+      process.stdout.write(JSON.stringify({ misses, reads }));`,
+    ]);
     let out = '';
     reader.stdout.on('data', (d) => (out += d));
     let running = true;

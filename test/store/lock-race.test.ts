@@ -46,8 +46,17 @@ function setup(): { root: string; script: string } {
   return { root, script };
 }
 
-function racer(script: string, root: string, holdMs: number, waitSeconds: number, crashAt?: string): { child: ChildProcess; done: Promise<string> } {
-  const child = spawn(process.execPath, [script, root, String(holdMs), String(waitSeconds)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CRASH_AT: crashAt ?? '' } });
+function racer(
+  script: string,
+  root: string,
+  holdMs: number,
+  waitSeconds: number,
+  crashAt?: string,
+): { child: ChildProcess; done: Promise<string> } {
+  const child = spawn(process.execPath, [script, root, String(holdMs), String(waitSeconds)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, CRASH_AT: crashAt ?? '' },
+  });
   let out = '';
   child.stdout!.on('data', (chunk) => (out += chunk));
   return { child, done: new Promise((resolve) => child.on('exit', (_code, signal) => resolve(signal ?? out.trim()))) };
@@ -59,23 +68,32 @@ function deadPid(): number {
 }
 
 describe('lock takeover', () => {
-  it('8 processes racing for a dead owner\'s lock, 20 times: never two holders, all get it in turn', async () => {
+  it("8 processes racing for a dead owner's lock, 20 times: never two holders, all get it in turn", async () => {
     for (let trial = 0; trial < 20; trial++) {
       const { root, script } = setup();
       mkdirSync(join(root, '.lock'));
-      writeFileSync(join(root, '.lock-owner.json'), JSON.stringify({ pid: deadPid(), hostname: hostname(), command: 'dead', since: new Date().toISOString() }));
+      writeFileSync(
+        join(root, '.lock-owner.json'),
+        JSON.stringify({ pid: deadPid(), hostname: hostname(), command: 'dead', since: new Date().toISOString() }),
+      );
       const racers = Array.from({ length: 8 }, () => racer(script, root, 50, 30));
       const results = await Promise.all(racers.map((r) => r.done));
       const overlaps = racers.map((r) => join(root, `overlap-${r.child.pid}`)).filter((f) => existsSync(f));
-      expect(overlaps.map((f) => readFileSync(f, 'utf8')), `trial ${trial}`).toEqual([]);
+      expect(
+        overlaps.map((f) => readFileSync(f, 'utf8')),
+        `trial ${trial}`,
+      ).toEqual([]);
       expect(results, `trial ${trial}`).toEqual(Array(8).fill('held'));
     }
   }, 240_000);
 
-  it('a taker SIGKILLed while it holds its claim on a dead owner\'s lock: the next one takes over at once', async () => {
+  it("a taker SIGKILLed while it holds its claim on a dead owner's lock: the next one takes over at once", async () => {
     const { root, script } = setup();
     mkdirSync(join(root, '.lock'));
-    writeFileSync(join(root, '.lock-owner.json'), JSON.stringify({ pid: deadPid(), hostname: hostname(), command: 'dead', since: new Date().toISOString() }));
+    writeFileSync(
+      join(root, '.lock-owner.json'),
+      JSON.stringify({ pid: deadPid(), hostname: hostname(), command: 'dead', since: new Date().toISOString() }),
+    );
     expect(await racer(script, root, 0, 0, 'lock:claimed').done).toBe('SIGKILL');
     expect(readdirSync(root).filter((name) => name.startsWith('.lock.takeover-'))).toHaveLength(1); // its claim, left behind
     const next = racer(script, root, 50, 0);
@@ -93,16 +111,22 @@ describe('lock takeover', () => {
     expect(readdirSync(root).filter((name) => name.startsWith('.lock'))).toEqual([]);
   }, 30_000);
 
-  it('8 racers for a dead owner\'s lock whose claim a killed taker left: never two holders, all get it in turn', async () => {
+  it("8 racers for a dead owner's lock whose claim a killed taker left: never two holders, all get it in turn", async () => {
     for (let trial = 0; trial < 3; trial++) {
       const { root, script } = setup();
       mkdirSync(join(root, '.lock'));
-      writeFileSync(join(root, '.lock-owner.json'), JSON.stringify({ pid: deadPid(), hostname: hostname(), command: 'dead', since: new Date().toISOString() }));
+      writeFileSync(
+        join(root, '.lock-owner.json'),
+        JSON.stringify({ pid: deadPid(), hostname: hostname(), command: 'dead', since: new Date().toISOString() }),
+      );
       expect(await racer(script, root, 0, 0, 'lock:claimed').done).toBe('SIGKILL');
       const racers = Array.from({ length: 8 }, () => racer(script, root, 50, 30));
       const results = await Promise.all(racers.map((r) => r.done));
       const overlaps = racers.map((r) => join(root, `overlap-${r.child.pid}`)).filter((f) => existsSync(f));
-      expect(overlaps.map((f) => readFileSync(f, 'utf8')), `trial ${trial}`).toEqual([]);
+      expect(
+        overlaps.map((f) => readFileSync(f, 'utf8')),
+        `trial ${trial}`,
+      ).toEqual([]);
       expect(results, `trial ${trial}`).toEqual(Array(8).fill('held'));
     }
   }, 120_000);
@@ -111,11 +135,13 @@ describe('lock takeover', () => {
     const { root, script } = setup();
     const frozen = racer(script, root, 1_500, 0);
     const deadline = Date.now() + 10_000;
-    while (!existsSync(join(root, `entered-${frozen.child.pid}`)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (!existsSync(join(root, `entered-${frozen.child.pid}`)) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     frozen.child.kill('SIGSTOP');
     await new Promise((r) => setTimeout(r, 11_000)); // LOCK_STALE_MS is 10 s
     const taker = racer(script, root, 4_000, 0);
-    while (!existsSync(join(root, `entered-${taker.child.pid}`)) && Date.now() < deadline + 15_000) await new Promise((r) => setTimeout(r, 20));
+    while (!existsSync(join(root, `entered-${taker.child.pid}`)) && Date.now() < deadline + 15_000)
+      await new Promise((r) => setTimeout(r, 20));
     frozen.child.kill('SIGCONT');
     expect(await frozen.done).toBe('LOCK_LOST');
     expect(existsSync(join(root, `wrote-${frozen.child.pid}`))).toBe(false);

@@ -46,7 +46,15 @@ describe('lock', () => {
   it('a live holder makes others busy and names itself', async () => {
     const root = freshRoot();
     mkdirSync(join(root, '.lock'));
-    writeFileSync(join(root, '.lock-owner.json'), JSON.stringify({ pid: process.pid, hostname: hostname(), command: 'test holder', since: new Date().toISOString() }));
+    writeFileSync(
+      join(root, '.lock-owner.json'),
+      JSON.stringify({
+        pid: process.pid,
+        hostname: hostname(),
+        command: 'test holder',
+        since: new Date().toISOString(),
+      }),
+    );
     const r = await rs(root, ['switch', '1.1.0']);
     expect([r.exitCode, r.json.error.code]).toEqual([5, 'BUSY']);
     expect(r.json.error.message).toMatch(new RegExp(`pid ${process.pid}.*test holder`));

@@ -41,28 +41,65 @@ describe('init --preset openclaw', () => {
       ],
     });
     // The unit it would write runs the gateway on its port.
-    const unit = await cli(['--root', root, '--json', 'unit'], { env: { XDG_CONFIG_HOME: path.join(root, 'cfg'), XDG_RUNTIME_DIR: path.join(root, 'no-run') } });
-    expect(unit.json?.result?.content, unit.stdout + unit.stderr).toContain(`\nExecStart=${node} ${root}/current/dist/index.js gateway --port 18789\n`);
+    const unit = await cli(['--root', root, '--json', 'unit'], {
+      env: { XDG_CONFIG_HOME: path.join(root, 'cfg'), XDG_RUNTIME_DIR: path.join(root, 'no-run') },
+    });
+    expect(unit.json?.result?.content, unit.stdout + unit.stderr).toContain(
+      `\nExecStart=${node} ${root}/current/dist/index.js gateway --port 18789\n`,
+    );
   });
 
   it('explicit flags win over the preset, state paths included (relative ones made absolute)', async () => {
     const dir = tempDir('rs-preset-');
     const root = path.join(dir, 'root');
-    const r = await cli(['--root', root, '--json', 'init', '--preset', 'openclaw', '--node', fakeNode('24.16.0'), '--verify-timeout', '120', '--unit', 'gw.service', '--state-path', 'state/db.sqlite', '--state-path', '~/x'], { cwd: dir });
+    const r = await cli(
+      [
+        '--root',
+        root,
+        '--json',
+        'init',
+        '--preset',
+        'openclaw',
+        '--node',
+        fakeNode('24.16.0'),
+        '--verify-timeout',
+        '120',
+        '--unit',
+        'gw.service',
+        '--state-path',
+        'state/db.sqlite',
+        '--state-path',
+        '~/x',
+      ],
+      { cwd: dir },
+    );
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    expect(r.json.result.config).toMatchObject({ verifyTimeout: 120, unit: 'gw.service', statePaths: [path.join(dir, 'state/db.sqlite'), '~/x'], healthUrl: PRESETS.openclaw!.settings.healthUrl });
+    expect(r.json.result.config).toMatchObject({
+      verifyTimeout: 120,
+      unit: 'gw.service',
+      statePaths: [path.join(dir, 'state/db.sqlite'), '~/x'],
+      healthUrl: PRESETS.openclaw!.settings.healthUrl,
+    });
   });
 
   it('without --node it finds a Node 24, or says it needs one', async () => {
     const root = path.join(tempDir('rs-preset-'), 'root');
     const node24 = fakeNode('24.16.0');
-    const found = await cli(['--root', root, '--json', 'init', '--preset', 'openclaw'], { env: { PATH: `${path.dirname(fakeNode('22.1.0'))}:${path.dirname(node24)}` } });
+    const found = await cli(['--root', root, '--json', 'init', '--preset', 'openclaw'], {
+      env: { PATH: `${path.dirname(fakeNode('22.1.0'))}:${path.dirname(node24)}` },
+    });
     expect(found.exitCode, found.stdout + found.stderr).toBe(0);
     expect(found.json.result.config.node).toBe(nodeMajor >= 24 ? process.execPath : node24);
     if (nodeMajor >= 24) return; // the Node running us would always be found
-    const none = await cli(['--root', path.join(tempDir('rs-preset-'), 'root'), '--json', 'init', '--preset', 'openclaw'], { env: { PATH: path.dirname(fakeNode('22.1.0')) } });
+    const none = await cli(
+      ['--root', path.join(tempDir('rs-preset-'), 'root'), '--json', 'init', '--preset', 'openclaw'],
+      { env: { PATH: path.dirname(fakeNode('22.1.0')) } },
+    );
     expect(none.exitCode).toBe(1);
-    expect(none.json.error).toMatchObject({ code: 'NODE_NOT_FOUND', message: expect.stringMatching(/openclaw needs Node >=24; found .*22\.1\.0/) });
+    expect(none.json.error).toMatchObject({
+      code: 'NODE_NOT_FOUND',
+      message: expect.stringMatching(/openclaw needs Node >=24; found .*22\.1\.0/),
+    });
   });
 
   it('an unknown preset is a usage error', async () => {

@@ -8,7 +8,18 @@ import { layoutOf } from '../../src/store/layout.ts';
 import { scanReleaseDirs } from '../../src/store/release.ts';
 import { tempDir } from '../support/cli.ts';
 
-const marker = (version: string) => JSON.stringify({ layoutVersion: 1, name: 'app', version, integrity: null, source: 'test', installedAt: '2026-11-22T00:00:00.000Z', node: { path: 'node', version: 'v20' }, size: 0, files: [] });
+const marker = (version: string) =>
+  JSON.stringify({
+    layoutVersion: 1,
+    name: 'app',
+    version,
+    integrity: null,
+    source: 'test',
+    installedAt: '2026-11-22T00:00:00.000Z',
+    node: { path: 'node', version: 'v20' },
+    size: 0,
+    files: [],
+  });
 
 function releaseDir(root: string, name: string, markerText: string | undefined): void {
   const dir = join(root, 'releases', name);

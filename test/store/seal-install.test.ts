@@ -12,7 +12,13 @@ import { linkOf, releaseDirs, stagingEntries } from '../support/root.ts';
 async function publishWithPostinstall(name: string, script: string, files: Record<string, string> = {}): Promise<void> {
   const dir = join(tempDir('rs-trust-pkg-'), name);
   const all: Record<string, string> = {
-    'package.json': JSON.stringify({ name, version: '1.0.0', license: 'MIT', main: 'index.js', scripts: { postinstall: 'node postinstall.js' } }),
+    'package.json': JSON.stringify({
+      name,
+      version: '1.0.0',
+      license: 'MIT',
+      main: 'index.js',
+      scripts: { postinstall: 'node postinstall.js' },
+    }),
     'index.js': 'module.exports = 1;\n',
     'postinstall.js': script,
     ...files,
@@ -22,7 +28,9 @@ async function publishWithPostinstall(name: string, script: string, files: Recor
     writeFileSync(join(dir, rel), content);
   }
   const { stdout } = await npm(['pack', dir, '--pack-destination', join(dir, '..'), '--json'], {});
-  await publish(join(dir, '..', (JSON.parse(stdout) as Array<{ filename: string }>)[0]!.filename), { registry: inject('registryUrl') });
+  await publish(join(dir, '..', (JSON.parse(stdout) as Array<{ filename: string }>)[0]!.filename), {
+    registry: inject('registryUrl'),
+  });
 }
 
 async function rootFor(name: string): Promise<string> {
@@ -75,12 +83,18 @@ fs.symlinkSync('b30/etc', 'x/y/etc');
   });
 
   it('a symlink an install script points outside the release (absolute, or by ..) is refused: RELEASE_UNSAFE, not a dependency failure', async () => {
-    for (const [name, target] of [['rs-trust-abs-link', '/etc'], ['rs-trust-dotdot-link', '../../../etc']] as const) {
+    for (const [name, target] of [
+      ['rs-trust-abs-link', '/etc'],
+      ['rs-trust-dotdot-link', '../../../etc'],
+    ] as const) {
       await publishWithPostinstall(name, `require('node:fs').symlinkSync(${JSON.stringify(target)}, 'escape');\n`);
       const root = await rootFor(name);
       const installed = await rs(root, ['install', `${name}@1.0.0`]);
       expect(installed.exitCode, installed.stdout + installed.stderr).toBe(1);
-      expect(installed.json.error).toMatchObject({ code: 'RELEASE_UNSAFE', message: expect.stringContaining('outside the release') });
+      expect(installed.json.error).toMatchObject({
+        code: 'RELEASE_UNSAFE',
+        message: expect.stringContaining('outside the release'),
+      });
       expect(releaseDirs(root)).toEqual([]);
       expect(stagingEntries(root)).toEqual([]);
       expect(linkOf(root, 'current')).toBeNull();

@@ -22,7 +22,13 @@ describe('dedupe and seal', () => {
     const oldFiles = await computeManifest(old);
     await sealTree(old);
     const oldMode = statSync(join(old, 'same.js')).mode;
-    const staged = tree(join(base, 'new'), { 'same.js': 'same', 'elsewhere.js': 'moved', 'changed.js': 'v2', 'a/dup.txt': 'dup!', 'b/dup.txt': 'dup!' });
+    const staged = tree(join(base, 'new'), {
+      'same.js': 'same',
+      'elsewhere.js': 'moved',
+      'changed.js': 'v2',
+      'a/dup.txt': 'dup!',
+      'b/dup.txt': 'dup!',
+    });
     const files = await computeManifest(staged);
     const result = await dedupeAgainst({ stagedDir: staged, files, earlier: [{ dir: old, files: oldFiles }] });
     expect([...result.linked].sort()).toEqual(['elsewhere.js', 'same.js']);
@@ -44,7 +50,11 @@ describe('dedupe and seal', () => {
     const oldFiles = await computeManifest(old);
     await sealTree(old);
     const staged = tree(join(base, 'new'), { 'bin.js': '#!/usr/bin/env node' });
-    const result = await dedupeAgainst({ stagedDir: staged, files: await computeManifest(staged), earlier: [{ dir: old, files: oldFiles }] });
+    const result = await dedupeAgainst({
+      stagedDir: staged,
+      files: await computeManifest(staged),
+      earlier: [{ dir: old, files: oldFiles }],
+    });
     expect(result.linked.size).toBe(0);
   });
 });

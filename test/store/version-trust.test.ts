@@ -21,16 +21,28 @@ async function lyingRegistry(versions: Record<string, string>, tags: Record<stri
     if (path === `/${NAME}`) {
       const entries = Object.entries(versions).map(([key, claimed]) => [
         key,
-        { name: NAME, version: claimed, dist: { tarball: `${base}${NAME}/-/${NAME}-1.0.0.tgz`, integrity: gateway.integrity, shasum: gateway.shasum } },
+        {
+          name: NAME,
+          version: claimed,
+          dist: { tarball: `${base}${NAME}/-/${NAME}-1.0.0.tgz`, integrity: gateway.integrity, shasum: gateway.shasum },
+        },
       ]);
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: NAME, 'dist-tags': tags, versions: Object.fromEntries(entries) }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ name: NAME, 'dist-tags': tags, versions: Object.fromEntries(entries) }));
     } else if (path.endsWith('.tgz')) {
       res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(tarball);
     } else res.writeHead(404).end('{}');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  onTestFinished(() => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }));
+  onTestFinished(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
   return base;
 }
 
@@ -78,7 +90,19 @@ describe('versions from package.json', () => {
   // semver.valid drops build metadata (1.0.0+build.5 → 1.0.0), as npm does when it publishes: not exact, refused.
   it('the rule: exactly what semver calls valid, and a safe directory name', () => {
     for (const ok of ['1.0.0', '2.0.0-beta.1', '10.20.30-rc.1']) expect(isValidVersion(ok), ok).toBe(true);
-    for (const bad of ['2.0.2 ', ' 2.0.2', 'v1.0.0', '=1.0.0', '../../escaped', '1.0', '', '1.0.0/..', '1.0.0+build.5', 42]) expect(isValidVersion(bad), String(bad)).toBe(false);
+    for (const bad of [
+      '2.0.2 ',
+      ' 2.0.2',
+      'v1.0.0',
+      '=1.0.0',
+      '../../escaped',
+      '1.0',
+      '',
+      '1.0.0/..',
+      '1.0.0+build.5',
+      42,
+    ])
+      expect(isValidVersion(bad), String(bad)).toBe(false);
   });
 });
 

@@ -118,7 +118,16 @@ export function paxBody(records: Record<string, string>): string {
 
 function rawHeader(block: RawBlock, size: number): Buffer {
   const header = Buffer.alloc(BLOCK);
-  new Header({ path: block.path, type: 'File', mode: block.mode ?? 0o644, size, linkpath: block.linkpath, uid: 0, gid: 0, mtime: MTIME }).encode(header);
+  new Header({
+    path: block.path,
+    type: 'File',
+    mode: block.mode ?? 0o644,
+    size,
+    linkpath: block.linkpath,
+    uid: 0,
+    gid: 0,
+    mtime: MTIME,
+  }).encode(header);
   header.write(block.flag === '' ? '\0' : block.flag, 156, 1, 'latin1');
   if (block.linkpath) header.write(block.linkpath, 157, 100, 'utf8'); // the encoder drops it for a 'File'
   header.fill(0x20, 148, 156);
@@ -147,16 +156,47 @@ const PKG_JSON: RawBlock = { flag: '0', path: 'package/package.json', body: '{"n
  * links. `../outside/` is a sibling of the destination that the tests watch.
  */
 export const HOSTILE: Record<string, RawBlock[]> = {
-  'pax path + GNU long name on one entry': [PKG_JSON, { flag: 'x', path: 'PaxHeader', body: paxBody({ path: 'package/harmless.txt' }) }, { flag: 'L', path: '././@LongLink', body: 'package/node_modules/.bin/evil\0' }, { flag: '0', path: 'package/short', body: 'x' }],
-  'PAX linkpath + GNU long link disagree': [PKG_JSON, { flag: 'x', path: 'PaxHeader', body: paxBody({ linkpath: 'package.json' }) }, { flag: 'K', path: '././@LongLink', body: '../../../outside/secret\0' }, { flag: '2', path: 'package/l', linkpath: 'x' }],
-  'two PAX headers before one entry': [PKG_JSON, { flag: 'x', path: 'PaxHeader', body: paxBody({ path: 'package/a' }) }, { flag: 'x', path: 'PaxHeader', body: paxBody({ path: 'package/b' }) }, { flag: '0', path: 'package/c', body: 'x' }],
-  'global PAX linkpath': [PKG_JSON, { flag: 'g', path: 'pax_global_header', body: paxBody({ linkpath: '../../outside' }) }, { flag: '2', path: 'package/l', linkpath: 'package.json' }],
-  'global PAX path': [PKG_JSON, { flag: 'g', path: 'pax_global_header', body: paxBody({ path: '../outside/evil' }) }, { flag: '0', path: 'package/x', body: 'x' }],
-  'PAX GNU.sparse keys on a regular file': [PKG_JSON, { flag: 'x', path: 'PaxHeader', body: paxBody({ 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.name': 'package/s' }) }, { flag: '0', path: 'package/GNUSparseFile.0/s', body: 'x' }],
+  'pax path + GNU long name on one entry': [
+    PKG_JSON,
+    { flag: 'x', path: 'PaxHeader', body: paxBody({ path: 'package/harmless.txt' }) },
+    { flag: 'L', path: '././@LongLink', body: 'package/node_modules/.bin/evil\0' },
+    { flag: '0', path: 'package/short', body: 'x' },
+  ],
+  'PAX linkpath + GNU long link disagree': [
+    PKG_JSON,
+    { flag: 'x', path: 'PaxHeader', body: paxBody({ linkpath: 'package.json' }) },
+    { flag: 'K', path: '././@LongLink', body: '../../../outside/secret\0' },
+    { flag: '2', path: 'package/l', linkpath: 'x' },
+  ],
+  'two PAX headers before one entry': [
+    PKG_JSON,
+    { flag: 'x', path: 'PaxHeader', body: paxBody({ path: 'package/a' }) },
+    { flag: 'x', path: 'PaxHeader', body: paxBody({ path: 'package/b' }) },
+    { flag: '0', path: 'package/c', body: 'x' },
+  ],
+  'global PAX linkpath': [
+    PKG_JSON,
+    { flag: 'g', path: 'pax_global_header', body: paxBody({ linkpath: '../../outside' }) },
+    { flag: '2', path: 'package/l', linkpath: 'package.json' },
+  ],
+  'global PAX path': [
+    PKG_JSON,
+    { flag: 'g', path: 'pax_global_header', body: paxBody({ path: '../outside/evil' }) },
+    { flag: '0', path: 'package/x', body: 'x' },
+  ],
+  'PAX GNU.sparse keys on a regular file': [
+    PKG_JSON,
+    {
+      flag: 'x',
+      path: 'PaxHeader',
+      body: paxBody({ 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.name': 'package/s' }),
+    },
+    { flag: '0', path: 'package/GNUSparseFile.0/s', body: 'x' },
+  ],
   'unknown type flag Z': [PKG_JSON, { flag: 'Z', path: 'package/z', body: 'x' }],
   'GNU sparse S': [PKG_JSON, { flag: 'S', path: 'package/s', body: 'x' }],
   'hard link': [PKG_JSON, { flag: '1', path: 'package/h', linkpath: 'package/package.json' }],
-  'fifo': [PKG_JSON, { flag: '6', path: 'package/f' }],
+  fifo: [PKG_JSON, { flag: '6', path: 'package/f' }],
   'symlink chain through links each lexically inside': [
     PKG_JSON,
     { flag: '2', path: 'package/d1/d2/a', linkpath: '../..' },
@@ -168,17 +208,43 @@ export const HOSTILE: Record<string, RawBlock[]> = {
     { flag: '2', path: 'package/d1/d2/b', linkpath: 'a/../..' },
     { flag: '2', path: 'package/d1/d2/a', linkpath: '../..' },
   ],
-  'symlink then a file written through it': [PKG_JSON, { flag: '5', path: 'package/sub/' }, { flag: '2', path: 'package/lib', linkpath: 'sub' }, { flag: '0', path: 'package/lib/x.js', body: 'x' }],
-  'escaping symlink then a file through it': [PKG_JSON, { flag: '2', path: 'package/lib', linkpath: '../../outside' }, { flag: '0', path: 'package/lib/secret', body: 'overwritten' }],
+  'symlink then a file written through it': [
+    PKG_JSON,
+    { flag: '5', path: 'package/sub/' },
+    { flag: '2', path: 'package/lib', linkpath: 'sub' },
+    { flag: '0', path: 'package/lib/x.js', body: 'x' },
+  ],
+  'escaping symlink then a file through it': [
+    PKG_JSON,
+    { flag: '2', path: 'package/lib', linkpath: '../../outside' },
+    { flag: '0', path: 'package/lib/secret', body: 'overwritten' },
+  ],
   'absolute path': [PKG_JSON, { flag: '0', path: '/tmp/release-switcher-absolute-escape', body: 'x' }],
   'dot-dot path': [PKG_JSON, { flag: '0', path: 'package/../../outside/evil', body: 'x' }],
   'setuid bit': [PKG_JSON, { flag: '0', path: 'package/bin/tool', mode: 0o4755, body: 'x' }],
-  'directory replaced by a symlink later': [PKG_JSON, { flag: '5', path: 'package/lib/' }, { flag: '2', path: 'package/lib', linkpath: 'sub' }, { flag: '0', path: 'package/lib/x.js', body: 'x' }],
-  'file replaced by a symlink': [PKG_JSON, { flag: '0', path: 'package/a.js', body: 'one' }, { flag: '2', path: 'package/a.js', linkpath: '../../outside/secret' }],
+  'directory replaced by a symlink later': [
+    PKG_JSON,
+    { flag: '5', path: 'package/lib/' },
+    { flag: '2', path: 'package/lib', linkpath: 'sub' },
+    { flag: '0', path: 'package/lib/x.js', body: 'x' },
+  ],
+  'file replaced by a symlink': [
+    PKG_JSON,
+    { flag: '0', path: 'package/a.js', body: 'one' },
+    { flag: '2', path: 'package/a.js', linkpath: '../../outside/secret' },
+  ],
   'directory with a body': [PKG_JSON, { flag: '5', path: 'package/d/', body: 'hidden header bytes' }],
   'file entry named like a directory': [PKG_JSON, { flag: '0', path: 'package/x/', body: 'x' }],
-  'PAX type key': [PKG_JSON, { flag: 'x', path: 'PaxHeader', body: paxBody({ type: '2' }) }, { flag: '0', path: 'package/t', body: 'x' }],
+  'PAX type key': [
+    PKG_JSON,
+    { flag: 'x', path: 'PaxHeader', body: paxBody({ type: '2' }) },
+    { flag: '0', path: 'package/t', body: 'x' },
+  ],
 };
 
 /** Not hostile: npm (node-tar) lets the later of two entries of one file win, and real packages have them. */
-export const FILE_WRITTEN_TWICE: RawBlock[] = [PKG_JSON, { flag: '0', path: 'package/a.js', body: 'one' }, { flag: '0', path: 'package/a.js', body: 'two' }];
+export const FILE_WRITTEN_TWICE: RawBlock[] = [
+  PKG_JSON,
+  { flag: '0', path: 'package/a.js', body: 'one' },
+  { flag: '0', path: 'package/a.js', body: 'two' },
+];

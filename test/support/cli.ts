@@ -61,7 +61,10 @@ export function cliEnv(extra: Record<string, string> = {}): Record<string, strin
   };
 }
 
-export async function cli(args: string[], options: { env?: Record<string, string>; cwd?: string; timeout?: number } = {}): Promise<CliResult> {
+export async function cli(
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; timeout?: number } = {},
+): Promise<CliResult> {
   const result = await execa(process.execPath, [CLI, ...args], {
     env: cliEnv(options.env),
     extendEnv: false,
@@ -75,13 +78,29 @@ export async function cli(args: string[], options: { env?: Record<string, string
   } catch {
     json = undefined;
   }
-  return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr, json, signal: result.signal } as CliResult;
+  return {
+    exitCode: result.exitCode ?? -1,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    json,
+    signal: result.signal,
+  } as CliResult;
 }
 
 /** A fresh root initialised for the fixture gateway on the test registry. */
 export async function fixtureRoot(extraInit: string[] = []): Promise<string> {
   const root = join(tempDir('rs-root-'), 'root');
-  const r = await cli(['--root', root, '--json', 'init', '--package', 'rs-fixture-gateway', '--registry', inject('registryUrl'), ...extraInit]);
+  const r = await cli([
+    '--root',
+    root,
+    '--json',
+    'init',
+    '--package',
+    'rs-fixture-gateway',
+    '--registry',
+    inject('registryUrl'),
+    ...extraInit,
+  ]);
   if (r.exitCode !== 0) throw new Error(`init failed: ${r.stdout}${r.stderr}`);
   return root;
 }

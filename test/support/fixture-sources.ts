@@ -69,7 +69,15 @@ export interface GatewaySpec {
  * - ignore-sigterm: ignores SIGTERM (the stop times out) and is never healthy. - exit-78: exits 78 at once.
  * - refuse-start: ships a `refuse-start` file; the test unit's ExecStartPre refuses to start such a release.
  */
-export type Behaviour = 'good' | 'crash-on-start' | 'crash-after-3s' | 'wrong-version' | 'never-healthy' | 'ignore-sigterm' | 'exit-78' | 'refuse-start';
+export type Behaviour =
+  | 'good'
+  | 'crash-on-start'
+  | 'crash-after-3s'
+  | 'wrong-version'
+  | 'never-healthy'
+  | 'ignore-sigterm'
+  | 'exit-78'
+  | 'refuse-start';
 
 /**
  * A small HTTP gateway shaped like the real one: a lazily imported, content-hashed chunk (so an in-place upgrade

@@ -33,9 +33,7 @@ export interface FixtureSet {
   distTags: Record<string, Record<string, string>>;
 }
 
-type Fixture =
-  | { kind: 'dep'; tag: string; spec: DepSpec }
-  | { kind: 'gateway'; tag: string; spec: GatewaySpec };
+type Fixture = { kind: 'dep'; tag: string; spec: DepSpec } | { kind: 'gateway'; tag: string; spec: GatewaySpec };
 
 const gateway = (version: string, depRange: string, tag = 'latest', extra: Partial<GatewaySpec> = {}): Fixture => ({
   kind: 'gateway',
@@ -70,7 +68,9 @@ const CATALOGUE: Fixture[] = [
   // Its devDependency does not exist anywhere: npm install -g never resolves devDependencies, nor may we.
   gateway('1.2.0', '1.1.0', 'latest', { devDependencies: { 'rs-fixture-no-such-dev-dep': '^1.0.0' } }),
   gateway('2.0.0-beta.1', '^1.1.0', 'beta'),
-  ...Object.entries(MATRIX).map(([behaviour, version]) => gateway(version, '^1.1.0', 'matrix', { behaviour: behaviour as Behaviour })),
+  ...Object.entries(MATRIX).map(([behaviour, version]) =>
+    gateway(version, '^1.1.0', 'matrix', { behaviour: behaviour as Behaviour }),
+  ),
   // 4.1.0 last, so that the `schema` tag names the good newer one.
   gateway(SCHEMA_RELEASES.old, '^1.1.0', 'schema', { schema: 17 }),
   gateway(SCHEMA_RELEASES.broken, '^1.1.0', 'schema', { schema: 19, behaviour: 'never-healthy' }),

@@ -46,7 +46,11 @@ export async function pm2Gateway(options: Pm2GatewayOptions): Promise<Pm2Gateway
     port,
     rs,
     async app() {
-      const list = JSON.parse((await execa(PM2, ['jlist'], { env: { ...process.env, ...env } })).stdout) as Array<{ name: string; pid: number; pm2_env: { restart_time: number } }>;
+      const list = JSON.parse((await execa(PM2, ['jlist'], { env: { ...process.env, ...env } })).stdout) as Array<{
+        name: string;
+        pid: number;
+        pm2_env: { restart_time: number };
+      }>;
       const found = list.find((p) => p.name === options.app)!;
       return { pid: found.pid, restarts: found.pm2_env.restart_time };
     },
@@ -57,11 +61,29 @@ export async function pm2Gateway(options: Pm2GatewayOptions): Promise<Pm2Gateway
     },
   };
   expect((await rs(['init', '--package', 'rs-fixture-gateway', '--registry', inject('registryUrl')])).exitCode).toBe(0);
-  for (const version of options.versions) expect((await rs(['install', `rs-fixture-gateway@${version}`])).exitCode).toBe(0);
+  for (const version of options.versions)
+    expect((await rs(['install', `rs-fixture-gateway@${version}`])).exitCode).toBe(0);
   expect((await rs(['switch', options.versions[0]!])).json.result.status).toBe('switched');
-  const init = await rs(['init', '--supervisor', 'pm2', '--unit', options.app, '--health-url', `http://127.0.0.1:${port}/health`, ...options.init]);
+  const init = await rs([
+    'init',
+    '--supervisor',
+    'pm2',
+    '--unit',
+    options.app,
+    '--health-url',
+    `http://127.0.0.1:${port}/health`,
+    ...options.init,
+  ]);
   expect(init.exitCode, init.stdout).toBe(0);
-  const started = await pm2(['start', join(root, 'current/server.js'), '--name', options.app, '--', '--port', String(port)]);
+  const started = await pm2([
+    'start',
+    join(root, 'current/server.js'),
+    '--name',
+    options.app,
+    '--',
+    '--port',
+    String(port),
+  ]);
   expect(started.exitCode, started.output).toBe(0);
   return gateway;
 }

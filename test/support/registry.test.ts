@@ -123,7 +123,11 @@ test('publishing a tarball in-process leaves the registry the same document as `
   // same tarballs go through `npm publish` into a second registry, and the packuments are compared.
   const other = await startRegistry({ storageDir: await tempDir() });
   onTestFinished(() => other.close());
-  const published = [fixture('rs-fixture-dep@1.0.0'), fixture('rs-fixture-gateway@1.0.0'), fixture('rs-fixture-gateway@1.1.0')];
+  const published = [
+    fixture('rs-fixture-dep@1.0.0'),
+    fixture('rs-fixture-gateway@1.0.0'),
+    fixture('rs-fixture-gateway@1.1.0'),
+  ];
   for (const pkg of published) await npm(['publish', pkg.tarball, '--tag', pkg.tag], { registry: other.url });
   // What differs by publisher or by time: who and when, npm's and Node's versions, the registry's host.
   const comparable = (doc: any, versions: string[]) => {

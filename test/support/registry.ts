@@ -124,7 +124,11 @@ export async function publish(tarballOrDir: string, { registry, tag }: PublishOp
     return;
   }
   const data = await readFile(tarballOrDir);
-  const manifest = (await pacote.manifest(`file:${tarballOrDir}`, { fullMetadata: true, fullReadJson: true, cache: join(tmpdir(), 'rs-publish-cache') })) as unknown as Record<string, unknown> & { name: string; version: string };
+  const manifest = (await pacote.manifest(`file:${tarballOrDir}`, {
+    fullMetadata: true,
+    fullReadJson: true,
+    cache: join(tmpdir(), 'rs-publish-cache'),
+  })) as unknown as Record<string, unknown> & { name: string; version: string };
   const tarballName = `${manifest.name.replace(/^@[^/]+\//, '')}-${manifest.version}.tgz`;
   const version = {
     ...manifest,
@@ -141,14 +145,19 @@ export async function publish(tarballOrDir: string, { registry, tag }: PublishOp
     description: manifest.description,
     'dist-tags': { [tag ?? 'latest']: manifest.version },
     versions: { [manifest.version]: version },
-    _attachments: { [tarballName]: { content_type: 'application/octet-stream', data: data.toString('base64'), length: data.length } },
+    _attachments: {
+      [tarballName]: { content_type: 'application/octet-stream', data: data.toString('base64'), length: data.length },
+    },
   };
   const res = await fetch(new URL(encodeURIComponent(manifest.name).replace(/^%40/, '@'), registry), {
     method: 'PUT',
     headers: { 'content-type': 'application/json', authorization: 'Bearer fake' },
     body: JSON.stringify(body),
   });
-  if (!res.ok) throw new Error(`publish ${manifest.name}@${manifest.version} to ${registry}: HTTP ${res.status} ${await res.text()}`);
+  if (!res.ok)
+    throw new Error(
+      `publish ${manifest.name}@${manifest.version} to ${registry}: HTTP ${res.status} ${await res.text()}`,
+    );
 }
 
 /** Points `tag` at `spec` (`name@version`). */

@@ -6,13 +6,24 @@ import { recordFingerprints, refreshAfterLinks } from '../../src/store/fingerpri
 import { makeReleaseImmutable } from '../../src/store/immutable-release.ts';
 import type { Layout } from '../../src/store/layout.ts';
 
-export async function stageReleaseForTest(layout: Layout, version: string, files: Record<string, string>, earlier: string[] = []): Promise<void> {
+export async function stageReleaseForTest(
+  layout: Layout,
+  version: string,
+  files: Record<string, string>,
+  earlier: string[] = [],
+): Promise<void> {
   const dir = join(layout.staging, version);
   for (const [rel, content] of Object.entries(files)) {
     mkdirSync(join(dir, rel, '..'), { recursive: true });
     writeFileSync(join(dir, rel), content);
   }
-  const identity = { name: 'app', version, integrity: null, source: 'test', node: { path: process.execPath, version: process.version } };
+  const identity = {
+    name: 'app',
+    version,
+    integrity: null,
+    source: 'test',
+    node: { path: process.execPath, version: process.version },
+  };
   const { marker, inodes } = await sealStaged({ layout, pkgDir: dir, earlier, identity, progress: () => undefined });
   mkdirSync(layout.releases, { recursive: true });
   renameSync(dir, layout.release(version));

@@ -43,12 +43,27 @@ export async function managedGateway(manager: UserManager, options: ManagedGatew
   const unit = `${options.name}.service`;
   const port = await freePort();
   const log = join(root, '..', `${options.name}.log`);
-  const env = Object.fromEntries(Object.entries(manager.env).filter((e): e is [string, string] => typeof e[1] === 'string'));
-  const rs = (args: string[], extra: { env?: Record<string, string> } = {}) => cli(['--root', root, '--json', ...args], { env: { ...env, ...extra.env } });
+  const env = Object.fromEntries(
+    Object.entries(manager.env).filter((e): e is [string, string] => typeof e[1] === 'string'),
+  );
+  const rs = (args: string[], extra: { env?: Record<string, string> } = {}) =>
+    cli(['--root', root, '--json', ...args], { env: { ...env, ...extra.env } });
   const init = await rs([
-    'init', '--package', 'rs-fixture-gateway', '--registry', inject('registryUrl'),
-    '--supervisor', 'systemd', '--unit', unit, '--health-url', `http://127.0.0.1:${port}/health`,
-    '--verify-timeout', String(options.verifyTimeout ?? 8), '--stable-for', String(options.stableFor ?? 4),
+    'init',
+    '--package',
+    'rs-fixture-gateway',
+    '--registry',
+    inject('registryUrl'),
+    '--supervisor',
+    'systemd',
+    '--unit',
+    unit,
+    '--health-url',
+    `http://127.0.0.1:${port}/health`,
+    '--verify-timeout',
+    String(options.verifyTimeout ?? 8),
+    '--stable-for',
+    String(options.stableFor ?? 4),
     ...(options.init ?? []),
   ]);
   if (init.exitCode !== 0) throw new Error(`init: ${init.stdout}${init.stderr}`);
@@ -57,19 +72,30 @@ export async function managedGateway(manager: UserManager, options: ManagedGatew
   // with a short stop timeout so the SIGTERM-ignoring release costs seconds, not half a minute.
   // The boot-check of the built CLI (this file imports src/, whose own path would name src/cli/main.js).
   const bootCheck = [process.execPath, CLI, '--root', root, 'boot-check'];
-  let text = systemdUnit(config, root, { entry: 'server.js', args: ['--port', String(port)], drainSeconds: 1, scope: 'user', bootCheck });
-  text = text.replace('[Service]\n', [
-    '[Service]',
-    `ExecStartPre=/usr/bin/test ! -e ${root}/current/refuse-start`,
-    `Environment=RS_CLI=${JSON.stringify(JSON.stringify([process.execPath, CLI]))}`,
-    `Environment=RS_ROOT=${root}`,
-    ...Object.entries(options.environment ?? {}).map(([name, value]) => `Environment=${JSON.stringify(`${name}=${value}`)}`),
-    `Environment=npm_config_cache=${join(root, '..', 'npm-cache')}`,
-    `StandardOutput=append:${log}`,
-    `StandardError=append:${log}`,
-    'RestartSec=500ms',
-    '',
-  ].join('\n'));
+  let text = systemdUnit(config, root, {
+    entry: 'server.js',
+    args: ['--port', String(port)],
+    drainSeconds: 1,
+    scope: 'user',
+    bootCheck,
+  });
+  text = text.replace(
+    '[Service]\n',
+    [
+      '[Service]',
+      `ExecStartPre=/usr/bin/test ! -e ${root}/current/refuse-start`,
+      `Environment=RS_CLI=${JSON.stringify(JSON.stringify([process.execPath, CLI]))}`,
+      `Environment=RS_ROOT=${root}`,
+      ...Object.entries(options.environment ?? {}).map(
+        ([name, value]) => `Environment=${JSON.stringify(`${name}=${value}`)}`,
+      ),
+      `Environment=npm_config_cache=${join(root, '..', 'npm-cache')}`,
+      `StandardOutput=append:${log}`,
+      `StandardError=append:${log}`,
+      'RestartSec=500ms',
+      '',
+    ].join('\n'),
+  );
   await manager.writeUnit(unit, text);
   return {
     root,

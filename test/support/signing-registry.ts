@@ -47,8 +47,18 @@ interface Version {
 function packageJsonOf(tgz: Buffer): Record<string, unknown> {
   const tar = gunzipSync(tgz);
   for (let at = 0; at + 512 <= tar.length; ) {
-    const name = tar.subarray(at, at + 100).toString('utf8').replace(/\0.*$/s, '');
-    const size = Number.parseInt(tar.subarray(at + 124, at + 136).toString('utf8').replace(/\0.*$/s, '').trim() || '0', 8);
+    const name = tar
+      .subarray(at, at + 100)
+      .toString('utf8')
+      .replace(/\0.*$/s, '');
+    const size = Number.parseInt(
+      tar
+        .subarray(at + 124, at + 136)
+        .toString('utf8')
+        .replace(/\0.*$/s, '')
+        .trim() || '0',
+      8,
+    );
     if (name === 'package/package.json') return JSON.parse(tar.subarray(at + 512, at + 512 + size).toString('utf8'));
     if (name === '') break;
     at += 512 + Math.ceil(size / 512) * 512;
@@ -83,7 +93,12 @@ export async function startSigningRegistry(packages: SignedPackage[]): Promise<S
     if (mode === 'none') return undefined;
     const message = mode === 'bad' ? `${id}:${integrity}x` : `${id}:${integrity}`;
     const key = mode === 'unknown-key' ? other.privateKey : served.privateKey;
-    return [{ keyid: mode === 'unknown-key' ? otherKeyid : keyid, sig: sign('sha256', Buffer.from(message), key).toString('base64') }];
+    return [
+      {
+        keyid: mode === 'unknown-key' ? otherKeyid : keyid,
+        sig: sign('sha256', Buffer.from(message), key).toString('base64'),
+      },
+    ];
   };
 
   const packument = (name: string, versions: Map<string, Version>) => {
@@ -93,8 +108,23 @@ export async function startSigningRegistry(packages: SignedPackage[]): Promise<S
       const integrity = `sha512-${createHash('sha512').update(bytes).digest('base64')}`;
       const tarball = new URL(`${name}/-/${name.split('/').pop()}-${version}.tgz`, base).href;
       const signatures = signaturesFor(`${name}@${version}`, integrity);
-      const attestations = provenance ? { url: new URL(`-/npm/v1/attestations/${name}@${version}`, base).href, provenance: { predicateType: 'https://slsa.dev/provenance/v1' } } : undefined;
-      out[version] = { ...manifest, _id: `${name}@${version}`, dist: { tarball, integrity, shasum: createHash('sha1').update(bytes).digest('hex'), ...(signatures ? { signatures } : {}), ...(attestations ? { attestations } : {}) } };
+      const attestations = provenance
+        ? {
+            url: new URL(`-/npm/v1/attestations/${name}@${version}`, base).href,
+            provenance: { predicateType: 'https://slsa.dev/provenance/v1' },
+          }
+        : undefined;
+      out[version] = {
+        ...manifest,
+        _id: `${name}@${version}`,
+        dist: {
+          tarball,
+          integrity,
+          shasum: createHash('sha1').update(bytes).digest('hex'),
+          ...(signatures ? { signatures } : {}),
+          ...(attestations ? { attestations } : {}),
+        },
+      };
       time[version] = '2026-01-01T00:00:00.000Z';
     }
     const latest = [...versions.keys()].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).pop()!;
@@ -117,17 +147,33 @@ export async function startSigningRegistry(packages: SignedPackage[]): Promise<S
   const server = createServer((req, res) => {
     const path = decodeURIComponent(req.url ?? '/');
     registry.requests.push(`${req.method} ${path}`);
-    const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+    const json = (status: number, body: unknown) =>
+      res
+        .writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        .end(JSON.stringify(body));
     if (path === '/-/npm/v1/keys') {
       if (!registry.keys) return json(404, { error: 'not found' });
       if (registry.keys === 'error') return json(500, { error: 'injected fault' });
-      return json(200, { keys: [{ expires: null, keyid, keytype: 'ecdsa-sha2-nistp256', scheme: 'ecdsa-sha2-nistp256', key: der.toString('base64') }] });
+      return json(200, {
+        keys: [
+          {
+            expires: null,
+            keyid,
+            keytype: 'ecdsa-sha2-nistp256',
+            scheme: 'ecdsa-sha2-nistp256',
+            key: der.toString('base64'),
+          },
+        ],
+      });
     }
     const versions = byName.get(path.slice(1));
     if (versions) return json(200, packument(path.slice(1), versions));
     const tarball = /^\/(.+)\/-\/[^/]+-(\d[^/]*)\.tgz$/.exec(path);
     const version = tarball && byName.get(tarball[1]!)?.get(tarball[2]!);
-    if (version) return res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': version.bytes.length }).end(version.bytes);
+    if (version)
+      return res
+        .writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': version.bytes.length })
+        .end(version.bytes);
     return json(404, { error: 'not found' });
   });
   await new Promise<void>((resolve, reject) => {

@@ -14,7 +14,11 @@ export interface Footprint {
 /** Every cgroup and temp dir of a manager is named `<prefix><owning test process's PID>-…`. */
 export const PREFIX = 'rs-systemd-';
 const KILL_TIMEOUT_MS = 5_000;
-const SIGNALS = [['SIGTERM', 15], ['SIGINT', 2], ['SIGHUP', 1]] as const;
+const SIGNALS = [
+  ['SIGTERM', 15],
+  ['SIGINT', 2],
+  ['SIGHUP', 1],
+] as const;
 
 /** Managers of this process not yet stopped. */
 const live = new Set<Footprint>();
@@ -53,7 +57,8 @@ export async function killTree(tops: string[]): Promise<void> {
   for (;;) {
     const pids = new Set(tops.flatMap(procsUnder));
     if (pids.size === 0) return;
-    if (Date.now() > deadline) throw new Error(`processes survived SIGKILL in ${tops.join(', ')}: ${[...pids].join(' ')}`);
+    if (Date.now() > deadline)
+      throw new Error(`processes survived SIGKILL in ${tops.join(', ')}: ${[...pids].join(' ')}`);
     for (const pid of pids) killQuietly(pid);
     await delay(20);
   }
@@ -102,7 +107,11 @@ function killAllSync(): void {
   const tick = new Int32Array(new SharedArrayBuffer(4));
   for (const { cgroups, root } of live) {
     const deadline = Date.now() + KILL_TIMEOUT_MS;
-    for (let pids = cgroups.flatMap(procsUnder); pids.length > 0 && Date.now() < deadline; pids = cgroups.flatMap(procsUnder)) {
+    for (
+      let pids = cgroups.flatMap(procsUnder);
+      pids.length > 0 && Date.now() < deadline;
+      pids = cgroups.flatMap(procsUnder)
+    ) {
       pids.forEach(killQuietly);
       Atomics.wait(tick, 0, 0, 10); // a synchronous 10 ms sleep
     }
@@ -119,7 +128,9 @@ export function sweepStale(mounts: string[]): void {
     return owner !== undefined && !isAlive(Number(owner));
   };
   for (const mount of mounts) {
-    for (const top of readdirQuietly(mount).filter(ownerGone).map((name) => path.join(mount, name))) {
+    for (const top of readdirQuietly(mount)
+      .filter(ownerGone)
+      .map((name) => path.join(mount, name))) {
       procsUnder(top).forEach(killQuietly);
       for (const dir of cgroupDirs(top)) tryQuietly(() => rmdirSync(dir));
     }

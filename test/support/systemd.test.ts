@@ -86,12 +86,15 @@ describeWhere(support, title, () => {
 
   async function waitForNewServer(oldPid: number): Promise<number> {
     let pid: number | undefined;
-    await um.waitFor(async () => {
-      pid = await answeringPid();
-      return pid !== undefined && pid !== oldPid;
-    }, {
-      what: `a new rs-echo process answering (old pid ${oldPid})`,
-    });
+    await um.waitFor(
+      async () => {
+        pid = await answeringPid();
+        return pid !== undefined && pid !== oldPid;
+      },
+      {
+        what: `a new rs-echo process answering (old pid ${oldPid})`,
+      },
+    );
     return pid!;
   }
 
@@ -140,7 +143,9 @@ describeWhere(support, title, () => {
     // Crash (exit 3) with Restart=always: systemd restarts it after RestartSec and counts it.
     await getJson(`http://127.0.0.1:${port}/crash`);
     const third = await waitForNewServer(second);
-    await um.waitFor(async () => Number(await show(um, 'rs-echo.service', 'MainPID')) === third, { what: 'MainPID update' });
+    await um.waitFor(async () => Number(await show(um, 'rs-echo.service', 'MainPID')) === third, {
+      what: 'MainPID update',
+    });
     const afterCrash = await show(um, 'rs-echo.service', 'NRestarts');
     console.log(`crash + Restart=always: MainPID ${second} -> ${third}, NRestarts ${afterCrash}`);
     expect(afterCrash).toBe('1');
@@ -194,10 +199,13 @@ describeWhere(support, title, () => {
     const ready = path.join(own.root, 'stubborn.ready');
     const script = path.join(own.root, 'stubborn.cjs');
     // Says it is ready only once the handler is in: SIGTERM before that would kill node at once.
-    await writeFile(script, `process.on('SIGTERM', () => {});
+    await writeFile(
+      script,
+      `process.on('SIGTERM', () => {});
 require('node:fs').writeFileSync(${JSON.stringify(ready)}, '');
 setInterval(() => {}, 1 << 30);
-`);
+`,
+    );
     await own.writeUnit('rs-stubborn.service', `[Service]\nExecStart=${process.execPath} ${script}\n`);
     const start = await own.systemctl(['start', 'rs-stubborn.service']);
     expect(start.exitCode, start.stderr).toBe(0);

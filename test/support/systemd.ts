@@ -13,7 +13,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa, execaSync, type ResultPromise } from 'execa';
-import { type Footprint, PREFIX, killTree, procsUnder, readdirQuietly, removeTree, sweepStale, track, untrack } from './systemd-cleanup.ts';
+import {
+  type Footprint,
+  PREFIX,
+  killTree,
+  procsUnder,
+  readdirQuietly,
+  removeTree,
+  sweepStale,
+  track,
+  untrack,
+} from './systemd-cleanup.ts';
 
 export { isAlive } from './systemd-cleanup.ts';
 
@@ -144,9 +154,29 @@ export async function startUserManager(opts: StartOptions = {}): Promise<UserMan
   const started = Date.now();
   const manager = execa(
     'setpriv',
-    ['--pdeathsig', 'TERM', 'unshare', '-m', '--propagation', 'private', 'sh', '-c', BOOT_SCRIPT, 'sh', log.fifo, ...cgroups],
+    [
+      '--pdeathsig',
+      'TERM',
+      'unshare',
+      '-m',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      BOOT_SCRIPT,
+      'sh',
+      log.fifo,
+      ...cgroups,
+    ],
     // stdout/stderr to a file, not a pipe: a unit inheriting a pipe would keep execa waiting after the manager exits.
-    { env, extendEnv: false, stdin: 'ignore', stdout: 'ignore', stderr: { file: path.join(root, 'manager.stderr') }, reject: false },
+    {
+      env,
+      extendEnv: false,
+      stdin: 'ignore',
+      stdout: 'ignore',
+      stderr: { file: path.join(root, 'manager.stderr') },
+      reject: false,
+    },
   );
   let exited = false;
   const exit = manager.then((r) => {
@@ -182,7 +212,11 @@ async function openKmsgLog(root: string): Promise<KmsgLog> {
   await execa('mkfifo', ['-m', '0600', fifo], { timeout: 5_000 });
   // O_RDWR: we count as a writer too, so the reader never sees EOF before the manager opens it (or between opens).
   // A net.Socket reads it on the event loop; fs streams would park a threadpool thread per manager on a FIFO.
-  const reader = new Socket({ fd: openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK), readable: true, writable: false });
+  const reader = new Socket({
+    fd: openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK),
+    readable: true,
+    writable: false,
+  });
   const out = createWriteStream(file, { flags: 'a' });
   reader.pipe(out);
   reader.unref(); // a forgotten manager must not keep the test process alive
@@ -227,12 +261,31 @@ async function prepareHome(root: string): Promise<NodeJS.ProcessEnv> {
 // Distro user units that would start (or socket-activate) in a bare manager: agents and D-Bus need a session this
 // manager does not have, and a failed one leaves it `degraded`. Masked with links to /dev/null.
 const KNOWN_NOISY = [
-  'dbus.socket', 'dbus.service', 'dirmngr.socket', 'dirmngr.service', 'gpg-agent.socket', 'gpg-agent.service',
-  'gpg-agent-browser.socket', 'gpg-agent-extra.socket', 'gpg-agent-ssh.socket', 'ssh-agent.service',
-  'pk-debconf-helper.socket', 'pk-debconf-helper.service', 'at-spi-dbus-bus.service', 'dconf.service',
-  'pipewire.socket', 'pipewire-pulse.socket', 'pulseaudio.socket', 'wireplumber.service',
+  'dbus.socket',
+  'dbus.service',
+  'dirmngr.socket',
+  'dirmngr.service',
+  'gpg-agent.socket',
+  'gpg-agent.service',
+  'gpg-agent-browser.socket',
+  'gpg-agent-extra.socket',
+  'gpg-agent-ssh.socket',
+  'ssh-agent.service',
+  'pk-debconf-helper.socket',
+  'pk-debconf-helper.service',
+  'at-spi-dbus-bus.service',
+  'dconf.service',
+  'pipewire.socket',
+  'pipewire-pulse.socket',
+  'pulseaudio.socket',
+  'wireplumber.service',
 ];
-const USER_UNIT_DIRS = ['/etc/systemd/user', '/etc/xdg/systemd/user', '/usr/local/lib/systemd/user', '/usr/lib/systemd/user'];
+const USER_UNIT_DIRS = [
+  '/etc/systemd/user',
+  '/etc/xdg/systemd/user',
+  '/usr/local/lib/systemd/user',
+  '/usr/lib/systemd/user',
+];
 
 /** KNOWN_NOISY plus every service/socket/timer/path that the distro enabled through a `*.wants`/`*.requires` dir. */
 function unitsToMask(): string[] {
@@ -260,11 +313,15 @@ async function waitForBoot(um: UserManager, hasExited: () => boolean): Promise<v
     if (last === 'running') return;
     if (last === 'degraded') {
       const failed = await um.systemctl(['list-units', '--failed', '--plain', '--no-legend']);
-      throw new Error(`systemd --user booted degraded; mask these units in systemd.ts:\n${failed.stdout}\nlog:\n${await um.readLog()}`);
+      throw new Error(
+        `systemd --user booted degraded; mask these units in systemd.ts:\n${failed.stdout}\nlog:\n${await um.readLog()}`,
+      );
     }
     await delay(10);
   }
-  throw new Error(`systemd --user not running after ${BOOT_TIMEOUT_MS} ms (last: ${last})\nlog:\n${await um.readLog()}`);
+  throw new Error(
+    `systemd --user not running after ${BOOT_TIMEOUT_MS} ms (last: ${last})\nlog:\n${await um.readLog()}`,
+  );
 }
 
 interface HandleParts {
@@ -307,7 +364,9 @@ function createHandle(p: HandleParts): UserManager {
       const deadline = Date.now() + timeoutMs;
       while (!(await cond())) {
         if (Date.now() > deadline) {
-          throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\nmanager log (tail):\n${tail(await um.readLog())}`);
+          throw new Error(
+            `timed out after ${timeoutMs} ms waiting for ${what}\nmanager log (tail):\n${tail(await um.readLog())}`,
+          );
         }
         await delay(intervalMs);
       }

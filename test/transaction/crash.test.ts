@@ -68,7 +68,9 @@ describe('crash points', () => {
 
   it('the next mutating command recovers first, without an explicit recover', async () => {
     const root = freshRoot();
-    const crashed = await rs(root, ['switch', '1.2.0'], { env: { RELEASE_SWITCHER_CRASH_AT: 'activate:previous-flipped' } });
+    const crashed = await rs(root, ['switch', '1.2.0'], {
+      env: { RELEASE_SWITCHER_CRASH_AT: 'activate:previous-flipped' },
+    });
     expect(crashed.signal).toBe('SIGKILL');
     const next = await rs(root, install);
     expect(next.exitCode, next.stdout + next.stderr).toBe(0);
@@ -94,10 +96,24 @@ describe('crash points', () => {
     writeFileSync(join(live, 'state.db'), '{"schema":17}\n');
     const liveBefore = await snapshotBytes(live);
     // No supervisor: the rehearsal runs in a process group of its own (under systemd, a transient unit: preflight-switch.test.ts).
-    const init = await rs(root, ['init', '--preflight', 'server.js --port {port}', '--preflight-env', 'STATE_DIR={state}', '--health-url', 'http://127.0.0.1:9/health', '--state-path', live]);
+    const init = await rs(root, [
+      'init',
+      '--preflight',
+      'server.js --port {port}',
+      '--preflight-env',
+      'STATE_DIR={state}',
+      '--health-url',
+      'http://127.0.0.1:9/health',
+      '--state-path',
+      live,
+    ]);
     expect(init.exitCode, init.stdout + init.stderr).toBe(0);
-    const crashed = await rs(root, ['switch', '1.2.0'], { env: { RELEASE_SWITCHER_CRASH_AT: 'activate:preflight-running' } });
-    expect(crashed.signal, `activate:preflight-running was never reached: ${crashed.stdout}${crashed.stderr}`).toBe('SIGKILL');
+    const crashed = await rs(root, ['switch', '1.2.0'], {
+      env: { RELEASE_SWITCHER_CRASH_AT: 'activate:preflight-running' },
+    });
+    expect(crashed.signal, `activate:preflight-running was never reached: ${crashed.stdout}${crashed.stderr}`).toBe(
+      'SIGKILL',
+    );
     const candidate = join(root, 'releases', '1.2.0');
     // The candidate outlived the switcher, with its private copy: recovery has something to do.
     expect(processesIn(candidate).length, 'the candidate runs on after the kill').toBeGreaterThan(0);
@@ -116,7 +132,9 @@ describe('crash points', () => {
   it('a crash inside recovery itself is settled by the next recovery (recover:begin)', async () => {
     const root = freshRoot();
     expect((await rs(root, install, { env: { RELEASE_SWITCHER_CRASH_AT: 'install:sealed' } })).signal).toBe('SIGKILL');
-    expect((await rs(root, ['recover'], { env: { RELEASE_SWITCHER_CRASH_AT: 'recover:begin' } })).signal).toBe('SIGKILL');
+    expect((await rs(root, ['recover'], { env: { RELEASE_SWITCHER_CRASH_AT: 'recover:begin' } })).signal).toBe(
+      'SIGKILL',
+    );
     expect((await rs(root, ['recover'])).exitCode).toBe(0);
     await expectConsistent(root, { current: '1.0.0', releases: ['1.0.0', '1.2.0'] });
   });

@@ -19,14 +19,24 @@ afterEach(async () => {
   await Promise.all(fakes.splice(0).map((f) => f.close()));
 });
 
-async function supervised(behaviour: Record<string, Behaviour> = {}, config: Record<string, unknown> = {}): Promise<{ root: string; fake: FakeSupervisor }> {
+async function supervised(
+  behaviour: Record<string, Behaviour> = {},
+  config: Record<string, unknown> = {},
+): Promise<{ root: string; fake: FakeSupervisor }> {
   const root = freshRoot();
   const fake = new FakeSupervisor(root);
   await fake.listen();
   fakes.push(fake);
   fake.running = '1.0.0';
   fake.behaviour = behaviour;
-  configure(root, { supervisor: 'systemd', unit: fake.unit, healthUrl: fake.url, verifyTimeout: 1, stableFor: 0, ...config });
+  configure(root, {
+    supervisor: 'systemd',
+    unit: fake.unit,
+    healthUrl: fake.url,
+    verifyTimeout: 1,
+    stableFor: 0,
+    ...config,
+  });
   return { root, fake };
 }
 
@@ -36,7 +46,9 @@ function configure(root: string, changes: Record<string, unknown>): void {
 }
 
 function switchTo(root: string, fake: FakeSupervisor, target: string) {
-  return mutate({ root }, 'test switch', (session) => activate(session, { kind: 'switch', target, supervisor: fake }), { supervisor: fake });
+  return mutate({ root }, 'test switch', (session) => activate(session, { kind: 'switch', target, supervisor: fake }), {
+    supervisor: fake,
+  });
 }
 
 function recoverWith(root: string, fake: FakeSupervisor) {
@@ -59,23 +71,33 @@ describe('driver with a fake supervisor', () => {
     expect(state.history.at(-1).status).toBe('verified');
   });
 
-  it.each(['restart_failed', 'unhealthy', 'version_mismatch', 'crashed', 'exit_78', 'timeout'] as const)('%s: marked bad, rolled back to the previous release, verified', async (reason) => {
-    const { root, fake } = await supervised({ '1.2.0': reason });
-    const tx = await switchTo(root, fake, '1.2.0');
-    expect(tx).toMatchObject({ status: 'rolled_back', reason, from: '1.0.0', to: '1.2.0' });
-    expect(steps(tx).slice(-3)).toEqual(['rollback:ok', 'restart-previous:ok', 'verify-previous:ok']);
-    expect(fake.running).toBe('1.0.0');
-    expect(linkOf(root, 'current')).toBe('releases/1.0.0');
-    const state = readState(root);
-    expect(state.releases['1.2.0']).toMatchObject({ state: 'bad', reason: expect.stringMatching(new RegExp(`^${reason}: `)) });
-    expect(state.releases['1.0.0'].state).toBe('good');
-    expect(state.transaction).toBeNull();
-  });
+  it.each(['restart_failed', 'unhealthy', 'version_mismatch', 'crashed', 'exit_78', 'timeout'] as const)(
+    '%s: marked bad, rolled back to the previous release, verified',
+    async (reason) => {
+      const { root, fake } = await supervised({ '1.2.0': reason });
+      const tx = await switchTo(root, fake, '1.2.0');
+      expect(tx).toMatchObject({ status: 'rolled_back', reason, from: '1.0.0', to: '1.2.0' });
+      expect(steps(tx).slice(-3)).toEqual(['rollback:ok', 'restart-previous:ok', 'verify-previous:ok']);
+      expect(fake.running).toBe('1.0.0');
+      expect(linkOf(root, 'current')).toBe('releases/1.0.0');
+      const state = readState(root);
+      expect(state.releases['1.2.0']).toMatchObject({
+        state: 'bad',
+        reason: expect.stringMatching(new RegExp(`^${reason}: `)),
+      });
+      expect(state.releases['1.0.0'].state).toBe('good');
+      expect(state.transaction).toBeNull();
+    },
+  );
 
   it('rollback_failed: the previous release does not come back either; a hint for a human', async () => {
     const { root, fake } = await supervised({ '1.2.0': 'unhealthy', '1.0.0': 'crashed' });
     const tx = await switchTo(root, fake, '1.2.0');
-    expect(tx).toMatchObject({ status: 'rollback_failed', reason: 'unhealthy', hint: expect.stringContaining('switch VERSION') });
+    expect(tx).toMatchObject({
+      status: 'rollback_failed',
+      reason: 'unhealthy',
+      hint: expect.stringContaining('switch VERSION'),
+    });
     expect(steps(tx).at(-1)).toBe('rollback:failed');
     expect(readState(root).transaction).toBeNull();
   });
@@ -124,24 +146,38 @@ describe('driver with a fake supervisor', () => {
   it.each([
     { behaviour: 'ok' as const, status: 'verified', current: '1.2.0' },
     { behaviour: 'unhealthy' as const, status: 'rolled_back', current: '1.0.0' },
-  ])('killed at activate:current-flipped: recover re-enters at restart and ends $status', async ({ behaviour, status, current }) => {
-    const { root, fake } = await supervised({ '1.2.0': behaviour });
-    const crashed = await rs(root, ['switch', '1.2.0'], { env: { RELEASE_SWITCHER_CRASH_AT: 'activate:current-flipped' } });
-    expect(crashed.signal).toBe('SIGKILL');
-    expect(readState(root).transaction.status).toBe('switching');
-    const report = await recoverWith(root, fake);
-    expect(report.transaction).toMatchObject({ status, to: '1.2.0' });
-    expect(steps(report.transaction!)).toEqual(expect.arrayContaining(['flip:failed', 'recover:ok', 'restart:ok']));
-    expect(linkOf(root, 'current')).toBe(`releases/${current}`);
-    expect(fake.running).toBe(current);
-  });
+  ])(
+    'killed at activate:current-flipped: recover re-enters at restart and ends $status',
+    async ({ behaviour, status, current }) => {
+      const { root, fake } = await supervised({ '1.2.0': behaviour });
+      const crashed = await rs(root, ['switch', '1.2.0'], {
+        env: { RELEASE_SWITCHER_CRASH_AT: 'activate:current-flipped' },
+      });
+      expect(crashed.signal).toBe('SIGKILL');
+      expect(readState(root).transaction.status).toBe('switching');
+      const report = await recoverWith(root, fake);
+      expect(report.transaction).toMatchObject({ status, to: '1.2.0' });
+      expect(steps(report.transaction!)).toEqual(expect.arrayContaining(['flip:failed', 'recover:ok', 'restart:ok']));
+      expect(linkOf(root, 'current')).toBe(`releases/${current}`);
+      expect(fake.running).toBe(current);
+    },
+  );
 
   it('killed while rolling back: recover re-enters the way back and ends rolled_back', async () => {
     const { root, fake } = await supervised();
     expect((await switchTo(root, fake, '1.2.0')).status).toBe('verified');
     const state = readState(root);
-    const tx = { ...state.history.at(-1), status: 'rolling_back', reason: 'unhealthy', finishedAt: null, before: { current: '1.0.0', previous: null } };
-    writeFileSync(join(root, 'state.json'), JSON.stringify({ ...state, transaction: tx, history: state.history.slice(0, -1) }));
+    const tx = {
+      ...state.history.at(-1),
+      status: 'rolling_back',
+      reason: 'unhealthy',
+      finishedAt: null,
+      before: { current: '1.0.0', previous: null },
+    };
+    writeFileSync(
+      join(root, 'state.json'),
+      JSON.stringify({ ...state, transaction: tx, history: state.history.slice(0, -1) }),
+    );
     fake.behaviour['1.2.0'] = 'unhealthy';
     const report = await recoverWith(root, fake);
     expect(report.transaction).toMatchObject({ status: 'rolled_back', reason: 'unhealthy' });

@@ -26,7 +26,7 @@ export class FakeSupervisor implements Supervisor {
 
   async listen(): Promise<void> {
     this.server = createServer((_req, res) => {
-      const b = this.running ? this.behaviour[this.running] ?? 'ok' : 'timeout';
+      const b = this.running ? (this.behaviour[this.running] ?? 'ok') : 'timeout';
       if (b === 'timeout') return void res.destroy();
       res.statusCode = b === 'unhealthy' ? 500 : 200;
       res.setHeader('content-type', 'application/json');
@@ -57,11 +57,18 @@ export class FakeSupervisor implements Supervisor {
   }
 
   async state(): Promise<ServiceState> {
-    const b = this.running ? this.behaviour[this.running] ?? 'ok' : 'ok';
-    if (b === 'exit_78') return { active: false, state: 'failed', mainPid: null, restarts: this.restarts, exitStatus: 78 };
+    const b = this.running ? (this.behaviour[this.running] ?? 'ok') : 'ok';
+    if (b === 'exit_78')
+      return { active: false, state: 'failed', mainPid: null, restarts: this.restarts, exitStatus: 78 };
     if (b === 'crashed') {
       this.restarts++; // the supervisor keeps restarting it: a new restart count each look
-      return { active: true, state: 'active', mainPid: this.pid + this.restarts, restarts: this.restarts, exitStatus: 1 };
+      return {
+        active: true,
+        state: 'active',
+        mainPid: this.pid + this.restarts,
+        restarts: this.restarts,
+        exitStatus: 1,
+      };
     }
     return { active: true, state: 'active', mainPid: this.pid, restarts: this.restarts, exitStatus: null };
   }

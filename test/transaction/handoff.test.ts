@@ -22,9 +22,18 @@ describeWhere(onLinux, 'launchRunner under pm2', () => {
     onTestFinished(() => rmSync(root, { recursive: true, force: true }));
     // Stands in for node: says how it was called and in which session, then outlives the call a little.
     const fakeNode = path.join(root, 'fake-node');
-    writeFileSync(fakeNode, '#!/bin/sh\necho "argv $*"\necho "session $(ps -o sid= -p $$ | tr -d " ")"\nsleep 0.3\necho done\n');
+    writeFileSync(
+      fakeNode,
+      '#!/bin/sh\necho "argv $*"\necho "session $(ps -o sid= -p $$ | tr -d " ")"\nsleep 0.3\necho done\n',
+    );
     chmodSync(fakeNode, 0o755);
-    const how = await launchRunner({ config: { supervisor: 'pm2' } as Config, root, txId: 'tx-1', env: { PATH: '/usr/bin:/bin' }, execPath: fakeNode });
+    const how = await launchRunner({
+      config: { supervisor: 'pm2' } as Config,
+      root,
+      txId: 'tx-1',
+      env: { PATH: '/usr/bin:/bin' },
+      execPath: fakeNode,
+    });
     const pid = Number(/^detached process (\d+)$/.exec(how)?.[1]);
     expect(pid).toBeGreaterThan(0);
     const log = path.join(root, 'runner.log');

@@ -1,8 +1,21 @@
 // The transition table: every pair of statuses is legal or throws INTERNAL, as the table says.
 import { describe, expect, it } from 'vitest';
 import { isReleaseSwitcherError } from '../../src/model/errors.ts';
-import { IN_FLIGHT_STATUSES, TERMINAL_STATUSES, type ReleaseRecord, type Transaction, type TransactionStatus } from '../../src/model/state.ts';
-import { RELEASE_TRANSITIONS, TRANSITIONS, closeTransaction, openTransaction, setReleaseState, transition } from '../../src/transaction/machine.ts';
+import {
+  IN_FLIGHT_STATUSES,
+  TERMINAL_STATUSES,
+  type ReleaseRecord,
+  type Transaction,
+  type TransactionStatus,
+} from '../../src/model/state.ts';
+import {
+  RELEASE_TRANSITIONS,
+  TRANSITIONS,
+  closeTransaction,
+  openTransaction,
+  setReleaseState,
+  transition,
+} from '../../src/transaction/machine.ts';
 
 const ALL: TransactionStatus[] = [...IN_FLIGHT_STATUSES, ...TERMINAL_STATUSES];
 const EXPECTED: Record<TransactionStatus, TransactionStatus[]> = {
@@ -27,7 +40,8 @@ function txIn(status: TransactionStatus): Transaction {
 function attempt(from: TransactionStatus, to: TransactionStatus): 'ok' | 'illegal' {
   const tx = txIn(from);
   try {
-    if ((TERMINAL_STATUSES as readonly string[]).includes(to)) closeTransaction(null, tx, { status: to as (typeof TERMINAL_STATUSES)[number] });
+    if ((TERMINAL_STATUSES as readonly string[]).includes(to))
+      closeTransaction(null, tx, { status: to as (typeof TERMINAL_STATUSES)[number] });
     else transition(tx, to);
   } catch (error) {
     if (isReleaseSwitcherError(error) && error.code === 'INTERNAL') {
@@ -45,14 +59,24 @@ describe('transaction state machine', () => {
     expect(Object.fromEntries(Object.entries(TRANSITIONS).map(([k, v]) => [k, [...v]]))).toEqual(EXPECTED);
   });
 
-  it.each(ALL.flatMap((from) => ALL.map((to) => ({ from, to }))))('$from -> $to is legal only when the table says so', ({ from, to }) => {
-    expect(attempt(from, to)).toBe(EXPECTED[from].includes(to) ? 'ok' : 'illegal');
-  });
+  it.each(ALL.flatMap((from) => ALL.map((to) => ({ from, to }))))(
+    '$from -> $to is legal only when the table says so',
+    ({ from, to }) => {
+      expect(attempt(from, to)).toBe(EXPECTED[from].includes(to) ? 'ok' : 'illegal');
+    },
+  );
 
   it('closing sets finishedAt, fails running steps, and archives the journal transaction', () => {
     const tx = txIn('verifying');
     tx.steps.push({ name: 'verify', status: 'running', ms: 0 });
-    const journal = { state: { transaction: tx, history: [] as Transaction[] }, archiveTransaction() { this.state.history.push(tx); this.state.transaction = null as never; return tx; } };
+    const journal = {
+      state: { transaction: tx, history: [] as Transaction[] },
+      archiveTransaction() {
+        this.state.history.push(tx);
+        this.state.transaction = null as never;
+        return tx;
+      },
+    };
     closeTransaction(journal as never, tx, { status: 'verified' });
     expect(tx.finishedAt).toEqual(expect.any(String));
     expect(tx.steps[0]!.status).toBe('failed');
@@ -67,7 +91,14 @@ describe('transaction state machine', () => {
   });
 
   it('release states move only along their table; bad keeps its reason', () => {
-    const record: ReleaseRecord = { version: '1.0.0', state: 'installed', pinned: false, installedAt: '', integrity: null, source: '' };
+    const record: ReleaseRecord = {
+      version: '1.0.0',
+      state: 'installed',
+      pinned: false,
+      installedAt: '',
+      integrity: null,
+      source: '',
+    };
     expect(RELEASE_TRANSITIONS.bad).not.toContain('pending');
     setReleaseState(record, 'pending');
     setReleaseState(record, 'bad', 'crashed: x');

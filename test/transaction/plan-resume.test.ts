@@ -8,28 +8,49 @@ import { openTransaction } from '../../src/transaction/machine.ts';
 import { planResume } from '../../src/transaction/recover.ts';
 
 function tx(status: TransactionStatus, steps: Step['name'][] = [], extra: Partial<Transaction> = {}): Transaction {
-  const opened = openTransaction({ kind: 'switch', status: 'switching', from: '1.0.0', to: '1.2.0', before: { current: '1.0.0', previous: null } });
+  const opened = openTransaction({
+    kind: 'switch',
+    status: 'switching',
+    from: '1.0.0',
+    to: '1.2.0',
+    before: { current: '1.0.0', previous: null },
+  });
   return { ...opened, status, steps: steps.map((name) => ({ name, status: 'ok', ms: 0 })), ...extra };
 }
 
 describe('planResume', () => {
   it('not flipped (current is not the target): undo, reason interrupted', () => {
     for (const status of ['switching', 'staging', 'restarting'] as const) {
-      expect(planResume(tx(status, ['verify-release']), { current: '1.0.0', supervised: true })).toMatchObject({ at: 'undo', reason: 'interrupted', note: expect.stringContaining('current stays 1.0.0') });
+      expect(planResume(tx(status, ['verify-release']), { current: '1.0.0', supervised: true })).toMatchObject({
+        at: 'undo',
+        reason: 'interrupted',
+        note: expect.stringContaining('current stays 1.0.0'),
+      });
     }
   });
 
   it('flipped under a supervisor: restart, or verify once the restart was done', () => {
-    expect(planResume(tx('switching', ['verify-release', 'flip']), { current: '1.2.0', supervised: true })).toMatchObject({ at: 'restart', note: expect.stringContaining('restart and verify') });
-    expect(planResume(tx('verifying', ['verify-release', 'flip', 'restart']), { current: '1.2.0', supervised: true })).toMatchObject({ at: 'verify', note: expect.stringContaining('(verify)') });
+    expect(
+      planResume(tx('switching', ['verify-release', 'flip']), { current: '1.2.0', supervised: true }),
+    ).toMatchObject({ at: 'restart', note: expect.stringContaining('restart and verify') });
+    expect(
+      planResume(tx('verifying', ['verify-release', 'flip', 'restart']), { current: '1.2.0', supervised: true }),
+    ).toMatchObject({ at: 'verify', note: expect.stringContaining('(verify)') });
   });
 
   it('flipped with supervisor none: finish, switched by recover', () => {
-    expect(planResume(tx('switching', ['flip']), { current: '1.2.0', supervised: false })).toEqual({ at: 'finish', reason: 'interrupted, finished by recover', note: expect.stringContaining('finished the interrupted switch') });
+    expect(planResume(tx('switching', ['flip']), { current: '1.2.0', supervised: false })).toEqual({
+      at: 'finish',
+      reason: 'interrupted, finished by recover',
+      note: expect.stringContaining('finished the interrupted switch'),
+    });
   });
 
   it('rolling back under a supervisor: the way back, with the reason it was on', () => {
-    const entry = planResume(tx('rolling_back', ['flip', 'restart', 'verify'], { reason: 'unhealthy' }), { current: '1.2.0', supervised: true });
+    const entry = planResume(tx('rolling_back', ['flip', 'restart', 'verify'], { reason: 'unhealthy' }), {
+      current: '1.2.0',
+      supervised: true,
+    });
     expect(entry).toMatchObject({ at: 'roll-back', failure: { reason: 'unhealthy' } });
   });
 
@@ -45,7 +66,11 @@ describe('planResume', () => {
     })();
     expect(isReleaseSwitcherError(error) && error.code).toBe('BUSY');
     const old = new Date(Date.now() - RUNNER_GRACE_MS - 1000).toISOString();
-    expect(planResume(tx('scheduled', [], { scheduledAt: old }), { current: '1.0.0', supervised: false })).toMatchObject({ at: 'undo', reason: 'runner_never_ran' });
-    expect(planResume(tx('scheduled', [], { scheduledAt: old, heartbeatAt: old }), { current: '1.0.0', supervised: false })).toMatchObject({ at: 'undo', reason: 'runner_died' });
+    expect(
+      planResume(tx('scheduled', [], { scheduledAt: old }), { current: '1.0.0', supervised: false }),
+    ).toMatchObject({ at: 'undo', reason: 'runner_never_ran' });
+    expect(
+      planResume(tx('scheduled', [], { scheduledAt: old, heartbeatAt: old }), { current: '1.0.0', supervised: false }),
+    ).toMatchObject({ at: 'undo', reason: 'runner_died' });
   });
 });

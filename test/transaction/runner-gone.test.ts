@@ -18,8 +18,18 @@ function journal(root: string, transaction: Record<string, unknown>): void {
 
 const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
 const scheduled = (extra: Record<string, unknown>) => ({
-  id: 'tx-sched', kind: 'update', status: 'scheduled', from: '1.0.0', to: '1.2.0', reason: null,
-  startedAt: ago(120_000), finishedAt: null, steps: [], before: { current: '1.0.0', previous: null }, scheduledAt: ago(120_000), ...extra,
+  id: 'tx-sched',
+  kind: 'update',
+  status: 'scheduled',
+  from: '1.0.0',
+  to: '1.2.0',
+  reason: null,
+  startedAt: ago(120_000),
+  finishedAt: null,
+  steps: [],
+  before: { current: '1.0.0', previous: null },
+  scheduledAt: ago(120_000),
+  ...extra,
 });
 
 describe('a scheduled transaction whose runner is gone', () => {
@@ -66,12 +76,33 @@ describe('recover exit codes', () => {
   it('recover that ends rollback_failed exits 4 with the transaction as the result', async () => {
     const root = freshRoot();
     const config = join(root, 'config.json');
-    writeFileSync(config, JSON.stringify({ ...JSON.parse(readFileSync(config, 'utf8')), supervisor: 'systemd', unit: 'rs-none-such.service' }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        ...JSON.parse(readFileSync(config, 'utf8')),
+        supervisor: 'systemd',
+        unit: 'rs-none-such.service',
+      }),
+    );
     // Interrupted while rolling back with nowhere to go back to: the way back can only fail.
-    journal(root, { id: 'tx-rb', kind: 'switch', status: 'rolling_back', from: null, to: '1.0.0', reason: 'unhealthy', startedAt: ago(5_000), finishedAt: null, steps: [] });
+    journal(root, {
+      id: 'tx-rb',
+      kind: 'switch',
+      status: 'rolling_back',
+      from: null,
+      to: '1.0.0',
+      reason: 'unhealthy',
+      startedAt: ago(5_000),
+      finishedAt: null,
+      steps: [],
+    });
     const r = await rs(root, ['recover']);
     expect(r.exitCode, r.stdout + r.stderr).toBe(4);
-    expect(r.json).toMatchObject({ ok: false, error: { code: 'ROLLBACK_FAILED' }, result: { id: 'tx-rb', status: 'rollback_failed' } });
+    expect(r.json).toMatchObject({
+      ok: false,
+      error: { code: 'ROLLBACK_FAILED' },
+      result: { id: 'tx-rb', status: 'rollback_failed' },
+    });
     expect(readState(root).transaction).toBeNull();
   });
 });

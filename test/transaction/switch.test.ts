@@ -9,7 +9,8 @@ import { tempDir } from '../support/cli.ts';
 let template: string;
 beforeAll(async () => {
   template = await fixtureRoot(['--keep', '1']);
-  for (const v of ['1.0.0', '1.1.0', '1.2.0']) expect((await rs(template, ['install', `rs-fixture-gateway@${v}`])).exitCode).toBe(0);
+  for (const v of ['1.0.0', '1.1.0', '1.2.0'])
+    expect((await rs(template, ['install', `rs-fixture-gateway@${v}`])).exitCode).toBe(0);
 });
 
 function freshRoot(): string {
@@ -79,7 +80,11 @@ describe('switch and rollback (supervisor none)', () => {
       expect(Date.parse(r.installedAt)).not.toBeNaN();
     }
     const status = await rs(root, ['status']);
-    expect(status.json.result).toMatchObject({ current: '1.2.0', previous: '1.0.0', transaction: { kind: 'switch', to: '1.2.0', status: 'switched' } });
+    expect(status.json.result).toMatchObject({
+      current: '1.2.0',
+      previous: '1.0.0',
+      transaction: { kind: 'switch', to: '1.2.0', status: 'switched' },
+    });
     expect(status.json.result.transaction.before).toBeUndefined();
   });
 
@@ -129,7 +134,10 @@ describe('prune', () => {
     await rs(root, ['switch', '1.0.0']);
     const records = () => readdirSync(join(root, 'fingerprints')).sort();
     expect(records()).toEqual(['1.0.0.json', '1.1.0.json', '1.2.0.json']);
-    expect((await rs(root, ['prune', '--keep', '0'])).json.result).toEqual({ removed: ['1.2.0', '1.1.0'], kept: ['1.0.0'] });
+    expect((await rs(root, ['prune', '--keep', '0'])).json.result).toEqual({
+      removed: ['1.2.0', '1.1.0'],
+      kept: ['1.0.0'],
+    });
     expect(records()).toEqual(['1.0.0.json']);
     expect((await rs(root, ['doctor'])).exitCode).toBe(0); // nothing left over
   });
@@ -146,7 +154,10 @@ describe('prune', () => {
     await rs(root, ['switch', '1.2.0']);
     expect((await rs(root, ['pin', '1.0.0'])).json.result).toEqual({ version: '1.0.0', pinned: true });
     expect((await rs(root, ['list'])).json.result.releases.find((r: any) => r.version === '1.0.0').pinned).toBe(true);
-    expect((await rs(root, ['prune', '--keep', '0'])).json.result).toEqual({ removed: ['1.1.0'], kept: ['1.2.0', '1.0.0'] });
+    expect((await rs(root, ['prune', '--keep', '0'])).json.result).toEqual({
+      removed: ['1.1.0'],
+      kept: ['1.2.0', '1.0.0'],
+    });
     expect((await rs(root, ['unpin', '1.0.0'])).json.result).toEqual({ version: '1.0.0', pinned: false });
     expect((await rs(root, ['prune', '--keep', '0'])).json.result).toEqual({ removed: ['1.0.0'], kept: ['1.2.0'] });
     expect((await rs(root, ['pin', '9.9.9'])).json.error.code).toBe('RELEASE_NOT_FOUND');

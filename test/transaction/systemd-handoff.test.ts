@@ -28,13 +28,17 @@ describeWhere(can, `in-service switches and runner crashes under systemd --user`
   beforeAll(async () => {
     manager = await startUserManager({ name: 'handoff' });
     gw = await managedGateway(manager, { name: 'rs-gw-h', stableFor: 3 });
-    for (const version of ['1.0.0', '1.1.0', MATRIX['crash-on-start']]) expect((await gw.rs(['install', `rs-fixture-gateway@${version}`])).exitCode).toBe(0);
+    for (const version of ['1.0.0', '1.1.0', MATRIX['crash-on-start']])
+      expect((await gw.rs(['install', `rs-fixture-gateway@${version}`])).exitCode).toBe(0);
     expect((await gw.rs(['switch', '1.0.0'])).json.result.status).toBe('verified');
   }, 120_000);
   afterAll(async () => manager?.stop());
 
   it('update.run from inside the service is scheduled, handed to a transient unit, and verified', async () => {
-    const response = await fetch(`http://127.0.0.1:${gw.port}/run-update`, { method: 'POST', body: JSON.stringify({ spec: 'rs-fixture-gateway@1.2.0' }) });
+    const response = await fetch(`http://127.0.0.1:${gw.port}/run-update`, {
+      method: 'POST',
+      body: JSON.stringify({ spec: 'rs-fixture-gateway@1.2.0' }),
+    });
     const ran = (await response.json()) as { exitCode: number; stdout: string; stderr: string };
     expect(ran.exitCode, ran.stdout + ran.stderr).toBe(75);
     const envelope = JSON.parse(ran.stdout);
@@ -52,7 +56,9 @@ describeWhere(can, `in-service switches and runner crashes under systemd --user`
 
   it('a runner that never starts is reported as runner_never_ran, not in flight forever', async () => {
     // systemd-run cannot reach any manager: the handoff fails at once and nothing changes.
-    const r = await gw.rs(['switch', '1.1.0', '--handoff', 'always'], { env: { XDG_RUNTIME_DIR: '/nonexistent', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent' } });
+    const r = await gw.rs(['switch', '1.1.0', '--handoff', 'always'], {
+      env: { XDG_RUNTIME_DIR: '/nonexistent', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent' },
+    });
     expect(r.json.error.code).toBe('RUNNER_NEVER_RAN');
     expect(r.json.result).toMatchObject({ status: 'failed', reason: 'runner_never_ran' });
     expect((await gw.health())?.version).toBe('1.2.0');
@@ -67,7 +73,10 @@ describeWhere(can, `in-service switches and runner crashes under systemd --user`
     const pid = Number((await manager.systemctl(['show', runner, '--property=MainPID', '--value'])).stdout.trim());
     expect(pid).toBeGreaterThan(0);
     execFileSync('kill', ['-9', String(pid)]);
-    await until('the runner to die', async () => (await manager.systemctl(['is-active', runner])).stdout.trim() !== 'active');
+    await until(
+      'the runner to die',
+      async () => (await manager.systemctl(['is-active', runner])).stdout.trim() !== 'active',
+    );
     expect(inFlight(gw.root)?.status).toBe('verifying');
     const recovered = await gw.rs(['recover']);
     expect(recovered.exitCode, recovered.stdout + recovered.stderr).toBe(0);
@@ -80,7 +89,10 @@ describeWhere(can, `in-service switches and runner crashes under systemd --user`
     const bad = MATRIX['crash-on-start'];
     const r = await gw.rs(['switch', bad, '--handoff', 'always']);
     expect(r.exitCode).toBe(75);
-    await until('the flip', () => inFlight(gw.root)?.status === 'verifying' || inFlight(gw.root)?.status === 'restarting');
+    await until(
+      'the flip',
+      () => inFlight(gw.root)?.status === 'verifying' || inFlight(gw.root)?.status === 'restarting',
+    );
     // `restarting` is journaled before the restart is asked for: a kill in between leaves 1.1.0's old process serving,
     // and the wait below would end at once with nothing flipped back. Kill once the old process is gone.
     await until('the restart of the unit', async () => (await gw.health())?.version !== '1.1.0');
@@ -90,7 +102,9 @@ describeWhere(can, `in-service switches and runner crashes under systemd --user`
     // Nothing watches now; Restart=always keeps starting the bad release, and each start runs the
     // boot-check, which flips current back once its 3 tries are spent.
     await until('1.1.0 serving again', async () => (await gw.health())?.version === '1.1.0', 40_000).catch((error) => {
-      throw new Error(`${error.message}\nstate: ${JSON.stringify(readState(gw.root).transaction)}\nlog: ${readFileSync(gw.log, 'utf8').slice(-3000)}`);
+      throw new Error(
+        `${error.message}\nstate: ${JSON.stringify(readState(gw.root).transaction)}\nlog: ${readFileSync(gw.log, 'utf8').slice(-3000)}`,
+      );
     });
     const state = readState(gw.root);
     expect(state.releases[bad]).toMatchObject({ state: 'bad' });

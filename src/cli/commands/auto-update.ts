@@ -5,6 +5,10 @@ import { transactionOutcome } from '../format.js';
 /** A skipped tick (disabled, busy, nothing to do) exits 0: the timer must not show as failed for it. */
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const result = await autoUpdate({ root: ctx.root, ...ctx.runtime });
-  if ('skipped' in result) return { result, human: `auto-update skipped (${result.skipped}): ${result.skipped === 'nothing_to_do' && result.check ? result.check.detail : result.reason}` };
+  if ('skipped' in result)
+    return {
+      result,
+      human: `auto-update skipped (${result.skipped}): ${result.skipped === 'nothing_to_do' && result.check ? result.check.detail : result.reason}`,
+    };
   return transactionOutcome(result);
 }

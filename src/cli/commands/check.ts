@@ -9,7 +9,9 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
     `channel:  ${result.channel} (at ${result.latest ?? 'no version'})`,
     `action:   ${result.action}${'version' in result ? ` ${result.version}` : ''} (${result.reason})`,
     `why:      ${result.detail}`,
-    ...(result.rollout.bucket === null ? [] : [`rollout:  bucket ${result.rollout.bucket} of 100, ${result.rollout.percent} % take it`]),
+    ...(result.rollout.bucket === null
+      ? []
+      : [`rollout:  bucket ${result.rollout.bucket} of 100, ${result.rollout.percent} % take it`]),
   ];
   return { result, human: lines.join('\n') };
 }

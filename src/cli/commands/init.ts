@@ -1,6 +1,12 @@
 import { adopt, readInstalledPackage } from '../../commands/adopt.js';
 import { init } from '../../commands/init.js';
-import { SIGNATURE_POLICIES, type Channel, type Settings, type SignaturePolicy, type SupervisorName } from '../../store/config.js';
+import {
+  SIGNATURE_POLICIES,
+  type Channel,
+  type Settings,
+  type SignaturePolicy,
+  type SupervisorName,
+} from '../../store/config.js';
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { parseSeconds } from '../environment.js';
@@ -11,25 +17,38 @@ function count(value: unknown, flag: string, whole = true): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0 || (whole && !Number.isInteger(n))) {
-    throw new ReleaseSwitcherError('USAGE', `--${flag} takes a ${whole ? 'whole ' : ''}number ≥ 0, not "${String(value)}".`, { hint: `For example --${flag} 3` });
+    throw new ReleaseSwitcherError(
+      'USAGE',
+      `--${flag} takes a ${whole ? 'whole ' : ''}number ≥ 0, not "${String(value)}".`,
+      { hint: `For example --${flag} 3` },
+    );
   }
   return n;
 }
 
 function preflightEnv(value: unknown): Record<string, string> | undefined {
   if (!Array.isArray(value)) return undefined;
-  return Object.fromEntries(value.map((pair: string) => {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new ReleaseSwitcherError('USAGE', `--preflight-env takes NAME=VALUE, not "${pair}".`, { hint: 'For example --preflight-env PORT={port}' });
-    return [pair.slice(0, eq), pair.slice(eq + 1)];
-  }));
+  return Object.fromEntries(
+    value.map((pair: string) => {
+      const eq = pair.indexOf('=');
+      if (eq <= 0)
+        throw new ReleaseSwitcherError('USAGE', `--preflight-env takes NAME=VALUE, not "${pair}".`, {
+          hint: 'For example --preflight-env PORT={port}',
+        });
+      return [pair.slice(0, eq), pair.slice(eq + 1)];
+    }),
+  );
 }
 
 /** `--verify-signatures auto|always|never` (init, install, update). */
 export function signaturePolicy(value: unknown): SignaturePolicy | undefined {
   if (value === undefined) return undefined;
   if (!(SIGNATURE_POLICIES as readonly unknown[]).includes(value)) {
-    throw new ReleaseSwitcherError('USAGE', `--verify-signatures takes ${SIGNATURE_POLICIES.join(', ')}, not "${String(value)}".`, { hint: 'For example --verify-signatures always' });
+    throw new ReleaseSwitcherError(
+      'USAGE',
+      `--verify-signatures takes ${SIGNATURE_POLICIES.join(', ')}, not "${String(value)}".`,
+      { hint: 'For example --verify-signatures always' },
+    );
   }
   return value as SignaturePolicy;
 }
@@ -43,7 +62,9 @@ function jsonObject(value: unknown, flag: string): Record<string, unknown> | und
     parsed = undefined;
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ReleaseSwitcherError('USAGE', `--${flag} takes a JSON object, not "${value}".`, { hint: `For example --${flag} '{"port":"{port}","token":"{token}"}'` });
+    throw new ReleaseSwitcherError('USAGE', `--${flag} takes a JSON object, not "${value}".`, {
+      hint: `For example --${flag} '{"port":"{port}","token":"{token}"}'`,
+    });
   }
   return parsed as Record<string, unknown>;
 }
@@ -91,9 +112,24 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
     // The package to manage is the adopted one's, unless said otherwise; adopt reports a bad folder.
     settings.package = (await readInstalledPackage(adoptPath).catch(() => undefined))?.name;
   }
-  const result = await init({ root: ctx.root, settings, waitSeconds: ctx.runtime.waitSeconds, env: ctx.runtime.env, execPath: ctx.runtime.execPath });
-  if (!adoptPath) return { result, human: `root ${result.root} manages ${result.config.package} (supervisor ${result.config.supervisor})` };
-  const adopted = await adopt({ root: ctx.root, path: adoptPath, ...ctx.runtime, healthFromUnit: settings.healthUrl === undefined });
+  const result = await init({
+    root: ctx.root,
+    settings,
+    waitSeconds: ctx.runtime.waitSeconds,
+    env: ctx.runtime.env,
+    execPath: ctx.runtime.execPath,
+  });
+  if (!adoptPath)
+    return {
+      result,
+      human: `root ${result.root} manages ${result.config.package} (supervisor ${result.config.supervisor})`,
+    };
+  const adopted = await adopt({
+    root: ctx.root,
+    path: adoptPath,
+    ...ctx.runtime,
+    healthFromUnit: settings.healthUrl === undefined,
+  });
   const config = adopted.found?.healthUrl ? { ...result.config, healthUrl: adopted.found.healthUrl } : result.config;
   return { result: { ...result, config, adopted }, human: adoptedText(result.root, adoptPath, adopted) };
 }
@@ -103,7 +139,9 @@ function adoptedText(root: string, from: string, adopted: Awaited<ReturnType<typ
   const found = adopted.found;
   if (found) {
     lines.push(`found ${found.unit}: ${found.execStart?.join(' ') ?? '(no ExecStart)'}`);
-    lines.push(`  port ${found.port ? `${found.port.port} (${found.port.from})` : 'not found'}; Node options ${found.nodeOptions.join(' ') || '(none)'}; TimeoutStopSec ${found.timeoutStopSeconds ?? 'default'}; RestartSec ${found.restartSeconds ?? 'default'}`);
+    lines.push(
+      `  port ${found.port ? `${found.port.port} (${found.port.from})` : 'not found'}; Node options ${found.nodeOptions.join(' ') || '(none)'}; TimeoutStopSec ${found.timeoutStopSeconds ?? 'default'}; RestartSec ${found.restartSeconds ?? 'default'}`,
+    );
     for (const note of found.portNotes) lines.push(`  note: ${note}`);
     if (found.healthUrl) lines.push(`  health URL set to ${found.healthUrl}`);
   }

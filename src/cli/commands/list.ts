@@ -8,9 +8,14 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const result = await list({ root: ctx.root, ...ctx.runtime });
   if (ctx.json) return { result, human: '' }; // sizes walk every file: only for people
   if (result.releases.length === 0) return { result, human: 'no releases installed' };
-  const usage = await releaseUsage(layoutOf(ctx.root), result.releases.map((r) => r.version));
+  const usage = await releaseUsage(
+    layoutOf(ctx.root),
+    result.releases.map((r) => r.version),
+  );
   const rows = result.releases.map((r) => {
-    const marks = [r.current ? 'current' : '', r.previous ? 'previous' : '', r.pinned ? 'pinned' : ''].filter(Boolean).join(', ');
+    const marks = [r.current ? 'current' : '', r.previous ? 'previous' : '', r.pinned ? 'pinned' : '']
+      .filter(Boolean)
+      .join(', ');
     const size = usage.get(r.version)!;
     return [
       `${r.current ? '*' : ' '} ${r.version}`,

@@ -6,7 +6,10 @@ import type { CommandContext, CommandOutcome } from '../context.js';
 export function pinCommand(pinned: boolean) {
   return async (ctx: CommandContext): Promise<CommandOutcome> => {
     const version = ctx.positionals[0];
-    if (!version) throw new ReleaseSwitcherError('USAGE', `${pinned ? 'pin' : 'unpin'} needs a VERSION.`, { hint: 'See the installed ones with: release-switcher list' });
+    if (!version)
+      throw new ReleaseSwitcherError('USAGE', `${pinned ? 'pin' : 'unpin'} needs a VERSION.`, {
+        hint: 'See the installed ones with: release-switcher list',
+      });
     const result = await pin({ root: ctx.root, version, pinned, ...ctx.runtime });
     return { result, human: `${version} ${pinned ? 'pinned: prune keeps it' : 'unpinned'}` };
   };

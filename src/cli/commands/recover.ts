@@ -8,10 +8,19 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   for (const action of actions) ctx.runtime.onProgress?.({ phase: 'recover', message: `recover: ${action}` });
   // CONTRACT.md: a transaction that ends rollback_failed needs a human (exit 4), whoever closed it.
   if (transaction?.status === 'rollback_failed') {
-    throw new ReleaseSwitcherError('ROLLBACK_FAILED', `recover: ${transaction.to} failed (${transaction.reason}) and ${transaction.from ?? 'no earlier release'} could not be brought back.`, {
-      hint: transaction.hint ?? 'See release-switcher status.',
-      result: transaction,
-    });
+    throw new ReleaseSwitcherError(
+      'ROLLBACK_FAILED',
+      `recover: ${transaction.to} failed (${transaction.reason}) and ${transaction.from ?? 'no earlier release'} could not be brought back.`,
+      {
+        hint: transaction.hint ?? 'See release-switcher status.',
+        result: transaction,
+      },
+    );
   }
-  return { result: transaction, human: actions.length ? [...actions, ...(transaction ? [describeTransaction(transaction)] : [])].join('\n') : 'nothing to recover' };
+  return {
+    result: transaction,
+    human: actions.length
+      ? [...actions, ...(transaction ? [describeTransaction(transaction)] : [])].join('\n')
+      : 'nothing to recover',
+  };
 }

@@ -9,5 +9,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
     const plan = await planRollback({ root: ctx.root, ...(version ? { version } : {}), ...ctx.runtime });
     return { result: plan, human: describeSwitchPlan(plan) };
   }
-  return transactionOutcome(await rollback({ root: ctx.root, ...(version ? { version } : {}), handoff: handoffOf(ctx), ...ctx.runtime }));
+  return transactionOutcome(
+    await rollback({ root: ctx.root, ...(version ? { version } : {}), handoff: handoffOf(ctx), ...ctx.runtime }),
+  );
 }

@@ -6,10 +6,21 @@ import { handoffOf } from '../options.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const version = ctx.positionals[0];
-  if (!version) throw new ReleaseSwitcherError('USAGE', 'switch needs a VERSION.', { hint: 'See the installed ones with: release-switcher list' });
+  if (!version)
+    throw new ReleaseSwitcherError('USAGE', 'switch needs a VERSION.', {
+      hint: 'See the installed ones with: release-switcher list',
+    });
   if (ctx.values['dry-run']) {
     const plan = await planSwitchTo({ root: ctx.root, version, ...ctx.runtime });
     return { result: plan, human: describeSwitchPlan(plan) };
   }
-  return transactionOutcome(await switchTo({ root: ctx.root, version, handoff: handoffOf(ctx), preflight: ctx.values['no-preflight'] !== true, ...ctx.runtime }));
+  return transactionOutcome(
+    await switchTo({
+      root: ctx.root,
+      version,
+      handoff: handoffOf(ctx),
+      preflight: ctx.values['no-preflight'] !== true,
+      ...ctx.runtime,
+    }),
+  );
 }

@@ -17,7 +17,9 @@ function bootCheckFromEnv(env: NodeJS.ProcessEnv | undefined): string[] | null |
     value = undefined;
   }
   if (!Array.isArray(value) || value.some((a) => typeof a !== 'string')) {
-    throw new ReleaseSwitcherError('USAGE', 'RELEASE_SWITCHER_BOOT_CHECK must be a JSON list of strings.', { hint: 'For example RELEASE_SWITCHER_BOOT_CHECK=\'["/bin/true"]\'' });
+    throw new ReleaseSwitcherError('USAGE', 'RELEASE_SWITCHER_BOOT_CHECK must be a JSON list of strings.', {
+      hint: 'For example RELEASE_SWITCHER_BOOT_CHECK=\'["/bin/true"]\'',
+    });
   }
   return value.length === 0 ? null : (value as string[]);
 }
@@ -36,12 +38,25 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
     ...(nodeOptions === undefined ? {} : { nodeOptions }),
     ...(bootCheck === undefined ? {} : { bootCheck }),
   });
-  const notes = [...(result.kept ?? []).map((k) => `kept: ${k}`), ...(result.changed ?? []).map((c) => `changed: ${c}`)];
+  const notes = [
+    ...(result.kept ?? []).map((k) => `kept: ${k}`),
+    ...(result.changed ?? []).map((c) => `changed: ${c}`),
+  ];
   const said = notes.length > 0 ? `\n${notes.join('\n')}` : '';
   // Printed, stdout is exactly the file (`unit > file` gives a valid plist or drop-in); what was kept and changed goes to stderr.
-  if (!result.installed) return { result, human: result.content, ...(notes.length > 0 ? { notes: notes.join('\n') } : {}) };
-  const name = result.kind === 'drop-in' ? path.basename(path.dirname(result.path)).replace(/\.d$/, '') : path.basename(result.path);
+  if (!result.installed)
+    return { result, human: result.content, ...(notes.length > 0 ? { notes: notes.join('\n') } : {}) };
+  const name =
+    result.kind === 'drop-in'
+      ? path.basename(path.dirname(result.path)).replace(/\.d$/, '')
+      : path.basename(result.path);
   const systemctl = result.path.startsWith('/etc/systemd/system/') ? 'systemctl' : 'systemctl --user';
-  const next = result.kind === 'drop-in' ? `restart it to apply: ${systemctl} restart ${name}` : `enable and start it: ${systemctl} enable --now ${name}`;
-  return { result, human: `wrote ${result.path} (${result.kind === 'drop-in' ? `drop-in for ${name}` : 'unit'}) and reloaded the manager; ${next}${said}` };
+  const next =
+    result.kind === 'drop-in'
+      ? `restart it to apply: ${systemctl} restart ${name}`
+      : `enable and start it: ${systemctl} enable --now ${name}`;
+  return {
+    result,
+    human: `wrote ${result.path} (${result.kind === 'drop-in' ? `drop-in for ${name}` : 'unit'}) and reloaded the manager; ${next}${said}`,
+  };
 }

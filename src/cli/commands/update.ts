@@ -13,12 +13,26 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const verifySignatures = signaturePolicy(ctx.values['verify-signatures']);
   if (ctx.values['dry-run']) {
     const { config } = await openSession({ root: ctx.root, ...ctx.runtime });
-    const install = await planInstall({ root: ctx.root, spec: spec ?? `${config.package}@${channelTag(config)}`, verifySignatures, ...ctx.runtime });
+    const install = await planInstall({
+      root: ctx.root,
+      spec: spec ?? `${config.package}@${channelTag(config)}`,
+      verifySignatures,
+      ...ctx.runtime,
+    });
     const plan = await planUpdate({ root: ctx.root, version: install.version, ...ctx.runtime });
     // The plan's shape is switch's and rollback's, with the install plan beside it; the keys update --dry-run always
     // had stay at the top (but `from`, which is now the release switched from, as in every plan: the tarball's is install.from).
     const result = { ...install, ...plan, install, wouldSwitch: plan.action !== 'up_to_date' };
     return { result, human: `${describePlan(install, true).human}\n${describeSwitchPlan(plan)}` };
   }
-  return transactionOutcome(await update({ root: ctx.root, ...(spec ? { spec } : {}), verifySignatures, handoff: handoffOf(ctx), preflight: ctx.values['no-preflight'] !== true, ...ctx.runtime }));
+  return transactionOutcome(
+    await update({
+      root: ctx.root,
+      ...(spec ? { spec } : {}),
+      verifySignatures,
+      handoff: handoffOf(ctx),
+      preflight: ctx.values['no-preflight'] !== true,
+      ...ctx.runtime,
+    }),
+  );
 }

@@ -17,9 +17,13 @@ export function supervisorFor(config: Config, env: NodeJS.ProcessEnv): Superviso
   if (config.supervisor === 'pm2' || config.supervisor === 'launchd') preloadSubprocesses();
   const unit = config.unit;
   if (!unit) {
-    throw new ReleaseSwitcherError('INVALID_CONFIG', `Supervisor ${config.supervisor} needs a unit (systemd unit, launchd label or pm2 app).`, {
-      hint: 'Set it: release-switcher init --unit NAME',
-    });
+    throw new ReleaseSwitcherError(
+      'INVALID_CONFIG',
+      `Supervisor ${config.supervisor} needs a unit (systemd unit, launchd label or pm2 app).`,
+      {
+        hint: 'Set it: release-switcher init --unit NAME',
+      },
+    );
   }
   switch (config.supervisor) {
     case 'systemd':

@@ -45,7 +45,8 @@ export function launchdSupervisor(options: LaunchdSupervisorOptions): Supervisor
   const runner = options.runner ?? defaultRunner;
   const domain = options.domain === 'system' ? 'system' : `gui/${options.uid}`;
   const target = `${domain}/${label}`;
-  const plist = options.domain === 'system' ? `/Library/LaunchDaemons/${label}.plist` : `~/Library/LaunchAgents/${label}.plist`;
+  const plist =
+    options.domain === 'system' ? `/Library/LaunchDaemons/${label}.plist` : `~/Library/LaunchAgents/${label}.plist`;
 
   async function launchctl(args: string[]): Promise<{ exitCode: number | undefined; output: string }> {
     const result = await runner(bin, args, { timeoutMs: TIMEOUT_MS, env });
@@ -55,17 +56,25 @@ export function launchdSupervisor(options: LaunchdSupervisorOptions): Supervisor
 
   function failure(args: string[], why: string, output: string): ReleaseSwitcherError {
     const notLoaded = /could not find service/i.test(output);
-    return new ReleaseSwitcherError('SUPERVISOR_FAILED', `launchctl ${args.join(' ')} ${why}${output.trim() ? `:\n${tail(output)}` : '.'}`, {
-      hint: notLoaded
-        ? `Load the job first: launchctl bootstrap ${domain} ${plist}`
-        : `Look at the job with: launchctl print ${target}`,
-    });
+    return new ReleaseSwitcherError(
+      'SUPERVISOR_FAILED',
+      `launchctl ${args.join(' ')} ${why}${output.trim() ? `:\n${tail(output)}` : '.'}`,
+      {
+        hint: notLoaded
+          ? `Load the job first: launchctl bootstrap ${domain} ${plist}`
+          : `Look at the job with: launchctl print ${target}`,
+      },
+    );
   }
 
   async function mustSucceed(args: string[]): Promise<void> {
     const result = await launchctl(args);
     if (result.exitCode !== 0) {
-      throw failure(args, result.exitCode === undefined ? 'could not be run' : `exited with ${result.exitCode}`, result.output);
+      throw failure(
+        args,
+        result.exitCode === undefined ? 'could not be run' : `exited with ${result.exitCode}`,
+        result.output,
+      );
     }
   }
 
@@ -77,10 +86,21 @@ export function launchdSupervisor(options: LaunchdSupervisorOptions): Supervisor
     start: () => mustSucceed(['kickstart', target]),
     async state() {
       const result = await launchctl(['print', target]);
-      if (result.exitCode === LAUNCHCTL_NOT_FOUND || (result.exitCode !== 0 && /could not find service/i.test(result.output))) {
-        return { active: false, state: 'not-found', mainPid: null, restarts: null, exitStatus: null, detail: `launchd has no service ${target}` };
+      if (
+        result.exitCode === LAUNCHCTL_NOT_FOUND ||
+        (result.exitCode !== 0 && /could not find service/i.test(result.output))
+      ) {
+        return {
+          active: false,
+          state: 'not-found',
+          mainPid: null,
+          restarts: null,
+          exitStatus: null,
+          detail: `launchd has no service ${target}`,
+        };
       }
-      if (result.exitCode !== 0) throw failure(['print', target], `exited with ${result.exitCode ?? 'no status'}`, result.output);
+      if (result.exitCode !== 0)
+        throw failure(['print', target], `exited with ${result.exitCode ?? 'no status'}`, result.output);
       return parseLaunchctlPrint(result.output);
     },
   };
@@ -127,7 +147,9 @@ export function parseLaunchctlPrint(output: string): ServiceState {
     // "78: EX_CONFIG" says more than 78.
     exitText && /^-?\d+: /.test(exitText) && `last exit code = ${exitText}`,
     properties.includes('penalty box') && 'penalty box',
-  ].filter(Boolean).join(', ');
+  ]
+    .filter(Boolean)
+    .join(', ');
   return {
     active,
     state,
@@ -205,9 +227,13 @@ export function launchdPlist(options: LaunchdPlistOptions): string {
 function xmlText(value: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it refuses
   if (/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/.test(value)) {
-    throw new ReleaseSwitcherError('UNSUPPORTED', `A launchd plist cannot hold ${JSON.stringify(value)}: XML 1.0 has no control characters.`, {
-      hint: 'Remove control characters from the program arguments, paths and environment.',
-    });
+    throw new ReleaseSwitcherError(
+      'UNSUPPORTED',
+      `A launchd plist cannot hold ${JSON.stringify(value)}: XML 1.0 has no control characters.`,
+      {
+        hint: 'Remove control characters from the program arguments, paths and environment.',
+      },
+    );
   }
   return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

@@ -60,14 +60,21 @@ export function pm2Supervisor(options: Pm2SupervisorOptions): Supervisor {
     if (result.exitCode === 0 && !result.timedOut) return result.output;
     const why = result.timedOut
       ? `timed out after ${Math.round(timeoutMs / 1000)} s`
-      : result.exitCode === undefined ? 'could not be run' : `exited with ${result.exitCode}`;
+      : result.exitCode === undefined
+        ? 'could not be run'
+        : `exited with ${result.exitCode}`;
     const output = tail(result.output.replace(ANSI, ''));
-    throw new ReleaseSwitcherError('SUPERVISOR_FAILED', `${bin} ${args.join(' ')} ${why}${output ? `:\n${output}` : '.'}`, {
-      hint: result.exitCode === undefined && !result.timedOut
-        ? `Install pm2 or point release-switcher at its binary; check with: ${home}${bin} --version`
-        : `Look at the app with: ${home}${bin} describe ${app} (and ${bin} logs ${app} --lines 50)`,
-      details: { exitCode: result.exitCode, timedOut: result.timedOut },
-    });
+    throw new ReleaseSwitcherError(
+      'SUPERVISOR_FAILED',
+      `${bin} ${args.join(' ')} ${why}${output ? `:\n${output}` : '.'}`,
+      {
+        hint:
+          result.exitCode === undefined && !result.timedOut
+            ? `Install pm2 or point release-switcher at its binary; check with: ${home}${bin} --version`
+            : `Look at the app with: ${home}${bin} describe ${app} (and ${bin} logs ${app} --lines 50)`,
+        details: { exitCode: result.exitCode, timedOut: result.timedOut },
+      },
+    );
   }
 
   async function state(): Promise<ServiceState> {
@@ -117,9 +124,13 @@ export function parsePm2List(output: string): Pm2Process[] {
       // a log line that starts with "[", like "[PM2] …"; keep looking
     }
   }
-  throw new ReleaseSwitcherError('SUPERVISOR_FAILED', `pm2 jlist printed no process list:\n${tail(output.replace(ANSI, ''))}`, {
-    hint: 'Check that the pm2 binary and daemon are the same version: pm2 update',
-  });
+  throw new ReleaseSwitcherError(
+    'SUPERVISOR_FAILED',
+    `pm2 jlist printed no process list:\n${tail(output.replace(ANSI, ''))}`,
+    {
+      hint: 'Check that the pm2 binary and daemon are the same version: pm2 update',
+    },
+  );
 }
 
 /**
@@ -131,7 +142,14 @@ export function pm2StateOf(app: string, list: readonly Pm2Process[]): ServiceSta
   const mine = list.filter((p) => p.name === app);
   const first = mine[0];
   if (first === undefined) {
-    return { active: false, state: 'not-found', mainPid: null, restarts: null, exitStatus: null, detail: `pm2 has no app named ${app}` };
+    return {
+      active: false,
+      state: 'not-found',
+      mainPid: null,
+      restarts: null,
+      exitStatus: null,
+      detail: `pm2 has no app named ${app}`,
+    };
   }
   const down = mine.find((p) => p.pm2_env?.status !== 'online');
   const counts = mine.map((p) => p.pm2_env?.restart_time).filter((n): n is number => typeof n === 'number');
@@ -141,10 +159,12 @@ export function pm2StateOf(app: string, list: readonly Pm2Process[]): ServiceSta
     env?.pm_exec_path && `script ${env.pm_exec_path}`,
     env?.version && env.version !== 'N/A' && `version ${env.version}`,
     mine.length > 1 && `${mine.length} instances`,
-  ].filter(Boolean).join(', ');
+  ]
+    .filter(Boolean)
+    .join(', ');
   return {
     active: down === undefined,
-    state: down === undefined ? 'online' : down.pm2_env?.status ?? 'unknown',
+    state: down === undefined ? 'online' : (down.pm2_env?.status ?? 'unknown'),
     mainPid: typeof first.pid === 'number' && first.pid > 0 ? first.pid : null,
     restarts: counts.length > 0 ? counts.reduce((a, b) => a + b, 0) : null,
     exitStatus: down !== undefined && typeof exitCode === 'number' ? exitCode : null,

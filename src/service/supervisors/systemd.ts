@@ -14,18 +14,36 @@ export interface SystemdOptions {
   timeoutMs?: number;
 }
 
-const PROPERTIES = ['ActiveState', 'SubState', 'MainPID', 'NRestarts', 'ExecMainStatus', 'ExecMainCode', 'Result', 'LoadState'];
+const PROPERTIES = [
+  'ActiveState',
+  'SubState',
+  'MainPID',
+  'NRestarts',
+  'ExecMainStatus',
+  'ExecMainCode',
+  'Result',
+  'LoadState',
+];
 /** ExecMainCode 1 is CLD_EXITED: ExecMainStatus is then an exit status, not a signal number. */
 const CLD_EXITED = '1';
 
 export function systemdSupervisor(options: SystemdOptions): Supervisor {
-  const call = { scope: options.scope, env: options.env, timeoutMs: options.timeoutMs ?? 300_000, ...(options.runner ? { runner: options.runner } : {}) };
+  const call = {
+    scope: options.scope,
+    env: options.env,
+    timeoutMs: options.timeoutMs ?? 300_000,
+    ...(options.runner ? { runner: options.runner } : {}),
+  };
   const must = async (args: string[]) => {
     const result = await systemctl(args, call);
     if (result.exitCode !== 0) {
-      throw new ReleaseSwitcherError('SUPERVISOR_FAILED', `${systemctlCommand(options.scope, args)} ${result.timedOut ? 'timed out' : 'failed'}: ${tail(result.output, 5)}`, {
-        hint: `Look at: ${systemctlCommand(options.scope, ['status', options.unit])}`,
-      });
+      throw new ReleaseSwitcherError(
+        'SUPERVISOR_FAILED',
+        `${systemctlCommand(options.scope, args)} ${result.timedOut ? 'timed out' : 'failed'}: ${tail(result.output, 5)}`,
+        {
+          hint: `Look at: ${systemctlCommand(options.scope, ['status', options.unit])}`,
+        },
+      );
     }
     return result;
   };
@@ -64,6 +82,10 @@ export function parseShow(output: string): ServiceState {
     mainPid: pid > 0 ? pid : null,
     restarts: restarts === undefined || restarts === '' ? null : Number(restarts),
     exitStatus: exited ? Number(props.get('ExecMainStatus') ?? 0) : null,
-    ...(result && result !== 'success' ? { detail: `Result=${result}` } : props.get('LoadState') === 'not-found' ? { detail: 'unit not found' } : {}),
+    ...(result && result !== 'success'
+      ? { detail: `Result=${result}` }
+      : props.get('LoadState') === 'not-found'
+        ? { detail: 'unit not found' }
+        : {}),
   };
 }

@@ -34,4 +34,8 @@ export interface Supervisor {
 }
 
 /** How adapters run their commands; injectable so command lines can be tested without the supervisor. */
-export type CommandRunner = (file: string, args: string[], options: { timeoutMs: number; env: NodeJS.ProcessEnv; signal?: AbortSignal | undefined }) => Promise<{ exitCode: number | undefined; output: string; timedOut: boolean }>;
+export type CommandRunner = (
+  file: string,
+  args: string[],
+  options: { timeoutMs: number; env: NodeJS.ProcessEnv; signal?: AbortSignal | undefined },
+) => Promise<{ exitCode: number | undefined; output: string; timedOut: boolean }>;

@@ -87,7 +87,9 @@ const NOT_FOUND = `Bad request.
 Could not find service "ai.openclaw.gateway" in domain for user gui: 501
 `;
 
-function fakeRunner(reply: (args: string[]) => { exitCode: number; output: string } = () => ({ exitCode: 0, output: '' })) {
+function fakeRunner(
+  reply: (args: string[]) => { exitCode: number; output: string } = () => ({ exitCode: 0, output: '' }),
+) {
   const calls: { file: string; args: string[]; timeoutMs: number }[] = [];
   const runner: CommandRunner = async (file, args, options) => {
     calls.push({ file, args, timeoutMs: options.timeoutMs });
@@ -114,7 +116,14 @@ describe('launchdSupervisor command lines', () => {
 
   it('drives system/<label> for a LaunchDaemon (no uid in the target)', async () => {
     const { calls, runner } = fakeRunner();
-    const supervisor = launchdSupervisor({ label: LABEL, uid: 501, env: {}, domain: 'system', runner, launchctl: 'launchctl' });
+    const supervisor = launchdSupervisor({
+      label: LABEL,
+      uid: 501,
+      env: {},
+      domain: 'system',
+      runner,
+      launchctl: 'launchctl',
+    });
     await supervisor.restart();
     await supervisor.start();
     expect(calls.map((c) => [c.file, ...c.args].join(' '))).toEqual([
@@ -131,13 +140,19 @@ describe('launchdSupervisor command lines', () => {
     expect(error).toMatchObject({ code: 'SUPERVISOR_FAILED' });
     expect((error as Error).message).toContain('kickstart -k gui/501/ai.openclaw.gateway exited with 113');
     expect((error as Error).message).toContain('Could not find service');
-    expect((error as ReleaseSwitcherError).hint).toBe('Load the job first: launchctl bootstrap gui/501 ~/Library/LaunchAgents/ai.openclaw.gateway.plist');
+    expect((error as ReleaseSwitcherError).hint).toBe(
+      'Load the job first: launchctl bootstrap gui/501 ~/Library/LaunchAgents/ai.openclaw.gateway.plist',
+    );
   });
 
   it('reports an unloaded service as not-found rather than throwing', async () => {
     const { runner } = fakeRunner(() => ({ exitCode: 113, output: NOT_FOUND }));
     expect(await launchdSupervisor({ label: LABEL, uid: 501, env: {}, runner }).state()).toMatchObject({
-      active: false, state: 'not-found', mainPid: null, restarts: null, exitStatus: null,
+      active: false,
+      state: 'not-found',
+      mainPid: null,
+      restarts: null,
+      exitStatus: null,
     });
   });
 });
@@ -145,23 +160,44 @@ describe('launchdSupervisor command lines', () => {
 describe('parseLaunchctlPrint', () => {
   it('reads a running job from its own lines, not from nested blocks', () => {
     expect(parseLaunchctlPrint(RUNNING)).toEqual({
-      active: true, state: 'running', mainPid: 4242, restarts: 3, exitStatus: null,
+      active: true,
+      state: 'running',
+      mainPid: 4242,
+      restarts: 3,
+      exitStatus: null,
       detail: 'last terminating signal = Terminated: 15',
     });
   });
 
   it('reads an exited job with its exit code 78', () => {
     expect(parseLaunchctlPrint(EXITED_78)).toEqual({
-      active: false, state: 'not running', mainPid: null, restarts: 7, exitStatus: 78,
+      active: false,
+      state: 'not running',
+      mainPid: null,
+      restarts: 7,
+      exitStatus: 78,
       detail: 'last exit code = 78: EX_CONFIG, penalty box',
     });
   });
 
   it('handles a job that never exited, a bare exit code, and the body without its header', () => {
-    const body = '\tcoalition = {\n\t\tstate = active\n\t\tpid = 1\n\t}\n\tstate = spawn scheduled\n\truns = 36\n\tlast exit code = 1\n';
-    expect(parseLaunchctlPrint(body)).toEqual({ active: false, state: 'spawn scheduled', mainPid: null, restarts: 36, exitStatus: 1 });
+    const body =
+      '\tcoalition = {\n\t\tstate = active\n\t\tpid = 1\n\t}\n\tstate = spawn scheduled\n\truns = 36\n\tlast exit code = 1\n';
+    expect(parseLaunchctlPrint(body)).toEqual({
+      active: false,
+      state: 'spawn scheduled',
+      mainPid: null,
+      restarts: 36,
+      exitStatus: 1,
+    });
     const fresh = 'gui/501/x = {\n\tstate = running\n\truns = 1\n\tpid = 9\n\tlast exit code = (never exited)\n}\n';
-    expect(parseLaunchctlPrint(fresh)).toEqual({ active: true, state: 'running', mainPid: 9, restarts: 1, exitStatus: null });
+    expect(parseLaunchctlPrint(fresh)).toEqual({
+      active: true,
+      state: 'running',
+      mainPid: 9,
+      restarts: 1,
+      exitStatus: null,
+    });
   });
 });
 
@@ -173,7 +209,12 @@ function readPlist(xml: string): unknown {
   let i = 0;
   const unescapeXml = (text: string) => {
     expect(text).not.toMatch(/&(?!(amp|lt|gt|quot|apos);)|>/); // raw & or > in character data
-    return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+    return text
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&quot;/g, '"')
+      .replace(/&apos;/g, "'")
+      .replace(/&amp;/g, '&');
   };
   const skipSpace = () => {
     while (i < tokens.length && /^\s+$/.test(tokens[i]!)) i++;
@@ -253,8 +294,13 @@ describe('launchdPlist', () => {
 
   it('leaves out what is not given, and refuses control characters XML cannot hold', () => {
     expect(readPlist(launchdPlist({ label: 'x', program: ['/bin/true'], keepAlive: false }))).toEqual({
-      Label: 'x', ProgramArguments: ['/bin/true'], RunAtLoad: true, KeepAlive: false,
+      Label: 'x',
+      ProgramArguments: ['/bin/true'],
+      RunAtLoad: true,
+      KeepAlive: false,
     });
-    expect(() => launchdPlist({ label: 'x', program: ['/bin/echo', 'bell\u0007'] })).toThrow(expect.objectContaining({ code: 'UNSUPPORTED' }));
+    expect(() => launchdPlist({ label: 'x', program: ['/bin/echo', 'bell\u0007'] })).toThrow(
+      expect.objectContaining({ code: 'UNSUPPORTED' }),
+    );
   });
 });

@@ -16,13 +16,25 @@ describeWhere(onLinux, 'preflight under real pm2', () => {
     gw = await pm2Gateway({
       app: 'rs-pm2-pf',
       versions: ['1.0.0', MATRIX['crash-on-start'], MATRIX['crash-after-3s']],
-      init: ['--verify-timeout', '8', '--stable-for', '2', '--preflight', 'server.js --port {port}', '--preflight-for', '4'],
+      init: [
+        '--verify-timeout',
+        '8',
+        '--stable-for',
+        '2',
+        '--preflight',
+        'server.js --port {port}',
+        '--preflight-for',
+        '4',
+      ],
     });
   }, 120_000);
 
   afterAll(async () => gw?.stop());
 
-  for (const [behaviour, reason] of [['crash-on-start', 'crashed'], ['crash-after-3s', 'died_in_hold']] as const) {
+  for (const [behaviour, reason] of [
+    ['crash-on-start', 'crashed'],
+    ['crash-after-3s', 'died_in_hold'],
+  ] as const) {
     it(`refuses a candidate that ${behaviour === 'crash-on-start' ? 'crashes on start' : 'dies within the hold'}: pid and restart_time unchanged`, async () => {
       const bad = MATRIX[behaviour];
       const before = await gw.app();

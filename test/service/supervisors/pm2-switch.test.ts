@@ -10,7 +10,11 @@ describe('switch under real pm2', () => {
   beforeAll(async () => {
     // The operator's first steps: activate a release on disk, start the app through current/, then
     // hand the root to the supervisor.
-    gw = await pm2Gateway({ app: 'rs-pm2-gw', versions: ['1.0.0', '1.1.0', MATRIX['crash-on-start']], init: ['--verify-timeout', '8', '--stable-for', '3'] });
+    gw = await pm2Gateway({
+      app: 'rs-pm2-gw',
+      versions: ['1.0.0', '1.1.0', MATRIX['crash-on-start']],
+      init: ['--verify-timeout', '8', '--stable-for', '3'],
+    });
   }, 120_000);
 
   afterAll(async () => gw?.stop());

@@ -140,7 +140,12 @@ describe('pm2Supervisor (real pm2 7)', () => {
     const { env, supervisor } = await setup();
     const other = pm2Supervisor({ app: 'rs-pm2-nope', env, pm2: PM2 });
     expect(await other.state()).toEqual<ServiceState>({
-      active: false, state: 'not-found', mainPid: null, restarts: null, exitStatus: null, detail: 'pm2 has no app named rs-pm2-nope',
+      active: false,
+      state: 'not-found',
+      mainPid: null,
+      restarts: null,
+      exitStatus: null,
+      detail: 'pm2 has no app named rs-pm2-nope',
     });
     for (const action of [() => other.restart(), () => other.start()]) {
       const error = await action().catch((e: unknown) => e);
@@ -153,7 +158,10 @@ describe('pm2Supervisor (real pm2 7)', () => {
 
   it('turns a pm2 that cannot run into SUPERVISOR_FAILED with a hint', async () => {
     const supervisor = pm2Supervisor({ app: APP, env: { PATH: '/nonexistent' }, pm2: '/nonexistent/pm2' });
-    await expect(supervisor.state()).rejects.toMatchObject({ code: 'SUPERVISOR_FAILED', message: expect.stringContaining('could not be run') });
+    await expect(supervisor.state()).rejects.toMatchObject({
+      code: 'SUPERVISOR_FAILED',
+      message: expect.stringContaining('could not be run'),
+    });
     expect(() => pm2Supervisor({ app: 'all', env: {} })).toThrow(expect.objectContaining({ code: 'UNSUPPORTED' }));
   });
 });

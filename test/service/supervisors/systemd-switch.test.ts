@@ -54,22 +54,30 @@ describeWhere(can, `switch under systemd --user`, () => {
     'refuse-start': 'restart_failed',
   };
 
-  it.each(Object.entries(MATRIX))('%s (%s) is rolled back automatically to a verified 1.1.0', async (behaviour, version) => {
-    const r = await gw.rs(['switch', version]);
-    expect(r.exitCode, r.stdout + r.stderr).toBe(3);
-    expect(r.json).toMatchObject({ ok: false, error: { code: 'ROLLED_BACK' } });
-    expect(r.json.result).toMatchObject({ status: 'rolled_back', from: '1.1.0', to: version, reason: expected[behaviour as keyof typeof MATRIX] });
-    const names = r.json.result.steps.map((s: any) => s.name);
-    expect(names.slice(-3)).toEqual(['rollback', 'restart-previous', 'verify-previous']);
-    expect(r.json.result.steps.at(-1)).toMatchObject({ status: 'ok' });
-    // The previous release is running, verified and serving.
-    expect((await gw.health())?.version).toBe('1.1.0');
-    const active = await manager.systemctl(['show', gw.unit, '--property=ActiveState', '--value']);
-    expect(active.stdout.trim()).toBe('active');
-    const state = readState(gw.root);
-    expect(state.releases[version]).toMatchObject({ state: 'bad' });
-    expect(state.releases[version].reason).toMatch(new RegExp(`^${expected[behaviour as keyof typeof MATRIX]}`));
-  });
+  it.each(Object.entries(MATRIX))(
+    '%s (%s) is rolled back automatically to a verified 1.1.0',
+    async (behaviour, version) => {
+      const r = await gw.rs(['switch', version]);
+      expect(r.exitCode, r.stdout + r.stderr).toBe(3);
+      expect(r.json).toMatchObject({ ok: false, error: { code: 'ROLLED_BACK' } });
+      expect(r.json.result).toMatchObject({
+        status: 'rolled_back',
+        from: '1.1.0',
+        to: version,
+        reason: expected[behaviour as keyof typeof MATRIX],
+      });
+      const names = r.json.result.steps.map((s: any) => s.name);
+      expect(names.slice(-3)).toEqual(['rollback', 'restart-previous', 'verify-previous']);
+      expect(r.json.result.steps.at(-1)).toMatchObject({ status: 'ok' });
+      // The previous release is running, verified and serving.
+      expect((await gw.health())?.version).toBe('1.1.0');
+      const active = await manager.systemctl(['show', gw.unit, '--property=ActiveState', '--value']);
+      expect(active.stdout.trim()).toBe('active');
+      const state = readState(gw.root);
+      expect(state.releases[version]).toMatchObject({ state: 'bad' });
+      expect(state.releases[version].reason).toMatch(new RegExp(`^${expected[behaviour as keyof typeof MATRIX]}`));
+    },
+  );
 
   // Last: it leaves the service down on purpose.
   it('when the previous release cannot come back either: rollback_failed, exit 4, with the commands to run', async () => {
@@ -78,7 +86,7 @@ describeWhere(can, `switch under systemd --user`, () => {
     const file = join(gw.root, 'releases/1.1.0/server.js');
     unfreeze(file);
     chmodSync(file, 0o755);
-    appendFileSync(file, '\n// changed behind release-switcher\'s back\n');
+    appendFileSync(file, "\n// changed behind release-switcher's back\n");
     chmodSync(file, 0o555);
     const r = await gw.rs(['switch', bad]);
     expect(r.exitCode, r.stdout + r.stderr).toBe(4);
