@@ -10,7 +10,7 @@
 //
 // BENCH_NODE24=<node> uses that Node 24 (default: bench/lib/node24.mjs); OPENCLAW_PREFIX=<dir> reuses an
 // `npm install -g --prefix <dir> openclaw@2026.9.5` (default: one into a temp dir, npm's cache from npm_config_cache).
-// How the gateway is set up: bench/supervisor/openclaw.ts.
+// How the gateway is set up: test/support/openclaw.ts.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
@@ -27,7 +27,7 @@ import {
   removeOpenclawBench,
   seconds as s,
   writeOpenclawService,
-} from './openclaw.ts';
+} from '../../test/support/openclaw.ts';
 
 const VERSION = '2026.9.5';
 const can = canRunUserManager();

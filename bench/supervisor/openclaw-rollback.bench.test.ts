@@ -1,6 +1,6 @@
 // Rolling a real openclaw gateway back, against a bare restart of the same unit (issue 12's third figure), under a
 // private systemd --user: openclaw 2026.9.5 installed with `npm install -g` on Node 24 and running from its own unit
-// (bench/supervisor/openclaw.ts), adopted (`init --preset openclaw --adopt`, `unit --install`), then 2026.9.6
+// (test/support/openclaw.ts), adopted (`init --preset openclaw --adopt`, `unit --install`), then 2026.9.6
 // installed and switched to by release-switcher. Each repetition, one after the other:
 //   - ours: `release-switcher rollback` (2026.9.6 → 2026.9.5), as an operator runs it (the preset's rehearsal and
 //     stability window included);
@@ -32,7 +32,7 @@ import {
   removeOpenclawBench,
   seconds,
   writeOpenclawService,
-} from './openclaw.ts';
+} from '../../test/support/openclaw.ts';
 
 const FROM = '2026.9.5';
 const TO = '2026.9.6';

@@ -1,3 +1,4 @@
+// Shared by the benches (bench/supervisor/openclaw-*.bench.test.ts) and the tests that drive the real gateway.
 // A real openclaw gateway under a private systemd --user, as `openclaw gateway install` sets it up, for the
 // benches that adopt it (openclaw-adopt) and roll it back (openclaw-rollback): openclaw installed with
 // `npm install -g` on Node 24, its own unit (test/service/fixtures/openclaw-gateway.service, rendered by its dist)
@@ -11,11 +12,11 @@ import { homedir, userInfo } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { expect } from 'vitest';
-import { ensureNode24 } from '../lib/node24.mjs';
-import { startUserManager, type UserManager } from '../../test/support/systemd.ts';
+import { ensureNode24 } from '../../bench/lib/node24.mjs';
+import { startUserManager, type UserManager } from './systemd.ts';
 
 export const OPENCLAW_UNIT = 'openclaw-gateway.service';
-const FIXTURE = path.resolve(import.meta.dirname, '../../test/service/fixtures/openclaw-gateway.service');
+const FIXTURE = path.resolve(import.meta.dirname, '../service/fixtures/openclaw-gateway.service');
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** `npm install -g --prefix <prefix> openclaw@<version>` with that Node's npm, unless the prefix already has it. */
