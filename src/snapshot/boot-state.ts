@@ -48,6 +48,7 @@ export async function prepareStateAtStart(input: {
       root: layout.root,
       id: tx.id,
       statePaths: config.statePaths,
+      residue: config.residue,
       env: input.env,
       fromVersion: tx.from,
       toVersion: version,

@@ -3,10 +3,12 @@
  * (a reflink where the filesystem offers one), mode, times and, when running as root, owner. Every
  * file is fsynced, and a restored file appears by rename, whole or not at all.
  */
-import { constants } from 'node:fs';
+import { type Dirent, constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDir, removeTree, tempName } from '../platform/fs.js';
+import { ResidueFilter, namesLiveProcess } from './residue.js';
+import { SQLITE_COMPANIONS, isSqliteFile } from './state-paths.js';
 
 const asRoot = process.getuid?.() === 0;
 
@@ -36,20 +38,62 @@ export async function copyFileDurably(from: string, to: string): Promise<number>
   return (await fs.stat(to)).size;
 }
 
-/** Copy a directory tree; symlinks inside it stay symlinks, sockets and fifos are not state. Returns the bytes copied. */
-export async function copyTree(from: string, to: string): Promise<number> {
+/** What a tree copy leaves out and how it copies databases. */
+export interface TreeCopyOptions {
+  /** Process residue to leave out (residue.ts); @default the generic rules only */
+  residue?: ResidueFilter;
+  /**
+   * Databases found in the tree are not copied file by file but handed here at the end, as pairs
+   * (source, target), to be copied consistently (sqlite-copy.ts); their `-wal`/`-shm`/`-journal` then
+   * never travel. Absent: a database is copied with its companions (consistent only while the service is
+   * stopped).
+   */
+  databases?: Array<{ from: string; to: string }>;
+}
+
+/**
+ * Copy a directory tree; symlinks inside it stay symlinks; residue (sockets, FIFOs, locks, PID files,
+ * a file naming a live process) is left out. Returns the bytes copied.
+ */
+export async function copyTree(from: string, to: string, options: TreeCopyOptions = {}): Promise<number> {
+  return copyTreeAt({ from, to, rel: '', residue: options.residue ?? new ResidueFilter(), ...options });
+}
+
+async function copyTreeAt(at: TreeCopyOptions & { from: string; to: string; rel: string; residue: ResidueFilter }) {
+  const { from, to } = at;
   await fs.mkdir(to, { mode: 0o700 });
   let size = 0;
-  for (const entry of await fs.readdir(from, { withFileTypes: true })) {
+  const entries = await fs.readdir(from, { withFileTypes: true });
+  const databases = at.databases ? await databasesIn(from, entries) : new Set<string>();
+  for (const entry of entries) {
+    const rel = at.rel ? `${at.rel}/${entry.name}` : entry.name;
     const [a, b] = [path.join(from, entry.name), path.join(to, entry.name)];
-    if (entry.isDirectory()) size += await copyTree(a, b);
+    if (at.residue.matches(rel, entry) || isCompanionOf(entry.name, databases)) continue;
+    if (entry.isDirectory()) size += await copyTreeAt({ ...at, from: a, to: b, rel });
     else if (entry.isSymbolicLink()) await copyLink(a, b);
-    else if (entry.isFile()) size += await copyFileDurably(a, b);
+    else if (databases.has(entry.name)) at.databases!.push({ from: a, to: b });
+    else if (!(await namesLiveProcess(a, entry.name, (await fs.lstat(a)).size))) size += await copyFileDurably(a, b);
   }
   await fsyncDir(to);
   await copyMeta(from, to); // last: a read-only directory could not have been filled
   return size;
 }
+
+/** The SQLite databases among a folder's files (by name, header or companions beside them). */
+async function databasesIn(dir: string, entries: readonly Dirent[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (const e of entries)
+    if (
+      e.isFile() &&
+      !SQLITE_COMPANIONS.some((s) => e.name.endsWith(s)) &&
+      (await isSqliteFile(path.join(dir, e.name)))
+    )
+      found.add(e.name);
+  return found;
+}
+
+const isCompanionOf = (name: string, databases: ReadonlySet<string>) =>
+  SQLITE_COMPANIONS.some((s) => name.endsWith(s) && databases.has(name.slice(0, -s.length)));
 
 async function copyLink(from: string, to: string): Promise<void> {
   await fs.symlink(await fs.readlink(from), to);

@@ -10,6 +10,7 @@ import { removeTree } from '../platform/fs.js';
 import type { Layout } from '../store/layout.js';
 import { copyFileDurably, copyTree } from './copy.js';
 import { readSnapshot } from './snapshot.js';
+import { ResidueFilter } from './residue.js';
 import { SQLITE_COMPANIONS } from './state-paths.js';
 
 /** One state path to copy: where it lives, where its content is read from now, what it is. */
@@ -34,13 +35,14 @@ export async function copyStatePrivately(
   paths: readonly string[],
   dir: string,
   base: string | null = null,
+  residue: readonly string[] = [],
 ): Promise<string> {
   const sources: Source[] = [];
   for (const p of paths) {
     const stat = await fs.stat(p).catch(() => undefined);
     if (stat) sources.push({ live: p, from: p, isDir: stat.isDirectory() });
   }
-  return placePrivately(sources, dir, base);
+  return placePrivately(sources, dir, { base, residue: new ResidueFilter({ patterns: residue }) });
 }
 
 /**
@@ -53,6 +55,7 @@ export async function copySnapshotPrivately(
   id: string,
   dir: string,
   base: string | null = null,
+  residue: readonly string[] = [],
 ): Promise<string> {
   const manifest = await readSnapshot(layout, id);
   if (!manifest) {
@@ -72,13 +75,18 @@ export async function copySnapshotPrivately(
       isDir: entry.type === 'dir',
       companions: (entry.companions ?? []).filter((c) => c.present).map((c) => c.suffix),
     }));
-  return placePrivately(sources, dir, base);
+  return placePrivately(sources, dir, { base, residue: new ResidueFilter({ patterns: residue }) });
 }
 
-async function placePrivately(sources: readonly Source[], dir: string, base: string | null): Promise<string> {
+async function placePrivately(
+  sources: readonly Source[],
+  dir: string,
+  at: { base: string | null; residue: ResidueFilter },
+): Promise<string> {
+  const { base, residue } = at;
   const only = sources.length === 1 ? sources[0] : undefined;
   if (only?.isDir) {
-    await copyTree(only.from, dir);
+    await copyTree(only.from, dir, { residue });
     return dir;
   }
   await fs.mkdir(dir, { mode: 0o700 });
@@ -90,7 +98,7 @@ async function placePrivately(sources: readonly Source[], dir: string, base: str
     );
     await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
     if (source.isDir) {
-      await copyTree(source.from, target);
+      await copyTree(source.from, target, { residue });
       continue;
     }
     await copyFileDurably(source.from, target);

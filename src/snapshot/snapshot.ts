@@ -14,6 +14,7 @@ import { fsyncDir, readJsonIfExists, removeTree, tempName, writeFileAtomic } fro
 import { type Layout, layoutOf } from '../store/layout.js';
 import { isAlive } from '../platform/subprocess.js';
 import { copyFileDurably, copyTree, placeFile, syncTree } from './copy.js';
+import { ResidueFilter } from './residue.js';
 import { SQLITE_COMPANIONS, isSqliteFile, resolveStatePaths } from './state-paths.js';
 
 export const SNAPSHOT_MANIFEST = 'snapshot.json';
@@ -57,6 +58,8 @@ export interface TakeSnapshotOptions {
   env?: NodeJS.ProcessEnv;
   fromVersion: string | null;
   toVersion: string;
+  /** The service's residue patterns (config `residue`), left out of the copy. @default [] */
+  residue?: readonly string[];
 }
 
 export interface RestoreResult {
@@ -80,7 +83,9 @@ export async function takeSnapshot(options: TakeSnapshotOptions): Promise<Snapsh
     await fs.mkdir(path.join(work, 'data'), { recursive: true });
     const paths = await resolveStatePaths(options.statePaths, options.env ?? defaultEnv());
     const entries: SnapshotEntry[] = [];
-    for (const [i, source] of paths.entries()) entries.push(await captureEntry(source, work, `data/${i}`));
+    const residue = new ResidueFilter({ patterns: options.residue ?? [] });
+    for (const [i, source] of paths.entries())
+      entries.push(await captureEntry({ source, dir: work, stored: `data/${i}`, residue }));
     const size = entries.reduce(
       (sum, e) => sum + (e.size ?? 0) + (e.companions ?? []).reduce((s, c) => s + (c.size ?? 0), 0),
       0,
@@ -105,7 +110,13 @@ export async function takeSnapshot(options: TakeSnapshotOptions): Promise<Snapsh
   }
 }
 
-async function captureEntry(source: string, dir: string, stored: string): Promise<SnapshotEntry> {
+async function captureEntry(at: {
+  source: string;
+  dir: string;
+  stored: string;
+  residue: ResidueFilter;
+}): Promise<SnapshotEntry> {
+  const { source, dir, stored } = at;
   const real = await fs.realpath(source).catch((error: unknown) => {
     if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return undefined;
     throw error;
@@ -113,7 +124,8 @@ async function captureEntry(source: string, dir: string, stored: string): Promis
   if (!real) return { path: source, type: 'absent' };
   const stat = await fs.stat(real);
   const to = path.join(dir, stored);
-  if (stat.isDirectory()) return { path: source, type: 'dir', size: await copyTree(real, to), stored };
+  if (stat.isDirectory())
+    return { path: source, type: 'dir', size: await copyTree(real, to, { residue: at.residue }), stored };
   if (!stat.isFile())
     throw new ReleaseSwitcherError('INVALID_CONFIG', `The state path ${source} is neither a file nor a directory.`, {
       hint: 'Name files or folders: release-switcher init --state-path PATH',

@@ -40,6 +40,13 @@ export interface Config {
   smoke: string[] | null;
   /** @default [] */
   statePaths: string[];
+  /** Folders under the state paths a checkpoint leaves alone: neither copied nor restored (`--independent-path`). @default [] */
+  independentPaths: string[];
+  /**
+   * Process residue of the service no copy of its state carries, beyond the generic rules (sockets, FIFOs, `*.pid`,
+   * `*.sock`, files naming a live process): .gitignore-style names, e.g. `/tmp/`, `*.lock` (snapshot/residue.ts). @default []
+   */
+  residue: string[];
   /** @default null */
   schemaField: string | null;
   /** @default "stable" */
@@ -91,6 +98,8 @@ export function defaultConfig(pkg: string): Config {
     npm: null,
     smoke: null,
     statePaths: [],
+    independentPaths: [],
+    residue: [],
     schemaField: null,
     channel: 'stable',
     preset: null,
@@ -137,6 +146,9 @@ export function validateConfig(value: unknown, source: string): Config {
   if (config.healthUrl !== null && !URL.canParse(config.healthUrl)) bad('healthUrl', 'must be a URL');
   if (!Array.isArray(config.statePaths) || config.statePaths.some((p) => typeof p !== 'string'))
     bad('statePaths', 'must be a list of paths');
+  for (const field of ['independentPaths', 'residue'] as const)
+    if (!Array.isArray(config[field]) || config[field].some((p) => typeof p !== 'string'))
+      bad(field, 'must be a list of strings');
   validatePreflight(config, bad);
   if (config.smoke !== null && (!Array.isArray(config.smoke) || config.smoke.some((a) => typeof a !== 'string')))
     bad('smoke', 'must be a list of arguments');

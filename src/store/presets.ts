@@ -123,6 +123,9 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
         `${OPENCLAW_STATE_DIR}/agents/*/agent/*.sqlite`,
         `\${OPENCLAW_CONFIG_PATH:-${OPENCLAW_STATE_DIR}/openclaw.json}`,
       ],
+      // Its gateway locks live in the state dir (`tmp/openclaw-<uid>/gateway.*.lock`, naming the live pid and port);
+      // `tmp/` is its temporary runtime folder. A copy carrying them refuses to start "while pid N lives".
+      residue: ['/tmp/', '*.lock'],
       preflight: ['dist/index.js', 'gateway', '--port', '{port}'],
       preflightEnv: OPENCLAW_PREFLIGHT_ENV,
       preflightConfig: OPENCLAW_PREFLIGHT_CONFIG,

@@ -44,8 +44,8 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       copyState: (dir) => {
         const base = statePathsBase(config.statePaths, runtime.env);
         return tx.restore && tx.restore.version === target
-          ? copySnapshotPrivately(layout, tx.restore.snapshot, dir, base)
-          : copyStatePrivately(paths, dir, base);
+          ? copySnapshotPrivately(layout, tx.restore.snapshot, dir, base, config.residue)
+          : copyStatePrivately(paths, dir, base, config.residue);
       },
       workRoot: path.join(layout.root, 'preflight'),
       isolation,

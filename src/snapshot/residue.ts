@@ -1,0 +1,80 @@
+/**
+ * Process residue: what a running service leaves in its state that belongs to the process, not to
+ * the state. A copy carrying it is harmful: a gateway started on a copy holding the live gateway's lock
+ * refuses ("Another gateway (pid N) already owns this state directory"), a restored PID file names a
+ * process that may be someone else by then. So no copy (the rehearsal's private copy, a snapshot, a
+ * restore) ever carries it, by class:
+ * - sockets, FIFOs and devices (nothing to copy: they are endpoints of a process);
+ * - PID files and sockets by name (`*.pid`, `*.sock`), for every service;
+ * - names a preset declares for its service (openclaw: `/tmp/`, `*.lock`), in the syntax of a
+ *   .gitignore line: a leading `/` anchors the pattern at the copied tree's root, else it matches a name
+ *   anywhere; a trailing `/` matches folders only; `*` and `?` are wildcards;
+ * - any small file whose content names a live process on this host (a bare PID in a `*pid*` file, or a
+ *   JSON object with a `pid` of a live process): whatever the service calls it, it is ownership.
+ */
+import type { Dirent } from 'node:fs';
+import fs from 'node:fs/promises';
+import { isAlive } from '../platform/subprocess.js';
+
+/** Residue of every service, whatever its preset says. */
+export const GENERIC_RESIDUE: readonly string[] = ['*.pid', '*.sock'];
+/** Files up to this size are read to see whether they name a live process (lock and PID files are tiny). */
+const OWNER_FILE_MAX = 4096;
+
+export interface ResidueRules {
+  /** Patterns in addition to GENERIC_RESIDUE (a preset's, e.g. openclaw's `/tmp/`, `*.lock`). */
+  patterns: readonly string[];
+}
+
+interface Compiled {
+  anchored: boolean;
+  dirOnly: boolean;
+  re: RegExp;
+}
+
+function compile(pattern: string): Compiled {
+  const anchored = pattern.startsWith('/');
+  const dirOnly = pattern.endsWith('/');
+  const body = pattern.replace(/^\/+|\/+$/g, '');
+  const source = [...body]
+    .map((c) => (c === '*' ? '[^/]*' : c === '?' ? '[^/]' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+    .join('');
+  return { anchored, dirOnly, re: new RegExp(`^${source}$`) };
+}
+
+/** A matcher for entries of a copied tree, by their path relative to its root (`/`-separated). */
+export class ResidueFilter {
+  private readonly compiled: Compiled[];
+
+  constructor(rules: ResidueRules = { patterns: [] }) {
+    this.compiled = [...GENERIC_RESIDUE, ...rules.patterns].map(compile);
+  }
+
+  /** Whether the entry at `rel` (relative to the tree root) is residue by its type or its name. */
+  matches(rel: string, entry: Pick<Dirent, 'isDirectory' | 'isFile' | 'isSymbolicLink'>): boolean {
+    if (!entry.isDirectory() && !entry.isFile() && !entry.isSymbolicLink()) return true; // socket, FIFO, device
+    const name = rel.slice(rel.lastIndexOf('/') + 1);
+    return this.compiled.some((c) => (!c.dirOnly || entry.isDirectory()) && c.re.test(c.anchored ? rel : name));
+  }
+}
+
+/** The PID a small file's content names, if it names one: a bare number in a PID-ish file, or JSON's `pid`. */
+export function ownerPidOf(name: string, content: string): number | undefined {
+  const text = content.trim();
+  if (/^\d+$/.test(text)) return /pid|lock/i.test(name) ? Number(text) : undefined;
+  if (!text.startsWith('{')) return undefined;
+  try {
+    const pid = (JSON.parse(text) as { pid?: unknown }).pid;
+    return Number.isInteger(pid) ? (pid as number) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the regular file `file` (of `size` bytes) names a live process of this host other than init. */
+export async function namesLiveProcess(file: string, name: string, size: number): Promise<boolean> {
+  if (size === 0 || size > OWNER_FILE_MAX) return false;
+  const content = await fs.readFile(file, 'utf8').catch(() => '');
+  const pid = ownerPidOf(name, content);
+  return pid !== undefined && pid > 1 && isAlive(pid);
+}
