@@ -49,6 +49,7 @@ export async function prepareStateAtStart(input: {
       id: tx.id,
       statePaths: config.statePaths,
       residue: config.residue,
+      sqliteNodes: [config.node, process.execPath],
       env: input.env,
       fromVersion: tx.from,
       toVersion: version,

@@ -8,7 +8,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fsyncDir, removeTree, tempName } from '../platform/fs.js';
 import { ResidueFilter, namesLiveProcess } from './residue.js';
-import { SQLITE_COMPANIONS, isSqliteFile } from './state-paths.js';
+import { copyDatabases } from './sqlite-copy.js';
+import { SQLITE_COMPANIONS, hasSqliteHeader, looksLikeSqlite } from './state-paths.js';
 
 const asRoot = process.getuid?.() === 0;
 
@@ -43,12 +44,11 @@ export interface TreeCopyOptions {
   /** Process residue to leave out (residue.ts); @default the generic rules only */
   residue?: ResidueFilter;
   /**
-   * Databases found in the tree are not copied file by file but handed here at the end, as pairs
-   * (source, target), to be copied consistently (sqlite-copy.ts); their `-wal`/`-shm`/`-journal` then
-   * never travel. Absent: a database is copied with its companions (consistent only while the service is
-   * stopped).
+   * The Node with `node:sqlite` that copies databases consistently (sqlite-copy.ts): each is
+   * copied at the end as one consolidated file and its `-wal`/`-shm`/`-journal` never travel. Absent: a
+   * database is copied with its companions (consistent only while the service is stopped).
    */
-  databases?: Array<{ from: string; to: string }>;
+  sqliteNode?: string | undefined;
 }
 
 /**
@@ -56,10 +56,57 @@ export interface TreeCopyOptions {
  * a file naming a live process) is left out. Returns the bytes copied.
  */
 export async function copyTree(from: string, to: string, options: TreeCopyOptions = {}): Promise<number> {
-  return copyTreeAt({ from, to, rel: '', residue: options.residue ?? new ResidueFilter(), ...options });
+  const databases: Array<{ from: string; to: string }> = [];
+  const residue = options.residue ?? new ResidueFilter();
+  const size = await copyTreeAt({ from, to, rel: '', residue, ...(options.sqliteNode && { databases }) });
+  if (!options.sqliteNode) return size;
+  await copyDatabases(databases, { node: options.sqliteNode });
+  let added = 0;
+  for (const pair of databases) {
+    await copyMeta(pair.from, pair.to);
+    added += (await fs.stat(pair.to)).size;
+  }
+  return size + added;
 }
 
-async function copyTreeAt(at: TreeCopyOptions & { from: string; to: string; rel: string; residue: ResidueFilter }) {
+/**
+ * One database file to `to`: consolidated by `sqliteNode` when given (returns no companions), else with
+ * whichever of its companions exist (the suffixes copied are returned).
+ */
+export async function copyDatabaseFile(
+  from: string,
+  to: string,
+  sqliteNode: string | undefined,
+): Promise<{ size: number; companions: Array<{ suffix: string; present: boolean; size?: number }> }> {
+  // A file named like a database that SQLite did not write (empty, or not yet one) is copied as it is.
+  if (sqliteNode && (await hasSqliteHeader(from))) {
+    await copyDatabases([{ from, to }], { node: sqliteNode });
+    await copyMeta(from, to);
+    const companions = SQLITE_COMPANIONS.map((suffix) => ({ suffix, present: false }));
+    return { size: (await fs.stat(to)).size, companions };
+  }
+  const size = await copyFileDurably(from, to);
+  const companions = [];
+  for (const suffix of SQLITE_COMPANIONS) {
+    const copied = await copyFileDurably(from + suffix, to + suffix).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    companions.push(copied === undefined ? { suffix, present: false } : { suffix, present: true, size: copied });
+  }
+  return { size, companions };
+}
+
+interface TreeAt {
+  from: string;
+  to: string;
+  rel: string;
+  residue: ResidueFilter;
+  /** Where the databases found go, to be copied at the end; absent: copied as files. */
+  databases?: Array<{ from: string; to: string }>;
+}
+
+async function copyTreeAt(at: TreeAt): Promise<number> {
   const { from, to } = at;
   await fs.mkdir(to, { mode: 0o700 });
   let size = 0;
@@ -79,16 +126,18 @@ async function copyTreeAt(at: TreeCopyOptions & { from: string; to: string; rel:
   return size;
 }
 
-/** The SQLite databases among a folder's files (by name, header or companions beside them). */
+/**
+ * The SQLite databases among a folder's files: named like one or with a companion beside it, and with
+ * SQLite's header (a file named like one that SQLite never wrote is a file). Other files are not opened.
+ */
 async function databasesIn(dir: string, entries: readonly Dirent[]): Promise<Set<string>> {
+  const names = new Set(entries.map((e) => e.name));
   const found = new Set<string>();
-  for (const e of entries)
-    if (
-      e.isFile() &&
-      !SQLITE_COMPANIONS.some((s) => e.name.endsWith(s)) &&
-      (await isSqliteFile(path.join(dir, e.name)))
-    )
-      found.add(e.name);
+  for (const e of entries) {
+    if (!e.isFile() || SQLITE_COMPANIONS.some((s) => e.name.endsWith(s))) continue;
+    const likely = looksLikeSqlite(e.name) || SQLITE_COMPANIONS.some((s) => names.has(e.name + s));
+    if (likely && (await hasSqliteHeader(path.join(dir, e.name)))) found.add(e.name);
+  }
   return found;
 }
 

@@ -1,17 +1,19 @@
 /**
  * A private copy of the service's state for a rehearsal: the candidate may migrate it, break it or
- * write to it freely, and the live state is never opened for writing. A SQLite database travels with
- * its `-wal`/`-shm`/`-journal` companions so the copy opens to what the live service last committed.
+ * write to it freely, and the live state is never opened for writing. A SQLite database is copied as
+ * one consolidated file by SQLite itself (sqlite-copy.ts: the copy is made while the service runs); with
+ * no Node that has `node:sqlite`, it travels with its `-wal`/`-shm`/`-journal` companions instead.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { removeTree } from '../platform/fs.js';
 import type { Layout } from '../store/layout.js';
-import { copyFileDurably, copyTree } from './copy.js';
+import { copyDatabaseFile, copyFileDurably, copyTree } from './copy.js';
 import { readSnapshot } from './snapshot.js';
 import { ResidueFilter } from './residue.js';
-import { SQLITE_COMPANIONS } from './state-paths.js';
+import { sqliteNode } from './sqlite-copy.js';
+import { SQLITE_COMPANIONS, isSqliteFile } from './state-paths.js';
 
 /** One state path to copy: where it lives, where its content is read from now, what it is. */
 interface Source {
@@ -34,16 +36,31 @@ interface Source {
 export async function copyStatePrivately(
   paths: readonly string[],
   dir: string,
-  base: string | null = null,
-  residue: readonly string[] = [],
+  options: PrivateCopyOptions | string | null = null,
 ): Promise<string> {
+  const { base = null, residue = [], sqliteNodes = [process.execPath] } = optionsOf(options);
   const sources: Source[] = [];
   for (const p of paths) {
     const stat = await fs.stat(p).catch(() => undefined);
-    if (stat) sources.push({ live: p, from: p, isDir: stat.isDirectory() });
+    // A socket or FIFO named as a state path is residue too: there is nothing in it to copy.
+    if (stat?.isDirectory() || stat?.isFile()) sources.push({ live: p, from: p, isDir: stat.isDirectory() });
   }
-  return placePrivately(sources, dir, { base, residue: new ResidueFilter({ patterns: residue }) });
+  const node = await sqliteNode(sqliteNodes);
+  return placePrivately(sources, dir, { base, residue: new ResidueFilter({ patterns: residue }), node });
 }
+
+/** Where the copy's paths are placed, and how (a bare string or null: `base` alone, as before). */
+export interface PrivateCopyOptions {
+  /** The folder the state paths share (statePathsBase). @default null */
+  base?: string | null;
+  /** The service's residue patterns (config `residue`). @default [] */
+  residue?: readonly string[];
+  /** Nodes to copy live databases with, the first with `node:sqlite` wins. @default [the running Node] */
+  sqliteNodes?: ReadonlyArray<string | null | undefined>;
+}
+
+const optionsOf = (o: PrivateCopyOptions | string | null): PrivateCopyOptions =>
+  typeof o === 'string' || o === null ? { base: o } : o;
 
 /**
  * The same private copy, of the state as snapshot `id` holds it: what a release finds once that
@@ -54,9 +71,9 @@ export async function copySnapshotPrivately(
   layout: Layout,
   id: string,
   dir: string,
-  base: string | null = null,
-  residue: readonly string[] = [],
+  options: PrivateCopyOptions | string | null = null,
 ): Promise<string> {
+  const { base = null, residue = [] } = optionsOf(options);
   const manifest = await readSnapshot(layout, id);
   if (!manifest) {
     throw new ReleaseSwitcherError(
@@ -75,18 +92,19 @@ export async function copySnapshotPrivately(
       isDir: entry.type === 'dir',
       companions: (entry.companions ?? []).filter((c) => c.present).map((c) => c.suffix),
     }));
-  return placePrivately(sources, dir, { base, residue: new ResidueFilter({ patterns: residue }) });
+  // A snapshot's databases are consolidated already (or were taken with their companions): copied as they are.
+  return placePrivately(sources, dir, { base, residue: new ResidueFilter({ patterns: residue }), node: undefined });
 }
 
 async function placePrivately(
   sources: readonly Source[],
   dir: string,
-  at: { base: string | null; residue: ResidueFilter },
+  at: { base: string | null; residue: ResidueFilter; node: string | undefined },
 ): Promise<string> {
-  const { base, residue } = at;
+  const { base, residue, node } = at;
   const only = sources.length === 1 ? sources[0] : undefined;
   if (only?.isDir) {
-    await copyTree(only.from, dir, { residue });
+    await copyTree(only.from, dir, { residue, sqliteNode: node });
     return dir;
   }
   await fs.mkdir(dir, { mode: 0o700 });
@@ -98,7 +116,11 @@ async function placePrivately(
     );
     await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
     if (source.isDir) {
-      await copyTree(source.from, target, { residue });
+      await copyTree(source.from, target, { residue, sqliteNode: node });
+      continue;
+    }
+    if (!source.companions && (await isSqliteFile(source.from))) {
+      await copyDatabaseFile(source.from, target, node);
       continue;
     }
     await copyFileDurably(source.from, target);

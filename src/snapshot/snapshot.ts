@@ -13,9 +13,10 @@ import { defaultEnv } from '../model/runtime.js';
 import { fsyncDir, readJsonIfExists, removeTree, tempName, writeFileAtomic } from '../platform/fs.js';
 import { type Layout, layoutOf } from '../store/layout.js';
 import { isAlive } from '../platform/subprocess.js';
-import { copyFileDurably, copyTree, placeFile, syncTree } from './copy.js';
+import { copyDatabaseFile, copyFileDurably, copyTree, placeFile, syncTree } from './copy.js';
+import { sqliteNode } from './sqlite-copy.js';
 import { ResidueFilter } from './residue.js';
-import { SQLITE_COMPANIONS, isSqliteFile, resolveStatePaths } from './state-paths.js';
+import { isSqliteFile, resolveStatePaths } from './state-paths.js';
 
 export const SNAPSHOT_MANIFEST = 'snapshot.json';
 /** Written beside the manifest once a restore is complete: which transaction restored it, and who did. */
@@ -60,6 +61,8 @@ export interface TakeSnapshotOptions {
   toVersion: string;
   /** The service's residue patterns (config `residue`), left out of the copy. @default [] */
   residue?: readonly string[];
+  /** Nodes to copy databases with, first with `node:sqlite` wins (the service's, then ours; sqlite-copy.ts). */
+  sqliteNodes?: ReadonlyArray<string | null | undefined>;
 }
 
 export interface RestoreResult {
@@ -84,8 +87,9 @@ export async function takeSnapshot(options: TakeSnapshotOptions): Promise<Snapsh
     const paths = await resolveStatePaths(options.statePaths, options.env ?? defaultEnv());
     const entries: SnapshotEntry[] = [];
     const residue = new ResidueFilter({ patterns: options.residue ?? [] });
+    const node = await sqliteNode(options.sqliteNodes ?? [process.execPath]);
     for (const [i, source] of paths.entries())
-      entries.push(await captureEntry({ source, dir: work, stored: `data/${i}`, residue }));
+      entries.push(await captureEntry({ source, dir: work, stored: `data/${i}`, residue, node }));
     const size = entries.reduce(
       (sum, e) => sum + (e.size ?? 0) + (e.companions ?? []).reduce((s, c) => s + (c.size ?? 0), 0),
       0,
@@ -115,6 +119,7 @@ async function captureEntry(at: {
   dir: string;
   stored: string;
   residue: ResidueFilter;
+  node: string | undefined;
 }): Promise<SnapshotEntry> {
   const { source, dir, stored } = at;
   const real = await fs.realpath(source).catch((error: unknown) => {
@@ -125,23 +130,19 @@ async function captureEntry(at: {
   const stat = await fs.stat(real);
   const to = path.join(dir, stored);
   if (stat.isDirectory())
-    return { path: source, type: 'dir', size: await copyTree(real, to, { residue: at.residue }), stored };
+    return {
+      path: source,
+      type: 'dir',
+      size: await copyTree(real, to, { residue: at.residue, sqliteNode: at.node }),
+      stored,
+    };
   if (!stat.isFile())
     throw new ReleaseSwitcherError('INVALID_CONFIG', `The state path ${source} is neither a file nor a directory.`, {
       hint: 'Name files or folders: release-switcher init --state-path PATH',
     });
-  const entry: SnapshotEntry = { path: source, type: 'file', size: await copyFileDurably(real, to), stored };
-  if (await isSqliteFile(real)) {
-    entry.companions = [];
-    for (const suffix of SQLITE_COMPANIONS) {
-      const size = await copyFileDurably(real + suffix, to + suffix).catch((error: unknown) => {
-        if (errnoOf(error) === 'ENOENT') return undefined;
-        throw error;
-      });
-      entry.companions.push(size === undefined ? { suffix, present: false } : { suffix, present: true, size });
-    }
-  }
-  return entry;
+  if (!(await isSqliteFile(real))) return { path: source, type: 'file', size: await copyFileDurably(real, to), stored };
+  const { size, companions } = await copyDatabaseFile(real, to, at.node);
+  return { path: source, type: 'file', size, stored, companions };
 }
 
 /** The complete snapshot `id`, or undefined. */

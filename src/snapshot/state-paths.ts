@@ -132,6 +132,20 @@ export function statePathsBase(patterns: readonly string[], env: NodeJS.ProcessE
   return base;
 }
 
+/** Whether a file's name says SQLite (`.db`, `.sqlite`, `.sqlite3`, `.db3`). */
+export const looksLikeSqlite = (file: string) => SQLITE_EXTENSIONS.has(path.extname(file).toLowerCase());
+
+/** Whether a file starts with SQLite's header: only such a file can be copied by SQLite itself. */
+export async function hasSqliteHeader(file: string): Promise<boolean> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(SQLITE_HEADER.length), 0, SQLITE_HEADER.length, 0);
+    return bytesRead === SQLITE_HEADER.length && buffer.toString('latin1') === SQLITE_HEADER;
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Whether a file is a SQLite database (by name, by header, or because it has companions beside it). */
 export async function isSqliteFile(file: string): Promise<boolean> {
   if (SQLITE_EXTENSIONS.has(path.extname(file).toLowerCase())) return true;
@@ -143,11 +157,5 @@ export async function isSqliteFile(file: string): Promise<boolean> {
       )
     )
       return true;
-  const handle = await fs.open(file, 'r');
-  try {
-    const { buffer, bytesRead } = await handle.read(Buffer.alloc(SQLITE_HEADER.length), 0, SQLITE_HEADER.length, 0);
-    return bytesRead === SQLITE_HEADER.length && buffer.toString('latin1') === SQLITE_HEADER;
-  } finally {
-    await handle.close();
-  }
+  return hasSqliteHeader(file);
 }

@@ -43,9 +43,17 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       // a migration), else the live state.
       copyState: (dir) => {
         const base = statePathsBase(config.statePaths, runtime.env);
-        return tx.restore && tx.restore.version === target
-          ? copySnapshotPrivately(layout, tx.restore.snapshot, dir, base, config.residue)
-          : copyStatePrivately(paths, dir, base, config.residue);
+        const copy =
+          tx.restore && tx.restore.version === target
+            ? copySnapshotPrivately(layout, tx.restore.snapshot, dir, { base, residue: config.residue })
+            : copyStatePrivately(paths, dir, {
+                base,
+                residue: config.residue,
+                sqliteNodes: [config.node, process.execPath],
+              });
+        return copy.catch((error: unknown) => {
+          throw asStateCopyFailed(error);
+        });
       },
       workRoot: path.join(layout.root, 'preflight'),
       isolation,
@@ -76,6 +84,22 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
     `${target} failed its rehearsal (${result.reason}): ${result.detail}`,
     {
       hint: `Nothing was flipped or restarted. Its output:\n${result.outputTail}`,
+    },
+  );
+}
+
+/**
+ * A private copy that could not be made says nothing about the candidate (the environment refused: a
+ * disk, a permission, a database SQLite cannot read): STATE_COPY_FAILED, the candidate not marked bad.
+ */
+function asStateCopyFailed(error: unknown): ReleaseSwitcherError {
+  if (error instanceof ReleaseSwitcherError && error.code !== 'INTERNAL') return error;
+  return new ReleaseSwitcherError(
+    'STATE_COPY_FAILED',
+    `The rehearsal's private copy of the state could not be made: ${(error as Error).message}`,
+    {
+      hint: 'Fix what the message names (space, permissions of the state paths), then run the update again.',
+      cause: error,
     },
   );
 }

@@ -60,7 +60,7 @@ describe('residue in copies of a state dir', () => {
 
   it("the rehearsal's private copy leaves out locks, PID files, sockets, FIFOs, tmp/ and files naming a live process", async () => {
     const copy = join(tempDir('rs-residue-copy-'), 'state');
-    await copyStatePrivately([state], copy, null, openclawResidue);
+    await copyStatePrivately([state], copy, { residue: openclawResidue });
     expect(filesUnder(copy)).toEqual(kept);
     expect(existsSync(join(copy, 'tmp'))).toBe(false);
   });
