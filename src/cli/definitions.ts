@@ -110,6 +110,13 @@ export const COMMANDS: CommandDef[] = [
         value: 'PATH',
         description: 'service state to snapshot before a new release first starts (repeatable)',
       },
+      'independent-path': {
+        type: 'string',
+        multiple: true,
+        value: 'PATH',
+        description:
+          'a folder under the state paths that checkpoints neither copy nor restore, e.g. a workspace (repeatable)',
+      },
       preflight: {
         type: 'string',
         value: 'ARGS',

@@ -12,6 +12,7 @@ import { defaultEnv, defaultExecPath } from '../model/runtime.js';
 import { layoutOf } from '../store/layout.js';
 import { withLock } from '../store/lock.js';
 import { withPreset } from '../store/presets.js';
+import { type CheckpointCoverage, describeCheckpoint } from '../snapshot/coverage.js';
 
 export interface InitOptions {
   root: string;
@@ -28,6 +29,8 @@ export interface InitOptions {
 export interface InitResult {
   root: string;
   config: Config;
+  /** What a state checkpoint covers now, as seen from this environment (when state paths are configured). */
+  checkpoint?: CheckpointCoverage;
 }
 
 /**
@@ -72,6 +75,8 @@ export async function init(options: InitOptions): Promise<InitResult> {
     await fs.mkdir(layout.releases, { recursive: true });
     await fs.mkdir(layout.staging, { recursive: true });
     await writeConfig(layout.root, config);
-    return { root: layout.root, config };
+    if (config.statePaths.length === 0) return { root: layout.root, config };
+    const checkpoint = await describeCheckpoint({ ...config, env: hostOf(options).env }).catch(() => undefined);
+    return { root: layout.root, config, ...(checkpoint && { checkpoint }) };
   });
 }

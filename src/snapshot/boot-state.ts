@@ -50,6 +50,7 @@ export async function prepareStateAtStart(input: {
       statePaths: config.statePaths,
       residue: config.residue,
       sqliteNodes: [config.node, process.execPath],
+      independentPaths: config.independentPaths,
       env: input.env,
       fromVersion: tx.from,
       toVersion: version,

@@ -49,6 +49,8 @@ export interface TreeCopyOptions {
    * database is copied with its companions (consistent only while the service is stopped).
    */
   sqliteNode?: string | undefined;
+  /** Absolute paths left out (folders the operator declared independent of the release). @default none */
+  skip?: ReadonlySet<string>;
 }
 
 /**
@@ -58,7 +60,8 @@ export interface TreeCopyOptions {
 export async function copyTree(from: string, to: string, options: TreeCopyOptions = {}): Promise<number> {
   const databases: Array<{ from: string; to: string }> = [];
   const residue = options.residue ?? new ResidueFilter();
-  const size = await copyTreeAt({ from, to, rel: '', residue, ...(options.sqliteNode && { databases }) });
+  const skip = options.skip ?? new Set<string>();
+  const size = await copyTreeAt({ from, to, rel: '', residue, skip, ...(options.sqliteNode && { databases }) });
   if (!options.sqliteNode) return size;
   await copyDatabases(databases, { node: options.sqliteNode });
   let added = 0;
@@ -102,6 +105,7 @@ interface TreeAt {
   to: string;
   rel: string;
   residue: ResidueFilter;
+  skip: ReadonlySet<string>;
   /** Where the databases found go, to be copied at the end; absent: copied as files. */
   databases?: Array<{ from: string; to: string }>;
 }
@@ -115,7 +119,7 @@ async function copyTreeAt(at: TreeAt): Promise<number> {
   for (const entry of entries) {
     const rel = at.rel ? `${at.rel}/${entry.name}` : entry.name;
     const [a, b] = [path.join(from, entry.name), path.join(to, entry.name)];
-    if (at.residue.matches(rel, entry) || isCompanionOf(entry.name, databases)) continue;
+    if (at.residue.matches(rel, entry) || isCompanionOf(entry.name, databases) || at.skip.has(a)) continue;
     if (entry.isDirectory()) size += await copyTreeAt({ ...at, from: a, to: b, rel });
     else if (entry.isSymbolicLink()) await copyLink(a, b);
     else if (databases.has(entry.name)) at.databases!.push({ from: a, to: b });
@@ -177,21 +181,37 @@ async function placeLink(from: string, target: string): Promise<void> {
   await fs.rename(tmp, target);
 }
 
-/** Make the directory `target` hold exactly what `from` holds: missing entries put back, extra ones deleted. */
-export async function syncTree(from: string, target: string): Promise<void> {
+/**
+ * Make the directory `target` hold exactly what `from` holds: missing entries put back, extra ones
+ * deleted, except the absolute paths in `keep` (independent folders), which are left as they are.
+ */
+export async function syncTree(from: string, target: string, keep: ReadonlySet<string> = new Set()): Promise<void> {
   const stat = await fs.lstat(target).catch(() => undefined);
   if (stat && !stat.isDirectory()) await removeTree(target);
   if (!stat?.isDirectory()) await fs.mkdir(target, { recursive: true });
   await fs.chmod(target, 0o700); // writable while it is filled; its own mode comes back last
-  const wanted = await fs.readdir(from, { withFileTypes: true });
+  const wanted = (await fs.readdir(from, { withFileTypes: true })).filter((e) => !keep.has(path.join(target, e.name)));
   const names = new Set(wanted.map((e) => e.name));
-  for (const name of await fs.readdir(target)) if (!names.has(name)) await removeTree(path.join(target, name));
+  for (const name of await fs.readdir(target)) {
+    const p = path.join(target, name);
+    if (!names.has(name) && !keep.has(p)) await removeTree(p);
+  }
   for (const entry of wanted) {
     const [a, b] = [path.join(from, entry.name), path.join(target, entry.name)];
-    if (entry.isDirectory()) await syncTree(a, b);
+    if (entry.isDirectory()) await syncTree(a, b, keep);
     else if (entry.isSymbolicLink()) await placeLink(a, b);
-    else await placeFile(a, b);
+    else if (!(await sameFile(a, b))) await placeFile(a, b);
+    else await copyMeta(a, b);
   }
   await fsyncDir(target);
   await copyMeta(from, target);
+}
+
+/** Whether `target` is already a regular file with `from`'s size and content (a restore rewrites nothing else). */
+async function sameFile(from: string, target: string): Promise<boolean> {
+  const [a, b] = await Promise.all([fs.lstat(from), fs.lstat(target).catch(() => undefined)]);
+  if (!b?.isFile() || a.size !== b.size) return false;
+  if (a.ino === b.ino && a.dev === b.dev) return false; // a hard link would share future writes: replace it
+  const [x, y] = await Promise.all([fs.readFile(from), fs.readFile(target)]);
+  return x.equals(y);
 }

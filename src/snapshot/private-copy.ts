@@ -38,7 +38,7 @@ export async function copyStatePrivately(
   dir: string,
   options: PrivateCopyOptions | string | null = null,
 ): Promise<string> {
-  const { base = null, residue = [], sqliteNodes = [process.execPath] } = optionsOf(options);
+  const { base = null, residue = [], sqliteNodes = [process.execPath], skip = new Set<string>() } = optionsOf(options);
   const sources: Source[] = [];
   for (const p of paths) {
     const stat = await fs.stat(p).catch(() => undefined);
@@ -46,7 +46,7 @@ export async function copyStatePrivately(
     if (stat?.isDirectory() || stat?.isFile()) sources.push({ live: p, from: p, isDir: stat.isDirectory() });
   }
   const node = await sqliteNode(sqliteNodes);
-  return placePrivately(sources, dir, { base, residue: new ResidueFilter({ patterns: residue }), node });
+  return placePrivately(sources, dir, { base, residue: new ResidueFilter({ patterns: residue }), node, skip });
 }
 
 /** Where the copy's paths are placed, and how (a bare string or null: `base` alone, as before). */
@@ -57,6 +57,8 @@ export interface PrivateCopyOptions {
   residue?: readonly string[];
   /** Nodes to copy live databases with, the first with `node:sqlite` wins. @default [the running Node] */
   sqliteNodes?: ReadonlyArray<string | null | undefined>;
+  /** Absolute paths left out (the resolved independent paths). @default none */
+  skip?: ReadonlySet<string>;
 }
 
 const optionsOf = (o: PrivateCopyOptions | string | null): PrivateCopyOptions =>
@@ -93,18 +95,26 @@ export async function copySnapshotPrivately(
       companions: (entry.companions ?? []).filter((c) => c.present).map((c) => c.suffix),
     }));
   // A snapshot's databases are consolidated already (or were taken with their companions): copied as they are.
-  return placePrivately(sources, dir, { base, residue: new ResidueFilter({ patterns: residue }), node: undefined });
+  return placePrivately(sources, dir, {
+    base,
+    residue: new ResidueFilter({ patterns: residue }),
+    node: undefined,
+    skip: new Set(manifest.independent ?? []),
+  });
 }
 
 async function placePrivately(
   sources: readonly Source[],
   dir: string,
-  at: { base: string | null; residue: ResidueFilter; node: string | undefined },
+  at: { base: string | null; residue: ResidueFilter; node: string | undefined; skip: ReadonlySet<string> },
 ): Promise<string> {
   const { base, residue, node } = at;
-  const only = sources.length === 1 ? sources[0] : undefined;
-  if (only?.isDir) {
-    await copyTree(only.from, dir, { residue, sqliteNode: node });
+  // The snapshot's folders are not where the independent paths live: map them into each source.
+  const skipIn = (s: Source) =>
+    new Set([...at.skip].filter((p) => p.startsWith(s.live + path.sep)).map((p) => s.from + p.slice(s.live.length)));
+  const only = sources.length === 1 && sources[0]!.isDir ? sources[0] : undefined;
+  if (only) {
+    await copyTree(only.from, dir, { residue, sqliteNode: node, skip: skipIn(only) });
     return dir;
   }
   await fs.mkdir(dir, { mode: 0o700 });
@@ -116,7 +126,7 @@ async function placePrivately(
     );
     await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
     if (source.isDir) {
-      await copyTree(source.from, target, { residue, sqliteNode: node });
+      await copyTree(source.from, target, { residue, sqliteNode: node, skip: skipIn(source) });
       continue;
     }
     if (!source.companions && (await isSqliteFile(source.from))) {

@@ -16,7 +16,7 @@ import { isAlive } from '../platform/subprocess.js';
 import { copyDatabaseFile, copyFileDurably, copyTree, placeFile, syncTree } from './copy.js';
 import { sqliteNode } from './sqlite-copy.js';
 import { ResidueFilter } from './residue.js';
-import { isSqliteFile, resolveStatePaths } from './state-paths.js';
+import { isSqliteFile, resolveIndependentPaths, resolveStatePaths } from './state-paths.js';
 
 export const SNAPSHOT_MANIFEST = 'snapshot.json';
 /** Written beside the manifest once a restore is complete: which transaction restored it, and who did. */
@@ -48,6 +48,8 @@ export interface SnapshotManifest {
   entries: SnapshotEntry[];
   /** Bytes copied. */
   size: number;
+  /** Folders declared independent (`--independent-path`), as resolved then: neither taken nor restored. */
+  independent?: string[];
 }
 
 export interface TakeSnapshotOptions {
@@ -63,6 +65,8 @@ export interface TakeSnapshotOptions {
   residue?: readonly string[];
   /** Nodes to copy databases with, first with `node:sqlite` wins (the service's, then ours; sqlite-copy.ts). */
   sqliteNodes?: ReadonlyArray<string | null | undefined>;
+  /** Independent-path patterns (config `independentPaths`): left out, and left alone on restore. @default [] */
+  independentPaths?: readonly string[];
 }
 
 export interface RestoreResult {
@@ -84,12 +88,14 @@ export async function takeSnapshot(options: TakeSnapshotOptions): Promise<Snapsh
   const work = tempName(final);
   try {
     await fs.mkdir(path.join(work, 'data'), { recursive: true });
-    const paths = await resolveStatePaths(options.statePaths, options.env ?? defaultEnv());
+    const env = options.env ?? defaultEnv();
+    const skip = await resolveIndependentPaths(options.independentPaths ?? [], env);
+    const paths = (await resolveStatePaths(options.statePaths, env)).filter((p) => !skip.has(p));
     const entries: SnapshotEntry[] = [];
     const residue = new ResidueFilter({ patterns: options.residue ?? [] });
     const node = await sqliteNode(options.sqliteNodes ?? [process.execPath]);
     for (const [i, source] of paths.entries())
-      entries.push(await captureEntry({ source, dir: work, stored: `data/${i}`, residue, node }));
+      entries.push(await captureEntry({ source, dir: work, stored: `data/${i}`, residue, node, skip }));
     const size = entries.reduce(
       (sum, e) => sum + (e.size ?? 0) + (e.companions ?? []).reduce((s, c) => s + (c.size ?? 0), 0),
       0,
@@ -103,6 +109,7 @@ export async function takeSnapshot(options: TakeSnapshotOptions): Promise<Snapsh
       statePaths: [...options.statePaths],
       entries,
       size,
+      ...(skip.size > 0 && { independent: [...skip] }),
     };
     await writeFileAtomic(path.join(work, SNAPSHOT_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
     await fs.rename(work, final);
@@ -120,6 +127,7 @@ async function captureEntry(at: {
   stored: string;
   residue: ResidueFilter;
   node: string | undefined;
+  skip: ReadonlySet<string>;
 }): Promise<SnapshotEntry> {
   const { source, dir, stored } = at;
   const real = await fs.realpath(source).catch((error: unknown) => {
@@ -133,7 +141,7 @@ async function captureEntry(at: {
     return {
       path: source,
       type: 'dir',
-      size: await copyTree(real, to, { residue: at.residue, sqliteNode: at.node }),
+      size: await copyTree(real, to, { residue: at.residue, sqliteNode: at.node, skip: at.skip }),
       stored,
     };
   if (!stat.isFile())
@@ -171,11 +179,17 @@ export async function restoreSnapshot(options: { root: string; id: string }): Pr
     );
   }
   const result: RestoreResult = { id: options.id, restored: [], removed: [] };
-  for (const entry of manifest.entries) await restoreEntry(layout.snapshot(options.id), entry, result);
+  const keep = new Set(manifest.independent ?? []);
+  for (const entry of manifest.entries) await restoreEntry(layout.snapshot(options.id), entry, { result, keep });
   return result;
 }
 
-async function restoreEntry(dir: string, entry: SnapshotEntry, result: RestoreResult): Promise<void> {
+async function restoreEntry(
+  dir: string,
+  entry: SnapshotEntry,
+  at: { result: RestoreResult; keep: ReadonlySet<string> },
+): Promise<void> {
+  const { result } = at;
   const remove = async (p: string) => {
     if (
       !(await fs.lstat(p).then(
@@ -192,7 +206,7 @@ async function restoreEntry(dir: string, entry: SnapshotEntry, result: RestoreRe
   const target = await fs.realpath(entry.path).catch(() => entry.path);
   const stored = path.join(dir, entry.stored);
   if (entry.type === 'dir') {
-    await syncTree(stored, target);
+    await syncTree(stored, target, at.keep);
     result.restored.push(entry.path);
     return;
   }

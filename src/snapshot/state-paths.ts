@@ -111,7 +111,20 @@ export async function resolveStatePaths(patterns: readonly string[], env: NodeJS
     for (const match of await matchStatePath(expandStatePath(pattern, env))) found.add(match);
   const isCompanion = (p: string) =>
     SQLITE_COMPANIONS.some((suffix) => p.endsWith(suffix) && found.has(p.slice(0, -suffix.length)));
-  return [...found].filter((p) => !isCompanion(p));
+  // A path inside another one travels with it (the config file inside the whole state dir): taken once.
+  const inside = (p: string) => [...found].some((other) => other !== p && p.startsWith(other + path.sep));
+  return [...found].filter((p) => !isCompanion(p) && !inside(p));
+}
+
+/** The existing paths the independent-path patterns name (`--independent-path`), expanded as state paths are. */
+export async function resolveIndependentPaths(
+  patterns: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (const pattern of patterns)
+    for (const match of await matchStatePath(expandStatePath(pattern, env))) found.add(match);
+  return found;
 }
 
 /**

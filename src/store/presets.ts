@@ -117,12 +117,11 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       // lifecycle scripts ran (.openclaw-lifecycle-pending gone): the bin (openclaw.mjs) only wraps it.
       smoke: ['dist/index.js', '--version'],
       schemaField: 'openclaw.schemaVersions',
-      // Resolved by the boot-check in the unit's environment. Globs: every SQLite file, not its backups.
-      statePaths: [
-        `${OPENCLAW_STATE_DIR}/state/*.sqlite`,
-        `${OPENCLAW_STATE_DIR}/agents/*/agent/*.sqlite`,
-        `\${OPENCLAW_CONFIG_PATH:-${OPENCLAW_STATE_DIR}/openclaw.json}`,
-      ],
+      // The whole state dir (credentials, plugin payloads and install records, `.env`, databases, folders a later
+      // release adds) and the config file wherever it lives, resolved by the boot-check in the unit's environment:
+      // an update may change any of them, and a rollback must bring back all of them. A config inside the state dir
+      // is taken once, with it. Residue (below) never travels; `--independent-path` leaves folders out.
+      statePaths: [OPENCLAW_STATE_DIR, `\${OPENCLAW_CONFIG_PATH:-${OPENCLAW_STATE_DIR}/openclaw.json}`],
       // Its gateway locks live in the state dir (`tmp/openclaw-<uid>/gateway.*.lock`, naming the live pid and port);
       // `tmp/` is its temporary runtime folder. A copy carrying them refuses to start "while pid N lives".
       residue: ['/tmp/', '*.lock'],

@@ -11,7 +11,7 @@ import type { Transaction } from '../model/state.js';
 import { crashPoint } from '../platform/crashpoint.js';
 import { cleanupPreflight, type PreflightIsolation, type PreflightRecord, runPreflight } from '../service/preflight.js';
 import { copySnapshotPrivately, copyStatePrivately } from '../snapshot/private-copy.js';
-import { resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
+import { resolveIndependentPaths, resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
 import { runStep } from '../store/journal.js';
 import { setReleaseState } from './machine.js';
 import { preflightWanted } from './preflight-wanted.js';
@@ -25,7 +25,8 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       ? { kind: 'systemd', scope: config.supervisor === 'systemd' ? 'user' : 'system' }
       : { kind: 'group' };
   const result = await runStep({ journal, tx, name: 'preflight' }, async (step) => {
-    const paths = await resolveStatePaths(config.statePaths, runtime.env);
+    const skip = await resolveIndependentPaths(config.independentPaths, runtime.env);
+    const paths = (await resolveStatePaths(config.statePaths, runtime.env)).filter((p) => !skip.has(p));
     const outcome = await runPreflight({
       node: config.node ?? process.execPath,
       args: config.preflight!,

@@ -34,11 +34,12 @@ describe('init --preset openclaw', () => {
       node,
       smoke: ['dist/index.js', '--version'],
       schemaField: 'openclaw.schemaVersions',
+      // The whole state dir and the config wherever it lives; its gateway locks and runtime tmp/ never travel.
       statePaths: [
-        '${OPENCLAW_STATE_DIR:-~/.openclaw}/state/*.sqlite',
-        '${OPENCLAW_STATE_DIR:-~/.openclaw}/agents/*/agent/*.sqlite',
+        '${OPENCLAW_STATE_DIR:-~/.openclaw}',
         '${OPENCLAW_CONFIG_PATH:-${OPENCLAW_STATE_DIR:-~/.openclaw}/openclaw.json}',
       ],
+      residue: ['/tmp/', '*.lock'],
     });
     // The unit it would write runs the gateway on its port.
     const unit = await cli(['--root', root, '--json', 'unit'], {

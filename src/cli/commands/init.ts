@@ -1,5 +1,6 @@
 import { adopt, readInstalledPackage } from '../../commands/adopt.js';
 import { init } from '../../commands/init.js';
+import { formatCoverage } from '../../snapshot/coverage.js';
 import {
   SIGNATURE_POLICIES,
   type Channel,
@@ -86,6 +87,7 @@ export function settingsFromFlags(values: CommandContext['values']): Settings {
     npm: str(values.npm),
     smoke: smoke === undefined ? undefined : smoke.split(/\s+/).filter(Boolean),
     statePaths: Array.isArray(values['state-path']) ? values['state-path'] : undefined,
+    independentPaths: Array.isArray(values['independent-path']) ? values['independent-path'] : undefined,
     schemaField: str(values['schema-field']),
     channel: str(values.channel) as Channel | undefined,
     preset: str(values.preset),
@@ -107,6 +109,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   for (const key of ['node', 'npm'] as const) if (settings[key]) settings[key] = resolve(settings[key]);
   // Relative to where init runs; `~` and `${NAME}` stay as written, for the boot-check to expand in the service's environment.
   settings.statePaths = settings.statePaths?.map((p) => (/^[~$]/.test(p) ? p : resolve(p)));
+  settings.independentPaths = settings.independentPaths?.map((p) => (/^[~$]/.test(p) ? p : resolve(p)));
   const adoptPath = str(ctx.values.adopt);
   if (adoptPath && !settings.package) {
     // The package to manage is the adopted one's, unless said otherwise; adopt reports a bad folder.
@@ -119,10 +122,11 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
     env: ctx.runtime.env,
     execPath: ctx.runtime.execPath,
   });
+  const covers = result.checkpoint ? `\ncheckpoints of the state cover:\n${formatCoverage(result.checkpoint)}` : '';
   if (!adoptPath)
     return {
       result,
-      human: `root ${result.root} manages ${result.config.package} (supervisor ${result.config.supervisor})`,
+      human: `root ${result.root} manages ${result.config.package} (supervisor ${result.config.supervisor})${covers}`,
     };
   const adopted = await adopt({
     root: ctx.root,
