@@ -37,5 +37,7 @@ export const CRASH_POINTS = [
   'recover:begin',
   'lock:claimed',
   'lock:release-claimed',
+  'restore:begin',
+  'restore:partial',
 ] as const;
 export type CrashPointName = (typeof CRASH_POINTS)[number];

@@ -63,6 +63,6 @@ export async function prepareStateAtStart(input: {
 
 /** Restore snapshot `id` for transaction `txId` and leave the marker that says so. Only while the service is stopped. */
 export async function restoreForTransaction(layout: Layout, id: string, txId: string): Promise<void> {
-  const result = await restoreSnapshot({ root: layout.root, id });
+  const result = await restoreSnapshot({ root: layout.root, id, tx: txId });
   await markRestored(layout, id, { tx: txId, by: 'boot-check', restored: result.restored, removed: result.removed });
 }

@@ -13,6 +13,7 @@ import { defaultEnv } from '../model/runtime.js';
 import { fsyncDir, readJsonIfExists, removeTree, tempName, writeFileAtomic } from '../platform/fs.js';
 import { type Layout, layoutOf } from '../store/layout.js';
 import { isAlive } from '../platform/subprocess.js';
+import { crashPoint } from '../platform/crashpoint.js';
 import { copyDatabaseFile, copyFileDurably, copyTree, placeFile, syncTree } from './copy.js';
 import { sqliteNode } from './sqlite-copy.js';
 import { ResidueFilter } from './residue.js';
@@ -21,6 +22,14 @@ import { isSqliteFile, resolveIndependentPaths, resolveStatePaths } from './stat
 export const SNAPSHOT_MANIFEST = 'snapshot.json';
 /** Written beside the manifest once a restore is complete: which transaction restored it, and who did. */
 export const RESTORE_MARKER = 'restored.json';
+/**
+ * Written before a restore changes anything, removed once it is marked complete: a restore killed in
+ * between left the state half put back, which no release may start on. The restore is idempotent (each
+ * file by rename, folders synced to the snapshot), so whoever finds this marker without RESTORE_MARKER
+ * for the same transaction simply runs it again: the boot-check of the next start does, and `recover`,
+ * which restarts the service, leads there.
+ */
+export const RESTORING_MARKER = 'restoring.json';
 
 export interface SnapshotEntry {
   /** Absolute path of the state, as resolved when the snapshot was taken. */
@@ -166,7 +175,7 @@ export async function readSnapshot(layout: Layout, id: string): Promise<Snapshot
  * companions, and a companion or path that did not exist then is deleted (a `-wal` the newer release
  * left would otherwise be replayed into the older database). Only ever run while the service is stopped.
  */
-export async function restoreSnapshot(options: { root: string; id: string }): Promise<RestoreResult> {
+export async function restoreSnapshot(options: { root: string; id: string; tx?: string }): Promise<RestoreResult> {
   const layout = layoutOf(options.root);
   const manifest = await readSnapshot(layout, options.id);
   if (!manifest) {
@@ -179,6 +188,11 @@ export async function restoreSnapshot(options: { root: string; id: string }): Pr
     );
   }
   const result: RestoreResult = { id: options.id, restored: [], removed: [] };
+  await writeFileAtomic(
+    path.join(layout.snapshot(options.id), RESTORING_MARKER),
+    `${JSON.stringify({ tx: options.tx ?? null, pid: process.pid, at: new Date().toISOString() })}\n`,
+  );
+  crashPoint('restore:begin');
   const keep = new Set(manifest.independent ?? []);
   for (const entry of manifest.entries) await restoreEntry(layout.snapshot(options.id), entry, { result, keep });
   return result;
@@ -231,6 +245,17 @@ export async function markRestored(
     path.join(layout.snapshot(id), RESTORE_MARKER),
     `${JSON.stringify({ ...record, at: new Date().toISOString() })}\n`,
   );
+  await fs.rm(path.join(layout.snapshot(id), RESTORING_MARKER), { force: true });
+}
+
+/** A restore of snapshot `id` that began and was never marked complete, if any (see RESTORING_MARKER). */
+export async function unfinishedRestore(
+  layout: Layout,
+  id: string,
+): Promise<{ tx: string | null; pid: number; at: string } | undefined> {
+  return (await readJsonIfExists(path.join(layout.snapshot(id), RESTORING_MARKER)).catch(() => undefined)) as
+    | { tx: string | null; pid: number; at: string }
+    | undefined;
 }
 
 /** Who restored snapshot `id` for transaction `tx`, if it was restored for it. */
