@@ -52,6 +52,11 @@ export interface TreeCopyOptions {
   sqliteNode?: string | undefined;
   /** Absolute paths left out (folders the operator declared independent of the release). @default none */
   skip?: ReadonlySet<string>;
+  /**
+   * Tried before each plain file is copied, with its path relative to the tree: returns the bytes when it
+   * placed `to` itself (a hard link to the same, unchanged file in an earlier checkpoint: shared.ts).
+   */
+  reuse?: (from: string, to: string, rel: string) => Promise<number | undefined>;
 }
 
 /**
@@ -62,7 +67,15 @@ export async function copyTree(from: string, to: string, options: TreeCopyOption
   const databases: Array<{ from: string; to: string }> = [];
   const residue = options.residue ?? new ResidueFilter();
   const skip = options.skip ?? new Set<string>();
-  const size = await copyTreeAt({ from, to, rel: '', residue, skip, ...(options.sqliteNode && { databases }) });
+  const size = await copyTreeAt({
+    from,
+    to,
+    rel: '',
+    residue,
+    skip,
+    ...(options.reuse && { reuse: options.reuse }),
+    ...(options.sqliteNode && { databases }),
+  });
   if (!options.sqliteNode) return size;
   await copyDatabases(databases, { node: options.sqliteNode });
   let added = 0;
@@ -109,6 +122,7 @@ interface TreeAt {
   skip: ReadonlySet<string>;
   /** Where the databases found go, to be copied at the end; absent: copied as files. */
   databases?: Array<{ from: string; to: string }>;
+  reuse?: TreeCopyOptions['reuse'];
 }
 
 async function copyTreeAt(at: TreeAt): Promise<number> {
@@ -124,18 +138,23 @@ async function copyTreeAt(at: TreeAt): Promise<number> {
     if (entry.isDirectory()) size += await copyTreeAt({ ...at, from: a, to: b, rel });
     else if (entry.isSymbolicLink()) await copyLink(a, b);
     else if (databases.has(entry.name)) at.databases!.push({ from: a, to: b });
-    else if (!(await namesLiveProcess(a, entry.name, (await fs.lstat(a)).size))) size += await copyFileDurably(a, b);
+    else size += await copyPlainFile(at, { a, b, rel, name: entry.name });
   }
   await fsyncDir(to);
   await copyMeta(from, to); // last: a read-only directory could not have been filled
   return size;
 }
 
+async function copyPlainFile(at: TreeAt, file: { a: string; b: string; rel: string; name: string }): Promise<number> {
+  if (await namesLiveProcess(file.a, file.name, (await fs.lstat(file.a)).size)) return 0;
+  return (await at.reuse?.(file.a, file.b, file.rel)) ?? (await copyFileDurably(file.a, file.b));
+}
+
 /**
  * The SQLite databases among a folder's files: named like one or with a companion beside it, and with
  * SQLite's header (a file named like one that SQLite never wrote is a file). Other files are not opened.
  */
-async function databasesIn(dir: string, entries: readonly Dirent[]): Promise<Set<string>> {
+export async function databasesIn(dir: string, entries: readonly Dirent[]): Promise<Set<string>> {
   const names = new Set(entries.map((e) => e.name));
   const found = new Set<string>();
   for (const e of entries) {
@@ -146,10 +165,10 @@ async function databasesIn(dir: string, entries: readonly Dirent[]): Promise<Set
   return found;
 }
 
-const isCompanionOf = (name: string, databases: ReadonlySet<string>) =>
+export const isCompanionOf = (name: string, databases: ReadonlySet<string>) =>
   SQLITE_COMPANIONS.some((s) => name.endsWith(s) && databases.has(name.slice(0, -s.length)));
 
-async function copyLink(from: string, to: string): Promise<void> {
+export async function copyLink(from: string, to: string): Promise<void> {
   await fs.symlink(await fs.readlink(from), to);
   await copyMeta(from, to);
 }

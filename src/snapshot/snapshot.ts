@@ -14,10 +14,12 @@ import { fsyncDir, readJsonIfExists, removeTree, tempName, writeFileAtomic } fro
 import { type Layout, layoutOf } from '../store/layout.js';
 import { isAlive } from '../platform/subprocess.js';
 import { crashPoint } from '../platform/crashpoint.js';
-import { copyDatabaseFile, copyFileDurably, copyTree, placeFile, syncTree } from './copy.js';
+import { placeFile, syncTree } from './copy.js';
+import { captureEntry, reconcileEntry } from './capture.js';
+import { fsNow } from './reconcile.js';
 import { sqliteNode } from './sqlite-copy.js';
 import { ResidueFilter } from './residue.js';
-import { isSqliteFile, resolveIndependentPaths, resolveStatePaths } from './state-paths.js';
+import { resolveIndependentPaths, resolveStatePaths } from './state-paths.js';
 
 export const SNAPSHOT_MANIFEST = 'snapshot.json';
 /** Written beside the manifest once a restore is complete: which transaction restored it, and who did. */
@@ -57,6 +59,8 @@ export interface SnapshotManifest {
   entries: SnapshotEntry[];
   /** Bytes copied. */
   size: number;
+  /** When its copy began, on the ctime clock (reconcile.ts fsNow): a file unchanged since is shared by a later one. */
+  startedAt?: number;
   /** Folders declared independent (`--independent-path`), as resolved then: neither taken nor restored. */
   independent?: string[];
 }
@@ -86,25 +90,38 @@ export interface RestoreResult {
   removed: string[];
 }
 
-/** Copy the state paths into `snapshots/<id>/`. Taking one that exists already returns it unchanged. */
+/**
+ * Copy the state paths into `snapshots/<id>/`. Taking one that exists already returns it unchanged. With
+ * a bulk copy staged for `id` (stageCheckpoint, made while the old release served) of the same paths,
+ * only what changed since is copied (the stop window's share); otherwise all of it.
+ */
 export async function takeSnapshot(options: TakeSnapshotOptions): Promise<SnapshotManifest> {
   const layout = layoutOf(options.root);
   const existing = await readSnapshot(layout, options.id);
   if (existing) return existing;
   await fs.mkdir(layout.snapshots, { recursive: true });
-  await sweepSnapshotLeftovers(layout);
   const final = layout.snapshot(options.id);
   const work = tempName(final);
   try {
-    await fs.mkdir(path.join(work, 'data'), { recursive: true });
-    const env = options.env ?? defaultEnv();
-    const skip = await resolveIndependentPaths(options.independentPaths ?? [], env);
-    const paths = (await resolveStatePaths(options.statePaths, env)).filter((p) => !skip.has(p));
+    const ctx = await captureContext(layout, options);
+    const staged = await readStaged(layout, options.id);
+    await sweepSnapshotLeftovers(layout, options.id);
+    const reuse = staged && JSON.stringify(staged.paths) === JSON.stringify(ctx.paths);
+    const startedAt = reuse ? staged.since : await fsNow(layout.snapshots);
+    if (reuse) await fs.rename(stagedDir(layout, options.id), work);
+    else await fs.mkdir(path.join(work, 'data'), { recursive: true });
+    await removeTree(stagedDir(layout, options.id));
     const entries: SnapshotEntry[] = [];
-    const residue = new ResidueFilter({ patterns: options.residue ?? [] });
-    const node = await sqliteNode(options.sqliteNodes ?? [process.execPath]);
-    for (const [i, source] of paths.entries())
-      entries.push(await captureEntry({ source, dir: work, stored: `data/${i}`, residue, node, skip }));
+    for (const [i, source] of ctx.paths.entries()) {
+      const to = path.join(work, 'data', String(i));
+      const rules = { ...ctx.rules, earlier: ctx.earlier(source) };
+      entries.push(
+        reuse
+          ? await reconcileEntry(source, to, { ...rules, since: staged.since })
+          : await captureEntry(source, to, rules),
+      );
+    }
+    await fs.rm(path.join(work, STAGED_MANIFEST), { force: true });
     const size = entries.reduce(
       (sum, e) => sum + (e.size ?? 0) + (e.companions ?? []).reduce((s, c) => s + (c.size ?? 0), 0),
       0,
@@ -113,12 +130,13 @@ export async function takeSnapshot(options: TakeSnapshotOptions): Promise<Snapsh
     const manifest: SnapshotManifest = {
       id,
       takenAt: new Date().toISOString(),
+      startedAt,
       fromVersion,
       toVersion,
       statePaths: [...options.statePaths],
       entries,
       size,
-      ...(skip.size > 0 && { independent: [...skip] }),
+      ...(ctx.skip.size > 0 && { independent: [...ctx.skip] }),
     };
     await writeFileAtomic(path.join(work, SNAPSHOT_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
     await fs.rename(work, final);
@@ -130,36 +148,61 @@ export async function takeSnapshot(options: TakeSnapshotOptions): Promise<Snapsh
   }
 }
 
-async function captureEntry(at: {
-  source: string;
-  dir: string;
-  stored: string;
-  residue: ResidueFilter;
-  node: string | undefined;
-  skip: ReadonlySet<string>;
-}): Promise<SnapshotEntry> {
-  const { source, dir, stored } = at;
-  const real = await fs.realpath(source).catch((error: unknown) => {
-    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return undefined;
-    throw error;
-  });
-  if (!real) return { path: source, type: 'absent' };
-  const stat = await fs.stat(real);
-  const to = path.join(dir, stored);
-  if (stat.isDirectory())
-    return {
-      path: source,
-      type: 'dir',
-      size: await copyTree(real, to, { residue: at.residue, sqliteNode: at.node, skip: at.skip }),
-      stored,
-    };
-  if (!stat.isFile())
-    throw new ReleaseSwitcherError('INVALID_CONFIG', `The state path ${source} is neither a file nor a directory.`, {
-      hint: 'Name files or folders: release-switcher init --state-path PATH',
-    });
-  if (!(await isSqliteFile(real))) return { path: source, type: 'file', size: await copyFileDurably(real, to), stored };
-  const { size, companions } = await copyDatabaseFile(real, to, at.node);
-  return { path: source, type: 'file', size, stored, companions };
+/** Written in a staged bulk copy: what it holds and when its copy began. */
+const STAGED_MANIFEST = 'staged.json';
+const stagedDir = (layout: Layout, id: string) => path.join(layout.snapshots, `.staged-${id}`);
+
+async function readStaged(layout: Layout, id: string): Promise<{ since: number; paths: string[] } | undefined> {
+  const staged = (await readJsonIfExists(path.join(stagedDir(layout, id), STAGED_MANIFEST)).catch(() => undefined)) as
+    | { id?: string; since?: number; paths?: string[] }
+    | undefined;
+  return staged?.id === id && typeof staged.since === 'number' && Array.isArray(staged.paths)
+    ? { since: staged.since, paths: staged.paths }
+    : undefined;
+}
+
+/**
+ * The bulk copy of the state for the checkpoint `options.id`, made while the old release still serves
+ * (before the restart): the boot-check then only reconciles it in the stop window. A staged copy is not a
+ * checkpoint (nothing restores from it) until takeSnapshot has reconciled it; one left behind by a
+ * transaction that never got there is swept by the next take. Returns the bytes copied.
+ */
+export async function stageCheckpoint(options: TakeSnapshotOptions): Promise<number> {
+  const layout = layoutOf(options.root);
+  if (await readSnapshot(layout, options.id)) return 0;
+  await fs.mkdir(layout.snapshots, { recursive: true });
+  const dir = stagedDir(layout, options.id);
+  await removeTree(dir);
+  await fs.mkdir(path.join(dir, 'data'), { recursive: true });
+  const since = await fsNow(layout.snapshots);
+  const ctx = await captureContext(layout, options);
+  let size = 0;
+  for (const [i, source] of ctx.paths.entries())
+    size +=
+      (await captureEntry(source, path.join(dir, 'data', String(i)), { ...ctx.rules, earlier: ctx.earlier(source) }))
+        .size ?? 0;
+  await writeFileAtomic(
+    path.join(dir, STAGED_MANIFEST),
+    `${JSON.stringify({ id: options.id, since, paths: ctx.paths })}\n`,
+  );
+  return size;
+}
+
+/** The resolved paths, the copy rules, and where each path's copy in the latest checkpoint is (for sharing). */
+async function captureContext(layout: Layout, options: TakeSnapshotOptions) {
+  const env = options.env ?? defaultEnv();
+  const skip = await resolveIndependentPaths(options.independentPaths ?? [], env);
+  const paths = (await resolveStatePaths(options.statePaths, env)).filter((p) => !skip.has(p));
+  const residue = new ResidueFilter({ patterns: options.residue ?? [] });
+  const node = await sqliteNode(options.sqliteNodes ?? [process.execPath]);
+  const latest = (await listSnapshots(layout)).filter((s) => s.startedAt !== undefined).at(-1);
+  const earlier = (source: string) => {
+    const entry = latest?.entries.find((e) => e.path === source && e.type === 'dir' && e.stored);
+    return entry && latest
+      ? { dir: path.join(layout.snapshot(latest.id), entry.stored!), since: latest.startedAt! }
+      : undefined;
+  };
+  return { paths, skip, rules: { residue, node, skip }, earlier };
 }
 
 /** The complete snapshot `id`, or undefined. */
@@ -316,11 +359,12 @@ export async function pruneSnapshots(layout: Layout, installed: ReadonlySet<stri
   return removed;
 }
 
-/** Trash of a killed delete, and temp folders of a take whose process is gone. */
-async function sweepSnapshotLeftovers(layout: Layout): Promise<void> {
+/** Trash of a killed delete, temp folders of a take whose process is gone, bulk copies staged for another take. */
+async function sweepSnapshotLeftovers(layout: Layout, taking?: string): Promise<void> {
   for (const name of await fs.readdir(layout.snapshots).catch(() => [] as string[])) {
     const pid = /^\..+\.tmp-(\d+)-[0-9a-f]+$/.exec(name)?.[1];
-    if (!name.startsWith('.trash-') && (pid === undefined || isAlive(Number(pid)))) continue;
+    const staleStage = name.startsWith('.staged-') && name !== `.staged-${taking}`;
+    if (!staleStage && !name.startsWith('.trash-') && (pid === undefined || isAlive(Number(pid)))) continue;
     await removeTree(path.join(layout.snapshots, name));
   }
 }

@@ -14,6 +14,7 @@ import { readLinkVersion } from '../store/links.js';
 import { closeTransaction, markGood, markPending, openTransaction, setReleaseState, transition } from './machine.js';
 import type { JournalSession } from '../store/session.js';
 import { configuredSupervisor } from './configured-supervisor.js';
+import { stageStateCheckpoint } from './stage-checkpoint.js';
 import { knownGoodReturn, preflightWanted } from './preflight-wanted.js';
 import { beginRestore, checkStateStep, endRestore, noteSnapshot } from './state-return.js';
 import {
@@ -86,7 +87,10 @@ export async function drive(run: Run, entry: Entry): Promise<Transaction> {
   }
   let failure: Failure | undefined;
   let baseline: ServiceState | null = null;
-  if (entry.at !== 'verify') ({ failure, baseline } = await restart(run, supervisor));
+  if (entry.at !== 'verify') {
+    await stageStateCheckpoint(run.session, tx); // the bulk copy while the old release serves
+    ({ failure, baseline } = await restart(run, supervisor));
+  }
   await noteSnapshot(run.session, tx);
   failure ??= await verify(run, supervisor, baseline);
   if (!failure) return finish(run, 'verified');

@@ -1,0 +1,96 @@
+/**
+ * Filling a checkpoint's `data/` folder: each resolved state path copied with the residue, independent
+ * and SQLite rules, sharing unchanged files with the previous checkpoint (reconcile.ts), either in one go
+ * (the boot-check in the stop window, with nothing staged) or as a bulk copy staged while the service
+ * still serves, reconciled in the stop window.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
+import { copyDatabaseFile, copyFileDurably, copyTree } from './copy.js';
+import { reconcileTree, shareWith } from './reconcile.js';
+import type { ResidueFilter } from './residue.js';
+import { isSqliteFile } from './state-paths.js';
+
+export interface CapturedEntry {
+  path: string;
+  type: 'file' | 'dir' | 'absent';
+  size?: number;
+  stored?: string;
+  companions?: Array<{ suffix: string; present: boolean; size?: number }>;
+}
+
+export interface CaptureRules {
+  residue: ResidueFilter;
+  node: string | undefined;
+  skip: ReadonlySet<string>;
+  /** The same path's copy in the previous checkpoint and when that copy began: unchanged files are linked to it. */
+  earlier?: { dir: string; since: number } | undefined;
+}
+
+const realOrNone = (p: string) =>
+  fs.realpath(p).catch((error: unknown) => {
+    if (errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR') return undefined;
+    throw error;
+  });
+
+/** Copy the state path `source` to `to` whole. */
+export async function captureEntry(source: string, to: string, rules: CaptureRules): Promise<CapturedEntry> {
+  const stored = path.basename(path.dirname(to)) === 'data' ? `data/${path.basename(to)}` : to;
+  const real = await realOrNone(source);
+  if (!real) return { path: source, type: 'absent' };
+  const stat = await fs.stat(real);
+  if (stat.isDirectory()) {
+    const reuse = rules.earlier && shareWith(rules.earlier.dir, rules.earlier.since);
+    const size = await copyTree(real, to, {
+      residue: rules.residue,
+      sqliteNode: rules.node,
+      skip: rules.skip,
+      ...(reuse && { reuse }),
+    });
+    return { path: source, type: 'dir', size, stored };
+  }
+  if (!stat.isFile())
+    throw new ReleaseSwitcherError('INVALID_CONFIG', `The state path ${source} is neither a file nor a directory.`, {
+      hint: 'Name files or folders: release-switcher init --state-path PATH',
+    });
+  if (!(await isSqliteFile(real))) return { path: source, type: 'file', size: await copyFileDurably(real, to), stored };
+  const { size, companions } = await copyDatabaseFile(real, to, rules.node);
+  return { path: source, type: 'file', size, stored, companions };
+}
+
+/**
+ * Bring the bulk copy at `to` (staged from `source` when the copy began, `since`) up to the live state
+ * now. A folder is reconciled file by file; a single file (a config, a database) is simply copied again.
+ */
+export async function reconcileEntry(
+  source: string,
+  to: string,
+  rules: CaptureRules & { since: number },
+): Promise<CapturedEntry> {
+  const real = await realOrNone(source);
+  const have = await fs.lstat(to).catch(() => undefined);
+  const stat = real ? await fs.stat(real) : undefined;
+  if (real && stat?.isDirectory() && have?.isDirectory()) {
+    await reconcileTree(real, to, {
+      residue: rules.residue,
+      skip: rules.skip,
+      since: rules.since,
+      sqliteNode: rules.node,
+    });
+    return { path: source, type: 'dir', size: await treeSize(to), stored: `data/${path.basename(to)}` };
+  }
+  if (have) await fs.rm(to, { recursive: true, force: true });
+  for (const suffix of ['-wal', '-shm', '-journal']) await fs.rm(to + suffix, { force: true });
+  return captureEntry(source, to, rules);
+}
+
+async function treeSize(dir: string): Promise<number> {
+  let size = 0;
+  for (const e of await fs.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) size += await treeSize(p);
+    else if (e.isFile()) size += (await fs.lstat(p)).size;
+  }
+  return size;
+}
