@@ -72,25 +72,15 @@ export async function reconcileEntry(
   const have = await fs.lstat(to).catch(() => undefined);
   const stat = real ? await fs.stat(real) : undefined;
   if (real && stat?.isDirectory() && have?.isDirectory()) {
-    await reconcileTree(real, to, {
+    const { size } = await reconcileTree(real, to, {
       residue: rules.residue,
       skip: rules.skip,
       since: rules.since,
       sqliteNode: rules.node,
     });
-    return { path: source, type: 'dir', size: await treeSize(to), stored: `data/${path.basename(to)}` };
+    return { path: source, type: 'dir', size, stored: `data/${path.basename(to)}` };
   }
   if (have) await fs.rm(to, { recursive: true, force: true });
   for (const suffix of ['-wal', '-shm', '-journal']) await fs.rm(to + suffix, { force: true });
   return captureEntry(source, to, rules);
-}
-
-async function treeSize(dir: string): Promise<number> {
-  let size = 0;
-  for (const e of await fs.readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) size += await treeSize(p);
-    else if (e.isFile()) size += (await fs.lstat(p)).size;
-  }
-  return size;
 }

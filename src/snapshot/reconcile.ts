@@ -9,6 +9,7 @@
  * began is a hard link to that copy. Only ever between checkpoints, whose files nothing writes in place
  * (a restore copies out of them); never to the live state, which the service may write in place.
  */
+import type { Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { copyDatabases } from './sqlite-copy.js';
@@ -47,7 +48,8 @@ export function shareWith(earlier: string, since: number): TreeCopyOptions['reus
   return async (from, to, rel) => {
     const candidate = path.join(earlier, rel);
     const [live, old] = await Promise.all([fs.lstat(from), fs.lstat(candidate).catch(() => undefined)]);
-    if (!old?.isFile() || old.size !== live.size || Math.trunc(old.mtimeMs) !== Math.trunc(live.mtimeMs)) return;
+    // utimes goes through a float of seconds: the copy's mtime may differ from the source's below a millisecond.
+    if (!old?.isFile() || old.size !== live.size || Math.abs(old.mtimeMs - live.mtimeMs) >= 1) return;
     if (live.ctimeMs >= since) return;
     await fs.link(candidate, to);
     return live.size;
@@ -62,13 +64,24 @@ export interface ReconcileOptions {
   sqliteNode?: string | undefined;
 }
 
-/** Make the bulk copy `copy` of the folder `live` what a full copy made now would be. Returns the files re-copied. */
-export async function reconcileTree(live: string, copy: string, options: ReconcileOptions): Promise<number> {
+/**
+ * Make the bulk copy `copy` of the folder `live` what a full copy made now would be. Returns the files
+ * copied again and the bytes the copy holds.
+ */
+export async function reconcileTree(
+  live: string,
+  copy: string,
+  options: ReconcileOptions,
+): Promise<{ changed: number; size: number }> {
   const databases: Array<{ from: string; to: string }> = [];
-  const changed = await reconcileAt({ live, copy, rel: '', databases, ...options });
+  const tally = { changed: 0, size: 0 };
+  await reconcileAt({ live, copy, rel: '', databases, tally, ...options });
   if (options.sqliteNode) await copyDatabases(databases, { node: options.sqliteNode });
-  for (const pair of databases) await copyMeta(pair.from, pair.to);
-  return changed + databases.length;
+  for (const pair of databases) {
+    await copyMeta(pair.from, pair.to);
+    tally.size += (await fs.stat(pair.to)).size;
+  }
+  return { changed: tally.changed + databases.length, size: tally.size };
 }
 
 interface At extends ReconcileOptions {
@@ -76,9 +89,10 @@ interface At extends ReconcileOptions {
   copy: string;
   rel: string;
   databases: Array<{ from: string; to: string }>;
+  tally: { changed: number; size: number };
 }
 
-async function reconcileAt(at: At): Promise<number> {
+async function reconcileAt(at: At): Promise<void> {
   const entries = await fs.readdir(at.live, { withFileTypes: true });
   // Databases are copied again in the window, consolidated: their pages may sit in a -wal the copy never saw.
   const dbs = at.sqliteNode ? await databasesIn(at.live, entries) : new Set<string>();
@@ -90,31 +104,36 @@ async function reconcileAt(at: At): Promise<number> {
     wanted.set(e.name, e);
   }
   for (const name of await fs.readdir(at.copy)) if (!wanted.has(name)) await removeTree(path.join(at.copy, name));
-  let changed = 0;
-  for (const [name, e] of wanted) {
-    const [a, b] = [path.join(at.live, name), path.join(at.copy, name)];
-    const rel = at.rel ? `${at.rel}/${name}` : name;
-    const have = await fs.lstat(b).catch(() => undefined);
-    if (e.isDirectory()) {
-      if (have?.isDirectory()) changed += await reconcileAt({ ...at, live: a, copy: b, rel });
-      else {
-        if (have) await removeTree(b);
-        await copyTree(a, b, { residue: at.residue, skip: at.skip, sqliteNode: at.sqliteNode });
-        changed += 1;
-      }
-      continue;
-    }
-    const stat = await fs.lstat(a);
-    if (have && !dbs.has(name) && !changedSince(stat, have, at.since) && have.isSymbolicLink() === e.isSymbolicLink())
-      continue;
-    if (have) await removeTree(b);
-    changed += 1;
-    if (e.isSymbolicLink()) await copyLink(a, b);
-    else if (dbs.has(name)) at.databases.push({ from: a, to: b });
-    else if (!(await namesLiveProcess(a, name, stat.size))) await copyFileDurably(a, b);
-  }
+  // The files of one folder are compared at once: in the stop window, waiting on one stat at a time adds up.
+  const files = [...wanted].filter(([, e]) => !e.isDirectory());
+  await Promise.all(files.map(([name, e]) => reconcileFile(at, { name, e, isDb: dbs.has(name) })));
+  for (const [name, e] of wanted) if (e.isDirectory()) await reconcileDir(at, name);
   await copyMeta(at.live, at.copy);
-  return changed;
+}
+
+async function reconcileDir(at: At, name: string): Promise<void> {
+  const [a, b] = [path.join(at.live, name), path.join(at.copy, name)];
+  const rel = at.rel ? `${at.rel}/${name}` : name;
+  const have = await fs.lstat(b).catch(() => undefined);
+  if (have?.isDirectory()) return reconcileAt({ ...at, live: a, copy: b, rel });
+  if (have) await removeTree(b);
+  at.tally.size += await copyTree(a, b, { residue: at.residue, skip: at.skip, sqliteNode: at.sqliteNode });
+  at.tally.changed += 1;
+}
+
+async function reconcileFile(at: At, file: { name: string; e: Dirent; isDb: boolean }): Promise<void> {
+  const [a, b] = [path.join(at.live, file.name), path.join(at.copy, file.name)];
+  const [stat, have] = await Promise.all([fs.lstat(a), fs.lstat(b).catch(() => undefined)]);
+  const same = have && have.isSymbolicLink() === file.e.isSymbolicLink() && !changedSince(stat, have, at.since);
+  if (same && !file.isDb) {
+    at.tally.size += stat.size;
+    return;
+  }
+  if (have) await removeTree(b);
+  at.tally.changed += 1;
+  if (file.e.isSymbolicLink()) await copyLink(a, b);
+  else if (file.isDb) at.databases.push({ from: a, to: b });
+  else if (!(await namesLiveProcess(a, file.name, stat.size))) at.tally.size += await copyFileDurably(a, b);
 }
 
 const changedSince = (live: { ctimeMs: number; size: number }, copy: { size: number }, since: number) =>
