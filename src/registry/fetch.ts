@@ -3,7 +3,14 @@ import npa from 'npm-package-arg';
 import pacote, { type PacoteManifest, type PacoteOptions } from 'pacote';
 import semver from 'semver';
 import type { Config } from '../store/config.js';
-import { ReleaseSwitcherError, asBadTarball, asDiskFull, errnoOf, isCorruptTarball } from '../model/errors.js';
+import {
+  ReleaseSwitcherError,
+  asBadTarball,
+  asDiskFull,
+  errnoOf,
+  isCorruptTarball,
+  isReleaseSwitcherError,
+} from '../model/errors.js';
 import { pathExists } from '../platform/fs.js';
 import type { ResolvedRuntime } from '../model/runtime.js';
 import { checkResolvedVersion } from './version-check.js';
@@ -218,7 +225,7 @@ function isTlsError(code: string | undefined): boolean {
 
 /** Map pacote / npm-registry-fetch / fs errors to our codes. */
 export function fetchError(error: unknown, spec: string): unknown {
-  if (error instanceof ReleaseSwitcherError) return error;
+  if (isReleaseSwitcherError(error)) return error;
   const signature = signatureError(error, spec);
   if (signature) return signature;
   const code = errnoOf(error);
