@@ -6,7 +6,7 @@
  * One return needs no rehearsal (preflight-wanted.ts knownGoodReturn): the driver does not call it then.
  */
 import path from 'node:path';
-import { ReleaseSwitcherError } from '../model/errors.js';
+import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
 import type { Transaction } from '../model/state.js';
 import { crashPoint } from '../platform/crashpoint.js';
 import { cleanupPreflight, type PreflightIsolation, type PreflightRecord, runPreflight } from '../service/preflight.js';
@@ -94,7 +94,7 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
  * disk, a permission, a database SQLite cannot read): STATE_COPY_FAILED, the candidate not marked bad.
  */
 function asStateCopyFailed(error: unknown): ReleaseSwitcherError {
-  if (error instanceof ReleaseSwitcherError && error.code !== 'INTERNAL') return error;
+  if (isReleaseSwitcherError(error) && error.code !== 'INTERNAL') return error;
   return new ReleaseSwitcherError(
     'STATE_COPY_FAILED',
     `The rehearsal's private copy of the state could not be made: ${(error as Error).message}`,
