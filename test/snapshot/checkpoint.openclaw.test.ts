@@ -1,0 +1,132 @@
+// The whole openclaw state dir checkpointed, on the real gateway (openclaw 2026.9.5 → 2026.9.6 under a private
+// systemd --user, `init --preset openclaw --state-path ~/.openclaw`, as a careful operator would). Seen before: every
+// update was refused (PREFLIGHT_FAILED, "Another gateway (pid N) already owns this state directory") and 9.6 marked
+// bad, because the rehearsal's private copy carried the live gateway's lock. Now: the update is rehearsed and
+// verified, no copy ever holds the live lock, and the rollback brings back exactly the 9.5-era state: what 9.6 wrote
+// (a plugin folder, a credentials file) gone, the 9.5-era ones back byte for byte.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { cli } from '../support/cli.ts';
+import { freePort } from '../support/service.ts';
+import { describeWhere } from '../support/skip.ts';
+import { canRunUserManager, type UserManager } from '../support/systemd.ts';
+import {
+  OPENCLAW_UNIT as UNIT,
+  openclawBench,
+  openclawHealthy,
+  removeOpenclawBench,
+  writeOpenclawService,
+} from '../support/openclaw.ts';
+
+const FROM = '2026.9.5';
+const TO = '2026.9.6';
+const SHARED = '/work/shared-cache';
+const PROJECT = path.resolve(import.meta.dirname, '../..');
+
+/** Every file under `dir` (relative), skipping nothing. */
+function filesUnder(dir: string, rel = ''): string[] {
+  if (!existsSync(path.join(dir, rel))) return [];
+  return readdirSync(path.join(dir, rel), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(dir, path.join(rel, e.name)) : [path.join(rel, e.name)],
+  );
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describeWhere(canRunUserManager(), 'the whole openclaw state dir, checkpointed (real openclaw, systemd --user)', () => {
+  let um: UserManager;
+  let port: number;
+  const work = mkdtempSync(path.join(tmpdir(), 'rs-oc-ckpt-'));
+  const root = path.join(work, 'root');
+  // A copy of the prepared npm cache where there is one (never written in place), else one kept across the run.
+  const npmCache = existsSync(path.join(SHARED, 'npm'))
+    ? path.join(work, 'npm-cache')
+    : path.join(PROJECT, '.bench-cache', 'npm-openclaw');
+  const env = () => ({
+    ...(um.env as Record<string, string>),
+    npm_config_cache: npmCache,
+    npm_config_logs_dir: path.join(work, 'npm-logs'),
+  });
+  const rs = (args: string[], timeout = 900_000) => cli(['--root', root, '--json', ...args], { env: env(), timeout });
+  const state = () => path.join(um.env.HOME!, '.openclaw');
+
+  beforeAll(async () => {
+    if (existsSync(path.join(SHARED, 'npm'))) execFileSync('cp', ['-a', path.join(SHARED, 'npm'), npmCache]);
+    const prepared = path.join(SHARED, `oc-${FROM}`);
+    if (!process.env.OPENCLAW_PREFIX && existsSync(prepared)) {
+      process.env.OPENCLAW_PREFIX = path.join(work, 'prefix');
+      execFileSync('cp', ['-a', prepared, process.env.OPENCLAW_PREFIX]); // the gateway runs from a copy, never from it
+    }
+    const { node, prefix, um: manager } = await openclawBench({ name: 'occkpt', work, version: FROM });
+    um = manager;
+    port = await freePort();
+    await writeOpenclawService(um, { node, prefix, port });
+    expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
+    await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 });
+    const openclaw = path.join(prefix, 'lib', 'node_modules', 'openclaw');
+    const init = await rs(['init', '--preset', 'openclaw', '--adopt', openclaw, '--node', node, '--unit', UNIT]);
+    expect(init.exitCode, init.stdout + init.stderr).toBe(0);
+    // As the operator of the report did: the whole state dir, named explicitly.
+    expect((await rs(['init', '--state-path', '~/.openclaw'])).exitCode).toBe(0);
+    expect((await rs(['unit', '--install'])).exitCode).toBe(0);
+    const pid = Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
+    expect((await um.systemctl(['restart', UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);
+    expect((await openclawHealthy(um, { port, pid, timeoutMs: 300_000 })).version).toBe(FROM);
+    const installed = await rs(['install', `openclaw@${TO}`]);
+    expect(installed.exitCode, installed.stdout.slice(-2000) + installed.stderr.slice(-2000)).toBe(0);
+  }, 2_400_000);
+
+  afterAll(() => removeOpenclawBench(um, work), 120_000);
+
+  const era95 = {
+    'credentials/rs-test.json': '{"token":"from 9.5"}\n',
+    'extensions/rs-95/index.js': '// 9.5 plugin\n',
+  };
+
+  it(`update ${FROM} → ${TO} is rehearsed and verified with the live gateway's lock in the state dir; no copy holds it`, async () => {
+    for (const [rel, text] of Object.entries(era95)) {
+      mkdirSync(path.dirname(path.join(state(), rel)), { recursive: true });
+      writeFileSync(path.join(state(), rel), text, { mode: 0o600 });
+    }
+    const locks = filesUnder(path.join(state(), 'tmp')).filter((f) => f.endsWith('.lock'));
+    expect(locks.length, 'the live gateway keeps its locks in the state dir').toBeGreaterThan(0);
+    const switched = await rs(['switch', TO]);
+    expect(switched.json?.result?.status, switched.stdout + switched.stderr).toBe('verified');
+    const preflight = switched.json.result.steps.find((s: { name: string }) => s.name === 'preflight');
+    expect(preflight, JSON.stringify(switched.json.result.steps)).toMatchObject({ status: 'ok' });
+    // The checkpoint taken before 9.6 first started: no tmp/, no lock, no file naming a live process.
+    const snapshot = path.join(root, 'snapshots', switched.json.result.id);
+    const held = filesUnder(snapshot);
+    expect(held.filter((f) => f.includes('/tmp/') || f.endsWith('.lock'))).toEqual([]);
+    for (const f of held) {
+      const text = readFileSync(path.join(snapshot, f), 'latin1');
+      const pid = /^\s*\{/.test(text) && text.length < 4096 ? (JSON.parse(text) as { pid?: number }).pid : undefined;
+      if (typeof pid === 'number') expect(alive(pid), `${f} names live pid ${pid}`).toBe(false);
+    }
+    expect(held).toContain(path.join('data', '0', 'credentials', 'rs-test.json'));
+  }, 1_200_000);
+
+  it(`rollback to ${FROM}: what ${TO} wrote is gone, the ${FROM}-era files are back byte for byte`, async () => {
+    // What 9.6's first start writes: a plugin folder, a credentials file, and a change to an existing one.
+    mkdirSync(path.join(state(), 'extensions', 'rs-96'), { recursive: true });
+    writeFileSync(path.join(state(), 'extensions', 'rs-96', 'index.js'), '// 9.6 plugin\n');
+    writeFileSync(path.join(state(), 'credentials', 'rs-96.json'), '{"token":"from 9.6"}\n');
+    writeFileSync(path.join(state(), 'credentials', 'rs-test.json'), '{"token":"rewritten by 9.6"}\n');
+    const back = await rs(['rollback']);
+    expect(back.json?.result?.status, back.stdout + back.stderr).toBe('verified');
+    expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 120_000 })).version).toBe(FROM);
+    expect(existsSync(path.join(state(), 'extensions', 'rs-96'))).toBe(false);
+    expect(existsSync(path.join(state(), 'credentials', 'rs-96.json'))).toBe(false);
+    for (const [rel, text] of Object.entries(era95)) expect(readFileSync(path.join(state(), rel), 'utf8')).toBe(text);
+  }, 1_200_000);
+});
