@@ -44,21 +44,39 @@ export async function prepareStateAtStart(input: {
     if (!tx || tx.to !== version || tx.from === null || !STARTING.has(tx.status) || config.statePaths.length === 0)
       return {};
     if (await readSnapshot(layout, tx.id)) return {};
-    await takeSnapshot({
-      root: layout.root,
-      id: tx.id,
-      statePaths: config.statePaths,
-      residue: config.residue,
-      sqliteNodes: [config.node, process.execPath],
-      independentPaths: config.independentPaths,
-      env: input.env,
-      fromVersion: tx.from,
-      toVersion: version,
-    });
+    await takeCheckpoint({ layout, config, tx, env: input.env });
     return { snapshot: tx.id };
   } catch (error) {
     return { stateError: (error as Error).message };
   }
+}
+
+/**
+ * The state checkpoint of transaction `tx`, taken before its target first runs anything on the state (its
+ * first start, and any step the target runs with the service stopped before it, such as an update finalize:
+ * call this first). Reconciles the bulk copy staged before the restart, if any; does nothing when the
+ * checkpoint exists already. Only while the service is stopped.
+ */
+export async function takeCheckpoint(input: {
+  layout: Layout;
+  config: Config;
+  tx: { id: string; from: string | null; to: string | null };
+  env: NodeJS.ProcessEnv;
+}): Promise<void> {
+  const { layout, config, tx } = input;
+  if (tx.from === null || tx.to === null || config.statePaths.length === 0) return;
+  if (await readSnapshot(layout, tx.id)) return;
+  await takeSnapshot({
+    root: layout.root,
+    id: tx.id,
+    statePaths: config.statePaths,
+    residue: config.residue,
+    sqliteNodes: [config.node, process.execPath],
+    independentPaths: config.independentPaths,
+    env: input.env,
+    fromVersion: tx.from,
+    toVersion: tx.to,
+  });
 }
 
 /** Restore snapshot `id` for transaction `txId` and leave the marker that says so. Only while the service is stopped. */
