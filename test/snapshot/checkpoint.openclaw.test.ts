@@ -52,10 +52,12 @@ describeWhere(canRunUserManager(), 'the whole openclaw state dir, checkpointed (
   const npmCache = existsSync(path.join(SHARED, 'npm'))
     ? path.join(work, 'npm-cache')
     : path.join(PROJECT, '.bench-cache', 'npm-openclaw');
+  // The CA bundle too: the CLI's environment is otherwise the manager's, and the registry may sit behind a TLS proxy.
   const env = () => ({
     ...(um.env as Record<string, string>),
     npm_config_cache: npmCache,
     npm_config_logs_dir: path.join(work, 'npm-logs'),
+    ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
   });
   const rs = (args: string[], timeout = 900_000) => cli(['--root', root, '--json', ...args], { env: env(), timeout });
   const state = () => path.join(um.env.HOME!, '.openclaw');
