@@ -122,9 +122,10 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       // an update may change any of them, and a rollback must bring back all of them. A config inside the state dir
       // is taken once, with it. Residue (below) never travels; `--independent-path` leaves folders out.
       statePaths: [OPENCLAW_STATE_DIR, `\${OPENCLAW_CONFIG_PATH:-${OPENCLAW_STATE_DIR}/openclaw.json}`],
-      // Its gateway locks live in the state dir (`tmp/openclaw-<uid>/gateway.*.lock`, naming the live pid and port);
-      // `tmp/` is its temporary runtime folder. A copy carrying them refuses to start "while pid N lives".
-      residue: ['/tmp/', '*.lock'],
+      // Its gateway locks live in the state dir (2026.9.x: `tmp/openclaw-<uid>/gateway.state.lock.sqlite`,
+      // `gateway.<hash>.lock.sqlite`, `device-identity.<hash>.lock.sqlite`, naming the live owner; seen on the real
+      // gateway); `tmp/` is its temporary runtime folder. A copy carrying them refuses to start "while pid N lives".
+      residue: ['/tmp/', '*.lock', '*.lock.sqlite', '*.lock.sqlite-*'],
       preflight: ['dist/index.js', 'gateway', '--port', '{port}'],
       preflightEnv: OPENCLAW_PREFLIGHT_ENV,
       preflightConfig: OPENCLAW_PREFLIGHT_CONFIG,

@@ -34,6 +34,8 @@ function filesUnder(dir: string, rel = ''): string[] {
   );
 }
 
+const isLock = (f: string) => /\.lock(\.sqlite)?(-wal|-shm|-journal)?$/.test(f);
+
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -100,7 +102,8 @@ describeWhere(canRunUserManager(), 'the whole openclaw state dir, checkpointed (
       mkdirSync(path.dirname(path.join(state(), rel)), { recursive: true });
       writeFileSync(path.join(state(), rel), text, { mode: 0o600 });
     }
-    const locks = filesUnder(path.join(state(), 'tmp')).filter((f) => f.endsWith('.lock'));
+    // 2026.9.x: tmp/openclaw-<uid>/gateway.state.lock.sqlite, gateway.<hash>.lock.sqlite (SQLite files naming the owner).
+    const locks = filesUnder(path.join(state(), 'tmp')).filter((f) => isLock(f));
     expect(locks.length, 'the live gateway keeps its locks in the state dir').toBeGreaterThan(0);
     const switched = await rs(['switch', TO]);
     expect(switched.json?.result?.status, switched.stdout + switched.stderr).toBe('verified');
@@ -109,7 +112,7 @@ describeWhere(canRunUserManager(), 'the whole openclaw state dir, checkpointed (
     // The checkpoint taken before 9.6 first started: no tmp/, no lock, no file naming a live process.
     const snapshot = path.join(root, 'snapshots', switched.json.result.id);
     const held = filesUnder(snapshot);
-    expect(held.filter((f) => f.includes('/tmp/') || f.endsWith('.lock'))).toEqual([]);
+    expect(held.filter((f) => f.includes('/tmp/') || isLock(f))).toEqual([]);
     for (const f of held) {
       const text = readFileSync(path.join(snapshot, f), 'latin1');
       const pid = /^\s*\{/.test(text) && text.length < 4096 ? (JSON.parse(text) as { pid?: number }).pid : undefined;

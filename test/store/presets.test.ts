@@ -39,7 +39,7 @@ describe('init --preset openclaw', () => {
         '${OPENCLAW_STATE_DIR:-~/.openclaw}',
         '${OPENCLAW_CONFIG_PATH:-${OPENCLAW_STATE_DIR:-~/.openclaw}/openclaw.json}',
       ],
-      residue: ['/tmp/', '*.lock'],
+      residue: ['/tmp/', '*.lock', '*.lock.sqlite', '*.lock.sqlite-*'],
     });
     // The unit it would write runs the gateway on its port.
     const unit = await cli(['--root', root, '--json', 'unit'], {
