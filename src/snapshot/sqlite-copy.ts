@@ -42,6 +42,8 @@ const probed = new Map<string, Promise<boolean>>();
 
 /** Whether `node` can `require('node:sqlite')` without a flag. */
 export function hasNodeSqlite(node: string): Promise<boolean> {
+  // Our own Node is asked in-process: no subprocess in the stop window when the boot-check runs on the service's Node.
+  if (node === process.execPath) return Promise.resolve(ownNodeHasSqlite());
   let known = probed.get(node);
   if (!known) {
     known = runCaptured(node, ['--no-warnings', '-e', "require('node:sqlite')"], { timeoutMs: PROBE_TIMEOUT_MS }).then(
@@ -51,6 +53,14 @@ export function hasNodeSqlite(node: string): Promise<boolean> {
     probed.set(node, known);
   }
   return known;
+}
+
+function ownNodeHasSqlite(): boolean {
+  try {
+    return Boolean(process.getBuiltinModule?.('node:sqlite'));
+  } catch {
+    return false;
+  }
 }
 
 /** The first of `candidates` (the service's Node, then ours) that has `node:sqlite`, if any. */
