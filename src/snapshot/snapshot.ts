@@ -19,7 +19,7 @@ import { captureEntry, reconcileEntry } from './capture.js';
 import { fsNow } from './reconcile.js';
 import { sqliteNode } from './sqlite-copy.js';
 import { ResidueFilter } from './residue.js';
-import { resolveIndependentPaths, resolveStatePaths } from './state-paths.js';
+import { assertStatePathsApart, resolveIndependentPaths, resolveStatePaths } from './state-paths.js';
 
 export const SNAPSHOT_MANIFEST = 'snapshot.json';
 /** Written beside the manifest once a restore is complete: which transaction restored it, and who did. */
@@ -99,6 +99,9 @@ export async function takeSnapshot(options: TakeSnapshotOptions): Promise<Snapsh
   const layout = layoutOf(options.root);
   const existing = await readSnapshot(layout, options.id);
   if (existing) return existing;
+  // A root configured before init checked this (or a service environment that expands differently) fails here,
+  // clearly, instead of copying the root into itself until the names are too long.
+  await assertStatePathsApart(options.statePaths, layout.root, options.env ?? defaultEnv());
   await fs.mkdir(layout.snapshots, { recursive: true });
   const final = layout.snapshot(options.id);
   const work = tempName(final);
@@ -171,6 +174,7 @@ export async function stageCheckpoint(options: TakeSnapshotOptions): Promise<num
   const layout = layoutOf(options.root);
   if (await readSnapshot(layout, options.id)) return 0;
   await fs.mkdir(layout.snapshots, { recursive: true });
+  await assertStatePathsApart(options.statePaths, layout.root, options.env ?? defaultEnv());
   const dir = stagedDir(layout, options.id);
   await removeTree(dir);
   await fs.mkdir(path.join(dir, 'data'), { recursive: true });
