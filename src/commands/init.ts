@@ -5,6 +5,7 @@ import {
   defaultConfig,
   readConfigIfExists,
   validateConfig,
+  withoutCredentials,
   writeConfig,
 } from '../store/config.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
@@ -77,8 +78,10 @@ export async function init(options: InitOptions): Promise<InitResult> {
     await fs.mkdir(layout.releases, { recursive: true });
     await fs.mkdir(layout.staging, { recursive: true });
     await writeConfig(layout.root, config);
-    if (config.statePaths.length === 0) return { root: layout.root, config };
+    // What is shown is what config.json holds: the registry URL without its credentials.
+    const shown = { ...config, registry: withoutCredentials(config.registry) };
+    if (config.statePaths.length === 0) return { root: layout.root, config: shown };
     const checkpoint = await describeCheckpoint({ ...config, env: hostOf(options).env }).catch(() => undefined);
-    return { root: layout.root, config, ...(checkpoint && { checkpoint }) };
+    return { root: layout.root, config: shown, ...(checkpoint && { checkpoint }) };
   });
 }

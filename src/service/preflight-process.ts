@@ -3,6 +3,8 @@
  * so it is in no caller's cgroup, a stop kills its whole cgroup, and a crashed switcher leaves a unit
  * that recovery can stop by name. Elsewhere: its own process group, signalled as one.
  */
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { run, startDetached, tail } from '../platform/subprocess.js';
 import type { ServiceState } from './supervisors/types.js';
 import { parseShow } from './supervisors/systemd.js';
@@ -51,6 +53,19 @@ const SHOW = [
 ];
 const COMMAND_MS = 30_000;
 
+/**
+ * systemd's EnvironmentFile= format: `NAME="value"`, double-quoted, with `\\`, `"`, `` ` `` and `$` escaped by a
+ * backslash (systemd unquotes exactly those; a newline inside the quotes stays part of the value). Names a
+ * shell could not hold are left out, as systemd would ignore them.
+ */
+export function environmentFile(env: NodeJS.ProcessEnv): string {
+  const quote = (v: string) => `"${v.replace(/[\\"`$]/g, (c) => `\\${c}`)}"`;
+  return Object.entries(env)
+    .filter((entry): entry is [string, string] => entry[1] !== undefined && /^[A-Za-z_][A-Za-z0-9_]*$/.test(entry[0]))
+    .map(([k, v]) => `${k}=${quote(v)}\n`)
+    .join('');
+}
+
 function scopeArgs(scope: 'user' | 'system' | undefined): string[] {
   return scope === 'system' ? [] : ['--user'];
 }
@@ -58,8 +73,12 @@ function scopeArgs(scope: 'user' | 'system' | undefined): string[] {
 export async function startInUnit(start: StartCandidate): Promise<CandidateHandle> {
   const { unit, scope } = start.record;
   if (!unit) throw new Error('preflight: a systemd rehearsal needs a unit name');
-  const setenv = Object.entries(start.env).flatMap(([k, v]) => (v === undefined ? [] : [`--setenv=${k}=${v}`]));
+  // The environment goes through a 0600 file in the rehearsal's private (0700) folder, never the command line:
+  // systemd-run's arguments are world-readable in /proc/<pid>/cmdline, and Environment= shows in systemctl show.
+  const envFile = path.join(start.record.dir, 'candidate.env');
+  await fs.writeFile(envFile, environmentFile(start.env), { mode: 0o600 });
   const props = [
+    `EnvironmentFile=${envFile}`,
     'Restart=no',
     'KillMode=control-group',
     'TimeoutStopSec=5',
@@ -75,7 +94,6 @@ export async function startInUnit(start: StartCandidate): Promise<CandidateHandl
       '--service-type=exec',
       `--working-directory=${start.cwd}`,
       ...props.map((p) => `--property=${p}`),
-      ...setenv,
       '--',
       start.node,
       ...start.args,

@@ -3,7 +3,7 @@
 // mid-rehearsal leaves a unit and a private dir that cleanupPreflight (recovery's call) removes.
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWhere } from '../support/skip.ts';
@@ -80,6 +80,34 @@ describeWhere(can, `preflight under systemd --user`, () => {
     expect(shown.stdout.trim()).toBe('not-found');
   }, 30_000);
 
+  it('hands the candidate its environment through a 0600 file, never the command line or Environment=', async () => {
+    // A value with every character systemd's quoting must carry: quotes, a backslash, $, a backtick, a newline.
+    const secret = `s3cret "quoted" \\ $HOME \`tick\` %i\nsecond line`;
+    const seen = join(root, 'secret-seen');
+    const code = `require('node:fs').writeFileSync(${JSON.stringify(seen)}, process.env.PROBE_SECRET ?? '<unset>');
+require('node:http').createServer((q, a) => a.end(JSON.stringify({ version: '4.4.0' }))).listen(Number(process.argv[1]), '127.0.0.1');`;
+    await candidate(root, '4.4.0', { schema: 17 });
+    const records: PreflightRecord[] = [];
+    let shown = '';
+    let fileMode = 0;
+    const result = await runPreflight({
+      ...options('4.4.0', records),
+      args: ['-e', code, '{port}'],
+      env: { PROBE_SECRET: secret },
+      onStarted: async () => {
+        const unit = records[0]!.unit!;
+        shown = (await manager.systemctl(['show', unit, '--property=Environment', '--property=EnvironmentFiles']))
+          .stdout;
+        fileMode = (await stat(join(records[0]!.dir, 'candidate.env'))).mode & 0o777;
+      },
+    });
+    expect(result, result.outputTail).toMatchObject({ ok: true });
+    expect(await readFile(seen, 'utf8')).toBe(secret);
+    expect(shown).not.toContain('s3cret');
+    expect(shown).toMatch(/EnvironmentFiles=.*candidate\.env/);
+    expect(fileMode).toBe(0o600);
+  }, 30_000);
+
   const refusals: Array<[string, Parameters<typeof candidate>[2], string]> = [
     ['3.0.0', { behaviour: 'crash-on-start' }, 'crashed'],
     ['3.3.0', { behaviour: 'never-healthy' }, 'never_healthy'],
@@ -140,7 +168,7 @@ await runPreflight({ ...o, copyState: (d) => copyStatePrivately([${JSON.stringif
       await new Promise((r) => setTimeout(r, 300));
       expect(await running(left), 'the candidate outlives the switcher: recovery must end it').toBe(true);
       expect(existsSync(left.dir)).toBe(true);
-      await cleanupPreflight(left, { callerEnv: manager.env });
+      await cleanupPreflight(left, { callerEnv: manager.env, workRoot: opts.workRoot });
       expect(await running(left)).toBe(false);
       expect(existsSync(left.dir)).toBe(false);
       await writeFile(recordFile, 'null');
