@@ -35,6 +35,8 @@ export interface PluginGateway {
   /** release-switcher's own CLI (this repository's build) on the same root, `--json`. */
   rs(args: string[], timeout?: number): Promise<Run & { json: any }>;
   mainPid(): Promise<number>;
+  /** A gateway method called by an operator client holding exactly `scopes` (operator-call.mjs); stdout parsed. */
+  operator(method: string, params: object, scopes: string[]): Promise<Run & { json: any }>;
 }
 
 export interface Run {
@@ -121,5 +123,22 @@ export async function startPluginGateway(options: { work: string; from: string; 
   expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 })).version).toBe(from);
   const mainPid = async () =>
     Number((await um.systemctl(['show', '-p', 'MainPID', '--value', OPENCLAW_UNIT])).stdout.trim());
-  return { um, node, root, port, openclaw, rs, mainPid };
+  const operator: PluginGateway['operator'] = async (method, params, scopes) => {
+    const script = path.join(import.meta.dirname, 'operator-call.mjs');
+    const args = [script, path.join(root, 'current'), method, JSON.stringify(params), scopes.join(',')];
+    const r = await execa(node, args, {
+      env: { ...env(), PATH: `${path.dirname(node)}:${process.env.PATH}` },
+      extendEnv: false,
+      reject: false,
+      timeout: 120_000,
+    });
+    let json: any;
+    try {
+      json = JSON.parse(r.stdout);
+    } catch {
+      json = undefined;
+    }
+    return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+  };
+  return { um, node, root, port, openclaw, rs, mainPid, operator };
 }

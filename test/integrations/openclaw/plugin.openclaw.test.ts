@@ -14,79 +14,149 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openclawHealthy, removeOpenclawBench } from '../../support/openclaw.ts';
 import { describeWhere } from '../../support/skip.ts';
 import { canRunUserManager } from '../../support/systemd.ts';
-import { type PluginGateway, TOKEN, startPluginGateway } from './gateway.ts';
+import { type PluginGateway, startPluginGateway } from './gateway.ts';
 
 const FROM = '2026.9.5';
 const TO = '2026.9.6';
 const can = canRunUserManager();
 
-describeWhere(
-  can,
-  'the OpenClaw plugin in a real gateway (openclaw 2026.9.5 → 2026.9.6, private systemd --user)',
-  () => {
-    let gw: PluginGateway;
-    const work = mkdtempSync(path.join(tmpdir(), 'rs-ocplugin-'));
+describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd --user)', () => {
+  let gw: PluginGateway;
+  const work = mkdtempSync(path.join(tmpdir(), 'rs-ocplugin-'));
 
-    beforeAll(async () => {
-      console.log(`load average at start: ${loadavg()[0]!.toFixed(1)}`);
-      gw = await startPluginGateway({ work, from: FROM, to: TO });
-    }, 2_400_000);
+  beforeAll(async () => {
+    console.log(`load average at start: ${loadavg()[0]!.toFixed(1)}`);
+    gw = await startPluginGateway({ work, from: FROM, to: TO });
+  }, 2_400_000);
 
-    afterAll(() => removeOpenclawBench(gw?.um, work), 120_000);
+  afterAll(() => removeOpenclawBench(gw?.um, work), 120_000);
 
-    /** `openclaw gateway call METHOD --params JSON --json`: the method's payload, or the call's failure. */
-    const call = async (method: string, params: object = {}, env: Record<string, string> = {}) => {
-      const r = await gw.openclaw(['gateway', 'call', method, '--params', JSON.stringify(params), '--json'], { env });
-      let json: any;
-      try {
-        json = JSON.parse(r.stdout);
-      } catch {
-        json = undefined;
-      }
-      return { ...r, json };
+  /** `openclaw gateway call METHOD --params JSON --json`: the method's payload, or the call's failure. */
+  const call = async (method: string, params: object = {}) => {
+    const r = await gw.openclaw(['gateway', 'call', method, '--params', JSON.stringify(params), '--json']);
+    let json: any;
+    try {
+      json = JSON.parse(r.stdout);
+    } catch {
+      json = undefined;
+    }
+    return { ...r, json };
+  };
+
+  /** Polls `cond` every second until it holds. */
+  const waitFor = async (cond: () => Promise<boolean>, timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await cond())) {
+      if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${cond.toString().slice(0, 200)}`);
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  };
+
+  /** Waits until /startupz answers from a process other than `pid` reporting `version`; then the status from it. */
+  const servedBy = async (pid: number, version: string) => {
+    const healthy = await openclawHealthy(gw.um, { port: gw.port, pid, timeoutMs: 300_000 });
+    expect(healthy.version).toBe(version);
+    return healthy.pid;
+  };
+
+  /** Polls releases.status on the serving gateway until transaction `id` is finished; returns that status. */
+  const finished = async (id: string) => {
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      const status = await call('releases.status');
+      const tx = status.json?.transaction;
+      if (tx?.id === id && tx.finishedAt) return status.json;
+      if (Date.now() > deadline) throw new Error(`transaction ${id} never finished: ${JSON.stringify(status.json)}`);
+      await new Promise((r) => setTimeout(r, 2_000));
+    }
+  };
+
+  it('openclaw releases list --json prints what release-switcher list --json prints', async () => {
+    const ours = await gw.openclaw(['releases', 'list', '--json']);
+    const theirs = await gw.rs(['list']);
+    expect(ours.exitCode, ours.stderr).toBe(0);
+    expect(JSON.parse(ours.stdout)).toEqual(theirs.json);
+    expect(theirs.json.result.current).toBe(FROM);
+    expect(theirs.json.result.releases.map((r: any) => r.version).sort()).toEqual([FROM, TO]);
+  }, 300_000);
+
+  it('refuses a caller without the gateway token before the plugin runs; nothing changes', async () => {
+    const before = await gw.rs(['status']);
+    const params = JSON.stringify({ version: TO });
+    const wrong = await gw.openclaw([
+      'gateway',
+      'call',
+      'releases.update',
+      '--params',
+      params,
+      '--token',
+      'nope',
+      '--json',
+    ]);
+    expect(wrong.exitCode, wrong.stdout + wrong.stderr).not.toBe(0);
+    expect(wrong.stdout + wrong.stderr).toMatch(/unauthori[sz]ed|token|auth/i);
+    expect(wrong.stdout).not.toContain('scheduled');
+    const url = `ws://127.0.0.1:${gw.port}`;
+    const anonymous = await gw.openclaw(['gateway', 'call', 'releases.status', '--url', url, '--json']);
+    expect(anonymous.exitCode, anonymous.stdout + anonymous.stderr).not.toBe(0);
+    expect(anonymous.stdout).not.toContain('"current"');
+    console.log(`wrong token: ${wrong.stdout}${wrong.stderr}\nno token: ${anonymous.stdout}${anonymous.stderr}`);
+    expect((await gw.rs(['status'])).json.result.transaction).toEqual(before.json.result.transaction);
+  }, 300_000);
+
+  it(`releases.update on ${FROM}: scheduled at once, then ${TO} verified, reported by the new process`, async () => {
+    const pid = await gw.mainPid();
+    const asked = await call('releases.update', { version: TO });
+    expect(asked.exitCode, asked.stdout + asked.stderr).toBe(0);
+    console.log(`releases.update answered (load ${loadavg()[0]!.toFixed(1)}):\n${asked.stdout}`);
+    expect(asked.json).toMatchObject({ kind: 'update', status: 'scheduled', from: FROM, to: TO });
+    const newPid = await servedBy(pid, TO);
+    const status = await finished(asked.json.id);
+    console.log(`releases.status from the new process (pid ${newPid}):\n${JSON.stringify(status, null, 2)}`);
+    expect(status.transaction).toMatchObject({ id: asked.json.id, kind: 'update', status: 'verified', to: TO });
+    expect(status).toMatchObject({ current: TO, previous: FROM, running: { version: TO, pid: newPid } });
+  }, 900_000);
+
+  it(`releases.rollback likewise: scheduled, then ${FROM} verified`, async () => {
+    const pid = await gw.mainPid();
+    const asked = await call('releases.rollback');
+    expect(asked.exitCode, asked.stdout + asked.stderr).toBe(0);
+    console.log(`releases.rollback answered:\n${asked.stdout}`);
+    expect(asked.json).toMatchObject({ kind: 'rollback', status: 'scheduled', from: TO, to: FROM });
+    const newPid = await servedBy(pid, FROM);
+    const status = await finished(asked.json.id);
+    console.log(`releases.status from the new process (pid ${newPid}):\n${JSON.stringify(status, null, 2)}`);
+    expect(status.transaction).toMatchObject({ id: asked.json.id, kind: 'rollback', status: 'verified', to: FROM });
+    expect(status).toMatchObject({ current: FROM, running: { version: FROM, pid: newPid } });
+  }, 900_000);
+
+  it('/releases through the chat command dispatcher: status, then an update from chat reported after the restart', async () => {
+    const admin = (method: string, params: object) => gw.operator(method, params, ['operator.admin']);
+    const texts = async (): Promise<string[]> => {
+      const history = await admin('chat.history', { sessionKey: 'main' });
+      return (history.json?.messages ?? [])
+        .filter((m: any) => m.role === 'assistant')
+        .map((m: any) => (Array.isArray(m.content) ? m.content.map((c: any) => c.text ?? '').join('') : m.content));
     };
-
-    /** Waits until /startupz answers from a process other than `pid` reporting `version`; then the status from it. */
-    const servedBy = async (pid: number, version: string) => {
-      const healthy = await openclawHealthy(gw.um, { port: gw.port, pid, timeoutMs: 300_000 });
-      expect(healthy.version).toBe(version);
-      return healthy.pid;
+    const say = async (message: string, scopes = ['operator.admin']) => {
+      const params = { sessionKey: 'main', message, idempotencyKey: `rs-${Date.now()}` };
+      const sent = await gw.operator('chat.send', params, scopes);
+      expect(sent.exitCode, sent.stdout + sent.stderr).toBe(0);
     };
+    // A writer without operator.admin (what `openclaw gateway call chat.send` asks for) is told it lacks the scope.
+    await say('/releases status', ['operator.write']);
+    await waitFor(async () => (await texts()).some((t) => t.includes('requires gateway scope: operator.admin')));
 
-    /** Polls releases.status on the serving gateway until transaction `id` is finished; returns that status. */
-    const finished = async (id: string) => {
-      const deadline = Date.now() + 300_000;
-      for (;;) {
-        const status = await call('releases.status');
-        const tx = status.json?.transaction;
-        if (tx?.id === id && tx.finishedAt) return status.json;
-        if (Date.now() > deadline) throw new Error(`transaction ${id} never finished: ${JSON.stringify(status.json)}`);
-        await new Promise((r) => setTimeout(r, 2_000));
-      }
-    };
+    await say('/releases status');
+    await waitFor(async () => (await texts()).some((t) => t.startsWith(`Running: ${FROM}`)));
 
-    it('openclaw releases list --json prints what release-switcher list --json prints', async () => {
-      const ours = await gw.openclaw(['releases', 'list', '--json']);
-      const theirs = await gw.rs(['list']);
-      expect(ours.exitCode, ours.stderr).toBe(0);
-      expect(JSON.parse(ours.stdout)).toEqual(theirs.json);
-      expect(theirs.json.result.current).toBe(FROM);
-      expect(theirs.json.result.releases.map((r: any) => r.version).sort()).toEqual([FROM, TO]);
-    }, 300_000);
-
-    it('explore', async () => {
-      console.log(JSON.stringify(await call('releases.status')).slice(0, 3000));
-      console.log(
-        JSON.stringify(await call('releases.status', {}, { OPENCLAW_GATEWAY_TOKEN: 'wrong' })).slice(0, 3000),
-      );
-      console.log(
-        JSON.stringify(
-          await call('chat.send', { sessionKey: 'main', message: '/releases status', idempotencyKey: 'k1' }),
-        ),
-      );
-      await new Promise((r) => setTimeout(r, 3000));
-      console.log(JSON.stringify(await call('chat.history', { sessionKey: 'main' })).slice(0, 5000));
-      console.log(TOKEN.length, FROM, servedBy.name, finished.name);
-    }, 300_000);
-  },
-);
+    const pid = await gw.mainPid();
+    await say(`/releases update ${TO}`);
+    await waitFor(async () => (await texts()).some((t) => t.includes(`Update to ${TO} scheduled`)));
+    await servedBy(pid, TO);
+    const report = `release-switcher: update ${FROM} → ${TO}: verified: now running ${TO}, verified.`;
+    await waitFor(async () => (await texts()).includes(report), 300_000);
+    console.log(`the conversation:\n${(await texts()).join('\n---\n')}`);
+    expect((await gw.rs(['status'])).json.result).toMatchObject({ current: TO, transaction: { status: 'verified' } });
+  }, 900_000);
+});
