@@ -90,12 +90,18 @@ export interface CliStreams {
 /** Runs one `openclaw releases …` invocation; resolves with its exit code. */
 export async function runReleases(
   argv: readonly string[],
-  options: { root: string; openclawEntry: string; io: CliStreams },
+  options: { root: string; openclawEntry: string; io: CliStreams; cliPath?: string | undefined },
 ): Promise<number> {
   const { io } = options;
   const prepared = await releasesArgv(argv, { root: options.root, openclawEntry: options.openclawEntry, env: io.env });
   if ('refused' in prepared) return report(prepared.refused, argv.includes('--json'), io);
-  return runCli(prepared.argv, { stdout: io.stdout, stderr: io.stderr, env: io.env, programName: PROGRAM });
+  return runCli(prepared.argv, {
+    stdout: io.stdout,
+    stderr: io.stderr,
+    env: io.env,
+    programName: PROGRAM,
+    ...(options.cliPath ? { cliPath: options.cliPath } : {}),
+  });
 }
 
 /** What follows `releases` on OpenClaw's command line (its root options before it are OpenClaw's). */

@@ -3,6 +3,8 @@
  * methods `releases.*`, the `/releases` chat command, and the service that reports a chat-asked outcome after the
  * restart. The one place that reads the process (argv, environment) and the plugin's config.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { releasesCommand } from './chat.js';
 import { PROGRAM, SUBCOMMANDS, argvAfter, runReleases } from './cli.js';
 import type { CliCommand, PluginApi } from './host.js';
@@ -11,6 +13,18 @@ import { type Actions, operations, registerRpc } from './rpc.js';
 import { rootOf } from './root.js';
 
 export const PLUGIN_ID = 'release-switcher';
+
+/**
+ * release-switcher's CLI in the folder OpenClaw installed the plugin into. OpenClaw runs a plugin's modules from a
+ * temporary capture of them (`openclaw-plugin-build-*` under the temp dir) that it removes when the process exits,
+ * so `import.meta.url` names files gone by the time a runner outside the gateway, started just before the gateway
+ * restarts, imports its next module. The installed folder stays.
+ */
+export function installedCli(rootDir: string | undefined): string | undefined {
+  if (!rootDir) return undefined;
+  const cli = path.join(rootDir, 'node_modules', 'release-switcher', 'dist', 'cli', 'main.js');
+  return existsSync(cli) ? cli : undefined;
+}
 
 function registerCli(api: PluginApi, actions: Actions): void {
   api.registerCli(
@@ -26,6 +40,7 @@ function registerCli(api: PluginApi, actions: Actions): void {
             root: actions.root(),
             openclawEntry: process.argv[1] ?? '',
             io: { stdout: process.stdout, stderr: process.stderr, env: actions.env },
+            cliPath: actions.cliPath,
           });
           // The contract's exit codes are the command's result: 3 rolled_back, 5 busy, 75 scheduled…
           process.exitCode = code;
@@ -72,7 +87,9 @@ export default {
       root: () => rootOf(api.pluginConfig, process.env),
       env: process.env,
       argv: process.argv,
+      cliPath: installedCli(api.rootDir),
     };
+    api.logger.info(`release-switcher: root ${actions.root()}, runner CLI ${actions.cliPath ?? '(built in)'}`);
     const ops = operations(actions);
     const reports = new PendingReports();
     registerCli(api, actions);

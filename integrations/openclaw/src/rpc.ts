@@ -50,21 +50,29 @@ export interface Actions {
   root: () => string;
   env: NodeJS.ProcessEnv;
   argv: readonly string[];
+  /** release-switcher's CLI in the plugin's installed folder, for the runner (see installedCli). */
+  cliPath?: string | undefined;
 }
 
 /** The four operations, shared by the RPC methods and the chat command. */
 export function operations(actions: Actions) {
   const { root, env, argv } = actions;
+  const runner = actions.cliPath ? { cliPath: actions.cliPath } : {};
   return {
     list: () => list({ root: root(), env }),
     status: () => updateStatus({ root: root(), env }),
     update: async (version: string | undefined) => {
       const config = await assertServedFrom(root(), { argv, env });
-      return requestUpdate({ root: root(), env, ...(version ? { spec: `${config.package}@${version}` } : {}) });
+      return requestUpdate({
+        root: root(),
+        env,
+        ...runner,
+        ...(version ? { spec: `${config.package}@${version}` } : {}),
+      });
     },
     rollback: async (version: string | undefined) => {
       await assertServedFrom(root(), { argv, env });
-      return rollback({ root: root(), env, handoff: 'always', ...(version ? { version } : {}) });
+      return rollback({ root: root(), env, handoff: 'always', ...runner, ...(version ? { version } : {}) });
     },
   };
 }

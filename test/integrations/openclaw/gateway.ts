@@ -37,6 +37,8 @@ export interface PluginGateway {
   mainPid(): Promise<number>;
   /** A gateway method called by an operator client holding exactly `scopes` (operator-call.mjs); stdout parsed. */
   operator(method: string, params: object, scopes: string[]): Promise<Run & { json: any }>;
+  /** A WebSocket client that connects without credentials, then calls `method` (anonymous-call.mjs). */
+  anonymous(method: string, params: object): Promise<{ frames: any[]; close: { code: number } | null }>;
 }
 
 export interface Run {
@@ -123,15 +125,16 @@ export async function startPluginGateway(options: { work: string; from: string; 
   expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 })).version).toBe(from);
   const mainPid = async () =>
     Number((await um.systemctl(['show', '-p', 'MainPID', '--value', OPENCLAW_UNIT])).stdout.trim());
-  const operator: PluginGateway['operator'] = async (method, params, scopes) => {
-    const script = path.join(import.meta.dirname, 'operator-call.mjs');
-    const args = [script, path.join(root, 'current'), method, JSON.stringify(params), scopes.join(',')];
-    const r = await execa(node, args, {
+  const node24 = (args: string[]) =>
+    execa(node, args, {
       env: { ...env(), PATH: `${path.dirname(node)}:${process.env.PATH}` },
       extendEnv: false,
       reject: false,
       timeout: 120_000,
     });
+  const operator: PluginGateway['operator'] = async (method, params, scopes) => {
+    const script = path.join(import.meta.dirname, 'operator-call.mjs');
+    const r = await node24([script, path.join(root, 'current'), method, JSON.stringify(params), scopes.join(',')]);
     let json: any;
     try {
       json = JSON.parse(r.stdout);
@@ -140,5 +143,11 @@ export async function startPluginGateway(options: { work: string; from: string; 
     }
     return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, json };
   };
-  return { um, node, root, port, openclaw, rs, mainPid, operator };
+  const anonymous: PluginGateway['anonymous'] = async (method, params) => {
+    const script = path.join(import.meta.dirname, 'anonymous-call.mjs');
+    const r = await node24([script, String(port), method, JSON.stringify(params)]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    return JSON.parse(r.stdout);
+  };
+  return { um, node, root, port, openclaw, rs, mainPid, operator, anonymous };
 }

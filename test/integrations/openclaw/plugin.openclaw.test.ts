@@ -78,6 +78,16 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
     expect(JSON.parse(ours.stdout)).toEqual(theirs.json);
     expect(theirs.json.result.current).toBe(FROM);
     expect(theirs.json.result.releases.map((r: any) => r.version).sort()).toEqual([FROM, TO]);
+    // The contract's exit codes: 1 with the adopt commands for a root that is not there, 2 for a usage error.
+    const elsewhere = await gw.openclaw(['releases', 'status', '--root', path.join(work, 'no-root'), '--json']);
+    expect(elsewhere.exitCode).toBe(1);
+    expect(JSON.parse(elsewhere.stdout).error).toMatchObject({
+      code: 'NOT_INITIALIZED',
+      hint: expect.stringContaining('init --preset openclaw --adopt'),
+    });
+    const unknown = await gw.openclaw(['releases', 'prune', '--json']);
+    expect(unknown.exitCode).toBe(2);
+    expect(JSON.parse(unknown.stdout).error.code).toBe('USAGE');
   }, 300_000);
 
   it('refuses a caller without the gateway token before the plugin runs; nothing changes', async () => {
@@ -96,11 +106,12 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
     expect(wrong.exitCode, wrong.stdout + wrong.stderr).not.toBe(0);
     expect(wrong.stdout + wrong.stderr).toMatch(/unauthori[sz]ed|token|auth/i);
     expect(wrong.stdout).not.toContain('scheduled');
-    const url = `ws://127.0.0.1:${gw.port}`;
-    const anonymous = await gw.openclaw(['gateway', 'call', 'releases.status', '--url', url, '--json']);
-    expect(anonymous.exitCode, anonymous.stdout + anonymous.stderr).not.toBe(0);
-    expect(anonymous.stdout).not.toContain('"current"');
-    console.log(`wrong token: ${wrong.stdout}${wrong.stderr}\nno token: ${anonymous.stdout}${anonymous.stderr}`);
+    // No credentials at all: OpenClaw's CLI will not even try, so a bare WebSocket client asks.
+    const anonymous = await gw.anonymous('releases.update', { version: TO });
+    console.log(`wrong token: ${wrong.stdout}${wrong.stderr}\nno credentials: ${JSON.stringify(anonymous)}`);
+    const answers = anonymous.frames.filter((frame) => frame.type === 'res');
+    expect(answers.find((frame) => frame.id === 'connect')?.ok ?? false).toBe(false);
+    expect(answers.some((frame) => frame.id === 'call' && frame.ok)).toBe(false);
     expect((await gw.rs(['status'])).json.result.transaction).toEqual(before.json.result.transaction);
   }, 300_000);
 
