@@ -38,7 +38,12 @@ async function handle(
     const wanted = versionParam({ version });
     const tx = verb === 'update' ? await ops.update(wanted) : await ops.rollback(wanted);
     if (tx.status !== 'scheduled') return { text: `${describeTransaction(tx)}.` };
-    const promised = await reports.add({ txId: tx.id, agentId: ctx.agentId, sessionKey: ctx.sessionKey });
+    const promised = await reports.add({
+      txId: tx.id,
+      agentId: ctx.agentId,
+      sessionKey: ctx.sessionKey,
+      sessionId: ctx.sessionId,
+    });
     return {
       text:
         `${tx.kind === 'update' ? 'Update' : 'Rollback'} to ${tx.to} scheduled (transaction ${tx.id}). ` +

@@ -70,6 +70,7 @@ function transcriptDelivery(config: unknown): Deliver {
     const result = await runtime.appendAssistantMirrorMessageByIdentity({
       ...(report.agentId ? { agentId: report.agentId } : {}),
       sessionKey: report.sessionKey,
+      ...(report.sessionId ? { sessionId: report.sessionId } : {}),
       text,
       idempotencyKey: `release-switcher-${report.txId}`,
       config,
@@ -89,7 +90,8 @@ export default {
       argv: process.argv,
       cliPath: installedCli(api.rootDir),
     };
-    api.logger.info(`release-switcher: root ${actions.root()}, runner CLI ${actions.cliPath ?? '(built in)'}`);
+    if (!actions.cliPath)
+      api.logger.warn(`release-switcher: no release-switcher under ${api.rootDir}: a runner uses this process's copy`);
     const ops = operations(actions);
     const reports = new PendingReports();
     registerCli(api, actions);

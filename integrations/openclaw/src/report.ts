@@ -15,6 +15,8 @@ export interface PendingReport {
   txId: string;
   agentId?: string | undefined;
   sessionKey?: string | undefined;
+  /** The transcript's session id: OpenClaw's SQLite transcripts resolve by it (the key alone is refused). */
+  sessionId?: string | undefined;
 }
 
 /** Where reports wait for the next process; absent until the service has started (it knows the state dir). */
@@ -65,7 +67,8 @@ export function outcomeText(tx: Transaction | null, txId: string): string {
 
 /**
  * Reports every pending transaction that has finished; keeps the others for a later process. Polls the journal
- * (read-only) every `pollMs` until `deadlineMs`; a transaction still in flight then stays pending.
+ * (read-only) every `pollMs` until `deadlineMs`; a transaction still in flight then stays pending, and so does a
+ * report whose delivery failed (retried at each poll; at the deadline it is dropped with a warning).
  */
 export async function deliverPending(options: {
   reports: PendingReports;
@@ -83,16 +86,18 @@ export async function deliverPending(options: {
     if (pending.length === 0 || signal?.aborted) return;
     const now = await status();
     const left: PendingReport[] = [];
+    const late = Date.now() - started > deadlineMs;
     for (const report of pending) {
       const tx = now.transaction;
       if (tx?.id === report.txId && tx.finishedAt === null) left.push(report);
       else
-        await deliver(report, outcomeText(tx, report.txId)).catch((error: unknown) =>
-          logger.warn(`release-switcher: could not report ${report.txId} in its conversation: ${String(error)}`),
-        );
+        await deliver(report, outcomeText(tx, report.txId)).catch((error: unknown) => {
+          if (!late) left.push(report);
+          logger.warn(`release-switcher: could not report ${report.txId} in its conversation: ${String(error)}`);
+        });
     }
     await reports.write(left);
-    if (left.length === 0 || Date.now() - started > deadlineMs) return;
+    if (left.length === 0 || late) return;
     await new Promise((resolve) => setTimeout(resolve, pollMs).unref());
   }
 }

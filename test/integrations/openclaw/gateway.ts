@@ -3,7 +3,7 @@
 // installed beside it, openclaw's own unit under a private systemd --user with the root's drop-in, token auth on
 // loopback, and the plugin installed the way a user does it: `openclaw plugins install <folder>` of the folder that
 // integrations/openclaw/scripts/assemble.mjs writes.
-import { cpSync, existsSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { expect } from 'vitest';
@@ -84,12 +84,17 @@ export async function startPluginGateway(options: { work: string; from: string; 
   expect(assembled.exitCode, assembled.stderr).toBe(0);
   const um = await openclawManager('ocplugin');
   const port = await freePort();
-  await writeOpenclawService(um, { node, prefix, port });
+  // openclaw's temporary files (its log, the plugin captures of every process) inside the test's folder, not /tmp.
+  const tmp = path.join(work, 'tmp');
+  mkdirSync(tmp);
+  const unit = await writeOpenclawService(um, { node, prefix, port });
+  await um.writeUnit(OPENCLAW_UNIT, unit.replace('Environment=TMPDIR=/tmp', `Environment=TMPDIR=${tmp}`));
   writeConfig(um, { port, root });
   const cache = npmCache(work);
   const env = () => ({
     ...(um.env as Record<string, string>),
     npm_config_cache: cache,
+    TMPDIR: tmp,
     ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
   });
   const rs = (args: string[], timeout = 900_000) => cli(['--root', root, '--json', ...args], { env: env(), timeout });

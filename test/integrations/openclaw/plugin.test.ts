@@ -142,6 +142,25 @@ describe('the chat report after the restart', () => {
     });
     expect(await reports.read()).toEqual([{ txId: 't1', sessionKey: 'k' }]);
   });
+
+  it('keeps a report whose delivery failed and delivers it at the next poll', async () => {
+    const reports = new PendingReports();
+    reports.bind(tempDir('rs-plugin-state-'));
+    await reports.add({ txId: 't1', sessionKey: 'k', sessionId: 's' });
+    const tries: string[] = [];
+    await deliverPending({
+      reports,
+      status: async () => ({ transaction: tx('verified', '2026-11-23T06:00:00Z') }) as any,
+      deliver: async (report) => {
+        tries.push(report.sessionId!);
+        if (tries.length === 1) throw new Error('transcript busy');
+      },
+      logger: { info: () => undefined, warn: () => undefined },
+      pollMs: 1,
+    });
+    expect(tries).toEqual(['s', 's']);
+    expect(await reports.read()).toEqual([]);
+  });
 });
 
 describe('register(): what OpenClaw gets', () => {
