@@ -58,11 +58,11 @@ export function outcomeText(tx: Transaction | null, txId: string): string {
     return `release-switcher: transaction ${txId} is no longer the last one; see /releases status.`;
   const verdict =
     tx.status === 'verified'
-      ? `now running ${tx.to}, verified`
+      ? `${tx.to} is running`
       : tx.status === 'rolled_back'
-        ? `${tx.to} failed and ${tx.from} runs again, verified`
-        : tx.status;
-  return `release-switcher: ${describeTransaction(tx)}: ${verdict}.`;
+        ? `${tx.to} failed, ${tx.from} is running again`
+        : 'see /releases status';
+  return `release-switcher: ${describeTransaction(tx)}; ${verdict}.`;
 }
 
 /**

@@ -66,8 +66,9 @@ async function prefixOf(version: string, options: { node: string; work: string }
 }
 
 /** The user's config: the port, token auth on loopback (openclaw refuses to start without auth here), the root. */
-function writeConfig(um: UserManager, options: { port: number; root: string }): void {
+function writeConfig(um: UserManager, options: { port: number; root: string; log: string }): void {
   const config = {
+    logging: { file: options.log },
     gateway: { mode: 'local', port: options.port, bind: 'loopback', auth: { mode: 'token', token: TOKEN } },
     plugins: { entries: { 'release-switcher': { config: { root: options.root } } } },
   };
@@ -89,7 +90,7 @@ export async function startPluginGateway(options: { work: string; from: string; 
   mkdirSync(tmp);
   const unit = await writeOpenclawService(um, { node, prefix, port });
   await um.writeUnit(OPENCLAW_UNIT, unit.replace('Environment=TMPDIR=/tmp', `Environment=TMPDIR=${tmp}`));
-  writeConfig(um, { port, root });
+  writeConfig(um, { port, root, log: path.join(tmp, 'openclaw.log') });
   const cache = npmCache(work);
   const env = () => ({
     ...(um.env as Record<string, string>),

@@ -117,9 +117,18 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
 
   it(`releases.update on ${FROM}: scheduled at once, then ${TO} verified, reported by the new process`, async () => {
     const pid = await gw.mainPid();
+    // The anchor: the same CLI asking a method that only reads, just before.
+    let started = performance.now();
+    await call('releases.status');
+    const anchorMs = performance.now() - started;
+    started = performance.now();
     const asked = await call('releases.update', { version: TO });
+    const askedMs = performance.now() - started;
     expect(asked.exitCode, asked.stdout + asked.stderr).toBe(0);
-    console.log(`releases.update answered (load ${loadavg()[0]!.toFixed(1)}):\n${asked.stdout}`);
+    console.log(
+      `releases.update answered in ${Math.round(askedMs)} ms, releases.status in ${Math.round(anchorMs)} ms ` +
+        `(${(askedMs / anchorMs).toFixed(2)}x; load ${loadavg()[0]!.toFixed(1)}):\n${asked.stdout}`,
+    );
     expect(asked.json).toMatchObject({ kind: 'update', status: 'scheduled', from: FROM, to: TO });
     const newPid = await servedBy(pid, TO);
     const status = await finished(asked.json.id);
@@ -165,9 +174,29 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
     await say(`/releases update ${TO}`);
     await waitFor(async () => (await texts()).some((t) => t.includes(`Update to ${TO} scheduled`)));
     await servedBy(pid, TO);
-    const report = `release-switcher: update ${FROM} → ${TO}: verified: now running ${TO}, verified.`;
+    const report = `release-switcher: update ${FROM} → ${TO}: verified; ${TO} is running.`;
     await waitFor(async () => (await texts()).includes(report), 300_000);
     console.log(`the conversation:\n${(await texts()).join('\n---\n')}`);
     expect((await gw.rs(['status'])).json.result).toMatchObject({ current: TO, transaction: { status: 'verified' } });
   }, 900_000);
+
+  it('refuses an update when the configured root is not the one this gateway runs from; nothing changes', async () => {
+    const other = path.join(work, 'other-root');
+    expect((await gw.rs(['--root', other, 'init', '--package', 'openclaw'])).exitCode).toBe(0);
+    const key = 'plugins.entries.release-switcher.config.root';
+    expect((await gw.openclaw(['config', 'set', key, other])).exitCode).toBe(0);
+    const before = (await gw.rs(['status'])).json.result.transaction;
+    let refused: Awaited<ReturnType<typeof call>> | undefined;
+    // The gateway applies a plugin's config by replacing its instance (hot reload): ask until the new root answers.
+    await waitFor(async () => {
+      refused = await call('releases.update', { version: FROM });
+      return (refused.stdout + refused.stderr).includes('GATEWAY_NOT_IN_ROOT');
+    });
+    console.log(`refused:\n${refused!.stdout}${refused!.stderr}`);
+    expect(refused!.exitCode).not.toBe(0);
+    expect(refused!.stdout + refused!.stderr).toContain('init --preset openclaw --adopt');
+    expect((await gw.rs(['--root', other, 'status'])).json.result.transaction).toBeNull();
+    expect((await gw.rs(['status'])).json.result.transaction).toEqual(before);
+    expect((await gw.openclaw(['config', 'set', key, gw.root])).exitCode).toBe(0);
+  }, 300_000);
 });

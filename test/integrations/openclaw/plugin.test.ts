@@ -123,7 +123,7 @@ describe('the chat report after the restart', () => {
     });
     expect(answers).toEqual([]);
     expect(delivered).toEqual([
-      ['agent:main:main', 'release-switcher: update 2026.9.5 → 2026.9.6: verified: now running 2026.9.6, verified.'],
+      ['agent:main:main', 'release-switcher: update 2026.9.5 → 2026.9.6: verified; 2026.9.6 is running.'],
     ]);
     expect(await reports.read()).toEqual([]);
   });
