@@ -31,7 +31,7 @@ export interface PluginGateway {
   root: string;
   port: number;
   /** The openclaw CLI of the release `current` points at, with the manager's HOME. */
-  openclaw(args: string[], options?: { timeout?: number; env?: Record<string, string> }): Promise<Run>;
+  openclaw(args: string[], timeout?: number): Promise<Run>;
   /** release-switcher's own CLI (this repository's build) on the same root, `--json`. */
   rs(args: string[], timeout?: number): Promise<Run & { json: any }>;
   mainPid(): Promise<number>;
@@ -75,6 +75,52 @@ function writeConfig(um: UserManager, options: { port: number; root: string; log
   writeFileSync(path.join(um.env.HOME!, '.openclaw', 'openclaw.json'), `${JSON.stringify(config, null, 2)}\n`);
 }
 
+/** The ways a test talks to the gateway and the root, all with the manager's HOME and the test's temp dir. */
+function clients(options: { um: UserManager; node: string; root: string; port: number; work: string }) {
+  const { um, node, root, port, work } = options;
+  const cache = npmCache(work);
+  const env = () => ({
+    ...(um.env as Record<string, string>),
+    npm_config_cache: cache,
+    TMPDIR: path.join(work, 'tmp'),
+    ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
+  });
+  const node24 = (args: string[], timeout = 120_000) =>
+    execa(node, args, {
+      env: { ...env(), PATH: `${path.dirname(node)}:${process.env.PATH}` },
+      extendEnv: false,
+      reject: false,
+      timeout,
+    });
+  const parsed = (stdout: string) => {
+    try {
+      return JSON.parse(stdout);
+    } catch {
+      return undefined;
+    }
+  };
+  const rs: PluginGateway['rs'] = (args, timeout = 900_000) =>
+    cli(['--root', root, '--json', ...args], { env: env(), timeout });
+  const openclaw: PluginGateway['openclaw'] = async (args, timeout = 180_000) => {
+    const r = await node24([path.join(root, 'current', 'openclaw.mjs'), ...args], timeout);
+    return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+  };
+  const operator: PluginGateway['operator'] = async (method, params, scopes) => {
+    const script = path.join(import.meta.dirname, 'operator-call.mjs');
+    const r = await node24([script, path.join(root, 'current'), method, JSON.stringify(params), scopes.join(',')]);
+    return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, json: parsed(r.stdout) };
+  };
+  const anonymous: PluginGateway['anonymous'] = async (method, params) => {
+    const script = path.join(import.meta.dirname, 'anonymous-call.mjs');
+    const r = await node24([script, String(port), method, JSON.stringify(params)]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    return JSON.parse(r.stdout);
+  };
+  const mainPid = async () =>
+    Number((await um.systemctl(['show', '-p', 'MainPID', '--value', OPENCLAW_UNIT])).stdout.trim());
+  return { rs, openclaw, operator, anonymous, mainPid };
+}
+
 export async function startPluginGateway(options: { work: string; from: string; to: string }): Promise<PluginGateway> {
   const { work, from, to } = options;
   const node = process.env.BENCH_NODE24 ?? (await ensureNode24()).node;
@@ -85,31 +131,15 @@ export async function startPluginGateway(options: { work: string; from: string; 
   expect(assembled.exitCode, assembled.stderr).toBe(0);
   const um = await openclawManager('ocplugin');
   const port = await freePort();
-  // openclaw's temporary files (its log, the plugin captures of every process) inside the test's folder, not /tmp.
+  // openclaw's temporary files (the plugin captures of every process) inside the test's folder, not /tmp.
   const tmp = path.join(work, 'tmp');
   mkdirSync(tmp);
   const unit = await writeOpenclawService(um, { node, prefix, port });
   await um.writeUnit(OPENCLAW_UNIT, unit.replace('Environment=TMPDIR=/tmp', `Environment=TMPDIR=${tmp}`));
   writeConfig(um, { port, root, log: path.join(tmp, 'openclaw.log') });
-  const cache = npmCache(work);
-  const env = () => ({
-    ...(um.env as Record<string, string>),
-    npm_config_cache: cache,
-    TMPDIR: tmp,
-    ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
-  });
-  const rs = (args: string[], timeout = 900_000) => cli(['--root', root, '--json', ...args], { env: env(), timeout });
-  const openclaw: PluginGateway['openclaw'] = async (args, o = {}) => {
-    const r = await execa(node, [path.join(root, 'current', 'openclaw.mjs'), ...args], {
-      env: { ...env(), PATH: `${path.dirname(node)}:${process.env.PATH}`, ...o.env },
-      extendEnv: false,
-      reject: false,
-      timeout: o.timeout ?? 180_000,
-    });
-    return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
-  };
+  const gw = { um, node, root, port, ...clients({ um, node, root, port, work }) };
   const openclawDir = path.join(prefix, 'lib', 'node_modules', 'openclaw');
-  const init = await rs([
+  const init = await gw.rs([
     'init',
     '--preset',
     'openclaw',
@@ -121,39 +151,13 @@ export async function startPluginGateway(options: { work: string; from: string; 
     OPENCLAW_UNIT,
   ]);
   expect(init.exitCode, init.stdout + init.stderr).toBe(0);
-  expect((await rs(['unit', '--install'])).exitCode).toBe(0);
-  const installed = await rs(['install', `openclaw@${to}`]);
+  expect((await gw.rs(['unit', '--install'])).exitCode).toBe(0);
+  const installed = await gw.rs(['install', `openclaw@${to}`]);
   expect(installed.exitCode, installed.stdout.slice(-2000) + installed.stderr.slice(-2000)).toBe(0);
   // Installed before the gateway starts, so its first start loads the plugin (no restart, no gateway round trip).
-  const plugin = await openclaw(['plugins', 'install', pluginDir, '--force', '--accept-capabilities']);
+  const plugin = await gw.openclaw(['plugins', 'install', pluginDir, '--force', '--accept-capabilities']);
   expect(plugin.exitCode, plugin.stdout + plugin.stderr).toBe(0);
   expect((await um.systemctl(['start', OPENCLAW_UNIT])).exitCode).toBe(0);
   expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 })).version).toBe(from);
-  const mainPid = async () =>
-    Number((await um.systemctl(['show', '-p', 'MainPID', '--value', OPENCLAW_UNIT])).stdout.trim());
-  const node24 = (args: string[]) =>
-    execa(node, args, {
-      env: { ...env(), PATH: `${path.dirname(node)}:${process.env.PATH}` },
-      extendEnv: false,
-      reject: false,
-      timeout: 120_000,
-    });
-  const operator: PluginGateway['operator'] = async (method, params, scopes) => {
-    const script = path.join(import.meta.dirname, 'operator-call.mjs');
-    const r = await node24([script, path.join(root, 'current'), method, JSON.stringify(params), scopes.join(',')]);
-    let json: any;
-    try {
-      json = JSON.parse(r.stdout);
-    } catch {
-      json = undefined;
-    }
-    return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, json };
-  };
-  const anonymous: PluginGateway['anonymous'] = async (method, params) => {
-    const script = path.join(import.meta.dirname, 'anonymous-call.mjs');
-    const r = await node24([script, String(port), method, JSON.stringify(params)]);
-    expect(r.exitCode, r.stderr).toBe(0);
-    return JSON.parse(r.stdout);
-  };
-  return { um, node, root, port, openclaw, rs, mainPid, operator, anonymous };
+  return gw;
 }
