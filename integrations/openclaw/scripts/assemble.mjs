@@ -46,7 +46,7 @@ async function main() {
   await mkdir(out, { recursive: true });
   // The plugin: its manifest, its built code, and a package.json whose dependency is the release-switcher beside it.
   await cp(path.join(pluginDir, 'dist'), path.join(out, 'dist'), { recursive: true });
-  await cp(path.join(pluginDir, 'openclaw.plugin.json'), path.join(out, 'openclaw.plugin.json'));
+  for (const file of ['openclaw.plugin.json', 'README.md']) await cp(path.join(pluginDir, file), path.join(out, file));
   const { scripts: _scripts, devDependencies: _dev, private: _private, ...published } = plugin;
   published.dependencies = { ...plugin.dependencies, 'release-switcher': root.version };
   published.bundleDependencies = ['release-switcher'];
