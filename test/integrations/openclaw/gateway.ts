@@ -3,7 +3,7 @@
 // installed beside it, openclaw's own unit under a private systemd --user with the root's drop-in, token auth on
 // loopback, and the plugin installed the way a user does it: `openclaw plugins install <folder>` of the folder that
 // integrations/openclaw/scripts/assemble.mjs writes.
-import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { expect } from 'vitest';
@@ -32,6 +32,8 @@ export interface PluginGateway {
   port: number;
   /** The openclaw CLI of the release `current` points at, with the manager's HOME. */
   openclaw(args: string[], timeout?: number): Promise<Run>;
+  /** The same CLI started inside the gateway unit's cgroup, as an agent's shell runs it (seed 003). */
+  openclawInUnit(args: string[]): Promise<Run>;
   /** release-switcher's own CLI (this repository's build) on the same root, `--json`. */
   rs(args: string[], timeout?: number): Promise<Run & { json: any }>;
   mainPid(): Promise<number>;
@@ -73,6 +75,23 @@ function writeConfig(um: UserManager, options: { port: number; root: string; log
     plugins: { entries: { 'release-switcher': { config: { root: options.root } } } },
   };
   writeFileSync(path.join(um.env.HOME!, '.openclaw', 'openclaw.json'), `${JSON.stringify(config, null, 2)}\n`);
+}
+
+/** The cgroup.procs files of every hierarchy process `pid` is in (the named systemd one and the unified one). */
+function cgroupProcsOf(pid: number): string[] {
+  const unified = existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
+  return readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .map((line) => line.split(':'))
+    .map(([, controllers, where]) =>
+      controllers === 'name=systemd'
+        ? `/sys/fs/cgroup/systemd${where}`
+        : controllers === ''
+          ? `${unified}${where}`
+          : '',
+    )
+    .map((dir) => path.join(dir, 'cgroup.procs'))
+    .filter((file) => file !== 'cgroup.procs' && existsSync(file));
 }
 
 /** The ways a test talks to the gateway and the root, all with the manager's HOME and the test's temp dir. */
@@ -118,7 +137,25 @@ function clients(options: { um: UserManager; node: string; root: string; port: n
   };
   const mainPid = async () =>
     Number((await um.systemctl(['show', '-p', 'MainPID', '--value', OPENCLAW_UNIT])).stdout.trim());
-  return { rs, openclaw, operator, anonymous, mainPid };
+  const openclawInUnit: PluginGateway['openclawInUnit'] = async (args) => {
+    const joins = cgroupProcsOf(await mainPid());
+    const script = 'for f in "$@"; do echo $$ > "$f"; done; exec "$NODE" "$OPENCLAW" $ARGS';
+    const r = await execa('sh', ['-c', script, 'sh', ...joins], {
+      env: {
+        ...env(),
+        PATH: `${path.dirname(node)}:${process.env.PATH}`,
+        OPENCLAW_SYSTEMD_UNIT: OPENCLAW_UNIT,
+        NODE: node,
+        OPENCLAW: path.join(root, 'current', 'openclaw.mjs'),
+        ARGS: args.join(' '),
+      },
+      extendEnv: false,
+      reject: false,
+      timeout: 300_000,
+    });
+    return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+  };
+  return { rs, openclaw, openclawInUnit, operator, anonymous, mainPid };
 }
 
 export async function startPluginGateway(options: { work: string; from: string; to: string }): Promise<PluginGateway> {

@@ -199,4 +199,17 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
     expect((await gw.rs(['status'])).json.result.transaction).toEqual(before);
     expect((await gw.openclaw(['config', 'set', key, gw.root])).exitCode).toBe(0);
   }, 300_000);
+
+  it('openclaw releases rollback in a shell inside the gateway unit (seed 003): exit 75, scheduled, then verified', async () => {
+    const pid = await gw.mainPid();
+    const asked = await gw.openclawInUnit(['releases', 'rollback', '--json']);
+    console.log(`openclaw releases rollback inside the unit: exit ${asked.exitCode}\n${asked.stdout}`);
+    expect(asked.exitCode, asked.stdout + asked.stderr).toBe(75);
+    const scheduled = JSON.parse(asked.stdout).result;
+    expect(scheduled).toMatchObject({ kind: 'rollback', status: 'scheduled', from: TO, to: FROM });
+    await servedBy(pid, FROM);
+    const status = await finished(scheduled.id);
+    expect(status.transaction).toMatchObject({ id: scheduled.id, status: 'verified' });
+    expect(status.running.version).toBe(FROM);
+  }, 900_000);
 });
