@@ -33,7 +33,7 @@ export interface PluginGateway {
   /** The openclaw CLI of the release `current` points at, with the manager's HOME. */
   openclaw(args: string[], timeout?: number): Promise<Run>;
   /** The same CLI started inside the gateway unit's cgroup, as an agent's shell runs it (seed 003). */
-  openclawInUnit(args: string[]): Promise<Run>;
+  openclawInUnit(args: string[]): Promise<Run & { signal: string | undefined }>;
   /** release-switcher's own CLI (this repository's build) on the same root, `--json`. */
   rs(args: string[], timeout?: number): Promise<Run & { json: any }>;
   mainPid(): Promise<number>;
@@ -153,7 +153,7 @@ function clients(options: { um: UserManager; node: string; root: string; port: n
       reject: false,
       timeout: 300_000,
     });
-    return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+    return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
   };
   return { rs, openclaw, openclawInUnit, operator, anonymous, mainPid };
 }
