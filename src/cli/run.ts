@@ -24,6 +24,8 @@ export interface CliIo {
   signal?: AbortSignal;
   /** The name shown in help and hints. @default "release-switcher" */
   programName?: string;
+  /** The release-switcher CLI a runner outside the service runs (see Runtime's `cliPath`). @default this installation's */
+  cliPath?: string;
 }
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -62,6 +64,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     };
     const environment = readEnvironment(host, values);
     if (io.signal) environment.runtime.signal = io.signal;
+    if (io.cliPath) environment.runtime.cliPath = io.cliPath;
     let progressShown = false;
     const report = environment.runtime.onProgress;
     if (report) {

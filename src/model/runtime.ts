@@ -54,6 +54,12 @@ export interface Runtime {
   signal?: AbortSignal;
   /** Seconds to wait for a busy lock. @default 0 */
   waitSeconds?: number;
+  /**
+   * The release-switcher CLI (`dist/cli/main.js`) a runner outside the service runs. A host that loads this library
+   * from a copy gone by the time the runner imports its next module (OpenClaw runs a plugin's modules from a
+   * temporary capture it removes when the process exits) names an installed copy. @default this installation's
+   */
+  cliPath?: string;
 }
 
 export interface ResolvedRuntime {
@@ -65,6 +71,7 @@ export interface ResolvedRuntime {
   onProgress: (event: ProgressEvent) => void;
   signal: AbortSignal | undefined;
   waitSeconds: number;
+  cliPath: string | undefined;
 }
 
 export function resolveRuntime(runtime: Runtime = {}): ResolvedRuntime {
@@ -79,6 +86,7 @@ export function resolveRuntime(runtime: Runtime = {}): ResolvedRuntime {
     onProgress: runtime.onProgress ?? (() => undefined),
     signal: runtime.signal,
     waitSeconds: runtime.waitSeconds ?? 0,
+    cliPath: runtime.cliPath,
   };
 }
 

@@ -15,9 +15,9 @@ export function runnerName(txId: string): string {
   return `release-switcher-${txId}`;
 }
 
-/** The runner's command line: this installation's CLI, run by `execPath`. */
-export function runnerArgv(options: { root: string; txId: string; execPath: string }): string[] {
-  return [options.execPath, CLI_MAIN, '--root', options.root, 'run-transaction', options.txId];
+/** The runner's command line: this installation's CLI (or `cliPath`), run by `execPath`. */
+export function runnerArgv(options: { root: string; txId: string; execPath: string; cliPath?: string }): string[] {
+  return [options.execPath, options.cliPath ?? CLI_MAIN, '--root', options.root, 'run-transaction', options.txId];
 }
 
 export interface LaunchRunnerOptions {
@@ -27,13 +27,20 @@ export interface LaunchRunnerOptions {
   env: NodeJS.ProcessEnv;
   /** The Node that runs the runner. @default process.execPath */
   execPath?: string;
+  /** The release-switcher CLI the runner runs (Runtime's `cliPath`). @default this installation's */
+  cliPath?: string | undefined;
   /** Aborts systemd-run or launchctl (a detached runner, once started, is no longer ours to stop). */
   signal?: AbortSignal | undefined;
 }
 
 export async function launchRunner(options: LaunchRunnerOptions): Promise<string> {
   const { config, root, txId, env, signal } = options;
-  const argv = runnerArgv({ root, txId, execPath: options.execPath ?? defaultExecPath() });
+  const argv = runnerArgv({
+    root,
+    txId,
+    execPath: options.execPath ?? defaultExecPath(),
+    ...(options.cliPath ? { cliPath: options.cliPath } : {}),
+  });
   const log = path.join(root, 'runner.log');
   if (config.supervisor === 'systemd' || config.supervisor === 'systemd-system') {
     const args = [

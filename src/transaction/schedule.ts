@@ -74,7 +74,8 @@ export async function transact(
   if (!launch) return publicTransaction(tx)!;
   try {
     const { launchRunner } = await import('./handoff.js'); // only a handed-off transaction spawns a runner
-    const how = await launchRunner({ config, root: options.root, txId: tx.id, env: resolveRuntime(options).env });
+    const { env, cliPath } = resolveRuntime(options);
+    const how = await launchRunner({ config, root: options.root, txId: tx.id, env, cliPath });
     tx.steps.push({ name: 'handoff', status: 'ok', ms: 0, detail: `handed to ${how}` });
     return publicTransaction(tx)!;
   } catch (error) {

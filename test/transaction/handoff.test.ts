@@ -43,3 +43,25 @@ describeWhere(onLinux, 'launchRunner under pm2', () => {
     expect(text).toContain(`session ${pid}`);
   });
 });
+
+describeWhere(onLinux, 'launchRunner with cliPath', () => {
+  it("runs the named CLI instead of this installation's (a host whose copy of the library may be gone by then)", async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'rs-handoff-'));
+    onTestFinished(() => rmSync(root, { recursive: true, force: true }));
+    const fakeNode = path.join(root, 'fake-node');
+    writeFileSync(fakeNode, '#!/bin/sh\necho "argv $*"\n');
+    chmodSync(fakeNode, 0o755);
+    const cliPath = path.join(root, 'installed', 'release-switcher', 'dist', 'cli', 'main.js');
+    await launchRunner({
+      config: { supervisor: 'pm2' } as Config,
+      root,
+      txId: 'tx-2',
+      env: { PATH: '/usr/bin:/bin' },
+      execPath: fakeNode,
+      cliPath,
+    });
+    const log = path.join(root, 'runner.log');
+    await until('the runner to start', () => readFileSync(log, 'utf8').includes('argv'));
+    expect(readFileSync(log, 'utf8')).toContain(`argv ${cliPath} --root ${root} run-transaction tx-2`);
+  });
+});

@@ -1,0 +1,58 @@
+/**
+ * `/releases [status | update [VERSION] | rollback [VERSION]]` in any conversation: what runs, and an update or
+ * rollback asked for from chat (seed 003: the agent's user asks the gateway to update itself). The command answers
+ * at once with the scheduled transaction; the runner outside the gateway restarts it, and the plugin's service in
+ * the new process reports the outcome in the same conversation (report.ts).
+ */
+import { describeStatus, describeTransaction } from './describe.js';
+import type { CommandContext, CommandDefinition, CommandResult } from './host.js';
+import type { PendingReports } from './report.js';
+import { RPC_SCOPE, errorShape, type operations, versionParam } from './rpc.js';
+
+const USAGE = 'Usage: /releases [status | update [VERSION] | rollback [VERSION]]';
+
+export function releasesCommand(options: {
+  ops: ReturnType<typeof operations>;
+  reports: PendingReports;
+}): CommandDefinition {
+  const { ops, reports } = options;
+  return {
+    name: 'releases',
+    description: 'What the gateway runs; update or roll it back (release-switcher)',
+    acceptsArgs: true,
+    requireAuth: true,
+    requiredScopes: [RPC_SCOPE],
+    handler: (ctx) => handle(ctx, ops, reports),
+  };
+}
+
+async function handle(
+  ctx: CommandContext,
+  ops: ReturnType<typeof operations>,
+  reports: PendingReports,
+): Promise<CommandResult> {
+  const [verb = 'status', version, extra] = (ctx.args ?? '').trim().split(/\s+/).filter(Boolean);
+  try {
+    if (extra !== undefined || !['status', 'update', 'rollback'].includes(verb)) return { text: USAGE };
+    if (verb === 'status') return { text: describeStatus(await ops.status()) };
+    const wanted = versionParam({ version });
+    const tx = verb === 'update' ? await ops.update(wanted) : await ops.rollback(wanted);
+    if (tx.status !== 'scheduled') return { text: `${describeTransaction(tx)}.` };
+    const promised = await reports.add({
+      txId: tx.id,
+      agentId: ctx.agentId,
+      sessionKey: ctx.sessionKey,
+      sessionId: ctx.sessionId,
+    });
+    return {
+      text:
+        `${tx.kind === 'update' ? 'Update' : 'Rollback'} to ${tx.to} scheduled (transaction ${tx.id}). ` +
+        `The gateway restarts in a moment; ` +
+        (promised ? 'the outcome will be reported here.' : 'ask /releases status for the outcome.'),
+    };
+  } catch (error) {
+    const shape = errorShape(error);
+    const hint = (shape.details as { hint?: string } | undefined)?.hint;
+    return { text: `${verb} refused: ${shape.code}: ${shape.message}${hint ? `\n${hint}` : ''}` };
+  }
+}

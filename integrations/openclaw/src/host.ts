@@ -1,0 +1,99 @@
+/**
+ * The part of OpenClaw's plugin API (`openclaw/plugin-sdk/plugin-entry`, 2026.9) this plugin uses, written out
+ * structurally: the plugin imports nothing from openclaw at load time, so it builds and loads without the host's
+ * 500 MB package in this repository, and a host that lacks a member fails at the call, not at import.
+ */
+
+/** What a gateway RPC handler answers with: `respond(true, payload)` or `respond(false, undefined, error)`. */
+export type Respond = (
+  ok: boolean,
+  payload?: unknown,
+  error?: { code: string; message: string; details?: unknown },
+) => void;
+
+export interface GatewayRequest {
+  params: Record<string, unknown>;
+  respond: Respond;
+}
+
+export interface CommandContext {
+  /** The words after `/releases`. */
+  args?: string;
+  channel: string;
+  isAuthorizedSender: boolean;
+  senderIsOwner?: boolean;
+  agentId?: string;
+  sessionKey?: string;
+  sessionId?: string;
+}
+
+export interface CommandResult {
+  text: string;
+}
+
+export interface CommandDefinition {
+  name: string;
+  description: string;
+  acceptsArgs?: boolean;
+  requireAuth?: boolean;
+  requiredScopes?: string[];
+  handler: (ctx: CommandContext) => CommandResult | Promise<CommandResult>;
+}
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  error?(message: string): void;
+}
+
+export interface ServiceContext {
+  stateDir: string;
+  logger: Logger;
+  config?: unknown;
+}
+
+export interface Service {
+  id: string;
+  start: (ctx: ServiceContext) => void | Promise<void>;
+  stop?: (ctx: ServiceContext) => void | Promise<void>;
+}
+
+/** A Commander command, as much of it as the registrar touches. */
+export interface CliCommand {
+  command(name: string): CliCommand;
+  description(text: string): CliCommand;
+  allowUnknownOption(allow?: boolean): CliCommand;
+  allowExcessArguments(allow?: boolean): CliCommand;
+  helpOption(flags: string | boolean): CliCommand;
+  argument(name: string, description?: string): CliCommand;
+  action(fn: (...args: unknown[]) => void | Promise<void>): CliCommand;
+}
+
+export interface CliDescriptor {
+  name: string;
+  description: string;
+  hasSubcommands: boolean;
+  /** True when stdout carries JSON only, so OpenClaw routes its start-up diagnostics to stderr. */
+  machineOutput?: (input: { argv: readonly string[]; stdoutIsTTY?: boolean }) => boolean;
+}
+
+export interface PluginApi {
+  id: string;
+  /** `plugins.entries.<id>.config` */
+  pluginConfig?: Record<string, unknown>;
+  /** Where this plugin's files were installed. */
+  rootDir?: string;
+  registrationMode?: string;
+  logger: Logger;
+  registerCli(
+    registrar: (ctx: { program: CliCommand }) => void | Promise<void>,
+    opts?: { descriptors?: CliDescriptor[] },
+  ): void;
+  registerGatewayMethod(
+    method: string,
+    handler: (request: GatewayRequest) => void | Promise<void>,
+    opts?: { scope?: string },
+  ): void;
+  registerCommand(command: CommandDefinition): void;
+  registerService(service: Service): void;
+}

@@ -1,0 +1,200 @@
+// A real openclaw gateway run from a release-switcher root, with the plugin installed, for plugin.openclaw.test.ts:
+// Node 24, openclaw 2026.9.5 adopted as the root's first release (never run from where npm put it), 2026.9.6
+// installed beside it, openclaw's own unit under a private systemd --user with the root's drop-in, token auth on
+// loopback, and the plugin installed the way a user does it: `openclaw plugins install <folder>` of the folder that
+// integrations/openclaw/scripts/assemble.mjs writes.
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { expect } from 'vitest';
+import { ensureNode24 } from '../../../bench/lib/node24.mjs';
+import { cli } from '../../support/cli.ts';
+import {
+  OPENCLAW_UNIT,
+  ensureOpenclaw,
+  openclawHealthy,
+  openclawManager,
+  writeOpenclawService,
+} from '../../support/openclaw.ts';
+import { freePort } from '../../support/service.ts';
+import type { UserManager } from '../../support/systemd.ts';
+
+const REPO = path.resolve(import.meta.dirname, '../../..');
+export const ASSEMBLE = path.join(REPO, 'integrations', 'openclaw', 'scripts', 'assemble.mjs');
+/** The prepared `npm install -g` prefixes and npm cache on the team's machines; CI installs into the test's folder. */
+const SHARED = '/work/shared-cache';
+export const TOKEN = 'plugin-test-token-0123456789abcdef';
+
+export interface PluginGateway {
+  um: UserManager;
+  node: string;
+  root: string;
+  port: number;
+  /** The openclaw CLI of the release `current` points at, with the manager's HOME. */
+  openclaw(args: string[], timeout?: number): Promise<Run>;
+  /** The same CLI started inside the gateway unit's cgroup, as an agent's shell runs it (seed 003). */
+  openclawInUnit(args: string[]): Promise<Run & { signal: string | undefined }>;
+  /** release-switcher's own CLI (this repository's build) on the same root, `--json`. */
+  rs(args: string[], timeout?: number): Promise<Run & { json: any }>;
+  mainPid(): Promise<number>;
+  /** A gateway method called by an operator client holding exactly `scopes` (operator-call.mjs); stdout parsed. */
+  operator(method: string, params: object, scopes: string[]): Promise<Run & { json: any }>;
+  /** A WebSocket client that connects without credentials, then calls `method` (anonymous-call.mjs). */
+  anonymous(method: string, params: object): Promise<{ frames: any[]; close: { code: number } | null }>;
+}
+
+export interface Run {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** npm's cache for staging openclaw: a copy of the shared one where it exists, else one kept under .bench-cache/. */
+function npmCache(work: string): string {
+  if (existsSync(path.join(SHARED, 'npm'))) {
+    const copy = path.join(work, 'npm-cache');
+    cpSync(path.join(SHARED, 'npm'), copy, { recursive: true });
+    return copy;
+  }
+  return path.join(REPO, '.bench-cache', 'npm-openclaw');
+}
+
+async function prefixOf(version: string, options: { node: string; work: string }): Promise<string> {
+  const shared = path.join(SHARED, `oc-${version}`);
+  if (existsSync(path.join(shared, 'lib', 'node_modules', 'openclaw', 'package.json'))) return shared;
+  const prefix = path.join(options.work, `prefix-${version}`);
+  await ensureOpenclaw({ node: options.node, prefix, version, logsDir: path.join(options.work, 'npm-logs') });
+  return prefix;
+}
+
+/** The user's config: the port, token auth on loopback (openclaw refuses to start without auth here), the root. */
+function writeConfig(um: UserManager, options: { port: number; root: string; log: string }): void {
+  const config = {
+    logging: { file: options.log },
+    gateway: { mode: 'local', port: options.port, bind: 'loopback', auth: { mode: 'token', token: TOKEN } },
+    plugins: { entries: { 'release-switcher': { config: { root: options.root } } } },
+  };
+  writeFileSync(path.join(um.env.HOME!, '.openclaw', 'openclaw.json'), `${JSON.stringify(config, null, 2)}\n`);
+}
+
+/** The cgroup.procs files of every hierarchy process `pid` is in (the named systemd one and the unified one). */
+function cgroupProcsOf(pid: number): string[] {
+  const unified = existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
+  return readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .map((line) => line.split(':'))
+    .map(([, controllers, where]) =>
+      controllers === 'name=systemd'
+        ? `/sys/fs/cgroup/systemd${where}`
+        : controllers === ''
+          ? `${unified}${where}`
+          : '',
+    )
+    .map((dir) => path.join(dir, 'cgroup.procs'))
+    .filter((file) => file !== 'cgroup.procs' && existsSync(file));
+}
+
+/** The ways a test talks to the gateway and the root, all with the manager's HOME and the test's temp dir. */
+function clients(options: { um: UserManager; node: string; root: string; port: number; work: string }) {
+  const { um, node, root, port, work } = options;
+  const cache = npmCache(work);
+  const env = () => ({
+    ...(um.env as Record<string, string>),
+    npm_config_cache: cache,
+    TMPDIR: path.join(work, 'tmp'),
+    ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
+  });
+  const node24 = (args: string[], timeout = 120_000) =>
+    execa(node, args, {
+      env: { ...env(), PATH: `${path.dirname(node)}:${process.env.PATH}` },
+      extendEnv: false,
+      reject: false,
+      timeout,
+    });
+  const parsed = (stdout: string) => {
+    try {
+      return JSON.parse(stdout);
+    } catch {
+      return undefined;
+    }
+  };
+  const rs: PluginGateway['rs'] = (args, timeout = 900_000) =>
+    cli(['--root', root, '--json', ...args], { env: env(), timeout });
+  const openclaw: PluginGateway['openclaw'] = async (args, timeout = 180_000) => {
+    const r = await node24([path.join(root, 'current', 'openclaw.mjs'), ...args], timeout);
+    return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+  };
+  const operator: PluginGateway['operator'] = async (method, params, scopes) => {
+    const script = path.join(import.meta.dirname, 'operator-call.mjs');
+    const r = await node24([script, path.join(root, 'current'), method, JSON.stringify(params), scopes.join(',')]);
+    return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, json: parsed(r.stdout) };
+  };
+  const anonymous: PluginGateway['anonymous'] = async (method, params) => {
+    const script = path.join(import.meta.dirname, 'anonymous-call.mjs');
+    const r = await node24([script, String(port), method, JSON.stringify(params)]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    return JSON.parse(r.stdout);
+  };
+  const mainPid = async () =>
+    Number((await um.systemctl(['show', '-p', 'MainPID', '--value', OPENCLAW_UNIT])).stdout.trim());
+  const openclawInUnit: PluginGateway['openclawInUnit'] = async (args) => {
+    const joins = cgroupProcsOf(await mainPid());
+    const script = 'for f in "$@"; do echo $$ > "$f"; done; exec "$NODE" "$OPENCLAW" $ARGS';
+    const r = await execa('sh', ['-c', script, 'sh', ...joins], {
+      env: {
+        ...env(),
+        PATH: `${path.dirname(node)}:${process.env.PATH}`,
+        OPENCLAW_SYSTEMD_UNIT: OPENCLAW_UNIT,
+        NODE: node,
+        OPENCLAW: path.join(root, 'current', 'openclaw.mjs'),
+        ARGS: args.join(' '),
+      },
+      extendEnv: false,
+      reject: false,
+      timeout: 300_000,
+    });
+    return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
+  };
+  return { rs, openclaw, openclawInUnit, operator, anonymous, mainPid };
+}
+
+export async function startPluginGateway(options: { work: string; from: string; to: string }): Promise<PluginGateway> {
+  const { work, from, to } = options;
+  const node = process.env.BENCH_NODE24 ?? (await ensureNode24()).node;
+  const prefix = await prefixOf(from, { node, work });
+  const root = path.join(work, 'root');
+  const pluginDir = path.join(work, 'plugin');
+  const assembled = await execa(process.execPath, [ASSEMBLE, pluginDir], { reject: false });
+  expect(assembled.exitCode, assembled.stderr).toBe(0);
+  const um = await openclawManager('ocplugin');
+  const port = await freePort();
+  // openclaw's temporary files (the plugin captures of every process) inside the test's folder, not /tmp.
+  const tmp = path.join(work, 'tmp');
+  mkdirSync(tmp);
+  const unit = await writeOpenclawService(um, { node, prefix, port });
+  await um.writeUnit(OPENCLAW_UNIT, unit.replace('Environment=TMPDIR=/tmp', `Environment=TMPDIR=${tmp}`));
+  writeConfig(um, { port, root, log: path.join(tmp, 'openclaw.log') });
+  const gw = { um, node, root, port, ...clients({ um, node, root, port, work }) };
+  const openclawDir = path.join(prefix, 'lib', 'node_modules', 'openclaw');
+  const init = await gw.rs([
+    'init',
+    '--preset',
+    'openclaw',
+    '--adopt',
+    openclawDir,
+    '--node',
+    node,
+    '--unit',
+    OPENCLAW_UNIT,
+  ]);
+  expect(init.exitCode, init.stdout + init.stderr).toBe(0);
+  expect((await gw.rs(['unit', '--install'])).exitCode).toBe(0);
+  const installed = await gw.rs(['install', `openclaw@${to}`]);
+  expect(installed.exitCode, installed.stdout.slice(-2000) + installed.stderr.slice(-2000)).toBe(0);
+  // Installed before the gateway starts, so its first start loads the plugin (no restart, no gateway round trip).
+  const plugin = await gw.openclaw(['plugins', 'install', pluginDir, '--force', '--accept-capabilities']);
+  expect(plugin.exitCode, plugin.stdout + plugin.stderr).toBe(0);
+  expect((await um.systemctl(['start', OPENCLAW_UNIT])).exitCode).toBe(0);
+  expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 })).version).toBe(from);
+  return gw;
+}

@@ -1,0 +1,218 @@
+// The OpenClaw plugin on the real thing: openclaw 2026.9.5 on Node 24 served from a release-switcher root under a
+// private systemd --user, the plugin installed by `openclaw plugins install <folder>` (gateway.ts). Through
+// OpenClaw's own surfaces: its CLI (`openclaw releases …`), its gateway RPC (`openclaw gateway call releases.*`,
+// authenticated with the configured token; a call without it is refused) and its chat command dispatcher
+// (`chat.send` of `/releases …`, the reply and the post-restart report read back with `chat.history`).
+// An update and a rollback asked inside the gateway answer `scheduled` at once; the runner outside the unit's
+// cgroup restarts the gateway, and `releases.status` asked of the new process reports `verified`.
+//
+//   npm run build && npx vitest run test/integrations/openclaw/plugin.openclaw.test.ts
+import { mkdtempSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { openclawHealthy, removeOpenclawBench } from '../../support/openclaw.ts';
+import { describeWhere } from '../../support/skip.ts';
+import { canRunUserManager } from '../../support/systemd.ts';
+import { type PluginGateway, startPluginGateway } from './gateway.ts';
+
+const FROM = '2026.9.5';
+const TO = '2026.9.6';
+const can = canRunUserManager();
+
+describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd --user)', () => {
+  let gw: PluginGateway;
+  const work = mkdtempSync(path.join(tmpdir(), 'rs-ocplugin-'));
+
+  beforeAll(async () => {
+    console.log(`load average at start: ${loadavg()[0]!.toFixed(1)}`);
+    gw = await startPluginGateway({ work, from: FROM, to: TO });
+  }, 2_400_000);
+
+  afterAll(() => removeOpenclawBench(gw?.um, work), 120_000);
+
+  /** `openclaw gateway call METHOD --params JSON --json`: the method's payload, or the call's failure. */
+  const call = async (method: string, params: object = {}) => {
+    const r = await gw.openclaw(['gateway', 'call', method, '--params', JSON.stringify(params), '--json']);
+    let json: any;
+    try {
+      json = JSON.parse(r.stdout);
+    } catch {
+      json = undefined;
+    }
+    return { ...r, json };
+  };
+
+  /** Polls `cond` every second until it holds. */
+  const waitFor = async (cond: () => Promise<boolean>, timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await cond())) {
+      if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${cond.toString().slice(0, 200)}`);
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  };
+
+  /** Waits until /startupz answers from a process other than `pid` reporting `version`; then the status from it. */
+  const servedBy = async (pid: number, version: string) => {
+    const healthy = await openclawHealthy(gw.um, { port: gw.port, pid, timeoutMs: 300_000 });
+    expect(healthy.version).toBe(version);
+    return healthy.pid;
+  };
+
+  /** Polls releases.status on the serving gateway until transaction `id` is finished; returns that status. */
+  const finished = async (id: string) => {
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      const status = await call('releases.status');
+      const tx = status.json?.transaction;
+      if (tx?.id === id && tx.finishedAt) return status.json;
+      if (Date.now() > deadline) throw new Error(`transaction ${id} never finished: ${JSON.stringify(status.json)}`);
+      await new Promise((r) => setTimeout(r, 2_000));
+    }
+  };
+
+  it('openclaw releases list --json prints what release-switcher list --json prints', async () => {
+    const ours = await gw.openclaw(['releases', 'list', '--json']);
+    const theirs = await gw.rs(['list']);
+    expect(ours.exitCode, ours.stderr).toBe(0);
+    expect(JSON.parse(ours.stdout)).toEqual(theirs.json);
+    expect(theirs.json.result.current).toBe(FROM);
+    expect(theirs.json.result.releases.map((r: any) => r.version).sort()).toEqual([FROM, TO]);
+    // The contract's exit codes: 1 with the adopt commands for a root that is not there, 2 for a usage error.
+    const elsewhere = await gw.openclaw(['releases', 'status', '--root', path.join(work, 'no-root'), '--json']);
+    expect(elsewhere.exitCode).toBe(1);
+    expect(JSON.parse(elsewhere.stdout).error).toMatchObject({
+      code: 'NOT_INITIALIZED',
+      hint: expect.stringContaining('init --preset openclaw --adopt'),
+    });
+    const unknown = await gw.openclaw(['releases', 'prune', '--json']);
+    expect(unknown.exitCode).toBe(2);
+    expect(JSON.parse(unknown.stdout).error.code).toBe('USAGE');
+  }, 300_000);
+
+  it('refuses a caller without the gateway token before the plugin runs; nothing changes', async () => {
+    const before = await gw.rs(['status']);
+    const params = JSON.stringify({ version: TO });
+    const wrong = await gw.openclaw([
+      'gateway',
+      'call',
+      'releases.update',
+      '--params',
+      params,
+      '--token',
+      'nope',
+      '--json',
+    ]);
+    expect(wrong.exitCode, wrong.stdout + wrong.stderr).not.toBe(0);
+    expect(wrong.stdout + wrong.stderr).toMatch(/unauthori[sz]ed|token|auth/i);
+    expect(wrong.stdout).not.toContain('scheduled');
+    // No credentials at all: OpenClaw's CLI will not even try, so a bare WebSocket client asks.
+    const anonymous = await gw.anonymous('releases.update', { version: TO });
+    console.log(`wrong token: ${wrong.stdout}${wrong.stderr}\nno credentials: ${JSON.stringify(anonymous)}`);
+    const answers = anonymous.frames.filter((frame) => frame.type === 'res');
+    expect(answers.find((frame) => frame.id === 'connect')?.ok ?? false).toBe(false);
+    expect(answers.some((frame) => frame.id === 'call' && frame.ok)).toBe(false);
+    expect((await gw.rs(['status'])).json.result.transaction).toEqual(before.json.result.transaction);
+  }, 300_000);
+
+  it(`releases.update on ${FROM}: scheduled at once, then ${TO} verified, reported by the new process`, async () => {
+    const pid = await gw.mainPid();
+    // The anchor: the same CLI asking a method that only reads, just before.
+    let started = performance.now();
+    await call('releases.status');
+    const anchorMs = performance.now() - started;
+    started = performance.now();
+    const asked = await call('releases.update', { version: TO });
+    const askedMs = performance.now() - started;
+    expect(asked.exitCode, asked.stdout + asked.stderr).toBe(0);
+    console.log(
+      `releases.update answered in ${Math.round(askedMs)} ms, releases.status in ${Math.round(anchorMs)} ms ` +
+        `(${(askedMs / anchorMs).toFixed(2)}x; load ${loadavg()[0]!.toFixed(1)}):\n${asked.stdout}`,
+    );
+    expect(asked.json).toMatchObject({ kind: 'update', status: 'scheduled', from: FROM, to: TO });
+    const newPid = await servedBy(pid, TO);
+    const status = await finished(asked.json.id);
+    console.log(`releases.status from the new process (pid ${newPid}):\n${JSON.stringify(status, null, 2)}`);
+    expect(status.transaction).toMatchObject({ id: asked.json.id, kind: 'update', status: 'verified', to: TO });
+    expect(status).toMatchObject({ current: TO, previous: FROM, running: { version: TO, pid: newPid } });
+  }, 900_000);
+
+  it(`releases.rollback likewise: scheduled, then ${FROM} verified`, async () => {
+    const pid = await gw.mainPid();
+    const asked = await call('releases.rollback');
+    expect(asked.exitCode, asked.stdout + asked.stderr).toBe(0);
+    console.log(`releases.rollback answered:\n${asked.stdout}`);
+    expect(asked.json).toMatchObject({ kind: 'rollback', status: 'scheduled', from: TO, to: FROM });
+    const newPid = await servedBy(pid, FROM);
+    const status = await finished(asked.json.id);
+    console.log(`releases.status from the new process (pid ${newPid}):\n${JSON.stringify(status, null, 2)}`);
+    expect(status.transaction).toMatchObject({ id: asked.json.id, kind: 'rollback', status: 'verified', to: FROM });
+    expect(status).toMatchObject({ current: FROM, running: { version: FROM, pid: newPid } });
+  }, 900_000);
+
+  it('/releases through the chat command dispatcher: status, then an update from chat reported after the restart', async () => {
+    const admin = (method: string, params: object) => gw.operator(method, params, ['operator.admin']);
+    const texts = async (): Promise<string[]> => {
+      const history = await admin('chat.history', { sessionKey: 'main' });
+      return (history.json?.messages ?? [])
+        .filter((m: any) => m.role === 'assistant')
+        .map((m: any) => (Array.isArray(m.content) ? m.content.map((c: any) => c.text ?? '').join('') : m.content));
+    };
+    const say = async (message: string, scopes = ['operator.admin']) => {
+      const params = { sessionKey: 'main', message, idempotencyKey: `rs-${Date.now()}` };
+      const sent = await gw.operator('chat.send', params, scopes);
+      expect(sent.exitCode, sent.stdout + sent.stderr).toBe(0);
+    };
+    // A writer without operator.admin (what `openclaw gateway call chat.send` asks for) is told it lacks the scope.
+    await say('/releases status', ['operator.write']);
+    await waitFor(async () => (await texts()).some((t) => t.includes('requires gateway scope: operator.admin')));
+
+    await say('/releases status');
+    await waitFor(async () => (await texts()).some((t) => t.startsWith(`Running: ${FROM}`)));
+
+    const pid = await gw.mainPid();
+    await say(`/releases update ${TO}`);
+    await waitFor(async () => (await texts()).some((t) => t.includes(`Update to ${TO} scheduled`)));
+    await servedBy(pid, TO);
+    const report = `release-switcher: update ${FROM} → ${TO}: verified; ${TO} is running.`;
+    await waitFor(async () => (await texts()).includes(report), 300_000);
+    console.log(`the conversation:\n${(await texts()).join('\n---\n')}`);
+    expect((await gw.rs(['status'])).json.result).toMatchObject({ current: TO, transaction: { status: 'verified' } });
+  }, 900_000);
+
+  it('refuses an update when the configured root is not the one this gateway runs from; nothing changes', async () => {
+    const other = path.join(work, 'other-root');
+    expect((await gw.rs(['--root', other, 'init', '--package', 'openclaw'])).exitCode).toBe(0);
+    const key = 'plugins.entries.release-switcher.config.root';
+    expect((await gw.openclaw(['config', 'set', key, other])).exitCode).toBe(0);
+    const before = (await gw.rs(['status'])).json.result.transaction;
+    let refused: Awaited<ReturnType<typeof call>> | undefined;
+    // The gateway applies a plugin's config by replacing its instance (hot reload): ask until the new root answers.
+    await waitFor(async () => {
+      refused = await call('releases.update', { version: FROM });
+      return (refused.stdout + refused.stderr).includes('GATEWAY_NOT_IN_ROOT');
+    });
+    console.log(`refused:\n${refused!.stdout}${refused!.stderr}`);
+    expect(refused!.exitCode).not.toBe(0);
+    expect(refused!.stdout + refused!.stderr).toContain('init --preset openclaw --adopt');
+    expect((await gw.rs(['--root', other, 'status'])).json.result.transaction).toBeNull();
+    expect((await gw.rs(['status'])).json.result.transaction).toEqual(before);
+    expect((await gw.openclaw(['config', 'set', key, gw.root])).exitCode).toBe(0);
+  }, 300_000);
+
+  it('openclaw releases rollback in a shell inside the gateway unit (seed 003): scheduled, then verified', async () => {
+    const pid = await gw.mainPid();
+    const asked = await gw.openclawInUnit(['releases', 'rollback', '--json']);
+    console.log(`openclaw releases rollback inside the unit: exit ${asked.exitCode} ${asked.signal}\n${asked.stdout}`);
+    // 75 (scheduled), unless the restart of its own unit ended the shell first, as it ends an agent's shell: what
+    // it printed is the envelope of the scheduled transaction either way, and the runner outside carries it out.
+    if (asked.signal === undefined) expect(asked.exitCode, asked.stdout + asked.stderr).toBe(75);
+    else expect(['SIGTERM', 'SIGKILL']).toContain(asked.signal);
+    const scheduled = JSON.parse(asked.stdout).result;
+    expect(scheduled).toMatchObject({ kind: 'rollback', status: 'scheduled', from: TO, to: FROM });
+    await servedBy(pid, FROM);
+    const status = await finished(scheduled.id);
+    expect(status.transaction).toMatchObject({ id: scheduled.id, status: 'verified' });
+    expect(status.running.version).toBe(FROM);
+  }, 900_000);
+});

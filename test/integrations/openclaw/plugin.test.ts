@@ -1,0 +1,195 @@
+// The plugin's own decisions, in-process (the real gateway drives it end to end in plugin.openclaw.test.ts): what
+// `openclaw releases …` hands to runCli, when the gateway is refused, how the chat report waits for the journal,
+// and what register() gives OpenClaw. OpenClaw's API is faked at its boundary (a recording `api`).
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import plugin from '../../../integrations/openclaw/src/index.ts';
+import { releasesArgv } from '../../../integrations/openclaw/src/cli.ts';
+import { PendingReports, deliverPending } from '../../../integrations/openclaw/src/report.ts';
+import { assertServedFrom, rootOf } from '../../../integrations/openclaw/src/root.ts';
+import { RPC_METHODS, versionParam } from '../../../integrations/openclaw/src/rpc.ts';
+import { cli, tempDir } from '../../support/cli.ts';
+
+/** A root with config.json for the package `openclaw`, and an openclaw package folder outside it. */
+async function openclawRoot() {
+  const dir = tempDir('rs-plugin-');
+  const root = path.join(dir, 'root');
+  const init = await cli(['--root', root, '--json', 'init', '--package', 'openclaw']);
+  expect(init.exitCode, init.stdout + init.stderr).toBe(0);
+  const elsewhere = path.join(dir, 'global', 'lib', 'node_modules', 'openclaw');
+  mkdirSync(path.join(elsewhere, 'dist'), { recursive: true });
+  writeFileSync(path.join(elsewhere, 'package.json'), '{"name":"openclaw","version":"2026.9.5"}');
+  writeFileSync(path.join(elsewhere, 'dist', 'index.js'), '');
+  return { dir, root, entry: path.join(elsewhere, 'dist', 'index.js'), packageDir: elsewhere };
+}
+
+describe('openclaw releases: the argv runCli gets', () => {
+  it('adds the configured root unless --root is given, and reads `update VERSION` as the root package at VERSION', async () => {
+    const { root, entry } = await openclawRoot();
+    const env = {};
+    expect(await releasesArgv(['list', '--json'], { root, openclawEntry: entry, env })).toEqual({
+      argv: ['--root', root, 'list', '--json'],
+    });
+    expect(
+      await releasesArgv(['--root', root, 'update', '2026.9.6'], { root: '/nowhere', openclawEntry: entry, env }),
+    ).toEqual({ argv: ['--root', root, 'update', 'openclaw@2026.9.6'] });
+    expect(await releasesArgv(['update', 'openclaw@beta', '--json'], { root, openclawEntry: entry, env })).toEqual({
+      argv: ['--root', root, 'update', 'openclaw@beta', '--json'],
+    });
+  });
+
+  it('refuses a command outside the six (usage) and a root that does not exist (how to adopt)', async () => {
+    const { dir, root, entry, packageDir } = await openclawRoot();
+    const pruned = await releasesArgv(['prune'], { root, openclawEntry: entry, env: {} });
+    expect(pruned).toMatchObject({ refused: { code: 'USAGE' } });
+    const missing = path.join(dir, 'no-root');
+    const refused = await releasesArgv(['status'], { root: missing, openclawEntry: entry, env: {} });
+    expect(refused).toMatchObject({ refused: { code: 'NOT_INITIALIZED' } });
+    const hint = (refused as { refused: { hint: string } }).refused.hint;
+    expect(hint).toContain(`release-switcher --root ${missing} init --preset openclaw --adopt ${packageDir}`);
+    expect(hint).toContain('unit --install');
+    // Help needs no root.
+    expect(await releasesArgv(['status', '--help'], { root: missing, openclawEntry: entry, env: {} })).toEqual({
+      argv: ['--root', missing, 'status', '--help'],
+    });
+  });
+});
+
+describe('inside the gateway: nothing changes unless it runs from the root', () => {
+  it('refuses a root without config.json, and a gateway started from outside the root, with the adopt commands', async () => {
+    const { dir, root, entry, packageDir } = await openclawRoot();
+    const env = { OPENCLAW_SYSTEMD_UNIT: 'my-gateway.service' };
+    const none = path.join(dir, 'none');
+    await expect(assertServedFrom(none, { argv: ['node', entry], env })).rejects.toMatchObject({
+      code: 'NOT_INITIALIZED',
+    });
+    const outside = assertServedFrom(root, { argv: ['node', entry], env });
+    await expect(outside).rejects.toMatchObject({ code: 'GATEWAY_NOT_IN_ROOT' });
+    await expect(outside).rejects.toMatchObject({
+      hint: expect.stringContaining(`--adopt ${packageDir} --unit my-gateway.service`),
+    });
+  });
+
+  it('accepts a gateway whose entry point resolves into <root>/releases (through current)', async () => {
+    const { root } = await openclawRoot();
+    const release = path.join(root, 'releases', '2026.9.5');
+    mkdirSync(path.join(release, 'dist'), { recursive: true });
+    writeFileSync(path.join(release, 'dist', 'index.js'), '');
+    symlinkSync('releases/2026.9.5', path.join(root, 'current-test'));
+    const config = await assertServedFrom(root, {
+      argv: ['node', path.join(root, 'current-test', 'dist', 'index.js')],
+      env: {},
+    });
+    expect(config.package).toBe('openclaw');
+  });
+
+  it('takes a version, not a spec or anything else, as the RPC `version`', () => {
+    expect(versionParam({})).toBeUndefined();
+    expect(versionParam({ version: '2026.9.6' })).toBe('2026.9.6');
+    for (const bad of ['openclaw@latest', '../x', 7, '--root=/'])
+      expect(() => versionParam({ version: bad })).toThrow(/must be a version/);
+  });
+
+  it('finds the root in the plugin config, else where release-switcher looks by default', () => {
+    expect(rootOf({ root: '/srv/oc' }, {})).toBe('/srv/oc');
+    expect(rootOf({}, { RELEASE_SWITCHER_ROOT: '/r' })).toBe('/r');
+    expect(rootOf(undefined, { XDG_DATA_HOME: '/d' })).toBe('/d/release-switcher');
+  });
+});
+
+describe('the chat report after the restart', () => {
+  const tx = (status: string, finishedAt: string | null) => ({
+    id: 't1',
+    kind: 'update',
+    status,
+    from: '2026.9.5',
+    to: '2026.9.6',
+    finishedAt,
+  });
+
+  it('waits while the transaction is in flight, then reports it once in its conversation and forgets it', async () => {
+    const reports = new PendingReports();
+    reports.bind(tempDir('rs-plugin-state-'));
+    expect(await reports.add({ txId: 't1', agentId: 'main', sessionKey: 'agent:main:main' })).toBe(true);
+    const answers = [tx('verifying', null), tx('verifying', null), tx('verified', '2026-11-23T06:00:00Z')];
+    const delivered: Array<[string, string]> = [];
+    await deliverPending({
+      reports,
+      status: async () => ({ transaction: answers.shift() }) as any,
+      deliver: async (report, text) => void delivered.push([report.sessionKey!, text]),
+      logger: { info: () => undefined, warn: () => undefined },
+      pollMs: 1,
+    });
+    expect(answers).toEqual([]);
+    expect(delivered).toEqual([
+      ['agent:main:main', 'release-switcher: update 2026.9.5 → 2026.9.6: verified; 2026.9.6 is running.'],
+    ]);
+    expect(await reports.read()).toEqual([]);
+  });
+
+  it('keeps a report whose transaction is still in flight at the deadline, for the next process', async () => {
+    const reports = new PendingReports();
+    reports.bind(tempDir('rs-plugin-state-'));
+    await reports.add({ txId: 't1', sessionKey: 'k' });
+    await deliverPending({
+      reports,
+      status: async () => ({ transaction: tx('staging', null) }) as any,
+      deliver: async () => expect.fail('nothing is finished'),
+      logger: { info: () => undefined, warn: () => undefined },
+      pollMs: 1,
+      deadlineMs: 0,
+    });
+    expect(await reports.read()).toEqual([{ txId: 't1', sessionKey: 'k' }]);
+  });
+
+  it('keeps a report whose delivery failed and delivers it at the next poll', async () => {
+    const reports = new PendingReports();
+    reports.bind(tempDir('rs-plugin-state-'));
+    await reports.add({ txId: 't1', sessionKey: 'k', sessionId: 's' });
+    const tries: string[] = [];
+    await deliverPending({
+      reports,
+      status: async () => ({ transaction: tx('verified', '2026-11-23T06:00:00Z') }) as any,
+      deliver: async (report) => {
+        tries.push(report.sessionId!);
+        if (tries.length === 1) throw new Error('transcript busy');
+      },
+      logger: { info: () => undefined, warn: () => undefined },
+      pollMs: 1,
+    });
+    expect(tries).toEqual(['s', 's']);
+    expect(await reports.read()).toEqual([]);
+  });
+});
+
+describe('register(): what OpenClaw gets', () => {
+  it('the four gateway methods at operator.admin, `releases` on the CLI, /releases in chat, one service', () => {
+    const methods: Array<[string, string | undefined]> = [];
+    const commands: any[] = [];
+    const descriptors: any[] = [];
+    const services: string[] = [];
+    plugin.register({
+      id: 'release-switcher',
+      logger: { info: () => undefined, warn: () => undefined },
+      registerCli: (_registrar, opts) => descriptors.push(...(opts?.descriptors ?? [])),
+      registerGatewayMethod: (name, _handler, opts) => methods.push([name, opts?.scope]),
+      registerCommand: (command) => commands.push(command),
+      registerService: (service) => services.push(service.id),
+    });
+    expect(methods).toEqual(RPC_METHODS.map((name) => [name, 'operator.admin']));
+    expect(
+      descriptors.map((d) => [d.name, d.hasSubcommands, d.machineOutput({ argv: ['releases', 'list', '--json'] })]),
+    ).toEqual([['releases', true, true]]);
+    expect(commands.map((c) => [c.name, c.requireAuth, c.requiredScopes])).toEqual([
+      ['releases', true, ['operator.admin']],
+    ]);
+    expect(services).toEqual(['release-switcher-reports']);
+    // The manifest declares what register() registers.
+    const manifest = JSON.parse(
+      readFileSync(path.resolve(import.meta.dirname, '../../../integrations/openclaw/openclaw.plugin.json'), 'utf8'),
+    );
+    expect(manifest.id).toBe(plugin.id);
+    expect(manifest.cliCommands.map((c: any) => c.name)).toEqual(['releases']);
+  });
+});
