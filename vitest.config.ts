@@ -81,6 +81,9 @@ export default defineConfig({
           include: OPENCLAW_TIER ? OPENCLAW : [],
           exclude: ['**/node_modules/**'],
           passWithNoTests: true,
+          // One real gateway at a time: openclaw keeps process-wide leases under the temp dir (gateway-lifecycle),
+          // so two gateways of two files would refuse each other's migrations.
+          fileParallelism: false,
           testTimeout: 900_000,
           hookTimeout: 1_800_000,
         },
