@@ -1,10 +1,49 @@
-import { availableParallelism } from 'node:os';
+import { mkdtempSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+// Three tiers (`npm run test:unit` while you work; `npm test` runs them all, as CI does):
+// - unit: in-process only — no build (`dist/`), no registry, no systemd or pm2. The files are listed here
+//   rather than guessed: a new test goes to the integration tier unless it is added to this list.
+// - integration: the built CLI, the seeded Verdaccio, a private systemd --user, pm2, root-only features.
+// - openclaw: `*.openclaw.test.ts`, the real openclaw package on Node 24 (heavy: own timeouts).
+export const UNIT = [
+  'test/autoupdate/policy.test.ts',
+  'test/bench/phases.test.ts',
+  'test/cli/startup-imports.test.ts',
+  'test/doctor/deep.test.ts',
+  'test/platform/subprocess.test.ts',
+  'test/service/caller.test.ts',
+  'test/service/existing-unit.test.ts',
+  'test/service/preflight.test.ts',
+  'test/service/service-port.test.ts',
+  'test/service/supervisors/launchd.test.ts',
+  'test/snapshot/private-copy.test.ts',
+  'test/snapshot/snapshot.test.ts',
+  'test/stage/extract.test.ts',
+  'test/stage/hostile-corpus.test.ts',
+  'test/stage/unpack.test.ts',
+  'test/store/containment.test.ts',
+  'test/store/fast-verify.test.ts',
+  'test/store/release-dirs.test.ts',
+  'test/store/seal.test.ts',
+  'test/transaction/machine.test.ts',
+  'test/transaction/plan-resume.test.ts',
+];
+const OPENCLAW = ['**/*.openclaw.test.ts'];
+
+// Every temp folder of a run (the tests', the CLI's they spawn, npm's) lives under one folder made here, which
+// the run-tmp teardown removes whatever a test left: a run leaves nothing in the machine's temp dir, even when a
+// worker is killed before its own clean-up runs. The config is evaluated once, in the main process, before any
+// worker is forked, so every worker and every child inherits TMPDIR.
+if (!process.env.RS_RUN_TMP) {
+  process.env.RS_RUN_TMP = mkdtempSync(join(tmpdir(), 'rs-run-'));
+  process.env.TMPDIR = process.env.RS_RUN_TMP;
+}
 
 export default defineConfig({
   test: {
-    globalSetup: ['test/global-setup.ts'],
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
@@ -12,5 +51,29 @@ export default defineConfig({
     // Most of this suite waits (a unit's restart, a stability window, a health probe) rather than
     // computes, so two files at a time there; the whole suite passed so at a load average of 10.
     maxWorkers: Math.max(2, availableParallelism()),
+    globalSetup: ['test/run-tmp.ts'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: UNIT } },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          exclude: [...UNIT, ...OPENCLAW],
+          globalSetup: ['test/global-setup.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'openclaw',
+          include: OPENCLAW,
+          exclude: ['**/node_modules/**'],
+          passWithNoTests: true,
+          testTimeout: 900_000,
+          hookTimeout: 1_800_000,
+        },
+      },
+    ],
   },
 });

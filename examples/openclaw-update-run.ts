@@ -3,7 +3,7 @@
  * transaction id (the switch runs outside the gateway, which it restarts), `update.status` reports
  * the outcome. Type-checked by `npm test` (tsconfig.examples.json) against the built package.
  */
-import { type Transaction, ReleaseSwitcherError, requestUpdate, updateStatus } from 'release-switcher';
+import { isReleaseSwitcherError, type Transaction, requestUpdate, updateStatus } from 'release-switcher';
 
 const root = process.env.OPENCLAW_RELEASES_ROOT ?? `${process.env.HOME}/.local/share/openclaw-releases`;
 
@@ -17,7 +17,8 @@ export async function updateRun(params: {
     const tx = await requestUpdate({ root, ...(params.version ? { spec: `openclaw@${params.version}` } : {}) });
     return { ok: true, payload: { transactionId: tx.id, status: tx.status } };
   } catch (error) {
-    if (error instanceof ReleaseSwitcherError) {
+    // A brand check, not instanceof: a host that loads two copies of the library still recognises its errors.
+    if (isReleaseSwitcherError(error)) {
       return {
         ok: false,
         error: { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) },

@@ -18,6 +18,7 @@ import { run, tail } from '../platform/subprocess.js';
 import { abandonStaging, commitRelease, reuseCandidates } from '../stage/install.js';
 import { writeConfig } from '../store/config.js';
 import { type ServiceFound, type StableCommand, readService, writeStableCommands } from '../service/adopted.js';
+import { readPackageJson } from '../platform/package-json.js';
 
 export interface AdoptOptions extends RootOptions {
   /** The installed package folder, e.g. /usr/lib/node_modules/openclaw. */
@@ -132,16 +133,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
 export async function readInstalledPackage(
   dir: string,
 ): Promise<{ name: string; version: string; integrity: string | null; bins: Record<string, string> }> {
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
-  } catch (error) {
-    throw new ReleaseSwitcherError(
-      'BAD_PACKAGE_JSON',
-      `${dir} is not an installed package (no readable package.json).`,
-      { hint: 'Name the package folder, e.g. $(npm root -g)/openclaw', cause: error },
-    );
-  }
+  const json = await readPackageJson(dir, 'Name the package folder, e.g. $(npm root -g)/openclaw');
   if (typeof json.name !== 'string' || typeof json.version !== 'string') {
     throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `${dir}/package.json has no name or version.`, {
       hint: 'Name the package folder, e.g. $(npm root -g)/openclaw',

@@ -9,6 +9,7 @@ import {
 } from '../store/config.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { defaultEnv, defaultExecPath } from '../model/runtime.js';
+import { assertStatePathsApart } from '../snapshot/state-paths.js';
 import { layoutOf } from '../store/layout.js';
 import { withLock } from '../store/lock.js';
 import { withPreset } from '../store/presets.js';
@@ -69,6 +70,7 @@ export async function init(options: InitOptions): Promise<InitResult> {
     }
     const defined = Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
     const config = validateConfig({ ...(existing ?? defaultConfig(pkg)), ...defined }, 'settings');
+    await assertStatePathsApart(config.statePaths, layout.root, hostOf(options).env);
     await fs.mkdir(layout.releases, { recursive: true });
     await fs.mkdir(layout.staging, { recursive: true });
     await writeConfig(layout.root, config);

@@ -3,7 +3,14 @@ import npa from 'npm-package-arg';
 import pacote, { type PacoteManifest, type PacoteOptions } from 'pacote';
 import semver from 'semver';
 import type { Config } from '../store/config.js';
-import { ReleaseSwitcherError, asBadTarball, asDiskFull, errnoOf, isCorruptTarball } from '../model/errors.js';
+import {
+  ReleaseSwitcherError,
+  asBadTarball,
+  asDiskFull,
+  errnoOf,
+  isCorruptTarball,
+  isReleaseSwitcherError,
+} from '../model/errors.js';
 import { pathExists } from '../platform/fs.js';
 import type { ResolvedRuntime } from '../model/runtime.js';
 import { checkResolvedVersion } from './version-check.js';
@@ -17,6 +24,7 @@ import {
   signatureError,
   tarballSignatures,
 } from './signatures.js';
+import { asPackageJson } from '../platform/package-json.js';
 
 /** The dist-tag a channel follows. */
 export function channelTag(config: Config): string {
@@ -160,7 +168,20 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
         cause: error,
       });
     }
+    // npm's package.json normalizer throws plain TypeErrors on a package.json that is not an object.
+    if (fromPackageJsonNormalizer(error)) {
+      throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `${rawSpec}: its package.json is not a package manifest.`, {
+        hint: 'The package is not an installable npm package (its package.json must be an object).',
+        cause: error,
+      });
+    }
     throw fetchError(error, spec);
+  }
+  asPackageJson(manifest, `${rawSpec}: its package.json`);
+  if (typeof manifest.name !== 'string' || typeof manifest.version !== 'string') {
+    throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `${rawSpec}: its package.json has no name or version.`, {
+      hint: 'The package is not an installable npm package.',
+    });
   }
   if (manifest.name !== config.package) throw wrongPackage(rawSpec, manifest.name, config);
   const version = await checkResolvedVersion({
@@ -182,6 +203,10 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
     dependencySignatures,
     ...(recorded ? { packument: { key: recorded[0], json: recorded[1] } } : {}),
   };
+}
+
+function fromPackageJsonNormalizer(error: unknown): boolean {
+  return /[\\/]@npmcli[\\/]package-json[\\/]/.test((error as Error | undefined)?.stack ?? '');
 }
 
 function wrongPackage(spec: string, name: string, config: Config) {
@@ -218,7 +243,7 @@ function isTlsError(code: string | undefined): boolean {
 
 /** Map pacote / npm-registry-fetch / fs errors to our codes. */
 export function fetchError(error: unknown, spec: string): unknown {
-  if (error instanceof ReleaseSwitcherError) return error;
+  if (isReleaseSwitcherError(error)) return error;
   const signature = signatureError(error, spec);
   if (signature) return signature;
   const code = errnoOf(error);

@@ -14,7 +14,7 @@ import { fsyncDir, readJsonIfExists, removeTree, tempName, writeFileAtomic } fro
 import { type Layout, layoutOf } from '../store/layout.js';
 import { isAlive } from '../platform/subprocess.js';
 import { copyFileDurably, copyTree, placeFile, syncTree } from './copy.js';
-import { SQLITE_COMPANIONS, isSqliteFile, resolveStatePaths } from './state-paths.js';
+import { SQLITE_COMPANIONS, isSqliteFile, assertStatePathsApart, resolveStatePaths } from './state-paths.js';
 
 export const SNAPSHOT_MANIFEST = 'snapshot.json';
 /** Written beside the manifest once a restore is complete: which transaction restored it, and who did. */
@@ -72,6 +72,9 @@ export async function takeSnapshot(options: TakeSnapshotOptions): Promise<Snapsh
   const layout = layoutOf(options.root);
   const existing = await readSnapshot(layout, options.id);
   if (existing) return existing;
+  // A root configured before init checked this (or a service environment that expands differently) fails here,
+  // clearly, instead of copying the root into itself until the names are too long.
+  await assertStatePathsApart(options.statePaths, layout.root, options.env ?? defaultEnv());
   await fs.mkdir(layout.snapshots, { recursive: true });
   await sweepSnapshotLeftovers(layout);
   const final = layout.snapshot(options.id);

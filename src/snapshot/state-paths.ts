@@ -151,3 +151,50 @@ export async function isSqliteFile(file: string): Promise<boolean> {
     await handle.close();
   }
 }
+
+/**
+ * A state path and the root must be apart: a state path that holds the root (or is `/`) makes every snapshot copy
+ * the root into itself, and one inside the root would restore an old journal or release over the live one.
+ * Compared after links are resolved, on each pattern's fixed part (before its first wildcard), which is what a
+ * snapshot walks from. Checked by `init` with its own environment, and again where the snapshot is taken.
+ */
+export async function assertStatePathsApart(
+  patterns: readonly string[],
+  root: string,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
+  const realRoot = await realpathOrSelf(path.resolve(root));
+  for (const pattern of patterns) {
+    const segments = expandStatePath(pattern, env).split(path.sep);
+    const glob = segments.findIndex(isGlob);
+    const fixed = await realpathOrSelf((glob < 0 ? segments : segments.slice(0, glob)).join(path.sep) || path.sep);
+    const conflict =
+      fixed === path.sep
+        ? 'is the whole file system'
+        : isWithin(realRoot, fixed)
+          ? `contains the release root ${realRoot}`
+          : isWithin(fixed, realRoot)
+            ? `is inside the release root ${realRoot}`
+            : null;
+    if (conflict) {
+      throw new ReleaseSwitcherError('INVALID_CONFIG', `The state path "${pattern}" (${fixed}) ${conflict}.`, {
+        hint: 'Name the service state only (its state folder, its databases, its config file), apart from the root: release-switcher init --state-path PATH, or another --root.',
+      });
+    }
+  }
+}
+
+/** `inner` is `outer` or below it. */
+function isWithin(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(outer.endsWith(path.sep) ? outer : outer + path.sep);
+}
+
+/** The real path of `p`, or of its nearest existing ancestor joined with the rest (a state path may not exist yet). */
+async function realpathOrSelf(p: string): Promise<string> {
+  try {
+    return await fs.realpath(p);
+  } catch {
+    const parent = path.dirname(p);
+    return parent === p ? p : path.join(await realpathOrSelf(parent), path.basename(p));
+  }
+}

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { run, tail } from '../platform/subprocess.js';
 import type { TreeNode } from './resolve-tree.js';
+import { readPackageJson } from '../platform/package-json.js';
 
 const PASSED =
   /^(HOME|TMPDIR|TMP|TEMP|LANG|LANGUAGE|LC_[A-Z]+|TZ|TERM|USER|LOGNAME|SHELL|https?_proxy|no_proxy|HTTPS?_PROXY|NO_PROXY)$/;
@@ -85,7 +86,7 @@ const depth = (node: TreeNode) => node.location.split('node_modules/').length;
 export async function linkReusedBins(pkgDir: string, deps: TreeNode[]): Promise<void> {
   for (const node of deps) {
     const dir = path.join(pkgDir, node.location);
-    const pkg = normalizeBins(JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8'))) as {
+    const pkg = normalizeBins(await readPackageJson(dir)) as {
       bin?: Record<string, string>;
     };
     if (!pkg.bin) continue;
@@ -108,7 +109,7 @@ export async function linkBins(pkgDir: string, deps: TreeNode[]): Promise<void> 
   const inside = await fs.realpath(pkgDir);
   for (const node of deps) {
     const dir = path.join(pkgDir, node.location);
-    const pkg = JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+    const pkg = await readPackageJson(dir);
     if (!pkg.bin && !pkg.directories) continue;
     await binTargetsInside(inside, { dir, pkg, who: `${node.name}@${node.version}` });
     await binLinks({ path: dir, pkg, top: false, global: false, force: true });
@@ -147,7 +148,7 @@ export async function runDepScripts(extracted: TreeNode[], options: DepScriptOpt
     for (const node of ordered) {
       options.signal?.throwIfAborted();
       const dir = path.join(options.pkgDir, node.location);
-      const pkg = JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+      const pkg = await readPackageJson(dir);
       if (!hasEvent(pkg, event, dir)) continue;
       const result = await runEventInChild(dir, event, options);
       if (result.exitCode !== 0) {

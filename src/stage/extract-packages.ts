@@ -13,6 +13,7 @@ import type { TreeNode } from './resolve-tree.js';
 import type { PreviousRelease } from './tree-record.js';
 import { hasEvent } from './dep-scripts.js';
 import { type DeferredFile, unpack } from './unpack-call.js';
+import { readPackageJson } from '../platform/package-json.js';
 
 export interface ExtractPackagesOptions {
   pkgDir: string;
@@ -142,7 +143,7 @@ export async function extractPackages(nodes: TreeNode[], options: ExtractPackage
  * chmods them), and anything below `directories.bin`.
  */
 async function mustBePrivate(dir: string, location: string, deferred: readonly DeferredFile[]): Promise<string[]> {
-  const pkg = JSON.parse(await fs.readFile(path.join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+  const pkg = await readPackageJson(dir);
   if (['preinstall', 'install', 'postinstall'].some((event) => hasEvent(pkg, event, dir)))
     return deferred.map((file) => file.path);
   const bins = (normalizeBins({ ...pkg }) as { bin?: Record<string, string> }).bin ?? {};

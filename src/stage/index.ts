@@ -24,6 +24,7 @@ import { flatNpmOptions, resolveTree, type ResolvedTree } from './resolve-tree.j
 import { sealStaged } from './seal-staged.js';
 import { smokeCheck } from './smoke.js';
 import { unpack } from './unpack-call.js';
+import { readPackageJson as readPackageJsonAt } from '../platform/package-json.js';
 
 export interface StageInput {
   layout: Layout;
@@ -207,21 +208,8 @@ async function stageResolving(
 }
 
 async function readPackageJson(pkgDir: string, pkg: ResolvedPackage): Promise<Record<string, unknown>> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(await fs.readFile(path.join(pkgDir, 'package.json'), 'utf8'));
-  } catch (error) {
-    throw new ReleaseSwitcherError(
-      'BAD_PACKAGE_JSON',
-      `The package has no readable package.json (${(error as Error).message}).`,
-      {
-        hint: 'The tarball is not an installable npm package.',
-        cause: error,
-      },
-    );
-  }
-  const json = parsed as Record<string, unknown>;
-  if (typeof parsed !== 'object' || parsed === null || json.name !== pkg.name || json.version !== pkg.version) {
+  const json = await readPackageJsonAt(pkgDir, 'The tarball is not an installable npm package.');
+  if (json.name !== pkg.name || json.version !== pkg.version) {
     throw new ReleaseSwitcherError(
       'BAD_PACKAGE_JSON',
       `package.json inside the tarball does not say ${pkg.name}@${pkg.version}.`,

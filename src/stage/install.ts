@@ -3,7 +3,7 @@
  * and journal it. `install`, `update`, the gateway's update.run and a runner all come through here.
  */
 import fs from 'node:fs/promises';
-import { ReleaseSwitcherError, asDiskFull } from '../model/errors.js';
+import { ReleaseSwitcherError, asDiskFull, isReleaseSwitcherError } from '../model/errors.js';
 import type { ReleaseState } from '../model/state.js';
 import { crashPoint } from '../platform/crashpoint.js';
 import { fsyncDir, removeTree } from '../platform/fs.js';
@@ -153,7 +153,7 @@ export async function abandonStaging(journal: Journal, dir: string, error: unkno
   await removeTreeKeepingReleases(layoutOf(journal.root), dir).catch(() => undefined);
   journal.state.operation = null;
   await journal.commit().catch(() => undefined);
-  if (error instanceof ReleaseSwitcherError) return error;
+  if (isReleaseSwitcherError(error)) return error;
   if ((error as Error)?.name === 'AbortError') {
     return new ReleaseSwitcherError('CANCELLED', 'Staging was cancelled; nothing was changed.', { cause: error });
   }

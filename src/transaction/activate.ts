@@ -8,7 +8,7 @@
  * preflight-step.ts.
  */
 import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
-import type { Transaction, TransactionKind } from '../model/state.js';
+import { publicTransaction, type Transaction, type TransactionKind } from '../model/state.js';
 import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
 import { readLinkVersion } from '../store/links.js';
 import { closeTransaction, markGood, markPending, openTransaction, setReleaseState, transition } from './machine.js';
@@ -145,7 +145,8 @@ async function upToTheFlip(run: Run, preflight: boolean): Promise<void> {
     await waysBack()
       .then(({ undo }) => undo(run, isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error'))
       .catch(() => undefined);
-    if (isReleaseSwitcherError(error)) error.result = tx;
+    // The envelope shows the transaction as CONTRACT.md has it, like the success path: no internal bookkeeping.
+    if (isReleaseSwitcherError(error)) error.result = publicTransaction(tx);
     throw error;
   }
 }

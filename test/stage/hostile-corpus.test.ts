@@ -1,9 +1,8 @@
-// The generated hostile-tarball corpus (test/support/hostile-corpus.ts) through the one-pass unpacker, and a
-// sample of it end to end through `install` of the built CLI. Every case is refused (BAD_TARBALL, for the
+// The generated hostile-tarball corpus (test/support/hostile-corpus.ts) through the one-pass unpacker, and
+// (hostile-corpus-cli.test.ts) a sample of it end to end through `install` of the built CLI. Every case is refused (BAD_TARBALL, for the
 // reason it was built for, nothing left) or harmless and contained (exactly the paths it names, npm's modes,
 // every link resolving inside); either way nothing outside the destination changes: a 0600 file, a 0700
 // directory and its 0600 file keep their bytes, modes, inodes and times, and no name appears anywhere near.
-import { createHash } from 'node:crypto';
 import {
   lstatSync,
   mkdirSync,
@@ -18,38 +17,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { unpackTarball } from '../../src/stage/unpack.ts';
-import { rs, templateRoot } from '../support/cli.ts';
 import { type CorpusCase, encodeCase, hostileCorpus } from '../support/hostile-corpus.ts';
-import { linkOf, releaseDirs, stagingEntries } from '../support/root.ts';
 
-/** Sentinels beside whatever is unpacked: `outside/secret` 0600, `outside/dir/` 0700 with `inner` 0600. */
-function plantSentinels(outside: string): void {
-  mkdirSync(join(outside, 'dir'), { recursive: true, mode: 0o700 });
-  writeFileSync(join(outside, 'secret'), 'secret\n', { mode: 0o600 });
-  writeFileSync(join(outside, 'dir', 'inner'), 'inner\n', { mode: 0o600 });
-}
-
-/** Every path below `top` (except `skip`) with its kind, mode, inode, times and bytes. */
-function snapshot(top: string, skip: (path: string) => boolean): Record<string, string> {
-  const out: Record<string, string> = {};
-  const visit = (path: string) => {
-    if (skip(path)) return;
-    const s = lstatSync(path, { bigint: true });
-    const kind = s.isSymbolicLink()
-      ? `link:${readlinkSync(path)}`
-      : s.isDirectory()
-        ? 'dir'
-        : s.isFile()
-          ? `file:${createHash('sha256').update(readFileSync(path)).digest('hex')}`
-          : 'other';
-    // A directory's own times move whenever the test writes or removes its case in it; what is in it is listed here.
-    const times = s.isDirectory() ? '' : ` mtime=${s.mtimeNs} ctime=${s.ctimeNs} nlink=${s.nlink}`;
-    out[path] = `${kind} mode=${(s.mode & 0o7777n).toString(8)} ino=${s.ino}${times}`;
-    if (s.isDirectory()) for (const name of readdirSync(path)) visit(join(path, name));
-  };
-  visit(top);
-  return out;
-}
+import { plantSentinels, snapshot } from '../support/sentinels.ts';
 
 /**
  * Resolve the symlink at `rel` against what is on disk below `dest`, link by link (a missing name is taken
@@ -180,49 +150,3 @@ function lstatSafe(path: string) {
     return undefined;
   }
 }
-
-// ---------------------------------------------------------------------------------------------------------
-
-/** One of each kind of trick, through `install` of the built CLI from a .tgz path. */
-const END_TO_END = [
-  'names/pax-path-and-gnu-long-name-disagree',
-  'names/dotdot-to-outside/ustar-prefix',
-  'names/segment-longer-than-NAME_MAX/gnu-long-name',
-  'global/linkpath',
-  'links/chain-reverse-order/ustar-linkname',
-  'links/file-written-through-to-outside/gnu-long-link',
-  'links/hardlink-absolute-outside/pax-linkpath',
-  "type-flags/'S'",
-  'duplicates/dir-then-link-inside',
-  'headers/setuid-file',
-];
-
-describe('hostile tarballs end to end: install refuses them with BAD_TARBALL', () => {
-  const copyOfTemplate = templateRoot(['1.0.0']);
-
-  it.each(END_TO_END)('%s', async (id) => {
-    const root = copyOfTemplate();
-    const parent = dirname(root);
-    const watched = join(parent, 'outside');
-    plantSentinels(watched);
-    const c = hostileCorpus({ outside: watched, name: 'rs-fixture-gateway', version: '6.6.6' }).find(
-      (x) => x.id === id,
-    );
-    expect(c, `${id} is in the corpus`).toBeDefined();
-    const file = join(parent, 'hostile.tgz');
-    writeFileSync(file, encodeCase(c!));
-    const releases = releaseDirs(root);
-    const around = snapshot(parent, (path) => path === root);
-    const r = await rs(root, ['install', file]);
-    expect(r.json?.error?.code, r.stdout + r.stderr).toBe('BAD_TARBALL');
-    expect(r.exitCode).toBe(1);
-    expect(r.json.error.hint).toBeTruthy();
-    expect(linkOf(root, 'current')).toBe('releases/1.0.0');
-    expect(stagingEntries(root)).toEqual([]);
-    expect(releaseDirs(root)).toEqual(releases);
-    expect(
-      snapshot(parent, (path) => path === root),
-      'nothing outside the root changed',
-    ).toEqual(around);
-  });
-});

@@ -1,11 +1,12 @@
 // The lock under real processes: racers for a dead owner's lock never overlap, and a holder frozen past the stale
 // time (SIGSTOP) learns it lost the lock before its next write. Children run the built library (dist/).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../support/cli.ts';
+import { LOCK_STALE_MS } from '../../src/store/lock.ts';
 
 const LOCK = resolve(import.meta.dirname, '../../dist/store/lock.js');
 const CRASHPOINT = resolve(import.meta.dirname, '../../dist/platform/crashpoint.js');
@@ -138,7 +139,10 @@ describe('lock takeover', () => {
     while (!existsSync(join(root, `entered-${frozen.child.pid}`)) && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 20));
     frozen.child.kill('SIGSTOP');
-    await new Promise((r) => setTimeout(r, 11_000)); // LOCK_STALE_MS is 10 s
+    // Past the stale time without waiting it out: the frozen holder cannot refresh, so its heartbeat (the lock
+    // directory's mtime) is backdated beyond LOCK_STALE_MS, as 11 s of SIGSTOP would leave it.
+    const past = new Date(Date.now() - LOCK_STALE_MS - 1_000);
+    utimesSync(join(root, '.lock'), past, past);
     const taker = racer(script, root, 4_000, 0);
     while (!existsSync(join(root, `entered-${taker.child.pid}`)) && Date.now() < deadline + 15_000)
       await new Promise((r) => setTimeout(r, 20));

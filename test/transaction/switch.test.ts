@@ -100,6 +100,8 @@ describe('switch and rollback (supervisor none)', () => {
     expect([r.exitCode, r.json.error.code]).toEqual([4, 'RELEASE_TAMPERED']);
     expect(r.json.error.message).toMatch(/server\.js: /);
     expect(r.json.result).toMatchObject({ status: 'failed', reason: 'release_tampered' });
+    // The failure's envelope carries the public transaction, as the success path does: no internal bookkeeping.
+    expect(Object.keys(r.json.result)).not.toContain('before');
     expect(linkOf(root, 'current')).toBe('releases/1.0.0');
     // A rollback to it is refused just the same.
     await rs(root, ['switch', '1.2.0']);

@@ -1,0 +1,32 @@
+/**
+ * Every package.json we read is an object, or the read fails as BAD_PACKAGE_JSON naming the file: a
+ * package.json that is a string, a number, `null` or an array is a broken package (npm refuses it too), not a bug
+ * of ours, and must never surface as a TypeError (INTERNAL) or as "names undefined" further on.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { ReleaseSwitcherError } from '../model/errors.js';
+
+/** The parsed `package.json` of the package folder `dir`. */
+export async function readPackageJson(dir: string, hint = 'The package is not an installable npm package.') {
+  const file = path.join(dir, 'package.json');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch (error) {
+    throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `${file} is not readable JSON (${(error as Error).message}).`, {
+      hint,
+      cause: error,
+    });
+  }
+  return asPackageJson(parsed, file, hint);
+}
+
+/** `value` as a package.json object, or BAD_PACKAGE_JSON saying what it is instead. */
+export function asPackageJson(value: unknown, where: string, hint = 'The package is not an installable npm package.') {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    const what = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+    throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `${where} is ${what}, not an object.`, { hint });
+  }
+  return value as Record<string, unknown>;
+}
