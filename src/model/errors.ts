@@ -68,6 +68,10 @@ export const ErrorCodes = {
     exit: ExitCode.failed,
     summary: 'going back would start a release on state of a newer schema, and there is no snapshot to restore',
   },
+  DATABASE_INCOMPATIBLE: {
+    exit: ExitCode.failed,
+    summary: "the target release's database preflight calls the state incompatible or indeterminate",
+  },
   RUNNER_NEVER_RAN: { exit: ExitCode.failed, summary: 'the runner that was to carry out the switch never started' },
   DOCTOR_FAILED: { exit: ExitCode.failed, summary: 'doctor found problems it could not fix' },
   BUSY: { exit: ExitCode.busy, summary: 'another operation holds the lock' },

@@ -25,6 +25,11 @@ export interface Preset {
    * contract, so its own updater and native service repair leave the lifecycle to us.
    */
   environment?: Readonly<Record<string, string>>;
+  /**
+   * The target release's schema check of a consolidated copy of each state database matching `databases` (a regular
+   * expression on the resolved path), run before every flip: `args` inside the release, `{file}` the copy.
+   */
+  databasePreflight?: { args: readonly string[]; databases: string };
   /** The command's own updater (`<name> update …`): the root's command says it is ours before the service refuses it. */
   selfUpdate?: { command: string; allowed: readonly string[] };
 }
@@ -153,6 +158,11 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     // docs/cli/gateway/restart-and-supervision.md "External supervisors": self-update (`openclaw update`, the Control
     // UI's update.run) and native service install/start/stop are refused; the repair policy is a separate variable.
     environment: OPENCLAW_EXTERNAL_SUPERVISOR,
+    // The shared state database only: agent databases need `preflight-agent`, which 2026.9.x does not have.
+    databasePreflight: {
+      args: ['dist/index.js', 'database', 'preflight', '{file}', '--json'],
+      databases: '/state/openclaw\\.sqlite$',
+    },
     // `update status` only reads; `update finalize` is what we run ourselves after a flip.
     selfUpdate: { command: 'update', allowed: ['status', 'finalize', '--help', '-h'] },
     stop: {
