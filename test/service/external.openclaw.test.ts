@@ -3,7 +3,16 @@
 // external mode, so the Control UI's "Update now" (update.run over the gateway's RPC) and `openclaw update` through
 // <root>/bin/openclaw both refuse with OpenClaw's external-supervisor answer, the latter after a line naming
 // release-switcher, and nothing under the root or the npm -g prefix changes.
-import { cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -46,9 +55,12 @@ describeWhere(can, 'external-supervisor mode on the real openclaw gateway (adopt
   let port: number;
   const work = mkdtempSync(path.join(tmpdir(), 'rs-ocext-'));
   const root = path.join(work, 'root');
+  // Its own state dir by a path no other gateway on the machine has: openclaw refuses to migrate a state dir it sees
+  // another running gateway use, and every bound HOME is /root by path.
+  const stateDir = () => path.join(um.env.HOME!, '.openclaw');
   const inNs = (args: string[]) =>
     execa('nsenter', ['-t', String(um.pid), '-m', 'env', `HOME=${userInfo().homedir}`, ...args], {
-      env: { ...um.env, PATH: `${path.dirname(node)}:${um.env.PATH}` },
+      env: { ...um.env, OPENCLAW_STATE_DIR: stateDir(), PATH: `${path.dirname(node)}:${um.env.PATH}` },
       extendEnv: false,
       reject: false,
       timeout: 180_000,
@@ -66,11 +78,16 @@ describeWhere(can, 'external-supervisor mode on the real openclaw gateway (adopt
     }));
     port = await freePort();
     await writeOpenclawService(um, { node, prefix, port });
-    // A token, so the CLI may call the gateway's RPC as the Control UI does.
+    mkdirSync(path.join(um.unitDir, `${UNIT}.d`), { recursive: true });
+    writeFileSync(
+      path.join(um.unitDir, `${UNIT}.d`, 'state-dir.conf'),
+      `[Service]\nEnvironment=OPENCLAW_STATE_DIR=${stateDir()}\n`,
+    ); // A token, so the CLI may call the gateway's RPC as the Control UI does.
     writeFileSync(
       path.join(um.env.HOME!, '.openclaw', 'openclaw.json'),
       `{ gateway: { mode: 'local', port: ${port}, bind: 'loopback', auth: { mode: 'token', token: '${TOKEN}' } } }\n`,
     );
+    expect((await um.systemctl(['daemon-reload'])).exitCode).toBe(0);
     expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
     const first = await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 });
     const env = um.env as Record<string, string>;
