@@ -30,6 +30,8 @@ export interface Preset {
    * expression on the resolved path), run before every flip: `args` inside the release, `{file}` the copy.
    */
   databasePreflight?: { args: readonly string[]; databases: string };
+  /** Verified also means the new main PID owns the listener (`/readyz` recorded beside, not judged). */
+  listenerOwnership?: boolean;
   /** The command's own updater (`<name> update …`): the root's command says it is ours before the service refuses it. */
   selfUpdate?: { command: string; allowed: readonly string[] };
 }
@@ -158,6 +160,8 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     // docs/cli/gateway/restart-and-supervision.md "External supervisors": self-update (`openclaw update`, the Control
     // UI's update.run) and native service install/start/stop are refused; the repair policy is a separate variable.
     environment: OPENCLAW_EXTERNAL_SUPERVISOR,
+    // "Report success only after the new Gateway owns its listener and /startupz returns status: started".
+    listenerOwnership: true,
     // The shared state database only: agent databases need `preflight-agent`, which 2026.9.x does not have.
     databasePreflight: {
       args: ['dist/index.js', 'database', 'preflight', '{file}', '--json'],
