@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { runCaptured } from '../platform/subprocess.js';
+import { runCaptured, tail } from '../platform/subprocess.js';
 
 /** OpenClaw's five, and `unavailable`: the release has no such command (older than the contract), so it cannot judge. */
 export type DatabaseStatus =
@@ -82,7 +82,11 @@ export async function databasePreflight(request: DatabasePreflightRequest): Prom
 async function judge(request: DatabasePreflightRequest, database: string, copy: string): Promise<DatabaseVerdict> {
   const options = { env: request.env, timeoutMs: PREFLIGHT_TIMEOUT_MS, signal: request.signal };
   const copied = await runCaptured(request.node, ['--no-warnings', '-e', COPY_SCRIPT, database, copy], options);
-  if (copied.failed) return { database, status: 'indeterminate', detail: `consolidated copy failed: ${copied.output}` };
+  // Not a verdict on the state: the service's Node cannot make the copy (no node:sqlite before Node 22.5).
+  if (copied.failed && /No such built-in module: node:sqlite/.test(copied.output))
+    return { database, status: 'unavailable', detail: `${request.node} has no node:sqlite to make the copy with` };
+  if (copied.failed)
+    return { database, status: 'indeterminate', detail: `consolidated copy failed: ${tail(copied.output, 3)}` };
   const [script, ...rest] = request.args;
   const args = [path.join(request.releaseDir, script!), ...rest.map((word) => (word === '{file}' ? copy : word))];
   const answer = await runCaptured(request.node, args, options);
@@ -96,7 +100,7 @@ async function judge(request: DatabasePreflightRequest, database: string, copy: 
     return {
       database,
       status: 'unavailable',
-      detail: `database preflight gave no verdict (exit ${answer.exitCode ?? 'none'}): ${answer.output.slice(-500)}`,
+      detail: `database preflight gave no verdict (exit ${answer.exitCode ?? 'none'}): ${tail(answer.output, 3)}`,
     };
   return {
     database,
