@@ -24,6 +24,7 @@ export const UNIT = [
   'test/stage/extract.test.ts',
   'test/stage/hostile-corpus.test.ts',
   'test/stage/unpack.test.ts',
+  'test/stage/unpack-bounds.test.ts',
   'test/store/containment.test.ts',
   'test/store/fast-verify.test.ts',
   'test/store/release-dirs.test.ts',

@@ -3,7 +3,7 @@
  * host CLI can mount it (e.g. as `openclaw releases …`). bin/main.ts is a two-line shell over it.
  */
 import { parseArgs } from 'node:util';
-import { ExitCode, ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
+import { ExitCode, ReleaseSwitcherError, asDiskFull, isReleaseSwitcherError } from '../model/errors.js';
 import { armCrashPoint } from '../platform/crashpoint.js';
 import { COMMANDS, type CommandDef, GLOBAL_OPTIONS, type OptionDef, findCommand } from './definitions.js';
 import { closest, commandHelp, mainHelp } from './help.js';
@@ -137,8 +137,10 @@ function parseCommandArgs(def: CommandDef, args: string[], program: string) {
 
 function reportError(error: unknown, options: { io: CliIo; json: boolean; program: string }): number {
   const { io, json, program } = options;
-  const known = isReleaseSwitcherError(error)
-    ? error
+  // ENOSPC/EDQUOT from anywhere (a write no layer wrapped) is still a full disk, never a bug report.
+  const full = asDiskFull(error, 'writing');
+  const known = isReleaseSwitcherError(full)
+    ? full
     : new ReleaseSwitcherError('INTERNAL', error instanceof Error ? error.message : String(error), {
         hint: `This is a bug in ${program}; please report it with the stack trace above.`,
         cause: error,

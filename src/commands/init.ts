@@ -5,6 +5,7 @@ import {
   defaultConfig,
   readConfigIfExists,
   validateConfig,
+  withoutCredentials,
   writeConfig,
 } from '../store/config.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
@@ -74,6 +75,7 @@ export async function init(options: InitOptions): Promise<InitResult> {
     await fs.mkdir(layout.releases, { recursive: true });
     await fs.mkdir(layout.staging, { recursive: true });
     await writeConfig(layout.root, config);
-    return { root: layout.root, config };
+    // What is shown is what config.json holds: the registry URL without its credentials.
+    return { root: layout.root, config: { ...config, registry: withoutCredentials(config.registry) } };
   });
 }

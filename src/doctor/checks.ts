@@ -14,7 +14,7 @@ import { LAYOUT_VERSION, type Layout } from '../store/layout.js';
 import { isAlive } from '../platform/subprocess.js';
 import { LOCK_STALE_MS, readLockOwner } from '../store/lock.js';
 import { readLinkVersion, removeLink } from '../store/links.js';
-import { checkReleaseFast, listReleaseDirs, readMarker, verifyRelease } from '../store/release.js';
+import { checkReleaseFast, isRealDirectory, listReleaseDirs, readMarker, verifyRelease } from '../store/release.js';
 import { notImmutable } from '../store/immutable-release.js';
 import { orphanedFingerprints, removeOrphanedFingerprints } from '../store/fingerprints.js';
 
@@ -94,7 +94,14 @@ const links: Check = async ({ layout, fix }) => {
 
 const manifests: Check = async ({ layout, deep }) => {
   const { complete, incomplete } = await listReleaseDirs(layout);
-  const problems: string[] = incomplete.map((name) => `releases/${name}: no valid release marker (not a release)`);
+  const problems: string[] = [];
+  for (const name of incomplete) {
+    problems.push(
+      (await isRealDirectory(layout.release(name)))
+        ? `releases/${name}: no valid release marker (not a release)`
+        : `releases/${name}: not a directory (a symbolic link or a file is never a release; remove it)`,
+    );
+  }
   for (const version of complete) {
     const diff = await (deep ? verifyRelease : checkReleaseFast)(layout, version).then(
       () => [],

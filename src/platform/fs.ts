@@ -24,11 +24,15 @@ export function tempName(file: string): string {
  * half. `durable: false` leaves out both fsyncs, for records that need not survive a power cut
  * (readers still never see half of one): the lock's owner record, whose holder dies with the machine.
  */
-export async function writeFileAtomic(file: string, data: string, options: { durable?: boolean } = {}): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  data: string,
+  options: { durable?: boolean; mode?: number } = {},
+): Promise<void> {
   const durable = options.durable ?? true;
   const tmp = tempName(file);
   try {
-    const handle = await fs.open(tmp, 'wx', 0o644);
+    const handle = await fs.open(tmp, 'wx', options.mode ?? 0o644);
     try {
       await handle.writeFile(data);
       if (durable) await handle.sync();

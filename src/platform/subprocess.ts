@@ -263,6 +263,17 @@ export async function startDetached(
   return { pid: child.pid, exited };
 }
 
+/**
+ * Whether process `pid` is one we started with `NAME=VALUE` in its environment: the variable is read from
+ * /proc/<pid>/environ (the environment it was started with; readable only for our own processes). A recorded
+ * pid alone proves nothing: pids are reused, and a damaged journal may name any process, even 1.
+ */
+export async function isOurProcess(pid: number, marker: { name: string; value: string }): Promise<boolean> {
+  if (!Number.isSafeInteger(pid) || pid <= 1 || pid === process.pid) return false;
+  const environ = await fs.promises.readFile(`/proc/${pid}/environ`).catch(() => undefined);
+  return environ?.toString('utf8').split('\0').includes(`${marker.name}=${marker.value}`) ?? false;
+}
+
 /** Whether a process of this host exists (EPERM: it does, owned by someone else). */
 export function isAlive(pid: number): boolean {
   try {

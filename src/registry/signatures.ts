@@ -12,6 +12,7 @@ import type { PacoteManifest, PacoteOptions } from 'pacote';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import type { SignaturePolicy } from '../store/config.js';
 import type { SignatureRecord, SignatureStatus } from '../store/manifest.js';
+import { withoutCredentials } from '../store/config.js';
 
 const DEFAULT_REGISTRY = 'https://registry.npmjs.org/';
 
@@ -126,23 +127,25 @@ export function judgeSignatures(spec: string, plan: SignaturePlan | null, manife
     (manifest.dist as { attestations?: { provenance?: unknown } } | undefined)?.attestations?.provenance,
   );
   if (!plan) return { status: 'skipped', provenance };
+  // Recorded in the release's marker (immutable, world-readable) and shown in errors: never with credentials.
+  const registry = withoutCredentials(plan.registry);
   const signatures = (manifest._signatures as { keyid: string }[] | undefined) ?? [];
   if (!plan.keys) {
     if (plan.policy === 'always') {
       throw signatureInvalid(
-        `${plan.registry} publishes no signing keys (-/npm/v1/keys), so ${spec} cannot be verified, and --verify-signatures is always`,
-        { registry: plan.registry },
+        `${registry} publishes no signing keys (-/npm/v1/keys), so ${spec} cannot be verified, and --verify-signatures is always`,
+        { registry },
       );
     }
-    return { status: 'unsigned', provenance, registry: plan.registry };
+    return { status: 'unsigned', provenance, registry: registry };
   }
   if (signatures.length === 0) {
     throw signatureInvalid(
-      `${manifest.name}@${manifest.version} has no registry signature, but ${plan.registry} publishes signing keys`,
-      { registry: plan.registry },
+      `${manifest.name}@${manifest.version} has no registry signature, but ${registry} publishes signing keys`,
+      { registry },
     );
   }
-  return { status: 'verified', provenance, registry: plan.registry, keyids: signatures.map((s) => s.keyid) };
+  return { status: 'verified', provenance, registry, keyids: signatures.map((s) => s.keyid) };
 }
 
 /** A tarball (path or URL) carries no registry signature. */

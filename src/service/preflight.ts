@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { removeTree } from '../platform/fs.js';
-import { run, tail } from '../platform/subprocess.js';
+import { isOurProcess, run, tail } from '../platform/subprocess.js';
 import { verifyRunning } from './health.js';
 import {
   type CandidateHandle,
@@ -149,6 +149,8 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
     const env = {
       ...options.baseEnv,
       ...Object.fromEntries(Object.entries(options.env).map(([k, v]) => [k, fill(v, vars)])),
+      // How recovery knows the process group it finds is this rehearsal's and not whatever a journal names.
+      [PREFLIGHT_MARKER]: id,
     };
     if (options.prepare) {
       const prepared = await run(
@@ -225,7 +227,7 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
     };
   } finally {
     await handle?.stop(STOP_GRACE_MS);
-    await cleanupPreflight(record, { callerEnv: options.baseEnv });
+    await cleanupPreflight(record, { callerEnv: options.baseEnv, workRoot: options.workRoot });
   }
 }
 
@@ -246,15 +248,29 @@ async function readTail(logFile: string): Promise<string> {
   return tail(await fs.readFile(logFile, 'utf8').catch(() => ''), 20);
 }
 
+/** The environment variable every rehearsal candidate carries, naming its rehearsal's id. */
+export const PREFLIGHT_MARKER = 'RELEASE_SWITCHER_PREFLIGHT';
+const PREFLIGHT_ID = /^[0-9a-z]{1,16}-[0-9a-f]{8}$/;
+
 /**
  * Ends whatever a rehearsal left: its transient unit or process group, and its private directory.
  * Idempotent; recovery calls it with the record the journal kept when the switcher died mid-rehearsal.
+ * Nothing in that record is trusted (a damaged journal may name any folder, process group or unit): the id
+ * must be one we make, the folder and the unit are derived from it (under `workRoot`; our own unit name), and
+ * the process group is signalled only when its leader carries this rehearsal's marker in its environment.
  */
 export async function cleanupPreflight(
   record: PreflightRecord,
-  options: { callerEnv: NodeJS.ProcessEnv },
+  options: { callerEnv: NodeJS.ProcessEnv; workRoot: string },
 ): Promise<void> {
-  if (record.unit) await stopUnit(record.unit, record.scope, options.callerEnv);
-  if (record.pgid) await killGroup(record.pgid, STOP_GRACE_MS);
-  await removeTree(record.dir);
+  if (typeof record.id !== 'string' || !PREFLIGHT_ID.test(record.id)) return;
+  const derived = unitFields(record.unit ? { kind: 'systemd', scope: 'user' } : { kind: 'group' }, record.id);
+  const scope = record.scope === 'system' ? 'system' : 'user';
+  if (record.unit && record.unit === derived.unit) await stopUnit(derived.unit, scope, options.callerEnv);
+  if (
+    typeof record.pgid === 'number' &&
+    (await isOurProcess(record.pgid, { name: PREFLIGHT_MARKER, value: record.id }))
+  )
+    await killGroup(record.pgid, STOP_GRACE_MS);
+  await removeTree(path.join(options.workRoot, record.id));
 }

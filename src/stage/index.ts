@@ -25,6 +25,7 @@ import { sealStaged } from './seal-staged.js';
 import { smokeCheck } from './smoke.js';
 import { unpack } from './unpack-call.js';
 import { readPackageJson as readPackageJsonAt } from '../platform/package-json.js';
+import { withoutCredentials } from '../store/config.js';
 
 export interface StageInput {
   layout: Layout;
@@ -197,7 +198,8 @@ async function stageResolving(
       name: pkg.name,
       version: pkg.version,
       integrity: pkg.integrity ?? integrity,
-      source: pkg.resolved,
+      // The marker is immutable and world-readable: a registry URL's credentials never go into it.
+      source: withoutCredentials(pkg.resolved),
       node: { path: node.path, version: node.version },
       signatures: withDependencies(pkg.signatures, pkg.dependencySignatures, outcome.fallback),
     },

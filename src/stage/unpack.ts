@@ -37,6 +37,12 @@ export interface UnpackOptions {
   symlinks?: 'write' | 'skip';
   /** Files an earlier release holds byte for byte: not written, marked `linkFrom` (see Writer). */
   linkable?: Linkable;
+  /**
+   * Most entries one tarball may hold; past it, BAD_TARBALL. Far above any real package (openclaw's has 12,800
+   * files), far below what makes the cost of a tarball unbounded (each entry is a file created, a record kept).
+   * @default 100_000
+   */
+  maxEntries?: number;
 }
 
 export type { Linkable, UnpackedEntry } from './unpack-writer.js';
@@ -49,6 +55,15 @@ export interface UnpackResult {
 
 /** A file body held in memory up to this size; past it, written as it arrives (a bomb cannot fill memory). */
 const STREAM_ABOVE = 16 * 1024 * 1024;
+export const MAX_ENTRIES = 100_000;
+/**
+ * An entry bomb: a small download that unpacks into a great many entries (150,000 empty files gzip to 0.9 MB,
+ * 6 bytes an entry, and would cost minutes of file creation). Real packages carry hundreds of compressed bytes an
+ * entry (SVG icon sets ~200, openclaw ~5,600). Judged once enough entries are seen for the average to mean
+ * something, so a bomb is refused after a few seconds, not after it has been written out.
+ */
+const DENSITY_AFTER = 10_000;
+const MIN_COMPRESSED_BYTES_PER_ENTRY = 32;
 
 export async function unpackTarball(options: UnpackOptions): Promise<UnpackResult> {
   const { dest, signal } = options;
@@ -56,7 +71,7 @@ export async function unpackTarball(options: UnpackOptions): Promise<UnpackResul
   const existed = await prepareDest(dest);
   const writer = new Writer(await fs.realpath(dest), options.linkable);
   const entries: UnpackedEntry[] = [];
-  const input = openInput(options.source);
+  const { input, compressedBytes } = openInput(options.source);
   const onAbort = () =>
     (input as Readable).destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -67,6 +82,7 @@ export async function unpackTarball(options: UnpackOptions): Promise<UnpackResul
       writer,
       entries,
       seen: { count: 0 },
+      compressedBytes,
       files: new Set(),
     });
     await writer.drain();
@@ -88,6 +104,8 @@ interface ReadContext extends UnpackOptions {
   writer: Writer;
   entries: UnpackedEntry[];
   seen: { count: number };
+  /** Bytes of the gzipped source consumed so far. */
+  compressedBytes: () => number;
   /** File paths written so far (a repeated one replaces its entry). */
   files: Set<string>;
 }
@@ -133,6 +151,7 @@ async function startEntry(raw: RawEntry, model: TreeModel, ctx: ReadContext): Pr
     ctx.entries.push({ path: dir, type: 'dir', size: 0, mode: 0o755 });
   }
   ctx.onEntry?.(++ctx.seen.count);
+  checkEntryBounds(ctx);
   if (raw.type === 'dir') {
     if (!ctx.writer.hasDir(rel)) {
       ctx.writer.mkdir(rel);
@@ -158,10 +177,24 @@ async function startEntry(raw: RawEntry, model: TreeModel, ctx: ReadContext): Pr
   return new FileBody(entry);
 }
 
-function openInput(source: string | NodeJS.ReadableStream): Readable {
+function checkEntryBounds(ctx: ReadContext): void {
+  const count = ctx.seen.count;
+  const max = ctx.maxEntries ?? MAX_ENTRIES;
+  if (count > max) throw new TarRefusal(`it holds more than ${max} entries`);
+  if (count === DENSITY_AFTER && ctx.compressedBytes() / count < MIN_COMPRESSED_BYTES_PER_ENTRY) {
+    const per = (ctx.compressedBytes() / count).toFixed(1);
+    throw new TarRefusal(
+      `it is an entry bomb: ${count} entries from ${ctx.compressedBytes()} compressed bytes (${per} an entry)`,
+    );
+  }
+}
+
+function openInput(source: string | NodeJS.ReadableStream): { input: Readable; compressedBytes: () => number } {
   const raw =
     typeof source === 'string' ? createReadStream(source, { highWaterMark: 1024 * 1024 }) : (source as Readable);
-  return pipeline(raw, createGunzip({ chunkSize: 256 * 1024 }), () => undefined);
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+  // What gunzip has consumed, not what was read ahead of it (a whole small file arrives in one read).
+  return { input: pipeline(raw, gunzip, () => undefined), compressedBytes: () => gunzip.bytesWritten };
 }
 
 /** Create `dest` or accept it empty; returns whether it existed (so cleanup keeps it). */

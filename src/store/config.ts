@@ -189,7 +189,8 @@ export async function readConfig(root: string): Promise<Config> {
       hint: 'Run: release-switcher init --package NAME',
     });
   }
-  return validateConfig(raw, file);
+  const config = validateConfig(raw, file);
+  return config.registry ? { ...config, registry: await withStoredCredentials(root, config.registry) } : config;
 }
 
 /** Read the config when the root has one. */
@@ -202,6 +203,50 @@ export async function readConfigIfExists(root: string): Promise<Config | undefin
   return readConfig(root);
 }
 
+/**
+ * config.json is readable by anyone who can read the root; credentials in a registry URL
+ * (`https://user:pass@host/`) never go there: the URL is written without them, and they go to
+ * registry-auth.json (0600) beside it, put back into the URL in memory when the config is read.
+ */
 export async function writeConfig(root: string, config: Config): Promise<void> {
-  await writeFileAtomic(layoutOf(root).config, `${JSON.stringify(config, null, 2)}\n`);
+  const layout = layoutOf(root);
+  const { url, credentials } = splitCredentials(config.registry);
+  if (credentials) await writeFileAtomic(layout.registryAuth, `${JSON.stringify(credentials)}\n`, { mode: 0o600 });
+  else await fs.rm(layout.registryAuth, { force: true });
+  await writeFileAtomic(layout.config, `${JSON.stringify({ ...config, registry: url }, null, 2)}\n`);
+}
+
+interface RegistryCredentials {
+  username: string;
+  password: string;
+}
+
+/** A URL without its user and password, and those apart (null when it has none). */
+export function splitCredentials(registry: string | null): {
+  url: string | null;
+  credentials: RegistryCredentials | null;
+} {
+  if (!registry || !URL.canParse(registry)) return { url: registry, credentials: null };
+  const parsed = new URL(registry);
+  if (!parsed.username && !parsed.password) return { url: registry, credentials: null };
+  const credentials = { username: parsed.username, password: parsed.password };
+  parsed.username = '';
+  parsed.password = '';
+  return { url: parsed.href, credentials };
+}
+
+/** Any URL as it may be written down: without user and password. */
+export function withoutCredentials<T extends string | null>(url: T): T {
+  return (splitCredentials(url).url ?? url) as T;
+}
+
+async function withStoredCredentials(root: string, registry: string): Promise<string> {
+  const stored = (await readJsonIfExists(layoutOf(root).registryAuth).catch(() => undefined)) as
+    | Partial<RegistryCredentials>
+    | undefined;
+  if (!stored || typeof stored.username !== 'string' || typeof stored.password !== 'string') return registry;
+  const parsed = new URL(registry);
+  parsed.username = stored.username;
+  parsed.password = stored.password;
+  return parsed.href;
 }

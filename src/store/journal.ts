@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { crashPoint, type CrashPointName } from '../platform/crashpoint.js';
-import { ReleaseSwitcherError } from '../model/errors.js';
+import { ReleaseSwitcherError, asDiskFull } from '../model/errors.js';
 import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
 import { LAYOUT_VERSION, layoutOf } from './layout.js';
 import { assertLockHeld } from './lock.js';
@@ -118,7 +118,10 @@ export class Journal {
     const file = layoutOf(this.root).state;
     const write = this.writing.then(() => writeFileAtomic(file, `${JSON.stringify(this.state, null, 2)}\n`));
     this.writing = write.catch(() => undefined);
-    await write;
+    // A full disk at the journal is the disk's fault, not a bug: the last committed state.json stays (atomic write).
+    await write.catch((error: unknown) => {
+      throw asDiskFull(error, 'writing the journal (state.json)');
+    });
     if (point) crashPoint(point);
   }
 

@@ -16,6 +16,8 @@ export const RELEASE_MARKER = '.release-switcher.json';
 export interface Layout {
   readonly root: string;
   readonly config: string;
+  /** Credentials of the configured registry URL, kept apart from config.json and readable by the owner only. */
+  readonly registryAuth: string;
   readonly state: string;
   readonly releases: string;
   readonly staging: string;
@@ -50,6 +52,7 @@ export function layoutOf(root: string): Layout {
   return {
     root: abs,
     config: path.join(abs, 'config.json'),
+    registryAuth: path.join(abs, 'registry-auth.json'),
     state: path.join(abs, 'state.json'),
     releases,
     staging,

@@ -22,12 +22,21 @@ export { ProvenInodes };
 
 export async function readMarker(layout: Layout, version: string): Promise<ReleaseMarker | undefined> {
   if (!isValidVersion(version)) return undefined; // a directory named otherwise is never a release
+  if (!(await isRealDirectory(layout.release(version)))) return undefined;
   try {
     const marker = (await readJsonIfExists(layout.marker(version))) as ReleaseMarker | undefined;
     return marker && marker.version === version && Array.isArray(marker.files) ? marker : undefined;
   } catch {
     return undefined; // an unreadable marker is no marker: not a release
   }
+}
+
+/**
+ * A release is a real directory under releases/, never a symbolic link (or anything else) however marker-shaped
+ * what it leads to is: a link would make us seal, chattr and serve a folder outside the root.
+ */
+export async function isRealDirectory(dir: string): Promise<boolean> {
+  return (await fs.lstat(dir).catch(() => undefined))?.isDirectory() ?? false;
 }
 
 /** The marker in already-read bytes (read once: they are hashed too), under readMarker's rules. */
@@ -91,6 +100,7 @@ export async function scanReleaseDirs(
   for (const name of names.sort()) {
     if (!isValidVersion(name)) continue;
     if (Object.hasOwn(recorded, name)) {
+      if (!(await isRealDirectory(layout.release(name)))) continue;
       const stat = await fs.lstat(layout.marker(name)).catch(() => undefined);
       if (stat?.isFile()) scan.complete.add(name);
       continue;

@@ -47,7 +47,7 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
           ? copySnapshotPrivately(layout, tx.restore.snapshot, dir, base)
           : copyStatePrivately(paths, dir, base);
       },
-      workRoot: path.join(layout.root, 'preflight'),
+      workRoot: preflightWorkRoot(layout.root),
       isolation,
       onRecord: async (record) => {
         step.evidence = { record };
@@ -81,10 +81,15 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
 }
 
 /** For recovery: end a rehearsal a killed switcher left behind (the running `preflight` step's record). */
-export async function recoverPreflight(tx: Transaction, env: NodeJS.ProcessEnv): Promise<boolean> {
+export async function recoverPreflight(tx: Transaction, env: NodeJS.ProcessEnv, root: string): Promise<boolean> {
   const step = tx.steps.find((s) => s.name === 'preflight' && s.status === 'running');
   const record = (step?.evidence as { record?: PreflightRecord } | undefined)?.record;
   if (!record) return false;
-  await cleanupPreflight(record, { callerEnv: env });
+  await cleanupPreflight(record, { callerEnv: env, workRoot: preflightWorkRoot(root) });
   return true;
+}
+
+/** Where rehearsals keep their private folders: recovery derives a record's folder from here, never from the record. */
+function preflightWorkRoot(root: string): string {
+  return path.join(root, 'preflight');
 }

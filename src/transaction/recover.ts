@@ -64,7 +64,10 @@ async function settleTransaction(
         ? options.supervisor
         : await configuredSupervisor(config, runtime.env);
   const entry = planResume(tx, { current: await readLinkVersion(layout, 'current'), supervised: supervisor !== null });
-  if (entry.at === 'undo' && (await (await import('./preflight-step.js')).recoverPreflight(tx, runtime.env)))
+  if (
+    entry.at === 'undo' &&
+    (await (await import('./preflight-step.js')).recoverPreflight(tx, runtime.env, layout.root))
+  )
     actions.push(`stopped the interrupted rehearsal of ${tx.to} and removed its private state`);
   actions.push(entry.note);
   await drive({ session, tx, supervisor }, entry);

@@ -140,7 +140,7 @@ await runPreflight({ ...o, copyState: (d) => copyStatePrivately([${JSON.stringif
       await new Promise((r) => setTimeout(r, 300));
       expect(await running(left), 'the candidate outlives the switcher: recovery must end it').toBe(true);
       expect(existsSync(left.dir)).toBe(true);
-      await cleanupPreflight(left, { callerEnv: manager.env });
+      await cleanupPreflight(left, { callerEnv: manager.env, workRoot: opts.workRoot });
       expect(await running(left)).toBe(false);
       expect(existsSync(left.dir)).toBe(false);
       await writeFile(recordFile, 'null');

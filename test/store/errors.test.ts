@@ -1,7 +1,7 @@
 // Bad input gets a stable code, a hint, the contract's exit code, `current` untouched and no staging left.
 import { execFileSync } from 'node:child_process';
 import { describeWhere } from '../support/skip.ts';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it, onTestFinished } from 'vitest';
 import { execa } from 'execa';
@@ -238,6 +238,33 @@ describe('bad input', () => {
       expect(r.json?.error?.code, r.stdout + r.stderr).toBe('DISK_FULL');
       expect(r.exitCode).toBe(1);
       expect(stagingEntries(root)).toEqual([]);
+      expect(releaseDirs(root)).toEqual([]);
+    });
+
+    it('ENOSPC at the journal write → DISK_FULL without a stack, the last state.json intact', async () => {
+      const mount = tempDir('rs-enospc-');
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=96k', 'tmpfs', mount]);
+      onTestFinished(() => execFileSync('umount', ['-l', mount]));
+      const root = join(mount, 'root');
+      const init = await rs(root, ['init', '--package', 'rs-fixture-gateway', '--registry', inject('registryUrl')]);
+      expect(init.exitCode).toBe(0);
+      const journal = join(root, 'state.json');
+      const before = existsSync(journal) ? readFileSync(journal, 'utf8') : null;
+      // Fill every last block: the first thing install writes is the journal's record of the operation.
+      const filler = openSync(join(mount, 'filler'), 'w');
+      try {
+        for (;;) writeSync(filler, Buffer.alloc(1024));
+      } catch (error) {
+        expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
+      } finally {
+        closeSync(filler);
+      }
+      const r = await rs(root, ['install', 'rs-fixture-gateway@1.0.0']);
+      expect(r.json?.error?.code, r.stdout + r.stderr).toBe('DISK_FULL');
+      expect(r.json.error.message).toMatch(/journal|writing/);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+      expect(existsSync(journal) ? readFileSync(journal, 'utf8') : null).toBe(before);
       expect(releaseDirs(root)).toEqual([]);
     });
   });

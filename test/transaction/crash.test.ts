@@ -1,4 +1,5 @@
 // kill -9 at every journal transition: `current` stays valid, recover settles the root, no staging is left.
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -127,6 +128,47 @@ describe('crash points', () => {
     expect(await snapshotBytes(live)).toEqual(liveBefore);
     expect(readState(root).releases['1.2.0'].state).toBe('installed');
     await expectConsistent(root, { current: '1.0.0', releases: ['1.0.0', '1.2.0'] });
+  });
+
+  it('a damaged journal whose rehearsal record names a folder and a process group not ours: recovery touches neither', async () => {
+    const root = freshRoot();
+    const init = await rs(root, [
+      'init',
+      '--preflight',
+      'server.js --port {port}',
+      '--health-url',
+      'http://127.0.0.1:9/health',
+    ]);
+    expect(init.exitCode, init.stdout + init.stderr).toBe(0);
+    const crashed = await rs(root, ['switch', '1.2.0'], {
+      env: { RELEASE_SWITCHER_CRASH_AT: 'activate:preflight-running' },
+    });
+    expect(crashed.signal, `activate:preflight-running was never reached: ${crashed.stdout}${crashed.stderr}`).toBe(
+      'SIGKILL',
+    );
+    const candidate = join(root, 'releases', '1.2.0');
+    // Someone else's folder and process group, written into the record as a damaged (or hostile) journal would.
+    const elsewhere = tempDir('rs-not-ours-');
+    writeFileSync(join(elsewhere, 'keep'), 'mine\n');
+    const bystander = spawn('sleep', ['300'], { detached: true, stdio: 'ignore' });
+    try {
+      const state = readState(root);
+      const step = state.transaction.steps.find((s: { name: string }) => s.name === 'preflight');
+      const own = step.evidence.record;
+      step.evidence.record = { ...own, dir: elsewhere, pgid: bystander.pid, unit: 'dbus.service', scope: 'user' };
+      writeFileSync(join(root, 'state.json'), JSON.stringify(state));
+      const recovered = await rs(root, ['recover']);
+      expect(recovered.exitCode, recovered.stdout + recovered.stderr).toBe(0);
+      expect(recovered.json.result).toMatchObject({ status: 'failed', to: '1.2.0' });
+      expect(readdirSync(elsewhere)).toEqual(['keep']);
+      expect(() => process.kill(bystander.pid!, 0), 'the bystander group was not signalled').not.toThrow();
+      // The rehearsal's own folder, derived from its id under the root, is what goes.
+      expect(existsSync(join(root, 'preflight', own.id))).toBe(false);
+      await expectConsistent(root, { current: '1.0.0', releases: ['1.0.0', '1.2.0'] });
+    } finally {
+      bystander.kill('SIGKILL');
+      for (const pid of processesIn(candidate)) process.kill(pid, 'SIGKILL');
+    }
   });
 
   it('a crash inside recovery itself is settled by the next recovery (recover:begin)', async () => {
