@@ -106,5 +106,10 @@ function describeRunning(current: string | null, running: Running | null): strin
 export function describeSwitchPlan(plan: SwitchPlan): string {
   const head = `${plan.kind} ${plan.from ?? '(none)'} → ${plan.to}: ${plan.action === 'up_to_date' ? 'already current, nothing to do' : plan.action === 'refuse' ? 'would be refused' : `would run ${plan.steps.join(' → ')}`}`;
   const state = plan.state.action === 'none' ? [] : [`state: ${plan.state.action}: ${plan.state.detail}`];
-  return [head, ...state, `supervisor: ${plan.supervisor}`, '(dry run: nothing changed)'].join('\n');
+  const database = plan.database
+    ? [
+        `database preflight (${plan.to}): ${plan.database.note ?? plan.database.verdicts!.map((v) => `${v.database}: ${v.status}`).join('; ') ?? ''}${plan.database.verdicts?.length === 0 ? 'no state database yet' : ''}`,
+      ]
+    : [];
+  return [head, ...state, ...database, `supervisor: ${plan.supervisor}`, '(dry run: nothing changed)'].join('\n');
 }

@@ -116,6 +116,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       source,
       node: config.node ?? node.path,
       bins: pkg.bins,
+      preset: config.preset ?? config.package,
     });
     return {
       version: pkg.version,

@@ -1,6 +1,7 @@
 import { readConfig } from '../store/config.js';
 import { CHECKS, type CheckResult } from '../doctor/checks.js';
 import { SERVICE_CHECKS } from '../doctor/service.js';
+import { commandsOnPath } from '../doctor/commands-on-path.js';
 import { layoutOf } from '../store/layout.js';
 import type { RootOptions } from '../store/session.js';
 import { resolveRuntime } from '../model/runtime.js';
@@ -25,7 +26,7 @@ export async function doctor(options: DoctorOptions): Promise<DoctorResult> {
   const ctx = { layout, config, env, signal, fix: options.fix ?? false, deep: options.deep ?? false };
   const checks: CheckResult[] = [];
   for (const check of CHECKS) checks.push(await check(ctx));
-  for (const check of SERVICE_CHECKS) {
+  for (const check of [...SERVICE_CHECKS, commandsOnPath]) {
     const result = await check(ctx).catch((error: unknown) => {
       if (isReleaseSwitcherError(error) && error.code === 'CANCELLED') throw error;
       return { name: check.name, ok: false, detail: `check failed: ${(error as Error).message}` };

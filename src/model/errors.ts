@@ -73,6 +73,10 @@ export const ErrorCodes = {
     summary:
       "a copy of the service's state could not be made (the environment, not the candidate); nothing was switched",
   },
+  DATABASE_INCOMPATIBLE: {
+    exit: ExitCode.failed,
+    summary: "the target release's database preflight calls the state incompatible or indeterminate",
+  },
   RUNNER_NEVER_RAN: { exit: ExitCode.failed, summary: 'the runner that was to carry out the switch never started' },
   DOCTOR_FAILED: { exit: ExitCode.failed, summary: 'doctor found problems it could not fix' },
   BUSY: { exit: ExitCode.busy, summary: 'another operation holds the lock' },

@@ -63,12 +63,32 @@ export interface StableCommand {
 
 const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
+/** Lines of a command script that give it the service's mode (openclaw: external supervisor) and name who updates it. */
+function presetLines(root: string, preset: string | undefined): string[] {
+  const found = preset && Object.hasOwn(PRESETS, preset) ? PRESETS[preset] : undefined;
+  const lines = Object.entries(found?.environment ?? {}).map(
+    ([name, value]) => `${name}=${quote(value)}; export ${name}`,
+  );
+  const self = found?.selfUpdate;
+  if (self) {
+    const note = `This ${preset} is run by release-switcher (root ${root}); update it with: release-switcher --root ${root} update`;
+    const allowed = self.allowed.map((word) => quote(word)).join('|');
+    // The service refuses its own updater too (external mode); the note says what to run instead.
+    lines.push(
+      `if [ "$1" = ${quote(self.command)} ]; then case "$2" in ${allowed}) ;; *) echo ${quote(note)} >&2 ;; esac; fi`,
+    );
+  }
+  return lines;
+}
+
 /** One small sh script per command of the package; `<root>/bin` is ours, rewritten on every adopt. */
 export async function writeStableCommands(options: {
   root: string;
   source: string;
   node: string;
   bins: Record<string, string>;
+  /** The root's preset: its environment and self-update note go into each script. */
+  preset?: string;
 }): Promise<StableCommand[]> {
   const dir = path.join(options.root, 'bin');
   const commands: StableCommand[] = [];
@@ -80,7 +100,13 @@ export async function writeStableCommands(options: {
   for (const [name, bin] of Object.entries(options.bins)) {
     await fs.mkdir(dir, { recursive: true });
     const file = path.join(dir, name);
-    const script = `#!/bin/sh\n# Written by release-switcher (init --adopt): runs ${name} of the current release.\nexec ${quote(options.node)} ${quote(path.join(options.root, 'current', path.posix.normalize(bin)))} "$@"\n`;
+    const script = [
+      '#!/bin/sh',
+      `# Written by release-switcher (init --adopt): runs ${name} of the current release.`,
+      ...presetLines(options.root, options.preset),
+      `exec ${quote(options.node)} ${quote(path.join(options.root, 'current', path.posix.normalize(bin)))} "$@"`,
+      '',
+    ].join('\n');
     await fs.writeFile(file, script, { mode: 0o755 });
     commands.push({ name, path: file, npmLink: path.join(prefix, 'bin', name) });
   }

@@ -120,6 +120,24 @@ function presetOf(config: Config): Preset | undefined {
   return Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
 }
 
+/**
+ * `Environment=` lines for the variables the preset's service must run with (openclaw: external supervisor mode). They
+ * win over the unit's own values (a drop-in's later assignment does): the contract is what makes our updates safe.
+ */
+function presetEnvironmentLines(
+  config: Config,
+  existing: ExistingUnit | undefined,
+  lines: Pick<Lines, 'changed'>,
+): string[] {
+  const environment = presetOf(config)?.environment ?? {};
+  const out: string[] = [];
+  for (const [name, value] of Object.entries(environment)) {
+    out.push(`Environment=${execWord(`${name}=${value}`)}`);
+    if (existing && existing.environment[name] !== value) lines.changed.push(`Environment=${name}=${value}`);
+  }
+  return out;
+}
+
 /** Our policies, each only where the existing unit (if any) does not set its own; a stop budget is only ever raised. */
 function policyLines(request: UnitRequest, lines: Pick<Lines, 'kept' | 'changed'>): string[] {
   const { config, options, existing } = request;
@@ -236,8 +254,10 @@ export function serviceLines(request: UnitRequest): Lines {
   const workingDirectory = existing
     ? workingDirectoryOf(current, existing, pkgDir, lines)
     : plainValue(current, 'The root path');
+  const environment = presetEnvironmentLines(config, existing, lines);
   const rest = [
     ...policyLines(request, lines),
+    ...environment,
     ...(workingDirectory === null ? [] : [`WorkingDirectory=${workingDirectory}`]),
   ];
   if (existing) {

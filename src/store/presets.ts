@@ -20,6 +20,20 @@ export interface Preset {
   port?: PortSources;
   /** The service's own stop budget: `unit` never writes a TimeoutStopSec under drain + margin. */
   stop?: { drainSeconds: number; marginSeconds: number; why: string };
+  /**
+   * Variables the service and the root's commands (`<root>/bin/<name>`) run with: for openclaw, its external-supervisor
+   * contract, so its own updater and native service repair leave the lifecycle to us.
+   */
+  environment?: Readonly<Record<string, string>>;
+  /**
+   * The target release's schema check of a consolidated copy of each state database matching `databases` (a regular
+   * expression on the resolved path), run before every flip: `args` inside the release, `{file}` the copy.
+   */
+  databasePreflight?: { args: readonly string[]; databases: string };
+  /** Verified also means the new main PID owns the listener (`/readyz` recorded beside, not judged). */
+  listenerOwnership?: boolean;
+  /** The command's own updater (`<name> update …`): the root's command says it is ours before the service refuses it. */
+  selfUpdate?: { command: string; allowed: readonly string[] };
 }
 
 /** `flag` in the unit's arguments, else the first of `env` set for the unit, else `key` (a dot path) in its config file. */
@@ -31,6 +45,12 @@ export interface PortSources {
 }
 
 const OPENCLAW_STATE_DIR = '${OPENCLAW_STATE_DIR:-~/.openclaw}';
+
+/** OpenClaw's external-supervisor contract (2026.9.x): both variables, never OPENCLAW_NO_RESPAWN. */
+export const OPENCLAW_EXTERNAL_SUPERVISOR: Readonly<Record<string, string>> = {
+  OPENCLAW_SUPERVISOR_MODE: 'external',
+  OPENCLAW_SERVICE_REPAIR_POLICY: 'external',
+};
 
 /**
  * The rehearsal as openclaw's own updater isolates a candidate (`update-candidate-rehearsal` and
@@ -140,6 +160,18 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     port: { flag: '--port', env: ['OPENCLAW_GATEWAY_PORT'], config: { locate: 'openclaw', key: 'gateway.port' } },
     // Its shutdown budget (dist/systemd-unit-*.mjs): GATEWAY_SHUTDOWN_TIMEOUT_MS 325 s + GATEWAY_SUPERVISOR_EXIT_MARGIN_MS
     // 5 s = the TimeoutStopSec=330 its own unit writes and its `gateway status` audit requires (systemd-stop-timeout).
+    // docs/cli/gateway/restart-and-supervision.md "External supervisors": self-update (`openclaw update`, the Control
+    // UI's update.run) and native service install/start/stop are refused; the repair policy is a separate variable.
+    environment: OPENCLAW_EXTERNAL_SUPERVISOR,
+    // "Report success only after the new Gateway owns its listener and /startupz returns status: started".
+    listenerOwnership: true,
+    // The shared state database only: agent databases need `preflight-agent`, which 2026.9.x does not have.
+    databasePreflight: {
+      args: ['dist/index.js', 'database', 'preflight', '{file}', '--json'],
+      databases: '/state/openclaw\\.sqlite$',
+    },
+    // `update status` only reads; `update finalize` is what we run ourselves after a flip.
+    selfUpdate: { command: 'update', allowed: ['status', 'finalize', '--help', '-h'] },
     stop: {
       drainSeconds: 325,
       marginSeconds: 5,

@@ -133,6 +133,7 @@ async function upToTheFlip(run: Run, preflight: boolean): Promise<void> {
     const first = tx.steps.at(-1);
     await verifyReleaseStep(run, first?.name === 'verify-release' ? first : undefined);
     await checkStateStep(session, tx, { leaving: tx.from, target: tx.to!, supervised: run.supervisor !== null });
+    await (await import('./database-preflight-step.js')).databasePreflightStep(session, tx, tx.to!);
     const wanted = preflight && preflightWanted(session.config);
     const known = wanted ? knownGoodReturn(session, tx) : undefined;
     if (known) tx.steps.push({ name: 'preflight', status: 'skipped', ms: 0, detail: known });

@@ -8,6 +8,8 @@ import type { State, TransactionKind } from '../model/state.js';
 import type { SupervisorName } from '../store/config.js';
 import { readLinkVersion } from '../store/links.js';
 import type { Session } from '../store/session.js';
+import { type DatabaseVerdict, refuses } from '../service/database-preflight.js';
+import { planDatabase } from './database-preflight-step.js';
 import { type StatePlan, planStateReturn } from './state-return.js';
 
 export interface SwitchPlan {
@@ -21,6 +23,8 @@ export interface SwitchPlan {
   supervisor: SupervisorName;
   /** The steps the driver would run, in order. */
   steps: string[];
+  /** The target's database preflight of the live state (openclaw preset), as the `database-preflight` step would run it. */
+  database?: { verdicts?: DatabaseVerdict[]; note?: string };
 }
 
 export interface PlanRequest {
@@ -48,6 +52,19 @@ export async function planSwitch(session: Session & { state: State }, request: P
       ? ({ action: 'none' } as const)
       : await planStateReturn({ layout, config, state, leaving: from, target });
   const checkState = statePlan.action === 'none' ? [] : ['check-state'];
+  const { steps: databaseStep, database } = await planDatabase(session, {
+    target,
+    installed: install.length === 0,
+    restoring: statePlan.action === 'restore',
+  });
+  if (database?.verdicts?.some(refuses))
+    return {
+      ...base,
+      action: 'refuse',
+      state: statePlan,
+      database,
+      steps: [...install, 'verify-release', ...checkState, ...databaseStep],
+    };
   if (statePlan.action === 'refuse')
     return { ...base, action: 'refuse', state: statePlan, steps: [...install, 'verify-release', ...checkState] };
   const after =
@@ -58,6 +75,7 @@ export async function planSwitch(session: Session & { state: State }, request: P
     ...base,
     action: 'switch',
     state: statePlan,
-    steps: [...install, 'verify-release', ...checkState, 'flip', ...after],
+    ...(database && { database }),
+    steps: [...install, 'verify-release', ...checkState, ...databaseStep, 'flip', ...after],
   };
 }

@@ -129,6 +129,7 @@ export async function verifyStep(run: Run, supervisor: Supervisor, options: Veri
       },
       baseline,
     );
+    result = await (await import('./contract-success.js')).judgeListener(config, supervisor, result);
     step.evidence = result.evidence;
     if (result.ok) {
       step.detail = `${version} healthy after ${result.evidence.healthyAfterMs} ms, stable for ${config.stableFor} s (${result.evidence.probes} probes)`;

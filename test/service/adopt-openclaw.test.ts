@@ -164,6 +164,11 @@ describeWhere(support, title, () => {
     expect(readFileSync(path.join(other, 'bin', 'openclaw'), 'utf8')).toContain(
       `exec '${process.execPath}' '${other}/current/openclaw.mjs' "$@"`,
     );
+    // The root's command runs in OpenClaw's external-supervisor mode and names who updates it.
+    const wrapper = readFileSync(path.join(other, 'bin', 'openclaw'), 'utf8');
+    expect(wrapper).toContain("OPENCLAW_SUPERVISOR_MODE='external'; export OPENCLAW_SUPERVISOR_MODE");
+    expect(wrapper).toContain("OPENCLAW_SERVICE_REPAIR_POLICY='external'; export OPENCLAW_SERVICE_REPAIR_POLICY");
+    expect(wrapper).not.toContain('OPENCLAW_NO_RESPAWN');
     expect((await answer(port)).pid).toBe(before.pid); // adopting did not touch the running gateway
 
     const installedUnit = await rs(['unit', '--install']);
@@ -183,6 +188,12 @@ describeWhere(support, title, () => {
     );
     expect(kept.join('\n')).toMatch(/TimeoutStopSec=330/);
     expect(changed.join('\n')).toContain(`ExecStart: ${installed}/dist/index.js -> ${root}/current/dist/index.js`);
+    expect(changed).toEqual(
+      expect.arrayContaining([
+        'Environment=OPENCLAW_SUPERVISOR_MODE=external',
+        'Environment=OPENCLAW_SERVICE_REPAIR_POLICY=external',
+      ]),
+    );
     expect(content).not.toMatch(/TimeoutStopSec|RestartSec|18789/);
 
     expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
@@ -205,8 +216,14 @@ describeWhere(support, title, () => {
     ]);
     const environ = readFileSync(`/proc/${after.pid}/environ`, 'utf8').split('\0');
     expect(environ).toEqual(
-      expect.arrayContaining([`OPENCLAW_GATEWAY_PORT=${port}`, 'OPENCLAW_SERVICE_MARKER=openclaw gateway']),
+      expect.arrayContaining([
+        `OPENCLAW_GATEWAY_PORT=${port}`,
+        'OPENCLAW_SERVICE_MARKER=openclaw gateway',
+        'OPENCLAW_SUPERVISOR_MODE=external',
+        'OPENCLAW_SERVICE_REPAIR_POLICY=external',
+      ]),
     );
+    expect(environ.some((e) => e.startsWith('OPENCLAW_NO_RESPAWN='))).toBe(false);
     expect(await show(['TimeoutStopUSec', 'RestartUSec', 'KillMode', 'RestartPreventExitStatus', 'MainPID'])).toEqual({
       TimeoutStopUSec: '5min 30s',
       RestartUSec: '5s',

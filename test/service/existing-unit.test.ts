@@ -272,7 +272,15 @@ describe('the drop-in over an openclaw-shaped unit', () => {
       '18931',
     ]);
     // Its Restart, RestartSec=5, RestartPreventExitStatus=78 and TimeoutStopSec=330 (openclaw's own floor) are all its own.
-    expect(content).not.toMatch(/^(Restart|RestartSec|RestartPreventExitStatus|TimeoutStopSec|Environment|KillMode)=/m);
+    // The one environment added is OpenClaw's external-supervisor contract (issue 22): exactly these two lines.
+    const contract = /^Environment=OPENCLAW_(SUPERVISOR_MODE|SERVICE_REPAIR_POLICY)=external\n/gm;
+    expect(content.match(contract)).toEqual([
+      'Environment=OPENCLAW_SUPERVISOR_MODE=external\n',
+      'Environment=OPENCLAW_SERVICE_REPAIR_POLICY=external\n',
+    ]);
+    expect(content.replace(contract, '')).not.toMatch(
+      /^(Restart|RestartSec|RestartPreventExitStatus|TimeoutStopSec|Environment|KillMode)=/m,
+    );
     expect(kept).toEqual(
       expect.arrayContaining([
         'Restart=always',

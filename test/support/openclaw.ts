@@ -120,9 +120,11 @@ export async function openclawBench(options: {
   name: string;
   work: string;
   version: string;
+  /** Where openclaw is (or is installed): a test that must not share a prepared prefix names its own. */
+  prefix?: string;
 }): Promise<{ node: string; prefix: string; um: UserManager }> {
   const node = process.env.BENCH_NODE24 ?? (await ensureNode24()).node;
-  const prefix = process.env.OPENCLAW_PREFIX ?? path.join(options.work, 'prefix');
+  const prefix = options.prefix ?? process.env.OPENCLAW_PREFIX ?? path.join(options.work, 'prefix');
   await ensureOpenclaw({ node, prefix, version: options.version, logsDir: path.join(options.work, 'npm-logs') });
   return { node, prefix, um: await openclawManager(options.name) };
 }

@@ -1,0 +1,88 @@
+/**
+ * The `database-preflight` step (openclaw preset): before any flip (update, switch, rollback), the target release's own
+ * schema check of a consolidated copy of the state database (service/database-preflight.ts). `incompatible` and
+ * `indeterminate` refuse with DATABASE_INCOMPATIBLE before anything changes; the other verdicts are recorded. A
+ * transaction that puts a snapshot back (check-state's `restore`) starts the target on that snapshot, which the target
+ * itself wrote: nothing to judge then.
+ */
+import path from 'node:path';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import type { Transaction } from '../model/state.js';
+import { type DatabaseVerdict, databasePreflight, refuses } from '../service/database-preflight.js';
+import { resolveStatePaths } from '../snapshot/state-paths.js';
+import { runStep } from '../store/journal.js';
+import type { Config } from '../store/config.js';
+import { PRESETS, type Preset } from '../store/presets.js';
+import type { JournalSession } from '../store/session.js';
+
+const NAME = 'database-preflight';
+
+/** The verdicts of the check the root's preset publishes, none when it publishes none; for --dry-run too. */
+export async function judgeDatabases(
+  session: Pick<JournalSession, 'config' | 'layout' | 'runtime'>,
+  target: string,
+): Promise<DatabaseVerdict[] | undefined> {
+  const { config, layout, runtime } = session;
+  const check = databaseCheckOf(config);
+  if (!check) return undefined;
+  const match = new RegExp(check.databases);
+  const databases = (await resolveStatePaths(config.statePaths, runtime.env)).filter((file) => match.test(file));
+  return databasePreflight({
+    node: config.node!,
+    releaseDir: layout.release(target),
+    args: check.args,
+    databases,
+    workDir: path.join(layout.root, 'preflight', `database-${process.pid}`),
+    env: runtime.env,
+    signal: runtime.signal,
+  });
+}
+
+/** The preset's published check, when the root runs a preset that has one on a configured Node. */
+function databaseCheckOf(config: Config): Preset['databasePreflight'] {
+  const name = config.preset ?? config.package;
+  const check = Object.hasOwn(PRESETS, name) ? PRESETS[name]?.databasePreflight : undefined;
+  return config.node ? check : undefined;
+}
+
+export function describeVerdicts(verdicts: readonly DatabaseVerdict[]): string {
+  if (verdicts.length === 0) return 'no state database yet';
+  return verdicts.map((v) => `${v.database}: ${v.status}${v.detail ? ` (${v.detail})` : ''}`).join('; ');
+}
+
+export async function databasePreflightStep(session: JournalSession, tx: Transaction, target: string): Promise<void> {
+  const { journal } = session;
+  if (!databaseCheckOf(session.config)) return;
+  if (tx.restore?.version === target) {
+    tx.steps.push({ name: NAME, status: 'skipped', ms: 0, detail: `the snapshot ${tx.restore.snapshot} is put back` });
+    return;
+  }
+  const verdicts = await runStep({ journal, tx, name: NAME }, async (step) => {
+    const found = (await judgeDatabases(session, target)) ?? [];
+    step.evidence = { verdicts: found };
+    step.detail = `${target}: ${describeVerdicts(found)}`;
+    if (found.some(refuses)) step.status = 'failed';
+    return found;
+  });
+  const refused = verdicts.filter(refuses);
+  if (refused.length === 0) return;
+  throw new ReleaseSwitcherError(
+    'DATABASE_INCOMPATIBLE',
+    `Not switching to ${target}: its database preflight says ${describeVerdicts(refused)}.`,
+    {
+      hint: `Nothing was flipped or restarted. ${target} cannot run on this state; a rollback needs a snapshot taken while ${target} ran (release-switcher list shows them).`,
+    },
+  );
+}
+
+/** For --dry-run: the step, and the verdicts the target gives the live state now (none for a target not installed). */
+export async function planDatabase(
+  session: Pick<JournalSession, 'config' | 'layout' | 'runtime'>,
+  options: { target: string; installed: boolean; restoring: boolean },
+): Promise<{ steps: string[]; database?: { verdicts?: DatabaseVerdict[]; note?: string } }> {
+  if (!databaseCheckOf(session.config)) return { steps: [] };
+  const steps = [NAME];
+  if (options.restoring) return { steps, database: { note: 'skipped: the snapshot is put back' } };
+  if (!options.installed) return { steps, database: { note: 'judged once the release is installed' } };
+  return { steps, database: { verdicts: (await judgeDatabases(session, options.target)) ?? [] } };
+}
