@@ -9,7 +9,6 @@ import type { SupervisorName } from '../store/config.js';
 import { readLinkVersion } from '../store/links.js';
 import type { Session } from '../store/session.js';
 import { type DatabaseVerdict, refuses } from '../service/database-preflight.js';
-import { planDatabase } from './database-preflight-step.js';
 import { type StatePlan, planStateReturn } from './state-return.js';
 
 export interface SwitchPlan {
@@ -52,6 +51,8 @@ export async function planSwitch(session: Session & { state: State }, request: P
       ? ({ action: 'none' } as const)
       : await planStateReturn({ layout, config, state, leaving: from, target });
   const checkState = statePlan.action === 'none' ? [] : ['check-state'];
+  // Loaded on demand: it reads the presets (and with them semver and the Node probe), which a plain switch never needs.
+  const { planDatabase } = await import('./database-preflight-step.js');
   const { steps: databaseStep, database } = await planDatabase(session, {
     target,
     installed: install.length === 0,
