@@ -149,8 +149,15 @@ await runPreflight({ ...o, copyState: (d) => copyStatePrivately([${JSON.stringif
         reject: false,
         env: manager.env,
       });
-      const record = async (): Promise<PreflightRecord | null> =>
-        JSON.parse(await readFile(recordFile, 'utf8').catch(() => 'null'));
+      // The child writes the record with a plain writeFile: a read in the middle of it sees part of it, so a
+      // record that does not parse yet is no record yet.
+      const record = async (): Promise<PreflightRecord | null> => {
+        try {
+          return JSON.parse(await readFile(recordFile, 'utf8').catch(() => 'null'));
+        } catch {
+          return null;
+        }
+      };
       const running = async (r: PreflightRecord) =>
         r.unit
           ? (await manager.systemctl(['is-active', r.unit])).stdout.trim() === 'active'
