@@ -83,6 +83,12 @@ export async function ensureNode24({ log = (m) => process.stderr.write(`${m}\n`)
     }
     const meta = { nodeVersion: nodePkg.version, npmVersion: npmPkg.version };
     fs.writeFileSync(path.join(tmp, '.complete'), `${JSON.stringify(meta)}\n`);
+    // Another process (a second test run, a bench) may have finished first: its runtime may be in use, so it stays
+    // and ours is discarded. Only an incomplete leftover is replaced.
+    if (fs.existsSync(path.join(NODE24_DIR, '.complete'))) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      return ensureNode24({ log });
+    }
     fs.rmSync(NODE24_DIR, { recursive: true, force: true });
     fs.renameSync(tmp, NODE24_DIR);
     return { ...paths, ...meta };

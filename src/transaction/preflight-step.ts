@@ -9,6 +9,7 @@ import path from 'node:path';
 import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
 import type { Transaction } from '../model/state.js';
 import { crashPoint } from '../platform/crashpoint.js';
+import { probeNode } from '../platform/node.js';
 import { cleanupPreflight, type PreflightIsolation, type PreflightRecord, runPreflight } from '../service/preflight.js';
 import { copySnapshotPrivately, copyStatePrivately } from '../snapshot/private-copy.js';
 import { resolveIndependentPaths, resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
@@ -25,6 +26,9 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       ? { kind: 'systemd', scope: config.supervisor === 'systemd' ? 'user' : 'system' }
       : { kind: 'group' };
   const result = await runStep({ journal, tx, name: 'preflight' }, async (step) => {
+    // A configured Node that no longer runs (removed or moved since the install) is the environment's fault: the
+    // candidate would "crash" at its first instruction and be marked bad for it. NODE_NOT_FOUND says what to fix.
+    if (config.node) await probeNode(config.node, runtime.env, runtime.signal);
     const skip = await resolveIndependentPaths(config.independentPaths, runtime.env);
     const paths = (await resolveStatePaths(config.statePaths, runtime.env)).filter((p) => !skip.has(p));
     const outcome = await runPreflight({

@@ -5,17 +5,17 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { copyStatePrivately } from '../../src/snapshot/private-copy.ts';
 import { restoreSnapshot, takeSnapshot } from '../../src/snapshot/snapshot.ts';
 import { hasNodeSqlite } from '../../src/snapshot/sqlite-copy.ts';
 import { layoutOf } from '../../src/store/layout.ts';
 import { tempDir } from '../support/cli.ts';
 
-// CI and every worktree have it (.bench-cache/node24): the Node openclaw runs on.
-const node24 = join(process.cwd(), '.bench-cache/node24/bin/node');
+// The suite's Node where it has node:sqlite, else Node 24 (fetched by the global setup): openclaw's Node.
+const node24 = inject('sqliteNode');
 
-/** Run `query` on `file` with Node 24's node:sqlite; rows as JSON. */
+/** Run `query` on `file` with node:sqlite; rows as JSON. */
 function sql(file: string, query: string): Array<Record<string, unknown>> {
   const script = `const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(process.argv[1], { readOnly: true });
 console.log(JSON.stringify(db.prepare(process.argv[2]).all())); db.close();`;
@@ -44,14 +44,21 @@ batch();`;
 }
 
 const writers: ChildProcess[] = [];
+/** Resolves when the child prints `word`; rejects at once if it cannot start or exits first (never a silent timeout). */
 const said = (child: ChildProcess, word: string) =>
-  new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes(word) && resolve()));
+  new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => d.toString().includes(word) && resolve());
+    child.once('error', reject);
+    child.once('exit', (code, signal) =>
+      reject(new Error(`the SQLite writer exited (${code ?? signal}) before "${word}"`)),
+    );
+  });
 afterEach(() => {
   for (const w of writers.splice(0)) w.kill('SIGKILL');
 });
 
 describe('SQLite in copies', () => {
-  it('Node 24 has node:sqlite (the copies below use it)', async () => {
+  it('the Node the copies below use has node:sqlite', async () => {
     expect(await hasNodeSqlite(node24)).toBe(true);
   });
 

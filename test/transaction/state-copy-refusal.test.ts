@@ -4,13 +4,13 @@
 // because of what the copy carried, not of what 9.6 did).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { rs, templateRoot, tempDir } from '../support/cli.ts';
 import { linkOf, readState } from '../support/root.ts';
 
 const freshRoot = templateRoot(['1.0.0', '1.2.0']);
-// A Node with node:sqlite, so databases are copied by SQLite whatever Node runs the suite (CI and worktrees have it).
-const node24 = join(process.cwd(), '.bench-cache/node24/bin/node');
+// A Node with node:sqlite (the global setup's), so databases are copied by SQLite whatever Node runs the suite.
+const node24 = inject('sqliteNode');
 
 describe('a state copy that cannot be made', () => {
   it('fails the switch with STATE_COPY_FAILED, current untouched, the candidate not marked bad', async () => {
@@ -44,5 +44,26 @@ describe('a state copy that cannot be made', () => {
     expect(linkOf(root, 'current')).toBe('releases/1.0.0');
     const status = await rs(root, ['status']);
     expect(JSON.stringify(status.json.result)).toMatch(/"status":"failed"/);
+  });
+
+  it('a configured Node removed since the install fails the switch with NODE_NOT_FOUND, the candidate not marked bad', async () => {
+    const root = freshRoot();
+    const gone = join(tempDir('rs-node-gone-'), 'bin', 'node');
+    const init = await rs(root, [
+      'init',
+      '--node',
+      gone,
+      '--preflight',
+      'server.js --port {port}',
+      '--health-url',
+      'http://127.0.0.1:9/health',
+    ]);
+    expect(init.exitCode, init.stdout + init.stderr).toBe(0);
+    const r = await rs(root, ['switch', '1.2.0']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+    expect(r.json.error).toMatchObject({ code: 'NODE_NOT_FOUND', message: expect.stringContaining(gone) });
+    expect(r.json.error.hint).toContain('--node');
+    expect(readState(root).releases['1.2.0'].state).toBe('installed');
+    expect(linkOf(root, 'current')).toBe('releases/1.0.0');
   });
 });
