@@ -1,18 +1,18 @@
 /** release-switcher: the library. Everything the CLI does is one of these functions. */
-export { init, type InitOptions, type InitResult } from './commands/init.js';
-export { install, type InstallOptions, type InstallResult } from './commands/install.js';
-export { list, type ListResult, type ReleaseInfo } from './commands/list.js';
-export { status, type Running, type StatusResult } from './commands/status.js';
-export { switchTo, rollback, type SwitchOptions, type RollbackOptions } from './commands/switch.js';
-export { update, type UpdateOptions } from './commands/update.js';
-export { bootCheck, type BootCheckOptions, type BootCheckResult } from './commands/boot-check.js';
+export { init, type InitOptions, type InitResult } from './verbs/init.js';
+export { install, type InstallOptions, type InstallResult } from './verbs/install.js';
+export { list, type ListResult, type ReleaseInfo } from './verbs/list.js';
+export { status, type Running, type StatusResult } from './verbs/status.js';
+export { switchTo, rollback, type SwitchOptions, type RollbackOptions } from './verbs/switch.js';
+export { update, type UpdateOptions } from './verbs/update.js';
+export { bootCheck, type BootCheckOptions, type BootCheckResult } from './verbs/boot-check.js';
 export { runScheduled, type HandoffOptions } from './transaction/schedule.js';
-export { prune, type PruneOptions, type PruneResult } from './commands/prune.js';
-export { pin, type PinOptions, type PinResult } from './commands/pin.js';
-export { adopt, type AdoptOptions, type AdoptResult } from './commands/adopt.js';
-export { doctor, type DoctorOptions, type DoctorResult } from './commands/doctor.js';
+export { prune, type PruneOptions, type PruneResult } from './verbs/prune.js';
+export { pin, type PinOptions, type PinResult } from './verbs/pin.js';
+export { adopt, type AdoptOptions, type AdoptResult } from './verbs/adopt.js';
+export { doctor, type DoctorOptions, type DoctorResult } from './verbs/doctor.js';
 export type { CheckResult as DoctorCheck } from './doctor/checks.js';
-export { recover, type RecoverResult } from './commands/recover.js';
+export { recover, type RecoverResult } from './verbs/recover.js';
 export {
   type Config,
   type Settings,
@@ -52,7 +52,7 @@ export {
   type ServiceOptions,
   type UnitKind,
   type UnitScope,
-} from './service/unit.js';
+} from './unit-files/unit.js';
 export { runCli, type CliIo } from './cli/run.js';
 export { requestUpdate, updateStatus, type RequestUpdateOptions, type UpdateStatus } from './gateway/index.js';
 export {
@@ -88,6 +88,6 @@ export {
   type TimerOptions,
   type TimerResult,
   type TimerFile,
-} from './service/timer.js';
+} from './unit-files/timer.js';
 export { takeSnapshot, restoreSnapshot, type SnapshotManifest } from './snapshot/snapshot.js';
 export { PRESETS } from './store/presets.js';
