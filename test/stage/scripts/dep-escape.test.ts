@@ -61,7 +61,7 @@ describe("a dependency's script that points outside the release", () => {
         license: 'MIT',
         scripts: { postinstall: 'node link.js' },
       }),
-      'link.js': `require('node:fs').symlinkSync('../../../../../etc', 'escape');\n`,
+      'link.js': `require('node:fs').symlinkSync('../../../../etc', 'escape');\n`,
     });
     escapeAppTgz = await pack('rs-trust-dep-escape-app', app('rs-trust-dep-escape-app', 'rs-trust-dep-escape'));
     writeFileSync(sentinel, 'secret\n');
