@@ -17,7 +17,7 @@ import { scriptEnv } from './scripts/dep-scripts.js';
 import { NOTHING_REUSED, type Reused, buildTree, fallbackReason, sharedWrites } from './fast.js';
 import type { ResolvedTree } from './resolve/resolve-tree.js';
 import { previousRelease } from './reuse/tree-record.js';
-import { unpack } from './unpack/unpack-call.js';
+import { unpack } from './unpack/index.js';
 
 /** Top-level entries that npm install (or our hiding of scripts from it) writes while it runs. */
 const NPM_WRITES = new Set(['node_modules', 'package.json', 'package-lock.json', 'npm-shrinkwrap.json']);

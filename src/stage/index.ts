@@ -23,7 +23,7 @@ import { installFastOrFull, isNpmWrite } from './fast-or-full.js';
 import { flatNpmOptions, resolveTree, type ResolvedTree } from './resolve/resolve-tree.js';
 import { sealStaged } from './seal-staged.js';
 import { smokeCheck } from './smoke.js';
-import { unpack } from './unpack/unpack-call.js';
+import { unpack } from './unpack/index.js';
 import { readPackageJson as readPackageJsonAt } from '../platform/package-json.js';
 import { withoutCredentials } from '../store/config.js';
 

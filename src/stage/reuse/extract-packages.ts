@@ -12,7 +12,7 @@ import { mapLimit } from '../../platform/tree.js';
 import type { TreeNode } from '../resolve/resolve-tree.js';
 import type { PreviousRelease } from './tree-record.js';
 import { hasEvent } from '../scripts/dep-scripts.js';
-import { type DeferredFile, unpack } from '../unpack/unpack-call.js';
+import { type DeferredFile, unpack } from '../unpack/index.js';
 import { readPackageJson } from '../../platform/package-json.js';
 
 export interface ExtractPackagesOptions {

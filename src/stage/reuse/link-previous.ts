@@ -15,7 +15,7 @@ import type { TreeNode } from '../resolve/resolve-tree.js';
 import type { PreviousRelease } from './tree-record.js';
 import { type Linked, type SharedFile, statSources } from './shared-inodes.js';
 import type { ExtractedPackages } from './extract-packages.js';
-import type { DeferredFile } from '../unpack/unpack-call.js';
+import type { DeferredFile } from '../unpack/index.js';
 
 const LINK_PARALLELISM = 32;
 

@@ -20,7 +20,7 @@ import { type RawEntry, TarReader, TarRefusal, type TarEvent, preview } from './
 import { TreeModel, entrySegments } from './unpack-tree.js';
 import { FileBody, type Linkable, type UnpackedEntry, Writer } from './unpack-writer.js';
 
-export interface UnpackOptions {
+export interface UnpackTarballOptions {
   /** A gzipped tarball: its path, or a stream of its bytes. */
   source: string | NodeJS.ReadableStream;
   /** A fresh (absent or empty) directory. */
@@ -47,7 +47,7 @@ export interface UnpackOptions {
 
 export type { Linkable, UnpackedEntry } from './unpack-writer.js';
 
-export interface UnpackResult {
+export interface UnpackTarballResult {
   entries: UnpackedEntry[];
   files: number;
   bytes: number;
@@ -65,7 +65,7 @@ export const MAX_ENTRIES = 100_000;
 const DENSITY_AFTER = 10_000;
 const MIN_COMPRESSED_BYTES_PER_ENTRY = 32;
 
-export async function unpackTarball(options: UnpackOptions): Promise<UnpackResult> {
+export async function unpackTarball(options: UnpackTarballOptions): Promise<UnpackTarballResult> {
   const { dest, signal } = options;
   signal?.throwIfAborted();
   const existed = await prepareDest(dest);
@@ -99,7 +99,7 @@ export async function unpackTarball(options: UnpackOptions): Promise<UnpackResul
   return { entries, files: files.length, bytes: files.reduce((sum, entry) => sum + entry.size, 0) };
 }
 
-interface ReadContext extends UnpackOptions {
+interface ReadContext extends UnpackTarballOptions {
   strip: number;
   writer: Writer;
   entries: UnpackedEntry[];

@@ -1,10 +1,10 @@
-// The tar entry rules, one by one, through staging's extractTarball (a wrapper over unpackTarball):
+// The tar entry rules, one by one, through staging's one unpack entry point (unpack, over unpackTarball):
 // each row is one entry next to a package.json; good rows are written, bad ones refuse the tarball.
 import { mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { extractTarball } from '../../../src/stage/unpack/extract.ts';
+import { unpack } from '../../../src/stage/unpack/index.ts';
 import { computeManifest } from '../../../src/store/manifest.ts';
 import { type RawBlock, encodeRaw } from '../../support/bad-tarballs.ts';
 
@@ -19,10 +19,10 @@ const PKG: RawBlock = { flag: '0', path: 'package/package.json', body: '{"name":
 async function extract(entry: RawBlock) {
   const file = join(work, 'p.tgz');
   writeFileSync(file, encodeRaw([PKG, { flag: '0', path: 'package/index.js', body: '1' }, entry]));
-  return extractTarball(file, join(work, 'package'));
+  return unpack({ tarball: file, dest: join(work, 'package') });
 }
 
-describe('extractTarball entry rules', () => {
+describe('unpack entry rules', () => {
   it.each<[RawBlock, RegExp | undefined]>([
     [{ flag: '0', path: 'package/lib/a.js', mode: 0o644, body: 'a' }, undefined],
     [{ flag: '0', path: 'package/bin/cli', mode: 0o755, body: '#!' }, undefined],
@@ -52,7 +52,9 @@ describe('extractTarball entry rules', () => {
   });
 
   it('hands on hashes the manifest reuses without reading the files, and skips what npm rewrites', async () => {
-    const result = await extractTarball(await tarball(), join(work, 'package'), {
+    const result = await unpack({
+      tarball: await tarball(),
+      dest: join(work, 'package'),
       skipKnown: (rel) => rel === 'package.json',
     });
     expect([...result.known.keys()].sort()).toEqual(['index.js', 'lib/a.js']);
