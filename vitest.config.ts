@@ -9,6 +9,7 @@ import { defineConfig } from 'vitest/config';
 // - integration: the built CLI, the seeded Verdaccio, a private systemd --user, pm2, root-only features.
 // - openclaw: `*.openclaw.test.ts`, the real openclaw package on Node 24 (heavy: own timeouts).
 export const UNIT = [
+  'test/api/public-api.test.ts',
   'test/autoupdate/policy.test.ts',
   'test/bench/phases.test.ts',
   'test/cli/startup-imports.test.ts',
@@ -64,7 +65,15 @@ export default defineConfig({
     maxWorkers: Math.max(2, availableParallelism()),
     globalSetup: ['test/run-tmp.ts'],
     projects: [
-      { extends: true, test: { name: 'unit', include: UNIT } },
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: UNIT,
+          // Type tests (`*.test-d.ts`: the public API's types) run through tsc with the unit tier.
+          typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: 'tsconfig.typecheck.json' },
+        },
+      },
       {
         extends: true,
         test: {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src');
 /** Top to bottom. A folder may import from any folder listed after it, never before it. */
 export const LAYERS = [
-  ['index.ts'],
+  ['index.ts', 'internals.ts'],
   ['cli'],
   ['gateway', 'autoupdate'],
   ['verbs'],

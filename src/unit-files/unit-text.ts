@@ -12,7 +12,10 @@ import { type ExistingUnit, nodeCommandOf, spanSeconds } from './existing-unit.j
 import type { UnitScope } from '../service/systemctl.js';
 
 export interface ServiceOptions {
-  /** Entry script inside a release, e.g. `server.js` or `dist/index.js`. */
+  /**
+   * Entry script inside a release, e.g. `server.js` or `dist/index.js`.
+   * @default (an option of `unit`) the preset's entry, else the current release's `main`
+   */
   entry: string;
   /** Arguments after the entry. @default [] (over an existing unit: the unit's own) */
   args?: string[];
@@ -24,7 +27,7 @@ export interface ServiceOptions {
   bootCheck?: string[] | null;
   /** Decides WantedBy= of a whole unit. @default from config.supervisor */
   scope?: UnitScope;
-  /** The entry was named by the user: over an existing unit, run it instead of what the unit runs. */
+  /** The entry was named by the user: over an existing unit, run it instead of what the unit runs. @default false */
   entryGiven?: boolean;
 }
 

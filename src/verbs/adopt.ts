@@ -40,6 +40,11 @@ export interface AdoptResult {
   commands: StableCommand[];
 }
 
+/**
+ * Take an existing `npm install -g` install as a sealed release of the root (a copy; the install and the service
+ * running from it are left as they are); `current` points at it when nothing was activated yet. `result.next` says
+ * what moves the service over (`unit --install`).
+ */
 export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   const source = path.resolve(options.path);
   return mutate(options, `adopt ${source}`, async (session) => {

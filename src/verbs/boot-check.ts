@@ -30,7 +30,7 @@ export interface BootCheckOptions {
   maxTries?: number;
   /** The service's environment: `~` and `${NAME}` in state paths mean what they mean to it. @default process.env */
   env?: NodeJS.ProcessEnv;
-  /** Stands in for systemctl (asking the unit's state) in tests. */
+  /** Stands in for systemctl (asking the unit's state) in tests. @default systemctl through the subprocess helper */
   runner?: CommandRunner;
 }
 
@@ -51,6 +51,10 @@ export interface BootCheckResult extends StateAtStart {
 
 export const DEFAULT_BOOT_TRIES = 3;
 
+/**
+ * The supervisor's `ExecStartPre=` hook: counts starts of a `pending` release, takes or restores its state
+ * checkpoint before it first starts, and flips `current` back once its tries are spent. Never blocks the start.
+ */
 export async function bootCheck(options: BootCheckOptions): Promise<BootCheckResult> {
   const layout = layoutOf(options.root);
   const config = await readConfig(layout.root); // a root that is not one is an error worth seeing in the unit's log

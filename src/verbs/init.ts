@@ -35,14 +35,14 @@ export interface InitResult {
   checkpoint?: CheckpointCoverage;
 }
 
-/**
- * Create a root, or change settings of an existing one. With `settings.preset`, the preset's settings
- * are written too, except where `settings` names a value itself (see presets.ts).
- */
 function hostOf(options: InitOptions): { env: NodeJS.ProcessEnv; execPath: string } {
   return { env: options.env ?? defaultEnv(), execPath: options.execPath ?? defaultExecPath() };
 }
 
+/**
+ * Create a root, or change settings of an existing one. With `settings.preset`, the preset's settings
+ * are written too, except where `settings` names a value itself (see presets.ts).
+ */
 export async function init(options: InitOptions): Promise<InitResult> {
   const layout = layoutOf(options.root);
   await fs.mkdir(layout.root, { recursive: true });
