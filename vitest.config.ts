@@ -9,22 +9,23 @@ import { defineConfig } from 'vitest/config';
 // - integration: the built CLI, the seeded Verdaccio, a private systemd --user, pm2, root-only features.
 // - openclaw: `*.openclaw.test.ts`, the real openclaw package on Node 24 (heavy: own timeouts).
 export const UNIT = [
+  'test/api/public-api.test.ts',
   'test/autoupdate/policy.test.ts',
   'test/bench/phases.test.ts',
   'test/cli/startup-imports.test.ts',
   'test/doctor/deep.test.ts',
   'test/platform/subprocess.test.ts',
   'test/service/caller.test.ts',
-  'test/service/existing-unit.test.ts',
-  'test/service/preflight.test.ts',
-  'test/service/service-port.test.ts',
+  'test/unit-files/existing-unit.test.ts',
+  'test/rehearsal/preflight.test.ts',
+  'test/unit-files/service-port.test.ts',
   'test/service/supervisors/launchd.test.ts',
   'test/snapshot/private-copy.test.ts',
   'test/snapshot/snapshot.test.ts',
-  'test/stage/extract.test.ts',
-  'test/stage/hostile-corpus.test.ts',
-  'test/stage/unpack.test.ts',
-  'test/stage/unpack-bounds.test.ts',
+  'test/stage/unpack/hostile-corpus.test.ts',
+  'test/stage/unpack/index.test.ts',
+  'test/stage/unpack/unpack.test.ts',
+  'test/stage/unpack/unpack-bounds.test.ts',
   'test/store/containment.test.ts',
   'test/store/fast-verify.test.ts',
   'test/store/release-dirs.test.ts',
@@ -64,7 +65,15 @@ export default defineConfig({
     maxWorkers: Math.max(2, availableParallelism()),
     globalSetup: ['test/run-tmp.ts'],
     projects: [
-      { extends: true, test: { name: 'unit', include: UNIT } },
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: UNIT,
+          // Type tests (`*.test-d.ts`: the public API's types) run through tsc with the unit tier.
+          typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: 'tsconfig.typecheck.json' },
+        },
+      },
       {
         extends: true,
         test: {

@@ -28,14 +28,14 @@ const { values: opts } = parseArgs({
 });
 const iterations = Number(opts.iterations);
 
-const lib = path.join(PROJECT_DIR, 'dist', 'index.js');
+const lib = path.join(PROJECT_DIR, 'dist', 'internals.js');
 if (!fs.existsSync(lib)) {
   console.error(`flip: ${lib} does not exist (run \`npm run build\` in ${PROJECT_DIR})`);
   process.exit(1);
 }
 const { flipSymlink } = await import(lib);
 if (typeof flipSymlink !== 'function') {
-  console.error('flip: dist/index.js does not export flipSymlink');
+  console.error('flip: dist/internals.js does not export flipSymlink');
   process.exit(1);
 }
 

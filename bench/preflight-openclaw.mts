@@ -46,7 +46,7 @@ cpSync(path.join(PROJECT, 'dist'), path.join(built, 'dist'), { recursive: true }
 cpSync(path.join(PROJECT, 'package.json'), path.join(built, 'package.json'));
 symlinkSync(path.join(PROJECT, 'node_modules'), path.join(built, 'node_modules'));
 const CLI = path.join(built, 'dist/cli/main.js');
-const { systemdUnit } = await import(path.join(built, 'dist/service/unit.js'));
+const { systemdUnit } = await import(path.join(built, 'dist/unit-files/unit.js'));
 const { validateConfig } = await import(path.join(built, 'dist/store/config.js'));
 
 const root = path.join(work, 'root');

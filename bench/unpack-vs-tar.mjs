@@ -23,7 +23,7 @@ const { values: opts } = parseArgs({
 });
 const rounds = Number(opts.rounds);
 
-const lib = path.join(PROJECT_DIR, 'dist', 'stage', 'unpack.js');
+const lib = path.join(PROJECT_DIR, 'dist', 'stage', 'unpack', 'unpack.js');
 if (!fs.existsSync(lib)) {
   console.error(`unpack-vs-tar: ${lib} does not exist (run \`npm run build\`)`);
   process.exit(1);

@@ -8,19 +8,31 @@ import { fileURLToPath } from 'node:url';
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src');
 /** Top to bottom. A folder may import from any folder listed after it, never before it. */
 export const LAYERS = [
-  ['index.ts'],
+  ['index.ts', 'internals.ts'],
   ['cli'],
   ['gateway', 'autoupdate'],
-  ['commands'],
+  ['verbs'],
   ['doctor'],
   ['transaction'],
-  ['stage'],
+  ['stage', 'rehearsal', 'unit-files'],
   ['registry', 'service', 'snapshot'],
   ['store'],
   ['platform'],
   ['model'],
 ];
 const rankOf = (folder) => LAYERS.findIndex((layer) => layer.includes(folder));
+/**
+ * Rooms inside a folder, top to bottom, by the same rule: the folder's own files ('.') use its rooms, a room uses
+ * the rooms after it, never its folder's own files or a room before it.
+ */
+export const ROOMS = {
+  stage: [['.'], ['reuse'], ['scripts'], ['resolve'], ['unpack']],
+};
+const roomOf = (file) => {
+  const [, room, ...rest] = path.relative(SRC, file).split(path.sep);
+  return rest.length > 0 ? room : '.';
+};
+const roomRankOf = (folder, room) => ROOMS[folder].findIndex((layer) => layer.includes(room));
 
 function walk(dir) {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -48,10 +60,19 @@ for (const [file, targets] of graph) {
   if (rankOf(from) < 0) problems.push(`${path.relative(SRC, file)}: folder "${from}" is in no layer`);
   for (const target of targets) {
     const to = folderOf(target);
-    if (from === 'commands' && to === 'commands')
+    if (from === 'verbs' && to === 'verbs')
       problems.push(
-        `${path.relative(SRC, file)} imports ${path.relative(SRC, target)}: a command never imports another command`,
+        `${path.relative(SRC, file)} imports ${path.relative(SRC, target)}: a verb never imports another verb`,
       );
+    if (from === to && ROOMS[from]) {
+      const [mine, theirs] = [roomOf(file), roomOf(target)];
+      if (roomRankOf(from, mine) < 0)
+        problems.push(`${path.relative(SRC, file)}: room "${mine}" of ${from} is in no layer`);
+      else if (mine !== theirs && roomRankOf(from, theirs) <= roomRankOf(from, mine))
+        problems.push(
+          `${path.relative(SRC, file)} imports ${path.relative(SRC, target)}: ${from}/${mine} may not import ${from}/${theirs} (${from}/. is its own files)`,
+        );
+    }
     if (to !== from && rankOf(to) <= rankOf(from))
       problems.push(`${path.relative(SRC, file)} imports ${path.relative(SRC, target)}: ${from} may not import ${to}`);
   }

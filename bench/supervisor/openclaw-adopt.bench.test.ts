@@ -1,6 +1,6 @@
 // Adopting a real, running openclaw without changing how it runs (issue 13's before/after), under a private
 // systemd --user: openclaw 2026.9.5 installed with `npm install -g` on Node 24; its own unit exactly as `openclaw gateway
-// install` renders it (test/service/fixtures/openclaw-gateway.service, rendered by its dist, with this run's Node,
+// install` renders it (test/unit-files/fixtures/openclaw-gateway.service, rendered by its dist, with this run's Node,
 // prefix and port); the gateway on a non-default port. Then `init --preset openclaw --adopt` + `unit --install` + a
 // restart. Prints the unit, the drop-in and `systemctl cat`; checks the port, the Node options (/proc/<pid>/cmdline),
 // the stop budget (systemctl show), doctor's health check and openclaw's own service audit (`gateway status --json`).

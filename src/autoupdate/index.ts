@@ -5,8 +5,8 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import pacote from 'pacote';
-import { rollback } from '../commands/switch.js';
-import { update } from '../commands/update.js';
+import { rollback } from '../verbs/switch.js';
+import { update } from '../verbs/update.js';
 import type { Channel, Config } from '../store/config.js';
 import { isReleaseSwitcherError } from '../model/errors.js';
 import { resolveRuntime } from '../model/runtime.js';

@@ -1,7 +1,7 @@
 /** Plain-text rendering of results for people, and how a transaction maps to the envelope and exit code. */
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { Transaction } from '../model/state.js';
-import type { Running } from '../commands/status.js';
+import type { Running } from '../verbs/status.js';
 import type { CommandOutcome } from './context.js';
 import type { SwitchPlan } from '../transaction/plan.js';
 

@@ -20,7 +20,7 @@ export interface CliIo {
   cwd?: string;
   /** The Node that runs release-switcher's CLI for the runner, the timer and the boot-check unit. @default process.execPath */
   execPath?: string;
-  /** Aborting it stops the command's subprocesses (and staging); the bin aborts it on SIGINT/SIGTERM/SIGHUP. */
+  /** Aborting it stops the command's subprocesses (and staging); the bin aborts it on SIGINT/SIGTERM/SIGHUP. @default none */
   signal?: AbortSignal;
   /** The name shown in help and hints. @default "release-switcher" */
   programName?: string;
@@ -28,6 +28,10 @@ export interface CliIo {
   cliPath?: string;
 }
 
+/**
+ * The whole CLI as a function: parses `argv` (without the program name), runs one command, writes to `io` and
+ * returns the exit code, so a host CLI can mount it under its own name (`openclaw releases …`).
+ */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const program = io.programName ?? 'release-switcher';
   const json = argv.includes('--json');

@@ -5,7 +5,7 @@
  * an immediate failure (nothing changed) or `up_to_date` comes back without a runner.
  */
 import { installLocked } from '../stage/install.js';
-import { type StatusResult, status } from '../commands/status.js';
+import { type StatusResult, status } from '../verbs/status.js';
 import type { Transaction } from '../model/state.js';
 import { readLinkVersion } from '../store/links.js';
 import { activateOrSchedule, schedule, transact } from '../transaction/schedule.js';

@@ -152,7 +152,7 @@ export function isCorruptTarball(error: unknown): boolean {
 
 /**
  * The one mapping of those upstream errors to BAD_TARBALL, for the download (registry/fetch.ts) and the
- * unpacker (stage/unpack.ts) alike; `subject` names what the tarball is of, when known.
+ * unpacker (stage/unpack/unpack.ts) alike; `subject` names what the tarball is of, when known.
  */
 export function asBadTarball(error: unknown, subject?: string): ReleaseSwitcherError {
   const code = errnoOf(error);

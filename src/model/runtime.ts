@@ -48,9 +48,9 @@ export interface Runtime {
   npmConfig?: Record<string, string>;
   /** npm's cache folder (npm's `cache` setting, e.g. ~/.npm). @default npmConfig.cache, else ~/.npm */
   npmCache?: string;
-  /** Receives progress of long work. */
+  /** Receives progress of long work. @default none (progress is not reported) */
   onProgress?: (event: ProgressEvent) => void;
-  /** Aborts staging (the staging folder is removed). */
+  /** Aborts the call: its subprocesses stop, staging is removed, it rejects with CANCELLED. @default none */
   signal?: AbortSignal;
   /** Seconds to wait for a busy lock. @default 0 */
   waitSeconds?: number;

@@ -10,7 +10,7 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 import { pathExists } from '../platform/fs.js';
 import { run, tail } from '../platform/subprocess.js';
 import type { NodeRuntime } from '../platform/node.js';
-import { hasEvent, runEventInChild, scriptEnv } from './dep-scripts.js';
+import { hasEvent, runEventInChild, scriptEnv } from './scripts/dep-scripts.js';
 
 const NPM_TIMEOUT_MS = 30 * 60_000;
 const LIFECYCLE_EVENTS = ['preinstall', 'install', 'postinstall'] as const;

@@ -13,11 +13,11 @@ import { removeTreeKeepingReleases } from '../store/immutable-release.js';
 import type { Layout } from '../store/layout.js';
 import type { KnownHash } from '../store/manifest.js';
 import { type DependencyOptions, installDependencies, runLifecycle } from './dependencies.js';
-import { scriptEnv } from './dep-scripts.js';
+import { scriptEnv } from './scripts/dep-scripts.js';
 import { NOTHING_REUSED, type Reused, buildTree, fallbackReason, sharedWrites } from './fast.js';
-import type { ResolvedTree } from './resolve-tree.js';
-import { previousRelease } from './tree-record.js';
-import { unpack } from './unpack-call.js';
+import type { ResolvedTree } from './resolve/resolve-tree.js';
+import { previousRelease } from './reuse/tree-record.js';
+import { unpack } from './unpack/index.js';
 
 /** Top-level entries that npm install (or our hiding of scripts from it) writes while it runs. */
 const NPM_WRITES = new Set(['node_modules', 'package.json', 'package-lock.json', 'npm-shrinkwrap.json']);

@@ -10,12 +10,12 @@ import { pathExists } from '../platform/fs.js';
 import type { ProgressEvent } from '../model/runtime.js';
 import type { KnownHash } from '../store/manifest.js';
 import type { LinkedInode } from '../store/fingerprints.js';
-import { type PreviousRelease, isReusable, writeTreeRecord } from './tree-record.js';
-import { type Linked, type LinkedSet, baseline, movedInodes } from './shared-inodes.js';
-import { extractPackages } from './extract-packages.js';
-import { linkExtracted, linkPackages } from './link-previous.js';
-import type { ResolvedTree, TreeNode } from './resolve-tree.js';
-import { linkReusedBins, runDepScripts } from './dep-scripts.js';
+import { type PreviousRelease, isReusable, writeTreeRecord } from './reuse/tree-record.js';
+import { type Linked, type LinkedSet, baseline, movedInodes } from './reuse/shared-inodes.js';
+import { extractPackages } from './reuse/extract-packages.js';
+import { linkExtracted, linkPackages } from './reuse/link-previous.js';
+import type { ResolvedTree, TreeNode } from './resolve/resolve-tree.js';
+import { linkReusedBins, runDepScripts } from './scripts/dep-scripts.js';
 
 export interface Reused {
   packages: number;

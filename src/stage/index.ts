@@ -17,13 +17,13 @@ import type { LinkedInode } from '../store/fingerprints.js';
 import type { Journal } from '../store/journal.js';
 import type { Layout } from '../store/layout.js';
 import type { ReleaseMarker } from '../store/manifest.js';
-import { checkAllowScripts } from './allow-scripts.js';
+import { checkAllowScripts } from './scripts/allow-scripts.js';
 import type { Reused } from './fast.js';
 import { installFastOrFull, isNpmWrite } from './fast-or-full.js';
-import { flatNpmOptions, resolveTree, type ResolvedTree } from './resolve-tree.js';
+import { flatNpmOptions, resolveTree, type ResolvedTree } from './resolve/resolve-tree.js';
 import { sealStaged } from './seal-staged.js';
 import { smokeCheck } from './smoke.js';
-import { unpack } from './unpack-call.js';
+import { unpack } from './unpack/index.js';
 import { readPackageJson as readPackageJsonAt } from '../platform/package-json.js';
 import { withoutCredentials } from '../store/config.js';
 

@@ -14,7 +14,7 @@ export type SignaturePolicy = (typeof SIGNATURE_POLICIES)[number];
 
 export interface Config {
   layoutVersion: number;
-  /** The npm package this root manages. */
+  /** The npm package this root manages. @default (init) the root's configured one; required for a new root */
   package: string;
   /** Registry URL; `null` means whatever npm's own config (`.npmrc`) says. @default null */
   registry: string | null;
@@ -185,6 +185,10 @@ function validatePreflight(config: Config, bad: (field: string, why: string) => 
     bad('preflight', 'needs --health-url: the rehearsal is probed there, on its own port');
 }
 
+/**
+ * A root's settings (config.json), validated, with registry credentials put back from their 0600 side file.
+ * NOT_INITIALIZED when the root has none, INVALID_CONFIG when it is not valid.
+ */
 export async function readConfig(root: string): Promise<Config> {
   const file = layoutOf(root).config;
   let raw: unknown;

@@ -40,7 +40,7 @@ export interface Preset {
 export interface PortSources {
   flag: string;
   env: readonly string[];
-  /** `locate` names how the service finds its config file (see service/service-port.ts); JSON5, as the service reads it. */
+  /** `locate` names how the service finds its config file (see unit-files/service-port.ts); JSON5, as the service reads it. */
   config?: { locate: 'openclaw'; key: string };
 }
 

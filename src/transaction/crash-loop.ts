@@ -1,5 +1,5 @@
 /**
- * The boot-check's flip back of a crash-looping release (commands/boot-check.ts), in a module of its
+ * The boot-check's flip back of a crash-looping release (verbs/boot-check.ts), in a module of its
  * own so that the boot-check, which runs before every start of the service, loads it only on the
  * rare start where a pending release has spent its tries. The release it goes back to is checked
  * before anything changes, and state is put back only at the unit's start (`moment`).
@@ -17,7 +17,7 @@ import { flipBack } from './flip-back.js';
 import { canTransition, openTransaction, setReleaseState, transition } from './machine.js';
 import { planStateReturn } from './state-return.js';
 
-/** Where this boot-check runs, as the supervisor sees the unit (commands/boot-check.ts asks). */
+/** Where this boot-check runs, as the supervisor sees the unit (verbs/boot-check.ts asks). */
 export type Moment = { at: 'start' } | { at: 'live' | 'unknown'; detail: string };
 
 export interface CrashLoopResult {

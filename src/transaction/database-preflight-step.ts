@@ -1,6 +1,6 @@
 /**
  * The `database-preflight` step (openclaw preset): before any flip (update, switch, rollback), the target release's own
- * schema check of a consolidated copy of the state database (service/database-preflight.ts). `incompatible` and
+ * schema check of a consolidated copy of the state database (rehearsal/database-preflight.ts). `incompatible` and
  * `indeterminate` refuse with DATABASE_INCOMPATIBLE before anything changes; the other verdicts are recorded. A
  * transaction that puts a snapshot back (check-state's `restore`) starts the target on that snapshot, which the target
  * itself wrote: nothing to judge then.
@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { Transaction } from '../model/state.js';
-import { type DatabaseVerdict, databasePreflight, refuses } from '../service/database-preflight.js';
+import { type DatabaseVerdict, databasePreflight, refuses } from '../rehearsal/database-preflight.js';
 import { resolveStatePaths } from '../snapshot/state-paths.js';
 import { runStep } from '../store/journal.js';
 import type { Config } from '../store/config.js';

@@ -8,7 +8,7 @@ import type { State, TransactionKind } from '../model/state.js';
 import type { SupervisorName } from '../store/config.js';
 import { readLinkVersion } from '../store/links.js';
 import type { Session } from '../store/session.js';
-import { type DatabaseVerdict, refuses } from '../service/database-preflight.js';
+import { type DatabaseVerdict, refuses } from '../rehearsal/database-preflight.js';
 import { type StatePlan, planStateReturn } from './state-return.js';
 
 export interface SwitchPlan {

@@ -10,7 +10,12 @@ import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js
 import type { Transaction } from '../model/state.js';
 import { crashPoint } from '../platform/crashpoint.js';
 import { probeNode } from '../platform/node.js';
-import { cleanupPreflight, type PreflightIsolation, type PreflightRecord, runPreflight } from '../service/preflight.js';
+import {
+  cleanupPreflight,
+  type PreflightIsolation,
+  type PreflightRecord,
+  runPreflight,
+} from '../rehearsal/preflight.js';
 import { copySnapshotPrivately, copyStatePrivately } from '../snapshot/private-copy.js';
 import { resolveIndependentPaths, resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
 import { runStep } from '../store/journal.js';

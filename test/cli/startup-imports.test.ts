@@ -70,7 +70,7 @@ describe('start-up imports', () => {
         'service/supervisors/launchd.ts',
         'service/systemctl.ts',
         'transaction/preflight-step.ts',
-        'service/preflight.ts',
+        'rehearsal/preflight.ts',
         'transaction/roll-back.ts',
         'transaction/flip-back.ts',
         'service/health.ts',

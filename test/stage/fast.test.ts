@@ -22,7 +22,7 @@ import { verifyRelease } from '../../src/store/release.ts';
 import { layoutOf } from '../../src/store/layout.ts';
 import { fingerprintOf, readFingerprints } from '../../src/store/fingerprints.ts';
 import { mutableEntries } from '../../src/platform/immutable.ts';
-import { registryIdentity } from '../../src/stage/allow-scripts.ts';
+import { registryIdentity } from '../../src/stage/scripts/allow-scripts.ts';
 
 // Its own package name: the shared registry's rs-fixture-gateway keeps exactly the versions and tags other tests expect.
 const TAG = 'fast';

@@ -1,7 +1,7 @@
 // Shared by the benches (bench/supervisor/openclaw-*.bench.test.ts) and the tests that drive the real gateway.
 // A real openclaw gateway under a private systemd --user, as `openclaw gateway install` sets it up, for the
 // benches that adopt it (openclaw-adopt) and roll it back (openclaw-rollback): openclaw installed with
-// `npm install -g` on Node 24, its own unit (test/service/fixtures/openclaw-gateway.service, rendered by its dist)
+// `npm install -g` on Node 24, its own unit (test/unit-files/fixtures/openclaw-gateway.service, rendered by its dist)
 // with this run's Node, prefix and port, a user config naming that port.
 //
 // openclaw's CLI refuses to manage a service unless HOME is the account's home: inside the manager's own mount
@@ -16,7 +16,7 @@ import { ensureNode24 } from '../../bench/lib/node24.mjs';
 import { startUserManager, type UserManager } from './systemd.ts';
 
 export const OPENCLAW_UNIT = 'openclaw-gateway.service';
-const FIXTURE = path.resolve(import.meta.dirname, '../service/fixtures/openclaw-gateway.service');
+const FIXTURE = path.resolve(import.meta.dirname, '../unit-files/fixtures/openclaw-gateway.service');
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** `npm install -g --prefix <prefix> openclaw@<version>` with that Node's npm, unless the prefix already has it. */

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { validateConfig } from '../../src/store/config.ts';
-import { systemdUnit } from '../../src/service/unit.ts';
+import { systemdUnit } from '../../src/unit-files/unit.ts';
 import { CLI, cli, tempDir, type CliResult } from './cli.ts';
 import type { UserManager } from './systemd.ts';
 

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from '
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rs, templateRoot, tempDir } from '../support/cli.ts';
-import { processesIn, snapshotBytes } from '../service/preflight-support.ts';
+import { processesIn, snapshotBytes } from '../rehearsal/preflight-support.ts';
 import { currentIsValid, linkOf, readState, releaseDirs, stagingEntries } from '../support/root.ts';
 
 /** 1.0.0 current, 1.2.0 installed. */

@@ -1,4 +1,4 @@
-import { bootCheck } from '../../commands/boot-check.js';
+import { bootCheck } from '../../verbs/boot-check.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 
 /** Never fails the start it runs before: every error is reported and the exit code is 0. */

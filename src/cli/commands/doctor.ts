@@ -1,4 +1,4 @@
-import { doctor } from '../../commands/doctor.js';
+import { doctor } from '../../verbs/doctor.js';
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 

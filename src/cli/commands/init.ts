@@ -1,5 +1,5 @@
-import { adopt, readInstalledPackage } from '../../commands/adopt.js';
-import { init } from '../../commands/init.js';
+import { adopt, readInstalledPackage } from '../../verbs/adopt.js';
+import { init } from '../../verbs/init.js';
 import { formatCoverage } from '../../snapshot/coverage.js';
 import {
   SIGNATURE_POLICIES,

@@ -1,4 +1,4 @@
-import { type InstallPlan, install, planInstall } from '../../commands/install.js';
+import { type InstallPlan, install, planInstall } from '../../verbs/install.js';
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { signaturePolicy } from './init.js';

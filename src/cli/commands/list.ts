@@ -1,4 +1,4 @@
-import { list } from '../../commands/list.js';
+import { list } from '../../verbs/list.js';
 import { formatBytes, releaseUsage } from '../../store/disk-usage.js';
 import { layoutOf } from '../../store/layout.js';
 import type { CommandContext, CommandOutcome } from '../context.js';

@@ -1,4 +1,4 @@
-import { pin } from '../../commands/pin.js';
+import { pin } from '../../verbs/pin.js';
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 

@@ -1,4 +1,4 @@
-import { planPrune, prune } from '../../commands/prune.js';
+import { planPrune, prune } from '../../verbs/prune.js';
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 

@@ -1,4 +1,4 @@
-import { recover } from '../../commands/recover.js';
+import { recover } from '../../verbs/recover.js';
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { describeTransaction } from '../format.js';

@@ -1,4 +1,4 @@
-import { planRollback, rollback } from '../../commands/switch.js';
+import { planRollback, rollback } from '../../verbs/switch.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { describeSwitchPlan, transactionOutcome } from '../format.js';
 import { handoffOf } from '../options.js';

@@ -1,4 +1,4 @@
-import { status } from '../../commands/status.js';
+import { status } from '../../verbs/status.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { describeTransaction, statusStory } from '../format.js';
 

@@ -1,4 +1,4 @@
-import { planSwitchTo, switchTo } from '../../commands/switch.js';
+import { planSwitchTo, switchTo } from '../../verbs/switch.js';
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { describeSwitchPlan, transactionOutcome } from '../format.js';

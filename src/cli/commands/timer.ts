@@ -1,5 +1,5 @@
 import { ReleaseSwitcherError } from '../../model/errors.js';
-import { timer } from '../../service/timer.js';
+import { timer } from '../../unit-files/timer.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../../model/errors.js';
-import { unit } from '../../service/unit.js';
+import { unit } from '../../unit-files/unit.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 
 /**

@@ -1,5 +1,5 @@
-import { planInstall } from '../../commands/install.js';
-import { planUpdate, update } from '../../commands/update.js';
+import { planInstall } from '../../verbs/install.js';
+import { planUpdate, update } from '../../verbs/update.js';
 import { openSession } from '../../store/session.js';
 import { channelTag } from '../../registry/fetch.js';
 import { describePlan } from './install.js';

@@ -1,0 +1,276 @@
+/**
+ * The rehearsal before a flip: start the candidate release as `<node> ARGS` on a free loopback port
+ * with a private copy of the state, probe its health until it reports its own version, hold it there
+ * for `holdSeconds` with the same process, then stop it and remove the copy. The live service, its
+ * state and `current` are never touched, so a candidate that fails here costs no downtime.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { removeTree } from '../platform/fs.js';
+import { isOurProcess, run, tail } from '../platform/subprocess.js';
+import { verifyRunning } from '../service/health.js';
+import {
+  type CandidateHandle,
+  type PreflightIsolation,
+  type PreflightRecord,
+  killGroup,
+  startInGroup,
+  startInUnit,
+  stopUnit,
+} from './preflight-process.js';
+
+export type { PreflightIsolation, PreflightRecord } from './preflight-process.js';
+
+export type PreflightReason =
+  | 'crashed'
+  | 'exited'
+  | 'never_healthy'
+  | 'version_mismatch'
+  | 'died_in_hold'
+  | 'prepare_failed';
+
+export interface PreflightOptions {
+  node: string;
+  /** ARGS, already split; the placeholders (`{port}`, `{state}`, `{token}`, `{config}`) are replaced here. */
+  args: readonly string[];
+  /** NAME → value; placeholders replaced here. */
+  env: Readonly<Record<string, string>>;
+  /** Written to `{config}` (placeholders replaced in every string) before the candidate starts; null: no file. */
+  configFile?: Readonly<Record<string, unknown>> | null;
+  /** Run as `<node> ARGS` in the release folder, with the rehearsal's environment, after the copy and before the start (placeholders replaced); must exit 0. */
+  prepare?: readonly string[] | null;
+  /** The environment the candidate inherits underneath `env` (PATH, HOME, …). */
+  baseEnv: NodeJS.ProcessEnv;
+  releaseDir: string;
+  expectedVersion: string;
+  healthUrl: string;
+  versionField: string;
+  verifyTimeoutMs: number;
+  holdMs: number;
+  /**
+   * Fills `dir` (which does not exist yet) with the private state copy and returns the `{state}` value;
+   * the caller passes snapshot/private-copy's `copyStatePrivately` (service may not import snapshot).
+   */
+  copyState: (dir: string) => Promise<string>;
+  /** A directory of the switcher's own (e.g. `<root>/preflight`) where the private dir is made. */
+  workRoot: string;
+  isolation: PreflightIsolation;
+  /** Journal the record BEFORE the candidate starts (and again once its process group is known). */
+  onRecord: (record: PreflightRecord) => Promise<void>;
+  /** Called once the candidate runs (its unit or process group exists), before it is probed. */
+  onStarted?: () => void;
+  onProbe?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface PreflightResult {
+  ok: boolean;
+  reason?: PreflightReason;
+  detail: string;
+  probes: number;
+  port: number;
+  ms: number;
+  outputTail: string;
+}
+
+const STOP_GRACE_MS = 5_000;
+const PREPARE_MS = 120_000;
+
+export async function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      // 18789 is the real openclaw gateway's port: never rehearse on it, even when the kernel offers it.
+      server.close(() => (port === 18789 ? freeLoopbackPort().then(resolve, reject) : resolve(port)));
+    });
+  });
+}
+
+/** The health URL with host and port replaced by 127.0.0.1:`port`. */
+export function rehearsalUrl(healthUrl: string, port: number): string {
+  const url = new URL(healthUrl);
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  return url.toString();
+}
+
+/** What the placeholders stand for in one rehearsal. `token` is random per run and never journaled. */
+interface Vars {
+  port: number;
+  state: string;
+  token: string;
+  config: string;
+}
+
+function fill(value: string, vars: Vars): string {
+  return value
+    .replaceAll('{port}', String(vars.port))
+    .replaceAll('{state}', vars.state)
+    .replaceAll('{token}', vars.token)
+    .replaceAll('{config}', vars.config);
+}
+
+function fillJson(value: unknown, vars: Vars): unknown {
+  if (typeof value === 'string') return fill(value, vars);
+  if (Array.isArray(value)) return value.map((v) => fillJson(v, vars));
+  if (typeof value === 'object' && value !== null)
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fillJson(v, vars)]));
+  return value;
+}
+
+export async function runPreflight(options: PreflightOptions): Promise<PreflightResult> {
+  const started = Date.now();
+  const id = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  const record: PreflightRecord = { id, dir: path.join(options.workRoot, id), ...unitFields(options.isolation, id) };
+  const logFile = path.join(record.dir, 'output.log');
+  let handle: CandidateHandle | null = null;
+  let port = 0;
+  try {
+    await fs.mkdir(options.workRoot, { recursive: true, mode: 0o700 });
+    await options.onRecord(record); // before anything exists, so a crash from here on is recoverable
+    await fs.mkdir(record.dir, { mode: 0o700 });
+    await fs.writeFile(logFile, '');
+    const state = await options.copyState(path.join(record.dir, 'state'));
+    port = await freeLoopbackPort();
+    const vars: Vars = {
+      port,
+      state,
+      token: randomBytes(24).toString('hex'),
+      config: path.join(record.dir, 'config.json'),
+    };
+    if (options.configFile)
+      await fs.writeFile(vars.config, `${JSON.stringify(fillJson(options.configFile, vars), null, 2)}\n`, {
+        mode: 0o600,
+      });
+    const env = {
+      ...options.baseEnv,
+      ...Object.fromEntries(Object.entries(options.env).map(([k, v]) => [k, fill(v, vars)])),
+      // How recovery knows the process group it finds is this rehearsal's and not whatever a journal names.
+      [PREFLIGHT_MARKER]: id,
+    };
+    if (options.prepare) {
+      const prepared = await run(
+        options.node,
+        options.prepare.map((a) => fill(a, vars)),
+        { cwd: options.releaseDir, env, timeoutMs: PREPARE_MS, signal: options.signal },
+      );
+      await fs.appendFile(logFile, prepared.output);
+      if (prepared.failed)
+        return {
+          ok: false,
+          reason: 'prepare_failed',
+          detail: `the prepare step exited ${prepared.timedOut ? 'on its timeout' : String(prepared.exitCode)}`,
+          probes: 0,
+          port,
+          ms: Date.now() - started,
+          outputTail: await readTail(logFile),
+        };
+    }
+    const start = {
+      node: options.node,
+      args: options.args.map((a) => fill(a, vars)),
+      cwd: options.releaseDir,
+      env,
+      callerEnv: options.baseEnv,
+      logFile,
+      record,
+      ...(options.signal && { signal: options.signal }),
+    };
+    handle =
+      options.isolation.kind === 'systemd'
+        ? await startInUnit(start)
+        : await startInGroup(start, async (pid) => options.onRecord({ ...record, pgid: pid }));
+    options.onStarted?.();
+    const verdict = await verifyRunning(
+      {
+        supervisor: {
+          name: 'none',
+          unit: record.unit ?? `pgid ${record.pgid}`,
+          restart: async () => {},
+          start: async () => {},
+          state: () => handle!.state(),
+        },
+        healthUrl: rehearsalUrl(options.healthUrl, port),
+        versionField: options.versionField,
+        expectedVersion: options.expectedVersion,
+        timeoutMs: options.verifyTimeoutMs,
+        stableMs: options.holdMs,
+        ...(options.onProbe && { onProbe: options.onProbe }),
+      },
+      null,
+    );
+    const base = { probes: verdict.evidence.probes, port };
+    if (verdict.ok)
+      return {
+        ok: true,
+        detail: `healthy after ${verdict.evidence.healthyAfterMs} ms, held ${options.holdMs / 1000} s`,
+        ...base,
+        ms: Date.now() - started,
+        outputTail: await readTail(logFile),
+      };
+    const reason = classify(
+      verdict.reason,
+      verdict.evidence.healthyAfterMs !== null,
+      verdict.evidence.state?.exitStatus ?? null,
+    );
+    return {
+      ok: false,
+      reason,
+      detail: verdict.detail,
+      ...base,
+      ms: Date.now() - started,
+      outputTail: await readTail(logFile),
+    };
+  } finally {
+    await handle?.stop(STOP_GRACE_MS);
+    await cleanupPreflight(record, { callerEnv: options.baseEnv, workRoot: options.workRoot });
+  }
+}
+
+function unitFields(isolation: PreflightIsolation, id: string): Partial<PreflightRecord> {
+  return isolation.kind === 'systemd'
+    ? { unit: `release-switcher-preflight-${id}.service`, scope: isolation.scope }
+    : {};
+}
+
+function classify(reason: string, wasHealthy: boolean, exitStatus: number | null): PreflightReason {
+  if (wasHealthy) return 'died_in_hold';
+  if (reason === 'version_mismatch') return 'version_mismatch';
+  if (reason === 'crashed' || reason === 'exit_78') return exitStatus === 0 ? 'exited' : 'crashed';
+  return 'never_healthy';
+}
+
+async function readTail(logFile: string): Promise<string> {
+  return tail(await fs.readFile(logFile, 'utf8').catch(() => ''), 20);
+}
+
+/** The environment variable every rehearsal candidate carries, naming its rehearsal's id. */
+export const PREFLIGHT_MARKER = 'RELEASE_SWITCHER_PREFLIGHT';
+const PREFLIGHT_ID = /^[0-9a-z]{1,16}-[0-9a-f]{8}$/;
+
+/**
+ * Ends whatever a rehearsal left: its transient unit or process group, and its private directory.
+ * Idempotent; recovery calls it with the record the journal kept when the switcher died mid-rehearsal.
+ * Nothing in that record is trusted (a damaged journal may name any folder, process group or unit): the id
+ * must be one we make, the folder and the unit are derived from it (under `workRoot`; our own unit name), and
+ * the process group is signalled only when its leader carries this rehearsal's marker in its environment.
+ */
+export async function cleanupPreflight(
+  record: PreflightRecord,
+  options: { callerEnv: NodeJS.ProcessEnv; workRoot: string },
+): Promise<void> {
+  if (typeof record.id !== 'string' || !PREFLIGHT_ID.test(record.id)) return;
+  const derived = unitFields(record.unit ? { kind: 'systemd', scope: 'user' } : { kind: 'group' }, record.id);
+  const scope = record.scope === 'system' ? 'system' : 'user';
+  if (record.unit && record.unit === derived.unit) await stopUnit(derived.unit, scope, options.callerEnv);
+  if (
+    typeof record.pgid === 'number' &&
+    (await isOurProcess(record.pgid, { name: PREFLIGHT_MARKER, value: record.id }))
+  )
+    await killGroup(record.pgid, STOP_GRACE_MS);
+  await removeTree(path.join(options.workRoot, record.id));
+}

@@ -1,0 +1,156 @@
+/**
+ * Hardlinks into a retained release: whole packages that did not change (file by file, with the
+ * immutable attribute cleared on exactly the inodes linked to, for the moment), and the files of new
+ * packages the previous release holds byte for byte, copied (and checked) where a link cannot be.
+ */
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { ReleaseSwitcherError, errnoOf } from '../../model/errors.js';
+import type { ManifestEntry } from '../../store/manifest.js';
+import { withImmutableCleared } from '../../platform/immutable.js';
+import { mapLimit } from '../../platform/tree.js';
+import type { TreeNode } from '../resolve/resolve-tree.js';
+import type { PreviousRelease } from './tree-record.js';
+import { type Linked, type SharedFile, statSources } from './shared-inodes.js';
+import type { ExtractedPackages } from './extract-packages.js';
+import type { DeferredFile } from '../unpack/index.js';
+
+const LINK_PARALLELISM = 32;
+
+/**
+ * The manifest's entries of each package in `locations`: under its folder, not inside its own
+ * node_modules (the same rule per package as a prefix scan, in one pass over the manifest).
+ */
+function entriesByPackage(files: ManifestEntry[], locations: ReadonlySet<string>): Map<string, ManifestEntry[]> {
+  const out = new Map<string, ManifestEntry[]>();
+  const marker = 'node_modules/';
+  for (const entry of files) {
+    const p = entry.path;
+    for (let at = p.indexOf(marker); at >= 0; at = p.indexOf(marker, at + 1)) {
+      if (at > 0 && p[at - 1] !== '/') continue;
+      const start = at + marker.length;
+      let end = p.indexOf('/', start);
+      if (end >= 0 && p[start] === '@') end = p.indexOf('/', end + 1);
+      if (end < 0) break;
+      const location = p.slice(0, end);
+      if (!locations.has(location) || p.startsWith(`${location}/node_modules/`)) continue;
+      const list = out.get(location);
+      if (list) list.push(entry);
+      else out.set(location, [entry]);
+      break;
+    }
+  }
+  return out;
+}
+
+export interface LinkPackagesOptions {
+  pkgDir: string;
+  previous: PreviousRelease;
+  /** The packages to link: unchanged since `previous`. */
+  nodes: TreeNode[];
+  /** Runs while the linked inodes are still writable, before the immutable attribute is set again. */
+  beforeSeal: () => Promise<void>;
+  /** The packages in `later` (nested inside one being extracted) are linked once `until` settles. */
+  wait?: { later: ReadonlySet<string>; until: Promise<unknown> } | undefined;
+}
+
+/**
+ * Link unchanged packages from `previous`. `beforeSeal` runs once every link is made, before the
+ * earlier release's inodes get their attribute back (fast.ts makes the reused packages' bin symlinks
+ * there). The baseline ctimes are taken by `baseline` once every link of this staging is made.
+ */
+export async function linkPackages(options: LinkPackagesOptions): Promise<Linked> {
+  const { pkgDir, previous, nodes, beforeSeal, wait } = options;
+  const byPackage = entriesByPackage(previous.files, new Set(nodes.map((node) => node.location)));
+  const entriesFor = (list: TreeNode[]) =>
+    list.flatMap((node) => [
+      { path: node.location, type: 'dir' } as ManifestEntry,
+      ...(byPackage.get(node.location) ?? []),
+    ]);
+  const now = entriesFor(nodes.filter((node) => !wait?.later.has(node.location)));
+  const later = entriesFor(nodes.filter((node) => wait?.later.has(node.location)));
+  // link(2) to an immutable inode is EPERM even for root: clear the attribute on exactly the inodes
+  // linked to, under the root's lock, and set it again before any script runs.
+  const linkedFiles = [...now, ...later].filter(
+    (entry): entry is Extract<ManifestEntry, { type: 'file' }> => entry.type === 'file',
+  );
+  const allSources = linkedFiles.map((entry) => path.join(previous.dir, entry.path));
+  const inodes = await statSources(allSources);
+  const sources = previous.immutable ? allSources : [];
+  const linkAll = async (entries: ManifestEntry[]) => {
+    for (const entry of entries)
+      if (entry.type === 'dir') await fs.mkdir(path.join(pkgDir, entry.path), { recursive: true });
+    await mapLimit(entries, LINK_PARALLELISM, async (entry) => {
+      const abs = path.join(pkgDir, entry.path);
+      if (entry.type === 'link') await fs.symlink(entry.target, abs);
+      if (entry.type === 'file') await fs.link(path.join(previous.dir, entry.path), abs);
+    });
+  };
+  await withImmutableCleared(sources, async () => {
+    await linkAll(now);
+    if (later.length > 0) {
+      // Packages nested inside a package being extracted: the unpacker wants its folder to itself.
+      await wait!.until;
+      await linkAll(later);
+    }
+    await beforeSeal();
+  });
+  return { files: linkedFiles.map((entry) => ({ path: entry.path, sha256: entry.sha256, size: entry.size })), inodes };
+}
+
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+const NOT_LINKABLE = new Set(['EMLINK', 'EXDEV', 'EPERM', 'ENOENT']);
+
+/**
+ * Make the deferred files of extraction: a hardlink to the earlier release's file (never opened for
+ * writing, never chmod'ed), or where it must be private or a link is impossible (EMLINK, EPERM…), a
+ * copy of it written as the tarball would have (O_EXCL|O_NOFOLLOW, its own mode), read back from the
+ * source and checked against the tarball's sha256: a changed source is refused, never copied.
+ */
+export async function linkExtracted(
+  pkgDir: string,
+  previous: PreviousRelease,
+  extracted: Pick<ExtractedPackages, 'deferred' | 'private'>,
+): Promise<Linked> {
+  const toLink = extracted.deferred.filter((file) => !extracted.private.has(file.path));
+  const copies = extracted.deferred.filter((file) => extracted.private.has(file.path));
+  const allSources = [...new Set(toLink.map((file) => file.source))];
+  const inodes = await statSources(allSources);
+  const linked: SharedFile[] = [];
+  const sources = previous.immutable ? allSources : [];
+  await withImmutableCleared(sources, () =>
+    mapLimit(toLink, LINK_PARALLELISM, async (file) => {
+      try {
+        await fs.link(file.source, path.join(pkgDir, file.path));
+        linked.push({ path: file.path, sha256: file.sha256, size: file.size });
+      } catch (error) {
+        if (!NOT_LINKABLE.has(errnoOf(error) ?? '')) throw error;
+        copies.push(file);
+      }
+    }),
+  );
+  await mapLimit(copies, LINK_PARALLELISM, (file) => copyChecked(pkgDir, file));
+  return { files: linked, inodes };
+}
+
+async function copyChecked(pkgDir: string, file: DeferredFile): Promise<void> {
+  const bytes = await fs.readFile(file.source).catch(() => undefined);
+  if (!bytes || createHash('sha256').update(bytes).digest('hex') !== file.sha256) {
+    throw new ReleaseSwitcherError(
+      'RELEASE_TAMPERED',
+      `${file.source} no longer holds what its release's manifest says (needed for ${file.path}).`,
+      {
+        hint: `Run release-switcher doctor; reinstall or prune the release that holds it. Nothing was installed.`,
+      },
+    );
+  }
+  const handle = await fs.open(path.join(pkgDir, file.path), WRITE_FLAGS, file.mode);
+  try {
+    await handle.writeFile(bytes);
+    if (((await handle.stat()).mode & 0o777) !== file.mode) await handle.chmod(file.mode);
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * A release's tree record: npm's hidden lockfile inside it, written when a release is staged and read
+ * back from the newest retained release that has one, so the next staging links the packages that
+ * did not change instead of extracting them again.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { ManifestEntry } from '../../store/manifest.js';
+import type { Layout } from '../../store/layout.js';
+import { readMarker } from '../../store/release.js';
+import type { ResolvedTree, TreeNode } from '../resolve/resolve-tree.js';
+
+/** npm's hidden lockfile inside the package root: the record the next staging compares against. */
+export const TREE_RECORD = 'node_modules/.package-lock.json';
+
+export interface PreviousRelease {
+  dir: string;
+  files: ManifestEntry[];
+  node: string;
+  packages: Record<string, { version?: string; integrity?: string }>;
+  /** Its files carry the immutable attribute: linking to them means clearing it for the moment. */
+  immutable: boolean;
+}
+
+async function readPrevious(marker: {
+  dir: string;
+  files: ManifestEntry[];
+  node: string;
+  immutable: boolean;
+}): Promise<PreviousRelease | undefined> {
+  try {
+    const record = JSON.parse(await fs.readFile(path.join(marker.dir, TREE_RECORD), 'utf8')) as {
+      packages?: PreviousRelease['packages'];
+    };
+    return { ...marker, packages: record.packages ?? {} };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The newest retained release with a tree record to compare against, of `earlier` (newest first). */
+export async function previousRelease(
+  layout: Layout,
+  earlier: readonly string[],
+): Promise<PreviousRelease | undefined> {
+  for (const version of earlier) {
+    const marker = await readMarker(layout, version);
+    const dir = layout.release(version);
+    const previous =
+      marker &&
+      (await readPrevious({
+        dir,
+        files: marker.files,
+        node: marker.node.version,
+        immutable: marker.immutable === true,
+      }));
+    if (previous) return previous;
+  }
+  return undefined;
+}
+
+/** The previous release holds this package at the same place, version and integrity: it can be linked. */
+export function isReusable(node: TreeNode, previous: PreviousRelease | undefined): boolean {
+  const old = previous?.packages[node.location];
+  return Boolean(old && node.integrity && old.version === node.version && old.integrity === node.integrity);
+}
+
+/** Record the tree as npm's hidden lockfile does (lockfileVersion 3), sorted by location. */
+export async function writeTreeRecord(pkgDir: string, tree: Pick<ResolvedTree, 'root' | 'deps'>): Promise<void> {
+  const { root, deps } = tree;
+  const packages: Record<string, unknown> = {};
+  for (const node of [...deps].sort((a, b) => a.location.localeCompare(b.location))) {
+    packages[node.location] = {
+      version: node.version,
+      resolved: node.resolved,
+      integrity: node.integrity,
+      ...(node.hasInstallScript ? { hasInstallScript: true } : {}),
+    };
+  }
+  await fs.mkdir(path.join(pkgDir, 'node_modules'), { recursive: true });
+  await fs.writeFile(
+    path.join(pkgDir, TREE_RECORD),
+    `${JSON.stringify({ name: root.name, version: root.version, lockfileVersion: 3, requires: true, packages }, null, 2)}\n`,
+  );
+}

@@ -1,0 +1,174 @@
+/**
+ * Dependency lifecycle as `npm install -g` runs it: every preinstall by depth, then bin links, then
+ * install and postinstall by depth. Scripts get npm's environment shape, never the caller's whole
+ * environment (inside the gateway that would hand its secrets to every install script).
+ */
+import normalizeBins from 'npm-normalize-package-bin';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+// @ts-expect-error bin-links ships no types
+import binLinks from 'bin-links';
+import { fileURLToPath } from 'node:url';
+import { ReleaseSwitcherError } from '../../model/errors.js';
+import { run, tail } from '../../platform/subprocess.js';
+import type { TreeNode } from '../resolve/resolve-tree.js';
+import { readPackageJson } from '../../platform/package-json.js';
+
+const PASSED =
+  /^(HOME|TMPDIR|TMP|TEMP|LANG|LANGUAGE|LC_[A-Z]+|TZ|TERM|USER|LOGNAME|SHELL|https?_proxy|no_proxy|HTTPS?_PROXY|NO_PROXY)$/;
+
+/** npm's environment for a script: PATH with the configured Node first, a few basics, npm_config_*. */
+export function scriptEnv(
+  callerEnv: NodeJS.ProcessEnv,
+  options: { nodePath: string; npmConfig: Record<string, string>; npmCache: string },
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(callerEnv)) if (value !== undefined && PASSED.test(key)) env[key] = value;
+  env.PATH = [path.dirname(options.nodePath), callerEnv.PATH ?? '/usr/local/bin:/usr/bin:/bin'].join(path.delimiter);
+  for (const [key, value] of Object.entries(options.npmConfig)) {
+    if (!key.startsWith('//') && !/_auth|token|password/i.test(key))
+      env[`npm_config_${key.replace(/-/g, '_')}`] = value;
+  }
+  env.npm_config_cache = options.npmCache;
+  env.npm_config_global = 'true';
+  env.npm_node_execpath = options.nodePath;
+  env.NODE = options.nodePath;
+  return env;
+}
+
+export interface DepScriptOptions {
+  pkgDir: string;
+  env: Record<string, string>;
+  nodePath: string;
+  ignoreScripts: boolean;
+  signal?: AbortSignal | undefined;
+}
+
+const SCRIPT_CHILD = fileURLToPath(new URL('./script-child.js', import.meta.url));
+const SCRIPT_TIMEOUT_MS = 30 * 60_000;
+
+/**
+ * Run one lifecycle event of the package in `dir` in a child on the configured Node, with `env` and
+ * nothing else (in-process, @npmcli/run-script would merge this process's whole environment in).
+ */
+export function runEventInChild(
+  dir: string,
+  event: string,
+  options: { nodePath: string; env: Record<string, string>; signal?: AbortSignal | undefined },
+): ReturnType<typeof run> {
+  return run(options.nodePath, [SCRIPT_CHILD, dir, event], {
+    cwd: dir,
+    env: options.env,
+    timeoutMs: SCRIPT_TIMEOUT_MS,
+    signal: options.signal,
+  });
+}
+
+/** Whether npm would run `event` here: a script of that name, or node-gyp's implicit install. */
+export function hasEvent(pkg: Record<string, unknown>, event: string, dir: string): boolean {
+  if ((pkg.scripts as Record<string, string> | undefined)?.[event]) return true;
+  return (
+    event === 'install' &&
+    pkg.gypfile !== false &&
+    existsSync(path.join(dir, 'binding.gyp')) &&
+    !(pkg.scripts as Record<string, string> | undefined)?.preinstall
+  );
+}
+
+const depth = (node: TreeNode) => node.location.split('node_modules/').length;
+
+/**
+ * Bin links of packages linked from an earlier release (their .bin folders are not part of any
+ * package). Only the symlinks: bin-links would also chmod each target, and the target is an inode
+ * the earlier, sealed release shares; its earlier install already made it executable.
+ */
+export async function linkReusedBins(pkgDir: string, deps: TreeNode[]): Promise<void> {
+  for (const node of deps) {
+    const dir = path.join(pkgDir, node.location);
+    const pkg = normalizeBins(await readPackageJson(dir)) as {
+      bin?: Record<string, string>;
+    };
+    if (!pkg.bin) continue;
+    const binDir = path.join(
+      pkgDir,
+      node.location.slice(0, node.location.lastIndexOf('node_modules/') + 'node_modules'.length),
+      '.bin',
+    );
+    await fs.mkdir(binDir, { recursive: true });
+    for (const [name, target] of Object.entries(pkg.bin)) {
+      const link = path.join(binDir, name);
+      await fs.rm(link, { force: true });
+      await fs.symlink(path.relative(binDir, path.join(dir, target)), link);
+    }
+  }
+}
+
+/** Bin links of freshly extracted packages, as npm makes them (bin-links also makes targets executable). */
+export async function linkBins(pkgDir: string, deps: TreeNode[]): Promise<void> {
+  const inside = await fs.realpath(pkgDir);
+  for (const node of deps) {
+    const dir = path.join(pkgDir, node.location);
+    const pkg = await readPackageJson(dir);
+    if (!pkg.bin && !pkg.directories) continue;
+    await binTargetsInside(inside, { dir, pkg, who: `${node.name}@${node.version}` });
+    await binLinks({ path: dir, pkg, top: false, global: false, force: true });
+  }
+}
+
+/**
+ * bin-links chmods each bin target, and chmod follows a symlink: a preinstall that replaced its bin
+ * with a link out of the release would have a file outside made executable (as root, any file). Every
+ * existing target must resolve inside the release first, else RELEASE_UNSAFE.
+ */
+async function binTargetsInside(
+  inside: string,
+  owner: { dir: string; pkg: Record<string, unknown>; who: string },
+): Promise<void> {
+  const { dir, pkg, who } = owner;
+  const bins = (normalizeBins({ ...pkg }) as { bin?: Record<string, string> }).bin ?? {};
+  for (const [name, target] of Object.entries(bins)) {
+    const abs = path.join(dir, target);
+    const real = await fs.realpath(abs).catch(() => undefined); // missing: nothing to chmod, bin-links fails as under npm
+    if (real === undefined || real === inside || real.startsWith(`${inside}${path.sep}`)) continue;
+    throw new ReleaseSwitcherError(
+      'RELEASE_UNSAFE',
+      `The bin ${name} of ${who} (${target}) resolves outside the release (${real}).`,
+      {
+        hint: 'A release must be self-contained: a lifecycle script of this dependency pointed its bin outside it. Do not install it.',
+      },
+    );
+  }
+}
+
+export async function runDepScripts(extracted: TreeNode[], options: DepScriptOptions): Promise<string[]> {
+  const ordered = [...extracted].sort((a, b) => depth(a) - depth(b) || a.location.localeCompare(b.location));
+  const ran: string[] = [];
+  const phase = async (event: string) => {
+    for (const node of ordered) {
+      options.signal?.throwIfAborted();
+      const dir = path.join(options.pkgDir, node.location);
+      const pkg = await readPackageJson(dir);
+      if (!hasEvent(pkg, event, dir)) continue;
+      const result = await runEventInChild(dir, event, options);
+      if (result.exitCode !== 0) {
+        throw new ReleaseSwitcherError(
+          'DEPENDENCY_INSTALL_FAILED',
+          `The ${event} script of ${node.name}@${node.version} ${result.timedOut ? 'timed out' : 'failed'}:\n${tail(result.output)}`,
+          {
+            hint: 'Nothing was changed. Run `npm install -g` of the same spec with the same Node to reproduce.',
+          },
+        );
+      }
+      if ((pkg.scripts as Record<string, string> | undefined)?.[event]) ran.push(`${node.name} ${event}`);
+    }
+  };
+  if (!options.ignoreScripts) await phase('preinstall');
+  // Reused packages got their bin symlinks with their links (linkReusedBins: symlinks only, the targets are shared inodes).
+  await linkBins(options.pkgDir, extracted);
+  if (!options.ignoreScripts) {
+    await phase('install');
+    await phase('postinstall');
+  }
+  return ran;
+}

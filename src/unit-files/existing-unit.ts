@@ -1,0 +1,185 @@
+/**
+ * Reading a unit somebody else wrote (openclaw's `gateway install`, a distro package, a hand-written one), so
+ * that `unit --install` and `init --adopt` keep how it runs: its Node options, its arguments (the port), its
+ * environment and its own timeouts. Only the unit's own files are read: our drop-in is skipped, so running
+ * `unit --install` again sees the same unit as the first time.
+ */
+import path from 'node:path';
+import { systemctl, type UnitScope } from '../service/systemctl.js';
+
+export interface ExistingUnit {
+  /** The words of the last ExecStart= (an empty assignment resets it), or null when there is none. */
+  execStart: string[] | null;
+  /** Environment= of the unit, later assignments winning. */
+  environment: Record<string, string>;
+  /** EnvironmentFile= paths in order (a leading `-`: the file may be missing); their values override Environment=. */
+  environmentFiles?: string[];
+  /** The last value of every other [Service] key, as written (e.g. TimeoutStopSec: '330'). */
+  service: Record<string, string>;
+  /** The files it came from, in systemd's order. */
+  files: string[];
+}
+
+/** Words of an Exec line or an Environment= value: quotes, C escapes, `%%` and `$$` undone (systemd.syntax). */
+export function splitUnitWords(line: string): string[] {
+  const words: string[] = [];
+  let word: string | null = null;
+  let quote: string | null = null;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote === null && /\s/.test(c)) {
+      if (word !== null) words.push(word);
+      word = null;
+      continue;
+    }
+    word ??= '';
+    if (c === quote) quote = null;
+    else if (quote === null && (c === '"' || c === "'")) quote = c;
+    else if (c === '\\' && i + 1 < line.length) {
+      const next = line[++i]!;
+      if (next === 'x') {
+        word += String.fromCharCode(parseInt(line.slice(i + 1, i + 3), 16));
+        i += 2;
+      } else word += ({ n: '\n', t: '\t' } as Record<string, string>)[next] ?? next;
+    } else if ((c === '%' || c === '$') && line[i + 1] === c) {
+      word += c;
+      i++;
+    } else word += c;
+  }
+  if (word !== null) words.push(word);
+  return words;
+}
+
+/** Text as `systemctl cat` prints it: `# /path/of/file` before each file. `skip` drops whole files. */
+export function parseUnitText(text: string, skip: (file: string) => boolean = () => false): ExistingUnit {
+  const unit: ExistingUnit = { execStart: null, environment: {}, environmentFiles: [], service: {}, files: [] };
+  let skipping = false;
+  let section = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    const file = /^# (\/\S+)$/.exec(line)?.[1];
+    if (file) {
+      skipping = skip(file);
+      if (!skipping) unit.files.push(file);
+      section = '';
+      continue;
+    }
+    if (skipping || line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    if (/^\[.+\]$/.test(line)) {
+      section = line;
+      continue;
+    }
+    const eq = line.indexOf('=');
+    if (section !== '[Service]' || eq < 0) continue;
+    const key = line.slice(0, eq).trim();
+    const value = line.slice(eq + 1).trim();
+    if (key === 'ExecStart') unit.execStart = value === '' ? null : splitUnitWords(value.replace(/^[-@:+!]+/, ''));
+    else if (key === 'Environment') {
+      if (value === '') unit.environment = {};
+      for (const word of splitUnitWords(value))
+        if (word.includes('=')) unit.environment[word.slice(0, word.indexOf('='))] = word.slice(word.indexOf('=') + 1);
+    } else if (key === 'EnvironmentFile') {
+      // An empty assignment resets the list; otherwise each one adds a file (systemd.exec).
+      if (value === '') unit.environmentFiles = [];
+      else unit.environmentFiles!.push(value.replaceAll('%%', '%'));
+    } else unit.service[key] = value;
+  }
+  return unit;
+}
+
+const UNITS: Record<string, number> = {
+  us: 1e-6,
+  usec: 1e-6,
+  ms: 1e-3,
+  msec: 1e-3,
+  s: 1,
+  sec: 1,
+  second: 1,
+  seconds: 1,
+  m: 60,
+  min: 60,
+  minute: 60,
+  minutes: 60,
+  h: 3600,
+  hr: 3600,
+  hour: 3600,
+  hours: 3600,
+};
+
+/** A systemd time span in seconds (`330`, `5s`, `5min 30s`, `infinity`); undefined when it cannot be read. */
+export function spanSeconds(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  if (value.trim() === 'infinity') return Infinity;
+  let total = 0;
+  const parts = value.trim().matchAll(/(\d+(?:\.\d+)?)\s*([a-z]*)/g);
+  let seen = '';
+  for (const [whole, n, unit] of parts) {
+    const factor = unit === '' ? 1 : UNITS[unit!];
+    if (factor === undefined) return undefined;
+    total += Number(n) * factor;
+    seen += whole;
+  }
+  return seen.replace(/\s/g, '') === value.replace(/\s/g, '') ? total : undefined;
+}
+
+/** The port a gateway unit runs on: `--port N` / `--port=N` in its arguments, else `<NAME>_PORT`-style environment. */
+export function portOfUnit(
+  unit: ExistingUnit,
+  envNames: readonly string[] = ['OPENCLAW_GATEWAY_PORT', 'PORT'],
+): { port: number; from: string } | undefined {
+  const words = unit.execStart ?? [];
+  for (let i = 0; i < words.length; i++) {
+    const value =
+      words[i] === '--port' ? words[i + 1] : words[i]!.startsWith('--port=') ? words[i]!.slice(7) : undefined;
+    if (value !== undefined && /^\d+$/.test(value))
+      return { port: Number(value), from: `ExecStart ${words[i] === '--port' ? `--port ${value}` : words[i]}` };
+  }
+  for (const name of envNames) {
+    const value = unit.environment[name];
+    if (value !== undefined && /^\d+$/.test(value))
+      return { port: Number(value), from: `Environment=${name}=${value}` };
+  }
+  return undefined;
+}
+
+/** How an ExecStart runs a Node entry: the Node, its options, the entry script and what follows it. */
+export interface NodeCommand {
+  node: string;
+  nodeOptions: string[];
+  script: string;
+  args: string[];
+}
+
+/** Node options that take their value as the next word. */
+const SPLIT_OPTIONS = new Set([
+  '-r',
+  '--require',
+  '--import',
+  '--loader',
+  '--experimental-loader',
+  '--env-file',
+  '--conditions',
+  '-C',
+  '--title',
+  '--inspect-port',
+]);
+
+/** Null when the command is not `node [options] script [args]` (a bin wrapper, another program). */
+export function nodeCommandOf(words: readonly string[] | null): NodeCommand | null {
+  if (!words || words.length < 2 || !/^node(js)?(\d+)?$/.test(path.basename(words[0]!))) return null;
+  let i = 1;
+  while (i < words.length && words[i]!.startsWith('-')) i += SPLIT_OPTIONS.has(words[i]!) ? 2 : 1;
+  if (i >= words.length) return null;
+  return { node: words[0]!, nodeOptions: words.slice(1, i), script: words[i]!, args: words.slice(i + 1) };
+}
+
+/** The unit's own files as its manager loads them, without the files `skip` names; undefined when it has none or cannot be asked. */
+export async function readExistingUnit(
+  name: string,
+  options: { scope: UnitScope; env: NodeJS.ProcessEnv; skip?: (file: string) => boolean },
+): Promise<ExistingUnit | undefined> {
+  const cat = await systemctl(['cat', name], options).catch(() => undefined);
+  if (cat?.exitCode !== 0) return undefined;
+  const unit = parseUnitText(cat.output, options.skip);
+  return unit.files.length > 0 ? unit : undefined;
+}

@@ -1,0 +1,280 @@
+/**
+ * The [Service] lines of a unit or drop-in we write: the command through `<root>/current`, the boot-check, and our
+ * policies; over somebody else's unit, only what must change (see existing-unit.ts), with notes of what was kept.
+ */
+import path from 'node:path';
+import type { Config } from '../store/config.js';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import { layoutOf } from '../store/layout.js';
+import { CLI_MAIN } from '../platform/self.js';
+import { PRESETS, type Preset } from '../store/presets.js';
+import { type ExistingUnit, nodeCommandOf, spanSeconds } from './existing-unit.js';
+import type { UnitScope } from '../service/systemctl.js';
+
+export interface ServiceOptions {
+  /**
+   * Entry script inside a release, e.g. `server.js` or `dist/index.js`.
+   * @default (an option of `unit`) the preset's entry, else the current release's `main`
+   */
+  entry: string;
+  /** Arguments after the entry. @default [] (over an existing unit: the unit's own) */
+  args?: string[];
+  /** Options for Node itself, before the entry (e.g. `--max-old-space-size=8192`). @default [] (over an existing unit: the unit's own) */
+  nodeOptions?: string[];
+  /** Seconds the service may drain after SIGTERM; TimeoutStopSec is 10 s more, so a drain is never cut by SIGKILL. @default 20 */
+  drainSeconds?: number;
+  /** The ExecStartPre command; `null` leaves it out. @default [node, release-switcher's CLI, '--root', root, 'boot-check'] */
+  bootCheck?: string[] | null;
+  /** Decides WantedBy= of a whole unit. @default from config.supervisor */
+  scope?: UnitScope;
+  /** The entry was named by the user: over an existing unit, run it instead of what the unit runs. @default false */
+  entryGiven?: boolean;
+}
+
+/** What a unit's [Service] lines are made from. */
+export interface UnitRequest {
+  config: Config;
+  root: string;
+  options: ServiceOptions;
+  /** The unit ours goes over (as a drop-in); none: a whole unit of our own. */
+  existing?: ExistingUnit | undefined;
+}
+
+const STOP_MARGIN_SECONDS = 10;
+
+/** One word of an Exec line (systemd.service "COMMAND LINES"): `%` specifiers, `$` expansion, quotes, C escapes. */
+export function execWord(word: string): string {
+  const literal = word.replaceAll('%', '%%').replaceAll('$', () => '$$');
+  if (/^[\w@%+=:,./$-]+$/.test(literal)) return literal;
+  const escaped = [...literal].map((c) =>
+    c === '\\' || c === '"'
+      ? `\\${c}`
+      : c < ' ' || c === '\x7f'
+        ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`
+        : c,
+  );
+  return `"${escaped.join('')}"`;
+}
+
+/** A path or text setting: no quoting or escapes there, only specifiers; a line break cannot be written at all. */
+export function plainValue(value: string, what: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what it refuses
+  if (/[\x00-\x1f\x7f]/.test(value)) {
+    throw new ReleaseSwitcherError(
+      'UNSUPPORTED',
+      `${what} contains a control character, which a unit file cannot hold: ${JSON.stringify(value)}`,
+      { hint: 'Use a root path without line breaks or control characters.' },
+    );
+  }
+  return value.replaceAll('%', '%%');
+}
+
+export function checkEntry(entry: string): string {
+  const normal = path.posix.normalize(entry);
+  if (entry === '' || path.isAbsolute(entry) || normal === '..' || normal.startsWith('../')) {
+    throw new ReleaseSwitcherError('USAGE', `The entry "${entry}" must be a path inside the release.`, {
+      hint: 'For example --entry server.js or --entry dist/index.js',
+    });
+  }
+  return normal.replace(/^\.\//, '');
+}
+
+/** What a unit we write sets, and (over somebody else's unit) what it kept of theirs and what it changed. */
+interface Lines {
+  pre: string[];
+  start: string;
+  rest: string[];
+  kept: string[];
+  changed: string[];
+}
+
+function bootCheckLine(config: Config, root: string, options: ServiceOptions): string[] {
+  const node = config.node ?? process.execPath;
+  const bootCheck =
+    options.bootCheck === undefined ? [node, CLI_MAIN, '--root', root, 'boot-check'] : options.bootCheck;
+  // `-`: boot-check always exits 0; if release-switcher itself is gone or broken, the service must still start.
+  return bootCheck && bootCheck.length > 0 ? [`ExecStartPre=-${bootCheck.map(execWord).join(' ')}`] : [];
+}
+
+/**
+ * The least stop budget a unit we write may have: the drain + our margin, and never under the budget the service's
+ * preset declares for itself (openclaw: 325 s of shutdown + 5 s = 330 s, what its own unit and audit require).
+ */
+export function stopBudget(
+  config: Config,
+  options: Pick<ServiceOptions, 'drainSeconds'>,
+): { seconds: number; why: string } {
+  const drain = options.drainSeconds ?? 20;
+  const ours = {
+    seconds: Math.ceil(drain) + STOP_MARGIN_SECONDS,
+    why: `the drain + ${STOP_MARGIN_SECONDS} s (${drain} s + ${STOP_MARGIN_SECONDS} s), so a drain is never cut by SIGKILL`,
+  };
+  const stop = presetOf(config)?.stop;
+  if (!stop) return ours;
+  const theirs = {
+    seconds: Math.ceil(stop.drainSeconds + stop.marginSeconds),
+    why: `${stop.drainSeconds} s + ${stop.marginSeconds} s: ${stop.why}`,
+  };
+  return theirs.seconds >= ours.seconds ? theirs : ours;
+}
+
+function presetOf(config: Config): Preset | undefined {
+  const name = config.preset ?? config.package; // an openclaw root made without the preset still runs openclaw
+  return Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
+}
+
+/**
+ * `Environment=` lines for the variables the preset's service must run with (openclaw: external supervisor mode). They
+ * win over the unit's own values (a drop-in's later assignment does): the contract is what makes our updates safe.
+ */
+function presetEnvironmentLines(
+  config: Config,
+  existing: ExistingUnit | undefined,
+  lines: Pick<Lines, 'changed'>,
+): string[] {
+  const environment = presetOf(config)?.environment ?? {};
+  const out: string[] = [];
+  for (const [name, value] of Object.entries(environment)) {
+    out.push(`Environment=${execWord(`${name}=${value}`)}`);
+    if (existing && existing.environment[name] !== value) lines.changed.push(`Environment=${name}=${value}`);
+  }
+  return out;
+}
+
+/** Our policies, each only where the existing unit (if any) does not set its own; a stop budget is only ever raised. */
+function policyLines(request: UnitRequest, lines: Pick<Lines, 'kept' | 'changed'>): string[] {
+  const { config, options, existing } = request;
+  const own = existing?.service ?? {};
+  const budget = stopBudget(config, options);
+  const need = budget.seconds;
+  const theirStop = own.TimeoutStopSec ?? own.TimeoutSec;
+  // 0 and infinity: systemd never sends SIGKILL; nothing to raise.
+  const theirs = spanSeconds(theirStop) === 0 ? Infinity : spanSeconds(theirStop);
+  // 78 (EX_CONFIG): the service says its config or state is from a newer version; restarting cannot help.
+  const ours: Array<[string, string, string | undefined]> = [
+    ['Restart', 'always', own.Restart],
+    ['RestartSec', '1', own.RestartSec],
+    ['TimeoutStopSec', String(need), theirs !== undefined && theirs >= need ? theirStop : undefined],
+    ['RestartPreventExitStatus', '78', own.RestartPreventExitStatus],
+  ];
+  const out: string[] = [];
+  for (const [key, value, kept] of ours) {
+    if (kept !== undefined)
+      lines.kept.push(`${key}=${kept}${key === 'TimeoutStopSec' ? ` (at least ${need} s: ${budget.why})` : ''}`);
+    else out.push(`${key}=${value}`);
+  }
+  if (existing && !out.every((l) => !l.startsWith('TimeoutStopSec='))) {
+    lines.changed.push(
+      `TimeoutStopSec ${theirs === undefined ? '(systemd default)' : `${theirs} s`} -> ${need} s (${budget.why})`,
+    );
+  }
+  return out;
+}
+
+/**
+ * The command: `<node> [node options] <root>/current/<entry> [args]`. Over an existing unit that runs
+ * `node [options] <package>/<entry> [args]`, only the package's path changes (and the Node, when one is configured).
+ */
+function commandOf(
+  request: UnitRequest,
+  lines: Pick<Lines, 'kept' | 'changed'>,
+): { words: string[]; pkgDir: string | null } {
+  const { config, options, existing } = request;
+  const { current } = layoutOf(request.root);
+  const theirs = options.entryGiven ? null : nodeCommandOf(existing?.execStart ?? null);
+  const inPackage = theirs ? entryInPackage(theirs.script, config.package) : null;
+  if (!theirs || inPackage === null) {
+    if (existing?.execStart)
+      lines.changed.push(`ExecStart (${existing.execStart.join(' ')}) -> runs ${options.entry} of ${current}`);
+    return {
+      words: [
+        config.node ?? process.execPath,
+        ...(options.nodeOptions ?? []),
+        path.join(current, checkEntry(options.entry)),
+        ...(options.args ?? []),
+      ],
+      pkgDir: null,
+    };
+  }
+  const node = config.node ?? theirs.node;
+  const nodeOptions = options.nodeOptions ?? theirs.nodeOptions;
+  const args = options.args ?? theirs.args;
+  lines.changed.push(`ExecStart: ${theirs.script} -> ${path.join(current, inPackage)}`);
+  if (node !== theirs.node) lines.changed.push(`Node: ${theirs.node} -> ${node} (the configured --node)`);
+  lines[nodeOptions.join(' ') === theirs.nodeOptions.join(' ') ? 'kept' : 'changed'].push(
+    `Node options: ${nodeOptions.join(' ') || '(none)'}`,
+  );
+  lines[args.join(' ') === theirs.args.join(' ') ? 'kept' : 'changed'].push(`arguments: ${args.join(' ') || '(none)'}`);
+  const pkgDir = theirs.script.slice(0, theirs.script.length - inPackage.length).replace(/\/$/, '');
+  return { words: [node, ...nodeOptions, path.join(current, checkEntry(inPackage)), ...args], pkgDir };
+}
+
+/**
+ * WorkingDirectory over somebody else's unit: as the unit has it (none: systemd's default, the user's home for a user
+ * service, `/` for a system one; openclaw reads `./.env` there), unless it points inside the adopted package, which
+ * would pin the old copy: then the same place under `<root>/current`. Null: write no WorkingDirectory= line.
+ */
+function workingDirectoryOf(
+  current: string,
+  existing: ExistingUnit,
+  pkgDir: string | null,
+  lines: Pick<Lines, 'kept' | 'changed'>,
+): string | null {
+  const raw = existing.service.WorkingDirectory ?? '';
+  if (raw === '') {
+    lines.kept.push(
+      "WorkingDirectory: none (systemd's default: the user's home for a user service, / for a system one)",
+    );
+    return null;
+  }
+  const optional = raw.startsWith('-') ? '-' : '';
+  const dir = path.posix.normalize(raw.slice(optional.length).replaceAll('%%', '%'));
+  const inside = (base: string) => dir === base || dir.startsWith(`${base}/`);
+  if (pkgDir !== null && inside(pkgDir) && !inside(current)) {
+    const moved = path.posix.join(current, path.posix.relative(pkgDir, dir));
+    lines.changed.push(
+      `WorkingDirectory: ${raw} -> ${optional}${moved} (it was inside the adopted package, which no longer changes)`,
+    );
+    return `${optional}${plainValue(moved, 'The root path')}`;
+  }
+  lines.kept.push(`WorkingDirectory=${raw}`);
+  return null;
+}
+
+/** `…/node_modules/<pkg>/dist/index.js` → `dist/index.js`; null when the script is not inside the package. */
+export function entryInPackage(script: string, pkg: string): string | null {
+  const marker = `/node_modules/${pkg}/`;
+  const at = script.lastIndexOf(marker);
+  return at >= 0 ? script.slice(at + marker.length) : null;
+}
+
+export function serviceLines(request: UnitRequest): Lines {
+  const { config, options, existing } = request;
+  const { current } = layoutOf(request.root);
+  const lines = { kept: [] as string[], changed: [] as string[] };
+  const { words: start, pkgDir } = commandOf(request, lines);
+  // A unit of ours runs in `current`; over somebody else's unit, the working directory is theirs (workingDirectoryOf).
+  const workingDirectory = existing
+    ? workingDirectoryOf(current, existing, pkgDir, lines)
+    : plainValue(current, 'The root path');
+  const environment = presetEnvironmentLines(config, existing, lines);
+  const rest = [
+    ...policyLines(request, lines),
+    ...environment,
+    ...(workingDirectory === null ? [] : [`WorkingDirectory=${workingDirectory}`]),
+  ];
+  if (existing) {
+    if (Object.keys(existing.environment).length > 0)
+      lines.kept.push(`Environment: ${Object.keys(existing.environment).join(', ')}`);
+    lines.changed.push(
+      'ExecStartPre: the boot-check',
+      'StartLimitIntervalSec=0 (quick rollbacks must never hit start-limit-hit)',
+    );
+  }
+  return {
+    pre: bootCheckLine(config, path.dirname(current), options),
+    start: `ExecStart=${start.map(execWord).join(' ')}`,
+    rest,
+    ...lines,
+  };
+}

@@ -1,0 +1,311 @@
+/**
+ * The supervisor's side of a root: a systemd drop-in (or a whole unit) whose ExecStart runs
+ * `<root>/current/<entry>`, so that after a flip a plain restart starts the new release and the unit
+ * itself never has to be edited again.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { defaultEnv } from '../model/runtime.js';
+import { type Config, readConfig } from '../store/config.js';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import { pathExists, readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
+import { layoutOf } from '../store/layout.js';
+import { PRESETS } from '../store/presets.js';
+import type { RootOptions } from '../store/session.js';
+import { tail } from '../platform/subprocess.js';
+import { systemctl, type UnitScope } from '../service/systemctl.js';
+import { isOurPlist, mergePlist, ourPlist } from './unit-plist.js';
+import { type ExistingUnit, nodeCommandOf, readExistingUnit } from './existing-unit.js';
+import { type ServiceOptions, type UnitRequest, plainValue, serviceLines } from './unit-text.js';
+
+export { execWord, type ServiceOptions } from './unit-text.js';
+
+export type { UnitScope } from '../service/systemctl.js';
+export type UnitKind = 'drop-in' | 'unit' | 'plist';
+
+export const DROP_IN_NAME = 'release-switcher.conf';
+/** First line of every file we write: marks a whole unit as ours, so a later `unit --install` rewrites it. */
+const HEADER = '# Written by release-switcher (unit --install): regenerate it rather than edit it.';
+
+/** `[Unit]`: explicit restarts count against StartLimitBurst (5 per 10 s), and quick rollbacks must never hit start-limit-hit. */
+const UNIT_LIMITS = 'StartLimitIntervalSec=0';
+
+/** The drop-in that points an existing unit at `<root>/current` (`ExecStart=` empty first, to drop the unit's own). */
+export function systemdDropIn(config: Config, root: string, options: ServiceOptions, existing?: ExistingUnit): string {
+  return dropInWithNotes({ config, root, options, existing }).content;
+}
+
+/** The drop-in, and what it kept of the unit under it and what it changed. */
+export function dropInWithNotes(request: UnitRequest): { content: string; kept: string[]; changed: string[] } {
+  const { pre, start, rest, kept, changed } = serviceLines(request);
+  return {
+    content: [HEADER, '[Unit]', UNIT_LIMITS, '', '[Service]', ...pre, 'ExecStart=', start, ...rest, ''].join('\n'),
+    kept,
+    changed,
+  };
+}
+
+/** A whole unit, for a service that has none yet. */
+export function systemdUnit(config: Config, root: string, options: ServiceOptions): string {
+  const scope = options.scope ?? scopeOf(config);
+  const description = plainValue(`${config.package} (release-switcher root ${layoutOf(root).root})`, 'The root path');
+  // A system service listening on the network wants the network up; a user manager has no such target.
+  const network = scope === 'system' ? ['Wants=network-online.target', 'After=network-online.target'] : [];
+  const install = scope === 'system' ? 'multi-user.target' : 'default.target';
+  const { pre, start, rest } = serviceLines({ config, root, options });
+  return [
+    HEADER,
+    '[Unit]',
+    `Description=${description}`,
+    ...network,
+    UNIT_LIMITS,
+    '',
+    '[Service]',
+    ...pre,
+    start,
+    ...rest,
+    '',
+    '[Install]',
+    `WantedBy=${install}`,
+    '',
+  ].join('\n');
+}
+
+export function scopeOf(config: Config): UnitScope {
+  if (config.supervisor === 'systemd') return 'user';
+  if (config.supervisor === 'systemd-system') return 'system';
+  throw new ReleaseSwitcherError(
+    'UNSUPPORTED',
+    `A systemd unit needs supervisor systemd or systemd-system, not ${config.supervisor}.`,
+    { hint: 'Run: release-switcher init --supervisor systemd --unit NAME' },
+  );
+}
+
+/** The configured unit as systemd names it (`openclaw-gateway` → `openclaw-gateway.service`). */
+export function unitNameOf(config: Config): string {
+  const unit = config.unit ?? '';
+  if (!/^[\w:.@\\-]+$/.test(unit)) {
+    throw new ReleaseSwitcherError(
+      'INVALID_CONFIG',
+      unit ? `"${unit}" is not a systemd unit name.` : 'No unit is configured.',
+      { hint: 'Run: release-switcher init --unit NAME.service' },
+    );
+  }
+  return /\.service$/.test(unit) ? unit : `${unit}.service`;
+}
+
+export interface PathOptions {
+  scope: UnitScope;
+  /** For `$XDG_CONFIG_HOME` and `$HOME` (user scope). */
+  env: NodeJS.ProcessEnv;
+}
+
+/** Where units of this scope go: the user's own config dir, or /etc for the system manager. */
+export function unitDir(options: PathOptions): string {
+  if (options.scope === 'system') return '/etc/systemd/system';
+  const configHome = options.env.XDG_CONFIG_HOME || path.join(options.env.HOME || os.homedir(), '.config');
+  return path.join(configHome, 'systemd', 'user');
+}
+
+export function dropInPath(config: Config, options: PathOptions): string {
+  return path.join(unitDir(options), `${unitNameOf(config)}.d`, DROP_IN_NAME);
+}
+
+export function unitPath(config: Config, options: PathOptions): string {
+  return path.join(unitDir(options), unitNameOf(config));
+}
+
+/** Write a unit file or drop-in atomically, then daemon-reload so the manager sees it. */
+export async function writeUnitFile(file: string, content: string, options: PathOptions): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await writeFileAtomic(file, content);
+  const reload = await systemctl(['daemon-reload'], options);
+  if (reload.exitCode !== 0) {
+    throw new ReleaseSwitcherError(
+      'SUPERVISOR_FAILED',
+      `Wrote ${file}, but systemctl daemon-reload failed: ${tail(reload.output, 5)}`,
+      {
+        hint: `Run: systemctl ${options.scope === 'user' ? '--user ' : ''}daemon-reload`,
+      },
+    );
+  }
+}
+
+export async function installDropIn(
+  config: Config,
+  root: string,
+  options: ServiceOptions & PathOptions,
+): Promise<string> {
+  const file = dropInPath(config, options);
+  await writeUnitFile(file, systemdDropIn(config, root, options), options);
+  return file;
+}
+
+/**
+ * Whether the manager already has the unit from somebody else (`systemctl cat` exits 0 and shows a file
+ * that is not one of its drop-ins); `undefined` when it cannot be asked. A whole unit we wrote is "ours".
+ */
+async function existingUnit(config: Config, options: PathOptions): Promise<'theirs' | 'ours' | 'none' | undefined> {
+  const own = await fs.readFile(unitPath(config, options), 'utf8').catch(() => '');
+  if (own.startsWith(HEADER)) return 'ours';
+  const cat = await systemctl(['cat', unitNameOf(config)], options).catch(() => undefined);
+  if (cat?.exitCode === 0) return /^# .*\.d\/[^/]+\.conf$/.test(cat.output.split('\n')[0] ?? '') ? 'none' : 'theirs';
+  return cat && /No files found/.test(cat.output) ? 'none' : undefined;
+}
+
+export interface UnitOptions extends RootOptions, Partial<ServiceOptions> {
+  /** Write it (and daemon-reload). @default false */
+  install?: boolean;
+}
+
+export interface UnitResult {
+  /** Where it goes (and, when installed, where it went). */
+  path: string;
+  content: string;
+  kind: UnitKind;
+  installed: boolean;
+  /** A drop-in: what it keeps of the unit under it (Node options, arguments, environment, timeouts)… */
+  kept?: string[];
+  /** …and what it changes. */
+  changed?: string[];
+}
+
+interface Planned extends Omit<UnitResult, 'installed'> {
+  write(): Promise<void>;
+}
+
+/** What runs a known package, when no entry is given: the preset's, else the current release's `main`. */
+async function defaultEntry(config: Config, root: string): Promise<{ entry: string; args: string[] }> {
+  const preset = PRESETS[config.preset ?? config.package]; // an openclaw root made without the preset still runs openclaw
+  if (preset?.entry) return { entry: preset.entry.entry, args: [...preset.entry.args] };
+  const pkg = (await readJsonIfExists(path.join(layoutOf(root).current, 'package.json')).catch(() => undefined)) as
+    | { main?: unknown }
+    | undefined;
+  if (typeof pkg?.main === 'string') return { entry: pkg.main, args: [] };
+  throw new ReleaseSwitcherError('USAGE', `Cannot tell which file of ${config.package} to run.`, {
+    hint: 'Pass it: release-switcher unit --entry server.js [--arg ARG]…',
+  });
+}
+
+/** A drop-in when somebody else's unit exists (keeping how it runs), else a whole unit (ours, rewritten on every install). */
+interface SystemdRequest {
+  config: Config;
+  root: string;
+  service: ServiceOptions;
+  /** The manager's scope and the environment to reach it. */
+  where: PathOptions;
+  /** Whether it will be written (an unknown existing unit is then an error, not a guess). */
+  install: boolean;
+}
+
+async function planSystemd(request: SystemdRequest): Promise<Planned> {
+  const { config, root, service, where, install } = request;
+  const existing = await existingUnit(config, where);
+  if (existing === undefined && install) {
+    throw new ReleaseSwitcherError(
+      'SUPERVISOR_FAILED',
+      `Cannot ask the ${where.scope} manager whether ${unitNameOf(config)} exists (systemctl${where.scope === 'user' ? ' --user' : ''} cat failed).`,
+      {
+        hint:
+          where.scope === 'user'
+            ? 'Run it in the user session of the service (XDG_RUNTIME_DIR set), or print it without --install.'
+            : 'Run it as root, or print it without --install.',
+      },
+    );
+  }
+  const options = { ...service, scope: where.scope };
+  if (existing !== 'theirs') {
+    const file = unitPath(config, where);
+    const content = systemdUnit(config, root, await withEntry(config, root, options));
+    return { kind: 'unit', path: file, content, write: () => writeUnitFile(file, content, where) };
+  }
+  const file = dropInPath(config, where);
+  const theirs = await readExistingUnit(unitNameOf(config), { ...where, skip: (f) => f === file });
+  const runsNode = !service.entryGiven && nodeCommandOf(theirs?.execStart ?? null) !== null;
+  const { content, kept, changed } = dropInWithNotes({
+    config,
+    root,
+    options: runsNode ? options : await withEntry(config, root, options),
+    existing: theirs,
+  });
+  return { kind: 'drop-in', path: file, content, kept, changed, write: () => writeUnitFile(file, content, where) };
+}
+
+/** The entry (and its arguments) when none was given: the preset's, else the current release's `main`. */
+async function withEntry(config: Config, root: string, options: ServiceOptions): Promise<ServiceOptions> {
+  if (options.entryGiven) return options;
+  const fallback = await defaultEntry(config, root);
+  return { ...options, entry: fallback.entry, args: options.args ?? fallback.args };
+}
+
+interface PlistRequest {
+  config: Config;
+  root: string;
+  service: ServiceOptions;
+  /** The environment whose HOME holds Library/LaunchAgents. */
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * launchd has no drop-ins: the plist is the whole job. A plist somebody else wrote is changed in place, only where it
+ * must (unit-plist.ts); one we wrote is regenerated. launchd has no ExecStartPre, so no boot-check.
+ */
+async function planPlist(request: PlistRequest): Promise<Planned> {
+  const { config, root, service, env } = request;
+  const label = config.unit ?? '';
+  if (!/^[\w.-]+$/.test(label))
+    throw new ReleaseSwitcherError(
+      'INVALID_CONFIG',
+      label ? `"${label}" is not a launchd label.` : 'No launchd label is configured.',
+      { hint: 'Run: release-switcher init --unit ai.example.gateway' },
+    );
+  const file = path.join(env.HOME || os.homedir(), 'Library', 'LaunchAgents', `${label}.plist`);
+  const before = await fs.readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw new ReleaseSwitcherError('UNSUPPORTED', `Cannot read ${file}: ${error.message}`, {
+      hint: 'Check its permissions.',
+      cause: error,
+    });
+  });
+  const replacement = service.entryGiven ? service : await withEntry(config, root, service).catch(() => service);
+  const merged =
+    before === undefined || isOurPlist(before) ? undefined : mergePlist(before, config, root, service, replacement);
+  const content = merged?.content ?? ourPlist(config, root, label, await withEntry(config, root, service));
+  const write = async () => {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    // The plist as it was before we first changed it, once, beside it (launchd loads only *.plist).
+    if (merged && !(await pathExists(`${file}.before-release-switcher`)))
+      await fs.copyFile(file, `${file}.before-release-switcher`);
+    await writeFileAtomic(file, content);
+  };
+  return {
+    kind: 'plist',
+    path: file,
+    content,
+    ...(merged ? { kept: merged.kept, changed: merged.changed } : {}),
+    write,
+  };
+}
+
+/** The text `unit` prints, or with `install` writes: a systemd drop-in or unit, or a launchd plist. */
+export async function unit(options: UnitOptions): Promise<UnitResult> {
+  const config = await readConfig(options.root);
+  const root = layoutOf(options.root).root;
+  const entryGiven = options.entry !== undefined;
+  const service: ServiceOptions = { ...options, entry: options.entry ?? '', entryGiven };
+  const env = options.env ?? defaultEnv();
+  const planned =
+    config.supervisor === 'launchd'
+      ? await planPlist({ config, root, service, env })
+      : await planSystemd({
+          config,
+          root,
+          service,
+          where: { scope: options.scope ?? scopeOf(config), env },
+          install: options.install === true,
+        });
+  if (options.install) await planned.write();
+  const { write: _write, ...result } = planned;
+  return { ...result, installed: options.install === true };
+}

@@ -1,0 +1,131 @@
+/**
+ * `boot-check`, for ExecStartPre=: counts starts of a `pending` release and, once its tries are
+ * spent without a verification, flips `current` back before the start goes on, so a crash-looping
+ * release recovers even when no runner is left to notice. It never blocks the start: it exits 0,
+ * skips when a live runner holds the lock (that runner decides), and never restarts anything (it
+ * runs inside the very start job a restart would wait for). Being the one moment the service is
+ * stopped, it is also where state snapshots are taken and put back (boot-state.ts).
+ *
+ * It acts only where it knows the service is stopped: the supervisor is asked first. A unit that runs
+ * (a main process) means somebody ran it by hand: it does nothing at all (`live`). Snapshots are taken
+ * and put back only when systemd reports the unit in its ExecStartPre (`activating/start-pre`, no main
+ * process); anywhere else (another supervisor, systemctl unreachable) it may still count and flip back,
+ * never touch the state. The release it would go back to is verified before anything changes.
+ */
+import { defaultEnv } from '../model/runtime.js';
+import type { StateAtStart } from '../snapshot/boot-state.js';
+import { type Config, readConfig } from '../store/config.js';
+import { isReleaseSwitcherError } from '../model/errors.js';
+import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
+import { readState } from '../store/journal.js';
+import { layoutOf } from '../store/layout.js';
+import { readLinkVersion } from '../store/links.js';
+import { systemdSupervisor } from '../service/supervisors/systemd.js';
+import type { CommandRunner } from '../service/supervisors/types.js';
+import type { Moment } from '../transaction/crash-loop.js';
+
+export interface BootCheckOptions {
+  root: string;
+  /** Starts a pending release gets before it is flipped back. @default 3 */
+  maxTries?: number;
+  /** The service's environment: `~` and `${NAME}` in state paths mean what they mean to it. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Stands in for systemctl (asking the unit's state) in tests. @default systemctl through the subprocess helper */
+  runner?: CommandRunner;
+}
+
+export interface BootCheckResult extends StateAtStart {
+  version: string | null;
+  /**
+   * `refused`: the tries are spent, but going back would start a release on state it cannot read and there
+   * is no snapshot (or it could not be put back here), or the release to go back to fails its check.
+   * `live`: the supervisor reports the service running, so this is not its start: nothing was done.
+   */
+  action: 'none' | 'counted' | 'flipped-back' | 'busy' | 'refused' | 'live';
+  tries: number;
+  /** The release `current` names now, when flipped back. */
+  now?: string;
+  /** Why it refused. */
+  detail?: string;
+}
+
+export const DEFAULT_BOOT_TRIES = 3;
+
+/**
+ * The supervisor's `ExecStartPre=` hook: counts starts of a `pending` release, takes or restores its state
+ * checkpoint before it first starts, and flips `current` back once its tries are spent. Never blocks the start.
+ */
+export async function bootCheck(options: BootCheckOptions): Promise<BootCheckResult> {
+  const layout = layoutOf(options.root);
+  const config = await readConfig(layout.root); // a root that is not one is an error worth seeing in the unit's log
+  const version = await readLinkVersion(layout, 'current');
+  const state = await readState(layout.root);
+  if (!version) return { version, action: 'none', tries: 0 };
+  const env = options.env ?? defaultEnv();
+  const moment = await startMoment(config, env, options.runner);
+  if (moment.at === 'live')
+    return {
+      version,
+      action: 'live',
+      tries: 0,
+      detail: `${moment.detail}; boot-check acts only in the unit's ExecStartPre, nothing done`,
+    };
+  // The snapshot code loads only at the unit's start (boot-state.ts); the common start reads and returns.
+  // Not even that when there is no state to snapshot or put back (prepareStateAtStart would return {}).
+  const stateWork = config.statePaths.length > 0 || Boolean(state.transaction?.restore);
+  const prepared =
+    moment.at !== 'start'
+      ? stateLeftAlone(config, state, moment.detail)
+      : stateWork
+        ? await (await import('../snapshot/boot-state.js')).prepareStateAtStart({ layout, config, state, version, env })
+        : {};
+  if (state.releases[version]?.state !== 'pending') return { version, action: 'none', tries: 0, ...prepared };
+  const counted = (await readJsonIfExists(layout.bootTries).catch(() => undefined)) as
+    | { version?: string; tries?: number }
+    | undefined;
+  const tries = (counted?.version === version ? (counted.tries ?? 0) : 0) + 1;
+  await writeFileAtomic(layout.bootTries, `${JSON.stringify({ version, tries })}\n`);
+  const maxTries = options.maxTries ?? DEFAULT_BOOT_TRIES;
+  if (tries <= maxTries) return { version, action: 'counted', tries, ...prepared };
+  try {
+    // Loaded only on the rare start where a pending release has spent its tries.
+    const { crashLoopFlipBack } = await import('../transaction/crash-loop.js');
+    return { ...prepared, ...(await crashLoopFlipBack(layout, config, { version, tries, maxTries }, moment)) };
+  } catch (error) {
+    if (isReleaseSwitcherError(error) && error.code === 'BUSY') return { version, action: 'busy', tries, ...prepared };
+    throw error;
+  }
+}
+
+/**
+ * Ask systemd whether this is the unit's start: `activating/start-pre` with no main process is
+ * ExecStartPre; a main process means the service runs (a boot-check run by hand). Anything else, or
+ * no systemd unit to ask about, is unknown: never a moment to write the service's state.
+ */
+async function startMoment(config: Config, env: NodeJS.ProcessEnv, runner: CommandRunner | undefined): Promise<Moment> {
+  if ((config.supervisor !== 'systemd' && config.supervisor !== 'systemd-system') || !config.unit) {
+    return { at: 'unknown', detail: `supervisor ${config.supervisor}: no systemd unit whose start can be confirmed` };
+  }
+  try {
+    const scope = config.supervisor === 'systemd' ? 'user' : 'system';
+    const unit = await systemdSupervisor({
+      unit: config.unit,
+      scope,
+      env,
+      timeoutMs: 15_000,
+      ...(runner ? { runner } : {}),
+    }).state();
+    if (unit.mainPid !== null)
+      return { at: 'live', detail: `${config.unit} is ${unit.state} with main process ${unit.mainPid}` };
+    if (unit.state === 'activating/start-pre') return { at: 'start' };
+    return { at: 'unknown', detail: `${config.unit} is ${unit.state}, not in its ExecStartPre` };
+  } catch (error) {
+    return { at: 'unknown', detail: `systemd could not be asked about ${config.unit} (${(error as Error).message})` };
+  }
+}
+
+/** Outside the unit's start: say so when there was state to snapshot or put back. */
+function stateLeftAlone(config: Config, state: Awaited<ReturnType<typeof readState>>, why: string): StateAtStart {
+  if (config.statePaths.length === 0 && !state.transaction?.restore) return {};
+  return { stateError: `state neither snapshotted nor put back: ${why}` };
+}

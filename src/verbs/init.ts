@@ -1,0 +1,87 @@
+import fs from 'node:fs/promises';
+import {
+  type Config,
+  type Settings,
+  defaultConfig,
+  readConfigIfExists,
+  validateConfig,
+  withoutCredentials,
+  writeConfig,
+} from '../store/config.js';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import { defaultEnv, defaultExecPath } from '../model/runtime.js';
+import { assertStatePathsApart } from '../snapshot/state-paths.js';
+import { layoutOf } from '../store/layout.js';
+import { withLock } from '../store/lock.js';
+import { withPreset } from '../store/presets.js';
+import { type CheckpointCoverage, describeCheckpoint } from '../snapshot/coverage.js';
+
+export interface InitOptions {
+  root: string;
+  /** Settings to write; on an existing root only these change. `package` is required for a new root. */
+  settings: Settings;
+  /** Seconds to wait for a busy lock. @default 0 */
+  waitSeconds?: number;
+  /** Where a preset looks for the Node it needs (`PATH`). @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** The first Node a preset tries. @default process.execPath */
+  execPath?: string;
+}
+
+export interface InitResult {
+  root: string;
+  config: Config;
+  /** What a state checkpoint covers now, as seen from this environment (when state paths are configured). */
+  checkpoint?: CheckpointCoverage;
+}
+
+function hostOf(options: InitOptions): { env: NodeJS.ProcessEnv; execPath: string } {
+  return { env: options.env ?? defaultEnv(), execPath: options.execPath ?? defaultExecPath() };
+}
+
+/**
+ * Create a root, or change settings of an existing one. With `settings.preset`, the preset's settings
+ * are written too, except where `settings` names a value itself (see presets.ts).
+ */
+export async function init(options: InitOptions): Promise<InitResult> {
+  const layout = layoutOf(options.root);
+  await fs.mkdir(layout.root, { recursive: true });
+  return withLock(layout.root, { command: 'init', waitSeconds: options.waitSeconds }, async () => {
+    const existing = await readConfigIfExists(layout.root);
+    const settings = options.settings.preset
+      ? await withPreset({
+          name: options.settings.preset,
+          explicit: options.settings,
+          configured: existing,
+          ...hostOf(options),
+        })
+      : options.settings;
+    const pkg = settings.package ?? existing?.package;
+    if (!pkg) {
+      throw new ReleaseSwitcherError('USAGE', `${layout.root} is a new root: --package NAME is required.`, {
+        hint: 'Run: release-switcher init --package NAME',
+      });
+    }
+    if (
+      existing &&
+      settings.package &&
+      settings.package !== existing.package &&
+      Object.keys(await fs.readdir(layout.releases).catch(() => [])).length > 0
+    ) {
+      throw new ReleaseSwitcherError('WRONG_PACKAGE', `${layout.root} already holds releases of ${existing.package}.`, {
+        hint: 'Use another --root for another package.',
+      });
+    }
+    const defined = Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
+    const config = validateConfig({ ...(existing ?? defaultConfig(pkg)), ...defined }, 'settings');
+    await assertStatePathsApart(config.statePaths, layout.root, hostOf(options).env);
+    await fs.mkdir(layout.releases, { recursive: true });
+    await fs.mkdir(layout.staging, { recursive: true });
+    await writeConfig(layout.root, config);
+    // What is shown is what config.json holds: the registry URL without its credentials.
+    const shown = { ...config, registry: withoutCredentials(config.registry) };
+    if (config.statePaths.length === 0) return { root: layout.root, config: shown };
+    const checkpoint = await describeCheckpoint({ ...config, env: hostOf(options).env }).catch(() => undefined);
+    return { root: layout.root, config: shown, ...(checkpoint && { checkpoint }) };
+  });
+}

@@ -1,0 +1,77 @@
+// The package root is pinned: it exports the verbs, the one error and the types they take and return, nothing more.
+// A change to this list is a change of the public API (CONTRACT.md: add, never remove). Internals that tests,
+// benchmarks and integrations use are under `release-switcher/internals`. Every exported function is documented
+// and every optional option says its `@default` (read from the source by the TypeScript compiler).
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { apiDocGaps } from './api-doc.ts';
+
+const SRC = path.resolve(import.meta.dirname, '../../src');
+
+const VALUES = [
+  ...['init', 'install', 'planInstall', 'list', 'status', 'switchTo', 'rollback', 'planSwitchTo', 'planRollback'],
+  ...['update', 'planUpdate', 'bootCheck', 'runScheduled', 'prune', 'planPrune', 'pin', 'adopt', 'doctor'],
+  ...['recover', 'readConfig', 'unit', 'timer', 'check', 'autoUpdate', 'runCli', 'requestUpdate', 'updateStatus'],
+  ...['SUPERVISORS', 'CHANNELS', 'SIGNATURE_POLICIES'],
+  ...['ReleaseSwitcherError', 'ErrorCodes', 'ExitCode', 'isReleaseSwitcherError'],
+].sort();
+
+const TYPES = [
+  ...['InitOptions', 'InitResult', 'InstallOptions', 'InstallResult', 'InstallPlan', 'ListResult', 'ReleaseInfo'],
+  ...['Running', 'StatusResult', 'SwitchOptions', 'RollbackOptions', 'UpdateOptions', 'UpdatePlanOptions'],
+  ...['SwitchPlan', 'BootCheckOptions', 'BootCheckResult', 'HandoffOptions', 'PruneOptions', 'PruneResult'],
+  ...['PinOptions', 'PinResult', 'AdoptOptions', 'AdoptResult', 'DoctorOptions', 'DoctorResult', 'DoctorCheck'],
+  ...['RecoverResult', 'Config', 'Settings', 'SupervisorName', 'Channel', 'SignaturePolicy', 'UnitOptions'],
+  ...['UnitResult', 'ServiceOptions', 'UnitKind', 'UnitScope', 'TimerOptions', 'TimerResult', 'TimerFile'],
+  ...['CheckOptions', 'CheckResult', 'AutoUpdateOptions', 'AutoUpdateResult', 'AutoUpdateSkipped', 'Decision'],
+  ...['NoneReason', 'RollbackReason', 'PolicyEvidence', 'PolicyResult', 'CliIo', 'RequestUpdateOptions'],
+  ...['UpdateStatus', 'ErrorCode', 'Transaction', 'TransactionStatus', 'TransactionKind', 'Step', 'ReleaseState'],
+  ...['Runtime', 'ProgressEvent', 'Phase', 'RootOptions'],
+].sort();
+
+/** Exported from the root until the API was pinned; internals, now under release-switcher/internals. */
+const MOVED = [
+  ...['LAYOUT_VERSION', 'RELEASE_MARKER', 'layoutOf', 'flipSymlink', 'LOCK_STALE_MS', 'systemdDropIn'],
+  ...['systemdUnit', 'dropInPath', 'unitPath', 'installDropIn', 'parseSchedule', 'timespanSeconds', 'timerStem'],
+  ...['hostIdOf', 'decide', 'rolloutBucket', 'jitterSeconds', 'channelVersion', 'OPT_OUT_VARIABLES'],
+  ...['JITTER_MAX_SECONDS', 'takeSnapshot', 'restoreSnapshot', 'PRESETS'],
+].sort();
+
+describe('the public API', () => {
+  const root = apiDocGaps(path.join(SRC, 'index.ts'));
+
+  it('the root exports exactly the verbs, the error and their types', async () => {
+    expect(Object.keys(await import('../../src/index.ts')).sort()).toEqual(VALUES);
+    expect(root.values).toEqual(VALUES);
+    expect(root.types).toEqual(TYPES);
+  });
+
+  it('internals are under release-switcher/internals (package.json exports), none on the root', async () => {
+    const internals = Object.keys(await import('../../src/internals.ts')).sort();
+    expect(internals).toEqual(MOVED);
+    expect(VALUES.filter((name) => internals.includes(name))).toEqual([]);
+    const pkg = JSON.parse(readFileSync(path.join(SRC, '../package.json'), 'utf8'));
+    expect(pkg.exports['./internals']).toEqual({ types: './dist/internals.d.ts', default: './dist/internals.js' });
+    expect(pkg.exports['.']).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' });
+  });
+
+  it('every exported function is documented, every optional option says its @default', () => {
+    expect(root.undocumented).toEqual([]);
+    expect(root.noDefault).toEqual([]);
+  });
+
+  it('errors are recognised by their brand (isReleaseSwitcherError), never by instanceof (a second copy of the library)', () => {
+    const REPO = path.join(SRC, '..');
+    const files = ['src', 'examples', 'integrations/openclaw/src'].flatMap((dir) =>
+      readdirSync(path.join(REPO, dir), { recursive: true, encoding: 'utf8' })
+        .filter((file) => file.endsWith('.ts'))
+        .map((file) => path.join(dir, file)),
+    );
+    const offenders = files.filter((file) =>
+      /instanceof\s+(\w+\.)?ReleaseSwitcherError\b/.test(readFileSync(path.join(REPO, file), 'utf8')),
+    );
+    expect(files.length).toBeGreaterThan(100);
+    expect(offenders).toEqual([]);
+  });
+});

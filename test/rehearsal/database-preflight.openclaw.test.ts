@@ -1,0 +1,117 @@
+// OpenClaw's published schema check for a supervisor, on the real packages (2026.9.5 and 2026.9.6, Node 24): the
+// target release's `database preflight` of a consolidated copy of the live state database (rehearsal/database-preflight.ts),
+// as the `database-preflight` step runs it before every flip. The state is made by each release's own
+// `doctor --non-interactive` (which creates, then migrates, `state/openclaw.sqlite` in WAL mode).
+//
+// OPENCLAW_PREFIX_95 / OPENCLAW_PREFIX_96 name prepared `npm install -g` prefixes (only read); otherwise both are
+// installed under a temp folder with npm's cache from npm_config_cache.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureNode24 } from '../../bench/lib/node24.mjs';
+import { databasePreflight, refuses } from '../../src/rehearsal/database-preflight.ts';
+import { ensureOpenclaw } from '../support/openclaw.ts';
+
+const ARGS = ['dist/index.js', 'database', 'preflight', '{file}', '--json'];
+
+describe('database preflight of the real openclaw releases', () => {
+  const work = mkdtempSync(path.join(tmpdir(), 'rs-dbpre-'));
+  const home = path.join(work, 'home');
+  const stateDir = path.join(home, '.openclaw');
+  const database = path.join(stateDir, 'state', 'openclaw.sqlite');
+  const env = { HOME: home, OPENCLAW_STATE_DIR: stateDir, PATH: process.env.PATH ?? '/usr/bin:/bin' };
+  let node: string;
+  const releases: Record<string, string> = {};
+
+  beforeAll(async () => {
+    node = process.env.BENCH_NODE24 ?? (await ensureNode24()).node;
+    for (const [short, version] of [
+      ['95', '2026.9.5'],
+      ['96', '2026.9.6'],
+    ]) {
+      const prefix = process.env[`OPENCLAW_PREFIX_${short}`] ?? path.join(work, `prefix-${short}`);
+      await ensureOpenclaw({ node, prefix, version: version!, logsDir: path.join(work, 'npm-logs') });
+      releases[version!] = path.join(prefix, 'lib', 'node_modules', 'openclaw');
+    }
+    mkdirSync(home, { recursive: true });
+  }, 1_800_000);
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  const doctor = async (version: string) => {
+    const r = await execa(node, [path.join(releases[version]!, 'dist', 'index.js'), 'doctor', '--non-interactive'], {
+      env,
+      extendEnv: false,
+      reject: false,
+      timeout: 300_000,
+    });
+    expect(existsSync(database), r.stdout + r.stderr).toBe(true);
+  };
+  const judge = async (version: string, databases = [database]) => {
+    const workDir = path.join(work, `copies-${version}`);
+    const verdicts = await databasePreflight({
+      node,
+      releaseDir: releases[version]!,
+      args: ARGS,
+      databases,
+      workDir,
+      env,
+    });
+    expect(existsSync(workDir)).toBe(false); // the copies are gone
+    return verdicts;
+  };
+
+  it('9.6 calls a 9.5 database migration-required and 9.5 exact; once 9.6 migrated it, 9.5 calls it incompatible (refused)', async () => {
+    await doctor('2026.9.5');
+    expect(readdirSync(path.dirname(database))).toContain('openclaw.sqlite-wal'); // a live WAL database, copied whole
+    const live = statSync(database).mtimeMs;
+
+    const onNew = await judge('2026.9.6');
+    console.log(`9.6 on a 9.5 database: ${JSON.stringify(onNew)}`);
+    expect(onNew).toEqual([
+      expect.objectContaining({ database, status: 'migration-required', targetVersion: 18, foundVersion: 17 }),
+    ]);
+    expect(onNew.some(refuses)).toBe(false);
+    expect(await judge('2026.9.5')).toEqual([expect.objectContaining({ status: 'exact' })]);
+    expect(statSync(database).mtimeMs).toBe(live); // judging never writes the live database
+
+    await doctor('2026.9.6');
+    const onOld = await judge('2026.9.5');
+    console.log(`9.5 on a database 9.6 migrated: ${JSON.stringify(onOld)}`);
+    expect(onOld).toEqual([expect.objectContaining({ status: 'incompatible', targetVersion: 17, foundVersion: 18 })]);
+    expect(onOld.some(refuses)).toBe(true);
+    expect(await judge('2026.9.6')).toEqual([expect.objectContaining({ status: 'exact' })]);
+  }, 900_000);
+
+  it('a file that is no SQLite database is indeterminate (refused); a release without the command is unavailable (not refused)', async () => {
+    const broken = path.join(work, 'broken.sqlite');
+    writeFileSync(broken, 'not a database');
+    const [verdict] = await judge('2026.9.6', [broken]);
+    expect(verdict).toMatchObject({
+      database: broken,
+      status: 'indeterminate',
+      detail: expect.stringMatching(/copy failed/),
+    });
+    expect(refuses(verdict!)).toBe(true);
+
+    // A release from before the contract has no `database preflight`: no verdict, and no refusal (a rollback to one
+    // must stay possible; the rehearsal and verify still judge it).
+    const older = path.join(work, 'older');
+    mkdirSync(path.join(older, 'dist'), { recursive: true });
+    writeFileSync(
+      path.join(older, 'dist', 'index.js'),
+      'console.error("error: unknown command \'database\'"); process.exit(1);\n',
+    );
+    const [old] = await databasePreflight({
+      node,
+      releaseDir: older,
+      args: ARGS,
+      databases: [database],
+      workDir: path.join(work, 'copies-older'),
+      env,
+    });
+    expect(old).toMatchObject({ status: 'unavailable', detail: expect.stringMatching(/exit 1.*unknown command/s) });
+    expect(refuses(old!)).toBe(false);
+  }, 300_000);
+});

@@ -1,0 +1,99 @@
+// The rehearsal in its own process group (no supervisor isolation): each way a candidate fails is named,
+// nothing of it survives, the private state is gone and the live state is byte-identical.
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyStatePrivately } from '../../src/snapshot/private-copy.ts';
+import {
+  type PreflightOptions,
+  type PreflightRecord,
+  rehearsalUrl,
+  runPreflight,
+} from '../../src/rehearsal/preflight.ts';
+import { candidate, pidAlive, snapshotBytes } from './preflight-support.ts';
+
+let root: string;
+let live: string;
+const records: PreflightRecord[] = [];
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'rs-preflight-'));
+  live = join(root, 'live-state');
+  await mkdir(live);
+  await writeFile(join(live, 'state.db'), `${JSON.stringify({ schema: 17, migrations: [], starts: ['4.0.0'] })}\n`);
+  await writeFile(join(live, 'state.db-wal'), `${JSON.stringify({ schema: 17, by: '4.0.0' })}\n`);
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function rehearse(version: string, over: Partial<PreflightOptions> = {}) {
+  const releaseDir = join(root, 'releases', version);
+  return runPreflight({
+    node: process.execPath,
+    args: ['server.js', '--port', '{port}'],
+    env: { STATE_DIR: '{state}' },
+    baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    releaseDir,
+    expectedVersion: version,
+    healthUrl: 'http://gateway.example:18789/health',
+    versionField: 'version',
+    verifyTimeoutMs: 3_000,
+    holdMs: 1_000,
+    copyState: (dir) => copyStatePrivately([live], dir),
+    workRoot: join(root, 'preflight'),
+    isolation: { kind: 'group' },
+    onRecord: async (record) => void records.push(record),
+    ...over,
+  });
+}
+
+async function expectNothingLeft(): Promise<void> {
+  for (const r of records) if (r.pgid) expect(pidAlive(r.pgid), `process group ${r.pgid}`).toBe(false);
+  expect(await readdir(join(root, 'preflight'))).toEqual([]);
+}
+
+describe('runPreflight, process group', () => {
+  it('replaces host and port of the health URL with 127.0.0.1:{port}', () => {
+    expect(rehearsalUrl('http://gateway.example:18789/health?x=1', 4242)).toBe('http://127.0.0.1:4242/health?x=1');
+  });
+
+  it('passes a good candidate that migrates only its private copy of the state', async () => {
+    await candidate(root, '4.1.0', { schema: 18 });
+    const before = await snapshotBytes(live);
+    const result = await rehearse('4.1.0');
+    expect(result, result.outputTail).toMatchObject({ ok: true });
+    expect(result.probes).toBeGreaterThan(0);
+    expect(result.port).toBeGreaterThan(0);
+    expect(result.outputTail).toContain(`listening on http://127.0.0.1:${result.port}`);
+    expect(await snapshotBytes(live)).toEqual(before);
+    await expectNothingLeft();
+  });
+
+  const refusals: Array<[string, string, Parameters<typeof candidate>[2], string]> = [
+    ['crashes on start', '3.0.0', { behaviour: 'crash-on-start' }, 'crashed'],
+    ['is never healthy', '3.3.0', { behaviour: 'never-healthy' }, 'never_healthy'],
+    ['reports the wrong version', '3.2.0', { behaviour: 'wrong-version' }, 'version_mismatch'],
+    ['dies within the hold', '3.1.0', { behaviour: 'crash-after-3s' }, 'died_in_hold'],
+    ['migrates the state, then dies', '4.3.0', { schema: 19, behaviour: 'crash-on-start' }, 'crashed'],
+    ['ignores SIGTERM (stopped by SIGKILL of its group)', '3.4.0', { behaviour: 'ignore-sigterm' }, 'never_healthy'],
+  ];
+  for (const [what, version, spec, reason] of refusals) {
+    it(`refuses a candidate that ${what}: ${reason}, live state byte-identical, nothing left`, async () => {
+      await candidate(root, version, spec);
+      const before = await snapshotBytes(live);
+      const result = await rehearse(version, { holdMs: version === '3.1.0' ? 5_000 : 1_000 });
+      expect(result.ok).toBe(false);
+      expect(result.reason, result.detail).toBe(reason);
+      expect(result.detail).not.toBe('');
+      expect(await snapshotBytes(live)).toEqual(before);
+      await expectNothingLeft();
+    }, 30_000);
+  }
+
+  it('keeps the output tail of a crashed candidate', async () => {
+    const result = await rehearse('3.0.0');
+    expect(result.outputTail).toContain('crashing on start (fixture behaviour)');
+  });
+});

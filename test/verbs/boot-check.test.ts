@@ -1,0 +1,191 @@
+// The boot-check acts only at the unit's start, and never goes back to a release that fails its check.
+// Run by hand while the service runs (systemd reports a main process), it does nothing: no snapshot put back
+// into the live state, no start counted, no flip. It restores only when systemd reports the unit in its
+// ExecStartPre. Its crash-loop flip-back checks the release it goes back to before anything changes.
+// (Under a real systemd --user: test/snapshot/migration.test.ts, where the ExecStartPre restores and a
+// boot-check by hand answers `live`.)
+import { readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bootCheck } from '../../src/verbs/boot-check.ts';
+import type { CommandRunner } from '../../src/service/supervisors/types.ts';
+import { takeSnapshot } from '../../src/snapshot/snapshot.ts';
+import { tempDir, templateRoot } from '../support/cli.ts';
+import { linkOf, readState, unfreeze } from '../support/root.ts';
+
+const freshRoot = templateRoot(['1.0.0', '1.1.0']);
+
+/** What `systemctl show` answers for the unit, and the calls made. */
+function systemd(show: { ActiveState: string; SubState: string; MainPID: number } | 'unreachable') {
+  const calls: string[][] = [];
+  const runner: CommandRunner = async (_file, args) => {
+    calls.push(args);
+    if (show === 'unreachable')
+      return { exitCode: 1, output: 'Failed to connect to bus: No medium found', timedOut: false };
+    return {
+      exitCode: 0,
+      output: `ActiveState=${show.ActiveState}\nSubState=${show.SubState}\nMainPID=${show.MainPID}\nNRestarts=0\nResult=success\nLoadState=loaded\n`,
+      timedOut: false,
+    };
+  };
+  return { runner, calls };
+}
+const RUNNING = { ActiveState: 'active', SubState: 'running', MainPID: 4242 };
+const START_PRE = { ActiveState: 'activating', SubState: 'start-pre', MainPID: 0 };
+
+function edit(root: string, file: string, change: (value: any) => void): void {
+  const value = JSON.parse(readFileSync(join(root, file), 'utf8'));
+  change(value);
+  writeFileSync(join(root, file), JSON.stringify(value));
+}
+
+function point(root: string, current: string, previous: string): void {
+  for (const [name, version] of [
+    ['current', current],
+    ['previous', previous],
+  ] as const) {
+    rmSync(join(root, name), { force: true });
+    symlinkSync(`releases/${version}`, join(root, name));
+  }
+}
+
+/**
+ * 1.0.0 current, back from 1.1.0: a rollback in flight asks for snapshot `tx-back` (state.db as it was before
+ * 1.1.0 migrated it) to be put back before 1.0.0 starts. The live state.db says `migrated`.
+ */
+async function rootWithRestorePending() {
+  const root = freshRoot();
+  const db = join(tempDir('rs-bootcheck-state-'), 'state.db');
+  writeFileSync(db, 'before\n');
+  await takeSnapshot({ root, id: 'tx-back', statePaths: [db], env: {}, fromVersion: '1.0.0', toVersion: '1.1.0' });
+  writeFileSync(db, 'migrated\n');
+  edit(root, 'config.json', (config) =>
+    Object.assign(config, { supervisor: 'systemd', unit: 'rs-gw.service', statePaths: [db] }),
+  );
+  point(root, '1.0.0', '1.1.0');
+  edit(root, 'state.json', (state) => {
+    state.releases['1.1.0'].state = 'bad';
+    state.transaction = {
+      id: 'tx-back',
+      kind: 'rollback',
+      status: 'restarting',
+      from: '1.1.0',
+      to: '1.0.0',
+      reason: null,
+      startedAt: new Date().toISOString(),
+      finishedAt: null,
+      steps: [],
+      before: { current: '1.1.0', previous: '1.0.0' },
+      restore: { snapshot: 'tx-back', version: '1.0.0' },
+    };
+  });
+  return { root, db };
+}
+
+describe('boot-check puts state back only at the unit start', () => {
+  it('run by hand while the service runs (a main process): does nothing, the live state is not overwritten', async () => {
+    const { root, db } = await rootWithRestorePending();
+    const { runner, calls } = systemd(RUNNING);
+    const result = await bootCheck({ root, env: {}, runner });
+    expect(result).toMatchObject({
+      version: '1.0.0',
+      action: 'live',
+      detail: expect.stringMatching(/rs-gw\.service is active\/running with main process 4242.*nothing done/),
+    });
+    expect(result.restored).toBeUndefined();
+    expect(readFileSync(db, 'utf8')).toBe('migrated\n');
+    expect(calls).toEqual([
+      [
+        '--user',
+        'show',
+        'rs-gw.service',
+        ...[
+          'ActiveState',
+          'SubState',
+          'MainPID',
+          'NRestarts',
+          'ExecMainStatus',
+          'ExecMainCode',
+          'Result',
+          'LoadState',
+        ].map((p) => `--property=${p}`),
+      ],
+    ]);
+  });
+
+  it('in the unit ExecStartPre (activating/start-pre, no main process): puts the snapshot back', async () => {
+    const { root, db } = await rootWithRestorePending();
+    const result = await bootCheck({ root, env: {}, runner: systemd(START_PRE).runner });
+    expect(result).toMatchObject({ version: '1.0.0', restored: 'tx-back' });
+    expect(readFileSync(db, 'utf8')).toBe('before\n');
+  });
+
+  it('when systemd cannot be asked, or the unit is in another state: the state is left alone and it says why', async () => {
+    for (const show of ['unreachable', { ActiveState: 'inactive', SubState: 'dead', MainPID: 0 }] as const) {
+      const { root, db } = await rootWithRestorePending();
+      const result = await bootCheck({ root, env: {}, runner: systemd(show).runner });
+      expect(result.restored).toBeUndefined();
+      expect(result.stateError).toMatch(
+        show === 'unreachable'
+          ? /neither snapshotted nor put back: systemd could not be asked/
+          : /neither snapshotted nor put back: rs-gw\.service is inactive\/dead/,
+      );
+      expect(readFileSync(db, 'utf8')).toBe('migrated\n');
+    }
+  });
+
+  it('run by hand while the service runs, a pending release is neither counted nor flipped back', async () => {
+    const root = freshRoot();
+    edit(root, 'config.json', (config) => Object.assign(config, { supervisor: 'systemd', unit: 'rs-gw.service' }));
+    point(root, '1.1.0', '1.0.0');
+    edit(root, 'state.json', (state) => {
+      state.releases['1.1.0'].state = 'pending';
+    });
+    for (let i = 0; i < 5; i++)
+      expect(await bootCheck({ root, env: {}, maxTries: 3, runner: systemd(RUNNING).runner })).toMatchObject({
+        action: 'live',
+        tries: 0,
+      });
+    expect(linkOf(root, 'current')).toBe('releases/1.1.0');
+    expect(readState(root).releases['1.1.0'].state).toBe('pending');
+  });
+});
+
+describe("boot-check's crash-loop flip-back checks the release it goes back to", () => {
+  /** 1.1.0 pending and crash-looping (supervisor none: counted by hand), 1.0.0 before it. */
+  function crashLooping(): string {
+    const root = freshRoot();
+    point(root, '1.1.0', '1.0.0');
+    edit(root, 'state.json', (state) => {
+      state.releases['1.1.0'].state = 'pending';
+    });
+    return root;
+  }
+
+  it('a tampered previous release: refused before anything changes, the crash-looping release stays', async () => {
+    const root = crashLooping();
+    const file = join(root, 'releases', '1.0.0', 'package.json');
+    unfreeze(file);
+    writeFileSync(file, `${readFileSync(file, 'utf8')} `);
+    const before = readFileSync(join(root, 'state.json'), 'utf8');
+    for (let i = 1; i <= 3; i++)
+      expect(await bootCheck({ root, maxTries: 3 })).toMatchObject({ action: 'counted', tries: i });
+    const result = await bootCheck({ root, maxTries: 3 });
+    expect(result).toMatchObject({
+      version: '1.1.0',
+      action: 'refused',
+      detail: expect.stringMatching(/1\.0\.0 fails its check \(RELEASE_TAMPERED/),
+    });
+    expect(linkOf(root, 'current')).toBe('releases/1.1.0');
+    expect(linkOf(root, 'previous')).toBe('releases/1.0.0');
+    expect(readFileSync(join(root, 'state.json'), 'utf8')).toBe(before); // not marked bad, no transaction opened
+  });
+
+  it('an intact previous release: flipped back after the tries', async () => {
+    const root = crashLooping();
+    for (let i = 1; i <= 3; i++) await bootCheck({ root, maxTries: 3 });
+    expect(await bootCheck({ root, maxTries: 3 })).toMatchObject({ action: 'flipped-back', now: '1.0.0' });
+    expect(linkOf(root, 'current')).toBe('releases/1.0.0');
+    expect(readState(root).releases['1.1.0']).toMatchObject({ state: 'bad' });
+  });
+});
