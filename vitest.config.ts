@@ -3,10 +3,11 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
-// Three tiers (`npm run test:unit` while you work; `npm test` runs them all, as CI does):
+// Four tiers (`npm run test:unit` while you work; `npm test` runs them all, as CI does):
 // - unit: in-process only — no build (`dist/`), no registry, no systemd or pm2. The files are listed here
-//   rather than guessed: a new test goes to the integration tier unless it is added to this list.
-// - integration: the built CLI, the seeded Verdaccio, a private systemd --user, pm2, root-only features.
+//   rather than guessed: a new test goes to the registry tier unless it is added to a list.
+// - registry: the built CLI against the seeded Verdaccio (the default for a test file).
+// - system: a private systemd --user, pm2, or root-only features (chattr +i, tmpfs mounts); the registry too.
 // - openclaw: `*.openclaw.test.ts`, the real openclaw package on Node 24 (heavy: own timeouts).
 export const UNIT = [
   'test/autoupdate/policy.test.ts',
@@ -31,6 +32,27 @@ export const UNIT = [
   'test/store/seal.test.ts',
   'test/transaction/machine.test.ts',
   'test/transaction/plan-resume.test.ts',
+];
+export const SYSTEM = [
+  'test/demo.test.ts',
+  'test/doctor/doctor-service.test.ts',
+  'test/doctor/drift.test.ts',
+  'test/gateway/api.test.ts',
+  'test/platform/remove-tree.test.ts',
+  'test/service/preflight-switch.test.ts',
+  'test/service/preflight-systemd.test.ts',
+  'test/service/supervisors/pm2-preflight.test.ts',
+  'test/service/supervisors/pm2-switch.test.ts',
+  'test/service/supervisors/pm2.test.ts',
+  'test/service/supervisors/systemd-switch.test.ts',
+  'test/service/timer.test.ts',
+  'test/service/unit.test.ts',
+  'test/snapshot/migration.test.ts',
+  'test/store/errors.test.ts',
+  'test/store/immutable.test.ts',
+  'test/support/systemd.test.ts',
+  'test/transaction/crash-way-back.test.ts',
+  'test/transaction/systemd-handoff.test.ts',
 ];
 const OPENCLAW = ['**/*.openclaw.test.ts'];
 // The real gateway always runs on Node 24 (openclaw refuses older), so the openclaw tier runs in the suite's
@@ -65,15 +87,17 @@ export default defineConfig({
     globalSetup: ['test/run-tmp.ts'],
     projects: [
       { extends: true, test: { name: 'unit', include: UNIT } },
+      // Each integration project starts its own seeded Verdaccio (about 2 s), so either runs alone.
       {
         extends: true,
         test: {
-          name: 'integration',
+          name: 'registry',
           include: ['test/**/*.test.ts'],
-          exclude: [...UNIT, ...OPENCLAW],
+          exclude: [...UNIT, ...SYSTEM, ...OPENCLAW],
           globalSetup: ['test/global-setup.ts'],
         },
       },
+      { extends: true, test: { name: 'system', include: SYSTEM, globalSetup: ['test/global-setup.ts'] } },
       {
         extends: true,
         test: {
