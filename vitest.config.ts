@@ -1,12 +1,13 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
-// Three tiers (`npm run test:unit` while you work; `npm test` runs them all, as CI does):
+// Four tiers (`npm run test:unit` while you work; `npm test` runs them all, as CI does):
 // - unit: in-process only — no build (`dist/`), no registry, no systemd or pm2. The files are listed here
-//   rather than guessed: a new test goes to the integration tier unless it is added to this list.
-// - integration: the built CLI, the seeded Verdaccio, a private systemd --user, pm2, root-only features.
+//   rather than guessed: a new test goes to the registry tier unless it is added to a list.
+// - registry: the built CLI against the seeded Verdaccio (the default for a test file).
+// - system: a private systemd --user, pm2, or root-only features (chattr +i, tmpfs mounts); the registry too.
 // - openclaw: `*.openclaw.test.ts`, the real openclaw package on Node 24 (heavy: own timeouts).
 export const UNIT = [
   'test/api/public-api.test.ts',
@@ -33,6 +34,30 @@ export const UNIT = [
   'test/transaction/machine.test.ts',
   'test/transaction/plan-resume.test.ts',
 ];
+export const SYSTEM = [
+  'test/demo.test.ts',
+  'test/doctor/doctor-service.test.ts',
+  'test/doctor/drift.test.ts',
+  'test/gateway/api.test.ts',
+  'test/platform/remove-tree.test.ts',
+  'test/rehearsal/preflight-switch.test.ts',
+  'test/rehearsal/preflight-systemd.test.ts',
+  'test/rehearsal/pm2-preflight.test.ts',
+  'test/service/supervisors/pm2-switch.test.ts',
+  'test/service/supervisors/pm2.test.ts',
+  'test/service/supervisors/systemd-switch.test.ts',
+  'test/unit-files/timer.test.ts',
+  'test/unit-files/unit.test.ts',
+  'test/snapshot/migration.test.ts',
+  'test/store/errors.test.ts',
+  'test/store/immutable.test.ts',
+  'test/support/systemd.test.ts',
+  'test/transaction/crash-way-back.test.ts',
+  'test/transaction/systemd-handoff.test.ts',
+];
+// A listed file that is not there (moved, renamed) would silently fall into the registry tier: refuse instead.
+const missing = [...UNIT, ...SYSTEM].filter((file) => !existsSync(file));
+if (missing.length > 0) throw new Error(`vitest.config.ts lists test files that do not exist: ${missing.join(', ')}`);
 const OPENCLAW = ['**/*.openclaw.test.ts'];
 // The real gateway always runs on Node 24 (openclaw refuses older), so the openclaw tier runs in the suite's
 // Node 24 pass (CI's second run, .ci/run); under Node 20 it would repeat the same gateway runs, several minutes
@@ -74,15 +99,17 @@ export default defineConfig({
           typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: 'tsconfig.typecheck.json' },
         },
       },
+      // The registry and system projects share one seeded Verdaccio (test/global-setup.ts); either runs alone too.
       {
         extends: true,
         test: {
-          name: 'integration',
+          name: 'registry',
           include: ['test/**/*.test.ts'],
-          exclude: [...UNIT, ...OPENCLAW],
+          exclude: [...UNIT, ...SYSTEM, ...OPENCLAW],
           globalSetup: ['test/global-setup.ts'],
         },
       },
+      { extends: true, test: { name: 'system', include: SYSTEM, globalSetup: ['test/global-setup.ts'] } },
       {
         extends: true,
         test: {

@@ -1,12 +1,15 @@
 // One Verdaccio for the whole run, seeded with the fixture packages; tests reach it through `inject()`.
+// The registry and system projects both list this setup: they share one registry (started by the first, closed
+// with the last), as every integration file did when they were one project.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { ensureNode24 } from '../bench/lib/node24.mjs';
 import { hasNodeSqlite } from '../src/snapshot/sqlite-copy.ts';
-import { buildFixtures, type FixtureSet } from './support/fixtures.ts';
-import { publish, startRegistry } from './support/registry.ts';
+import type { FixtureSet } from './support/fixtures.ts';
+import { startRegistry } from './support/registry.ts';
+import { seededStorage } from './support/seeded-storage.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -18,14 +21,19 @@ declare module 'vitest' {
   }
 }
 
+interface Shared {
+  ready: Promise<{ url: string; fixtures: FixtureSet; close(): Promise<void> }>;
+  users: number;
+}
+// On globalThis: vitest may load this file once per project, but every project's setup runs in this one process.
+const slot = globalThis as { rsTestRegistry?: Shared };
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const started = performance.now();
-  const root = await mkdtemp(join(tmpdir(), 'rs-test-registry-'));
-  const fixtures = await buildFixtures(join(root, 'fixtures'));
-  const registry = await startRegistry({ storageDir: join(root, 'verdaccio') });
-  // Sequential: order sets the dist-tags (`fixtures.distTags`), and Verdaccio serializes writes to a package anyway.
-  for (const pkg of fixtures.packages) await publish(pkg.tarball, { registry: registry.url, tag: pkg.tag });
-  project.provide('registryUrl', registry.url);
+  slot.rsTestRegistry ??= { ready: start(), users: 0 };
+  const shared = slot.rsTestRegistry;
+  shared.users++;
+  const { url, fixtures } = await shared.ready;
+  project.provide('registryUrl', url);
   project.provide('fixtures', fixtures);
   // Databases in copies are made by SQLite through a Node that has it; under Node 20 that is the configured Node's
   // job, so the tests that copy databases name Node 24 as the service's Node, fetched here once per run.
@@ -33,10 +41,28 @@ export default async function setup(project: TestProject): Promise<() => Promise
     'sqliteNode',
     (await hasNodeSqlite(process.execPath)) ? process.execPath : (await ensureNode24()).node,
   );
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  process.stderr.write(`global setup: ${fixtures.packages.length} packages on ${registry.url} in ${seconds}s\n`);
   return async () => {
-    await registry.close();
-    await rm(root, { recursive: true, force: true });
+    if (--shared.users > 0) return;
+    slot.rsTestRegistry = undefined;
+    await (await shared.ready).close();
+  };
+}
+
+async function start() {
+  const started = performance.now();
+  const root = await mkdtemp(join(tmpdir(), 'rs-test-registry-'));
+  const { fixtures, storageDir, seeded } = await seededStorage(root);
+  const registry = await startRegistry({ storageDir });
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  process.stderr.write(
+    `global setup: ${fixtures.packages.length} packages on ${registry.url} in ${seconds}s (${seeded})\n`,
+  );
+  return {
+    url: registry.url,
+    fixtures,
+    async close() {
+      await registry.close();
+      await rm(root, { recursive: true, force: true });
+    },
   };
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { beforeAll, expect, inject, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, expect, inject, onTestFinished } from 'vitest';
 import { copyRoot } from './root.ts';
 
 export const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
@@ -17,39 +17,56 @@ export interface CliResult {
   json: any;
 }
 
-/** Temp dirs made in hooks, removed when the test file's process exits (one exit listener for all of them). */
-const atExit = new Set<() => void>();
-process.on('exit', () => {
-  for (const remove of atExit) remove();
-});
+function removeTree(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } catch {
+    // Installed releases carry the immutable attribute where root may set it: clear it, then remove.
+    spawnSync('chattr', ['-R', '-f', '-i', dir]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
-/** A temp dir removed when the current test finishes (or, made in a hook, when the test file's process exits). */
+/**
+ * Temp dirs made in hooks (and the file's npm cache), removed after the test file's last hook. Not at the process's
+ * exit: vitest ends a file's worker without running its exit listeners, which left one npm cache per file behind.
+ */
+const afterFile = new Set<string>();
+try {
+  // Registered when a test file imports this module, so on that file's suite: its last afterAll, since hooks
+  // run in reverse order (a file's own afterAll, which stops a manager or pm2, runs before this).
+  afterAll(() => {
+    for (const dir of afterFile) removeTree(dir);
+    afterFile.clear();
+  });
+} catch {
+  // Imported outside a test file's collection (a global setup, a bench script): nothing to register on.
+}
+
+/** A temp dir removed when the current test finishes (made in a hook: after the test file's last hook). */
 export function tempDir(prefix = 'rs-test-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  const remove = () => {
-    try {
-      rmSync(dir, { recursive: true, force: true });
-    } catch {
-      // Installed releases carry the immutable attribute where root may set it: clear it, then remove.
-      spawnSync('chattr', ['-R', '-f', '-i', dir]);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  };
   try {
-    onTestFinished(remove);
+    onTestFinished(() => removeTree(dir));
   } catch {
-    atExit.add(remove);
+    afterFile.add(dir);
   }
   return dir;
 }
 
-/** One npm cache per test file: warm across its tests, never the user's. */
-const shared = mkdtempSync(join(tmpdir(), 'rs-test-npm-'));
-const userconfig = join(shared, 'npmrc');
-writeFileSync(userconfig, '');
-process.on('exit', () => rmSync(shared, { recursive: true, force: true }));
+/** One npm cache per test file: warm across its tests, never the user's; made on first use. */
+let shared: string | undefined;
+function npmHome(): string {
+  if (shared) return shared;
+  shared = mkdtempSync(join(tmpdir(), 'rs-test-npm-'));
+  writeFileSync(join(shared, 'npmrc'), '');
+  afterFile.add(shared);
+  return shared;
+}
 
 export function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const shared = npmHome();
+  const userconfig = join(shared, 'npmrc');
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: shared,

@@ -60,6 +60,22 @@ export async function pm2Gateway(options: Pm2GatewayOptions): Promise<Pm2Gateway
       rmSync(home, { recursive: true, force: true });
     },
   };
+  try {
+    await startApp(gateway, { ...options, port, pm2 });
+  } catch (error) {
+    // The caller gets no gateway to stop: its pm2 daemon and home go here.
+    await gateway.stop().catch(() => {});
+    throw error;
+  }
+  return gateway;
+}
+
+async function startApp(
+  gateway: Pm2Gateway,
+  options: Pm2GatewayOptions & { port: number; pm2: (args: string[]) => ReturnType<typeof run> },
+): Promise<void> {
+  const { rs, root } = gateway;
+  const { port, pm2 } = options;
   expect((await rs(['init', '--package', 'rs-fixture-gateway', '--registry', inject('registryUrl')])).exitCode).toBe(0);
   for (const version of options.versions)
     expect((await rs(['install', `rs-fixture-gateway@${version}`])).exitCode).toBe(0);
@@ -85,5 +101,4 @@ export async function pm2Gateway(options: Pm2GatewayOptions): Promise<Pm2Gateway
     String(port),
   ]);
   expect(started.exitCode, started.output).toBe(0);
-  return gateway;
 }

@@ -119,8 +119,11 @@ test('publish, addDistTag and deprecate work against the registry', async () => 
 });
 
 test('publishing a tarball in-process leaves the registry the same document as `npm publish` of it', async () => {
-  // The shared registry already holds the fixtures (published in-process by the global setup): the
-  // same tarballs go through `npm publish` into a second registry, and the packuments are compared.
+  // The same tarballs, from the same paths, published in-process into one fresh registry and through
+  // `npm publish` into another; the packuments are compared. (The shared registry's storage was prepared
+  // from copies of these tarballs elsewhere, so its documents name another path.)
+  const ours = await startRegistry({ storageDir: await tempDir() });
+  onTestFinished(() => ours.close());
   const other = await startRegistry({ storageDir: await tempDir() });
   onTestFinished(() => other.close());
   const published = [
@@ -128,6 +131,7 @@ test('publishing a tarball in-process leaves the registry the same document as `
     fixture('rs-fixture-gateway@1.0.0'),
     fixture('rs-fixture-gateway@1.1.0'),
   ];
+  for (const pkg of published) await publish(pkg.tarball, { registry: ours.url, tag: pkg.tag });
   for (const pkg of published) await npm(['publish', pkg.tarball, '--tag', pkg.tag], { registry: other.url });
   // What differs by publisher or by time: who and when, npm's and Node's versions, the registry's host.
   const comparable = (doc: any, versions: string[]) => {
@@ -141,9 +145,9 @@ test('publishing a tarball in-process leaves the registry the same document as `
   };
   for (const name of ['rs-fixture-dep', 'rs-fixture-gateway']) {
     const versions = published.filter((p) => p.name === name).map((p) => p.version);
-    const ours = await (await fetch(`${registry}${name}`)).json();
+    const inProcess = await (await fetch(`${ours.url}${name}`)).json();
     const npms = await (await fetch(`${other.url}${name}`)).json();
-    expect(Object.keys(ours.versions)).toEqual(expect.arrayContaining(versions));
-    expect(comparable(ours, versions)).toEqual(comparable(npms, versions));
+    expect(Object.keys(inProcess.versions)).toEqual(expect.arrayContaining(versions));
+    expect(comparable(inProcess, versions)).toEqual(comparable(npms, versions));
   }
 });

@@ -124,11 +124,13 @@ export async function publish(tarballOrDir: string, { registry, tag }: PublishOp
     return;
   }
   const data = await readFile(tarballOrDir);
-  const manifest = (await pacote.manifest(`file:${tarballOrDir}`, {
-    fullMetadata: true,
-    fullReadJson: true,
-    cache: join(tmpdir(), 'rs-publish-cache'),
-  })) as unknown as Record<string, unknown> & { name: string; version: string };
+  const cache = await mkdtemp(join(tmpdir(), 'rs-publish-cache-'));
+  const manifest = (await pacote
+    .manifest(`file:${tarballOrDir}`, { fullMetadata: true, fullReadJson: true, cache })
+    .finally(() => rm(cache, { recursive: true, force: true }))) as unknown as Record<string, unknown> & {
+    name: string;
+    version: string;
+  };
   const tarballName = `${manifest.name.replace(/^@[^/]+\//, '')}-${manifest.version}.tgz`;
   const version = {
     ...manifest,
