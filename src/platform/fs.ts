@@ -23,6 +23,8 @@ export function tempName(file: string): string {
  * Write temp file, fsync it, rename over `file`, fsync the directory: readers see old or new, never
  * half. `durable: false` leaves out both fsyncs, for records that need not survive a power cut
  * (readers still never see half of one): the lock's owner record, whose holder dies with the machine.
+ * Owner-only (0600) unless `mode` says otherwise: what we write is state, config or a record of them,
+ * and may name a secret (a spec with credentials, a token in a unit), so no other user reads it.
  */
 export async function writeFileAtomic(
   file: string,
@@ -32,7 +34,7 @@ export async function writeFileAtomic(
   const durable = options.durable ?? true;
   const tmp = tempName(file);
   try {
-    const handle = await fs.open(tmp, 'wx', options.mode ?? 0o644);
+    const handle = await fs.open(tmp, 'wx', options.mode ?? 0o600);
     try {
       await handle.writeFile(data);
       if (durable) await handle.sync();
@@ -45,6 +47,19 @@ export async function writeFileAtomic(
     throw error;
   }
   if (durable) await fsyncDir(path.dirname(file));
+}
+
+/**
+ * Make `dir` (and any parent it needs) readable by its owner only (0700), also when an earlier version made it
+ * 0755: the folders holding state, snapshots, staging and releases. The mode is set on the folder, not on each
+ * file copied into it, so a state file that is 0644 inside a private folder stays unreadable to others in
+ * our copies, whatever the copy does with its mode. A folder we cannot chmod (not ours) is left as it is.
+ */
+export async function makePrivateDir(dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  await fs.chmod(dir, 0o700).catch((error: unknown) => {
+    if (errnoOf(error) !== 'EPERM') throw error;
+  });
 }
 
 export async function pathExists(p: string): Promise<boolean> {

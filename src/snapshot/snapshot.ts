@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError, asDiskFull, errnoOf } from '../model/errors.js';
 import { defaultEnv } from '../model/runtime.js';
-import { fsyncDir, readJsonIfExists, removeTree, tempName, writeFileAtomic } from '../platform/fs.js';
+import { fsyncDir, makePrivateDir, readJsonIfExists, removeTree, tempName, writeFileAtomic } from '../platform/fs.js';
 import { type Layout, layoutOf } from '../store/layout.js';
 import { isAlive } from '../platform/subprocess.js';
 import { crashPoint } from '../platform/crashpoint.js';
@@ -102,7 +102,7 @@ export async function takeSnapshot(options: TakeSnapshotOptions): Promise<Snapsh
   // A root configured before init checked this (or a service environment that expands differently) fails here,
   // clearly, instead of copying the root into itself until the names are too long.
   await assertStatePathsApart(options.statePaths, layout.root, options.env ?? defaultEnv());
-  await fs.mkdir(layout.snapshots, { recursive: true });
+  await makePrivateDir(layout.snapshots);
   const final = layout.snapshot(options.id);
   const work = tempName(final);
   try {
@@ -173,7 +173,7 @@ async function readStaged(layout: Layout, id: string): Promise<{ since: number; 
 export async function stageCheckpoint(options: TakeSnapshotOptions): Promise<number> {
   const layout = layoutOf(options.root);
   if (await readSnapshot(layout, options.id)) return 0;
-  await fs.mkdir(layout.snapshots, { recursive: true });
+  await makePrivateDir(layout.snapshots);
   await assertStatePathsApart(options.statePaths, layout.root, options.env ?? defaultEnv());
   const dir = stagedDir(layout, options.id);
   await removeTree(dir);

@@ -16,7 +16,7 @@ import { type BigIntStats, lstatSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errnoOf } from '../model/errors.js';
-import { writeFileAtomic } from '../platform/fs.js';
+import { makePrivateDir, writeFileAtomic } from '../platform/fs.js';
 import { YIELD_EVERY, yieldToLoop } from '../platform/tree.js';
 import { type Layout, RELEASE_MARKER, isValidVersion } from './layout.js';
 import type { ReleaseMarker } from './manifest.js';
@@ -209,7 +209,7 @@ export async function readFingerprints(layout: Layout, version: string): Promise
 }
 
 export async function writeRecord(layout: Layout, version: string, record: CompactRecord): Promise<void> {
-  await fs.mkdir(path.dirname(layout.fingerprints(version)), { recursive: true });
+  await makePrivateDir(layout.fingerprintsDir);
   await writeFileAtomic(layout.fingerprints(version), serialise(record));
 }
 

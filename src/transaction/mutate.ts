@@ -1,5 +1,5 @@
 /** Every mutation: the root's lock, the journal, and recovery of whatever an earlier run left, first. */
-import fs from 'node:fs/promises';
+import { makePrivateDir } from '../platform/fs.js';
 import { Journal } from '../store/journal.js';
 import { withLock } from '../store/lock.js';
 import { type RecoverOptions, type RecoveryReport, recoverRoot } from './recover.js';
@@ -19,8 +19,8 @@ export async function mutate<T>(
 ): Promise<T> {
   const session = await openSession(options);
   const { layout, runtime } = session;
-  await fs.mkdir(layout.releases, { recursive: true });
-  await fs.mkdir(layout.staging, { recursive: true });
+  await makePrivateDir(layout.releases);
+  await makePrivateDir(layout.staging);
   return withLock(layout.root, { command, waitSeconds: runtime.waitSeconds }, async () => {
     const journal = await Journal.open(layout.root);
     const recovery = await recoverRoot({ ...session, journal }, recoverOptions);

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import { makePrivateDir } from '../platform/fs.js';
 import {
   type Config,
   type Settings,
@@ -75,8 +76,8 @@ export async function init(options: InitOptions): Promise<InitResult> {
     const defined = Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
     const config = validateConfig({ ...(existing ?? defaultConfig(pkg)), ...defined }, 'settings');
     await assertStatePathsApart(config.statePaths, layout.root, hostOf(options).env);
-    await fs.mkdir(layout.releases, { recursive: true });
-    await fs.mkdir(layout.staging, { recursive: true });
+    await makePrivateDir(layout.releases);
+    await makePrivateDir(layout.staging);
     await writeConfig(layout.root, config);
     // What is shown is what config.json holds: the registry URL without its credentials.
     const shown = { ...config, registry: withoutCredentials(config.registry) };

@@ -3,7 +3,7 @@
 // backup beside it), and the older one then refuses to start (exit 78). The boot-check snapshots the
 // state before the first start and puts it back before the older release starts again.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWhere } from '../support/skip.ts';
@@ -82,6 +82,8 @@ describeWhere(can, `state snapshot across a schema migration, under systemd --us
     const stored = join(gw.root, 'snapshots', tx.id, manifest.entries[0].stored);
     expect(JSON.parse(readFileSync(stored, 'utf8')).schema).toBe(17);
     expect(JSON.parse(readFileSync(`${stored}-wal`, 'utf8')).schema).toBe(17);
+    // Issue 21 (secrets): the copy keeps the source file's mode, so the folder holding it is the owner's only.
+    expect(statSync(join(gw.root, 'snapshots')).mode & 0o777).toBe(0o700);
   });
 
   it(`rollback to ${OLD}: the snapshot goes back before ${OLD} starts (without it, exit 78), verified`, async () => {
