@@ -57,7 +57,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
 
   const node = await probeNode(config.node ?? process.execPath, runtime.env);
   const flat = flatNpmOptions(runtime.npmConfig, runtime.npmCache, config.registry);
-  // Resolution (a child on the configured Node) is the longest step before reuse can start: it runs
+  // Resolution (in process, or a child on a configured Node of another major) is the longest step before reuse can start: it runs
   // while the main tarball is downloaded and unpacked, and is stopped if staging fails meanwhile.
   const stopResolve = new AbortController();
   const resolveSignal = runtime.signal ? AbortSignal.any([runtime.signal, stopResolve.signal]) : stopResolve.signal;
@@ -73,6 +73,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
         signal: resolveSignal,
         verify: pkg.dependencySignatures?.pacote,
         packument: pkg.packument,
+        nodeVersion: node.version,
       })
     : Promise.resolve(undefined);
   treeP.catch(() => undefined);
@@ -152,7 +153,7 @@ async function stageResolving(
   progress({
     phase: 'resolve',
     message: tree
-      ? `${tree.deps.length} dependencies resolved with Node ${tree.node}`
+      ? `${tree.deps.length} dependencies resolved with Node ${tree.node}${tree.how ? ` (${tree.how.inProcess ? 'in process' : 'in a child'}, arborist ${tree.how.buildMs} ms, ${tree.how.prefetched} packuments prefetched)` : ''}`
       : 'not a registry package: full install',
   });
   // npm's install-script policy: under strict-allow-scripts it refuses before anything runs.

@@ -14,6 +14,8 @@
  * missed name is fetched by arborist itself, a failed prefetch is dropped from the cache (pacote does
  * that) so arborist repeats the request and reports the error as it would.
  */
+// Before pacote loads: sigstore only when provenance is verified.
+import '../../registry/lazy-sigstore.js';
 // @ts-expect-error no types
 import RegistryFetcher from 'pacote/lib/registry.js';
 import npaParse from 'npm-package-arg';
@@ -46,6 +48,8 @@ export class PacketCache extends Map<string, unknown> {}
 
 export interface PrefetchStats {
   requests: number;
+  /** Start no more requests (those in flight finish; arborist may be awaiting them). */
+  stop(): void;
 }
 
 const CONCURRENCY = 24;
@@ -55,7 +59,14 @@ const CONCURRENCY = 24;
  * pacote (its `options`, with `packumentCache` being `cache`).
  */
 export function prefetchPackuments(spec: string, options: Record<string, unknown>, cache: PacketCache): PrefetchStats {
-  const stats: PrefetchStats = { requests: 0 };
+  let stopped = false;
+  const stats: PrefetchStats = {
+    requests: 0,
+    stop: () => {
+      stopped = true;
+      queue.length = 0;
+    },
+  };
   const opts: Record<string, unknown> = { ...options, fullMetadata: true, packumentCache: cache };
   const seen = new Set<string>();
   const queue: Spec[] = [];
@@ -77,6 +88,7 @@ export function prefetchPackuments(spec: string, options: Record<string, unknown
   };
 
   const follow = (doc: Packument, parsed: Spec) => {
+    if (stopped) return;
     const picked = guess(doc, parsed, opts.defaultTag as string | undefined);
     if (!picked) return;
     for (const [name, range] of Object.entries({ ...picked.dependencies, ...picked.optionalDependencies }))
@@ -87,7 +99,7 @@ export function prefetchPackuments(spec: string, options: Record<string, unknown
   };
 
   const pump = () => {
-    while (active < CONCURRENCY && queue.length > 0) {
+    while (!stopped && active < CONCURRENCY && queue.length > 0) {
       const parsed = queue.shift()!;
       let request: Promise<Packument>;
       try {

@@ -1,32 +1,23 @@
 /**
- * The dependency tree `npm install -g <spec>` would build, resolved by arborist in a child process on
- * the configured Node with npm's own settings. Locations are made relative to the package root
+ * The dependency tree `npm install -g <spec>` would build, resolved by arborist with npm's own
+ * settings: in our own process when the configured Node has our major (no second Node start, no
+ * second load of arborist, the packument handed over as it is), else in a child process on the
+ * configured Node. Locations are made relative to the package root
  * (`node_modules/<pkg>/node_modules/a` → `node_modules/a`; the package itself is `''`).
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ReleaseSwitcherError } from '../../model/errors.js';
+import { ReleaseSwitcherError, isReleaseSwitcherError } from '../../model/errors.js';
 import { run, tail } from '../../platform/subprocess.js';
 import type { PackumentHandoff } from '../../registry/fetch.js';
 import { signatureError } from '../../registry/signatures.js';
+import type { RawTree, TreeNode } from './resolve-ideal.js';
+
+export type { TreeNode };
 
 const RESOLVE_TIMEOUT_MS = 10 * 60_000;
-
-export interface TreeNode {
-  location: string;
-  name: string;
-  version: string;
-  integrity: string | null;
-  resolved: string | null;
-  hasInstallScript: boolean;
-  inBundle: boolean;
-  isLink: boolean;
-  hasShrinkwrap: boolean;
-  /** It carries a registry signature (verified by pacote when `verify` asked for it). */
-  signed?: boolean;
-}
 
 export interface ResolvedTree {
   node: string;
@@ -36,6 +27,17 @@ export interface ResolvedTree {
   root: TreeNode;
   /** Its dependencies, locations relative to the package root. */
   deps: TreeNode[];
+  /** Where it was resolved and how long arborist took (progress only). */
+  how?: { inProcess: boolean; buildMs: number; prefetched: number };
+}
+
+/** Whether `resolveTree` resolves in this process for a configured Node of this version. */
+export function resolvesInProcess(nodeVersion: string | undefined): boolean {
+  return nodeVersion !== undefined && major(nodeVersion) === major(process.versions.node);
+}
+
+function major(version: string): string {
+  return version.replace(/^v/, '').split('.')[0] ?? version;
 }
 
 export interface ResolveTreeOptions {
@@ -51,6 +53,10 @@ export interface ResolveTreeOptions {
   verify?: Record<string, unknown> | undefined;
   /** The package's packument as it was resolved (registry/fetch.ts): the child starts from it instead of fetching it again. */
   packument?: PackumentHandoff | undefined;
+  /** The configured Node's version (`24.1.0`): when its major is ours, the tree is resolved in this process. */
+  nodeVersion?: string | undefined;
+  /** Resolve in a child even when the majors match (tests compare both ways). @default false */
+  child?: boolean | undefined;
 }
 
 /** npm's flat settings as arborist/pacote take them: strings where npm would give arrays, dates, booleans. */
@@ -70,6 +76,7 @@ export function flatNpmOptions(
 }
 
 export async function resolveTree(options: ResolveTreeOptions): Promise<ResolvedTree> {
+  if (!options.child && resolvesInProcess(options.nodeVersion)) return resolveInProcess(options);
   const child = fileURLToPath(new URL('./resolve-child.js', import.meta.url));
   const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'rs-tree-')), 'tree.json');
   try {
@@ -90,22 +97,14 @@ export async function resolveTree(options: ResolveTreeOptions): Promise<Resolved
     });
     options.signal?.throwIfAborted();
     if (result.exitCode !== 0) throw resolveFailed(options.spec, result.output);
-    const raw = JSON.parse(await fs.readFile(out, 'utf8')) as {
-      node: string;
-      platform: string;
-      arch: string;
-      nodes: TreeNode[];
-    };
-    return relocate(raw, options.packageName);
+    const raw = JSON.parse(await fs.readFile(out, 'utf8')) as RawTree;
+    return { ...relocate(raw, options.packageName), how: { inProcess: false, ...raw.timing } };
   } finally {
     await fs.rm(path.dirname(out), { recursive: true, force: true });
   }
 }
 
-function relocate(
-  raw: { node: string; platform: string; arch: string; nodes: TreeNode[] },
-  name: string,
-): ResolvedTree {
+function relocate(raw: RawTree, name: string): ResolvedTree {
   const top = `node_modules/${name}`;
   const root = raw.nodes.find((node) => node.location === top);
   if (!root) throw resolveFailed(name, `the resolved tree has no ${top}`);
@@ -119,11 +118,62 @@ function relocate(
   return { node: raw.node, platform: raw.platform, arch: raw.arch, root, deps };
 }
 
-function resolveFailed(spec: string, output: string): ReleaseSwitcherError {
-  const match = /RESOLVE_ERROR (.*)/.exec(output);
-  const detail = match
-    ? (JSON.parse(match[1]!) as { code: string | null; message: string })
-    : { code: null, message: tail(output) };
+/**
+ * The same resolution without a child: arborist is loaded on first use (a staging that needs no
+ * resolution never pays for it) and told the configured Node's version, from which it picks
+ * engine-gated versions as the child would from its own. Arborist cannot be interrupted: on
+ * cancellation or past the deadline the result is abandoned, and its prefetching stops when it ends.
+ */
+async function resolveInProcess(options: ResolveTreeOptions): Promise<ResolvedTree> {
+  options.signal?.throwIfAborted();
+  const { resolveIdeal } = await import('./resolve-ideal.js');
+  const resolving = resolveIdeal({
+    spec: options.spec,
+    flat: { ...flatNpmOptions(options.npmConfig, options.npmCache, options.registry), ...options.verify },
+    packument: options.packument && { key: options.packument.key, document: JSON.parse(options.packument.json) },
+    nodeVersion: `v${options.nodeVersion!.replace(/^v/, '')}`,
+  });
+  let raw: RawTree;
+  try {
+    raw = await abandonable(resolving, options.signal);
+  } catch (error) {
+    if (isReleaseSwitcherError(error)) throw error;
+    const e = error as { code?: string; message?: string };
+    throw resolveFailed(options.spec, { code: e.code ?? null, message: e.message ?? String(error) });
+  }
+  return { ...relocate(raw, options.packageName), how: { inProcess: true, ...raw.timing } };
+}
+
+/** `work`, or a CANCELLED / timed-out error first; `work` itself runs on (its outcome is then dropped). */
+function abandonable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  work.catch(() => undefined);
+  return new Promise<T>((resolve, reject) => {
+    // As the child's deadline: a resolution that outlives it fails as a child killed by it does.
+    const timer = setTimeout(
+      () => reject(Object.assign(new Error(`no tree after ${RESOLVE_TIMEOUT_MS / 1000} s`), { code: null })),
+      RESOLVE_TIMEOUT_MS,
+    );
+    timer.unref();
+    const onAbort = () =>
+      reject(
+        new ReleaseSwitcherError('CANCELLED', 'Cancelled while resolving the dependencies.', { cause: signal?.reason }),
+      );
+    signal?.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    });
+  });
+}
+
+function resolveFailed(spec: string, output: string | { code: string | null; message: string }): ReleaseSwitcherError {
+  const match = typeof output === 'string' ? /RESOLVE_ERROR (.*)/.exec(output) : null;
+  const detail =
+    typeof output !== 'string'
+      ? output
+      : match
+        ? (JSON.parse(match[1]!) as { code: string | null; message: string })
+        : { code: null, message: tail(output) };
   const signature = signatureError(Object.assign(new Error(detail.message), { code: detail.code }), spec);
   if (signature) return signature;
   if (detail.code === 'ETARGET' || detail.code === 'E404') {

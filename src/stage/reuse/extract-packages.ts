@@ -6,6 +6,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import normalizeBins from 'npm-normalize-package-bin';
+// Before pacote loads: sigstore only when provenance is verified.
+import '../../registry/lazy-sigstore.js';
 import pacote from 'pacote';
 import { type KnownHash, sealedMode } from '../../store/manifest.js';
 import { mapLimit } from '../../platform/tree.js';

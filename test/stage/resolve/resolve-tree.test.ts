@@ -1,0 +1,111 @@
+// Where the dependency tree is resolved: in our own process when the configured Node has our major (no
+// second Node start), in a child on the configured Node otherwise. Both must give the very tree
+// `npm install -g` builds: here with an engine-gated dependency (arborist must judge engines against the
+// configured Node's version, not guess), an optional package for another platform (dropped as npm's
+// reify drops it) and a dependency shared with the other fixtures. Against the seeded Verdaccio.
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { resolveTree, resolvesInProcess } from '../../../dist/stage/resolve/resolve-tree.js';
+import { tempDir } from '../../support/cli.ts';
+import { npm, publish } from '../../support/registry.ts';
+
+const SLOW = 120_000;
+const MAJOR = Number(process.versions.node.split('.')[0]);
+
+function writePackage(pkg: Record<string, unknown>): string {
+  const dir = tempDir('rs-resolve-src-');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
+  writeFileSync(join(dir, 'index.js'), 'module.exports = 1;\n');
+  return dir;
+}
+
+beforeAll(async () => {
+  const registry = inject('registryUrl');
+  // 1.1.0 is `latest` and in range, but wants a Node of the next major: npm picks 1.0.0 on this Node.
+  await publish(writePackage({ name: 'rs-fixture-resolve-engdep', version: '1.0.0', engines: { node: '>=1' } }), {
+    registry,
+  });
+  await publish(
+    writePackage({ name: 'rs-fixture-resolve-engdep', version: '1.1.0', engines: { node: `>=${MAJOR + 1}` } }),
+    { registry },
+  );
+  await publish(writePackage({ name: 'rs-fixture-resolve-aix', version: '1.0.0', os: ['aix'] }), { registry });
+  await publish(
+    writePackage({
+      name: 'rs-fixture-resolve-app',
+      version: '1.0.0',
+      dependencies: { 'rs-fixture-resolve-engdep': '^1.0.0', 'rs-fixture-dep': '1.1.0' },
+      optionalDependencies: { 'rs-fixture-resolve-aix': '1.0.0' },
+    }),
+    { registry },
+  );
+}, SLOW);
+
+function resolve(child: boolean) {
+  return resolveTree({
+    spec: 'rs-fixture-resolve-app@1.0.0',
+    packageName: 'rs-fixture-resolve-app',
+    nodePath: process.execPath,
+    nodeVersion: process.versions.node,
+    npmConfig: {},
+    npmCache: tempDir('rs-resolve-cache-'),
+    registry: inject('registryUrl'),
+    env: process.env,
+    child,
+  });
+}
+
+const shape = (tree: Awaited<ReturnType<typeof resolve>>) =>
+  [tree.root, ...tree.deps].map(({ location, name, version, integrity, resolved, hasInstallScript }) => ({
+    location,
+    name,
+    version,
+    integrity,
+    resolved,
+    hasInstallScript,
+  }));
+
+describe('resolveTree', () => {
+  it('resolves in this process when the configured Node has our major, in a child otherwise', () => {
+    expect(resolvesInProcess(process.versions.node)).toBe(true);
+    expect(resolvesInProcess(`${MAJOR + 1}.0.0`)).toBe(false);
+    expect(resolvesInProcess(undefined)).toBe(false);
+  });
+
+  it(
+    'gives the same tree in process as in the child, and the one npm install -g installs',
+    async () => {
+      const inProcess = await resolve(false);
+      const inChild = await resolve(true);
+      expect(inProcess.how?.inProcess).toBe(true);
+      expect(inChild.how?.inProcess).toBe(false);
+      expect(inProcess.node).toBe(`v${process.versions.node}`);
+      expect(shape(inProcess)).toEqual(shape(inChild));
+      const versions = Object.fromEntries(inProcess.deps.map((node) => [node.location, node.version]));
+      // The engine-gated pick, and no package for another platform.
+      expect(versions).toEqual({
+        'node_modules/rs-fixture-resolve-engdep': '1.0.0',
+        'node_modules/rs-fixture-dep': '1.1.0',
+      });
+      // npm's own install of the same spec, the judge.
+      const prefix = tempDir('rs-resolve-npm-');
+      await npm(['install', '-g', '--prefix', prefix, 'rs-fixture-resolve-app@1.0.0'], {
+        registry: inject('registryUrl'),
+        timeout: SLOW,
+      });
+      const app = join(prefix, 'lib/node_modules/rs-fixture-resolve-app');
+      const npmVersions = Object.fromEntries(
+        readdirSync(join(app, 'node_modules'))
+          .filter((name) => !name.startsWith('.'))
+          .map((name) => [
+            `node_modules/${name}`,
+            JSON.parse(readFileSync(join(app, 'node_modules', name, 'package.json'), 'utf8')).version,
+          ]),
+      );
+      expect(versions).toEqual(npmVersions);
+    },
+    SLOW,
+  );
+});
