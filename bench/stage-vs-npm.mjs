@@ -28,7 +28,13 @@
 // machine may be shared: a ratio from one run under load is not a figure). After each run it compares
 // the staged release with npm's tree of the same spec (bench/lib/tree-compare.mjs), outside the timings.
 //
-// Goals (openclaw): time ours/anchor <= 0.33; disk added/full copy <= 0.60. (--real-deps): time <= 0.5.
+// Peers (--peers bun,pnpm, the default; --peers none to leave them out): `bun add -g` and `pnpm add -g`
+// upgrade in place in their own global folders, each run right after ours, each with its own cache warmed by
+// the warm-up as npm's is, scripts allowed as npm runs them (bun: the packages npm runs scripts of, named in
+// trustedDependencies; pnpm: all builds allowed). What each installed is compared with npm's by package set
+// (bench/lib/peers.mjs: their layouts differ from npm's by design). Installed once into .bench-cache/peers.
+//
+// Goals (openclaw): time ours/anchor <= 0.2 (issue 20; was 0.33); disk added/full copy <= 0.60. (--real-deps): time <= 0.5.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -50,8 +56,9 @@ import {
 import { formatPhaseSpans, phaseSpans } from './lib/phases.mjs';
 import { REALDEPS_FROM, REALDEPS_PACKAGE, REALDEPS_TO } from './lib/realdeps-registry.mjs';
 import { startRegistryProcess } from './lib/registry-process.mjs';
+import { comparePackages, ensurePeers, peerCommands, scriptedPackages } from './lib/peers.mjs';
 
-const TIME_GOAL = 0.33;
+const TIME_GOAL = 0.2;
 const DISK_GOAL = 0.6;
 const REALDEPS_TIME_GOAL = 0.5;
 
@@ -73,6 +80,7 @@ const { values: opts } = parseArgs({
     'cli-node': { type: 'string' },
     cli: { type: 'string' },
     cache: { type: 'string' },
+    peers: { type: 'string', default: 'bun,pnpm' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -145,6 +153,15 @@ function tempDir(prefix) {
 }
 
 const loadAvg = () => Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+// Peers: installed once, each with a store of its own kept for the whole bench (warm after the warm-up).
+const peerNames = opts.peers === 'none' ? [] : opts.peers.split(',').filter(Boolean);
+const peerSetup = peerNames.length
+  ? await ensurePeers(CACHE_DIR, peerNames, { npmFile: npm.file, npmPre: npm.pre, env })
+  : { bins: {}, missing: {} };
+for (const [name, why] of Object.entries(peerSetup.missing)) log(`peer ${name}: left out, ${why}`);
+const peerStores = Object.fromEntries(Object.keys(peerSetup.bins).map((name) => [name, makeTempDir(`${name}-store`)]));
+let trusted = [];
+
 const runNpm = (args) => measure(npm.file, [...npm.pre, ...args], { env });
 const runCli = (args) => measure(cliNode, [CLI, ...args], { env });
 
@@ -187,15 +204,45 @@ async function oursOnce() {
   };
 }
 
+// A peer: install `from` in a fresh global folder (untimed), then the timed in-place upgrade to `to`.
+async function peerOnce(name) {
+  const cmd = peerCommands(name, {
+    bin: peerSetup.bins[name],
+    home: tempDir(name),
+    storeDir: peerStores[name],
+    trusted,
+  });
+  cmd.prepare();
+  const peerEnv = { ...env, ...cmd.env, PATH: [cmd.pathPrefix, env.PATH].filter(Boolean).join(':') };
+  if (registryUrl) peerEnv.BUN_CONFIG_REGISTRY = registryUrl;
+  const run = (version) => {
+    const [file, args] = cmd.args(`${pkg}@${version}`);
+    return measure(file, args, { env: peerEnv });
+  };
+  await run(from);
+  const loadBefore = loadAvg();
+  const m = await run(to);
+  m.load = [loadBefore, loadAvg()];
+  const installed = cmd.installed(pkg);
+  const version = installed && JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')).version;
+  if (version !== to) throw new Error(`${name}: expected ${to} installed, found ${version}`);
+  return { ...m, installed };
+}
+
 async function warmUp() {
   // A throwaway pass of each side fills the shared cache with both versions and all their deps.
   if (doAnchor) {
     log('warm-up: npm');
-    await anchorOnce();
+    const warm = await anchorOnce();
+    trusted = scriptedPackages(warm.installed);
   }
   if (doOurs) {
     log('warm-up: release-switcher');
     await oursOnce();
+  }
+  for (const name of Object.keys(peerSetup.bins)) {
+    log(`warm-up: ${name}`);
+    await peerOnce(name);
   }
   cleanUp();
 }
@@ -213,6 +260,7 @@ const versions = {
 log(`${pkg} ${from} -> ${to}; runs=${runs}; node ${versions.node}, npm ${versions.npm}; cache ${env.npm_config_cache}`);
 const anchor = [];
 const ours = [];
+const peers = Object.fromEntries(Object.keys(peerSetup.bins).map((name) => [name, []]));
 try {
   if (!opts['no-warmup']) await warmUp();
   for (let i = 1; i <= runs; i++) {
@@ -234,10 +282,24 @@ try {
         `  exactness: ${differences.length === 0 ? `equal to npm's tree (${entries} entries)` : `${differences.length} differences from npm's tree: ${differences.slice(0, 5).join('; ')}`}`,
       );
     }
+    for (const name of Object.keys(peers)) {
+      log(`run ${i}/${runs}: ${name} add -g ${pkg}@${to} over ${from}`);
+      const r = await peerOnce(name);
+      log(`  ${fmt.s(r.seconds)}`);
+      if (doAnchor) {
+        r.packagesVsNpm = comparePackages(r.installed, anchor.at(-1).installed);
+        const d = r.packagesVsNpm;
+        log(
+          `  packages vs npm's: ${d.equal ? `the same ${d.packages}` : `${d.onlyPeer.length} only ${name}'s, ${d.onlyNpm.length} only npm's: ${[...d.onlyPeer.slice(0, 3), ...d.onlyNpm.slice(0, 3)].join(', ')}`}`,
+        );
+      }
+      peers[name].push(r);
+    }
     cleanUp();
   }
 } finally {
   cleanUp();
+  for (const dir of Object.values(peerStores)) removeTree(dir);
   ownRegistry?.stop();
 }
 
@@ -307,6 +369,17 @@ lines.push(
   `(e) memory peak RSS, max single process (GNU time %M): anchor ${fmt.kibAsMib(a.maxRss)}, ours ${fmt.kibAsMib(o.maxRss)}, ratio ${fmt.ratio(o.maxRss / a.maxRss)}`,
   `           peak RSS, sum over live process tree (polled /proc, 50 ms): anchor ${fmt.kibAsMib(a.treeRss)}, ours ${fmt.kibAsMib(o.treeRss)}, ratio ${fmt.ratio(o.treeRss / a.treeRss)}`,
 );
+for (const [name, list] of Object.entries(peers)) {
+  if (list.length === 0) continue;
+  const t = pick(list, 'seconds');
+  const sets = list.filter((r) => r.packagesVsNpm);
+  lines.push(
+    `(p) ${name} add -g in place: ${fmt.s(t)} (spread ${spread(list)}; ${label})   ${name}/npm ${fmt.ratio(t / a.seconds)}   ours/${name} ${fmt.ratio(o.seconds / t)}` +
+      `   per run ours/${name}: ${ours.map((r, i) => fmt.ratio(r.seconds / (list[i]?.seconds ?? NaN))).join(' ')}`,
+    `           packages vs npm's tree: ${sets.map((r) => (r.packagesVsNpm.equal ? `same ${r.packagesVsNpm.packages}` : `${r.packagesVsNpm.onlyPeer.length}+${r.packagesVsNpm.onlyNpm.length} differ`)).join(', ') || 'not compared (no anchor)'}` +
+      `; peak RSS tree ${fmt.kibAsMib(pick(list, 'peakTreeRssKiB'))}; load before/after ${list.map((r) => r.load.join('/')).join(', ')}`,
+  );
+}
 console.log(lines.join('\n'));
 // Keep the tail of our CLI's progress log (timestamped phases) to see where the time went.
 const strip = ({ stdout, stderr, ...rest }) => rest;
@@ -319,6 +392,7 @@ const saved = saveResult(CACHE_DIR, `stage-vs-npm-${pkg}`, {
   versions,
   anchor: anchor.map(strip),
   ours: ours.map(withLog),
+  peers: Object.fromEntries(Object.entries(peers).map(([name, list]) => [name, list.map(strip)])),
   timeRatio,
   diskRatio,
 });

@@ -11,6 +11,8 @@ export interface NodeRuntime {
 
 export async function probeNode(nodePath: string, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<NodeRuntime> {
   const resolved = path.resolve(nodePath);
+  // Our own Node runs, and its version is known: no process started to ask it.
+  if (resolved === process.execPath) return { path: resolved, version: process.versions.node };
   const result = await run(resolved, ['-p', 'process.versions.node'], { env, timeoutMs: 30_000, signal }).catch(
     (error: unknown) => {
       if (isReleaseSwitcherError(error)) throw error; // CANCELLED

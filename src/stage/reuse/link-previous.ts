@@ -4,7 +4,7 @@
  * packages the previous release holds byte for byte, copied (and checked) where a link cannot be.
  */
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, linkSync, mkdirSync, symlinkSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError, errnoOf } from '../../model/errors.js';
@@ -13,7 +13,7 @@ import { withImmutableCleared } from '../../platform/immutable.js';
 import { mapLimit } from '../../platform/tree.js';
 import type { TreeNode } from '../resolve/resolve-tree.js';
 import type { PreviousRelease } from './tree-record.js';
-import { type Linked, type SharedFile, statSources } from './shared-inodes.js';
+import { type Linked, type SharedFile, eachSync, statSources } from './shared-inodes.js';
 import type { ExtractedPackages } from './extract-packages.js';
 import type { DeferredFile } from '../unpack/index.js';
 
@@ -79,13 +79,17 @@ export async function linkPackages(options: LinkPackagesOptions): Promise<Linked
   const allSources = linkedFiles.map((entry) => path.join(previous.dir, entry.path));
   const inodes = await statSources(allSources);
   const sources = previous.immutable ? allSources : [];
+  // Batched: each link is a syscall of a few microseconds, a promise each (a thread-pool hop, an
+  // allocation, a turn of the loop) cost more than the link; in batches the loop still gets its turns
+  // (the main package's unpack and the extraction of new packages run beside this).
   const linkAll = async (entries: ManifestEntry[]) => {
-    for (const entry of entries)
-      if (entry.type === 'dir') await fs.mkdir(path.join(pkgDir, entry.path), { recursive: true });
-    await mapLimit(entries, LINK_PARALLELISM, async (entry) => {
+    await eachSync(entries, (entry) => {
+      if (entry.type === 'dir') mkdirSync(path.join(pkgDir, entry.path), { recursive: true });
+    });
+    await eachSync(entries, (entry) => {
       const abs = path.join(pkgDir, entry.path);
-      if (entry.type === 'link') await fs.symlink(entry.target, abs);
-      if (entry.type === 'file') await fs.link(path.join(previous.dir, entry.path), abs);
+      if (entry.type === 'link') symlinkSync(entry.target, abs);
+      if (entry.type === 'file') linkSync(path.join(previous.dir, entry.path), abs);
     });
   };
   await withImmutableCleared(sources, async () => {
@@ -121,9 +125,9 @@ export async function linkExtracted(
   const linked: SharedFile[] = [];
   const sources = previous.immutable ? allSources : [];
   await withImmutableCleared(sources, () =>
-    mapLimit(toLink, LINK_PARALLELISM, async (file) => {
+    eachSync(toLink, (file) => {
       try {
-        await fs.link(file.source, path.join(pkgDir, file.path));
+        linkSync(file.source, path.join(pkgDir, file.path));
         linked.push({ path: file.path, sha256: file.sha256, size: file.size });
       } catch (error) {
         if (!NOT_LINKABLE.has(errnoOf(error) ?? '')) throw error;

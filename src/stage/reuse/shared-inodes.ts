@@ -48,7 +48,7 @@ export async function statSources(sources: readonly string[]): Promise<Map<strin
  * of thousands of cached inodes, a promise each costs more than the stat (measured: 41 000 lstats
  * 1.2 s this way, 3.0 s as promises, on a loaded machine).
  */
-async function eachSync<T>(items: readonly T[], fn: (item: T) => void): Promise<void> {
+export async function eachSync<T>(items: readonly T[], fn: (item: T) => void): Promise<void> {
   for (let i = 0; i < items.length; i++) {
     if (i % (4 * YIELD_EVERY) === 0) await yieldToLoop();
     fn(items[i]!);
