@@ -211,6 +211,7 @@ async function peerOnce(name) {
     home: tempDir(name),
     storeDir: peerStores[name],
     trusted,
+    registry: registryUrl,
   });
   cmd.prepare();
   const peerEnv = { ...env, ...cmd.env, PATH: [cmd.pathPrefix, env.PATH].filter(Boolean).join(':') };

@@ -49,7 +49,7 @@ export function scriptedPackages(pkgDir) {
  * A peer's in-place upgrade, as measure() runs it: `from` installed untimed by `install(spec)`, then
  * `to` timed. Returns what `install` returns for `to`, plus the installed package's real folder.
  */
-export function peerCommands(name, { bin, home, storeDir, trusted = [] }) {
+export function peerCommands(name, { bin, home, storeDir, trusted = [], registry }) {
   if (name === 'bun') {
     const env = { BUN_INSTALL: home, BUN_INSTALL_CACHE_DIR: storeDir };
     const globalDir = path.join(home, 'install', 'global');
@@ -71,7 +71,16 @@ export function peerCommands(name, { bin, home, storeDir, trusted = [] }) {
     prepare() {},
     args: (spec) => [
       bin,
-      ['add', '-g', `--store-dir=${storeDir}`, '--config.dangerously-allow-all-builds=true', '--reporter=silent', spec],
+      [
+        'add',
+        '-g',
+        `--store-dir=${storeDir}`,
+        '--config.dangerously-allow-all-builds=true',
+        '--reporter=silent',
+        // pnpm 12 does not read npm_config_registry from the environment.
+        ...(registry ? [`--registry=${registry}`] : []),
+        spec,
+      ],
     ],
     installed: (pkg) => {
       // pnpm 11+ keeps each global package in a folder of its own under global/v11/<hash>/.
