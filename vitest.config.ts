@@ -12,6 +12,7 @@ import { defineConfig } from 'vitest/config';
 export const UNIT = [
   'test/api/public-api.test.ts',
   'test/autoupdate/policy.test.ts',
+  'test/bench/peers.test.ts',
   'test/bench/phases.test.ts',
   'test/cli/startup-imports.test.ts',
   'test/doctor/deep.test.ts',
