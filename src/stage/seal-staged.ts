@@ -25,6 +25,8 @@ export interface SealInput {
   /** Of those, the ones whose inodes carry the immutable attribute already. */
   sharedImmutable?: ReadonlySet<string>;
   progress: (event: ProgressEvent) => void;
+  /** A check still running (the smoke check): awaited once the manifest is hashed, before anything is linked or sealed. */
+  checked?: Promise<void> | undefined;
 }
 
 /** Manifest, dedupe against earlier releases, marker, seal: the end of every way a release is made. */
@@ -37,6 +39,7 @@ export async function sealStaged(input: SealInput): Promise<{
   const { pkgDir, progress } = input;
   progress({ phase: 'manifest', message: 'hashing files' });
   const manifest = await computeManifest(pkgDir, input.known);
+  await input.checked;
   const earlier = await earlierManifests(input.layout, input.earlier);
   const shared = input.shared ?? new Set<string>();
   const deduped = await dedupeAgainst({ stagedDir: pkgDir, files: manifest, earlier, shared });

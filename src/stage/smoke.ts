@@ -31,19 +31,31 @@ export async function smokeCheck(
     if (result.exitCode !== 0) throw smokeFailed(`node ${options.command.join(' ')}`, result.output);
     return `node ${options.command.join(' ')}: ${tail(result.output, 1)}`;
   }
-  const checked: string[] = [];
-  for (const entry of entryPoints(pkg)) {
-    const file = path.join(pkgDir, entry);
-    const candidates = [file, `${file}.js`, path.join(file, 'index.js')];
-    const found = (await Promise.all(candidates.map(pathExists))).findIndex(Boolean);
-    if (found < 0) throw smokeFailed(`entry point ${entry}`, 'the file does not exist');
-    const target = candidates[found]!;
-    if (!/\.(c|m)?js$/.test(target) && found === 0) continue; // a native or shell bin: nothing to syntax-check
-    const result = await run(options.node.path, ['--check', target], { cwd: pkgDir, env, timeoutMs: SMOKE_TIMEOUT_MS });
-    if (result.exitCode !== 0) throw smokeFailed(`node --check ${entry}`, result.output);
-    checked.push(entry);
-  }
+  // Each entry point is checked by a Node of its own: all at once (openclaw has two), reported in order.
+  const outcomes = await Promise.all(entryPoints(pkg).map((entry) => checkEntry(pkgDir, entry, { ...options, env })));
+  const checked = outcomes.filter((entry): entry is string => entry !== undefined);
   return checked.length ? `syntax ok: ${checked.join(', ')}` : 'no entry points to check';
+}
+
+/** The entry point if it was syntax-checked, undefined if it is not JavaScript; throws SMOKE_FAILED. */
+async function checkEntry(
+  pkgDir: string,
+  entry: string,
+  options: { node: NodeRuntime; env: NodeJS.ProcessEnv },
+): Promise<string | undefined> {
+  const file = path.join(pkgDir, entry);
+  const candidates = [file, `${file}.js`, path.join(file, 'index.js')];
+  const found = (await Promise.all(candidates.map(pathExists))).findIndex(Boolean);
+  if (found < 0) throw smokeFailed(`entry point ${entry}`, 'the file does not exist');
+  const target = candidates[found]!;
+  if (!/\.(c|m)?js$/.test(target) && found === 0) return undefined; // a native or shell bin: nothing to syntax-check
+  const result = await run(options.node.path, ['--check', target], {
+    cwd: pkgDir,
+    env: options.env,
+    timeoutMs: SMOKE_TIMEOUT_MS,
+  });
+  if (result.exitCode !== 0) throw smokeFailed(`node --check ${entry}`, result.output);
+  return entry;
 }
 
 function smokeFailed(what: string, output: string): ReleaseSwitcherError {
