@@ -18,6 +18,7 @@ export const UNIT = [
   'test/platform/subprocess.test.ts',
   'test/service/caller.test.ts',
   'test/unit-files/existing-unit.test.ts',
+  'test/rehearsal/candidate-env.test.ts',
   'test/rehearsal/preflight.test.ts',
   'test/unit-files/service-port.test.ts',
   'test/service/supervisors/launchd.test.ts',

@@ -41,8 +41,10 @@ export interface PreflightOptions {
   configFile?: Readonly<Record<string, unknown>> | null;
   /** Run as `<node> ARGS` in the release folder, with the rehearsal's environment, after the copy and before the start (placeholders replaced); must exit 0. */
   prepare?: readonly string[] | null;
-  /** The environment the candidate inherits underneath `env` (PATH, HOME, …). */
+  /** The environment the candidate inherits underneath `env`: the service's own, never the caller's whole one (candidate-env.ts). */
   baseEnv: NodeJS.ProcessEnv;
+  /** The environment of systemd-run/systemctl themselves (XDG_RUNTIME_DIR, DBUS_SESSION_BUS_ADDRESS); not the candidate's. @default baseEnv */
+  callerEnv?: NodeJS.ProcessEnv;
   releaseDir: string;
   expectedVersion: string;
   healthUrl: string;
@@ -175,7 +177,7 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
       args: options.args.map((a) => fill(a, vars)),
       cwd: options.releaseDir,
       env,
-      callerEnv: options.baseEnv,
+      callerEnv: options.callerEnv ?? options.baseEnv,
       logFile,
       record,
       ...(options.signal && { signal: options.signal }),
@@ -227,7 +229,7 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
     };
   } finally {
     await handle?.stop(STOP_GRACE_MS);
-    await cleanupPreflight(record, { callerEnv: options.baseEnv, workRoot: options.workRoot });
+    await cleanupPreflight(record, { callerEnv: options.callerEnv ?? options.baseEnv, workRoot: options.workRoot });
   }
 }
 

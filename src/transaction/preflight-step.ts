@@ -19,6 +19,7 @@ import {
 import { copySnapshotPrivately, copyStatePrivately } from '../snapshot/private-copy.js';
 import { resolveIndependentPaths, resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
 import { runStep } from '../store/journal.js';
+import { candidateEnvOf } from './candidate-env.js';
 import { setReleaseState } from './machine.js';
 import { preflightWanted } from './preflight-wanted.js';
 import type { JournalSession } from '../store/session.js';
@@ -36,13 +37,15 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
     if (config.node) await probeNode(config.node, runtime.env, runtime.signal);
     const skip = await resolveIndependentPaths(config.independentPaths, runtime.env);
     const paths = (await resolveStatePaths(config.statePaths, runtime.env)).filter((p) => !skip.has(p));
+    const candidate = await candidateEnvOf(session);
     const outcome = await runPreflight({
       node: config.node ?? process.execPath,
       args: config.preflight!,
       env: config.preflightEnv,
       configFile: config.preflightConfig,
       prepare: config.preflightPrepare,
-      baseEnv: runtime.env,
+      baseEnv: candidate.env,
+      callerEnv: runtime.env,
       releaseDir: path.join(layout.root, 'releases', target),
       expectedVersion: target,
       healthUrl: config.healthUrl!,
@@ -77,7 +80,7 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       onProbe: (message) => runtime.onProgress({ phase: 'preflight', message }),
     });
     const { outputTail, ...rest } = outcome;
-    step.evidence = { ...rest, outputTail };
+    step.evidence = { ...rest, environment: candidate.from, outputTail };
     step.detail = outcome.ok
       ? `rehearsed on 127.0.0.1:${outcome.port}: ${outcome.detail}`
       : `${outcome.reason}: ${outcome.detail}`;
