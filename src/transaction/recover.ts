@@ -13,6 +13,7 @@ import type { Transaction } from '../model/state.js';
 import type { Layout } from '../store/layout.js';
 import { readLinkVersion } from '../store/links.js';
 import { scanReleaseDirs } from '../store/release.js';
+import { setAsideReleaseLinks } from '../store/set-aside.js';
 import type { JournalSession } from '../store/session.js';
 import { type Entry, drive } from './activate.js';
 import { configuredSupervisor } from './configured-supervisor.js';
@@ -43,6 +44,11 @@ export async function recoverRoot(session: JournalSession, options: RecoverOptio
   }
   await sweepStaging(layout, actions);
   await sweepTempFiles(layout, actions);
+  // Said on every command's progress too, not only by `recover`: a link that vanishes unannounced is a puzzle.
+  for (const line of (await setAsideReleaseLinks(layout)).moved) {
+    actions.push(line);
+    session.runtime.onProgress({ phase: 'recover', message: `recover: ${line}` });
+  }
   await reconcileReleases(journal, layout, actions);
   if (actions.length > 0) await journal.commit('recover:begin');
   return { transaction, actions };
