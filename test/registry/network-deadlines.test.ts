@@ -61,6 +61,16 @@ describe('network deadlines', () => {
     expect(registry.requests.some((r) => r.startsWith('GET /rs-fixture-gateway/-/'))).toBe(true);
   });
 
+  it("the auto-updater's tick on a registry whose packument never comes: FETCH_FAILED at the idle deadline", async () => {
+    const root = freshRoot();
+    await stallingRegistry(root, 'stall-packument');
+    const started = Date.now();
+    const r = await rs(root, ['auto-update'], { env: npmSettings(1500), timeout: 90_000 });
+    expect([r.exitCode, r.json?.error?.code], r.stdout + r.stderr).toEqual([1, 'FETCH_FAILED']);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(linkOf(root, 'current')).toBe('releases/1.0.0');
+  });
+
   it('a tarball sent a byte every 200 ms never idles: it ends at the total deadline (4 x fetch-timeout)', async () => {
     const root = freshRoot();
     await stallingRegistry(root, 'trickle-tarball');
