@@ -90,7 +90,7 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
   beforeAll(async () => {
     ({ node, prefix, um } = await openclawBench({ name: 'ocrollback', work, version: FROM }));
     port = await freePort();
-    await writeOpenclawService(um, { node, prefix, port });
+    await writeOpenclawService(um, { node, prefix, port, tmpdir: path.join(work, 'tmp') });
     expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
     await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 });
     const init = await rs([
