@@ -17,6 +17,7 @@ import {
   SHORT_WINDOWS,
   openclawBench,
   openclawHealthy,
+  REMOVE_TIMEOUT_MS,
   removeOpenclawBench,
   writeOpenclawService,
 } from '../support/openclaw.ts';
@@ -88,7 +89,7 @@ describeWhere(canRunUserManager(), 'the whole openclaw state dir, checkpointed (
     expect(installed.exitCode, installed.stdout.slice(-2000) + installed.stderr.slice(-2000)).toBe(0);
   }, 2_400_000);
 
-  afterAll(() => removeOpenclawBench(um, work), 120_000);
+  afterAll(() => removeOpenclawBench(um, work), REMOVE_TIMEOUT_MS);
 
   const era95 = {
     'credentials/rs-test.json': '{"token":"from 9.5"}\n',

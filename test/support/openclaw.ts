@@ -139,6 +139,12 @@ export async function openclawBench(options: {
   return { node, prefix, um: await openclawManager(options.name) };
 }
 
+/**
+ * What `removeOpenclawBench` may take: the gateway's drain, then clearing the attribute of and removing two or three
+ * releases and a prefix (80,000 entries and more). Seen over 120 s at a load average of 17.
+ */
+export const REMOVE_TIMEOUT_MS = 600_000;
+
 /** Stop the manager (and the gateway with it), then remove the bench's folder, sealed releases included. */
 export async function removeOpenclawBench(um: UserManager | undefined, work: string): Promise<void> {
   await um?.stop();

@@ -13,6 +13,7 @@ import {
   OPENCLAW_UNIT as UNIT,
   openclawBench,
   openclawHealthy,
+  REMOVE_TIMEOUT_MS,
   removeOpenclawBench,
   writeOpenclawService,
 } from '../support/openclaw.ts';
@@ -95,7 +96,7 @@ describeWhere(can, 'external-supervisor mode on the real openclaw gateway (adopt
     await openclawHealthy(um, { port, pid: first.pid, timeoutMs: 300_000 });
   }, 1_800_000);
 
-  afterAll(() => removeOpenclawBench(um, work), 120_000);
+  afterAll(() => removeOpenclawBench(um, work), REMOVE_TIMEOUT_MS);
 
   it('update.run over the RPC and `openclaw update` refuse; the root and the npm -g prefix stay as they were', async () => {
     const serving = await openclawHealthy(um, { port, pid: null, timeoutMs: 60_000 });

@@ -11,7 +11,7 @@ import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openclawHealthy, removeOpenclawBench } from '../../support/openclaw.ts';
+import { openclawHealthy, REMOVE_TIMEOUT_MS, removeOpenclawBench } from '../../support/openclaw.ts';
 import { describeWhere } from '../../support/skip.ts';
 import { canRunUserManager } from '../../support/systemd.ts';
 import { type PluginGateway, startPluginGateway } from './gateway.ts';
@@ -29,7 +29,7 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
     gw = await startPluginGateway({ work, from: FROM, to: TO });
   }, 2_400_000);
 
-  afterAll(() => removeOpenclawBench(gw?.um, work), 120_000);
+  afterAll(() => removeOpenclawBench(gw?.um, work), REMOVE_TIMEOUT_MS);
 
   /** `openclaw gateway call METHOD --params JSON --json`: the method's payload, or the call's failure. */
   const call = async (method: string, params: object = {}) => {
