@@ -77,6 +77,50 @@ for (const [file, targets] of graph) {
       problems.push(`${path.relative(SRC, file)} imports ${path.relative(SRC, target)}: ${from} may not import ${to}`);
   }
 }
+// One writer of the record: transaction/record.ts alone writes transactions, their steps, release records and
+// operations; everything else asks it and only reads journal.state. Writes are recognised by their shape.
+const RECORD_OWNER = path.join('transaction', 'record.ts');
+const RECORD_FIELDS =
+  'status|detail|evidence|ms|reason|hint|restore|snapshot|heartbeatAt|scheduledAt|progress|spec|preflight|from|to|before|finishedAt|startedAt|steps|state|pinned|installedAt|integrity|source|signatures|provenance|transaction|operation|releases|history';
+export const RECORD_WRITES = [
+  // journal.state.releases[v] = …, journal.state.transaction = …, state.history = …
+  /\bstate\.(transaction|operation|releases|history)\b[^=;\n]*(?<![!<>=])=(?![=>])/,
+  // a transaction's, step's or release record's own field: tx.hint = …, step.detail += …, record.pinned = …
+  new RegExp(
+    `\\b(tx|step|journaled|record|rolling|transaction|release|last|s)\\??\\.(${RECORD_FIELDS})\\s*(\\+|-|\\?\\?|\\|\\|)?=(?![=>])`,
+  ),
+  /\.steps\.(push|splice|unshift|pop|shift)\(/,
+  /\bdelete\s+[\w.?[\]]*(\.releases\[|\btx\.|\btransaction\.)/,
+  /\.archiveTransaction\(/,
+];
+export function recordWritesIn(text) {
+  return text
+    .split('\n')
+    .map((line, index) => ({ line, number: index + 1 }))
+    .filter(({ line }) => !/^\s*(\/\/|\*|\/\*)/.test(line) && RECORD_WRITES.some((pattern) => pattern.test(line)));
+}
+for (const file of files) {
+  if (path.relative(SRC, file) === RECORD_OWNER) continue;
+  for (const { line, number } of recordWritesIn(fs.readFileSync(file, 'utf8')))
+    problems.push(
+      `${path.relative(SRC, file)}:${number}: writes the record (${line.trim()}); ask transaction/record.ts instead`,
+    );
+}
+
+// One way to start a process: platform/subprocess.ts (process groups, timeouts, the caller's AbortSignal).
+const SUBPROCESS_OWNER = path.join('platform', 'subprocess.ts');
+for (const file of files) {
+  if (path.relative(SRC, file) === SUBPROCESS_OWNER) continue;
+  if (
+    /(from\s*|import\(\s*)['"](node:)?child_process['"]|(from\s*|import\(\s*)['"]execa['"]/.test(
+      fs.readFileSync(file, 'utf8'),
+    )
+  )
+    problems.push(
+      `${path.relative(SRC, file)}: starts processes itself; use platform/subprocess.ts (run, runCaptured)`,
+    );
+}
+
 // Circles: a depth-first search over the module graph.
 const seen = new Map();
 const stack = [];

@@ -11,7 +11,17 @@ import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js
 import { publicTransaction, type Transaction, type TransactionKind } from '../model/state.js';
 import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
 import { readLinkVersion } from '../store/links.js';
-import { closeTransaction, markGood, markPending, openTransaction, setReleaseState, transition } from './machine.js';
+import {
+  closeTransaction,
+  enterTransaction,
+  markBad,
+  markGood,
+  markPending,
+  noteStep,
+  openTransaction,
+  setFields,
+  transition,
+} from './record.js';
 import type { JournalSession } from '../store/session.js';
 import { configuredSupervisor } from './configured-supervisor.js';
 import { stageStateCheckpoint } from './stage-checkpoint.js';
@@ -77,12 +87,7 @@ export async function drive(run: Run, entry: Entry): Promise<Transaction> {
     return finish(run, 'switched', entry.reason);
   }
   if (!supervisor) {
-    tx.steps.push({
-      name: 'restart',
-      status: 'skipped',
-      ms: 0,
-      detail: 'supervisor none: restarting the service is the operator’s job',
-    });
+    noteStep(tx, 'restart', 'skipped', 'supervisor none: restarting the service is the operator’s job');
     return finish(run, 'switched');
   }
   let failure: Failure | undefined;
@@ -94,8 +99,7 @@ export async function drive(run: Run, entry: Entry): Promise<Transaction> {
   await noteSnapshot(run.session, tx);
   failure ??= await verify(run, supervisor, baseline);
   if (!failure) return finish(run, 'verified');
-  const record = run.session.journal.state.releases[tx.to!];
-  if (record) setReleaseState(record, 'bad', `${failure.reason}: ${failure.detail}`);
+  markBad(run.session.journal, tx.to!, `${failure.reason}: ${failure.detail}`);
   return (await waysBack()).rollBack(run, supervisor, failure);
 }
 
@@ -108,8 +112,7 @@ async function begin(session: JournalSession, request: ActivateRequest): Promise
     request.scheduled ??
     openTransaction({ kind: request.kind, status: 'switching', from: current, to: request.target });
   if (request.scheduled) transition(tx, 'switching');
-  tx.from = current;
-  tx.before = { current, previous };
+  setFields(tx, { from: current, before: { current, previous } });
   if (current === request.target) {
     closeTransaction(journal, tx, { status: 'up_to_date' });
     if (request.scheduled) await journal.commit();
@@ -120,7 +123,7 @@ async function begin(session: JournalSession, request: ActivateRequest): Promise
       hint: `Install it first (release-switcher install ${config.package}@${request.target}); see release-switcher list.`,
     });
   }
-  journal.state.transaction = tx;
+  enterTransaction(journal, tx);
   openVerifyRelease(tx); // journaled with the transaction: its first step, running
   await journal.commit('activate:begin');
   return tx;
@@ -130,13 +133,12 @@ async function begin(session: JournalSession, request: ActivateRequest): Promise
 async function upToTheFlip(run: Run, preflight: boolean): Promise<void> {
   const { session, tx } = run;
   try {
-    const first = tx.steps.at(-1);
-    await verifyReleaseStep(run, first?.name === 'verify-release' ? first : undefined);
+    await verifyReleaseStep(run);
     await checkStateStep(session, tx, { leaving: tx.from, target: tx.to!, supervised: run.supervisor !== null });
     await (await import('./database-preflight-step.js')).databasePreflightStep(session, tx, tx.to!);
     const wanted = preflight && preflightWanted(session.config);
     const known = wanted ? knownGoodReturn(session, tx) : undefined;
-    if (known) tx.steps.push({ name: 'preflight', status: 'skipped', ms: 0, detail: known });
+    if (known) noteStep(tx, 'preflight', 'skipped', known);
     if (wanted && !known) {
       await session.journal.commit('activate:verified-release');
       await (await import('./preflight-step.js')).preflightStep(session, tx, tx.to!);

@@ -16,6 +16,7 @@ import { scanReleaseDirs } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
 import { type Entry, drive } from './activate.js';
 import { configuredSupervisor } from './configured-supervisor.js';
+import { endOperation, forgetRelease, recordRelease } from './record.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 
 export interface RecoveryReport {
@@ -39,7 +40,7 @@ export async function recoverRoot(session: JournalSession, options: RecoverOptio
   const operation = journal.state.operation;
   if (operation) {
     actions.push(`closed the interrupted ${operation.kind} ${operation.id}`);
-    journal.state.operation = null;
+    endOperation(journal);
   }
   await sweepStaging(layout, actions);
   await sweepTempFiles(layout, actions);
@@ -165,19 +166,19 @@ async function reconcileReleases(journal: Journal, layout: Layout, actions: stri
   for (const [version, marker] of unrecorded) {
     // Renamed into place but killed before the journal recorded it: the marker has all we need.
     await makeReleaseImmutable(layout, marker); // killed before the attribute was set, perhaps
-    journal.state.releases[version] = {
+    recordRelease(journal, {
       version,
       state: 'installed',
       pinned: false,
       installedAt: marker.installedAt,
       integrity: marker.integrity,
       source: marker.source,
-    };
+    });
     actions.push(`recorded release ${version} found on disk`);
   }
   for (const version of Object.keys(journal.state.releases)) {
     if (onDisk.has(version)) continue;
-    delete journal.state.releases[version];
+    forgetRelease(journal, version);
     actions.push(`forgot release ${version}: its directory is gone`);
   }
   if (actions.length > 0) await fsyncDir(layout.root).catch(() => undefined);

@@ -10,6 +10,7 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 import { newId } from '../store/journal.js';
 import { pointLink, readLinkVersion } from '../store/links.js';
 import { mutate } from '../transaction/mutate.js';
+import { beginOperation } from '../transaction/record.js';
 import type { RootOptions } from '../store/session.js';
 import { sealStaged } from '../stage/seal-staged.js';
 import { validVersion } from '../store/layout.js';
@@ -66,12 +67,12 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       );
     }
     const stagingId = newId();
-    journal.state.operation = {
+    beginOperation(journal, {
       kind: 'install',
       id: stagingId,
       startedAt: new Date().toISOString(),
       versions: [pkg.version],
-    };
+    });
     await journal.commit('install:begin');
     const pkgDir = path.join(layout.stagingDir(stagingId), 'package');
     const node = await probeNode(config.node ?? process.execPath, runtime.env);
@@ -100,7 +101,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       // It has been running in production: good, not a pending trial.
       await commitRelease(session, { dir: pkgDir, marker: sealed.marker, inodes: sealed.inodes, earlier }, 'good');
     } catch (error) {
-      throw await abandonStaging(journal, layout.stagingDir(stagingId), error);
+      throw await abandonStaging(session, layout.stagingDir(stagingId), error);
     } finally {
       await fs.rm(layout.stagingDir(stagingId), { recursive: true, force: true }).catch(() => undefined);
     }
