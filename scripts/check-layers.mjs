@@ -54,7 +54,7 @@ const folderOf = (file) => path.relative(SRC, file).split(path.sep)[0];
 const files = walk(SRC).filter((f) => !f.endsWith('.d.ts'));
 const graph = new Map(files.map((f) => [f, importsOf(f).filter((t) => fs.existsSync(t))]));
 
-const problems = [];
+export const problems = [];
 for (const [file, targets] of graph) {
   const from = folderOf(file);
   if (rankOf(from) < 0) problems.push(`${path.relative(SRC, file)}: folder "${from}" is in no layer`);
@@ -108,6 +108,8 @@ for (const file of files) {
 }
 
 // One way to start a process: platform/subprocess.ts (process groups, timeouts, the caller's AbortSignal).
+export const startsProcesses = (text) =>
+  /(from\s*|import\(\s*|require\(\s*)['"](node:)?child_process['"]|(from\s*|import\(\s*)['"]execa['"]/.test(text);
 const SUBPROCESS_OWNER = path.join('platform', 'subprocess.ts');
 for (const file of files) {
   if (path.relative(SRC, file) === SUBPROCESS_OWNER) continue;
@@ -139,22 +141,30 @@ function visit(file) {
 }
 for (const file of files) if (!seen.has(file)) visit(file);
 
-if (process.argv.includes('--tree')) {
-  const lines = (f) => fs.readFileSync(f, 'utf8').split('\n').length - 1;
-  for (const layer of LAYERS) {
-    for (const folder of layer) {
-      const inside = files.filter((f) => folderOf(f) === folder);
-      const total = inside.reduce((sum, f) => sum + lines(f), 0);
-      console.log(`${folder.padEnd(12)} ${String(inside.length).padStart(3)} files ${String(total).padStart(6)} lines`);
-      if (process.argv.includes('--files'))
-        for (const f of inside) console.log(`  ${path.relative(SRC, f).padEnd(40)} ${lines(f)}`);
+// Reported when run as a script (npm run lint); a test imports the rules above without the report.
+const isMain = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMain) report();
+
+function report() {
+  if (process.argv.includes('--tree')) {
+    const lines = (f) => fs.readFileSync(f, 'utf8').split('\n').length - 1;
+    for (const layer of LAYERS) {
+      for (const folder of layer) {
+        const inside = files.filter((f) => folderOf(f) === folder);
+        const total = inside.reduce((sum, f) => sum + lines(f), 0);
+        console.log(
+          `${folder.padEnd(12)} ${String(inside.length).padStart(3)} files ${String(total).padStart(6)} lines`,
+        );
+        if (process.argv.includes('--files'))
+          for (const f of inside) console.log(`  ${path.relative(SRC, f).padEnd(40)} ${lines(f)}`);
+      }
     }
   }
-}
-if (problems.length > 0) {
-  console.error(problems.join('\n'));
-  console.error(`${problems.length} layering problem(s)`);
-  process.exitCode = 1;
-} else {
-  console.log(`layers ok: ${files.length} modules, imports point one way, no circles`);
+  if (problems.length > 0) {
+    console.error(problems.join('\n'));
+    console.error(`${problems.length} layering problem(s)`);
+    process.exitCode = 1;
+  } else {
+    console.log(`layers ok: ${files.length} modules, imports point one way, no circles`);
+  }
 }

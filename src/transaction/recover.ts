@@ -63,7 +63,7 @@ async function settleTransaction(
       ? null
       : options.supervisor !== undefined
         ? options.supervisor
-        : await configuredSupervisor(config, runtime.env);
+        : await configuredSupervisor(config, runtime.env, runtime.signal);
   const entry = planResume(tx, { current: await readLinkVersion(layout, 'current'), supervised: supervisor !== null });
   if (
     entry.at === 'undo' &&

@@ -12,6 +12,9 @@ import { closeTransaction, markGood, noteStep, runStep, setFields, transition } 
 import { beginRestore, endRestore, planStateReturn } from './state-return.js';
 import { type Failure, type Run, finish, restartStep, verifyStep } from './steps.js';
 import type { Transaction } from '../model/state.js';
+import { isReleaseSwitcherError } from '../model/errors.js';
+
+const cancelled = (error: unknown) => isReleaseSwitcherError(error) && error.code === 'CANCELLED';
 
 /** Bring `tx.from` back after `tx.to` failed. Ends `rolled_back` or `rollback_failed`. */
 export async function rollBack(run: Run, supervisor: Supervisor, failure: Failure): Promise<Transaction> {
@@ -44,6 +47,7 @@ export async function rollBack(run: Run, supervisor: Supervisor, failure: Failur
       step.note({ detail: `${failure.detail}; current -> releases/${previous}` });
     });
   } catch (error) {
+    if (cancelled(error)) throw error; // left rolling back, for recovery to resume
     return failRollback(run, supervisor, { why: `could not flip back to ${previous}: ${(error as Error).message}` });
   }
   await journal.commit('rollback:flipped');
@@ -59,6 +63,7 @@ async function restartPrevious(run: Run, supervisor: Supervisor, previous: strin
     baseline = await restartStep(run, supervisor, 'restart-previous');
   } catch (error) {
     await endRestore(session, tx, restoring);
+    if (cancelled(error)) throw error; // left rolling back, for recovery to resume
     return failRollback(run, supervisor, { why: `restarting ${previous} failed: ${(error as Error).message}` });
   }
   await endRestore(session, tx, restoring);

@@ -4,7 +4,7 @@
  * acts (record.ts runStep), so a killed run leaves a record of where it was.
  */
 import fs from 'node:fs/promises';
-import type { TerminalStatus, Transaction } from '../model/state.js';
+import type { StepName, TerminalStatus, Transaction } from '../model/state.js';
 import { type CrashPointName, crashPoint } from '../platform/crashpoint.js';
 import type { VerifyResult } from '../service/health.js';
 import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
@@ -13,12 +13,68 @@ import { ProvenInodes, checkReleaseFast, proveWayBack } from '../store/release.j
 import type { JournalSession } from '../store/session.js';
 import { beginStep, closeTransaction, failRunningSteps, noteStep, runStep } from './record.js';
 
-/** One transaction being driven: the session it runs in, the journaled transaction, the supervisor (null: `none`). */
+/**
+ * The order every switch runs its steps in: `--dry-run` lists those that apply (plan.ts `planSwitch`),
+ * the driver (activate.ts) runs them in it. `install` comes before the transaction (the verb or the
+ * runner stages the release); `restore-state` is recorded around the restart that starts the target.
+ */
+export const SWITCH_STEPS = [
+  'install',
+  'verify-release',
+  'check-state',
+  'database-preflight',
+  'preflight',
+  'flip',
+  'restore-state',
+  'restart',
+  'verify',
+] as const satisfies readonly StepName[];
+export type SwitchStepName = (typeof SWITCH_STEPS)[number];
+
+/** Which of SWITCH_STEPS a switch runs: each step's own rule (the plan asks them before, the steps as they run). */
+export type StepChoice = Record<
+  'install' | 'checkState' | 'database' | 'preflight' | 'restore' | 'supervised',
+  boolean
+>;
+
+/** The steps of SWITCH_STEPS that `choice` runs, in order, up to `until` (the step that refuses, say). */
+export function planSteps(choice: StepChoice, until: SwitchStepName = 'verify'): SwitchStepName[] {
+  const runs: Record<SwitchStepName, boolean> = {
+    install: choice.install,
+    'verify-release': true,
+    'check-state': choice.checkState,
+    'database-preflight': choice.database,
+    preflight: choice.preflight,
+    flip: true,
+    'restore-state': choice.supervised && choice.restore,
+    restart: choice.supervised,
+    verify: choice.supervised,
+  };
+  return SWITCH_STEPS.slice(0, SWITCH_STEPS.indexOf(until) + 1).filter((name) => runs[name]);
+}
+
+/** The steps of SWITCH_STEPS from `first` to `last`, in order (the driver's stretch between two points). */
+export function stepsBetween(first: SwitchStepName, last: SwitchStepName): SwitchStepName[] {
+  return SWITCH_STEPS.slice(SWITCH_STEPS.indexOf(first), SWITCH_STEPS.indexOf(last) + 1);
+}
+
+/**
+ * One transaction being driven: the session it runs in, the journaled transaction, the supervisor (null:
+ * `none`), and what the steps hand each other: whether to rehearse, the service as the restart left it,
+ * the failure that sends it back.
+ */
 export interface Run {
   session: JournalSession;
   tx: Transaction;
   supervisor: Supervisor | null;
+  /** false: no rehearsal (`--no-preflight`). @default true */
+  preflight?: boolean;
+  baseline?: ServiceState | null;
+  failure?: Failure;
 }
+
+/** Every step the driver runs: it reads and reports through the run, and records itself (record.ts). */
+export type DriverStep = (run: Run) => Promise<void>;
 
 /** Why a release failed after the flip: the transaction's reason and what was seen. */
 export interface Failure {
@@ -140,6 +196,7 @@ export async function verifyStep(run: Run, supervisor: Supervisor, options: Veri
         timeoutMs: config.verifyTimeout * 1000,
         stableMs: config.stableFor * 1000,
         onProbe: (message) => runtime.onProgress({ phase: 'verify', message }),
+        signal: runtime.signal,
       },
       baseline,
     );

@@ -75,11 +75,15 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     });
     await journal.commit('install:begin');
     const pkgDir = path.join(layout.stagingDir(stagingId), 'package');
-    const node = await probeNode(config.node ?? process.execPath, runtime.env);
+    const node = await probeNode(config.node ?? process.execPath, runtime.env, runtime.signal);
     try {
       await fs.mkdir(layout.stagingDir(stagingId), { recursive: true });
       runtime.onProgress({ phase: 'extract', message: `copying ${source}` });
-      const copy = await run('cp', ['-a', source, pkgDir], { env: runtime.env, timeoutMs: 30 * 60_000 });
+      const copy = await run('cp', ['-a', source, pkgDir], {
+        env: runtime.env,
+        signal: runtime.signal,
+        timeoutMs: 30 * 60_000,
+      });
       if (copy.exitCode !== 0)
         throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `Cannot copy ${source}: ${tail(copy.output, 3)}`, {
           hint: 'Check the path and its permissions.',
