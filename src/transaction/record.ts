@@ -159,17 +159,22 @@ export interface RunStepOptions {
   point?: CrashPointName;
 }
 
+/** Where a step is recorded: a transaction and its journal, or a driven run (steps.ts `Run`). */
+export type StepScope = { journal: Journal; tx: Transaction } | { session: { journal: Journal }; tx: Transaction };
+
 /**
  * Run one step of `tx`: recorded as running and committed before it acts (so a killed run leaves a record
- * of where it was), then ok or failed with its duration. `action` reports through its handle.
+ * of where it was), then ok or failed with its duration. `action` reports through its handle. A new step is
+ * `(run) => runStep(run, 'name', async (step) => { …; step.note({ detail }) })`, its name added to STEP_NAMES.
  */
 export async function runStep<T>(
-  run: { journal: Journal; tx: Transaction },
+  scope: StepScope,
   name: StepName,
   action: (step: StepHandle) => Promise<T>,
   options: RunStepOptions = {},
 ): Promise<T> {
-  const { journal, tx } = run;
+  const { tx } = scope;
+  const journal = 'journal' in scope ? scope.journal : scope.session.journal;
   const last = tx.steps.at(-1);
   let step: Step;
   if (options.journaled && last?.name === name && last.status === 'running') step = last;

@@ -89,10 +89,10 @@ export function openVerifyRelease(tx: Transaction): void {
 
 /** verify-release: the target against its manifest; the release being left is proven too, for the way back. */
 export async function verifyReleaseStep(run: Run): Promise<void> {
-  const { layout, journal, runtime } = run.session;
+  const { layout, runtime } = run.session;
   const target = run.tx.to!;
   await runStep(
-    { journal, tx: run.tx },
+    run,
     'verify-release',
     async (step) => {
       runtime.onProgress({ phase: 'verify-release', message: `checking release ${target} against its manifest` });
@@ -118,10 +118,10 @@ export async function verifyReleaseStep(run: Run): Promise<void> {
  * journal write passes (when that write also records the steps before it, as their own commit would have).
  */
 export async function flipStep(run: Run, point?: CrashPointName): Promise<void> {
-  const { layout, journal, runtime } = run.session;
+  const { layout, runtime } = run.session;
   const { from, to } = run.tx;
   await runStep(
-    { journal, tx: run.tx },
+    run,
     'flip',
     async (step) => {
       if (from !== null) await pointLink(layout, 'previous', from);
@@ -153,7 +153,7 @@ export async function restartStep(
   supervisor: Supervisor,
   name: 'restart' | 'restart-previous',
 ): Promise<ServiceState> {
-  return runStep({ journal: run.session.journal, tx: run.tx }, name, async (step) => {
+  return runStep(run, name, async (step) => {
     run.session.runtime.onProgress({ phase: 'restart', message: `restarting ${supervisor.unit} (${supervisor.name})` });
     await supervisor.restart();
     let state = await supervisor.state();
@@ -182,11 +182,11 @@ export interface VerifyStepOptions {
 
 /** verify: probe the health endpoint until the new process is healthy and stable, or a failure reason. */
 export async function verifyStep(run: Run, supervisor: Supervisor, options: VerifyStepOptions): Promise<VerifyResult> {
-  const { config, runtime, journal } = run.session;
+  const { config, runtime } = run.session;
   const { name, version, baseline } = options;
   let result!: VerifyResult;
   const { verifyRunning } = await import('../service/health.js'); // only a supervised activation probes health
-  await runStep({ journal, tx: run.tx }, name, async (step) => {
+  await runStep(run, name, async (step) => {
     result = await verifyRunning(
       {
         supervisor,
