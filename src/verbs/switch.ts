@@ -53,7 +53,7 @@ export async function planSwitchTo(options: SwitchOptions): Promise<SwitchPlan> 
   const session = await openSession(options);
   return planSwitch(
     { ...session, state: await readState(session.layout.root) },
-    { kind: 'switch', target: options.version },
+    { kind: 'switch', target: options.version, ...(options.preflight === false && { preflight: false }) },
   );
 }
 
