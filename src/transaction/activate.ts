@@ -178,17 +178,19 @@ const rehearsed = (tx: Transaction) => tx.steps.at(-1)?.name === 'preflight' && 
 
 /** restart, the state put back on the way when check-state asked for it. A failure goes on the run, not thrown. */
 async function restart(run: Run): Promise<void> {
+  const supervisor = supervised(run.supervisor);
   await stageStateCheckpoint(run.session, run.tx); // the bulk copy while the old release serves
   transition(run.tx, 'restarting');
   const restoring = await beginRestore(run.session, run.tx);
+  const again = () => restartStep(run, supervisor, 'restart');
   try {
-    run.baseline = await restartStep(run, supervised(run.supervisor), 'restart');
+    const baseline = await restartStep(run, supervisor, 'restart');
+    run.baseline = (await endRestore(run.session, run.tx, restoring, again)) ?? baseline;
   } catch (error) {
+    await endRestore(run.session, run.tx, restoring);
     // An abort is the caller's, not the release's fault: left in flight, as a killed run would be, for recovery.
     if (cancelled(error)) throw error;
     run.failure = { reason: 'restart_failed', detail: (error as Error).message };
-  } finally {
-    await endRestore(run.session, run.tx, restoring);
   }
   await noteSnapshot(run.session, run.tx);
 }

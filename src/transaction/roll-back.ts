@@ -66,7 +66,13 @@ async function restartPrevious(run: Run, supervisor: Supervisor, previous: strin
     if (cancelled(error)) throw error; // left rolling back, for recovery to resume
     return failRollback(run, supervisor, { why: `restarting ${previous} failed: ${(error as Error).message}` });
   }
-  await endRestore(session, tx, restoring);
+  try {
+    // A restore the boot-check began and was cut: one more restart, whose boot-check finishes it.
+    const again = () => restartStep(run, supervisor, 'restart-previous');
+    baseline = (await endRestore(session, tx, restoring, again)) ?? baseline;
+  } catch (error) {
+    return failRollback(run, supervisor, { why: `restarting ${previous} failed: ${(error as Error).message}` });
+  }
   crashPoint('rollback:restarted');
   const result = await verifyStep(run, supervisor, { name: 'verify-previous', version: previous, baseline });
   if (!result.ok) return failRollback(run, supervisor, { why: `${previous} did not come back: ${result.detail}` });

@@ -49,6 +49,8 @@ export interface TransactRequest extends HandoffOptions {
   command: string;
   /** Under the lock, before anything is decided: the target (update installs it here). */
   target: (session: MutationSession) => Promise<Target>;
+  /** Activating what is installed needs nothing from the network: a holder that is only staging gives way. @default false */
+  overStaging?: boolean;
 }
 
 /**
@@ -58,18 +60,23 @@ export interface TransactRequest extends HandoffOptions {
 export async function transact(options: RootOptions, request: TransactRequest): Promise<Transaction> {
   const { kind, handoff, preflight } = request;
   let config!: MutationSession['config'];
-  const { tx, launch } = await mutate(options, request.command, async (session) => {
-    config = session.config;
-    const target = await request.target(session);
-    if (typeof target !== 'string')
-      return schedule(session, { kind, target: target.version, spec: target.spec, preflight });
-    return activateOrSchedule(session, {
-      kind,
-      target,
-      ...(handoff && { handoff }),
-      ...(preflight !== undefined && { preflight }),
-    });
-  });
+  const { tx, launch } = await mutate(
+    options,
+    request.command,
+    async (session) => {
+      config = session.config;
+      const target = await request.target(session);
+      if (typeof target !== 'string')
+        return schedule(session, { kind, target: target.version, spec: target.spec, preflight });
+      return activateOrSchedule(session, {
+        kind,
+        target,
+        ...(handoff && { handoff }),
+        ...(preflight !== undefined && { preflight }),
+      });
+    },
+    { overStaging: request.overStaging === true },
+  );
   if (!launch) return publicTransaction(tx)!;
   try {
     const { launchRunner } = await import('./handoff.js'); // only a handed-off transaction spawns a runner

@@ -20,6 +20,8 @@ export async function switchTo(options: SwitchOptions): Promise<Transaction> {
     target: async () => options.version,
     handoff: options.handoff,
     preflight: options.preflight,
+    // Activating what is installed needs nothing from the network: a download holding the lock gives way.
+    overStaging: true,
   });
 }
 
@@ -35,6 +37,7 @@ export async function rollback(options: RollbackOptions): Promise<Transaction> {
     command: 'rollback',
     target: (session) => rollbackTarget(session.layout, options.version),
     handoff: options.handoff,
+    overStaging: true,
   });
 }
 
