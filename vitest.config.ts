@@ -50,6 +50,7 @@ export const SYSTEM = [
   'test/unit-files/timer.test.ts',
   'test/unit-files/unit.test.ts',
   'test/snapshot/migration.test.ts',
+  'test/snapshot/restore-recover.test.ts',
   'test/store/errors.test.ts',
   'test/store/immutable.test.ts',
   'test/support/systemd.test.ts',

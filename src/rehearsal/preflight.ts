@@ -11,6 +11,7 @@ import path from 'node:path';
 import { removeTree } from '../platform/fs.js';
 import { isOurProcess, run, tail } from '../platform/subprocess.js';
 import { verifyRunning } from '../service/health.js';
+import { type EnvironmentReason, environmentCause } from './environment.js';
 import {
   type CandidateHandle,
   type PreflightIsolation,
@@ -24,6 +25,7 @@ import {
 export type { PreflightIsolation, PreflightRecord } from './preflight-process.js';
 
 export type PreflightReason =
+  | EnvironmentReason
   | 'crashed'
   | 'exited'
   | 'never_healthy'
@@ -70,6 +72,8 @@ export interface PreflightOptions {
 export interface PreflightResult {
   ok: boolean;
   reason?: PreflightReason;
+  /** The failure is the environment's (a port taken, the disk full, the state owned by a live process), not the candidate's. */
+  environment?: boolean;
   detail: string;
   probes: number;
   port: number;
@@ -214,18 +218,26 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
         ms: Date.now() - started,
         outputTail: await readTail(logFile),
       };
-    const reason = classify(
-      verdict.reason,
-      verdict.evidence.healthyAfterMs !== null,
-      verdict.evidence.state?.exitStatus ?? null,
-    );
+    // Stopped before the host is asked: a port it held, a process it was, must not count against it.
+    await handle.stop(STOP_GRACE_MS);
+    handle = null;
+    const outputTail = await readTail(logFile);
+    const blamed = await environmentCause({ output: outputTail, port, dir: record.dir });
+    const failure = blamed ?? {
+      reason: classify(
+        verdict.reason,
+        verdict.evidence.healthyAfterMs !== null,
+        verdict.evidence.state?.exitStatus ?? null,
+      ),
+      detail: verdict.detail,
+    };
     return {
       ok: false,
-      reason,
-      detail: verdict.detail,
+      ...failure,
+      ...(blamed && { environment: true, detail: `${blamed.detail} (the candidate: ${verdict.detail})` }),
       ...base,
       ms: Date.now() - started,
-      outputTail: await readTail(logFile),
+      outputTail,
     };
   } finally {
     await handle?.stop(STOP_GRACE_MS);
