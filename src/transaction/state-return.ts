@@ -241,11 +241,38 @@ export async function finishInterruptedRestore(
   }
   await supervisor.restart();
   const done = cut.tx && (await (await snapshots()).restoredFor(session.layout, cut.snapshot, cut.tx));
+  const serving = await servingAfterRestart(session, supervisor, current);
   actions.push(
     done
-      ? `finished the interrupted restore of snapshot ${cut.snapshot} for ${current}: restarted ${supervisor.unit}, its boot-check put it back`
+      ? `finished the interrupted restore of snapshot ${cut.snapshot} for ${current}: restarted ${supervisor.unit}, its boot-check put it back; ${serving}`
       : `the restore of snapshot ${cut.snapshot} for ${current} is still unfinished after restarting ${supervisor.unit}: is the boot-check its ExecStartPre? (release-switcher unit --install)`,
   );
+}
+
+/**
+ * Recovery hands the root back serving, not merely restarted: the command that ran recovery (`recover`, `pin`, the
+ * next switch) returns once the release answers its health check, as a switch's verify would wait for it (without
+ * the stability window: nothing is judged here, the release was already the one running).
+ */
+async function servingAfterRestart(session: JournalSession, supervisor: Supervisor, version: string): Promise<string> {
+  const { config, runtime } = session;
+  if (!config.healthUrl) return 'no health URL to wait for';
+  const { verifyRunning } = await import('../service/health.js');
+  const result = await verifyRunning(
+    {
+      supervisor,
+      healthUrl: config.healthUrl,
+      versionField: config.versionField,
+      expectedVersion: version,
+      timeoutMs: config.verifyTimeout * 1000,
+      stableMs: 0,
+      signal: runtime.signal,
+    },
+    null,
+  );
+  return result.ok
+    ? `${version} healthy after ${result.evidence.healthyAfterMs} ms`
+    : `${version} is not healthy (${result.reason}: ${result.detail}): release-switcher doctor`;
 }
 
 /** Record on the transaction the snapshot the boot-check took for it (the boot-check itself cannot write the journal a runner holds). */
