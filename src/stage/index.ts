@@ -185,7 +185,8 @@ async function stageResolving(
   // A configured smoke command runs the package, which may write into it: alone, before the manifest. The
   // syntax check only reads it and runs none of its code: it overlaps hashing the manifest (sealStaged
   // waits for it before anything is linked or sealed).
-  const smoke = () => smokeCheck(pkgDir, packageJson, { node, env: runtime.env, command: config.smoke });
+  const smoke = () =>
+    smokeCheck(pkgDir, packageJson, { node, env: runtime.env, command: config.smoke, signal: runtime.signal });
   if (config.smoke) progress({ phase: 'smoke', message: await smoke() });
   const checked = config.smoke ? undefined : smoke().then((message) => progress({ phase: 'smoke', message }));
   checked?.catch(() => undefined);

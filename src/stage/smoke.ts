@@ -23,11 +23,17 @@ export function entryPoints(pkg: Record<string, unknown>): string[] {
 export async function smokeCheck(
   pkgDir: string,
   pkg: Record<string, unknown>,
-  options: { node: NodeRuntime; env: NodeJS.ProcessEnv; command: string[] | null },
+  options: { node: NodeRuntime; env: NodeJS.ProcessEnv; command: string[] | null; signal?: AbortSignal | undefined },
 ): Promise<string> {
   const env = envWithNode(options.env, options.node);
+  const { signal } = options; // aborting ends the check's process group: a server the command started too
   if (options.command) {
-    const result = await run(options.node.path, options.command, { cwd: pkgDir, env, timeoutMs: SMOKE_TIMEOUT_MS });
+    const result = await run(options.node.path, options.command, {
+      cwd: pkgDir,
+      env,
+      signal,
+      timeoutMs: SMOKE_TIMEOUT_MS,
+    });
     if (result.exitCode !== 0) throw smokeFailed(`node ${options.command.join(' ')}`, result.output);
     return `node ${options.command.join(' ')}: ${tail(result.output, 1)}`;
   }
@@ -41,7 +47,7 @@ export async function smokeCheck(
 async function checkEntry(
   pkgDir: string,
   entry: string,
-  options: { node: NodeRuntime; env: NodeJS.ProcessEnv },
+  options: { node: NodeRuntime; env: NodeJS.ProcessEnv; signal?: AbortSignal | undefined },
 ): Promise<string | undefined> {
   const file = path.join(pkgDir, entry);
   const candidates = [file, `${file}.js`, path.join(file, 'index.js')];
@@ -52,6 +58,7 @@ async function checkEntry(
   const result = await run(options.node.path, ['--check', target], {
     cwd: pkgDir,
     env: options.env,
+    signal: options.signal,
     timeoutMs: SMOKE_TIMEOUT_MS,
   });
   if (result.exitCode !== 0) throw smokeFailed(`node --check ${entry}`, result.output);

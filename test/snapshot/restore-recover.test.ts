@@ -144,7 +144,7 @@ describeWhere(can, 'a restore killed halfway, under systemd --user', () => {
       expect(recovered.exitCode, recovered.stdout + recovered.stderr).toBe(0);
       if (command[0] === 'recover')
         expect(recovered.stderr).toMatch(
-          /recover: finished the interrupted restore of snapshot \S+ for 1\.0\.0: restarted/,
+          /recover: finished the interrupted restore of snapshot \S+ for 1\.0\.0: restarted .*; 1\.0\.0 healthy after \d+ ms/,
         );
       expect(treeOf(stateDir)).toEqual(expected);
       expect(existsSync(join(snapshot, 'restoring.json'))).toBe(false);
