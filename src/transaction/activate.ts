@@ -163,12 +163,13 @@ async function restart(
 ): Promise<{ failure?: Failure; baseline: ServiceState | null }> {
   transition(run.tx, 'restarting');
   const restoring = await beginRestore(run.session, run.tx);
+  const again = () => restartStep(run, supervisor, 'restart');
   try {
-    return { baseline: await restartStep(run, supervisor, 'restart') };
+    const baseline = await restartStep(run, supervisor, 'restart');
+    return { baseline: (await endRestore(run.session, run.tx, restoring, again)) ?? baseline };
   } catch (error) {
-    return { failure: { reason: 'restart_failed', detail: (error as Error).message }, baseline: null };
-  } finally {
     await endRestore(run.session, run.tx, restoring);
+    return { failure: { reason: 'restart_failed', detail: (error as Error).message }, baseline: null };
   }
 }
 

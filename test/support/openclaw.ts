@@ -82,9 +82,20 @@ export async function openclawManager(name: string): Promise<UserManager> {
 /** Writes the user's config (the gateway on `port`) and openclaw's own unit; returns the unit's text. */
 export async function writeOpenclawService(
   um: UserManager,
-  options: { node: string; prefix: string; port: number },
+  options: {
+    node: string;
+    prefix: string;
+    port: number;
+    /**
+     * The gateway's TMPDIR. openclaw keeps its state-directory locks under it, named by a hash of the state path
+     * (`openclaw-state-locks-<uid>/`): gateways of other runs with the same bound HOME would own "that state
+     * directory" and refuse this one's migration. @default /tmp
+     */
+    tmpdir?: string;
+  },
 ): Promise<string> {
   const { node, prefix, port } = options;
+  if (options.tmpdir) mkdirSync(options.tmpdir, { recursive: true, mode: 0o700 });
   mkdirSync(path.join(um.env.HOME!, '.openclaw'), { recursive: true });
   writeFileSync(
     path.join(um.env.HOME!, '.openclaw', 'openclaw.json'),
@@ -96,7 +107,8 @@ export async function writeOpenclawService(
     .replaceAll('/work/main/.bench-cache/node24/bin', path.dirname(node))
     .replaceAll('/tmp/oc/prefix', prefix)
     .replaceAll('18931', String(port))
-    .replaceAll('HOME=/root', `HOME=${userInfo().homedir || homedir()}`);
+    .replaceAll('HOME=/root', `HOME=${userInfo().homedir || homedir()}`)
+    .replaceAll('TMPDIR=/tmp\n', `TMPDIR=${options.tmpdir ?? '/tmp'}\n`);
   await um.writeUnit(OPENCLAW_UNIT, unitText);
   return unitText;
 }
