@@ -18,7 +18,8 @@
 //
 // BENCH_NODE24=<node>, OPENCLAW_PREFIX=<dir> as in openclaw-adopt.bench.test.ts; BENCH_NPM_CACHE=<dir> is the npm
 // cache release-switcher installs 2026.9.6 with (default: a fresh one, so ~300 MB are downloaded once);
-// BENCH_STABLE_FOR=N sets the preset's stability window (10 s) to N seconds.
+// BENCH_STABLE_FOR=N sets the preset's stability window (10 s) to N seconds. The gateway's TMPDIR is private: openclaw
+// keeps its state-directory locks there, and other runs' gateways (same bound HOME) would otherwise own "that state".
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -40,6 +41,8 @@ import {
 const FROM = '2026.9.5';
 const TO = '2026.9.6';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+/** BENCH_FORWARD_NO_PREFLIGHT=1: the way forward between repetitions skips its rehearsal (not what is measured). */
+const FORWARD_REHEARSED = !process.env.BENCH_FORWARD_NO_PREFLIGHT;
 const can = canRunUserManager();
 
 /** Asks /startupz every 100 ms until stopped; the longest stretch without an ok answer, and the last version seen. */
@@ -185,7 +188,7 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
       // the way forward again, for the next repetition
       poller = outagePoller(port);
       started = performance.now();
-      const forward = await rs(['switch', TO]);
+      const forward = await rs(['switch', TO, ...(FORWARD_REHEARSED ? [] : ['--no-preflight'])]);
       samples.switchWall.push(performance.now() - started);
       seen = await poller.stop();
       expect(forward.json?.result?.status, forward.stdout + forward.stderr).toBe('verified');

@@ -107,9 +107,13 @@ export async function writeOpenclawService(
     .replaceAll('/work/main/.bench-cache/node24/bin', path.dirname(node))
     .replaceAll('/tmp/oc/prefix', prefix)
     .replaceAll('18931', String(port))
-    .replaceAll('HOME=/root', `HOME=${userInfo().homedir || homedir()}`)
-    .replaceAll('TMPDIR=/tmp\n', `TMPDIR=${options.tmpdir ?? '/tmp'}\n`);
+    .replaceAll('HOME=/root', `HOME=${userInfo().homedir || homedir()}`);
   await um.writeUnit(OPENCLAW_UNIT, unitText);
+  if (options.tmpdir) {
+    // A drop-in, so that it outlives the unit release-switcher writes over this one (`unit --install`).
+    mkdirSync(path.join(um.unitDir, `${OPENCLAW_UNIT}.d`), { recursive: true });
+    await um.writeUnit(`${OPENCLAW_UNIT}.d/tmpdir.conf`, `[Service]\nEnvironment=TMPDIR=${options.tmpdir}\n`);
+  }
   return unitText;
 }
 
