@@ -112,7 +112,11 @@ export async function writeOpenclawService(
   if (options.tmpdir) {
     // A drop-in, so that it outlives the unit release-switcher writes over this one (`unit --install`).
     mkdirSync(path.join(um.unitDir, `${OPENCLAW_UNIT}.d`), { recursive: true });
-    await um.writeUnit(`${OPENCLAW_UNIT}.d/tmpdir.conf`, `[Service]\nEnvironment=TMPDIR=${options.tmpdir}\n`);
+    writeFileSync(
+      path.join(um.unitDir, `${OPENCLAW_UNIT}.d`, 'tmpdir.conf'),
+      `[Service]\nEnvironment=TMPDIR=${options.tmpdir}\n`,
+    );
+    await um.systemctl(['daemon-reload']);
   }
   return unitText;
 }
