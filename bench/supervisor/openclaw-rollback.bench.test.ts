@@ -18,8 +18,8 @@
 //
 // BENCH_NODE24=<node>, OPENCLAW_PREFIX=<dir> as in openclaw-adopt.bench.test.ts; BENCH_NPM_CACHE=<dir> is the npm
 // cache release-switcher installs 2026.9.6 with (default: a fresh one, so ~300 MB are downloaded once);
-// BENCH_STABLE_FOR=N sets the preset's stability window (10 s) to N seconds. The gateway's TMPDIR is private: openclaw
-// keeps its state-directory locks there, and other runs' gateways (same bound HOME) would otherwise own "that state".
+// BENCH_STABLE_FOR=N sets the preset's stability window (10 s) to N seconds. The state dir is named by its real path
+// (OPENCLAW_STATE_DIR): openclaw's state locks are named by a hash of it, and other runs' gateways would own the same.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -84,6 +84,7 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
   // The CA bundle too: the CLI's environment is otherwise the manager's, and the registry may sit behind a TLS proxy.
   const env = () => ({
     ...(um.env as Record<string, string>),
+    OPENCLAW_STATE_DIR: path.join(um.env.HOME!, '.openclaw'), // as the unit has it (writeOpenclawService ownStateDir)
     ...(process.env.BENCH_NPM_CACHE ? { npm_config_cache: process.env.BENCH_NPM_CACHE } : {}),
     ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
   });
@@ -93,7 +94,7 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
   beforeAll(async () => {
     ({ node, prefix, um } = await openclawBench({ name: 'ocrollback', work, version: FROM }));
     port = await freePort();
-    await writeOpenclawService(um, { node, prefix, port, tmpdir: path.join(work, 'tmp') });
+    await writeOpenclawService(um, { node, prefix, port, ownStateDir: true });
     expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
     await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 });
     const init = await rs([
