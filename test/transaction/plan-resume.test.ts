@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { isReleaseSwitcherError } from '../../src/model/errors.ts';
 import type { Step, Transaction, TransactionStatus } from '../../src/model/state.ts';
 import { RUNNER_GRACE_MS } from '../../src/store/journal.ts';
-import { openTransaction } from '../../src/transaction/machine.ts';
+import { openTransaction } from '../../src/transaction/record.ts';
 import { planResume } from '../../src/transaction/recover.ts';
 
 function tx(status: TransactionStatus, steps: Step['name'][] = [], extra: Partial<Transaction> = {}): Transaction {
