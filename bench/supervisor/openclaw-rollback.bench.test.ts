@@ -169,7 +169,7 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
       const restored = back.json.result.steps.find((s: { name: string }) => s.name === 'restore-state');
       expect(restored?.status, JSON.stringify(back.json.result.steps)).toBe('ok');
       console.log(
-        `run ${run} (load ${load}): rollback wall ${ms(samples.rollbackWall.at(-1))}, unavailable ${ms(seen.unavailableMs)}; steps: ${steps(back.json.result)}; ${checkpointSize(back.json.result.restore?.snapshot ?? restored?.detail)}`,
+        `run ${run} (load ${load}): rollback wall ${ms(samples.rollbackWall.at(-1))}, unavailable ${ms(seen.unavailableMs)}; steps: ${steps(back.json.result)}; ${checkpointSize(restored?.detail)}`,
       );
 
       // anchor: a bare restart of the same unit, now running FROM
