@@ -18,7 +18,8 @@
 //
 // BENCH_NODE24=<node>, OPENCLAW_PREFIX=<dir> as in openclaw-adopt.bench.test.ts; BENCH_NPM_CACHE=<dir> is the npm
 // cache release-switcher installs 2026.9.6 with (default: a fresh one, so ~300 MB are downloaded once);
-// BENCH_STABLE_FOR=N sets the preset's stability window (10 s) to N seconds.
+// BENCH_STABLE_FOR=N sets the preset's stability window (10 s) to N seconds. The state dir is named by its real path
+// (OPENCLAW_STATE_DIR): openclaw's state locks are named by a hash of it, and other runs' gateways would own the same.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -40,6 +41,8 @@ import {
 const FROM = '2026.9.5';
 const TO = '2026.9.6';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+/** BENCH_FORWARD_NO_PREFLIGHT=1: the way forward between repetitions skips its rehearsal (not what is measured). */
+const FORWARD_REHEARSED = !process.env.BENCH_FORWARD_NO_PREFLIGHT;
 const can = canRunUserManager();
 
 /** Asks /startupz every 100 ms until stopped; the longest stretch without an ok answer, and the last version seen. */
@@ -81,6 +84,7 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
   // The CA bundle too: the CLI's environment is otherwise the manager's, and the registry may sit behind a TLS proxy.
   const env = () => ({
     ...(um.env as Record<string, string>),
+    OPENCLAW_STATE_DIR: path.join(um.env.HOME!, '.openclaw'), // as the unit has it (writeOpenclawService ownStateDir)
     ...(process.env.BENCH_NPM_CACHE ? { npm_config_cache: process.env.BENCH_NPM_CACHE } : {}),
     ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
   });
@@ -90,7 +94,7 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
   beforeAll(async () => {
     ({ node, prefix, um } = await openclawBench({ name: 'ocrollback', work, version: FROM }));
     port = await freePort();
-    await writeOpenclawService(um, { node, prefix, port, tmpdir: path.join(work, 'tmp') });
+    await writeOpenclawService(um, { node, prefix, port, ownStateDir: true });
     expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
     await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 });
     const init = await rs([
@@ -165,7 +169,7 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
       const restored = back.json.result.steps.find((s: { name: string }) => s.name === 'restore-state');
       expect(restored?.status, JSON.stringify(back.json.result.steps)).toBe('ok');
       console.log(
-        `run ${run} (load ${load}): rollback wall ${ms(samples.rollbackWall.at(-1))}, unavailable ${ms(seen.unavailableMs)}; steps: ${steps(back.json.result)}; ${checkpointSize(back.json.result.restore?.snapshot ?? restored?.detail)}`,
+        `run ${run} (load ${load}): rollback wall ${ms(samples.rollbackWall.at(-1))}, unavailable ${ms(seen.unavailableMs)}; steps: ${steps(back.json.result)}; ${checkpointSize(restored?.detail)}`,
       );
 
       // anchor: a bare restart of the same unit, now running FROM
@@ -185,7 +189,7 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
       // the way forward again, for the next repetition
       poller = outagePoller(port);
       started = performance.now();
-      const forward = await rs(['switch', TO]);
+      const forward = await rs(['switch', TO, ...(FORWARD_REHEARSED ? [] : ['--no-preflight'])]);
       samples.switchWall.push(performance.now() - started);
       seen = await poller.stop();
       expect(forward.json?.result?.status, forward.stdout + forward.stderr).toBe('verified');

@@ -87,15 +87,16 @@ export async function writeOpenclawService(
     prefix: string;
     port: number;
     /**
-     * The gateway's TMPDIR. openclaw keeps its state-directory locks under it, named by a hash of the state path
-     * (`openclaw-state-locks-<uid>/`): gateways of other runs with the same bound HOME would own "that state
-     * directory" and refuse this one's migration. @default /tmp
+     * Name the state dir by its real path (OPENCLAW_STATE_DIR, a drop-in), not the bound `/root/.openclaw`: openclaw
+     * keeps its state-directory locks under `/tmp/openclaw-state-locks-<uid>/`, named by a hash of the state path, so
+     * gateways of other runs with the same bound HOME would own "that state directory" and this one's migration
+     * exits 78 ("another OpenClaw process owns gateway-lifecycle"). The caller's CLI needs the same variable.
+     * @default false
      */
-    tmpdir?: string;
+    ownStateDir?: boolean;
   },
 ): Promise<string> {
   const { node, prefix, port } = options;
-  if (options.tmpdir) mkdirSync(options.tmpdir, { recursive: true, mode: 0o700 });
   mkdirSync(path.join(um.env.HOME!, '.openclaw'), { recursive: true });
   writeFileSync(
     path.join(um.env.HOME!, '.openclaw', 'openclaw.json'),
@@ -107,9 +108,17 @@ export async function writeOpenclawService(
     .replaceAll('/work/main/.bench-cache/node24/bin', path.dirname(node))
     .replaceAll('/tmp/oc/prefix', prefix)
     .replaceAll('18931', String(port))
-    .replaceAll('HOME=/root', `HOME=${userInfo().homedir || homedir()}`)
-    .replaceAll('TMPDIR=/tmp\n', `TMPDIR=${options.tmpdir ?? '/tmp'}\n`);
+    .replaceAll('HOME=/root', `HOME=${userInfo().homedir || homedir()}`);
   await um.writeUnit(OPENCLAW_UNIT, unitText);
+  if (options.ownStateDir) {
+    // A drop-in, so that it outlives the unit release-switcher writes over this one (`unit --install`).
+    mkdirSync(path.join(um.unitDir, `${OPENCLAW_UNIT}.d`), { recursive: true });
+    writeFileSync(
+      path.join(um.unitDir, `${OPENCLAW_UNIT}.d`, 'state-dir.conf'),
+      `[Service]\nEnvironment=OPENCLAW_STATE_DIR=${path.join(um.env.HOME!, '.openclaw')}\n`,
+    );
+    await um.systemctl(['daemon-reload']);
+  }
   return unitText;
 }
 
