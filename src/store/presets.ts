@@ -30,6 +30,12 @@ export interface Preset {
    * expression on the resolved path), run before every flip: `args` inside the release, `{file}` the copy.
    */
   databasePreflight?: { args: readonly string[]; databases: string };
+  /**
+   * The target release's post-core step, run after the flip with the old process stopped, after the state checkpoint
+   * and before the target first starts (transaction/finalize-step.ts): `args` inside the release, `env` added to the
+   * service's environment. A failure rolls the transaction back. Only where the supervisor can stop the service.
+   */
+  finalize?: { args: readonly string[]; env: Readonly<Record<string, string>>; timeoutSeconds: number };
   /** Verified also means the new main PID owns the listener (`/readyz` recorded beside, not judged). */
   listenerOwnership?: boolean;
   /** The command's own updater (`<name> update …`): the root's command says it is ours before the service refuses it. */
@@ -169,6 +175,14 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     databasePreflight: {
       args: ['dist/index.js', 'database', 'preflight', '{file}', '--json'],
       databases: '/state/openclaw\\.sqlite$',
+    },
+    // docs/cli/update/how-updates-run.md: what OpenClaw's own updater (and openclaw/ocm) runs after a core swap, the
+    // gateway stopped: Doctor migrations, config repair, plugin convergence. Measured on 2026.9.6: 40-50 s on a 2-core
+    // machine under load, most of it Doctor. Plugin updates keep OpenClaw's own 20-minute allowance: the bound is 30.
+    finalize: {
+      args: ['dist/index.js', 'update', 'finalize', '--json', '--yes', '--no-restart'],
+      env: { OPENCLAW_UPDATE_POST_CORE: '1' },
+      timeoutSeconds: 1800,
     },
     // `update status` only reads; `update finalize` is what we run ourselves after a flip.
     selfUpdate: { command: 'update', allowed: ['status', 'finalize', '--help', '-h'] },

@@ -164,6 +164,9 @@ async function restart(
   transition(run.tx, 'restarting');
   const restoring = await beginRestore(run.session, run.tx);
   try {
+    // A preset's post-core step (openclaw `update finalize`): the service stopped, the state checkpointed first.
+    const finalized = await (await import('./finalize-step.js')).finalizeStep(run, supervisor);
+    if (finalized) return { failure: finalized, baseline: null };
     return { baseline: await restartStep(run, supervisor, 'restart') };
   } catch (error) {
     return { failure: { reason: 'restart_failed', detail: (error as Error).message }, baseline: null };

@@ -16,6 +16,7 @@ import { scanReleaseDirs } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
 import { type Entry, drive } from './activate.js';
 import { configuredSupervisor } from './configured-supervisor.js';
+import { interruptedFinalize, recoverFinalize } from './finalize-step.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 
 export interface RecoveryReport {
@@ -69,6 +70,8 @@ async function settleTransaction(
     (await (await import('./preflight-step.js')).recoverPreflight(tx, runtime.env, layout.root))
   )
     actions.push(`stopped the interrupted rehearsal of ${tx.to} and removed its private state`);
+  if (entry.at === 'roll-back' && (await recoverFinalize(tx)))
+    actions.push(`ended the update finalize of ${tx.to} the interrupted run left`);
   actions.push(entry.note);
   await drive({ session, tx, supervisor }, entry);
   return tx;
@@ -109,6 +112,14 @@ export function planResume(tx: Transaction, found: FoundRoot): Exclude<Entry, { 
       at: 'roll-back',
       failure: { reason: tx.reason ?? 'interrupted', detail: 'resumed by recover' },
       note: `resuming the interrupted rollback of ${tx.id} to ${tx.from}`,
+    };
+  }
+  if (tx.to !== null && found.current === tx.to && found.supervised && interruptedFinalize(tx)) {
+    // Killed while the target's finalize ran, the service stopped: back to the previous release and its state.
+    return {
+      at: 'roll-back',
+      failure: { reason: 'finalize_interrupted', detail: `${tx.to}'s update finalize was interrupted` },
+      note: `going back from the interrupted finalize of ${tx.id}: ${tx.from} and its state return`,
     };
   }
   if (tx.to !== null && found.current === tx.to) {
