@@ -36,6 +36,11 @@ export interface Preset {
    * service's environment. A failure rolls the transaction back. Only where the supervisor can stop the service.
    */
   finalize?: { args: readonly string[]; env: Readonly<Record<string, string>>; timeoutSeconds: number };
+  /**
+   * OpenClaw's restart-handoff machine contract, run with the running release's CLI (transaction/restart-handoff-step.ts):
+   * a capability probe, the request for a fresh-process restart, the consumption with `{pid}` the old main PID.
+   */
+  restartHandoff?: { capabilities: readonly string[]; request: readonly string[]; consume: readonly string[] };
   /** Verified also means the new main PID owns the listener (`/readyz` recorded beside, not judged). */
   listenerOwnership?: boolean;
   /** The command's own updater (`<name> update …`): the root's command says it is ours before the service refuses it. */
@@ -183,6 +188,14 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       args: ['dist/index.js', 'update', 'finalize', '--json', '--yes', '--no-restart'],
       env: { OPENCLAW_UPDATE_POST_CORE: '1' },
       timeoutSeconds: 1800,
+    },
+    // docs/cli/gateway/restart-and-supervision.md "External supervisors": 2026.9.5 and 9.6 both answer protocol 1 with
+    // consume (measured). In external mode `gateway restart` targets the verified running gateway, which writes the
+    // handoff and exits; the supervisor consumes it with that PID before the next process starts.
+    restartHandoff: {
+      capabilities: ['dist/index.js', 'gateway', 'restart-handoff', 'capabilities', '--json'],
+      request: ['dist/index.js', 'gateway', 'restart'],
+      consume: ['dist/index.js', 'gateway', 'restart-handoff', 'consume', '--expected-pid', '{pid}', '--json'],
     },
     // `update status` only reads; `update finalize` is what we run ourselves after a flip.
     selfUpdate: { command: 'update', allowed: ['status', 'finalize', '--help', '-h'] },

@@ -13,11 +13,11 @@ import path from 'node:path';
 import type { Step, Transaction } from '../model/state.js';
 import { type FinalizeVerdict, endOrphanedFinalize, startFinalize } from '../service/finalize.js';
 import type { Supervisor } from '../service/supervisors/types.js';
-import { systemctl } from '../service/systemctl.js';
 import type { Config } from '../store/config.js';
 import { runStep } from '../store/journal.js';
 import { PRESETS, type Preset } from '../store/presets.js';
-import { splitUnitWords } from '../unit-files/existing-unit.js';
+import { handoffStep } from './restart-handoff-step.js';
+import { serviceEnvironment } from './service-env.js';
 import type { Failure, Run } from './steps.js';
 
 const NAME = 'finalize';
@@ -37,12 +37,15 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
   const { config, layout, runtime, journal } = session;
   let verdict: FinalizeVerdict | undefined;
   try {
+    const serviceEnv = await serviceEnvironment(config, runtime.env, {});
+    // The old gateway asked to hand its sessions over and exit, when its release speaks the protocol (its own step).
+    const handedOff = await handoffStep(run, supervisor, serviceEnv);
     await runStep({ journal, tx, name: NAME }, async (step) => {
       runtime.onProgress({ phase: 'restart', message: `stopping ${supervisor.unit} for ${tx.to}'s update finalize` });
-      const before = await supervisor.state();
-      await supervisor.stop!();
-      step.evidence = { stoppedPid: before.mainPid };
-      const env = await serviceEnvironment(config, runtime.env, finalize.env);
+      await supervisor.stop!(); // after a handoff: it cancels the supervisor's own restart of the exited process
+      const stoppedPid = handedOff.pid;
+      step.evidence = { stoppedPid };
+      const env = { ...serviceEnv, ...finalize.env };
       await checkpointFirst(run, env);
       const started = await startFinalize({
         node: config.node!,
@@ -54,11 +57,11 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
         timeoutMs: finalize.timeoutSeconds * 1000,
         signal: runtime.signal,
       });
-      step.evidence = { stoppedPid: before.mainPid, pid: started.pid };
+      step.evidence = { stoppedPid, pid: started.pid };
       await journal.commit(); // the pid, for recovery, before anything waits on it
       runtime.onProgress({ phase: 'restart', message: `${tx.to} update finalize running (pid ${started.pid})` });
       verdict = await started.verdict;
-      step.evidence = { stoppedPid: before.mainPid, pid: started.pid, verdict };
+      step.evidence = { stoppedPid, pid: started.pid, verdict };
       step.detail = `${tx.to} update finalize: ${verdict.status} (exit ${verdict.exitCode ?? 'signal'}, ${verdict.ms} ms)`;
       if (!verdict.ok) step.status = 'failed';
     });
@@ -86,35 +89,14 @@ async function checkpointFirst(run: Run, env: NodeJS.ProcessEnv): Promise<void> 
   await state.takeCheckpoint({ layout, config, tx, env });
 }
 
-/**
- * The environment the service runs with: ours, the unit's Environment= over it (its OPENCLAW_STATE_DIR, the
- * supervisor contract), then the preset's additions. HOME stays ours: we run as the service's user, and a unit's HOME
- * can name a home bound over another in the manager's namespace, which is not ours to write.
- */
-async function serviceEnvironment(
-  config: Config,
-  env: NodeJS.ProcessEnv,
-  extra: Readonly<Record<string, string>>,
-): Promise<NodeJS.ProcessEnv> {
-  const unit: Record<string, string> = {};
-  if ((config.supervisor === 'systemd' || config.supervisor === 'systemd-system') && config.unit) {
-    const scope = config.supervisor === 'systemd' ? 'user' : 'system';
-    const shown = await systemctl(['show', config.unit, '--property=Environment', '--value'], { scope, env });
-    if (shown.exitCode === 0)
-      for (const word of splitUnitWords(shown.output.trim()))
-        if (word.includes('=')) unit[word.slice(0, word.indexOf('='))] = word.slice(word.indexOf('=') + 1);
-  }
-  delete unit.HOME;
-  return { ...env, ...unit, ...extra };
-}
-
-/** A `finalize` step a killed runner left running: the transaction goes back, the state with it. */
+/** A `finalize` (or `handoff`) step a killed runner left running: the transaction goes back, the state with it. */
 export function interruptedFinalize(tx: Transaction): Step | undefined {
-  return tx.steps.find((step) => step.name === NAME && step.status === 'running');
+  return tx.steps.find((step) => (step.name === NAME || step.name === 'handoff') && step.status === 'running');
 }
 
 /** Recovery, before it re-enters the transaction: end the finalize process a killed runner left, if it still runs. */
 export async function recoverFinalize(tx: Transaction): Promise<boolean> {
-  const pid = (interruptedFinalize(tx)?.evidence as { pid?: number } | undefined)?.pid;
+  const step = tx.steps.find((s) => s.name === NAME && s.status === 'running');
+  const pid = (step?.evidence as { pid?: number } | undefined)?.pid;
   return typeof pid === 'number' ? endOrphanedFinalize(pid, tx.id) : false;
 }
