@@ -79,7 +79,7 @@ export async function handoffSupported(call: HandoffCall, commands: HandoffComma
 export async function requestRestart(
   call: HandoffCall & { pid: number; logFile: string; timeoutMs: number },
   commands: HandoffCommands,
-): Promise<{ exited: boolean; ms: number }> {
+): Promise<{ exited: boolean; ms: number; refused?: string }> {
   const started = performance.now();
   const [entry, ...rest] = commands.request;
   const child = await startDetached(call.node, [path.join(call.releaseDir, entry!), ...rest], {
@@ -88,10 +88,28 @@ export async function requestRestart(
     logFile: call.logFile,
     ...(call.signal && { signal: call.signal }),
   });
+  let requestExit: number | null | undefined;
+  child.exited.then(
+    (code) => {
+      requestExit = code;
+    },
+    () => {
+      requestExit = null;
+    },
+  );
   try {
-    while (isAlive(call.pid) && performance.now() - started < call.timeoutMs)
+    // Until the old process is gone; a request that failed (exit other than 0) will not make it go: stop waiting.
+    while (
+      isAlive(call.pid) &&
+      performance.now() - started < call.timeoutMs &&
+      !(requestExit !== undefined && requestExit !== 0)
+    )
       await new Promise((resolve) => setTimeout(resolve, 100)); // polling the old process's exit
-    return { exited: !isAlive(call.pid), ms: Math.round(performance.now() - started) };
+    const exited = !isAlive(call.pid);
+    const ms = Math.round(performance.now() - started);
+    return exited || requestExit === undefined || requestExit === 0
+      ? { exited, ms }
+      : { exited, ms, refused: `the restart request exited ${requestExit ?? 'by a signal'}` };
   } finally {
     killProcessGroup(child.pid);
   }

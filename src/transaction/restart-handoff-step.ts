@@ -62,9 +62,9 @@ export async function handoffStep(
       accepted: consumed?.status === 'accepted',
     };
     step.detail = !exit.exited
-      ? `${tx.from}'s gateway (pid ${pid}) did not exit within ${EXIT_TIMEOUT_MS / 1000} s of the request: stopped as before`
+      ? `${tx.from}'s gateway (pid ${pid}) did not exit ${exit.refused ? `(${exit.refused}; its output is in ${logFile})` : `within ${EXIT_TIMEOUT_MS / 1000} s of the request`}: stopped as before`
       : `${tx.from}'s gateway (pid ${pid}) exited ${exit.ms} ms after the request; handoff ${consumed!.status}${consumed!.reason ? ` (${consumed!.reason})` : ''}`;
-    if (consumed && consumed.status !== 'accepted') step.status = 'failed';
+    if (consumed?.status !== 'accepted') step.status = 'skipped'; // the stop that follows does it as before
   });
   return { pid };
 }
