@@ -7,7 +7,7 @@
 // - update and rollback go through, finalize recorded both ways, the state after the rollback as before the update.
 // One gateway for the whole file (cold starts are 9-20 s at idle, finalize 40-50 s under load).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -72,30 +72,24 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
   const stepsOf = (result: any): StepJson[] => result?.steps ?? [];
   const step = (result: any, name: string) => stepsOf(result).find((s) => s.name === name);
 
-  /** 9.6's tarball, its dist/index.js made to fail `update finalize` (exit 1, a `failed` verdict), as BROKEN. */
-  async function repackBroken(): Promise<string> {
-    const npm = path.join(path.dirname(node), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js');
-    const dir = path.join(work, 'repack');
-    mkdirSync(dir, { recursive: true });
-    const packed = await execa(node, [npm, 'pack', `openclaw@${TO}`, '--prefer-offline', '--pack-destination', dir], {
-      env: { ...env(), PATH: `${path.dirname(node)}:${process.env.PATH}` },
-      reject: false,
-      timeout: 600_000,
-    });
-    expect(packed.exitCode, packed.stderr.slice(-2000)).toBe(0);
-    execFileSync('tar', ['xzf', path.join(dir, `openclaw-${TO}.tgz`), '-C', dir]);
-    const pkgFile = path.join(dir, 'package', 'package.json');
-    const pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
-    writeFileSync(pkgFile, JSON.stringify({ ...pkg, version: BROKEN }, null, 2));
-    const index = path.join(dir, 'package', 'dist', 'index.js');
+  /**
+   * 9.6 repacked so that its `update finalize` exits 1 with a `failed` verdict: a copy of the installed release (npm -g's
+   * layout, so it is adopted as it stands: no second install from the registry), BROKEN in its package.json.
+   */
+  function repackBroken(): string {
+    const pkg = path.join(work, 'repack', 'lib', 'node_modules', 'openclaw');
+    mkdirSync(path.dirname(pkg), { recursive: true });
+    execFileSync('cp', ['-a', path.join(root, 'releases', TO), pkg]);
+    execFileSync('chmod', ['-R', 'u+w', pkg]);
+    rmSync(path.join(pkg, '.release-switcher.json'), { force: true });
+    const pkgFile = path.join(pkg, 'package.json');
+    writeFileSync(pkgFile, JSON.stringify({ ...JSON.parse(readFileSync(pkgFile, 'utf8')), version: BROKEN }, null, 2));
+    const index = path.join(pkg, 'dist', 'index.js');
     const text = readFileSync(index, 'utf8');
     const fail =
       "if (process.argv.includes('finalize')) { process.stdout.write(JSON.stringify({ status: 'failed', mode: 'finalize', error: 'repacked to fail' })); process.exit(1); }\n";
-    // After a shebang line, if there is one.
-    writeFileSync(index, text.startsWith('#!') ? text.replace(/\n/, `\n${fail}`) : fail + text);
-    const tgz = path.join(dir, `openclaw-${BROKEN}.tgz`);
-    execFileSync('tar', ['czf', tgz, '-C', dir, 'package']);
-    return tgz;
+    writeFileSync(index, text.startsWith('#!') ? text.replace(/\n/, `\n${fail}`) : fail + text); // after a shebang
+    return pkg;
   }
 
   beforeAll(async () => {
@@ -119,10 +113,10 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     const pid = Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
     expect((await um.systemctl(['restart', UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);
     expect((await openclawHealthy(um, { port, pid, timeoutMs: 300_000 })).version).toBe(FROM);
-    for (const spec of [`openclaw@${TO}`, await repackBroken()]) {
-      const installed = await rs(['install', spec]);
-      expect(installed.exitCode, installed.stdout.slice(-2000) + installed.stderr.slice(-2000)).toBe(0);
-    }
+    const installed = await rs(['install', `openclaw@${TO}`]);
+    expect(installed.exitCode, installed.stdout.slice(-2000) + installed.stderr.slice(-2000)).toBe(0);
+    const broken = await rs(['init', '--adopt', repackBroken()]);
+    expect(broken.exitCode, broken.stdout + broken.stderr).toBe(0);
     mkdirSync(path.dirname(mark()), { recursive: true });
     writeFileSync(mark(), '{"era":"9.5"}\n', { mode: 0o600 });
   }, 2_400_000);
