@@ -62,6 +62,9 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     : path.join(PROJECT, '.bench-cache', 'npm-openclaw');
   const env = () => ({
     ...(um.env as Record<string, string>),
+    // The state dir by a path no other gateway on the machine has (every bound HOME is /root by path, and openclaw
+    // refuses a state dir it sees another running gateway use): the unit gets it too (drop-in below).
+    OPENCLAW_STATE_DIR: state(),
     npm_config_cache: npmCache,
     npm_config_logs_dir: path.join(work, 'npm-logs'),
     ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
@@ -104,6 +107,12 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     ({ node, um } = bench);
     port = await freePort();
     await writeOpenclawService(um, { node, prefix: bench.prefix, port });
+    mkdirSync(path.join(um.unitDir, `${UNIT}.d`), { recursive: true });
+    writeFileSync(
+      path.join(um.unitDir, `${UNIT}.d`, 'state-dir.conf'),
+      `[Service]\nEnvironment=OPENCLAW_STATE_DIR=${state()}\n`,
+    );
+    expect((await um.systemctl(['daemon-reload'])).exitCode).toBe(0);
     expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
     await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 });
     const openclaw = path.join(bench.prefix, 'lib', 'node_modules', 'openclaw');
