@@ -23,6 +23,7 @@ import { canRunUserManager, type UserManager } from '../../test/support/systemd.
 import { median, ms, ratio, saveResult } from './lib.ts';
 import {
   OPENCLAW_UNIT as UNIT,
+  REMOVE_TIMEOUT_MS,
   openclawBench,
   openclawHealthy,
   removeOpenclawBench,
@@ -87,7 +88,12 @@ describeWhere(can, 'bench: update with finalize of a real openclaw vs a bare res
     const bench = await openclawBench({ name: 'ocfinalize', work, version: FROM });
     um = bench.um;
     port = await freePort();
-    await writeOpenclawService(um, { node: bench.node, prefix: bench.prefix, port });
+    await writeOpenclawService(um, {
+      node: bench.node,
+      prefix: bench.prefix,
+      port,
+      tmpdir: path.join(work, 'gateway-tmp'),
+    });
     expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
     await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 });
     const openclaw = path.join(bench.prefix, 'lib', 'node_modules', 'openclaw');
@@ -101,7 +107,7 @@ describeWhere(can, 'bench: update with finalize of a real openclaw vs a bare res
     expect(installed.exitCode, installed.stdout.slice(-2000) + installed.stderr.slice(-2000)).toBe(0);
   }, 2_400_000);
 
-  afterAll(() => removeOpenclawBench(um, work), 120_000);
+  afterAll(() => removeOpenclawBench(um, work), REMOVE_TIMEOUT_MS);
 
   const stepsOf = (result: { steps?: StepJson[] }) =>
     (result.steps ?? [])

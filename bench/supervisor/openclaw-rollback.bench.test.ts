@@ -6,6 +6,9 @@
 //     stability window included);
 //   - anchor: `systemctl --user restart` of the same unit, now running 2026.9.5, until /startupz answers again;
 //   - then `release-switcher switch 2026.9.6` (the way back for the next repetition; its figures are printed too).
+// The checkpoint is the preset's default, the whole state directory (~/.openclaw minus residue) and the config file:
+// each rollback puts it back while the unit is stopped (the restore-state step), each switch takes one (a bulk copy
+// staged while 9.5 serves, reconciled in the stop window). What it covers and its size are printed and asserted.
 // A poller asks /startupz every 100 ms throughout: *unavailable* is the longest time without an ok answer while
 // the command runs; *command to verified* is the wall time of the CLI (it returns once the target is verified),
 // against the anchor's restart + first ok answer. Goals: unavailable ≤ 1.1× the anchor's; command to verified ≤
@@ -16,7 +19,7 @@
 // BENCH_NODE24=<node>, OPENCLAW_PREFIX=<dir> as in openclaw-adopt.bench.test.ts; BENCH_NPM_CACHE=<dir> is the npm
 // cache release-switcher installs 2026.9.6 with (default: a fresh one, so ~300 MB are downloaded once);
 // BENCH_STABLE_FOR=N sets the preset's stability window (10 s) to N seconds.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -87,7 +90,7 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
   beforeAll(async () => {
     ({ node, prefix, um } = await openclawBench({ name: 'ocrollback', work, version: FROM }));
     port = await freePort();
-    await writeOpenclawService(um, { node, prefix, port });
+    await writeOpenclawService(um, { node, prefix, port, tmpdir: path.join(work, 'tmp') });
     expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
     await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 });
     const init = await rs([
@@ -102,6 +105,12 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
       UNIT,
     ]);
     expect(init.exitCode, init.stdout + init.stderr).toBe(0);
+    // The whole state dir, not a list of its databases: what the issue's rollback outage is measured with.
+    const statePaths = JSON.parse(readFileSync(path.join(root, 'config.json'), 'utf8')).statePaths as string[];
+    expect(statePaths[0]).toMatch(/^\$\{OPENCLAW_STATE_DIR:-~\/\.openclaw\}$/);
+    console.log(
+      `checkpoint covers: ${statePaths.join(', ')}; init says ${JSON.stringify(init.json?.result?.checkpoint)}`,
+    );
     expect((await rs(['unit', '--install'])).exitCode).toBe(0);
     // The stability window is a deliberate wait: BENCH_STABLE_FOR=0 measures command to verified without it.
     if (process.env.BENCH_STABLE_FOR)
@@ -120,6 +129,14 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
   }, 2_400_000);
 
   afterAll(() => removeOpenclawBench(um, work), 120_000);
+
+  /** The size of the checkpoint a restore-state step names (`snapshot <id>`), from its manifest. */
+  const checkpointSize = (named: string | undefined) => {
+    const id = named && /snapshot (\S+)/.exec(named)?.[1];
+    if (!id) return 'checkpoint: ?';
+    const manifest = JSON.parse(readFileSync(path.join(root, 'snapshots', id, 'snapshot.json'), 'utf8'));
+    return `checkpoint ${id}: ${(manifest.size / 1e6).toFixed(1)} MB, ${manifest.entries.length} paths`;
+  };
 
   /** A transaction's step times, as `name ms` pairs. */
   const steps = (result: { steps?: Array<{ name: string; ms: number }> }) =>
@@ -145,8 +162,10 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
       expect(back.json?.result?.status, back.stdout + back.stderr).toBe('verified');
       expect(seen.version).toBe(FROM);
       samples.rollbackUnavailable.push(seen.unavailableMs);
+      const restored = back.json.result.steps.find((s: { name: string }) => s.name === 'restore-state');
+      expect(restored?.status, JSON.stringify(back.json.result.steps)).toBe('ok');
       console.log(
-        `run ${run} (load ${load}): rollback wall ${ms(samples.rollbackWall.at(-1))}, unavailable ${ms(seen.unavailableMs)}; steps: ${steps(back.json.result)}`,
+        `run ${run} (load ${load}): rollback wall ${ms(samples.rollbackWall.at(-1))}, unavailable ${ms(seen.unavailableMs)}; steps: ${steps(back.json.result)}; ${checkpointSize(back.json.result.restore?.snapshot ?? restored?.detail)}`,
       );
 
       // anchor: a bare restart of the same unit, now running FROM

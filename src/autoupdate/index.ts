@@ -16,6 +16,7 @@ import { readLinkVersion } from '../store/links.js';
 import type { HandoffOptions } from '../transaction/schedule.js';
 import { type RootOptions, type Session, openSession } from '../store/session.js';
 import { fetchError, pacoteOptions } from '../registry/fetch.js';
+import { withNetworkDeadline } from '../registry/network.js';
 import { type PackumentView, type PolicyResult, decide } from './policy.js';
 
 export interface CheckOptions extends RootOptions {
@@ -59,9 +60,13 @@ export async function hostIdOf(config: Pick<Config, 'hostId'>, machineIdFile = M
 async function fetchPackument(session: Session): Promise<PackumentView> {
   const { config, runtime } = session;
   try {
-    return await pacote.packument(
-      config.package,
-      pacoteOptions(config, runtime, { fullMetadata: true, preferOnline: true }),
+    return await withNetworkDeadline(
+      { npmConfig: runtime.npmConfig, signal: runtime.signal, what: `the packument of ${config.package}` },
+      (signal) =>
+        pacote.packument(
+          config.package,
+          pacoteOptions(config, runtime, { fullMetadata: true, preferOnline: true, signal }),
+        ),
     );
   } catch (error) {
     throw fetchError(error, config.package);

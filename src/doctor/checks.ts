@@ -16,6 +16,7 @@ import { LOCK_STALE_MS, readLockOwner } from '../store/lock.js';
 import { readLinkVersion, removeLink } from '../store/links.js';
 import { checkReleaseFast, isRealDirectory, listReleaseDirs, readMarker, verifyRelease } from '../store/release.js';
 import { notImmutable } from '../store/immutable-release.js';
+import { setAsideReleaseLinks } from '../store/set-aside.js';
 import { orphanedFingerprints, removeOrphanedFingerprints } from '../store/fingerprints.js';
 
 export interface CheckResult {
@@ -92,14 +93,17 @@ const links: Check = async ({ layout, fix }) => {
       : pass('links', 'current and previous point at complete releases');
 };
 
-const manifests: Check = async ({ layout, deep }) => {
+const manifests: Check = async ({ layout, deep, fix }) => {
+  // Only with no lock held: recovery, under the lock, sets links aside the same way.
+  const aside = fix && !(await pathExists(layout.lock)) ? await setAsideReleaseLinks(layout) : { moved: [], left: [] };
   const { complete, incomplete } = await listReleaseDirs(layout);
-  const problems: string[] = [];
+  const problems: string[] = [...aside.left];
   for (const name of incomplete) {
+    if (aside.left.some((line) => line.startsWith(`left releases/${name} `))) continue;
     problems.push(
       (await isRealDirectory(layout.release(name)))
         ? `releases/${name}: no valid release marker (not a release)`
-        : `releases/${name}: not a directory (a symbolic link or a file is never a release; remove it)`,
+        : `releases/${name}: not a directory (a symbolic link or a file is never a release; doctor --fix sets a link aside)`,
     );
   }
   for (const version of complete) {
@@ -114,9 +118,10 @@ const manifests: Check = async ({ layout, deep }) => {
       problems.push(`${version}: ${diff.slice(0, 3).join('; ')}${diff.length > 3 ? ` (+${diff.length - 3})` : ''}`);
   }
   const how = deep ? 're-hashed in full' : 'checked by stat fingerprint; doctor --deep re-hashes every file';
-  return problems.length
-    ? fail('manifests', problems.join(' | '))
-    : pass('manifests', `${complete.length} release(s) match their manifests (${how})`);
+  const moved = aside.moved.join('; ');
+  if (problems.length) return fail('manifests', [...problems, ...aside.moved].join(' | '));
+  if (moved) return fail('manifests', `${aside.moved.length} symbolic link(s) in releases/`, moved);
+  return pass('manifests', `${complete.length} release(s) match their manifests (${how})`);
 };
 
 /** Releases sealed as immutable must still be, on every file and directory (see platform/immutable.ts). */

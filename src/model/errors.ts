@@ -73,6 +73,16 @@ export const ErrorCodes = {
     summary:
       "a copy of the service's state could not be made (the environment, not the candidate); nothing was switched",
   },
+  PORT_TAKEN: {
+    exit: ExitCode.failed,
+    summary:
+      'the rehearsal failed because another process holds a port the candidate needs (the environment, not the candidate); nothing was switched',
+  },
+  STATE_OWNED: {
+    exit: ExitCode.failed,
+    summary:
+      'the rehearsal failed because its private copy of the state names a live process as its owner (the environment, not the candidate); nothing was switched',
+  },
   DATABASE_INCOMPATIBLE: {
     exit: ExitCode.failed,
     summary: "the target release's database preflight calls the state incompatible or indeterminate",

@@ -284,6 +284,9 @@ export async function isOurProcess(pid: number, marker: { name: string; value: s
 
 /** Whether a process of this host exists (EPERM: it does, owned by someone else). */
 export function isAlive(pid: number): boolean {
+  // kill(0) and kill(-N) probe process groups (-1: every process we may signal), which always answer: a record
+  // naming such a "pid" (a damaged lock owner) would pass for a live holder. No process has one.
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;

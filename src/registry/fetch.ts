@@ -25,6 +25,7 @@ import {
   tarballSignatures,
 } from './signatures.js';
 import { asPackageJson } from '../platform/package-json.js';
+import { networkDeadlines, withNetworkDeadline } from './network.js';
 
 /** The dist-tag a channel follows. */
 export function channelTag(config: Config): string {
@@ -56,6 +57,8 @@ export function pacoteOptions(config: Config, runtime: ResolvedRuntime, extra: P
     ...runtime.npmConfig,
     ...(config.registry ? { registry: config.registry } : {}),
     cache: `${runtime.npmCache}/_cacache`,
+    // npm's fetch-timeout, as the idle deadline of every socket (pacote takes it as `timeout`).
+    timeout: networkDeadlines(runtime.npmConfig).idleMs,
     ...extra,
   };
 }
@@ -149,17 +152,23 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
     ...extra,
   });
   const keys = new KeyCache(pacoteOptions(config, runtime));
-  let manifest: PacoteManifest;
-  let signatures: SignatureRecord;
+  let manifest!: PacoteManifest;
+  let signatures!: SignatureRecord;
   let dependencySignatures: DependencyPlan | null = null;
   try {
-    const plan = fromRegistry ? await planSignatures(spec, config.verifySignatures, opts, keys) : null;
-    // Verification reads the full document; the version check below then reuses it from packumentCache.
-    const verifying = plan?.pacote.verifySignatures ? { fullMetadata: true } : {};
-    manifest = await pacote.manifest(spec, { ...opts, ...verifying, ...plan?.pacote });
-    Object.assign(opts, verifying);
-    signatures = tarballRecord ?? judgeSignatures(spec, plan, manifest);
-    if (fromRegistry) dependencySignatures = await dependencyPlan(config.verifySignatures, opts, keys);
+    await withNetworkDeadline(
+      { npmConfig: runtime.npmConfig, signal: runtime.signal, what: `resolving ${spec}` },
+      async (signal) => {
+        Object.assign(opts, { signal });
+        const plan = fromRegistry ? await planSignatures(spec, config.verifySignatures, opts, keys) : null;
+        // Verification reads the full document; the version check below then reuses it from packumentCache.
+        const verifying = plan?.pacote.verifySignatures ? { fullMetadata: true } : {};
+        manifest = await pacote.manifest(spec, { ...opts, ...verifying, ...plan?.pacote });
+        Object.assign(opts, verifying);
+        signatures = tarballRecord ?? judgeSignatures(spec, plan, manifest);
+        if (fromRegistry) dependencySignatures = await dependencyPlan(config.verifySignatures, opts, keys);
+      },
+    );
   } catch (error) {
     // The tarball exists (checked above), so a missing file is its package.json.
     if (parsed.type === 'file' && errnoOf(error) === 'ENOENT') {
@@ -188,7 +197,11 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
     parsed,
     manifest,
     spec: rawSpec,
-    packument: () => pacote.packument(spec, opts),
+    packument: () =>
+      withNetworkDeadline(
+        { npmConfig: runtime.npmConfig, signal: runtime.signal, what: `the packument of ${spec}` },
+        (signal) => pacote.packument(spec, { ...opts, signal }),
+      ),
   });
   // The one full document fetched for the spec (a registry spec fetches exactly one packument here).
   const [recorded] = packumentCache instanceof RecordingCache ? packumentCache.documents : [];
@@ -225,10 +238,14 @@ export async function downloadTarball(pkg: ResolvedPackage, dest: string, reques
   const spec =
     pkg.resolved.startsWith('file:') || !/^https?:/.test(pkg.resolved) ? pkg.spec : `${pkg.name}@${pkg.resolved}`;
   try {
-    const result = await pacote.tarball.file(
-      spec,
-      dest,
-      pacoteOptions(config, runtime, { where, ...(pkg.integrity ? { integrity: pkg.integrity } : {}) }),
+    const result = await withNetworkDeadline(
+      { npmConfig: runtime.npmConfig, signal: runtime.signal, what: `downloading ${pkg.spec}` },
+      (signal) =>
+        pacote.tarball.file(
+          spec,
+          dest,
+          pacoteOptions(config, runtime, { where, signal, ...(pkg.integrity ? { integrity: pkg.integrity } : {}) }),
+        ),
     );
     return result.integrity;
   } catch (error) {
@@ -298,6 +315,15 @@ export function fetchError(error: unknown, spec: string): unknown {
         'FETCH_FAILED',
         `Cannot reach the registry for ${spec} (${code}).`,
         'Check the network and the registry URL (--registry or .npmrc).',
+      );
+    case 'EIDLETIMEOUT':
+    case 'ECONNECTIONTIMEOUT':
+    case 'ERESPONSETIMEOUT':
+    case 'ETRANSFERTIMEOUT':
+      return make(
+        'FETCH_FAILED',
+        `The registry stopped answering for ${spec}: ${message} (no byte within npm's fetch-timeout).`,
+        'The registry or the network stalls; try again, or raise npm fetch-timeout (npm config set fetch-timeout MS).',
       );
     default:
       if (/^E[45]\d\d$/.test(code ?? '') || /premature|unexpected end|truncat/i.test(message)) {

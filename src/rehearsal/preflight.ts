@@ -11,6 +11,7 @@ import path from 'node:path';
 import { removeTree } from '../platform/fs.js';
 import { isOurProcess, run, tail } from '../platform/subprocess.js';
 import { verifyRunning } from '../service/health.js';
+import { type EnvironmentReason, environmentCause } from './environment.js';
 import {
   type CandidateHandle,
   type PreflightIsolation,
@@ -24,6 +25,7 @@ import {
 export type { PreflightIsolation, PreflightRecord } from './preflight-process.js';
 
 export type PreflightReason =
+  | EnvironmentReason
   | 'crashed'
   | 'exited'
   | 'never_healthy'
@@ -41,8 +43,10 @@ export interface PreflightOptions {
   configFile?: Readonly<Record<string, unknown>> | null;
   /** Run as `<node> ARGS` in the release folder, with the rehearsal's environment, after the copy and before the start (placeholders replaced); must exit 0. */
   prepare?: readonly string[] | null;
-  /** The environment the candidate inherits underneath `env` (PATH, HOME, …). */
+  /** The environment the candidate inherits underneath `env`: the service's own, never the caller's whole one (candidate-env.ts). */
   baseEnv: NodeJS.ProcessEnv;
+  /** The environment of systemd-run/systemctl themselves (XDG_RUNTIME_DIR, DBUS_SESSION_BUS_ADDRESS); not the candidate's. @default baseEnv */
+  callerEnv?: NodeJS.ProcessEnv;
   releaseDir: string;
   expectedVersion: string;
   healthUrl: string;
@@ -68,6 +72,8 @@ export interface PreflightOptions {
 export interface PreflightResult {
   ok: boolean;
   reason?: PreflightReason;
+  /** The failure is the environment's (a port taken, the disk full, the state owned by a live process), not the candidate's. */
+  environment?: boolean;
   detail: string;
   probes: number;
   port: number;
@@ -175,7 +181,7 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
       args: options.args.map((a) => fill(a, vars)),
       cwd: options.releaseDir,
       env,
-      callerEnv: options.baseEnv,
+      callerEnv: options.callerEnv ?? options.baseEnv,
       logFile,
       record,
       ...(options.signal && { signal: options.signal }),
@@ -212,22 +218,30 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
         ms: Date.now() - started,
         outputTail: await readTail(logFile),
       };
-    const reason = classify(
-      verdict.reason,
-      verdict.evidence.healthyAfterMs !== null,
-      verdict.evidence.state?.exitStatus ?? null,
-    );
+    // Stopped before the host is asked: a port it held, a process it was, must not count against it.
+    await handle.stop(STOP_GRACE_MS);
+    handle = null;
+    const outputTail = await readTail(logFile);
+    const blamed = await environmentCause({ output: outputTail, port, dir: record.dir });
+    const failure = blamed ?? {
+      reason: classify(
+        verdict.reason,
+        verdict.evidence.healthyAfterMs !== null,
+        verdict.evidence.state?.exitStatus ?? null,
+      ),
+      detail: verdict.detail,
+    };
     return {
       ok: false,
-      reason,
-      detail: verdict.detail,
+      ...failure,
+      ...(blamed && { environment: true, detail: `${blamed.detail} (the candidate: ${verdict.detail})` }),
       ...base,
       ms: Date.now() - started,
-      outputTail: await readTail(logFile),
+      outputTail,
     };
   } finally {
     await handle?.stop(STOP_GRACE_MS);
-    await cleanupPreflight(record, { callerEnv: options.baseEnv, workRoot: options.workRoot });
+    await cleanupPreflight(record, { callerEnv: options.callerEnv ?? options.baseEnv, workRoot: options.workRoot });
   }
 }
 

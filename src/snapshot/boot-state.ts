@@ -7,6 +7,7 @@
 import type { Config } from '../store/config.js';
 import type { State, TransactionStatus } from '../model/state.js';
 import type { Layout } from '../store/layout.js';
+import { interruptedRestoreFor } from './restore-marker.js';
 import { markRestored, readSnapshot, restoreSnapshot, restoredFor, takeSnapshot } from './snapshot.js';
 
 export interface StateAtStart {
@@ -36,9 +37,16 @@ export async function prepareStateAtStart(input: {
   const { layout, config, version } = input;
   const tx = input.state.transaction;
   try {
+    // A restore for this release that was cut (kill -9 mid-restore) is finished first, for the latest transaction,
+    // even one closed since: the release must not run on state half put back.
+    const cut = await interruptedRestoreFor(layout, version, input.state);
+    if (cut) {
+      await restoreForTransaction(layout, cut.snapshot, { tx: cut.tx!, version });
+      return { restored: cut.snapshot };
+    }
     if (tx?.restore) {
       if (tx.restore.version !== version || (await restoredFor(layout, tx.restore.snapshot, tx.id))) return {};
-      await restoreForTransaction(layout, tx.restore.snapshot, tx.id);
+      await restoreForTransaction(layout, tx.restore.snapshot, { tx: tx.id, version });
       return { restored: tx.restore.snapshot };
     }
     if (!tx || tx.to !== version || tx.from === null || !STARTING.has(tx.status) || config.statePaths.length === 0)
@@ -79,8 +87,25 @@ export async function takeCheckpoint(input: {
   });
 }
 
-/** Restore snapshot `id` for transaction `txId` and leave the marker that says so. Only while the service is stopped. */
-export async function restoreForTransaction(layout: Layout, id: string, txId: string): Promise<void> {
-  const result = await restoreSnapshot({ root: layout.root, id, tx: txId });
-  await markRestored(layout, id, { tx: txId, by: 'boot-check', restored: result.restored, removed: result.removed });
+/**
+ * Restore snapshot `id` for transaction `for.tx` (before `for.version` starts) and leave the marker that says so.
+ * Only while the service is stopped.
+ */
+export async function restoreForTransaction(
+  layout: Layout,
+  id: string,
+  target: { tx: string; version?: string },
+): Promise<void> {
+  const result = await restoreSnapshot({
+    root: layout.root,
+    id,
+    tx: target.tx,
+    ...(target.version !== undefined && { version: target.version }),
+  });
+  await markRestored(layout, id, {
+    tx: target.tx,
+    by: 'boot-check',
+    restored: result.restored,
+    removed: result.removed,
+  });
 }

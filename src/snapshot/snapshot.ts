@@ -19,19 +19,14 @@ import { captureEntry, reconcileEntry } from './capture.js';
 import { fsNow } from './reconcile.js';
 import { sqliteNode } from './sqlite-copy.js';
 import { ResidueFilter } from './residue.js';
+import { RESTORING_MARKER, type RestoringRecord } from './restore-marker.js';
 import { assertStatePathsApart, resolveIndependentPaths, resolveStatePaths } from './state-paths.js';
 
 export const SNAPSHOT_MANIFEST = 'snapshot.json';
 /** Written beside the manifest once a restore is complete: which transaction restored it, and who did. */
 export const RESTORE_MARKER = 'restored.json';
-/**
- * Written before a restore changes anything, removed once it is marked complete: a restore killed in
- * between left the state half put back, which no release may start on. The restore is idempotent (each
- * file by rename, folders synced to the snapshot), so whoever finds this marker without RESTORE_MARKER
- * for the same transaction simply runs it again: the boot-check of the next start does, and `recover`,
- * which restarts the service, leads there.
- */
-export const RESTORING_MARKER = 'restoring.json';
+/** Written before a restore changes anything, removed once it is marked complete (restore-marker.ts). */
+export { RESTORING_MARKER, unfinishedRestore } from './restore-marker.js';
 
 export interface SnapshotEntry {
   /** Absolute path of the state, as resolved when the snapshot was taken. */
@@ -222,7 +217,13 @@ export async function readSnapshot(layout: Layout, id: string): Promise<Snapshot
  * companions, and a companion or path that did not exist then is deleted (a `-wal` the newer release
  * left would otherwise be replayed into the older database). Only ever run while the service is stopped.
  */
-export async function restoreSnapshot(options: { root: string; id: string; tx?: string }): Promise<RestoreResult> {
+export async function restoreSnapshot(options: {
+  root: string;
+  id: string;
+  tx?: string;
+  /** The release the state is put back for: whoever finds this restore cut finishes it before that one starts. */
+  version?: string;
+}): Promise<RestoreResult> {
   const layout = layoutOf(options.root);
   const manifest = await readSnapshot(layout, options.id);
   if (!manifest) {
@@ -235,10 +236,13 @@ export async function restoreSnapshot(options: { root: string; id: string; tx?: 
     );
   }
   const result: RestoreResult = { id: options.id, restored: [], removed: [] };
-  await writeFileAtomic(
-    path.join(layout.snapshot(options.id), RESTORING_MARKER),
-    `${JSON.stringify({ tx: options.tx ?? null, pid: process.pid, at: new Date().toISOString() })}\n`,
-  );
+  const record: RestoringRecord = {
+    tx: options.tx ?? null,
+    ...(options.version !== undefined && { version: options.version }),
+    pid: process.pid,
+    at: new Date().toISOString(),
+  };
+  await writeFileAtomic(path.join(layout.snapshot(options.id), RESTORING_MARKER), `${JSON.stringify(record)}\n`);
   crashPoint('restore:begin');
   const keep = new Set(manifest.independent ?? []);
   for (const entry of manifest.entries) await restoreEntry(layout.snapshot(options.id), entry, { result, keep });
@@ -293,16 +297,6 @@ export async function markRestored(
     `${JSON.stringify({ ...record, at: new Date().toISOString() })}\n`,
   );
   await fs.rm(path.join(layout.snapshot(id), RESTORING_MARKER), { force: true });
-}
-
-/** A restore of snapshot `id` that began and was never marked complete, if any (see RESTORING_MARKER). */
-export async function unfinishedRestore(
-  layout: Layout,
-  id: string,
-): Promise<{ tx: string | null; pid: number; at: string } | undefined> {
-  return (await readJsonIfExists(path.join(layout.snapshot(id), RESTORING_MARKER)).catch(() => undefined)) as
-    | { tx: string | null; pid: number; at: string }
-    | undefined;
 }
 
 /** Who restored snapshot `id` for transaction `tx`, if it was restored for it. */

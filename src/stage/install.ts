@@ -17,6 +17,7 @@ import { stageRelease } from './index.js';
 import { type LinkedInode, recordFingerprints, refreshAfterLinks } from '../store/fingerprints.js';
 import { makeReleaseImmutable, removeTreeKeepingReleases } from '../store/immutable-release.js';
 import { layoutOf } from '../store/layout.js';
+import { yieldingTo } from '../store/lock-yield.js';
 
 export interface InstallResult {
   version: string;
@@ -45,7 +46,12 @@ export async function installLocked(
 ): Promise<InstallResult> {
   const { layout, config, runtime, journal } = session;
   runtime.onProgress({ phase: 'resolve', message: `resolving ${spec}` });
-  const pkg = resolved ?? (await resolvePackage(spec, { config, runtime, where: runtime.cwd, forStaging: true }));
+  // On the network the lock is held as yielding: an activation of an installed release takes precedence.
+  const yielding = <T>(work: (runtime: JournalSession['runtime']) => Promise<T>) =>
+    yieldingTo(layout.root, runtime.signal, (signal) => work({ ...runtime, signal }));
+  const pkg =
+    resolved ??
+    (await yielding((runtime) => resolvePackage(spec, { config, runtime, where: runtime.cwd, forStaging: true })));
   const existing = journal.state.releases[pkg.version];
   const marker = existing && (await readMarker(layout, pkg.version));
   if (existing && marker) {
@@ -81,7 +87,9 @@ export async function installLocked(
   await journal.commit('install:begin');
   try {
     const earlier = await reuseCandidates(session);
-    const staged = await stageRelease({ layout, config, runtime, journal, pkg, stagingId, earlier });
+    const staged = await yielding((runtime) =>
+      stageRelease({ layout, config, runtime, journal, pkg, stagingId, earlier }),
+    );
     await commitRelease(session, { ...staged, earlier }, 'installed');
     const { signatures } = staged.marker;
     return {

@@ -32,6 +32,8 @@ export interface Layout {
   readonly snapshots: string;
   /** Where the stat fingerprint records live: `fingerprints/<version>.json`. */
   readonly fingerprintsDir: string;
+  /** Where a symbolic link found in releases/ is moved (never a release): `set-aside/<name>-<time>`. */
+  readonly setAside: string;
   release(version: string): string;
   /** Stat fingerprints of a sealed release, kept outside it (see store/fingerprints.ts). */
   fingerprints(version: string): string;
@@ -63,6 +65,7 @@ export function layoutOf(root: string): Layout {
     bootTries: path.join(abs, 'boot-tries.json'),
     snapshots,
     fingerprintsDir,
+    setAside: path.join(abs, 'set-aside'),
     release: (version) => path.join(releases, validVersion(version, 'a release directory')),
     marker: (version) => path.join(releases, validVersion(version, 'a release marker'), RELEASE_MARKER),
     fingerprints: (version) => path.join(fingerprintsDir, `${validVersion(version, 'a fingerprint record')}.json`),

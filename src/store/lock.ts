@@ -25,6 +25,7 @@ import { isAlive } from '../platform/subprocess.js';
 import { type Layout, layoutOf } from './layout.js';
 import { type LockOwner, claimIfFree, dirId, dropClaim, takeClaim } from './lock-claim.js';
 import { crashPoint } from '../platform/crashpoint.js';
+import { YIELD_WAIT_MS, requestYield } from './lock-yield.js';
 
 export type { LockOwner } from './lock-claim.js';
 
@@ -38,6 +39,8 @@ export interface LockOptions {
   command: string;
   /** Seconds to wait for a busy lock before giving up with BUSY. @default 0 */
   waitSeconds?: number;
+  /** An activation of an installed release: a holder that is staging gives way to it (lock-yield.ts). @default false */
+  overStaging?: boolean;
 }
 
 interface Held {
@@ -113,7 +116,8 @@ async function refresh(handle: Held): Promise<void> {
 }
 
 async function acquire(layout: Layout, options: LockOptions): Promise<Held> {
-  const deadline = Date.now() + (options.waitSeconds ?? 0) * 1000;
+  let deadline = Date.now() + (options.waitSeconds ?? 0) * 1000;
+  let asked = !options.overStaging;
   for (;;) {
     try {
       await fs.mkdir(layout.lock);
@@ -124,6 +128,10 @@ async function acquire(layout: Layout, options: LockOptions): Promise<Held> {
       if (errnoOf(error) !== 'EEXIST') throw error;
     }
     if (await takeOverIfStale(layout)) continue;
+    if (!asked) {
+      asked = true;
+      if (await requestYield(layout.root, options.command)) deadline = Math.max(deadline, Date.now() + YIELD_WAIT_MS);
+    }
     if (Date.now() >= deadline) throw await busyError(layout.root);
     await new Promise((resolve) => setTimeout(resolve, WAIT_POLL_MS));
   }

@@ -163,15 +163,19 @@ async function restart(
 ): Promise<{ failure?: Failure; baseline: ServiceState | null }> {
   transition(run.tx, 'restarting');
   const restoring = await beginRestore(run.session, run.tx);
+  const again = () => restartStep(run, supervisor, 'restart');
   try {
     // A preset's post-core step (openclaw `update finalize`): the service stopped, the state checkpointed first.
     const finalized = await (await import('./finalize-step.js')).finalizeStep(run, supervisor);
-    if (finalized) return { failure: finalized, baseline: null };
-    return { baseline: await restartStep(run, supervisor, 'restart') };
+    if (finalized) {
+      await endRestore(run.session, run.tx, restoring);
+      return { failure: finalized, baseline: null };
+    }
+    const baseline = await restartStep(run, supervisor, 'restart');
+    return { baseline: (await endRestore(run.session, run.tx, restoring, again)) ?? baseline };
   } catch (error) {
-    return { failure: { reason: 'restart_failed', detail: (error as Error).message }, baseline: null };
-  } finally {
     await endRestore(run.session, run.tx, restoring);
+    return { failure: { reason: 'restart_failed', detail: (error as Error).message }, baseline: null };
   }
 }
 

@@ -78,7 +78,7 @@ export async function crashLoopFlipBack(
     await flipBack(layout, { current: target, previous: version });
     if (plan.action !== 'restore') return { version, action: 'flipped-back' as const, tries, now: target };
     // The service is stopped right now: the one safe moment to put the state back.
-    await restoreForTransaction(layout, plan.snapshot, tx.id);
+    await restoreForTransaction(layout, plan.snapshot, { tx: tx.id, version: target });
     tx.steps.push({ name: 'restore-state', status: 'ok', ms: 0, detail: `${plan.detail}; put back by boot-check` });
     await journal.commit();
     return { version, action: 'flipped-back' as const, tries, now: target, restored: plan.snapshot };

@@ -12,6 +12,7 @@ import type { Transaction } from '../model/state.js';
 import { type DatabaseVerdict, databasePreflight, refuses } from '../rehearsal/database-preflight.js';
 import { resolveStatePaths } from '../snapshot/state-paths.js';
 import { runStep } from '../store/journal.js';
+import { candidateEnvOf } from './candidate-env.js';
 import type { Config } from '../store/config.js';
 import { PRESETS, type Preset } from '../store/presets.js';
 import type { JournalSession } from '../store/session.js';
@@ -34,7 +35,8 @@ export async function judgeDatabases(
     args: check.args,
     databases,
     workDir: path.join(layout.root, 'preflight', `database-${process.pid}`),
-    env: runtime.env,
+    // The target's own code, not yet trusted: the service's environment, not the caller's (candidate-env.ts).
+    env: (await candidateEnvOf(session)).env,
     signal: runtime.signal,
   });
 }

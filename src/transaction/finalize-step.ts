@@ -83,7 +83,7 @@ async function checkpointFirst(run: Run, env: NodeJS.ProcessEnv): Promise<void> 
   if (tx.restore) {
     const { restoredFor } = await import('../snapshot/snapshot.js');
     if (tx.restore.version === tx.to && !(await restoredFor(layout, tx.restore.snapshot, tx.id)))
-      await state.restoreForTransaction(layout, tx.restore.snapshot, tx.id);
+      await state.restoreForTransaction(layout, tx.restore.snapshot, { tx: tx.id, version: tx.restore.version });
     return;
   }
   await state.takeCheckpoint({ layout, config, tx, env });

@@ -11,6 +11,9 @@ import { CLI_MAIN } from '../platform/self.js';
 import { run, spawnDetached, tail } from '../platform/subprocess.js';
 import type { Config } from '../store/config.js';
 
+/** The longest a runner may run under systemd (1 h, as the auto-updater's tick: TimeoutStartSec=1h). */
+export const RUNNER_MAX_SECONDS = 3600;
+
 export function runnerName(txId: string): string {
   return `release-switcher-${txId}`;
 }
@@ -48,6 +51,9 @@ export async function launchRunner(options: LaunchRunnerOptions): Promise<string
       `--unit=${runnerName(txId)}`,
       '--collect',
       '--quiet',
+      // Every step has its own deadline; this bounds the whole, as TimeoutStartSec does the timer's tick. A runner
+      // stopped here mid-way is like one killed: the journal says where it was, and the next command recovers.
+      `--property=RuntimeMaxSec=${RUNNER_MAX_SECONDS}`,
       `--property=StandardOutput=append:${log}`,
       `--property=StandardError=append:${log}`,
       ...['PATH', 'HOME', 'LANG'].filter((key) => env[key]).map((key) => `--setenv=${key}=${env[key]}`),

@@ -11,17 +11,23 @@ export interface MutationSession extends JournalSession {
 }
 
 /** Run `action` holding the root's lock, after recovering whatever an earlier run left. */
+export interface MutateOptions extends RecoverOptions {
+  /** An activation of an installed release: a holder that is only staging gives way to it. @default false */
+  overStaging?: boolean;
+}
+
 export async function mutate<T>(
   options: RootOptions,
   command: string,
   action: (session: MutationSession) => Promise<T>,
-  recoverOptions: RecoverOptions = {},
+  mutateOptions: MutateOptions = {},
 ): Promise<T> {
+  const { overStaging = false, ...recoverOptions } = mutateOptions;
   const session = await openSession(options);
   const { layout, runtime } = session;
   await makePrivateDir(layout.releases);
   await makePrivateDir(layout.staging);
-  return withLock(layout.root, { command, waitSeconds: runtime.waitSeconds }, async () => {
+  return withLock(layout.root, { command, waitSeconds: runtime.waitSeconds, overStaging }, async () => {
     const journal = await Journal.open(layout.root);
     const recovery = await recoverRoot({ ...session, journal }, recoverOptions);
     return action({ ...session, journal, recovery });

@@ -6,7 +6,7 @@
  * One return needs no rehearsal (preflight-wanted.ts knownGoodReturn): the driver does not call it then.
  */
 import path from 'node:path';
-import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
+import { ReleaseSwitcherError, asDiskFull, isReleaseSwitcherError } from '../model/errors.js';
 import type { Transaction } from '../model/state.js';
 import { crashPoint } from '../platform/crashpoint.js';
 import { probeNode } from '../platform/node.js';
@@ -14,11 +14,13 @@ import {
   cleanupPreflight,
   type PreflightIsolation,
   type PreflightRecord,
+  type PreflightResult,
   runPreflight,
 } from '../rehearsal/preflight.js';
 import { copySnapshotPrivately, copyStatePrivately } from '../snapshot/private-copy.js';
 import { resolveIndependentPaths, resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
 import { runStep } from '../store/journal.js';
+import { candidateEnvOf } from './candidate-env.js';
 import { setReleaseState } from './machine.js';
 import { preflightWanted } from './preflight-wanted.js';
 import type { JournalSession } from '../store/session.js';
@@ -36,13 +38,15 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
     if (config.node) await probeNode(config.node, runtime.env, runtime.signal);
     const skip = await resolveIndependentPaths(config.independentPaths, runtime.env);
     const paths = (await resolveStatePaths(config.statePaths, runtime.env)).filter((p) => !skip.has(p));
+    const candidate = await candidateEnvOf(session);
     const outcome = await runPreflight({
       node: config.node ?? process.execPath,
       args: config.preflight!,
       env: config.preflightEnv,
       configFile: config.preflightConfig,
       prepare: config.preflightPrepare,
-      baseEnv: runtime.env,
+      baseEnv: candidate.env,
+      callerEnv: runtime.env,
       releaseDir: path.join(layout.root, 'releases', target),
       expectedVersion: target,
       healthUrl: config.healthUrl!,
@@ -77,7 +81,7 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       onProbe: (message) => runtime.onProgress({ phase: 'preflight', message }),
     });
     const { outputTail, ...rest } = outcome;
-    step.evidence = { ...rest, outputTail };
+    step.evidence = { ...rest, environment: candidate.from, outputTail };
     step.detail = outcome.ok
       ? `rehearsed on 127.0.0.1:${outcome.port}: ${outcome.detail}`
       : `${outcome.reason}: ${outcome.detail}`;
@@ -85,6 +89,7 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
     return outcome;
   });
   if (result.ok) return;
+  if (result.environment) throw environmentRefusal(target, result, layout.root);
   const record = journal.state.releases[target];
   // A prepare step that fails says nothing about the candidate: refused, not marked bad.
   if (record && result.reason !== 'prepare_failed')
@@ -98,12 +103,35 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
   );
 }
 
+/** A rehearsal the environment made fail (rehearsal/environment.ts): the candidate is not marked bad; what to fix. */
+function environmentRefusal(target: string, result: PreflightResult, root: string): ReleaseSwitcherError {
+  const message = `${target} could not be rehearsed: ${result.detail}. ${target} is not marked bad.`;
+  const again = 'then run the update again. Nothing was flipped or restarted.';
+  if (result.reason === 'disk_full')
+    return new ReleaseSwitcherError('DISK_FULL', message, {
+      hint: `Free space on the filesystem of ${path.join(root, 'preflight')} (release-switcher prune removes old releases and their checkpoints), ${again}`,
+    });
+  if (result.reason === 'port_taken')
+    return new ReleaseSwitcherError('PORT_TAKEN', message, {
+      hint: `Stop what holds the port (ss -ltnp names it), or change the rehearsal's command (release-switcher init --preflight), ${again}`,
+    });
+  return new ReleaseSwitcherError('STATE_OWNED', message, {
+    hint: `Something in the private copy names the live service as its owner: add its file to the residue (config.json "residue"), or clear it in the prepare step (release-switcher init --preflight-prepare), ${again} Its output:\n${result.outputTail}`,
+  });
+}
+
 /**
  * A private copy that could not be made says nothing about the candidate (the environment refused: a
  * disk, a permission, a database SQLite cannot read): STATE_COPY_FAILED, the candidate not marked bad.
  */
 function asStateCopyFailed(error: unknown): ReleaseSwitcherError {
   if (isReleaseSwitcherError(error) && error.code !== 'INTERNAL') return error;
+  const full = asDiskFull(error, "making the rehearsal's private copy of the state");
+  if (isReleaseSwitcherError(full))
+    return new ReleaseSwitcherError('DISK_FULL', `${full.message} The candidate is not marked bad.`, {
+      hint: 'Free space where the root lives (release-switcher prune removes old releases and their checkpoints), then run the update again. Nothing was flipped or restarted.',
+      cause: error,
+    });
   return new ReleaseSwitcherError(
     'STATE_COPY_FAILED',
     `The rehearsal's private copy of the state could not be made: ${(error as Error).message}`,

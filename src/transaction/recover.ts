@@ -13,11 +13,13 @@ import type { Transaction } from '../model/state.js';
 import type { Layout } from '../store/layout.js';
 import { readLinkVersion } from '../store/links.js';
 import { scanReleaseDirs } from '../store/release.js';
+import { setAsideReleaseLinks } from '../store/set-aside.js';
 import type { JournalSession } from '../store/session.js';
 import { type Entry, drive } from './activate.js';
 import { configuredSupervisor } from './configured-supervisor.js';
 import { interruptedFinalize, recoverFinalize } from './finalize-step.js';
 import type { Supervisor } from '../service/supervisors/types.js';
+import { finishInterruptedRestore } from './state-return.js';
 
 export interface RecoveryReport {
   /** The interrupted transaction, closed. */
@@ -36,6 +38,10 @@ export interface RecoverOptions {
 export async function recoverRoot(session: JournalSession, options: RecoverOptions = {}): Promise<RecoveryReport> {
   const { journal, layout } = session;
   const actions: string[] = [];
+  // A restore cut halfway is finished first (a restart whose boot-check puts the snapshot back), so that whatever
+  // the interrupted transaction does next (verify, the way back) runs on the state as the checkpoint holds it.
+  if (journal.state.transaction?.status !== 'scheduled')
+    await finishInterruptedRestore(session, () => supervisorFor(session, options), actions);
   const transaction = await settleTransaction(session, actions, options);
   const operation = journal.state.operation;
   if (operation) {
@@ -44,6 +50,11 @@ export async function recoverRoot(session: JournalSession, options: RecoverOptio
   }
   await sweepStaging(layout, actions);
   await sweepTempFiles(layout, actions);
+  // Said on every command's progress too, not only by `recover`: a link that vanishes unannounced is a puzzle.
+  for (const line of (await setAsideReleaseLinks(layout)).moved) {
+    actions.push(line);
+    session.runtime.onProgress({ phase: 'recover', message: `recover: ${line}` });
+  }
   await reconcileReleases(journal, layout, actions);
   if (actions.length > 0) await journal.commit('recover:begin');
   return { transaction, actions };
@@ -54,16 +65,11 @@ async function settleTransaction(
   actions: string[],
   options: RecoverOptions,
 ): Promise<Transaction | null> {
-  const { journal, layout, config, runtime } = session;
+  const { journal, layout, runtime } = session;
   const tx = journal.state.transaction;
   if (!tx || tx.id === options.ownTransaction) return null;
   // A scheduled transaction's runner never touched the service: no supervisor is needed to close it.
-  const supervisor =
-    tx.status === 'scheduled'
-      ? null
-      : options.supervisor !== undefined
-        ? options.supervisor
-        : await configuredSupervisor(config, runtime.env);
+  const supervisor = tx.status === 'scheduled' ? null : await supervisorFor(session, options);
   const entry = planResume(tx, { current: await readLinkVersion(layout, 'current'), supervised: supervisor !== null });
   if (
     entry.at === 'undo' &&
@@ -75,6 +81,11 @@ async function settleTransaction(
   actions.push(entry.note);
   await drive({ session, tx, supervisor }, entry);
   return tx;
+}
+
+function supervisorFor(session: JournalSession, options: RecoverOptions): Promise<Supervisor | null> {
+  if (options.supervisor !== undefined) return Promise.resolve(options.supervisor);
+  return configuredSupervisor(session.config, session.runtime.env);
 }
 
 export interface FoundRoot {

@@ -62,7 +62,13 @@ async function restartPrevious(run: Run, supervisor: Supervisor, previous: strin
     await endRestore(session, tx, restoring);
     return failRollback(run, supervisor, { why: `restarting ${previous} failed: ${(error as Error).message}` });
   }
-  await endRestore(session, tx, restoring);
+  try {
+    // A restore the boot-check began and was cut: one more restart, whose boot-check finishes it.
+    const again = () => restartStep(run, supervisor, 'restart-previous');
+    baseline = (await endRestore(session, tx, restoring, again)) ?? baseline;
+  } catch (error) {
+    return failRollback(run, supervisor, { why: `restarting ${previous} failed: ${(error as Error).message}` });
+  }
   crashPoint('rollback:restarted');
   const result = await verifyStep(run, supervisor, { name: 'verify-previous', version: previous, baseline });
   if (!result.ok) return failRollback(run, supervisor, { why: `${previous} did not come back: ${result.detail}` });

@@ -65,12 +65,18 @@ export async function transact(
   options: RootOptions,
   command: string,
   plan: (session: MutationSession) => Promise<Plan>,
+  how: { overStaging?: boolean } = {},
 ): Promise<Transaction> {
   let config!: MutationSession['config'];
-  const { tx, launch } = await mutate(options, command, async (session) => {
-    config = session.config;
-    return plan(session);
-  });
+  const { tx, launch } = await mutate(
+    options,
+    command,
+    async (session) => {
+      config = session.config;
+      return plan(session);
+    },
+    how,
+  );
   if (!launch) return publicTransaction(tx)!;
   try {
     const { launchRunner } = await import('./handoff.js'); // only a handed-off transaction spawns a runner

@@ -17,6 +17,8 @@ import type { State, Step, Transaction, TransactionStatus } from '../model/state
 import type { Layout } from '../store/layout.js';
 import type { JournalSession } from '../store/session.js';
 import type { SnapshotManifest } from '../snapshot/snapshot.js';
+import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
+import { readLinkVersion } from '../store/links.js';
 
 /** The snapshot store (with its copier): loaded by the activations that keep state, not by every one. */
 const snapshots = () => import('../snapshot/snapshot.js');
@@ -179,22 +181,71 @@ export interface PendingRestore {
   started: number;
 }
 
-/** After that restart: did the boot-check do it? */
+/**
+ * After that restart: did the boot-check do it? One whose restore was cut (its marker still there: kill -9 of the
+ * boot-check, which the start does not wait for) left the release running on state half put back: `again` restarts
+ * once more, and the next start's boot-check finishes it (boot-state.ts). Still not done: the step fails, and
+ * `recover` (every mutation runs it) finishes it later (finishInterruptedRestore).
+ */
 export async function endRestore(
   session: JournalSession,
   tx: Transaction,
   pending: PendingRestore | undefined,
-): Promise<void> {
+  again?: () => Promise<ServiceState>,
+): Promise<ServiceState | undefined> {
   const request = tx.restore;
-  if (!pending || !request) return;
+  if (!pending || !request) return undefined;
   const { step } = pending;
-  const done = await (await snapshots()).restoredFor(session.layout, request.snapshot, tx.id);
+  const store = await snapshots();
+  let done = await store.restoredFor(session.layout, request.snapshot, tx.id);
+  const cut = !done && (await store.unfinishedRestore(session.layout, request.snapshot)) !== undefined;
+  let after: ServiceState | undefined;
+  if (cut && again) {
+    after = await again();
+    done = await store.restoredFor(session.layout, request.snapshot, tx.id);
+  }
   step.ms = Math.round(performance.now() - pending.started);
   step.status = done ? 'ok' : 'failed';
+  const retried = cut
+    ? `the boot-check's restore was cut before it finished${again ? '; restarted once more' : ''}: `
+    : '';
   step.detail = done
-    ? `snapshot ${request.snapshot} put back by ${done.by} before ${request.version} started: ${done.restored?.join(', ') || 'nothing to write'}${done.removed?.length ? `; removed ${done.removed.join(', ')}` : ''}`
-    : `snapshot ${request.snapshot} was not put back before ${request.version} started: the boot-check did not do it (is it the unit's ExecStartPre? release-switcher unit --install adds it; its output is in the unit's log)`;
+    ? `${retried}snapshot ${request.snapshot} put back by ${done.by} before ${request.version} started: ${done.restored?.join(', ') || 'nothing to write'}${done.removed?.length ? `; removed ${done.removed.join(', ')}` : ''}`
+    : cut
+      ? `${retried}snapshot ${request.snapshot} is half put back; release-switcher recover restarts the service and its boot-check finishes it`
+      : `snapshot ${request.snapshot} was not put back before ${request.version} started: the boot-check did not do it (is it the unit's ExecStartPre? release-switcher unit --install adds it; its output is in the unit's log)`;
   await session.journal.commit();
+  return after;
+}
+
+/**
+ * Recovery's part: a restore cut for the release `current` names (its marker left in the snapshot; the transaction
+ * that asked for it may be closed since) is finished by restarting the service: its boot-check puts the snapshot back
+ * while the service is stopped. Nothing is loaded when there is no such marker (recovery runs before every mutation).
+ */
+export async function finishInterruptedRestore(
+  session: JournalSession,
+  supervisorOf: () => Promise<Supervisor | null>,
+  actions: string[],
+): Promise<void> {
+  const { interruptedRestoreFor } = await import('../snapshot/restore-marker.js');
+  const current = await readLinkVersion(session.layout, 'current');
+  const cut = current && (await interruptedRestoreFor(session.layout, current, session.journal.state));
+  if (!cut) return;
+  const supervisor = await supervisorOf();
+  if (!supervisor) {
+    actions.push(
+      `snapshot ${cut.snapshot} is half put back for ${current}, and there is no supervisor to restart the service: stop it and run release-switcher boot-check, or put ${session.layout.snapshot(cut.snapshot)} back by hand`,
+    );
+    return;
+  }
+  await supervisor.restart();
+  const done = cut.tx && (await (await snapshots()).restoredFor(session.layout, cut.snapshot, cut.tx));
+  actions.push(
+    done
+      ? `finished the interrupted restore of snapshot ${cut.snapshot} for ${current}: restarted ${supervisor.unit}, its boot-check put it back`
+      : `the restore of snapshot ${cut.snapshot} for ${current} is still unfinished after restarting ${supervisor.unit}: is the boot-check its ExecStartPre? (release-switcher unit --install)`,
+  );
 }
 
 /** Record on the transaction the snapshot the boot-check took for it (the boot-check itself cannot write the journal a runner holds). */

@@ -14,13 +14,18 @@ export interface SwitchOptions extends RootOptions, HandoffOptions {
 
 /** Activate an installed release: flip, restart, verify, roll back on failure. */
 export async function switchTo(options: SwitchOptions): Promise<Transaction> {
-  return transact(options, `switch ${options.version}`, (session) =>
-    activateOrSchedule(session, {
-      kind: 'switch',
-      target: options.version,
-      handoff: options.handoff,
-      preflight: options.preflight,
-    }),
+  return transact(
+    options,
+    `switch ${options.version}`,
+    (session) =>
+      activateOrSchedule(session, {
+        kind: 'switch',
+        target: options.version,
+        handoff: options.handoff,
+        preflight: options.preflight,
+      }),
+    // Activating what is installed needs nothing from the network: a download holding the lock gives way.
+    { overStaging: true },
   );
 }
 
@@ -31,12 +36,16 @@ export interface RollbackOptions extends RootOptions, HandoffOptions {
 
 /** Switch back to `previous`, or to the named release. */
 export async function rollback(options: RollbackOptions): Promise<Transaction> {
-  return transact(options, 'rollback', async (session) =>
-    activateOrSchedule(session, {
-      kind: 'rollback',
-      target: await rollbackTarget(session.layout, options.version),
-      handoff: options.handoff,
-    }),
+  return transact(
+    options,
+    'rollback',
+    async (session) =>
+      activateOrSchedule(session, {
+        kind: 'rollback',
+        target: await rollbackTarget(session.layout, options.version),
+        handoff: options.handoff,
+      }),
+    { overStaging: true },
   );
 }
 

@@ -4,7 +4,7 @@
 // `doctor --non-interactive` (which creates, then migrates, `state/openclaw.sqlite` in WAL mode).
 //
 // OPENCLAW_PREFIX_95 / OPENCLAW_PREFIX_96 name prepared `npm install -g` prefixes (only read); otherwise both are
-// installed under a temp folder with npm's cache from npm_config_cache.
+// the tier's prepared ones (test/support/openclaw-prepared.ts: installed once per machine, read only).
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,7 +12,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureNode24 } from '../../bench/lib/node24.mjs';
 import { databasePreflight, refuses } from '../../src/rehearsal/database-preflight.ts';
-import { ensureOpenclaw } from '../support/openclaw.ts';
+import { preparedOpenclaw } from '../support/openclaw-prepared.ts';
 
 const ARGS = ['dist/index.js', 'database', 'preflight', '{file}', '--json'];
 
@@ -31,8 +31,8 @@ describe('database preflight of the real openclaw releases', () => {
       ['95', '2026.9.5'],
       ['96', '2026.9.6'],
     ]) {
-      const prefix = process.env[`OPENCLAW_PREFIX_${short}`] ?? path.join(work, `prefix-${short}`);
-      await ensureOpenclaw({ node, prefix, version: version!, logsDir: path.join(work, 'npm-logs') });
+      // Only read (doctor runs from it with its own HOME): the prepared prefix, one install per machine.
+      const prefix = process.env[`OPENCLAW_PREFIX_${short}`] ?? (await preparedOpenclaw(version!));
       releases[version!] = path.join(prefix, 'lib', 'node_modules', 'openclaw');
     }
     mkdirSync(home, { recursive: true });

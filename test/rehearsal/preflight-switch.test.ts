@@ -1,7 +1,7 @@
 // End to end through the CLI and a real private systemd --user: a switch to a candidate that fails its
 // rehearsal is refused before the flip (PREFLIGHT_FAILED, marked bad, current and the running service
 // untouched); a good one is rehearsed, then flipped and verified.
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWhere } from '../support/skip.ts';
@@ -22,7 +22,15 @@ describeWhere(can, `switch with a preflight`, () => {
       name: 'rs-gw-pre',
       stableFor: 1,
       verifyTimeout: 4,
-      init: ['--preflight', 'server.js --port {port}', '--preflight-for', '1'],
+      init: [
+        '--preflight',
+        'server.js --port {port}',
+        '--preflight-for',
+        '1',
+        '--preflight-env',
+        'RS_REHEARSAL=configured',
+      ],
+      environment: { RS_SERVICE_OWN: 'from-the-unit' },
     });
     for (const v of ['1.0.0', '1.1.0', MATRIX['crash-on-start']])
       expect((await gw.rs(['install', `rs-fixture-gateway@${v}`])).exitCode).toBe(0);
@@ -111,6 +119,32 @@ describeWhere(can, `switch with a preflight`, () => {
     expect(readdirSync(join(gw.root, 'preflight'))).toEqual([]);
     expect(await service()).toBe(before);
     expect((await gw.health())?.version).toBe(current);
+  }, 60_000);
+
+  // Issue 21 item 1a: the candidate runs new, untrusted code; the caller may be a shell full of credentials or the
+  // gateway's own update.run. It gets the configured --preflight-env and the service's own environment, nothing else.
+  it("the candidate's environment: --preflight-env and the service's own, never the caller's (a secret stays out)", async () => {
+    const current = (await gw.rs(['status'])).json.result.current;
+    const target = current === '1.0.0' ? '1.1.0' : '1.0.0';
+    // Killed once the candidate runs, so its unit can be read; recover ends it (as the kill -9 test above).
+    const crashed = await gw.rs(['switch', target], {
+      env: { RELEASE_SWITCHER_CRASH_AT: 'activate:preflight-running', RS_CALLER_SECRET: 'caller-secret-4f2a' },
+    });
+    expect(crashed.signal, crashed.stdout + crashed.stderr).toBe('SIGKILL');
+    const listed = await manager.systemctl(['list-units', '--plain', '--no-legend', 'release-switcher-preflight-*']);
+    const unit = listed.stdout.trim().split(/\s+/)[0]!;
+    const pid = (await manager.systemctl(['show', unit, '--property=MainPID', '--value'])).stdout.trim();
+    expect(Number(pid), `${unit}: ${listed.stdout}`).toBeGreaterThan(1);
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    expect(environ).toContain('RS_REHEARSAL=configured');
+    expect(environ).toContain('RS_SERVICE_OWN=from-the-unit');
+    expect(environ.filter((e) => e.includes('caller-secret-4f2a'))).toEqual([]);
+    expect(environ.filter((e) => e.startsWith('RELEASE_SWITCHER_CRASH_AT='))).toEqual([]);
+    const recovered = await gw.rs(['recover']);
+    expect(recovered.exitCode, recovered.stdout + recovered.stderr).toBe(0);
+    expect(
+      (await manager.systemctl(['list-units', '--plain', '--no-legend', 'release-switcher-preflight-*'])).stdout.trim(),
+    ).toBe('');
   }, 60_000);
 
   it('a handed-off switch with --no-preflight: the runner skips the rehearsal too', async () => {

@@ -4,7 +4,6 @@
 // bad, because the rehearsal's private copy carried the live gateway's lock. Now: the update is rehearsed and
 // verified, no copy ever holds the live lock, and the rollback brings back exactly the 9.5-era state: what 9.6 wrote
 // (a plugin folder, a credentials file) gone, the 9.5-era ones back byte for byte.
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,16 +14,17 @@ import { describeWhere } from '../support/skip.ts';
 import { canRunUserManager, type UserManager } from '../support/systemd.ts';
 import {
   OPENCLAW_UNIT as UNIT,
+  SHORT_WINDOWS,
   openclawBench,
   openclawHealthy,
+  REMOVE_TIMEOUT_MS,
   removeOpenclawBench,
   writeOpenclawService,
 } from '../support/openclaw.ts';
+import { copyOpenclaw, openclawNpmCache } from '../support/openclaw-prepared.ts';
 
 const FROM = '2026.9.5';
 const TO = '2026.9.6';
-const SHARED = '/work/shared-cache';
-const PROJECT = path.resolve(import.meta.dirname, '../..');
 
 /** Every file under `dir` (relative), skipping nothing. */
 function filesUnder(dir: string, rel = ''): string[] {
@@ -51,9 +51,7 @@ describeWhere(canRunUserManager(), 'the whole openclaw state dir, checkpointed (
   const work = mkdtempSync(path.join(tmpdir(), 'rs-oc-ckpt-'));
   const root = path.join(work, 'root');
   // A copy of the prepared npm cache where there is one (never written in place), else one kept across the run.
-  const npmCache = existsSync(path.join(SHARED, 'npm'))
-    ? path.join(work, 'npm-cache')
-    : path.join(PROJECT, '.bench-cache', 'npm-openclaw');
+  let npmCache: string;
   // The CA bundle too: the CLI's environment is otherwise the manager's, and the registry may sit behind a TLS proxy.
   const env = () => ({
     ...(um.env as Record<string, string>),
@@ -65,20 +63,21 @@ describeWhere(canRunUserManager(), 'the whole openclaw state dir, checkpointed (
   const state = () => path.join(um.env.HOME!, '.openclaw');
 
   beforeAll(async () => {
-    if (existsSync(path.join(SHARED, 'npm'))) execFileSync('cp', ['-a', path.join(SHARED, 'npm'), npmCache]);
-    const prepared = path.join(SHARED, `oc-${FROM}`);
-    if (!process.env.OPENCLAW_PREFIX && existsSync(prepared)) {
-      process.env.OPENCLAW_PREFIX = path.join(work, 'prefix');
-      execFileSync('cp', ['-a', prepared, process.env.OPENCLAW_PREFIX]); // the gateway runs from a copy, never from it
-    }
-    const { node, prefix, um: manager } = await openclawBench({ name: 'occkpt', work, version: FROM });
+    npmCache = await openclawNpmCache(work);
+    // The gateway first runs from the npm -g prefix: a copy of the prepared one (one install per machine).
+    const copy = await copyOpenclaw(FROM, path.join(work, 'prefix'));
+    const { node, prefix, um: manager } = await openclawBench({ name: 'occkpt', work, version: FROM, prefix: copy });
     um = manager;
     port = await freePort();
     await writeOpenclawService(um, { node, prefix, port });
     expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
     await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 });
     const openclaw = path.join(prefix, 'lib', 'node_modules', 'openclaw');
-    const init = await rs(['init', '--preset', 'openclaw', '--adopt', openclaw, '--node', node, '--unit', UNIT]);
+    const init = await rs([
+      'init',
+      ...['--preset', 'openclaw', '--adopt', openclaw, '--node', node, '--unit', UNIT],
+      ...SHORT_WINDOWS,
+    ]);
     expect(init.exitCode, init.stdout + init.stderr).toBe(0);
     // As the operator of the report did: the whole state dir, named explicitly.
     expect((await rs(['init', '--state-path', '~/.openclaw'])).exitCode).toBe(0);
@@ -90,7 +89,7 @@ describeWhere(canRunUserManager(), 'the whole openclaw state dir, checkpointed (
     expect(installed.exitCode, installed.stdout.slice(-2000) + installed.stderr.slice(-2000)).toBe(0);
   }, 2_400_000);
 
-  afterAll(() => removeOpenclawBench(um, work), 120_000);
+  afterAll(() => removeOpenclawBench(um, work), REMOVE_TIMEOUT_MS);
 
   const era95 = {
     'credentials/rs-test.json': '{"token":"from 9.5"}\n',

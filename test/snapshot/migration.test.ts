@@ -42,6 +42,9 @@ describeWhere(can, `state snapshot across a schema migration, under systemd --us
     stateDir = join(manager.root, 'gateway-state');
     gw = await managedGateway(manager, {
       name: 'rs-schema',
+      // Every fixture here that fails does so before it is healthy (never-healthy, crash-on-start): nothing to catch
+      // in a long stability window, which every verified switch and rollback would wait out (4 s by default).
+      stableFor: 1,
       init: ['--state-path', join(stateDir, 'state.db'), '--schema-field', 'rsFixture.schemaVersions'],
       environment: { STATE_DIR: stateDir },
     });

@@ -18,7 +18,7 @@ function restoreUntil(point: string, root: string): void {
 const { restoreForTransaction } = await import(${JSON.stringify(`${dist}/snapshot/boot-state.js`)});
 const { layoutOf } = await import(${JSON.stringify(`${dist}/store/layout.js`)});
 armCrashPoint(${JSON.stringify(point)});
-await restoreForTransaction(layoutOf(${JSON.stringify(root)}), 'tx1', 'tx2');`;
+await restoreForTransaction(layoutOf(${JSON.stringify(root)}), 'tx1', { tx: 'tx2', version: '1.0.0' });`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
   expect(r.signal, `${point} was never reached: ${r.stdout}${r.stderr}`).toBe('SIGKILL');
 }
@@ -50,7 +50,7 @@ describe('a restore killed halfway', () => {
       expect(await restoredFor(layout, 'tx1', 'tx2')).toBeUndefined();
       const back = files.filter((f) => readFileSync(join(state, f), 'utf8').startsWith('9.5'));
       expect(back.length).toBe(point === 'restore:begin' ? 0 : 1); // half put back (or not begun)
-      await restoreForTransaction(layout, 'tx1', 'tx2');
+      await restoreForTransaction(layout, 'tx1', { tx: 'tx2', version: '1.0.0' });
       for (const f of files) expect(readFileSync(join(state, f), 'utf8')).toBe(`9.5 ${f}`);
       expect(existsSync(join(state, 'plugins/new.js'))).toBe(false);
       expect(await unfinishedRestore(layout, 'tx1')).toBeUndefined();

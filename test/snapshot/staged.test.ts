@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { removeSnapshot, stageCheckpoint, takeSnapshot } from '../../src/snapshot/snapshot.ts';
+import { removeSnapshot, restoreSnapshot, stageCheckpoint, takeSnapshot } from '../../src/snapshot/snapshot.ts';
 import { layoutOf } from '../../src/store/layout.ts';
 import { tempDir } from '../support/cli.ts';
 
@@ -88,5 +88,25 @@ describe('a staged checkpoint', () => {
       expect(statSync(join(state, f)).nlink, `${f} is linked to nothing`).toBe(1);
     await removeSnapshot(layout, 'tx1');
     expect(tree(b)).toEqual(tree(state));
+  });
+
+  it('a restore from checkpoints that share files links nothing live to them: the service writing in place changes no checkpoint', async () => {
+    const { state, base, layout } = await setUp();
+    const first = await takeSnapshot({ ...base, id: 'tx1' });
+    const second = await takeSnapshot({ ...base, id: 'tx2' });
+    const a = join(layout.snapshot('tx1'), first.entries[0]!.stored!);
+    const b = join(layout.snapshot('tx2'), second.entries[0]!.stored!);
+    expect(statSync(join(b, 'plugins/p3/index.js')).nlink).toBe(2); // shared between the two checkpoints
+    const [beforeA, beforeB] = [tree(a), tree(b)];
+    for (let i = 0; i < 50; i += 1) write(join(state, `plugins/p${i}/index.js`), `newer ${i}`);
+    await restoreSnapshot({ root: base.root, id: 'tx2' });
+    expect(tree(state)).toEqual(beforeB);
+    for (const f of Object.keys(tree(state)).filter((f) => !f.startsWith('link')))
+      expect(statSync(join(state, f)).nlink, `${f} is linked to nothing`).toBe(1);
+    // The service writes its files in place (same inode): no checkpoint may see it.
+    for (let i = 0; i < 50; i += 1)
+      writeFileSync(join(state, `plugins/p${i}/index.js`), `in place ${i}`, { flag: 'r+' });
+    expect(tree(a)).toEqual(beforeA);
+    expect(tree(b)).toEqual(beforeB);
   });
 });

@@ -68,11 +68,19 @@ function treeOf(dir: string, rel = ''): Record<string, string> {
 const withoutEnvJson = (tree: Record<string, string>) =>
   Object.fromEntries(Object.entries(tree).filter(([p]) => !p.endsWith('/env.json')));
 
+/**
+ * npm's own cache for the reference installs, warm across the file: the tree npm writes does not depend on it, and
+ * --prefer-online revalidates every packument, so a version a test publishes later is seen.
+ */
+let npmCache: string;
+
+/** The judge of tree equality: `npm install -g --prefix` of `spec`; the package's folder in that prefix. */
 async function npmGlobal(spec: string, extra: string[] = []): Promise<string> {
   const prefix = tempDir('rs-fast-npm-');
-  await npm(['install', '-g', '--prefix', prefix, ...extra, spec], {
+  await npm(['install', '-g', '--prefix', prefix, '--prefer-online', ...extra, spec], {
     registry: inject('registryUrl'),
     timeout: 120_000,
+    cache: npmCache,
   });
   return join(prefix, 'lib/node_modules/rs-fixture-fastpath');
 }
@@ -103,6 +111,7 @@ async function updateFrom7(version: string) {
 
 describe('staging fast path', () => {
   beforeAll(async () => {
+    npmCache = join(tempDir('rs-fast-npmcache-'), 'cache');
     const registry = inject('registryUrl');
     const envdep = writePackage(tempDir('rs-fast-src-'), {
       'package.json': JSON.stringify({

@@ -60,6 +60,21 @@ describe('lock', () => {
     expect(r.json.error.message).toMatch(new RegExp(`pid ${process.pid}.*test holder`));
   });
 
+  // Issue 21 item 3: a recorded pid is checked before it is signalled, even with signal 0. kill(-1, 0) and kill(0, 0)
+  // probe process groups and always answer, so an owner record naming -1 or 0 passed for a live holder (BUSY).
+  it('an owner record naming no process (pid -1, 0) is a dead holder: taken over at once, not BUSY', async () => {
+    for (const pid of [-1, 0]) {
+      const root = freshRoot();
+      mkdirSync(join(root, '.lock'));
+      writeFileSync(
+        join(root, '.lock-owner.json'),
+        JSON.stringify({ pid, hostname: hostname(), command: 'damaged', since: new Date().toISOString() }),
+      );
+      const r = await rs(root, ['switch', '1.1.0']);
+      expect(r.exitCode, `pid ${pid}: ${r.stdout}`).toBe(0);
+    }
+  });
+
   it('a lock whose holder vanished without a trace is taken over once it is stale (10 s)', async () => {
     const root = freshRoot();
     mkdirSync(join(root, '.lock'));

@@ -10,8 +10,17 @@ import type { AddressInfo } from 'node:net';
  * - `wrong-integrity`: the packument's `dist.integrity` is not the tarball's
  * - `truncated`: the tarball response announces its full Content-Length, sends half, then drops the socket
  * - `status-500`: every request, packument and tarball, gets a 500
+ * - `stall-packument`, `stall-tarball`: that response's headers, then nothing (the socket stays open)
+ * - `trickle-tarball`: the tarball's headers, then one byte every `trickleMs`, for ever
  */
-export type FaultMode = 'ok' | 'wrong-integrity' | 'truncated' | 'status-500';
+export type FaultMode =
+  | 'ok'
+  | 'wrong-integrity'
+  | 'truncated'
+  | 'status-500'
+  | 'stall-packument'
+  | 'stall-tarball'
+  | 'trickle-tarball';
 
 export interface FaultRegistryOptions {
   /** Path of the tarball to serve. */
@@ -23,6 +32,8 @@ export interface FaultRegistryOptions {
   integrity?: string;
   /** Serve HTTPS with this key and certificate (PEM), e.g. a self-signed one no client trusts. */
   tls?: { key: string; cert: string };
+  /** `trickle-tarball`: the pause between bytes. @default 200 */
+  trickleMs?: number;
 }
 
 export interface FaultRegistry {
@@ -53,6 +64,13 @@ export async function startFaultRegistry(options: FaultRegistryOptions): Promise
     requests.push(`${req.method} ${path}`);
     if (mode === 'status-500') {
       res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"injected fault"}');
+    } else if (path === `/${name}` && mode === 'stall-packument') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+    } else if (path === tarballPath && (mode === 'stall-tarball' || mode === 'trickle-tarball')) {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': tarball.length });
+      res.flushHeaders();
+      if (mode === 'trickle-tarball') trickle(res, tarball, options.trickleMs ?? 200);
     } else if (path === `/${name}`) {
       const packument = {
         name,
@@ -93,6 +111,15 @@ export async function startFaultRegistry(options: FaultRegistryOptions): Promise
         server.closeAllConnections();
       }),
   };
+}
+
+/** One byte at a time, never the last one: a download that never ends and never idles. */
+function trickle(res: import('node:http').ServerResponse, data: Buffer, everyMs: number): void {
+  let at = 0;
+  const timer = setInterval(() => {
+    if (at < data.length - 1) res.write(data.subarray(at, ++at));
+  }, everyMs);
+  res.on('close', () => clearInterval(timer));
 }
 
 function sha1(data: Buffer): string {

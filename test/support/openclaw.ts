@@ -18,6 +18,12 @@ import { startUserManager, type UserManager } from './systemd.ts';
 export const OPENCLAW_UNIT = 'openclaw-gateway.service';
 const FIXTURE = path.resolve(import.meta.dirname, '../unit-files/fixtures/openclaw-gateway.service');
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+/**
+ * `init` flags for a test whose subject is not the windows: the preset's 10 s stability window and the rehearsal's
+ * 5 s hold are waited out on every switch of the real gateway (its cold start, 9–40 s, is not shortened by them).
+ * Health must still hold for 2 s with the same process; a test of the windows themselves keeps the preset's.
+ */
+export const SHORT_WINDOWS = ['--stable-for', '2', '--preflight-for', '2'];
 
 /** `npm install -g --prefix <prefix> openclaw@<version>` with that Node's npm, unless the prefix already has it. */
 export async function ensureOpenclaw(options: {
@@ -25,6 +31,8 @@ export async function ensureOpenclaw(options: {
   prefix: string;
   version: string;
   logsDir: string;
+  /** npm's cache (offline first): one kept for the run, so a second install of the same version downloads nothing. */
+  cache?: string;
 }): Promise<void> {
   const { node, prefix, version } = options;
   if (existsSync(path.join(prefix, 'lib', 'node_modules', 'openclaw', 'package.json'))) return;
@@ -40,6 +48,7 @@ export async function ensureOpenclaw(options: {
       `openclaw@${version}`,
       '--no-audit',
       '--no-fund',
+      ...(options.cache ? ['--prefer-offline'] : []),
     ],
     {
       env: {
@@ -47,6 +56,7 @@ export async function ensureOpenclaw(options: {
         PATH: `${path.dirname(node)}:${process.env.PATH}`,
         npm_config_logs_dir: options.logsDir,
         npm_config_update_notifier: 'false',
+        ...(options.cache ? { npm_config_cache: options.cache } : {}),
       },
       reject: false,
       timeout: 900_000,
@@ -72,9 +82,20 @@ export async function openclawManager(name: string): Promise<UserManager> {
 /** Writes the user's config (the gateway on `port`) and openclaw's own unit; returns the unit's text. */
 export async function writeOpenclawService(
   um: UserManager,
-  options: { node: string; prefix: string; port: number },
+  options: {
+    node: string;
+    prefix: string;
+    port: number;
+    /**
+     * The gateway's TMPDIR. openclaw keeps its state-directory locks under it, named by a hash of the state path
+     * (`openclaw-state-locks-<uid>/`): gateways of other runs with the same bound HOME would own "that state
+     * directory" and refuse this one's migration. @default /tmp
+     */
+    tmpdir?: string;
+  },
 ): Promise<string> {
   const { node, prefix, port } = options;
+  if (options.tmpdir) mkdirSync(options.tmpdir, { recursive: true, mode: 0o700 });
   mkdirSync(path.join(um.env.HOME!, '.openclaw'), { recursive: true });
   writeFileSync(
     path.join(um.env.HOME!, '.openclaw', 'openclaw.json'),
@@ -86,7 +107,8 @@ export async function writeOpenclawService(
     .replaceAll('/work/main/.bench-cache/node24/bin', path.dirname(node))
     .replaceAll('/tmp/oc/prefix', prefix)
     .replaceAll('18931', String(port))
-    .replaceAll('HOME=/root', `HOME=${userInfo().homedir || homedir()}`);
+    .replaceAll('HOME=/root', `HOME=${userInfo().homedir || homedir()}`)
+    .replaceAll('TMPDIR=/tmp\n', `TMPDIR=${options.tmpdir ?? '/tmp'}\n`);
   await um.writeUnit(OPENCLAW_UNIT, unitText);
   return unitText;
 }
@@ -128,6 +150,12 @@ export async function openclawBench(options: {
   await ensureOpenclaw({ node, prefix, version: options.version, logsDir: path.join(options.work, 'npm-logs') });
   return { node, prefix, um: await openclawManager(options.name) };
 }
+
+/**
+ * What `removeOpenclawBench` may take: the gateway's drain, then clearing the attribute of and removing two or three
+ * releases and a prefix (80,000 entries and more). Seen over 120 s at a load average of 17.
+ */
+export const REMOVE_TIMEOUT_MS = 600_000;
 
 /** Stop the manager (and the gateway with it), then remove the bench's folder, sealed releases included. */
 export async function removeOpenclawBench(um: UserManager | undefined, work: string): Promise<void> {

@@ -64,6 +64,8 @@ export interface NpmOptions {
   cwd?: string;
   /** @default 60_000 */
   timeout?: number;
+  /** npm's cache, e.g. one kept warm across a file's calls (the caller removes it). @default a throwaway one */
+  cache?: string;
 }
 
 /**
@@ -86,7 +88,7 @@ export async function npm(args: string[], options: NpmOptions): Promise<Result> 
         ...(registry ? { npm_config_registry: registry } : { npm_config_offline: 'true' }),
         npm_config_userconfig: userconfig,
         npm_config_globalconfig: join(home, 'global-npmrc'),
-        npm_config_cache: join(home, 'cache'),
+        npm_config_cache: options.cache ?? join(home, 'cache'),
         npm_config_logs_dir: join(home, 'logs'),
         npm_config_update_notifier: 'false',
         npm_config_audit: 'false',

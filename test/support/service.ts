@@ -36,6 +36,8 @@ export interface ManagedGatewayOptions {
   init?: string[];
   /** More `Environment=` lines for the unit, e.g. the fixture's STATE_DIR. */
   environment?: Record<string, string>;
+  /** The unit's boot-check command from the default one (e.g. wrapped to arm a crash point). @default as is */
+  bootCheck?: (command: string[]) => string[];
 }
 
 export async function managedGateway(manager: UserManager, options: ManagedGatewayOptions): Promise<ManagedGateway> {
@@ -71,7 +73,8 @@ export async function managedGateway(manager: UserManager, options: ManagedGatew
   // The unit release-switcher itself writes (boot-check, Restart=always, no start limit, exit 78 kept),
   // with a short stop timeout so the SIGTERM-ignoring release costs seconds, not half a minute.
   // The boot-check of the built CLI (this file imports src/, whose own path would name src/cli/main.js).
-  const bootCheck = [process.execPath, CLI, '--root', root, 'boot-check'];
+  const defaultBootCheck = [process.execPath, CLI, '--root', root, 'boot-check'];
+  const bootCheck = options.bootCheck ? options.bootCheck(defaultBootCheck) : defaultBootCheck;
   let text = systemdUnit(config, root, {
     entry: 'server.js',
     args: ['--port', String(port)],

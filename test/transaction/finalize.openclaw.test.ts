@@ -15,6 +15,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CLI, cli, cliEnv } from '../support/cli.ts';
 import {
   OPENCLAW_UNIT as UNIT,
+  REMOVE_TIMEOUT_MS,
   openclawBench,
   openclawHealthy,
   removeOpenclawBench,
@@ -106,7 +107,7 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     const bench = await openclawBench({ name: 'ocfin', work, version: FROM });
     ({ node, um } = bench);
     port = await freePort();
-    await writeOpenclawService(um, { node, prefix: bench.prefix, port });
+    await writeOpenclawService(um, { node, prefix: bench.prefix, port, tmpdir: path.join(work, 'gateway-tmp') });
     mkdirSync(path.join(um.unitDir, `${UNIT}.d`), { recursive: true });
     writeFileSync(
       path.join(um.unitDir, `${UNIT}.d`, 'state-dir.conf'),
@@ -130,7 +131,7 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     writeFileSync(mark(), '{"era":"9.5"}\n', { mode: 0o600 });
   }, 2_400_000);
 
-  afterAll(() => removeOpenclawBench(um, work), 120_000);
+  afterAll(() => removeOpenclawBench(um, work), REMOVE_TIMEOUT_MS);
 
   it(`a ${TO} whose finalize fails is rolled back before it serves: ${FROM} verified, the state as it was`, async () => {
     const switched = await rs(['switch', BROKEN, '--no-preflight']);

@@ -72,6 +72,10 @@ describeWhere(can, `in-service switches and runner crashes under systemd --user`
     const runner = `release-switcher-${r.json.result.id}.service`;
     const pid = Number((await manager.systemctl(['show', runner, '--property=MainPID', '--value'])).stdout.trim());
     expect(pid).toBeGreaterThan(0);
+    // Issue 21 item 2: the runner is bounded by its manager too (the steps each have their own deadline).
+    expect((await manager.systemctl(['show', runner, '--property=RuntimeMaxUSec', '--value'])).stdout.trim()).toBe(
+      '1h',
+    );
     execFileSync('kill', ['-9', String(pid)]);
     await until(
       'the runner to die',

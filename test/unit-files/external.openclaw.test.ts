@@ -3,16 +3,7 @@
 // external mode, so the Control UI's "Update now" (update.run over the gateway's RPC) and `openclaw update` through
 // <root>/bin/openclaw both refuse with OpenClaw's external-supervisor answer, the latter after a line naming
 // release-switcher, and nothing under the root or the npm -g prefix changes.
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  lstatSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -22,9 +13,11 @@ import {
   OPENCLAW_UNIT as UNIT,
   openclawBench,
   openclawHealthy,
+  REMOVE_TIMEOUT_MS,
   removeOpenclawBench,
   writeOpenclawService,
 } from '../support/openclaw.ts';
+import { copyOpenclaw } from '../support/openclaw-prepared.ts';
 import { freePort } from '../support/service.ts';
 import { describeWhere } from '../support/skip.ts';
 import { canRunUserManager, type UserManager } from '../support/systemd.ts';
@@ -67,9 +60,9 @@ describeWhere(can, 'external-supervisor mode on the real openclaw gateway (adopt
     });
 
   beforeAll(async () => {
-    // A prepared `npm install -g` of 9.5 is copied, never used in place: the test asserts that nothing changes in it.
-    if (process.env.OPENCLAW_PREFIX && existsSync(process.env.OPENCLAW_PREFIX))
-      cpSync(process.env.OPENCLAW_PREFIX, path.join(work, 'prefix'), { recursive: true, verbatimSymlinks: true });
+    // The prepared `npm install -g` of 9.5 (one per machine) is copied, never used in place: the gateway first runs
+    // from it, and the test asserts that nothing changes in it.
+    await copyOpenclaw(VERSION, path.join(work, 'prefix'));
     ({ node, prefix, um } = await openclawBench({
       name: 'ocext',
       work,
@@ -103,7 +96,7 @@ describeWhere(can, 'external-supervisor mode on the real openclaw gateway (adopt
     await openclawHealthy(um, { port, pid: first.pid, timeoutMs: 300_000 });
   }, 1_800_000);
 
-  afterAll(() => removeOpenclawBench(um, work), 120_000);
+  afterAll(() => removeOpenclawBench(um, work), REMOVE_TIMEOUT_MS);
 
   it('update.run over the RPC and `openclaw update` refuse; the root and the npm -g prefix stay as they were', async () => {
     const serving = await openclawHealthy(um, { port, pid: null, timeoutMs: 60_000 });

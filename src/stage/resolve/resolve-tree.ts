@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { networkDeadlines } from '../../registry/network.js';
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import { run, tail } from '../../platform/subprocess.js';
 import type { PackumentHandoff } from '../../registry/fetch.js';
@@ -61,6 +62,8 @@ export function flatNpmOptions(
 ): Record<string, unknown> {
   const flat: Record<string, unknown> = { ...npmConfig, cache: path.join(npmCache, '_cacache') };
   if (registry) flat.registry = registry;
+  // npm's fetch-timeout as the idle deadline of every socket the resolution and the downloads open.
+  flat.timeout = networkDeadlines(npmConfig).idleMs;
   if (npmConfig.omit) flat.omit = npmConfig.omit.split(/[\s,]+/).filter(Boolean);
   if (npmConfig.before) flat.before = new Date(npmConfig.before);
   for (const key of ['strict-ssl', 'legacy-peer-deps', 'force', 'include-staged']) {

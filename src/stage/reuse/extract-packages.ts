@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import normalizeBins from 'npm-normalize-package-bin';
 import pacote from 'pacote';
+import { withNetworkDeadline } from '../../registry/network.js';
 import { type KnownHash, sealedMode } from '../../store/manifest.js';
 import { mapLimit } from '../../platform/tree.js';
 import type { TreeNode } from '../resolve/resolve-tree.js';
@@ -94,11 +95,20 @@ export async function extractPackages(nodes: TreeNode[], options: ExtractPackage
     async function extractOne(node: TreeNode): Promise<void> {
       options.signal?.throwIfAborted();
       const file = path.join(tmp, `${seq++}.tgz`);
-      await pacote.tarball.file(node.resolved!, file, {
-        ...options.pacoteOptions,
-        integrity: node.integrity ?? undefined,
-        resolved: node.resolved ?? undefined,
-      });
+      await withNetworkDeadline(
+        {
+          npmConfig: options.pacoteOptions as Record<string, string>,
+          signal: options.signal,
+          what: `downloading ${node.resolved}`,
+        },
+        (signal) =>
+          pacote.tarball.file(node.resolved!, file, {
+            ...options.pacoteOptions,
+            signal,
+            integrity: node.integrity ?? undefined,
+            resolved: node.resolved ?? undefined,
+          }),
+      );
       for (
         let at = node.location.indexOf('/node_modules/');
         at >= 0;

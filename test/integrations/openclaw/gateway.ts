@@ -3,7 +3,7 @@
 // installed beside it, openclaw's own unit under a private systemd --user with the root's drop-in, token auth on
 // loopback, and the plugin installed the way a user does it: `openclaw plugins install <folder>` of the folder that
 // integrations/openclaw/scripts/assemble.mjs writes.
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { expect } from 'vitest';
@@ -11,18 +11,17 @@ import { ensureNode24 } from '../../../bench/lib/node24.mjs';
 import { cli } from '../../support/cli.ts';
 import {
   OPENCLAW_UNIT,
-  ensureOpenclaw,
+  SHORT_WINDOWS,
   openclawHealthy,
   openclawManager,
   writeOpenclawService,
 } from '../../support/openclaw.ts';
+import { openclawNpmCache, preparedOpenclaw } from '../../support/openclaw-prepared.ts';
 import { freePort } from '../../support/service.ts';
 import type { UserManager } from '../../support/systemd.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../../..');
 export const ASSEMBLE = path.join(REPO, 'integrations', 'openclaw', 'scripts', 'assemble.mjs');
-/** The prepared `npm install -g` prefixes and npm cache on the team's machines; CI installs into the test's folder. */
-const SHARED = '/work/shared-cache';
 export const TOKEN = 'plugin-test-token-0123456789abcdef';
 
 export interface PluginGateway {
@@ -47,24 +46,6 @@ export interface Run {
   exitCode: number;
   stdout: string;
   stderr: string;
-}
-
-/** npm's cache for staging openclaw: a copy of the shared one where it exists, else one kept under .bench-cache/. */
-function npmCache(work: string): string {
-  if (existsSync(path.join(SHARED, 'npm'))) {
-    const copy = path.join(work, 'npm-cache');
-    cpSync(path.join(SHARED, 'npm'), copy, { recursive: true });
-    return copy;
-  }
-  return path.join(REPO, '.bench-cache', 'npm-openclaw');
-}
-
-async function prefixOf(version: string, options: { node: string; work: string }): Promise<string> {
-  const shared = path.join(SHARED, `oc-${version}`);
-  if (existsSync(path.join(shared, 'lib', 'node_modules', 'openclaw', 'package.json'))) return shared;
-  const prefix = path.join(options.work, `prefix-${version}`);
-  await ensureOpenclaw({ node: options.node, prefix, version, logsDir: path.join(options.work, 'npm-logs') });
-  return prefix;
 }
 
 /** The user's config: the port, token auth on loopback (openclaw refuses to start without auth here), the root. */
@@ -95,9 +76,8 @@ function cgroupProcsOf(pid: number): string[] {
 }
 
 /** The ways a test talks to the gateway and the root, all with the manager's HOME and the test's temp dir. */
-function clients(options: { um: UserManager; node: string; root: string; port: number; work: string }) {
-  const { um, node, root, port, work } = options;
-  const cache = npmCache(work);
+function clients(options: { um: UserManager; node: string; root: string; port: number; work: string; cache: string }) {
+  const { um, node, root, port, work, cache } = options;
   const env = () => ({
     ...(um.env as Record<string, string>),
     npm_config_cache: cache,
@@ -161,7 +141,8 @@ function clients(options: { um: UserManager; node: string; root: string; port: n
 export async function startPluginGateway(options: { work: string; from: string; to: string }): Promise<PluginGateway> {
   const { work, from, to } = options;
   const node = process.env.BENCH_NODE24 ?? (await ensureNode24()).node;
-  const prefix = await prefixOf(from, { node, work });
+  // Only read: `init --adopt` copies it into the root, and the gateway never runs from it.
+  const prefix = await preparedOpenclaw(from);
   const root = path.join(work, 'root');
   const pluginDir = path.join(work, 'plugin');
   const assembled = await execa(process.execPath, [ASSEMBLE, pluginDir], { reject: false });
@@ -174,7 +155,8 @@ export async function startPluginGateway(options: { work: string; from: string; 
   const unit = await writeOpenclawService(um, { node, prefix, port });
   await um.writeUnit(OPENCLAW_UNIT, unit.replace('Environment=TMPDIR=/tmp', `Environment=TMPDIR=${tmp}`));
   writeConfig(um, { port, root, log: path.join(tmp, 'openclaw.log') });
-  const gw = { um, node, root, port, ...clients({ um, node, root, port, work }) };
+  const cache = await openclawNpmCache(work);
+  const gw = { um, node, root, port, ...clients({ um, node, root, port, work, cache }) };
   const openclawDir = path.join(prefix, 'lib', 'node_modules', 'openclaw');
   const init = await gw.rs([
     'init',
@@ -186,6 +168,7 @@ export async function startPluginGateway(options: { work: string; from: string; 
     node,
     '--unit',
     OPENCLAW_UNIT,
+    ...SHORT_WINDOWS,
   ]);
   expect(init.exitCode, init.stdout + init.stderr).toBe(0);
   expect((await gw.rs(['unit', '--install'])).exitCode).toBe(0);

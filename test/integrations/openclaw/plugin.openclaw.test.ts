@@ -11,7 +11,7 @@ import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openclawHealthy, removeOpenclawBench } from '../../support/openclaw.ts';
+import { openclawHealthy, REMOVE_TIMEOUT_MS, removeOpenclawBench } from '../../support/openclaw.ts';
 import { describeWhere } from '../../support/skip.ts';
 import { canRunUserManager } from '../../support/systemd.ts';
 import { type PluginGateway, startPluginGateway } from './gateway.ts';
@@ -29,7 +29,7 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
     gw = await startPluginGateway({ work, from: FROM, to: TO });
   }, 2_400_000);
 
-  afterAll(() => removeOpenclawBench(gw?.um, work), 120_000);
+  afterAll(() => removeOpenclawBench(gw?.um, work), REMOVE_TIMEOUT_MS);
 
   /** `openclaw gateway call METHOD --params JSON --json`: the method's payload, or the call's failure. */
   const call = async (method: string, params: object = {}) => {
@@ -72,20 +72,23 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
   };
 
   it('openclaw releases list --json prints what release-switcher list --json prints', async () => {
-    const ours = await gw.openclaw(['releases', 'list', '--json']);
-    const theirs = await gw.rs(['list']);
+    // Four calls that only read, at once: each openclaw CLI start loads every plugin (seconds apiece under load).
+    const [ours, theirs, elsewhere, unknown] = await Promise.all([
+      gw.openclaw(['releases', 'list', '--json']),
+      gw.rs(['list']),
+      gw.openclaw(['releases', 'status', '--root', path.join(work, 'no-root'), '--json']),
+      gw.openclaw(['releases', 'prune', '--json']),
+    ]);
     expect(ours.exitCode, ours.stderr).toBe(0);
     expect(JSON.parse(ours.stdout)).toEqual(theirs.json);
     expect(theirs.json.result.current).toBe(FROM);
     expect(theirs.json.result.releases.map((r: any) => r.version).sort()).toEqual([FROM, TO]);
     // The contract's exit codes: 1 with the adopt commands for a root that is not there, 2 for a usage error.
-    const elsewhere = await gw.openclaw(['releases', 'status', '--root', path.join(work, 'no-root'), '--json']);
     expect(elsewhere.exitCode).toBe(1);
     expect(JSON.parse(elsewhere.stdout).error).toMatchObject({
       code: 'NOT_INITIALIZED',
       hint: expect.stringContaining('init --preset openclaw --adopt'),
     });
-    const unknown = await gw.openclaw(['releases', 'prune', '--json']);
     expect(unknown.exitCode).toBe(2);
     expect(JSON.parse(unknown.stdout).error.code).toBe('USAGE');
   }, 300_000);

@@ -16,7 +16,9 @@ describeWhere(can, `switch under systemd --user`, () => {
   let gw: ManagedGateway;
   beforeAll(async () => {
     manager = await startUserManager({ name: 'switch' });
-    gw = await managedGateway(manager, { name: 'rs-gw' });
+    // A 1 s stability window, except where the window is the subject (crash-after-3s, below): every verified
+    // switch and rollback of the file would otherwise wait out the default 4 s.
+    gw = await managedGateway(manager, { name: 'rs-gw', stableFor: 1 });
     for (const version of ['1.1.0', '1.2.0', ...Object.values(MATRIX)]) {
       const r = await gw.rs(['install', `rs-fixture-gateway@${version}`]);
       expect(r.exitCode, r.stdout + r.stderr).toBe(0);
@@ -44,6 +46,13 @@ describeWhere(can, `switch under systemd --user`, () => {
     expect(back.json.result).toMatchObject({ kind: 'rollback', status: 'verified', to: '1.1.0' });
   });
 
+  /** Sets the root's stability window (seconds); resolves to it once set. */
+  const stableFor = async (seconds: number) => {
+    const r = await gw.rs(['init', '--stable-for', String(seconds)]);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    return seconds;
+  };
+
   const expected: Record<keyof typeof MATRIX, string> = {
     'crash-on-start': 'crashed',
     'crash-after-3s': 'crashed',
@@ -57,7 +66,9 @@ describeWhere(can, `switch under systemd --user`, () => {
   it.each(Object.entries(MATRIX))(
     '%s (%s) is rolled back automatically to a verified 1.1.0',
     async (behaviour, version) => {
-      const r = await gw.rs(['switch', version]);
+      // It turns healthy, then exits 3 s later: only a stability window longer than that catches it.
+      const window = behaviour === 'crash-after-3s' ? await stableFor(4) : undefined;
+      const r = await gw.rs(['switch', version]).finally(() => window && stableFor(1));
       expect(r.exitCode, r.stdout + r.stderr).toBe(3);
       expect(r.json).toMatchObject({ ok: false, error: { code: 'ROLLED_BACK' } });
       expect(r.json.result).toMatchObject({

@@ -1,0 +1,106 @@
+// One `npm install -g` of each openclaw version per machine, shared by the openclaw tier's files. Each file used to
+// install its own (four files, five installs of 40–90 s on CI, where no prepared prefix exists): now the first file
+// that asks installs it under .bench-cache/, the others find it there. A prepared prefix is only read: a test that
+// runs a gateway from the npm -g prefix itself, or asserts that nothing in it changes, copies it (`copyOpenclaw`).
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { ensureNode24 } from '../../bench/lib/node24.mjs';
+import { ensureOpenclaw } from './openclaw.ts';
+
+const REPO = path.resolve(import.meta.dirname, '../..');
+/** The team's machines: prefixes and an npm cache prepared once for everybody (read-only; absent on CI). */
+const SHARED_CACHE = process.env.OPENCLAW_SHARED_CACHE ?? '/work/shared-cache';
+/** Where the prepared installs are kept when there is no shared one (CI), across the run and later runs. */
+const PREPARED = process.env.OPENCLAW_PREPARED_DIR ?? path.join(REPO, '.bench-cache', 'openclaw');
+
+/**
+ * npm's cache for openclaw: on CI one kept under .bench-cache/ for the whole run (the prepared installs fill it, so
+ * a test's own staging of openclaw downloads nothing twice); where the shared cache exists, a copy of it in `work`
+ * (never written in place).
+ */
+export async function openclawNpmCache(work: string): Promise<string> {
+  const shared = path.join(SHARED_CACHE, 'npm');
+  if (!existsSync(shared)) return path.join(PREPARED, 'npm-cache');
+  const copy = path.join(work, 'npm-cache');
+  if (!existsSync(copy)) await copyTree(shared, copy);
+  return copy;
+}
+
+/** `cp -a`: modes, times and links as they are (a prefix holds 40,000 entries; cp takes 10 s of it, fs.cpSync more). */
+async function copyTree(from: string, to: string): Promise<void> {
+  await execa('cp', ['-a', from, to]);
+}
+
+const hasOpenclaw = (prefix: string) =>
+  existsSync(path.join(prefix, 'lib', 'node_modules', 'openclaw', 'package.json'));
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Runs `body` holding `<dir>.lock` (a folder naming its owner's pid; a dead owner's is taken over). */
+async function withLock<T>(dir: string, body: () => Promise<T>): Promise<T> {
+  const lock = `${dir}.lock`;
+  const deadline = Date.now() + 1_800_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(path.join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(existsSync(path.join(lock, 'pid')) ? readFileSync(path.join(lock, 'pid'), 'utf8') : 0);
+      // No pid yet: its owner is between mkdir and write; a pid that is gone: its owner died installing.
+      if (owner > 0 && !alive(owner)) rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() > deadline) throw new Error(`${lock} still held by pid ${owner}`);
+      else await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  }
+  try {
+    return await body();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A prefix holding `npm install -g openclaw@<version>` (Node 24's npm), to be read only: the shared one where it
+ * exists, else one installed once under .bench-cache/openclaw/ and kept for later runs.
+ */
+export async function preparedOpenclaw(version: string): Promise<string> {
+  const shared = path.join(SHARED_CACHE, `oc-${version}`);
+  if (hasOpenclaw(shared)) return shared;
+  const dir = path.join(PREPARED, version);
+  const prefix = path.join(dir, 'prefix');
+  // Written last: a prefix without it is an install that was interrupted, and is made again.
+  const complete = path.join(dir, '.complete');
+  if (existsSync(complete)) return prefix;
+  mkdirSync(PREPARED, { recursive: true });
+  return withLock(dir, async () => {
+    if (existsSync(complete)) return prefix;
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const node = process.env.BENCH_NODE24 ?? (await ensureNode24()).node;
+    await ensureOpenclaw({
+      node,
+      prefix,
+      version,
+      logsDir: path.join(dir, 'npm-logs'),
+      cache: path.join(PREPARED, 'npm-cache'),
+    });
+    writeFileSync(complete, `${new Date().toISOString()}\n`);
+    return prefix;
+  });
+}
+
+/** A private copy of the prepared prefix of `version` at `dest` (links kept as they are), for a test that writes. */
+export async function copyOpenclaw(version: string, dest: string): Promise<string> {
+  await copyTree(await preparedOpenclaw(version), dest);
+  return dest;
+}
