@@ -29,6 +29,14 @@ export function finalizeOf(config: Config, supervisor: Supervisor | null): Prese
   return finalize && config.node && supervisor?.stop ? finalize : undefined;
 }
 
+/** For --dry-run: the steps a supervised activation of this root runs between the flip and the restart. */
+export function finalizeSteps(config: Config): string[] {
+  const name = config.preset ?? config.package;
+  const preset = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
+  if (!preset?.finalize || !config.node || !config.supervisor.startsWith('systemd')) return [];
+  return [...(preset.restartHandoff ? ['handoff'] : []), 'finalize'];
+}
+
 /** Stop, checkpoint, finalize. Undefined when there is nothing to do or it went well; the failure otherwise. */
 export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Failure | undefined> {
   const { session, tx } = run;

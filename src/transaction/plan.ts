@@ -3,6 +3,7 @@
  * where it comes from, and what happens to the service's state (planStateReturn: none, keep,
  * restore or refuse). `--dry-run` prints it; the driver's check-state step applies the same rule.
  */
+import { finalizeSteps } from './finalize-step.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { State, TransactionKind } from '../model/state.js';
 import type { SupervisorName } from '../store/config.js';
@@ -71,7 +72,7 @@ export async function planSwitch(session: Session & { state: State }, request: P
   const after =
     config.supervisor === 'none'
       ? []
-      : [...(statePlan.action === 'restore' ? ['restore-state'] : []), 'restart', 'verify'];
+      : [...(statePlan.action === 'restore' ? ['restore-state'] : []), ...finalizeSteps(config), 'restart', 'verify'];
   return {
     ...base,
     action: 'switch',
