@@ -10,7 +10,7 @@
  * gateway is not left stopped, nor started on a half-finalized state.
  */
 import path from 'node:path';
-import type { Step, Transaction } from '../model/state.js';
+import type { Transaction } from '../model/state.js';
 import { type FinalizeVerdict, endOrphanedFinalize, startFinalize } from '../service/finalize.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 import type { Config } from '../store/config.js';
@@ -95,11 +95,6 @@ async function checkpointFirst(run: Run, env: NodeJS.ProcessEnv): Promise<void> 
     return;
   }
   await state.takeCheckpoint({ layout, config, tx, env });
-}
-
-/** A `finalize` (or `handoff`) step a killed runner left running: the transaction goes back, the state with it. */
-export function interruptedFinalize(tx: Transaction): Step | undefined {
-  return tx.steps.find((step) => (step.name === NAME || step.name === 'handoff') && step.status === 'running');
 }
 
 /** Recovery, before it re-enters the transaction: end the finalize process a killed runner left, if it still runs. */

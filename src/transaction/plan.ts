@@ -3,7 +3,6 @@
  * where it comes from, and what happens to the service's state (planStateReturn: none, keep,
  * restore or refuse). `--dry-run` prints it; the driver's check-state step applies the same rule.
  */
-import { finalizeSteps } from './finalize-step.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { State, TransactionKind } from '../model/state.js';
 import type { SupervisorName } from '../store/config.js';
@@ -69,10 +68,12 @@ export async function planSwitch(session: Session & { state: State }, request: P
     };
   if (statePlan.action === 'refuse')
     return { ...base, action: 'refuse', state: statePlan, steps: [...install, 'verify-release', ...checkState] };
+  // Loaded here, not statically: switch and rollback must not pull the finalize and handoff code into every start.
+  const finalize = config.supervisor === 'none' ? [] : (await import('./finalize-step.js')).finalizeSteps(config);
   const after =
     config.supervisor === 'none'
       ? []
-      : [...(statePlan.action === 'restore' ? ['restore-state'] : []), ...finalizeSteps(config), 'restart', 'verify'];
+      : [...(statePlan.action === 'restore' ? ['restore-state'] : []), ...finalize, 'restart', 'verify'];
   return {
     ...base,
     action: 'switch',

@@ -17,7 +17,7 @@ import { setAsideReleaseLinks } from '../store/set-aside.js';
 import type { JournalSession } from '../store/session.js';
 import { type Entry, drive } from './activate.js';
 import { configuredSupervisor } from './configured-supervisor.js';
-import { interruptedFinalize, recoverFinalize } from './finalize-step.js';
+import { interruptedFinalize } from './finalize-interrupted.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 import { finishInterruptedRestore } from './state-return.js';
 
@@ -76,7 +76,7 @@ async function settleTransaction(
     (await (await import('./preflight-step.js')).recoverPreflight(tx, runtime.env, layout.root))
   )
     actions.push(`stopped the interrupted rehearsal of ${tx.to} and removed its private state`);
-  if (entry.at === 'roll-back' && (await recoverFinalize(tx)))
+  if (entry.at === 'roll-back' && (await (await import('./finalize-step.js')).recoverFinalize(tx)))
     actions.push(`ended the update finalize of ${tx.to} the interrupted run left`);
   actions.push(entry.note);
   await drive({ session, tx, supervisor }, entry);
