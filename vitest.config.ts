@@ -35,6 +35,7 @@ export const UNIT = [
   'test/store/seal.test.ts',
   'test/transaction/machine.test.ts',
   'test/transaction/plan-resume.test.ts',
+  'test/transaction/record-owner.test.ts',
 ];
 export const SYSTEM = [
   'test/demo.test.ts',

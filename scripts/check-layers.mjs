@@ -54,7 +54,7 @@ const folderOf = (file) => path.relative(SRC, file).split(path.sep)[0];
 const files = walk(SRC).filter((f) => !f.endsWith('.d.ts'));
 const graph = new Map(files.map((f) => [f, importsOf(f).filter((t) => fs.existsSync(t))]));
 
-const problems = [];
+export const problems = [];
 for (const [file, targets] of graph) {
   const from = folderOf(file);
   if (rankOf(from) < 0) problems.push(`${path.relative(SRC, file)}: folder "${from}" is in no layer`);
@@ -77,6 +77,52 @@ for (const [file, targets] of graph) {
       problems.push(`${path.relative(SRC, file)} imports ${path.relative(SRC, target)}: ${from} may not import ${to}`);
   }
 }
+// One writer of the record: transaction/record.ts alone writes transactions, their steps, release records and
+// operations; everything else asks it and only reads journal.state. Writes are recognised by their shape.
+const RECORD_OWNER = path.join('transaction', 'record.ts');
+const RECORD_FIELDS =
+  'status|detail|evidence|ms|reason|hint|restore|snapshot|heartbeatAt|scheduledAt|progress|spec|preflight|from|to|before|finishedAt|startedAt|steps|state|pinned|installedAt|integrity|source|signatures|provenance|transaction|operation|releases|history';
+export const RECORD_WRITES = [
+  // journal.state.releases[v] = …, journal.state.transaction = …, state.history = …
+  /\bstate\.(transaction|operation|releases|history)\b[^=;\n]*(?<![!<>=])=(?![=>])/,
+  // a transaction's, step's or release record's own field: tx.hint = …, step.detail += …, record.pinned = …
+  new RegExp(
+    `\\b(tx|step|journaled|record|rolling|transaction|release|last|s)\\??\\.(${RECORD_FIELDS})\\s*(\\+|-|\\?\\?|\\|\\|)?=(?![=>])`,
+  ),
+  /\.steps\.(push|splice|unshift|pop|shift)\(/,
+  /\bdelete\s+[\w.?[\]]*(\.releases\[|\btx\.|\btransaction\.)/,
+  /\.archiveTransaction\(/,
+];
+export function recordWritesIn(text) {
+  return text
+    .split('\n')
+    .map((line, index) => ({ line, number: index + 1 }))
+    .filter(({ line }) => !/^\s*(\/\/|\*|\/\*)/.test(line) && RECORD_WRITES.some((pattern) => pattern.test(line)));
+}
+for (const file of files) {
+  if (path.relative(SRC, file) === RECORD_OWNER) continue;
+  for (const { line, number } of recordWritesIn(fs.readFileSync(file, 'utf8')))
+    problems.push(
+      `${path.relative(SRC, file)}:${number}: writes the record (${line.trim()}); ask transaction/record.ts instead`,
+    );
+}
+
+// One way to start a process: platform/subprocess.ts (process groups, timeouts, the caller's AbortSignal).
+export const startsProcesses = (text) =>
+  /(from\s*|import\(\s*|require\(\s*)['"](node:)?child_process['"]|(from\s*|import\(\s*)['"]execa['"]/.test(text);
+const SUBPROCESS_OWNER = path.join('platform', 'subprocess.ts');
+for (const file of files) {
+  if (path.relative(SRC, file) === SUBPROCESS_OWNER) continue;
+  if (
+    /(from\s*|import\(\s*)['"](node:)?child_process['"]|(from\s*|import\(\s*)['"]execa['"]/.test(
+      fs.readFileSync(file, 'utf8'),
+    )
+  )
+    problems.push(
+      `${path.relative(SRC, file)}: starts processes itself; use platform/subprocess.ts (run, runCaptured)`,
+    );
+}
+
 // Circles: a depth-first search over the module graph.
 const seen = new Map();
 const stack = [];
@@ -95,22 +141,30 @@ function visit(file) {
 }
 for (const file of files) if (!seen.has(file)) visit(file);
 
-if (process.argv.includes('--tree')) {
-  const lines = (f) => fs.readFileSync(f, 'utf8').split('\n').length - 1;
-  for (const layer of LAYERS) {
-    for (const folder of layer) {
-      const inside = files.filter((f) => folderOf(f) === folder);
-      const total = inside.reduce((sum, f) => sum + lines(f), 0);
-      console.log(`${folder.padEnd(12)} ${String(inside.length).padStart(3)} files ${String(total).padStart(6)} lines`);
-      if (process.argv.includes('--files'))
-        for (const f of inside) console.log(`  ${path.relative(SRC, f).padEnd(40)} ${lines(f)}`);
+// Reported when run as a script (npm run lint); a test imports the rules above without the report.
+const isMain = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMain) report();
+
+function report() {
+  if (process.argv.includes('--tree')) {
+    const lines = (f) => fs.readFileSync(f, 'utf8').split('\n').length - 1;
+    for (const layer of LAYERS) {
+      for (const folder of layer) {
+        const inside = files.filter((f) => folderOf(f) === folder);
+        const total = inside.reduce((sum, f) => sum + lines(f), 0);
+        console.log(
+          `${folder.padEnd(12)} ${String(inside.length).padStart(3)} files ${String(total).padStart(6)} lines`,
+        );
+        if (process.argv.includes('--files'))
+          for (const f of inside) console.log(`  ${path.relative(SRC, f).padEnd(40)} ${lines(f)}`);
+      }
     }
   }
-}
-if (problems.length > 0) {
-  console.error(problems.join('\n'));
-  console.error(`${problems.length} layering problem(s)`);
-  process.exitCode = 1;
-} else {
-  console.log(`layers ok: ${files.length} modules, imports point one way, no circles`);
+  if (problems.length > 0) {
+    console.error(problems.join('\n'));
+    console.error(`${problems.length} layering problem(s)`);
+    process.exitCode = 1;
+  } else {
+    console.log(`layers ok: ${files.length} modules, imports point one way, no circles`);
+  }
 }

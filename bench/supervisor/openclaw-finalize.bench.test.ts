@@ -111,7 +111,10 @@ describeWhere(can, 'bench: update with finalize of a real openclaw vs a bare res
 
   const stepsOf = (result: { steps?: StepJson[] }) =>
     (result.steps ?? [])
-      .map((s) => `${s.name} ${ms(s.ms)}${s.name === 'handoff' ? ` (accepted ${s.evidence?.accepted ?? false})` : ''}`)
+      .map(
+        (s) =>
+          `${s.name} ${ms(s.ms)}${s.name === 'restart-handoff' ? ` (accepted ${s.evidence?.accepted ?? false})` : ''}`,
+      )
       .join(', ');
 
   it(`update ${FROM} → ${TO} with finalize vs systemctl restart of ${TO}`, async () => {

@@ -60,7 +60,7 @@ export function restartCommand(supervisor: { name: string; unit: string }): stri
 }
 
 export async function drift(ctx: CheckContext): Promise<CheckResult | null> {
-  const supervisor = supervisorFor(ctx.config, ctx.env);
+  const supervisor = supervisorFor(ctx.config, ctx.env, ctx.signal);
   if (!supervisor) return null;
   const running = await whatRuns(ctx);
   if (!running?.pid) return { name: 'drift', ok: true, detail: 'the service is not running: nothing to compare' };
@@ -157,7 +157,7 @@ export async function linger(ctx: CheckContext): Promise<CheckResult | null> {
  * though the supervisor says active.
  */
 export async function healthAnswers(ctx: CheckContext): Promise<CheckResult | null> {
-  const supervisor = supervisorFor(ctx.config, ctx.env);
+  const supervisor = supervisorFor(ctx.config, ctx.env, ctx.signal);
   if (!supervisor || !ctx.config.healthUrl) return null;
   const state = await supervisor.state().catch(() => null);
   if (!state?.active)

@@ -8,7 +8,7 @@ import { installLocked } from '../stage/install.js';
 import { type StatusResult, status } from '../verbs/status.js';
 import type { Transaction } from '../model/state.js';
 import { readLinkVersion } from '../store/links.js';
-import { activateOrSchedule, schedule, transact } from '../transaction/schedule.js';
+import { transact } from '../transaction/schedule.js';
 import type { RootOptions } from '../store/session.js';
 import { channelTag, resolvePackage } from '../registry/fetch.js';
 
@@ -33,41 +33,30 @@ export interface RequestUpdateOptions extends RootOptions {
  * (unknown version, registry down, busy…): nothing changed then.
  */
 export async function requestUpdate(options: RequestUpdateOptions): Promise<Transaction> {
-  return transact(options, 'update.run', async (session) => {
-    const spec = options.spec ?? `${session.config.package}@${channelTag(session.config)}`;
-    if (options.stageIn === 'caller') {
-      const { version } = await installLocked(session, spec);
-      return activateOrSchedule(session, {
-        kind: 'update',
-        target: version,
-        handoff: 'always',
-        preflight: options.preflight,
+  return transact(options, {
+    kind: 'update',
+    command: 'update.run',
+    handoff: 'always',
+    preflight: options.preflight,
+    target: async (session) => {
+      const spec = options.spec ?? `${session.config.package}@${channelTag(session.config)}`;
+      if (options.stageIn === 'caller') return (await installLocked(session, spec)).version;
+      // Without a supervisor the release is installed here: resolve it as staging needs it, once.
+      const installsHere = session.config.supervisor === 'none';
+      const pkg = await resolvePackage(spec, {
+        config: session.config,
+        runtime: session.runtime,
+        where: session.runtime.cwd,
+        forStaging: installsHere,
       });
-    }
-    // Without a supervisor the release is installed here: resolve it as staging needs it, once.
-    const installsHere = session.config.supervisor === 'none';
-    const pkg = await resolvePackage(spec, {
-      config: session.config,
-      runtime: session.runtime,
-      where: session.runtime.cwd,
-      forStaging: installsHere,
-    });
-    const current = await readLinkVersion(session.layout, 'current');
-    if (session.journal.state.releases[pkg.version] || current === pkg.version || installsHere) {
-      if (!session.journal.state.releases[pkg.version]) await installLocked(session, spec, pkg);
-      return activateOrSchedule(session, {
-        kind: 'update',
-        target: pkg.version,
-        handoff: 'always',
-        preflight: options.preflight,
-      });
-    }
-    return schedule(session, {
-      kind: 'update',
-      target: pkg.version,
-      spec: pkg.resolved.startsWith('http') ? `${pkg.name}@${pkg.version}` : pkg.spec,
-      ...(options.preflight === false && { preflight: false }),
-    });
+      const current = await readLinkVersion(session.layout, 'current');
+      if (session.journal.state.releases[pkg.version] || current === pkg.version || installsHere) {
+        if (!session.journal.state.releases[pkg.version]) await installLocked(session, spec, pkg);
+        return pkg.version;
+      }
+      // Not installed yet: the runner stages it first.
+      return { version: pkg.version, spec: pkg.resolved.startsWith('http') ? `${pkg.name}@${pkg.version}` : pkg.spec };
+    },
   });
 }
 

@@ -21,9 +21,34 @@ export interface ReleaseRecord {
   provenance?: boolean;
 }
 
+/**
+ * Every step a transaction records, in no particular order (the order a switch runs them is
+ * transaction/plan.ts `SWITCH_STEPS`). `install` is planned only (a runner records `stage`).
+ */
+export const STEP_NAMES = [
+  'install',
+  'stage',
+  'handoff',
+  'verify-release',
+  'check-state',
+  'database-preflight',
+  'preflight',
+  'flip',
+  'restore-state',
+  'restart',
+  'verify',
+  'rollback',
+  'restart-previous',
+  'verify-previous',
+  'recover',
+  'boot-check',
+  'restart-handoff',
+  'finalize',
+] as const;
+export type StepName = (typeof STEP_NAMES)[number];
 export type StepStatus = (typeof STEP_STATUSES)[number];
 export interface Step {
-  name: string;
+  name: StepName;
   status: StepStatus;
   ms: number;
   detail?: string;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { run, startDetached, tail } from '../platform/subprocess.js';
 import type { ServiceState } from '../service/supervisors/types.js';
 import { parseShow } from '../service/supervisors/systemd.js';
+import { type UnitScope, scopeArgs, systemctl } from '../service/systemctl.js';
 
 export type PreflightIsolation = { kind: 'systemd'; scope: 'user' | 'system' } | { kind: 'group' };
 
@@ -66,9 +67,8 @@ export function environmentFile(env: NodeJS.ProcessEnv): string {
     .join('');
 }
 
-function scopeArgs(scope: 'user' | 'system' | undefined): string[] {
-  return scope === 'system' ? [] : ['--user'];
-}
+/** A record without a scope is a user unit (records written before the scope was kept). */
+const unitScope = (scope: 'user' | 'system' | undefined): UnitScope => (scope === 'system' ? 'system' : 'user');
 
 export async function startInUnit(start: StartCandidate): Promise<CandidateHandle> {
   const { unit, scope } = start.record;
@@ -88,7 +88,7 @@ export async function startInUnit(start: StartCandidate): Promise<CandidateHandl
   const result = await run(
     'systemd-run',
     [
-      ...scopeArgs(scope),
+      ...scopeArgs(unitScope(scope)),
       `--unit=${unit}`,
       '--collect',
       '--service-type=exec',
@@ -98,14 +98,13 @@ export async function startInUnit(start: StartCandidate): Promise<CandidateHandl
       start.node,
       ...start.args,
     ],
-    { timeoutMs: COMMAND_MS, env: start.callerEnv },
+    { timeoutMs: COMMAND_MS, env: start.callerEnv, signal: start.signal },
   );
   if (result.failed) throw new Error(`systemd-run failed: ${tail(result.output, 5)}`);
-  const systemctl = (args: string[]) =>
-    run('systemctl', [...scopeArgs(scope), ...args], { timeoutMs: COMMAND_MS, env: start.callerEnv });
+  const call = { scope: unitScope(scope), env: start.callerEnv, timeoutMs: COMMAND_MS, signal: start.signal };
   return {
     async state() {
-      const shown = await systemctl(['show', unit, ...SHOW.map((p) => `--property=${p}`)]);
+      const shown = await systemctl(['show', unit, ...SHOW.map((p) => `--property=${p}`)], call);
       const state = parseShow(shown.output);
       // --collect unloads a unit as soon as it has ended: gone means it exited.
       return state.detail === 'unit not found' ? { ...state, active: false, state: 'exited (unit collected)' } : state;
@@ -122,8 +121,10 @@ export async function stopUnit(
   scope: 'user' | 'system' | undefined,
   callerEnv: NodeJS.ProcessEnv,
 ): Promise<void> {
-  await run('systemctl', [...scopeArgs(scope), 'stop', unit], { timeoutMs: COMMAND_MS, env: callerEnv });
-  await run('systemctl', [...scopeArgs(scope), 'reset-failed', unit], { timeoutMs: COMMAND_MS, env: callerEnv });
+  // No signal: stopping is the clean-up of an abort too, and must finish.
+  const call = { scope: unitScope(scope), env: callerEnv, timeoutMs: COMMAND_MS };
+  await systemctl(['stop', unit], call);
+  await systemctl(['reset-failed', unit], call);
 }
 
 export async function startInGroup(

@@ -7,6 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { ServiceState, Supervisor } from './supervisors/types.js';
 import { isDeadlineError, withDeadline } from '../platform/deadline.js';
+import { ReleaseSwitcherError } from '../model/errors.js';
 
 export type VerifyFailure = 'crashed' | 'exit_78' | 'unhealthy' | 'version_mismatch' | 'timeout';
 
@@ -21,6 +22,17 @@ export interface VerifyOptions {
   /** Interval between probes after the first second (20 ms before). @default 250 */
   pollMs?: number;
   onProbe?: (message: string) => void;
+  /** Aborting ends the verification between probes: it rejects with CANCELLED (the supervisor's own calls take it too). */
+  signal?: AbortSignal | undefined;
+}
+
+/** Stop when the caller aborted: the verification rejects with CANCELLED rather than judging the release. */
+function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (!signal?.aborted) return;
+  throw new ReleaseSwitcherError('CANCELLED', 'Verification was cancelled before it judged the release.', {
+    hint: 'The switch stays in flight: release-switcher recover (or the next command) verifies it again, or rolls it back.',
+    cause: signal.reason,
+  });
 }
 
 export interface VerifyEvidence {
@@ -168,10 +180,17 @@ export async function verifyRunning(options: VerifyOptions, baseline: ServiceSta
   const started = Date.now();
   // A restarted Node service usually answers within a few hundred milliseconds: poll fast at first
   // (every 20 ms for the first second), then settle to pollMs so a slow start is not hammered.
-  const sleep = () =>
-    new Promise((resolve) =>
-      setTimeout(resolve, Date.now() - started < 1_000 ? Math.min(FAST_POLL_MS, pollMs) : pollMs),
-    );
+  const { signal } = options;
+  const sleep = (ms = Date.now() - started < 1_000 ? Math.min(FAST_POLL_MS, pollMs) : pollMs) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+    }).then(() => throwIfCancelled(signal));
   const check = async (against: ServiceState | null): Promise<Probe> => {
     if (options.supervisor) {
       evidence.state = await options.supervisor.state();
@@ -205,7 +224,9 @@ export async function verifyRunning(options: VerifyOptions, baseline: ServiceSta
   };
   let last: Probe = { ok: false, reason: 'timeout', detail: 'never probed' };
   for (;;) {
+    throwIfCancelled(signal);
     last = await firstCheck();
+    throwIfCancelled(signal);
     if (last.ok) break;
     if (last.reason === 'crashed' || last.reason === 'exit_78')
       return { ok: false, reason: last.reason, detail: last.detail, evidence };
@@ -225,7 +246,7 @@ export async function verifyRunning(options: VerifyOptions, baseline: ServiceSta
   // noticed the exit: ask the supervisor again a moment later, so a crash is reported as one.
   const attribute = async (failed: Probe, against: ServiceState | null): Promise<Probe> => {
     if (!options.supervisor) return failed;
-    await new Promise((resolve) => setTimeout(resolve, ATTRIBUTE_AFTER_MS));
+    await sleep(ATTRIBUTE_AFTER_MS);
     evidence.state = await options.supervisor.state();
     const crashed = supervisorFailure(evidence.state, against);
     return crashed.ok ? failed : crashed;
@@ -236,6 +257,7 @@ export async function verifyRunning(options: VerifyOptions, baseline: ServiceSta
   while (Date.now() < stableUntil) {
     await sleep();
     let probe = await check(stableBaseline);
+    throwIfCancelled(signal);
     if (!probe.ok && probe.reason !== 'crashed' && probe.reason !== 'exit_78')
       probe = await attribute(probe, stableBaseline);
     if (!probe.ok)

@@ -183,7 +183,12 @@ async function stageResolving(
 
   progress({
     phase: 'smoke',
-    message: await smokeCheck(pkgDir, packageJson, { node, env: runtime.env, command: config.smoke }),
+    message: await smokeCheck(pkgDir, packageJson, {
+      node,
+      env: runtime.env,
+      command: config.smoke,
+      signal: runtime.signal,
+    }),
   });
 
   const sealed = await sealStaged({

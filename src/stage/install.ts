@@ -8,7 +8,7 @@ import type { ReleaseState } from '../model/state.js';
 import { crashPoint } from '../platform/crashpoint.js';
 import { fsyncDir, removeTree } from '../platform/fs.js';
 import { type ResolvedPackage, resolvePackage } from '../registry/fetch.js';
-import { type Journal, newId } from '../store/journal.js';
+import { type ReleaseLedger, newId } from '../store/journal.js';
 import { readLinkVersion } from '../store/links.js';
 import type { ReleaseMarker } from '../store/manifest.js';
 import { compareVersionsDesc, readMarker } from '../store/release.js';
@@ -39,12 +39,15 @@ export interface InstallResult {
  * caller already resolved from `spec` with `forStaging` (the gateway decides on its version first);
  * installing that very one, with its packument, keeps it one fetch and one answer per update.
  */
+/** A session under the lock, with the ledger that records what staging made (transaction/record.ts writes it). */
+export type StagingSession = JournalSession & { ledger: ReleaseLedger };
+
 export async function installLocked(
-  session: JournalSession,
+  session: StagingSession,
   spec: string,
   resolved?: ResolvedPackage,
 ): Promise<InstallResult> {
-  const { layout, config, runtime, journal } = session;
+  const { layout, config, runtime, journal, ledger } = session;
   runtime.onProgress({ phase: 'resolve', message: `resolving ${spec}` });
   // On the network the lock is held as yielding: an activation of an installed release takes precedence.
   const yielding = <T>(work: (runtime: JournalSession['runtime']) => Promise<T>) =>
@@ -78,12 +81,12 @@ export async function installLocked(
     };
   }
   const stagingId = newId();
-  journal.state.operation = {
+  ledger.beginOperation({
     kind: 'install',
     id: stagingId,
     startedAt: new Date().toISOString(),
     versions: [pkg.version],
-  };
+  });
   await journal.commit('install:begin');
   try {
     const earlier = await reuseCandidates(session);
@@ -102,7 +105,7 @@ export async function installLocked(
       ...(signatures ? { signatures: signatures.status, provenance: signatures.provenance } : {}),
     };
   } catch (error) {
-    throw await abandonStaging(journal, layout.stagingDir(stagingId), error);
+    throw await abandonStaging(session, layout.stagingDir(stagingId), error);
   } finally {
     await removeTree(layout.stagingDir(stagingId)).catch(() => undefined);
   }
@@ -114,7 +117,7 @@ export async function installLocked(
  * +i on the new release) is behind us once it is immutable, so their fingerprints are carried then.
  */
 export async function commitRelease(
-  session: JournalSession,
+  session: StagingSession,
   staged: {
     dir: string;
     marker: ReleaseMarker;
@@ -143,7 +146,7 @@ export async function commitRelease(
   });
   crashPoint('install:renamed');
   const signatures = staged.marker.signatures;
-  journal.state.releases[version] = {
+  session.ledger.recordRelease({
     version,
     state,
     pinned: false,
@@ -151,15 +154,16 @@ export async function commitRelease(
     integrity: staged.marker.integrity,
     source: staged.marker.source,
     ...(signatures ? { signatures: signatures.status, provenance: signatures.provenance } : {}),
-  };
-  journal.state.operation = null;
+  });
+  session.ledger.endOperation();
   await journal.commit('install:done');
 }
 
 /** Remove what staging made (first, so a full disk has room for the journal) and close the operation. */
-export async function abandonStaging(journal: Journal, dir: string, error: unknown): Promise<unknown> {
+export async function abandonStaging(session: StagingSession, dir: string, error: unknown): Promise<unknown> {
+  const { journal } = session;
   await removeTreeKeepingReleases(layoutOf(journal.root), dir).catch(() => undefined);
-  journal.state.operation = null;
+  session.ledger.endOperation();
   await journal.commit().catch(() => undefined);
   if (isReleaseSwitcherError(error)) return error;
   if ((error as Error)?.name === 'AbortError') {

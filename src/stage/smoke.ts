@@ -23,11 +23,17 @@ export function entryPoints(pkg: Record<string, unknown>): string[] {
 export async function smokeCheck(
   pkgDir: string,
   pkg: Record<string, unknown>,
-  options: { node: NodeRuntime; env: NodeJS.ProcessEnv; command: string[] | null },
+  options: { node: NodeRuntime; env: NodeJS.ProcessEnv; command: string[] | null; signal?: AbortSignal | undefined },
 ): Promise<string> {
   const env = envWithNode(options.env, options.node);
+  const { signal } = options; // aborting ends the check's process group: a server the command started too
   if (options.command) {
-    const result = await run(options.node.path, options.command, { cwd: pkgDir, env, timeoutMs: SMOKE_TIMEOUT_MS });
+    const result = await run(options.node.path, options.command, {
+      cwd: pkgDir,
+      env,
+      signal,
+      timeoutMs: SMOKE_TIMEOUT_MS,
+    });
     if (result.exitCode !== 0) throw smokeFailed(`node ${options.command.join(' ')}`, result.output);
     return `node ${options.command.join(' ')}: ${tail(result.output, 1)}`;
   }
@@ -39,7 +45,12 @@ export async function smokeCheck(
     if (found < 0) throw smokeFailed(`entry point ${entry}`, 'the file does not exist');
     const target = candidates[found]!;
     if (!/\.(c|m)?js$/.test(target) && found === 0) continue; // a native or shell bin: nothing to syntax-check
-    const result = await run(options.node.path, ['--check', target], { cwd: pkgDir, env, timeoutMs: SMOKE_TIMEOUT_MS });
+    const result = await run(options.node.path, ['--check', target], {
+      cwd: pkgDir,
+      env,
+      signal,
+      timeoutMs: SMOKE_TIMEOUT_MS,
+    });
     if (result.exitCode !== 0) throw smokeFailed(`node --check ${entry}`, result.output);
     checked.push(entry);
   }

@@ -13,7 +13,8 @@ import {
   STEP_STATUSES,
   TERMINAL_STATUSES,
   TRANSACTION_KINDS,
-  type Step,
+  type Operation,
+  type ReleaseRecord,
   type Transaction,
   type State,
 } from '../model/state.js';
@@ -124,53 +125,16 @@ export class Journal {
     });
     if (point) crashPoint(point);
   }
-
-  /** Move the transaction in flight to history. */
-  archiveTransaction(): Transaction | null {
-    const tx = this.state.transaction;
-    if (tx) {
-      this.state.history = [...this.state.history, tx].slice(-HISTORY_LIMIT);
-      this.state.transaction = null;
-    }
-    return tx;
-  }
 }
 
-export interface StepRequest {
-  journal: Journal;
-  tx: Transaction;
-  /** The step's name in the transaction. */
-  name: string;
-  /**
-   * The step is already in the transaction as `running`, journaled by the caller's last commit
-   * (one write where two would follow each other with nothing done between): it is not written again.
-   */
-  journaled?: Step;
-  /** The crash point the step's own commit passes (see Journal.commit). */
-  point?: CrashPointName;
-}
-
-/** Time one step: recorded as running before it runs, then ok/failed with its duration. */
-export async function runStep<T>(request: StepRequest, action: (step: Step) => Promise<T>): Promise<T> {
-  const { journal, tx, name } = request;
-  let step = request.journaled;
-  if (step?.name !== name || step.status !== 'running' || tx.steps.at(-1) !== step) {
-    step = { name, status: 'running', ms: 0 };
-    tx.steps.push(step);
-    await journal.commit(request.point);
-  }
-  const started = performance.now();
-  try {
-    const result = await action(step);
-    if (step.status === 'running') step.status = 'ok';
-    return result;
-  } catch (error) {
-    step.status = 'failed';
-    step.detail ??= error instanceof Error ? error.message : String(error);
-    throw error;
-  } finally {
-    step.ms = Math.round(performance.now() - started);
-  }
+/**
+ * What staging asks of the record's one writer (transaction/record.ts `ledgerOf`, handed over with the
+ * session by transaction/mutate.ts): staging sits below transaction/ and writes no record itself.
+ */
+export interface ReleaseLedger {
+  beginOperation(operation: Operation): void;
+  endOperation(): void;
+  recordRelease(record: ReleaseRecord): void;
 }
 
 /** How long a scheduled transaction may wait for its runner's first heartbeat. */

@@ -1,31 +1,45 @@
 /**
  * The driver: one transaction, top to bottom, as the state machine it is —
- *   verify-release → check-state → preflight → flip → restart → verify → finish | roll back.
+ *   verify-release → check-state → database-preflight → preflight → flip → restart → verify → finish | roll back,
+ * the order of steps.ts `SWITCH_STEPS`, which `--dry-run` lists too (plan.ts).
  * `activate` opens a transaction (`switch`, `rollback`, `update`, or a scheduled one a runner carries
  * out) and drives it from the top. Recovery decides where a killed run stopped (an `Entry`, as data:
- * recover.ts `planResume`) and re-enters the same `drive`. The statuses and release states are
- * machine.ts's; each step is a small function in steps.ts, roll-back.ts, state-return.ts or
- * preflight-step.ts.
+ * recover.ts `planResume`) and re-enters the same `drive`. Every write to the record goes through
+ * record.ts (machine.ts's rules); each step is a small function in steps.ts, roll-back.ts,
+ * state-return.ts or preflight-step.ts.
  */
 import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
 import { publicTransaction, type Transaction, type TransactionKind } from '../model/state.js';
-import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
+import type { Supervisor } from '../service/supervisors/types.js';
 import { readLinkVersion } from '../store/links.js';
-import { closeTransaction, markGood, markPending, openTransaction, setReleaseState, transition } from './machine.js';
+import {
+  closeTransaction,
+  enterTransaction,
+  markBad,
+  markGood,
+  markPending,
+  noteStep,
+  openTransaction,
+  setFields,
+  transition,
+} from './record.js';
 import type { JournalSession } from '../store/session.js';
 import { configuredSupervisor } from './configured-supervisor.js';
 import { stageStateCheckpoint } from './stage-checkpoint.js';
 import { knownGoodReturn, preflightWanted } from './preflight-wanted.js';
 import { beginRestore, checkStateStep, endRestore, noteSnapshot } from './state-return.js';
 import {
+  type DriverStep,
   type Failure,
   type Run,
+  type SwitchStepName,
   completeFlip,
   finish,
   flipStep,
   openVerifyRelease,
   recordRecovery,
   restartStep,
+  stepsBetween,
   verifyReleaseStep,
   verifyStep,
 } from './steps.js';
@@ -60,14 +74,14 @@ export async function activate(session: JournalSession, request: ActivateRequest
   const supervisor =
     request.supervisor !== undefined
       ? request.supervisor
-      : await configuredSupervisor(session.config, session.runtime.env);
+      : await configuredSupervisor(session.config, session.runtime.env, session.runtime.signal);
   return drive({ session, tx, supervisor }, { at: 'verify-release', preflight: request.preflight !== false });
 }
 
 /** The state machine, from `entry` to a terminal status. */
 export async function drive(run: Run, entry: Entry): Promise<Transaction> {
   const { tx, supervisor } = run;
-  if (entry.at === 'verify-release') await upToTheFlip(run, entry.preflight);
+  if (entry.at === 'verify-release') await upToTheFlip({ ...run, preflight: entry.preflight });
   else recordRecovery(tx, entry.note);
   if (entry.at === 'undo') return (await waysBack()).undo(run, entry.reason);
   if (entry.at === 'roll-back') return (await waysBack()).rollBack(run, supervised(supervisor), entry.failure);
@@ -77,26 +91,16 @@ export async function drive(run: Run, entry: Entry): Promise<Transaction> {
     return finish(run, 'switched', entry.reason);
   }
   if (!supervisor) {
-    tx.steps.push({
-      name: 'restart',
-      status: 'skipped',
-      ms: 0,
-      detail: 'supervisor none: restarting the service is the operator’s job',
-    });
+    noteStep(tx, 'restart', 'skipped', 'supervisor none: restarting the service is the operator’s job');
     return finish(run, 'switched');
   }
-  let failure: Failure | undefined;
-  let baseline: ServiceState | null = null;
-  if (entry.at !== 'verify') {
-    await stageStateCheckpoint(run.session, tx); // the bulk copy while the old release serves
-    ({ failure, baseline } = await restart(run, supervisor));
+  for (const name of stepsBetween(entry.at === 'verify' ? 'verify' : 'restart', 'verify')) {
+    await STEPS[name]?.(run);
+    if (run.failure) break;
   }
-  await noteSnapshot(run.session, tx);
-  failure ??= await verify(run, supervisor, baseline);
-  if (!failure) return finish(run, 'verified');
-  const record = run.session.journal.state.releases[tx.to!];
-  if (record) setReleaseState(record, 'bad', `${failure.reason}: ${failure.detail}`);
-  return (await waysBack()).rollBack(run, supervisor, failure);
+  if (!run.failure) return finish(run, 'verified');
+  markBad(run.session.journal, tx.to!, `${run.failure.reason}: ${run.failure.detail}`);
+  return (await waysBack()).rollBack(run, supervisor, run.failure);
 }
 
 /** Open the transaction (or take over the scheduled one); `up_to_date` when the target already runs. */
@@ -108,8 +112,7 @@ async function begin(session: JournalSession, request: ActivateRequest): Promise
     request.scheduled ??
     openTransaction({ kind: request.kind, status: 'switching', from: current, to: request.target });
   if (request.scheduled) transition(tx, 'switching');
-  tx.from = current;
-  tx.before = { current, previous };
+  setFields(tx, { from: current, before: { current, previous } });
   if (current === request.target) {
     closeTransaction(journal, tx, { status: 'up_to_date' });
     if (request.scheduled) await journal.commit();
@@ -120,31 +123,38 @@ async function begin(session: JournalSession, request: ActivateRequest): Promise
       hint: `Install it first (release-switcher install ${config.package}@${request.target}); see release-switcher list.`,
     });
   }
-  journal.state.transaction = tx;
+  enterTransaction(journal, tx);
   openVerifyRelease(tx); // journaled with the transaction: its first step, running
   await journal.commit('activate:begin');
   return tx;
 }
 
-/** verify-release → check-state → preflight → flip. A failure here changed nothing: undo, close `failed`, throw. */
-async function upToTheFlip(run: Run, preflight: boolean): Promise<void> {
-  const { session, tx } = run;
+/**
+ * The driver's steps by name, each `(run) => Promise<void>`, run in SWITCH_STEPS' order (steps.ts), the
+ * order `--dry-run` lists. Each decides by its own rule whether it applies, the rule plan.ts asks.
+ */
+const STEPS: Record<SwitchStepName, DriverStep | null> = {
+  install: null, // before the transaction: the verb, or the runner, stages the release
+  'verify-release': verifyReleaseStep,
+  'check-state': (run) =>
+    checkStateStep(run.session, run.tx, { leaving: run.tx.from, target: run.tx.to!, supervised: !!run.supervisor }),
+  'database-preflight': async (run) =>
+    (await import('./database-preflight-step.js')).databasePreflightStep(run.session, run.tx, run.tx.to!),
+  preflight: rehearse,
+  // After a rehearsal, its step's commit recorded the checks; else the flip's own write records them (one commit, not two).
+  flip: (run) => flipStep(run, rehearsed(run.tx) ? undefined : 'activate:verified-release'),
+  'restore-state': null, // recorded around the restart that starts the target (restart below)
+  'restart-handoff': null, // inside the restart below (finalize-step.ts), before the target starts
+  finalize: null, // likewise
+  restart,
+  verify,
+};
+
+/** verify-release → check-state → database-preflight → preflight → flip. A failure here changed nothing: undo, close `failed`, throw. */
+async function upToTheFlip(run: Run): Promise<void> {
+  const { tx } = run;
   try {
-    const first = tx.steps.at(-1);
-    await verifyReleaseStep(run, first?.name === 'verify-release' ? first : undefined);
-    await checkStateStep(session, tx, { leaving: tx.from, target: tx.to!, supervised: run.supervisor !== null });
-    await (await import('./database-preflight-step.js')).databasePreflightStep(session, tx, tx.to!);
-    const wanted = preflight && preflightWanted(session.config);
-    const known = wanted ? knownGoodReturn(session, tx) : undefined;
-    if (known) tx.steps.push({ name: 'preflight', status: 'skipped', ms: 0, detail: known });
-    if (wanted && !known) {
-      await session.journal.commit('activate:verified-release');
-      await (await import('./preflight-step.js')).preflightStep(session, tx, tx.to!);
-      await flipStep(run);
-    } else {
-      // Nothing runs between: the flip's own write records the check too (one commit, not two).
-      await flipStep(run, 'activate:verified-release');
-    }
+    for (const name of stepsBetween('verify-release', 'flip')) await STEPS[name]?.(run);
   } catch (error) {
     // When even the undo fails (a full disk), the transaction stays journaled and recovery undoes it; the first error is the one to see.
     await waysBack()
@@ -156,11 +166,22 @@ async function upToTheFlip(run: Run, preflight: boolean): Promise<void> {
   }
 }
 
-/** restart, the state put back on the way when check-state asked for it. A failure is returned, not thrown. */
-async function restart(
-  run: Run,
-  supervisor: Supervisor,
-): Promise<{ failure?: Failure; baseline: ServiceState | null }> {
+/** preflight: the rehearsal, when the config asks for one, the caller did not decline it, and the target is no known-good return. */
+async function rehearse(run: Run): Promise<void> {
+  const { session, tx } = run;
+  if (run.preflight === false || !preflightWanted(session.config)) return;
+  const known = knownGoodReturn(session, tx);
+  if (known) return noteStep(tx, 'preflight', 'skipped', known);
+  await session.journal.commit('activate:verified-release');
+  await (await import('./preflight-step.js')).preflightStep(session, tx, tx.to!);
+}
+
+const rehearsed = (tx: Transaction) => tx.steps.at(-1)?.name === 'preflight' && tx.steps.at(-1)?.status === 'ok';
+
+/** restart, the state put back on the way when check-state asked for it. A failure goes on the run, not thrown. */
+async function restart(run: Run): Promise<void> {
+  const supervisor = supervised(run.supervisor);
+  await stageStateCheckpoint(run.session, run.tx); // the bulk copy while the old release serves
   transition(run.tx, 'restarting');
   const restoring = await beginRestore(run.session, run.tx);
   const again = () => restartStep(run, supervisor, 'restart');
@@ -169,24 +190,35 @@ async function restart(
     const finalized = await (await import('./finalize-step.js')).finalizeStep(run, supervisor);
     if (finalized) {
       await endRestore(run.session, run.tx, restoring);
-      return { failure: finalized, baseline: null };
+      run.failure = finalized;
+      return;
     }
     const baseline = await restartStep(run, supervisor, 'restart');
-    return { baseline: (await endRestore(run.session, run.tx, restoring, again)) ?? baseline };
+    run.baseline = (await endRestore(run.session, run.tx, restoring, again)) ?? baseline;
   } catch (error) {
     await endRestore(run.session, run.tx, restoring);
-    return { failure: { reason: 'restart_failed', detail: (error as Error).message }, baseline: null };
+    // An abort is the caller's, not the release's fault: left in flight, as a killed run would be, for recovery.
+    if (cancelled(error)) throw error;
+    run.failure = { reason: 'restart_failed', detail: (error as Error).message };
   }
+  await noteSnapshot(run.session, run.tx);
 }
 
 /** verify: the new process healthy, the right version, stable. Verified makes the release good. */
-async function verify(run: Run, supervisor: Supervisor, baseline: ServiceState | null): Promise<Failure | undefined> {
+async function verify(run: Run): Promise<void> {
+  await noteSnapshot(run.session, run.tx); // entered here by recovery: the snapshot the restart's boot-check took
   transition(run.tx, 'verifying');
-  const result = await verifyStep(run, supervisor, { name: 'verify', version: run.tx.to!, baseline });
-  if (!result.ok) return { reason: result.reason, detail: result.detail };
-  markGood(run.session.journal.state.releases[run.tx.to!], { overrideBad: true });
-  return undefined;
+  const { tx } = run;
+  const result = await verifyStep(run, supervised(run.supervisor), {
+    name: 'verify',
+    version: tx.to!,
+    baseline: run.baseline ?? null,
+  });
+  if (!result.ok) run.failure = { reason: result.reason, detail: result.detail };
+  else markGood(run.session.journal.state.releases[tx.to!], { overrideBad: true });
 }
+
+const cancelled = (error: unknown) => isReleaseSwitcherError(error) && error.code === 'CANCELLED';
 
 /** roll-back.ts (and the flip back it drives): loaded when a transaction goes back or is undone, not by one that goes through. */
 function waysBack(): Promise<typeof import('./roll-back.js')> {

@@ -6,8 +6,12 @@
 import type { Supervisor } from '../service/supervisors/types.js';
 import type { Config } from '../store/config.js';
 
-export async function configuredSupervisor(config: Config, env: NodeJS.ProcessEnv): Promise<Supervisor | null> {
+export async function configuredSupervisor(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  signal?: AbortSignal,
+): Promise<Supervisor | null> {
   if (config.supervisor === 'none') return null;
   const { supervisorFor } = await import('../service/supervisors/index.js');
-  return supervisorFor(config, env);
+  return supervisorFor(config, env, signal);
 }

@@ -14,7 +14,8 @@ import { withLock } from '../store/lock.js';
 import { checkReleaseFast } from '../store/release.js';
 import { restoreForTransaction } from '../snapshot/boot-state.js';
 import { flipBack } from './flip-back.js';
-import { canTransition, openTransaction, setReleaseState, transition } from './machine.js';
+import { canTransition } from './machine.js';
+import { enterTransaction, noteStep, openTransaction, setFields, setReleaseState, transition } from './record.js';
 import { planStateReturn } from './state-return.js';
 
 /** Where this boot-check runs, as the supervisor sees the unit (verbs/boot-check.ts asks). */
@@ -67,19 +68,15 @@ export async function crashLoopFlipBack(
     }
     setReleaseState(record, 'bad', `crash_loop: ${maxTries} starts without a verification`);
     const tx = rollingBack(journal, version, target);
-    tx.steps.push({
-      name: 'boot-check',
-      status: 'ok',
-      ms: 0,
-      detail: `${version} started ${tries - 1} times without a verification; current -> releases/${target}`,
-    });
-    if (plan.action === 'restore') tx.restore = { snapshot: plan.snapshot, version: target };
+    const detail = `${version} started ${tries - 1} times without a verification; current -> releases/${target}`;
+    noteStep(tx, 'boot-check', 'ok', detail);
+    if (plan.action === 'restore') setFields(tx, { restore: { snapshot: plan.snapshot, version: target } });
     await journal.commit();
     await flipBack(layout, { current: target, previous: version });
     if (plan.action !== 'restore') return { version, action: 'flipped-back' as const, tries, now: target };
     // The service is stopped right now: the one safe moment to put the state back.
     await restoreForTransaction(layout, plan.snapshot, { tx: tx.id, version: target });
-    tx.steps.push({ name: 'restore-state', status: 'ok', ms: 0, detail: `${plan.detail}; put back by boot-check` });
+    noteStep(tx, 'restore-state', 'ok', `${plan.detail}; put back by boot-check`);
     await journal.commit();
     return { version, action: 'flipped-back' as const, tries, now: target, restored: plan.snapshot };
   });
@@ -99,6 +96,5 @@ function rollingBack(journal: Journal, version: string, target: string): Transac
     to: version,
     reason: 'crash_loop',
   });
-  journal.state.transaction = rolling;
-  return rolling;
+  return enterTransaction(journal, rolling);
 }

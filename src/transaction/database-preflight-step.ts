@@ -11,7 +11,7 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 import type { Transaction } from '../model/state.js';
 import { type DatabaseVerdict, databasePreflight, refuses } from '../rehearsal/database-preflight.js';
 import { resolveStatePaths } from '../snapshot/state-paths.js';
-import { runStep } from '../store/journal.js';
+import { noteStep, runStep } from './record.js';
 import { candidateEnvOf } from './candidate-env.js';
 import type { Config } from '../store/config.js';
 import { PRESETS, type Preset } from '../store/presets.js';
@@ -80,14 +80,13 @@ export async function databasePreflightStep(session: JournalSession, tx: Transac
   const { journal } = session;
   if (!databaseCheckOf(session.config)) return;
   if (tx.restore?.version === target) {
-    tx.steps.push({ name: NAME, status: 'skipped', ms: 0, detail: `the snapshot ${tx.restore.snapshot} is put back` });
+    noteStep(tx, NAME, 'skipped', `the snapshot ${tx.restore.snapshot} is put back`);
     return;
   }
-  const verdicts = await runStep({ journal, tx, name: NAME }, async (step) => {
+  const verdicts = await runStep({ journal, tx }, NAME, async (step) => {
     const found = (await judgeDatabases(session, target)) ?? [];
-    step.evidence = { verdicts: found };
-    step.detail = `${target}: ${describeVerdicts(found)}`;
-    if (found.some(refuses)) step.status = 'failed';
+    step.note({ evidence: { verdicts: found }, detail: `${target}: ${describeVerdicts(found)}` });
+    if (found.some(refuses)) step.fail();
     return found;
   });
   const refused = verdicts.filter(refuses);

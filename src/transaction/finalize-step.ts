@@ -14,13 +14,13 @@ import type { Transaction } from '../model/state.js';
 import { type FinalizeVerdict, endOrphanedFinalize, startFinalize } from '../service/finalize.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 import type { Config } from '../store/config.js';
-import { runStep } from '../store/journal.js';
 import { PRESETS, type Preset } from '../store/presets.js';
 import { handoffStep } from './restart-handoff-step.js';
+import { runStep } from './record.js';
 import { serviceEnvironment } from './service-env.js';
 import type { Failure, Run } from './steps.js';
 
-const NAME = 'finalize';
+const NAME = 'finalize' as const;
 
 /** The root's preset's finalize, when it has one, runs on a configured Node, under a supervisor that can stop it. */
 export function finalizeOf(config: Config, supervisor: Supervisor | null): Preset['finalize'] {
@@ -30,11 +30,11 @@ export function finalizeOf(config: Config, supervisor: Supervisor | null): Prese
 }
 
 /** For --dry-run: the steps a supervised activation of this root runs between the flip and the restart. */
-export function finalizeSteps(config: Config): string[] {
+export function finalizeSteps(config: Config): { handoff: boolean; finalize: boolean } {
   const name = config.preset ?? config.package;
   const preset = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
-  if (!preset?.finalize || !config.node || !config.supervisor.startsWith('systemd')) return [];
-  return [...(preset.restartHandoff ? ['handoff'] : []), 'finalize'];
+  const finalize = Boolean(preset?.finalize && config.node && config.supervisor.startsWith('systemd'));
+  return { handoff: finalize && Boolean(preset?.restartHandoff), finalize };
 }
 
 /** Stop, checkpoint, finalize. Undefined when there is nothing to do or it went well; the failure otherwise. */
@@ -48,11 +48,11 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
     const serviceEnv = await serviceEnvironment(config, runtime.env, {});
     // The old gateway asked to hand its sessions over and exit, when its release speaks the protocol (its own step).
     const handedOff = await handoffStep(run, supervisor, serviceEnv);
-    await runStep({ journal, tx, name: NAME }, async (step) => {
+    await runStep({ journal, tx }, NAME, async (step) => {
       runtime.onProgress({ phase: 'restart', message: `stopping ${supervisor.unit} for ${tx.to}'s update finalize` });
       await supervisor.stop!(); // after a handoff: it cancels the supervisor's own restart of the exited process
       const stoppedPid = handedOff.pid;
-      step.evidence = { stoppedPid };
+      step.note({ evidence: { stoppedPid } });
       const env = { ...serviceEnv, ...finalize.env };
       await checkpointFirst(run, env);
       const started = await startFinalize({
@@ -65,13 +65,15 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
         timeoutMs: finalize.timeoutSeconds * 1000,
         signal: runtime.signal,
       });
-      step.evidence = { stoppedPid, pid: started.pid };
+      step.note({ evidence: { stoppedPid, pid: started.pid } });
       await journal.commit(); // the pid, for recovery, before anything waits on it
       runtime.onProgress({ phase: 'restart', message: `${tx.to} update finalize running (pid ${started.pid})` });
       verdict = await started.verdict;
-      step.evidence = { stoppedPid, pid: started.pid, verdict };
-      step.detail = `${tx.to} update finalize: ${verdict.status} (exit ${verdict.exitCode ?? 'signal'}, ${verdict.ms} ms)`;
-      if (!verdict.ok) step.status = 'failed';
+      step.note({
+        evidence: { stoppedPid, pid: started.pid, verdict },
+        detail: `${tx.to} update finalize: ${verdict.status} (exit ${verdict.exitCode ?? 'signal'}, ${verdict.ms} ms)`,
+      });
+      if (!verdict.ok) step.fail();
     });
   } catch (error) {
     return { reason: 'finalize_failed', detail: (error as Error).message };

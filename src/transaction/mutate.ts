@@ -1,13 +1,15 @@
 /** Every mutation: the root's lock, the journal, and recovery of whatever an earlier run left, first. */
 import { makePrivateDir } from '../platform/fs.js';
-import { Journal } from '../store/journal.js';
+import { Journal, type ReleaseLedger } from '../store/journal.js';
+import { ledgerOf } from './record.js';
 import { withLock } from '../store/lock.js';
 import { type RecoverOptions, type RecoveryReport, recoverRoot } from './recover.js';
 import { type JournalSession, type RootOptions, openSession } from '../store/session.js';
 
-/** A session holding the lock and the journal, after recovery ran. */
+/** A session holding the lock and the journal, after recovery ran; `ledger`: how staging records a release. */
 export interface MutationSession extends JournalSession {
   recovery: RecoveryReport;
+  ledger: ReleaseLedger;
 }
 
 /** Run `action` holding the root's lock, after recovering whatever an earlier run left. */
@@ -30,6 +32,6 @@ export async function mutate<T>(
   return withLock(layout.root, { command, waitSeconds: runtime.waitSeconds, overStaging }, async () => {
     const journal = await Journal.open(layout.root);
     const recovery = await recoverRoot({ ...session, journal }, recoverOptions);
-    return action({ ...session, journal, recovery });
+    return action({ ...session, journal, recovery, ledger: ledgerOf(journal) });
   });
 }

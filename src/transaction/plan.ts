@@ -10,6 +10,8 @@ import { readLinkVersion } from '../store/links.js';
 import type { Session } from '../store/session.js';
 import { type DatabaseVerdict, refuses } from '../rehearsal/database-preflight.js';
 import { type StatePlan, planStateReturn } from './state-return.js';
+import { preflightWanted } from './preflight-wanted.js';
+import { type StepChoice, type SwitchStepName, planSteps } from './steps.js';
 
 export interface SwitchPlan {
   kind: TransactionKind;
@@ -20,8 +22,8 @@ export interface SwitchPlan {
   /** What happens to the service's state on the way. */
   state: StatePlan;
   supervisor: SupervisorName;
-  /** The steps the driver would run, in order. */
-  steps: string[];
+  /** The steps the driver would run, in order (steps.ts SWITCH_STEPS, those that apply). */
+  steps: SwitchStepName[];
   /** The target's database preflight of the live state (openclaw preset), as the `database-preflight` step would run it. */
   database?: { verdicts?: DatabaseVerdict[]; note?: string };
 }
@@ -32,6 +34,8 @@ export interface PlanRequest {
   target: string;
   /** `update`: a target not installed yet is planned with an `install` step first (else RELEASE_NOT_FOUND). @default false */
   install?: boolean;
+  /** false: no rehearsal (`--no-preflight`): no `preflight` step. @default true */
+  preflight?: boolean;
 }
 
 export async function planSwitch(session: Session & { state: State }, request: PlanRequest): Promise<SwitchPlan> {
@@ -40,8 +44,8 @@ export async function planSwitch(session: Session & { state: State }, request: P
   const from = await readLinkVersion(layout, 'current');
   const base = { kind, from, to: target, supervisor: config.supervisor };
   if (from === target) return { ...base, action: 'up_to_date', state: { action: 'none' }, steps: [] };
-  const install = state.releases[target] ? [] : ['install'];
-  if (install.length > 0 && !request.install) {
+  const install = !state.releases[target];
+  if (install && !request.install) {
     throw new ReleaseSwitcherError('RELEASE_NOT_FOUND', `Release ${target} is not installed.`, {
       hint: `Install it first (release-switcher install ${config.package}@${target}); see release-switcher list.`,
     });
@@ -50,35 +54,29 @@ export async function planSwitch(session: Session & { state: State }, request: P
     from === null
       ? ({ action: 'none' } as const)
       : await planStateReturn({ layout, config, state, leaving: from, target });
-  const checkState = statePlan.action === 'none' ? [] : ['check-state'];
   // Loaded on demand: it reads the presets (and with them semver and the Node probe), which a plain switch never needs.
   const { planDatabase } = await import('./database-preflight-step.js');
   const { steps: databaseStep, database } = await planDatabase(session, {
     target,
-    installed: install.length === 0,
+    installed: !install,
     restoring: statePlan.action === 'restore',
   });
-  if (database?.verdicts?.some(refuses))
-    return {
-      ...base,
-      action: 'refuse',
-      state: statePlan,
-      database,
-      steps: [...install, 'verify-release', ...checkState, ...databaseStep],
-    };
-  if (statePlan.action === 'refuse')
-    return { ...base, action: 'refuse', state: statePlan, steps: [...install, 'verify-release', ...checkState] };
-  // Loaded here, not statically: switch and rollback must not pull the finalize and handoff code into every start.
-  const finalize = config.supervisor === 'none' ? [] : (await import('./finalize-step.js')).finalizeSteps(config);
-  const after =
-    config.supervisor === 'none'
-      ? []
-      : [...(statePlan.action === 'restore' ? ['restore-state'] : []), ...finalize, 'restart', 'verify'];
-  return {
-    ...base,
-    action: 'switch',
-    state: statePlan,
-    ...(database && { database }),
-    steps: [...install, 'verify-release', ...checkState, ...databaseStep, 'flip', ...after],
+  // Each step's own rule, as the driver applies it when the step comes (activate.ts STEPS).
+  const choice: StepChoice = {
+    install,
+    checkState: statePlan.action !== 'none',
+    database: databaseStep.length > 0,
+    preflight: request.preflight !== false && preflightWanted(config),
+    restore: statePlan.action === 'restore',
+    supervised: config.supervisor !== 'none',
+    // Loaded here, not statically: switch and rollback must not pull the finalize and handoff code into every start.
+    ...(config.supervisor === 'none'
+      ? { handoff: false, finalize: false }
+      : (await import('./finalize-step.js')).finalizeSteps(config)),
   };
+  if (database?.verdicts?.some(refuses))
+    return { ...base, action: 'refuse', state: statePlan, database, steps: planSteps(choice, 'database-preflight') };
+  if (statePlan.action === 'refuse')
+    return { ...base, action: 'refuse', state: statePlan, steps: planSteps(choice, 'check-state') };
+  return { ...base, action: 'switch', state: statePlan, ...(database && { database }), steps: planSteps(choice) };
 }

@@ -19,9 +19,8 @@ import {
 } from '../rehearsal/preflight.js';
 import { copySnapshotPrivately, copyStatePrivately } from '../snapshot/private-copy.js';
 import { resolveIndependentPaths, resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
-import { runStep } from '../store/journal.js';
+import { markBad, runStep } from './record.js';
 import { candidateEnvOf } from './candidate-env.js';
-import { setReleaseState } from './machine.js';
 import { preflightWanted } from './preflight-wanted.js';
 import type { JournalSession } from '../store/session.js';
 
@@ -32,7 +31,7 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
     config.supervisor === 'systemd' || config.supervisor === 'systemd-system'
       ? { kind: 'systemd', scope: config.supervisor === 'systemd' ? 'user' : 'system' }
       : { kind: 'group' };
-  const result = await runStep({ journal, tx, name: 'preflight' }, async (step) => {
+  const result = await runStep({ journal, tx }, 'preflight', async (step) => {
     // A configured Node that no longer runs (removed or moved since the install) is the environment's fault: the
     // candidate would "crash" at its first instruction and be marked bad for it. NODE_NOT_FOUND says what to fix.
     if (config.node) await probeNode(config.node, runtime.env, runtime.signal);
@@ -72,7 +71,7 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       workRoot: preflightWorkRoot(layout.root),
       isolation,
       onRecord: async (record) => {
-        step.evidence = { record };
+        step.note({ evidence: { record } });
         await journal.commit();
       },
       // The candidate runs: a kill here leaves its unit or process group and the private copy for recovery.
@@ -81,19 +80,19 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       onProbe: (message) => runtime.onProgress({ phase: 'preflight', message }),
     });
     const { outputTail, ...rest } = outcome;
-    step.evidence = { ...rest, environment: candidate.from, outputTail };
-    step.detail = outcome.ok
-      ? `rehearsed on 127.0.0.1:${outcome.port}: ${outcome.detail}`
-      : `${outcome.reason}: ${outcome.detail}`;
-    if (!outcome.ok) step.status = 'failed';
+    step.note({
+      evidence: { ...rest, environment: candidate.from, outputTail },
+      detail: outcome.ok
+        ? `rehearsed on 127.0.0.1:${outcome.port}: ${outcome.detail}`
+        : `${outcome.reason}: ${outcome.detail}`,
+    });
+    if (!outcome.ok) step.fail();
     return outcome;
   });
   if (result.ok) return;
   if (result.environment) throw environmentRefusal(target, result, layout.root);
-  const record = journal.state.releases[target];
   // A prepare step that fails says nothing about the candidate: refused, not marked bad.
-  if (record && result.reason !== 'prepare_failed')
-    setReleaseState(record, 'bad', `preflight: ${result.reason}: ${result.detail}`);
+  if (result.reason !== 'prepare_failed') markBad(journal, target, `preflight: ${result.reason}: ${result.detail}`);
   throw new ReleaseSwitcherError(
     'PREFLIGHT_FAILED',
     `${target} failed its rehearsal (${result.reason}): ${result.detail}`,

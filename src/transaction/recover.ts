@@ -18,6 +18,7 @@ import type { JournalSession } from '../store/session.js';
 import { type Entry, drive } from './activate.js';
 import { configuredSupervisor } from './configured-supervisor.js';
 import { interruptedFinalize } from './finalize-interrupted.js';
+import { endOperation, forgetRelease, recordRelease } from './record.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 import { finishInterruptedRestore } from './state-return.js';
 
@@ -46,7 +47,7 @@ export async function recoverRoot(session: JournalSession, options: RecoverOptio
   const operation = journal.state.operation;
   if (operation) {
     actions.push(`closed the interrupted ${operation.kind} ${operation.id}`);
-    journal.state.operation = null;
+    endOperation(journal);
   }
   await sweepStaging(layout, actions);
   await sweepTempFiles(layout, actions);
@@ -85,7 +86,7 @@ async function settleTransaction(
 
 function supervisorFor(session: JournalSession, options: RecoverOptions): Promise<Supervisor | null> {
   if (options.supervisor !== undefined) return Promise.resolve(options.supervisor);
-  return configuredSupervisor(session.config, session.runtime.env);
+  return configuredSupervisor(session.config, session.runtime.env, session.runtime.signal);
 }
 
 export interface FoundRoot {
@@ -187,19 +188,19 @@ async function reconcileReleases(journal: Journal, layout: Layout, actions: stri
   for (const [version, marker] of unrecorded) {
     // Renamed into place but killed before the journal recorded it: the marker has all we need.
     await makeReleaseImmutable(layout, marker); // killed before the attribute was set, perhaps
-    journal.state.releases[version] = {
+    recordRelease(journal, {
       version,
       state: 'installed',
       pinned: false,
       installedAt: marker.installedAt,
       integrity: marker.integrity,
       source: marker.source,
-    };
+    });
     actions.push(`recorded release ${version} found on disk`);
   }
   for (const version of Object.keys(journal.state.releases)) {
     if (onDisk.has(version)) continue;
-    delete journal.state.releases[version];
+    forgetRelease(journal, version);
     actions.push(`forgot release ${version}: its directory is gone`);
   }
   if (actions.length > 0) await fsyncDir(layout.root).catch(() => undefined);

@@ -1,5 +1,5 @@
 /**
- * The `handoff` step (presets that publish OpenClaw's restart-handoff contract), before the target's finalize and first
+ * The `restart-handoff` step (presets that publish OpenClaw's restart-handoff contract), before the target's finalize and first
  * start: when the release that runs answers the capability probe with protocol 1 and `consume`, the running gateway is
  * asked (with that release's own CLI) for its fresh-process restart, which records its sessions and exits without the
  * drain a SIGTERM gets; the supervisor is stopped at once (so it does not start the exited process again before
@@ -9,11 +9,11 @@
 import path from 'node:path';
 import { consumeHandoff, handoffSupported, requestRestart } from '../service/restart-handoff.js';
 import type { Supervisor } from '../service/supervisors/types.js';
-import { runStep } from '../store/journal.js';
 import { PRESETS } from '../store/presets.js';
+import { noteStep, runStep } from './record.js';
 import type { Run } from './steps.js';
 
-const NAME = 'handoff';
+const NAME = 'restart-handoff' as const;
 /** How long the gateway may take to exit after the request (OpenClaw's drain cap under systemd is 315 s). */
 const EXIT_TIMEOUT_MS = 330_000;
 
@@ -30,20 +30,17 @@ export async function handoffStep(
   const pid = (await supervisor.state()).mainPid;
   if (!commands || !config.node || tx.from === null || !supervisor.stop) return { pid };
   if (pid === null) {
-    tx.steps.push({
-      name: NAME,
-      status: 'skipped',
-      ms: 0,
-      detail: `${supervisor.unit} has no main process to hand over`,
-    });
+    noteStep(tx, NAME, 'skipped', `${supervisor.unit} has no main process to hand over`);
     return { pid };
   }
   const call = { node: config.node, releaseDir: layout.release(tx.from), env, signal: runtime.signal };
-  await runStep({ journal, tx, name: NAME }, async (step) => {
+  await runStep({ journal, tx }, NAME, async (step) => {
     const supported = await handoffSupported(call, commands);
     if (supported !== true) {
-      step.status = 'skipped';
-      step.detail = `${tx.from} does not offer restart-handoff protocol 1 consume (${supported}): stopped as before`;
+      step.end(
+        'skipped',
+        `${tx.from} does not offer restart-handoff protocol 1 consume (${supported}): stopped as before`,
+      );
       return;
     }
     runtime.onProgress({
@@ -54,17 +51,18 @@ export async function handoffStep(
     const exit = await requestRestart({ ...call, pid, logFile, timeoutMs: EXIT_TIMEOUT_MS }, commands);
     if (exit.exited) await supervisor.stop!(); // before its RestartSec= runs out: finalize comes first
     const consumed = exit.exited ? await consumeHandoff({ ...call, pid }, commands) : undefined;
-    step.evidence = {
+    const evidence = {
       pid,
       protocol: 1,
       exitedAfterMs: exit.ms,
       consume: consumed ?? null,
       accepted: consumed?.status === 'accepted',
     };
-    step.detail = !exit.exited
+    const detail = !exit.exited
       ? `${tx.from}'s gateway (pid ${pid}) did not exit ${exit.refused ? `(${exit.refused}; its output is in ${logFile})` : `within ${EXIT_TIMEOUT_MS / 1000} s of the request`}: stopped as before`
       : `${tx.from}'s gateway (pid ${pid}) exited ${exit.ms} ms after the request; handoff ${consumed!.status}${consumed!.reason ? ` (${consumed!.reason})` : ''}`;
-    if (consumed?.status !== 'accepted') step.status = 'skipped'; // the stop that follows does it as before
+    step.note({ evidence, detail });
+    if (consumed?.status !== 'accepted') step.end('skipped', detail); // the stop that follows does it as before
   });
   return { pid };
 }

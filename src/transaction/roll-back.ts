@@ -6,13 +6,15 @@
  */
 import { crashPoint } from '../platform/crashpoint.js';
 import type { Supervisor } from '../service/supervisors/types.js';
-import { runStep } from '../store/journal.js';
 import { pointLink, readLinkVersion, removeLink } from '../store/links.js';
 import { flipBack } from './flip-back.js';
-import { closeTransaction, markGood, transition } from './machine.js';
+import { closeTransaction, markGood, noteStep, runStep, setFields, transition } from './record.js';
 import { beginRestore, endRestore, planStateReturn } from './state-return.js';
 import { type Failure, type Run, finish, restartStep, verifyStep } from './steps.js';
 import type { Transaction } from '../model/state.js';
+import { isReleaseSwitcherError } from '../model/errors.js';
+
+const cancelled = (error: unknown) => isReleaseSwitcherError(error) && error.code === 'CANCELLED';
 
 /** Bring `tx.from` back after `tx.to` failed. Ends `rolled_back` or `rollback_failed`. */
 export async function rollBack(run: Run, supervisor: Supervisor, failure: Failure): Promise<Transaction> {
@@ -36,15 +38,16 @@ export async function rollBack(run: Run, supervisor: Supervisor, failure: Failur
   });
   if (plan.action === 'refuse')
     return failRollback(run, supervisor, { why: `not going back to ${previous}: ${plan.detail}`, hint: plan.hint });
-  if (plan.action === 'restore') tx.restore = { snapshot: plan.snapshot, version: previous };
-  else delete tx.restore; // a switch's own request (a rollback with a restore) is not for the way back
-  if (plan.action === 'keep') tx.steps.push({ name: 'restore-state', status: 'skipped', ms: 0, detail: plan.detail });
+  // A switch's own request (a rollback with a restore) is not for the way back.
+  setFields(tx, { restore: plan.action === 'restore' ? { snapshot: plan.snapshot, version: previous } : undefined });
+  if (plan.action === 'keep') noteStep(tx, 'restore-state', 'skipped', plan.detail);
   try {
-    await runStep({ journal, tx, name: 'rollback' }, async (step) => {
+    await runStep({ journal, tx }, 'rollback', async (step) => {
       await flipBack(layout, { current: previous, previous: tx.before?.previous ?? null });
-      step.detail = `${failure.detail}; current -> releases/${previous}`;
+      step.note({ detail: `${failure.detail}; current -> releases/${previous}` });
     });
   } catch (error) {
+    if (cancelled(error)) throw error; // left rolling back, for recovery to resume
     return failRollback(run, supervisor, { why: `could not flip back to ${previous}: ${(error as Error).message}` });
   }
   await journal.commit('rollback:flipped');
@@ -60,6 +63,7 @@ async function restartPrevious(run: Run, supervisor: Supervisor, previous: strin
     baseline = await restartStep(run, supervisor, 'restart-previous');
   } catch (error) {
     await endRestore(session, tx, restoring);
+    if (cancelled(error)) throw error; // left rolling back, for recovery to resume
     return failRollback(run, supervisor, { why: `restarting ${previous} failed: ${(error as Error).message}` });
   }
   try {
@@ -91,10 +95,12 @@ async function failRollback(run: Run, supervisor: Supervisor, options: FailRollb
       : supervisor.name === 'systemd-system'
         ? 'systemctl'
         : supervisor.name;
-  run.tx.steps.push({ name: 'rollback', status: 'failed', ms: 0, detail: options.why });
-  run.tx.hint =
-    options.hint ??
-    `The service may be down. Look at it (${scope} status ${supervisor.unit}), then bring a known-good release back by hand: release-switcher --root ${root} list, then release-switcher --root ${root} switch VERSION.`;
+  noteStep(run.tx, 'rollback', 'failed', options.why);
+  setFields(run.tx, {
+    hint:
+      options.hint ??
+      `The service may be down. Look at it (${scope} status ${supervisor.unit}), then bring a known-good release back by hand: release-switcher --root ${root} list, then release-switcher --root ${root} switch VERSION.`,
+  });
   return finish(run, 'rollback_failed');
 }
 

@@ -4,7 +4,15 @@
  * outside it (the caller gets the transaction id at once; `status` shows the outcome later).
  */
 import { activate } from './activate.js';
-import { closeTransaction, openTransaction, transition } from './machine.js';
+import {
+  closeTransaction,
+  enterTransaction,
+  noteStep,
+  openTransaction,
+  setFields,
+  since,
+  transition,
+} from './record.js';
 import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
 import { type Transaction, type TransactionKind, publicTransaction } from '../model/state.js';
 import { readLinkVersion } from '../store/links.js';
@@ -31,8 +39,71 @@ export interface ActivateRequest extends HandoffOptions {
   target: string;
 }
 
+/** The version to switch to, or (`spec`) one a runner stages first because it is not installed yet. */
+export type Target = string | { version: string; spec: string };
+
+/** One switch phase, as a verb asks for it: the lock's name, the kind, and how the target is found. */
+export interface TransactRequest extends HandoffOptions {
+  kind: TransactionKind;
+  /** The lock's command line (status shows who holds the root). */
+  command: string;
+  /** Under the lock, before anything is decided: the target (update installs it here). */
+  target: (session: MutationSession) => Promise<Target>;
+  /** Activating what is installed needs nothing from the network: a holder that is only staging gives way. @default false */
+  overStaging?: boolean;
+}
+
+/**
+ * The one entry of a switch phase: under the lock find the target, then activate now or journal the
+ * transaction as scheduled; with the lock released, launch the runner when it was scheduled.
+ */
+export async function transact(options: RootOptions, request: TransactRequest): Promise<Transaction> {
+  const { kind, handoff, preflight } = request;
+  let config!: MutationSession['config'];
+  const { tx, launch } = await mutate(
+    options,
+    request.command,
+    async (session) => {
+      config = session.config;
+      const target = await request.target(session);
+      if (typeof target !== 'string')
+        return schedule(session, { kind, target: target.version, spec: target.spec, preflight });
+      return activateOrSchedule(session, {
+        kind,
+        target,
+        ...(handoff && { handoff }),
+        ...(preflight !== undefined && { preflight }),
+      });
+    },
+    { overStaging: request.overStaging === true },
+  );
+  if (!launch) return publicTransaction(tx)!;
+  try {
+    const { launchRunner } = await import('./handoff.js'); // only a handed-off transaction spawns a runner
+    const { env, cliPath, execPath, signal } = resolveRuntime(options);
+    const how = await launchRunner({ config, root: options.root, txId: tx.id, env, cliPath, execPath, signal });
+    noteStep(tx, 'handoff', 'ok', `handed to ${how}`);
+    return publicTransaction(tx)!;
+  } catch (error) {
+    await mutate(
+      options,
+      'handoff failed',
+      async ({ journal }) => {
+        const journaled = journal.state.transaction;
+        if (journaled?.id !== tx.id || journaled.status !== 'scheduled') return;
+        noteStep(journaled, 'handoff', 'failed', (error as Error).message);
+        closeTransaction(journal, journaled, { status: 'failed', reason: 'runner_never_ran' });
+        await journal.commit();
+        if (isReleaseSwitcherError(error)) error.result = publicTransaction(journaled);
+      },
+      { ownTransaction: tx.id },
+    );
+    throw error;
+  }
+}
+
 /** Under the lock: activate now, or journal the transaction as scheduled for a runner. */
-export async function activateOrSchedule(session: MutationSession, request: ActivateRequest): Promise<Plan> {
+async function activateOrSchedule(session: MutationSession, request: ActivateRequest): Promise<Plan> {
   const { kind, target, handoff = 'auto', preflight = true } = request;
   const { layout, config, journal, runtime } = session;
   const current = await readLinkVersion(layout, 'current');
@@ -45,61 +116,26 @@ export async function activateOrSchedule(session: MutationSession, request: Acti
 }
 
 /** Journal a transaction as `scheduled` for a runner outside the service; `spec`: the runner stages it first. */
-export async function schedule(
+async function schedule(
   session: MutationSession,
-  request: { kind: TransactionKind; target: string; spec?: string; preflight?: boolean },
+  request: { kind: TransactionKind; target: string; spec?: string; preflight?: boolean | undefined },
 ): Promise<Plan> {
   const { layout, journal } = session;
   const current = await readLinkVersion(layout, 'current');
   const before = { current, previous: await readLinkVersion(layout, 'previous') };
-  const tx = openTransaction({ kind: request.kind, status: 'scheduled', from: current, to: request.target, before });
-  if (request.spec) tx.spec = request.spec;
-  if (request.preflight === false) tx.preflight = false; // journaled: the runner reads its orders from the transaction
-  journal.state.transaction = tx;
+  // The runner reads its orders (what to stage, whether to rehearse) from the journaled transaction.
+  const tx = openTransaction({
+    kind: request.kind,
+    status: 'scheduled',
+    from: current,
+    to: request.target,
+    before,
+    ...(request.spec && { spec: request.spec }),
+    ...(request.preflight === false && { preflight: false }),
+  });
+  enterTransaction(journal, tx);
   await journal.commit();
   return { tx, launch: true };
-}
-
-/** Run `plan` under the lock, then (lock released) launch the runner when the plan says so. */
-export async function transact(
-  options: RootOptions,
-  command: string,
-  plan: (session: MutationSession) => Promise<Plan>,
-  how: { overStaging?: boolean } = {},
-): Promise<Transaction> {
-  let config!: MutationSession['config'];
-  const { tx, launch } = await mutate(
-    options,
-    command,
-    async (session) => {
-      config = session.config;
-      return plan(session);
-    },
-    how,
-  );
-  if (!launch) return publicTransaction(tx)!;
-  try {
-    const { launchRunner } = await import('./handoff.js'); // only a handed-off transaction spawns a runner
-    const { env, cliPath } = resolveRuntime(options);
-    const how = await launchRunner({ config, root: options.root, txId: tx.id, env, cliPath });
-    tx.steps.push({ name: 'handoff', status: 'ok', ms: 0, detail: `handed to ${how}` });
-    return publicTransaction(tx)!;
-  } catch (error) {
-    await mutate(
-      options,
-      'handoff failed',
-      async ({ journal }) => {
-        const journaled = journal.state.transaction;
-        if (journaled?.id !== tx.id || journaled.status !== 'scheduled') return;
-        journaled.steps.push({ name: 'handoff', status: 'failed', ms: 0, detail: (error as Error).message });
-        closeTransaction(journal, journaled, { status: 'failed', reason: 'runner_never_ran' });
-        await journal.commit();
-        if (isReleaseSwitcherError(error)) error.result = publicTransaction(journaled);
-      },
-      { ownTransaction: tx.id },
-    );
-    throw error;
-  }
 }
 
 /** The runner's side: carry out the scheduled transaction `id`, writing a heartbeat while it works. */
@@ -119,7 +155,7 @@ export async function runScheduled(options: RootOptions & { id: string }): Promi
         );
       }
       const beat = async () => {
-        tx.heartbeatAt = new Date().toISOString();
+        setFields(tx, { heartbeatAt: new Date().toISOString() });
         await session.journal.commit().catch(() => undefined);
       };
       await beat();
@@ -172,7 +208,7 @@ async function stageFor(session: MutationSession, tx: Transaction): Promise<void
   await journal.commit();
   let lastCommit = 0;
   const onProgress = (event: ProgressEvent) => {
-    tx.progress = { ...event, at: new Date().toISOString() };
+    setFields(tx, { progress: { ...event, at: new Date().toISOString() } });
     if (Date.now() - lastCommit > 1_000) {
       lastCommit = Date.now();
       void journal.commit().catch(() => undefined);
@@ -183,20 +219,10 @@ async function stageFor(session: MutationSession, tx: Transaction): Promise<void
     // Loaded here, not at the top: switch and rollback go through this module and never stage.
     const { installLocked } = await import('../stage/install.js');
     const installed = await installLocked({ ...session, runtime: { ...runtime, onProgress } }, tx.spec!);
-    tx.steps.push({
-      name: 'stage',
-      status: 'ok',
-      ms: Math.round(performance.now() - started),
-      detail: `${installed.version} installed at ${installed.path}`,
-    });
+    noteStep(tx, 'stage', 'ok', `${installed.version} installed at ${installed.path}`, since(started));
     transition(tx, 'scheduled');
   } catch (error) {
-    tx.steps.push({
-      name: 'stage',
-      status: 'failed',
-      ms: Math.round(performance.now() - started),
-      detail: (error as Error).message,
-    });
+    noteStep(tx, 'stage', 'failed', (error as Error).message, since(started));
     closeTransaction(journal, tx, {
       status: 'failed',
       reason: isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error',

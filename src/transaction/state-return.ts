@@ -12,8 +12,8 @@ import path from 'node:path';
 import type { Config } from '../store/config.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { readJsonIfExists } from '../platform/fs.js';
-import { runStep } from '../store/journal.js';
-import type { State, Step, Transaction, TransactionStatus } from '../model/state.js';
+import { type StepHandle, beginStep, runStep, setFields } from './record.js';
+import type { State, Transaction, TransactionStatus } from '../model/state.js';
 import type { Layout } from '../store/layout.js';
 import type { JournalSession } from '../store/session.js';
 import type { SnapshotManifest } from '../snapshot/snapshot.js';
@@ -148,16 +148,18 @@ export async function checkStateStep(
     target: options.target,
   });
   if (plan.action === 'none') return;
-  await runStep({ journal, tx, name: 'check-state' }, async (step) => {
-    step.detail = plan.detail;
+  await runStep({ journal, tx }, 'check-state', async (step) => {
+    step.note({ detail: plan.detail });
     if (plan.action === 'refuse')
       throw new ReleaseSwitcherError('STATE_SNAPSHOT_MISSING', `Not switching to ${options.target}: ${plan.detail}.`, {
         hint: plan.hint,
       });
     if (plan.action !== 'restore') return;
-    if (options.supervised) tx.restore = { snapshot: plan.snapshot, version: options.target };
+    if (options.supervised) setFields(tx, { restore: { snapshot: plan.snapshot, version: options.target } });
     else
-      step.detail += `; supervisor none: put ${layout.snapshot(plan.snapshot)} back by hand (its snapshot.json lists the paths) while the service is stopped`;
+      step.note({
+        detail: `${plan.detail}; supervisor none: put ${layout.snapshot(plan.snapshot)} back by hand (its snapshot.json lists the paths) while the service is stopped`,
+      });
   });
 }
 
@@ -165,20 +167,17 @@ export async function checkStateStep(
 export async function beginRestore(session: JournalSession, tx: Transaction): Promise<PendingRestore | undefined> {
   const request = tx.restore;
   if (!request || (await (await snapshots()).restoredFor(session.layout, request.snapshot, tx.id))) return undefined;
-  const step: Step = {
-    name: 'restore-state',
-    status: 'running',
-    ms: 0,
-    detail: `boot-check puts snapshot ${request.snapshot} back while the service is stopped, before ${request.version} starts`,
-  };
-  tx.steps.push(step);
+  const step = beginStep(
+    tx,
+    'restore-state',
+    `boot-check puts snapshot ${request.snapshot} back while the service is stopped, before ${request.version} starts`,
+  );
   await session.journal.commit();
-  return { step, started: performance.now() };
+  return { step };
 }
 
 export interface PendingRestore {
-  step: Step;
-  started: number;
+  step: StepHandle;
 }
 
 /**
@@ -204,16 +203,17 @@ export async function endRestore(
     after = await again();
     done = await store.restoredFor(session.layout, request.snapshot, tx.id);
   }
-  step.ms = Math.round(performance.now() - pending.started);
-  step.status = done ? 'ok' : 'failed';
   const retried = cut
     ? `the boot-check's restore was cut before it finished${again ? '; restarted once more' : ''}: `
     : '';
-  step.detail = done
-    ? `${retried}snapshot ${request.snapshot} put back by ${done.by} before ${request.version} started: ${done.restored?.join(', ') || 'nothing to write'}${done.removed?.length ? `; removed ${done.removed.join(', ')}` : ''}`
-    : cut
-      ? `${retried}snapshot ${request.snapshot} is half put back; release-switcher recover restarts the service and its boot-check finishes it`
-      : `snapshot ${request.snapshot} was not put back before ${request.version} started: the boot-check did not do it (is it the unit's ExecStartPre? release-switcher unit --install adds it; its output is in the unit's log)`;
+  step.end(
+    done ? 'ok' : 'failed',
+    done
+      ? `${retried}snapshot ${request.snapshot} put back by ${done.by} before ${request.version} started: ${done.restored?.join(', ') || 'nothing to write'}${done.removed?.length ? `; removed ${done.removed.join(', ')}` : ''}`
+      : cut
+        ? `${retried}snapshot ${request.snapshot} is half put back; release-switcher recover restarts the service and its boot-check finishes it`
+        : `snapshot ${request.snapshot} was not put back before ${request.version} started: the boot-check did not do it (is it the unit's ExecStartPre? release-switcher unit --install adds it; its output is in the unit's log)`,
+  );
   await session.journal.commit();
   return after;
 }
@@ -250,5 +250,6 @@ export async function finishInterruptedRestore(
 
 /** Record on the transaction the snapshot the boot-check took for it (the boot-check itself cannot write the journal a runner holds). */
 export async function noteSnapshot(session: JournalSession, tx: Transaction): Promise<void> {
-  if (!tx.snapshot && (await (await snapshots()).readSnapshot(session.layout, tx.id))) tx.snapshot = tx.id;
+  if (!tx.snapshot && (await (await snapshots()).readSnapshot(session.layout, tx.id)))
+    setFields(tx, { snapshot: tx.id });
 }

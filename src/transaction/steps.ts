@@ -1,25 +1,84 @@
 /**
  * The driver's steps, one small function each (activate.ts runs them in order; roll-back.ts runs
  * restart and verify again for the release it brings back). A step is journaled as running before it
- * acts (runStep), so a killed run leaves a record of where it was.
+ * acts (record.ts runStep), so a killed run leaves a record of where it was.
  */
 import fs from 'node:fs/promises';
-import type { Step, TerminalStatus, Transaction } from '../model/state.js';
+import type { StepName, TerminalStatus, Transaction } from '../model/state.js';
 import { type CrashPointName, crashPoint } from '../platform/crashpoint.js';
 import type { VerifyResult } from '../service/health.js';
 import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
-import { runStep } from '../store/journal.js';
 import { pointLink, readLinkVersion } from '../store/links.js';
 import { ProvenInodes, checkReleaseFast, proveWayBack } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
-import { closeTransaction } from './machine.js';
+import { beginStep, closeTransaction, failRunningSteps, noteStep, runStep } from './record.js';
 
-/** One transaction being driven: the session it runs in, the journaled transaction, the supervisor (null: `none`). */
+/**
+ * The order every switch runs its steps in: `--dry-run` lists those that apply (plan.ts `planSwitch`),
+ * the driver (activate.ts) runs them in it. `install` comes before the transaction (the verb or the
+ * runner stages the release); `restore-state` is recorded around the restart that starts the target.
+ */
+export const SWITCH_STEPS = [
+  'install',
+  'verify-release',
+  'check-state',
+  'database-preflight',
+  'preflight',
+  'flip',
+  'restore-state',
+  'restart-handoff',
+  'finalize',
+  'restart',
+  'verify',
+] as const satisfies readonly StepName[];
+export type SwitchStepName = (typeof SWITCH_STEPS)[number];
+
+/** Which of SWITCH_STEPS a switch runs: each step's own rule (the plan asks them before, the steps as they run). */
+export type StepChoice = Record<
+  'install' | 'checkState' | 'database' | 'preflight' | 'restore' | 'supervised' | 'handoff' | 'finalize',
+  boolean
+>;
+
+/** The steps of SWITCH_STEPS that `choice` runs, in order, up to `until` (the step that refuses, say). */
+export function planSteps(choice: StepChoice, until: SwitchStepName = 'verify'): SwitchStepName[] {
+  const runs: Record<SwitchStepName, boolean> = {
+    install: choice.install,
+    'verify-release': true,
+    'check-state': choice.checkState,
+    'database-preflight': choice.database,
+    preflight: choice.preflight,
+    flip: true,
+    'restore-state': choice.supervised && choice.restore,
+    'restart-handoff': choice.supervised && choice.handoff,
+    finalize: choice.supervised && choice.finalize,
+    restart: choice.supervised,
+    verify: choice.supervised,
+  };
+  return SWITCH_STEPS.slice(0, SWITCH_STEPS.indexOf(until) + 1).filter((name) => runs[name]);
+}
+
+/** The steps of SWITCH_STEPS from `first` to `last`, in order (the driver's stretch between two points). */
+export function stepsBetween(first: SwitchStepName, last: SwitchStepName): SwitchStepName[] {
+  return SWITCH_STEPS.slice(SWITCH_STEPS.indexOf(first), SWITCH_STEPS.indexOf(last) + 1);
+}
+
+/**
+ * One transaction being driven: the session it runs in, the journaled transaction, the supervisor (null:
+ * `none`), and what the steps hand each other: whether to rehearse, the service as the restart left it,
+ * the failure that sends it back.
+ */
 export interface Run {
   session: JournalSession;
   tx: Transaction;
   supervisor: Supervisor | null;
+  /** false: no rehearsal (`--no-preflight`). @default true */
+  preflight?: boolean;
+  baseline?: ServiceState | null;
+  failure?: Failure;
 }
+
+/** Every step the driver runs: it reads and reports through the run, and records itself (record.ts). */
+export type DriverStep = (run: Run) => Promise<void>;
 
 /** Why a release failed after the flip: the transaction's reason and what was seen. */
 export interface Failure {
@@ -28,31 +87,34 @@ export interface Failure {
 }
 
 /** The verify-release step as the transaction's first, journaled with it (activate.ts begin): one commit, not two. */
-export function openVerifyRelease(tx: Transaction): Step {
-  const step: Step = { name: 'verify-release', status: 'running', ms: 0 };
-  tx.steps.push(step);
-  return step;
+export function openVerifyRelease(tx: Transaction): void {
+  beginStep(tx, 'verify-release');
 }
 
 /** verify-release: the target against its manifest; the release being left is proven too, for the way back. */
-export async function verifyReleaseStep(run: Run, journaled?: Step): Promise<void> {
-  const { layout, journal, runtime } = run.session;
+export async function verifyReleaseStep(run: Run): Promise<void> {
+  const { layout, runtime } = run.session;
   const target = run.tx.to!;
-  await runStep({ journal, tx: run.tx, name: 'verify-release', ...(journaled && { journaled }) }, async (step) => {
-    runtime.onProgress({ phase: 'verify-release', message: `checking release ${target} against its manifest` });
-    // Stat fingerprints, re-hashing only what moved; proving the way back now means an automatic
-    // rollback's flip-back finds it checked and costs no hashing while nothing serves.
-    // Inodes the two releases share (dedupe links) are looked at once, for the target.
-    const proven = new ProvenInodes();
-    const checked = await checkReleaseFast(layout, target, proven);
-    const back = await proveWayBack(layout, run.tx.from, proven);
-    const wayBack = !back
-      ? ''
-      : back.proven
-        ? `; way back ${back.version} proven`
-        : `; way back ${back.version} NOT proven (${(back.error as Error).message})`;
-    step.detail = `${checked.entries} entries match the manifest${wayBack}`;
-  });
+  await runStep(
+    run,
+    'verify-release',
+    async (step) => {
+      runtime.onProgress({ phase: 'verify-release', message: `checking release ${target} against its manifest` });
+      // Stat fingerprints, re-hashing only what moved; proving the way back now means an automatic
+      // rollback's flip-back finds it checked and costs no hashing while nothing serves.
+      // Inodes the two releases share (dedupe links) are looked at once, for the target.
+      const proven = new ProvenInodes();
+      const checked = await checkReleaseFast(layout, target, proven);
+      const back = await proveWayBack(layout, run.tx.from, proven);
+      const wayBack = !back
+        ? ''
+        : back.proven
+          ? `; way back ${back.version} proven`
+          : `; way back ${back.version} NOT proven (${(back.error as Error).message})`;
+      step.note({ detail: `${checked.entries} entries match the manifest${wayBack}` });
+    },
+    { journaled: true },
+  );
 }
 
 /**
@@ -60,17 +122,23 @@ export async function verifyReleaseStep(run: Run, journaled?: Step): Promise<voi
  * journal write passes (when that write also records the steps before it, as their own commit would have).
  */
 export async function flipStep(run: Run, point?: CrashPointName): Promise<void> {
-  const { layout, journal, runtime } = run.session;
+  const { layout, runtime } = run.session;
   const { from, to } = run.tx;
-  await runStep({ journal, tx: run.tx, name: 'flip', ...(point && { point }) }, async (step) => {
-    if (from !== null) await pointLink(layout, 'previous', from);
-    crashPoint('activate:previous-flipped');
-    await pointLink(layout, 'current', to!);
-    crashPoint('activate:current-flipped');
-    await fs.rm(layout.bootTries, { force: true }); // a new pending release starts with a fresh count
-    step.detail = `current -> releases/${to}${from ? `, previous -> releases/${from}` : ''}`;
-    runtime.onProgress({ phase: 'flip', message: step.detail });
-  });
+  await runStep(
+    run,
+    'flip',
+    async (step) => {
+      if (from !== null) await pointLink(layout, 'previous', from);
+      crashPoint('activate:previous-flipped');
+      await pointLink(layout, 'current', to!);
+      crashPoint('activate:current-flipped');
+      await fs.rm(layout.bootTries, { force: true }); // a new pending release starts with a fresh count
+      const detail = `current -> releases/${to}${from ? `, previous -> releases/${from}` : ''}`;
+      step.note({ detail });
+      runtime.onProgress({ phase: 'flip', message: detail });
+    },
+    point && { point },
+  );
 }
 
 /** On re-entry after the flip: `previous` names the release left, as the flip would have left it. */
@@ -84,18 +152,24 @@ export async function completeFlip(run: Run): Promise<void> {
  * Restart, then make sure the service is running: a restart can leave a unit failed (start limit,
  * a stop that escalated to SIGKILL), in which case it is reset and started, and that is recorded.
  */
-export async function restartStep(run: Run, supervisor: Supervisor, name: string): Promise<ServiceState> {
-  return runStep({ journal: run.session.journal, tx: run.tx, name }, async (step) => {
+export async function restartStep(
+  run: Run,
+  supervisor: Supervisor,
+  name: 'restart' | 'restart-previous',
+): Promise<ServiceState> {
+  return runStep(run, name, async (step) => {
     run.session.runtime.onProgress({ phase: 'restart', message: `restarting ${supervisor.unit} (${supervisor.name})` });
     await supervisor.restart();
     let state = await supervisor.state();
     if (!state.active && !state.state.startsWith('activating') && state.exitStatus !== 78) {
       await supervisor.start();
       const after = await supervisor.state();
-      step.detail = `after the restart it was ${state.state}${state.detail ? ` (${state.detail})` : ''}; reset and started: ${after.state}`;
+      step.note({
+        detail: `after the restart it was ${state.state}${state.detail ? ` (${state.detail})` : ''}; reset and started: ${after.state}`,
+      });
       state = after;
     } else {
-      step.detail = `${state.state}, main pid ${state.mainPid ?? 'none'}`;
+      step.note({ detail: `${state.state}, main pid ${state.mainPid ?? 'none'}` });
     }
     return state;
   });
@@ -103,7 +177,7 @@ export async function restartStep(run: Run, supervisor: Supervisor, name: string
 
 export interface VerifyStepOptions {
   /** The step's name: `verify`, or `verify-previous` on the way back. */
-  name: string;
+  name: 'verify' | 'verify-previous';
   /** The version the health endpoint must report. */
   version: string;
   /** The service as the restart left it (a restart count to compare), or null. */
@@ -112,11 +186,11 @@ export interface VerifyStepOptions {
 
 /** verify: probe the health endpoint until the new process is healthy and stable, or a failure reason. */
 export async function verifyStep(run: Run, supervisor: Supervisor, options: VerifyStepOptions): Promise<VerifyResult> {
-  const { config, runtime, journal } = run.session;
+  const { config, runtime } = run.session;
   const { name, version, baseline } = options;
   let result!: VerifyResult;
   const { verifyRunning } = await import('../service/health.js'); // only a supervised activation probes health
-  await runStep({ journal, tx: run.tx, name }, async (step: Step) => {
+  await runStep(run, name, async (step) => {
     result = await verifyRunning(
       {
         supervisor,
@@ -126,25 +200,25 @@ export async function verifyStep(run: Run, supervisor: Supervisor, options: Veri
         timeoutMs: config.verifyTimeout * 1000,
         stableMs: config.stableFor * 1000,
         onProbe: (message) => runtime.onProgress({ phase: 'verify', message }),
+        signal: runtime.signal,
       },
       baseline,
     );
     result = await (await import('./contract-success.js')).judgeListener(config, supervisor, result);
-    step.evidence = result.evidence;
-    if (result.ok) {
-      step.detail = `${version} healthy after ${result.evidence.healthyAfterMs} ms, stable for ${config.stableFor} s (${result.evidence.probes} probes)`;
-    } else {
-      step.status = 'failed';
-      step.detail = `${result.reason}: ${result.detail}`;
-    }
+    step.note({ evidence: result.evidence });
+    if (result.ok)
+      step.note({
+        detail: `${version} healthy after ${result.evidence.healthyAfterMs} ms, stable for ${config.stableFor} s (${result.evidence.probes} probes)`,
+      });
+    else step.fail(`${result.reason}: ${result.detail}`);
   });
   return result;
 }
 
 /** Recovery takes over: steps a killed run left running did not finish; its account is the `recover` step. */
 export function recordRecovery(tx: Transaction, note: string): void {
-  for (const step of tx.steps) if (step.status === 'running') step.status = 'failed';
-  tx.steps.push({ name: 'recover', status: 'ok', ms: 0, detail: note });
+  failRunningSteps(tx);
+  noteStep(tx, 'recover', 'ok', note);
 }
 
 /** Close the transaction with its terminal status and commit. */

@@ -10,6 +10,7 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 import { newId } from '../store/journal.js';
 import { pointLink, readLinkVersion } from '../store/links.js';
 import { mutate } from '../transaction/mutate.js';
+import { beginOperation } from '../transaction/record.js';
 import type { RootOptions } from '../store/session.js';
 import { sealStaged } from '../stage/seal-staged.js';
 import { validVersion } from '../store/layout.js';
@@ -69,19 +70,23 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       );
     }
     const stagingId = newId();
-    journal.state.operation = {
+    beginOperation(journal, {
       kind: 'install',
       id: stagingId,
       startedAt: new Date().toISOString(),
       versions: [pkg.version],
-    };
+    });
     await journal.commit('install:begin');
     const pkgDir = path.join(layout.stagingDir(stagingId), 'package');
-    const node = await probeNode(config.node ?? process.execPath, runtime.env);
+    const node = await probeNode(config.node ?? process.execPath, runtime.env, runtime.signal);
     try {
       await fs.mkdir(layout.stagingDir(stagingId), { recursive: true });
       runtime.onProgress({ phase: 'extract', message: `copying ${source}` });
-      const copy = await run('cp', ['-a', source, pkgDir], { env: runtime.env, timeoutMs: 30 * 60_000 });
+      const copy = await run('cp', ['-a', source, pkgDir], {
+        env: runtime.env,
+        signal: runtime.signal,
+        timeoutMs: 30 * 60_000,
+      });
       if (copy.exitCode !== 0)
         throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `Cannot copy ${source}: ${tail(copy.output, 3)}`, {
           hint: 'Check the path and its permissions.',
@@ -103,7 +108,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       // It has been running in production: good, not a pending trial.
       await commitRelease(session, { dir: pkgDir, marker: sealed.marker, inodes: sealed.inodes, earlier }, 'good');
     } catch (error) {
-      throw await abandonStaging(journal, layout.stagingDir(stagingId), error);
+      throw await abandonStaging(session, layout.stagingDir(stagingId), error);
     } finally {
       await fs.rm(layout.stagingDir(stagingId), { recursive: true, force: true }).catch(() => undefined);
     }

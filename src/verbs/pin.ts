@@ -1,5 +1,6 @@
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { mutate } from '../transaction/mutate.js';
+import { setPinned } from '../transaction/record.js';
 import type { RootOptions } from '../store/session.js';
 
 export interface PinOptions extends RootOptions {
@@ -23,10 +24,7 @@ export async function pin(options: PinOptions): Promise<PinResult> {
         hint: 'See release-switcher list.',
       });
     }
-    if (record.pinned !== pinned) {
-      record.pinned = pinned;
-      await journal.commit();
-    }
+    if (setPinned(record, pinned)) await journal.commit();
     return { version: options.version, pinned };
   });
 }

@@ -6,6 +6,7 @@ import type { State } from '../model/state.js';
 import type { Layout } from '../store/layout.js';
 import { readLinkVersion } from '../store/links.js';
 import { mutate } from '../transaction/mutate.js';
+import { beginOperation, endOperation, forgetRelease } from '../transaction/record.js';
 import { type RootOptions, openSession } from '../store/session.js';
 import { pruneSnapshots } from '../snapshot/snapshot.js';
 import { compareVersionsDesc } from '../store/release.js';
@@ -37,7 +38,7 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
     const { removed, kept } = await choosePrune(layout, journal.state, options.keep ?? config.keep);
     if (removed.length === 0) return withSnapshots({ removed, kept }, await pruneSnapshots(layout, new Set(kept)));
     const id = newId();
-    journal.state.operation = { kind: 'prune', id, startedAt: new Date().toISOString(), versions: removed };
+    beginOperation(journal, { kind: 'prune', id, startedAt: new Date().toISOString(), versions: removed });
     await journal.commit('prune:begin');
     for (const version of removed) {
       const trash = layout.stagingDir(`prune-${id}-${version}`);
@@ -45,14 +46,14 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
       await fs.rename(layout.release(version), trash);
       await fsyncDir(layout.releases);
       crashPoint('prune:moved');
-      delete journal.state.releases[version];
+      forgetRelease(journal, version);
       await journal.commit();
       await removeTree(trash);
       // After the release: killed before this, the record is an orphan doctor reports (and --fix removes).
       await removeFingerprints(layout, version);
     }
     await restoreImmutable(layout, kept); // inodes the pruned release shared with these lost the attribute with it
-    journal.state.operation = null;
+    endOperation(journal);
     await journal.commit('prune:done');
     // After the releases: a snapshot can only ever be restored for a release that is still installed.
     return withSnapshots({ removed, kept }, await pruneSnapshots(layout, new Set(kept)));

@@ -1,7 +1,7 @@
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { Transaction } from '../model/state.js';
 import { readLinkVersion } from '../store/links.js';
-import { type HandoffOptions, activateOrSchedule, transact } from '../transaction/schedule.js';
+import { type HandoffOptions, transact } from '../transaction/schedule.js';
 import { type RootOptions, openSession } from '../store/session.js';
 import type { Layout } from '../store/layout.js';
 import { readState } from '../store/journal.js';
@@ -14,19 +14,15 @@ export interface SwitchOptions extends RootOptions, HandoffOptions {
 
 /** Activate an installed release: flip, restart, verify, roll back on failure. */
 export async function switchTo(options: SwitchOptions): Promise<Transaction> {
-  return transact(
-    options,
-    `switch ${options.version}`,
-    (session) =>
-      activateOrSchedule(session, {
-        kind: 'switch',
-        target: options.version,
-        handoff: options.handoff,
-        preflight: options.preflight,
-      }),
+  return transact(options, {
+    kind: 'switch',
+    command: `switch ${options.version}`,
+    target: async () => options.version,
+    handoff: options.handoff,
+    preflight: options.preflight,
     // Activating what is installed needs nothing from the network: a download holding the lock gives way.
-    { overStaging: true },
-  );
+    overStaging: true,
+  });
 }
 
 export interface RollbackOptions extends RootOptions, HandoffOptions {
@@ -36,17 +32,13 @@ export interface RollbackOptions extends RootOptions, HandoffOptions {
 
 /** Switch back to `previous`, or to the named release. */
 export async function rollback(options: RollbackOptions): Promise<Transaction> {
-  return transact(
-    options,
-    'rollback',
-    async (session) =>
-      activateOrSchedule(session, {
-        kind: 'rollback',
-        target: await rollbackTarget(session.layout, options.version),
-        handoff: options.handoff,
-      }),
-    { overStaging: true },
-  );
+  return transact(options, {
+    kind: 'rollback',
+    command: 'rollback',
+    target: (session) => rollbackTarget(session.layout, options.version),
+    handoff: options.handoff,
+    overStaging: true,
+  });
 }
 
 async function rollbackTarget(layout: Layout, version: string | undefined): Promise<string> {
@@ -64,7 +56,7 @@ export async function planSwitchTo(options: SwitchOptions): Promise<SwitchPlan> 
   const session = await openSession(options);
   return planSwitch(
     { ...session, state: await readState(session.layout.root) },
-    { kind: 'switch', target: options.version },
+    { kind: 'switch', target: options.version, ...(options.preflight === false && { preflight: false }) },
   );
 }
 

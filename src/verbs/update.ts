@@ -1,5 +1,5 @@
 import type { Transaction } from '../model/state.js';
-import { type HandoffOptions, activateOrSchedule, transact } from '../transaction/schedule.js';
+import { type HandoffOptions, transact } from '../transaction/schedule.js';
 import { type RootOptions, openSession, withSignaturePolicy } from '../store/session.js';
 import type { SignaturePolicy } from '../store/config.js';
 import { readState } from '../store/journal.js';
@@ -16,15 +16,15 @@ export interface UpdateOptions extends RootOptions, HandoffOptions {
 
 /** Install the release if needed, then switch to it (up_to_date when it already runs). */
 export async function update(options: UpdateOptions): Promise<Transaction> {
-  return transact(options, `update ${options.spec ?? ''}`.trim(), async (session) => {
-    const spec = options.spec ?? `${session.config.package}@${channelTag(session.config)}`;
-    const { version } = await installLocked(withSignaturePolicy(session, options.verifySignatures), spec);
-    return activateOrSchedule(session, {
-      kind: 'update',
-      target: version,
-      handoff: options.handoff,
-      preflight: options.preflight,
-    });
+  return transact(options, {
+    kind: 'update',
+    command: `update ${options.spec ?? ''}`.trim(),
+    target: async (session) => {
+      const spec = options.spec ?? `${session.config.package}@${channelTag(session.config)}`;
+      return (await installLocked(withSignaturePolicy(session, options.verifySignatures), spec)).version;
+    },
+    handoff: options.handoff,
+    preflight: options.preflight,
   });
 }
 

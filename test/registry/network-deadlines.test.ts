@@ -106,4 +106,29 @@ describe('an activation does not wait on a download', () => {
     expect(stagingEntries(root)).toEqual([]);
     expect(releaseDirs(root)).toEqual(['1.0.0', '1.1.0']);
   });
+
+  it('switch to an installed release while an install waits on a stalled tarball: the install gives way, the switch is done', async () => {
+    const root = freshRoot();
+    const registry = await stallingRegistry(root, 'stall-tarball');
+    const install = rs(root, ['install', 'rs-fixture-gateway@9.0.0'], { timeout: 90_000 });
+    await expect
+      .poll(() => registry.requests.some((r) => r.startsWith('GET /rs-fixture-gateway/-/')), {
+        timeout: 30_000,
+        interval: 100,
+      })
+      .toBe(true);
+    const started = Date.now();
+    const sw = await rs(root, ['switch', '1.1.0']);
+    expect([sw.exitCode, sw.json?.result?.to], sw.stdout + sw.stderr).toEqual([0, '1.1.0']);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(linkOf(root, 'current')).toBe('releases/1.1.0');
+    const installed = await install;
+    expect([installed.exitCode, installed.json?.error?.code], installed.stdout + installed.stderr).toEqual([
+      1,
+      'CANCELLED',
+    ]);
+    expect(installed.json.error.message).toMatch(/gave way to `switch 1\.1\.0`/);
+    expect(stagingEntries(root)).toEqual([]);
+    expect(releaseDirs(root)).toEqual(['1.0.0', '1.1.0']);
+  });
 });

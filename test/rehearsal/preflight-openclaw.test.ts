@@ -11,7 +11,10 @@ import { describeWhere, onLinux } from '../support/skip.ts';
 import { PRESETS } from '../../src/store/presets.ts';
 import { snapshotBytes } from './preflight-support.ts';
 
-/** A packed openclaw-shaped package: `--version`, and `gateway --port N` that reports what it saw to $RS_TEST_REPORT. */
+/**
+ * A packed openclaw-shaped package: `--version`, and `gateway --port N` that reports what it saw to `<dir>/report.<pid>`
+ * (a path written into it: the caller's environment does not reach a rehearsed candidate).
+ */
 async function fakeOpenclaw(dir: string, version: string): Promise<string> {
   const src = path.join(dir, `src-${version}`);
   mkdirSync(path.join(src, 'dist'), { recursive: true });
@@ -36,7 +39,7 @@ fs.mkdirSync(path.dirname(db), { recursive: true });
 fs.appendFileSync(db, 'migrated by ${version}\\n');
 fs.writeFileSync(path.join(stateDir, 'agents', 'main', 'agent', 'openclaw-agent.sqlite'), 'rewritten');
 const config = JSON.parse(fs.readFileSync(process.env.OPENCLAW_CONFIG_PATH, 'utf8'));
-fs.writeFileSync(process.env.RS_TEST_REPORT + '.' + process.pid, JSON.stringify({ args, cwd: process.cwd(), env, listing, seenDb, config }));
+fs.writeFileSync(${JSON.stringify(path.join(dir, 'report'))} + '.' + process.pid, JSON.stringify({ args, cwd: process.cwd(), env, listing, seenDb, config }));
 const port = Number(args[args.indexOf('--port') + 1]);
 http.createServer((req, res) => {
   res.setHeader('content-type', 'application/json');
@@ -65,13 +68,11 @@ describe.runIf(onLinux.ok)('the openclaw preset rehearsal', () => {
       JSON.stringify({ gateway: { port: 18789, auth: { mode: 'token', token: 'the-live-token' } } }),
     );
     const before = await snapshotBytes(live);
-    const report = path.join(dir, 'report');
     // The switcher's environment as run from inside the live gateway: its state dir, port and token.
     const env = {
       OPENCLAW_STATE_DIR: live,
       OPENCLAW_GATEWAY_PORT: '18789',
       OPENCLAW_GATEWAY_TOKEN: 'the-live-token',
-      RS_TEST_REPORT: report,
     };
     const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env });
 

@@ -145,7 +145,7 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
       status: 'failed',
       evidence: { verdict: { status: 'failed', exitCode: 1 } },
     });
-    expect(step(tx, 'handoff')).toMatchObject({ status: 'ok', evidence: { accepted: true } });
+    expect(step(tx, 'restart-handoff')).toMatchObject({ status: 'ok', evidence: { accepted: true } });
     // Never started: no `restart` of the target, straight back.
     expect(stepsOf(tx).map((s) => s.name)).not.toContain('restart');
     expect(step(tx, 'verify-previous')).toMatchObject({ status: 'ok' });
@@ -170,7 +170,8 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     runner.kill('SIGKILL');
     expect((await runner).signal).toBe('SIGKILL');
     expect(finalizeProcesses(), 'the finalize outlives the runner').toEqual(orphans);
-    const recovered = await rs(['recover']);
+    // As an operator reads it (the human output lists what recovery did; the transaction is read with status below).
+    const recovered = await cli(['--root', root, 'recover'], { env: env(), timeout: 1_200_000 });
     console.log(`recover after the kill (load ${loadavg()[0]!.toFixed(1)}):\n${recovered.stdout}${recovered.stderr}`);
     expect(recovered.exitCode, recovered.stdout + recovered.stderr).toBe(0);
     expect(recovered.stdout).toContain(`ended the update finalize of ${TO}`);
@@ -197,7 +198,7 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     expect(step(updated.json.result, 'database-preflight')?.evidence?.verdicts).toEqual([
       expect.objectContaining({ status: 'migration-required' }),
     ]);
-    expect(step(updated.json.result, 'handoff')).toMatchObject({ status: 'ok', evidence: { accepted: true } });
+    expect(step(updated.json.result, 'restart-handoff')).toMatchObject({ status: 'ok', evidence: { accepted: true } });
     expect(existsSync(path.join(root, 'snapshots', updated.json.result.id))).toBe(true);
     writeFileSync(mark(), '{"era":"9.6"}\n');
 
@@ -205,7 +206,7 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     console.log(`rollback (load ${loadavg()[0]!.toFixed(1)}):\n${JSON.stringify(back.json?.result, null, 2)}`);
     expect(back.json?.result?.status, back.stdout + back.stderr).toBe('verified');
     expect(step(back.json.result, 'finalize')).toMatchObject({ status: 'ok', evidence: { verdict: { ok: true } } });
-    expect(step(back.json.result, 'handoff')).toMatchObject({ status: 'ok', evidence: { accepted: true } });
+    expect(step(back.json.result, 'restart-handoff')).toMatchObject({ status: 'ok', evidence: { accepted: true } });
     expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 120_000 })).version).toBe(FROM);
     expect(readFileSync(mark(), 'utf8')).toBe('{"era":"9.5"}\n');
   }, 1_800_000);

@@ -8,14 +8,8 @@ import {
   type Transaction,
   type TransactionStatus,
 } from '../../src/model/state.ts';
-import {
-  RELEASE_TRANSITIONS,
-  TRANSITIONS,
-  closeTransaction,
-  openTransaction,
-  setReleaseState,
-  transition,
-} from '../../src/transaction/machine.ts';
+import { RELEASE_TRANSITIONS, TRANSITIONS } from '../../src/transaction/machine.ts';
+import { closeTransaction, openTransaction, setReleaseState, transition } from '../../src/transaction/record.ts';
 
 const ALL: TransactionStatus[] = [...IN_FLIGHT_STATUSES, ...TERMINAL_STATUSES];
 const EXPECTED: Record<TransactionStatus, TransactionStatus[]> = {

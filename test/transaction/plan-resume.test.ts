@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { isReleaseSwitcherError } from '../../src/model/errors.ts';
 import type { Step, Transaction, TransactionStatus } from '../../src/model/state.ts';
 import { RUNNER_GRACE_MS } from '../../src/store/journal.ts';
-import { openTransaction } from '../../src/transaction/machine.ts';
+import { openTransaction } from '../../src/transaction/record.ts';
 import { planResume } from '../../src/transaction/recover.ts';
 
 function tx(status: TransactionStatus, steps: Step['name'][] = [], extra: Partial<Transaction> = {}): Transaction {
@@ -39,7 +39,7 @@ describe('planResume', () => {
   });
 
   it('flipped, killed while the handoff or the finalize ran (the service stopped): the way back, finalize_interrupted', () => {
-    for (const name of ['handoff', 'finalize']) {
+    for (const name of ['restart-handoff', 'finalize'] as const) {
       const interrupted = tx('restarting', ['verify-release', 'flip']);
       interrupted.steps.push({ name, status: 'running', ms: 0 });
       expect(planResume(interrupted, { current: '1.2.0', supervised: true })).toMatchObject({
@@ -50,7 +50,7 @@ describe('planResume', () => {
     }
     // A finalize that finished, then a kill before the restart was done: carried on as before.
     expect(
-      planResume(tx('restarting', ['verify-release', 'flip', 'handoff', 'finalize']), {
+      planResume(tx('restarting', ['verify-release', 'flip', 'restart-handoff', 'finalize']), {
         current: '1.2.0',
         supervised: true,
       }),

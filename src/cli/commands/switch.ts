@@ -11,7 +11,12 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
       hint: 'See the installed ones with: release-switcher list',
     });
   if (ctx.values['dry-run']) {
-    const plan = await planSwitchTo({ root: ctx.root, version, ...ctx.runtime });
+    const plan = await planSwitchTo({
+      root: ctx.root,
+      version,
+      preflight: ctx.values['no-preflight'] !== true,
+      ...ctx.runtime,
+    });
     return { result: plan, human: describeSwitchPlan(plan) };
   }
   return transactionOutcome(

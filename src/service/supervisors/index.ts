@@ -10,7 +10,8 @@ import type { Supervisor } from './types.js';
 
 export type { ServiceState, Supervisor } from './types.js';
 
-export function supervisorFor(config: Config, env: NodeJS.ProcessEnv): Supervisor | null {
+/** `signal`: aborting it kills the supervisor's command under way (systemctl, pm2, launchctl). */
+export function supervisorFor(config: Config, env: NodeJS.ProcessEnv, signal?: AbortSignal): Supervisor | null {
   if (config.supervisor === 'none') return null;
   // pm2 and launchd are driven through `run` (execa): load it while the release is checked. systemd's
   // systemctl goes through runCaptured, which needs no execa.
@@ -27,12 +28,12 @@ export function supervisorFor(config: Config, env: NodeJS.ProcessEnv): Superviso
   }
   switch (config.supervisor) {
     case 'systemd':
-      return systemdSupervisor({ unit, scope: 'user', env });
+      return systemdSupervisor({ unit, scope: 'user', env, signal });
     case 'systemd-system':
-      return systemdSupervisor({ unit, scope: 'system', env });
+      return systemdSupervisor({ unit, scope: 'system', env, signal });
     case 'pm2':
-      return pm2Supervisor({ app: unit, env });
+      return pm2Supervisor({ app: unit, env, signal });
     case 'launchd':
-      return launchdSupervisor({ label: unit, uid: os.userInfo().uid, env });
+      return launchdSupervisor({ label: unit, uid: os.userInfo().uid, env, signal });
   }
 }

@@ -31,6 +31,8 @@ export interface LaunchdSupervisorOptions {
   runner?: CommandRunner;
   /** @default "/bin/launchctl" (absolute: launchd jobs and timers often run with a bare PATH) */
   launchctl?: string;
+  /** Aborting kills the launchctl call under way (it then rejects with CANCELLED). */
+  signal?: AbortSignal | undefined;
 }
 
 /** launchctl's exit status for "no such service" (as seen in published captures). */
@@ -49,7 +51,7 @@ export function launchdSupervisor(options: LaunchdSupervisorOptions): Supervisor
     options.domain === 'system' ? `/Library/LaunchDaemons/${label}.plist` : `~/Library/LaunchAgents/${label}.plist`;
 
   async function launchctl(args: string[]): Promise<{ exitCode: number | undefined; output: string }> {
-    const result = await runner(bin, args, { timeoutMs: TIMEOUT_MS, env });
+    const result = await runner(bin, args, { timeoutMs: TIMEOUT_MS, env, signal: options.signal });
     if (result.timedOut) throw failure(args, `timed out after ${TIMEOUT_MS / 1000} s`, result.output);
     return result;
   }

@@ -27,6 +27,8 @@ export interface Pm2SupervisorOptions {
   runner?: CommandRunner;
   /** Limit for one restart; pm2 waits up to the app's `kill_timeout` for the old process. @default 120000 */
   restartTimeoutMs?: number;
+  /** Aborting kills the pm2 call under way (it then rejects with CANCELLED). */
+  signal?: AbortSignal | undefined;
 }
 
 /** The parts of a `pm2 jlist` entry we read. */
@@ -56,7 +58,7 @@ export function pm2Supervisor(options: Pm2SupervisorOptions): Supervisor {
   const home = env.PM2_HOME ? `PM2_HOME=${env.PM2_HOME} ` : '';
 
   async function pm2(args: string[], timeoutMs: number): Promise<string> {
-    const result = await runner(bin, args, { timeoutMs, env });
+    const result = await runner(bin, args, { timeoutMs, env, signal: options.signal });
     if (result.exitCode === 0 && !result.timedOut) return result.output;
     const why = result.timedOut
       ? `timed out after ${Math.round(timeoutMs / 1000)} s`

@@ -12,6 +12,8 @@ export interface SystemdOptions {
   runner?: CommandRunner;
   /** Bound on one systemctl call; a restart waits for the stop (TimeoutStopSec) and the start. @default 300 s */
   timeoutMs?: number;
+  /** Aborting kills the systemctl call under way (it then rejects with CANCELLED). */
+  signal?: AbortSignal | undefined;
 }
 
 const PROPERTIES = [
@@ -32,6 +34,7 @@ export function systemdSupervisor(options: SystemdOptions): Supervisor {
     scope: options.scope,
     env: options.env,
     timeoutMs: options.timeoutMs ?? 300_000,
+    signal: options.signal,
     ...(options.runner ? { runner: options.runner } : {}),
   };
   const must = async (args: string[]) => {
