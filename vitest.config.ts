@@ -18,6 +18,7 @@ export const UNIT = [
   'test/doctor/deep.test.ts',
   'test/platform/subprocess.test.ts',
   'test/service/caller.test.ts',
+  'test/service/finalize.test.ts',
   'test/unit-files/existing-unit.test.ts',
   'test/rehearsal/candidate-env.test.ts',
   'test/rehearsal/preflight.test.ts',

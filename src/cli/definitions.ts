@@ -158,6 +158,11 @@ export const COMMANDS: CommandDef[] = [
         value: 'PATH',
         description: 'take an existing npm install -g folder as the first release (copied; the original is left alone)',
       },
+      'link-bin': {
+        type: 'boolean',
+        description: "npm -g's links of the adopted package's commands run <root>/bin/NAME (the current release)",
+      },
+      'unlink-bin': { type: 'boolean', description: 'point those links back where they pointed before --link-bin' },
       'cooldown-hours': {
         type: 'string',
         value: 'N',

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { readNpmLinks } from '../unit-files/bin-links.js';
 import type { CheckContext, CheckResult } from './checks.js';
 
 const NAME = 'commands-on-path';
@@ -30,6 +31,7 @@ export async function commandsOnPath(ctx: Pick<CheckContext, 'layout' | 'env'>):
   const dir = path.join(ctx.layout.root, 'bin');
   const names = await fs.readdir(dir).catch(() => [] as string[]);
   if (names.length === 0) return undefined;
+  const recordedLinks = await readNpmLinks(ctx.layout.root);
   const stale: string[] = [];
   const fixes: string[] = [];
   for (const name of names.sort()) {
@@ -42,7 +44,15 @@ export async function commandsOnPath(ctx: Pick<CheckContext, 'layout' | 'env'>):
       (s) => s.isSymbolicLink(),
       () => false,
     );
-    fixes.push(link ? `ln -sfn ${ours} ${found}` : `export PATH="${dir}:$PATH"`);
+    // One we recorded at adopt: the reversible command (init --unlink-bin undoes it).
+    const recorded = recordedLinks.some((l) => l.link === found || l.link === path.resolve(found));
+    fixes.push(
+      recorded && link
+        ? `release-switcher --root ${ctx.layout.root} init --link-bin`
+        : link
+          ? `ln -sfn ${ours} ${found}`
+          : `export PATH="${dir}:$PATH"`,
+    );
   }
   if (stale.length === 0)
     return { name: NAME, ok: true, detail: `${names.join(', ')} on PATH run the current release (or are not on PATH)` };

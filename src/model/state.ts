@@ -42,6 +42,8 @@ export const STEP_NAMES = [
   'verify-previous',
   'recover',
   'boot-check',
+  'restart-handoff',
+  'finalize',
 ] as const;
 export type StepName = (typeof STEP_NAMES)[number];
 export type StepStatus = (typeof STEP_STATUSES)[number];

@@ -209,7 +209,8 @@ function forwardLines(stream: NodeJS.ReadableStream, onLine: (line: string) => v
 }
 
 /** SIGTERM to the whole group, SIGKILL to whatever is left a moment later. */
-function killProcessGroup(pid: number | undefined): void {
+/** SIGTERM the group `pid` leads, SIGKILL what is left of it shortly after (a process tree we started, detached). */
+export function killProcessGroup(pid: number | undefined): void {
   if (pid === undefined || !signalGroup(pid, 'SIGTERM')) return;
   setTimeout(() => signalGroup(pid, 'SIGKILL'), KILL_GRACE_MS).unref();
 }
@@ -244,7 +245,14 @@ export interface StartedProcess {
 export async function startDetached(
   file: string,
   args: readonly string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv; logFile: string; signal?: AbortSignal },
+  options: {
+    cwd: string;
+    env: NodeJS.ProcessEnv;
+    logFile: string;
+    signal?: AbortSignal;
+    /** stdout to a file of its own (a machine answer), stderr still to `logFile`. */
+    stdoutFile?: string;
+  },
 ): Promise<StartedProcess> {
   const execa = await loadExeca();
   const child = execa(file, args, {
@@ -254,7 +262,7 @@ export async function startDetached(
     detached: true,
     reject: false,
     stdin: 'ignore',
-    stdout: { file: options.logFile, append: true },
+    stdout: { file: options.stdoutFile ?? options.logFile, append: true },
     stderr: { file: options.logFile, append: true },
     ...(options.signal && { cancelSignal: options.signal }),
   });

@@ -30,6 +30,17 @@ export interface Preset {
    * expression on the resolved path), run before every flip: `args` inside the release, `{file}` the copy.
    */
   databasePreflight?: { args: readonly string[]; databases: string };
+  /**
+   * The target release's post-core step, run after the flip with the old process stopped, after the state checkpoint
+   * and before the target first starts (transaction/finalize-step.ts): `args` inside the release, `env` added to the
+   * service's environment. A failure rolls the transaction back. Only where the supervisor can stop the service.
+   */
+  finalize?: { args: readonly string[]; env: Readonly<Record<string, string>>; timeoutSeconds: number };
+  /**
+   * OpenClaw's restart-handoff machine contract, run with the running release's CLI (transaction/restart-handoff-step.ts):
+   * a capability probe, the request for a fresh-process restart, the consumption with `{pid}` the old main PID.
+   */
+  restartHandoff?: { capabilities: readonly string[]; request: readonly string[]; consume: readonly string[] };
   /** Verified also means the new main PID owns the listener (`/readyz` recorded beside, not judged). */
   listenerOwnership?: boolean;
   /** The command's own updater (`<name> update …`): the root's command says it is ours before the service refuses it. */
@@ -169,6 +180,22 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     databasePreflight: {
       args: ['dist/index.js', 'database', 'preflight', '{file}', '--json'],
       databases: '/state/openclaw\\.sqlite$',
+    },
+    // docs/cli/update/how-updates-run.md: what OpenClaw's own updater (and openclaw/ocm) runs after a core swap, the
+    // gateway stopped: Doctor migrations, config repair, plugin convergence. Measured on 2026.9.6: 40-50 s on a 2-core
+    // machine under load, most of it Doctor. Plugin updates keep OpenClaw's own 20-minute allowance: the bound is 30.
+    finalize: {
+      args: ['dist/index.js', 'update', 'finalize', '--json', '--yes', '--no-restart'],
+      env: { OPENCLAW_UPDATE_POST_CORE: '1' },
+      timeoutSeconds: 1800,
+    },
+    // docs/cli/gateway/restart-and-supervision.md "External supervisors": 2026.9.5 and 9.6 both answer protocol 1 with
+    // consume (measured). In external mode `gateway restart` targets the verified running gateway, which writes the
+    // handoff and exits; the supervisor consumes it with that PID before the next process starts.
+    restartHandoff: {
+      capabilities: ['dist/index.js', 'gateway', 'restart-handoff', 'capabilities', '--json'],
+      request: ['dist/index.js', 'gateway', 'restart'],
+      consume: ['dist/index.js', 'gateway', 'restart-handoff', 'consume', '--expected-pid', '{pid}', '--json'],
     },
     // `update status` only reads; `update finalize` is what we run ourselves after a flip.
     selfUpdate: { command: 'update', allowed: ['status', 'finalize', '--help', '-h'] },

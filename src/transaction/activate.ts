@@ -144,6 +144,8 @@ const STEPS: Record<SwitchStepName, DriverStep | null> = {
   // After a rehearsal, its step's commit recorded the checks; else the flip's own write records them (one commit, not two).
   flip: (run) => flipStep(run, rehearsed(run.tx) ? undefined : 'activate:verified-release'),
   'restore-state': null, // recorded around the restart that starts the target (restart below)
+  'restart-handoff': null, // inside the restart below (finalize-step.ts), before the target starts
+  finalize: null, // likewise
   restart,
   verify,
 };
@@ -184,6 +186,13 @@ async function restart(run: Run): Promise<void> {
   const restoring = await beginRestore(run.session, run.tx);
   const again = () => restartStep(run, supervisor, 'restart');
   try {
+    // A preset's post-core step (openclaw `update finalize`): the service stopped, the state checkpointed first.
+    const finalized = await (await import('./finalize-step.js')).finalizeStep(run, supervisor);
+    if (finalized) {
+      await endRestore(run.session, run.tx, restoring);
+      run.failure = finalized;
+      return;
+    }
     const baseline = await restartStep(run, supervisor, 'restart');
     run.baseline = (await endRestore(run.session, run.tx, restoring, again)) ?? baseline;
   } catch (error) {

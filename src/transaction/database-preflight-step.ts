@@ -5,6 +5,7 @@
  * transaction that puts a snapshot back (check-state's `restore`) starts the target on that snapshot, which the target
  * itself wrote: nothing to judge then.
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { Transaction } from '../model/state.js';
@@ -27,7 +28,7 @@ export async function judgeDatabases(
   const check = databaseCheckOf(config);
   if (!check) return undefined;
   const match = new RegExp(check.databases);
-  const databases = (await resolveStatePaths(config.statePaths, runtime.env)).filter((file) => match.test(file));
+  const databases = await databasesIn(await resolveStatePaths(config.statePaths, runtime.env), match);
   return databasePreflight({
     node: config.node!,
     releaseDir: layout.release(target),
@@ -38,6 +39,29 @@ export async function judgeDatabases(
     env: (await candidateEnvOf(session)).env,
     signal: runtime.signal,
   });
+}
+
+/**
+ * The databases the check applies to among the state paths: a path that matches, or a file matching under a folder
+ * (the preset's default state path is the whole state dir, where `state/openclaw.sqlite` lives). Folders are walked a
+ * few levels deep, never through a symlink.
+ */
+async function databasesIn(paths: readonly string[], match: RegExp, depth = 3): Promise<string[]> {
+  const found: string[] = [];
+  for (const at of paths) {
+    const stat = await fs.lstat(at).catch(() => undefined);
+    if (stat?.isFile() && match.test(at)) found.push(at);
+    if (!stat?.isDirectory() || depth === 0) continue;
+    const entries = await fs.readdir(at).catch(() => [] as string[]);
+    found.push(
+      ...(await databasesIn(
+        entries.sort().map((name) => path.join(at, name)),
+        match,
+        depth - 1,
+      )),
+    );
+  }
+  return found;
 }
 
 /** The preset's published check, when the root runs a preset that has one on a configured Node. */

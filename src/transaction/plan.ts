@@ -69,6 +69,10 @@ export async function planSwitch(session: Session & { state: State }, request: P
     preflight: request.preflight !== false && preflightWanted(config),
     restore: statePlan.action === 'restore',
     supervised: config.supervisor !== 'none',
+    // Loaded here, not statically: switch and rollback must not pull the finalize and handoff code into every start.
+    ...(config.supervisor === 'none'
+      ? { handoff: false, finalize: false }
+      : (await import('./finalize-step.js')).finalizeSteps(config)),
   };
   if (database?.verdicts?.some(refuses))
     return { ...base, action: 'refuse', state: statePlan, database, steps: planSteps(choice, 'database-preflight') };

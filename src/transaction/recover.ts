@@ -17,6 +17,7 @@ import { setAsideReleaseLinks } from '../store/set-aside.js';
 import type { JournalSession } from '../store/session.js';
 import { type Entry, drive } from './activate.js';
 import { configuredSupervisor } from './configured-supervisor.js';
+import { interruptedFinalize } from './finalize-interrupted.js';
 import { endOperation, forgetRelease, recordRelease } from './record.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 import { finishInterruptedRestore } from './state-return.js';
@@ -76,6 +77,8 @@ async function settleTransaction(
     (await (await import('./preflight-step.js')).recoverPreflight(tx, runtime.env, layout.root))
   )
     actions.push(`stopped the interrupted rehearsal of ${tx.to} and removed its private state`);
+  if (entry.at === 'roll-back' && (await (await import('./finalize-step.js')).recoverFinalize(tx)))
+    actions.push(`ended the update finalize of ${tx.to} the interrupted run left`);
   actions.push(entry.note);
   await drive({ session, tx, supervisor }, entry);
   return tx;
@@ -121,6 +124,14 @@ export function planResume(tx: Transaction, found: FoundRoot): Exclude<Entry, { 
       at: 'roll-back',
       failure: { reason: tx.reason ?? 'interrupted', detail: 'resumed by recover' },
       note: `resuming the interrupted rollback of ${tx.id} to ${tx.from}`,
+    };
+  }
+  if (tx.to !== null && found.current === tx.to && found.supervised && interruptedFinalize(tx)) {
+    // Killed while the target's finalize ran, the service stopped: back to the previous release and its state.
+    return {
+      at: 'roll-back',
+      failure: { reason: 'finalize_interrupted', detail: `${tx.to}'s update finalize was interrupted` },
+      note: `going back from the interrupted finalize of ${tx.id}: ${tx.from} and its state return`,
     };
   }
   if (tx.to !== null && found.current === tx.to) {

@@ -26,6 +26,8 @@ export const SWITCH_STEPS = [
   'preflight',
   'flip',
   'restore-state',
+  'restart-handoff',
+  'finalize',
   'restart',
   'verify',
 ] as const satisfies readonly StepName[];
@@ -33,7 +35,7 @@ export type SwitchStepName = (typeof SWITCH_STEPS)[number];
 
 /** Which of SWITCH_STEPS a switch runs: each step's own rule (the plan asks them before, the steps as they run). */
 export type StepChoice = Record<
-  'install' | 'checkState' | 'database' | 'preflight' | 'restore' | 'supervised',
+  'install' | 'checkState' | 'database' | 'preflight' | 'restore' | 'supervised' | 'handoff' | 'finalize',
   boolean
 >;
 
@@ -47,6 +49,8 @@ export function planSteps(choice: StepChoice, until: SwitchStepName = 'verify'):
     preflight: choice.preflight,
     flip: true,
     'restore-state': choice.supervised && choice.restore,
+    'restart-handoff': choice.supervised && choice.handoff,
+    finalize: choice.supervised && choice.finalize,
     restart: choice.supervised,
     verify: choice.supervised,
   };

@@ -20,12 +20,15 @@ import { abandonStaging, commitRelease, reuseCandidates } from '../stage/install
 import { writeConfig } from '../store/config.js';
 import { type ServiceFound, type StableCommand, readService, writeStableCommands } from '../unit-files/adopted.js';
 import { readPackageJson } from '../platform/package-json.js';
+import { type NpmLink, linkNpmBins, recordNpmLinks, unlinkNpmBins } from '../unit-files/bin-links.js';
 
 export interface AdoptOptions extends RootOptions {
   /** The installed package folder, e.g. /usr/lib/node_modules/openclaw. */
   path: string;
   /** Put the port the configured unit runs on into the health URL (the URL was not given explicitly). @default false */
   healthFromUnit?: boolean;
+  /** Repoint npm -g's links of the package's commands at `<root>/bin/<name>` (undo: `unlinkBin`). @default false */
+  linkBin?: boolean;
 }
 
 export interface AdoptResult {
@@ -128,6 +131,9 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       bins: pkg.bins,
       preset: config.preset ?? config.package,
     });
+    const links = commands.map((c) => ({ name: c.name, link: c.npmLink, ours: c.path }));
+    await recordNpmLinks(layout.root, links);
+    if (options.linkBin) await linkNpmBins(layout.root);
     return {
       version: pkg.version,
       path: layout.release(pkg.version),
@@ -137,6 +143,16 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       next: `release-switcher --root ${layout.root} unit --install  (then restart the service once, through ${layout.current})`,
     };
   });
+}
+
+/**
+ * `init --link-bin`: npm -g's links of the adopted package's commands run `<root>/bin/<name>` (the current release)
+ * from now on; `init --unlink-bin` (`link: false`) points them back where they pointed. Under the root's lock.
+ */
+export async function linkBin(options: RootOptions & { link: boolean }): Promise<NpmLink[]> {
+  return mutate(options, options.link ? 'link-bin' : 'unlink-bin', async (session) =>
+    options.link ? linkNpmBins(session.layout.root) : unlinkNpmBins(session.layout.root),
+  );
 }
 
 /** name, version and (when npm kept it) integrity of an installed package folder. */

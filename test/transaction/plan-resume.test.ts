@@ -38,6 +38,25 @@ describe('planResume', () => {
     ).toMatchObject({ at: 'verify', note: expect.stringContaining('(verify)') });
   });
 
+  it('flipped, killed while the handoff or the finalize ran (the service stopped): the way back, finalize_interrupted', () => {
+    for (const name of ['restart-handoff', 'finalize'] as const) {
+      const interrupted = tx('restarting', ['verify-release', 'flip']);
+      interrupted.steps.push({ name, status: 'running', ms: 0 });
+      expect(planResume(interrupted, { current: '1.2.0', supervised: true })).toMatchObject({
+        at: 'roll-back',
+        failure: { reason: 'finalize_interrupted' },
+        note: expect.stringContaining('1.0.0 and its state return'),
+      });
+    }
+    // A finalize that finished, then a kill before the restart was done: carried on as before.
+    expect(
+      planResume(tx('restarting', ['verify-release', 'flip', 'restart-handoff', 'finalize']), {
+        current: '1.2.0',
+        supervised: true,
+      }),
+    ).toMatchObject({ at: 'restart' });
+  });
+
   it('flipped with supervisor none: finish, switched by recover', () => {
     expect(planResume(tx('switching', ['flip']), { current: '1.2.0', supervised: false })).toEqual({
       at: 'finish',

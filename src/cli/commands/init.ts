@@ -1,4 +1,4 @@
-import { adopt, readInstalledPackage } from '../../verbs/adopt.js';
+import { adopt, linkBin, readInstalledPackage } from '../../verbs/adopt.js';
 import { init } from '../../verbs/init.js';
 import { formatCoverage } from '../../snapshot/coverage.js';
 import {
@@ -122,6 +122,12 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
     env: ctx.runtime.env,
     execPath: ctx.runtime.execPath,
   });
+  const link = ctx.values['link-bin'] === true ? true : ctx.values['unlink-bin'] === true ? false : undefined;
+  if (link !== undefined && !adoptPath) {
+    const links = await linkBin({ root: ctx.root, ...ctx.runtime, link });
+    const human = links.map((l) => `${l.link} -> ${link ? l.ours : (l.original ?? 'unchanged')}`).join('\n');
+    return { result: { ...result, links }, human };
+  }
   const covers = result.checkpoint ? `\ncheckpoints of the state cover:\n${formatCoverage(result.checkpoint)}` : '';
   if (!adoptPath)
     return {
@@ -133,6 +139,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
     path: adoptPath,
     ...ctx.runtime,
     healthFromUnit: settings.healthUrl === undefined,
+    linkBin: link === true,
   });
   const config = adopted.found?.healthUrl ? { ...result.config, healthUrl: adopted.found.healthUrl } : result.config;
   return { result: { ...result, config, adopted }, human: adoptedText(result.root, adoptPath, adopted) };

@@ -61,6 +61,9 @@ export function systemdSupervisor(options: SystemdOptions): Supervisor {
       await systemctl(['reset-failed', options.unit], call);
       await must(['start', options.unit]);
     },
+    async stop() {
+      await must(['stop', options.unit]);
+    },
     async state(): Promise<ServiceState> {
       const result = await must(['show', options.unit, ...PROPERTIES.map((p) => `--property=${p}`)]);
       return parseShow(result.output);

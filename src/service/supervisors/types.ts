@@ -31,6 +31,11 @@ export interface Supervisor {
   /** Start the service after a failure (after clearing a failed state or start limit where there is one). */
   start(): Promise<void>;
   state(): Promise<ServiceState>;
+  /**
+   * Stop the service, for a step that must run while nothing serves (an update finalize); the caller starts it
+   * again (restart) whatever happens. Only where a stop is safe to follow with a start (systemd).
+   */
+  stop?(): Promise<void>;
 }
 
 /** How adapters run their commands; injectable so command lines can be tested without the supervisor. */

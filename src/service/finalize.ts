@@ -1,0 +1,143 @@
+/**
+ * OpenClaw's post-core step, run the way its own updater and openclaw/ocm run it after a core swap: the target
+ * release's `update finalize --json --yes --no-restart` with the service's environment and state and
+ * `OPENCLAW_UPDATE_POST_CORE=1`, while the gateway is stopped (docs/cli/update/how-updates-run.md: Doctor migrations,
+ * config repair, plugin convergence; "The service remains stopped through ..."). Its stdout is one JSON document
+ * (`status`: ok | warning | failed, `phaseTimings`, `postUpdate`); `warning` exits 0 and is a success.
+ *
+ * The process is started detached, marked in its environment with the transaction it belongs to, and its pid is
+ * returned before it is awaited: a runner killed meanwhile leaves a journal naming it, and recovery ends it before the
+ * way back touches the state it is writing.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { isOurProcess, killProcessGroup, startDetached } from '../platform/subprocess.js';
+
+/** The environment variable that marks a finalize process as one a transaction of ours started. */
+export const FINALIZE_MARKER = 'RELEASE_SWITCHER_FINALIZE';
+
+export interface FinalizeRequest {
+  /** The service's Node. */
+  node: string;
+  /** The target release's folder: the command runs inside it. */
+  releaseDir: string;
+  /** The command inside the release (its first word a path in it). */
+  args: readonly string[];
+  /** The service's environment, with the preset's additions (OPENCLAW_UPDATE_POST_CORE=1). */
+  env: NodeJS.ProcessEnv;
+  /** Where its output goes (a private folder of the root); kept for the operator. */
+  outputDir: string;
+  /** The transaction it belongs to: its marker's value. */
+  tx: string;
+  /** Bound on the whole run; past it the process tree is ended and the run fails. */
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+}
+
+/** What finalize said: its exit, its JSON's verdict and the parts of it worth keeping in the journal. */
+export interface FinalizeVerdict {
+  ok: boolean;
+  exitCode: number | null;
+  /** Its JSON's `status` (`ok`, `warning`, `failed`), or `unreadable`/`timed-out`. */
+  status: string;
+  ms: number;
+  phases?: { phase: string; durationMs?: number; outcome?: string }[];
+  doctor?: unknown;
+  plugins?: { status?: unknown; changed?: unknown; warnings?: unknown; npm?: unknown };
+  error?: unknown;
+  stuckPhase?: unknown;
+  /** The last lines of its stderr (phase receipts), when it failed. */
+  stderrTail?: string;
+}
+
+export interface StartedFinalize {
+  pid: number;
+  /** Resolves when it exits (or is ended at the deadline) with its verdict. */
+  verdict: Promise<FinalizeVerdict>;
+}
+
+export async function startFinalize(request: FinalizeRequest): Promise<StartedFinalize> {
+  await fs.mkdir(request.outputDir, { recursive: true, mode: 0o700 });
+  const stdoutFile = path.join(request.outputDir, `${request.tx}.json`);
+  const logFile = path.join(request.outputDir, `${request.tx}.log`);
+  await Promise.all([fs.rm(stdoutFile, { force: true }), fs.rm(logFile, { force: true })]);
+  const [entry, ...rest] = request.args;
+  const started = performance.now();
+  const child = await startDetached(request.node, [path.join(request.releaseDir, entry!), ...rest], {
+    cwd: request.releaseDir,
+    env: { ...request.env, [FINALIZE_MARKER]: request.tx },
+    logFile,
+    stdoutFile,
+    ...(request.signal && { signal: request.signal }),
+  });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killProcessGroup(child.pid);
+  }, request.timeoutMs);
+  const verdict = child.exited.then(async (exitCode) => {
+    clearTimeout(timer);
+    const ms = Math.round(performance.now() - started);
+    const output = await fs.readFile(stdoutFile, 'utf8').catch(() => '');
+    const stderr = await fs.readFile(logFile, 'utf8').catch(() => '');
+    return readVerdict({ output, stderr, exitCode, ms, timedOut });
+  });
+  return { pid: child.pid, verdict };
+}
+
+/** The parts of `update finalize --json` we keep (docs/cli/update/repair-and-recovery.md). */
+interface FinalizeJson {
+  status?: unknown;
+  phaseTimings?: { phase: string; durationMs?: number; outcome?: string }[];
+  postUpdate?: {
+    doctor?: unknown;
+    plugins?: { status?: unknown; changed?: unknown; warnings?: unknown; npm?: unknown };
+  };
+  error?: unknown;
+  stuckPhase?: unknown;
+}
+
+/** The verdict from finalize's exit and stdout: success is exit 0 with a JSON status other than `failed`. */
+export function readVerdict(run: {
+  output: string;
+  stderr: string;
+  exitCode: number | null;
+  ms: number;
+  timedOut: boolean;
+}): FinalizeVerdict {
+  let json: FinalizeJson | undefined;
+  try {
+    json = JSON.parse(run.output.slice(run.output.indexOf('{')));
+  } catch {
+    json = undefined;
+  }
+  const status = run.timedOut ? 'timed-out' : typeof json?.status === 'string' ? json.status : 'unreadable';
+  const ok = run.exitCode === 0 && (status === 'ok' || status === 'warning');
+  const plugins = json?.postUpdate?.plugins;
+  return {
+    ok,
+    exitCode: run.exitCode,
+    status,
+    ms: run.ms,
+    ...(Array.isArray(json?.phaseTimings) && {
+      phases: json.phaseTimings.map((p) => ({ phase: p.phase, durationMs: p.durationMs, outcome: p.outcome })),
+    }),
+    ...(json?.postUpdate?.doctor !== undefined && { doctor: json.postUpdate.doctor }),
+    ...(plugins && {
+      plugins: { status: plugins.status, changed: plugins.changed, warnings: plugins.warnings, npm: plugins.npm },
+    }),
+    ...(json?.error !== undefined && { error: json.error }),
+    ...(json?.stuckPhase !== undefined && { stuckPhase: json.stuckPhase }),
+    ...(!ok && { stderrTail: run.stderr.split('\n').slice(-12).join('\n') }),
+  };
+}
+
+/** After a runner died: end the finalize process it left, if that pid is still ours for transaction `tx`. */
+export async function endOrphanedFinalize(pid: number, tx: string): Promise<boolean> {
+  if (!(await isOurProcess(pid, { name: FINALIZE_MARKER, value: tx }))) return false;
+  killProcessGroup(pid);
+  // Its group gets SIGKILL 0.5 s after the SIGTERM; wait until it is gone, so nothing writes the state after this.
+  for (let i = 0; i < 100 && (await isOurProcess(pid, { name: FINALIZE_MARKER, value: tx })); i++)
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  return true;
+}

@@ -1,0 +1,107 @@
+/**
+ * The `finalize` step (presets that publish one: openclaw's `update finalize`), between the flip and the target's first
+ * start: the old process is stopped, the state checkpoint taken (or, for a transaction that puts a snapshot back, that
+ * snapshot put back) so the way back covers what finalize writes, then the target's finalize runs with the service's
+ * environment. Its JSON verdict is the step's evidence. A failure is returned (the driver rolls back, the snapshot goes
+ * back before the previous release starts); the restart that follows starts the stopped service.
+ *
+ * A runner killed while finalize runs leaves the step `running` with the finalize pid in its evidence: recovery ends
+ * that process (`recoverFinalize`) and goes back to the previous release (`interruptedFinalize` in planResume), so the
+ * gateway is not left stopped, nor started on a half-finalized state.
+ */
+import path from 'node:path';
+import type { Transaction } from '../model/state.js';
+import { type FinalizeVerdict, endOrphanedFinalize, startFinalize } from '../service/finalize.js';
+import type { Supervisor } from '../service/supervisors/types.js';
+import type { Config } from '../store/config.js';
+import { PRESETS, type Preset } from '../store/presets.js';
+import { handoffStep } from './restart-handoff-step.js';
+import { runStep } from './record.js';
+import { serviceEnvironment } from './service-env.js';
+import type { Failure, Run } from './steps.js';
+
+const NAME = 'finalize' as const;
+
+/** The root's preset's finalize, when it has one, runs on a configured Node, under a supervisor that can stop it. */
+export function finalizeOf(config: Config, supervisor: Supervisor | null): Preset['finalize'] {
+  const name = config.preset ?? config.package;
+  const finalize = Object.hasOwn(PRESETS, name) ? PRESETS[name]?.finalize : undefined;
+  return finalize && config.node && supervisor?.stop ? finalize : undefined;
+}
+
+/** For --dry-run: the steps a supervised activation of this root runs between the flip and the restart. */
+export function finalizeSteps(config: Config): { handoff: boolean; finalize: boolean } {
+  const name = config.preset ?? config.package;
+  const preset = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
+  const finalize = Boolean(preset?.finalize && config.node && config.supervisor.startsWith('systemd'));
+  return { handoff: finalize && Boolean(preset?.restartHandoff), finalize };
+}
+
+/** Stop, checkpoint, finalize. Undefined when there is nothing to do or it went well; the failure otherwise. */
+export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Failure | undefined> {
+  const { session, tx } = run;
+  const finalize = finalizeOf(session.config, supervisor);
+  if (!finalize || tx.to === null) return undefined;
+  const { config, layout, runtime, journal } = session;
+  let verdict: FinalizeVerdict | undefined;
+  try {
+    const serviceEnv = await serviceEnvironment(config, runtime.env, {});
+    // The old gateway asked to hand its sessions over and exit, when its release speaks the protocol (its own step).
+    const handedOff = await handoffStep(run, supervisor, serviceEnv);
+    await runStep({ journal, tx }, NAME, async (step) => {
+      runtime.onProgress({ phase: 'restart', message: `stopping ${supervisor.unit} for ${tx.to}'s update finalize` });
+      await supervisor.stop!(); // after a handoff: it cancels the supervisor's own restart of the exited process
+      const stoppedPid = handedOff.pid;
+      step.note({ evidence: { stoppedPid } });
+      const env = { ...serviceEnv, ...finalize.env };
+      await checkpointFirst(run, env);
+      const started = await startFinalize({
+        node: config.node!,
+        releaseDir: layout.release(tx.to!),
+        args: finalize.args,
+        env,
+        outputDir: path.join(layout.root, 'finalize'),
+        tx: tx.id,
+        timeoutMs: finalize.timeoutSeconds * 1000,
+        signal: runtime.signal,
+      });
+      step.note({ evidence: { stoppedPid, pid: started.pid } });
+      await journal.commit(); // the pid, for recovery, before anything waits on it
+      runtime.onProgress({ phase: 'restart', message: `${tx.to} update finalize running (pid ${started.pid})` });
+      verdict = await started.verdict;
+      step.note({
+        evidence: { stoppedPid, pid: started.pid, verdict },
+        detail: `${tx.to} update finalize: ${verdict.status} (exit ${verdict.exitCode ?? 'signal'}, ${verdict.ms} ms)`,
+      });
+      if (!verdict.ok) step.fail();
+    });
+  } catch (error) {
+    return { reason: 'finalize_failed', detail: (error as Error).message };
+  }
+  if (verdict?.ok) return undefined;
+  return {
+    reason: 'finalize_failed',
+    detail: `${tx.to}'s update finalize ${verdict?.status ?? 'failed'} (exit ${verdict?.exitCode ?? 'signal'})`,
+  };
+}
+
+/** The checkpoint the way back needs, before finalize writes anything: taken, or the requested snapshot put back. */
+async function checkpointFirst(run: Run, env: NodeJS.ProcessEnv): Promise<void> {
+  const { session, tx } = run;
+  const { layout, config } = session;
+  const state = await import('../snapshot/boot-state.js');
+  if (tx.restore) {
+    const { restoredFor } = await import('../snapshot/snapshot.js');
+    if (tx.restore.version === tx.to && !(await restoredFor(layout, tx.restore.snapshot, tx.id)))
+      await state.restoreForTransaction(layout, tx.restore.snapshot, { tx: tx.id, version: tx.restore.version });
+    return;
+  }
+  await state.takeCheckpoint({ layout, config, tx, env });
+}
+
+/** Recovery, before it re-enters the transaction: end the finalize process a killed runner left, if it still runs. */
+export async function recoverFinalize(tx: Transaction): Promise<boolean> {
+  const step = tx.steps.find((s) => s.name === NAME && s.status === 'running');
+  const pid = (step?.evidence as { pid?: number } | undefined)?.pid;
+  return typeof pid === 'number' ? endOrphanedFinalize(pid, tx.id) : false;
+}

@@ -1,0 +1,68 @@
+/**
+ * The `restart-handoff` step (presets that publish OpenClaw's restart-handoff contract), before the target's finalize and first
+ * start: when the release that runs answers the capability probe with protocol 1 and `consume`, the running gateway is
+ * asked (with that release's own CLI) for its fresh-process restart, which records its sessions and exits without the
+ * drain a SIGTERM gets; the supervisor is stopped at once (so it does not start the exited process again before
+ * finalize), and the handoff is consumed with the old main PID. `accepted` is recorded. Otherwise (no protocol, the
+ * gateway did not exit in time, no main PID) the step says why and the caller's stop, or restart, does it as before.
+ */
+import path from 'node:path';
+import { consumeHandoff, handoffSupported, requestRestart } from '../service/restart-handoff.js';
+import type { Supervisor } from '../service/supervisors/types.js';
+import { PRESETS } from '../store/presets.js';
+import { noteStep, runStep } from './record.js';
+import type { Run } from './steps.js';
+
+const NAME = 'restart-handoff' as const;
+/** How long the gateway may take to exit after the request (OpenClaw's drain cap under systemd is 315 s). */
+const EXIT_TIMEOUT_MS = 330_000;
+
+/** Hand over and stop; the old main PID (null when none ran). Never fails the transaction: the stop after it remains. */
+export async function handoffStep(
+  run: Run,
+  supervisor: Supervisor,
+  env: NodeJS.ProcessEnv,
+): Promise<{ pid: number | null }> {
+  const { session, tx } = run;
+  const { config, layout, runtime, journal } = session;
+  const name = config.preset ?? config.package;
+  const commands = Object.hasOwn(PRESETS, name) ? PRESETS[name]?.restartHandoff : undefined;
+  const pid = (await supervisor.state()).mainPid;
+  if (!commands || !config.node || tx.from === null || !supervisor.stop) return { pid };
+  if (pid === null) {
+    noteStep(tx, NAME, 'skipped', `${supervisor.unit} has no main process to hand over`);
+    return { pid };
+  }
+  const call = { node: config.node, releaseDir: layout.release(tx.from), env, signal: runtime.signal };
+  await runStep({ journal, tx }, NAME, async (step) => {
+    const supported = await handoffSupported(call, commands);
+    if (supported !== true) {
+      step.end(
+        'skipped',
+        `${tx.from} does not offer restart-handoff protocol 1 consume (${supported}): stopped as before`,
+      );
+      return;
+    }
+    runtime.onProgress({
+      phase: 'restart',
+      message: `asking ${tx.from}'s gateway (pid ${pid}) for its restart handoff`,
+    });
+    const logFile = path.join(layout.root, 'finalize', `${tx.id}.handoff.log`);
+    const exit = await requestRestart({ ...call, pid, logFile, timeoutMs: EXIT_TIMEOUT_MS }, commands);
+    if (exit.exited) await supervisor.stop!(); // before its RestartSec= runs out: finalize comes first
+    const consumed = exit.exited ? await consumeHandoff({ ...call, pid }, commands) : undefined;
+    const evidence = {
+      pid,
+      protocol: 1,
+      exitedAfterMs: exit.ms,
+      consume: consumed ?? null,
+      accepted: consumed?.status === 'accepted',
+    };
+    const detail = !exit.exited
+      ? `${tx.from}'s gateway (pid ${pid}) did not exit ${exit.refused ? `(${exit.refused}; its output is in ${logFile})` : `within ${EXIT_TIMEOUT_MS / 1000} s of the request`}: stopped as before`
+      : `${tx.from}'s gateway (pid ${pid}) exited ${exit.ms} ms after the request; handoff ${consumed!.status}${consumed!.reason ? ` (${consumed!.reason})` : ''}`;
+    step.note({ evidence, detail });
+    if (consumed?.status !== 'accepted') step.end('skipped', detail); // the stop that follows does it as before
+  });
+  return { pid };
+}

@@ -1,0 +1,213 @@
+// OpenClaw's post-core step inside the transaction, on the real gateway (openclaw 2026.9.5 → 2026.9.6 from the registry,
+// Node 24, its own unit adopted under a private systemd --user, external-supervisor mode): after the flip the old
+// gateway is stopped, the state checkpointed, and the target's `update finalize --json --yes --no-restart` runs as step
+// `finalize` with its JSON verdict, before the target first starts.
+// - a 9.6 repacked so that its finalize exits non-zero is rolled back, 9.5 verified, the state as it was;
+// - a kill -9 of the runner while finalize runs: `recover` ends the orphaned finalize and 9.5 serves again;
+// - update and rollback go through, finalize recorded both ways, the state after the rollback as before the update.
+// One gateway for the whole file (cold starts are 9-20 s at idle, finalize 40-50 s under load).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { CLI, cli, cliEnv } from '../support/cli.ts';
+import {
+  OPENCLAW_UNIT as UNIT,
+  REMOVE_TIMEOUT_MS,
+  openclawBench,
+  openclawHealthy,
+  removeOpenclawBench,
+  writeOpenclawService,
+} from '../support/openclaw.ts';
+import { freePort } from '../support/service.ts';
+import { describeWhere } from '../support/skip.ts';
+import { canRunUserManager, type UserManager } from '../support/systemd.ts';
+
+const FROM = '2026.9.5';
+const TO = '2026.9.6';
+const BROKEN = '2026.9.6-finalize-fails';
+const SHARED = '/work/shared-cache';
+const PROJECT = path.resolve(import.meta.dirname, '../..');
+const MARKER = 'RELEASE_SWITCHER_FINALIZE';
+
+type StepJson = { name: string; status: string; detail?: string; evidence?: any };
+
+/** Pids of live processes carrying the finalize marker in their environment. */
+function finalizeProcesses(): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      if (
+        readFileSync(`/proc/${name}/environ`, 'latin1')
+          .split('\0')
+          .some((e) => e.startsWith(`${MARKER}=`))
+      )
+        pids.push(Number(name));
+    } catch {
+      // gone, or not ours
+    }
+  }
+  return pids;
+}
+
+describeWhere(canRunUserManager(), 'update finalize inside the transaction (real openclaw, systemd --user)', () => {
+  let um: UserManager;
+  let port: number;
+  let node: string;
+  const work = mkdtempSync(path.join(tmpdir(), 'rs-ocfin-'));
+  const root = path.join(work, 'root');
+  const npmCache = existsSync(path.join(SHARED, 'npm'))
+    ? path.join(work, 'npm-cache')
+    : path.join(PROJECT, '.bench-cache', 'npm-openclaw');
+  const env = () => ({
+    ...(um.env as Record<string, string>),
+    // The state dir by a path no other gateway on the machine has (every bound HOME is /root by path, and openclaw
+    // refuses a state dir it sees another running gateway use): the unit gets it too (drop-in below).
+    OPENCLAW_STATE_DIR: state(),
+    npm_config_cache: npmCache,
+    npm_config_logs_dir: path.join(work, 'npm-logs'),
+    ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
+  });
+  const rs = (args: string[], timeout = 1_200_000) => cli(['--root', root, '--json', ...args], { env: env(), timeout });
+  const state = () => path.join(um.env.HOME!, '.openclaw');
+  const mark = () => path.join(state(), 'credentials', 'rs-finalize.json');
+  const stepsOf = (result: any): StepJson[] => result?.steps ?? [];
+  const step = (result: any, name: string) => stepsOf(result).find((s) => s.name === name);
+
+  /**
+   * 9.6 repacked so that its `update finalize` exits 1 with a `failed` verdict: a copy of the installed release (npm -g's
+   * layout, so it is adopted as it stands: no second install from the registry), BROKEN in its package.json.
+   */
+  function repackBroken(): string {
+    const pkg = path.join(work, 'repack', 'lib', 'node_modules', 'openclaw');
+    mkdirSync(path.dirname(pkg), { recursive: true });
+    execFileSync('cp', ['-a', path.join(root, 'releases', TO), pkg]);
+    execFileSync('chmod', ['-R', 'u+w', pkg]);
+    rmSync(path.join(pkg, '.release-switcher.json'), { force: true });
+    const pkgFile = path.join(pkg, 'package.json');
+    writeFileSync(pkgFile, JSON.stringify({ ...JSON.parse(readFileSync(pkgFile, 'utf8')), version: BROKEN }, null, 2));
+    const index = path.join(pkg, 'dist', 'index.js');
+    const text = readFileSync(index, 'utf8');
+    const fail =
+      "if (process.argv.includes('finalize')) { process.stdout.write(JSON.stringify({ status: 'failed', mode: 'finalize', error: 'repacked to fail' })); process.exit(1); }\n";
+    writeFileSync(index, text.startsWith('#!') ? text.replace(/\n/, `\n${fail}`) : fail + text); // after a shebang
+    return pkg;
+  }
+
+  beforeAll(async () => {
+    console.log(`load average at start: ${loadavg()[0]!.toFixed(1)}`);
+    if (existsSync(path.join(SHARED, 'npm'))) execFileSync('cp', ['-a', path.join(SHARED, 'npm'), npmCache]);
+    const prepared = path.join(SHARED, `oc-${FROM}`);
+    if (!process.env.OPENCLAW_PREFIX && existsSync(prepared)) {
+      process.env.OPENCLAW_PREFIX = path.join(work, 'prefix');
+      execFileSync('cp', ['-a', prepared, process.env.OPENCLAW_PREFIX]);
+    }
+    const bench = await openclawBench({ name: 'ocfin', work, version: FROM });
+    ({ node, um } = bench);
+    port = await freePort();
+    await writeOpenclawService(um, { node, prefix: bench.prefix, port, tmpdir: path.join(work, 'gateway-tmp') });
+    mkdirSync(path.join(um.unitDir, `${UNIT}.d`), { recursive: true });
+    writeFileSync(
+      path.join(um.unitDir, `${UNIT}.d`, 'state-dir.conf'),
+      `[Service]\nEnvironment=OPENCLAW_STATE_DIR=${state()}\n`,
+    );
+    expect((await um.systemctl(['daemon-reload'])).exitCode).toBe(0);
+    expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
+    await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 });
+    const openclaw = path.join(bench.prefix, 'lib', 'node_modules', 'openclaw');
+    const init = await rs(['init', '--preset', 'openclaw', '--adopt', openclaw, '--node', node, '--unit', UNIT]);
+    expect(init.exitCode, init.stdout + init.stderr).toBe(0);
+    expect((await rs(['unit', '--install'])).exitCode).toBe(0);
+    const pid = Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
+    expect((await um.systemctl(['restart', UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);
+    expect((await openclawHealthy(um, { port, pid, timeoutMs: 300_000 })).version).toBe(FROM);
+    const installed = await rs(['install', `openclaw@${TO}`]);
+    expect(installed.exitCode, installed.stdout.slice(-2000) + installed.stderr.slice(-2000)).toBe(0);
+    const broken = await rs(['init', '--adopt', repackBroken()]);
+    expect(broken.exitCode, broken.stdout + broken.stderr).toBe(0);
+    mkdirSync(path.dirname(mark()), { recursive: true });
+    writeFileSync(mark(), '{"era":"9.5"}\n', { mode: 0o600 });
+  }, 2_400_000);
+
+  afterAll(() => removeOpenclawBench(um, work), REMOVE_TIMEOUT_MS);
+
+  it(`a ${TO} whose finalize fails is rolled back before it serves: ${FROM} verified, the state as it was`, async () => {
+    const switched = await rs(['switch', BROKEN, '--no-preflight']);
+    const tx = switched.json?.result ?? switched.json?.error?.result;
+    console.log(
+      `switch to ${BROKEN} (exit ${switched.exitCode}, load ${loadavg()[0]!.toFixed(1)}):\n${JSON.stringify(tx, null, 2)}`,
+    );
+    expect(tx?.status, switched.stdout + switched.stderr).toBe('rolled_back');
+    expect(tx.reason).toBe('finalize_failed');
+    expect(step(tx, 'finalize')).toMatchObject({
+      status: 'failed',
+      evidence: { verdict: { status: 'failed', exitCode: 1 } },
+    });
+    expect(step(tx, 'restart-handoff')).toMatchObject({ status: 'ok', evidence: { accepted: true } });
+    // Never started: no `restart` of the target, straight back.
+    expect(stepsOf(tx).map((s) => s.name)).not.toContain('restart');
+    expect(step(tx, 'verify-previous')).toMatchObject({ status: 'ok' });
+    expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 120_000 })).version).toBe(FROM);
+    expect(readFileSync(mark(), 'utf8')).toBe('{"era":"9.5"}\n');
+    expect((await rs(['status'])).json.result.current).toBe(FROM);
+  }, 1_200_000);
+
+  it(`kill -9 of the runner while ${TO}'s finalize runs: recover ends it and ${FROM} serves again`, async () => {
+    const runner = execa(process.execPath, [CLI, '--root', root, '--json', 'switch', TO, '--no-preflight'], {
+      env: cliEnv(env()),
+      extendEnv: false,
+      reject: false,
+    });
+    const deadline = Date.now() + 600_000;
+    let orphans = finalizeProcesses();
+    while (orphans.length === 0) {
+      if (Date.now() > deadline || runner.exitCode !== null) throw new Error('finalize never started');
+      await new Promise((r) => setTimeout(r, 200)); // polling for the process, not a timed wait
+      orphans = finalizeProcesses();
+    }
+    runner.kill('SIGKILL');
+    expect((await runner).signal).toBe('SIGKILL');
+    expect(finalizeProcesses(), 'the finalize outlives the runner').toEqual(orphans);
+    // As an operator reads it (the human output lists what recovery did; the transaction is read with status below).
+    const recovered = await cli(['--root', root, 'recover'], { env: env(), timeout: 1_200_000 });
+    console.log(`recover after the kill (load ${loadavg()[0]!.toFixed(1)}):\n${recovered.stdout}${recovered.stderr}`);
+    expect(recovered.exitCode, recovered.stdout + recovered.stderr).toBe(0);
+    expect(recovered.stdout).toContain(`ended the update finalize of ${TO}`);
+    expect(finalizeProcesses()).toEqual([]);
+    const tx = (await rs(['status'])).json.result.transaction;
+    expect(tx).toMatchObject({ status: 'rolled_back', reason: 'finalize_interrupted', to: TO });
+    expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 120_000 })).version).toBe(FROM);
+    expect(readFileSync(mark(), 'utf8')).toBe('{"era":"9.5"}\n');
+  }, 1_200_000);
+
+  it(`update to ${TO} and rollback: finalize recorded both ways, the state after the rollback as before`, async () => {
+    // The rehearsal is not the subject here (and under a loaded machine's cold starts it can outlast its 90 s).
+    const updated = await rs(['update', `openclaw@${TO}`, '--no-preflight']);
+    console.log(`update (load ${loadavg()[0]!.toFixed(1)}):\n${JSON.stringify(updated.json?.result, null, 2)}`);
+    expect(updated.json?.result?.status, updated.stdout + updated.stderr).toBe('verified');
+    const names = stepsOf(updated.json.result).map((s) => s.name);
+    expect(names.indexOf('finalize')).toBeGreaterThan(names.indexOf('flip'));
+    expect(names.indexOf('finalize')).toBeLessThan(names.indexOf('restart'));
+    expect(step(updated.json.result, 'finalize')).toMatchObject({
+      status: 'ok',
+      evidence: { verdict: { ok: true, exitCode: 0, status: expect.stringMatching(/^(ok|warning)$/) } },
+    });
+    // The state database judged by 9.6 (it migrates 9.5's: 17 → 18), the old gateway handed over and consumed.
+    expect(step(updated.json.result, 'database-preflight')?.evidence?.verdicts).toEqual([
+      expect.objectContaining({ status: 'migration-required' }),
+    ]);
+    expect(step(updated.json.result, 'restart-handoff')).toMatchObject({ status: 'ok', evidence: { accepted: true } });
+    expect(existsSync(path.join(root, 'snapshots', updated.json.result.id))).toBe(true);
+    writeFileSync(mark(), '{"era":"9.6"}\n');
+
+    const back = await rs(['rollback']);
+    console.log(`rollback (load ${loadavg()[0]!.toFixed(1)}):\n${JSON.stringify(back.json?.result, null, 2)}`);
+    expect(back.json?.result?.status, back.stdout + back.stderr).toBe('verified');
+    expect(step(back.json.result, 'finalize')).toMatchObject({ status: 'ok', evidence: { verdict: { ok: true } } });
+    expect(step(back.json.result, 'restart-handoff')).toMatchObject({ status: 'ok', evidence: { accepted: true } });
+    expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 120_000 })).version).toBe(FROM);
+    expect(readFileSync(mark(), 'utf8')).toBe('{"era":"9.5"}\n');
+  }, 1_800_000);
+});
