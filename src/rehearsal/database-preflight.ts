@@ -10,6 +10,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { runCaptured, tail } from '../platform/subprocess.js';
+import { hasSqliteHeader } from '../snapshot/state-paths.js';
 
 /** OpenClaw's five, and `unavailable`: the release has no such command (older than the contract), so it cannot judge. */
 export type DatabaseStatus =
@@ -81,6 +82,10 @@ export async function databasePreflight(request: DatabasePreflightRequest): Prom
 
 async function judge(request: DatabasePreflightRequest, database: string, copy: string): Promise<DatabaseVerdict> {
   const options = { env: request.env, timeoutMs: PREFLIGHT_TIMEOUT_MS, signal: request.signal };
+  // A file by the database's name that SQLite would not open as one (no header; an empty file is an empty database):
+  // no schema to judge. The same file is what the running release uses now; the rehearsal judges the target on it.
+  if (!(await isDatabaseFile(database)))
+    return { database, status: 'unavailable', detail: 'not a SQLite database (no SQLite header): no schema to judge' };
   const copied = await runCaptured(request.node, ['--no-warnings', '-e', COPY_SCRIPT, database, copy], options);
   // Not a verdict on the state: the service's Node cannot make the copy (no node:sqlite before Node 22.5).
   if (copied.failed && /No such built-in module: node:sqlite/.test(copied.output))
@@ -121,4 +126,10 @@ function jsonIn(output: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+async function isDatabaseFile(file: string): Promise<boolean> {
+  const stat = await fs.stat(file).catch(() => undefined);
+  if (!stat) return true; // gone since it was listed: the copy says so
+  return stat.size === 0 || (await hasSqliteHeader(file));
 }
