@@ -282,6 +282,48 @@ export async function isOurProcess(pid: number, marker: { name: string; value: s
   return environ?.toString('utf8').split('\0').includes(`${marker.name}=${marker.value}`) ?? false;
 }
 
+/**
+ * The live processes started with `NAME=VALUE` in their environment (children inherit it): found from /proc, so a
+ * process whose pid never reached the journal (its runner killed between the spawn and the write) is found too.
+ */
+export async function processesMarked(marker: { name: string; value: string }): Promise<number[]> {
+  const names = await fs.promises.readdir('/proc').catch(() => [] as string[]);
+  const pids = names.filter((name) => /^\d+$/.test(name)).map(Number);
+  const ours = await Promise.all(pids.map((pid) => isOurProcess(pid, marker)));
+  return pids.filter((_, i) => ours[i]);
+}
+
+/**
+ * End every process marked `NAME=VALUE` (its whole group where it leads one): SIGTERM, SIGKILL after the grace, and
+ * wait until none is left (at most `waitMs`), so nothing of theirs writes after this returns. Whether any was found.
+ */
+export async function endMarkedProcesses(marker: { name: string; value: string }, waitMs = 10_000): Promise<boolean> {
+  const found = await processesMarked(marker);
+  if (found.length === 0) return false;
+  const signalAll = async (signal: NodeJS.Signals) => {
+    for (const pid of await processesMarked(marker)) if (!signalGroup(pid, signal)) signalOne(pid, signal);
+  };
+  await signalAll('SIGTERM');
+  const started = Date.now();
+  let killed = false;
+  while ((await processesMarked(marker)).length > 0 && Date.now() - started < waitMs) {
+    if (!killed && Date.now() - started >= KILL_GRACE_MS) {
+      killed = true;
+      await signalAll('SIGKILL');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return true;
+}
+
+function signalOne(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // gone meanwhile
+  }
+}
+
 /** Whether a process of this host exists (EPERM: it does, owned by someone else). */
 export function isAlive(pid: number): boolean {
   // kill(0) and kill(-N) probe process groups (-1: every process we may signal), which always answer: a record

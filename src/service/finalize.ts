@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { isOurProcess, killProcessGroup, startDetached } from '../platform/subprocess.js';
+import { endMarkedProcesses, killProcessGroup, startDetached } from '../platform/subprocess.js';
 
 /** The environment variable that marks a finalize process as one a transaction of ours started. */
 export const FINALIZE_MARKER = 'RELEASE_SWITCHER_FINALIZE';
@@ -132,12 +132,10 @@ export function readVerdict(run: {
   };
 }
 
-/** After a runner died: end the finalize process it left, if that pid is still ours for transaction `tx`. */
-export async function endOrphanedFinalize(pid: number, tx: string): Promise<boolean> {
-  if (!(await isOurProcess(pid, { name: FINALIZE_MARKER, value: tx }))) return false;
-  killProcessGroup(pid);
-  // Its group gets SIGKILL 0.5 s after the SIGTERM; wait until it is gone, so nothing writes the state after this.
-  for (let i = 0; i < 100 && (await isOurProcess(pid, { name: FINALIZE_MARKER, value: tx })); i++)
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  return true;
+/**
+ * After a runner died: end the finalize processes it left for transaction `tx`, found by the marker in their
+ * environment (the journaled pid may be missing: the runner can die between the spawn and the journal write).
+ */
+export async function endOrphanedFinalize(tx: string): Promise<boolean> {
+  return endMarkedProcesses({ name: FINALIZE_MARKER, value: tx });
 }

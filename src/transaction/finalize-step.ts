@@ -101,7 +101,7 @@ async function checkpointFirst(run: Run, env: NodeJS.ProcessEnv): Promise<void> 
 
 /** Recovery, before it re-enters the transaction: end the finalize process a killed runner left, if it still runs. */
 export async function recoverFinalize(tx: Transaction): Promise<boolean> {
-  const step = tx.steps.find((s) => s.name === NAME && s.status === 'running');
-  const pid = (step?.evidence as { pid?: number } | undefined)?.pid;
-  return typeof pid === 'number' ? endOrphanedFinalize(pid, tx.id) : false;
+  // By the marker, not the journaled pid alone: a runner killed between the spawn and the journal write left no pid.
+  if (!tx.steps.some((s) => s.name === NAME && s.status === 'running')) return false;
+  return endOrphanedFinalize(tx.id);
 }

@@ -1,11 +1,18 @@
 // The one subprocess helper: an abort or a timeout ends the child and what it started, promptly.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, it, onTestFinished } from 'vitest';
 import { describeWhere, onLinux } from '../support/skip.ts';
 import { isReleaseSwitcherError } from '../../src/model/errors.ts';
-import { run, runCaptured, spawnDetached } from '../../src/platform/subprocess.ts';
+import {
+  endMarkedProcesses,
+  processesMarked,
+  run,
+  runCaptured,
+  spawnDetached,
+  startDetached,
+} from '../../src/platform/subprocess.ts';
 
 /** Alive and not a zombie waiting for its reaper. */
 function alive(pid: number): boolean {
@@ -182,5 +189,46 @@ describeWhere(onLinux, 'spawnDetached', () => {
     expect(pid).toBeGreaterThan(0);
     await until('the runner to finish', () => readFileSync(log, 'utf8').includes('done'));
     expect(readFileSync(log, 'utf8')).toContain(`session ${pid}`);
+  });
+});
+
+describeWhere(onLinux, 'endMarkedProcesses', () => {
+  it('ends every process marked for one id, grandchildren included, found from /proc alone; another id is left', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rs-marked-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const name = 'RS_TEST_MARK';
+    const start = (value: string) =>
+      startDetached('/bin/sh', TREE, {
+        cwd: dir,
+        env: { ...env, [name]: value },
+        logFile: path.join(dir, `${value}.log`),
+      });
+    const mine = await start(`a-${process.pid}`);
+    const other = await start(`b-${process.pid}`);
+    onTestFinished(() => {
+      for (const pid of [mine.pid, other.pid]) {
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {}
+      }
+    });
+    const marker = { name, value: `a-${process.pid}` };
+    const log = () =>
+      existsSync(path.join(dir, `${marker.value}.log`))
+        ? readFileSync(path.join(dir, `${marker.value}.log`), 'utf8')
+        : '';
+    await until('the grandchild to start', () => log().includes('grandchild'));
+    const grandchild = Number(/grandchild (\d+)/.exec(log())![1]);
+    // The shell, its background sleep (the grandchild) and its foreground sleep; none of the other id's.
+    const marked = await processesMarked(marker);
+    expect(marked).toEqual(expect.arrayContaining([mine.pid, grandchild]));
+    expect(marked).toHaveLength(3);
+    expect(marked).not.toContain(other.pid);
+
+    expect(await endMarkedProcesses(marker)).toBe(true);
+    expect(await processesMarked(marker)).toEqual([]);
+    expect(alive(mine.pid) || alive(grandchild)).toBe(false);
+    expect(alive(other.pid)).toBe(true);
+    expect(await endMarkedProcesses(marker)).toBe(false);
   });
 });
