@@ -20,6 +20,19 @@ console.log(JSON.stringify({ schema: 'openclaw.state-schema-preflight.v1', statu
   return { releaseDir, ran };
 }
 
+/** The one verdict of `release`'s check on `file`. */
+async function judgeOne(node: string, dir: string, releaseDir: string, file: string) {
+  const [verdict] = await databasePreflight({
+    node,
+    releaseDir,
+    args: ['check.cjs', '{file}', '--json'],
+    databases: [file],
+    workDir: join(dir, 'work'),
+    env: process.env,
+  });
+  return verdict;
+}
+
 describe('database preflight of files that are not databases', () => {
   const node = inject('sqliteNode');
 
@@ -28,14 +41,7 @@ describe('database preflight of files that are not databases', () => {
     const { releaseDir, ran } = release(dir);
     const file = join(dir, 'openclaw.sqlite');
     writeFileSync(file, 'live db, schema 17\n');
-    const [verdict] = await databasePreflight({
-      node,
-      releaseDir,
-      args: ['check.cjs', '{file}', '--json'],
-      databases: [file],
-      workDir: join(dir, 'work'),
-      env: process.env,
-    });
+    const verdict = await judgeOne(node, dir, releaseDir, file);
     expect(verdict).toMatchObject({ database: file, status: 'unavailable', detail: expect.stringMatching(/header/) });
     expect(refuses(verdict!)).toBe(false);
     expect(existsSync(ran)).toBe(false);
@@ -47,14 +53,7 @@ describe('database preflight of files that are not databases', () => {
     const { releaseDir, ran } = release(dir);
     const file = join(dir, 'openclaw.sqlite');
     writeFileSync(file, Buffer.concat([Buffer.from('SQLite format 3\0'), Buffer.alloc(4096, 0xff)]));
-    const [verdict] = await databasePreflight({
-      node,
-      releaseDir,
-      args: ['check.cjs', '{file}', '--json'],
-      databases: [file],
-      workDir: join(dir, 'work'),
-      env: process.env,
-    });
+    const verdict = await judgeOne(node, dir, releaseDir, file);
     expect(verdict).toMatchObject({ database: file, status: 'indeterminate' });
     expect(refuses(verdict!)).toBe(true);
     expect(existsSync(ran)).toBe(false);
