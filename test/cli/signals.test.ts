@@ -5,32 +5,12 @@ import { execa } from 'execa';
 import { expect, it } from 'vitest';
 import { describeWhere, onLinux } from '../support/skip.ts';
 import { CLI, cliEnv, fixtureRoot, tempDir } from '../support/cli.ts';
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function until(what: string, fn: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-// A smoke check that starts a grandchild (sleep 30), writes both pids, and never ends by itself.
-const SMOKE =
-  "-e c=require('child_process').spawn('sleep',['30']);require('fs').writeFileSync(process.env.RS_TEST_PIDS,process.pid+','+c.pid);setInterval(()=>{},1e3)";
+import { alive, until, SMOKE_WITH_GRANDCHILD } from '../support/processes.ts';
 
 describeWhere(onLinux, 'signals', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`${signal} during staging: the CLI dies of it, and the smoke check and its child are gone within about a second`, async () => {
-      const root = await fixtureRoot([`--smoke=${SMOKE}`]);
+      const root = await fixtureRoot([`--smoke=${SMOKE_WITH_GRANDCHILD}`]);
       const pidFile = join(tempDir('rs-pids-'), 'pids');
       const child = execa(process.execPath, [CLI, '--root', root, 'install', 'rs-fixture-gateway@1.0.0'], {
         env: cliEnv({ RS_TEST_PIDS: pidFile }),

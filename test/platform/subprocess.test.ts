@@ -13,24 +13,7 @@ import {
   spawnDetached,
   startDetached,
 } from '../../src/platform/subprocess.ts';
-
-/** Alive and not a zombie waiting for its reaper. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function until(what: string, fn: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+import { alive, until } from '../support/processes.ts';
 
 /** A shell that starts a 30 s sleep (the grandchild), prints its pid, then sleeps 30 s itself. */
 const TREE = ['-c', 'sleep 30 & echo "grandchild $!"; sleep 30'];

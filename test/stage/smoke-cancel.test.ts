@@ -8,31 +8,11 @@ import { install } from '../../dist/index.js';
 import { cliEnv, fixtureRoot, tempDir } from '../support/cli.ts';
 import { readState } from '../support/root.ts';
 import { describeWhere, onLinux } from '../support/skip.ts';
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-async function until(what: string, fn: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-// A smoke check that starts a grandchild (sleep 30), writes both pids, and never ends by itself.
-const SMOKE =
-  "-e c=require('child_process').spawn('sleep',['30']);require('fs').writeFileSync(process.env.RS_TEST_PIDS,process.pid+','+c.pid);setInterval(()=>{},1e3)";
+import { alive, until, SMOKE_WITH_GRANDCHILD } from '../support/processes.ts';
 
 describeWhere(onLinux, 'cancelling the smoke check', () => {
   it('an abort during the smoke check ends it and its child; CANCELLED, nothing changed', async () => {
-    const root = await fixtureRoot([`--smoke=${SMOKE}`]);
+    const root = await fixtureRoot([`--smoke=${SMOKE_WITH_GRANDCHILD}`]);
     expect(existsSync(join(root, 'state.json'))).toBe(false); // a fresh root: no journal yet
     const pidFile = join(tempDir('rs-pids-'), 'pids');
     const controller = new AbortController();

@@ -15,6 +15,22 @@ const freshRoot = templateRoot(['1.0.0', '1.2.0']);
 // A Node with node:sqlite (the global setup's), so databases are copied by SQLite whatever Node runs the suite.
 const node24 = inject('sqliteNode');
 
+/** `init` with a rehearsal (`preflight`, a health URL nobody answers) and `extra`, then `switch 1.2.0`: it must fail. */
+async function switchRefused(root: string, extra: string[], preflight = 'server.js --port {port}') {
+  const init = await rs(root, [
+    'init',
+    '--preflight',
+    preflight,
+    '--health-url',
+    'http://127.0.0.1:9/health',
+    ...extra,
+  ]);
+  expect(init.exitCode, init.stdout + init.stderr).toBe(0);
+  const r = await rs(root, ['switch', '1.2.0']);
+  expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+  return r;
+}
+
 describe('a state copy that cannot be made', () => {
   it('fails the switch with STATE_COPY_FAILED, current untouched, the candidate not marked bad', async () => {
     const root = freshRoot();
@@ -24,20 +40,7 @@ describe('a state copy that cannot be made', () => {
       join(live, 'broken.sqlite'),
       Buffer.concat([Buffer.from('SQLite format 3\0'), Buffer.alloc(4096, 0xff)]),
     );
-    const init = await rs(root, [
-      'init',
-      '--node',
-      node24,
-      '--preflight',
-      'server.js --port {port}',
-      '--health-url',
-      'http://127.0.0.1:9/health',
-      '--state-path',
-      live,
-    ]);
-    expect(init.exitCode, init.stdout + init.stderr).toBe(0);
-    const r = await rs(root, ['switch', '1.2.0']);
-    expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+    const r = await switchRefused(root, ['--node', node24, '--state-path', live]);
     expect(r.json.error).toMatchObject({
       code: 'STATE_COPY_FAILED',
       message: expect.stringContaining('broken.sqlite'),
@@ -52,18 +55,7 @@ describe('a state copy that cannot be made', () => {
   it('a configured Node removed since the install fails the switch with NODE_NOT_FOUND, the candidate not marked bad', async () => {
     const root = freshRoot();
     const gone = join(tempDir('rs-node-gone-'), 'bin', 'node');
-    const init = await rs(root, [
-      'init',
-      '--node',
-      gone,
-      '--preflight',
-      'server.js --port {port}',
-      '--health-url',
-      'http://127.0.0.1:9/health',
-    ]);
-    expect(init.exitCode, init.stdout + init.stderr).toBe(0);
-    const r = await rs(root, ['switch', '1.2.0']);
-    expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+    const r = await switchRefused(root, ['--node', gone]);
     expect(r.json.error).toMatchObject({ code: 'NODE_NOT_FOUND', message: expect.stringContaining(gone) });
     expect(r.json.error.hint).toContain('--node');
     expect(readState(root).releases['1.2.0'].state).toBe('installed');
@@ -76,18 +68,7 @@ describe('a state copy that cannot be made', () => {
     await new Promise<void>((resolve) => held.listen(0, '127.0.0.1', resolve));
     onTestFinished(() => new Promise((resolve) => held.close(resolve)));
     const port = (held.address() as { port: number }).port;
-    const init = await rs(root, [
-      'init',
-      '--preflight',
-      `server.js --port ${port}`,
-      '--health-url',
-      'http://127.0.0.1:9/health',
-      '--verify-timeout',
-      '3',
-    ]);
-    expect(init.exitCode, init.stdout + init.stderr).toBe(0);
-    const r = await rs(root, ['switch', '1.2.0']);
-    expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+    const r = await switchRefused(root, ['--verify-timeout', '3'], `server.js --port ${port}`);
     expect(r.json.error).toMatchObject({
       code: 'PORT_TAKEN',
       message: expect.stringContaining(`port ${port} is held by another process`),
@@ -109,18 +90,7 @@ describe('a state copy that cannot be made', () => {
       // One file bigger than what is left where the root (and the rehearsal's private copy) lives.
       const free = statfsSync(mount);
       writeFileSync(join(live, 'blob'), Buffer.alloc(free.bavail * free.bsize + 1024 * 1024, 1));
-      const init = await rs(root, [
-        'init',
-        '--preflight',
-        'server.js --port {port}',
-        '--health-url',
-        'http://127.0.0.1:9/health',
-        '--state-path',
-        live,
-      ]);
-      expect(init.exitCode, init.stdout + init.stderr).toBe(0);
-      const r = await rs(root, ['switch', '1.2.0']);
-      expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+      const r = await switchRefused(root, ['--state-path', live]);
       expect(r.json.error).toMatchObject({
         code: 'DISK_FULL',
         message: expect.stringMatching(/private copy of the state.*not marked bad/),
