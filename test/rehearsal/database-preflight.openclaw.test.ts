@@ -84,9 +84,10 @@ describe('database preflight of the real openclaw releases', () => {
     expect(await judge('2026.9.6')).toEqual([expect.objectContaining({ status: 'exact' })]);
   }, 900_000);
 
-  it('a file that is no SQLite database is indeterminate (refused); a release without the command is unavailable (not refused)', async () => {
+  it('a damaged database (SQLite header, unreadable pages) is indeterminate (refused); a file without the header is no database (unavailable); a release without the command is unavailable (not refused)', async () => {
+    // SQLite's header and then pages it cannot read: a database that cannot be copied consistently, so not judged.
     const broken = path.join(work, 'broken.sqlite');
-    writeFileSync(broken, 'not a database');
+    writeFileSync(broken, Buffer.concat([Buffer.from('SQLite format 3\0'), Buffer.alloc(4096, 0xff)]));
     const [verdict] = await judge('2026.9.6', [broken]);
     expect(verdict).toMatchObject({
       database: broken,
@@ -94,6 +95,13 @@ describe('database preflight of the real openclaw releases', () => {
       detail: expect.stringMatching(/copy failed/),
     });
     expect(refuses(verdict!)).toBe(true);
+
+    // Text under a database's name is no database (snapshots copy it as a plain file too): no schema to judge.
+    const text = path.join(work, 'text.sqlite');
+    writeFileSync(text, 'not a database');
+    const [plain] = await judge('2026.9.6', [text]);
+    expect(plain).toMatchObject({ database: text, status: 'unavailable', detail: expect.stringMatching(/no SQLite header/) });
+    expect(refuses(plain!)).toBe(false);
 
     // A release from before the contract has no `database preflight`: no verdict, and no refusal (a rollback to one
     // must stay possible; the rehearsal and verify still judge it).

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyStatePrivately } from '../../src/snapshot/private-copy.ts';
 import {
+  fill,
   type PreflightOptions,
   type PreflightRecord,
   rehearsalUrl,
@@ -57,6 +58,13 @@ async function expectNothingLeft(): Promise<void> {
 describe('runPreflight, process group', () => {
   it('replaces host and port of the health URL with 127.0.0.1:{port}', () => {
     expect(rehearsalUrl('http://gateway.example:18789/health?x=1', 4242)).toBe('http://127.0.0.1:4242/health?x=1');
+  });
+
+  it('fills each placeholder once: a value that holds a placeholder is not filled again', () => {
+    const vars = { port: 4242, state: '/srv/{token}/{port}', token: 's3cret', config: '/c/{state}.json' };
+    expect(fill('--port {port} --state {state} --config {config} --token {token} {other}', vars)).toBe(
+      '--port 4242 --state /srv/{token}/{port} --config /c/{state}.json --token s3cret {other}',
+    );
   });
 
   it('passes a good candidate that migrates only its private copy of the state', async () => {

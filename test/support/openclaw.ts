@@ -103,12 +103,17 @@ export async function writeOpenclawService(
     `// the user's own config\n{\n  gateway: { mode: 'local', port: ${port}, bind: 'loopback' },\n}\n`,
   );
   // openclaw's own unit, with this run's Node, prefix and port (HOME=/root is the bound temp home in the namespace).
-  const unitText = readFileSync(FIXTURE, 'utf8')
-    .replaceAll('/work/main/.bench-cache/node24/bin/node', node)
-    .replaceAll('/work/main/.bench-cache/node24/bin', path.dirname(node))
-    .replaceAll('/tmp/oc/prefix', prefix)
-    .replaceAll('18931', String(port))
-    .replaceAll('HOME=/root', `HOME=${userInfo().homedir || homedir()}`);
+  // One pass: a value put in is never read again (one replace after another made a clone under /check/work/main
+  // point its unit at /check/check/work/main/…, since this run's Node path holds the fixture's).
+  const values: Record<string, string> = {
+    '/work/main/.bench-cache/node24/bin/node': node,
+    '/work/main/.bench-cache/node24/bin': path.dirname(node),
+    '/tmp/oc/prefix': prefix,
+    '18931': String(port),
+    'HOME=/root': `HOME=${userInfo().homedir || homedir()}`,
+  };
+  const recorded = new RegExp(Object.keys(values).map(escapeRegExp).join('|'), 'g');
+  const unitText = readFileSync(FIXTURE, 'utf8').replace(recorded, (found) => values[found]!);
   await um.writeUnit(OPENCLAW_UNIT, unitText);
   if (options.ownStateDir) {
     // A drop-in, so that it outlives the unit release-switcher writes over this one (`unit --install`).
@@ -171,4 +176,8 @@ export async function removeOpenclawBench(um: UserManager | undefined, work: str
   await um?.stop();
   await execa('chattr', ['-R', '-f', '-i', work], { reject: false });
   rmSync(work, { recursive: true, force: true });
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
