@@ -100,7 +100,11 @@ describe('database preflight of the real openclaw releases', () => {
     const text = path.join(work, 'text.sqlite');
     writeFileSync(text, 'not a database');
     const [plain] = await judge('2026.9.6', [text]);
-    expect(plain).toMatchObject({ database: text, status: 'unavailable', detail: expect.stringMatching(/no SQLite header/) });
+    expect(plain).toMatchObject({
+      database: text,
+      status: 'unavailable',
+      detail: expect.stringMatching(/no SQLite header/),
+    });
     expect(refuses(plain!)).toBe(false);
 
     // A release from before the contract has no `database preflight`: no verdict, and no refusal (a rollback to one
