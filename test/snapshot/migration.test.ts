@@ -220,7 +220,10 @@ describeWhere(can, `state snapshot across a schema migration, under systemd --us
     const r = await gw.rs(['switch', CRASHING, '--handoff', 'always']);
     expect(r.exitCode, r.stdout + r.stderr).toBe(75);
     const inFlight = () => readState(gw.root).transaction;
-    await until('the flip', () => ['restarting', 'verifying'].includes(inFlight()?.status));
+    // Until the restart has begun: the boot-check of CRASHING's first start published the checkpoint. 'restarting' alone
+    // is journaled before the runner stages that checkpoint; killed then (seen at load 8-10), nothing was restarted.
+    const published = () => existsSync(join(gw.root, 'snapshots', r.json.result.id, 'snapshot.json'));
+    await until('the restart', () => ['restarting', 'verifying'].includes(inFlight()?.status) && published());
     const runner = `release-switcher-${r.json.result.id}.service`;
     const pid = Number((await manager.systemctl(['show', runner, '--property=MainPID', '--value'])).stdout.trim());
     if (pid > 0) execFileSync('kill', ['-9', String(pid)]);
