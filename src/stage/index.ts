@@ -24,6 +24,7 @@ import { flatNpmOptions, resolveTree, type ResolvedTree } from './resolve/resolv
 import { sealStaged } from './seal-staged.js';
 import { smokeCheck } from './smoke.js';
 import { unpack } from './unpack/index.js';
+import { recordedNames } from './reuse/tree-record.js';
 import { readPackageJson as readPackageJsonAt } from '../platform/package-json.js';
 import { withoutCredentials } from '../store/config.js';
 
@@ -55,7 +56,10 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   const { layout, config, runtime, pkg } = input;
   await fs.mkdir(layout.stagingDir(input.stagingId), { recursive: true });
 
-  const node = await probeNode(config.node ?? process.execPath, runtime.env);
+  const [node, seeds] = await Promise.all([
+    probeNode(config.node ?? process.execPath, runtime.env),
+    recordedNames(layout, input.earlier),
+  ]);
   const flat = flatNpmOptions(runtime.npmConfig, runtime.npmCache, config.registry);
   // Resolution (in process, or a child on a configured Node of another major) is the longest step before reuse can start: it runs
   // while the main tarball is downloaded and unpacked, and is stopped if staging fails meanwhile.
@@ -74,6 +78,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
         verify: pkg.dependencySignatures?.pacote,
         packument: pkg.packument,
         nodeVersion: node.version,
+        seeds,
       })
     : Promise.resolve(undefined);
   treeP.catch(() => undefined);

@@ -56,9 +56,18 @@ const CONCURRENCY = 24;
 
 /**
  * Start crawling from `spec`; returns at once. `options` must be the options arborist passes to
- * pacote (its `options`, with `packumentCache` being `cache`).
+ * pacote (its `options`, with `packumentCache` being `cache`). `seeds`: names the tree very likely
+ * holds (the previous release's packages): their packuments are requested at once, after the spec's
+ * own, without waiting for the crawl to reach them, so the crawl's levels (each a round trip plus
+ * the parsing of every document of the level) no longer follow one another. A seed is only fetched,
+ * never followed: the crawl follows it, with the real range, when it reaches it (the same request).
  */
-export function prefetchPackuments(spec: string, options: Record<string, unknown>, cache: PacketCache): PrefetchStats {
+export function prefetchPackuments(
+  spec: string,
+  options: Record<string, unknown>,
+  cache: PacketCache,
+  seeds: readonly string[] = [],
+): PrefetchStats {
   let stopped = false;
   const stats: PrefetchStats = {
     requests: 0,
@@ -70,6 +79,7 @@ export function prefetchPackuments(spec: string, options: Record<string, unknown
   const opts: Record<string, unknown> = { ...options, fullMetadata: true, packumentCache: cache };
   const seen = new Set<string>();
   const queue: Spec[] = [];
+  const seeded = new Set<Spec>();
   let active = 0;
 
   const enqueue = (name: string, range: string) => {
@@ -101,6 +111,7 @@ export function prefetchPackuments(spec: string, options: Record<string, unknown
   const pump = () => {
     while (!stopped && active < CONCURRENCY && queue.length > 0) {
       const parsed = queue.shift()!;
+      const crawled = !seeded.has(parsed);
       let request: Promise<Packument>;
       try {
         const fetcher = new RegistryFetcher(parsed, opts) as { packumentUrl: string; packument(): Promise<Packument> };
@@ -119,7 +130,7 @@ export function prefetchPackuments(spec: string, options: Record<string, unknown
       active++;
       request
         .then(
-          (doc) => follow(doc, parsed),
+          (doc) => crawled && follow(doc, parsed),
           () => undefined,
         )
         .finally(() => {
@@ -133,6 +144,11 @@ export function prefetchPackuments(spec: string, options: Record<string, unknown
     enqueue(npa(spec).name ?? spec, npa(spec).rawSpec || '*');
   } catch {
     return stats;
+  }
+  for (const name of seeds) {
+    const before = queue.length;
+    enqueue(name, '*');
+    if (queue.length > before) seeded.add(queue.at(-1)!);
   }
   pump();
   return stats;

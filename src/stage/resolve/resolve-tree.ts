@@ -56,6 +56,8 @@ export interface ResolveTreeOptions {
   packument?: PackumentHandoff | undefined;
   /** The configured Node's version (`24.1.0`): when its major is ours, the tree is resolved in this process. */
   nodeVersion?: string | undefined;
+  /** Names the tree very likely holds (the previous release's packages): their packuments are requested at once. */
+  seeds?: readonly string[] | undefined;
   /** Resolve in a child even when the majors match (tests compare both ways). @default false */
   child?: boolean | undefined;
 }
@@ -92,6 +94,7 @@ export async function resolveTree(options: ResolveTreeOptions): Promise<Resolved
       spec: options.spec,
       flat: { ...flatNpmOptions(options.npmConfig, options.npmCache, options.registry), ...options.verify },
       packument,
+      seeds: options.seeds,
     });
     const result = await run(options.nodePath, [child, input, out], {
       env: options.env,
@@ -135,6 +138,7 @@ async function resolveInProcess(options: ResolveTreeOptions): Promise<ResolvedTr
     flat: { ...flatNpmOptions(options.npmConfig, options.npmCache, options.registry), ...options.verify },
     packument: options.packument && { key: options.packument.key, document: JSON.parse(options.packument.json) },
     nodeVersion: `v${options.nodeVersion!.replace(/^v/, '')}`,
+    seeds: options.seeds,
   });
   let raw: RawTree;
   try {

@@ -43,8 +43,9 @@ beforeAll(async () => {
   );
 }, SLOW);
 
-function resolve(child: boolean) {
+function resolve(child: boolean, seeds?: string[]) {
   return resolveTree({
+    seeds,
     spec: 'rs-fixture-resolve-app@1.0.0',
     packageName: 'rs-fixture-resolve-app',
     nodePath: process.execPath,
@@ -105,6 +106,23 @@ describe('resolveTree', () => {
           ]),
       );
       expect(versions).toEqual(npmVersions);
+    },
+    SLOW,
+  );
+
+  it(
+    "requests the seeds' packuments at once and still builds the same tree from them",
+    async () => {
+      const plain = await resolve(false);
+      // The previous release's names: the crawl reaches the first two, the third is one this tree no longer has.
+      const seeded = await resolve(false, ['rs-fixture-dep', 'rs-fixture-resolve-engdep', 'rs-fixture-gateway']);
+      expect(shape(seeded)).toEqual(shape(plain));
+      // The seed only this run asked for is one request more than the crawl alone makes (seeds are fetched, not followed).
+      expect(seeded.how!.prefetched).toBe(plain.how!.prefetched + 1);
+      // A seed the registry does not have (404) is dropped; the child resolves from seeds as well.
+      const seededChild = await resolve(true, ['rs-fixture-dep', 'rs-fixture-not-published']);
+      expect(seededChild.how!.prefetched).toBe(plain.how!.prefetched + 1);
+      expect(shape(seededChild)).toEqual(shape(plain));
     },
     SLOW,
   );
