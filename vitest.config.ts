@@ -31,6 +31,7 @@ export const UNIT = [
   'test/stage/unpack/unpack.test.ts',
   'test/stage/unpack/unpack-bounds.test.ts',
   'test/stage/reuse/tree-record.test.ts',
+  'test/stage/smoke-inputs.test.ts',
   'test/store/containment.test.ts',
   'test/store/fast-verify.test.ts',
   'test/store/release-dirs.test.ts',
