@@ -20,6 +20,7 @@ import '../../registry/lazy-sigstore.js';
 import RegistryFetcher from 'pacote/lib/registry.js';
 import npaParse from 'npm-package-arg';
 import semver from 'semver';
+import { type PackumentFetcher, revalidatedPackument } from './packument-revalidate.js';
 
 interface Packument {
   'dist-tags'?: Record<string, string>;
@@ -114,13 +115,12 @@ export function prefetchPackuments(
       const crawled = !seeded.has(parsed);
       let request: Promise<Packument>;
       try {
-        const fetcher = new RegistryFetcher(parsed, opts) as { packumentUrl: string; packument(): Promise<Packument> };
+        const fetcher = new RegistryFetcher(parsed, opts) as PackumentFetcher & { packument(): Promise<Packument> };
         const key = `full:${fetcher.packumentUrl}`;
         if (cache.has(key)) {
           request = Promise.resolve(cache.get(key) as Packument | Promise<Packument>);
         } else {
-          request = fetcher.packument();
-          // pacote replaces this with the document when it arrives, or deletes it on failure.
+          request = fetchPackument(fetcher, key, cache);
           cache.set(key, request);
           stats.requests++;
         }
@@ -152,6 +152,28 @@ export function prefetchPackuments(
   }
   pump();
   return stats;
+}
+
+/**
+ * The short way (packument-revalidate.ts) or else pacote's own; either way the document replaces the
+ * in-flight promise under `key` when it arrives, and a failure removes it (as pacote does), so arborist
+ * asks again and reports the error as it would.
+ */
+async function fetchPackument(
+  fetcher: PackumentFetcher & { packument(): Promise<Packument> },
+  key: string,
+  cache: PacketCache,
+): Promise<Packument> {
+  const revalidated = (await revalidatedPackument(fetcher)) as Packument | undefined;
+  if (revalidated) {
+    cache.set(key, revalidated);
+    return revalidated;
+  }
+  // pacote looks in the cache first, where this very request waits: out of its way while it starts.
+  cache.delete(key);
+  const own = fetcher.packument();
+  cache.set(key, own);
+  return own;
 }
 
 function guess(doc: Packument, parsed: Spec, defaultTag = 'latest'): Manifest | undefined {

@@ -5,6 +5,7 @@
 // reify drops it) and a dependency shared with the other fixtures. Against the seeded Verdaccio.
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import cacache from 'cacache';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { resolveTree, resolvesInProcess } from '../../../dist/stage/resolve/resolve-tree.js';
 import { tempDir } from '../../support/cli.ts';
@@ -43,7 +44,7 @@ beforeAll(async () => {
   );
 }, SLOW);
 
-function resolve(child: boolean, seeds?: string[]) {
+function resolve(child: boolean, seeds?: string[], npmCache = tempDir('rs-resolve-cache-')) {
   return resolveTree({
     seeds,
     spec: 'rs-fixture-resolve-app@1.0.0',
@@ -51,7 +52,7 @@ function resolve(child: boolean, seeds?: string[]) {
     nodePath: process.execPath,
     nodeVersion: process.versions.node,
     npmConfig: {},
-    npmCache: tempDir('rs-resolve-cache-'),
+    npmCache,
     registry: inject('registryUrl'),
     env: process.env,
     child,
@@ -123,6 +124,22 @@ describe('resolveTree', () => {
       const seededChild = await resolve(true, ['rs-fixture-dep', 'rs-fixture-not-published']);
       expect(seededChild.how!.prefetched).toBe(plain.how!.prefetched + 1);
       expect(shape(seededChild)).toEqual(shape(plain));
+    },
+    SLOW,
+  );
+
+  it(
+    "revalidates npm's cached packuments the short way: the same tree, npm's cache entries left as they were",
+    async () => {
+      const npmCache = tempDir('rs-resolve-cache-');
+      const first = await resolve(false, ['rs-fixture-dep'], npmCache); // an empty cache: pacote's own way fills it
+      const key = `make-fetch-happen:request-cache:${new URL('rs-fixture-dep', inject('registryUrl'))}`;
+      const stored = await cacache.get.info(join(npmCache, '_cacache'), key);
+      expect(stored?.integrity).toBeTruthy();
+      const again = await resolve(false, ['rs-fixture-dep'], npmCache);
+      expect(shape(again)).toEqual(shape(first));
+      // make-fetch-happen's way records every 304 as a new index entry; the short way reads the stored one.
+      expect(await cacache.get.info(join(npmCache, '_cacache'), key)).toEqual(stored);
     },
     SLOW,
   );
