@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { pathExists } from '../platform/fs.js';
-import { run, tail } from '../platform/subprocess.js';
+import { runCaptured, tail } from '../platform/subprocess.js';
 import { type NodeRuntime, envWithNode } from '../platform/node.js';
 
 const SMOKE_TIMEOUT_MS = 120_000;
@@ -30,7 +30,7 @@ export async function smokeCheck(
   const env = envWithNode(options.env, options.node);
   const { signal } = options; // aborting ends the check's process group: a server the command started too
   if (options.command) {
-    const result = await run(options.node.path, options.command, {
+    const result = await runCaptured(options.node.path, options.command, {
       cwd: pkgDir,
       env,
       signal,
@@ -102,7 +102,7 @@ async function checkEntry(
   if (found < 0) throw smokeFailed(`entry point ${entry}`, 'the file does not exist');
   const target = candidates[found]!;
   if (!/\.(c|m)?js$/.test(target) && found === 0) return undefined; // a native or shell bin: nothing to syntax-check
-  const result = await run(options.node.path, ['--check', target], {
+  const result = await runCaptured(options.node.path, ['--check', target], {
     cwd: pkgDir,
     env: options.env,
     signal: options.signal,

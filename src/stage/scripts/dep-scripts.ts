@@ -11,7 +11,7 @@ import path from 'node:path';
 import binLinks from 'bin-links';
 import { fileURLToPath } from 'node:url';
 import { ReleaseSwitcherError } from '../../model/errors.js';
-import { run, tail } from '../../platform/subprocess.js';
+import { runCaptured, tail } from '../../platform/subprocess.js';
 import type { TreeNode } from '../resolve/resolve-tree.js';
 import { readPackageJson } from '../../platform/package-json.js';
 
@@ -50,14 +50,15 @@ const SCRIPT_TIMEOUT_MS = 30 * 60_000;
 
 /**
  * Run one lifecycle event of the package in `dir` in a child on the configured Node, with `env` and
- * nothing else (in-process, @npmcli/run-script would merge this process's whole environment in).
+ * nothing else (in-process, @npmcli/run-script would merge this process's whole environment in). Its
+ * output is only captured: Node's own spawn (runCaptured), so staging never loads execa.
  */
 export function runEventInChild(
   dir: string,
   event: string,
   options: { nodePath: string; env: Record<string, string>; signal?: AbortSignal | undefined },
-): ReturnType<typeof run> {
-  return run(options.nodePath, [SCRIPT_CHILD, dir, event], {
+): ReturnType<typeof runCaptured> {
+  return runCaptured(options.nodePath, [SCRIPT_CHILD, dir, event], {
     cwd: dir,
     env: options.env,
     timeoutMs: SCRIPT_TIMEOUT_MS,
