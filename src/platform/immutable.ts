@@ -22,6 +22,13 @@ const TIMEOUT_MS = 5 * 60_000;
 
 export type ImmutableSupport = { supported: true } | { supported: false; reason: string };
 
+/**
+ * Filesystems (st_dev) on which this process has set the attribute: whether it can there is known, and
+ * the probe answers without two more chattr processes (a staging has set it on the release it links
+ * from long before it is sealed; staging/ and releases/ are one filesystem, the rename between them needs it).
+ */
+const proven = new Set<number>();
+
 async function chattr(flag: '+i' | '-i', paths: readonly string[]): Promise<string | undefined> {
   for (let i = 0; i < paths.length; i += BATCH) {
     const result = await runCaptured('chattr', [flag, '--', ...paths.slice(i, i + BATCH)], {
@@ -29,6 +36,13 @@ async function chattr(flag: '+i' | '-i', paths: readonly string[]): Promise<stri
       timeoutMs: TIMEOUT_MS,
     }).catch((error: Error) => ({ exitCode: 1, output: error.message }));
     if (result.exitCode !== 0) return tail(result.output, 3) || `chattr ${flag} failed`;
+  }
+  if (flag === '+i' && paths.length > 0) {
+    const dev = await fs.lstat(paths[0]!).then(
+      (stat) => stat.dev,
+      () => undefined,
+    );
+    if (dev !== undefined) proven.add(dev);
   }
   return undefined;
 }
@@ -41,6 +55,7 @@ async function flaggable(dir: string): Promise<string[]> {
 
 /** Whether files in `dir` can be made immutable by this process; the reason when not. */
 export async function probeImmutable(dir: string): Promise<ImmutableSupport> {
+  if (proven.has((await fs.stat(dir)).dev)) return { supported: true };
   const probe = path.join(dir, `.immutable-probe-${randomBytes(4).toString('hex')}`);
   await fs.writeFile(probe, '');
   try {

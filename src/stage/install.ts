@@ -14,6 +14,7 @@ import type { ReleaseMarker } from '../store/manifest.js';
 import { compareVersionsDesc, readMarker } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
 import { stageRelease } from './index.js';
+import { preloadResolver } from './resolve/resolve-tree.js';
 import { type LinkedInode, recordFingerprints, refreshAfterLinks } from '../store/fingerprints.js';
 import { makeReleaseImmutable, removeTreeKeepingReleases } from '../store/immutable-release.js';
 import { layoutOf } from '../store/layout.js';
@@ -49,6 +50,7 @@ export async function installLocked(
 ): Promise<InstallResult> {
   const { layout, config, runtime, journal, ledger } = session;
   runtime.onProgress({ phase: 'resolve', message: `resolving ${spec}` });
+  if (!resolved) preloadResolver(config.node);
   // On the network the lock is held as yielding: an activation of an installed release takes precedence.
   const yielding = <T>(work: (runtime: JournalSession['runtime']) => Promise<T>) =>
     yieldingTo(layout.root, runtime.signal, (signal) => work({ ...runtime, signal }));
