@@ -1,9 +1,11 @@
 // Update outage of a real openclaw gateway with OpenClaw's post-core step inside the transaction (issue 22's first
 // benchmark), against a bare restart of the new release, same run, under a private systemd --user: openclaw 2026.9.5
-// installed with `npm install -g` on Node 24, adopted (`init --preset openclaw --adopt`, `unit --install`), 2026.9.6
-// installed beside it. Each repetition, one after the other:
-//   - ours: `release-switcher switch 2026.9.6` (the restart handoff, the stop, the checkpoint, `update finalize`, the
-//     start, verify; the preset's rehearsal before the flip does not count toward the outage but is in the wall time);
+// installed with `npm install -g` on Node 24, adopted (`init --preset openclaw --adopt`, `unit --install`), one external
+// plugin installed the way users install it (`openclaw plugins install @openclaw/matrix`: 2026.9.5, from the registry),
+// 2026.9.6 installed beside it. Each repetition, one after the other:
+//   - ours: `release-switcher switch 2026.9.6` (the plugin packages fetched, the restart handoff, the stop, the
+//     checkpoint, `update finalize` converging the plugin to 9.6, the start, verify; the preset's rehearsal and the
+//     fetch before the stop do not count toward the outage but are in the wall time);
 //   - anchor: `systemctl --user restart` of the same unit, now running 2026.9.6, until /startupz answers again;
 //   - then `release-switcher rollback` (the way back for the next repetition; its figures are printed too).
 // A poller asks /startupz every 100 ms: *unavailable* is the longest time without an ok answer. Goal: the update's
@@ -15,6 +17,7 @@
 import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cli } from '../../test/support/cli.ts';
 import { freePort } from '../../test/support/service.ts';
@@ -33,13 +36,18 @@ import {
 const FROM = '2026.9.5';
 const TO = '2026.9.6';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const PLUGIN = '@openclaw/matrix';
 const can = canRunUserManager();
 
 type StepJson = {
   name: string;
   ms: number;
   status: string;
-  evidence?: { accepted?: boolean; verdict?: { status?: string } };
+  evidence?: {
+    accepted?: boolean;
+    prefetch?: { ms: number; ok: boolean; specs: string[] };
+    verdict?: { status?: string; phases?: { phase: string; durationMs?: number }[]; plugins?: { npm?: unknown } };
+  };
 };
 
 /** Asks /startupz every 100 ms until stopped; the longest stretch without an ok answer, and the last version seen. */
@@ -103,6 +111,12 @@ describeWhere(can, 'bench: update with finalize of a real openclaw vs a bare res
     const pid = await mainPid();
     expect((await um.systemctl(['restart', UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);
     expect((await openclawHealthy(um, { port, pid, timeoutMs: 300_000 })).version).toBe(FROM);
+    const plugin = await execa(path.join(root, 'bin', 'openclaw'), ['plugins', 'install', PLUGIN], {
+      env: env(),
+      reject: false,
+      timeout: 900_000,
+    });
+    expect(plugin.exitCode, plugin.stdout.slice(-2000) + plugin.stderr.slice(-2000)).toBe(0);
     const installed = await rs(['install', `openclaw@${TO}`]);
     expect(installed.exitCode, installed.stdout.slice(-2000) + installed.stderr.slice(-2000)).toBe(0);
   }, 2_400_000);
@@ -122,6 +136,8 @@ describeWhere(can, 'bench: update with finalize of a real openclaw vs a bare res
       updateUnavailable: [] as number[],
       updateWall: [] as number[],
       finalizeMs: [] as number[],
+      pluginsPhaseMs: [] as number[],
+      prefetchMs: [] as number[],
       restartUnavailable: [] as number[],
       rollbackUnavailable: [] as number[],
     };
@@ -135,7 +151,15 @@ describeWhere(can, 'bench: update with finalize of a real openclaw vs a bare res
       expect(updated.json?.result?.status, updated.stdout + updated.stderr).toBe('verified');
       expect(seen.version).toBe(TO);
       samples.updateUnavailable.push(seen.unavailableMs);
-      samples.finalizeMs.push(updated.json.result.steps.find((s: StepJson) => s.name === 'finalize')?.ms ?? Number.NaN);
+      const finalize: StepJson | undefined = updated.json.result.steps.find((s: StepJson) => s.name === 'finalize');
+      samples.finalizeMs.push(finalize?.ms ?? Number.NaN);
+      samples.pluginsPhaseMs.push(
+        finalize?.evidence?.verdict?.phases?.find((p) => p.phase === 'plugins')?.durationMs ?? Number.NaN,
+      );
+      samples.prefetchMs.push(finalize?.evidence?.prefetch?.ms ?? Number.NaN);
+      console.log(
+        `run ${run}: prefetch ${JSON.stringify(finalize?.evidence?.prefetch)}; plugins ${JSON.stringify(finalize?.evidence?.verdict?.plugins?.npm)}`,
+      );
       console.log(
         `run ${run} (load ${load}): update wall ${ms(samples.updateWall.at(-1))}, unavailable ${ms(seen.unavailableMs)}; steps: ${stepsOf(updated.json.result)}`,
       );
@@ -161,6 +185,9 @@ describeWhere(can, 'bench: update with finalize of a real openclaw vs a bare res
     const m = (xs: number[]) => `${ms(median(xs))} (spread ${ms(Math.min(...xs))}..${ms(Math.max(...xs))})`;
     console.log(`\n${RUNS} runs, medians:`);
     console.log(`update unavailable     ${m(samples.updateUnavailable)} (finalize step ${m(samples.finalizeMs)})`);
+    console.log(
+      `  finalize's plugins phase ${m(samples.pluginsPhaseMs)}; fetched before the stop in ${m(samples.prefetchMs)}`,
+    );
     console.log(`restart unavailable    ${m(samples.restartUnavailable)}`);
     console.log(
       `  ratio ${ratio(median(samples.updateUnavailable) / median(samples.restartUnavailable))} (goal ≤ 1.2×)`,

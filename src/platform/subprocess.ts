@@ -30,6 +30,23 @@ export interface RunResult {
   failed: boolean;
 }
 
+/**
+ * The pretty-printed JSON document a command wrote to stdout, in output interleaved with its stderr: from a line that
+ * starts with `{` (the first that parses; a log line may start or end with a brace too) to the last line that is `}`.
+ */
+export function jsonDocumentIn(output: string): Record<string, unknown> | undefined {
+  const text = `\n${output}`; // every line, the first included, follows a newline
+  const end = text.lastIndexOf('\n}');
+  for (let at = text.indexOf('\n{'); at >= 0 && at < end; at = text.indexOf('\n{', at + 1)) {
+    try {
+      return JSON.parse(text.slice(at + 1, end + 2)) as Record<string, unknown>;
+    } catch {
+      // a log line that starts with a brace: the next candidate
+    }
+  }
+  return undefined;
+}
+
 /** After SIGTERM to the group, what is still alive this much later gets SIGKILL. */
 const KILL_GRACE_MS = 500;
 

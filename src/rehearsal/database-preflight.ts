@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { runCaptured, tail } from '../platform/subprocess.js';
+import { jsonDocumentIn, runCaptured, tail } from '../platform/subprocess.js';
 import { hasSqliteHeader } from '../snapshot/state-paths.js';
 
 /** OpenClaw's five, and `unavailable`: the release has no such command (older than the contract), so it cannot judge. */
@@ -95,7 +95,7 @@ async function judge(request: DatabasePreflightRequest, database: string, copy: 
   const [script, ...rest] = request.args;
   const args = [path.join(request.releaseDir, script!), ...rest.map((word) => (word === '{file}' ? copy : word))];
   const answer = await runCaptured(request.node, args, options);
-  const json = jsonIn(answer.output);
+  const json = jsonDocumentIn(answer.output);
   const status =
     json?.schema === SCHEMA && typeof json.status === 'string' && STATUSES.includes(json.status)
       ? json.status
@@ -117,17 +117,6 @@ async function judge(request: DatabasePreflightRequest, database: string, copy: 
 }
 
 /** The JSON object in a combined stdout/stderr (warnings may come before or after it). */
-function jsonIn(output: string): Record<string, unknown> | undefined {
-  const start = output.indexOf('{\n');
-  const end = output.lastIndexOf('\n}');
-  if (start < 0 || end < start) return undefined;
-  try {
-    return JSON.parse(output.slice(start, end + 2)) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-}
-
 async function isDatabaseFile(file: string): Promise<boolean> {
   const stat = await fs.stat(file).catch(() => undefined);
   if (!stat) return true; // gone since it was listed: the copy says so

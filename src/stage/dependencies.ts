@@ -125,12 +125,15 @@ function npmInstallEnv(options: DependencyOptions): Record<string, string> {
   return env;
 }
 
+/** The npm to run: the configured one, else the `npm` beside `node`, else the one on `searchPath`; null: none. */
+export async function locateNpm(configured: string | null, node: string, searchPath: string): Promise<string | null> {
+  if (configured) return configured;
+  const besideNode = path.join(path.dirname(node), 'npm');
+  return (await pathExists(besideNode)) ? besideNode : ((await findOnPath('npm', searchPath)) ?? null);
+}
+
 async function npmCommand(options: DependencyOptions): Promise<[string, string[]]> {
-  let npm = options.npm;
-  if (!npm) {
-    const besideNode = path.join(path.dirname(options.node.path), 'npm');
-    npm = (await pathExists(besideNode)) ? besideNode : ((await findOnPath('npm', options.env.PATH ?? '')) ?? null);
-  }
+  const npm = await locateNpm(options.npm, options.node.path, options.env.PATH ?? '');
   if (!npm) {
     throw new ReleaseSwitcherError('DEPENDENCY_INSTALL_FAILED', 'No npm found to install dependencies with.', {
       hint: 'Install npm or name it: release-switcher init --npm /path/to/npm-cli.js',

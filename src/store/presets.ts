@@ -35,7 +35,16 @@ export interface Preset {
    * and before the target first starts (transaction/finalize-step.ts): `args` inside the release, `env` added to the
    * service's environment. A failure rolls the transaction back. Only where the supervisor can stop the service.
    */
-  finalize?: { args: readonly string[]; env: Readonly<Record<string, string>>; timeoutSeconds: number };
+  finalize?: {
+    args: readonly string[];
+    env: Readonly<Record<string, string>>;
+    timeoutSeconds: number;
+    /**
+     * The running release's list of installed plugins (JSON), run before the stop so that the packages finalize will
+     * install are in npm's cache by then (service/plugin-prefetch.ts).
+     */
+    pluginList?: readonly string[];
+  };
   /**
    * OpenClaw's restart-handoff machine contract, run with the running release's CLI (transaction/restart-handoff-step.ts):
    * a capability probe, the request for a fresh-process restart, the consumption with `{pid}` the old main PID.
@@ -188,6 +197,8 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       args: ['dist/index.js', 'update', 'finalize', '--json', '--yes', '--no-restart'],
       env: { OPENCLAW_UPDATE_POST_CORE: '1' },
       timeoutSeconds: 1800,
+      // Measured (2026.9.6, @openclaw/matrix installed): 2.7 s, the gateway serving.
+      pluginList: ['dist/index.js', 'plugins', 'list', '--json'],
     },
     // docs/cli/gateway/restart-and-supervision.md "External supervisors": 2026.9.5 and 9.6 both answer protocol 1 with
     // consume (measured). In external mode `gateway restart` targets the verified running gateway, which writes the

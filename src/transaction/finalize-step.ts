@@ -12,15 +12,19 @@
 import path from 'node:path';
 import type { Transaction } from '../model/state.js';
 import { type FinalizeVerdict, endOrphanedFinalize, startFinalize } from '../service/finalize.js';
+import { type PrefetchResult, prefetchPlugins } from '../service/plugin-prefetch.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 import type { Config } from '../store/config.js';
 import { PRESETS, type Preset } from '../store/presets.js';
+import { locateNpm } from '../stage/dependencies.js';
 import { handoffStep } from './restart-handoff-step.js';
 import { runStep } from './record.js';
 import { serviceEnvironment } from './service-env.js';
 import type { Failure, Run } from './steps.js';
 
 const NAME = 'finalize' as const;
+/** Bound on the downloads before the stop: past it finalize downloads the rest itself. */
+const PREFETCH_TIMEOUT_MS = 10 * 60_000;
 
 /** The root's preset's finalize, when it has one, runs on a configured Node, under a supervisor that can stop it. */
 export function finalizeOf(config: Config, supervisor: Supervisor | null): Preset['finalize'] {
@@ -46,13 +50,15 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
   let verdict: FinalizeVerdict | undefined;
   try {
     const serviceEnv = await serviceEnvironment(config, runtime.env, {});
+    // While the old gateway serves: the plugin packages finalize will install, into npm's cache.
+    const prefetch = await prefetchBeforeStop(run, finalize, serviceEnv);
     // The old gateway asked to hand its sessions over and exit, when its release speaks the protocol (its own step).
     const handedOff = await handoffStep(run, supervisor, serviceEnv);
     await runStep({ journal, tx }, NAME, async (step) => {
       runtime.onProgress({ phase: 'restart', message: `stopping ${supervisor.unit} for ${tx.to}'s update finalize` });
       await supervisor.stop!(); // after a handoff: it cancels the supervisor's own restart of the exited process
       const stoppedPid = handedOff.pid;
-      step.note({ evidence: { stoppedPid } });
+      step.note({ evidence: { stoppedPid, ...(prefetch && { prefetch }) } });
       const env = { ...serviceEnv, ...finalize.env };
       await checkpointFirst(run, env);
       const started = await startFinalize({
@@ -65,12 +71,12 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
         timeoutMs: finalize.timeoutSeconds * 1000,
         signal: runtime.signal,
       });
-      step.note({ evidence: { stoppedPid, pid: started.pid } });
+      step.note({ evidence: { stoppedPid, pid: started.pid, ...(prefetch && { prefetch }) } });
       await journal.commit(); // the pid, for recovery, before anything waits on it
       runtime.onProgress({ phase: 'restart', message: `${tx.to} update finalize running (pid ${started.pid})` });
       verdict = await started.verdict;
       step.note({
-        evidence: { stoppedPid, pid: started.pid, verdict },
+        evidence: { stoppedPid, pid: started.pid, ...(prefetch && { prefetch }), verdict },
         detail: `${tx.to} update finalize: ${verdict.status} (exit ${verdict.exitCode ?? 'signal'}, ${verdict.ms} ms)`,
       });
       if (!verdict.ok) step.fail();
@@ -83,6 +89,34 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
     reason: 'finalize_failed',
     detail: `${tx.to}'s update finalize ${verdict?.status ?? 'failed'} (exit ${verdict?.exitCode ?? 'signal'})`,
   };
+}
+
+/**
+ * The plugin downloads finalize would do with the gateway stopped, done while it serves (service/plugin-prefetch.ts).
+ * Not for a transaction that puts a snapshot back: the snapshot brings the plugins the target had. Never fails the step.
+ */
+async function prefetchBeforeStop(
+  run: Run,
+  finalize: NonNullable<Preset['finalize']>,
+  env: NodeJS.ProcessEnv,
+): Promise<PrefetchResult | undefined> {
+  const { session, tx } = run;
+  const { config, layout, runtime } = session;
+  if (!finalize.pluginList || tx.from === null || tx.to === null || tx.restore) return undefined;
+  const npm = await locateNpm(config.npm, config.node!, env.PATH ?? '');
+  if (!npm) return { specs: [], ok: false, ms: 0, detail: "no npm beside the service's Node nor on its PATH" };
+  runtime.onProgress({ phase: 'restart', message: `fetching ${tx.to}'s plugin packages before the stop` });
+  return prefetchPlugins({
+    node: config.node!,
+    npm,
+    runningDir: layout.release(tx.from),
+    listArgs: finalize.pluginList,
+    targetVersion: tx.to,
+    env,
+    workDir: layout.stagingDir(`plugins-${tx.id}`),
+    timeoutMs: PREFETCH_TIMEOUT_MS,
+    signal: runtime.signal,
+  });
 }
 
 /** The checkpoint the way back needs, before finalize writes anything: taken, or the requested snapshot put back. */

@@ -148,12 +148,18 @@ export async function checkStateStep(
     target: options.target,
   });
   if (plan.action === 'none') return;
+  if (plan.action === 'refuse') {
+    await runStep({ journal, tx }, 'check-state', async (step) => step.fail(plan.detail));
+    // The target's own check of the live databases, where the preset publishes one (openclaw's `database preflight`):
+    // when it calls them incompatible that is the exact reason (DATABASE_INCOMPATIBLE, recorded as its step). When
+    // it does not, or cannot judge, the declared schemas still refuse: it checks one database, they declare them all.
+    await (await import('./database-preflight-step.js')).databasePreflightStep(session, tx, options.target);
+    throw new ReleaseSwitcherError('STATE_SNAPSHOT_MISSING', `Not switching to ${options.target}: ${plan.detail}.`, {
+      hint: plan.hint,
+    });
+  }
   await runStep({ journal, tx }, 'check-state', async (step) => {
     step.note({ detail: plan.detail });
-    if (plan.action === 'refuse')
-      throw new ReleaseSwitcherError('STATE_SNAPSHOT_MISSING', `Not switching to ${options.target}: ${plan.detail}.`, {
-        hint: plan.hint,
-      });
     if (plan.action !== 'restore') return;
     if (options.supervised) setFields(tx, { restore: { snapshot: plan.snapshot, version: options.target } });
     else

@@ -2,11 +2,12 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { describeWhere, onLinux } from '../support/skip.ts';
 import { isReleaseSwitcherError } from '../../src/model/errors.ts';
 import {
   endMarkedProcesses,
+  jsonDocumentIn,
   processesMarked,
   run,
   runCaptured,
@@ -213,5 +214,18 @@ describeWhere(onLinux, 'endMarkedProcesses', () => {
     expect(alive(mine.pid) || alive(grandchild)).toBe(false);
     expect(alive(other.pid)).toBe(true);
     expect(await endMarkedProcesses(marker)).toBe(false);
+  });
+});
+
+describe('jsonDocumentIn: the JSON document a command printed, in output mixed with its stderr', () => {
+  const doc = JSON.stringify({ status: 'ok', nested: { a: [1, 2] } }, null, 2);
+  it('found among log lines that start or end with a brace, before and after it', () => {
+    expect(jsonDocumentIn(doc)).toEqual({ status: 'ok', nested: { a: [1, 2] } });
+    expect(jsonDocumentIn(`[plugins] warming {\n{ not json\n${doc}\n[done] bye`)).toEqual(JSON.parse(doc));
+  });
+  it('none in output without a whole document', () => {
+    expect(jsonDocumentIn('Error: boom')).toBeUndefined();
+    expect(jsonDocumentIn('{\n  "cut": ')).toBeUndefined();
+    expect(jsonDocumentIn('')).toBeUndefined();
   });
 });

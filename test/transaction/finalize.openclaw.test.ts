@@ -4,10 +4,23 @@
 // `finalize` with its JSON verdict, before the target first starts.
 // - a 9.6 repacked so that its finalize exits non-zero is rolled back, 9.5 verified, the state as it was;
 // - a kill -9 of the runner while finalize runs: `recover` ends the orphaned finalize and 9.5 serves again;
-// - update and rollback go through, finalize recorded both ways, the state after the rollback as before the update.
+// - update and rollback go through, finalize recorded both ways, the state after the rollback as before the update;
+//   a real external plugin (@openclaw/matrix, installed on 9.5 the way users install it) is converged by 9.6's
+//   finalize (9.5 -> 9.6, as `openclaw update` leaves it) and is 9.5 again after the rollback;
+// - with the snapshot gone, the rollback onto the state 9.6 migrated is refused by 9.5's own `database preflight`
+//   (`incompatible`) before anything changes: 9.6 serves on, same process.
 // One gateway for the whole file (cold starts are 9-20 s at idle, finalize 40-50 s under load).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -31,6 +44,9 @@ const BROKEN = '2026.9.6-finalize-fails';
 const SHARED = '/work/shared-cache';
 const PROJECT = path.resolve(import.meta.dirname, '../..');
 const MARKER = 'RELEASE_SWITCHER_FINALIZE';
+/** An official external plugin that installs without credentials; its releases follow openclaw's (cohort 2026.9.x). */
+const PLUGIN = '@openclaw/matrix';
+const PLUGIN_ID = 'matrix';
 
 type StepJson = { name: string; status: string; detail?: string; evidence?: any };
 
@@ -73,6 +89,17 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
   const rs = (args: string[], timeout = 1_200_000) => cli(['--root', root, '--json', ...args], { env: env(), timeout });
   const state = () => path.join(um.env.HOME!, '.openclaw');
   const mark = () => path.join(state(), 'credentials', 'rs-finalize.json');
+  /** The `openclaw` command the root offers (`<root>/bin/openclaw`: the current release's CLI), as a user runs it. */
+  const openclawCli = (args: string[]) =>
+    execa(path.join(root, 'bin', 'openclaw'), args, { env: env(), reject: false, timeout: 900_000 });
+  /** The plugin as the current release sees it: `openclaw plugins inspect <id> --json`. */
+  const pluginSeen = async () => {
+    const inspected = await openclawCli(['plugins', 'inspect', PLUGIN_ID, '--json']);
+    expect(inspected.exitCode, inspected.stdout.slice(-2000) + inspected.stderr.slice(-2000)).toBe(0);
+    const plugin = JSON.parse(inspected.stdout.slice(inspected.stdout.indexOf('{'))).plugin;
+    return { version: plugin.version, status: plugin.status, installSpec: plugin.trust?.installSpec };
+  };
+  const mainPid = async () => Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
   const stepsOf = (result: any): StepJson[] => result?.steps ?? [];
   const step = (result: any, name: string) => stepsOf(result).find((s) => s.name === name);
 
@@ -123,6 +150,11 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     const pid = Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
     expect((await um.systemctl(['restart', UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);
     expect((await openclawHealthy(um, { port, pid, timeoutMs: 300_000 })).version).toBe(FROM);
+    // The way users install it, from the registry: 9.5 picks the newest release compatible with itself (9.5).
+    const plugin = await openclawCli(['plugins', 'install', PLUGIN]);
+    console.log(`${PLUGIN} installed on ${FROM}: ${plugin.stdout.slice(-600)}`);
+    expect(plugin.exitCode, plugin.stdout.slice(-2000) + plugin.stderr.slice(-2000)).toBe(0);
+    expect(await pluginSeen()).toEqual({ version: FROM, status: 'loaded', installSpec: PLUGIN });
     const installed = await rs(['install', `openclaw@${TO}`]);
     expect(installed.exitCode, installed.stdout.slice(-2000) + installed.stderr.slice(-2000)).toBe(0);
     const broken = await rs(['init', '--adopt', repackBroken()]);
@@ -152,6 +184,7 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 120_000 })).version).toBe(FROM);
     expect(readFileSync(mark(), 'utf8')).toBe('{"era":"9.5"}\n');
     expect((await rs(['status'])).json.result.current).toBe(FROM);
+    expect(await pluginSeen()).toEqual({ version: FROM, status: 'loaded', installSpec: PLUGIN });
   }, 1_200_000);
 
   it(`kill -9 of the runner while ${TO}'s finalize runs: recover ends it and ${FROM} serves again`, async () => {
@@ -180,6 +213,8 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     expect(tx).toMatchObject({ status: 'rolled_back', reason: 'finalize_interrupted', to: TO });
     expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 120_000 })).version).toBe(FROM);
     expect(readFileSync(mark(), 'utf8')).toBe('{"era":"9.5"}\n');
+    // Whatever the cut finalize had done to the plugins went with the state it wrote.
+    expect(await pluginSeen()).toEqual({ version: FROM, status: 'loaded', installSpec: PLUGIN });
   }, 1_200_000);
 
   it(`update to ${TO} and rollback: finalize recorded both ways, the state after the rollback as before`, async () => {
@@ -200,14 +235,45 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     ]);
     expect(step(updated.json.result, 'restart-handoff')).toMatchObject({ status: 'ok', evidence: { accepted: true } });
     expect(existsSync(path.join(root, 'snapshots', updated.json.result.id))).toBe(true);
+    // The plugin converged by 9.6's finalize, as `openclaw update` leaves it: its cohort's release, same install spec.
+    expect(step(updated.json.result, 'finalize')?.evidence?.verdict?.plugins?.npm?.outcomes).toContainEqual(
+      expect.objectContaining({ pluginId: PLUGIN_ID, status: 'updated', currentVersion: FROM, nextVersion: TO }),
+    );
+    expect(await pluginSeen()).toEqual({ version: TO, status: 'loaded', installSpec: PLUGIN });
+    // Its package was fetched into npm's cache while 9.5 still served (finalize then installed it from there).
+    expect(step(updated.json.result, 'finalize')?.evidence?.prefetch).toMatchObject({
+      ok: true,
+      specs: [`${PLUGIN}@${TO}`],
+    });
     writeFileSync(mark(), '{"era":"9.6"}\n');
+
+    // No snapshot from before 9.6 first started (set aside, as one lost or deleted): 9.5's own database preflight
+    // calls the state 9.6 migrated incompatible, and the rollback is refused before anything changes.
+    const snapshots = path.join(root, 'snapshots');
+    const aside = path.join(work, 'snapshots-aside');
+    mkdirSync(aside, { recursive: true });
+    const taken = readdirSync(snapshots).filter((name) => !name.startsWith('.'));
+    for (const name of taken) renameSync(path.join(snapshots, name), path.join(aside, name));
+    const serving = await mainPid();
+    const refused = await rs(['rollback']);
+    console.log(`rollback without a snapshot (exit ${refused.exitCode}):\n${JSON.stringify(refused.json, null, 2)}`);
+    expect(refused.exitCode, refused.stdout + refused.stderr).toBe(1);
+    expect(refused.json?.error?.code).toBe('DATABASE_INCOMPATIBLE');
+    expect(refused.json.error.message).toMatch(/incompatible/);
+    expect(await mainPid()).toBe(serving); // never stopped nor restarted
+    expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 60_000 })).version).toBe(TO);
+    expect((await rs(['status'])).json.result.current).toBe(TO);
+    expect(readFileSync(mark(), 'utf8')).toBe('{"era":"9.6"}\n');
+    for (const name of taken) renameSync(path.join(aside, name), path.join(snapshots, name));
 
     const back = await rs(['rollback']);
     console.log(`rollback (load ${loadavg()[0]!.toFixed(1)}):\n${JSON.stringify(back.json?.result, null, 2)}`);
     expect(back.json?.result?.status, back.stdout + back.stderr).toBe('verified');
     expect(step(back.json.result, 'finalize')).toMatchObject({ status: 'ok', evidence: { verdict: { ok: true } } });
+    expect(step(back.json.result, 'finalize')?.evidence?.prefetch).toBeUndefined(); // the snapshot brings the plugins
     expect(step(back.json.result, 'restart-handoff')).toMatchObject({ status: 'ok', evidence: { accepted: true } });
     expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 120_000 })).version).toBe(FROM);
     expect(readFileSync(mark(), 'utf8')).toBe('{"era":"9.5"}\n');
+    expect(await pluginSeen()).toEqual({ version: FROM, status: 'loaded', installSpec: PLUGIN });
   }, 1_800_000);
 });

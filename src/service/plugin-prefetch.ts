@@ -1,0 +1,103 @@
+/**
+ * OpenClaw's plugin downloads, moved before the stop. Its `update finalize` converges npm-installed plugins with the
+ * gateway stopped, and "Downloads therefore count toward downtime" (docs/cli/update/how-updates-run.md); they come
+ * from npm's cache when they are in it. So, while the old gateway still serves: the running release lists its plugins
+ * (`plugins list --json`, which reads its own state), and npm fetches what finalize will install into the cache the
+ * service's environment names, in a throwaway folder (no scripts, no peers: the plugin's `openclaw` peer is the core).
+ *
+ * Which version finalize picks is OpenClaw's policy; the guess here: an official `@openclaw/*` package follows the
+ * target's release cohort (docs/cli/update/how-updates-run.md "Plugin sync details"), any other keeps its recorded
+ * spec. A wrong guess or a failure costs a download and nothing else: finalize fetches what it needs itself.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { jsonDocumentIn, runCaptured, tail } from '../platform/subprocess.js';
+
+export interface PrefetchRequest {
+  /** The service's Node. */
+  node: string;
+  /** npm to fetch with (an executable or npm-cli.js). */
+  npm: string;
+  /** The running release's folder and its `plugins list --json` inside it. */
+  runningDir: string;
+  listArgs: readonly string[];
+  /** The version finalize converges official plugins to. */
+  targetVersion: string;
+  /** The service's environment: its state dir, its npm cache and registry. */
+  env: NodeJS.ProcessEnv;
+  /** A private folder, removed afterwards. */
+  workDir: string;
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+}
+
+export interface PrefetchResult {
+  /** The specs fetched into npm's cache (none: no npm-installed plugin). */
+  specs: string[];
+  ok: boolean;
+  ms: number;
+  detail?: string;
+}
+
+/** The npm specs finalize will install, from `plugins list --json` of the running release. */
+export function prefetchSpecs(list: unknown, targetVersion: string): string[] {
+  const plugins = (list as { plugins?: unknown } | undefined)?.plugins;
+  if (!Array.isArray(plugins)) return [];
+  const specs = new Set<string>();
+  for (const plugin of plugins as { trust?: { installSource?: unknown; installSpec?: unknown } }[]) {
+    const spec = plugin?.trust?.installSpec;
+    if (plugin?.trust?.installSource !== 'npm' || typeof spec !== 'string' || spec === '') continue;
+    const name = nameOf(spec);
+    if (!/^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*$/i.test(name)) continue; // a path, a URL, a git spec: not npm's cache
+    specs.add(name.startsWith('@openclaw/') ? `${name}@${targetVersion}` : spec);
+  }
+  return [...specs].sort();
+}
+
+/** `@scope/name@range` → `@scope/name`; `name@range` → `name`. */
+function nameOf(spec: string): string {
+  const at = spec.indexOf('@', spec.startsWith('@') ? 1 : 0);
+  return at < 0 ? spec : spec.slice(0, at);
+}
+
+export async function prefetchPlugins(request: PrefetchRequest): Promise<PrefetchResult> {
+  const started = performance.now();
+  const ms = () => Math.round(performance.now() - started);
+  const options = { env: request.env, timeoutMs: request.timeoutMs, signal: request.signal };
+  const [entry, ...rest] = request.listArgs;
+  const listed = await runCaptured(request.node, [path.join(request.runningDir, entry!), ...rest], {
+    ...options,
+    cwd: request.runningDir,
+  });
+  const list = listed.failed ? undefined : jsonDocumentIn(listed.output);
+  if (!list) return { specs: [], ok: false, ms: ms(), detail: `plugins list: ${tail(listed.output, 5)}` };
+  const specs = prefetchSpecs(list, request.targetVersion);
+  if (specs.length === 0) return { specs, ok: true, ms: ms() };
+  await fs.mkdir(request.workDir, { recursive: true, mode: 0o700 });
+  try {
+    const [command, prefix] = request.npm.endsWith('.js') ? [request.node, [request.npm]] : [request.npm, []];
+    const fetched = await runCaptured(
+      command,
+      [
+        ...prefix,
+        'install',
+        '--prefix',
+        request.workDir,
+        '--no-save',
+        '--no-package-lock',
+        '--ignore-scripts',
+        '--legacy-peer-deps',
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error',
+        ...specs,
+      ],
+      { ...options, cwd: request.workDir },
+    );
+    return fetched.failed
+      ? { specs, ok: false, ms: ms(), detail: `npm: ${tail(fetched.output, 5)}` }
+      : { specs, ok: true, ms: ms() };
+  } finally {
+    await fs.rm(request.workDir, { recursive: true, force: true });
+  }
+}
