@@ -140,8 +140,13 @@ export async function commitRelease(
   if (staged.marker.immutable)
     session.runtime.onProgress({ phase: 'seal', message: `releases/${version} made immutable` });
   // Last: after every step that moves a ctime (links, chmod, +i), or every fingerprint is stale at once.
-  if (staged.inodes && staged.earlier) await refreshAfterLinks(layout, staged.earlier, staged.inodes);
-  await recordFingerprints(layout, version, layout.release(version));
+  // The earlier releases' records and the new one's are separate files: written side by side, their
+  // fsyncs share the filesystem's journal commits instead of waiting for one each.
+  const written = await Promise.allSettled([
+    staged.inodes && staged.earlier ? refreshAfterLinks(layout, staged.earlier, staged.inodes) : undefined,
+    recordFingerprints(layout, version, layout.release(version)),
+  ]);
+  for (const outcome of written) if (outcome.status === 'rejected') throw outcome.reason;
   session.runtime.onProgress({
     phase: 'seal',
     message: `fingerprints recorded${staged.inodes?.size ? `, and carried for ${staged.inodes.size} inodes of earlier releases linked to` : ''}`,
