@@ -34,6 +34,7 @@ export const UNIT = [
   'test/stage/resolve/packument-revalidate.test.ts',
   'test/stage/reuse/tree-record.test.ts',
   'test/stage/smoke-inputs.test.ts',
+  'test/stage/scripts/lifecycle-event.test.ts',
   'test/store/containment.test.ts',
   'test/store/fast-verify.test.ts',
   'test/store/release-dirs.test.ts',
