@@ -248,3 +248,32 @@ export function summarize(events: LoadEvent[], window: Window): Record<string, O
   }
   return out;
 }
+
+/** Asks /startupz every 100 ms until stopped; the longest stretch without an ok answer, and the last version seen. */
+export function outagePoller(port: number) {
+  let running = true;
+  let lastOk = performance.now();
+  let longest = 0;
+  let version: string | undefined;
+  const done = (async () => {
+    while (running) {
+      const body = await fetch(`http://127.0.0.1:${port}/startupz`, { signal: AbortSignal.timeout(1_000) })
+        .then((r) => (r.ok ? (r.json() as Promise<{ ok?: boolean; version?: string }>) : undefined))
+        .catch(() => undefined);
+      const now = performance.now();
+      if (body?.ok) {
+        longest = Math.max(longest, now - lastOk);
+        lastOk = now;
+        version = body.version;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    async stop(): Promise<{ unavailableMs: number; version: string | undefined }> {
+      running = false;
+      await done;
+      return { unavailableMs: Math.max(longest, performance.now() - lastOk), version };
+    },
+  };
+}

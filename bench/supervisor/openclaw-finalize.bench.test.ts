@@ -19,11 +19,11 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { cli } from '../../test/support/cli.ts';
+import { cli, cliEnv } from '../../test/support/cli.ts';
 import { freePort } from '../../test/support/service.ts';
 import { describeWhere } from '../../test/support/skip.ts';
 import { canRunUserManager, type UserManager } from '../../test/support/systemd.ts';
-import { median, ms, ratio, saveResult } from './lib.ts';
+import { median, ms, outagePoller, ratio, saveResult } from './lib.ts';
 import {
   OPENCLAW_UNIT as UNIT,
   REMOVE_TIMEOUT_MS,
@@ -50,35 +50,6 @@ type StepJson = {
   };
 };
 
-/** Asks /startupz every 100 ms until stopped; the longest stretch without an ok answer, and the last version seen. */
-function outagePoller(port: number) {
-  let running = true;
-  let lastOk = performance.now();
-  let longest = 0;
-  let version: string | undefined;
-  const done = (async () => {
-    while (running) {
-      const body = await fetch(`http://127.0.0.1:${port}/startupz`, { signal: AbortSignal.timeout(1_000) })
-        .then((r) => (r.ok ? (r.json() as Promise<{ ok?: boolean; version?: string }>) : undefined))
-        .catch(() => undefined);
-      const now = performance.now();
-      if (body?.ok) {
-        longest = Math.max(longest, now - lastOk);
-        lastOk = now;
-        version = body.version;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return {
-    async stop(): Promise<{ unavailableMs: number; version: string | undefined }> {
-      running = false;
-      await done;
-      return { unavailableMs: Math.max(longest, performance.now() - lastOk), version };
-    },
-  };
-}
-
 describeWhere(can, 'bench: update with finalize of a real openclaw vs a bare restart (private systemd --user)', () => {
   let um: UserManager;
   let port: number;
@@ -86,6 +57,7 @@ describeWhere(can, 'bench: update with finalize of a real openclaw vs a bare res
   const root = path.join(work, 'root');
   const env = () => ({
     ...(um.env as Record<string, string>),
+    OPENCLAW_STATE_DIR: path.join(um.env.HOME!, '.openclaw'), // as the unit has it (writeOpenclawService ownStateDir)
     ...(process.env.BENCH_NPM_CACHE ? { npm_config_cache: process.env.BENCH_NPM_CACHE } : {}),
     ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
   });
@@ -100,7 +72,7 @@ describeWhere(can, 'bench: update with finalize of a real openclaw vs a bare res
       node: bench.node,
       prefix: bench.prefix,
       port,
-      tmpdir: path.join(work, 'gateway-tmp'),
+      ownStateDir: true,
     });
     expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
     await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 });
@@ -112,7 +84,8 @@ describeWhere(can, 'bench: update with finalize of a real openclaw vs a bare res
     expect((await um.systemctl(['restart', UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);
     expect((await openclawHealthy(um, { port, pid, timeoutMs: 300_000 })).version).toBe(FROM);
     const plugin = await execa(path.join(root, 'bin', 'openclaw'), ['plugins', 'install', PLUGIN], {
-      env: env(),
+      env: cliEnv(env()), // not the worker's: with VITEST set, openclaw's CLI exits 0 at once and does nothing
+      extendEnv: false,
       reject: false,
       timeout: 900_000,
     });

@@ -28,7 +28,7 @@ import { cli } from '../../test/support/cli.ts';
 import { freePort } from '../../test/support/service.ts';
 import { describeWhere } from '../../test/support/skip.ts';
 import { canRunUserManager, type UserManager } from '../../test/support/systemd.ts';
-import { median, ms, ratio, saveResult } from './lib.ts';
+import { median, ms, outagePoller, ratio, saveResult } from './lib.ts';
 import {
   OPENCLAW_UNIT as UNIT,
   openclawBench,
@@ -44,35 +44,6 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 /** BENCH_FORWARD_NO_PREFLIGHT=1: the way forward between repetitions skips its rehearsal (not what is measured). */
 const FORWARD_REHEARSED = !process.env.BENCH_FORWARD_NO_PREFLIGHT;
 const can = canRunUserManager();
-
-/** Asks /startupz every 100 ms until stopped; the longest stretch without an ok answer, and the last version seen. */
-function outagePoller(port: number) {
-  let running = true;
-  let lastOk = performance.now();
-  let longest = 0;
-  let version: string | undefined;
-  const done = (async () => {
-    while (running) {
-      const body = await fetch(`http://127.0.0.1:${port}/startupz`, { signal: AbortSignal.timeout(1_000) })
-        .then((r) => (r.ok ? (r.json() as Promise<{ ok?: boolean; version?: string }>) : undefined))
-        .catch(() => undefined);
-      const now = performance.now();
-      if (body?.ok) {
-        longest = Math.max(longest, now - lastOk);
-        lastOk = now;
-        version = body.version;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return {
-    async stop(): Promise<{ unavailableMs: number; version: string | undefined }> {
-      running = false;
-      await done;
-      return { unavailableMs: Math.max(longest, performance.now() - lastOk), version };
-    },
-  };
-}
 
 describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (private systemd --user)', () => {
   let um: UserManager;

@@ -116,6 +116,9 @@ async function prefetchBeforeStop(
     workDir: layout.stagingDir(`plugins-${tx.id}`),
     timeoutMs: PREFETCH_TIMEOUT_MS,
     signal: runtime.signal,
+  }).catch((error: unknown) => {
+    if (runtime.signal?.aborted) throw error; // cancelled: as any step after the flip is
+    return { specs: [], ok: false, ms: 0, detail: error instanceof Error ? error.message : String(error) };
   });
 }
 

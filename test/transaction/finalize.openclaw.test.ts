@@ -91,12 +91,23 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
   const mark = () => path.join(state(), 'credentials', 'rs-finalize.json');
   /** The `openclaw` command the root offers (`<root>/bin/openclaw`: the current release's CLI), as a user runs it. */
   const openclawCli = (args: string[]) =>
-    execa(path.join(root, 'bin', 'openclaw'), args, { env: env(), reject: false, timeout: 900_000 });
+    // Not the worker's environment: with VITEST set, openclaw's CLI exits 0 at once and prints nothing.
+    execa(path.join(root, 'bin', 'openclaw'), args, {
+      env: cliEnv(env()),
+      extendEnv: false,
+      reject: false,
+      timeout: 900_000,
+    });
   /** The plugin as the current release sees it: `openclaw plugins inspect <id> --json`. */
   const pluginSeen = async () => {
     const inspected = await openclawCli(['plugins', 'inspect', PLUGIN_ID, '--json']);
     expect(inspected.exitCode, inspected.stdout.slice(-2000) + inspected.stderr.slice(-2000)).toBe(0);
-    const plugin = JSON.parse(inspected.stdout.slice(inspected.stdout.indexOf('{'))).plugin;
+    const json = inspected.stdout.indexOf('{');
+    expect(
+      json,
+      `no JSON from plugins inspect: ${inspected.stdout.slice(-2000)}${inspected.stderr.slice(-2000)}`,
+    ).toBeGreaterThanOrEqual(0);
+    const plugin = JSON.parse(inspected.stdout.slice(json)).plugin;
     return { version: plugin.version, status: plugin.status, installSpec: plugin.trust?.installSpec };
   };
   const mainPid = async () => Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
@@ -134,7 +145,7 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     const bench = await openclawBench({ name: 'ocfin', work, version: FROM });
     ({ node, um } = bench);
     port = await freePort();
-    await writeOpenclawService(um, { node, prefix: bench.prefix, port, tmpdir: path.join(work, 'gateway-tmp') });
+    await writeOpenclawService(um, { node, prefix: bench.prefix, port });
     mkdirSync(path.join(um.unitDir, `${UNIT}.d`), { recursive: true });
     writeFileSync(
       path.join(um.unitDir, `${UNIT}.d`, 'state-dir.conf'),
@@ -152,7 +163,9 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     expect((await openclawHealthy(um, { port, pid, timeoutMs: 300_000 })).version).toBe(FROM);
     // The way users install it, from the registry: 9.5 picks the newest release compatible with itself (9.5).
     const plugin = await openclawCli(['plugins', 'install', PLUGIN]);
-    console.log(`${PLUGIN} installed on ${FROM}: ${plugin.stdout.slice(-600)}`);
+    console.log(
+      `${PLUGIN} installed on ${FROM} (exit ${plugin.exitCode}): ${plugin.stdout.slice(-600)}${plugin.stderr.slice(-600)}`,
+    );
     expect(plugin.exitCode, plugin.stdout.slice(-2000) + plugin.stderr.slice(-2000)).toBe(0);
     expect(await pluginSeen()).toEqual({ version: FROM, status: 'loaded', installSpec: PLUGIN });
     const installed = await rs(['install', `openclaw@${TO}`]);
