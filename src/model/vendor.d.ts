@@ -75,6 +75,33 @@ declare module 'npm-registry-fetch' {
   export function pickRegistry(spec: string, opts?: Record<string, unknown>): string;
   /** GET `path` on `opts.registry` with npm's auth, proxy and cache handling; the parsed JSON body. */
   export function json(path: string, opts?: Record<string, unknown>): Promise<unknown>;
-  const registryFetch: { pickRegistry: typeof pickRegistry; json: typeof json };
+  /** The response of one request (minipass-fetch's): status, headers, a body stream. */
+  export interface RegistryResponse {
+    status: number;
+    headers: { get(name: string): string | null };
+    body: { resume(): void };
+  }
+  /** GET `url` with npm's auth, proxy, retry and (with `opts.cache`, a path) cache handling; 4xx/5xx reject. */
+  function fetch(url: string, opts?: Record<string, unknown>): Promise<RegistryResponse>;
+  const registryFetch: typeof fetch & { pickRegistry: typeof pickRegistry; json: typeof json };
   export default registryFetch;
+}
+
+declare module 'cacache' {
+  /** An index entry of npm's content-addressed cache (the newest for its key), or null. */
+  interface CacheEntry {
+    key: string;
+    integrity: string | null;
+    time: number;
+    size: number;
+    metadata?: unknown;
+  }
+  function get(cache: string, key: string, opts?: Record<string, unknown>): Promise<{ data: Buffer }>;
+  namespace get {
+    function info(cache: string, key: string): Promise<CacheEntry | null>;
+    /** The content with this integrity, checked against it (EINTEGRITY otherwise). */
+    function byDigest(cache: string, integrity: string): Promise<Buffer>;
+  }
+  const cacache: { get: typeof get };
+  export default cacache;
 }

@@ -9,23 +9,40 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ReleaseSwitcherError } from '../model/errors.js';
-import { run, tail } from './subprocess.js';
+import { runCaptured, tail } from './subprocess.js';
 import { walkTree } from './tree.js';
 
-/** chattr and lsattr are system binaries: a fixed PATH, not the caller's environment. */
+/**
+ * chattr and lsattr are system binaries: a fixed PATH, not the caller's environment. Their output is only
+ * captured: Node's own spawn (runCaptured), not execa, whose load and per-call cost outweigh a chattr.
+ */
 const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 const BATCH = 1000;
 const TIMEOUT_MS = 5 * 60_000;
 
 export type ImmutableSupport = { supported: true } | { supported: false; reason: string };
 
+/**
+ * Filesystems (st_dev) on which this process has set the attribute: whether it can there is known, and
+ * the probe answers without two more chattr processes (a staging has set it on the release it links
+ * from long before it is sealed; staging/ and releases/ are one filesystem, the rename between them needs it).
+ */
+const proven = new Set<number>();
+
 async function chattr(flag: '+i' | '-i', paths: readonly string[]): Promise<string | undefined> {
   for (let i = 0; i < paths.length; i += BATCH) {
-    const result = await run('chattr', [flag, '--', ...paths.slice(i, i + BATCH)], {
+    const result = await runCaptured('chattr', [flag, '--', ...paths.slice(i, i + BATCH)], {
       env: ENV,
       timeoutMs: TIMEOUT_MS,
     }).catch((error: Error) => ({ exitCode: 1, output: error.message }));
     if (result.exitCode !== 0) return tail(result.output, 3) || `chattr ${flag} failed`;
+  }
+  if (flag === '+i' && paths.length > 0) {
+    const dev = await fs.lstat(paths[0]!).then(
+      (stat) => stat.dev,
+      () => undefined,
+    );
+    if (dev !== undefined) proven.add(dev);
   }
   return undefined;
 }
@@ -38,6 +55,7 @@ async function flaggable(dir: string): Promise<string[]> {
 
 /** Whether files in `dir` can be made immutable by this process; the reason when not. */
 export async function probeImmutable(dir: string): Promise<ImmutableSupport> {
+  if (proven.has((await fs.stat(dir)).dev)) return { supported: true };
   const probe = path.join(dir, `.immutable-probe-${randomBytes(4).toString('hex')}`);
   await fs.writeFile(probe, '');
   try {
@@ -74,7 +92,7 @@ export async function setImmutable(dir: string, already: ReadonlySet<string> = n
  * 0.5 s, then chattr +i 0.9 s. Best effort: without it, chattr does the same work, slower.
  */
 async function flushTree(dir: string): Promise<void> {
-  await run('sync', ['-f', '--', dir], { env: ENV, timeoutMs: TIMEOUT_MS }).catch(() => undefined);
+  await runCaptured('sync', ['-f', '--', dir], { env: ENV, timeoutMs: TIMEOUT_MS }).catch(() => undefined);
 }
 
 /** Set or clear it on these files only (dedupe: the earlier release's inodes it links to). */
@@ -137,7 +155,7 @@ export async function mutableEntries(dir: string): Promise<string[]> {
   const mutable: string[] = [];
   for (let i = 0; i < paths.length; i += BATCH) {
     const batch = paths.slice(i, i + BATCH);
-    const result = await run('lsattr', ['-d', '--', ...batch], { env: ENV, timeoutMs: TIMEOUT_MS });
+    const result = await runCaptured('lsattr', ['-d', '--', ...batch], { env: ENV, timeoutMs: TIMEOUT_MS });
     const flagged = new Set(
       result.output
         .split('\n')

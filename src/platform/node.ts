@@ -2,7 +2,7 @@
 import path from 'node:path';
 import semver from 'semver';
 import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
-import { run } from './subprocess.js';
+import { runCaptured } from './subprocess.js';
 
 export interface NodeRuntime {
   path: string;
@@ -13,7 +13,7 @@ export async function probeNode(nodePath: string, env: NodeJS.ProcessEnv, signal
   const resolved = path.resolve(nodePath);
   // Our own Node runs, and its version is known: no process started to ask it.
   if (resolved === process.execPath) return { path: resolved, version: process.versions.node };
-  const result = await run(resolved, ['-p', 'process.versions.node'], { env, timeoutMs: 30_000, signal }).catch(
+  const result = await runCaptured(resolved, ['-p', 'process.versions.node'], { env, timeoutMs: 30_000, signal }).catch(
     (error: unknown) => {
       if (isReleaseSwitcherError(error)) throw error; // CANCELLED
       return {

@@ -10,7 +10,8 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 import { pathExists } from '../platform/fs.js';
 import { run, tail } from '../platform/subprocess.js';
 import type { NodeRuntime } from '../platform/node.js';
-import { hasEvent, runEventInChild, scriptEnv } from './scripts/dep-scripts.js';
+import { hasEvent, scriptEnv } from './scripts/dep-scripts.js';
+import { runLifecycleEvent } from './scripts/lifecycle-event.js';
 
 const NPM_TIMEOUT_MS = 30 * 60_000;
 const LIFECYCLE_EVENTS = ['preinstall', 'install', 'postinstall'] as const;
@@ -77,11 +78,7 @@ export async function runLifecycle(options: DependencyOptions, pkg: Record<strin
   const env = lifecycleEnv(options);
   for (const event of LIFECYCLE_EVENTS) {
     if (!hasEvent(pkg, event, options.pkgDir)) continue;
-    const result = await runEventInChild(options.pkgDir, event, {
-      nodePath: options.node.path,
-      env,
-      signal: options.signal,
-    });
+    const result = await runLifecycleEvent(options.pkgDir, event, { env, signal: options.signal });
     if (result.exitCode !== 0) throw installFailed(`the ${event} script`, result.output, result.timedOut);
     if ((pkg.scripts as Record<string, string> | undefined)?.[event]) ran.push(event);
   }

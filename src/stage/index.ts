@@ -22,8 +22,9 @@ import type { Reused } from './fast.js';
 import { installFastOrFull, isNpmWrite } from './fast-or-full.js';
 import { flatNpmOptions, resolveTree, type ResolvedTree } from './resolve/resolve-tree.js';
 import { sealStaged } from './seal-staged.js';
-import { smokeCheck } from './smoke.js';
+import { earlySyntaxCheck, smokeCheck } from './smoke.js';
 import { unpack } from './unpack/index.js';
+import { recordedNames } from './reuse/tree-record.js';
 import { readPackageJson as readPackageJsonAt } from '../platform/package-json.js';
 import { withoutCredentials } from '../store/config.js';
 
@@ -55,12 +56,15 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   const { layout, config, runtime, pkg } = input;
   await fs.mkdir(layout.stagingDir(input.stagingId), { recursive: true });
 
-  const node = await probeNode(config.node ?? process.execPath, runtime.env);
+  const [node, seeds] = await Promise.all([
+    probeNode(config.node ?? process.execPath, runtime.env),
+    recordedNames(layout, input.earlier),
+  ]);
   const flat = flatNpmOptions(runtime.npmConfig, runtime.npmCache, config.registry);
   // Resolution (in process, or a child on a configured Node of another major) is the longest step before reuse can start: it runs
-  // while the main tarball is downloaded and unpacked, and is stopped if staging fails meanwhile.
-  const stopResolve = new AbortController();
-  const resolveSignal = runtime.signal ? AbortSignal.any([runtime.signal, stopResolve.signal]) : stopResolve.signal;
+  // while the main tarball is downloaded and unpacked (and its syntax checked), and is stopped if staging fails meanwhile.
+  const stopSideWork = new AbortController();
+  const sideSignal = runtime.signal ? AbortSignal.any([runtime.signal, stopSideWork.signal]) : stopSideWork.signal;
   const treeP = fromRegistry(pkg)
     ? resolveTree({
         spec: `${pkg.name}@${pkg.version}`,
@@ -70,23 +74,30 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
         npmCache: runtime.npmCache,
         registry: config.registry,
         env: runtime.env,
-        signal: resolveSignal,
+        signal: sideSignal,
         verify: pkg.dependencySignatures?.pacote,
         packument: pkg.packument,
         nodeVersion: node.version,
+        seeds,
       })
     : Promise.resolve(undefined);
   treeP.catch(() => undefined);
   try {
-    return await stageResolving(input, { node, flat, treeP });
+    return await stageResolving(input, { node, flat, treeP, sideSignal });
   } finally {
-    stopResolve.abort();
+    stopSideWork.abort();
   }
 }
 
 async function stageResolving(
   input: StageInput,
-  resolving: { node: NodeRuntime; flat: Record<string, unknown>; treeP: Promise<ResolvedTree | undefined> },
+  resolving: {
+    node: NodeRuntime;
+    flat: Record<string, unknown>;
+    treeP: Promise<ResolvedTree | undefined>;
+    /** Aborted when staging ends: work started beside the resolution stops with it. */
+    sideSignal: AbortSignal;
+  },
 ): Promise<StagedRelease> {
   const { layout, config, runtime, journal, pkg } = input;
   const { node, flat, treeP } = resolving;
@@ -136,6 +147,11 @@ async function stageResolving(
 
   const packageJson = await readPackageJson(pkgDir, pkg);
   checkEngines(packageJson, node);
+  // The syntax check only reads the entry points and runs none of the package's code: it starts now, beside
+  // the resolution, and its outcome stands if what it read is unchanged once every script has run.
+  const early = config.smoke
+    ? undefined
+    : await earlySyntaxCheck(pkgDir, packageJson, { node, env: runtime.env, signal: resolving.sideSignal });
   const depOptions = {
     pkgDir,
     node,
@@ -183,12 +199,13 @@ async function stageResolving(
   checkAbort();
 
   // A configured smoke command runs the package, which may write into it: alone, before the manifest. The
-  // syntax check only reads it and runs none of its code: it overlaps hashing the manifest (sealStaged
+  // syntax check (started early, checked again if a script changed what it read) overlaps hashing the manifest (sealStaged
   // waits for it before anything is linked or sealed).
-  const smoke = () =>
-    smokeCheck(pkgDir, packageJson, { node, env: runtime.env, command: config.smoke, signal: runtime.signal });
-  if (config.smoke) progress({ phase: 'smoke', message: await smoke() });
-  const checked = config.smoke ? undefined : smoke().then((message) => progress({ phase: 'smoke', message }));
+  if (config.smoke) {
+    const options = { node, env: runtime.env, command: config.smoke, signal: runtime.signal };
+    progress({ phase: 'smoke', message: await smokeCheck(pkgDir, packageJson, options) });
+  }
+  const checked = early?.settle().then((message) => progress({ phase: 'smoke', message }));
   checked?.catch(() => undefined);
 
   const sealed = await sealStaged({

@@ -14,6 +14,7 @@ import type { ReleaseMarker } from '../store/manifest.js';
 import { compareVersionsDesc, readMarker } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
 import { stageRelease } from './index.js';
+import { preloadResolver } from './resolve/resolve-tree.js';
 import { type LinkedInode, recordFingerprints, refreshAfterLinks } from '../store/fingerprints.js';
 import { makeReleaseImmutable, removeTreeKeepingReleases } from '../store/immutable-release.js';
 import { layoutOf } from '../store/layout.js';
@@ -49,6 +50,7 @@ export async function installLocked(
 ): Promise<InstallResult> {
   const { layout, config, runtime, journal, ledger } = session;
   runtime.onProgress({ phase: 'resolve', message: `resolving ${spec}` });
+  if (!resolved) preloadResolver(config.node);
   // On the network the lock is held as yielding: an activation of an installed release takes precedence.
   const yielding = <T>(work: (runtime: JournalSession['runtime']) => Promise<T>) =>
     yieldingTo(layout.root, runtime.signal, (signal) => work({ ...runtime, signal }));
@@ -138,8 +140,13 @@ export async function commitRelease(
   if (staged.marker.immutable)
     session.runtime.onProgress({ phase: 'seal', message: `releases/${version} made immutable` });
   // Last: after every step that moves a ctime (links, chmod, +i), or every fingerprint is stale at once.
-  if (staged.inodes && staged.earlier) await refreshAfterLinks(layout, staged.earlier, staged.inodes);
-  await recordFingerprints(layout, version, layout.release(version));
+  // The earlier releases' records and the new one's are separate files: written side by side, their
+  // fsyncs share the filesystem's journal commits instead of waiting for one each.
+  const written = await Promise.allSettled([
+    staged.inodes && staged.earlier ? refreshAfterLinks(layout, staged.earlier, staged.inodes) : undefined,
+    recordFingerprints(layout, version, layout.release(version)),
+  ]);
+  for (const outcome of written) if (outcome.status === 'rejected') throw outcome.reason;
   session.runtime.onProgress({
     phase: 'seal',
     message: `fingerprints recorded${staged.inodes?.size ? `, and carried for ${staged.inodes.size} inodes of earlier releases linked to` : ''}`,

@@ -89,4 +89,24 @@ describe('start-up imports', () => {
       [...modules].filter((m) => m.startsWith('transaction/') || m.startsWith('snapshot/') || m === 'store/release.ts'),
     ).toEqual([]);
   });
+
+  it("install's staging starts its processes without execa: only a full npm install or a resolver child on another Node uses run()", () => {
+    // Static imports plus the modules staging loads on demand (arborist's resolution, the unpacker).
+    const modules = staticClosure([
+      'cli/main.ts',
+      'cli/commands/install.ts',
+      'stage/resolve/resolve-ideal.ts',
+      'stage/unpack/index.ts',
+    ]);
+    const usesRun = [...modules].filter(
+      (m) =>
+        /^(stage|registry|store|platform)\//.test(m) &&
+        m !== 'platform/subprocess.ts' &&
+        /import\s*\{[^}]*\brun\b[^}]*\}\s*from\s*'[./]*(platform\/)?subprocess\.js'/.test(
+          readFileSync(join(SRC, m), 'utf8'),
+        ),
+    );
+    // chattr, sync, the Node probe, the syntax check and every lifecycle script go through runCaptured (Node's own spawn).
+    expect(usesRun.sort()).toEqual(['stage/dependencies.ts', 'stage/resolve/resolve-tree.ts']);
+  });
 });

@@ -11,12 +11,18 @@ import { publish } from '../support/registry.ts';
 const SLOW = 120_000;
 const NAME = 'rs-fixture-smoke';
 
-function smokePackage(version: string, cli: string): string {
+function smokePackage(version: string, cli: string, scripts?: Record<string, string>): string {
   const dir = tempDir('rs-smoke-src-');
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, 'package.json'),
-    JSON.stringify({ name: NAME, version, main: 'index.js', bin: { 'rs-smoke': 'cli.js', 'rs-smoke-esm': 'esm.mjs' } }),
+    JSON.stringify({
+      name: NAME,
+      version,
+      main: 'index.js',
+      bin: { 'rs-smoke': 'cli.js', 'rs-smoke-esm': 'esm.mjs' },
+      ...(scripts ? { scripts } : {}),
+    }),
   );
   writeFileSync(join(dir, 'index.js'), 'module.exports = 1;\n');
   writeFileSync(join(dir, 'esm.mjs'), 'export default 1;\n');
@@ -28,6 +34,9 @@ beforeAll(async () => {
   const registry = inject('registryUrl');
   await publish(smokePackage('1.0.0', '#!/usr/bin/env node\nconsole.log(1);\n'), { registry });
   await publish(smokePackage('1.1.0', '#!/usr/bin/env node\nconsole.log(1;\n'), { registry });
+  // Sound as packed; its own postinstall breaks its main file, after the check has begun on the packed one.
+  const breaks = `node -e "require('fs').writeFileSync('index.js', 'module.exports = (;')"`;
+  await publish(smokePackage('1.2.0', '#!/usr/bin/env node\nconsole.log(1);\n', { postinstall: breaks }), { registry });
 }, SLOW);
 
 describe('smoke check', () => {
@@ -50,6 +59,22 @@ describe('smoke check', () => {
       expect(existsSync(join(root, 'releases', '1.1.0'))).toBe(false);
       expect(readdirSync(join(root, 'staging'))).toEqual([]);
       expect(readdirSync(join(root, 'releases'))).toEqual(['1.0.0']);
+    },
+    SLOW,
+  );
+
+  it(
+    "judges the entry points as the package's own scripts left them (a check begun before them is not taken)",
+    async () => {
+      const root = join(tempDir('rs-smoke-'), 'root');
+      const init = await rs(root, ['init', '--package', NAME, '--registry', inject('registryUrl')]);
+      expect(init.exitCode, init.stderr).toBe(0);
+      const broken = await rs(root, ['install', `${NAME}@1.2.0`]);
+      expect(broken.exitCode).toBe(1);
+      expect(broken.stderr).toContain('lifecycle: ran postinstall');
+      expect(broken.json.error).toMatchObject({ code: 'SMOKE_FAILED', message: expect.stringContaining('index.js') });
+      expect(readdirSync(join(root, 'releases'))).toEqual([]);
+      expect(readdirSync(join(root, 'staging'))).toEqual([]);
     },
     SLOW,
   );

@@ -1,11 +1,11 @@
 // As root on a filesystem with the immutable attribute (ext4 here; /tmp is on it): a sealed release cannot be written
 // even by root, prune still removes it, and dedupe still shares inodes with an immutable earlier release.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { describeWhere } from '../support/skip.ts';
-import { probeImmutable } from '../../src/platform/immutable.ts';
+import { probeImmutable, setImmutablePaths } from '../../src/platform/immutable.ts';
 import { rs, templateRoot, tempDir } from '../support/cli.ts';
 import { releaseDirs, stagingEntries } from '../support/root.ts';
 
@@ -90,5 +90,20 @@ describeWhere(can, 'immutable releases (root, ext4)', () => {
       ok: false,
       detail: expect.stringContaining('1.1.0: 1 entry without the immutable attribute (server.js)'),
     });
+  });
+
+  it('the probe answers from an attribute this process has set on the same filesystem, without writing a probe file', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'proof');
+    appendFileSync(file, '');
+    expect(await setImmutablePaths([file], true)).toBeUndefined();
+    const closed = join(dir, 'closed');
+    mkdirSync(closed);
+    execFileSync('chattr', ['+i', closed]); // no file can be made in it: a probe that writes one fails
+    try {
+      expect(await probeImmutable(closed)).toEqual({ supported: true });
+    } finally {
+      execFileSync('chattr', ['-i', closed, file]);
+    }
   });
 });

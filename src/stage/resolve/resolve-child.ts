@@ -13,6 +13,8 @@ interface ChildOptions {
   flat: Record<string, unknown>;
   /** The package's packument the parent resolved it from (pacote's cache key, a file): not fetched again. */
   packument?: { key: string; file: string };
+  /** Names whose packuments are requested at once (resolve-prefetch.ts). */
+  seeds?: string[];
 }
 
 async function main(): Promise<void> {
@@ -22,7 +24,7 @@ async function main(): Promise<void> {
     key: options.packument.key,
     document: JSON.parse(await fs.readFile(options.packument.file, 'utf8')) as unknown,
   };
-  const tree = await resolveIdeal({ spec: options.spec, flat: options.flat, packument });
+  const tree = await resolveIdeal({ spec: options.spec, flat: options.flat, packument, seeds: options.seeds });
   await fs.writeFile(out!, JSON.stringify(tree));
 }
 

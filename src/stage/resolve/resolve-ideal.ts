@@ -42,6 +42,8 @@ export interface IdealOptions {
   packument?: { key: string; document: unknown } | undefined;
   /** The Node the tree is for, when it is not this process's (`v24.1.0`). @default process.version */
   nodeVersion?: string | undefined;
+  /** Names whose packuments are requested at once (the previous release's packages; resolve-prefetch.ts). */
+  seeds?: readonly string[] | undefined;
 }
 
 /** What the resolution yields, locations as arborist gives them (`node_modules/<pkg>/…`). */
@@ -62,7 +64,7 @@ export async function resolveIdeal(options: IdealOptions): Promise<RawTree> {
   try {
     const started = performance.now();
     const arb = new Arborist({ ...options.flat, nodeVersion, path: top, global: true, packumentCache });
-    prefetch = prefetchPackuments(options.spec, arb.options, packumentCache);
+    prefetch = prefetchPackuments(options.spec, arb.options, packumentCache, options.seeds);
     const tree = await arb.buildIdealTree({ add: [options.spec] });
     const timing = { buildMs: Math.round(performance.now() - started), prefetched: prefetch.requests };
     return {

@@ -20,6 +20,7 @@ import '../../registry/lazy-sigstore.js';
 import RegistryFetcher from 'pacote/lib/registry.js';
 import npaParse from 'npm-package-arg';
 import semver from 'semver';
+import { type PackumentFetcher, revalidatedPackument } from './packument-revalidate.js';
 
 interface Packument {
   'dist-tags'?: Record<string, string>;
@@ -56,9 +57,18 @@ const CONCURRENCY = 24;
 
 /**
  * Start crawling from `spec`; returns at once. `options` must be the options arborist passes to
- * pacote (its `options`, with `packumentCache` being `cache`).
+ * pacote (its `options`, with `packumentCache` being `cache`). `seeds`: names the tree very likely
+ * holds (the previous release's packages): their packuments are requested at once, after the spec's
+ * own, without waiting for the crawl to reach them, so the crawl's levels (each a round trip plus
+ * the parsing of every document of the level) no longer follow one another. A seed is only fetched,
+ * never followed: the crawl follows it, with the real range, when it reaches it (the same request).
  */
-export function prefetchPackuments(spec: string, options: Record<string, unknown>, cache: PacketCache): PrefetchStats {
+export function prefetchPackuments(
+  spec: string,
+  options: Record<string, unknown>,
+  cache: PacketCache,
+  seeds: readonly string[] = [],
+): PrefetchStats {
   let stopped = false;
   const stats: PrefetchStats = {
     requests: 0,
@@ -70,6 +80,7 @@ export function prefetchPackuments(spec: string, options: Record<string, unknown
   const opts: Record<string, unknown> = { ...options, fullMetadata: true, packumentCache: cache };
   const seen = new Set<string>();
   const queue: Spec[] = [];
+  const seeded = new Set<Spec>();
   let active = 0;
 
   const enqueue = (name: string, range: string) => {
@@ -101,15 +112,15 @@ export function prefetchPackuments(spec: string, options: Record<string, unknown
   const pump = () => {
     while (!stopped && active < CONCURRENCY && queue.length > 0) {
       const parsed = queue.shift()!;
+      const crawled = !seeded.has(parsed);
       let request: Promise<Packument>;
       try {
-        const fetcher = new RegistryFetcher(parsed, opts) as { packumentUrl: string; packument(): Promise<Packument> };
+        const fetcher = new RegistryFetcher(parsed, opts) as PackumentFetcher & { packument(): Promise<Packument> };
         const key = `full:${fetcher.packumentUrl}`;
         if (cache.has(key)) {
           request = Promise.resolve(cache.get(key) as Packument | Promise<Packument>);
         } else {
-          request = fetcher.packument();
-          // pacote replaces this with the document when it arrives, or deletes it on failure.
+          request = fetchPackument(fetcher, key, cache);
           cache.set(key, request);
           stats.requests++;
         }
@@ -119,7 +130,7 @@ export function prefetchPackuments(spec: string, options: Record<string, unknown
       active++;
       request
         .then(
-          (doc) => follow(doc, parsed),
+          (doc) => crawled && follow(doc, parsed),
           () => undefined,
         )
         .finally(() => {
@@ -134,8 +145,35 @@ export function prefetchPackuments(spec: string, options: Record<string, unknown
   } catch {
     return stats;
   }
+  for (const name of seeds) {
+    const before = queue.length;
+    enqueue(name, '*');
+    if (queue.length > before) seeded.add(queue.at(-1)!);
+  }
   pump();
   return stats;
+}
+
+/**
+ * The short way (packument-revalidate.ts) or else pacote's own; either way the document replaces the
+ * in-flight promise under `key` when it arrives, and a failure removes it (as pacote does), so arborist
+ * asks again and reports the error as it would.
+ */
+async function fetchPackument(
+  fetcher: PackumentFetcher & { packument(): Promise<Packument> },
+  key: string,
+  cache: PacketCache,
+): Promise<Packument> {
+  const revalidated = (await revalidatedPackument(fetcher)) as Packument | undefined;
+  if (revalidated) {
+    cache.set(key, revalidated);
+    return revalidated;
+  }
+  // pacote looks in the cache first, where this very request waits: out of its way while it starts.
+  cache.delete(key);
+  const own = fetcher.packument();
+  cache.set(key, own);
+  return own;
 }
 
 function guess(doc: Packument, parsed: Spec, defaultTag = 'latest'): Manifest | undefined {

@@ -56,6 +56,8 @@ export interface ResolveTreeOptions {
   packument?: PackumentHandoff | undefined;
   /** The configured Node's version (`24.1.0`): when its major is ours, the tree is resolved in this process. */
   nodeVersion?: string | undefined;
+  /** Names the tree very likely holds (the previous release's packages): their packuments are requested at once. */
+  seeds?: readonly string[] | undefined;
   /** Resolve in a child even when the majors match (tests compare both ways). @default false */
   child?: boolean | undefined;
 }
@@ -92,6 +94,7 @@ export async function resolveTree(options: ResolveTreeOptions): Promise<Resolved
       spec: options.spec,
       flat: { ...flatNpmOptions(options.npmConfig, options.npmCache, options.registry), ...options.verify },
       packument,
+      seeds: options.seeds,
     });
     const result = await run(options.nodePath, [child, input, out], {
       env: options.env,
@@ -121,6 +124,22 @@ function relocate(raw: RawTree, name: string): ResolvedTree {
   return { node: raw.node, platform: raw.platform, arch: raw.arch, root, deps };
 }
 
+let resolverLoading: Promise<typeof import('./resolve-ideal.js')> | undefined;
+function loadResolver(): Promise<typeof import('./resolve-ideal.js')> {
+  resolverLoading ??= import('./resolve-ideal.js');
+  return resolverLoading;
+}
+
+/**
+ * Start loading arborist now, without waiting for it, where the tree is certain to be resolved in this
+ * process (the configured Node is the one running us): the load then overlaps the network wait for the
+ * package's own packument instead of following it. A failure shows where the resolution awaits it.
+ */
+export function preloadResolver(nodePath: string | null | undefined): void {
+  if (nodePath && path.resolve(nodePath) !== process.execPath) return;
+  loadResolver().catch(() => undefined);
+}
+
 /**
  * The same resolution without a child: arborist is loaded on first use (a staging that needs no
  * resolution never pays for it) and told the configured Node's version, from which it picks
@@ -129,12 +148,13 @@ function relocate(raw: RawTree, name: string): ResolvedTree {
  */
 async function resolveInProcess(options: ResolveTreeOptions): Promise<ResolvedTree> {
   options.signal?.throwIfAborted();
-  const { resolveIdeal } = await import('./resolve-ideal.js');
+  const { resolveIdeal } = await loadResolver();
   const resolving = resolveIdeal({
     spec: options.spec,
     flat: { ...flatNpmOptions(options.npmConfig, options.npmCache, options.registry), ...options.verify },
     packument: options.packument && { key: options.packument.key, document: JSON.parse(options.packument.json) },
     nodeVersion: `v${options.nodeVersion!.replace(/^v/, '')}`,
+    seeds: options.seeds,
   });
   let raw: RawTree;
   try {

@@ -59,6 +59,26 @@ export async function previousRelease(
   return undefined;
 }
 
+/**
+ * The package names in the tree record of the newest of `earlier` that has one (a location's last
+ * `node_modules/` segment): the names the next resolution very likely asks the registry for.
+ */
+export async function recordedNames(layout: Layout, earlier: readonly string[]): Promise<string[]> {
+  for (const version of earlier) {
+    const record = await fs.readFile(path.join(layout.release(version), TREE_RECORD), 'utf8').then(
+      (text) => JSON.parse(text) as { packages?: Record<string, unknown> },
+      () => undefined,
+    );
+    if (!record) continue;
+    const names = Object.keys(record.packages ?? {}).map((location) => {
+      const at = location.lastIndexOf('node_modules/');
+      return at < 0 ? '' : location.slice(at + 'node_modules/'.length);
+    });
+    return [...new Set(names.filter(Boolean))];
+  }
+  return [];
+}
+
 /** The previous release holds this package at the same place, version and integrity: it can be linked. */
 export function isReusable(node: TreeNode, previous: PreviousRelease | undefined): boolean {
   const old = previous?.packages[node.location];

@@ -9,9 +9,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 // @ts-expect-error bin-links ships no types
 import binLinks from 'bin-links';
-import { fileURLToPath } from 'node:url';
 import { ReleaseSwitcherError } from '../../model/errors.js';
-import { run, tail } from '../../platform/subprocess.js';
+import { tail } from '../../platform/subprocess.js';
+import { runLifecycleEvent } from './lifecycle-event.js';
 import type { TreeNode } from '../resolve/resolve-tree.js';
 import { readPackageJson } from '../../platform/package-json.js';
 
@@ -43,26 +43,6 @@ export interface DepScriptOptions {
   nodePath: string;
   ignoreScripts: boolean;
   signal?: AbortSignal | undefined;
-}
-
-const SCRIPT_CHILD = fileURLToPath(new URL('./script-child.js', import.meta.url));
-const SCRIPT_TIMEOUT_MS = 30 * 60_000;
-
-/**
- * Run one lifecycle event of the package in `dir` in a child on the configured Node, with `env` and
- * nothing else (in-process, @npmcli/run-script would merge this process's whole environment in).
- */
-export function runEventInChild(
-  dir: string,
-  event: string,
-  options: { nodePath: string; env: Record<string, string>; signal?: AbortSignal | undefined },
-): ReturnType<typeof run> {
-  return run(options.nodePath, [SCRIPT_CHILD, dir, event], {
-    cwd: dir,
-    env: options.env,
-    timeoutMs: SCRIPT_TIMEOUT_MS,
-    signal: options.signal,
-  });
 }
 
 /** Whether npm would run `event` here: a script of that name, or node-gyp's implicit install. */
@@ -150,7 +130,7 @@ export async function runDepScripts(extracted: TreeNode[], options: DepScriptOpt
       const dir = path.join(options.pkgDir, node.location);
       const pkg = await readPackageJson(dir);
       if (!hasEvent(pkg, event, dir)) continue;
-      const result = await runEventInChild(dir, event, options);
+      const result = await runLifecycleEvent(dir, event, options);
       if (result.exitCode !== 0) {
         throw new ReleaseSwitcherError(
           'DEPENDENCY_INSTALL_FAILED',

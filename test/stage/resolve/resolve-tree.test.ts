@@ -5,6 +5,7 @@
 // reify drops it) and a dependency shared with the other fixtures. Against the seeded Verdaccio.
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import cacache from 'cacache';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { resolveTree, resolvesInProcess } from '../../../dist/stage/resolve/resolve-tree.js';
 import { tempDir } from '../../support/cli.ts';
@@ -43,14 +44,15 @@ beforeAll(async () => {
   );
 }, SLOW);
 
-function resolve(child: boolean) {
+function resolve(child: boolean, seeds?: string[], npmCache = tempDir('rs-resolve-cache-')) {
   return resolveTree({
+    seeds,
     spec: 'rs-fixture-resolve-app@1.0.0',
     packageName: 'rs-fixture-resolve-app',
     nodePath: process.execPath,
     nodeVersion: process.versions.node,
     npmConfig: {},
-    npmCache: tempDir('rs-resolve-cache-'),
+    npmCache,
     registry: inject('registryUrl'),
     env: process.env,
     child,
@@ -105,6 +107,39 @@ describe('resolveTree', () => {
           ]),
       );
       expect(versions).toEqual(npmVersions);
+    },
+    SLOW,
+  );
+
+  it(
+    "requests the seeds' packuments at once and still builds the same tree from them",
+    async () => {
+      const plain = await resolve(false);
+      // The previous release's names: the crawl reaches the first two, the third is one this tree no longer has.
+      const seeded = await resolve(false, ['rs-fixture-dep', 'rs-fixture-resolve-engdep', 'rs-fixture-gateway']);
+      expect(shape(seeded)).toEqual(shape(plain));
+      // The seed only this run asked for is one request more than the crawl alone makes (seeds are fetched, not followed).
+      expect(seeded.how!.prefetched).toBe(plain.how!.prefetched + 1);
+      // A seed the registry does not have (404) is dropped; the child resolves from seeds as well.
+      const seededChild = await resolve(true, ['rs-fixture-dep', 'rs-fixture-not-published']);
+      expect(seededChild.how!.prefetched).toBe(plain.how!.prefetched + 1);
+      expect(shape(seededChild)).toEqual(shape(plain));
+    },
+    SLOW,
+  );
+
+  it(
+    "revalidates npm's cached packuments the short way: the same tree, npm's cache entries left as they were",
+    async () => {
+      const npmCache = tempDir('rs-resolve-cache-');
+      const first = await resolve(false, ['rs-fixture-dep'], npmCache); // an empty cache: pacote's own way fills it
+      const key = `make-fetch-happen:request-cache:${new URL('rs-fixture-dep', inject('registryUrl'))}`;
+      const stored = await cacache.get.info(join(npmCache, '_cacache'), key);
+      expect(stored?.integrity).toBeTruthy();
+      const again = await resolve(false, ['rs-fixture-dep'], npmCache);
+      expect(shape(again)).toEqual(shape(first));
+      // make-fetch-happen's way records every 304 as a new index entry; the short way reads the stored one.
+      expect(await cacache.get.info(join(npmCache, '_cacache'), key)).toEqual(stored);
     },
     SLOW,
   );
