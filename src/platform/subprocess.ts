@@ -322,12 +322,11 @@ export async function endMarkedProcesses(marker: { name: string; value: string }
   };
   await signalAll('SIGTERM');
   const started = Date.now();
-  let killed = false;
+  // Past the grace, SIGKILL whatever carries the marker on every look, not once: a process forked while one pass ran
+  // (its parent killed later in the same pass) is in no pass's list but the next; one pass let such a child live on,
+  // and it went on starting processes of its own after recovery (seen with openclaw's finalize under load).
   while ((await processesMarked(marker)).length > 0 && Date.now() - started < waitMs) {
-    if (!killed && Date.now() - started >= KILL_GRACE_MS) {
-      killed = true;
-      await signalAll('SIGKILL');
-    }
+    if (Date.now() - started >= KILL_GRACE_MS) await signalAll('SIGKILL');
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return true;

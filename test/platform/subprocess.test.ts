@@ -217,6 +217,32 @@ describeWhere(onLinux, 'endMarkedProcesses', () => {
   });
 });
 
+describeWhere(onLinux, 'endMarkedProcesses, a marked process that keeps starting others', () => {
+  it('none is left: what was forked while one SIGKILL pass ran is killed by the next', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rs-marked-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const marker = { name: 'RS_TEST_MARK', value: `spawner-${process.pid}` };
+    // Deaf to SIGTERM, it starts a new session deaf to SIGTERM every few ms, until SIGKILL: children born after a
+    // pass read /proc and before it reached their parent are in that pass's list of no one.
+    const spawner = await startDetached(
+      '/bin/sh',
+      ['-c', `trap '' TERM; while :; do setsid sh -c "trap '' TERM; sleep 30" & sleep 0.005; done`],
+      { cwd: dir, env: { ...env, [marker.name]: marker.value }, logFile: path.join(dir, 'spawner.log') },
+    );
+    onTestFinished(async () => {
+      for (const pid of await processesMarked(marker)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {}
+      }
+    });
+    await until('a few children', async () => (await processesMarked(marker)).length > 5);
+    expect(await endMarkedProcesses(marker)).toBe(true);
+    expect(alive(spawner.pid)).toBe(false);
+    expect(await processesMarked(marker)).toEqual([]);
+  });
+});
+
 describe('jsonDocumentIn: the JSON document a command printed, in output mixed with its stderr', () => {
   const doc = JSON.stringify({ status: 'ok', nested: { a: [1, 2] } }, null, 2);
   it('found among log lines that start or end with a brace, before and after it', () => {
