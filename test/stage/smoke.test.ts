@@ -39,13 +39,19 @@ beforeAll(async () => {
   await publish(smokePackage('1.2.0', '#!/usr/bin/env node\nconsole.log(1);\n', { postinstall: breaks }), { registry });
 }, SLOW);
 
+/** A new root for the smoke package on the test registry. */
+async function initRoot(): Promise<string> {
+  const root = join(tempDir('rs-smoke-'), 'root');
+  const init = await rs(root, ['init', '--package', NAME, '--registry', inject('registryUrl')]);
+  expect(init.exitCode, init.stderr).toBe(0);
+  return root;
+}
+
 describe('smoke check', () => {
   it(
     'checks every entry point while the manifest is hashed, reported in order; a syntax error in one fails the install with SMOKE_FAILED, nothing left',
     async () => {
-      const root = join(tempDir('rs-smoke-'), 'root');
-      const init = await rs(root, ['init', '--package', NAME, '--registry', inject('registryUrl')]);
-      expect(init.exitCode, init.stderr).toBe(0);
+      const root = await initRoot();
       const good = await rs(root, ['install', `${NAME}@1.0.0`]);
       expect(good.exitCode, good.stderr).toBe(0);
       expect(good.stderr).toContain('smoke: syntax ok: index.js, cli.js, esm.mjs');
@@ -66,9 +72,7 @@ describe('smoke check', () => {
   it(
     "judges the entry points as the package's own scripts left them (a check begun before them is not taken)",
     async () => {
-      const root = join(tempDir('rs-smoke-'), 'root');
-      const init = await rs(root, ['init', '--package', NAME, '--registry', inject('registryUrl')]);
-      expect(init.exitCode, init.stderr).toBe(0);
+      const root = await initRoot();
       const broken = await rs(root, ['install', `${NAME}@1.2.0`]);
       expect(broken.exitCode).toBe(1);
       expect(broken.stderr).toContain('lifecycle: ran postinstall');

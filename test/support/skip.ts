@@ -20,4 +20,5 @@ export function describeWhere(
 export const onLinux = {
   ok: process.platform === 'linux',
   why: `process groups and /proc are Linux's; this is ${process.platform}`,
+  where: 'on Linux: CI and every Linux machine',
 };
