@@ -19,6 +19,8 @@ export const UNIT = [
   'test/platform/subprocess.test.ts',
   'test/service/caller.test.ts',
   'test/service/finalize.test.ts',
+  'test/service/health.test.ts',
+  'test/service/supervisors/systemd-bounds.test.ts',
   'test/service/plugin-prefetch.test.ts',
   'test/unit-files/existing-unit.test.ts',
   'test/rehearsal/candidate-env.test.ts',

@@ -21,6 +21,11 @@ export interface VerifyOptions {
   stableMs: number;
   /** Interval between probes after the first second (20 ms before). @default 250 */
   pollMs?: number;
+  /**
+   * In the stability window, how long the endpoint may go without answering at all (the same process running, the
+   * supervisor content) before the release is judged unhealthy. @default STALL_GRACE_MS
+   */
+  stallGraceMs?: number;
   onProbe?: (message: string) => void;
   /** Aborting ends the verification between probes: it rejects with CANCELLED (the supervisor's own calls take it too). */
   signal?: AbortSignal | undefined;
@@ -50,6 +55,12 @@ export type VerifyResult =
   | { ok: false; reason: VerifyFailure; detail: string; evidence: VerifyEvidence };
 
 const PROBE_TIMEOUT_MS = 2_000;
+/**
+ * A process that is up but whose event loop is busy for a few seconds (measured: openclaw 2026.9.6 resuming an
+ * interrupted chat turn just after its start, under load, left /startupz unanswered for over 2 s) is not a broken
+ * release: silence is tolerated this long. A wrong answer (not 2xx, another version) or a crash still fails at once.
+ */
+const STALL_GRACE_MS = 15_000;
 /** Probe interval in the first second after a restart. */
 const FAST_POLL_MS = 20;
 /** How often, at most, the supervisor is asked while waiting for the first healthy answer. */
@@ -64,7 +75,8 @@ export function readField(value: unknown, dotPath: string): unknown {
     );
 }
 
-type Probe = { ok: true } | { ok: false; reason: VerifyFailure; detail: string };
+/** `silent`: connected (or connecting) but no answer in time: a busy process, not a missing listener. */
+type Probe = { ok: true } | { ok: false; reason: VerifyFailure; detail: string; silent?: boolean };
 
 /**
  * GET a health URL with Node's http client, one connection per probe (no pool): undici's fetch keeps
@@ -111,9 +123,14 @@ async function probeHealth(options: VerifyOptions, evidence: VerifyEvidence): Pr
     response = await getJson(options.healthUrl, PROBE_TIMEOUT_MS);
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
-    evidence.lastError =
-      isDeadlineError(e) || e.code === 'ABORT_ERR' ? `no answer within ${PROBE_TIMEOUT_MS} ms` : (e.code ?? e.message);
-    return { ok: false, reason: 'timeout', detail: `no answer from ${options.healthUrl} (${evidence.lastError})` };
+    const silent = isDeadlineError(e) || e.code === 'ABORT_ERR';
+    evidence.lastError = silent ? `no answer within ${PROBE_TIMEOUT_MS} ms` : (e.code ?? e.message);
+    return {
+      ok: false,
+      reason: 'timeout',
+      detail: `no answer from ${options.healthUrl} (${evidence.lastError})`,
+      silent,
+    };
   }
   evidence.lastHttpStatus = response.status;
   const version = readField(response.body, options.versionField);
@@ -251,22 +268,39 @@ export async function verifyRunning(options: VerifyOptions, baseline: ServiceSta
     const crashed = supervisorFailure(evidence.state, against);
     return crashed.ok ? failed : crashed;
   };
-  // Phase 2: hold for the stability window with the same process.
+  // Phase 2: hold for the stability window with the same process. Silence (no answer, the process still there) is
+  // a stall: tolerated up to the grace, and the window does not end in one (it is stable only once answered again).
   const stableBaseline = evidence.state;
   const stableUntil = Date.now() + options.stableMs;
-  while (Date.now() < stableUntil) {
+  const grace = options.stallGraceMs ?? STALL_GRACE_MS;
+  let stalledSince: number | null = null;
+  while (Date.now() < stableUntil || stalledSince !== null) {
     await sleep();
+    const probedAt = Date.now();
     let probe = await check(stableBaseline);
     throwIfCancelled(signal);
     if (!probe.ok && probe.reason !== 'crashed' && probe.reason !== 'exit_78')
       probe = await attribute(probe, stableBaseline);
-    if (!probe.ok)
+    if (probe.ok) {
+      stalledSince = null;
+      continue;
+    }
+    if (probe.reason === 'timeout' && probe.silent) {
+      stalledSince ??= probedAt;
+      if (Date.now() - stalledSince < grace) continue;
       return {
         ok: false,
-        reason: probe.reason === 'timeout' ? 'unhealthy' : probe.reason,
-        detail: `within the stability window: ${probe.detail}`,
+        reason: 'unhealthy',
+        detail: `within the stability window: ${probe.detail}, for ${Math.round((Date.now() - stalledSince) / 1000)} s`,
         evidence,
       };
+    }
+    return {
+      ok: false,
+      reason: probe.reason === 'timeout' ? 'unhealthy' : probe.reason,
+      detail: `within the stability window: ${probe.detail}`,
+      evidence,
+    };
   }
   return { ok: true, evidence };
 }

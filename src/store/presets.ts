@@ -202,10 +202,14 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     },
     // docs/cli/gateway/restart-and-supervision.md "External supervisors": 2026.9.5 and 9.6 both answer protocol 1 with
     // consume (measured). In external mode `gateway restart` targets the verified running gateway, which writes the
-    // handoff and exits; the supervisor consumes it with that PID before the next process starts.
+    // handoff and exits; the supervisor consumes it with that PID before the next process starts. A plain restart
+    // first drains active work for up to 300 s (measured on 9.6: a chat turn streaming from a slow model held it until
+    // the turn ended); `--wait 1s` bounds the drain: what is still running is stamped for restart recovery, aborted,
+    // and resumed by the next process a few seconds after it starts (docs/gateway/restart-recovery.md; measured: the
+    // gateway exited 7 s after the request, the turn resumed on the new process).
     restartHandoff: {
       capabilities: ['dist/index.js', 'gateway', 'restart-handoff', 'capabilities', '--json'],
-      request: ['dist/index.js', 'gateway', 'restart'],
+      request: ['dist/index.js', 'gateway', 'restart', '--wait', '1s'],
       consume: ['dist/index.js', 'gateway', 'restart-handoff', 'consume', '--expected-pid', '{pid}', '--json'],
     },
     // `update status` only reads; `update finalize` is what we run ourselves after a flip.

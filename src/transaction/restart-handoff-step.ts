@@ -1,8 +1,8 @@
 /**
  * The `restart-handoff` step (presets that publish OpenClaw's restart-handoff contract), before the target's finalize and first
  * start: when the release that runs answers the capability probe with protocol 1 and `consume`, the running gateway is
- * asked (with that release's own CLI) for its fresh-process restart, which records its sessions and exits without the
- * drain a SIGTERM gets; the supervisor is stopped at once (so it does not start the exited process again before
+ * asked (with that release's own CLI) for its fresh-process restart with a bounded drain (the preset's request), which
+ * marks the sessions still running for recovery and exits without the up-to-315-s drain a SIGTERM gets; the supervisor is stopped at once (so it does not start the exited process again before
  * finalize), and the handoff is consumed with the old main PID. `accepted` is recorded. Otherwise (no protocol, the
  * gateway did not exit in time, no main PID) the step says why and the caller's stop, or restart, does it as before.
  */

@@ -94,13 +94,15 @@ export async function writeOpenclawService(
      * @default false
      */
     ownStateDir?: boolean;
+    /** More top-level entries of the user's config (JSON5 text, e.g. a model provider: slow-model.ts `modelConfig`). */
+    config?: string;
   },
 ): Promise<string> {
   const { node, prefix, port } = options;
   mkdirSync(path.join(um.env.HOME!, '.openclaw'), { recursive: true });
   writeFileSync(
     path.join(um.env.HOME!, '.openclaw', 'openclaw.json'),
-    `// the user's own config\n{\n  gateway: { mode: 'local', port: ${port}, bind: 'loopback' },\n}\n`,
+    `// the user's own config\n{\n  gateway: { mode: 'local', port: ${port}, bind: 'loopback' },\n  ${options.config ?? ''}\n}\n`,
   );
   // openclaw's own unit, with this run's Node, prefix and port (HOME=/root is the bound temp home in the namespace).
   // One pass: a value put in is never read again (one replace after another made a clone under /check/work/main

@@ -5,6 +5,8 @@
 // - a 9.6 repacked so that its finalize exits non-zero is rolled back, 9.5 verified, the state as it was;
 // - a kill -9 of the runner while finalize runs: `recover` ends the orphaned finalize and 9.5 serves again;
 // - update and rollback go through, finalize recorded both ways, the state after the rollback as before the update;
+//   a chat turn streaming from a slow model when the update begins does not hold the old gateway (no drain wait: it
+//   exits within seconds of the handoff request) and is resumed by 9.6 once it starts;
 //   a real external plugin (@openclaw/matrix, installed on 9.5 the way users install it) is converged by 9.6's
 //   finalize (9.5 -> 9.6, as `openclaw update` leaves it) and is 9.5 again after the rollback;
 // - with the snapshot gone, the rollback onto the state 9.6 migrated is refused by 9.5's own `database preflight`
@@ -36,6 +38,7 @@ import {
 } from '../support/openclaw.ts';
 import { freePort } from '../support/service.ts';
 import { describeWhere } from '../support/skip.ts';
+import { modelConfig, type SlowModel, startSlowModel } from '../support/slow-model.ts';
 import { canRunUserManager, type UserManager } from '../support/systemd.ts';
 
 const FROM = '2026.9.5';
@@ -47,6 +50,8 @@ const MARKER = 'RELEASE_SWITCHER_FINALIZE';
 /** An official external plugin that installs without credentials; its releases follow openclaw's (cohort 2026.9.x). */
 const PLUGIN = '@openclaw/matrix';
 const PLUGIN_ID = 'matrix';
+/** In the prompt of the chat turn in flight during the update, to find it (and its resumption) at the model. */
+const TURN = 'RS-TURN-IN-FLIGHT';
 
 type StepJson = { name: string; status: string; detail?: string; evidence?: any };
 
@@ -72,6 +77,8 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
   let um: UserManager;
   let port: number;
   let node: string;
+  /** The gateway's default model: a token a second for 15 minutes, so a turn outlasts any drain we would accept. */
+  let model: SlowModel;
   const work = mkdtempSync(path.join(tmpdir(), 'rs-ocfin-'));
   const root = path.join(work, 'root');
   const npmCache = existsSync(path.join(SHARED, 'npm'))
@@ -145,7 +152,8 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     const bench = await openclawBench({ name: 'ocfin', work, version: FROM });
     ({ node, um } = bench);
     port = await freePort();
-    await writeOpenclawService(um, { node, prefix: bench.prefix, port });
+    model = await startSlowModel({ tokens: 900, intervalMs: 1000, model: 'slow-1' });
+    await writeOpenclawService(um, { node, prefix: bench.prefix, port, config: modelConfig(model, 'slow-1') });
     mkdirSync(path.join(um.unitDir, `${UNIT}.d`), { recursive: true });
     writeFileSync(
       path.join(um.unitDir, `${UNIT}.d`, 'state-dir.conf'),
@@ -176,7 +184,10 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     writeFileSync(mark(), '{"era":"9.5"}\n', { mode: 0o600 });
   }, 2_400_000);
 
-  afterAll(() => removeOpenclawBench(um, work), REMOVE_TIMEOUT_MS);
+  afterAll(async () => {
+    await model?.close();
+    await removeOpenclawBench(um, work);
+  }, REMOVE_TIMEOUT_MS);
 
   it(`a ${TO} whose finalize fails is rolled back before it serves: ${FROM} verified, the state as it was`, async () => {
     const switched = await rs(['switch', BROKEN, '--no-preflight']);
@@ -231,10 +242,26 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
   }, 1_200_000);
 
   it(`update to ${TO} and rollback: finalize recorded both ways, the state after the rollback as before`, async () => {
+    // A chat turn in flight on 9.5 (a user's message through the gateway, the model still streaming its answer).
+    const turn = openclawCli(['agent', '--agent', 'main', '--message', `${TURN}: count for me`, '--json']);
+    const inFlight = await model.waitFor((r) => r.stream && r.text.includes(TURN), 300_000);
     // The rehearsal is not the subject here (and under a loaded machine's cold starts it can outlast its 90 s).
     const updated = await rs(['update', `openclaw@${TO}`, '--no-preflight']);
     console.log(`update (load ${loadavg()[0]!.toFixed(1)}):\n${JSON.stringify(updated.json?.result, null, 2)}`);
     expect(updated.json?.result?.status, updated.stdout + updated.stderr).toBe('verified');
+    // No drain wait for the turn (it had 15 minutes to go: a plain restart or a SIGTERM would have waited 300 s), and
+    // 9.6 resumes it from the transcript: a new request for it reaches the model after the old one was cut.
+    const handoff = step(updated.json.result, 'restart-handoff');
+    expect(handoff?.evidence?.exitedAfterMs).toBeLessThan(120_000);
+    expect(inFlight.ended).toBe('aborted');
+    const resumed = await model.waitFor(
+      (r) => r.stream && r.at > (inFlight.endedAt ?? Number.POSITIVE_INFINITY) && r.text.includes(TURN),
+      300_000,
+    );
+    console.log(
+      `turn in flight: cut after ${inFlight.tokensSent} tokens, the old gateway exited ${handoff.evidence.exitedAfterMs} ms after the request; resumed as request ${resumed.id} (${resumed.messages} messages)`,
+    );
+    turn.kill();
     const names = stepsOf(updated.json.result).map((s) => s.name);
     expect(names.indexOf('finalize')).toBeGreaterThan(names.indexOf('flip'));
     expect(names.indexOf('finalize')).toBeLessThan(names.indexOf('restart'));

@@ -10,7 +10,10 @@ export interface SystemdOptions {
   scope: 'user' | 'system';
   env: NodeJS.ProcessEnv;
   runner?: CommandRunner;
-  /** Bound on one systemctl call; a restart waits for the stop (TimeoutStopSec) and the start. @default 300 s */
+  /**
+   * Bound on one systemctl call. By default a stop, start or restart is bounded by the unit's own TimeoutStopSec and
+   * TimeoutStartSec (systemd ends them by then) plus a margin, never under 300 s; other calls by 300 s.
+   */
   timeoutMs?: number;
   /** Aborting kills the systemctl call under way (it then rejects with CANCELLED). */
   signal?: AbortSignal | undefined;
@@ -28,12 +31,44 @@ const PROPERTIES = [
 ];
 /** ExecMainCode 1 is CLD_EXITED: ExecMainStatus is then an exit status, not a signal number. */
 const CLD_EXITED = '1';
+const CALL_TIMEOUT_MS = 300_000;
+/** Beyond the unit's own budgets: systemctl's own start-up, the job queue, a final SIGKILL being reaped. */
+const JOB_MARGIN_MS = 60_000;
+const UNITS_MS: Record<string, number> = {
+  us: 1e-3,
+  usec: 1e-3,
+  ms: 1,
+  msec: 1,
+  s: 1_000,
+  sec: 1_000,
+  min: 60_000,
+  h: 3_600_000,
+  hr: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/**
+ * A systemd time span as `systemctl show` prints it (`5min 30s`, `90s`, `1h 2min`), in ms; null for anything else
+ * (`infinity`, empty).
+ */
+export function parseTimespan(text: string): number | null {
+  const span = text.trim();
+  if (!/^(\d+(\.\d+)?\s*[a-z]+\s*)+$/.test(span)) return null; // `infinity`, empty, or not a span
+  let total = 0;
+  for (const [, amount, unit] of span.matchAll(/(\d+(?:\.\d+)?)\s*([a-z]+)/g)) {
+    const factor = UNITS_MS[unit!];
+    if (factor === undefined) return null;
+    total += Number(amount) * factor;
+  }
+  return total;
+}
 
 export function systemdSupervisor(options: SystemdOptions): Supervisor {
   const call = {
     scope: options.scope,
     env: options.env,
-    timeoutMs: options.timeoutMs ?? 300_000,
+    timeoutMs: options.timeoutMs ?? CALL_TIMEOUT_MS,
     signal: options.signal,
     ...(options.runner ? { runner: options.runner } : {}),
   };
@@ -50,19 +85,49 @@ export function systemdSupervisor(options: SystemdOptions): Supervisor {
     }
     return result;
   };
+  /**
+   * A job on the unit, bounded by what systemd itself allows it: a gateway that drains for up to its TimeoutStopSec
+   * (openclaw: 330 s) must not be given up on by us first, leaving the job, and the service, half done.
+   */
+  const job = async (verb: 'start' | 'stop' | 'restart') => {
+    if (options.timeoutMs !== undefined) return must([verb, options.unit]);
+    const shown = await systemctl(
+      ['show', options.unit, '--property=TimeoutStartUSec', '--property=TimeoutStopUSec'],
+      call,
+    );
+    const props = new Map(
+      shown.output.split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    );
+    const start = parseTimespan(props.get('TimeoutStartUSec') ?? '');
+    const stop = parseTimespan(props.get('TimeoutStopUSec') ?? '');
+    const budget = (verb === 'start' ? 0 : (stop ?? 0)) + (verb === 'stop' ? 0 : (start ?? 0));
+    // An infinite budget (`infinity`) is systemd's to keep; ours stops at a day. Unreadable: the default bound.
+    const infinite =
+      (verb !== 'start' && props.get('TimeoutStopUSec') === 'infinity') ||
+      (verb !== 'stop' && props.get('TimeoutStartUSec') === 'infinity');
+    const timeoutMs = infinite ? 86_400_000 : Math.max(CALL_TIMEOUT_MS, budget + JOB_MARGIN_MS);
+    const result = await systemctl([verb, options.unit], { ...call, timeoutMs });
+    if (result.exitCode !== 0)
+      throw new ReleaseSwitcherError(
+        'SUPERVISOR_FAILED',
+        `${systemctlCommand(options.scope, [verb, options.unit])} ${result.timedOut ? `timed out after ${Math.round(timeoutMs / 1000)} s` : 'failed'}: ${tail(result.output, 5)}`,
+        { hint: `Look at: ${systemctlCommand(options.scope, ['status', options.unit])}` },
+      );
+    return result;
+  };
   return {
     name: options.scope === 'user' ? 'systemd' : 'systemd-system',
     unit: options.unit,
     async restart() {
-      await must(['restart', options.unit]);
+      await job('restart');
     },
     async start() {
       // A unit that hit its start limit or failed must be reset before it may start again.
       await systemctl(['reset-failed', options.unit], call);
-      await must(['start', options.unit]);
+      await job('start');
     },
     async stop() {
-      await must(['stop', options.unit]);
+      await job('stop');
     },
     async state(): Promise<ServiceState> {
       const result = await must(['show', options.unit, ...PROPERTIES.map((p) => `--property=${p}`)]);

@@ -1,0 +1,93 @@
+// The stability window's judgement of a process that is up: silence for a few seconds (a busy event loop) is not a
+// broken release, a wrong answer is, and silence past the grace is.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { verifyRunning } from '../../src/service/health.ts';
+
+type Mode = 'ok' | 'silent' | 'error';
+
+/** A health endpoint whose answers the test sets: ok with version 1.0.0, no answer at all, or a 500. */
+async function endpoint(): Promise<{ url: string; set: (mode: Mode) => void; server: Server }> {
+  let mode: Mode = 'ok';
+  const server = createServer((_req, res) => {
+    if (mode === 'silent') return; // connected, never answered: the socket stays open until the probe gives up
+    res.writeHead(mode === 'ok' ? 200 : 500, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ version: '1.0.0' }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`,
+    set: (next) => {
+      mode = next;
+    },
+    server,
+  };
+}
+
+const servers: Server[] = [];
+afterEach(() => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+const options = (healthUrl: string, stallGraceMs: number) => ({
+  supervisor: null,
+  healthUrl,
+  versionField: 'version',
+  expectedVersion: '1.0.0',
+  timeoutMs: 10_000,
+  stableMs: 1_500,
+  pollMs: 100,
+  stallGraceMs,
+});
+
+describe('verifyRunning: the stability window', () => {
+  it('a few seconds without an answer, then answers again: verified, the window not ended inside the silence', async () => {
+    const e = await endpoint();
+    servers.push(e.server);
+    setTimeout(() => e.set('silent'), 300);
+    setTimeout(() => e.set('ok'), 3_800); // past the 2 s probe timeout, and past the end of the 1.5 s window
+    const started = Date.now();
+    const result = await verifyRunning(options(e.url, 8_000), null);
+    expect(result.ok, JSON.stringify(result)).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3_500); // judged only once it answered again
+  }, 20_000);
+
+  it('silent past the grace: unhealthy, saying for how long', async () => {
+    const e = await endpoint();
+    servers.push(e.server);
+    setTimeout(() => e.set('silent'), 300);
+    const started = Date.now();
+    const result = await verifyRunning(options(e.url, 3_000), null);
+    expect(result).toMatchObject({
+      ok: false,
+      reason: 'unhealthy',
+      detail: expect.stringMatching(
+        /^within the stability window: no answer from .* \(no answer within 2000 ms\), for [3-6] s$/,
+      ),
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3_000);
+  }, 20_000);
+
+  it('a wrong answer in the window fails at once, without the grace', async () => {
+    const e = await endpoint();
+    servers.push(e.server);
+    setTimeout(() => e.set('error'), 300);
+    const started = Date.now();
+    const result = await verifyRunning(options(e.url, 60_000), null);
+    expect(result).toMatchObject({ ok: false, reason: 'unhealthy', detail: expect.stringContaining('answered 500') });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  }, 20_000);
+
+  it('a listener gone (connection refused) is not a stall: fails at once', async () => {
+    const e = await endpoint();
+    setTimeout(() => e.server.close(), 300);
+    const started = Date.now();
+    const result = await verifyRunning(options(e.url, 60_000), null);
+    expect(result).toMatchObject({ ok: false, reason: 'unhealthy', detail: expect.stringContaining('ECONNREFUSED') });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  }, 20_000);
+});

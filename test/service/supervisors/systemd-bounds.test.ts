@@ -1,0 +1,57 @@
+// How long we wait for a systemd job on the unit: what the unit itself allows (TimeoutStopSec, TimeoutStartSec) and a
+// margin, never under 300 s. openclaw's unit stops in up to 330 s (its drain): a 300 s bound gave up on a rollback's
+// restart while systemd was still stopping the gateway, and left the rollback failed.
+import { describe, expect, it } from 'vitest';
+import { parseTimespan, systemdSupervisor } from '../../../src/service/supervisors/systemd.ts';
+import type { CommandRunner } from '../../../src/service/supervisors/types.ts';
+
+/** A systemctl that answers `show` with the given timeouts and records the bound each job was given. */
+function recording(timeouts: { start: string; stop: string }) {
+  const jobs: { verb: string; timeoutMs: number }[] = [];
+  const runner: CommandRunner = async (_file, args, options) => {
+    const verb = args.find((a) => ['show', 'start', 'stop', 'restart', 'reset-failed'].includes(a))!;
+    if (verb === 'show')
+      return {
+        exitCode: 0,
+        output: `TimeoutStartUSec=${timeouts.start}\nTimeoutStopUSec=${timeouts.stop}\n`,
+        timedOut: false,
+      };
+    if (verb !== 'reset-failed') jobs.push({ verb, timeoutMs: options.timeoutMs });
+    return { exitCode: 0, output: '', timedOut: false };
+  };
+  return { jobs, supervisor: systemdSupervisor({ unit: 'gw.service', scope: 'user', env: {}, runner }) };
+}
+
+describe('systemd jobs are bounded by the unit', () => {
+  it('reads systemd time spans as systemctl show prints them', () => {
+    expect(parseTimespan('5min 30s')).toBe(330_000);
+    expect(parseTimespan('90s')).toBe(90_000);
+    expect(parseTimespan('1h 2min')).toBe(3_720_000);
+    expect(parseTimespan('500ms')).toBe(500);
+    expect(parseTimespan('infinity')).toBeNull();
+    expect(parseTimespan('')).toBeNull();
+    expect(parseTimespan('5 fortnights')).toBeNull();
+  });
+
+  it("openclaw's unit (stop 5min 30s, start 30s): a restart waits past its drain", async () => {
+    const { jobs, supervisor } = recording({ start: '30s', stop: '5min 30s' });
+    await supervisor.restart();
+    await supervisor.stop!();
+    await supervisor.start!();
+    expect(jobs).toEqual([
+      { verb: 'restart', timeoutMs: 330_000 + 30_000 + 60_000 },
+      { verb: 'stop', timeoutMs: 330_000 + 60_000 },
+      { verb: 'start', timeoutMs: 300_000 }, // never under 300 s
+    ]);
+  });
+
+  it('an infinite timeout is systemd to keep: a day', async () => {
+    const { jobs, supervisor } = recording({ start: 'infinity', stop: '10s' });
+    await supervisor.restart();
+    await supervisor.stop!();
+    expect(jobs).toEqual([
+      { verb: 'restart', timeoutMs: 86_400_000 },
+      { verb: 'stop', timeoutMs: 300_000 },
+    ]);
+  });
+});
