@@ -31,7 +31,13 @@ import {
 } from '../../test/support/openclaw.ts';
 import { freePort } from '../../test/support/service.ts';
 import { describeWhere } from '../../test/support/skip.ts';
-import { type ModelRequest, modelConfig, type SlowModel, startSlowModel } from '../../test/support/slow-model.ts';
+import {
+  type ModelRequest,
+  modelConfig,
+  RESUMED_TURN,
+  type SlowModel,
+  startSlowModel,
+} from '../../test/support/slow-model.ts';
 import { canRunUserManager, type UserManager } from '../../test/support/systemd.ts';
 import { median, ms, outagePoller, saveResult } from './lib.ts';
 
@@ -77,7 +83,11 @@ describeWhere(
     /** The turn's next streamed request after it was cut: OpenClaw's restart recovery resuming it. */
     const resumedAfter = (turn: { request: ModelRequest; marker: string }) =>
       model.waitFor(
-        (r) => r.stream && r.at > (turn.request.endedAt ?? Number.POSITIVE_INFINITY) && r.text.includes(turn.marker),
+        (r) =>
+          r.stream &&
+          r.at > (turn.request.endedAt ?? Number.POSITIVE_INFINITY) &&
+          r.text.includes(turn.marker) &&
+          RESUMED_TURN.test(r.text),
         300_000,
       );
 

@@ -9,6 +9,12 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/**
+ * What OpenClaw's restart recovery says to the model when it resumes an interrupted turn (2026.9.x: "[System] Your
+ * previous turn was interrupted by a gateway restart …"): a resumed turn, not a client that sent its message again.
+ */
+export const RESUMED_TURN = /interrupted by a gateway restart/i;
+
 export interface ModelRequest {
   id: number;
   /** performance.now() of this process when the request arrived, and when its stream ended. */

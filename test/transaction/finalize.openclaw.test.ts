@@ -38,7 +38,7 @@ import {
 } from '../support/openclaw.ts';
 import { freePort } from '../support/service.ts';
 import { describeWhere } from '../support/skip.ts';
-import { modelConfig, type SlowModel, startSlowModel } from '../support/slow-model.ts';
+import { modelConfig, RESUMED_TURN, type SlowModel, startSlowModel } from '../support/slow-model.ts';
 import { canRunUserManager, type UserManager } from '../support/systemd.ts';
 
 const FROM = '2026.9.5';
@@ -255,7 +255,11 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     expect(handoff?.evidence?.exitedAfterMs).toBeLessThan(120_000);
     expect(inFlight.ended).toBe('aborted');
     const resumed = await model.waitFor(
-      (r) => r.stream && r.at > (inFlight.endedAt ?? Number.POSITIVE_INFINITY) && r.text.includes(TURN),
+      (r) =>
+        r.stream &&
+        r.at > (inFlight.endedAt ?? Number.POSITIVE_INFINITY) &&
+        r.text.includes(TURN) &&
+        RESUMED_TURN.test(r.text),
       300_000,
     );
     console.log(
