@@ -5,7 +5,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 // Before pacote loads: sigstore only when provenance is verified.
-import '../registry/lazy-sigstore.js';
+import '../registry/lazy-pacote.js';
 import pacote from 'pacote';
 import { rollback } from '../verbs/switch.js';
 import { update } from '../verbs/update.js';

@@ -1,6 +1,15 @@
 #!/usr/bin/env node
-import { stopAllSubprocesses } from '../platform/subprocess.js';
-import { runCli } from './run.js';
+import module from 'node:module';
+
+// Node 22.1+ keeps V8's compiled code of every module loaded after this call on disk (in
+// NODE_COMPILE_CACHE, else the system's temp folder; NODE_DISABLE_COMPILE_CACHE=1 turns it off), so a
+// later start compiles nothing it compiled before: an install loads ~600 modules (ours, pacote,
+// arborist) before its first request. Older Nodes have no such call. Hence everything else is
+// imported after it, dynamically.
+(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+
+const { stopAllSubprocesses } = await import('../platform/subprocess.js');
+const { runCli } = await import('./run.js');
 
 // Each subprocess leads a process group of its own (platform/subprocess.ts), so a Ctrl-C or a kill no
 // longer reaches it with us: abort, stop every group (also those whose caller passed no signal), then

@@ -1,9 +1,11 @@
 /**
  * Option readers shared by several commands. Kept apart from any one command's module so that a
  * command imports only what it runs: `switch` and `rollback` read --handoff without loading
- * `update` (and with it the registry client).
+ * `update` (and with it the registry client); `install` and `update` read --verify-signatures without
+ * loading `init` (and with it adoption, unit files and the snapshot coverage).
  */
 import { ReleaseSwitcherError } from '../model/errors.js';
+import { SIGNATURE_POLICIES, type SignaturePolicy } from '../store/config.js';
 import type { HandoffOptions } from '../transaction/schedule.js';
 import type { CommandContext } from './context.js';
 
@@ -15,4 +17,17 @@ export function handoffOf(ctx: CommandContext): HandoffOptions['handoff'] {
     });
   }
   return value;
+}
+
+/** `--verify-signatures auto|always|never` (init, install, update). */
+export function signaturePolicy(value: unknown): SignaturePolicy | undefined {
+  if (value === undefined) return undefined;
+  if (!(SIGNATURE_POLICIES as readonly unknown[]).includes(value)) {
+    throw new ReleaseSwitcherError(
+      'USAGE',
+      `--verify-signatures takes ${SIGNATURE_POLICIES.join(', ')}, not "${String(value)}".`,
+      { hint: 'For example --verify-signatures always' },
+    );
+  }
+  return value as SignaturePolicy;
 }

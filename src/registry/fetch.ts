@@ -1,6 +1,6 @@
 /** Spec → exact version (pacote) → tarball on disk, verified against its integrity. */
 // Before pacote loads: sigstore only when provenance is verified.
-import './lazy-sigstore.js';
+import './lazy-pacote.js';
 import npa from 'npm-package-arg';
 import pacote, { type PacoteManifest, type PacoteOptions } from 'pacote';
 import semver from 'semver';

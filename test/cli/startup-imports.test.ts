@@ -20,9 +20,13 @@ function staticClosure(entries: string[]): Set<string> {
     seen.add(key);
     if (file.startsWith('pkg:')) continue;
     const text = readFileSync(file, 'utf8');
-    // Static imports and re-exports only; `import type` is erased by the compiler.
-    for (const match of text.matchAll(/^(import|export)(?!\s+type\s)[^;'"]*?from\s+'([^']+)'|^import\s+'([^']+)'/gm)) {
-      const spec = match[2] ?? match[3]!;
+    // Static imports and re-exports (`import type` is erased by the compiler), and the unconditional dynamic
+    // imports at a module's top level (`const { x } = await import('…')`: the bin loads the CLI that way, after
+    // enabling the compile cache).
+    const imports =
+      /^(import|export)(?!\s+type\s)[^;'"]*?from\s+'([^']+)'|^import\s+'([^']+)'|^const\s[^=]+=\s*await\s+import\('([^']+)'\)/gm;
+    for (const match of text.matchAll(imports)) {
+      const spec = match[2] ?? match[3] ?? match[4]!;
       if (spec.startsWith('node:')) continue;
       if (spec.startsWith('.')) queue.push(resolve(dirname(file), spec).replace(/\.js$/, '.ts'));
       else queue.push(`pkg:${spec}`);
@@ -48,7 +52,24 @@ describe('start-up imports', () => {
     const install = staticClosure(['cli/main.ts', 'cli/commands/install.ts']);
     expect(install.has('pkg:pacote')).toBe(true);
     expect(install.has('stage/install.ts')).toBe(true);
+    expect(install.has('cli/run.ts')).toBe(true);
   });
+
+  it.each(['install', 'update'])(
+    '%s loads neither init nor what only init uses (adoption, unit files, json5) at start-up',
+    (command) => {
+      const modules = staticClosure(['cli/main.ts', `cli/commands/${command}.ts`]);
+      expect(
+        [...modules].filter(
+          (m) =>
+            m === 'cli/commands/init.ts' ||
+            m.startsWith('verbs/init') ||
+            m.startsWith('verbs/adopt') ||
+            m === 'pkg:json5',
+        ),
+      ).toEqual([]);
+    },
+  );
 
   it.each(['switch', 'rollback', 'boot-check'])(
     '%s loads no registry client, stager or subprocess library at start-up',

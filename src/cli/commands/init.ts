@@ -1,16 +1,11 @@
 import { adopt, linkBin, readInstalledPackage } from '../../verbs/adopt.js';
 import { init } from '../../verbs/init.js';
 import { formatCoverage } from '../../snapshot/coverage.js';
-import {
-  SIGNATURE_POLICIES,
-  type Channel,
-  type Settings,
-  type SignaturePolicy,
-  type SupervisorName,
-} from '../../store/config.js';
+import type { Channel, Settings, SupervisorName } from '../../store/config.js';
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { parseSeconds } from '../environment.js';
+import { signaturePolicy } from '../options.js';
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
@@ -39,19 +34,6 @@ function preflightEnv(value: unknown): Record<string, string> | undefined {
       return [pair.slice(0, eq), pair.slice(eq + 1)];
     }),
   );
-}
-
-/** `--verify-signatures auto|always|never` (init, install, update). */
-export function signaturePolicy(value: unknown): SignaturePolicy | undefined {
-  if (value === undefined) return undefined;
-  if (!(SIGNATURE_POLICIES as readonly unknown[]).includes(value)) {
-    throw new ReleaseSwitcherError(
-      'USAGE',
-      `--verify-signatures takes ${SIGNATURE_POLICIES.join(', ')}, not "${String(value)}".`,
-      { hint: 'For example --verify-signatures always' },
-    );
-  }
-  return value as SignaturePolicy;
 }
 
 function jsonObject(value: unknown, flag: string): Record<string, unknown> | undefined {

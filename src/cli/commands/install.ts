@@ -1,7 +1,7 @@
 import { type InstallPlan, install, planInstall } from '../../verbs/install.js';
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
-import { signaturePolicy } from './init.js';
+import { signaturePolicy } from '../options.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const spec = ctx.positionals[0];

@@ -3,7 +3,7 @@ import { planUpdate, update } from '../../verbs/update.js';
 import { openSession } from '../../store/session.js';
 import { channelTag } from '../../registry/fetch.js';
 import { describePlan } from './install.js';
-import { signaturePolicy } from './init.js';
+import { signaturePolicy } from '../options.js';
 import { handoffOf } from '../options.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { describeSwitchPlan, transactionOutcome } from '../format.js';

@@ -9,8 +9,9 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-// Before pacote loads (arborist loads it): sigstore only when provenance is verified.
-import '../../registry/lazy-sigstore.js';
+// Before pacote and arborist load: what they load but a resolution never uses, on first use (sigstore: provenance).
+import '../../registry/lazy-pacote.js';
+import './lazy-arborist.js';
 // @ts-expect-error arborist ships no types
 import Arborist from '@npmcli/arborist';
 // @ts-expect-error no types

@@ -15,7 +15,7 @@
  * that) so arborist repeats the request and reports the error as it would.
  */
 // Before pacote loads: sigstore only when provenance is verified.
-import '../../registry/lazy-sigstore.js';
+import '../../registry/lazy-pacote.js';
 // @ts-expect-error no types
 import RegistryFetcher from 'pacote/lib/registry.js';
 import npaParse from 'npm-package-arg';

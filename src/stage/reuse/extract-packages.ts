@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import normalizeBins from 'npm-normalize-package-bin';
 // Before pacote loads: sigstore only when provenance is verified.
-import '../../registry/lazy-sigstore.js';
+import '../../registry/lazy-pacote.js';
 import pacote from 'pacote';
 import { withNetworkDeadline } from '../../registry/network.js';
 import { type KnownHash, sealedMode } from '../../store/manifest.js';

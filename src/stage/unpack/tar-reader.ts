@@ -8,7 +8,7 @@
  * path or linkpath that disagrees with a GNU long name, global headers that set anything but
  * comments and times, unknown PAX keys, bodies on directories and links, and lone zero blocks.
  */
-import { Header } from 'tar';
+import { Header } from 'tar/header';
 
 const BLOCK = 512;
 const MAX_META = 1024 * 1024;
