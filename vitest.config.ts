@@ -21,6 +21,7 @@ export const UNIT = [
   'test/service/caller.test.ts',
   'test/service/finalize.test.ts',
   'test/service/health.test.ts',
+  'test/service/restart-handoff.test.ts',
   'test/service/supervisors/systemd-bounds.test.ts',
   'test/service/plugin-prefetch.test.ts',
   'test/unit-files/existing-unit.test.ts',

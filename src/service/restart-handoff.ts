@@ -7,7 +7,8 @@
  * authorizes the fresh process; `none`/`rejected` do not. Every call is bounded: a CLI cold start is 3-9 s at idle.
  */
 import path from 'node:path';
-import { isAlive, killProcessGroup, runCaptured, startDetached } from '../platform/subprocess.js';
+import { readFileSync } from 'node:fs';
+import { isAlive, killProcessGroup, runCaptured, startDetached, tail } from '../platform/subprocess.js';
 
 const PROTOCOL = 'openclaw.gateway.restart-handoff';
 const CALL_TIMEOUT_MS = 120_000;
@@ -109,9 +110,18 @@ export async function requestRestart(
     const ms = Math.round(performance.now() - started);
     return exited || requestExit === undefined || requestExit === 0
       ? { exited, ms }
-      : { exited, ms, refused: `the restart request exited ${requestExit ?? 'by a signal'}` };
+      : { exited, ms, refused: `the restart request exited ${requestExit ?? 'by a signal'}: ${said(call.logFile)}` };
   } finally {
     killProcessGroup(child.pid);
+  }
+}
+
+/** What a refused request last printed (its log is under the root; the transaction should say why on its own). */
+function said(logFile: string): string {
+  try {
+    return JSON.stringify(tail(readFileSync(logFile, 'utf8').trim(), 3));
+  } catch {
+    return '(no output)';
   }
 }
 

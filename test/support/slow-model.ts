@@ -36,6 +36,8 @@ export interface SlowModel {
   requests: ModelRequest[];
   /** Resolves with the first request `predicate` accepts, seen already or to come; rejects after `timeoutMs`. */
   waitFor(predicate: (request: ModelRequest) => boolean, timeoutMs: number): Promise<ModelRequest>;
+  /** Ends every answer streaming now (and any to come) after its next token, as a finished answer. */
+  finishStreams(): void;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,8 @@ export async function startSlowModel(options: {
   model: string;
 }): Promise<SlowModel> {
   const requests: ModelRequest[] = [];
+  /** Set by `finishStreams`: every answer in progress ends with its next token. */
+  let finishing = false;
   const waiters = new Set<() => void>();
   const notify = () => {
     for (const wake of waiters) wake();
@@ -119,7 +123,7 @@ export async function startSlowModel(options: {
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.write(chunk({ role: 'assistant', content: '' }, null));
-    for (let i = 1; i <= options.tokens; i++) {
+    for (let i = 1; i <= options.tokens && !finishing; i++) {
       await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
       if (res.destroyed) return;
       res.write(chunk({ content: `t${i} ` }, null));
@@ -150,6 +154,9 @@ export async function startSlowModel(options: {
         waiters.add(check);
         check();
       });
+    },
+    finishStreams() {
+      finishing = true;
     },
     close: () =>
       new Promise((resolve) => {

@@ -265,6 +265,10 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     console.log(
       `turn in flight: cut after ${inFlight.tokensSent} tokens, the old gateway exited ${handoff.evidence.exitedAfterMs} ms after the request; resumed as request ${resumed.id} (${resumed.messages} messages)`,
     );
+    // The turn answered: what follows (the refused rollback, the rollback) starts from a gateway with no turn running,
+    // as before this case had one.
+    model.finishStreams();
+    expect((await model.waitFor((r) => r === resumed && r.ended !== undefined, 120_000)).ended).toBe('done');
     turn.kill();
     const names = stepsOf(updated.json.result).map((s) => s.name);
     expect(names.indexOf('finalize')).toBeGreaterThan(names.indexOf('flip'));

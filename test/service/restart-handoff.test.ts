@@ -1,0 +1,40 @@
+// A restart request the running release refuses: the handoff says why in its own words (what the request printed),
+// not only its exit status, so a transaction read after its root's logs are gone still tells the cause.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { requestRestart } from '../../src/service/restart-handoff.ts';
+
+const children: { kill: () => boolean }[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill();
+});
+
+describe('requestRestart', () => {
+  it('a request that exits non-zero while the gateway lives: not exited, refused with what it printed', async () => {
+    const release = mkdtempSync(path.join(tmpdir(), 'rs-handoff-'));
+    mkdirSync(path.join(release, 'dist'));
+    writeFileSync(
+      path.join(release, 'dist', 'index.js'),
+      "console.error('Gateway restart refused: another restart is being delivered.'); process.exit(1);\n",
+    );
+    const gateway = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
+    children.push(gateway);
+    const result = await requestRestart(
+      {
+        node: process.execPath,
+        releaseDir: release,
+        env: process.env,
+        pid: gateway.pid!,
+        logFile: path.join(release, 'handoff.log'),
+        timeoutMs: 30_000,
+      },
+      { capabilities: [], request: ['dist/index.js', 'gateway', 'restart'], consume: [] },
+    );
+    expect(result.exited).toBe(false);
+    expect(result.refused).toMatch(/^the restart request exited 1: ".*another restart is being delivered\.?"$/);
+    expect(result.ms).toBeLessThan(20_000);
+  }, 40_000);
+});
