@@ -1,20 +1,23 @@
 // A restart request the running release refuses: the handoff says why in its own words (what the request printed),
 // not only its exit status, so a transaction read after its root's logs are gone still tells the cause.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { requestRestart } from '../../src/service/restart-handoff.ts';
 
 const children: { kill: () => boolean }[] = [];
+const dirs: string[] = [];
 afterEach(() => {
   for (const child of children.splice(0)) child.kill();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('requestRestart', () => {
   it('a request that exits non-zero while the gateway lives: not exited, refused with what it printed', async () => {
     const release = mkdtempSync(path.join(tmpdir(), 'rs-handoff-'));
+    dirs.push(release);
     mkdirSync(path.join(release, 'dist'));
     writeFileSync(
       path.join(release, 'dist', 'index.js'),
