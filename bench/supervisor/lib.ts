@@ -18,6 +18,9 @@ export function median(values: number[]): number {
 
 export const ms = (value: number | null | undefined): string =>
   value == null || !Number.isFinite(value) ? 'n/a' : `${Math.round(value)} ms`;
+/** Median with its spread, as the benches print them: `12.3 s (spread 11.0 s..14.2 s)`; `n/a` for no samples. */
+export const medianSpread = (xs: number[]): string =>
+  xs.length ? `${ms(median(xs))} (spread ${ms(Math.min(...xs))}..${ms(Math.max(...xs))})` : 'n/a';
 export const ratio = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(2)}×` : 'n/a');
 export const goal = (value: number, limit: number): string =>
   value <= limit ? `meets goal ≤ ${limit}×` : `MISSES goal ≤ ${limit}×`;

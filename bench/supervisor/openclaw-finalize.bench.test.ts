@@ -23,7 +23,7 @@ import { cli, cliEnv } from '../../test/support/cli.ts';
 import { freePort } from '../../test/support/service.ts';
 import { describeWhere } from '../../test/support/skip.ts';
 import { canRunUserManager, type UserManager } from '../../test/support/systemd.ts';
-import { median, ms, outagePoller, ratio, saveResult } from './lib.ts';
+import { median, medianSpread, ms, outagePoller, ratio, saveResult } from './lib.ts';
 import {
   OPENCLAW_UNIT as UNIT,
   REMOVE_TIMEOUT_MS,
@@ -155,7 +155,7 @@ describeWhere(can, 'bench: update with finalize of a real openclaw vs a bare res
       samples.rollbackUnavailable.push(seen.unavailableMs);
       console.log(`run ${run}: rollback unavailable ${ms(seen.unavailableMs)}; steps: ${stepsOf(back.json.result)}`);
     }
-    const m = (xs: number[]) => `${ms(median(xs))} (spread ${ms(Math.min(...xs))}..${ms(Math.max(...xs))})`;
+    const m = medianSpread;
     console.log(`\n${RUNS} runs, medians:`);
     console.log(`update unavailable     ${m(samples.updateUnavailable)} (finalize step ${m(samples.finalizeMs)})`);
     console.log(

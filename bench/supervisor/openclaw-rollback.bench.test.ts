@@ -28,7 +28,7 @@ import { cli } from '../../test/support/cli.ts';
 import { freePort } from '../../test/support/service.ts';
 import { describeWhere } from '../../test/support/skip.ts';
 import { canRunUserManager, type UserManager } from '../../test/support/systemd.ts';
-import { median, ms, outagePoller, ratio, saveResult } from './lib.ts';
+import { median, medianSpread, ms, outagePoller, ratio, saveResult } from './lib.ts';
 import {
   OPENCLAW_UNIT as UNIT,
   openclawBench,
@@ -169,7 +169,7 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
         `run ${run}: switch ${FROM} → ${TO} wall ${ms(samples.switchWall.at(-1))}, unavailable ${ms(seen.unavailableMs)}; steps: ${steps(forward.json.result)}`,
       );
     }
-    const m = (xs: number[]) => `${ms(median(xs))} (spread ${ms(Math.min(...xs))}..${ms(Math.max(...xs))})`;
+    const m = medianSpread;
     console.log(`\n${RUNS} runs, medians:`);
     console.log(`rollback unavailable   ${m(samples.rollbackUnavailable)}`);
     console.log(`restart unavailable    ${m(samples.restartUnavailable)}`);

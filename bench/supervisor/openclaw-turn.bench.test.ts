@@ -39,7 +39,7 @@ import {
   startSlowModel,
 } from '../../test/support/slow-model.ts';
 import { canRunUserManager, type UserManager } from '../../test/support/systemd.ts';
-import { median, ms, outagePoller, saveResult } from './lib.ts';
+import { medianSpread, ms, outagePoller, saveResult } from './lib.ts';
 
 const FROM = '2026.9.5';
 const TO = '2026.9.6';
@@ -188,8 +188,7 @@ describeWhere(
         const back = await rs(['rollback']);
         expect(back.json?.result?.status, back.stdout + back.stderr).toBe('verified');
       }
-      const m = (xs: number[]) =>
-        xs.length ? `${ms(median(xs))} (spread ${ms(Math.min(...xs))}..${ms(Math.max(...xs))})` : 'n/a';
+      const m = medianSpread;
       console.log(
         `\n${RUNS} runs, a ${TURN_SECONDS} s turn in flight for ${LEAD_SECONDS} s when the restart was asked; medians:`,
       );
