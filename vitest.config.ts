@@ -37,6 +37,7 @@ export const UNIT = [
   'test/stage/unpack/unpack-bounds.test.ts',
   'test/stage/resolve/packument-revalidate.test.ts',
   'test/stage/reuse/tree-record.test.ts',
+  'test/stage/place-beside.test.ts',
   'test/stage/smoke-inputs.test.ts',
   'test/stage/scripts/lifecycle-event.test.ts',
   'test/store/containment.test.ts',

@@ -14,7 +14,8 @@ import type { Layout } from '../store/layout.js';
 import type { KnownHash } from '../store/manifest.js';
 import { type DependencyOptions, installDependencies, runLifecycle } from './dependencies.js';
 import { scriptEnv } from './scripts/dep-scripts.js';
-import { NOTHING_REUSED, type Reused, buildTree, fallbackReason, sharedWrites } from './fast.js';
+import { NOTHING_REUSED, type Reused, buildTree, bundledPackages, fallbackReason, sharedWrites } from './fast.js';
+import { type PlacingBeside, discard, moveInto, placeBeside } from './place-beside.js';
 import type { ResolvedTree } from './resolve/resolve-tree.js';
 import { previousRelease } from './reuse/tree-record.js';
 import { unpack } from './unpack/index.js';
@@ -44,6 +45,8 @@ export interface DependencyStep {
   node: NodeRuntime;
   /** The main package's files' hashes from its unpack. */
   unpacked: ReadonlyMap<string, KnownHash>;
+  /** The tree's packages, placed beside the package while it unpacked (place-beside.ts). */
+  beside?: PlacingBeside | undefined;
 }
 
 export interface DependencyOutcome {
@@ -64,6 +67,8 @@ export async function installFastOrFull(step: DependencyStep): Promise<Dependenc
   const { tree, runtime } = step;
   const progress = runtime.onProgress;
   const reason = tree ? await fallbackReason(tree, step.pkgDir) : 'the package does not come from a registry';
+  // Placed beside on what the tree told; the package's own files (its npm-shrinkwrap.json) may say otherwise.
+  if (reason && step.beside) await discard(step.layout, step.beside);
   let outcome: DependencyOutcome | undefined;
   if (tree && !reason) {
     outcome = await fastPath({ ...step, tree });
@@ -118,16 +123,30 @@ async function fullInstall(
  */
 async function fastPath(args: DependencyStep & { tree: ResolvedTree }): Promise<DependencyOutcome> {
   const { runtime, tree, pkgDir } = args;
-  const previous = await previousRelease(args.layout, args.earlier);
+  const beside =
+    args.beside ??
+    placeBeside({
+      work: path.dirname(pkgDir),
+      tree,
+      previous: await previousRelease(args.layout, args.earlier),
+      pacoteOptions: args.flat,
+      signal: runtime.signal,
+    });
+  const previous = beside.previous;
   const npmConfig = runtime.npmConfig;
   let result: Awaited<ReturnType<typeof buildTree>>;
   let ran: string[];
   try {
+    // Before anything else writes into node_modules: what is there came in the package's own tarball.
+    const bundled = await bundledPackages(pkgDir);
+    const moved = await moveInto(args.layout, beside, pkgDir);
+    if ('clash' in moved)
+      return fellBack(`the package's tarball brings node_modules/${moved.clash}, where its tree places a dependency`);
     result = await buildTree({
       pkgDir,
       tree,
-      previous,
-      pacoteOptions: args.flat,
+      placed: moved,
+      bundled,
       progress: runtime.onProgress,
       signal: runtime.signal,
       scriptEnv: scriptEnv(runtime.env, { nodePath: args.node.path, npmConfig, npmCache: runtime.npmCache }),
@@ -141,27 +160,16 @@ async function fastPath(args: DependencyStep & { tree: ResolvedTree }): Promise<
     // script that is simply broken fails there as well, and that error is the one reported.
     if (!previous?.immutable || !isReleaseSwitcherError(error) || error.code !== 'DEPENDENCY_INSTALL_FAILED')
       throw error;
-    return {
-      known: new Map(),
-      shared: new Set(),
-      sharedImmutable: new Set(),
-      inodes: new Map(),
-      reused: NOTHING_REUSED,
-      fallback: `a lifecycle script failed while files were shared with the immutable release ${path.basename(previous.dir)} (${error.message.split('\n')[0]})`,
-    };
+    return fellBack(
+      `a lifecycle script failed while files were shared with the immutable release ${path.basename(previous.dir)} (${error.message.split('\n')[0]})`,
+    );
   }
   runtime.onProgress({ phase: 'lifecycle', message: ran.length ? `ran ${ran.join(', ')}` : 'no lifecycle scripts' });
   const moved = await sharedWrites(result);
-  if (moved.length > 0) {
-    return {
-      known: new Map(),
-      shared: new Set(),
-      sharedImmutable: new Set(),
-      inodes: new Map(),
-      reused: NOTHING_REUSED,
-      fallback: `a lifecycle script wrote into ${moved.length} file(s) shared with an earlier release (${moved.slice(0, 3).join(', ')}); that release fails verify-release until reinstalled`,
-    };
-  }
+  if (moved.length > 0)
+    return fellBack(
+      `a lifecycle script wrote into ${moved.length} file(s) shared with an earlier release (${moved.slice(0, 3).join(', ')}); that release fails verify-release until reinstalled`,
+    );
   const shared = new Set(result.linked?.known.keys() ?? []);
   return {
     known: result.known,
@@ -170,5 +178,17 @@ async function fastPath(args: DependencyStep & { tree: ResolvedTree }): Promise<
     inodes: result.inodes,
     reused: result.reused,
     fallback: null,
+  };
+}
+
+/** The fast path given up once started: why (installFastOrFull then unpacks the package afresh for a full install). */
+function fellBack(why: string): DependencyOutcome {
+  return {
+    known: new Map(),
+    shared: new Set(),
+    sharedImmutable: new Set(),
+    inodes: new Map(),
+    reused: NOTHING_REUSED,
+    fallback: why,
   };
 }

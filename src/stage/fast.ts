@@ -1,8 +1,9 @@
 /**
- * The fast path of staging: with the main package already unpacked in `pkgDir` and its tree resolved,
- * link what a retained release already has, extract only what is new, run the dependency scripts,
- * and check no shared inode moved. Returns why it cannot be used instead, before touching anything,
- * so the caller can fall back to a full `npm install`.
+ * The fast path of staging: the tree's packages placed (placePackages: linked from a retained release
+ * where unchanged, extracted where new; beside the package while it unpacks, place-beside.ts), then,
+ * once they are in the package: the baseline of the shared inodes, the tree record, the dependency
+ * scripts, and the check that no shared inode moved. fallbackReason says, before anything is placed,
+ * when the tree needs a full `npm install` instead.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -12,7 +13,7 @@ import type { KnownHash } from '../store/manifest.js';
 import type { LinkedInode } from '../store/fingerprints.js';
 import { type PreviousRelease, isReusable, writeTreeRecord } from './reuse/tree-record.js';
 import { type Linked, type LinkedSet, baseline, movedInodes } from './reuse/shared-inodes.js';
-import { extractPackages } from './reuse/extract-packages.js';
+import { type ExtractedPackages, extractPackages } from './reuse/extract-packages.js';
 import { linkExtracted, linkPackages } from './reuse/link-previous.js';
 import type { ResolvedTree, TreeNode } from './resolve/resolve-tree.js';
 import { linkReusedBins, runDepScripts } from './scripts/dep-scripts.js';
@@ -27,8 +28,17 @@ export const NOTHING_REUSED: Reused = { packages: 0, files: 0, bytes: 0 };
 
 /** Why the fast path does not handle this tree, or undefined. */
 export async function fallbackReason(tree: ResolvedTree, pkgDir: string): Promise<string | undefined> {
-  if (tree.root.hasShrinkwrap || (await pathExists(path.join(pkgDir, 'npm-shrinkwrap.json'))))
-    return 'the package has an npm-shrinkwrap.json';
+  return (
+    treeFallbackReason(tree) ??
+    ((await pathExists(path.join(pkgDir, 'npm-shrinkwrap.json')))
+      ? 'the package has an npm-shrinkwrap.json'
+      : undefined)
+  );
+}
+
+/** Why the fast path does not handle this tree, as far as the tree alone tells (not the package's own files). */
+export function treeFallbackReason(tree: ResolvedTree): string | undefined {
+  if (tree.root.hasShrinkwrap) return 'the package has an npm-shrinkwrap.json';
   for (const node of tree.deps) {
     if (node.location.startsWith('../')) return `${node.name} would be installed beside the package`;
     if (node.isLink || !node.resolved || !/^https?:/.test(node.resolved) || !node.integrity)
@@ -38,11 +48,23 @@ export async function fallbackReason(tree: ResolvedTree, pkgDir: string): Promis
   return undefined;
 }
 
-export interface FastInput {
-  pkgDir: string;
+/** What placing the tree's packages needs: where, what, and the release to link from. */
+export interface PlaceInput {
+  /** The folder whose node_modules/ receives the packages: the package root, or a folder beside it (placeBeside). */
+  root: string;
   tree: ResolvedTree;
   previous: PreviousRelease | undefined;
   pacoteOptions: Record<string, unknown>;
+  signal?: AbortSignal | undefined;
+}
+
+export interface FastInput {
+  pkgDir: string;
+  tree: ResolvedTree;
+  /** The tree's packages, already in pkgDir's node_modules/ (placed beside the package, then moved in). */
+  placed: Placed;
+  /** The packages the package's own tarball brought (bundledPackages, read before `placed` moved in). */
+  bundled: TreeNode[];
   scriptEnv: Record<string, string>;
   nodePath: string;
   ignoreScripts: boolean;
@@ -60,13 +82,9 @@ export interface FastResult {
 }
 
 export async function buildTree(input: FastInput): Promise<FastResult> {
-  const { tree, previous, progress, pkgDir } = input;
-  // A release built under another Node major may hold native builds for another ABI: extract fresh.
-  const usable = previous && major(previous.node) === major(tree.node) ? previous : undefined;
-  // Before anything else writes into node_modules: what is there came in the package's own tarball.
-  const bundled = await bundledPackages(pkgDir);
-  const { fresh, ...placed } = await placePackages(input, usable);
+  const { tree, progress, pkgDir, bundled } = input;
   input.signal?.throwIfAborted();
+  const { fresh, ...result } = await settlePlaced(pkgDir, input.placed, progress);
   await writeTreeRecord(pkgDir, tree);
   // npm builds the packages bundled in the tarball like any other (arborist's rebuildBundle): bins, scripts.
   const ran = await runDepScripts([...fresh, ...bundled], {
@@ -78,18 +96,30 @@ export async function buildTree(input: FastInput): Promise<FastResult> {
   });
   progress({ phase: 'scripts', message: ran.length ? `ran ${ran.join(', ')}` : 'no dependency scripts' });
   // Scripts may rewrite an extracted file: computeManifest re-hashes any whose inode moved since.
-  return placed;
+  return result;
+}
+
+/** The tree's packages on disk under `root`, before any script: what placePackages did, for settlePlaced. */
+export interface Placed {
+  /** The release linked from (the previous one, when built under the same Node major). */
+  usable: PreviousRelease | undefined;
+  reuse: TreeNode[];
+  fresh: TreeNode[];
+  extracted: ExtractedPackages;
+  /** Unchanged packages linked from `usable`. */
+  reusedLinks: Linked | undefined;
+  /** Files of new packages `usable` holds byte for byte, linked to it. */
+  same: Linked | undefined;
 }
 
 /**
- * The tree's packages on disk, before any script: the unchanged ones linked from `usable`, the new
- * ones (`fresh`) extracted from the npm cache, and the baseline of every file shared with `usable`.
+ * The tree's packages on disk under `root`, before any script: the unchanged ones linked from the
+ * previous release, the new ones (`fresh`) extracted from the npm cache.
  */
-async function placePackages(
-  input: FastInput,
-  usable: PreviousRelease | undefined,
-): Promise<FastResult & { fresh: TreeNode[] }> {
-  const { tree, progress, pkgDir } = input;
+export async function placePackages(input: PlaceInput): Promise<Placed> {
+  const { tree, previous, root } = input;
+  // A release built under another Node major may hold native builds for another ABI: extract fresh.
+  const usable = previous && major(previous.node) === major(tree.node) ? previous : undefined;
   const reuse = tree.deps.filter((node) => isReusable(node, usable));
   const fresh = tree.deps.filter((node) => !reuse.includes(node));
   // Linking and extracting touch different packages: they run side by side. Extraction never writes
@@ -97,7 +127,7 @@ async function placePackages(
   // the previous release holds byte for byte are not written: they are linked once both are done,
   // and the baseline ctimes are taken after that (linking, bins and the immutable attribute all move them).
   const extractedP = extractPackages(fresh, {
-    pkgDir,
+    pkgDir: root,
     pacoteOptions: input.pacoteOptions,
     signal: input.signal,
     previous: usable,
@@ -110,10 +140,10 @@ async function placePackages(
   const linkedP =
     usable && reuse.length > 0
       ? linkPackages({
-          pkgDir,
+          pkgDir: root,
           previous: usable,
           nodes: reuse,
-          beforeSeal: () => linkReusedBins(pkgDir, reuse),
+          beforeSeal: () => linkReusedBins(root, reuse),
           wait: { later, until: extractedP },
         })
       : Promise.resolve(undefined);
@@ -121,9 +151,17 @@ async function placePackages(
   if (linkedR.status === 'rejected') throw linkedR.reason;
   if (extractedR.status === 'rejected') throw extractedR.reason;
   const extracted = extractedR.value;
-  const same: Linked | undefined =
-    usable && extracted.deferred.length > 0 ? await linkExtracted(pkgDir, usable, extracted) : undefined;
-  const reusedLinks = linkedR.value;
+  const same = usable && extracted.deferred.length > 0 ? await linkExtracted(root, usable, extracted) : undefined;
+  return { usable, reuse, fresh, extracted, reusedLinks: linkedR.value, same };
+}
+
+/** The placed packages, now in pkgDir: the baseline of every file shared with the previous release, and progress. */
+async function settlePlaced(
+  pkgDir: string,
+  placed: Placed,
+  progress: (event: ProgressEvent) => void,
+): Promise<FastResult & { fresh: TreeNode[] }> {
+  const { usable, reuse, fresh, extracted, reusedLinks, same } = placed;
   const shared = [...(reusedLinks?.files ?? []), ...(same?.files ?? [])];
   const linked = shared.length > 0 ? await baseline(pkgDir, shared, reuse.length) : undefined;
   // The first state of an inode wins: a reused package's link came before an extracted file's.

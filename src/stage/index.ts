@@ -20,11 +20,13 @@ import type { ReleaseMarker } from '../store/manifest.js';
 import { checkAllowScripts } from './scripts/allow-scripts.js';
 import type { Reused } from './fast.js';
 import { installFastOrFull, isNpmWrite } from './fast-or-full.js';
+import { treeFallbackReason } from './fast.js';
+import { type PlacingBeside, placeBeside } from './place-beside.js';
 import { flatNpmOptions, resolveTree, type ResolvedTree } from './resolve/resolve-tree.js';
 import { sealStaged } from './seal-staged.js';
 import { earlySyntaxCheck, smokeCheck } from './smoke.js';
 import { unpack } from './unpack/index.js';
-import { recordedNames } from './reuse/tree-record.js';
+import { previousRelease, recordedNames } from './reuse/tree-record.js';
 import { readPackageJson as readPackageJsonAt } from '../platform/package-json.js';
 import { withoutCredentials } from '../store/config.js';
 
@@ -99,8 +101,8 @@ async function stageResolving(
     sideSignal: AbortSignal;
   },
 ): Promise<StagedRelease> {
-  const { layout, config, runtime, journal, pkg } = input;
-  const { node, flat, treeP } = resolving;
+  const { layout, config, runtime, pkg } = input;
+  const { flat, treeP } = resolving;
   const progress = runtime.onProgress;
   const work = layout.stagingDir(input.stagingId);
   const pkgDir = path.join(work, 'package');
@@ -125,7 +127,7 @@ async function stageResolving(
 
   // One pass checks, writes and hashes each entry; the package's own files need no hashing later
   // (what npm rewrites, isNpmWrite, is hashed at the manifest).
-  const unpacked = await unpack({
+  const unpacking = unpack({
     tarball,
     dest: pkgDir,
     signal: runtime.signal,
@@ -141,17 +143,79 @@ async function stageResolving(
         });
     },
   });
-  progress({ phase: 'extract', message: 'extracted', done: unpacked.count, total: unpacked.count, unit: 'files' });
+  unpacking.catch(() => undefined);
+  let beside: PlacingBeside | undefined;
+  try {
+    // The tree usually comes first: its packages are placed beside the package while it still unpacks.
+    const resolved = await treeP.then(
+      (tree) => ({ tree }),
+      (error: unknown) => ({ error }),
+    );
+    const tree = 'tree' in resolved ? resolved.tree : undefined;
+    if (tree) {
+      progress({ phase: 'resolve', message: resolvedMessage(tree) });
+      refuseUnsignedDependencies(pkg.dependencySignatures, tree.deps, `${pkg.name}@${pkg.version}`);
+      if (!treeFallbackReason(tree)) {
+        progress({ phase: 'reuse', message: `placing ${tree.deps.length} dependencies while the package unpacks` });
+        beside = placeBeside({
+          work,
+          tree,
+          previous: await previousRelease(layout, input.earlier),
+          pacoteOptions: flat,
+          signal: runtime.signal,
+        });
+      }
+    } else if (!('error' in resolved)) {
+      progress({ phase: 'resolve', message: 'not a registry package: full install' });
+    }
+    const unpacked = await unpacking;
+    progress({ phase: 'extract', message: 'extracted', done: unpacked.count, total: unpacked.count, unit: 'files' });
+    // The unpack's failure first, as when the two ran one after the other.
+    if ('error' in resolved) throw resolved.error;
+    return await afterUnpack(input, { ...resolving, tree, beside, unpacked, pkgDir, tarball, integrity });
+  } catch (error) {
+    // Nothing may write in the staging folder once it is being removed.
+    await beside?.stop();
+    await unpacking.catch(() => undefined);
+    throw error;
+  }
+}
+
+function resolvedMessage(tree: ResolvedTree): string {
+  const how = tree.how
+    ? ` (${tree.how.inProcess ? 'in process' : 'in a child'}, arborist ${tree.how.buildMs} ms, ${tree.how.prefetched} packuments prefetched)`
+    : '';
+  return `${tree.deps.length} dependencies resolved with Node ${tree.node}${how}`;
+}
+
+async function afterUnpack(
+  input: StageInput,
+  state: {
+    node: NodeRuntime;
+    flat: Record<string, unknown>;
+    sideSignal: AbortSignal;
+    tree: ResolvedTree | undefined;
+    beside: PlacingBeside | undefined;
+    unpacked: Awaited<ReturnType<typeof unpack>>;
+    pkgDir: string;
+    tarball: string;
+    integrity: string;
+  },
+): Promise<StagedRelease> {
+  const { layout, config, runtime, journal, pkg } = input;
+  const { node, flat, tree, unpacked, pkgDir, tarball, integrity } = state;
+  const progress = runtime.onProgress;
+  const checkAbort = () => runtime.signal?.throwIfAborted();
   await journal.commit('install:extracted');
   checkAbort();
 
   const packageJson = await readPackageJson(pkgDir, pkg);
   checkEngines(packageJson, node);
   // The syntax check only reads the entry points and runs none of the package's code: it starts now, beside
-  // the resolution, and its outcome stands if what it read is unchanged once every script has run.
+  // the dependencies' placement, and its outcome stands if what it read is unchanged once every script has run.
   const early = config.smoke
     ? undefined
-    : await earlySyntaxCheck(pkgDir, packageJson, { node, env: runtime.env, signal: resolving.sideSignal });
+    : await earlySyntaxCheck(pkgDir, packageJson, { node, env: runtime.env, signal: state.sideSignal });
   const depOptions = {
     pkgDir,
     node,
@@ -164,14 +228,6 @@ async function stageResolving(
     onLine: (line: string) => progress({ phase: 'dependencies', message: line }),
   } as const;
 
-  const tree = await treeP;
-  if (tree) refuseUnsignedDependencies(pkg.dependencySignatures, tree.deps, `${pkg.name}@${pkg.version}`);
-  progress({
-    phase: 'resolve',
-    message: tree
-      ? `${tree.deps.length} dependencies resolved with Node ${tree.node}${tree.how ? ` (${tree.how.inProcess ? 'in process' : 'in a child'}, arborist ${tree.how.buildMs} ms, ${tree.how.prefetched} packuments prefetched)` : ''}`
-      : 'not a registry package: full install',
-  });
   // npm's install-script policy: under strict-allow-scripts it refuses before anything runs.
   const uncovered = tree
     ? checkAllowScripts(tree, packageJson.scripts as Record<string, unknown> | undefined, runtime.npmConfig)
@@ -193,6 +249,7 @@ async function stageResolving(
     flat,
     node,
     unpacked: unpacked.known,
+    beside: state.beside,
   });
   await fs.rm(tarball, { force: true });
   await journal.commit('install:deps-installed');

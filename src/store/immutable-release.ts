@@ -4,9 +4,10 @@
  * immutable directory cannot move), cleared before any removal, set again where a removal cleared it
  * on inodes that other releases share.
  */
+import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { removeTree } from '../platform/fs.js';
-import { mutableEntries, setImmutable } from '../platform/immutable.js';
+import { mutableEntries, setImmutable, setImmutablePaths } from '../platform/immutable.js';
 import type { Layout } from './layout.js';
 import type { ReleaseMarker } from './manifest.js';
 import { listReleaseDirs, readMarker } from './release.js';
@@ -26,11 +27,21 @@ export async function makeReleaseImmutable(
   }
 }
 
-/** Set the attribute again on releases that should have it (after a removal of files they shared). */
+/**
+ * Set the attribute again on releases that should have it (after a removal of files they shared), on
+ * exactly the entries that lost it: setting it moves an inode's ctime even where it was set already,
+ * and every moved ctime is a fingerprint gone stale (a re-hash at the next activation).
+ */
 export async function restoreImmutable(layout: Layout, versions: readonly string[]): Promise<void> {
   for (const version of versions) {
     const marker = await readMarker(layout, version);
-    if (marker?.immutable) await setImmutable(layout.release(version));
+    if (!marker?.immutable) continue;
+    const dir = layout.release(version);
+    // As before: what cannot be set here is left to doctor (notImmutable finds it).
+    await setImmutablePaths(
+      (await mutableEntries(dir)).map((rel) => path.join(dir, rel)),
+      true,
+    );
   }
 }
 

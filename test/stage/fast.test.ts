@@ -23,6 +23,7 @@ import { layoutOf } from '../../src/store/layout.ts';
 import { fingerprintOf, readFingerprints } from '../../src/store/fingerprints.ts';
 import { mutableEntries } from '../../src/platform/immutable.ts';
 import { registryIdentity } from '../../src/stage/scripts/allow-scripts.ts';
+import { type TarEntry, encodeTarball } from '../support/bad-tarballs.ts';
 
 // Its own package name: the shared registry's rs-fixture-gateway keeps exactly the versions and tags other tests expect.
 const TAG = 'fast';
@@ -105,7 +106,7 @@ async function updateFrom7(version: string) {
   const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
   expect((await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.7'])).exitCode).toBe(0);
   const r = await rs(root, ['install', `rs-fixture-fastpath@${version}`]);
-  expect(r.exitCode, r.stderr).toBe(0);
+  expect(r.exitCode, r.stdout + r.stderr).toBe(0);
   return { root, r };
 }
 
@@ -495,5 +496,105 @@ describe('staging fast path', () => {
       expect(r.json.result.fallback).toMatch(/wrote into 1 file\(s\) shared with an earlier release/);
       await expect(verifyRelease(layoutOf(root), '5.0.0-fast.7')).rejects.toThrow(/same\.js/);
     }
+  }, 240_000);
+  /** Many small files, so that the package unpacks for seconds after its tree is known. */
+  const MANY = 12_000;
+  // Each with content of its own: the unpacker refuses a tarball of many near-empty entries (an entry bomb).
+  const manyFiles = () =>
+    Array.from({ length: MANY }, (_, i) => ({
+      path: `package/dist/f${i}.js`,
+      content: `module.exports = ${JSON.stringify(createHash('sha512').update(String(i)).digest('hex'))};\n`,
+    }));
+  const sameDeps = { 'rs-fixture-dep': '1.1.0', 'rs-fixture-fastsame': '1.1.0' };
+  /** Publishes a tarball made entry by entry (npm pack would refuse or drop what these carry). */
+  async function publishEntries(version: string, entries: TarEntry[]): Promise<void> {
+    const manifest = { name: 'rs-fixture-fastpath', version, main: 'server.js', dependencies: sameDeps };
+    const tgz = join(tempDir('rs-fast-tgz-'), `${version}.tgz`);
+    writeFileSync(
+      tgz,
+      encodeTarball([
+        { path: 'package/package.json', content: `${JSON.stringify(manifest, null, 2)}\n` },
+        { path: 'package/server.js', content: `console.log(${JSON.stringify(version)});\n` },
+        ...entries,
+      ]),
+    );
+    await publish(tgz, { registry: inject('registryUrl'), tag: TAG });
+  }
+  const progressAt = (r: { stderr: string }, pattern: RegExp) => r.stderr.split('\n').findIndex((l) => pattern.test(l));
+
+  it('places the dependencies while a large package still unpacks; the release equals npm install -g', async () => {
+    await publishEntries('5.0.0-fast.12', manyFiles());
+    const { root, r } = await updateFrom7('5.0.0-fast.12');
+    expect(r.json.result.fallback).toBeNull();
+    // rs-fixture-dep linked from fast.7, rs-fixture-fastsame 1.1.0 extracted: both beside the package, before its unpack ended.
+    expect(r.json.result.reused.packages).toBe(1);
+    const placing = progressAt(r, /reuse: placing 2 dependencies while the package unpacks/);
+    const unpacked = progressAt(r, new RegExp(`extract: extracted ${MANY + 2}/${MANY + 2} files`));
+    expect(placing, r.stderr).toBeGreaterThanOrEqual(0);
+    expect(unpacked, r.stderr).toBeGreaterThan(placing);
+    expect(readdirSync(join(root, 'staging'))).toEqual([]);
+    const rel12 = join(root, 'releases/5.0.0-fast.12');
+    const rel7 = join(root, 'releases/5.0.0-fast.7');
+    const dep = 'node_modules/rs-fixture-dep/package.json';
+    expect(statSync(join(rel12, dep)).ino).toBe(statSync(join(rel7, dep)).ino);
+    const ours = treeOf(rel12);
+    const theirs = treeOf(await npmGlobal('rs-fixture-fastpath@5.0.0-fast.12'));
+    expect(Object.keys(ours).length).toBeGreaterThan(MANY);
+    expect(ours).toEqual(theirs);
+    await expect(verifyRelease(layoutOf(root), '5.0.0-fast.12')).resolves.toMatchObject({ version: '5.0.0-fast.12' });
+  }, 240_000);
+
+  it('refuses a package whose tarball turns out unsafe after its dependencies were placed beside it: nothing left, the earlier release whole', async () => {
+    // The unsafe entry comes last: the tree is known and its packages placed (linked from fast.7) long before it.
+    await publishEntries('5.0.0-fast.13', [...manyFiles(), { path: 'package/../escape.txt', content: 'escaped\n' }]);
+    const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
+    expect((await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.7'])).exitCode).toBe(0);
+    const r = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.13']);
+    expect([r.exitCode, r.json.error.code], r.stdout + r.stderr).toEqual([1, 'BAD_TARBALL']);
+    expect(progressAt(r, /reuse: placing 2 dependencies while the package unpacks/), r.stderr).toBeGreaterThanOrEqual(
+      0,
+    );
+    expect(readdirSync(join(root, 'staging'))).toEqual([]);
+    expect(readdirSync(join(root, 'releases'))).toEqual(['5.0.0-fast.7']);
+    expect(existsSync(join(root, 'escape.txt'))).toBe(false);
+    expect(existsSync(join(root, 'staging/escape.txt'))).toBe(false);
+    const rel7 = join(root, 'releases/5.0.0-fast.7');
+    // The links made into fast.7 went with the staging folder, and its inodes got their attribute back.
+    expect(lstatSync(join(rel7, 'node_modules/rs-fixture-dep/package.json')).nlink).toBe(1);
+    if (JSON.parse(readFileSync(join(rel7, '.release-switcher.json'), 'utf8')).immutable === true)
+      expect(await mutableEntries(rel7)).toEqual([]);
+    await expect(verifyRelease(layoutOf(root), '5.0.0-fast.7')).resolves.toMatchObject({ version: '5.0.0-fast.7' });
+    // Only the inodes that were linked to (their attribute cleared and set again) show a new ctime; the
+    // rest of fast.7 (its folders, its own files) was left alone and keeps its fingerprints.
+    // (Linked to: rs-fixture-dep, unchanged, and those files of rs-fixture-fastsame 1.1.0 that 1.0.0 holds byte for byte.)
+    const neverLinked = (rel: string) =>
+      !rel.startsWith('node_modules/') ||
+      lstatSync(join(rel7, rel)).isDirectory() ||
+      ['index.js', 'package.json', 'cli.js'].some((name) => rel === `node_modules/rs-fixture-fastsame/${name}`);
+    const stale = await staleFingerprints(root, '5.0.0-fast.7');
+    expect(stale.filter(neverLinked)).toEqual([]);
+  }, 240_000);
+
+  it('falls back to npm when the tarball carries, undeclared, a package its tree places: nothing placed beside is kept', async () => {
+    // npm pack never ships node_modules/ outside bundleDependencies; another packer may. npm lays the tree's copy over it.
+    await publishEntries('5.0.0-fast.14', [
+      {
+        path: 'package/node_modules/rs-fixture-dep/package.json',
+        content: '{"name":"rs-fixture-dep","version":"1.1.0"}\n',
+      },
+      { path: 'package/node_modules/rs-fixture-dep/stray.txt', content: 'packed along\n' },
+    ]);
+    const { root, r } = await updateFrom7('5.0.0-fast.14');
+    expect(r.json.result.fallback).toBe(
+      "the package's tarball brings node_modules/rs-fixture-dep, where its tree places a dependency",
+    );
+    expect(readdirSync(join(root, 'staging'))).toEqual([]);
+    const rel14 = join(root, 'releases/5.0.0-fast.14');
+    expect(JSON.parse(readFileSync(join(rel14, 'node_modules/rs-fixture-dep/package.json'), 'utf8')).version).toBe(
+      '1.1.0',
+    );
+    expect(existsSync(join(rel14, 'node_modules/rs-fixture-fastsame/index.js'))).toBe(true);
+    await expect(verifyRelease(layoutOf(root), '5.0.0-fast.14')).resolves.toMatchObject({ version: '5.0.0-fast.14' });
+    await expect(verifyRelease(layoutOf(root), '5.0.0-fast.7')).resolves.toMatchObject({ version: '5.0.0-fast.7' });
   }, 240_000);
 });
