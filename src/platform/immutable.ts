@@ -10,7 +10,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { runCaptured, tail } from './subprocess.js';
-import { walkTree } from './tree.js';
+import { mapLimit, walkTree } from './tree.js';
 
 /**
  * chattr and lsattr are system binaries: a fixed PATH, not the caller's environment. Their output is only
@@ -18,6 +18,7 @@ import { walkTree } from './tree.js';
  */
 const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 const BATCH = 1000;
+const CONCURRENT_BATCHES = 2;
 const TIMEOUT_MS = 5 * 60_000;
 
 export type ImmutableSupport = { supported: true } | { supported: false; reason: string };
@@ -30,13 +31,19 @@ export type ImmutableSupport = { supported: true } | { supported: false; reason:
 const proven = new Set<number>();
 
 async function chattr(flag: '+i' | '-i', paths: readonly string[]): Promise<string | undefined> {
-  for (let i = 0; i < paths.length; i += BATCH) {
-    const result = await runCaptured('chattr', [flag, '--', ...paths.slice(i, i + BATCH)], {
-      env: ENV,
-      timeoutMs: TIMEOUT_MS,
-    }).catch((error: Error) => ({ exitCode: 1, output: error.message }));
-    if (result.exitCode !== 0) return tail(result.output, 3) || `chattr ${flag} failed`;
-  }
+  const batches: string[][] = [];
+  for (let i = 0; i < paths.length; i += BATCH) batches.push(paths.slice(i, i + BATCH));
+  let failed: string | undefined;
+  // Two at a time: a chattr waits on the kernel as much as it computes (ext4 writes a file's dirty
+  // pages back before it takes the flag). Once one fails, no further batch starts.
+  await mapLimit(batches, CONCURRENT_BATCHES, async (batch) => {
+    if (failed !== undefined) return;
+    const result = await runCaptured('chattr', [flag, '--', ...batch], { env: ENV, timeoutMs: TIMEOUT_MS }).catch(
+      (error: Error) => ({ exitCode: 1, output: error.message }),
+    );
+    if (result.exitCode !== 0) failed ??= tail(result.output, 3) || `chattr ${flag} failed`;
+  });
+  if (failed !== undefined) return failed;
   if (flag === '+i' && paths.length > 0) {
     const dev = await fs.lstat(paths[0]!).then(
       (stat) => stat.dev,
@@ -71,11 +78,22 @@ export async function probeImmutable(dir: string): Promise<ImmutableSupport> {
 /**
  * Set the attribute on every file and directory of `dir`; the error text when it could not.
  * `already`: paths (relative to `dir`) known to carry it (inodes shared with an immutable release):
- * left alone, so their ctime does not move again.
+ * left alone, so their ctime does not move again. `listed`: the tree's entries (relative, as a
+ * release's manifest lists them), so that it is not walked again; an entry on disk it does not list
+ * is left without the attribute (and fails verify-release as a stray entry).
  */
-export async function setImmutable(dir: string, already: ReadonlySet<string> = new Set()): Promise<string | undefined> {
+export async function setImmutable(
+  dir: string,
+  already: ReadonlySet<string> = new Set(),
+  listed?: readonly { path: string; type: string }[],
+): Promise<string | undefined> {
   const prefix = dir + path.sep;
-  const paths = await flaggable(dir);
+  const paths = listed
+    ? [
+        ...listed.filter((e) => e.type === 'file' || e.type === 'dir').map((e) => path.join(dir, ...e.path.split('/'))),
+        dir,
+      ]
+    : await flaggable(dir);
   await flushTree(dir);
   return chattr(
     '+i',

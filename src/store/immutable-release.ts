@@ -8,7 +8,7 @@ import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { removeTree } from '../platform/fs.js';
 import { mutableEntries, setImmutable, setImmutablePaths } from '../platform/immutable.js';
-import type { Layout } from './layout.js';
+import { type Layout, RELEASE_MARKER } from './layout.js';
 import type { ReleaseMarker } from './manifest.js';
 import { listReleaseDirs, readMarker } from './release.js';
 
@@ -19,7 +19,9 @@ export async function makeReleaseImmutable(
   already?: ReadonlySet<string>,
 ): Promise<void> {
   if (!marker.immutable) return;
-  const failed = await setImmutable(layout.release(marker.version), already);
+  // The manifest lists every entry but the marker itself: no second walk of the tree.
+  const listed = [...marker.files, { path: RELEASE_MARKER, type: 'file' }];
+  const failed = await setImmutable(layout.release(marker.version), already, listed);
   if (failed) {
     throw new ReleaseSwitcherError('INTERNAL', `Release ${marker.version} could not be made immutable: ${failed}.`, {
       hint: 'The filesystem accepted the attribute when the release was sealed; check it (lsattr) and run release-switcher doctor.',
