@@ -21,11 +21,16 @@ import { previousRelease } from './reuse/tree-record.js';
 import { unpack } from './unpack/index.js';
 
 /** Top-level entries that npm install (or our hiding of scripts from it) writes while it runs. */
-const NPM_WRITES = new Set(['node_modules', 'package.json', 'package-lock.json', 'npm-shrinkwrap.json']);
+export const NPM_WRITES: readonly string[] = [
+  'node_modules',
+  'package.json',
+  'package-lock.json',
+  'npm-shrinkwrap.json',
+];
 
 /** A path of the main package npm rewrites while it installs: its hash is taken at the manifest, not at unpack. */
 export function isNpmWrite(rel: string): boolean {
-  return NPM_WRITES.has(rel.split('/')[0]!);
+  return NPM_WRITES.includes(rel.split('/')[0]!);
 }
 
 export interface DependencyStep {

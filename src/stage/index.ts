@@ -19,13 +19,13 @@ import type { Layout } from '../store/layout.js';
 import type { ReleaseMarker } from '../store/manifest.js';
 import { checkAllowScripts } from './scripts/allow-scripts.js';
 import type { Reused } from './fast.js';
-import { installFastOrFull, isNpmWrite } from './fast-or-full.js';
+import { NPM_WRITES, installFastOrFull } from './fast-or-full.js';
 import { treeFallbackReason } from './fast.js';
 import { type PlacingBeside, placeBeside } from './place-beside.js';
 import { flatNpmOptions, resolveTree, type ResolvedTree } from './resolve/resolve-tree.js';
 import { sealStaged } from './seal-staged.js';
 import { earlySyntaxCheck, smokeCheck } from './smoke.js';
-import { unpack } from './unpack/index.js';
+import { unpackOffThread } from './unpack/off-thread.js';
 import { previousRelease, recordedNames } from './reuse/tree-record.js';
 import { readPackageJson as readPackageJsonAt } from '../platform/package-json.js';
 import { withoutCredentials } from '../store/config.js';
@@ -126,22 +126,21 @@ async function stageResolving(
   checkAbort();
 
   // One pass checks, writes and hashes each entry; the package's own files need no hashing later
-  // (what npm rewrites, isNpmWrite, is hashed at the manifest).
-  const unpacking = unpack({
+  // (what npm rewrites, NPM_WRITES, is hashed at the manifest). On a thread of its own: the
+  // resolution runs on this one meanwhile (off-thread.ts).
+  const unpacking = unpackOffThread({
     tarball,
     dest: pkgDir,
     signal: runtime.signal,
-    skipKnown: isNpmWrite,
-    onEntry: (count) => {
-      if (count % 1000 === 0)
-        progress({
-          phase: 'extract',
-          message: `${count} entries written`,
-          done: count,
-          total: pkg.manifest.dist?.fileCount,
-          unit: 'files',
-        });
-    },
+    skipTop: NPM_WRITES,
+    onEntry: (count) =>
+      progress({
+        phase: 'extract',
+        message: `${count} entries written`,
+        done: count,
+        total: pkg.manifest.dist?.fileCount,
+        unit: 'files',
+      }),
   });
   unpacking.catch(() => undefined);
   let beside: PlacingBeside | undefined;
@@ -196,7 +195,7 @@ async function afterUnpack(
     sideSignal: AbortSignal;
     tree: ResolvedTree | undefined;
     beside: PlacingBeside | undefined;
-    unpacked: Awaited<ReturnType<typeof unpack>>;
+    unpacked: Awaited<ReturnType<typeof unpackOffThread>>;
     pkgDir: string;
     tarball: string;
     integrity: string;

@@ -1,0 +1,107 @@
+/**
+ * Unpack on a worker thread (unpack-worker.ts): for the main package, whose unpack runs beside the
+ * resolution. Same result and errors as `unpack` (index.ts): a ReleaseSwitcherError comes back as one
+ * (BAD_TARBALL, CANCELLED…), an errno error with its code; cancelling asks the thread to stop and
+ * waits for it, so that nothing writes into `dest` once this has settled.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { type ErrorCode, ReleaseSwitcherError } from '../../model/errors.js';
+import type { KnownHash } from '../../store/manifest.js';
+import { type UnpackOptions, type UnpackResult, unpack } from './index.js';
+
+export interface WorkerInput {
+  tarball: string;
+  dest: string;
+  /** Top-level names whose files' hashes are not kept (npm rewrites them: isNpmWrite). */
+  skipTop: string[];
+  reportEvery: number;
+}
+
+export type ToWorker = { type: 'abort' };
+
+export type FromWorker =
+  | { type: 'entries'; count: number }
+  | { type: 'done'; known: Map<string, KnownHash>; count: number; bytes: number }
+  | {
+      type: 'failed';
+      error: {
+        ours: boolean;
+        code: string | undefined;
+        message: string;
+        hint: string | undefined;
+        details: Record<string, unknown> | undefined;
+      };
+    };
+
+export interface OffThreadOptions extends Pick<UnpackOptions, 'tarball' | 'dest' | 'signal'> {
+  skipTop: readonly string[];
+  /** Called every `reportEvery` entries written. */
+  onEntry?: (count: number) => void;
+  reportEvery?: number;
+}
+
+const WORKER = new URL('./unpack-worker.js', import.meta.url);
+/**
+ * Built, the worker's script lies beside this module. Run from the TypeScript sources (the in-process
+ * tests) there is none, and a worker cannot load them: the unpack then runs on this thread, as before.
+ */
+const HAS_WORKER = existsSync(fileURLToPath(WORKER));
+
+export function unpackOffThread(options: OffThreadOptions): Promise<Pick<UnpackResult, 'known' | 'count' | 'bytes'>> {
+  if (!HAS_WORKER) {
+    const skipTop = new Set(options.skipTop);
+    const every = options.reportEvery ?? 1000;
+    return unpack({
+      tarball: options.tarball,
+      dest: options.dest,
+      signal: options.signal,
+      skipKnown: (rel) => skipTop.has(rel.split('/')[0]!),
+      onEntry: (count) => {
+        if (count % every === 0) options.onEntry?.(count);
+      },
+    });
+  }
+  const workerData: WorkerInput = {
+    tarball: options.tarball,
+    dest: options.dest,
+    skipTop: [...options.skipTop],
+    reportEvery: options.reportEvery ?? 1000,
+  };
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(WORKER, { workerData });
+    let outcome: { ok: Pick<UnpackResult, 'known' | 'count' | 'bytes'> } | { error: unknown } | undefined;
+    const onAbort = () => worker.postMessage({ type: 'abort' } satisfies ToWorker);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) onAbort();
+    worker.on('message', (message: FromWorker) => {
+      if (message.type === 'entries') options.onEntry?.(message.count);
+      else if (message.type === 'done')
+        outcome = { ok: { known: message.known, count: message.count, bytes: message.bytes } };
+      else outcome = { error: rebuilt(message.error) };
+    });
+    worker.on('error', (error) => {
+      outcome ??= { error };
+    });
+    // Settles only once the thread is gone: nothing of it writes into `dest` afterwards.
+    worker.on('exit', (exitCode) => {
+      options.signal?.removeEventListener('abort', onAbort);
+      if (outcome && 'ok' in outcome) resolve(outcome.ok);
+      else
+        reject(
+          outcome?.error ??
+            new ReleaseSwitcherError('INTERNAL', `The unpack thread exited (${exitCode}) without a result.`),
+        );
+    });
+  });
+}
+
+function rebuilt(error: Extract<FromWorker, { type: 'failed' }>['error']): Error {
+  if (error.ours)
+    return new ReleaseSwitcherError(error.code as ErrorCode, error.message, {
+      ...(error.hint !== undefined ? { hint: error.hint } : {}),
+      ...(error.details !== undefined ? { details: error.details } : {}),
+    });
+  return Object.assign(new Error(error.message), error.code === undefined ? {} : { code: error.code });
+}
