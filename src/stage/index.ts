@@ -133,6 +133,7 @@ async function stageResolving(
     dest: pkgDir,
     signal: runtime.signal,
     skipTop: NPM_WRITES,
+    fileCount: pkg.manifest.dist?.fileCount,
     onEntry: (count) =>
       progress({
         phase: 'extract',

@@ -1,6 +1,6 @@
 /**
  * Unpack on a worker thread (unpack-worker.ts): for the main package, whose unpack runs beside the
- * resolution. Same result and errors as `unpack` (index.ts): a ReleaseSwitcherError comes back as one
+ * resolution (a small one stays on this thread). Same result and errors as `unpack` (index.ts): a ReleaseSwitcherError comes back as one
  * (BAD_TARBALL, CANCELLED…), an errno error with its code; cancelling asks the thread to stop and
  * waits for it, so that nothing writes into `dest` once this has settled.
  */
@@ -37,6 +37,8 @@ export type FromWorker =
 
 export interface OffThreadOptions extends Pick<UnpackOptions, 'tarball' | 'dest' | 'signal'> {
   skipTop: readonly string[];
+  /** Files the tarball holds, as its registry says (`dist.fileCount`): a small one unpacks on this thread. */
+  fileCount?: number | undefined;
   /** Called every `reportEvery` entries written. */
   onEntry?: (count: number) => void;
   reportEvery?: number;
@@ -49,8 +51,14 @@ const WORKER = new URL('./unpack-worker.js', import.meta.url);
  */
 const HAS_WORKER = existsSync(fileURLToPath(WORKER));
 
+/**
+ * Below this many files a thread costs more than it saves (starting it and loading the unpacker in
+ * it is tens of milliseconds; a 500-file package unpacks in about that).
+ */
+const THREAD_FROM_FILES = 500;
+
 export function unpackOffThread(options: OffThreadOptions): Promise<Pick<UnpackResult, 'known' | 'count' | 'bytes'>> {
-  if (!HAS_WORKER) {
+  if (!HAS_WORKER || (options.fileCount !== undefined && options.fileCount < THREAD_FROM_FILES)) {
     const skipTop = new Set(options.skipTop);
     const every = options.reportEvery ?? 1000;
     return unpack({
