@@ -2,8 +2,9 @@
  * The fast path of staging: the tree's packages placed (placePackages: linked from a retained release
  * where unchanged, extracted where new; beside the package while it unpacks, place-beside.ts), then,
  * once they are in the package: the baseline of the shared inodes, the tree record, the dependency
- * scripts, and the check that no shared inode moved. fallbackReason says, before anything is placed,
- * when the tree needs a full `npm install` instead.
+ * scripts, and the check that no shared inode moved. treeFallbackReason says, before anything is
+ * placed, when the tree needs a full `npm install` instead (fallbackReason adds the package's own
+ * npm-shrinkwrap.json, known once it is unpacked: what was placed is then removed unused).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
