@@ -146,7 +146,7 @@ async function fastPath(args: DependencyStep & { tree: ResolvedTree }): Promise<
     const bundled = await bundledPackages(pkgDir);
     const moved = await moveInto(args.layout, beside, pkgDir);
     if ('clash' in moved)
-      return fellBack(`the package's tarball brings node_modules/${moved.clash}, where its tree places a dependency`);
+      return fellBack(`the package's tarball brings ${moved.clash}, where its tree places a dependency`);
     result = await buildTree({
       pkgDir,
       tree,

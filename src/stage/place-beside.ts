@@ -8,6 +8,7 @@
  * brought a node_modules/ of its own gets its packages placed in it as before, and what was placed
  * beside it is removed unused, unless a name is taken on both sides (moveInto).
  */
+import type { Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pathExists } from '../platform/fs.js';
@@ -69,22 +70,33 @@ export async function moveInto(
   return placed;
 }
 
-/** The renames that move `source`'s entries into `target` without replacing any; else the first name taken. */
+/**
+ * The renames that move `source`'s entries into `target` without replacing any; else the first name
+ * taken (its path in the package). A folder merged into must be a real folder of the package: a rename through a symlink the
+ * tarball put there would land outside it (npm removes such a node_modules/ and starts afresh).
+ */
 async function plannedMoves(source: string, target: string): Promise<[string, string][] | string> {
-  if (!(await pathExists(target))) return [[source, target]];
+  const top = await lstatIfAny(target);
+  if (!top) return [[source, target]];
+  if (!top.isDirectory()) return 'node_modules';
   const moves: [string, string][] = [];
   for (const name of (await fs.readdir(source)).sort()) {
     const from = path.join(source, name);
     const to = path.join(target, name);
-    if (!(await pathExists(to))) moves.push([from, to]);
-    else if (name.startsWith('@') || name === '.bin') {
+    const there = await lstatIfAny(to);
+    if (!there) moves.push([from, to]);
+    else if ((name.startsWith('@') || name === '.bin') && there.isDirectory()) {
       for (const inner of (await fs.readdir(from)).sort()) {
-        if (await pathExists(path.join(to, inner))) return `${name}/${inner}`;
+        if (await pathExists(path.join(to, inner))) return `node_modules/${name}/${inner}`;
         moves.push([path.join(from, inner), path.join(to, inner)]);
       }
-    } else return name;
+    } else return `node_modules/${name}`;
   }
   return moves;
+}
+
+async function lstatIfAny(p: string): Promise<Stats | undefined> {
+  return (await pathExists(p)) ? fs.lstat(p) : undefined;
 }
 
 /** Stop placing and remove what was placed (its links into immutable releases keep the attribute there). */

@@ -94,9 +94,12 @@ describe('moveInto', () => {
   });
 
   it.each([
-    ['a package', { 'node_modules/a/index.js': 'tarball a' }, 'a'],
-    ['a scoped package', { 'node_modules/@s/b/index.js': 'tarball b' }, '@s/b'],
-    ['a bin', { 'node_modules/.bin/a': '-> ../x.js' }, '.bin/a'],
+    ['a package', { 'node_modules/a/index.js': 'tarball a' }, 'node_modules/a'],
+    ['a scoped package', { 'node_modules/@s/b/index.js': 'tarball b' }, 'node_modules/@s/b'],
+    ['a bin', { 'node_modules/.bin/a': '-> ../x.js' }, 'node_modules/.bin/a'],
+    // A rename through a link would land outside the package.
+    ['a scope folder that is a link', { 'node_modules/@s': '-> ../lib' }, 'node_modules/@s'],
+    ['a .bin that is a link', { 'node_modules/.bin': '-> ../bin' }, 'node_modules/.bin'],
   ])(
     'moves nothing when the tarball brought %s of the same name, and removes what was placed beside',
     async (_, tarball, name) => {
@@ -121,6 +124,16 @@ describe('moveInto', () => {
       expect(stopped()).toBe(1);
     },
   );
+
+  it('moves nothing through a node_modules/ that is a link (npm would replace it): the clash is node_modules', async () => {
+    const { besideRoot, pkgDir, move } = setup(
+      { 'node_modules/a/index.js': 'a' },
+      { 'lib/x.js': 'x', node_modules: '-> lib' },
+    );
+    await expect(move()).resolves.toEqual({ clash: 'node_modules' });
+    expect(readdirSync(join(pkgDir, 'lib'))).toEqual(['x.js']);
+    expect(existsSync(besideRoot)).toBe(false);
+  });
 
   it('throws the placement failure, moving nothing', async () => {
     const { pkgDir, move, besideRoot } = setup(
