@@ -74,13 +74,45 @@ export async function handoffSupported(call: HandoffCall, commands: HandoffComma
 }
 
 /**
+ * A request that fails while the gateway still runs is made again, up to this many times in all, this far
+ * apart: on the real gateway (2026.9.6 resuming a chat turn right after its start, at load 2-6) a request
+ * once failed to reach it ("Source: local loopback … Bind: loopback", exit 1 after 3.5 s), and without the
+ * handoff the way on is OpenClaw's drain stop (up to its 300 s).
+ */
+const REQUEST_ATTEMPTS = 3;
+const RETRY_AFTER_MS = 2_000;
+
+/**
  * Ask the running gateway (main PID `pid`) for its fresh-process restart and wait until that process has exited, up to
  * `timeoutMs`. The request command itself may wait for a successor we do not start yet: it is ended once `pid` is gone.
+ * A request that fails (exits other than 0) while `pid` lives is made again (REQUEST_ATTEMPTS); `refused` says what the
+ * last one printed.
  */
 export async function requestRestart(
   call: HandoffCall & { pid: number; logFile: string; timeoutMs: number },
   commands: HandoffCommands,
-): Promise<{ exited: boolean; ms: number; refused?: string }> {
+): Promise<{ exited: boolean; ms: number; refused?: string; attempts: number }> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  let refused: string | undefined;
+  let attempts = 0;
+  while (attempts < REQUEST_ATTEMPTS && elapsed() < call.timeoutMs) {
+    attempts++;
+    const once = await requestOnce(call, commands, call.timeoutMs - elapsed());
+    if (once.exited || once.refused === undefined) return { exited: once.exited, ms: elapsed(), attempts };
+    refused = once.refused;
+    if (attempts < REQUEST_ATTEMPTS) await new Promise((resolve) => setTimeout(resolve, RETRY_AFTER_MS));
+    if (!isAlive(call.pid)) return { exited: true, ms: elapsed(), attempts };
+  }
+  const exited = !isAlive(call.pid);
+  return { exited, ms: elapsed(), attempts, ...(exited || refused === undefined ? {} : { refused }) };
+}
+
+async function requestOnce(
+  call: HandoffCall & { pid: number; logFile: string },
+  commands: HandoffCommands,
+  timeoutMs: number,
+): Promise<{ exited: boolean; refused?: string }> {
   const started = performance.now();
   const [entry, ...rest] = commands.request;
   const child = await startDetached(call.node, [path.join(call.releaseDir, entry!), ...rest], {
@@ -102,15 +134,14 @@ export async function requestRestart(
     // Until the old process is gone; a request that failed (exit other than 0) will not make it go: stop waiting.
     while (
       isAlive(call.pid) &&
-      performance.now() - started < call.timeoutMs &&
+      performance.now() - started < timeoutMs &&
       !(requestExit !== undefined && requestExit !== 0)
     )
       await new Promise((resolve) => setTimeout(resolve, 100)); // polling the old process's exit
     const exited = !isAlive(call.pid);
-    const ms = Math.round(performance.now() - started);
     return exited || requestExit === undefined || requestExit === 0
-      ? { exited, ms }
-      : { exited, ms, refused: `the restart request exited ${requestExit ?? 'by a signal'}: ${said(call.logFile)}` };
+      ? { exited }
+      : { exited, refused: `the restart request exited ${requestExit ?? 'by a signal'}: ${said(call.logFile)}` };
   } finally {
     killProcessGroup(child.pid);
   }
@@ -119,7 +150,7 @@ export async function requestRestart(
 /** What a refused request last printed (its log is under the root; the transaction should say why on its own). */
 function said(logFile: string): string {
   try {
-    return JSON.stringify(tail(readFileSync(logFile, 'utf8').trim(), 3));
+    return JSON.stringify(tail(readFileSync(logFile, 'utf8').trim(), 6));
   } catch {
     return '(no output)';
   }

@@ -55,11 +55,12 @@ export async function handoffStep(
       pid,
       protocol: 1,
       exitedAfterMs: exit.ms,
+      requests: exit.attempts,
       consume: consumed ?? null,
       accepted: consumed?.status === 'accepted',
     };
     const detail = !exit.exited
-      ? `${tx.from}'s gateway (pid ${pid}) did not exit ${exit.refused ? `(${exit.refused}; its output is in ${logFile})` : `within ${EXIT_TIMEOUT_MS / 1000} s of the request`}: stopped as before`
+      ? `${tx.from}'s gateway (pid ${pid}) did not exit ${exit.refused ? `(asked ${exit.attempts} times; ${exit.refused}; its output is in ${logFile})` : `within ${EXIT_TIMEOUT_MS / 1000} s of the request`}: stopped as before`
       : `${tx.from}'s gateway (pid ${pid}) exited ${exit.ms} ms after the request; handoff ${consumed!.status}${consumed!.reason ? ` (${consumed!.reason})` : ''}`;
     step.note({ evidence, detail });
     if (consumed?.status !== 'accepted') step.end('skipped', detail); // the stop that follows does it as before

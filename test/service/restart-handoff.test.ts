@@ -1,4 +1,5 @@
-// A restart request the running release refuses: the handoff says why in its own words (what the request printed),
+// A restart request the running release refuses is made again while the gateway lives (a busy gateway once let one
+// fail to reach it); when every one fails, the handoff says why in its own words (what the request printed),
 // not only its exit status, so a transaction read after its root's logs are gone still tells the cause.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,6 +39,38 @@ describe('requestRestart', () => {
     );
     expect(result.exited).toBe(false);
     expect(result.refused).toMatch(/^the restart request exited 1: ".*another restart is being delivered\.?"$/);
+    // Asked three times, 2 s apart, then given up well before the deadline.
+    expect(result.attempts).toBe(3);
+    expect(result.ms).toBeGreaterThanOrEqual(4_000);
     expect(result.ms).toBeLessThan(20_000);
+  }, 40_000);
+
+  it('a request that fails once while the gateway lives is made again, and the gateway that then exits counts', async () => {
+    const release = mkdtempSync(path.join(tmpdir(), 'rs-handoff-'));
+    dirs.push(release);
+    mkdirSync(path.join(release, 'dist'));
+    const gateway = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
+    children.push(gateway);
+    // The first request cannot reach the gateway; the second one makes it exit, as a real one does.
+    const marker = path.join(release, 'asked-once');
+    writeFileSync(
+      path.join(release, 'dist', 'index.js'),
+      `const fs = require('node:fs');
+if (!fs.existsSync(${JSON.stringify(marker)})) { fs.writeFileSync(${JSON.stringify(marker)}, ''); console.error('gateway closed (1006)'); process.exit(1); }
+process.kill(${gateway.pid}); setTimeout(() => {}, 60_000);\n`,
+    );
+    const result = await requestRestart(
+      {
+        node: process.execPath,
+        releaseDir: release,
+        env: process.env,
+        pid: gateway.pid!,
+        logFile: path.join(release, 'handoff.log'),
+        timeoutMs: 30_000,
+      },
+      { capabilities: [], request: ['dist/index.js', 'gateway', 'restart'], consume: [] },
+    );
+    expect(result).toMatchObject({ exited: true, attempts: 2 });
+    expect(result.refused).toBeUndefined();
   }, 40_000);
 });
