@@ -252,11 +252,12 @@ export async function downloadTarball(pkg: ResolvedPackage, dest: string, reques
     const result = await withNetworkDeadline(
       { npmConfig: runtime.npmConfig, signal: runtime.signal, what: `downloading ${pkg.spec}` },
       (signal) =>
-        pacote.tarball.file(
-          spec,
-          dest,
-          pacoteOptions(config, runtime, { where, signal, ...(pkg.integrity ? { integrity: pkg.integrity } : {}) }),
-        ),
+        pacote.tarball.file(spec, dest, {
+          ...options,
+          where,
+          signal,
+          ...(pkg.integrity ? { integrity: pkg.integrity } : {}),
+        }),
     );
     return result.integrity;
   } catch (error) {

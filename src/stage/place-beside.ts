@@ -14,6 +14,7 @@ import path from 'node:path';
 import { pathExists } from '../platform/fs.js';
 import { removeTreeKeepingReleases } from '../store/immutable-release.js';
 import type { Layout } from '../store/layout.js';
+import { errnoOf } from '../model/errors.js';
 import { type PlaceInput, type Placed, placePackages } from './fast.js';
 
 export interface PlacingBeside {
@@ -96,7 +97,10 @@ async function plannedMoves(source: string, target: string): Promise<[string, st
 }
 
 async function lstatIfAny(p: string): Promise<Stats | undefined> {
-  return (await pathExists(p)) ? fs.lstat(p) : undefined;
+  return fs.lstat(p).catch((error: unknown) => {
+    if (errnoOf(error) === 'ENOENT') return undefined;
+    throw error;
+  });
 }
 
 /** Stop placing and remove what was placed (its links into immutable releases keep the attribute there). */

@@ -15,6 +15,21 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
+/** `dist/index.js gateway restart` of `release` asked of the gateway `pid`, with a 30 s deadline. */
+function request(release: string, pid: number) {
+  return requestRestart(
+    {
+      node: process.execPath,
+      releaseDir: release,
+      env: process.env,
+      pid,
+      logFile: path.join(release, 'handoff.log'),
+      timeoutMs: 30_000,
+    },
+    { capabilities: [], request: ['dist/index.js', 'gateway', 'restart'], consume: [] },
+  );
+}
+
 describe('requestRestart', () => {
   it('a request that exits non-zero while the gateway lives: not exited, refused with what it printed', async () => {
     const release = mkdtempSync(path.join(tmpdir(), 'rs-handoff-'));
@@ -26,17 +41,7 @@ describe('requestRestart', () => {
     );
     const gateway = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
     children.push(gateway);
-    const result = await requestRestart(
-      {
-        node: process.execPath,
-        releaseDir: release,
-        env: process.env,
-        pid: gateway.pid!,
-        logFile: path.join(release, 'handoff.log'),
-        timeoutMs: 30_000,
-      },
-      { capabilities: [], request: ['dist/index.js', 'gateway', 'restart'], consume: [] },
-    );
+    const result = await request(release, gateway.pid!);
     expect(result.exited).toBe(false);
     expect(result.refused).toMatch(/^the restart request exited 1: ".*another restart is being delivered\.?"$/);
     // Asked three times, 2 s apart, then given up well before the deadline.
@@ -59,17 +64,7 @@ describe('requestRestart', () => {
 if (!fs.existsSync(${JSON.stringify(marker)})) { fs.writeFileSync(${JSON.stringify(marker)}, ''); console.error('gateway closed (1006)'); process.exit(1); }
 process.kill(${gateway.pid}); setTimeout(() => {}, 60_000);\n`,
     );
-    const result = await requestRestart(
-      {
-        node: process.execPath,
-        releaseDir: release,
-        env: process.env,
-        pid: gateway.pid!,
-        logFile: path.join(release, 'handoff.log'),
-        timeoutMs: 30_000,
-      },
-      { capabilities: [], request: ['dist/index.js', 'gateway', 'restart'], consume: [] },
-    );
+    const result = await request(release, gateway.pid!);
     expect(result).toMatchObject({ exited: true, attempts: 2 });
     expect(result.refused).toBeUndefined();
   }, 40_000);

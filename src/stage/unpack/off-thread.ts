@@ -58,25 +58,14 @@ const HAS_WORKER = existsSync(fileURLToPath(WORKER));
 const THREAD_FROM_FILES = 500;
 
 export function unpackOffThread(options: OffThreadOptions): Promise<Pick<UnpackResult, 'known' | 'count' | 'bytes'>> {
-  if (!HAS_WORKER || (options.fileCount !== undefined && options.fileCount < THREAD_FROM_FILES)) {
-    const skipTop = new Set(options.skipTop);
-    const every = options.reportEvery ?? 1000;
-    return unpack({
-      tarball: options.tarball,
-      dest: options.dest,
-      signal: options.signal,
-      skipKnown: (rel) => skipTop.has(rel.split('/')[0]!),
-      onEntry: (count) => {
-        if (count % every === 0) options.onEntry?.(count);
-      },
-    });
-  }
   const workerData: WorkerInput = {
     tarball: options.tarball,
     dest: options.dest,
     skipTop: [...options.skipTop],
     reportEvery: options.reportEvery ?? 1000,
   };
+  if (!HAS_WORKER || (options.fileCount !== undefined && options.fileCount < THREAD_FROM_FILES))
+    return unpackAsAsked(workerData, options.signal, (count) => options.onEntry?.(count));
   return new Promise((resolve, reject) => {
     const worker = new Worker(WORKER, { workerData });
     let outcome: { ok: Pick<UnpackResult, 'known' | 'count' | 'bytes'> } | { error: unknown } | undefined;
@@ -102,6 +91,24 @@ export function unpackOffThread(options: OffThreadOptions): Promise<Pick<UnpackR
             new ReleaseSwitcherError('INTERNAL', `The unpack thread exited (${exitCode}) without a result.`),
         );
     });
+  });
+}
+
+/** The unpack a WorkerInput asks for, on the calling thread (the worker's, or ours for a small package). */
+export function unpackAsAsked(
+  input: WorkerInput,
+  signal: AbortSignal | undefined,
+  report: (count: number) => void,
+): Promise<UnpackResult> {
+  const skipTop = new Set(input.skipTop);
+  return unpack({
+    tarball: input.tarball,
+    dest: input.dest,
+    signal,
+    skipKnown: (rel) => skipTop.has(rel.split('/')[0]!),
+    onEntry: (count) => {
+      if (count % input.reportEvery === 0) report(count);
+    },
   });
 }
 

@@ -6,8 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { isReleaseSwitcherError } from '../../model/errors.js';
-import { unpack } from './index.js';
-import type { FromWorker, ToWorker, WorkerInput } from './off-thread.js';
+import { type FromWorker, type ToWorker, type WorkerInput, unpackAsAsked } from './off-thread.js';
 
 const input = workerData as WorkerInput;
 const port = parentPort!;
@@ -16,18 +15,9 @@ port.on('message', (message: ToWorker) => {
   if (message.type === 'abort') stopping.abort();
 });
 const post = (message: FromWorker) => port.postMessage(message);
-const skipTop = new Set(input.skipTop);
 
 try {
-  const result = await unpack({
-    tarball: input.tarball,
-    dest: input.dest,
-    signal: stopping.signal,
-    skipKnown: (rel) => skipTop.has(rel.split('/')[0]!),
-    onEntry: (count) => {
-      if (count % input.reportEvery === 0) post({ type: 'entries', count });
-    },
-  });
+  const result = await unpackAsAsked(input, stopping.signal, (count) => post({ type: 'entries', count }));
   post({ type: 'done', known: result.known, count: result.count, bytes: result.bytes });
 } catch (error) {
   const e = error as Error & { code?: unknown; hint?: string; details?: Record<string, unknown> };
