@@ -17,8 +17,16 @@ import { mapLimit, walkTree } from './tree.js';
  * captured: Node's own spawn (runCaptured), not execa, whose load and per-call cost outweigh a chattr.
  */
 const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
-const BATCH = 1000;
+/**
+ * A chattr's argument list, in bytes (each path, its NUL and its pointer): well under the kernel's
+ * ARG_MAX (2 MiB with the default 8 MiB stack, the environment included). Few and large batches: each
+ * process is a fork of ours, whose cost grows with our heap (measured during a staging: ~8 ms of our
+ * thread per chattr, 72 of them for an openclaw update with batches of 1,000 paths).
+ */
+const ARGV_BUDGET = 512 * 1024;
 const CONCURRENT_BATCHES = 2;
+/** Below this many paths a second process costs more than it saves. */
+const SPLIT_ABOVE = 2000;
 const TIMEOUT_MS = 5 * 60_000;
 
 export type ImmutableSupport = { supported: true } | { supported: false; reason: string };
@@ -30,9 +38,36 @@ export type ImmutableSupport = { supported: true } | { supported: false; reason:
  */
 const proven = new Set<number>();
 
-async function chattr(flag: '+i' | '-i', paths: readonly string[]): Promise<string | undefined> {
+/**
+ * `paths` cut into argument lists within ARGV_BUDGET, in order; into at least `parallel` of them of
+ * about equal size when there are more than SPLIT_ABOVE, so that that many processes share the work.
+ */
+export function argvBatches(paths: readonly string[], parallel = 1): string[][] {
+  const sizeOf = (p: string) => Buffer.byteLength(p) + 1 + 8;
+  const total = paths.reduce((sum, p) => sum + sizeOf(p), 0);
+  const wanted = paths.length > SPLIT_ABOVE ? Math.max(parallel, Math.ceil(total / ARGV_BUDGET)) : 1;
+  const target = Math.ceil(total / wanted);
   const batches: string[][] = [];
-  for (let i = 0; i < paths.length; i += BATCH) batches.push(paths.slice(i, i + BATCH));
+  let batch: string[] = [];
+  let bytes = 0;
+  for (const p of paths) {
+    const size = sizeOf(p);
+    // The last of the `wanted` lists takes the rounding's remainder; none ever passes the budget.
+    const full = bytes + size > ARGV_BUDGET || (bytes + size > target && batches.length < wanted - 1);
+    if (batch.length > 0 && full) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(p);
+    bytes += size;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}
+
+async function chattr(flag: '+i' | '-i', paths: readonly string[]): Promise<string | undefined> {
+  const batches = argvBatches(paths, CONCURRENT_BATCHES);
   let failed: string | undefined;
   // Two at a time: a chattr waits on the kernel as much as it computes (ext4 writes a file's dirty
   // pages back before it takes the flag). Once one fails, no further batch starts.
@@ -171,8 +206,7 @@ export async function clearImmutable(dir: string): Promise<boolean> {
 export async function mutableEntries(dir: string): Promise<string[]> {
   const paths = await flaggable(dir);
   const mutable: string[] = [];
-  for (let i = 0; i < paths.length; i += BATCH) {
-    const batch = paths.slice(i, i + BATCH);
+  for (const batch of argvBatches(paths)) {
     const result = await runCaptured('lsattr', ['-d', '--', ...batch], { env: ENV, timeoutMs: TIMEOUT_MS });
     const flagged = new Set(
       result.output

@@ -3,6 +3,7 @@
  * package.json that is a string, a number, `null` or an array is a broken package (npm refuses it too), not a bug
  * of ours, and must never surface as a TypeError (INTERNAL) or as "names undefined" further on.
  */
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
@@ -10,9 +11,29 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 /** The parsed `package.json` of the package folder `dir`. */
 export async function readPackageJson(dir: string, hint = 'The package is not an installable npm package.') {
   const file = path.join(dir, 'package.json');
+  return parsedPackageJson(file, hint, await fs.readFile(file, 'utf8').catch((error: unknown) => ({ error })));
+}
+
+/**
+ * The same, read without a thread-pool hop: for many small files the page cache holds (a release's
+ * packages just linked), where each hop would wait behind whatever else keeps the pool busy.
+ */
+export function readPackageJsonSync(dir: string, hint = 'The package is not an installable npm package.') {
+  const file = path.join(dir, 'package.json');
+  let text: string | { error: unknown };
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    text = { error };
+  }
+  return parsedPackageJson(file, hint, text);
+}
+
+function parsedPackageJson(file: string, hint: string, text: string | { error: unknown }) {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await fs.readFile(file, 'utf8'));
+    if (typeof text !== 'string') throw text.error;
+    parsed = JSON.parse(text);
   } catch (error) {
     throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `${file} is not readable JSON (${(error as Error).message}).`, {
       hint,

@@ -9,6 +9,18 @@ export function yieldToLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * Run `fn` over `items` synchronously, giving the event loop a turn now and then: for stats of tens
+ * of thousands of cached inodes, a promise each costs more than the stat (measured: 41 000 lstats
+ * 1.2 s this way, 3.0 s as promises, on a loaded machine).
+ */
+export async function eachSync<T>(items: readonly T[], fn: (item: T) => void): Promise<void> {
+  for (let i = 0; i < items.length; i++) {
+    if (i % (4 * YIELD_EVERY) === 0) await yieldToLoop();
+    fn(items[i]!);
+  }
+}
+
 export interface TreeEntry {
   /** Path relative to the tree root, always with `/`. */
   rel: string;

@@ -106,4 +106,26 @@ describeWhere(can, 'immutable releases (root, ext4)', () => {
       execFileSync('chattr', ['-i', closed, file]);
     }
   });
+
+  it('sets and clears it on thousands of long paths: chattr gets its argument lists whole, none too long for exec', async () => {
+    const dir = join(tempDir(), 'd'.repeat(200));
+    mkdirSync(dir);
+    // 6,000 paths of ~400 bytes: 2.4 MB of arguments, more than the kernel takes for one exec (2 MiB).
+    const files = Array.from({ length: 6000 }, (_, i) => join(dir, `${String(i).padStart(5, '0')}-${'f'.repeat(150)}`));
+    for (const file of files) appendFileSync(file, '');
+    try {
+      expect(await setImmutablePaths(files, true)).toBeUndefined();
+      const listed = execFileSync('lsattr', [dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+        .trim()
+        .split('\n');
+      expect(listed).toHaveLength(files.length);
+      expect(listed.filter((line) => line.split(' ')[0]!.includes('i'))).toHaveLength(files.length);
+    } finally {
+      expect(await setImmutablePaths(files, false)).toBeUndefined();
+    }
+    const after = execFileSync('lsattr', [dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+      .trim()
+      .split('\n');
+    expect(after.filter((line) => line.split(' ')[0]!.includes('i'))).toEqual([]);
+  });
 });

@@ -10,10 +10,10 @@ import path from 'node:path';
 import { ReleaseSwitcherError, errnoOf } from '../../model/errors.js';
 import type { ManifestEntry } from '../../store/manifest.js';
 import { withImmutableCleared } from '../../platform/immutable.js';
-import { mapLimit } from '../../platform/tree.js';
+import { eachSync, mapLimit } from '../../platform/tree.js';
 import type { TreeNode } from '../resolve/resolve-tree.js';
 import type { PreviousRelease } from './tree-record.js';
-import { type Linked, type SharedFile, eachSync, statSources } from './shared-inodes.js';
+import { type Linked, type SharedFile, statSources } from './shared-inodes.js';
 import type { ExtractedPackages } from './extract-packages.js';
 import type { DeferredFile } from '../unpack/index.js';
 

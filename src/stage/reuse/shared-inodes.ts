@@ -7,7 +7,7 @@ import { lstatSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { KnownHash } from '../../store/manifest.js';
 import { type LinkedInode, fingerprintOf, inodeOf } from '../../store/fingerprints.js';
-import { YIELD_EVERY, yieldToLoop } from '../../platform/tree.js';
+import { eachSync } from '../../platform/tree.js';
 
 export interface LinkedSet {
   known: Map<string, KnownHash>;
@@ -41,18 +41,6 @@ export async function statSources(sources: readonly string[]): Promise<Map<strin
     if (before) inodes.set(inodeOf(fingerprintOf(before)), { source, before });
   });
   return inodes;
-}
-
-/**
- * Run `fn` over `items` synchronously, giving the event loop a turn now and then: for stats of tens
- * of thousands of cached inodes, a promise each costs more than the stat (measured: 41 000 lstats
- * 1.2 s this way, 3.0 s as promises, on a loaded machine).
- */
-export async function eachSync<T>(items: readonly T[], fn: (item: T) => void): Promise<void> {
-  for (let i = 0; i < items.length; i++) {
-    if (i % (4 * YIELD_EVERY) === 0) await yieldToLoop();
-    fn(items[i]!);
-  }
 }
 
 /**

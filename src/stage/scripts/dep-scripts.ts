@@ -4,7 +4,7 @@
  * environment (inside the gateway that would hand its secrets to every install script).
  */
 import normalizeBins from 'npm-normalize-package-bin';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 // @ts-expect-error bin-links ships no types
@@ -13,7 +13,8 @@ import { ReleaseSwitcherError } from '../../model/errors.js';
 import { tail } from '../../platform/subprocess.js';
 import { runLifecycleEvent } from './lifecycle-event.js';
 import type { TreeNode } from '../resolve/resolve-tree.js';
-import { readPackageJson } from '../../platform/package-json.js';
+import { readPackageJson, readPackageJsonSync } from '../../platform/package-json.js';
+import { eachSync } from '../../platform/tree.js';
 
 const PASSED =
   /^(HOME|TMPDIR|TMP|TEMP|LANG|LANGUAGE|LC_[A-Z]+|TZ|TERM|USER|LOGNAME|SHELL|https?_proxy|no_proxy|HTTPS?_PROXY|NO_PROXY)$/;
@@ -64,24 +65,27 @@ const depth = (node: TreeNode) => node.location.split('node_modules/').length;
  * the earlier, sealed release shares; its earlier install already made it executable.
  */
 export async function linkReusedBins(pkgDir: string, deps: TreeNode[]): Promise<void> {
-  for (const node of deps) {
+  // Synchronously, in turns of the loop: the package.json files were just linked (the page cache holds
+  // them), and a thread-pool hop each waited behind the new packages' extraction, which keeps the pool
+  // busy meanwhile (measured: 1.65 s for openclaw's 314 reused packages, one after the other).
+  await eachSync(deps, (node) => {
     const dir = path.join(pkgDir, node.location);
-    const pkg = normalizeBins(await readPackageJson(dir)) as {
+    const pkg = normalizeBins(readPackageJsonSync(dir)) as {
       bin?: Record<string, string>;
     };
-    if (!pkg.bin) continue;
+    if (!pkg.bin) return;
     const binDir = path.join(
       pkgDir,
       node.location.slice(0, node.location.lastIndexOf('node_modules/') + 'node_modules'.length),
       '.bin',
     );
-    await fs.mkdir(binDir, { recursive: true });
+    mkdirSync(binDir, { recursive: true });
     for (const [name, target] of Object.entries(pkg.bin)) {
       const link = path.join(binDir, name);
-      await fs.rm(link, { force: true });
-      await fs.symlink(path.relative(binDir, path.join(dir, target)), link);
+      rmSync(link, { force: true });
+      symlinkSync(path.relative(binDir, path.join(dir, target)), link);
     }
-  }
+  });
 }
 
 /** Bin links of freshly extracted packages, as npm makes them (bin-links also makes targets executable). */
