@@ -287,6 +287,11 @@ async function copyFromCache(cache: string, integrity: string, dest: string): Pr
   return undefined;
 }
 
+/** Whether npm's cache (`<cache>/_cacache`) holds content of this integrity (not checked: a read checks it). */
+export async function inNpmCache(cache: string, integrity: string): Promise<boolean> {
+  return Boolean(await cacheGet.hasContent(cache, integrity).catch(() => false));
+}
+
 /** What cacache has and its type declarations do not list. */
 const cacheGet = cacache.get as unknown as {
   hasContent(cache: string, integrity: string): Promise<false | { size: number }>;

@@ -12,7 +12,7 @@ import { pathExists } from '../platform/fs.js';
 import type { ProgressEvent } from '../model/runtime.js';
 import type { KnownHash } from '../store/manifest.js';
 import type { LinkedInode } from '../store/fingerprints.js';
-import { type PreviousRelease, isReusable, writeTreeRecord } from './reuse/tree-record.js';
+import { type PreviousRelease, isReusable, linkableRelease, writeTreeRecord } from './reuse/tree-record.js';
 import { type Linked, type LinkedSet, baseline, movedInodes } from './reuse/shared-inodes.js';
 import { type ExtractedPackages, extractPackages } from './reuse/extract-packages.js';
 import { linkExtracted, linkPackages } from './reuse/link-previous.js';
@@ -57,6 +57,8 @@ export interface PlaceInput {
   previous: PreviousRelease | undefined;
   pacoteOptions: Record<string, unknown>;
   signal?: AbortSignal | undefined;
+  /** Whether a package's tarball was fetched while the tree resolved (fetch-ahead.ts): the extraction waits for that download. */
+  fetchedAhead?: ((node: TreeNode) => Promise<boolean>) | undefined;
 }
 
 export interface FastInput {
@@ -119,8 +121,7 @@ export interface Placed {
  */
 export async function placePackages(input: PlaceInput): Promise<Placed> {
   const { tree, previous, root } = input;
-  // A release built under another Node major may hold native builds for another ABI: extract fresh.
-  const usable = previous && major(previous.node) === major(tree.node) ? previous : undefined;
+  const usable = linkableRelease(previous, tree.node);
   const reuse = tree.deps.filter((node) => isReusable(node, usable));
   const fresh = tree.deps.filter((node) => !reuse.includes(node));
   // Linking and extracting touch different packages: they run side by side. Extraction never writes
@@ -132,6 +133,7 @@ export async function placePackages(input: PlaceInput): Promise<Placed> {
     pacoteOptions: input.pacoteOptions,
     signal: input.signal,
     previous: usable,
+    fetchedAhead: input.fetchedAhead,
   });
   // A linked package inside a new one waits for the new one's extraction (its folder must start empty).
   const freshAt = new Set(fresh.map((node) => node.location));
@@ -181,7 +183,7 @@ async function settlePlaced(
   const sameBytes = (same?.files ?? []).reduce((sum, file) => sum + file.size, 0);
   progress({
     phase: 'extract',
-    message: `${fresh.length} new packages extracted from the npm cache (${extracted.files} files; ${same?.files.length ?? 0} of them, ${sameBytes} bytes, identical to the previous release and linked to it)`,
+    message: `${fresh.length} new packages extracted from the npm cache (${extracted.files} files; ${same?.files.length ?? 0} of them, ${sameBytes} bytes, identical to the previous release and linked to it; ${extracted.fetchedAhead} packages fetched into it while the tree resolved)`,
     done: extracted.bytes,
     total: extracted.bytes,
     unit: 'bytes',
@@ -200,10 +202,6 @@ function ancestors(location: string): string[] {
   for (let at = location.indexOf('/node_modules/'); at >= 0; at = location.indexOf('/node_modules/', at + 1))
     out.push(location.slice(0, at));
   return out;
-}
-
-function major(version: string): string {
-  return version.replace(/^v/, '').split('.')[0] ?? version;
 }
 
 /**

@@ -26,7 +26,8 @@ import { flatNpmOptions, resolveTree, type ResolvedTree } from './resolve/resolv
 import { sealStaged } from './seal-staged.js';
 import { earlySyntaxCheck, smokeCheck } from './smoke.js';
 import { unpackOffThread } from './unpack/off-thread.js';
-import { previousRelease, recordedNames } from './reuse/tree-record.js';
+import { type PreviousRelease, linkableRelease, previousRelease, recordedNames } from './reuse/tree-record.js';
+import { FetchAhead } from './reuse/fetch-ahead.js';
 import { readPackageJson as readPackageJsonAt } from '../platform/package-json.js';
 import { withoutCredentials } from '../store/config.js';
 
@@ -58,15 +59,24 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   const { layout, config, runtime, pkg } = input;
   await fs.mkdir(layout.stagingDir(input.stagingId), { recursive: true });
 
-  const [node, seeds] = await Promise.all([
+  const [node, seeds, previous] = await Promise.all([
     probeNode(config.node ?? process.execPath, runtime.env),
     recordedNames(layout, input.earlier),
+    previousRelease(layout, input.earlier),
   ]);
   const flat = flatNpmOptions(runtime.npmConfig, runtime.npmCache, config.registry);
   // Resolution (in process, or a child on a configured Node of another major) is the longest step before reuse can start: it runs
   // while the main tarball is downloaded and unpacked (and its syntax checked), and is stopped if staging fails meanwhile.
   const stopSideWork = new AbortController();
   const sideSignal = runtime.signal ? AbortSignal.any([runtime.signal, stopSideWork.signal]) : stopSideWork.signal;
+  // Meanwhile the new packages it will likely pick are downloaded into npm's cache, as the prefetch guesses them.
+  const ahead = fromRegistry(pkg)
+    ? new FetchAhead(path.join(layout.stagingDir(input.stagingId), 'ahead'), {
+        pacoteOptions: flat,
+        previous: linkableRelease(previous, node.version),
+        signal: sideSignal,
+      })
+    : undefined;
   const treeP = fromRegistry(pkg)
     ? resolveTree({
         spec: `${pkg.name}@${pkg.version}`,
@@ -81,13 +91,16 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
         packument: pkg.packument,
         nodeVersion: node.version,
         seeds,
+        onGuess: (guess) => ahead?.offer(guess),
       })
     : Promise.resolve(undefined);
   treeP.catch(() => undefined);
   try {
-    return await stageResolving(input, { node, flat, treeP, sideSignal });
+    return await stageResolving(input, { node, flat, treeP, sideSignal, previous, ahead });
   } finally {
     stopSideWork.abort();
+    // Nothing writes in the staging folder once staging returns: the caller renames or removes it.
+    await ahead?.stop();
   }
 }
 
@@ -99,6 +112,9 @@ async function stageResolving(
     treeP: Promise<ResolvedTree | undefined>;
     /** Aborted when staging ends: work started beside the resolution stops with it. */
     sideSignal: AbortSignal;
+    /** The newest earlier release with a tree record (placePackages links from it). */
+    previous: PreviousRelease | undefined;
+    ahead: FetchAhead | undefined;
   },
 ): Promise<StagedRelease> {
   const { layout, config, runtime, pkg } = input;
@@ -152,6 +168,7 @@ async function stageResolving(
       (error: unknown) => ({ error }),
     );
     const tree = 'tree' in resolved ? resolved.tree : undefined;
+    resolving.ahead?.close();
     if (tree) {
       progress({ phase: 'resolve', message: resolvedMessage(tree) });
       refuseUnsignedDependencies(pkg.dependencySignatures, tree.deps, `${pkg.name}@${pkg.version}`);
@@ -160,9 +177,10 @@ async function stageResolving(
         beside = placeBeside({
           work,
           tree,
-          previous: await previousRelease(layout, input.earlier),
+          previous: resolving.previous,
           pacoteOptions: flat,
           signal: runtime.signal,
+          fetchedAhead: resolving.ahead && ((node) => resolving.ahead!.fetched(node)),
         });
       }
     } else if (!('error' in resolved)) {

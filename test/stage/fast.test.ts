@@ -16,7 +16,8 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
+import cacache from 'cacache';
+import { cliEnv, fixtureRoot, rs, tempDir } from '../support/cli.ts';
 import { npm, publish } from '../support/registry.ts';
 import { verifyRelease } from '../../src/store/release.ts';
 import { layoutOf } from '../../src/store/layout.ts';
@@ -440,7 +441,7 @@ describe('staging fast path', () => {
     // rs-fixture-dep is unchanged (reused); rs-fixture-fastsame changed 1.0.0 → 1.1.0 (extracted).
     expect(r.json.result.reused.packages).toBe(1);
     expect(r.stderr).toMatch(
-      /new packages extracted from the npm cache \(\d+ files; [1-9]\d* of them, \d+ bytes, identical to the previous release and linked to it\)/,
+      /new packages extracted from the npm cache \(\d+ files; [1-9]\d* of them, \d+ bytes, identical to the previous release and linked to it; \d+ packages fetched into it while the tree resolved\)/,
     );
     const rel7 = join(root, 'releases/5.0.0-fast.7');
     const rel8 = join(root, 'releases/5.0.0-fast.8');
@@ -596,5 +597,57 @@ describe('staging fast path', () => {
     expect(existsSync(join(rel14, 'node_modules/rs-fixture-fastsame/index.js'))).toBe(true);
     await expect(verifyRelease(layoutOf(root), '5.0.0-fast.14')).resolves.toMatchObject({ version: '5.0.0-fast.14' });
     await expect(verifyRelease(layoutOf(root), '5.0.0-fast.7')).resolves.toMatchObject({ version: '5.0.0-fast.7' });
+  }, 240_000);
+
+  it("fetches the new dependencies' tarballs into npm's cache while the tree resolves, a guess the tree does not take included; the release equals npm install -g", async () => {
+    const registry = inject('registryUrl');
+    // Names no other test fetches: this file's npm cache has never held them.
+    for (const version of ['1.0.0', '1.1.0']) {
+      await publish(
+        writePackage(tempDir('rs-fast-src-'), {
+          'package.json': JSON.stringify({ name: 'rs-fixture-aheadx', version }),
+          'index.js': `module.exports = ${JSON.stringify(version)};\n`,
+        }),
+        { registry },
+      );
+    }
+    await publish(
+      writePackage(tempDir('rs-fast-src-'), {
+        'package.json': JSON.stringify({
+          name: 'rs-fixture-aheady',
+          version: '1.0.0',
+          dependencies: { 'rs-fixture-aheadx': '^1.0.0' },
+        }),
+        'index.js': 'module.exports = "y";\n',
+      }),
+      { registry },
+    );
+    // aheady's ^1.0.0 is guessed as aheadx's latest, 1.1.0; arborist dedupes it onto the 1.0.0 the package pins.
+    const dependencies = {
+      'rs-fixture-dep': '1.1.0',
+      'rs-fixture-fastsame': '1.0.0',
+      'rs-fixture-aheadx': '1.0.0',
+      'rs-fixture-aheady': '1.0.0',
+    };
+    await publish(gateway('5.0.0-fast.15', { dependencies }), { registry, tag: TAG });
+    const { root, r } = await updateFrom7('5.0.0-fast.15');
+    expect(r.json.result.fallback).toBeNull();
+    expect(r.json.result.reused.packages).toBe(2);
+    expect(r.stderr).toMatch(
+      /extract: 2 new packages extracted from the npm cache \(.*; 2 packages fetched into it while the tree resolved\)/,
+    );
+    const rel15 = join(root, 'releases/5.0.0-fast.15');
+    expect(JSON.parse(readFileSync(join(rel15, 'node_modules/rs-fixture-aheadx/package.json'), 'utf8')).version).toBe(
+      '1.0.0',
+    );
+    expect(existsSync(join(rel15, 'node_modules/rs-fixture-aheady/node_modules'))).toBe(false);
+    // The wrong guess was fetched too (only the fetch ahead ever asks for 1.1.0), into the cache and nowhere else.
+    const wrong = (await npm(['view', 'rs-fixture-aheadx@1.1.0', 'dist.integrity'], { registry })).stdout.trim();
+    expect(await cacache.get.hasContent(cliEnv().npm_config_cache + '/_cacache', wrong)).toBeTruthy();
+    expect(readdirSync(join(root, 'staging'))).toEqual([]);
+    const ours = treeOf(rel15);
+    const theirs = treeOf(await npmGlobal('rs-fixture-fastpath@5.0.0-fast.15'));
+    expect(ours).toEqual(theirs);
+    await expect(verifyRelease(layoutOf(root), '5.0.0-fast.15')).resolves.toMatchObject({ version: '5.0.0-fast.15' });
   }, 240_000);
 });

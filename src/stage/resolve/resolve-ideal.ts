@@ -18,7 +18,7 @@ import Arborist from '@npmcli/arborist';
 import optionalSet from '@npmcli/arborist/lib/optional-set.js';
 // @ts-expect-error no types
 import { checkPlatform } from 'npm-install-checks';
-import { PacketCache, prefetchPackuments } from './resolve-prefetch.js';
+import { type Guess, PacketCache, prefetchPackuments } from './resolve-prefetch.js';
 
 /** One package of the tree, as staging uses it. */
 export interface TreeNode {
@@ -45,6 +45,8 @@ export interface IdealOptions {
   nodeVersion?: string | undefined;
   /** Names whose packuments are requested at once (the previous release's packages; resolve-prefetch.ts). */
   seeds?: readonly string[] | undefined;
+  /** Told each dependency version the prefetch guesses (in process only: a child cannot call back). */
+  onGuess?: ((guess: Guess) => void) | undefined;
 }
 
 /** What the resolution yields, locations as arborist gives them (`node_modules/<pkg>/…`). */
@@ -65,7 +67,7 @@ export async function resolveIdeal(options: IdealOptions): Promise<RawTree> {
   try {
     const started = performance.now();
     const arb = new Arborist({ ...options.flat, nodeVersion, path: top, global: true, packumentCache });
-    prefetch = prefetchPackuments(options.spec, arb.options, packumentCache, options.seeds);
+    prefetch = prefetchPackuments(options.spec, arb.options, packumentCache, options.seeds, options.onGuess);
     const tree = await arb.buildIdealTree({ add: [options.spec] });
     const timing = { buildMs: Math.round(performance.now() - started), prefetched: prefetch.requests };
     return {

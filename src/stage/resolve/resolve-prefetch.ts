@@ -20,6 +20,8 @@ import '../../registry/lazy-pacote.js';
 import RegistryFetcher from 'pacote/lib/registry.js';
 import npaParse from 'npm-package-arg';
 import semver from 'semver';
+// @ts-expect-error no types
+import { checkPlatform } from 'npm-install-checks';
 import { type PackumentFetcher, revalidatedPackument } from './packument-revalidate.js';
 
 interface Packument {
@@ -28,6 +30,10 @@ interface Packument {
 }
 
 interface Manifest {
+  version?: string;
+  dist?: { tarball?: string; integrity?: string };
+  scripts?: Record<string, string>;
+  hasInstallScript?: boolean;
   dependencies?: Record<string, string>;
   optionalDependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
@@ -46,6 +52,15 @@ const npa = npaParse as unknown as ((spec: string) => Spec) & { resolve(name: st
 
 /** A packument cache that also holds in-flight requests (pacote awaits whatever `get` returns). */
 export class PacketCache extends Map<string, unknown> {}
+
+/** A dependency's version as the crawl guesses arborist will pick it (extract-early.ts starts on it). */
+export interface Guess {
+  name: string;
+  version: string;
+  resolved: string;
+  integrity: string;
+  hasInstallScript: boolean;
+}
 
 export interface PrefetchStats {
   requests: number;
@@ -68,6 +83,7 @@ export function prefetchPackuments(
   options: Record<string, unknown>,
   cache: PacketCache,
   seeds: readonly string[] = [],
+  onGuess?: (guess: Guess) => void,
 ): PrefetchStats {
   let stopped = false;
   const stats: PrefetchStats = {
@@ -102,6 +118,26 @@ export function prefetchPackuments(
     if (stopped) return;
     const picked = guess(doc, parsed, opts.defaultTag as string | undefined);
     if (!picked) return;
+    if (
+      onGuess &&
+      parsed !== root &&
+      parsed.name &&
+      picked.version &&
+      picked.dist?.tarball &&
+      picked.dist.integrity &&
+      forHere(picked)
+    ) {
+      const scripts = picked.scripts ?? {};
+      onGuess({
+        name: parsed.name,
+        version: picked.version,
+        resolved: picked.dist.tarball,
+        integrity: picked.dist.integrity,
+        hasInstallScript: Boolean(
+          picked.hasInstallScript || scripts.preinstall || scripts.install || scripts.postinstall,
+        ),
+      });
+    }
     for (const [name, range] of Object.entries({ ...picked.dependencies, ...picked.optionalDependencies }))
       enqueue(name, range);
     for (const [name, range] of Object.entries(picked.peerDependencies ?? {})) {
@@ -145,6 +181,17 @@ export function prefetchPackuments(
   } catch {
     return stats;
   }
+  // A version for another platform is never installed (npm drops such optional packages): not a guess to report.
+  const forHere = (manifest: Manifest) => {
+    try {
+      checkPlatform(manifest, false, { os: opts.os, cpu: opts.cpu, libc: opts.libc });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // The package itself: its tarball is staging's own; only its dependencies are guesses to report.
+  const root = queue[0];
   for (const name of seeds) {
     const before = queue.length;
     enqueue(name, '*');

@@ -15,6 +15,7 @@ import { run, tail } from '../../platform/subprocess.js';
 import type { PackumentHandoff } from '../../registry/fetch.js';
 import { signatureError } from '../../registry/signatures.js';
 import type { RawTree, TreeNode } from './resolve-ideal.js';
+import type { Guess } from './resolve-prefetch.js';
 
 export type { TreeNode };
 
@@ -58,6 +59,11 @@ export interface ResolveTreeOptions {
   nodeVersion?: string | undefined;
   /** Names the tree very likely holds (the previous release's packages): their packuments are requested at once. */
   seeds?: readonly string[] | undefined;
+  /**
+   * Told each dependency version the prefetch guesses the tree will hold, as it goes, where the tree
+   * is resolved in this process (extract-early.ts); a child resolves without it.
+   */
+  onGuess?: ((guess: Guess) => void) | undefined;
   /** Resolve in a child even when the majors match (tests compare both ways). @default false */
   child?: boolean | undefined;
 }
@@ -155,6 +161,7 @@ async function resolveInProcess(options: ResolveTreeOptions): Promise<ResolvedTr
     packument: options.packument && { key: options.packument.key, document: JSON.parse(options.packument.json) },
     nodeVersion: `v${options.nodeVersion!.replace(/^v/, '')}`,
     seeds: options.seeds,
+    onGuess: options.onGuess,
   });
   let raw: RawTree;
   try {

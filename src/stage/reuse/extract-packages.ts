@@ -24,11 +24,15 @@ export interface ExtractPackagesOptions {
   signal?: AbortSignal | undefined;
   /** The release files are linked from (see linkableIn); none: every file is written. */
   previous?: PreviousRelease | undefined;
+  /** Whether a package's tarball was fetched into the cache while the tree resolved, once that download ended (fetch-ahead.ts). */
+  fetchedAhead?: ((node: TreeNode) => Promise<boolean>) | undefined;
 }
 
 export interface ExtractedPackages {
   files: number;
   bytes: number;
+  /** Of the packages, those whose tarball was fetched while the tree resolved. */
+  fetchedAhead: number;
   known: Map<string, KnownHash>;
   /** Files not written: the previous release holds them byte for byte (linkExtracted links them). */
   deferred: DeferredFile[];
@@ -66,6 +70,7 @@ export function linkableIn(
 export async function extractPackages(nodes: TreeNode[], options: ExtractPackagesOptions): Promise<ExtractedPackages> {
   let files = 0;
   let bytes = 0;
+  let fetchedAhead = 0;
   const known = new Map<string, KnownHash>();
   const deferred: DeferredFile[] = [];
   const privateCopies = new Set<string>();
@@ -97,6 +102,7 @@ export async function extractPackages(nodes: TreeNode[], options: ExtractPackage
     async function extractOne(node: TreeNode): Promise<void> {
       options.signal?.throwIfAborted();
       const file = path.join(tmp, `${seq++}.tgz`);
+      if (await options.fetchedAhead?.(node)) fetchedAhead++;
       await withNetworkDeadline(
         {
           npmConfig: options.pacoteOptions as Record<string, string>,
@@ -146,7 +152,7 @@ export async function extractPackages(nodes: TreeNode[], options: ExtractPackage
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
-  return { files, bytes, known, deferred, private: privateCopies };
+  return { files, bytes, fetchedAhead, known, deferred, private: privateCopies };
 }
 
 /**

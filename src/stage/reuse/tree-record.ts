@@ -79,6 +79,18 @@ export async function recordedNames(layout: Layout, earlier: readonly string[]):
   return [];
 }
 
+/**
+ * The release a tree for Node `node` may link from: none when `previous` was built under another Node
+ * major (its native builds may be for another ABI: everything is extracted fresh).
+ */
+export function linkableRelease(previous: PreviousRelease | undefined, node: string): PreviousRelease | undefined {
+  return previous && major(previous.node) === major(node) ? previous : undefined;
+}
+
+function major(version: string): string {
+  return version.replace(/^v/, '').split('.')[0] ?? version;
+}
+
 /** The previous release holds this package at the same place, version and integrity: it can be linked. */
 export function isReusable(node: TreeNode, previous: PreviousRelease | undefined): boolean {
   const old = previous?.packages[node.location];
