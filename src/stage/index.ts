@@ -59,10 +59,12 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   const { layout, config, runtime, pkg } = input;
   await fs.mkdir(layout.stagingDir(input.stagingId), { recursive: true });
 
-  const [node, seeds, previous] = await Promise.all([
+  // Read beside the resolution, not before it: only the placement needs it whole.
+  const previous = previousRelease(layout, input.earlier);
+  previous.catch(() => undefined);
+  const [node, seeds] = await Promise.all([
     probeNode(config.node ?? process.execPath, runtime.env),
     recordedNames(layout, input.earlier),
-    previousRelease(layout, input.earlier),
   ]);
   const flat = flatNpmOptions(runtime.npmConfig, runtime.npmCache, config.registry);
   // Resolution (in process, or a child on a configured Node of another major) is the longest step before reuse can start: it runs
@@ -73,7 +75,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   const ahead = fromRegistry(pkg)
     ? new FetchAhead(path.join(layout.stagingDir(input.stagingId), 'ahead'), {
         pacoteOptions: flat,
-        previous: linkableRelease(previous, node.version),
+        previous: previous.then((release) => linkableRelease(release, node.version)),
         signal: sideSignal,
       })
     : undefined;
@@ -113,7 +115,7 @@ async function stageResolving(
     /** Aborted when staging ends: work started beside the resolution stops with it. */
     sideSignal: AbortSignal;
     /** The newest earlier release with a tree record (placePackages links from it). */
-    previous: PreviousRelease | undefined;
+    previous: Promise<PreviousRelease | undefined>;
     ahead: FetchAhead | undefined;
   },
 ): Promise<StagedRelease> {
@@ -177,7 +179,7 @@ async function stageResolving(
         beside = placeBeside({
           work,
           tree,
-          previous: resolving.previous,
+          previous: await resolving.previous,
           pacoteOptions: flat,
           signal: runtime.signal,
           fetchedAhead: resolving.ahead && ((node) => resolving.ahead!.fetched(node)),

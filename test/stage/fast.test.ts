@@ -599,7 +599,7 @@ describe('staging fast path', () => {
     await expect(verifyRelease(layoutOf(root), '5.0.0-fast.7')).resolves.toMatchObject({ version: '5.0.0-fast.7' });
   }, 240_000);
 
-  it("fetches the new dependencies' tarballs into npm's cache while the tree resolves, a guess the tree does not take included; the release equals npm install -g", async () => {
+  it("fetches the new dependencies' tarballs into npm's cache while the tree resolves, a guess the tree does not take included, never one for another platform; the release equals npm install -g", async () => {
     const registry = inject('registryUrl');
     // Names no other test fetches: this file's npm cache has never held them.
     for (const version of ['1.0.0', '1.1.0']) {
@@ -611,12 +611,21 @@ describe('staging fast path', () => {
         { registry },
       );
     }
+    // An optional package for another platform: npm drops it, and it is never fetched.
+    await publish(
+      writePackage(tempDir('rs-fast-src-'), {
+        'package.json': JSON.stringify({ name: 'rs-fixture-aheadwin', version: '1.0.0', os: ['win32'] }),
+        'index.js': 'module.exports = "win";\n',
+      }),
+      { registry },
+    );
     await publish(
       writePackage(tempDir('rs-fast-src-'), {
         'package.json': JSON.stringify({
           name: 'rs-fixture-aheady',
           version: '1.0.0',
           dependencies: { 'rs-fixture-aheadx': '^1.0.0' },
+          optionalDependencies: { 'rs-fixture-aheadwin': '1.0.0' },
         }),
         'index.js': 'module.exports = "y";\n',
       }),
@@ -643,7 +652,11 @@ describe('staging fast path', () => {
     expect(existsSync(join(rel15, 'node_modules/rs-fixture-aheady/node_modules'))).toBe(false);
     // The wrong guess was fetched too (only the fetch ahead ever asks for 1.1.0), into the cache and nowhere else.
     const wrong = (await npm(['view', 'rs-fixture-aheadx@1.1.0', 'dist.integrity'], { registry })).stdout.trim();
-    expect(await cacache.get.hasContent(cliEnv().npm_config_cache + '/_cacache', wrong)).toBeTruthy();
+    const cache = `${cliEnv().npm_config_cache}/_cacache`;
+    expect(await cacache.get.hasContent(cache, wrong)).toBeTruthy();
+    const win = (await npm(['view', 'rs-fixture-aheadwin@1.0.0', 'dist.integrity'], { registry })).stdout.trim();
+    expect(await cacache.get.hasContent(cache, win)).toBe(false);
+    expect(existsSync(join(rel15, 'node_modules/rs-fixture-aheadwin'))).toBe(false);
     expect(readdirSync(join(root, 'staging'))).toEqual([]);
     const ours = treeOf(rel15);
     const theirs = treeOf(await npmGlobal('rs-fixture-fastpath@5.0.0-fast.15'));

@@ -32,8 +32,6 @@ interface Packument {
 interface Manifest {
   version?: string;
   dist?: { tarball?: string; integrity?: string };
-  scripts?: Record<string, string>;
-  hasInstallScript?: boolean;
   dependencies?: Record<string, string>;
   optionalDependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
@@ -53,13 +51,12 @@ const npa = npaParse as unknown as ((spec: string) => Spec) & { resolve(name: st
 /** A packument cache that also holds in-flight requests (pacote awaits whatever `get` returns). */
 export class PacketCache extends Map<string, unknown> {}
 
-/** A dependency's version as the crawl guesses arborist will pick it (extract-early.ts starts on it). */
+/** A dependency's version as the crawl guesses arborist will pick it (fetch-ahead.ts fetches its tarball). */
 export interface Guess {
   name: string;
   version: string;
   resolved: string;
   integrity: string;
-  hasInstallScript: boolean;
 }
 
 export interface PrefetchStats {
@@ -127,15 +124,11 @@ export function prefetchPackuments(
       picked.dist.integrity &&
       forHere(picked)
     ) {
-      const scripts = picked.scripts ?? {};
       onGuess({
         name: parsed.name,
         version: picked.version,
         resolved: picked.dist.tarball,
         integrity: picked.dist.integrity,
-        hasInstallScript: Boolean(
-          picked.hasInstallScript || scripts.preinstall || scripts.install || scripts.postinstall,
-        ),
       });
     }
     for (const [name, range] of Object.entries({ ...picked.dependencies, ...picked.optionalDependencies }))

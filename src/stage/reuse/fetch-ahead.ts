@@ -29,7 +29,7 @@ export class FetchAhead {
   readonly #pacoteOptions: Record<string, unknown>;
   readonly #cache: string;
   /** What the previous release holds (`name@version integrity`): linked, never fetched. */
-  readonly #held = new Set<string>();
+  readonly #held: Promise<Set<string>>;
   readonly #stopping = new AbortController();
   readonly #signal: AbortSignal;
   readonly #offered = new Set<string>();
@@ -47,7 +47,7 @@ export class FetchAhead {
     dir: string,
     options: {
       pacoteOptions: Record<string, unknown>;
-      previous: PreviousRelease | undefined;
+      previous: Promise<PreviousRelease | undefined>;
       signal?: AbortSignal | undefined;
     },
   ) {
@@ -55,16 +55,22 @@ export class FetchAhead {
     this.#pacoteOptions = options.pacoteOptions;
     this.#cache = String(options.pacoteOptions.cache);
     this.#signal = options.signal ? AbortSignal.any([options.signal, this.#stopping.signal]) : this.#stopping.signal;
-    for (const [location, pkg] of Object.entries(options.previous?.packages ?? {})) {
-      const name = location.slice(location.lastIndexOf('node_modules/') + 'node_modules/'.length);
-      this.#held.add(`${name}@${pkg.version} ${pkg.integrity}`);
-    }
+    this.#held = options.previous.then(
+      (previous) =>
+        new Set(
+          Object.entries(previous?.packages ?? {}).map(([location, pkg]) => {
+            const name = location.slice(location.lastIndexOf('node_modules/') + 'node_modules/'.length);
+            return `${name}@${pkg.version} ${pkg.integrity}`;
+          }),
+        ),
+      () => new Set<string>(),
+    );
   }
 
   /** Fetch this guess's tarball soon, unless the previous release holds it, it was offered before, or the tree is known. */
   offer(guess: Guess): void {
     const key = `${guess.name}@${guess.version} ${guess.integrity}`;
-    if (this.#closed || !/^https?:/.test(guess.resolved) || this.#held.has(key) || this.#offered.has(key)) return;
+    if (this.#closed || !/^https?:/.test(guess.resolved) || this.#offered.has(key)) return;
     this.#offered.add(key);
     this.#queue.push(guess);
     this.#pump();
@@ -84,6 +90,8 @@ export class FetchAhead {
   }
 
   async #fetch(guess: Guess, n: number): Promise<boolean> {
+    const held = await this.#held;
+    if (held.has(`${guess.name}@${guess.version} ${guess.integrity}`)) return false;
     if (await inNpmCache(this.#cache, guess.integrity)) return false;
     const file = path.join(this.#dir, `${n}.tgz`);
     try {
