@@ -32,6 +32,7 @@ export class FetchAhead {
   readonly #held: Promise<Set<string>>;
   readonly #stopping = new AbortController();
   readonly #signal: AbortSignal;
+  /** Integrities offered: a tarball is fetched once, whatever names and versions share it. */
   readonly #offered = new Set<string>();
   readonly #queue: Guess[] = [];
   /** Each download started, by integrity: true once it put the tarball into the cache. */
@@ -69,9 +70,8 @@ export class FetchAhead {
 
   /** Fetch this guess's tarball soon, unless the previous release holds it, it was offered before, or the tree is known. */
   offer(guess: Guess): void {
-    const key = `${guess.name}@${guess.version} ${guess.integrity}`;
-    if (this.#closed || !/^https?:/.test(guess.resolved) || this.#offered.has(key)) return;
-    this.#offered.add(key);
+    if (this.#closed || !/^https?:/.test(guess.resolved) || this.#offered.has(guess.integrity)) return;
+    this.#offered.add(guess.integrity);
     this.#queue.push(guess);
     this.#pump();
   }
@@ -115,7 +115,7 @@ export class FetchAhead {
       // The extraction fetches it again if the tree has it, and reports what fails then.
       return false;
     } finally {
-      await fs.rm(file, { force: true });
+      await fs.rm(file, { force: true }).catch(() => undefined);
     }
   }
 
