@@ -100,10 +100,20 @@ function clients(options: { um: UserManager; node: string; root: string; port: n
   };
   const rs: PluginGateway['rs'] = (args, timeout = 900_000) =>
     cli(['--root', root, '--json', ...args], { env: env(), timeout });
-  const openclaw: PluginGateway['openclaw'] = async (args, timeout = 180_000) => {
-    const r = await node24([path.join(root, 'current', 'openclaw.mjs'), ...args], timeout);
-    return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+  // One openclaw CLI at a time: the CLI takes OpenClaw's state-lifecycle coordinator for itself, and a
+  // second one started meanwhile on the same state is refused ("another OpenClaw process owns
+  // state-lifecycle", seen on CI when a test started three at once). A user's shell runs them one by one.
+  let previousCli: Promise<unknown> = Promise.resolve();
+  const oneAtATime = <T>(run: () => Promise<T>): Promise<T> => {
+    const next = previousCli.then(run, run);
+    previousCli = next.catch(() => undefined);
+    return next;
   };
+  const openclaw: PluginGateway['openclaw'] = (args, timeout = 180_000) =>
+    oneAtATime(async () => {
+      const r = await node24([path.join(root, 'current', 'openclaw.mjs'), ...args], timeout);
+      return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+    });
   const operator: PluginGateway['operator'] = async (method, params, scopes) => {
     const script = path.join(import.meta.dirname, 'operator-call.mjs');
     const r = await node24([script, path.join(root, 'current'), method, JSON.stringify(params), scopes.join(',')]);
@@ -117,7 +127,8 @@ function clients(options: { um: UserManager; node: string; root: string; port: n
   };
   const mainPid = async () =>
     Number((await um.systemctl(['show', '-p', 'MainPID', '--value', OPENCLAW_UNIT])).stdout.trim());
-  const openclawInUnit: PluginGateway['openclawInUnit'] = async (args) => {
+  const openclawInUnit: PluginGateway['openclawInUnit'] = (args) => oneAtATime(() => openclawInUnitNow(args));
+  const openclawInUnitNow: PluginGateway['openclawInUnit'] = async (args) => {
     const joins = cgroupProcsOf(await mainPid());
     const script = 'for f in "$@"; do echo $$ > "$f"; done; exec "$NODE" "$OPENCLAW" $ARGS';
     const r = await execa('sh', ['-c', script, 'sh', ...joins], {

@@ -72,7 +72,8 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
   };
 
   it('openclaw releases list --json prints what release-switcher list --json prints', async () => {
-    // Four calls that only read, at once: each openclaw CLI start loads every plugin (seconds apiece under load).
+    // Four calls that only read, started at once: our CLI runs beside the openclaw ones, which the helper runs one
+    // after another (a second openclaw CLI on the same state is refused while one runs).
     const [ours, theirs, elsewhere, unknown] = await Promise.all([
       gw.openclaw(['releases', 'list', '--json']),
       gw.rs(['list']),
