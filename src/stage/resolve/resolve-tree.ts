@@ -61,7 +61,7 @@ export interface ResolveTreeOptions {
   seeds?: readonly string[] | undefined;
   /**
    * Told each dependency version the prefetch guesses the tree will hold, as it goes, where the tree
-   * is resolved in this process (extract-early.ts); a child resolves without it.
+   * is resolved in this process (fetch-ahead.ts fetches their tarballs); a child resolves without it.
    */
   onGuess?: ((guess: Guess) => void) | undefined;
   /** Resolve in a child even when the majors match (tests compare both ways). @default false */
