@@ -9,6 +9,11 @@ export interface NodeRuntime {
   version: string;
 }
 
+/** A Node version's major (`v24.1.0` or `24.1.0` → `24`): what native builds and engine picks follow. */
+export function nodeMajor(version: string): string {
+  return version.replace(/^v/, '').split('.')[0] ?? version;
+}
+
 export async function probeNode(nodePath: string, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<NodeRuntime> {
   const resolved = path.resolve(nodePath);
   // Our own Node runs, and its version is known: no process started to ask it.

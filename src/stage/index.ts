@@ -72,14 +72,15 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   const stopSideWork = new AbortController();
   const sideSignal = runtime.signal ? AbortSignal.any([runtime.signal, stopSideWork.signal]) : stopSideWork.signal;
   // Meanwhile the new packages it will likely pick are downloaded into npm's cache, as the prefetch guesses them.
-  const ahead = fromRegistry(pkg)
+  const registryPackage = fromRegistry(pkg);
+  const ahead = registryPackage
     ? new FetchAhead(path.join(layout.stagingDir(input.stagingId), 'ahead'), {
         pacoteOptions: flat,
         previous: previous.then((release) => linkableRelease(release, node.version)),
         signal: sideSignal,
       })
     : undefined;
-  const treeP = fromRegistry(pkg)
+  const treeP = registryPackage
     ? resolveTree({
         spec: `${pkg.name}@${pkg.version}`,
         packageName: pkg.name,
@@ -182,7 +183,7 @@ async function stageResolving(
           previous: await resolving.previous,
           pacoteOptions: flat,
           signal: runtime.signal,
-          fetchedAhead: resolving.ahead && ((node) => resolving.ahead!.fetched(node)),
+          fetchedAhead: resolving.ahead?.fetched.bind(resolving.ahead),
         });
       }
     } else if (!('error' in resolved)) {

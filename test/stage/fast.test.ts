@@ -51,6 +51,15 @@ function gateway(version: string, extra: Record<string, unknown> = {}, files: Re
   });
 }
 
+/** A dependency version, its index.js exporting its version string. */
+async function publishDependency(manifest: { name: string; version: string } & Record<string, unknown>): Promise<void> {
+  const files = {
+    'package.json': JSON.stringify(manifest),
+    'index.js': `module.exports = ${JSON.stringify(manifest.version)};\n`,
+  };
+  await publish(writePackage(tempDir('rs-fast-src-'), files), { registry: inject('registryUrl') });
+}
+
 /** Every path of a tree (no write bits, no hidden lockfile, no release marker) with its content or target. */
 function treeOf(dir: string, rel = ''): Record<string, string> {
   const out: Record<string, string> = {};
@@ -145,24 +154,13 @@ describe('staging fast path', () => {
     rootRecordsTgz = join(packed, `rs-fixture-fastpath-${ROOT_RECORDS}.tgz`);
     // A changed dependency (outer 1.0.0 → 1.1.0) with an unchanged dependency nested inside it
     // (inner 1.0.0 under outer's node_modules, since the top level holds inner 2.0.0).
-    for (const version of ['1.0.0', '2.0.0']) {
-      await publish(
-        writePackage(tempDir('rs-fast-src-'), {
-          'package.json': JSON.stringify({ name: 'rs-fixture-fastinner', version }),
-          'index.js': `module.exports = ${JSON.stringify(version)};\n`,
-        }),
-        { registry },
-      );
-    }
+    for (const version of ['1.0.0', '2.0.0']) await publishDependency({ name: 'rs-fixture-fastinner', version });
     for (const version of ['1.0.0', '1.1.0']) {
-      const outer = { name: 'rs-fixture-fastouter', version, dependencies: { 'rs-fixture-fastinner': '1.0.0' } };
-      await publish(
-        writePackage(tempDir('rs-fast-src-'), {
-          'package.json': JSON.stringify(outer),
-          'index.js': `module.exports = ${JSON.stringify(version)};\n`,
-        }),
-        { registry },
-      );
+      await publishDependency({
+        name: 'rs-fixture-fastouter',
+        version,
+        dependencies: { 'rs-fixture-fastinner': '1.0.0' },
+      });
     }
     const nested = (outer: string) => ({
       dependencies: { 'rs-fixture-fastouter': outer, 'rs-fixture-fastinner': '2.0.0' },
@@ -602,35 +600,15 @@ describe('staging fast path', () => {
   it("fetches the new dependencies' tarballs into npm's cache while the tree resolves, a guess the tree does not take included, never one for another platform; the release equals npm install -g", async () => {
     const registry = inject('registryUrl');
     // Names no other test fetches: this file's npm cache has never held them.
-    for (const version of ['1.0.0', '1.1.0']) {
-      await publish(
-        writePackage(tempDir('rs-fast-src-'), {
-          'package.json': JSON.stringify({ name: 'rs-fixture-aheadx', version }),
-          'index.js': `module.exports = ${JSON.stringify(version)};\n`,
-        }),
-        { registry },
-      );
-    }
+    for (const version of ['1.0.0', '1.1.0']) await publishDependency({ name: 'rs-fixture-aheadx', version });
     // An optional package for another platform: npm drops it, and it is never fetched.
-    await publish(
-      writePackage(tempDir('rs-fast-src-'), {
-        'package.json': JSON.stringify({ name: 'rs-fixture-aheadwin', version: '1.0.0', os: ['win32'] }),
-        'index.js': 'module.exports = "win";\n',
-      }),
-      { registry },
-    );
-    await publish(
-      writePackage(tempDir('rs-fast-src-'), {
-        'package.json': JSON.stringify({
-          name: 'rs-fixture-aheady',
-          version: '1.0.0',
-          dependencies: { 'rs-fixture-aheadx': '^1.0.0' },
-          optionalDependencies: { 'rs-fixture-aheadwin': '1.0.0' },
-        }),
-        'index.js': 'module.exports = "y";\n',
-      }),
-      { registry },
-    );
+    await publishDependency({ name: 'rs-fixture-aheadwin', version: '1.0.0', os: ['win32'] });
+    await publishDependency({
+      name: 'rs-fixture-aheady',
+      version: '1.0.0',
+      dependencies: { 'rs-fixture-aheadx': '^1.0.0' },
+      optionalDependencies: { 'rs-fixture-aheadwin': '1.0.0' },
+    });
     // aheady's ^1.0.0 is guessed as aheadx's latest, 1.1.0; arborist dedupes it onto the 1.0.0 the package pins.
     const dependencies = {
       'rs-fixture-dep': '1.1.0',

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { networkDeadlines } from '../../registry/network.js';
 import { ReleaseSwitcherError, isReleaseSwitcherError } from '../../model/errors.js';
+import { nodeMajor } from '../../platform/node.js';
 import { run, tail } from '../../platform/subprocess.js';
 import type { PackumentHandoff } from '../../registry/fetch.js';
 import { signatureError } from '../../registry/signatures.js';
@@ -35,11 +36,7 @@ export interface ResolvedTree {
 
 /** Whether `resolveTree` resolves in this process for a configured Node of this version. */
 export function resolvesInProcess(nodeVersion: string | undefined): boolean {
-  return nodeVersion !== undefined && major(nodeVersion) === major(process.versions.node);
-}
-
-function major(version: string): string {
-  return version.replace(/^v/, '').split('.')[0] ?? version;
+  return nodeVersion !== undefined && nodeMajor(nodeVersion) === nodeMajor(process.versions.node);
 }
 
 export interface ResolveTreeOptions {

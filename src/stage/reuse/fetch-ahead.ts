@@ -21,6 +21,10 @@ import { withNetworkDeadline } from '../../registry/network.js';
 import type { Guess } from '../resolve/resolve-prefetch.js';
 import type { PreviousRelease } from './tree-record.js';
 
+/** How a package version is known to the previous release: name, version and integrity. */
+const heldKey = (name: string, pkg: { version?: string; integrity?: string }) =>
+  `${name}@${pkg.version} ${pkg.integrity}`;
+
 /** Downloads at a time: they wait on the network, and pacote and cacache hash what arrives. */
 const CONCURRENCY = 4;
 
@@ -59,10 +63,9 @@ export class FetchAhead {
     this.#held = options.previous.then(
       (previous) =>
         new Set(
-          Object.entries(previous?.packages ?? {}).map(([location, pkg]) => {
-            const name = location.slice(location.lastIndexOf('node_modules/') + 'node_modules/'.length);
-            return `${name}@${pkg.version} ${pkg.integrity}`;
-          }),
+          Object.entries(previous?.packages ?? {}).map(([location, pkg]) =>
+            heldKey(location.slice(location.lastIndexOf('node_modules/') + 'node_modules/'.length), pkg),
+          ),
         ),
       () => new Set<string>(),
     );
@@ -91,7 +94,7 @@ export class FetchAhead {
 
   async #fetch(guess: Guess, n: number): Promise<boolean> {
     const held = await this.#held;
-    if (held.has(`${guess.name}@${guess.version} ${guess.integrity}`)) return false;
+    if (held.has(heldKey(guess.name, guess))) return false;
     if (await inNpmCache(this.#cache, guess.integrity)) return false;
     const file = path.join(this.#dir, `${n}.tgz`);
     try {

@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ManifestEntry } from '../../store/manifest.js';
 import type { Layout } from '../../store/layout.js';
+import { nodeMajor } from '../../platform/node.js';
 import { readMarker } from '../../store/release.js';
 import type { ResolvedTree, TreeNode } from '../resolve/resolve-tree.js';
 
@@ -84,11 +85,7 @@ export async function recordedNames(layout: Layout, earlier: readonly string[]):
  * major (its native builds may be for another ABI: everything is extracted fresh).
  */
 export function linkableRelease(previous: PreviousRelease | undefined, node: string): PreviousRelease | undefined {
-  return previous && major(previous.node) === major(node) ? previous : undefined;
-}
-
-function major(version: string): string {
-  return version.replace(/^v/, '').split('.')[0] ?? version;
+  return previous && nodeMajor(previous.node) === nodeMajor(node) ? previous : undefined;
 }
 
 /** The previous release holds this package at the same place, version and integrity: it can be linked. */
