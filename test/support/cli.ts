@@ -1,10 +1,11 @@
 // Running the built CLI the way a user does: a real process, its exit code, stdout and stderr together.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, inject, onTestFinished } from 'vitest';
+import { type Account, accountTempDir, asAccount, reachableBy } from './accounts.ts';
 import { copyRoot } from './root.ts';
 
 export const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
@@ -78,12 +79,20 @@ export function cliEnv(extra: Record<string, string> = {}): Record<string, strin
   };
 }
 
-export async function cli(
-  args: string[],
-  options: { env?: Record<string, string>; cwd?: string; timeout?: number } = {},
-): Promise<CliResult> {
-  const result = await execa(process.execPath, [CLI, ...args], {
-    env: cliEnv(options.env),
+export interface CliOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  timeout?: number;
+  /** Run as this account (its uid, gid and groups; its own npm home and cache) instead of the test process's. */
+  as?: Account | undefined;
+}
+
+export async function cli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const [command, argv] = options.as
+    ? asAccount(options.as, runnableBy(options.as).node, [runnableBy(options.as).cli, ...args])
+    : [process.execPath, [CLI, ...args]];
+  const result = await execa(command, argv, {
+    env: options.as ? accountCliEnv(options.as, options.env) : cliEnv(options.env),
     extendEnv: false,
     cwd: options.cwd,
     reject: false,
@@ -102,6 +111,65 @@ export async function cli(
     json,
     signal: result.signal,
   } as CliResult;
+}
+
+/** Per account: its npm home (cache, logs, an empty npmrc), owned by it, removed after the test file. */
+const accountHomes = new Map<number, string>();
+export function accountCliEnv(who: Account, extra: Record<string, string> = {}): Record<string, string> {
+  let home = accountHomes.get(who.uid);
+  if (!home) {
+    home = accountTempDir(who, 'rs-test-npm-');
+    writeFileSync(join(home, 'npmrc'), '');
+    chownSync(join(home, 'npmrc'), who.uid, who.gid);
+    accountHomes.set(who.uid, home);
+    afterFile.add(home);
+  }
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: home,
+    USER: who.name,
+    LOGNAME: who.name,
+    npm_config_cache: join(home, 'cache'),
+    npm_config_logs_dir: join(home, 'logs'),
+    npm_config_userconfig: join(home, 'npmrc'),
+    npm_config_update_notifier: 'false',
+    ...extra,
+  };
+}
+
+/**
+ * The Node and the built CLI as `who` can run them: these very files when every folder on their way is open to it,
+ * else a hardlinked copy of the package (dist, node_modules, package.json, layout) and of Node in the run's temp
+ * folder (a checkout under /root, as a CI clone may be, is closed to other accounts).
+ */
+const runnable = new Map<number, { node: string; cli: string }>();
+export function runnableBy(who: Account): { node: string; cli: string } {
+  const known = runnable.get(who.uid);
+  if (known) return known;
+  const found = {
+    node: reachableBy(who, process.execPath) ? process.execPath : copyForAccounts(process.execPath, 'node'),
+    cli: reachableBy(who, CLI) ? CLI : join(copyForAccounts(PACKAGE_DIR, 'package'), 'dist', 'cli', 'main.js'),
+  };
+  runnable.set(who.uid, found);
+  return found;
+}
+
+const PACKAGE_DIR = resolve(import.meta.dirname, '../..');
+/** Copies made once per run (under RS_RUN_TMP, removed with it), shared by every test file. */
+function copyForAccounts(source: string, what: 'node' | 'package'): string {
+  const dir = join(process.env.RS_RUN_TMP ?? tmpdir(), `shared-for-accounts-${what}`);
+  const target = what === 'node' ? join(dir, 'node') : dir;
+  if (existsSync(join(dir, '.done'))) return target;
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  chmodSync(dir, 0o755);
+  const entries =
+    what === 'node' ? [source] : ['dist', 'node_modules', 'package.json', 'layout'].map((e) => join(source, e));
+  for (const entry of entries) {
+    const copied = spawnSync('cp', ['-a', '--link', entry, what === 'node' ? target : dir]);
+    if (copied.status !== 0) spawnSync('cp', ['-a', entry, what === 'node' ? target : dir]);
+  }
+  writeFileSync(join(dir, '.done'), '');
+  return target;
 }
 
 /** A fresh root initialised for the fixture gateway on the test registry. */

@@ -1,0 +1,110 @@
+// The accounts our users run as, made real for the integration tiers: a normal account (the gateway under the
+// user's own login, with a per-user systemd unit) and a service account (OpenClaw's Ansible role: `User=openclaw`).
+// The suite creates them with useradd when it runs as root (CI does) and runs the CLI and the service as them; a
+// case that is about root says so. Without root, the tests that need another account are skipped with that reason.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export interface Account {
+  name: string;
+  uid: number;
+  gid: number;
+  /** Its home in the password database (a service unit's `User=` gets this as HOME). */
+  home: string;
+}
+
+/** The normal account: a person's own login. */
+export const NORMAL_ACCOUNT = 'rs-user';
+/** The service account, as OpenClaw's Ansible role makes `openclaw`: a system account with a home. */
+export const SERVICE_ACCOUNT = 'rs-openclaw';
+
+let support: { ok: boolean; why?: string; where?: string } | undefined;
+
+/** Whether this machine lets the suite make and become other accounts (root, Linux, useradd and setpriv). */
+export function canUseAccounts(): { ok: boolean; why?: string; where?: string } {
+  support ??= probe();
+  return support;
+}
+
+function probe(): { ok: boolean; why?: string; where?: string } {
+  const where = 'in CI, which runs the suite as root on Linux';
+  if (process.platform !== 'linux') return { ok: false, why: `platform is ${process.platform}`, where };
+  if (process.getuid?.() !== 0)
+    return {
+      ok: false,
+      why: `not root (uid ${process.getuid?.()}): only root can create and become test accounts`,
+      where,
+    };
+  const missing = ['/usr/sbin/useradd', '/usr/bin/setpriv'].filter((tool) => !existsSync(tool));
+  if (missing.length > 0) return { ok: false, why: `missing ${missing.join(', ')}`, where };
+  return { ok: true };
+}
+
+const cache = new Map<string, Account>();
+
+/** The account `name`, created (with its home, 0750) when it does not exist yet. Root only. */
+export function account(name: string, options: { system?: boolean } = {}): Account {
+  const known = cache.get(name);
+  if (known) return known;
+  if (spawnSync('id', ['-u', name]).status !== 0) {
+    const args = ['--create-home', '--shell', '/bin/bash', '--user-group'];
+    if (options.system) args.push('--system', '--home-dir', `/home/${name}`);
+    // Two test processes may create it at once: the loser's "already exists" (exit 9) is fine.
+    const made = spawnSync('/usr/sbin/useradd', [...args, name], { encoding: 'utf8' });
+    if (made.status !== 0 && made.status !== 9) throw new Error(`useradd ${name}: ${made.stderr}`);
+  }
+  const field = (flag: string) => execFileSync('id', [flag, name], { encoding: 'utf8' }).trim();
+  const home = execFileSync('getent', ['passwd', name], { encoding: 'utf8' }).trim().split(':')[5]!;
+  const found = { name, uid: Number(field('-u')), gid: Number(field('-g')), home };
+  cache.set(name, found);
+  return found;
+}
+
+export const normalAccount = (): Account => account(NORMAL_ACCOUNT);
+export const serviceAccount = (): Account => account(SERVICE_ACCOUNT, { system: true });
+
+/**
+ * The command line that runs `command` as `who`: its uid, its gid and its supplementary groups (what a login or a
+ * unit's `User=` gives it), nothing of root's. The environment is the caller's to give.
+ */
+export function asAccount(who: Account, command: string, args: readonly string[]): [string, string[]] {
+  return [
+    '/usr/bin/setpriv',
+    ['--reuid', String(who.uid), '--regid', String(who.gid), '--init-groups', '--', command, ...args],
+  ];
+}
+
+/** A temp folder owned by `who` (mode 0700), for its roots, homes and caches. The caller removes it. */
+export function accountTempDir(who: Account, prefix: string): string {
+  reachableRunTmp();
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  chownSync(dir, who.uid, who.gid);
+  return dir;
+}
+
+/** A folder below one of `who`'s, made and owned by it. */
+export function accountDir(who: Account, dir: string): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chownSync(dir, who.uid, who.gid);
+  return dir;
+}
+
+/**
+ * The run's temp folder is made by root with mode 0700; other accounts must be able to pass through it to the folders
+ * made for them (never to list it): 0711.
+ */
+function reachableRunTmp(): void {
+  const dir = tmpdir();
+  if ((statSync(dir).mode & 0o011) !== 0o011) chmodSync(dir, statSync(dir).mode | 0o011);
+}
+
+/**
+ * Whether `who` can read and run what lives at `file` (every folder on the way searchable for it): a checkout under
+ * /root is not, and the suite then runs a copy of the built package (see runnableCopy in cli.ts).
+ */
+export function reachableBy(who: Account, file: string): boolean {
+  const probe = spawnSync('/usr/bin/setpriv', asAccount(who, '/usr/bin/test', ['-r', file])[1], { timeout: 10_000 });
+  return probe.status === 0;
+}
