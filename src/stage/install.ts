@@ -18,6 +18,7 @@ import { preloadResolver } from './resolve/resolve-tree.js';
 import { type LinkedInode, recordFingerprints, refreshAfterLinks } from '../store/fingerprints.js';
 import { makeReleaseImmutable, removeTreeKeepingReleases } from '../store/immutable-release.js';
 import { layoutOf } from '../store/layout.js';
+import { sealReleaseTop } from '../store/seal.js';
 import { yieldingTo } from '../store/lock-yield.js';
 
 export interface InstallResult {
@@ -134,6 +135,7 @@ export async function commitRelease(
   await journal.commit('install:sealed');
   await fs.rename(staged.dir, layout.release(version));
   await fsyncDir(layout.releases);
+  await sealReleaseTop(layout.release(version));
   // After the rename: an immutable directory cannot move. Files linked to an immutable release's
   // inodes carry the attribute already (setting it again would only move their ctime once more).
   await makeReleaseImmutable(layout, staged.marker, staged.alreadyImmutable);

@@ -212,7 +212,8 @@ async function assertNamesUnchanged(
  * Remove every write bit below and including `dir`, deepest first; shared (linked) files are left
  * alone. `files`: the tree's manifest, when the names are known to be exactly those (sealing the
  * staged release right after its manifest and dedupe): each file gets the manifest's sealed mode, and
- * the tree is not walked again. Its marker file, beside the manifest's names, is sealed too.
+ * the tree is not walked again; `dir` itself then keeps its write bit (sealReleaseTop, once it is in
+ * releases/). Its marker file, beside the manifest's names, is sealed too.
  */
 export async function sealTree(
   dir: string,
@@ -233,7 +234,6 @@ export async function sealTree(
     if (markerStat?.isFile()) await fs.chmod(marker, markerStat.mode & 0o555);
     const dirs = files.filter((entry) => entry.type === 'dir').reverse();
     for (const entry of dirs) await fs.chmod(path.join(dir, entry.path), 0o555);
-    await fs.chmod(dir, 0o555);
     return;
   }
   const entries = await walkTree(dir);
@@ -249,4 +249,24 @@ export async function sealTree(
   const dirs = entries.filter((entry) => entry.dirent.isDirectory()).reverse();
   for (const { abs } of dirs) await fs.chmod(abs, 0o555);
   await fs.chmod(dir, 0o555);
+}
+
+/**
+ * The last write bit of a staged release, taken once it is in releases/: moving a directory to another parent
+ * rewrites its `..`, which needs write permission on the directory itself, and only root skips that check. So the
+ * staged tree is sealed all but its top folder, renamed, then this (also by recovery, for a release renamed into
+ * place by a run killed before it).
+ */
+export async function sealReleaseTop(dir: string): Promise<void> {
+  const stat = await fs.stat(dir);
+  if ((stat.mode & 0o222) !== 0) await fs.chmod(dir, stat.mode & 0o555);
+}
+
+/**
+ * Rename a sealed release's folder to another parent (prune's trash): its top folder is given back its owner's write
+ * bit for the move, for the reason sealReleaseTop gives. Only ever on a release that leaves releases/.
+ */
+export async function moveSealedDir(from: string, to: string): Promise<void> {
+  await fs.chmod(from, 0o755);
+  await fs.rename(from, to);
 }

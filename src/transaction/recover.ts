@@ -13,6 +13,7 @@ import type { Transaction } from '../model/state.js';
 import type { Layout } from '../store/layout.js';
 import { readLinkVersion } from '../store/links.js';
 import { scanReleaseDirs } from '../store/release.js';
+import { sealReleaseTop } from '../store/seal.js';
 import { setAsideReleaseLinks } from '../store/set-aside.js';
 import type { JournalSession } from '../store/session.js';
 import { type Entry, drive } from './activate.js';
@@ -187,7 +188,8 @@ async function reconcileReleases(journal: Journal, layout: Layout, actions: stri
   const { complete: onDisk, unrecorded } = await scanReleaseDirs(layout, journal.state.releases);
   for (const [version, marker] of unrecorded) {
     // Renamed into place but killed before the journal recorded it: the marker has all we need.
-    await makeReleaseImmutable(layout, marker); // killed before the attribute was set, perhaps
+    await sealReleaseTop(layout.release(version)); // killed before its top folder was sealed, perhaps
+    await makeReleaseImmutable(layout, marker); // or before the attribute was set
     recordRelease(journal, {
       version,
       state: 'installed',

@@ -12,6 +12,7 @@ import { pruneSnapshots } from '../snapshot/snapshot.js';
 import { compareVersionsDesc } from '../store/release.js';
 import { clearImmutable } from '../platform/immutable.js';
 import { restoreImmutable } from '../store/immutable-release.js';
+import { moveSealedDir } from '../store/seal.js';
 import { removeFingerprints } from '../store/fingerprints.js';
 
 export interface PruneOptions extends RootOptions {
@@ -43,7 +44,7 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
     for (const version of removed) {
       const trash = layout.stagingDir(`prune-${id}-${version}`);
       await clearImmutable(layout.release(version)); // not even root may move or delete it before
-      await fs.rename(layout.release(version), trash);
+      await moveSealedDir(layout.release(version), trash);
       await fsyncDir(layout.releases);
       crashPoint('prune:moved');
       forgetRelease(journal, version);
