@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ExitCode, ReleaseSwitcherError, asDiskFull, isReleaseSwitcherError } from '../model/errors.js';
+import { asPermissionDenied } from '../platform/permission.js';
 import { armCrashPoint } from '../platform/crashpoint.js';
 import { COMMANDS, type CommandDef, GLOBAL_OPTIONS, type OptionDef, findCommand } from './definitions.js';
 import { closest, commandHelp, mainHelp } from './help.js';
@@ -145,7 +146,7 @@ function parseCommandArgs(def: CommandDef, args: string[], program: string) {
 function reportError(error: unknown, options: { io: CliIo; json: boolean; program: string }): number {
   const { io, json, program } = options;
   // ENOSPC/EDQUOT from anywhere (a write no layer wrapped) is still a full disk, never a bug report.
-  const full = asDiskFull(error, 'writing');
+  const full = asPermissionDenied(asDiskFull(error, 'writing'), 'carrying out the command');
   const known = isReleaseSwitcherError(full)
     ? full
     : new ReleaseSwitcherError('INTERNAL', error instanceof Error ? error.message : String(error), {

@@ -89,6 +89,10 @@ export const ErrorCodes = {
   },
   RUNNER_NEVER_RAN: { exit: ExitCode.failed, summary: 'the runner that was to carry out the switch never started' },
   DOCTOR_FAILED: { exit: ExitCode.failed, summary: 'doctor found problems it could not fix' },
+  PERMISSION_DENIED: {
+    exit: ExitCode.failed,
+    summary: 'the account running release-switcher may not read or write a path it needs (EACCES/EPERM)',
+  },
   BUSY: { exit: ExitCode.busy, summary: 'another operation holds the lock' },
   CANCELLED: { exit: ExitCode.failed, summary: 'the operation was aborted; nothing changed' },
   INTERNAL: { exit: ExitCode.failed, summary: 'an unexpected error' },

@@ -2,6 +2,7 @@
 import fs from 'node:fs/promises';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
+import { asPermissionDenied } from '../platform/permission.js';
 import { LAYOUT_VERSION, layoutOf } from './layout.js';
 
 export const SUPERVISORS = ['systemd', 'systemd-system', 'launchd', 'pm2', 'none'] as const;
@@ -195,6 +196,8 @@ export async function readConfig(root: string): Promise<Config> {
   try {
     raw = await readJsonIfExists(file);
   } catch (error) {
+    const denied = asPermissionDenied(error, 'reading the config', file);
+    if (denied !== error) throw denied;
     throw new ReleaseSwitcherError('INVALID_CONFIG', `${file} is not valid JSON.`, {
       hint: 'Restore it from a backup or run release-switcher init --package NAME again.',
       cause: error,

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { crashPoint, type CrashPointName } from '../platform/crashpoint.js';
 import { ReleaseSwitcherError, asDiskFull } from '../model/errors.js';
 import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
+import { asPermissionDenied } from '../platform/permission.js';
 import { LAYOUT_VERSION, layoutOf } from './layout.js';
 import { assertLockHeld } from './lock.js';
 import {
@@ -44,7 +45,8 @@ export async function readState(root: string): Promise<State> {
   try {
     raw = await readJsonIfExists(file);
   } catch (error) {
-    throw corrupt(file, 'not valid JSON', error);
+    const denied = asPermissionDenied(error, 'reading the journal', file);
+    throw denied !== error ? denied : corrupt(file, 'not valid JSON', error);
   }
   if (raw === undefined) return emptyState();
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw corrupt(file, 'not an object');

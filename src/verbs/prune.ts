@@ -1,4 +1,3 @@
-import fs from 'node:fs/promises';
 import { crashPoint } from '../platform/crashpoint.js';
 import { fsyncDir, removeTree } from '../platform/fs.js';
 import { newId, readState } from '../store/journal.js';

@@ -1,0 +1,64 @@
+/**
+ * Accounts of this machine by name or uid (the password database): whom the service runs as, whom a path belongs
+ * to. /etc/passwd first (no process); `getent passwd` for accounts that live elsewhere (NSS: LDAP, sssd).
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+
+export interface AccountInfo {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+  shell: string;
+}
+
+function parse(line: string): AccountInfo | undefined {
+  const [name, , uid, gid, , home, shell] = line.split(':');
+  if (!name || uid === undefined || gid === undefined || home === undefined) return undefined;
+  return { name, uid: Number(uid), gid: Number(gid), home, shell: shell ?? '' };
+}
+
+function fromPasswdFile(match: (account: AccountInfo) => boolean): AccountInfo | undefined {
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const account = parse(line);
+      if (account && match(account)) return account;
+    }
+  } catch {
+    // No readable /etc/passwd (a container image without one): getent below.
+  }
+  return undefined;
+}
+
+function fromGetent(key: string): AccountInfo | undefined {
+  const found = spawnSync('getent', ['passwd', key], { encoding: 'utf8', timeout: 10_000 });
+  return found.status === 0 ? parse(found.stdout.trim().split('\n')[0] ?? '') : undefined;
+}
+
+/** The account named `nameOrUid` (a name, or a uid as digits), or undefined when there is none. */
+export function lookupAccount(nameOrUid: string | number): AccountInfo | undefined {
+  const key = String(nameOrUid);
+  const byUid = /^\d+$/.test(key);
+  return fromPasswdFile((account) => (byUid ? account.uid === Number(key) : account.name === key)) ?? fromGetent(key);
+}
+
+/** The name of the account with `uid`, or undefined. */
+export function accountName(uid: number): string | undefined {
+  return lookupAccount(uid)?.name;
+}
+
+/** The account this process runs as. */
+export function currentAccount(): AccountInfo {
+  const uid = process.getuid?.() ?? 0;
+  return (
+    lookupAccount(uid) ?? {
+      name: `uid ${uid}`,
+      uid,
+      gid: process.getgid?.() ?? 0,
+      home: os.homedir(),
+      shell: '',
+    }
+  );
+}

@@ -1,0 +1,74 @@
+/**
+ * EACCES and EPERM, wherever they come from, as what they are: an account that may not touch a path. The error names
+ * the path, the account that lacked the permission, the path's owner and mode (of the nearest part of it that
+ * exists), and the fix; never INTERNAL, never a parse error of a file that could not be read.
+ */
+import { lstatSync } from 'node:fs';
+import path from 'node:path';
+import { ReleaseSwitcherError, errnoOf, isReleaseSwitcherError } from '../model/errors.js';
+import { accountName, currentAccount } from './accounts.js';
+
+/**
+ * PERMISSION_DENIED for an EACCES/EPERM, or an EROFS (a unit's sandbox: ProtectSystem=, ReadWritePaths=), naming its
+ * `path`, else `fallbackPath`; anything else passes through.
+ */
+export function asPermissionDenied(error: unknown, what: string, fallbackPath?: string): unknown {
+  const errno = errnoOf(error);
+  if (isReleaseSwitcherError(error) || !['EACCES', 'EPERM', 'EROFS'].includes(errno ?? '')) return error;
+  const target = (error as { path?: unknown }).path;
+  const file = typeof target === 'string' ? target : fallbackPath;
+  const me = currentAccount();
+  const where = file ? ownerOf(file) : undefined;
+  const syscall = (error as { syscall?: unknown }).syscall;
+  const subject = file ? `${file}${syscall ? ` (${String(syscall)})` : ''}` : 'a path it needs';
+  const owned = where ? `; ${where.path} is owned by ${where.owner}, mode ${where.mode}` : '';
+  return new ReleaseSwitcherError(
+    'PERMISSION_DENIED',
+    `Permission denied while ${what}: ${me.name} (uid ${me.uid}) may not ${errno === 'EACCES' ? 'use' : 'change'} ${subject}${owned}.`,
+    {
+      hint:
+        errno === 'EROFS'
+          ? `${file ?? 'The path'} is on a read-only file system here: under a sandboxed unit (ProtectSystem=strict, ProtectHome=read-only) add it to the unit's ReadWritePaths= (release-switcher unit --install does for the root), or move the root where the unit may write.`
+          : hintFor(me, where),
+      cause: error,
+      details: {
+        errno,
+        ...(file ? { path: file } : {}),
+        account: me.name,
+        uid: me.uid,
+        ...(where ? { owner: where.owner, ownerUid: where.uid, mode: where.mode } : {}),
+      },
+    },
+  );
+}
+
+function hintFor(me: { name: string; uid: number }, where: OwnerInfo | undefined): string {
+  if (!where) return `Run release-switcher as the account that owns the root, or give ${me.name} access to it.`;
+  if (where.uid !== me.uid)
+    return `Run it as ${where.owner} (${where.uid === 0 ? 'sudo' : `sudo -u ${where.owner}`} release-switcher …), or give ${me.name} the access: chown -R ${me.name} ${where.path}`;
+  return `${where.path} is ${me.name}'s own but lacks the permission (mode ${where.mode}): chmod u+rwX ${where.path}, then release-switcher doctor.`;
+}
+
+interface OwnerInfo {
+  path: string;
+  owner: string;
+  uid: number;
+  mode: string;
+}
+
+/** The owner and mode of `file`, or of its nearest existing parent. */
+function ownerOf(file: string): OwnerInfo | undefined {
+  for (let at = path.resolve(file); ; at = path.dirname(at)) {
+    try {
+      const stat = lstatSync(at);
+      return {
+        path: at,
+        owner: accountName(stat.uid) ?? `uid ${stat.uid}`,
+        uid: stat.uid,
+        mode: (stat.mode & 0o7777).toString(8).padStart(4, '0'),
+      };
+    } catch {
+      if (at === path.dirname(at)) return undefined;
+    }
+  }
+}
