@@ -1,8 +1,8 @@
 /**
  * Accounts of this machine by name or uid (the password database): whom the service runs as, whom a path belongs
- * to. /etc/passwd first (no process); `getent passwd` for accounts that live elsewhere (NSS: LDAP, sssd).
+ * to. Read from /etc/passwd, where useradd, Debian's packages and OpenClaw's Ansible role put service accounts; an
+ * account that only NSS knows (LDAP, sssd) is not found, and what needs it says so (naming the account).
  */
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
@@ -30,11 +30,6 @@ function fromPasswdFile(match: (account: AccountInfo) => boolean): AccountInfo |
     // No readable /etc/passwd (a container image without one): getent below.
   }
   return undefined;
-}
-
-function fromGetent(key: string): AccountInfo | undefined {
-  const found = spawnSync('getent', ['passwd', key], { encoding: 'utf8', timeout: 10_000 });
-  return found.status === 0 ? parse(found.stdout.trim().split('\n')[0] ?? '') : undefined;
 }
 
 /** The account named `nameOrUid` (a name, or a uid as digits), or undefined when there is none. */
