@@ -27,7 +27,7 @@ function fromPasswdFile(match: (account: AccountInfo) => boolean): AccountInfo |
       if (account && match(account)) return account;
     }
   } catch {
-    // No readable /etc/passwd (a container image without one): getent below.
+    // No readable /etc/passwd (a container image without one): not found.
   }
   return undefined;
 }
@@ -36,7 +36,7 @@ function fromPasswdFile(match: (account: AccountInfo) => boolean): AccountInfo |
 export function lookupAccount(nameOrUid: string | number): AccountInfo | undefined {
   const key = String(nameOrUid);
   const byUid = /^\d+$/.test(key);
-  return fromPasswdFile((account) => (byUid ? account.uid === Number(key) : account.name === key)) ?? fromGetent(key);
+  return fromPasswdFile((account) => (byUid ? account.uid === Number(key) : account.name === key));
 }
 
 /** The name of the account with `uid`, or undefined. */

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import type { ResultPromise } from 'execa';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
+import { type RunAs, commandAs } from './run-as.js';
 
 export interface RunOptions {
   cwd?: string;
@@ -20,6 +21,8 @@ export interface RunOptions {
   signal?: AbortSignal | undefined;
   /** Called with each line of combined output, for progress. */
   onLine?: (line: string) => void;
+  /** The account to run it as (the service's): see run-as.ts. @default this process's */
+  as?: RunAs | undefined;
 }
 
 export interface RunResult {
@@ -95,8 +98,9 @@ export function runCaptured(
   options: Omit<RunOptions, 'onLine'>,
 ): Promise<RunResult> {
   if (options.signal?.aborted) return Promise.reject(cancelled(file, options.signal.reason));
+  const [command, argv] = commandAs(file, args, options.as);
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
+    const child = spawn(command, argv, {
       cwd: options.cwd,
       env: options.env,
       detached: true,
@@ -136,7 +140,8 @@ export async function run(file: string, args: readonly string[], options: RunOpt
   if (options.signal?.aborted) throw cancelled(file, options.signal.reason);
   const execa = await loadExeca();
   if (options.signal?.aborted) throw cancelled(file, options.signal.reason);
-  const child: ResultPromise = execa(file, args, {
+  const [command, argv] = commandAs(file, args, options.as);
+  const child: ResultPromise = execa(command, argv, {
     cwd: options.cwd,
     env: options.env,
     extendEnv: false,
@@ -269,10 +274,13 @@ export async function startDetached(
     signal?: AbortSignal;
     /** stdout to a file of its own (a machine answer), stderr still to `logFile`. */
     stdoutFile?: string;
+    /** The account to run it as (the service's). @default this process's */
+    as?: RunAs | undefined;
   },
 ): Promise<StartedProcess> {
   const execa = await loadExeca();
-  const child = execa(file, args, {
+  const [command, argv] = commandAs(file, args, options.as);
+  const child = execa(command, argv, {
     cwd: options.cwd,
     env: options.env,
     extendEnv: false,
