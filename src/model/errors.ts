@@ -93,6 +93,15 @@ export const ErrorCodes = {
     exit: ExitCode.failed,
     summary: 'the account running release-switcher may not read or write a path it needs (EACCES/EPERM)',
   },
+  SERVICE_ACCOUNT_UNKNOWN: {
+    exit: ExitCode.failed,
+    summary:
+      "the service's account or environment cannot be known from here, so its state cannot be found; nothing was changed",
+  },
+  STATE_NOT_FOUND: {
+    exit: ExitCode.failed,
+    summary: "the service's state (its database) is not where the service keeps it; nothing was changed",
+  },
   BUSY: { exit: ExitCode.busy, summary: 'another operation holds the lock' },
   CANCELLED: { exit: ExitCode.failed, summary: 'the operation was aborted; nothing changed' },
   INTERNAL: { exit: ExitCode.failed, summary: 'an unexpected error' },

@@ -5,6 +5,7 @@
  * PAM session and no environment of its own: the caller gives the whole environment, HOME included); an account
  * running for itself needs nothing.
  */
+import fs from 'node:fs/promises';
 import { ReleaseSwitcherError } from '../model/errors.js';
 
 export interface RunAs {
@@ -33,4 +34,10 @@ export function commandAs(file: string, args: readonly string[], who: RunAs | un
       },
     );
   return [SETPRIV, ['--reuid', String(who.uid), '--regid', String(who.gid), '--init-groups', '--', file, ...args]];
+}
+
+/** A private folder (0700) for `who`'s commands to write in: made by us, handed to it when it is another account. */
+export async function makeDirFor(dir: string, who: RunAs | undefined): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  if (actsForAnother(who)) await fs.chown(dir, who.uid, who.gid);
 }

@@ -10,6 +10,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { jsonDocumentIn, runCaptured, tail } from '../platform/subprocess.js';
+import { type RunAs, makeDirFor } from '../platform/run-as.js';
 import { hasSqliteHeader } from '../snapshot/state-paths.js';
 
 /** OpenClaw's five, and `unavailable`: the release has no such command (older than the contract), so it cannot judge. */
@@ -66,10 +67,12 @@ export interface DatabasePreflightRequest {
   workDir: string;
   env: NodeJS.ProcessEnv;
   signal?: AbortSignal | undefined;
+  /** The account it runs as (the service's). @default this process's */
+  as?: RunAs | undefined;
 }
 
 export async function databasePreflight(request: DatabasePreflightRequest): Promise<DatabaseVerdict[]> {
-  await fs.mkdir(request.workDir, { recursive: true, mode: 0o700 });
+  await makeDirFor(request.workDir, request.as); // the check writes its copies there, as the service's account
   try {
     const verdicts: DatabaseVerdict[] = [];
     for (const [index, database] of request.databases.entries())
@@ -81,7 +84,7 @@ export async function databasePreflight(request: DatabasePreflightRequest): Prom
 }
 
 async function judge(request: DatabasePreflightRequest, database: string, copy: string): Promise<DatabaseVerdict> {
-  const options = { env: request.env, timeoutMs: PREFLIGHT_TIMEOUT_MS, signal: request.signal };
+  const options = { env: request.env, timeoutMs: PREFLIGHT_TIMEOUT_MS, signal: request.signal, as: request.as };
   // A file by the database's name that SQLite would not open as one (no header; an empty file is an empty database):
   // no schema to judge. The same file is what the running release uses now; the rehearsal judges the target on it.
   if (!(await isDatabaseFile(database)))

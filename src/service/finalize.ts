@@ -12,6 +12,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { endMarkedProcesses, killProcessGroup, startDetached } from '../platform/subprocess.js';
+import type { RunAs } from '../platform/run-as.js';
 
 /** The environment variable that marks a finalize process as one a transaction of ours started. */
 export const FINALIZE_MARKER = 'RELEASE_SWITCHER_FINALIZE';
@@ -32,6 +33,8 @@ export interface FinalizeRequest {
   /** Bound on the whole run; past it the process tree is ended and the run fails. */
   timeoutMs: number;
   signal?: AbortSignal | undefined;
+  /** The account it runs as (the service's). @default this process's */
+  as?: RunAs | undefined;
 }
 
 /** What finalize said: its exit, its JSON's verdict and the parts of it worth keeping in the journal. */
@@ -68,6 +71,7 @@ export async function startFinalize(request: FinalizeRequest): Promise<StartedFi
     env: { ...request.env, [FINALIZE_MARKER]: request.tx },
     logFile,
     stdoutFile,
+    as: request.as,
     ...(request.signal && { signal: request.signal }),
   });
   let timedOut = false;

@@ -12,6 +12,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { jsonDocumentIn, runCaptured, tail } from '../platform/subprocess.js';
+import { type RunAs, makeDirFor } from '../platform/run-as.js';
 
 export interface PrefetchRequest {
   /** The service's Node. */
@@ -28,6 +29,9 @@ export interface PrefetchRequest {
   /** A private folder, removed afterwards. */
   workDir: string;
   timeoutMs: number;
+  /** The account it runs as (the service's). @default this process's */
+  as?: RunAs | undefined;
+
   signal?: AbortSignal | undefined;
 }
 
@@ -63,7 +67,7 @@ function nameOf(spec: string): string {
 export async function prefetchPlugins(request: PrefetchRequest): Promise<PrefetchResult> {
   const started = performance.now();
   const ms = () => Math.round(performance.now() - started);
-  const options = { env: request.env, timeoutMs: request.timeoutMs, signal: request.signal };
+  const options = { env: request.env, timeoutMs: request.timeoutMs, signal: request.signal, as: request.as };
   const [entry, ...rest] = request.listArgs;
   const listed = await runCaptured(request.node, [path.join(request.runningDir, entry!), ...rest], {
     ...options,
@@ -73,7 +77,7 @@ export async function prefetchPlugins(request: PrefetchRequest): Promise<Prefetc
   if (!list) return { specs: [], ok: false, ms: ms(), detail: `plugins list: ${tail(listed.output, 5)}` };
   const specs = prefetchSpecs(list, request.targetVersion);
   if (specs.length === 0) return { specs, ok: true, ms: ms() };
-  await fs.mkdir(request.workDir, { recursive: true, mode: 0o700 });
+  await makeDirFor(request.workDir, request.as); // npm writes there, as the service's account
   try {
     const [command, prefix] = request.npm.endsWith('.js') ? [request.node, [request.npm]] : [request.npm, []];
     const fetched = await runCaptured(

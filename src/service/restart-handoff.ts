@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { isAlive, killProcessGroup, runCaptured, startDetached, tail } from '../platform/subprocess.js';
+import type { RunAs } from '../platform/run-as.js';
 
 const PROTOCOL = 'openclaw.gateway.restart-handoff';
 const CALL_TIMEOUT_MS = 120_000;
@@ -27,6 +28,8 @@ export interface HandoffCall {
   releaseDir: string;
   env: NodeJS.ProcessEnv;
   signal?: AbortSignal | undefined;
+  /** The account it runs as (the service's). @default this process's */
+  as?: RunAs | undefined;
 }
 
 /** The fields of the machine contract's answers we read. */
@@ -50,6 +53,7 @@ async function machine(
     env: call.env,
     timeoutMs: CALL_TIMEOUT_MS,
     signal: call.signal,
+    as: call.as,
   });
   const at = result.output.indexOf('{');
   try {
@@ -119,6 +123,7 @@ async function requestOnce(
     cwd: call.releaseDir,
     env: call.env,
     logFile: call.logFile,
+    as: call.as,
     ...(call.signal && { signal: call.signal }),
   });
   let requestExit: number | null | undefined;

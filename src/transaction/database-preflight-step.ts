@@ -13,6 +13,7 @@ import { type DatabaseVerdict, databasePreflight, refuses } from '../rehearsal/d
 import { resolveStatePaths } from '../snapshot/state-paths.js';
 import { noteStep, runStep } from './record.js';
 import { candidateEnvOf } from './candidate-env.js';
+import { serviceIdentity } from './service-identity.js';
 import type { Config } from '../store/config.js';
 import { PRESETS, type Preset } from '../store/presets.js';
 import type { JournalSession } from '../store/session.js';
@@ -28,7 +29,8 @@ export async function judgeDatabases(
   const check = databaseCheckOf(config);
   if (!check) return undefined;
   const match = new RegExp(check.databases);
-  const databases = await databasesIn(await resolveStatePaths(config.statePaths, runtime.env), match);
+  const service = await serviceIdentity(session);
+  const databases = await databasesIn(await resolveStatePaths(config.statePaths, service.env), match);
   return databasePreflight({
     node: config.node!,
     releaseDir: layout.release(target),
@@ -38,6 +40,7 @@ export async function judgeDatabases(
     // The target's own code, not yet trusted: the service's environment, not the caller's (candidate-env.ts).
     env: (await candidateEnvOf(session)).env,
     signal: runtime.signal,
+    as: service.runAs,
   });
 }
 
@@ -86,6 +89,8 @@ export async function databasePreflightStep(session: JournalSession, tx: Transac
   const verdicts = await runStep({ journal, tx }, NAME, async (step) => {
     const found = (await judgeDatabases(session, target)) ?? [];
     step.note({ evidence: { verdicts: found }, detail: `${target}: ${describeVerdicts(found)}` });
+    if (found.length === 0 && tx.from !== null && session.journal.state.releases[tx.from]?.state === 'good')
+      throw await noStateFound(session, tx.from); // the step fails with it
     if (found.some(refuses)) step.fail();
     return found;
   });
@@ -110,4 +115,25 @@ export async function planDatabase(
   if (options.restoring) return { steps, database: { note: 'skipped: the snapshot is put back' } };
   if (!options.installed) return { steps, database: { note: 'judged once the release is installed' } };
   return { steps, database: { verdicts: (await judgeDatabases(session, options.target)) ?? [] } };
+}
+
+/**
+ * A release that ran and was verified has made its state database: finding none means the state paths were resolved
+ * somewhere the service does not keep its state (another HOME, another OPENCLAW_STATE_DIR), and a checkpoint there
+ * would cover nothing. Refused before anything stops, naming where we looked and where we would have looked.
+ */
+async function noStateFound(session: JournalSession, running: string): Promise<ReleaseSwitcherError> {
+  const { config, runtime } = session;
+  const service = await serviceIdentity(session);
+  const theirs = await resolveStatePaths(config.statePaths, service.env);
+  const ours = await resolveStatePaths(config.statePaths, runtime.env).catch(() => [] as string[]);
+  const differs = ours.join() !== theirs.join();
+  return new ReleaseSwitcherError(
+    'STATE_NOT_FOUND',
+    `${running} ran and was verified, yet no state database is under ${theirs.join(', ') || '(no state path)'} (the service's state paths, read from ${service.from})${differs ? `; this account would have looked under ${ours.join(', ')}` : ''}. Nothing was changed.`,
+    {
+      hint: 'Point the state paths at where the service keeps its state (release-switcher init --state-path PATH), or run release-switcher as the account the service runs as.',
+      details: { statePaths: theirs, callerStatePaths: ours, from: service.from },
+    },
+  );
 }

@@ -19,7 +19,7 @@ import { PRESETS, type Preset } from '../store/presets.js';
 import { locateNpm } from '../stage/dependencies.js';
 import { handoffStep } from './restart-handoff-step.js';
 import { runStep } from './record.js';
-import { serviceEnvironment } from './service-env.js';
+import { type ServiceIdentity, serviceIdentity } from './service-identity.js';
 import type { Failure, Run } from './steps.js';
 
 const NAME = 'finalize' as const;
@@ -49,11 +49,12 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
   const { config, layout, runtime, journal } = session;
   let verdict: FinalizeVerdict | undefined;
   try {
-    const serviceEnv = await serviceEnvironment(config, runtime.env, {});
+    const service = await serviceIdentity(session);
+    const serviceEnv = service.env;
     // While the old gateway serves: the plugin packages finalize will install, into npm's cache.
-    const prefetch = await prefetchBeforeStop(run, finalize, serviceEnv);
+    const prefetch = await prefetchBeforeStop(run, finalize, service);
     // The old gateway asked to hand its sessions over and exit, when its release speaks the protocol (its own step).
-    const handedOff = await handoffStep(run, supervisor, serviceEnv);
+    const handedOff = await handoffStep(run, supervisor, service);
     await runStep({ journal, tx }, NAME, async (step) => {
       runtime.onProgress({ phase: 'restart', message: `stopping ${supervisor.unit} for ${tx.to}'s update finalize` });
       await supervisor.stop!(); // after a handoff: it cancels the supervisor's own restart of the exited process
@@ -70,6 +71,7 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
         tx: tx.id,
         timeoutMs: finalize.timeoutSeconds * 1000,
         signal: runtime.signal,
+        as: service.runAs,
       });
       step.note({ evidence: { stoppedPid, pid: started.pid, ...(prefetch && { prefetch }) } });
       await journal.commit(); // the pid, for recovery, before anything waits on it
@@ -98,8 +100,9 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
 async function prefetchBeforeStop(
   run: Run,
   finalize: NonNullable<Preset['finalize']>,
-  env: NodeJS.ProcessEnv,
+  service: ServiceIdentity,
 ): Promise<PrefetchResult | undefined> {
+  const { env } = service;
   const { session, tx } = run;
   const { config, layout, runtime } = session;
   if (!finalize.pluginList || tx.from === null || tx.to === null || tx.restore) return undefined;
@@ -116,6 +119,7 @@ async function prefetchBeforeStop(
     workDir: layout.stagingDir(`plugins-${tx.id}`),
     timeoutMs: PREFETCH_TIMEOUT_MS,
     signal: runtime.signal,
+    as: service.runAs,
   }).catch((error: unknown) => {
     if (runtime.signal?.aborted) throw error; // cancelled: as any step after the flip is
     return { specs: [], ok: false, ms: 0, detail: error instanceof Error ? error.message : String(error) };

@@ -21,6 +21,7 @@ import { copySnapshotPrivately, copyStatePrivately } from '../snapshot/private-c
 import { resolveIndependentPaths, resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
 import { markBad, runStep } from './record.js';
 import { candidateEnvOf } from './candidate-env.js';
+import { serviceIdentity } from './service-identity.js';
 import { preflightWanted } from './preflight-wanted.js';
 import type { JournalSession } from '../store/session.js';
 
@@ -35,8 +36,9 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
     // A configured Node that no longer runs (removed or moved since the install) is the environment's fault: the
     // candidate would "crash" at its first instruction and be marked bad for it. NODE_NOT_FOUND says what to fix.
     if (config.node) await probeNode(config.node, runtime.env, runtime.signal);
-    const skip = await resolveIndependentPaths(config.independentPaths, runtime.env);
-    const paths = (await resolveStatePaths(config.statePaths, runtime.env)).filter((p) => !skip.has(p));
+    const serviceEnv = (await serviceIdentity(session)).env; // the state as the service finds it, not as we would
+    const skip = await resolveIndependentPaths(config.independentPaths, serviceEnv);
+    const paths = (await resolveStatePaths(config.statePaths, serviceEnv)).filter((p) => !skip.has(p));
     const candidate = await candidateEnvOf(session);
     const outcome = await runPreflight({
       node: config.node ?? process.execPath,
@@ -55,7 +57,7 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       // The state the target will start on: a snapshot check-state plans to put back (a rollback across
       // a migration), else the live state.
       copyState: (dir) => {
-        const base = statePathsBase(config.statePaths, runtime.env);
+        const base = statePathsBase(config.statePaths, serviceEnv);
         const copy =
           tx.restore && tx.restore.version === target
             ? copySnapshotPrivately(layout, tx.restore.snapshot, dir, { base, residue: config.residue })

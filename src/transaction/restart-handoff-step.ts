@@ -11,6 +11,7 @@ import { consumeHandoff, handoffSupported, requestRestart } from '../service/res
 import type { Supervisor } from '../service/supervisors/types.js';
 import { PRESETS } from '../store/presets.js';
 import { noteStep, runStep } from './record.js';
+import type { ServiceIdentity } from './service-identity.js';
 import type { Run } from './steps.js';
 
 const NAME = 'restart-handoff' as const;
@@ -21,7 +22,7 @@ const EXIT_TIMEOUT_MS = 330_000;
 export async function handoffStep(
   run: Run,
   supervisor: Supervisor,
-  env: NodeJS.ProcessEnv,
+  service: ServiceIdentity,
 ): Promise<{ pid: number | null }> {
   const { session, tx } = run;
   const { config, layout, runtime, journal } = session;
@@ -33,7 +34,13 @@ export async function handoffStep(
     noteStep(tx, NAME, 'skipped', `${supervisor.unit} has no main process to hand over`);
     return { pid };
   }
-  const call = { node: config.node, releaseDir: layout.release(tx.from), env, signal: runtime.signal };
+  const call = {
+    node: config.node,
+    releaseDir: layout.release(tx.from),
+    env: service.env,
+    signal: runtime.signal,
+    as: service.runAs,
+  };
   await runStep({ journal, tx }, NAME, async (step) => {
     const supported = await handoffSupported(call, commands);
     if (supported !== true) {

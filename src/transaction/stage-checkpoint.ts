@@ -7,6 +7,7 @@
  */
 import type { Transaction } from '../model/state.js';
 import type { JournalSession } from '../store/session.js';
+import { serviceIdentity } from './service-identity.js';
 
 export async function stageStateCheckpoint(session: JournalSession, tx: Transaction): Promise<void> {
   const { config, layout, runtime } = session;
@@ -23,7 +24,7 @@ export async function stageStateCheckpoint(session: JournalSession, tx: Transact
       residue: config.residue,
       independentPaths: config.independentPaths,
       sqliteNodes: [config.node, process.execPath],
-      env: runtime.env,
+      env: (await serviceIdentity(session)).env,
       fromVersion: tx.from,
       toVersion: tx.to,
     });

@@ -1,0 +1,118 @@
+/**
+ * Whom the service runs as and with what environment: what every command run for it (finalize, the database preflight,
+ * the restart request, the plugin downloads) and every read of its state (checkpoints, state paths) must use, and not
+ * the tool's own. Root acting for `User=openclaw` has another HOME than the gateway; so has a runner started by a
+ * service manager, or an operator whose shell sets another HOME. The service's wins, read in this order:
+ * 1. its running main process (/proc/<pid>/environ and its real uid): what it really runs with;
+ * 2. its unit (systemd): `User=` (system units; its home from the password database, as systemd gives it) and
+ *    `Environment=` (HOME, OPENCLAW_STATE_DIR, …), with the user manager's own HOME for a user unit;
+ * 3. otherwise (pm2 or none, nothing running): this account and its environment.
+ * A service that runs but whose environment cannot be read (another account's process, and we are not root) is
+ * refused before anything stops: state paths resolved with our HOME would checkpoint somebody else's state.
+ */
+import fs from 'node:fs/promises';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import { type AccountInfo, currentAccount, lookupAccount } from '../platform/accounts.js';
+import type { RunAs } from '../platform/run-as.js';
+import { candidateEnvironment } from '../rehearsal/candidate-env.js';
+import { type UnitScope, systemctl } from '../service/systemctl.js';
+import type { Config } from '../store/config.js';
+import type { Session } from '../store/session.js';
+import { splitUnitWords } from '../unit-files/existing-unit.js';
+import { configuredSupervisor } from './configured-supervisor.js';
+
+export interface ServiceIdentity {
+  /** The account the service runs as. */
+  account: AccountInfo;
+  /** Set when that is not this process's account: its commands run through setpriv (platform/run-as.ts). */
+  runAs: RunAs | undefined;
+  /** The service's environment: HOME and the state variables as the service has them, over our basics (PATH…). */
+  env: NodeJS.ProcessEnv;
+  /** Where it was read: `the service's process 1234`, `unit openclaw.service (User=openclaw)`, `this account`. */
+  from: string;
+}
+
+/** One answer per session: read while the service still runs (before any stop), then the same all along. */
+const known = new WeakMap<object, Promise<ServiceIdentity>>();
+
+export function serviceIdentity(session: Pick<Session, 'config' | 'runtime'>): Promise<ServiceIdentity> {
+  let found = known.get(session);
+  if (!found) {
+    found = readIdentity(session.config, session.runtime.env, session.runtime.signal);
+    known.set(session, found);
+  }
+  return found;
+}
+
+async function readIdentity(config: Config, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<ServiceIdentity> {
+  const supervisor = await configuredSupervisor(config, env, signal);
+  const pid = (await supervisor?.state().catch(() => null))?.mainPid ?? null;
+  if (pid !== null && pid > 1) {
+    const uid = await processUid(pid);
+    const account = uid === undefined ? undefined : lookupAccount(uid);
+    const own = await candidateEnvironment({ callerEnv: env, servicePid: pid });
+    if (!account || own.from !== `the service's process ${pid}`) throw unreadable(config, pid, uid);
+    return identity(account, { ...own.env, HOME: own.env.HOME ?? account.home }, own.from);
+  }
+  if ((config.supervisor === 'systemd' || config.supervisor === 'systemd-system') && config.unit)
+    return fromUnit(config.unit, config.supervisor === 'systemd' ? 'user' : 'system', env, signal);
+  return identity(currentAccount(), env, 'this account (no running service or unit to read it from)');
+}
+
+function identity(account: AccountInfo, env: NodeJS.ProcessEnv, from: string): ServiceIdentity {
+  const runAs = account.uid === process.getuid?.() ? undefined : account;
+  return { account, runAs, env: { ...env, USER: account.name, LOGNAME: account.name }, from };
+}
+
+/** A unit that does not run: its `User=` and `Environment=`, as systemd would start it. */
+async function fromUnit(
+  unit: string,
+  scope: UnitScope,
+  env: NodeJS.ProcessEnv,
+  signal?: AbortSignal,
+): Promise<ServiceIdentity> {
+  const shown = await systemctl(['show', unit, '--property=User', '--property=Environment'], { scope, env, signal });
+  const props = Object.fromEntries(
+    shown.output.split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
+  const unitEnv: Record<string, string> = {};
+  for (const word of splitUnitWords(props.Environment ?? ''))
+    if (word.includes('=')) unitEnv[word.slice(0, word.indexOf('='))] = word.slice(word.indexOf('=') + 1);
+  const user = scope === 'system' ? props.User || 'root' : undefined;
+  const account = user ? lookupAccount(user) : currentAccount();
+  if (!account)
+    throw new ReleaseSwitcherError(
+      'SERVICE_ACCOUNT_UNKNOWN',
+      `${unit} runs as User=${user}, which has no account here.`,
+      {
+        hint: `Create the account or fix User= in the unit (systemctl cat ${unit}).`,
+      },
+    );
+  const home = unitEnv.HOME ?? (scope === 'user' ? await managerHome(env, signal) : account.home) ?? account.home;
+  const from = `unit ${unit}${user ? ` (User=${user})` : ''}`;
+  return identity(account, { ...env, ...unitEnv, HOME: home }, from);
+}
+
+/** The user manager's own HOME (what a user unit without Environment=HOME gets). */
+async function managerHome(env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<string | undefined> {
+  const shown = await systemctl(['show-environment'], { scope: 'user', env, signal });
+  if (shown.exitCode !== 0) return undefined;
+  return /^HOME=(.*)$/m.exec(shown.output)?.[1];
+}
+
+/** The real uid of a process (/proc/<pid>/status `Uid:`), readable for any process. */
+async function processUid(pid: number): Promise<number | undefined> {
+  const status = await fs.readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
+  const uid = status === undefined ? undefined : /^Uid:\s+(\d+)/m.exec(status)?.[1];
+  return uid === undefined ? undefined : Number(uid);
+}
+
+function unreadable(config: Config, pid: number, uid: number | undefined): ReleaseSwitcherError {
+  const who = uid === undefined ? 'another account' : (lookupAccount(uid)?.name ?? `uid ${uid}`);
+  const me = currentAccount();
+  return new ReleaseSwitcherError(
+    'SERVICE_ACCOUNT_UNKNOWN',
+    `The service (pid ${pid}${config.unit ? `, ${config.unit}` : ''}) runs as ${who}, whose environment ${me.name} cannot read: its state paths (${config.statePaths.join(', ') || 'none'}) would be resolved with ${me.name}'s HOME (${me.home}), not the service's. Nothing was changed.`,
+    { hint: `Run release-switcher as ${who} (sudo -u ${who} release-switcher …) or as root acting for it.` },
+  );
+}
