@@ -173,6 +173,12 @@ export const COMMANDS: CommandDef[] = [
         value: 'P',
         description: 'auto-update: share of hosts that take a new version, by host id (default 100)',
       },
+      'service-user': {
+        type: 'string',
+        value: 'ACCOUNT',
+        description:
+          "the account the service runs as, when not the root owner (default: a system unit's User=; releases are readable by it)",
+      },
       'host-id': {
         type: 'string',
         value: 'ID',

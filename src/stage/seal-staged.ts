@@ -64,7 +64,7 @@ export async function sealStaged(input: SealInput): Promise<{
     files: manifest,
   };
   await writeFileAtomic(path.join(pkgDir, RELEASE_MARKER), `${JSON.stringify(marker)}\n`);
-  await sealTree(pkgDir, linked, manifest);
+  await sealTree(pkgDir, linked, manifest, { staged: true }); // its top folder once it is in releases/
   progress({ phase: 'seal', message: `sealed ${manifest.length} entries` });
   return {
     marker,

@@ -60,6 +60,11 @@ export interface Config {
   rolloutPercent: number;
   /** auto-update: this host's id for rollout and jitter. @default null: /etc/machine-id, else the hostname */
   hostId: string | null;
+  /**
+   * The account the service runs as, when it is not the root's owner (a system unit's `User=`, learned by init): its
+   * group may pass through releases/ to its release. @default null: the root's owner
+   */
+  serviceUser: string | null;
   /** Preflight: the candidate is rehearsed as `<node> ARGS` before the flip; `{port}`, `{state}` filled in. @default null: no rehearsal */
   preflight: string[] | null;
   /** Preflight: NAME → value for the rehearsal (`{port}`, `{state}` filled in). @default {} */
@@ -107,6 +112,7 @@ export function defaultConfig(pkg: string): Config {
     cooldownHours: 0,
     rolloutPercent: 100,
     hostId: null,
+    serviceUser: null,
     preflight: null,
     preflightEnv: {},
     preflightFor: 5,
@@ -140,7 +146,17 @@ export function validateConfig(value: unknown, source: string): Config {
   for (const field of ['verifyTimeout', 'stableFor', 'keep', 'cooldownHours'] as const) {
     if (!Number.isFinite(config[field]) || config[field] < 0) bad(field, 'must be a number ≥ 0');
   }
-  for (const field of ['registry', 'unit', 'healthUrl', 'node', 'npm', 'schemaField', 'preset', 'hostId'] as const) {
+  for (const field of [
+    'registry',
+    'unit',
+    'healthUrl',
+    'node',
+    'npm',
+    'schemaField',
+    'preset',
+    'hostId',
+    'serviceUser',
+  ] as const) {
     if (config[field] !== null && typeof config[field] !== 'string') bad(field, 'must be a string');
   }
   if (config.registry !== null && !URL.canParse(config.registry)) bad('registry', 'must be a URL');

@@ -212,13 +212,15 @@ async function assertNamesUnchanged(
  * Remove every write bit below and including `dir`, deepest first; shared (linked) files are left
  * alone. `files`: the tree's manifest, when the names are known to be exactly those (sealing the
  * staged release right after its manifest and dedupe): each file gets the manifest's sealed mode, and
- * the tree is not walked again; `dir` itself then keeps its write bit (sealReleaseTop, once it is in
- * releases/). Its marker file, beside the manifest's names, is sealed too.
+ * the tree is not walked again. Its marker file, beside the manifest's names, is sealed too.
+ * `staged`: the tree is still in staging/ and will be renamed into releases/: `dir` itself keeps its
+ * write bit until it is there (sealReleaseTop says why).
  */
 export async function sealTree(
   dir: string,
   shared: ReadonlySet<string> = new Set(),
   files?: readonly ManifestEntry[],
+  options: { staged?: boolean } = {},
 ): Promise<void> {
   if (files) {
     await assertLinksContained(
@@ -234,6 +236,7 @@ export async function sealTree(
     if (markerStat?.isFile()) await fs.chmod(marker, markerStat.mode & 0o555);
     const dirs = files.filter((entry) => entry.type === 'dir').reverse();
     for (const entry of dirs) await fs.chmod(path.join(dir, entry.path), 0o555);
+    if (!options.staged) await fs.chmod(dir, 0o555);
     return;
   }
   const entries = await walkTree(dir);

@@ -1,5 +1,6 @@
 /** Every mutation: the root's lock, the journal, and recovery of whatever an earlier run left, first. */
 import { makePrivateDir } from '../platform/fs.js';
+import { prepareReleasesDir } from '../store/releases-dir.js';
 import { Journal, type ReleaseLedger } from '../store/journal.js';
 import { ledgerOf } from './record.js';
 import { withLock } from '../store/lock.js';
@@ -27,7 +28,7 @@ export async function mutate<T>(
   const { overStaging = false, ...recoverOptions } = mutateOptions;
   const session = await openSession(options);
   const { layout, runtime } = session;
-  await makePrivateDir(layout.releases);
+  await prepareReleasesDir(layout, session.config);
   await makePrivateDir(layout.staging);
   return withLock(layout.root, { command, waitSeconds: runtime.waitSeconds, overStaging }, async () => {
     const journal = await Journal.open(layout.root);

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import { makePrivateDir } from '../platform/fs.js';
+import { prepareReleasesDir } from '../store/releases-dir.js';
 import {
   type Config,
   type Settings,
@@ -15,6 +16,7 @@ import { assertStatePathsApart } from '../snapshot/state-paths.js';
 import { layoutOf } from '../store/layout.js';
 import { withLock } from '../store/lock.js';
 import { withPreset } from '../store/presets.js';
+import { systemctl } from '../service/systemctl.js';
 import { type CheckpointCoverage, describeCheckpoint } from '../snapshot/coverage.js';
 
 export interface InitOptions {
@@ -74,9 +76,12 @@ export async function init(options: InitOptions): Promise<InitResult> {
       });
     }
     const defined = Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
-    const config = validateConfig({ ...(existing ?? defaultConfig(pkg)), ...defined }, 'settings');
+    const config = await withServiceUser(
+      validateConfig({ ...(existing ?? defaultConfig(pkg)), ...defined }, 'settings'),
+      hostOf(options).env,
+    );
     await assertStatePathsApart(config.statePaths, layout.root, hostOf(options).env);
-    await makePrivateDir(layout.releases);
+    await prepareReleasesDir(layout, config);
     await makePrivateDir(layout.staging);
     await writeConfig(layout.root, config);
     // What is shown is what config.json holds: the registry URL without its credentials.
@@ -85,4 +90,15 @@ export async function init(options: InitOptions): Promise<InitResult> {
     const checkpoint = await describeCheckpoint({ ...config, env: hostOf(options).env }).catch(() => undefined);
     return { root: layout.root, config: shown, ...(checkpoint && { checkpoint }) };
   });
+}
+
+/**
+ * A system unit's `User=` is the account its service runs as: learned from the unit when no --service-user is given,
+ * so releases are made readable by it (store/releases-dir.ts). A unit without one runs as root.
+ */
+async function withServiceUser(config: Config, env: NodeJS.ProcessEnv): Promise<Config> {
+  if (config.serviceUser !== null || config.supervisor !== 'systemd-system' || !config.unit) return config;
+  const shown = await systemctl(['show', config.unit, '--property=User', '--value'], { scope: 'system', env });
+  const user = shown.exitCode === 0 ? shown.output.trim() : '';
+  return user && user !== 'root' ? { ...config, serviceUser: user } : config;
 }

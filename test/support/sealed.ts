@@ -2,6 +2,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sealStaged } from '../../src/stage/seal-staged.ts';
+import { sealReleaseTop } from '../../src/store/seal.ts';
 import { recordFingerprints, refreshAfterLinks } from '../../src/store/fingerprints.ts';
 import { makeReleaseImmutable } from '../../src/store/immutable-release.ts';
 import type { Layout } from '../../src/store/layout.ts';
@@ -27,7 +28,9 @@ export async function stageReleaseForTest(
   const { marker, inodes } = await sealStaged({ layout, pkgDir: dir, earlier, identity, progress: () => undefined });
   mkdirSync(layout.releases, { recursive: true });
   renameSync(dir, layout.release(version));
-  // As install's commitRelease ends: immutable where it can be, then the fingerprints, last.
+  // As install's commitRelease ends: its top folder sealed once in releases/, immutable where it can be, then the
+  // fingerprints, last.
+  await sealReleaseTop(layout.release(version));
   await makeReleaseImmutable(layout, marker);
   await refreshAfterLinks(layout, earlier, inodes);
   await recordFingerprints(layout, version, layout.release(version));

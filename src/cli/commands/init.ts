@@ -76,6 +76,7 @@ export function settingsFromFlags(values: CommandContext['values']): Settings {
     cooldownHours: count(values['cooldown-hours'], 'cooldown-hours', false),
     rolloutPercent: count(values['rollout-percent'], 'rollout-percent', false),
     hostId: str(values['host-id']),
+    serviceUser: str(values['service-user']),
     preflight: preflight === undefined ? undefined : preflight.split(/\s+/).filter(Boolean),
     preflightEnv: preflightEnv(values['preflight-env']),
     preflightFor: parseSeconds(str(values['preflight-for']), 'preflight-for'),
