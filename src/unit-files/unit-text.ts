@@ -7,6 +7,7 @@ import type { Config } from '../store/config.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { layoutOf } from '../store/layout.js';
 import { CLI_MAIN } from '../platform/self.js';
+import { currentAccount } from '../platform/accounts.js';
 import { PRESETS, type Preset } from '../store/presets.js';
 import { type ExistingUnit, nodeCommandOf, spanSeconds } from './existing-unit.js';
 import type { UnitScope } from '../service/systemctl.js';
@@ -92,8 +93,27 @@ function bootCheckLine(config: Config, root: string, options: ServiceOptions): s
   const node = config.node ?? process.execPath;
   const bootCheck =
     options.bootCheck === undefined ? [node, CLI_MAIN, '--root', root, 'boot-check'] : options.bootCheck;
-  // `-`: boot-check always exits 0; if release-switcher itself is gone or broken, the service must still start.
-  return bootCheck && bootCheck.length > 0 ? [`ExecStartPre=-${bootCheck.map(execWord).join(' ')}`] : [];
+  // `-`: if release-switcher itself is gone or broken, the service must still start (boot-check exits 0 but where it
+  // cannot read or write the root, which it says, and `doctor` checks beforehand).
+  // `+`: the root is not the service account's (root acting for User=…): the boot-check acts for the root's owner,
+  // outside the unit's sandbox, as every other command on that root does; its checkpoints keep each file's owner.
+  const privileged = actsForServiceAccount(config) ? '+' : '';
+  return bootCheck && bootCheck.length > 0 ? [`ExecStartPre=-${privileged}${bootCheck.map(execWord).join(' ')}`] : [];
+}
+
+/** The service runs as another account than the one writing its unit (the root's owner, root). */
+function actsForServiceAccount(config: Config): boolean {
+  return config.serviceUser !== null && config.serviceUser !== currentAccount().name;
+}
+
+/**
+ * Where the boot-check runs as the service's own account (the root is its own), a sandboxed unit (ProtectSystem=strict,
+ * ProtectHome=read-only: OpenClaw's Ansible role) must let it write the root, or it can neither count starts nor take
+ * checkpoints. `-`: a root that is gone does not stop the unit from starting.
+ */
+function rootWritableLines(config: Config, root: string): string[] {
+  if (config.supervisor !== 'systemd-system' || actsForServiceAccount(config)) return [];
+  return [`ReadWritePaths=-${plainValue(root, 'The root path')}`];
 }
 
 /**
@@ -261,6 +281,7 @@ export function serviceLines(request: UnitRequest): Lines {
   const rest = [
     ...policyLines(request, lines),
     ...environment,
+    ...rootWritableLines(config, path.dirname(current)),
     ...(workingDirectory === null ? [] : [`WorkingDirectory=${workingDirectory}`]),
   ];
   if (existing) {
