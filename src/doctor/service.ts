@@ -12,6 +12,7 @@ import { systemctl } from '../service/systemctl.js';
 import { getJson, readField } from '../service/health.js';
 import type { CheckContext, CheckResult } from './checks.js';
 import { whatRuns } from './running.js';
+import { bootCheckCanWrite, serviceReadsCurrent } from './access.js';
 
 const TIMEOUT_MS = 15_000;
 const HEALTH_TIMEOUT_MS = 5_000;
@@ -188,4 +189,12 @@ export async function healthAnswers(ctx: CheckContext): Promise<CheckResult | nu
   return { name: 'health', ok: true, detail: `${url} answers with ${current}, the current release` };
 }
 
-export const SERVICE_CHECKS = [unitThroughCurrent, drift, scopeMismatch, linger, healthAnswers];
+export const SERVICE_CHECKS = [
+  unitThroughCurrent,
+  drift,
+  scopeMismatch,
+  linger,
+  healthAnswers,
+  serviceReadsCurrent,
+  bootCheckCanWrite,
+];
