@@ -52,7 +52,8 @@ async function readIdentity(config: Config, env: NodeJS.ProcessEnv, signal?: Abo
     const account = uid === undefined ? undefined : lookupAccount(uid);
     const own = await candidateEnvironment({ callerEnv: env, servicePid: pid });
     if (!account || own.from !== `the service's process ${pid}`) throw unreadable(config, pid, uid);
-    return identity(account, { ...own.env, HOME: own.env.HOME ?? account.home }, own.from);
+    const seen = await asWeSeeIt(pid, { ...own.env, HOME: own.env.HOME ?? account.home }, env);
+    return identity(account, seen, own.from);
   }
   if ((config.supervisor === 'systemd' || config.supervisor === 'systemd-system') && config.unit)
     return fromUnit(config.unit, config.supervisor === 'systemd' ? 'user' : 'system', env, signal);
@@ -62,6 +63,39 @@ async function readIdentity(config: Config, env: NodeJS.ProcessEnv, signal?: Abo
 function identity(account: AccountInfo, env: NodeJS.ProcessEnv, from: string): ServiceIdentity {
   const runAs = account.uid === process.getuid?.() ? undefined : account;
   return { account, runAs, env: { ...env, USER: account.name, LOGNAME: account.name }, from };
+}
+
+/**
+ * The service's paths as this process sees them. A service may run in a mount namespace of its own where a path names
+ * another folder than it does here (a unit's BindPaths=, a test harness binding a temp home over the account's): each
+ * absolute path of its environment that exists in its view (/proc/<pid>/root) is kept when it is the same folder here
+ * (same device and inode: ProtectHome=read-only and the like keep paths as they are), else replaced by our own value of
+ * that variable when that one is the same folder. A HOME found in neither way is refused, naming both.
+ */
+async function asWeSeeIt(pid: number, env: NodeJS.ProcessEnv, ours: NodeJS.ProcessEnv): Promise<NodeJS.ProcessEnv> {
+  const out = { ...env };
+  for (const [key, value] of Object.entries(env)) {
+    if (!value?.startsWith('/') || value.includes(':')) continue;
+    const theirs = await fs.stat(`/proc/${pid}/root${value}`).catch(() => undefined);
+    if (!theirs) continue;
+    const same = (stat: { dev: number; ino: number } | undefined) =>
+      stat !== undefined && stat.dev === theirs.dev && stat.ino === theirs.ino;
+    if (same(await fs.stat(value).catch(() => undefined))) continue;
+    const alternative = ours[key];
+    if (alternative?.startsWith('/') && same(await fs.stat(alternative).catch(() => undefined))) {
+      out[key] = alternative;
+      continue;
+    }
+    if (key === 'HOME')
+      throw new ReleaseSwitcherError(
+        'SERVICE_ACCOUNT_UNKNOWN',
+        `The service (pid ${pid}) sees its HOME ${value} as another folder than ${value} is here, and not as ${alternative ?? 'our HOME'} either: its state cannot be found from here. Nothing was changed.`,
+        {
+          hint: 'Run release-switcher where the service runs (the same mount namespace), or name its state with --state-path.',
+        },
+      );
+  }
+  return out;
 }
 
 /** A unit that does not run: its `User=` and `Environment=`, as systemd would start it. */
