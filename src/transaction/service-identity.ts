@@ -72,7 +72,7 @@ function identity(account: AccountInfo, env: NodeJS.ProcessEnv, from: string): S
  * (same device and inode: ProtectHome=read-only and the like keep paths as they are), else replaced by our own value of
  * that variable when that one is the same folder. A HOME found in neither way is refused, naming both.
  */
-async function asWeSeeIt(pid: number, env: NodeJS.ProcessEnv, ours: NodeJS.ProcessEnv): Promise<NodeJS.ProcessEnv> {
+export async function asWeSeeIt(pid: number, env: NodeJS.ProcessEnv, ours: NodeJS.ProcessEnv): Promise<NodeJS.ProcessEnv> {
   const out = { ...env };
   for (const [key, value] of Object.entries(env)) {
     if (!value?.startsWith('/') || value.includes(':')) continue;
