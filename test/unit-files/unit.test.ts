@@ -49,6 +49,22 @@ describe('generated text', () => {
     ]);
   });
 
+  it("a service account's system unit: root acting for User= runs the boot-check privileged (+); the account's own root is writable through the sandbox", () => {
+    const acting = systemdDropIn(
+      config({ supervisor: 'systemd-system', serviceUser: 'openclaw' }),
+      ROOT,
+      serviceOptions,
+    ).split('\n');
+    expect(acting).toContain('ExecStartPre=-+/usr/bin/rs --root "/srv/rs app/100%%" boot-check');
+    expect(acting.filter((line) => line.startsWith('ReadWritePaths='))).toEqual([]);
+    // The root is the service account's own (it runs release-switcher itself, or there is no other account).
+    const own = systemdDropIn(config({ supervisor: 'systemd-system' }), ROOT, serviceOptions).split('\n');
+    expect(own).toContain('ExecStartPre=-/usr/bin/rs --root "/srv/rs app/100%%" boot-check');
+    expect(own).toContain('ReadWritePaths=-/srv/rs app/100%%');
+    // A user unit: no sandbox to open, nothing added.
+    expect(systemdDropIn(config(), ROOT, serviceOptions)).not.toContain('ReadWritePaths=');
+  });
+
   it('whole unit: Description and WantedBy by scope, no ExecStart reset', () => {
     expect(systemdUnit(config(), ROOT, { ...serviceOptions, bootCheck: null }).split('\n')).toEqual([
       HEADER,
