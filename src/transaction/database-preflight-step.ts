@@ -89,7 +89,14 @@ export async function databasePreflightStep(session: JournalSession, tx: Transac
   const verdicts = await runStep({ journal, tx }, NAME, async (step) => {
     const found = (await judgeDatabases(session, target)) ?? [];
     step.note({ evidence: { verdicts: found }, detail: `${target}: ${describeVerdicts(found)}` });
-    if (found.length === 0 && tx.from !== null && session.journal.state.releases[tx.from]?.state === 'good')
+    // Only for a supervised service: its state is where it runs, and a checkpoint is taken of it.
+    const supervised = session.config.supervisor !== 'none';
+    if (
+      supervised &&
+      found.length === 0 &&
+      tx.from !== null &&
+      session.journal.state.releases[tx.from]?.state === 'good'
+    )
       throw await noStateFound(session, tx.from); // the step fails with it
     if (found.some(refuses)) step.fail();
     return found;

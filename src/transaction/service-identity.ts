@@ -15,7 +15,7 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 import { type AccountInfo, currentAccount, lookupAccount } from '../platform/accounts.js';
 import type { RunAs } from '../platform/run-as.js';
 import { candidateEnvironment } from '../rehearsal/candidate-env.js';
-import { type UnitScope, systemctl } from '../service/systemctl.js';
+import type { UnitScope } from '../service/systemctl.js';
 import type { Config } from '../store/config.js';
 import type { Session } from '../store/session.js';
 import { splitUnitWords } from '../unit-files/existing-unit.js';
@@ -72,7 +72,11 @@ function identity(account: AccountInfo, env: NodeJS.ProcessEnv, from: string): S
  * (same device and inode: ProtectHome=read-only and the like keep paths as they are), else replaced by our own value of
  * that variable when that one is the same folder. A HOME found in neither way is refused, naming both.
  */
-export async function asWeSeeIt(pid: number, env: NodeJS.ProcessEnv, ours: NodeJS.ProcessEnv): Promise<NodeJS.ProcessEnv> {
+export async function asWeSeeIt(
+  pid: number,
+  env: NodeJS.ProcessEnv,
+  ours: NodeJS.ProcessEnv,
+): Promise<NodeJS.ProcessEnv> {
   const out = { ...env };
   for (const [key, value] of Object.entries(env)) {
     if (!value?.startsWith('/') || value.includes(':')) continue;
@@ -105,6 +109,8 @@ async function fromUnit(
   env: NodeJS.ProcessEnv,
   signal?: AbortSignal,
 ): Promise<ServiceIdentity> {
+  // Loaded only here: an activation without a unit (supervisor none) loads no systemctl (startup-imports.test.ts).
+  const { systemctl } = await import('../service/systemctl.js');
   const shown = await systemctl(['show', unit, '--property=User', '--property=Environment'], { scope, env, signal });
   const props = Object.fromEntries(
     shown.output.split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
@@ -129,6 +135,7 @@ async function fromUnit(
 
 /** The user manager's own HOME (what a user unit without Environment=HOME gets). */
 async function managerHome(env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<string | undefined> {
+  const { systemctl } = await import('../service/systemctl.js');
   const shown = await systemctl(['show-environment'], { scope: 'user', env, signal });
   if (shown.exitCode !== 0) return undefined;
   return /^HOME=(.*)$/m.exec(shown.output)?.[1];

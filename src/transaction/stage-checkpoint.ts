@@ -7,7 +7,6 @@
  */
 import type { Transaction } from '../model/state.js';
 import type { JournalSession } from '../store/session.js';
-import { serviceIdentity } from './service-identity.js';
 
 export async function stageStateCheckpoint(session: JournalSession, tx: Transaction): Promise<void> {
   const { config, layout, runtime } = session;
@@ -24,7 +23,7 @@ export async function stageStateCheckpoint(session: JournalSession, tx: Transact
       residue: config.residue,
       independentPaths: config.independentPaths,
       sqliteNodes: [config.node, process.execPath],
-      env: (await serviceIdentity(session)).env,
+      env: (await (await import('./service-identity.js')).serviceIdentity(session)).env,
       fromVersion: tx.from,
       toVersion: tx.to,
     });
