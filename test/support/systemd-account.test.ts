@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
 import { type Account, canUseAccounts, normalAccount, serviceAccount } from './accounts.ts';
 import { runnableBy } from './cli.ts';
+import { managedGateway } from './service.ts';
 import { describeWhere } from './skip.ts';
 import { canRunUserManager, isAlive, startUserManager, type UserManager } from './systemd.ts';
 
@@ -97,6 +98,23 @@ describeWhere(support, 'private systemd --user manager owned by a test account',
     expect(isAlive(runner)).toBe(true);
     expect(await show(um, 'rs-runner.service', 'ActiveState')).toBe('active');
   }, 30_000);
+
+  test('the CLI run as the account with the manager env switches a unit of this manager, which runs as the account', async () => {
+    // managedGateway runs the CLI as cli(args, { as: um.account, env: um.env }) on a root the account owns.
+    const gw = await managedGateway(um, { name: 'rs-acct-gw', stableFor: 1 });
+    for (const version of ['1.1.0', '1.2.0']) {
+      const installed = await gw.rs(['install', `rs-fixture-gateway@${version}`]);
+      expect(installed.exitCode, installed.stdout + installed.stderr).toBe(0);
+    }
+    expect(statSync(path.join(gw.root, 'releases', '1.2.0')).uid).toBe(user.uid);
+    for (const version of ['1.1.0', '1.2.0']) {
+      const r = await gw.rs(['switch', version]);
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+      expect(r.json.result).toMatchObject({ status: 'verified', to: version });
+      expect((await gw.health())?.version).toBe(version);
+    }
+    expect((await uids(await mainPid(um, gw.unit)))[0]).toBe(user.uid);
+  }, 120_000);
 
   test('stop() leaves no process, no cgroup and no folder of a service account manager', async () => {
     const service = serviceAccount();
