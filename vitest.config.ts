@@ -69,6 +69,7 @@ export const SYSTEM = [
   'test/store/errors.test.ts',
   'test/store/immutable.test.ts',
   'test/support/systemd.test.ts',
+  'test/support/systemd-account.test.ts',
   'test/transaction/crash-way-back.test.ts',
   'test/transaction/systemd-handoff.test.ts',
   'test/transaction/service-identity.test.ts',

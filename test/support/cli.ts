@@ -44,9 +44,12 @@ try {
   // Imported outside a test file's collection (a global setup, a bench script): nothing to register on.
 }
 
-/** A temp dir removed when the current test finishes (made in a hook: after the test file's last hook). */
-export function tempDir(prefix = 'rs-test-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+/**
+ * A temp dir removed when the current test finishes (made in a hook: after the test file's last hook); owned by
+ * `owner` (0700) when one is given, else by the test process.
+ */
+export function tempDir(prefix = 'rs-test-', owner?: Account): string {
+  const dir = owner ? accountTempDir(owner, prefix) : mkdtempSync(join(tmpdir(), prefix));
   try {
     onTestFinished(() => removeTree(dir));
   } catch {
@@ -83,7 +86,10 @@ export interface CliOptions {
   env?: Record<string, string>;
   cwd?: string;
   timeout?: number;
-  /** Run as this account (its uid, gid and groups; its own npm home and cache) instead of the test process's. */
+  /**
+   * Run as this account (its uid, gid and groups; its own npm home and cache, which is also where it starts unless
+   * `cwd` says otherwise) instead of the test process's.
+   */
   as?: Account | undefined;
 }
 
@@ -94,7 +100,7 @@ export async function cli(args: string[], options: CliOptions = {}): Promise<Cli
   const result = await execa(command, argv, {
     env: options.as ? accountCliEnv(options.as, options.env) : cliEnv(options.env),
     extendEnv: false,
-    cwd: options.cwd,
+    cwd: options.cwd ?? (options.as ? accountCwd(options.as) : undefined),
     reject: false,
     timeout: options.timeout ?? 120_000,
   });
@@ -115,7 +121,7 @@ export async function cli(args: string[], options: CliOptions = {}): Promise<Cli
 
 /** Per account: its npm home (cache, logs, an empty npmrc), owned by it, removed after the test file. */
 const accountHomes = new Map<number, string>();
-export function accountCliEnv(who: Account, extra: Record<string, string> = {}): Record<string, string> {
+function accountNpmHome(who: Account): string {
   let home = accountHomes.get(who.uid);
   if (!home) {
     home = accountTempDir(who, 'rs-test-npm-');
@@ -124,6 +130,19 @@ export function accountCliEnv(who: Account, extra: Record<string, string> = {}):
     accountHomes.set(who.uid, home);
     afterFile.add(home);
   }
+  return home;
+}
+
+/**
+ * Where a command run as `who` starts: a folder of its own, as a login starts in its home. Not the test process's
+ * (the checkout): a checkout under /root is closed to it, and a child spawned there (pm2's daemon) fails with EACCES.
+ */
+export function accountCwd(who: Account): string {
+  return accountNpmHome(who);
+}
+
+export function accountCliEnv(who: Account, extra: Record<string, string> = {}): Record<string, string> {
+  const home = accountNpmHome(who);
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: home,
@@ -137,18 +156,27 @@ export function accountCliEnv(who: Account, extra: Record<string, string> = {}):
   };
 }
 
+/** What `who` runs: Node, the built CLI, and the package folder they are in (its node_modules/.bin: pm2). */
+export interface Runnable {
+  node: string;
+  cli: string;
+  packageDir: string;
+}
+
 /**
  * The Node and the built CLI as `who` can run them: these very files when every folder on their way is open to it,
  * else a hardlinked copy of the package (dist, node_modules, package.json, layout) and of Node in the run's temp
  * folder (a checkout under /root, as a CI clone may be, is closed to other accounts).
  */
-const runnable = new Map<number, { node: string; cli: string }>();
-export function runnableBy(who: Account): { node: string; cli: string } {
+const runnable = new Map<number, Runnable>();
+export function runnableBy(who: Account): Runnable {
   const known = runnable.get(who.uid);
   if (known) return known;
+  const packageDir = reachableBy(who, CLI) ? PACKAGE_DIR : copyForAccounts(PACKAGE_DIR, 'package');
   const found = {
     node: reachableBy(who, process.execPath) ? process.execPath : copyForAccounts(process.execPath, 'node'),
-    cli: reachableBy(who, CLI) ? CLI : join(copyForAccounts(PACKAGE_DIR, 'package'), 'dist', 'cli', 'main.js'),
+    cli: join(packageDir, 'dist', 'cli', 'main.js'),
+    packageDir,
   };
   runnable.set(who.uid, found);
   return found;

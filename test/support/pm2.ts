@@ -1,13 +1,14 @@
 // A root served by a real pm2 app, for the end-to-end pm2 suites (pm2-switch, pm2-preflight): the
 // operator's first steps (install, activate a release on disk, hand the root to pm2, start the app
 // through current/) done once, with a private pm2 daemon killed when the suite ends.
-import { execa } from 'execa';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { execa } from 'execa';
 import { expect, inject } from 'vitest';
 import { run } from '../../src/platform/subprocess.ts';
-import { type CliResult, cli, tempDir } from './cli.ts';
+import { type Account, accountTempDir, asAccount } from './accounts.ts';
+import { accountCliEnv, accountCwd, type CliResult, cli, runnableBy, tempDir } from './cli.ts';
 import { freePort } from './service.ts';
 
 const PM2 = resolve(import.meta.dirname, '../../node_modules/.bin/pm2');
@@ -23,6 +24,10 @@ export interface Pm2Gateway {
   health(): Promise<{ version: string }>;
   /** Kill the daemon, then remove its home. */
   stop(): Promise<void>;
+  /** The account the daemon, the app and the CLI run as; `undefined`: the test process's own. */
+  account: Account | undefined;
+  /** The pm2 binary the account runs (the checkout's, or the copy made for accounts that cannot reach it). */
+  pm2: string;
 }
 
 export interface Pm2GatewayOptions {
@@ -32,21 +37,37 @@ export interface Pm2GatewayOptions {
   versions: string[];
   /** `init` arguments beyond supervisor, unit and health URL (verify timing, preflight…). */
   init: string[];
+  /** Run the pm2 daemon, the app and the CLI as this account, on a root and a PM2_HOME it owns. @default the test process's own */
+  as?: Account | undefined;
 }
 
 export async function pm2Gateway(options: Pm2GatewayOptions): Promise<Pm2Gateway> {
-  const home = mkdtempSync(join(tmpdir(), `${options.app}-home-`)); // not tempDir(): pm2 kill must run before it goes
-  const root = join(tempDir(`${options.app}-`), 'root');
+  const { as } = options;
+  const prefix = `${options.app}-home-`;
+  // Not tempDir(): pm2 kill must run before it goes.
+  const home = as ? accountTempDir(as, prefix) : mkdtempSync(join(tmpdir(), prefix));
+  const root = join(tempDir(`${options.app}-`, as), 'root');
   const port = await freePort();
-  const env = { PM2_HOME: home, PATH: `${dirname(PM2)}:${process.env.PATH}` };
-  const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env });
-  const pm2 = (args: string[]) => run(PM2, args, { env: { ...process.env, ...env }, timeoutMs: 60_000 });
+  const bin = as ? join(runnableBy(as).packageDir, 'node_modules', '.bin', 'pm2') : PM2;
+  // pm2 is a `#!/usr/bin/env node` script: the Node the account can run comes first on its PATH.
+  const node = as ? `${dirname(runnableBy(as).node)}:` : '';
+  const env = { PM2_HOME: home, PATH: `${dirname(bin)}:${node}${process.env.PATH}` };
+  const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env, as });
+  // Every pm2 call as the account: any of them, jlist included, spawns the daemon of PM2_HOME when none runs.
+  const pm2Env = as ? accountCliEnv(as, env) : { ...process.env, ...env };
+  const pm2Command = (args: string[]) => (as ? asAccount(as, bin, args) : ([bin, args] as const));
+  const cwd = as ? accountCwd(as) : undefined; // pm2 spawns its daemon in its own cwd
+  const pm2 = (args: string[]) => run(...pm2Command(args), { env: pm2Env, cwd, timeoutMs: 60_000 });
   const gateway: Pm2Gateway = {
     root,
     port,
     rs,
+    account: as,
+    pm2: bin,
     async app() {
-      const list = JSON.parse((await execa(PM2, ['jlist'], { env: { ...process.env, ...env } })).stdout) as Array<{
+      // stdout alone: run() interleaves stderr, where pm2 may warn.
+      const jlist = await execa(...pm2Command(['jlist']), { env: pm2Env, extendEnv: false, cwd, timeout: 60_000 });
+      const list = JSON.parse(jlist.stdout) as Array<{
         name: string;
         pid: number;
         pm2_env: { restart_time: number };

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import { validateConfig } from '../../src/store/config.ts';
 import { systemdUnit } from '../../src/unit-files/unit.ts';
-import { CLI, cli, tempDir, type CliResult } from './cli.ts';
+import { CLI, cli, runnableBy, tempDir, type CliResult } from './cli.ts';
 import type { UserManager } from './systemd.ts';
 
 export async function freePort(): Promise<number> {
@@ -40,8 +40,13 @@ export interface ManagedGatewayOptions {
   bootCheck?: (command: string[]) => string[];
 }
 
+/**
+ * The gateway as a unit of `manager`, and the CLI run as the manager's account (its root, logs and npm cache that
+ * account's own) with the manager's environment.
+ */
 export async function managedGateway(manager: UserManager, options: ManagedGatewayOptions): Promise<ManagedGateway> {
-  const root = join(tempDir('rs-svc-'), 'root');
+  const as = manager.account;
+  const root = join(tempDir('rs-svc-', as), 'root');
   const unit = `${options.name}.service`;
   const port = await freePort();
   const log = join(root, '..', `${options.name}.log`);
@@ -49,7 +54,7 @@ export async function managedGateway(manager: UserManager, options: ManagedGatew
     Object.entries(manager.env).filter((e): e is [string, string] => typeof e[1] === 'string'),
   );
   const rs = (args: string[], extra: { env?: Record<string, string> } = {}) =>
-    cli(['--root', root, '--json', ...args], { env: { ...env, ...extra.env } });
+    cli(['--root', root, '--json', ...args], { env: { ...env, ...extra.env }, as });
   const init = await rs([
     'init',
     '--package',
@@ -73,7 +78,8 @@ export async function managedGateway(manager: UserManager, options: ManagedGatew
   // The unit release-switcher itself writes (boot-check, Restart=always, no start limit, exit 78 kept),
   // with a short stop timeout so the SIGTERM-ignoring release costs seconds, not half a minute.
   // The boot-check of the built CLI (this file imports src/, whose own path would name src/cli/main.js).
-  const defaultBootCheck = [process.execPath, CLI, '--root', root, 'boot-check'];
+  const { node, cli: main } = as ? runnableBy(as) : { node: process.execPath, cli: CLI };
+  const defaultBootCheck = [node, main, '--root', root, 'boot-check'];
   const bootCheck = options.bootCheck ? options.bootCheck(defaultBootCheck) : defaultBootCheck;
   let text = systemdUnit(config, root, {
     entry: 'server.js',
@@ -87,7 +93,7 @@ export async function managedGateway(manager: UserManager, options: ManagedGatew
     [
       '[Service]',
       `ExecStartPre=/usr/bin/test ! -e ${root}/current/refuse-start`,
-      `Environment=RS_CLI=${JSON.stringify(JSON.stringify([process.execPath, CLI]))}`,
+      `Environment=RS_CLI=${JSON.stringify(JSON.stringify([node, main]))}`,
       `Environment=RS_ROOT=${root}`,
       ...Object.entries(options.environment ?? {}).map(
         ([name, value]) => `Environment=${JSON.stringify(`${name}=${value}`)}`,
