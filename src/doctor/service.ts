@@ -3,6 +3,7 @@
  * running process runs the release `current` names (drift: "updated but not restarted"), the user
  * and system managers do not both have the unit, and a user unit survives logout (linger).
  */
+import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readLinkVersion } from '../store/links.js';
@@ -15,6 +16,8 @@ import { whatRuns } from './running.js';
 import { bootCheckCanWrite, serviceReadsCurrent } from './access.js';
 
 const TIMEOUT_MS = 15_000;
+/** Where logind records `loginctl enable-linger` (one empty file per account). */
+const LINGER_DIR = '/var/lib/systemd/linger';
 const HEALTH_TIMEOUT_MS = 5_000;
 
 function systemctlIn(ctx: CheckContext, user: boolean, args: string[]) {
@@ -124,12 +127,19 @@ export async function scopeMismatch(ctx: CheckContext): Promise<CheckResult | nu
 export async function linger(ctx: CheckContext): Promise<CheckResult | null> {
   if (ctx.config.supervisor !== 'systemd') return null;
   const user = os.userInfo().username;
-  const shown = await run('loginctl', ['show-user', user, '--property=Linger', '--value'], {
-    env: ctx.env,
-    signal: ctx.signal,
-    timeoutMs: TIMEOUT_MS,
-  }).catch(() => null);
-  const value = shown?.exitCode === 0 ? shown.output.trim() : '';
+  // logind keeps the setting as a file: readable without logind running (or asking it over D-Bus).
+  const flagged = await fs.stat(path.join(LINGER_DIR, user)).then(
+    () => true,
+    () => false,
+  );
+  const shown = flagged
+    ? null
+    : await run('loginctl', ['show-user', user, '--property=Linger', '--value'], {
+        env: ctx.env,
+        signal: ctx.signal,
+        timeoutMs: TIMEOUT_MS,
+      }).catch(() => null);
+  const value = flagged ? 'yes' : shown?.exitCode === 0 ? shown.output.trim() : '';
   if (value === 'yes') return { name: 'linger', ok: true, detail: `linger is enabled for ${user}` };
   if (ctx.fix) {
     const enabled = await run('loginctl', ['enable-linger', user], {
