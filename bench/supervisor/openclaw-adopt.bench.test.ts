@@ -90,14 +90,14 @@ describeWhere(can, 'bench: adopt a running openclaw (real package, its own unit,
     let started = Date.now();
     const init = await cli(
       ['--root', root, 'init', '--preset', 'openclaw', '--adopt', installed, '--node', node, '--unit', UNIT],
-      { env, timeout: 900_000 },
+      { env, timeout: 900_000, as: null },
     );
     expect(init.exitCode, init.stdout + init.stderr).toBe(0);
     console.log(`--- init --preset openclaw --adopt (${s(Date.now() - started)}) ---\n${init.stdout}`);
     expect(init.stdout).toContain(
       `port ${port} (ExecStart --port ${port}); Node options --max-old-space-size=8192; TimeoutStopSec 330; RestartSec 5`,
     );
-    const unit = await cli(['--root', root, 'unit', '--install'], { env });
+    const unit = await cli(['--root', root, 'unit', '--install'], { env, as: null });
     expect(unit.exitCode, unit.stdout + unit.stderr).toBe(0);
     const dropIn = readFileSync(path.join(um.unitDir, `${UNIT}.d`, 'release-switcher.conf'), 'utf8');
     console.log(`--- unit --install ---\n${unit.stdout}\n--- the drop-in ---\n${dropIn}`);
@@ -130,7 +130,7 @@ describeWhere(can, 'bench: adopt a running openclaw (real package, its own unit,
       `--- systemctl --user cat ${UNIT} ---\n${(await um.systemctl(['cat', UNIT])).stdout}\n--- /proc/${after.pid}/cmdline ---\n${argv.join(' ')}\n--- systemctl show ---\n${JSON.stringify(await show())}`,
     );
 
-    const doctor = await cli(['--root', root, '--json', 'doctor'], { env });
+    const doctor = await cli(['--root', root, '--json', 'doctor'], { env, as: null });
     expect(
       doctor.json?.result?.checks?.find((c: { name: string }) => c.name === 'health'),
       doctor.stdout,

@@ -61,7 +61,8 @@ describeWhere(can, 'bench: update with finalize of a real openclaw vs a bare res
     ...(process.env.BENCH_NPM_CACHE ? { npm_config_cache: process.env.BENCH_NPM_CACHE } : {}),
     ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
   });
-  const rs = (args: string[], timeout = 1_800_000) => cli(['--root', root, '--json', ...args], { env: env(), timeout });
+  const rs = (args: string[], timeout = 1_800_000) =>
+    cli(['--root', root, '--json', ...args], { env: env(), timeout, as: null });
   const mainPid = async () => Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
 
   beforeAll(async () => {

@@ -64,7 +64,7 @@ describeWhere(
       ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
     });
     const rs = (args: string[], timeout = 1_800_000) =>
-      cli(['--root', root, '--json', ...args], { env: env(), timeout });
+      cli(['--root', root, '--json', ...args], { env: env(), timeout, as: null });
     const mainPid = async () => Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
 
     /** A user's message through the gateway (the root's `openclaw`); resolves once the model has streamed LEAD_SECONDS. */

@@ -59,7 +59,8 @@ describeWhere(canRunUserManager(), 'the whole openclaw state dir, checkpointed (
     npm_config_logs_dir: path.join(work, 'npm-logs'),
     ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
   });
-  const rs = (args: string[], timeout = 900_000) => cli(['--root', root, '--json', ...args], { env: env(), timeout });
+  const rs = (args: string[], timeout = 900_000) =>
+    cli(['--root', root, '--json', ...args], { env: env(), timeout, as: null });
   const state = () => path.join(um.env.HOME!, '.openclaw');
 
   beforeAll(async () => {

@@ -108,3 +108,18 @@ export function reachableBy(who: Account, file: string): boolean {
   const probe = spawnSync('/usr/bin/setpriv', asAccount(who, '/usr/bin/test', ['-r', file])[1], { timeout: 10_000 });
   return probe.status === 0;
 }
+
+/**
+ * Whom the integration tiers run the CLI, its roots and the service as when a test names nobody: the normal account,
+ * where the suite may make and become accounts (root on Linux, as CI runs it). A test about root itself says so with
+ * `as: null` (cli), `owner: null` (tempDir) or `account: null` (startUserManager). `RS_TESTS_AS=root` runs it all as
+ * the test process, as the suite did before; elsewhere (not root) everything runs as the test process's account.
+ */
+export function defaultTestAccount(): Account | undefined {
+  if (process.env.RS_TESTS_AS === 'root' || !canUseAccounts().ok) return undefined;
+  return normalAccount();
+}
+
+/** `null`: the test process's own account (root, for a case about root); `undefined`: the default test account. */
+export const accountOrDefault = (who: Account | null | undefined): Account | undefined =>
+  who === null ? undefined : (who ?? defaultTestAccount());

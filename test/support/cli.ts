@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, inject, onTestFinished } from 'vitest';
-import { type Account, accountTempDir, asAccount, reachableBy } from './accounts.ts';
+import { type Account, accountOrDefault, accountTempDir, asAccount, reachableBy } from './accounts.ts';
 import { copyRoot } from './root.ts';
 
 export const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
@@ -48,8 +48,10 @@ try {
  * A temp dir removed when the current test finishes (made in a hook: after the test file's last hook); owned by
  * `owner` (0700) when one is given, else by the test process.
  */
-export function tempDir(prefix = 'rs-test-', owner?: Account): string {
-  const dir = owner ? accountTempDir(owner, prefix) : mkdtempSync(join(tmpdir(), prefix));
+/** `owner`: the account that owns it. @default the default test account (accounts.ts); `null`: the test process. */
+export function tempDir(prefix = 'rs-test-', owner?: Account | null): string {
+  const who = accountOrDefault(owner);
+  const dir = who ? accountTempDir(who, prefix) : mkdtempSync(join(tmpdir(), prefix));
   try {
     onTestFinished(() => removeTree(dir));
   } catch {
@@ -88,19 +90,21 @@ export interface CliOptions {
   timeout?: number;
   /**
    * Run as this account (its uid, gid and groups; its own npm home and cache, which is also where it starts unless
-   * `cwd` says otherwise) instead of the test process's.
+   * `cwd` says otherwise). @default the default test account (accounts.ts: the normal account when the suite runs as
+   * root); `null`: the test process's own (a case about root).
    */
-  as?: Account | undefined;
+  as?: Account | null | undefined;
 }
 
 export async function cli(args: string[], options: CliOptions = {}): Promise<CliResult> {
-  const [command, argv] = options.as
-    ? asAccount(options.as, runnableBy(options.as).node, [runnableBy(options.as).cli, ...args])
+  const as = accountOrDefault(options.as);
+  const [command, argv] = as
+    ? asAccount(as, runnableBy(as).node, [runnableBy(as).cli, ...args])
     : [process.execPath, [CLI, ...args]];
   const result = await execa(command, argv, {
-    env: options.as ? accountCliEnv(options.as, options.env) : cliEnv(options.env),
+    env: as ? accountCliEnv(as, options.env) : cliEnv(options.env),
     extendEnv: false,
-    cwd: options.cwd ?? (options.as ? accountCwd(options.as) : undefined),
+    cwd: options.cwd ?? (as ? accountCwd(as) : undefined),
     reject: false,
     timeout: options.timeout ?? 120_000,
   });

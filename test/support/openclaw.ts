@@ -7,12 +7,24 @@
 // openclaw's CLI refuses to manage a service unless HOME is the account's home: inside the manager's own mount
 // namespace the manager's temp HOME is bound over that home (/root), so the unit's `Environment=HOME=/root` and
 // `openclaw gateway status` see the temp one; nothing outside the namespace changes.
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { homedir, userInfo } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  lchownSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { homedir, tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { expect } from 'vitest';
 import { ensureNode24 } from '../../bench/lib/node24.mjs';
+import { type Account, accountTempDir, reachableBy } from './accounts.ts';
 import { startUserManager, type UserManager } from './systemd.ts';
 
 export const OPENCLAW_UNIT = 'openclaw-gateway.service';
@@ -66,15 +78,21 @@ export async function ensureOpenclaw(options: {
   console.log(`npm install -g openclaw@${version}: ${seconds(Date.now() - started)}`);
 }
 
-/** A private user manager whose HOME is bound over the account's home in its namespace (see the header). */
-export async function openclawManager(name: string): Promise<UserManager> {
-  const um = await startUserManager({ name });
+/** The home openclaw's CLI insists on: the manager's account's (/home/rs-user), or the test process's (/root). */
+const accountHome = (um: UserManager) => um.account?.home ?? (userInfo().homedir || homedir());
+
+/**
+ * A private user manager owned by `account` (the gateway and the CLI run as it; none: root's, for the files of the
+ * openclaw tier not yet moved to the normal account) whose HOME is bound over that account's home in its namespace
+ * (see the header).
+ */
+export async function openclawManager(name: string, account?: Account): Promise<UserManager> {
+  const um = await startUserManager({ name, account: account ?? null });
   symlinkSync(um.env.XDG_CONFIG_HOME!, path.join(um.env.HOME!, '.config'));
-  const bind = await execa(
-    'nsenter',
-    ['-t', String(um.pid), '-m', 'mount', '--bind', um.env.HOME!, userInfo().homedir],
-    { reject: false },
-  );
+  if (um.account) lchownSync(path.join(um.env.HOME!, '.config'), um.account.uid, um.account.gid);
+  const bind = await execa('nsenter', ['-t', String(um.pid), '-m', 'mount', '--bind', um.env.HOME!, accountHome(um)], {
+    reject: false,
+  });
   expect(bind.exitCode, bind.stderr).toBe(0);
   return um;
 }
@@ -104,6 +122,7 @@ export async function writeOpenclawService(
     path.join(um.env.HOME!, '.openclaw', 'openclaw.json'),
     `// the user's own config\n{\n  gateway: { mode: 'local', port: ${port}, bind: 'loopback' },\n  ${options.config ?? ''}\n}\n`,
   );
+  await giveTo(um.account, path.join(um.env.HOME!, '.openclaw')); // the gateway rewrites its own config
   // openclaw's own unit, with this run's Node, prefix and port (HOME=/root is the bound temp home in the namespace).
   // One pass: a value put in is never read again (one replace after another made a clone under /check/work/main
   // point its unit at /check/check/work/main/…, since this run's Node path holds the fixture's).
@@ -112,7 +131,7 @@ export async function writeOpenclawService(
     '/work/main/.bench-cache/node24/bin': path.dirname(node),
     '/tmp/oc/prefix': prefix,
     '18931': String(port),
-    'HOME=/root': `HOME=${userInfo().homedir || homedir()}`,
+    'HOME=/root': `HOME=${accountHome(um)}`,
   };
   const recorded = new RegExp(Object.keys(values).map(escapeRegExp).join('|'), 'g');
   const unitText = readFileSync(FIXTURE, 'utf8').replace(recorded, (found) => values[found]!);
@@ -124,6 +143,7 @@ export async function writeOpenclawService(
       path.join(um.unitDir, `${OPENCLAW_UNIT}.d`, 'state-dir.conf'),
       `[Service]\nEnvironment=OPENCLAW_STATE_DIR=${path.join(um.env.HOME!, '.openclaw')}\n`,
     );
+    await giveTo(um.account, path.join(um.unitDir, `${OPENCLAW_UNIT}.d`));
     await um.systemctl(['daemon-reload']);
   }
   return unitText;
@@ -160,11 +180,58 @@ export async function openclawBench(options: {
   version: string;
   /** Where openclaw is (or is installed): a test that must not share a prepared prefix names its own. */
   prefix?: string;
+  /** The account the manager, the gateway and the CLI run as. @default root (the test process) */
+  account?: Account | undefined;
 }): Promise<{ node: string; prefix: string; um: UserManager }> {
-  const node = process.env.BENCH_NODE24 ?? (await ensureNode24()).node;
+  const node = nodeFor(options.account, process.env.BENCH_NODE24 ?? (await ensureNode24()).node);
   const prefix = options.prefix ?? process.env.OPENCLAW_PREFIX ?? path.join(options.work, 'prefix');
   await ensureOpenclaw({ node, prefix, version: options.version, logsDir: path.join(options.work, 'npm-logs') });
-  return { node, prefix, um: await openclawManager(options.name) };
+  const um = await openclawManager(options.name, options.account);
+  if (prefix.startsWith(`${options.work}/`)) await giveTo(um.account, prefix); // adopt may repoint its links
+  return { node, prefix, um };
+}
+
+/**
+ * The work folder of an openclaw test file: its root, prefix, caches and logs. Owned by `account` when the gateway
+ * and the CLI run as one (the test process may still write anywhere in it).
+ */
+export function openclawWork(prefix: string, account: Account | undefined): string {
+  return account ? accountTempDir(account, prefix) : mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/** Hand a tree the test process made (a copied prefix, an npm cache, a config) to `account`; none: left as it is. */
+export async function giveTo(account: Account | undefined, dir: string): Promise<void> {
+  if (account) await execa('chown', ['-R', `${account.uid}:${account.gid}`, dir]);
+}
+
+/**
+ * npm's cache for the account's CLI and gateway: a copy of `source` (the prepared one, warm with openclaw's packages)
+ * in `work`, owned by the account; `source` itself for root.
+ */
+export async function accountNpmCache(work: string, source: string, account: Account | undefined): Promise<string> {
+  if (!account) return source;
+  const copy = path.join(work, 'npm-cache');
+  if (existsSync(source)) await execa('cp', ['-a', source, copy]);
+  else mkdirSync(copy, { recursive: true });
+  await giveTo(account, copy);
+  return copy;
+}
+
+/**
+ * Node 24 as `account` can run it: where it is when every folder on the way lets the account through, else a copy
+ * (with the npm beside it) in the run's temp folder, made once per run.
+ */
+export function nodeFor(account: Account | undefined, node: string): string {
+  if (!account || reachableBy(account, node)) return node;
+  const home = path.dirname(path.dirname(node));
+  const copy = path.join(process.env.RS_RUN_TMP ?? tmpdir(), 'shared-for-accounts-node24');
+  if (!existsSync(path.join(copy, '.done'))) {
+    mkdirSync(copy, { recursive: true, mode: 0o755 });
+    chmodSync(copy, 0o755);
+    execFileSync('cp', ['-a', `${home}/.`, copy]);
+    writeFileSync(path.join(copy, '.done'), '');
+  }
+  return path.join(copy, 'bin', path.basename(node));
 }
 
 /**

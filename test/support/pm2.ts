@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { expect, inject } from 'vitest';
 import { run } from '../../src/platform/subprocess.ts';
-import { type Account, accountTempDir, asAccount } from './accounts.ts';
+import { type Account, accountOrDefault, accountTempDir, asAccount } from './accounts.ts';
 import { accountCliEnv, accountCwd, type CliResult, cli, runnableBy, tempDir } from './cli.ts';
 import { freePort } from './service.ts';
 
@@ -38,11 +38,11 @@ export interface Pm2GatewayOptions {
   /** `init` arguments beyond supervisor, unit and health URL (verify timing, preflight…). */
   init: string[];
   /** Run the pm2 daemon, the app and the CLI as this account, on a root and a PM2_HOME it owns. @default the test process's own */
-  as?: Account | undefined;
+  as?: Account | null | undefined;
 }
 
 export async function pm2Gateway(options: Pm2GatewayOptions): Promise<Pm2Gateway> {
-  const { as } = options;
+  const as = accountOrDefault(options.as);
   const prefix = `${options.app}-home-`;
   // Not tempDir(): pm2 kill must run before it goes.
   const home = as ? accountTempDir(as, prefix) : mkdtempSync(join(tmpdir(), prefix));

@@ -13,7 +13,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa, execaSync } from 'execa';
-import { type Account, accountTempDir, asAccount } from './accounts.ts';
+import { type Account, accountOrDefault, accountTempDir, asAccount } from './accounts.ts';
 import { type Footprint, PREFIX, sweepStale, track } from './systemd-cleanup.ts';
 import { createHandle, type UserManager } from './systemd-handle.ts';
 import { openKmsgLog, prepareHome } from './systemd-home.ts';
@@ -32,7 +32,7 @@ export interface StartOptions {
    * The account the manager runs as (uid, gid, groups), with its cgroup delegated to it and its HOME, XDG dirs and
    * unit files owned by it: what `user@<uid>.service` gives a login. @default the test process's own (root)
    */
-  account?: Account | undefined;
+  account?: Account | null | undefined;
 }
 
 let support: { ok: boolean; why?: string } | undefined;
@@ -113,7 +113,7 @@ export async function startUserManager(opts: StartOptions = {}): Promise<UserMan
   const mounts = cgroupMounts() ?? [];
   sweepStale(mounts);
 
-  const { account } = opts;
+  const account = accountOrDefault(opts.account);
   const label = (opts.name ?? 'mgr').replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 16); // keeps $XDG_RUNTIME_DIR/systemd/private under the 108-byte socket path limit
   const prefix = `${PREFIX}${process.pid}-${label}-`;
   const root = account ? accountTempDir(account, prefix) : mkdtempSync(path.join(tmpdir(), prefix));

@@ -12,23 +12,21 @@
 // - with the snapshot gone, the rollback onto the state 9.6 migrated is refused by 9.5's own `database preflight`
 //   (`incompatible`) before anything changes: 9.6 serves on, same process.
 // One gateway for the whole file (cold starts are 9-20 s at idle, finalize 40-50 s under load).
+// All of it as a normal account (issue 30): the user manager, the gateway, openclaw's CLI and release-switcher run as
+// the suite's normal account (accounts.ts), on a root, a state dir and an npm cache it owns; only the test's own
+// bookkeeping (files it plants, then hands to the account) is done as root.
 import { execFileSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { CLI, cli, cliEnv } from '../support/cli.ts';
+import { asAccount, defaultTestAccount } from '../support/accounts.ts';
+import { CLI, accountCliEnv, cli, cliEnv, runnableBy } from '../support/cli.ts';
 import {
+  accountNpmCache,
+  giveTo,
+  openclawWork,
   OPENCLAW_UNIT as UNIT,
   REMOVE_TIMEOUT_MS,
   openclawBench,
@@ -79,11 +77,19 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
   let node: string;
   /** The gateway's default model: a token a second for 15 minutes, so a turn outlasts any drain we would accept. */
   let model: SlowModel;
-  const work = mkdtempSync(path.join(tmpdir(), 'rs-ocfin-'));
+  /** The normal account everything runs as (none where the suite cannot make accounts: then the test process's). */
+  const account = defaultTestAccount();
+  const work = openclawWork('rs-ocfin-', account);
   const root = path.join(work, 'root');
-  const npmCache = existsSync(path.join(SHARED, 'npm'))
+  let npmCache = existsSync(path.join(SHARED, 'npm'))
     ? path.join(work, 'npm-cache')
     : path.join(PROJECT, '.bench-cache', 'npm-openclaw');
+  /** A file of the gateway's state planted by the test: the account's, like everything else in its state. */
+  const plant = async (file: string, text: string) => {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, text, { mode: 0o600 });
+    await giveTo(um.account, path.dirname(file));
+  };
   const env = () => ({
     ...(um.env as Record<string, string>),
     // The state dir by a path no other gateway on the machine has (every bound HOME is /root by path, and openclaw
@@ -97,14 +103,18 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
   const state = () => path.join(um.env.HOME!, '.openclaw');
   const mark = () => path.join(state(), 'credentials', 'rs-finalize.json');
   /** The `openclaw` command the root offers (`<root>/bin/openclaw`: the current release's CLI), as a user runs it. */
-  const openclawCli = (args: string[]) =>
+  const openclawCli = (args: string[]) => {
     // Not the worker's environment: with VITEST set, openclaw's CLI exits 0 at once and prints nothing.
-    execa(path.join(root, 'bin', 'openclaw'), args, {
-      env: cliEnv(env()),
+    const [command, argv] = um.account
+      ? asAccount(um.account, path.join(root, 'bin', 'openclaw'), args)
+      : [path.join(root, 'bin', 'openclaw'), args];
+    return execa(command, argv, {
+      env: um.account ? accountCliEnv(um.account, env()) : cliEnv(env()),
       extendEnv: false,
       reject: false,
       timeout: 900_000,
     });
+  };
   /** The plugin as the current release sees it: `openclaw plugins inspect <id> --json`. */
   const pluginSeen = async () => {
     const inspected = await openclawCli(['plugins', 'inspect', PLUGIN_ID, '--json']);
@@ -144,12 +154,14 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
   beforeAll(async () => {
     console.log(`load average at start: ${loadavg()[0]!.toFixed(1)}`);
     if (existsSync(path.join(SHARED, 'npm'))) execFileSync('cp', ['-a', path.join(SHARED, 'npm'), npmCache]);
+    else npmCache = await accountNpmCache(work, npmCache, account);
+    await giveTo(account, npmCache);
     const prepared = path.join(SHARED, `oc-${FROM}`);
     if (!process.env.OPENCLAW_PREFIX && existsSync(prepared)) {
       process.env.OPENCLAW_PREFIX = path.join(work, 'prefix');
       execFileSync('cp', ['-a', prepared, process.env.OPENCLAW_PREFIX]);
     }
-    const bench = await openclawBench({ name: 'ocfin', work, version: FROM });
+    const bench = await openclawBench({ name: 'ocfin', work, version: FROM, account });
     ({ node, um } = bench);
     port = await freePort();
     model = await startSlowModel({ tokens: 900, intervalMs: 1000, model: 'slow-1' });
@@ -159,6 +171,7 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
       path.join(um.unitDir, `${UNIT}.d`, 'state-dir.conf'),
       `[Service]\nEnvironment=OPENCLAW_STATE_DIR=${state()}\n`,
     );
+    await giveTo(um.account, path.join(um.unitDir, `${UNIT}.d`)); // unit --install writes its drop-in beside it
     expect((await um.systemctl(['daemon-reload'])).exitCode).toBe(0);
     expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
     await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 });
@@ -180,8 +193,7 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     expect(installed.exitCode, installed.stdout.slice(-2000) + installed.stderr.slice(-2000)).toBe(0);
     const broken = await rs(['init', '--adopt', repackBroken()]);
     expect(broken.exitCode, broken.stdout + broken.stderr).toBe(0);
-    mkdirSync(path.dirname(mark()), { recursive: true });
-    writeFileSync(mark(), '{"era":"9.5"}\n', { mode: 0o600 });
+    await plant(mark(), '{"era":"9.5"}\n');
   }, 2_400_000);
 
   afterAll(async () => {
@@ -212,8 +224,14 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
   }, 1_200_000);
 
   it(`kill -9 of the runner while ${TO}'s finalize runs: recover ends it and ${FROM} serves again`, async () => {
-    const runner = execa(process.execPath, [CLI, '--root', root, '--json', 'switch', TO, '--no-preflight'], {
-      env: cliEnv(env()),
+    // The runner as the account runs it (setpriv execs it: the pid killed below is the CLI's own).
+    const who = um.account;
+    const args = ['--root', root, '--json', 'switch', TO, '--no-preflight'];
+    const [command, argv] = who
+      ? asAccount(who, runnableBy(who).node, [runnableBy(who).cli, ...args])
+      : [process.execPath, [CLI, ...args]];
+    const runner = execa(command, argv, {
+      env: who ? accountCliEnv(who, env()) : cliEnv(env()),
       extendEnv: false,
       reject: false,
     });
@@ -293,7 +311,7 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
       ok: true,
       specs: [`${PLUGIN}@${TO}`],
     });
-    writeFileSync(mark(), '{"era":"9.6"}\n');
+    await plant(mark(), '{"era":"9.6"}\n');
 
     // No snapshot from before 9.6 first started (set aside, as one lost or deleted): 9.5's own database preflight
     // calls the state 9.6 migrated incompatible, and the rollback is refused before anything changes.

@@ -88,9 +88,10 @@ describeWhere(can, 'external-supervisor mode on the real openclaw gateway (adopt
     const init = await cli(['--root', root, 'init', '--preset', 'openclaw', '--adopt', installed, '--node', node], {
       env,
       timeout: 900_000,
+      as: null, // as root: this file's gateway still runs as root (the normal account's case is finalize.openclaw)
     });
     expect(init.exitCode, init.stdout + init.stderr).toBe(0);
-    const unit = await cli(['--root', root, 'unit', '--install'], { env });
+    const unit = await cli(['--root', root, 'unit', '--install'], { env, as: null });
     expect(unit.exitCode, unit.stdout + unit.stderr).toBe(0);
     expect((await um.systemctl(['restart', UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);
     await openclawHealthy(um, { port, pid: first.pid, timeoutMs: 300_000 });

@@ -99,7 +99,7 @@ function clients(options: { um: UserManager; node: string; root: string; port: n
     }
   };
   const rs: PluginGateway['rs'] = (args, timeout = 900_000) =>
-    cli(['--root', root, '--json', ...args], { env: env(), timeout });
+    cli(['--root', root, '--json', ...args], { env: env(), timeout, as: null });
   // One openclaw CLI at a time: the CLI takes OpenClaw's state-lifecycle coordinator for itself, and a
   // second one started meanwhile on the same state is refused ("another OpenClaw process owns
   // state-lifecycle", seen on CI when a test started three at once). A user's shell runs them one by one.
