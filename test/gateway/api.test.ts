@@ -9,6 +9,9 @@ import { cliEnv } from '../support/cli.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 import { type ManagedGateway, managedGateway } from '../support/service.ts';
 
+import { runThisFileAsRoot } from '../support/accounts.ts';
+runThisFileAsRoot("it drives the library in this process (root), so the user manager it reaches must be root's");
+
 const can = canRunUserManager();
 
 describeWhere(can, `update.run and update.status`, () => {

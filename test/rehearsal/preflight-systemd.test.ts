@@ -17,6 +17,9 @@ import {
 import { freePort } from '../support/service.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 import { candidate, pidAlive, snapshotBytes } from './preflight-support.ts';
+import { runThisFileAsRoot } from '../support/accounts.ts';
+
+runThisFileAsRoot('its live service and state are planted as root; moving it to the account is still to do');
 
 const can = canRunUserManager();
 const LIVE_UNIT = 'rs-preflight-live.service';

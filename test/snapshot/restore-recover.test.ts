@@ -11,6 +11,9 @@ import { type ManagedGateway, managedGateway } from '../support/service.ts';
 import { describeWhere } from '../support/skip.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 
+import { runThisFileAsRoot } from '../support/accounts.ts';
+runThisFileAsRoot("it plants the service's state (0600 credentials) as root; moving it to the account is still to do");
+
 const can = canRunUserManager();
 const POINTS = ['restore:begin', 'restore:partial'] as const;
 

@@ -26,6 +26,11 @@ import { mutableEntries } from '../../src/platform/immutable.ts';
 import { registryIdentity } from '../../src/stage/scripts/allow-scripts.ts';
 import { type TarEntry, encodeTarball } from '../support/bad-tarballs.ts';
 
+import { runThisFileAsRoot } from '../support/accounts.ts';
+runThisFileAsRoot(
+  'its hostile postinstall writes through a sealed file, which only root can (modes stop an account); the manifest check that catches it is the subject',
+);
+
 // Its own package name: the shared registry's rs-fixture-gateway keeps exactly the versions and tags other tests expect.
 const TAG = 'fast';
 const SECRET = 'RS_TEST_GATEWAY_SECRET';

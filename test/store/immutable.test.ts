@@ -9,6 +9,9 @@ import { probeImmutable, setImmutablePaths } from '../../src/platform/immutable.
 import { rs, templateRoot, tempDir } from '../support/cli.ts';
 import { releaseDirs, stagingEntries } from '../support/root.ts';
 
+import { runThisFileAsRoot } from '../support/accounts.ts';
+runThisFileAsRoot("the immutable attribute (chattr +i) needs CAP_LINUX_IMMUTABLE: root's releases are the subject");
+
 const isRoot = process.getuid?.() === 0;
 const support = isRoot ? await probeImmutable(tempDir()) : { supported: false as const, reason: 'not root' };
 // Runs as root on ext4/xfs/btrfs (CI runs the suite as root on ext4); elsewhere chattr +i is refused by the kernel.

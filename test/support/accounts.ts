@@ -3,7 +3,7 @@
 // The suite creates them with useradd when it runs as root (CI does) and runs the CLI and the service as them; a
 // case that is about root says so. Without root, the tests that need another account are skipped with that reason.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -123,3 +123,30 @@ export function defaultTestAccount(): Account | undefined {
 /** `null`: the test process's own account (root, for a case about root); `undefined`: the default test account. */
 export const accountOrDefault = (who: Account | null | undefined): Account | undefined =>
   who === null ? undefined : (who ?? defaultTestAccount());
+
+/**
+ * Node 24 as `account` can run it: where it is when every folder on the way lets the account through, else a copy
+ * (with the npm beside it) in the run's temp folder, made once per run.
+ */
+export function nodeFor(account: Account | undefined, node: string): string {
+  if (!account || reachableBy(account, node)) return node;
+  const home = path.dirname(path.dirname(node));
+  const copy = path.join(process.env.RS_RUN_TMP ?? tmpdir(), 'shared-for-accounts-node24');
+  if (!existsSync(path.join(copy, '.done'))) {
+    mkdirSync(copy, { recursive: true, mode: 0o755 });
+    chmodSync(copy, 0o755);
+    execFileSync('cp', ['-a', `${home}/.`, copy]);
+    writeFileSync(path.join(copy, '.done'), '');
+  }
+  return path.join(copy, 'bin', path.basename(node));
+}
+
+/**
+ * A test file whose cases are still written for root (they plant state, units or files as root and read what the
+ * service wrote as root): its CLI, roots and managers run as the test process, and the file says why. Each file runs
+ * in a process of its own (vitest's forks pool isolates files), so this touches no other file.
+ */
+export function runThisFileAsRoot(why: string): void {
+  process.env.RS_TESTS_AS = 'root';
+  if (canUseAccounts().ok) process.stderr.write(`as root, not the normal account: ${why}\n`);
+}

@@ -1,15 +1,4 @@
-// Shared by the benches (bench/supervisor/openclaw-*.bench.test.ts) and the tests that drive the real gateway.
-// A real openclaw gateway under a private systemd --user, as `openclaw gateway install` sets it up, for the
-// benches that adopt it (openclaw-adopt) and roll it back (openclaw-rollback): openclaw installed with
-// `npm install -g` on Node 24, its own unit (test/unit-files/fixtures/openclaw-gateway.service, rendered by its dist)
-// with this run's Node, prefix and port, a user config naming that port.
-//
-// openclaw's CLI refuses to manage a service unless HOME is the account's home: inside the manager's own mount
-// namespace the manager's temp HOME is bound over that home (/root), so the unit's `Environment=HOME=/root` and
-// `openclaw gateway status` see the temp one; nothing outside the namespace changes.
-import { execFileSync } from 'node:child_process';
 import {
-  chmodSync,
   existsSync,
   lchownSync,
   mkdirSync,
@@ -24,7 +13,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { expect } from 'vitest';
 import { ensureNode24 } from '../../bench/lib/node24.mjs';
-import { type Account, accountTempDir, reachableBy } from './accounts.ts';
+import { type Account, accountTempDir, nodeFor } from './accounts.ts';
 import { startUserManager, type UserManager } from './systemd.ts';
 
 export const OPENCLAW_UNIT = 'openclaw-gateway.service';
@@ -215,23 +204,6 @@ export async function accountNpmCache(work: string, source: string, account: Acc
   else mkdirSync(copy, { recursive: true });
   await giveTo(account, copy);
   return copy;
-}
-
-/**
- * Node 24 as `account` can run it: where it is when every folder on the way lets the account through, else a copy
- * (with the npm beside it) in the run's temp folder, made once per run.
- */
-export function nodeFor(account: Account | undefined, node: string): string {
-  if (!account || reachableBy(account, node)) return node;
-  const home = path.dirname(path.dirname(node));
-  const copy = path.join(process.env.RS_RUN_TMP ?? tmpdir(), 'shared-for-accounts-node24');
-  if (!existsSync(path.join(copy, '.done'))) {
-    mkdirSync(copy, { recursive: true, mode: 0o755 });
-    chmodSync(copy, 0o755);
-    execFileSync('cp', ['-a', `${home}/.`, copy]);
-    writeFileSync(path.join(copy, '.done'), '');
-  }
-  return path.join(copy, 'bin', path.basename(node));
 }
 
 /**

@@ -69,9 +69,13 @@ export function inode(p: string): number {
  */
 export function copyRoot(from: string, to: string): string {
   execFileSync('cp', ['-a', from, to]);
-  // cp does not copy the immutable attribute (a flag, not an xattr): set it again as install had.
-  spawnSync('chattr', ['-R', '-f', '+i', join(to, 'releases')], { stdio: 'ignore' });
-  spawnSync('chattr', ['-f', '-i', join(to, 'releases')], { stdio: 'ignore' });
+  // cp does not copy the immutable attribute (a flag, not an xattr): set it again where install had (its marker says
+  // so; a release a normal account installed has none).
+  for (const version of releaseDirs(to)) {
+    const marker = join(to, 'releases', version, '.release-switcher.json');
+    if (existsSync(marker) && JSON.parse(readFileSync(marker, 'utf8')).immutable === true)
+      spawnSync('chattr', ['-R', '-f', '+i', join(to, 'releases', version)], { stdio: 'ignore' });
+  }
   return to;
 }
 

@@ -8,6 +8,9 @@ import { runScheduled } from '../../src/transaction/schedule.ts';
 import { rs, templateRoot } from '../support/cli.ts';
 import { linkOf, readState } from '../support/root.ts';
 
+import { runThisFileAsRoot } from '../support/accounts.ts';
+runThisFileAsRoot('it drives the library in this process (root) beside the CLI on the same root');
+
 /** 1.0.0 current, 1.2.0 installed. */
 const freshRoot = templateRoot(['1.0.0', '1.2.0']);
 

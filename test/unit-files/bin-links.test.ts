@@ -9,6 +9,9 @@ import { layoutOf } from '../../src/store/layout.ts';
 import { recordNpmLinks } from '../../src/unit-files/bin-links.ts';
 import { cli, tempDir } from '../support/cli.ts';
 
+import { runThisFileAsRoot } from '../support/accounts.ts';
+runThisFileAsRoot('it plants npm -g links and their record as root; moving it to the account is still to do');
+
 it('doctor names init --link-bin for a recorded npm -g link; it repoints the link, --unlink-bin puts it back', async () => {
   const dir = tempDir();
   const root = path.join(dir, 'root');

@@ -12,6 +12,9 @@ import { mergePlist, ourPlist } from '../../src/unit-files/unit-plist.ts';
 import { defaultConfig } from '../../src/store/config.ts';
 import { cli, tempDir } from '../support/cli.ts';
 
+import { runThisFileAsRoot } from '../support/accounts.ts';
+runThisFileAsRoot("it plants the user's plist as root; the account's own plists are a case still to write");
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const PLAIN = readFileSync(path.join(here, 'fixtures', 'openclaw-gateway.plist'), 'utf8');
 const WRAPPED = readFileSync(path.join(here, 'fixtures', 'openclaw-gateway-wrapped.plist'), 'utf8');

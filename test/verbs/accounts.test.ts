@@ -93,7 +93,9 @@ describeWhere(canUseAccounts(), 'as the account it serves', () => {
     const dir = ownFolder(user);
     const root = join(dir, 'root');
     chmodSync(dir, 0o755);
-    const made = await cli(['--root', root, '--json', 'init', '--package', PKG, '--registry', inject('registryUrl')]);
+    const made = await cli(['--root', root, '--json', 'init', '--package', PKG, '--registry', inject('registryUrl')], {
+      as: null, // root
+    });
     ok(made);
     for (const args of [['status'], ['install', `${PKG}@1.0.0`], ['boot-check']]) {
       const r = await as(user)(root, args);
@@ -115,9 +117,10 @@ describeWhere(canUseAccounts(), 'as the account it serves', () => {
     chmodSync(dir, 0o755); // a root's parent the service's account may pass (doctor says so when it may not)
     const root = join(dir, 'root');
     const init = ['init', '--package', PKG, '--registry', inject('registryUrl'), '--service-user', service.name];
-    ok(await cli(['--root', root, '--json', ...init]));
-    ok(await cli(['--root', root, '--json', 'install', `${PKG}@1.0.0`]));
-    ok(await cli(['--root', root, '--json', 'switch', '1.0.0']));
+    const asRoot = (args: string[]) => cli(['--root', root, '--json', ...args], { as: null });
+    ok(await asRoot(init));
+    ok(await asRoot(['install', `${PKG}@1.0.0`]));
+    ok(await asRoot(['switch', '1.0.0']));
     const releases = join(root, 'releases');
     expect(statSync(releases).gid).toBe(service.gid);
     expect(statSync(releases).mode & 0o777).toBe(0o710);
@@ -130,7 +133,7 @@ describeWhere(canUseAccounts(), 'as the account it serves', () => {
     expect(canAs(service, '-r', join(root, 'state.json'))).toBe(false);
     // Another account than the service's gets nowhere.
     expect(canAs(user, '-r', join(root, 'current', 'package.json'))).toBe(false);
-    const doctor = await cli(['--root', root, '--json', 'doctor']);
+    const doctor = await asRoot(['doctor']);
     ok(doctor);
     expect(doctor.json.result.checks).toContainEqual(expect.objectContaining({ name: 'service-access', ok: true }));
   });
