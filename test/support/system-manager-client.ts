@@ -1,0 +1,153 @@
+// Our CLI runs on the host, as root or as the service account, and calls plain `systemctl …`, `systemd-run …` and
+// `sudo systemctl …`; a private system manager (system-manager.ts) answers only inside its namespaces. clientBin()
+// makes wrappers with those names to put first on the CLI's PATH (`env()`), each reaching the manager as the real
+// tool would reach the machine's own:
+// - root: `systemctl` and `systemd-run` are the real ones run through `nsenter -t <pid> -m -p`;
+// - another account: what it has on a real machine without polkit. Reading (`show`, `status`, `is-active`, `cat`,
+//   `list-*`) works, as D-Bus lets every account read (here through sudo and a root helper that lets nothing else
+//   through); changing anything fails "Access denied" (exit 4); `systemd-run` finds no bus (exit 1);
+// - `sudo systemctl …` (or /usr/bin/systemctl): the real sudo, checking the role's sudoers lines (ansible-unit.ts),
+//   installed with the wrapper's root systemctl in place of /usr/bin/systemctl: `sudo systemctl restart openclaw`
+//   works for the service account, `sudo systemctl kill openclaw` does not. Other sudo commands pass through unchanged.
+// The sudoers file is /etc/sudoers.d/rs-sysmgr-<pid>-… (no dot: sudo skips names with one), removed by stop() and by
+// the stale sweep. Called by absolute path (/usr/bin/sudo, /usr/bin/systemctl) the wrappers are bypassed: the product
+// must find these tools through PATH for the test bed to reach it.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { type Account, reachableBy } from './accounts.ts';
+import { DOCKER_STUB, ROLE_UNIT_NAME, roleUnit } from './ansible-unit.ts';
+import type { SystemManager } from './system-manager-handle.ts';
+
+export interface ClientBin {
+  /** The folder of wrappers: `systemctl`, `systemd-run`, `sudo`. */
+  bin: string;
+  /** The root systemctl that the sudoers lines name in place of /usr/bin/systemctl. */
+  rootSystemctl: string;
+  /** The sudoers file installed, if any. */
+  sudoersFile: string | undefined;
+  /** An environment whose PATH has the wrappers first (the test process's PATH after them). */
+  env(extra?: Record<string, string>): Record<string, string>;
+}
+
+export interface ClientOptions {
+  /** Accounts that may read the manager's state (`systemctl show`…) without sudo, as on any real machine. */
+  readers?: Account[];
+  /** sudoers lines (e.g. roleSudoers(account, rootSystemctl)) installed for the life of the manager. */
+  sudoers?: (rootSystemctl: string) => string;
+}
+
+const READ_VERBS = 'show|status|is-active|is-failed|is-enabled|cat|list-units|list-unit-files|list-dependencies';
+
+function script(file: string, text: string): void {
+  writeFileSync(file, `#!/bin/bash\n${text}\n`, { mode: 0o755 });
+  chmodSync(file, 0o755);
+}
+
+/** The wrappers for `sm` (once per manager), and the sudoers lines `opts.sudoers` names. */
+export async function clientBin(sm: SystemManager, opts: ClientOptions = {}): Promise<ClientBin> {
+  const dir = path.join(sm.base, 'client');
+  const bin = path.join(dir, 'bin');
+  const sbin = path.join(dir, 'sbin');
+  mkdirSync(bin, { recursive: true, mode: 0o755 });
+  mkdirSync(sbin, { recursive: true, mode: 0o755 });
+  const enter = `/usr/bin/nsenter -t ${sm.pid} -m -p --`;
+  const rootSystemctl = path.join(sbin, 'systemctl');
+  const readSystemctl = path.join(sbin, 'systemctl-read');
+  script(rootSystemctl, `exec ${enter} /usr/bin/systemctl "$@"`);
+  // Lets through only what an unprivileged account may ask a real system manager: the first word that is no option.
+  script(
+    readSystemctl,
+    `for arg in "$@"; do case "$arg" in -*) ;; ${READ_VERBS}) exec ${enter} /usr/bin/systemctl "$@" ;; *) break ;; esac; done
+echo "Failed to $arg \${@: -1}: Access denied" >&2; exit 4`,
+  );
+  script(
+    path.join(bin, 'systemctl'),
+    `[ "$(id -u)" = 0 ] && exec ${rootSystemctl} "$@"
+exec /usr/bin/sudo -n ${readSystemctl} "$@"`,
+  );
+  script(
+    path.join(bin, 'systemd-run'),
+    `[ "$(id -u)" = 0 ] && exec ${enter} /usr/bin/systemd-run "$@"
+echo "Failed to connect to bus: No such file or directory" >&2; exit 1`,
+  );
+  // sudo's own options, then the command: a systemctl command is sent to this manager's root systemctl.
+  script(
+    path.join(bin, 'sudo'),
+    `opts=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --) opts+=("$1"); shift; break ;;
+    -u|-g|-p|-C|-D|-h|-r|-t|-T|-U) opts+=("$1" "$2"); shift 2 ;;
+    -*) opts+=("$1"); shift ;;
+    *) break ;;
+  esac
+done
+case "$1" in systemctl|/usr/bin/systemctl|/bin/systemctl) shift; set -- ${rootSystemctl} "$@" ;; esac
+exec /usr/bin/sudo "\${opts[@]}" "$@"`,
+  );
+  const lines = [
+    ...(opts.readers ?? []).map((who) => `${who.name} ALL=(root) NOPASSWD: ${readSystemctl} *`),
+    opts.sudoers?.(rootSystemctl) ?? '',
+  ].join('\n');
+  const sudoersFile = lines.trim() ? await installSudoers(sm, `${lines}\n`) : undefined;
+  return {
+    bin,
+    rootSystemctl,
+    sudoersFile,
+    env: (extra = {}) => ({ PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, ...extra }),
+  };
+}
+
+/** Checked by visudo before sudo ever reads it (a broken file in sudoers.d breaks every sudo on the machine). */
+async function installSudoers(sm: SystemManager, text: string): Promise<string> {
+  if (!existsSync('/usr/sbin/visudo')) throw new Error('sudo is not installed (.ci/run installs it)');
+  const file = path.join('/etc/sudoers.d', path.basename(sm.base));
+  const staged = path.join(sm.base, 'client', 'sudoers.staged');
+  writeFileSync(staged, text, { mode: 0o440 });
+  const check = await execa('/usr/sbin/visudo', ['-cf', staged], { reject: false, timeout: 10_000 });
+  if (check.exitCode !== 0) throw new Error(`sudoers lines refused by visudo: ${check.stderr}${check.stdout}\n${text}`);
+  writeFileSync(`${file}.tmp`, text, { mode: 0o440 }); // a name with a dot: sudo skips it until the rename
+  renameSync(`${file}.tmp`, file);
+  sm.atStop(() => rmSync(file, { force: true }));
+  return file;
+}
+
+/**
+ * A Node that `who` can run from inside a unit with `PrivateTmp=true`: the test process's own when it is open to `who`
+ * and not under /tmp or /var/tmp, else a copy (hardlinked where it can be) in `dir`.
+ */
+export function nodeForService(who: Account, dir: string): string {
+  const own = process.execPath;
+  const hidden = ['/tmp/', '/var/tmp/'].some((prefix) => own.startsWith(prefix));
+  if (!hidden && reachableBy(who, own)) return own;
+  const copy = path.join(dir, 'node');
+  // cp -a keeps the mode; --link avoids 100 MB of copying where both are on one file system.
+  if (spawnSync('cp', ['-a', '--link', own, copy]).status !== 0) execFileSync('cp', ['-a', own, copy]);
+  return copy;
+}
+
+/** Folders `who` owns below its home (mode 0755 each, as the role makes them); made when missing. */
+export function ownedDirs(who: Account, ...relative: string[]): string[] {
+  return relative.map((rel) => {
+    const dir = path.join(who.home, rel);
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    // Every folder from the home down is the account's, as the role's tasks make them.
+    for (let d = dir; d.startsWith(`${who.home}/`); d = path.dirname(d)) chownSync(d, who.uid, who.gid);
+    return dir;
+  });
+}
+
+/**
+ * Installs the role's unit, verbatim, for `who` in `sm`: the docker.service it requires (a stand-in), the folders its
+ * ReadWritePaths name (a missing one fails the start with 226/NAMESPACE), and `openclaw` linked to `command` where
+ * systemd 252 finds a bare ExecStart name (see ansible-unit.ts). Returns the unit's name.
+ */
+export async function installRoleUnit(sm: SystemManager, who: Account, command: string): Promise<string> {
+  ownedDirs(who, '.openclaw', '.local/bin', '.local/share/pnpm');
+  await sm.linkCommand('openclaw', command);
+  await sm.writeUnit('docker.service', DOCKER_STUB);
+  await sm.writeUnit(ROLE_UNIT_NAME, roleUnit(who));
+  return ROLE_UNIT_NAME;
+}
