@@ -14,6 +14,13 @@ export interface SystemctlOptions {
   signal?: AbortSignal | undefined;
   /** Stands in for the subprocess helper in tests. */
   runner?: CommandRunner;
+  /**
+   * A change to a system unit (start, stop, restart) asked by another account than root: through `sudo -n` (never a
+   * password prompt), as OpenClaw's Ansible role lets its service account (`NOPASSWD: /usr/bin/systemctl restart
+   * openclaw`, and start, stop); its rules match word for word, so the command is exactly `systemctl VERB UNIT`.
+   * @default false
+   */
+  elevate?: boolean;
 }
 
 export const SYSTEMCTL_TIMEOUT_MS = 30_000;
@@ -28,6 +35,12 @@ export const systemctlCommand = (scope: UnitScope, args: readonly string[]): str
 /** Never rejects on a non-zero exit: callers decide what a failure means. */
 export function systemctl(args: readonly string[], options: SystemctlOptions): ReturnType<CommandRunner> {
   const runner = options.runner ?? runCaptured;
+  if (options.elevate && options.scope === 'system' && process.getuid?.() !== 0)
+    return runner('sudo', ['-n', 'systemctl', ...args], {
+      env: options.env,
+      signal: options.signal,
+      timeoutMs: options.timeoutMs ?? SYSTEMCTL_TIMEOUT_MS,
+    });
   return runner('systemctl', [...scopeArgs(options.scope), ...args], {
     env: options.env,
     signal: options.signal,

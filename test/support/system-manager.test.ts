@@ -11,6 +11,7 @@ import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
 import { type Account, asAccount, canUseAccounts, serviceAccount } from './accounts.ts';
 import { roleSudoers, roleUnit } from './ansible-unit.ts';
 import { describeWhere } from './skip.ts';
+import { runnableBy } from './cli.ts';
 import {
   canRunSystemManager,
   type SystemManager,
@@ -199,6 +200,27 @@ describeWhere(support, 'private systemd system manager with the Ansible role uni
     expect(restart.exitCode, restart.stderr).toBe(0);
     expect(await sm.mainPid('openclaw.service')).not.toBe(before);
   }, 30_000);
+
+  test("release-switcher's systemd-system supervisor, run as the service account, stops, starts and restarts the role's unit through sudo -n", async () => {
+    // The built library's own supervisor, in a process of the account's (not a stand-in): what `sudo -u openclaw
+    // release-switcher update` does to the unit. Its state is read without sudo, its changes go through the sudoers.
+    const runnable = runnableBy(who); // the built package and Node as the account can reach them
+    const script = `import { systemdSupervisor } from ${JSON.stringify(path.join(runnable.packageDir, 'dist/service/supervisors/systemd.js'))};
+const s = systemdSupervisor({ unit: 'openclaw', scope: 'system', env: process.env });
+const out = {};
+for (const verb of ['restart', 'stop', 'start']) { await s[verb](); out[verb] = (await s.state()).mainPid; }
+process.stdout.write(JSON.stringify(out));`;
+    const before = await sm.mainPid('openclaw.service');
+    const [file, argv] = asAccount(who, runnable.node, ['--input-type=module', '-e', script]);
+    const ran = await execa(file, argv, { env: client.env(), extendEnv: false, reject: false, timeout: 60_000 });
+    expect(ran.exitCode, ran.stdout + ran.stderr).toBe(0);
+    const pids = JSON.parse(ran.stdout) as { restart: number | null; stop: number | null; start: number | null };
+    expect(pids.restart).not.toBe(before);
+    expect(pids.restart).toBeGreaterThan(0);
+    expect(pids.stop).toBeNull();
+    expect(pids.start).toBeGreaterThan(0);
+    await sm.waitFor(async () => (await answering()) !== undefined, { what: 'the gateway to answer again' });
+  }, 60_000);
 
   test('Restart=always (RestartSec=10) brings the gateway back after a kill', async () => {
     await sm.waitFor(async () => (await answering()) !== undefined, { what: 'the gateway to answer' });

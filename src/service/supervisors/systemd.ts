@@ -1,4 +1,5 @@
 /** systemd, user or system manager, through systemctl. */
+import { currentAccount } from '../../platform/accounts.js';
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import { tail } from '../../platform/subprocess.js';
 import { systemctl, systemctlCommand } from '../systemctl.js';
@@ -106,12 +107,17 @@ export function systemdSupervisor(options: SystemdOptions): Supervisor {
       (verb !== 'start' && props.get('TimeoutStopUSec') === 'infinity') ||
       (verb !== 'stop' && props.get('TimeoutStartUSec') === 'infinity');
     const timeoutMs = infinite ? 86_400_000 : Math.max(CALL_TIMEOUT_MS, budget + JOB_MARGIN_MS);
-    const result = await systemctl([verb, options.unit], { ...call, timeoutMs });
+    const result = await systemctl([verb, options.unit], { ...call, timeoutMs, elevate: true });
     if (result.exitCode !== 0)
       throw new ReleaseSwitcherError(
         'SUPERVISOR_FAILED',
         `${systemctlCommand(options.scope, [verb, options.unit])} ${result.timedOut ? `timed out after ${Math.round(timeoutMs / 1000)} s` : 'failed'}: ${tail(result.output, 5)}`,
-        { hint: `Look at: ${systemctlCommand(options.scope, ['status', options.unit])}` },
+        {
+          hint:
+            options.scope === 'system' && process.getuid?.() !== 0
+              ? `As ${currentAccount().name}, a system unit is changed through sudo -n: allow it in sudoers (e.g. NOPASSWD: /usr/bin/systemctl ${verb} ${options.unit}), or run release-switcher as root. Look at: ${systemctlCommand(options.scope, ['status', options.unit])}`
+              : `Look at: ${systemctlCommand(options.scope, ['status', options.unit])}`,
+        },
       );
     return result;
   };
