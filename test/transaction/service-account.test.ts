@@ -1,0 +1,220 @@
+// Issue 30, deliver 2: the gateway under OpenClaw's Ansible role unit, verbatim (User=rs-openclaw, PrivateTmp,
+// ProtectSystem=strict, ProtectHome=read-only), on a private systemd system manager (support/system-manager.ts), with
+// the fixture gateway's releases switched by our built CLI. The CLI runs where the service runs: inside the manager's
+// mount and PID namespaces (its /tmp, its /etc/systemd/system, its PIDs, as on a real machine), as root acting for the
+// account. Everything the unit or the CLI touches lives outside /tmp (the manager's /tmp is its own; PrivateTmp hides
+// it from the unit): under the manager's folder in /var/lib, removed by sm.stop().
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, expect, inject, test } from 'vitest';
+import { type Account, asAccount, canUseAccounts, normalAccount, serviceAccount } from '../support/accounts.ts';
+import { CLI } from '../support/cli.ts';
+import { freePort } from '../support/service.ts';
+import { describeWhere } from '../support/skip.ts';
+import { canRunSystemManager, type SystemManager, startSystemManager } from '../support/system-manager.ts';
+import { installRoleUnit, nodeForService } from '../support/system-manager-client.ts';
+
+const manager = canRunSystemManager();
+const support = !manager.ok ? manager : canUseAccounts();
+const PKG = 'rs-fixture-gateway';
+const UNIT = 'openclaw.service';
+const PACKAGE_DIR = path.resolve(import.meta.dirname, '../..');
+
+/** The built package where the manager's namespaces see it (not under /tmp) and `who` may read it, else a copy in `dir`. */
+function packageFor(who: Account, dir: string): string {
+  const [file, argv] = asAccount(who, '/usr/bin/test', ['-r', CLI]);
+  if (!PACKAGE_DIR.startsWith('/tmp/') && spawnSync(file, argv).status === 0) return CLI;
+  mkdirSync(dir, { mode: 0o755 });
+  for (const entry of ['dist', 'node_modules', 'package.json', 'layout']) {
+    const from = path.join(PACKAGE_DIR, entry);
+    if (spawnSync('cp', ['-a', '--link', from, dir]).status !== 0) execFileSync('cp', ['-a', from, dir]);
+  }
+  return path.join(dir, 'dist', 'cli', 'main.js');
+}
+
+/** The real, effective, saved and filesystem uids of a live host process. */
+const uids = (pid: number) =>
+  /^Uid:\s+(.*)$/m
+    .exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!
+    .trim()
+    .split(/\s+/)
+    .map(Number);
+
+/** Every file and folder below `dir` (itself included), with its owner. */
+function tree(dir: string): Array<{ path: string; uid: number }> {
+  const out = [{ path: dir, uid: statSync(dir).uid }];
+  for (const name of readdirSync(dir)) {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) out.push(...tree(full));
+    else out.push({ path: full, uid: statSync(full).uid });
+  }
+  return out;
+}
+
+/** Removes `dir` only when it holds no file at any depth (folders the test made for the role's ReadWritePaths). */
+function removeIfNoFiles(dir: string): void {
+  if (existsSync(dir) && tree(dir).every((e) => statSync(e.path).isDirectory())) rmSync(dir, { recursive: true });
+}
+
+describeWhere(support, "root acting for the service account under the role's hardened system unit", () => {
+  let sm: SystemManager;
+  let who: Account;
+  let port: number;
+  let node: string;
+  let main: string;
+  let root: string;
+  let state: string;
+  let log: string;
+  const made: string[] = [];
+
+  /** The CLI, inside the manager's namespaces, as root (`--root`, `--json`). */
+  const rs = async (args: string[]) => {
+    const home = path.join(sm.base, 'home-root');
+    const env = {
+      HOME: home,
+      PATH: `${path.dirname(node)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+      npm_config_cache: path.join(home, 'npm-cache'),
+      npm_config_userconfig: path.join(home, 'npmrc'),
+      npm_config_update_notifier: 'false',
+    };
+    const r = await sm.run(node, [main, '--root', root, '--json', ...args], { env, timeoutMs: 120_000 });
+    let json: any;
+    try {
+      json = JSON.parse(r.stdout);
+    } catch {
+      json = undefined;
+    }
+    return { ...r, json, said: `${args[0]}: ${r.stdout}${r.stderr}` };
+  };
+  const health = async () => {
+    const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2_000) }).catch(
+      () => null,
+    );
+    return res ? ((await res.json().catch(() => ({}))) as { version?: string }) : null;
+  };
+
+  beforeAll(async () => {
+    who = serviceAccount();
+    sm = await startSystemManager({ name: 'sa-root' });
+    // Releases installed as root carry the immutable attribute: cleared before stop() removes the manager's folder.
+    sm.atStop(() => void spawnSync('chattr', ['-R', '-f', '-i', path.join(sm.base, 'srv')]));
+    port = await freePort();
+    const srv = path.join(sm.base, 'srv');
+    mkdirSync(srv, { mode: 0o755 });
+    chmodSync(srv, 0o755);
+    node = nodeForService(who, srv);
+    main = packageFor(who, path.join(srv, 'package'));
+    root = path.join(srv, 'root');
+    log = path.join(srv, 'gateway.log');
+    await mkdir(path.join(sm.base, 'home-root'), { mode: 0o700 });
+    await writeFile(path.join(sm.base, 'home-root', 'npmrc'), '');
+    for (const dir of ['.openclaw', '.local']) if (!existsSync(path.join(who.home, dir))) made.push(dir);
+    // The role's unit verbatim; its `openclaw` command is never run (our drop-in replaces ExecStart).
+    await installRoleUnit(sm, who, '/bin/false');
+    await sm.writeDropIn(UNIT, '00-test-log', `[Service]\nStandardOutput=append:${log}\nStandardError=append:${log}\n`);
+    // The account's state, its own files (a folder of this file's under ~/.openclaw, which other tests use too).
+    state = path.join(who.home, '.openclaw', `rs-sa-${process.pid}`);
+    for (const [file, text] of [
+      ['config.json', '{"v":1}\n'],
+      ['agents/main/session.json', '{"turns":3}\n'],
+    ] as const) {
+      mkdirSync(path.dirname(path.join(state, file)), { recursive: true });
+      await writeFile(path.join(state, file), text);
+    }
+    for (const entry of tree(state)) chownSync(entry.path, who.uid, who.gid);
+  }, 60_000);
+  afterAll(async () => {
+    try {
+      await sm?.stop();
+    } finally {
+      if (state) rmSync(state, { recursive: true, force: true });
+      for (const dir of made) removeIfNoFiles(path.join(who.home, dir));
+    }
+  }, 30_000);
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(async () => {
+      const out = existsSync(log) ? readFileSync(log, 'utf8') : '';
+      console.error(`--- manager log ---\n${await sm.readLog()}\n--- gateway output ---\n${out}`);
+    });
+  });
+
+  test('init learns the account from User=, unit writes the drop-in (a privileged boot-check), releases are the account group', async () => {
+    const init = await rs([
+      ...['init', '--package', PKG, '--registry', inject('registryUrl')],
+      ...['--supervisor', 'systemd-system', '--unit', 'openclaw', '--node', node, '--state-path', state],
+      ...['--health-url', `http://127.0.0.1:${port}/health`, '--verify-timeout', '15', '--stable-for', '2'],
+    ]);
+    expect(init.exitCode, init.said).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(root, 'config.json'), 'utf8')).serviceUser).toBe(who.name);
+    const unit = await rs(['unit', '--install', '--entry', 'server.js', '--arg=--port', '--arg', String(port)]);
+    expect(unit.exitCode, unit.said).toBe(0);
+    expect(unit.json.result).toMatchObject({ kind: 'drop-in', installed: true });
+    const dropIn = readFileSync(path.join(sm.unitDir, `${UNIT}.d`, 'release-switcher.conf'), 'utf8');
+    expect(dropIn).toContain(`ExecStartPre=-+${node} ${main} --root ${root} boot-check`);
+    expect(dropIn).toContain(`ExecStart=${node} ${root}/current/server.js --port ${port}`);
+    expect(dropIn).not.toContain('ReadWritePaths=');
+    const releases = path.join(root, 'releases');
+    expect([statSync(releases).mode & 0o777, statSync(releases).gid]).toEqual([0o710, who.gid]);
+  });
+
+  test('installs 1.0.0 and 1.1.0, switches to each: verified, run as the account', async () => {
+    for (const version of ['1.0.0', '1.1.0']) {
+      const installed = await rs(['install', `${PKG}@${version}`]);
+      expect(installed.exitCode, installed.said).toBe(0);
+    }
+    for (const version of ['1.0.0', '1.1.0']) {
+      const r = await rs(['switch', version]);
+      expect(r.exitCode, r.said).toBe(0);
+      expect(r.json.result).toMatchObject({ status: 'verified', to: version });
+      expect((await health())?.version).toBe(version);
+      const pid = await sm.mainPid(UNIT);
+      expect(uids(pid)).toEqual([who.uid, who.uid, who.uid, who.uid]);
+    }
+    const status = await rs(['status']);
+    expect(status.exitCode, status.said).toBe(0);
+    expect(status.json.result).toMatchObject({
+      current: '1.1.0',
+      previous: '1.0.0',
+      running: { version: '1.1.0', pid: Number(await sm.show(UNIT, 'MainPID')) }, // the namespace's PID: the CLI's view
+      transaction: { status: 'verified', to: '1.1.0' },
+    });
+  }, 180_000);
+
+  test('nothing under the root is readable by another account (rs-user)', () => {
+    // Below the root, that is: the root folder itself is mkdir's 0755 (its entries' names are listable, not read).
+    const [file, argv] = asAccount(normalAccount(), '/usr/bin/find', [root, '-mindepth', '1', '-readable']);
+    const found = spawnSync(file, argv, { encoding: 'utf8' });
+    expect(found.stdout).toBe('');
+  });
+
+  test("update takes a checkpoint of the account's state; rollback restores it, every file still the account's", async () => {
+    const back = await rs(['switch', '1.0.0']);
+    expect(back.exitCode, back.said).toBe(0);
+    const before = tree(state).map((e) => [path.relative(state, e.path), e.uid]);
+    const up = await rs(['update', `${PKG}@1.1.0`]);
+    expect(up.exitCode, up.said).toBe(0);
+    expect(up.json.result).toMatchObject({
+      status: 'verified',
+      from: '1.0.0',
+      to: '1.1.0',
+      snapshot: up.json.result.id,
+    });
+    // 1.1.0 changes the state (as the account would: its files, its owner).
+    const [file, argv] = asAccount(who, '/bin/sh', ['-c', `echo '{"v":2}' > config.json && echo x > new.json`]);
+    execFileSync(file, argv, { cwd: state });
+    const rollback = await rs(['rollback']);
+    expect(rollback.exitCode, rollback.said).toBe(0);
+    expect(rollback.json.result).toMatchObject({ kind: 'rollback', status: 'verified', to: '1.0.0' });
+    expect(rollback.json.result.steps.find((s: { name: string }) => s.name === 'restore-state')).toMatchObject({
+      status: 'ok',
+    });
+    expect(readFileSync(path.join(state, 'config.json'), 'utf8')).toBe('{"v":1}\n');
+    expect(existsSync(path.join(state, 'new.json'))).toBe(false);
+    expect(tree(state).map((e) => [path.relative(state, e.path), e.uid])).toEqual(before);
+    expect(tree(state).filter((e) => e.uid !== who.uid)).toEqual([]);
+    expect((await health())?.version).toBe('1.0.0');
+    expect(uids(await sm.mainPid(UNIT))[0]).toBe(who.uid);
+  }, 180_000);
+});
