@@ -2,8 +2,9 @@
 // ProtectSystem=strict, ProtectHome=read-only), on a private systemd system manager (support/system-manager.ts), with
 // the fixture gateway's releases switched by our built CLI. The CLI runs where the service runs: inside the manager's
 // mount and PID namespaces (its /tmp, its /etc/systemd/system, its PIDs, as on a real machine), as root acting for the
-// account. Everything the unit or the CLI touches lives outside /tmp (the manager's /tmp is its own; PrivateTmp hides
-// it from the unit): under the manager's folder in /var/lib, removed by sm.stop().
+// account, then as the account itself (a root of its own, restarts through the role's sudoers lines). Everything the
+// unit or the CLI touches lives outside /tmp (the manager's /tmp is its own; PrivateTmp hides it from the unit): under
+// the manager's folder in /var/lib, removed by sm.stop(), or in the account's home, removed after the file.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -14,7 +15,8 @@ import { CLI } from '../support/cli.ts';
 import { freePort } from '../support/service.ts';
 import { describeWhere } from '../support/skip.ts';
 import { canRunSystemManager, type SystemManager, startSystemManager } from '../support/system-manager.ts';
-import { installRoleUnit, nodeForService } from '../support/system-manager-client.ts';
+import { clientBin, installRoleUnit, nodeForService } from '../support/system-manager-client.ts';
+import { roleSudoers } from '../support/ansible-unit.ts';
 
 const manager = canRunSystemManager();
 const support = !manager.ok ? manager : canUseAccounts();
@@ -70,16 +72,20 @@ describeWhere(support, "root acting for the service account under the role's har
   const made: string[] = [];
 
   /** The CLI, inside the manager's namespaces, as root (`--root`, `--json`). */
-  const rs = async (args: string[]) => {
-    const home = path.join(sm.base, 'home-root');
+  const rs = async (args: string[], as?: Account, at = root) => {
+    const home = as ? path.join(path.dirname(at), 'npm') : path.join(sm.base, 'home-root');
     const env = {
-      HOME: home,
-      PATH: `${path.dirname(node)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+      HOME: as ? as.home : home,
+      PATH: `${as ? `${sm.base}/bin:` : ''}${path.dirname(node)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
       npm_config_cache: path.join(home, 'npm-cache'),
       npm_config_userconfig: path.join(home, 'npmrc'),
       npm_config_update_notifier: 'false',
     };
-    const r = await sm.run(node, [main, '--root', root, '--json', ...args], { env, timeoutMs: 120_000 });
+    const r = await sm.run(node, [main, '--root', at, '--json', ...args], {
+      env,
+      timeoutMs: 120_000,
+      ...(as && { as }),
+    });
     let json: any;
     try {
       json = JSON.parse(r.stdout);
@@ -130,6 +136,7 @@ describeWhere(support, "root acting for the service account under the role's har
       await sm?.stop();
     } finally {
       if (state) rmSync(state, { recursive: true, force: true });
+      rmSync(path.join(who.home, '.local', `rs-sa-${process.pid}`), { recursive: true, force: true });
       for (const dir of made) removeIfNoFiles(path.join(who.home, dir));
     }
   }, 30_000);
@@ -216,5 +223,64 @@ describeWhere(support, "root acting for the service account under the role's har
     expect(tree(state).filter((e) => e.uid !== who.uid)).toEqual([]);
     expect((await health())?.version).toBe('1.0.0');
     expect(uids(await sm.mainPid(UNIT))[0]).toBe(who.uid);
+  }, 180_000);
+
+  test("the account itself, on a root of its own under ~/.local: restarts through the role's sudo line, verified", async () => {
+    // Reads of the manager pass through a root helper (any account may read a system unit); changes only through the
+    // role's sudoers lines, verbatim: inside the namespaces /usr/bin/systemctl reaches this manager.
+    const read = path.join(sm.base, 'systemctl-read');
+    const verbs = 'show|status|is-active|is-failed|cat|list-units';
+    await writeFile(
+      read,
+      `#!/bin/sh\nfor a; do case "$a" in -*) ;; ${verbs}) exec /usr/bin/systemctl "$@" ;; *) break ;; esac; done\necho "Access denied" >&2; exit 4\n`,
+      { mode: 0o755 },
+    );
+    await mkdir(path.join(sm.base, 'bin'), { mode: 0o755 });
+    await writeFile(
+      path.join(sm.base, 'bin', 'systemctl'),
+      `#!/bin/sh\n[ "$(id -u)" = 0 ] && exec /usr/bin/systemctl "$@"\nexec /usr/bin/sudo -n ${read} "$@"\n`,
+      { mode: 0o755 },
+    );
+    await clientBin(sm, { sudoers: () => `${roleSudoers(who)}\n${who.name} ALL=(root) NOPASSWD: ${read} *` });
+    const own = path.join(who.home, '.local', `rs-sa-${process.pid}`, 'root');
+    for (const dir of [path.dirname(own), path.join(path.dirname(own), 'npm')]) {
+      mkdirSync(dir, { recursive: true });
+      chownSync(dir, who.uid, who.gid);
+    }
+    await writeFile(path.join(path.dirname(own), 'npm', 'npmrc'), '');
+    const init = await rs(
+      [
+        ...['init', '--package', PKG, '--registry', inject('registryUrl'), '--supervisor', 'systemd-system'],
+        ...[
+          '--unit',
+          'openclaw',
+          '--node',
+          node,
+          '--health-url',
+          `http://127.0.0.1:${port}/health`,
+          '--stable-for',
+          '2',
+        ],
+      ],
+      who,
+      own,
+    );
+    expect(init.exitCode, init.said).toBe(0);
+    const unit = await rs(['unit', '--entry', 'server.js', '--arg=--port', '--arg', String(port)], who, own);
+    expect(unit.exitCode, unit.said).toBe(0);
+    expect(unit.json.result.content).toContain(`ReadWritePaths=-${own}\n`);
+    expect(unit.json.result.content).toContain(`ExecStartPre=-${node} ${main} --root ${own} boot-check`);
+    await sm.writeDropIn(UNIT, 'release-switcher', unit.json.result.content); // /etc/systemd/system is root's: once, by root
+    for (const version of ['1.0.0', '1.1.0']) {
+      const installed = await rs(['install', `${PKG}@${version}`], who, own);
+      expect(installed.exitCode, installed.said).toBe(0);
+      const r = await rs(['switch', version], who, own);
+      expect(r.exitCode, r.said).toBe(0);
+      expect(r.json.result).toMatchObject({ status: 'verified', to: version });
+      expect((await health())?.version).toBe(version);
+      const pid = await sm.mainPid(UNIT); // the account may change the unit only through sudo: it was restarted so
+      expect(uids(pid)[0]).toBe(who.uid);
+      expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain(`${own}/current/server.js`);
+    }
   }, 180_000);
 });
