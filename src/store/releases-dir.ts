@@ -27,6 +27,9 @@ export async function prepareReleasesDir(layout: Layout, config: Pick<Config, 's
     const stat = await fs.stat(layout.releases);
     if (stat.gid !== service.gid) await fs.chown(layout.releases, stat.uid, service.gid);
     if ((stat.mode & 0o777) !== 0o710) await fs.chmod(layout.releases, 0o710);
+    // The root itself: passable (to current and releases/), its names not listed to anyone but its owner.
+    const top = await fs.stat(layout.root);
+    if ((top.mode & 0o077) !== 0o011) await fs.chmod(layout.root, (top.mode & 0o700) | 0o011);
   } catch (error) {
     // A normal account may give a folder only to a group it belongs to: say so, with the fix.
     if (errnoOf(error) === 'EPERM' || errnoOf(error) === 'EACCES')

@@ -129,6 +129,7 @@ describeWhere(canUseAccounts(), 'as the account it serves', () => {
     expect(canAs(service, '-r', join(root, 'current', 'server.js'))).toBe(true);
     expect(canAs(service, '-w', join(root, 'current', 'server.js'))).toBe(false);
     expect(canAs(service, '-r', releases)).toBe(false); // may pass through, never list
+    expect(statSync(root).mode & 0o777).toBe(0o711); // nor list the root's names
     expect(canAs(service, '-r', join(root, 'config.json'))).toBe(false);
     expect(canAs(service, '-r', join(root, 'state.json'))).toBe(false);
     // Another account than the service's gets nowhere.
