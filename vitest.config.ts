@@ -49,6 +49,7 @@ export const UNIT = [
   'test/transaction/machine.test.ts',
   'test/transaction/plan-resume.test.ts',
   'test/transaction/record-owner.test.ts',
+  'test/verbs/follow.test.ts',
 ];
 export const SYSTEM = [
   'test/demo.test.ts',
