@@ -14,6 +14,7 @@ export const UNIT = [
   'test/autoupdate/policy.test.ts',
   'test/bench/peers.test.ts',
   'test/bench/phases.test.ts',
+  'test/cli/conventions.test.ts',
   'test/cli/startup-imports.test.ts',
   'test/doctor/deep.test.ts',
   'test/platform/chattr-batches.test.ts',

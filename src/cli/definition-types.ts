@@ -7,6 +7,12 @@ export interface OptionDef {
   short?: string;
   value?: string;
   description: string;
+  /** The values it takes, when they are a fixed list (completions offer them). */
+  choices?: readonly string[];
+}
+
+export interface CommandModule {
+  run: (ctx: CommandContext) => Promise<CommandOutcome>;
 }
 
 export interface CommandDef {
@@ -15,7 +21,10 @@ export interface CommandDef {
   args: string;
   options: Record<string, OptionDef>;
   examples: string[];
+  /** What the positional argument is, for completions: a command's name, or one of a fixed list. */
+  operand?: 'command' | readonly string[];
   /** Left out of the main help: plumbing for release-switcher itself. */
   hidden?: boolean;
-  load: () => Promise<{ run: (ctx: CommandContext) => Promise<CommandOutcome> }>;
+  /** Imports the command's code. Absent for the commands about the CLI itself, which run.ts loads (see BUILT_IN). */
+  load?: () => Promise<CommandModule>;
 }

@@ -4,8 +4,13 @@
  */
 import type { CommandDef, OptionDef } from './definition-types.js';
 import { INIT_OPTIONS } from './init-options.js';
+import { SIGNATURE_POLICIES } from '../store/config.js';
 
-export type { CommandDef, OptionDef } from './definition-types.js';
+export type { CommandDef, CommandModule, OptionDef } from './definition-types.js';
+
+/** The shells `completion` writes a script for. */
+export const SHELLS = ['bash', 'zsh', 'fish'] as const;
+export type Shell = (typeof SHELLS)[number];
 
 const planOption: Record<string, OptionDef> = {
   'dry-run': { type: 'boolean', description: 'print the plan (what would change and why); change nothing' },
@@ -35,6 +40,7 @@ const verifySignaturesOption: Record<string, OptionDef> = {
     value: 'WHEN',
     description:
       'auto | always | never: check the registry signature (auto: where the registry publishes keys; default from init)',
+    choices: SIGNATURE_POLICIES,
   },
 };
 const handoffOption: Record<string, OptionDef> = {
@@ -42,6 +48,7 @@ const handoffOption: Record<string, OptionDef> = {
     type: 'string',
     value: 'WHERE',
     description: 'auto | always | never: run the switch outside the service (auto: when called from inside it)',
+    choices: ['auto', 'always', 'never'],
   },
 };
 
@@ -55,6 +62,7 @@ export const GLOBAL_OPTIONS: Record<string, OptionDef> = {
   json: { type: 'boolean', description: 'print exactly one JSON document on stdout' },
   help: { type: 'boolean', short: 'h', description: 'help for the command' },
   quiet: { type: 'boolean', short: 'q', description: 'no progress on stderr (errors still go there)' },
+  version: { type: 'boolean', short: 'V', description: 'print the version of release-switcher' },
 };
 
 export const COMMANDS: CommandDef[] = [
@@ -276,6 +284,30 @@ COMMANDS.push(
       'release-switcher timer --remove',
     ],
     load: () => import('./commands/timer.js'),
+  },
+);
+
+/** About the CLI itself: they read no root, and these definitions (so run.ts loads them, not a `load` here). */
+COMMANDS.push(
+  {
+    name: 'help',
+    summary: 'the help of a command (as COMMAND --help), or the list of commands',
+    args: '[COMMAND]',
+    operand: 'command',
+    options: {},
+    examples: ['release-switcher help', 'release-switcher help update'],
+  },
+  {
+    name: 'completion',
+    summary: 'print the shell completion script for bash, zsh or fish',
+    args: 'SHELL',
+    operand: SHELLS,
+    options: {},
+    examples: [
+      'release-switcher completion bash > ~/.local/share/bash-completion/completions/release-switcher',
+      'release-switcher completion zsh > "${fpath[1]}/_release-switcher"',
+      'release-switcher completion fish > ~/.config/fish/completions/release-switcher.fish',
+    ],
   },
 );
 

@@ -1,10 +1,16 @@
 /** The settings `init` takes (config.json's fields as flags), apart from the other commands' short lists. */
+import { CHANNELS, SIGNATURE_POLICIES, SUPERVISORS } from '../store/config.js';
 import type { OptionDef } from './definition-types.js';
 
 export const INIT_OPTIONS: Record<string, OptionDef> = {
   package: { type: 'string', value: 'NAME', description: 'the npm package this root manages' },
   registry: { type: 'string', value: 'URL', description: 'registry URL (default: npm config)' },
-  supervisor: { type: 'string', value: 'NAME', description: 'systemd | systemd-system | launchd | pm2 | none' },
+  supervisor: {
+    type: 'string',
+    value: 'NAME',
+    description: 'systemd | systemd-system | launchd | pm2 | none',
+    choices: SUPERVISORS,
+  },
   unit: { type: 'string', value: 'NAME', description: 'systemd unit, launchd label or pm2 app' },
   'health-url': { type: 'string', value: 'URL', description: 'health endpoint of the service' },
   'version-field': {
@@ -81,8 +87,13 @@ export const INIT_OPTIONS: Record<string, OptionDef> = {
     value: 'PATH',
     description: "dot path into a release's package.json naming its state schema",
   },
-  channel: { type: 'string', value: 'NAME', description: 'stable | beta' },
-  preset: { type: 'string', value: 'NAME', description: 'settings for a known service (openclaw)' },
+  channel: { type: 'string', value: 'NAME', description: 'stable | beta', choices: CHANNELS },
+  preset: {
+    type: 'string',
+    value: 'NAME',
+    description: 'settings for a known service (openclaw)',
+    choices: ['openclaw'],
+  },
   adopt: {
     type: 'string',
     value: 'PATH',
@@ -118,5 +129,6 @@ export const INIT_OPTIONS: Record<string, OptionDef> = {
     type: 'string',
     value: 'WHEN',
     description: 'auto | always | never: registry signatures (default auto: verify where the registry publishes keys)',
+    choices: SIGNATURE_POLICIES,
   },
 };

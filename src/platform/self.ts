@@ -3,3 +3,12 @@ import { fileURLToPath } from 'node:url';
 
 /** The built CLI entry point (dist/cli/main.js) of this very installation. */
 export const CLI_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+
+/** This installation's package.json (dist/platform/self.js → the package root). */
+const PACKAGE_JSON = new URL('../../package.json', import.meta.url);
+
+/** The version of this installation, as its package.json says (`--version`). */
+export async function ownVersion(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  return (JSON.parse(await readFile(PACKAGE_JSON, 'utf8')) as { version: string }).version;
+}
