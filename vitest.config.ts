@@ -51,6 +51,7 @@ export const UNIT = [
   'test/transaction/plan-resume.test.ts',
   'test/transaction/record-owner.test.ts',
   'test/verbs/follow.test.ts',
+  'test/verbs/openclaw-plugin.test.ts',
 ];
 export const SYSTEM = [
   'test/demo.test.ts',

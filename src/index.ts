@@ -30,6 +30,11 @@ export type { CheckResult as DoctorCheck } from './doctor/checks.js';
 export { recover, type RecoverResult } from './verbs/recover.js';
 export { followTransaction, type FollowOptions } from './verbs/follow.js';
 export {
+  openclawPlugin,
+  type OpenclawPluginOptions,
+  type OpenclawPluginResult,
+} from './verbs/openclaw-plugin.js';
+export {
   readConfig,
   type Config,
   type Settings,

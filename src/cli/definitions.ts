@@ -287,6 +287,18 @@ COMMANDS.push(
   },
 );
 
+COMMANDS.push({
+  name: 'openclaw-plugin',
+  summary: 'write the OpenClaw plugin (openclaw releases …) as a folder to install, and print its path',
+  args: '[DIR]',
+  options: {},
+  examples: [
+    'openclaw plugins install "$(release-switcher openclaw-plugin)" --force --accept-capabilities',
+    'release-switcher openclaw-plugin /tmp/rs-openclaw-plugin',
+  ],
+  load: () => import('./commands/openclaw-plugin.js'),
+});
+
 /** About the CLI itself: they read no root, and these definitions (so run.ts loads them, not a `load` here). */
 COMMANDS.push(
   {

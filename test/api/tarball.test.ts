@@ -1,6 +1,7 @@
 // The tarball is the product: `npm pack` of a clean checkout (no dist/ yet: prepack builds it) holds the CLI, the
-// library and its declarations, the man page, layout/, README.md and LICENSE, and nothing else; installed with
-// `npm install -g --prefix` (and run with npx) it answers --version and --help and links its man page.
+// library and its declarations, the man page, the built OpenClaw plugin, layout/, README.md and LICENSE, and nothing
+// else; installed with `npm install -g --prefix` (and run with npx) it answers --version and --help, links its man
+// page, and writes the OpenClaw plugin folder that `openclaw plugins install` takes.
 // The dependencies come from the npm registry, as a user's do, through an npm cache kept in .bench-cache/ (like
 // Node 24's): a warm run takes ~15 s, a cold one (CI's first) ~40 s more.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -74,11 +75,13 @@ describe('the packed tarball', () => {
     expect(files).toEqual(
       expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'layout/config.schema.json']),
     );
+    const plugin = ['openclaw.plugin.json', 'package.json', 'README.md'].map((f) => `integrations/openclaw/${f}`);
+    expect(files).toEqual(expect.arrayContaining([...plugin, 'integrations/openclaw/dist/index.js']));
     const unexpected = files.filter(
       (file) =>
-        !['LICENSE', 'README.md', 'package.json'].includes(file) &&
+        ![...['LICENSE', 'README.md', 'package.json'], ...plugin].includes(file) &&
         !file.startsWith('layout/') &&
-        !/^dist\/.+\.(js|d\.ts)$/.test(file) &&
+        !/^(integrations\/openclaw\/)?dist\/.+\.(js|d\.ts)$/.test(file) &&
         file !== 'dist/man/release-switcher.1',
     );
     expect(unexpected).toEqual([]);
@@ -97,6 +100,40 @@ describe('the packed tarball', () => {
     expect(help.stdout).toMatch(/^Usage: release-switcher \[--root DIR\] \[--json\] COMMAND/);
     expect(help.stdout).toMatch(/^ {2}completion +print the shell completion script/m);
     expect(readFileSync(path.join(prefix, 'share', 'man', 'man1', 'release-switcher.1'), 'utf8')).toMatch(/^\.TH /);
+  }, 120_000);
+
+  it('writes the OpenClaw plugin folder from the installed package: the plugin, and release-switcher with its dependencies', () => {
+    const out = path.join(work, 'openclaw-plugin');
+    const bin = path.join(work, 'prefix', 'bin', 'release-switcher');
+    const r = spawnSync(bin, ['openclaw-plugin', out], { env: cliEnv(), encoding: 'utf8' });
+    expect([r.status, r.stdout], r.stderr).toEqual([0, `${out}\n`]);
+    expect(r.stderr).toContain(`openclaw plugins install ${out} --force --accept-capabilities`);
+    const manifest = JSON.parse(readFileSync(path.join(out, 'package.json'), 'utf8'));
+    expect(manifest).toMatchObject({
+      dependencies: { 'release-switcher': VERSION },
+      bundleDependencies: ['release-switcher'],
+    });
+    expect(manifest).not.toHaveProperty('scripts');
+    expect(existsSync(path.join(out, 'openclaw.plugin.json'))).toBe(true);
+    // The runner of a scheduled switch runs this CLI; the plugin's modules resolve release-switcher inside the folder.
+    const runner = spawnSync(
+      process.execPath,
+      [path.join(out, 'node_modules', 'release-switcher', 'dist', 'cli', 'main.js'), '--version'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect([runner.status, runner.stdout]).toEqual([0, `${VERSION}\n`]);
+    const loaded = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const m = await import(${JSON.stringify(path.join(out, 'dist', 'index.js'))}); console.log(typeof m.default);`,
+      ],
+      { cwd: work, encoding: 'utf8' },
+    );
+    expect([loaded.status, loaded.stdout.trim()], loaded.stderr).toEqual([0, 'object']);
   }, 120_000);
 
   it('runs with npx from the tarball', () => {
