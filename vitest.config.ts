@@ -14,6 +14,7 @@ export const UNIT = [
   'test/autoupdate/policy.test.ts',
   'test/bench/peers.test.ts',
   'test/bench/phases.test.ts',
+  'test/cli/conventions.test.ts',
   'test/cli/startup-imports.test.ts',
   'test/doctor/deep.test.ts',
   'test/platform/chattr-batches.test.ts',
@@ -49,6 +50,8 @@ export const UNIT = [
   'test/transaction/machine.test.ts',
   'test/transaction/plan-resume.test.ts',
   'test/transaction/record-owner.test.ts',
+  'test/verbs/follow.test.ts',
+  'test/verbs/openclaw-plugin.test.ts',
 ];
 export const SYSTEM = [
   'test/demo.test.ts',

@@ -28,6 +28,12 @@ export { adopt, type AdoptOptions, type AdoptResult } from './verbs/adopt.js';
 export { doctor, type DoctorOptions, type DoctorResult } from './verbs/doctor.js';
 export type { CheckResult as DoctorCheck } from './doctor/checks.js';
 export { recover, type RecoverResult } from './verbs/recover.js';
+export { followTransaction, type FollowOptions } from './verbs/follow.js';
+export {
+  openclawPlugin,
+  type OpenclawPluginOptions,
+  type OpenclawPluginResult,
+} from './verbs/openclaw-plugin.js';
 export {
   readConfig,
   type Config,

@@ -8,6 +8,8 @@ export interface CommandContext {
   positionals: string[];
   runtime: Runtime;
   json: boolean;
+  /** The name the CLI runs under (help and hints), e.g. `openclaw releases` when a host mounts it. @default "release-switcher" */
+  program?: string;
 }
 
 export interface CommandOutcome {

@@ -2,26 +2,15 @@
  * Every CLI command's definition: name, summary, arguments, options, examples. Help and argument
  * parsing are generated from these; the command's code is imported only when it runs.
  */
-import type { CommandContext, CommandOutcome } from './context.js';
+import type { CommandDef, OptionDef } from './definition-types.js';
+import { INIT_OPTIONS } from './init-options.js';
+import { SIGNATURE_POLICIES } from '../store/config.js';
 
-export interface OptionDef {
-  type: 'string' | 'boolean';
-  multiple?: boolean;
-  short?: string;
-  value?: string;
-  description: string;
-}
+export type { CommandDef, CommandModule, OptionDef } from './definition-types.js';
 
-export interface CommandDef {
-  name: string;
-  summary: string;
-  args: string;
-  options: Record<string, OptionDef>;
-  examples: string[];
-  /** Left out of the main help: plumbing for release-switcher itself. */
-  hidden?: boolean;
-  load: () => Promise<{ run: (ctx: CommandContext) => Promise<CommandOutcome> }>;
-}
+/** The shells `completion` writes a script for. */
+export const SHELLS = ['bash', 'zsh', 'fish'] as const;
+export type Shell = (typeof SHELLS)[number];
 
 const planOption: Record<string, OptionDef> = {
   'dry-run': { type: 'boolean', description: 'print the plan (what would change and why); change nothing' },
@@ -29,6 +18,13 @@ const planOption: Record<string, OptionDef> = {
 
 const waitOption: Record<string, OptionDef> = {
   wait: { type: 'string', value: 'SECONDS', description: 'wait this long for a busy lock instead of exiting 5' },
+};
+
+const followOption: Record<string, OptionDef> = {
+  follow: {
+    type: 'boolean',
+    description: 'when the switch is scheduled (handed to a runner), wait for its verdict and exit with its code',
+  },
 };
 
 const dryRunOption: Record<string, OptionDef> = {
@@ -44,6 +40,7 @@ const verifySignaturesOption: Record<string, OptionDef> = {
     value: 'WHEN',
     description:
       'auto | always | never: check the registry signature (auto: where the registry publishes keys; default from init)',
+    choices: SIGNATURE_POLICIES,
   },
 };
 const handoffOption: Record<string, OptionDef> = {
@@ -51,6 +48,7 @@ const handoffOption: Record<string, OptionDef> = {
     type: 'string',
     value: 'WHERE',
     description: 'auto | always | never: run the switch outside the service (auto: when called from inside it)',
+    choices: ['auto', 'always', 'never'],
   },
 };
 
@@ -64,6 +62,7 @@ export const GLOBAL_OPTIONS: Record<string, OptionDef> = {
   json: { type: 'boolean', description: 'print exactly one JSON document on stdout' },
   help: { type: 'boolean', short: 'h', description: 'help for the command' },
   quiet: { type: 'boolean', short: 'q', description: 'no progress on stderr (errors still go there)' },
+  version: { type: 'boolean', short: 'V', description: 'print the version of release-switcher' },
 };
 
 export const COMMANDS: CommandDef[] = [
@@ -72,124 +71,7 @@ export const COMMANDS: CommandDef[] = [
     summary: 'create a root, or change the settings of an existing one',
     args: '--package NAME [settings] [--adopt PATH]',
     options: {
-      package: { type: 'string', value: 'NAME', description: 'the npm package this root manages' },
-      registry: { type: 'string', value: 'URL', description: 'registry URL (default: npm config)' },
-      supervisor: { type: 'string', value: 'NAME', description: 'systemd | systemd-system | launchd | pm2 | none' },
-      unit: { type: 'string', value: 'NAME', description: 'systemd unit, launchd label or pm2 app' },
-      'health-url': { type: 'string', value: 'URL', description: 'health endpoint of the service' },
-      'version-field': {
-        type: 'string',
-        value: 'PATH',
-        description: 'dot path of the version in the health JSON (default version)',
-      },
-      'verify-timeout': {
-        type: 'string',
-        value: 'SECONDS',
-        description: 'how long a new release has to become healthy (default 60)',
-      },
-      'stable-for': {
-        type: 'string',
-        value: 'SECONDS',
-        description: 'how long it must then stay healthy (default 10)',
-      },
-      keep: { type: 'string', value: 'N', description: 'releases prune keeps (default 3)' },
-      node: { type: 'string', value: 'PATH', description: 'the Node that runs the service and its lifecycle scripts' },
-      npm: {
-        type: 'string',
-        value: 'PATH',
-        description: 'npm (npm-cli.js or executable) used to install dependencies',
-      },
-      smoke: {
-        type: 'string',
-        value: 'ARGS',
-        description: 'smoke check run with node in a staged release, e.g. "server.js --version"',
-      },
-      'state-path': {
-        type: 'string',
-        multiple: true,
-        value: 'PATH',
-        description: 'service state to snapshot before a new release first starts (repeatable)',
-      },
-      'independent-path': {
-        type: 'string',
-        multiple: true,
-        value: 'PATH',
-        description:
-          'a folder under the state paths that checkpoints neither copy nor restore, e.g. a workspace (repeatable)',
-      },
-      preflight: {
-        type: 'string',
-        value: 'ARGS',
-        description:
-          'rehearse a candidate before the flip as <node> ARGS ({port}, {state}, {token}, {config} filled in), e.g. "server.js --port {port}"',
-      },
-      'preflight-env': {
-        type: 'string',
-        multiple: true,
-        value: 'NAME=VALUE',
-        description: 'environment of the rehearsal (placeholders filled in; repeatable)',
-      },
-      'preflight-prepare': {
-        type: 'string',
-        value: 'ARGS',
-        description:
-          'run as <node> ARGS in the candidate after the private copy is made, before it starts (placeholders filled in)',
-      },
-      'preflight-config': {
-        type: 'string',
-        value: 'JSON',
-        description:
-          'a JSON object written for each rehearsal to its private file {config} (placeholders filled in its strings)',
-      },
-      'preflight-for': {
-        type: 'string',
-        value: 'SECONDS',
-        description: 'how long the rehearsal must stay healthy (default 5)',
-      },
-      'schema-field': {
-        type: 'string',
-        value: 'PATH',
-        description: "dot path into a release's package.json naming its state schema",
-      },
-      channel: { type: 'string', value: 'NAME', description: 'stable | beta' },
-      preset: { type: 'string', value: 'NAME', description: 'settings for a known service (openclaw)' },
-      adopt: {
-        type: 'string',
-        value: 'PATH',
-        description: 'take an existing npm install -g folder as the first release (copied; the original is left alone)',
-      },
-      'link-bin': {
-        type: 'boolean',
-        description: "npm -g's links of the adopted package's commands run <root>/bin/NAME (the current release)",
-      },
-      'unlink-bin': { type: 'boolean', description: 'point those links back where they pointed before --link-bin' },
-      'cooldown-hours': {
-        type: 'string',
-        value: 'N',
-        description: 'auto-update takes a version only N hours after it was published (default 0)',
-      },
-      'rollout-percent': {
-        type: 'string',
-        value: 'P',
-        description: 'auto-update: share of hosts that take a new version, by host id (default 100)',
-      },
-      'service-user': {
-        type: 'string',
-        value: 'ACCOUNT',
-        description:
-          "the account the service runs as, when not the root owner (default: a system unit's User=; releases are readable by it)",
-      },
-      'host-id': {
-        type: 'string',
-        value: 'ID',
-        description: 'this host for rollout and jitter (default /etc/machine-id, else the hostname)',
-      },
-      'verify-signatures': {
-        type: 'string',
-        value: 'WHEN',
-        description:
-          'auto | always | never: registry signatures (default auto: verify where the registry publishes keys)',
-      },
+      ...INIT_OPTIONS,
       ...waitOption,
     },
     examples: [
@@ -230,7 +112,14 @@ export const COMMANDS: CommandDef[] = [
     name: 'update',
     summary: 'install SPEC if needed, then switch to it: restart, verify, roll back on failure',
     args: '[SPEC]',
-    options: { ...dryRunOption, ...verifySignaturesOption, ...handoffOption, ...noPreflightOption, ...waitOption },
+    options: {
+      ...dryRunOption,
+      ...verifySignaturesOption,
+      ...handoffOption,
+      ...followOption,
+      ...noPreflightOption,
+      ...waitOption,
+    },
     examples: ['release-switcher update', 'release-switcher update openclaw@2026.9.6 --json'],
     load: () => import('./commands/update.js'),
   },
@@ -238,7 +127,7 @@ export const COMMANDS: CommandDef[] = [
     name: 'switch',
     summary: 'activate an installed release: flip, restart, verify, roll back on failure',
     args: 'VERSION',
-    options: { ...planOption, ...handoffOption, ...noPreflightOption, ...waitOption },
+    options: { ...planOption, ...handoffOption, ...followOption, ...noPreflightOption, ...waitOption },
     examples: ['release-switcher switch 2026.9.6'],
     load: () => import('./commands/switch.js'),
   },
@@ -246,7 +135,7 @@ export const COMMANDS: CommandDef[] = [
     name: 'rollback',
     summary: 'switch back to previous (or VERSION)',
     args: '[VERSION]',
-    options: { ...planOption, ...handoffOption, ...waitOption },
+    options: { ...planOption, ...handoffOption, ...followOption, ...waitOption },
     examples: ['release-switcher rollback', 'release-switcher rollback 2026.9.4'],
     load: () => import('./commands/rollback.js'),
   },
@@ -360,7 +249,7 @@ COMMANDS.push(
     name: 'auto-update',
     summary: 'one tick of the timer: update or roll back as check says; skipped (exit 0) when disabled or busy',
     args: '',
-    options: { ...waitOption },
+    options: { ...handoffOption, ...followOption, ...waitOption },
     examples: [
       'release-switcher auto-update',
       'RELEASE_SWITCHER_NO_AUTO_UPDATE=1 release-switcher auto-update   # skipped',
@@ -395,6 +284,42 @@ COMMANDS.push(
       'release-switcher timer --remove',
     ],
     load: () => import('./commands/timer.js'),
+  },
+);
+
+COMMANDS.push({
+  name: 'openclaw-plugin',
+  summary: 'write the OpenClaw plugin (openclaw releases …) as a folder to install, and print its path',
+  args: '[DIR]',
+  options: {},
+  examples: [
+    'openclaw plugins install "$(release-switcher openclaw-plugin)" --force --accept-capabilities',
+    'release-switcher openclaw-plugin /tmp/rs-openclaw-plugin',
+  ],
+  load: () => import('./commands/openclaw-plugin.js'),
+});
+
+/** About the CLI itself: they read no root, and these definitions (so run.ts loads them, not a `load` here). */
+COMMANDS.push(
+  {
+    name: 'help',
+    summary: 'the help of a command (as COMMAND --help), or the list of commands',
+    args: '[COMMAND]',
+    operand: 'command',
+    options: {},
+    examples: ['release-switcher help', 'release-switcher help update'],
+  },
+  {
+    name: 'completion',
+    summary: 'print the shell completion script for bash, zsh or fish',
+    args: 'SHELL',
+    operand: SHELLS,
+    options: {},
+    examples: [
+      'release-switcher completion bash > ~/.local/share/bash-completion/completions/release-switcher',
+      'release-switcher completion zsh > "${fpath[1]}/_release-switcher"',
+      'release-switcher completion fish > ~/.config/fish/completions/release-switcher.fish',
+    ],
   },
 );
 

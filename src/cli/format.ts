@@ -1,5 +1,5 @@
 /** Plain-text rendering of results for people, and how a transaction maps to the envelope and exit code. */
-import { ReleaseSwitcherError } from '../model/errors.js';
+import { ExitCode, ReleaseSwitcherError } from '../model/errors.js';
 import type { Transaction } from '../model/state.js';
 import type { Running } from '../verbs/status.js';
 import type { CommandOutcome } from './context.js';
@@ -17,7 +17,8 @@ export function describeTransaction(tx: Transaction | null): string {
 
 /**
  * CONTRACT.md: `rolled_back` and `rollback_failed` are failures whose envelope carries the
- * transaction as `result` (exit 3 and 4); `scheduled` succeeds with exit 75.
+ * transaction as `result` (exit 3 and 4); `scheduled` is accepted work and succeeds (exit 0), its status saying
+ * so; `failed` exits 1.
  */
 export function transactionOutcome(tx: Transaction): CommandOutcome {
   if (tx.status === 'rolled_back') {
@@ -42,9 +43,9 @@ export function transactionOutcome(tx: Transaction): CommandOutcome {
   }
   const human =
     tx.status === 'scheduled'
-      ? `${describeTransaction(tx)}\nhanded to a runner outside the service; follow it with: release-switcher status`
+      ? `${describeTransaction(tx)}\nscheduled: handed to a runner outside the service; follow it with: release-switcher status (or run the command with --follow)`
       : describeTransaction(tx);
-  return { result: tx, human, exitCode: tx.status === 'scheduled' ? 75 : tx.status === 'failed' ? 1 : 0 };
+  return { result: tx, human, exitCode: tx.status === 'failed' ? ExitCode.failed : ExitCode.ok };
 }
 
 /** Columns padded to their widest cell. */

@@ -1,4 +1,5 @@
 /** Help text generated from the command definitions, and "did you mean" suggestions. */
+import { ReleaseSwitcherError } from '../model/errors.js';
 import { COMMANDS, type CommandDef, GLOBAL_OPTIONS, type OptionDef } from './definitions.js';
 
 function optionLines(options: Record<string, OptionDef>): string[] {
@@ -22,7 +23,7 @@ export function mainHelp(program: string): string {
     'Global options:',
     ...optionLines(GLOBAL_OPTIONS),
     '',
-    `Run ${program} COMMAND --help for a command's options and examples.`,
+    `Run ${program} help COMMAND (or ${program} COMMAND --help) for a command's options and examples.`,
     '',
   ].join('\n');
 }
@@ -66,4 +67,15 @@ export function closest(word: string, candidates: string[]): string | undefined 
     if (d < bestDistance) [best, bestDistance] = [candidate, d];
   }
   return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+/** USAGE for a command name that is not one, with the nearest one when it looks like a typo. */
+export function unknownCommand(name: string, program: string): ReleaseSwitcherError {
+  const guess = closest(
+    name,
+    COMMANDS.map((c) => c.name),
+  );
+  return new ReleaseSwitcherError('USAGE', `Unknown command "${name}".`, {
+    hint: guess ? `Did you mean "${program} ${guess}"?` : `Run ${program} --help to see the commands.`,
+  });
 }

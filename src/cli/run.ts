@@ -6,8 +6,9 @@ import { parseArgs } from 'node:util';
 import { ExitCode, ReleaseSwitcherError, asDiskFull, isReleaseSwitcherError } from '../model/errors.js';
 import { asPermissionDenied } from '../platform/permission.js';
 import { armCrashPoint } from '../platform/crashpoint.js';
-import { COMMANDS, type CommandDef, GLOBAL_OPTIONS, type OptionDef, findCommand } from './definitions.js';
-import { closest, commandHelp, mainHelp } from './help.js';
+import { ownVersion } from '../platform/self.js';
+import { type CommandDef, type CommandModule, GLOBAL_OPTIONS, type OptionDef, findCommand } from './definitions.js';
+import { closest, commandHelp, mainHelp, unknownCommand } from './help.js';
 import { readEnvironment } from './environment.js';
 import { endProgress } from './progress.js';
 
@@ -39,28 +40,24 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     const { command, rest } = splitCommand(argv);
     if (!command) {
+      if (asksVersion(argv)) return await printVersion(io, json);
+      // A bare command asks what the tool does: the help on stdout, exit 0. npm and git exit 1 there, but nothing
+      // failed, and 2 stays what it means everywhere else here (a command line that names something wrong), so a
+      // script or `release-switcher | less` is not told of a failure that did not happen.
       if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
         io.stdout.write(mainHelp(program));
-        return argv.length === 0 ? ExitCode.usage : ExitCode.ok;
+        return ExitCode.ok;
       }
       throw usage(`No command given.`, `Run ${program} --help to see the commands.`);
     }
     const def = findCommand(command);
-    if (!def) {
-      const guess = closest(
-        command,
-        COMMANDS.map((c) => c.name),
-      );
-      throw usage(
-        `Unknown command "${command}".`,
-        guess ? `Did you mean "${program} ${guess}"?` : `Run ${program} --help to see the commands.`,
-      );
-    }
+    if (!def) throw unknownCommand(command, program);
     const { values, positionals } = parseCommandArgs(def, rest, program);
     if (values.help) {
       io.stdout.write(commandHelp(def, program));
       return ExitCode.ok;
     }
+    if (values.version) return await printVersion(io, json);
     const host = {
       env: io.env ?? process.env,
       cwd: io.cwd ?? process.cwd(),
@@ -79,9 +76,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       };
     }
     armCrashPoint(environment.crashPoint);
-    const module = await def.load();
+    const module = await (def.load ?? BUILT_IN[def.name]!)();
     const outcome = await module
-      .run({ root: environment.root, values, positionals, runtime: environment.runtime, json })
+      .run({ root: environment.root, values, positionals, runtime: environment.runtime, json, program })
       .finally(() => {
         if (environment.runtime.onProgress && progressShown) endProgress(io.stderr);
       });
@@ -94,8 +91,26 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
+/** The commands that read the definitions themselves: loaded from here, since definitions.ts may not import them. */
+const BUILT_IN: Record<string, () => Promise<CommandModule>> = {
+  help: () => import('./commands/help.js'),
+  completion: () => import('./commands/completion.js'),
+};
+
 function usage(message: string, hint: string): ReleaseSwitcherError {
   return new ReleaseSwitcherError('USAGE', message, { hint });
+}
+
+/** `--version` or `-V` before the end of options. */
+function asksVersion(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).some((arg) => arg === '--version' || arg === '-V');
+}
+
+async function printVersion(io: CliIo, json: boolean): Promise<number> {
+  const version = await ownVersion();
+  io.stdout.write(json ? `${JSON.stringify({ ok: true, result: { version } })}\n` : `${version}\n`);
+  return ExitCode.ok;
 }
 
 /** The command is the first word that is not an option or the value of a global option. */

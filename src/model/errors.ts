@@ -12,7 +12,12 @@ export const ExitCode = {
   rolledBack: 3,
   needsHuman: 4,
   busy: 5,
-  scheduled: 75,
+  /**
+   * Accepted and handed to a runner: a success. It was 75 (EX_TEMPFAIL) until 2026-11-24, which `set -e`, a
+   * `Type=oneshot` unit and Ansible read as a failure although the work was under way (CONTRACT.md, exit codes).
+   * The key stays for the code that names it.
+   */
+  scheduled: 0,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

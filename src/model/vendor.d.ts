@@ -1,31 +1,9 @@
 // Minimal typings for the parts of npm's own libraries we call (they ship no types).
 
 declare module 'pacote' {
-  export interface PacoteOptions {
-    registry?: string;
-    cache?: string;
-    integrity?: string;
-    fullMetadata?: boolean;
-    preferOnline?: boolean;
-    where?: string;
-    [npmrcKey: string]: unknown;
-  }
-  export interface PacoteManifest {
-    name: string;
-    version: string;
-    engines?: Record<string, string>;
-    dist?: { tarball?: string; integrity?: string; unpackedSize?: number; fileCount?: number };
-    _resolved: string;
-    _integrity?: string;
-    _from: string;
-    [key: string]: unknown;
-  }
-  export interface Packument {
-    name: string;
-    'dist-tags': Record<string, string>;
-    versions: Record<string, PacoteManifest & { deprecated?: string }>;
-    time?: Record<string, string>;
-  }
+  export type PacoteOptions = import('./npm-types.js').PacoteOptions;
+  export type PacoteManifest = import('./npm-types.js').PacoteManifest;
+  export type Packument = import('./npm-types.js').Packument;
   export function manifest(spec: string, opts?: PacoteOptions): Promise<PacoteManifest>;
   export function packument(spec: string, opts?: PacoteOptions): Promise<Packument>;
   export const tarball: {
@@ -38,13 +16,7 @@ declare module 'pacote' {
 }
 
 declare module 'npm-package-arg' {
-  interface Result {
-    type: 'git' | 'tag' | 'version' | 'range' | 'file' | 'directory' | 'remote' | 'alias';
-    name: string | null;
-    rawSpec: string;
-    fetchSpec: string | null;
-    registry?: boolean;
-  }
+  type Result = import('./npm-types.js').ParsedSpec;
   function npa(spec: string, where?: string): Result;
   export default npa;
 }

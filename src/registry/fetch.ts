@@ -6,7 +6,8 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import cacache from 'cacache';
 import npa from 'npm-package-arg';
-import pacote, { type PacoteManifest, type PacoteOptions } from 'pacote';
+import pacote from 'pacote';
+import type { PacoteManifest, PacoteOptions, ParsedSpec } from '../model/npm-types.js';
 import semver from 'semver';
 import type { Config } from '../store/config.js';
 import {
@@ -130,7 +131,7 @@ export interface ResolveRequest extends RegistryRequest {
 export async function resolvePackage(rawSpec: string, request: ResolveRequest): Promise<ResolvedPackage> {
   const { config, runtime, where, extra = {}, forStaging = false } = request;
   const spec = normalizeSpec(rawSpec, config);
-  let parsed: ReturnType<typeof npa>;
+  let parsed: ParsedSpec;
   try {
     parsed = npa(spec, where);
   } catch (error) {

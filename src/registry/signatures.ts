@@ -8,7 +8,7 @@
  * tarball is checked against that integrity, a verified manifest vouches for the tarball too.
  */
 import registryFetch from 'npm-registry-fetch';
-import type { PacoteManifest, PacoteOptions } from 'pacote';
+import type { PacoteManifest, PacoteOptions } from '../model/npm-types.js';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import type { SignaturePolicy } from '../store/config.js';
 import type { SignatureRecord, SignatureStatus } from '../store/manifest.js';

@@ -4,14 +4,13 @@
  * (an exact version is that version; a dist-tag is what the registry's dist-tags say), and it is the
  * packument's own key for that manifest (a `versions["2.0.0"]` that says 2.0.1 is refused).
  */
-import type npa from 'npm-package-arg';
-import type { Packument, PacoteManifest } from 'pacote';
+import type { Packument, PacoteManifest, ParsedSpec } from '../model/npm-types.js';
 import semver from 'semver';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { validVersion } from '../store/layout.js';
 
 export interface VersionCheckInput {
-  parsed: ReturnType<typeof npa>;
+  parsed: ParsedSpec;
   manifest: PacoteManifest;
   spec: string;
   /** The packument the manifest was picked from (registry specs only). */

@@ -13,7 +13,7 @@ const VALUES = [
   ...['init', 'install', 'planInstall', 'list', 'status', 'switchTo', 'rollback', 'planSwitchTo', 'planRollback'],
   ...['update', 'planUpdate', 'bootCheck', 'runScheduled', 'prune', 'planPrune', 'pin', 'adopt', 'doctor'],
   ...['recover', 'readConfig', 'unit', 'timer', 'check', 'autoUpdate', 'runCli', 'requestUpdate', 'updateStatus'],
-  ...['SUPERVISORS', 'CHANNELS', 'SIGNATURE_POLICIES'],
+  ...['SUPERVISORS', 'CHANNELS', 'SIGNATURE_POLICIES', 'followTransaction', 'openclawPlugin'],
   ...['ReleaseSwitcherError', 'ErrorCodes', 'ExitCode', 'isReleaseSwitcherError'],
 ].sort();
 
@@ -27,7 +27,8 @@ const TYPES = [
   ...['CheckOptions', 'CheckResult', 'AutoUpdateOptions', 'AutoUpdateResult', 'AutoUpdateSkipped', 'Decision'],
   ...['NoneReason', 'RollbackReason', 'PolicyEvidence', 'PolicyResult', 'CliIo', 'RequestUpdateOptions'],
   ...['UpdateStatus', 'ErrorCode', 'Transaction', 'TransactionStatus', 'TransactionKind', 'Step', 'ReleaseState'],
-  ...['Runtime', 'ProgressEvent', 'Phase', 'RootOptions'],
+  ...['Runtime', 'ProgressEvent', 'Phase', 'RootOptions', 'FollowOptions'],
+  ...['OpenclawPluginOptions', 'OpenclawPluginResult'],
 ].sort();
 
 /** Exported from the root until the API was pinned; internals, now under release-switcher/internals. */

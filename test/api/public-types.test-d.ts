@@ -80,7 +80,7 @@ describe('the public types', () => {
     expectTypeOf<ReleaseSwitcherError['code']>().toEqualTypeOf<ErrorCode>();
     expectTypeOf<'BUSY' | 'CANCELLED' | 'PREFLIGHT_FAILED' | 'NOT_INITIALIZED'>().toMatchTypeOf<ErrorCode>();
     expectTypeOf(isReleaseSwitcherError).guards.toEqualTypeOf<ReleaseSwitcherError>();
-    expectTypeOf<ReleaseSwitcherError['exitCode']>().toEqualTypeOf<0 | 1 | 2 | 3 | 4 | 5 | 75>();
+    expectTypeOf<ReleaseSwitcherError['exitCode']>().toEqualTypeOf<0 | 1 | 2 | 3 | 4 | 5>();
   });
 
   it('internals are under release-switcher/internals, not on the root', () => {

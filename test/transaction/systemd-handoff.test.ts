@@ -28,7 +28,7 @@ describeWhere(can, `in-service switches and runner crashes under systemd --user`
   beforeAll(async () => {
     manager = await startUserManager({ name: 'handoff' });
     gw = await managedGateway(manager, { name: 'rs-gw-h', stableFor: 3 });
-    for (const version of ['1.0.0', '1.1.0', MATRIX['crash-on-start']])
+    for (const version of ['1.0.0', '1.1.0', MATRIX['crash-on-start'], MATRIX['wrong-version']])
       expect((await gw.rs(['install', `rs-fixture-gateway@${version}`])).exitCode).toBe(0);
     expect((await gw.rs(['switch', '1.0.0'])).json.result.status).toBe('verified');
   }, 120_000);
@@ -40,7 +40,7 @@ describeWhere(can, `in-service switches and runner crashes under systemd --user`
       body: JSON.stringify({ spec: 'rs-fixture-gateway@1.2.0' }),
     });
     const ran = (await response.json()) as { exitCode: number; stdout: string; stderr: string };
-    expect(ran.exitCode, ran.stdout + ran.stderr).toBe(75);
+    expect(ran.exitCode, ran.stdout + ran.stderr).toBe(0);
     const envelope = JSON.parse(ran.stdout);
     expect(envelope.result).toMatchObject({ kind: 'update', status: 'scheduled', from: '1.0.0', to: '1.2.0' });
     expect(envelope.result.steps.at(-1).detail).toMatch(/transient unit release-switcher-/);
@@ -67,7 +67,7 @@ describeWhere(can, `in-service switches and runner crashes under systemd --user`
 
   it('kill -9 of the runner mid-verify: recover finishes the verification', async () => {
     const r = await gw.rs(['switch', '1.1.0', '--handoff', 'always']);
-    expect(r.exitCode).toBe(75);
+    expect([r.exitCode, r.json?.result?.status], r.stdout + r.stderr).toEqual([0, 'scheduled']);
     await until('verifying', () => inFlight(gw.root)?.status === 'verifying');
     const runner = `release-switcher-${r.json.result.id}.service`;
     const pid = Number((await manager.systemctl(['show', runner, '--property=MainPID', '--value'])).stdout.trim());
@@ -92,7 +92,7 @@ describeWhere(can, `in-service switches and runner crashes under systemd --user`
   it('kill -9 of the runner while a crash-looping release restarts: the boot-check flips back by itself', async () => {
     const bad = MATRIX['crash-on-start'];
     const r = await gw.rs(['switch', bad, '--handoff', 'always']);
-    expect(r.exitCode).toBe(75);
+    expect([r.exitCode, r.json?.result?.status], r.stdout + r.stderr).toEqual([0, 'scheduled']);
     await until(
       'the flip',
       () => inFlight(gw.root)?.status === 'verifying' || inFlight(gw.root)?.status === 'restarting',
@@ -117,6 +117,27 @@ describeWhere(can, `in-service switches and runner crashes under systemd --user`
     // recover then verifies the release that is running and closes the transaction.
     const recovered = await gw.rs(['recover']);
     expect(recovered.json.result).toMatchObject({ status: 'rolled_back', reason: 'crash_loop', from: '1.1.0' });
+    expect(inFlight(gw.root)).toBeNull();
+  });
+
+  it('--follow waits for the verdict of a handed-off switch and exits with its code: 0 verified, 3 rolled_back', async () => {
+    const good = await gw.rs(['switch', '1.2.0', '--handoff', 'always', '--follow']);
+    expect([good.exitCode, good.json?.result?.status], good.stdout + good.stderr).toEqual([0, 'verified']);
+    expect(good.json.result).toMatchObject({
+      kind: 'switch',
+      from: '1.1.0',
+      to: '1.2.0',
+      finishedAt: expect.any(String),
+    });
+    expect(good.json.result.heartbeatAt).toBeTruthy(); // carried out by the runner, not by this process
+    expect((await gw.health())?.version).toBe('1.2.0');
+
+    const wrong = MATRIX['wrong-version'];
+    const bad = await gw.rs(['switch', wrong, '--handoff', 'always', '--follow']);
+    expect([bad.exitCode, bad.json?.error?.code], bad.stdout + bad.stderr).toEqual([3, 'ROLLED_BACK']);
+    expect(bad.json.result).toMatchObject({ to: wrong, status: 'rolled_back', reason: 'version_mismatch' });
+    expect(bad.json.result.heartbeatAt).toBeTruthy();
+    expect((await gw.health())?.version).toBe('1.2.0');
     expect(inFlight(gw.root)).toBeNull();
   });
 });

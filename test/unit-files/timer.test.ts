@@ -158,4 +158,57 @@ describeWhere(can, `timer under systemd --user`, () => {
     const again = await gw.rs(['timer', '--remove']);
     expect(again.json.result).toMatchObject({ removed: false });
   }, 150_000);
+
+  it('a tick that hands its update to a runner (scheduled) ends the oneshot unit with success; the runner verifies', async () => {
+    const stem = 'release-switcher-auto-update-rs-gw-timer';
+    // Back on 1.0.0: the channel's 1.2.0 is an update again.
+    const back = await gw.rs(['switch', '1.0.0']);
+    expect(back.exitCode, back.stdout + back.stderr).toBe(0);
+    // The units with a long interval (the test starts the tick itself), the tick handed off as from inside the
+    // service (--handoff always), its envelope written to a file (the private manager has no journal).
+    const installed = await gw.rs(['timer', '--install', '--every', '1h', '--randomized-delay', '0']);
+    expect(installed.exitCode, installed.stdout + installed.stderr).toBe(0);
+    const execStart = /^ExecStart=(.+)$/m.exec(installed.json.result.files[0].content)![1];
+    const tickLog = join(gw.root, '..', 'scheduled-tick.log');
+    mkdirSync(join(manager.unitDir, `${stem}.service.d`), { recursive: true });
+    writeFileSync(
+      join(manager.unitDir, `${stem}.service.d`, 'scheduled.conf'),
+      `[Service]\nExecStart=\nExecStart=${execStart} --json --handoff always\nStandardOutput=append:${tickLog}\nStandardError=append:${tickLog}\n`,
+    );
+    expect((await manager.systemctl(['daemon-reload'])).exitCode).toBe(0);
+
+    // `systemctl start` of a oneshot unit returns when its ExecStart= has exited, and fails when the unit failed.
+    const tick = await manager.systemctl(['start', `${stem}.service`], { timeoutMs: 90_000 });
+    const log = () => (existsSync(tickLog) ? readFileSync(tickLog, 'utf8') : '(no output)');
+    expect(tick.exitCode, `${tick.stderr}\n${log()}`).toBe(0);
+    const shown = await manager.systemctl([
+      'show',
+      `${stem}.service`,
+      '--property=Result',
+      '--property=ExecMainStatus',
+    ]);
+    expect(shown.stdout).toMatch(/^Result=success$/m);
+    expect(shown.stdout).toMatch(/^ExecMainStatus=0$/m);
+    const envelope = JSON.parse(
+      log()
+        .split('\n')
+        .find((line) => line.startsWith('{'))!,
+    );
+    expect(envelope).toMatchObject({
+      ok: true,
+      result: { kind: 'update', status: 'scheduled', from: '1.0.0', to: '1.2.0' },
+    });
+
+    let tx: Transaction | undefined;
+    await manager.waitFor(
+      async () => {
+        tx = (await gw.rs(['status'])).json?.result?.transaction;
+        return tx?.id === envelope.result.id && !!tx.finishedAt;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, what: `the runner's verdict (tick: ${tickLog})` },
+    );
+    expect(tx).toMatchObject({ status: 'verified', to: '1.2.0' });
+    expect((await gw.health())?.version).toBe('1.2.0');
+    expect((await gw.rs(['timer', '--remove'])).json.result).toMatchObject({ removed: true });
+  }, 150_000);
 });

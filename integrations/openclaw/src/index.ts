@@ -42,7 +42,7 @@ function registerCli(api: PluginApi, actions: Actions): void {
             io: { stdout: process.stdout, stderr: process.stderr, env: actions.env },
             cliPath: actions.cliPath,
           });
-          // The contract's exit codes are the command's result: 3 rolled_back, 5 busy, 75 scheduled…
+          // The contract's exit codes are the command's result: 0 also for scheduled, 3 rolled_back, 5 busy…
           process.exitCode = code;
         });
     },

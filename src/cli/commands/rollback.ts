@@ -1,6 +1,7 @@
 import { planRollback, rollback } from '../../verbs/switch.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
-import { describeSwitchPlan, transactionOutcome } from '../format.js';
+import { describeSwitchPlan } from '../format.js';
+import { settle } from '../follow.js';
 import { handoffOf } from '../options.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
@@ -9,7 +10,8 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
     const plan = await planRollback({ root: ctx.root, ...(version ? { version } : {}), ...ctx.runtime });
     return { result: plan, human: describeSwitchPlan(plan) };
   }
-  return transactionOutcome(
+  return settle(
+    ctx,
     await rollback({ root: ctx.root, ...(version ? { version } : {}), handoff: handoffOf(ctx), ...ctx.runtime }),
   );
 }

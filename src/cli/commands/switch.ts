@@ -1,7 +1,8 @@
 import { planSwitchTo, switchTo } from '../../verbs/switch.js';
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
-import { describeSwitchPlan, transactionOutcome } from '../format.js';
+import { describeSwitchPlan } from '../format.js';
+import { settle } from '../follow.js';
 import { handoffOf } from '../options.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
@@ -19,7 +20,8 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
     });
     return { result: plan, human: describeSwitchPlan(plan) };
   }
-  return transactionOutcome(
+  return settle(
+    ctx,
     await switchTo({
       root: ctx.root,
       version,

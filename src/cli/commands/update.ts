@@ -6,7 +6,8 @@ import { describePlan } from './install.js';
 import { signaturePolicy } from '../options.js';
 import { handoffOf } from '../options.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
-import { describeSwitchPlan, transactionOutcome } from '../format.js';
+import { describeSwitchPlan } from '../format.js';
+import { settle } from '../follow.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const spec = ctx.positionals[0];
@@ -25,7 +26,8 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
     const result = { ...install, ...plan, install, wouldSwitch: plan.action !== 'up_to_date' };
     return { result, human: `${describePlan(install, true).human}\n${describeSwitchPlan(plan)}` };
   }
-  return transactionOutcome(
+  return settle(
+    ctx,
     await update({
       root: ctx.root,
       ...(spec ? { spec } : {}),
