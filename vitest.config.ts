@@ -65,6 +65,7 @@ export const SYSTEM = [
   'test/service/supervisors/pm2-switch.test.ts',
   'test/service/supervisors/pm2.test.ts',
   'test/service/supervisors/systemd-switch.test.ts',
+  'test/unit-files/restart-hold.test.ts',
   'test/unit-files/timer.test.ts',
   'test/unit-files/unit.test.ts',
   'test/snapshot/migration.test.ts',

@@ -28,6 +28,8 @@ export interface Layout {
   readonly lockOwner: string;
   /** The boot-check's count of starts of a pending release. */
   readonly bootTries: string;
+  /** While it names a time to come, the unit's ExecCondition skips the manager's own starts (store/restart-hold.ts). */
+  readonly restartHold: string;
   /** State snapshots, one folder per transaction: `snapshots/<transaction id>/`. */
   readonly snapshots: string;
   /** Where the stat fingerprint records live: `fingerprints/<version>.json`. */
@@ -63,6 +65,7 @@ export function layoutOf(root: string): Layout {
     lock: path.join(abs, '.lock'),
     lockOwner: path.join(abs, '.lock-owner.json'),
     bootTries: path.join(abs, 'boot-tries.json'),
+    restartHold: path.join(abs, 'restart-hold'),
     snapshots,
     fingerprintsDir,
     setAside: path.join(abs, 'set-aside'),

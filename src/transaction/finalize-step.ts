@@ -5,6 +5,7 @@
  * environment. Its JSON verdict is the step's evidence. A failure is returned (the driver rolls back, the snapshot goes
  * back before the previous release starts); the restart that follows starts the stopped service.
  *
+ * The manager's own restarts are held (store/restart-hold.ts) from just before the handoff until finalize has ended.
  * A runner killed while finalize runs leaves the step `running` with the finalize pid in its evidence: recovery ends
  * that process (`recoverFinalize`) and goes back to the previous release (`interruptedFinalize` in planResume), so the
  * gateway is not left stopped, nor started on a half-finalized state.
@@ -16,6 +17,7 @@ import { type PrefetchResult, prefetchPlugins } from '../service/plugin-prefetch
 import type { Supervisor } from '../service/supervisors/types.js';
 import type { Config } from '../store/config.js';
 import { PRESETS, type Preset } from '../store/presets.js';
+import { type RestartHold, holdRestarts } from '../store/restart-hold.js';
 import { locateNpm } from '../stage/dependencies.js';
 import { handoffStep } from './restart-handoff-step.js';
 import { runStep } from './record.js';
@@ -48,11 +50,15 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
   if (!finalize || tx.to === null) return undefined;
   const { config, layout, runtime, journal } = session;
   let verdict: FinalizeVerdict | undefined;
+  let hold: RestartHold | undefined;
   try {
     const service = await serviceIdentity(session);
     const serviceEnv = service.env;
     // While the old gateway serves: the plugin packages finalize will install, into npm's cache.
     const prefetch = await prefetchBeforeStop(run, finalize, service);
+    // From here until finalize has ended the manager must not start the service on its own (Restart=always after
+    // the old gateway's exit): the unit's ExecCondition skips such a start while the hold lasts.
+    hold = await holdRestarts(layout);
     // The old gateway asked to hand its sessions over and exit, when its release speaks the protocol (its own step).
     const handedOff = await handoffStep(run, supervisor, service);
     await runStep({ journal, tx }, NAME, async (step) => {
@@ -85,6 +91,8 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
     });
   } catch (error) {
     return { reason: 'finalize_failed', detail: (error as Error).message };
+  } finally {
+    await hold?.release(); // whatever the outcome: the start that follows (the target's or the way back's) is ours
   }
   if (verdict?.ok) return undefined;
   return {

@@ -12,6 +12,7 @@ import { type Journal, RUNNER_GRACE_MS, runnerGone } from '../store/journal.js';
 import type { Transaction } from '../model/state.js';
 import type { Layout } from '../store/layout.js';
 import { readLinkVersion } from '../store/links.js';
+import { removeStaleHold } from '../store/restart-hold.js';
 import { scanReleaseDirs } from '../store/release.js';
 import { sealReleaseTop } from '../store/seal.js';
 import { setAsideReleaseLinks } from '../store/set-aside.js';
@@ -40,6 +41,8 @@ export interface RecoverOptions {
 export async function recoverRoot(session: JournalSession, options: RecoverOptions = {}): Promise<RecoveryReport> {
   const { journal, layout } = session;
   const actions: string[] = [];
+  // Under the lock nobody else can be holding the service's restarts: a hold here was left by a holder that died.
+  if (await removeStaleHold(layout)) actions.push('removed a restart hold left by a killed transaction');
   // A restore cut halfway is finished first (a restart whose boot-check puts the snapshot back), so that whatever
   // the interrupted transaction does next (verify, the way back) runs on the state as the checkpoint holds it.
   if (journal.state.transaction?.status !== 'scheduled')

@@ -9,6 +9,7 @@ import { layoutOf } from '../store/layout.js';
 import { CLI_MAIN } from '../platform/self.js';
 import { currentAccount } from '../platform/accounts.js';
 import { PRESETS, type Preset } from '../store/presets.js';
+import { holdConditionCommand } from '../store/restart-hold.js';
 import { type ExistingUnit, nodeCommandOf, spanSeconds } from './existing-unit.js';
 import type { UnitScope } from '../service/systemctl.js';
 
@@ -99,6 +100,16 @@ function bootCheckLine(config: Config, root: string, options: ServiceOptions): s
   // outside the unit's sandbox, as every other command on that root does; its checkpoints keep each file's owner.
   const privileged = actsForServiceAccount(config) ? '+' : '';
   return bootCheck && bootCheck.length > 0 ? [`ExecStartPre=-${privileged}${bootCheck.map(execWord).join(' ')}`] : [];
+}
+
+/**
+ * The restart hold's condition (store/restart-hold.ts): while an update is between the old process's exit and the end
+ * of its finalize, a start by the manager itself (Restart=) is skipped. No `-`: it would make a skip a success. `+`
+ * where the boot-check has it: the hold is in a root the service's account may not read.
+ */
+function holdConditionLine(config: Config, root: string): string {
+  const privileged = actsForServiceAccount(config) ? '+' : '';
+  return `ExecCondition=${privileged}${holdConditionCommand(layoutOf(root).restartHold).map(execWord).join(' ')}`;
 }
 
 /** The service runs as another account than the one writing its unit (the root's owner, root). */
@@ -289,11 +300,12 @@ export function serviceLines(request: UnitRequest): Lines {
       lines.kept.push(`Environment: ${Object.keys(existing.environment).join(', ')}`);
     lines.changed.push(
       'ExecStartPre: the boot-check',
+      "ExecCondition: the restart hold (no start of the manager's own between the old process's handed-over exit and the end of finalize)",
       'StartLimitIntervalSec=0 (quick rollbacks must never hit start-limit-hit)',
     );
   }
   return {
-    pre: bootCheckLine(config, path.dirname(current), options),
+    pre: [holdConditionLine(config, path.dirname(current)), ...bootCheckLine(config, path.dirname(current), options)],
     start: `ExecStart=${start.map(execWord).join(' ')}`,
     rest,
     ...lines,

@@ -28,6 +28,11 @@ const SERVICE = [
   'RestartPreventExitStatus=78',
   'WorkingDirectory=/srv/rs app/100%%/current',
 ];
+// The restart hold's condition: a shell over <root>/restart-hold (its behaviour under systemd: restart-hold.test.ts).
+const HOLD = (prefix = '') =>
+  expect.stringMatching(
+    new RegExp(`^ExecCondition=${prefix.replace('+', '\\+')}/bin/sh -c ".+" release-switcher-hold "/srv/rs app/100%%/restart-hold"$`),
+  );
 const serviceOptions = {
   entry: 'server.js',
   args: ['--port', '8080'],
@@ -42,6 +47,7 @@ describe('generated text', () => {
       'StartLimitIntervalSec=0',
       '',
       '[Service]',
+      HOLD(),
       'ExecStartPre=-/usr/bin/rs --root "/srv/rs app/100%%" boot-check',
       'ExecStart=',
       ...SERVICE,
@@ -56,10 +62,12 @@ describe('generated text', () => {
       serviceOptions,
     ).split('\n');
     expect(acting).toContain('ExecStartPre=-+/usr/bin/rs --root "/srv/rs app/100%%" boot-check');
+    expect(acting).toContainEqual(HOLD('+'));
     expect(acting.filter((line) => line.startsWith('ReadWritePaths='))).toEqual([]);
     // The root is the service account's own (it runs release-switcher itself, or there is no other account).
     const own = systemdDropIn(config({ supervisor: 'systemd-system' }), ROOT, serviceOptions).split('\n');
     expect(own).toContain('ExecStartPre=-/usr/bin/rs --root "/srv/rs app/100%%" boot-check');
+    expect(own).toContainEqual(HOLD());
     expect(own).toContain('ReadWritePaths=-/srv/rs app/100%%');
     // A user unit: no sandbox to open, nothing added.
     expect(systemdDropIn(config(), ROOT, serviceOptions)).not.toContain('ReadWritePaths=');
@@ -73,6 +81,7 @@ describe('generated text', () => {
       'StartLimitIntervalSec=0',
       '',
       '[Service]',
+      HOLD(),
       ...SERVICE,
       '',
       '[Install]',
