@@ -28,7 +28,12 @@ describeWhere(can, 'the restart hold under systemd --user (Restart=always, Resta
 
   const show = async () => {
     const r = await um.systemctl(['show', gw.unit, '-p', 'ActiveState', '-p', 'MainPID']);
-    return Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split('=', 2) as [string, string]));
+    return Object.fromEntries(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split('=', 2) as [string, string]),
+    );
   };
   const until = async (what: string, cond: () => Promise<boolean>, ms = 30_000) => {
     const deadline = Date.now() + ms;

@@ -31,7 +31,9 @@ const SERVICE = [
 // The restart hold's condition: a shell over <root>/restart-hold (its behaviour under systemd: restart-hold.test.ts).
 const HOLD = (prefix = '') =>
   expect.stringMatching(
-    new RegExp(`^ExecCondition=${prefix.replace('+', '\\+')}/bin/sh -c ".+" release-switcher-hold "/srv/rs app/100%%/restart-hold"$`),
+    new RegExp(
+      `^ExecCondition=${prefix.replace('+', '\\+')}/bin/sh -c ".+" release-switcher-hold "/srv/rs app/100%%/restart-hold"$`,
+    ),
   );
 const serviceOptions = {
   entry: 'server.js',
