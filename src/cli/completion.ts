@@ -89,7 +89,7 @@ function zshOption(name: string, option: OptionDef): string[] {
   const action =
     option.type === 'boolean'
       ? ''
-      : `:${option.value ?? 'VALUE'}:${kind === 'dir' ? '_files -/' : kind === 'file' ? '_files' : kind === 'text' ? ' ' : `(${kind.choices.join(' ')})`}`;
+      : `${option.optionalValue ? '::' : ':'}${option.value ?? 'VALUE'}:${kind === 'dir' ? '_files -/' : kind === 'file' ? '_files' : kind === 'text' ? ' ' : `(${kind.choices.join(' ')})`}`;
   const spellings = [`--${name}${option.type === 'string' ? '=' : ''}`, ...(option.short ? [`-${option.short}`] : [])];
   const exclusive = option.short ? `(--${name} -${option.short})` : '';
   const repeat = option.multiple ? '*' : '';

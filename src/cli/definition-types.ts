@@ -6,6 +6,8 @@ export interface OptionDef {
   multiple?: boolean;
   short?: string;
   value?: string;
+  /** The value may be left out (`--wait` alone): only a following word that is a number is taken as its value. */
+  optionalValue?: boolean;
   description: string;
   /** The values it takes, when they are a fixed list (completions offer them). */
   choices?: readonly string[];

@@ -17,13 +17,20 @@ const planOption: Record<string, OptionDef> = {
 };
 
 const waitOption: Record<string, OptionDef> = {
-  wait: { type: 'string', value: 'SECONDS', description: 'wait this long for a busy lock instead of exiting 5' },
+  wait: {
+    type: 'string',
+    value: 'SECONDS',
+    optionalValue: true,
+    description: 'wait for a busy lock instead of exiting 5: up to SECONDS, or alone as long as it takes',
+  },
 };
 
-const followOption: Record<string, OptionDef> = {
-  follow: {
-    type: 'boolean',
-    description: 'when the switch is scheduled (handed to a runner), wait for its verdict and exit with its code',
+/** CONTRACT.md: `--wait` on a command whose work may be handed to a runner also waits for the runner's verdict. */
+const waitVerdictOption: Record<string, OptionDef> = {
+  wait: {
+    ...waitOption.wait!,
+    description:
+      'wait for a busy lock (up to SECONDS; alone: as long as it takes) and, when the work is scheduled (handed to a runner), for its verdict, and exit with its code',
   },
 };
 
@@ -116,18 +123,21 @@ export const COMMANDS: CommandDef[] = [
       ...dryRunOption,
       ...verifySignaturesOption,
       ...handoffOption,
-      ...followOption,
       ...noPreflightOption,
-      ...waitOption,
+      ...waitVerdictOption,
     },
-    examples: ['release-switcher update', 'release-switcher update openclaw@2026.9.6 --json'],
+    examples: [
+      'release-switcher update',
+      'release-switcher update openclaw@2026.9.6 --json',
+      'release-switcher update --wait   # from inside the service: wait for the verdict of the handed-off update',
+    ],
     load: () => import('./commands/update.js'),
   },
   {
     name: 'switch',
     summary: 'activate an installed release: flip, restart, verify, roll back on failure',
     args: 'VERSION',
-    options: { ...planOption, ...handoffOption, ...followOption, ...noPreflightOption, ...waitOption },
+    options: { ...planOption, ...handoffOption, ...noPreflightOption, ...waitVerdictOption },
     examples: ['release-switcher switch 2026.9.6'],
     load: () => import('./commands/switch.js'),
   },
@@ -135,7 +145,7 @@ export const COMMANDS: CommandDef[] = [
     name: 'rollback',
     summary: 'switch back to previous (or VERSION)',
     args: '[VERSION]',
-    options: { ...planOption, ...handoffOption, ...followOption, ...waitOption },
+    options: { ...planOption, ...handoffOption, ...waitVerdictOption },
     examples: ['release-switcher rollback', 'release-switcher rollback 2026.9.4'],
     load: () => import('./commands/rollback.js'),
   },
@@ -249,7 +259,7 @@ COMMANDS.push(
     name: 'auto-update',
     summary: 'one tick of the timer: update or roll back as check says; skipped (exit 0) when disabled or busy',
     args: '',
-    options: { ...handoffOption, ...followOption, ...waitOption },
+    options: { ...handoffOption, ...waitVerdictOption },
     examples: [
       'release-switcher auto-update',
       'RELEASE_SWITCHER_NO_AUTO_UPDATE=1 release-switcher auto-update   # skipped',

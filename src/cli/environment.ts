@@ -50,7 +50,9 @@ export function readEnvironment(host: ProcessFacts, values: Record<string, unkno
       execPath,
       npmConfig,
       ...(npmConfig.cache ? { npmCache: path.resolve(cwd, npmConfig.cache) } : {}),
-      waitSeconds: parseSeconds(values.wait as string | undefined, 'wait') ?? 0,
+      // `--wait` alone (an empty value, run.ts): as long as it takes.
+      waitSeconds:
+        values.wait === '' ? Number.POSITIVE_INFINITY : (parseSeconds(values.wait as string | undefined, 'wait') ?? 0),
       onProgress: progressReporter({
         stderr,
         quiet: values.quiet === true || Boolean(env.RELEASE_SWITCHER_QUIET),

@@ -1,15 +1,15 @@
-/** `--follow`: a scheduled transaction's verdict, waited for, instead of the acceptance. */
+/** `--wait` on a scheduled transaction: its verdict, waited for, instead of the acceptance. */
 import type { Transaction } from '../model/state.js';
 import type { CommandContext, CommandOutcome } from './context.js';
 import { transactionOutcome } from './format.js';
 
 /**
  * The outcome of a transaction a command started. A `scheduled` one exits 0 (accepted work, CONTRACT.md); with
- * `--follow` the command waits for the runner's verdict and exits with its code, as a command that switched here
- * would. Not `--wait`: that already means how long to wait for a busy lock, and takes SECONDS.
+ * `--wait` (alone or with SECONDS, which bound only the wait for the lock) the command waits for the runner's verdict
+ * and exits with its code, as a command that switched here would (CONTRACT.md, exit codes).
  */
 export async function settle(ctx: CommandContext, tx: Transaction): Promise<CommandOutcome> {
-  if (ctx.values.follow !== true || tx.status !== 'scheduled') return transactionOutcome(tx);
+  if (ctx.values.wait === undefined || tx.status !== 'scheduled') return transactionOutcome(tx);
   ctx.runtime.onProgress?.({ phase: 'verify', message: `${tx.kind} to ${tx.to} scheduled [${tx.id}]; following it` });
   const { followTransaction } = await import('../verbs/follow.js'); // only a followed transaction reads on
   return transactionOutcome(await followTransaction({ root: ctx.root, id: tx.id, ...ctx.runtime }));

@@ -43,7 +43,7 @@ export function transactionOutcome(tx: Transaction): CommandOutcome {
   }
   const human =
     tx.status === 'scheduled'
-      ? `${describeTransaction(tx)}\nscheduled: handed to a runner outside the service; follow it with: release-switcher status (or run the command with --follow)`
+      ? `${describeTransaction(tx)}\nscheduled: handed to a runner outside the service; follow it with: release-switcher status (or run the command with --wait)`
       : describeTransaction(tx);
   return { result: tx, human, exitCode: tx.status === 'failed' ? ExitCode.failed : ExitCode.ok };
 }

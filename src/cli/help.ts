@@ -4,7 +4,8 @@ import { COMMANDS, type CommandDef, GLOBAL_OPTIONS, type OptionDef } from './def
 
 function optionLines(options: Record<string, OptionDef>): string[] {
   return Object.entries(options).map(([name, o]) => {
-    const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.value ? ` ${o.value}` : ''}`;
+    const value = o.value ? (o.optionalValue ? ` [${o.value}]` : ` ${o.value}`) : '';
+    const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${value}`;
     return `  ${flag.padEnd(28)} ${o.description}`;
   });
 }

@@ -20,7 +20,7 @@ function roff(text: string): string {
 function optionItems(options: Record<string, OptionDef>): string[] {
   return Object.entries(options).flatMap(([name, o]) => [
     '.TP',
-    `${o.short ? `\\fB\\-${o.short}\\fR, ` : ''}\\fB\\-\\-${roff(name)}\\fR${o.value ? ` \\fI${roff(o.value)}\\fR` : ''}${o.multiple ? ' (repeatable)' : ''}`,
+    `${o.short ? `\\fB\\-${o.short}\\fR, ` : ''}\\fB\\-\\-${roff(name)}\\fR${o.value ? (o.optionalValue ? ` [\\fI${roff(o.value)}\\fR]` : ` \\fI${roff(o.value)}\\fR`) : ''}${o.multiple ? ' (repeatable)' : ''}`,
     roff(o.description),
   ]);
 }
@@ -42,7 +42,7 @@ function commandSection(def: CommandDef): string[] {
 
 /** CONTRACT.md's exit codes (the single source), each with the error codes that end so. */
 const EXIT_MEANINGS: Record<number, string> = {
-  0: 'success: verified, switched, up_to_date, installed, listed…, and scheduled (accepted and handed to a runner; --follow waits for its verdict and exits with its code)',
+  0: 'success: verified, switched, up_to_date, installed, listed…, and scheduled (accepted and handed to a runner; --wait waits for its verdict and exits with its code)',
   1: 'failed, nothing changed',
   2: 'usage error (unknown command or flag, bad argument)',
   3: 'rolled_back: the new release failed and the previous one is running and verified',

@@ -137,7 +137,7 @@ function parseCommandArgs(def: CommandDef, args: string[], program: string) {
     ]),
   );
   try {
-    const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    const parsed = parseArgs({ args: withOptionalValues(args, all), options, allowPositionals: true, strict: true });
     const max = def.args.split(' ').filter((a) => /^\[?[A-Z]+\]?$/.test(a)).length;
     if (!parsed.values.help && parsed.positionals.length > max) {
       throw usage(
@@ -156,6 +156,24 @@ function parseCommandArgs(def: CommandDef, args: string[], program: string) {
       guess ? `Did you mean --${guess}? See ${program} ${def.name} --help.` : `See ${program} ${def.name} --help.`,
     );
   }
+}
+
+/**
+ * An option whose value may be left out (`--wait` alone) is given one, empty, unless the next word is a number: so
+ * `update --wait` and `switch 1.2.0 --wait` wait without limit, `--wait 30` up to 30 s, and `update --wait 1.2.0` takes
+ * 1.2.0 as the version. util.parseArgs has no optional values of its own.
+ */
+function withOptionalValues(args: string[], all: Record<string, OptionDef>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') return [...out, ...args.slice(i)];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    const next = args[i + 1];
+    const optional = name !== undefined && all[name]?.optionalValue === true;
+    out.push(optional && (next === undefined || !/^\d+(\.\d+)?$/.test(next)) ? `${arg}=` : arg);
+  }
+  return out;
 }
 
 function reportError(error: unknown, options: { io: CliIo; json: boolean; program: string }): number {

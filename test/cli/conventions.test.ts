@@ -89,7 +89,7 @@ describe('completions', () => {
     };
     expect(complete('release-switcher up')).toBe('update');
     expect(complete('release-switcher --root /srv/app sw')).toBe('switch');
-    expect(complete('release-switcher update --fol')).toBe('--follow');
+    expect(complete('release-switcher update --wai')).toBe('--wait');
     expect(complete('release-switcher switch --handoff a')).toBe('auto always');
     expect(complete("release-switcher init --supervisor ''")).toBe('systemd systemd-system launchd pm2 none');
     expect(complete('release-switcher help rol')).toBe('rollback');
@@ -105,7 +105,7 @@ describe('completions', () => {
         .split('\n')
         .map((entry) => entry.split('\t')[0]);
     expect(complete('release-switcher upd')).toEqual(['update']);
-    expect(complete('release-switcher update --fol')).toEqual(['--follow']);
+    expect(complete('release-switcher update --wai')).toEqual(['--wait']);
     expect(complete('release-switcher init --channel ')).toEqual(['beta', 'stable']);
     expect(complete('release-switcher help ro')).toEqual(['rollback']);
   });

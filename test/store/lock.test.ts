@@ -92,4 +92,17 @@ describe('lock', () => {
     const waited = await rs(root, ['switch', '1.1.0', '--wait', '30']);
     expect(waited.exitCode, waited.stdout).toBe(0);
   }, 45_000);
+
+  it('--wait alone waits as long as it takes; a version after it is the operand, not its value', async () => {
+    const root = freshRoot();
+    mkdirSync(join(root, '.lock')); // no owner record: respected until stale (10 s), past any default wait
+    const started = Date.now();
+    const waited = await rs(root, ['switch', '--wait', '1.1.0']);
+    expect(waited.exitCode, waited.stdout + waited.stderr).toBe(0);
+    expect(Date.now() - started).toBeGreaterThan(5_000); // it did wait for the lock, not fail at once with 5
+    mkdirSync(join(root, '.lock'));
+    const last = await rs(root, ['switch', '1.0.0', '--wait']);
+    expect(last.exitCode, last.stdout + last.stderr).toBe(0);
+    expect((await rs(root, ['status'])).json.result.current).toBe('1.0.0');
+  }, 60_000);
 });

@@ -120,8 +120,9 @@ describeWhere(can, `in-service switches and runner crashes under systemd --user`
     expect(inFlight(gw.root)).toBeNull();
   });
 
-  it('--follow waits for the verdict of a handed-off switch and exits with its code: 0 verified, 3 rolled_back', async () => {
-    const good = await gw.rs(['switch', '1.2.0', '--handoff', 'always', '--follow']);
+  it('--wait waits for the verdict of a handed-off switch and exits with its code: 0 verified, 3 rolled_back', async () => {
+    // --wait alone (no limit on the lock), and --wait SECONDS (which bounds the lock's wait, not the verdict's).
+    const good = await gw.rs(['switch', '1.2.0', '--handoff', 'always', '--wait']);
     expect([good.exitCode, good.json?.result?.status], good.stdout + good.stderr).toEqual([0, 'verified']);
     expect(good.json.result).toMatchObject({
       kind: 'switch',
@@ -133,7 +134,7 @@ describeWhere(can, `in-service switches and runner crashes under systemd --user`
     expect((await gw.health())?.version).toBe('1.2.0');
 
     const wrong = MATRIX['wrong-version'];
-    const bad = await gw.rs(['switch', wrong, '--handoff', 'always', '--follow']);
+    const bad = await gw.rs(['switch', wrong, '--handoff', 'always', '--wait', '30']);
     expect([bad.exitCode, bad.json?.error?.code], bad.stdout + bad.stderr).toEqual([3, 'ROLLED_BACK']);
     expect(bad.json.result).toMatchObject({ to: wrong, status: 'rolled_back', reason: 'version_mismatch' });
     expect(bad.json.result.heartbeatAt).toBeTruthy();
