@@ -77,6 +77,7 @@ export const SYSTEM = [
   'test/support/systemd-account.test.ts',
   'test/transaction/crash-way-back.test.ts',
   'test/transaction/systemd-handoff.test.ts',
+  'test/transaction/handoff-mode.test.ts',
   'test/transaction/service-identity.test.ts',
   'test/transaction/service-account.test.ts',
 ];

@@ -51,6 +51,7 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
   const { config, layout, runtime, journal } = session;
   let verdict: FinalizeVerdict | undefined;
   let hold: RestartHold | undefined;
+  let skipped: string | undefined;
   try {
     const service = await serviceIdentity(session);
     const serviceEnv = service.env;
@@ -68,6 +69,11 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
       step.note({ evidence: { stoppedPid, ...(prefetch && { prefetch }) } });
       const env = { ...serviceEnv, ...finalize.env };
       await checkpointFirst(run, env);
+      skipped = exactRestore(tx);
+      if (skipped) {
+        step.end('skipped', skipped);
+        return;
+      }
       const started = await startFinalize({
         node: config.node!,
         releaseDir: layout.release(tx.to!),
@@ -94,7 +100,7 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
   } finally {
     await hold?.release(); // whatever the outcome: the start that follows (the target's or the way back's) is ours
   }
-  if (verdict?.ok) return undefined;
+  if (verdict?.ok || skipped) return undefined;
   return {
     reason: 'finalize_failed',
     detail: `${tx.to}'s update finalize ${verdict?.status ?? 'failed'} (exit ${verdict?.exitCode ?? 'signal'})`,
@@ -132,6 +138,17 @@ async function prefetchBeforeStop(
     if (runtime.signal?.aborted) throw error; // cancelled: as any step after the flip is
     return { specs: [], ok: false, ms: 0, detail: error instanceof Error ? error.message : String(error) };
   });
+}
+
+/**
+ * A transaction that puts back the snapshot taken when its target was left (state-return.ts: the one taken as the
+ * release being left came in from the target) starts the target on the state it had finalized and served with, exactly:
+ * finalize would only repeat, in the stop window, what that state already holds (90 s measured with a plugin). Why it is
+ * skipped, or undefined when it must run.
+ */
+function exactRestore(tx: Transaction): string | undefined {
+  if (!tx.restore || tx.restore.version !== tx.to) return undefined;
+  return `not run: snapshot ${tx.restore.snapshot} was taken when ${tx.to} was left, so ${tx.to} starts on the state it finalized and served with`;
 }
 
 /** The checkpoint the way back needs, before finalize writes anything: taken, or the requested snapshot put back. */

@@ -10,8 +10,11 @@ import path from 'node:path';
 import { consumeHandoff, handoffSupported, requestRestart } from '../service/restart-handoff.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 import { PRESETS } from '../store/presets.js';
+import type { ResolvedRuntime } from '../model/runtime.js';
+import { processEnvironment } from '../rehearsal/candidate-env.js';
+import type { Config } from '../store/config.js';
 import { noteStep, runStep } from './record.js';
-import type { ServiceIdentity } from './service-identity.js';
+import { type ServiceIdentity, unitSettings } from './service-identity.js';
 import type { Run } from './steps.js';
 
 const NAME = 'restart-handoff' as const;
@@ -27,11 +30,17 @@ export async function handoffStep(
   const { session, tx } = run;
   const { config, layout, runtime, journal } = session;
   const name = config.preset ?? config.package;
-  const commands = Object.hasOwn(PRESETS, name) ? PRESETS[name]?.restartHandoff : undefined;
+  const preset = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
+  const commands = preset?.restartHandoff;
   const pid = (await supervisor.state()).mainPid;
   if (!commands || !config.node || tx.from === null || !supervisor.stop) return { pid };
   if (pid === null) {
     noteStep(tx, NAME, 'skipped', `${supervisor.unit} has no main process to hand over`);
+    return { pid };
+  }
+  const mode = await supervisedMode(config, runtime, pid, preset?.environment ?? {});
+  if (mode !== true) {
+    noteStep(tx, NAME, 'skipped', `${mode}: it would restart in place rather than exit, so it is stopped as before`);
     return { pid };
   }
   const call = {
@@ -73,4 +82,35 @@ export async function handoffStep(
     if (consumed?.status !== 'accepted') step.end('skipped', detail); // the stop that follows does it as before
   });
   return { pid };
+}
+
+/**
+ * The handoff is honoured only by a gateway run in the preset's supervisor mode (openclaw: external), started by a unit
+ * that starts the target in it too; otherwise openclaw restarts in place instead of exiting and the request costs its
+ * timeout in the window (measured: 7 s, then "the accepted handoff does not name the exited external gateway", then
+ * SIGTERM). Read from the manager (the unit's Environment= now) and from the running process (what it started with),
+ * before anything is asked. True, or why not.
+ */
+export async function supervisedMode(
+  config: Pick<Config, 'unit' | 'supervisor'>,
+  runtime: Pick<ResolvedRuntime, 'env' | 'signal'>,
+  pid: number,
+  wanted: Readonly<Record<string, string>>,
+): Promise<true | string> {
+  const lacking = (found: Record<string, string>) =>
+    Object.entries(wanted)
+      .filter(([key, value]) => found[key] !== value)
+      .map(([key, value]) => `${key}=${value}`);
+  if (config.unit && (config.supervisor === 'systemd' || config.supervisor === 'systemd-system')) {
+    const scope = config.supervisor === 'systemd' ? 'user' : 'system';
+    const { environment } = await unitSettings(config.unit, scope, runtime.env, runtime.signal);
+    const missing = lacking(environment);
+    if (missing.length > 0)
+      return `${config.unit} does not start the gateway with ${missing.join(' ')} (release-switcher unit --install sets it)`;
+  }
+  const running = await processEnvironment(pid); // undefined where it cannot be read: the unit's word stands
+  const missing = running ? lacking(running) : [];
+  if (missing.length > 0)
+    return `the running gateway (pid ${pid}) was started without ${missing.join(' ')} (before the unit had it: a restart gives it)`;
+  return true;
 }

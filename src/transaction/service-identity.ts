@@ -102,6 +102,25 @@ export async function asWeSeeIt(
   return out;
 }
 
+/** A unit's `User=` and `Environment=` as the manager has them now: what its next start runs with. */
+export async function unitSettings(
+  unit: string,
+  scope: UnitScope,
+  env: NodeJS.ProcessEnv,
+  signal?: AbortSignal,
+): Promise<{ user: string; environment: Record<string, string> }> {
+  // Loaded only here: an activation without a unit (supervisor none) loads no systemctl (startup-imports.test.ts).
+  const { systemctl } = await import('../service/systemctl.js');
+  const shown = await systemctl(['show', unit, '--property=User', '--property=Environment'], { scope, env, signal });
+  const props = Object.fromEntries(
+    shown.output.split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
+  const environment: Record<string, string> = {};
+  for (const word of splitUnitWords(props.Environment ?? ''))
+    if (word.includes('=')) environment[word.slice(0, word.indexOf('='))] = word.slice(word.indexOf('=') + 1);
+  return { user: props.User ?? '', environment };
+}
+
 /** A unit that does not run: its `User=` and `Environment=`, as systemd would start it. */
 async function fromUnit(
   unit: string,
@@ -109,16 +128,8 @@ async function fromUnit(
   env: NodeJS.ProcessEnv,
   signal?: AbortSignal,
 ): Promise<ServiceIdentity> {
-  // Loaded only here: an activation without a unit (supervisor none) loads no systemctl (startup-imports.test.ts).
-  const { systemctl } = await import('../service/systemctl.js');
-  const shown = await systemctl(['show', unit, '--property=User', '--property=Environment'], { scope, env, signal });
-  const props = Object.fromEntries(
-    shown.output.split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-  );
-  const unitEnv: Record<string, string> = {};
-  for (const word of splitUnitWords(props.Environment ?? ''))
-    if (word.includes('=')) unitEnv[word.slice(0, word.indexOf('='))] = word.slice(word.indexOf('=') + 1);
-  const user = scope === 'system' ? props.User || 'root' : undefined;
+  const { user: unitUser, environment: unitEnv } = await unitSettings(unit, scope, env, signal);
+  const user = scope === 'system' ? unitUser || 'root' : undefined;
   const account = user ? lookupAccount(user) : currentAccount();
   if (!account)
     throw new ReleaseSwitcherError(

@@ -4,7 +4,8 @@
 // `finalize` with its JSON verdict, before the target first starts.
 // - a 9.6 repacked so that its finalize exits non-zero is rolled back, 9.5 verified, the state as it was;
 // - a kill -9 of the runner while finalize runs: `recover` ends the orphaned finalize and 9.5 serves again;
-// - update and rollback go through, finalize recorded both ways, the state after the rollback as before the update;
+// - update and rollback go through: finalize recorded on the update, not run again on the rollback (the snapshot put
+//   back is what 9.5 finalized), the state after the rollback as before the update;
 //   a chat turn streaming from a slow model when the update begins does not hold the old gateway (no drain wait: it
 //   exits within seconds of the handoff request) and is resumed by 9.6 once it starts;
 //   a real external plugin (@openclaw/matrix, installed on 9.5 the way users install it) is converged by 9.6's
@@ -259,7 +260,7 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     expect(await pluginSeen()).toEqual({ version: FROM, status: 'loaded', installSpec: PLUGIN });
   }, 1_200_000);
 
-  it(`update to ${TO} and rollback: finalize recorded both ways, the state after the rollback as before`, async () => {
+  it(`update to ${TO} and rollback: finalize recorded on the update, skipped on the exact restore, the state after the rollback as before`, async () => {
     // A chat turn in flight on 9.5 (a user's message through the gateway, the model still streaming its answer).
     const turn = openclawCli(['agent', '--agent', 'main', '--message', `${TURN}: count for me`, '--json']);
     const inFlight = await model.waitFor((r) => r.stream && r.text.includes(TURN), 300_000);
@@ -335,8 +336,14 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     const back = await rs(['rollback']);
     console.log(`rollback (load ${loadavg()[0]!.toFixed(1)}):\n${JSON.stringify(back.json?.result, null, 2)}`);
     expect(back.json?.result?.status, back.stdout + back.stderr).toBe('verified');
-    expect(step(back.json.result, 'finalize')).toMatchObject({ status: 'ok', evidence: { verdict: { ok: true } } });
+    // The snapshot put back is the state 9.5 finalized and served with: its finalize is not run again in the window.
+    expect(step(back.json.result, 'finalize')).toMatchObject({
+      status: 'skipped',
+      detail: expect.stringContaining(`was taken when ${FROM} was left`),
+    });
+    expect(step(back.json.result, 'finalize')?.evidence?.verdict).toBeUndefined();
     expect(step(back.json.result, 'finalize')?.evidence?.prefetch).toBeUndefined(); // the snapshot brings the plugins
+    expect(step(back.json.result, 'restore-state')).toMatchObject({ status: 'ok' });
     expect(step(back.json.result, 'restart-handoff')).toMatchObject({ status: 'ok', evidence: { accepted: true } });
     expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 120_000 })).version).toBe(FROM);
     expect(readFileSync(mark(), 'utf8')).toBe('{"era":"9.5"}\n');
