@@ -9,6 +9,7 @@ import path from 'node:path';
 import { defaultEnv } from '../model/runtime.js';
 import { type Config, readConfig } from '../store/config.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
+import { currentAccount } from '../platform/accounts.js';
 import { pathExists, readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
 import { layoutOf } from '../store/layout.js';
 import { PRESETS } from '../store/presets.js';
@@ -54,6 +55,7 @@ export function systemdUnit(config: Config, root: string, options: ServiceOption
   const network = scope === 'system' ? ['Wants=network-online.target', 'After=network-online.target'] : [];
   const install = scope === 'system' ? 'multi-user.target' : 'default.target';
   const { pre, start, rest } = serviceLines({ config, root, options });
+  const user = scope === 'system' ? [`User=${plainValue(systemUnitUser(config), 'The service account')}`] : [];
   return [
     HEADER,
     '[Unit]',
@@ -62,6 +64,7 @@ export function systemdUnit(config: Config, root: string, options: ServiceOption
     UNIT_LIMITS,
     '',
     '[Service]',
+    ...user,
     ...pre,
     start,
     ...rest,
@@ -70,6 +73,23 @@ export function systemdUnit(config: Config, root: string, options: ServiceOption
     `WantedBy=${install}`,
     '',
   ].join('\n');
+}
+
+/**
+ * The account a system unit of our own runs the service as: never root by default (a service that needs no root must
+ * not have it). The configured service account (`init --service-user`, `root` only when named), else the account
+ * writing the unit.
+ */
+function systemUnitUser(config: Config): string {
+  const user = config.serviceUser ?? currentAccount().name;
+  if (user !== 'root' || config.serviceUser === 'root') return user;
+  throw new ReleaseSwitcherError(
+    'USAGE',
+    'A system unit written by release-switcher does not run the service as root by default.',
+    {
+      hint: 'Name the account it runs as: release-switcher init --service-user ACCOUNT (make one with useradd --system ACCOUNT), then unit again; init --service-user root runs it as root on purpose.',
+    },
+  );
 }
 
 export function scopeOf(config: Config): UnitScope {

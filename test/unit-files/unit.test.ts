@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, readlinkSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { describeWhere } from '../support/skip.ts';
 import { createServer } from 'node:net';
+import { userInfo } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -90,10 +91,26 @@ describe('generated text', () => {
       'WantedBy=default.target',
       '',
     ]);
-    const system = systemdUnit(config({ supervisor: 'systemd-system' }), ROOT, { ...serviceOptions, drainSeconds: 45 });
+    const system = systemdUnit(config({ supervisor: 'systemd-system', serviceUser: 'nobody' }), ROOT, {
+      ...serviceOptions,
+      drainSeconds: 45,
+    });
+    expect(system).toContain('\n[Service]\nUser=nobody\n');
     expect(system).toContain('\nWants=network-online.target\nAfter=network-online.target\n');
     expect(system).toContain('\nTimeoutStopSec=55\n');
     expect(system).toContain('\nWantedBy=multi-user.target\n');
+  });
+
+  it('a system unit of our own never runs the service as root by default: the service account, else the writer', () => {
+    const asRoot = process.getuid?.() === 0;
+    const unnamed = () => systemdUnit(config({ supervisor: 'systemd-system' }), ROOT, serviceOptions);
+    if (asRoot) expect(unnamed).toThrow(/does not run the service as root by default/);
+    else expect(unnamed()).toContain(`\nUser=${userInfo().username}\n`);
+    // Named on purpose, root is what it says; a user unit has no User= at all.
+    expect(systemdUnit(config({ supervisor: 'systemd-system', serviceUser: 'root' }), ROOT, serviceOptions)).toContain(
+      '\nUser=root\n',
+    );
+    expect(systemdUnit(config({ serviceUser: 'nobody' }), ROOT, serviceOptions)).not.toContain('User=');
   });
 
   it('defaults: the Node running release-switcher, boot-check through its own CLI, 20 s drain', () => {
@@ -197,7 +214,11 @@ describeWhere(
       for (const scope of ['user', 'system'] as const) {
         writeFileSync(
           path.join(units, 'rs-app.service'),
-          systemdUnit(config({ node: null }), root, { entry: 'server.js', args: ['8080'], scope }),
+          systemdUnit(config({ node: null, serviceUser: 'daemon' }), root, {
+            entry: 'server.js',
+            args: ['8080'],
+            scope,
+          }),
         );
         expect(await verify(path.join(units, 'rs-app.service'), scope), scope).toEqual({ exitCode: 0, lines: [] });
       }
