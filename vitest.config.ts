@@ -16,6 +16,7 @@ export const UNIT = [
   'test/bench/phases.test.ts',
   'test/cli/conventions.test.ts',
   'test/cli/startup-imports.test.ts',
+  'test/docs.test.ts',
   'test/doctor/deep.test.ts',
   'test/platform/chattr-batches.test.ts',
   'test/platform/lazy-require.test.ts',

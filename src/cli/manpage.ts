@@ -41,7 +41,7 @@ function commandSection(def: CommandDef): string[] {
 }
 
 /** CONTRACT.md's exit codes (the single source), each with the error codes that end so. */
-const EXIT_MEANINGS: Record<number, string> = {
+export const EXIT_MEANINGS: Record<number, string> = {
   0: 'success: verified, switched, up_to_date, installed, listed…, and scheduled (accepted and handed to a runner; --wait waits for its verdict and exits with its code)',
   1: 'failed, nothing changed',
   2: 'usage error (unknown command or flag, bad argument)',
@@ -50,23 +50,37 @@ const EXIT_MEANINGS: Record<number, string> = {
   5: 'busy: another operation holds the lock',
 };
 
+/** The error codes that exit with `exit`; none listed for 1, which nearly all of them share. */
+export function errorCodesExiting(exit: number): string[] {
+  if (exit === 1) return [];
+  return Object.entries(ErrorCodes)
+    .filter(([, spec]) => spec.exit === exit)
+    .map(([name]) => name);
+}
+
 function exitStatus(): string[] {
   return Object.entries(EXIT_MEANINGS).flatMap(([code, meaning]) => {
-    const codes = Object.entries(ErrorCodes)
-      .filter(([, spec]) => spec.exit === Number(code))
-      .map(([name]) => name);
-    const errors = Number(code) === 1 || codes.length === 0 ? '' : ` (error codes: ${codes.join(', ')})`;
+    const codes = errorCodesExiting(Number(code));
+    const errors = codes.length === 0 ? '' : ` (error codes: ${codes.join(', ')})`;
     return ['.TP', `\\fB${code}\\fR`, roff(`${meaning}${errors}.`)];
   });
 }
 
-const ENVIRONMENT: Record<string, string> = {
+export const ENVIRONMENT: Record<string, string> = {
   RELEASE_SWITCHER_ROOT: 'the release root when --root is not given',
   XDG_DATA_HOME: 'the default root is $XDG_DATA_HOME/release-switcher (default ~/.local/share)',
   RELEASE_SWITCHER_QUIET: 'set: no progress on stderr, as --quiet',
   NO_COLOR: 'set: no colour in progress output',
   RELEASE_SWITCHER_NO_AUTO_UPDATE: '1: auto-update ticks do nothing (also OPENCLAW_NO_AUTO_UPDATE=1)',
 };
+
+/** What release-switcher does, in two paragraphs: the man page's DESCRIPTION and the CLI reference's opening. */
+export const DESCRIPTION = [
+  'Each release of the managed npm package is installed side by side under <root>/releases/<version>, sealed, and ' +
+    'activated by an atomic flip of the <root>/current symlink; the service is restarted, verified, and rolled back ' +
+    'on failure. Every step is journaled, so an interrupted command is finished or undone by the next one.',
+  'With --json, stdout carries exactly one JSON document: {"ok": true, "result": …} or {"ok": false, "error": {"code", "message", "hint"}}.',
+] as const;
 
 /** release-switcher(1) in roff (man macros). */
 export function manPage(version: string): string {
@@ -82,15 +96,9 @@ export function manPage(version: string): string {
     '.B release\\-switcher',
     '\\fBhelp\\fR [\\fICOMMAND\\fR] | \\fB\\-\\-version\\fR',
     '.SH DESCRIPTION',
-    roff(
-      'Each release of the managed npm package is installed side by side under <root>/releases/<version>, sealed, and ' +
-        'activated by an atomic flip of the <root>/current symlink; the service is restarted, verified, and rolled back ' +
-        'on failure. Every step is journaled, so an interrupted command is finished or undone by the next one.',
-    ),
+    roff(DESCRIPTION[0]),
     '.PP',
-    roff(
-      'With --json, stdout carries exactly one JSON document: {"ok": true, "result": …} or {"ok": false, "error": {"code", "message", "hint"}}.',
-    ),
+    roff(DESCRIPTION[1]),
     '.SH GLOBAL OPTIONS',
     ...optionItems(GLOBAL_OPTIONS),
     '.SH COMMANDS',

@@ -1,6 +1,7 @@
 /**
  * The one error type of release-switcher. Every failure a user can meet carries a stable `code`
- * (listed in the README), a `hint` naming what to run next, and the upstream error as `cause`.
+ * (listed in the README, with their meanings in docs/exit-codes-and-json.md), a `hint` naming what to run next,
+ * and the upstream error as `cause`.
  * Only the CLI turns these into text and exit codes.
  */
 

@@ -1,6 +1,6 @@
 // The tarball is the product: `npm pack` of a clean checkout (no dist/ yet: prepack builds it) holds the CLI, the
-// library and its declarations, the man page, the built OpenClaw plugin, layout/, README.md and LICENSE, and nothing
-// else; installed with `npm install -g --prefix` (and run with npx) it answers --version and --help, links its man
+// library and its declarations, the man page, the built OpenClaw plugin, layout/, README.md, docs/ and LICENSE, and
+// nothing else; installed with `npm install -g --prefix` (and run with npx) it answers --version and --help, links its man
 // page, and writes the OpenClaw plugin folder that `openclaw plugins install` takes.
 // The dependencies come from the npm registry, as a user's do, through an npm cache kept in .bench-cache/ (like
 // Node 24's): a warm run takes ~15 s, a cold one (CI's first) ~40 s more.
@@ -13,6 +13,18 @@ import { cliEnv, tempDir } from '../support/cli.ts';
 const REPO = path.resolve(import.meta.dirname, '../..');
 const VERSION = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')).version as string;
 const NPM_CACHE = path.join(REPO, '.bench-cache', 'npm-cache-tarball');
+/** The documentation README.md links to: every file of docs/ (the two references are generated, see docs.test.ts). */
+const DOCS = [
+  'docs/cli.md',
+  'docs/configuration.md',
+  'docs/exit-codes-and-json.md',
+  'docs/how-it-works.md',
+  'docs/library-api.md',
+  'docs/openclaw.md',
+  'docs/operator-guide.md',
+  'docs/testing.md',
+  'docs/troubleshooting.md',
+];
 
 /** The checkout as a clone would have it: the files git tracks or would track (not dist/), and our node_modules. */
 function cleanCheckout(dir: string): void {
@@ -68,18 +80,19 @@ describe('the packed tarball', () => {
     files = packed.files.map((file) => file.path).sort();
   }, 120_000);
 
-  it('ships the built CLI, library, declarations and man page, layout/, README.md and LICENSE, and nothing else', () => {
+  it('ships the built CLI, library, declarations and man page, layout/, README.md, docs/ and LICENSE, and nothing else', () => {
     for (const needed of ['dist/cli/main.js', 'dist/index.js', 'dist/index.d.ts', 'dist/internals.d.ts'])
       expect(files).toContain(needed);
     expect(files).toContain('dist/man/release-switcher.1');
     expect(files).toEqual(
       expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'layout/config.schema.json']),
     );
+    expect(files.filter((file) => file.startsWith('docs/'))).toEqual(DOCS);
     const plugin = ['openclaw.plugin.json', 'package.json', 'README.md'].map((f) => `integrations/openclaw/${f}`);
     expect(files).toEqual(expect.arrayContaining([...plugin, 'integrations/openclaw/dist/index.js']));
     const unexpected = files.filter(
       (file) =>
-        ![...['LICENSE', 'README.md', 'package.json'], ...plugin].includes(file) &&
+        ![...['LICENSE', 'README.md', 'package.json'], ...plugin, ...DOCS].includes(file) &&
         !file.startsWith('layout/') &&
         !/^(integrations\/openclaw\/)?dist\/.+\.(js|d\.ts)$/.test(file) &&
         file !== 'dist/man/release-switcher.1',
