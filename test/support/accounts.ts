@@ -3,7 +3,16 @@
 // The suite creates them with useradd when it runs as root (CI does) and runs the CLI and the service as them; a
 // case that is about root says so. Without root, the tests that need another account are skipped with that reason.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -149,4 +158,13 @@ export function nodeFor(account: Account | undefined, node: string): string {
 export function runThisFileAsRoot(why: string): void {
   process.env.RS_TESTS_AS = 'root';
   if (canUseAccounts().ok) process.stderr.write(`as root, not the normal account: ${why}\n`);
+}
+
+/** The real, effective, saved and filesystem uids of a live host process: whom it really runs as. */
+export function processUids(pid: number): number[] {
+  return /^Uid:\s+(.*)$/m
+    .exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!
+    .trim()
+    .split(/\s+/)
+    .map(Number);
 }

@@ -2,13 +2,13 @@
 // the service account: the gateway runs as that account inside the role's sandbox, its ExecStartPre drop-ins run
 // where systemd says they do, Restart=always brings it back, our CLI's wrappers reach the manager as root and as the
 // account (through the role's sudoers lines), and stop() and the stale sweep leave nothing behind.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { chown, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
-import { type Account, asAccount, canUseAccounts, serviceAccount } from './accounts.ts';
+import { type Account, asAccount, canUseAccounts, processUids, serviceAccount } from './accounts.ts';
 import { roleSudoers, roleUnit } from './ansible-unit.ts';
 import { describeWhere } from './skip.ts';
 import { runnableBy } from './cli.ts';
@@ -68,14 +68,6 @@ async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port === 18789 ? freePort() : port; // the real gateway's port: never collide with a developer's gateway
 }
-
-/** The real, effective, saved and filesystem uids of a live host process. */
-const uids = (pid: number) =>
-  /^Uid:\s+(.*)$/m
-    .exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!
-    .trim()
-    .split(/\s+/)
-    .map(Number);
 
 describeWhere(support, 'private systemd system manager with the Ansible role unit', () => {
   let sm: SystemManager;
@@ -140,7 +132,7 @@ describeWhere(support, 'private systemd system manager with the Ansible role uni
     await sm.waitFor(async () => (await answering()) !== undefined, { what: 'the gateway to answer' });
     const pid = await sm.mainPid('openclaw.service');
     expect(pid).toBeGreaterThan(0);
-    expect(uids(pid)).toEqual([who.uid, who.uid, who.uid, who.uid]);
+    expect(processUids(pid)).toEqual([who.uid, who.uid, who.uid, who.uid]);
     const me = await get('/');
     expect(me).toMatchObject({ argv: ['gateway'], home: who.home, cwd: who.home });
     expect(await get(`/write?path=${who.home}/.openclaw/state.txt`)).toEqual({ ok: true });

@@ -10,7 +10,14 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, inject, test } from 'vitest';
-import { type Account, asAccount, canUseAccounts, normalAccount, serviceAccount } from '../support/accounts.ts';
+import {
+  type Account,
+  asAccount,
+  canUseAccounts,
+  normalAccount,
+  processUids,
+  serviceAccount,
+} from '../support/accounts.ts';
 import { CLI } from '../support/cli.ts';
 import { freePort } from '../support/service.ts';
 import { describeWhere } from '../support/skip.ts';
@@ -35,14 +42,6 @@ function packageFor(who: Account, dir: string): string {
   }
   return path.join(dir, 'dist', 'cli', 'main.js');
 }
-
-/** The real, effective, saved and filesystem uids of a live host process. */
-const uids = (pid: number) =>
-  /^Uid:\s+(.*)$/m
-    .exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!
-    .trim()
-    .split(/\s+/)
-    .map(Number);
 
 /** Every file and folder below `dir` (itself included), with its owner. */
 function tree(dir: string): Array<{ path: string; uid: number }> {
@@ -177,7 +176,7 @@ describeWhere(support, "root acting for the service account under the role's har
       expect(r.json.result).toMatchObject({ status: 'verified', to: version });
       expect((await health())?.version).toBe(version);
       const pid = await sm.mainPid(UNIT);
-      expect(uids(pid)).toEqual([who.uid, who.uid, who.uid, who.uid]);
+      expect(processUids(pid)).toEqual([who.uid, who.uid, who.uid, who.uid]);
     }
     const status = await rs(['status']);
     expect(status.exitCode, status.said).toBe(0);
@@ -222,7 +221,7 @@ describeWhere(support, "root acting for the service account under the role's har
     expect(tree(state).map((e) => [path.relative(state, e.path), e.uid])).toEqual(before);
     expect(tree(state).filter((e) => e.uid !== who.uid)).toEqual([]);
     expect((await health())?.version).toBe('1.0.0');
-    expect(uids(await sm.mainPid(UNIT))[0]).toBe(who.uid);
+    expect(processUids(await sm.mainPid(UNIT))[0]).toBe(who.uid);
   }, 180_000);
 
   test("the account itself, on a root of its own under ~/.local: restarts through the role's sudo line, verified", async () => {
@@ -279,7 +278,7 @@ describeWhere(support, "root acting for the service account under the role's har
       expect(r.json.result).toMatchObject({ status: 'verified', to: version });
       expect((await health())?.version).toBe(version);
       const pid = await sm.mainPid(UNIT); // the account may change the unit only through sudo: it was restarted so
-      expect(uids(pid)[0]).toBe(who.uid);
+      expect(processUids(pid)[0]).toBe(who.uid);
       expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain(`${own}/current/server.js`);
     }
   }, 180_000);
