@@ -9,6 +9,7 @@ import { completionScript } from '../../src/cli/completion.ts';
 import { COMMANDS } from '../../src/cli/definitions.ts';
 import { manPage } from '../../src/cli/manpage.ts';
 import { runCli } from '../../src/cli/run.ts';
+import { hasTool, itWhere } from '../support/skip.ts';
 
 const VERSION = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')).version as string;
 
@@ -22,8 +23,6 @@ async function cli(argv: string[]) {
   });
   return { exitCode, stdout, stderr };
 }
-
-const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 
 function scriptFile(name: string, text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'rs-test-completion-'));
@@ -97,7 +96,7 @@ describe('completions', () => {
     expect(complete('release-switcher list --j')).toBe('--json');
   });
 
-  it.skipIf(!has('fish'))('fish completes the same (skipped where fish is not installed; CI installs it)', () => {
+  itWhere(hasTool('fish'), 'fish completes the same', () => {
     const file = scriptFile('release-switcher.fish', completionScript('fish'));
     const complete = (line: string) =>
       spawnSync('fish', ['-c', `source ${file}; complete -C '${line}'`], { encoding: 'utf8' })
@@ -110,7 +109,7 @@ describe('completions', () => {
     expect(complete('release-switcher help ro')).toEqual(['rollback']);
   });
 
-  it.skipIf(!has('zsh'))('the zsh script parses (skipped where zsh is not installed; CI installs it)', () => {
+  itWhere(hasTool('zsh'), 'the zsh script parses', () => {
     const file = scriptFile('_release-switcher', completionScript('zsh'));
     const r = spawnSync('zsh', ['-n', file], { encoding: 'utf8' });
     expect([r.status, r.stderr]).toEqual([0, '']);
@@ -133,12 +132,9 @@ describe('the man page', () => {
     for (const code of ['0', '1', '2', '3', '4', '5']) expect(page).toContain(`.TP\n\\fB${code}\\fR\n`);
   });
 
-  it.skipIf(!has('groff'))(
-    'groff renders it without a warning (skipped where groff is not installed; CI installs it)',
-    () => {
-      const file = scriptFile('release-switcher.1', manPage(VERSION));
-      const r = spawnSync('groff', ['-man', '-Tutf8', '-ww', '-z', file], { encoding: 'utf8' });
-      expect([r.status, r.stderr]).toEqual([0, '']);
-    },
-  );
+  itWhere(hasTool('groff'), 'groff renders it without a warning', () => {
+    const file = scriptFile('release-switcher.1', manPage(VERSION));
+    const r = spawnSync('groff', ['-man', '-Tutf8', '-ww', '-z', file], { encoding: 'utf8' });
+    expect([r.status, r.stderr]).toEqual([0, '']);
+  });
 });

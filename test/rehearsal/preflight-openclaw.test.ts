@@ -5,7 +5,7 @@
 import { execa } from 'execa';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { cli, tempDir } from '../support/cli.ts';
 import { describeWhere, onLinux } from '../support/skip.ts';
 import { PRESETS } from '../../src/store/presets.ts';
@@ -53,7 +53,7 @@ http.createServer((req, res) => {
   return path.join(dir, (JSON.parse(stdout) as Array<{ filename: string }>)[0]!.filename);
 }
 
-describe.runIf(onLinux.ok)('the openclaw preset rehearsal', () => {
+describeWhere(onLinux, 'the openclaw preset rehearsal', () => {
   it('gives the candidate its arguments, the skip switches, a private state dir and an isolated config with a random token', async () => {
     const dir = tempDir('rs-pf-oc-');
     const root = path.join(dir, 'root');

@@ -2,10 +2,12 @@
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { expect, it } from 'vitest';
+import { expect } from 'vitest';
 import { listenerEvidence, ownsListener } from '../../src/service/listener-evidence.ts';
+import { itWhere, onLinux } from '../support/skip.ts';
 
-it.skipIf(process.platform !== 'linux')(
+itWhere(
+  onLinux,
   'the listening process owns the port and another does not; /readyz is recorded with its status and body (Linux: /proc)',
   async () => {
     const server = http.createServer((req, res) => {

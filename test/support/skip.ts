@@ -1,20 +1,36 @@
 // A suite that needs something this machine may lack (root, Linux, systemd, chattr). Its title says why
 // it is skipped and where it runs instead, so a skip never reads as a pass.
-import { describe } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'vitest';
 
-export function describeWhere(
-  can: { ok: boolean; why?: string | undefined; where?: string },
-  title: string,
-  body: () => void,
-): void {
-  if (can.ok) {
-    describe(title, body);
-    return;
-  }
+export interface Where {
+  ok: boolean;
+  why?: string | undefined;
+  where?: string;
+}
+
+/** Why it is skipped and where it runs instead, said on stderr too (the default reporter prints only a count). */
+function skipReason(can: Where, title: string): string {
   const reason = `skipped: ${can.why ?? 'not available here'}; it runs ${can.where ?? 'in CI, as root on Linux'}`;
-  // Also on stderr: the default reporter prints a skipped test's count, not its title, and a skip must say why.
   process.stderr.write(`${title}: ${reason}\n`);
-  describe.skip(`${title} (${reason})`, body);
+  return reason;
+}
+
+export function describeWhere(can: Where, title: string, body: () => void): void {
+  if (can.ok) describe(title, body);
+  else describe.skip(`${title} (${skipReason(can, title)})`, body);
+}
+
+/** One test that needs what this machine may lack: as describeWhere, for a single case. */
+export function itWhere(can: Where, title: string, body: () => Promise<void> | void, timeout?: number): void {
+  if (can.ok) it(title, body, timeout);
+  else it.skip(`${title} (${skipReason(can, title)})`, body);
+}
+
+/** A program the test runs (fish, zsh, groff…): present, or why not and where it is. */
+export function hasTool(tool: string, where = 'in CI, which installs it (.ci/run)'): Where {
+  const ok = spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+  return { ok, why: `${tool} is not installed here`, where };
 }
 
 export const onLinux = {
