@@ -13,6 +13,12 @@ export interface OptionDef {
   choices?: readonly string[];
 }
 
+/** How an option's value is written after its flag in help, man page and reference: ` SECONDS`, ` [SECONDS]` or nothing. */
+export function valueAfterFlag(option: OptionDef, style: (value: string) => string = (value) => value): string {
+  if (!option.value) return '';
+  return option.optionalValue ? ` [${style(option.value)}]` : ` ${style(option.value)}`;
+}
+
 export interface CommandModule {
   run: (ctx: CommandContext) => Promise<CommandOutcome>;
 }

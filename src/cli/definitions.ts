@@ -7,6 +7,7 @@ import { INIT_OPTIONS } from './init-options.js';
 import { SIGNATURE_POLICIES } from '../store/config.js';
 
 export type { CommandDef, CommandModule, OptionDef } from './definition-types.js';
+export { valueAfterFlag } from './definition-types.js';
 
 /** The shells `completion` writes a script for. */
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;

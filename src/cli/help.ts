@@ -1,11 +1,10 @@
 /** Help text generated from the command definitions, and "did you mean" suggestions. */
 import { ReleaseSwitcherError } from '../model/errors.js';
-import { COMMANDS, type CommandDef, GLOBAL_OPTIONS, type OptionDef } from './definitions.js';
+import { COMMANDS, type CommandDef, GLOBAL_OPTIONS, type OptionDef, valueAfterFlag } from './definitions.js';
 
 function optionLines(options: Record<string, OptionDef>): string[] {
   return Object.entries(options).map(([name, o]) => {
-    const value = o.value ? (o.optionalValue ? ` [${o.value}]` : ` ${o.value}`) : '';
-    const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${value}`;
+    const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${valueAfterFlag(o)}`;
     return `  ${flag.padEnd(28)} ${o.description}`;
   });
 }

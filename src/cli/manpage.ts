@@ -3,7 +3,7 @@
  * writes dist/man/release-switcher.1; package.json `man` makes `npm install -g` link it where man finds it).
  */
 import { ErrorCodes } from '../model/errors.js';
-import { COMMANDS, type CommandDef, GLOBAL_OPTIONS, type OptionDef } from './definitions.js';
+import { COMMANDS, type CommandDef, GLOBAL_OPTIONS, type OptionDef, valueAfterFlag } from './definitions.js';
 
 /**
  * Text for roff: backslashes and hyphens escaped, characters past printable ASCII as `\[uXXXX]` (troff reads bytes, not
@@ -20,7 +20,7 @@ function roff(text: string): string {
 function optionItems(options: Record<string, OptionDef>): string[] {
   return Object.entries(options).flatMap(([name, o]) => [
     '.TP',
-    `${o.short ? `\\fB\\-${o.short}\\fR, ` : ''}\\fB\\-\\-${roff(name)}\\fR${o.value ? (o.optionalValue ? ` [\\fI${roff(o.value)}\\fR]` : ` \\fI${roff(o.value)}\\fR`) : ''}${o.multiple ? ' (repeatable)' : ''}`,
+    `${o.short ? `\\fB\\-${o.short}\\fR, ` : ''}\\fB\\-\\-${roff(name)}\\fR${valueAfterFlag(o, (value) => `\\fI${roff(value)}\\fR`)}${o.multiple ? ' (repeatable)' : ''}`,
     roff(o.description),
   ]);
 }

@@ -3,7 +3,7 @@
  * and the help are, and config.json's (docs/configuration.md) from layout/config.schema.json. scripts/docs.mjs writes
  * them from the build (`npm run docs`); test/docs.test.ts fails when the committed files differ from what this makes.
  */
-import { COMMANDS, type CommandDef, GLOBAL_OPTIONS, type OptionDef } from './definitions.js';
+import { COMMANDS, type CommandDef, GLOBAL_OPTIONS, type OptionDef, valueAfterFlag } from './definitions.js';
 import { INIT_OPTIONS } from './init-options.js';
 import { DESCRIPTION, ENVIRONMENT, EXIT_MEANINGS, errorCodesExiting } from './manpage.js';
 
@@ -34,7 +34,7 @@ function cell(text: string): string {
 const sentence = (text: string) => `${text[0]!.toUpperCase()}${text.slice(1)}.`;
 
 function flag(name: string, o: OptionDef): string {
-  const value = o.value ? (o.optionalValue ? ` [${o.value}]` : ` ${o.value}`) : '';
+  const value = valueAfterFlag(o);
   const repeatable = o.multiple && !o.description.includes('repeatable') ? ' (repeatable)' : '';
   return `\`${o.short ? `-${o.short}, ` : ''}--${name}${value}\`${repeatable}`;
 }

@@ -12,6 +12,7 @@
  * be holding) removes it at once.
  */
 import fs from 'node:fs/promises';
+import { errnoOf } from '../model/errors.js';
 import { writeFileAtomic } from '../platform/fs.js';
 import type { Layout } from './layout.js';
 
@@ -49,12 +50,13 @@ export async function holdRestarts(layout: Layout): Promise<RestartHold> {
 
 /** Recovery's part: a hold left by a process that died holding it. True when there was one. */
 export async function removeStaleHold(layout: Layout): Promise<boolean> {
-  const there = await fs.stat(layout.restartHold).then(
+  return fs.unlink(layout.restartHold).then(
     () => true,
-    () => false,
+    (error: unknown) => {
+      if (errnoOf(error) === 'ENOENT') return false;
+      throw error;
+    },
   );
-  if (there) await fs.rm(layout.restartHold, { force: true });
-  return there;
 }
 
 /**

@@ -98,8 +98,9 @@ function bootCheckLine(config: Config, root: string, options: ServiceOptions): s
   // cannot read or write the root, which it says, and `doctor` checks beforehand).
   // `+`: the root is not the service account's (root acting for User=…): the boot-check acts for the root's owner,
   // outside the unit's sandbox, as every other command on that root does; its checkpoints keep each file's owner.
-  const privileged = actsForServiceAccount(config) ? '+' : '';
-  return bootCheck && bootCheck.length > 0 ? [`ExecStartPre=-${privileged}${bootCheck.map(execWord).join(' ')}`] : [];
+  return bootCheck && bootCheck.length > 0
+    ? [`ExecStartPre=-${privileged(config)}${bootCheck.map(execWord).join(' ')}`]
+    : [];
 }
 
 /**
@@ -107,15 +108,17 @@ function bootCheckLine(config: Config, root: string, options: ServiceOptions): s
  * of its finalize, a start by the manager itself (Restart=) is skipped. No `-`: it would make a skip a success. `+`
  * where the boot-check has it: the hold is in a root the service's account may not read.
  */
-function holdConditionLine(config: Config, root: string): string {
-  const privileged = actsForServiceAccount(config) ? '+' : '';
-  return `ExecCondition=${privileged}${holdConditionCommand(layoutOf(root).restartHold).map(execWord).join(' ')}`;
+function holdConditionLine(config: Config, hold: string): string {
+  return `ExecCondition=${privileged(config)}${holdConditionCommand(hold).map(execWord).join(' ')}`;
 }
 
 /** The service runs as another account than the one writing its unit (the root's owner, root). */
 function actsForServiceAccount(config: Config): boolean {
   return config.serviceUser !== null && config.serviceUser !== currentAccount().name;
 }
+
+/** `+` (run with full privileges, outside User= and the sandbox) for our commands in a unit run as another account. */
+const privileged = (config: Config) => (actsForServiceAccount(config) ? '+' : '');
 
 /**
  * Where the boot-check runs as the service's own account (the root is its own), a sandboxed unit (ProtectSystem=strict,
@@ -281,7 +284,8 @@ export function entryInPackage(script: string, pkg: string): string | null {
 
 export function serviceLines(request: UnitRequest): Lines {
   const { config, options, existing } = request;
-  const { current } = layoutOf(request.root);
+  const layout = layoutOf(request.root);
+  const { current } = layout;
   const lines = { kept: [] as string[], changed: [] as string[] };
   const { words: start, pkgDir } = commandOf(request, lines);
   // A unit of ours runs in `current`; over somebody else's unit, the working directory is theirs (workingDirectoryOf).
@@ -292,7 +296,7 @@ export function serviceLines(request: UnitRequest): Lines {
   const rest = [
     ...policyLines(request, lines),
     ...environment,
-    ...rootWritableLines(config, path.dirname(current)),
+    ...rootWritableLines(config, layout.root),
     ...(workingDirectory === null ? [] : [`WorkingDirectory=${workingDirectory}`]),
   ];
   if (existing) {
@@ -305,7 +309,7 @@ export function serviceLines(request: UnitRequest): Lines {
     );
   }
   return {
-    pre: [holdConditionLine(config, path.dirname(current)), ...bootCheckLine(config, path.dirname(current), options)],
+    pre: [holdConditionLine(config, layout.restartHold), ...bootCheckLine(config, layout.root, options)],
     start: `ExecStart=${start.map(execWord).join(' ')}`,
     rest,
     ...lines,
