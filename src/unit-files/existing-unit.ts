@@ -5,7 +5,7 @@
  * `unit --install` again sees the same unit as the first time.
  */
 import path from 'node:path';
-import { systemctl, type UnitScope } from '../service/systemctl.js';
+import { type SystemctlOptions, systemctl } from '../service/systemctl.js';
 
 export interface ExistingUnit {
   /** The words of the last ExecStart= (an empty assignment resets it), or null when there is none. */
@@ -87,41 +87,6 @@ export function parseUnitText(text: string, skip: (file: string) => boolean = ()
   return unit;
 }
 
-const UNITS: Record<string, number> = {
-  us: 1e-6,
-  usec: 1e-6,
-  ms: 1e-3,
-  msec: 1e-3,
-  s: 1,
-  sec: 1,
-  second: 1,
-  seconds: 1,
-  m: 60,
-  min: 60,
-  minute: 60,
-  minutes: 60,
-  h: 3600,
-  hr: 3600,
-  hour: 3600,
-  hours: 3600,
-};
-
-/** A systemd time span in seconds (`330`, `5s`, `5min 30s`, `infinity`); undefined when it cannot be read. */
-export function spanSeconds(value: string | undefined): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  if (value.trim() === 'infinity') return Infinity;
-  let total = 0;
-  const parts = value.trim().matchAll(/(\d+(?:\.\d+)?)\s*([a-z]*)/g);
-  let seen = '';
-  for (const [whole, n, unit] of parts) {
-    const factor = unit === '' ? 1 : UNITS[unit!];
-    if (factor === undefined) return undefined;
-    total += Number(n) * factor;
-    seen += whole;
-  }
-  return seen.replace(/\s/g, '') === value.replace(/\s/g, '') ? total : undefined;
-}
-
 /** The port a gateway unit runs on: `--port N` / `--port=N` in its arguments, else `<NAME>_PORT`-style environment. */
 export function portOfUnit(
   unit: ExistingUnit,
@@ -176,7 +141,7 @@ export function nodeCommandOf(words: readonly string[] | null): NodeCommand | nu
 /** The unit's own files as its manager loads them, without the files `skip` names; undefined when it has none or cannot be asked. */
 export async function readExistingUnit(
   name: string,
-  options: { scope: UnitScope; env: NodeJS.ProcessEnv; skip?: (file: string) => boolean },
+  options: Pick<SystemctlOptions, 'scope' | 'env' | 'runner'> & { skip?: (file: string) => boolean },
 ): Promise<ExistingUnit | undefined> {
   const cat = await systemctl(['cat', name], options).catch(() => undefined);
   if (cat?.exitCode !== 0) return undefined;
