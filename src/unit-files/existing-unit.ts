@@ -50,21 +50,29 @@ export function splitUnitWords(line: string): string[] {
   return words;
 }
 
-/** Text as `systemctl cat` prints it: `# /path/of/file` before each file. `skip` drops whole files. */
-export function parseUnitText(text: string, skip: (file: string) => boolean = () => false): ExistingUnit {
-  const unit: ExistingUnit = { execStart: null, environment: {}, environmentFiles: [], service: {}, files: [] };
-  let skipping = false;
+/**
+ * The lines of one unit file as systemd reads them (systemd.syntax(7), config_parse()): a line ending in an unescaped
+ * `\` continues on the next, the backslash becoming a space; comment lines (`#`, `;`) are dropped even inside a
+ * continued line, and a blank line ends one. Lines come trimmed, without blank ones.
+ */
+function unitFileLines(text: string): string[] {
+  const lines: string[] = [];
+  let continued: string | undefined;
+  for (const raw of text.split(/\r\n|\r|\n/)) {
+    if (/^\s*[#;]/.test(raw)) continue;
+    const line = (continued ?? '') + raw;
+    continued = /(^|[^\\])(\\\\)*\\$/.test(line) ? `${line.slice(0, -1)} ` : undefined;
+    if (continued === undefined && line.trim() !== '') lines.push(line.trim());
+  }
+  // A file that ends in a continuation: systemd reads what it has.
+  if (continued?.trim()) lines.push(continued.trim());
+  return lines;
+}
+
+/** The [Service] settings of one file's lines into `unit`, later assignments winning as they do for systemd. */
+function readServiceSettings(unit: ExistingUnit, lines: string[]): void {
   let section = '';
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    const file = /^# (\/\S+)$/.exec(line)?.[1];
-    if (file) {
-      skipping = skip(file);
-      if (!skipping) unit.files.push(file);
-      section = '';
-      continue;
-    }
-    if (skipping || line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+  for (const line of lines) {
     if (/^\[.+\]$/.test(line)) {
       section = line;
       continue;
@@ -83,6 +91,19 @@ export function parseUnitText(text: string, skip: (file: string) => boolean = ()
       if (value === '') unit.environmentFiles = [];
       else unit.environmentFiles!.push(value.replaceAll('%%', '%'));
     } else unit.service[key] = value;
+  }
+}
+
+/** Text as `systemctl cat` prints it: `# /path/of/file` before each file. `skip` drops whole files. */
+export function parseUnitText(text: string, skip: (file: string) => boolean = () => false): ExistingUnit {
+  const unit: ExistingUnit = { execStart: null, environment: {}, environmentFiles: [], service: {}, files: [] };
+  // Split at the headers first: systemd reads each file on its own, so no continued line runs into the next file.
+  const parts = text.split(/^[ \t]*# (\/\S+)[ \t]*$/m);
+  for (let i = 0; i < parts.length; i += 2) {
+    const file = parts[i - 1]; // none before the first header
+    if (file !== undefined && skip(file)) continue;
+    if (file !== undefined) unit.files.push(file);
+    readServiceSettings(unit, unitFileLines(parts[i]!));
   }
   return unit;
 }

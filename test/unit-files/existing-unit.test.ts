@@ -69,6 +69,48 @@ describe('reading an existing unit', () => {
     expect(parseUnitText(CAT).service.TimeoutStopSec).toBe('30');
   });
 
+  it('joins lines continued with a backslash, as systemd does, skipping comment lines inside them', async () => {
+    const unit = await readCat(`# /home/u/.config/systemd/user/openclaw-gateway.service
+[Service]
+ExecStart=/opt/node24/bin/node --max-old-space-size=8192 \\
+# a comment inside a continued line is dropped, as systemd drops it
+  ${PKG}/dist/index.js \\
+  ; and this one
+  gateway --port 19001
+Environment=OPENCLAW_GATEWAY_PORT=19001 \\
+    "OPENCLAW_LABEL=a\\
+b"
+Environment=TRAILING=x\\\\
+RestartSec=5
+`);
+    expect(unit?.execStart).toEqual([
+      '/opt/node24/bin/node',
+      '--max-old-space-size=8192',
+      `${PKG}/dist/index.js`,
+      'gateway',
+      '--port',
+      '19001',
+    ]);
+    // The backslash and the line break become one space, inside quotes too.
+    expect(unit?.environment).toEqual({ OPENCLAW_GATEWAY_PORT: '19001', OPENCLAW_LABEL: 'a b', TRAILING: 'x\\' });
+    // An escaped backslash at the end (`\\`) continues nothing.
+    expect(unit?.service).toEqual({ RestartSec: '5' });
+  });
+
+  it('a continued line ends with its file: the next file is read on its own', () => {
+    // systemd parses each file on its own: a continuation at the end of one never takes in the next header.
+    const unit = parseUnitText(`# /etc/systemd/system/gw.service
+[Service]
+ExecStart=/usr/bin/node /app/main.js \\
+# /etc/systemd/system/gw.service.d/limits.conf
+[Service]
+RestartSec=5
+`);
+    expect(unit.files).toEqual(['/etc/systemd/system/gw.service', '/etc/systemd/system/gw.service.d/limits.conf']);
+    expect(unit.execStart).toEqual(['/usr/bin/node', '/app/main.js']);
+    expect(unit.service).toEqual({ RestartSec: '5' });
+  });
+
   it('TimeoutStopSec=1d is a day, read through the real reader, and a day is kept as the stop budget', async () => {
     const unit = await readCat(CAT.replace('TimeoutStopSec=330', 'TimeoutStopSec=1d'));
     expect(timespanSeconds(unit?.service.TimeoutStopSec)).toBe(86_400);
