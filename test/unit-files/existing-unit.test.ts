@@ -83,14 +83,8 @@ b"
 Environment=TRAILING=x\\\\
 RestartSec=5
 `);
-    expect(unit?.execStart).toEqual([
-      '/opt/node24/bin/node',
-      '--max-old-space-size=8192',
-      `${PKG}/dist/index.js`,
-      'gateway',
-      '--port',
-      '19001',
-    ]);
+    // The same command as CAT's, which has it on one line.
+    expect(unit?.execStart).toEqual(parseUnitText(CAT, ours).execStart);
     // The backslash and the line break become one space, inside quotes too.
     expect(unit?.environment).toEqual({ OPENCLAW_GATEWAY_PORT: '19001', OPENCLAW_LABEL: 'a b', TRAILING: 'x\\' });
     // An escaped backslash at the end (`\\`) continues nothing.
