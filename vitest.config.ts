@@ -26,6 +26,7 @@ export const UNIT = [
   'test/service/health.test.ts',
   'test/service/restart-handoff.test.ts',
   'test/service/supervisors/systemd-bounds.test.ts',
+  'test/service/timespan.test.ts',
   'test/service/plugin-prefetch.test.ts',
   'test/unit-files/existing-unit.test.ts',
   'test/rehearsal/candidate-env.test.ts',

@@ -9,7 +9,8 @@ export { LOCK_STALE_MS } from './store/lock.js';
 export type { ReleaseMarker, ManifestEntry, SignatureRecord, SignatureStatus } from './store/manifest.js';
 export type { State, ReleaseRecord } from './model/state.js';
 export { systemdDropIn, systemdUnit, dropInPath, unitPath, installDropIn } from './unit-files/unit.js';
-export { parseSchedule, timespanSeconds, timerStem } from './unit-files/timer.js';
+export { parseSchedule, timerStem } from './unit-files/timer.js';
+export { timespanSeconds } from './service/timespan.js';
 export {
   hostIdOf,
   decide,

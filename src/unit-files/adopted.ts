@@ -8,7 +8,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../store/config.js';
 import { PRESETS, type PortSources } from '../store/presets.js';
-import { type ExistingUnit, nodeCommandOf, readExistingUnit, spanSeconds } from './existing-unit.js';
+import { timespanSeconds } from '../service/timespan.js';
+import { type ExistingUnit, nodeCommandOf, readExistingUnit } from './existing-unit.js';
 import { findServicePort } from './service-port.js';
 import { DROP_IN_NAME, scopeOf, unitNameOf } from './unit.js';
 
@@ -38,7 +39,7 @@ export async function readService(config: Config, env: NodeJS.ProcessEnv): Promi
     skip: (f) => path.basename(f) === DROP_IN_NAME,
   });
   if (!unit) return undefined;
-  const span = (v: string | undefined) => spanSeconds(v) ?? null;
+  const span = (v: string | undefined) => timespanSeconds(v) ?? null;
   // In the service's own order (openclaw: --port, OPENCLAW_GATEWAY_PORT, then gateway.port of its config file).
   const sources = PRESETS[config.preset ?? config.package]?.port ?? GENERIC_PORT;
   const { port, notes } = await findServicePort(unit, sources, env);

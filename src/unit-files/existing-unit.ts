@@ -5,7 +5,7 @@
  * `unit --install` again sees the same unit as the first time.
  */
 import path from 'node:path';
-import { systemctl, type UnitScope } from '../service/systemctl.js';
+import { type SystemctlOptions, systemctl } from '../service/systemctl.js';
 
 export interface ExistingUnit {
   /** The words of the last ExecStart= (an empty assignment resets it), or null when there is none. */
@@ -50,21 +50,29 @@ export function splitUnitWords(line: string): string[] {
   return words;
 }
 
-/** Text as `systemctl cat` prints it: `# /path/of/file` before each file. `skip` drops whole files. */
-export function parseUnitText(text: string, skip: (file: string) => boolean = () => false): ExistingUnit {
-  const unit: ExistingUnit = { execStart: null, environment: {}, environmentFiles: [], service: {}, files: [] };
-  let skipping = false;
+/**
+ * The lines of one unit file as systemd reads them (systemd.syntax(7), config_parse()): a line ending in an unescaped
+ * `\` continues on the next, the backslash becoming a space; comment lines (`#`, `;`) are dropped even inside a
+ * continued line, and a blank line ends one. Lines come trimmed, without blank ones.
+ */
+function unitFileLines(text: string): string[] {
+  const lines: string[] = [];
+  let continued: string | undefined;
+  for (const raw of text.split(/\r\n|\r|\n/)) {
+    if (/^\s*[#;]/.test(raw)) continue;
+    const line = (continued ?? '') + raw;
+    continued = /(^|[^\\])(\\\\)*\\$/.test(line) ? `${line.slice(0, -1)} ` : undefined;
+    if (continued === undefined && line.trim() !== '') lines.push(line.trim());
+  }
+  // A file that ends in a continuation: systemd reads what it has.
+  if (continued?.trim()) lines.push(continued.trim());
+  return lines;
+}
+
+/** The [Service] settings of one file's lines into `unit`, later assignments winning as they do for systemd. */
+function readServiceSettings(unit: ExistingUnit, lines: string[]): void {
   let section = '';
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    const file = /^# (\/\S+)$/.exec(line)?.[1];
-    if (file) {
-      skipping = skip(file);
-      if (!skipping) unit.files.push(file);
-      section = '';
-      continue;
-    }
-    if (skipping || line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+  for (const line of lines) {
     if (/^\[.+\]$/.test(line)) {
       section = line;
       continue;
@@ -84,42 +92,20 @@ export function parseUnitText(text: string, skip: (file: string) => boolean = ()
       else unit.environmentFiles!.push(value.replaceAll('%%', '%'));
     } else unit.service[key] = value;
   }
-  return unit;
 }
 
-const UNITS: Record<string, number> = {
-  us: 1e-6,
-  usec: 1e-6,
-  ms: 1e-3,
-  msec: 1e-3,
-  s: 1,
-  sec: 1,
-  second: 1,
-  seconds: 1,
-  m: 60,
-  min: 60,
-  minute: 60,
-  minutes: 60,
-  h: 3600,
-  hr: 3600,
-  hour: 3600,
-  hours: 3600,
-};
-
-/** A systemd time span in seconds (`330`, `5s`, `5min 30s`, `infinity`); undefined when it cannot be read. */
-export function spanSeconds(value: string | undefined): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  if (value.trim() === 'infinity') return Infinity;
-  let total = 0;
-  const parts = value.trim().matchAll(/(\d+(?:\.\d+)?)\s*([a-z]*)/g);
-  let seen = '';
-  for (const [whole, n, unit] of parts) {
-    const factor = unit === '' ? 1 : UNITS[unit!];
-    if (factor === undefined) return undefined;
-    total += Number(n) * factor;
-    seen += whole;
+/** Text as `systemctl cat` prints it: `# /path/of/file` before each file. `skip` drops whole files. */
+export function parseUnitText(text: string, skip: (file: string) => boolean = () => false): ExistingUnit {
+  const unit: ExistingUnit = { execStart: null, environment: {}, environmentFiles: [], service: {}, files: [] };
+  // Split at the headers first: systemd reads each file on its own, so no continued line runs into the next file.
+  const parts = text.split(/^[ \t]*# (\/\S+)[ \t]*$/m);
+  for (let i = 0; i < parts.length; i += 2) {
+    const file = parts[i - 1]; // none before the first header
+    if (file !== undefined && skip(file)) continue;
+    if (file !== undefined) unit.files.push(file);
+    readServiceSettings(unit, unitFileLines(parts[i]!));
   }
-  return seen.replace(/\s/g, '') === value.replace(/\s/g, '') ? total : undefined;
+  return unit;
 }
 
 /** The port a gateway unit runs on: `--port N` / `--port=N` in its arguments, else `<NAME>_PORT`-style environment. */
@@ -176,7 +162,7 @@ export function nodeCommandOf(words: readonly string[] | null): NodeCommand | nu
 /** The unit's own files as its manager loads them, without the files `skip` names; undefined when it has none or cannot be asked. */
 export async function readExistingUnit(
   name: string,
-  options: { scope: UnitScope; env: NodeJS.ProcessEnv; skip?: (file: string) => boolean },
+  options: Pick<SystemctlOptions, 'scope' | 'env' | 'runner'> & { skip?: (file: string) => boolean },
 ): Promise<ExistingUnit | undefined> {
   const cat = await systemctl(['cat', name], options).catch(() => undefined);
   if (cat?.exitCode !== 0) return undefined;

@@ -19,6 +19,7 @@ import { layoutOf } from '../store/layout.js';
 import type { RootOptions } from '../store/session.js';
 import { tail } from '../platform/subprocess.js';
 import { systemctl } from '../service/systemctl.js';
+import { timespanSeconds } from '../service/timespan.js';
 import { launchdPlist } from '../service/supervisors/launchd.js';
 import { type UnitScope, execWord, unitDir, writeUnitFile } from './unit.js';
 
@@ -55,53 +56,6 @@ const HEADER = '# Written by release-switcher (timer --install): regenerate it r
 const DEFAULT_EVERY = 'hourly';
 const DEFAULT_DELAY_SECONDS = 3600;
 
-/** systemd.time(7) span units, in seconds. */
-const SPAN_UNITS: Record<string, number> = {
-  '': 1,
-  us: 1e-6,
-  usec: 1e-6,
-  µs: 1e-6,
-  ms: 1e-3,
-  msec: 1e-3,
-  s: 1,
-  sec: 1,
-  second: 1,
-  seconds: 1,
-  m: 60,
-  min: 60,
-  minute: 60,
-  minutes: 60,
-  h: 3600,
-  hr: 3600,
-  hour: 3600,
-  hours: 3600,
-  d: 86_400,
-  day: 86_400,
-  days: 86_400,
-  w: 604_800,
-  week: 604_800,
-  weeks: 604_800,
-  M: 2_629_800,
-  month: 2_629_800,
-  months: 2_629_800,
-  y: 31_557_600,
-  year: 31_557_600,
-  years: 31_557_600,
-};
-
-/** Seconds in a systemd time span (`15min`, `1h 30min`, `2s`, `90`); undefined when it is not one. */
-export function timespanSeconds(text: string): number | undefined {
-  const trimmed = text.trim();
-  if (!/^(\d+(\.\d+)?\s*[a-zA-Zµ]*\s*)+$/.test(trimmed)) return undefined;
-  let total = 0;
-  for (const [, amount, unit] of trimmed.matchAll(/(\d+(?:\.\d+)?)\s*([a-zA-Zµ]*)/g)) {
-    const factor = SPAN_UNITS[unit ?? ''];
-    if (factor === undefined) return undefined;
-    total += Number(amount) * factor;
-  }
-  return total;
-}
-
 /** A setting value: no quoting exists there, so a control character (a line break above all) cannot be written. */
 function settingValue(value: string, what: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
@@ -117,7 +71,8 @@ export function parseSchedule(every = DEFAULT_EVERY): Schedule {
   const spec = settingValue(every, '--every');
   const seconds = timespanSeconds(spec);
   if (seconds === undefined) return { kind: 'calendar', spec };
-  if (seconds <= 0)
+  // infinity is a span too, but a timer that never ticks is no schedule.
+  if (seconds <= 0 || seconds === Infinity)
     throw new ReleaseSwitcherError('USAGE', `--every ${spec} is no interval.`, { hint: 'For example --every 15min' });
   return { kind: 'span', spec, seconds };
 }
@@ -126,8 +81,8 @@ export function parseSchedule(every = DEFAULT_EVERY): Schedule {
 function delayOf(schedule: Schedule, randomizedDelay: string | undefined): string {
   if (randomizedDelay !== undefined) {
     const spec = settingValue(randomizedDelay, '--randomized-delay');
-    if (timespanSeconds(spec) === undefined)
-      throw new ReleaseSwitcherError('USAGE', `--randomized-delay takes a time span, not "${spec}".`, {
+    if (!Number.isFinite(timespanSeconds(spec)))
+      throw new ReleaseSwitcherError('USAGE', `--randomized-delay takes a finite time span, not "${spec}".`, {
         hint: 'For example --randomized-delay 30min, or 0 for none',
       });
     return spec;

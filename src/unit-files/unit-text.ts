@@ -10,8 +10,9 @@ import { CLI_MAIN } from '../platform/self.js';
 import { currentAccount } from '../platform/accounts.js';
 import { PRESETS, type Preset } from '../store/presets.js';
 import { holdConditionCommand } from '../store/restart-hold.js';
-import { type ExistingUnit, nodeCommandOf, spanSeconds } from './existing-unit.js';
+import { type ExistingUnit, nodeCommandOf } from './existing-unit.js';
 import type { UnitScope } from '../service/systemctl.js';
+import { timespanSeconds } from '../service/timespan.js';
 
 export interface ServiceOptions {
   /**
@@ -183,7 +184,7 @@ function policyLines(request: UnitRequest, lines: Pick<Lines, 'kept' | 'changed'
   const need = budget.seconds;
   const theirStop = own.TimeoutStopSec ?? own.TimeoutSec;
   // 0 and infinity: systemd never sends SIGKILL; nothing to raise.
-  const theirs = spanSeconds(theirStop) === 0 ? Infinity : spanSeconds(theirStop);
+  const theirs = timespanSeconds(theirStop) === 0 ? Infinity : timespanSeconds(theirStop);
   // 78 (EX_CONFIG): the service says its config or state is from a newer version; restarting cannot help.
   const ours: Array<[string, string, string | undefined]> = [
     ['Restart', 'always', own.Restart],

@@ -4,11 +4,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/store/config.ts';
+import type { CommandRunner } from '../../src/service/supervisors/types.ts';
+import { timespanSeconds } from '../../src/service/timespan.ts';
 import {
   nodeCommandOf,
   parseUnitText,
   portOfUnit,
-  spanSeconds,
+  readExistingUnit,
   splitUnitWords,
 } from '../../src/unit-files/existing-unit.ts';
 import { dropInWithNotes, execWord, systemdUnit } from '../../src/unit-files/unit.ts';
@@ -32,6 +34,16 @@ ExecStart=/x/node /root/current/dist/index.js gateway --port 18789
 TimeoutStopSec=30
 `;
 const ours = (f: string) => f.endsWith('/release-switcher.conf');
+/** A systemctl whose `cat` prints `text`, as the manager would. */
+const catPrinting =
+  (text: string): CommandRunner =>
+  async (_file, args) =>
+    args.includes('cat')
+      ? { exitCode: 0, output: text, timedOut: false }
+      : { exitCode: 1, output: '', timedOut: false };
+/** The unit's own files through the real reader, our drop-in skipped. */
+const readCat = (text: string) =>
+  readExistingUnit('openclaw-gateway.service', { scope: 'user', env: {}, runner: catPrinting(text), skip: ours });
 const config = {
   ...defaultConfig('openclaw'),
   supervisor: 'systemd' as const,
@@ -57,6 +69,55 @@ describe('reading an existing unit', () => {
     expect(parseUnitText(CAT).service.TimeoutStopSec).toBe('30');
   });
 
+  it('joins lines continued with a backslash, as systemd does, skipping comment lines inside them', async () => {
+    const unit = await readCat(`# /home/u/.config/systemd/user/openclaw-gateway.service
+[Service]
+ExecStart=/opt/node24/bin/node --max-old-space-size=8192 \\
+# a comment inside a continued line is dropped, as systemd drops it
+  ${PKG}/dist/index.js \\
+  ; and this one
+  gateway --port 19001
+Environment=OPENCLAW_GATEWAY_PORT=19001 \\
+    "OPENCLAW_LABEL=a\\
+b"
+Environment=TRAILING=x\\\\
+RestartSec=5
+`);
+    // The same command as CAT's, which has it on one line.
+    expect(unit?.execStart).toEqual(parseUnitText(CAT, ours).execStart);
+    // The backslash and the line break become one space, inside quotes too.
+    expect(unit?.environment).toEqual({ OPENCLAW_GATEWAY_PORT: '19001', OPENCLAW_LABEL: 'a b', TRAILING: 'x\\' });
+    // An escaped backslash at the end (`\\`) continues nothing.
+    expect(unit?.service).toEqual({ RestartSec: '5' });
+  });
+
+  it('a continued line ends with its file: the next file is read on its own', () => {
+    // systemd parses each file on its own: a continuation at the end of one never takes in the next header.
+    const unit = parseUnitText(`# /etc/systemd/system/gw.service
+[Service]
+ExecStart=/usr/bin/node /app/main.js \\
+# /etc/systemd/system/gw.service.d/limits.conf
+[Service]
+RestartSec=5
+`);
+    expect(unit.files).toEqual(['/etc/systemd/system/gw.service', '/etc/systemd/system/gw.service.d/limits.conf']);
+    expect(unit.execStart).toEqual(['/usr/bin/node', '/app/main.js']);
+    expect(unit.service).toEqual({ RestartSec: '5' });
+  });
+
+  it('TimeoutStopSec=1d is a day, read through the real reader, and a day is kept as the stop budget', async () => {
+    const unit = await readCat(CAT.replace('TimeoutStopSec=330', 'TimeoutStopSec=1d'));
+    expect(timespanSeconds(unit?.service.TimeoutStopSec)).toBe(86_400);
+    const { content, kept } = dropInWithNotes({
+      config,
+      root: '/srv/rs',
+      options: { entry: '', bootCheck: null },
+      existing: unit,
+    });
+    expect(content).not.toContain('TimeoutStopSec');
+    expect(kept.join('\n')).toMatch(/^TimeoutStopSec=1d \(at least 330 s/m);
+  });
+
   it('undoes what execWord does', () => {
     for (const word of ['/a b/c', '50%', '$HOME', 'say "hi"\\now', "it's", 'tab\there'])
       expect(splitUnitWords(execWord(word))).toEqual([word]);
@@ -64,12 +125,12 @@ describe('reading an existing unit', () => {
 
   it('reads time spans, ports and node commands', () => {
     expect([
-      spanSeconds('330'),
-      spanSeconds('5s'),
-      spanSeconds('5min 30s'),
-      spanSeconds('1h'),
-      spanSeconds('infinity'),
-      spanSeconds('soon'),
+      timespanSeconds('330'),
+      timespanSeconds('5s'),
+      timespanSeconds('5min 30s'),
+      timespanSeconds('1h'),
+      timespanSeconds('infinity'),
+      timespanSeconds('soon'),
     ]).toEqual([330, 5, 330, 3600, Infinity, undefined]);
     expect(portOfUnit(parseUnitText(CAT, ours))).toEqual({ port: 19001, from: 'ExecStart --port 19001' });
     expect(portOfUnit({ execStart: ['/n', 'x.js', '--port=7'], environment: {}, service: {}, files: [] })).toEqual({

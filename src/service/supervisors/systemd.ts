@@ -3,6 +3,7 @@ import { currentAccount } from '../../platform/accounts.js';
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import { tail } from '../../platform/subprocess.js';
 import { systemctl, systemctlCommand } from '../systemctl.js';
+import { timespanSeconds } from '../timespan.js';
 import type { CommandRunner, ServiceState, Supervisor } from './types.js';
 
 export interface SystemdOptions {
@@ -35,35 +36,6 @@ const CLD_EXITED = '1';
 const CALL_TIMEOUT_MS = 300_000;
 /** Beyond the unit's own budgets: systemctl's own start-up, the job queue, a final SIGKILL being reaped. */
 const JOB_MARGIN_MS = 60_000;
-const UNITS_MS: Record<string, number> = {
-  us: 1e-3,
-  usec: 1e-3,
-  ms: 1,
-  msec: 1,
-  s: 1_000,
-  sec: 1_000,
-  min: 60_000,
-  h: 3_600_000,
-  hr: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-};
-
-/**
- * A systemd time span as `systemctl show` prints it (`5min 30s`, `90s`, `1h 2min`), in ms; null for anything else
- * (`infinity`, empty).
- */
-export function parseTimespan(text: string): number | null {
-  const span = text.trim();
-  if (!/^(\d+(\.\d+)?\s*[a-z]+\s*)+$/.test(span)) return null; // `infinity`, empty, or not a span
-  let total = 0;
-  for (const [, amount, unit] of span.matchAll(/(\d+(?:\.\d+)?)\s*([a-z]+)/g)) {
-    const factor = UNITS_MS[unit!];
-    if (factor === undefined) return null;
-    total += Number(amount) * factor;
-  }
-  return total;
-}
 
 export function systemdSupervisor(options: SystemdOptions): Supervisor {
   const call = {
@@ -99,14 +71,11 @@ export function systemdSupervisor(options: SystemdOptions): Supervisor {
     const props = new Map(
       shown.output.split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
     );
-    const start = parseTimespan(props.get('TimeoutStartUSec') ?? '');
-    const stop = parseTimespan(props.get('TimeoutStopUSec') ?? '');
-    const budget = (verb === 'start' ? 0 : (stop ?? 0)) + (verb === 'stop' ? 0 : (start ?? 0));
+    const start = timespanSeconds(props.get('TimeoutStartUSec'));
+    const stop = timespanSeconds(props.get('TimeoutStopUSec'));
+    const budgetMs = 1000 * ((verb === 'start' ? 0 : (stop ?? 0)) + (verb === 'stop' ? 0 : (start ?? 0)));
     // An infinite budget (`infinity`) is systemd's to keep; ours stops at a day. Unreadable: the default bound.
-    const infinite =
-      (verb !== 'start' && props.get('TimeoutStopUSec') === 'infinity') ||
-      (verb !== 'stop' && props.get('TimeoutStartUSec') === 'infinity');
-    const timeoutMs = infinite ? 86_400_000 : Math.max(CALL_TIMEOUT_MS, budget + JOB_MARGIN_MS);
+    const timeoutMs = budgetMs === Infinity ? 86_400_000 : Math.max(CALL_TIMEOUT_MS, budgetMs + JOB_MARGIN_MS);
     const result = await systemctl([verb, options.unit], { ...call, timeoutMs, elevate: true });
     if (result.exitCode !== 0)
       throw new ReleaseSwitcherError(

@@ -2,8 +2,9 @@
 // margin, never under 300 s. openclaw's unit stops in up to 330 s (its drain): a 300 s bound gave up on a rollback's
 // restart while systemd was still stopping the gateway, and left the rollback failed.
 import { describe, expect, it } from 'vitest';
-import { parseTimespan, systemdSupervisor } from '../../../src/service/supervisors/systemd.ts';
+import { systemdSupervisor } from '../../../src/service/supervisors/systemd.ts';
 import type { CommandRunner } from '../../../src/service/supervisors/types.ts';
+import { timespanSeconds } from '../../../src/service/timespan.ts';
 
 /** A systemctl that answers `show` with the given timeouts and records the bound each job was given. */
 function recording(timeouts: { start: string; stop: string }) {
@@ -24,13 +25,13 @@ function recording(timeouts: { start: string; stop: string }) {
 
 describe('systemd jobs are bounded by the unit', () => {
   it('reads systemd time spans as systemctl show prints them', () => {
-    expect(parseTimespan('5min 30s')).toBe(330_000);
-    expect(parseTimespan('90s')).toBe(90_000);
-    expect(parseTimespan('1h 2min')).toBe(3_720_000);
-    expect(parseTimespan('500ms')).toBe(500);
-    expect(parseTimespan('infinity')).toBeNull();
-    expect(parseTimespan('')).toBeNull();
-    expect(parseTimespan('5 fortnights')).toBeNull();
+    expect(timespanSeconds('5min 30s')).toBe(330);
+    expect(timespanSeconds('90s')).toBe(90);
+    expect(timespanSeconds('1h 2min')).toBe(3720);
+    expect(timespanSeconds('500ms')).toBe(0.5);
+    expect(timespanSeconds('infinity')).toBe(Infinity);
+    expect(timespanSeconds('')).toBeUndefined();
+    expect(timespanSeconds('5 fortnights')).toBeUndefined();
   });
 
   it("openclaw's unit (stop 5min 30s, start 30s): a restart waits past its drain", async () => {
