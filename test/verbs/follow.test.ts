@@ -1,6 +1,6 @@
 // followTransaction (`--follow`): waits on the journal for a handed-off transaction's verdict, in-process, on a root
 // whose state.json the test writes as a runner would.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -29,11 +29,13 @@ function root(): { dir: string; journal: (state: { transaction: unknown; history
   const dir = mkdtempSync(join(tmpdir(), 'rs-test-follow-'));
   onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ package: 'my-gateway' }));
-  const journal = (state: { transaction: unknown; history?: unknown[] }) =>
-    writeFileSync(
-      join(dir, 'state.json'),
-      JSON.stringify({ layoutVersion: 1, releases: {}, operation: null, history: [], ...state }),
-    );
+  // Written as the runner's journal writes it (a whole file renamed over the old one): follow polls every 20 ms, and
+  // a plain write in place could be read half-written under load.
+  const journal = (state: { transaction: unknown; history?: unknown[] }) => {
+    const next = join(dir, 'state.json.next');
+    writeFileSync(next, JSON.stringify({ layoutVersion: 1, releases: {}, operation: null, history: [], ...state }));
+    renameSync(next, join(dir, 'state.json'));
+  };
   return { dir, journal };
 }
 

@@ -36,6 +36,7 @@ const CLD_EXITED = '1';
 const CALL_TIMEOUT_MS = 300_000;
 /** Beyond the unit's own budgets: systemctl's own start-up, the job queue, a final SIGKILL being reaped. */
 const JOB_MARGIN_MS = 60_000;
+const ONE_DAY_MS = 86_400_000;
 
 export function systemdSupervisor(options: SystemdOptions): Supervisor {
   const call = {
@@ -74,8 +75,9 @@ export function systemdSupervisor(options: SystemdOptions): Supervisor {
     const start = timespanSeconds(props.get('TimeoutStartUSec'));
     const stop = timespanSeconds(props.get('TimeoutStopUSec'));
     const budgetMs = 1000 * ((verb === 'start' ? 0 : (stop ?? 0)) + (verb === 'stop' ? 0 : (start ?? 0)));
-    // An infinite budget (`infinity`) is systemd's to keep; ours stops at a day. Unreadable: the default bound.
-    const timeoutMs = budgetMs === Infinity ? 86_400_000 : Math.max(CALL_TIMEOUT_MS, budgetMs + JOB_MARGIN_MS);
+    // A budget past a day (`infinity`, `1M`) is systemd's to keep; ours stops at a day (a timer past 2^31 ms would fire
+    // at once). Unreadable: the default bound.
+    const timeoutMs = Math.min(ONE_DAY_MS, Math.max(CALL_TIMEOUT_MS, budgetMs + JOB_MARGIN_MS));
     const result = await systemctl([verb, options.unit], { ...call, timeoutMs, elevate: true });
     if (result.exitCode !== 0)
       throw new ReleaseSwitcherError(

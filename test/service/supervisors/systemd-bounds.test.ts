@@ -55,4 +55,14 @@ describe('systemd jobs are bounded by the unit', () => {
       { verb: 'stop', timeoutMs: 300_000 },
     ]);
   });
+
+  it('a finite timeout past a day (1M) is bounded at a day too: a timer past 2^31 ms would fire at once', async () => {
+    const { jobs, supervisor } = recording({ start: '30s', stop: '1M' });
+    await supervisor.stop!();
+    await supervisor.start!();
+    expect(jobs).toEqual([
+      { verb: 'stop', timeoutMs: 86_400_000 },
+      { verb: 'start', timeoutMs: 300_000 },
+    ]);
+  });
 });
