@@ -58,7 +58,7 @@ export async function recoverRoot(session: JournalSession, options: RecoverOptio
   // Said on every command's progress too, not only by `recover`: a link that vanishes unannounced is a puzzle.
   for (const line of (await setAsideReleaseLinks(layout)).moved) {
     actions.push(line);
-    session.runtime.onProgress({ phase: 'recover', message: `recover: ${line}` });
+    session.runtime.onProgress({ phase: 'recover', message: line });
   }
   await reconcileReleases(journal, layout, actions);
   if (actions.length > 0) await journal.commit('recover:begin');
