@@ -106,10 +106,64 @@ describe('ResidueFilter', () => {
     expect(filter.matches('a/b/x.locked', file)).toBe(false);
   });
 
+  it('reads patterns as gitignore does: ** spans folders, ! re-includes, an inner / anchors, a trailing / wants a folder', () => {
+    const filter = new ResidueFilter({
+      patterns: ['**/cache/', 'sessions/**/scratch', 'logs/**', 'plugins/state/', '*.lock', '!keep.lock', '\\#draft'],
+    });
+    expect(filter.matches('cache', dir)).toBe(true);
+    expect(filter.matches('a/b/cache', dir)).toBe(true);
+    expect(filter.matches('a/b/cache', file)).toBe(false);
+    expect(filter.matches('sessions/scratch', file)).toBe(true);
+    expect(filter.matches('sessions/s1/today/scratch', dir)).toBe(true);
+    expect(filter.matches('other/sessions/s1/scratch', file)).toBe(false);
+    expect(filter.matches('logs/gateway.log', file)).toBe(true);
+    expect(filter.matches('logs', dir)).toBe(false); // `x/**` is what is inside x, not x
+    expect(filter.matches('plugins/state', dir)).toBe(true);
+    expect(filter.matches('plugins/state', file)).toBe(false);
+    expect(filter.matches('x/plugins/state', dir)).toBe(false);
+    expect(filter.matches('a/gateway.lock', file)).toBe(true);
+    expect(filter.matches('a/keep.lock', file)).toBe(false);
+    expect(filter.matches('#draft', file)).toBe(true);
+    // As git on Linux: case matters (the `ignore` package's default would not).
+    expect(filter.matches('GATEWAY.LOCK', file)).toBe(false);
+  });
+
+  it('a file under an excluded folder stays excluded, as in git, whatever a ! says', () => {
+    const filter = new ResidueFilter({ patterns: ['/tmp/', '!/tmp/keep.json', 'runtime/*', '!runtime/keep.json'] });
+    expect(filter.matches('tmp/keep.json', file)).toBe(true);
+    expect(filter.matches('runtime/other.json', file)).toBe(true);
+    expect(filter.matches('runtime/keep.json', file)).toBe(false);
+  });
+
   it('reads a PID from a bare number only in a pid or lock file, and from JSON by its pid field', () => {
     expect(ownerPidOf('gateway.pid', '123\n')).toBe(123);
     expect(ownerPidOf('counter.txt', '123')).toBeUndefined();
     expect(ownerPidOf('x.json', '{"pid": 42, "port": 1}')).toBe(42);
     expect(ownerPidOf('x.json', '{"pid": "42"}')).toBeUndefined();
   });
+});
+
+describe('gitignore patterns in real copies', () => {
+  function stateWithNested(): string {
+    const state = join(tempDir('rs-residue-glob-'), 'state');
+    for (const rel of [
+      'config.json',
+      'agents/a1/cache/blob.bin',
+      'agents/a1/sessions.json',
+      'logs/gateway.log',
+      'data/gateway.lock',
+      'data/keep.lock',
+    ])
+      write(join(state, rel), rel);
+    return state;
+  }
+
+  it("the rehearsal's private copy leaves out what **, x/** and a folder-only pattern name and keeps what ! re-includes", async () => {
+    const state = stateWithNested();
+    const copy = join(tempDir('rs-residue-glob-copy-'), 'state');
+    await copyStatePrivately([state], copy, { residue: ['**/cache/', 'logs/**', '*.lock', '!keep.lock'] });
+    expect(filesUnder(copy)).toEqual(['agents/a1/sessions.json', 'config.json', 'data/keep.lock']);
+    expect(existsSync(join(copy, 'logs'))).toBe(true); // `logs/**` names what is inside logs/, not the folder
+  });
+
 });
