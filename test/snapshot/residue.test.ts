@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyStatePrivately } from '../../src/snapshot/private-copy.ts';
 import { ResidueFilter, ownerPidOf } from '../../src/snapshot/residue.ts';
-import { takeSnapshot } from '../../src/snapshot/snapshot.ts';
+import { stageCheckpoint, takeSnapshot } from '../../src/snapshot/snapshot.ts';
 import { PRESETS } from '../../src/store/presets.ts';
 import { layoutOf } from '../../src/store/layout.ts';
 import { tempDir } from '../support/cli.ts';
@@ -166,4 +166,24 @@ describe('gitignore patterns in real copies', () => {
     expect(existsSync(join(copy, 'logs'))).toBe(true); // `logs/**` names what is inside logs/, not the folder
   });
 
+  it('a checkpoint reconciled in the stop window anchors patterns at the state root inside a folder new since staging', async () => {
+    const state = stateWithNested();
+    const root = join(tempDir('rs-residue-glob-root-'), 'root');
+    mkdirSync(root, { recursive: true });
+    const base = {
+      root,
+      statePaths: [state],
+      residue: ['/agents/**/scratch/'],
+      fromVersion: '1.0.0',
+      toVersion: '2.0.0',
+    };
+    await stageCheckpoint({ ...base, id: 'tx1' });
+    // Written after the bulk copy: the window copies the new folder agents/a2 as a subtree of its own.
+    write(join(state, 'agents/a2/scratch/partial.tmp'), 'in flight');
+    write(join(state, 'agents/a2/sessions.json'), '{}');
+    const manifest = await takeSnapshot({ ...base, id: 'tx1' });
+    const stored = join(layoutOf(root).snapshot('tx1'), manifest.entries[0]!.stored!);
+    expect(filesUnder(stored)).toContain('agents/a2/sessions.json');
+    expect(filesUnder(stored).filter((f) => f.includes('scratch'))).toEqual([]);
+  });
 });
