@@ -106,33 +106,40 @@ describe('ResidueFilter', () => {
     expect(filter.matches('a/b/x.locked', file)).toBe(false);
   });
 
+  /** Those of `entries` (paths; a folder's with `/` at its end) that `filter` names as residue. */
+  const residueAmong = (filter: ResidueFilter, entries: string[]) =>
+    entries.filter((e) => (e.endsWith('/') ? filter.matches(e.slice(0, -1), dir) : filter.matches(e, file)));
+
   it('reads patterns as gitignore does: ** spans folders, ! re-includes, an inner / anchors, a trailing / wants a folder', () => {
     const filter = new ResidueFilter({
       patterns: ['**/cache/', 'sessions/**/scratch', 'logs/**', 'plugins/state/', '*.lock', '!keep.lock', '\\#draft'],
     });
-    expect(filter.matches('cache', dir)).toBe(true);
-    expect(filter.matches('a/b/cache', dir)).toBe(true);
-    expect(filter.matches('a/b/cache', file)).toBe(false);
-    expect(filter.matches('sessions/scratch', file)).toBe(true);
-    expect(filter.matches('sessions/s1/today/scratch', dir)).toBe(true);
-    expect(filter.matches('other/sessions/s1/scratch', file)).toBe(false);
-    expect(filter.matches('logs/gateway.log', file)).toBe(true);
-    expect(filter.matches('logs', dir)).toBe(false); // `x/**` is what is inside x, not x
-    expect(filter.matches('plugins/state', dir)).toBe(true);
-    expect(filter.matches('plugins/state', file)).toBe(false);
-    expect(filter.matches('x/plugins/state', dir)).toBe(false);
-    expect(filter.matches('a/gateway.lock', file)).toBe(true);
-    expect(filter.matches('a/keep.lock', file)).toBe(false);
-    expect(filter.matches('#draft', file)).toBe(true);
-    // As git on Linux: case matters (the `ignore` package's default would not).
-    expect(filter.matches('GATEWAY.LOCK', file)).toBe(false);
+    const entries = [
+      ...['cache/', 'a/b/cache/', 'a/b/cache'],
+      ...['sessions/scratch', 'sessions/s1/today/scratch/', 'other/sessions/s1/scratch'],
+      ...['logs/gateway.log', 'logs/'], // `x/**` is what is inside x, not x
+      ...['plugins/state/', 'plugins/state', 'x/plugins/state/'],
+      ...['a/gateway.lock', 'a/keep.lock', '#draft'],
+      'GATEWAY.LOCK', // as git on Linux, case matters (the `ignore` package's default would not)
+    ];
+    expect(residueAmong(filter, entries)).toEqual([
+      'cache/',
+      'a/b/cache/',
+      'sessions/scratch',
+      'sessions/s1/today/scratch/',
+      'logs/gateway.log',
+      'plugins/state/',
+      'a/gateway.lock',
+      '#draft',
+    ]);
   });
 
   it('a file under an excluded folder stays excluded, as in git, whatever a ! says', () => {
     const filter = new ResidueFilter({ patterns: ['/tmp/', '!/tmp/keep.json', 'runtime/*', '!runtime/keep.json'] });
-    expect(filter.matches('tmp/keep.json', file)).toBe(true);
-    expect(filter.matches('runtime/other.json', file)).toBe(true);
-    expect(filter.matches('runtime/keep.json', file)).toBe(false);
+    expect(residueAmong(filter, ['tmp/keep.json', 'runtime/other.json', 'runtime/keep.json'])).toEqual([
+      'tmp/keep.json',
+      'runtime/other.json',
+    ]);
   });
 
   it('reads a PID from a bare number only in a pid or lock file, and from JSON by its pid field', () => {
