@@ -123,6 +123,30 @@ async function removeSettled(target: string): Promise<void> {
   await fs.rmdir(target).catch(ignoreMissing);
 }
 
+/** When a log is rotated and how many rotated files are kept beside it. */
+export interface LogRotation {
+  /** A log larger than this is rotated. */
+  maxBytes: number;
+  /** Rotated logs kept, `<log>.1` (the newest) to `<log>.<kept>`; at least 1. */
+  kept: number;
+}
+
+/**
+ * Rotate `log` when it is over the bound, by renames only: `<log>.<kept-1>` over `<log>.<kept>` (the oldest goes),
+ * …, `<log>` to `<log>.1`; the next writer creates `<log>` afresh. A rename never truncates: a process still writing
+ * the log through its descriptor goes on writing into `<log>.1`, and each file keeps its owner and mode. A crash
+ * between two renames leaves a gap in the numbers, never a log lost. Callers serialise rotations (a lock): two at
+ * once could rename the same file twice. Returns whether it rotated.
+ */
+export async function rotateLog(log: string, bound: LogRotation): Promise<boolean> {
+  const stat = await fs.stat(log).catch(ignoreMissing);
+  if (!stat || stat.size <= bound.maxBytes) return false;
+  for (let n = bound.kept - 1; n >= 1; n -= 1) await fs.rename(`${log}.${n}`, `${log}.${n + 1}`).catch(ignoreMissing);
+  await fs.rename(log, `${log}.1`);
+  await fsyncDir(path.dirname(log));
+  return true;
+}
+
 function ignoreMissing(error: unknown): undefined {
   if (errnoOf(error) === 'ENOENT') return undefined;
   throw error;

@@ -45,6 +45,11 @@ export interface TreeCopyOptions {
   /** Process residue to leave out (residue.ts); @default the generic rules only */
   residue?: ResidueFilter;
   /**
+   * Where `from` sits, `/`-separated, in the tree the residue patterns are anchored at: a folder of that tree copied
+   * on its own still leaves out what an anchored pattern (`/tmp/`, `cache/*.db`) names. @default '' (the root)
+   */
+  rel?: string;
+  /**
    * The Node with `node:sqlite` that copies databases consistently (sqlite-copy.ts): each is
    * copied at the end as one consolidated file and its `-wal`/`-shm`/`-journal` never travel. Absent: a
    * database is copied with its companions (consistent only while the service is stopped).
@@ -70,7 +75,7 @@ export async function copyTree(from: string, to: string, options: TreeCopyOption
   const size = await copyTreeAt({
     from,
     to,
-    rel: '',
+    rel: options.rel ?? '',
     residue,
     skip,
     ...(options.reuse && { reuse: options.reuse }),

@@ -128,7 +128,7 @@ async function reconcileDir(at: At, dir: { name: string; had: Dirent | undefined
   const rel = at.rel ? `${at.rel}/${dir.name}` : dir.name;
   if (dir.had?.isDirectory()) return reconcileAt({ ...at, live: a, copy: b, rel });
   if (dir.had) await removeTree(b);
-  at.tally.size += await copyTree(a, b, { residue: at.residue, skip: at.skip, sqliteNode: at.sqliteNode });
+  at.tally.size += await copyTree(a, b, { residue: at.residue, rel, skip: at.skip, sqliteNode: at.sqliteNode });
   at.tally.changed += 1;
 }
 

@@ -6,14 +6,17 @@
  * restore) ever carries it, by class:
  * - sockets, FIFOs and devices (nothing to copy: they are endpoints of a process);
  * - PID files and sockets by name (`*.pid`, `*.sock`), for every service;
- * - names a preset declares for its service (openclaw: `/tmp/`, `*.lock`), in the syntax of a
- *   .gitignore line: a leading `/` anchors the pattern at the copied tree's root, else it matches a name
- *   anywhere; a trailing `/` matches folders only; `*` and `?` are wildcards;
+ * - names a preset or the config declares for its service (openclaw: `/tmp/`, `*.lock`), in gitignore's
+ *   syntax, matched by the `ignore` package against paths relative to the copied tree's root: a leading `/`
+ *   anchors, a trailing `/` matches folders only, `**` spans folders, `!` re-includes, `\` escapes; everything
+ *   under a folder that matches is left out with it (a `!` cannot bring back a file whose folder is excluded,
+ *   as in git). Case matters, as in git on Linux;
  * - any small file whose content names a live process on this host (a bare PID in a `*pid*` file, or a
  *   JSON object with a `pid` of a live process): whatever the service calls it, it is ownership.
  */
 import type { Dirent } from 'node:fs';
 import fs from 'node:fs/promises';
+import ignore, { type Ignore } from 'ignore';
 import { isAlive } from '../platform/subprocess.js';
 
 /** Residue of every service, whatever its preset says. */
@@ -26,35 +29,21 @@ export interface ResidueRules {
   patterns: readonly string[];
 }
 
-interface Compiled {
-  anchored: boolean;
-  dirOnly: boolean;
-  re: RegExp;
-}
-
-function compile(pattern: string): Compiled {
-  const anchored = pattern.startsWith('/');
-  const dirOnly = pattern.endsWith('/');
-  const body = pattern.replace(/^\/+|\/+$/g, '');
-  const source = [...body]
-    .map((c) => (c === '*' ? '[^/]*' : c === '?' ? '[^/]' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
-    .join('');
-  return { anchored, dirOnly, re: new RegExp(`^${source}$`) };
-}
-
 /** A matcher for entries of a copied tree, by their path relative to its root (`/`-separated). */
 export class ResidueFilter {
-  private readonly compiled: Compiled[];
+  // Built once per copy: the rules are compiled here, and `ignore` caches each folder's verdict, so a state dir of
+  // many thousands of files costs one lookup per entry.
+  private readonly byName: Ignore;
 
   constructor(rules: ResidueRules = { patterns: [] }) {
-    this.compiled = [...GENERIC_RESIDUE, ...rules.patterns].map(compile);
+    this.byName = ignore({ ignorecase: false }).add([...GENERIC_RESIDUE, ...rules.patterns]);
   }
 
   /** Whether the entry at `rel` (relative to the tree root) is residue by its type or its name. */
   matches(rel: string, entry: Pick<Dirent, 'isDirectory' | 'isFile' | 'isSymbolicLink'>): boolean {
     if (!entry.isDirectory() && !entry.isFile() && !entry.isSymbolicLink()) return true; // socket, FIFO, device
-    const name = rel.slice(rel.lastIndexOf('/') + 1);
-    return this.compiled.some((c) => (!c.dirOnly || entry.isDirectory()) && c.re.test(c.anchored ? rel : name));
+    // `ignore` tells a folder by its trailing `/` (what a pattern ending in `/` matches).
+    return this.byName.ignores(entry.isDirectory() ? `${rel}/` : rel);
   }
 }
 

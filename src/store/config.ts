@@ -45,7 +45,8 @@ export interface Config {
   independentPaths: string[];
   /**
    * Process residue of the service no copy of its state carries, beyond the generic rules (sockets, FIFOs, `*.pid`,
-   * `*.sock`, files naming a live process): .gitignore-style names, e.g. `/tmp/`, `*.lock` (snapshot/residue.ts). @default []
+   * `*.sock`, files naming a live process): patterns in gitignore's syntax (`**`, `!`, a trailing `/` for folders),
+   * relative to each state path, e.g. `/tmp/`, `*.lock` (snapshot/residue.ts). @default []
    */
   residue: string[];
   /** @default null */

@@ -30,6 +30,8 @@ export interface Layout {
   readonly bootTries: string;
   /** While it names a time to come, the unit's ExecCondition skips the manager's own starts (store/restart-hold.ts). */
   readonly restartHold: string;
+  /** Output of the runners of scheduled transactions, rotated when one is scheduled (`runner.log.1` … beside it). */
+  readonly runnerLog: string;
   /** State snapshots, one folder per transaction: `snapshots/<transaction id>/`. */
   readonly snapshots: string;
   /** Where the stat fingerprint records live: `fingerprints/<version>.json`. */
@@ -66,6 +68,7 @@ export function layoutOf(root: string): Layout {
     lockOwner: path.join(abs, '.lock-owner.json'),
     bootTries: path.join(abs, 'boot-tries.json'),
     restartHold: path.join(abs, 'restart-hold'),
+    runnerLog: path.join(abs, 'runner.log'),
     snapshots,
     fingerprintsDir,
     setAside: path.join(abs, 'set-aside'),

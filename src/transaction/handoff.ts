@@ -4,15 +4,28 @@
  * with the unit's cgroup: seed 000). Under pm2 and elsewhere it is a process re-parented away from
  * the service's tree, which pm2's tree-kill does not reach; under launchd, a job of its own.
  */
-import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { defaultExecPath } from '../model/runtime.js';
+import { type LogRotation, rotateLog } from '../platform/fs.js';
 import { CLI_MAIN } from '../platform/self.js';
 import { run, spawnDetached, tail } from '../platform/subprocess.js';
 import type { Config } from '../store/config.js';
+import { type Layout, layoutOf } from '../store/layout.js';
 
 /** The longest a runner may run under systemd (1 h, as the auto-updater's tick: TimeoutStartSec=1h). */
 export const RUNNER_MAX_SECONDS = 3600;
+
+/** runner.log past 1 MiB is rotated before the next runner is launched; the five before it are kept. */
+export const RUNNER_LOG_ROTATION: LogRotation = { maxBytes: 1024 * 1024, kept: 5 };
+
+/**
+ * Rotate the runners' log before a runner is launched, under the root's lock: no other rotation runs beside it,
+ * and no runner is running (each holds the lock while it runs). One that has just let go of the lock and is
+ * still writing its last lines writes them into runner.log.1, with the rest of its run.
+ */
+export function rotateRunnerLog(layout: Layout): Promise<boolean> {
+  return rotateLog(layout.runnerLog, RUNNER_LOG_ROTATION);
+}
 
 export function runnerName(txId: string): string {
   return `release-switcher-${txId}`;
@@ -44,7 +57,7 @@ export async function launchRunner(options: LaunchRunnerOptions): Promise<string
     execPath: options.execPath ?? defaultExecPath(),
     ...(options.cliPath ? { cliPath: options.cliPath } : {}),
   });
-  const log = path.join(root, 'runner.log');
+  const log = layoutOf(root).runnerLog;
   if (config.supervisor === 'systemd' || config.supervisor === 'systemd-system') {
     const args = [
       ...(config.supervisor === 'systemd' ? ['--user'] : []),

@@ -121,6 +121,9 @@ async function schedule(
   request: { kind: TransactionKind; target: string; spec?: string; preflight?: boolean | undefined },
 ): Promise<Plan> {
   const { layout, journal } = session;
+  // Before anything is journaled: a rotation that fails schedules nothing.
+  const { rotateRunnerLog } = await import('./handoff.js');
+  await rotateRunnerLog(layout);
   const current = await readLinkVersion(layout, 'current');
   const before = { current, previous: await readLinkVersion(layout, 'previous') };
   // The runner reads its orders (what to stage, whether to rehearse) from the journaled transaction.

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyStatePrivately } from '../../src/snapshot/private-copy.ts';
 import { ResidueFilter, ownerPidOf } from '../../src/snapshot/residue.ts';
-import { takeSnapshot } from '../../src/snapshot/snapshot.ts';
+import { stageCheckpoint, takeSnapshot } from '../../src/snapshot/snapshot.ts';
 import { PRESETS } from '../../src/store/presets.ts';
 import { layoutOf } from '../../src/store/layout.ts';
 import { tempDir } from '../support/cli.ts';
@@ -106,10 +106,91 @@ describe('ResidueFilter', () => {
     expect(filter.matches('a/b/x.locked', file)).toBe(false);
   });
 
+  /** Those of `entries` (paths; a folder's with `/` at its end) that `filter` names as residue. */
+  const residueAmong = (filter: ResidueFilter, entries: string[]) =>
+    entries.filter((e) => (e.endsWith('/') ? filter.matches(e.slice(0, -1), dir) : filter.matches(e, file)));
+
+  it('reads patterns as gitignore does: ** spans folders, ! re-includes, an inner / anchors, a trailing / wants a folder', () => {
+    const filter = new ResidueFilter({
+      patterns: ['**/cache/', 'sessions/**/scratch', 'logs/**', 'plugins/state/', '*.lock', '!keep.lock', '\\#draft'],
+    });
+    const entries = [
+      ...['cache/', 'a/b/cache/', 'a/b/cache'],
+      ...['sessions/scratch', 'sessions/s1/today/scratch/', 'other/sessions/s1/scratch'],
+      ...['logs/gateway.log', 'logs/'], // `x/**` is what is inside x, not x
+      ...['plugins/state/', 'plugins/state', 'x/plugins/state/'],
+      ...['a/gateway.lock', 'a/keep.lock', '#draft'],
+      'GATEWAY.LOCK', // as git on Linux, case matters (the `ignore` package's default would not)
+    ];
+    expect(residueAmong(filter, entries)).toEqual([
+      'cache/',
+      'a/b/cache/',
+      'sessions/scratch',
+      'sessions/s1/today/scratch/',
+      'logs/gateway.log',
+      'plugins/state/',
+      'a/gateway.lock',
+      '#draft',
+    ]);
+  });
+
+  it('a file under an excluded folder stays excluded, as in git, whatever a ! says', () => {
+    const filter = new ResidueFilter({ patterns: ['/tmp/', '!/tmp/keep.json', 'runtime/*', '!runtime/keep.json'] });
+    expect(residueAmong(filter, ['tmp/keep.json', 'runtime/other.json', 'runtime/keep.json'])).toEqual([
+      'tmp/keep.json',
+      'runtime/other.json',
+    ]);
+  });
+
   it('reads a PID from a bare number only in a pid or lock file, and from JSON by its pid field', () => {
     expect(ownerPidOf('gateway.pid', '123\n')).toBe(123);
     expect(ownerPidOf('counter.txt', '123')).toBeUndefined();
     expect(ownerPidOf('x.json', '{"pid": 42, "port": 1}')).toBe(42);
     expect(ownerPidOf('x.json', '{"pid": "42"}')).toBeUndefined();
+  });
+});
+
+describe('gitignore patterns in real copies', () => {
+  function stateWithNested(): string {
+    const state = join(tempDir('rs-residue-glob-'), 'state');
+    for (const rel of [
+      'config.json',
+      'agents/a1/cache/blob.bin',
+      'agents/a1/sessions.json',
+      'logs/gateway.log',
+      'data/gateway.lock',
+      'data/keep.lock',
+    ])
+      write(join(state, rel), rel);
+    return state;
+  }
+
+  it("the rehearsal's private copy leaves out what **, x/** and a folder-only pattern name and keeps what ! re-includes", async () => {
+    const state = stateWithNested();
+    const copy = join(tempDir('rs-residue-glob-copy-'), 'state');
+    await copyStatePrivately([state], copy, { residue: ['**/cache/', 'logs/**', '*.lock', '!keep.lock'] });
+    expect(filesUnder(copy)).toEqual(['agents/a1/sessions.json', 'config.json', 'data/keep.lock']);
+    expect(existsSync(join(copy, 'logs'))).toBe(true); // `logs/**` names what is inside logs/, not the folder
+  });
+
+  it('a checkpoint reconciled in the stop window anchors patterns at the state root inside a folder new since staging', async () => {
+    const state = stateWithNested();
+    const root = join(tempDir('rs-residue-glob-root-'), 'root');
+    mkdirSync(root, { recursive: true });
+    const base = {
+      root,
+      statePaths: [state],
+      residue: ['/agents/**/scratch/'],
+      fromVersion: '1.0.0',
+      toVersion: '2.0.0',
+    };
+    await stageCheckpoint({ ...base, id: 'tx1' });
+    // Written after the bulk copy: the window copies the new folder agents/a2 as a subtree of its own.
+    write(join(state, 'agents/a2/scratch/partial.tmp'), 'in flight');
+    write(join(state, 'agents/a2/sessions.json'), '{}');
+    const manifest = await takeSnapshot({ ...base, id: 'tx1' });
+    const stored = join(layoutOf(root).snapshot('tx1'), manifest.entries[0]!.stored!);
+    expect(filesUnder(stored)).toContain('agents/a2/sessions.json');
+    expect(filesUnder(stored).filter((f) => f.includes('scratch'))).toEqual([]);
   });
 });
