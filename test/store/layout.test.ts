@@ -4,42 +4,17 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { CHANNELS, SUPERVISORS, validateConfig } from '../../src/store/config.ts';
-import { type LayoutSchemaName, compileLayoutSchema, readLayoutSchema } from '../../src/store/layout-schema.ts';
-import { schemaProblems } from '../../src/store/schema-problems.ts';
+import { readLayoutSchema } from '../../src/store/layout-schema.ts';
 import { LAYOUT_VERSION, RELEASE_MARKER } from '../../src/store/layout.ts';
 import type { State } from '../../src/model/state.ts';
 import type { Config } from '../../src/store/config.ts';
 import type { ManifestEntry, ReleaseMarker } from '../../src/store/manifest.ts';
+import { layoutProblems as validate } from '../support/layout-schema.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const CLI = join(REPO, 'dist/cli/main.js');
 type Schema = any;
-
-// ---- Each schema compiled as the tool compiles config.json's (ajv, store/layout-schema.ts), its problems as the CLI
-// words them (store/schema-problems.ts).
-const compiled = new Map<LayoutSchemaName, ValidateFunction>();
-function validate(name: LayoutSchemaName, value: unknown): string[] {
-  if (!compiled.has(name)) compiled.set(name, compileLayoutSchema(name).validate);
-  const check = compiled.get(name)!;
-  return check(value) ? [] : schemaProblems(withoutAnyOfBranches(check.errors ?? [])).map((p) => p.message);
-}
-
-/**
- * ajv reports each alternative's failures before the failed anyOf itself, all at or under the anyOf's place: that
- * the value matches none of them is the one problem to show.
- */
-function withoutAnyOfBranches(errors: ErrorObject[]): ErrorObject[] {
-  const kept: ErrorObject[] = [];
-  for (const error of errors) {
-    const under = (other: ErrorObject) =>
-      other.instancePath === error.instancePath || other.instancePath.startsWith(`${error.instancePath}/`);
-    if (error.keyword === 'anyOf') while (kept.length > 0 && under(kept.at(-1)!)) kept.pop();
-    kept.push(error);
-  }
-  return kept;
-}
 
 // ---- A real root: init, install of a local tarball made with npm pack, switch.
 let work: string;
