@@ -26,7 +26,6 @@ const KINDS: Record<string, string> = {
 };
 const kindOf = (value: unknown): string =>
   KINDS[value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value] ?? typeof value;
-const COMPARISONS: Record<string, string> = { '>=': '≥', '<=': '≤', '>': '>', '<': '<' };
 /** The first step of a JSON pointer, unescaped. */
 const fieldOf = (pointer: string) => (pointer.split('/')[1] ?? '').replaceAll('~1', '/').replaceAll('~0', '~');
 /** The value at `pointer` named by its key, with the pointer when it lies deeper. */
@@ -40,14 +39,15 @@ function wanted(error: ErrorObject): string {
   const { params, data } = error;
   switch (error.keyword) {
     case 'type': {
-      const types: string[] = Array.isArray(params.type) ? params.type : String(params.type).split(',');
+      // One type, or a union joined by commas ("string,null").
+      const types = String(params.type).split(',');
       return `must be ${types.map((t) => KINDS[t] ?? t).join(' or ')}, not ${kindOf(data)}`;
     }
     case 'enum':
       return `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, not ${JSON.stringify(data)}`;
     case 'minimum':
     case 'maximum':
-      return `must be ${COMPARISONS[params.comparison] ?? params.comparison} ${params.limit}, not ${JSON.stringify(data)}`;
+      return `must be ${error.keyword === 'minimum' ? '≥' : '≤'} ${params.limit}, not ${JSON.stringify(data)}`;
     case 'minLength':
       return params.limit === 1 ? 'must not be empty' : `must be at least ${params.limit} characters long`;
     default:
