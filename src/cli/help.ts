@@ -1,4 +1,5 @@
-/** Help text generated from the command definitions, and "did you mean" suggestions. */
+/** Help text generated from the command definitions, and "did you mean" for a command that is not one. */
+import { closest } from '../model/closest.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { COMMANDS, type CommandDef, GLOBAL_OPTIONS, type OptionDef, valueAfterFlag } from './definitions.js';
 
@@ -42,31 +43,6 @@ export function commandHelp(def: CommandDef, program: string): string {
     ...def.examples.map((e) => `  ${e.replace(/^release-switcher/, program)}`),
     '',
   ].join('\n');
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
-}
-
-/** The candidate closest to `word`, when it is close enough to be a typo. */
-export function closest(word: string, candidates: string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of candidates) {
-    const d = distance(word, candidate);
-    if (d < bestDistance) [best, bestDistance] = [candidate, d];
-  }
-  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
 /** USAGE for a command name that is not one, with the nearest one when it looks like a typo. */

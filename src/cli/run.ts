@@ -3,12 +3,13 @@
  * host CLI can mount it (e.g. as `openclaw releases …`). bin/main.ts is a two-line shell over it.
  */
 import { parseArgs } from 'node:util';
+import { closest } from '../model/closest.js';
 import { ExitCode, ReleaseSwitcherError, asDiskFull, isReleaseSwitcherError } from '../model/errors.js';
 import { asPermissionDenied } from '../platform/permission.js';
 import { armCrashPoint } from '../platform/crashpoint.js';
 import { ownVersion } from '../platform/self.js';
 import { type CommandDef, type CommandModule, GLOBAL_OPTIONS, type OptionDef, findCommand } from './definitions.js';
-import { closest, commandHelp, mainHelp, unknownCommand } from './help.js';
+import { commandHelp, mainHelp, unknownCommand } from './help.js';
 import { readEnvironment } from './environment.js';
 import { endProgress } from './progress.js';
 

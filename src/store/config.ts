@@ -3,7 +3,9 @@ import fs from 'node:fs/promises';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
 import { asPermissionDenied } from '../platform/permission.js';
+import { validateConfigShape } from './config-shape.js';
 import { LAYOUT_VERSION, layoutOf } from './layout.js';
+import { type SchemaProblem, schemaProblems } from './schema-problems.js';
 
 export const SUPERVISORS = ['systemd', 'systemd-system', 'launchd', 'pm2', 'none'] as const;
 export type SupervisorName = (typeof SUPERVISORS)[number];
@@ -123,84 +125,53 @@ export function defaultConfig(pkg: string): Config {
   };
 }
 
-/** Check one merged config; throws INVALID_CONFIG naming the field. */
+const initFlagHint = (field: string) =>
+  `Fix it with: release-switcher init --${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} …`;
+
+/**
+ * Check one merged config; throws INVALID_CONFIG naming the field. Its shape is judged by the published schema
+ * (layout/config.schema.json: an unknown key is refused, with the nearest known one as the hint); what a schema cannot
+ * say is checked here: a URL as the code parses it, a variable's name, a preflight's needs.
+ */
 export function validateConfig(value: unknown, source: string): Config {
   const bad = (field: string, why: string): never => {
-    throw new ReleaseSwitcherError('INVALID_CONFIG', `${source}: "${field}" ${why}.`, {
-      hint: `Fix it with: release-switcher init --${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} …`,
-    });
+    throw new ReleaseSwitcherError('INVALID_CONFIG', `${source}: "${field}" ${why}.`, { hint: initFlagHint(field) });
   };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) bad('(root)', 'must be an object');
   const input = value as Record<string, unknown>;
   if (typeof input.package !== 'string' || input.package === '') bad('package', 'must be a package name');
   const config = { ...defaultConfig(input.package as string), ...input } as Config;
+  // Before the schema: a config of another layout may have keys this release-switcher does not know.
   if (config.layoutVersion !== LAYOUT_VERSION)
     bad('layoutVersion', `is ${String(config.layoutVersion)}, this release-switcher reads ${LAYOUT_VERSION}`);
-  if (!(SUPERVISORS as readonly string[]).includes(config.supervisor))
-    bad('supervisor', `must be one of ${SUPERVISORS.join(', ')}`);
-  if (!(CHANNELS as readonly string[]).includes(config.channel))
-    bad('channel', `must be one of ${CHANNELS.join(', ')}`);
-  if (!(SIGNATURE_POLICIES as readonly string[]).includes(config.verifySignatures))
-    bad('verifySignatures', `must be one of ${SIGNATURE_POLICIES.join(', ')}`);
-  if (!Number.isFinite(config.rolloutPercent) || config.rolloutPercent < 0 || config.rolloutPercent > 100)
-    bad('rolloutPercent', 'must be a number from 0 to 100');
-  for (const field of ['verifyTimeout', 'stableFor', 'keep', 'cooldownHours'] as const) {
-    if (!Number.isFinite(config[field]) || config[field] < 0) bad(field, 'must be a number ≥ 0');
-  }
-  for (const field of [
-    'registry',
-    'unit',
-    'healthUrl',
-    'node',
-    'npm',
-    'schemaField',
-    'preset',
-    'hostId',
-    'serviceUser',
-  ] as const) {
-    if (config[field] !== null && typeof config[field] !== 'string') bad(field, 'must be a string');
-  }
+  assertConfigShape(config, source);
   if (config.registry !== null && !URL.canParse(config.registry)) bad('registry', 'must be a URL');
   if (config.healthUrl !== null && !URL.canParse(config.healthUrl)) bad('healthUrl', 'must be a URL');
-  if (!Array.isArray(config.statePaths) || config.statePaths.some((p) => typeof p !== 'string'))
-    bad('statePaths', 'must be a list of paths');
-  for (const field of ['independentPaths', 'residue'] as const)
-    if (!Array.isArray(config[field]) || config[field].some((p) => typeof p !== 'string'))
-      bad(field, 'must be a list of strings');
-  validatePreflight(config, bad);
-  if (config.smoke !== null && (!Array.isArray(config.smoke) || config.smoke.some((a) => typeof a !== 'string')))
-    bad('smoke', 'must be a list of arguments');
+  for (const name of Object.keys(config.preflightEnv)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      bad('preflightEnv', `${name}: must be NAME=VALUE with a valid variable name`);
+  }
+  if (config.preflight?.length === 0) bad('preflight', 'must be a non-empty list of arguments');
+  if (config.preflightPrepare?.length === 0) bad('preflightPrepare', 'must be a non-empty list of arguments');
+  if (config.preflight !== null && config.healthUrl === null)
+    bad('preflight', 'needs --health-url: the rehearsal is probed there, on its own port');
   return config;
 }
 
-function validatePreflight(config: Config, bad: (field: string, why: string) => never): void {
-  if (
-    config.preflight !== null &&
-    (!Array.isArray(config.preflight) ||
-      config.preflight.length === 0 ||
-      config.preflight.some((a) => typeof a !== 'string'))
-  ) {
-    bad('preflight', 'must be a non-empty list of arguments');
-  }
-  const env: unknown = config.preflightEnv;
-  if (typeof env !== 'object' || env === null || Array.isArray(env))
-    bad('preflightEnv', 'must be an object of NAME: value');
-  for (const [name, value] of Object.entries(env as Record<string, unknown>)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || typeof value !== 'string')
-      bad('preflightEnv', `${name}: must be NAME=VALUE with a valid variable name`);
-  }
-  if (!Number.isFinite(config.preflightFor) || config.preflightFor < 0) bad('preflightFor', 'must be a number ≥ 0');
-  const file: unknown = config.preflightConfig;
-  if (file !== null && (typeof file !== 'object' || Array.isArray(file)))
-    bad('preflightConfig', 'must be a JSON object or null');
-  const prepare: unknown = config.preflightPrepare;
-  if (
-    prepare !== null &&
-    (!Array.isArray(prepare) || prepare.length === 0 || prepare.some((a) => typeof a !== 'string'))
-  )
-    bad('preflightPrepare', 'must be a non-empty list of arguments');
-  if (config.preflight !== null && config.healthUrl === null)
-    bad('preflight', 'needs --health-url: the rehearsal is probed there, on its own port');
+/** INVALID_CONFIG naming the first problem the schema finds (and the others after it), unless it finds none. */
+function assertConfigShape(config: Config, source: string): void {
+  if (validateConfigShape(config)) return;
+  const [first, ...others] = schemaProblems(validateConfigShape.errors ?? []) as [SchemaProblem, ...SchemaProblem[]];
+  const hint =
+    first.unknownKey === undefined
+      ? initFlagHint(first.field)
+      : `${first.suggestion ? `Did you mean "${first.suggestion}"? ` : ''}Rename or remove "${first.unknownKey}" in ${source}` +
+        ' (its keys: docs/configuration.md).';
+  const also = others.length > 0 ? ` Also: ${others.map((problem) => problem.message).join('; ')}.` : '';
+  throw new ReleaseSwitcherError('INVALID_CONFIG', `${source}: ${first.message}.${also}`, {
+    hint,
+    details: { problems: [first, ...others] },
+  });
 }
 
 /**

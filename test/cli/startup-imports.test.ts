@@ -111,6 +111,19 @@ describe('start-up imports', () => {
     ).toEqual([]);
   });
 
+  it("boot-check reaches ajv's compiler only through store/config-shape.ts, whose build output is ajv's standalone code", () => {
+    // The built CLI loads only ajv's runtime helper (test/store/config-shape-cli.test.ts); src/ compiles for the tests.
+    const modules = staticClosure(['cli/main.ts', 'cli/commands/boot-check.ts']);
+    const compiling = [...modules].filter(
+      (m) =>
+        !m.startsWith('pkg:') &&
+        /^import(?!\s+type\s)[^;]*from\s+'(ajv\/[^']*|\.\/layout-schema\.js)'/m.test(
+          readFileSync(join(SRC, m), 'utf8'),
+        ),
+    );
+    expect(compiling.sort()).toEqual(['store/config-shape.ts', 'store/layout-schema.ts']);
+  });
+
   it("install's staging starts its processes without execa: only a full npm install or a resolver child on another Node uses run()", () => {
     // Static imports plus the modules staging loads on demand (arborist's resolution, the unpacker).
     const modules = staticClosure([

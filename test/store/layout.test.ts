@@ -5,93 +5,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHANNELS, SUPERVISORS, validateConfig } from '../../src/store/config.ts';
+import { readLayoutSchema } from '../../src/store/layout-schema.ts';
 import { LAYOUT_VERSION, RELEASE_MARKER } from '../../src/store/layout.ts';
 import type { State } from '../../src/model/state.ts';
 import type { Config } from '../../src/store/config.ts';
 import type { ManifestEntry, ReleaseMarker } from '../../src/store/manifest.ts';
+import { layoutProblems as validate } from '../support/layout-schema.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const CLI = join(REPO, 'dist/cli/main.js');
 type Schema = any;
-const loadSchema = (name: string): Schema => JSON.parse(readFileSync(join(REPO, 'layout', name), 'utf8'));
-
-// ---- A small JSON Schema (2020-12) validator for the keywords layout/*.schema.json use; annotations are ignored.
-const typeOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
-const hasType = (v: unknown, t: string): boolean =>
-  t === 'integer'
-    ? Number.isInteger(v)
-    : t === 'number'
-      ? typeof v === 'number' && Number.isFinite(v)
-      : typeOf(v) === t;
-
-function validate(root: Schema, value: unknown, schema: Schema = root, at = '$'): string[] {
-  if (schema === true) return [];
-  if (schema === false) return [`${at}: not allowed`];
-  const errors: string[] = [];
-  const known = new Set([
-    '$schema',
-    '$id',
-    '$defs',
-    '$ref',
-    'title',
-    'description',
-    'default',
-    'format',
-    'type',
-    'enum',
-    'required',
-    'properties',
-    'additionalProperties',
-    'items',
-    'anyOf',
-    'minimum',
-    'maximum',
-    'minLength',
-    'pattern',
-  ]);
-  for (const key of Object.keys(schema))
-    if (!known.has(key)) throw new Error(`validator does not support "${key}" (at ${at})`);
-  if (schema.$ref !== undefined) {
-    if (!String(schema.$ref).startsWith('#/')) throw new Error(`only local $ref: ${schema.$ref}`);
-    const target = String(schema.$ref)
-      .slice(2)
-      .split('/')
-      .reduce((node: Schema, part: string) => node?.[part], root);
-    if (target === undefined) throw new Error(`unresolved $ref ${schema.$ref}`);
-    errors.push(...validate(root, value, target, at));
-  }
-  if (schema.type !== undefined) {
-    const types: string[] = Array.isArray(schema.type) ? schema.type : [schema.type];
-    if (!types.some((t) => hasType(value, t)))
-      return [...errors, `${at}: is ${typeOf(value)}, expected ${types.join('|')}`];
-  }
-  if (schema.enum && !schema.enum.some((e: unknown) => JSON.stringify(e) === JSON.stringify(value)))
-    errors.push(`${at}: ${JSON.stringify(value)} not in ${JSON.stringify(schema.enum)}`);
-  if (schema.anyOf && !schema.anyOf.some((s: Schema) => validate(root, value, s, at).length === 0))
-    errors.push(`${at}: matches none of anyOf`);
-  if (typeof value === 'number') {
-    if (schema.minimum !== undefined && value < schema.minimum) errors.push(`${at}: ${value} < ${schema.minimum}`);
-    if (schema.maximum !== undefined && value > schema.maximum) errors.push(`${at}: ${value} > ${schema.maximum}`);
-  }
-  if (typeof value === 'string') {
-    if (schema.minLength !== undefined && value.length < schema.minLength)
-      errors.push(`${at}: shorter than ${schema.minLength}`);
-    if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value))
-      errors.push(`${at}: does not match ${schema.pattern}`);
-  }
-  if (Array.isArray(value) && schema.items !== undefined) {
-    for (const [i, item] of value.entries()) errors.push(...validate(root, item, schema.items, `${at}[${i}]`));
-  }
-  if (typeOf(value) === 'object') {
-    const obj = value as Record<string, unknown>;
-    for (const key of schema.required ?? []) if (!(key in obj)) errors.push(`${at}: missing "${key}"`);
-    for (const [key, v] of Object.entries(obj)) {
-      const sub = schema.properties?.[key] ?? schema.additionalProperties;
-      if (sub !== undefined) errors.push(...validate(root, v, sub, `${at}.${key}`));
-    }
-  }
-  return errors;
-}
 
 // ---- A real root: init, install of a local tarball made with npm pack, switch.
 let work: string;
@@ -154,14 +77,14 @@ afterAll(() => {
 });
 
 describe('layout/ documents the on-disk tree', () => {
-  const config = loadSchema('config.schema.json');
-  const state = loadSchema('state.schema.json');
-  const marker = loadSchema('release-marker.schema.json');
+  const config = readLayoutSchema('config') as Schema;
+  const state = readLayoutSchema('state') as Schema;
+  const marker = readLayoutSchema('release-marker') as Schema;
 
   it('the real config.json, state.json and release marker match their schemas', () => {
-    expect(validate(config, files.config)).toEqual([]);
-    expect(validate(state, files.state)).toEqual([]);
-    expect(validate(marker, files.marker)).toEqual([]);
+    expect(validate('config', files.config)).toEqual([]);
+    expect(validate('state', files.state)).toEqual([]);
+    expect(validate('release-marker', files.marker)).toEqual([]);
     expect(files.state.history.at(-1)).toMatchObject({
       kind: 'switch',
       status: 'switched',
@@ -181,15 +104,17 @@ describe('layout/ documents the on-disk tree', () => {
   it('a file that disagrees with a schema fails validation', () => {
     const bogus = { ...files.config, supervisor: 'bogus' };
     expect(() => validateConfig(bogus, 'test')).toThrow(/supervisor/);
-    expect(validate(config, bogus)).toEqual([`$.supervisor: "bogus" not in ${JSON.stringify(SUPERVISORS)}`]);
-    expect(validate(config, { ...files.config, keep: -1 })).toEqual(['$.keep: -1 < 0']);
-    const { operation: _, ...noOperation } = files.state;
-    expect(validate(state, noOperation)).toEqual(['$: missing "operation"']);
-    expect(validate(state, { ...files.state, transaction: { id: 'x' } })).toEqual([
-      '$.transaction: matches none of anyOf',
+    expect(validate('config', bogus)).toEqual([
+      `"supervisor" must be one of ${SUPERVISORS.map((s) => JSON.stringify(s)).join(', ')}, not "bogus"`,
     ]);
-    expect(validate(marker, { ...files.marker, files: [{ path: 'a', type: 'dir', extra: 1 }] })).toEqual([
-      '$.files[0]: matches none of anyOf',
+    expect(validate('config', { ...files.config, keep: -1 })).toEqual(['"keep" must be ≥ 0, not -1']);
+    const { operation: _, ...noOperation } = files.state;
+    expect(validate('state', noOperation)).toEqual(["the document must have required property 'operation'"]);
+    expect(validate('state', { ...files.state, transaction: { id: 'x' } })).toEqual([
+      '"transaction" must match a schema in anyOf',
+    ]);
+    expect(validate('release-marker', { ...files.marker, files: [{ path: 'a', type: 'dir', extra: 1 }] })).toEqual([
+      '"files" at /files/0 must match a schema in anyOf',
     ]);
   });
 });

@@ -1,9 +1,10 @@
 // `init --preset openclaw`: the settings it fills in, explicit flags winning, and the Node 24 it finds or asks for.
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PRESETS } from '../../src/store/presets.ts';
 import { cli, tempDir } from '../support/cli.ts';
+import { layoutProblems } from '../support/layout-schema.ts';
 
 /** A `node` that only answers the version probe, as a Node of `version` would. */
 function fakeNode(version: string): string {
@@ -41,6 +42,9 @@ describe('init --preset openclaw', () => {
       ],
       residue: ['/tmp/', '*.lock', '*.lock.sqlite', '*.lock.sqlite-*'],
     });
+    // What it wrote is what the published schema describes, every key present.
+    const written = JSON.parse(readFileSync(path.join(root, 'config.json'), 'utf8'));
+    expect(layoutProblems('config', written)).toEqual([]);
     // The unit it would write runs the gateway on its port.
     const unit = await cli(['--root', root, '--json', 'unit'], {
       env: { XDG_CONFIG_HOME: path.join(root, 'cfg'), XDG_RUNTIME_DIR: path.join(root, 'no-run') },
