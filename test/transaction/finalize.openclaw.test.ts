@@ -35,6 +35,7 @@ import {
   removeOpenclawBench,
   writeOpenclawService,
 } from '../support/openclaw.ts';
+import { copyOpenclaw } from '../support/openclaw-prepared.ts';
 import { freePort } from '../support/service.ts';
 import { describeWhere } from '../support/skip.ts';
 import { modelConfig, RESUMED_TURN, type SlowModel, startSlowModel } from '../support/slow-model.ts';
@@ -157,10 +158,13 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     if (existsSync(path.join(SHARED, 'npm'))) execFileSync('cp', ['-a', path.join(SHARED, 'npm'), npmCache]);
     else npmCache = await accountNpmCache(work, npmCache, account);
     await giveTo(account, npmCache);
-    const prepared = path.join(SHARED, `oc-${FROM}`);
-    if (!process.env.OPENCLAW_PREFIX && existsSync(prepared)) {
+    // A copy of a prepared npm -g prefix (the gateway runs from it, and adopt takes it): the team's shared one, else
+    // the tier's, installed once per machine (openclaw-prepared.ts); a copy takes ~10 s, an install of its own 60-85 s.
+    if (!process.env.OPENCLAW_PREFIX) {
+      const shared = path.join(SHARED, `oc-${FROM}`);
       process.env.OPENCLAW_PREFIX = path.join(work, 'prefix');
-      execFileSync('cp', ['-a', prepared, process.env.OPENCLAW_PREFIX]);
+      if (existsSync(shared)) execFileSync('cp', ['-a', shared, process.env.OPENCLAW_PREFIX]);
+      else await copyOpenclaw(FROM, process.env.OPENCLAW_PREFIX);
     }
     const bench = await openclawBench({ name: 'ocfin', work, version: FROM, account });
     ({ node, um } = bench);

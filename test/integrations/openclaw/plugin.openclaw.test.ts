@@ -52,9 +52,13 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
     }
   };
 
-  /** Waits until /startupz answers from a process other than `pid` reporting `version`; then the status from it. */
+  /**
+   * Waits until /startupz answers from a process other than `pid` reporting `version`; then the status from it. The
+   * bound covers a whole transaction on a loaded machine (the candidate's rehearsal, finalize, a cold start: seen over
+   * 300 s at a load average of 6), not only a restart.
+   */
   const servedBy = async (pid: number, version: string) => {
-    const healthy = await openclawHealthy(gw.um, { port: gw.port, pid, timeoutMs: 300_000 });
+    const healthy = await openclawHealthy(gw.um, { port: gw.port, pid, timeoutMs: 600_000 });
     expect(healthy.version).toBe(version);
     return healthy.pid;
   };
