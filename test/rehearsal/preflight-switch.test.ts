@@ -21,7 +21,6 @@ describeWhere(can, `switch with a preflight`, () => {
     gw = await managedGateway(manager, {
       name: 'rs-gw-pre',
       stableFor: 1,
-      verifyTimeout: 4,
       init: [
         '--preflight',
         'server.js --port {port}',
