@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runCli } from 'release-switcher';
-import { Refusal, adoptHint, packageDirOf } from './root.js';
+import { Refusal, rootHint } from './root.js';
 
 export const SUBCOMMANDS = ['list', 'status', 'update', 'switch', 'rollback', 'doctor'] as const;
 export const PROGRAM = 'openclaw releases';
@@ -64,13 +64,12 @@ export async function releasesArgv(
     const pkg = await packageOf(root);
     // release-switcher's own hint would say `init`, which this mount does not offer: say how to adopt instead.
     if (!pkg) {
-      const packageDir = await packageDirOf(options.openclawEntry);
       const unit = options.env.OPENCLAW_SYSTEMD_UNIT ?? 'openclaw-gateway.service';
       return {
         refused: new Refusal(
           'NOT_INITIALIZED',
-          `No release-switcher root at ${root}: this OpenClaw is not run from release-switcher. Nothing was changed.`,
-          adoptHint({ root, packageDir, unit }),
+          `No release-switcher root at ${root}. Nothing was changed.`,
+          await rootHint({ root, entry: options.openclawEntry, unit }),
         ),
       };
     }

@@ -85,7 +85,7 @@ export default {
   description: 'Sealed side-by-side releases of the gateway: list, status, update, switch, rollback, doctor',
   register(api: PluginApi): void {
     const actions: Actions = {
-      root: () => rootOf(api.pluginConfig, process.env),
+      root: () => rootOf(api.pluginConfig, process.env, process.argv[1]),
       env: process.env,
       argv: process.argv,
       cliPath: installedCli(api.rootDir),

@@ -3,7 +3,7 @@
  * changes what runs by itself: a gateway started from anywhere but `<root>/releases/<version>` (an `npm install -g`
  * in place, a source checkout) is refused with the two commands that adopt it, and nothing is touched.
  */
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,13 +20,39 @@ export class Refusal extends Error {
   }
 }
 
-/** The plugin's config `root`, else the CLI's default: $RELEASE_SWITCHER_ROOT, else $XDG_DATA_HOME/release-switcher. */
-export function rootOf(pluginConfig: Record<string, unknown> | undefined, env: NodeJS.ProcessEnv): string {
+/**
+ * The root the plugin works on: its config's `root` (the operator's word wins), else the root this process runs from
+ * (its entry point resolves into `<root>/releases/<version>`: the path proves it, no setting needed), else the CLI's
+ * default ($RELEASE_SWITCHER_ROOT, else $XDG_DATA_HOME/release-switcher). `entry` is the process's `argv[1]`.
+ */
+export function rootOf(
+  pluginConfig: Record<string, unknown> | undefined,
+  env: NodeJS.ProcessEnv,
+  entry?: string | undefined,
+): string {
   const configured = pluginConfig?.root;
   if (typeof configured === 'string' && configured.trim() !== '') return path.resolve(configured);
+  const served = entry ? servedRoot(entry) : undefined;
+  if (served) return served;
   if (env.RELEASE_SWITCHER_ROOT) return path.resolve(env.RELEASE_SWITCHER_ROOT);
   const dataHome = env.XDG_DATA_HOME || path.join(env.HOME ?? os.homedir(), '.local', 'share');
   return path.join(dataHome, 'release-switcher');
+}
+
+/**
+ * The release-switcher root an entry point runs from, or undefined: the nearest folder above its real path that is a
+ * release (its parent is `releases/`) of a folder holding `config.json`. Through `current` too (the real path is
+ * the release's).
+ */
+export function servedRoot(entry: string): string | undefined {
+  let dir = path.dirname(realpathOr(entry));
+  while (dir !== path.dirname(dir)) {
+    const parent = path.dirname(dir);
+    if (path.basename(parent) === 'releases' && existsSync(path.join(path.dirname(parent), 'config.json')))
+      return path.dirname(parent);
+    dir = parent;
+  }
+  return undefined;
 }
 
 /** The openclaw package folder a gateway entry point (`process.argv[1]`) belongs to. */
@@ -49,6 +75,20 @@ export function adoptHint(options: { root: string; packageDir: string; unit: str
   );
 }
 
+/**
+ * The hint for a root that is not the one this OpenClaw runs from: when it runs from a root after all, that root (never
+ * the advice to adopt it again, which would make a second root of the same gateway); otherwise how to adopt it.
+ */
+export async function rootHint(options: { root: string; entry: string; unit: string }): Promise<string> {
+  const served = servedRoot(options.entry);
+  if (served && served !== path.resolve(options.root))
+    return (
+      `This OpenClaw runs from the release-switcher root ${served}: give --root ${served}, or set ` +
+      `plugins.entries.release-switcher.config.root to it (or remove that setting: the root it runs from is found).`
+    );
+  return adoptHint({ root: options.root, packageDir: await packageDirOf(options.entry), unit: options.unit });
+}
+
 function realpathOr(file: string): string {
   try {
     return realpathSync(file);
@@ -63,11 +103,7 @@ function realpathOr(file: string): string {
  */
 export async function assertServedFrom(root: string, process_: { argv: readonly string[]; env: NodeJS.ProcessEnv }) {
   const entry = realpathOr(process_.argv[1] ?? '');
-  const hint = adoptHint({
-    root,
-    packageDir: await packageDirOf(entry),
-    unit: process_.env.OPENCLAW_SYSTEMD_UNIT ?? 'openclaw-gateway.service',
-  });
+  const hint = await rootHint({ root, entry, unit: process_.env.OPENCLAW_SYSTEMD_UNIT ?? 'openclaw-gateway.service' });
   let config: Config;
   try {
     config = await readConfig(root);

@@ -48,12 +48,14 @@ export interface Run {
   stderr: string;
 }
 
-/** The user's config: the port, token auth on loopback (openclaw refuses to start without auth here), the root. */
-function writeConfig(um: UserManager, options: { port: number; root: string; log: string }): void {
+/**
+ * The user's config: the port, token auth on loopback (openclaw refuses to start without auth here). No root for the
+ * plugin: it finds the one the gateway runs from (not the default root) by the gateway's own path.
+ */
+function writeConfig(um: UserManager, options: { port: number; log: string }): void {
   const config = {
     logging: { file: options.log },
     gateway: { mode: 'local', port: options.port, bind: 'loopback', auth: { mode: 'token', token: TOKEN } },
-    plugins: { entries: { 'release-switcher': { config: { root: options.root } } } },
   };
   writeFileSync(path.join(um.env.HOME!, '.openclaw', 'openclaw.json'), `${JSON.stringify(config, null, 2)}\n`);
 }
@@ -165,7 +167,7 @@ export async function startPluginGateway(options: { work: string; from: string; 
   mkdirSync(tmp);
   const unit = await writeOpenclawService(um, { node, prefix, port });
   await um.writeUnit(OPENCLAW_UNIT, unit.replace('Environment=TMPDIR=/tmp', `Environment=TMPDIR=${tmp}`));
-  writeConfig(um, { port, root, log: path.join(tmp, 'openclaw.log') });
+  writeConfig(um, { port, log: path.join(tmp, 'openclaw.log') });
   const cache = await openclawNpmCache(work);
   const gw = { um, node, root, port, ...clients({ um, node, root, port, work, cache }) };
   const openclawDir = path.join(prefix, 'lib', 'node_modules', 'openclaw');

@@ -88,12 +88,14 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
     expect(JSON.parse(ours.stdout)).toEqual(theirs.json);
     expect(theirs.json.result.current).toBe(FROM);
     expect(theirs.json.result.releases.map((r: any) => r.version).sort()).toEqual([FROM, TO]);
-    // The contract's exit codes: 1 with the adopt commands for a root that is not there, 2 for a usage error.
+    // The contract's exit codes: 1 for a root that is not there, whose hint names the root this OpenClaw runs from
+    // (never the advice to adopt it again), 2 for a usage error.
     expect(elsewhere.exitCode).toBe(1);
     expect(JSON.parse(elsewhere.stdout).error).toMatchObject({
       code: 'NOT_INITIALIZED',
-      hint: expect.stringContaining('init --preset openclaw --adopt'),
+      hint: expect.stringContaining(`This OpenClaw runs from the release-switcher root ${gw.root}`),
     });
+    expect(JSON.parse(elsewhere.stdout).error.hint).not.toContain('--adopt');
     expect(unknown.exitCode).toBe(2);
     expect(JSON.parse(unknown.stdout).error.code).toBe('USAGE');
   }, 300_000);
@@ -202,7 +204,8 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
     });
     console.log(`refused:\n${refused!.stdout}${refused!.stderr}`);
     expect(refused!.exitCode).not.toBe(0);
-    expect(refused!.stdout + refused!.stderr).toContain('init --preset openclaw --adopt');
+    expect(refused!.stdout + refused!.stderr).toContain(`This OpenClaw runs from the release-switcher root ${gw.root}`);
+    expect(refused!.stdout + refused!.stderr).not.toContain('--adopt');
     expect((await gw.rs(['--root', other, 'status'])).json.result.transaction).toBeNull();
     expect((await gw.rs(['status'])).json.result.transaction).toEqual(before);
     expect((await gw.openclaw(['config', 'set', key, gw.root])).exitCode).toBe(0);

@@ -1,13 +1,13 @@
 // The plugin's own decisions, in-process (the real gateway drives it end to end in plugin.openclaw.test.ts): what
 // `openclaw releases …` hands to runCli, when the gateway is refused, how the chat report waits for the journal,
 // and what register() gives OpenClaw. OpenClaw's API is faked at its boundary (a recording `api`).
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import plugin from '../../../integrations/openclaw/src/index.ts';
 import { releasesArgv } from '../../../integrations/openclaw/src/cli.ts';
 import { PendingReports, deliverPending } from '../../../integrations/openclaw/src/report.ts';
-import { assertServedFrom, rootOf } from '../../../integrations/openclaw/src/root.ts';
+import { assertServedFrom, rootOf, servedRoot } from '../../../integrations/openclaw/src/root.ts';
 import { RPC_METHODS, versionParam } from '../../../integrations/openclaw/src/rpc.ts';
 import { cli, tempDir } from '../../support/cli.ts';
 
@@ -95,6 +95,58 @@ describe('inside the gateway: nothing changes unless it runs from the root', () 
     expect(rootOf({ root: '/srv/oc' }, {})).toBe('/srv/oc');
     expect(rootOf({}, { RELEASE_SWITCHER_ROOT: '/r' })).toBe('/r');
     expect(rootOf(undefined, { XDG_DATA_HOME: '/d' })).toBe('/d/release-switcher');
+  });
+});
+
+/** A root this OpenClaw runs from (its entry point through `current` into releases/2026.9.5), and another root. */
+async function servedAndOther() {
+  const { dir, root, entry: outside } = await openclawRoot();
+  const release = path.join(root, 'releases', '2026.9.5');
+  mkdirSync(path.join(release, 'dist'), { recursive: true });
+  writeFileSync(path.join(release, 'package.json'), '{"name":"openclaw","version":"2026.9.5"}');
+  writeFileSync(path.join(release, 'dist', 'index.js'), '');
+  symlinkSync('releases/2026.9.5', path.join(root, 'current'));
+  const other = path.join(dir, 'other-root');
+  expect((await cli(['--root', other, '--json', 'init', '--package', 'openclaw'])).exitCode).toBe(0);
+  return { dir, root: realpathSync(root), other, outside, entry: path.join(root, 'current', 'dist', 'index.js') };
+}
+
+describe('the root this OpenClaw runs from', () => {
+  it('is found from its entry point without configuration; the configured root still wins', async () => {
+    const { dir, root, outside, entry } = await servedAndOther();
+    expect(servedRoot(entry)).toBe(root);
+    expect(rootOf({}, { RELEASE_SWITCHER_ROOT: '/r' }, entry)).toBe(root);
+    expect(rootOf(undefined, {}, entry)).toBe(root);
+    expect(rootOf({ root: '/srv/oc' }, {}, entry)).toBe('/srv/oc');
+    // Not run from a root: the CLI's default as before.
+    expect(servedRoot(outside)).toBeUndefined();
+    expect(rootOf({}, { RELEASE_SWITCHER_ROOT: '/r' }, outside)).toBe('/r');
+    // A folder called releases is not a root without config.json beside it.
+    const lookalike = path.join(dir, 'plain', 'releases', '1.0.0', 'dist');
+    mkdirSync(lookalike, { recursive: true });
+    writeFileSync(path.join(lookalike, 'index.js'), '');
+    expect(servedRoot(path.join(lookalike, 'index.js'))).toBeUndefined();
+  });
+
+  it('is what a refusal names, never the advice to adopt a gateway that already runs from a root', async () => {
+    const { dir, root, other, entry } = await servedAndOther();
+    const env = { OPENCLAW_SYSTEMD_UNIT: 'my-gateway.service' };
+    // Configured to another root (initialized, but not the one it runs from): refused, and told which root it is.
+    const inside = assertServedFrom(other, { argv: ['node', entry], env });
+    await expect(inside).rejects.toMatchObject({ code: 'GATEWAY_NOT_IN_ROOT' });
+    const hint = await inside.catch((error: { hint: string }) => error.hint);
+    expect(hint).toContain(`This OpenClaw runs from the release-switcher root ${root}: give --root ${root}`);
+    expect(hint).not.toContain('--adopt');
+    // `openclaw releases --root <none>` from a CLI that runs from the root: the same.
+    const missing = path.join(dir, 'no-root');
+    const refused = await releasesArgv(['status'], { root: missing, openclawEntry: entry, env });
+    expect(refused).toMatchObject({
+      refused: {
+        code: 'NOT_INITIALIZED',
+        hint: expect.stringContaining(`runs from the release-switcher root ${root}`),
+      },
+    });
+    expect((refused as { refused: { hint: string } }).refused.hint).not.toContain('--adopt');
   });
 });
 
