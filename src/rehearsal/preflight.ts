@@ -11,6 +11,7 @@ import path from 'node:path';
 import { removeTree } from '../platform/fs.js';
 import { isOurProcess, run, tail } from '../platform/subprocess.js';
 import { verifyRunning } from '../service/health.js';
+import type { StartedWhen } from '../store/presets.js';
 import { type EnvironmentReason, environmentCause } from './environment.js';
 import {
   type CandidateHandle,
@@ -51,6 +52,8 @@ export interface PreflightOptions {
   expectedVersion: string;
   healthUrl: string;
   versionField: string;
+  /** What a healthy answer must also hold (service/health.ts). */
+  startedWhen?: StartedWhen | undefined;
   verifyTimeoutMs: number;
   holdMs: number;
   /**
@@ -202,6 +205,7 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
         },
         healthUrl: rehearsalUrl(options.healthUrl, port),
         versionField: options.versionField,
+        startedWhen: options.startedWhen,
         expectedVersion: options.expectedVersion,
         timeoutMs: options.verifyTimeoutMs,
         stableMs: options.holdMs,

@@ -8,6 +8,7 @@ import https from 'node:https';
 import type { ServiceState, Supervisor } from './supervisors/types.js';
 import { isDeadlineError, withDeadline } from '../platform/deadline.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
+import type { StartedWhen } from '../store/presets.js';
 
 export type VerifyFailure = 'crashed' | 'exit_78' | 'unhealthy' | 'version_mismatch' | 'timeout';
 
@@ -16,6 +17,8 @@ export interface VerifyOptions {
   healthUrl: string | null;
   /** Dot path of the version in the health JSON. */
   versionField: string;
+  /** A field the body must hold for a 2xx to count (openclaw's `/startupz`: `status: "started"`; store/presets.ts). */
+  startedWhen?: StartedWhen | undefined;
   expectedVersion: string;
   timeoutMs: number;
   stableMs: number;
@@ -137,6 +140,15 @@ async function probeHealth(options: VerifyOptions, evidence: VerifyEvidence): Pr
   evidence.lastVersion = typeof version === 'string' ? version : version === undefined ? null : String(version);
   if (response.status < 200 || response.status > 299)
     return { ok: false, reason: 'unhealthy', detail: `${options.healthUrl} answered ${response.status}` };
+  const started = options.startedWhen;
+  if (started && readField(response.body, started.field) !== started.value) {
+    const said = readField(response.body, started.field);
+    return {
+      ok: false,
+      reason: 'unhealthy',
+      detail: `${options.healthUrl} answered ${response.status} with ${started.field} ${said === undefined ? '(none)' : JSON.stringify(said)}, not ${JSON.stringify(started.value)}`,
+    };
+  }
   if (evidence.lastVersion !== options.expectedVersion) {
     return {
       ok: false,

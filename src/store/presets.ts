@@ -52,8 +52,19 @@ export interface Preset {
   restartHandoff?: { capabilities: readonly string[]; request: readonly string[]; consume: readonly string[] };
   /** Verified also means the new main PID owns the listener (`/readyz` recorded beside, not judged). */
   listenerOwnership?: boolean;
+  /**
+   * On the health endpoint at `path`, a 2xx is healthy only when the body's `field` is `value` (openclaw's `/startupz`:
+   * `status: "started"`); another path configured as the health URL is judged by its status and version only.
+   */
+  startedWhen?: StartedWhen & { path: string };
   /** The command's own updater (`<name> update …`): the root's command says it is ours before the service refuses it. */
   selfUpdate?: { command: string; allowed: readonly string[] };
+}
+
+/** A body field a healthy answer must hold (service/health.ts). */
+export interface StartedWhen {
+  field: string;
+  value: string;
 }
 
 /** `flag` in the unit's arguments, else the first of `env` set for the unit, else `key` (a dot path) in its config file. */
@@ -185,6 +196,8 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     environment: OPENCLAW_EXTERNAL_SUPERVISOR,
     // "Report success only after the new Gateway owns its listener and /startupz returns status: started".
     listenerOwnership: true,
+    // docs/gateway/health.md: /startupz is 503 `starting` or `draining`, 200 `started`; only the last is success.
+    startedWhen: { path: '/startupz', field: 'status', value: 'started' },
     // The shared state database only: agent databases need `preflight-agent`, which 2026.9.x does not have.
     databasePreflight: {
       args: ['dist/index.js', 'database', 'preflight', '{file}', '--json'],
@@ -221,6 +234,22 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     },
   },
 };
+
+/**
+ * What a healthy answer of `healthUrl` must say besides its version, for the root's preset (or package), or undefined:
+ * only where the URL is the endpoint the preset's contract names.
+ */
+export function startedWhenFor(name: string, healthUrl: string | null): StartedWhen | undefined {
+  const contract = Object.hasOwn(PRESETS, name) ? PRESETS[name]?.startedWhen : undefined;
+  if (!contract || !healthUrl) return undefined;
+  let pathname: string;
+  try {
+    pathname = new URL(healthUrl).pathname;
+  } catch {
+    return undefined;
+  }
+  return pathname === contract.path ? { field: contract.field, value: contract.value } : undefined;
+}
 
 export function presetOf(name: string): Preset {
   const preset = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;

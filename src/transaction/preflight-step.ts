@@ -24,6 +24,7 @@ import { candidateEnvOf } from './candidate-env.js';
 import { serviceIdentity } from './service-identity.js';
 import { preflightWanted } from './preflight-wanted.js';
 import type { JournalSession } from '../store/session.js';
+import { startedWhenFor } from '../store/presets.js';
 
 export async function preflightStep(session: JournalSession, tx: Transaction, target: string): Promise<void> {
   const { config, journal, layout, runtime } = session;
@@ -52,6 +53,7 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       expectedVersion: target,
       healthUrl: config.healthUrl!,
       versionField: config.versionField,
+      startedWhen: startedWhenFor(config.preset ?? config.package, config.healthUrl),
       verifyTimeoutMs: config.verifyTimeout * 1000,
       holdMs: config.preflightFor * 1000,
       // The state the target will start on: a snapshot check-state plans to put back (a rollback across

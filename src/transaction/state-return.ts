@@ -264,11 +264,13 @@ async function servingAfterRestart(session: JournalSession, supervisor: Supervis
   const { config, runtime } = session;
   if (!config.healthUrl) return 'no health URL to wait for';
   const { verifyRunning } = await import('../service/health.js');
+  const { startedWhenFor } = await import('../store/presets.js');
   const result = await verifyRunning(
     {
       supervisor,
       healthUrl: config.healthUrl,
       versionField: config.versionField,
+      startedWhen: startedWhenFor(config.preset ?? config.package, config.healthUrl),
       expectedVersion: version,
       timeoutMs: config.verifyTimeout * 1000,
       stableMs: 0,

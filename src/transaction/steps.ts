@@ -190,12 +190,14 @@ export async function verifyStep(run: Run, supervisor: Supervisor, options: Veri
   const { name, version, baseline } = options;
   let result!: VerifyResult;
   const { verifyRunning } = await import('../service/health.js'); // only a supervised activation probes health
+  const { startedWhenFor } = await import('../store/presets.js');
   await runStep(run, name, async (step) => {
     result = await verifyRunning(
       {
         supervisor,
         healthUrl: config.healthUrl,
         versionField: config.versionField,
+        startedWhen: startedWhenFor(config.preset ?? config.package, config.healthUrl),
         expectedVersion: version,
         timeoutMs: config.verifyTimeout * 1000,
         stableMs: config.stableFor * 1000,

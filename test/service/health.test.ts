@@ -91,3 +91,51 @@ describe('verifyRunning: the stability window', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   }, 20_000);
 });
+
+// OpenClaw's /startupz (docs/gateway/health.md): 503 `starting` or `draining`, 200 `started`; the contract's success is
+// the last. A 2xx whose body says otherwise is not verified; the preset names the check for that path only.
+describe('verifyRunning: a body that must say started (openclaw /startupz)', () => {
+  async function startupz(statuses: string[]): Promise<{ url: string; server: Server }> {
+    let probe = 0;
+    const server = createServer((_req, res) => {
+      const status = statuses[Math.min(probe++, statuses.length - 1)];
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ version: '1.0.0', ...(status === 'none' ? {} : { status }) }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/startupz`, server };
+  }
+  const started = { field: 'status', value: 'started' };
+  const quick = (url: string) => ({ ...options(url, 5_000), timeoutMs: 1_500, stableMs: 300 });
+
+  it('200 without status started is not verified, however long: unhealthy, saying what it said', async () => {
+    for (const said of ['starting', 'draining', 'none']) {
+      const e = await startupz([said]);
+      const result = await verifyRunning({ ...quick(e.url), startedWhen: started }, null);
+      expect(result.ok, JSON.stringify(result)).toBe(false);
+      if (result.ok) continue;
+      expect(result.reason).toBe('unhealthy');
+      expect(result.detail).toBe(
+        `not healthy within 1.5 s: ${e.url} answered 200 with status ${said === 'none' ? '(none)' : `"${said}"`}, not "started"`,
+      );
+    }
+  }, 20_000);
+
+  it('verified once it says started; without the check any 2xx with the version is', async () => {
+    const e = await startupz(['starting', 'starting', 'started']);
+    const result = await verifyRunning({ ...quick(e.url), startedWhen: started }, null);
+    expect(result.ok, JSON.stringify(result)).toBe(true);
+    expect(result.evidence.probes).toBeGreaterThanOrEqual(3);
+    const plain = await startupz(['starting']);
+    expect((await verifyRunning(quick(plain.url), null)).ok).toBe(true);
+  }, 20_000);
+
+  it('the openclaw preset asks it of /startupz only, not of another health URL an operator set', async () => {
+    const { startedWhenFor } = await import('../../src/store/presets.ts');
+    expect(startedWhenFor('openclaw', 'http://127.0.0.1:18789/startupz')).toEqual(started);
+    expect(startedWhenFor('openclaw', 'http://127.0.0.1:18789/healthz')).toBeUndefined();
+    expect(startedWhenFor('openclaw', null)).toBeUndefined();
+    expect(startedWhenFor('my-service', 'http://127.0.0.1:8080/startupz')).toBeUndefined();
+  });
+});
