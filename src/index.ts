@@ -74,6 +74,13 @@ export { requestUpdate, updateStatus, type RequestUpdateOptions, type UpdateStat
 export { ReleaseSwitcherError, ErrorCodes, ExitCode, type ErrorCode, isReleaseSwitcherError } from './model/errors.js';
 
 // What the verbs take and return.
-export type { Transaction, TransactionStatus, TransactionKind, Step, ReleaseState } from './model/state.js';
+export type {
+  Transaction,
+  TransactionStatus,
+  TransactionKind,
+  TransactionWarning,
+  Step,
+  ReleaseState,
+} from './model/state.js';
 export type { Runtime, ProgressEvent, Phase } from './model/runtime.js';
 export type { RootOptions } from './store/session.js';

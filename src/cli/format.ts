@@ -1,6 +1,6 @@
 /** Plain-text rendering of results for people, and how a transaction maps to the envelope and exit code. */
 import { ExitCode, ReleaseSwitcherError } from '../model/errors.js';
-import type { Transaction } from '../model/state.js';
+import type { Transaction, TransactionWarning } from '../model/state.js';
 import type { Running } from '../verbs/status.js';
 import type { CommandOutcome } from './context.js';
 import type { SwitchPlan } from '../transaction/plan.js';
@@ -12,7 +12,17 @@ export function describeTransaction(tx: Transaction | null): string {
     (s) =>
       `  ${s.name.padEnd(16)} ${s.status.padEnd(8)} ${String(s.ms).padStart(6)} ms${s.detail ? `  ${s.detail}` : ''}`,
   );
-  return [`${tx.kind} ${arrow}: ${tx.status}${tx.reason ? ` (${tx.reason})` : ''}  [${tx.id}]`, ...steps].join('\n');
+  return [
+    `${tx.kind} ${arrow}: ${tx.status}${tx.reason ? ` (${tx.reason})` : ''}  [${tx.id}]`,
+    ...steps,
+    ...(tx.warnings ?? []).map((w) => `  warning: ${warningText(w)}`),
+  ].join('\n');
+}
+
+/** One warning a transaction passed on, on one line: where it comes from, then what it said. */
+export function warningText(w: TransactionWarning): string {
+  const source = [w.step, w.plugin && `plugin ${w.plugin}`, w.code].filter(Boolean).join(', ');
+  return `(${source}) ${w.message.replace(/\s*\n\s*/g, ' ')}`;
 }
 
 /**

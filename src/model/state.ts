@@ -106,6 +106,17 @@ export interface Transaction {
   snapshot?: string;
   /** A snapshot to put back before `version` starts: the boot-check restores it while the service is stopped. */
   restore?: { snapshot: string; version: string };
+  /** What succeeded with a warning (OpenClaw's finalize: Doctor's and the plugins' warnings), for the operator to read. */
+  warnings?: TransactionWarning[];
+}
+
+/** A warning a step of a transaction passed on: the step, the service's own code or reason when it gave one, what it said. */
+export interface TransactionWarning {
+  step: string;
+  code?: string;
+  /** The plugin it is about, when the service named one. */
+  plugin?: string;
+  message: string;
 }
 
 /** A mutation that is not a transaction (install, prune) but must still be finished or undone. */

@@ -13,6 +13,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { endMarkedProcesses, killProcessGroup, startDetached } from '../platform/subprocess.js';
 import type { RunAs } from '../platform/run-as.js';
+import type { TransactionWarning } from '../model/state.js';
 
 /** The environment variable that marks a finalize process as one a transaction of ours started. */
 export const FINALIZE_MARKER = 'RELEASE_SWITCHER_FINALIZE';
@@ -134,6 +135,39 @@ export function readVerdict(run: {
     ...(json?.stuckPhase !== undefined && { stuckPhase: json.stuckPhase }),
     ...(!ok && { stderrTail: run.stderr.split('\n').slice(-12).join('\n') }),
   };
+}
+
+/**
+ * What a finalize that succeeded with `status: "warning"` wants the operator to read, as the transaction's warnings:
+ * each plugin warning (`postUpdate.plugins.warnings`: its `reason` as the code, its `pluginId`), each plugin npm
+ * outcome that ended in error (its `code`, e.g. PLUGIN_CAPABILITY_CONSENT_REQUIRED: the plugin stays on its old
+ * version), then each of Doctor's warnings not already said by a plugin warning. Nothing for any other status.
+ */
+export function finalizeWarnings(verdict: FinalizeVerdict): TransactionWarning[] {
+  if (verdict.status !== 'warning') return [];
+  const out: TransactionWarning[] = [];
+  const text = (value: unknown) => (typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined);
+  const add = (fields: { code?: unknown; plugin?: unknown; message: unknown }) => {
+    const message = text(fields.message);
+    if (!message) return;
+    const code = text(fields.code);
+    const plugin = text(fields.plugin);
+    out.push({ step: 'finalize', ...(code && { code }), ...(plugin && { plugin }), message });
+  };
+  const records = (value: unknown) =>
+    (Array.isArray(value) ? value : []).filter((v): v is Record<string, unknown> => !!v && typeof v === 'object');
+  for (const w of records(verdict.plugins?.warnings)) add({ code: w.reason, plugin: w.pluginId, message: w.message });
+  const npm = verdict.plugins?.npm as { outcomes?: unknown } | undefined;
+  for (const o of records(npm?.outcomes))
+    if (o.status === 'error') add({ code: o.code, plugin: o.pluginId, message: o.message });
+  const doctor = verdict.doctor as { warnings?: unknown } | undefined;
+  for (const line of Array.isArray(doctor?.warnings) ? doctor.warnings : []) {
+    const message = text(line);
+    if (!message || out.some((w) => message.includes(w.message))) continue;
+    add({ plugin: /^Plugin "([^"]+)"/.exec(message)?.[1], message });
+  }
+  if (out.length === 0) add({ message: 'update finalize ended with status warning and no warning text' });
+  return out;
 }
 
 /**

@@ -12,7 +12,7 @@
  */
 import path from 'node:path';
 import type { Transaction } from '../model/state.js';
-import { type FinalizeVerdict, endOrphanedFinalize, startFinalize } from '../service/finalize.js';
+import { type FinalizeVerdict, endOrphanedFinalize, finalizeWarnings, startFinalize } from '../service/finalize.js';
 import { type PrefetchResult, prefetchPlugins } from '../service/plugin-prefetch.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 import type { Config } from '../store/config.js';
@@ -94,6 +94,9 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
         detail: `${tx.to} update finalize: ${verdict.status} (exit ${verdict.exitCode ?? 'signal'}, ${verdict.ms} ms)`,
       });
       if (!verdict.ok) step.fail();
+      const warnings = finalizeWarnings(verdict);
+      // Kept on the transaction (status, list, the CLI's output and the plugin's reply show them), not only in evidence.
+      if (warnings.length > 0) tx.warnings = [...(tx.warnings ?? []), ...warnings];
     });
   } catch (error) {
     return { reason: 'finalize_failed', detail: (error as Error).message };

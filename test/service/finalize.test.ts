@@ -1,7 +1,9 @@
 // The verdict of OpenClaw's `update finalize --json` (service/finalize.ts readVerdict): exit 0 with `ok` or `warning` is
 // a success; `failed`, a non-zero exit, output that is not its JSON, or the deadline is a failure, with the stderr tail.
 import { describe, expect, it } from 'vitest';
-import { readVerdict } from '../../src/service/finalize.ts';
+import { finalizeWarnings, readVerdict } from '../../src/service/finalize.ts';
+import { describeTransaction } from '../../src/cli/format.ts';
+import type { Transaction } from '../../src/model/state.ts';
 
 const run = (output: string, exitCode: number | null, timedOut = false) =>
   readVerdict({ output, stderr: 'line 1\n[update finalize] {"step":"finalize:doctor"}', exitCode, ms: 5, timedOut });
@@ -36,5 +38,89 @@ describe('readVerdict', () => {
     expect(run('{"status":"ok"}', 1)).toMatchObject({ ok: false, status: 'ok', exitCode: 1 });
     expect(run('Error: boom', 0)).toMatchObject({ ok: false, status: 'unreadable' });
     expect(run('', null, true)).toMatchObject({ ok: false, status: 'timed-out', exitCode: null });
+  });
+});
+
+// A finalize at `warning` succeeded, but what it warns of must reach the operator (the transaction's warnings, the
+// CLI's output): the shape below is 2026.9.6's own, from an update with @openclaw/matrix on the real gateway.
+describe('finalizeWarnings', () => {
+  const consent = 'Plugin "discord" needs your consent for new capabilities; it stays on 2026.9.5.';
+  const json = {
+    status: 'warning',
+    postUpdate: {
+      doctor: {
+        status: 'warning',
+        warnings: [
+          'Plugin "matrix" data/settings upgrade is unfinished: Package convergence must wait until the updating parent releases its install records.',
+          'core/doctor/security: WARNING: openclaw.json contains plaintext secret-bearing config fields.',
+        ],
+      },
+      plugins: {
+        status: 'warning',
+        changed: true,
+        warnings: [
+          {
+            reason: 'doctor-advisory',
+            message: 'WARNING: openclaw.json contains plaintext secret-bearing config fields.',
+            guidance: ['openclaw secrets configure'],
+          },
+        ],
+        npm: {
+          changed: true,
+          outcomes: [
+            { pluginId: 'matrix', status: 'updated', message: 'Updated matrix: 2026.9.5 -> 2026.9.6.' },
+            { pluginId: 'discord', status: 'error', code: 'PLUGIN_CAPABILITY_CONSENT_REQUIRED', message: consent },
+          ],
+        },
+      },
+    },
+  };
+
+  it("a warning verdict: the plugins' warnings, the npm outcomes in error, then Doctor's not already said", () => {
+    expect(finalizeWarnings(run(JSON.stringify(json), 0))).toEqual([
+      {
+        step: 'finalize',
+        code: 'doctor-advisory',
+        message: 'WARNING: openclaw.json contains plaintext secret-bearing config fields.',
+      },
+      { step: 'finalize', code: 'PLUGIN_CAPABILITY_CONSENT_REQUIRED', plugin: 'discord', message: consent },
+      {
+        step: 'finalize',
+        plugin: 'matrix',
+        message:
+          'Plugin "matrix" data/settings upgrade is unfinished: Package convergence must wait until the updating parent releases its install records.',
+      },
+    ]);
+  });
+
+  it('nothing for ok or failed; a warning with no text still says so', () => {
+    expect(finalizeWarnings(run(JSON.stringify({ ...json, status: 'ok' }), 0))).toEqual([]);
+    expect(finalizeWarnings(run(JSON.stringify({ ...json, status: 'failed' }), 1))).toEqual([]);
+    expect(finalizeWarnings(run('{"status":"warning"}', 0))).toEqual([
+      { step: 'finalize', message: 'update finalize ended with status warning and no warning text' },
+    ]);
+  });
+
+  it("the CLI's account of the transaction prints each warning on a line of its own", () => {
+    const tx = {
+      id: 't1',
+      kind: 'update',
+      status: 'verified',
+      from: '2026.9.5',
+      to: '2026.9.6',
+      reason: null,
+      startedAt: '2026-11-25T00:00:00.000Z',
+      finishedAt: '2026-11-25T00:01:00.000Z',
+      steps: [{ name: 'finalize', status: 'ok', ms: 1000, detail: '2026.9.6 update finalize: warning' }],
+      warnings: finalizeWarnings(run(JSON.stringify(json), 0)),
+    } as Transaction;
+    const lines = describeTransaction(tx).split('\n');
+    expect(lines.slice(2)).toEqual([
+      '  warning: (finalize, doctor-advisory) WARNING: openclaw.json contains plaintext secret-bearing config fields.',
+      `  warning: (finalize, plugin discord, PLUGIN_CAPABILITY_CONSENT_REQUIRED) ${consent}`,
+      expect.stringMatching(
+        /^ {2}warning: \(finalize, plugin matrix\) Plugin "matrix" data\/settings upgrade is unfinished/,
+      ),
+    ]);
   });
 });

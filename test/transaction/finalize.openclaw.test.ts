@@ -36,6 +36,7 @@ import {
   writeOpenclawService,
 } from '../support/openclaw.ts';
 import { copyOpenclaw } from '../support/openclaw-prepared.ts';
+import { finalizeWarnings } from '../../src/service/finalize.ts';
 import { freePort } from '../support/service.ts';
 import { describeWhere } from '../support/skip.ts';
 import { modelConfig, RESUMED_TURN, type SlowModel, startSlowModel } from '../support/slow-model.ts';
@@ -316,6 +317,14 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
       ok: true,
       specs: [`${PLUGIN}@${TO}`],
     });
+    // Finalize's warnings are the transaction's, not only its step's evidence (status, list and the CLI show them):
+    // the model's API key is plain text in this test's openclaw.json, which 9.6's Doctor warns of.
+    const verdict = step(updated.json.result, 'finalize')?.evidence?.verdict;
+    expect(updated.json.result.warnings).toEqual(finalizeWarnings(verdict));
+    expect(updated.json.result.warnings).toContainEqual(
+      expect.objectContaining({ step: 'finalize', message: expect.stringContaining('plaintext secret-bearing') }),
+    );
+    expect((await rs(['status'])).json.result.transaction.warnings).toEqual(updated.json.result.warnings);
     await plant(mark(), '{"era":"9.6"}\n');
 
     // No snapshot from before 9.6 first started (set aside, as one lost or deleted): 9.5's own database preflight

@@ -7,9 +7,19 @@ export function describeStatus(status: UpdateStatus): string {
   ];
   const tx = status.transaction;
   if (tx) lines.push(`Last: ${describeTransaction(tx)}${status.inFlight ? ' (in progress)' : ''}.`);
+  if (tx && describeWarnings(tx)) lines.push(describeWarnings(tx));
   return lines.join('\n');
 }
 
 export function describeTransaction(tx: Transaction): string {
   return `${tx.kind} ${tx.from ?? '?'} → ${tx.to ?? '?'}: ${tx.status}${tx.reason ? ` (${tx.reason})` : ''}`;
+}
+
+/** The warnings a transaction passed on (OpenClaw's finalize: Doctor's and the plugins'), a line each; '' for none. */
+export function describeWarnings(tx: Transaction): string {
+  return (tx.warnings ?? [])
+    .map(
+      (w) => `Warning (${[w.step, w.plugin && `plugin ${w.plugin}`, w.code].filter(Boolean).join(', ')}): ${w.message}`,
+    )
+    .join('\n');
 }

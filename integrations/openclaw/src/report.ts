@@ -8,7 +8,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Transaction, UpdateStatus } from 'release-switcher';
-import { describeTransaction } from './describe.js';
+import { describeTransaction, describeWarnings } from './describe.js';
 import type { Logger } from './host.js';
 
 export interface PendingReport {
@@ -62,7 +62,8 @@ export function outcomeText(tx: Transaction | null, txId: string): string {
       : tx.status === 'rolled_back'
         ? `${tx.to} failed, ${tx.from} is running again`
         : 'see /releases status';
-  return `release-switcher: ${describeTransaction(tx)}; ${verdict}.`;
+  const warnings = describeWarnings(tx);
+  return `release-switcher: ${describeTransaction(tx)}; ${verdict}.${warnings ? `\n${warnings}` : ''}`;
 }
 
 /**

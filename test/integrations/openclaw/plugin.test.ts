@@ -6,7 +6,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import plugin from '../../../integrations/openclaw/src/index.ts';
 import { releasesArgv } from '../../../integrations/openclaw/src/cli.ts';
-import { PendingReports, deliverPending } from '../../../integrations/openclaw/src/report.ts';
+import { PendingReports, deliverPending, outcomeText } from '../../../integrations/openclaw/src/report.ts';
+import { describeStatus } from '../../../integrations/openclaw/src/describe.ts';
 import { assertServedFrom, rootOf, servedRoot } from '../../../integrations/openclaw/src/root.ts';
 import { RPC_METHODS, versionParam } from '../../../integrations/openclaw/src/rpc.ts';
 import { cli, tempDir } from '../../support/cli.ts';
@@ -178,6 +179,30 @@ describe('the chat report after the restart', () => {
       ['agent:main:main', 'release-switcher: update 2026.9.5 → 2026.9.6: verified; 2026.9.6 is running.'],
     ]);
     expect(await reports.read()).toEqual([]);
+  });
+
+  it("reports finalize's warnings with the outcome, a line each, in the chat report and in /releases status", async () => {
+    const warned = {
+      ...tx('verified', '2026-11-23T06:00:00Z'),
+      reason: null,
+      warnings: [
+        { step: 'finalize', code: 'PLUGIN_CAPABILITY_CONSENT_REQUIRED', plugin: 'discord', message: 'needs consent' },
+        { step: 'finalize', message: 'Gateway is only bound to loopback.' },
+      ],
+    };
+    const lines = [
+      'Warning (finalize, plugin discord, PLUGIN_CAPABILITY_CONSENT_REQUIRED): needs consent',
+      'Warning (finalize): Gateway is only bound to loopback.',
+    ];
+    expect(outcomeText(warned as any, 't1')).toBe(
+      ['release-switcher: update 2026.9.5 → 2026.9.6: verified; 2026.9.6 is running.', ...lines].join('\n'),
+    );
+    const status = describeStatus({
+      running: { version: '2026.9.6' },
+      current: '2026.9.6',
+      transaction: warned,
+    } as any);
+    expect(status.split('\n').slice(-2)).toEqual(lines);
   });
 
   it('keeps a report whose transaction is still in flight at the deadline, for the next process', async () => {
