@@ -240,6 +240,14 @@ describe('the chat report after the restart', () => {
   });
 });
 
+describe("the plugin's package manifest", () => {
+  it("declares its host range in OpenClaw's documented fields (docs/plugins/manifest/package-json.md), nothing else", () => {
+    const manifest = JSON.parse(readFileSync('integrations/openclaw/package.json', 'utf8')).openclaw;
+    expect(manifest.install).toEqual({ minHostVersion: '>=2026.9.5' });
+    expect(manifest.compat).toEqual({ pluginApi: '>=2026.9.5' });
+  });
+});
+
 describe('register(): what OpenClaw gets', () => {
   it('the four gateway methods at operator.admin, `releases` on the CLI, /releases in chat, one service', () => {
     const methods: Array<[string, string | undefined]> = [];
