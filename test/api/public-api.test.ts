@@ -26,7 +26,16 @@ const TYPES = [
   ...['UnitResult', 'ServiceOptions', 'UnitKind', 'UnitScope', 'TimerOptions', 'TimerResult', 'TimerFile'],
   ...['CheckOptions', 'CheckResult', 'AutoUpdateOptions', 'AutoUpdateResult', 'AutoUpdateSkipped', 'Decision'],
   ...['NoneReason', 'RollbackReason', 'PolicyEvidence', 'PolicyResult', 'CliIo', 'RequestUpdateOptions'],
-  ...['UpdateStatus', 'ErrorCode', 'Transaction', 'TransactionStatus', 'TransactionKind', 'Step', 'ReleaseState'],
+  ...[
+    'UpdateStatus',
+    'ErrorCode',
+    'Transaction',
+    'TransactionStatus',
+    'TransactionKind',
+    'TransactionWarning',
+    'Step',
+    'ReleaseState',
+  ],
   ...['Runtime', 'ProgressEvent', 'Phase', 'RootOptions', 'FollowOptions'],
   ...['OpenclawPluginOptions', 'OpenclawPluginResult'],
 ].sort();
