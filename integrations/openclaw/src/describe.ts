@@ -19,7 +19,9 @@ export function describeTransaction(tx: Transaction): string {
 export function describeWarnings(tx: Transaction): string {
   return (tx.warnings ?? [])
     .map(
-      (w) => `Warning (${[w.step, w.plugin && `plugin ${w.plugin}`, w.code].filter(Boolean).join(', ')}): ${w.message}`,
+      // One line each: a message's own line breaks (Doctor's guidance) become spaces.
+      (w) =>
+        `Warning (${[w.step, w.plugin && `plugin ${w.plugin}`, w.code].filter(Boolean).join(', ')}): ${w.message.replace(/\s*\n\s*/g, ' ')}`,
     )
     .join('\n');
 }

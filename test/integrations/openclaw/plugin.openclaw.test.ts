@@ -184,10 +184,17 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
     await say(`/releases update ${TO}`);
     await waitFor(async () => (await texts()).some((t) => t.includes(`Update to ${TO} scheduled`)));
     await servedBy(pid, TO);
+    // The report's first line is the outcome; a line for each warning the transaction passed on follows (finalize's).
     const report = `release-switcher: update ${FROM} → ${TO}: verified; ${TO} is running.`;
-    await waitFor(async () => (await texts()).includes(report), 300_000);
+    const reported = async () => (await texts()).find((t) => t.split('\n')[0] === report);
+    await waitFor(async () => (await reported()) !== undefined, 300_000);
     console.log(`the conversation:\n${(await texts()).join('\n---\n')}`);
-    expect((await gw.rs(['status'])).json.result).toMatchObject({ current: TO, transaction: { status: 'verified' } });
+    const status = (await gw.rs(['status'])).json.result;
+    expect(status).toMatchObject({ current: TO, transaction: { status: 'verified' } });
+    const warnings: { message: string }[] = status.transaction.warnings ?? [];
+    expect((await reported())!.split('\n').slice(1)).toEqual(
+      warnings.map((w) => expect.stringContaining(w.message.replace(/\s*\n\s*/g, ' '))),
+    );
   }, 900_000);
 
   it('refuses an update when the configured root is not the one this gateway runs from; nothing changes', async () => {

@@ -186,7 +186,12 @@ describe('the chat report after the restart', () => {
       ...tx('verified', '2026-11-23T06:00:00Z'),
       reason: null,
       warnings: [
-        { step: 'finalize', code: 'PLUGIN_CAPABILITY_CONSENT_REQUIRED', plugin: 'discord', message: 'needs consent' },
+        {
+          step: 'finalize',
+          code: 'PLUGIN_CAPABILITY_CONSENT_REQUIRED',
+          plugin: 'discord',
+          message: 'needs\n  consent',
+        },
         { step: 'finalize', message: 'Gateway is only bound to loopback.' },
       ],
     };
