@@ -141,14 +141,13 @@ async function probeHealth(options: VerifyOptions, evidence: VerifyEvidence): Pr
   if (response.status < 200 || response.status > 299)
     return { ok: false, reason: 'unhealthy', detail: `${options.healthUrl} answered ${response.status}` };
   const started = options.startedWhen;
-  if (started && readField(response.body, started.field) !== started.value) {
-    const said = readField(response.body, started.field);
+  const said = started && readField(response.body, started.field);
+  if (started && said !== started.value)
     return {
       ok: false,
       reason: 'unhealthy',
       detail: `${options.healthUrl} answered ${response.status} with ${started.field} ${said === undefined ? '(none)' : JSON.stringify(said)}, not ${JSON.stringify(started.value)}`,
     };
-  }
   if (evidence.lastVersion !== options.expectedVersion) {
     return {
       ok: false,

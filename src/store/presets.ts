@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import semver from 'semver';
-import type { Settings } from './config.js';
+import type { Config, Settings } from './config.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { probeNode } from '../platform/node.js';
 
@@ -236,15 +236,24 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
 };
 
 /**
- * What a healthy answer of `healthUrl` must say besides its version, for the root's preset (or package), or undefined:
- * only where the URL is the endpoint the preset's contract names.
+ * The preset whose service a root runs: its `preset`, else its package's name (an openclaw root made without the preset
+ * still runs openclaw), or undefined for none (a package named like an Object method included).
  */
-export function startedWhenFor(name: string, healthUrl: string | null): StartedWhen | undefined {
-  const contract = Object.hasOwn(PRESETS, name) ? PRESETS[name]?.startedWhen : undefined;
-  if (!contract || !healthUrl) return undefined;
+export function servicePreset(config: Pick<Config, 'preset' | 'package'>): Preset | undefined {
+  const name = config.preset ?? config.package;
+  return Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
+}
+
+/**
+ * What a healthy answer of the root's health URL must say besides its version, or undefined: only where the URL is the
+ * endpoint its preset's contract names.
+ */
+export function startedWhenFor(config: Pick<Config, 'preset' | 'package' | 'healthUrl'>): StartedWhen | undefined {
+  const contract = servicePreset(config)?.startedWhen;
+  if (!contract || !config.healthUrl) return undefined;
   let pathname: string;
   try {
-    pathname = new URL(healthUrl).pathname;
+    pathname = new URL(config.healthUrl).pathname;
   } catch {
     return undefined;
   }

@@ -5,7 +5,7 @@
 import type { VerifyResult } from '../service/health.js';
 import { listenerEvidence } from '../service/listener-evidence.js';
 import type { Supervisor } from '../service/supervisors/types.js';
-import { PRESETS } from '../store/presets.js';
+import { servicePreset } from '../store/presets.js';
 import type { Config } from '../store/config.js';
 
 export async function judgeListener(
@@ -13,9 +13,7 @@ export async function judgeListener(
   supervisor: Supervisor,
   result: VerifyResult,
 ): Promise<VerifyResult> {
-  const name = config.preset ?? config.package;
-  if (!result.ok || !config.healthUrl || !(Object.hasOwn(PRESETS, name) && PRESETS[name]?.listenerOwnership))
-    return result;
+  if (!result.ok || !config.healthUrl || !servicePreset(config)?.listenerOwnership) return result;
   const { mainPid } = await supervisor.state();
   const listener = await listenerEvidence({ pid: mainPid, healthUrl: config.healthUrl });
   const evidence = { ...result.evidence, mainPid, ...listener };

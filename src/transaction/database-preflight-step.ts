@@ -15,7 +15,7 @@ import { noteStep, runStep } from './record.js';
 import { candidateEnvOf } from './candidate-env.js';
 import { serviceIdentity } from './service-identity.js';
 import type { Config } from '../store/config.js';
-import { PRESETS, type Preset } from '../store/presets.js';
+import { servicePreset, type Preset } from '../store/presets.js';
 import type { JournalSession } from '../store/session.js';
 
 const NAME = 'database-preflight';
@@ -69,8 +69,7 @@ async function databasesIn(paths: readonly string[], match: RegExp, depth = 3): 
 
 /** The preset's published check, when the root runs a preset that has one on a configured Node. */
 function databaseCheckOf(config: Config): Preset['databasePreflight'] {
-  const name = config.preset ?? config.package;
-  const check = Object.hasOwn(PRESETS, name) ? PRESETS[name]?.databasePreflight : undefined;
+  const check = servicePreset(config)?.databasePreflight;
   return config.node ? check : undefined;
 }
 

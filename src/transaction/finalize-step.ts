@@ -16,7 +16,7 @@ import { type FinalizeVerdict, endOrphanedFinalize, finalizeWarnings, startFinal
 import { type PrefetchResult, prefetchPlugins } from '../service/plugin-prefetch.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 import type { Config } from '../store/config.js';
-import { PRESETS, type Preset } from '../store/presets.js';
+import { servicePreset, type Preset } from '../store/presets.js';
 import { type RestartHold, holdRestarts } from '../store/restart-hold.js';
 import { locateNpm } from '../stage/dependencies.js';
 import { handoffStep } from './restart-handoff-step.js';
@@ -30,15 +30,13 @@ const PREFETCH_TIMEOUT_MS = 10 * 60_000;
 
 /** The root's preset's finalize, when it has one, runs on a configured Node, under a supervisor that can stop it. */
 export function finalizeOf(config: Config, supervisor: Supervisor | null): Preset['finalize'] {
-  const name = config.preset ?? config.package;
-  const finalize = Object.hasOwn(PRESETS, name) ? PRESETS[name]?.finalize : undefined;
+  const finalize = servicePreset(config)?.finalize;
   return finalize && config.node && supervisor?.stop ? finalize : undefined;
 }
 
 /** For --dry-run: the steps a supervised activation of this root runs between the flip and the restart. */
 export function finalizeSteps(config: Config): { handoff: boolean; finalize: boolean } {
-  const name = config.preset ?? config.package;
-  const preset = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
+  const preset = servicePreset(config);
   const finalize = Boolean(preset?.finalize && config.node && config.supervisor.startsWith('systemd'));
   return { handoff: finalize && Boolean(preset?.restartHandoff), finalize };
 }

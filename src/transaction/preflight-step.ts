@@ -53,7 +53,7 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       expectedVersion: target,
       healthUrl: config.healthUrl!,
       versionField: config.versionField,
-      startedWhen: startedWhenFor(config.preset ?? config.package, config.healthUrl),
+      startedWhen: startedWhenFor(config),
       verifyTimeoutMs: config.verifyTimeout * 1000,
       holdMs: config.preflightFor * 1000,
       // The state the target will start on: a snapshot check-state plans to put back (a rollback across

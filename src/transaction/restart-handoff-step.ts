@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { consumeHandoff, handoffSupported, requestRestart } from '../service/restart-handoff.js';
 import type { Supervisor } from '../service/supervisors/types.js';
-import { PRESETS } from '../store/presets.js';
+import { servicePreset } from '../store/presets.js';
 import type { ResolvedRuntime } from '../model/runtime.js';
 import { processEnvironment } from '../rehearsal/candidate-env.js';
 import type { Config } from '../store/config.js';
@@ -29,8 +29,7 @@ export async function handoffStep(
 ): Promise<{ pid: number | null }> {
   const { session, tx } = run;
   const { config, layout, runtime, journal } = session;
-  const name = config.preset ?? config.package;
-  const preset = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
+  const preset = servicePreset(config);
   const commands = preset?.restartHandoff;
   const pid = (await supervisor.state()).mainPid;
   if (!commands || !config.node || tx.from === null || !supervisor.stop) return { pid };

@@ -270,7 +270,7 @@ async function servingAfterRestart(session: JournalSession, supervisor: Supervis
       supervisor,
       healthUrl: config.healthUrl,
       versionField: config.versionField,
-      startedWhen: startedWhenFor(config.preset ?? config.package, config.healthUrl),
+      startedWhen: startedWhenFor(config),
       expectedVersion: version,
       timeoutMs: config.verifyTimeout * 1000,
       stableMs: 0,

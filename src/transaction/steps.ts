@@ -197,7 +197,7 @@ export async function verifyStep(run: Run, supervisor: Supervisor, options: Veri
         supervisor,
         healthUrl: config.healthUrl,
         versionField: config.versionField,
-        startedWhen: startedWhenFor(config.preset ?? config.package, config.healthUrl),
+        startedWhen: startedWhenFor(config),
         expectedVersion: version,
         timeoutMs: config.verifyTimeout * 1000,
         stableMs: config.stableFor * 1000,

@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../store/config.js';
-import { PRESETS, type PortSources } from '../store/presets.js';
+import { PRESETS, servicePreset, type PortSources } from '../store/presets.js';
 import { timespanSeconds } from '../service/timespan.js';
 import { type ExistingUnit, nodeCommandOf, readExistingUnit } from './existing-unit.js';
 import { findServicePort } from './service-port.js';
@@ -41,7 +41,7 @@ export async function readService(config: Config, env: NodeJS.ProcessEnv): Promi
   if (!unit) return undefined;
   const span = (v: string | undefined) => timespanSeconds(v) ?? null;
   // In the service's own order (openclaw: --port, OPENCLAW_GATEWAY_PORT, then gateway.port of its config file).
-  const sources = PRESETS[config.preset ?? config.package]?.port ?? GENERIC_PORT;
+  const sources = servicePreset(config)?.port ?? GENERIC_PORT;
   const { port, notes } = await findServicePort(unit, sources, env);
   return {
     unit: name,

@@ -8,7 +8,7 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 import { layoutOf } from '../store/layout.js';
 import { CLI_MAIN } from '../platform/self.js';
 import { currentAccount } from '../platform/accounts.js';
-import { PRESETS, type Preset } from '../store/presets.js';
+import { servicePreset } from '../store/presets.js';
 import { holdConditionCommand } from '../store/restart-hold.js';
 import { type ExistingUnit, nodeCommandOf } from './existing-unit.js';
 import type { UnitScope } from '../service/systemctl.js';
@@ -144,18 +144,13 @@ export function stopBudget(
     seconds: Math.ceil(drain) + STOP_MARGIN_SECONDS,
     why: `the drain + ${STOP_MARGIN_SECONDS} s (${drain} s + ${STOP_MARGIN_SECONDS} s), so a drain is never cut by SIGKILL`,
   };
-  const stop = presetOf(config)?.stop;
+  const stop = servicePreset(config)?.stop;
   if (!stop) return ours;
   const theirs = {
     seconds: Math.ceil(stop.drainSeconds + stop.marginSeconds),
     why: `${stop.drainSeconds} s + ${stop.marginSeconds} s: ${stop.why}`,
   };
   return theirs.seconds >= ours.seconds ? theirs : ours;
-}
-
-function presetOf(config: Config): Preset | undefined {
-  const name = config.preset ?? config.package; // an openclaw root made without the preset still runs openclaw
-  return Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
 }
 
 /**
@@ -167,7 +162,7 @@ function presetEnvironmentLines(
   existing: ExistingUnit | undefined,
   lines: Pick<Lines, 'changed'>,
 ): string[] {
-  const environment = presetOf(config)?.environment ?? {};
+  const environment = servicePreset(config)?.environment ?? {};
   const out: string[] = [];
   for (const [name, value] of Object.entries(environment)) {
     out.push(`Environment=${execWord(`${name}=${value}`)}`);

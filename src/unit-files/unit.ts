@@ -12,7 +12,7 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 import { currentAccount } from '../platform/accounts.js';
 import { pathExists, readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
 import { layoutOf } from '../store/layout.js';
-import { PRESETS } from '../store/presets.js';
+import { servicePreset } from '../store/presets.js';
 import type { RootOptions } from '../store/session.js';
 import { tail } from '../platform/subprocess.js';
 import { systemctl, type UnitScope } from '../service/systemctl.js';
@@ -197,7 +197,7 @@ interface Planned extends Omit<UnitResult, 'installed'> {
 
 /** What runs a known package, when no entry is given: the preset's, else the current release's `main`. */
 async function defaultEntry(config: Config, root: string): Promise<{ entry: string; args: string[] }> {
-  const preset = PRESETS[config.preset ?? config.package]; // an openclaw root made without the preset still runs openclaw
+  const preset = servicePreset(config);
   if (preset?.entry) return { entry: preset.entry.entry, args: [...preset.entry.args] };
   const pkg = (await readJsonIfExists(path.join(layoutOf(root).current, 'package.json')).catch(() => undefined)) as
     | { main?: unknown }

@@ -133,9 +133,11 @@ describe('verifyRunning: a body that must say started (openclaw /startupz)', () 
 
   it('the openclaw preset asks it of /startupz only, not of another health URL an operator set', async () => {
     const { startedWhenFor } = await import('../../src/store/presets.ts');
-    expect(startedWhenFor('openclaw', 'http://127.0.0.1:18789/startupz')).toEqual(started);
-    expect(startedWhenFor('openclaw', 'http://127.0.0.1:18789/healthz')).toBeUndefined();
-    expect(startedWhenFor('openclaw', null)).toBeUndefined();
-    expect(startedWhenFor('my-service', 'http://127.0.0.1:8080/startupz')).toBeUndefined();
+    const forRoot = (name: string, healthUrl: string | null) =>
+      startedWhenFor({ preset: name, package: name, healthUrl });
+    expect(forRoot('openclaw', 'http://127.0.0.1:18789/startupz')).toEqual(started);
+    expect(forRoot('openclaw', 'http://127.0.0.1:18789/healthz')).toBeUndefined();
+    expect(forRoot('openclaw', null)).toBeUndefined();
+    expect(forRoot('my-service', 'http://127.0.0.1:8080/startupz')).toBeUndefined();
   });
 });
