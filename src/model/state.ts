@@ -38,6 +38,7 @@ export const STEP_NAMES = [
   'restart',
   'verify',
   'rollback',
+  'database-preflight-previous',
   'restart-previous',
   'verify-previous',
   'recover',

@@ -1,17 +1,20 @@
 /**
  * OpenClaw's schema check for a supervisor ("Preflight a target release", docs/reference/database-schemas): before a
  * release is activated or rolled back to, that release's own `database preflight <copy> --json` judges one
- * consolidated copy of the shared state database (no `-wal`/`-shm`/`-journal` beside it; sidecars make it
- * `indeterminate`). The copy is made with `VACUUM INTO` (one read transaction: a database written meanwhile still
- * yields one committed state) on the service's Node, which has `node:sqlite` (ours may be Node 20, which has not).
- * Measured on 2026.9.5 → 2026.9.6: 9.6 calls a 9.5 database `migration-required` (schema 17 → 18); 9.5 calls a
- * database 9.6 has migrated `incompatible`.
+ * consolidated copy of the shared state database, and `database preflight-agent <copy> --agent-id <id> --json` one of
+ * each agent's database (no `-wal`/`-shm`/`-journal` beside it; sidecars make it `indeterminate`). The copy is made
+ * with `VACUUM INTO` (one read transaction: a database written meanwhile still yields one committed state) on the
+ * service's Node, which has `node:sqlite` (ours may be Node 20, which has not).
+ * Measured on 2026.9.5 → 2026.9.6: 9.6 calls a 9.5 state database `migration-required` (schema 17 → 18); 9.5 calls a
+ * database 9.6 has migrated `incompatible`. Agent databases (21 → 23): 9.6 calls a 9.5 one `incompatible` with
+ * foundVersion 21 ("run openclaw doctor --fix": Doctor migrates it in finalize), 9.5 calls one 9.6 migrated
+ * `incompatible` with foundVersion 23 ("cannot open your existing data").
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { jsonDocumentIn, runCaptured, tail } from '../platform/subprocess.js';
-import { type RunAs, makeDirFor } from '../platform/run-as.js';
-import { hasSqliteHeader } from '../snapshot/state-paths.js';
+import { type RunResult, jsonDocumentIn, runCaptured, tail } from '../platform/subprocess.js';
+import { type RunAs, actsForAnother, makeDirFor } from '../platform/run-as.js';
+import { SQLITE_COMPANIONS, hasSqliteHeader } from '../snapshot/state-paths.js';
 
 /** OpenClaw's five, and `unavailable`: the release has no such command (older than the contract), so it cannot judge. */
 export type DatabaseStatus =
@@ -22,9 +25,16 @@ export type DatabaseStatus =
   | 'indeterminate'
   | 'unavailable';
 
-/** What one database's preflight said; `status` is `indeterminate` when the answer could not be had or read. */
+/**
+ * What one database's preflight said; `status` is `indeterminate` when the answer could not be had or read (the copy
+ * failed, the check crashed, timed out or answered out of its schema).
+ */
 export interface DatabaseVerdict {
   database: string;
+  /** An agent's database: its canonical id (judged by `preflight-agent`). */
+  agentId?: string;
+  /** Judged from a checkpoint's copy (the state the target will start with once it is put back), not the live file. */
+  checkpoint?: string;
   status: DatabaseStatus;
   targetVersion?: number;
   foundVersion?: number;
@@ -34,6 +44,7 @@ export interface DatabaseVerdict {
 }
 
 const SCHEMA = 'openclaw.state-schema-preflight.v1';
+const AGENT_SCHEMA = 'openclaw.agent-schema-preflight.v1';
 const STATUSES: readonly string[] = [
   'exact',
   'startup-repairable',
@@ -54,69 +65,165 @@ export function refuses(verdict: DatabaseVerdict): boolean {
   return verdict.status === 'incompatible' || verdict.status === 'indeterminate';
 }
 
+/** One database to judge, and how. */
+export interface DatabaseCheck {
+  /** The live path (what the verdict names). */
+  database: string;
+  /**
+   * The check inside the release (its first word a path in it), `{file}` standing for the copy and `{agent}` for
+   * `agentId`.
+   */
+  args: readonly string[];
+  agentId?: string;
+  /**
+   * Where to read it instead of the live path: its copy in a checkpoint (with the companions stored beside it), which
+   * is ours, not the service's: copied as this process, never opened in place (a read would leave a `-shm` in it).
+   */
+  readFrom?: { file: string; checkpoint: string };
+}
+
 export interface DatabasePreflightRequest {
   /** The service's Node (has `node:sqlite`), which also runs the target's CLI. */
   node: string;
   /** The target release's folder. */
   releaseDir: string;
-  /** The check inside the release (its first word a path in it), `{file}` standing for the copy. */
-  args: readonly string[];
-  /** The live databases to judge. */
-  databases: readonly string[];
+  databases: readonly DatabaseCheck[];
   /** A private folder for the copies; removed afterwards. */
   workDir: string;
   env: NodeJS.ProcessEnv;
   signal?: AbortSignal | undefined;
   /** The account it runs as (the service's). @default this process's */
   as?: RunAs | undefined;
+  /** For each copy and each check. @default 180 s (a cold start of the CLI under load) */
+  timeoutMs?: number;
 }
 
 export async function databasePreflight(request: DatabasePreflightRequest): Promise<DatabaseVerdict[]> {
   await makeDirFor(request.workDir, request.as); // the check writes its copies there, as the service's account
   try {
     const verdicts: DatabaseVerdict[] = [];
-    for (const [index, database] of request.databases.entries())
-      verdicts.push(await judge(request, database, path.join(request.workDir, `${index}-${path.basename(database)}`)));
+    for (const [index, check] of request.databases.entries())
+      verdicts.push(
+        await judge(request, check, path.join(request.workDir, `${index}-${path.basename(check.database)}`)),
+      );
     return verdicts;
   } finally {
     await fs.rm(request.workDir, { recursive: true, force: true });
   }
 }
 
-async function judge(request: DatabasePreflightRequest, database: string, copy: string): Promise<DatabaseVerdict> {
-  const options = { env: request.env, timeoutMs: PREFLIGHT_TIMEOUT_MS, signal: request.signal, as: request.as };
+async function judge(request: DatabasePreflightRequest, check: DatabaseCheck, copy: string): Promise<DatabaseVerdict> {
+  const { database, agentId, readFrom } = check;
+  const named: Pick<DatabaseVerdict, 'database' | 'agentId' | 'checkpoint'> = {
+    database,
+    ...(agentId !== undefined && { agentId }),
+    ...(readFrom && { checkpoint: readFrom.checkpoint }),
+  };
+  const options = { env: request.env, timeoutMs: timeoutOf(request), signal: request.signal, as: request.as };
   // A file by the database's name that SQLite would not open as one (no header; an empty file is an empty database):
   // no schema to judge. The same file is what the running release uses now; the rehearsal judges the target on it.
-  if (!(await isDatabaseFile(database)))
-    return { database, status: 'unavailable', detail: 'not a SQLite database (no SQLite header): no schema to judge' };
-  const copied = await runCaptured(request.node, ['--no-warnings', '-e', COPY_SCRIPT, database, copy], options);
+  if (!(await isDatabaseFile(readFrom?.file ?? database)))
+    return { ...named, status: 'unavailable', detail: 'not a SQLite database (no SQLite header): no schema to judge' };
+  const copied = await consolidate(request, check, copy);
   // Not a verdict on the state: the service's Node cannot make the copy (no node:sqlite before Node 22.5).
   if (copied.failed && /No such built-in module: node:sqlite/.test(copied.output))
-    return { database, status: 'unavailable', detail: `${request.node} has no node:sqlite to make the copy with` };
+    return { ...named, status: 'unavailable', detail: `${request.node} has no node:sqlite to make the copy with` };
   if (copied.failed)
-    return { database, status: 'indeterminate', detail: `consolidated copy failed: ${tail(copied.output, 3)}` };
-  const [script, ...rest] = request.args;
-  const args = [path.join(request.releaseDir, script!), ...rest.map((word) => (word === '{file}' ? copy : word))];
+    return { ...named, status: 'indeterminate', detail: `consolidated copy failed: ${tail(copied.output, 3)}` };
+  const [script, ...rest] = check.args;
+  const args = [
+    path.join(request.releaseDir, script!),
+    ...rest.map((word) => (word === '{file}' ? copy : word === '{agent}' ? (agentId ?? '') : word)),
+  ];
   const answer = await runCaptured(request.node, args, options);
   const json = jsonDocumentIn(answer.output);
+  const expected = agentId === undefined ? SCHEMA : AGENT_SCHEMA;
   const status =
-    json?.schema === SCHEMA && typeof json.status === 'string' && STATUSES.includes(json.status)
-      ? json.status
+    json?.schema === expected && typeof json.status === 'string' && STATUSES.includes(json.status)
+      ? (json.status as DatabaseStatus)
       : undefined;
-  // No answer in the contract's shape: a release from before it (a rollback to one must stay possible).
-  if (!status)
-    return {
-      database,
-      status: 'unavailable',
-      detail: `database preflight gave no verdict (exit ${answer.exitCode ?? 'none'}): ${tail(answer.output, 3)}`,
-    };
+  if (!status) return noVerdict(named, answer, timeoutOf(request));
+  const targetVersion = typeof json!.targetVersion === 'number' ? json!.targetVersion : undefined;
+  const foundVersion = typeof json!.foundVersion === 'number' ? json!.foundVersion : undefined;
+  const reason = typeof json!.reason === 'string' ? json!.reason : undefined;
   return {
-    database,
-    status: status as DatabaseStatus,
-    ...(typeof json!.targetVersion === 'number' && { targetVersion: json!.targetVersion }),
-    ...(typeof json!.foundVersion === 'number' && { foundVersion: json!.foundVersion }),
+    ...named,
+    status: agentStatus(status, { agentId, targetVersion, foundVersion }),
+    ...(targetVersion !== undefined && { targetVersion }),
+    ...(foundVersion !== undefined && { foundVersion }),
     ...(Array.isArray(json!.issues) && json!.issues.length > 0 && { issues: json!.issues }),
+    ...(reason !== undefined && { detail: oneLine(reason) }),
   };
+}
+
+/**
+ * `preflight-agent` knows `exact`, `incompatible` and `indeterminate` only: an agent database older than the target
+ * is `incompatible` to it until Doctor migrates it (finalize does, before the target starts), so for the activation it
+ * is what the shared check calls `migration-required`. Newer, or the same version with another shape, stays refused.
+ */
+function agentStatus(
+  status: DatabaseStatus,
+  versions: { agentId: string | undefined; targetVersion: number | undefined; foundVersion: number | undefined },
+): DatabaseStatus {
+  const { agentId, targetVersion, foundVersion } = versions;
+  const older = targetVersion !== undefined && foundVersion !== undefined && foundVersion < targetVersion;
+  return agentId !== undefined && status === 'incompatible' && older ? 'migration-required' : status;
+}
+
+/**
+ * No answer in the contract's shape. A release from before the contract (its CLI does not know the command: a
+ * rollback to one must stay possible) has no verdict to give: `unavailable`. Anything else (a crash, a timeout, output
+ * that is not the contract's) is a check that ran and could not judge: `indeterminate`, which refuses.
+ */
+function noVerdict(
+  named: Pick<DatabaseVerdict, 'database' | 'agentId' | 'checkpoint'>,
+  answer: Pick<RunResult, 'exitCode' | 'output' | 'timedOut'>,
+  timeoutMs: number,
+): DatabaseVerdict {
+  const said = `(exit ${answer.exitCode ?? 'none'}): ${tail(answer.output, 3)}`;
+  if (answer.timedOut)
+    return {
+      ...named,
+      status: 'indeterminate',
+      detail: `database preflight timed out after ${timeoutMs / 1000} s`,
+    };
+  if (answer.exitCode !== 0 && /unknown command/i.test(answer.output))
+    return { ...named, status: 'unavailable', detail: `this release has no such check ${said}` };
+  return { ...named, status: 'indeterminate', detail: `database preflight gave no verdict ${said}` };
+}
+
+const timeoutOf = (request: DatabasePreflightRequest) => request.timeoutMs ?? PREFLIGHT_TIMEOUT_MS;
+
+const oneLine = (text: string) => text.replace(/\s*\n\s*/g, ' ').trim();
+
+/**
+ * The one consolidated file the check reads. A live database is copied by SQLite as the service's account (it owns
+ * the state). A checkpoint's copy is ours: its files (and the companions stored with it) are copied out first and
+ * consolidated by this process, then handed to the service's account, which runs the target's check.
+ */
+async function consolidate(
+  request: DatabasePreflightRequest,
+  check: DatabaseCheck,
+  copy: string,
+): Promise<{ failed: boolean; output: string }> {
+  const options = { env: request.env, timeoutMs: timeoutOf(request), signal: request.signal };
+  if (!check.readFrom)
+    return runCaptured(request.node, ['--no-warnings', '-e', COPY_SCRIPT, check.database, copy], {
+      ...options,
+      as: request.as,
+    });
+  const raw = `${copy}.stored`;
+  for (const suffix of ['', ...SQLITE_COMPANIONS])
+    await fs.copyFile(check.readFrom.file + suffix, raw + suffix).catch((error: NodeJS.ErrnoException) => {
+      if (suffix === '' || error.code !== 'ENOENT') throw error;
+    });
+  try {
+    const copied = await runCaptured(request.node, ['--no-warnings', '-e', COPY_SCRIPT, raw, copy], options);
+    if (!copied.failed && actsForAnother(request.as)) await fs.chown(copy, request.as.uid, request.as.gid);
+    return copied;
+  } finally {
+    for (const suffix of ['', ...SQLITE_COMPANIONS]) await fs.rm(raw + suffix, { force: true });
+  }
 }
 
 /** The JSON object in a combined stdout/stderr (warnings may come before or after it). */

@@ -29,7 +29,14 @@ export interface Preset {
    * The target release's schema check of a consolidated copy of each state database matching `databases` (a regular
    * expression on the resolved path), run before every flip: `args` inside the release, `{file}` the copy.
    */
-  databasePreflight?: { args: readonly string[]; databases: string };
+  databasePreflight?: {
+    /** The shared state database's check (`{file}`: the consolidated copy). */
+    args: readonly string[];
+    /** Which files under the state paths it applies to. */
+    databases: string;
+    /** Each agent's database: its own check (`{agent}`: the id, the pattern's first group). */
+    agents?: { args: readonly string[]; databases: string };
+  };
   /**
    * The target release's post-core step, run after the flip with the old process stopped, after the state checkpoint
    * and before the target first starts (transaction/finalize-step.ts): `args` inside the release, `env` added to the
@@ -198,10 +205,16 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     listenerOwnership: true,
     // docs/gateway/health.md: /startupz is 503 `starting` or `draining`, 200 `started`; only the last is success.
     startedWhen: { path: '/startupz', field: 'status', value: 'started' },
-    // The shared state database only: agent databases need `preflight-agent`, which 2026.9.x does not have.
+    // docs/reference/database-schemas/storage-changes.md "Preflight a target release": the shared state database, and
+    // each agent's (docs/reference/database-schemas/layout.md: agents/<agentId>/agent/openclaw-agent.sqlite) with
+    // `preflight-agent`, which 2026.9.5 and 2026.9.6 both have.
     databasePreflight: {
       args: ['dist/index.js', 'database', 'preflight', '{file}', '--json'],
       databases: '/state/openclaw\\.sqlite$',
+      agents: {
+        args: ['dist/index.js', 'database', 'preflight-agent', '{file}', '--agent-id', '{agent}', '--json'],
+        databases: '/agents/([^/]+)/agent/openclaw-agent\\.sqlite$',
+      },
     },
     // docs/cli/update/how-updates-run.md: what OpenClaw's own updater (and openclaw/ocm) runs after a core swap, the
     // gateway stopped: Doctor migrations, config repair, plugin convergence. Measured on 2026.9.6: 40-50 s on a 2-core

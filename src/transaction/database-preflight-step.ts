@@ -1,41 +1,57 @@
 /**
  * The `database-preflight` step (openclaw preset): before any flip (update, switch, rollback), the target release's own
- * schema check of a consolidated copy of the state database (rehearsal/database-preflight.ts). `incompatible` and
- * `indeterminate` refuse with DATABASE_INCOMPATIBLE before anything changes; the other verdicts are recorded. A
- * transaction that puts a snapshot back (check-state's `restore`) starts the target on that snapshot, which the target
- * itself wrote: nothing to judge then.
+ * schema check of a consolidated copy of each state database, shared and per agent (rehearsal/database-preflight.ts).
+ * `incompatible` and `indeterminate` refuse with DATABASE_INCOMPATIBLE before anything changes; the other verdicts are
+ * recorded. A transaction that puts a checkpoint back (check-state's `restore`) starts the target on that checkpoint,
+ * so its copies are what is judged: numeric schema versions alone do not prove a shape the target can read. The
+ * automatic way back judges the same before it flips (roll-back.ts, step `database-preflight-previous`).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { Transaction } from '../model/state.js';
-import { type DatabaseVerdict, databasePreflight, refuses } from '../rehearsal/database-preflight.js';
+import {
+  type DatabaseCheck,
+  type DatabaseVerdict,
+  databasePreflight,
+  refuses,
+} from '../rehearsal/database-preflight.js';
 import { resolveStatePaths } from '../snapshot/state-paths.js';
-import { noteStep, runStep } from './record.js';
+import { runStep } from './record.js';
 import { candidateEnvOf } from './candidate-env.js';
 import { serviceIdentity } from './service-identity.js';
 import type { Config } from '../store/config.js';
 import { servicePreset, type Preset } from '../store/presets.js';
 import type { JournalSession } from '../store/session.js';
+import type { Layout } from '../store/layout.js';
 
 const NAME = 'database-preflight';
 
-/** The verdicts of the check the root's preset publishes, none when it publishes none; for --dry-run too. */
+/**
+ * The verdicts of the check the root's preset publishes, none when it publishes none; for --dry-run too. With
+ * `checkpoint`, the state judged is the one the target will start with: that checkpoint's copies (what it holds of the
+ * state paths), the live files only where it holds none (independent paths, left alone by a restore).
+ */
 export async function judgeDatabases(
   session: Pick<JournalSession, 'config' | 'layout' | 'runtime'>,
   target: string,
+  options: { checkpoint?: string } = {},
 ): Promise<DatabaseVerdict[] | undefined> {
   const { config, layout, runtime } = session;
   const check = databaseCheckOf(config);
   if (!check) return undefined;
-  const match = new RegExp(check.databases);
   const service = await serviceIdentity(session);
-  const databases = await databasesIn(await resolveStatePaths(config.statePaths, service.env), match);
+  const live = (await resolveStatePaths(config.statePaths, service.env)).map((p) => ({ live: p, at: p }));
+  const places = options.checkpoint ? await checkpointPlaces(layout, options.checkpoint, live) : live;
+  const found = await databasesIn(places, (p) => checkFor(check, p));
   return databasePreflight({
     node: config.node!,
     releaseDir: layout.release(target),
-    args: check.args,
-    databases,
+    databases: found.map(({ place, how }) => ({
+      database: place.live,
+      ...how,
+      ...(place.at !== place.live && { readFrom: { file: place.at, checkpoint: options.checkpoint! } }),
+    })),
     workDir: path.join(layout.root, 'preflight', `database-${process.pid}`),
     // The target's own code, not yet trusted: the service's environment, not the caller's (candidate-env.ts).
     env: (await candidateEnvOf(session)).env,
@@ -44,25 +60,58 @@ export async function judgeDatabases(
   });
 }
 
+/** A live path and where its content is read: itself, or its copy in a checkpoint. */
+interface Place {
+  live: string;
+  at: string;
+}
+
+type Check = NonNullable<Preset['databasePreflight']>;
+
+/** How a live path is judged: the shared check, an agent's (its id from the path), or not at all. */
+function checkFor(check: Check, live: string): Pick<DatabaseCheck, 'args' | 'agentId'> | undefined {
+  if (new RegExp(check.databases).test(live)) return { args: check.args };
+  const agent = check.agents && new RegExp(check.agents.databases).exec(live)?.[1];
+  return agent ? { args: check.agents!.args, agentId: agent } : undefined;
+}
+
 /**
- * The databases the check applies to among the state paths: a path that matches, or a file matching under a folder
- * (the preset's default state path is the whole state dir, where `state/openclaw.sqlite` lives). Folders are walked a
- * few levels deep, never through a symlink.
+ * Where the state the target starts with is read once `id` is put back: each path the checkpoint holds, from its copy
+ * there (a path it recorded as absent is deleted by the restore: nothing to judge), and the live state paths it does
+ * not cover.
  */
-async function databasesIn(paths: readonly string[], match: RegExp, depth = 3): Promise<string[]> {
-  const found: string[] = [];
-  for (const at of paths) {
-    const stat = await fs.lstat(at).catch(() => undefined);
-    if (stat?.isFile() && match.test(at)) found.push(at);
+async function checkpointPlaces(layout: Layout, id: string, live: readonly Place[]): Promise<Place[]> {
+  const { readSnapshot } = await import('../snapshot/snapshot.js');
+  const manifest = await readSnapshot(layout, id);
+  if (!manifest) return [...live];
+  const within = (p: string, entry: string) => p === entry || p.startsWith(`${entry}/`);
+  const held = manifest.entries.flatMap((e) =>
+    e.stored && e.type !== 'absent' ? [{ live: e.path, at: path.join(layout.snapshot(id), e.stored) }] : [],
+  );
+  const uncovered = live.filter((p) => !manifest.entries.some((e) => within(p.live, e.path)));
+  return [...held, ...uncovered];
+}
+
+/**
+ * The databases a check applies to among `places`: a path that matches, or a file matching under a folder (the
+ * preset's default state path is the whole state dir, where `state/openclaw.sqlite` and
+ * `agents/<id>/agent/openclaw-agent.sqlite` live). Folders are walked a few levels deep, never through a symlink; a
+ * path matches by its live name wherever it is read from.
+ */
+async function databasesIn<T>(
+  places: readonly Place[],
+  judged: (live: string) => T | undefined,
+  depth = 4,
+): Promise<Array<{ place: Place; how: T }>> {
+  const found: Array<{ place: Place; how: T }> = [];
+  for (const place of places) {
+    const stat = await fs.lstat(place.at).catch(() => undefined);
+    const how = stat?.isFile() ? judged(place.live) : undefined;
+    if (how) found.push({ place, how });
     if (!stat?.isDirectory() || depth === 0) continue;
-    const entries = await fs.readdir(at).catch(() => [] as string[]);
-    found.push(
-      ...(await databasesIn(
-        entries.sort().map((name) => path.join(at, name)),
-        match,
-        depth - 1,
-      )),
-    );
+    const entries = (await fs.readdir(place.at).catch(() => [] as string[])).sort();
+    const below = entries.map((name) => ({ live: path.join(place.live, name), at: path.join(place.at, name) }));
+    found.push(...(await databasesIn(below, judged, depth - 1)));
   }
   return found;
 }
@@ -75,23 +124,52 @@ function databaseCheckOf(config: Config): Preset['databasePreflight'] {
 
 export function describeVerdicts(verdicts: readonly DatabaseVerdict[]): string {
   if (verdicts.length === 0) return 'no state database yet';
-  return verdicts.map((v) => `${v.database}: ${v.status}${v.detail ? ` (${v.detail})` : ''}`).join('; ');
+  return verdicts
+    .map(
+      (v) => `${v.database}${v.agentId ? ` (agent ${v.agentId})` : ''}: ${v.status}${v.detail ? ` (${v.detail})` : ''}`,
+    )
+    .join('; ');
 }
 
 export async function databasePreflightStep(session: JournalSession, tx: Transaction, target: string): Promise<void> {
+  const refused = await judgeStep(session, tx, { name: NAME, target, checkpoint: restoredFor(tx, target) });
+  if (!refused) return;
+  throw new ReleaseSwitcherError('DATABASE_INCOMPATIBLE', `Not switching to ${target}: ${refused.message}.`, {
+    hint: `Nothing was flipped or restarted. ${refused.hint}`,
+  });
+}
+
+/** The checkpoint a transaction puts back before `target` starts, if it does. */
+const restoredFor = (tx: Transaction, target: string) =>
+  tx.restore?.version === target ? tx.restore.snapshot : undefined;
+
+/**
+ * The step (`name`): the target's verdicts on the state it will start with (`checkpoint`'s when one is put back),
+ * recorded as its evidence. Returns why it refuses (the step failed), or undefined: the activation goes on.
+ */
+export async function judgeStep(
+  session: JournalSession,
+  tx: Transaction,
+  options: {
+    name: 'database-preflight' | 'database-preflight-previous';
+    target: string;
+    checkpoint: string | undefined;
+    wayBack?: boolean;
+  },
+): Promise<{ message: string; hint: string } | undefined> {
   const { journal } = session;
-  if (!databaseCheckOf(session.config)) return;
-  if (tx.restore?.version === target) {
-    noteStep(tx, NAME, 'skipped', `the snapshot ${tx.restore.snapshot} is put back`);
-    return;
-  }
-  const verdicts = await runStep({ journal, tx }, NAME, async (step) => {
-    const found = (await judgeDatabases(session, target)) ?? [];
-    step.note({ evidence: { verdicts: found }, detail: `${target}: ${describeVerdicts(found)}` });
-    // Only for a supervised service: its state is where it runs, and a checkpoint is taken of it.
+  const { name, target, checkpoint } = options;
+  if (!databaseCheckOf(session.config)) return undefined;
+  const verdicts = await runStep({ journal, tx }, name, async (step) => {
+    const found = (await judgeDatabases(session, target, { checkpoint })) ?? [];
+    const on = checkpoint ? ` (the checkpoint ${checkpoint}, put back before it starts)` : '';
+    step.note({ evidence: { verdicts: found }, detail: `${target}${on}: ${describeVerdicts(found)}` });
+    // Only for a supervised service going forward: its state is where it runs, and a checkpoint is taken of it.
     const supervised = session.config.supervisor !== 'none';
     if (
       supervised &&
+      !checkpoint &&
+      !options.wayBack &&
       found.length === 0 &&
       tx.from !== null &&
       session.journal.state.releases[tx.from]?.state === 'good'
@@ -101,26 +179,28 @@ export async function databasePreflightStep(session: JournalSession, tx: Transac
     return found;
   });
   const refused = verdicts.filter(refuses);
-  if (refused.length === 0) return;
-  throw new ReleaseSwitcherError(
-    'DATABASE_INCOMPATIBLE',
-    `Not switching to ${target}: its database preflight says ${describeVerdicts(refused)}.`,
-    {
-      hint: `Nothing was flipped or restarted. ${target} cannot run on this state; a rollback needs a snapshot taken while ${target} ran (release-switcher list shows them).`,
-    },
-  );
+  if (refused.length === 0) return undefined;
+  return {
+    message: `its database preflight says ${describeVerdicts(refused)}`,
+    hint: checkpoint
+      ? `${target} cannot run on the state the checkpoint ${checkpoint} holds; release-switcher list shows the releases and their checkpoints.`
+      : `${target} cannot run on this state; a rollback needs a snapshot taken while ${target} ran (release-switcher list shows them).`,
+  };
 }
 
-/** For --dry-run: the step, and the verdicts the target gives the live state now (none for a target not installed). */
+/**
+ * For --dry-run: the step, and the verdicts the target gives the state it would start with now (the checkpoint's when
+ * one is put back; none for a target not installed).
+ */
 export async function planDatabase(
   session: Pick<JournalSession, 'config' | 'layout' | 'runtime'>,
-  options: { target: string; installed: boolean; restoring: boolean },
+  options: { target: string; installed: boolean; checkpoint: string | undefined },
 ): Promise<{ steps: string[]; database?: { verdicts?: DatabaseVerdict[]; note?: string } }> {
   if (!databaseCheckOf(session.config)) return { steps: [] };
   const steps = [NAME];
-  if (options.restoring) return { steps, database: { note: 'skipped: the snapshot is put back' } };
   if (!options.installed) return { steps, database: { note: 'judged once the release is installed' } };
-  return { steps, database: { verdicts: (await judgeDatabases(session, options.target)) ?? [] } };
+  const verdicts = (await judgeDatabases(session, options.target, { checkpoint: options.checkpoint })) ?? [];
+  return { steps, database: { verdicts } };
 }
 
 /**

@@ -59,7 +59,7 @@ export async function planSwitch(session: Session & { state: State }, request: P
   const { steps: databaseStep, database } = await planDatabase(session, {
     target,
     installed: !install,
-    restoring: statePlan.action === 'restore',
+    checkpoint: statePlan.action === 'restore' ? statePlan.snapshot : undefined,
   });
   // Each step's own rule, as the driver applies it when the step comes (activate.ts STEPS).
   const choice: StepChoice = {

@@ -38,8 +38,13 @@ export async function rollBack(run: Run, supervisor: Supervisor, failure: Failur
   });
   if (plan.action === 'refuse')
     return failRollback(run, supervisor, { why: `not going back to ${previous}: ${plan.detail}`, hint: plan.hint });
+  // The previous release's own judgement of the state it would start with (the checkpoint's, when one goes back), as
+  // every activation has it: a release that cannot read that state is not started on it; the failed one stays.
+  const checkpoint = plan.action === 'restore' ? plan.snapshot : undefined;
+  const refused = await judgeWayBack(run, previous, checkpoint);
+  if (refused) return failRollback(run, supervisor, refused);
   // A switch's own request (a rollback with a restore) is not for the way back.
-  setFields(tx, { restore: plan.action === 'restore' ? { snapshot: plan.snapshot, version: previous } : undefined });
+  setFields(tx, { restore: checkpoint ? { snapshot: checkpoint, version: previous } : undefined });
   if (plan.action === 'keep') noteStep(tx, 'restore-state', 'skipped', plan.detail);
   try {
     await runStep({ journal, tx }, 'rollback', async (step) => {
@@ -52,6 +57,43 @@ export async function rollBack(run: Run, supervisor: Supervisor, failure: Failur
   }
   await journal.commit('rollback:flipped');
   return restartPrevious(run, supervisor, previous);
+}
+
+/**
+ * `database-preflight-previous`: what refuses the way back (the step failed with the verdicts; nothing flipped: the
+ * failed release stays current and whatever it serves goes on), or undefined. A check that could not run at all refuses too: going
+ * back blind is how an older release meets state it cannot read.
+ */
+async function judgeWayBack(
+  run: Run,
+  previous: string,
+  checkpoint: string | undefined,
+): Promise<FailRollbackOptions | undefined> {
+  const { session, tx } = run;
+  const { judgeStep } = await import('./database-preflight-step.js');
+  let refused: { message: string; hint: string } | undefined;
+  try {
+    refused = await judgeStep(session, tx, {
+      name: 'database-preflight-previous',
+      target: previous,
+      checkpoint,
+      wayBack: true,
+    });
+  } catch (error) {
+    if (cancelled(error)) throw error; // left rolling back, for recovery to resume
+    refused = { message: `its database preflight could not run (${(error as Error).message})`, hint: '' };
+  }
+  if (!refused) return undefined;
+  return {
+    why: `not going back to ${previous}: ${refused.message}`,
+    hint: [
+      `${tx.to} stays current and was not stopped by the way back; ${previous} was not started.`,
+      refused.hint,
+      `Look at ${tx.to} (release-switcher status), then switch to a release that can read this state.`,
+    ]
+      .filter(Boolean)
+      .join(' '),
+  };
 }
 
 /** restart-previous → verify-previous: the release brought back must run and be healthy. */

@@ -53,8 +53,7 @@ describe('database preflight of the real openclaw releases', () => {
     const verdicts = await databasePreflight({
       node,
       releaseDir: releases[version]!,
-      args: ARGS,
-      databases,
+      databases: databases.map((file) => ({ database: file, args: ARGS })),
       workDir,
       env,
     });
@@ -118,8 +117,7 @@ describe('database preflight of the real openclaw releases', () => {
     const [old] = await databasePreflight({
       node,
       releaseDir: older,
-      args: ARGS,
-      databases: [database],
+      databases: [{ database, args: ARGS }],
       workDir: path.join(work, 'copies-older'),
       env,
     });

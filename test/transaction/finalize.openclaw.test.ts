@@ -11,7 +11,9 @@
 //   a real external plugin (@openclaw/matrix, installed on 9.5 the way users install it) is converged by 9.6's
 //   finalize (9.5 -> 9.6, as `openclaw update` leaves it) and is 9.5 again after the rollback;
 // - with the snapshot gone, the rollback onto the state 9.6 migrated is refused by 9.5's own `database preflight`
-//   (`incompatible`) before anything changes: 9.6 serves on, same process.
+//   (`incompatible`) before anything changes: 9.6 serves on, same process; with the checkpoint's database damaged, the
+//   same (9.5 judges the checkpoint's copy, `indeterminate`); the rollback that goes through judged the checkpoint's
+//   shared and agent databases `exact`, and the way back after a failed finalize judged them before flipping back.
 // One gateway for the whole file (cold starts are 9-20 s at idle, finalize 40-50 s under load).
 // All of it as a normal account (issue 30): the user manager, the gateway, openclaw's CLI and release-switcher run as
 // the suite's normal account (accounts.ts), on a root, a state dir and an npm cache it owns; only the test's own
@@ -105,6 +107,8 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
   const rs = (args: string[], timeout = 1_200_000) => cli(['--root', root, '--json', ...args], { env: env(), timeout });
   const state = () => path.join(um.env.HOME!, '.openclaw');
   const mark = () => path.join(state(), 'credentials', 'rs-finalize.json');
+  const sharedDb = () => path.join(state(), 'state', 'openclaw.sqlite');
+  const agentDb = () => path.join(state(), 'agents', 'main', 'agent', 'openclaw-agent.sqlite');
   /** The `openclaw` command the root offers (`<root>/bin/openclaw`: the current release's CLI), as a user runs it. */
   const openclawCli = (args: string[]) => {
     // Not the worker's environment: with VITEST set, openclaw's CLI exits 0 at once and prints nothing.
@@ -223,6 +227,23 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     // Never started: no `restart` of the target, straight back.
     expect(stepsOf(tx).map((s) => s.name)).not.toContain('restart');
     expect(step(tx, 'verify-previous')).toMatchObject({ status: 'ok' });
+    // Before going back, 9.5's own preflight judged the state it was about to start with: the checkpoint put back.
+    const wayBack = step(tx, 'database-preflight-previous');
+    expect(wayBack, JSON.stringify(tx.steps)).toMatchObject({ status: 'ok' });
+    expect(wayBack.evidence.verdicts).toContainEqual(
+      expect.objectContaining({ database: sharedDb(), status: 'exact', checkpoint: tx.id }),
+    );
+    for (const verdict of wayBack.evidence.verdicts)
+      expect(verdict).toMatchObject({ status: 'exact', checkpoint: tx.id });
+    expect(
+      stepsOf(tx)
+        .map((s) => s.name)
+        .indexOf('database-preflight-previous'),
+    ).toBeLessThan(
+      stepsOf(tx)
+        .map((s) => s.name)
+        .indexOf('rollback'),
+    );
     expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 120_000 })).version).toBe(FROM);
     expect(readFileSync(mark(), 'utf8')).toBe('{"era":"9.5"}\n');
     expect((await rs(['status'])).json.result.current).toBe(FROM);
@@ -301,9 +322,12 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
       status: 'ok',
       evidence: { verdict: { ok: true, exitCode: 0, status: expect.stringMatching(/^(ok|warning)$/) } },
     });
-    // The state database judged by 9.6 (it migrates 9.5's: 17 → 18), the old gateway handed over and consumed.
+    // The state databases judged by 9.6, the old gateway handed over and consumed: the shared one (9.6 migrates 9.5's:
+    // 17 → 18) and the agent's the turn wrote (21 → 23: 9.6's preflight-agent says incompatible, found older, which
+    // its Doctor migrates in finalize), each by its own command.
     expect(step(updated.json.result, 'database-preflight')?.evidence?.verdicts).toEqual([
-      expect.objectContaining({ status: 'migration-required' }),
+      expect.objectContaining({ database: agentDb(), agentId: 'main', status: 'migration-required', foundVersion: 21 }),
+      expect.objectContaining({ database: sharedDb(), status: 'migration-required', foundVersion: 17 }),
     ]);
     expect(step(updated.json.result, 'restart-handoff')).toMatchObject({ status: 'ok', evidence: { accepted: true } });
     expect(existsSync(path.join(root, 'snapshots', updated.json.result.id))).toBe(true);
@@ -346,6 +370,25 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     expect(readFileSync(mark(), 'utf8')).toBe('{"era":"9.6"}\n');
     for (const name of taken) renameSync(path.join(aside, name), path.join(snapshots, name));
 
+    // The checkpoint that would go back holds a database 9.5 cannot read (damaged here): the rollback is refused by
+    // 9.5's preflight of the checkpoint's copy, before anything stops, not discovered by a gateway that will not start.
+    const stored = path.join(snapshots, updated.json.result.id, 'data', '0', 'state', 'openclaw.sqlite');
+    const good = readFileSync(stored);
+    writeFileSync(stored, Buffer.concat([Buffer.from('SQLite format 3\0'), Buffer.alloc(4096, 0xff)]));
+    const damaged = await rs(['rollback']);
+    console.log(
+      `rollback onto a damaged checkpoint (exit ${damaged.exitCode}):\n${JSON.stringify(damaged.json, null, 2)}`,
+    );
+    writeFileSync(stored, good);
+    expect(damaged.exitCode, damaged.stdout + damaged.stderr).toBe(1);
+    expect(damaged.json?.error?.code).toBe('DATABASE_INCOMPATIBLE');
+    expect(step(damaged.json.result, 'database-preflight')?.evidence?.verdicts).toContainEqual(
+      expect.objectContaining({ database: sharedDb(), status: 'indeterminate', checkpoint: updated.json.result.id }),
+    );
+    expect(await mainPid()).toBe(serving);
+    expect((await rs(['status'])).json.result.current).toBe(TO);
+    expect(readFileSync(mark(), 'utf8')).toBe('{"era":"9.6"}\n');
+
     const back = await rs(['rollback']);
     console.log(`rollback (load ${loadavg()[0]!.toFixed(1)}):\n${JSON.stringify(back.json?.result, null, 2)}`);
     expect(back.json?.result?.status, back.stdout + back.stderr).toBe('verified');
@@ -357,6 +400,16 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     expect(step(back.json.result, 'finalize')?.evidence?.verdict).toBeUndefined();
     expect(step(back.json.result, 'finalize')?.evidence?.prefetch).toBeUndefined(); // the snapshot brings the plugins
     expect(step(back.json.result, 'restore-state')).toMatchObject({ status: 'ok' });
+    // 9.5 judged the state it started with, the checkpoint's copies (its own 9.5 databases), not the live ones 9.6 wrote.
+    expect(step(back.json.result, 'database-preflight')?.evidence?.verdicts).toEqual([
+      expect.objectContaining({
+        database: agentDb(),
+        agentId: 'main',
+        status: 'exact',
+        checkpoint: updated.json.result.id,
+      }),
+      expect.objectContaining({ database: sharedDb(), status: 'exact', checkpoint: updated.json.result.id }),
+    ]);
     expect(step(back.json.result, 'restart-handoff')).toMatchObject({ status: 'ok', evidence: { accepted: true } });
     expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 120_000 })).version).toBe(FROM);
     expect(readFileSync(mark(), 'utf8')).toBe('{"era":"9.5"}\n');
