@@ -33,6 +33,11 @@ export interface FinalizeRequest {
   tx: string;
   /** Bound on the whole run; past it the process tree is ended and the run fails. */
   timeoutMs: number;
+  /**
+   * The command's per-phase deadline option (`--timeout`): given phaseTimeoutSeconds(timeoutMs), so that a phase that
+   * hangs is ended by the command itself, with its `stuckPhase` verdict, before our bound.
+   */
+  phaseTimeoutFlag?: string | undefined;
   signal?: AbortSignal | undefined;
   /** The account it runs as (the service's). @default this process's */
   as?: RunAs | undefined;
@@ -52,6 +57,13 @@ export interface FinalizeVerdict {
   stuckPhase?: unknown;
   /** The last lines of its stderr (phase receipts), when it failed. */
   stderrTail?: string;
+  /** Processes it started were still running when it exited, and were ended. */
+  leftoversEnded?: boolean;
+}
+
+/** Seconds of the command's own per-phase deadline: a phase past it and its settling wait (up to as long) fit in our bound, with a margin. */
+export function phaseTimeoutSeconds(boundMs: number): number {
+  return Math.max(30, Math.floor((boundMs / 1000 - 30) / 2));
 }
 
 export interface StartedFinalize {
@@ -65,7 +77,10 @@ export async function startFinalize(request: FinalizeRequest): Promise<StartedFi
   const stdoutFile = path.join(request.outputDir, `${request.tx}.json`);
   const logFile = path.join(request.outputDir, `${request.tx}.log`);
   await Promise.all([fs.rm(stdoutFile, { force: true }), fs.rm(logFile, { force: true })]);
-  const [entry, ...rest] = request.args;
+  const [entry, ...given] = request.args;
+  const rest = request.phaseTimeoutFlag
+    ? [...given, request.phaseTimeoutFlag, String(phaseTimeoutSeconds(request.timeoutMs))]
+    : given;
   const started = performance.now();
   const child = await startDetached(request.node, [path.join(request.releaseDir, entry!), ...rest], {
     cwd: request.releaseDir,
@@ -83,9 +98,13 @@ export async function startFinalize(request: FinalizeRequest): Promise<StartedFi
   const verdict = child.exited.then(async (exitCode) => {
     clearTimeout(timer);
     const ms = Math.round(performance.now() - started);
+    // Whatever it started is gone when the step ends, whatever its outcome: its group, and what left the group but
+    // still carries the marker (a Doctor or npm child that outlived it would go on writing the state).
+    killProcessGroup(child.pid);
+    const leftovers = await endMarkedProcesses({ name: FINALIZE_MARKER, value: request.tx });
     const output = await fs.readFile(stdoutFile, 'utf8').catch(() => '');
     const stderr = await fs.readFile(logFile, 'utf8').catch(() => '');
-    return readVerdict({ output, stderr, exitCode, ms, timedOut });
+    return { ...readVerdict({ output, stderr, exitCode, ms, timedOut }), ...(leftovers && { leftoversEnded: true }) };
   });
   return { pid: child.pid, verdict };
 }

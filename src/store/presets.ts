@@ -45,7 +45,13 @@ export interface Preset {
   finalize?: {
     args: readonly string[];
     env: Readonly<Record<string, string>>;
+    /** Our bound on the whole run: past it the process tree is ended (the last resort). */
     timeoutSeconds: number;
+    /**
+     * The command's own per-phase deadline option, given a value derived from our bound (service/finalize.ts
+     * phaseTimeoutSeconds), so that the command ends a phase that hangs itself, cleanly, before our bound kills it.
+     */
+    phaseTimeoutFlag?: string;
     /**
      * The running release's list of installed plugins (JSON), run before the stop so that the packages finalize will
      * install are in npm's cache by then (service/plugin-prefetch.ts).
@@ -223,6 +229,9 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       args: ['dist/index.js', 'update', 'finalize', '--json', '--yes', '--no-restart'],
       env: { OPENCLAW_UPDATE_POST_CORE: '1' },
       timeoutSeconds: 1800,
+      // docs/cli/update/repair-and-recovery.md: "An explicit --timeout still overrides each phase and its child
+      // commands"; a phase past it fails with `stuckPhase`, after waiting up to the same budget for writers to settle.
+      phaseTimeoutFlag: '--timeout',
       // Measured (2026.9.6, @openclaw/matrix installed): 2.7 s, the gateway serving.
       pluginList: ['dist/index.js', 'plugins', 'list', '--json'],
     },

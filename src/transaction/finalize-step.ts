@@ -80,6 +80,7 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
         outputDir: path.join(layout.root, 'finalize'),
         tx: tx.id,
         timeoutMs: finalize.timeoutSeconds * 1000,
+        phaseTimeoutFlag: finalize.phaseTimeoutFlag,
         signal: runtime.signal,
         as: service.runAs,
       });

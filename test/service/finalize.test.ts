@@ -1,7 +1,11 @@
 // The verdict of OpenClaw's `update finalize --json` (service/finalize.ts readVerdict): exit 0 with `ok` or `warning` is
 // a success; `failed`, a non-zero exit, output that is not its JSON, or the deadline is a failure, with the stderr tail.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { finalizeWarnings, readVerdict } from '../../src/service/finalize.ts';
+import { tempDir } from '../support/cli.ts';
+import { alive } from '../support/processes.ts';
+import { finalizeWarnings, phaseTimeoutSeconds, readVerdict, startFinalize } from '../../src/service/finalize.ts';
 import { describeTransaction } from '../../src/cli/format.ts';
 import type { Transaction } from '../../src/model/state.ts';
 
@@ -122,5 +126,56 @@ describe('finalizeWarnings', () => {
         /^ {2}warning: \(finalize, plugin matrix\) Plugin "matrix" data\/settings upgrade is unfinished/,
       ),
     ]);
+  });
+});
+
+describe('startFinalize', () => {
+  it('gives the command its per-phase deadline from our bound, and ends what it left running when it exits', async () => {
+    const dir = tempDir('rs-finalize-');
+    const release = join(dir, 'release');
+    mkdirSync(join(release, 'dist'), { recursive: true });
+    // A finalize that answers ok at once and leaves two processes behind: one in its group, one in a session of its
+    // own (out of the group, still carrying the marker in its environment), each writing its pid where we can see it.
+    writeFileSync(
+      join(release, 'dist', 'index.js'),
+      `const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+fs.writeFileSync(${JSON.stringify(join(dir, 'argv.json'))}, JSON.stringify(process.argv.slice(2)));
+const inGroup = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+const ownSession = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore', detached: true });
+fs.writeFileSync(${JSON.stringify(join(dir, 'pids.json'))}, JSON.stringify([inGroup.pid, ownSession.pid]));
+inGroup.unref(); ownSession.unref();
+process.stdout.write(JSON.stringify({ status: 'ok' }));
+process.exit(0);
+`,
+    );
+    const started = await startFinalize({
+      node: process.execPath,
+      releaseDir: release,
+      args: ['dist/index.js', 'update', 'finalize', '--json'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      outputDir: join(dir, 'out'),
+      tx: `t-${process.pid}-${Date.now()}`,
+      timeoutMs: 1_800_000,
+      phaseTimeoutFlag: '--timeout',
+    });
+    const verdict = await started.verdict;
+    expect(verdict).toMatchObject({ ok: true, status: 'ok', leftoversEnded: true });
+    expect(JSON.parse(readFileSync(join(dir, 'argv.json'), 'utf8'))).toEqual([
+      'update',
+      'finalize',
+      '--json',
+      '--timeout',
+      '885',
+    ]);
+    const pids = JSON.parse(readFileSync(join(dir, 'pids.json'), 'utf8')) as number[];
+    expect(pids.filter((pid) => alive(pid))).toEqual([]);
+    expect(existsSync(join(dir, 'out'))).toBe(true);
+  });
+
+  it('a phase past its deadline and its settling wait fit in our bound, with a margin; never under 30 s', () => {
+    expect(phaseTimeoutSeconds(1_800_000)).toBe(885);
+    expect(2 * phaseTimeoutSeconds(1_800_000) + 30).toBeLessThanOrEqual(1800);
+    expect(phaseTimeoutSeconds(60_000)).toBe(30);
   });
 });
