@@ -19,6 +19,7 @@ import type { HandoffOptions } from '../transaction/schedule.js';
 import { type RootOptions, type Session, openSession } from '../store/session.js';
 import { fetchError, pacoteOptions } from '../registry/fetch.js';
 import { withNetworkDeadline } from '../registry/network.js';
+import { chooseChannel } from '../transaction/channel.js';
 import { type PackumentView, type PolicyResult, decide } from './policy.js';
 
 export interface CheckOptions extends RootOptions {
@@ -31,6 +32,8 @@ export type AutoUpdateOptions = CheckOptions & HandoffOptions;
 export type CheckResult = PolicyResult & {
   current: string | null;
   channel: Channel;
+  /** Where the channel was decided: `config.json channel`, the service's own setting (`<file> update.channel`), `the default`. */
+  channelFrom: string;
 };
 
 export interface AutoUpdateSkipped {
@@ -78,23 +81,24 @@ async function fetchPackument(session: Session): Promise<PackumentView> {
 async function evaluate(options: CheckOptions): Promise<{ config: Config; result: CheckResult }> {
   const session = await openSession(options);
   const { layout, config } = session;
-  const [packument, state, current, hostId] = await Promise.all([
+  const [packument, state, current, hostId, choice] = await Promise.all([
     fetchPackument(session),
     readState(layout.root),
     readLinkVersion(layout, 'current'),
     hostIdOf(config),
+    chooseChannel(session),
   ]);
   const registry = config.registry ?? session.runtime.npmConfig.registry ?? DEFAULT_REGISTRY;
   const result = decide({
     packument,
     releases: state.releases,
     current,
-    config,
+    config: { ...config, channel: choice.channel },
     hostId,
     registry: String(registry),
     now: options.now ?? new Date(),
   });
-  return { config, result: { current, channel: config.channel, ...result } };
+  return { config, result: { current, channel: choice.channel, channelFrom: choice.from, ...result } };
 }
 
 /** What a tick would do now, and why. Reads only; takes no lock. */
@@ -134,4 +138,5 @@ export type {
   PolicyResult,
   RollbackReason,
 } from './policy.js';
-export { decide, rolloutBucket, jitterSeconds, channelVersion, JITTER_MAX_SECONDS } from './policy.js';
+export { decide, rolloutBucket, jitterSeconds, JITTER_MAX_SECONDS } from './policy.js';
+export { channelVersion } from '../registry/channel.js';

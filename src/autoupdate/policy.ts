@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import semver from 'semver';
-import type { Config } from '../store/config.js';
+import type { Channel, Config } from '../store/config.js';
+import { channelTags, channelVersion } from '../registry/channel.js';
 import type { ReleaseRecord } from '../model/state.js';
 
 /** The parts of a registry packument (`pacote.packument(name, {fullMetadata: true})`) the policy reads. */
@@ -22,7 +23,8 @@ export interface PolicyInput {
   releases: Record<string, ReleaseRecord | undefined>;
   /** The version `current` names; null before the first activation. */
   current: string | null;
-  config: Pick<Config, 'channel' | 'cooldownHours' | 'rolloutPercent'>;
+  /** The channel as chosen for this root (transaction/channel.ts: never unset here). */
+  config: Pick<Config, 'cooldownHours' | 'rolloutPercent'> & { channel: Channel };
   /** This host's id (see `hostIdOf` in ./index.ts); only ever hashed. */
   hostId: string;
   /** The registry's base URL: only releases whose source is a tarball of it are judged by what it publishes. */
@@ -40,7 +42,8 @@ export type NoneReason =
   | 'no_publish_time'
   | 'cooldown'
   | 'rollout'
-  | 'no_good_release';
+  | 'no_good_release'
+  | 'manual_channel';
 
 export type RollbackReason = 'current_deprecated' | 'current_unpublished';
 
@@ -88,15 +91,6 @@ export function jitterWindow(cooldownHours: number): number {
   return Math.min(JITTER_MAX_SECONDS, Math.floor(cooldownHours * 3600));
 }
 
-/** `stable` follows `latest`; `beta` takes the newer of `beta` and `latest`, so it never lags stable. */
-export function channelVersion(tags: PackumentView['dist-tags'], channel: Config['channel']): string | null {
-  const names = channel === 'beta' ? ['beta', 'latest'] : ['latest'];
-  const versions = names
-    .map((name) => tags[name])
-    .filter((v): v is string => typeof v === 'string' && semver.valid(v) !== null);
-  return versions.sort(semver.rcompare)[0] ?? null;
-}
-
 function isDeprecated(packument: PackumentView, version: string): boolean {
   const deprecated = packument.versions[version]?.deprecated;
   // npm un-deprecates by writing an empty message.
@@ -137,10 +131,7 @@ function forward(input: PolicyInput, latest: string | null, jitter: number): For
     bucket: extra.bucket ?? null,
   });
   if (latest === null)
-    return none(
-      'no_release_on_channel',
-      `the registry has no ${config.channel === 'beta' ? 'beta or latest' : 'latest'} dist-tag`,
-    );
+    return none('no_release_on_channel', `the registry has no ${channelTags(config.channel)} dist-tag`);
   if (current !== null && !(semver.valid(current) && semver.gt(latest, current)))
     return none('up_to_date', `${current} runs; the channel is at ${latest}`);
   const candidate = latest;
@@ -208,6 +199,24 @@ function rollbackTarget(input: PolicyInput): string | null {
  * when the channel offers an eligible newer version, else back to the newest good release.
  */
 export function decide(input: PolicyInput): PolicyResult {
+  const decided = decideAny(input);
+  // OpenClaw: an extended-stable pin "never invokes automatic installation, handoff, restart" (automatic-updates.md):
+  // what a tick would have done is reported, and left to the operator.
+  if (input.config.channel !== 'extended-stable' || decided.action === 'none') return decided;
+  const { latest, candidate, rollout, jitter } = decided;
+  const verb = decided.action === 'update' ? 'update' : 'rollback';
+  return {
+    action: 'none',
+    reason: 'manual_channel',
+    latest,
+    candidate,
+    rollout,
+    jitter,
+    detail: `extended-stable is never applied automatically; by hand: release-switcher ${verb} ${decided.version} (${decided.detail})`,
+  };
+}
+
+function decideAny(input: PolicyInput): PolicyResult {
   const latest = channelVersion(input.packument['dist-tags'], input.config.channel);
   const window = jitterWindow(input.config.cooldownHours);
   const jitter = jitterSeconds(input.hostId, window);

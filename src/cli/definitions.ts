@@ -122,6 +122,13 @@ export const COMMANDS: CommandDef[] = [
     args: '[SPEC]',
     options: {
       ...dryRunOption,
+      channel: {
+        type: 'string',
+        value: 'NAME',
+        description:
+          "with no SPEC, follow this channel for this update: stable (latest) | beta (the newer of beta and latest) | extended-stable; default: config.json's channel, else the service's own (openclaw: update.channel), else stable",
+        choices: ['stable', 'beta', 'extended-stable'],
+      },
       ...verifySignaturesOption,
       ...handoffOption,
       ...noPreflightOption,
@@ -129,6 +136,7 @@ export const COMMANDS: CommandDef[] = [
     },
     examples: [
       'release-switcher update',
+      'release-switcher update --channel beta',
       'release-switcher update openclaw@2026.9.6 --json',
       'release-switcher update --wait   # from inside the service: wait for the verdict of the handed-off update',
     ],

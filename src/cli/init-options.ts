@@ -87,7 +87,13 @@ export const INIT_OPTIONS: Record<string, OptionDef> = {
     value: 'PATH',
     description: "dot path into a release's package.json naming its state schema",
   },
-  channel: { type: 'string', value: 'NAME', description: 'stable | beta', choices: CHANNELS },
+  channel: {
+    type: 'string',
+    value: 'NAME',
+    description:
+      "what update without a version follows: stable | beta | extended-stable | auto (the service's own setting)",
+    choices: [...CHANNELS, 'auto'],
+  },
   preset: {
     type: 'string',
     value: 'NAME',

@@ -10,10 +10,11 @@ import type { Transaction } from '../model/state.js';
 import { readLinkVersion } from '../store/links.js';
 import { transact } from '../transaction/schedule.js';
 import type { RootOptions } from '../store/session.js';
-import { channelTag, resolvePackage } from '../registry/fetch.js';
+import { resolvePackage } from '../registry/fetch.js';
+import { channelUpdateSpec } from '../transaction/channel.js';
 
 export interface RequestUpdateOptions extends RootOptions {
-  /** What to update to. @default "<package>@<dist-tag of the channel>" */
+  /** What to update to. @default the channel's version (config.json's channel, else the service's own setting, else stable) */
   spec?: string;
   /**
    * Where the release is staged. `runner`: by the runner outside the service, so this call returns
@@ -39,7 +40,7 @@ export async function requestUpdate(options: RequestUpdateOptions): Promise<Tran
     handoff: 'always',
     preflight: options.preflight,
     target: async (session) => {
-      const spec = options.spec ?? `${session.config.package}@${channelTag(session.config)}`;
+      const spec = options.spec ?? (await channelUpdateSpec(session)).spec;
       if (options.stageIn === 'caller') return (await installLocked(session, spec)).version;
       // Without a supervisor the release is installed here: resolve it as staging needs it, once.
       const installsHere = session.config.supervisor === 'none';

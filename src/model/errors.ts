@@ -58,6 +58,10 @@ export const ErrorCodes = {
   INCONSISTENT_ROOT: { exit: ExitCode.needsHuman, summary: 'the root is not in a shape release-switcher can repair' },
   SUPERVISOR_FAILED: { exit: ExitCode.failed, summary: 'the supervisor refused or failed a command' },
   UNSUPPORTED: { exit: ExitCode.failed, summary: 'not possible with this supervisor or on this system' },
+  CHANNEL_UNSUPPORTED: {
+    exit: ExitCode.failed,
+    summary: "the update channel is not one packages can follow (OpenClaw's git-checkout dev, or an unknown name)",
+  },
   PREFLIGHT_FAILED: {
     exit: ExitCode.failed,
     summary: 'the candidate failed its rehearsal on a private port; nothing was flipped or restarted',

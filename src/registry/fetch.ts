@@ -34,9 +34,12 @@ import {
 import { asPackageJson } from '../platform/package-json.js';
 import { networkDeadlines, withNetworkDeadline } from './network.js';
 
-/** The dist-tag a channel follows. */
-export function channelTag(config: Config): string {
-  return config.channel === 'beta' ? 'beta' : 'latest';
+/**
+ * The dist-tag for the bare package name typed as a spec: config.json's channel's first tag (an update without a
+ * version follows the whole channel rule instead: transaction/channel.ts).
+ */
+function channelTag(config: Config): string {
+  return config.channel === 'beta' || config.channel === 'extended-stable' ? config.channel : 'latest';
 }
 
 /**

@@ -129,7 +129,7 @@ async function judge(request: DatabasePreflightRequest, check: DatabaseCheck, co
   if (copied.failed && /No such built-in module: node:sqlite/.test(copied.output))
     return { ...named, status: 'unavailable', detail: `${request.node} has no node:sqlite to make the copy with` };
   if (copied.failed)
-    return { ...named, status: 'indeterminate', detail: `consolidated copy failed: ${tail(copied.output, 3)}` };
+    return { ...named, status: 'indeterminate', detail: `consolidated copy failed: ${failureOf(copied.output)}` };
   const [script, ...rest] = check.args;
   const args = [
     path.join(request.releaseDir, script!),
@@ -180,7 +180,7 @@ function noVerdict(
   answer: Pick<RunResult, 'exitCode' | 'output' | 'timedOut'>,
   timeoutMs: number,
 ): DatabaseVerdict {
-  const said = `(exit ${answer.exitCode ?? 'none'}): ${tail(answer.output, 3)}`;
+  const said = `(exit ${answer.exitCode ?? 'none'}): ${failureOf(answer.output)}`;
   if (answer.timedOut)
     return {
       ...named,
@@ -193,6 +193,18 @@ function noVerdict(
 }
 
 const timeoutOf = (request: DatabasePreflightRequest) => request.timeoutMs ?? PREFLIGHT_TIMEOUT_MS;
+
+/**
+ * What a failed Node process said: its error's own line (`Error: …`, `SqliteError: …`) when it printed a stack, which
+ * ends with the stack and Node's version rather than the reason; else its last lines.
+ */
+function failureOf(output: string): string {
+  const reason = output
+    .split('\n')
+    .map((line) => line.trim())
+    .find((line) => /^([A-Z]\w*)?Error(\s\[\w+\])?:\s/.test(line) || /^error:\s/.test(line));
+  return reason ?? tail(output, 3);
+}
 
 const oneLine = (text: string) => text.replace(/\s*\n\s*/g, ' ').trim();
 

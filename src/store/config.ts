@@ -9,7 +9,11 @@ import { type SchemaProblem, schemaProblems } from './schema-problems.js';
 
 export const SUPERVISORS = ['systemd', 'systemd-system', 'launchd', 'pm2', 'none'] as const;
 export type SupervisorName = (typeof SUPERVISORS)[number];
-export const CHANNELS = ['stable', 'beta'] as const;
+/**
+ * stable: the `latest` dist-tag; beta: the newer of `beta` and `latest`; extended-stable: the `extended-stable` dist-tag
+ * exactly, no fallback, never taken by the auto-updater (OpenClaw's channels, docs/install/development-channels.md).
+ */
+export const CHANNELS = ['stable', 'beta', 'extended-stable'] as const;
 export type Channel = (typeof CHANNELS)[number];
 export const SIGNATURE_POLICIES = ['auto', 'always', 'never'] as const;
 /** auto: verify where the registry publishes keys; always: refuse what cannot be verified; never: do not check. */
@@ -53,8 +57,11 @@ export interface Config {
   residue: string[];
   /** @default null */
   schemaField: string | null;
-  /** @default "stable" */
-  channel: Channel;
+  /**
+   * What `update` without a version and the auto-updater follow. null: the service's own setting where its preset reads
+   * one (openclaw: `update.channel` in openclaw.json), else stable. @default null
+   */
+  channel: Channel | null;
   /** @default null */
   preset: string | null;
   /** auto-update: a version must have been published this many hours before it is taken. @default 0 */
@@ -110,7 +117,7 @@ export function defaultConfig(pkg: string): Config {
     independentPaths: [],
     residue: [],
     schemaField: null,
-    channel: 'stable',
+    channel: null,
     preset: null,
     cooldownHours: 0,
     rolloutPercent: 100,

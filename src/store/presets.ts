@@ -63,6 +63,11 @@ export interface Preset {
    * a capability probe, the request for a fresh-process restart, the consumption with `{pid}` the old main PID.
    */
   restartHandoff?: { capabilities: readonly string[]; request: readonly string[]; consume: readonly string[] };
+  /**
+   * The service's own update-channel setting in its config file (openclaw: `update.channel` of openclaw.json), which
+   * `update` without a version and the auto-updater follow when config.json names no channel (transaction/channel.ts).
+   */
+  channelSetting?: { locate: 'openclaw'; key: string };
   /** Verified also means the new main PID owns the listener (`/readyz` recorded beside, not judged). */
   listenerOwnership?: boolean;
   /**
@@ -202,6 +207,9 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     // 2026.9.x `gateway run`: `--port`, else OPENCLAW_GATEWAY_PORT (N, host:N or [v6]:N), else `gateway.port` of its
     // config (a number > 0), else 18789 (resolveGatewayPort in its dist/paths-*.mjs). PORT means nothing to it.
     port: { flag: '--port', env: ['OPENCLAW_GATEWAY_PORT'], config: { locate: 'openclaw', key: 'gateway.port' } },
+    // docs/install/development-channels.md: `openclaw update --channel` persists it there; a bare `openclaw update`
+    // follows it.
+    channelSetting: { locate: 'openclaw', key: 'update.channel' },
     // Its shutdown budget (dist/systemd-unit-*.mjs): GATEWAY_SHUTDOWN_TIMEOUT_MS 325 s + GATEWAY_SUPERVISOR_EXIT_MARGIN_MS
     // 5 s = the TimeoutStopSec=330 its own unit writes and its `gateway status` audit requires (systemd-stop-timeout).
     // docs/cli/gateway/restart-and-supervision.md "External supervisors": self-update (`openclaw update`, the Control

@@ -133,6 +133,15 @@ const LOCATORS: Record<
 
 /** A number at a dot path of a JSON5 config file (as the service reads it); undefined with a note when there is none. */
 async function configPort(file: string, key: string, notes: string[]): Promise<number | undefined> {
+  const at = await configValue(file, key, notes);
+  // The service takes only a number > 0 there (a string, even "${VAR}", is not used).
+  if (typeof at === 'number' && Number.isInteger(at) && at > 0 && at <= 65535) return at;
+  if (at !== undefined) notes.push(`config ${file} ${key} is ${JSON.stringify(at)}, not a port`);
+  return undefined;
+}
+
+/** The value at a dot path of a JSON5 config file; undefined with a note when the file or the key cannot be read. */
+async function configValue(file: string, key: string, notes: string[]): Promise<unknown> {
   let data: unknown;
   try {
     data = JSON5.parse(await fs.readFile(file, 'utf8'));
@@ -143,12 +152,25 @@ async function configPort(file: string, key: string, notes: string[]): Promise<n
   let at: unknown = data;
   for (const part of key.split('.'))
     at = at !== null && typeof at === 'object' ? (at as Record<string, unknown>)[part] : undefined;
-  // The service takes only a number > 0 there (a string, even "${VAR}", is not used).
-  if (typeof at === 'number' && Number.isInteger(at) && at > 0 && at <= 65535) return at;
-  if (at !== undefined) notes.push(`config ${file} ${key} is ${JSON.stringify(at)}, not a port`);
-  else if (data !== null && typeof data === 'object' && '$include' in data)
+  if (at === undefined && data !== null && typeof data === 'object' && '$include' in data)
     notes.push(`config ${file} has no ${key} of its own and uses $include, which is not followed`);
-  return undefined;
+  return at;
+}
+
+/**
+ * A setting of the service's own config file, found as the service finds it in its environment (`locate`): the value
+ * and where it was read, or undefined (no file, no such key) with what could not be read in `notes`.
+ */
+export async function serviceSetting(
+  locate: NonNullable<PortSources['config']>['locate'],
+  key: string,
+  env: Record<string, string | undefined>,
+  notes: string[] = [],
+): Promise<{ value: unknown; from: string } | undefined> {
+  const file = await LOCATORS[locate](env, '/');
+  if (!file) return undefined;
+  const value = await configValue(file, key, notes);
+  return value === undefined ? undefined : { value, from: `${file} ${key}` };
 }
 
 /** The port in the service's own order of precedence; null when nothing names one (the service's default applies). */

@@ -4,12 +4,14 @@ import { type RootOptions, openSession, withSignaturePolicy } from '../store/ses
 import type { SignaturePolicy } from '../store/config.js';
 import { readState } from '../store/journal.js';
 import { type SwitchPlan, planSwitch } from '../transaction/plan.js';
-import { channelTag } from '../registry/fetch.js';
+import { channelUpdateSpec } from '../transaction/channel.js';
 import { installLocked } from '../stage/install.js';
 
 export interface UpdateOptions extends RootOptions, HandoffOptions {
-  /** What to update to. @default "<package>@<dist-tag of the channel>" */
+  /** What to update to. @default the channel's version (transaction/channel.ts) */
   spec?: string;
+  /** The channel to follow for this update when there is no spec (`--channel`). @default config.json's, else the service's, else stable */
+  channel?: string;
   /** Registry signatures for this call's install: auto, always, never. @default config.json's verifySignatures ("auto") */
   verifySignatures?: SignaturePolicy;
 }
@@ -20,7 +22,7 @@ export async function update(options: UpdateOptions): Promise<Transaction> {
     kind: 'update',
     command: `update ${options.spec ?? ''}`.trim(),
     target: async (session) => {
-      const spec = options.spec ?? `${session.config.package}@${channelTag(session.config)}`;
+      const spec = options.spec ?? (await channelUpdateSpec(session, options.channel)).spec;
       return (await installLocked(withSignaturePolicy(session, options.verifySignatures), spec)).version;
     },
     handoff: options.handoff,

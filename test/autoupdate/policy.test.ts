@@ -7,12 +7,12 @@ import { hostIdOf } from '../../src/autoupdate/index.ts';
 import {
   type PackumentView,
   type PolicyInput,
-  channelVersion,
   decide,
   jitterSeconds,
   rolloutBucket,
 } from '../../src/autoupdate/policy.ts';
 import type { ReleaseRecord, ReleaseState } from '../../src/model/state.ts';
+import { channelVersion } from '../../src/registry/channel.ts';
 import { tempDir } from '../support/cli.ts';
 
 const NOW = new Date('2026-11-21T12:00:00.000Z');
@@ -77,6 +77,24 @@ describe('channel → dist-tag', () => {
       version: '2.0.0',
     });
     expect(channelVersion({ latest: '1.2.0' }, 'beta')).toBe('1.2.0');
+  });
+
+  it('extended-stable takes its own tag exactly (never latest), and a tick never applies it: manual_channel', () => {
+    const tags = packument({ latest: '1.2.0', 'extended-stable': '1.1.0' }, { '1.1.0': {}, '1.2.0': {} });
+    expect(channelVersion({ latest: '1.2.0', 'extended-stable': '1.1.0' }, 'extended-stable')).toBe('1.1.0');
+    expect(channelVersion({ latest: '1.2.0' }, 'extended-stable')).toBeNull(); // no fallback
+    expect(decide(input({ packument: tags, config: { channel: 'extended-stable' } }))).toEqual(
+      expect.objectContaining({
+        action: 'none',
+        reason: 'manual_channel',
+        latest: '1.1.0',
+        candidate: '1.1.0',
+        detail: expect.stringMatching(
+          /^extended-stable is never applied automatically; by hand: release-switcher update 1\.1\.0 /,
+        ),
+      }),
+    );
+    expect(decide(input({ packument: tags, config: { channel: 'extended-stable' } }))).not.toHaveProperty('version');
   });
 
   it('no tag on the channel: none', () => {

@@ -105,7 +105,7 @@ describe('completions', () => {
         .map((entry) => entry.split('\t')[0]);
     expect(complete('release-switcher upd')).toEqual(['update']);
     expect(complete('release-switcher update --wai')).toEqual(['--wait']);
-    expect(complete('release-switcher init --channel ')).toEqual(['beta', 'stable']);
+    expect(complete('release-switcher init --channel ')).toEqual(['auto', 'beta', 'extended-stable', 'stable']);
     expect(complete('release-switcher help ro')).toEqual(['rollback']);
   });
 

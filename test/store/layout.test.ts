@@ -97,7 +97,7 @@ describe('layout/ documents the on-disk tree', () => {
     for (const schema of [config, state, marker])
       expect(schema.properties.layoutVersion.enum).toEqual([LAYOUT_VERSION]);
     expect(config.properties.supervisor.enum).toEqual([...SUPERVISORS]);
-    expect(config.properties.channel.enum).toEqual([...CHANNELS]);
+    expect(config.properties.channel.enum).toEqual([...CHANNELS, null]); // null: the service's own setting
     expect(readFileSync(join(REPO, 'layout/README.md'), 'utf8')).toContain(`Layout version: ${LAYOUT_VERSION}`);
   });
 

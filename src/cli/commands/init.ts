@@ -71,7 +71,8 @@ export function settingsFromFlags(values: CommandContext['values']): Settings {
     statePaths: Array.isArray(values['state-path']) ? values['state-path'] : undefined,
     independentPaths: Array.isArray(values['independent-path']) ? values['independent-path'] : undefined,
     schemaField: str(values['schema-field']),
-    channel: str(values.channel) as Channel | undefined,
+    // `auto`: no channel of our own, the service's setting (null in config.json).
+    channel: values.channel === 'auto' ? null : (str(values.channel) as Channel | undefined),
     preset: str(values.preset),
     cooldownHours: count(values['cooldown-hours'], 'cooldown-hours', false),
     rolloutPercent: count(values['rollout-percent'], 'rollout-percent', false),

@@ -1,7 +1,8 @@
+import { ReleaseSwitcherError } from '../../model/errors.js';
 import { planInstall } from '../../verbs/install.js';
 import { planUpdate, update } from '../../verbs/update.js';
 import { openSession } from '../../store/session.js';
-import { channelTag } from '../../registry/fetch.js';
+import { channelUpdateSpec } from '../../transaction/channel.js';
 import { describePlan } from './install.js';
 import { signaturePolicy } from '../options.js';
 import { handoffOf } from '../options.js';
@@ -11,12 +12,17 @@ import { settle } from '../follow.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const spec = ctx.positionals[0];
+  const channel = typeof ctx.values.channel === 'string' ? ctx.values.channel : undefined;
+  if (spec !== undefined && channel !== undefined)
+    throw new ReleaseSwitcherError('USAGE', 'update takes a version or --channel, not both.', {
+      hint: 'release-switcher update VERSION, or release-switcher update --channel beta',
+    });
   const verifySignatures = signaturePolicy(ctx.values['verify-signatures']);
   if (ctx.values['dry-run']) {
-    const { config } = await openSession({ root: ctx.root, ...ctx.runtime });
+    const session = await openSession({ root: ctx.root, ...ctx.runtime });
     const install = await planInstall({
       root: ctx.root,
-      spec: spec ?? `${config.package}@${channelTag(config)}`,
+      spec: spec ?? (await channelUpdateSpec(session, channel)).spec,
       verifySignatures,
       ...ctx.runtime,
     });
@@ -31,6 +37,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
     await update({
       root: ctx.root,
       ...(spec ? { spec } : {}),
+      ...(channel ? { channel } : {}),
       verifySignatures,
       handoff: handoffOf(ctx),
       preflight: ctx.values['no-preflight'] !== true,

@@ -1,0 +1,62 @@
+/**
+ * Which channel an update without a version follows, and where that was decided: `--channel` for this update, else
+ * config.json's `channel`, else the service's own setting where its preset reads one (openclaw: `update.channel` in
+ * its openclaw.json, found in the service's environment as the gateway finds it), else stable. OpenClaw's `dev` is a
+ * git-checkout flow, not a package: it is refused, never read as another channel.
+ */
+import { ReleaseSwitcherError } from '../model/errors.js';
+import { channelSpec } from '../registry/channel.js';
+import { CHANNELS, type Channel } from '../store/config.js';
+import { servicePreset } from '../store/presets.js';
+import type { Session } from '../store/session.js';
+import { serviceSetting } from '../unit-files/service-port.js';
+import { serviceIdentity } from './service-identity.js';
+
+export interface ChannelChoice {
+  channel: Channel;
+  /** `--channel`, `config.json channel`, `<file> update.channel`, or `the default`. */
+  from: string;
+}
+
+/** The channel `update` follows now (see the module's comment); `option` is the caller's `--channel`. */
+export async function chooseChannel(
+  session: Pick<Session, 'config' | 'runtime'>,
+  option?: string,
+): Promise<ChannelChoice> {
+  if (option !== undefined) return { channel: channelNamed(option, '--channel'), from: '--channel' };
+  if (session.config.channel) return { channel: session.config.channel, from: 'config.json channel' };
+  const setting = servicePreset(session.config)?.channelSetting;
+  if (setting) {
+    const { env } = await serviceIdentity(session);
+    const found = await serviceSetting(setting.locate, setting.key, env);
+    if (found && found.value !== null && found.value !== '')
+      return { channel: channelNamed(found.value, found.from), from: found.from };
+  }
+  return { channel: 'stable', from: 'the default' };
+}
+
+/** The spec an update without a version installs: the chosen channel's (registry/channel.ts). */
+export async function channelUpdateSpec(
+  session: Pick<Session, 'config' | 'runtime'>,
+  option?: string,
+): Promise<{ spec: string; choice: ChannelChoice }> {
+  const choice = await chooseChannel(session, option);
+  return { spec: await channelSpec(session.config, session.runtime, choice.channel), choice };
+}
+
+function channelNamed(value: unknown, from: string): Channel {
+  if (typeof value === 'string' && (CHANNELS as readonly string[]).includes(value)) return value as Channel;
+  if (value === 'dev')
+    throw new ReleaseSwitcherError(
+      'CHANNEL_UNSUPPORTED',
+      `The dev channel (${from}) is OpenClaw's git checkout of main, built in place: not a package release-switcher can stage.`,
+      {
+        hint: `Follow stable, beta or extended-stable (release-switcher update --channel beta, or release-switcher init --channel beta), or name a version: release-switcher update VERSION.`,
+        details: { channel: value, from },
+      },
+    );
+  throw new ReleaseSwitcherError('CHANNEL_UNSUPPORTED', `Unknown update channel ${JSON.stringify(value)} (${from}).`, {
+    hint: `Channels: ${CHANNELS.join(', ')}.`,
+    details: { channel: value, from },
+  });
+}
