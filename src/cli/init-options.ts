@@ -1,5 +1,5 @@
 /** The settings `init` takes (config.json's fields as flags), apart from the other commands' short lists. */
-import { CHANNELS, SIGNATURE_POLICIES, SUPERVISORS } from '../store/config.js';
+import { CHANNELS, READINESS_POLICIES, SIGNATURE_POLICIES, SUPERVISORS } from '../store/config.js';
 import type { OptionDef } from './definition-types.js';
 
 export const INIT_OPTIONS: Record<string, OptionDef> = {
@@ -64,6 +64,13 @@ export const INIT_OPTIONS: Record<string, OptionDef> = {
     multiple: true,
     value: 'NAME=VALUE',
     description: 'environment of the rehearsal (placeholders filled in; repeatable)',
+  },
+  readiness: {
+    type: 'string',
+    value: 'POLICY',
+    description:
+      'a channel ready before an activation and not after (openclaw: /readyz): warn (a warning) | require (a failed verification)',
+    choices: READINESS_POLICIES,
   },
   'preflight-prepare': {
     type: 'string',

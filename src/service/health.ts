@@ -10,7 +10,8 @@ import { isDeadlineError, withDeadline } from '../platform/deadline.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { StartedWhen } from '../store/presets.js';
 
-export type VerifyFailure = 'crashed' | 'exit_78' | 'unhealthy' | 'version_mismatch' | 'timeout';
+/** `not_ready`: healthy, but a channel or subsystem ready before is not after (`readiness: require`; contract-success.ts). */
+export type VerifyFailure = 'crashed' | 'exit_78' | 'unhealthy' | 'version_mismatch' | 'timeout' | 'not_ready';
 
 export interface VerifyOptions {
   supervisor: Supervisor | null;

@@ -2,7 +2,8 @@
  * Success as OpenClaw's external-supervisor contract defines it ("Report success only after the new Gateway owns its
  * listener and `/startupz` returns `status: "started"`; monitor `/readyz` separately"): which process owns the port's
  * listening socket (Linux: the socket inodes of /proc/net/tcp{,6} in LISTEN, against /proc/<pid>/fd), and what
- * `/readyz` says, recorded beside the verdict, never part of it (channels may be slow or down).
+ * `/readyz` says (docs/gateway/health.md: `{ready, failing}`, `failing` naming channel ids and subsystems such as
+ * `agent-database:<id>` or `plugin-reload`), which transaction/contract-success.ts compares with what it said before.
  */
 import fs from 'node:fs/promises';
 
@@ -45,7 +46,8 @@ export async function ownsListener(pid: number, port: number): Promise<boolean |
   return false;
 }
 
-async function readyz(healthUrl: string): Promise<ListenerEvidence['readyz']> {
+/** `/readyz` beside the health URL: its status and body, or why there was no answer. */
+export async function readyz(healthUrl: string): Promise<ListenerEvidence['readyz']> {
   const url = new URL('/readyz', healthUrl);
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
@@ -68,4 +70,12 @@ export async function listenerEvidence(options: { pid: number | null; healthUrl:
     mainPidOwnsListener: options.pid === null ? null : await ownsListener(options.pid, port),
     readyz: await readyz(options.healthUrl),
   };
+}
+
+/** What `/readyz` names as not ready (an empty list when it is ready), or null when it gave no such answer. */
+export function notReady(answer: ListenerEvidence['readyz']): string[] | null {
+  const body = answer.body as { ready?: unknown; failing?: unknown } | undefined;
+  if (answer.status === null || body === null || typeof body !== 'object') return null;
+  if (Array.isArray(body.failing)) return body.failing.filter((f): f is string => typeof f === 'string');
+  return body.ready === true ? [] : null;
 }

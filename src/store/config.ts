@@ -16,6 +16,9 @@ export type SupervisorName = (typeof SUPERVISORS)[number];
 export const CHANNELS = ['stable', 'beta', 'extended-stable'] as const;
 export type Channel = (typeof CHANNELS)[number];
 export const SIGNATURE_POLICIES = ['auto', 'always', 'never'] as const;
+/** warn: a channel ready before an activation and not after it is a warning; require: it fails the verification. */
+export const READINESS_POLICIES = ['warn', 'require'] as const;
+export type ReadinessPolicy = (typeof READINESS_POLICIES)[number];
 /** auto: verify where the registry publishes keys; always: refuse what cannot be verified; never: do not check. */
 export type SignaturePolicy = (typeof SIGNATURE_POLICIES)[number];
 
@@ -94,6 +97,12 @@ export interface Config {
    * must exit 0. @default null
    */
   preflightPrepare: string[] | null;
+  /**
+   * Where the service publishes readiness (openclaw: `/readyz`, per configured channel), what a channel or subsystem
+   * ready before an activation and not after the stability window is: a warning (`warn`) or a failed verification
+   * (`require`). @default "warn"
+   */
+  readiness: ReadinessPolicy;
 }
 
 export type Settings = Partial<Omit<Config, 'layoutVersion'>>;
@@ -129,6 +138,7 @@ export function defaultConfig(pkg: string): Config {
     verifySignatures: 'auto',
     preflightConfig: null,
     preflightPrepare: null,
+    readiness: 'warn',
   };
 }
 

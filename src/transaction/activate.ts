@@ -181,6 +181,8 @@ const rehearsed = (tx: Transaction) => tx.steps.at(-1)?.name === 'preflight' && 
 /** restart, the state put back on the way when check-state asked for it. A failure goes on the run, not thrown. */
 async function restart(run: Run): Promise<void> {
   const supervisor = supervised(run.supervisor);
+  // While the old release serves: what it says of its readiness, to judge the new one's against (contract-success.ts).
+  run.readinessBefore = await (await import('./contract-success.js')).readinessBefore(run.session.config);
   await stageStateCheckpoint(run.session, run.tx); // the bulk copy while the old release serves
   transition(run.tx, 'restarting');
   const restoring = await beginRestore(run.session, run.tx);

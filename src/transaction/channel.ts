@@ -9,7 +9,6 @@ import { channelSpec } from '../registry/channel.js';
 import { CHANNELS, type Channel } from '../store/config.js';
 import { servicePreset } from '../store/presets.js';
 import type { Session } from '../store/session.js';
-import { serviceSetting } from '../unit-files/service-port.js';
 import { serviceIdentity } from './service-identity.js';
 
 export interface ChannelChoice {
@@ -28,6 +27,8 @@ export async function chooseChannel(
   const setting = servicePreset(session.config)?.channelSetting;
   if (setting) {
     const { env } = await serviceIdentity(session);
+    // Loaded here: it brings a JSON5 reader, which an update that names its version or channel never needs.
+    const { serviceSetting } = await import('../unit-files/service-port.js');
     const found = await serviceSetting(setting.locate, setting.key, env);
     if (found && found.value !== null && found.value !== '')
       return { channel: channelNamed(found.value, found.from), from: found.from };

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import type { StepName, TerminalStatus, Transaction } from '../model/state.js';
+import type { ReadinessBefore } from './contract-success.js';
 import { type CrashPointName, crashPoint } from '../platform/crashpoint.js';
 import type { VerifyResult } from '../service/health.js';
 import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
@@ -75,6 +76,8 @@ export interface Run {
   preflight?: boolean;
   baseline?: ServiceState | null;
   failure?: Failure;
+  /** What the service said of its readiness before the stop (contract-success.ts); unset after a recovery. */
+  readinessBefore?: ReadinessBefore | undefined;
 }
 
 /** Every step the driver runs: it reads and reports through the run, and records itself (record.ts). */
@@ -206,7 +209,15 @@ export async function verifyStep(run: Run, supervisor: Supervisor, options: Veri
       },
       baseline,
     );
-    result = await (await import('./contract-success.js')).judgeListener(config, supervisor, result);
+    const judged = await (await import('./contract-success.js')).judgeListener(
+      config,
+      supervisor,
+      result,
+      name === 'verify' ? (run.readinessBefore ?? { notReady: [] }) : undefined,
+    );
+    result = judged.result;
+    // Kept on the transaction (status, the CLI's output and the plugin's reply show them), not only in evidence.
+    if (judged.warnings.length > 0) run.tx.warnings = [...(run.tx.warnings ?? []), ...judged.warnings];
     step.note({ evidence: result.evidence });
     if (result.ok)
       step.note({

@@ -4,7 +4,6 @@ import { type RootOptions, openSession, withSignaturePolicy } from '../store/ses
 import type { SignaturePolicy } from '../store/config.js';
 import { readState } from '../store/journal.js';
 import { type SwitchPlan, planSwitch } from '../transaction/plan.js';
-import { channelUpdateSpec } from '../transaction/channel.js';
 import { installLocked } from '../stage/install.js';
 
 export interface UpdateOptions extends RootOptions, HandoffOptions {
@@ -22,7 +21,9 @@ export async function update(options: UpdateOptions): Promise<Transaction> {
     kind: 'update',
     command: `update ${options.spec ?? ''}`.trim(),
     target: async (session) => {
-      const spec = options.spec ?? (await channelUpdateSpec(session, options.channel)).spec;
+      const spec =
+        options.spec ??
+        (await (await import('../transaction/channel.js')).channelUpdateSpec(session, options.channel)).spec;
       return (await installLocked(withSignaturePolicy(session, options.verifySignatures), spec)).version;
     },
     handoff: options.handoff,

@@ -156,6 +156,7 @@ describe('every config the tool writes passes the schema', () => {
       'host-id': 'host-1',
       'service-user': 'gateway',
       'verify-signatures': 'always',
+      readiness: 'require',
     });
     // Every setting a flag sets is given, but --preset: the openclaw case below.
     expect(Object.entries(everyFlag).flatMap(([key, value]) => (value === undefined ? [key] : []))).toEqual(['preset']);

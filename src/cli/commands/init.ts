@@ -1,7 +1,7 @@
 import { adopt, linkBin, readInstalledPackage } from '../../verbs/adopt.js';
 import { init } from '../../verbs/init.js';
 import { formatCoverage } from '../../snapshot/coverage.js';
-import type { Channel, Settings, SupervisorName } from '../../store/config.js';
+import type { Channel, ReadinessPolicy, Settings, SupervisorName } from '../../store/config.js';
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { parseSeconds } from '../environment.js';
@@ -84,6 +84,7 @@ export function settingsFromFlags(values: CommandContext['values']): Settings {
     verifySignatures: signaturePolicy(values['verify-signatures']),
     preflightConfig: jsonObject(values['preflight-config'], 'preflight-config'),
     preflightPrepare: str(values['preflight-prepare'])?.split(/\s+/).filter(Boolean),
+    readiness: str(values.readiness) as ReadinessPolicy | undefined,
   };
 }
 

@@ -2,7 +2,6 @@ import { ReleaseSwitcherError } from '../../model/errors.js';
 import { planInstall } from '../../verbs/install.js';
 import { planUpdate, update } from '../../verbs/update.js';
 import { openSession } from '../../store/session.js';
-import { channelUpdateSpec } from '../../transaction/channel.js';
 import { describePlan } from './install.js';
 import { signaturePolicy } from '../options.js';
 import { handoffOf } from '../options.js';
@@ -22,7 +21,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
     const session = await openSession({ root: ctx.root, ...ctx.runtime });
     const install = await planInstall({
       root: ctx.root,
-      spec: spec ?? (await channelUpdateSpec(session, channel)).spec,
+      spec: spec ?? (await (await import('../../transaction/channel.js')).channelUpdateSpec(session, channel)).spec,
       verifySignatures,
       ...ctx.runtime,
     });
