@@ -15,8 +15,15 @@ export function describeTransaction(tx: Transaction | null): string {
   return [
     `${tx.kind} ${arrow}: ${tx.status}${tx.reason ? ` (${tx.reason})` : ''}  [${tx.id}]`,
     ...steps,
+    ...(tx.window ? [`  ${windowText(tx.window)}`] : []),
     ...(tx.warnings ?? []).map((w) => `  warning: ${warningText(w)}`),
   ].join('\n');
+}
+
+/** The stop window on one line: its length, then where it went. */
+export function windowText(window: NonNullable<Transaction['window']>): string {
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  return `stop window ${s(window.totalMs)}: ${window.parts.map((p) => `${p.part} ${s(p.ms)}`).join(', ')}`;
 }
 
 /** One warning a transaction passed on, on one line: where it comes from, then what it said. */

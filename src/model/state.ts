@@ -109,6 +109,12 @@ export interface Transaction {
   restore?: { snapshot: string; version: string };
   /** What succeeded with a warning (OpenClaw's finalize: Doctor's and the plugins' warnings), for the operator to read. */
   warnings?: TransactionWarning[];
+  /**
+   * The stop window of an activation that verified (transaction/window.ts): from the moment the serving process was
+   * asked to go until the new one first answered healthy, in contiguous parts (`handoff`, `stop`, `consume`,
+   * `checkpoint`, `finalize`, `start`, `start-to-healthy`), and their sum.
+   */
+  window?: { parts: Array<{ part: string; ms: number }>; totalMs: number };
 }
 
 /** A warning a step of a transaction passed on: the step, the service's own code or reason when it gave one, what it said. */

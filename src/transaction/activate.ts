@@ -43,6 +43,7 @@ import {
   verifyReleaseStep,
   verifyStep,
 } from './steps.js';
+import { StopWindow } from './window.js';
 
 export interface ActivateRequest {
   kind: TransactionKind;
@@ -183,6 +184,7 @@ async function restart(run: Run): Promise<void> {
   const supervisor = supervised(run.supervisor);
   // While the old release serves: what it says of its readiness, to judge the new one's against (contract-success.ts).
   run.readinessBefore = await (await import('./contract-success.js')).readinessBefore(run.session.config);
+  run.window = new StopWindow();
   await stageStateCheckpoint(run.session, run.tx); // the bulk copy while the old release serves
   transition(run.tx, 'restarting');
   const restoring = await beginRestore(run.session, run.tx);
@@ -195,6 +197,7 @@ async function restart(run: Run): Promise<void> {
       run.failure = finalized;
       return;
     }
+    run.window?.open('start'); // after a finalize the window is open already; else the restart stops the old process
     const baseline = await restartStep(run, supervisor, 'restart');
     run.baseline = (await endRestore(run.session, run.tx, restoring, again)) ?? baseline;
   } catch (error) {
@@ -211,6 +214,8 @@ async function verify(run: Run): Promise<void> {
   await noteSnapshot(run.session, run.tx); // entered here by recovery: the snapshot the restart's boot-check took
   transition(run.tx, 'verifying');
   const { tx } = run;
+  run.window?.next('start-to-healthy');
+  const verifying = run.window?.time();
   const result = await verifyStep(run, supervised(run.supervisor), {
     name: 'verify',
     version: tx.to!,
@@ -218,6 +223,9 @@ async function verify(run: Run): Promise<void> {
   });
   if (!result.ok) run.failure = { reason: result.reason, detail: result.detail };
   else markGood(run.session.journal.state.releases[tx.to!], { overrideBad: true });
+  // The window ends at the first healthy answer, not at the end of the stability wait.
+  if (result.ok && verifying !== undefined && result.evidence.healthyAfterMs !== null)
+    run.window?.close(verifying + result.evidence.healthyAfterMs);
 }
 
 const cancelled = (error: unknown) => isReleaseSwitcherError(error) && error.code === 'CANCELLED';

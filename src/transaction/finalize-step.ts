@@ -62,16 +62,19 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
     const handedOff = await handoffStep(run, supervisor, service);
     await runStep({ journal, tx }, NAME, async (step) => {
       runtime.onProgress({ phase: 'restart', message: `stopping ${supervisor.unit} for ${tx.to}'s update finalize` });
+      if (!run.window?.isOpen) run.window?.open('stop'); // after a handoff the old process is gone already
       await supervisor.stop!(); // after a handoff: it cancels the supervisor's own restart of the exited process
       const stoppedPid = handedOff.pid;
       step.note({ evidence: { stoppedPid, ...(prefetch && { prefetch }) } });
       const env = { ...serviceEnv, ...finalize.env };
+      run.window?.next('checkpoint');
       await checkpointFirst(run, env);
       skipped = exactRestore(tx);
       if (skipped) {
         step.end('skipped', skipped);
         return;
       }
+      run.window?.next('finalize');
       const started = await startFinalize({
         node: config.node!,
         releaseDir: layout.release(tx.to!),

@@ -63,8 +63,12 @@ export async function handoffStep(
       message: `asking ${tx.from}'s gateway (pid ${pid}) for its restart handoff`,
     });
     const logFile = path.join(layout.root, 'finalize', `${tx.id}.handoff.log`);
+    // The window opens with the request: from it the gateway drains and stops serving (its CLI's start is in it too).
+    run.window?.open('handoff');
     const exit = await requestRestart({ ...call, pid, logFile, timeoutMs: EXIT_TIMEOUT_MS }, commands);
+    run.window?.next('stop');
     if (exit.exited) await supervisor.stop!(); // before its RestartSec= runs out: finalize comes first
+    run.window?.next('consume');
     const consumed = exit.exited ? await consumeHandoff({ ...call, pid }, commands) : undefined;
     const evidence = {
       pid,

@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import type { StepName, TerminalStatus, Transaction } from '../model/state.js';
 import type { ReadinessBefore } from './contract-success.js';
+import type { StopWindow } from './window.js';
 import { type CrashPointName, crashPoint } from '../platform/crashpoint.js';
 import type { VerifyResult } from '../service/health.js';
 import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
@@ -76,6 +77,8 @@ export interface Run {
   preflight?: boolean;
   baseline?: ServiceState | null;
   failure?: Failure;
+  /** The stop window's clock (window.ts): set by the forward restart, unset after a recovery. */
+  window?: StopWindow | undefined;
   /** What the service said of its readiness before the stop (contract-success.ts); unset after a recovery. */
   readinessBefore?: ReadinessBefore | undefined;
 }
@@ -236,6 +239,8 @@ export function recordRecovery(tx: Transaction, note: string): void {
 
 /** Close the transaction with its terminal status and commit. */
 export async function finish(run: Run, status: TerminalStatus, reason?: string): Promise<Transaction> {
+  const window = run.window?.record();
+  if (window) run.tx.window = window;
   closeTransaction(run.session.journal, run.tx, { status, reason });
   await run.session.journal.commit('activate:done');
   return run.tx;

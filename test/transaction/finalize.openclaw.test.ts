@@ -331,6 +331,21 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     ]);
     expect(step(updated.json.result, 'restart-handoff')).toMatchObject({ status: 'ok', evidence: { accepted: true } });
     expect(existsSync(path.join(root, 'snapshots', updated.json.result.id))).toBe(true);
+    // Where the outage went, from the handoff request to 9.6's first healthy answer, in contiguous parts.
+    const window = updated.json.result.window;
+    console.log(`update's stop window: ${JSON.stringify(window)}`);
+    expect(window.parts.map((p: { part: string }) => p.part)).toEqual([
+      'handoff',
+      'stop',
+      'consume',
+      'checkpoint',
+      'finalize',
+      'start',
+      'start-to-healthy',
+    ]);
+    const partsSum = window.parts.reduce((sum: number, p: { ms: number }) => sum + p.ms, 0);
+    expect(Math.abs(partsSum - window.totalMs)).toBeLessThanOrEqual(window.parts.length);
+    expect(window.parts[4].ms).toBeGreaterThanOrEqual(step(updated.json.result, 'finalize').evidence.verdict.ms);
     // The plugin converged by 9.6's finalize, as `openclaw update` leaves it: its cohort's release, same install spec.
     expect(step(updated.json.result, 'finalize')?.evidence?.verdict?.plugins?.npm?.outcomes).toContainEqual(
       expect.objectContaining({ pluginId: PLUGIN_ID, status: 'updated', currentVersion: FROM, nextVersion: TO }),
@@ -400,6 +415,15 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     expect(step(back.json.result, 'finalize')?.evidence?.verdict).toBeUndefined();
     expect(step(back.json.result, 'finalize')?.evidence?.prefetch).toBeUndefined(); // the snapshot brings the plugins
     expect(step(back.json.result, 'restore-state')).toMatchObject({ status: 'ok' });
+    console.log(`rollback's stop window: ${JSON.stringify(back.json.result.window)}`);
+    expect(back.json.result.window.parts.map((p: { part: string }) => p.part)).toEqual([
+      'handoff',
+      'stop',
+      'consume',
+      'checkpoint',
+      'start',
+      'start-to-healthy',
+    ]);
     // 9.5 judged the state it started with, the checkpoint's copies (its own 9.5 databases), not the live ones 9.6 wrote.
     expect(step(back.json.result, 'database-preflight')?.evidence?.verdicts).toEqual([
       expect.objectContaining({

@@ -1,0 +1,60 @@
+/**
+ * The stop window of an activation: from the moment the serving process is asked to go (the restart-handoff request,
+ * else the stop, else the restart) until the new one first answers healthy, in contiguous parts, so that an operator
+ * sees where the seconds of an outage went (`tx.window`). The clock is monotonic; a part is the time from its start to
+ * the next part's. Only the forward path of a run that was not interrupted is timed: a recovery re-enters without it.
+ */
+export interface WindowRecord {
+  /** In order: `handoff` (request → old process gone), `stop`, `checkpoint`, `finalize`, `start`, `start-to-healthy`. */
+  parts: Array<{ part: string; ms: number }>;
+  /** The sum of the parts: the outage as this run saw it. */
+  totalMs: number;
+}
+
+export class StopWindow {
+  private opened: number | undefined;
+  private closed: number | undefined;
+  private readonly marks: Array<{ part: string; at: number }> = [];
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  /** Begin `part`: opens the window when it is not yet open (the serving process stops serving from here). */
+  open(part: string): void {
+    if (this.closed !== undefined) return;
+    this.opened ??= this.now();
+    this.next(part);
+  }
+
+  /** Begin `part` if the window is open (a step that is outside the window when nothing was stopped yet). */
+  next(part: string): void {
+    if (this.opened === undefined || this.closed !== undefined) return;
+    if (this.marks.at(-1)?.part === part) return;
+    this.marks.push({ part, at: this.now() });
+  }
+
+  /** The new process answered healthy `at` (a time of this clock; default now): the window ends there. */
+  close(at = this.now()): void {
+    if (this.opened === undefined || this.closed !== undefined) return;
+    this.closed = Math.max(at, this.marks.at(-1)?.at ?? at);
+  }
+
+  /** The parts, once opened and closed. */
+  record(): WindowRecord | undefined {
+    if (this.opened === undefined || this.closed === undefined) return undefined;
+    const parts = this.marks.map((mark, i) => ({
+      part: mark.part,
+      ms: Math.round((this.marks[i + 1]?.at ?? this.closed!) - mark.at),
+    }));
+    return { parts, totalMs: Math.round(this.closed - this.opened) };
+  }
+
+  /** Whether the serving process was asked to go already (and the new one not yet healthy). */
+  get isOpen(): boolean {
+    return this.opened !== undefined && this.closed === undefined;
+  }
+
+  /** This clock's now, for a caller that records when something happened. */
+  time(): number {
+    return this.now();
+  }
+}

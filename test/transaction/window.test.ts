@@ -1,0 +1,112 @@
+// The stop window (transaction/window.ts): contiguous parts from the moment the serving process is asked to go to the
+// first healthy answer, on a clock the test drives; and through the driver with a fake supervisor: a verified switch
+// records its window (restart, then start to healthy) on the transaction and the CLI says it on one line; a switch
+// that is rolled back records none (its window never closed on a healthy target).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { describeTransaction } from '../../src/cli/format.ts';
+import { activate } from '../../src/transaction/activate.ts';
+import { mutate } from '../../src/transaction/mutate.ts';
+import { StopWindow } from '../../src/transaction/window.ts';
+import { templateRoot } from '../support/cli.ts';
+import { type Behaviour, FakeSupervisor } from './fake-supervisor.ts';
+
+describe('StopWindow', () => {
+  it('parts run from one mark to the next, the last to the close; their sum is the window', () => {
+    let now = 1000;
+    const window = new StopWindow(() => now);
+    window.next('checkpoint'); // nothing stopped yet: not in the window
+    window.open('handoff');
+    now += 4200;
+    window.next('stop');
+    now += 100;
+    window.open('stop'); // open again, same part: no new part
+    window.next('finalize');
+    now += 40_000;
+    window.open('start');
+    now += 150;
+    window.next('start-to-healthy');
+    const verifying = now;
+    now += 20_000; // the stability wait after the first healthy answer is not in the window
+    window.close(verifying + 17_500);
+    expect(window.record()).toEqual({
+      parts: [
+        { part: 'handoff', ms: 4200 },
+        { part: 'stop', ms: 100 },
+        { part: 'finalize', ms: 40_000 },
+        { part: 'start', ms: 150 },
+        { part: 'start-to-healthy', ms: 17_500 },
+      ],
+      totalMs: 61_950,
+    });
+    window.next('late'); // closed: nothing more
+    expect(window.record()?.parts).toHaveLength(5);
+  });
+
+  it('never opened or never closed: no record', () => {
+    const closedOnly = new StopWindow(() => 5);
+    closedOnly.close();
+    expect(closedOnly.record()).toBeUndefined();
+    const open = new StopWindow(() => 5);
+    open.open('start');
+    expect(open.record()).toBeUndefined();
+  });
+});
+
+const freshRoot = templateRoot(['1.0.0', '1.2.0']);
+const fakes: FakeSupervisor[] = [];
+afterEach(async () => {
+  await Promise.all(fakes.splice(0).map((f) => f.close()));
+});
+
+async function switchWith(behaviour: Record<string, Behaviour>) {
+  const root = freshRoot();
+  const fake = new FakeSupervisor(root);
+  await fake.listen();
+  fakes.push(fake);
+  fake.running = '1.0.0';
+  fake.behaviour = behaviour;
+  const file = join(root, 'config.json');
+  const config = JSON.parse(readFileSync(file, 'utf8'));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      ...config,
+      supervisor: 'systemd',
+      unit: fake.unit,
+      healthUrl: fake.url,
+      verifyTimeout: 1,
+      stableFor: 1,
+    }),
+  );
+  return mutate(
+    { root },
+    'test switch',
+    (session) => activate(session, { kind: 'switch', target: '1.2.0', supervisor: fake }),
+    {
+      supervisor: fake,
+    },
+  );
+}
+
+describe('the window of an activation', () => {
+  it('verified: the restart and the time to the first healthy answer, not the stability wait; the CLI says it', async () => {
+    const tx = await switchWith({});
+    expect(tx.status).toBe('verified');
+    expect(tx.window?.parts.map((p) => p.part)).toEqual(['start', 'start-to-healthy']);
+    const sum = tx.window!.parts.reduce((total, p) => total + p.ms, 0);
+    expect(Math.abs(sum - tx.window!.totalMs)).toBeLessThanOrEqual(1);
+    const verify = tx.steps.find((s) => s.name === 'verify')!;
+    expect(tx.window!.totalMs).toBeLessThan(verify.ms); // stable for 1 s after the first healthy answer: outside
+    expect(describeTransaction(tx)).toMatch(
+      /\n {2}stop window \d+\.\d s: start \d+\.\d s, start-to-healthy \d+\.\d s(\n|$)/,
+    );
+  });
+
+  it('rolled back: no window recorded', async () => {
+    const tx = await switchWith({ '1.2.0': 'unhealthy' });
+    expect(tx.status).toBe('rolled_back');
+    expect(tx.window).toBeUndefined();
+  });
+});
