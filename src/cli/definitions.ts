@@ -42,6 +42,13 @@ const dryRunOption: Record<string, OptionDef> = {
 const noPreflightOption: Record<string, OptionDef> = {
   'no-preflight': { type: 'boolean', description: 'skip the rehearsal of the candidate before the flip' },
 };
+const acceptCapabilitiesOption: Record<string, OptionDef> = {
+  'accept-capabilities': {
+    type: 'boolean',
+    description:
+      "the target's finalize accepts each plugin's reviewed capability changes (OpenClaw's --accept-capabilities; recorded on the transaction)",
+  },
+};
 const verifySignaturesOption: Record<string, OptionDef> = {
   'verify-signatures': {
     type: 'string',
@@ -132,6 +139,7 @@ export const COMMANDS: CommandDef[] = [
       ...verifySignaturesOption,
       ...handoffOption,
       ...noPreflightOption,
+      ...acceptCapabilitiesOption,
       ...waitVerdictOption,
     },
     examples: [
@@ -146,7 +154,13 @@ export const COMMANDS: CommandDef[] = [
     name: 'switch',
     summary: 'activate an installed release: flip, restart, verify, roll back on failure',
     args: 'VERSION',
-    options: { ...planOption, ...handoffOption, ...noPreflightOption, ...waitVerdictOption },
+    options: {
+      ...planOption,
+      ...handoffOption,
+      ...noPreflightOption,
+      ...acceptCapabilitiesOption,
+      ...waitVerdictOption,
+    },
     examples: ['release-switcher switch 2026.9.6'],
     load: () => import('./commands/switch.js'),
   },
@@ -154,7 +168,7 @@ export const COMMANDS: CommandDef[] = [
     name: 'rollback',
     summary: 'switch back to previous (or VERSION)',
     args: '[VERSION]',
-    options: { ...planOption, ...handoffOption, ...waitVerdictOption },
+    options: { ...planOption, ...handoffOption, ...acceptCapabilitiesOption, ...waitVerdictOption },
     examples: ['release-switcher rollback', 'release-switcher rollback 2026.9.4'],
     load: () => import('./commands/rollback.js'),
   },

@@ -25,6 +25,8 @@ export interface RequestUpdateOptions extends RootOptions {
   stageIn?: 'runner' | 'caller';
   /** false: no rehearsal before the flip (`--no-preflight`), here or in the runner. @default true */
   preflight?: boolean;
+  /** true: the target's finalize accepts plugins' reviewed capability changes (`--accept-capabilities`). @default false */
+  acceptCapabilities?: boolean;
 }
 
 /**
@@ -39,6 +41,7 @@ export async function requestUpdate(options: RequestUpdateOptions): Promise<Tran
     command: 'update.run',
     handoff: 'always',
     preflight: options.preflight,
+    acceptCapabilities: options.acceptCapabilities,
     target: async (session) => {
       const spec = options.spec ?? (await channelUpdateSpec(session)).spec;
       if (options.stageIn === 'caller') return (await installLocked(session, spec)).version;

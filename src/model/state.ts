@@ -101,6 +101,11 @@ export interface Transaction {
   spec?: string;
   /** false: asked for with `--no-preflight`; the runner that carries out a scheduled transaction skips the rehearsal too. */
   preflight?: false;
+  /**
+   * true: asked for with `--accept-capabilities`: the target's finalize accepts each plugin's reviewed capability changes
+   * (OpenClaw's own flag), recorded here for the runner and the operator.
+   */
+  acceptCapabilities?: true;
   /** The latest progress of a runner's staging, for `update.status`. */
   progress?: { phase: string; message: string; done?: number; total?: number; at: string };
   /** The state snapshot (`snapshots/<id>/`, id = this transaction's) the boot-check took before `to` first started. */

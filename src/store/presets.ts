@@ -52,6 +52,8 @@ export interface Preset {
      * phaseTimeoutSeconds), so that the command ends a phase that hangs itself, cleanly, before our bound kills it.
      */
     phaseTimeoutFlag?: string;
+    /** The command's option that accepts plugins' reviewed capability changes, given when the operator asked for it. */
+    consentFlag?: string;
     /**
      * The running release's list of installed plugins (JSON), run before the stop so that the packages finalize will
      * install are in npm's cache by then (service/plugin-prefetch.ts).
@@ -240,6 +242,9 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       // docs/cli/update/repair-and-recovery.md: "An explicit --timeout still overrides each phase and its child
       // commands"; a phase past it fails with `stuckPhase`, after waiting up to the same budget for writers to settle.
       phaseTimeoutFlag: '--timeout',
+      // docs/cli/update/repair-and-recovery.md: a plugin needing capability consent is not installed without it (`--yes`
+      // does not accept it); it keeps its previous payload with PLUGIN_CAPABILITY_CONSENT_REQUIRED in the warnings.
+      consentFlag: '--accept-capabilities',
       // Measured (2026.9.6, @openclaw/matrix installed): 2.7 s, the gateway serving.
       pluginList: ['dist/index.js', 'plugins', 'list', '--json'],
     },

@@ -54,6 +54,8 @@ export interface ActivateRequest {
   supervisor?: Supervisor | null;
   /** false: skip the rehearsal (`--no-preflight`). @default true */
   preflight?: boolean;
+  /** true: the target's finalize accepts plugins' reviewed capability changes (journaled on the transaction). */
+  acceptCapabilities?: boolean | undefined;
 }
 
 /**
@@ -113,7 +115,11 @@ async function begin(session: JournalSession, request: ActivateRequest): Promise
     request.scheduled ??
     openTransaction({ kind: request.kind, status: 'switching', from: current, to: request.target });
   if (request.scheduled) transition(tx, 'switching');
-  setFields(tx, { from: current, before: { current, previous } });
+  setFields(tx, {
+    from: current,
+    before: { current, previous },
+    ...(request.acceptCapabilities === true && { acceptCapabilities: true as const }),
+  });
   if (current === request.target) {
     closeTransaction(journal, tx, { status: 'up_to_date' });
     if (request.scheduled) await journal.commit();

@@ -78,7 +78,7 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
       const started = await startFinalize({
         node: config.node!,
         releaseDir: layout.release(tx.to!),
-        args: finalize.args,
+        args: finalizeArgs(finalize, tx),
         env,
         outputDir: path.join(layout.root, 'finalize'),
         tx: tx.id,
@@ -175,4 +175,12 @@ export async function recoverFinalize(tx: Transaction): Promise<boolean> {
   // By the marker, not the journaled pid alone: a runner killed between the spawn and the journal write left no pid.
   if (!tx.steps.some((s) => s.name === NAME && s.status === 'running')) return false;
   return endOrphanedFinalize(tx.id);
+}
+
+/** The preset's finalize command, with the consent flag when the transaction was asked to accept capability changes. */
+export function finalizeArgs(
+  finalize: NonNullable<Preset['finalize']>,
+  tx: Pick<Transaction, 'acceptCapabilities'>,
+): string[] {
+  return [...finalize.args, ...(tx.acceptCapabilities && finalize.consentFlag ? [finalize.consentFlag] : [])];
 }

@@ -62,6 +62,8 @@ export interface OpenRequest {
   spec?: string;
   /** false: the runner skips the rehearsal too (`--no-preflight`). */
   preflight?: boolean;
+  /** true: the target's finalize accepts plugins' reviewed capability changes (`--accept-capabilities`). */
+  acceptCapabilities?: boolean;
 }
 
 /** Legal moves of a release's state. `bad` is final until a verification proves it good again. */

@@ -50,6 +50,7 @@ export function openTransaction(request: OpenRequest): Transaction {
   if (request.status === 'scheduled') tx.scheduledAt = now;
   if (request.spec) tx.spec = request.spec;
   if (request.preflight === false) tx.preflight = false;
+  if (request.acceptCapabilities === true) tx.acceptCapabilities = true;
   return tx;
 }
 

@@ -29,6 +29,8 @@ export interface HandoffOptions {
   handoff?: 'auto' | 'always' | 'never';
   /** false: no rehearsal before the flip (`--no-preflight`). @default true */
   preflight?: boolean;
+  /** true: the target's finalize accepts plugins' reviewed capability changes (`--accept-capabilities`). @default false */
+  acceptCapabilities?: boolean;
 }
 
 export type Plan = { tx: Transaction; launch: boolean };
@@ -58,7 +60,7 @@ export interface TransactRequest extends HandoffOptions {
  * transaction as scheduled; with the lock released, launch the runner when it was scheduled.
  */
 export async function transact(options: RootOptions, request: TransactRequest): Promise<Transaction> {
-  const { kind, handoff, preflight } = request;
+  const { kind, handoff, preflight, acceptCapabilities } = request;
   let config!: MutationSession['config'];
   const { tx, launch } = await mutate(
     options,
@@ -67,12 +69,13 @@ export async function transact(options: RootOptions, request: TransactRequest): 
       config = session.config;
       const target = await request.target(session);
       if (typeof target !== 'string')
-        return schedule(session, { kind, target: target.version, spec: target.spec, preflight });
+        return schedule(session, { kind, target: target.version, spec: target.spec, preflight, acceptCapabilities });
       return activateOrSchedule(session, {
         kind,
         target,
         ...(handoff && { handoff }),
         ...(preflight !== undefined && { preflight }),
+        ...(acceptCapabilities && { acceptCapabilities }),
       });
     },
     { overStaging: request.overStaging === true },
@@ -104,21 +107,27 @@ export async function transact(options: RootOptions, request: TransactRequest): 
 
 /** Under the lock: activate now, or journal the transaction as scheduled for a runner. */
 async function activateOrSchedule(session: MutationSession, request: ActivateRequest): Promise<Plan> {
-  const { kind, target, handoff = 'auto', preflight = true } = request;
+  const { kind, target, handoff = 'auto', preflight = true, acceptCapabilities } = request;
   const { layout, config, journal, runtime } = session;
   const current = await readLinkVersion(layout, 'current');
   const outside = handoff === 'always' || (handoff === 'auto' && isInsideService(config, runtime.env));
+  const now = { kind, target, preflight, acceptCapabilities };
   if (!outside || current === target || config.supervisor === 'none')
-    return { tx: await activate(session, { kind, target, preflight }), launch: false };
-  if (!journal.state.releases[target])
-    return { tx: await activate(session, { kind, target, preflight }), launch: false }; // throws RELEASE_NOT_FOUND
-  return schedule(session, { kind, target, preflight });
+    return { tx: await activate(session, now), launch: false };
+  if (!journal.state.releases[target]) return { tx: await activate(session, now), launch: false }; // throws RELEASE_NOT_FOUND
+  return schedule(session, now);
 }
 
 /** Journal a transaction as `scheduled` for a runner outside the service; `spec`: the runner stages it first. */
 async function schedule(
   session: MutationSession,
-  request: { kind: TransactionKind; target: string; spec?: string; preflight?: boolean | undefined },
+  request: {
+    kind: TransactionKind;
+    target: string;
+    spec?: string;
+    preflight?: boolean | undefined;
+    acceptCapabilities?: boolean | undefined;
+  },
 ): Promise<Plan> {
   const { layout, journal } = session;
   // Before anything is journaled: a rotation that fails schedules nothing.
@@ -135,6 +144,7 @@ async function schedule(
     before,
     ...(request.spec && { spec: request.spec }),
     ...(request.preflight === false && { preflight: false }),
+    ...(request.acceptCapabilities === true && { acceptCapabilities: true }),
   });
   enterTransaction(journal, tx);
   await journal.commit();

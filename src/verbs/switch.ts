@@ -20,6 +20,7 @@ export async function switchTo(options: SwitchOptions): Promise<Transaction> {
     target: async () => options.version,
     handoff: options.handoff,
     preflight: options.preflight,
+    acceptCapabilities: options.acceptCapabilities,
     // Activating what is installed needs nothing from the network: a download holding the lock gives way.
     overStaging: true,
   });
@@ -37,6 +38,7 @@ export async function rollback(options: RollbackOptions): Promise<Transaction> {
     command: 'rollback',
     target: (session) => rollbackTarget(session.layout, options.version),
     handoff: options.handoff,
+    acceptCapabilities: options.acceptCapabilities,
     overStaging: true,
   });
 }

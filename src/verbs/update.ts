@@ -28,6 +28,7 @@ export async function update(options: UpdateOptions): Promise<Transaction> {
     },
     handoff: options.handoff,
     preflight: options.preflight,
+    acceptCapabilities: options.acceptCapabilities,
   });
 }
 

@@ -61,13 +61,15 @@ export function operations(actions: Actions) {
   return {
     list: () => list({ root: root(), env }),
     status: () => updateStatus({ root: root(), env }),
-    update: async (version: string | undefined) => {
+    /** `acceptCapabilities`: the target's finalize accepts plugins' reviewed capability changes (the owner asked). */
+    update: async (version: string | undefined, acceptCapabilities = false) => {
       const config = await assertServedFrom(root(), { argv, env });
       return requestUpdate({
         root: root(),
         env,
         ...runner,
         ...(version ? { spec: `${config.package}@${version}` } : {}),
+        ...(acceptCapabilities && { acceptCapabilities }),
       });
     },
     rollback: async (version: string | undefined) => {
@@ -82,7 +84,7 @@ export function registerRpc(api: PluginApi, actions: Actions): void {
   const methods: Record<(typeof RPC_METHODS)[number], (params: Record<string, unknown>) => Promise<unknown>> = {
     'releases.list': () => ops.list(),
     'releases.status': () => ops.status(),
-    'releases.update': (params) => ops.update(versionParam(params)),
+    'releases.update': (params) => ops.update(versionParam(params), params.acceptCapabilities === true),
     'releases.rollback': (params) => ops.rollback(versionParam(params)),
   };
   for (const [name, run] of Object.entries(methods)) {

@@ -12,6 +12,12 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   }
   return settle(
     ctx,
-    await rollback({ root: ctx.root, ...(version ? { version } : {}), handoff: handoffOf(ctx), ...ctx.runtime }),
+    await rollback({
+      root: ctx.root,
+      ...(version ? { version } : {}),
+      handoff: handoffOf(ctx),
+      acceptCapabilities: ctx.values['accept-capabilities'] === true,
+      ...ctx.runtime,
+    }),
   );
 }

@@ -27,6 +27,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
       version,
       handoff: handoffOf(ctx),
       preflight: ctx.values['no-preflight'] !== true,
+      acceptCapabilities: ctx.values['accept-capabilities'] === true,
       ...ctx.runtime,
     }),
   );

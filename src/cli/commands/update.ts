@@ -40,6 +40,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
       verifySignatures,
       handoff: handoffOf(ctx),
       preflight: ctx.values['no-preflight'] !== true,
+      acceptCapabilities: ctx.values['accept-capabilities'] === true,
       ...ctx.runtime,
     }),
   );
