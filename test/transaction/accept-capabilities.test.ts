@@ -5,74 +5,32 @@
 // own finalize is the preset's words (store/presets.ts), checked here as the command line the step builds.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run.ts';
 import { PRESETS } from '../../src/store/presets.ts';
-import { activate } from '../../src/transaction/activate.ts';
 import { finalizeArgs } from '../../src/transaction/finalize-step.ts';
-import { mutate } from '../../src/transaction/mutate.ts';
 import { runThisFileAsRoot } from '../support/accounts.ts';
 import { cliEnv, tempDir, templateRoot } from '../support/cli.ts';
 import { readState } from '../support/root.ts';
-import { FakeSupervisor } from './fake-supervisor.ts';
+import { fakeSupervision, switchThrough } from './fake-supervisor.ts';
 
 runThisFileAsRoot('it runs the CLI in this process (runCli, to name a stand-in runner) on a root it made');
 
 const freshRoot = templateRoot(['1.0.0', '1.1.0']);
-const fakes: FakeSupervisor[] = [];
-afterEach(async () => {
-  await Promise.all(fakes.splice(0).map((f) => f.close()));
-});
+const supervise = fakeSupervision();
 
 describe('--accept-capabilities', () => {
   it('the openclaw finalize gets --accept-capabilities only when the transaction was asked for it', () => {
     const finalize = PRESETS.openclaw!.finalize!;
-    expect(finalizeArgs(finalize, {})).toEqual([
-      'dist/index.js',
-      'update',
-      'finalize',
-      '--json',
-      '--yes',
-      '--no-restart',
-    ]);
-    expect(finalizeArgs(finalize, { acceptCapabilities: true })).toEqual([
-      'dist/index.js',
-      'update',
-      'finalize',
-      '--json',
-      '--yes',
-      '--no-restart',
-      '--accept-capabilities',
-    ]);
+    const command = ['dist/index.js', 'update', 'finalize', '--json', '--yes', '--no-restart'];
+    expect(finalizeArgs(finalize, {})).toEqual(command);
+    expect(finalizeArgs(finalize, { acceptCapabilities: true })).toEqual([...command, '--accept-capabilities']);
   });
 
   it('a switch run here records it on the transaction; one without it records nothing', async () => {
     for (const accept of [true, false]) {
       const root = freshRoot();
-      const fake = new FakeSupervisor(root);
-      await fake.listen();
-      fakes.push(fake);
-      fake.running = '1.0.0';
-      const file = join(root, 'config.json');
-      const config = JSON.parse(readFileSync(file, 'utf8'));
-      writeFileSync(
-        file,
-        JSON.stringify({
-          ...config,
-          supervisor: 'systemd',
-          unit: fake.unit,
-          healthUrl: fake.url,
-          verifyTimeout: 1,
-          stableFor: 0,
-        }),
-      );
-      const tx = await mutate(
-        { root },
-        'test switch',
-        (session) =>
-          activate(session, { kind: 'switch', target: '1.1.0', supervisor: fake, acceptCapabilities: accept }),
-        { supervisor: fake },
-      );
+      const tx = await switchThrough(root, await supervise(root), '1.1.0', { acceptCapabilities: accept });
       expect(tx.status).toBe('verified');
       if (accept) expect(tx.acceptCapabilities).toBe(true);
       else expect(tx).not.toHaveProperty('acceptCapabilities');

@@ -1,55 +1,35 @@
 // The state machine driven through every path by a fake supervisor (no root, no systemd): verified,
 // each failure reason rolled back, rollback_failed, refused, and interrupted at every crash point then
 // resumed by recover.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { Journal } from '../../src/store/journal.ts';
 import { isReleaseSwitcherError } from '../../src/model/errors.ts';
-import { activate } from '../../src/transaction/activate.ts';
 import { mutate } from '../../src/transaction/mutate.ts';
 import { rs, templateRoot } from '../support/cli.ts';
 import { linkOf, readState } from '../support/root.ts';
-import { type Behaviour, FakeSupervisor } from './fake-supervisor.ts';
+import {
+  type Behaviour,
+  type FakeSupervisor,
+  configureRoot,
+  fakeSupervision,
+  switchThrough,
+} from './fake-supervisor.ts';
 
 /** 1.0.0 current, 1.2.0 installed. */
 const freshRoot = templateRoot(['1.0.0', '1.2.0']);
-const fakes: FakeSupervisor[] = [];
-afterEach(async () => {
-  await Promise.all(fakes.splice(0).map((f) => f.close()));
-});
+const supervise = fakeSupervision();
 
 async function supervised(
   behaviour: Record<string, Behaviour> = {},
   config: Record<string, unknown> = {},
 ): Promise<{ root: string; fake: FakeSupervisor }> {
   const root = freshRoot();
-  const fake = new FakeSupervisor(root);
-  await fake.listen();
-  fakes.push(fake);
-  fake.running = '1.0.0';
-  fake.behaviour = behaviour;
-  configure(root, {
-    supervisor: 'systemd',
-    unit: fake.unit,
-    healthUrl: fake.url,
-    verifyTimeout: 1,
-    stableFor: 0,
-    ...config,
-  });
-  return { root, fake };
+  return { root, fake: await supervise(root, behaviour, config) };
 }
 
-function configure(root: string, changes: Record<string, unknown>): void {
-  const file = join(root, 'config.json');
-  writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), ...changes }, null, 2));
-}
-
-function switchTo(root: string, fake: FakeSupervisor, target: string) {
-  return mutate({ root }, 'test switch', (session) => activate(session, { kind: 'switch', target, supervisor: fake }), {
-    supervisor: fake,
-  });
-}
+const switchTo = (root: string, fake: FakeSupervisor, target: string) => switchThrough(root, fake, target);
 
 function recoverWith(root: string, fake: FakeSupervisor) {
   return mutate({ root }, 'test recover', async ({ recovery }) => recovery, { supervisor: fake });
@@ -105,7 +85,7 @@ describe('driver with a fake supervisor', () => {
   it('refused: going back across a schema change without a snapshot is STATE_SNAPSHOT_MISSING, nothing changed', async () => {
     const { root, fake } = await supervised();
     expect((await switchTo(root, fake, '1.2.0')).status).toBe('verified');
-    configure(root, { schemaField: 'version' }); // 1.0.0 does not declare what 1.2.0 declares
+    configureRoot(root, { schemaField: 'version' }); // 1.0.0 does not declare what 1.2.0 declares
     const error = await switchTo(root, fake, '1.0.0').catch((e: unknown) => e);
     expect(isReleaseSwitcherError(error) && error.code).toBe('STATE_SNAPSHOT_MISSING');
     expect(linkOf(root, 'current')).toBe('releases/1.2.0');

@@ -3,11 +3,14 @@
  * node:http server answers the health probe as that release would. Each version can be told how to
  * misbehave, one per failure reason the verifier knows.
  */
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { afterEach } from 'vitest';
 import type { ServiceState, Supervisor } from '../../src/service/supervisors/types.ts';
+import { type ActivateRequest, activate } from '../../src/transaction/activate.ts';
+import { mutate } from '../../src/transaction/mutate.ts';
 
 export type Behaviour = 'ok' | 'restart_failed' | 'unhealthy' | 'version_mismatch' | 'crashed' | 'exit_78' | 'timeout';
 
@@ -72,4 +75,57 @@ export class FakeSupervisor implements Supervisor {
     }
     return { active: true, state: 'active', mainPid: this.pid, restarts: this.restarts, exitStatus: null };
   }
+}
+
+/** `root`'s config.json with `changes` merged in. */
+export function configureRoot(root: string, changes: Record<string, unknown>): void {
+  const file = join(root, 'config.json');
+  writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), ...changes }, null, 2));
+}
+
+/**
+ * For a test file: a function that puts a root under a fake supervisor (1.0.0 running, its health on a port of its
+ * own, `behaviour` per version, a 1 s verify with no stability wait unless `config` says otherwise), each closed after
+ * its test.
+ */
+export function fakeSupervision(): (
+  root: string,
+  behaviour?: Record<string, Behaviour>,
+  config?: Record<string, unknown>,
+) => Promise<FakeSupervisor> {
+  const fakes: FakeSupervisor[] = [];
+  afterEach(async () => {
+    await Promise.all(fakes.splice(0).map((f) => f.close()));
+  });
+  return async (root, behaviour = {}, config = {}) => {
+    const fake = new FakeSupervisor(root);
+    await fake.listen();
+    fakes.push(fake);
+    fake.running = '1.0.0';
+    fake.behaviour = behaviour;
+    configureRoot(root, {
+      supervisor: 'systemd',
+      unit: fake.unit,
+      healthUrl: fake.url,
+      verifyTimeout: 1,
+      stableFor: 0,
+      ...config,
+    });
+    return fake;
+  };
+}
+
+/** A switch of `root` to `target`, driven through `fake` under the root's lock (`request`: the rest of the activation). */
+export function switchThrough(
+  root: string,
+  fake: FakeSupervisor,
+  target: string,
+  request: Partial<Pick<ActivateRequest, 'acceptCapabilities' | 'preflight'>> = {},
+) {
+  return mutate(
+    { root },
+    'test switch',
+    (session) => activate(session, { kind: 'switch', target, supervisor: fake, ...request }),
+    { supervisor: fake },
+  );
 }

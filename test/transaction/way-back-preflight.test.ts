@@ -1,16 +1,7 @@
-// The automatic way back asks the previous release's database preflight before it flips back (roll-back.ts,
-// `database-preflight-previous`). The judge itself runs real releases' checks elsewhere (test/rehearsal/
-// database-preflight*.test.ts, test/transaction/finalize.openclaw.test.ts); here it is faked at its module boundary so
-// that the driver's answer to each verdict is what is tested: a refusal leaves the failed release current and never
-// starts the previous one; an accepted verdict goes back as before; a check that throws refuses too.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { activate } from '../../src/transaction/activate.ts';
-import { mutate } from '../../src/transaction/mutate.ts';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { templateRoot } from '../support/cli.ts';
 import { linkOf, readState } from '../support/root.ts';
-import { FakeSupervisor } from './fake-supervisor.ts';
+import { type FakeSupervisor, fakeSupervision, switchThrough } from './fake-supervisor.ts';
 
 const judged = vi.hoisted(() => ({
   calls: [] as Array<{ name: string; target: string; checkpoint: string | undefined }>,
@@ -32,43 +23,19 @@ vi.mock('../../src/transaction/database-preflight-step.ts', async (original) => 
 
 /** 1.0.0 current, 1.2.0 installed. */
 const freshRoot = templateRoot(['1.0.0', '1.2.0']);
-const fakes: FakeSupervisor[] = [];
+const supervise = fakeSupervision();
 beforeEach(() => {
   judged.calls.length = 0;
   judged.answer = undefined;
-});
-afterEach(async () => {
-  await Promise.all(fakes.splice(0).map((f) => f.close()));
 });
 
 /** A root whose 1.2.0 is unhealthy under the fake supervisor, 1.0.0 serving. */
 async function failingUpdate(): Promise<{ root: string; fake: FakeSupervisor }> {
   const root = freshRoot();
-  const fake = new FakeSupervisor(root);
-  await fake.listen();
-  fakes.push(fake);
-  fake.running = '1.0.0';
-  fake.behaviour = { '1.2.0': 'unhealthy' };
-  const file = join(root, 'config.json');
-  const config = JSON.parse(readFileSync(file, 'utf8'));
-  writeFileSync(
-    file,
-    JSON.stringify({
-      ...config,
-      supervisor: 'systemd',
-      unit: fake.unit,
-      healthUrl: fake.url,
-      verifyTimeout: 1,
-      stableFor: 0,
-    }),
-  );
-  return { root, fake };
+  return { root, fake: await supervise(root, { '1.2.0': 'unhealthy' }) };
 }
 
-const switchTo = (root: string, fake: FakeSupervisor, target: string) =>
-  mutate({ root }, 'test switch', (session) => activate(session, { kind: 'switch', target, supervisor: fake }), {
-    supervisor: fake,
-  });
+const switchTo = (root: string, fake: FakeSupervisor, target: string) => switchThrough(root, fake, target);
 
 describe('the way back asks the previous release whether it can read the state', () => {
   it('refused: rollback_failed with the verdict and a hint; the failed release stays current, the previous never started', async () => {

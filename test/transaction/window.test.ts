@@ -1,16 +1,8 @@
-// The stop window (transaction/window.ts): contiguous parts from the moment the serving process is asked to go to the
-// first healthy answer, on a clock the test drives; and through the driver with a fake supervisor: a verified switch
-// records its window (restart, then start to healthy) on the transaction and the CLI says it on one line; a switch
-// that is rolled back records none (its window never closed on a healthy target).
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { describeTransaction } from '../../src/cli/format.ts';
-import { activate } from '../../src/transaction/activate.ts';
-import { mutate } from '../../src/transaction/mutate.ts';
 import { StopWindow } from '../../src/transaction/window.ts';
 import { templateRoot } from '../support/cli.ts';
-import { type Behaviour, FakeSupervisor } from './fake-supervisor.ts';
+import { type Behaviour, fakeSupervision, switchThrough } from './fake-supervisor.ts';
 
 describe('StopWindow', () => {
   it('parts run from one mark to the next, the last to the close; their sum is the window', () => {
@@ -55,39 +47,12 @@ describe('StopWindow', () => {
 });
 
 const freshRoot = templateRoot(['1.0.0', '1.2.0']);
-const fakes: FakeSupervisor[] = [];
-afterEach(async () => {
-  await Promise.all(fakes.splice(0).map((f) => f.close()));
-});
+const supervise = fakeSupervision();
 
 async function switchWith(behaviour: Record<string, Behaviour>) {
   const root = freshRoot();
-  const fake = new FakeSupervisor(root);
-  await fake.listen();
-  fakes.push(fake);
-  fake.running = '1.0.0';
-  fake.behaviour = behaviour;
-  const file = join(root, 'config.json');
-  const config = JSON.parse(readFileSync(file, 'utf8'));
-  writeFileSync(
-    file,
-    JSON.stringify({
-      ...config,
-      supervisor: 'systemd',
-      unit: fake.unit,
-      healthUrl: fake.url,
-      verifyTimeout: 1,
-      stableFor: 1,
-    }),
-  );
-  return mutate(
-    { root },
-    'test switch',
-    (session) => activate(session, { kind: 'switch', target: '1.2.0', supervisor: fake }),
-    {
-      supervisor: fake,
-    },
-  );
+  const fake = await supervise(root, behaviour, { stableFor: 1 });
+  return switchThrough(root, fake, '1.2.0');
 }
 
 describe('the window of an activation', () => {
