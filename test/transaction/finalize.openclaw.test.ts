@@ -331,6 +331,9 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     ]);
     expect(step(updated.json.result, 'restart-handoff')).toMatchObject({ status: 'ok', evidence: { accepted: true } });
     expect(existsSync(path.join(root, 'snapshots', updated.json.result.id))).toBe(true);
+    // What OpenClaw's own `update status` says after an update we ran (finalize records its run in OpenClaw's ledger).
+    const ownStatus = await openclawCli(['update', 'status', '--json']);
+    console.log(`openclaw update status --json (exit ${ownStatus.exitCode}):\n${ownStatus.stdout.slice(-3000)}`);
     // Where the outage went, from the handoff request to 9.6's first healthy answer, in contiguous parts.
     const window = updated.json.result.window;
     console.log(`update's stop window: ${JSON.stringify(window)}`);

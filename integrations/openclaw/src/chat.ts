@@ -26,6 +26,27 @@ export function releasesCommand(options: {
   };
 }
 
+/**
+ * `/update [VERSION]`: OpenClaw's own chat command asks core's `update.run`, which an external supervisor's gateway
+ * refuses ("external-supervisor-update-required"); this one, matched before core's (plugin commands come first in
+ * 2026.9.5 and 2026.9.6, and `update` is not a reserved name there), asks release-switcher instead, as
+ * `/releases update [VERSION]` does: owner-scoped, scheduled, reported in the conversation after the restart.
+ */
+export function updateCommand(options: {
+  ops: ReturnType<typeof operations>;
+  reports: PendingReports;
+}): CommandDefinition {
+  const { ops, reports } = options;
+  return {
+    name: 'update',
+    description: 'Update the gateway (release-switcher runs it; OpenClaw self-update is off under its supervisor)',
+    acceptsArgs: true,
+    requireAuth: true,
+    requiredScopes: [RPC_SCOPE],
+    handler: (ctx) => handle({ ...ctx, args: `update ${ctx.args ?? ''}` }, ops, reports),
+  };
+}
+
 async function handle(
   ctx: CommandContext,
   ops: ReturnType<typeof operations>,

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { releasesCommand } from './chat.js';
+import { releasesCommand, updateCommand } from './chat.js';
 import { PROGRAM, SUBCOMMANDS, argvAfter, runReleases } from './cli.js';
 import type { CliCommand, PluginApi } from './host.js';
 import { type Deliver, PendingReports, deliverPending } from './report.js';
@@ -97,6 +97,7 @@ export default {
     registerCli(api, actions);
     registerRpc(api, actions);
     api.registerCommand(releasesCommand({ ops, reports }));
+    api.registerCommand(updateCommand({ ops, reports }));
     const stop = new AbortController();
     api.registerService({
       id: 'release-switcher-reports',

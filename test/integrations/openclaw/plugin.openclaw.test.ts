@@ -2,7 +2,8 @@
 // private systemd --user, the plugin installed by `openclaw plugins install <folder>` (gateway.ts). Through
 // OpenClaw's own surfaces: its CLI (`openclaw releases …`), its gateway RPC (`openclaw gateway call releases.*`,
 // authenticated with the configured token; a call without it is refused) and its chat command dispatcher
-// (`chat.send` of `/releases …`, the reply and the post-restart report read back with `chat.history`).
+// (`chat.send` of `/releases …` and of `/update`, which the plugin answers instead of core, the reply and the
+// post-restart report read back with `chat.history`).
 // An update and a rollback asked inside the gateway answer `scheduled` at once; the runner outside the unit's
 // cgroup restarts the gateway, and `releases.status` asked of the new process reports `verified`.
 //
@@ -160,7 +161,7 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
     expect(status).toMatchObject({ current: FROM, running: { version: FROM, pid: newPid } });
   }, 900_000);
 
-  it('/releases through the chat command dispatcher: status, then an update from chat reported after the restart', async () => {
+  it("/releases and /update through the chat command dispatcher: status, then an update asked with OpenClaw's own /update (answered by the plugin, not refused by core) reported after the restart", async () => {
     const admin = (method: string, params: object) => gw.operator(method, params, ['operator.admin']);
     const texts = async (): Promise<string[]> => {
       const history = await admin('chat.history', { sessionKey: 'main' });
@@ -181,7 +182,8 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
     await waitFor(async () => (await texts()).some((t) => t.startsWith(`Running: ${FROM}`)));
 
     const pid = await gw.mainPid();
-    await say(`/releases update ${TO}`);
+    // The command users know: core's /update would be refused under an external supervisor; the plugin's answers.
+    await say(`/update ${TO}`);
     await waitFor(async () => (await texts()).some((t) => t.includes(`Update to ${TO} scheduled`)));
     await servedBy(pid, TO);
     // The report's first line is the outcome; a line for each warning the transaction passed on follows (finalize's).

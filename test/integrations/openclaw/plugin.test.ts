@@ -8,6 +8,7 @@ import plugin from '../../../integrations/openclaw/src/index.ts';
 import { releasesArgv } from '../../../integrations/openclaw/src/cli.ts';
 import { PendingReports, deliverPending, outcomeText } from '../../../integrations/openclaw/src/report.ts';
 import { describeStatus } from '../../../integrations/openclaw/src/describe.ts';
+import { updateCommand } from '../../../integrations/openclaw/src/chat.ts';
 import { assertServedFrom, rootOf, servedRoot } from '../../../integrations/openclaw/src/root.ts';
 import { RPC_METHODS, versionParam } from '../../../integrations/openclaw/src/rpc.ts';
 import { cli, tempDir } from '../../support/cli.ts';
@@ -254,7 +255,7 @@ describe("the plugin's package manifest", () => {
 });
 
 describe('register(): what OpenClaw gets', () => {
-  it('the four gateway methods at operator.admin, `releases` on the CLI, /releases in chat, one service', () => {
+  it('the four gateway methods at operator.admin, `releases` on the CLI, /releases and /update in chat, one service', () => {
     const methods: Array<[string, string | undefined]> = [];
     const commands: any[] = [];
     const descriptors: any[] = [];
@@ -273,6 +274,7 @@ describe('register(): what OpenClaw gets', () => {
     ).toEqual([['releases', true, true]]);
     expect(commands.map((c) => [c.name, c.requireAuth, c.requiredScopes])).toEqual([
       ['releases', true, ['operator.admin']],
+      ['update', true, ['operator.admin']],
     ]);
     expect(services).toEqual(['release-switcher-reports']);
     // The manifest declares what register() registers.
@@ -281,5 +283,27 @@ describe('register(): what OpenClaw gets', () => {
     );
     expect(manifest.id).toBe(plugin.id);
     expect(manifest.cliCommands.map((c: any) => c.name)).toEqual(['releases']);
+  });
+});
+
+describe('/update in chat', () => {
+  it("asks release-switcher for the update as /releases update does (OpenClaw's own /update is refused under an external supervisor)", async () => {
+    const asked: Array<string | undefined> = [];
+    const ops = {
+      update: async (version: string | undefined) => {
+        asked.push(version);
+        return { id: 't9', kind: 'update', status: 'up_to_date', from: '2026.9.6', to: '2026.9.6', reason: null };
+      },
+    } as any;
+    const command = updateCommand({ ops, reports: new PendingReports() });
+    const ctx = { channel: 'telegram', isAuthorizedSender: true, senderIsOwner: true };
+    expect(await command.handler({ ...ctx, args: '2026.9.6' })).toEqual({
+      text: 'update 2026.9.6 → 2026.9.6: up_to_date.',
+    });
+    expect(await command.handler({ ...ctx })).toEqual({ text: 'update 2026.9.6 → 2026.9.6: up_to_date.' });
+    expect(asked).toEqual(['2026.9.6', undefined]);
+    // More than a version: the usage, nothing asked.
+    expect((await command.handler({ ...ctx, args: '2026.9.6 now' })).text).toMatch(/^Usage: \/releases/);
+    expect(asked).toHaveLength(2);
   });
 });
