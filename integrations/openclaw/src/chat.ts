@@ -10,6 +10,7 @@ import type { PendingReports } from './report.js';
 import { RPC_SCOPE, errorShape, type operations, versionParam } from './rpc.js';
 
 const USAGE = 'Usage: /releases [status | update [VERSION] | rollback [VERSION]]';
+const UPDATE_USAGE = 'Usage: /update [VERSION] (release-switcher; also /releases status | rollback [VERSION])';
 
 export function releasesCommand(options: {
   ops: ReturnType<typeof operations>;
@@ -22,7 +23,7 @@ export function releasesCommand(options: {
     acceptsArgs: true,
     requireAuth: true,
     requiredScopes: [RPC_SCOPE],
-    handler: (ctx) => handle(ctx, ops, reports),
+    handler: (ctx) => handle(ctx, ops, reports, USAGE),
   };
 }
 
@@ -43,7 +44,7 @@ export function updateCommand(options: {
     acceptsArgs: true,
     requireAuth: true,
     requiredScopes: [RPC_SCOPE],
-    handler: (ctx) => handle({ ...ctx, args: `update ${ctx.args ?? ''}` }, ops, reports),
+    handler: (ctx) => handle({ ...ctx, args: `update ${ctx.args ?? ''}` }, ops, reports, UPDATE_USAGE),
   };
 }
 
@@ -51,10 +52,11 @@ async function handle(
   ctx: CommandContext,
   ops: ReturnType<typeof operations>,
   reports: PendingReports,
+  usage: string,
 ): Promise<CommandResult> {
   const [verb = 'status', version, extra] = (ctx.args ?? '').trim().split(/\s+/).filter(Boolean);
   try {
-    if (extra !== undefined || !['status', 'update', 'rollback'].includes(verb)) return { text: USAGE };
+    if (extra !== undefined || !['status', 'update', 'rollback'].includes(verb)) return { text: usage };
     if (verb === 'status') return { text: describeStatus(await ops.status()) };
     const wanted = versionParam({ version });
     const tx = verb === 'update' ? await ops.update(wanted) : await ops.rollback(wanted);

@@ -303,7 +303,7 @@ describe('/update in chat', () => {
     expect(await command.handler({ ...ctx })).toEqual({ text: 'update 2026.9.6 → 2026.9.6: up_to_date.' });
     expect(asked).toEqual(['2026.9.6', undefined]);
     // More than a version: the usage, nothing asked.
-    expect((await command.handler({ ...ctx, args: '2026.9.6 now' })).text).toMatch(/^Usage: \/releases/);
+    expect((await command.handler({ ...ctx, args: '2026.9.6 now' })).text).toMatch(/^Usage: \/update \[VERSION\]/);
     expect(asked).toHaveLength(2);
   });
 });
