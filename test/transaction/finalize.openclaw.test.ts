@@ -334,6 +334,9 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     // What OpenClaw's own `update status` says after an update we ran (finalize records its run in OpenClaw's ledger).
     const ownStatus = await openclawCli(['update', 'status', '--json']);
     console.log(`openclaw update status --json (exit ${ownStatus.exitCode}):\n${ownStatus.stdout.slice(-3000)}`);
+    // Its last run is the finalize this update ran (OpenClaw records it in its own update ledger): the phases it did.
+    expect(ownStatus.exitCode, ownStatus.stderr.slice(-2000)).toBe(0);
+    expect(ownStatus.stdout).toContain('"step": "finalize:doctor"');
     // Where the outage went, from the handoff request to 9.6's first healthy answer, in contiguous parts.
     const window = updated.json.result.window;
     console.log(`update's stop window: ${JSON.stringify(window)}`);
