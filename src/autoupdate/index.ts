@@ -32,7 +32,10 @@ export type AutoUpdateOptions = CheckOptions & HandoffOptions;
 export type CheckResult = PolicyResult & {
   current: string | null;
   channel: Channel;
-  /** Where the channel was decided: `config.json channel`, the service's own setting (`<file> update.channel`), `the default`. */
+  /**
+   * Where the channel was decided: `config.json channel`, the service's own setting (`<file> update.channel`), or
+   * `the default`.
+   */
   channelFrom: string;
 };
 

@@ -61,7 +61,10 @@ export interface FinalizeVerdict {
   leftoversEnded?: boolean;
 }
 
-/** Seconds of the command's own per-phase deadline: a phase past it and its settling wait (up to as long) fit in our bound, with a margin. */
+/**
+ * Seconds of the command's own per-phase deadline: a phase past it and its settling wait (up to as long again) fit in
+ * our bound, with a margin.
+ */
 export function phaseTimeoutSeconds(boundMs: number): number {
   return Math.max(30, Math.floor((boundMs / 1000 - 30) / 2));
 }

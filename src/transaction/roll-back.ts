@@ -61,8 +61,8 @@ export async function rollBack(run: Run, supervisor: Supervisor, failure: Failur
 
 /**
  * `database-preflight-previous`: what refuses the way back (the step failed with the verdicts; nothing flipped: the
- * failed release stays current and whatever it serves goes on), or undefined. A check that could not run at all refuses too: going
- * back blind is how an older release meets state it cannot read.
+ * failed release stays current and whatever it serves goes on), or undefined. A check that could not run at all
+ * refuses too: going back blind is how an older release meets state it cannot read.
  */
 async function judgeWayBack(
   run: Run,

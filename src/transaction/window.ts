@@ -5,7 +5,10 @@
  * the next part's. Only the forward path of a run that was not interrupted is timed: a recovery re-enters without it.
  */
 export interface WindowRecord {
-  /** In order: `handoff` (request → old process gone), `stop`, `checkpoint`, `finalize`, `start`, `start-to-healthy`. */
+  /**
+   * In order, each where it happened: `handoff` (request → old process gone), `stop`, `consume`, `checkpoint`,
+   * `finalize`, `start`, `start-to-healthy`.
+   */
   parts: Array<{ part: string; ms: number }>;
   /** The sum of the parts: the outage as this run saw it. */
   totalMs: number;
