@@ -12,19 +12,16 @@ import { RPC_SCOPE, errorShape, type operations, versionParam } from './rpc.js';
 const USAGE = 'Usage: /releases [status | update [VERSION] | rollback [VERSION]]';
 const UPDATE_USAGE = 'Usage: /update [VERSION] (release-switcher; also /releases status | rollback [VERSION])';
 
-export function releasesCommand(options: {
+/** What the chat commands act with: the plugin's operations, and the reports promised for after the restart. */
+export interface ChatActions {
   ops: ReturnType<typeof operations>;
   reports: PendingReports;
-}): CommandDefinition {
-  const { ops, reports } = options;
-  return {
-    name: 'releases',
-    description: 'What the gateway runs; update or roll it back (release-switcher)',
-    acceptsArgs: true,
-    requireAuth: true,
-    requiredScopes: [RPC_SCOPE],
-    handler: (ctx) => handle(ctx, ops, reports, USAGE),
-  };
+}
+
+export function releasesCommand(actions: ChatActions): CommandDefinition {
+  return ownerCommand('releases', 'What the gateway runs; update or roll it back (release-switcher)', (ctx) =>
+    handle(ctx, actions, USAGE),
+  );
 }
 
 /**
@@ -33,27 +30,21 @@ export function releasesCommand(options: {
  * 2026.9.5 and 2026.9.6, and `update` is not a reserved name there), asks release-switcher instead, as
  * `/releases update [VERSION]` does: owner-scoped, scheduled, reported in the conversation after the restart.
  */
-export function updateCommand(options: {
-  ops: ReturnType<typeof operations>;
-  reports: PendingReports;
-}): CommandDefinition {
-  const { ops, reports } = options;
-  return {
-    name: 'update',
-    description: 'Update the gateway (release-switcher runs it; OpenClaw self-update is off under its supervisor)',
-    acceptsArgs: true,
-    requireAuth: true,
-    requiredScopes: [RPC_SCOPE],
-    handler: (ctx) => handle({ ...ctx, args: `update ${ctx.args ?? ''}` }, ops, reports, UPDATE_USAGE),
-  };
+export function updateCommand(actions: ChatActions): CommandDefinition {
+  return ownerCommand(
+    'update',
+    'Update the gateway (release-switcher runs it; OpenClaw self-update is off under its supervisor)',
+    (ctx) => handle({ ...ctx, args: `update ${ctx.args ?? ''}` }, actions, UPDATE_USAGE),
+  );
 }
 
-async function handle(
-  ctx: CommandContext,
-  ops: ReturnType<typeof operations>,
-  reports: PendingReports,
-  usage: string,
-): Promise<CommandResult> {
+/** A command with words after it, for an authenticated sender with the plugin's RPC scope (operator.admin). */
+function ownerCommand(name: string, description: string, handler: CommandDefinition['handler']): CommandDefinition {
+  return { name, description, acceptsArgs: true, requireAuth: true, requiredScopes: [RPC_SCOPE], handler };
+}
+
+async function handle(ctx: CommandContext, actions: ChatActions, usage: string): Promise<CommandResult> {
+  const { ops, reports } = actions;
   const [verb = 'status', version, extra] = (ctx.args ?? '').trim().split(/\s+/).filter(Boolean);
   try {
     if (extra !== undefined || !['status', 'update', 'rollback'].includes(verb)) return { text: usage };
