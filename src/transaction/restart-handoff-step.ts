@@ -63,9 +63,13 @@ export async function handoffStep(
       message: `asking ${tx.from}'s gateway (pid ${pid}) for its restart handoff`,
     });
     const logFile = path.join(layout.root, 'finalize', `${tx.id}.handoff.log`);
-    // The window opens with the request: from it the gateway drains and stops serving (its CLI's start is in it too).
-    run.window?.open('handoff');
+    // The window opens when the gateway stops serving after the request (it drains, then exits), not at the request:
+    // the request's own CLI starts while the gateway still answers. Seen by a probe of the health URL meanwhile.
+    const serving = config.healthUrl ? watchServing(config.healthUrl) : undefined;
+    const requested = run.window?.time();
     const exit = await requestRestart({ ...call, pid, logFile, timeoutMs: EXIT_TIMEOUT_MS }, commands);
+    const stoppedServing = serving?.stop();
+    if (requested !== undefined) run.window?.openAt('handoff', stoppedServing ?? requested);
     run.window?.next('stop');
     if (exit.exited) await supervisor.stop!(); // before its RestartSec= runs out: finalize comes first
     run.window?.next('consume');
@@ -116,4 +120,39 @@ export async function supervisedMode(
   if (missing.length > 0)
     return `the running gateway (pid ${pid}) was started without ${missing.join(' ')} (before the unit had it: a restart gives it)`;
   return true;
+}
+
+/** How often the health URL is asked while the gateway is asked to go, and how long one answer may take. */
+const SERVING_POLL_MS = 100;
+const SERVING_ANSWER_MS = 1_000;
+
+/**
+ * Ask `healthUrl` until told to stop: `stop()` says when (performance.now()) it first did not answer 2xx, or, when it
+ * answered 2xx all along, now (it served until the exit just seen). It does not wait for a probe still out: nothing
+ * waits on it. For the stop window's start; never for a decision.
+ */
+function watchServing(healthUrl: string): { stop: () => number } {
+  let done = false;
+  let stoppedAt: number | undefined;
+  const loop = (async () => {
+    while (!done && stoppedAt === undefined) {
+      const asked = performance.now();
+      const ok = await fetch(healthUrl, { signal: AbortSignal.timeout(SERVING_ANSWER_MS) }).then(
+        async (response) => {
+          await response.arrayBuffer().catch(() => undefined);
+          return response.ok;
+        },
+        () => false,
+      );
+      if (!ok && !done) stoppedAt = asked;
+      else await new Promise((resolve) => setTimeout(resolve, SERVING_POLL_MS));
+    }
+  })();
+  loop.catch(() => undefined);
+  return {
+    stop: () => {
+      done = true;
+      return stoppedAt ?? performance.now();
+    },
+  };
 }

@@ -28,6 +28,16 @@ export class StopWindow {
     this.next(part);
   }
 
+  /**
+   * Open the window with `part` begun at `at`, a time of this clock already past (when the serving process was seen to
+   * stop serving); nothing when it is open already.
+   */
+  openAt(part: string, at: number): void {
+    if (this.opened !== undefined || this.closed !== undefined) return;
+    this.opened = Math.min(at, this.now());
+    this.marks.push({ part, at: this.opened });
+  }
+
   /** Begin `part` if the window is open (a step that is outside the window when nothing was stopped yet). */
   next(part: string): void {
     if (this.opened === undefined || this.closed !== undefined) return;

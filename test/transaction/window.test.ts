@@ -36,6 +36,28 @@ describe('StopWindow', () => {
     expect(window.record()?.parts).toHaveLength(5);
   });
 
+  it('opened at a time already past (when the old process was seen to stop serving): the first part starts there', () => {
+    let now = 10_000;
+    const window = new StopWindow(() => now);
+    window.openAt('handoff', 7_500); // the request went out at 7 000, the health URL stopped answering at 7 500
+    window.openAt('handoff', 7_000); // open already: nothing
+    now = 12_000;
+    window.next('finalize');
+    now = 15_000;
+    window.close();
+    expect(window.record()).toEqual({
+      parts: [
+        { part: 'handoff', ms: 4_500 },
+        { part: 'finalize', ms: 3_000 },
+      ],
+      totalMs: 7_500,
+    });
+    const future = new StopWindow(() => 100);
+    future.openAt('handoff', 500); // never later than now
+    future.close();
+    expect(future.record()).toEqual({ parts: [{ part: 'handoff', ms: 0 }], totalMs: 0 });
+  });
+
   it('never opened or never closed: no record', () => {
     const closedOnly = new StopWindow(() => 5);
     closedOnly.close();
