@@ -115,8 +115,8 @@ export interface Transaction {
   /** What succeeded with a warning (OpenClaw's finalize: Doctor's and the plugins' warnings), for the operator to read. */
   warnings?: TransactionWarning[];
   /**
-   * The stop window of an activation that verified (transaction/window.ts): from the moment the serving process was
-   * asked to go until the new one first answered healthy, in contiguous parts (`handoff`, `stop`, `consume`,
+   * The stop window of an activation that verified (transaction/window.ts): from the moment the serving process stopped
+   * serving until the new one first answered healthy, in contiguous parts (`handoff`, `stop`, `consume`,
    * `checkpoint`, `finalize`, `start`, `start-to-healthy`), and their sum.
    */
   window?: { parts: Array<{ part: string; ms: number }>; totalMs: number };
