@@ -4,9 +4,6 @@
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
-// Before pacote loads: sigstore only when provenance is verified.
-import '../registry/lazy-pacote.js';
-import pacote from 'pacote';
 import { rollback } from '../verbs/switch.js';
 import { update } from '../verbs/update.js';
 import type { Channel, Config } from '../store/config.js';
@@ -16,11 +13,10 @@ import { readState } from '../store/journal.js';
 import type { Transaction } from '../model/state.js';
 import { readLinkVersion } from '../store/links.js';
 import type { HandoffOptions } from '../transaction/schedule.js';
-import { type RootOptions, type Session, openSession } from '../store/session.js';
-import { fetchError, pacoteOptions } from '../registry/fetch.js';
-import { withNetworkDeadline } from '../registry/network.js';
+import { type RootOptions, openSession } from '../store/session.js';
+import { fetchPackument } from '../registry/fetch.js';
 import { chooseChannel } from '../transaction/channel.js';
-import { type PackumentView, type PolicyResult, decide } from './policy.js';
+import { type PolicyResult, decide } from './policy.js';
 
 export interface CheckOptions extends RootOptions {
   /** The clock the cooldown is measured against. @default new Date() */
@@ -64,28 +60,11 @@ export async function hostIdOf(config: Pick<Config, 'hostId'>, machineIdFile = M
   return machineId || os.hostname();
 }
 
-/** Revalidated on every call: a cached packument would hide a deprecation or a moved tag. */
-async function fetchPackument(session: Session): Promise<PackumentView> {
-  const { config, runtime } = session;
-  try {
-    return await withNetworkDeadline(
-      { npmConfig: runtime.npmConfig, signal: runtime.signal, what: `the packument of ${config.package}` },
-      (signal) =>
-        pacote.packument(
-          config.package,
-          pacoteOptions(config, runtime, { fullMetadata: true, preferOnline: true, signal }),
-        ),
-    );
-  } catch (error) {
-    throw fetchError(error, config.package);
-  }
-}
-
 async function evaluate(options: CheckOptions): Promise<{ config: Config; result: CheckResult }> {
   const session = await openSession(options);
   const { layout, config } = session;
   const [packument, state, current, hostId, choice] = await Promise.all([
-    fetchPackument(session),
+    fetchPackument(config, session.runtime, { fullMetadata: true }),
     readState(layout.root),
     readLinkVersion(layout, 'current'),
     hostIdOf(config),
@@ -142,4 +121,4 @@ export type {
   RollbackReason,
 } from './policy.js';
 export { decide, rolloutBucket, jitterSeconds, JITTER_MAX_SECONDS } from './policy.js';
-export { channelVersion } from '../registry/channel.js';
+export { channelVersion } from '../registry/dist-tags.js';

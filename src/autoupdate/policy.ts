@@ -6,16 +6,12 @@
 import { createHash } from 'node:crypto';
 import semver from 'semver';
 import type { Channel, Config } from '../store/config.js';
-import { channelTags, channelVersion } from '../registry/channel.js';
+import { channelTags, channelVersion } from '../registry/dist-tags.js';
 import type { ReleaseRecord } from '../model/state.js';
+import type { PackumentView } from '../registry/fetch.js';
 
-/** The parts of a registry packument (`pacote.packument(name, {fullMetadata: true})`) the policy reads. */
-export interface PackumentView {
-  'dist-tags': Record<string, string | undefined>;
-  versions: Record<string, { deprecated?: string | boolean | undefined } | undefined>;
-  /** Publish time (ISO-8601) by version. */
-  time?: Record<string, string | undefined>;
-}
+// The parts of a registry packument (`pacote.packument(name, {fullMetadata: true})`) the policy reads.
+export type { PackumentView };
 
 export interface PolicyInput {
   packument: PackumentView;

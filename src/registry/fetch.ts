@@ -33,13 +33,37 @@ import {
 } from './signatures.js';
 import { asPackageJson } from '../platform/package-json.js';
 import { networkDeadlines, withNetworkDeadline } from './network.js';
+import { channelTag } from './dist-tags.js';
+
+/** The parts of a registry packument release-switcher reads (our own shape: the public types never name pacote's). */
+export interface PackumentView {
+  'dist-tags': Record<string, string | undefined>;
+  versions: Record<string, { deprecated?: string | boolean | undefined } | undefined>;
+  /** Publish time (ISO-8601) by version; in the full document only. */
+  time?: Record<string, string | undefined>;
+}
 
 /**
- * The dist-tag for the bare package name typed as a spec: config.json's channel's first tag (an update without a
- * version follows the whole channel rule instead: transaction/channel.ts).
+ * A packument read afresh (a cached one would hide a deprecation or a moved tag), within npm's network deadlines;
+ * `fullMetadata` for publish times and deprecations, else npm's abbreviated document (dist-tags, versions).
  */
-function channelTag(config: Config): string {
-  return config.channel === 'beta' || config.channel === 'extended-stable' ? config.channel : 'latest';
+export async function fetchPackument(
+  config: Config,
+  runtime: ResolvedRuntime,
+  options: { fullMetadata?: boolean } = {},
+): Promise<PackumentView> {
+  try {
+    return await withNetworkDeadline(
+      { npmConfig: runtime.npmConfig, signal: runtime.signal, what: `the packument of ${config.package}` },
+      (signal) =>
+        pacote.packument(
+          config.package,
+          pacoteOptions(config, runtime, { fullMetadata: options.fullMetadata === true, preferOnline: true, signal }),
+        ),
+    );
+  } catch (error) {
+    throw fetchError(error, config.package);
+  }
 }
 
 /**
@@ -49,7 +73,8 @@ function channelTag(config: Config): string {
 export function normalizeSpec(spec: string, config: Config): string {
   const trimmed = spec.trim();
   if (trimmed === '') throw invalidSpec(spec, 'it is empty');
-  if (trimmed === config.package) return `${config.package}@${channelTag(config)}`;
+  // The bare name: config.json's channel's tag (an update without a version follows the whole rule: transaction/channel.ts).
+  if (trimmed === config.package) return `${config.package}@${channelTag(config.channel ?? 'stable')}`;
   if (semver.valid(trimmed) || (semver.validRange(trimmed) && /^[\d^~<>=*xX| .-]/.test(trimmed)))
     return `${config.package}@${trimmed}`;
   return trimmed;

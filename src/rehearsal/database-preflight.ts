@@ -238,7 +238,7 @@ async function consolidate(
   }
 }
 
-/** The JSON object in a combined stdout/stderr (warnings may come before or after it). */
+/** Whether SQLite would open `file` as a database: its header, or empty; a file gone since it was listed counts. */
 async function isDatabaseFile(file: string): Promise<boolean> {
   const stat = await fs.stat(file).catch(() => undefined);
   if (!stat) return true; // gone since it was listed: the copy says so

@@ -119,6 +119,38 @@ export function getJson(url: string, timeoutMs: number): Promise<{ status: numbe
   );
 }
 
+/** How often `watchServing` asks, and how long one answer may take. */
+const SERVING_POLL_MS = 100;
+const SERVING_ANSWER_MS = 1_000;
+
+/**
+ * Ask `healthUrl` until told to stop: `stop()` says when (performance.now()) it first did not answer 2xx, or, when it
+ * answered 2xx all along, now (it served until the moment the caller saw it go). It does not wait for a probe still
+ * out: nothing waits on it. For the start of a stop window (transaction/window.ts); never for a decision.
+ */
+export function watchServing(healthUrl: string): { stop: () => number } {
+  let done = false;
+  let stoppedAt: number | undefined;
+  const loop = async () => {
+    while (!done && stoppedAt === undefined) {
+      const asked = performance.now();
+      const ok = await getJson(healthUrl, SERVING_ANSWER_MS).then(
+        (answer) => answer.status >= 200 && answer.status <= 299,
+        () => false,
+      );
+      if (!ok && !done) stoppedAt = asked;
+      else await new Promise((resolve) => setTimeout(resolve, SERVING_POLL_MS));
+    }
+  };
+  loop().catch(() => undefined);
+  return {
+    stop: () => {
+      done = true;
+      return stoppedAt ?? performance.now();
+    },
+  };
+}
+
 async function probeHealth(options: VerifyOptions, evidence: VerifyEvidence): Promise<Probe> {
   if (!options.healthUrl) return { ok: true };
   evidence.probes++;

@@ -5,8 +5,10 @@
  * git-checkout flow, not a package: it is refused, never read as another channel.
  */
 import { ReleaseSwitcherError } from '../model/errors.js';
-import { channelSpec } from '../registry/channel.js';
-import { CHANNELS, type Channel } from '../store/config.js';
+import { fetchPackument } from '../registry/fetch.js';
+import { channelTags, channelVersion } from '../registry/dist-tags.js';
+import type { ResolvedRuntime } from '../model/runtime.js';
+import { CHANNELS, type Channel, type Config } from '../store/config.js';
 import { servicePreset } from '../store/presets.js';
 import type { Session } from '../store/session.js';
 import { serviceIdentity } from './service-identity.js';
@@ -36,7 +38,7 @@ export async function chooseChannel(
   return { channel: 'stable', from: 'the default' };
 }
 
-/** The spec an update without a version installs: the chosen channel's (registry/channel.ts). */
+/** The spec an update without a version installs: the chosen channel's. */
 export async function channelUpdateSpec(
   session: Pick<Session, 'config' | 'runtime'>,
   option?: string,
@@ -60,4 +62,24 @@ function channelNamed(value: unknown, from: string): Channel {
     hint: `Channels: ${CHANNELS.join(', ')}.`,
     details: { channel: value, from },
   });
+}
+
+/**
+ * The npm spec an update on `channel` installs: `<package>@latest` for stable (resolved by the install as any tag);
+ * for beta and extended-stable the exact version the dist-tags give, read afresh. A channel with no version on the
+ * registry is refused, never replaced by another channel's.
+ */
+async function channelSpec(config: Config, runtime: ResolvedRuntime, channel: Channel): Promise<string> {
+  if (channel === 'stable') return `${config.package}@latest`;
+  const tags = (await fetchPackument(config, runtime))['dist-tags'];
+  const version = channelVersion(tags, channel);
+  if (version) return `${config.package}@${version}`;
+  throw new ReleaseSwitcherError(
+    'VERSION_NOT_FOUND',
+    `The ${channel} channel has no version of ${config.package}: the registry has no ${channelTags(channel)} dist-tag.`,
+    {
+      hint: `Name a version (release-switcher update ${config.package}@VERSION), or follow another channel (--channel stable).`,
+      details: { channel, distTags: tags },
+    },
+  );
 }

@@ -7,6 +7,7 @@
  * gateway did not exit in time, no main PID) the step says why and the caller's stop, or restart, does it as before.
  */
 import path from 'node:path';
+import { watchServing } from '../service/health.js';
 import { consumeHandoff, handoffSupported, requestRestart } from '../service/restart-handoff.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 import { servicePreset } from '../store/presets.js';
@@ -120,39 +121,4 @@ export async function supervisedMode(
   if (missing.length > 0)
     return `the running gateway (pid ${pid}) was started without ${missing.join(' ')} (before the unit had it: a restart gives it)`;
   return true;
-}
-
-/** How often the health URL is asked while the gateway is asked to go, and how long one answer may take. */
-const SERVING_POLL_MS = 100;
-const SERVING_ANSWER_MS = 1_000;
-
-/**
- * Ask `healthUrl` until told to stop: `stop()` says when (performance.now()) it first did not answer 2xx, or, when it
- * answered 2xx all along, now (it served until the exit just seen). It does not wait for a probe still out: nothing
- * waits on it. For the stop window's start; never for a decision.
- */
-function watchServing(healthUrl: string): { stop: () => number } {
-  let done = false;
-  let stoppedAt: number | undefined;
-  const loop = (async () => {
-    while (!done && stoppedAt === undefined) {
-      const asked = performance.now();
-      const ok = await fetch(healthUrl, { signal: AbortSignal.timeout(SERVING_ANSWER_MS) }).then(
-        async (response) => {
-          await response.arrayBuffer().catch(() => undefined);
-          return response.ok;
-        },
-        () => false,
-      );
-      if (!ok && !done) stoppedAt = asked;
-      else await new Promise((resolve) => setTimeout(resolve, SERVING_POLL_MS));
-    }
-  })();
-  loop.catch(() => undefined);
-  return {
-    stop: () => {
-      done = true;
-      return stoppedAt ?? performance.now();
-    },
-  };
 }

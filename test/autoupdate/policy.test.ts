@@ -12,7 +12,7 @@ import {
   rolloutBucket,
 } from '../../src/autoupdate/policy.ts';
 import type { ReleaseRecord, ReleaseState } from '../../src/model/state.ts';
-import { channelVersion } from '../../src/registry/channel.ts';
+import { channelVersion } from '../../src/registry/dist-tags.ts';
 import { tempDir } from '../support/cli.ts';
 
 const NOW = new Date('2026-11-21T12:00:00.000Z');

@@ -7,7 +7,8 @@ export function describeStatus(status: UpdateStatus): string {
   ];
   const tx = status.transaction;
   if (tx) lines.push(`Last: ${describeTransaction(tx)}${status.inFlight ? ' (in progress)' : ''}.`);
-  if (tx && describeWarnings(tx)) lines.push(describeWarnings(tx));
+  const warnings = tx ? describeWarnings(tx) : '';
+  if (warnings) lines.push(warnings);
   return lines.join('\n');
 }
 
