@@ -328,19 +328,38 @@ export async function processesMarked(marker: { name: string; value: string }): 
 export async function endMarkedProcesses(marker: { name: string; value: string }, waitMs = 10_000): Promise<boolean> {
   const found = await processesMarked(marker);
   if (found.length === 0) return false;
+  // Every pid signalled, watched until it has exited: a dying process gives up its memory (and with it the
+  // environment the marker is read from) before it is gone, so "no longer marked" is not yet "ended"; returning
+  // then let one run on for a moment after this said none was left (seen under load).
+  const signalled = new Set<number>();
   const signalAll = async (signal: NodeJS.Signals) => {
-    for (const pid of await processesMarked(marker)) if (!signalGroup(pid, signal)) signalOne(pid, signal);
+    for (const pid of await processesMarked(marker)) {
+      signalled.add(pid);
+      if (!signalGroup(pid, signal)) signalOne(pid, signal);
+    }
   };
+  const anyLeft = async () =>
+    (await processesMarked(marker)).length > 0 || [...signalled].some((pid) => !hasExited(pid));
   await signalAll('SIGTERM');
   const started = Date.now();
   // Past the grace, SIGKILL whatever carries the marker on every look, not once: a process forked while one pass ran
   // (its parent killed later in the same pass) is in no pass's list but the next; one pass let such a child live on,
   // and it went on starting processes of its own after recovery (seen with openclaw's finalize under load).
-  while ((await processesMarked(marker)).length > 0 && Date.now() - started < waitMs) {
+  while ((await anyLeft()) && Date.now() - started < waitMs) {
     if (Date.now() - started >= KILL_GRACE_MS) await signalAll('SIGKILL');
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return true;
+}
+
+/** Whether a process has exited: gone, or a zombie waiting for its reaper (it runs nothing more). */
+function hasExited(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] === 'Z';
+  } catch {
+    return true;
+  }
 }
 
 function signalOne(pid: number, signal: NodeJS.Signals): void {
