@@ -39,5 +39,7 @@ export const CRASH_POINTS = [
   'lock:release-claimed',
   'restore:begin',
   'restore:partial',
+  'restore:swap-out',
+  'restore:swap-in',
 ] as const;
 export type CrashPointName = (typeof CRASH_POINTS)[number];

@@ -20,7 +20,13 @@ import ignore, { type Ignore } from 'ignore';
 import { isAlive } from '../platform/subprocess.js';
 
 /** Residue of every service, whatever its preset says. */
-export const GENERIC_RESIDUE: readonly string[] = ['*.pid', '*.sock'];
+export const GENERIC_RESIDUE: readonly string[] = [
+  '*.pid',
+  '*.sock',
+  // A restore's ready copy and the state it moved aside (swap.ts), inside the state folder for a moment.
+  '/.release-switcher-ready-*/',
+  '/.release-switcher-aside-*/',
+];
 /** Files up to this size are read to see whether they name a live process (lock and PID files are tiny). */
 const OWNER_FILE_MAX = 4096;
 

@@ -19,7 +19,9 @@ import { captureEntry, reconcileEntry } from './capture.js';
 import { fsNow } from './reconcile.js';
 import { sqliteNode } from './sqlite-copy.js';
 import { ResidueFilter } from './residue.js';
-import { RESTORING_MARKER, type RestoringRecord } from './restore-marker.js';
+import { RESTORING_MARKER, type RestoringRecord, unfinishedRestore } from './restore-marker.js';
+import { ASIDE_PREFIX, READY_PREFIX, readSwapRecord, swapIn } from './swap.js';
+import type { SnapshotEntry, SnapshotManifest } from './manifest.js';
 import { assertStatePathsApart, resolveIndependentPaths, resolveStatePaths } from './state-paths.js';
 
 export const SNAPSHOT_MANIFEST = 'snapshot.json';
@@ -28,37 +30,7 @@ export const RESTORE_MARKER = 'restored.json';
 /** Written before a restore changes anything, removed once it is marked complete (restore-marker.ts). */
 export { RESTORING_MARKER, unfinishedRestore } from './restore-marker.js';
 
-export interface SnapshotEntry {
-  /** Absolute path of the state, as resolved when the snapshot was taken. */
-  path: string;
-  /** `absent`: it did not exist then, so a restore deletes it. A symlinked path is followed. */
-  type: 'file' | 'dir' | 'absent';
-  /** Bytes (of every file below, for a directory). */
-  size?: number;
-  /** Where the copy is, relative to the snapshot folder: `data/<n>`. */
-  stored?: string;
-  /** A SQLite file's `-wal`, `-shm` and `-journal`, taken with it: present (copied) or absent (deleted on restore). */
-  companions?: Array<{ suffix: string; present: boolean; size?: number }>;
-}
-
-export interface SnapshotManifest {
-  /** The transaction whose target first started after it was taken. */
-  id: string;
-  takenAt: string;
-  /** The release that ran on this state; the one it is restored for. */
-  fromVersion: string | null;
-  /** The release about to start on it. */
-  toVersion: string;
-  /** The configured state paths, unexpanded. */
-  statePaths: string[];
-  entries: SnapshotEntry[];
-  /** Bytes copied. */
-  size: number;
-  /** When its copy began, on the ctime clock (reconcile.ts fsNow): a file unchanged since is shared by a later one. */
-  startedAt?: number;
-  /** Folders declared independent (`--independent-path`), as resolved then: neither taken nor restored. */
-  independent?: string[];
-}
+export type { SnapshotEntry, SnapshotManifest } from './manifest.js';
 
 export interface TakeSnapshotOptions {
   root: string;
@@ -242,10 +214,21 @@ export async function restoreSnapshot(options: {
     pid: process.pid,
     at: new Date().toISOString(),
   };
+  // Run again after a cut: a folder swapped in may have been written by a start on the half-restored state since.
+  const again = (await unfinishedRestore(layout, options.id)) !== undefined;
   await writeFileAtomic(path.join(layout.snapshot(options.id), RESTORING_MARKER), `${JSON.stringify(record)}\n`);
   crashPoint('restore:begin');
   const keep = new Set(manifest.independent ?? []);
-  for (const entry of manifest.entries) await restoreEntry(layout.snapshot(options.id), entry, { result, keep });
+  // Folders made ready before the stop go in by rename (swap.ts); the rest is copied back.
+  const prepared = options.tx ? await readSwapRecord(layout, options.id, options.tx) : undefined;
+  const swapped = prepared ? await swapIn(layout, manifest, prepared, keep) : new Set<number>();
+  for (const [i, entry] of manifest.entries.entries()) {
+    if (!swapped.has(i)) await restoreEntry(layout.snapshot(options.id), entry, { result, keep });
+    else {
+      if (again) await restoreEntry(layout.snapshot(options.id), entry, { result: { ...result, restored: [] }, keep });
+      result.restored.push(entry.path);
+    }
+  }
   return result;
 }
 
@@ -271,7 +254,11 @@ async function restoreEntry(
   const target = await fs.realpath(entry.path).catch(() => entry.path);
   const stored = path.join(dir, entry.stored);
   if (entry.type === 'dir') {
-    await syncTree(stored, target, at.keep);
+    // A swap's ready or aside folder in it (swap.ts) is not the state: never removed by a copy back.
+    const ours = (await fs.readdir(target).catch(() => [] as string[]))
+      .filter((name) => name.startsWith(READY_PREFIX) || name.startsWith(ASIDE_PREFIX))
+      .map((name) => path.join(target, name));
+    await syncTree(stored, target, new Set([...at.keep, ...ours]));
     result.restored.push(entry.path);
     return;
   }

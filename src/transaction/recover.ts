@@ -22,7 +22,7 @@ import { configuredSupervisor } from './configured-supervisor.js';
 import { interruptedFinalize } from './finalize-interrupted.js';
 import { endOperation, forgetRelease, recordRelease } from './record.js';
 import type { Supervisor } from '../service/supervisors/types.js';
-import { finishInterruptedRestore } from './state-return.js';
+import { finishInterruptedRestore, settleSwaps } from './state-return.js';
 
 export interface RecoveryReport {
   /** The interrupted transaction, closed. */
@@ -48,6 +48,7 @@ export async function recoverRoot(session: JournalSession, options: RecoverOptio
   if (journal.state.transaction?.status !== 'scheduled')
     await finishInterruptedRestore(session, () => supervisorFor(session, options), actions);
   const transaction = await settleTransaction(session, actions, options);
+  await settleSwaps(session, actions);
   const operation = journal.state.operation;
   if (operation) {
     actions.push(`closed the interrupted ${operation.kind} ${operation.id}`);

@@ -57,9 +57,19 @@ function broughtIn(state: State, version: string): Transaction | undefined {
   return undefined;
 }
 
+/**
+ * The state `target` left when `leaving` came in from it: the checkpoint taken before `leaving` first started. When
+ * that arrival is the transaction in flight and it put a checkpoint back (a rollback whose release fails), the live
+ * state it moved aside (`<tx>-aside`, swap.ts): the way back of that way back returns to the state as it was left.
+ * Not for a later switch: by then the release brought back has run on its own state, which going forward migrates.
+ */
 async function snapshotForReturn(input: StateReturn): Promise<SnapshotManifest | undefined> {
   const tx = broughtIn(input.state, input.leaving);
-  return tx && tx.from === input.target ? (await snapshots()).readSnapshot(input.layout, tx.id) : undefined;
+  if (!tx || tx.from !== input.target) return undefined;
+  const store = await snapshots();
+  const taken = await store.readSnapshot(input.layout, tx.id);
+  if (taken || tx.id !== input.state.transaction?.id) return taken;
+  return store.readSnapshot(input.layout, (await import('../snapshot/swap.js')).setAsideId(tx.id));
 }
 
 /** The value at a dot path of a release's package.json, or undefined. */
@@ -172,14 +182,36 @@ export async function checkStateStep(
 /** Before the restart that starts `tx.restore.version`: a step that stays running while the boot-check restores. */
 export async function beginRestore(session: JournalSession, tx: Transaction): Promise<PendingRestore | undefined> {
   const request = tx.restore;
-  if (!request || (await (await snapshots()).restoredFor(session.layout, request.snapshot, tx.id))) return undefined;
+  const store = await snapshots();
+  if (!request || (await store.restoredFor(session.layout, request.snapshot, tx.id))) return undefined;
+  const ready = await readyForSwap(session, tx, request.snapshot);
   const step = beginStep(
     tx,
     'restore-state',
-    `boot-check puts snapshot ${request.snapshot} back while the service is stopped, before ${request.version} starts`,
+    `boot-check puts snapshot ${request.snapshot} back while the service is stopped, before ${request.version} starts; ${ready}`,
   );
   await session.journal.commit();
   return { step };
+}
+
+/**
+ * While the old release serves: the checkpoint's folders copied ready inside the live ones, so the boot-check swaps
+ * them in by rename (snapshot/swap.ts). Best effort: without it, the boot-check copies them back in the window.
+ */
+async function readyForSwap(session: JournalSession, tx: Transaction, id: string): Promise<string> {
+  const { layout, config, runtime } = session;
+  const manifest = await (await snapshots()).readSnapshot(layout, id);
+  if (!manifest) return 'the snapshot is missing';
+  runtime.onProgress({ phase: 'restart', message: `making snapshot ${id} ready to swap in, before the stop` });
+  try {
+    const { prepareSwap } = await import('../snapshot/swap.js');
+    const ready = await prepareSwap({ root: layout.root, snapshot: manifest, tx: tx.id, residue: config.residue });
+    return ready
+      ? `${ready.folders} folder(s) made ready before the stop (${ready.bytes} bytes, ${ready.ms} ms): swapped in by rename, the state they replace kept as checkpoint ${(await import('../snapshot/swap.js')).setAsideId(tx.id)}`
+      : 'no folder to swap: copied back';
+  } catch (error) {
+    return `not made ready (${(error as Error).message}): copied back in the window`;
+  }
 }
 
 export interface PendingRestore {
@@ -212,16 +244,71 @@ export async function endRestore(
   const retried = cut
     ? `the boot-check's restore was cut before it finished${again ? '; restarted once more' : ''}: `
     : '';
+  const kept = done ? await keepLeftState(session, tx) : '';
   step.end(
     done ? 'ok' : 'failed',
     done
-      ? `${retried}snapshot ${request.snapshot} put back by ${done.by} before ${request.version} started: ${done.restored?.join(', ') || 'nothing to write'}${done.removed?.length ? `; removed ${done.removed.join(', ')}` : ''}`
+      ? `${retried}snapshot ${request.snapshot} put back by ${done.by} before ${request.version} started: ${done.restored?.join(', ') || 'nothing to write'}${done.removed?.length ? `; removed ${done.removed.join(', ')}` : ''}${kept}`
       : cut
         ? `${retried}snapshot ${request.snapshot} is half put back; release-switcher recover restarts the service and its boot-check finishes it`
         : `snapshot ${request.snapshot} was not put back before ${request.version} started: the boot-check did not do it (is it the unit's ExecStartPre? release-switcher unit --install adds it; its output is in the unit's log)`,
   );
   await session.journal.commit();
   return after;
+}
+
+/**
+ * After the start: the state the swap moved aside kept as checkpoint `<tx>-aside` (snapshot/swap.ts), recorded as the
+ * transaction's `snapshot` when it has none of its own. Returns the words for the step's detail.
+ */
+async function keepLeftState(session: JournalSession, tx: Transaction): Promise<string> {
+  const request = tx.restore;
+  if (!request) return '';
+  const store = await snapshots();
+  const manifest = await store.readSnapshot(session.layout, request.snapshot);
+  if (!manifest) return '';
+  const leaving = request.version === tx.to ? tx.from : tx.to;
+  try {
+    const id = await (await import('../snapshot/swap.js')).keepSetAside({
+      root: session.layout.root,
+      snapshot: manifest,
+      tx: tx.id,
+      fromVersion: leaving,
+      toVersion: request.version,
+    });
+    if (!id) return '';
+    if (!tx.snapshot) setFields(tx, { snapshot: id });
+    return `; the state ${leaving ?? 'it'} left is kept as checkpoint ${id}`;
+  } catch (error) {
+    return `; the state ${leaving ?? 'it'} left stays moved aside in its folder (${(error as Error).message}): release-switcher recover keeps it`;
+  }
+}
+
+/**
+ * Recovery's part for swaps (snapshot/swap.ts) whose transaction is no longer running: the state a finished swap moved
+ * aside becomes its checkpoint (its runner died before it could); ready copies of a swap that never began (the
+ * transaction ended before the stop) are removed from the state folder. A swap cut halfway is left to the restore's
+ * own recovery (finishInterruptedRestore): its next run goes on from where it stood.
+ */
+export async function settleSwaps(session: JournalSession, actions: string[]): Promise<void> {
+  const { layout, journal } = session;
+  const swap = await import('../snapshot/swap.js');
+  const records = (await swap.listSwapRecords(layout)).filter((r) => r.tx !== journal.state.transaction?.id);
+  if (records.length === 0) return;
+  const store = await snapshots();
+  for (const record of records) {
+    const tx = journal.state.history.find((t) => t.id === record.tx);
+    const manifest = await store.readSnapshot(layout, record.snapshot);
+    if (manifest && tx?.restore && (await store.restoredFor(layout, record.snapshot, record.tx))) {
+      const words = await keepLeftState(session, tx);
+      if (words) actions.push(`transaction ${tx.id}${words}`);
+    } else if (!(await store.unfinishedRestore(layout, record.snapshot))) {
+      await swap.discardSwap(layout, record);
+      actions.push(
+        `removed the ready copy of snapshot ${record.snapshot} made for transaction ${record.tx}, which ended before it was swapped in`,
+      );
+    }
+  }
 }
 
 /**

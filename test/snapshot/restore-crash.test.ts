@@ -2,11 +2,12 @@
 // release may start on. The restore is journaled: a marker says it began, and whoever finds it unfinished runs it
 // again (the next start's boot-check, to which `recover`'s restart leads), ending exactly on the checkpoint.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { type Dirent, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { restoreForTransaction } from '../../src/snapshot/boot-state.ts';
-import { restoredFor, takeSnapshot, unfinishedRestore } from '../../src/snapshot/snapshot.ts';
+import { readSnapshot, restoredFor, takeSnapshot, unfinishedRestore } from '../../src/snapshot/snapshot.ts';
+import { discardSwap, keepSetAside, listSwapRecords, prepareSwap } from '../../src/snapshot/swap.ts';
 import { layoutOf } from '../../src/store/layout.ts';
 import { tempDir } from '../support/cli.ts';
 
@@ -57,3 +58,127 @@ describe('a restore killed halfway', () => {
       expect(await restoredFor(layout, 'tx1', 'tx2')).toMatchObject({ by: 'boot-check' });
     });
 });
+
+// The same restore with the checkpoint made ready before the stop (snapshot/swap.ts): the boot-check moves the live
+// entries aside and the ready ones in, by rename, and what the newer release left is kept as checkpoint `<tx>-aside`.
+describe('a restore by rename', () => {
+  /** Every file below `dir` with its content (the ready/aside folders of a swap included, if any are left). */
+  const contents = (dir: string): Record<string, string> =>
+    Object.fromEntries(
+      (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[])
+        .filter((e) => e.isFile())
+        .map((e) => {
+          const p = join(e.parentPath, e.name);
+          return [relative(dir, p), readFileSync(p, 'utf8')];
+        }),
+    );
+  const newer = () => Object.fromEntries([...files.map((f) => [f, `9.6 ${f}`]), ['plugins/new.js', '9.6']]);
+  const older = () => Object.fromEntries(files.map((f) => [f, `9.5 ${f}`]));
+
+  async function prepared(root: string, tx = 'tx2') {
+    const layout = layoutOf(root);
+    const manifest = (await readSnapshot(layout, 'tx1'))!;
+    const ready = await prepareSwap({ root, snapshot: manifest, tx });
+    return { layout, manifest, ready };
+  }
+
+  it('swaps the ready copy in (the files are the copy made before the stop), and keeps what it replaced whole', async () => {
+    const { root, state } = await checkpointed();
+    const { layout, manifest, ready } = await prepared(root);
+    expect(ready).toMatchObject({ folders: 1 });
+    // Made before the stop: the inode each file will have once swapped in.
+    const readyDir = join(state, '.release-switcher-ready-tx2');
+    const inode = (p: string) => statSync(p).ino;
+    const before = Object.fromEntries(files.map((f) => [f, inode(join(readyDir, f))]));
+    expect(contents(state)).toEqual({ ...newer(), ...prefixed('.release-switcher-ready-tx2', older()) });
+
+    await restoreForTransaction(layout, 'tx1', { tx: 'tx2', version: '1.0.0' });
+    for (const f of files) expect(inode(join(state, f)), f).toBe(before[f]); // renamed, not copied
+    expect(contents(state)).toEqual({
+      ...older(),
+      ...prefixed('.release-switcher-aside-tx2', newer()),
+      '.release-switcher-aside-tx2/.release-switcher-moved-out': '',
+    });
+
+    const id = await keepSetAside({ root, snapshot: manifest, tx: 'tx2', fromVersion: '2.0.0', toVersion: '1.0.0' });
+    expect(id).toBe('tx2-aside');
+    expect(contents(state)).toEqual(older()); // nothing of the swap left in the state
+    const aside = (await readSnapshot(layout, 'tx2-aside'))!;
+    expect(aside).toMatchObject({ setAsideBy: 'tx2', fromVersion: '2.0.0', toVersion: '1.0.0' });
+    expect(contents(join(layout.snapshot('tx2-aside'), aside.entries[0]!.stored!))).toEqual(newer());
+    expect(contents(join(layout.snapshot('tx1'), 'data', '0'))).toEqual(older()); // the checkpoint as it was
+    expect(await listSwapRecords(layout)).toEqual([]);
+
+    // The way back of the way back: the set-aside swapped in the same way brings the newer release's state back.
+    const again = await prepareSwap({ root, snapshot: aside, tx: 'tx3' });
+    expect(again).toMatchObject({ folders: 1 });
+    await restoreForTransaction(layout, 'tx2-aside', { tx: 'tx3', version: '2.0.0' });
+    await keepSetAside({ root, snapshot: aside, tx: 'tx3', fromVersion: '1.0.0', toVersion: '2.0.0' });
+    expect(contents(state)).toEqual(newer());
+  });
+
+  it('leaves independent folders where they are, at the top or deeper down, and carries them into the new tree', async () => {
+    const state = join(tempDir('rs-swap-state-'), '.openclaw');
+    mkdirSync(join(state, 'workspace'), { recursive: true });
+    mkdirSync(join(state, 'agents', 'main', 'memory'), { recursive: true });
+    writeFileSync(join(state, 'workspace', 'notes.md'), 'old notes');
+    writeFileSync(join(state, 'agents', 'main', 'memory', 'm.db'), 'old memory');
+    writeFileSync(join(state, 'agents', 'main', 'agent.json'), '9.5');
+    const root = join(tempDir('rs-swap-root-'), 'root');
+    const independentPaths = [join(state, 'workspace'), join(state, 'agents', 'main', 'memory')];
+    await takeSnapshot({
+      root,
+      id: 'tx1',
+      statePaths: [state],
+      independentPaths,
+      fromVersion: '1.0.0',
+      toVersion: '2.0.0',
+    });
+    writeFileSync(join(state, 'workspace', 'notes.md'), 'new notes');
+    writeFileSync(join(state, 'agents', 'main', 'memory', 'm.db'), 'new memory');
+    writeFileSync(join(state, 'agents', 'main', 'agent.json'), '9.6');
+    const { layout, manifest } = await prepared(root);
+    await restoreForTransaction(layout, 'tx1', { tx: 'tx2', version: '1.0.0' });
+    await keepSetAside({ root, snapshot: manifest, tx: 'tx2', fromVersion: '2.0.0', toVersion: '1.0.0' });
+    expect(contents(state)).toEqual({
+      'workspace/notes.md': 'new notes',
+      'agents/main/memory/m.db': 'new memory',
+      'agents/main/agent.json': '9.5',
+    });
+    expect(contents(join(layout.snapshot('tx2-aside'), 'data', '0'))).toEqual({ 'agents/main/agent.json': '9.6' });
+  });
+
+  for (const point of ['restore:swap-out', 'restore:swap-in'])
+    it(`kill -9 at ${point}: running it again goes on from where it stood and ends exactly on the checkpoint, nothing lost`, async () => {
+      const { root, state } = await checkpointed();
+      writeFileSync(join(state, 'config.json'), '9.6 config'); // a second top-level entry: the cut falls between two
+      const { layout, manifest } = await prepared(root);
+      restoreUntil(point, root);
+      expect(await unfinishedRestore(layout, 'tx1')).toMatchObject({ tx: 'tx2' });
+      expect(contents(state)).not.toEqual(older());
+      await restoreForTransaction(layout, 'tx1', { tx: 'tx2', version: '1.0.0' });
+      await keepSetAside({ root, snapshot: manifest, tx: 'tx2', fromVersion: '2.0.0', toVersion: '1.0.0' });
+      expect(contents(state)).toEqual(older());
+      expect(contents(join(layout.snapshot('tx2-aside'), 'data', '0'))).toEqual({
+        ...newer(),
+        'config.json': '9.6 config',
+      });
+      expect(await unfinishedRestore(layout, 'tx1')).toBeUndefined();
+    });
+
+  it('a swap made ready and never begun is found and its ready copy removed; checkpoints never carry one', async () => {
+    const { root, state } = await checkpointed();
+    const { layout } = await prepared(root);
+    await takeSnapshot({ root, id: 'tx9', statePaths: [state], fromVersion: '2.0.0', toVersion: '3.0.0' });
+    expect(contents(join(layout.snapshot('tx9'), 'data', '0'))).toEqual(newer());
+    const [record] = await listSwapRecords(layout);
+    expect(record).toMatchObject({ tx: 'tx2', snapshot: 'tx1' });
+    await discardSwap(layout, record!);
+    expect(contents(state)).toEqual(newer());
+    expect(await listSwapRecords(layout)).toEqual([]);
+  });
+});
+
+function prefixed(prefix: string, tree: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(tree).map(([k, v]) => [`${prefix}/${k}`, v]));
+}

@@ -15,7 +15,9 @@ import { runThisFileAsRoot } from '../support/accounts.ts';
 runThisFileAsRoot("it plants the service's state (0600 credentials) as root; moving it to the account is still to do");
 
 const can = canRunUserManager();
-const POINTS = ['restore:begin', 'restore:partial'] as const;
+// The runner makes the checkpoint ready before the stop, so the boot-check swaps it in by rename (snapshot/swap.ts):
+// these are that path's points. The copy path's (restore:partial) is killed in restore-crash.test.ts.
+const POINTS = ['restore:begin', 'restore:swap-out', 'restore:swap-in'] as const;
 
 /** Every entry below `dir`: a file's content and mode, a folder's mode. */
 function treeOf(dir: string): Record<string, string> {
@@ -40,6 +42,8 @@ describeWhere(can, 'a restore killed halfway, under systemd --user', () => {
   let stateDir: string;
   /** Lines of crash points: each boot-check takes the first one, if any, and dies there. */
   let arms: string;
+  /** The state as 1.1.0 left it, before the rollback. */
+  let newerTree: Record<string, string>;
 
   /** The state as the older release leaves it: plugins, a credentials file (0600), a config. */
   function olderEra(tag: string): void {
@@ -95,7 +99,8 @@ describeWhere(can, 'a restore killed halfway, under systemd --user', () => {
     const up = await gw.rs(['switch', '1.1.0']);
     expect(up.json.result, up.stdout + up.stderr).toMatchObject({ status: 'verified', snapshot: up.json.result.id });
     newerEra();
-    expect(treeOf(stateDir)).not.toEqual(expected);
+    newerTree = treeOf(stateDir);
+    expect(newerTree).not.toEqual(expected);
     return { expected, snapshot: join(gw.root, 'snapshots', up.json.result.snapshot) };
   }
 
@@ -120,12 +125,15 @@ describeWhere(can, 'a restore killed halfway, under systemd --user', () => {
       expect(treeOf(stateDir)).toEqual(expected);
       expect((await gw.health())?.version).toBe('1.0.0');
       expect(existsSync(join(snapshot, 'restoring.json'))).toBe(false);
+      // What 1.1.0 left was moved aside whole and is kept as a checkpoint of the rollback.
+      expect(restoreStep(back.json.result)?.detail).toContain(`kept as checkpoint ${back.json.result.id}-aside`);
+      expect(treeOf(join(gw.root, 'snapshots', `${back.json.result.id}-aside`, 'data', '0'))).toEqual(newerTree);
     },
   );
 
   it.each([
     ['restore:begin', ['recover']],
-    ['restore:partial', ['pin', '1.0.0']],
+    ['restore:swap-in', ['pin', '1.0.0']],
   ] as const)(
     'boot-check killed at %s twice: `%s` restarts the service and its boot-check finishes the restore',
     async (point, command) => {
@@ -155,6 +163,8 @@ describeWhere(can, 'a restore killed halfway, under systemd --user', () => {
         tx: back.json.result.id,
         by: 'boot-check',
       });
+      // Recovery keeps what the swap moved aside, as the runner would have.
+      expect(treeOf(join(gw.root, 'snapshots', `${back.json.result.id}-aside`, 'data', '0'))).toEqual(newerTree);
       const active = await manager.systemctl(['show', gw.unit, '--property=ActiveState', '--value']);
       expect(active.stdout.trim()).toBe('active');
       // Recovery returns once the release answers: serving at once, not merely restarted.
