@@ -191,7 +191,7 @@ export async function beginRestore(session: JournalSession, tx: Transaction): Pr
     `boot-check puts snapshot ${request.snapshot} back while the service is stopped, before ${request.version} starts; ${ready}`,
   );
   await session.journal.commit();
-  return { step };
+  return { step, ready };
 }
 
 /**
@@ -216,6 +216,8 @@ async function readyForSwap(session: JournalSession, tx: Transaction, id: string
 
 export interface PendingRestore {
   step: StepHandle;
+  /** How the checkpoint was made ready before the stop (or why not), for the step's closing detail. */
+  ready: string;
 }
 
 /**
@@ -232,7 +234,7 @@ export async function endRestore(
 ): Promise<ServiceState | undefined> {
   const request = tx.restore;
   if (!pending || !request) return undefined;
-  const { step } = pending;
+  const { step, ready } = pending;
   const store = await snapshots();
   let done = await store.restoredFor(session.layout, request.snapshot, tx.id);
   const cut = !done && (await store.unfinishedRestore(session.layout, request.snapshot)) !== undefined;
@@ -248,7 +250,7 @@ export async function endRestore(
   step.end(
     done ? 'ok' : 'failed',
     done
-      ? `${retried}snapshot ${request.snapshot} put back by ${done.by} before ${request.version} started: ${done.restored?.join(', ') || 'nothing to write'}${done.removed?.length ? `; removed ${done.removed.join(', ')}` : ''}${kept}`
+      ? `${retried}snapshot ${request.snapshot} put back by ${done.by} before ${request.version} started: ${done.restored?.join(', ') || 'nothing to write'}${done.removed?.length ? `; removed ${done.removed.join(', ')}` : ''}; ${ready}${kept}`
       : cut
         ? `${retried}snapshot ${request.snapshot} is half put back; release-switcher recover restarts the service and its boot-check finishes it`
         : `snapshot ${request.snapshot} was not put back before ${request.version} started: the boot-check did not do it (is it the unit's ExecStartPre? release-switcher unit --install adds it; its output is in the unit's log)`,

@@ -420,7 +420,25 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     });
     expect(step(back.json.result, 'finalize')?.evidence?.verdict).toBeUndefined();
     expect(step(back.json.result, 'finalize')?.evidence?.prefetch).toBeUndefined(); // the snapshot brings the plugins
-    expect(step(back.json.result, 'restore-state')).toMatchObject({ status: 'ok' });
+    // Made ready while 9.6 served and swapped in by rename in the window; what 9.6 left is kept as a checkpoint.
+    const setAside = `${back.json.result.id}-aside`;
+    expect(step(back.json.result, 'restore-state')).toMatchObject({
+      status: 'ok',
+      detail: expect.stringMatching(
+        new RegExp(
+          `1 folder\\(s\\) made ready before the stop .*swapped in by rename.*the state ${TO.replaceAll('.', '\\.')} left is kept as checkpoint ${setAside}$`,
+        ),
+      ),
+    });
+    expect(back.json.result.snapshot).toBe(setAside);
+    const kept = JSON.parse(readFileSync(path.join(root, 'snapshots', setAside, 'snapshot.json'), 'utf8'));
+    expect(kept).toMatchObject({ setAsideBy: back.json.result.id, fromVersion: TO, toVersion: FROM });
+    expect(
+      readFileSync(
+        path.join(root, 'snapshots', setAside, kept.entries[0].stored, path.relative(state(), mark())),
+        'utf8',
+      ),
+    ).toBe('{"era":"9.6"}\n');
     console.log(`rollback's stop window: ${JSON.stringify(back.json.result.window)}`);
     expect(back.json.result.window.parts.map((p: { part: string }) => p.part)).toEqual([
       'handoff',
