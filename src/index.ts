@@ -9,6 +9,7 @@
 export { init, type InitOptions, type InitResult } from './verbs/init.js';
 export { install, planInstall, type InstallOptions, type InstallResult, type InstallPlan } from './verbs/install.js';
 export { list, type ListResult, type ReleaseInfo } from './verbs/list.js';
+export { checkpoints, type CheckpointsResult, type CheckpointInfo } from './verbs/checkpoints.js';
 export { status, type Running, type StatusResult } from './verbs/status.js';
 export {
   switchTo,

@@ -116,6 +116,15 @@ export const COMMANDS: CommandDef[] = [
     load: () => import('./commands/list.js'),
   },
   {
+    name: 'checkpoints',
+    summary:
+      'the state checkpoints: taken before each release first starts, and the state a rollback set aside (what the newer release left)',
+    args: '',
+    options: {},
+    examples: ['release-switcher checkpoints', 'release-switcher checkpoints --json'],
+    load: () => import('./commands/checkpoints.js'),
+  },
+  {
     name: 'status',
     summary: 'what runs, and the last or in-flight transaction',
     args: '',

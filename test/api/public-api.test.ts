@@ -13,7 +13,7 @@ const VALUES = [
   ...['init', 'install', 'planInstall', 'list', 'status', 'switchTo', 'rollback', 'planSwitchTo', 'planRollback'],
   ...['update', 'planUpdate', 'bootCheck', 'runScheduled', 'prune', 'planPrune', 'pin', 'adopt', 'doctor'],
   ...['recover', 'readConfig', 'unit', 'timer', 'check', 'autoUpdate', 'runCli', 'requestUpdate', 'updateStatus'],
-  ...['SUPERVISORS', 'CHANNELS', 'SIGNATURE_POLICIES', 'followTransaction', 'openclawPlugin'],
+  ...['SUPERVISORS', 'CHANNELS', 'SIGNATURE_POLICIES', 'followTransaction', 'openclawPlugin', 'checkpoints'],
   ...['ReleaseSwitcherError', 'ErrorCodes', 'ExitCode', 'isReleaseSwitcherError'],
 ].sort();
 
@@ -37,7 +37,7 @@ const TYPES = [
     'ReleaseState',
   ],
   ...['Runtime', 'ProgressEvent', 'Phase', 'RootOptions', 'FollowOptions'],
-  ...['OpenclawPluginOptions', 'OpenclawPluginResult'],
+  ...['OpenclawPluginOptions', 'OpenclawPluginResult', 'CheckpointsResult', 'CheckpointInfo'],
 ].sort();
 
 /** Exported from the root until the API was pinned; internals, now under release-switcher/internals. */

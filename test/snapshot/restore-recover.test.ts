@@ -128,6 +128,17 @@ describeWhere(can, 'a restore killed halfway, under systemd --user', () => {
       // What 1.1.0 left was moved aside whole and is kept as a checkpoint of the rollback.
       expect(restoreStep(back.json.result)?.detail).toContain(`kept as checkpoint ${back.json.result.id}-aside`);
       expect(treeOf(join(gw.root, 'snapshots', `${back.json.result.id}-aside`, 'data', '0'))).toEqual(newerTree);
+      const listed = await gw.rs(['checkpoints']);
+      expect(listed.json.result.checkpoints).toContainEqual(
+        expect.objectContaining({
+          id: `${back.json.result.id}-aside`,
+          kind: 'set-aside',
+          setAsideBy: back.json.result.id,
+          fromVersion: '1.1.0',
+          toVersion: '1.0.0',
+          paths: [stateDir],
+        }),
+      );
     },
   );
 
