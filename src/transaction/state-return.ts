@@ -207,7 +207,7 @@ async function readyForSwap(session: JournalSession, tx: Transaction, id: string
     const { prepareSwap } = await import('../snapshot/swap.js');
     const ready = await prepareSwap({ root: layout.root, snapshot: manifest, tx: tx.id, residue: config.residue });
     return ready
-      ? `${ready.folders} folder(s) made ready before the stop (${ready.bytes} bytes, ${ready.ms} ms): swapped in by rename, the state they replace kept as checkpoint ${(await import('../snapshot/swap.js')).setAsideId(tx.id)}`
+      ? `${ready.folders} folder(s) made ready before the stop (${ready.bytes} bytes, ${ready.ms} ms): swapped in by rename`
       : 'no folder to swap: copied back';
   } catch (error) {
     return `not made ready (${(error as Error).message}): copied back in the window`;
