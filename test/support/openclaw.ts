@@ -160,6 +160,37 @@ export async function openclawHealthy(
 }
 
 /**
+ * The gateway watched from outside, as an operator's monitor would: /startupz every 100 ms, up when it answers 2xx with
+ * `status: "started"` (the contract's success, as release-switcher judges it). `stop()` gives the longest time without
+ * an up answer while it ran: the outage as seen from outside, to hold a transaction's recorded window against.
+ */
+export function outsideWatch(port: number): { stop(): Promise<{ outageMs: number }> } {
+  let running = true;
+  let lastUp = performance.now();
+  let longest = 0;
+  const done = (async () => {
+    while (running) {
+      const up = await fetch(`http://127.0.0.1:${port}/startupz`, { signal: AbortSignal.timeout(1_000) })
+        .then(async (r) => r.ok && ((await r.json()) as { status?: unknown }).status === 'started')
+        .catch(() => false);
+      const now = performance.now();
+      if (up) {
+        longest = Math.max(longest, now - lastUp);
+        lastUp = now;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await done;
+      return { outageMs: Math.round(Math.max(longest, performance.now() - lastUp)) };
+    },
+  };
+}
+
+/**
  * What both benches start from: Node 24 (BENCH_NODE24 or bench/lib/node24.mjs), openclaw `version` installed with
  * `npm install -g` (into OPENCLAW_PREFIX when it names one that has it, else under `work`), and a manager for it.
  */

@@ -34,6 +34,7 @@ import {
   REMOVE_TIMEOUT_MS,
   openclawBench,
   openclawHealthy,
+  outsideWatch,
   removeOpenclawBench,
   writeOpenclawService,
 } from '../support/openclaw.ts';
@@ -291,7 +292,9 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     const turn = openclawCli(['agent', '--agent', 'main', '--message', `${TURN}: count for me`, '--json']);
     const inFlight = await model.waitFor((r) => r.stream && r.text.includes(TURN), 300_000);
     // The rehearsal is not the subject here (and under a loaded machine's cold starts it can outlast its 90 s).
+    const watch = outsideWatch(port);
     const updated = await rs(['update', `openclaw@${TO}`, '--no-preflight']);
+    const seen = await watch.stop();
     console.log(`update (load ${loadavg()[0]!.toFixed(1)}):\n${JSON.stringify(updated.json?.result, null, 2)}`);
     expect(updated.json?.result?.status, updated.stdout + updated.stderr).toBe('verified');
     // No drain wait for the turn (it had 15 minutes to go: a plain restart or a SIGTERM would have waited 300 s), and
@@ -351,6 +354,9 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     ]);
     const partsSum = window.parts.reduce((sum: number, p: { ms: number }) => sum + p.ms, 0);
     expect(Math.abs(partsSum - window.totalMs)).toBeLessThanOrEqual(window.parts.length);
+    // The window is the outage a monitor sees from outside, within a second (each side polls every 100 ms).
+    console.log(`update: outage seen from outside ${seen.outageMs} ms, window ${window.totalMs} ms`);
+    expect(Math.abs(seen.outageMs - window.totalMs)).toBeLessThanOrEqual(1_000);
     expect(window.parts[4].ms).toBeGreaterThanOrEqual(step(updated.json.result, 'finalize').evidence.verdict.ms);
     // The plugin converged by 9.6's finalize, as `openclaw update` leaves it: its cohort's release, same install spec.
     expect(step(updated.json.result, 'finalize')?.evidence?.verdict?.plugins?.npm?.outcomes).toContainEqual(
@@ -410,7 +416,9 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     expect((await rs(['status'])).json.result.current).toBe(TO);
     expect(readFileSync(mark(), 'utf8')).toBe('{"era":"9.6"}\n');
 
+    const watchBack = outsideWatch(port);
     const back = await rs(['rollback']);
+    const seenBack = await watchBack.stop();
     console.log(`rollback (load ${loadavg()[0]!.toFixed(1)}):\n${JSON.stringify(back.json?.result, null, 2)}`);
     expect(back.json?.result?.status, back.stdout + back.stderr).toBe('verified');
     // The snapshot put back is the state 9.5 finalized and served with: its finalize is not run again in the window.
@@ -440,6 +448,10 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
       ),
     ).toBe('{"era":"9.6"}\n');
     console.log(`rollback's stop window: ${JSON.stringify(back.json.result.window)}`);
+    console.log(
+      `rollback: outage seen from outside ${seenBack.outageMs} ms, window ${back.json.result.window.totalMs} ms`,
+    );
+    expect(Math.abs(seenBack.outageMs - back.json.result.window.totalMs)).toBeLessThanOrEqual(1_000);
     expect(back.json.result.window.parts.map((p: { part: string }) => p.part)).toEqual([
       'handoff',
       'stop',
