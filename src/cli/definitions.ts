@@ -49,6 +49,14 @@ const acceptCapabilitiesOption: Record<string, OptionDef> = {
       "the target's finalize accepts each plugin's reviewed capability changes (OpenClaw's --accept-capabilities; recorded on the transaction)",
   },
 };
+const checkpointOption: Record<string, OptionDef> = {
+  checkpoint: {
+    type: 'string',
+    value: 'ID',
+    description:
+      'put this checkpoint back before the target starts (one holding the state the target left: see release-switcher checkpoints), e.g. what a rollback set aside',
+  },
+};
 const verifySignaturesOption: Record<string, OptionDef> = {
   'verify-signatures': {
     type: 'string',
@@ -168,16 +176,26 @@ export const COMMANDS: CommandDef[] = [
       ...handoffOption,
       ...noPreflightOption,
       ...acceptCapabilitiesOption,
+      ...checkpointOption,
       ...waitVerdictOption,
     },
-    examples: ['release-switcher switch 2026.9.6'],
+    examples: [
+      'release-switcher switch 2026.9.6',
+      'release-switcher switch 2026.9.6 --checkpoint 20261125210331-45f00a-aside',
+    ],
     load: () => import('./commands/switch.js'),
   },
   {
     name: 'rollback',
     summary: 'switch back to previous (or VERSION)',
     args: '[VERSION]',
-    options: { ...planOption, ...handoffOption, ...acceptCapabilitiesOption, ...waitVerdictOption },
+    options: {
+      ...planOption,
+      ...handoffOption,
+      ...acceptCapabilitiesOption,
+      ...checkpointOption,
+      ...waitVerdictOption,
+    },
     examples: ['release-switcher rollback', 'release-switcher rollback 2026.9.4'],
     load: () => import('./commands/rollback.js'),
   },

@@ -31,3 +31,15 @@ export function signaturePolicy(value: unknown): SignaturePolicy | undefined {
   }
   return value as SignaturePolicy;
 }
+
+/** `--checkpoint ID`, as the verbs take it (absent when not given). */
+export function checkpointOf(ctx: CommandContext): { checkpoint?: string } {
+  const value = ctx.values.checkpoint;
+  if (value === undefined) return {};
+  if (typeof value !== 'string' || !/^\w[\w.-]*$/.test(value)) {
+    throw new ReleaseSwitcherError('USAGE', `--checkpoint takes a checkpoint's id, not "${String(value)}".`, {
+      hint: 'release-switcher checkpoints lists them.',
+    });
+  }
+  return { checkpoint: value };
+}

@@ -78,6 +78,11 @@ export const ErrorCodes = {
     exit: ExitCode.failed,
     summary: 'going back would start a release on state of a newer schema, and there is no snapshot to restore',
   },
+  CHECKPOINT_MISMATCH: {
+    exit: ExitCode.failed,
+    summary:
+      'the checkpoint named with --checkpoint holds the state of another release than the target; nothing changed',
+  },
   STATE_COPY_FAILED: {
     exit: ExitCode.failed,
     summary:

@@ -106,6 +106,11 @@ export interface Transaction {
    * (OpenClaw's own flag), recorded here for the runner and the operator.
    */
   acceptCapabilities?: true;
+  /**
+   * Asked for with `--checkpoint ID`: that checkpoint (one holding the state the target left: `release-switcher
+   * checkpoints`) is put back before the target starts, instead of what the rule of the way back would choose.
+   */
+  checkpoint?: string;
   /** The latest progress of a runner's staging, for `update.status`. */
   progress?: { phase: string; message: string; done?: number; total?: number; at: string };
   /** The state snapshot (`snapshots/<id>/`, id = this transaction's) the boot-check took before `to` first started. */

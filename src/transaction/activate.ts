@@ -56,6 +56,8 @@ export interface ActivateRequest {
   preflight?: boolean;
   /** true: the target's finalize accepts plugins' reviewed capability changes (journaled on the transaction). */
   acceptCapabilities?: boolean | undefined;
+  /** The checkpoint to put back before the target starts (journaled on the transaction). */
+  checkpoint?: string | undefined;
 }
 
 /**
@@ -119,6 +121,7 @@ async function begin(session: JournalSession, request: ActivateRequest): Promise
     from: current,
     before: { current, previous },
     ...(request.acceptCapabilities === true && { acceptCapabilities: true as const }),
+    ...(request.checkpoint && { checkpoint: request.checkpoint }),
   });
   if (current === request.target) {
     closeTransaction(journal, tx, { status: 'up_to_date' });
@@ -144,7 +147,12 @@ const STEPS: Record<SwitchStepName, DriverStep | null> = {
   install: null, // before the transaction: the verb, or the runner, stages the release
   'verify-release': verifyReleaseStep,
   'check-state': (run) =>
-    checkStateStep(run.session, run.tx, { leaving: run.tx.from, target: run.tx.to!, supervised: !!run.supervisor }),
+    checkStateStep(run.session, run.tx, {
+      leaving: run.tx.from,
+      target: run.tx.to!,
+      supervised: !!run.supervisor,
+      ...(run.tx.checkpoint && { checkpoint: run.tx.checkpoint }),
+    }),
   'database-preflight': async (run) =>
     (await import('./database-preflight-step.js')).databasePreflightStep(run.session, run.tx, run.tx.to!),
   preflight: rehearse,

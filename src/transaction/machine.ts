@@ -64,6 +64,8 @@ export interface OpenRequest {
   preflight?: boolean;
   /** true: the target's finalize accepts plugins' reviewed capability changes (`--accept-capabilities`). */
   acceptCapabilities?: boolean;
+  /** The checkpoint to put back before the target starts (`--checkpoint`). */
+  checkpoint?: string;
 }
 
 /** Legal moves of a release's state. `bad` is final until a verification proves it good again. */

@@ -36,6 +36,8 @@ export interface PlanRequest {
   install?: boolean;
   /** false: no rehearsal (`--no-preflight`): no `preflight` step. @default true */
   preflight?: boolean;
+  /** A checkpoint to put back before the target starts (`--checkpoint`). @default the way back's rule */
+  checkpoint?: string;
 }
 
 export async function planSwitch(session: Session & { state: State }, request: PlanRequest): Promise<SwitchPlan> {
@@ -53,7 +55,7 @@ export async function planSwitch(session: Session & { state: State }, request: P
   const statePlan =
     from === null
       ? ({ action: 'none' } as const)
-      : await planStateReturn({ layout, config, state, leaving: from, target });
+      : await planStateReturn({ layout, config, state, leaving: from, target, requested: request.checkpoint });
   // Loaded on demand: it reads the presets (and with them semver and the Node probe), which a plain switch never needs.
   const { planDatabase } = await import('./database-preflight-step.js');
   const { steps: databaseStep, database } = await planDatabase(session, {

@@ -51,6 +51,7 @@ export function openTransaction(request: OpenRequest): Transaction {
   if (request.spec) tx.spec = request.spec;
   if (request.preflight === false) tx.preflight = false;
   if (request.acceptCapabilities === true) tx.acceptCapabilities = true;
+  if (request.checkpoint) tx.checkpoint = request.checkpoint;
   return tx;
 }
 

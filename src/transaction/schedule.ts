@@ -31,6 +31,11 @@ export interface HandoffOptions {
   preflight?: boolean;
   /** true: the target's finalize accepts plugins' reviewed capability changes (`--accept-capabilities`). @default false */
   acceptCapabilities?: boolean;
+  /**
+   * A checkpoint holding the state the target left (`release-switcher checkpoints`), put back before it starts
+   * (`--checkpoint`). @default the way back's own rule: the checkpoint taken when the current release came in from it
+   */
+  checkpoint?: string;
 }
 
 export type Plan = { tx: Transaction; launch: boolean };
@@ -60,7 +65,7 @@ export interface TransactRequest extends HandoffOptions {
  * transaction as scheduled; with the lock released, launch the runner when it was scheduled.
  */
 export async function transact(options: RootOptions, request: TransactRequest): Promise<Transaction> {
-  const { kind, handoff, preflight, acceptCapabilities } = request;
+  const { kind, handoff, preflight, acceptCapabilities, checkpoint } = request;
   let config!: MutationSession['config'];
   const { tx, launch } = await mutate(
     options,
@@ -69,13 +74,21 @@ export async function transact(options: RootOptions, request: TransactRequest): 
       config = session.config;
       const target = await request.target(session);
       if (typeof target !== 'string')
-        return schedule(session, { kind, target: target.version, spec: target.spec, preflight, acceptCapabilities });
+        return schedule(session, {
+          kind,
+          target: target.version,
+          spec: target.spec,
+          preflight,
+          acceptCapabilities,
+          checkpoint,
+        });
       return activateOrSchedule(session, {
         kind,
         target,
         ...(handoff && { handoff }),
         ...(preflight !== undefined && { preflight }),
         ...(acceptCapabilities && { acceptCapabilities }),
+        ...(checkpoint && { checkpoint }),
       });
     },
     { overStaging: request.overStaging === true },
@@ -107,11 +120,11 @@ export async function transact(options: RootOptions, request: TransactRequest): 
 
 /** Under the lock: activate now, or journal the transaction as scheduled for a runner. */
 async function activateOrSchedule(session: MutationSession, request: ActivateRequest): Promise<Plan> {
-  const { kind, target, handoff = 'auto', preflight = true, acceptCapabilities } = request;
+  const { kind, target, handoff = 'auto', preflight = true, acceptCapabilities, checkpoint } = request;
   const { layout, config, journal, runtime } = session;
   const current = await readLinkVersion(layout, 'current');
   const outside = handoff === 'always' || (handoff === 'auto' && isInsideService(config, runtime.env));
-  const now = { kind, target, preflight, acceptCapabilities };
+  const now = { kind, target, preflight, acceptCapabilities, checkpoint };
   if (!outside || current === target || config.supervisor === 'none')
     return { tx: await activate(session, now), launch: false };
   if (!journal.state.releases[target]) return { tx: await activate(session, now), launch: false }; // throws RELEASE_NOT_FOUND
@@ -127,6 +140,7 @@ async function schedule(
     spec?: string;
     preflight?: boolean | undefined;
     acceptCapabilities?: boolean | undefined;
+    checkpoint?: string | undefined;
   },
 ): Promise<Plan> {
   const { layout, journal } = session;
@@ -145,6 +159,7 @@ async function schedule(
     ...(request.spec && { spec: request.spec }),
     ...(request.preflight === false && { preflight: false }),
     ...(request.acceptCapabilities === true && { acceptCapabilities: true }),
+    ...(request.checkpoint && { checkpoint: request.checkpoint }),
   });
   enterTransaction(journal, tx);
   await journal.commit();

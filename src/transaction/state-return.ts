@@ -37,6 +37,8 @@ export interface StateReturn {
   leaving: string;
   /** The release about to start on it. */
   target: string;
+  /** A checkpoint the operator named (`--checkpoint`): put back instead of the rule's choice, when it is the target's. */
+  requested?: string | undefined;
 }
 
 /** Statuses of a transaction after which its `to` is (or is becoming) what `current` names. */
@@ -111,6 +113,7 @@ export function schemaAtLeast(target: unknown, leaving: unknown): boolean {
 
 export async function planStateReturn(input: StateReturn): Promise<StatePlan> {
   const { config, leaving, target } = input;
+  if (input.requested) return requestedCheckpoint(input, input.requested);
   if (config.statePaths.length === 0 && config.schemaField === null) return { action: 'none' };
   const snapshot = await snapshotForReturn(input);
   const field = config.schemaField;
@@ -140,13 +143,44 @@ export async function planStateReturn(input: StateReturn): Promise<StatePlan> {
 }
 
 /**
+ * A checkpoint the operator named: put back when it holds the state the target left (one taken before a later release
+ * first started, or what a rollback set aside); any other would start the target on another release's state.
+ */
+async function requestedCheckpoint(input: StateReturn, id: string): Promise<StatePlan> {
+  const manifest = await (await snapshots()).readSnapshot(input.layout, id);
+  if (!manifest) {
+    throw new ReleaseSwitcherError(
+      'STATE_SNAPSHOT_MISSING',
+      `There is no checkpoint ${id} in ${input.layout.snapshots}.`,
+      {
+        hint: 'release-switcher checkpoints lists them, with the release whose state each holds.',
+      },
+    );
+  }
+  if (manifest.fromVersion !== input.target) {
+    throw new ReleaseSwitcherError(
+      'CHECKPOINT_MISMATCH',
+      `Checkpoint ${id} holds the state ${manifest.fromVersion ?? 'no release'} left, not ${input.target}'s: ${input.target} would start on another release's state. Nothing was changed.`,
+      {
+        hint: `Name a checkpoint of ${input.target}'s state (release-switcher checkpoints), or switch to ${manifest.fromVersion ?? 'its release'} with it.`,
+      },
+    );
+  }
+  return {
+    action: 'restore',
+    snapshot: id,
+    detail: `checkpoint ${id} (the state ${input.target} left, ${manifest.setAsideBy ? `set aside by ${manifest.setAsideBy}` : `taken ${manifest.takenAt}`}) goes back before ${input.target} starts, as asked (--checkpoint)`,
+  };
+}
+
+/**
  * Before the flip of `switch`/`rollback`: refuse (STATE_SNAPSHOT_MISSING, nothing changed), or ask
  * the boot-check to put a snapshot back while the service is stopped for the restart.
  */
 export async function checkStateStep(
   session: JournalSession,
   tx: Transaction,
-  options: { leaving: string | null; target: string; supervised: boolean },
+  options: { leaving: string | null; target: string; supervised: boolean; checkpoint?: string },
 ): Promise<void> {
   const { layout, config, journal } = session;
   if (options.leaving === null) return;
@@ -156,6 +190,7 @@ export async function checkStateStep(
     state: journal.state,
     leaving: options.leaving,
     target: options.target,
+    requested: options.checkpoint,
   });
   if (plan.action === 'none') return;
   if (plan.action === 'refuse') {

@@ -21,6 +21,7 @@ export async function switchTo(options: SwitchOptions): Promise<Transaction> {
     handoff: options.handoff,
     preflight: options.preflight,
     acceptCapabilities: options.acceptCapabilities,
+    checkpoint: options.checkpoint,
     // Activating what is installed needs nothing from the network: a download holding the lock gives way.
     overStaging: true,
   });
@@ -39,6 +40,7 @@ export async function rollback(options: RollbackOptions): Promise<Transaction> {
     target: (session) => rollbackTarget(session.layout, options.version),
     handoff: options.handoff,
     acceptCapabilities: options.acceptCapabilities,
+    checkpoint: options.checkpoint,
     overStaging: true,
   });
 }
@@ -58,7 +60,12 @@ export async function planSwitchTo(options: SwitchOptions): Promise<SwitchPlan> 
   const session = await openSession(options);
   return planSwitch(
     { ...session, state: await readState(session.layout.root) },
-    { kind: 'switch', target: options.version, ...(options.preflight === false && { preflight: false }) },
+    {
+      kind: 'switch',
+      target: options.version,
+      ...(options.preflight === false && { preflight: false }),
+      ...(options.checkpoint && { checkpoint: options.checkpoint }),
+    },
   );
 }
 
@@ -66,5 +73,8 @@ export async function planSwitchTo(options: SwitchOptions): Promise<SwitchPlan> 
 export async function planRollback(options: RollbackOptions): Promise<SwitchPlan> {
   const session = await openSession(options);
   const target = await rollbackTarget(session.layout, options.version);
-  return planSwitch({ ...session, state: await readState(session.layout.root) }, { kind: 'rollback', target });
+  return planSwitch(
+    { ...session, state: await readState(session.layout.root) },
+    { kind: 'rollback', target, ...(options.checkpoint && { checkpoint: options.checkpoint }) },
+  );
 }

@@ -187,3 +187,69 @@ describeWhere(can, 'a restore killed halfway, under systemd --user', () => {
     },
   );
 });
+
+describeWhere(can, 'bringing back what a rollback set aside (--checkpoint), under systemd --user', () => {
+  let manager: UserManager;
+  let gw: ManagedGateway;
+  let stateDir: string;
+
+  beforeAll(async () => {
+    manager = await startUserManager({ name: 'set-aside' });
+    stateDir = join(manager.root, 'gateway-state');
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(join(stateDir, 'era.json'), '{"era":"1.0.0 before"}');
+    gw = await managedGateway(manager, {
+      name: 'rs-set-aside',
+      init: ['--state-path', stateDir],
+      verifyTimeout: 8,
+      stableFor: 1,
+    });
+    for (const version of ['1.0.0', '1.1.0'])
+      expect((await gw.rs(['install', `rs-fixture-gateway@${version}`])).exitCode).toBe(0);
+    expect((await gw.rs(['switch', '1.0.0'])).json.result.status).toBe('verified');
+  }, 180_000);
+  afterAll(async () => manager?.stop());
+
+  it('switch 1.1.0 --checkpoint <rollback>-aside puts back the state 1.1.0 left; a checkpoint of another release or none is refused, nothing changed', async () => {
+    const up = await gw.rs(['switch', '1.1.0']);
+    expect(up.json.result.status, up.stdout + up.stderr).toBe('verified');
+    writeFileSync(join(stateDir, 'era.json'), '{"era":"1.1.0"}');
+    mkdirSync(join(stateDir, 'sessions'), { recursive: true });
+    writeFileSync(join(stateDir, 'sessions', 'written-by-1.1.0.json'), '{}');
+    const leftBy110 = treeOf(stateDir);
+    const back = await gw.rs(['rollback']);
+    expect(back.json.result.status, back.stdout + back.stderr).toBe('verified');
+    const setAside = `${back.json.result.id}-aside`;
+    expect(back.json.result.snapshot).toBe(setAside);
+    writeFileSync(join(stateDir, 'era.json'), '{"era":"1.0.0 after"}');
+    const leftBy100 = treeOf(stateDir);
+
+    // The update's checkpoint holds what 1.0.0 left: not a state for 1.1.0.
+    const wrong = await gw.rs(['switch', '1.1.0', '--checkpoint', up.json.result.id]);
+    expect([wrong.exitCode, wrong.json.error.code], wrong.stdout + wrong.stderr).toEqual([1, 'CHECKPOINT_MISMATCH']);
+    expect(wrong.json.error.hint).toContain('release-switcher checkpoints');
+    const missing = await gw.rs(['switch', '1.1.0', '--checkpoint', 'no-such-checkpoint']);
+    expect([missing.exitCode, missing.json.error.code]).toEqual([1, 'STATE_SNAPSHOT_MISSING']);
+    const traversal = await gw.rs(['switch', '1.1.0', '--checkpoint', '../snapshots']);
+    expect([traversal.exitCode, traversal.json.error.code]).toEqual([2, 'USAGE']);
+    expect((await gw.health())?.version).toBe('1.0.0');
+    expect(treeOf(stateDir)).toEqual(leftBy100);
+
+    const plan = await gw.rs(['switch', '1.1.0', '--checkpoint', setAside, '--dry-run']);
+    expect(plan.json.result.state).toMatchObject({ action: 'restore', snapshot: setAside });
+    const forward = await gw.rs(['switch', '1.1.0', '--checkpoint', setAside]);
+    expect(forward.json.result, forward.stdout + forward.stderr).toMatchObject({
+      status: 'verified',
+      to: '1.1.0',
+      checkpoint: setAside,
+      restore: { snapshot: setAside, version: '1.1.0' },
+    });
+    expect(forward.json.result.steps.find((s: { name: string }) => s.name === 'check-state').detail).toMatch(
+      /as asked \(--checkpoint\)/,
+    );
+    expect(treeOf(stateDir)).toEqual(leftBy110);
+    expect((await gw.health())?.version).toBe('1.1.0');
+    // And what 1.0.0 wrote after the rollback is kept in turn.
+    expect(treeOf(join(gw.root, 'snapshots', `${forward.json.result.id}-aside`, 'data', '0'))).toEqual(leftBy100);
+  });
+});

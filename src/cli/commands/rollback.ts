@@ -2,12 +2,17 @@ import { planRollback, rollback } from '../../verbs/switch.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { describeSwitchPlan } from '../format.js';
 import { settle } from '../follow.js';
-import { handoffOf } from '../options.js';
+import { checkpointOf, handoffOf } from '../options.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const version = ctx.positionals[0];
   if (ctx.values['dry-run']) {
-    const plan = await planRollback({ root: ctx.root, ...(version ? { version } : {}), ...ctx.runtime });
+    const plan = await planRollback({
+      root: ctx.root,
+      ...(version ? { version } : {}),
+      ...checkpointOf(ctx),
+      ...ctx.runtime,
+    });
     return { result: plan, human: describeSwitchPlan(plan) };
   }
   return settle(
@@ -17,6 +22,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
       ...(version ? { version } : {}),
       handoff: handoffOf(ctx),
       acceptCapabilities: ctx.values['accept-capabilities'] === true,
+      ...checkpointOf(ctx),
       ...ctx.runtime,
     }),
   );

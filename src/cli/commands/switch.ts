@@ -3,7 +3,7 @@ import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { describeSwitchPlan } from '../format.js';
 import { settle } from '../follow.js';
-import { handoffOf } from '../options.js';
+import { checkpointOf, handoffOf } from '../options.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const version = ctx.positionals[0];
@@ -16,6 +16,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
       root: ctx.root,
       version,
       preflight: ctx.values['no-preflight'] !== true,
+      ...checkpointOf(ctx),
       ...ctx.runtime,
     });
     return { result: plan, human: describeSwitchPlan(plan) };
@@ -28,6 +29,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
       handoff: handoffOf(ctx),
       preflight: ctx.values['no-preflight'] !== true,
       acceptCapabilities: ctx.values['accept-capabilities'] === true,
+      ...checkpointOf(ctx),
       ...ctx.runtime,
     }),
   );
