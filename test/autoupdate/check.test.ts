@@ -76,10 +76,16 @@ describe('auto-update', () => {
     expect((await rs(root, ['init', '--cooldown-hours', '1000'])).exitCode).toBe(0);
     const checked = await rs(root, ['check']);
     expect(checked.json.result).toMatchObject({ action: 'none', reason: 'cooldown', candidate: '1.2.0' });
-    // Published minutes ago (global setup): eligible ~1000 h from now, plus this host's jitter of at most 1 h.
-    const wait = Date.parse(checked.json.result.eligibleAt) - Date.now();
-    expect(wait).toBeGreaterThan(999 * 3_600_000);
-    expect(wait).toBeLessThan(1001 * 3_600_000);
+    // Eligible 1000 h after the registry's publish time of 1.2.0, plus this host's jitter of at most 1 h. (From the
+    // packument, not from now: the seeded registry's storage is prepared once and reused, hours later at times.)
+    const packument = (await (
+      await fetch(new URL('rs-fixture-gateway', `${inject('registryUrl').replace(/\/$/, '')}/`))
+    ).json()) as {
+      time: Record<string, string>;
+    };
+    const wait = Date.parse(checked.json.result.eligibleAt) - Date.parse(packument.time['1.2.0']!);
+    expect(wait).toBeGreaterThanOrEqual(1000 * 3_600_000);
+    expect(wait).toBeLessThanOrEqual(1001 * 3_600_000);
     const tick = await rs(root, ['auto-update']);
     expect(tick.exitCode, tick.stdout + tick.stderr).toBe(0);
     expect(tick.json.result).toMatchObject({ skipped: 'nothing_to_do', reason: 'cooldown' });
