@@ -1,19 +1,21 @@
 /**
  * Restoring a checkpoint by rename, so the stop window holds no copy whatever the state's size. Before the stop (the
  * old release still serves), the checkpoint's copy of each state folder is made ready inside that folder
- * (`.release-switcher-ready-<tx>/`, a private copy: the checkpoint itself stays as it is). In the window the boot-check
- * moves the live entries into `.release-switcher-aside-<tx>/` and the ready ones into their place: one rename per
+ * (`.release-switcher-ready-<id>/`, a private copy: the checkpoint itself stays as it is; `<id>` is the set-aside's, below).
+ * In the window the boot-check moves the live entries into `.release-switcher-aside-<id>/` and the ready ones into their
+ * place: one rename per
  * top-level entry. Inside the folder, not beside it: the state folder may be a mount point (a hardened unit's
  * `ReadWritePaths=`), which cannot be renamed, and a rename out of it would cross into another mount.
  *
  * What was moved aside is the state the leaving release left (its sessions, credentials, plugin state): after the
- * start it becomes a checkpoint of its own, `<tx>-aside` in the root's snapshots (keepSetAside), so going back to that
- * release puts it back the same way (state-return.ts). Nothing is lost by a rollback.
+ * start it becomes a checkpoint of its own, `<tx>-aside` in the root's snapshots (keepSetAside; `<tx>-aside-2` and on
+ * when the transaction swaps again), so the way back of that rollback puts it back the same way (state-return.ts), and
+ * `--checkpoint` does on purpose later. Nothing is lost by a rollback.
  *
  * Crash-safe at every step: `swap-<tx>.json` in the checkpoint's folder is written once every ready copy is complete
  * (before it, nothing was swapped and a restore copies as before); the aside holds `.release-switcher-moved-out` once
  * every live entry is in it; the ready folder is removed last. A restore run again (restoreSnapshot after a cut) reads
- * where it stood from those three and goes on; the adoption of the aside goes through `.adopt-<tx>` in snapshots/,
+ * where it stood from those three and goes on; the adoption of the aside goes through `.adopt-<id>` in snapshots/,
  * which no sweep removes.
  */
 import fs from 'node:fs/promises';
@@ -32,8 +34,16 @@ export const ASIDE_PREFIX = '.release-switcher-aside-';
 const MOVED_OUT = '.release-switcher-moved-out';
 const swapRecordFile = (layout: Layout, id: string, tx: string) => path.join(layout.snapshot(id), `swap-${tx}.json`);
 
-/** The id of the checkpoint a restore for transaction `tx` keeps of the state it replaced. */
-export const setAsideId = (tx: string) => `${tx}-aside`;
+/**
+ * The id of the checkpoint a restore for transaction `tx` keeps of the state it replaces: `<tx>-aside`, or `-aside-2`
+ * and on when the transaction swaps again (the way back of a rollback whose release failed puts back the first one).
+ */
+async function freeSetAsideId(layout: Layout, tx: string): Promise<string> {
+  for (let n = 1; ; n++) {
+    const id = n === 1 ? `${tx}-aside` : `${tx}-aside-${n}`;
+    if (!(await pathExists(layout.snapshot(id)))) return id;
+  }
+}
 
 interface SwapEntry {
   /** The entry's index in the checkpoint's manifest. */
@@ -49,6 +59,8 @@ interface SwapEntry {
 export interface SwapRecord {
   tx: string;
   snapshot: string;
+  /** The checkpoint the replaced state becomes (chosen here, so a run again after a cut keeps the same). */
+  setAside: string;
   entries: SwapEntry[];
   /** Bytes copied into the ready folders. */
   bytes: number;
@@ -77,6 +89,7 @@ export async function prepareSwap(options: {
   const started = performance.now();
   const existing = await readSwapRecord(layout, snapshot.id, tx);
   if (existing) return { folders: existing.entries.length, bytes: existing.bytes, ms: 0 };
+  const setAside = await freeSetAsideId(layout, tx);
   const entries: SwapEntry[] = [];
   for (const [index, entry] of snapshot.entries.entries()) {
     if (entry.type !== 'dir' || !entry.stored) continue;
@@ -86,8 +99,8 @@ export async function prepareSwap(options: {
       index,
       path: entry.path,
       dir,
-      ready: path.join(dir, READY_PREFIX + tx),
-      aside: path.join(dir, ASIDE_PREFIX + tx),
+      ready: path.join(dir, READY_PREFIX + setAside),
+      aside: path.join(dir, ASIDE_PREFIX + setAside),
     });
   }
   if (entries.length === 0) return undefined;
@@ -106,7 +119,7 @@ export async function prepareSwap(options: {
     for (const entry of entries) await removeTree(entry.ready).catch(() => undefined);
     throw error;
   }
-  const record: SwapRecord = { tx, snapshot: snapshot.id, entries, bytes };
+  const record: SwapRecord = { tx, snapshot: snapshot.id, setAside, entries, bytes };
   await writeFileAtomic(swapRecordFile(layout, snapshot.id, tx), `${JSON.stringify(record, null, 2)}\n`);
   return { folders: entries.length, bytes, ms: Math.round(performance.now() - started) };
 }
@@ -115,7 +128,12 @@ export async function readSwapRecord(layout: Layout, id: string, tx: string): Pr
   const record = (await readJsonIfExists(swapRecordFile(layout, id, tx)).catch(() => undefined)) as
     | SwapRecord
     | undefined;
-  return record?.tx === tx && record.snapshot === id && Array.isArray(record.entries) ? record : undefined;
+  return record?.tx === tx &&
+    record.snapshot === id &&
+    typeof record.setAside === 'string' &&
+    Array.isArray(record.entries)
+    ? record
+    : undefined;
 }
 
 /**
@@ -186,8 +204,8 @@ async function swapFolder(
 
 /**
  * After the start: what the swap moved aside becomes checkpoint `<tx>-aside` (by rename into snapshots/; by copy when
- * the state lives on another filesystem than the root). Nothing when the swap is not complete, or was never made.
- * Returns the checkpoint's id when there is one.
+ * the state lives on another filesystem than the root). Nothing when the swap is not complete, or was never made (or
+ * was kept already). Returns the checkpoint's id when it kept one.
  */
 export async function keepSetAside(options: {
   root: string;
@@ -198,15 +216,16 @@ export async function keepSetAside(options: {
   toVersion: string;
 }): Promise<string | undefined> {
   const layout = layoutOf(options.root);
-  const id = setAsideId(options.tx);
   const record = await readSwapRecord(layout, options.snapshot.id, options.tx);
-  const kept = await pathExists(path.join(layout.snapshot(id), 'snapshot.json'));
-  if (kept || !record) {
+  if (!record) return undefined;
+  const id = record.setAside;
+  if (await pathExists(path.join(layout.snapshot(id), 'snapshot.json'))) {
+    // Kept by a run cut before it removed the record.
     await fs.rm(swapRecordFile(layout, options.snapshot.id, options.tx), { force: true });
-    return kept ? id : undefined;
+    return id;
   }
   for (const entry of record.entries) if (await pathExists(entry.ready)) return undefined; // the swap is not done
-  const work = path.join(layout.snapshots, `.adopt-${options.tx}`);
+  const work = path.join(layout.snapshots, `.adopt-${id}`);
   await fs.mkdir(path.join(work, 'data'), { recursive: true, mode: 0o700 });
   const entries: SnapshotEntry[] = [];
   for (const entry of record.entries) {

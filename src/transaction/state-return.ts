@@ -71,7 +71,9 @@ async function snapshotForReturn(input: StateReturn): Promise<SnapshotManifest |
   const store = await snapshots();
   const taken = await store.readSnapshot(input.layout, tx.id);
   if (taken || tx.id !== input.state.transaction?.id) return taken;
-  return store.readSnapshot(input.layout, (await import('../snapshot/swap.js')).setAsideId(tx.id));
+  return (await store.listSnapshots(input.layout)).findLast(
+    (s) => s.setAsideBy === tx.id && s.fromVersion === input.target,
+  );
 }
 
 /** The value at a dot path of a release's package.json, or undefined. */
@@ -235,6 +237,8 @@ export async function beginRestore(session: JournalSession, tx: Transaction): Pr
  */
 async function readyForSwap(session: JournalSession, tx: Transaction, id: string): Promise<string> {
   const { layout, config, runtime } = session;
+  // Only a boot-check (a systemd unit's ExecStartPre) swaps: elsewhere nothing would, and the copy would stay behind.
+  if (!config.supervisor.startsWith('systemd')) return 'copied back';
   const manifest = await (await snapshots()).readSnapshot(layout, id);
   if (!manifest) return 'the snapshot is missing';
   runtime.onProgress({ phase: 'restart', message: `making snapshot ${id} ready to swap in, before the stop` });

@@ -87,17 +87,17 @@ describe('a restore by rename', () => {
     const { layout, manifest, ready } = await prepared(root);
     expect(ready).toMatchObject({ folders: 1 });
     // Made before the stop: the inode each file will have once swapped in.
-    const readyDir = join(state, '.release-switcher-ready-tx2');
+    const readyDir = join(state, '.release-switcher-ready-tx2-aside');
     const inode = (p: string) => statSync(p).ino;
     const before = Object.fromEntries(files.map((f) => [f, inode(join(readyDir, f))]));
-    expect(contents(state)).toEqual({ ...newer(), ...prefixed('.release-switcher-ready-tx2', older()) });
+    expect(contents(state)).toEqual({ ...newer(), ...prefixed('.release-switcher-ready-tx2-aside', older()) });
 
     await restoreForTransaction(layout, 'tx1', { tx: 'tx2', version: '1.0.0' });
     for (const f of files) expect(inode(join(state, f)), f).toBe(before[f]); // renamed, not copied
     expect(contents(state)).toEqual({
       ...older(),
-      ...prefixed('.release-switcher-aside-tx2', newer()),
-      '.release-switcher-aside-tx2/.release-switcher-moved-out': '',
+      ...prefixed('.release-switcher-aside-tx2-aside', newer()),
+      '.release-switcher-aside-tx2-aside/.release-switcher-moved-out': '',
     });
 
     const id = await keepSetAside({ root, snapshot: manifest, tx: 'tx2', fromVersion: '2.0.0', toVersion: '1.0.0' });
@@ -109,12 +109,17 @@ describe('a restore by rename', () => {
     expect(contents(join(layout.snapshot('tx1'), 'data', '0'))).toEqual(older()); // the checkpoint as it was
     expect(await listSwapRecords(layout)).toEqual([]);
 
-    // The way back of the way back: the set-aside swapped in the same way brings the newer release's state back.
-    const again = await prepareSwap({ root, snapshot: aside, tx: 'tx3' });
+    // The way back of that way back (the same transaction, its release failing): the set-aside swapped in the same
+    // way brings the newer release's state back, and what it replaces is kept in turn, under the next id.
+    const again = await prepareSwap({ root, snapshot: aside, tx: 'tx2' });
     expect(again).toMatchObject({ folders: 1 });
-    await restoreForTransaction(layout, 'tx2-aside', { tx: 'tx3', version: '2.0.0' });
-    await keepSetAside({ root, snapshot: aside, tx: 'tx3', fromVersion: '1.0.0', toVersion: '2.0.0' });
+    await restoreForTransaction(layout, 'tx2-aside', { tx: 'tx2', version: '2.0.0' });
+    expect(await keepSetAside({ root, snapshot: aside, tx: 'tx2', fromVersion: '1.0.0', toVersion: '2.0.0' })).toBe(
+      'tx2-aside-2',
+    );
     expect(contents(state)).toEqual(newer());
+    expect(contents(join(layout.snapshot('tx2-aside-2'), 'data', '0'))).toEqual(older());
+    expect(await listSwapRecords(layout)).toEqual([]);
   });
 
   it('leaves independent folders where they are, at the top or deeper down, and carries them into the new tree', async () => {
