@@ -266,6 +266,50 @@ describe('going back: restore, keep or refuse', () => {
     );
   });
 
+  it('the way back of a rollback in flight puts back what that rollback set aside; once it is over, going forward migrates', async () => {
+    const layout = rootWith({ '1.0.0': 17, '2.0.0': 18 });
+    await takeSnapshot({ root: layout.root, id: 'up', statePaths: [], fromVersion: '1.0.0', toVersion: '2.0.0' });
+    // The rollback put "up" back and set aside the state 2.0.0 left (snapshot/swap.ts keepSetAside).
+    const setAside = {
+      id: 'back-aside',
+      takenAt: '2026-11-25T00:00:00.000Z',
+      fromVersion: '2.0.0',
+      toVersion: '1.0.0',
+    };
+    write(
+      join(layout.snapshot('back-aside'), 'snapshot.json'),
+      JSON.stringify({ ...setAside, statePaths: [], entries: [], size: 0, setAsideBy: 'back' }),
+    );
+    const back = { ...tx('back', '2.0.0', '1.0.0', 'verifying'), kind: 'rollback' as const };
+    // 1.0.0 fails its verification: the way back to 2.0.0 starts it on the state it left.
+    const inFlight = { ...stateWith(tx('up', '1.0.0', '2.0.0')), transaction: back };
+    expect(await planStateReturn({ layout, config, state: inFlight, leaving: '1.0.0', target: '2.0.0' })).toMatchObject(
+      {
+        action: 'restore',
+        snapshot: 'back-aside',
+      },
+    );
+    // The rollback verified, 1.0.0 ran on since: a later switch to 2.0.0 migrates 1.0.0's state, as without a set-aside.
+    const over = stateWith(tx('up', '1.0.0', '2.0.0'), { ...back, status: 'verified' });
+    expect(await planStateReturn({ layout, config, state: over, leaving: '1.0.0', target: '2.0.0' })).toEqual({
+      action: 'none',
+    });
+    // Unless it is asked for by name.
+    expect(
+      await planStateReturn({
+        layout,
+        config,
+        state: over,
+        leaving: '1.0.0',
+        target: '2.0.0',
+        requested: 'back-aside',
+      }),
+    ).toMatchObject({ action: 'restore', snapshot: 'back-aside', detail: expect.stringMatching(/set aside by back/) });
+    await expect(
+      planStateReturn({ layout, config, state: over, leaving: '1.0.0', target: '2.0.0', requested: 'up' }),
+    ).rejects.toMatchObject({ code: 'CHECKPOINT_MISMATCH' });
+  });
+
   it('refuses without a snapshot when the target declares an older schema; a stale snapshot of an earlier arrival does not count', async () => {
     const layout = rootWith({ '1.0.0': 17, '2.0.0': 18, '3.0.0': 18 });
     await takeSnapshot({ root: layout.root, id: 'old', statePaths: [], fromVersion: '1.0.0', toVersion: '2.0.0' });
