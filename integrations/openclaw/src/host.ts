@@ -77,6 +77,37 @@ export interface CliDescriptor {
   machineOutput?: (input: { argv: readonly string[]; stdoutIsTTY?: boolean }) => boolean;
 }
 
+/** The Node request and response a plugin HTTP route gets, as much of them as the route touches. */
+export interface HttpRequest {
+  method?: string;
+  url?: string;
+}
+export interface HttpResponse {
+  statusCode: number;
+  setHeader(name: string, value: string): void;
+  end(body?: string): void;
+}
+
+export interface HttpRoute {
+  path: string;
+  /** `gateway`: the gateway's own authentication (the token), required before the handler runs. */
+  auth: 'gateway' | 'plugin';
+  match?: 'exact' | 'prefix';
+  /** True when it handled the request. */
+  handler: (req: HttpRequest, res: HttpResponse) => boolean | Promise<boolean>;
+}
+
+/** A Control UI contribution (`surface: "tab"`: a sidebar tab framing `path`). */
+export interface ControlUiDescriptor {
+  surface: 'tab';
+  id: string;
+  label: string;
+  description?: string;
+  group?: 'control' | 'agent';
+  path?: string;
+  requiredScopes?: string[];
+}
+
 export interface PluginApi {
   id: string;
   /** `plugins.entries.<id>.config` */
@@ -96,4 +127,9 @@ export interface PluginApi {
   ): void;
   registerCommand(command: CommandDefinition): void;
   registerService(service: Service): void;
+  /** Absent on hosts without plugin HTTP routes. */
+  registerHttpRoute?(route: HttpRoute): void;
+  session?: { controls?: { registerControlUiDescriptor?(descriptor: ControlUiDescriptor): void } };
+  /** The flat, deprecated spelling of `session.controls.registerControlUiDescriptor`. */
+  registerControlUiDescriptor?(descriptor: ControlUiDescriptor): void;
 }

@@ -1,11 +1,12 @@
 /**
  * The OpenClaw plugin entry (`package.json#openclaw.extensions`): registers `openclaw releases …`, the gateway
- * methods `releases.*`, the `/releases` chat command, and the service that reports a chat-asked outcome after the
- * restart. The one place that reads the process (argv, environment) and the plugin's config.
+ * methods `releases.*`, the `/releases` and `/update` chat commands, the Control UI's Releases tab, and the service
+ * that reports a chat-asked outcome after the restart. The one place that reads the process (argv, environment) and the plugin's config.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { releasesCommand, updateCommand } from './chat.js';
+import { registerReleasesTab } from './control-ui.js';
 import { PROGRAM, SUBCOMMANDS, argvAfter, runReleases } from './cli.js';
 import type { CliCommand, PluginApi } from './host.js';
 import { type Deliver, PendingReports, deliverPending } from './report.js';
@@ -98,6 +99,7 @@ export default {
     registerRpc(api, actions);
     api.registerCommand(releasesCommand({ ops, reports }));
     api.registerCommand(updateCommand({ ops, reports }));
+    registerReleasesTab(api, ops.status, api.logger);
     const stop = new AbortController();
     api.registerService({
       id: 'release-switcher-reports',

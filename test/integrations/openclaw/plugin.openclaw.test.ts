@@ -15,7 +15,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openclawHealthy, REMOVE_TIMEOUT_MS, removeOpenclawBench } from '../../support/openclaw.ts';
 import { describeWhere } from '../../support/skip.ts';
 import { canRunUserManager } from '../../support/systemd.ts';
-import { type PluginGateway, startPluginGateway } from './gateway.ts';
+import { type PluginGateway, TOKEN, startPluginGateway } from './gateway.ts';
 
 const FROM = '2026.9.5';
 const TO = '2026.9.6';
@@ -99,6 +99,32 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
     expect(JSON.parse(elsewhere.stdout).error.hint).not.toContain('--adopt');
     expect(unknown.exitCode).toBe(2);
     expect(JSON.parse(unknown.stdout).error.code).toBe('USAGE');
+  }, 300_000);
+
+  it("the Control UI's Releases tab: advertised to an operator, its page says what runs and the commands that update; refused without the token", async () => {
+    // OpenClaw's own "Update now" (update.run) cannot be served by a plugin and is refused under an external
+    // supervisor: the tab is where the owner looks instead.
+    const ui = await gw.operator('plugins.uiDescriptors', {}, ['operator.read']);
+    expect(ui.exitCode, ui.stdout + ui.stderr).toBe(0);
+    expect(ui.json.controlUiTabs).toContainEqual(
+      expect.objectContaining({
+        pluginId: 'release-switcher',
+        id: 'releases',
+        label: 'Releases',
+        path: '/release-switcher',
+        requiresGatewayAuth: true,
+      }),
+    );
+    const page = await fetch(`http://127.0.0.1:${gw.port}/release-switcher`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    const html = await page.text();
+    console.log(`the Releases tab's page (${page.status}):\n${html}`);
+    expect(page.status).toBe(200);
+    expect(html).toContain(`Running <b>${FROM}</b>`);
+    expect(html).toContain('<code>/update</code>');
+    expect(html).toContain('<code>openclaw releases update</code>');
+    expect((await fetch(`http://127.0.0.1:${gw.port}/release-switcher`)).status).toBe(401);
   }, 300_000);
 
   it('refuses a caller without the gateway token before the plugin runs; nothing changes', async () => {

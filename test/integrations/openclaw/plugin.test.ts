@@ -11,6 +11,8 @@ import { describeStatus } from '../../../integrations/openclaw/src/describe.ts';
 import { updateCommand } from '../../../integrations/openclaw/src/chat.ts';
 import { assertServedFrom, rootOf, servedRoot } from '../../../integrations/openclaw/src/root.ts';
 import { RPC_METHODS, versionParam } from '../../../integrations/openclaw/src/rpc.ts';
+import { TAB_PATH, UPDATE_COMMANDS, releasesPage } from '../../../integrations/openclaw/src/control-ui.ts';
+import type { ControlUiDescriptor, HttpRoute } from '../../../integrations/openclaw/src/host.ts';
 import { cli, tempDir } from '../../support/cli.ts';
 
 /** A root with config.json for the package `openclaw`, and an openclaw package folder outside it. */
@@ -283,6 +285,114 @@ describe('register(): what OpenClaw gets', () => {
     );
     expect(manifest.id).toBe(plugin.id);
     expect(manifest.cliCommands.map((c: any) => c.name)).toEqual(['releases']);
+  });
+});
+
+describe("the Control UI's Releases tab", () => {
+  /** register() against a recording api that has OpenClaw 2026.9's route and descriptor registrars. */
+  function registered() {
+    const routes: HttpRoute[] = [];
+    const descriptors: ControlUiDescriptor[] = [];
+    const warned: string[] = [];
+    plugin.register({
+      id: 'release-switcher',
+      pluginConfig: { root: '/nowhere/root' },
+      logger: { info: () => undefined, warn: (m) => warned.push(m) },
+      registerCli: () => undefined,
+      registerGatewayMethod: () => undefined,
+      registerCommand: () => undefined,
+      registerService: () => undefined,
+      registerHttpRoute: (route) => routes.push(route),
+      session: { controls: { registerControlUiDescriptor: (d) => descriptors.push(d) } },
+    });
+    return { routes, descriptors, warned };
+  }
+
+  it('a sidebar tab framing a gateway-authenticated route, readable with operator.read', () => {
+    const { routes, descriptors } = registered();
+    expect(routes.map((r) => [r.path, r.auth, r.match])).toEqual([[TAB_PATH, 'gateway', 'exact']]);
+    expect(descriptors).toEqual([
+      expect.objectContaining({
+        surface: 'tab',
+        id: 'releases',
+        label: 'Releases',
+        path: TAB_PATH,
+        requiredScopes: ['operator.read'],
+      }),
+    ]);
+  });
+
+  it('the page says what runs, the last transaction and its warnings, and the commands that update; HTML escaped', () => {
+    const page = releasesPage({
+      current: '2026.9.6',
+      previous: '2026.9.5',
+      running: { version: '2026.9.6', pid: 1, since: null, source: 'systemd' },
+      transaction: {
+        id: 't1',
+        kind: 'update',
+        status: 'verified',
+        from: '2026.9.5',
+        to: '2026.9.6',
+        reason: null,
+        startedAt: '',
+        finishedAt: '',
+        steps: [],
+        warnings: [{ step: 'finalize', plugin: 'matrix', message: 'Plugin "matrix" <unfinished>' }],
+      },
+      inFlight: false,
+    } as never);
+    expect(page).toContain('Running <b>2026.9.6</b> (current 2026.9.6, previous 2026.9.5).');
+    expect(page).toContain('Last: update 2026.9.5 → 2026.9.6: verified.');
+    expect(page).toContain('Plugin &quot;matrix&quot; &lt;unfinished&gt;');
+    for (const command of UPDATE_COMMANDS) expect(page).toContain(`<code>${command}</code>`);
+    expect(page).not.toContain('<script');
+  });
+
+  it('the route answers GET with the page (a root it cannot read is said on the page), refuses other methods', async () => {
+    const { routes } = registered();
+    const answer = async (method: string) => {
+      const res = { statusCode: 0, headers: {} as Record<string, string>, body: undefined as string | undefined };
+      const handled = await routes[0]!.handler(
+        { method, url: TAB_PATH },
+        {
+          get statusCode() {
+            return res.statusCode;
+          },
+          set statusCode(code: number) {
+            res.statusCode = code;
+          },
+          setHeader: (name, value) => {
+            res.headers[name] = value;
+          },
+          end: (body) => {
+            res.body = body;
+          },
+        },
+      );
+      return { handled, ...res };
+    };
+    const got = await answer('GET');
+    expect(got).toMatchObject({
+      handled: true,
+      statusCode: 200,
+      headers: { 'Content-Type': 'text/html; charset=utf-8' },
+    });
+    expect(got.body).toMatch(/release-switcher could not read its root: .*\/nowhere\/root/);
+    expect(got.body).toContain('<code>openclaw releases update</code>');
+    expect(await answer('POST')).toMatchObject({ handled: true, statusCode: 405, headers: { Allow: 'GET, HEAD' } });
+  });
+
+  it('a host without plugin tabs loads the rest and says so in the log', () => {
+    const warned: string[] = [];
+    plugin.register({
+      id: 'release-switcher',
+      logger: { info: () => undefined, warn: (m) => warned.push(m) },
+      registerCli: () => undefined,
+      registerGatewayMethod: () => undefined,
+      registerCommand: () => undefined,
+      registerService: () => undefined,
+    });
+    expect(warned).toContainEqual(expect.stringMatching(/no plugin tab in the Control UI/));
   });
 });
 
