@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../support/cli.ts';
 import { alive } from '../support/processes.ts';
+import { updateTransaction } from '../support/transactions.ts';
 import { finalizeWarnings, phaseTimeoutSeconds, readVerdict, startFinalize } from '../../src/service/finalize.ts';
 import { describeTransaction } from '../../src/cli/format.ts';
-import type { Transaction } from '../../src/model/state.ts';
 
 const run = (output: string, exitCode: number | null, timedOut = false) =>
   readVerdict({ output, stderr: 'line 1\n[update finalize] {"step":"finalize:doctor"}', exitCode, ms: 5, timedOut });
@@ -106,18 +106,10 @@ describe('finalizeWarnings', () => {
   });
 
   it("the CLI's account of the transaction prints each warning on a line of its own", () => {
-    const tx = {
-      id: 't1',
-      kind: 'update',
-      status: 'verified',
-      from: '2026.9.5',
-      to: '2026.9.6',
-      reason: null,
-      startedAt: '2026-11-25T00:00:00.000Z',
-      finishedAt: '2026-11-25T00:01:00.000Z',
+    const tx = updateTransaction({
       steps: [{ name: 'finalize', status: 'ok', ms: 1000, detail: '2026.9.6 update finalize: warning' }],
       warnings: finalizeWarnings(run(JSON.stringify(json), 0)),
-    } as Transaction;
+    });
     const lines = describeTransaction(tx).split('\n');
     expect(lines.slice(2)).toEqual([
       '  warning: (finalize, doctor-advisory) WARNING: openclaw.json contains plaintext secret-bearing config fields.',

@@ -14,6 +14,7 @@ import { RPC_METHODS, versionParam } from '../../../integrations/openclaw/src/rp
 import { TAB_PATH, UPDATE_COMMANDS, releasesPage } from '../../../integrations/openclaw/src/control-ui.ts';
 import type { ControlUiDescriptor, HttpRoute } from '../../../integrations/openclaw/src/host.ts';
 import { cli, tempDir } from '../../support/cli.ts';
+import { updateTransaction } from '../../support/transactions.ts';
 
 /** A root with config.json for the package `openclaw`, and an openclaw package folder outside it. */
 async function openclawRoot() {
@@ -327,18 +328,9 @@ describe("the Control UI's Releases tab", () => {
       current: '2026.9.6',
       previous: '2026.9.5',
       running: { version: '2026.9.6', pid: 1, since: null, source: 'systemd' },
-      transaction: {
-        id: 't1',
-        kind: 'update',
-        status: 'verified',
-        from: '2026.9.5',
-        to: '2026.9.6',
-        reason: null,
-        startedAt: '',
-        finishedAt: '',
-        steps: [],
+      transaction: updateTransaction({
         warnings: [{ step: 'finalize', plugin: 'matrix', message: 'Plugin "matrix" <unfinished>' }],
-      },
+      }),
       inFlight: false,
     } as never);
     expect(page).toContain('Running <b>2026.9.6</b> (current 2026.9.6, previous 2026.9.5).');
