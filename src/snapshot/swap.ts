@@ -1,19 +1,20 @@
 /**
  * Restoring a checkpoint by rename, so the stop window holds no copy whatever the state's size. Before the stop (the
  * old release still serves), the checkpoint's copy of each state folder is made ready inside that folder
- * (`.release-switcher-ready-<id>/`, a private copy: the checkpoint itself stays as it is; `<id>` is the set-aside's, below).
- * In the window the boot-check moves the live entries into `.release-switcher-aside-<id>/` and the ready ones into their
- * place: one rename per
- * top-level entry. Inside the folder, not beside it: the state folder may be a mount point (a hardened unit's
- * `ReadWritePaths=`), which cannot be renamed, and a rename out of it would cross into another mount.
+ * (`.release-switcher-ready-<id>/`, a private copy: the checkpoint itself stays as it is; `<id>` is the set-aside's,
+ * below). In the window the boot-check moves the live entries into `.release-switcher-aside-<id>/` and the ready ones
+ * into their place: one rename per top-level entry. Inside the folder, not beside it: the state folder may be a mount
+ * point (a hardened unit's `ReadWritePaths=`), which cannot be renamed, and a rename out of it would cross into another
+ * mount.
  *
  * What was moved aside is the state the leaving release left (its sessions, credentials, plugin state): after the
  * start it becomes a checkpoint of its own, `<tx>-aside` in the root's snapshots (keepSetAside; `<tx>-aside-2` and on
  * when the transaction swaps again), so the way back of that rollback puts it back the same way (state-return.ts), and
  * `--checkpoint` does on purpose later. Nothing is lost by a rollback.
  *
- * Crash-safe at every step: `swap-<tx>.json` in the checkpoint's folder is written once every ready copy is complete
- * (before it, nothing was swapped and a restore copies as before); the aside holds `.release-switcher-moved-out` once
+ * Crash-safe at every step: `swap-<tx>.json` in the checkpoint's folder names the folders before they are copied (so
+ * recovery finds a copy cut halfway) and says `complete` once every ready copy is (before that, nothing is swapped and a
+ * restore copies as before); the aside holds `.release-switcher-moved-out` once
  * every live entry is in it; the ready folder is removed last. A restore run again (restoreSnapshot after a cut) reads
  * where it stood from those three and goes on; the adoption of the aside goes through `.adopt-<id>` in snapshots/,
  * which no sweep removes.
@@ -64,6 +65,8 @@ export interface SwapRecord {
   entries: SwapEntry[];
   /** Bytes copied into the ready folders. */
   bytes: number;
+  /** Every ready copy is made: the boot-check may swap. */
+  complete: boolean;
 }
 
 export interface PreparedSwap {
@@ -87,9 +90,10 @@ export async function prepareSwap(options: {
   const layout = layoutOf(options.root);
   const { snapshot, tx } = options;
   const started = performance.now();
-  const existing = await readSwapRecord(layout, snapshot.id, tx);
-  if (existing) return { folders: existing.entries.length, bytes: existing.bytes, ms: 0 };
-  const setAside = await freeSetAsideId(layout, tx);
+  const existing = await readSwapRecord(layout, snapshot.id, tx, { complete: false });
+  if (existing?.complete) return { folders: existing.entries.length, bytes: existing.bytes, ms: 0 };
+  // A copy cut halfway (its runner killed) is made again under the same id.
+  const setAside = existing?.setAside ?? (await freeSetAsideId(layout, tx));
   const entries: SwapEntry[] = [];
   for (const [index, entry] of snapshot.entries.entries()) {
     if (entry.type !== 'dir' || !entry.stored) continue;
@@ -105,6 +109,9 @@ export async function prepareSwap(options: {
   }
   if (entries.length === 0) return undefined;
   const residue = new ResidueFilter({ patterns: options.residue ?? [] });
+  const file = swapRecordFile(layout, snapshot.id, tx);
+  const write = (record: SwapRecord) => writeFileAtomic(file, `${JSON.stringify(record, null, 2)}\n`);
+  await write({ tx, snapshot: snapshot.id, setAside, entries, bytes: 0, complete: false });
   let bytes = 0;
   try {
     for (const entry of entries) {
@@ -117,23 +124,26 @@ export async function prepareSwap(options: {
     }
   } catch (error) {
     for (const entry of entries) await removeTree(entry.ready).catch(() => undefined);
+    await fs.rm(file, { force: true });
     throw error;
   }
-  const record: SwapRecord = { tx, snapshot: snapshot.id, setAside, entries, bytes };
-  await writeFileAtomic(swapRecordFile(layout, snapshot.id, tx), `${JSON.stringify(record, null, 2)}\n`);
+  await write({ tx, snapshot: snapshot.id, setAside, entries, bytes, complete: true });
   return { folders: entries.length, bytes, ms: Math.round(performance.now() - started) };
 }
 
-export async function readSwapRecord(layout: Layout, id: string, tx: string): Promise<SwapRecord | undefined> {
+/** The swap made ready for `tx` from checkpoint `id`: only a complete one unless `complete: false` is asked. */
+export async function readSwapRecord(
+  layout: Layout,
+  id: string,
+  tx: string,
+  want: { complete: boolean } = { complete: true },
+): Promise<SwapRecord | undefined> {
   const record = (await readJsonIfExists(swapRecordFile(layout, id, tx)).catch(() => undefined)) as
     | SwapRecord
     | undefined;
-  return record?.tx === tx &&
-    record.snapshot === id &&
-    typeof record.setAside === 'string' &&
-    Array.isArray(record.entries)
-    ? record
-    : undefined;
+  const valid =
+    record?.tx === tx && record.snapshot === id && typeof record.setAside === 'string' && Array.isArray(record.entries);
+  return valid && (record.complete === true || !want.complete) ? record : undefined;
 }
 
 /**
@@ -283,14 +293,14 @@ export async function listSwapRecords(layout: Layout): Promise<SwapRecord[]> {
     if (id.startsWith('.')) continue;
     for (const name of await fs.readdir(layout.snapshot(id)).catch(() => [] as string[])) {
       const tx = /^swap-(.+)\.json$/.exec(name)?.[1];
-      const record = tx ? await readSwapRecord(layout, id, tx) : undefined;
+      const record = tx ? await readSwapRecord(layout, id, tx, { complete: false }) : undefined;
       if (record) found.push(record);
     }
   }
   return found;
 }
 
-/** A swap made ready and never begun (its transaction ended before the stop): the ready copies removed. */
+/** A swap made ready (or cut while it was) and never begun: its transaction ended before the stop. The copies removed. */
 export async function discardSwap(layout: Layout, record: SwapRecord): Promise<void> {
   for (const entry of record.entries) await removeTree(entry.ready);
   await fs.rm(swapRecordFile(layout, record.snapshot, record.tx), { force: true });

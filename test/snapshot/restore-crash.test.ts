@@ -2,12 +2,21 @@
 // release may start on. The restore is journaled: a marker says it began, and whoever finds it unfinished runs it
 // again (the next start's boot-check, to which `recover`'s restart leads), ending exactly on the checkpoint.
 import { spawnSync } from 'node:child_process';
-import { type Dirent, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  type Dirent,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { restoreForTransaction } from '../../src/snapshot/boot-state.ts';
 import { readSnapshot, restoredFor, takeSnapshot, unfinishedRestore } from '../../src/snapshot/snapshot.ts';
-import { discardSwap, keepSetAside, listSwapRecords, prepareSwap } from '../../src/snapshot/swap.ts';
+import { discardSwap, keepSetAside, listSwapRecords, prepareSwap, readSwapRecord } from '../../src/snapshot/swap.ts';
 import { layoutOf } from '../../src/store/layout.ts';
 import { tempDir } from '../support/cli.ts';
 
@@ -170,6 +179,23 @@ describe('a restore by rename', () => {
       });
       expect(await unfinishedRestore(layout, 'tx1')).toBeUndefined();
     });
+
+  it('a ready copy cut halfway is never swapped in; made ready again, it is complete under the same id', async () => {
+    const { root, state } = await checkpointed();
+    const { layout, manifest } = await prepared(root);
+    // As a runner killed mid-copy leaves it: the record says incomplete, files are missing from the copy.
+    const recordFile = join(layout.snapshot('tx1'), 'swap-tx2.json');
+    const record = JSON.parse(readFileSync(recordFile, 'utf8'));
+    writeFileSync(recordFile, JSON.stringify({ ...record, complete: false }));
+    rmSync(join(state, '.release-switcher-ready-tx2-aside', 'plugins'), { recursive: true });
+    expect(await readSwapRecord(layout, 'tx1', 'tx2')).toBeUndefined(); // what a restore reads: copies back instead
+    expect(await listSwapRecords(layout)).toEqual([expect.objectContaining({ tx: 'tx2', complete: false })]);
+    expect(await prepareSwap({ root, snapshot: manifest, tx: 'tx2' })).toMatchObject({ folders: 1 });
+    expect(await readSwapRecord(layout, 'tx1', 'tx2')).toMatchObject({ setAside: 'tx2-aside', complete: true });
+    await restoreForTransaction(layout, 'tx1', { tx: 'tx2', version: '1.0.0' });
+    await keepSetAside({ root, snapshot: manifest, tx: 'tx2', fromVersion: '2.0.0', toVersion: '1.0.0' });
+    expect(contents(state)).toEqual(older());
+  });
 
   it('a swap made ready and never begun is found and its ready copy removed; checkpoints never carry one', async () => {
     const { root, state } = await checkpointed();
