@@ -192,7 +192,9 @@ async function swapFolder(
   }
   for (const name of await fs.readdir(ready)) {
     const to = path.join(dir, name);
-    // Only an independent entry can be there (it is not in the checkpoint, so not in the copy either): it stays.
+    // Taken already: an independent entry (left in place; the checkpoint holds it only if taken before it was
+    // declared), or, in a run again after a cut, one a start on the half-swapped state wrote meanwhile, which the
+    // comparison with the checkpoint that follows such a run puts right (snapshot.ts restoreSnapshot).
     if (await pathExists(to)) await removeTree(path.join(ready, name));
     else await fs.rename(path.join(ready, name), to);
     crashPoint('restore:swap-in');
