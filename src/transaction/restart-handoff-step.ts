@@ -73,8 +73,13 @@ export async function handoffStep(
     if (requested !== undefined) run.window?.openAt('handoff', stoppedServing ?? requested);
     run.window?.next('stop');
     if (exit.exited) await supervisor.stop!(); // before its RestartSec= runs out: finalize comes first
-    run.window?.next('consume');
-    const consumed = exit.exited ? await consumeHandoff({ ...call, pid }, commands) : undefined;
+    // The handoff is written in the state the old gateway leaves. When a checkpoint goes back before the target starts,
+    // that state is set aside whole (snapshot/swap.ts) and the new process never reads it: consuming the handoff (a
+    // cold CLI start, 3-7 s in the window) would authorize nothing. It stays there, unconsumed; OpenClaw lets a bounded
+    // handoff expire, and one that is missing or expired authorizes no restart.
+    const replaced = tx.restore?.version === tx.to ? tx.restore.snapshot : undefined;
+    if (!replaced) run.window?.next('consume');
+    const consumed = exit.exited && !replaced ? await consumeHandoff({ ...call, pid }, commands) : undefined;
     const evidence = {
       pid,
       protocol: 1,
@@ -82,12 +87,16 @@ export async function handoffStep(
       requests: exit.attempts,
       consume: consumed ?? null,
       accepted: consumed?.status === 'accepted',
+      ...(exit.exited && replaced && { unconsumed: 'state-replaced' as const }),
     };
     const detail = !exit.exited
       ? `${tx.from}'s gateway (pid ${pid}) did not exit ${exit.refused ? `(asked ${exit.attempts} times; ${exit.refused}; its output is in ${logFile})` : `within ${EXIT_TIMEOUT_MS / 1000} s of the request`}: stopped as before`
-      : `${tx.from}'s gateway (pid ${pid}) exited ${exit.ms} ms after the request; handoff ${consumed!.status}${consumed!.reason ? ` (${consumed!.reason})` : ''}`;
+      : replaced
+        ? `${tx.from}'s gateway (pid ${pid}) exited ${exit.ms} ms after the request; its handoff is left unconsumed: it was written in the state that snapshot ${replaced} replaces before ${tx.to} starts (set aside), which ${tx.to} never reads`
+        : `${tx.from}'s gateway (pid ${pid}) exited ${exit.ms} ms after the request; handoff ${consumed!.status}${consumed!.reason ? ` (${consumed!.reason})` : ''}`;
     step.note({ evidence, detail });
-    if (consumed?.status !== 'accepted') step.end('skipped', detail); // the stop that follows does it as before
+    // Not handed over: the stop that follows does it as before.
+    if (!exit.exited || (!replaced && consumed?.status !== 'accepted')) step.end('skipped', detail);
   });
   return { pid };
 }
