@@ -474,7 +474,7 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     expect(step(back.json.result, 'restart-handoff')).toMatchObject({
       status: 'ok',
       evidence: { accepted: false, consume: null, unconsumed: 'state-replaced', exitedAfterMs: expect.any(Number) },
-      detail: expect.stringMatching(/exited \d+ ms after the request; its handoff is left unconsumed: .* set aside/),
+      detail: expect.stringMatching(/exited \d+ ms after the request; its handoff is left unconsumed: .*\(set aside\)/),
     });
     expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 120_000 })).version).toBe(FROM);
     expect(readFileSync(mark(), 'utf8')).toBe('{"era":"9.5"}\n');
