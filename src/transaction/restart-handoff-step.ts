@@ -14,6 +14,7 @@ import { servicePreset } from '../store/presets.js';
 import type { ResolvedRuntime } from '../model/runtime.js';
 import { processEnvironment } from '../rehearsal/candidate-env.js';
 import type { Config } from '../store/config.js';
+import type { Transaction } from '../model/state.js';
 import { noteStep, runStep } from './record.js';
 import { type ServiceIdentity, unitSettings } from './service-identity.js';
 import type { Run } from './steps.js';
@@ -73,11 +74,11 @@ export async function handoffStep(
     if (requested !== undefined) run.window?.openAt('handoff', stoppedServing ?? requested);
     run.window?.next('stop');
     if (exit.exited) await supervisor.stop!(); // before its RestartSec= runs out: finalize comes first
-    // The handoff is written in the state the old gateway leaves. When a checkpoint goes back before the target starts,
-    // that state is set aside whole (snapshot/swap.ts) and the new process never reads it: consuming the handoff (a
-    // cold CLI start, 3-7 s in the window) would authorize nothing. It stays there, unconsumed; OpenClaw lets a bounded
-    // handoff expire, and one that is missing or expired authorizes no restart.
-    const replaced = tx.restore?.version === tx.to ? tx.restore.snapshot : undefined;
+    // The handoff is written in the state database the old gateway leaves. When a checkpoint holding that database goes
+    // back before the target starts, the database is replaced (set aside whole, snapshot/swap.ts) and the new process
+    // never reads it: consuming the handoff (a cold CLI start, 3-7 s in the window) would authorize nothing. It stays
+    // there, unconsumed; OpenClaw lets a bounded handoff expire, and one missing or expired authorizes no restart.
+    const replaced = handoffDatabaseReplaced(tx);
     if (!replaced) run.window?.next('consume');
     const consumed = exit.exited && !replaced ? await consumeHandoff({ ...call, pid }, commands) : undefined;
     const evidence = {
@@ -99,6 +100,21 @@ export async function handoffStep(
     if (!exit.exited || (!replaced && consumed?.status !== 'accepted')) step.end('skipped', detail);
   });
   return { pid };
+}
+
+/**
+ * The checkpoint that replaces the database the handoff is written in before `tx.to` starts, if one does: the target's
+ * database preflight judged the shared state database (the verdicts without an agent) from that checkpoint's copy, so
+ * the checkpoint holds it. Without that evidence (a preset without the check, a checkpoint of other paths), none.
+ */
+function handoffDatabaseReplaced(tx: Transaction): string | undefined {
+  const restore = tx.restore;
+  if (!restore || restore.version !== tx.to) return undefined;
+  const evidence = tx.steps.find((s) => s.name === 'database-preflight')?.evidence as
+    | { verdicts?: Array<{ agentId?: string; checkpoint?: string }> }
+    | undefined;
+  const shared = (evidence?.verdicts ?? []).filter((v) => !v.agentId);
+  return shared.length > 0 && shared.every((v) => v.checkpoint === restore.snapshot) ? restore.snapshot : undefined;
 }
 
 /**
