@@ -1,6 +1,7 @@
 // Shared pieces of the supervisor benchmarks: a plain (release-switcher-free) unit for the anchors, health polling,
 // systemd's own timestamps, a bounded load loop, medians, and saving results next to the other benches'.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { UserManager } from '../../test/support/systemd.ts';
@@ -24,6 +25,47 @@ export const medianSpread = (xs: number[]): string =>
 export const ratio = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(2)}×` : 'n/a');
 export const goal = (value: number, limit: number): string =>
   value <= limit ? `meets goal ≤ ${limit}×` : `MISSES goal ≤ ${limit}×`;
+
+/** PASS or MISS against a goal: a bench reports a miss, it does not fail on one. */
+export const passMiss = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
+/** The 1-minute load average, as the benches print it beside each measurement (2 shared cores: it varies). */
+export const load = (): number => Math.round(loadavg()[0]! * 10) / 10;
+
+/** A transaction's step as the CLI's `--json` gives it, with the evidence the openclaw benches print. */
+export interface TxStep {
+  name: string;
+  ms: number;
+  status: string;
+  evidence?: {
+    accepted?: boolean;
+    prefetch?: { ms: number; ok: boolean; specs: string[] };
+    verdict?: {
+      status?: string;
+      ms?: number;
+      phases?: { phase: string; durationMs?: number }[];
+      plugins?: { npm?: unknown };
+    };
+  };
+}
+
+/** A transaction's stop window (`tx.window`): where the outage went, in contiguous parts. */
+export interface TxWindow {
+  parts: { part: string; ms: number }[];
+  totalMs: number;
+}
+
+/** A transaction's step times, `name ms` pairs (and whether the restart handoff was accepted). */
+export const stepsText = (result: { steps?: TxStep[] }): string =>
+  (result.steps ?? [])
+    .map(
+      (s) =>
+        `${s.name} ${ms(s.ms)}${s.name === 'restart-handoff' ? ` (accepted ${s.evidence?.accepted ?? false})` : ''}`,
+    )
+    .join(', ');
+
+/** A stop window on one line: `total: part ms, part ms, …`. */
+export const windowText = (window: TxWindow | undefined): string =>
+  window ? `${ms(window.totalMs)}: ${window.parts.map((p) => `${p.part} ${ms(p.ms)}`).join(', ')}` : 'n/a';
 
 /** Writes `.bench-cache/results/<name>-<ISO time>.json` (the naming bench/lib/measure.mjs uses); returns the path. */
 export function saveResult(name: string, data: unknown): string {
