@@ -160,6 +160,26 @@ export async function openclawHealthy(
 }
 
 /**
+ * OpenClaw's own CLI (`argv[0]`, a path) as an operator runs it on the manager's machine: inside the manager's mount
+ * namespace, where the account's home is the manager's (bound over it, see openclawManager), so that openclaw finds
+ * its config and its unit where it put them and drives the unit through this manager (`openclaw update` stops and
+ * starts it itself). The manager's environment plus `env`, not the worker's: with VITEST set, openclaw's CLI exits 0
+ * at once and does nothing. As the test process (root); a manager owned by an account is not handled here.
+ */
+export function openclawInManager(
+  um: UserManager,
+  argv: string[],
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+) {
+  return execa('nsenter', ['-t', String(um.pid), '-m', 'env', `HOME=${accountHome(um)}`, ...argv], {
+    env: { ...(um.env as Record<string, string>), ...options.env },
+    extendEnv: false,
+    reject: false,
+    timeout: options.timeoutMs ?? 180_000,
+  });
+}
+
+/**
  * The gateway watched from outside, as an operator's monitor would: /startupz every 100 ms, up when it answers 2xx with
  * `status: "started"` (the contract's success, as release-switcher judges it). `stop()` gives the longest time without
  * an up answer while it ran: the outage as seen from outside, to hold a transaction's recorded window against.
