@@ -26,8 +26,9 @@ export const ratio = (value: number): string => (Number.isFinite(value) ? `${val
 export const goal = (value: number, limit: number): string =>
   value <= limit ? `meets goal ≤ ${limit}×` : `MISSES goal ≤ ${limit}×`;
 
-/** PASS or MISS against a goal: a bench reports a miss, it does not fail on one. */
-export const passMiss = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
+/** PASS or MISS of `value ≤ limit`, n/a without a figure: a bench reports a miss, it does not fail on one. */
+export const passMiss = (value: number, limit: number): string =>
+  Number.isFinite(value) && Number.isFinite(limit) ? (value <= limit ? 'PASS' : 'MISS') : 'n/a';
 /** The 1-minute load average, as the benches print it beside each measurement (2 shared cores: it varies). */
 export const load = (): number => Math.round(loadavg()[0]! * 10) / 10;
 
@@ -294,12 +295,17 @@ export function summarize(events: LoadEvent[], window: Window): Record<string, O
   return out;
 }
 
-/** Asks /startupz every 100 ms until stopped; the longest stretch without an ok answer, and the last version seen. */
+/**
+ * Asks /startupz every 100 ms until stopped; the longest stretch without an ok answer (and when it began and ended, in
+ * ms since the poller started: where in a command the outage fell), and the last version seen.
+ */
 export function outagePoller(port: number) {
   let running = true;
-  let lastOk = performance.now();
-  let longest = 0;
+  const started = performance.now();
+  let lastOk = started;
+  let longest = { ms: 0, from: 0, to: 0 };
   let version: string | undefined;
+  const gap = (now: number) => ({ ms: now - lastOk, from: lastOk - started, to: now - started });
   const done = (async () => {
     while (running) {
       const body = await fetch(`http://127.0.0.1:${port}/startupz`, { signal: AbortSignal.timeout(1_000) })
@@ -307,7 +313,7 @@ export function outagePoller(port: number) {
         .catch(() => undefined);
       const now = performance.now();
       if (body?.ok) {
-        longest = Math.max(longest, now - lastOk);
+        if (now - lastOk > longest.ms) longest = gap(now);
         lastOk = now;
         version = body.version;
       }
@@ -315,10 +321,12 @@ export function outagePoller(port: number) {
     }
   })();
   return {
-    async stop(): Promise<{ unavailableMs: number; version: string | undefined }> {
+    async stop(): Promise<{ unavailableMs: number; fromMs: number; toMs: number; version: string | undefined }> {
       running = false;
       await done;
-      return { unavailableMs: Math.max(longest, performance.now() - lastOk), version };
+      const now = performance.now();
+      const worst = now - lastOk > longest.ms ? gap(now) : longest;
+      return { unavailableMs: worst.ms, fromMs: worst.from, toMs: worst.to, version };
     },
   };
 }
