@@ -436,12 +436,16 @@ describeWhere(can, "bench: update and rollback outage of a real openclaw vs a ba
 
       const s = samples;
       const med = (xs: number[]) => (xs.length ? median(xs) : Number.NaN);
-      /** The median of each part of the stop windows, in their order. */
+      /**
+       * The median of each part of the stop windows, in their order, over the windows that have it (a rollback whose
+       * handoff was not accepted has no handoff nor consume part), with how many had it when not all.
+       */
       const partsMedian = (windows: TxWindow[]) =>
-        (windows[0]?.parts ?? [])
-          .map(
-            (p) => `${p.part} ${ms(med(windows.map((w) => w.parts.find((q) => q.part === p.part)?.ms ?? Number.NaN)))}`,
-          )
+        [...new Set(windows.flatMap((w) => w.parts.map((p) => p.part)))]
+          .map((part) => {
+            const xs = windows.flatMap((w) => w.parts.filter((p) => p.part === part).map((p) => p.ms));
+            return `${part} ${ms(med(xs))}${xs.length < windows.length ? ` (${xs.length} of ${windows.length})` : ''}`;
+          })
           .join(', ');
       const floor = med(s.restartToOutage) + med(s.finalizePhasesMs) + 1000;
       const downgradeAnchor = s.ownDowngradeOutage.length ? s.ownDowngradeOutage : s.ownRestoreOutage;
