@@ -2,8 +2,11 @@
 // Runs every benchmark that is cheap enough for a routine run: staging against npm on the generated
 // fixture (served by a local Verdaccio), the same on the fixture with real registry dependencies
 // (--real-deps: a local Verdaccio proxying the real npm registry; a few minutes, needs the network the
-// first time; --no-network leaves it out), the symlink flip, and CLI start-up. The real openclaw bench
-// downloads ~300 MB and takes minutes per install, so it runs only with --openclaw.
+// first time; --no-network leaves it out), the symlink flip, and CLI start-up. The real openclaw benches
+// download ~300 MB and take minutes per install, so they run only with --openclaw: staging openclaw against
+// npm, then the outage of updating and rolling back a real gateway against a bare restart and OpenClaw's own
+// updater (bench/supervisor/openclaw-outage.bench.test.ts: root, a private systemd --user, ~20 min a
+// repetition; BENCH_RUNS and BENCH_PLUGIN=0 pass through).
 //
 //   npm run bench                       (builds first)
 //   node bench/run-all.mjs [--openclaw] [--no-network]
@@ -61,6 +64,14 @@ if (opts.openclaw) {
     '2026.9.5',
     '--to',
     '2026.9.6',
+  ]);
+  // Under vitest with the supervisor benches' config: it needs the test harness (Verdaccio, systemd --user).
+  await runBench("(issue 31) update and rollback outage of a real openclaw vs a bare restart and OpenClaw's own", [
+    path.join(PROJECT_DIR, 'node_modules', 'vitest', 'vitest.mjs'),
+    'run',
+    '--config',
+    bench('vitest.config.ts'),
+    bench('supervisor/openclaw-outage.bench.test.ts'),
   ]);
 }
 

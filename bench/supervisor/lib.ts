@@ -1,6 +1,7 @@
 // Shared pieces of the supervisor benchmarks: a plain (release-switcher-free) unit for the anchors, health polling,
 // systemd's own timestamps, a bounded load loop, medians, and saving results next to the other benches'.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { UserManager } from '../../test/support/systemd.ts';
@@ -24,6 +25,48 @@ export const medianSpread = (xs: number[]): string =>
 export const ratio = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(2)}×` : 'n/a');
 export const goal = (value: number, limit: number): string =>
   value <= limit ? `meets goal ≤ ${limit}×` : `MISSES goal ≤ ${limit}×`;
+
+/** PASS or MISS of `value ≤ limit`, n/a without a figure: a bench reports a miss, it does not fail on one. */
+export const passMiss = (value: number, limit: number): string =>
+  Number.isFinite(value) && Number.isFinite(limit) ? (value <= limit ? 'PASS' : 'MISS') : 'n/a';
+/** The 1-minute load average, as the benches print it beside each measurement (2 shared cores: it varies). */
+export const load = (): number => Math.round(loadavg()[0]! * 10) / 10;
+
+/** A transaction's step as the CLI's `--json` gives it, with the evidence the openclaw benches print. */
+export interface TxStep {
+  name: string;
+  ms: number;
+  status: string;
+  evidence?: {
+    accepted?: boolean;
+    prefetch?: { ms: number; ok: boolean; specs: string[] };
+    verdict?: {
+      status?: string;
+      ms?: number;
+      phases?: { phase: string; durationMs?: number }[];
+      plugins?: { npm?: unknown };
+    };
+  };
+}
+
+/** A transaction's stop window (`tx.window`): where the outage went, in contiguous parts. */
+export interface TxWindow {
+  parts: { part: string; ms: number }[];
+  totalMs: number;
+}
+
+/** A transaction's step times, `name ms` pairs (and whether the restart handoff was accepted). */
+export const stepsText = (result: { steps?: TxStep[] }): string =>
+  (result.steps ?? [])
+    .map(
+      (s) =>
+        `${s.name} ${ms(s.ms)}${s.name === 'restart-handoff' ? ` (accepted ${s.evidence?.accepted ?? false})` : ''}`,
+    )
+    .join(', ');
+
+/** A stop window on one line: `total: part ms, part ms, …`. */
+export const windowText = (window: TxWindow | undefined): string =>
+  window ? `${ms(window.totalMs)}: ${window.parts.map((p) => `${p.part} ${ms(p.ms)}`).join(', ')}` : 'n/a';
 
 /** Writes `.bench-cache/results/<name>-<ISO time>.json` (the naming bench/lib/measure.mjs uses); returns the path. */
 export function saveResult(name: string, data: unknown): string {
@@ -252,12 +295,17 @@ export function summarize(events: LoadEvent[], window: Window): Record<string, O
   return out;
 }
 
-/** Asks /startupz every 100 ms until stopped; the longest stretch without an ok answer, and the last version seen. */
+/**
+ * Asks /startupz every 100 ms until stopped; the longest stretch without an ok answer (and when it began and ended, in
+ * ms since the poller started: where in a command the outage fell), and the last version seen.
+ */
 export function outagePoller(port: number) {
   let running = true;
-  let lastOk = performance.now();
-  let longest = 0;
+  const started = performance.now();
+  let lastOk = started;
+  let longest = { ms: 0, from: 0, to: 0 };
   let version: string | undefined;
+  const gap = (now: number) => ({ ms: now - lastOk, from: lastOk - started, to: now - started });
   const done = (async () => {
     while (running) {
       const body = await fetch(`http://127.0.0.1:${port}/startupz`, { signal: AbortSignal.timeout(1_000) })
@@ -265,7 +313,7 @@ export function outagePoller(port: number) {
         .catch(() => undefined);
       const now = performance.now();
       if (body?.ok) {
-        longest = Math.max(longest, now - lastOk);
+        if (now - lastOk > longest.ms) longest = gap(now);
         lastOk = now;
         version = body.version;
       }
@@ -273,10 +321,12 @@ export function outagePoller(port: number) {
     }
   })();
   return {
-    async stop(): Promise<{ unavailableMs: number; version: string | undefined }> {
+    async stop(): Promise<{ unavailableMs: number; fromMs: number; toMs: number; version: string | undefined }> {
       running = false;
       await done;
-      return { unavailableMs: Math.max(longest, performance.now() - lastOk), version };
+      const now = performance.now();
+      const worst = now - lastOk > longest.ms ? gap(now) : longest;
+      return { unavailableMs: worst.ms, fromMs: worst.from, toMs: worst.to, version };
     },
   };
 }

@@ -23,7 +23,7 @@ import { cli, cliEnv } from '../../test/support/cli.ts';
 import { freePort } from '../../test/support/service.ts';
 import { describeWhere } from '../../test/support/skip.ts';
 import { canRunUserManager, type UserManager } from '../../test/support/systemd.ts';
-import { median, medianSpread, ms, outagePoller, ratio, saveResult } from './lib.ts';
+import { median, medianSpread, ms, outagePoller, ratio, saveResult, stepsText, type TxStep } from './lib.ts';
 import {
   OPENCLAW_UNIT as UNIT,
   REMOVE_TIMEOUT_MS,
@@ -38,17 +38,6 @@ const TO = '2026.9.6';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const PLUGIN = '@openclaw/matrix';
 const can = canRunUserManager();
-
-type StepJson = {
-  name: string;
-  ms: number;
-  status: string;
-  evidence?: {
-    accepted?: boolean;
-    prefetch?: { ms: number; ok: boolean; specs: string[] };
-    verdict?: { status?: string; phases?: { phase: string; durationMs?: number }[]; plugins?: { npm?: unknown } };
-  };
-};
 
 describeWhere(can, 'bench: update with finalize of a real openclaw vs a bare restart (private systemd --user)', () => {
   let um: UserManager;
@@ -97,14 +86,6 @@ describeWhere(can, 'bench: update with finalize of a real openclaw vs a bare res
 
   afterAll(() => removeOpenclawBench(um, work), REMOVE_TIMEOUT_MS);
 
-  const stepsOf = (result: { steps?: StepJson[] }) =>
-    (result.steps ?? [])
-      .map(
-        (s) =>
-          `${s.name} ${ms(s.ms)}${s.name === 'restart-handoff' ? ` (accepted ${s.evidence?.accepted ?? false})` : ''}`,
-      )
-      .join(', ');
-
   it(`update ${FROM} → ${TO} with finalize vs systemctl restart of ${TO}`, async () => {
     const samples = {
       updateUnavailable: [] as number[],
@@ -125,7 +106,7 @@ describeWhere(can, 'bench: update with finalize of a real openclaw vs a bare res
       expect(updated.json?.result?.status, updated.stdout + updated.stderr).toBe('verified');
       expect(seen.version).toBe(TO);
       samples.updateUnavailable.push(seen.unavailableMs);
-      const finalize: StepJson | undefined = updated.json.result.steps.find((s: StepJson) => s.name === 'finalize');
+      const finalize: TxStep | undefined = updated.json.result.steps.find((s: TxStep) => s.name === 'finalize');
       samples.finalizeMs.push(finalize?.ms ?? Number.NaN);
       samples.pluginsPhaseMs.push(
         finalize?.evidence?.verdict?.phases?.find((p) => p.phase === 'plugins')?.durationMs ?? Number.NaN,
@@ -135,7 +116,7 @@ describeWhere(can, 'bench: update with finalize of a real openclaw vs a bare res
         `run ${run}: prefetch ${JSON.stringify(finalize?.evidence?.prefetch)}; plugins ${JSON.stringify(finalize?.evidence?.verdict?.plugins?.npm)}`,
       );
       console.log(
-        `run ${run} (load ${load}): update wall ${ms(samples.updateWall.at(-1))}, unavailable ${ms(seen.unavailableMs)}; steps: ${stepsOf(updated.json.result)}`,
+        `run ${run} (load ${load}): update wall ${ms(samples.updateWall.at(-1))}, unavailable ${ms(seen.unavailableMs)}; steps: ${stepsText(updated.json.result)}`,
       );
 
       const pid = await mainPid();
@@ -154,7 +135,7 @@ describeWhere(can, 'bench: update with finalize of a real openclaw vs a bare res
       seen = await poller.stop();
       expect(back.json?.result?.status, back.stdout + back.stderr).toBe('verified');
       samples.rollbackUnavailable.push(seen.unavailableMs);
-      console.log(`run ${run}: rollback unavailable ${ms(seen.unavailableMs)}; steps: ${stepsOf(back.json.result)}`);
+      console.log(`run ${run}: rollback unavailable ${ms(seen.unavailableMs)}; steps: ${stepsText(back.json.result)}`);
     }
     const m = medianSpread;
     console.log(`\n${RUNS} runs, medians:`);

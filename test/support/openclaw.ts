@@ -86,6 +86,23 @@ export async function openclawManager(name: string, account?: Account): Promise<
   return um;
 }
 
+/**
+ * Gives the manager's namespace its own `/tmp/openclaw-state-locks-<uid>/` (a tmpfs over it, seen only there), for a
+ * gateway on its default state dir: openclaw names its state-directory locks by a hash of the state path, and every
+ * bound HOME's `.openclaw` has the same path, so gateways of other runs would own "that state directory" (see
+ * writeOpenclawService's ownStateDir). OpenClaw's own updater manages the service only for the default install
+ * identity (no OPENCLAW_STATE_DIR elsewhere than `~/.openclaw`), so a gateway it updates cannot have a state dir of
+ * its own by path.
+ */
+export async function privateStateLocks(um: UserManager): Promise<void> {
+  const uid = um.account?.uid ?? process.getuid?.() ?? 0;
+  const gid = um.account?.gid ?? process.getgid?.() ?? 0;
+  const locks = `/tmp/openclaw-state-locks-${uid}`;
+  const mount = `mkdir -p -m 0700 ${locks} && mount -t tmpfs -o mode=0700,uid=${uid},gid=${gid} tmpfs ${locks}`;
+  const mounted = await execa('nsenter', ['-t', String(um.pid), '-m', 'sh', '-c', mount], { reject: false });
+  expect(mounted.exitCode, mounted.stderr).toBe(0);
+}
+
 /** Writes the user's config (the gateway on `port`) and openclaw's own unit; returns the unit's text. */
 export async function writeOpenclawService(
   um: UserManager,
@@ -157,6 +174,26 @@ export async function openclawHealthy(
       );
     await new Promise((r) => setTimeout(r, options.pollMs ?? 1_000));
   }
+}
+
+/**
+ * OpenClaw's own CLI (`argv[0]`, a path) as an operator runs it on the manager's machine: inside the manager's mount
+ * namespace, where the account's home is the manager's (bound over it, see openclawManager), so that openclaw finds
+ * its config and its unit where it put them and drives the unit through this manager (`openclaw update` stops and
+ * starts it itself). The manager's environment plus `env`, not the worker's: with VITEST set, openclaw's CLI exits 0
+ * at once and does nothing. As the test process (root); a manager owned by an account is not handled here.
+ */
+export function openclawInManager(
+  um: UserManager,
+  argv: string[],
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+) {
+  return execa('nsenter', ['-t', String(um.pid), '-m', 'env', `HOME=${accountHome(um)}`, ...argv], {
+    env: { ...(um.env as Record<string, string>), ...options.env },
+    extendEnv: false,
+    reject: false,
+    timeout: options.timeoutMs ?? 180_000,
+  });
 }
 
 /**
