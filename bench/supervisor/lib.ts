@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { startupzPoller } from '../../test/support/openclaw.ts';
 import type { UserManager } from '../../test/support/systemd.ts';
 
 const PROJECT_DIR = resolve(import.meta.dirname, '../..');
@@ -295,38 +296,5 @@ export function summarize(events: LoadEvent[], window: Window): Record<string, O
   return out;
 }
 
-/**
- * Asks /startupz every 100 ms until stopped; the longest stretch without an ok answer (and when it began and ended, in
- * ms since the poller started: where in a command the outage fell), and the last version seen.
- */
-export function outagePoller(port: number) {
-  let running = true;
-  const started = performance.now();
-  let lastOk = started;
-  let longest = { ms: 0, from: 0, to: 0 };
-  let version: string | undefined;
-  const gap = (now: number) => ({ ms: now - lastOk, from: lastOk - started, to: now - started });
-  const done = (async () => {
-    while (running) {
-      const body = await fetch(`http://127.0.0.1:${port}/startupz`, { signal: AbortSignal.timeout(1_000) })
-        .then((r) => (r.ok ? (r.json() as Promise<{ ok?: boolean; version?: string }>) : undefined))
-        .catch(() => undefined);
-      const now = performance.now();
-      if (body?.ok) {
-        if (now - lastOk > longest.ms) longest = gap(now);
-        lastOk = now;
-        version = body.version;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return {
-    async stop(): Promise<{ unavailableMs: number; fromMs: number; toMs: number; version: string | undefined }> {
-      running = false;
-      await done;
-      const now = performance.now();
-      const worst = now - lastOk > longest.ms ? gap(now) : longest;
-      return { unavailableMs: worst.ms, fromMs: worst.from, toMs: worst.to, version };
-    },
-  };
-}
+/** The outage a poller of `/startupz` sees (an `ok` answer is up): test/support/openclaw.ts startupzPoller. */
+export const outagePoller = (port: number) => startupzPoller(port);

@@ -20,7 +20,8 @@ import { fsNow } from './reconcile.js';
 import { sqliteNode } from './sqlite-copy.js';
 import { ResidueFilter } from './residue.js';
 import { RESTORING_MARKER, type RestoringRecord, unfinishedRestore } from './restore-marker.js';
-import { ASIDE_PREFIX, READY_PREFIX, readSwapRecord, swapIn } from './swap.js';
+import { ASIDE_PREFIX, READY_PREFIX, readSwapRecord } from './swap-record.js';
+import { swapIn } from './swap.js';
 import type { SnapshotEntry, SnapshotManifest } from './manifest.js';
 import { assertStatePathsApart, resolveIndependentPaths, resolveStatePaths } from './state-paths.js';
 
@@ -223,11 +224,9 @@ export async function restoreSnapshot(options: {
   const prepared = options.tx ? await readSwapRecord(layout, options.id, options.tx) : undefined;
   const swapped = prepared ? await swapIn(layout, manifest, prepared, keep) : new Set<number>();
   for (const [i, entry] of manifest.entries.entries()) {
-    if (!swapped.has(i)) await restoreEntry(layout.snapshot(options.id), entry, { result, keep });
-    else {
-      if (again) await restoreEntry(layout.snapshot(options.id), entry, { result: { ...result, restored: [] }, keep });
-      result.restored.push(entry.path);
-    }
+    // A folder swapped in is the checkpoint's copy: compared with it only on a run again (see `again` above).
+    if (!swapped.has(i) || again) await restoreEntry(layout.snapshot(options.id), entry, { result, keep });
+    else result.restored.push(entry.path);
   }
   return result;
 }

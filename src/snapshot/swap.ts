@@ -23,17 +23,20 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errnoOf } from '../model/errors.js';
 import { crashPoint } from '../platform/crashpoint.js';
-import { fsyncDir, pathExists, readJsonIfExists, removeTree, writeFileAtomic } from '../platform/fs.js';
+import { fsyncDir, pathExists, removeTree, writeFileAtomic } from '../platform/fs.js';
 import { type Layout, layoutOf } from '../store/layout.js';
 import { copyMeta, copyTree } from './copy.js';
 import { ResidueFilter } from './residue.js';
 import type { SnapshotEntry, SnapshotManifest } from './manifest.js';
-
-export const READY_PREFIX = '.release-switcher-ready-';
-export const ASIDE_PREFIX = '.release-switcher-aside-';
-/** In an aside folder: every live entry has been moved into it. */
-const MOVED_OUT = '.release-switcher-moved-out';
-const swapRecordFile = (layout: Layout, id: string, tx: string) => path.join(layout.snapshot(id), `swap-${tx}.json`);
+import {
+  ASIDE_PREFIX,
+  MOVED_OUT,
+  READY_PREFIX,
+  type SwapEntry,
+  type SwapRecord,
+  readSwapRecord,
+  swapRecordFile,
+} from './swap-record.js';
 
 /**
  * The id of the checkpoint a restore for transaction `tx` keeps of the state it replaces: `<tx>-aside`, or `-aside-2`
@@ -44,29 +47,6 @@ async function freeSetAsideId(layout: Layout, tx: string): Promise<string> {
     const id = n === 1 ? `${tx}-aside` : `${tx}-aside-${n}`;
     if (!(await pathExists(layout.snapshot(id)))) return id;
   }
-}
-
-interface SwapEntry {
-  /** The entry's index in the checkpoint's manifest. */
-  index: number;
-  /** The state path as the manifest names it. */
-  path: string;
-  /** The live folder (the path, symlinks resolved). */
-  dir: string;
-  ready: string;
-  aside: string;
-}
-
-export interface SwapRecord {
-  tx: string;
-  snapshot: string;
-  /** The checkpoint the replaced state becomes (chosen here, so a run again after a cut keeps the same). */
-  setAside: string;
-  entries: SwapEntry[];
-  /** Bytes copied into the ready folders. */
-  bytes: number;
-  /** Every ready copy is made: the boot-check may swap. */
-  complete: boolean;
 }
 
 export interface PreparedSwap {
@@ -129,21 +109,6 @@ export async function prepareSwap(options: {
   }
   await write({ tx, snapshot: snapshot.id, setAside, entries, bytes, complete: true });
   return { folders: entries.length, bytes, ms: Math.round(performance.now() - started) };
-}
-
-/** The swap made ready for `tx` from checkpoint `id`: only a complete one unless `complete: false` is asked. */
-export async function readSwapRecord(
-  layout: Layout,
-  id: string,
-  tx: string,
-  want: { complete: boolean } = { complete: true },
-): Promise<SwapRecord | undefined> {
-  const record = (await readJsonIfExists(swapRecordFile(layout, id, tx)).catch(() => undefined)) as
-    | SwapRecord
-    | undefined;
-  const valid =
-    record?.tx === tx && record.snapshot === id && typeof record.setAside === 'string' && Array.isArray(record.entries);
-  return valid && (record.complete === true || !want.complete) ? record : undefined;
 }
 
 /**
@@ -286,24 +251,4 @@ async function treeSize(dir: string): Promise<number> {
     else if (entry.isFile()) size += (await fs.lstat(p)).size;
   }
   return size;
-}
-
-/** Every swap record in the root's checkpoints (a handful of folders: one readdir each). */
-export async function listSwapRecords(layout: Layout): Promise<SwapRecord[]> {
-  const found: SwapRecord[] = [];
-  for (const id of await fs.readdir(layout.snapshots).catch(() => [] as string[])) {
-    if (id.startsWith('.')) continue;
-    for (const name of await fs.readdir(layout.snapshot(id)).catch(() => [] as string[])) {
-      const tx = /^swap-(.+)\.json$/.exec(name)?.[1];
-      const record = tx ? await readSwapRecord(layout, id, tx, { complete: false }) : undefined;
-      if (record) found.push(record);
-    }
-  }
-  return found;
-}
-
-/** A swap made ready (or cut while it was) and never begun: its transaction ended before the stop. The copies removed. */
-export async function discardSwap(layout: Layout, record: SwapRecord): Promise<void> {
-  for (const entry of record.entries) await removeTree(entry.ready);
-  await fs.rm(swapRecordFile(layout, record.snapshot, record.tx), { force: true });
 }

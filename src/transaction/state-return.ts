@@ -333,7 +333,8 @@ async function keepLeftState(session: JournalSession, tx: Transaction): Promise<
  */
 export async function settleSwaps(session: JournalSession, actions: string[]): Promise<void> {
   const { layout, journal } = session;
-  const swap = await import('../snapshot/swap.js');
+  // The records only (no copier loaded): recovery runs before every mutation, and there is rarely one.
+  const swap = await import('../snapshot/swap-record.js');
   const records = (await swap.listSwapRecords(layout)).filter((r) => r.tx !== journal.state.transaction?.id);
   if (records.length === 0) return;
   const store = await snapshots();

@@ -196,36 +196,48 @@ export function openclawInManager(
   });
 }
 
+/** What a `/startupz` poller keeps of each answer: whether it counts as up. */
+type StartupzBody = { ok?: boolean; status?: unknown; version?: string };
+
 /**
- * The gateway watched from outside, as an operator's monitor would: /startupz every 100 ms, up when it answers 2xx with
- * `status: "started"` (the contract's success, as release-switcher judges it). `stop()` gives the longest time without
- * an up answer while it ran: the outage as seen from outside, to hold a transaction's recorded window against.
+ * `/startupz` every 100 ms (1 s per answer at most) until `stop()`: the longest time without an answer that `up`
+ * accepts, where in the run it fell (ms from the start), and the last version an up answer named. The outage as a
+ * monitor outside sees it, to hold a transaction's recorded window or a bare restart against.
  */
-export function outsideWatch(port: number): { stop(): Promise<{ outageMs: number }> } {
+export function startupzPoller(port: number, up: (body: StartupzBody) => boolean = (body) => body.ok === true) {
   let running = true;
-  let lastUp = performance.now();
-  let longest = 0;
+  const started = performance.now();
+  let lastOk = started;
+  let longest = { ms: 0, from: 0, to: 0 };
+  let version: string | undefined;
+  const gap = (now: number) => ({ ms: now - lastOk, from: lastOk - started, to: now - started });
   const done = (async () => {
     while (running) {
-      const up = await fetch(`http://127.0.0.1:${port}/startupz`, { signal: AbortSignal.timeout(1_000) })
-        .then(async (r) => r.ok && ((await r.json()) as { status?: unknown }).status === 'started')
-        .catch(() => false);
+      const body = await fetch(`http://127.0.0.1:${port}/startupz`, { signal: AbortSignal.timeout(1_000) })
+        .then((r) => (r.ok ? (r.json() as Promise<StartupzBody>) : undefined))
+        .catch(() => undefined);
       const now = performance.now();
-      if (up) {
-        longest = Math.max(longest, now - lastUp);
-        lastUp = now;
+      if (body && up(body)) {
+        if (now - lastOk > longest.ms) longest = gap(now);
+        lastOk = now;
+        version = body.version;
       }
       await new Promise((r) => setTimeout(r, 100));
     }
   })();
   return {
-    async stop() {
+    async stop(): Promise<{ unavailableMs: number; fromMs: number; toMs: number; version: string | undefined }> {
       running = false;
       await done;
-      return { outageMs: Math.round(Math.max(longest, performance.now() - lastUp)) };
+      const now = performance.now();
+      const worst = now - lastOk > longest.ms ? gap(now) : longest;
+      return { unavailableMs: worst.ms, fromMs: worst.from, toMs: worst.to, version };
     },
   };
 }
+
+/** Up as the contract says (and release-switcher judges): a 2xx with `status: "started"`. */
+export const outsideWatch = (port: number) => startupzPoller(port, (body) => body.status === 'started');
 
 /**
  * What both benches start from: Node 24 (BENCH_NODE24 or bench/lib/node24.mjs), openclaw `version` installed with
