@@ -3,7 +3,8 @@
 // `stream: true` answers in server-sent events, one short token every `intervalMs`, `tokens` of them, so a chat turn
 // stays in flight long enough to update the gateway under it. Every request is recorded: when it came, the last user
 // message's text (the prompt, or OpenClaw's synthetic "your turn was interrupted" continuation), how many messages it
-// carried, and how it ended (`done`: the stream reached [DONE]; `aborted`: the client went away first).
+// carried, and how it ended (`done`: the stream reached [DONE]; `aborted`: the client went away first). A request can
+// be answered with a tool call instead (`toolCall`): the agent's turn then runs that tool, as a real model's would.
 // Configured in openclaw as a custom provider (docs/gateway/config-tools/custom-providers.md, api
 // `openai-completions`; `modelConfig` below). Also `GET /v1/models`. No dependencies.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -28,6 +29,16 @@ export interface ModelRequest {
   /** All message text, joined: enough to find the prompt's marker and OpenClaw's continuation in it. */
   text: string;
   lastUser: string;
+  /** The tools the request offered the model, by name. */
+  tools: string[];
+  /** The text of each tool result the request carried (what a tool, or a hook that blocked it, answered). */
+  toolResults: string[];
+}
+
+/** A tool call the model makes instead of answering in text (OpenAI's streamed `tool_calls`). */
+export interface ScriptedToolCall {
+  name: string;
+  arguments: Record<string, unknown>;
 }
 
 export interface SlowModel {
@@ -42,6 +53,7 @@ export interface SlowModel {
 }
 
 type ChatMessage = { role?: string; content?: unknown };
+type OfferedTool = { function?: { name?: unknown } };
 
 const textOf = (content: unknown): string =>
   typeof content === 'string'
@@ -60,6 +72,8 @@ export async function startSlowModel(options: {
   tokens: number;
   intervalMs: number;
   model: string;
+  /** A streamed request this answers with a tool call (the agent's turn calls that tool) instead of text. */
+  toolCall?: (request: ModelRequest) => ScriptedToolCall | undefined;
 }): Promise<SlowModel> {
   const requests: ModelRequest[] = [];
   /** Set by `finishStreams`: every answer in progress ends with its next token. */
@@ -78,7 +92,11 @@ export async function startSlowModel(options: {
       res.writeHead(404).end();
       return;
     }
-    const parsed = JSON.parse((await bodyOf(req)) || '{}') as { messages?: ChatMessage[]; stream?: boolean };
+    const parsed = JSON.parse((await bodyOf(req)) || '{}') as {
+      messages?: ChatMessage[];
+      stream?: boolean;
+      tools?: OfferedTool[];
+    };
     const messages = parsed.messages ?? [];
     const record: ModelRequest = {
       id: requests.length + 1,
@@ -88,6 +106,8 @@ export async function startSlowModel(options: {
       messages: messages.length,
       text: messages.map((m) => textOf(m.content)).join('\n'),
       lastUser: textOf(messages.filter((m) => m.role === 'user').at(-1)?.content),
+      tools: (parsed.tools ?? []).map((t) => t.function?.name).filter((n): n is string => typeof n === 'string'),
+      toolResults: messages.filter((m) => m.role === 'tool').map((m) => textOf(m.content)),
     };
     requests.push(record);
     notify();
@@ -123,6 +143,15 @@ export async function startSlowModel(options: {
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.write(chunk({ role: 'assistant', content: '' }, null));
+    const call = options.toolCall?.(record);
+    if (call) {
+      const id = `call-${record.id}`;
+      const fn = { name: call.name, arguments: JSON.stringify(call.arguments) };
+      res.write(chunk({ tool_calls: [{ index: 0, id, type: 'function', function: fn }] }, null));
+      res.write(chunk({}, 'tool_calls'));
+      res.end('data: [DONE]\n\n');
+      return;
+    }
     for (let i = 1; i <= options.tokens && !finishing; i++) {
       await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
       if (res.destroyed) return;
@@ -166,17 +195,28 @@ export async function startSlowModel(options: {
   };
 }
 
-/** The config that makes `model` of `server` the gateway's default model (a custom provider `bench`). */
-export function modelConfig(server: { baseUrl: string }, model: string): string {
-  return `models: {
-    providers: {
-      bench: {
-        baseUrl: '${server.baseUrl}',
-        apiKey: 'bench',
-        api: 'openai-completions',
-        models: [{ id: '${model}', name: '${model}', reasoning: false, input: ['text'], contextWindow: 128000, maxTokens: 4096 }],
+/** The config entries that make `model` of `server` the gateway's default model (a custom provider `bench`). */
+export function modelConfigObject(server: { baseUrl: string }, model: string): Record<string, unknown> {
+  return {
+    models: {
+      providers: {
+        bench: {
+          baseUrl: server.baseUrl,
+          apiKey: 'bench',
+          api: 'openai-completions',
+          models: [
+            { id: model, name: model, reasoning: false, input: ['text'], contextWindow: 128000, maxTokens: 4096 },
+          ],
+        },
       },
     },
-  },
-  agents: { defaults: { model: { primary: 'bench/${model}' } } },`;
+    agents: { defaults: { model: { primary: `bench/${model}` } } },
+  };
+}
+
+/** The same as top-level entries of a JSON5 config text (writeOpenclawService's `config`). */
+export function modelConfig(server: { baseUrl: string }, model: string): string {
+  return Object.entries(modelConfigObject(server, model))
+    .map(([key, value]) => `${key}: ${JSON.stringify(value)},`)
+    .join('\n  ');
 }

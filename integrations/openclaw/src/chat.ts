@@ -44,29 +44,46 @@ function ownerCommand(name: string, description: string, handler: CommandDefinit
 }
 
 async function handle(ctx: CommandContext, actions: ChatActions, usage: string): Promise<CommandResult> {
-  const { ops, reports } = actions;
+  const { ops } = actions;
   const [verb = 'status', version, extra] = (ctx.args ?? '').trim().split(/\s+/).filter(Boolean);
   try {
     if (extra !== undefined || !['status', 'update', 'rollback'].includes(verb)) return { text: usage };
     if (verb === 'status') return { text: describeStatus(await ops.status()) };
-    const wanted = versionParam({ version });
-    const tx = verb === 'update' ? await ops.update(wanted) : await ops.rollback(wanted);
-    if (tx.status !== 'scheduled') return { text: `${describeTransaction(tx)}.` };
-    const promised = await reports.add({
-      txId: tx.id,
-      agentId: ctx.agentId,
-      sessionKey: ctx.sessionKey,
-      sessionId: ctx.sessionId,
-    });
-    return {
-      text:
-        `${tx.kind === 'update' ? 'Update' : 'Rollback'} to ${tx.to} scheduled (transaction ${tx.id}). ` +
-        `The gateway restarts in a moment; ` +
-        (promised ? 'the outcome will be reported here.' : 'ask /releases status for the outcome.'),
-    };
+    return { text: await scheduleFromChat(actions, verb as 'update' | 'rollback', versionParam({ version }), ctx) };
   } catch (error) {
-    const shape = errorShape(error);
-    const hint = (shape.details as { hint?: string } | undefined)?.hint;
-    return { text: `${verb} refused: ${shape.code}: ${shape.message}${hint ? `\n${hint}` : ''}` };
+    return { text: refusedText(verb, error) };
   }
+}
+
+/**
+ * Ask for an update or rollback from a conversation (a chat command, the agent's own update call): the answer says
+ * what happened at once, and the outcome is promised for the same conversation after the restart (report.ts).
+ */
+export async function scheduleFromChat(
+  actions: ChatActions,
+  verb: 'update' | 'rollback',
+  version: string | undefined,
+  where: Pick<CommandContext, 'agentId' | 'sessionKey' | 'sessionId'>,
+): Promise<string> {
+  const { ops, reports } = actions;
+  const tx = verb === 'update' ? await ops.update(version) : await ops.rollback(version);
+  if (tx.status !== 'scheduled') return `${describeTransaction(tx)}.`;
+  const promised = await reports.add({
+    txId: tx.id,
+    agentId: where.agentId,
+    sessionKey: where.sessionKey,
+    sessionId: where.sessionId,
+  });
+  return (
+    `${tx.kind === 'update' ? 'Update' : 'Rollback'} to ${tx.to} scheduled (transaction ${tx.id}). ` +
+    `The gateway restarts in a moment; ` +
+    (promised ? 'the outcome will be reported here.' : 'ask /releases status for the outcome.')
+  );
+}
+
+/** A refusal as a conversation reads it: the code, the message and the hint. */
+export function refusedText(verb: string, error: unknown): string {
+  const shape = errorShape(error);
+  const hint = (shape.details as { hint?: string } | undefined)?.hint;
+  return `${verb} refused: ${shape.code}: ${shape.message}${hint ? `\n${hint}` : ''}`;
 }

@@ -108,6 +108,26 @@ export interface ControlUiDescriptor {
   requiredScopes?: string[];
 }
 
+/** `before_tool_call`'s event (docs/plugins/hooks/tool-policy.md), as much of it as the handler reads. */
+export interface ToolCallEvent {
+  toolName: string;
+  params?: Record<string, unknown>;
+}
+
+/** Its context: the host-derived requester (a missing field is unproven, not false) and the conversation. */
+export interface ToolCallContext {
+  agentId?: string;
+  sessionKey?: string;
+  sessionId?: string;
+  requester?: { channel?: string; senderId?: string; senderIsOwner?: boolean };
+}
+
+/** What it may answer: `block` (terminal) with the reason the agent reads; undefined: no decision. */
+export interface ToolCallDecision {
+  block?: boolean;
+  blockReason?: string;
+}
+
 export interface PluginApi {
   id: string;
   /** `plugins.entries.<id>.config` */
@@ -127,6 +147,15 @@ export interface PluginApi {
   ): void;
   registerCommand(command: CommandDefinition): void;
   registerService(service: Service): void;
+  /** Typed plugin hooks; absent on a host without them. */
+  on?(
+    hook: 'before_tool_call',
+    handler: (
+      event: ToolCallEvent,
+      ctx: ToolCallContext,
+    ) => ToolCallDecision | undefined | Promise<ToolCallDecision | undefined>,
+    opts?: { matcher?: string[]; priority?: number; timeoutMs?: number },
+  ): void;
   /** Absent on hosts without plugin HTTP routes. */
   registerHttpRoute?(route: HttpRoute): void;
   session?: { controls?: { registerControlUiDescriptor?(descriptor: ControlUiDescriptor): void } };

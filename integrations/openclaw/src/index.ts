@@ -1,10 +1,12 @@
 /**
  * The OpenClaw plugin entry (`package.json#openclaw.extensions`): registers `openclaw releases …`, the gateway
- * methods `releases.*`, the `/releases` and `/update` chat commands, the Control UI's Releases tab, and the service
+ * methods `releases.*`, the `/releases` and `/update` chat commands, the agent's own update (its `gateway` tool's
+ * `update.run`, agent-update.ts), the Control UI's Releases tab, and the service
  * that reports a chat-asked outcome after the restart. The one place that reads the process (argv, environment) and the plugin's config.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { registerAgentUpdate } from './agent-update.js';
 import { releasesCommand, updateCommand } from './chat.js';
 import { registerReleasesTab } from './control-ui.js';
 import { PROGRAM, SUBCOMMANDS, argvAfter, runReleases } from './cli.js';
@@ -100,6 +102,7 @@ export default {
     api.registerCommand(releasesCommand({ ops, reports }));
     api.registerCommand(updateCommand({ ops, reports }));
     registerReleasesTab(api, ops.status, api.logger);
+    registerAgentUpdate(api, { ops, reports }, api.logger);
     const stop = new AbortController();
     api.registerService({
       id: 'release-switcher-reports',

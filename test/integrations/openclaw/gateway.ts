@@ -52,10 +52,11 @@ export interface Run {
  * The user's config: the port, token auth on loopback (openclaw refuses to start without auth here). No root for the
  * plugin: it finds the one the gateway runs from (not the default root) by the gateway's own path.
  */
-function writeConfig(um: UserManager, options: { port: number; log: string }): void {
+function writeConfig(um: UserManager, options: { port: number; log: string; more?: Record<string, unknown> }): void {
   const config = {
     logging: { file: options.log },
     gateway: { mode: 'local', port: options.port, bind: 'loopback', auth: { mode: 'token', token: TOKEN } },
+    ...options.more,
   };
   writeFileSync(path.join(um.env.HOME!, '.openclaw', 'openclaw.json'), `${JSON.stringify(config, null, 2)}\n`);
 }
@@ -151,7 +152,13 @@ function clients(options: { um: UserManager; node: string; root: string; port: n
   return { rs, openclaw, openclawInUnit, operator, anonymous, mainPid };
 }
 
-export async function startPluginGateway(options: { work: string; from: string; to: string }): Promise<PluginGateway> {
+export async function startPluginGateway(options: {
+  work: string;
+  from: string;
+  to: string;
+  /** More top-level entries of the user's config (e.g. a model provider for an agent turn). */
+  config?: Record<string, unknown>;
+}): Promise<PluginGateway> {
   const { work, from, to } = options;
   const node = process.env.BENCH_NODE24 ?? (await ensureNode24()).node;
   // Only read: `init --adopt` copies it into the root, and the gateway never runs from it.
@@ -167,7 +174,7 @@ export async function startPluginGateway(options: { work: string; from: string; 
   mkdirSync(tmp);
   const unit = await writeOpenclawService(um, { node, prefix, port });
   await um.writeUnit(OPENCLAW_UNIT, unit.replace('Environment=TMPDIR=/tmp', `Environment=TMPDIR=${tmp}`));
-  writeConfig(um, { port, log: path.join(tmp, 'openclaw.log') });
+  writeConfig(um, { port, log: path.join(tmp, 'openclaw.log'), ...(options.config && { more: options.config }) });
   const cache = await openclawNpmCache(work);
   const gw = { um, node, root, port, ...clients({ um, node, root, port, work, cache }) };
   const openclawDir = path.join(prefix, 'lib', 'node_modules', 'openclaw');

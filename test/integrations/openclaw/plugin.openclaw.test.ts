@@ -3,7 +3,8 @@
 // OpenClaw's own surfaces: its CLI (`openclaw releases …`), its gateway RPC (`openclaw gateway call releases.*`,
 // authenticated with the configured token; a call without it is refused) and its chat command dispatcher
 // (`chat.send` of `/releases …` and of `/update`, which the plugin answers instead of core, the reply and the
-// post-restart report read back with `chat.history`).
+// post-restart report read back with `chat.history`), and an agent turn (a fake model on loopback) whose call of core's
+// `gateway` tool with `update.run` the plugin's before_tool_call gate runs as ours.
 // An update and a rollback asked inside the gateway answer `scheduled` at once; the runner outside the unit's
 // cgroup restarts the gateway, and `releases.status` asked of the new process reports `verified`.
 //
@@ -15,22 +16,42 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openclawHealthy, REMOVE_TIMEOUT_MS, removeOpenclawBench } from '../../support/openclaw.ts';
 import { describeWhere } from '../../support/skip.ts';
 import { canRunUserManager } from '../../support/systemd.ts';
+import { type SlowModel, modelConfigObject, startSlowModel } from '../../support/slow-model.ts';
 import { type PluginGateway, TOKEN, startPluginGateway } from './gateway.ts';
 
 const FROM = '2026.9.5';
 const TO = '2026.9.6';
 const can = canRunUserManager();
+/** What the owner's chat message carries for the fake model to answer it with the gateway tool's update.run. */
+const AGENT_UPDATE = 'rs-agent-update';
+/** How the plugin's gate answers in place of core's update.run (agent-update.ts). */
+const SCHEDULED_BY_US = "release-switcher runs this gateway's updates, not update.run.";
 
 describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd --user)', () => {
   let gw: PluginGateway;
   const work = mkdtempSync(path.join(tmpdir(), 'rs-ocplugin-'));
 
+  // The gateway's model (a fake on loopback): a turn that carries AGENT_UPDATE calls core's gateway tool to update.
+  let model: SlowModel | undefined;
+
   beforeAll(async () => {
     console.log(`load average at start: ${loadavg()[0]!.toFixed(1)}`);
-    gw = await startPluginGateway({ work, from: FROM, to: TO });
+    model = await startSlowModel({
+      tokens: 3,
+      intervalMs: 10,
+      model: 'agent-1',
+      toolCall: (r) =>
+        r.lastUser.includes(AGENT_UPDATE) && r.toolResults.length === 0
+          ? { name: 'gateway', arguments: { action: 'update.run' } }
+          : undefined,
+    });
+    gw = await startPluginGateway({ work, from: FROM, to: TO, config: modelConfigObject(model, 'agent-1') });
   }, 2_400_000);
 
-  afterAll(() => removeOpenclawBench(gw?.um, work), REMOVE_TIMEOUT_MS);
+  afterAll(async () => {
+    await removeOpenclawBench(gw?.um, work);
+    await model?.close();
+  }, REMOVE_TIMEOUT_MS);
 
   /** `openclaw gateway call METHOD --params JSON --json`: the method's payload, or the call's failure. */
   const call = async (method: string, params: object = {}) => {
@@ -260,5 +281,42 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
     const status = await finished(scheduled.id);
     expect(status.transaction).toMatchObject({ id: scheduled.id, status: 'verified' });
     expect(status.running.version).toBe(FROM);
+  }, 900_000);
+
+  it("the agent's own update (core's gateway tool, update.run, on the owner's word) is run by release-switcher, not refused by core; reported after the restart", async () => {
+    const pid = await gw.mainPid();
+    const sessionKey = 'agent-update';
+    const sent = await gw.operator(
+      'chat.send',
+      {
+        sessionKey,
+        message: `${AGENT_UPDATE}: update yourself to the latest release`,
+        idempotencyKey: `rs-${Date.now()}`,
+      },
+      ['operator.admin'],
+    );
+    expect(sent.exitCode, sent.stdout + sent.stderr).toBe(0);
+    const turn = await model.waitFor((r) => r.stream && r.lastUser.includes(AGENT_UPDATE), 300_000);
+    expect(turn.tools, "the tools offered to the owner's turn").toContain('gateway');
+    // The model called gateway {action: update.run}; the plugin's before_tool_call gate scheduled ours and blocked
+    // core's, and the agent read what it did as the tool's answer.
+    const answered = await model.waitFor((r) => r.toolResults.some((t) => t.includes(SCHEDULED_BY_US)), 300_000);
+    const said = answered.toolResults.find((t) => t.includes(SCHEDULED_BY_US))!;
+    console.log(`the tool's answer the agent read:\n${said}`);
+    const id = new RegExp(`Update to ${TO.replaceAll('.', '\\.')} scheduled \\(transaction ([^)\\s]+)\\)`).exec(
+      said,
+    )?.[1];
+    expect(id, said).toBeDefined();
+    await servedBy(pid, TO);
+    const status = await finished(id!);
+    expect(status.transaction).toMatchObject({ id, kind: 'update', status: 'verified', from: FROM, to: TO });
+    // Reported in the conversation the owner asked in, by the new process.
+    const history = await gw.operator('chat.history', { sessionKey }, ['operator.admin']);
+    const reports = (history.json?.messages ?? [])
+      .filter((m: any) => m.role === 'assistant')
+      .map((m: any) => (Array.isArray(m.content) ? m.content.map((c: any) => c.text ?? '').join('') : m.content));
+    expect(reports).toContainEqual(
+      expect.stringMatching(new RegExp(`^release-switcher: update ${FROM} → ${TO}: verified`)),
+    );
   }, 900_000);
 });

@@ -9,10 +9,12 @@ import { releasesArgv } from '../../../integrations/openclaw/src/cli.ts';
 import { PendingReports, deliverPending, outcomeText } from '../../../integrations/openclaw/src/report.ts';
 import { describeStatus } from '../../../integrations/openclaw/src/describe.ts';
 import { updateCommand } from '../../../integrations/openclaw/src/chat.ts';
+import { GATEWAY_TOOL, agentUpdateDecision } from '../../../integrations/openclaw/src/agent-update.ts';
 import { assertServedFrom, rootOf, servedRoot } from '../../../integrations/openclaw/src/root.ts';
 import { RPC_METHODS, versionParam } from '../../../integrations/openclaw/src/rpc.ts';
 import { TAB_PATH, UPDATE_COMMANDS, releasesPage } from '../../../integrations/openclaw/src/control-ui.ts';
 import type { ControlUiDescriptor, HttpRoute } from '../../../integrations/openclaw/src/host.ts';
+import { ReleaseSwitcherError } from '../../../src/model/errors.ts';
 import { cli, tempDir } from '../../support/cli.ts';
 import { updateTransaction } from '../../support/transactions.ts';
 
@@ -263,6 +265,7 @@ describe('register(): what OpenClaw gets', () => {
     const commands: any[] = [];
     const descriptors: any[] = [];
     const services: string[] = [];
+    const hooks: Array<[string, unknown]> = [];
     plugin.register({
       id: 'release-switcher',
       logger: { info: () => undefined, warn: () => undefined },
@@ -270,7 +273,10 @@ describe('register(): what OpenClaw gets', () => {
       registerGatewayMethod: (name, _handler, opts) => methods.push([name, opts?.scope]),
       registerCommand: (command) => commands.push(command),
       registerService: (service) => services.push(service.id),
+      on: (hook, _handler, opts) => hooks.push([hook, opts]),
     });
+    // The agent's own update.run: a gate on core's gateway tool only, with more than the 15 s default to schedule.
+    expect(hooks).toEqual([['before_tool_call', { matcher: ['gateway'], timeoutMs: 60_000 }]]);
     expect(methods).toEqual(RPC_METHODS.map((name) => [name, 'operator.admin']));
     expect(
       descriptors.map((d) => [d.name, d.hasSubcommands, d.machineOutput({ argv: ['releases', 'list', '--json'] })]),
@@ -407,5 +413,79 @@ describe('/update in chat', () => {
     // More than a version: the usage, nothing asked.
     expect((await command.handler({ ...ctx, args: '2026.9.6 now' })).text).toMatch(/^Usage: \/update \[VERSION\]/);
     expect(asked).toHaveLength(2);
+  });
+});
+
+describe("the agent's own update (core's gateway tool, action update.run)", () => {
+  const scheduled = { id: 't7', kind: 'update', status: 'scheduled', from: '2026.9.5', to: '2026.9.6', reason: null };
+  function recording(answer: () => Promise<unknown>) {
+    const asked: Array<string | undefined> = [];
+    const promised: unknown[] = [];
+    const ops = {
+      update: async (version: string | undefined) => {
+        asked.push(version);
+        return answer();
+      },
+    } as any;
+    const reports = {
+      add: async (report: unknown) => {
+        promised.push(report);
+        return true;
+      },
+    } as any;
+    return { asked, promised, actions: { ops, reports } };
+  }
+  const owner = {
+    agentId: 'main',
+    sessionKey: 'agent:main:main',
+    requester: { channel: 'webchat', senderIsOwner: true },
+  };
+
+  it('an owner asking: release-switcher schedules the update and blocks core with what it did; reported here after the restart', async () => {
+    const { asked, promised, actions } = recording(async () => scheduled);
+    const decision = await agentUpdateDecision(
+      { toolName: GATEWAY_TOOL, params: { action: 'update.run', note: 'as asked' } },
+      owner,
+      actions,
+    );
+    expect(decision).toEqual({
+      block: true,
+      blockReason:
+        "release-switcher runs this gateway's updates, not update.run. Update to 2026.9.6 scheduled (transaction t7). The gateway restarts in a moment; the outcome will be reported here.",
+    });
+    expect(asked).toEqual([undefined]); // the channel's version, as update.run would pick
+    expect(promised).toEqual([{ txId: 't7', agentId: 'main', sessionKey: 'agent:main:main', sessionId: undefined }]);
+  });
+
+  it('a refusal is the answer the agent reads (code and hint); the call is still blocked', async () => {
+    const { actions } = recording(async () => {
+      throw new ReleaseSwitcherError('BUSY', 'Another transaction holds the root.', {
+        hint: 'Wait for it, then ask again.',
+      });
+    });
+    const decision = await agentUpdateDecision(
+      { toolName: GATEWAY_TOOL, params: { action: 'update.run' } },
+      owner,
+      actions,
+    );
+    expect(decision).toEqual({
+      block: true,
+      blockReason:
+        "release-switcher runs this gateway's updates, not update.run. update refused: BUSY: Another transaction holds the root.\nWait for it, then ask again.",
+    });
+  });
+
+  it('no decision for a requester not proven the owner, another action, or another tool: core answers as before', async () => {
+    const { asked, actions } = recording(async () => scheduled);
+    const update = { toolName: GATEWAY_TOOL, params: { action: 'update.run' } };
+    for (const requester of [undefined, { channel: 'telegram' }, { channel: 'telegram', senderIsOwner: false }])
+      expect(await agentUpdateDecision(update, { ...owner, requester }, actions)).toBeUndefined();
+    expect(
+      await agentUpdateDecision({ toolName: GATEWAY_TOOL, params: { action: 'config.get' } }, owner, actions),
+    ).toBeUndefined();
+    expect(
+      await agentUpdateDecision({ toolName: 'exec', params: { action: 'update.run' } }, owner, actions),
+    ).toBeUndefined();
+    expect(asked).toEqual([]);
   });
 });
