@@ -123,6 +123,11 @@ export async function takeSnapshot(options: TakeSnapshotOptions): Promise<Snapsh
 const STAGED_MANIFEST = 'staged.json';
 const stagedDir = (layout: Layout, id: string) => path.join(layout.snapshots, `.staged-${id}`);
 
+/** A staged bulk copy (stageCheckpoint) no checkpoint will take: its transaction ended before anything stopped. */
+export async function discardStagedCheckpoint(layout: Layout, id: string): Promise<void> {
+  await removeTree(stagedDir(layout, id));
+}
+
 async function readStaged(layout: Layout, id: string): Promise<{ since: number; paths: string[] } | undefined> {
   const staged = (await readJsonIfExists(path.join(stagedDir(layout, id), STAGED_MANIFEST)).catch(() => undefined)) as
     | { id?: string; since?: number; paths?: string[] }

@@ -27,7 +27,8 @@ import type { JournalSession } from '../store/session.js';
 import { configuredSupervisor } from './configured-supervisor.js';
 import { stageStateCheckpoint } from './stage-checkpoint.js';
 import { knownGoodReturn, preflightWanted } from './preflight-wanted.js';
-import { beginRestore, checkStateStep, endRestore, noteSnapshot } from './state-return.js';
+import { beginRestore, checkStateStep, endRestore, noteSnapshot, readyToRestore } from './state-return.js';
+import { watchServing } from '../service/health.js';
 import {
   type DriverStep,
   type Failure,
@@ -86,7 +87,10 @@ export async function activate(session: JournalSession, request: ActivateRequest
 /** The state machine, from `entry` to a terminal status. */
 export async function drive(run: Run, entry: Entry): Promise<Transaction> {
   const { tx, supervisor } = run;
-  if (entry.at === 'verify-release') await upToTheFlip({ ...run, preflight: entry.preflight });
+  if (entry.at === 'verify-release') {
+    run.preflight = entry.preflight;
+    await upToTheFlip(run); // it leaves what was done before the flip, and the window, on the run
+  }
   else recordRecovery(tx, entry.note);
   if (entry.at === 'undo') return (await waysBack()).undo(run, entry.reason);
   if (entry.at === 'roll-back') return (await waysBack()).rollBack(run, supervised(supervisor), entry.failure);
@@ -157,7 +161,12 @@ const STEPS: Record<SwitchStepName, DriverStep | null> = {
     (await import('./database-preflight-step.js')).databasePreflightStep(run.session, run.tx, run.tx.to!),
   preflight: rehearse,
   // After a rehearsal, its step's commit recorded the checks; else the flip's own write records them (one commit, not two).
-  flip: (run) => flipStep(run, rehearsed(run.tx) ? undefined : 'activate:verified-release'),
+  flip: async (run) => {
+    const point = rehearsed(run.tx) ? undefined : ('activate:verified-release' as const);
+    await beforeTheStop(run);
+    await flipStep(run, point);
+    watchFromTheFlip(run);
+  },
   'restore-state': null, // recorded around the restart that starts the target (restart below)
   'restart-handoff': null, // inside the restart below (finalize-step.ts), before the target starts
   finalize: null, // likewise
@@ -193,15 +202,39 @@ async function rehearse(run: Run): Promise<void> {
 
 const rehearsed = (tx: Transaction) => tx.steps.at(-1)?.name === 'preflight' && tx.steps.at(-1)?.status === 'ok';
 
+/**
+ * What a supervised activation does while the old release serves, before the flip: what it says of its readiness (to
+ * judge the new one's against, contract-success.ts), the checkpoint's bulk copy, the snapshot a rollback puts back
+ * made ready to swap in, the plugin packages finalize will install. Before the flip, not after: a service may stop
+ * serving as soon as `current` changes under it (OpenClaw 2026.9.6 reads its installation every 30 s and restarts on
+ * its own), so nothing slow may sit between the flip and the stop. Each is best effort; a recovery that re-enters at
+ * the restart does them there.
+ */
+async function beforeTheStop(run: Run): Promise<void> {
+  if (!run.supervisor || run.prepared) return;
+  const { session, tx } = run;
+  run.readinessBefore = await (await import('./contract-success.js')).readinessBefore(session.config);
+  await stageStateCheckpoint(session, tx);
+  run.prepared = {
+    ready: await readyToRestore(session, tx),
+    prefetch: await (await import('./finalize-step.js')).prefetchFor(run, run.supervisor),
+  };
+}
+
+/** From the flip on, the stop window watches the serving process (window.ts `watch`). */
+function watchFromTheFlip(run: Run): void {
+  const { healthUrl } = run.session.config;
+  if (!run.supervisor) return;
+  run.window = new StopWindow();
+  if (healthUrl) run.window.watch(watchServing(healthUrl));
+}
+
 /** restart, the state put back on the way when check-state asked for it. A failure goes on the run, not thrown. */
 async function restart(run: Run): Promise<void> {
   const supervisor = supervised(run.supervisor);
-  // While the old release serves: what it says of its readiness, to judge the new one's against (contract-success.ts).
-  run.readinessBefore = await (await import('./contract-success.js')).readinessBefore(run.session.config);
-  run.window = new StopWindow();
-  await stageStateCheckpoint(run.session, run.tx); // the bulk copy while the old release serves
+  await beforeTheStop(run); // re-entered by recovery: not done before the flip in this process
   transition(run.tx, 'restarting');
-  const restoring = await beginRestore(run.session, run.tx);
+  const restoring = await beginRestore(run.session, run.tx, run.prepared?.ready);
   const again = () => restartStep(run, supervisor, 'restart');
   try {
     // A preset's post-core step (openclaw `update finalize`): the service stopped, the state checkpointed first.

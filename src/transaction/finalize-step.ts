@@ -21,7 +21,7 @@ import { type RestartHold, holdRestarts } from '../store/restart-hold.js';
 import { locateNpm } from '../stage/dependencies.js';
 import { handoffStep } from './restart-handoff-step.js';
 import { runStep } from './record.js';
-import { type ServiceIdentity, serviceIdentity } from './service-identity.js';
+import { serviceIdentity } from './service-identity.js';
 import type { Failure, Run } from './steps.js';
 
 const NAME = 'finalize' as const;
@@ -53,8 +53,8 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
   try {
     const service = await serviceIdentity(session);
     const serviceEnv = service.env;
-    // While the old gateway serves: the plugin packages finalize will install, into npm's cache.
-    const prefetch = await prefetchBeforeStop(run, finalize, service);
+    // Fetched before the flip while the old gateway served (activate.ts beforeTheStop).
+    const prefetch = run.prepared?.prefetch;
     // From here until finalize has ended the manager must not start the service on its own (Restart=always after
     // the old gateway's exit): the unit's ExecCondition skips such a start while the hold lasts.
     hold = await holdRestarts(layout);
@@ -113,18 +113,16 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
 }
 
 /**
- * The plugin downloads finalize would do with the gateway stopped, done while it serves (service/plugin-prefetch.ts).
- * Not for a transaction that puts a snapshot back: the snapshot brings the plugins the target had. Never fails the step.
+ * The plugin downloads finalize would do with the gateway stopped, done while it serves (service/plugin-prefetch.ts),
+ * before the flip (activate.ts beforeTheStop). Not for a transaction that puts a snapshot back: the snapshot brings the
+ * plugins the target had. Never fails the transaction.
  */
-async function prefetchBeforeStop(
-  run: Run,
-  finalize: NonNullable<Preset['finalize']>,
-  service: ServiceIdentity,
-): Promise<PrefetchResult | undefined> {
-  const { env } = service;
+export async function prefetchFor(run: Run, supervisor: Supervisor): Promise<PrefetchResult | undefined> {
   const { session, tx } = run;
   const { config, layout, runtime } = session;
-  if (!finalize.pluginList || tx.from === null || tx.to === null || tx.restore) return undefined;
+  const finalize = finalizeOf(config, supervisor);
+  if (!finalize?.pluginList || tx.from === null || tx.to === null || tx.restore) return undefined;
+  const { env, runAs } = await serviceIdentity(session);
   const npm = await locateNpm(config.npm, config.node!, env.PATH ?? '');
   if (!npm) return { specs: [], ok: false, ms: 0, detail: "no npm beside the service's Node nor on its PATH" };
   runtime.onProgress({ phase: 'restart', message: `fetching ${tx.to}'s plugin packages before the stop` });
@@ -138,7 +136,7 @@ async function prefetchBeforeStop(
     workDir: layout.stagingDir(`plugins-${tx.id}`),
     timeoutMs: PREFETCH_TIMEOUT_MS,
     signal: runtime.signal,
-    as: service.runAs,
+    as: runAs,
   }).catch((error: unknown) => {
     if (runtime.signal?.aborted) throw error; // cancelled: as any step after the flip is
     return { specs: [], ok: false, ms: 0, detail: error instanceof Error ? error.message : String(error) };

@@ -7,7 +7,6 @@
  * gateway did not exit in time, no main PID) the step says why and the caller's stop, or restart, does it as before.
  */
 import path from 'node:path';
-import { watchServing } from '../service/health.js';
 import { consumeHandoff, handoffSupported, requestRestart } from '../service/restart-handoff.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 import { servicePreset } from '../store/presets.js';
@@ -65,13 +64,12 @@ export async function handoffStep(
       message: `asking ${tx.from}'s gateway (pid ${pid}) for its restart handoff`,
     });
     const logFile = path.join(layout.root, 'finalize', `${tx.id}.handoff.log`);
-    // The window opens when the gateway stops serving after the request (it drains, then exits), not at the request:
-    // the request's own CLI starts while the gateway still answers. Seen by a probe of the health URL meanwhile.
-    const serving = config.healthUrl ? watchServing(config.healthUrl) : undefined;
+    // The window opens when the gateway stops serving (it drains, then exits), not at the request: the request's own
+    // CLI starts while the gateway still answers. The window's watch of the health URL (from the flip) sees when; a
+    // gateway that restarted on its own once the flip changed its installation stopped before the request.
     const requested = run.window?.time();
     const exit = await requestRestart({ ...call, pid, logFile, timeoutMs: EXIT_TIMEOUT_MS }, commands);
-    const stoppedServing = serving?.stop();
-    if (requested !== undefined) run.window?.openAt('handoff', stoppedServing ?? requested);
+    if (requested !== undefined) run.window?.openAt('handoff', requested);
     run.window?.next('stop');
     if (exit.exited) await supervisor.stop!(); // before its RestartSec= runs out: finalize comes first
     // The handoff is written in the state database the old gateway leaves. When a checkpoint holding that database goes

@@ -162,5 +162,20 @@ export async function undo(run: Run, reason: string): Promise<Transaction> {
   }
   closeTransaction(journal, run.tx, { status: 'failed', reason });
   await journal.commit();
+  if (run.prepared) await discardPrepared(run.session, run.tx);
   return run.tx;
+}
+
+/**
+ * What a transaction that ended before its flip had made while the old release served (activate.ts beforeTheStop):
+ * the staged checkpoint and the ready copy of a snapshot to put back. Best effort: recovery sweeps what is left.
+ */
+async function discardPrepared(session: Run['session'], tx: Run['tx']): Promise<void> {
+  const { layout } = session;
+  const { discardStagedCheckpoint } = await import('../snapshot/snapshot.js');
+  await discardStagedCheckpoint(layout, tx.id).catch(() => undefined);
+  if (!tx.restore) return;
+  const swap = await import('../snapshot/swap-record.js');
+  const record = await swap.readSwapRecord(layout, tx.restore.snapshot, tx.id, { complete: false });
+  if (record) await swap.discardSwap(layout, record).catch(() => undefined);
 }

@@ -217,11 +217,15 @@ export async function checkStateStep(
 }
 
 /** Before the restart that starts `tx.restore.version`: a step that stays running while the boot-check restores. */
-export async function beginRestore(session: JournalSession, tx: Transaction): Promise<PendingRestore | undefined> {
+export async function beginRestore(
+  session: JournalSession,
+  tx: Transaction,
+  madeReady?: string,
+): Promise<PendingRestore | undefined> {
   const request = tx.restore;
   const store = await snapshots();
   if (!request || (await store.restoredFor(session.layout, request.snapshot, tx.id))) return undefined;
-  const ready = await readyForSwap(session, tx, request.snapshot);
+  const ready = madeReady ?? (await readyForSwap(session, tx, request.snapshot));
   const step = beginStep(
     tx,
     'restore-state',
@@ -229,6 +233,16 @@ export async function beginRestore(session: JournalSession, tx: Transaction): Pr
   );
   await session.journal.commit();
   return { step, ready };
+}
+
+/**
+ * Before the flip (activate.ts beforeTheStop): the snapshot the transaction puts back made ready to swap in, and how
+ * (beginRestore's detail); undefined when it puts none back, or it is put back already.
+ */
+export async function readyToRestore(session: JournalSession, tx: Transaction): Promise<string | undefined> {
+  const request = tx.restore;
+  if (!request || (await (await snapshots()).restoredFor(session.layout, request.snapshot, tx.id))) return undefined;
+  return readyForSwap(session, tx, request.snapshot);
 }
 
 /**

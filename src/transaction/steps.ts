@@ -9,6 +9,7 @@ import type { ReadinessBefore } from './contract-success.js';
 import type { StopWindow } from './window.js';
 import { type CrashPointName, crashPoint } from '../platform/crashpoint.js';
 import type { VerifyResult } from '../service/health.js';
+import type { PrefetchResult } from '../service/plugin-prefetch.js';
 import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
 import { pointLink, readLinkVersion } from '../store/links.js';
 import { ProvenInodes, checkReleaseFast, proveWayBack } from '../store/release.js';
@@ -81,6 +82,16 @@ export interface Run {
   window?: StopWindow | undefined;
   /** What the service said of its readiness before the stop (contract-success.ts); unset after a recovery. */
   readinessBefore?: ReadinessBefore | undefined;
+  /** What was done while the old release served, before the flip (activate.ts beforeTheStop). */
+  prepared?: BeforeTheStop | undefined;
+}
+
+/** The before-the-stop work the restart's steps use. */
+export interface BeforeTheStop {
+  /** How a snapshot to put back was made ready to swap in (state-return.ts), or undefined: none to put back. */
+  ready: string | undefined;
+  /** The plugin packages fetched for finalize (finalize-step.ts), or undefined: no finalize, or none to fetch. */
+  prefetch: PrefetchResult | undefined;
 }
 
 /** Every step the driver runs: it reads and reports through the run, and records itself (record.ts). */
@@ -239,6 +250,7 @@ export function recordRecovery(tx: Transaction, note: string): void {
 
 /** Close the transaction with its terminal status and commit. */
 export async function finish(run: Run, status: TerminalStatus, reason?: string): Promise<Transaction> {
+  run.window?.unwatch(); // a run that ends before anything stopped (a failure goes back) leaves no watch behind
   const window = run.window?.record();
   if (window) run.tx.window = window;
   closeTransaction(run.session.journal, run.tx, { status, reason });

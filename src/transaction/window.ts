@@ -15,28 +15,60 @@ export interface WindowRecord {
   totalMs: number;
 }
 
+/** A watch of the serving process's health URL (service/health.ts watchServing): when it first failed, else now. */
+export interface ServingWatch {
+  stop(): number;
+}
+
 export class StopWindow {
   private opened: number | undefined;
   private closed: number | undefined;
   private readonly marks: Array<{ part: string; at: number }> = [];
+  private serving: ServingWatch | undefined;
 
   constructor(private readonly now: () => number = () => performance.now()) {}
+
+  /**
+   * Watch the serving process from now (the flip) until the window opens: it opens no later than the first answer
+   * that was not healthy. A process may stop serving before it is asked to: OpenClaw 2026.9.6 reads its installation
+   * (`current`) every 30 s and restarts on its own once the flip has changed it.
+   */
+  watch(serving: ServingWatch): void {
+    this.serving = serving;
+  }
+
+  /** When the watched process first stopped serving, capped at now; now when nothing watched it. */
+  private stoppedServing(fallback: number): number {
+    const seen = this.serving?.stop();
+    this.serving = undefined;
+    return Math.min(seen ?? fallback, this.now());
+  }
 
   /** Begin `part`: opens the window when it is not yet open (the serving process stops serving from here). */
   open(part: string): void {
     if (this.closed !== undefined) return;
-    this.opened ??= this.now();
+    if (this.opened === undefined) {
+      this.opened = this.stoppedServing(this.now());
+      this.marks.push({ part, at: this.opened });
+      return;
+    }
     this.next(part);
   }
 
   /**
    * Open the window with `part` begun at `at`, a time of this clock already past (when the serving process was seen to
-   * stop serving); nothing when it is open already.
+   * stop serving), or where the watch saw it stop when there is one; nothing when it is open already.
    */
   openAt(part: string, at: number): void {
     if (this.opened !== undefined || this.closed !== undefined) return;
-    this.opened = Math.min(at, this.now());
+    this.opened = this.stoppedServing(at);
     this.marks.push({ part, at: this.opened });
+  }
+
+  /** The watch ended without opening the window (a run that goes back before anything stopped). */
+  unwatch(): void {
+    this.serving?.stop();
+    this.serving = undefined;
   }
 
   /** Begin `part` if the window is open (a step that is outside the window when nothing was stopped yet). */

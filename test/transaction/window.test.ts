@@ -58,6 +58,52 @@ describe('StopWindow', () => {
     expect(future.record()).toEqual({ parts: [{ part: 'handoff', ms: 0 }], totalMs: 0 });
   });
 
+  it('watched from the flip: opens where the serving process first failed to answer, however late it is opened', () => {
+    let now = 1_000;
+    const window = new StopWindow(() => now);
+    let watched = 0;
+    // The process restarted on its own at 4 000 (its installation changed under it), before the request went out.
+    window.watch({
+      stop: () => {
+        watched++;
+        return 4_000;
+      },
+    });
+    now = 9_000;
+    window.openAt('handoff', 8_000); // the request at 8 000: the watch's earlier time wins
+    now = 10_000;
+    window.next('finalize');
+    window.close(12_000);
+    expect(window.record()).toEqual({
+      parts: [
+        { part: 'handoff', ms: 6_000 },
+        { part: 'finalize', ms: 2_000 },
+      ],
+      totalMs: 8_000,
+    });
+    expect(watched).toBe(1); // stopped once the window opened
+    window.unwatch();
+    expect(watched).toBe(1);
+    // Nothing seen failing: the watch answers now, and open() opens now; a watch never later than now.
+    const plain = new StopWindow(() => now);
+    plain.watch({ stop: () => 99_999 });
+    plain.open('stop');
+    plain.close(now + 500);
+    expect(plain.record()).toEqual({ parts: [{ part: 'stop', ms: 500 }], totalMs: 500 });
+    // A run that went back before anything stopped: the watch is ended, no window.
+    let ended = false;
+    const unopened = new StopWindow(() => now);
+    unopened.watch({
+      stop: () => {
+        ended = true;
+        return now;
+      },
+    });
+    unopened.unwatch();
+    expect(ended).toBe(true);
+    expect(unopened.record()).toBeUndefined();
+  });
+
   it('never opened or never closed: no record', () => {
     const closedOnly = new StopWindow(() => 5);
     closedOnly.close();
