@@ -68,8 +68,20 @@ export async function listenerEvidence(options: { pid: number | null; healthUrl:
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   return {
     mainPidOwnsListener: options.pid === null ? null : await ownsListener(options.pid, port),
-    readyz: await readyz(options.healthUrl),
+    readyz: await readyzAnswered(options.healthUrl),
   };
+}
+
+/**
+ * `/readyz`, asked again while it gives no answer at all: a gateway busy loading its plugins right after its start may
+ * answer one request late (seen: 5 s without an answer on a loaded machine) without having lost anything.
+ */
+async function readyzAnswered(healthUrl: string, attempts = 3): Promise<ListenerEvidence['readyz']> {
+  for (let attempt = 1; ; attempt++) {
+    const answer = await readyz(healthUrl);
+    if (answer.status !== null || attempt >= attempts) return answer;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
 }
 
 /** What `/readyz` names as not ready (an empty list when it is ready), or null when it gave no such answer. */

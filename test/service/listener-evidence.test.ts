@@ -31,3 +31,34 @@ itWhere(
     }
   },
 );
+
+itWhere(
+  onLinux,
+  '/readyz asked again while it gives no answer at all (a busy gateway answers one request late); no answer thrice is recorded as none',
+  async () => {
+    let asked = 0;
+    let answerFrom = 2;
+    const server = http.createServer((req, res) => {
+      if (req.url !== '/readyz') return res.end('{}');
+      asked++;
+      if (asked < answerFrom) return req.socket.destroy(); // no answer: the connection dropped
+      res.end(JSON.stringify({ ready: true, failing: [] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const healthUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/startupz`;
+    try {
+      expect((await listenerEvidence({ pid: null, healthUrl })).readyz).toEqual({
+        status: 200,
+        body: { ready: true, failing: [] },
+      });
+      expect(asked).toBe(2);
+      asked = 0;
+      answerFrom = 100;
+      const none = (await listenerEvidence({ pid: null, healthUrl })).readyz;
+      expect(none.status).toBeNull();
+      expect(asked).toBe(3);
+    } finally {
+      server.close();
+    }
+  },
+);

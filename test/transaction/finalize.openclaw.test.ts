@@ -59,16 +59,16 @@ const TURN = 'RS-TURN-IN-FLIGHT';
 
 type StepJson = { name: string; status: string; detail?: string; evidence?: any };
 
-/** Pids of live processes carrying the finalize marker in their environment. */
-function finalizeProcesses(): number[] {
+/**
+ * Pids of live processes carrying the finalize marker in their environment, of this file's gateway only (its state
+ * dir): the openclaw tier runs files side by side, and another file's finalize carries the marker too.
+ */
+function finalizeProcesses(stateDir: string): number[] {
   const pids: number[] = [];
   for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
     try {
-      if (
-        readFileSync(`/proc/${name}/environ`, 'latin1')
-          .split('\0')
-          .some((e) => e.startsWith(`${MARKER}=`))
-      )
+      const environ = readFileSync(`/proc/${name}/environ`, 'latin1').split('\0');
+      if (environ.some((e) => e.startsWith(`${MARKER}=`)) && environ.includes(`OPENCLAW_STATE_DIR=${stateDir}`))
         pids.push(Number(name));
     } catch {
       // gone, or not ours
@@ -264,21 +264,21 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
       reject: false,
     });
     const deadline = Date.now() + 600_000;
-    let orphans = finalizeProcesses();
+    let orphans = finalizeProcesses(state());
     while (orphans.length === 0) {
       if (Date.now() > deadline || runner.exitCode !== null) throw new Error('finalize never started');
       await new Promise((r) => setTimeout(r, 200)); // polling for the process, not a timed wait
-      orphans = finalizeProcesses();
+      orphans = finalizeProcesses(state());
     }
     runner.kill('SIGKILL');
     expect((await runner).signal).toBe('SIGKILL');
-    expect(finalizeProcesses(), 'the finalize outlives the runner').toEqual(orphans);
+    expect(finalizeProcesses(state()), 'the finalize outlives the runner').toEqual(orphans);
     // As an operator reads it (the human output lists what recovery did; the transaction is read with status below).
     const recovered = await cli(['--root', root, 'recover'], { env: env(), timeout: 1_200_000 });
     console.log(`recover after the kill (load ${loadavg()[0]!.toFixed(1)}):\n${recovered.stdout}${recovered.stderr}`);
     expect(recovered.exitCode, recovered.stdout + recovered.stderr).toBe(0);
     expect(recovered.stdout).toContain(`ended the update finalize of ${TO}`);
-    expect(finalizeProcesses()).toEqual([]);
+    expect(finalizeProcesses(state())).toEqual([]);
     const tx = (await rs(['status'])).json.result.transaction;
     expect(tx).toMatchObject({ status: 'rolled_back', reason: 'finalize_interrupted', to: TO });
     expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 120_000 })).version).toBe(FROM);
@@ -371,7 +371,12 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     // Finalize's warnings are the transaction's, not only its step's evidence (status, list and the CLI show them):
     // the model's API key is plain text in this test's openclaw.json, which 9.6's Doctor warns of.
     const verdict = step(updated.json.result, 'finalize')?.evidence?.verdict;
-    expect(updated.json.result.warnings).toEqual(finalizeWarnings(verdict));
+    const warnings: { step: string; code?: string }[] = updated.json.result.warnings;
+    expect(warnings.filter((w) => w.step === 'finalize')).toEqual(finalizeWarnings(verdict));
+    // Any other is the verification's own readiness warning (a /readyz that gave no answer on a loaded machine).
+    expect(warnings.filter((w) => w.step !== 'finalize')).toEqual(
+      warnings.filter((w) => w.step === 'verify' && w.code === 'NOT_READY'),
+    );
     expect(updated.json.result.warnings).toContainEqual(
       expect.objectContaining({ step: 'finalize', message: expect.stringContaining('plaintext secret-bearing') }),
     );
@@ -451,7 +456,10 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     console.log(
       `rollback: outage seen from outside ${Math.round(seenBack.unavailableMs)} ms, window ${back.json.result.window.totalMs} ms`,
     );
-    expect(Math.abs(Math.round(seenBack.unavailableMs) - back.json.result.window.totalMs)).toBeLessThanOrEqual(1_000);
+    expect(
+      Math.abs(Math.round(seenBack.unavailableMs) - back.json.result.window.totalMs),
+      `outside: from ${Math.round(seenBack.fromMs)} to ${Math.round(seenBack.toMs)} ms of the watch; the manager's log:\n${(await um.readLog()).slice(-6000)}`,
+    ).toBeLessThanOrEqual(1_000);
     // No consume in the window: the handoff was written in the state the checkpoint replaces (set aside), which 9.5
     // never reads.
     expect(back.json.result.window.parts.map((p: { part: string }) => p.part)).toEqual([
