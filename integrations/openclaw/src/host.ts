@@ -147,6 +147,8 @@ export interface PluginApi {
   ): void;
   registerCommand(command: CommandDefinition): void;
   registerService(service: Service): void;
+  /** The host's runtime helpers, as much of them as the plugin uses (docs/plugins/sdk-runtime/state-and-system.md). */
+  runtime?: { state?: { resolveStateDir?(env: NodeJS.ProcessEnv): string } };
   /** Typed plugin hooks; absent on a host without them. */
   on?(
     hook: 'before_tool_call',

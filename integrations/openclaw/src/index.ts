@@ -97,6 +97,11 @@ export default {
       api.logger.warn(`release-switcher: no release-switcher under ${api.rootDir}: a runner uses this process's copy`);
     const ops = operations(actions);
     const reports = new PendingReports();
+    // Bound here too, not only when the reports service starts: on the real gateway the agent's tool hook ran where
+    // the service's binding had not reached (its report was not promised), and a report promised there must land
+    // where the service of the next process reads.
+    const stateDir = api.runtime?.state?.resolveStateDir?.(process.env);
+    if (stateDir) reports.bind(stateDir);
     registerCli(api, actions);
     registerRpc(api, actions);
     api.registerCommand(releasesCommand({ ops, reports }));

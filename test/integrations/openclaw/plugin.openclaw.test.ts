@@ -41,7 +41,7 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
       intervalMs: 10,
       model: 'agent-1',
       toolCall: (r) =>
-        r.lastUser.includes(AGENT_UPDATE) && r.toolResults.length === 0
+        r.text.includes(AGENT_UPDATE) && r.toolResults.length === 0
           ? { name: 'gateway', arguments: { action: 'update.run' } }
           : undefined,
     });
@@ -296,11 +296,29 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
       ['operator.admin'],
     );
     expect(sent.exitCode, sent.stdout + sent.stderr).toBe(0);
-    const turn = await model.waitFor((r) => r.stream && r.lastUser.includes(AGENT_UPDATE), 300_000);
+    // What the model was asked, for a failure's message.
+    const asked = () =>
+      JSON.stringify(
+        model!.requests.map((r) => ({
+          stream: r.stream,
+          lastUser: r.lastUser.slice(0, 80),
+          tools: r.tools,
+          toolResults: r.toolResults,
+        })),
+      );
+    const turn = await model!
+      .waitFor((r) => r.stream && r.text.includes(AGENT_UPDATE), 300_000)
+      .catch((error: Error) => Promise.reject(new Error(`${error.message}: ${asked()}`)));
     expect(turn.tools, "the tools offered to the owner's turn").toContain('gateway');
     // The model called gateway {action: update.run}; the plugin's before_tool_call gate scheduled ours and blocked
     // core's, and the agent read what it did as the tool's answer.
-    const answered = await model.waitFor((r) => r.toolResults.some((t) => t.includes(SCHEDULED_BY_US)), 300_000);
+    const answered = await model!
+      .waitFor((r) => r.toolResults.some((t) => t.includes(SCHEDULED_BY_US)), 300_000)
+      .catch(async (error: Error) =>
+        Promise.reject(
+          new Error(`${error.message}: ${asked()}; status: ${JSON.stringify((await gw.rs(['status'])).json?.result)}`),
+        ),
+      );
     const said = answered.toolResults.find((t) => t.includes(SCHEDULED_BY_US))!;
     console.log(`the tool's answer the agent read:\n${said}`);
     const id = new RegExp(`Update to ${TO.replaceAll('.', '\\.')} scheduled \\(transaction ([^)\\s]+)\\)`).exec(
