@@ -28,7 +28,6 @@ import { configuredSupervisor } from './configured-supervisor.js';
 import { stageStateCheckpoint } from './stage-checkpoint.js';
 import { knownGoodReturn, preflightWanted } from './preflight-wanted.js';
 import { beginRestore, checkStateStep, endRestore, noteSnapshot, readyToRestore } from './state-return.js';
-import { watchServing } from '../service/health.js';
 import {
   type DriverStep,
   type Failure,
@@ -164,7 +163,7 @@ const STEPS: Record<SwitchStepName, DriverStep | null> = {
     const point = rehearsed(run.tx) ? undefined : ('activate:verified-release' as const);
     await beforeTheStop(run);
     await flipStep(run, point);
-    watchFromTheFlip(run);
+    await watchFromTheFlip(run);
   },
   'restore-state': null, // recorded around the restart that starts the target (restart below)
   'restart-handoff': null, // inside the restart below (finalize-step.ts), before the target starts
@@ -221,11 +220,12 @@ async function beforeTheStop(run: Run): Promise<void> {
 }
 
 /** From the flip on, the stop window watches the serving process (window.ts `watch`). */
-function watchFromTheFlip(run: Run): void {
+async function watchFromTheFlip(run: Run): Promise<void> {
   const { healthUrl } = run.session.config;
   if (!run.supervisor) return;
   run.window = new StopWindow();
-  if (healthUrl) run.window.watch(watchServing(healthUrl));
+  // Loaded here, not at start-up: an activation with no supervisor never probes health.
+  if (healthUrl) run.window.watch((await import('../service/health.js')).watchServing(healthUrl));
 }
 
 /** restart, the state put back on the way when check-state asked for it. A failure goes on the run, not thrown. */
