@@ -1,7 +1,7 @@
 // The tarball is the product: `npm pack` of a clean checkout (no dist/ yet: prepack builds it) holds the CLI, the
 // library and its declarations, the man page, the built OpenClaw plugin, layout/, README.md, docs/ and LICENSE, and
 // nothing else; installed with `npm install -g --prefix` (and run with npx) it answers --version and --help, links its man
-// page, and writes the OpenClaw plugin folder that `openclaw plugins install` takes.
+// page, writes the OpenClaw plugin folder that `openclaw plugins install` takes, and runs the demo's story.
 // The dependencies come from the npm registry, as a user's do, through an npm cache kept in .bench-cache/ (like
 // Node 24's): a warm run takes ~15 s, a cold one (CI's first) ~40 s more.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -148,6 +148,21 @@ describe('the packed tarball', () => {
     );
     expect([loaded.status, loaded.stdout.trim()], loaded.stderr).toEqual([0, 'object']);
   }, 120_000);
+
+  it("runs the demo's story (install, update verified, a broken release rolled back, list, status) on the installed CLI", () => {
+    // The demo script and its pm2 are the checkout's (a development tool); every command it runs is the installed package's.
+    const installed = path.join(work, 'prefix', 'lib', 'node_modules', 'release-switcher', 'dist', 'cli', 'main.js');
+    expect(existsSync(installed)).toBe(true);
+    const out = execFileSync(process.execPath, [path.join(REPO, 'scripts', 'demo.mjs')], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, NO_COLOR: '1', RELEASE_SWITCHER_DEMO_CLI: installed },
+    });
+    expect(out).toMatch(/update 1\.0\.0 → 1\.1\.0: verified/);
+    expect(out).toMatch(/error ROLLED_BACK: 1\.2\.0 failed \(crashed\); 1\.1\.0 is running again and verified\./);
+    expect(out).toMatch(/Running 1\.1\.0; previous 1\.0\.0 is the rollback target\./);
+    expect(out).toMatch(/cleaned up: pm2 daemon stopped, temp root removed/);
+  }, 150_000);
 
   it('runs with npx from the tarball', () => {
     const r = spawnSync('npx', ['--yes', '--package', tarball, '--', 'release-switcher', '--version'], {

@@ -17,6 +17,7 @@ import {
   SHORT_WINDOWS,
   openclawBench,
   openclawHealthy,
+  privateStateLocks,
   REMOVE_TIMEOUT_MS,
   removeOpenclawBench,
   writeOpenclawService,
@@ -69,6 +70,7 @@ describeWhere(canRunUserManager(), 'the whole openclaw state dir, checkpointed (
     const copy = await copyOpenclaw(FROM, path.join(work, 'prefix'));
     const { node, prefix, um: manager } = await openclawBench({ name: 'occkpt', work, version: FROM, prefix: copy });
     um = manager;
+    await privateStateLocks(um); // its /root/.openclaw is every root gateway's by path (gateway.ts says why)
     port = await freePort();
     await writeOpenclawService(um, { node, prefix, port });
     expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);

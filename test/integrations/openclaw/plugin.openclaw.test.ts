@@ -81,7 +81,8 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
    */
   const servedBy = async (pid: number, version: string) => {
     const healthy = await openclawHealthy(gw.um, { port: gw.port, pid, timeoutMs: 600_000 });
-    expect(healthy.version).toBe(version);
+    const why = async () => JSON.stringify((await gw.rs(['status'])).json?.result?.transaction, null, 2);
+    expect(healthy.version, healthy.version === version ? '' : await why()).toBe(version);
     return healthy.pid;
   };
 
@@ -328,13 +329,14 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
     await servedBy(pid, TO);
     const status = await finished(id!);
     expect(status.transaction).toMatchObject({ id, kind: 'update', status: 'verified', from: FROM, to: TO });
-    // Reported in the conversation the owner asked in, by the new process.
-    const history = await gw.operator('chat.history', { sessionKey }, ['operator.admin']);
-    const reports = (history.json?.messages ?? [])
-      .filter((m: any) => m.role === 'assistant')
-      .map((m: any) => (Array.isArray(m.content) ? m.content.map((c: any) => c.text ?? '').join('') : m.content));
-    expect(reports).toContainEqual(
-      expect.stringMatching(new RegExp(`^release-switcher: update ${FROM} → ${TO}: verified`)),
-    );
+    // Reported in the conversation the owner asked in, by the new process (its service polls the journal).
+    const conversation = async (): Promise<string[]> => {
+      const history = await gw.operator('chat.history', { sessionKey }, ['operator.admin']);
+      return (history.json?.messages ?? [])
+        .filter((m: any) => m.role === 'assistant')
+        .map((m: any) => (Array.isArray(m.content) ? m.content.map((c: any) => c.text ?? '').join('') : m.content));
+    };
+    const report = new RegExp(`^release-switcher: update ${FROM} → ${TO}: verified`);
+    await waitFor(async () => (await conversation()).some((text) => report.test(text)), 300_000);
   }, 900_000);
 });
