@@ -170,8 +170,8 @@ export async function startPluginGateway(options: {
   expect(assembled.exitCode, assembled.stderr).toBe(0);
   const um = await openclawManager('ocplugin');
   // Its state dir is /root/.openclaw by path, as every root gateway's of the tier is (the bound HOME): its state locks
-  // in a folder of its own, or a gateway of a file running beside this one owns "that state directory" (seen: the
-  // full run saw the agent's update end with 2026.9.5 served again by a new process while such a gateway ran beside it).
+  // in a folder of its own, or a gateway of a file running beside this one owns "that state directory". Seen in a full
+  // run: the agent's update ended with 2026.9.5 served again by a new process while such a gateway ran beside it.
   await privateStateLocks(um);
   const port = await freePort();
   // openclaw's temporary files (the plugin captures of every process) inside the test's folder, not /tmp.
