@@ -1,6 +1,7 @@
 /**
- * The stop window of an activation: from the moment the serving process stops serving (after the restart-handoff
- * request: its first answer that is not healthy; else the stop, else the restart) until the new one first answers
+ * The stop window of an activation: from the moment the serving process stops serving (its first answer that is not
+ * healthy after the flip, watched from there; without a health URL the handoff request, else the stop, else the
+ * restart) until the new one first answers
  * healthy, in contiguous parts, so that an operator sees where the seconds of an outage went (`tx.window`). The clock is
  * monotonic; a part is the time from its start to the next part's. Only the forward path of a run that was not
  * interrupted is timed: a recovery re-enters without it.
