@@ -5,7 +5,8 @@
 import { execa } from 'execa';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureNode24 } from '../../bench/lib/node24.mjs';
 import { cli, tempDir } from '../support/cli.ts';
 import { describeWhere, onLinux } from '../support/skip.ts';
 import { PRESETS } from '../../src/store/presets.ts';
@@ -176,34 +177,40 @@ describeWhere(onLinux, 'the openclaw preset rehearsal', () => {
   }, 90_000);
 });
 
-interface Sqlite {
-  DatabaseSync: new (
-    file: string,
-  ) => { exec(sql: string): void; prepare(sql: string): { get(): unknown }; close(): void };
+/**
+ * SQLite through the Node the preset's prepare step runs on (openclaw's: Node 24, whose `node:sqlite` Node 20 lacks), so
+ * that these cases run under both of the suite's Nodes: `exec` runs statements, `count` reads `SELECT COUNT(*)` of a table.
+ */
+function sqliteOn(node: string) {
+  const run = async (code: string, args: string[]) =>
+    (await execa(node, ['-e', `const { DatabaseSync } = require('node:sqlite'); ${code}`, ...args])).stdout;
+  return {
+    exec: (file: string, sql: string) =>
+      run('const db = new DatabaseSync(process.argv[1]); db.exec(process.argv[2]); db.close();', [file, sql]),
+    count: async (file: string, table: string) =>
+      JSON.parse(
+        await run(
+          'const db = new DatabaseSync(process.argv[1]); console.log(JSON.stringify(db.prepare(`SELECT COUNT(*) AS n FROM "${process.argv[2]}"`).get())); db.close();',
+          [file, table],
+        ),
+      ) as { n: number },
+  };
 }
-const sqliteModule = (() => {
-  try {
-    return process.getBuiltinModule('node:sqlite') as Sqlite | undefined;
-  } catch {
-    return undefined;
-  }
-})();
-const sqlite = sqliteModule
-  ? { ok: true }
-  : {
-      ok: false,
-      why: `node:sqlite is not in Node ${process.version} (openclaw's Node 24 has it)`,
-      where: "under Node 24: CI's second run of the suite (.ci/run)",
-    };
 
 /** The preset's prepare command for a private copy at `state`. */
 const prepareArgs = (state: string) =>
   PRESETS.openclaw!.settings.preflightPrepare!.map((a) => a.replaceAll('{state}', state));
 
-describeWhere(sqlite, "the openclaw preset's prepare step", () => {
+describe("the openclaw preset's prepare step", () => {
+  let node24: string;
+  let db: ReturnType<typeof sqliteOn>;
+  beforeAll(async () => {
+    node24 = process.env.BENCH_NODE24 ?? (await ensureNode24()).node;
+    db = sqliteOn(node24);
+  }, 300_000);
+
   it("clears the leases a running gateway left in the copy's databases (state and agents), and leaves the rest", async () => {
     // What 2026.9.6 refuses to start on: a copy whose state_leases still name the live gateway.
-    const { DatabaseSync } = sqliteModule!;
     const state = tempDir('rs-pf-leases-');
     const files = [
       path.join(state, 'state', 'openclaw.sqlite'),
@@ -211,51 +218,46 @@ describeWhere(sqlite, "the openclaw preset's prepare step", () => {
     ];
     for (const file of files) {
       mkdirSync(path.dirname(file), { recursive: true });
-      const db = new DatabaseSync(file);
-      db.exec(
+      await db.exec(
+        file,
         "CREATE TABLE state_leases (scope TEXT, lease_key TEXT, owner TEXT); INSERT INTO state_leases VALUES ('gateway-owner', 'global', 'live'); CREATE TABLE kept (x); INSERT INTO kept VALUES (1);",
       );
-      db.close();
     }
     const args = prepareArgs(state);
-    const r = await execa(process.execPath, args, { cwd: state });
+    const r = await execa(node24, args, { cwd: state });
     expect(r.stdout).toContain('1 leases cleared');
     for (const file of files) {
-      const db = new DatabaseSync(file);
-      expect(db.prepare('SELECT COUNT(*) AS n FROM state_leases').get()).toEqual({ n: 0 });
-      expect(db.prepare('SELECT COUNT(*) AS n FROM kept').get()).toEqual({ n: 1 });
-      db.close();
+      expect(await db.count(file, 'state_leases')).toEqual({ n: 0 });
+      expect(await db.count(file, 'kept')).toEqual({ n: 1 });
     }
     // A fresh state dir (no databases yet) is fine too.
-    expect((await execa(process.execPath, prepareArgs(tempDir('rs-pf-empty-')))).exitCode).toBe(0);
+    expect((await execa(node24, prepareArgs(tempDir('rs-pf-empty-')))).exitCode).toBe(0);
   });
 
   it('clears every lease table, in any SQLite file of the copy, and no table that merely ends in "leases"', async () => {
     // 2026.9.6's migration of a copy of 9.5's live state refused: "Agent main database is still open in process N"
     // (agent_database_leases in state/openclaw.sqlite, the live gateway's PID), after state_leases had been cleared.
-    const { DatabaseSync } = sqliteModule!;
     const state = tempDir('rs-pf-leases-all-');
     const main = path.join(state, 'state', 'openclaw.sqlite');
     const elsewhere = path.join(state, 'workspace', 'deep', 'cache.sqlite');
     for (const file of [main, elsewhere]) {
       mkdirSync(path.dirname(file), { recursive: true });
-      const db = new DatabaseSync(file);
-      db.exec(`CREATE TABLE agent_database_leases (agent_id TEXT, owner_pid INTEGER); INSERT INTO agent_database_leases VALUES ('main', ${process.pid});
+      await db.exec(
+        file,
+        `CREATE TABLE agent_database_leases (agent_id TEXT, owner_pid INTEGER); INSERT INTO agent_database_leases VALUES ('main', ${process.pid});
         CREATE TABLE workspace_leases (k TEXT); INSERT INTO workspace_leases VALUES ('w'), ('x');
         CREATE TABLE leases (k TEXT); INSERT INTO leases VALUES ('l');
-        CREATE TABLE releases (version TEXT); INSERT INTO releases VALUES ('2026.9.5');`);
-      db.close();
+        CREATE TABLE releases (version TEXT); INSERT INTO releases VALUES ('2026.9.5');`,
+      );
     }
     const args = prepareArgs(state);
-    const r = await execa(process.execPath, args, { cwd: state });
+    const r = await execa(node24, args, { cwd: state });
     expect(r.stdout).toContain(`${main}: 4 leases cleared`);
     expect(r.stdout).toContain(`${elsewhere}: 4 leases cleared`);
     for (const file of [main, elsewhere]) {
-      const db = new DatabaseSync(file);
       for (const table of ['agent_database_leases', 'workspace_leases', 'leases'])
-        expect(db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get(), `${file} ${table}`).toEqual({ n: 0 });
-      expect(db.prepare('SELECT COUNT(*) AS n FROM releases').get()).toEqual({ n: 1 });
-      db.close();
+        expect(await db.count(file, table), `${file} ${table}`).toEqual({ n: 0 });
+      expect(await db.count(file, 'releases')).toEqual({ n: 1 });
     }
   });
 });
