@@ -65,6 +65,14 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
     return { ...r, json };
   };
 
+  /** The assistant's messages in a conversation, as text (`chat.history` asked as an operator with operator.admin). */
+  const assistantTexts = async (sessionKey: string): Promise<string[]> => {
+    const history = await gw.operator('chat.history', { sessionKey }, ['operator.admin']);
+    return (history.json?.messages ?? [])
+      .filter((m: any) => m.role === 'assistant')
+      .map((m: any) => (Array.isArray(m.content) ? m.content.map((c: any) => c.text ?? '').join('') : m.content));
+  };
+
   /** Polls `cond` every second until it holds. */
   const waitFor = async (cond: () => Promise<boolean>, timeoutMs = 60_000) => {
     const deadline = Date.now() + timeoutMs;
@@ -210,13 +218,7 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
   }, 900_000);
 
   it("/releases and /update through the chat command dispatcher: status, then an update asked with OpenClaw's own /update (answered by the plugin, not refused by core) reported after the restart", async () => {
-    const admin = (method: string, params: object) => gw.operator(method, params, ['operator.admin']);
-    const texts = async (): Promise<string[]> => {
-      const history = await admin('chat.history', { sessionKey: 'main' });
-      return (history.json?.messages ?? [])
-        .filter((m: any) => m.role === 'assistant')
-        .map((m: any) => (Array.isArray(m.content) ? m.content.map((c: any) => c.text ?? '').join('') : m.content));
-    };
+    const texts = () => assistantTexts('main');
     const say = async (message: string, scopes = ['operator.admin']) => {
       const params = { sessionKey: 'main', message, idempotencyKey: `rs-${Date.now()}` };
       const sent = await gw.operator('chat.send', params, scopes);
@@ -330,13 +332,7 @@ describeWhere(can, 'the OpenClaw plugin in a real gateway (9.5 → 9.6, systemd 
     const status = await finished(id!);
     expect(status.transaction).toMatchObject({ id, kind: 'update', status: 'verified', from: FROM, to: TO });
     // Reported in the conversation the owner asked in, by the new process (its service polls the journal).
-    const conversation = async (): Promise<string[]> => {
-      const history = await gw.operator('chat.history', { sessionKey }, ['operator.admin']);
-      return (history.json?.messages ?? [])
-        .filter((m: any) => m.role === 'assistant')
-        .map((m: any) => (Array.isArray(m.content) ? m.content.map((c: any) => c.text ?? '').join('') : m.content));
-    };
     const report = new RegExp(`^release-switcher: update ${FROM} → ${TO}: verified`);
-    await waitFor(async () => (await conversation()).some((text) => report.test(text)), 300_000);
+    await waitFor(async () => (await assistantTexts(sessionKey)).some((text) => report.test(text)), 300_000);
   }, 900_000);
 });
