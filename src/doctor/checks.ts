@@ -18,6 +18,7 @@ import { checkReleaseFast, isRealDirectory, listReleaseDirs, readMarker, verifyR
 import { notImmutable } from '../store/immutable-release.js';
 import { setAsideReleaseLinks } from '../store/set-aside.js';
 import { orphanedFingerprints, removeOrphanedFingerprints } from '../store/fingerprints.js';
+import { dependencyReach, describeUnreached } from '../stage/dependency-reach.js';
 
 export interface CheckResult {
   name: string;
@@ -142,6 +143,38 @@ const immutable: Check = async ({ layout }) => {
   );
 };
 
+/**
+ * Every release can load what its code names (dependency-reach.ts): each dependency of each of its packages is inside
+ * it. A copy of a pnpm or bun global install is not (its dependencies stayed in their store), however good its
+ * manifest. `--deep` asks it of every release, otherwise of current and previous.
+ */
+const loads: Check = async ({ layout, deep }) => {
+  const { complete } = await listReleaseDirs(layout);
+  const linked = await Promise.all(
+    (['current', 'previous'] as const).map((n) => readLinkVersion(layout, n).catch(() => null)),
+  );
+  const versions = deep ? complete : complete.filter((v) => linked.includes(v));
+  const problems: string[] = [];
+  let packages = 0;
+  for (const version of versions) {
+    const reach = await dependencyReach(layout.release(version));
+    packages += reach.packages;
+    if (reach.unreached.length > 0)
+      problems.push(
+        `${version}: ${reach.unreached.length} dependencies cannot be loaded (${describeUnreached(reach.unreached, 3)})`,
+      );
+  }
+  if (problems.length)
+    return fail(
+      'loads',
+      `${problems.join(' | ')}; reinstall the version from the registry (a new root, or prune and install it again)`,
+    );
+  return pass(
+    'loads',
+    `${versions.length} release(s) hold every dependency they load (${packages} packages${deep ? '' : '; doctor --deep checks every release'})`,
+  );
+};
+
 /** Leftovers: whatever is in staging/, and fingerprint records of releases that are gone. */
 const staging: Check = async ({ layout, fix }) => {
   const inStaging = await fs.readdir(layout.staging).catch(() => [] as string[]);
@@ -199,4 +232,4 @@ const disk: Check = async ({ layout }) => {
     : fail('disk', `${mib(free)} free, the next release needs about ${mib(needed)}: run release-switcher prune`);
 };
 
-export const CHECKS: Check[] = [layoutVersion, links, manifests, immutable, staging, lock, disk];
+export const CHECKS: Check[] = [layoutVersion, links, manifests, loads, immutable, staging, lock, disk];

@@ -43,6 +43,10 @@ export const ErrorCodes = {
   NODE_NOT_FOUND: { exit: ExitCode.failed, summary: 'the configured Node cannot be run' },
   DEPENDENCY_INSTALL_FAILED: { exit: ExitCode.failed, summary: 'installing dependencies or a lifecycle script failed' },
   SMOKE_FAILED: { exit: ExitCode.failed, summary: 'the staged release failed its smoke check' },
+  ADOPT_UNPROVEN: {
+    exit: ExitCode.failed,
+    summary: 'the install keeps its dependencies outside its folder and is not provably the registry version',
+  },
   DISK_FULL: { exit: ExitCode.failed, summary: 'no space left on the device' },
   VERSION_CONFLICT: { exit: ExitCode.failed, summary: 'the version is installed from a different tarball' },
   RELEASE_NOT_FOUND: { exit: ExitCode.failed, summary: 'no such installed release' },

@@ -24,7 +24,7 @@ import { treeFallbackReason } from './fast.js';
 import { type PlacingBeside, placeBeside } from './place-beside.js';
 import { flatNpmOptions, resolveTree, type ResolvedTree } from './resolve/resolve-tree.js';
 import { sealStaged } from './seal-staged.js';
-import { earlySyntaxCheck, smokeCheck } from './smoke.js';
+import { earlySyntaxCheck, reachCheck, smokeCheck } from './smoke.js';
 import { unpackOffThread } from './unpack/off-thread.js';
 import { type PreviousRelease, linkableRelease, previousRelease, recordedNames } from './reuse/tree-record.js';
 import { FetchAhead } from './reuse/fetch-ahead.js';
@@ -277,14 +277,16 @@ async function afterUnpack(
   checkAbort();
 
   // A configured smoke command runs the package, which may write into it: alone, before the manifest. The
-  // syntax check (started early, checked again if a script changed what it read) overlaps hashing the manifest (sealStaged
-  // waits for it before anything is linked or sealed).
+  // syntax check (started early, checked again if a script changed what it read) and the dependency reach of the
+  // complete tree overlap hashing the manifest (sealStaged waits for them before anything is linked or sealed).
   if (config.smoke) {
     const options = { node, env: runtime.env, command: config.smoke, signal: runtime.signal };
     progress({ phase: 'smoke', message: await smokeCheck(pkgDir, packageJson, options) });
   }
-  const checked = early?.settle().then((message) => progress({ phase: 'smoke', message }));
-  checked?.catch(() => undefined);
+  const checked = Promise.all([early?.settle(), reachCheck(pkgDir)]).then(([syntax, reach]) =>
+    progress({ phase: 'smoke', message: syntax ? `${syntax}; ${reach}` : reach }),
+  );
+  checked.catch(() => undefined);
 
   const sealed = await sealStaged({
     checked,

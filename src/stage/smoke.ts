@@ -1,7 +1,8 @@
 /**
  * The smoke check of a staged release, before it is sealed: the configured command (e.g.
  * `server.js --version`) run with the configured Node, or else a syntax check of the entry points
- * (main and bin files) that runs none of the package's code.
+ * (main and bin files) that runs none of the package's code; and, either way, whether what the
+ * release's code loads by name is inside it (every dependency, dependency-reach.ts).
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 import { pathExists } from '../platform/fs.js';
 import { runCaptured, tail } from '../platform/subprocess.js';
 import { type NodeRuntime, envWithNode } from '../platform/node.js';
+import { dependencyReach, describeUnreached } from './dependency-reach.js';
 
 const SMOKE_TIMEOUT_MS = 120_000;
 
@@ -43,6 +45,20 @@ export async function smokeCheck(
   const outcomes = await Promise.all(entryPoints(pkg).map((entry) => checkEntry(pkgDir, entry, { ...options, env })));
   const checked = outcomes.filter((entry): entry is string => entry !== undefined);
   return checked.length ? `syntax ok: ${checked.join(', ')}` : 'no entry points to check';
+}
+
+/**
+ * Every dependency of every package of the release is inside it; throws SMOKE_FAILED naming those that are not. Run on
+ * the complete tree (after the dependencies are placed), whatever the smoke command.
+ */
+export async function reachCheck(pkgDir: string): Promise<string> {
+  const reach = await dependencyReach(pkgDir);
+  if (reach.unreached.length > 0)
+    throw smokeFailed(
+      'its dependencies',
+      `${reach.unreached.length} cannot be loaded from inside the release: ${describeUnreached(reach.unreached)}`,
+    );
+  return `${reach.packages} packages reachable inside the release`;
 }
 
 /**

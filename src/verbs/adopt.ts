@@ -6,17 +6,23 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { ReleaseSwitcherError } from '../model/errors.js';
+import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
 import { newId } from '../store/journal.js';
 import { pointLink, readLinkVersion } from '../store/links.js';
-import { mutate } from '../transaction/mutate.js';
+import { type MutationSession, mutate } from '../transaction/mutate.js';
 import { beginOperation } from '../transaction/record.js';
 import type { RootOptions } from '../store/session.js';
 import { sealStaged } from '../stage/seal-staged.js';
 import { validVersion } from '../store/layout.js';
-import { probeNode } from '../platform/node.js';
+import { type NodeRuntime, probeNode } from '../platform/node.js';
 import { run, tail } from '../platform/subprocess.js';
 import { abandonStaging, commitRelease, reuseCandidates } from '../stage/install.js';
+import { stageRelease } from '../stage/index.js';
+import { smokeCheck } from '../stage/smoke.js';
+import { dependencyReach, describeUnreached } from '../stage/dependency-reach.js';
+import { differences, folderHashes, manifestHashes, tarballHashes } from '../stage/prove-same.js';
+import { downloadTarball, resolvePackage } from '../registry/fetch.js';
+import { removeTree } from '../platform/fs.js';
 import { writeConfig } from '../store/config.js';
 import { type ServiceFound, type StableCommand, readService, writeStableCommands } from '../unit-files/adopted.js';
 import { readPackageJson } from '../platform/package-json.js';
@@ -42,6 +48,21 @@ export interface AdoptResult {
   found?: ServiceFound;
   /** Commands of the package that always run `current` (`<root>/bin/<name>`), and the npm -g ones that do not. */
   commands: StableCommand[];
+  /**
+   * Present when the install could not be copied (its dependencies live outside its folder: pnpm, bun, yarn): the
+   * release was staged from the registry instead and proven to be the same package, file by file.
+   */
+  restaged?: Restaged;
+}
+
+export interface Restaged {
+  /** Why the install itself was not copied. */
+  why: string;
+  /** Where the release came from (the registry's tarball). */
+  from: string;
+  integrity: string | null;
+  /** Files of the package compared with the install (outside its node_modules): all equal. */
+  proven: number;
 }
 
 /**
@@ -54,6 +75,8 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
   return mutate(options, `adopt ${source}`, async (session) => {
     const { layout, config, runtime, journal } = session;
     const pkg = await readInstalledPackage(source);
+    // pnpm's `$(pnpm root -g)/<name>` is a symlink into its virtual store: the folder it leads to is the install.
+    const real = await fs.realpath(source);
     validVersion(pkg.version, `${source}/package.json`); // it becomes releases/<version>
     if (pkg.name !== config.package) {
       throw new ReleaseSwitcherError(
@@ -77,36 +100,10 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       versions: [pkg.version],
     });
     await journal.commit('install:begin');
-    const pkgDir = path.join(layout.stagingDir(stagingId), 'package');
     const node = await probeNode(config.node ?? process.execPath, runtime.env, runtime.signal);
+    let restaged: Restaged | undefined;
     try {
-      await fs.mkdir(layout.stagingDir(stagingId), { recursive: true });
-      runtime.onProgress({ phase: 'extract', message: `copying ${source}` });
-      const copy = await run('cp', ['-a', source, pkgDir], {
-        env: runtime.env,
-        signal: runtime.signal,
-        timeoutMs: 30 * 60_000,
-      });
-      if (copy.exitCode !== 0)
-        throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `Cannot copy ${source}: ${tail(copy.output, 3)}`, {
-          hint: 'Check the path and its permissions.',
-        });
-      const earlier = await reuseCandidates(session);
-      const sealed = await sealStaged({
-        layout,
-        pkgDir,
-        earlier,
-        progress: runtime.onProgress,
-        identity: {
-          name: pkg.name,
-          version: pkg.version,
-          integrity: pkg.integrity,
-          source: `adopted:${source}`,
-          node: { path: node.path, version: node.version },
-        },
-      });
-      // It has been running in production: good, not a pending trial.
-      await commitRelease(session, { dir: pkgDir, marker: sealed.marker, inodes: sealed.inodes, earlier }, 'good');
+      restaged = await makeRelease(session, { source, real, pkg, stagingId, node });
     } catch (error) {
       throw await abandonStaging(session, layout.stagingDir(stagingId), error);
     } finally {
@@ -140,6 +137,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       current,
       found,
       commands,
+      ...(restaged ? { restaged } : {}),
       next: `release-switcher --root ${layout.root} unit --install  (then restart the service once, through ${layout.current})`,
     };
   });
@@ -180,4 +178,115 @@ export async function readInstalledPackage(
     integrity: typeof json._integrity === 'string' ? json._integrity : null,
     bins,
   };
+}
+
+interface MakeRelease {
+  source: string;
+  /** The install's real folder (`source` with its links resolved). */
+  real: string;
+  pkg: Awaited<ReturnType<typeof readInstalledPackage>>;
+  stagingId: string;
+  /** The Node the root runs its service with (lifecycle scripts and the syntax check run on it). */
+  node: NodeRuntime;
+}
+
+/**
+ * The adopted release, sealed and journaled as good (it has been running in production): a copy of the install when
+ * the copy holds everything it loads; otherwise the same version staged from the registry with npm's tree and proven
+ * to be the same package before anything else happens. Undefined: copied; else what was restaged and proven.
+ */
+async function makeRelease(session: MutationSession, wanted: MakeRelease): Promise<Restaged | undefined> {
+  const { layout, config, runtime } = session;
+  const { source, real, pkg, stagingId, node } = wanted;
+  const pkgDir = path.join(layout.stagingDir(stagingId), 'package');
+  await fs.mkdir(layout.stagingDir(stagingId), { recursive: true });
+  const earlier = await reuseCandidates(session);
+  // The install is read where it is first: a folder whose dependencies live elsewhere is never copied. The copy is
+  // read again (a link inside that led out of the folder does not lead to the same place from staging).
+  let reach = await dependencyReach(real);
+  if (reach.unreached.length === 0) {
+    runtime.onProgress({ phase: 'extract', message: `copying ${real}` });
+    const copy = await run('cp', ['-a', real, pkgDir], {
+      env: runtime.env,
+      signal: runtime.signal,
+      timeoutMs: 30 * 60_000,
+    });
+    if (copy.exitCode !== 0)
+      throw new ReleaseSwitcherError('BAD_PACKAGE_JSON', `Cannot copy ${source}: ${tail(copy.output, 3)}`, {
+        hint: 'Check the path and its permissions.',
+      });
+    reach = await dependencyReach(pkgDir);
+  }
+  if (reach.unreached.length === 0) {
+    // Loadable: the entry points' syntax too, overlapping the manifest's hashing.
+    const packageJson = await readPackageJson(pkgDir, 'Name the package folder, e.g. $(npm root -g)/openclaw');
+    const checked = smokeCheck(pkgDir, packageJson, { node, env: runtime.env, command: null, signal: runtime.signal });
+    const sealed = await sealStaged({
+      layout,
+      pkgDir,
+      earlier,
+      progress: runtime.onProgress,
+      checked: checked.then((message) =>
+        runtime.onProgress({
+          phase: 'smoke',
+          message: `${message}; ${reach.packages} packages reachable inside the release`,
+        }),
+      ),
+      identity: {
+        name: pkg.name,
+        version: pkg.version,
+        integrity: pkg.integrity,
+        source: `adopted:${source}`,
+        node: { path: node.path, version: node.version },
+      },
+    });
+    await commitRelease(session, { dir: pkgDir, marker: sealed.marker, inodes: sealed.inodes, earlier }, 'good');
+    return undefined;
+  }
+  // Its dependencies live beside it (a virtual store, a hoisted global folder): never copied, never marked good as it is.
+  const why = `${source} does not hold its dependencies (${reach.unreached.length} of them: ${describeUnreached(reach.unreached, 2)})`;
+  runtime.onProgress({ phase: 'resolve', message: `${why}; staging ${pkg.name}@${pkg.version} from the registry` });
+  await removeTree(pkgDir); // a copy whose links led out
+  const spec = `${pkg.name}@${pkg.version}`;
+  const resolved = await resolvePackage(spec, { config, runtime, where: runtime.cwd, forStaging: true }).catch(
+    (error: unknown) => {
+      throw unproven(
+        source,
+        spec,
+        `the registry cannot give it: ${isReleaseSwitcherError(error) ? error.message : String(error)}`,
+      );
+    },
+  );
+  const staged = await stageRelease({
+    layout,
+    config,
+    runtime,
+    journal: session.journal,
+    pkg: resolved,
+    stagingId,
+    earlier,
+  });
+  runtime.onProgress({ phase: 'verify', message: `comparing ${real} with ${spec} as published` });
+  const tarball = path.join(layout.stagingDir(stagingId), 'published.tgz');
+  await downloadTarball(resolved, tarball, { config, runtime, where: runtime.cwd });
+  const [published, installed] = await Promise.all([tarballHashes(tarball, runtime.signal), folderHashes(real)]);
+  const differ = differences(installed, published, manifestHashes(staged.marker.files));
+  if (differ.length > 0)
+    throw unproven(
+      source,
+      spec,
+      `${differ.length} of its files differ from the registry's (${differ.slice(0, 3).join(', ')}${differ.length > 3 ? ', …' : ''})`,
+    );
+  await commitRelease(session, { ...staged, earlier }, 'good');
+  return { why, from: resolved.resolved, integrity: resolved.integrity, proven: installed.size };
+}
+
+function unproven(source: string, spec: string, why: string): ReleaseSwitcherError {
+  return new ReleaseSwitcherError(
+    'ADOPT_UNPROVEN',
+    `${source} keeps its dependencies outside its folder, so it cannot be copied, and it cannot be proven to be ${spec} as the registry has it: ${why}.`,
+    {
+      hint: `Nothing was changed. Install the release from the registry instead (release-switcher install ${spec}), or adopt an npm install -g of it.`,
+    },
+  );
 }

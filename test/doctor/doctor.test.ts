@@ -10,6 +10,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -34,6 +35,7 @@ describe('doctor', () => {
       ['layout', true],
       ['links', true],
       ['manifests', true],
+      ['loads', true],
       ['immutable', true],
       ['staging', true],
       ['lock', true],
@@ -121,5 +123,31 @@ describe('doctor', () => {
     expect(check(r, 'manifests').detail).toMatch(/releases\/2\.0\.0: no valid release marker/);
     expect(check(r, 'layout')).toMatchObject({ ok: false, detail: expect.stringContaining('CORRUPT_STATE') });
     for (const name of ['links', 'manifests', 'layout']) expect(check(r, name).fixed).toBeUndefined();
+  });
+
+  it('a release that lacks a dependency it loads: loads fails naming it (current always, the others with --deep)', async () => {
+    const root = freshRoot(); // current 1.0.0; 1.1.0 installed beside it
+    expect(check(await rs(root, ['doctor']), 'loads')).toMatchObject({
+      ok: true,
+      detail: '1 release(s) hold every dependency they load (2 packages; doctor --deep checks every release)',
+    });
+    // A release loses rs-fixture-dep, as a copy of a pnpm install never had it.
+    const loseDep = (version: string) => {
+      const parent = join(root, 'releases', version, 'node_modules');
+      execFileSync('chattr', ['-R', '-f', '-i', parent], { stdio: 'ignore' });
+      chmodSync(parent, 0o755);
+      rmSync(join(parent, 'rs-fixture-dep'), { recursive: true, force: true });
+    };
+    const lost = '1 dependencies cannot be loaded (rs-fixture-dep (needed by the package) is missing)';
+    loseDep('1.1.0');
+    expect(check(await rs(root, ['doctor']), 'loads')).toMatchObject({ ok: true });
+    const deep = await rs(root, ['doctor', '--deep']);
+    expect([deep.exitCode, check(deep, 'loads')!.ok]).toEqual([1, false]);
+    expect(check(deep, 'loads')!.detail).toMatch(new RegExp(`^1\\.1\\.0: ${lost.replace(/[()]/g, '\\$&')}`));
+    loseDep('1.0.0');
+    const r = await rs(root, ['doctor']);
+    expect(r.exitCode).toBe(1);
+    expect(check(r, 'loads')).toMatchObject({ ok: false, detail: expect.stringContaining(`1.0.0: ${lost}`) });
+    expect(check(r, 'loads')!.detail).not.toContain('1.1.0:');
   });
 });

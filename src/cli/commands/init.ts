@@ -132,6 +132,11 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
 
 function adoptedText(root: string, from: string, adopted: Awaited<ReturnType<typeof adopt>>): string {
   const lines = [`root ${root}: adopted ${adopted.version} from ${from} (current -> ${adopted.current})`];
+  const restaged = adopted.restaged;
+  if (restaged)
+    lines.push(
+      `note: ${restaged.why}; so the release was staged from ${restaged.from} and proven the same package (${restaged.proven} files compared)`,
+    );
   const found = adopted.found;
   if (found) {
     lines.push(`found ${found.unit}: ${found.execStart?.join(' ') ?? '(no ExecStart)'}`);
