@@ -318,6 +318,8 @@ export interface WithPresetOptions {
   env: NodeJS.ProcessEnv;
   /** The Node running us: the first candidate. */
   execPath: string;
+  /** A Node to try before all others, given the merged settings (adopt: the one the service's unit runs). */
+  preferred?: ((settings: Settings) => Promise<string | undefined>) | undefined;
 }
 
 export async function withPreset(options: WithPresetOptions): Promise<Settings> {
@@ -328,17 +330,26 @@ export async function withPreset(options: WithPresetOptions): Promise<Settings> 
   // for one): running `init --preset` again must not put the preset's defaults back.
   const base = configured?.preset === name ? {} : preset.settings;
   const settings: Settings = { ...base, ...defined, preset: name };
-  if (preset.node && !settings.node && !configured?.node)
-    settings.node = await findNode({ range: preset.node, env, execPath, why: name });
+  if (preset.node && !settings.node && !configured?.node) {
+    const preferred = await options.preferred?.(settings);
+    settings.node = await findNode({
+      range: preset.node,
+      env,
+      execPath,
+      why: name,
+      ...(preferred ? { preferred } : {}),
+    });
+  }
   return settings;
 }
 
-/** The first Node satisfying `range`: the one running us, then each `node` on PATH. */
+/** The first Node satisfying `range`: the preferred one, the one running us, then each `node` on PATH. */
 export async function findNode(options: {
   range: string;
   env: NodeJS.ProcessEnv;
   execPath: string;
   why: string;
+  preferred?: string;
 }): Promise<string> {
   const { range, env, why } = options;
   const onPath = (env.PATH ?? '')
@@ -346,7 +357,8 @@ export async function findNode(options: {
     .filter(Boolean)
     .map((dir) => path.join(dir, 'node'));
   const seen: string[] = [];
-  for (const candidate of [...new Set([options.execPath, ...onPath])]) {
+  const first = options.preferred ? [options.preferred] : [];
+  for (const candidate of [...new Set([...first, options.execPath, ...onPath])]) {
     const node = await probeNode(candidate, env).catch(() => undefined);
     if (!node) continue;
     if (semver.satisfies(node.version, range)) return node.path;

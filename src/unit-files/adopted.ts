@@ -11,6 +11,7 @@ import { PRESETS, servicePreset, type PortSources } from '../store/presets.js';
 import { timespanSeconds } from '../service/timespan.js';
 import { type ExistingUnit, nodeCommandOf, readExistingUnit } from './existing-unit.js';
 import { findServicePort } from './service-port.js';
+import { SYSTEMD_EXEC_PATH, cliCommandOf, lookUp } from './cli-command.js';
 import { DROP_IN_NAME, scopeOf, unitNameOf } from './unit.js';
 
 /** A service without a preset: `--port N`, else the usual variables. */
@@ -52,6 +53,30 @@ export async function readService(config: Config, env: NodeJS.ProcessEnv): Promi
     timeoutStopSeconds: span(unit.service.TimeoutStopSec ?? unit.service.TimeoutSec),
     restartSeconds: span(unit.service.RestartSec),
   };
+}
+
+/**
+ * The Node the configured unit runs the package with (`node …` in ExecStart, or the Node of the package command it runs:
+ * install-cli.sh's private `~/.openclaw/tools/node/bin/node`, a shim's `node`), when it can be told without running
+ * anything. Adopt makes it the root's Node (`--node` unless given), so staging, the rehearsal and the unit keep it.
+ */
+export async function serviceNodeOf(
+  config: Pick<Config, 'supervisor' | 'unit' | 'package'>,
+  env: NodeJS.ProcessEnv,
+  bins: Record<string, string>,
+): Promise<string | undefined> {
+  if ((config.supervisor !== 'systemd' && config.supervisor !== 'systemd-system') || !config.unit) return undefined;
+  const asConfig = config as Config;
+  const unit = await readExistingUnit(unitNameOf(asConfig), {
+    scope: scopeOf(asConfig),
+    env,
+    skip: (f) => path.basename(f) === DROP_IN_NAME,
+  }).catch(() => undefined);
+  if (!unit) return undefined;
+  const node = nodeCommandOf(unit.execStart)?.node;
+  if (node) return path.isAbsolute(node) ? node : await lookUp(node, SYSTEMD_EXEC_PATH);
+  const cli = await cliCommandOf(unit.execStart, { pkg: config.package, bins, unitPath: unit.environment.PATH });
+  return cli?.node ?? undefined;
 }
 
 export interface StableCommand {

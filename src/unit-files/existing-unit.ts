@@ -150,6 +150,13 @@ const SPLIT_OPTIONS = new Set([
   '--inspect-port',
 ]);
 
+/** The path of `script` inside the installed package `pkg` (after its last `/node_modules/<pkg>/`), or null. */
+export function entryInPackage(script: string, pkg: string): string | null {
+  const marker = `/node_modules/${pkg}/`;
+  const at = script.lastIndexOf(marker);
+  return at >= 0 ? script.slice(at + marker.length) : null;
+}
+
 /** Null when the command is not `node [options] script [args]` (a bin wrapper, another program). */
 export function nodeCommandOf(words: readonly string[] | null): NodeCommand | null {
   if (!words || words.length < 2 || !/^node(js)?(\d+)?$/.test(path.basename(words[0]!))) return null;

@@ -12,7 +12,8 @@ import { layoutOf } from '../store/layout.js';
 import { nodeCommandOf } from './existing-unit.js';
 import { type PlistEdit, type PlistNode, appendEntry, applyEdits, entryOf, parsePlist, xmlEscape } from './plist.js';
 import { launchdPlist } from '../service/supervisors/launchd.js';
-import { type ServiceOptions, checkEntry, entryInPackage, stopBudget } from './unit-text.js';
+import { type ServiceOptions, checkEntry, stopBudget } from './unit-text.js';
+import { entryInPackage } from './existing-unit.js';
 
 /** Marks a plist as ours (after the DOCTYPE), so that a later `unit --install` regenerates it rather than merging. */
 // No two hyphens in a row: XML comments cannot hold them.

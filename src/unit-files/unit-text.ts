@@ -10,7 +10,8 @@ import { CLI_MAIN } from '../platform/self.js';
 import { currentAccount } from '../platform/accounts.js';
 import { servicePreset } from '../store/presets.js';
 import { holdConditionCommand } from '../store/restart-hold.js';
-import { type ExistingUnit, nodeCommandOf } from './existing-unit.js';
+import { type ExistingUnit, entryInPackage, nodeCommandOf } from './existing-unit.js';
+import type { CliCommand } from './cli-command.js';
 import type { UnitScope } from '../service/systemctl.js';
 import { timespanSeconds } from '../service/timespan.js';
 
@@ -41,6 +42,8 @@ export interface UnitRequest {
   options: ServiceOptions;
   /** The unit ours goes over (as a drop-in); none: a whole unit of our own. */
   existing?: ExistingUnit | undefined;
+  /** The package command the existing unit runs (cli-command.ts): its file of `current`, its Node and arguments are kept. */
+  cli?: CliCommand | null | undefined;
 }
 
 const STOP_MARGIN_SECONDS = 10;
@@ -213,6 +216,22 @@ function commandOf(
   const { current } = layoutOf(request.root);
   const theirs = options.entryGiven ? null : nodeCommandOf(existing?.execStart ?? null);
   const inPackage = theirs ? entryInPackage(theirs.script, config.package) : null;
+  const cli = options.entryGiven ? null : request.cli;
+  if (cli && !theirs) {
+    const node = config.node ?? cli.node ?? process.execPath;
+    const args = options.args ?? cli.args;
+    lines.changed.push(
+      `ExecStart: ${cli.command} (runs ${path.join(cli.pkgDir, cli.entry)}) -> ${path.join(current, cli.entry)}`,
+    );
+    lines[node === cli.node ? 'kept' : 'changed'].push(
+      `Node: ${node}${node === cli.node ? ` (the one ${cli.command} runs)` : config.node ? ' (the configured --node)' : ` (${cli.command} names no Node that could be found; release-switcher's own)`}`,
+    );
+    lines[args.join(' ') === cli.args.join(' ') ? 'kept' : 'changed'].push(`arguments: ${args.join(' ') || '(none)'}`);
+    return {
+      words: [node, ...(options.nodeOptions ?? []), path.join(current, checkEntry(cli.entry)), ...args],
+      pkgDir: cli.pkgDir,
+    };
+  }
   if (!theirs || inPackage === null) {
     if (existing?.execStart)
       lines.changed.push(`ExecStart (${existing.execStart.join(' ')}) -> runs ${options.entry} of ${current}`);
@@ -272,11 +291,6 @@ function workingDirectoryOf(
 }
 
 /** `…/node_modules/<pkg>/dist/index.js` → `dist/index.js`; null when the script is not inside the package. */
-export function entryInPackage(script: string, pkg: string): string | null {
-  const marker = `/node_modules/${pkg}/`;
-  const at = script.lastIndexOf(marker);
-  return at >= 0 ? script.slice(at + marker.length) : null;
-}
 
 export function serviceLines(request: UnitRequest): Lines {
   const { config, options, existing } = request;

@@ -18,6 +18,7 @@ import { tail } from '../platform/subprocess.js';
 import { systemctl, type UnitScope } from '../service/systemctl.js';
 import { isOurPlist, mergePlist, ourPlist } from './unit-plist.js';
 import { type ExistingUnit, nodeCommandOf, readExistingUnit } from './existing-unit.js';
+import { cliCommandOf } from './cli-command.js';
 import { type ServiceOptions, type UnitRequest, plainValue, serviceLines } from './unit-text.js';
 
 export { execWord, type ServiceOptions } from './unit-text.js';
@@ -243,13 +244,38 @@ async function planSystemd(request: SystemdRequest): Promise<Planned> {
   const file = dropInPath(config, where);
   const theirs = await readExistingUnit(unitNameOf(config), { ...where, skip: (f) => f === file });
   const runsNode = !service.entryGiven && nodeCommandOf(theirs?.execStart ?? null) !== null;
+  // A unit that runs the package's command (`openclaw gateway`, a wrapper, a shim) keeps its command's file and arguments.
+  const cli =
+    service.entryGiven || runsNode
+      ? null
+      : await cliCommandOf(theirs?.execStart ?? null, {
+          pkg: config.package,
+          bins: await currentBins(root),
+          unitPath: theirs?.environment.PATH,
+        });
   const { content, kept, changed } = dropInWithNotes({
     config,
     root,
-    options: runsNode ? options : await withEntry(config, root, options),
+    options: runsNode
+      ? options
+      : cli
+        ? { ...options, entry: cli.entry, args: options.args ?? cli.args }
+        : await withEntry(config, root, options),
     existing: theirs,
+    cli,
   });
   return { kind: 'drop-in', path: file, content, kept, changed, write: () => writeUnitFile(file, content, where) };
+}
+
+/** The commands of the current release (package.json `bin`), by name; none when there is no current release yet. */
+async function currentBins(root: string): Promise<Record<string, string>> {
+  const pkg = (await readJsonIfExists(path.join(layoutOf(root).current, 'package.json')).catch(() => undefined)) as
+    | { name?: unknown; bin?: unknown }
+    | undefined;
+  if (typeof pkg?.bin === 'string' && typeof pkg.name === 'string')
+    return { [pkg.name.replace(/^@[^/]+\//, '')]: pkg.bin };
+  if (!pkg?.bin || typeof pkg.bin !== 'object') return {};
+  return Object.fromEntries(Object.entries(pkg.bin).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
 /** The entry (and its arguments) when none was given: the preset's, else the current release's `main`. */

@@ -23,8 +23,14 @@ import { dependencyReach, describeUnreached } from '../stage/dependency-reach.js
 import { differences, folderHashes, manifestHashes, tarballHashes } from '../stage/prove-same.js';
 import { downloadTarball, resolvePackage } from '../registry/fetch.js';
 import { removeTree } from '../platform/fs.js';
-import { writeConfig } from '../store/config.js';
-import { type ServiceFound, type StableCommand, readService, writeStableCommands } from '../unit-files/adopted.js';
+import { type Settings, writeConfig } from '../store/config.js';
+import {
+  type ServiceFound,
+  type StableCommand,
+  readService,
+  serviceNodeOf,
+  writeStableCommands,
+} from '../unit-files/adopted.js';
 import { readPackageJson } from '../platform/package-json.js';
 import { type NpmLink, linkNpmBins, recordNpmLinks, unlinkNpmBins } from '../unit-files/bin-links.js';
 
@@ -151,6 +157,26 @@ export async function linkBin(options: RootOptions & { link: boolean }): Promise
   return mutate(options, options.link ? 'link-bin' : 'unlink-bin', async (session) =>
     options.link ? linkNpmBins(session.layout.root) : unlinkNpmBins(session.layout.root),
   );
+}
+
+/**
+ * For `init --adopt` with a preset that needs a particular Node: the Node the service's unit runs the install with
+ * (install-cli.sh's private one, say) is tried first, so the root stages, rehearses and runs on what the service ran.
+ */
+export function serviceNodeFor(
+  installed: { name: string; bins: Record<string, string> },
+  env: NodeJS.ProcessEnv,
+): (settings: Settings) => Promise<string | undefined> {
+  return (settings) =>
+    serviceNodeOf(
+      {
+        supervisor: settings.supervisor ?? 'systemd',
+        unit: settings.unit ?? null,
+        package: settings.package ?? installed.name,
+      },
+      env,
+      installed.bins,
+    );
 }
 
 /** name, version and (when npm kept it) integrity of an installed package folder. */

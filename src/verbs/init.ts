@@ -29,6 +29,8 @@ export interface InitOptions {
   env?: NodeJS.ProcessEnv;
   /** The first Node a preset tries. @default process.execPath */
   execPath?: string;
+  /** A Node a preset tries before `execPath`, given the merged settings (adopt: the one the service's unit runs). */
+  preferredNode?: (settings: Settings) => Promise<string | undefined>;
 }
 
 export interface InitResult {
@@ -57,6 +59,7 @@ export async function init(options: InitOptions): Promise<InitResult> {
           explicit: options.settings,
           configured: existing,
           ...hostOf(options),
+          preferred: options.preferredNode,
         })
       : options.settings;
     const pkg = settings.package ?? existing?.package;

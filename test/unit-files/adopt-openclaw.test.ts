@@ -4,11 +4,13 @@
 // exactly as before, only through <root>/current.
 import { execFileSync } from 'node:child_process';
 import { describeWhere } from '../support/skip.ts';
-import { mkdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { cli, tempDir } from '../support/cli.ts';
+import { defaultTestAccount, nodeFor } from '../support/accounts.ts';
+import { ensureNode24 } from '../../bench/lib/node24.mjs';
 import { freePort } from '../support/service.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 
@@ -25,7 +27,7 @@ function fakeOpenclaw(prefix: string, version: string): string {
     path.join(dir, 'package.json'),
     JSON.stringify({ name: 'openclaw', version, main: 'dist/index.js', bin: { openclaw: 'openclaw.mjs' } }),
   );
-  writeFileSync(path.join(dir, 'openclaw.mjs'), "import './dist/index.js';\n");
+  writeFileSync(path.join(dir, 'openclaw.mjs'), "#!/usr/bin/env node\nimport './dist/index.js';\n", { mode: 0o755 });
   // The port as openclaw takes it: --port, else OPENCLAW_GATEWAY_PORT, else gateway.port of its JSON5 config.
   writeFileSync(
     path.join(dir, 'dist', 'index.js'),
@@ -460,6 +462,72 @@ describeWhere(support, title, () => {
     });
   }, 120_000);
 
+  it("a unit that runs install-cli.sh's wrapper (`<prefix>/bin/openclaw gateway`, its own Node) keeps the wrapper's Node, its file and its arguments; the port stays the config's", async () => {
+    // install-cli.sh's layout: a private Node in <prefix>/tools/node-v<version> (alias tools/node), the package
+    // installed with that Node's npm into the Node's own folder, and the wrapper it writes to <prefix>/bin/openclaw.
+    const dir = tempDir('rs-adopt-ocwrap-');
+    const prefix = path.join(dir, 'dot-openclaw');
+    const nodeDir = path.join(prefix, 'tools', 'node-v24.19.0');
+    mkdirSync(path.join(nodeDir, 'bin'), { recursive: true });
+    // The preset needs Node 24: the private Node is the one adopt must take (no --node given).
+    symlinkSync(nodeFor(defaultTestAccount(), (await ensureNode24()).node), path.join(nodeDir, 'bin', 'node'));
+    symlinkSync(nodeDir, path.join(prefix, 'tools', 'node'));
+    const installed = fakeOpenclaw(nodeDir, '2026.9.5');
+    const privateNode = path.join(prefix, 'tools', 'node', 'bin', 'node');
+    const wrapper = path.join(prefix, 'bin', 'openclaw');
+    mkdirSync(path.dirname(wrapper));
+    writeFileSync(
+      wrapper,
+      `#!/usr/bin/env bash\nset -euo pipefail\nexec "${privateNode}" "${installed}/dist/index.js" "$@"\n`,
+      { mode: 0o755 },
+    );
+    const root = path.join(dir, 'root');
+    const port = await freePort();
+    const state = path.join(dir, 'state');
+    mkdirSync(state, { recursive: true });
+    writeFileSync(path.join(state, 'openclaw.json'), `{ gateway: { port: ${port} } }\n`);
+    const env = { ...(um.env as Record<string, string>), RELEASE_SWITCHER_BOOT_CHECK: '["/bin/true"]' };
+    const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env });
+    rmSync(path.join(um.unitDir, 'openclaw-gateway.service.d'), { recursive: true, force: true }); // an earlier test's drop-in
+    await um.writeUnit(
+      'openclaw-gateway.service',
+      [
+        '[Service]',
+        `ExecStart=${wrapper} gateway`,
+        `Environment=OPENCLAW_STATE_DIR=${state}`,
+        'Restart=always',
+        '',
+      ].join('\n'),
+    );
+    expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
+    const before = await answer(port);
+    const init = await rs(['init', '--preset', 'openclaw', '--adopt', installed, '--unit', 'openclaw-gateway.service']);
+    expect(init.exitCode, init.stdout + init.stderr).toBe(0);
+    expect(init.json.result.adopted.found.port).toEqual({ port, from: expect.stringContaining('gateway.port') });
+    expect(init.json.result.config.healthUrl).toBe(`http://127.0.0.1:${port}/startupz`);
+    expect(init.json.result.config.node).toBe(privateNode); // staging, the rehearsal and the unit keep the service's Node
+    const unit = await rs(['unit', '--install']);
+    expect(unit.exitCode, unit.stdout + unit.stderr).toBe(0);
+    const { content, kept, changed } = unit.json.result;
+    expect(changed).toContain(
+      `ExecStart: ${wrapper} (runs ${installed}/dist/index.js) -> ${path.join(root, 'current', 'dist', 'index.js')}`,
+    );
+    expect(kept).toEqual(
+      expect.arrayContaining([`Node: ${privateNode} (the one ${wrapper} runs)`, 'arguments: gateway']),
+    );
+    expect(content).not.toMatch(/--port|18789/); // the config's port is not overridden
+    expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
+    let after = before;
+    await um.waitFor(
+      async () => {
+        after = await answer(port);
+        return after.pid !== before.pid;
+      },
+      { what: 'the restarted gateway' },
+    );
+    const argv = readFileSync(`/proc/${after.pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+    expect(argv).toEqual([privateNode, path.join(root, 'current', 'dist', 'index.js'), 'gateway']);
+  }, 90_000);
   it('a unit written from scratch for openclaw stops within 330 s too', async () => {
     const dir = tempDir('rs-adopt-ocnew-');
     const root = path.join(dir, 'root');

@@ -1,4 +1,4 @@
-import { adopt, linkBin, readInstalledPackage } from '../../verbs/adopt.js';
+import { adopt, linkBin, readInstalledPackage, serviceNodeFor } from '../../verbs/adopt.js';
 import { init } from '../../verbs/init.js';
 import { formatCoverage } from '../../snapshot/coverage.js';
 import type { Channel, ReadinessPolicy, Settings, SupervisorName } from '../../store/config.js';
@@ -96,16 +96,16 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   settings.statePaths = settings.statePaths?.map((p) => (/^[~$]/.test(p) ? p : resolve(p)));
   settings.independentPaths = settings.independentPaths?.map((p) => (/^[~$]/.test(p) ? p : resolve(p)));
   const adoptPath = str(ctx.values.adopt);
-  if (adoptPath && !settings.package) {
-    // The package to manage is the adopted one's, unless said otherwise; adopt reports a bad folder.
-    settings.package = (await readInstalledPackage(adoptPath).catch(() => undefined))?.name;
-  }
+  const adopting = adoptPath ? await readInstalledPackage(adoptPath).catch(() => undefined) : undefined;
+  // The package to manage is the adopted one's, unless said otherwise; adopt reports a bad folder.
+  if (adopting && !settings.package) settings.package = adopting.name;
   const result = await init({
     root: ctx.root,
     settings,
     waitSeconds: ctx.runtime.waitSeconds,
     env: ctx.runtime.env,
     execPath: ctx.runtime.execPath,
+    ...(adopting ? { preferredNode: serviceNodeFor(adopting, ctx.runtime.env ?? process.env) } : {}),
   });
   const link = ctx.values['link-bin'] === true ? true : ctx.values['unlink-bin'] === true ? false : undefined;
   if (link !== undefined && !adoptPath) {
