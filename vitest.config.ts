@@ -30,6 +30,7 @@ export const UNIT = [
   'test/service/timespan.test.ts',
   'test/service/plugin-prefetch.test.ts',
   'test/unit-files/existing-unit.test.ts',
+  'test/unit-files/cli-command.test.ts',
   'test/rehearsal/candidate-env.test.ts',
   'test/rehearsal/preflight.test.ts',
   'test/unit-files/service-port.test.ts',

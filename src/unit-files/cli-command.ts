@@ -85,14 +85,20 @@ async function wrapperTarget(
  */
 export async function cliCommandOf(
   words: readonly string[] | null,
-  options: { pkg: string; bins: Record<string, string>; unitPath?: string | undefined },
+  options: {
+    pkg: string;
+    bins: Record<string, string>;
+    unitPath?: string | undefined;
+    /** Where a bare command is looked up. @default SYSTEMD_EXEC_PATH */
+    execSearchPath?: readonly string[];
+  },
 ): Promise<CliCommand | null> {
   if (!words || words.length === 0) return null;
   const command = words[0]!;
-  const searchPath = options.unitPath
-    ? options.unitPath.split(':').filter((d) => path.isAbsolute(d))
-    : SYSTEMD_EXEC_PATH;
-  const file = path.isAbsolute(command) ? command : await lookUp(command, SYSTEMD_EXEC_PATH);
+  const execSearchPath = options.execSearchPath ?? SYSTEMD_EXEC_PATH;
+  // The Node a script names is looked up on the unit's PATH (what the service's `env node` sees), else systemd's.
+  const searchPath = options.unitPath ? options.unitPath.split(':').filter((d) => path.isAbsolute(d)) : execSearchPath;
+  const file = path.isAbsolute(command) ? command : await lookUp(command, execSearchPath);
   if (!file) return null;
   const real = await fs.realpath(file).catch(() => undefined);
   if (!real) return null;
