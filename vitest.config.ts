@@ -20,6 +20,7 @@ export const UNIT = [
   'test/doctor/deep.test.ts',
   'test/platform/chattr-batches.test.ts',
   'test/platform/lazy-require.test.ts',
+  'test/platform/permission.test.ts',
   'test/platform/rotate-log.test.ts',
   'test/platform/subprocess.test.ts',
   'test/service/caller.test.ts',

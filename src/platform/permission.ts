@@ -3,10 +3,26 @@
  * the path, the account that lacked the permission, the path's owner and mode (of the nearest part of it that
  * exists), and the fix; never INTERNAL, never a parse error of a file that could not be read.
  */
-import { lstatSync } from 'node:fs';
+import { accessSync, constants, lstatSync } from 'node:fs';
 import path from 'node:path';
 import { ReleaseSwitcherError, errnoOf, isReleaseSwitcherError } from '../model/errors.js';
 import { accountName, currentAccount } from './accounts.js';
+
+/**
+ * The side of a two-path call (symlink, link, rename, copyfile: Node's `path` is the source, `dest` the new name) that
+ * was refused: a symlink's target need not even exist, so its new name; otherwise the one whose folder we may not write.
+ */
+function twoPathSide(error: unknown, source: string): string {
+  const dest = (error as { dest?: unknown }).dest;
+  if (typeof dest !== 'string') return source;
+  if ((error as { syscall?: unknown }).syscall === 'symlink') return dest;
+  try {
+    accessSync(path.dirname(source), constants.W_OK);
+    return dest;
+  } catch {
+    return source;
+  }
+}
 
 /**
  * PERMISSION_DENIED for an EACCES/EPERM, or an EROFS (a unit's sandbox: ProtectSystem=, ReadWritePaths=), naming its
@@ -16,7 +32,7 @@ export function asPermissionDenied(error: unknown, what: string, fallbackPath?: 
   const errno = errnoOf(error);
   if (isReleaseSwitcherError(error) || !['EACCES', 'EPERM', 'EROFS'].includes(errno ?? '')) return error;
   const target = (error as { path?: unknown }).path;
-  const file = typeof target === 'string' ? target : fallbackPath;
+  const file = typeof target === 'string' ? twoPathSide(error, target) : fallbackPath;
   const me = currentAccount();
   const where = file ? ownerOf(file) : undefined;
   const syscall = (error as { syscall?: unknown }).syscall;

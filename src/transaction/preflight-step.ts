@@ -67,6 +67,7 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
                 base,
                 residue: config.residue,
                 sqliteNodes: [config.node, process.execPath],
+                skip, // inside a state path too (install-cli.sh's Node and package in ~/.openclaw/tools)
               });
         return copy.catch((error: unknown) => {
           throw asStateCopyFailed(error);

@@ -85,6 +85,42 @@ export interface StableCommand {
   path: string;
   /** npm -g's link of the same name, which still runs the adopted copy. */
   npmLink: string;
+  /**
+   * Every command found that runs the adopted copy: npm -g's link when it exists, and scripts that exec it (the
+   * wrapper of OpenClaw's install-cli.sh in `<prefix>/bin`, pnpm's shim in `$PNPM_HOME`), found in the folders above
+   * the install. `init --link-bin` points each at `path`.
+   */
+  runsAdopted: { path: string; kind: 'link' | 'script' }[];
+}
+
+/** Folders above the install (its given and its real path) where a command of it may live: `<dir>/bin/<name>`, `<dir>/<name>`. */
+const COMMAND_SEARCH_DEPTH = 6;
+
+/** The commands named `name` that run the install at `real` (a symlink into it, or a script that execs a file of it). */
+async function userCommandsOf(
+  name: string,
+  install: { source: string; real: string; pkg: string },
+): Promise<{ path: string; kind: 'link' | 'script' }[]> {
+  const candidates = new Set<string>();
+  for (const start of [install.source, install.real]) {
+    let dir = path.dirname(start);
+    for (let i = 0; i < COMMAND_SEARCH_DEPTH && dir !== path.dirname(dir); i++, dir = path.dirname(dir))
+      candidates.add(path.join(dir, 'bin', name)).add(path.join(dir, name));
+  }
+  const found: { path: string; kind: 'link' | 'script' }[] = [];
+  for (const file of candidates) {
+    const stat = await fs.lstat(file).catch(() => undefined);
+    if (!stat || !(stat.isSymbolicLink() || stat.isFile())) continue;
+    const runnable = await fs.access(file, fs.constants.X_OK).then(
+      () => true,
+      () => false,
+    );
+    if (!runnable) continue;
+    const command = await cliCommandOf([file], { pkg: install.pkg, bins: { [name]: '' } });
+    if (!command || (await fs.realpath(command.pkgDir).catch(() => command.pkgDir)) !== install.real) continue;
+    found.push({ path: file, kind: stat.isSymbolicLink() ? 'link' : 'script' });
+  }
+  return found;
 }
 
 const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
@@ -111,6 +147,10 @@ function presetLines(root: string, preset: string | undefined): string[] {
 export async function writeStableCommands(options: {
   root: string;
   source: string;
+  /** The install's real folder (its links resolved). @default source */
+  real?: string;
+  /** The package's name (what commands of it are recognised by). */
+  pkg: string;
   node: string;
   bins: Record<string, string>;
   /** The root's preset: its environment and self-update note go into each script. */
@@ -134,7 +174,12 @@ export async function writeStableCommands(options: {
       '',
     ].join('\n');
     await fs.writeFile(file, script, { mode: 0o755 });
-    commands.push({ name, path: file, npmLink: path.join(prefix, 'bin', name) });
+    const runsAdopted = await userCommandsOf(name, {
+      source: options.source,
+      real: options.real ?? options.source,
+      pkg: options.pkg,
+    });
+    commands.push({ name, path: file, npmLink: path.join(prefix, 'bin', name), runsAdopted });
   }
   return commands;
 }

@@ -10,6 +10,8 @@ import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js
 import { newId } from '../store/journal.js';
 import { pointLink, readLinkVersion } from '../store/links.js';
 import { type MutationSession, mutate } from '../transaction/mutate.js';
+import { serviceIdentity } from '../transaction/service-identity.js';
+import { resolveStatePaths } from '../snapshot/state-paths.js';
 import { beginOperation } from '../transaction/record.js';
 import type { RootOptions } from '../store/session.js';
 import { sealStaged } from '../stage/seal-staged.js';
@@ -23,7 +25,7 @@ import { dependencyReach, describeUnreached } from '../stage/dependency-reach.js
 import { differences, folderHashes, manifestHashes, tarballHashes } from '../stage/prove-same.js';
 import { downloadTarball, resolvePackage } from '../registry/fetch.js';
 import { removeTree } from '../platform/fs.js';
-import { type Settings, writeConfig } from '../store/config.js';
+import { type Settings, readConfig, writeConfig } from '../store/config.js';
 import {
   type ServiceFound,
   type StableCommand,
@@ -59,6 +61,12 @@ export interface AdoptResult {
    * release was staged from the registry instead and proven to be the same package, file by file.
    */
   restaged?: Restaged;
+  /**
+   * Folders of the service's state that hold the install itself (OpenClaw's install-cli.sh puts its Node, the package
+   * and the wrapper's folder in ~/.openclaw): added to `independentPaths`, so checkpoints and rehearsal copies leave
+   * them out and a restore leaves them alone.
+   */
+  keptOut?: string[];
 }
 
 export interface Restaged {
@@ -130,11 +138,29 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
     const commands = await writeStableCommands({
       root: layout.root,
       source,
+      real,
+      pkg: pkg.name,
       node: config.node ?? node.path,
       bins: pkg.bins,
       preset: config.preset ?? config.package,
     });
-    const links = commands.map((c) => ({ name: c.name, link: c.npmLink, ours: c.path }));
+    // npm -g's link (recorded even when absent, as before), and every other command found that runs the adopted copy.
+    const keptOut = await keepInstallOutOfState(session, [
+      real,
+      config.node ?? node.path,
+      ...commands.flatMap((c) => c.runsAdopted.filter((r) => r.kind === 'script').map((r) => r.path)),
+    ]);
+    const links = commands.flatMap((c) => [
+      { name: c.name, link: c.npmLink, ours: c.path },
+      ...c.runsAdopted
+        .filter((r) => r.path !== c.npmLink)
+        .map((r) => ({
+          name: c.name,
+          link: r.path,
+          ours: c.path,
+          ...(r.kind === 'script' ? { kind: 'script' as const } : {}),
+        })),
+    ]);
     await recordNpmLinks(layout.root, links);
     if (options.linkBin) await linkNpmBins(layout.root);
     return {
@@ -144,6 +170,7 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       found,
       commands,
       ...(restaged ? { restaged } : {}),
+      ...(keptOut.length > 0 ? { keptOut } : {}),
       next: `release-switcher --root ${layout.root} unit --install  (then restart the service once, through ${layout.current})`,
     };
   });
@@ -315,4 +342,35 @@ function unproven(source: string, spec: string, why: string): ReleaseSwitcherErr
       hint: `Nothing was changed. Install the release from the registry instead (release-switcher install ${spec}), or adopt an npm install -g of it.`,
     },
   );
+}
+
+/**
+ * The install's own files are not state: each of `parts` (the package, the service's Node, a wrapper) that lies inside a
+ * state directory is kept out of it by the top folder it is in (`~/.openclaw/tools`, `~/.openclaw/bin`), added to the
+ * root's independent paths. Returns the folders added.
+ */
+async function keepInstallOutOfState(session: MutationSession, parts: readonly string[]): Promise<string[]> {
+  const { config, layout } = session;
+  const env = (await serviceIdentity(session)).env;
+  const stateDirs: string[] = [];
+  for (const p of await resolveStatePaths(config.statePaths, env))
+    if ((await fs.stat(p).catch(() => undefined))?.isDirectory()) stateDirs.push(await fs.realpath(p));
+  const out = new Set<string>();
+  for (const part of parts) {
+    const real = await fs.realpath(part).catch(() => undefined);
+    for (const candidate of new Set([part, real])) {
+      if (!candidate) continue;
+      for (const dir of stateDirs) {
+        const rel = path.relative(dir, candidate);
+        if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) continue;
+        out.add(path.join(dir, rel.split(path.sep)[0]!));
+      }
+    }
+  }
+  const added = [...out].filter((p) => !config.independentPaths.includes(p)).sort();
+  if (added.length > 0) {
+    const now = await readConfig(layout.root); // as adopt left it (the health URL it may have set)
+    await writeConfig(layout.root, { ...now, independentPaths: [...now.independentPaths, ...added] });
+  }
+  return added;
 }

@@ -4,7 +4,16 @@
 // exactly as before, only through <root>/current.
 import { execFileSync } from 'node:child_process';
 import { describeWhere } from '../support/skip.ts';
-import { mkdirSync, readFileSync, readlinkSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
@@ -142,6 +151,7 @@ describeWhere(support, title, () => {
         name: 'openclaw',
         path: path.join(root, 'bin', 'openclaw'),
         npmLink: path.join(dir, 'prefix', 'bin', 'openclaw'),
+        runsAdopted: [], // this prefix has no bin/ (npm's link) and no wrapper
       },
     ]);
     // Running init with the preset again keeps the port adopt found.
@@ -481,10 +491,12 @@ describeWhere(support, title, () => {
       `#!/usr/bin/env bash\nset -euo pipefail\nexec "${privateNode}" "${installed}/dist/index.js" "$@"\n`,
       { mode: 0o755 },
     );
+    // install-cli.sh runs as the user: the prefix is the user's own.
+    const who = defaultTestAccount();
+    if (who) execFileSync('chown', ['-R', '-h', `${who.uid}:${who.gid}`, prefix]);
     const root = path.join(dir, 'root');
     const port = await freePort();
-    const state = path.join(dir, 'state');
-    mkdirSync(state, { recursive: true });
+    const state = prefix; // install-cli.sh's default prefix is the state dir itself (~/.openclaw)
     writeFileSync(path.join(state, 'openclaw.json'), `{ gateway: { port: ${port} } }\n`);
     const env = { ...(um.env as Record<string, string>), RELEASE_SWITCHER_BOOT_CHECK: '["/bin/true"]' };
     const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env });
@@ -506,6 +518,21 @@ describeWhere(support, title, () => {
     expect(init.json.result.adopted.found.port).toEqual({ port, from: expect.stringContaining('gateway.port') });
     expect(init.json.result.config.healthUrl).toBe(`http://127.0.0.1:${port}/startupz`);
     expect(init.json.result.config.node).toBe(privateNode); // staging, the rehearsal and the unit keep the service's Node
+    // The Node, the package and the wrapper's folder are the install, not state: kept out of checkpoints and rehearsals.
+    const keptOut = [path.join(prefix, 'bin'), path.join(prefix, 'tools')];
+    expect(init.json.result.adopted.keptOut).toEqual(keptOut);
+    expect(JSON.parse(readFileSync(path.join(root, 'config.json'), 'utf8')).independentPaths).toEqual(keptOut);
+    expect(init.json.result.config.independentPaths).toEqual(keptOut);
+    // The command users type is the wrapper: found, and --link-bin points it at the root's command, reversibly.
+    expect(init.json.result.adopted.commands[0].runsAdopted).toEqual([{ path: wrapper, kind: 'script' }]);
+    const wrapperText = readFileSync(wrapper, 'utf8');
+    const linked = await rs(['init', '--link-bin']);
+    expect(linked.exitCode, linked.stdout + linked.stderr).toBe(0);
+    expect(readlinkSync(wrapper)).toBe(path.join(root, 'bin', 'openclaw'));
+    expect(execFileSync(wrapper, ['--version'], { encoding: 'utf8' }).trim()).toBe('2026.9.5');
+    expect((await rs(['init', '--unlink-bin'])).exitCode).toBe(0);
+    expect(readFileSync(wrapper, 'utf8')).toBe(wrapperText);
+    expect(statSync(wrapper).mode & 0o777).toBe(0o755);
     const unit = await rs(['unit', '--install']);
     expect(unit.exitCode, unit.stdout + unit.stderr).toBe(0);
     const { content, kept, changed } = unit.json.result;

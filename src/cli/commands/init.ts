@@ -126,7 +126,12 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
     healthFromUnit: settings.healthUrl === undefined,
     linkBin: link === true,
   });
-  const config = adopted.found?.healthUrl ? { ...result.config, healthUrl: adopted.found.healthUrl } : result.config;
+  // What adopt changed in config.json since init wrote it: the service's real port, the install kept out of the state.
+  const config = {
+    ...result.config,
+    ...(adopted.found?.healthUrl ? { healthUrl: adopted.found.healthUrl } : {}),
+    ...(adopted.keptOut ? { independentPaths: [...result.config.independentPaths, ...adopted.keptOut] } : {}),
+  };
   return { result: { ...result, config, adopted }, human: adoptedText(result.root, adoptPath, adopted) };
 }
 
@@ -149,7 +154,15 @@ function adoptedText(root: string, from: string, adopted: Awaited<ReturnType<typ
   for (const c of adopted.commands) {
     lines.push(`note: ${c.npmLink} (npm -g) still runs the adopted copy, not current. ${c.path} always runs current:`);
     lines.push(`  export PATH="${root}/bin:$PATH"   (or replace npm's link: ln -sfn ${c.path} ${c.npmLink})`);
+    for (const other of c.runsAdopted.filter((r) => r.path !== c.npmLink))
+      lines.push(
+        `note: ${other.path} (${other.kind === 'script' ? 'a script that runs the adopted copy' : 'a link into the adopted copy'}) still runs it; release-switcher --root ${root} init --link-bin points it at ${c.path} (--unlink-bin puts it back)`,
+      );
   }
+  if (adopted.keptOut)
+    lines.push(
+      `note: the install lives inside the service's state; kept out of checkpoints and rehearsal copies (independent paths): ${adopted.keptOut.join(', ')}`,
+    );
   lines.push(`next: ${adopted.next}`);
   return lines.join('\n');
 }
