@@ -214,7 +214,13 @@ function commandOf(
 ): { words: string[]; pkgDir: string | null } {
   const { config, options, existing } = request;
   const { current } = layoutOf(request.root);
-  const theirs = options.entryGiven ? null : nodeCommandOf(existing?.execStart ?? null);
+  const command = options.entryGiven ? null : nodeCommandOf(existing?.execStart ?? null);
+  // `node openclaw.mjs gateway run` with WorkingDirectory= the package: the script is found where the unit starts.
+  const start = existing?.service.WorkingDirectory?.replace(/^-/, '');
+  const theirs =
+    command && !path.isAbsolute(command.script) && start && path.isAbsolute(start)
+      ? { ...command, script: path.resolve(start, command.script) }
+      : command;
   const inPackage = theirs ? entryInPackage(theirs.script, config.package) : null;
   const cli = options.entryGiven ? null : request.cli;
   if (cli && !theirs) {

@@ -260,7 +260,7 @@ async function planSystemd(request: SystemdRequest): Promise<Planned> {
       ? options
       : cli
         ? { ...options, entry: cli.entry, args: options.args ?? cli.args }
-        : await withEntry(config, root, options),
+        : await withEntry(config, root, options, { overTheirs: true }),
     existing: theirs,
     cli,
   });
@@ -279,10 +279,28 @@ async function currentBins(root: string): Promise<Record<string, string>> {
 }
 
 /** The entry (and its arguments) when none was given: the preset's, else the current release's `main`. */
-async function withEntry(config: Config, root: string, options: ServiceOptions): Promise<ServiceOptions> {
+async function withEntry(
+  config: Config,
+  root: string,
+  options: ServiceOptions,
+  how: { overTheirs?: boolean } = {},
+): Promise<ServiceOptions> {
   if (options.entryGiven) return options;
   const fallback = await defaultEntry(config, root);
-  return { ...options, entry: fallback.entry, args: options.args ?? fallback.args };
+  // Over somebody's unit whose command could not be read, the preset's default port is not forced on the service:
+  // it takes its port where it always did (its environment, its config file, its own default).
+  const args = how.overTheirs ? withoutPort(fallback.args) : fallback.args;
+  return { ...options, entry: fallback.entry, args: options.args ?? args };
+}
+
+/** `args` without `--port N` / `--port=N`. */
+function withoutPort(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--port') i++;
+    else if (!args[i]!.startsWith('--port=')) out.push(args[i]!);
+  }
+  return out;
 }
 
 interface PlistRequest {

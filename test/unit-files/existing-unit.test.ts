@@ -214,6 +214,61 @@ describe('the drop-in over an openclaw-shaped unit', () => {
     );
   });
 
+  it('`node openclaw.mjs gateway run` started in the package folder: the same file of current, its arguments kept', () => {
+    const relative = CAT.replace(
+      /^ExecStart=.*$/m,
+      `ExecStart=/opt/node24/bin/node openclaw.mjs gateway run\nWorkingDirectory=${PKG}`,
+    );
+    const { content, kept, changed } = dropInWithNotes({
+      config,
+      root: '/srv/rs',
+      options: { entry: '', bootCheck: null },
+      existing: parseUnitText(relative, ours),
+    });
+    expect(content).toContain(
+      '\nExecStart=\nExecStart=/opt/node24/bin/node /srv/rs/current/openclaw.mjs gateway run\n',
+    );
+    expect(content).toContain('\nWorkingDirectory=/srv/rs/current\n');
+    expect(content).not.toMatch(/--port|18789/);
+    expect(kept).toContain('arguments: gateway run');
+    expect(changed).toContain(`ExecStart: ${PKG}/openclaw.mjs -> /srv/rs/current/openclaw.mjs`);
+  });
+
+  it('a unit that runs the package command (cli-command.ts): its file of current, its Node, its arguments; a --node wins', () => {
+    const wrapped = CAT.replace(/^ExecStart=.*$/m, 'ExecStart=/home/u/.openclaw/bin/openclaw gateway --bind lan');
+    const cli = {
+      command: '/home/u/.openclaw/bin/openclaw',
+      file: '/home/u/.openclaw/bin/openclaw',
+      entry: 'dist/entry.js',
+      pkgDir: '/home/u/.openclaw/tools/node-v24.19.0/lib/node_modules/openclaw',
+      node: '/home/u/.openclaw/tools/node/bin/node',
+      args: ['gateway', '--bind', 'lan'],
+    };
+    const run = (node: string | null) =>
+      dropInWithNotes({
+        config: { ...config, node },
+        root: '/srv/rs',
+        options: { entry: cli.entry, args: cli.args, bootCheck: null },
+        existing: parseUnitText(wrapped, ours),
+        cli,
+      });
+    const own = run(null);
+    expect(own.content).toContain(
+      '\nExecStart=\nExecStart=/home/u/.openclaw/tools/node/bin/node /srv/rs/current/dist/entry.js gateway --bind lan\n',
+    );
+    expect(own.changed).toContain(
+      `ExecStart: ${cli.command} (runs ${cli.pkgDir}/dist/entry.js) -> /srv/rs/current/dist/entry.js`,
+    );
+    expect(own.kept).toEqual(
+      expect.arrayContaining([`Node: ${cli.node} (the one ${cli.command} runs)`, 'arguments: gateway --bind lan']),
+    );
+    const configured = run('/opt/node26/bin/node');
+    expect(configured.content).toContain(
+      '\nExecStart=/opt/node26/bin/node /srv/rs/current/dist/entry.js gateway --bind lan\n',
+    );
+    expect(configured.changed).toContain('Node: /opt/node26/bin/node (the configured --node)');
+  });
+
   it('raises a stop budget below the drain + margin, never lowers one', () => {
     // A service without a preset of its own (openclaw's own budget is the next test's).
     const app = { ...config, package: 'app' };

@@ -5,7 +5,7 @@
 // store): it stages 9.5 from the registry with npm's tree and proves it the same package; the unit keeps the shim's
 // Node, file and arguments (no --port added); an update to 9.6 with @openclaw/matrix installed, the rollback, doctor
 // and --link-bin over pnpm's shim go as they do for an npm -g install.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -150,8 +150,13 @@ describeWhere(
       expect((await um.systemctl(['restart', UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);
       const moved = await openclawHealthy(um, { port, pid: before, timeoutMs: 300_000 });
       expect(moved.version).toBe(FROM);
-      const argv = readFileSync(`/proc/${moved.pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
-      expect(argv).toEqual([node, path.join(root, 'current', 'openclaw.mjs'), 'gateway']);
+      // openclaw renames its process title (`openclaw-gateway`), so the command is read from the unit as the manager
+      // runs it, and the Node from the process itself.
+      const entry = path.join(root, 'current', 'openclaw.mjs');
+      expect(unit.json.result.content).toContain(`\nExecStart=${node} ${entry} gateway\n`);
+      const shown = (await um.systemctl(['show', '-p', 'ExecStart', '--value', UNIT])).stdout;
+      expect(shown).toContain(`argv[]=${node} ${entry} gateway ;`);
+      expect(realpathSync(`/proc/${moved.pid}/exe`)).toBe(realpathSync(node));
 
       const plugin = await asUser(path.join(root, 'bin', 'openclaw'), ['plugins', 'install', PLUGIN]);
       expect(plugin.exitCode, plugin.stdout.slice(-2000) + plugin.stderr.slice(-2000)).toBe(0);

@@ -151,9 +151,15 @@ function adoptedText(root: string, from: string, adopted: Awaited<ReturnType<typ
     for (const note of found.portNotes) lines.push(`  note: ${note}`);
     if (found.healthUrl) lines.push(`  health URL set to ${found.healthUrl}`);
   }
+  // npm's own link is named for npm's layout (`<prefix>/lib/node_modules/<name>`), not for pnpm's or bun's.
+  const npmLayout = /\/lib\/node_modules\/(@[^/]+\/)?[^/]+\/?$/.test(from);
   for (const c of adopted.commands) {
-    lines.push(`note: ${c.npmLink} (npm -g) still runs the adopted copy, not current. ${c.path} always runs current:`);
-    lines.push(`  export PATH="${root}/bin:$PATH"   (or replace npm's link: ln -sfn ${c.path} ${c.npmLink})`);
+    if (npmLayout) {
+      lines.push(
+        `note: ${c.npmLink} (npm -g) still runs the adopted copy, not current. ${c.path} always runs current:`,
+      );
+      lines.push(`  export PATH="${root}/bin:$PATH"   (or replace npm's link: ln -sfn ${c.path} ${c.npmLink})`);
+    }
     for (const other of c.runsAdopted.filter((r) => r.path !== c.npmLink))
       lines.push(
         `note: ${other.path} (${other.kind === 'script' ? 'a script that runs the adopted copy' : 'a link into the adopted copy'}) still runs it; release-switcher --root ${root} init --link-bin points it at ${c.path} (--unlink-bin puts it back)`,
