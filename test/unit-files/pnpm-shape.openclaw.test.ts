@@ -114,6 +114,10 @@ describeWhere(
           `Environment=HOME=${um.account?.home ?? um.env.HOME}`,
           `Environment=PATH=${path.dirname(node)}:${pnpmHome}:/usr/bin:/bin`,
           `Environment=OPENCLAW_STATE_DIR=${state()}`,
+          // As openclaw's own `gateway install` writes it: the gateway's npm (plugins) trusts the machine's CA.
+          ...(process.env.NODE_EXTRA_CA_CERTS
+            ? [`Environment=NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}`]
+            : []),
           '[Install]',
           'WantedBy=default.target',
           '',
