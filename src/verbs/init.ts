@@ -29,7 +29,7 @@ export interface InitOptions {
   env?: NodeJS.ProcessEnv;
   /** The first Node a preset tries. @default process.execPath */
   execPath?: string;
-  /** A Node a preset tries before `execPath`, given the merged settings (adopt: the one the service's unit runs). */
+  /** A Node a preset tries before `execPath`, given the merged settings (adopt: the one the service's unit runs). @default none */
   preferredNode?: (settings: Settings) => Promise<string | undefined>;
 }
 
