@@ -63,6 +63,14 @@ export function ensureNode24(options = {}) {
   return ensureNode(24, options);
 }
 
+/**
+ * The Node the openclaw tier's services (gateways, their CLI, staging's scripts) run on: 24, or the line that
+ * RS_SERVICE_NODE names (`RS_SERVICE_NODE=26`: CI's pass of that tier on Node 26, .ci/run).
+ */
+export function ensureServiceNode(options = {}) {
+  return ensureNode(Number(process.env.RS_SERVICE_NODE ?? 24), options);
+}
+
 /** Node `major` (24 or 26: the lines OpenClaw supports) + npm 11 under .bench-cache/node<major>/, fetched once. */
 export async function ensureNode(major, { log = (m) => process.stderr.write(`${m}\n`) } = {}) {
   const dir = nodeDirOf(major);

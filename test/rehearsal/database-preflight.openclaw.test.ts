@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureNode24 } from '../../bench/lib/node24.mjs';
+import { ensureServiceNode } from '../../bench/lib/node24.mjs';
 import { databasePreflight, refuses } from '../../src/rehearsal/database-preflight.ts';
 import { preparedOpenclaw } from '../support/openclaw-prepared.ts';
 
@@ -26,7 +26,7 @@ describe('database preflight of the real openclaw releases', () => {
   const releases: Record<string, string> = {};
 
   beforeAll(async () => {
-    node = process.env.BENCH_NODE24 ?? (await ensureNode24()).node;
+    node = process.env.BENCH_NODE24 ?? (await ensureServiceNode()).node;
     for (const [short, version] of [
       ['95', '2026.9.5'],
       ['96', '2026.9.6'],

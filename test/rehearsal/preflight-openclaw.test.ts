@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureNode24 } from '../../bench/lib/node24.mjs';
+import { ensureServiceNode } from '../../bench/lib/node24.mjs';
 import { cli, tempDir } from '../support/cli.ts';
 import { describeWhere, onLinux } from '../support/skip.ts';
 import { PRESETS } from '../../src/store/presets.ts';
@@ -205,7 +205,7 @@ describe("the openclaw preset's prepare step", () => {
   let node24: string;
   let db: ReturnType<typeof sqliteOn>;
   beforeAll(async () => {
-    node24 = process.env.BENCH_NODE24 ?? (await ensureNode24()).node;
+    node24 = process.env.BENCH_NODE24 ?? (await ensureServiceNode()).node;
     db = sqliteOn(node24);
   }, 300_000);
 

@@ -134,13 +134,13 @@ export const accountOrDefault = (who: Account | null | undefined): Account | und
   who === null ? undefined : (who ?? defaultTestAccount());
 
 /**
- * Node 24 as `account` can run it: where it is when every folder on the way lets the account through, else a copy
+ * Node 24 (or 26) as `account` can run it: where it is when every folder on the way lets the account through, else a copy
  * (with the npm beside it) in the run's temp folder, made once per run.
  */
 export function nodeFor(account: Account | undefined, node: string): string {
   if (!account || reachableBy(account, node)) return node;
   const home = path.dirname(path.dirname(node));
-  const copy = path.join(process.env.RS_RUN_TMP ?? tmpdir(), 'shared-for-accounts-node24');
+  const copy = path.join(process.env.RS_RUN_TMP ?? tmpdir(), `shared-for-accounts-${path.basename(home)}`);
   if (!existsSync(path.join(copy, '.done'))) {
     mkdirSync(copy, { recursive: true, mode: 0o755 });
     chmodSync(copy, 0o755);

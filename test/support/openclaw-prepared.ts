@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { ensureNode24 } from '../../bench/lib/node24.mjs';
+import { ensureServiceNode } from '../../bench/lib/node24.mjs';
 import { ensureOpenclaw } from './openclaw.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
@@ -70,13 +70,15 @@ async function withLock<T>(dir: string, body: () => Promise<T>): Promise<T> {
 }
 
 /**
- * A prefix holding `npm install -g openclaw@<version>` (Node 24's npm), to be read only: the shared one where it
+ * A prefix holding `npm install -g openclaw@<version>` (the service Node's npm: 24, or RS_SERVICE_NODE's), to be read only: the shared one where it
  * exists, else one installed once under .bench-cache/openclaw/ and kept for later runs.
  */
 export async function preparedOpenclaw(version: string): Promise<string> {
   const shared = path.join(SHARED_CACHE, `oc-${version}`);
   if (hasOpenclaw(shared)) return shared;
-  const dir = path.join(PREPARED, version);
+  // Per Node line: its install scripts ran on that Node (RS_SERVICE_NODE=26 gets a prefix of its own).
+  const line = process.env.RS_SERVICE_NODE ?? '24';
+  const dir = path.join(PREPARED, line === '24' ? version : `${version}-node${line}`);
   const prefix = path.join(dir, 'prefix');
   // Written last: a prefix without it is an install that was interrupted, and is made again.
   const complete = path.join(dir, '.complete');
@@ -86,7 +88,7 @@ export async function preparedOpenclaw(version: string): Promise<string> {
     if (existsSync(complete)) return prefix;
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    const node = process.env.BENCH_NODE24 ?? (await ensureNode24()).node;
+    const node = process.env.BENCH_NODE24 ?? (await ensureServiceNode()).node;
     await ensureOpenclaw({
       node,
       prefix,

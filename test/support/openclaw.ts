@@ -12,7 +12,7 @@ import { homedir, tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { expect } from 'vitest';
-import { ensureNode24 } from '../../bench/lib/node24.mjs';
+import { ensureServiceNode } from '../../bench/lib/node24.mjs';
 import { type Account, accountTempDir, nodeFor } from './accounts.ts';
 import { startUserManager, type UserManager } from './systemd.ts';
 
@@ -252,7 +252,7 @@ export async function openclawBench(options: {
   /** The account the manager, the gateway and the CLI run as. @default root (the test process) */
   account?: Account | undefined;
 }): Promise<{ node: string; prefix: string; um: UserManager }> {
-  const node = nodeFor(options.account, process.env.BENCH_NODE24 ?? (await ensureNode24()).node);
+  const node = nodeFor(options.account, process.env.BENCH_NODE24 ?? (await ensureServiceNode()).node);
   const prefix = options.prefix ?? process.env.OPENCLAW_PREFIX ?? path.join(options.work, 'prefix');
   await ensureOpenclaw({ node, prefix, version: options.version, logsDir: path.join(options.work, 'npm-logs') });
   const um = await openclawManager(options.name, options.account);

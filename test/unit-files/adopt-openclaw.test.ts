@@ -19,7 +19,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { cli, tempDir } from '../support/cli.ts';
 import { defaultTestAccount, nodeFor } from '../support/accounts.ts';
-import { ensureNode24 } from '../../bench/lib/node24.mjs';
+import { ensureServiceNode } from '../../bench/lib/node24.mjs';
 import { freePort } from '../support/service.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 
@@ -480,7 +480,7 @@ describeWhere(support, title, () => {
     const nodeDir = path.join(prefix, 'tools', 'node-v24.19.0');
     mkdirSync(path.join(nodeDir, 'bin'), { recursive: true });
     // The preset needs Node 24: the private Node is the one adopt must take (no --node given).
-    symlinkSync(nodeFor(defaultTestAccount(), (await ensureNode24()).node), path.join(nodeDir, 'bin', 'node'));
+    symlinkSync(nodeFor(defaultTestAccount(), (await ensureServiceNode()).node), path.join(nodeDir, 'bin', 'node'));
     symlinkSync(nodeDir, path.join(prefix, 'tools', 'node'));
     const installed = fakeOpenclaw(nodeDir, '2026.9.5');
     const privateNode = path.join(prefix, 'tools', 'node', 'bin', 'node');

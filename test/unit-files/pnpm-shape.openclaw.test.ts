@@ -11,7 +11,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { asAccount, defaultTestAccount, nodeFor } from '../support/accounts.ts';
-import { ensureNode24 } from '../../bench/lib/node24.mjs';
+import { ensureServiceNode } from '../../bench/lib/node24.mjs';
 import { accountCliEnv, cli, cliEnv, runnableBy } from '../support/cli.ts';
 import {
   accountNpmCache,
@@ -79,7 +79,7 @@ describeWhere(
       console.log(`load average at start: ${loadavg()[0]!.toFixed(1)}`);
       npmCache = await accountNpmCache(work, path.join(PROJECT, '.bench-cache', 'npm-openclaw'), account);
       // Node 24 and a manager of the account's; no npm -g install (the install is pnpm's).
-      node = nodeFor(account, process.env.BENCH_NODE24 ?? (await ensureNode24()).node);
+      node = nodeFor(account, process.env.BENCH_NODE24 ?? (await ensureServiceNode()).node);
       um = await openclawManager('ocpnpm', account);
       // pnpm as the account, on Node 24, into a PNPM_HOME of its own (pnpm 10: the package in global/5/.pnpm/…).
       const pnpm = path.join(runnableBy(account!).packageDir, 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');

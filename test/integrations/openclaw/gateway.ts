@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { expect } from 'vitest';
-import { ensureNode24 } from '../../../bench/lib/node24.mjs';
+import { ensureServiceNode } from '../../../bench/lib/node24.mjs';
 import { cli } from '../../support/cli.ts';
 import {
   OPENCLAW_UNIT,
@@ -161,7 +161,7 @@ export async function startPluginGateway(options: {
   config?: Record<string, unknown>;
 }): Promise<PluginGateway> {
   const { work, from, to } = options;
-  const node = process.env.BENCH_NODE24 ?? (await ensureNode24()).node;
+  const node = process.env.BENCH_NODE24 ?? (await ensureServiceNode()).node;
   // Only read: `init --adopt` copies it into the root, and the gateway never runs from it.
   const prefix = await preparedOpenclaw(from);
   const root = path.join(work, 'root');
