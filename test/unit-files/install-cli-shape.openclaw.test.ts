@@ -23,7 +23,8 @@ import { describeWhere } from '../support/skip.ts';
 import { canRunUserManager } from '../support/systemd.ts';
 
 /** Every path below `dir` (relative), for a folder compared before and after. */
-const listing = (dir: string) => execFileSync('find', ['.', '-printf', '%p %s %T@\n'], { cwd: dir, encoding: 'utf8' });
+const listing = (dir: string) =>
+  execFileSync('find', ['.', '-printf', '%p %s %T@\n'], { cwd: dir, encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
 
 describeWhere(
   canRunUserManager(),
@@ -75,7 +76,7 @@ describeWhere(
       // The update's checkpoint holds the state, not the Node or the package (~GBs otherwise); the rollback that put the
       // state back left the Node and the package in it untouched.
       const checkpoint = path.join(bench.root, 'snapshots', run.updated.id);
-      const inCheckpoint = execFileSync('find', [checkpoint], { encoding: 'utf8' });
+      const inCheckpoint = execFileSync('find', [checkpoint], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
       expect(inCheckpoint).not.toContain('/tools/node');
       expect(inCheckpoint).not.toContain('/lib/node_modules/openclaw/dist/entry.js');
       expect(readdirSync(checkpoint).length).toBeGreaterThan(0);
