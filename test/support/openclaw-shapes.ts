@@ -7,18 +7,20 @@ import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { ensureServiceNode } from '../../bench/lib/node24.mjs';
 import { type Account, asAccount, defaultTestAccount, nodeFor } from './accounts.ts';
 import { type CliResult, accountCliEnv, cli, cliEnv } from './cli.ts';
 import {
   OPENCLAW_UNIT,
+  REMOVE_TIMEOUT_MS,
   SHORT_WINDOWS,
   accountNpmCache,
   giveTo,
   openclawHealthy,
   openclawManager,
   openclawWork,
+  removeOpenclawBench,
 } from './openclaw.ts';
 import { freePort } from './service.ts';
 import type { UserManager } from './systemd.ts';
@@ -45,8 +47,22 @@ export interface ShapeBench {
   asUser(command: string, args: string[], extra?: Record<string, string>): ReturnType<typeof execa>;
 }
 
+/**
+ * A test file's bench: made before its tests (`prepare` installs the shape and starts its gateway), removed after them.
+ * Returns the bench, for the tests to take once it is made.
+ */
+export function shapeBench(name: string, prepare: (bench: ShapeBench) => Promise<void>): () => ShapeBench {
+  let bench: ShapeBench | undefined;
+  beforeAll(async () => {
+    bench = await startShapeBench(name);
+    await prepare(bench);
+  }, 1_800_000);
+  afterAll(() => removeOpenclawBench(bench?.um, bench?.work), REMOVE_TIMEOUT_MS);
+  return () => bench!;
+}
+
 /** The account's manager, the service Node, a free port written to the user's openclaw.json, an npm cache. */
-export async function startShapeBench(name: string): Promise<ShapeBench> {
+async function startShapeBench(name: string): Promise<ShapeBench> {
   console.log(`load average at start: ${loadavg()[0]!.toFixed(1)}`);
   const account = defaultTestAccount();
   const work = openclawWork(`rs-oc${name}-`, account);

@@ -89,6 +89,20 @@ describeWhere(support, title, () => {
     return body!;
   }
 
+  /** Restart the unit and wait for another process than `before` on `port`: its answer and its command line. */
+  async function restarted(port: number, before: { pid: number }, what = 'the restarted gateway') {
+    expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
+    let after = before;
+    await um.waitFor(
+      async () => {
+        after = await answer(port);
+        return after.pid !== before.pid;
+      },
+      { what },
+    );
+    return { after, argv: readFileSync(`/proc/${after.pid}/cmdline`, 'utf8').split('\0').slice(0, -1) };
+  }
+
   it('keeps the port, the Node options and the stop budget; the health URL gets the real port; doctor checks it', async () => {
     const dir = tempDir('rs-adopt-oc-');
     const installed = fakeOpenclaw(path.join(dir, 'prefix'), '2026.9.5');
@@ -208,16 +222,7 @@ describeWhere(support, title, () => {
     );
     expect(content).not.toMatch(/TimeoutStopSec|RestartSec|18789/);
 
-    expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
-    let after = await answer(port);
-    await um.waitFor(
-      async () => {
-        after = await answer(port);
-        return after.pid !== before.pid;
-      },
-      { what: 'the restarted gateway' },
-    );
-    const argv = readFileSync(`/proc/${after.pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+    const { after, argv } = await restarted(port, before);
     expect(argv).toEqual([
       process.execPath,
       '--max-old-space-size=256',
@@ -319,20 +324,8 @@ describeWhere(support, title, () => {
     expect(installedUnit.json.result.content).toContain('\nTimeoutStopSec=330\n');
     expect(installedUnit.json.result.changed.join('\n')).toMatch(/TimeoutStopSec 90 s -> 330 s/);
     expect((await show(['TimeoutStopUSec'])).TimeoutStopUSec).toBe('5min 30s');
-    expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
-    let after = before;
-    await um.waitFor(
-      async () => {
-        after = await answer(port);
-        return after.pid !== before.pid;
-      },
-      { what: 'the restarted gateway on the port of its config' },
-    );
-    expect(readFileSync(`/proc/${after.pid}/cmdline`, 'utf8').split('\0').slice(0, -1)).toEqual([
-      process.execPath,
-      path.join(root, 'current', 'dist', 'index.js'),
-      'gateway',
-    ]);
+    const { argv } = await restarted(port, before, 'the restarted gateway on the port of its config');
+    expect(argv).toEqual([process.execPath, path.join(root, 'current', 'dist', 'index.js'), 'gateway']);
     const doctor = await rs(['doctor']);
     expect(
       doctor.json.result.checks.find((c: { name: string }) => c.name === 'health'),
@@ -407,18 +400,8 @@ describeWhere(support, title, () => {
     expect(written.json.result.kept).toContain(
       "WorkingDirectory: none (systemd's default: the user's home for a user service, / for a system one)",
     );
-    expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
-    let after = before;
-    await um.waitFor(
-      async () => {
-        after = await answer(port);
-        return after.pid !== before.pid;
-      },
-      { what: 'the restarted gateway' },
-    );
-    expect(readFileSync(`/proc/${after.pid}/cmdline`, 'utf8').split('\0')[1]).toBe(
-      path.join(root, 'current', 'dist', 'index.js'),
-    );
+    const { after, argv } = await restarted(port, before);
+    expect(argv[1]).toBe(path.join(root, 'current', 'dist', 'index.js'));
     expect(readlinkSync(`/proc/${after.pid}/cwd`)).toBe(home);
 
     // Drift, by the health endpoint and (health URL off) by start time: the cwd names no release, the command line only current.
@@ -543,16 +526,7 @@ describeWhere(support, title, () => {
       expect.arrayContaining([`Node: ${privateNode} (the one ${wrapper} runs)`, 'arguments: gateway']),
     );
     expect(content).not.toMatch(/--port|18789/); // the config's port is not overridden
-    expect((await um.systemctl(['restart', 'openclaw-gateway.service'])).exitCode).toBe(0);
-    let after = before;
-    await um.waitFor(
-      async () => {
-        after = await answer(port);
-        return after.pid !== before.pid;
-      },
-      { what: 'the restarted gateway' },
-    );
-    const argv = readFileSync(`/proc/${after.pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+    const { argv } = await restarted(port, before);
     expect(argv).toEqual([privateNode, path.join(root, 'current', 'dist', 'index.js'), 'gateway']);
   }, 90_000);
   it('a unit written from scratch for openclaw stops within 330 s too', async () => {

@@ -9,16 +9,9 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { REMOVE_TIMEOUT_MS, removeOpenclawBench } from '../support/openclaw.ts';
+import { expect, it } from 'vitest';
 import { copyOpenclaw } from '../support/openclaw-prepared.ts';
-import {
-  FROM,
-  type ShapeBench,
-  shapeLifecycle,
-  startShapeBench,
-  startShapeGateway,
-} from '../support/openclaw-shapes.ts';
+import { FROM, shapeBench, shapeLifecycle, startShapeGateway } from '../support/openclaw-shapes.ts';
 import { describeWhere } from '../support/skip.ts';
 import { canRunUserManager } from '../support/systemd.ts';
 
@@ -30,21 +23,18 @@ describeWhere(
   canRunUserManager(),
   "install-cli.sh's layout on the real openclaw (systemd --user, normal account)",
   () => {
-    let bench: ShapeBench;
     let prefix: string;
     let nodeDir: string;
-
-    beforeAll(async () => {
-      bench = await startShapeBench('icli');
-      prefix = bench.state; // install-cli.sh's default prefix, ~/.openclaw, is the state dir
-      const version = execFileSync(bench.node, ['--version'], { encoding: 'utf8' }).trim().replace(/^v/, '');
+    const bench = shapeBench('icli', async (made) => {
+      prefix = made.state; // install-cli.sh's default prefix, ~/.openclaw, is the state dir
+      const version = execFileSync(made.node, ['--version'], { encoding: 'utf8' }).trim().replace(/^v/, '');
       nodeDir = path.join(prefix, 'tools', `node-v${version}`);
       // The Node the script would download, from the registry's package (the service Node's folder, npm beside it).
       execFileSync('mkdir', ['-p', path.dirname(nodeDir)]);
-      execFileSync('cp', ['-a', path.dirname(path.dirname(bench.node)), nodeDir]);
+      execFileSync('cp', ['-a', path.dirname(path.dirname(made.node)), nodeDir]);
       symlinkSync(nodeDir, path.join(prefix, 'tools', 'node'));
       // `npm install -g --prefix <nodeDir> openclaw@<version>`: the prepared install of that command, copied in.
-      const installedPrefix = await copyOpenclaw(FROM, path.join(bench.work, 'npm-prefix'));
+      const installedPrefix = await copyOpenclaw(FROM, path.join(made.work, 'npm-prefix'));
       execFileSync('cp', ['-a', `${installedPrefix}/lib/.`, path.join(nodeDir, 'lib')]);
       execFileSync('cp', ['-a', `${installedPrefix}/bin/.`, path.join(nodeDir, 'bin')]);
       execFileSync('mkdir', ['-p', path.join(prefix, 'bin')]);
@@ -53,14 +43,12 @@ describeWhere(
         `#!/usr/bin/env bash\nset -euo pipefail\nexec "${prefix}/tools/node/bin/node" "${nodeDir}/lib/node_modules/openclaw/dist/entry.js" "$@"\n`,
         { mode: 0o755 },
       );
-      await startShapeGateway(bench, { execStart: path.join(prefix, 'bin', 'openclaw'), path: '/usr/bin:/bin' });
-    }, 1_800_000);
-
-    afterAll(() => removeOpenclawBench(bench?.um, bench?.work), REMOVE_TIMEOUT_MS);
+      await startShapeGateway(made, { execStart: path.join(prefix, 'bin', 'openclaw'), path: '/usr/bin:/bin' });
+    });
 
     it('adopt keeps the private Node and keeps the install out of the state; update with a plugin, rollback, doctor, --link-bin over the wrapper', async () => {
       const tools = listing(path.join(prefix, 'tools'));
-      const run = await shapeLifecycle(bench, {
+      const run = await shapeLifecycle(bench(), {
         installed: path.join(nodeDir, 'lib', 'node_modules', 'openclaw'),
         command: path.join(prefix, 'bin', 'openclaw'),
         entry: 'dist/entry.js',
@@ -75,7 +63,7 @@ describeWhere(
       console.log(`install-cli shape timings (ms): ${JSON.stringify(run.timings)}`);
       // The update's checkpoint holds the state, not the Node or the package (~GBs otherwise); the rollback that put the
       // state back left the Node and the package in it untouched.
-      const checkpoint = path.join(bench.root, 'snapshots', run.updated.id);
+      const checkpoint = path.join(bench().root, 'snapshots', run.updated.id);
       const inCheckpoint = execFileSync('find', [checkpoint], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
       expect(inCheckpoint).not.toContain('/tools/node');
       expect(inCheckpoint).not.toContain('/lib/node_modules/openclaw/dist/entry.js');

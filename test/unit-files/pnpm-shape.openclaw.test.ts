@@ -6,16 +6,9 @@
 // lifecycle (openclaw-shapes.ts).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { runnableBy } from '../support/cli.ts';
-import { REMOVE_TIMEOUT_MS, removeOpenclawBench } from '../support/openclaw.ts';
-import {
-  FROM,
-  type ShapeBench,
-  shapeLifecycle,
-  startShapeBench,
-  startShapeGateway,
-} from '../support/openclaw-shapes.ts';
+import { FROM, shapeBench, shapeLifecycle, startShapeGateway } from '../support/openclaw-shapes.ts';
 import { describeWhere } from '../support/skip.ts';
 import { canRunUserManager } from '../support/systemd.ts';
 
@@ -23,13 +16,10 @@ describeWhere(
   canRunUserManager(),
   'the pnpm install shape on the real openclaw (systemd --user, normal account)',
   () => {
-    let bench: ShapeBench;
     let pnpmHome: string;
     let installed: string;
-
-    beforeAll(async () => {
-      bench = await startShapeBench('pnpm');
-      const { node, work, account, asUser } = bench;
+    const bench = shapeBench('pnpm', async (made) => {
+      const { node, work, account, asUser } = made;
       // pnpm as the account, on the service Node, into a PNPM_HOME of its own (pnpm 10: the package in global/5/.pnpm/…).
       pnpmHome = path.join(work, 'pnpm');
       const pnpm = path.join(
@@ -44,20 +34,18 @@ describeWhere(
       const added = await asUser(node, [pnpm, 'add', '-g', store, `openclaw@${FROM}`], pnpmEnv);
       expect(added.exitCode, String(added.stdout).slice(-2000) + String(added.stderr).slice(-2000)).toBe(0);
       installed = path.join(String((await asUser(node, [pnpm, 'root', '-g'], pnpmEnv)).stdout).trim(), 'openclaw');
-      await startShapeGateway(bench, {
+      await startShapeGateway(made, {
         execStart: path.join(pnpmHome, 'openclaw'),
         path: `${path.dirname(node)}:${pnpmHome}:/usr/bin:/bin`,
       });
-    }, 1_800_000);
-
-    afterAll(() => removeOpenclawBench(bench?.um, bench?.work), REMOVE_TIMEOUT_MS);
+    });
 
     it('adopt restages and proves, the unit keeps the shim’s Node and arguments, update with a plugin, rollback, doctor, --link-bin over the shim', async () => {
-      const run = await shapeLifecycle(bench, {
+      const run = await shapeLifecycle(bench(), {
         installed,
         command: path.join(pnpmHome, 'openclaw'),
         entry: 'openclaw.mjs',
-        node: bench.node, // the `node` the shim finds on the unit's PATH
+        node: bench().node, // the `node` the shim finds on the unit's PATH
         adopted: (adopted) => {
           // pnpm's folder holds none of its dependencies: staged from the registry and proven, file by file.
           expect(adopted.restaged).toMatchObject({
@@ -65,7 +53,7 @@ describeWhere(
             integrity: expect.any(String),
           });
           expect(adopted.restaged.proven).toBeGreaterThan(1000);
-          expect(existsSync(path.join(bench.root, 'releases', FROM, 'node_modules'))).toBe(true);
+          expect(existsSync(path.join(bench().root, 'releases', FROM, 'node_modules'))).toBe(true);
         },
       });
       console.log(`pnpm shape timings (ms): ${JSON.stringify(run.timings)}`);
