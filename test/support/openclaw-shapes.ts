@@ -162,6 +162,8 @@ export async function shapeLifecycle(
     /** The Node the unit must run it with. */
     node: string;
     adopted: (adopted: Json, config: Json) => void;
+    /** More checks once the rollback verified (before --link-bin touches the shape's commands). */
+    afterRollback?: (updated: Json) => void;
   },
 ): Promise<{ adopted: Json; updated: Json; back: Json; doctor: Json; timings: Record<string, number> }> {
   const { rs, um, port, root, asUser } = bench;
@@ -226,6 +228,7 @@ export async function shapeLifecycle(
   expect(back.json?.result?.status, back.stdout.slice(-3000) + back.stderr.slice(-3000)).toBe('verified');
   expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 120_000 })).version).toBe(FROM);
   expect(await pluginSeen()).toEqual({ version: FROM, status: 'loaded' });
+  options.afterRollback?.(updated.json.result);
 
   const doctor = await timed('doctor', () => rs(['doctor', '--deep']));
   const checks: { name: string; ok: boolean; detail: string }[] = doctor.json?.result?.checks ?? [];

@@ -59,16 +59,18 @@ describeWhere(
           expect(adopted.keptOut).toEqual(keptOut);
           expect(config.independentPaths).toEqual(keptOut);
         },
+        afterRollback: (updated) => {
+          // The update's checkpoint holds the state, not the Node or the package (~GBs otherwise); the rollback that
+          // put the state back left the Node and the package in it untouched.
+          const checkpoint = path.join(bench().root, 'snapshots', updated.id);
+          const inCheckpoint = execFileSync('find', [checkpoint], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
+          expect(inCheckpoint).not.toContain('/tools/node');
+          expect(inCheckpoint).not.toContain('/lib/node_modules/openclaw/dist/entry.js');
+          expect(readdirSync(checkpoint).length).toBeGreaterThan(0);
+          expect(listing(path.join(prefix, 'tools'))).toBe(tools);
+        },
       });
       console.log(`install-cli shape timings (ms): ${JSON.stringify(run.timings)}`);
-      // The update's checkpoint holds the state, not the Node or the package (~GBs otherwise); the rollback that put the
-      // state back left the Node and the package in it untouched.
-      const checkpoint = path.join(bench().root, 'snapshots', run.updated.id);
-      const inCheckpoint = execFileSync('find', [checkpoint], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
-      expect(inCheckpoint).not.toContain('/tools/node');
-      expect(inCheckpoint).not.toContain('/lib/node_modules/openclaw/dist/entry.js');
-      expect(readdirSync(checkpoint).length).toBeGreaterThan(0);
-      expect(listing(path.join(prefix, 'tools'))).toBe(tools);
     }, 2_400_000);
   },
 );
