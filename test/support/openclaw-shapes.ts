@@ -3,7 +3,7 @@
 // ExecStart is the command the shape gives users (pnpm's shim, install-cli.sh's wrapper). `shapeLifecycle` then does
 // what every shape must survive: adopt, `unit --install` + a restart onto current, @openclaw/matrix installed, an
 // update to 9.6, the rollback, `doctor --deep`, and `--link-bin`/`--unlink-bin` over the shape's command.
-import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -157,6 +157,8 @@ export async function shapeLifecycle(
     installed: string;
     /** The command the unit runs and users type. */
     command: string;
+    /** What that command is: a script (a wrapper, a shim) or a link (npm's). @default 'script' */
+    kind?: 'script' | 'link';
     /** The file of current the unit must run (the one `command` runs). */
     entry: string;
     /** The Node the unit must run it with. */
@@ -194,7 +196,7 @@ export async function shapeLifecycle(
   const adopted = init.json.result.adopted;
   expect(adopted.found.port).toEqual({ port, from: expect.stringContaining('gateway.port') });
   expect(init.json.result.config.node).toBe(options.node);
-  expect(adopted.commands[0].runsAdopted).toContainEqual({ path: options.command, kind: 'script' });
+  expect(adopted.commands[0].runsAdopted).toContainEqual({ path: options.command, kind: options.kind ?? 'script' });
   options.adopted(adopted, init.json.result.config);
 
   const unit = await rs(['unit', '--install']);
@@ -238,11 +240,13 @@ export async function shapeLifecycle(
   expect(checks.filter((c) => !c.ok && c.name !== 'linger')).toEqual([]);
   expect(checks.find((c) => c.name === 'loads')).toMatchObject({ ok: true });
 
-  // The command users type runs current once linked; unlinked, it is back as it was.
-  const text = readFileSync(options.command, 'utf8');
+  // The command users type runs current once linked; unlinked, it is back as it was (a script's text, a link's target).
+  const was = () => (options.kind === 'link' ? readlinkSync(options.command) : readFileSync(options.command, 'utf8'));
+  const original = was();
   expect((await rs(['init', '--link-bin'])).exitCode).toBe(0);
+  expect(readlinkSync(options.command)).toBe(path.join(root, 'bin', 'openclaw'));
   expect(String((await asUser(options.command, ['--version'])).stdout)).toContain(FROM);
   expect((await rs(['init', '--unlink-bin'])).exitCode).toBe(0);
-  expect(readFileSync(options.command, 'utf8')).toBe(text);
+  expect(was()).toBe(original);
   return { adopted, updated: updated.json.result, back: back.json.result, doctor: doctor.json.result, timings };
 }
