@@ -297,7 +297,7 @@ async function makeRelease(session: MutationSession, wanted: MakeRelease): Promi
     return undefined;
   }
   // Its dependencies live beside it (a virtual store, a hoisted global folder): never copied, never marked good as it is.
-  const why = `${source} does not hold its dependencies (${reach.unreached.length} of them: ${describeUnreached(reach.unreached, 2)})`;
+  const why = `${source} does not hold its dependencies (${reach.unreached.length} of them; ${describeUnreached(reach.unreached, 1)})`;
   runtime.onProgress({ phase: 'resolve', message: `${why}; staging ${pkg.name}@${pkg.version} from the registry` });
   await removeTree(pkgDir); // a copy whose links led out
   const spec = `${pkg.name}@${pkg.version}`;
