@@ -144,12 +144,12 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       bins: pkg.bins,
       preset: config.preset ?? config.package,
     });
-    // npm -g's link (recorded even when absent, as before), and every other command found that runs the adopted copy.
     const keptOut = await keepInstallOutOfState(session, [
       real,
       config.node ?? node.path,
       ...commands.flatMap((c) => c.runsAdopted.filter((r) => r.kind === 'script').map((r) => r.path)),
     ]);
+    // npm -g's link (recorded even when absent, as before), and every other command found that runs the adopted copy.
     const links = commands.flatMap((c) => [
       { name: c.name, link: c.npmLink, ours: c.path },
       ...c.runsAdopted
