@@ -91,9 +91,6 @@ export const SYSTEM = [
 const missing = [...UNIT, ...SYSTEM].filter((file) => !existsSync(file));
 if (missing.length > 0) throw new Error(`vitest.config.ts lists test files that do not exist: ${missing.join(', ')}`);
 const OPENCLAW = ['**/*.openclaw.test.ts'];
-// The install shapes of the real package (pnpm's, install-cli.sh's): CI runs them in its Node 26 pass and leaves them
-// out of its Node 24 one (RS_SKIP_INSTALL_SHAPES, .ci/run), a full run otherwise.
-const INSTALL_SHAPES = process.env.RS_SKIP_INSTALL_SHAPES ? ['**/*-shape.openclaw.test.ts'] : [];
 // The real gateway always runs on Node 24 (openclaw refuses older), so the openclaw tier runs in the suite's
 // Node 24 pass (CI's second run, .ci/run); under Node 20 it would repeat the same gateway runs, several minutes
 // each, with only our CLI's Node changed, which the integration tier already covers on both.
@@ -150,7 +147,7 @@ export default defineConfig({
         test: {
           name: 'openclaw',
           include: OPENCLAW_TIER ? OPENCLAW : [],
-          exclude: ['**/node_modules/**', ...INSTALL_SHAPES],
+          exclude: ['**/node_modules/**'],
           passWithNoTests: true,
           // Files side by side (two on this machine's kind): each gateway has its own manager, port, state dir by
           // a path of its own (its locks under /tmp/openclaw-state-locks-<uid>/ are named by that path's hash, or

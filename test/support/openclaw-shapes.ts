@@ -23,13 +23,28 @@ import {
   removeOpenclawBench,
 } from './openclaw.ts';
 import { freePort } from './service.ts';
-import type { UserManager } from './systemd.ts';
+import type { Where } from './skip.ts';
+import { canRunUserManager, type UserManager } from './systemd.ts';
 
 export const FROM = '2026.9.5';
 export const TO = '2026.9.6';
 const PLUGIN = '@openclaw/matrix';
 const PLUGIN_ID = 'matrix';
 const PROJECT = path.resolve(import.meta.dirname, '../..');
+
+/**
+ * Where the install-shape files run: under a private systemd --user, and not in a pass that leaves them to another
+ * (`RS_SKIP_INSTALL_SHAPES`: CI's Node 24 pass, which leaves them to its Node 26 pass, .ci/run).
+ */
+export function shapesRunHere(): Where {
+  const manager = canRunUserManager();
+  if (!manager.ok) return manager;
+  return {
+    ok: !process.env.RS_SKIP_INSTALL_SHAPES,
+    why: "RS_SKIP_INSTALL_SHAPES is set (CI's Node 24 pass)",
+    where: "in CI's Node 26 pass (.ci/run), and in any run without RS_SKIP_INSTALL_SHAPES",
+  };
+}
 
 export interface ShapeBench {
   account: Account | undefined;
