@@ -7,22 +7,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { readNpmLinks } from '../unit-files/bin-links.js';
+import { lookUp } from '../unit-files/cli-command.js';
 import type { CheckContext, CheckResult } from './checks.js';
 
 const NAME = 'commands-on-path';
-
-/** The first executable `name` on PATH, if any. */
-async function onPath(name: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
-    const file = path.join(dir, name);
-    const ok = await fs.access(file, fs.constants.X_OK).then(
-      () => true,
-      () => false,
-    );
-    if (ok) return file;
-  }
-  return undefined;
-}
 
 const real = (file: string) => fs.realpath(file).catch(() => file);
 
@@ -36,7 +24,7 @@ export async function commandsOnPath(ctx: Pick<CheckContext, 'layout' | 'env'>):
   const fixes: string[] = [];
   for (const name of names.sort()) {
     const ours = path.join(dir, name);
-    const found = await onPath(name, ctx.env);
+    const found = await lookUp(name, (ctx.env.PATH ?? '').split(path.delimiter).filter(Boolean));
     if (!found || (await real(found)) === (await real(ours))) continue;
     stale.push(`${found} (runs ${await real(found)}, not ${ours})`);
     // npm -g's link is a symlink: point it at ours (undo: point it back); anything else: put ours first on PATH.

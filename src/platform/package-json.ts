@@ -51,3 +51,19 @@ export function asPackageJson(value: unknown, where: string, hint = 'The package
   }
   return value as Record<string, unknown>;
 }
+
+/**
+ * The commands a package.json names (`bin`), by name: a string `bin` is the package's own name (its scope dropped),
+ * as npm links it; a name that is not a plain file name, or a value that is not a path, is left out.
+ */
+export function commandsOf(json: Record<string, unknown>): Record<string, string> {
+  const bin =
+    typeof json.bin === 'string' && typeof json.name === 'string'
+      ? { [json.name.replace(/^@[^/]+\//, '')]: json.bin }
+      : json.bin && typeof json.bin === 'object'
+        ? (json.bin as Record<string, unknown>)
+        : {};
+  return Object.fromEntries(
+    Object.entries(bin).filter((e): e is [string, string] => typeof e[1] === 'string' && /^[\w.-]+$/.test(e[0])),
+  );
+}

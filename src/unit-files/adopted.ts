@@ -11,7 +11,7 @@ import { PRESETS, servicePreset, type PortSources } from '../store/presets.js';
 import { timespanSeconds } from '../service/timespan.js';
 import { type ExistingUnit, nodeCommandOf, readExistingUnit } from './existing-unit.js';
 import { findServicePort } from './service-port.js';
-import { SYSTEMD_EXEC_PATH, cliCommandOf, lookUp } from './cli-command.js';
+import { SYSTEMD_EXEC_PATH, cliCommandOf, isExecutable, lookUp } from './cli-command.js';
 import { DROP_IN_NAME, scopeOf, unitNameOf } from './unit.js';
 
 /** A service without a preset: `--port N`, else the usual variables. */
@@ -111,11 +111,7 @@ async function userCommandsOf(
   for (const file of candidates) {
     const stat = await fs.lstat(file).catch(() => undefined);
     if (!stat || !(stat.isSymbolicLink() || stat.isFile())) continue;
-    const runnable = await fs.access(file, fs.constants.X_OK).then(
-      () => true,
-      () => false,
-    );
-    if (!runnable) continue;
+    if (!(await isExecutable(file))) continue;
     const command = await cliCommandOf([file], { pkg: install.pkg, bins: { [name]: '' } });
     if (!command || (await fs.realpath(command.pkgDir).catch(() => command.pkgDir)) !== install.real) continue;
     found.push({ path: file, kind: stat.isSymbolicLink() ? 'link' : 'script' });

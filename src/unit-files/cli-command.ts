@@ -27,7 +27,8 @@ export interface CliCommand {
   args: string[];
 }
 
-async function isExecutable(file: string): Promise<boolean> {
+/** Whether this process may run `file` (X_OK, links followed). */
+export async function isExecutable(file: string): Promise<boolean> {
   return fs.access(file, fs.constants.X_OK).then(
     () => true,
     () => false,

@@ -223,21 +223,7 @@ function commandOf(
       : command;
   const inPackage = theirs ? entryInPackage(theirs.script, config.package) : null;
   const cli = options.entryGiven ? null : request.cli;
-  if (cli && !theirs) {
-    const node = config.node ?? cli.node ?? process.execPath;
-    const args = options.args ?? cli.args;
-    lines.changed.push(
-      `ExecStart: ${cli.command} (runs ${path.join(cli.pkgDir, cli.entry)}) -> ${path.join(current, cli.entry)}`,
-    );
-    lines[node === cli.node ? 'kept' : 'changed'].push(
-      `Node: ${node}${node === cli.node ? ` (the one ${cli.command} runs)` : config.node ? ' (the configured --node)' : ` (${cli.command} names no Node that could be found; release-switcher's own)`}`,
-    );
-    lines[args.join(' ') === cli.args.join(' ') ? 'kept' : 'changed'].push(`arguments: ${args.join(' ') || '(none)'}`);
-    return {
-      words: [node, ...(options.nodeOptions ?? []), path.join(current, checkEntry(cli.entry)), ...args],
-      pkgDir: cli.pkgDir,
-    };
-  }
+  if (cli && !theirs) return cliCommandWords(request, cli, lines);
   if (!theirs || inPackage === null) {
     if (existing?.execStart)
       lines.changed.push(`ExecStart (${existing.execStart.join(' ')}) -> runs ${options.entry} of ${current}`);
@@ -256,12 +242,42 @@ function commandOf(
   const args = options.args ?? theirs.args;
   lines.changed.push(`ExecStart: ${theirs.script} -> ${path.join(current, inPackage)}`);
   if (node !== theirs.node) lines.changed.push(`Node: ${theirs.node} -> ${node} (the configured --node)`);
-  lines[nodeOptions.join(' ') === theirs.nodeOptions.join(' ') ? 'kept' : 'changed'].push(
-    `Node options: ${nodeOptions.join(' ') || '(none)'}`,
-  );
-  lines[args.join(' ') === theirs.args.join(' ') ? 'kept' : 'changed'].push(`arguments: ${args.join(' ') || '(none)'}`);
+  noteWords(lines, 'Node options', nodeOptions, theirs.nodeOptions);
+  noteWords(lines, 'arguments', args, theirs.args);
   const pkgDir = theirs.script.slice(0, theirs.script.length - inPackage.length).replace(/\/$/, '');
   return { words: [node, ...nodeOptions, path.join(current, checkEntry(inPackage)), ...args], pkgDir };
+}
+
+/** `label: words` under kept when they are what the unit had, else under changed. */
+function noteWords(lines: Pick<Lines, 'kept' | 'changed'>, label: string, now: string[], had: string[]): void {
+  lines[now.join(' ') === had.join(' ') ? 'kept' : 'changed'].push(`${label}: ${now.join(' ') || '(none)'}`);
+}
+
+/** Over a unit that runs the package's command (cli-command.ts): the file it runs, of `current`, with its Node and arguments. */
+function cliCommandWords(
+  request: UnitRequest,
+  cli: CliCommand,
+  lines: Pick<Lines, 'kept' | 'changed'>,
+): { words: string[]; pkgDir: string } {
+  const { config, options } = request;
+  const { current } = layoutOf(request.root);
+  const node = config.node ?? cli.node ?? process.execPath;
+  const args = options.args ?? cli.args;
+  lines.changed.push(
+    `ExecStart: ${cli.command} (runs ${path.join(cli.pkgDir, cli.entry)}) -> ${path.join(current, cli.entry)}`,
+  );
+  const whose =
+    node === cli.node
+      ? `the one ${cli.command} runs`
+      : config.node
+        ? 'the configured --node'
+        : `${cli.command} names no Node that could be found; release-switcher's own`;
+  lines[node === cli.node ? 'kept' : 'changed'].push(`Node: ${node} (${whose})`);
+  noteWords(lines, 'arguments', args, cli.args);
+  return {
+    words: [node, ...(options.nodeOptions ?? []), path.join(current, checkEntry(cli.entry)), ...args],
+    pkgDir: cli.pkgDir,
+  };
 }
 
 /**

@@ -19,6 +19,7 @@ import { systemctl, type UnitScope } from '../service/systemctl.js';
 import { isOurPlist, mergePlist, ourPlist } from './unit-plist.js';
 import { type ExistingUnit, nodeCommandOf, readExistingUnit } from './existing-unit.js';
 import { cliCommandOf } from './cli-command.js';
+import { commandsOf } from '../platform/package-json.js';
 import { type ServiceOptions, type UnitRequest, plainValue, serviceLines } from './unit-text.js';
 
 export { execWord, type ServiceOptions } from './unit-text.js';
@@ -269,13 +270,8 @@ async function planSystemd(request: SystemdRequest): Promise<Planned> {
 
 /** The commands of the current release (package.json `bin`), by name; none when there is no current release yet. */
 async function currentBins(root: string): Promise<Record<string, string>> {
-  const pkg = (await readJsonIfExists(path.join(layoutOf(root).current, 'package.json')).catch(() => undefined)) as
-    | { name?: unknown; bin?: unknown }
-    | undefined;
-  if (typeof pkg?.bin === 'string' && typeof pkg.name === 'string')
-    return { [pkg.name.replace(/^@[^/]+\//, '')]: pkg.bin };
-  if (!pkg?.bin || typeof pkg.bin !== 'object') return {};
-  return Object.fromEntries(Object.entries(pkg.bin).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  const pkg = await readJsonIfExists(path.join(layoutOf(root).current, 'package.json')).catch(() => undefined);
+  return pkg && typeof pkg === 'object' ? commandsOf(pkg as Record<string, unknown>) : {};
 }
 
 /** The entry (and its arguments) when none was given: the preset's, else the current release's `main`. */

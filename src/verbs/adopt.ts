@@ -25,7 +25,7 @@ import { dependencyReach, describeUnreached } from '../stage/dependency-reach.js
 import { differences, folderHashes, manifestHashes, tarballHashes } from '../stage/prove-same.js';
 import { downloadTarball, resolvePackage } from '../registry/fetch.js';
 import { removeTree } from '../platform/fs.js';
-import { type Settings, readConfig, writeConfig } from '../store/config.js';
+import { type Settings, writeConfig } from '../store/config.js';
 import {
   type ServiceFound,
   type StableCommand,
@@ -33,7 +33,7 @@ import {
   serviceNodeOf,
   writeStableCommands,
 } from '../unit-files/adopted.js';
-import { readPackageJson } from '../platform/package-json.js';
+import { commandsOf, readPackageJson } from '../platform/package-json.js';
 import { type NpmLink, linkNpmBins, recordNpmLinks, unlinkNpmBins } from '../unit-files/bin-links.js';
 
 export interface AdoptOptions extends RootOptions {
@@ -133,7 +133,6 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       const url = new URL(config.healthUrl);
       url.port = String(found.port.port);
       found.healthUrl = url.toString();
-      await writeConfig(layout.root, { ...config, healthUrl: found.healthUrl });
     }
     const commands = await writeStableCommands({
       root: layout.root,
@@ -144,11 +143,18 @@ export async function adopt(options: AdoptOptions): Promise<AdoptResult> {
       bins: pkg.bins,
       preset: config.preset ?? config.package,
     });
-    const keptOut = await keepInstallOutOfState(session, [
+    const keptOut = await installInState(session, [
       real,
       config.node ?? node.path,
       ...commands.flatMap((c) => c.runsAdopted.filter((r) => r.kind === 'script').map((r) => r.path)),
     ]);
+    // What adopt learnt about the service, written once: its real port, the install kept out of its state.
+    if (found?.healthUrl || keptOut.length > 0)
+      await writeConfig(layout.root, {
+        ...config,
+        ...(found?.healthUrl ? { healthUrl: found.healthUrl } : {}),
+        independentPaths: [...config.independentPaths, ...keptOut],
+      });
     // npm -g's link (recorded even when absent, as before), and every other command found that runs the adopted copy.
     const links = commands.flatMap((c) => [
       { name: c.name, link: c.npmLink, ours: c.path },
@@ -216,20 +222,11 @@ export async function readInstalledPackage(
       hint: 'Name the package folder, e.g. $(npm root -g)/openclaw',
     });
   }
-  const bin =
-    typeof json.bin === 'string'
-      ? { [json.name.replace(/^@[^/]+\//, '')]: json.bin }
-      : json.bin && typeof json.bin === 'object'
-        ? (json.bin as Record<string, unknown>)
-        : {};
-  const bins = Object.fromEntries(
-    Object.entries(bin).filter((e): e is [string, string] => typeof e[1] === 'string' && /^[\w.-]+$/.test(e[0])),
-  );
   return {
     name: json.name,
     version: json.version,
     integrity: typeof json._integrity === 'string' ? json._integrity : null,
-    bins,
+    bins: commandsOf(json),
   };
 }
 
@@ -346,11 +343,11 @@ function unproven(source: string, spec: string, why: string): ReleaseSwitcherErr
 
 /**
  * The install's own files are not state: each of `parts` (the package, the service's Node, a wrapper) that lies inside a
- * state directory is kept out of it by the top folder it is in (`~/.openclaw/tools`, `~/.openclaw/bin`), added to the
- * root's independent paths. Returns the folders added.
+ * state directory is kept out of it by the top folder it is in (`~/.openclaw/tools`, `~/.openclaw/bin`). Returns those
+ * folders that are not independent paths of the root yet.
  */
-async function keepInstallOutOfState(session: MutationSession, parts: readonly string[]): Promise<string[]> {
-  const { config, layout } = session;
+async function installInState(session: MutationSession, parts: readonly string[]): Promise<string[]> {
+  const { config } = session;
   const env = (await serviceIdentity(session)).env;
   const stateDirs: string[] = [];
   for (const p of await resolveStatePaths(config.statePaths, env))
@@ -367,10 +364,5 @@ async function keepInstallOutOfState(session: MutationSession, parts: readonly s
       }
     }
   }
-  const added = [...out].filter((p) => !config.independentPaths.includes(p)).sort();
-  if (added.length > 0) {
-    const now = await readConfig(layout.root); // as adopt left it (the health URL it may have set)
-    await writeConfig(layout.root, { ...now, independentPaths: [...now.independentPaths, ...added] });
-  }
-  return added;
+  return [...out].filter((p) => !config.independentPaths.includes(p)).sort();
 }
