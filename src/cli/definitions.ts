@@ -57,6 +57,14 @@ const checkpointOption: Record<string, OptionDef> = {
       'put this checkpoint back before the target starts (one holding the state the target left: see release-switcher checkpoints), e.g. what a rollback set aside',
   },
 };
+const runOnNodeOption: Record<string, OptionDef> = {
+  node: {
+    type: 'string',
+    value: 'PATH',
+    description:
+      "run the target on this Node: the service moves to it with the flip (the unit release-switcher wrote, config.json's node) and back with any way back; default: the Node the target last ran on, else the service's",
+  },
+};
 const verifySignaturesOption: Record<string, OptionDef> = {
   'verify-signatures': {
     type: 'string',
@@ -157,11 +165,13 @@ export const COMMANDS: CommandDef[] = [
       ...handoffOption,
       ...noPreflightOption,
       ...acceptCapabilitiesOption,
+      ...runOnNodeOption,
       ...waitVerdictOption,
     },
     examples: [
       'release-switcher update',
       'release-switcher update --channel beta',
+      'release-switcher update --node /opt/node-v26/bin/node   # move the service to Node 26, with its way back',
       'release-switcher update openclaw@2026.9.6 --json',
       'release-switcher update --wait   # from inside the service: wait for the verdict of the handed-off update',
     ],
@@ -177,6 +187,7 @@ export const COMMANDS: CommandDef[] = [
       ...noPreflightOption,
       ...acceptCapabilitiesOption,
       ...checkpointOption,
+      ...runOnNodeOption,
       ...waitVerdictOption,
     },
     examples: [
@@ -194,6 +205,7 @@ export const COMMANDS: CommandDef[] = [
       ...handoffOption,
       ...acceptCapabilitiesOption,
       ...checkpointOption,
+      ...runOnNodeOption,
       ...waitVerdictOption,
     },
     examples: ['release-switcher rollback', 'release-switcher rollback 2026.9.4'],

@@ -1,3 +1,4 @@
+import path from 'node:path';
 /**
  * Option readers shared by several commands. Kept apart from any one command's module so that a
  * command imports only what it runs: `switch` and `rollback` read --handoff without loading
@@ -42,4 +43,16 @@ export function checkpointOf(ctx: CommandContext): { checkpoint?: string } {
     });
   }
   return { checkpoint: value };
+}
+
+/** `--node PATH` (update, switch, rollback): the Node to run the target on, as an absolute path. */
+export function runOnNodeOf(ctx: CommandContext): { node?: string } {
+  const value = ctx.values.node;
+  if (value === undefined) return {};
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new ReleaseSwitcherError('USAGE', '--node takes the path of a node binary.', {
+      hint: 'For example --node /opt/node-v26/bin/node',
+    });
+  }
+  return { node: path.resolve(ctx.runtime.cwd ?? process.cwd(), value) };
 }

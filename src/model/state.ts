@@ -19,6 +19,17 @@ export interface ReleaseRecord {
   signatures?: 'verified' | 'unsigned' | 'skipped';
   /** The version announced a provenance attestation (recorded, not verified). */
   provenance?: boolean;
+  /**
+   * The Node this release runs on, when one is configured: the one it last verified on, or (never activated) the one it
+   * was staged for when that is not the service's. A switch to it moves the service onto it (Transaction.runtime).
+   */
+  node?: NodeRef;
+}
+
+/** A Node as the journal names it: the file the unit runs, and its version when it was recorded. */
+export interface NodeRef {
+  path: string;
+  version: string;
 }
 
 /**
@@ -125,6 +136,13 @@ export interface Transaction {
    * `checkpoint`, `finalize`, `start`, `start-to-healthy`), and their sum.
    */
   window?: { parts: Array<{ part: string; ms: number }>; totalMs: number };
+  /**
+   * The service's Node moves with this transaction (transaction/runtime.ts): the unit runs `from` before the flip and
+   * `to` after it; every way back puts `from` back with the release.
+   */
+  runtime?: { from: NodeRef; to: NodeRef; why: string };
+  /** Asked for with `--node PATH`: the Node to run the target on (a runner carrying it out reads it here). */
+  node?: string;
 }
 
 /** A warning a step of a transaction passed on: the step, the service's own code or reason when it gave one, what it said. */

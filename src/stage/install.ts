@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs/promises';
 import { ReleaseSwitcherError, asDiskFull, isReleaseSwitcherError } from '../model/errors.js';
-import type { ReleaseState } from '../model/state.js';
+import type { NodeRef, ReleaseState } from '../model/state.js';
 import { crashPoint } from '../platform/crashpoint.js';
 import { fsyncDir, removeTree } from '../platform/fs.js';
 import { type ResolvedPackage, resolvePackage } from '../registry/fetch.js';
@@ -20,6 +20,7 @@ import { makeReleaseImmutable, removeTreeKeepingReleases } from '../store/immuta
 import { layoutOf } from '../store/layout.js';
 import { sealReleaseTop } from '../store/seal.js';
 import { yieldingTo } from '../store/lock-yield.js';
+import { nodeToStageFor } from './staging-node.js';
 
 export interface InstallResult {
   version: string;
@@ -48,6 +49,7 @@ export async function installLocked(
   session: StagingSession,
   spec: string,
   resolved?: ResolvedPackage,
+  options: { node?: string | undefined } = {},
 ): Promise<InstallResult> {
   const { layout, config, runtime, journal, ledger } = session;
   runtime.onProgress({ phase: 'resolve', message: `resolving ${spec}` });
@@ -93,10 +95,12 @@ export async function installLocked(
   await journal.commit('install:begin');
   try {
     const earlier = await reuseCandidates(session);
+    // Another Node than the service's (asked for, or the one its engines need): staged for it, and it records it.
+    const node = await nodeToStageFor(session, journal.state.releases, pkg, options.node);
     const staged = await yielding((runtime) =>
-      stageRelease({ layout, config, runtime, journal, pkg, stagingId, earlier }),
+      stageRelease({ layout, config: node ? { ...config, node } : config, runtime, journal, pkg, stagingId, earlier }),
     );
-    await commitRelease(session, { ...staged, earlier }, 'installed');
+    await commitRelease(session, { ...staged, earlier, ...(node && { runsOn: staged.marker.node }) }, 'installed');
     const { signatures } = staged.marker;
     return {
       version: pkg.version,
@@ -127,6 +131,8 @@ export async function commitRelease(
     inodes?: ReadonlyMap<string, LinkedInode>;
     earlier?: readonly string[];
     alreadyImmutable?: ReadonlySet<string>;
+    /** Staged for another Node than the service's: the release runs on it (ReleaseRecord.node). */
+    runsOn?: NodeRef;
   },
   state: ReleaseState,
 ): Promise<void> {
@@ -163,6 +169,7 @@ export async function commitRelease(
     integrity: staged.marker.integrity,
     source: staged.marker.source,
     ...(signatures ? { signatures: signatures.status, provenance: signatures.provenance } : {}),
+    ...(staged.runsOn && { node: { path: staged.runsOn.path, version: staged.runsOn.version } }),
   });
   session.ledger.endOperation();
   await journal.commit('install:done');

@@ -349,7 +349,8 @@ export async function findNode(options: {
   env: NodeJS.ProcessEnv;
   execPath: string;
   why: string;
-  preferred?: string;
+  /** Nodes to try first, in order. */
+  preferred?: string | string[];
 }): Promise<string> {
   const { range, env, why } = options;
   const onPath = (env.PATH ?? '')
@@ -357,7 +358,7 @@ export async function findNode(options: {
     .filter(Boolean)
     .map((dir) => path.join(dir, 'node'));
   const seen: string[] = [];
-  const first = options.preferred ? [options.preferred] : [];
+  const first = [options.preferred ?? []].flat();
   for (const candidate of [...new Set([...first, options.execPath, ...onPath])]) {
     const node = await probeNode(candidate, env).catch(() => undefined);
     if (!node) continue;

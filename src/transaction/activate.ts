@@ -44,6 +44,7 @@ import {
   verifyStep,
 } from './steps.js';
 import { StopWindow } from './window.js';
+import { planRuntime, recordRanOn } from './runtime.js';
 
 export interface ActivateRequest {
   kind: TransactionKind;
@@ -58,6 +59,8 @@ export interface ActivateRequest {
   acceptCapabilities?: boolean | undefined;
   /** The checkpoint to put back before the target starts (journaled on the transaction). */
   checkpoint?: string | undefined;
+  /** `--node PATH`: the Node to run the target on; the service moves to it with the flip (runtime.ts). */
+  node?: string | undefined;
 }
 
 /**
@@ -106,7 +109,8 @@ export async function drive(run: Run, entry: Entry): Promise<Transaction> {
     if (run.failure) break;
   }
   if (!run.failure) return finish(run, 'verified');
-  markBad(run.session.journal, tx.to!, `${run.failure.reason}: ${run.failure.detail}`);
+  // A move of the service alone (the same release on another Node) failed on that Node, not the release: it stays good.
+  if (tx.from !== tx.to) markBad(run.session.journal, tx.to!, `${run.failure.reason}: ${run.failure.detail}`);
   return (await waysBack()).rollBack(run, supervisor, run.failure);
 }
 
@@ -125,12 +129,16 @@ async function begin(session: JournalSession, request: ActivateRequest): Promise
     ...(request.acceptCapabilities === true && { acceptCapabilities: true as const }),
     ...(request.checkpoint && { checkpoint: request.checkpoint }),
   });
-  if (current === request.target) {
+  const installed = Boolean(journal.state.releases[request.target]);
+  // The release running on another Node than the service's is a move of the service (runtime.ts), even to what runs.
+  const runtime = installed ? await planRuntime(session, tx, request.node ?? tx.node) : undefined;
+  if (runtime) setFields(tx, { runtime });
+  if (current === request.target && !runtime) {
     closeTransaction(journal, tx, { status: 'up_to_date' });
     if (request.scheduled) await journal.commit();
     return tx;
   }
-  if (!journal.state.releases[request.target]) {
+  if (!installed) {
     throw new ReleaseSwitcherError('RELEASE_NOT_FOUND', `Release ${request.target} is not installed.`, {
       hint: `Install it first (release-switcher install ${config.package}@${request.target}); see release-switcher list.`,
     });
@@ -268,7 +276,10 @@ async function verify(run: Run): Promise<void> {
     baseline: run.baseline ?? null,
   });
   if (!result.ok) run.failure = { reason: result.reason, detail: result.detail };
-  else markGood(run.session.journal.state.releases[tx.to!], { overrideBad: true });
+  else {
+    markGood(run.session.journal.state.releases[tx.to!], { overrideBad: true });
+    recordRanOn(run.session, tx, tx.to!, 'to');
+  }
   // The window ends at the first healthy answer, not at the end of the stability wait.
   if (result.ok && verifying !== undefined && result.evidence.healthyAfterMs !== null)
     run.window?.close(verifying + result.evidence.healthyAfterMs);

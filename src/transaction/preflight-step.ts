@@ -10,6 +10,7 @@ import { ReleaseSwitcherError, asDiskFull, isReleaseSwitcherError } from '../mod
 import type { Transaction } from '../model/state.js';
 import { crashPoint } from '../platform/crashpoint.js';
 import { probeNode } from '../platform/node.js';
+import { nodeFor } from './runtime.js';
 import {
   cleanupPreflight,
   type PreflightIsolation,
@@ -36,13 +37,14 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
   const result = await runStep({ journal, tx }, 'preflight', async (step) => {
     // A configured Node that no longer runs (removed or moved since the install) is the environment's fault: the
     // candidate would "crash" at its first instruction and be marked bad for it. NODE_NOT_FOUND says what to fix.
-    if (config.node) await probeNode(config.node, runtime.env, runtime.signal);
+    const node = nodeFor(session, tx, 'to'); // the Node it will run on, when the service moves with it
+    if (config.node || tx.runtime) await probeNode(node, runtime.env, runtime.signal);
     const serviceEnv = (await serviceIdentity(session)).env; // the state as the service finds it, not as we would
     const skip = await resolveIndependentPaths(config.independentPaths, serviceEnv);
     const paths = (await resolveStatePaths(config.statePaths, serviceEnv)).filter((p) => !skip.has(p));
     const candidate = await candidateEnvOf(session);
     const outcome = await runPreflight({
-      node: config.node ?? process.execPath,
+      node,
       args: config.preflight!,
       env: config.preflightEnv,
       configFile: config.preflightConfig,

@@ -19,6 +19,9 @@ export function preflightWanted(config: Config): boolean {
  */
 export function knownGoodReturn(session: JournalSession, tx: Transaction): string | undefined {
   const target = tx.to!;
-  if (session.journal.state.releases[target]?.state !== 'good' || tx.restore?.version !== target) return undefined;
+  const record = session.journal.state.releases[target];
+  if (record?.state !== 'good' || tx.restore?.version !== target) return undefined;
+  // Verified on another Node than the one it is moving to: that is not what its verification showed.
+  if (tx.runtime && record.node?.path !== tx.runtime.to.path) return undefined;
   return `${target} was verified here and starts on the state it was left with (snapshot ${tx.restore.snapshot}): nothing to rehearse`;
 }

@@ -63,7 +63,7 @@ export function enterTransaction(journal: Journal, tx: Transaction): Transaction
 
 /** The fields of a transaction its driver keeps up to date (undefined removes one). */
 export type TransactionFields = Partial<
-  Pick<Transaction, 'from' | 'before' | 'hint' | 'restore' | 'snapshot' | 'heartbeatAt' | 'progress'>
+  Pick<Transaction, 'from' | 'before' | 'hint' | 'restore' | 'snapshot' | 'heartbeatAt' | 'progress' | 'runtime'>
 >;
 
 /** Set (or, with undefined, remove) fields of `tx`. */

@@ -17,6 +17,7 @@ import type { Transaction } from '../model/state.js';
 import { noteStep, runStep } from './record.js';
 import { type ServiceIdentity, unitSettings } from './service-identity.js';
 import type { Run } from './steps.js';
+import { nodeFor } from './runtime.js';
 
 const NAME = 'restart-handoff' as const;
 /** How long the gateway may take to exit after the request (OpenClaw's drain cap under systemd is 315 s). */
@@ -44,7 +45,7 @@ export async function handoffStep(
     return { pid };
   }
   const call = {
-    node: config.node,
+    node: nodeFor(session, tx, 'from'), // the release being left, on the Node it runs on
     releaseDir: layout.release(tx.from),
     env: service.env,
     signal: runtime.signal,

@@ -10,6 +10,7 @@ import { pointLink, readLinkVersion, removeLink } from '../store/links.js';
 import { flipBack } from './flip-back.js';
 import { closeTransaction, markGood, noteStep, runStep, setFields, transition } from './record.js';
 import { beginRestore, endRestore, planStateReturn } from './state-return.js';
+import { pointRuntime, recordRanOn } from './runtime.js';
 import { type Failure, type Run, finish, restartStep, verifyStep } from './steps.js';
 import type { Transaction } from '../model/state.js';
 import { isReleaseSwitcherError } from '../model/errors.js';
@@ -48,8 +49,9 @@ export async function rollBack(run: Run, supervisor: Supervisor, failure: Failur
   if (plan.action === 'keep') noteStep(tx, 'restore-state', 'skipped', plan.detail);
   try {
     await runStep({ journal, tx }, 'rollback', async (step) => {
+      const moved = await pointRuntime(session, tx, 'from'); // the Node it ran on, with it
       await flipBack(layout, { current: previous, previous: tx.before?.previous ?? null });
-      step.note({ detail: `${failure.detail}; current -> releases/${previous}` });
+      step.note({ detail: `${failure.detail}; current -> releases/${previous}${moved}` });
     });
   } catch (error) {
     if (cancelled(error)) throw error; // left rolling back, for recovery to resume
@@ -119,6 +121,7 @@ async function restartPrevious(run: Run, supervisor: Supervisor, previous: strin
   const result = await verifyStep(run, supervisor, { name: 'verify-previous', version: previous, baseline });
   if (!result.ok) return failRollback(run, supervisor, { why: `${previous} did not come back: ${result.detail}` });
   markGood(session.journal.state.releases[previous], { overrideBad: false });
+  recordRanOn(session, tx, previous, 'from');
   return finish(run, 'rolled_back');
 }
 
@@ -160,6 +163,7 @@ export async function undo(run: Run, reason: string): Promise<Transaction> {
     if (before.previous === null) await removeLink(layout, 'previous');
     else await pointLink(layout, 'previous', before.previous);
   }
+  await pointRuntime(run.session, run.tx, 'from'); // a flip cut half way may have moved the unit's Node
   closeTransaction(journal, run.tx, { status: 'failed', reason });
   await journal.commit();
   if (run.prepared) await discardPrepared(run.session, run.tx);

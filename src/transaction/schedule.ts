@@ -36,6 +36,11 @@ export interface HandoffOptions {
    * (`--checkpoint`). @default the way back's own rule: the checkpoint taken when the current release came in from it
    */
   checkpoint?: string;
+  /**
+   * The Node to run the target on (`--node PATH`): the service moves to it with the flip, and back with every way back
+   * (transaction/runtime.ts). @default the Node the target last ran on, else the service's
+   */
+  node?: string;
 }
 
 export type Plan = { tx: Transaction; launch: boolean };
@@ -65,7 +70,7 @@ export interface TransactRequest extends HandoffOptions {
  * transaction as scheduled; with the lock released, launch the runner when it was scheduled.
  */
 export async function transact(options: RootOptions, request: TransactRequest): Promise<Transaction> {
-  const { kind, handoff, preflight, acceptCapabilities, checkpoint } = request;
+  const { kind, handoff, preflight, acceptCapabilities, checkpoint, node } = request;
   let config!: MutationSession['config'];
   const { tx, launch } = await mutate(
     options,
@@ -81,6 +86,7 @@ export async function transact(options: RootOptions, request: TransactRequest): 
           preflight,
           acceptCapabilities,
           checkpoint,
+          node,
         });
       return activateOrSchedule(session, {
         kind,
@@ -89,6 +95,7 @@ export async function transact(options: RootOptions, request: TransactRequest): 
         ...(preflight !== undefined && { preflight }),
         ...(acceptCapabilities && { acceptCapabilities }),
         ...(checkpoint && { checkpoint }),
+        ...(node && { node }),
       });
     },
     { overStaging: request.overStaging === true },
@@ -120,12 +127,12 @@ export async function transact(options: RootOptions, request: TransactRequest): 
 
 /** Under the lock: activate now, or journal the transaction as scheduled for a runner. */
 async function activateOrSchedule(session: MutationSession, request: ActivateRequest): Promise<Plan> {
-  const { kind, target, handoff = 'auto', preflight = true, acceptCapabilities, checkpoint } = request;
+  const { kind, target, handoff = 'auto', preflight = true, acceptCapabilities, checkpoint, node } = request;
   const { layout, config, journal, runtime } = session;
   const current = await readLinkVersion(layout, 'current');
   const outside = handoff === 'always' || (handoff === 'auto' && isInsideService(config, runtime.env));
-  const now = { kind, target, preflight, acceptCapabilities, checkpoint };
-  if (!outside || current === target || config.supervisor === 'none')
+  const now = { kind, target, preflight, acceptCapabilities, checkpoint, node };
+  if (!outside || (current === target && !node) || config.supervisor === 'none')
     return { tx: await activate(session, now), launch: false };
   if (!journal.state.releases[target]) return { tx: await activate(session, now), launch: false }; // throws RELEASE_NOT_FOUND
   return schedule(session, now);
@@ -141,6 +148,7 @@ async function schedule(
     preflight?: boolean | undefined;
     acceptCapabilities?: boolean | undefined;
     checkpoint?: string | undefined;
+    node?: string | undefined;
   },
 ): Promise<Plan> {
   const { layout, journal } = session;
@@ -160,6 +168,7 @@ async function schedule(
     ...(request.preflight === false && { preflight: false }),
     ...(request.acceptCapabilities === true && { acceptCapabilities: true }),
     ...(request.checkpoint && { checkpoint: request.checkpoint }),
+    ...(request.node && { node: request.node }),
   });
   enterTransaction(journal, tx);
   await journal.commit();
@@ -191,7 +200,13 @@ export async function runScheduled(options: RootOptions & { id: string }): Promi
       try {
         if (tx.spec && !session.journal.state.releases[tx.to]) await stageFor(session, tx);
         return publicTransaction(
-          await activate(session, { kind: tx.kind, target: tx.to, scheduled: tx, preflight: tx.preflight !== false }),
+          await activate(session, {
+            kind: tx.kind,
+            target: tx.to,
+            scheduled: tx,
+            preflight: tx.preflight !== false,
+            node: tx.node,
+          }),
         )!;
       } catch (error) {
         await closeUnflipped(session, tx, error);
@@ -246,7 +261,9 @@ async function stageFor(session: MutationSession, tx: Transaction): Promise<void
   try {
     // Loaded here, not at the top: switch and rollback go through this module and never stage.
     const { installLocked } = await import('../stage/install.js');
-    const installed = await installLocked({ ...session, runtime: { ...runtime, onProgress } }, tx.spec!);
+    const installed = await installLocked({ ...session, runtime: { ...runtime, onProgress } }, tx.spec!, undefined, {
+      node: tx.node,
+    });
     noteStep(tx, 'stage', 'ok', `${installed.version} installed at ${installed.path}`, since(started));
     transition(tx, 'scheduled');
   } catch (error) {

@@ -15,6 +15,7 @@ import { pointLink, readLinkVersion } from '../store/links.js';
 import { ProvenInodes, checkReleaseFast, proveWayBack } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
 import { beginStep, closeTransaction, failRunningSteps, noteStep, runStep } from './record.js';
+import { pointRuntime } from './runtime.js';
 
 /**
  * The order every switch runs its steps in: `--dry-run` lists those that apply (plan.ts `planSwitch`),
@@ -145,12 +146,16 @@ export async function flipStep(run: Run, point?: CrashPointName): Promise<void> 
     run,
     'flip',
     async (step) => {
-      if (from !== null) await pointLink(layout, 'previous', from);
+      // The unit's Node first (when the service moves to another): the old process runs on, its Node already loaded.
+      const moved = await pointRuntime(run.session, run.tx, 'to');
+      // A move of the service alone (the same release on another Node) leaves `previous` where it was.
+      const leaving = from !== null && from !== to ? from : null;
+      if (leaving !== null) await pointLink(layout, 'previous', leaving);
       crashPoint('activate:previous-flipped');
       await pointLink(layout, 'current', to!);
       crashPoint('activate:current-flipped');
       await fs.rm(layout.bootTries, { force: true }); // a new pending release starts with a fresh count
-      const detail = `current -> releases/${to}${from ? `, previous -> releases/${from}` : ''}`;
+      const detail = `current -> releases/${to}${leaving ? `, previous -> releases/${leaving}` : ''}${moved}`;
       step.note({ detail });
       runtime.onProgress({ phase: 'flip', message: detail });
     },
@@ -158,11 +163,13 @@ export async function flipStep(run: Run, point?: CrashPointName): Promise<void> 
   );
 }
 
-/** On re-entry after the flip: `previous` names the release left, as the flip would have left it. */
+/** On re-entry after the flip: `previous` names the release left and the unit the target's Node, as the flip would have left them. */
 export async function completeFlip(run: Run): Promise<void> {
   const { layout } = run.session;
-  if (run.tx.from !== null && (await readLinkVersion(layout, 'previous')) !== run.tx.from)
-    await pointLink(layout, 'previous', run.tx.from);
+  const { from, to } = run.tx;
+  await pointRuntime(run.session, run.tx, 'to');
+  if (from !== null && from !== to && (await readLinkVersion(layout, 'previous')) !== from)
+    await pointLink(layout, 'previous', from);
 }
 
 /**

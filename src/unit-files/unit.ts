@@ -31,6 +31,11 @@ export const DROP_IN_NAME = 'release-switcher.conf';
 /** First line of every file we write: marks a whole unit as ours, so a later `unit --install` rewrites it. */
 const HEADER = '# Written by release-switcher (unit --install): regenerate it rather than edit it.';
 
+/** Whether a unit file's text is one release-switcher wrote (a drop-in or a whole unit: its first line). */
+export function isOurUnitText(text: string): boolean {
+  return text.startsWith(HEADER);
+}
+
 /** `[Unit]`: explicit restarts count against StartLimitBurst (5 per 10 s), and quick rollbacks must never hit start-limit-hit. */
 const UNIT_LIMITS = 'StartLimitIntervalSec=0';
 
@@ -170,7 +175,7 @@ export async function installDropIn(
  */
 async function existingUnit(config: Config, options: PathOptions): Promise<'theirs' | 'ours' | 'none' | undefined> {
   const own = await fs.readFile(unitPath(config, options), 'utf8').catch(() => '');
-  if (own.startsWith(HEADER)) return 'ours';
+  if (isOurUnitText(own)) return 'ours';
   const cat = await systemctl(['cat', unitNameOf(config)], options).catch(() => undefined);
   if (cat?.exitCode === 0) return /^# .*\.d\/[^/]+\.conf$/.test(cat.output.split('\n')[0] ?? '') ? 'none' : 'theirs';
   return cat && /No files found/.test(cat.output) ? 'none' : undefined;

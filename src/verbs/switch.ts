@@ -22,6 +22,7 @@ export async function switchTo(options: SwitchOptions): Promise<Transaction> {
     preflight: options.preflight,
     acceptCapabilities: options.acceptCapabilities,
     checkpoint: options.checkpoint,
+    node: options.node,
     // Activating what is installed needs nothing from the network: a download holding the lock gives way.
     overStaging: true,
   });
@@ -41,6 +42,7 @@ export async function rollback(options: RollbackOptions): Promise<Transaction> {
     handoff: options.handoff,
     acceptCapabilities: options.acceptCapabilities,
     checkpoint: options.checkpoint,
+    node: options.node,
     overStaging: true,
   });
 }

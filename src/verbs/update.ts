@@ -24,9 +24,11 @@ export async function update(options: UpdateOptions): Promise<Transaction> {
       const spec =
         options.spec ??
         (await (await import('../transaction/channel.js')).channelUpdateSpec(session, options.channel)).spec;
-      return (await installLocked(withSignaturePolicy(session, options.verifySignatures), spec)).version;
+      const staging = withSignaturePolicy(session, options.verifySignatures);
+      return (await installLocked(staging, spec, undefined, { node: options.node })).version;
     },
     handoff: options.handoff,
+    node: options.node,
     preflight: options.preflight,
     acceptCapabilities: options.acceptCapabilities,
   });

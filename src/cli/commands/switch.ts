@@ -3,7 +3,7 @@ import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { describeSwitchPlan } from '../format.js';
 import { settle } from '../follow.js';
-import { checkpointOf, handoffOf } from '../options.js';
+import { checkpointOf, handoffOf, runOnNodeOf } from '../options.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const version = ctx.positionals[0];
@@ -30,6 +30,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
       preflight: ctx.values['no-preflight'] !== true,
       acceptCapabilities: ctx.values['accept-capabilities'] === true,
       ...checkpointOf(ctx),
+      ...runOnNodeOf(ctx),
       ...ctx.runtime,
     }),
   );

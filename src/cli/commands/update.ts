@@ -4,7 +4,7 @@ import { planUpdate, update } from '../../verbs/update.js';
 import { openSession } from '../../store/session.js';
 import { describePlan } from './install.js';
 import { signaturePolicy } from '../options.js';
-import { handoffOf } from '../options.js';
+import { handoffOf, runOnNodeOf } from '../options.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { describeSwitchPlan } from '../format.js';
 import { settle } from '../follow.js';
@@ -41,6 +41,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
       handoff: handoffOf(ctx),
       preflight: ctx.values['no-preflight'] !== true,
       acceptCapabilities: ctx.values['accept-capabilities'] === true,
+      ...runOnNodeOf(ctx),
       ...ctx.runtime,
     }),
   );
