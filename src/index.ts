@@ -80,6 +80,7 @@ export type {
   TransactionStatus,
   TransactionKind,
   TransactionWarning,
+  NodeRef,
   Step,
   ReleaseState,
 } from './model/state.js';

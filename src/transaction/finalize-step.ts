@@ -69,7 +69,7 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
       const env = { ...serviceEnv, ...finalize.env };
       run.window?.next('checkpoint');
       await checkpointFirst(run, env);
-      skipped = exactRestore(tx);
+      skipped = nothingToFinalize(tx);
       if (skipped) {
         step.end('skipped', skipped);
         return;
@@ -144,12 +144,15 @@ export async function prefetchFor(run: Run, supervisor: Supervisor): Promise<Pre
 }
 
 /**
- * A transaction that puts back the snapshot taken when its target was left (state-return.ts: the one taken as the
+ * A move of the service alone to another Node (runtime.ts: the release that runs, started again on the new Node) starts
+ * the release on the state it finalized and serves with. And a transaction that puts back the snapshot taken when its target was left (state-return.ts: the one taken as the
  * release being left came in from the target) starts the target on the state it had finalized and served with, exactly:
  * finalize would only repeat, in the stop window, what that state already holds (90 s measured with a plugin). Why it is
  * skipped, or undefined when it must run.
  */
-function exactRestore(tx: Transaction): string | undefined {
+function nothingToFinalize(tx: Transaction): string | undefined {
+  if (tx.from === tx.to)
+    return `not run: ${tx.to} finalized this state and served it already; only its Node changes (transaction/runtime.ts)`;
   if (!tx.restore || tx.restore.version !== tx.to) return undefined;
   return `not run: snapshot ${tx.restore.snapshot} was taken when ${tx.to} was left, so ${tx.to} starts on the state it finalized and served with`;
 }

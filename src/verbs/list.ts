@@ -1,5 +1,5 @@
 import { readState } from '../store/journal.js';
-import type { ReleaseState } from '../model/state.js';
+import type { NodeRef, ReleaseState } from '../model/state.js';
 import { readLinkVersion } from '../store/links.js';
 import { compareVersionsDesc } from '../store/release.js';
 import { type RootOptions, openSession } from '../store/session.js';
@@ -19,6 +19,8 @@ export interface ReleaseInfo {
   signatures?: 'verified' | 'unsigned' | 'skipped';
   /** The version announced a provenance attestation. */
   provenance?: boolean;
+  /** The Node it runs on (a switch to it moves the service there), once recorded. */
+  node?: NodeRef;
 }
 
 export interface ListResult {
@@ -49,6 +51,7 @@ export async function list(options: RootOptions): Promise<ListResult> {
         source: record.source,
         ...(record.reason ? { reason: record.reason } : {}),
         ...(record.signatures ? { signatures: record.signatures, provenance: record.provenance === true } : {}),
+        ...(record.node && { node: record.node }),
       }),
     )
     .sort((a, b) => compareVersionsDesc(a.version, b.version));

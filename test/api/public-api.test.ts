@@ -33,6 +33,7 @@ const TYPES = [
     'TransactionStatus',
     'TransactionKind',
     'TransactionWarning',
+    'NodeRef',
     'Step',
     'ReleaseState',
   ],

@@ -3,10 +3,15 @@
 // install of that command, copied in), its gateway run by a unit through npm's link `~/.npm-global/bin/openclaw`
 // (a `#!/usr/bin/env node` script: the Node is the unit PATH's), the port only in openclaw.json. Adopt copies it
 // (npm's layout holds its dependencies), takes the Node the link finds, finds npm's link; then every shape's
-// lifecycle (openclaw-shapes.ts).
+// lifecycle (openclaw-shapes.ts). Then the operator moves the gateway to the other Node line OpenClaw supports and
+// back (issue 33: a runtime change is a transaction with its way back).
 import { execFileSync } from 'node:child_process';
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
+import { ensureNode } from '../../bench/lib/node24.mjs';
+import { nodeFor } from '../support/accounts.ts';
+import { OPENCLAW_UNIT, openclawHealthy } from '../support/openclaw.ts';
 import { copyOpenclaw } from '../support/openclaw-prepared.ts';
 import { shapeBench, shapeLifecycle, startShapeGateway, FROM } from '../support/openclaw-shapes.ts';
 import { describeWhere } from '../support/skip.ts';
@@ -43,5 +48,29 @@ describeWhere(
       });
       console.log(`~/.npm-global shape timings (ms): ${JSON.stringify(run.timings)}`);
     }, 2_400_000);
+
+    it('the gateway moved to the other Node line and back: each move a verified transaction, the unit and the process on it', async () => {
+      const { rs, um, port, account, node } = bench();
+      const major = Number(/v?(\d+)/.exec(execFileSync(node, ['--version'], { encoding: 'utf8' }))![1]);
+      const other = nodeFor(account, (await ensureNode(major === 24 ? 26 : 24)).node);
+      const runsOn = async (expected: string) => {
+        const shown = (await um.systemctl(['show', '-p', 'ExecStart', '--value', OPENCLAW_UNIT])).stdout;
+        expect(shown).toContain(`argv[]=${expected} `);
+        const { pid, version } = await openclawHealthy(um, { port, pid: null, timeoutMs: 120_000 });
+        expect(version).toBe(FROM);
+        expect(realpathSync(`/proc/${pid}/exe`)).toBe(realpathSync(expected));
+      };
+      for (const [to, from] of [
+        [other, node],
+        [node, other],
+      ] as const) {
+        const started = Date.now();
+        const moved = await rs(['switch', FROM, '--node', to]);
+        expect(moved.json?.result?.status, moved.stdout.slice(-3000) + moved.stderr.slice(-3000)).toBe('verified');
+        expect(moved.json.result.runtime).toMatchObject({ from: { path: from }, to: { path: to }, why: '--node' });
+        console.log(`moved to ${to} in ${Date.now() - started} ms: ${JSON.stringify(moved.json.result.window)}`);
+        await runsOn(to);
+      }
+    }, 900_000);
   },
 );
