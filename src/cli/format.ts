@@ -129,5 +129,8 @@ export function describeSwitchPlan(plan: SwitchPlan): string {
         `database preflight (${plan.to}): ${plan.database.note ?? plan.database.verdicts!.map((v) => `${v.database}: ${v.status}`).join('; ') ?? ''}${plan.database.verdicts?.length === 0 ? 'no state database yet' : ''}`,
       ]
     : [];
-  return [head, ...state, ...database, `supervisor: ${plan.supervisor}`, '(dry run: nothing changed)'].join('\n');
+  const node = plan.runtime ? [`Node: ${plan.runtime.from} -> ${plan.runtime.to} (the service moves with it)`] : [];
+  return [head, ...node, ...state, ...database, `supervisor: ${plan.supervisor}`, '(dry run: nothing changed)'].join(
+    '\n',
+  );
 }

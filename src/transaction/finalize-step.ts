@@ -23,6 +23,7 @@ import { handoffStep } from './restart-handoff-step.js';
 import { runStep } from './record.js';
 import { serviceIdentity } from './service-identity.js';
 import type { Failure, Run } from './steps.js';
+import { nothingToFinalize } from './finalize-interrupted.js';
 
 const NAME = 'finalize' as const;
 /** Bound on the downloads before the stop: past it finalize downloads the rest itself. */
@@ -141,20 +142,6 @@ export async function prefetchFor(run: Run, supervisor: Supervisor): Promise<Pre
     if (runtime.signal?.aborted) throw error; // cancelled: as any step after the flip is
     return { specs: [], ok: false, ms: 0, detail: error instanceof Error ? error.message : String(error) };
   });
-}
-
-/**
- * A move of the service alone to another Node (runtime.ts: the release that runs, started again on the new Node) starts
- * the release on the state it finalized and serves with. And a transaction that puts back the snapshot taken when its target was left (state-return.ts: the one taken as the
- * release being left came in from the target) starts the target on the state it had finalized and served with, exactly:
- * finalize would only repeat, in the stop window, what that state already holds (90 s measured with a plugin). Why it is
- * skipped, or undefined when it must run.
- */
-function nothingToFinalize(tx: Transaction): string | undefined {
-  if (tx.from === tx.to)
-    return `not run: ${tx.to} finalized this state and served it already; only its Node changes (transaction/runtime.ts)`;
-  if (!tx.restore || tx.restore.version !== tx.to) return undefined;
-  return `not run: snapshot ${tx.restore.snapshot} was taken when ${tx.to} was left, so ${tx.to} starts on the state it finalized and served with`;
 }
 
 /** The checkpoint the way back needs, before finalize writes anything: taken, or the requested snapshot put back. */

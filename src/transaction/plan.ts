@@ -11,6 +11,7 @@ import type { Session } from '../store/session.js';
 import { type DatabaseVerdict, refuses } from '../rehearsal/database-preflight.js';
 import { type StatePlan, planStateReturn } from './state-return.js';
 import { preflightWanted } from './preflight-wanted.js';
+import { movesTo, servingNode } from './runtime.js';
 import { type StepChoice, type SwitchStepName, planSteps } from './steps.js';
 
 export interface SwitchPlan {
@@ -26,6 +27,8 @@ export interface SwitchPlan {
   steps: SwitchStepName[];
   /** The target's database preflight of the live state (openclaw preset), as the `database-preflight` step would run it. */
   database?: { verdicts?: DatabaseVerdict[]; note?: string };
+  /** The service moves to another Node with the switch (transaction/runtime.ts): the one it runs now, and the target's. */
+  runtime?: { from: string; to: string };
 }
 
 export interface PlanRequest {
@@ -38,14 +41,23 @@ export interface PlanRequest {
   preflight?: boolean;
   /** A checkpoint to put back before the target starts (`--checkpoint`). @default the way back's rule */
   checkpoint?: string;
+  /** `--node PATH`: the Node to run the target on. @default the one it last ran on, else the service's */
+  node?: string;
 }
 
 export async function planSwitch(session: Session & { state: State }, request: PlanRequest): Promise<SwitchPlan> {
   const { layout, config, state } = session;
   const { kind, target } = request;
   const from = await readLinkVersion(layout, 'current');
-  const base = { kind, from, to: target, supervisor: config.supervisor };
-  if (from === target) return { ...base, action: 'up_to_date', state: { action: 'none' }, steps: [] };
+  const moving = await movesTo(session, state, target, request.node);
+  const base = {
+    kind,
+    from,
+    to: target,
+    supervisor: config.supervisor,
+    ...(moving && { runtime: { from: servingNode(session), to: moving } }),
+  };
+  if (from === target && !moving) return { ...base, action: 'up_to_date', state: { action: 'none' }, steps: [] };
   const install = !state.releases[target];
   if (install && !request.install) {
     throw new ReleaseSwitcherError('RELEASE_NOT_FOUND', `Release ${target} is not installed.`, {

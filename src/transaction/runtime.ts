@@ -13,7 +13,7 @@
 import fs, { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
-import type { NodeRef, Transaction } from '../model/state.js';
+import type { NodeRef, State, Transaction } from '../model/state.js';
 import { writeConfig } from '../store/config.js';
 import type { JournalSession } from '../store/session.js';
 
@@ -33,10 +33,9 @@ export async function planRuntime(
 ): Promise<Transaction['runtime']> {
   const { journal, runtime } = session;
   const target = tx.to!;
-  const recorded = journal.state.releases[target]?.node;
   const serving = servingNode(session);
-  const wanted = requested ? path.resolve(requested) : recorded?.path;
-  if (!wanted || (await sameFile(wanted, serving))) return undefined;
+  const wanted = await movesTo(session, journal.state, target, requested);
+  if (!wanted) return undefined;
   // Loaded only for a move: a switch on the service's Node starts no process to ask a Node its version.
   const { checkEngines, probeNode } = await import('../platform/node.js');
   const { readPackageJson } = await import('../platform/package-json.js');
@@ -85,6 +84,20 @@ export function recordRanOn(session: JournalSession, tx: Transaction, version: s
 /** The Node the release on `side` of `tx` runs on: the move's, else the service's. */
 export function nodeFor(session: Pick<JournalSession, 'config'>, tx: Transaction, side: 'to' | 'from'): string {
   return tx.runtime ? tx.runtime[side].path : servingNode(session);
+}
+
+/**
+ * The Node `target` would run on when that is not the service's (`--node`, else the one it last ran on), or undefined:
+ * no move. What `--dry-run` shows and where planRuntime starts.
+ */
+export async function movesTo(
+  session: Pick<JournalSession, 'config'>,
+  state: State,
+  target: string,
+  requested: string | undefined,
+): Promise<string | undefined> {
+  const wanted = requested ? path.resolve(requested) : state.releases[target]?.node?.path;
+  return wanted && !(await sameFile(wanted, servingNode(session))) ? wanted : undefined;
 }
 
 /** Whether two paths name the same file (a Node reached through a link is the same Node). */

@@ -67,6 +67,7 @@ export async function planSwitchTo(options: SwitchOptions): Promise<SwitchPlan> 
       target: options.version,
       ...(options.preflight === false && { preflight: false }),
       ...(options.checkpoint && { checkpoint: options.checkpoint }),
+      ...(options.node && { node: options.node }),
     },
   );
 }
@@ -77,6 +78,11 @@ export async function planRollback(options: RollbackOptions): Promise<SwitchPlan
   const target = await rollbackTarget(session.layout, options.version);
   return planSwitch(
     { ...session, state: await readState(session.layout.root) },
-    { kind: 'rollback', target, ...(options.checkpoint && { checkpoint: options.checkpoint }) },
+    {
+      kind: 'rollback',
+      target,
+      ...(options.checkpoint && { checkpoint: options.checkpoint }),
+      ...(options.node && { node: options.node }),
+    },
   );
 }

@@ -37,6 +37,8 @@ export async function update(options: UpdateOptions): Promise<Transaction> {
 export interface UpdatePlanOptions extends RootOptions {
   /** The version the update's spec resolves to (the install plan tells). */
   version: string;
+  /** `--node PATH`: the Node to run it on. @default the one it last ran on, else the service's */
+  node?: string;
 }
 
 /** What `update` would do after resolving: the switch plan, `install` first when the release is not installed yet. Reads only. */
@@ -44,6 +46,6 @@ export async function planUpdate(options: UpdatePlanOptions): Promise<SwitchPlan
   const session = await openSession(options);
   return planSwitch(
     { ...session, state: await readState(session.layout.root) },
-    { kind: 'update', target: options.version, install: true },
+    { kind: 'update', target: options.version, install: true, ...(options.node && { node: options.node }) },
   );
 }

@@ -3,7 +3,9 @@
 // update was refused (PREFLIGHT_FAILED, "Another gateway (pid N) already owns this state directory") and 9.6 marked
 // bad, because the rehearsal's private copy carried the live gateway's lock. Now: the update is rehearsed and
 // verified, no copy ever holds the live lock, and the rollback brings back exactly the 9.5-era state: what 9.6 wrote
-// (a plugin folder, a credentials file) gone, the 9.5-era ones back byte for byte.
+// (a plugin folder, a credentials file) gone, the 9.5-era ones back byte for byte. And a rollback killed (kill -9)
+// in the middle of putting the checkpoint back by rename, with the gateway stopped: `recover` finishes the swap and
+// brings 9.5 back on exactly its state (issue 31).
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -60,8 +62,8 @@ describeWhere(canRunUserManager(), 'the whole openclaw state dir, checkpointed (
     npm_config_logs_dir: path.join(work, 'npm-logs'),
     ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
   });
-  const rs = (args: string[], timeout = 900_000) =>
-    cli(['--root', root, '--json', ...args], { env: env(), timeout, as: null });
+  const rs = (args: string[], timeout = 900_000, extra: Record<string, string> = {}) =>
+    cli(['--root', root, '--json', ...args], { env: { ...env(), ...extra }, timeout, as: null });
   const state = () => path.join(um.env.HOME!, '.openclaw');
 
   beforeAll(async () => {
@@ -136,4 +138,34 @@ describeWhere(canRunUserManager(), 'the whole openclaw state dir, checkpointed (
     expect(existsSync(path.join(state(), 'credentials', 'rs-96.json'))).toBe(false);
     for (const [rel, text] of Object.entries(era95)) expect(readFileSync(path.join(state(), rel), 'utf8')).toBe(text);
   }, 1_200_000);
+
+  it(`kill -9 halfway through the rename-swap of a rollback: recover finishes it, ${FROM} serves on exactly its state`, async () => {
+    // 9.6 again (its state, set aside by the rollback above, put back exactly: no finalize), then 9.6 writes more.
+    const again = await rs(['switch', TO]);
+    expect(again.json?.result?.status, again.stdout.slice(-3000) + again.stderr.slice(-3000)).toBe('verified');
+    writeFileSync(path.join(state(), 'credentials', 'rs-96-again.json'), '{"token":"from 9.6, again"}\n');
+    // The rollback's own process puts the checkpoint back, the gateway stopped (finalize's path; an exact restore
+    // skips finalize itself): killed after the live state moved out and one entry of the checkpoint moved in.
+    const killed = await rs(['rollback'], 900_000, { RELEASE_SWITCHER_CRASH_AT: 'restore:swap-in' });
+    expect(killed.signal, `restore:swap-in was never reached: ${killed.stdout.slice(-2000)}${killed.stderr}`).toBe(
+      'SIGKILL',
+    );
+    const recovered = await rs(['recover']);
+    expect(recovered.exitCode, recovered.stdout.slice(-3000) + recovered.stderr.slice(-3000)).toBe(0);
+    expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 })).version).toBe(FROM);
+    const status = await rs(['status']);
+    expect(status.json.result).toMatchObject({ current: FROM, transaction: { kind: 'rollback', to: FROM } });
+    expect(status.json.result.transaction.status).toBe('verified');
+    // Exactly the 9.5-era state: what 9.6 wrote (both times) gone, the 9.5-era files back byte for byte.
+    for (const gone of ['extensions/rs-96', 'credentials/rs-96.json', 'credentials/rs-96-again.json'])
+      expect(existsSync(path.join(state(), gone)), gone).toBe(false);
+    for (const [rel, text] of Object.entries(era95)) expect(readFileSync(path.join(state(), rel), 'utf8')).toBe(text);
+    // And what 9.6 left is kept, as a checkpoint set aside by that rollback.
+    const listed = await rs(['checkpoints']);
+    const aside = listed.json.result.checkpoints.find(
+      (c: { kind: string; setAsideBy?: string }) =>
+        c.kind === 'set-aside' && c.setAsideBy === status.json.result.transaction.id,
+    );
+    expect(aside, JSON.stringify(listed.json.result.checkpoints)).toMatchObject({ fromVersion: TO, toVersion: FROM });
+  }, 1_800_000);
 });

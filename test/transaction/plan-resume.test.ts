@@ -57,6 +57,19 @@ describe('planResume', () => {
     ).toMatchObject({ at: 'restart' });
   });
 
+  it('flipped, killed in the finalize step of a switch with nothing to finalize (an exact restore, a move of the Node alone): carried on', () => {
+    const exact = tx('restarting', ['verify-release', 'flip'], { restore: { snapshot: 's1', version: '1.2.0' } });
+    const alone = tx('restarting', ['verify-release', 'flip'], { from: '1.2.0' });
+    for (const cut of [exact, alone]) {
+      cut.steps.push({ name: 'finalize', status: 'running', ms: 0 });
+      expect(planResume(cut, { current: '1.2.0', supervised: true })).toMatchObject({ at: 'restart' });
+    }
+    // A snapshot put back that is not the target's own (another release left it): finalize runs, so a cut goes back.
+    const other = tx('restarting', ['verify-release', 'flip'], { restore: { snapshot: 's1', version: '1.0.0' } });
+    other.steps.push({ name: 'finalize', status: 'running', ms: 0 });
+    expect(planResume(other, { current: '1.2.0', supervised: true })).toMatchObject({ at: 'roll-back' });
+  });
+
   it('flipped with supervisor none: finish, switched by recover', () => {
     expect(planResume(tx('switching', ['flip']), { current: '1.2.0', supervised: false })).toEqual({
       at: 'finish',

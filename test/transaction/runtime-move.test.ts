@@ -102,6 +102,13 @@ describeWhere(can, `the service moved to another Node (${MAJOR} and ${OTHER}), u
 
   it('a move of the service alone (switch to what runs, --node): verified, previous untouched, the release still good', async () => {
     const previous = linkOf(gw.root, 'previous');
+    // --dry-run says the service would move (not "already current"), and changes nothing.
+    const plan = await gw.rs(['switch', '1.0.0', '--node', nodeB, '--dry-run']);
+    expect(plan.json?.result, plan.stdout + plan.stderr).toMatchObject({
+      action: 'switch',
+      runtime: { from: nodeA, to: nodeB },
+    });
+    expect(await execStart()).toBe(nodeA);
     const r = await gw.rs(['switch', '1.0.0', '--node', nodeB]);
     expect(r.json?.result?.status, r.stdout + r.stderr).toBe('verified');
     expect(r.json.result).toMatchObject({ from: '1.0.0', to: '1.0.0' });

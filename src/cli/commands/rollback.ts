@@ -11,6 +11,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
       root: ctx.root,
       ...(version ? { version } : {}),
       ...checkpointOf(ctx),
+      ...runOnNodeOf(ctx),
       ...ctx.runtime,
     });
     return { result: plan, human: describeSwitchPlan(plan) };

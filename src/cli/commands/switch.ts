@@ -17,6 +17,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
       version,
       preflight: ctx.values['no-preflight'] !== true,
       ...checkpointOf(ctx),
+      ...runOnNodeOf(ctx),
       ...ctx.runtime,
     });
     return { result: plan, human: describeSwitchPlan(plan) };

@@ -25,7 +25,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
       verifySignatures,
       ...ctx.runtime,
     });
-    const plan = await planUpdate({ root: ctx.root, version: install.version, ...ctx.runtime });
+    const plan = await planUpdate({ root: ctx.root, version: install.version, ...runOnNodeOf(ctx), ...ctx.runtime });
     // The plan's shape is switch's and rollback's, with the install plan beside it; the keys update --dry-run always
     // had stay at the top (but `from`, which is now the release switched from, as in every plan: the tarball's is install.from).
     const result = { ...install, ...plan, install, wouldSwitch: plan.action !== 'up_to_date' };
