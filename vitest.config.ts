@@ -92,14 +92,21 @@ export const SYSTEM = [
 const missing = [...UNIT, ...SYSTEM].filter((file) => !existsSync(file));
 if (missing.length > 0) throw new Error(`vitest.config.ts lists test files that do not exist: ${missing.join(', ')}`);
 const OPENCLAW = ['**/*.openclaw.test.ts'];
+// The real-openclaw install shapes (pnpm's, install-cli.sh's, the Ansible role's): CI runs them in its Node 26 pass
+// (RS_OPENCLAW_TIER=shapes: that pass runs no other file of the tier) and skips them in its Node 24 pass
+// (RS_SKIP_INSTALL_SHAPES, which says so in each file), so each real gateway run happens once per CI run.
+const SHAPES = ['test/unit-files/*-shape.openclaw.test.ts'];
+const ONLY_SHAPES = process.env.RS_OPENCLAW_TIER === 'shapes';
 // The real gateway always runs on Node 24 (openclaw refuses older), so the openclaw tier runs in the suite's
 // Node 24 pass (CI's second run, .ci/run); under Node 20 it would repeat the same gateway runs, several minutes
 // each, with only our CLI's Node changed, which the integration tier already covers on both.
 const OPENCLAW_TIER = Number(process.versions.node.split('.')[0]) >= 24;
-if (!OPENCLAW_TIER && !process.env.RS_OPENCLAW_TIER_NOTE) {
+if ((!OPENCLAW_TIER || ONLY_SHAPES) && !process.env.RS_OPENCLAW_TIER_NOTE) {
   process.env.RS_OPENCLAW_TIER_NOTE = '1';
   process.stderr.write(
-    `openclaw tier (*.openclaw.test.ts) skipped: Node ${process.versions.node}; it runs under Node 24, CI's second pass (.ci/run)\n`,
+    OPENCLAW_TIER
+      ? `openclaw tier: only the install shapes (${SHAPES.join(', ')}): RS_OPENCLAW_TIER=shapes; the other files run in CI's Node 24 pass (.ci/run)\n`
+      : `openclaw tier (*.openclaw.test.ts) skipped: Node ${process.versions.node}; it runs under Node 24, CI's second pass (.ci/run)\n`,
   );
 }
 
@@ -147,7 +154,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'openclaw',
-          include: OPENCLAW_TIER ? OPENCLAW : [],
+          include: OPENCLAW_TIER ? (ONLY_SHAPES ? SHAPES : OPENCLAW) : [],
           exclude: ['**/node_modules/**'],
           passWithNoTests: true,
           // Files side by side (two on this machine's kind): each gateway has its own manager, port, state dir by
