@@ -32,10 +32,11 @@ export async function commandsOnPath(ctx: Pick<CheckContext, 'layout' | 'env'>):
       (s) => s.isSymbolicLink(),
       () => false,
     );
-    // One we recorded at adopt: the reversible command (init --unlink-bin undoes it).
+    // One we recorded at adopt, a link or a script (pnpm's shim, install-cli.sh's wrapper, which --link-bin replaces
+    // by a link and keeps the text of): the reversible command (init --unlink-bin undoes it).
     const recorded = recordedLinks.some((l) => l.link === found || l.link === path.resolve(found));
     fixes.push(
-      recorded && link
+      recorded
         ? `release-switcher --root ${ctx.layout.root} init --link-bin`
         : link
           ? `ln -sfn ${ours} ${found}`

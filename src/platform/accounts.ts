@@ -3,7 +3,7 @@
  * to. Read from /etc/passwd, where useradd, Debian's packages and OpenClaw's Ansible role put service accounts; an
  * account that only NSS knows (LDAP, sssd) is not found, and what needs it says so (naming the account).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 
 export interface AccountInfo {
@@ -42,6 +42,17 @@ export function lookupAccount(nameOrUid: string | number): AccountInfo | undefin
 /** The name of the account with `uid`, or undefined. */
 export function accountName(uid: number): string | undefined {
   return lookupAccount(uid)?.name;
+}
+
+/** The name of the account that owns `file` (`uid N` when the password database has none), or undefined when it is not there. */
+export function ownerName(file: string): string | undefined {
+  let uid: number;
+  try {
+    uid = statSync(file).uid;
+  } catch {
+    return undefined;
+  }
+  return accountName(uid) ?? `uid ${uid}`;
 }
 
 /** The account this process runs as. */

@@ -7,7 +7,7 @@ import type { Config } from '../store/config.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { layoutOf } from '../store/layout.js';
 import { CLI_MAIN } from '../platform/self.js';
-import { currentAccount } from '../platform/accounts.js';
+import { currentAccount, ownerName } from '../platform/accounts.js';
 import { servicePreset } from '../store/presets.js';
 import { holdConditionCommand } from '../store/restart-hold.js';
 import { type ExistingUnit, entryInPackage, nodeCommandOf } from './existing-unit.js';
@@ -103,7 +103,7 @@ function bootCheckLine(config: Config, root: string, options: ServiceOptions): s
   // `+`: the root is not the service account's (root acting for User=…): the boot-check acts for the root's owner,
   // outside the unit's sandbox, as every other command on that root does; its checkpoints keep each file's owner.
   return bootCheck && bootCheck.length > 0
-    ? [`ExecStartPre=-${privileged(config)}${bootCheck.map(execWord).join(' ')}`]
+    ? [`ExecStartPre=-${privileged(config, root)}${bootCheck.map(execWord).join(' ')}`]
     : [];
 }
 
@@ -112,17 +112,24 @@ function bootCheckLine(config: Config, root: string, options: ServiceOptions): s
  * of its finalize, a start by the manager itself (Restart=) is skipped. No `-`: it would make a skip a success. `+`
  * where the boot-check has it: the hold is in a root the service's account may not read.
  */
-function holdConditionLine(config: Config, hold: string): string {
-  return `ExecCondition=${privileged(config)}${holdConditionCommand(hold).map(execWord).join(' ')}`;
+function holdConditionLine(config: Config, root: string): string {
+  const hold = layoutOf(root).restartHold;
+  return `ExecCondition=${privileged(config, root)}${holdConditionCommand(hold).map(execWord).join(' ')}`;
 }
 
-/** The service runs as another account than the one writing its unit (the root's owner, root). */
-function actsForServiceAccount(config: Config): boolean {
-  return config.serviceUser !== null && config.serviceUser !== currentAccount().name;
+/**
+ * The service runs as another account than the root's owner (root acting for User=…). The owner, not whoever writes
+ * the unit: root installing the drop-in for a root the service account keeps itself (/etc/systemd/system is root's)
+ * writes the account's unit, whose commands must run as the account, inside the sandbox, as when the account prints
+ * it. A root not made yet is the writer's.
+ */
+function actsForServiceAccount(config: Config, root: string): boolean {
+  if (config.serviceUser === null) return false;
+  return config.serviceUser !== (ownerName(root) ?? currentAccount().name);
 }
 
 /** `+` (run with full privileges, outside User= and the sandbox) for our commands in a unit run as another account. */
-const privileged = (config: Config) => (actsForServiceAccount(config) ? '+' : '');
+const privileged = (config: Config, root: string) => (actsForServiceAccount(config, root) ? '+' : '');
 
 /**
  * Where the boot-check runs as the service's own account (the root is its own), a sandboxed unit (ProtectSystem=strict,
@@ -130,7 +137,7 @@ const privileged = (config: Config) => (actsForServiceAccount(config) ? '+' : ''
  * checkpoints. `-`: a root that is gone does not stop the unit from starting.
  */
 function rootWritableLines(config: Config, root: string): string[] {
-  if (config.supervisor !== 'systemd-system' || actsForServiceAccount(config)) return [];
+  if (config.supervisor !== 'systemd-system' || actsForServiceAccount(config, root)) return [];
   return [`ReadWritePaths=-${plainValue(root, 'The root path')}`];
 }
 
@@ -341,7 +348,7 @@ export function serviceLines(request: UnitRequest): Lines {
     );
   }
   return {
-    pre: [holdConditionLine(config, layout.restartHold), ...bootCheckLine(config, layout.root, options)],
+    pre: [holdConditionLine(config, layout.root), ...bootCheckLine(config, layout.root, options)],
     start: `ExecStart=${start.map(execWord).join(' ')}`,
     rest,
     ...lines,

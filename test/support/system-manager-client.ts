@@ -16,9 +16,28 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { type Account, reachableBy } from './accounts.ts';
-import { DOCKER_STUB, ROLE_UNIT_NAME, roleUnit } from './ansible-unit.ts';
+import { type Account, canUseAccounts, reachableBy } from './accounts.ts';
+import { DOCKER_STUB, ROLE_UNIT_NAME, roleSudoers, roleUnit } from './ansible-unit.ts';
+import { CLI } from './cli.ts';
+import { canRunSystemManager } from './system-manager.ts';
 import type { SystemManager } from './system-manager-handle.ts';
+import type { Where } from './skip.ts';
+
+/**
+ * Whether the role's test bed runs here: a private system manager, test accounts, and sudo (the service account
+ * restarts its unit through the role's sudoers lines; not in a minimal Debian).
+ */
+export function canRunRoleBed(): Where {
+  const manager = canRunSystemManager();
+  if (!manager.ok) return manager;
+  if (!existsSync('/usr/bin/sudo'))
+    return {
+      ok: false,
+      why: 'sudo is not installed (the service account restarts its unit through sudo, as the role lets it)',
+      where: 'in CI, whose .ci/run installs sudo',
+    };
+  return canUseAccounts();
+}
 
 export interface ClientBin {
   /** The folder of wrappers: `systemctl`, `systemd-run`, `sudo`. */
@@ -38,6 +57,7 @@ export interface ClientOptions {
   sudoers?: (rootSystemctl: string) => string;
 }
 
+const PACKAGE_DIR = path.resolve(import.meta.dirname, '../..');
 const READ_VERBS = 'show|status|is-active|is-failed|is-enabled|cat|list-units|list-unit-files|list-dependencies';
 
 function script(file: string, text: string): void {
@@ -115,17 +135,75 @@ async function installSudoers(sm: SystemManager, text: string): Promise<string> 
 }
 
 /**
- * A Node that `who` can run from inside a unit with `PrivateTmp=true`: the test process's own when it is open to `who`
- * and not under /tmp or /var/tmp, else a copy (hardlinked where it can be) in `dir`.
+ * A Node that `who` can run from inside a unit with `PrivateTmp=true`: `node` (the test process's own unless named) where
+ * it is, when that is open to `who` and not under /tmp or /var/tmp, else a copy in `dir` (hardlinked where it can be):
+ * the binary alone, or with `withNpm` its whole folder (`bin/node`, `lib/node_modules/npm`), so that npm is beside it.
  */
-export function nodeForService(who: Account, dir: string): string {
-  const own = process.execPath;
+export function nodeForService(who: Account, dir: string, options: { node?: string; withNpm?: boolean } = {}): string {
+  const own = options.node ?? process.execPath;
   const hidden = ['/tmp/', '/var/tmp/'].some((prefix) => own.startsWith(prefix));
   if (!hidden && reachableBy(who, own)) return own;
-  const copy = path.join(dir, 'node');
+  const from = options.withNpm ? path.dirname(path.dirname(own)) : own;
+  const copy = path.join(dir, options.withNpm ? 'node-home' : 'node');
   // cp -a keeps the mode; --link avoids 100 MB of copying where both are on one file system.
-  if (spawnSync('cp', ['-a', '--link', own, copy]).status !== 0) execFileSync('cp', ['-a', own, copy]);
-  return copy;
+  if (spawnSync('cp', ['-a', '--link', from, copy]).status !== 0) execFileSync('cp', ['-a', from, copy]);
+  return options.withNpm ? path.join(copy, 'bin', path.basename(own)) : copy;
+}
+
+/**
+ * The built package (its CLI, `dist/cli/main.js`) where the manager's namespaces see it (not under /tmp, whose manager's
+ * view is its own) and `who` may read it, else a copy in `dir` (the package's node_modules, pnpm among them, with it).
+ */
+export function packageFor(who: Account, dir: string): string {
+  if (!PACKAGE_DIR.startsWith('/tmp/') && reachableBy(who, CLI)) return CLI;
+  mkdirSync(dir, { mode: 0o755 });
+  for (const entry of ['dist', 'node_modules', 'package.json', 'layout']) {
+    const from = path.join(PACKAGE_DIR, entry);
+    if (spawnSync('cp', ['-a', '--link', from, dir]).status !== 0) execFileSync('cp', ['-a', from, dir]);
+  }
+  return path.join(dir, 'dist', 'cli', 'main.js');
+}
+
+/**
+ * `systemctl` for `who` when it runs a command inside the manager's namespaces (sm.run): reading (`show`, `status`,
+ * `cat`…) passes through a root helper, as D-Bus lets every account read a system unit; changing anything goes only
+ * through the role's sudoers lines, verbatim (inside, /usr/bin/systemctl reaches this manager), installed for the life
+ * of the manager. Returns the folder to put first on its PATH.
+ */
+export async function accountSystemctlInside(sm: SystemManager, who: Account): Promise<string> {
+  const bin = path.join(sm.base, 'inside-bin');
+  const read = path.join(sm.base, 'systemctl-read');
+  mkdirSync(bin, { recursive: true, mode: 0o755 });
+  script(
+    read,
+    `for a; do case "$a" in -*) ;; ${READ_VERBS}) exec /usr/bin/systemctl "$@" ;; *) break ;; esac; done
+echo "Access denied" >&2; exit 4`,
+  );
+  script(
+    path.join(bin, 'systemctl'),
+    `[ "$(id -u)" = 0 ] && exec /usr/bin/systemctl "$@"
+exec /usr/bin/sudo -n ${read} "$@"`,
+  );
+  await clientBin(sm, { sudoers: () => `${roleSudoers(who)}\n${who.name} ALL=(root) NOPASSWD: ${read} *` });
+  return bin;
+}
+
+/**
+ * A home of `who`'s own for this manager only: a folder under the manager's (the account's, 0750, as useradd makes it)
+ * bound over `who.home` inside its namespaces. What the service and its tools write there (a gateway's whole
+ * `~/.openclaw`, pnpm's global folder and store) never touches the account's real home, which other test files share,
+ * and goes with sm.stop(). Returns the folder's path on the host; inside, it is `who.home`.
+ */
+export async function privateHome(sm: SystemManager, who: Account): Promise<string> {
+  const home = path.join(sm.base, 'home');
+  mkdirSync(home, { mode: 0o750 });
+  chownSync(home, who.uid, who.gid);
+  const bind = await execa('nsenter', ['-t', String(sm.pid), '-m', 'mount', '--bind', home, who.home], {
+    reject: false,
+    timeout: 10_000,
+  });
+  if (bind.exitCode !== 0) throw new Error(`cannot bind ${home} over ${who.home}: ${bind.stderr}`);
+  return home;
 }
 
 /** Folders `who` owns below its home (mode 0755 each, as the role makes them); made when missing. */
@@ -142,10 +220,16 @@ export function ownedDirs(who: Account, ...relative: string[]): string[] {
 /**
  * Installs the role's unit, verbatim, for `who` in `sm`: the docker.service it requires (a stand-in), the folders its
  * ReadWritePaths name (a missing one fails the start with 226/NAMESPACE), and `openclaw` linked to `command` where
- * systemd 252 finds a bare ExecStart name (see ansible-unit.ts). Returns the unit's name.
+ * systemd 252 finds a bare ExecStart name (see ansible-unit.ts). `home`: where the account's home is on the host (its
+ * privateHome, else its own). Returns the unit's name.
  */
-export async function installRoleUnit(sm: SystemManager, who: Account, command: string): Promise<string> {
-  ownedDirs(who, '.openclaw', '.local/bin', '.local/share/pnpm');
+export async function installRoleUnit(
+  sm: SystemManager,
+  who: Account,
+  command: string,
+  { home = who.home }: { home?: string } = {},
+): Promise<string> {
+  ownedDirs({ ...who, home }, '.openclaw', '.local/bin', '.local/share/pnpm');
   await sm.linkCommand('openclaw', command);
   await sm.writeUnit('docker.service', DOCKER_STUB);
   await sm.writeUnit(ROLE_UNIT_NAME, roleUnit(who));

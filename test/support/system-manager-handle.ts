@@ -28,6 +28,8 @@ export interface RunOptions {
   as?: Account;
   /** Added to a clean environment (PATH, LANG, no pager). */
   env?: Record<string, string>;
+  /** Where it starts, a path inside the namespaces (a login's home, say). @default the test process's own */
+  cwd?: string;
 }
 
 export interface SystemManager {
@@ -88,7 +90,8 @@ export function createSystemHandle(p: SystemHandleParts): SystemManager {
   const run = async (command: string, args: string[], opts: RunOptions = {}): Promise<CommandResult> => {
     const timeout = opts.timeoutMs ?? COMMAND_TIMEOUT_MS;
     const [file, argv] = opts.as ? asAccount(opts.as, command, args) : [command, args];
-    const r = await execa(enter[0]!, [...enter.slice(1), file, ...argv], {
+    const wd = opts.cwd ? [`--wd=${opts.cwd}`] : [];
+    const r = await execa(enter[0]!, [...enter.slice(1, -1), ...wd, '--', file, ...argv], {
       env: { ...ENV_INSIDE, ...opts.env },
       extendEnv: false,
       stdin: 'ignore',

@@ -8,28 +8,21 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
-import { type Account, asAccount, canUseAccounts, processUids, serviceAccount } from './accounts.ts';
+import { type Account, asAccount, processUids, serviceAccount } from './accounts.ts';
 import { roleSudoers, roleUnit } from './ansible-unit.ts';
 import { describeWhere } from './skip.ts';
 import { runnableBy } from './cli.ts';
 import {
-  canRunSystemManager,
   type SystemManager,
   startSystemManager,
   SYSTEM_MANAGER_HOME,
   SYSTEM_MANAGER_PREFIX,
   sweepStaleSystemManagers,
 } from './system-manager.ts';
-import { type ClientBin, clientBin, installRoleUnit, nodeForService } from './system-manager-client.ts';
+import { type ClientBin, canRunRoleBed, clientBin, installRoleUnit, nodeForService } from './system-manager-client.ts';
 import { isAlive } from './systemd-cleanup.ts';
 
-const manager = canRunSystemManager();
-const noSudo = {
-  ok: false,
-  why: 'sudo is not installed (the service account restarts its unit through sudo, as the role lets it)',
-  where: 'in CI, whose .ci/run installs sudo',
-};
-const support = !manager.ok ? manager : existsSync('/usr/bin/sudo') ? canUseAccounts() : noSudo;
+const support = canRunRoleBed();
 
 // The gateway, small: `openclaw gateway` answers who it is, tries a write, or runs a command from inside the unit.
 const GATEWAY = `

@@ -10,38 +10,21 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, inject, test } from 'vitest';
-import {
-  type Account,
-  asAccount,
-  canUseAccounts,
-  normalAccount,
-  processUids,
-  serviceAccount,
-} from '../support/accounts.ts';
-import { CLI } from '../support/cli.ts';
+import { type Account, asAccount, normalAccount, processUids, serviceAccount } from '../support/accounts.ts';
 import { freePort } from '../support/service.ts';
 import { describeWhere } from '../support/skip.ts';
-import { canRunSystemManager, type SystemManager, startSystemManager } from '../support/system-manager.ts';
-import { clientBin, installRoleUnit, nodeForService } from '../support/system-manager-client.ts';
-import { roleSudoers } from '../support/ansible-unit.ts';
+import { type SystemManager, startSystemManager } from '../support/system-manager.ts';
+import {
+  accountSystemctlInside,
+  canRunRoleBed,
+  installRoleUnit,
+  nodeForService,
+  packageFor,
+} from '../support/system-manager-client.ts';
 
-const manager = canRunSystemManager();
-const support = !manager.ok ? manager : canUseAccounts();
+const support = canRunRoleBed();
 const PKG = 'rs-fixture-gateway';
 const UNIT = 'openclaw.service';
-const PACKAGE_DIR = path.resolve(import.meta.dirname, '../..');
-
-/** The built package where the manager's namespaces see it (not under /tmp) and `who` may read it, else a copy in `dir`. */
-function packageFor(who: Account, dir: string): string {
-  const [file, argv] = asAccount(who, '/usr/bin/test', ['-r', CLI]);
-  if (!PACKAGE_DIR.startsWith('/tmp/') && spawnSync(file, argv).status === 0) return CLI;
-  mkdirSync(dir, { mode: 0o755 });
-  for (const entry of ['dist', 'node_modules', 'package.json', 'layout']) {
-    const from = path.join(PACKAGE_DIR, entry);
-    if (spawnSync('cp', ['-a', '--link', from, dir]).status !== 0) execFileSync('cp', ['-a', from, dir]);
-  }
-  return path.join(dir, 'dist', 'cli', 'main.js');
-}
 
 /** Every file and folder below `dir` (itself included), with its owner. */
 function tree(dir: string): Array<{ path: string; uid: number }> {
@@ -68,6 +51,8 @@ describeWhere(support, "root acting for the service account under the role's har
   let root: string;
   let state: string;
   let log: string;
+  /** `systemctl` for the account's own CLI (the last test's). */
+  let insideBin: string | undefined;
   const made: string[] = [];
 
   /** The CLI, inside the manager's namespaces, as root (`--root`, `--json`). */
@@ -75,7 +60,7 @@ describeWhere(support, "root acting for the service account under the role's har
     const home = as ? path.join(path.dirname(at), 'npm') : path.join(sm.base, 'home-root');
     const env = {
       HOME: as ? as.home : home,
-      PATH: `${as ? `${sm.base}/bin:` : ''}${path.dirname(node)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+      PATH: `${as ? `${insideBin}:` : ''}${path.dirname(node)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
       npm_config_cache: path.join(home, 'npm-cache'),
       npm_config_userconfig: path.join(home, 'npmrc'),
       npm_config_update_notifier: 'false',
@@ -230,20 +215,7 @@ describeWhere(support, "root acting for the service account under the role's har
   test("the account itself, on a root of its own under ~/.local: restarts through the role's sudo line, verified", async () => {
     // Reads of the manager pass through a root helper (any account may read a system unit); changes only through the
     // role's sudoers lines, verbatim: inside the namespaces /usr/bin/systemctl reaches this manager.
-    const read = path.join(sm.base, 'systemctl-read');
-    const verbs = 'show|status|is-active|is-failed|cat|list-units';
-    await writeFile(
-      read,
-      `#!/bin/sh\nfor a; do case "$a" in -*) ;; ${verbs}) exec /usr/bin/systemctl "$@" ;; *) break ;; esac; done\necho "Access denied" >&2; exit 4\n`,
-      { mode: 0o755 },
-    );
-    await mkdir(path.join(sm.base, 'bin'), { mode: 0o755 });
-    await writeFile(
-      path.join(sm.base, 'bin', 'systemctl'),
-      `#!/bin/sh\n[ "$(id -u)" = 0 ] && exec /usr/bin/systemctl "$@"\nexec /usr/bin/sudo -n ${read} "$@"\n`,
-      { mode: 0o755 },
-    );
-    await clientBin(sm, { sudoers: () => `${roleSudoers(who)}\n${who.name} ALL=(root) NOPASSWD: ${read} *` });
+    insideBin = await accountSystemctlInside(sm, who);
     const own = path.join(who.home, '.local', `rs-sa-${process.pid}`, 'root');
     for (const dir of [path.dirname(own), path.join(path.dirname(own), 'npm')]) {
       mkdirSync(dir, { recursive: true });
@@ -272,7 +244,23 @@ describeWhere(support, "root acting for the service account under the role's har
     expect(unit.exitCode, unit.said).toBe(0);
     expect(unit.json.result.content).toContain(`ReadWritePaths=-${own}\n`);
     expect(unit.json.result.content).toContain(`ExecStartPre=-${node} ${main} --root ${own} boot-check`);
-    await sm.writeDropIn(UNIT, 'release-switcher', unit.json.result.content); // /etc/systemd/system is root's: once, by root
+    // /etc/systemd/system is root's: the account may not install it, and says to run it as root, once. Root's drop-in
+    // for the account's own root is the account's: its boot-check and hold run as the account, in the sandbox.
+    const denied = await rs(
+      ['unit', '--install', '--entry', 'server.js', '--arg=--port', '--arg', String(port)],
+      who,
+      own,
+    );
+    expect(denied.exitCode, denied.said).not.toBe(0);
+    expect(denied.json.error).toMatchObject({ code: 'PERMISSION_DENIED', hint: expect.stringContaining('sudo') });
+    const byRoot = await rs(
+      ['unit', '--install', '--entry', 'server.js', '--arg=--port', '--arg', String(port)],
+      undefined,
+      own,
+    );
+    expect(byRoot.exitCode, byRoot.said).toBe(0);
+    expect(byRoot.json.result).toMatchObject({ kind: 'drop-in', installed: true, content: unit.json.result.content });
+    expect(execFileSync('find', [own, '-uid', '0'], { encoding: 'utf8' })).toBe(''); // nothing of root's left in it
     for (const version of ['1.0.0', '1.1.0']) {
       const installed = await rs(['install', `${PKG}@${version}`], who, own);
       expect(installed.exitCode, installed.said).toBe(0);
