@@ -25,6 +25,7 @@ import {
 import { freePort } from './service.ts';
 import type { Where } from './skip.ts';
 import { canRunUserManager, type UserManager } from './systemd.ts';
+import type { CommandResult } from './systemd-handle.ts';
 
 export const FROM = '2026.9.5';
 export const TO = '2026.9.6';
@@ -33,12 +34,12 @@ const PLUGIN_ID = 'matrix';
 const PROJECT = path.resolve(import.meta.dirname, '../..');
 
 /**
- * Where the install-shape files run: under a private systemd --user, and not in a pass that leaves them to another
- * (`RS_SKIP_INSTALL_SHAPES`: CI's Node 24 pass, which leaves them to its Node 26 pass, .ci/run).
+ * Where the install-shape files run: where their manager does (a private systemd --user, unless `needs` says what the
+ * file needs instead), and not in a pass that leaves them to another (`RS_SKIP_INSTALL_SHAPES`: CI's Node 24 pass,
+ * which leaves them to its Node 26 pass, .ci/run).
  */
-export function shapesRunHere(): Where {
-  const manager = canRunUserManager();
-  if (!manager.ok) return manager;
+export function shapesRunHere(needs: Where = canRunUserManager()): Where {
+  if (!needs.ok) return needs;
   return {
     ok: !process.env.RS_SKIP_INSTALL_SHAPES,
     why: "RS_SKIP_INSTALL_SHAPES is set (CI's Node 24 pass)",
@@ -46,20 +47,39 @@ export function shapesRunHere(): Where {
   };
 }
 
-export interface ShapeBench {
+/** The gateway's unit as the lifecycle drives it, under whichever manager (a user manager, a system manager). */
+export interface ShapeService {
+  /** The unit's name (`openclaw-gateway.service`, the role's `openclaw.service`). */
+  unit: string;
+  /** `systemctl ARGS` against its manager, as the CLI sees it; never rejects on a non-zero exit. */
+  systemctl(args: string[], opts?: { timeoutMs?: number }): Promise<CommandResult>;
+  /** The unit's main process as a host PID (0: none), for what the test reads in /proc. */
+  hostPid(): Promise<number>;
+  readLog(): Promise<string>;
+}
+
+/** What shapeLifecycle drives: the root, the gateway's unit and port, our CLI and the account's commands. */
+export interface LifecycleBench {
+  root: string;
+  port: number;
+  service: ShapeService;
+  /** Our CLI on the root (`--root`, `--json`), as the shape's operator runs it. */
+  rs(args: string[]): Promise<CliResult>;
+  /** A command as the account runs it, with the service's environment (not the worker's: VITEST silences openclaw). */
+  asUser(command: string, args: string[], extra?: Record<string, string>): Promise<CommandResult>;
+  /** Where the test process finds a file the service and the CLI name (a namespace's private home). @default as named */
+  seen?: (file: string) => string;
+}
+
+export interface ShapeBench extends LifecycleBench {
   account: Account | undefined;
   work: string;
-  root: string;
   um: UserManager;
   /** The service Node, as the account can run it. */
   node: string;
-  port: number;
   /** The gateway's state dir (OPENCLAW_STATE_DIR): `~/.openclaw` of the manager's home. */
   state: string;
   env(): Record<string, string>;
-  rs(args: string[]): Promise<CliResult>;
-  /** A command as the account runs it, with the manager's environment (not the worker's: VITEST silences openclaw). */
-  asUser(command: string, args: string[], extra?: Record<string, string>): ReturnType<typeof execa>;
 }
 
 /**
@@ -94,24 +114,29 @@ async function startShapeBench(name: string): Promise<ShapeBench> {
     ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
   });
   const root = path.join(work, 'root');
+  const mainPid = async () =>
+    Number((await um.systemctl(['show', '-p', 'MainPID', '--value', OPENCLAW_UNIT])).stdout.trim());
   return {
     account,
     work,
     root,
     um,
+    // The user manager shares the host's PID namespace: its MainPID is the host's.
+    service: { unit: OPENCLAW_UNIT, systemctl: um.systemctl, hostPid: mainPid, readLog: () => um.readLog() },
     node,
     port,
     state,
     env,
     rs: (args) => cli(['--root', root, '--json', ...args], { env: env(), timeout: 1_200_000 }),
-    asUser: (command, args, extra = {}) => {
+    asUser: async (command, args, extra = {}) => {
       const [file, argv] = um.account ? asAccount(um.account, command, args) : [command, args];
-      return execa(file, argv, {
+      const r = await execa(file, argv, {
         env: um.account ? accountCliEnv(um.account, { ...env(), ...extra }) : cliEnv({ ...env(), ...extra }),
         extendEnv: false,
         reject: false,
         timeout: 900_000,
       });
+      return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
     },
   };
 }
@@ -155,7 +180,7 @@ export async function startShapeGateway(
     ].join('\n'),
   );
   expect((await um.systemctl(['start', OPENCLAW_UNIT])).exitCode).toBe(0);
-  expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 })).version).toBe(FROM);
+  expect((await openclawHealthy(bench.service, { port, pid: null, timeoutMs: 300_000 })).version).toBe(FROM);
 }
 
 type Json = any;
@@ -166,12 +191,18 @@ type Json = any;
  * results for more.
  */
 export async function shapeLifecycle(
-  bench: ShapeBench,
+  bench: LifecycleBench,
   options: {
     /** What init --adopt is given (`$(pnpm root -g)/openclaw`, …). */
     installed: string;
-    /** The command the unit runs and users type. */
+    /** What init --unit is given. @default the service's unit */
+    unit?: string;
+    /** More flags for init (`--supervisor systemd-system`). @default none */
+    initFlags?: string[];
+    /** The command users type, found by adopt beside the install. */
     command: string;
+    /** The command as the unit's ExecStart names it. @default `command` */
+    unitCommand?: string;
     /** What that command is: a script (a wrapper, a shim) or a link (npm's). @default 'script' */
     kind?: 'script' | 'link';
     /** The file of current the unit must run (the one `command` runs). */
@@ -179,11 +210,22 @@ export async function shapeLifecycle(
     /** The Node the unit must run it with. */
     node: string;
     adopted: (adopted: Json, config: Json) => void;
+    /**
+     * How the drop-in gets into the manager, as the shape's operator does it: the unit's text and notes (`unit
+     * --install`'s result). @default `unit --install` by the CLI of the bench
+     */
+    installUnit?: () => Promise<CliResult>;
     /** More checks once the rollback verified (before --link-bin touches the shape's commands). */
     afterRollback?: (updated: Json) => void;
+    /**
+     * `command` is on the PATH our CLI runs with (pnpm's shim on the role's PATH) and runs the adopted copy until
+     * `init --link-bin`: doctor fails it, naming that fix, and passes once it is linked. @default false
+     */
+    staleOnPath?: boolean;
   },
 ): Promise<{ adopted: Json; updated: Json; back: Json; doctor: Json; timings: Record<string, number> }> {
-  const { rs, um, port, root, asUser } = bench;
+  const { rs, service, port, root, asUser } = bench;
+  const seen = bench.seen ?? ((file: string) => file);
   const timings: Record<string, number> = {};
   const timed = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     const started = Date.now();
@@ -195,16 +237,19 @@ export async function shapeLifecycle(
   };
   const pluginSeen = async () => {
     const inspected = await asUser(path.join(root, 'bin', 'openclaw'), ['plugins', 'inspect', PLUGIN_ID, '--json']);
-    const out = String(inspected.stdout);
-    expect(inspected.exitCode, out.slice(-2000) + String(inspected.stderr).slice(-2000)).toBe(0);
+    const out = inspected.stdout;
+    expect(inspected.exitCode, out.slice(-2000) + inspected.stderr.slice(-2000)).toBe(0);
     const plugin = JSON.parse(out.slice(out.indexOf('{'))).plugin;
     return { version: plugin.version, status: plugin.status };
   };
   const mainPid = async () =>
-    Number((await um.systemctl(['show', '-p', 'MainPID', '--value', OPENCLAW_UNIT])).stdout.trim());
+    Number((await service.systemctl(['show', '-p', 'MainPID', '--value', service.unit])).stdout.trim());
 
   const init = await timed('adopt', () =>
-    rs(['init', '--preset', 'openclaw', ...SHORT_WINDOWS, '--adopt', options.installed, '--unit', OPENCLAW_UNIT]),
+    rs([
+      ...['init', '--preset', 'openclaw', ...SHORT_WINDOWS],
+      ...['--adopt', options.installed, '--unit', options.unit ?? service.unit, ...(options.initFlags ?? [])],
+    ]),
   );
   console.log(`init --adopt ${options.installed}:\n${JSON.stringify(init.json?.result?.adopted, null, 2)}`);
   expect(init.exitCode, init.stdout.slice(-3000) + init.stderr.slice(-3000)).toBe(0);
@@ -214,36 +259,36 @@ export async function shapeLifecycle(
   expect(adopted.commands[0].runsAdopted).toContainEqual({ path: options.command, kind: options.kind ?? 'script' });
   options.adopted(adopted, init.json.result.config);
 
-  const unit = await rs(['unit', '--install']);
+  const unit = await (options.installUnit ?? (() => rs(['unit', '--install'])))();
   expect(unit.exitCode, unit.stdout + unit.stderr).toBe(0);
-  expect(unit.json.result.changed.join('\n')).toContain(`ExecStart: ${options.command} (runs `);
+  expect(unit.json.result.changed.join('\n')).toContain(`ExecStart: ${options.unitCommand ?? options.command} (runs `);
   expect(unit.json.result.kept).toEqual(expect.arrayContaining(['arguments: gateway']));
   expect(unit.json.result.content).not.toMatch(/--port|18789/); // the config's port is not overridden
   const before = await mainPid();
-  expect((await um.systemctl(['restart', OPENCLAW_UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);
-  const moved = await openclawHealthy(um, { port, pid: before, timeoutMs: 300_000 });
+  expect((await service.systemctl(['restart', service.unit], { timeoutMs: 400_000 })).exitCode).toBe(0);
+  const moved = await openclawHealthy(service, { port, pid: before, timeoutMs: 300_000 });
   expect(moved.version).toBe(FROM);
   // openclaw renames its process title (`openclaw-gateway`): the command is read from the manager, the Node from the
   // process itself.
   const entry = path.join(root, 'current', options.entry);
-  const shown = (await um.systemctl(['show', '-p', 'ExecStart', '--value', OPENCLAW_UNIT])).stdout;
+  const shown = (await service.systemctl(['show', '-p', 'ExecStart', '--value', service.unit])).stdout;
   expect(shown).toContain(`argv[]=${options.node} ${entry} gateway ;`);
-  expect(realpathSync(`/proc/${moved.pid}/exe`)).toBe(realpathSync(options.node));
+  expect(realpathSync(`/proc/${await service.hostPid()}/exe`)).toBe(realpathSync(seen(options.node)));
 
   const plugin = await asUser(path.join(root, 'bin', 'openclaw'), ['plugins', 'install', PLUGIN]);
-  expect(plugin.exitCode, String(plugin.stdout).slice(-2000) + String(plugin.stderr).slice(-2000)).toBe(0);
+  expect(plugin.exitCode, plugin.stdout.slice(-2000) + plugin.stderr.slice(-2000)).toBe(0);
   expect(await pluginSeen()).toEqual({ version: FROM, status: 'loaded' });
 
   const updated = await timed('update', () => rs(['update', `openclaw@${TO}`, '--no-preflight']));
   console.log(`update (load ${loadavg()[0]!.toFixed(1)}): ${JSON.stringify(updated.json?.result?.window)}`);
   expect(updated.json?.result?.status, updated.stdout.slice(-3000) + updated.stderr.slice(-3000)).toBe('verified');
-  expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 120_000 })).version).toBe(TO);
+  expect((await openclawHealthy(service, { port, pid: null, timeoutMs: 120_000 })).version).toBe(TO);
   expect(await pluginSeen()).toEqual({ version: TO, status: 'loaded' });
 
   const back = await timed('rollback', () => rs(['rollback']));
   console.log(`rollback (load ${loadavg()[0]!.toFixed(1)}): ${JSON.stringify(back.json?.result?.window)}`);
   expect(back.json?.result?.status, back.stdout.slice(-3000) + back.stderr.slice(-3000)).toBe('verified');
-  expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 120_000 })).version).toBe(FROM);
+  expect((await openclawHealthy(service, { port, pid: null, timeoutMs: 120_000 })).version).toBe(FROM);
   expect(await pluginSeen()).toEqual({ version: FROM, status: 'loaded' });
   options.afterRollback?.(updated.json.result);
 
@@ -252,15 +297,26 @@ export async function shapeLifecycle(
   console.log(`doctor --deep: ${JSON.stringify(checks.map((c) => [c.name, c.ok]))}`);
   // Every check of the root, the releases and the unit passes. Not `linger` (whether the account's user manager
   // outlives its logins: this one is a private manager the test started, not the account's login manager).
-  expect(checks.filter((c) => !c.ok && c.name !== 'linger')).toEqual([]);
+  const stale = `stale command on PATH, not the current release: ${options.command} `;
+  const fix = `Fix: release-switcher --root ${root} init --link-bin`;
+  const failed = checks.filter((c) => !c.ok && c.name !== 'linger');
+  expect(failed).toEqual(
+    options.staleOnPath ? [{ name: 'commands-on-path', ok: false, detail: expect.stringContaining(stale) }] : [],
+  );
+  if (options.staleOnPath) expect(failed[0]!.detail).toContain(fix);
   expect(checks.find((c) => c.name === 'loads')).toMatchObject({ ok: true });
 
   // The command users type runs current once linked; unlinked, it is back as it was (a script's text, a link's target).
-  const was = () => (options.kind === 'link' ? readlinkSync(options.command) : readFileSync(options.command, 'utf8'));
+  const command = seen(options.command);
+  const was = () => (options.kind === 'link' ? readlinkSync(command) : readFileSync(command, 'utf8'));
   const original = was();
   expect((await rs(['init', '--link-bin'])).exitCode).toBe(0);
-  expect(readlinkSync(options.command)).toBe(path.join(root, 'bin', 'openclaw'));
-  expect(String((await asUser(options.command, ['--version'])).stdout)).toContain(FROM);
+  expect(readlinkSync(command)).toBe(path.join(root, 'bin', 'openclaw'));
+  if (options.staleOnPath) {
+    const linked = (await rs(['doctor'])).json?.result?.checks ?? [];
+    expect(linked.find((c: { name: string }) => c.name === 'commands-on-path')).toMatchObject({ ok: true });
+  }
+  expect((await asUser(options.command, ['--version'])).stdout).toContain(FROM);
   expect((await rs(['init', '--unlink-bin'])).exitCode).toBe(0);
   expect(was()).toBe(original);
   return { adopted, updated: updated.json.result, back: back.json.result, doctor: doctor.json.result, timings };

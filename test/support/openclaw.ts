@@ -155,17 +155,21 @@ export async function writeOpenclawService(
   return unitText;
 }
 
-/** Polls /startupz every `pollMs` until it is ok and systemd's main PID is not `pid`; the version, the wait and the PID. */
+/**
+ * Polls /startupz every `pollMs` until it is ok and systemd's main PID is not `pid`; the version, the wait and the PID.
+ * `um`: the gateway's manager, and its unit when that is not OPENCLAW_UNIT (a shape's ShapeService).
+ */
 export async function openclawHealthy(
-  um: UserManager,
+  um: Pick<UserManager, 'systemctl' | 'readLog'> & { unit?: string },
   options: { port: number; pid: number | null; timeoutMs: number; pollMs?: number },
 ): Promise<{ version: string; ms: number; pid: number }> {
+  const unit = um.unit ?? OPENCLAW_UNIT;
   const started = Date.now();
   for (;;) {
     const body = await fetch(`http://127.0.0.1:${options.port}/startupz`, { signal: AbortSignal.timeout(5_000) })
       .then((r) => r.json() as Promise<{ ok?: boolean; version?: string }>)
       .catch(() => undefined);
-    const main = Number((await um.systemctl(['show', '-p', 'MainPID', '--value', OPENCLAW_UNIT])).stdout.trim());
+    const main = Number((await um.systemctl(['show', '-p', 'MainPID', '--value', unit])).stdout.trim());
     if (body?.ok && main > 0 && main !== options.pid)
       return { version: body.version!, ms: Date.now() - started, pid: main };
     if (Date.now() - started > options.timeoutMs)
