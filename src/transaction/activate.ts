@@ -92,7 +92,10 @@ export async function drive(run: Run, entry: Entry): Promise<Transaction> {
   if (entry.at === 'verify-release') {
     run.preflight = entry.preflight;
     await upToTheFlip(run); // it leaves what was done before the flip, and the window, on the run
-  } else recordRecovery(tx, entry.note);
+  } else {
+    recordRecovery(tx, entry.note);
+    run.resumed = true;
+  }
   if (entry.at === 'undo') return (await waysBack()).undo(run, entry.reason);
   if (entry.at === 'roll-back') return (await waysBack()).rollBack(run, supervised(supervisor), entry.failure);
   markPending(run.session.journal.state.releases[tx.to!]);

@@ -45,9 +45,10 @@ export async function recoverRoot(session: JournalSession, options: RecoverOptio
   if (await removeStaleHold(layout)) actions.push('removed a restart hold left by a killed transaction');
   // A restore cut halfway is finished first (a restart whose boot-check puts the snapshot back), so that whatever
   // the interrupted transaction does next (verify, the way back) runs on the state as the checkpoint holds it.
-  if (journal.state.transaction?.status !== 'scheduled')
-    await finishInterruptedRestore(session, () => supervisorFor(session, options), actions);
-  const transaction = await settleTransaction(session, actions, options);
+  const restarted =
+    journal.state.transaction?.status !== 'scheduled' &&
+    (await finishInterruptedRestore(session, () => supervisorFor(session, options), actions));
+  const transaction = await settleTransaction(session, actions, { ...options, restarted });
   await settleSwaps(session, actions);
   const operation = journal.state.operation;
   if (operation) {
@@ -69,14 +70,18 @@ export async function recoverRoot(session: JournalSession, options: RecoverOptio
 async function settleTransaction(
   session: JournalSession,
   actions: string[],
-  options: RecoverOptions,
+  options: RecoverOptions & { restarted: boolean },
 ): Promise<Transaction | null> {
   const { journal, layout, runtime } = session;
   const tx = journal.state.transaction;
   if (!tx || tx.id === options.ownTransaction) return null;
   // A scheduled transaction's runner never touched the service: no supervisor is needed to close it.
   const supervisor = tx.status === 'scheduled' ? null : await supervisorFor(session, options);
-  const entry = planResume(tx, { current: await readLinkVersion(layout, 'current'), supervised: supervisor !== null });
+  const entry = planResume(tx, {
+    current: await readLinkVersion(layout, 'current'),
+    supervised: supervisor !== null,
+    restarted: options.restarted,
+  });
   if (
     entry.at === 'undo' &&
     (await (await import('./preflight-step.js')).recoverPreflight(tx, runtime.env, layout.root))
@@ -99,6 +104,11 @@ export interface FoundRoot {
   current: string | null;
   /** Whether a supervisor restarts the service (false: `none`). */
   supervised: boolean;
+  /**
+   * Recovery restarted the service already, finishing a restore that was cut, and `current` serves on the state put
+   * back (state-return.ts finishInterruptedRestore): a flipped transaction goes on with its verification. @default false
+   */
+  restarted?: boolean;
 }
 
 /**
@@ -148,10 +158,10 @@ export function planResume(tx: Transaction, found: FoundRoot): Exclude<Entry, { 
         reason: 'interrupted, finished by recover',
         note: `finished the interrupted ${tx.kind} ${tx.id} to ${tx.to}`,
       };
-    const restarted = tx.steps.some((step) => step.name === 'restart' && step.status === 'ok');
+    const restarted = found.restarted || tx.steps.some((step) => step.name === 'restart' && step.status === 'ok');
     return {
       at: restarted ? 'verify' : 'restart',
-      note: `resuming the interrupted ${tx.kind} ${tx.id} to ${tx.to} (${restarted ? 'verify' : 'restart and verify'})`,
+      note: `resuming the interrupted ${tx.kind} ${tx.id} to ${tx.to} (${restarted ? `verify${found.restarted ? ': recovery restarted it, finishing the restore' : ''}` : 'restart and verify'})`,
     };
   }
   const before = tx.before ?? { current: found.current };

@@ -39,6 +39,13 @@ export async function handoffStep(
     noteStep(tx, NAME, 'skipped', `${supervisor.unit} has no main process to hand over`);
     return { pid };
   }
+  // A killed run's process may be gone, or replaced by recovery's own restart: which release this one runs cannot be
+  // told, and asking it with ${tx.from}'s commands what it cannot do (measured: three requests, then a stop the gateway
+  // held for its whole TimeoutStopSec) costs more than the stop.
+  if (run.resumed) {
+    noteStep(tx, NAME, 'skipped', `resumed by recovery: pid ${pid} may not be ${tx.from}'s gateway; stopped as before`);
+    return { pid };
+  }
   const mode = await supervisedMode(config, runtime, pid, preset?.environment ?? {});
   if (mode !== true) {
     noteStep(tx, NAME, 'skipped', `${mode}: it would restart in place rather than exit, so it is stopped as before`);

@@ -376,36 +376,42 @@ export async function finishInterruptedRestore(
   session: JournalSession,
   supervisorOf: () => Promise<Supervisor | null>,
   actions: string[],
-): Promise<void> {
+): Promise<boolean> {
   const { interruptedRestoreFor } = await import('../snapshot/restore-marker.js');
   const current = await readLinkVersion(session.layout, 'current');
   const cut = current && (await interruptedRestoreFor(session.layout, current, session.journal.state));
-  if (!cut) return;
+  if (!cut) return false;
   const supervisor = await supervisorOf();
   if (!supervisor) {
     actions.push(
       `snapshot ${cut.snapshot} is half put back for ${current}, and there is no supervisor to restart the service: stop it and run release-switcher boot-check, or put ${session.layout.snapshot(cut.snapshot)} back by hand`,
     );
-    return;
+    return false;
   }
   await supervisor.restart();
   const done = cut.tx && (await (await snapshots()).restoredFor(session.layout, cut.snapshot, cut.tx));
-  const serving = await servingAfterRestart(session, supervisor, current);
+  const { serving, healthy } = await servingAfterRestart(session, supervisor, current);
   actions.push(
     done
       ? `finished the interrupted restore of snapshot ${cut.snapshot} for ${current}: restarted ${supervisor.unit}, its boot-check put it back; ${serving}`
       : `the restore of snapshot ${cut.snapshot} for ${current} is still unfinished after restarting ${supervisor.unit}: is the boot-check its ExecStartPre? (release-switcher unit --install)`,
   );
+  return Boolean(done) && healthy;
 }
 
 /**
+ * Whether the service now serves `current` on the state put back (the caller's transaction need not restart it again).
  * Recovery hands the root back serving, not merely restarted: the command that ran recovery (`recover`, `pin`, the
  * next switch) returns once the release answers its health check, as a switch's verify would wait for it (without
  * the stability window: nothing is judged here, the release was already the one running).
  */
-async function servingAfterRestart(session: JournalSession, supervisor: Supervisor, version: string): Promise<string> {
+async function servingAfterRestart(
+  session: JournalSession,
+  supervisor: Supervisor,
+  version: string,
+): Promise<{ serving: string; healthy: boolean }> {
   const { config, runtime } = session;
-  if (!config.healthUrl) return 'no health URL to wait for';
+  if (!config.healthUrl) return { serving: 'no health URL to wait for', healthy: false };
   const { verifyRunning } = await import('../service/health.js');
   const { startedWhenFor } = await import('../store/presets.js');
   const result = await verifyRunning(
@@ -421,9 +427,12 @@ async function servingAfterRestart(session: JournalSession, supervisor: Supervis
     },
     null,
   );
-  return result.ok
-    ? `${version} healthy after ${result.evidence.healthyAfterMs} ms`
-    : `${version} is not healthy (${result.reason}: ${result.detail}): release-switcher doctor`;
+  return {
+    serving: result.ok
+      ? `${version} healthy after ${result.evidence.healthyAfterMs} ms`
+      : `${version} is not healthy (${result.reason}: ${result.detail}): release-switcher doctor`,
+    healthy: result.ok,
+  };
 }
 
 /** Record on the transaction the snapshot the boot-check took for it (the boot-check itself cannot write the journal a runner holds). */

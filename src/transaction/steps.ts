@@ -85,6 +85,8 @@ export interface Run {
   readinessBefore?: ReadinessBefore | undefined;
   /** What was done while the old release served, before the flip (activate.ts beforeTheStop). */
   prepared?: BeforeTheStop | undefined;
+  /** Re-entered by recovery: a killed run left it (activate.ts drive). */
+  resumed?: boolean;
 }
 
 /** The before-the-stop work the restart's steps use. */

@@ -82,12 +82,18 @@ describe('verifyRunning: the stability window', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   }, 20_000);
 
-  it('a listener gone (connection refused) is not a stall: fails at once', async () => {
+  it('a listener gone (connection refused, or reset on the probe that was in flight) is not a stall: fails at once', async () => {
     const e = await endpoint();
     setTimeout(() => e.server.close(), 300);
     const started = Date.now();
     const result = await verifyRunning(options(e.url, 60_000), null);
-    expect(result).toMatchObject({ ok: false, reason: 'unhealthy', detail: expect.stringContaining('ECONNREFUSED') });
+    // Which of the two the probe sees depends on whether one was on its kept-alive connection when the listener closed
+    // (ECONNRESET 1 run in 3 on a loaded machine); neither is the silence of a live process.
+    expect(result).toMatchObject({
+      ok: false,
+      reason: 'unhealthy',
+      detail: expect.stringMatching(/no answer from .* \((ECONNREFUSED|ECONNRESET)\)/),
+    });
     expect(Date.now() - started).toBeLessThan(5_000);
   }, 20_000);
 });

@@ -150,7 +150,9 @@ describeWhere(canRunUserManager(), 'the whole openclaw state dir, checkpointed (
     expect(killed.signal, `restore:swap-in was never reached: ${killed.stdout.slice(-2000)}${killed.stderr}`).toBe(
       'SIGKILL',
     );
+    console.log(`killed rollback (its last progress): ${killed.stderr.slice(-1500)}`);
     const recovered = await rs(['recover']);
+    console.log(`recover: ${JSON.stringify(recovered.json?.result, null, 2)}`);
     expect(recovered.exitCode, recovered.stdout.slice(-3000) + recovered.stderr.slice(-3000)).toBe(0);
     expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 })).version).toBe(FROM);
     const status = await rs(['status']);

@@ -64,6 +64,11 @@ describe('planResume', () => {
       cut.steps.push({ name: 'finalize', status: 'running', ms: 0 });
       expect(planResume(cut, { current: '1.2.0', supervised: true })).toMatchObject({ at: 'restart' });
     }
+    // Recovery's restart already finished the restore that was cut and the target serves: on to its verification.
+    expect(planResume(exact, { current: '1.2.0', supervised: true, restarted: true })).toMatchObject({
+      at: 'verify',
+      note: expect.stringContaining('recovery restarted it'),
+    });
     // A snapshot put back that is not the target's own (another release left it): finalize runs, so a cut goes back.
     const other = tx('restarting', ['verify-release', 'flip'], { restore: { snapshot: 's1', version: '1.0.0' } });
     other.steps.push({ name: 'finalize', status: 'running', ms: 0 });
