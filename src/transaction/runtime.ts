@@ -67,8 +67,10 @@ export async function pointRuntime(session: JournalSession, tx: Transaction, sid
   const move = tx.runtime;
   if (!move) return '';
   const [was, now] = side === 'to' ? [move.from, move.to] : [move.to, move.from];
-  await (await unitNode(session)).point(was.path, now.path);
-  if (session.config.node !== now.path) {
+  const changed = await (await unitNode(session)).point(was.path, now.path);
+  // config.json follows the unit: moved now, or left on `was` by a run cut between the two (an undo that finds
+  // neither moved leaves a config that names no Node as it is).
+  if (session.config.node !== now.path && (changed || session.config.node === was.path)) {
     session.config.node = now.path;
     await writeConfig(session.layout.root, session.config);
   }
@@ -112,16 +114,16 @@ const ref = (node: { path: string; version: string }): NodeRef => ({ path: node.
 interface UnitNode {
   /** Refuses (before anything changes) when the unit cannot be moved off `from`. */
   check(from: string): Promise<void>;
-  /** The unit runs `now` where it ran `was` (or already runs `now`). */
-  point(was: string, now: string): Promise<void>;
+  /** The unit runs `now` where it ran `was` (or already runs `now`); whether the file changed. */
+  point(was: string, now: string): Promise<boolean>;
 }
 
 /** The supervisor's side of a move: the systemd unit file we wrote; nothing without a supervisor; refused for others. */
 async function unitNode(session: JournalSession): Promise<UnitNode> {
   const { config, runtime } = session;
-  if (config.supervisor === 'none') return { check: async () => {}, point: async () => {} };
+  if (config.supervisor === 'none') return { check: async () => {}, point: async () => true };
   if (config.supervisor !== 'systemd' && config.supervisor !== 'systemd-system') {
-    const refuse = async () => {
+    const refuse = async (): Promise<never> => {
       throw new ReleaseSwitcherError(
         'UNSUPPORTED',
         `Moving the service to another Node is done through the unit release-switcher writes (systemd); ${config.supervisor} runs the Node its own configuration names.`,
@@ -176,7 +178,9 @@ async function unitNode(session: JournalSession): Promise<UnitNode> {
     point: async (was, now) => {
       const { file, text } = await ours();
       const moved = rewrite(text, was, now);
-      if (moved !== text) await writeUnitFile(file, moved, options);
+      if (moved === text) return false;
+      await writeUnitFile(file, moved, options);
+      return true;
     },
   };
 }
