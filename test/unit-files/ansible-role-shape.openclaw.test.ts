@@ -3,7 +3,7 @@
 // ProtectHome=read-only, ReadWritePaths=~/.openclaw ~/.local, ExecStart=openclaw gateway) under a private systemd
 // system manager, openclaw installed as the role installs it (`pnpm install -g openclaw@…` as the service account,
 // PNPM_HOME=~/.local/share/pnpm), the port only in ~/.openclaw/openclaw.json. Then every shape's lifecycle
-// (openclaw-shapes.ts) but --link-bin.
+// (openclaw-shapes.ts), --link-bin over pnpm's shim on the role's PATH included.
 //
 // Who runs release-switcher: the service account itself, on a root of its own under ~/.local, as the operator of a
 // hardened gateway does (`sudo -u openclaw release-switcher …`): nothing of the gateway's becomes root's, and its
