@@ -72,7 +72,24 @@ export function account(name: string, options: { system?: boolean } = {}): Accou
 }
 
 export const normalAccount = (): Account => account(NORMAL_ACCOUNT);
-export const serviceAccount = (): Account => account(SERVICE_ACCOUNT, { system: true });
+/**
+ * The service account, with the two folders of its home the role's unit names in ReadWritePaths= (a unit whose
+ * ReadWritePaths= is missing does not start), as the role makes them. Made here, once, and never removed by a test:
+ * files of several test processes share them, and a test that removed one it had made broke another's unit mid-run.
+ */
+export const serviceAccount = (): Account => {
+  const made = account(SERVICE_ACCOUNT, { system: true });
+  for (const [dir, mode] of [
+    ['.openclaw', 0o700],
+    ['.local', 0o755],
+  ] as const) {
+    const full = path.join(made.home, dir);
+    if (existsSync(full)) continue;
+    mkdirSync(full, { recursive: true, mode });
+    chownSync(full, made.uid, made.gid);
+  }
+  return made;
+};
 
 /**
  * The command line that runs `command` as `who`: its uid, its gid and its supplementary groups (what a login or a

@@ -68,7 +68,6 @@ describeWhere(support, 'private systemd system manager with the Ansible role uni
   let port: number;
   let fixture: string;
   let client: ClientBin;
-  const created: string[] = [];
   const get = async (route: string) => {
     const res = await fetch(`http://127.0.0.1:${port}${route}`, { signal: AbortSignal.timeout(12_000) });
     return (await res.json()) as Record<string, unknown>;
@@ -88,7 +87,6 @@ describeWhere(support, 'private systemd system manager with the Ansible role uni
     writeFileSync(path.join(fixture, 'pre-probe.sh'), PRE_PROBE, { mode: 0o755 });
     mkdirSync(path.join(fixture, 'owned'));
     await chown(path.join(fixture, 'owned'), who.uid, who.gid); // the account's, yet outside ReadWritePaths
-    for (const dir of ['.openclaw', '.local']) if (!existsSync(path.join(who.home, dir))) created.push(dir);
     // The shim where the role's PATH points: ~/.local/bin/openclaw, as pnpm's bin would be.
     const shim = path.join(who.home, '.local', 'bin', 'openclaw');
     await installRoleUnit(sm, who, shim);
@@ -101,7 +99,15 @@ describeWhere(support, 'private systemd system manager with the Ansible role uni
   }, 60_000);
   afterAll(async () => {
     await sm?.stop();
-    for (const dir of created) rmSync(path.join(who.home, dir), { recursive: true, force: true });
+    // Its own files only: the folders are the account's (accounts.ts serviceAccount), shared with other test files.
+    for (const file of [
+      '.openclaw/state.txt',
+      '.openclaw/pre',
+      '.openclaw/pre-user.out',
+      '.local/x',
+      '.local/bin/openclaw',
+    ])
+      rmSync(path.join(who.home, file), { force: true });
   }, 30_000);
   beforeEach(({ onTestFailed }) => {
     onTestFailed(async () => {

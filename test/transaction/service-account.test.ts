@@ -37,11 +37,6 @@ function tree(dir: string): Array<{ path: string; uid: number }> {
   return out;
 }
 
-/** Removes `dir` only when it holds no file at any depth (folders the test made for the role's ReadWritePaths). */
-function removeIfNoFiles(dir: string): void {
-  if (existsSync(dir) && tree(dir).every((e) => statSync(e.path).isDirectory())) rmSync(dir, { recursive: true });
-}
-
 describeWhere(support, "root acting for the service account under the role's hardened system unit", () => {
   let sm: SystemManager;
   let who: Account;
@@ -53,7 +48,6 @@ describeWhere(support, "root acting for the service account under the role's har
   let log: string;
   /** `systemctl` for the account's own CLI (the last test's). */
   let insideBin: string | undefined;
-  const made: string[] = [];
 
   /** The CLI, inside the manager's namespaces, as root (`--root`, `--json`). */
   const rs = async (args: string[], as?: Account, at = root) => {
@@ -100,7 +94,6 @@ describeWhere(support, "root acting for the service account under the role's har
     log = path.join(srv, 'gateway.log');
     await mkdir(path.join(sm.base, 'home-root'), { mode: 0o700 });
     await writeFile(path.join(sm.base, 'home-root', 'npmrc'), '');
-    for (const dir of ['.openclaw', '.local']) if (!existsSync(path.join(who.home, dir))) made.push(dir);
     // The role's unit verbatim; its `openclaw` command is never run (our drop-in replaces ExecStart).
     await installRoleUnit(sm, who, '/bin/false');
     await sm.writeDropIn(UNIT, '00-test-log', `[Service]\nStandardOutput=append:${log}\nStandardError=append:${log}\n`);
@@ -121,7 +114,6 @@ describeWhere(support, "root acting for the service account under the role's har
     } finally {
       if (state) rmSync(state, { recursive: true, force: true });
       rmSync(path.join(who.home, '.local', `rs-sa-${process.pid}`), { recursive: true, force: true });
-      for (const dir of made) removeIfNoFiles(path.join(who.home, dir));
     }
   }, 30_000);
   beforeEach(({ onTestFailed }) => {
