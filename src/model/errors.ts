@@ -102,6 +102,11 @@ export const ErrorCodes = {
     summary:
       'the rehearsal failed because its private copy of the state names a live process as its owner (the environment, not the candidate); nothing was switched',
   },
+  CAPABILITY_CONSENT_REQUIRED: {
+    exit: ExitCode.failed,
+    summary:
+      "a plugin's update declares new capabilities and the operator has not accepted them (--accept-capabilities)",
+  },
   DATABASE_INCOMPATIBLE: {
     exit: ExitCode.failed,
     summary: "the target release's database preflight calls the state incompatible or indeterminate",

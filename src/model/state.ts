@@ -44,6 +44,7 @@ export const STEP_NAMES = [
   'check-state',
   'database-preflight',
   'preflight',
+  'capability-review',
   'flip',
   'restore-state',
   'restart',

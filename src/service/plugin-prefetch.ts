@@ -58,6 +58,45 @@ export function prefetchSpecs(list: unknown, targetVersion: string): string[] {
   return [...specs].sort();
 }
 
+/**
+ * The plugins of `plugins list --json` installed from a recorded source (npm, ClawHub, git…) whose package `exempt`
+ * does not name: those whose update can wait for the operator's capability consent (their ids, sorted).
+ */
+export function reviewablePlugins(list: unknown, exempt: RegExp): string[] {
+  const plugins = (list as { plugins?: unknown } | undefined)?.plugins;
+  if (!Array.isArray(plugins)) return [];
+  const ids = new Set<string>();
+  for (const plugin of plugins as { id?: unknown; trust?: { installSource?: unknown; installSpec?: unknown } }[]) {
+    const spec = plugin?.trust?.installSpec;
+    if (typeof plugin?.id !== 'string' || typeof spec !== 'string' || spec === '') continue;
+    if (plugin.trust?.installSource === 'bundled' || exempt.test(nameOf(spec.replace(/^npm:/, '')))) continue;
+    ids.add(plugin.id);
+  }
+  return [...ids].sort();
+}
+
+/** The running release's `plugins list --json` (undefined and what it said when it could not be read). */
+export async function listPlugins(request: {
+  node: string;
+  runningDir: string;
+  listArgs: readonly string[];
+  env: NodeJS.ProcessEnv;
+  timeoutMs: number;
+  as?: RunAs | undefined;
+  signal?: AbortSignal | undefined;
+}): Promise<{ list: unknown; detail?: string }> {
+  const [entry, ...rest] = request.listArgs;
+  const listed = await runCaptured(request.node, [path.join(request.runningDir, entry!), ...rest], {
+    env: request.env,
+    timeoutMs: request.timeoutMs,
+    signal: request.signal,
+    as: request.as,
+    cwd: request.runningDir,
+  });
+  const list = listed.failed ? undefined : jsonDocumentIn(listed.output);
+  return list ? { list } : { list: undefined, detail: `plugins list: ${tail(listed.output, 5)}` };
+}
+
 /** `@scope/name@range` → `@scope/name`; `name@range` → `name`. */
 function nameOf(spec: string): string {
   const at = spec.indexOf('@', spec.startsWith('@') ? 1 : 0);
@@ -68,13 +107,8 @@ export async function prefetchPlugins(request: PrefetchRequest): Promise<Prefetc
   const started = performance.now();
   const ms = () => Math.round(performance.now() - started);
   const options = { env: request.env, timeoutMs: request.timeoutMs, signal: request.signal, as: request.as };
-  const [entry, ...rest] = request.listArgs;
-  const listed = await runCaptured(request.node, [path.join(request.runningDir, entry!), ...rest], {
-    ...options,
-    cwd: request.runningDir,
-  });
-  const list = listed.failed ? undefined : jsonDocumentIn(listed.output);
-  if (!list) return { specs: [], ok: false, ms: ms(), detail: `plugins list: ${tail(listed.output, 5)}` };
+  const { list, detail } = await listPlugins(request);
+  if (!list) return { specs: [], ok: false, ms: ms(), detail };
   const specs = prefetchSpecs(list, request.targetVersion);
   if (specs.length === 0) return { specs, ok: true, ms: ms() };
   await makeDirFor(request.workDir, request.as); // npm writes there, as the service's account

@@ -55,6 +55,20 @@ export interface Preset {
     /** The command's option that accepts plugins' reviewed capability changes, given when the operator asked for it. */
     consentFlag?: string;
     /**
+     * Which plugins can need that consent, and how the need is said, for the review before the stop
+     * (transaction/capability-review-step.ts): the target's finalize run on a private copy of the state finds them.
+     * `exempt`: package names OpenClaw exempts from the capability review (its verified official packages);
+     * `code`: the code of a finalize plugin outcome that waits for consent; `env`: the isolated run's environment on
+     * the copy (`{state}` the copy, `{config}` the user's config in it, `{port}` an unused port).
+     */
+    consentReview?: {
+      exempt: RegExp;
+      code: string;
+      env: Readonly<Record<string, string>>;
+      /** Node arguments run on the copy first (`{state}` replaced), as the rehearsal's prepare step. */
+      prepare?: readonly string[];
+    };
+    /**
      * The running release's list of installed plugins (JSON), run before the stop so that the packages finalize will
      * install are in npm's cache by then (service/plugin-prefetch.ts).
      */
@@ -157,6 +171,15 @@ const OPENCLAW_CLEAR_LEASES = [
   '}',
 ].join('\n');
 
+/**
+ * The capability review's finalize on a private copy (transaction/capability-review-step.ts): the rehearsal's
+ * isolation (nothing of OpenClaw's written outside the copy), the user's own config (its plugin entries decide what
+ * finalize converges), the gateway's port moved off the live one.
+ */
+const OPENCLAW_REVIEW_ENV: Record<string, string> = {
+  ...Object.fromEntries(Object.entries(OPENCLAW_PREFLIGHT_ENV).filter(([key]) => key !== 'OPENCLAW_GATEWAY_TOKEN')),
+};
+
 const OPENCLAW_PREFLIGHT_CONFIG = {
   gateway: {
     mode: 'local',
@@ -245,6 +268,17 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       // docs/cli/update/repair-and-recovery.md: a plugin needing capability consent is not installed without it (`--yes`
       // does not accept it); it keeps its previous payload with PLUGIN_CAPABILITY_CONSENT_REQUIRED in the warnings.
       consentFlag: '--accept-capabilities',
+      // docs/plugins/manage-plugins.md "Capability consent": bundled and verified first-party plugins (`@openclaw/*`
+      // from its catalog) are exempt; a third-party plugin whose update declares more capabilities waits for consent.
+      // `plugins update --dry-run` stops before the consent check (dist/install-*.mjs), so the review runs finalize
+      // itself, on a copy, with the user's config and the service's npm setup.
+      consentReview: {
+        exempt: /^@openclaw\//,
+        code: 'PLUGIN_CAPABILITY_CONSENT_REQUIRED',
+        env: OPENCLAW_REVIEW_ENV,
+        // The copy of a running gateway's databases names it as their owner: finalize would wait for it.
+        prepare: ['-e', OPENCLAW_CLEAR_LEASES, '{state}'],
+      },
       // Measured (2026.9.6, @openclaw/matrix installed): 2.7 s, the gateway serving.
       pluginList: ['dist/index.js', 'plugins', 'list', '--json'],
     },

@@ -169,6 +169,7 @@ const STEPS: Record<SwitchStepName, DriverStep | null> = {
   'database-preflight': async (run) =>
     (await import('./database-preflight-step.js')).databasePreflightStep(run.session, run.tx, run.tx.to!),
   preflight: rehearse,
+  'capability-review': async (run) => (await import('./capability-review-step.js')).capabilityReviewStep(run),
   // After a rehearsal, its step's commit recorded the checks; else the flip's own write records them (one commit, not two).
   flip: async (run) => {
     const point = rehearsed(run.tx) ? undefined : ('activate:verified-release' as const);

@@ -36,10 +36,11 @@ export function finalizeOf(config: Config, supervisor: Supervisor | null): Prese
 }
 
 /** For --dry-run: the steps a supervised activation of this root runs between the flip and the restart. */
-export function finalizeSteps(config: Config): { handoff: boolean; finalize: boolean } {
+export function finalizeSteps(config: Config): { handoff: boolean; finalize: boolean; review: boolean } {
   const preset = servicePreset(config);
   const finalize = Boolean(preset?.finalize && config.node && config.supervisor.startsWith('systemd'));
-  return { handoff: finalize && Boolean(preset?.restartHandoff), finalize };
+  const review = finalize && Boolean(preset?.finalize?.consentReview && preset.finalize.pluginList);
+  return { handoff: finalize && Boolean(preset?.restartHandoff), finalize, review };
 }
 
 /** Stop, checkpoint, finalize. Undefined when there is nothing to do or it went well; the failure otherwise. */
@@ -158,10 +159,14 @@ async function checkpointFirst(run: Run, env: NodeJS.ProcessEnv): Promise<void> 
   await state.takeCheckpoint({ layout, config, tx, env });
 }
 
-/** Recovery, before it re-enters the transaction: end the finalize process a killed runner left, if it still runs. */
+/**
+ * Recovery, before it re-enters the transaction: end the finalize process a killed runner left, if it still runs (the
+ * window's, or the capability review's on a copy before the flip: capability-review-step.ts).
+ */
 export async function recoverFinalize(tx: Transaction): Promise<boolean> {
   // By the marker, not the journaled pid alone: a runner killed between the spawn and the journal write left no pid.
-  if (!tx.steps.some((s) => s.name === NAME && s.status === 'running')) return false;
+  const running = (name: string) => tx.steps.some((s) => s.name === name && s.status === 'running');
+  if (!running(NAME) && !running('capability-review')) return false;
   return endOrphanedFinalize(tx.id);
 }
 

@@ -85,7 +85,7 @@ export async function planSwitch(session: Session & { state: State }, request: P
     supervised: config.supervisor !== 'none',
     // Loaded here, not statically: switch and rollback must not pull the finalize and handoff code into every start.
     ...(config.supervisor === 'none'
-      ? { handoff: false, finalize: false }
+      ? { handoff: false, finalize: false, review: false }
       : (await import('./finalize-step.js')).finalizeSteps(config)),
   };
   if (database?.verdicts?.some(refuses))

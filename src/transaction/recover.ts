@@ -87,6 +87,10 @@ async function settleTransaction(
     (await (await import('./preflight-step.js')).recoverPreflight(tx, runtime.env, layout.root))
   )
     actions.push(`stopped the interrupted rehearsal of ${tx.to} and removed its private state`);
+  if (entry.at === 'undo' && (await (await import('./finalize-step.js')).recoverFinalize(tx)))
+    actions.push(
+      `ended the capability review of ${tx.to} the interrupted run left (its copy of the state goes with staging)`,
+    );
   if (entry.at === 'roll-back' && (await (await import('./finalize-step.js')).recoverFinalize(tx)))
     actions.push(`ended the update finalize of ${tx.to} the interrupted run left`);
   actions.push(entry.note);

@@ -28,6 +28,7 @@ export const SWITCH_STEPS = [
   'check-state',
   'database-preflight',
   'preflight',
+  'capability-review',
   'flip',
   'restore-state',
   'restart-handoff',
@@ -39,7 +40,7 @@ export type SwitchStepName = (typeof SWITCH_STEPS)[number];
 
 /** Which of SWITCH_STEPS a switch runs: each step's own rule (the plan asks them before, the steps as they run). */
 export type StepChoice = Record<
-  'install' | 'checkState' | 'database' | 'preflight' | 'restore' | 'supervised' | 'handoff' | 'finalize',
+  'install' | 'checkState' | 'database' | 'preflight' | 'restore' | 'supervised' | 'handoff' | 'finalize' | 'review',
   boolean
 >;
 
@@ -51,6 +52,8 @@ export function planSteps(choice: StepChoice, until: SwitchStepName = 'verify'):
     'check-state': choice.checkState,
     'database-preflight': choice.database,
     preflight: choice.preflight,
+    // Only where a plugin can need consent: the step decides (capability-review-step.ts); a snapshot put back, never.
+    'capability-review': choice.supervised && choice.review && !choice.restore,
     flip: true,
     'restore-state': choice.supervised && choice.restore,
     'restart-handoff': choice.supervised && choice.handoff,

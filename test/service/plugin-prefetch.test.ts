@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { prefetchPlugins, prefetchSpecs } from '../../src/service/plugin-prefetch.ts';
+import { prefetchPlugins, prefetchSpecs, reviewablePlugins } from '../../src/service/plugin-prefetch.ts';
+import { PRESETS } from '../../src/store/presets.ts';
 
 const npmInstalled = (installSpec: string) => ({ trust: { installSource: 'npm', installSpec } });
 
@@ -37,6 +38,32 @@ describe('prefetchSpecs', () => {
     expect(
       prefetchSpecs({ plugins: [null, 1, { trust: { installSource: 'npm', installSpec: '' } }] }, '1.0.0'),
     ).toEqual([]);
+  });
+});
+
+describe('reviewablePlugins (capability-review-step.ts)', () => {
+  const exempt = PRESETS.openclaw!.finalize!.consentReview!.exempt;
+  it('every recorded install but the bundled and the exempt official packages, by id', () => {
+    const list = {
+      plugins: [
+        { id: 'telegram', origin: 'bundled' },
+        { id: 'bundled-recorded', trust: { installSource: 'bundled', installSpec: 'x' } },
+        { id: 'matrix', ...npmInstalled('@openclaw/matrix') },
+        { id: 'discord', ...npmInstalled('npm:@openclaw/discord@2026.9.5') },
+        { id: 'weather', ...npmInstalled('openclaw-weather@^1.2.0') },
+        { id: 'probe', ...npmInstalled('npm:@acme/probe') },
+        { id: 'hub', trust: { installSource: 'clawhub', installSpec: 'hub-plugin' } },
+        { id: 'local', ...npmInstalled('./plugins/local') },
+      ],
+    };
+    expect(reviewablePlugins(list, exempt)).toEqual(['hub', 'local', 'probe', 'weather']);
+    // A look-alike scope is no official package.
+    expect(reviewablePlugins({ plugins: [{ id: 'x', ...npmInstalled('@openclaw-fan/x') }] }, exempt)).toEqual(['x']);
+  });
+
+  it('nothing from output that is not a plugin list', () => {
+    expect(reviewablePlugins(undefined, exempt)).toEqual([]);
+    expect(reviewablePlugins({ plugins: [null, { id: 3, ...npmInstalled('a') }] }, exempt)).toEqual([]);
   });
 });
 

@@ -1,0 +1,210 @@
+/**
+ * The `capability-review` step (after the rehearsal, before the flip): a plugin whose update needs the operator's
+ * consent is found while the old release still serves, not by finalize with the gateway stopped. OpenClaw's
+ * finalize converges plugins to the target's versions; one that declares more capabilities than the operator
+ * accepted is not installed without `--accept-capabilities` (docs/plugins/manage-plugins.md "Capability consent"):
+ * it stays on its old version and the update ends with a warning the operator may never read. So, when the running
+ * release lists a plugin that is not exempt from the review (OpenClaw exempts its verified official packages), the
+ * target's own finalize runs on a private copy of the state, with the user's config and the service's npm setup, and
+ * a plugin outcome that waits for consent refuses the transaction before anything changes (CAPABILITY_CONSENT_REQUIRED)
+ * unless the operator gave the consent. `plugins update --dry-run` cannot say it: it stops before the consent check.
+ * A review that cannot run (no list, a copy refused, finalize failing on the copy) does not refuse: it is recorded,
+ * and the finalize in the window still reports any consent it needed as a warning.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import type { TransactionWarning } from '../model/state.js';
+import { makeDirFor } from '../platform/run-as.js';
+import { runCaptured, tail } from '../platform/subprocess.js';
+import { freeLoopbackPort } from '../rehearsal/preflight.js';
+import { finalizeWarnings, startFinalize, type FinalizeVerdict } from '../service/finalize.js';
+import { listPlugins, reviewablePlugins } from '../service/plugin-prefetch.js';
+import { copyStatePrivately, removePrivateCopy } from '../snapshot/private-copy.js';
+import { resolveIndependentPaths, resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
+import type { Config } from '../store/config.js';
+import { type Preset, servicePreset } from '../store/presets.js';
+import { finalizeArgs } from './finalize-step.js';
+import { noteStep, runStep } from './record.js';
+import { serviceIdentity } from './service-identity.js';
+import type { Run } from './steps.js';
+
+const NAME = 'capability-review';
+const LIST_TIMEOUT_MS = 120_000;
+
+type Review = NonNullable<NonNullable<Preset['finalize']>['consentReview']>;
+
+/** The preset's review, when its finalize would run on this root (finalize-step.ts finalizeOf's rule). */
+export function consentReviewOf(config: Config, supervised: boolean): Review | undefined {
+  const finalize = servicePreset(config)?.finalize;
+  return finalize?.consentReview && finalize.pluginList && config.node && supervised
+    ? finalize.consentReview
+    : undefined;
+}
+
+export async function capabilityReviewStep(run: Run): Promise<void> {
+  const { session, tx } = run;
+  const { config, journal, layout, runtime } = session;
+  const finalize = servicePreset(config)?.finalize;
+  const review = consentReviewOf(config, Boolean(run.supervisor?.stop));
+  // Not for a snapshot put back (it brings the target's own plugins) nor a move alone (nothing to converge).
+  if (!finalize || !review || tx.from === null || tx.to === null || tx.restore || tx.from === tx.to) return;
+  if (tx.acceptCapabilities) {
+    noteStep(tx, NAME, 'skipped', "the operator accepted plugins' capability changes (--accept-capabilities)");
+    return;
+  }
+  const needs = await runStep({ journal, tx }, NAME, async (step) => {
+    const service = await serviceIdentity(session);
+    const env = service.env;
+    const listed = await listPlugins({
+      node: config.node!,
+      runningDir: layout.release(tx.from!),
+      listArgs: finalize.pluginList!,
+      env,
+      timeoutMs: LIST_TIMEOUT_MS,
+      as: service.runAs,
+      signal: runtime.signal,
+    });
+    const plugins = reviewablePlugins(listed.list, review.exempt);
+    if (!listed.list) return void step.end('skipped', `no review: ${listed.detail}`);
+    if (plugins.length === 0) return void step.end('skipped', 'no installed plugin can need capability consent');
+    runtime.onProgress({ phase: 'preflight', message: `reviewing ${plugins.join(', ')} against ${tx.to}` });
+    const work = layout.stagingDir(`review-${tx.id}`);
+    try {
+      const verdict = await finalizeOnCopy(run, { review, finalize, work, env, service });
+      const consent = verdict ? finalizeWarnings(verdict).filter((w) => w.code === review.code) : [];
+      step.note({
+        evidence: { plugins, ...(verdict && { verdict: brief(verdict) }), needsConsent: consent },
+        detail: !verdict
+          ? 'the review could not run; finalize reports any consent it needs'
+          : consent.length > 0
+            ? `${consent.map((w) => w.plugin ?? '?').join(', ')} need the operator's consent to their new capabilities`
+            : `finalize on a copy: ${verdict.status}; no plugin needs consent (${plugins.join(', ')})`,
+      });
+      if (!verdict) step.end('skipped');
+      if (consent.length > 0) step.fail();
+      return consent;
+    } finally {
+      await removePrivateCopy(work);
+    }
+  });
+  if (needs && needs.length > 0) throw consentRequired(tx.to, needs);
+}
+
+/** The target's finalize on a private copy of the live state; undefined when the copy could not be made. */
+async function finalizeOnCopy(
+  run: Run,
+  at: {
+    review: Review;
+    finalize: NonNullable<Preset['finalize']>;
+    work: string;
+    env: NodeJS.ProcessEnv;
+    service: Awaited<ReturnType<typeof serviceIdentity>>;
+  },
+): Promise<FinalizeVerdict | undefined> {
+  const { session, tx } = run;
+  const { config, layout, runtime } = session;
+  const { review, finalize, work, env, service } = at;
+  await makeDirFor(work, service.runAs);
+  const skip = await resolveIndependentPaths(config.independentPaths, env);
+  const paths = (await resolveStatePaths(config.statePaths, env)).filter((p) => !skip.has(p));
+  const base = statePathsBase(config.statePaths, env);
+  const state = path.join(work, 'state');
+  const copied = await copyStatePrivately(paths, state, {
+    base,
+    residue: config.residue,
+    sqliteNodes: [config.node, process.execPath],
+    skip,
+  }).catch(() => undefined);
+  if (!copied) return undefined;
+  // The user's config where the copy has it (the gateway's own, with its plugin entries), else a copy beside.
+  const { openclawConfigFile } = await import('../unit-files/service-port.js');
+  const live = await openclawConfigFile(env as Record<string, string | undefined>);
+  const configInCopy = live ? await placeInCopy(live, paths, base, copied, work) : path.join(copied, 'openclaw.json');
+  const vars: Record<string, string> = {
+    state: copied,
+    config: configInCopy,
+    port: String(await freeLoopbackPort()),
+  };
+  const fill = (value: string) => value.replace(/\{(state|config|port)\}/g, (_, name: string) => vars[name]!);
+  // The service's npm setup, which HOME moved to the copy would otherwise hide: its cache, its user config.
+  const npm = {
+    npm_config_cache: env.npm_config_cache ?? path.join(env.HOME ?? '/', '.npm'),
+    npm_config_userconfig: env.npm_config_userconfig ?? path.join(env.HOME ?? '/', '.npmrc'),
+  };
+  const reviewEnv = {
+    ...env,
+    ...finalize.env,
+    ...Object.fromEntries(Object.entries(review.env).map(([k, v]) => [k, fill(v)])),
+    ...npm,
+  };
+  const releaseDir = layout.release(tx.to!);
+  if (review.prepare) {
+    const prepared = await runCaptured(config.node!, review.prepare.map(fill), {
+      cwd: releaseDir,
+      env: reviewEnv,
+      timeoutMs: LIST_TIMEOUT_MS,
+      signal: runtime.signal,
+      as: service.runAs,
+    });
+    if (prepared.failed) throw new Error(`the review's prepare step failed: ${tail(prepared.output, 5)}`);
+  }
+  const started = await startFinalize({
+    node: config.node!,
+    releaseDir,
+    args: finalizeArgs(finalize, {}),
+    env: reviewEnv,
+    outputDir: path.join(work, 'finalize'),
+    tx: tx.id, // its marker: recovery ends it with the transaction's finalize processes
+    timeoutMs: finalize.timeoutSeconds * 1000,
+    phaseTimeoutFlag: finalize.phaseTimeoutFlag,
+    signal: runtime.signal,
+    as: service.runAs,
+  });
+  return started.verdict;
+}
+
+/** Where `live` (a file of the state) is in the private copy, or a copy of it in `work` when it lies outside. */
+async function placeInCopy(
+  live: string,
+  paths: readonly string[],
+  base: string | null,
+  copied: string,
+  work: string,
+): Promise<string> {
+  const inside = (dir: string) => live.startsWith(dir + path.sep);
+  const only = paths.length === 1 ? paths[0]! : undefined;
+  const candidates = [
+    ...(only && inside(only) ? [path.join(copied, path.relative(only, live))] : []),
+    ...(base !== null && inside(base) ? [path.join(copied, path.relative(base, live))] : []),
+  ];
+  for (const candidate of candidates)
+    if (
+      await fs.stat(candidate).then(
+        (s) => s.isFile(),
+        () => false,
+      )
+    )
+      return candidate;
+  const beside = path.join(work, 'config', path.basename(live));
+  await fs.mkdir(path.dirname(beside), { recursive: true, mode: 0o700 });
+  await fs.copyFile(live, beside);
+  return beside;
+}
+
+/** What the journal keeps of the review's finalize. */
+function brief(verdict: FinalizeVerdict): Pick<FinalizeVerdict, 'ok' | 'status' | 'exitCode' | 'ms'> {
+  return { ok: verdict.ok, status: verdict.status, exitCode: verdict.exitCode, ms: verdict.ms };
+}
+
+function consentRequired(target: string, needs: readonly TransactionWarning[]): ReleaseSwitcherError {
+  const plugins = [...new Set(needs.map((w) => w.plugin ?? '?'))];
+  return new ReleaseSwitcherError(
+    'CAPABILITY_CONSENT_REQUIRED',
+    `${target}'s plugin update needs the operator's consent: ${plugins.join(', ')} declare${plugins.length === 1 ? 's' : ''} new capabilities. Nothing was flipped or stopped.`,
+    {
+      hint: `Review what the new version of ${plugins.join(', ')} declares (its openclaw.plugin.json; OpenClaw's interactive \`openclaw plugins update ${plugins[0]}\` shows the consent screen), then run the update again with --accept-capabilities.`,
+      details: { plugins, outcomes: needs },
+    },
+  );
+}
