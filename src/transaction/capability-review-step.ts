@@ -78,7 +78,7 @@ export async function capabilityReviewStep(run: Run): Promise<void> {
         detail: !verdict
           ? 'the review could not run; finalize reports any consent it needs'
           : consent.length > 0
-            ? `${consent.map((w) => w.plugin ?? '?').join(', ')} need the operator's consent to their new capabilities`
+            ? `the operator's consent to new capabilities is needed by ${consent.map((w) => w.plugin ?? '?').join(', ')}`
             : `finalize on a copy: ${verdict.status}; no plugin needs consent (${plugins.join(', ')})`,
       });
       if (!verdict) step.end('skipped');
