@@ -47,8 +47,17 @@ export async function capabilityReviewStep(run: Run): Promise<void> {
   const { config, journal, layout, runtime } = session;
   const finalize = servicePreset(config)?.finalize;
   const review = consentReviewOf(config, Boolean(run.supervisor?.stop));
-  // Not for a snapshot put back (it brings the target's own plugins) nor a move alone (nothing to converge).
-  if (!finalize || !review || tx.from === null || tx.to === null || tx.restore || tx.from === tx.to) return;
+  // Not for a snapshot put back (it brings the target's own plugins: the plan leaves the step out then).
+  if (!finalize || !review || tx.restore || tx.to === null) return;
+  if (tx.from === null || tx.from === tx.to) {
+    noteStep(
+      tx,
+      NAME,
+      'skipped',
+      tx.from === null ? 'no running release lists plugins' : 'a move of the service alone converges no plugin',
+    );
+    return;
+  }
   if (tx.acceptCapabilities) {
     noteStep(tx, NAME, 'skipped', "the operator accepted plugins' capability changes (--accept-capabilities)");
     return;
