@@ -69,7 +69,7 @@ export function reviewablePlugins(list: unknown, exempt: RegExp): string[] {
   for (const plugin of plugins as { id?: unknown; trust?: { installSource?: unknown; installSpec?: unknown } }[]) {
     const spec = plugin?.trust?.installSpec;
     if (typeof plugin?.id !== 'string' || typeof spec !== 'string' || spec === '') continue;
-    if (plugin.trust?.installSource === 'bundled' || exempt.test(nameOf(spec.replace(/^npm:/, '')))) continue;
+    if (plugin.trust?.installSource === 'bundled' || exempt.test(nameOf(spec.replace(/^(npm|clawhub):/, '')))) continue;
     ids.add(plugin.id);
   }
   return [...ids].sort();

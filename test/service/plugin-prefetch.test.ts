@@ -53,6 +53,7 @@ describe('reviewablePlugins (capability-review-step.ts)', () => {
         { id: 'weather', ...npmInstalled('openclaw-weather@^1.2.0') },
         { id: 'probe', ...npmInstalled('npm:@acme/probe') },
         { id: 'hub', trust: { installSource: 'clawhub', installSpec: 'hub-plugin' } },
+        { id: 'official-hub', trust: { installSource: 'clawhub', installSpec: 'clawhub:@openclaw/voice-call' } },
         { id: 'local', ...npmInstalled('./plugins/local') },
       ],
     };
