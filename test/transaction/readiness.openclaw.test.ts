@@ -4,7 +4,9 @@
 // loopback (support/telegram-bot-api.ts). 9.5 serves with the channel polling and `/readyz` ready; once the old
 // gateway has stopped (its main PID gone: after release-switcher read readiness from it), the token stops working
 // (401, as Telegram answers a revoked token), so 9.6's channel is blocked at its start (`getMe` 401) and its `/readyz`
-// names `telegram` as failing while `/startupz` says started.
+// names `telegram` as failing while `/startupz` says started. (OpenClaw counts a channel still starting as ready, for its
+// 120 s connect grace; the stand-in refuses `getMe` at once, so the channel is blocked seconds after the start, before
+// release-switcher reads `/readyz` at the end of the stability window: seen at 9.6's uptime 5-9 s.)
 // - readiness: warn (the default): the update is verified on health and version, the verify step's evidence says
 //   `readiness: {before: [], after: ['telegram'], lost: ['telegram']}`, and the NOT_READY warning is the transaction's:
 //   printed by `update` under its steps, kept by `status` (JSON and for people);
