@@ -1,5 +1,5 @@
 import { readState } from '../store/journal.js';
-import type { NodeRef, ReleaseState } from '../model/state.js';
+import type { NodeRef, ReleaseState, Transaction, TransactionWarning } from '../model/state.js';
 import { readLinkVersion } from '../store/links.js';
 import { compareVersionsDesc } from '../store/release.js';
 import { type RootOptions, openSession } from '../store/session.js';
@@ -21,6 +21,11 @@ export interface ReleaseInfo {
   provenance?: boolean;
   /** The Node it runs on (a switch to it moves the service there), once recorded. */
   node?: NodeRef;
+  /**
+   * What the last activation that verified it passed on (a readiness lost, a finalize warning: status shows the same),
+   * when it passed anything on.
+   */
+  warnings?: TransactionWarning[];
 }
 
 export interface ListResult {
@@ -52,8 +57,16 @@ export async function list(options: RootOptions): Promise<ListResult> {
         ...(record.reason ? { reason: record.reason } : {}),
         ...(record.signatures ? { signatures: record.signatures, provenance: record.provenance === true } : {}),
         ...(record.node && { node: record.node }),
+        ...warningsOf(verifiedLast(state.history, record.version)),
       }),
     )
     .sort((a, b) => compareVersionsDesc(a.version, b.version));
   return { current, previous, releases };
 }
+
+/** The last transaction of `history` (oldest first) that verified `version`. */
+function verifiedLast(history: readonly Transaction[], version: string): Transaction | undefined {
+  return history.findLast((tx) => tx.to === version && tx.status === 'verified');
+}
+
+const warningsOf = (tx: Transaction | undefined) => (tx?.warnings?.length ? { warnings: tx.warnings } : {});

@@ -9,7 +9,7 @@
 // release-switcher reads `/readyz` at the end of the stability window: seen at 9.6's uptime 5-9 s.)
 // - readiness: warn (the default): the update is verified on health and version, the verify step's evidence says
 //   `readiness: {before: [], after: ['telegram'], lost: ['telegram']}`, and the NOT_READY warning is the transaction's:
-//   printed by `update` under its steps, kept by `status` (JSON and for people);
+//   printed by `update` under its steps, kept by `status` and `list` (JSON and for people);
 // - readiness: require: the same loss is a failed verification (`not_ready`), rolled back: 9.5 serves again (and,
 //   with the token working again once 9.6 has stopped, is ready with its channel), 9.6 is marked bad.
 // One gateway for the whole file. All of it as the suite's normal account (accounts.ts), as finalize.openclaw.test.ts.
@@ -195,6 +195,15 @@ describeWhere(canRunUserManager(), 'a channel readiness lost by an update (real 
     });
     const story = await human(['status']);
     expect(story.stdout).toContain('warning: (verify, NOT_READY) not ready after the stability window');
+    // `list` says it of the release that activation verified, in JSON and for people.
+    const listed = await rs(['list']);
+    expect(listed.json.result.releases).toContainEqual(
+      expect.objectContaining({
+        version: TO,
+        warnings: [expect.objectContaining({ step: 'verify', code: 'NOT_READY' })],
+      }),
+    );
+    expect((await human(['list'])).stdout).toContain(`${TO}: warning: (verify, NOT_READY) not ready`);
     // The gateway's own word, asked again now: serving 9.6, started, its Telegram channel failing.
     expect((await openclawHealthy(um, { port, pid: old, timeoutMs: 60_000 })).version).toBe(TO);
     const after = await readyz();

@@ -2,7 +2,7 @@ import { list } from '../../verbs/list.js';
 import { formatBytes, releaseUsage } from '../../store/disk-usage.js';
 import { layoutOf } from '../../store/layout.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
-import { table } from '../format.js';
+import { table, warningText } from '../format.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const result = await list({ root: ctx.root, ...ctx.runtime });
@@ -25,5 +25,10 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
       `${formatBytes(size.own)}${size.shared ? ` + ${formatBytes(size.shared)} shared` : ''}`,
     ];
   });
-  return { result, human: table(['  VERSION', 'STATE', 'MARKS', 'INSTALLED (UTC)', 'ON DISK'], rows) };
+  // What the activation that verified a release passed on (a readiness lost, a finalize warning), under the table.
+  const warned = result.releases.flatMap((r) =>
+    (r.warnings ?? []).map((w) => `${r.version}: warning: ${warningText(w)}`),
+  );
+  const human = table(['  VERSION', 'STATE', 'MARKS', 'INSTALLED (UTC)', 'ON DISK'], rows);
+  return { result, human: warned.length > 0 ? `${human}\n${warned.join('\n')}` : human };
 }
