@@ -18,6 +18,7 @@ export const UNIT = [
   'test/cli/startup-imports.test.ts',
   'test/docs.test.ts',
   'test/doctor/deep.test.ts',
+  'test/doctor/health-verdict.test.ts',
   'test/platform/chattr-batches.test.ts',
   'test/platform/lazy-require.test.ts',
   'test/platform/permission.test.ts',
