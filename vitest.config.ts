@@ -49,6 +49,7 @@ export const UNIT = [
   'test/stage/place-beside.test.ts',
   'test/stage/smoke-inputs.test.ts',
   'test/stage/scripts/lifecycle-event.test.ts',
+  'test/stage/scripts/script-env.test.ts',
   'test/store/config-shape.test.ts',
   'test/store/containment.test.ts',
   'test/store/fast-verify.test.ts',
