@@ -142,7 +142,8 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
 
   /**
    * 9.6 repacked so that its `update finalize` exits 1 with a `failed` verdict: a copy of the installed release (npm -g's
-   * layout, so it is adopted as it stands: no second install from the registry), BROKEN in its package.json.
+   * layout, so it is adopted as it stands: no second install from the registry), BROKEN in its package.json and
+   * build-info (openclaw-repack.ts).
    */
   function repackBroken(): string {
     const pkg = repackOpenclaw({
