@@ -10,7 +10,9 @@ import { readLinkVersion } from '../store/links.js';
 import { run } from '../platform/subprocess.js';
 import { supervisorFor } from '../service/supervisors/index.js';
 import { systemctl } from '../service/systemctl.js';
-import { getJson, readField } from '../service/health.js';
+import { getJson, notStarted, readField } from '../service/health.js';
+import { startedWhenFor } from '../store/presets.js';
+import type { Config } from '../store/config.js';
 import type { CheckContext, CheckResult } from './checks.js';
 import { whatRuns } from './running.js';
 import { bootCheckCanWrite, serviceReadsCurrent } from './access.js';
@@ -179,24 +181,39 @@ export async function healthAnswers(ctx: CheckContext): Promise<CheckResult | nu
     };
   const current = await readLinkVersion(ctx.layout, 'current').catch(() => null);
   const url = ctx.config.healthUrl;
-  const answer = await getJson(url, HEALTH_TIMEOUT_MS)
-    .then((r) => ({ status: r.status, version: readField(r.body, ctx.config.versionField) }))
-    .catch((error: NodeJS.ErrnoException) => ({ error: error.code ?? error.message }));
+  const answer = await getJson(url, HEALTH_TIMEOUT_MS).catch((error: NodeJS.ErrnoException) => ({
+    error: error.code ?? error.message,
+  }));
   if ('error' in answer)
     return {
       name: 'health',
       ok: false,
       detail: `${supervisor.unit} is active but nothing answers ${url} (${answer.error}): did the service move to another port? Check the port in its unit, or: release-switcher init --health-url URL`,
     };
+  return healthVerdict(url, answer, { ...ctx.config, current });
+}
+
+/**
+ * What doctor makes of an answer of the health URL: healthy as verification judges it (2xx, and what the preset's
+ * contract asks of the body: service/health.ts `notStarted`), with the current release's version.
+ */
+export function healthVerdict(
+  url: string,
+  answer: { status: number; body: unknown },
+  expected: Pick<Config, 'preset' | 'package' | 'healthUrl' | 'versionField'> & { current: string | null },
+): CheckResult {
   if (answer.status < 200 || answer.status > 299)
     return { name: 'health', ok: false, detail: `${url} answered ${answer.status}` };
-  if (answer.version !== current)
+  const unstarted = notStarted(url, answer, startedWhenFor(expected));
+  if (unstarted) return { name: 'health', ok: false, detail: unstarted };
+  const version = readField(answer.body, expected.versionField);
+  if (version !== expected.current)
     return {
       name: 'health',
       ok: false,
-      detail: `${url} reports version ${String(answer.version ?? '(none)')}, but current is ${current}`,
+      detail: `${url} reports version ${String(version ?? '(none)')}, but current is ${expected.current}`,
     };
-  return { name: 'health', ok: true, detail: `${url} answers with ${current}, the current release` };
+  return { name: 'health', ok: true, detail: `${url} answers with ${expected.current}, the current release` };
 }
 
 export const SERVICE_CHECKS = [

@@ -79,6 +79,9 @@ export interface PreflightResult {
   environment?: boolean;
   detail: string;
   probes: number;
+  /** The last answer of the health URL, as verification saw it (service/health.ts): its HTTP status and version. */
+  lastHttpStatus: number | null;
+  lastVersion: string | null;
   port: number;
   ms: number;
   outputTail: string;
@@ -174,6 +177,8 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
           reason: 'prepare_failed',
           detail: `the prepare step exited ${prepared.timedOut ? 'on its timeout' : String(prepared.exitCode)}`,
           probes: 0,
+          lastHttpStatus: null,
+          lastVersion: null,
           port,
           ms: Date.now() - started,
           outputTail: await readTail(logFile),
@@ -213,7 +218,8 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
       },
       null,
     );
-    const base = { probes: verdict.evidence.probes, port };
+    const { probes, lastHttpStatus, lastVersion } = verdict.evidence;
+    const base = { probes, lastHttpStatus, lastVersion, port };
     if (verdict.ok)
       return {
         ok: true,

@@ -79,6 +79,22 @@ export function readField(value: unknown, dotPath: string): unknown {
     );
 }
 
+/**
+ * Why a 2xx `answer` of `url` is not a healthy one, or null when it is: its body must hold what `startedWhen` names
+ * (openclaw's /startupz: `status: "started"`; store/presets.ts). The one rule of every judge of a health URL:
+ * verification after a flip, the rehearsal (through verifyRunning), doctor's health check.
+ */
+export function notStarted(
+  url: string,
+  answer: { status: number; body: unknown },
+  startedWhen: StartedWhen | undefined,
+): string | null {
+  if (!startedWhen) return null;
+  const said = readField(answer.body, startedWhen.field);
+  if (said === startedWhen.value) return null;
+  return `${url} answered ${answer.status} with ${startedWhen.field} ${said === undefined ? '(none)' : JSON.stringify(said)}, not ${JSON.stringify(startedWhen.value)}`;
+}
+
 /** `silent`: connected (or connecting) but no answer in time: a busy process, not a missing listener. */
 type Probe = { ok: true } | { ok: false; reason: VerifyFailure; detail: string; silent?: boolean };
 
@@ -124,18 +140,18 @@ const SERVING_POLL_MS = 100;
 const SERVING_ANSWER_MS = 1_000;
 
 /**
- * Ask `healthUrl` until told to stop: `stop()` says when (performance.now()) it first did not answer 2xx, or, when it
- * answered 2xx all along, now (it served until the moment the caller saw it go). It does not wait for a probe still
+ * Ask `healthUrl` until told to stop: `stop()` says when (performance.now()) it first did not answer healthy (2xx, and
+ * `startedWhen` as verification asks it: `notStarted`), or, when it answered healthy all along, now (it served until the moment the caller saw it go). It does not wait for a probe still
  * out: nothing waits on it. For the start of a stop window (transaction/window.ts); never for a decision.
  */
-export function watchServing(healthUrl: string): { stop: () => number } {
+export function watchServing(healthUrl: string, startedWhen?: StartedWhen): { stop: () => number } {
   let done = false;
   let stoppedAt: number | undefined;
   const loop = async () => {
     while (!done && stoppedAt === undefined) {
       const asked = performance.now();
       const ok = await getJson(healthUrl, SERVING_ANSWER_MS).then(
-        (answer) => answer.status >= 200 && answer.status <= 299,
+        (answer) => answer.status >= 200 && answer.status <= 299 && !notStarted(healthUrl, answer, startedWhen),
         () => false,
       );
       if (!ok && !done) stoppedAt = asked;
@@ -173,14 +189,8 @@ async function probeHealth(options: VerifyOptions, evidence: VerifyEvidence): Pr
   evidence.lastVersion = typeof version === 'string' ? version : version === undefined ? null : String(version);
   if (response.status < 200 || response.status > 299)
     return { ok: false, reason: 'unhealthy', detail: `${options.healthUrl} answered ${response.status}` };
-  const started = options.startedWhen;
-  const said = started && readField(response.body, started.field);
-  if (started && said !== started.value)
-    return {
-      ok: false,
-      reason: 'unhealthy',
-      detail: `${options.healthUrl} answered ${response.status} with ${started.field} ${said === undefined ? '(none)' : JSON.stringify(said)}, not ${JSON.stringify(started.value)}`,
-    };
+  const unstarted = notStarted(options.healthUrl, response, options.startedWhen);
+  if (unstarted) return { ok: false, reason: 'unhealthy', detail: unstarted };
   if (evidence.lastVersion !== options.expectedVersion) {
     return {
       ok: false,

@@ -237,7 +237,9 @@ async function watchFromTheFlip(run: Run): Promise<void> {
   if (!run.supervisor) return;
   run.window = new StopWindow();
   // Loaded here, not at start-up: an activation with no supervisor never probes health.
-  if (healthUrl) run.window.watch((await import('../service/health.js')).watchServing(healthUrl));
+  if (!healthUrl) return;
+  const { startedWhenFor } = await import('../store/presets.js');
+  run.window.watch((await import('../service/health.js')).watchServing(healthUrl, startedWhenFor(run.session.config)));
 }
 
 /** restart, the state put back on the way when check-state asked for it. A failure goes on the run, not thrown. */

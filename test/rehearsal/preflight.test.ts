@@ -100,6 +100,28 @@ describe('runPreflight, process group', () => {
     }, 30_000);
   }
 
+  // The rule verification applies after a flip (service/health.ts `startedWhen`: openclaw's /startupz must say
+  // `status: "started"`) is the rehearsal's too: a 2xx with the candidate's own version and another status is refused.
+  it('refuses a candidate whose 2xx, with its own version, does not say started: never_healthy, what it said kept', async () => {
+    await candidate(root, '4.4.0'); // answers 200 { status: 'ok', version }
+    const before = await snapshotBytes(live);
+    const result = await rehearse('4.4.0', {
+      startedWhen: { field: 'status', value: 'started' },
+      verifyTimeoutMs: 1_500,
+    });
+    expect(result, result.outputTail).toMatchObject({
+      ok: false,
+      reason: 'never_healthy',
+      lastHttpStatus: 200,
+      lastVersion: '4.4.0',
+      detail: `not healthy within 1.5 s: http://127.0.0.1:${result.port}/health answered 200 with status "ok", not "started"`,
+    });
+    expect(await snapshotBytes(live)).toEqual(before);
+    await expectNothingLeft();
+    // The same candidate without the rule passes, its last answer kept as well.
+    expect(await rehearse('4.4.0')).toMatchObject({ ok: true, lastHttpStatus: 200, lastVersion: '4.4.0' });
+  }, 30_000);
+
   it('keeps the output tail of a crashed candidate', async () => {
     const result = await rehearse('3.0.0');
     expect(result.outputTail).toContain('crashing on start (fixture behaviour)');

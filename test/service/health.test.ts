@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { verifyRunning } from '../../src/service/health.ts';
+import { verifyRunning, watchServing } from '../../src/service/health.ts';
 
 type Mode = 'ok' | 'silent' | 'error';
 
@@ -136,6 +136,16 @@ describe('verifyRunning: a body that must say started (openclaw /startupz)', () 
     const plain = await startupz(['starting']);
     expect((await verifyRunning(quick(plain.url), null)).ok).toBe(true);
   }, 20_000);
+
+  it('the stop window counts a 2xx without started as not serving, as verification does', async () => {
+    const e = await startupz(['starting']);
+    const judged = watchServing(e.url, started);
+    const plain = watchServing(e.url);
+    const begun = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(judged.stop()).toBeLessThan(begun + 100); // its first answer already was not serving
+    expect(plain.stop()).toBeGreaterThanOrEqual(begun + 500); // any 2xx: served all along
+  });
 
   it('the openclaw preset asks it of /startupz only, not of another health URL an operator set', async () => {
     const { startedWhenFor } = await import('../../src/store/presets.ts');

@@ -19,7 +19,7 @@
 // the suite's normal account (accounts.ts), on a root, a state dir and an npm cache it owns; only the test's own
 // bookkeeping (files it plants, then hands to the account) is done as root.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -39,6 +39,7 @@ import {
   writeOpenclawService,
 } from '../support/openclaw.ts';
 import { copyOpenclaw } from '../support/openclaw-prepared.ts';
+import { patchFile, repackOpenclaw } from '../support/openclaw-repack.ts';
 import { finalizeWarnings } from '../../src/service/finalize.ts';
 import { freePort } from '../support/service.ts';
 import { describeWhere } from '../support/skip.ts';
@@ -141,21 +142,18 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
 
   /**
    * 9.6 repacked so that its `update finalize` exits 1 with a `failed` verdict: a copy of the installed release (npm -g's
-   * layout, so it is adopted as it stands: no second install from the registry), BROKEN in its package.json.
+   * layout, so it is adopted as it stands: no second install from the registry), BROKEN in its package.json and
+   * build-info (openclaw-repack.ts).
    */
   function repackBroken(): string {
-    const pkg = path.join(work, 'repack', 'lib', 'node_modules', 'openclaw');
-    mkdirSync(path.dirname(pkg), { recursive: true });
-    execFileSync('cp', ['-a', path.join(root, 'releases', TO), pkg]);
-    execFileSync('chmod', ['-R', 'u+w', pkg]);
-    rmSync(path.join(pkg, '.release-switcher.json'), { force: true });
-    const pkgFile = path.join(pkg, 'package.json');
-    writeFileSync(pkgFile, JSON.stringify({ ...JSON.parse(readFileSync(pkgFile, 'utf8')), version: BROKEN }, null, 2));
-    const index = path.join(pkg, 'dist', 'index.js');
-    const text = readFileSync(index, 'utf8');
+    const pkg = repackOpenclaw({
+      from: path.join(root, 'releases', TO),
+      into: path.join(work, 'repack', 'lib', 'node_modules', 'openclaw'),
+      version: BROKEN,
+    });
     const fail =
       "if (process.argv.includes('finalize')) { process.stdout.write(JSON.stringify({ status: 'failed', mode: 'finalize', error: 'repacked to fail' })); process.exit(1); }\n";
-    writeFileSync(index, text.startsWith('#!') ? text.replace(/\n/, `\n${fail}`) : fail + text); // after a shebang
+    patchFile(pkg, 'dist/index.js', (text) => (text.startsWith('#!') ? text.replace(/\n/, `\n${fail}`) : fail + text)); // after a shebang
     return pkg;
   }
 

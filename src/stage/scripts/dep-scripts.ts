@@ -16,8 +16,11 @@ import type { TreeNode } from '../resolve/resolve-tree.js';
 import { readPackageJson, readPackageJsonSync } from '../../platform/package-json.js';
 import { eachSync } from '../../platform/tree.js';
 
+// NODE_EXTRA_CA_CERTS with the proxies: behind a TLS proxy it is how Node, our registry client and npm alike, trusts
+// the registry (registry/fetch.ts says so); without it the full install's npm failed every request with
+// SELF_SIGNED_CERT_IN_CHAIN and fell back on stale cache entries after three tries each (70 s a package).
 const PASSED =
-  /^(HOME|TMPDIR|TMP|TEMP|LANG|LANGUAGE|LC_[A-Z]+|TZ|TERM|USER|LOGNAME|SHELL|https?_proxy|no_proxy|HTTPS?_PROXY|NO_PROXY)$/;
+  /^(HOME|TMPDIR|TMP|TEMP|LANG|LANGUAGE|LC_[A-Z]+|TZ|TERM|USER|LOGNAME|SHELL|https?_proxy|no_proxy|HTTPS?_PROXY|NO_PROXY|NODE_EXTRA_CA_CERTS)$/;
 
 /** npm's environment for a script: PATH with the configured Node first, a few basics, npm_config_*. */
 export function scriptEnv(
