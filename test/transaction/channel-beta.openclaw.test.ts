@@ -4,10 +4,12 @@
 // 2026.9.5 and 2026.9.6 tarballs (npm's own bytes) under the name `openclaw` and proxies every other name (their
 // dependencies) to registry.npmjs.org; the CLI finds it through the npm config in its environment. OpenClaw's rule
 // (docs/install/development-channels.md): beta is the newer of the `beta` and `latest` dist-tags.
-// - latest 9.5, beta 9.6: `update --dry-run` plans 9.6, and so does OpenClaw's own `openclaw update --dry-run`; then
-//   `update` stages 9.6 from the registry, switches and verifies it, the gateway healthy on 9.6;
-// - beta moved back to 9.5, latest to 9.6 (an older beta): the newer, latest's 9.6, is already current: nothing staged,
-//   the gateway not restarted. A rule that read `beta` alone would have planned a downgrade to 9.5.
+// - latest 9.5, beta 9.6: `update --dry-run` plans 9.6 from the local registry and names the channel and the file that
+//   chose it; OpenClaw's own `openclaw update --dry-run` (9.5's npm -g install, same registry and config) targets 9.6
+//   too; then `update` stages 9.6, switches and verifies it, the gateway healthy on 9.6;
+// - beta moved back to 9.5, latest to 9.6 (an older beta): the newer, latest's 9.6, is already current (`up_to_date`,
+//   the gateway not restarted), and OpenClaw's own dry-run falls back to latest the same way. A rule that read `beta`
+//   alone would have planned a downgrade to 9.5.
 // One gateway for the file: one cold start on 9.5, one on 9.6 (and 9.6's rehearsal).
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -37,12 +39,17 @@ const FROM = '2026.9.5';
 const TO = '2026.9.6';
 /** Where npm's cache has the tarballs from (the prepared installs' registry): packed offline when it holds them. */
 const NPMJS = 'https://registry.npmjs.org/';
+/** OpenClaw's dry-run note when beta's tag is missing or older than latest's (update-command-schema). */
+const FALLBACK = 'Beta channel resolves to latest for this run (fallback).';
 
 describeWhere(canRunUserManager(), 'update follows update.channel beta (real openclaw, local registry)', () => {
   let um: UserManager;
   let port: number;
   let registry: Registry;
   let npmCache: string;
+  /** The npm -g prefix 9.5 was installed into (the gateway's first home, adopted from). */
+  let prefix: string;
+  let node: string;
   const account = defaultTestAccount();
   const work = openclawWork('rs-ocbeta-', account);
   const root = path.join(work, 'root');
@@ -60,16 +67,27 @@ describeWhere(canRunUserManager(), 'update follows update.channel beta (real ope
   const mainPid = async () => Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
   const distTags = async () =>
     (await (await fetch(new URL('-/package/openclaw/dist-tags', registry.url))).json()) as Record<string, string>;
-  /** The `openclaw` command the root offers, as the user runs it (not the worker's env: with VITEST set it does nothing). */
-  const openclawCli = (args: string[]) => {
-    const bin = path.join(root, 'bin', 'openclaw');
+  /**
+   * OpenClaw's own `update --dry-run --json`, from the npm -g install the gateway was adopted from (9.5; from the root
+   * it refuses: a release-switcher install is not its to update), on the same registry, config and state dir. Not
+   * the worker's environment: with VITEST set, openclaw's CLI exits 0 at once and prints nothing.
+   */
+  const openclawPlan = async () => {
+    const bin = path.join(prefix, 'bin', 'openclaw');
+    const args = ['update', '--dry-run', '--json'];
     const [command, argv] = um.account ? asAccount(um.account, bin, args) : [bin, args];
-    return execa(command, argv, {
-      env: um.account ? accountCliEnv(um.account, env()) : cliEnv(env()),
+    const extra = { ...env(), npm_config_prefix: prefix, PATH: `${path.dirname(node)}:${process.env.PATH}` };
+    const r = await execa(command, argv, {
+      env: um.account ? accountCliEnv(um.account, extra) : cliEnv(extra),
       extendEnv: false,
       reject: false,
       timeout: 300_000,
     });
+    console.log(
+      `openclaw update --dry-run --json (exit ${r.exitCode}):\n${r.stdout.slice(-3000)}${r.stderr.slice(-2000)}`,
+    );
+    expect(r.exitCode, r.stderr.slice(-2000)).toBe(0);
+    return JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
   };
 
   beforeAll(async () => {
@@ -96,7 +114,7 @@ describeWhere(canRunUserManager(), 'update follows update.channel beta (real ope
     // The gateway on 9.5, from a copy of the prepared npm -g prefix; the user's config follows the beta channel.
     const copy = await copyOpenclaw(FROM, path.join(work, 'prefix'));
     const bench = await openclawBench({ name: 'ocbeta', work, version: FROM, prefix: copy, account });
-    um = bench.um;
+    ({ um, prefix, node } = bench);
     port = await freePort();
     await writeOpenclawService(um, {
       node: bench.node,
@@ -136,13 +154,16 @@ describeWhere(canRunUserManager(), 'update follows update.channel beta (real ope
     const planned = await rs(['update', '--dry-run']);
     console.log(`update --dry-run: ${JSON.stringify(planned.json?.result)}`);
     expect(planned.exitCode, planned.stdout + planned.stderr).toBe(0);
-    expect(planned.json.result).toMatchObject({ install: { version: TO }, wouldSwitch: true });
-    // OpenClaw's own updater, on the same registry and config, picks the same target.
-    const own = await openclawCli(['update', '--dry-run', '--json']);
-    console.log(
-      `openclaw update --dry-run --json (exit ${own.exitCode}):\n${own.stdout.slice(-3000)}${own.stderr.slice(-2000)}`,
-    );
-    expect(own.exitCode, own.stderr.slice(-2000)).toBe(0);
+    expect(planned.json.result).toMatchObject({
+      channel: 'beta',
+      channelFrom: `${config()} update.channel`,
+      install: { version: TO, from: new URL(`openclaw/-/openclaw-${TO}.tgz`, registry.url).href },
+      wouldSwitch: true,
+    });
+    // OpenClaw's own updater, on the same registry and config, picks the same target: beta's, no fallback to latest.
+    const own = await openclawPlan();
+    expect(own).toMatchObject({ storedChannel: 'beta', effectiveChannel: 'beta', targetVersion: TO });
+    expect(own.notes ?? []).not.toContain(FALLBACK);
 
     const pid = await mainPid();
     const updated = await rs(['update']);
@@ -160,11 +181,21 @@ describeWhere(canRunUserManager(), 'update follows update.channel beta (real ope
     const planned = await rs(['update', '--dry-run']);
     console.log(`update --dry-run: ${JSON.stringify(planned.json?.result)}`);
     expect(planned.exitCode, planned.stdout + planned.stderr).toBe(0);
-    expect(planned.json.result).toMatchObject({ install: { version: TO }, wouldSwitch: false });
+    expect(planned.json.result).toMatchObject({
+      channel: 'beta',
+      channelFrom: `${config()} update.channel`,
+      install: { version: TO },
+      wouldSwitch: false,
+    });
+    // OpenClaw's own updater (still 9.5 in its npm -g install) falls back to latest the same way.
+    const own = await openclawPlan();
+    expect(own).toMatchObject({ effectiveChannel: 'beta', currentVersion: FROM, targetVersion: TO });
+    expect(own.notes).toContain(FALLBACK);
     const pid = await mainPid();
     const updated = await rs(['update']);
     console.log(`update: ${JSON.stringify(updated.json?.result ?? updated.json?.error, null, 2)}`);
     expect(updated.exitCode, updated.stdout.slice(-3000) + updated.stderr.slice(-3000)).toBe(0);
+    expect(updated.json.result).toMatchObject({ kind: 'update', status: 'up_to_date', from: TO, to: TO, steps: [] });
     expect(await mainPid()).toBe(pid);
     expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 60_000 })).version).toBe(TO);
     expect((await rs(['status'])).json.result.current).toBe(TO);
