@@ -4,12 +4,15 @@
 // 2026.9.5 and 2026.9.6 tarballs (npm's own bytes) under the name `openclaw` and proxies every other name (their
 // dependencies) to registry.npmjs.org; the CLI finds it through the npm config in its environment. OpenClaw's rule
 // (docs/install/development-channels.md): beta is the newer of the `beta` and `latest` dist-tags.
-// - latest 9.5, beta 9.6: `update --dry-run` plans 9.6 from the local registry and names the channel and the file that
-//   chose it; OpenClaw's own `openclaw update --dry-run` (9.5's npm -g install, same registry and config) targets 9.6
-//   too; then `update` stages 9.6, switches and verifies it, the gateway healthy on 9.6;
-// - beta moved back to 9.5, latest to 9.6 (an older beta): the newer, latest's 9.6, is already current (`up_to_date`,
-//   the gateway not restarted), and OpenClaw's own dry-run falls back to latest the same way. A rule that read `beta`
-//   alone would have planned a downgrade to 9.5.
+// Each `update --dry-run` names the channel and the file that chose it, and OpenClaw's own `openclaw update --dry-run`
+// (from 9.5's npm -g install the gateway was adopted from, same registry and config) is asked the same question:
+// - on 9.5, beta 9.5 older than latest 9.6: the plan is latest's 9.6 (a rule that read beta alone would plan nothing),
+//   OpenClaw's target too, with its note that beta falls back to latest;
+// - latest 9.5, beta 9.6: the plan is 9.6 from the local registry, OpenClaw's target too (no fallback); then `update`
+//   stages 9.6, switches and verifies it, the gateway healthy on 9.6;
+// - beta moved back to 9.5, latest 9.6: the newer, latest's 9.6, is already current: `up_to_date`, the gateway not
+//   restarted (a rule that read beta alone would plan a downgrade to 9.5). OpenClaw's 9.5 is not asked here: it
+//   refuses the state 9.6 migrated.
 // One gateway for the file: one cold start on 9.5, one on 9.6 (and 9.6's rehearsal).
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -144,23 +147,48 @@ describeWhere(canRunUserManager(), 'update follows update.channel beta (real ope
     await removeOpenclawBench(um, work);
   }, REMOVE_TIMEOUT_MS);
 
-  it(`beta (${TO}) newer than latest (${FROM}): update stages and verifies ${TO}, as OpenClaw's own updater would pick`, async () => {
+  /** Points latest and beta at these versions on the local registry. */
+  const tag = async (tags: { latest: string; beta: string }) => {
+    await addDistTag(`openclaw@${tags.latest}`, 'latest', { registry: registry.url });
+    await addDistTag(`openclaw@${tags.beta}`, 'beta', { registry: registry.url });
+    expect(await distTags()).toEqual(tags);
+  };
+  /** `update --dry-run`'s plan, which must name the channel and the file that chose it. */
+  const plannedUpdate = async () => {
+    const planned = await rs(['update', '--dry-run']);
+    console.log(`update --dry-run: ${JSON.stringify(planned.json?.result)}`);
+    expect(planned.exitCode, planned.stdout + planned.stderr).toBe(0);
+    expect(planned.json.result).toMatchObject({ channel: 'beta', channelFrom: `${config()} update.channel` });
+    return planned.json.result;
+  };
+
+  it(`beta (${FROM}) older than latest (${TO}): the plan is latest's ${TO}, as OpenClaw's own dry-run (its fallback)`, async () => {
     const checked = await rs(['check']);
-    console.log(`check: ${JSON.stringify(checked.json?.result)}`);
     expect(checked.json?.result, checked.stdout + checked.stderr).toMatchObject({
       channel: 'beta',
       channelFrom: `${config()} update.channel`,
     });
-    const planned = await rs(['update', '--dry-run']);
-    console.log(`update --dry-run: ${JSON.stringify(planned.json?.result)}`);
-    expect(planned.exitCode, planned.stdout + planned.stderr).toBe(0);
-    expect(planned.json.result).toMatchObject({
-      channel: 'beta',
-      channelFrom: `${config()} update.channel`,
+    await tag({ latest: TO, beta: FROM });
+    // A rule that read beta alone would find 9.5 current and plan nothing.
+    expect(await plannedUpdate()).toMatchObject({ install: { version: TO }, action: 'switch', wouldSwitch: true });
+    // OpenClaw's own updater (9.5 from the state it can still read: before the update) on the same registry and config.
+    const own = await openclawPlan();
+    expect(own).toMatchObject({
+      storedChannel: 'beta',
+      effectiveChannel: 'beta',
+      currentVersion: FROM,
+      targetVersion: TO,
+    });
+    expect(own.notes).toContain(FALLBACK);
+  }, 600_000);
+
+  it(`beta (${TO}) newer than latest (${FROM}): update stages and verifies ${TO}, the gateway healthy on it`, async () => {
+    await tag({ latest: FROM, beta: TO });
+    expect(await plannedUpdate()).toMatchObject({
       install: { version: TO, from: new URL(`openclaw/-/openclaw-${TO}.tgz`, registry.url).href },
       wouldSwitch: true,
     });
-    // OpenClaw's own updater, on the same registry and config, picks the same target: beta's, no fallback to latest.
+    // OpenClaw's own updater picks the same target: beta's, no fallback to latest.
     const own = await openclawPlan();
     expect(own).toMatchObject({ storedChannel: 'beta', effectiveChannel: 'beta', targetVersion: TO });
     expect(own.notes ?? []).not.toContain(FALLBACK);
@@ -175,22 +203,8 @@ describeWhere(canRunUserManager(), 'update follows update.channel beta (real ope
   }, 1_800_000);
 
   it(`beta moved back to ${FROM}, older than latest (${TO}): latest's ${TO} is already current, nothing restarted`, async () => {
-    await addDistTag(`openclaw@${TO}`, 'latest', { registry: registry.url });
-    await addDistTag(`openclaw@${FROM}`, 'beta', { registry: registry.url });
-    expect(await distTags()).toEqual({ latest: TO, beta: FROM });
-    const planned = await rs(['update', '--dry-run']);
-    console.log(`update --dry-run: ${JSON.stringify(planned.json?.result)}`);
-    expect(planned.exitCode, planned.stdout + planned.stderr).toBe(0);
-    expect(planned.json.result).toMatchObject({
-      channel: 'beta',
-      channelFrom: `${config()} update.channel`,
-      install: { version: TO },
-      wouldSwitch: false,
-    });
-    // OpenClaw's own updater (still 9.5 in its npm -g install) falls back to latest the same way.
-    const own = await openclawPlan();
-    expect(own).toMatchObject({ effectiveChannel: 'beta', currentVersion: FROM, targetVersion: TO });
-    expect(own.notes).toContain(FALLBACK);
+    await tag({ latest: TO, beta: FROM });
+    expect(await plannedUpdate()).toMatchObject({ install: { version: TO }, action: 'up_to_date', wouldSwitch: false });
     const pid = await mainPid();
     const updated = await rs(['update']);
     console.log(`update: ${JSON.stringify(updated.json?.result ?? updated.json?.error, null, 2)}`);
