@@ -19,19 +19,34 @@ export interface Registry {
 export interface StartRegistryOptions {
   /** Where Verdaccio keeps its storage and htpasswd; the caller owns and removes it. */
   storageDir: string;
+  /**
+   * Proxy every name but `local` to `upstream` (a real package published here under its own name, its dependencies
+   * from the real registry); `local` names are served from here only, their dist-tags this registry's.
+   * @default none: no uplinks, a name not published here is a 404
+   */
+  proxy?: { local: string[]; upstream?: string };
 }
 
+/** Where a proxying registry sends the names it does not hold. */
+const UPSTREAM = 'https://registry.npmjs.org/';
+
 /** Starts Verdaccio on 127.0.0.1 with a random port. Anyone may read, publish, tag and unpublish. */
-export async function startRegistry({ storageDir }: StartRegistryOptions): Promise<Registry> {
+export async function startRegistry({ storageDir, proxy }: StartRegistryOptions): Promise<Registry> {
+  const open = { access: '$all', publish: '$anonymous $all', unpublish: '$all' };
   const server: Server = await runServer({
     // Verdaccio resolves relative paths against configPath; the file itself need not exist.
     configPath: join(storageDir, 'config.yaml'),
     storage: join(storageDir, 'storage'),
     auth: { htpasswd: { file: join(storageDir, 'htpasswd'), max_users: -1 } },
-    // No uplinks: a name we did not publish must 404, never reach registry.npmjs.org.
-    uplinks: {},
+    // No uplinks unless asked: a name we did not publish must 404, never reach registry.npmjs.org.
+    // Proxying: patient (a packument of thousands of versions), and not given up on after Verdaccio's 2 failures.
+    uplinks: proxy ? { upstream: { url: proxy.upstream ?? UPSTREAM, timeout: '120s', max_fails: 20 } } : {},
     // npm sends its fake token; Verdaccio swallows the failed auth and carries on as $anonymous, allowed here.
-    packages: { '**': { access: '$all', publish: '$anonymous $all', unpublish: '$all' } },
+    packages: proxy
+      ? { ...Object.fromEntries(proxy.local.map((name) => [name, open])), '**': { ...open, proxy: 'upstream' } }
+      : { '**': open },
+    // A real package's tarball (openclaw's is 95 MB) goes up base64 in one JSON document.
+    ...(proxy && { max_body_size: '500mb' }),
     // The code reads `web.enable`, although the sample config.yaml spells it `enabled`.
     web: { enable: false },
     // Left out of `middlewares`, the audit plugin is never loaded (the default config enables it).

@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { rs, tempDir } from '../support/cli.ts';
+import { cli, rs, tempDir } from '../support/cli.ts';
 import { writeGateway } from '../support/fixture-sources.ts';
 import { addDistTag, npm, publish } from '../support/registry.ts';
 
@@ -64,7 +64,10 @@ describe('update without a version follows the channel', () => {
   }, 300_000);
 
   it("the service's update.channel: stable is latest, beta the newer of beta and latest, extended-stable its tag exactly", async () => {
-    expect((await planned()).version).toBe('1.1.0'); // no openclaw.json: stable
+    const stable = await planned(); // no openclaw.json: stable
+    expect(stable.r.json.result).toMatchObject({ channel: 'stable', channelFrom: 'the default', version: '1.1.0' });
+    const human = await cli(['--root', root, 'update', '--dry-run'], { env: env() });
+    expect(human.stdout.split('\n')[0]).toBe(`channel stable (the default): ${NAME}@latest`);
     for (const [channel, version] of [
       ['stable', '1.1.0'],
       ['beta', '1.1.0'], // beta (1.1.0-beta.1) is older than latest: latest
@@ -73,6 +76,11 @@ describe('update without a version follows the channel', () => {
       serviceChannel(channel);
       const { r, version: got } = await planned();
       expect(got, `${channel}: ${r.stdout}${r.stderr}`).toBe(version);
+      // The dry run names the channel and where it was decided, as check does.
+      expect(r.json.result).toMatchObject({
+        channel,
+        channelFrom: `${join(stateDir, 'openclaw.json')} update.channel`,
+      });
     }
     // check reports the channel and where it was decided; extended-stable is never taken automatically.
     const checked = await rs(root, ['check'], { env: env() });
@@ -99,6 +107,10 @@ describe('update without a version follows the channel', () => {
     // auto: no channel of our own again, the service's.
     expect((await rs(root, ['init', '--channel', 'auto'])).json.result.config.channel).toBeNull();
     expect((await planned()).version).toBe('1.0.0');
+    // A version named: no channel followed, none named.
+    const named = await rs(root, ['update', `${NAME}@1.0.0`, '--dry-run'], { env: env() });
+    expect(named.json.result.version).toBe('1.0.0');
+    expect(named.json.result).not.toHaveProperty('channel');
     const both = await rs(root, ['update', `${NAME}@1.0.0`, '--channel', 'beta', '--dry-run'], { env: env() });
     expect([both.exitCode, both.json?.error?.code]).toEqual([2, 'USAGE']);
   }, 300_000);

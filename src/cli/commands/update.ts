@@ -19,17 +19,29 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const verifySignatures = signaturePolicy(ctx.values['verify-signatures']);
   if (ctx.values['dry-run']) {
     const session = await openSession({ root: ctx.root, ...ctx.runtime });
+    // Without a version, the channel followed and where it was decided, as `check` names them.
+    const chosen =
+      spec === undefined
+        ? await (await import('../../transaction/channel.js')).channelUpdateSpec(session, channel)
+        : undefined;
     const install = await planInstall({
       root: ctx.root,
-      spec: spec ?? (await (await import('../../transaction/channel.js')).channelUpdateSpec(session, channel)).spec,
+      spec: spec ?? chosen!.spec,
       verifySignatures,
       ...ctx.runtime,
     });
     const plan = await planUpdate({ root: ctx.root, version: install.version, ...runOnNodeOf(ctx), ...ctx.runtime });
     // The plan's shape is switch's and rollback's, with the install plan beside it; the keys update --dry-run always
     // had stay at the top (but `from`, which is now the release switched from, as in every plan: the tarball's is install.from).
-    const result = { ...install, ...plan, install, wouldSwitch: plan.action !== 'up_to_date' };
-    return { result, human: `${describePlan(install, true).human}\n${describeSwitchPlan(plan)}` };
+    const result = {
+      ...install,
+      ...plan,
+      install,
+      wouldSwitch: plan.action !== 'up_to_date',
+      ...(chosen && { channel: chosen.choice.channel, channelFrom: chosen.choice.from }),
+    };
+    const followed = chosen ? `channel ${chosen.choice.channel} (${chosen.choice.from}): ${chosen.spec}\n` : '';
+    return { result, human: `${followed}${describePlan(install, true).human}\n${describeSwitchPlan(plan)}` };
   }
   return settle(
     ctx,
