@@ -59,8 +59,15 @@ export function prefetchSpecs(list: unknown, targetVersion: string): string[] {
 }
 
 /**
- * The plugins of `plugins list --json` installed from a recorded source (npm, ClawHub, git…) whose package `exempt`
- * does not name: those whose update can wait for the operator's capability consent (their ids, sorted).
+ * Install sources finalize updates from (a local folder or archive has no newer release to converge to: OpenClaw
+ * keeps a linked path's plugin as it is, docs/cli/plugins/uninstall-and-update.md).
+ */
+const UPDATABLE_SOURCES: ReadonlySet<unknown> = new Set(['npm', 'clawhub', 'git', 'marketplace']);
+
+/**
+ * The plugins of `plugins list --json` installed from a source finalize updates from (npm, ClawHub, git, a
+ * marketplace) whose package `exempt` does not name: those whose update can wait for the operator's capability
+ * consent (their ids, sorted).
  */
 export function reviewablePlugins(list: unknown, exempt: RegExp): string[] {
   const plugins = (list as { plugins?: unknown } | undefined)?.plugins;
@@ -69,7 +76,8 @@ export function reviewablePlugins(list: unknown, exempt: RegExp): string[] {
   for (const plugin of plugins as { id?: unknown; trust?: { installSource?: unknown; installSpec?: unknown } }[]) {
     const spec = plugin?.trust?.installSpec;
     if (typeof plugin?.id !== 'string' || typeof spec !== 'string' || spec === '') continue;
-    if (plugin.trust?.installSource === 'bundled' || exempt.test(nameOf(spec.replace(/^(npm|clawhub):/, '')))) continue;
+    if (!UPDATABLE_SOURCES.has(plugin.trust?.installSource)) continue;
+    if (exempt.test(nameOf(spec.replace(/^(npm|clawhub):/, '')))) continue;
     ids.add(plugin.id);
   }
   return [...ids].sort();

@@ -43,7 +43,7 @@ describe('prefetchSpecs', () => {
 
 describe('reviewablePlugins (capability-review-step.ts)', () => {
   const exempt = PRESETS.openclaw!.finalize!.consentReview!.exempt;
-  it('every recorded install but the bundled and the exempt official packages, by id', () => {
+  it('every install finalize updates (npm, ClawHub, git) but the exempt official packages, by id', () => {
     const list = {
       plugins: [
         { id: 'telegram', origin: 'bundled' },
@@ -55,9 +55,12 @@ describe('reviewablePlugins (capability-review-step.ts)', () => {
         { id: 'hub', trust: { installSource: 'clawhub', installSpec: 'hub-plugin' } },
         { id: 'official-hub', trust: { installSource: 'clawhub', installSpec: 'clawhub:@openclaw/voice-call' } },
         { id: 'local', ...npmInstalled('./plugins/local') },
+        // A folder installed with `plugins install <path>`: finalize has no newer release of it to converge to.
+        { id: 'folder', trust: { installSource: 'path', installSpec: '/opt/plugins/folder' } },
+        { id: 'git', trust: { installSource: 'git', installSpec: 'github:acme/plugin' } },
       ],
     };
-    expect(reviewablePlugins(list, exempt)).toEqual(['hub', 'local', 'probe', 'weather']);
+    expect(reviewablePlugins(list, exempt)).toEqual(['git', 'hub', 'local', 'probe', 'weather']);
     // A look-alike scope is no official package.
     expect(reviewablePlugins({ plugins: [{ id: 'x', ...npmInstalled('@openclaw-fan/x') }] }, exempt)).toEqual(['x']);
   });
