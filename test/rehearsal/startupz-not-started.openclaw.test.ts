@@ -15,10 +15,10 @@ import { defaultTestAccount } from '../support/accounts.ts';
 import { cli } from '../support/cli.ts';
 import {
   accountNpmCache,
+  adoptRunningGateway,
   giveTo,
   OPENCLAW_UNIT as UNIT,
   openclawBench,
-  openclawHealthy,
   openclawWork,
   REMOVE_TIMEOUT_MS,
   removeOpenclawBench,
@@ -107,20 +107,14 @@ describeWhere(
       um = bench.um;
       port = await freePort();
       await writeOpenclawService(um, { node, prefix: bench.prefix, port, ownStateDir: true });
-      expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
-      await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 });
-      const openclaw = path.join(bench.prefix, 'lib', 'node_modules', 'openclaw');
-      const init = await rs([
-        'init',
-        ...['--preset', 'openclaw', '--adopt', openclaw, '--node', node, '--unit', UNIT],
-        ...SHORT_WINDOWS,
-        ...['--verify-timeout', String(VERIFY_TIMEOUT_S)],
-      ]);
-      expect(init.exitCode, init.stdout + init.stderr).toBe(0);
-      expect((await rs(['unit', '--install'])).exitCode).toBe(0);
-      const pid = await mainPid();
-      expect((await um.systemctl(['restart', UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);
-      expect((await openclawHealthy(um, { port, pid, timeoutMs: 300_000 })).version).toBe(FROM);
+      await adoptRunningGateway(um, {
+        rs,
+        node,
+        prefix: bench.prefix,
+        port,
+        version: FROM,
+        init: [...SHORT_WINDOWS, '--verify-timeout', String(VERIFY_TIMEOUT_S)],
+      });
     }, 2_400_000);
 
     afterAll(() => removeOpenclawBench(um, work), REMOVE_TIMEOUT_MS);

@@ -120,6 +120,8 @@ export async function writeOpenclawService(
     ownStateDir?: boolean;
     /** More top-level entries of the user's config (JSON5 text, e.g. a model provider: slow-model.ts `modelConfig`). */
     config?: string;
+    /** More of the service's environment (the same drop-in as ownStateDir's, e.g. npm's registry and cache). */
+    environment?: Record<string, string>;
   },
 ): Promise<string> {
   const { node, prefix, port } = options;
@@ -142,17 +144,53 @@ export async function writeOpenclawService(
   const recorded = new RegExp(Object.keys(values).map(escapeRegExp).join('|'), 'g');
   const unitText = readFileSync(FIXTURE, 'utf8').replace(recorded, (found) => values[found]!);
   await um.writeUnit(OPENCLAW_UNIT, unitText);
-  if (options.ownStateDir) {
+  const environment = {
+    ...(options.ownStateDir && { OPENCLAW_STATE_DIR: path.join(um.env.HOME!, '.openclaw') }),
+    ...options.environment,
+  };
+  if (Object.keys(environment).length > 0) {
     // A drop-in, so that it outlives the unit release-switcher writes over this one (`unit --install`).
     mkdirSync(path.join(um.unitDir, `${OPENCLAW_UNIT}.d`), { recursive: true });
-    writeFileSync(
-      path.join(um.unitDir, `${OPENCLAW_UNIT}.d`, 'state-dir.conf'),
-      `[Service]\nEnvironment=OPENCLAW_STATE_DIR=${path.join(um.env.HOME!, '.openclaw')}\n`,
-    );
+    const lines = Object.entries(environment).map(([key, value]) => `Environment=${key}=${value}\n`);
+    writeFileSync(path.join(um.unitDir, `${OPENCLAW_UNIT}.d`, 'state-dir.conf'), `[Service]\n${lines.join('')}`);
     await giveTo(um.account, path.join(um.unitDir, `${OPENCLAW_UNIT}.d`));
     await um.systemctl(['daemon-reload']);
   }
   return unitText;
+}
+
+/**
+ * The gateway of openclaw's own unit (writeOpenclawService) started, then brought under release-switcher as an
+ * operator does: `init --preset openclaw --adopt` of the npm -g package it runs from (`init`: more flags),
+ * `unit --install`, and a restart on the unit release-switcher wrote, serving `version` again. `rs` runs the CLI on
+ * the root; init's result is returned.
+ */
+export async function adoptRunningGateway(
+  um: UserManager,
+  options: {
+    rs: (args: string[]) => Promise<{ exitCode: number; stdout: string; stderr: string }>;
+    node: string;
+    prefix: string;
+    port: number;
+    version: string;
+    init?: readonly string[];
+  },
+): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const { rs, node, port } = options;
+  expect((await um.systemctl(['start', OPENCLAW_UNIT])).exitCode).toBe(0);
+  await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 });
+  const openclaw = path.join(options.prefix, 'lib', 'node_modules', 'openclaw');
+  const init = await rs([
+    'init',
+    ...['--preset', 'openclaw', '--adopt', openclaw, '--node', node, '--unit', OPENCLAW_UNIT],
+    ...(options.init ?? []),
+  ]);
+  expect(init.exitCode, init.stdout + init.stderr).toBe(0);
+  expect((await rs(['unit', '--install'])).exitCode).toBe(0);
+  const pid = Number((await um.systemctl(['show', '-p', 'MainPID', '--value', OPENCLAW_UNIT])).stdout.trim());
+  expect((await um.systemctl(['restart', OPENCLAW_UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);
+  expect((await openclawHealthy(um, { port, pid, timeoutMs: 300_000 })).version).toBe(options.version);
+  return init;
 }
 
 /**

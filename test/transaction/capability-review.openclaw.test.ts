@@ -20,9 +20,9 @@ import {
   REMOVE_TIMEOUT_MS,
   SHORT_WINDOWS,
   accountNpmCache,
+  adoptRunningGateway,
   giveTo,
   openclawBench,
-  openclawHealthy,
   openclawWork,
   removeOpenclawBench,
   writeOpenclawService,
@@ -147,35 +147,15 @@ describeWhere(canRunUserManager(), 'capability consent found before the stop (re
     const bench = await openclawBench({ name: 'occonsent', work, version: FROM, account });
     ({ node, um } = bench);
     port = await freePort();
-    await writeOpenclawService(um, { node, prefix: bench.prefix, port });
     // The service's npm: the probe's registry (its finalize converges plugins from there), this file's npm cache.
-    mkdirSync(path.join(um.unitDir, `${UNIT}.d`), { recursive: true });
-    writeFileSync(
-      path.join(um.unitDir, `${UNIT}.d`, 'state-and-npm.conf'),
-      `[Service]\nEnvironment=OPENCLAW_STATE_DIR=${state()}\nEnvironment=npm_config_registry=${registry.url}\nEnvironment=npm_config_cache=${npmCache}\n`,
-    );
-    await giveTo(um.account, path.join(um.unitDir, `${UNIT}.d`));
-    expect((await um.systemctl(['daemon-reload'])).exitCode).toBe(0);
-    expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
-    await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 });
-    const openclaw = path.join(bench.prefix, 'lib', 'node_modules', 'openclaw');
-    const init = await rs([
-      'init',
-      '--preset',
-      'openclaw',
-      '--adopt',
-      openclaw,
-      '--node',
+    await writeOpenclawService(um, {
       node,
-      '--unit',
-      UNIT,
-      ...SHORT_WINDOWS,
-    ]);
-    expect(init.exitCode, init.stdout + init.stderr).toBe(0);
-    expect((await rs(['unit', '--install'])).exitCode).toBe(0);
-    const pid = await mainPid();
-    expect((await um.systemctl(['restart', UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);
-    expect((await openclawHealthy(um, { port, pid, timeoutMs: 300_000 })).version).toBe(FROM);
+      prefix: bench.prefix,
+      port,
+      ownStateDir: true,
+      environment: { npm_config_registry: registry.url, npm_config_cache: npmCache },
+    });
+    await adoptRunningGateway(um, { rs, node, prefix: bench.prefix, port, version: FROM, init: SHORT_WINDOWS });
     // The way users install a third-party plugin: from npm, past the source warning (--force) and the review of its
     // declared capabilities (accepted).
     const installed = await openclawCli(['plugins', 'install', `npm:${PACKAGE}`, '--force', '--accept-capabilities']);

@@ -22,6 +22,7 @@ import { asAccount, defaultTestAccount } from '../support/accounts.ts';
 import { accountCliEnv, cli, cliEnv } from '../support/cli.ts';
 import {
   accountNpmCache,
+  adoptRunningGateway,
   giveTo,
   OPENCLAW_UNIT as UNIT,
   openclawBench,
@@ -126,20 +127,15 @@ describeWhere(canRunUserManager(), 'update follows update.channel beta (real ope
       ownStateDir: true,
       config: "update: { channel: 'beta' },",
     });
-    expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
-    await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 });
-    const openclaw = path.join(bench.prefix, 'lib', 'node_modules', 'openclaw');
-    const init = await rs([
-      'init',
-      ...['--preset', 'openclaw', '--adopt', openclaw, '--node', bench.node, '--unit', UNIT],
-      ...SHORT_WINDOWS,
-    ]);
-    expect(init.exitCode, init.stdout + init.stderr).toBe(0);
-    expect(init.json.result.config.channel).toBeNull(); // no channel of its own: the service's
-    expect((await rs(['unit', '--install'])).exitCode).toBe(0);
-    const pid = await mainPid();
-    expect((await um.systemctl(['restart', UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);
-    expect((await openclawHealthy(um, { port, pid, timeoutMs: 300_000 })).version).toBe(FROM);
+    const init = await adoptRunningGateway(um, {
+      rs,
+      node: bench.node,
+      prefix: bench.prefix,
+      port,
+      version: FROM,
+      init: SHORT_WINDOWS,
+    });
+    expect(JSON.parse(init.stdout).result.config.channel).toBeNull(); // no channel of its own: the service's
   }, 2_400_000);
 
   afterAll(async () => {

@@ -1,19 +1,3 @@
-// A channel's readiness lost by an update, on the real gateway (openclaw 2026.9.5 → 2026.9.6 from the registry, Node 24,
-// its own unit adopted under a private systemd --user, external-supervisor mode, `update --no-preflight`): the user's
-// openclaw.json has a Telegram channel whose Bot API root (`channels.telegram.apiRoot`) is a stand-in for Telegram on
-// loopback (support/telegram-bot-api.ts). 9.5 serves with the channel polling and `/readyz` ready; once the old
-// gateway has stopped (its main PID gone: after release-switcher read readiness from it), the token stops working
-// (401, as Telegram answers a revoked token), so 9.6's channel is blocked at its start (`getMe` 401) and its `/readyz`
-// names `telegram` as failing while `/startupz` says started. (OpenClaw counts a channel still starting as ready, for its
-// 120 s connect grace; the stand-in refuses `getMe` at once, so the channel is blocked seconds after the start, before
-// release-switcher reads `/readyz` at the end of the stability window: seen at 9.6's uptime 5-9 s.)
-// - readiness: warn (the default): the update is verified on health and version, the verify step's evidence says
-//   `readiness: {before: [], after: ['telegram'], lost: ['telegram']}`, and the NOT_READY warning is the transaction's:
-//   printed by `update` under its steps, kept by `status` and `list` (JSON and for people);
-// - readiness: require: the same loss is a failed verification (`not_ready`), rolled back: 9.5 serves again (and,
-//   with the token working again once 9.6 has stopped, is ready with its channel), 9.6 is marked bad.
-// One gateway for the whole file. All of it as the suite's normal account (accounts.ts), as finalize.openclaw.test.ts.
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -21,6 +5,7 @@ import { defaultTestAccount } from '../support/accounts.ts';
 import { cli } from '../support/cli.ts';
 import {
   accountNpmCache,
+  adoptRunningGateway,
   giveTo,
   OPENCLAW_UNIT as UNIT,
   openclawBench,
@@ -114,27 +99,8 @@ describeWhere(canRunUserManager(), 'a channel readiness lost by an update (real 
     um = bench.um;
     port = await freePort();
     api = await startFakeBotApi();
-    await writeOpenclawService(um, { node, prefix, port, config: telegramConfig(api) });
-    mkdirSync(path.join(um.unitDir, `${UNIT}.d`), { recursive: true });
-    writeFileSync(
-      path.join(um.unitDir, `${UNIT}.d`, 'state-dir.conf'),
-      `[Service]\nEnvironment=OPENCLAW_STATE_DIR=${state()}\n`,
-    );
-    await giveTo(um.account, path.join(um.unitDir, `${UNIT}.d`));
-    expect((await um.systemctl(['daemon-reload'])).exitCode).toBe(0);
-    expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
-    await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 });
-    const openclaw = path.join(prefix, 'lib', 'node_modules', 'openclaw');
-    const init = await rs([
-      'init',
-      ...['--preset', 'openclaw', '--adopt', openclaw, '--node', node, '--unit', UNIT],
-      ...SHORT_WINDOWS,
-    ]);
-    expect(init.exitCode, init.stdout + init.stderr).toBe(0);
-    expect((await rs(['unit', '--install'])).exitCode).toBe(0);
-    const pid = await mainPid();
-    expect((await um.systemctl(['restart', UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);
-    expect((await openclawHealthy(um, { port, pid, timeoutMs: 300_000 })).version).toBe(FROM);
+    await writeOpenclawService(um, { node, prefix, port, config: telegramConfig(api), ownStateDir: true });
+    await adoptRunningGateway(um, { rs, node, prefix, port, version: FROM, init: SHORT_WINDOWS });
     const installed = await rs(['install', `openclaw@${TO}`]);
     expect(installed.exitCode, installed.stdout.slice(-2000) + installed.stderr.slice(-2000)).toBe(0);
   }, 2_400_000);
