@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { writeFileAtomic } from '../platform/fs.js';
+import { withLock } from './lock.js';
 
 export const ROOTS_FILE_VERSION = 1;
 
@@ -87,33 +88,24 @@ function parse(text: string): RootsFile | undefined {
 }
 
 /**
- * Rewrite the file with `change` applied, by temp file and rename (readers see the old list or the new one). Two
- * writers at once: each re-reads after its rename and applies its change again while the file lacks it, so the
- * slower one's change is never lost for good.
+ * Rewrite the file with `change` applied, under the lock of its folder (two inits at once: neither loses the other's
+ * root), by temp file and rename (a reader, who takes no lock, sees the old list or the new one).
  */
-async function rewrite(
-  file: string,
-  change: (roots: RootEntry[]) => RootEntry[],
-  done: (roots: RootEntry[]) => boolean,
-): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const roots = change(await readRootsFile(file));
-    const body: RootsFile = { version: ROOTS_FILE_VERSION, roots };
+async function rewrite(file: string, change: (roots: RootEntry[]) => RootEntry[]): Promise<void> {
+  const dir = path.dirname(file);
+  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+  await withLock(dir, { command: 'roots', waitSeconds: 30 }, async () => {
+    const body: RootsFile = { version: ROOTS_FILE_VERSION, roots: change(await readRootsFile(file)) };
     await writeFileAtomic(file, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o644 });
-    if (done(await readRootsFile(file))) return;
-  }
+  });
 }
 
 /** Record `entry` (a root already listed keeps its place and `addedAt`; its package is updated). */
 export async function recordRoot(file: string, entry: RootEntry): Promise<void> {
-  await rewrite(
-    file,
-    (roots) =>
-      roots.some((r) => r.root === entry.root)
-        ? roots.map((r) => (r.root === entry.root ? { ...r, package: entry.package } : r))
-        : [...roots, entry],
-    (roots) => roots.some((r) => r.root === entry.root && r.package === entry.package),
+  await rewrite(file, (roots) =>
+    roots.some((r) => r.root === entry.root)
+      ? roots.map((r) => (r.root === entry.root ? { ...r, package: entry.package } : r))
+      : [...roots, entry],
   );
 }
 
@@ -121,10 +113,6 @@ export async function recordRoot(file: string, entry: RootEntry): Promise<void> 
 export async function forgetRootsIn(file: string, roots: readonly string[]): Promise<string[]> {
   const listed = (await readRootsFile(file)).filter((r) => roots.includes(r.root)).map((r) => r.root);
   if (listed.length === 0) return [];
-  await rewrite(
-    file,
-    (entries) => entries.filter((r) => !roots.includes(r.root)),
-    (entries) => !entries.some((r) => roots.includes(r.root)),
-  );
+  await rewrite(file, (entries) => entries.filter((r) => !roots.includes(r.root)));
   return listed;
 }
