@@ -113,7 +113,10 @@ export interface AcrossRootsOptions {
   roots: RegisteredRoot[];
   /** The per-root command: its result and exit code, or it throws as it would alone. */
   run: (root: string) => Promise<{ result: unknown; exitCode?: number }>;
-  /** A rollout (update, rollback): the canary first, then stop at the canary's failure or the `maxFailures`-th. */
+  /**
+   * A rollout (update, rollback): the canary first, then stop at the canary's failure or the `maxFailures`-th.
+   * @default none: every root runs, whatever fails
+   */
   rollout?: { canary?: string; maxFailures?: number };
   /** Told before each root runs. @default none */
   onRoot?: (root: string, index: number, count: number) => void;
@@ -132,6 +135,10 @@ export interface AcrossRootsResult {
   exitCode: number;
 }
 
+/**
+ * Run `run` on each of `roots`, a root at a time, in their order (a rollout's canary first). A root that is missing is
+ * reported (exit 1), one this account cannot read is skipped (exit 0); neither runs nor counts as a failure.
+ */
 export async function acrossRoots(options: AcrossRootsOptions): Promise<AcrossRootsResult> {
   const { rollout } = options;
   const maxFailures = rollout ? (rollout.maxFailures ?? 1) : null;
