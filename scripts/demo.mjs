@@ -27,6 +27,9 @@ const env = {
   npm_config_cache: path.join(work, 'npm-cache'),
   npm_config_logs_dir: path.join(work, 'npm-logs'),
   RELEASE_SWITCHER_QUIET: '1',
+  // The demo's root is gone when it ends: recorded on lists of roots inside its temp folder, not the machine's.
+  XDG_STATE_HOME: path.join(work, 'state'),
+  RELEASE_SWITCHER_SYSTEM_ROOTS: path.join(work, 'system-roots.json'),
 };
 const bold = (text) => (process.stdout.isTTY && !process.env.NO_COLOR ? `\x1b[1m${text}\x1b[0m` : text);
 

@@ -27,6 +27,20 @@ export { prune, planPrune, type PruneOptions, type PruneResult } from './verbs/p
 export { pin, type PinOptions, type PinResult } from './verbs/pin.js';
 export { adopt, type AdoptOptions, type AdoptResult } from './verbs/adopt.js';
 export { doctor, type DoctorOptions, type DoctorResult } from './verbs/doctor.js';
+export {
+  registeredRoots,
+  forget,
+  acrossRoots,
+  type RootsOptions,
+  type RegisteredRoot,
+  type RegisteredRoots,
+  type ForgetOptions,
+  type ForgetResult,
+  type AcrossRootsOptions,
+  type AcrossRootsResult,
+  type RootOutcome,
+} from './verbs/fleet.js';
+export type { RootsFiles } from './store/roots-registry.js';
 export type { CheckResult as DoctorCheck } from './doctor/checks.js';
 export { recover, type RecoverResult } from './verbs/recover.js';
 export { followTransaction, type FollowOptions } from './verbs/follow.js';
@@ -72,7 +86,15 @@ export { runCli, type CliIo } from './cli/run.js';
 export { requestUpdate, updateStatus, type RequestUpdateOptions, type UpdateStatus } from './gateway/index.js';
 
 // The one error.
-export { ReleaseSwitcherError, ErrorCodes, ExitCode, type ErrorCode, isReleaseSwitcherError } from './model/errors.js';
+export {
+  ReleaseSwitcherError,
+  ErrorCodes,
+  ExitCode,
+  EXIT_SEVERITY,
+  worstExitCode,
+  type ErrorCode,
+  isReleaseSwitcherError,
+} from './model/errors.js';
 
 // What the verbs take and return.
 export type {

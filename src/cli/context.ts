@@ -21,4 +21,6 @@ export interface CommandOutcome {
   notes?: string;
   /** @default 0 */
   exitCode?: number;
+  /** The envelope's `error` beside a whole `result` (`--all` where a root failed): `ok` is false then. */
+  error?: { code: string; message: string; hint?: string };
 }

@@ -83,6 +83,31 @@ const handoffOption: Record<string, OptionDef> = {
   },
 };
 
+/** `--all` (docs/fleet.md): the command on every root the host's lists of roots name, one root at a time. */
+const allOption: Record<string, OptionDef> = {
+  all: {
+    type: 'boolean',
+    description:
+      "run on every root of this host (this account's list of roots and the host's), one at a time; one summary at the end, exit code the worst root's",
+  },
+};
+/** With `--all` on a command that changes roots: the canary, and when to stop. */
+const rolloutOptions: Record<string, OptionDef> = {
+  ...allOption,
+  canary: {
+    type: 'string',
+    value: 'ROOT',
+    description:
+      'with --all: the root that goes first, alone; the rest run only when it succeeds (default: the first listed)',
+  },
+  'max-failures': {
+    type: 'string',
+    value: 'N',
+    description:
+      'with --all: stop once N roots have failed (default 1: at the first failure); a failed canary always stops',
+  },
+};
+
 export const GLOBAL_OPTIONS: Record<string, OptionDef> = {
   root: {
     type: 'string',
@@ -127,8 +152,8 @@ export const COMMANDS: CommandDef[] = [
     name: 'list',
     summary: 'all releases with their state and marks',
     args: '',
-    options: {},
-    examples: ['release-switcher list', 'release-switcher list --json'],
+    options: { ...allOption },
+    examples: ['release-switcher list', 'release-switcher list --json', 'release-switcher list --all'],
     load: () => import('./commands/list.js'),
   },
   {
@@ -144,8 +169,8 @@ export const COMMANDS: CommandDef[] = [
     name: 'status',
     summary: 'what runs, and the last or in-flight transaction',
     args: '',
-    options: {},
-    examples: ['release-switcher status --json'],
+    options: { ...allOption },
+    examples: ['release-switcher status --json', 'release-switcher status --all'],
     load: () => import('./commands/status.js'),
   },
   {
@@ -167,9 +192,11 @@ export const COMMANDS: CommandDef[] = [
       ...acceptCapabilitiesOption,
       ...runOnNodeOption,
       ...waitVerdictOption,
+      ...rolloutOptions,
     },
     examples: [
       'release-switcher update',
+      'release-switcher update --all --canary /srv/gateways/team-a --max-failures 2',
       'release-switcher update --channel beta',
       'release-switcher update --node /opt/node-v26/bin/node   # move the service to Node 26, with its way back',
       'release-switcher update openclaw@2026.9.6 --json',
@@ -207,8 +234,9 @@ export const COMMANDS: CommandDef[] = [
       ...checkpointOption,
       ...runOnNodeOption,
       ...waitVerdictOption,
+      ...rolloutOptions,
     },
-    examples: ['release-switcher rollback', 'release-switcher rollback 2026.9.4'],
+    examples: ['release-switcher rollback', 'release-switcher rollback 2026.9.4', 'release-switcher rollback --all'],
     load: () => import('./commands/rollback.js'),
   },
   {
@@ -233,8 +261,14 @@ export const COMMANDS: CommandDef[] = [
         type: 'boolean',
         description: 're-hash every file of every release (default: only files whose stat fingerprint moved)',
       },
+      ...allOption,
     },
-    examples: ['release-switcher doctor', 'release-switcher doctor --fix --json', 'release-switcher doctor --deep'],
+    examples: [
+      'release-switcher doctor',
+      'release-switcher doctor --fix --json',
+      'release-switcher doctor --deep',
+      'release-switcher doctor --all',
+    ],
     load: () => import('./commands/doctor.js'),
   },
   {
@@ -260,6 +294,20 @@ export const COMMANDS: CommandDef[] = [
     options: { ...waitOption },
     examples: ['release-switcher recover --json'],
     load: () => import('./commands/recover.js'),
+  },
+  {
+    name: 'forget',
+    summary: "take a root off the host's lists of roots that --all reads (the root itself is left as it is)",
+    args: '[DIR]',
+    options: {
+      missing: { type: 'boolean', description: 'forget every listed root that no longer exists' },
+    },
+    examples: [
+      'release-switcher forget /srv/gateways/team-b',
+      'release-switcher forget --missing',
+      'release-switcher --root /srv/gateways/team-b forget',
+    ],
+    load: () => import('./commands/forget.js'),
   },
   {
     name: 'unit',
@@ -313,8 +361,8 @@ COMMANDS.push(
     name: 'check',
     summary: 'whether the channel has a version this host would take now, and why (read-only)',
     args: '',
-    options: {},
-    examples: ['release-switcher check', 'release-switcher check --json'],
+    options: { ...allOption },
+    examples: ['release-switcher check', 'release-switcher check --json', 'release-switcher check --all'],
     load: () => import('./commands/check.js'),
   },
   {

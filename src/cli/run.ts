@@ -77,15 +77,27 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       };
     }
     armCrashPoint(environment.crashPoint);
+    if (!values.all && (values.canary !== undefined || values['max-failures'] !== undefined))
+      throw usage('--canary and --max-failures go with --all.', `See ${program} ${def.name} --help.`);
     const module = await (def.load ?? BUILT_IN[def.name]!)();
-    const outcome = await module
-      .run({ root: environment.root, values, positionals, runtime: environment.runtime, json, program })
-      .finally(() => {
-        if (environment.runtime.onProgress && progressShown) endProgress(io.stderr);
-      });
-    if (json) io.stdout.write(`${JSON.stringify({ ok: true, result: outcome.result })}\n`);
+    const ctx = { root: environment.root, values, positionals, runtime: environment.runtime, json, program };
+    const outcome = await (values.all
+      ? (await import('./fleet.js')).runAll(def.name, module, ctx)
+      : module.run(ctx)
+    ).finally(() => {
+      if (environment.runtime.onProgress && progressShown) endProgress(io.stderr);
+    });
+    const { error } = outcome;
+    if (json)
+      io.stdout.write(
+        `${JSON.stringify(error ? { ok: false, error, result: outcome.result } : { ok: true, result: outcome.result })}\n`,
+      );
     else if (outcome.human) io.stdout.write(outcome.human.endsWith('\n') ? outcome.human : `${outcome.human}\n`);
     if (!json && outcome.notes) io.stderr.write(outcome.notes.endsWith('\n') ? outcome.notes : `${outcome.notes}\n`);
+    if (!json && error)
+      io.stderr.write(
+        `${program}: error ${error.code}: ${error.message}\n${error.hint ? `hint: ${error.hint}\n` : ''}`,
+      );
     return outcome.exitCode ?? ExitCode.ok;
   } catch (error) {
     return reportError(error, { io, json, program });

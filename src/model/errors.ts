@@ -22,6 +22,31 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/**
+ * Worst first: the order `--all` picks its exit code by, from its roots' (docs/exit-codes-and-json.md). A human must
+ * act (4) outranks a release that failed and was rolled back (3), which outranks a bad command line (2), a failure
+ * that changed nothing (1) and a root that was busy (5, nothing was tried there); success (0) is the least.
+ */
+export const EXIT_SEVERITY: readonly number[] = [
+  ExitCode.needsHuman,
+  ExitCode.rolledBack,
+  ExitCode.usage,
+  ExitCode.failed,
+  ExitCode.busy,
+  ExitCode.ok,
+];
+
+/** The worst of `codes` by EXIT_SEVERITY (0 when there are none; a code it does not know ranks as 1). */
+export function worstExitCode(codes: Iterable<number>): number {
+  const rank = (code: number) => {
+    const at = EXIT_SEVERITY.indexOf(code);
+    return at < 0 ? EXIT_SEVERITY.indexOf(ExitCode.failed) : at;
+  };
+  let worst: number = ExitCode.ok;
+  for (const code of codes) if (rank(code) < rank(worst)) worst = code;
+  return worst;
+}
+
 /** Stable error codes. Adding is fine; renaming breaks users. */
 export const ErrorCodes = {
   USAGE: { exit: ExitCode.usage, summary: 'bad command line' },

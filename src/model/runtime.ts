@@ -26,7 +26,9 @@ export type Phase =
   | 'restart'
   | 'verify'
   | 'preflight'
-  | 'recover';
+  | 'recover'
+  /** `--all`: which root runs now. */
+  | 'fleet';
 
 export interface ProgressEvent {
   phase: Phase;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { PACKAGE_ROOT } from '../platform/self.js';
 
-export type LayoutSchemaName = 'config' | 'state' | 'release-marker';
+export type LayoutSchemaName = 'config' | 'state' | 'release-marker' | 'roots';
 
 export function readLayoutSchema(name: LayoutSchemaName): Record<string, unknown> {
   return JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'layout', `${name}.schema.json`), 'utf8'));

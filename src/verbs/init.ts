@@ -18,6 +18,7 @@ import { withLock } from '../store/lock.js';
 import { withPreset } from '../store/presets.js';
 import { systemctl } from '../service/systemctl.js';
 import { type CheckpointCoverage, describeCheckpoint } from '../snapshot/coverage.js';
+import { recordRoot, rootsFileFor, rootsFilesOf } from '../store/roots-registry.js';
 
 export interface InitOptions {
   root: string;
@@ -31,6 +32,11 @@ export interface InitOptions {
   execPath?: string;
   /** A Node a preset tries before `execPath`, given the merged settings (adopt: the one the service's unit runs). @default none */
   preferredNode?: (settings: Settings) => Promise<string | undefined>;
+  /**
+   * The host's list of roots to record this root in, for `--all` (store/roots-registry.ts); null: not recorded.
+   * @default as root /var/lib/release-switcher/roots.json, else ${XDG_STATE_HOME:-~/.local/state}/release-switcher/roots.json (from `env`)
+   */
+  rootsFile?: string | null;
 }
 
 export interface InitResult {
@@ -38,6 +44,8 @@ export interface InitResult {
   config: Config;
   /** What a state checkpoint covers now, as seen from this environment (when state paths are configured). */
   checkpoint?: CheckpointCoverage;
+  /** The list of roots this root is recorded in (`--all` reads it), or why it could not be (`error`; init still succeeded). */
+  registered?: { file: string; error?: string };
 }
 
 function hostOf(options: InitOptions): { env: NodeJS.ProcessEnv; execPath: string } {
@@ -49,6 +57,19 @@ function hostOf(options: InitOptions): { env: NodeJS.ProcessEnv; execPath: strin
  * are written too, except where `settings` names a value itself (see presets.ts).
  */
 export async function init(options: InitOptions): Promise<InitResult> {
+  const result = await initLocked(options);
+  const file = options.rootsFile === undefined ? rootsFileFor(rootsFilesOf(hostOf(options).env)) : options.rootsFile;
+  if (file === null) return result;
+  // The root is made: a list we cannot write is said, not a failed init.
+  const entry = { root: result.root, package: result.config.package, addedAt: new Date().toISOString() };
+  const error = await recordRoot(file, entry).then(
+    () => undefined,
+    (e: unknown) => (e as Error).message,
+  );
+  return { ...result, registered: { file, ...(error ? { error } : {}) } };
+}
+
+async function initLocked(options: InitOptions): Promise<InitResult> {
   const layout = layoutOf(options.root);
   await fs.mkdir(layout.root, { recursive: true });
   return withLock(layout.root, { command: 'init', waitSeconds: options.waitSeconds }, async () => {

@@ -15,6 +15,7 @@ const VALUES = [
   ...['recover', 'readConfig', 'unit', 'timer', 'check', 'autoUpdate', 'runCli', 'requestUpdate', 'updateStatus'],
   ...['SUPERVISORS', 'CHANNELS', 'SIGNATURE_POLICIES', 'followTransaction', 'openclawPlugin', 'checkpoints'],
   ...['ReleaseSwitcherError', 'ErrorCodes', 'ExitCode', 'isReleaseSwitcherError'],
+  ...['registeredRoots', 'forget', 'acrossRoots', 'EXIT_SEVERITY', 'worstExitCode'],
 ].sort();
 
 const TYPES = [
@@ -39,6 +40,8 @@ const TYPES = [
   ],
   ...['Runtime', 'ProgressEvent', 'Phase', 'RootOptions', 'FollowOptions'],
   ...['OpenclawPluginOptions', 'OpenclawPluginResult', 'CheckpointsResult', 'CheckpointInfo'],
+  ...['RootsOptions', 'RegisteredRoot', 'RegisteredRoots', 'ForgetOptions', 'ForgetResult', 'RootsFiles'],
+  ...['AcrossRootsOptions', 'AcrossRootsResult', 'RootOutcome'],
 ].sort();
 
 /** Exported from the root until the API was pinned; internals, now under release-switcher/internals. */

@@ -18,7 +18,7 @@ describe('--json shape of every command', () => {
 
     expect(
       keys((await run(['init', '--package', 'rs-fixture-gateway', '--registry', inject('registryUrl')])).result),
-    ).toEqual(['config', 'root']);
+    ).toEqual(['config', 'registered', 'root']);
     expect(keys((await run(['install', 'rs-fixture-gateway@1.0.0'])).result)).toEqual([
       'alreadyInstalled',
       'fallback',

@@ -80,6 +80,8 @@ export function cliEnv(extra: Record<string, string> = {}): Record<string, strin
     npm_config_logs_dir: join(shared, 'logs'),
     npm_config_userconfig: userconfig,
     npm_config_update_notifier: 'false',
+    // The host's list of roots that init writes as root: the file's own, never the machine's /var/lib one.
+    RELEASE_SWITCHER_SYSTEM_ROOTS: join(shared, 'system-roots.json'),
     ...extra,
   };
 }
@@ -156,6 +158,8 @@ export function accountCliEnv(who: Account, extra: Record<string, string> = {}):
     npm_config_logs_dir: join(home, 'logs'),
     npm_config_userconfig: join(home, 'npmrc'),
     npm_config_update_notifier: 'false',
+    // The host's list of roots that init writes as root: the file's own, never the machine's /var/lib one.
+    RELEASE_SWITCHER_SYSTEM_ROOTS: join(home, 'system-roots.json'),
     ...extra,
   };
 }

@@ -1,0 +1,249 @@
+/**
+ * Every root of the host (`--all`): the roots the host's lists name (store/roots-registry.ts), and one command run on
+ * each in turn, a root at a time. The command is the caller's (the CLI hands in the very per-root command it runs
+ * without `--all`), so each root's transaction is recorded in its own root, under its own lock, as it always is. For a
+ * rollout (`update`, `rollback`) the canary goes first, and the run stops at the canary's failure or at the
+ * `maxFailures`-th failure.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { ExitCode, ReleaseSwitcherError, errnoOf, isReleaseSwitcherError, worstExitCode } from '../model/errors.js';
+import { defaultEnv } from '../model/runtime.js';
+import { type RootsFiles, forgetRootsIn, readRootsFile, rootsFileFor, rootsFilesOf } from '../store/roots-registry.js';
+
+export interface RootsOptions {
+  /** Where the two lists live. @default from `env`: this account's under XDG_STATE_HOME, the host's under /var/lib */
+  files?: RootsFiles;
+  /** The environment the lists' places are read from. @default process.env */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RegisteredRoot {
+  root: string;
+  package: string;
+  /** The list that names it (the first, when both do). */
+  file: string;
+  /** `ready`: its config.json is there and readable; `missing`: no root there any more; `unreadable`: not ours to read. */
+  state: 'ready' | 'missing' | 'unreadable';
+}
+
+export interface RegisteredRoots {
+  roots: RegisteredRoot[];
+  /** A list that could not be read (the root is not told of it otherwise). */
+  unreadableFiles: Array<{ file: string; message: string }>;
+}
+
+const filesOf = (options: RootsOptions): RootsFiles => options.files ?? rootsFilesOf(options.env ?? defaultEnv());
+
+/** The roots this account's list and the host's list name, own first, each once, with whether each can be run. */
+export async function registeredRoots(options: RootsOptions = {}): Promise<RegisteredRoots> {
+  const files = filesOf(options);
+  const roots: RegisteredRoot[] = [];
+  const unreadableFiles: RegisteredRoots['unreadableFiles'] = [];
+  for (const file of [...new Set([files.own, files.system])]) {
+    const entries = await readRootsFile(file).catch((error: unknown) => {
+      unreadableFiles.push({ file, message: (error as Error).message });
+      return [];
+    });
+    for (const entry of entries) {
+      if (roots.some((r) => r.root === entry.root)) continue;
+      roots.push({ root: entry.root, package: entry.package, file, state: await stateOf(entry.root) });
+    }
+  }
+  return { roots, unreadableFiles };
+}
+
+async function stateOf(root: string): Promise<RegisteredRoot['state']> {
+  try {
+    await fs.access(path.join(root, 'config.json'), fs.constants.R_OK);
+    return 'ready';
+  } catch (error) {
+    return errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR' ? 'missing' : 'unreadable';
+  }
+}
+
+export interface ForgetOptions extends RootsOptions {
+  /** Roots to take off the lists. @default none */
+  roots?: string[];
+  /** Also every listed root that no longer exists. @default false */
+  missing?: boolean;
+}
+
+export interface ForgetResult {
+  forgotten: Array<{ root: string; file: string }>;
+}
+
+/**
+ * Take roots off the lists (never touching the roots themselves): this account's list, and the host's when it may
+ * write it (root). A root that is no longer listed anywhere is not an error: there is nothing left to forget.
+ */
+export async function forget(options: ForgetOptions): Promise<ForgetResult> {
+  const files = filesOf(options);
+  const wanted = new Set((options.roots ?? []).map((r) => path.resolve(r)));
+  if (options.missing)
+    for (const r of (await registeredRoots({ files })).roots) if (r.state === 'missing') wanted.add(r.root);
+  const writable = rootsFileFor(files) === files.system ? [files.own, files.system] : [files.own];
+  const forgotten: ForgetResult['forgotten'] = [];
+  for (const file of [...new Set(writable)])
+    for (const root of await forgetRootsIn(file, [...wanted])) forgotten.push({ root, file });
+  return { forgotten };
+}
+
+/** One root's outcome under `--all`. */
+export interface RootOutcome {
+  root: string;
+  /**
+   * The transaction's status when the command ran one; else `ok`, `failed`, `busy` (its lock was held: a failure),
+   * `missing` (listed, gone: exit 1), `skipped` (not readable by this account: not run, exit 0) or `not_run` (the
+   * rollout stopped before it).
+   */
+  status: string;
+  exitCode: number;
+  /** The error's code when it failed. */
+  code?: string;
+  message?: string;
+  hint?: string;
+  /** The transaction it ran (update, rollback). */
+  transaction?: unknown;
+  /** What the command returned otherwise (status, list, doctor, check). */
+  result?: unknown;
+}
+
+export interface AcrossRootsOptions {
+  roots: RegisteredRoot[];
+  /** The per-root command: its result and exit code, or it throws as it would alone. */
+  run: (root: string) => Promise<{ result: unknown; exitCode?: number }>;
+  /**
+   * A rollout (update, rollback): the canary first, then stop at the canary's failure or the `maxFailures`-th.
+   * @default none: every root runs, whatever fails
+   */
+  rollout?: { canary?: string; maxFailures?: number };
+  /** Told before each root runs. @default none */
+  onRoot?: (root: string, index: number, count: number) => void;
+}
+
+export interface AcrossRootsResult {
+  roots: RootOutcome[];
+  /** The root that went first in a rollout. */
+  canary: string | null;
+  failures: number;
+  /** @default 1 (in a rollout; null otherwise) */
+  maxFailures: number | null;
+  /** Whether a rollout stopped before every root ran. */
+  stopped: boolean;
+  /** The worst of the roots' exit codes (EXIT_SEVERITY). */
+  exitCode: number;
+}
+
+/**
+ * Run `run` on each of `roots`, a root at a time, in their order (a rollout's canary first). A root that is missing is
+ * reported (exit 1), one this account cannot read is skipped (exit 0); neither runs nor counts as a failure.
+ */
+export async function acrossRoots(options: AcrossRootsOptions): Promise<AcrossRootsResult> {
+  const { rollout } = options;
+  const maxFailures = rollout ? (rollout.maxFailures ?? 1) : null;
+  const order = ordered(options.roots, rollout?.canary);
+  const canary = rollout ? (order.find((r) => r.state === 'ready')?.root ?? null) : null;
+  const runnable = order.filter((r) => r.state === 'ready').length;
+  const outcomes: RootOutcome[] = [];
+  let failures = 0;
+  let ran = 0;
+  let stopped = false;
+  for (const entry of order) {
+    if (entry.state !== 'ready') {
+      outcomes.push(notRunnable(entry));
+      continue;
+    }
+    if (stopped) {
+      outcomes.push({ root: entry.root, status: 'not_run', exitCode: ExitCode.ok });
+      continue;
+    }
+    options.onRoot?.(entry.root, ran++, runnable);
+    const outcome = await runOne(entry.root, options.run);
+    outcomes.push(outcome);
+    if (outcome.exitCode === ExitCode.ok) continue;
+    failures++;
+    if (rollout && (entry.root === canary || failures >= (maxFailures ?? 1))) stopped = true;
+  }
+  stopped &&= outcomes.some((o) => o.status === 'not_run');
+  return {
+    roots: outcomes,
+    canary,
+    failures,
+    maxFailures,
+    stopped,
+    exitCode: worstExitCode(outcomes.map((o) => o.exitCode)),
+  };
+}
+
+function ordered(roots: RegisteredRoot[], canary: string | undefined): RegisteredRoot[] {
+  if (canary === undefined) return roots;
+  const wanted = path.resolve(canary);
+  const first = roots.find((r) => r.root === wanted);
+  if (first?.state !== 'ready')
+    throw new ReleaseSwitcherError(
+      'USAGE',
+      first ? `--canary ${wanted} is ${first.state}.` : `--canary ${wanted} is not a listed root.`,
+      { hint: 'The canary is one of the roots --all runs on: release-switcher status --all lists them.' },
+    );
+  return [first, ...roots.filter((r) => r !== first)];
+}
+
+function notRunnable(entry: RegisteredRoot): RootOutcome {
+  if (entry.state === 'missing')
+    return {
+      root: entry.root,
+      status: 'missing',
+      exitCode: ExitCode.failed,
+      code: 'NOT_INITIALIZED',
+      message: `${entry.root} is listed in ${entry.file} but is no root any more.`,
+      hint: `release-switcher forget ${entry.root} (or forget --missing) takes it off the list.`,
+    };
+  return {
+    root: entry.root,
+    status: 'skipped',
+    exitCode: ExitCode.ok,
+    code: 'PERMISSION_DENIED',
+    message: `${entry.root} (listed in ${entry.file}) is not readable by this account; skipped.`,
+    hint: 'Run it as its owner, or as root.',
+  };
+}
+
+const isTransaction = (value: unknown): value is { status: string; reason?: string } =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as { id?: unknown }).id === 'string' &&
+  typeof (value as { kind?: unknown }).kind === 'string' &&
+  typeof (value as { status?: unknown }).status === 'string';
+
+async function runOne(root: string, run: AcrossRootsOptions['run']): Promise<RootOutcome> {
+  try {
+    const { result, exitCode = ExitCode.ok } = await run(root);
+    if (!isTransaction(result)) return { root, status: exitCode === 0 ? 'ok' : 'failed', exitCode, result };
+    return {
+      root,
+      status: result.status,
+      exitCode,
+      ...(exitCode !== 0 && result.reason ? { code: result.reason } : {}),
+      transaction: result,
+    };
+  } catch (error) {
+    const known = isReleaseSwitcherError(error)
+      ? error
+      : new ReleaseSwitcherError('INTERNAL', (error as Error)?.message ?? String(error), { cause: error });
+    const status = known.code === 'BUSY' ? 'busy' : isTransaction(known.result) ? known.result.status : 'failed';
+    return {
+      root,
+      status,
+      exitCode: known.exitCode,
+      code: known.code,
+      message: known.message,
+      ...(known.hint ? { hint: known.hint } : {}),
+      ...(known.result === undefined
+        ? {}
+        : isTransaction(known.result)
+          ? { transaction: known.result }
+          : { result: known.result }),
+    };
+  }
+}
