@@ -10,6 +10,7 @@ import { defineConfig } from 'vitest/config';
 // - system: a private systemd --user, pm2, or root-only features (chattr +i, tmpfs mounts); the registry too.
 // - openclaw: `*.openclaw.test.ts`, the real openclaw package on Node 24 (heavy: own timeouts).
 export const UNIT = [
+  'test/ansible/collection.test.ts',
   'test/api/public-api.test.ts',
   'test/autoupdate/policy.test.ts',
   'test/bench/peers.test.ts',
