@@ -67,6 +67,7 @@ export const UNIT = [
 export const SYSTEM = [
   'test/demo.test.ts',
   'test/verbs/fleet-systemd.test.ts',
+  'test/ansible/rolling-update.test.ts',
   'test/doctor/doctor-service.test.ts',
   'test/doctor/drift.test.ts',
   'test/gateway/api.test.ts',
