@@ -8,15 +8,17 @@
 // - the same play again: changed=0;
 // - a canary whose release crashes on start is rolled back, its task fails with ROLLED_BACK and the play stops: the
 //   other hosts are never reached (the same processes, the same release);
-// - the rollback playbook takes back the hosts that run the bad release, and a second run changes nothing.
+// - the rollback playbook takes back the hosts that run the bad release, and a second run changes nothing;
+// - the gateway role (the adopt playbook) on a fourth host, a fixture gateway installed with npm -g: release-switcher
+//   installed by npm, the gateway adopted (init --adopt), its unit written (unit --install); a second run changed=0.
 import { chmodSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { asAccount } from '../support/accounts.ts';
 import { accountCliEnv, CLI, cliEnv, runnableBy, tempDir } from '../support/cli.ts';
 import { MATRIX } from '../support/fixtures.ts';
-import { type ManagedGateway, managedGateway } from '../support/service.ts';
+import { freePort, type ManagedGateway, managedGateway } from '../support/service.ts';
 import { describeWhere, hasTool } from '../support/skip.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 
@@ -47,18 +49,19 @@ describeWhere(where, 'the Ansible rolling update across three gateways', () => {
   let manager: UserManager;
   let dir: string;
   let env: Record<string, string>;
+  let roleVars: Record<string, any>;
   const gateways: ManagedGateway[] = [];
 
   /** A command as the manager's account (or the test process's own, when the suite runs as root). */
   const asManager = (command: string, args: string[]) =>
     manager.account ? asAccount(manager.account, command, args) : ([command, args] as [string, string[]]);
 
-  async function playbook(name: string, args: string[]): Promise<PlayRun> {
+  async function playbook(name: string, args: string[], vars = 'vars.json'): Promise<PlayRun> {
     const [command, argv] = asManager('ansible-playbook', [
       '-i',
       join(dir, 'inventory.yml'),
       '-e',
-      `@${join(dir, 'vars.json')}`,
+      `@${join(dir, vars)}`,
       ...args,
       `release_switcher.fleet.${name}`,
     ]);
@@ -105,6 +108,43 @@ describeWhere(where, 'the Ansible rolling update across three gateways', () => {
   const mainPid = async (gw: ManagedGateway) =>
     Number((await manager.systemctl(['show', '-p', 'MainPID', '--value', gw.unit])).stdout.trim());
 
+  /**
+   * gw-d: a gateway not under release-switcher yet, the fixture installed with `npm install -g --prefix` by the
+   * manager's account; the role's host vars (no preset: the package and the settings are init's flags).
+   */
+  async function newcomer() {
+    const prefix = join(dir, 'gateway-d');
+    const [command, argv] = asManager('npm', [
+      'install',
+      '-g',
+      '--prefix',
+      prefix,
+      'rs-fixture-gateway@1.1.0',
+      '--registry',
+      inject('registryUrl'),
+      '--no-audit',
+      '--no-fund',
+    ]);
+    const r = await execa(command, argv, { env, extendEnv: false, cwd: dir, reject: false });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const port = await freePort();
+    return {
+      rs_root: join(dir, 'root-d'),
+      rs_adopt: join(prefix, 'lib/node_modules/rs-fixture-gateway'),
+      rs_preset: '',
+      rs_init_args: [
+        '--registry',
+        inject('registryUrl'),
+        '--supervisor',
+        'systemd',
+        '--unit',
+        'rs-ans-d.service',
+        '--health-url',
+        `http://127.0.0.1:${port}/health`,
+      ],
+    };
+  }
+
   beforeAll(async () => {
     manager = await startUserManager({ name: 'ansible' });
     for (const name of ['rs-ans-a', 'rs-ans-b', 'rs-ans-c']) {
@@ -126,9 +166,29 @@ describeWhere(where, 'the Ansible rolling update across three gateways', () => {
     const hosts = HOSTS.map((h, i) => `        ${h}: {rs_root: ${JSON.stringify(gateways[i]!.root)}}`).join('\n');
     writeFileSync(
       join(dir, 'inventory.yml'),
-      `all:\n  vars:\n    ansible_connection: local\n    ansible_python_interpreter: /usr/bin/python3\n  children:\n    gateways:\n      hosts:\n${hosts}\n    canary:\n      hosts:\n        gw-a:\n`,
+      `all:\n  vars:\n    ansible_connection: local\n    ansible_python_interpreter: /usr/bin/python3\n  children:\n    gateways:\n      hosts:\n${hosts}\n    canary:\n      hosts:\n        gw-a:\n    newcomers:\n      hosts:\n        gw-d: ${JSON.stringify(await newcomer())}\n`,
     );
     writeFileSync(join(dir, 'vars.json'), JSON.stringify({ rs_executable: executable, rs_environment: env }));
+    // The role's run: release-switcher installed by npm into a prefix of the account's (`npm install -g FOLDER` of a
+    // copy of the built package the account owns, npm chmods its bin; its node_modules linked, the registry of the
+    // tests has none of its dependencies), its CLI from that prefix's bin, a Node it can run first on PATH.
+    const tool = join(dir, 'tool');
+    const source = join(dir, 'tool-source');
+    const packageDir = manager.account ? runnableBy(manager.account).packageDir : resolve(COLLECTION, '..');
+    const copy = async (command: string, args: string[]) => {
+      const [c, a] = asManager(command, args);
+      const r = await execa(c, a, { env, extendEnv: false, cwd: dir, reject: false });
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    };
+    await copy('mkdir', [source]);
+    await copy('cp', ['-r', ...['dist', 'layout', 'package.json'].map((f) => join(packageDir, f)), source]);
+    await copy('ln', ['-s', join(packageDir, 'node_modules'), join(source, 'node_modules')]);
+    roleVars = {
+      rs_tool_spec: source,
+      rs_executable: join(tool, 'bin', 'release-switcher'),
+      rs_environment: { ...env, npm_config_prefix: tool, PATH: `${dirname(runnable.node)}:${env.PATH}` },
+    };
+    writeFileSync(join(dir, 'role-vars.json'), JSON.stringify(roleVars));
     const galaxy = async (args: string[]) => {
       const [command, argv] = asManager('ansible-galaxy', args);
       const r = await execa(command, argv, {
@@ -215,5 +275,22 @@ describeWhere(where, 'the Ansible rolling update across three gateways', () => {
     const again = await playbook('rollback', ['-e', 'rs_bad_version=1.2.0', '-e', 'rs_version=1.1.0']);
     expect(again.exitCode, again.output).toBe(0);
     for (const host of HOSTS) expect(again.stats[host], host).toMatchObject({ changed: 0, failures: 0 });
+  }, 600_000);
+
+  it('the gateway role installs release-switcher with npm and brings a running gateway under it; again, changed=0', async () => {
+    const r = await playbook('adopt', ['-e', 'rs_hosts=newcomers'], 'role-vars.json');
+    expect(r.exitCode, r.output).toBe(0);
+    const ran = (task: string) => r.results.find((t) => t.task.includes(`: ${task}`))?.result;
+    expect(ran('Install release-switcher'), r.output).toMatchObject({ changed: true });
+    expect(ran('Bring the gateway under'), r.output).toMatchObject({ changed: true });
+    expect(ran('Write the unit'), r.output).toMatchObject({ changed: true });
+    expect(ran('The gateway as release-switcher sees it'), r.output).toMatchObject({
+      status: 'present',
+      current: '1.1.0',
+    });
+    expect(r.stats['gw-d']).toMatchObject({ failures: 0 });
+    const again = await playbook('adopt', ['-e', 'rs_hosts=newcomers'], 'role-vars.json');
+    expect(again.exitCode, again.output).toBe(0);
+    expect(again.stats['gw-d'], again.output).toMatchObject({ changed: 0, failures: 0 });
   }, 600_000);
 });
