@@ -16,6 +16,7 @@ import { cli } from '../support/cli.ts';
 import {
   accountNpmCache,
   adoptRunningGateway,
+  openclawCliEnv,
   giveTo,
   OPENCLAW_UNIT as UNIT,
   openclawBench,
@@ -52,14 +53,8 @@ describeWhere(
     const work = openclawWork('rs-ocsnz-', account);
     const root = path.join(work, 'root');
     let npmCache: string;
-    const state = () => path.join(um.env.HOME!, '.openclaw');
-    const env = () => ({
-      ...(um.env as Record<string, string>),
-      OPENCLAW_STATE_DIR: state(), // the unit's too (ownStateDir)
-      npm_config_cache: npmCache,
-      npm_config_logs_dir: path.join(work, 'npm-logs'),
-      ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
-    });
+    const _state = () => path.join(um.env.HOME!, '.openclaw');
+    const env = () => openclawCliEnv(um, { npmCache, work });
     const rs = (args: string[], timeout = 1_200_000) =>
       cli(['--root', root, '--json', ...args], { env: env(), timeout });
     const mainPid = async () => Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());

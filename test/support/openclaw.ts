@@ -160,6 +160,26 @@ export async function writeOpenclawService(
 }
 
 /**
+ * What the CLI of a real-gateway test runs with: the manager's environment, the gateway's state dir by its own path
+ * (no other gateway on the machine has it: finalize.openclaw.test.ts says why; the unit gets it too, ownStateDir),
+ * the file's npm cache and logs, and the CA the machine's proxy signs with, when it has one.
+ */
+export function openclawCliEnv(
+  um: UserManager,
+  files: { npmCache: string; work: string },
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    ...(um.env as Record<string, string>),
+    OPENCLAW_STATE_DIR: path.join(um.env.HOME!, '.openclaw'),
+    npm_config_cache: files.npmCache,
+    npm_config_logs_dir: path.join(files.work, 'npm-logs'),
+    ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
+    ...extra,
+  };
+}
+
+/**
  * The gateway of openclaw's own unit (writeOpenclawService) started, then brought under release-switcher as an
  * operator does: `init --preset openclaw --adopt` of the npm -g package it runs from (`init`: more flags),
  * `unit --install`, and a restart on the unit release-switcher wrote, serving `version` again. `rs` runs the CLI on

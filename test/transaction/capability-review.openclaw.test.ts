@@ -23,6 +23,7 @@ import {
   adoptRunningGateway,
   giveTo,
   openclawBench,
+  openclawCliEnv,
   openclawWork,
   removeOpenclawBench,
   writeOpenclawService,
@@ -39,7 +40,7 @@ const PROJECT = path.resolve(import.meta.dirname, '../..');
 const PACKAGE = '@rs-probe/capability-probe';
 const PLUGIN_ID = 'capability-probe';
 
-type StepJson = { name: string; status: string; detail?: string; evidence?: any };
+type StepJson = { name: string; status: string; ms?: number; detail?: string; evidence?: any };
 
 /** The probe plugin at `version`, declaring (and registering) `tools`: a folder to publish. */
 function probePlugin(dir: string, version: string, tools: string[]): string {
@@ -99,15 +100,9 @@ describeWhere(canRunUserManager(), 'capability consent found before the stop (re
   const work = openclawWork('rs-occonsent-', account);
   const root = path.join(work, 'root');
   let npmCache = path.join(PROJECT, '.bench-cache', 'npm-openclaw');
-  const state = () => path.join(um.env.HOME!, '.openclaw');
-  /** What the CLI runs with: the gateway's state dir by its own path, npm's cache and logs of this file. */
-  const env = () => ({
-    ...(um.env as Record<string, string>),
-    OPENCLAW_STATE_DIR: state(),
-    npm_config_cache: npmCache,
-    npm_config_logs_dir: path.join(work, 'npm-logs'),
-    ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
-  });
+  const _state = () => path.join(um.env.HOME!, '.openclaw');
+  /** What the CLI runs with (openclawCliEnv). */
+  const env = () => openclawCliEnv(um, { npmCache, work });
   const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env: env(), timeout: 1_200_000 });
   /** `openclaw` of the root (the current release's CLI), as the operator runs it, its npm on the probe's registry. */
   const openclawCli = (args: string[]) => {

@@ -23,6 +23,7 @@ import { accountCliEnv, cli, cliEnv } from '../support/cli.ts';
 import {
   accountNpmCache,
   adoptRunningGateway,
+  openclawCliEnv,
   giveTo,
   OPENCLAW_UNIT as UNIT,
   openclawBench,
@@ -59,14 +60,7 @@ describeWhere(canRunUserManager(), 'update follows update.channel beta (real ope
   const root = path.join(work, 'root');
   const state = () => path.join(um.env.HOME!, '.openclaw');
   const config = () => path.join(state(), 'openclaw.json');
-  const env = () => ({
-    ...(um.env as Record<string, string>),
-    OPENCLAW_STATE_DIR: state(), // the unit's too (writeOpenclawService's ownStateDir)
-    npm_config_registry: registry.url,
-    npm_config_cache: npmCache,
-    npm_config_logs_dir: path.join(work, 'npm-logs'),
-    ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
-  });
+  const env = () => openclawCliEnv(um, { npmCache, work }, { npm_config_registry: registry.url });
   const rs = (args: string[], timeout = 1_200_000) => cli(['--root', root, '--json', ...args], { env: env(), timeout });
   const mainPid = async () => Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
   const distTags = async () =>

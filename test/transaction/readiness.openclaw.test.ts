@@ -6,6 +6,7 @@ import { cli } from '../support/cli.ts';
 import {
   accountNpmCache,
   adoptRunningGateway,
+  openclawCliEnv,
   giveTo,
   OPENCLAW_UNIT as UNIT,
   openclawBench,
@@ -43,15 +44,8 @@ describeWhere(canRunUserManager(), 'a channel readiness lost by an update (real 
   const work = openclawWork('rs-ocready-', account);
   const root = path.join(work, 'root');
   let npmCache: string;
-  const state = () => path.join(um.env.HOME!, '.openclaw');
-  const env = () => ({
-    ...(um.env as Record<string, string>),
-    // The state dir by a path no other gateway on the machine has (finalize.openclaw.test.ts says why).
-    OPENCLAW_STATE_DIR: state(),
-    npm_config_cache: npmCache,
-    npm_config_logs_dir: path.join(work, 'npm-logs'),
-    ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
-  });
+  const _state = () => path.join(um.env.HOME!, '.openclaw');
+  const env = () => openclawCliEnv(um, { npmCache, work });
   const rs = (args: string[], timeout = 1_200_000) => cli(['--root', root, '--json', ...args], { env: env(), timeout });
   const human = (args: string[], timeout = 1_200_000) => cli(['--root', root, ...args], { env: env(), timeout });
   const mainPid = async () => Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
