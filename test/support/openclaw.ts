@@ -103,6 +103,43 @@ export async function privateStateLocks(um: UserManager): Promise<void> {
   expect(mounted.exitCode, mounted.stderr).toBe(0);
 }
 
+/**
+ * Gives the manager the D-Bus session bus a login gives a user manager (dbus-user-session): unmasks the distro's
+ * `dbus.socket`/`dbus.service` (systemd-home.ts masks them), starts the bus at `$XDG_RUNTIME_DIR/bus`, and waits until
+ * the manager has registered on it as `org.freedesktop.systemd1` (systemd connects once both units run). Returns the
+ * `DBUS_SESSION_BUS_ADDRESS` an operator's shell has at such a login. OpenClaw's updater needs it: its admission
+ * inspection of the service (`readGatewayServiceState` with `requireLoaded`) authenticates the manager through the bus
+ * driver (`GetNameOwner`, `GetConnectionUnixUser` of `org.freedesktop.systemd1`) with `busctl --user`, and refuses
+ * systemd's private socket outright (`systemd-user-bus-unavailable`), though `openclaw gateway status` reads the unit
+ * through that socket; without a bus it updates around the live gateway and its Doctor finds the database in use.
+ */
+export async function sessionBus(um: UserManager): Promise<string> {
+  for (const unit of ['dbus.socket', 'dbus.service']) rmSync(path.join(um.unitDir, unit), { force: true });
+  expect((await um.systemctl(['daemon-reload'])).exitCode).toBe(0);
+  const started = await um.systemctl(['start', 'dbus.socket', 'dbus.service']);
+  expect(started.exitCode, started.stderr).toBe(0);
+  const address = `unix:path=${path.join(um.env.XDG_RUNTIME_DIR!, 'bus')}`;
+  const version = [
+    '--user',
+    '--auto-start=no',
+    'get-property',
+    'org.freedesktop.systemd1',
+    '/org/freedesktop/systemd1',
+    'org.freedesktop.systemd1.Manager',
+    'Version',
+  ];
+  let last = '';
+  const registered = async () => {
+    const r = await um.run('env', [`DBUS_SESSION_BUS_ADDRESS=${address}`, 'busctl', ...version], { timeoutMs: 5_000 });
+    last = `exit ${r.exitCode}: ${r.stdout.trim()} ${r.stderr.trim()}`;
+    return r.exitCode === 0;
+  };
+  await um.waitFor(registered, { timeoutMs: 30_000, what: 'the manager registered on its session bus' }).catch((e) => {
+    throw new Error(`${(e as Error).message}\nlast busctl: ${last}`);
+  });
+  return address;
+}
+
 /** Writes the user's config (the gateway on `port`) and openclaw's own unit; returns the unit's text. */
 export async function writeOpenclawService(
   um: UserManager,
