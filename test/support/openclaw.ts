@@ -159,13 +159,21 @@ export async function writeOpenclawService(
     config?: string;
     /** More of the service's environment (the same drop-in as ownStateDir's, e.g. npm's registry and cache). */
     environment?: Record<string, string>;
+    /**
+     * `gateway.auth` as onboarding writes it (`mode: 'token'`, a generated token). OpenClaw's own updater needs it: it
+     * verifies the serving gateway before it stops it, and that health probe refuses to open a websocket without
+     * credentials ("gateway health requires credentials before opening a websocket"), so it waits out its timeout.
+     * @default none (no auth, as the fixture gateways have always run)
+     */
+    authToken?: string;
   },
 ): Promise<string> {
   const { node, prefix, port } = options;
+  const auth = options.authToken ? `, auth: { mode: 'token', token: '${options.authToken}' }` : '';
   mkdirSync(path.join(um.env.HOME!, '.openclaw'), { recursive: true });
   writeFileSync(
     path.join(um.env.HOME!, '.openclaw', 'openclaw.json'),
-    `// the user's own config\n{\n  gateway: { mode: 'local', port: ${port}, bind: 'loopback' },\n  ${options.config ?? ''}\n}\n`,
+    `// the user's own config\n{\n  gateway: { mode: 'local', port: ${port}, bind: 'loopback'${auth} },\n  ${options.config ?? ''}\n}\n`,
   );
   await giveTo(um.account, path.join(um.env.HOME!, '.openclaw')); // the gateway rewrites its own config
   // openclaw's own unit, with this run's Node, prefix and port (HOME=/root is the bound temp home in the namespace).
