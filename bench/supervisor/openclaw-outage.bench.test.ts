@@ -8,10 +8,13 @@
 //   - (b) OpenClaw's own updater on an identical install: a second copy of the same npm -g prefix, run by openclaw's
 //     own unit as `openclaw gateway install` writes it (test/support/openclaw.ts) and enabled as it leaves it (not
 //     adopted, no external supervisor) under a manager of its own, on its own port, on the default state dir
-//     `~/.openclaw` (the only one its updater manages a service for) with a lock folder of its own; `openclaw update
-//     --tag 2026.9.6 --yes` and its own downgrade `openclaw update --tag 2026.9.5 --yes` (`--yes` confirms the
-//     downgrade), run from a shell in that manager's namespace with the prefix named (NPM_CONFIG_PREFIX: else npm's
-//     own prefix, Node 24's folder, could be taken for the install's) and the same npm cache as ours, warm.
+//     `~/.openclaw` (the only one its updater manages a service for) with a lock folder of its own and the D-Bus
+//     session bus a login gives (its updater inspects, stops and restarts the service only through one) and the
+//     gateway token onboarding generates (its updater verifies the serving gateway over an authenticated websocket
+//     before it stops it); `openclaw update --tag 2026.9.6 --yes` and its own downgrade `openclaw update --tag
+//     2026.9.5 --yes` (`--yes` confirms the downgrade), run from a shell in that manager's namespace with the prefix
+//     named (NPM_CONFIG_PREFIX: else npm's own prefix, Node 24's folder, could be taken for the install's) and the
+//     same npm cache as ours, warm.
 // `@openclaw/matrix` is installed on both the way users install it (`openclaw plugins install`), so that both
 // updates converge it (OpenClaw's finalize: Doctor, plugins, config); BENCH_PLUGIN=0 runs the same without it.
 // Each repetition interleaves them, so that a neighbour's load falls on all of them alike: ours update, restart of
@@ -35,6 +38,7 @@
 // BENCH_NODE24=<node> as in the other openclaw benches; BENCH_NPM_CACHE=<dir> is the npm cache both updaters use
 // (default: a copy of the prepared one, test/support/openclaw-prepared.ts, which holds both openclaw releases).
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -49,6 +53,7 @@ import {
   openclawInManager,
   privateStateLocks,
   removeOpenclawBench,
+  sessionBus,
   writeOpenclawService,
 } from '../../test/support/openclaw.ts';
 import { copyOpenclaw, openclawNpmCache } from '../../test/support/openclaw-prepared.ts';
@@ -91,6 +96,12 @@ interface Gateway {
    * its lock folder to itself instead (privateStateLocks).
    */
   stateByPath: boolean;
+  /**
+   * OpenClaw's: the DBUS_SESSION_BUS_ADDRESS of its manager's session bus (sessionBus), in its operator's environment as
+   * at a login. Its updater inspects the service only through a bus (the private socket is refused for that), and
+   * stops and restarts only a service it inspected.
+   */
+  bus?: string;
 }
 
 /**
@@ -152,6 +163,7 @@ describeWhere(can, "bench: update and rollback outage of a real openclaw vs a ba
   const env = (gw: Gateway) => ({
     ...(gw.um.env as Record<string, string>),
     ...(gw.stateByPath ? { OPENCLAW_STATE_DIR: gw.state } : {}), // as the unit has it
+    ...(gw.bus ? { DBUS_SESSION_BUS_ADDRESS: gw.bus } : {}),
     npm_config_cache: npmCache,
     npm_config_logs_dir: path.join(work, 'npm-logs'),
     npm_config_update_notifier: 'false',
@@ -180,8 +192,13 @@ describeWhere(can, "bench: update and rollback outage of a real openclaw vs a ba
     node = bench.node;
     const state = path.join(bench.um.env.HOME!, '.openclaw');
     const gw: Gateway = { um: bench.um, prefix, port: await freePort(), state, stateByPath };
-    if (!stateByPath) await privateStateLocks(gw.um);
-    await writeOpenclawService(gw.um, { node, prefix, port: gw.port, ownStateDir: stateByPath });
+    if (!stateByPath) {
+      await privateStateLocks(gw.um);
+      gw.bus = await sessionBus(gw.um); // before the gateway starts, as a login's bus is
+    }
+    // OpenClaw's: with the token onboarding generates (its updater's health probe of the serving gateway needs one).
+    const authToken = stateByPath ? undefined : randomBytes(24).toString('hex');
+    await writeOpenclawService(gw.um, { node, prefix, port: gw.port, ownStateDir: stateByPath, authToken });
     // Enabled, as `openclaw gateway install` leaves it: OpenClaw's updater stops and starts only a service it finds
     // loaded (enabled), and only for the default state dir; else it updates around the live gateway, and its Doctor
     // then finds the agent database in use.

@@ -103,6 +103,43 @@ export async function privateStateLocks(um: UserManager): Promise<void> {
   expect(mounted.exitCode, mounted.stderr).toBe(0);
 }
 
+/**
+ * Gives the manager the D-Bus session bus a login gives a user manager (dbus-user-session): unmasks the distro's
+ * `dbus.socket`/`dbus.service` (systemd-home.ts masks them), starts the bus at `$XDG_RUNTIME_DIR/bus`, and waits until
+ * the manager has registered on it as `org.freedesktop.systemd1` (systemd connects once both units run). Returns the
+ * `DBUS_SESSION_BUS_ADDRESS` an operator's shell has at such a login. OpenClaw's updater needs it: its admission
+ * inspection of the service (`readGatewayServiceState` with `requireLoaded`) authenticates the manager through the bus
+ * driver (`GetNameOwner`, `GetConnectionUnixUser` of `org.freedesktop.systemd1`) with `busctl --user`, and refuses
+ * systemd's private socket outright (`systemd-user-bus-unavailable`), though `openclaw gateway status` reads the unit
+ * through that socket; without a bus it updates around the live gateway and its Doctor finds the database in use.
+ */
+export async function sessionBus(um: UserManager): Promise<string> {
+  for (const unit of ['dbus.socket', 'dbus.service']) rmSync(path.join(um.unitDir, unit), { force: true });
+  expect((await um.systemctl(['daemon-reload'])).exitCode).toBe(0);
+  const started = await um.systemctl(['start', 'dbus.socket', 'dbus.service']);
+  expect(started.exitCode, started.stderr).toBe(0);
+  const address = `unix:path=${path.join(um.env.XDG_RUNTIME_DIR!, 'bus')}`;
+  const version = [
+    '--user',
+    '--auto-start=no',
+    'get-property',
+    'org.freedesktop.systemd1',
+    '/org/freedesktop/systemd1',
+    'org.freedesktop.systemd1.Manager',
+    'Version',
+  ];
+  let last = '';
+  const registered = async () => {
+    const r = await um.run('env', [`DBUS_SESSION_BUS_ADDRESS=${address}`, 'busctl', ...version], { timeoutMs: 5_000 });
+    last = `exit ${r.exitCode}: ${r.stdout.trim()} ${r.stderr.trim()}`;
+    return r.exitCode === 0;
+  };
+  await um.waitFor(registered, { timeoutMs: 30_000, what: 'the manager registered on its session bus' }).catch((e) => {
+    throw new Error(`${(e as Error).message}\nlast busctl: ${last}`);
+  });
+  return address;
+}
+
 /** Writes the user's config (the gateway on `port`) and openclaw's own unit; returns the unit's text. */
 export async function writeOpenclawService(
   um: UserManager,
@@ -122,13 +159,21 @@ export async function writeOpenclawService(
     config?: string;
     /** More of the service's environment (the same drop-in as ownStateDir's, e.g. npm's registry and cache). */
     environment?: Record<string, string>;
+    /**
+     * `gateway.auth` as onboarding writes it (`mode: 'token'`, a generated token). OpenClaw's own updater needs it: it
+     * verifies the serving gateway before it stops it, and that health probe refuses to open a websocket without
+     * credentials ("gateway health requires credentials before opening a websocket"), so it waits out its timeout.
+     * @default none (no auth, as the fixture gateways have always run)
+     */
+    authToken?: string;
   },
 ): Promise<string> {
   const { node, prefix, port } = options;
+  const auth = options.authToken ? `, auth: { mode: 'token', token: '${options.authToken}' }` : '';
   mkdirSync(path.join(um.env.HOME!, '.openclaw'), { recursive: true });
   writeFileSync(
     path.join(um.env.HOME!, '.openclaw', 'openclaw.json'),
-    `// the user's own config\n{\n  gateway: { mode: 'local', port: ${port}, bind: 'loopback' },\n  ${options.config ?? ''}\n}\n`,
+    `// the user's own config\n{\n  gateway: { mode: 'local', port: ${port}, bind: 'loopback'${auth} },\n  ${options.config ?? ''}\n}\n`,
   );
   await giveTo(um.account, path.join(um.env.HOME!, '.openclaw')); // the gateway rewrites its own config
   // openclaw's own unit, with this run's Node, prefix and port (HOME=/root is the bound temp home in the namespace).
