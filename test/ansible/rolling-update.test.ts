@@ -10,7 +10,9 @@
 //   other hosts are never reached (the same processes, the same release);
 // - the rollback playbook takes back the hosts that run the bad release, and a second run changes nothing;
 // - the gateway role (the adopt playbook) on a fourth host, a fixture gateway installed with npm -g: release-switcher
-//   installed by npm, the gateway adopted (init --adopt), its unit written (unit --install); a second run changed=0.
+//   installed by npm, the gateway adopted (init --adopt), its unit written (unit --install); a second run changed=0;
+// - a release promoted by moving dist-tags on the registry (issue 35's channels for fleets): the canary host follows
+//   one tag, the others another; moving the canary's updates the canary alone, moving the fleet's the rest.
 import { chmodSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -18,6 +20,7 @@ import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { asAccount } from '../support/accounts.ts';
 import { accountCliEnv, CLI, cliEnv, runnableBy, tempDir } from '../support/cli.ts';
 import { MATRIX } from '../support/fixtures.ts';
+import { addDistTag } from '../support/registry.ts';
 import { freePort, type ManagedGateway, managedGateway } from '../support/service.ts';
 import { describeWhere, hasTool } from '../support/skip.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
@@ -56,10 +59,15 @@ describeWhere(where, 'the Ansible rolling update across three gateways', () => {
   const asManager = (command: string, args: string[]) =>
     manager.account ? asAccount(manager.account, command, args) : ([command, args] as [string, string[]]);
 
-  async function playbook(name: string, args: string[], vars = 'vars.json'): Promise<PlayRun> {
+  async function playbook(
+    name: string,
+    args: string[],
+    vars = 'vars.json',
+    inventory = 'inventory.yml',
+  ): Promise<PlayRun> {
     const [command, argv] = asManager('ansible-playbook', [
       '-i',
-      join(dir, 'inventory.yml'),
+      join(dir, inventory),
       '-e',
       `@${join(dir, vars)}`,
       ...args,
@@ -276,6 +284,42 @@ describeWhere(where, 'the Ansible rolling update across three gateways', () => {
     expect(again.exitCode, again.output).toBe(0);
     for (const host of HOSTS) expect(again.stats[host], host).toMatchObject({ changed: 0, failures: 0 });
   }, 600_000);
+
+  it('a release promoted by moving dist-tags on the registry: the canary follows one tag, the rest another', async () => {
+    // Each host follows a tag of the operator's registry (its inventory's rs_spec): gw-a the canary's, the others the
+    // fleet's. Both name what runs (1.1.0, after the rollback above), so the play changes nothing.
+    const registry = inject('registryUrl');
+    const PROMOTED = '2.0.0-beta.1'; // a good release no earlier case ran or marked
+    await addDistTag('rs-fixture-gateway@1.1.0', 'rs-fleet-canary', { registry });
+    await addDistTag('rs-fixture-gateway@1.1.0', 'rs-fleet-stable', { registry });
+    const spec = (host: string) => `rs-fixture-gateway@${host === 'gw-a' ? 'rs-fleet-canary' : 'rs-fleet-stable'}`;
+    const hosts = HOSTS.map(
+      (h, i) => `        ${h}: {rs_root: ${JSON.stringify(gateways[i]!.root)}, rs_spec: ${JSON.stringify(spec(h))}}`,
+    ).join('\n');
+    writeFileSync(
+      join(dir, 'inventory-tags.yml'),
+      `all:\n  vars:\n    ansible_connection: local\n    ansible_python_interpreter: /usr/bin/python3\n  children:\n    gateways:\n      hosts:\n${hosts}\n    canary:\n      hosts:\n        gw-a:\n`,
+    );
+    const roll = () => playbook('rolling_update', [], 'vars.json', 'inventory-tags.yml');
+    const changed = (r: PlayRun) => HOSTS.map((h) => r.stats[h]?.changed);
+    const still = await roll();
+    expect(still.exitCode, still.output).toBe(0);
+    expect(changed(still)).toEqual([0, 0, 0]);
+    // The canary's tag moves: only the canary updates.
+    await addDistTag(`rs-fixture-gateway@${PROMOTED}`, 'rs-fleet-canary', { registry });
+    const canary = await roll();
+    expect(canary.exitCode, canary.output).toBe(0);
+    expect(changed(canary)).toEqual([1, 0, 0]);
+    expect(await Promise.all(gateways.map(version))).toEqual([PROMOTED, '1.1.0', '1.1.0']);
+    // Promoted: the fleet's tag moves to what the canary verified; the rest update, the canary is left as it is.
+    await addDistTag(`rs-fixture-gateway@${PROMOTED}`, 'rs-fleet-stable', { registry });
+    const fleet = await roll();
+    expect(fleet.exitCode, fleet.output).toBe(0);
+    expect(changed(fleet)).toEqual([0, 1, 1]);
+    expect(await Promise.all(gateways.map(version))).toEqual([PROMOTED, PROMOTED, PROMOTED]);
+    for (const t of fleet.results.filter((t) => t.task.startsWith('Update') && t.host !== 'gw-a'))
+      expect(t.result).toMatchObject({ status: 'verified', current: PROMOTED });
+  }, 900_000);
 
   it('the gateway role installs release-switcher with npm and brings a running gateway under it; again, changed=0', async () => {
     const r = await playbook('adopt', ['-e', 'rs_hosts=newcomers'], 'role-vars.json');
