@@ -1,5 +1,6 @@
 // The Ansible collection (ansible/): its module's own Python tests (plain unittest against a fake CLI), the layout
-// `ansible-galaxy collection build` packs, and every playbook of it parsed by ansible-playbook --syntax-check.
+// `ansible-galaxy collection build` packs, every playbook of it parsed by ansible-playbook --syntax-check, and
+// ansible-lint's verdict on it.
 // The real rolling update across three gateways: rolling-update.test.ts (system tier).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -67,4 +68,30 @@ itWhere(
     expect(doc.stdout).toContain('state');
   },
   120_000,
+);
+
+itWhere(
+  hasTool('ansible-lint', 'in CI, which installs ansible-lint from apt (.ci/run)'),
+  'ansible-lint passes the collection (its production profile), the collection installed as users get it',
+  () => {
+    const out = tempDir('rs-ansible-lint-', null);
+    execFileSync('ansible-galaxy', ['collection', 'build', COLLECTION, '--output-path', out], { stdio: 'pipe' });
+    const collections = join(out, 'collections');
+    execFileSync(
+      'ansible-galaxy',
+      ['collection', 'install', join(out, 'release_switcher-fleet-0.1.0.tar.gz'), '-p', collections],
+      {
+        stdio: 'pipe',
+      },
+    );
+    const lint = spawnSync('ansible-lint', ['--offline', '--nocolor'], {
+      cwd: COLLECTION,
+      encoding: 'utf8',
+      env: { ...process.env, ANSIBLE_COLLECTIONS_PATH: collections, ANSIBLE_LOCAL_TEMP: join(out, 'tmp') },
+      timeout: 280_000,
+    });
+    expect(lint.status, `${lint.stdout}${lint.stderr}`).toBe(0);
+    expect(`${lint.stdout}${lint.stderr}`).toMatch(/Passed with \w+ profile: 0 failure\(s\), 0 warning\(s\)/);
+  },
+  300_000,
 );
