@@ -18,6 +18,7 @@ const DOCS = [
   'docs/cli.md',
   'docs/configuration.md',
   'docs/exit-codes-and-json.md',
+  'docs/fleet.md',
   'docs/how-it-works.md',
   'docs/library-api.md',
   'docs/openclaw.md',
