@@ -80,12 +80,18 @@ export async function capabilityReviewStep(run: Run): Promise<void> {
     runtime.onProgress({ phase: 'preflight', message: `reviewing ${plugins.join(', ')} against ${tx.to}` });
     const work = layout.stagingDir(`review-${tx.id}`);
     try {
-      const verdict = await finalizeOnCopy(run, { review, finalize, work, env, service });
+      // A review that cannot run (a copy refused, its prepare step failing) refuses nothing; a cancel still cancels.
+      let unable: string | undefined;
+      const verdict = await finalizeOnCopy(run, { review, finalize, work, env, service }).catch((error: unknown) => {
+        if (runtime.signal?.aborted) throw error;
+        unable = error instanceof Error ? error.message : String(error);
+        return undefined;
+      });
       const consent = verdict ? finalizeWarnings(verdict).filter((w) => w.code === review.code) : [];
       step.note({
         evidence: { plugins, ...(verdict && { verdict: brief(verdict) }), needsConsent: consent },
         detail: !verdict
-          ? 'the review could not run; finalize reports any consent it needs'
+          ? `the review could not run${unable ? ` (${unable})` : ''}; finalize reports any consent it needs`
           : consent.length > 0
             ? `the operator's consent to new capabilities is needed by ${consent.map((w) => w.plugin ?? '?').join(', ')}`
             : `finalize on a copy: ${verdict.status}; no plugin needs consent (${plugins.join(', ')})`,
