@@ -197,7 +197,11 @@ describe('one host, many roots (--all)', () => {
 });
 
 describeWhere(
-  { ok: defaultTestAccount() !== undefined, why: 'the suite does not run as a normal account here' },
+  {
+    ok: defaultTestAccount() !== undefined,
+    why: 'the suite does not run as a normal account here',
+    where: 'in CI, which runs the suite as root and makes the normal account (test/support/accounts.ts)',
+  },
   'as a normal account',
   () => {
     it("a root on the host's list it cannot read is skipped and said, not a failure", async () => {
