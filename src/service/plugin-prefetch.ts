@@ -22,6 +22,8 @@ export interface PrefetchRequest {
   /** The running release's folder and its `plugins list --json` inside it. */
   runningDir: string;
   listArgs: readonly string[];
+  /** What that command printed, when the caller read it already (the capability review does): not run again. */
+  list?: unknown;
   /** The version finalize converges official plugins to. */
   targetVersion: string;
   /** The service's environment: its state dir, its npm cache and registry. */
@@ -115,7 +117,8 @@ export async function prefetchPlugins(request: PrefetchRequest): Promise<Prefetc
   const started = performance.now();
   const ms = () => Math.round(performance.now() - started);
   const options = { env: request.env, timeoutMs: request.timeoutMs, signal: request.signal, as: request.as };
-  const { list, detail } = await listPlugins(request);
+  const { list, detail } =
+    request.list !== undefined ? { list: request.list, detail: undefined } : await listPlugins(request);
   if (!list) return { specs: [], ok: false, ms: ms(), detail };
   const specs = prefetchSpecs(list, request.targetVersion);
   if (specs.length === 0) return { specs, ok: true, ms: ms() };

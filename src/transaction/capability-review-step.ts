@@ -22,9 +22,8 @@ import { finalizeWarnings, startFinalize, type FinalizeVerdict } from '../servic
 import { listPlugins, reviewablePlugins } from '../service/plugin-prefetch.js';
 import { copyStatePrivately, removePrivateCopy } from '../snapshot/private-copy.js';
 import { resolveIndependentPaths, resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
-import type { Config } from '../store/config.js';
-import { type Preset, servicePreset } from '../store/presets.js';
-import { finalizeArgs } from './finalize-step.js';
+import type { Preset } from '../store/presets.js';
+import { consentReviewOf, finalizeArgs, finalizeOf } from './finalize-step.js';
 import { noteStep, runStep } from './record.js';
 import { serviceIdentity } from './service-identity.js';
 import type { Run } from './steps.js';
@@ -34,19 +33,12 @@ const LIST_TIMEOUT_MS = 120_000;
 
 type Review = NonNullable<NonNullable<Preset['finalize']>['consentReview']>;
 
-/** The preset's review, when its finalize would run on this root (finalize-step.ts finalizeOf's rule). */
-export function consentReviewOf(config: Config, supervised: boolean): Review | undefined {
-  const finalize = servicePreset(config)?.finalize;
-  return finalize?.consentReview && finalize.pluginList && config.node && supervised
-    ? finalize.consentReview
-    : undefined;
-}
-
 export async function capabilityReviewStep(run: Run): Promise<void> {
   const { session, tx } = run;
   const { config, journal, layout, runtime } = session;
-  const finalize = servicePreset(config)?.finalize;
-  const review = consentReviewOf(config, Boolean(run.supervisor?.stop));
+  // Where finalize runs (finalize-step.ts finalizeOf: its preset, a configured Node, a supervisor that stops).
+  const finalize = finalizeOf(config, run.supervisor);
+  const review = consentReviewOf(finalize);
   // Not for a snapshot put back (it brings the target's own plugins: the plan leaves the step out then).
   if (!finalize || !review || tx.restore || tx.to === null) return;
   if (tx.from === null || tx.from === tx.to) {
@@ -74,8 +66,9 @@ export async function capabilityReviewStep(run: Run): Promise<void> {
       as: service.runAs,
       signal: runtime.signal,
     });
-    const plugins = reviewablePlugins(listed.list, review.exempt);
     if (!listed.list) return void step.end('skipped', `no review: ${listed.detail}`);
+    run.pluginList = listed.list; // the prefetch before the stop reads it from here, not again
+    const plugins = reviewablePlugins(listed.list, review.exempt);
     if (plugins.length === 0) return void step.end('skipped', 'no installed plugin can need capability consent');
     runtime.onProgress({ phase: 'preflight', message: `reviewing ${plugins.join(', ')} against ${tx.to}` });
     const work = layout.stagingDir(`review-${tx.id}`);

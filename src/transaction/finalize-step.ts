@@ -39,8 +39,13 @@ export function finalizeOf(config: Config, supervisor: Supervisor | null): Prese
 export function finalizeSteps(config: Config): { handoff: boolean; finalize: boolean; review: boolean } {
   const preset = servicePreset(config);
   const finalize = Boolean(preset?.finalize && config.node && config.supervisor.startsWith('systemd'));
-  const review = finalize && Boolean(preset?.finalize?.consentReview && preset.finalize.pluginList);
+  const review = finalize && consentReviewOf(preset?.finalize) !== undefined;
   return { handoff: finalize && Boolean(preset?.restartHandoff), finalize, review };
+}
+
+/** The capability review a preset's finalize asks for (capability-review-step.ts): it needs the plugin list too. */
+export function consentReviewOf(finalize: Preset['finalize']) {
+  return finalize?.pluginList ? finalize.consentReview : undefined;
 }
 
 /** Stop, checkpoint, finalize. Undefined when there is nothing to do or it went well; the failure otherwise. */
@@ -133,6 +138,7 @@ export async function prefetchFor(run: Run, supervisor: Supervisor): Promise<Pre
     npm,
     runningDir: layout.release(tx.from),
     listArgs: finalize.pluginList,
+    list: run.pluginList,
     targetVersion: tx.to,
     env,
     workDir: layout.stagingDir(`plugins-${tx.id}`),

@@ -88,6 +88,11 @@ export interface Run {
   readinessBefore?: ReadinessBefore | undefined;
   /** What was done while the old release served, before the flip (activate.ts beforeTheStop). */
   prepared?: BeforeTheStop | undefined;
+  /**
+   * The running release's `plugins list --json`, read once by the capability review (capability-review-step.ts) for
+   * the prefetch as well (finalize-step.ts prefetchFor); unset when no review read it.
+   */
+  pluginList?: unknown;
   /** Re-entered by recovery: a killed run left it (activate.ts drive). */
   resumed?: boolean;
 }

@@ -21,7 +21,14 @@ import { asAccount } from '../support/accounts.ts';
 import { accountCliEnv, CLI, cliEnv, runnableBy, tempDir } from '../support/cli.ts';
 import { MATRIX } from '../support/fixtures.ts';
 import { addDistTag } from '../support/registry.ts';
-import { freePort, type ManagedGateway, managedGateway } from '../support/service.ts';
+import {
+  currentOf,
+  expectUntouched,
+  freePort,
+  type ManagedGateway,
+  mainPidOf,
+  managedGateway,
+} from '../support/service.ts';
 import { describeWhere, hasTool } from '../support/skip.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 
@@ -112,9 +119,8 @@ describeWhere(where, 'the Ansible rolling update across three gateways', () => {
     ANSIBLE_RETRY_FILES_ENABLED: 'false',
   });
   const version = async (gw: ManagedGateway) => (await gw.health())?.version;
-  const current = async (gw: ManagedGateway) => (await gw.rs(['status'])).json.result.current;
-  const mainPid = async (gw: ManagedGateway) =>
-    Number((await manager.systemctl(['show', '-p', 'MainPID', '--value', gw.unit])).stdout.trim());
+  const current = currentOf;
+  const mainPid = (gw: ManagedGateway) => mainPidOf(manager, gw);
 
   /**
    * gw-d: a gateway not under release-switcher yet, the fixture installed with `npm install -g --prefix` by the
@@ -265,14 +271,8 @@ describeWhere(where, 'the Ansible rolling update across three gateways', () => {
     expect(canary?.result.msg).toMatch(/^ROLLED_BACK: /);
     expect(canary?.result.transaction_id).toEqual(expect.any(String));
     expect(await version(gateways[0]!)).toBe('1.2.0');
-    for (const [i, gw] of gateways.entries()) {
-      if (i === 0) continue;
-      expect(await mainPid(gw)).toBe(pids[i]);
-      expect(await current(gw)).toBe('1.2.0');
-      expect((await gw.rs(['list'])).json.result.releases.map((rel: { version: string }) => rel.version)).not.toContain(
-        CRASHES,
-      );
-    }
+    for (const [i, gw] of gateways.entries())
+      if (i > 0) await expectUntouched(manager, gw, { pid: pids[i]!, version: '1.2.0', never: CRASHES });
   }, 600_000);
 
   it('the rollback playbook takes back the hosts that run the bad release; again, it changes nothing', async () => {

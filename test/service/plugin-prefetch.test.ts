@@ -131,6 +131,15 @@ describe('prefetchPlugins', () => {
     expect(existsSync(failing.workDir)).toBe(false);
   });
 
+  it('a list the caller read already (the capability review) is used: the running release is not asked again', async () => {
+    const { request, argsFile } = setUp('given', 'x');
+    // Its command now fails: reaching it would end the prefetch with nothing fetched.
+    writeFileSync(path.join(request.runningDir, 'dist', 'index.js'), 'process.exit(3);\n');
+    const result = await prefetchPlugins({ ...request, list: { plugins: [npmInstalled('@openclaw/matrix')] } });
+    expect(result).toMatchObject({ ok: true, specs: ['@openclaw/matrix@2026.9.6'] });
+    expect(JSON.parse(readFileSync(argsFile, 'utf8')).args.at(-1)).toBe('@openclaw/matrix@2026.9.6');
+  });
+
   it('a list that cannot be read: no fetch, the reason kept', async () => {
     const { request, argsFile } = setUp('unreadable', 'x');
     writeFileSync(path.join(request.runningDir, 'dist', 'index.js'), 'console.error("boom"); process.exit(3);\n');

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { validateConfig } from '../../src/store/config.ts';
 import { systemdUnit } from '../../src/unit-files/unit.ts';
 import { CLI, cli, runnableBy, tempDir, type CliResult } from './cli.ts';
@@ -122,4 +122,30 @@ export async function managedGateway(manager: UserManager, options: ManagedGatew
       }
     },
   };
+}
+
+/** The gateway's main PID, as its manager reports it. */
+export async function mainPidOf(manager: UserManager, gw: ManagedGateway): Promise<number> {
+  return Number((await manager.systemctl(['show', '-p', 'MainPID', '--value', gw.unit])).stdout.trim());
+}
+
+/** The release the gateway's root names `current`. */
+export async function currentOf(gw: ManagedGateway): Promise<string | null> {
+  return (await gw.rs(['status'])).json.result.current;
+}
+
+/**
+ * A gateway a stopped rollout never reached (`update --all`, a playbook): the same process `pid`, `version` current,
+ * and the release the canary failed on (`never`) not even installed.
+ */
+export async function expectUntouched(
+  manager: UserManager,
+  gw: ManagedGateway,
+  was: { pid: number; version: string; never: string },
+): Promise<void> {
+  expect(await mainPidOf(manager, gw)).toBe(was.pid);
+  expect(await currentOf(gw)).toBe(was.version);
+  expect((await gw.rs(['list'])).json.result.releases.map((rel: { version: string }) => rel.version)).not.toContain(
+    was.never,
+  );
 }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cli } from '../support/cli.ts';
 import { MATRIX } from '../support/fixtures.ts';
-import { type ManagedGateway, managedGateway } from '../support/service.ts';
+import { currentOf, expectUntouched, type ManagedGateway, mainPidOf, managedGateway } from '../support/service.ts';
 import { describeWhere } from '../support/skip.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 
@@ -28,9 +28,8 @@ describeWhere(canRunUserManager(), 'update --all under systemd --user', () => {
     );
     return cli(['--json', ...args], { env, as: manager.account, timeout: 300_000 });
   };
-  const mainPid = async (gw: ManagedGateway) =>
-    Number((await manager.systemctl(['show', '-p', 'MainPID', '--value', gw.unit])).stdout.trim());
-  const current = async (gw: ManagedGateway) => (await gw.rs(['status'])).json.result.current;
+  const mainPid = (gw: ManagedGateway) => mainPidOf(manager, gw);
+  const current = currentOf;
 
   beforeAll(async () => {
     manager = await startUserManager({ name: 'fleet' });
@@ -63,14 +62,8 @@ describeWhere(canRunUserManager(), 'update --all under systemd --user', () => {
     expect(r.json.result).toMatchObject({ canary: gateways[0]!.root, failures: 1, stopped: true });
     expect(r.json.result.roots.map((o: { status: string }) => o.status)).toEqual(['rolled_back', 'not_run', 'not_run']);
     expect((await gateways[0]!.health())?.version).toBe('1.2.0');
-    for (const [i, gw] of gateways.entries()) {
-      if (i === 0) continue;
-      expect(await mainPid(gw)).toBe(pids[i]);
-      expect(await current(gw)).toBe('1.2.0');
-      expect((await gw.rs(['list'])).json.result.releases.map((rel: { version: string }) => rel.version)).not.toContain(
-        CRASHES,
-      );
-    }
+    for (const [i, gw] of gateways.entries())
+      if (i > 0) await expectUntouched(manager, gw, { pid: pids[i]!, version: '1.2.0', never: CRASHES });
   }, 300_000);
 
   it('a root another operation holds is BUSY, a failure; --max-failures 2 goes on past it; the exit is the worst', async () => {
