@@ -101,7 +101,12 @@ export async function autoUpdate(options: AutoUpdateOptions): Promise<AutoUpdate
   if (disabledBy) return { skipped: 'disabled', reason: `${disabledBy}=1` };
   const { config, result } = await evaluate(options);
   try {
-    if (result.action === 'update') return await update({ ...options, spec: `${config.package}@${result.version}` });
+    if (result.action === 'update')
+      return await update({
+        ...options,
+        spec: `${config.package}@${result.version}`,
+        followed: { channel: result.channel, from: result.channelFrom },
+      });
     if (result.action === 'rollback') return await rollback({ ...options, version: result.version });
   } catch (error) {
     if (isReleaseSwitcherError(error) && error.code === 'BUSY')

@@ -14,6 +14,7 @@ export function describeTransaction(tx: Transaction | null): string {
   );
   return [
     `${tx.kind} ${arrow}: ${tx.status}${tx.reason ? ` (${tx.reason})` : ''}  [${tx.id}]`,
+    ...(tx.channel ? [`  channel ${tx.channel.channel} (${tx.channel.from})`] : []),
     ...steps,
     ...(tx.window ? [`  ${windowText(tx.window)}`] : []),
     ...(tx.warnings ?? []).map((w) => `  warning: ${warningText(w)}`),

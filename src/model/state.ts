@@ -144,6 +144,11 @@ export interface Transaction {
   runtime?: { from: NodeRef; to: NodeRef; why: string };
   /** Asked for with `--node PATH`: the Node to run the target on (a runner carrying it out reads it here). */
   node?: string;
+  /**
+   * An update that named no version: the channel it followed and where that was decided (`--channel`, `config.json
+   * channel`, the service's own setting, `the default`), as `check` and `update --dry-run` name them.
+   */
+  channel?: { channel: string; from: string };
 }
 
 /** A warning a step of a transaction passed on: the step, the service's own code or reason when it gave one, what it said. */

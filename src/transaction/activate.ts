@@ -61,6 +61,8 @@ export interface ActivateRequest {
   checkpoint?: string | undefined;
   /** `--node PATH`: the Node to run the target on; the service moves to it with the flip (runtime.ts). */
   node?: string | undefined;
+  /** An update without a version: the channel it followed (journaled on the transaction, up_to_date too). */
+  channel?: Transaction['channel'] | undefined;
 }
 
 /**
@@ -131,6 +133,7 @@ async function begin(session: JournalSession, request: ActivateRequest): Promise
     before: { current, previous },
     ...(request.acceptCapabilities === true && { acceptCapabilities: true as const }),
     ...(request.checkpoint && { checkpoint: request.checkpoint }),
+    ...(request.channel && { channel: request.channel }),
   });
   const installed = Boolean(journal.state.releases[request.target]);
   // The release running on another Node than the service's is a move of the service (runtime.ts), even to what runs.

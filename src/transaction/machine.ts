@@ -66,6 +66,10 @@ export interface OpenRequest {
   acceptCapabilities?: boolean;
   /** The checkpoint to put back before the target starts (`--checkpoint`). */
   checkpoint?: string;
+  /** `--node PATH`: the Node a runner carrying it out runs the target on. */
+  node?: string;
+  /** An update without a version: the channel it followed, and where that was decided. */
+  channel?: Transaction['channel'];
 }
 
 /** Legal moves of a release's state. `bad` is final until a verification proves it good again. */

@@ -52,6 +52,9 @@ export function openTransaction(request: OpenRequest): Transaction {
   if (request.preflight === false) tx.preflight = false;
   if (request.acceptCapabilities === true) tx.acceptCapabilities = true;
   if (request.checkpoint) tx.checkpoint = request.checkpoint;
+  // A runner reads its orders from here: a field of the request not carried is an order lost (--node was, once).
+  if (request.node) tx.node = request.node;
+  if (request.channel) tx.channel = request.channel;
   return tx;
 }
 
@@ -63,7 +66,20 @@ export function enterTransaction(journal: Journal, tx: Transaction): Transaction
 
 /** The fields of a transaction its driver keeps up to date (undefined removes one). */
 export type TransactionFields = Partial<
-  Pick<Transaction, 'from' | 'before' | 'hint' | 'restore' | 'snapshot' | 'heartbeatAt' | 'progress' | 'runtime'>
+  Pick<
+    Transaction,
+    | 'from'
+    | 'before'
+    | 'hint'
+    | 'restore'
+    | 'snapshot'
+    | 'heartbeatAt'
+    | 'progress'
+    | 'runtime'
+    | 'acceptCapabilities'
+    | 'checkpoint'
+    | 'channel'
+  >
 >;
 
 /** Set (or, with undefined, remove) fields of `tx`. */

@@ -49,6 +49,8 @@ export type Plan = { tx: Transaction; launch: boolean };
 export interface ActivateRequest extends HandoffOptions {
   kind: TransactionKind;
   target: string;
+  /** An update without a version: the channel it followed (recorded on the transaction). */
+  channel?: Transaction['channel'];
 }
 
 /** The version to switch to, or (`spec`) one a runner stages first because it is not installed yet. */
@@ -63,6 +65,8 @@ export interface TransactRequest extends HandoffOptions {
   target: (session: MutationSession) => Promise<Target>;
   /** Activating what is installed needs nothing from the network: a holder that is only staging gives way. @default false */
   overStaging?: boolean;
+  /** Once the target is found: the channel it came from, when it came from one (recorded on the transaction). */
+  channel?: () => Transaction['channel'];
 }
 
 /**
@@ -78,6 +82,7 @@ export async function transact(options: RootOptions, request: TransactRequest): 
     async (session) => {
       config = session.config;
       const target = await request.target(session);
+      const channel = request.channel?.();
       if (typeof target !== 'string')
         return schedule(session, {
           kind,
@@ -87,6 +92,7 @@ export async function transact(options: RootOptions, request: TransactRequest): 
           acceptCapabilities,
           checkpoint,
           node,
+          channel,
         });
       return activateOrSchedule(session, {
         kind,
@@ -96,6 +102,7 @@ export async function transact(options: RootOptions, request: TransactRequest): 
         ...(acceptCapabilities && { acceptCapabilities }),
         ...(checkpoint && { checkpoint }),
         ...(node && { node }),
+        ...(channel && { channel }),
       });
     },
     { overStaging: request.overStaging === true },
@@ -127,11 +134,11 @@ export async function transact(options: RootOptions, request: TransactRequest): 
 
 /** Under the lock: activate now, or journal the transaction as scheduled for a runner. */
 async function activateOrSchedule(session: MutationSession, request: ActivateRequest): Promise<Plan> {
-  const { kind, target, handoff = 'auto', preflight = true, acceptCapabilities, checkpoint, node } = request;
+  const { kind, target, handoff = 'auto', preflight = true, acceptCapabilities, checkpoint, node, channel } = request;
   const { layout, config, journal, runtime } = session;
   const current = await readLinkVersion(layout, 'current');
   const outside = handoff === 'always' || (handoff === 'auto' && isInsideService(config, runtime.env));
-  const now = { kind, target, preflight, acceptCapabilities, checkpoint, node };
+  const now = { kind, target, preflight, acceptCapabilities, checkpoint, node, channel };
   if (!outside || (current === target && !node) || config.supervisor === 'none')
     return { tx: await activate(session, now), launch: false };
   if (!journal.state.releases[target]) return { tx: await activate(session, now), launch: false }; // throws RELEASE_NOT_FOUND
@@ -149,6 +156,7 @@ async function schedule(
     acceptCapabilities?: boolean | undefined;
     checkpoint?: string | undefined;
     node?: string | undefined;
+    channel?: Transaction['channel'] | undefined;
   },
 ): Promise<Plan> {
   const { layout, journal } = session;
@@ -169,6 +177,7 @@ async function schedule(
     ...(request.acceptCapabilities === true && { acceptCapabilities: true }),
     ...(request.checkpoint && { checkpoint: request.checkpoint }),
     ...(request.node && { node: request.node }),
+    ...(request.channel && { channel: request.channel }),
   });
   enterTransaction(journal, tx);
   await journal.commit();

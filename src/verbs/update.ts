@@ -13,20 +13,27 @@ export interface UpdateOptions extends RootOptions, HandoffOptions {
   channel?: string;
   /** Registry signatures for this call's install: auto, always, never. @default config.json's verifySignatures ("auto") */
   verifySignatures?: SignaturePolicy;
+  /** The channel `spec` was chosen from, when a caller chose it (the auto-updater): recorded on the transaction. */
+  followed?: Transaction['channel'];
 }
 
 /** Install the release if needed, then switch to it (up_to_date when it already runs). */
 export async function update(options: UpdateOptions): Promise<Transaction> {
+  let followed = options.followed;
   return transact(options, {
     kind: 'update',
     command: `update ${options.spec ?? ''}`.trim(),
     target: async (session) => {
-      const spec =
-        options.spec ??
-        (await (await import('../transaction/channel.js')).channelUpdateSpec(session, options.channel)).spec;
+      let spec = options.spec;
+      if (spec === undefined) {
+        const chosen = await (await import('../transaction/channel.js')).channelUpdateSpec(session, options.channel);
+        spec = chosen.spec;
+        followed = chosen.choice;
+      }
       const staging = withSignaturePolicy(session, options.verifySignatures);
       return (await installLocked(staging, spec, undefined, { node: options.node })).version;
     },
+    channel: () => followed,
     handoff: options.handoff,
     node: options.node,
     preflight: options.preflight,

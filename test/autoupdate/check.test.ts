@@ -95,6 +95,8 @@ describe('auto-update', () => {
     const updated = await rs(root, ['auto-update']);
     expect(updated.exitCode, updated.stdout + updated.stderr).toBe(0);
     expect(updated.json.result).toMatchObject({ kind: 'update', status: 'switched', from: '1.0.0', to: '1.2.0' });
+    // The tick's transaction says which channel brought 1.2.0, and where that was decided.
+    expect(updated.json.result.channel).toEqual({ channel: 'stable', from: 'the default' });
     expect(linkOf(root, 'current')).toBe('releases/1.2.0');
     const again = await rs(root, ['auto-update']);
     expect(again.json.result).toMatchObject({ skipped: 'nothing_to_do', reason: 'up_to_date' });

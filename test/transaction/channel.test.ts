@@ -115,6 +115,39 @@ describe('update without a version follows the channel', () => {
     expect([both.exitCode, both.json?.error?.code]).toEqual([2, 'USAGE']);
   }, 300_000);
 
+  it('the transaction records the channel it followed, status shows it; an update naming its version records none', async () => {
+    // A root of its own, no preset: the update is carried out (supervisor none), its transaction journaled.
+    const own = join(tempDir('rs-channel-tx-'), 'root');
+    const init = await rs(own, [
+      'init',
+      '--package',
+      NAME,
+      '--registry',
+      inject('registryUrl'),
+      '--supervisor',
+      'none',
+      '--channel',
+      'beta',
+    ]);
+    expect(init.exitCode, init.stdout + init.stderr).toBe(0);
+    const followed = await rs(own, ['update']);
+    expect(followed.exitCode, followed.stdout + followed.stderr).toBe(0);
+    expect(followed.json.result).toMatchObject({ kind: 'update', to: '1.1.0' });
+    expect(followed.json.result.channel).toEqual({ channel: 'beta', from: 'config.json channel' });
+    const journaled = await rs(own, ['status']);
+    expect(journaled.json.result.transaction.channel).toEqual({ channel: 'beta', from: 'config.json channel' });
+    const human = await cli(['--root', own, 'status']);
+    expect(human.stdout).toContain('channel beta (config.json channel)');
+    // Up to date on the same channel: still recorded (the answer came from the channel).
+    const again = await rs(own, ['update', '--channel', 'stable']);
+    expect(again.json.result).toMatchObject({ status: 'up_to_date' });
+    expect(again.json.result.channel).toEqual({ channel: 'stable', from: '--channel' });
+    const named = await rs(own, ['update', `${NAME}@1.0.0`]);
+    expect(named.exitCode, named.stdout + named.stderr).toBe(0);
+    expect(named.json.result).toMatchObject({ kind: 'update', to: '1.0.0' });
+    expect(named.json.result).not.toHaveProperty('channel');
+  }, 300_000);
+
   it("OpenClaw's dev (a git checkout) and an unknown name are refused with a code and a hint, nothing installed", async () => {
     for (const [channel, message] of [
       ['dev', /git checkout of main/],

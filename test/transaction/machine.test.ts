@@ -84,6 +84,19 @@ describe('transaction state machine', () => {
     expect(tx.finishedAt).toBeNull();
   });
 
+  it('a scheduled transaction carries every order of its request: the runner reads them from the journal', () => {
+    const orders = {
+      spec: 'pkg@2.0.0',
+      preflight: false as const,
+      acceptCapabilities: true as const,
+      checkpoint: '20261126000000-abcdef',
+      node: '/opt/node24/bin/node',
+      channel: { channel: 'beta', from: 'config.json channel' },
+    };
+    const tx = openTransaction({ kind: 'update', status: 'scheduled', from: '1.0.0', to: '2.0.0', ...orders });
+    expect(tx).toMatchObject(orders);
+  });
+
   it('release states move only along their table; bad keeps its reason', () => {
     const record: ReleaseRecord = {
       version: '1.0.0',
