@@ -13,7 +13,7 @@ export interface UpdateOptions extends RootOptions, HandoffOptions {
   channel?: string;
   /** Registry signatures for this call's install: auto, always, never. @default config.json's verifySignatures ("auto") */
   verifySignatures?: SignaturePolicy;
-  /** The channel `spec` was chosen from, when a caller chose it (the auto-updater): recorded on the transaction. */
+  /** The channel `spec` was chosen from, when a caller chose it (the auto-updater): recorded on the transaction. @default the channel followed when there is no spec, else none */
   followed?: Transaction['channel'];
 }
 
