@@ -75,6 +75,7 @@ async function evaluate(options: CheckOptions): Promise<{ config: Config; result
     packument,
     releases: state.releases,
     current,
+    last: state.transaction ?? state.history.at(-1) ?? null,
     config: { ...config, channel: choice.channel },
     hostId,
     registry: String(registry),

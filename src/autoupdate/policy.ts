@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import semver from 'semver';
 import type { Channel, Config } from '../store/config.js';
 import { channelTags, channelVersion } from '../registry/dist-tags.js';
-import type { ReleaseRecord } from '../model/state.js';
+import type { ReleaseRecord, Transaction } from '../model/state.js';
 import type { PackumentView } from '../registry/fetch.js';
 
 // The parts of a registry packument (`pacote.packument(name, {fullMetadata: true})`) the policy reads.
@@ -19,6 +19,8 @@ export interface PolicyInput {
   releases: Record<string, ReleaseRecord | undefined>;
   /** The version `current` names; null before the first activation. */
   current: string | null;
+  /** The root's last transaction (in flight, else the newest of state.json `history`): a candidate refused for want of consent waits. */
+  last?: Pick<Transaction, 'to' | 'status' | 'finishedAt' | 'steps'> | null | undefined;
   /** The channel as chosen for this root (transaction/channel.ts: never unset here). */
   config: Pick<Config, 'cooldownHours' | 'rolloutPercent'> & { channel: Channel };
   /** This host's id (see `hostIdOf` in ./index.ts); only ever hashed. */
@@ -39,7 +41,8 @@ export type NoneReason =
   | 'cooldown'
   | 'rollout'
   | 'no_good_release'
-  | 'manual_channel';
+  | 'manual_channel'
+  | 'consent_required';
 
 export type RollbackReason = 'current_deprecated' | 'current_unpublished';
 
@@ -63,6 +66,14 @@ export interface PolicyEvidence {
 }
 
 export type PolicyResult = Decision & PolicyEvidence;
+
+/**
+ * How long a candidate whose update was refused for want of the operator's consent to new plugin capabilities
+ * (CAPABILITY_CONSENT_REQUIRED) waits before a tick reviews it again: the review is a finalize on a copy of the state
+ * (40-90 s of CPU for openclaw), and it would refuse every tick until the operator acts; a day lets a plugin's
+ * publisher (or the operator's plugin set) change the answer without repeating it hourly.
+ */
+export const CONSENT_RETRY_HOURS = 24;
 
 /** Jitter spreads a fleet over at most this long after a cooldown ends (and never longer than the cooldown). */
 export const JITTER_MAX_SECONDS = 3600;
@@ -143,6 +154,13 @@ function forward(input: PolicyInput, latest: string | null, jitter: number): For
       `${candidate} is marked bad here (${input.releases[candidate]?.reason ?? 'failed verification'})`,
       seen,
     );
+  const consent = awaitingConsent(input, candidate);
+  if (consent)
+    return none(
+      'consent_required',
+      `${candidate} waits for the operator's consent to new capabilities of ${consent.plugins.join(', ')} (refused ${consent.refusedAt}): release-switcher update ${candidate} --accept-capabilities after a review; the timer reviews it again at ${consent.retryAt}`,
+      { ...seen, eligibleAt: consent.retryAt },
+    );
   if (config.cooldownHours > 0) {
     const published = Date.parse(packument.time?.[candidate] ?? '');
     if (Number.isNaN(published))
@@ -172,6 +190,29 @@ function forward(input: PolicyInput, latest: string | null, jitter: number): For
     detail: `update ${current ?? '(none)'} -> ${candidate}`,
     candidate,
     bucket,
+  };
+}
+
+/**
+ * The candidate's last update, refused by its capability review less than CONSENT_RETRY_HOURS ago: the plugins it
+ * named and when the timer may review it again. Any transaction since (the operator's, to anything) ends the wait.
+ */
+function awaitingConsent(
+  input: PolicyInput,
+  candidate: string,
+): { plugins: string[]; refusedAt: string; retryAt: string } | undefined {
+  const last = input.last;
+  if (!last || last.to !== candidate || last.status !== 'failed' || !last.finishedAt) return undefined;
+  const review = last.steps.find((s) => s.name === 'capability-review' && s.status === 'failed');
+  if (!review) return undefined;
+  const retry = Date.parse(last.finishedAt) + CONSENT_RETRY_HOURS * 3_600_000;
+  if (Number.isNaN(retry) || input.now.getTime() >= retry) return undefined;
+  const needs = (review.evidence as { needsConsent?: Array<{ plugin?: string }> } | undefined)?.needsConsent ?? [];
+  const plugins = [...new Set(needs.map((w) => w.plugin ?? '?'))];
+  return {
+    plugins: plugins.length > 0 ? plugins : ['a plugin'],
+    refusedAt: last.finishedAt,
+    retryAt: new Date(retry).toISOString(),
   };
 }
 

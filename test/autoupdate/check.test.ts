@@ -102,6 +102,45 @@ describe('auto-update', () => {
     expect(again.json.result).toMatchObject({ skipped: 'nothing_to_do', reason: 'up_to_date' });
   });
 
+  it("a version refused for want of consent to plugins' capabilities is not reviewed again by each tick", async () => {
+    const root = freshRoot();
+    // The root's history ends with an update to 1.2.0 its capability review refused, as the review journals one (the
+    // refusal itself needs OpenClaw's finalize: capability-review.openclaw.test.ts). An hour ago.
+    const file = join(root, 'state.json');
+    const state = JSON.parse(readFileSync(file, 'utf8'));
+    const refusedAt = new Date(Date.now() - 3_600_000).toISOString();
+    state.history.push({
+      id: '20261126000000-c0ffee',
+      kind: 'update',
+      status: 'failed',
+      from: '1.0.0',
+      to: '1.2.0',
+      reason: 'CAPABILITY_CONSENT_REQUIRED',
+      startedAt: refusedAt,
+      finishedAt: refusedAt,
+      steps: [
+        {
+          name: 'capability-review',
+          status: 'failed',
+          ms: 70_000,
+          detail: "the operator's consent to new capabilities is needed by capability-probe",
+          evidence: { plugins: ['capability-probe'], needsConsent: [{ step: 'finalize', plugin: 'capability-probe' }] },
+        },
+      ],
+    });
+    writeFileSync(file, JSON.stringify(state, null, 2));
+    const checked = await rs(root, ['check']);
+    expect(checked.exitCode, checked.stdout + checked.stderr).toBe(0);
+    expect(checked.json.result).toMatchObject({ action: 'none', reason: 'consent_required', candidate: '1.2.0' });
+    expect(Date.parse(checked.json.result.eligibleAt) - Date.parse(refusedAt)).toBe(24 * 3_600_000);
+    expect(checked.json.result.detail).toContain('release-switcher update 1.2.0 --accept-capabilities');
+    const tick = await rs(root, ['auto-update']);
+    expect(tick.exitCode, tick.stdout + tick.stderr).toBe(0);
+    expect(tick.json.result).toMatchObject({ skipped: 'nothing_to_do', reason: 'consent_required' });
+    expect(linkOf(root, 'current')).toBe('releases/1.0.0');
+    expect(readState(root).history).toHaveLength(state.history.length); // no transaction was opened
+  });
+
   it('a host outside the staged rollout does not take it', async () => {
     const root = freshRoot();
     expect((await rs(root, ['init', '--rollout-percent', '0'])).exitCode).toBe(0);

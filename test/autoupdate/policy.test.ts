@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hostIdOf } from '../../src/autoupdate/index.ts';
 import {
+  CONSENT_RETRY_HOURS,
   type PackumentView,
   type PolicyInput,
   decide,
@@ -95,6 +96,43 @@ describe('channel → dist-tag', () => {
       }),
     );
     expect(decide(input({ packument: tags, config: { channel: 'extended-stable' } }))).not.toHaveProperty('version');
+  });
+
+  it("a candidate refused for want of consent waits a day (consent_required), then is reviewed again; another version or an operator's transaction ends the wait", () => {
+    const refused = (finishedHoursAgo: number, overrides: Partial<NonNullable<PolicyInput['last']>> = {}) => ({
+      to: '1.2.0',
+      status: 'failed' as const,
+      finishedAt: hoursAgo(finishedHoursAgo),
+      steps: [
+        {
+          name: 'capability-review' as const,
+          status: 'failed' as const,
+          ms: 70_000,
+          evidence: {
+            needsConsent: [{ step: 'finalize', code: 'PLUGIN_CAPABILITY_CONSENT_REQUIRED', plugin: 'probe' }],
+          },
+        },
+      ],
+      ...overrides,
+    });
+    const waiting = decide(input({ last: refused(2) }));
+    expect(waiting).toMatchObject({ action: 'none', reason: 'consent_required', candidate: '1.2.0' });
+    expect(waiting).toMatchObject({
+      eligibleAt: new Date(Date.parse(hoursAgo(2)) + CONSENT_RETRY_HOURS * 3_600_000).toISOString(),
+    });
+    expect(waiting.detail).toMatch(
+      /1\.2\.0 waits for the operator's consent to new capabilities of probe .*release-switcher update 1\.2\.0 --accept-capabilities/,
+    );
+    // A day later the tick reviews it again.
+    expect(decide(input({ last: refused(CONSENT_RETRY_HOURS + 1) }))).toMatchObject({
+      action: 'update',
+      version: '1.2.0',
+    });
+    // Not the candidate, not a consent refusal, or a later transaction: no wait.
+    expect(decide(input({ last: refused(2, { to: '1.1.0' }) }))).toMatchObject({ action: 'update', version: '1.2.0' });
+    const otherFailure = refused(2, { steps: [{ name: 'preflight', status: 'failed', ms: 1 }] });
+    expect(decide(input({ last: otherFailure }))).toMatchObject({ action: 'update', version: '1.2.0' });
+    expect(decide(input({ last: refused(2, { status: 'verified' }) }))).toMatchObject({ action: 'update' });
   });
 
   it('no tag on the channel: none', () => {
