@@ -124,6 +124,10 @@ if ((!OPENCLAW_TIER || ONLY_SHAPES) && !process.env.RS_OPENCLAW_TIER_NOTE) {
 if (!process.env.RS_RUN_TMP) {
   process.env.RS_RUN_TMP = mkdtempSync(join(tmpdir(), 'rs-run-'));
   process.env.TMPDIR = process.env.RS_RUN_TMP;
+  // The host's list of roots (/var/lib/release-switcher/roots.json), which `init` as root adds to, is the machine's:
+  // a test's roots go to the run's own (cliEnv names one per test; this covers every other command and library call).
+  // test/run-tmp.ts fails a run that still wrote the host's.
+  process.env.RELEASE_SWITCHER_SYSTEM_ROOTS = join(process.env.RS_RUN_TMP, 'system-roots.json');
 }
 
 export default defineConfig({

@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
+import './lib/host-roots.mjs'; // its init as root adds to a list of the run's own, not the host's
 import { startUserManager } from '../test/support/systemd.ts';
 
 const { values: opts } = parseArgs({

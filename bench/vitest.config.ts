@@ -6,6 +6,9 @@
 //   npx vitest run --config bench/vitest.config.ts bench/supervisor/rollback.bench.test.ts
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+// Evaluated in the main process before any worker is forked: every benchmark's `init` as root adds its temporary
+// root to a list of the run's own, not the host's /var/lib/release-switcher/roots.json.
+import './lib/host-roots.mjs';
 
 export default defineConfig({
   root: fileURLToPath(new URL('..', import.meta.url)),

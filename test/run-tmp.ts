@@ -3,8 +3,12 @@
 // it, so it is cleared first. A test cleans what it makes, also when it fails (tempDir, onTestFinished, afterAll):
 // anything of ours (rs-*) still here at the end is a leak, named on stderr and failing the run, so a new one is
 // seen at once rather than as a /tmp that fills up where TMPDIR is not redirected.
+//
+// The same holds for the host's list of roots (/var/lib/release-switcher/roots.json, what `init` as root adds to):
+// vitest.config.ts names a list of the run's own; a root of this run's found in the host's is a leak (a test that
+// built a command's environment without it), removed from the list and failing the run.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 
 let armed = false;
 
@@ -19,6 +23,7 @@ export default function setup(): void {
 function checkAndRemove(): void {
   const dir = process.env.RS_RUN_TMP;
   if (!dir) return;
+  checkHostRoots(dir);
   let left: string[];
   try {
     // Ours are named rs-*; vitest keeps its own module cache here too (removed with the folder).
@@ -33,6 +38,26 @@ function checkAndRemove(): void {
   process.exitCode = 1;
   process.stderr.write(
     `run-tmp: FAILED: tests left ${left.length} entries in the temp dir (removed now; each test must clean what it makes): ${byPrefix(left)}\n`,
+  );
+}
+
+const HOST_ROOTS = '/var/lib/release-switcher/roots.json';
+
+/** Roots of this run (under `dir`) in the host's list: taken out again, named, and the run failed. */
+function checkHostRoots(dir: string): void {
+  let list: { roots?: Array<{ root?: string }> };
+  try {
+    list = JSON.parse(readFileSync(HOST_ROOTS, 'utf8'));
+  } catch {
+    return; // no list on this host (or not one to read): nothing of ours in it
+  }
+  const ours = (list.roots ?? []).filter((entry) => entry.root?.startsWith(`${dir}/`));
+  if (ours.length === 0) return;
+  list.roots = (list.roots ?? []).filter((entry) => !ours.includes(entry));
+  writeFileSync(HOST_ROOTS, `${JSON.stringify(list, null, 2)}\n`);
+  process.exitCode = 1;
+  process.stderr.write(
+    `run-tmp: FAILED: tests added ${ours.length} root(s) to the host's ${HOST_ROOTS} (taken out now; a command's environment needs RELEASE_SWITCHER_SYSTEM_ROOTS, as cliEnv gives it): ${byPrefix(ours.map((entry) => entry.root!.slice(dir.length + 1).split('/')[0]!))}\n`,
   );
 }
 

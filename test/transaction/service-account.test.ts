@@ -58,6 +58,8 @@ describeWhere(support, "root acting for the service account under the role's har
       npm_config_cache: path.join(home, 'npm-cache'),
       npm_config_userconfig: path.join(home, 'npmrc'),
       npm_config_update_notifier: 'false',
+      // init as root adds the root to the host's list: the run's own (vitest.config.ts), not the machine's.
+      RELEASE_SWITCHER_SYSTEM_ROOTS: process.env.RELEASE_SWITCHER_SYSTEM_ROOTS ?? path.join(home, 'system-roots.json'),
     };
     const r = await sm.run(node, [main, '--root', at, '--json', ...args], {
       env,
