@@ -19,6 +19,7 @@ import { notImmutable } from '../store/immutable-release.js';
 import { setAsideReleaseLinks } from '../store/set-aside.js';
 import { orphanedFingerprints, removeOrphanedFingerprints } from '../store/fingerprints.js';
 import { dependencyReach, describeUnreached } from '../stage/dependency-reach.js';
+import { SAMPLE, checkStore } from '../store/store-verify.js';
 
 export interface CheckResult {
   name: string;
@@ -232,4 +233,27 @@ const disk: Check = async ({ layout }) => {
     : fail('disk', `${mib(free)} free, the next release needs about ${mib(needed)}: run release-switcher prune`);
 };
 
-export const CHECKS: Check[] = [layoutVersion, links, manifests, loads, immutable, staging, lock, disk];
+/**
+ * The content-addressed store: each file's content against its name (all of them with --deep, else a
+ * sample), every index against its name. A store file that changed is a problem: a release staged from
+ * it would be refused at its first activation; remove that file (prune collects what no release links).
+ */
+const store: Check = async ({ layout, deep }) => {
+  const report = await checkStore(layout, { all: deep });
+  if (report.files === 0 && report.indexes === 0) return pass('store', 'empty');
+  const how = deep
+    ? 'every file re-hashed'
+    : `${report.checked} of them re-hashed (a sample of ${SAMPLE}; doctor --deep re-hashes all)`;
+  const incomplete =
+    report.incomplete > 0
+      ? `; ${report.incomplete} index(es) name files no longer stored (unused; prune removes them)`
+      : '';
+  if (report.problems.length > 0)
+    return fail(
+      'store',
+      `${report.problems.length} problem(s): ${report.problems.slice(0, 3).join('; ')}${report.problems.length > 3 ? ' …' : ''}; remove what changed from ${layout.store} (nothing is re-used from it then)`,
+    );
+  return pass('store', `${report.files} file(s), ${report.indexes} package index(es); ${how}${incomplete}`);
+};
+
+export const CHECKS: Check[] = [layoutVersion, links, manifests, loads, immutable, staging, lock, disk, store];

@@ -131,6 +131,8 @@ export async function commitRelease(
     inodes?: ReadonlyMap<string, LinkedInode>;
     earlier?: readonly string[];
     alreadyImmutable?: ReadonlySet<string>;
+    /** Paths whose hash is the store's word: recorded without a fingerprint (the first activation re-hashes them). */
+    unproven?: ReadonlySet<string>;
     /** Staged for another Node than the service's: the release runs on it (ReleaseRecord.node). */
     runsOn?: NodeRef;
   },
@@ -152,7 +154,7 @@ export async function commitRelease(
   // fsyncs share the filesystem's journal commits instead of waiting for one each.
   const written = await Promise.allSettled([
     staged.inodes && staged.earlier ? refreshAfterLinks(layout, staged.earlier, staged.inodes) : undefined,
-    recordFingerprints(layout, version, layout.release(version)),
+    recordFingerprints(layout, version, layout.release(version), staged.unproven),
   ]);
   for (const outcome of written) if (outcome.status === 'rejected') throw outcome.reason;
   session.runtime.onProgress({

@@ -13,6 +13,7 @@ import { clearImmutable } from '../platform/immutable.js';
 import { restoreImmutable } from '../store/immutable-release.js';
 import { moveSealedDir } from '../store/seal.js';
 import { removeFingerprints } from '../store/fingerprints.js';
+import { type StoreGarbage, collectStoreGarbage } from '../store/store-gc.js';
 
 export interface PruneOptions extends RootOptions {
   /** How many releases to keep besides current, previous and pinned ones. @default config.keep */
@@ -24,6 +25,8 @@ export interface PruneResult {
   kept: string[];
   /** State snapshots removed (those of removed releases, and those a newer snapshot superseded); only when there were any. */
   removedSnapshots?: string[];
+  /** What the store's garbage collection removed (files no release links any more); only when it removed any. */
+  store?: StoreGarbage;
 }
 
 /**
@@ -36,7 +39,11 @@ export interface PruneResult {
 export async function prune(options: PruneOptions): Promise<PruneResult> {
   return mutate(options, 'prune', async ({ layout, config, journal }) => {
     const { removed, kept } = await choosePrune(layout, journal.state, options.keep ?? config.keep);
-    if (removed.length === 0) return withSnapshots({ removed, kept }, await pruneSnapshots(layout, new Set(kept)));
+    if (removed.length === 0)
+      return withStore(
+        withSnapshots({ removed, kept }, await pruneSnapshots(layout, new Set(kept))),
+        await collectStoreGarbage(layout),
+      );
     const id = newId();
     beginOperation(journal, { kind: 'prune', id, startedAt: new Date().toISOString(), versions: removed });
     await journal.commit('prune:begin');
@@ -55,8 +62,10 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
     await restoreImmutable(layout, kept); // inodes the pruned release shared with these lost the attribute with it
     endOperation(journal);
     await journal.commit('prune:done');
+    // After the releases (their links to store files gone with them), under the lock (no staging links meanwhile).
+    const garbage = await collectStoreGarbage(layout);
     // After the releases: a snapshot can only ever be restored for a release that is still installed.
-    return withSnapshots({ removed, kept }, await pruneSnapshots(layout, new Set(kept)));
+    return withStore(withSnapshots({ removed, kept }, await pruneSnapshots(layout, new Set(kept))), garbage);
   });
 }
 
@@ -86,4 +95,8 @@ export async function planPrune(options: PruneOptions): Promise<PruneResult> {
 /** The contract's `{removed, kept}`, plus the snapshots removed when there were any. */
 function withSnapshots(result: PruneResult, removedSnapshots: string[]): PruneResult {
   return removedSnapshots.length > 0 ? { ...result, removedSnapshots } : result;
+}
+
+function withStore(result: PruneResult, garbage: StoreGarbage): PruneResult {
+  return garbage.files > 0 || garbage.indexes > 0 ? { ...result, store: garbage } : result;
 }

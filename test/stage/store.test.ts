@@ -1,0 +1,275 @@
+// The content-addressed store against real parts (Verdaccio, the built CLI as the suite's account, npm itself): a
+// package the previous release lacks is hard-linked from the store and the release equals npm's tree; a version
+// re-staged after a prune links from it; prune collects only what no release links; a tampered store file is found
+// by doctor and refused at activation; a store on another filesystem degrades to copies; kill -9 at every step of
+// a store write and of a collection leaves a consistent store.
+import { createHash } from 'node:crypto';
+import {
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
+import { npm, publish } from '../support/registry.ts';
+import { defaultTestAccount } from '../support/accounts.ts';
+import { layoutOf } from '../../src/store/layout.ts';
+import { checkStore } from '../../src/store/store-verify.ts';
+import { readIndex } from '../../src/store/content-store.ts';
+
+const APP = 'rs-fixture-casapp';
+const A = 'rs-fixture-casa';
+const B = 'rs-fixture-casb';
+
+function writePackage(dir: string, files: Record<string, string>): string {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+/** app 1.0.0 and 1.2.0 depend on a@1.0.0, 1.1.0 on a@1.1.0; all on b@1.0.0 (which has a bin). */
+const APP_DEPS: Record<string, string> = { '1.0.0': '1.0.0', '1.1.0': '1.1.0', '1.2.0': '1.0.0' };
+
+/** Every path of a tree (no hidden lockfile, no release marker) with its sealed mode and content, or its target. */
+function treeOf(dir: string, rel = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(join(dir, rel)).sort()) {
+    const p = rel ? `${rel}/${name}` : name;
+    if (p === '.release-switcher.json' || p === 'node_modules/.package-lock.json') continue;
+    const abs = join(dir, p);
+    const st = lstatSync(abs);
+    if (st.isSymbolicLink()) out[p] = `-> ${readlinkSync(abs)}`;
+    else if (st.isDirectory()) Object.assign(out, { [p]: 'dir' }, treeOf(dir, p));
+    else out[p] = `${(st.mode & 0o555).toString(8)} ${createHash('sha256').update(readFileSync(abs)).digest('hex')}`;
+  }
+  return out;
+}
+
+let npmCache: string;
+/** The judge of tree equality: `npm install -g --prefix` of the app's `version`. */
+async function npmTree(version: string): Promise<Record<string, string>> {
+  const prefix = tempDir('rs-cas-npm-', null);
+  await npm(['install', '-g', '--prefix', prefix, '--prefer-online', `${APP}@${version}`], {
+    registry: inject('registryUrl'),
+    timeout: 120_000,
+    cache: npmCache,
+  });
+  return treeOf(join(prefix, 'lib/node_modules', APP));
+}
+
+/** Where each file of package `name` in release `version` lives: [path, inode]. */
+function inodesOf(root: string, version: string, name: string): [string, number][] {
+  const dir = join(root, 'releases', version, 'node_modules', name);
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((rel) => lstatSync(join(dir, rel)).isFile())
+    .sort()
+    .map((rel) => [rel, lstatSync(join(dir, rel)).ino]);
+}
+
+/** The store's index of `name@version` as published (its integrity read from the release's tree record). */
+async function indexFor(root: string, release: string, name: string) {
+  const record = JSON.parse(readFileSync(join(root, 'releases', release, 'node_modules/.package-lock.json'), 'utf8'));
+  const integrity = record.packages[`node_modules/${name}`].integrity as string;
+  return { integrity, index: await readIndex(layoutOf(root), integrity) };
+}
+
+/** Every store file of an index, present with its inode; and what the store holds is what its names say. */
+async function expectConsistentStore(root: string): Promise<void> {
+  const report = await checkStore(layoutOf(root), { all: true });
+  expect(report.problems).toEqual([]);
+}
+
+async function install(root: string, version: string, env: Record<string, string> = {}) {
+  const r = await rs(root, ['install', `${APP}@${version}`], { env });
+  expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+  return r;
+}
+
+describe('the content-addressed store', () => {
+  beforeAll(async () => {
+    npmCache = join(tempDir('rs-cas-npmcache-', null), 'cache');
+    const registry = inject('registryUrl');
+    for (const version of ['1.0.0', '1.1.0']) {
+      await publish(
+        writePackage(tempDir('rs-cas-src-', null), {
+          'package.json': JSON.stringify({ name: A, version }),
+          'index.js': `module.exports = ${JSON.stringify(version)};\n`,
+          'same.js': 'module.exports = "the same in every version";\n',
+          'empty.txt': '',
+        }),
+        { registry },
+      );
+    }
+    await publish(
+      writePackage(tempDir('rs-cas-src-', null), {
+        'package.json': JSON.stringify({ name: B, version: '1.0.0', bin: { 'rs-casb': 'cli.js' } }),
+        'cli.js': '#!/usr/bin/env node\nconsole.log("casb");\n',
+      }),
+      { registry },
+    );
+    for (const [version, a] of Object.entries(APP_DEPS)) {
+      await publish(
+        writePackage(tempDir('rs-cas-src-', null), {
+          'package.json': JSON.stringify({
+            name: APP,
+            version,
+            main: 'server.js',
+            dependencies: { [A]: a, [B]: '1.0.0' },
+          }),
+          'server.js': `console.log(${JSON.stringify(version)});\n`,
+        }),
+        { registry },
+      );
+    }
+  }, 120_000);
+
+  it('stores what it stages; a package the previous release lacks is linked from the store, and the tree is npm’s', async () => {
+    const root = await fixtureRoot(['--package', APP]);
+    await install(root, '1.0.0');
+    const { index } = await indexFor(root, '1.0.0', A);
+    expect(index && Object.keys(index.files).sort()).toEqual(['empty.txt', 'index.js', 'package.json', 'same.js']);
+    // Each stored file of the release is the store's inode (empty files are not stored: a link saves nothing).
+    const layout = layoutOf(root);
+    for (const [rel, ino] of inodesOf(root, '1.0.0', A)) {
+      const file = index!.files[rel]!;
+      if (file.size > 0) expect(lstatSync(layout.storeFile(file.sha256, file.mode)).ino, rel).toBe(ino);
+    }
+    await install(root, '1.1.0');
+    // 1.2.0 goes back to a@1.0.0, which its previous release (1.1.0) lacks: the store has it.
+    const r = await install(root, '1.2.0');
+    expect(r.json.result.reused.store).toMatchObject({ packages: 1, copied: 0 });
+    expect(r.stderr).toMatch(/1 packages \(\d+ files, \d+ bytes\) linked from the store/);
+    expect(inodesOf(root, '1.2.0', A)).toEqual(
+      inodesOf(root, '1.0.0', A).map(([rel, ino]) => [rel, rel === 'empty.txt' ? expect.any(Number) : ino]),
+    );
+    expect(treeOf(join(root, 'releases', '1.2.0'))).toEqual(await npmTree('1.2.0'));
+    // Its first activation checks the files it took on the store's word, and passes.
+    const sw = await rs(root, ['switch', '1.2.0']);
+    expect(sw.exitCode, sw.stdout + sw.stderr).toBe(0);
+    await expectConsistentStore(root);
+  });
+
+  it('a version re-staged after a prune links from the store; prune removes only what no release links', async () => {
+    const root = await fixtureRoot(['--package', APP]);
+    for (const v of ['1.0.0', '1.1.0', '1.2.0']) await install(root, v);
+    expect((await rs(root, ['switch', '1.1.0'])).exitCode).toBe(0);
+    // 1.0.0 goes; 1.2.0 (the newest other) stays, and with it a@1.0.0's files in the store.
+    const pruned = await rs(root, ['prune', '--keep', '1']);
+    expect(pruned.json.result.removed).toEqual(['1.0.0']);
+    const { integrity: a100, index } = await indexFor(root, '1.2.0', A);
+    expect(index).toBeDefined();
+    const again = await install(root, '1.0.0');
+    expect(again.json.result.reused.store).toMatchObject({ packages: 1 });
+    expect(treeOf(join(root, 'releases', '1.0.0'))).toEqual(await npmTree('1.0.0'));
+    // Now only 1.1.0 (current) keeps its files: a@1.0.0 is linked by no release any more.
+    const all = await rs(root, ['prune', '--keep', '0']);
+    expect(all.json.result.removed.sort()).toEqual(['1.0.0', '1.2.0']);
+    expect(all.json.result.store.indexes).toBeGreaterThanOrEqual(1);
+    const layout = layoutOf(root);
+    expect(await readIndex(layout, a100)).toBeUndefined();
+    for (const [rel, file] of Object.entries(index!.files)) {
+      // same.js is byte-identical in a@1.1.0, which current links: kept; the rest is gone.
+      const kept = rel === 'same.js' || rel === 'empty.txt';
+      if (file.size > 0) expect(existsSync(layout.storeFile(file.sha256, file.mode)), rel).toBe(kept);
+    }
+    const { index: a110 } = await indexFor(root, '1.1.0', A);
+    expect(a110).toBeDefined();
+    // Nothing left that no release links.
+    for (const shard of readdirSync(layout.storeFiles))
+      for (const name of readdirSync(join(layout.storeFiles, shard)))
+        expect(lstatSync(join(layout.storeFiles, shard, name)).nlink, name).toBeGreaterThan(1);
+    await expectConsistentStore(root);
+    expect((await rs(root, ['switch', '1.1.0'])).exitCode).toBe(0);
+  });
+
+  it('a tampered store file: doctor --deep names it, and a release that links it is refused at activation', async () => {
+    const root = await fixtureRoot(['--package', APP]);
+    await install(root, '1.0.0');
+    await install(root, '1.1.0');
+    const { index } = await indexFor(root, '1.0.0', A);
+    const file = index!.files['index.js']!;
+    const stored = layoutOf(root).storeFile(file.sha256, file.mode);
+    // As root (the test process): mode bits do not stop it; the account's root has no immutable attribute.
+    // Same size (the store's own presence check looks at sizes), other bytes.
+    const original = readFileSync(stored, 'utf8');
+    writeFileSync(stored, original.replace('1.0.0', '6.6.6'));
+    expect(readFileSync(stored).length).toBe(original.length);
+    const doctor = await rs(root, ['doctor', '--deep']);
+    const check = doctor.json.result.checks.find((c: { name: string }) => c.name === 'store');
+    expect(check.ok).toBe(false);
+    expect(check.detail).toContain('content does not match its name');
+    // 1.2.0 takes a@1.0.0 from the store, on its word: staging does not hash it…
+    const r = await install(root, '1.2.0');
+    expect(r.json.result.reused.store.packages).toBe(1);
+    // …and its first activation does, against the manifest: refused.
+    const sw = await rs(root, ['switch', '1.2.0']);
+    expect(sw.exitCode).not.toBe(0);
+    expect(sw.json.error.code).toBe('RELEASE_TAMPERED');
+    expect(sw.stdout).toContain('node_modules/rs-fixture-casa/index.js');
+  });
+
+  it('a store on another filesystem than staging: files are copied, and staging says so', async () => {
+    const root = await fixtureRoot(['--package', APP]);
+    // /dev/shm is a tmpfs; the root is not: link(2) between them is EXDEV.
+    const store = join('/dev/shm', `rs-cas-store-${process.pid}-${Date.now()}`);
+    mkdirSync(store, { mode: 0o700 });
+    const owner = defaultTestAccount();
+    if (owner) chownSync(store, owner.uid, owner.gid);
+    expect(lstatSync(store).dev).not.toBe(lstatSync(root).dev);
+    symlinkSync(store, join(root, 'store'));
+    try {
+      const first = await install(root, '1.0.0');
+      expect(first.stderr).toMatch(/copied: the store is on another filesystem than staging/);
+      await install(root, '1.1.0');
+      const r = await install(root, '1.2.0');
+      expect(r.json.result.reused.store.copied).toBeGreaterThan(0);
+      expect(r.stderr).toMatch(/copied from it instead \(the store is on another filesystem than staging/);
+      expect(treeOf(join(root, 'releases', '1.2.0'))).toEqual(await npmTree('1.2.0'));
+      expect((await rs(root, ['switch', '1.2.0'])).exitCode).toBe(0);
+    } finally {
+      rmSync(store, { recursive: true, force: true });
+    }
+  });
+
+  describe('kill -9', () => {
+    /** After the kill: recover, then the store is consistent, staging works from it, and prune leaves nothing unlinked. */
+    async function expectSettles(root: string, version: string): Promise<void> {
+      expect((await rs(root, ['recover'])).exitCode).toBe(0);
+      await expectConsistentStore(root);
+      await install(root, version);
+      expect(treeOf(join(root, 'releases', version))).toEqual(await npmTree(version));
+      expect((await rs(root, ['prune', '--keep', '0'])).exitCode).toBe(0);
+      await expectConsistentStore(root);
+      const layout = layoutOf(root);
+      for (const shard of readdirSync(layout.storeFiles))
+        for (const name of readdirSync(join(layout.storeFiles, shard)))
+          expect(lstatSync(join(layout.storeFiles, shard, name)).nlink, name).toBeGreaterThan(1);
+    }
+
+    it.each(['store:file-added', 'store:index-written'])('at %s during install', async (point) => {
+      const root = await fixtureRoot(['--package', APP]);
+      await install(root, '1.1.0');
+      const crashed = await rs(root, ['install', `${APP}@1.0.0`], { env: { RELEASE_SWITCHER_CRASH_AT: point } });
+      expect(crashed.signal, `${point} was never reached: ${crashed.stdout}${crashed.stderr}`).toBe('SIGKILL');
+      await expectSettles(root, '1.0.0');
+    });
+
+    it.each(['store-gc:file-removed', 'store-gc:index-removed'])('at %s during prune', async (point) => {
+      const root = await fixtureRoot(['--package', APP]);
+      for (const v of ['1.0.0', '1.1.0']) await install(root, v);
+      expect((await rs(root, ['switch', '1.1.0'])).exitCode).toBe(0);
+      const crashed = await rs(root, ['prune', '--keep', '0'], { env: { RELEASE_SWITCHER_CRASH_AT: point } });
+      expect(crashed.signal, `${point} was never reached: ${crashed.stdout}${crashed.stderr}`).toBe('SIGKILL');
+      // An index whose files were half collected is never used: a@1.0.0 is extracted again, whole.
+      await expectSettles(root, '1.0.0');
+    });
+  });
+});
