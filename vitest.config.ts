@@ -54,6 +54,7 @@ export const UNIT = [
   'test/stage/scripts/script-env.test.ts',
   'test/store/config-shape.test.ts',
   'test/store/containment.test.ts',
+  'test/store/content-store.test.ts',
   'test/store/fast-verify.test.ts',
   'test/store/release-dirs.test.ts',
   'test/store/roots-registry.test.ts',
