@@ -86,6 +86,7 @@ export const SYSTEM = [
   'test/snapshot/restore-recover.test.ts',
   'test/store/errors.test.ts',
   'test/store/immutable.test.ts',
+  'test/stage/store-immutable.test.ts',
   'test/support/system-manager.test.ts',
   'test/support/systemd.test.ts',
   'test/support/systemd-account.test.ts',

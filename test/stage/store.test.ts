@@ -3,7 +3,6 @@
 // re-staged after a prune links from it; prune collects only what no release links; a tampered store file is found
 // by doctor and refused at activation; a store on another filesystem degrades to copies; kill -9 at every step of
 // a store write and of a collection leaves a consistent store.
-import { createHash } from 'node:crypto';
 import {
   chownSync,
   existsSync,
@@ -11,134 +10,73 @@ import {
   mkdirSync,
   readFileSync,
   readdirSync,
-  readlinkSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
-import { npm, publish } from '../support/registry.ts';
 import { defaultTestAccount } from '../support/accounts.ts';
+import {
+  type StoreFixture,
+  inodesOf,
+  installApp,
+  integrityIn,
+  npmTree as npmTreeOf,
+  publishStoreFixture,
+  treeOf,
+} from '../support/store-fixtures.ts';
 import { layoutOf } from '../../src/store/layout.ts';
 import { checkStore } from '../../src/store/store-verify.ts';
 import { readIndex } from '../../src/store/content-store.ts';
 
-const APP = 'rs-fixture-casapp';
-const A = 'rs-fixture-casa';
-const B = 'rs-fixture-casb';
-
-function writePackage(dir: string, files: Record<string, string>): string {
-  mkdirSync(dir, { recursive: true });
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  return dir;
-}
-
-/** app 1.0.0 and 1.2.0 depend on a@1.0.0, 1.1.0 on a@1.1.0; all on b@1.0.0 (which has a bin). */
-const APP_DEPS: Record<string, string> = { '1.0.0': '1.0.0', '1.1.0': '1.1.0', '1.2.0': '1.0.0' };
-
-/** Every path of a tree (no hidden lockfile, no release marker) with its sealed mode and content, or its target. */
-function treeOf(dir: string, rel = ''): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of readdirSync(join(dir, rel)).sort()) {
-    const p = rel ? `${rel}/${name}` : name;
-    if (p === '.release-switcher.json' || p === 'node_modules/.package-lock.json') continue;
-    const abs = join(dir, p);
-    const st = lstatSync(abs);
-    if (st.isSymbolicLink()) out[p] = `-> ${readlinkSync(abs)}`;
-    else if (st.isDirectory()) Object.assign(out, { [p]: 'dir' }, treeOf(dir, p));
-    else out[p] = `${(st.mode & 0o555).toString(8)} ${createHash('sha256').update(readFileSync(abs)).digest('hex')}`;
-  }
-  return out;
-}
-
+let fx: StoreFixture;
 let npmCache: string;
-/** The judge of tree equality: `npm install -g --prefix` of the app's `version`. */
-async function npmTree(version: string): Promise<Record<string, string>> {
-  const prefix = tempDir('rs-cas-npm-', null);
-  await npm(['install', '-g', '--prefix', prefix, '--prefer-online', `${APP}@${version}`], {
-    registry: inject('registryUrl'),
-    timeout: 120_000,
-    cache: npmCache,
-  });
-  return treeOf(join(prefix, 'lib/node_modules', APP));
-}
+const npmTree = (version: string) => npmTreeOf(fx.app, version, npmCache);
+const install = (root: string, version: string, env: Record<string, string> = {}) =>
+  installApp(root, `${fx.app}@${version}`, env);
 
-/** Where each file of package `name` in release `version` lives: [path, inode]. */
-function inodesOf(root: string, version: string, name: string): [string, number][] {
-  const dir = join(root, 'releases', version, 'node_modules', name);
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .filter((rel) => lstatSync(join(dir, rel)).isFile())
-    .sort()
-    .map((rel) => [rel, lstatSync(join(dir, rel)).ino]);
-}
-
-/** The store's index of `name@version` as published (its integrity read from the release's tree record). */
+/** The store's index of package `name` as release `release` holds it. */
 async function indexFor(root: string, release: string, name: string) {
-  const record = JSON.parse(readFileSync(join(root, 'releases', release, 'node_modules/.package-lock.json'), 'utf8'));
-  const integrity = record.packages[`node_modules/${name}`].integrity as string;
+  const integrity = integrityIn(root, release, name);
   return { integrity, index: await readIndex(layoutOf(root), integrity) };
 }
 
-/** Every store file of an index, present with its inode; and what the store holds is what its names say. */
+/** Every file of the store holds what its name says, every index is one. */
 async function expectConsistentStore(root: string): Promise<void> {
   const report = await checkStore(layoutOf(root), { all: true });
   expect(report.problems).toEqual([]);
 }
 
-async function install(root: string, version: string, env: Record<string, string> = {}) {
-  const r = await rs(root, ['install', `${APP}@${version}`], { env });
-  expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-  return r;
-}
-
 describe('the content-addressed store', () => {
   beforeAll(async () => {
     npmCache = join(tempDir('rs-cas-npmcache-', null), 'cache');
-    const registry = inject('registryUrl');
-    for (const version of ['1.0.0', '1.1.0']) {
-      await publish(
-        writePackage(tempDir('rs-cas-src-', null), {
-          'package.json': JSON.stringify({ name: A, version }),
-          'index.js': `module.exports = ${JSON.stringify(version)};\n`,
-          'same.js': 'module.exports = "the same in every version";\n',
-          'empty.txt': '',
-        }),
-        { registry },
-      );
-    }
-    await publish(
-      writePackage(tempDir('rs-cas-src-', null), {
-        'package.json': JSON.stringify({ name: B, version: '1.0.0', bin: { 'rs-casb': 'cli.js' } }),
-        'cli.js': '#!/usr/bin/env node\nconsole.log("casb");\n',
-      }),
-      { registry },
-    );
-    for (const [version, a] of Object.entries(APP_DEPS)) {
-      await publish(
-        writePackage(tempDir('rs-cas-src-', null), {
-          'package.json': JSON.stringify({
-            name: APP,
-            version,
-            main: 'server.js',
-            dependencies: { [A]: a, [B]: '1.0.0' },
-          }),
-          'server.js': `console.log(${JSON.stringify(version)});\n`,
-        }),
-        { registry },
-      );
-    }
+    fx = await publishStoreFixture('rs-fixture-cas');
   }, 120_000);
 
   it('stores what it stages; a package the previous release lacks is linked from the store, and the tree is npm’s', async () => {
-    const root = await fixtureRoot(['--package', APP]);
+    const root = await fixtureRoot(['--package', fx.app]);
     await install(root, '1.0.0');
-    const { index } = await indexFor(root, '1.0.0', A);
-    expect(index && Object.keys(index.files).sort()).toEqual(['empty.txt', 'index.js', 'package.json', 'same.js']);
+    const { index } = await indexFor(root, '1.0.0', fx.a);
+    expect(index && Object.keys(index.files).sort()).toEqual([
+      'cli.js',
+      'empty.txt',
+      'index.js',
+      'package.json',
+      'same.js',
+    ]);
+    // The bin target as the release holds it (bin-links made it executable), not as it was packed.
+    expect(index!.files['cli.js']!.mode).toBe(0o555);
+    // Owned like releases/, private to the root's owner.
+    for (const dir of [layoutOf(root).store, layoutOf(root).storeFiles, layoutOf(root).storeIndex]) {
+      expect(statSync(dir).uid, dir).toBe(statSync(layoutOf(root).releases).uid);
+      expect(statSync(dir).mode & 0o777, dir).toBe(0o700);
+    }
     // Each stored file of the release is the store's inode (empty files are not stored: a link saves nothing).
     const layout = layoutOf(root);
-    for (const [rel, ino] of inodesOf(root, '1.0.0', A)) {
+    for (const [rel, ino] of inodesOf(root, '1.0.0', fx.a)) {
       const file = index!.files[rel]!;
       if (file.size > 0) expect(lstatSync(layout.storeFile(file.sha256, file.mode)).ino, rel).toBe(ino);
     }
@@ -147,8 +85,8 @@ describe('the content-addressed store', () => {
     const r = await install(root, '1.2.0');
     expect(r.json.result.reused.store).toMatchObject({ packages: 1, copied: 0 });
     expect(r.stderr).toMatch(/1 packages \(\d+ files, \d+ bytes\) linked from the store/);
-    expect(inodesOf(root, '1.2.0', A)).toEqual(
-      inodesOf(root, '1.0.0', A).map(([rel, ino]) => [rel, rel === 'empty.txt' ? expect.any(Number) : ino]),
+    expect(inodesOf(root, '1.2.0', fx.a)).toEqual(
+      inodesOf(root, '1.0.0', fx.a).map(([rel, ino]) => [rel, rel === 'empty.txt' ? expect.any(Number) : ino]),
     );
     expect(treeOf(join(root, 'releases', '1.2.0'))).toEqual(await npmTree('1.2.0'));
     // Its first activation checks the files it took on the store's word, and passes.
@@ -158,13 +96,13 @@ describe('the content-addressed store', () => {
   });
 
   it('a version re-staged after a prune links from the store; prune removes only what no release links', async () => {
-    const root = await fixtureRoot(['--package', APP]);
+    const root = await fixtureRoot(['--package', fx.app]);
     for (const v of ['1.0.0', '1.1.0', '1.2.0']) await install(root, v);
     expect((await rs(root, ['switch', '1.1.0'])).exitCode).toBe(0);
     // 1.0.0 goes; 1.2.0 (the newest other) stays, and with it a@1.0.0's files in the store.
     const pruned = await rs(root, ['prune', '--keep', '1']);
     expect(pruned.json.result.removed).toEqual(['1.0.0']);
-    const { integrity: a100, index } = await indexFor(root, '1.2.0', A);
+    const { integrity: a100, index } = await indexFor(root, '1.2.0', fx.a);
     expect(index).toBeDefined();
     const again = await install(root, '1.0.0');
     expect(again.json.result.reused.store).toMatchObject({ packages: 1 });
@@ -180,7 +118,7 @@ describe('the content-addressed store', () => {
       const kept = rel === 'same.js' || rel === 'empty.txt';
       if (file.size > 0) expect(existsSync(layout.storeFile(file.sha256, file.mode)), rel).toBe(kept);
     }
-    const { index: a110 } = await indexFor(root, '1.1.0', A);
+    const { index: a110 } = await indexFor(root, '1.1.0', fx.a);
     expect(a110).toBeDefined();
     // Nothing left that no release links.
     for (const shard of readdirSync(layout.storeFiles))
@@ -191,10 +129,10 @@ describe('the content-addressed store', () => {
   });
 
   it('a tampered store file: doctor --deep names it, and a release that links it is refused at activation', async () => {
-    const root = await fixtureRoot(['--package', APP]);
+    const root = await fixtureRoot(['--package', fx.app]);
     await install(root, '1.0.0');
     await install(root, '1.1.0');
-    const { index } = await indexFor(root, '1.0.0', A);
+    const { index } = await indexFor(root, '1.0.0', fx.a);
     const file = index!.files['index.js']!;
     const stored = layoutOf(root).storeFile(file.sha256, file.mode);
     // As root (the test process): mode bits do not stop it; the account's root has no immutable attribute.
@@ -213,11 +151,11 @@ describe('the content-addressed store', () => {
     const sw = await rs(root, ['switch', '1.2.0']);
     expect(sw.exitCode).not.toBe(0);
     expect(sw.json.error.code).toBe('RELEASE_TAMPERED');
-    expect(sw.stdout).toContain('node_modules/rs-fixture-casa/index.js');
+    expect(sw.stdout).toContain(`node_modules/${fx.a}/index.js`);
   });
 
   it('a store on another filesystem than staging: files are copied, and staging says so', async () => {
-    const root = await fixtureRoot(['--package', APP]);
+    const root = await fixtureRoot(['--package', fx.app]);
     // /dev/shm is a tmpfs; the root is not: link(2) between them is EXDEV.
     const store = join('/dev/shm', `rs-cas-store-${process.pid}-${Date.now()}`);
     mkdirSync(store, { mode: 0o700 });
@@ -255,15 +193,15 @@ describe('the content-addressed store', () => {
     }
 
     it.each(['store:file-added', 'store:index-written'])('at %s during install', async (point) => {
-      const root = await fixtureRoot(['--package', APP]);
+      const root = await fixtureRoot(['--package', fx.app]);
       await install(root, '1.1.0');
-      const crashed = await rs(root, ['install', `${APP}@1.0.0`], { env: { RELEASE_SWITCHER_CRASH_AT: point } });
+      const crashed = await rs(root, ['install', `${fx.app}@1.0.0`], { env: { RELEASE_SWITCHER_CRASH_AT: point } });
       expect(crashed.signal, `${point} was never reached: ${crashed.stdout}${crashed.stderr}`).toBe('SIGKILL');
       await expectSettles(root, '1.0.0');
     });
 
     it.each(['store-gc:file-removed', 'store-gc:index-removed'])('at %s during prune', async (point) => {
-      const root = await fixtureRoot(['--package', APP]);
+      const root = await fixtureRoot(['--package', fx.app]);
       for (const v of ['1.0.0', '1.1.0']) await install(root, v);
       expect((await rs(root, ['switch', '1.1.0'])).exitCode).toBe(0);
       const crashed = await rs(root, ['prune', '--keep', '0'], { env: { RELEASE_SWITCHER_CRASH_AT: point } });
