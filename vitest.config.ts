@@ -48,6 +48,7 @@ export const UNIT = [
   'test/stage/resolve/packument-revalidate.test.ts',
   'test/stage/reuse/fetch-ahead.test.ts',
   'test/stage/reuse/tree-record.test.ts',
+  'test/stage/reuse/to-store.test.ts',
   'test/stage/place-beside.test.ts',
   'test/stage/smoke-inputs.test.ts',
   'test/stage/scripts/lifecycle-event.test.ts',

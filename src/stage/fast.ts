@@ -16,7 +16,7 @@ import { type PreviousRelease, isReusable, linkableRelease, writeTreeRecord } fr
 import { type Linked, type LinkedSet, baseline, movedInodes } from './reuse/shared-inodes.js';
 import { type ExtractedPackages, extractPackages } from './reuse/extract-packages.js';
 import { linkExtracted, linkPackages } from './reuse/link-previous.js';
-import { type FromStore, linkFromStore, storedNodes } from './reuse/from-store.js';
+import { type FromStore, placeFromStore, storedNodes } from './reuse/from-store.js';
 import type { Layout } from '../store/layout.js';
 import type { ResolvedTree, TreeNode } from './resolve/resolve-tree.js';
 import { linkReusedBins, runDepScripts } from './scripts/dep-scripts.js';
@@ -168,25 +168,12 @@ export async function placePackages(input: PlaceInput): Promise<Placed> {
           wait: { later, until: extractedP },
         })
       : Promise.resolve(undefined);
-  // Likewise from the store: the packages nested inside a new one once it is extracted. After the links
-  // from the previous release: both may lift the immutable attribute of one inode (the same file in two
-  // packages), and one setting it again under the other's link would make that link fail.
-  const storedP =
-    fromStore.length > 0
-      ? (async () => {
-          await linkedP.catch(() => undefined);
-          const nested = (location: string) => ancestors(location).some((at) => freshAt.has(at));
-          const first = await linkFromStore(
-            input.layout,
-            root,
-            fromStore.filter(({ node }) => !nested(node.location)),
-          );
-          const laterOnes = fromStore.filter(({ node }) => nested(node.location));
-          if (laterOnes.length === 0) return first;
-          await extractedP.catch(() => undefined);
-          return mergeFromStore(first, await linkFromStore(input.layout, root, laterOnes));
-        })()
-      : Promise.resolve(undefined);
+  // From the store likewise, once the links from the previous release are made (placeFromStore says why).
+  const storedP = placeFromStore(input.layout, root, fromStore, {
+    nested: (location) => ancestors(location).some((at) => freshAt.has(at)),
+    before: linkedP,
+    extracted: extractedP,
+  });
   const [linkedR, extractedR, storedR] = await Promise.allSettled([linkedP, extractedP, storedP]);
   if (linkedR.status === 'rejected') throw linkedR.reason;
   if (extractedR.status === 'rejected') throw extractedR.reason;
@@ -198,16 +185,6 @@ export async function placePackages(input: PlaceInput): Promise<Placed> {
   if (storedNodesList.length > 0) await linkReusedBins(root, storedNodesList);
   const stored = storedR.value ? { nodes: storedNodesList, links: storedR.value } : undefined;
   return { usable, reuse, fresh, extracted, reusedLinks: linkedR.value, same, stored };
-}
-
-function mergeFromStore(a: FromStore, b: FromStore): FromStore {
-  return {
-    files: [...a.files, ...b.files],
-    inodes: new Map([...a.inodes, ...b.inodes]),
-    immutable: new Set([...a.immutable, ...b.immutable]),
-    copied: a.copied + b.copied,
-    bytes: a.bytes + b.bytes,
-  };
 }
 
 /** The placed packages, now in pkgDir: the baseline of every file shared with the previous release, and progress. */

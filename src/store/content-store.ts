@@ -14,7 +14,7 @@
  * store, and `prune` removes it (store-gc.ts).
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, linkSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errnoOf } from '../model/errors.js';
@@ -88,6 +88,13 @@ export async function prepareStore(layout: Layout): Promise<void> {
   await makePrivateDir(layout.store);
   await fs.mkdir(layout.storeFiles, { recursive: true, mode: 0o700 });
   await fs.mkdir(layout.storeIndex, { recursive: true, mode: 0o700 });
+  // The 256 shards at once: a staging adds tens of thousands of files, and a mkdir each cost more than the links.
+  const present = new Set(await fs.readdir(layout.storeFiles));
+  for (let i = 0; i < 256; i++) {
+    const shard = i.toString(16).padStart(2, '0');
+    if (!present.has(shard))
+      await fs.mkdir(path.join(layout.storeFiles, shard), { mode: 0o700 }).catch(() => undefined);
+  }
 }
 
 /** Whether the store holds every file of `index` (empty files are not stored: they are made afresh). */
@@ -118,13 +125,17 @@ export function addFile(layout: Layout, source: string, file: IndexedFile): Adde
   // Only a sealed file of exactly that mode and size becomes a store name (never one still writable).
   const stat = lstatSync(source, { throwIfNoEntry: false });
   if (!stat?.isFile() || (stat.mode & 0o7777) !== file.mode || stat.size !== file.size) return 'mismatch';
-  mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
   try {
     linkSync(source, target);
     return 'linked';
   } catch (error) {
     const code = errnoOf(error);
     if (code === 'EEXIST') return 'present';
+    // A shard prepareStore did not make (removed since): made, and asked again.
+    if (code === 'ENOENT' && !existsSync(path.dirname(target))) {
+      mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
+      return addFile(layout, source, file);
+    }
     if (code === 'EPERM') return 'immutable';
     if (code !== 'EXDEV' && code !== 'EMLINK') throw error;
   }

@@ -54,12 +54,19 @@ const COPY_INSTEAD = new Set(['EXDEV', 'EMLINK']);
 export async function linkFromStore(layout: Layout, root: string, stored: readonly StoredNode[]): Promise<FromStore> {
   const files: { rel: string; abs: string; source: string; sha256: string; size: number; mode: number }[] = [];
   const empty: { abs: string; mode: number }[] = [];
+  // Each folder made once (a package's files mostly share a few): tens of thousands of mkdir calls cost more than the links.
+  const made = new Set<string>();
+  const mkdir = (dir: string) => {
+    if (made.has(dir)) return;
+    mkdirSync(dir, { recursive: true });
+    made.add(dir);
+  };
   await eachSync(stored, ({ node, index }) => {
-    mkdirSync(path.join(root, node.location), { recursive: true });
-    for (const dir of index.dirs) mkdirSync(path.join(root, node.location, dir), { recursive: true });
+    mkdir(path.join(root, node.location));
+    for (const dir of index.dirs) mkdir(path.join(root, node.location, dir));
     for (const [rel, file] of Object.entries(index.files)) {
       const abs = path.join(root, node.location, rel);
-      mkdirSync(path.dirname(abs), { recursive: true });
+      mkdir(path.dirname(abs));
       if (file.size === 0) empty.push({ abs, mode: file.mode });
       else
         files.push({
@@ -99,6 +106,38 @@ export async function linkFromStore(layout: Layout, root: string, stored: readon
   await eachSync(empty, ({ abs, mode }) => writeSealed(abs, Buffer.alloc(0), mode));
   const bytes = files.reduce((sum, file) => sum + file.size, 0);
   return { files: linked, inodes, immutable, copied: copies.length, bytes };
+}
+
+/**
+ * Link the stored packages under `root`: those nested inside a package being extracted once it is (the
+ * unpacker wants its folder to itself), and all of them after `before` (the links from the previous
+ * release): both may lift the immutable attribute of one inode (the same file in two packages), and one
+ * setting it again under the other's link would make that link fail.
+ */
+export async function placeFromStore(
+  layout: Layout,
+  root: string,
+  stored: readonly StoredNode[],
+  wait: { nested: (location: string) => boolean; before: Promise<unknown>; extracted: Promise<unknown> },
+): Promise<FromStore | undefined> {
+  if (stored.length === 0) return undefined;
+  await wait.before.catch(() => undefined);
+  const first = await linkFromStore(
+    layout,
+    root,
+    stored.filter(({ node }) => !wait.nested(node.location)),
+  );
+  const later = stored.filter(({ node }) => wait.nested(node.location));
+  if (later.length === 0) return first;
+  await wait.extracted.catch(() => undefined);
+  const second = await linkFromStore(layout, root, later);
+  return {
+    files: [...first.files, ...second.files],
+    inodes: new Map([...first.inodes, ...second.inodes]),
+    immutable: new Set([...first.immutable, ...second.immutable]),
+    copied: first.copied + second.copied,
+    bytes: first.bytes + second.bytes,
+  };
 }
 
 /** A private copy of a store file, written as the unpacker writes one, refused when it is not what the index says. */

@@ -49,12 +49,16 @@ function unstorable(node: TreeNode, entries: readonly ManifestEntry[], pkgDir: s
   return undefined;
 }
 
-/** The index of the package at `location` from the release's manifest entries under it. */
-function indexOf(integrity: string, location: string, entries: readonly ManifestEntry[]): StoreIndex {
+/**
+ * The index of the package at `location` from the release's manifest entries under it. Its own
+ * `node_modules/` folder (there when packages are nested inside it) belongs to the tree, not to the package.
+ */
+export function packageIndexOf(integrity: string, location: string, entries: readonly ManifestEntry[]): StoreIndex {
   const index: StoreIndex = { integrity, files: {}, dirs: [] };
   const cut = location.length + 1;
+  const own = `${location}/node_modules`;
   for (const entry of entries) {
-    if (entry.type === 'dir') index.dirs.push(entry.path.slice(cut));
+    if (entry.type === 'dir' && entry.path !== own) index.dirs.push(entry.path.slice(cut));
     if (entry.type === 'file')
       index.files[entry.path.slice(cut)] = { sha256: entry.sha256, mode: entry.mode, size: entry.size };
   }
@@ -79,7 +83,7 @@ export async function addToStore(
     if (entries.length === 0 || unstorable(node, entries, pkgDir)) continue;
     const known = await readIndex(layout, node.integrity!);
     if (known && holdsAll(layout, known)) continue;
-    wanted.push({ index: indexOf(node.integrity!, node.location, entries), location: node.location });
+    wanted.push({ index: packageIndexOf(node.integrity!, node.location, entries), location: node.location });
   }
   if (wanted.length === 0) return out;
   await prepareStore(layout);
