@@ -31,6 +31,7 @@ import {
 import { layoutOf } from '../../src/store/layout.ts';
 import { checkStore } from '../../src/store/store-verify.ts';
 import { readIndex } from '../../src/store/content-store.ts';
+import { readFingerprints } from '../../src/store/fingerprints.ts';
 
 let fx: StoreFixture;
 let npmCache: string;
@@ -89,7 +90,12 @@ describe('the content-addressed store', () => {
       inodesOf(root, '1.0.0', fx.a).map(([rel, ino]) => [rel, rel === 'empty.txt' ? expect.any(Number) : ino]),
     );
     expect(treeOf(join(root, 'releases', '1.2.0'))).toEqual(await npmTree('1.2.0'));
-    // Its first activation checks the files it took on the store's word, and passes.
+    // The store's inodes are 1.0.0's, unchanged since 1.0.0 recorded them: 1.2.0 records their fingerprints as
+    // for any file it vouches for (nothing left to the first activation).
+    expect(r.stderr).not.toMatch(/taken from the store that no earlier release vouches for/);
+    const record = (await readFingerprints(layoutOf(root), '1.2.0'))!;
+    for (const [rel] of inodesOf(root, '1.2.0', fx.a))
+      expect(record.entries[`node_modules/${fx.a}/${rel}`], rel).not.toBe('');
     const sw = await rs(root, ['switch', '1.2.0']);
     expect(sw.exitCode, sw.stdout + sw.stderr).toBe(0);
     await expectConsistentStore(root);
@@ -198,6 +204,28 @@ describe('the content-addressed store', () => {
       const crashed = await rs(root, ['install', `${fx.app}@1.0.0`], { env: { RELEASE_SWITCHER_CRASH_AT: point } });
       expect(crashed.signal, `${point} was never reached: ${crashed.stdout}${crashed.stderr}`).toBe('SIGKILL');
       await expectSettles(root, '1.0.0');
+    });
+
+    it('killed once a package index was written: the next staging takes that package from the store, unvouched for, and its first activation checks it', async () => {
+      const root = await fixtureRoot(['--package', fx.app]);
+      await install(root, '1.1.0');
+      const crashed = await rs(root, ['install', `${fx.app}@1.0.0`], {
+        env: { RELEASE_SWITCHER_CRASH_AT: 'store:index-written' },
+      });
+      expect(crashed.signal).toBe('SIGKILL');
+      expect((await rs(root, ['recover'])).exitCode).toBe(0);
+      // Indexes are written a@1.0.0 first (b@1.0.0 was in the store already, from 1.1.0).
+      const again = await install(root, '1.0.0');
+      expect(again.json.result.reused.store).toMatchObject({ packages: 1 });
+      // Its store files were linked by the killed staging only: no retained release's record vouches for them.
+      expect(again.stderr).toMatch(/file\(s\) taken from the store that no earlier release vouches for/);
+      const record = (await readFingerprints(layoutOf(root), '1.0.0'))!;
+      expect(record.entries[`node_modules/${fx.a}/index.js`]).toBe('');
+      expect(treeOf(join(root, 'releases', '1.0.0'))).toEqual(await npmTree('1.0.0'));
+      const sw = await rs(root, ['switch', '1.0.0']);
+      expect(sw.exitCode, sw.stdout + sw.stderr).toBe(0);
+      // Checked in full once, then recorded: the next activation needs no re-hash.
+      expect((await readFingerprints(layoutOf(root), '1.0.0'))!.entries[`node_modules/${fx.a}/index.js`]).not.toBe('');
     });
 
     it.each(['store-gc:file-removed', 'store-gc:index-removed'])('at %s during prune', async (point) => {

@@ -5,9 +5,10 @@
  * files carry their sealed modes and, once a release that links them is sealed, the immutable
  * attribute: link(2) to such an inode needs it lifted for the moment, as for a link into a release.
  *
- * What the store says is trusted no further than this: the new release records no fingerprint for a
- * file it linked from the store, so its first activation re-hashes those files against the manifest
- * (verify-release), and a store file whose content is not what its name says is refused there.
+ * What the store says is trusted no further than this: the new release records a fingerprint for a file
+ * it linked from the store only where an earlier release's record vouches for that inode
+ * (store/store-proof.ts); any other its first activation re-hashes against the manifest (verify-release),
+ * and a store file whose content is not what its name says is refused there.
  * Across filesystems (a store on another one than staging: EXDEV) each file is copied instead, checked
  * against the index as it is read.
  */
