@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errnoOf } from '../model/errors.js';
+import { setImmutablePaths } from '../platform/immutable.js';
 import { mapLimit } from '../platform/tree.js';
 import { STORE_FILE_NAME, asStoreIndex, holdsAll, indexKey } from './content-store.js';
 import type { Layout } from './layout.js';
@@ -23,6 +24,8 @@ export interface StoreReport {
   /** Indexes naming files no longer in the store: harmless (staging does not use them), removed by prune. */
   incomplete: number;
   problems: string[];
+  /** The store files (absolute paths) whose content or mode is not what their name says. */
+  bad: string[];
 }
 
 async function entries(dir: string): Promise<string[]> {
@@ -48,7 +51,7 @@ function sample<T>(items: T[], size: number): T[] {
 
 export async function checkStore(layout: Layout, options: { all: boolean }): Promise<StoreReport> {
   const files = (await entries(layout.storeFiles)).filter((abs) => !path.basename(abs).startsWith('.'));
-  const report: StoreReport = { files: files.length, checked: 0, indexes: 0, incomplete: 0, problems: [] };
+  const report: StoreReport = { files: files.length, checked: 0, indexes: 0, incomplete: 0, problems: [], bad: [] };
   const rel = (abs: string) => path.relative(layout.store, abs);
   const toCheck = options.all ? files : sample(files, SAMPLE);
   await mapLimit(toCheck, HASH_PARALLELISM, async (abs) => {
@@ -57,13 +60,18 @@ export async function checkStore(layout: Layout, options: { all: boolean }): Pro
     try {
       const stat = await fs.lstat(abs);
       if (!stat.isFile()) return void report.problems.push(`${rel(abs)}: not a file`);
-      if ((stat.mode & 0o7777) !== Number.parseInt(name[2]!, 8))
+      if ((stat.mode & 0o7777) !== Number.parseInt(name[2]!, 8)) {
+        report.bad.push(abs);
         return void report.problems.push(`${rel(abs)}: mode ${(stat.mode & 0o7777).toString(8)} is not ${name[2]}`);
+      }
       const sha = createHash('sha256')
         .update(await fs.readFile(abs))
         .digest('hex');
       report.checked++;
-      if (sha !== name[1]) report.problems.push(`${rel(abs)}: content does not match its name`);
+      if (sha !== name[1]) {
+        report.bad.push(abs);
+        report.problems.push(`${rel(abs)}: content does not match its name`);
+      }
     } catch (error) {
       report.problems.push(`${rel(abs)}: unreadable (${errnoOf(error) ?? String(error)})`);
     }
@@ -90,4 +98,15 @@ export async function checkStore(layout: Layout, options: { all: boolean }): Pro
   }
   report.problems.sort();
   return report;
+}
+
+/**
+ * Take the store's name off files that are not what it says (doctor --fix): staging no longer links
+ * them (their packages' indexes no longer hold), and any release that links the inode keeps it, and
+ * fails its own check as before. Lifting the attribute to unlink lifts it for those releases too: the
+ * caller sets it again on them.
+ */
+export async function dropBadFiles(bad: readonly string[]): Promise<void> {
+  await setImmutablePaths(bad, false);
+  for (const abs of bad) await fs.rm(abs, { force: true });
 }

@@ -14,6 +14,7 @@ import { restoreImmutable } from '../store/immutable-release.js';
 import { moveSealedDir } from '../store/seal.js';
 import { removeFingerprints } from '../store/fingerprints.js';
 import { type StoreGarbage, collectStoreGarbage } from '../store/store-gc.js';
+import type { ProgressEvent } from '../model/runtime.js';
 
 export interface PruneOptions extends RootOptions {
   /** How many releases to keep besides current, previous and pinned ones. @default config.keep */
@@ -25,8 +26,6 @@ export interface PruneResult {
   kept: string[];
   /** State snapshots removed (those of removed releases, and those a newer snapshot superseded); only when there were any. */
   removedSnapshots?: string[];
-  /** What the store's garbage collection removed (files no release links any more); only when it removed any. */
-  store?: StoreGarbage;
 }
 
 /**
@@ -37,13 +36,13 @@ export interface PruneResult {
  * fingerprint records (`fingerprints/<version>.json`).
  */
 export async function prune(options: PruneOptions): Promise<PruneResult> {
-  return mutate(options, 'prune', async ({ layout, config, journal }) => {
+  return mutate(options, 'prune', async ({ layout, config, journal, runtime }) => {
     const { removed, kept } = await choosePrune(layout, journal.state, options.keep ?? config.keep);
-    if (removed.length === 0)
-      return withStore(
-        withSnapshots({ removed, kept }, await pruneSnapshots(layout, new Set(kept))),
-        await collectStoreGarbage(layout),
-      );
+    const collect = async () => report(await collectStoreGarbage(layout), runtime.onProgress);
+    if (removed.length === 0) {
+      await collect();
+      return withSnapshots({ removed, kept }, await pruneSnapshots(layout, new Set(kept)));
+    }
     const id = newId();
     beginOperation(journal, { kind: 'prune', id, startedAt: new Date().toISOString(), versions: removed });
     await journal.commit('prune:begin');
@@ -63,9 +62,9 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
     endOperation(journal);
     await journal.commit('prune:done');
     // After the releases (their links to store files gone with them), under the lock (no staging links meanwhile).
-    const garbage = await collectStoreGarbage(layout);
+    await collect();
     // After the releases: a snapshot can only ever be restored for a release that is still installed.
-    return withStore(withSnapshots({ removed, kept }, await pruneSnapshots(layout, new Set(kept))), garbage);
+    return withSnapshots({ removed, kept }, await pruneSnapshots(layout, new Set(kept)));
   });
 }
 
@@ -97,6 +96,10 @@ function withSnapshots(result: PruneResult, removedSnapshots: string[]): PruneRe
   return removedSnapshots.length > 0 ? { ...result, removedSnapshots } : result;
 }
 
-function withStore(result: PruneResult, garbage: StoreGarbage): PruneResult {
-  return garbage.files > 0 || garbage.indexes > 0 ? { ...result, store: garbage } : result;
+function report(garbage: StoreGarbage, progress: (event: ProgressEvent) => void): void {
+  if (garbage.files > 0 || garbage.indexes > 0)
+    progress({
+      phase: 'prune',
+      message: `store: removed ${garbage.files} file(s) (${garbage.bytes} bytes) no release links any more, and ${garbage.indexes} package index(es) whose files are gone`,
+    });
 }

@@ -116,7 +116,9 @@ describe('the content-addressed store', () => {
     // Now only 1.1.0 (current) keeps its files: a@1.0.0 is linked by no release any more.
     const all = await rs(root, ['prune', '--keep', '0']);
     expect(all.json.result.removed.sort()).toEqual(['1.0.0', '1.2.0']);
-    expect(all.json.result.store.indexes).toBeGreaterThanOrEqual(1);
+    expect(all.stderr).toMatch(
+      /store: removed [1-9]\d* file\(s\) \(\d+ bytes\) no release links any more, and [1-9]\d* package index/,
+    );
     const layout = layoutOf(root);
     expect(await readIndex(layout, a100)).toBeUndefined();
     for (const [rel, file] of Object.entries(index!.files)) {
@@ -158,6 +160,16 @@ describe('the content-addressed store', () => {
     expect(sw.exitCode).not.toBe(0);
     expect(sw.json.error.code).toBe('RELEASE_TAMPERED');
     expect(sw.stdout).toContain(`node_modules/${fx.a}/index.js`);
+    // doctor --fix takes the changed file out of the store: a later staging extracts a@1.0.0 afresh.
+    const fixed = await rs(root, ['doctor', '--deep', '--fix']);
+    expect(fixed.json.result.checks.find((c: { name: string }) => c.name === 'store').fixed).toMatch(
+      /removed 1 store file\(s\) that changed/,
+    );
+    expect(existsSync(stored)).toBe(false);
+    const store = (await rs(root, ['doctor', '--deep'])).json.result.checks.find(
+      (c: { name: string }) => c.name === 'store',
+    );
+    expect(store).toMatchObject({ ok: true, detail: expect.stringContaining('index(es) name files no longer stored') });
   });
 
   it('a store on another filesystem than staging: files are copied, and staging says so', async () => {

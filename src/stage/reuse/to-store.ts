@@ -66,9 +66,10 @@ export function packageIndexOf(integrity: string, location: string, entries: rea
 }
 
 /**
- * Add the tree's packages the store lacks. `immutable`: release paths known to carry the immutable
- * attribute (linked to an immutable release): link(2) to them needs it lifted for the moment, as for
- * any link into an immutable release (their earlier releases' fingerprints are carried by the caller).
+ * Add the tree's packages the store lacks. A staged file that is an immutable release's inode (linked
+ * from the previous release, or deduped against one) refuses link(2): the attribute is lifted on exactly
+ * those for the moment, as for any link into an immutable release (their state before it is among the
+ * inodes whose earlier releases' fingerprints the caller carries).
  */
 export async function addToStore(
   layout: Layout,
