@@ -15,10 +15,11 @@ import { isAlive } from '../platform/subprocess.js';
 import { LOCK_STALE_MS, readLockOwner } from '../store/lock.js';
 import { readLinkVersion, removeLink } from '../store/links.js';
 import { checkReleaseFast, isRealDirectory, listReleaseDirs, readMarker, verifyRelease } from '../store/release.js';
-import { notImmutable } from '../store/immutable-release.js';
+import { notImmutable, restoreImmutable } from '../store/immutable-release.js';
 import { setAsideReleaseLinks } from '../store/set-aside.js';
 import { orphanedFingerprints, removeOrphanedFingerprints } from '../store/fingerprints.js';
 import { dependencyReach, describeUnreached } from '../stage/dependency-reach.js';
+import { SAMPLE, checkStore, dropBadFiles } from '../store/store-verify.js';
 
 export interface CheckResult {
   name: string;
@@ -232,4 +233,36 @@ const disk: Check = async ({ layout }) => {
     : fail('disk', `${mib(free)} free, the next release needs about ${mib(needed)}: run release-switcher prune`);
 };
 
-export const CHECKS: Check[] = [layoutVersion, links, manifests, loads, immutable, staging, lock, disk];
+/**
+ * The content-addressed store: each file's content against its name (all of them with --deep, else a
+ * sample), every index against its name. A store file that changed is a problem: a release staged from
+ * it would be refused at its first activation; remove that file (prune collects what no release links).
+ */
+const store: Check = async ({ layout, deep, fix }) => {
+  const report = await checkStore(layout, { all: deep });
+  // Safe to repair: only the store's own names go; what runs (a release) keeps its inode and its verdict.
+  const fixed =
+    fix && report.bad.length > 0 && !(await pathExists(layout.lock))
+      ? await dropBadFiles(report.bad).then(async () => {
+          await restoreImmutable(layout, (await listReleaseDirs(layout)).complete);
+          return `removed ${report.bad.length} store file(s) that changed from the store (releases that link them keep them and fail their own check)`;
+        })
+      : undefined;
+  if (report.files === 0 && report.indexes === 0) return pass('store', 'empty');
+  const how = deep
+    ? 'every file re-hashed'
+    : `${report.checked} of them re-hashed (a sample of ${SAMPLE}; doctor --deep re-hashes all)`;
+  const incomplete =
+    report.incomplete > 0
+      ? `; ${report.incomplete} index(es) name files no longer stored (unused; prune removes them)`
+      : '';
+  if (report.problems.length > 0)
+    return fail(
+      'store',
+      `${report.problems.length} problem(s): ${report.problems.slice(0, 3).join('; ')}${report.problems.length > 3 ? ' …' : ''}; doctor --fix takes changed files out of the store (nothing is linked from them then)`,
+      fixed,
+    );
+  return pass('store', `${report.files} file(s), ${report.indexes} package index(es); ${how}${incomplete}`);
+};
+
+export const CHECKS: Check[] = [layoutVersion, links, manifests, loads, immutable, staging, lock, disk, store];

@@ -27,6 +27,8 @@ export type Phase =
   | 'verify'
   | 'preflight'
   | 'recover'
+  /** prune: what its collection took out of the store. */
+  | 'prune'
   /** `--all`: which root runs now. */
   | 'fleet';
 

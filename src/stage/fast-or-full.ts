@@ -65,6 +65,8 @@ export interface DependencyOutcome {
   reused: Reused;
   /** Why the fast path was not used, or null. */
   fallback: string | null;
+  /** Files linked from the store: the new release records no fingerprint for them (fast.ts FastResult says why). */
+  unproven?: Set<string>;
 }
 
 /** The fast path if the tree allows it and it holds to the end, else a full install; which one, and why. */
@@ -131,6 +133,7 @@ async function fastPath(args: DependencyStep & { tree: ResolvedTree }): Promise<
   const beside =
     args.beside ??
     placeBeside({
+      layout: args.layout,
       work: path.dirname(pkgDir),
       tree,
       previous: await previousRelease(args.layout, args.earlier),
@@ -179,7 +182,8 @@ async function fastPath(args: DependencyStep & { tree: ResolvedTree }): Promise<
   return {
     known: result.known,
     shared,
-    sharedImmutable: previous?.immutable ? shared : new Set(),
+    sharedImmutable: result.alreadyImmutable,
+    unproven: result.unproven,
     inodes: result.inodes,
     reused: result.reused,
     fallback: null,

@@ -16,6 +16,8 @@ import { type PreviousRelease, isReusable, linkableRelease, writeTreeRecord } fr
 import { type Linked, type LinkedSet, baseline, movedInodes } from './reuse/shared-inodes.js';
 import { type ExtractedPackages, extractPackages } from './reuse/extract-packages.js';
 import { linkExtracted, linkPackages } from './reuse/link-previous.js';
+import { type FromStore, placeFromStore, storedNodes } from './reuse/from-store.js';
+import type { Layout } from '../store/layout.js';
 import type { ResolvedTree, TreeNode } from './resolve/resolve-tree.js';
 import { linkReusedBins, runDepScripts } from './scripts/dep-scripts.js';
 
@@ -23,6 +25,8 @@ export interface Reused {
   packages: number;
   files: number;
   bytes: number;
+  /** Of those, the ones linked (or, across filesystems, copied) from the root's content-addressed store. */
+  store?: { packages: number; files: number; bytes: number; copied: number };
 }
 
 export const NOTHING_REUSED: Reused = { packages: 0, files: 0, bytes: 0 };
@@ -53,6 +57,8 @@ export function treeFallbackReason(tree: ResolvedTree): string | undefined {
 export interface PlaceInput {
   /** The folder whose node_modules/ receives the packages: the package root, or a folder beside it (placeBeside). */
   root: string;
+  /** The root's layout: its content-addressed store is a source of packages. */
+  layout: Layout;
   tree: ResolvedTree;
   previous: PreviousRelease | undefined;
   pacoteOptions: Record<string, unknown>;
@@ -82,6 +88,10 @@ export interface FastResult {
   /** The previous release's inodes linked to, before the first link (for refreshAfterLinks). */
   inodes: Map<string, LinkedInode>;
   reused: Reused;
+  /** Files linked to inodes that carry the immutable attribute already. */
+  alreadyImmutable: Set<string>;
+  /** Files linked from the store: their hash is the store's word, checked at the first activation (no fingerprint). */
+  unproven: Set<string>;
 }
 
 export async function buildTree(input: FastInput): Promise<FastResult> {
@@ -113,17 +123,25 @@ export interface Placed {
   reusedLinks: Linked | undefined;
   /** Files of new packages `usable` holds byte for byte, linked to it. */
   same: Linked | undefined;
+  /** Packages the previous release lacks and the store holds, linked from it. */
+  stored: { nodes: TreeNode[]; links: FromStore } | undefined;
 }
 
 /**
  * The tree's packages on disk under `root`, before any script: the unchanged ones linked from the
- * previous release, the new ones (`fresh`) extracted from the npm cache.
+ * previous release (whose fingerprints vouch for them), those it lacks and the store holds linked from
+ * the store, the others (`fresh`) extracted from the npm cache.
  */
 export async function placePackages(input: PlaceInput): Promise<Placed> {
   const { tree, previous, root } = input;
   const usable = linkableRelease(previous, tree.node);
   const reuse = tree.deps.filter((node) => isReusable(node, usable));
-  const fresh = tree.deps.filter((node) => !reuse.includes(node));
+  const fromStore = await storedNodes(
+    input.layout,
+    tree.deps.filter((node) => !reuse.includes(node)),
+  );
+  const storedAt = new Set(fromStore.map(({ node }) => node.location));
+  const fresh = tree.deps.filter((node) => !reuse.includes(node) && !storedAt.has(node.location));
   // Linking and extracting touch different packages: they run side by side. Extraction never writes
   // through a link (the unpacker replaces, never opens an existing file). Files of new packages that
   // the previous release holds byte for byte are not written: they are linked once both are done,
@@ -150,12 +168,23 @@ export async function placePackages(input: PlaceInput): Promise<Placed> {
           wait: { later, until: extractedP },
         })
       : Promise.resolve(undefined);
-  const [linkedR, extractedR] = await Promise.allSettled([linkedP, extractedP]);
+  // From the store likewise, once the links from the previous release are made (placeFromStore says why).
+  const storedP = placeFromStore(input.layout, root, fromStore, {
+    nested: (location) => ancestors(location).some((at) => freshAt.has(at)),
+    before: linkedP,
+    extracted: extractedP,
+  });
+  const [linkedR, extractedR, storedR] = await Promise.allSettled([linkedP, extractedP, storedP]);
   if (linkedR.status === 'rejected') throw linkedR.reason;
   if (extractedR.status === 'rejected') throw extractedR.reason;
+  if (storedR.status === 'rejected') throw storedR.reason;
   const extracted = extractedR.value;
   const same = usable && extracted.deferred.length > 0 ? await linkExtracted(root, usable, extracted) : undefined;
-  return { usable, reuse, fresh, extracted, reusedLinks: linkedR.value, same };
+  const storedNodesList = fromStore.map(({ node }) => node);
+  // Their files carry the modes bin-links gave them when the store took them: only the bin links are made.
+  if (storedNodesList.length > 0) await linkReusedBins(root, storedNodesList);
+  const stored = storedR.value ? { nodes: storedNodesList, links: storedR.value } : undefined;
+  return { usable, reuse, fresh, extracted, reusedLinks: linkedR.value, same, stored };
 }
 
 /** The placed packages, now in pkgDir: the baseline of every file shared with the previous release, and progress. */
@@ -164,20 +193,38 @@ async function settlePlaced(
   placed: Placed,
   progress: (event: ProgressEvent) => void,
 ): Promise<FastResult & { fresh: TreeNode[] }> {
-  const { usable, reuse, fresh, extracted, reusedLinks, same } = placed;
-  const shared = [...(reusedLinks?.files ?? []), ...(same?.files ?? [])];
+  const { usable, reuse, fresh, extracted, reusedLinks, same, stored } = placed;
+  const fromStore = stored?.links.files ?? [];
+  const shared = [...(reusedLinks?.files ?? []), ...(same?.files ?? []), ...fromStore];
   const linked = shared.length > 0 ? await baseline(pkgDir, shared, reuse.length) : undefined;
   // The first state of an inode wins: a reused package's link came before an extracted file's.
-  const inodes = new Map([...(same?.inodes ?? []), ...(reusedLinks?.inodes ?? [])]);
+  const inodes = new Map([...(stored?.links.inodes ?? []), ...(same?.inodes ?? []), ...(reusedLinks?.inodes ?? [])]);
   const reusedBytes = (reusedLinks?.files ?? []).reduce((sum, file) => sum + file.size, 0);
-  const reused = reusedLinks
-    ? { packages: reuse.length, files: reusedLinks.files.length, bytes: reusedBytes }
-    : NOTHING_REUSED;
+  const storeUse = stored && {
+    packages: stored.nodes.length,
+    files: fromStore.length + stored.links.copied,
+    bytes: stored.links.bytes,
+    copied: stored.links.copied,
+  };
+  const reused: Reused =
+    reusedLinks || storeUse
+      ? {
+          packages: (reusedLinks ? reuse.length : 0) + (storeUse?.packages ?? 0),
+          files: (reusedLinks?.files.length ?? 0) + (storeUse?.files ?? 0),
+          bytes: reusedBytes + (storeUse?.bytes ?? 0),
+          ...(storeUse ? { store: storeUse } : {}),
+        }
+      : NOTHING_REUSED;
+  if (storeUse)
+    progress({
+      phase: 'reuse',
+      message: `${storeUse.packages} packages (${storeUse.files} files, ${storeUse.bytes} bytes) linked from the store${storeUse.copied > 0 ? `; ${storeUse.copied} files copied from it instead (the store is on another filesystem than staging, or an inode has all the links it may have)` : ''}`,
+    });
   progress({
     phase: 'reuse',
-    message: `${reused.packages} packages (${reused.files} files, ${reused.bytes} bytes) linked from releases/${usable ? path.basename(usable.dir) : '-'}`,
-    done: reused.bytes,
-    total: reused.bytes,
+    message: `${reusedLinks ? reuse.length : 0} packages (${reusedLinks?.files.length ?? 0} files, ${reusedBytes} bytes) linked from releases/${usable ? path.basename(usable.dir) : '-'}`,
+    done: reusedBytes,
+    total: reusedBytes,
     unit: 'bytes',
   });
   const sameBytes = (same?.files ?? []).reduce((sum, file) => sum + file.size, 0);
@@ -188,7 +235,18 @@ async function settlePlaced(
     total: extracted.bytes,
     unit: 'bytes',
   });
-  return { known: new Map([...extracted.known, ...(linked?.known ?? [])]), linked, inodes, reused, fresh };
+  const previousShared = usable?.immutable
+    ? [...(reusedLinks?.files ?? []), ...(same?.files ?? [])].map((file) => file.path)
+    : [];
+  return {
+    known: new Map([...extracted.known, ...(linked?.known ?? [])]),
+    linked,
+    inodes,
+    reused,
+    fresh,
+    alreadyImmutable: new Set([...previousShared, ...(stored?.links.immutable ?? [])]),
+    unproven: new Set(fromStore.map((file) => file.path)),
+  };
 }
 
 /** Shared inodes that changed since they were linked (a script wrote through one). */

@@ -178,6 +178,7 @@ async function stageResolving(
       if (!treeFallbackReason(tree)) {
         progress({ phase: 'reuse', message: `placing ${tree.deps.length} dependencies while the package unpacks` });
         beside = placeBeside({
+          layout,
           work,
           tree,
           previous: await resolving.previous,
@@ -296,6 +297,9 @@ async function afterUnpack(
     known: outcome.known,
     shared: outcome.shared,
     sharedImmutable: outcome.sharedImmutable,
+    unproven: outcome.unproven,
+    // The packages the fast path placed go into the store once sealed (not what a full npm install made).
+    storeNodes: outcome.fallback === null ? tree?.deps : undefined,
     progress,
     identity: {
       name: pkg.name,

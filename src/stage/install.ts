@@ -17,6 +17,7 @@ import { stageRelease } from './index.js';
 import { preloadResolver } from './resolve/resolve-tree.js';
 import { type LinkedInode, recordFingerprints, refreshAfterLinks } from '../store/fingerprints.js';
 import { makeReleaseImmutable, removeTreeKeepingReleases } from '../store/immutable-release.js';
+import { stillUnproven } from '../store/store-proof.js';
 import { layoutOf } from '../store/layout.js';
 import { sealReleaseTop } from '../store/seal.js';
 import { yieldingTo } from '../store/lock-yield.js';
@@ -131,6 +132,8 @@ export async function commitRelease(
     inodes?: ReadonlyMap<string, LinkedInode>;
     earlier?: readonly string[];
     alreadyImmutable?: ReadonlySet<string>;
+    /** Paths whose hash is the store's word: recorded without a fingerprint (the first activation re-hashes them). */
+    unproven?: ReadonlySet<string>;
     /** Staged for another Node than the service's: the release runs on it (ReleaseRecord.node). */
     runsOn?: NodeRef;
   },
@@ -150,14 +153,25 @@ export async function commitRelease(
   // Last: after every step that moves a ctime (links, chmod, +i), or every fingerprint is stale at once.
   // The earlier releases' records and the new one's are separate files: written side by side, their
   // fsyncs share the filesystem's journal commits instead of waiting for one each.
+  // Before the earlier records are refreshed: they vouch for the store's inodes as they were before the links.
+  const unproven =
+    staged.unproven?.size && staged.inodes && staged.earlier
+      ? await stillUnproven(layout, {
+          dir: layout.release(version),
+          marker: staged.marker,
+          unproven: staged.unproven,
+          inodes: staged.inodes,
+          earlier: staged.earlier,
+        })
+      : staged.unproven;
   const written = await Promise.allSettled([
     staged.inodes && staged.earlier ? refreshAfterLinks(layout, staged.earlier, staged.inodes) : undefined,
-    recordFingerprints(layout, version, layout.release(version)),
+    recordFingerprints(layout, version, layout.release(version), unproven),
   ]);
   for (const outcome of written) if (outcome.status === 'rejected') throw outcome.reason;
   session.runtime.onProgress({
     phase: 'seal',
-    message: `fingerprints recorded${staged.inodes?.size ? `, and carried for ${staged.inodes.size} inodes of earlier releases linked to` : ''}`,
+    message: `fingerprints recorded${staged.inodes?.size ? `, and carried for ${staged.inodes.size} inodes of earlier releases linked to` : ''}${unproven?.size ? `; ${unproven.size} file(s) taken from the store that no earlier release vouches for: the first activation re-hashes them` : ''}`,
   });
   crashPoint('install:renamed');
   const signatures = staged.marker.signatures;

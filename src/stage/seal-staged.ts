@@ -11,6 +11,8 @@ import { LAYOUT_VERSION, type Layout, RELEASE_MARKER } from '../store/layout.js'
 import { type KnownHash, type ReleaseMarker, computeManifest, manifestSize } from '../store/manifest.js';
 import { readMarker } from '../store/release.js';
 import { type EarlierRelease, dedupeAgainst, sealTree } from '../store/seal.js';
+import type { TreeNode } from './resolve/resolve-tree.js';
+import { addToStore } from './reuse/to-store.js';
 
 export interface SealInput {
   layout: Layout;
@@ -27,6 +29,10 @@ export interface SealInput {
   progress: (event: ProgressEvent) => void;
   /** A check still running (the smoke check): awaited once the manifest is hashed, before anything is linked or sealed. */
   checked?: Promise<void> | undefined;
+  /** Files whose hash is the store's word (linked from it): no fingerprint is recorded for them. */
+  unproven?: ReadonlySet<string> | undefined;
+  /** The tree's packages as the fast path placed them: once sealed, those the store lacks go into it. */
+  storeNodes?: readonly TreeNode[] | undefined;
 }
 
 /** Manifest, dedupe against earlier releases, marker, seal: the end of every way a release is made. */
@@ -35,6 +41,7 @@ export async function sealStaged(input: SealInput): Promise<{
   linkedBytes: number;
   inodes: Map<string, LinkedInode>;
   alreadyImmutable: Set<string>;
+  unproven: ReadonlySet<string>;
 }> {
   const { pkgDir, progress } = input;
   progress({ phase: 'manifest', message: 'hashing files' });
@@ -66,10 +73,20 @@ export async function sealStaged(input: SealInput): Promise<{
   await writeFileAtomic(path.join(pkgDir, RELEASE_MARKER), `${JSON.stringify(marker)}\n`);
   await sealTree(pkgDir, linked, manifest, { staged: true }); // its top folder once it is in releases/
   progress({ phase: 'seal', message: `sealed ${manifest.length} entries` });
+  if (input.storeNodes && input.storeNodes.length > 0) {
+    // Sealed: every file has its final content and mode, no script runs any more.
+    const added = await addToStore(input.layout, { pkgDir, nodes: input.storeNodes, manifest });
+    if (added.packages > 0)
+      progress({
+        phase: 'seal',
+        message: `${added.packages} packages added to the store (${added.files} files${added.copied > 0 ? `, ${added.copied} of them copied: the store is on another filesystem than staging` : ''})`,
+      });
+  }
   return {
     marker,
     linkedBytes,
     inodes,
+    unproven: input.unproven ?? new Set(),
     alreadyImmutable: new Set([...(input.sharedImmutable ?? []), ...deduped.immutable]),
   };
 }

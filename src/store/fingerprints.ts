@@ -92,7 +92,13 @@ const TYPE_LETTER = { dir: 'd', file: 'f', link: 'l' } as const;
  * Each inode is stat'ed before anything is read of it (the marker before it is hashed), so a change
  * after that moves its ctime and shows.
  */
-export async function recordFingerprints(layout: Layout, version: string, dir: string): Promise<void> {
+export async function recordFingerprints(
+  layout: Layout,
+  version: string,
+  dir: string,
+  /** Entries recorded as not seen (''): their content is someone else's word (the store's), checked in full once. */
+  unproven: ReadonlySet<string> = new Set(),
+): Promise<void> {
   const markerFile = path.join(dir, RELEASE_MARKER);
   const markerStat = await fs.lstat(markerFile, { bigint: true });
   const text = await fs.readFile(markerFile);
@@ -101,6 +107,8 @@ export async function recordFingerprints(layout: Layout, version: string, dir: s
     dir,
     marker.files.map((entry) => entry.path),
   );
+  if (unproven.size > 0)
+    for (let i = 0; i < marker.files.length; i++) if (unproven.has(marker.files[i]!.path)) fingerprints[i] = '';
   await writeRecord(layout, version, recordOf(marker, text, fingerprintOf(markerStat), fingerprints));
 }
 

@@ -38,6 +38,10 @@ export interface Layout {
   readonly fingerprintsDir: string;
   /** Where a symbolic link found in releases/ is moved (never a release): `set-aside/<name>-<time>`. */
   readonly setAside: string;
+  /** The content-addressed store (store/content-store.ts): `store/files/`, `store/index/`. */
+  readonly store: string;
+  readonly storeFiles: string;
+  readonly storeIndex: string;
   release(version: string): string;
   /** Stat fingerprints of a sealed release, kept outside it (see store/fingerprints.ts). */
   fingerprints(version: string): string;
@@ -47,6 +51,10 @@ export interface Layout {
   stagingDir(id: string): string;
   /** The state snapshot taken before the target of transaction `id` first started. */
   snapshot(id: string): string;
+  /** A store file: `store/files/<first two hex>/<sha256>-<sealed mode, octal>` (one inode per content and mode). */
+  storeFile(sha256: string, mode: number): string;
+  /** A package's file index in the store, named by the sha256 of its integrity string: `store/index/<xx>/<hex>.json`. */
+  storeIndexFile(key: string): string;
 }
 
 export function layoutOf(root: string): Layout {
@@ -55,6 +63,9 @@ export function layoutOf(root: string): Layout {
   const staging = path.join(abs, 'staging');
   const snapshots = path.join(abs, 'snapshots');
   const fingerprintsDir = path.join(abs, 'fingerprints');
+  const store = path.join(abs, 'store');
+  const storeFiles = path.join(store, 'files');
+  const storeIndex = path.join(store, 'index');
   return {
     root: abs,
     config: path.join(abs, 'config.json'),
@@ -72,13 +83,26 @@ export function layoutOf(root: string): Layout {
     snapshots,
     fingerprintsDir,
     setAside: path.join(abs, 'set-aside'),
+    store,
+    storeFiles,
+    storeIndex,
     release: (version) => path.join(releases, validVersion(version, 'a release directory')),
     marker: (version) => path.join(releases, validVersion(version, 'a release marker'), RELEASE_MARKER),
     fingerprints: (version) => path.join(fingerprintsDir, `${validVersion(version, 'a fingerprint record')}.json`),
     linkTarget: (version) => path.join('releases', validVersion(version, 'a link target')),
     stagingDir: (id) => path.join(staging, id),
     snapshot: (id) => path.join(snapshots, id),
+    storeFile: (sha256, mode) => path.join(storeFiles, hexName(sha256).slice(0, 2), `${sha256}-${mode.toString(8)}`),
+    storeIndexFile: (key) => path.join(storeIndex, hexName(key).slice(0, 2), `${key}.json`),
   };
+}
+
+/** A sha256 in hex, the only thing that names a store entry. */
+function hexName(name: string): string {
+  if (/^[0-9a-f]{64}$/.test(name)) return name;
+  throw new ReleaseSwitcherError('INTERNAL', `${JSON.stringify(name)} is not a sha256 in hex.`, {
+    hint: 'Please report this.',
+  });
 }
 
 /** The version a `current`/`previous` link target names, or undefined when it is not `releases/<v>`. */

@@ -13,6 +13,8 @@ import { clearImmutable } from '../platform/immutable.js';
 import { restoreImmutable } from '../store/immutable-release.js';
 import { moveSealedDir } from '../store/seal.js';
 import { removeFingerprints } from '../store/fingerprints.js';
+import { type StoreGarbage, collectStoreGarbage } from '../store/store-gc.js';
+import type { ProgressEvent } from '../model/runtime.js';
 
 export interface PruneOptions extends RootOptions {
   /** How many releases to keep besides current, previous and pinned ones. @default config.keep */
@@ -34,9 +36,13 @@ export interface PruneResult {
  * fingerprint records (`fingerprints/<version>.json`).
  */
 export async function prune(options: PruneOptions): Promise<PruneResult> {
-  return mutate(options, 'prune', async ({ layout, config, journal }) => {
+  return mutate(options, 'prune', async ({ layout, config, journal, runtime }) => {
     const { removed, kept } = await choosePrune(layout, journal.state, options.keep ?? config.keep);
-    if (removed.length === 0) return withSnapshots({ removed, kept }, await pruneSnapshots(layout, new Set(kept)));
+    const collect = async () => report(await collectStoreGarbage(layout), runtime.onProgress);
+    if (removed.length === 0) {
+      await collect();
+      return withSnapshots({ removed, kept }, await pruneSnapshots(layout, new Set(kept)));
+    }
     const id = newId();
     beginOperation(journal, { kind: 'prune', id, startedAt: new Date().toISOString(), versions: removed });
     await journal.commit('prune:begin');
@@ -55,6 +61,8 @@ export async function prune(options: PruneOptions): Promise<PruneResult> {
     await restoreImmutable(layout, kept); // inodes the pruned release shared with these lost the attribute with it
     endOperation(journal);
     await journal.commit('prune:done');
+    // After the releases (their links to store files gone with them), under the lock (no staging links meanwhile).
+    await collect();
     // After the releases: a snapshot can only ever be restored for a release that is still installed.
     return withSnapshots({ removed, kept }, await pruneSnapshots(layout, new Set(kept)));
   });
@@ -86,4 +94,12 @@ export async function planPrune(options: PruneOptions): Promise<PruneResult> {
 /** The contract's `{removed, kept}`, plus the snapshots removed when there were any. */
 function withSnapshots(result: PruneResult, removedSnapshots: string[]): PruneResult {
   return removedSnapshots.length > 0 ? { ...result, removedSnapshots } : result;
+}
+
+function report(garbage: StoreGarbage, progress: (event: ProgressEvent) => void): void {
+  if (garbage.files > 0 || garbage.indexes > 0)
+    progress({
+      phase: 'prune',
+      message: `store: removed ${garbage.files} file(s) (${garbage.bytes} bytes) no release links any more, and ${garbage.indexes} package index(es) whose files are gone`,
+    });
 }

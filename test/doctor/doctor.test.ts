@@ -40,6 +40,7 @@ describe('doctor', () => {
       ['staging', true],
       ['lock', true],
       ['disk', true],
+      ['store', true],
     ]);
   });
 

@@ -23,7 +23,7 @@ const LINK_PARALLELISM = 32;
  * The manifest's entries of each package in `locations`: under its folder, not inside its own
  * node_modules (the same rule per package as a prefix scan, in one pass over the manifest).
  */
-function entriesByPackage(files: ManifestEntry[], locations: ReadonlySet<string>): Map<string, ManifestEntry[]> {
+export function entriesByPackage(files: ManifestEntry[], locations: ReadonlySet<string>): Map<string, ManifestEntry[]> {
   const out = new Map<string, ManifestEntry[]>();
   const marker = 'node_modules/';
   for (const entry of files) {

@@ -1,0 +1,167 @@
+/**
+ * Packages staged from the root's content-addressed store (store/content-store.ts): a package whose
+ * integrity has an index there, every file of it present, is hardlinked file by file from the store:
+ * nothing is extracted or hashed, the manifest takes each file's sha256 from the index. The store's
+ * files carry their sealed modes and, once a release that links them is sealed, the immutable
+ * attribute: link(2) to such an inode needs it lifted for the moment, as for a link into a release.
+ *
+ * What the store says is trusted no further than this: the new release records a fingerprint for a file
+ * it linked from the store only where an earlier release's record vouches for that inode
+ * (store/store-proof.ts); any other its first activation re-hashes against the manifest (verify-release),
+ * and a store file whose content is not what its name says is refused there.
+ * Across filesystems (a store on another one than staging: EXDEV) each file is copied instead, checked
+ * against the index as it is read.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, constants, fchmodSync, linkSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ReleaseSwitcherError, errnoOf } from '../../model/errors.js';
+import { withImmutableCleared } from '../../platform/immutable.js';
+import { eachSync } from '../../platform/tree.js';
+import { type StoreIndex, holdsAll, readIndex } from '../../store/content-store.js';
+import type { Layout } from '../../store/layout.js';
+import type { TreeNode } from '../resolve/resolve-tree.js';
+import { type Linked, type SharedFile, statSources } from './shared-inodes.js';
+
+export interface StoredNode {
+  node: TreeNode;
+  index: StoreIndex;
+}
+
+/** Of `nodes`, those the store holds whole (an index for their integrity, every file present). */
+export async function storedNodes(layout: Layout, nodes: readonly TreeNode[]): Promise<StoredNode[]> {
+  const out: StoredNode[] = [];
+  for (const node of nodes) {
+    // Never a package with install scripts: its files are private to each release (the store never takes one).
+    if (!node.integrity || node.hasInstallScript || node.inBundle || node.isLink) continue;
+    const index = await readIndex(layout, node.integrity);
+    if (index && holdsAll(layout, index)) out.push({ node, index });
+  }
+  return out;
+}
+
+export interface FromStore extends Linked {
+  /** Release paths linked to store inodes that carry the immutable attribute. */
+  immutable: Set<string>;
+  /** Files copied from the store (another filesystem, or an inode with all the links it may have). */
+  copied: number;
+  bytes: number;
+}
+
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+const COPY_INSTEAD = new Set(['EXDEV', 'EMLINK']);
+
+/** Link (or copy) each stored package's files under `root`; its folders made first. */
+export async function linkFromStore(layout: Layout, root: string, stored: readonly StoredNode[]): Promise<FromStore> {
+  const files: { rel: string; abs: string; source: string; sha256: string; size: number; mode: number }[] = [];
+  const empty: { abs: string; mode: number }[] = [];
+  // Each folder made once (a package's files mostly share a few): tens of thousands of mkdir calls cost more than the links.
+  const made = new Set<string>();
+  const mkdir = (dir: string) => {
+    if (made.has(dir)) return;
+    mkdirSync(dir, { recursive: true });
+    made.add(dir);
+  };
+  await eachSync(stored, ({ node, index }) => {
+    mkdir(path.join(root, node.location));
+    for (const dir of index.dirs) mkdir(path.join(root, node.location, dir));
+    for (const [rel, file] of Object.entries(index.files)) {
+      const abs = path.join(root, node.location, rel);
+      mkdir(path.dirname(abs));
+      if (file.size === 0) empty.push({ abs, mode: file.mode });
+      else
+        files.push({
+          rel: `${node.location}/${rel}`,
+          abs,
+          source: layout.storeFile(file.sha256, file.mode),
+          sha256: file.sha256,
+          size: file.size,
+          mode: file.mode,
+        });
+    }
+  });
+  const inodes = await statSources([...new Set(files.map((file) => file.source))]);
+  const linked: SharedFile[] = [];
+  const immutable = new Set<string>();
+  const retry: typeof files = [];
+  const copies: typeof files = [];
+  const tryLink = (file: (typeof files)[number], again: boolean) => {
+    try {
+      linkSync(file.source, file.abs);
+      linked.push({ path: file.rel, sha256: file.sha256, size: file.size });
+      if (again) immutable.add(file.rel);
+    } catch (error) {
+      const code = errnoOf(error) ?? '';
+      if (code === 'EPERM' && !again) retry.push(file);
+      else if (COPY_INSTEAD.has(code)) copies.push(file);
+      else throw error;
+    }
+  };
+  await eachSync(files, (file) => tryLink(file, false));
+  // EPERM: an immutable inode (a sealed release links it): lifted on exactly those, linked, set again.
+  if (retry.length > 0)
+    await withImmutableCleared([...new Set(retry.map((file) => file.source))], () =>
+      eachSync(retry, (file) => tryLink(file, true)),
+    );
+  await eachSync(copies, (file) => copyChecked(file));
+  await eachSync(empty, ({ abs, mode }) => writeSealed(abs, Buffer.alloc(0), mode));
+  const bytes = files.reduce((sum, file) => sum + file.size, 0);
+  return { files: linked, inodes, immutable, copied: copies.length, bytes };
+}
+
+/**
+ * Link the stored packages under `root`: those nested inside a package being extracted once it is (the
+ * unpacker wants its folder to itself), and all of them after `before` (the links from the previous
+ * release): both may lift the immutable attribute of one inode (the same file in two packages), and one
+ * setting it again under the other's link would make that link fail.
+ */
+export async function placeFromStore(
+  layout: Layout,
+  root: string,
+  stored: readonly StoredNode[],
+  wait: { nested: (location: string) => boolean; before: Promise<unknown>; extracted: Promise<unknown> },
+): Promise<FromStore | undefined> {
+  if (stored.length === 0) return undefined;
+  await wait.before.catch(() => undefined);
+  const first = await linkFromStore(
+    layout,
+    root,
+    stored.filter(({ node }) => !wait.nested(node.location)),
+  );
+  const later = stored.filter(({ node }) => wait.nested(node.location));
+  if (later.length === 0) return first;
+  await wait.extracted.catch(() => undefined);
+  const second = await linkFromStore(layout, root, later);
+  return {
+    files: [...first.files, ...second.files],
+    inodes: new Map([...first.inodes, ...second.inodes]),
+    immutable: new Set([...first.immutable, ...second.immutable]),
+    copied: first.copied + second.copied,
+    bytes: first.bytes + second.bytes,
+  };
+}
+
+/** A private copy of a store file, written as the unpacker writes one, refused when it is not what the index says. */
+function copyChecked(file: { source: string; abs: string; sha256: string; mode: number; rel: string }): void {
+  const bytes = readFileSync(file.source);
+  if (createHash('sha256').update(bytes).digest('hex') !== file.sha256) {
+    throw new ReleaseSwitcherError(
+      'RELEASE_TAMPERED',
+      `${file.source} (the store's copy of ${file.rel}) does not hold what its name says.`,
+      {
+        hint: 'Run release-switcher doctor --deep: it names the store files that changed; remove them (or the whole store/ folder, which is rebuilt as releases are staged). Nothing was installed.',
+      },
+    );
+  }
+  writeSealed(file.abs, bytes, file.mode);
+}
+
+function writeSealed(abs: string, bytes: Buffer, mode: number): void {
+  const fd = openSync(abs, WRITE_FLAGS, 0o600);
+  try {
+    if (bytes.length > 0) writeFileSync(fd, bytes);
+    fchmodSync(fd, mode);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,105 @@
+// The content-addressed store on a root whose releases carry the immutable attribute (root, ext4): a store file
+// shares its inode with the releases, so it is immutable as they are; staging links from it (lifting the attribute
+// on exactly those inodes for the moment) without leaving an earlier release's fingerprints stale; prune lifts it on
+// the store files it removes; every release stays immutable throughout.
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { beforeAll, expect, it } from 'vitest';
+import { describeWhere } from '../support/skip.ts';
+import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
+import { runThisFileAsRoot } from '../support/accounts.ts';
+import {
+  type StoreFixture,
+  inodesOf,
+  installApp,
+  integrityIn,
+  npmTree,
+  publishStoreFixture,
+  treeOf,
+} from '../support/store-fixtures.ts';
+import { probeImmutable, setImmutablePaths } from '../../src/platform/immutable.ts';
+import { fingerprintOf, readFingerprints } from '../../src/store/fingerprints.ts';
+import { layoutOf } from '../../src/store/layout.ts';
+import { readIndex } from '../../src/store/content-store.ts';
+import { checkStore } from '../../src/store/store-verify.ts';
+
+runThisFileAsRoot(
+  "the immutable attribute (chattr +i) needs CAP_LINUX_IMMUTABLE: root's releases and store are the subject",
+);
+
+const isRoot = process.getuid?.() === 0;
+const support = isRoot ? await probeImmutable(tempDir()) : { supported: false as const, reason: 'not root' };
+const can = {
+  ok: support.supported,
+  why: support.supported ? undefined : `chattr +i is refused here (${support.reason})`,
+};
+
+const flags = (path: string) => execFileSync('lsattr', ['-d', path], { encoding: 'utf8' }).split(' ')[0]!;
+
+let fx: StoreFixture;
+let npmCache: string;
+
+describeWhere(can, 'the store on an immutable root (root, ext4)', () => {
+  beforeAll(async () => {
+    npmCache = join(tempDir('rs-casi-npmcache-', null), 'cache');
+    fx = await publishStoreFixture('rs-fixture-casi');
+  }, 120_000);
+
+  it('store files are the releases’ immutable inodes; linking from them keeps every release immutable and its fingerprints current', async () => {
+    const root = await fixtureRoot(['--package', fx.app]);
+    const layout = layoutOf(root);
+    for (const v of ['1.0.0', '1.1.0']) await installApp(root, `${fx.app}@${v}`);
+    const index = (await readIndex(layout, integrityIn(root, '1.0.0', fx.a)))!;
+    const stored = layout.storeFile(index.files['index.js']!.sha256, index.files['index.js']!.mode);
+    expect(flags(stored)).toContain('i');
+    expect(() => writeFileSync(stored, 'owned')).toThrow(expect.objectContaining({ code: 'EPERM' }));
+    // 1.2.0 takes a@1.0.0 from the store, whose inodes are immutable (1.0.0 links them).
+    const r = await installApp(root, `${fx.app}@1.2.0`);
+    expect(r.json.result.reused.store).toMatchObject({ packages: 1, copied: 0 });
+    expect(inodesOf(root, '1.2.0', fx.a).filter(([rel]) => rel !== 'empty.txt')).toEqual(
+      inodesOf(root, '1.0.0', fx.a).filter(([rel]) => rel !== 'empty.txt'),
+    );
+    expect(flags(stored)).toContain('i');
+    expect(treeOf(join(root, 'releases', '1.2.0'))).toEqual(await npmTree(fx.app, '1.2.0', npmCache));
+    // 1.0.0's fingerprints of the inodes 1.2.0 linked to were carried past the attribute's lifting and setting.
+    const record = (await readFingerprints(layout, '1.0.0'))!;
+    for (const [rel] of inodesOf(root, '1.0.0', fx.a)) {
+      const path = `node_modules/${fx.a}/${rel}`;
+      expect(record.entries[path], path).toBe(
+        fingerprintOf(lstatSync(join(root, 'releases/1.0.0', path), { bigint: true })),
+      );
+    }
+    const doctor = await rs(root, ['doctor']);
+    const check = (name: string) => doctor.json.result.checks.find((c: { name: string }) => c.name === name);
+    expect(check('immutable')).toMatchObject({ ok: true, detail: '3 release(s) immutable' });
+    expect(check('manifests')).toMatchObject({ ok: true });
+    expect(check('store')).toMatchObject({ ok: true });
+    expect((await rs(root, ['switch', '1.2.0'])).exitCode).toBe(0);
+  });
+
+  it('prune lifts the attribute on the store files no release links any more, and removes them', async () => {
+    const root = await fixtureRoot(['--package', fx.app]);
+    const layout = layoutOf(root);
+    for (const v of ['1.0.0', '1.1.0']) await installApp(root, `${fx.app}@${v}`);
+    expect((await rs(root, ['switch', '1.1.0'])).exitCode).toBe(0);
+    const index = (await readIndex(layout, integrityIn(root, '1.0.0', fx.a)))!;
+    const only100 = layout.storeFile(index.files['index.js']!.sha256, index.files['index.js']!.mode);
+    // A store file left immutable with no other name (as a release removed behind our back would leave it).
+    const stray = layout.storeFile('f'.repeat(64), 0o444);
+    mkdirSync(dirname(stray), { recursive: true });
+    writeFileSync(stray, 'stray', { mode: 0o444 });
+    expect(await setImmutablePaths([stray], true)).toBeUndefined();
+    const r = await rs(root, ['prune', '--keep', '0']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(r.json.result.removed).toEqual(['1.0.0']);
+    expect(existsSync(only100)).toBe(false);
+    expect(existsSync(stray)).toBe(false);
+    expect((await checkStore(layout, { all: true })).problems).toEqual([]);
+    const doctor = await rs(root, ['doctor']);
+    expect(doctor.json.result.checks.find((c: { name: string }) => c.name === 'immutable')).toMatchObject({ ok: true });
+    // What 1.1.0 shares with the store is still immutable.
+    const kept = (await readIndex(layout, integrityIn(root, '1.1.0', fx.a)))!;
+    expect(flags(layout.storeFile(kept.files['index.js']!.sha256, kept.files['index.js']!.mode))).toContain('i');
+  });
+});

@@ -1,0 +1,117 @@
+// Fixtures of the content-addressed store's tests: an app whose three versions move one dependency back and forth
+// (1.0.0 and 1.2.0 take a@1.0.0, 1.1.0 takes a@1.1.0; all take b@1.0.0), so that a version's package is missing
+// from the previous release while the store holds it. Each test file publishes its own names (`prefix`): one
+// registry serves the whole run, and a version is published once.
+import { createHash } from 'node:crypto';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, inject } from 'vitest';
+import { rs, tempDir } from './cli.ts';
+import { npm, publish } from './registry.ts';
+
+export interface StoreFixture {
+  app: string;
+  a: string;
+  b: string;
+}
+
+function writePackage(dir: string, files: Record<string, string>): string {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+const APP_DEPS: Record<string, string> = { '1.0.0': '1.0.0', '1.1.0': '1.1.0', '1.2.0': '1.0.0' };
+
+/**
+ * a has a bin (cli.js, packed 0644: bin-links makes it executable) and an empty file; same.js is byte-identical in
+ * both of its versions; b has a bin too.
+ */
+export async function publishStoreFixture(prefix: string): Promise<StoreFixture> {
+  const fixture = { app: `${prefix}-app`, a: `${prefix}-a`, b: `${prefix}-b` };
+  const registry = inject('registryUrl');
+  for (const version of ['1.0.0', '1.1.0']) {
+    const dir = writePackage(tempDir('rs-cas-src-', null), {
+      'package.json': JSON.stringify({ name: fixture.a, version, bin: { [`${prefix}-a`]: 'cli.js' } }),
+      'index.js': `module.exports = ${JSON.stringify(version)};\n`,
+      'same.js': 'module.exports = "the same in every version";\n',
+      'cli.js': `#!/usr/bin/env node\nconsole.log(${JSON.stringify(version)});\n`,
+      'empty.txt': '',
+    });
+    chmodSync(join(dir, 'cli.js'), 0o644);
+    await publish(dir, { registry });
+  }
+  await publish(
+    writePackage(tempDir('rs-cas-src-', null), {
+      'package.json': JSON.stringify({ name: fixture.b, version: '1.0.0', bin: { [`${prefix}-b`]: 'cli.js' } }),
+      'cli.js': '#!/usr/bin/env node\nconsole.log("b");\n',
+    }),
+    { registry },
+  );
+  for (const [version, a] of Object.entries(APP_DEPS)) {
+    await publish(
+      writePackage(tempDir('rs-cas-src-', null), {
+        'package.json': JSON.stringify({
+          name: fixture.app,
+          version,
+          main: 'server.js',
+          dependencies: { [fixture.a]: a, [fixture.b]: '1.0.0' },
+        }),
+        'server.js': `console.log(${JSON.stringify(version)});\n`,
+      }),
+      { registry },
+    );
+  }
+  return fixture;
+}
+
+/** Every path of a tree (no hidden lockfile, no release marker) with its sealed mode and content, or its target. */
+export function treeOf(dir: string, rel = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(join(dir, rel)).sort()) {
+    const p = rel ? `${rel}/${name}` : name;
+    if (p === '.release-switcher.json' || p === 'node_modules/.package-lock.json') continue;
+    const abs = join(dir, p);
+    const st = lstatSync(abs);
+    if (st.isSymbolicLink()) out[p] = `-> ${readlinkSync(abs)}`;
+    else if (st.isDirectory()) Object.assign(out, { [p]: 'dir' }, treeOf(dir, p));
+    else out[p] = `${(st.mode & 0o555).toString(8)} ${createHash('sha256').update(readFileSync(abs)).digest('hex')}`;
+  }
+  return out;
+}
+
+/** The judge of tree equality: `npm install -g --prefix` of `spec`, with `cache` as npm's cache. */
+export async function npmTree(app: string, version: string, cache: string): Promise<Record<string, string>> {
+  const prefix = tempDir('rs-cas-npm-', null);
+  await npm(['install', '-g', '--prefix', prefix, '--prefer-online', `${app}@${version}`], {
+    registry: inject('registryUrl'),
+    timeout: 120_000,
+    cache,
+  });
+  return treeOf(join(prefix, 'lib/node_modules', app));
+}
+
+/** Where each file of package `name` in release `version` lives: [path, inode]. */
+export function inodesOf(root: string, version: string, name: string): [string, number][] {
+  const dir = join(root, 'releases', version, 'node_modules', name);
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((rel) => lstatSync(join(dir, rel)).isFile())
+    .sort()
+    .map((rel) => [rel, lstatSync(join(dir, rel)).ino]);
+}
+
+/** The integrity of package `name` in a release, from its tree record. */
+export function integrityIn(root: string, release: string, name: string): string {
+  const record = JSON.parse(readFileSync(join(root, 'releases', release, 'node_modules/.package-lock.json'), 'utf8'));
+  return record.packages[`node_modules/${name}`].integrity as string;
+}
+
+export async function installApp(
+  root: string,
+  spec: string,
+  env: Record<string, string> = {},
+): Promise<Awaited<ReturnType<typeof rs>>> {
+  const r = await rs(root, ['install', spec], { env });
+  expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+  return r;
+}
