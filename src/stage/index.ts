@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import npa from 'npm-package-arg';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { ResolvedRuntime } from '../model/runtime.js';
 import { checkEngines, probeNode } from '../platform/node.js';
@@ -22,7 +23,9 @@ import type { Reused } from './fast.js';
 import { NPM_WRITES, installFastOrFull } from './fast-or-full.js';
 import { treeFallbackReason } from './fast.js';
 import { type PlacingBeside, placeBeside } from './place-beside.js';
-import { flatNpmOptions, resolveTree, type ResolvedTree } from './resolve/resolve-tree.js';
+import { flatNpmOptions, type ResolvedTree } from './resolve/resolve-tree.js';
+import type { Manifest } from './resolve/resolve-prefetch.js';
+import { resolveTreeKept, treeKey } from './resolve/tree-cache.js';
 import { sealStaged } from './seal-staged.js';
 import { earlySyntaxCheck, reachCheck, smokeCheck } from './smoke.js';
 import { unpackOffThread } from './unpack/off-thread.js';
@@ -72,17 +75,28 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   const stopSideWork = new AbortController();
   const sideSignal = runtime.signal ? AbortSignal.any([runtime.signal, stopSideWork.signal]) : stopSideWork.signal;
   // Meanwhile the new packages it will likely pick are downloaded into npm's cache, as the prefetch guesses them.
-  const registryPackage = fromRegistry(pkg);
-  const ahead = registryPackage
+  const resolution = resolutionOf(pkg);
+  const ahead = resolution
     ? new FetchAhead(path.join(layout.stagingDir(input.stagingId), 'ahead'), {
         pacoteOptions: flat,
         previous: previous.then((release) => linkableRelease(release, node.version)),
         signal: sideSignal,
       })
     : undefined;
-  const treeP = registryPackage
-    ? resolveTree({
-        spec: `${pkg.name}@${pkg.version}`,
+  const treeP = resolution
+    ? resolveTreeKept({
+        key: treeKey({
+          name: pkg.name,
+          version: pkg.version,
+          integrity: pkg.integrity,
+          from: resolution.from,
+          nodeVersion: node.version,
+          npmConfig: runtime.npmConfig,
+          registry: config.registry,
+          verify: pkg.dependencySignatures?.pacote,
+        }),
+        spec: resolution.spec,
+        rootManifest: resolution.from === 'tarball' ? dependenciesOf(pkg.manifest) : undefined,
         packageName: pkg.name,
         nodePath: node.path,
         npmConfig: runtime.npmConfig,
@@ -187,7 +201,7 @@ async function stageResolving(
         });
       }
     } else if (!('error' in resolved)) {
-      progress({ phase: 'resolve', message: 'not a registry package: full install' });
+      progress({ phase: 'resolve', message: 'nothing to resolve: full install' });
     }
     const unpacked = await unpacking;
     progress({ phase: 'extract', message: 'extracted', done: unpacked.count, total: unpacked.count, unit: 'files' });
@@ -203,9 +217,11 @@ async function stageResolving(
 }
 
 function resolvedMessage(tree: ResolvedTree): string {
-  const how = tree.how
-    ? ` (${tree.how.inProcess ? 'in process' : 'in a child'}, arborist ${tree.how.buildMs} ms, ${tree.how.prefetched} packuments prefetched)`
-    : '';
+  const how = !tree.how
+    ? ''
+    : 'kept' in tree.how
+      ? ` (kept from an earlier resolution, ${tree.how.revalidated} packuments unchanged, ${tree.how.ms} ms)`
+      : ` (${tree.how.inProcess ? 'in process' : 'in a child'}, arborist ${tree.how.buildMs} ms, ${tree.how.prefetched} packuments prefetched)`;
   return `${tree.deps.length} dependencies resolved with Node ${tree.node}${how}`;
 }
 
@@ -326,7 +342,28 @@ async function readPackageJson(pkgDir: string, pkg: ResolvedPackage): Promise<Re
   return json;
 }
 
-/** Its tarball comes over http(s), as a registry's does (a file or git spec's does not): only then is its tree resolved. */
-function fromRegistry(pkg: ResolvedPackage): boolean {
-  return /^https?:/.test(pkg.resolved);
+/**
+ * What its tree is resolved from, as `npm install -g <spec>` resolves it: a registry version from its
+ * packument, a tarball (a file or a URL) from its own package.json, its dependencies from the registry
+ * either way. The fast path then places them alike; what it cannot do (a git or file dependency, a
+ * shrinkwrap) falls back to a full install as before. Undefined: nothing to resolve (a full install).
+ */
+function resolutionOf(pkg: ResolvedPackage): { spec: string; from: 'registry' | 'tarball' } | undefined {
+  let type: string;
+  try {
+    type = npa(pkg.spec).type;
+  } catch {
+    return undefined;
+  }
+  if (['tag', 'version', 'range'].includes(type)) return { spec: `${pkg.name}@${pkg.version}`, from: 'registry' };
+  // The file's absolute path or the URL, as pacote resolved it (a relative path would be read from our cwd).
+  if (type === 'file' && path.isAbsolute(pkg.resolved)) return { spec: pkg.resolved, from: 'tarball' };
+  if (type === 'remote' && /^https?:/.test(pkg.resolved)) return { spec: pkg.resolved, from: 'tarball' };
+  return undefined;
+}
+
+/** The parts of a tarball's manifest the prefetch starts from (a child gets them as JSON: nothing else). */
+function dependenciesOf(manifest: ResolvedPackage['manifest']): Manifest {
+  const { dependencies, optionalDependencies, peerDependencies, peerDependenciesMeta } = manifest as Manifest;
+  return { dependencies, optionalDependencies, peerDependencies, peerDependenciesMeta };
 }
