@@ -125,6 +125,8 @@ export interface PackumentHandoff {
   key: string;
   /** The document as JSON, taken when it arrived (before pacote normalised the manifest it picked, in place). */
   json: string;
+  /** When it was asked for (ms since the epoch): npm's cache entry for it written since holds what the registry sent then. */
+  askedAt: number;
 }
 
 /** A pacote packument cache that keeps each full document as JSON the moment pacote stores it. */
@@ -190,6 +192,7 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
   let manifest!: PacoteManifest;
   let signatures!: SignatureRecord;
   let dependencySignatures: DependencyPlan | null = null;
+  const askedAt = Date.now();
   try {
     await withNetworkDeadline(
       { npmConfig: runtime.npmConfig, signal: runtime.signal, what: `resolving ${spec}` },
@@ -249,7 +252,7 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
     manifest,
     signatures,
     dependencySignatures,
-    ...(recorded ? { packument: { key: recorded[0], json: recorded[1] } } : {}),
+    ...(recorded ? { packument: { key: recorded[0], json: recorded[1], askedAt } } : {}),
   };
 }
 

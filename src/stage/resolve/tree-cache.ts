@@ -23,7 +23,7 @@ import { setMaxListeners } from 'node:events';
 import { createRequire } from 'node:module';
 import cacache from 'cacache';
 import registryFetch from 'npm-registry-fetch';
-import { strongestHashes } from '../../registry/fetch.js';
+import { type PackumentHandoff, strongestHashes } from '../../registry/fetch.js';
 import { FULL_DOC, cacheKeyOf, packumentHeaders } from './packument-revalidate.js';
 import { type ResolveTreeOptions, type ResolvedTree, flatNpmOptions, resolveTree } from './resolve-tree.js';
 
@@ -93,7 +93,7 @@ export async function resolveTreeKept(
   const cache = flat.cache as string;
   if (key) {
     const started = performance.now();
-    const hit = await keptTree(cache, key, flat, options.signal);
+    const hit = await keptTree(cache, key, flat, { signal: options.signal, fresh: options.packument });
     if (hit) {
       for (const node of hit.tree.deps) {
         if (node.resolved && node.integrity && /^https?:/.test(node.resolved))
@@ -175,8 +175,16 @@ export async function keptTree(
   cache: string,
   key: string,
   flat: Record<string, unknown>,
-  signal?: AbortSignal,
+  more: {
+    signal?: AbortSignal | undefined;
+    /**
+     * The package's packument, fetched for this staging moments ago: when npm's cache stored it since it was
+     * asked for, with the bytes the tree was built from, it is unchanged without asking again (openclaw's: 10 MB).
+     */
+    fresh?: Pick<PackumentHandoff, 'key' | 'askedAt'> | undefined;
+  } = {},
 ): Promise<KeptHit | undefined> {
+  const { signal, fresh } = more;
   if (flat.offline) return undefined;
   let kept: KeptTree;
   try {
@@ -194,7 +202,12 @@ export async function keptTree(
   const worker = async () => {
     while (unchanged && queue.length > 0) {
       const validator = queue.shift()!;
-      if (!(await stillValid(validator, flat, stopped))) {
+      const valid =
+        (fresh !== undefined &&
+          `full:${validator.url}` === fresh.key &&
+          (await storedSince(cache, validator, fresh))) ||
+        (await stillValid(validator, flat, stopped));
+      if (!valid) {
         unchanged = false;
         stop.abort();
       }
@@ -203,6 +216,12 @@ export async function keptTree(
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queue.length) }, worker));
   signal?.throwIfAborted();
   return unchanged ? { tree: kept.tree, revalidated: kept.validators.length } : undefined;
+}
+
+/** npm's cache stored the document's very bytes since `fresh.askedAt`: the registry sent them during this staging. */
+async function storedSince(cache: string, validator: Validator, fresh: { askedAt: number }): Promise<boolean> {
+  const entry = (await cacache.get.info(cache, cacheKeyOf(validator.url)).catch(() => null)) as StoredEntry | null;
+  return entry?.integrity === validator.integrity && (entry.time ?? 0) >= fresh.askedAt;
 }
 
 /**
