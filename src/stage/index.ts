@@ -6,7 +6,6 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import npa from 'npm-package-arg';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { ResolvedRuntime } from '../model/runtime.js';
 import { checkEngines, probeNode } from '../platform/node.js';
@@ -24,8 +23,7 @@ import { NPM_WRITES, installFastOrFull } from './fast-or-full.js';
 import { treeFallbackReason } from './fast.js';
 import { type PlacingBeside, placeBeside } from './place-beside.js';
 import { flatNpmOptions, type ResolvedTree } from './resolve/resolve-tree.js';
-import type { Manifest } from './resolve/resolve-prefetch.js';
-import { resolveTreeKept, treeKey } from './resolve/tree-cache.js';
+import { resolutionOf, resolvePackageTree } from './resolve/package-tree.js';
 import { sealStaged } from './seal-staged.js';
 import { earlySyntaxCheck, reachCheck, smokeCheck } from './smoke.js';
 import { unpackOffThread } from './unpack/off-thread.js';
@@ -84,30 +82,15 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
       })
     : undefined;
   const treeP = resolution
-    ? resolveTreeKept({
-        key: treeKey({
-          name: pkg.name,
-          version: pkg.version,
-          integrity: pkg.integrity,
-          from: resolution.from,
-          nodeVersion: node.version,
-          npmConfig: runtime.npmConfig,
-          registry: config.registry,
-          verify: pkg.dependencySignatures?.pacote,
-        }),
-        spec: resolution.spec,
-        rootManifest: resolution.from === 'tarball' ? dependenciesOf(pkg.manifest) : undefined,
-        packageName: pkg.name,
-        nodePath: node.path,
-        npmConfig: runtime.npmConfig,
-        npmCache: runtime.npmCache,
+    ? resolvePackageTree({
+        pkg,
+        resolution,
+        runtime,
         registry: config.registry,
-        env: runtime.env,
-        signal: sideSignal,
-        verify: pkg.dependencySignatures?.pacote,
-        packument: pkg.packument,
-        nodeVersion: node.version,
+        node,
+        scratch: path.join(layout.stagingDir(input.stagingId), 'resolve'),
         seeds,
+        signal: sideSignal,
         onGuess: (guess) => ahead?.offer(guess),
       })
     : Promise.resolve(undefined);
@@ -340,30 +323,4 @@ async function readPackageJson(pkgDir: string, pkg: ResolvedPackage): Promise<Re
     );
   }
   return json;
-}
-
-/**
- * What its tree is resolved from, as `npm install -g <spec>` resolves it: a registry version from its
- * packument, a tarball (a file or a URL) from its own package.json, its dependencies from the registry
- * either way. The fast path then places them alike; what it cannot do (a git or file dependency, a
- * shrinkwrap) falls back to a full install as before. Undefined: nothing to resolve (a full install).
- */
-function resolutionOf(pkg: ResolvedPackage): { spec: string; from: 'registry' | 'tarball' } | undefined {
-  let type: string;
-  try {
-    type = npa(pkg.spec).type;
-  } catch {
-    return undefined;
-  }
-  if (['tag', 'version', 'range'].includes(type)) return { spec: `${pkg.name}@${pkg.version}`, from: 'registry' };
-  // The file's absolute path or the URL, as pacote resolved it (a relative path would be read from our cwd).
-  if (type === 'file' && path.isAbsolute(pkg.resolved)) return { spec: pkg.resolved, from: 'tarball' };
-  if (type === 'remote' && /^https?:/.test(pkg.resolved)) return { spec: pkg.resolved, from: 'tarball' };
-  return undefined;
-}
-
-/** The parts of a tarball's manifest the prefetch starts from (a child gets them as JSON: nothing else). */
-function dependenciesOf(manifest: ResolvedPackage['manifest']): Manifest {
-  const { dependencies, optionalDependencies, peerDependencies, peerDependenciesMeta } = manifest as Manifest;
-  return { dependencies, optionalDependencies, peerDependencies, peerDependenciesMeta };
 }

@@ -124,6 +124,43 @@ describe('staging a tarball (a file or a URL)', () => {
   );
 
   it(
+    'stages a tarball that bundles a package (bundleDependencies) on the fast path, equal to npm install -g of it',
+    async () => {
+      // The tree is resolved from the tarball's package.json alone: the bundled package comes from the tarball.
+      const src = writePackage({
+        'package.json': JSON.stringify(
+          {
+            name: NAME,
+            version: '3.0.0',
+            main: 'server.js',
+            dependencies: { 'rs-fixture-dep': '1.1.0', 'rs-fixture-localtgz-bundled': '1.0.0' },
+            bundleDependencies: ['rs-fixture-localtgz-bundled'],
+          },
+          null,
+          2,
+        ),
+        'server.js': 'console.log("3.0.0");\n',
+      });
+      const bundled = join(src, 'node_modules/rs-fixture-localtgz-bundled');
+      mkdirSync(bundled, { recursive: true });
+      writeFileSync(
+        join(bundled, 'package.json'),
+        JSON.stringify({ name: 'rs-fixture-localtgz-bundled', version: '1.0.0' }),
+      );
+      writeFileSync(join(bundled, 'index.js'), 'module.exports = "bundled";\n');
+      const out = tempDir('rs-localtgz-tgz-');
+      await npm(['pack', src, '--pack-destination', out], { registry: inject('registryUrl') });
+      const tgz = join(out, `${NAME}-3.0.0.tgz`);
+      const root = await fixtureRoot(['--package', NAME]);
+      const r = await rs(root, ['install', tgz]);
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+      expect(r.json.result).toMatchObject({ version: '3.0.0', fallback: null });
+      expect(treeOf(join(root, 'releases/3.0.0'))).toEqual(treeOf(await npmGlobal(tgz)));
+    },
+    SLOW,
+  );
+
+  it(
     'resolves the tree of a tarball URL and takes the fast path; equal to npm install -g of the URL',
     async () => {
       const url = `${inject('registryUrl')}${NAME}/-/${NAME}-1.0.0.tgz`;
