@@ -82,7 +82,7 @@ export function treeKey(input: TreeKeyInput): string | undefined {
 
 /**
  * `resolveTree`, or the tree kept under `key` while it still holds (a kept tree's packages are told to
- * `onGuess` at once: they are the tree, not guesses); a tree resolved afresh is kept for the next time.
+ * `onGuess` as soon as it is read); a tree resolved afresh is kept for the next time.
  * Keeping is best effort: a cache that cannot be read or written only means resolving as before.
  */
 export async function resolveTreeKept(
@@ -93,9 +93,9 @@ export async function resolveTreeKept(
   const cache = flat.cache as string;
   if (key) {
     const started = performance.now();
-    const hit = await keptTree(cache, key, flat, { signal: options.signal, fresh: options.packument });
-    if (hit) {
-      for (const node of hit.tree.deps) {
+    // Its packages' tarballs are fetched ahead while it is revalidated: guesses still, until it is.
+    const offer = (tree: KeptTree['tree']) => {
+      for (const node of tree.deps) {
         if (node.resolved && node.integrity && /^https?:/.test(node.resolved))
           options.onGuess?.({
             name: node.name,
@@ -104,6 +104,9 @@ export async function resolveTreeKept(
             integrity: node.integrity,
           });
       }
+    };
+    const hit = await keptTree(cache, key, flat, { signal: options.signal, fresh: options.packument, onRead: offer });
+    if (hit) {
       const ms = Math.round(performance.now() - started);
       return { ...hit.tree, how: { kept: true, revalidated: hit.revalidated, ms } };
     }
@@ -182,6 +185,8 @@ export async function keptTree(
      * asked for, with the bytes the tree was built from, it is unchanged without asking again (openclaw's: 10 MB).
      */
     fresh?: Pick<PackumentHandoff, 'key' | 'askedAt'> | undefined;
+    /** Told the kept tree once it is read, before it is revalidated (it very likely holds). */
+    onRead?: ((tree: KeptTree['tree']) => void) | undefined;
   } = {},
 ): Promise<KeptHit | undefined> {
   const { signal, fresh } = more;
@@ -193,6 +198,7 @@ export async function keptTree(
     return undefined;
   }
   if (kept.format !== FORMAT || !Array.isArray(kept.validators)) return undefined;
+  more.onRead?.(kept.tree);
   const stop = new AbortController();
   const stopped = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
   // Every request in flight listens to it.
