@@ -1,8 +1,9 @@
 // A local tarball (`install ./pkg.tgz`, the way CI artefacts and private builds arrive) and a tarball URL are staged
 // as a registry version is: the tree of the tarball's dependencies is resolved (from its own package.json, the
 // dependencies from the registry), the fast path places them (linked from the previous release where unchanged),
-// the resolved tree is kept for the next staging of the same tarball, and the release equals what
-// `npm install -g <tarball>` installs. The tarball's own integrity and path stay what the release records.
+// the resolved tree is kept for the next staging of the same tarball (or registry version, after a prune), and the
+// release equals what `npm install -g <tarball>` installs. The tarball's own integrity and path stay what the release
+// records.
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -119,6 +120,24 @@ describe('staging a tarball (a file or a URL)', () => {
       expect(r.json.result.fallback).toBeNull();
       expect(r.stderr).toMatch(/kept from an earlier resolution, \d+ packuments unchanged/);
       expect(treeOf(join(again, 'releases/2.0.0'))).toEqual(treeOf(join(first, 'releases/2.0.0')));
+    },
+    SLOW,
+  );
+
+  it(
+    'gives the kept tree to a registry version staged again after a prune, equal to the first staging',
+    async () => {
+      const root = await fixtureRoot(['--package', NAME]);
+      const first = await rs(root, ['install', `${NAME}@1.0.0`]);
+      expect(first.exitCode, first.stdout + first.stderr).toBe(0);
+      const before = treeOf(join(root, 'releases/1.0.0'));
+      const pruned = await rs(root, ['prune', '--keep', '0']);
+      expect(pruned.json.result.removed).toEqual(['1.0.0']);
+      const again = await rs(root, ['install', `${NAME}@1.0.0`]);
+      expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+      expect(again.json.result).toMatchObject({ alreadyInstalled: false, fallback: null });
+      expect(again.stderr).toMatch(/kept from an earlier resolution, \d+ packuments unchanged/);
+      expect(treeOf(join(root, 'releases/1.0.0'))).toEqual(before);
     },
     SLOW,
   );
