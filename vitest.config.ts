@@ -46,6 +46,7 @@ export const UNIT = [
   'test/stage/unpack/unpack.test.ts',
   'test/stage/unpack/unpack-bounds.test.ts',
   'test/stage/resolve/packument-revalidate.test.ts',
+  'test/registry/tarball-manifest.test.ts',
   'test/stage/reuse/fetch-ahead.test.ts',
   'test/stage/reuse/tree-record.test.ts',
   'test/stage/reuse/to-store.test.ts',

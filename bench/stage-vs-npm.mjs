@@ -16,6 +16,9 @@
 // through it. Needs the network on the first run (later runs are served from Verdaccio's storage and
 // the npm cache after the warm-up). Goal: time ours/anchor <= 0.5. About 3 minutes (warm-up + 3 runs) here.
 //
+// --tarball: both sides (and the peers) install `npm pack`ed tarballs of the two versions (`install ./pkg.tgz`, the way CI
+// artefacts and private builds arrive) instead of registry specs; their dependencies still come from the registry.
+//
 // Options: --runs N (default 1 for a real package, 3 for --fixture and --real-deps; medians are reported),
 // --anchor-only / --ours-only, --no-warmup (cache known warm), --node24 (force Node 24 in fixture
 // mode; always on for openclaw, whose preinstall refuses Node < 24), --keep (keep temp dirs),
@@ -68,6 +71,7 @@ const { values: opts } = parseArgs({
     from: { type: 'string' },
     to: { type: 'string' },
     fixture: { type: 'boolean', default: false },
+    tarball: { type: 'boolean', default: false },
     'real-deps': { type: 'boolean', default: false },
     upstream: { type: 'string' },
     registry: { type: 'string' },
@@ -163,14 +167,28 @@ const peerStores = Object.fromEntries(Object.keys(peerSetup.bins).map((name) => 
 let trusted = [];
 
 const runNpm = (args) => measure(npm.file, [...npm.pre, ...args], { env });
+// What each side installs for a version: the registry spec, or (--tarball) a tarball packed once for the whole bench.
+const tarballDir = opts.tarball ? makeTempDir('tarballs') : null;
+const tarballs = {};
+if (tarballDir) {
+  for (const version of [from, to]) {
+    const packed = await execa(
+      npm.file,
+      [...npm.pre, 'pack', `${pkg}@${version}`, '--json', '--pack-destination', tarballDir],
+      { env },
+    );
+    tarballs[version] = path.join(tarballDir, JSON.parse(packed.stdout)[0].filename);
+  }
+}
+const specOf = (version) => tarballs[version] ?? `${pkg}@${version}`;
 const runCli = (args) => measure(cliNode, [CLI, ...args], { env });
 
 // Anchor: install `from` (untimed), then the timed in-place upgrade to `to`.
 async function anchorOnce() {
   const prefix = tempDir('npm');
-  await runNpm(['install', '-g', '--prefix', prefix, `${pkg}@${from}`]);
+  await runNpm(['install', '-g', '--prefix', prefix, specOf(from)]);
   const loadBefore = loadAvg();
-  const m = await runNpm(['install', '-g', '--prefix', prefix, `${pkg}@${to}`]);
+  const m = await runNpm(['install', '-g', '--prefix', prefix, specOf(to)]);
   m.load = [loadBefore, loadAvg()];
   const installed = path.join(prefix, 'lib', 'node_modules', pkg);
   const version = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')).version;
@@ -183,16 +201,18 @@ async function oursOnce() {
   const root = tempDir('rs');
   const registryArgs = registryUrl ? ['--registry', registryUrl] : [];
   await runCli(['--root', root, 'init', '--package', pkg, '--node', gatewayNode, ...registryArgs]);
-  await runCli(['--root', root, 'install', `${pkg}@${from}`]);
+  await runCli(['--root', root, 'install', specOf(from)]);
   const rootBefore = await duBytes(root);
   const loadBefore = loadAvg();
-  const m = await runCli(['--root', root, '--json', 'install', `${pkg}@${to}`]);
+  const m = await runCli(['--root', root, '--json', 'install', specOf(to)]);
   m.load = [loadBefore, loadAvg()];
   m.phases = phaseSpans(m.stderr, m);
   const doc = JSON.parse(m.stdout);
   if (!doc.ok || doc.result.version !== to || doc.result.alreadyInstalled) {
     throw new Error(`ours: unexpected result ${m.stdout}`);
   }
+  // Whether the fast path staged it (null) or why a full npm install did.
+  m.fallback = doc.result.fallback ?? null;
   const rootAfter = await duBytes(root);
   const cost = releaseDiskCost(path.join(root, 'releases', from), path.join(root, 'releases', to));
   return {
@@ -217,7 +237,7 @@ async function peerOnce(name) {
   const peerEnv = { ...env, ...cmd.env, PATH: [cmd.pathPrefix, env.PATH].filter(Boolean).join(':') };
   if (registryUrl) peerEnv.BUN_CONFIG_REGISTRY = registryUrl;
   const run = (version) => {
-    const [file, args] = cmd.args(`${pkg}@${version}`);
+    const [file, args] = cmd.args(specOf(version));
     return measure(file, args, { env: peerEnv });
   };
   await run(from);
@@ -273,7 +293,9 @@ try {
     if (doOurs) {
       log(`run ${i}/${runs}: release-switcher install ${pkg}@${to} next to ${from}`);
       ours.push(await oursOnce());
-      log(`  ${fmt.s(ours.at(-1).seconds)}`);
+      log(
+        `  ${fmt.s(ours.at(-1).seconds)}${ours.at(-1).fallback ? `, full install: ${ours.at(-1).fallback}` : ', fast path'}`,
+      );
     }
     if (doAnchor && doOurs) {
       // Outside the timings: the staged tree against npm's of the same spec, in this run.
@@ -302,6 +324,7 @@ try {
   cleanUp();
   for (const dir of Object.values(peerStores)) removeTree(dir);
   ownRegistry?.stop();
+  if (tarballDir) removeTree(tarballDir);
 }
 
 // Report. Medians over runs (a single run for openclaw: it is one figure, not a median).

@@ -39,5 +39,7 @@ export interface ParsedSpec {
   name: string | null;
   rawSpec: string;
   fetchSpec: string | null;
+  /** What npm saves for it (`file:…` for a tarball), pacote's `_from`. */
+  saveSpec?: string | null;
   registry?: boolean;
 }

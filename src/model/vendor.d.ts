@@ -74,6 +74,8 @@ declare module 'cacache' {
     /** The content with this integrity, checked against it (EINTEGRITY otherwise). */
     function byDigest(cache: string, integrity: string): Promise<Buffer>;
   }
-  const cacache: { get: typeof get };
+  /** Store `data` under `key` (content written, then the index entry appended: atomic for readers). */
+  function put(cache: string, key: string, data: string | Buffer): Promise<string>;
+  const cacache: { get: typeof get; put: typeof put };
   export default cacache;
 }

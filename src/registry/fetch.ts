@@ -4,6 +4,7 @@ import './lazy-pacote.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import cacache from 'cacache';
 import npa from 'npm-package-arg';
 import pacote from 'pacote';
@@ -34,6 +35,7 @@ import {
 import { asPackageJson } from '../platform/package-json.js';
 import { networkDeadlines, withNetworkDeadline } from './network.js';
 import { channelTag } from './dist-tags.js';
+import { fileTarballManifest } from './tarball-manifest.js';
 
 /** The parts of a registry packument release-switcher reads (our own shape: the public types never name pacote's). */
 export interface PackumentView {
@@ -125,6 +127,8 @@ export interface PackumentHandoff {
   key: string;
   /** The document as JSON, taken when it arrived (before pacote normalised the manifest it picked, in place). */
   json: string;
+  /** When it was asked for (ms since the epoch): npm's cache entry for it written since holds what the registry sent then. */
+  askedAt: number;
 }
 
 /** A pacote packument cache that keeps each full document as JSON the moment pacote stores it. */
@@ -190,6 +194,7 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
   let manifest!: PacoteManifest;
   let signatures!: SignatureRecord;
   let dependencySignatures: DependencyPlan | null = null;
+  const askedAt = Date.now();
   try {
     await withNetworkDeadline(
       { npmConfig: runtime.npmConfig, signal: runtime.signal, what: `resolving ${spec}` },
@@ -198,7 +203,12 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
         const plan = fromRegistry ? await planSignatures(spec, config.verifySignatures, opts, keys) : null;
         // Verification reads the full document; the version check below then reuses it from packumentCache.
         const verifying = plan?.pacote.verifySignatures ? { fullMetadata: true } : {};
-        manifest = await pacote.manifest(spec, { ...opts, ...verifying, ...plan?.pacote });
+        // A tarball file: its package.json without extracting all of it (tarball-manifest.ts), else pacote's way.
+        const cheap =
+          parsed.type === 'file' && parsed.fetchSpec
+            ? await fileTarballManifest(parsed.fetchSpec, parsed.saveSpec ?? spec, opts)
+            : undefined;
+        manifest = cheap ?? (await pacote.manifest(spec, { ...opts, ...verifying, ...plan?.pacote }));
         Object.assign(opts, verifying);
         signatures = tarballRecord ?? judgeSignatures(spec, plan, manifest);
         if (fromRegistry) dependencySignatures = await dependencyPlan(config.verifySignatures, opts, keys);
@@ -249,7 +259,7 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
     manifest,
     signatures,
     dependencySignatures,
-    ...(recorded ? { packument: { key: recorded[0], json: recorded[1] } } : {}),
+    ...(recorded ? { packument: { key: recorded[0], json: recorded[1], askedAt } } : {}),
   };
 }
 
@@ -270,8 +280,12 @@ function wrongPackage(spec: string, name: string, config: Config) {
 /** Download the tarball to `dest`; pacote checks it against `integrity` while writing. */
 export async function downloadTarball(pkg: ResolvedPackage, dest: string, request: RegistryRequest): Promise<string> {
   const { config, runtime, where } = request;
-  const spec =
-    pkg.resolved.startsWith('file:') || !/^https?:/.test(pkg.resolved) ? pkg.spec : `${pkg.name}@${pkg.resolved}`;
+  // A tarball file by the absolute path it was resolved to: the spec may be relative to the caller's cwd.
+  const spec = /^https?:/.test(pkg.resolved)
+    ? `${pkg.name}@${pkg.resolved}`
+    : path.isAbsolute(pkg.resolved)
+      ? `file:${pkg.resolved}`
+      : pkg.spec;
   try {
     const options = pacoteOptions(config, runtime);
     if (pkg.integrity && /^https?:/.test(pkg.resolved) && typeof options.cache === 'string') {

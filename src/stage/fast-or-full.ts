@@ -38,7 +38,7 @@ export interface DependencyStep {
   runtime: ResolvedRuntime;
   /** Releases to share identical files with, newest first: the first with a tree record is linked from. */
   earlier: readonly string[];
-  /** The resolved tree; undefined for a package that does not come from a registry (full install). */
+  /** The resolved tree; undefined when none was resolved (full install). */
   tree: ResolvedTree | undefined;
   pkgDir: string;
   /** The main package's tarball, unpacked afresh when the fast path is given up. */
@@ -73,7 +73,7 @@ export interface DependencyOutcome {
 export async function installFastOrFull(step: DependencyStep): Promise<DependencyOutcome> {
   const { tree, runtime } = step;
   const progress = runtime.onProgress;
-  const reason = tree ? await fallbackReason(tree, step.pkgDir) : 'the package does not come from a registry';
+  const reason = tree ? await fallbackReason(tree, step.pkgDir) : 'its dependency tree was not resolved';
   // Placed beside on what the tree told; the package's own files (its npm-shrinkwrap.json) may say otherwise.
   if (reason && step.beside) await discard(step.layout, step.beside);
   let outcome: DependencyOutcome | undefined;

@@ -22,7 +22,8 @@ import type { Reused } from './fast.js';
 import { NPM_WRITES, installFastOrFull } from './fast-or-full.js';
 import { treeFallbackReason } from './fast.js';
 import { type PlacingBeside, placeBeside } from './place-beside.js';
-import { flatNpmOptions, resolveTree, type ResolvedTree } from './resolve/resolve-tree.js';
+import { flatNpmOptions, type ResolvedTree } from './resolve/resolve-tree.js';
+import { resolutionOf, resolvePackageTree } from './resolve/package-tree.js';
 import { sealStaged } from './seal-staged.js';
 import { earlySyntaxCheck, reachCheck, smokeCheck } from './smoke.js';
 import { unpackOffThread } from './unpack/off-thread.js';
@@ -72,28 +73,24 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
   const stopSideWork = new AbortController();
   const sideSignal = runtime.signal ? AbortSignal.any([runtime.signal, stopSideWork.signal]) : stopSideWork.signal;
   // Meanwhile the new packages it will likely pick are downloaded into npm's cache, as the prefetch guesses them.
-  const registryPackage = fromRegistry(pkg);
-  const ahead = registryPackage
+  const resolution = resolutionOf(pkg);
+  const ahead = resolution
     ? new FetchAhead(path.join(layout.stagingDir(input.stagingId), 'ahead'), {
         pacoteOptions: flat,
         previous: previous.then((release) => linkableRelease(release, node.version)),
         signal: sideSignal,
       })
     : undefined;
-  const treeP = registryPackage
-    ? resolveTree({
-        spec: `${pkg.name}@${pkg.version}`,
-        packageName: pkg.name,
-        nodePath: node.path,
-        npmConfig: runtime.npmConfig,
-        npmCache: runtime.npmCache,
+  const treeP = resolution
+    ? resolvePackageTree({
+        pkg,
+        resolution,
+        runtime,
         registry: config.registry,
-        env: runtime.env,
-        signal: sideSignal,
-        verify: pkg.dependencySignatures?.pacote,
-        packument: pkg.packument,
-        nodeVersion: node.version,
+        node,
+        scratch: path.join(layout.stagingDir(input.stagingId), 'resolve'),
         seeds,
+        signal: sideSignal,
         onGuess: (guess) => ahead?.offer(guess),
       })
     : Promise.resolve(undefined);
@@ -188,7 +185,7 @@ async function stageResolving(
         });
       }
     } else if (!('error' in resolved)) {
-      progress({ phase: 'resolve', message: 'not a registry package: full install' });
+      progress({ phase: 'resolve', message: 'nothing to resolve: full install' });
     }
     const unpacked = await unpacking;
     progress({ phase: 'extract', message: 'extracted', done: unpacked.count, total: unpacked.count, unit: 'files' });
@@ -204,9 +201,11 @@ async function stageResolving(
 }
 
 function resolvedMessage(tree: ResolvedTree): string {
-  const how = tree.how
-    ? ` (${tree.how.inProcess ? 'in process' : 'in a child'}, arborist ${tree.how.buildMs} ms, ${tree.how.prefetched} packuments prefetched)`
-    : '';
+  const how = !tree.how
+    ? ''
+    : 'kept' in tree.how
+      ? ` (kept from an earlier resolution, ${tree.how.revalidated} packuments unchanged, ${tree.how.ms} ms)`
+      : ` (${tree.how.inProcess ? 'in process' : 'in a child'}, arborist ${tree.how.buildMs} ms, ${tree.how.prefetched} packuments prefetched)`;
   return `${tree.deps.length} dependencies resolved with Node ${tree.node}${how}`;
 }
 
@@ -328,9 +327,4 @@ async function readPackageJson(pkgDir: string, pkg: ResolvedPackage): Promise<Re
     );
   }
   return json;
-}
-
-/** Its tarball comes over http(s), as a registry's does (a file or git spec's does not): only then is its tree resolved. */
-function fromRegistry(pkg: ResolvedPackage): boolean {
-  return /^https?:/.test(pkg.resolved);
 }

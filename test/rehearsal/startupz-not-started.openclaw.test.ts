@@ -2,8 +2,8 @@
 // serving under a private systemd --user, Node 24, its unit adopted; issue 32). The candidate is the real 2026.9.6,
 // repacked out of npm's cache as 2026.9.6-startupz-not-started, altered in one respect only: its /startupz body says
 // `status: "starting"` where it would say "started", still with HTTP 200 and its own version. `update <that tarball>`
-// installs it (npm's full install: a local tarball has no registry tree), and the rehearsal, judging by
-// verification's rule (service/health.ts `notStarted`), refuses it with PREFLIGHT_FAILED before the gateway is
+// installs it (its tree resolved from the tarball's package.json, the fast path as for a registry version), and the
+// rehearsal, judging by verification's rule (service/health.ts `notStarted`), refuses it with PREFLIGHT_FAILED before the gateway is
 // touched: no flip, no stop, no restart, the same main PID serving 9.5 (started), `current` still 9.5, the candidate
 // marked bad, and the step's evidence naming what the body said (200, "starting", the candidate's version).
 // As the suite's normal account (accounts.ts): the user manager, the gateway and release-switcher run as it, on a

@@ -104,6 +104,7 @@ async function npmGlobal(spec: string, extra: string[] = []): Promise<string> {
 /** A version whose own postinstall records the environment it saw (root-env.json). */
 const ROOT_RECORDS = '5.0.0-fast.6';
 let rootRecordsTgz: string;
+let rootRecordsShrinkwrapTgz: string;
 
 /** An environment a script saw: none of the caller's secret, npm's shape, the configured Node first. */
 function expectNpmShaped(file: string, name: string): void {
@@ -153,10 +154,16 @@ describe('staging fast path', () => {
       { 'record-root.cjs': `require('node:fs').writeFileSync('root-env.json', JSON.stringify(process.env));\n` },
     );
     await publish(recordsRoot, { registry, tag: TAG });
-    // The same package as a .tgz file: not from a registry, so staged by the full install (npm install + own scripts).
+    // The same package as a .tgz file (its tree resolved from its own package.json, then the fast path), and once
+    // more with an npm-shrinkwrap.json of npm's making inside, which only npm's full install honours.
     const packed = tempDir('rs-fast-tgz-');
     await npm(['pack', recordsRoot, '--pack-destination', packed], { registry });
     rootRecordsTgz = join(packed, `rs-fixture-fastpath-${ROOT_RECORDS}.tgz`);
+    await npm(['install', '--package-lock-only', '--ignore-scripts'], { registry, cwd: recordsRoot });
+    await npm(['shrinkwrap'], { registry, cwd: recordsRoot });
+    const wrapped = tempDir('rs-fast-tgz-');
+    await npm(['pack', recordsRoot, '--pack-destination', wrapped], { registry });
+    rootRecordsShrinkwrapTgz = join(wrapped, `rs-fixture-fastpath-${ROOT_RECORDS}.tgz`);
     // A changed dependency (outer 1.0.0 → 1.1.0) with an unchanged dependency nested inside it
     // (inner 1.0.0 under outer's node_modules, since the top level holds inner 2.0.0).
     for (const version of ['1.0.0', '2.0.0']) await publishDependency({ name: 'rs-fixture-fastinner', version });
@@ -329,11 +336,23 @@ describe('staging fast path', () => {
     expectNpmShaped(join(root, `releases/${ROOT_RECORDS}/root-env.json`), 'rs-fixture-fastpath');
   }, 120_000);
 
-  it("on the full install (a .tgz file) neither npm's dependency scripts nor the package's own see the caller's secrets", async () => {
+  it("from a .tgz file, on the fast path as from the registry: neither the dependency's scripts nor the package's own see the caller's secrets", async () => {
     const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
     const r = await rs(root, ['install', rootRecordsTgz], { env: { [SECRET]: 'hunter2' } });
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.json.result.fallback).toMatch(/not come from a registry/);
+    expect(r.json.result.fallback).toBeNull();
+    expectNpmShaped(join(root, `releases/${ROOT_RECORDS}/root-env.json`), 'rs-fixture-fastpath');
+    expectNpmShaped(
+      join(root, `releases/${ROOT_RECORDS}/node_modules/rs-fixture-envdep/env.json`),
+      'rs-fixture-envdep',
+    );
+  }, 120_000);
+
+  it("on the full install (a .tgz file with a shrinkwrap) neither npm's dependency scripts nor the package's own see the caller's secrets", async () => {
+    const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
+    const r = await rs(root, ['install', rootRecordsShrinkwrapTgz], { env: { [SECRET]: 'hunter2' } });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.json.result.fallback).toMatch(/npm-shrinkwrap\.json/);
     expectNpmShaped(join(root, `releases/${ROOT_RECORDS}/root-env.json`), 'rs-fixture-fastpath');
     expectNpmShaped(
       join(root, `releases/${ROOT_RECORDS}/node_modules/rs-fixture-envdep/env.json`),

@@ -21,7 +21,7 @@ import registryFetch from 'npm-registry-fetch';
 const PACOTE_VERSION = (createRequire(import.meta.url)('pacote/package.json') as { version: string }).version;
 
 /** pacote's `accept` for a full packument (fullMetadata), which the stored request must have had. */
-const FULL_DOC = 'application/json';
+export const FULL_DOC = 'application/json';
 /** Response headers that can make a stored answer fresh, so that make-fetch-happen would not always ask. */
 const FRESHNESS = ['cache-control', 'expires', 'last-modified', 'age', 'pragma'];
 
@@ -100,7 +100,7 @@ export async function revalidatedPackument(fetcher: PackumentFetcher): Promise<R
 }
 
 /** The headers pacote's RegistryFetcher sends for a full packument (pacote/lib/registry.js #headers). */
-function packumentHeaders(fetcher: PackumentFetcher): Record<string, string> {
+export function packumentHeaders(fetcher: Pick<PackumentFetcher, 'spec' | 'opts'>): Record<string, string> {
   const opts = fetcher.opts;
   return {
     'user-agent': (opts.userAgent as string | undefined) || `pacote/${PACOTE_VERSION} node/${process.version}`,

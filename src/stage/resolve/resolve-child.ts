@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import { resolveIdeal } from './resolve-ideal.js';
+import type { Manifest } from './resolve-prefetch.js';
 
 interface ChildOptions {
   spec: string;
@@ -15,6 +16,8 @@ interface ChildOptions {
   packument?: { key: string; file: string };
   /** Names whose packuments are requested at once (resolve-prefetch.ts). */
   seeds?: string[];
+  /** The package's manifest when the spec is a tarball (resolve-prefetch.ts starts from it). */
+  rootManifest?: Manifest;
 }
 
 async function main(): Promise<void> {
@@ -24,7 +27,13 @@ async function main(): Promise<void> {
     key: options.packument.key,
     document: JSON.parse(await fs.readFile(options.packument.file, 'utf8')) as unknown,
   };
-  const tree = await resolveIdeal({ spec: options.spec, flat: options.flat, packument, seeds: options.seeds });
+  const tree = await resolveIdeal({
+    spec: options.spec,
+    flat: options.flat,
+    packument,
+    seeds: options.seeds,
+    rootManifest: options.rootManifest,
+  });
   await fs.writeFile(out!, JSON.stringify(tree));
 }
 

@@ -18,7 +18,7 @@ import Arborist from '@npmcli/arborist';
 import optionalSet from '@npmcli/arborist/lib/optional-set.js';
 // @ts-expect-error no types
 import { checkPlatform } from 'npm-install-checks';
-import { type Guess, PacketCache, prefetchPackuments } from './resolve-prefetch.js';
+import { type Guess, type Manifest, PacketCache, prefetchPackuments } from './resolve-prefetch.js';
 
 /** One package of the tree, as staging uses it. */
 export interface TreeNode {
@@ -47,6 +47,8 @@ export interface IdealOptions {
   seeds?: readonly string[] | undefined;
   /** Told each dependency version the prefetch guesses (in process only: a child cannot call back). */
   onGuess?: ((guess: Guess) => void) | undefined;
+  /** The package's manifest when the spec is a tarball: the prefetch starts from its dependencies. */
+  rootManifest?: Manifest | undefined;
 }
 
 /** What the resolution yields, locations as arborist gives them (`node_modules/<pkg>/…`). */
@@ -56,6 +58,8 @@ export interface RawTree {
   arch: string;
   timing: { buildMs: number; prefetched: number };
   nodes: TreeNode[];
+  /** The packuments arborist built the tree from (pacote's cache keys, `full:<url>`). */
+  packuments: string[];
 }
 
 export async function resolveIdeal(options: IdealOptions): Promise<RawTree> {
@@ -67,7 +71,11 @@ export async function resolveIdeal(options: IdealOptions): Promise<RawTree> {
   try {
     const started = performance.now();
     const arb = new Arborist({ ...options.flat, nodeVersion, path: top, global: true, packumentCache });
-    prefetch = prefetchPackuments(options.spec, arb.options, packumentCache, options.seeds, options.onGuess);
+    prefetch = prefetchPackuments(options.spec, arb.options, packumentCache, {
+      seeds: options.seeds,
+      onGuess: options.onGuess,
+      rootManifest: options.rootManifest,
+    });
     const tree = await arb.buildIdealTree({ add: [options.spec] });
     const timing = { buildMs: Math.round(performance.now() - started), prefetched: prefetch.requests };
     return {
@@ -76,6 +84,7 @@ export async function resolveIdeal(options: IdealOptions): Promise<RawTree> {
       arch: process.arch,
       timing,
       nodes: treeNodes(tree, options),
+      packuments: [...packumentCache.asked],
     };
   } finally {
     // Guesses arborist did not need are not fetched any more (in our process they would go on beside staging).

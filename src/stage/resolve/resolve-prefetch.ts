@@ -29,7 +29,7 @@ interface Packument {
   versions?: Record<string, Manifest>;
 }
 
-interface Manifest {
+export interface Manifest {
   version?: string;
   dist?: { tarball?: string; integrity?: string };
   dependencies?: Record<string, string>;
@@ -48,8 +48,26 @@ interface Spec {
 }
 const npa = npaParse as unknown as ((spec: string) => Spec) & { resolve(name: string, range: string): Spec };
 
-/** A packument cache that also holds in-flight requests (pacote awaits whatever `get` returns). */
-export class PacketCache extends Map<string, unknown> {}
+/**
+ * A packument cache that also holds in-flight requests (pacote awaits whatever `get` returns). It
+ * notes each key pacote looks up for arborist (`has`, which pacote asks before every request): the
+ * documents the tree was built from, whose validators say later whether it still holds (tree-cache.ts).
+ * The crawl's own lookups go through `quiet`, so a guess arborist never needed is not among them.
+ */
+export class PacketCache extends Map<string, unknown> {
+  readonly asked = new Set<string>();
+  override has(key: string): boolean {
+    this.asked.add(key);
+    return super.has(key);
+  }
+  /** The same cache for the crawl's fetchers: lookups not noted. */
+  readonly quiet: Pick<Map<string, unknown>, 'has' | 'get' | 'set' | 'delete'> = {
+    has: (key: string) => super.has(key),
+    get: (key: string) => super.get(key),
+    set: (key: string, value: unknown) => this.set(key, value),
+    delete: (key: string) => super.delete(key),
+  };
+}
 
 /** A dependency's version as the crawl guesses arborist will pick it (fetch-ahead.ts fetches its tarball). */
 export interface Guess {
@@ -79,9 +97,14 @@ export function prefetchPackuments(
   spec: string,
   options: Record<string, unknown>,
   cache: PacketCache,
-  seeds: readonly string[] = [],
-  onGuess?: (guess: Guess) => void,
+  more: {
+    seeds?: readonly string[] | undefined;
+    onGuess?: ((guess: Guess) => void) | undefined;
+    /** The package's own manifest, where the spec is a tarball (no packument to start from). */
+    rootManifest?: Manifest | undefined;
+  } = {},
 ): PrefetchStats {
+  const { seeds = [], onGuess, rootManifest } = more;
   let stopped = false;
   const stats: PrefetchStats = {
     requests: 0,
@@ -90,7 +113,7 @@ export function prefetchPackuments(
       queue.length = 0;
     },
   };
-  const opts: Record<string, unknown> = { ...options, fullMetadata: true, packumentCache: cache };
+  const opts: Record<string, unknown> = { ...options, fullMetadata: true, packumentCache: cache.quiet };
   const seen = new Set<string>();
   const queue: Spec[] = [];
   const seeded = new Set<Spec>();
@@ -131,6 +154,9 @@ export function prefetchPackuments(
         integrity: picked.dist.integrity,
       });
     }
+    enqueueDependencies(picked);
+  };
+  const enqueueDependencies = (picked: Manifest) => {
     for (const [name, range] of Object.entries({ ...picked.dependencies, ...picked.optionalDependencies }))
       enqueue(name, range);
     for (const [name, range] of Object.entries(picked.peerDependencies ?? {})) {
@@ -146,8 +172,8 @@ export function prefetchPackuments(
       try {
         const fetcher = new RegistryFetcher(parsed, opts) as PackumentFetcher & { packument(): Promise<Packument> };
         const key = `full:${fetcher.packumentUrl}`;
-        if (cache.has(key)) {
-          request = Promise.resolve(cache.get(key) as Packument | Promise<Packument>);
+        if (cache.quiet.has(key)) {
+          request = Promise.resolve(cache.quiet.get(key) as Packument | Promise<Packument>);
         } else {
           request = fetchPackument(fetcher, key, cache);
           cache.set(key, request);
@@ -169,11 +195,15 @@ export function prefetchPackuments(
     }
   };
 
+  let top: Spec;
   try {
-    enqueue(npa(spec).name ?? spec, npa(spec).rawSpec || '*');
+    top = npa(spec);
   } catch {
     return stats;
   }
+  // A tarball (file or URL) has no packument: the crawl starts from its manifest's dependencies.
+  if (top.registry) enqueue(top.name ?? spec, top.rawSpec || '*');
+  else if (rootManifest) enqueueDependencies(rootManifest);
   // A version for another platform is never installed (npm drops such optional packages): not a guess to report.
   const forHere = (manifest: Manifest) => {
     try {
@@ -184,7 +214,7 @@ export function prefetchPackuments(
     }
   };
   // The package itself: its tarball is staging's own; only its dependencies are guesses to report.
-  const root = queue[0];
+  const root = top.registry ? queue[0] : undefined;
   for (const name of seeds) {
     const before = queue.length;
     enqueue(name, '*');
@@ -210,7 +240,7 @@ async function fetchPackument(
     return revalidated;
   }
   // pacote looks in the cache first, where this very request waits: out of its way while it starts.
-  cache.delete(key);
+  cache.quiet.delete(key);
   const own = fetcher.packument();
   cache.set(key, own);
   return own;

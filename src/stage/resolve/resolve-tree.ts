@@ -16,7 +16,7 @@ import { run, tail } from '../../platform/subprocess.js';
 import type { PackumentHandoff } from '../../registry/fetch.js';
 import { signatureError } from '../../registry/signatures.js';
 import type { RawTree, TreeNode } from './resolve-ideal.js';
-import type { Guess } from './resolve-prefetch.js';
+import type { Guess, Manifest } from './resolve-prefetch.js';
 
 export type { TreeNode };
 
@@ -30,8 +30,10 @@ export interface ResolvedTree {
   root: TreeNode;
   /** Its dependencies, locations relative to the package root. */
   deps: TreeNode[];
-  /** Where it was resolved and how long arborist took (progress only). */
-  how?: { inProcess: boolean; buildMs: number; prefetched: number };
+  /** Where it was resolved and how long arborist took, or that it was kept from an earlier resolution (progress only). */
+  how?: { inProcess: boolean; buildMs: number; prefetched: number } | { kept: true; revalidated: number; ms: number };
+  /** The packuments arborist built it from (pacote's cache keys): what says whether a kept tree still holds (tree-cache.ts). */
+  packuments?: string[];
 }
 
 /** Whether `resolveTree` resolves in this process for a configured Node of this version. */
@@ -61,6 +63,8 @@ export interface ResolveTreeOptions {
    * is resolved in this process (fetch-ahead.ts fetches their tarballs); a child resolves without it.
    */
   onGuess?: ((guess: Guess) => void) | undefined;
+  /** The package's manifest when `spec` is a tarball (file or URL): the prefetch starts from its dependencies. */
+  rootManifest?: Manifest | undefined;
   /** Resolve in a child even when the majors match (tests compare both ways). @default false */
   child?: boolean | undefined;
 }
@@ -98,6 +102,7 @@ export async function resolveTree(options: ResolveTreeOptions): Promise<Resolved
       flat: { ...flatNpmOptions(options.npmConfig, options.npmCache, options.registry), ...options.verify },
       packument,
       seeds: options.seeds,
+      rootManifest: options.rootManifest,
     });
     const result = await run(options.nodePath, [child, input, out], {
       env: options.env,
@@ -107,7 +112,11 @@ export async function resolveTree(options: ResolveTreeOptions): Promise<Resolved
     options.signal?.throwIfAborted();
     if (result.exitCode !== 0) throw resolveFailed(options.spec, result.output);
     const raw = JSON.parse(await fs.readFile(out, 'utf8')) as RawTree;
-    return { ...relocate(raw, options.packageName), how: { inProcess: false, ...raw.timing } };
+    return {
+      ...relocate(raw, options.packageName),
+      how: { inProcess: false, ...raw.timing },
+      packuments: raw.packuments,
+    };
   } finally {
     await fs.rm(path.dirname(out), { recursive: true, force: true });
   }
@@ -159,6 +168,7 @@ async function resolveInProcess(options: ResolveTreeOptions): Promise<ResolvedTr
     nodeVersion: `v${options.nodeVersion!.replace(/^v/, '')}`,
     seeds: options.seeds,
     onGuess: options.onGuess,
+    rootManifest: options.rootManifest,
   });
   let raw: RawTree;
   try {
@@ -168,7 +178,7 @@ async function resolveInProcess(options: ResolveTreeOptions): Promise<ResolvedTr
     const e = error as { code?: string; message?: string };
     throw resolveFailed(options.spec, { code: e.code ?? null, message: e.message ?? String(error) });
   }
-  return { ...relocate(raw, options.packageName), how: { inProcess: true, ...raw.timing } };
+  return { ...relocate(raw, options.packageName), how: { inProcess: true, ...raw.timing }, packuments: raw.packuments };
 }
 
 /** `work`, or a CANCELLED / timed-out error first; `work` itself runs on (its outcome is then dropped). */

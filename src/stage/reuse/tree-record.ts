@@ -97,6 +97,8 @@ export function isReusable(node: TreeNode, previous: PreviousRelease | undefined
 /** Record the tree as npm's hidden lockfile does (lockfileVersion 3), sorted by location. */
 export async function writeTreeRecord(pkgDir: string, tree: Pick<ResolvedTree, 'root' | 'deps'>): Promise<void> {
   const { root, deps } = tree;
+  // npm install -g leaves a package without dependencies without node_modules/: so does staging.
+  if (deps.length === 0) return;
   const packages: Record<string, unknown> = {};
   for (const node of [...deps].sort((a, b) => a.location.localeCompare(b.location))) {
     packages[node.location] = {

@@ -5,16 +5,28 @@
 import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { cli, rs, tempDir } from '../../support/cli.ts';
+import { type CliResult, cli, rs, tempDir } from '../../support/cli.ts';
 import { npm, publish } from '../../support/registry.ts';
 import { linkOf, releaseDirs, stagingEntries } from '../../support/root.ts';
 
-/** Pack `files` as a package; publish it unless told not to. Returns the .tgz. */
-async function pack(name: string, files: Record<string, string>, options: { publish?: boolean } = {}): Promise<string> {
+/**
+ * Pack `files` as a package; publish it unless told not to. Returns the .tgz. `shrinkwrap`: with an
+ * npm-shrinkwrap.json of npm's making inside (from the registry's versions), which only the full install honours.
+ */
+async function pack(
+  name: string,
+  files: Record<string, string>,
+  options: { publish?: boolean; shrinkwrap?: boolean } = {},
+): Promise<string> {
   const dir = join(tempDir('rs-dep-escape-'), name);
   for (const [rel, content] of Object.entries(files)) {
     mkdirSync(join(dir, rel, '..'), { recursive: true });
     writeFileSync(join(dir, rel), content);
+  }
+  if (options.shrinkwrap) {
+    const registry = inject('registryUrl');
+    await npm(['install', '--package-lock-only', '--ignore-scripts'], { registry, cwd: dir });
+    await npm(['shrinkwrap'], { registry, cwd: dir });
   }
   const { stdout } = await npm(['pack', dir, '--pack-destination', join(dir, '..'), '--json'], {});
   const tgz = join(dir, '..', (JSON.parse(stdout) as Array<{ filename: string }>)[0]!.filename);
@@ -40,13 +52,14 @@ async function rootFor(name: string): Promise<string> {
   return root;
 }
 
-async function expectUnsafe(root: string, spec: string, message: RegExp): Promise<void> {
+async function expectUnsafe(root: string, spec: string, message: RegExp): Promise<CliResult> {
   const r = await rs(root, ['install', spec]);
   expect(r.exitCode, r.stdout + r.stderr).toBe(1);
   expect(r.json.error).toMatchObject({ code: 'RELEASE_UNSAFE', message: expect.stringMatching(message) });
   expect(releaseDirs(root)).toEqual([]);
   expect(stagingEntries(root)).toEqual([]);
   expect(linkOf(root, 'current')).toBeNull();
+  return r;
 }
 
 describe("a dependency's script that points outside the release", () => {
@@ -63,7 +76,11 @@ describe("a dependency's script that points outside the release", () => {
       }),
       'link.js': `require('node:fs').symlinkSync('../../../../etc', 'escape');\n`,
     });
-    escapeAppTgz = await pack('rs-trust-dep-escape-app', app('rs-trust-dep-escape-app', 'rs-trust-dep-escape'));
+    await pack('rs-trust-dep-escape-app', app('rs-trust-dep-escape-app', 'rs-trust-dep-escape'));
+    escapeAppTgz = await pack('rs-trust-dep-escape-app', app('rs-trust-dep-escape-app', 'rs-trust-dep-escape'), {
+      publish: false,
+      shrinkwrap: true,
+    });
     writeFileSync(sentinel, 'secret\n');
     chmodSync(sentinel, 0o600);
     await pack('rs-trust-binlink-dep', {
@@ -88,12 +105,13 @@ describe("a dependency's script that points outside the release", () => {
     );
   });
 
-  it('full install (a .tgz file): RELEASE_UNSAFE, not DEPENDENCY_INSTALL_FAILED, nothing kept', async () => {
-    await expectUnsafe(
+  it('full install (a .tgz file with a shrinkwrap): RELEASE_UNSAFE, not DEPENDENCY_INSTALL_FAILED, nothing kept', async () => {
+    const r = await expectUnsafe(
       await rootFor('rs-trust-dep-escape-app'),
       escapeAppTgz,
       /node_modules\/rs-trust-dep-escape\/escape is a symlink to \.\.\/\.\.\/\.\.\/\.\.\/etc/,
     );
+    expect(r.stderr).toMatch(/full install: the package has an npm-shrinkwrap\.json/);
   });
 
   it('a bin replaced by a link to a file outside: RELEASE_UNSAFE before bin-links, the file outside keeps its 0600', async () => {

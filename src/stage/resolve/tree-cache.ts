@@ -1,0 +1,269 @@
+/**
+ * Resolution that is not repeated: a resolved tree is kept, and given again while every packument it
+ * was built from is unchanged, so a version staged again (after a prune, on a second root of the
+ * account) skips arborist. Kept in npm's own cache (`<npm cache>/_cacache`, under a key of ours)
+ * rather than under the root: it is derived from the packuments that cache holds, so it lives and is
+ * cleaned with them (`npm cache clean`), every root of the account shares it, and cacache's writes are
+ * atomic and its reads checked against their integrity, so two stagings writing the same tree at once
+ * are safe. An account never reads another's: each has its own npm cache, as it has its own packuments.
+ *
+ * Its key is everything the tree depends on besides the packuments: the package (name, version and its
+ * tarball's integrity: a local tarball is the same package wherever it lies), registry or tarball, the
+ * Node version (engines may name a minor: `>=20.19`), platform, arch, npm's settings that change what
+ * arborist picks (all but credentials and transport), the signature keys the dependencies were checked
+ * with, and arborist's version. What npm's cache stored for each document arborist read goes with the
+ * tree (its integrity, and its ETag and Last-Modified where the registry sent them): before the tree is
+ * given again each is asked for once more, with If-None-Match / If-Modified-Since where it can be; a 304,
+ * or the same bytes again (a registry that sends no validators), says it is unchanged. A single changed
+ * or unanswered one and the tree is resolved afresh, as before. The tree given is then the one arborist
+ * would build from the same documents.
+ */
+import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { createRequire } from 'node:module';
+import cacache from 'cacache';
+import registryFetch from 'npm-registry-fetch';
+import { type PackumentHandoff, strongestHashes } from '../../registry/fetch.js';
+import { FULL_DOC, cacheKeyOf, packumentHeaders } from './packument-revalidate.js';
+import { type ResolveTreeOptions, type ResolvedTree, flatNpmOptions, resolveTree } from './resolve-tree.js';
+
+const ARBORIST_VERSION = (createRequire(import.meta.url)('@npmcli/arborist/package.json') as { version: string })
+  .version;
+/** Bumped when what is stored, or what goes into the key, changes meaning. */
+const FORMAT = 1;
+const KEY_PREFIX = 'release-switcher:resolved-tree:';
+/** Conditional requests in flight at once when a kept tree is revalidated. */
+const CONCURRENCY = 32;
+
+/**
+ * npm settings that never change which tree arborist builds: credentials (never hashed into a shared
+ * file's key), transport, output, scripts, and where things are kept. Everything else is in the key.
+ */
+const NOT_RESOLUTION =
+  /(^|:)(_auth|_authToken|_password|username|email|certfile|keyfile|cert|key|otp)$|^(cache|logs-dir|logs-max|loglevel|color|progress|timing|fetch-retries|fetch-retry-factor|fetch-retry-mintimeout|fetch-retry-maxtimeout|fetch-timeout|maxsockets|proxy|https-proxy|noproxy|cafile|ca|strict-ssl|user-agent|userconfig|globalconfig|prefix|audit|fund|update-notifier|ignore-scripts|allow-scripts|strict-allow-scripts|script-shell|foreground-scripts|node-options|unicode|usage|json|yes|prefer-online|prefer-offline|offline)$/;
+
+export interface TreeKeyInput {
+  name: string;
+  version: string;
+  /** The package's tarball integrity; without one nothing is kept. */
+  integrity: string | null;
+  /** Resolved from the registry's packument, or from a tarball's own package.json. */
+  from: 'registry' | 'tarball';
+  nodeVersion: string;
+  npmConfig: Record<string, string>;
+  registry: string | null;
+  /** Extra pacote options of the resolution (signature verification and the registries' keys). */
+  verify?: Record<string, unknown> | undefined;
+  platform?: string;
+  arch?: string;
+}
+
+/** The cache key of a tree, or undefined when it cannot be kept (no integrity to tell the package by). */
+export function treeKey(input: TreeKeyInput): string | undefined {
+  if (!input.integrity) return undefined;
+  const settings = Object.entries(input.npmConfig)
+    .filter(([name]) => !NOT_RESOLUTION.test(name))
+    .sort(([a], [b]) => a.localeCompare(b));
+  const identity = {
+    format: FORMAT,
+    arborist: ARBORIST_VERSION,
+    package: `${input.name}@${input.version}`,
+    integrity: input.integrity,
+    from: input.from,
+    node: input.nodeVersion.replace(/^v/, ''),
+    platform: input.platform ?? process.platform,
+    arch: input.arch ?? process.arch,
+    registry: input.registry,
+    settings,
+    verify: input.verify ?? null,
+  };
+  return `${KEY_PREFIX}${createHash('sha256').update(JSON.stringify(identity)).digest('hex')}`;
+}
+
+/**
+ * `resolveTree`, or the tree kept under `key` while it still holds (a kept tree's packages are told to
+ * `onGuess` as soon as it is read); a tree resolved afresh is kept for the next time.
+ * Keeping is best effort: a cache that cannot be read or written only means resolving as before.
+ */
+export async function resolveTreeKept(
+  options: ResolveTreeOptions & { key: string | undefined },
+): Promise<ResolvedTree> {
+  const { key } = options;
+  const flat = { ...flatNpmOptions(options.npmConfig, options.npmCache, options.registry), ...options.verify };
+  const cache = flat.cache as string;
+  if (key) {
+    const started = performance.now();
+    // Its packages' tarballs are fetched ahead while it is revalidated: guesses still, until it is.
+    const offer = (tree: KeptTree['tree']) => {
+      for (const node of tree.deps) {
+        if (node.resolved && node.integrity && /^https?:/.test(node.resolved))
+          options.onGuess?.({
+            name: node.name,
+            version: node.version,
+            resolved: node.resolved,
+            integrity: node.integrity,
+          });
+      }
+    };
+    const hit = await keptTree(cache, key, flat, { signal: options.signal, fresh: options.packument, onRead: offer });
+    if (hit) {
+      const ms = Math.round(performance.now() - started);
+      return { ...hit.tree, how: { kept: true, revalidated: hit.revalidated, ms } };
+    }
+  }
+  const tree = await resolveTree(options);
+  if (key) await keepTree(cache, key, tree, Date.now()).catch(() => false);
+  return tree;
+}
+
+/** A packument the tree was built from, and how to ask whether it changed. */
+interface Validator {
+  url: string;
+  /** The document's integrity as npm's cache stored it (the bytes the registry sent). */
+  integrity: string;
+  etag?: string;
+  lastModified?: string;
+}
+
+interface KeptTree {
+  format: number;
+  tree: Omit<ResolvedTree, 'how' | 'packuments'>;
+  validators: Validator[];
+}
+
+interface StoredEntry {
+  integrity: string | null;
+  time?: number;
+  metadata?: { url?: string; reqHeaders?: Record<string, string>; resHeaders?: Record<string, string> };
+}
+
+/**
+ * Keep `tree` under `key`, with the validators npm's cache holds for the documents it was built from.
+ * Nothing is kept when one has none, was stored for another request, or was rewritten after `resolvedAt`
+ * (another process fetched it anew meanwhile: its validator may not be the one of the document read).
+ */
+export async function keepTree(cache: string, key: string, tree: ResolvedTree, resolvedAt: number): Promise<boolean> {
+  const urls = tree.packuments?.map((packumentKey) => /^full:(.*)$/.exec(packumentKey)?.[1]);
+  if (!urls || urls.some((url) => url === undefined)) return false;
+  const validators: Validator[] = [];
+  for (const url of urls as string[]) {
+    const entry = (await cacache.get.info(cache, cacheKeyOf(url)).catch(() => null)) as StoredEntry | null;
+    const meta = entry?.metadata;
+    const res = meta?.resHeaders ?? {};
+    if (!entry?.integrity || meta?.url !== url || meta.reqHeaders?.accept !== FULL_DOC) return false;
+    if ((entry.time ?? 0) > resolvedAt) return false;
+    validators.push({
+      url,
+      integrity: entry.integrity,
+      ...(res.etag ? { etag: res.etag } : {}),
+      ...(res['last-modified'] ? { lastModified: res['last-modified'] } : {}),
+    });
+  }
+  const { how: _how, packuments: _packuments, ...bare } = tree;
+  const kept: KeptTree = { format: FORMAT, tree: bare, validators };
+  await cacache.put(cache, key, JSON.stringify(kept));
+  return true;
+}
+
+export interface KeptHit {
+  tree: Omit<ResolvedTree, 'how' | 'packuments'>;
+  revalidated: number;
+}
+
+/**
+ * The tree kept under `key` when every packument it was built from is unchanged (each asked once more,
+ * conditionally, with the resolution's npm options `flat`); undefined otherwise, or when none is kept.
+ */
+export async function keptTree(
+  cache: string,
+  key: string,
+  flat: Record<string, unknown>,
+  more: {
+    signal?: AbortSignal | undefined;
+    /**
+     * The package's packument, fetched for this staging moments ago: when npm's cache stored it since it was
+     * asked for, with the bytes the tree was built from, it is unchanged without asking again (openclaw's: 10 MB).
+     */
+    fresh?: Pick<PackumentHandoff, 'key' | 'askedAt'> | undefined;
+    /** Told the kept tree once it is read, before it is revalidated (it very likely holds). */
+    onRead?: ((tree: KeptTree['tree']) => void) | undefined;
+  } = {},
+): Promise<KeptHit | undefined> {
+  const { signal, fresh } = more;
+  if (flat.offline) return undefined;
+  let kept: KeptTree;
+  try {
+    kept = JSON.parse((await cacache.get(cache, key)).data.toString()) as KeptTree;
+  } catch {
+    return undefined;
+  }
+  if (kept.format !== FORMAT || !Array.isArray(kept.validators)) return undefined;
+  more.onRead?.(kept.tree);
+  const stop = new AbortController();
+  const stopped = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+  // Every request in flight listens to it.
+  setMaxListeners(CONCURRENCY + 10, stopped);
+  let unchanged = true;
+  const queue = [...kept.validators];
+  const worker = async () => {
+    while (unchanged && queue.length > 0) {
+      const validator = queue.shift()!;
+      const valid =
+        (fresh !== undefined &&
+          `full:${validator.url}` === fresh.key &&
+          (await storedSince(cache, validator, fresh))) ||
+        (await stillValid(validator, flat, stopped));
+      if (!valid) {
+        unchanged = false;
+        stop.abort();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queue.length) }, worker));
+  signal?.throwIfAborted();
+  return unchanged ? { tree: kept.tree, revalidated: kept.validators.length } : undefined;
+}
+
+/** npm's cache stored the document's very bytes since `fresh.askedAt`: the registry sent them during this staging. */
+async function storedSince(cache: string, validator: Validator, fresh: { askedAt: number }): Promise<boolean> {
+  const entry = (await cacache.get.info(cache, cacheKeyOf(validator.url)).catch(() => null)) as StoredEntry | null;
+  return entry?.integrity === validator.integrity && (entry.time ?? 0) >= fresh.askedAt;
+}
+
+/**
+ * Whether the document behind `validator` has not changed: a 304 to the conditional request, or else (a registry
+ * that sends no validators, or ignores them) a body of the very bytes the tree was built from.
+ */
+async function stillValid(validator: Validator, flat: Record<string, unknown>, signal: AbortSignal): Promise<boolean> {
+  const name = decodeURIComponent(validator.url.slice(validator.url.lastIndexOf('/') + 1));
+  try {
+    const res = await registryFetch(validator.url, {
+      ...flat,
+      // Straight to the registry: make-fetch-happen's cache would answer from itself while it thinks it fresh.
+      cache: undefined,
+      retry: { retries: 0 },
+      signal,
+      headers: {
+        ...packumentHeaders({ spec: { name }, opts: flat }),
+        ...(validator.etag ? { 'if-none-match': validator.etag } : {}),
+        ...(validator.lastModified ? { 'if-modified-since': validator.lastModified } : {}),
+      },
+      integrity: null,
+    });
+    const etag = res.headers.get('etag');
+    if (res.status === 304) {
+      res.body.resume();
+      return etag === null || validator.etag === undefined || etag === validator.etag;
+    }
+    const expected = strongestHashes(validator.integrity);
+    if (res.status !== 200 || !expected) {
+      res.body.resume();
+      return false;
+    }
+    const hash = createHash(expected.algorithm);
+    for await (const chunk of res.body as unknown as AsyncIterable<Buffer>) hash.update(chunk);
+    return expected.digests.includes(hash.digest('base64'));
+  } catch {
+    return false;
+  }
+}

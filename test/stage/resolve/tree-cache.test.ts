@@ -1,0 +1,152 @@
+// A resolved tree kept in npm's cache (tree-cache.ts) is given again only while every packument it was
+// built from is unchanged, as the registry says when asked conditionally; then it is the tree arborist
+// builds afresh and the one npm install -g installs. A new version in range, another Node or other npm
+// settings: resolved afresh. Against the seeded Verdaccio (ETags, no Cache-Control).
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { resolveTreeKept, treeKey } from '../../../dist/stage/resolve/tree-cache.js';
+import { tempDir } from '../../support/cli.ts';
+import { npm, publish } from '../../support/registry.ts';
+
+const SLOW = 120_000;
+const APP = 'rs-fixture-tcache-app';
+const DEP = 'rs-fixture-tcache-dep';
+
+function writePackage(pkg: Record<string, unknown>): string {
+  const dir = tempDir('rs-tcache-src-');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
+  writeFileSync(join(dir, 'index.js'), 'module.exports = 1;\n');
+  return dir;
+}
+
+beforeAll(async () => {
+  const registry = inject('registryUrl');
+  await publish(writePackage({ name: DEP, version: '1.0.0' }), { registry });
+  await publish(
+    writePackage({ name: APP, version: '1.0.0', dependencies: { [DEP]: '^1.0.0', 'rs-fixture-dep': '1.1.0' } }),
+    { registry },
+  );
+}, SLOW);
+
+function resolve(npmCache: string, more: { nodeVersion?: string; npmConfig?: Record<string, string> } = {}) {
+  const nodeVersion = more.nodeVersion ?? process.versions.node;
+  const npmConfig = more.npmConfig ?? {};
+  const registry = inject('registryUrl');
+  return resolveTreeKept({
+    key: treeKey({
+      name: APP,
+      version: '1.0.0',
+      integrity: 'sha512-the-tarball',
+      from: 'registry',
+      nodeVersion,
+      npmConfig,
+      registry,
+    }),
+    spec: `${APP}@1.0.0`,
+    packageName: APP,
+    nodePath: process.execPath,
+    nodeVersion,
+    npmConfig,
+    npmCache,
+    registry,
+    env: process.env,
+    // Another major than ours resolves in a child on the same Node here: the tree is the same, only the key differs.
+    child: nodeVersion !== process.versions.node,
+  });
+}
+
+const versions = (tree: Awaited<ReturnType<typeof resolve>>) =>
+  Object.fromEntries(tree.deps.map((node) => [node.location, node.version]));
+const shape = (tree: Awaited<ReturnType<typeof resolve>>) =>
+  [tree.root, ...tree.deps].map(({ location, name, version, integrity, resolved }) => ({
+    location,
+    name,
+    version,
+    integrity,
+    resolved,
+  }));
+
+/** What npm install -g of the app installs: location → version. */
+async function npmVersions(): Promise<Record<string, string>> {
+  const prefix = tempDir('rs-tcache-npm-');
+  await npm(['install', '-g', '--prefix', prefix, '--prefer-online', `${APP}@1.0.0`], {
+    registry: inject('registryUrl'),
+    timeout: SLOW,
+    cache: join(tempDir('rs-tcache-npmcache-'), 'cache'),
+  });
+  const app = join(prefix, 'lib/node_modules', APP);
+  return Object.fromEntries(
+    readdirSync(join(app, 'node_modules'))
+      .filter((name) => !name.startsWith('.'))
+      .map((name) => [
+        `node_modules/${name}`,
+        JSON.parse(readFileSync(join(app, 'node_modules', name, 'package.json'), 'utf8')).version,
+      ]),
+  );
+}
+
+describe('a kept resolved tree', () => {
+  it(
+    'is given again while its packuments are unchanged, resolved afresh once a dependency has a new version in range',
+    async () => {
+      const npmCache = tempDir('rs-tcache-cache-');
+      const first = await resolve(npmCache);
+      expect(first.how).toMatchObject({ inProcess: true });
+      // The documents arborist read: the app's and its two dependencies', not the crawl's guesses.
+      expect(first.packuments?.length).toBe(3);
+      const again = await resolve(npmCache);
+      expect(again.how).toMatchObject({ kept: true, revalidated: 3 });
+      expect(shape(again)).toEqual(shape(first));
+      expect(versions(again)).toEqual(await npmVersions());
+
+      await publish(writePackage({ name: DEP, version: '1.1.0' }), { registry: inject('registryUrl') });
+      const after = await resolve(npmCache);
+      expect(after.how).toMatchObject({ inProcess: true });
+      expect(versions(after)[`node_modules/${DEP}`]).toBe('1.1.0');
+      expect(versions(after)).toEqual(await npmVersions());
+      // And that tree is kept in turn.
+      expect((await resolve(npmCache)).how).toMatchObject({ kept: true });
+    },
+    SLOW,
+  );
+
+  it(
+    'is not given for another Node version or other npm settings that change resolution; credentials do not matter',
+    async () => {
+      const npmCache = tempDir('rs-tcache-cache-');
+      await resolve(npmCache);
+      const otherNode = `${Number(process.versions.node.split('.')[0]) + 1}.0.0`;
+      expect((await resolve(npmCache, { nodeVersion: otherNode })).how).toMatchObject({ inProcess: false });
+      expect((await resolve(npmCache, { npmConfig: { 'legacy-peer-deps': 'true' } })).how).toMatchObject({
+        inProcess: true,
+      });
+      const token = { [`${inject('registryUrl').replace(/^https?:/, '')}:_authToken`]: 'secret' };
+      expect((await resolve(npmCache, { npmConfig: token })).how).toMatchObject({ kept: true });
+    },
+    SLOW,
+  );
+
+  it('is keyed by the tarball, not the spec: no integrity, nothing kept', () => {
+    const base = {
+      name: APP,
+      version: '1.0.0',
+      from: 'tarball' as const,
+      nodeVersion: '20.1.0',
+      npmConfig: {},
+      registry: null,
+    };
+    expect(treeKey({ ...base, integrity: null })).toBeUndefined();
+    expect(treeKey({ ...base, integrity: 'sha512-a' })).not.toBe(treeKey({ ...base, integrity: 'sha512-b' }));
+    expect(treeKey({ ...base, integrity: 'sha512-a' })).not.toBe(
+      treeKey({ ...base, integrity: 'sha512-a', from: 'registry' }),
+    );
+    expect(treeKey({ ...base, integrity: 'sha512-a', npmConfig: { omit: 'optional' } })).not.toBe(
+      treeKey({ ...base, integrity: 'sha512-a' }),
+    );
+    expect(treeKey({ ...base, integrity: 'sha512-a', npmConfig: { 'fetch-timeout': '1000', cache: '/x' } })).toBe(
+      treeKey({ ...base, integrity: 'sha512-a' }),
+    );
+  });
+});
