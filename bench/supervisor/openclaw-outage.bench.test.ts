@@ -221,6 +221,15 @@ describeWhere(can, "bench: update and rollback outage of a real openclaw vs a ba
     // loaded (enabled), and only for the default state dir; else it updates around the live gateway, and its Doctor
     // then finds the agent database in use.
     expect((await gw.um.systemctl(['enable', UNIT])).exitCode).toBe(0);
+    // And the manager told, as a user's `systemctl --user enable` tells it: ours runs outside the manager's namespace,
+    // where /run/systemd/system is missing, so systemctl takes the machine for one not booted with systemd and enables
+    // client-side (the link in default.target.wants, no reload). Then default.target does not want the unit, and
+    // systemd unloads it whenever it is stopped; OpenClaw's updater, after its swap and Doctor, revalidates the stopped
+    // service with GetUnit (dist/systemd-service-files-*.mjs readSystemdManagerCommand, requireLoaded), gets "not
+    // loaded" for an enabled unit file, refuses ("Effective systemd service command could not be inspected"), and never
+    // starts the gateway again: "Stopped gateway service could not be revalidated", `state-migrated-no-rollback`.
+    expect((await gw.um.systemctl(['daemon-reload'])).exitCode).toBe(0);
+    expect((await gw.um.systemctl(['show', '-p', 'WantedBy', '--value', UNIT])).stdout).toMatch(/default\.target/);
     expect((await gw.um.systemctl(['start', UNIT])).exitCode).toBe(0);
     await openclawHealthy(gw.um, { port: gw.port, pid: null, timeoutMs: 300_000 });
     return gw;
