@@ -128,14 +128,19 @@ function ownReport(stdout: string): {
   const run = json.run ?? json;
   const phases = (run.steps ?? [])
     .filter(
-      (s: any) => typeof s.startedAtMs === 'number' && typeof s.endedAtMs === 'number' && !/^warning:/.test(s.step),
+      (s: any) =>
+        typeof s.startedAtMs === 'number' &&
+        typeof s.endedAtMs === 'number' &&
+        !/^(warning|doctor-config):/.test(s.step),
     )
     .map((s: any) => `${s.step}${s.status === 'completed' ? '' : ` (${s.status})`} ${ms(s.endedAtMs - s.startedAtMs)}`);
   const timings: string[] = [];
   const walk = (value: any, depth: number) => {
     if (!value || typeof value !== 'object' || depth > 4) return;
     if (typeof value.durationMs === 'number')
-      timings.push(`${value.phase ?? value.name ?? value.step ?? '?'} ${ms(value.durationMs)}`);
+      timings.push(
+        `${value.phase ?? value.name ?? value.step ?? (depth === 0 ? 'whole run' : '?')} ${ms(value.durationMs)}`,
+      );
     for (const child of Object.values(value)) walk(child, depth + 1);
   };
   walk(json, 0);
