@@ -39,11 +39,12 @@
 // (default: a copy of the prepared one, test/support/openclaw-prepared.ts, which holds both openclaw releases).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { CACHE_DIR } from '../lib/node24.mjs';
 import { cli, cliEnv } from '../../test/support/cli.ts';
 import {
   OPENCLAW_UNIT as UNIT,
@@ -127,14 +128,19 @@ function ownReport(stdout: string): {
   const run = json.run ?? json;
   const phases = (run.steps ?? [])
     .filter(
-      (s: any) => typeof s.startedAtMs === 'number' && typeof s.endedAtMs === 'number' && !/^warning:/.test(s.step),
+      (s: any) =>
+        typeof s.startedAtMs === 'number' &&
+        typeof s.endedAtMs === 'number' &&
+        !/^(warning|doctor-config):/.test(s.step),
     )
     .map((s: any) => `${s.step}${s.status === 'completed' ? '' : ` (${s.status})`} ${ms(s.endedAtMs - s.startedAtMs)}`);
   const timings: string[] = [];
   const walk = (value: any, depth: number) => {
     if (!value || typeof value !== 'object' || depth > 4) return;
     if (typeof value.durationMs === 'number')
-      timings.push(`${value.phase ?? value.name ?? value.step ?? '?'} ${ms(value.durationMs)}`);
+      timings.push(
+        `${value.phase ?? value.name ?? value.step ?? (depth === 0 ? 'whole run' : '?')} ${ms(value.durationMs)}`,
+      );
     for (const child of Object.values(value)) walk(child, depth + 1);
   };
   walk(json, 0);
@@ -181,6 +187,23 @@ describeWhere(can, "bench: update and rollback outage of a real openclaw vs a ba
       },
       timeoutMs,
     });
+  /**
+   * What a failed update of OpenClaw's leaves to read, kept beside the results before its way back replaces the state
+   * dir: the state's logs (its restart log, update-failure records) and update reports, the manager's log (the units'
+   * start and exit lines) and what systemd says of the unit now. Returns the folder.
+   */
+  async function keepOwnDiagnostics(label: string): Promise<string> {
+    const kept = path.join(CACHE_DIR, 'results', `${label}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    mkdirSync(kept, { recursive: true });
+    for (const sub of ['logs', 'update-reports'])
+      if (existsSync(path.join(own.state, sub))) execFileSync('cp', ['-a', path.join(own.state, sub), kept]);
+    copyFileSync(own.um.logFile, path.join(kept, 'manager.log'));
+    const status = await own.um.systemctl(['status', '--no-pager', '-l', UNIT]);
+    const show = await own.um.systemctl(['show', UNIT]);
+    const cat = await own.um.systemctl(['cat', UNIT]);
+    writeFileSync(path.join(kept, 'systemctl.txt'), [status.stdout, status.stderr, cat.stdout, show.stdout].join('\n'));
+    return kept;
+  }
   const mainPid = async (gw: Gateway) =>
     Number((await gw.um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
 
@@ -203,6 +226,15 @@ describeWhere(can, "bench: update and rollback outage of a real openclaw vs a ba
     // loaded (enabled), and only for the default state dir; else it updates around the live gateway, and its Doctor
     // then finds the agent database in use.
     expect((await gw.um.systemctl(['enable', UNIT])).exitCode).toBe(0);
+    // And the manager told, as a user's `systemctl --user enable` tells it: ours runs outside the manager's namespace,
+    // where /run/systemd/system is missing, so systemctl takes the machine for one not booted with systemd and enables
+    // client-side (the link in default.target.wants, no reload). Then default.target does not want the unit, and
+    // systemd unloads it whenever it is stopped; OpenClaw's updater, after its swap and Doctor, revalidates the stopped
+    // service with GetUnit (dist/systemd-service-files-*.mjs readSystemdManagerCommand, requireLoaded), gets "not
+    // loaded" for an enabled unit file, refuses ("Effective systemd service command could not be inspected"), and never
+    // starts the gateway again: "Stopped gateway service could not be revalidated", `state-migrated-no-rollback`.
+    expect((await gw.um.systemctl(['daemon-reload'])).exitCode).toBe(0);
+    expect((await gw.um.systemctl(['show', '-p', 'WantedBy', '--value', UNIT])).stdout).toMatch(/default\.target/);
     expect((await gw.um.systemctl(['start', UNIT])).exitCode).toBe(0);
     await openclawHealthy(gw.um, { port: gw.port, pid: null, timeoutMs: 300_000 });
     return gw;
@@ -401,7 +433,10 @@ describeWhere(can, "bench: update and rollback outage of a real openclaw vs a ba
         if (ownUpdated) {
           samples.ownUpdateOutage.push(ownUp.outage);
           samples.ownUpdateWall.push(ownUp.wall);
-        } else console.log(`  failed: ${ownUp.report.failed || ownUp.done.stderr.slice(-1500)}`);
+        } else {
+          console.log(`  failed: ${ownUp.report.failed || ownUp.done.stderr.slice(-1500)}`);
+          console.log(`  its logs kept in ${await keepOwnDiagnostics(`openclaw-outage-own-update-${TO}-failed`)}`);
+        }
 
         at = loadFor(run, 'ours rollback');
         const back = await oursMeasured(['rollback'], FROM);
@@ -443,6 +478,7 @@ describeWhere(can, "bench: update and rollback outage of a real openclaw vs a ba
           console.log(
             `  not gone back: ${ownBack.report.failed || (ownBack.done.stdout.slice(-1500) + ownBack.done.stderr.slice(-1500)).trim()}`,
           );
+          console.log(`  its logs kept in ${await keepOwnDiagnostics(`openclaw-outage-own-update-${FROM}-failed`)}`);
           at = loadFor(run, 'OpenClaw restore');
           samples.ownRestoreOutage.push(await restoreOwn());
           console.log(

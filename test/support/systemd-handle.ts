@@ -48,7 +48,13 @@ export interface UserManager {
   cgroups: string[];
   /** Milliseconds from spawn until `SystemState` was `running`. */
   bootMs: number;
-  /** `systemctl --user ARGS` against this manager; never rejects on a non-zero exit, throws on a timeout. */
+  /**
+   * `systemctl --user ARGS` against this manager; never rejects on a non-zero exit, throws on a timeout. It runs outside
+   * the manager's namespace, where /run/systemd/system is missing, so systemctl takes the machine for one not booted
+   * with systemd and does unit-file verbs (`enable`, `disable`, …) client-side: the links, without the reload a user's
+   * systemctl asks the manager for. Follow them with `daemon-reload` where the manager must see them (an enabled unit
+   * stays loaded while stopped only once default.target wants it).
+   */
   systemctl(args: string[], opts?: { timeoutMs?: number }): Promise<CommandResult>;
   /** Any command with this manager's environment and account (e.g. `systemd-run --user`); same contract as systemctl(). */
   run(command: string, args: string[], opts?: { timeoutMs?: number }): Promise<CommandResult>;
