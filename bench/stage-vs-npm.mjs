@@ -80,7 +80,7 @@ import {
   goalMark,
   saveResult,
 } from './lib/measure.mjs';
-import { formatPhaseSpans, phaseSpans } from './lib/phases.mjs';
+import { formatPhaseSpans, phaseSpans, sourcesOf } from './lib/phases.mjs';
 import { formatTable, tableRow } from './lib/bench-table.mjs';
 import { REALDEPS_FROM, REALDEPS_PACKAGE, REALDEPS_TO } from './lib/realdeps-registry.mjs';
 import { startRegistryProcess } from './lib/registry-process.mjs';
@@ -299,22 +299,6 @@ async function installAndPrune(root) {
   if (!pruned.result?.removed?.includes(to)) throw new Error(`pruned case: prune did not remove ${to}: ${pruned}`);
 }
 
-// Where the timed install's packages came from, from its progress log and result.
-function sourcesOf(stderr, reused) {
-  const count = (re) => Number(re.exec(stderr)?.[1] ?? 0);
-  return {
-    resolution: /resolved with Node [^\n]*kept from an earlier resolution/.test(stderr)
-      ? 'kept'
-      : /dependencies resolved with Node/.test(stderr)
-        ? 'resolved'
-        : 'not reported',
-    previous: count(/reuse: (\d+) packages \(\d+ files, \d+ bytes\) linked from releases\//),
-    store: reused?.store?.packages ?? 0,
-    storeFiles: reused?.store?.files ?? 0,
-    extracted: count(/extract: (\d+) new packages extracted from the npm cache/),
-  };
-}
-
 // A peer: install `from` in a fresh global folder (untimed), then the timed in-place upgrade to `to`.
 async function peerOnce(name) {
   const cmd = peerCommands(name, {
@@ -387,6 +371,8 @@ try {
       const r = await oursOnce(name);
       oursBy[name].push(r);
       const src = r.sources;
+      // A store case that took nothing from the store measured the fresh case under another name.
+      if (name === 'store' && src.store === 0) log(`  NOTE: nothing was linked from the store in the store case`);
       log(
         `  ${fmt.s(r.seconds)}${r.fallback ? `, full install: ${r.fallback}` : ', fast path'}; resolution ${src.resolution}; packages: ${src.previous} from releases/${from}, ${src.store} from the store, ${src.extracted} extracted`,
       );
