@@ -4,7 +4,8 @@
 // place), ours by case, `bun add -g` and `pnpm add -g` interleaved in every run (see that script's header):
 //
 //   express 4.21.1 -> 4.21.2 from the registry, cases fresh, store, pruned    goal: fresh <= 0.5x npm -g
-//   express 4.21.1 -> 4.21.2 from local tarballs (--tarball), case fresh       goal: fresh <= 0.5x npm -g
+//   express 4.21.1 -> 4.21.2 from local tarballs (--tarball), the same cases  goal: fresh <= 0.5x npm -g
+//       (a tarball goes through the store as a registry version does: the other cases are for tracking)
 //   openclaw 2026.9.5 -> 2026.9.6, cases fresh, store, pruned (--openclaw only)
 //       fresh  (9.6's new packages only in npm's cache)     <= 0.2x npm -g in place
 //       store  (9.6's packages in the root's store)         <= 1.5 s and <= 3x pnpm
@@ -15,7 +16,8 @@
 //
 // --runs N: runs per invocation (default 3: medians of 3, with their spread); --peers as stage-vs-npm.mjs
 // (default bun,pnpm). Time here (2 cores, warm caches, 3 runs): the express pair ~5 min; openclaw ~15-20 min
-// (per run: npm -g twice, four installs of ours for the three cases, bun and pnpm twice each, tree comparisons).
+// (per run: npm -g twice; eight installs of ours, each case's root installing 9.5 first, and a prune; bun and
+// pnpm twice each; a tree comparison with npm's per case).
 // Each invocation's figures are saved by it under .bench-cache/results (stage-vs-npm-<pkg>[-tarball]-*.json);
 // the table's rows of all of them go to store-cases-*.json there too.
 
@@ -40,7 +42,7 @@ const { values: opts } = parseArgs({
 const EXPRESS = ['--package', 'express', '--from', '4.21.1', '--to', '4.21.2'];
 const INVOCATIONS = [
   { name: 'express', args: [...EXPRESS, '--cases', 'fresh,store,pruned'] },
-  { name: 'express-tarball', args: [...EXPRESS, '--tarball', '--cases', 'fresh'] },
+  { name: 'express-tarball', args: [...EXPRESS, '--tarball', '--cases', 'fresh,store,pruned'] },
   {
     name: 'openclaw',
     args: ['--package', 'openclaw', '--from', '2026.9.5', '--to', '2026.9.6', '--cases', 'fresh,store,pruned'],
