@@ -13,9 +13,10 @@
 //       and in each: the disk added by 9.6 <= 0.6x a full copy
 //
 //   node bench/store-cases.mjs [--openclaw] [--only express,express-tarball,openclaw] [--runs N] [--peers LIST]
+//                              [--cache DIR]
 //
-// --runs N: runs per invocation (default 3: medians of 3, with their spread); --peers as stage-vs-npm.mjs
-// (default bun,pnpm). Time here (2 cores, warm caches, 3 runs): the express pair ~5 min; openclaw ~15-20 min
+// --runs N: runs per invocation (default 3: medians of 3, with their spread); --peers and --cache as
+// stage-vs-npm.mjs (default bun,pnpm and .bench-cache/npm-cache: the warm-up fills what it lacks). Time here (2 cores, warm caches, 3 runs): the express pair ~5 min; openclaw ~15-20 min
 // (per run: npm -g twice; eight installs of ours, each case's root installing 9.5 first, and a prune; bun and
 // pnpm twice each; a tree comparison with npm's per case).
 // Each invocation's figures are saved by it under .bench-cache/results (stage-vs-npm-<pkg>[-tarball]-*.json);
@@ -36,6 +37,7 @@ const { values: opts } = parseArgs({
     only: { type: 'string' },
     runs: { type: 'string', default: '3' },
     peers: { type: 'string', default: 'bun,pnpm' },
+    cache: { type: 'string' },
   },
 });
 
@@ -70,6 +72,7 @@ try {
         opts.peers,
         '--result-file',
         resultFile,
+        ...(opts.cache ? ['--cache', opts.cache] : []),
       ],
       { stdio: 'inherit', reject: false, timeout: 3 * 60 * 60_000 },
     );
