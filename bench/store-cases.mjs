@@ -50,6 +50,11 @@ const INVOCATIONS = [
     args: ['--package', 'openclaw', '--from', '2026.9.5', '--to', '2026.9.6', '--cases', 'fresh,store,pruned'],
   },
 ];
+const unknown = (opts.only?.split(',') ?? []).filter((name) => !INVOCATIONS.some((inv) => inv.name === name));
+if (unknown.length > 0) {
+  console.error(`--only: unknown ${unknown.join(', ')} (${INVOCATIONS.map((inv) => inv.name).join(', ')})`);
+  process.exit(2);
+}
 const wanted = opts.only
   ? INVOCATIONS.filter((inv) => opts.only.split(',').includes(inv.name))
   : INVOCATIONS.filter((inv) => inv.name !== 'openclaw' || opts.openclaw);
