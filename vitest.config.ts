@@ -15,6 +15,7 @@ export const UNIT = [
   'test/autoupdate/policy.test.ts',
   'test/bench/peers.test.ts',
   'test/bench/phases.test.ts',
+  'test/bench/store-cases.test.ts',
   'test/cli/conventions.test.ts',
   'test/cli/startup-imports.test.ts',
   'test/docs.test.ts',

@@ -2,9 +2,12 @@
 // Runs every benchmark that is cheap enough for a routine run: staging against npm on the generated
 // fixture (served by a local Verdaccio), the same on the fixture with real registry dependencies
 // (--real-deps: a local Verdaccio proxying the real npm registry; a few minutes, needs the network the
-// first time; --no-network leaves it out), the symlink flip, and CLI start-up. The real openclaw benches
-// download ~300 MB and take minutes per install, so they run only with --openclaw: staging openclaw against
-// npm, then the outage of updating and rolling back a real gateway against a bare restart and OpenClaw's own
+// first time; --no-network leaves it out), issue 36's cases on express 4.21.1 -> 4.21.2 from the registry and
+// from a local tarball (bench/store-cases.mjs: npm, ours, bun and pnpm in the same runs, one table; ~5 min;
+// --no-network leaves them out), the symlink flip, and CLI start-up. The real openclaw benches
+// download ~300 MB and take minutes per install, so they run only with --openclaw: issue 36's cases on
+// openclaw 9.5 -> 9.6 (staging against npm -g, bun and pnpm, with 9.6 in npm's cache, in the root's store,
+// and pruned; ~15-20 min), then the outage of updating and rolling back a real gateway against a bare restart and OpenClaw's own
 // updater (bench/supervisor/openclaw-outage.bench.test.ts: root, a private systemd --user, ~20 min a
 // repetition; BENCH_RUNS and BENCH_PLUGIN=0 pass through).
 //
@@ -53,18 +56,22 @@ if (!opts['no-network']) {
     '--real-deps',
   ]);
 }
+// Issue 36's cases, every peer in the same runs, one table: express from the registry and from a tarball (the
+// registry is needed), and with --openclaw staging openclaw 9.5 -> 9.6 with 9.6 only in npm's cache (what this ran
+// before as stage vs npm, openclaw), in the root's store, and pruned then installed again.
+const storeCases = [
+  ...(opts['no-network'] ? [] : ['express', 'express-tarball']),
+  ...(opts.openclaw ? ['openclaw'] : []),
+];
+if (storeCases.length > 0)
+  await runBench(`(a)(b)(e) issue 36 cases: ${storeCases.join(', ')}`, [
+    bench('store-cases.mjs'),
+    '--only',
+    storeCases.join(','),
+  ]);
 await runBench('(c) flip', [bench('flip.mjs')]);
 await runBench('(d) startup', [bench('startup.mjs')]);
 if (opts.openclaw) {
-  await runBench('(a)(b)(e) stage vs npm, openclaw', [
-    bench('stage-vs-npm.mjs'),
-    '--package',
-    'openclaw',
-    '--from',
-    '2026.9.5',
-    '--to',
-    '2026.9.6',
-  ]);
   // Under vitest with the supervisor benches' config: it needs the test harness (Verdaccio, systemd --user).
   await runBench("(issue 31) update and rollback outage of a real openclaw vs a bare restart and OpenClaw's own", [
     path.join(PROJECT_DIR, 'node_modules', 'vitest', 'vitest.mjs'),

@@ -168,6 +168,36 @@ export function releaseDiskCost(oldDir, newDir) {
   return { files: files.length, sharedFiles, fullBytes, addedBytes };
 }
 
+/**
+ * What a root's content-addressed store (<root>/store) holds: its files (each an inode it shares with the
+ * releases that link it), their bytes, those of them no release or staging names any more (link count 1:
+ * what the next prune collects), and its package indexes. The store's files are the releases' inodes, so
+ * a root's du counts each once; only `unlinkedBytes` and `indexBytes` are disk the store adds of its own.
+ */
+export function storeHolding(root) {
+  const out = { files: 0, bytes: 0, unlinkedFiles: 0, unlinkedBytes: 0, indexes: 0, indexBytes: 0 };
+  const shards = (dir) => (fs.existsSync(dir) ? fs.readdirSync(dir).map((s) => path.join(dir, s)) : []);
+  for (const shard of shards(path.join(root, 'store', 'files'))) {
+    for (const name of fs.readdirSync(shard)) {
+      const st = fs.lstatSync(path.join(shard, name));
+      if (!st.isFile()) continue;
+      out.files++;
+      out.bytes += st.size;
+      if (st.nlink === 1) {
+        out.unlinkedFiles++;
+        out.unlinkedBytes += st.size;
+      }
+    }
+  }
+  for (const shard of shards(path.join(root, 'store', 'index'))) {
+    for (const name of fs.readdirSync(shard)) {
+      out.indexes++;
+      out.indexBytes += fs.lstatSync(path.join(shard, name)).size;
+    }
+  }
+  return out;
+}
+
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);

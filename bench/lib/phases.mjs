@@ -74,3 +74,23 @@ export function formatPhaseSpans(runs, median) {
     : '';
   return `${rows.map((r) => r.text).join(', ')}; last event @${total.toFixed(2)}${around}`;
 }
+
+/**
+ * Where an install's packages came from, from its progress log and its result's `reused`: whether the
+ * resolution was kept from an earlier one, how many dependencies were linked from the previous release, from
+ * the root's store, or extracted from npm's cache (the package itself is always unpacked from its tarball).
+ */
+export function sourcesOf(stderr, reused) {
+  const count = (re) => Number(re.exec(stderr)?.[1] ?? 0);
+  return {
+    resolution: /resolved with Node [^\n]*kept from an earlier resolution/.test(stderr)
+      ? 'kept'
+      : /dependencies resolved with Node/.test(stderr)
+        ? 'resolved'
+        : 'not reported',
+    previous: count(/reuse: (\d+) packages \(\d+ files, \d+ bytes\) linked from releases\//),
+    store: reused?.store?.packages ?? 0,
+    storeFiles: reused?.store?.files ?? 0,
+    extracted: count(/extract: (\d+) new packages extracted from the npm cache/),
+  };
+}
