@@ -162,7 +162,14 @@ describeWhere(
       const cliEnv = { ...roleEnv, PATH: `${insideBin}:${roleEnv.PATH}` };
       rsAsRoot = async (args) => {
         const r = await sm.run(node, [main, '--root', root, '--json', ...args], {
-          env: { HOME: '/root', PATH: SYSTEM_PATH.join(':') },
+          env: {
+            HOME: '/root',
+            PATH: SYSTEM_PATH.join(':'),
+            // init as root adds to the run's list of roots (vitest.config.ts), not the machine's
+            ...(process.env.RELEASE_SWITCHER_SYSTEM_ROOTS && {
+              RELEASE_SWITCHER_SYSTEM_ROOTS: process.env.RELEASE_SWITCHER_SYSTEM_ROOTS,
+            }),
+          },
           timeoutMs: 120_000,
         });
         return { ...r, json: parsed(r.stdout) };
