@@ -27,6 +27,7 @@ import { registryIdentity } from '../../src/stage/scripts/allow-scripts.ts';
 import { type TarEntry, encodeTarball } from '../support/bad-tarballs.ts';
 
 import { runThisFileAsRoot } from '../support/accounts.ts';
+import { treeOf } from '../support/root.ts';
 runThisFileAsRoot(
   'its hostile postinstall writes through a sealed file, which only root can (modes stop an account); the manifest check that catches it is the subject',
 );
@@ -63,21 +64,6 @@ async function publishDependency(manifest: { name: string; version: string } & R
     'index.js': `module.exports = ${JSON.stringify(manifest.version)};\n`,
   };
   await publish(writePackage(tempDir('rs-fast-src-'), files), { registry: inject('registryUrl') });
-}
-
-/** Every path of a tree (no write bits, no hidden lockfile, no release marker) with its content or target. */
-function treeOf(dir: string, rel = ''): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of readdirSync(join(dir, rel)).sort()) {
-    const p = rel ? `${rel}/${name}` : name;
-    if (p === '.release-switcher.json' || p === 'node_modules/.package-lock.json') continue;
-    const abs = join(dir, p);
-    const st = lstatSync(abs);
-    if (st.isSymbolicLink()) out[p] = `-> ${readlinkSync(abs)}`;
-    else if (st.isDirectory()) Object.assign(out, { [p]: 'dir' }, treeOf(dir, p));
-    else out[p] = `${(st.mode & 0o555).toString(8)} ${createHash('sha256').update(readFileSync(abs)).digest('hex')}`;
-  }
-  return out;
 }
 
 /** env.json records the environment its postinstall saw: by nature it differs between two installs. */

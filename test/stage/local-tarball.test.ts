@@ -5,11 +5,12 @@
 // release equals what `npm install -g <tarball>` installs. The tarball's own integrity and path stay what the release
 // records.
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
 import { npm, publish } from '../support/registry.ts';
+import { treeOf } from '../support/root.ts';
 
 const NAME = 'rs-fixture-localtgz';
 const DEP = 'rs-fixture-localtgz-dep';
@@ -31,21 +32,6 @@ async function packApp(version: string, dependencies: Record<string, string>): P
   const out = tempDir('rs-localtgz-tgz-');
   await npm(['pack', src, '--pack-destination', out], { registry: inject('registryUrl') });
   return join(out, `${NAME}-${version}.tgz`);
-}
-
-/** Every path of a tree (no hidden lockfile, no release marker) with its mode and content, or its target. */
-function treeOf(dir: string, rel = ''): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of readdirSync(join(dir, rel)).sort()) {
-    const p = rel ? `${rel}/${name}` : name;
-    if (p === '.release-switcher.json' || p === 'node_modules/.package-lock.json') continue;
-    const abs = join(dir, p);
-    const st = lstatSync(abs);
-    if (st.isSymbolicLink()) out[p] = `-> ${readlinkSync(abs)}`;
-    else if (st.isDirectory()) Object.assign(out, { [p]: 'dir' }, treeOf(dir, p));
-    else out[p] = `${(st.mode & 0o555).toString(8)} ${createHash('sha256').update(readFileSync(abs)).digest('hex')}`;
-  }
-  return out;
 }
 
 /** The judge: `npm install -g --prefix` of the same tarball (or URL); the package's folder there. */

@@ -16,8 +16,8 @@ import {
   integrityIn,
   npmTree,
   publishStoreFixture,
-  treeOf,
 } from '../support/store-fixtures.ts';
+import { treeOf } from '../support/root.ts';
 import { probeImmutable, setImmutablePaths } from '../../src/platform/immutable.ts';
 import { fingerprintOf, readFingerprints } from '../../src/store/fingerprints.ts';
 import { layoutOf } from '../../src/store/layout.ts';

@@ -26,8 +26,8 @@ import {
   integrityIn,
   npmTree as npmTreeOf,
   publishStoreFixture,
-  treeOf,
 } from '../support/store-fixtures.ts';
+import { treeOf } from '../support/root.ts';
 import { layoutOf } from '../../src/store/layout.ts';
 import { checkStore } from '../../src/store/store-verify.ts';
 import { readIndex } from '../../src/store/content-store.ts';

@@ -1,5 +1,6 @@
 // Looking at a root from the outside: links, staging, state, sealed bits.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -85,4 +86,22 @@ export function copyRoot(from: string, to: string): string {
  */
 export function unfreeze(...paths: string[]): void {
   execFileSync('chattr', ['-f', '-i', ...paths], { stdio: 'ignore' });
+}
+
+/**
+ * Every path of a tree (no hidden lockfile, no release marker) with its sealed mode (write bits aside) and content, or
+ * its target: what a staged release is compared by with npm's tree of the same spec.
+ */
+export function treeOf(dir: string, rel = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(join(dir, rel)).sort()) {
+    const p = rel ? `${rel}/${name}` : name;
+    if (p === '.release-switcher.json' || p === 'node_modules/.package-lock.json') continue;
+    const abs = join(dir, p);
+    const st = lstatSync(abs);
+    if (st.isSymbolicLink()) out[p] = `-> ${readlinkSync(abs)}`;
+    else if (st.isDirectory()) Object.assign(out, { [p]: 'dir' }, treeOf(dir, p));
+    else out[p] = `${(st.mode & 0o555).toString(8)} ${createHash('sha256').update(readFileSync(abs)).digest('hex')}`;
+  }
+  return out;
 }

@@ -1,10 +1,6 @@
-// Fixtures of the content-addressed store's tests: an app whose three versions move one dependency back and forth
-// (1.0.0 and 1.2.0 take a@1.0.0, 1.1.0 takes a@1.1.0; all take b@1.0.0), so that a version's package is missing
-// from the previous release while the store holds it. Each test file publishes its own names (`prefix`): one
-// registry serves the whole run, and a version is published once.
-import { createHash } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { treeOf } from './root.ts';
 import { expect, inject } from 'vitest';
 import { rs, tempDir } from './cli.ts';
 import { npm, publish } from './registry.ts';
@@ -63,21 +59,6 @@ export async function publishStoreFixture(prefix: string): Promise<StoreFixture>
     );
   }
   return fixture;
-}
-
-/** Every path of a tree (no hidden lockfile, no release marker) with its sealed mode and content, or its target. */
-export function treeOf(dir: string, rel = ''): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of readdirSync(join(dir, rel)).sort()) {
-    const p = rel ? `${rel}/${name}` : name;
-    if (p === '.release-switcher.json' || p === 'node_modules/.package-lock.json') continue;
-    const abs = join(dir, p);
-    const st = lstatSync(abs);
-    if (st.isSymbolicLink()) out[p] = `-> ${readlinkSync(abs)}`;
-    else if (st.isDirectory()) Object.assign(out, { [p]: 'dir' }, treeOf(dir, p));
-    else out[p] = `${(st.mode & 0o555).toString(8)} ${createHash('sha256').update(readFileSync(abs)).digest('hex')}`;
-  }
-  return out;
 }
 
 /** The judge of tree equality: `npm install -g --prefix` of `spec`, with `cache` as npm's cache. */
