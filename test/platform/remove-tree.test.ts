@@ -8,18 +8,10 @@ import { existsSync, linkSync, mkdirSync, statSync, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { removeTree } from '../../src/platform/fs.ts';
-import { probeImmutable } from '../../src/platform/immutable.ts';
-import { describeWhere } from '../support/skip.ts';
+import { canSetImmutable, describeWhere } from '../support/skip.ts';
 import { tempDir } from '../support/cli.ts';
 
-const isRoot = process.getuid?.() === 0;
-const support = isRoot ? await probeImmutable(tempDir()) : { supported: false as const, reason: 'not root' };
-// CI runs the suite as root on ext4, where it runs; elsewhere chattr +i is refused by the kernel.
-const can = {
-  ok: support.supported,
-  why: support.supported ? undefined : `chattr +i is refused here (${support.reason})`,
-  where: 'as root on ext4: CI runs the suite so (.ci/run)',
-};
+const can = await canSetImmutable(() => tempDir());
 
 const cleanup: string[] = [];
 afterEach(() => {

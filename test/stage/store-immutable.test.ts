@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
-import { describeWhere } from '../support/skip.ts';
+import { canSetImmutable, describeWhere } from '../support/skip.ts';
 import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
 import { runThisFileAsRoot } from '../support/accounts.ts';
 import {
@@ -18,7 +18,7 @@ import {
   publishStoreFixture,
 } from '../support/store-fixtures.ts';
 import { treeOf } from '../support/root.ts';
-import { probeImmutable, setImmutablePaths } from '../../src/platform/immutable.ts';
+import { setImmutablePaths } from '../../src/platform/immutable.ts';
 import { fingerprintOf, readFingerprints } from '../../src/store/fingerprints.ts';
 import { layoutOf } from '../../src/store/layout.ts';
 import { readIndex } from '../../src/store/content-store.ts';
@@ -28,12 +28,7 @@ runThisFileAsRoot(
   "the immutable attribute (chattr +i) needs CAP_LINUX_IMMUTABLE: root's releases and store are the subject",
 );
 
-const isRoot = process.getuid?.() === 0;
-const support = isRoot ? await probeImmutable(tempDir()) : { supported: false as const, reason: 'not root' };
-const can = {
-  ok: support.supported,
-  why: support.supported ? undefined : `chattr +i is refused here (${support.reason})`,
-};
+const can = await canSetImmutable(() => tempDir());
 
 const flags = (path: string) => execFileSync('lsattr', ['-d', path], { encoding: 'utf8' }).split(' ')[0]!;
 

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { describeWhere } from '../support/skip.ts';
+import { canSetImmutable, describeWhere } from '../support/skip.ts';
 import { probeImmutable, setImmutablePaths } from '../../src/platform/immutable.ts';
 import { rs, templateRoot, tempDir } from '../support/cli.ts';
 import { releaseDirs, stagingEntries } from '../support/root.ts';
@@ -12,13 +12,7 @@ import { releaseDirs, stagingEntries } from '../support/root.ts';
 import { runThisFileAsRoot } from '../support/accounts.ts';
 runThisFileAsRoot("the immutable attribute (chattr +i) needs CAP_LINUX_IMMUTABLE: root's releases are the subject");
 
-const isRoot = process.getuid?.() === 0;
-const support = isRoot ? await probeImmutable(tempDir()) : { supported: false as const, reason: 'not root' };
-// Runs as root on ext4/xfs/btrfs (CI runs the suite as root on ext4); elsewhere chattr +i is refused by the kernel.
-const can = {
-  ok: support.supported,
-  why: support.supported ? undefined : `chattr +i is refused here (${support.reason})`,
-};
+const can = await canSetImmutable(() => tempDir());
 
 const freshRoot = templateRoot(['1.0.0', '1.1.0', '1.2.0']);
 

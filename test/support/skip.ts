@@ -2,6 +2,7 @@
 // it is skipped and where it runs instead, so a skip never reads as a pass.
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'vitest';
+import { probeImmutable } from '../../src/platform/immutable.ts';
 
 export interface Where {
   ok: boolean;
@@ -38,3 +39,17 @@ export const onLinux = {
   why: `process groups and /proc are Linux's; this is ${process.platform}`,
   where: 'on Linux: CI and every Linux machine',
 };
+
+/**
+ * Whether the immutable attribute (chattr +i) can be set in `dir`: it needs root (CAP_LINUX_IMMUTABLE) and a
+ * filesystem that keeps it (ext4, xfs, btrfs; not tmpfs or overlayfs). CI runs the suite as root on ext4.
+ */
+export async function canSetImmutable(dir: () => string): Promise<Where> {
+  const support =
+    process.getuid?.() === 0 ? await probeImmutable(dir()) : { supported: false as const, reason: 'not root' };
+  return {
+    ok: support.supported,
+    why: support.supported ? undefined : `chattr +i is refused here (${support.reason})`,
+    where: 'as root on ext4, xfs or btrfs: CI runs the suite so (.ci/run)',
+  };
+}
