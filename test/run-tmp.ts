@@ -9,6 +9,7 @@
 // built a command's environment without it), removed from the list and failing the run.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { SYSTEM_ROOTS_FILE as HOST_ROOTS } from '../src/store/roots-registry.ts';
 
 let armed = false;
 
@@ -40,8 +41,6 @@ function checkAndRemove(): void {
     `run-tmp: FAILED: tests left ${left.length} entries in the temp dir (removed now; each test must clean what it makes): ${byPrefix(left)}\n`,
   );
 }
-
-const HOST_ROOTS = '/var/lib/release-switcher/roots.json';
 
 /** Roots of this run (under `dir`) in the host's list: taken out again, named, and the run failed. */
 function checkHostRoots(dir: string): void {

@@ -15,7 +15,6 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pacote from 'pacote';
-import { Parser } from 'tar';
 import type { PacoteManifest, PacoteOptions } from '../model/npm-types.js';
 
 /** The manifest pacote.manifest(`file:<file>`) gives, or undefined when only pacote's own way can tell. */
@@ -49,6 +48,9 @@ export async function fileTarballManifest(
 async function readTarball(file: string): Promise<{ integrity: string; packageJson: Buffer | undefined }> {
   const hash = createHash('sha512');
   let packageJson: Buffer | undefined;
+  // Loaded here, for a tarball file only: every command that fetches (check, install, update) loads this module, and
+  // node-tar is one of the modules lazy-pacote.ts keeps off that path.
+  const { Parser } = await import('tar');
   const parser = new Parser({
     // Errors, not warnings: a tarball the listing cannot read is left to pacote's own way.
     strict: true,

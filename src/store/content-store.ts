@@ -13,12 +13,12 @@
  * Releases share their inodes with the store: a file whose link count is 1 is named by nothing but the
  * store, and `prune` removes it (store-gc.ts).
  */
-import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errnoOf } from '../model/errors.js';
 import { makePrivateDir, tempName, writeFileAtomic } from '../platform/fs.js';
+import { sha256Of } from './fingerprints.js';
 import type { Layout } from './layout.js';
 
 /** A file of a package, as its index records it. `mode`: the sealed mode (no write bits). */
@@ -39,7 +39,7 @@ export interface StoreIndex {
 
 /** The index's file name: the sha256 of the integrity string (which holds '/', '+' and '='). */
 export function indexKey(integrity: string): string {
-  return createHash('sha256').update(integrity).digest('hex');
+  return sha256Of(integrity);
 }
 
 /** A store file's name: `<sha256>-<mode in octal>`; anything else in `files/` is a leftover. */
@@ -148,7 +148,7 @@ function copyIn(source: string, target: string, file: IndexedFile): Added {
   try {
     copyFileSync(source, tmp);
     chmodSync(tmp, file.mode);
-    if (sha256OfFileSync(tmp) !== file.sha256) return 'mismatch';
+    if (sha256Of(readFileSync(tmp)) !== file.sha256) return 'mismatch';
     linkSync(tmp, target);
     return 'copied';
   } catch (error) {
@@ -161,8 +161,4 @@ function copyIn(source: string, target: string, file: IndexedFile): Added {
       // never made
     }
   }
-}
-
-export function sha256OfFileSync(file: string): string {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
 }

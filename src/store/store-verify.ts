@@ -4,7 +4,6 @@
  * against its name and shape. `all`: every file (doctor --deep); otherwise a random sample of
  * SAMPLE files, and every index.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errnoOf } from '../model/errors.js';
@@ -12,6 +11,7 @@ import { setImmutablePaths } from '../platform/immutable.js';
 import { mapLimit } from '../platform/tree.js';
 import { STORE_FILE_NAME, asStoreIndex, holdsAll, indexKey } from './content-store.js';
 import type { Layout } from './layout.js';
+import { hashFile } from './manifest.js';
 
 /** Files hashed by a doctor without --deep. */
 export const SAMPLE = 256;
@@ -64,9 +64,7 @@ export async function checkStore(layout: Layout, options: { all: boolean }): Pro
         report.bad.push(abs);
         return void report.problems.push(`${rel(abs)}: mode ${(stat.mode & 0o7777).toString(8)} is not ${name[2]}`);
       }
-      const sha = createHash('sha256')
-        .update(await fs.readFile(abs))
-        .digest('hex');
+      const sha = await hashFile(abs);
       report.checked++;
       if (sha !== name[1]) {
         report.bad.push(abs);

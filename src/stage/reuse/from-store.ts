@@ -12,13 +12,13 @@
  * Across filesystems (a store on another one than staging: EXDEV) each file is copied instead, checked
  * against the index as it is read.
  */
-import { createHash } from 'node:crypto';
 import { closeSync, constants, fchmodSync, linkSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ReleaseSwitcherError, errnoOf } from '../../model/errors.js';
 import { withImmutableCleared } from '../../platform/immutable.js';
 import { eachSync } from '../../platform/tree.js';
 import { type StoreIndex, holdsAll, readIndex } from '../../store/content-store.js';
+import { sha256Of } from '../../store/fingerprints.js';
 import type { Layout } from '../../store/layout.js';
 import type { TreeNode } from '../resolve/resolve-tree.js';
 import { type Linked, type SharedFile, statSources } from './shared-inodes.js';
@@ -144,7 +144,7 @@ export async function placeFromStore(
 /** A private copy of a store file, written as the unpacker writes one, refused when it is not what the index says. */
 function copyChecked(file: { source: string; abs: string; sha256: string; mode: number; rel: string }): void {
   const bytes = readFileSync(file.source);
-  if (createHash('sha256').update(bytes).digest('hex') !== file.sha256) {
+  if (sha256Of(bytes) !== file.sha256) {
     throw new ReleaseSwitcherError(
       'RELEASE_TAMPERED',
       `${file.source} (the store's copy of ${file.rel}) does not hold what its name says.`,
