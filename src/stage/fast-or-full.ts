@@ -4,6 +4,7 @@
  * today's full `npm install` on a freshly unpacked package. The decision and its fallback live here so
  * staging reads as one line per step.
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { isReleaseSwitcherError } from '../model/errors.js';
 import type { ProgressEvent, ResolvedRuntime } from '../model/runtime.js';
@@ -17,6 +18,7 @@ import { scriptEnv } from './scripts/dep-scripts.js';
 import { NOTHING_REUSED, type Reused, buildTree, bundledPackages, fallbackReason, sharedWrites } from './fast.js';
 import { type PlacingBeside, discard, moveInto, placeBeside } from './place-beside.js';
 import type { ResolvedTree } from './resolve/resolve-tree.js';
+import type { FromStore } from './reuse/from-store.js';
 import { previousRelease } from './reuse/tree-record.js';
 import { unpack } from './unpack/index.js';
 
@@ -43,6 +45,10 @@ export interface DependencyStep {
   pkgDir: string;
   /** The main package's tarball, unpacked afresh when the fast path is given up. */
   tarball: string;
+  /** Makes sure `tarball` is there (downloaded only when needed: the package may have come from the store). */
+  fetchTarball: () => Promise<void>;
+  /** The main package's files, when linked from the store (from-store.ts mainFromStore) rather than unpacked. */
+  mainStored?: FromStore | undefined;
   packageJson: Record<string, unknown>;
   depOptions: DependencyOptions;
   /** pacote's options (flatNpmOptions). */
@@ -83,9 +89,16 @@ export async function installFastOrFull(step: DependencyStep): Promise<Dependenc
   }
   if (!outcome || outcome.fallback) {
     const why = outcome?.fallback ?? reason!;
-    const own = outcome?.fallback
-      ? await resetPackage(step.layout, { pkgDir: step.pkgDir, tarball: step.tarball, signal: runtime.signal })
-      : step.unpacked;
+    // npm never runs on the store's links: a main package linked from it is unpacked afresh too.
+    const own =
+      outcome?.fallback || step.mainStored
+        ? await resetPackage(step.layout, {
+            pkgDir: step.pkgDir,
+            tarball: step.tarball,
+            fetchTarball: step.fetchTarball,
+            signal: runtime.signal,
+          })
+        : step.unpacked;
     progress({ phase: 'dependencies', message: `full install: ${why}` });
     await fullInstall(step.depOptions, step.packageJson, progress);
     outcome = {
@@ -103,11 +116,12 @@ export async function installFastOrFull(step: DependencyStep): Promise<Dependenc
 /** Unpack the main package afresh (after a fast path that was given up); its files' hashes. */
 async function resetPackage(
   layout: Layout,
-  work: { pkgDir: string; tarball: string; signal: AbortSignal | undefined },
+  work: { pkgDir: string; tarball: string; fetchTarball: () => Promise<void>; signal: AbortSignal | undefined },
 ): Promise<Map<string, KnownHash>> {
   const { pkgDir, tarball, signal } = work;
   // Links into immutable releases: their removal clears the attribute, which is then set again.
   await removeTreeKeepingReleases(layout, pkgDir);
+  await work.fetchTarball();
   return (await unpack({ tarball, dest: pkgDir, signal, skipKnown: isNpmWrite })).known;
 }
 
@@ -160,6 +174,7 @@ async function fastPath(args: DependencyStep & { tree: ResolvedTree }): Promise<
       scriptEnv: scriptEnv(runtime.env, { nodePath: args.node.path, npmConfig, npmCache: runtime.npmCache }),
       nodePath: args.node.path,
       ignoreScripts: npmConfig['ignore-scripts'] === 'true',
+      mainStored: args.mainStored,
     });
     ran = npmConfig['ignore-scripts'] === 'true' ? [] : await runLifecycle(args.depOptions, args.packageJson);
   } catch (error) {
@@ -174,9 +189,10 @@ async function fastPath(args: DependencyStep & { tree: ResolvedTree }): Promise<
   }
   runtime.onProgress({ phase: 'lifecycle', message: ran.length ? `ran ${ran.join(', ')}` : 'no lifecycle scripts' });
   const moved = await sharedWrites(result);
+  if (moved.length > 0) await dropFromStore(pkgDir, moved, result.storeSources);
   if (moved.length > 0)
     return fellBack(
-      `a lifecycle script wrote into ${moved.length} file(s) shared with an earlier release (${moved.slice(0, 3).join(', ')}); that release fails verify-release until reinstalled`,
+      `a lifecycle script wrote into ${moved.length} file(s) shared with an earlier release or the store (${moved.slice(0, 3).join(', ')}); the store no longer names them, and a release that shares them fails verify-release until reinstalled`,
     );
   const shared = new Set(result.linked?.known.keys() ?? []);
   return {
@@ -188,6 +204,18 @@ async function fastPath(args: DependencyStep & { tree: ResolvedTree }): Promise<
     reused: result.reused,
     fallback: null,
   };
+}
+
+/**
+ * A script wrote through files linked from the store: their store names no longer hold what they say, so they
+ * are taken out (the index naming them is then incomplete, and never linked from again until a staging puts
+ * them back; `doctor --deep` names any release that shares such an inode).
+ */
+async function dropFromStore(pkgDir: string, moved: readonly string[], sources: ReadonlyMap<string, string>) {
+  const names = moved
+    .map((abs) => sources.get(path.relative(pkgDir, abs)))
+    .filter((source): source is string => source !== undefined);
+  await Promise.all(names.map((name) => fs.rm(name, { force: true }).catch(() => undefined)));
 }
 
 /** The fast path given up once started: why (installFastOrFull then unpacks the package afresh for a full install). */

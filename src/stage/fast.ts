@@ -79,6 +79,8 @@ export interface FastInput {
   ignoreScripts: boolean;
   progress: (event: ProgressEvent) => void;
   signal?: AbortSignal | undefined;
+  /** The main package's files, when they were linked from the store rather than unpacked (from-store.ts mainFromStore). */
+  mainStored?: FromStore | undefined;
 }
 
 export interface FastResult {
@@ -92,12 +94,16 @@ export interface FastResult {
   alreadyImmutable: Set<string>;
   /** Files linked from the store: their hash is the store's word, checked at the first activation (no fingerprint). */
   unproven: Set<string>;
+  /** The store file each of those was linked from. */
+  storeSources: Map<string, string>;
+  /** Linked files a script may remove: the main package's own (movedInodes). */
+  mayGo: Set<string>;
 }
 
 export async function buildTree(input: FastInput): Promise<FastResult> {
   const { tree, progress, pkgDir, bundled } = input;
   input.signal?.throwIfAborted();
-  const { fresh, ...result } = await settlePlaced(pkgDir, input.placed, progress);
+  const { fresh, ...result } = await settlePlaced(pkgDir, input.placed, progress, input.mainStored);
   await writeTreeRecord(pkgDir, tree);
   // npm builds the packages bundled in the tarball like any other (arborist's rebuildBundle): bins, scripts.
   const ran = await runDepScripts([...fresh, ...bundled], {
@@ -192,19 +198,27 @@ async function settlePlaced(
   pkgDir: string,
   placed: Placed,
   progress: (event: ProgressEvent) => void,
+  main: FromStore | undefined,
 ): Promise<FastResult & { fresh: TreeNode[] }> {
   const { usable, reuse, fresh, extracted, reusedLinks, same, stored } = placed;
-  const fromStore = stored?.links.files ?? [];
+  const fromStore = [...(stored?.links.files ?? []), ...(main?.files ?? [])];
   const shared = [...(reusedLinks?.files ?? []), ...(same?.files ?? []), ...fromStore];
+  // Taken once every link of this staging is made: the main package's were made first, and a dependency's file
+  // of the same content links the same store inode (a link moves its ctime).
   const linked = shared.length > 0 ? await baseline(pkgDir, shared, reuse.length) : undefined;
-  // The first state of an inode wins: a reused package's link came before an extracted file's.
-  const inodes = new Map([...(stored?.links.inodes ?? []), ...(same?.inodes ?? []), ...(reusedLinks?.inodes ?? [])]);
+  // The first state of an inode wins: the main package's links came first, a reused package's before an extracted file's.
+  const inodes = new Map([
+    ...(stored?.links.inodes ?? []),
+    ...(same?.inodes ?? []),
+    ...(reusedLinks?.inodes ?? []),
+    ...(main?.inodes ?? []),
+  ]);
   const reusedBytes = (reusedLinks?.files ?? []).reduce((sum, file) => sum + file.size, 0);
-  const storeUse = stored && {
-    packages: stored.nodes.length,
-    files: fromStore.length + stored.links.copied,
-    bytes: stored.links.bytes,
-    copied: stored.links.copied,
+  const storeUse = (stored || main) && {
+    packages: (stored?.nodes.length ?? 0) + (main ? 1 : 0),
+    files: fromStore.length + (stored?.links.copied ?? 0) + (main?.copied ?? 0),
+    bytes: (stored?.links.bytes ?? 0) + (main?.bytes ?? 0),
+    copied: (stored?.links.copied ?? 0) + (main?.copied ?? 0),
   };
   const reused: Reused =
     reusedLinks || storeUse
@@ -246,12 +260,14 @@ async function settlePlaced(
     fresh,
     alreadyImmutable: new Set([...previousShared, ...(stored?.links.immutable ?? [])]),
     unproven: new Set(fromStore.map((file) => file.path)),
+    storeSources: new Map([...(stored?.links.sources ?? []), ...(main?.sources ?? [])]),
+    mayGo: new Set((main?.files ?? []).map((file) => file.path)),
   };
 }
 
 /** Shared inodes that changed since they were linked (a script wrote through one). */
 export async function sharedWrites(result: FastResult): Promise<string[]> {
-  return result.linked ? movedInodes(result.linked) : [];
+  return result.linked ? movedInodes(result.linked, result.mayGo) : [];
 }
 
 /** `node_modules/a/node_modules/b` → [`node_modules/a`]. */

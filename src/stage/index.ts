@@ -26,7 +26,8 @@ import { flatNpmOptions, type ResolvedTree } from './resolve/resolve-tree.js';
 import { resolutionOf, resolvePackageTree } from './resolve/package-tree.js';
 import { sealStaged } from './seal-staged.js';
 import { earlySyntaxCheck, reachCheck, smokeCheck } from './smoke.js';
-import { unpackOffThread } from './unpack/off-thread.js';
+import { type MainUnpack, unpackOffThread } from './unpack/off-thread.js';
+import { type FromStore, mainFromStore } from './reuse/from-store.js';
 import { type PreviousRelease, linkableRelease, previousRelease, recordedNames } from './reuse/tree-record.js';
 import { FetchAhead } from './reuse/fetch-ahead.js';
 import { readPackageJson as readPackageJsonAt } from '../platform/package-json.js';
@@ -124,42 +125,61 @@ async function stageResolving(
   const pkgDir = path.join(work, 'package');
   const tarball = path.join(work, 'package.tgz');
   const checkAbort = () => runtime.signal?.throwIfAborted();
-  progress({
-    phase: 'download',
-    message: `fetching ${pkg.name}@${pkg.version} from ${pkg.resolved}`,
-    total: pkg.manifest.dist?.unpackedSize,
-    unit: 'bytes',
-  });
-  const integrity = await downloadTarball(pkg, tarball, { config, runtime, where: layout.root });
-  const downloaded = (await fs.stat(tarball)).size;
-  progress({
-    phase: 'download',
-    message: `fetched, integrity ${integrity.slice(0, 20)}…`,
-    done: downloaded,
-    total: downloaded,
-    unit: 'bytes',
-  });
-  checkAbort();
-
-  // One pass checks, writes and hashes each entry; the package's own files need no hashing later
-  // (what npm rewrites, NPM_WRITES, is hashed at the manifest). On a thread of its own: the
-  // resolution runs on this one meanwhile (off-thread.ts).
-  const unpacking = unpackOffThread({
-    tarball,
-    dest: pkgDir,
-    signal: runtime.signal,
-    skipTop: NPM_WRITES,
-    fileCount: pkg.manifest.dist?.fileCount,
-    onEntry: (count) =>
-      progress({
-        phase: 'extract',
-        message: `${count} entries written`,
-        done: count,
-        total: pkg.manifest.dist?.fileCount,
-        unit: 'files',
-      }),
-  });
-  unpacking.catch(() => undefined);
+  // The store holds the package's tarball whole (linked from it, nothing downloaded or unpacked), or it is fetched.
+  const mainStored = await mainFromStore(layout, pkg.integrity, pkgDir);
+  const fetchTarball = async () => {
+    progress({
+      phase: 'download',
+      message: `fetching ${pkg.name}@${pkg.version} from ${pkg.resolved}`,
+      total: pkg.manifest.dist?.unpackedSize,
+      unit: 'bytes',
+    });
+    const fetched = await downloadTarball(pkg, tarball, { config, runtime, where: layout.root });
+    const downloaded = (await fs.stat(tarball)).size;
+    progress({
+      phase: 'download',
+      message: `fetched, integrity ${fetched.slice(0, 20)}…`,
+      done: downloaded,
+      total: downloaded,
+      unit: 'bytes',
+    });
+    return fetched;
+  };
+  let integrity: string;
+  let unpacking: Promise<MainUnpack>;
+  if (mainStored) {
+    integrity = pkg.integrity!;
+    progress({
+      phase: 'extract',
+      message: `${pkg.name}@${pkg.version} linked from the store (${mainStored.count} files, ${mainStored.bytes} bytes): nothing downloaded or unpacked`,
+    });
+    unpacking = Promise.resolve({ known: new Map(), count: mainStored.count, bytes: mainStored.bytes, entries: [] });
+  } else {
+    integrity = await fetchTarball();
+    checkAbort();
+    // One pass checks, writes and hashes each entry; the package's own files need no hashing later
+    // (what npm rewrites, NPM_WRITES, is hashed at the manifest). On a thread of its own: the
+    // resolution runs on this one meanwhile (off-thread.ts).
+    unpacking = unpackOffThread({
+      tarball,
+      dest: pkgDir,
+      signal: runtime.signal,
+      skipTop: NPM_WRITES,
+      fileCount: pkg.manifest.dist?.fileCount,
+      onEntry: (count) =>
+        progress({
+          phase: 'extract',
+          message: `${count} entries written`,
+          done: count,
+          total: pkg.manifest.dist?.fileCount,
+          unit: 'files',
+        }),
+    });
+    unpacking.catch(() => undefined);
+  }
+  const main: MainSource = mainStored
+    ? { stored: mainStored.links, fetchTarball: async () => void (await fetchTarball()) }
+    : { tarball: { integrity: pkg.integrity ?? integrity, tarball }, fetchTarball: async () => undefined };
   let beside: PlacingBeside | undefined;
   try {
     // The tree usually comes first: its packages are placed beside the package while it still unpacks.
@@ -191,7 +211,7 @@ async function stageResolving(
     progress({ phase: 'extract', message: 'extracted', done: unpacked.count, total: unpacked.count, unit: 'files' });
     // The unpack's failure first, as when the two ran one after the other.
     if ('error' in resolved) throw resolved.error;
-    return await afterUnpack(input, { ...resolving, tree, beside, unpacked, pkgDir, tarball, integrity });
+    return await afterUnpack(input, { ...resolving, tree, beside, unpacked, pkgDir, tarball, integrity, main });
   } catch (error) {
     // Nothing may write in the staging folder once it is being removed.
     await beside?.stop();
@@ -199,6 +219,15 @@ async function stageResolving(
     throw error;
   }
 }
+
+/**
+ * Where the main package's files came from: linked from the store (and the tarball fetched only if the fast
+ * path is given up), or its tarball, unpacked here (and added to the store once the release is sealed).
+ */
+type MainSource = { fetchTarball: () => Promise<void> } & (
+  | { stored: FromStore }
+  | { tarball: { integrity: string; tarball: string } }
+);
 
 function resolvedMessage(tree: ResolvedTree): string {
   const how = !tree.how
@@ -217,10 +246,11 @@ async function afterUnpack(
     sideSignal: AbortSignal;
     tree: ResolvedTree | undefined;
     beside: PlacingBeside | undefined;
-    unpacked: Awaited<ReturnType<typeof unpackOffThread>>;
+    unpacked: MainUnpack;
     pkgDir: string;
     tarball: string;
     integrity: string;
+    main: MainSource;
   },
 ): Promise<StagedRelease> {
   const { layout, config, runtime, journal, pkg } = input;
@@ -265,6 +295,8 @@ async function afterUnpack(
     tree,
     pkgDir,
     tarball,
+    fetchTarball: state.main.fetchTarball,
+    mainStored: 'stored' in state.main ? state.main.stored : undefined,
     packageJson,
     depOptions,
     flat,
@@ -272,7 +304,6 @@ async function afterUnpack(
     unpacked: unpacked.known,
     beside: state.beside,
   });
-  await fs.rm(tarball, { force: true });
   await journal.commit('install:deps-installed');
   checkAbort();
 
@@ -297,8 +328,13 @@ async function afterUnpack(
     shared: outcome.shared,
     sharedImmutable: outcome.sharedImmutable,
     unproven: outcome.unproven,
-    // The packages the fast path placed go into the store once sealed (not what a full npm install made).
+    // The packages the fast path placed go into the store once sealed (not what a full npm install made), and
+    // the main package's tarball whole when it was unpacked here.
     storeNodes: outcome.fallback === null ? tree?.deps : undefined,
+    storeMain:
+      outcome.fallback === null && 'tarball' in state.main
+        ? { ...state.main.tarball, entries: unpacked.entries }
+        : undefined,
     progress,
     identity: {
       name: pkg.name,
@@ -310,6 +346,7 @@ async function afterUnpack(
       signatures: withDependencies(pkg.signatures, pkg.dependencySignatures, outcome.fallback),
     },
   });
+  await fs.rm(tarball, { force: true });
   // An inode's first state before this staging linked to it wins: the fast path's links came before dedupe's.
   const inodes = new Map([...sealed.inodes, ...outcome.inodes]);
   return { dir: pkgDir, ...sealed, inodes, reused: outcome.reused, fallback: outcome.fallback };

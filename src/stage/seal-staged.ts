@@ -12,7 +12,7 @@ import { type KnownHash, type ReleaseMarker, computeManifest, manifestSize } fro
 import { readMarker } from '../store/release.js';
 import { type EarlierRelease, dedupeAgainst, sealTree } from '../store/seal.js';
 import type { TreeNode } from './resolve/resolve-tree.js';
-import { addToStore } from './reuse/to-store.js';
+import { type MainTarball, addMainToStore, addToStore } from './reuse/to-store.js';
 
 export interface SealInput {
   layout: Layout;
@@ -33,6 +33,8 @@ export interface SealInput {
   unproven?: ReadonlySet<string> | undefined;
   /** The tree's packages as the fast path placed them: once sealed, those the store lacks go into it. */
   storeNodes?: readonly TreeNode[] | undefined;
+  /** The main package's tarball, unpacked by this staging: once sealed, it goes into the store whole. */
+  storeMain?: MainTarball | undefined;
 }
 
 /** Manifest, dedupe against earlier releases, marker, seal: the end of every way a release is made. */
@@ -73,9 +75,15 @@ export async function sealStaged(input: SealInput): Promise<{
   await writeFileAtomic(path.join(pkgDir, RELEASE_MARKER), `${JSON.stringify(marker)}\n`);
   await sealTree(pkgDir, linked, manifest, { staged: true }); // its top folder once it is in releases/
   progress({ phase: 'seal', message: `sealed ${manifest.length} entries` });
-  if (input.storeNodes && input.storeNodes.length > 0) {
+  if ((input.storeNodes && input.storeNodes.length > 0) || input.storeMain) {
     // Sealed: every file has its final content and mode, no script runs any more.
-    const added = await addToStore(input.layout, { pkgDir, nodes: input.storeNodes, manifest });
+    const added = await addToStore(input.layout, { pkgDir, nodes: input.storeNodes ?? [], manifest });
+    if (input.storeMain) {
+      const main = await addMainToStore(input.layout, { pkgDir, manifest, main: input.storeMain });
+      added.packages += main.packages;
+      added.files += main.files;
+      added.copied += main.copied;
+    }
     if (added.packages > 0)
       progress({
         phase: 'seal',

@@ -13,7 +13,16 @@
  * Releases share their inodes with the store: a file whose link count is 1 is named by nothing but the
  * store, and `prune` removes it (store-gc.ts).
  */
-import { chmodSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errnoOf } from '../model/errors.js';
@@ -35,11 +44,24 @@ export interface StoreIndex {
   files: Record<string, IndexedFile>;
   /** Its folders (relative, parents before children), so empty ones are made too. */
   dirs: string[];
+  /**
+   * A main package's index: its tarball whole, bundled packages included (a dependency's leaves those to
+   * their own nodes), whatever its install scripts then do. Kept under a key of its own.
+   */
+  tarball?: true;
 }
 
-/** The index's file name: the sha256 of the integrity string (which holds '/', '+' and '='). */
-export function indexKey(integrity: string): string {
-  return sha256Of(integrity);
+/**
+ * The index's file name: the sha256 of the integrity string (which holds '/', '+' and '='), prefixed
+ * with `tarball:` for a main package's (the same package as a dependency has an index of its own).
+ */
+export function indexKey(integrity: string, tarball = false): string {
+  return sha256Of(tarball ? `tarball:${integrity}` : integrity);
+}
+
+/** The key `index` is kept under. */
+export function keyOf(index: StoreIndex): string {
+  return indexKey(index.integrity, index.tarball === true);
 }
 
 /** A store file's name: `<sha256>-<mode in octal>`; anything else in `files/` is a leftover. */
@@ -63,12 +85,13 @@ export function asStoreIndex(value: unknown): StoreIndex | undefined {
   return index;
 }
 
-export async function readIndex(layout: Layout, integrity: string): Promise<StoreIndex | undefined> {
-  const text = await fs.readFile(layout.storeIndexFile(indexKey(integrity)), 'utf8').catch(() => undefined);
+/** The index of the package of `integrity`: a dependency's, or with `tarball` a main package's. */
+export async function readIndex(layout: Layout, integrity: string, tarball = false): Promise<StoreIndex | undefined> {
+  const text = await fs.readFile(layout.storeIndexFile(indexKey(integrity, tarball)), 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;
   try {
     const index = asStoreIndex(JSON.parse(text));
-    return index?.integrity === integrity ? index : undefined;
+    return index?.integrity === integrity && (index.tarball === true) === tarball ? index : undefined;
   } catch {
     return undefined;
   }
@@ -76,7 +99,7 @@ export async function readIndex(layout: Layout, integrity: string): Promise<Stor
 
 /** Written once every file it names is in the store (addFile); atomically, so it is whole or absent. */
 export async function writeIndex(layout: Layout, index: StoreIndex): Promise<void> {
-  const file = layout.storeIndexFile(indexKey(index.integrity));
+  const file = layout.storeIndexFile(keyOf(index));
   await fs.mkdir(path.dirname(file), { recursive: true });
   // Not fsynced one by one (hundreds per staging): after a power cut an index is whole, absent, or unreadable
   // (then ignored, as if absent, and removed by the next prune).
@@ -142,13 +165,27 @@ export function addFile(layout: Layout, source: string, file: IndexedFile): Adde
   return copyIn(source, target, file);
 }
 
-/** A copy of `source` at `target`: written under a temp name, checked, sealed, then linked into place. */
+/** A copy of `source` at `target`: checked, written under a temp name, sealed, then linked into place. */
 function copyIn(source: string, target: string, file: IndexedFile): Added {
+  return writeIn(readFileSync(source), target, file);
+}
+
+/**
+ * Put `bytes` (a file's content as its tarball holds it: the staged copy is gone or was rewritten) into the
+ * store as `file`, the way a copy across filesystems goes in. Never opens a store file for writing.
+ */
+export function addBytes(layout: Layout, bytes: Buffer, file: IndexedFile): Added {
+  const target = layout.storeFile(file.sha256, file.mode);
+  if (!existsSync(path.dirname(target))) mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
+  return writeIn(bytes, target, file);
+}
+
+function writeIn(bytes: Buffer, target: string, file: IndexedFile): Added {
+  if (bytes.length !== file.size || sha256Of(bytes) !== file.sha256) return 'mismatch';
   const tmp = tempName(target);
   try {
-    copyFileSync(source, tmp);
+    writeFileSync(tmp, bytes, { flag: 'wx', mode: 0o600 });
     chmodSync(tmp, file.mode);
-    if (sha256Of(readFileSync(tmp)) !== file.sha256) return 'mismatch';
     linkSync(tmp, target);
     return 'copied';
   } catch (error) {

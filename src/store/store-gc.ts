@@ -14,7 +14,7 @@ import path from 'node:path';
 import { errnoOf } from '../model/errors.js';
 import { crashPoint } from '../platform/crashpoint.js';
 import { setImmutablePaths } from '../platform/immutable.js';
-import { STORE_FILE_NAME, asStoreIndex, holdsAll, indexKey } from './content-store.js';
+import { STORE_FILE_NAME, asStoreIndex, holdsAll, keyOf } from './content-store.js';
 import type { Layout } from './layout.js';
 
 export interface StoreGarbage {
@@ -72,7 +72,7 @@ export async function collectStoreGarbage(layout: Layout): Promise<StoreGarbage>
     const name = path.basename(abs);
     const key = /^([0-9a-f]{64})\.json$/.exec(name)?.[1];
     const index = key ? await fs.readFile(abs, 'utf8').then(parseIndex, () => undefined) : undefined;
-    if (index && indexKey(index.integrity) === key && holdsAll(layout, index)) continue;
+    if (index && keyOf(index) === key && holdsAll(layout, index)) continue;
     await fs.rm(abs, { force: true, recursive: true });
     if (key) out.indexes++;
     crashPoint('store-gc:index-removed');

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { errnoOf } from '../model/errors.js';
 import { setImmutablePaths } from '../platform/immutable.js';
 import { mapLimit } from '../platform/tree.js';
-import { STORE_FILE_NAME, asStoreIndex, holdsAll, indexKey } from './content-store.js';
+import { STORE_FILE_NAME, asStoreIndex, holdsAll, keyOf } from './content-store.js';
 import type { Layout } from './layout.js';
 import { hashFile } from './manifest.js';
 
@@ -91,7 +91,7 @@ export async function checkStore(layout: Layout, options: { all: boolean }): Pro
       },
       () => undefined,
     );
-    if (!index || indexKey(index.integrity) !== key) report.problems.push(`${rel(abs)}: not a valid index`);
+    if (!index || keyOf(index) !== key) report.problems.push(`${rel(abs)}: not a valid index`);
     else if (!holdsAll(layout, index)) report.incomplete++;
   }
   report.problems.sort();

@@ -25,6 +25,7 @@ import {
   installApp,
   integrityIn,
   npmTree as npmTreeOf,
+  publishMainFixture,
   publishStoreFixture,
 } from '../support/store-fixtures.ts';
 import { treeOf } from '../support/root.ts';
@@ -34,6 +35,7 @@ import { readIndex } from '../../src/store/content-store.ts';
 import { readFingerprints } from '../../src/store/fingerprints.ts';
 
 let fx: StoreFixture;
+let svc: string;
 let npmCache: string;
 const npmTree = (version: string) => npmTreeOf(fx.app, version, npmCache);
 const install = (root: string, version: string, env: Record<string, string> = {}) =>
@@ -55,6 +57,7 @@ describe('the content-addressed store', () => {
   beforeAll(async () => {
     npmCache = join(tempDir('rs-cas-npmcache-', null), 'cache');
     fx = await publishStoreFixture('rs-fixture-cas');
+    svc = await publishMainFixture('rs-fixture-cas', fx);
   }, 120_000);
 
   it('stores what it stages; a package the previous release lacks is linked from the store, and the tree is npm’s', async () => {
@@ -134,6 +137,80 @@ describe('the content-addressed store', () => {
         expect(lstatSync(join(layout.storeFiles, shard, name)).nlink, name).toBeGreaterThan(1);
     await expectConsistentStore(root);
     expect((await rs(root, ['switch', '1.1.0'])).exitCode).toBe(0);
+  });
+
+  /** `svc@version` staged and sealed, its install killed before it became a release (recovered): the store has its tarball. */
+  async function leaveInStore(root: string, version: string): Promise<void> {
+    const killed = await rs(root, ['install', `${svc}@${version}`], {
+      env: { RELEASE_SWITCHER_CRASH_AT: 'install:sealed' },
+    });
+    expect(killed.signal, killed.stdout + killed.stderr).toBe('SIGKILL');
+    expect((await rs(root, ['recover'])).exitCode).toBe(0);
+    expect(existsSync(join(root, 'releases', version))).toBe(false);
+  }
+
+  /** The store's index of a release's main package (its tarball whole), by the integrity the release records. */
+  async function mainIndexOf(root: string, version: string) {
+    const marker = JSON.parse(readFileSync(join(root, 'releases', version, '.release-switcher.json'), 'utf8'));
+    return readIndex(layoutOf(root), marker.integrity, true);
+  }
+
+  it('the main package is linked whole from the store: nothing fetched or unpacked, its own postinstall runs on the links, and the tree is npm’s', async () => {
+    const root = await fixtureRoot(['--package', svc]);
+    await installApp(root, `${svc}@1.0.0`);
+    await leaveInStore(root, '1.1.0');
+    const r = await installApp(root, `${svc}@1.1.0`);
+    expect(r.stderr).toMatch(/linked from the store \(\d+ files, \d+ bytes\): nothing downloaded or unpacked/);
+    expect(r.stderr).not.toMatch(/download: fetching/);
+    expect(r.json.result.fallback).toBeNull();
+    const release = join(root, 'releases', '1.1.0');
+    // Its postinstall ran on the links: the marker it ships is gone, the file it writes is there.
+    expect(existsSync(join(release, '.pending'))).toBe(false);
+    expect(readFileSync(join(release, 'built.txt'), 'utf8')).toBe('built\n');
+    // The index is the tarball's (the marker in it, the script's file not), and the release's files are its inodes.
+    const index = (await mainIndexOf(root, '1.1.0'))!;
+    expect(Object.keys(index.files).sort()).toEqual([
+      '.pending',
+      'empty.txt',
+      'lib.js',
+      'package.json',
+      'post.js',
+      'server.js',
+    ]);
+    const layout = layoutOf(root);
+    for (const rel of ['server.js', 'lib.js', 'package.json', 'post.js']) {
+      const file = index.files[rel]!;
+      expect(lstatSync(join(release, rel)).ino, rel).toBe(lstatSync(layout.storeFile(file.sha256, file.mode)).ino);
+    }
+    expect(treeOf(release)).toEqual(await npmTreeOf(svc, '1.1.0', npmCache));
+    // On the store's word: its first activation re-hashes those files against the manifest, and they hold.
+    const sw = await rs(root, ['switch', '1.1.0']);
+    expect(sw.exitCode, sw.stdout + sw.stderr).toBe(0);
+    await expectConsistentStore(root);
+  });
+
+  it('a main package whose own script writes through a store link: that file leaves the store, and the release is npm’s', async () => {
+    const root = await fixtureRoot(['--package', svc]);
+    await installApp(root, `${svc}@1.0.0`);
+    // 1.2.0's postinstall rewrote its server.js in the killed staging too: the store took the tarball's own.
+    await leaveInStore(root, '1.2.0');
+    const r = await installApp(root, `${svc}@1.2.0`);
+    expect(r.stderr).toMatch(/linked from the store/);
+    expect(r.json.result.fallback).toMatch(
+      /a lifecycle script wrote into 1 file\(s\) shared with an earlier release or the store/,
+    );
+    const release = join(root, 'releases', '1.2.0');
+    expect(readFileSync(join(release, 'server.js'), 'utf8')).toBe("console.log('rewritten');\n");
+    expect(treeOf(release)).toEqual(await npmTreeOf(svc, '1.2.0', npmCache));
+    // The store's name for what the script wrote through is gone; the index naming it is incomplete (never linked from).
+    const index = (await mainIndexOf(root, '1.2.0'))!;
+    const server = index.files['server.js']!;
+    expect(existsSync(layoutOf(root).storeFile(server.sha256, server.mode))).toBe(false);
+    const lib = index.files['lib.js']!;
+    expect(existsSync(layoutOf(root).storeFile(lib.sha256, lib.mode))).toBe(true);
+    const sw = await rs(root, ['switch', '1.2.0']);
+    expect(sw.exitCode, sw.stdout + sw.stderr).toBe(0);
+    await expectConsistentStore(root);
   });
 
   it('a tampered store file: doctor --deep names it, and a release that links it is refused at activation', async () => {

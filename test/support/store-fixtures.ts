@@ -61,6 +61,41 @@ export async function publishStoreFixture(prefix: string): Promise<StoreFixture>
   return fixture;
 }
 
+/**
+ * A service whose own postinstall does what openclaw's does: it removes a marker its tarball ships (`.pending`)
+ * and writes a file of its own (`built.txt`). 1.1.0 and 1.2.0 are alike but for their version; 1.2.0's
+ * postinstall also rewrites one of its shipped files in place (`server.js`, made writable first), as a script may.
+ * Each depends on `a` of the store fixture `fx`.
+ */
+export async function publishMainFixture(prefix: string, fx: StoreFixture): Promise<string> {
+  const name = `${prefix}-svc`;
+  const registry = inject('registryUrl');
+  for (const version of ['1.0.0', '1.1.0', '1.2.0']) {
+    const rewrite =
+      version === '1.2.0'
+        ? "fs.chmodSync('server.js', 0o644); fs.writeFileSync('server.js', 'console.log(\\'rewritten\\');\\n');\n"
+        : '';
+    await publish(
+      writePackage(tempDir('rs-cas-src-', null), {
+        'package.json': JSON.stringify({
+          name,
+          version,
+          main: 'server.js',
+          scripts: { postinstall: 'node post.js' },
+          dependencies: { [fx.a]: '1.0.0' },
+        }),
+        'server.js': `console.log(${JSON.stringify(version)});\n`,
+        'lib.js': 'module.exports = "the same in every version";\n',
+        '.pending': 'pending\n',
+        'empty.txt': '',
+        'post.js': `const fs = require('fs');\nfs.rmSync('.pending');\nfs.writeFileSync('built.txt', 'built\\n');\n${rewrite}`,
+      }),
+      { registry },
+    );
+  }
+  return name;
+}
+
 /** The judge of tree equality: `npm install -g --prefix` of `spec`, with `cache` as npm's cache. */
 export async function npmTree(app: string, version: string, cache: string): Promise<Record<string, string>> {
   const prefix = tempDir('rs-cas-npm-', null);

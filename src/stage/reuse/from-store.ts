@@ -15,6 +15,7 @@
 import { closeSync, constants, fchmodSync, linkSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ReleaseSwitcherError, errnoOf } from '../../model/errors.js';
+import { removeTree } from '../../platform/fs.js';
 import { withImmutableCleared } from '../../platform/immutable.js';
 import { eachSync } from '../../platform/tree.js';
 import { type StoreIndex, holdsAll, readIndex } from '../../store/content-store.js';
@@ -43,6 +44,8 @@ export async function storedNodes(layout: Layout, nodes: readonly TreeNode[]): P
 export interface FromStore extends Linked {
   /** Release paths linked to store inodes that carry the immutable attribute. */
   immutable: Set<string>;
+  /** The store file each release path was linked from (what is taken out of the store if a script wrote through it). */
+  sources: Map<string, string>;
   /** Files copied from the store (another filesystem, or an inode with all the links it may have). */
   copied: number;
   bytes: number;
@@ -51,8 +54,18 @@ export interface FromStore extends Linked {
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 const COPY_INSTEAD = new Set(['EXDEV', 'EMLINK']);
 
-/** Link (or copy) each stored package's files under `root`; its folders made first. */
-export async function linkFromStore(layout: Layout, root: string, stored: readonly StoredNode[]): Promise<FromStore> {
+/**
+ * Link (or copy) each stored package's files under `root`; its folders made first. `immutable: 'refuse'`:
+ * an immutable store inode is not lifted to be linked; undefined comes back instead, with what was made
+ * left for the caller to remove (the main package: its own scripts may remove its files, which such an
+ * inode refuses even to root).
+ */
+export async function linkFromStore(
+  layout: Layout,
+  root: string,
+  stored: readonly { node: Pick<TreeNode, 'location'>; index: StoreIndex }[],
+  options: { immutable?: 'lift' | 'refuse' } = {},
+): Promise<FromStore | undefined> {
   const files: { rel: string; abs: string; source: string; sha256: string; size: number; mode: number }[] = [];
   const empty: { abs: string; mode: number }[] = [];
   // Each folder made once (a package's files mostly share a few): tens of thousands of mkdir calls cost more than the links.
@@ -71,7 +84,7 @@ export async function linkFromStore(layout: Layout, root: string, stored: readon
       if (file.size === 0) empty.push({ abs, mode: file.mode });
       else
         files.push({
-          rel: `${node.location}/${rel}`,
+          rel: node.location === '' ? rel : `${node.location}/${rel}`,
           abs,
           source: layout.storeFile(file.sha256, file.mode),
           sha256: file.sha256,
@@ -98,6 +111,7 @@ export async function linkFromStore(layout: Layout, root: string, stored: readon
     }
   };
   await eachSync(files, (file) => tryLink(file, false));
+  if (retry.length > 0 && options.immutable === 'refuse') return undefined;
   // EPERM: an immutable inode (a sealed release links it): lifted on exactly those, linked, set again.
   if (retry.length > 0)
     await withImmutableCleared([...new Set(retry.map((file) => file.source))], () =>
@@ -106,7 +120,8 @@ export async function linkFromStore(layout: Layout, root: string, stored: readon
   await eachSync(copies, (file) => copyChecked(file));
   await eachSync(empty, ({ abs, mode }) => writeSealed(abs, Buffer.alloc(0), mode));
   const bytes = files.reduce((sum, file) => sum + file.size, 0);
-  return { files: linked, inodes, immutable, copied: copies.length, bytes };
+  const sources = new Map(files.map((file) => [file.rel, file.source]));
+  return { files: linked, inodes, immutable, sources, copied: copies.length, bytes };
 }
 
 /**
@@ -123,19 +138,20 @@ export async function placeFromStore(
 ): Promise<FromStore | undefined> {
   if (stored.length === 0) return undefined;
   await wait.before.catch(() => undefined);
-  const first = await linkFromStore(
+  const first = (await linkFromStore(
     layout,
     root,
     stored.filter(({ node }) => !wait.nested(node.location)),
-  );
+  ))!;
   const later = stored.filter(({ node }) => wait.nested(node.location));
   if (later.length === 0) return first;
   await wait.extracted.catch(() => undefined);
-  const second = await linkFromStore(layout, root, later);
+  const second = (await linkFromStore(layout, root, later))!;
   return {
     files: [...first.files, ...second.files],
     inodes: new Map([...first.inodes, ...second.inodes]),
     immutable: new Set([...first.immutable, ...second.immutable]),
+    sources: new Map([...first.sources, ...second.sources]),
     copied: first.copied + second.copied,
     bytes: first.bytes + second.bytes,
   };
@@ -164,4 +180,39 @@ function writeSealed(abs: string, bytes: Buffer, mode: number): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** The main package placed from the store: its links (watched like any shared file), and what an unpack would have counted. */
+export interface MainFromStore {
+  links: FromStore;
+  count: number;
+  bytes: number;
+}
+
+/**
+ * The main package linked from the store into `pkgDir` (absent) when the store holds its tarball's index whole
+ * (to-store.ts addMainToStore): nothing downloaded or unpacked. Its own install scripts then run on the links,
+ * as npm runs them on the files it extracted, which is what makes this safe enough to do:
+ * - a store file has no write bits: a script that writes its own file fails as it would on a sealed release;
+ * - one that writes through a link anyway (root, or a chmod first) is seen once the scripts are done (the
+ *   inode moved): the fast path is given up and the store's name for that file taken away (fast-or-full.ts);
+ * - a script may remove its own files (openclaw's postinstall removes the marker its tarball ships): only a name
+ *   in the staging goes, the content stays. An inode with the immutable attribute (a sealed release's, as root)
+ *   would refuse that even to root, so none is linked: undefined then, nothing left in `pkgDir`, and the
+ *   tarball is downloaded and unpacked as before.
+ */
+export async function mainFromStore(
+  layout: Layout,
+  integrity: string | null,
+  pkgDir: string,
+): Promise<MainFromStore | undefined> {
+  if (!integrity) return undefined;
+  const index = await readIndex(layout, integrity, true);
+  if (!index || !holdsAll(layout, index)) return undefined;
+  const links = await linkFromStore(layout, pkgDir, [{ node: { location: '' }, index }], { immutable: 'refuse' });
+  if (!links) {
+    await removeTree(pkgDir);
+    return undefined;
+  }
+  return { links, count: Object.keys(index.files).length, bytes: links.bytes };
 }

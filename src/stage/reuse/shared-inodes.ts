@@ -60,12 +60,16 @@ export async function baseline(pkgDir: string, shared: readonly SharedFile[], pa
   return out;
 }
 
-/** Linked files whose inode changed since linking: something wrote through a shared inode. */
-export async function movedInodes(linked: LinkedSet): Promise<string[]> {
+/**
+ * Linked files whose inode changed since linking: something wrote through a shared inode. Of `mayGo`
+ * (release paths), one that is gone is not counted: a script removed its own package's file, which takes
+ * a name away and leaves the content as it was.
+ */
+export async function movedInodes(linked: LinkedSet, mayGo: ReadonlySet<string> = new Set()): Promise<string[]> {
   const moved: string[] = [];
-  await eachSync(linked.files, ({ abs, ctimeNs }) => {
+  await eachSync(linked.files, ({ abs, rel, ctimeNs }) => {
     const stat = lstatSync(abs, { bigint: true, throwIfNoEntry: false });
-    if (!stat || stat.ctimeNs !== ctimeNs) moved.push(abs);
+    if (!stat ? !mayGo.has(rel) : stat.ctimeNs !== ctimeNs) moved.push(abs);
   });
   return moved;
 }

@@ -4,6 +4,10 @@
  * mode), each package the store has no index for gets its files linked into the store and its index
  * written. Only packages that run no install script of their own (a script makes its files private, and
  * may make them differ from one install to the next) and hold nothing but files and folders.
+ *
+ * The main package is the exception (addMainToStore): its own scripts run on every staging anyway, so its
+ * index is what its tarball holds, and a staging that links it runs them again on the links (from-store.ts
+ * mainFromStore says how that stays safe).
  */
 import path from 'node:path';
 import { crashPoint } from '../../platform/crashpoint.js';
@@ -14,6 +18,7 @@ import {
   type Added,
   type IndexedFile,
   type StoreIndex,
+  addBytes,
   addFile,
   holdsAll,
   prepareStore,
@@ -23,6 +28,8 @@ import {
 import type { Layout } from '../../store/layout.js';
 import type { ManifestEntry } from '../../store/manifest.js';
 import type { TreeNode } from '../resolve/resolve-tree.js';
+import { readTarballFiles } from '../unpack/read-entries.js';
+import type { UnpackedEntry } from '../unpack/unpack.js';
 import { hasEvent } from '../scripts/dep-scripts.js';
 import { entriesByPackage } from './link-previous.js';
 
@@ -65,12 +72,7 @@ export function packageIndexOf(integrity: string, location: string, entries: rea
   return index;
 }
 
-/**
- * Add the tree's packages the store lacks. A staged file that is an immutable release's inode (linked
- * from the previous release, or deduped against one) refuses link(2): the attribute is lifted on exactly
- * those for the moment, as for any link into an immutable release (their state before it is among the
- * inodes whose earlier releases' fingerprints the caller carries).
- */
+/** Add the tree's packages the store lacks (each file as linkIntoStore puts it in). */
 export async function addToStore(
   layout: Layout,
   input: { pkgDir: string; nodes: readonly TreeNode[]; manifest: readonly ManifestEntry[] },
@@ -88,6 +90,33 @@ export async function addToStore(
   }
   if (wanted.length === 0) return out;
   await prepareStore(layout);
+  const files = wanted.flatMap(({ index, location }) =>
+    Object.entries(index.files)
+      .filter(([, file]) => file.size > 0)
+      .map(([rel, file]) => ({ index, abs: path.join(pkgDir, location, rel), file })),
+  );
+  const failed = await linkIntoStore(layout, files, out);
+  for (const { index } of wanted) {
+    if (failed.has(index)) continue;
+    await writeIndex(layout, index);
+    out.packages++;
+    crashPoint('store:index-written');
+  }
+  return out;
+}
+
+/**
+ * Give each staged file a name in the store (store/content-store.ts addFile), counted in `out`; the indexes
+ * one of whose files could not go in (a copy that did not hash to its name). A staged file that is an
+ * immutable release's inode (linked from the previous release, or deduped against one) refuses link(2): the
+ * attribute is lifted on exactly those for the moment, as for any link into an immutable release (their state
+ * before it is among the inodes whose earlier releases' fingerprints the caller carries).
+ */
+async function linkIntoStore(
+  layout: Layout,
+  files: readonly { index: StoreIndex; abs: string; file: IndexedFile }[],
+  out: StoredPackages,
+): Promise<Set<StoreIndex>> {
   const failed = new Set<StoreIndex>();
   const retry: { index: StoreIndex; abs: string; file: IndexedFile }[] = [];
   const count = (index: StoreIndex, added: Added) => {
@@ -98,11 +127,6 @@ export async function addToStore(
     }
     if (added === 'copied') out.copied++;
   };
-  const files = wanted.flatMap(({ index, location }) =>
-    Object.entries(index.files)
-      .filter(([, file]) => file.size > 0)
-      .map(([rel, file]) => ({ index, abs: path.join(pkgDir, location, rel), file })),
-  );
   await eachSync(files, ({ index, abs, file }) => {
     const added = addFile(layout, abs, file);
     if (added === 'immutable') retry.push({ index, abs, file });
@@ -117,11 +141,86 @@ export async function addToStore(
           count(index, added === 'immutable' ? 'mismatch' : added);
         }),
     );
-  for (const { index } of wanted) {
-    if (failed.has(index)) continue;
-    await writeIndex(layout, index);
-    out.packages++;
-    crashPoint('store:index-written');
+  return failed;
+}
+
+/** The main package's tarball, as staging unpacked it (its registry integrity, and every entry it held). */
+export interface MainTarball {
+  integrity: string;
+  /** The .tgz file, still in staging: the files the package's own scripts removed or rewrote are read back from it. */
+  tarball: string;
+  entries: readonly UnpackedEntry[];
+}
+
+/**
+ * The main package's index: its tarball's own files and folders (npm's top folder dropped), whatever its
+ * install scripts then did, for they run again on every staging that links it. A file's mode is its sealed
+ * mode (write bits dropped); `sealedModes` gives the staged one where it survived (bin-links may have added x
+ * bits). Undefined when the tarball holds a symlink: an index holds files and folders only.
+ */
+export function tarballIndexOf(
+  integrity: string,
+  entries: readonly UnpackedEntry[],
+  sealedModes: ReadonlyMap<string, number> = new Map(),
+): StoreIndex | undefined {
+  const index: StoreIndex = { integrity, files: {}, dirs: [], tarball: true };
+  for (const entry of entries) {
+    if (entry.type === 'symlink' || (entry.type === 'file' && entry.sha256 === undefined)) return undefined;
+    if (entry.type === 'dir') index.dirs.push(entry.path);
+    else
+      index.files[entry.path] = {
+        sha256: entry.sha256!,
+        mode: sealedModes.get(entry.path) ?? entry.mode & 0o555,
+        size: entry.size,
+      };
   }
+  return index;
+}
+
+/**
+ * Add the main package to the store, once its release is sealed: each of its tarball's files from the
+ * sealed release where the release holds it unchanged, else (its own script removed or rewrote it) read
+ * back from the tarball. Whether its index was written now.
+ */
+export async function addMainToStore(
+  layout: Layout,
+  input: { pkgDir: string; manifest: readonly ManifestEntry[]; main: MainTarball },
+): Promise<StoredPackages> {
+  const { pkgDir, manifest, main } = input;
+  const out: StoredPackages = { packages: 0, files: 0, copied: 0 };
+  const staged = new Map<string, Extract<ManifestEntry, { type: 'file' }>>();
+  for (const entry of manifest) if (entry.type === 'file') staged.set(entry.path, entry);
+  const unchanged = (rel: string, sha256: string | undefined) => staged.get(rel)?.sha256 === sha256;
+  const sealedModes = new Map<string, number>();
+  for (const entry of main.entries)
+    if (entry.type === 'file' && unchanged(entry.path, entry.sha256))
+      sealedModes.set(entry.path, staged.get(entry.path)!.mode);
+  const index = tarballIndexOf(main.integrity, main.entries, sealedModes);
+  if (!index) return out;
+  const known = await readIndex(layout, index.integrity, true);
+  if (known && holdsAll(layout, known)) return out;
+  await prepareStore(layout);
+  const stored = Object.entries(index.files).filter(([, file]) => file.size > 0);
+  const fromRelease = stored.filter(([rel]) => sealedModes.has(rel));
+  const fromTarball = stored.filter(([rel]) => !sealedModes.has(rel));
+  const failed = await linkIntoStore(
+    layout,
+    fromRelease.map(([rel, file]) => ({ index, abs: path.join(pkgDir, rel), file })),
+    out,
+  );
+  const bytes = await readTarballFiles(main.tarball, new Set(fromTarball.map(([rel]) => rel)));
+  for (const [rel, file] of fromTarball) {
+    const content = bytes.get(rel);
+    const added = content ? addBytes(layout, content, file) : 'mismatch';
+    if (added === 'mismatch') failed.add(index);
+    else if (added === 'copied') {
+      out.files++;
+      crashPoint('store:file-added');
+    }
+  }
+  if (failed.size > 0) return out;
+  await writeIndex(layout, index);
+  out.packages++;
+  crashPoint('store:index-written');
   return out;
 }

@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { type ErrorCode, ReleaseSwitcherError } from '../../model/errors.js';
 import type { KnownHash } from '../../store/manifest.js';
 import { type UnpackOptions, type UnpackResult, unpack } from './index.js';
+import type { UnpackedEntry } from './unpack.js';
 
 export interface WorkerInput {
   tarball: string;
@@ -23,7 +24,7 @@ export type ToWorker = { type: 'abort' };
 
 export type FromWorker =
   | { type: 'entries'; count: number }
-  | { type: 'done'; known: Map<string, KnownHash>; count: number; bytes: number }
+  | { type: 'done'; known: Map<string, KnownHash>; count: number; bytes: number; entries: UnpackedEntry[] }
   | {
       type: 'failed';
       error: {
@@ -57,7 +58,10 @@ const HAS_WORKER = existsSync(fileURLToPath(WORKER));
  */
 const THREAD_FROM_FILES = 500;
 
-export function unpackOffThread(options: OffThreadOptions): Promise<Pick<UnpackResult, 'known' | 'count' | 'bytes'>> {
+/** What the main package's unpack gives back: its entries are the tarball's own (the store's index of it). */
+export type MainUnpack = Pick<UnpackResult, 'known' | 'count' | 'bytes' | 'entries'>;
+
+export function unpackOffThread(options: OffThreadOptions): Promise<MainUnpack> {
   const workerData: WorkerInput = {
     tarball: options.tarball,
     dest: options.dest,
@@ -68,14 +72,16 @@ export function unpackOffThread(options: OffThreadOptions): Promise<Pick<UnpackR
     return unpackAsAsked(workerData, options.signal, (count) => options.onEntry?.(count));
   return new Promise((resolve, reject) => {
     const worker = new Worker(WORKER, { workerData });
-    let outcome: { ok: Pick<UnpackResult, 'known' | 'count' | 'bytes'> } | { error: unknown } | undefined;
+    let outcome: { ok: MainUnpack } | { error: unknown } | undefined;
     const onAbort = () => worker.postMessage({ type: 'abort' } satisfies ToWorker);
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.signal?.aborted) onAbort();
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'entries') options.onEntry?.(message.count);
       else if (message.type === 'done')
-        outcome = { ok: { known: message.known, count: message.count, bytes: message.bytes } };
+        outcome = {
+          ok: { known: message.known, count: message.count, bytes: message.bytes, entries: message.entries },
+        };
       else outcome = { error: rebuilt(message.error) };
     });
     worker.on('error', (error) => {
