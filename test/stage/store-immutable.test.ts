@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, inject, it } from 'vitest';
 import { canSetImmutable, describeWhere } from '../support/skip.ts';
 import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
 import { runThisFileAsRoot } from '../support/accounts.ts';
@@ -15,13 +15,15 @@ import {
   installApp,
   integrityIn,
   npmTree,
+  publishMainFixture,
   publishStoreFixture,
 } from '../support/store-fixtures.ts';
 import { treeOf } from '../support/root.ts';
+import { npm } from '../support/registry.ts';
 import { setImmutablePaths } from '../../src/platform/immutable.ts';
 import { fingerprintOf, readFingerprints } from '../../src/store/fingerprints.ts';
 import { layoutOf } from '../../src/store/layout.ts';
-import { readIndex } from '../../src/store/content-store.ts';
+import { holdsAll, readIndex } from '../../src/store/content-store.ts';
 import { checkStore } from '../../src/store/store-verify.ts';
 
 runThisFileAsRoot(
@@ -33,12 +35,14 @@ const can = await canSetImmutable(() => tempDir());
 const flags = (path: string) => execFileSync('lsattr', ['-d', path], { encoding: 'utf8' }).split(' ')[0]!;
 
 let fx: StoreFixture;
+let svc: string;
 let npmCache: string;
 
 describeWhere(can, 'the store on an immutable root (root, ext4)', () => {
   beforeAll(async () => {
     npmCache = join(tempDir('rs-casi-npmcache-', null), 'cache');
     fx = await publishStoreFixture('rs-fixture-casi');
+    svc = await publishMainFixture('rs-fixture-casi', fx);
   }, 120_000);
 
   it('store files are the releases’ immutable inodes; linking from them keeps every release immutable and its fingerprints current', async () => {
@@ -96,5 +100,40 @@ describeWhere(can, 'the store on an immutable root (root, ext4)', () => {
     // What 1.1.0 shares with the store is still immutable.
     const kept = (await readIndex(layout, integrityIn(root, '1.1.0', fx.a)))!;
     expect(flags(layout.storeFile(kept.files['index.js']!.sha256, kept.files['index.js']!.mode))).toContain('i');
+  });
+
+  it('a main package whose store files include an immutable inode is unpacked, not linked: its own postinstall may remove its files', async () => {
+    const root = await fixtureRoot(['--package', svc]);
+    await installApp(root, `${svc}@1.0.0`);
+    // 1.1.0 staged, sealed and killed before it became a release: the store has its tarball whole, and its lib.js
+    // (the same in 1.0.0) is 1.0.0's immutable inode, which its postinstall could not unlink were it a link.
+    const killed = await rs(root, ['install', `${svc}@1.1.0`], {
+      env: { RELEASE_SWITCHER_CRASH_AT: 'install:sealed' },
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    expect((await rs(root, ['recover'])).exitCode).toBe(0);
+    const integrity = (
+      await npm(['view', `${svc}@1.1.0`, 'dist.integrity'], { registry: inject('registryUrl'), cache: npmCache })
+    ).stdout.trim();
+    const layout = layoutOf(root);
+    const index = (await readIndex(layout, integrity, true))!;
+    expect(holdsAll(layout, index)).toBe(true);
+    const lib = layout.storeFile(index.files['lib.js']!.sha256, index.files['lib.js']!.mode);
+    expect(flags(lib)).toContain('i');
+    const r = await installApp(root, `${svc}@1.1.0`);
+    expect(r.stderr).not.toMatch(/nothing downloaded or unpacked/);
+    expect(r.stderr).toMatch(/download: fetching/);
+    expect(r.json.result.fallback).toBeNull();
+    const release = join(root, 'releases', '1.1.0');
+    expect(existsSync(join(release, '.pending'))).toBe(false);
+    expect(treeOf(release)).toEqual(await npmTree(svc, '1.1.0', npmCache));
+    // Nothing of the refused try is left, and every release is immutable.
+    const doctor = await rs(root, ['doctor']);
+    expect(doctor.json.result.checks.find((c: { name: string }) => c.name === 'immutable')).toMatchObject({
+      ok: true,
+      detail: '2 release(s) immutable',
+    });
+    expect(doctor.json.result.checks.find((c: { name: string }) => c.name === 'staging')).toMatchObject({ ok: true });
+    expect((await checkStore(layout, { all: true })).problems).toEqual([]);
   });
 });
