@@ -44,6 +44,7 @@ export const UNIT = [
   'test/snapshot/snapshot.test.ts',
   'test/stage/unpack/hostile-corpus.test.ts',
   'test/stage/unpack/index.test.ts',
+  'test/stage/unpack/read-entries.test.ts',
   'test/stage/unpack/unpack.test.ts',
   'test/stage/unpack/unpack-bounds.test.ts',
   'test/stage/resolve/packument-revalidate.test.ts',

@@ -10,14 +10,16 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type StoreIndex,
+  addBytes,
   addFile,
   holdsAll,
   indexKey,
@@ -95,6 +97,24 @@ describe('store files', () => {
   });
 });
 
+describe('store files from bytes (a main package’s file its own script removed or rewrote, read back from its tarball)', () => {
+  it('go in sealed, under a temp name first; bytes that are not what the name says go nowhere', async () => {
+    const { layout } = freshLayout();
+    await prepareStore(layout);
+    const bytes = Buffer.from('marker\n');
+    const file = { sha256: sha('marker\n'), mode: 0o444, size: bytes.length };
+    expect(addBytes(layout, Buffer.from('other!\n'), file)).toBe('mismatch');
+    expect(existsSync(layout.storeFile(file.sha256, file.mode))).toBe(false);
+    expect(addBytes(layout, bytes, file)).toBe('copied');
+    const stored = layout.storeFile(file.sha256, file.mode);
+    expect(readFileSync(stored, 'utf8')).toBe('marker\n');
+    expect(lstatSync(stored).mode & 0o777).toBe(0o444);
+    expect(lstatSync(stored).nlink).toBe(1);
+    expect(addBytes(layout, bytes, file)).toBe('present');
+    expect(readdirSync(dirname(stored))).toEqual([basename(stored)]);
+  });
+});
+
 describe('store indexes', () => {
   it('read back as written, by integrity; a broken or foreign one reads as absent', async () => {
     const { layout } = freshLayout();
@@ -123,6 +143,29 @@ describe('store indexes', () => {
     // Another package's index under this one's name.
     writeFileSync(file, JSON.stringify({ ...index, integrity: 'sha512-other' }));
     expect(await readIndex(layout, index.integrity)).toBeUndefined();
+  });
+
+  it('a main package’s (its tarball whole) is kept apart from the same package’s as a dependency, and garbage-collected alike', async () => {
+    const { layout, work } = freshLayout();
+    await prepareStore(layout);
+    const a = sealedFile(join(work, 'r'), 'a.js', 'a\n');
+    expect(addFile(layout, a.abs, a)).toBe('linked');
+    const dependency: StoreIndex = { integrity: 'sha512-p', files: { 'a.js': a }, dirs: [] };
+    const main: StoreIndex = { ...dependency, files: { 'a.js': a, 'node_modules/b/x.js': a }, tarball: true };
+    await writeIndex(layout, dependency);
+    await writeIndex(layout, main);
+    expect(indexKey('sha512-p', true)).not.toBe(indexKey('sha512-p'));
+    expect(await readIndex(layout, 'sha512-p')).toEqual(dependency);
+    expect(await readIndex(layout, 'sha512-p', true)).toEqual(main);
+    // One under the other's name reads as absent.
+    writeFileSync(layout.storeIndexFile(indexKey('sha512-p')), JSON.stringify(main));
+    expect(await readIndex(layout, 'sha512-p')).toBeUndefined();
+    await writeIndex(layout, dependency);
+    // A collection keeps both while their file is stored (a second name: the staged one), and checks them alike.
+    expect(await collectStoreGarbage(layout)).toEqual({ files: 0, bytes: 0, indexes: 0 });
+    expect((await checkStore(layout, { all: true })).problems).toEqual([]);
+    rmSync(a.abs);
+    expect(await collectStoreGarbage(layout)).toMatchObject({ files: 1, indexes: 2 });
   });
 
   it('hold a package only while every file it names (empty ones aside) is in the store', async () => {

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ManifestEntry } from '../../../src/store/manifest.ts';
 import { entriesByPackage } from '../../../src/stage/reuse/link-previous.ts';
-import { packageIndexOf } from '../../../src/stage/reuse/to-store.ts';
+import { packageIndexOf, tarballIndexOf } from '../../../src/stage/reuse/to-store.ts';
+import type { UnpackedEntry } from '../../../src/stage/unpack/unpack.ts';
 
 const file = (path: string, mode = 0o444): ManifestEntry => ({
   path,
@@ -53,5 +54,45 @@ describe('a package index from a release manifest', () => {
     expect(
       Object.keys(packageIndexOf('sha512-p', 'node_modules/@s/p', byPackage.get('node_modules/@s/p')!).files),
     ).toEqual(['index.js']);
+  });
+});
+
+describe('a main package’s index from its unpacked tarball', () => {
+  const sha = (c: string) => c.repeat(64);
+  const entries: UnpackedEntry[] = [
+    { path: 'package.json', type: 'file', size: 2, mode: 0o644, sha256: sha('a') },
+    { path: 'bin', type: 'dir', size: 0, mode: 0o755 },
+    { path: 'bin/cli.js', type: 'file', size: 3, mode: 0o644, sha256: sha('b') },
+    { path: 'run.sh', type: 'file', size: 4, mode: 0o755, sha256: sha('c') },
+    { path: '.pending', type: 'file', size: 8, mode: 0o644, sha256: sha('d') },
+    { path: 'node_modules', type: 'dir', size: 0, mode: 0o755 },
+    { path: 'node_modules/bundled', type: 'dir', size: 0, mode: 0o755 },
+    { path: 'node_modules/bundled/index.js', type: 'file', size: 1, mode: 0o644, sha256: sha('e') },
+  ];
+
+  it('is the tarball whole, bundled packages included, each file at its sealed mode (the staged one where it survived)', () => {
+    // bin-links made cli.js executable in the release; .pending its postinstall removed (no staged mode).
+    expect(tarballIndexOf('sha512-m', entries, new Map([['bin/cli.js', 0o555]]))).toEqual({
+      integrity: 'sha512-m',
+      tarball: true,
+      files: {
+        'package.json': { sha256: sha('a'), mode: 0o444, size: 2 },
+        'bin/cli.js': { sha256: sha('b'), mode: 0o555, size: 3 },
+        'run.sh': { sha256: sha('c'), mode: 0o555, size: 4 },
+        '.pending': { sha256: sha('d'), mode: 0o444, size: 8 },
+        'node_modules/bundled/index.js': { sha256: sha('e'), mode: 0o444, size: 1 },
+      },
+      dirs: ['bin', 'node_modules', 'node_modules/bundled'],
+    });
+  });
+
+  it('is none for a tarball with a symlink (an index holds files and folders), or a file not hashed', () => {
+    expect(
+      tarballIndexOf('sha512-m', [
+        ...entries,
+        { path: 'link', type: 'symlink', size: 0, mode: 0o777, target: 'run.sh' },
+      ]),
+    ).toBeUndefined();
+    expect(tarballIndexOf('sha512-m', [{ path: 'a.js', type: 'file', size: 1, mode: 0o644 }])).toBeUndefined();
   });
 });
