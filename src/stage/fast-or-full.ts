@@ -156,7 +156,7 @@ async function fastPath(args: DependencyStep & { tree: ResolvedTree }): Promise<
     });
   const previous = beside.previous;
   const npmConfig = runtime.npmConfig;
-  let result: Awaited<ReturnType<typeof buildTree>>;
+  let result: Awaited<ReturnType<typeof buildTree>> | undefined;
   let ran: string[];
   try {
     // Before anything else writes into node_modules: what is there came in the package's own tarball.
@@ -178,13 +178,16 @@ async function fastPath(args: DependencyStep & { tree: ResolvedTree }): Promise<
     });
     ran = npmConfig['ignore-scripts'] === 'true' ? [] : await runLifecycle(args.depOptions, args.packageJson);
   } catch (error) {
-    // Files linked from an immutable release refuse every write, a script's too (EPERM, even as root):
+    // Files linked from an immutable release refuse every write, a script's too (EPERM, even as root), and so do
+    // the main package's files linked from the store, which have no write bits (EACCES), where npm's own would:
     // a script that failed may have tried to write into one. It runs again on private copies; a
     // script that is simply broken fails there as well, and that error is the one reported.
-    if (!previous?.immutable || !isReleaseSwitcherError(error) || error.code !== 'DEPENDENCY_INSTALL_FAILED')
-      throw error;
+    const shared = previous?.immutable || args.mainStored;
+    if (!shared || !isReleaseSwitcherError(error) || error.code !== 'DEPENDENCY_INSTALL_FAILED') throw error;
+    // A script that made a store file writable and wrote part of it before it failed: that file leaves the store too.
+    if (result) await dropFromStore(pkgDir, await sharedWrites(result), result.storeSources);
     return fellBack(
-      `a lifecycle script failed while files were shared with the immutable release ${path.basename(previous.dir)} (${error.message.split('\n')[0]})`,
+      `a lifecycle script failed while files were shared with ${previous?.immutable ? `the immutable release ${path.basename(previous.dir)}` : 'the store'} (${error.message.split('\n')[0]})`,
     );
   }
   runtime.onProgress({ phase: 'lifecycle', message: ran.length ? `ran ${ran.join(', ')}` : 'no lifecycle scripts' });

@@ -213,6 +213,23 @@ describe('the content-addressed store', () => {
     await expectConsistentStore(root);
   });
 
+  it('a main package whose own script writes a shipped file as npm extracted it (writable) runs again on private files: the release is npm’s', async () => {
+    const root = await fixtureRoot(['--package', svc]);
+    await installApp(root, `${svc}@1.0.0`);
+    await leaveInStore(root, '1.3.0');
+    const r = await installApp(root, `${svc}@1.3.0`);
+    expect(r.stderr).toMatch(/linked from the store/);
+    // The store's files have no write bits (npm's extracted ones have): its postinstall failed on the link.
+    expect(r.json.result.fallback).toMatch(/a lifecycle script failed while files were shared with the store/);
+    const release = join(root, 'releases', '1.3.0');
+    expect(readFileSync(join(release, 'server.js'), 'utf8')).toBe("console.log('rewritten');\n");
+    expect(treeOf(release)).toEqual(await npmTreeOf(svc, '1.3.0', npmCache));
+    // Nothing was written through: the store's server.js is the tarball's.
+    const server = (await mainIndexOf(root, '1.3.0'))!.files['server.js']!;
+    expect(readFileSync(layoutOf(root).storeFile(server.sha256, server.mode), 'utf8')).toBe('console.log("1.3.0");\n');
+    await expectConsistentStore(root);
+  });
+
   it('a tampered store file: doctor --deep names it, and a release that links it is refused at activation', async () => {
     const root = await fixtureRoot(['--package', fx.app]);
     await install(root, '1.0.0');

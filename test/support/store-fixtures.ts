@@ -63,18 +63,19 @@ export async function publishStoreFixture(prefix: string): Promise<StoreFixture>
 
 /**
  * A service whose own postinstall does what openclaw's does: it removes a marker its tarball ships (`.pending`)
- * and writes a file of its own (`built.txt`). 1.1.0 and 1.2.0 are alike but for their version; 1.2.0's
- * postinstall also rewrites one of its shipped files in place (`server.js`, made writable first), as a script may.
- * Each depends on `a` of the store fixture `fx`.
+ * and writes a file of its own (`built.txt`). The versions are alike but for their version and this: 1.2.0's
+ * postinstall also rewrites one of its shipped files in place (`server.js`, made writable first), as a script may;
+ * 1.3.0's rewrites it without a chmod (npm extracts it writable). Each depends on `a` of the store fixture `fx`.
  */
 export async function publishMainFixture(prefix: string, fx: StoreFixture): Promise<string> {
   const name = `${prefix}-svc`;
   const registry = inject('registryUrl');
-  for (const version of ['1.0.0', '1.1.0', '1.2.0']) {
-    const rewrite =
-      version === '1.2.0'
-        ? "fs.chmodSync('server.js', 0o644); fs.writeFileSync('server.js', 'console.log(\\'rewritten\\');\\n');\n"
-        : '';
+  const rewrites: Record<string, string> = {
+    '1.2.0': "fs.chmodSync('server.js', 0o644); fs.writeFileSync('server.js', 'console.log(\\'rewritten\\');\\n');\n",
+    '1.3.0': "fs.writeFileSync('server.js', 'console.log(\\'rewritten\\');\\n');\n",
+  };
+  for (const version of ['1.0.0', '1.1.0', '1.2.0', '1.3.0']) {
+    const rewrite = rewrites[version] ?? '';
     await publish(
       writePackage(tempDir('rs-cas-src-', null), {
         'package.json': JSON.stringify({

@@ -15,7 +15,6 @@
 import { closeSync, constants, fchmodSync, linkSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ReleaseSwitcherError, errnoOf } from '../../model/errors.js';
-import { removeTree } from '../../platform/fs.js';
 import { withImmutableCleared } from '../../platform/immutable.js';
 import { eachSync } from '../../platform/tree.js';
 import { type StoreIndex, holdsAll, readIndex } from '../../store/content-store.js';
@@ -55,17 +54,17 @@ const WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | 
 const COPY_INSTEAD = new Set(['EXDEV', 'EMLINK']);
 
 /**
- * Link (or copy) each stored package's files under `root`; its folders made first. `immutable: 'refuse'`:
- * an immutable store inode is not lifted to be linked; undefined comes back instead, with what was made
- * left for the caller to remove (the main package: its own scripts may remove its files, which such an
- * inode refuses even to root).
+ * Link (or copy) each stored package's files under `root`; its folders made first. An immutable store
+ * inode (a sealed release's) is linked with the attribute lifted for the moment, or with `immutable: 'copy'`
+ * copied instead (the main package: its own scripts may remove its files, which such an inode refuses even to
+ * root; and a copy is the staging's own whatever a script does to it).
  */
 export async function linkFromStore(
   layout: Layout,
   root: string,
   stored: readonly { node: Pick<TreeNode, 'location'>; index: StoreIndex }[],
-  options: { immutable?: 'lift' | 'refuse' } = {},
-): Promise<FromStore | undefined> {
+  options: { immutable?: 'lift' | 'copy' } = {},
+): Promise<FromStore> {
   const files: { rel: string; abs: string; source: string; sha256: string; size: number; mode: number }[] = [];
   const empty: { abs: string; mode: number }[] = [];
   // Each folder made once (a package's files mostly share a few): tens of thousands of mkdir calls cost more than the links.
@@ -105,13 +104,12 @@ export async function linkFromStore(
       if (again) immutable.add(file.rel);
     } catch (error) {
       const code = errnoOf(error) ?? '';
-      if (code === 'EPERM' && !again) retry.push(file);
+      if (code === 'EPERM' && !again) (options.immutable === 'copy' ? copies : retry).push(file);
       else if (COPY_INSTEAD.has(code)) copies.push(file);
       else throw error;
     }
   };
   await eachSync(files, (file) => tryLink(file, false));
-  if (retry.length > 0 && options.immutable === 'refuse') return undefined;
   // EPERM: an immutable inode (a sealed release links it): lifted on exactly those, linked, set again.
   if (retry.length > 0)
     await withImmutableCleared([...new Set(retry.map((file) => file.source))], () =>
@@ -138,15 +136,15 @@ export async function placeFromStore(
 ): Promise<FromStore | undefined> {
   if (stored.length === 0) return undefined;
   await wait.before.catch(() => undefined);
-  const first = (await linkFromStore(
+  const first = await linkFromStore(
     layout,
     root,
     stored.filter(({ node }) => !wait.nested(node.location)),
-  ))!;
+  );
   const later = stored.filter(({ node }) => wait.nested(node.location));
   if (later.length === 0) return first;
   await wait.extracted.catch(() => undefined);
-  const second = (await linkFromStore(layout, root, later))!;
+  const second = await linkFromStore(layout, root, later);
   return {
     files: [...first.files, ...second.files],
     inodes: new Map([...first.inodes, ...second.inodes]),
@@ -197,9 +195,9 @@ export interface MainFromStore {
  * - one that writes through a link anyway (root, or a chmod first) is seen once the scripts are done (the
  *   inode moved): the fast path is given up and the store's name for that file taken away (fast-or-full.ts);
  * - a script may remove its own files (openclaw's postinstall removes the marker its tarball ships): only a name
- *   in the staging goes, the content stays. An inode with the immutable attribute (a sealed release's, as root)
- *   would refuse that even to root, so none is linked: undefined then, nothing left in `pkgDir`, and the
- *   tarball is downloaded and unpacked as before.
+ *   in the staging goes, the content stays. A file whose store inode is a sealed release's, immutable (as root:
+ *   the files an earlier release holds byte for byte), would refuse that even to root: it is copied instead,
+ *   checked against its name, the staging's own.
  */
 export async function mainFromStore(
   layout: Layout,
@@ -209,10 +207,6 @@ export async function mainFromStore(
   if (!integrity) return undefined;
   const index = await readIndex(layout, integrity, true);
   if (!index || !holdsAll(layout, index)) return undefined;
-  const links = await linkFromStore(layout, pkgDir, [{ node: { location: '' }, index }], { immutable: 'refuse' });
-  if (!links) {
-    await removeTree(pkgDir);
-    return undefined;
-  }
+  const links = await linkFromStore(layout, pkgDir, [{ node: { location: '' }, index }], { immutable: 'copy' });
   return { links, count: Object.keys(index.files).length, bytes: links.bytes };
 }
