@@ -31,11 +31,10 @@ export async function prepareHome(root: string, owner?: Account): Promise<NodeJS
     SYSTEMD_COLORS: '0',
     // What a login gives the account's manager (pam_systemd); root's manager has always run without them.
     ...(owner ? { USER: owner.name, LOGNAME: owner.name } : {}),
-    // The CLI is run with this environment (um.env): its init as root adds the root to the run's list of roots
-    // (vitest.config.ts), not the machine's.
-    ...(process.env.RELEASE_SWITCHER_SYSTEM_ROOTS
-      ? { RELEASE_SWITCHER_SYSTEM_ROOTS: process.env.RELEASE_SWITCHER_SYSTEM_ROOTS }
-      : {}),
+    // The CLI is run with this environment (um.env): its init as root adds the root to this manager's own list of
+    // roots, never the machine's, nor the run's (vitest.config.ts), which other files' roots go to: `--all` run with
+    // it sees this manager's roots only.
+    RELEASE_SWITCHER_SYSTEM_ROOTS: path.join(root, 'system-roots.json'),
   };
   const unitDir = path.join(env.XDG_CONFIG_HOME!, 'systemd', 'user');
   const dirs = ['HOME', 'XDG_RUNTIME_DIR', 'XDG_DATA_HOME', 'XDG_STATE_HOME', 'XDG_CACHE_HOME', 'XDG_CONFIG_HOME'];
