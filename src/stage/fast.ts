@@ -112,6 +112,8 @@ export async function buildTree(input: FastInput): Promise<FastResult> {
     nodePath: input.nodePath,
     ignoreScripts: input.ignoreScripts,
     signal: input.signal,
+    // The package's own tarball brought these: linked from the store with it, their bin targets already executable.
+    linkedBins: input.mainStored ? new Set(bundled.map((node) => node.location)) : undefined,
   });
   progress({ phase: 'scripts', message: ran.length ? `ran ${ran.join(', ')}` : 'no dependency scripts' });
   // Scripts may rewrite an extracted file: computeManifest re-hashes any whose inode moved since.

@@ -10,6 +10,7 @@ import {
   mkdirSync,
   readFileSync,
   readdirSync,
+  readlinkSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -169,14 +170,25 @@ describe('the content-addressed store', () => {
     expect(readFileSync(join(release, 'built.txt'), 'utf8')).toBe('built\n');
     // The index is the tarball's (the marker in it, the script's file not), and the release's files are its inodes.
     const index = (await mainIndexOf(root, '1.1.0'))!;
+    const tool = `node_modules/${svc.replace(/-svc$/, '-tool')}`;
     expect(Object.keys(index.files).sort()).toEqual([
       '.pending',
       'empty.txt',
       'lib.js',
+      `${tool}/built.js`,
+      `${tool}/cli.js`,
+      `${tool}/package.json`,
       'package.json',
       'post.js',
       'server.js',
     ]);
+    // The bundled package's bin: linked to its target, executable as bin-links left it when the store took it, and its
+    // own postinstall ran.
+    expect(readlinkSync(join(release, 'node_modules/.bin', tool.slice('node_modules/'.length)))).toBe(
+      `../${tool.slice('node_modules/'.length)}/cli.js`,
+    );
+    expect(statSync(join(release, tool, 'cli.js')).mode & 0o777).toBe(0o555);
+    expect(readFileSync(join(release, tool, 'built.txt'), 'utf8')).toBe('built\n');
     const layout = layoutOf(root);
     for (const rel of ['server.js', 'lib.js', 'package.json', 'post.js']) {
       const file = index.files[rel]!;

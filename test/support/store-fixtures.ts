@@ -65,25 +65,43 @@ export async function publishStoreFixture(prefix: string): Promise<StoreFixture>
  * A service whose own postinstall does what openclaw's does: it removes a marker its tarball ships (`.pending`)
  * and writes a file of its own (`built.txt`). The versions are alike but for their version and this: 1.2.0's
  * postinstall also rewrites one of its shipped files in place (`server.js`, made writable first), as a script may;
- * 1.3.0's rewrites it without a chmod (npm extracts it writable). Each depends on `a` of the store fixture `fx`.
+ * 1.3.0's rewrites it without a chmod (npm extracts it writable). Each depends on `a` of the store fixture `fx`, and
+ * bundles `<prefix>-tool`.
  */
 export async function publishMainFixture(prefix: string, fx: StoreFixture): Promise<string> {
   const name = `${prefix}-svc`;
+  const tool = `${prefix}-tool`;
   const registry = inject('registryUrl');
+  // Bundled in each version, as openclaw bundles chrome-devtools-mcp: a bin packed 0644 (bin-links makes it
+  // executable) and a postinstall of its own.
+  const toolFiles = {
+    'package.json': JSON.stringify({
+      name: tool,
+      version: '1.0.0',
+      bin: { [tool]: 'cli.js' },
+      scripts: { postinstall: 'node built.js' },
+    }),
+    'cli.js': '#!/usr/bin/env node\nconsole.log("tool");\n',
+    'built.js': "require('fs').writeFileSync('built.txt', 'built\\n');\n",
+  };
+  await publish(writePackage(tempDir('rs-cas-src-', null), toolFiles), { registry });
   const rewrites: Record<string, string> = {
     '1.2.0': "fs.chmodSync('server.js', 0o644); fs.writeFileSync('server.js', 'console.log(\\'rewritten\\');\\n');\n",
     '1.3.0': "fs.writeFileSync('server.js', 'console.log(\\'rewritten\\');\\n');\n",
   };
   for (const version of ['1.0.0', '1.1.0', '1.2.0', '1.3.0']) {
     const rewrite = rewrites[version] ?? '';
+    const src = tempDir('rs-cas-src-', null);
+    writePackage(join(src, 'node_modules', tool), toolFiles);
     await publish(
-      writePackage(tempDir('rs-cas-src-', null), {
+      writePackage(src, {
         'package.json': JSON.stringify({
           name,
           version,
           main: 'server.js',
           scripts: { postinstall: 'node post.js' },
-          dependencies: { [fx.a]: '1.0.0' },
+          dependencies: { [fx.a]: '1.0.0', [tool]: '1.0.0' },
+          bundleDependencies: [tool],
         }),
         'server.js': `console.log(${JSON.stringify(version)});\n`,
         'lib.js': 'module.exports = "the same in every version";\n',

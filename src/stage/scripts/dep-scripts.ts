@@ -47,6 +47,8 @@ export interface DepScriptOptions {
   nodePath: string;
   ignoreScripts: boolean;
   signal?: AbortSignal | undefined;
+  /** Locations whose files were linked from the store: their bins are symlinked only (no chmod of a shared inode). */
+  linkedBins?: ReadonlySet<string> | undefined;
 }
 
 /** Whether npm would run `event` here: a script of that name, or node-gyp's implicit install. */
@@ -151,8 +153,18 @@ export async function runDepScripts(extracted: TreeNode[], options: DepScriptOpt
     }
   };
   if (!options.ignoreScripts) await phase('preinstall');
-  // Reused packages got their bin symlinks with their links (linkReusedBins: symlinks only, the targets are shared inodes).
-  await linkBins(options.pkgDir, extracted);
+  // Reused packages got their bin symlinks with their links (linkReusedBins: symlinks only, the targets are shared
+  // inodes), and so do these if linked from the store (a main package's bundled ones): their targets have the mode
+  // bin-links gave them when the store took them.
+  const linked = options.linkedBins ?? new Set<string>();
+  await linkReusedBins(
+    options.pkgDir,
+    extracted.filter((node) => linked.has(node.location)),
+  );
+  await linkBins(
+    options.pkgDir,
+    extracted.filter((node) => !linked.has(node.location)),
+  );
   if (!options.ignoreScripts) {
     await phase('install');
     await phase('postinstall');
