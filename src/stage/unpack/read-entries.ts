@@ -10,7 +10,12 @@ import { createGunzip } from 'node:zlib';
 import { TarReader, type TarEvent } from './tar-reader.js';
 import { entrySegments } from './unpack-tree.js';
 
-/** The bytes of each of `wanted` (paths inside the package) that the tarball holds as a file; a repeated one: the later. */
+/**
+ * The bytes of each of `wanted` (paths inside the package) that the tarball holds as a file, read only as far as
+ * the last of them (openclaw's marker is its first entry). A file the tarball repeats is read at its first entry,
+ * where the unpack kept the later one: its bytes then do not hash to what the unpack recorded, and the store
+ * refuses them (addBytes), as it would any other mismatch.
+ */
 export async function readTarballFiles(tarball: string, wanted: ReadonlySet<string>): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   if (wanted.size === 0) return out;
@@ -28,10 +33,12 @@ export async function readTarballFiles(tarball: string, wanted: ReadonlySet<stri
         current = rel !== undefined && wanted.has(rel) ? { path: rel, chunks: [] } : undefined;
       } else if (event.kind === 'data') current?.chunks.push(event.chunk);
       else if (current) {
-        out.set(current.path, Buffer.concat(current.chunks));
+        if (!out.has(current.path)) out.set(current.path, Buffer.concat(current.chunks));
         current = undefined;
       }
     }
+    // Leaving the loop closes the stream: the rest of the tarball is not read.
+    if (out.size === wanted.size) return out;
   }
   reader.finish();
   return out;
