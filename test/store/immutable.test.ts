@@ -1,11 +1,13 @@
 // As root on a filesystem with the immutable attribute (ext4 here; /tmp is on it): a sealed release cannot be written
 // even by root, prune still removes it, and dedupe still shares inodes with an immutable earlier release.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { canSetImmutable, describeWhere } from '../support/skip.ts';
 import { probeImmutable, setImmutablePaths } from '../../src/platform/immutable.ts';
+import { layoutOf } from '../../src/store/layout.ts';
 import { rs, templateRoot, tempDir } from '../support/cli.ts';
 import { releaseDirs, stagingEntries } from '../support/root.ts';
 
@@ -15,6 +17,12 @@ runThisFileAsRoot("the immutable attribute (chattr +i) needs CAP_LINUX_IMMUTABLE
 const can = await canSetImmutable(() => tempDir());
 
 const freshRoot = templateRoot(['1.0.0', '1.1.0', '1.2.0']);
+
+/** The store's name for a release file's content (store/content-store.ts): `<sha256>-<sealed mode>`. */
+function storeNameOf(root: string, file: string): string {
+  const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
+  return layoutOf(root).storeFile(sha256, statSync(file).mode & 0o777);
+}
 
 function flags(path: string): string {
   return execFileSync('lsattr', ['-d', path], { encoding: 'utf8' }).split(' ')[0]!;
@@ -46,7 +54,9 @@ describeWhere(can, 'immutable releases (root, ext4)', () => {
     // Installed one after another: 1.1.0 was deduped against an already immutable 1.0.0, 1.2.0 against both.
     const [a, b, c] = ['1.0.0', '1.1.0', '1.2.0'].map((v) => join(root, `releases/${v}/scripts/preinstall.js`));
     expect(new Set([a, b, c].map((p) => statSync(p!).ino)).size).toBe(1);
-    expect(statSync(a!).nlink).toBe(3);
+    // Its names: the three releases', and the store's (the main package's tarball is in the store).
+    expect(statSync(storeNameOf(root, a!)).ino).toBe(statSync(a!).ino);
+    expect(statSync(a!).nlink).toBe(4);
     expect(flags(a!)).toContain('i');
   });
 
@@ -70,7 +80,10 @@ describeWhere(can, 'immutable releases (root, ext4)', () => {
       env: { RELEASE_SWITCHER_CRASH_AT: 'install:sealed' },
     });
     expect(crashed.signal).toBe('SIGKILL');
-    expect(statSync(join(root, 'releases/1.0.0/scripts/preinstall.js')).nlink).toBe(2); // shared with the staged copy
+    // Shared with the staged copy, besides the store's name for it.
+    const preinstall = join(root, 'releases/1.0.0/scripts/preinstall.js');
+    expect(statSync(storeNameOf(root, preinstall)).ino).toBe(statSync(preinstall).ino);
+    expect(statSync(preinstall).nlink).toBe(3);
     const recovered = await rs(root, ['recover']);
     expect(recovered.exitCode, recovered.stdout + recovered.stderr).toBe(0);
     expect(stagingEntries(root)).toEqual([]);
