@@ -42,10 +42,10 @@
 // `install to` (the anchor and the peers are the same for all: an in-place upgrade with warm caches):
 //   fresh   nothing: `to`'s packages that `from` lacks are only in npm's cache (extracted from it). What this
 //           script measured before it had cases.
-//   store   `to`'s packages are in the root's content-addressed store, and no release of `to` exists. Prune
-//           collects every store file no release links (src/store/store-gc.ts), so the one way a user gets
-//           there is a staging of `to` that did not end as a release (killed or cancelled after its store
-//           writes) and no prune since: here `install to` killed -9 right after it sealed
+//   store   `to`'s packages (its own tarball whole among them) are in the root's content-addressed store, and no
+//           release of `to` exists. Prune collects every store file no release links (src/store/store-gc.ts), so
+//           the one way a user gets there is a staging of `to` that did not end as a release (killed or
+//           cancelled after its store writes) and no prune since: here `install to` killed -9 right after it sealed
 //           (RELEASE_SWITCHER_CRASH_AT=install:sealed, what a power cut or the OOM killer does at that
 //           moment), then `recover` (as the next command or boot-check would).
 //           pnpm's peer is in the same position: its store has seen `to` (the warm-up) and keeps it.
