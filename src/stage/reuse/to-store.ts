@@ -119,14 +119,7 @@ async function linkIntoStore(
 ): Promise<Set<StoreIndex>> {
   const failed = new Set<StoreIndex>();
   const retry: { index: StoreIndex; abs: string; file: IndexedFile }[] = [];
-  const count = (index: StoreIndex, added: Added) => {
-    if (added === 'mismatch') failed.add(index);
-    if (added === 'linked' || added === 'copied') {
-      out.files++;
-      crashPoint('store:file-added');
-    }
-    if (added === 'copied') out.copied++;
-  };
+  const count = (index: StoreIndex, added: Added) => tally(out, failed, index, added);
   await eachSync(files, ({ index, abs, file }) => {
     const added = addFile(layout, abs, file);
     if (added === 'immutable') retry.push({ index, abs, file });
@@ -142,6 +135,25 @@ async function linkIntoStore(
         }),
     );
   return failed;
+}
+
+/**
+ * One file's outcome, counted in `out`; an index one of whose files did not go in joins `failed`. A copy counts as
+ * one across filesystems unless `acrossFilesystems` is false (bytes read back from a tarball).
+ */
+function tally(
+  out: StoredPackages,
+  failed: Set<StoreIndex>,
+  index: StoreIndex,
+  added: Added,
+  acrossFilesystems = true,
+): void {
+  if (added === 'mismatch') failed.add(index);
+  if (added === 'linked' || added === 'copied') {
+    out.files++;
+    crashPoint('store:file-added');
+  }
+  if (added === 'copied' && acrossFilesystems) out.copied++;
 }
 
 /** The main package's tarball, as staging unpacked it (its registry integrity, and every entry it held). */
@@ -211,12 +223,8 @@ export async function addMainToStore(
   const bytes = await readTarballFiles(main.tarball, new Set(fromTarball.map(([rel]) => rel)));
   for (const [rel, file] of fromTarball) {
     const content = bytes.get(rel);
-    const added = content ? addBytes(layout, content, file) : 'mismatch';
-    if (added === 'mismatch') failed.add(index);
-    else if (added === 'copied') {
-      out.files++;
-      crashPoint('store:file-added');
-    }
+    // Written from bytes read back, not copied across filesystems: not counted as such a copy.
+    tally(out, failed, index, content ? addBytes(layout, content, file) : 'mismatch', false);
   }
   if (failed.size > 0) return out;
   await writeIndex(layout, index);
