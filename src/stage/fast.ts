@@ -233,7 +233,7 @@ async function settlePlaced(
   if (storeUse)
     progress({
       phase: 'reuse',
-      message: `${storeUse.packages} packages (${storeUse.files} files, ${storeUse.bytes} bytes) linked from the store${storeUse.copied > 0 ? `; ${storeUse.copied} files copied from it instead (the store is on another filesystem than staging, an inode has all the links it may have, or, for the package's own files, is a sealed release's, immutable)` : ''}`,
+      message: `${storeUse.packages} packages (${storeUse.files} files, ${storeUse.bytes} bytes) linked from the store${storeUse.copied > 0 ? `; ${storeUse.copied} files copied from it instead (the store is on another filesystem than staging, or an inode has all the links it may have)` : ''}`,
     });
   progress({
     phase: 'reuse',
@@ -259,7 +259,7 @@ async function settlePlaced(
     inodes,
     reused,
     fresh,
-    alreadyImmutable: new Set([...previousShared, ...(stored?.links.immutable ?? [])]),
+    alreadyImmutable: new Set([...previousShared, ...(stored?.links.immutable ?? []), ...(main?.immutable ?? [])]),
     unproven: new Set(fromStore.map((file) => file.path)),
     storeSources: new Map([...(stored?.links.sources ?? []), ...(main?.sources ?? [])]),
     mayGo: new Set((main?.files ?? []).map((file) => file.path)),

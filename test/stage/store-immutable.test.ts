@@ -102,39 +102,76 @@ describeWhere(can, 'the store on an immutable root (root, ext4)', () => {
     expect(flags(layout.storeFile(kept.files['index.js']!.sha256, kept.files['index.js']!.mode))).toContain('i');
   });
 
-  it('a main package whose store files include a sealed release’s immutable inodes: those are copied, the rest linked; its own postinstall may remove its files', async () => {
-    const root = await fixtureRoot(['--package', svc]);
-    await installApp(root, `${svc}@1.0.0`);
-    // 1.1.0 staged, sealed and killed before it became a release: the store has its tarball whole, and its lib.js
-    // (the same in 1.0.0) is 1.0.0's immutable inode, which the staging could not remove were it a link.
-    const killed = await rs(root, ['install', `${svc}@1.1.0`], {
+  /** `svc@version` staged and sealed, its install killed before it became a release (recovered): the store has its tarball. */
+  async function leftInStore(root: string, version: string): Promise<{ integrity: string; lib: string }> {
+    const killed = await rs(root, ['install', `${svc}@${version}`], {
       env: { RELEASE_SWITCHER_CRASH_AT: 'install:sealed' },
     });
     expect(killed.signal).toBe('SIGKILL');
     expect((await rs(root, ['recover'])).exitCode).toBe(0);
     const integrity = (
-      await npm(['view', `${svc}@1.1.0`, 'dist.integrity'], { registry: inject('registryUrl'), cache: npmCache })
+      await npm(['view', `${svc}@${version}`, 'dist.integrity'], { registry: inject('registryUrl'), cache: npmCache })
     ).stdout.trim();
     const layout = layoutOf(root);
     const index = (await readIndex(layout, integrity, true))!;
     expect(holdsAll(layout, index)).toBe(true);
+    // Its lib.js, the same in 1.0.0, is 1.0.0's immutable inode.
     const lib = layout.storeFile(index.files['lib.js']!.sha256, index.files['lib.js']!.mode);
     expect(flags(lib)).toContain('i');
-    const r = await installApp(root, `${svc}@1.1.0`);
-    expect(r.stderr).toMatch(/nothing downloaded or unpacked/);
-    expect(r.stderr).not.toMatch(/download: fetching/);
-    expect(r.stderr).toMatch(/; [1-9]\d* files copied from it instead \(.*is a sealed release's, immutable\)/);
-    expect(r.json.result.fallback).toBeNull();
-    const release = join(root, 'releases', '1.1.0');
-    expect(existsSync(join(release, '.pending'))).toBe(false);
-    expect(treeOf(release)).toEqual(await npmTree(svc, '1.1.0', npmCache));
-    // Every release is immutable, nothing left in staging.
+    expect(lstatSync(lib).ino).toBe(lstatSync(join(root, 'releases/1.0.0/lib.js')).ino);
+    return { integrity, lib };
+  }
+
+  async function expectSound(root: string, releases: number): Promise<void> {
+    // Every release is immutable, nothing left in staging, the store whole.
     const doctor = await rs(root, ['doctor']);
     expect(doctor.json.result.checks.find((c: { name: string }) => c.name === 'immutable')).toMatchObject({
       ok: true,
-      detail: '2 release(s) immutable',
+      detail: `${releases} release(s) immutable`,
     });
     expect(doctor.json.result.checks.find((c: { name: string }) => c.name === 'staging')).toMatchObject({ ok: true });
-    expect((await checkStore(layout, { all: true })).problems).toEqual([]);
+    expect((await checkStore(layoutOf(root), { all: true })).problems).toEqual([]);
+    // 1.0.0's fingerprint of lib.js was carried past the attribute's lifting and setting.
+    const record = (await readFingerprints(layoutOf(root), '1.0.0'))!;
+    expect(record.entries['lib.js']).toBe(
+      fingerprintOf(lstatSync(join(root, 'releases/1.0.0/lib.js'), { bigint: true })),
+    );
+  }
+
+  it('a main package whose store files include a sealed release’s immutable inodes: those are linked with the attribute lifted for the moment, as the rest; its own postinstall may remove its other files', async () => {
+    const root = await fixtureRoot(['--package', svc]);
+    await installApp(root, `${svc}@1.0.0`);
+    const { lib } = await leftInStore(root, '1.1.0');
+    const r = await installApp(root, `${svc}@1.1.0`);
+    expect(r.stderr).toMatch(/nothing downloaded or unpacked/);
+    expect(r.stderr).not.toMatch(/download: fetching/);
+    expect(r.stderr).not.toMatch(/files copied from it instead/);
+    expect(r.json.result.reused.store).toMatchObject({ copied: 0 });
+    expect(r.json.result.fallback).toBeNull();
+    const release = join(root, 'releases', '1.1.0');
+    // One inode for lib.js in both releases and the store, immutable still.
+    expect(lstatSync(join(release, 'lib.js')).ino).toBe(lstatSync(lib).ino);
+    expect(flags(lib)).toContain('i');
+    expect(existsSync(join(release, '.pending'))).toBe(false);
+    expect(treeOf(release)).toEqual(await npmTree(svc, '1.1.0', npmCache));
+    await expectSound(root, 2);
+  });
+
+  it('a postinstall that removes a main package’s file an earlier release keeps (its immutable inode, linked): the fast path is given up for a full install, the release is npm’s tree', async () => {
+    const root = await fixtureRoot(['--package', svc]);
+    await installApp(root, `${svc}@1.0.0`);
+    const { lib } = await leftInStore(root, '1.4.0');
+    const r = await installApp(root, `${svc}@1.4.0`);
+    expect(r.stderr).toMatch(/nothing downloaded or unpacked/);
+    expect(r.json.result.fallback).toMatch(
+      /^a lifecycle script failed while files were shared with the immutable release 1\.0\.0 /,
+    );
+    const release = join(root, 'releases', '1.4.0');
+    expect(existsSync(join(release, 'lib.js'))).toBe(false);
+    expect(treeOf(release)).toEqual(await npmTree(svc, '1.4.0', npmCache));
+    // 1.0.0's lib.js is untouched: its inode, immutable, still the store's.
+    expect(lstatSync(join(root, 'releases/1.0.0/lib.js')).ino).toBe(lstatSync(lib).ino);
+    expect(flags(lib)).toContain('i');
+    await expectSound(root, 2);
   });
 });

@@ -88,8 +88,10 @@ export async function publishMainFixture(prefix: string, fx: StoreFixture): Prom
   const rewrites: Record<string, string> = {
     '1.2.0': "fs.chmodSync('server.js', 0o644); fs.writeFileSync('server.js', 'console.log(\\'rewritten\\');\\n');\n",
     '1.3.0': "fs.writeFileSync('server.js', 'console.log(\\'rewritten\\');\\n');\n",
+    // Removes a file every earlier version keeps byte for byte (as root, an immutable inode of theirs).
+    '1.4.0': "fs.rmSync('lib.js');\n",
   };
-  for (const version of ['1.0.0', '1.1.0', '1.2.0', '1.3.0']) {
+  for (const version of ['1.0.0', '1.1.0', '1.2.0', '1.3.0', '1.4.0']) {
     const rewrite = rewrites[version] ?? '';
     const src = tempDir('rs-cas-src-', null);
     writePackage(join(src, 'node_modules', tool), toolFiles);
