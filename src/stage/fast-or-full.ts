@@ -74,6 +74,8 @@ export interface DependencyOutcome {
   fallback: string | null;
   /** Files linked from the store: the new release records no fingerprint for them (fast.ts FastResult says why). */
   unproven?: Set<string>;
+  /** Where the packages linked from the store are (fast.ts FastResult). */
+  storedAt?: Set<string>;
 }
 
 /** The fast path if the tree allows it and it holds to the end, else a full install; which one, and why. */
@@ -204,6 +206,7 @@ async function fastPath(args: DependencyStep & { tree: ResolvedTree }): Promise<
     shared,
     sharedImmutable: result.alreadyImmutable,
     unproven: result.unproven,
+    storedAt: result.storedAt,
     inodes: result.inodes,
     reused: result.reused,
     fallback: null,

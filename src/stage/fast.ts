@@ -97,6 +97,8 @@ export interface FastResult {
   storeSources: Map<string, string>;
   /** Linked files a script may remove: the main package's own (movedInodes). */
   mayGo: Set<string>;
+  /** Where the packages linked from the store are: the store holds them whole (no need to check again once sealed). */
+  storedAt: Set<string>;
 }
 
 export async function buildTree(input: FastInput): Promise<FastResult> {
@@ -263,6 +265,7 @@ async function settlePlaced(
     unproven: new Set(fromStore.map((file) => file.path)),
     storeSources: new Map([...(stored?.links.sources ?? []), ...(main?.sources ?? [])]),
     mayGo: new Set((main?.files ?? []).map((file) => file.path)),
+    storedAt: new Set((stored?.nodes ?? []).map((node) => node.location)),
   };
 }
 

@@ -328,9 +328,11 @@ async function afterUnpack(
     shared: outcome.shared,
     sharedImmutable: outcome.sharedImmutable,
     unproven: outcome.unproven,
-    // The packages the fast path placed go into the store once sealed (not what a full npm install made), and
-    // the main package's tarball whole when it was unpacked here.
-    storeNodes: outcome.fallback === null ? tree?.deps : undefined,
+    // The packages the fast path placed go into the store once sealed (not what a full npm install made; not
+    // those it linked from the store, which holds them whole), and the main package's tarball whole when it was
+    // unpacked here.
+    storeNodes:
+      outcome.fallback === null ? tree?.deps.filter((node) => !outcome.storedAt?.has(node.location)) : undefined,
     storeMain:
       outcome.fallback === null && 'tarball' in state.main
         ? { ...state.main.tarball, entries: unpacked.entries }

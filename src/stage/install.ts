@@ -15,7 +15,7 @@ import { compareVersionsDesc, readMarker } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
 import { stageRelease } from './index.js';
 import { preloadResolver } from './resolve/resolve-tree.js';
-import { type LinkedInode, recordFingerprints, refreshAfterLinks } from '../store/fingerprints.js';
+import { type LinkedInode, recordFingerprints, refreshAfterLinks, statEntries } from '../store/fingerprints.js';
 import { makeReleaseImmutable, removeTreeKeepingReleases } from '../store/immutable-release.js';
 import { stillUnproven } from '../store/store-proof.js';
 import { layoutOf } from '../store/layout.js';
@@ -154,19 +154,24 @@ export async function commitRelease(
   // The earlier releases' records and the new one's are separate files: written side by side, their
   // fsyncs share the filesystem's journal commits instead of waiting for one each.
   // Before the earlier records are refreshed: they vouch for the store's inodes as they were before the links.
+  // One stat of each entry, for its fingerprint and for what the store's word on it is worth.
+  const fingerprints = await statEntries(
+    layout.release(version),
+    staged.marker.files.map((entry) => entry.path),
+  );
   const unproven =
     staged.unproven?.size && staged.inodes && staged.earlier
       ? await stillUnproven(layout, {
-          dir: layout.release(version),
           marker: staged.marker,
           unproven: staged.unproven,
           inodes: staged.inodes,
           earlier: staged.earlier,
+          fingerprints,
         })
       : staged.unproven;
   const written = await Promise.allSettled([
     staged.inodes && staged.earlier ? refreshAfterLinks(layout, staged.earlier, staged.inodes) : undefined,
-    recordFingerprints(layout, version, layout.release(version), unproven),
+    recordFingerprints(layout, version, layout.release(version), unproven, fingerprints),
   ]);
   for (const outcome of written) if (outcome.status === 'rejected') throw outcome.reason;
   session.runtime.onProgress({

@@ -14,6 +14,7 @@
  * store, and `prune` removes it (store-gc.ts).
  */
 import {
+  type BigIntStats,
   chmodSync,
   existsSync,
   linkSync,
@@ -122,12 +123,25 @@ export async function prepareStore(layout: Layout): Promise<void> {
 
 /** Whether the store holds every file of `index` (empty files are not stored: they are made afresh). */
 export function holdsAll(layout: Layout, index: StoreIndex): boolean {
+  return heldFiles(layout, index) !== undefined;
+}
+
+/**
+ * Each store file `index` names (its empty files excepted: staging writes those) by its store path, with its
+ * lstat; undefined when one is missing or not the size the index says. The stat is the inode's state before
+ * a staging links to it (from-store.ts): one stat per file for both.
+ */
+export function heldFiles(layout: Layout, index: StoreIndex): Map<string, BigIntStats> | undefined {
+  const held = new Map<string, BigIntStats>();
   for (const file of Object.values(index.files)) {
     if (file.size === 0) continue;
-    const stat = lstatSync(layout.storeFile(file.sha256, file.mode), { throwIfNoEntry: false });
-    if (!stat?.isFile() || stat.size !== file.size) return false;
+    const source = layout.storeFile(file.sha256, file.mode);
+    if (held.has(source)) continue;
+    const stat = lstatSync(source, { bigint: true, throwIfNoEntry: false });
+    if (!stat?.isFile() || stat.size !== BigInt(file.size)) return undefined;
+    held.set(source, stat);
   }
-  return true;
+  return held;
 }
 
 /**

@@ -98,15 +98,20 @@ export async function recordFingerprints(
   dir: string,
   /** Entries recorded as not seen (''): their content is someone else's word (the store's), checked in full once. */
   unproven: ReadonlySet<string> = new Set(),
+  /** The entries' fingerprints as the caller took them (statEntries) once nothing moves them any more, in the marker's order. */
+  taken?: readonly string[],
 ): Promise<void> {
   const markerFile = path.join(dir, RELEASE_MARKER);
   const markerStat = await fs.lstat(markerFile, { bigint: true });
   const text = await fs.readFile(markerFile);
   const marker = JSON.parse(text.toString('utf8')) as ReleaseMarker;
-  const fingerprints = await statEntries(
-    dir,
-    marker.files.map((entry) => entry.path),
-  );
+  const fingerprints =
+    taken?.length === marker.files.length
+      ? [...taken]
+      : await statEntries(
+          dir,
+          marker.files.map((entry) => entry.path),
+        );
   if (unproven.size > 0)
     for (let i = 0; i < marker.files.length; i++) if (unproven.has(marker.files[i]!.path)) fingerprints[i] = '';
   await writeRecord(layout, version, recordOf(marker, text, fingerprintOf(markerStat), fingerprints));

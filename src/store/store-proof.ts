@@ -7,9 +7,7 @@
  * fingerprint like any other; the rest (a store file no retained release links, or one that changed
  * since) stay unproven, re-hashed at the first activation (store/fingerprints.ts recordFingerprints).
  */
-import { lstatSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { type LinkedInode, fingerprintOf, inodeOf, readRecord, sha256Of } from './fingerprints.js';
 import type { Layout } from './layout.js';
 import type { ReleaseMarker } from './manifest.js';
@@ -17,26 +15,31 @@ import type { ReleaseMarker } from './manifest.js';
 export async function stillUnproven(
   layout: Layout,
   input: {
-    /** The new release (in releases/), its marker, and its paths taken on the store's word. */
-    dir: string;
+    /** The new release's marker, and its paths taken on the store's word. */
     marker: ReleaseMarker;
     unproven: ReadonlySet<string>;
     /** Inodes linked to, as they were before this staging touched them (dev:ino → state). */
     inodes: ReadonlyMap<string, LinkedInode>;
     /** Earlier releases, whose records may vouch. */
     earlier: readonly string[];
+    /** Each entry's fingerprint in the new release as it is now (statEntries), in the marker's order. */
+    fingerprints: readonly string[];
   },
 ): Promise<Set<string>> {
   const left = new Set(input.unproven);
   if (left.size === 0 || input.earlier.length === 0) return left;
   const sha = new Map<string, string>();
-  for (const entry of input.marker.files)
-    if (entry.type === 'file' && left.has(entry.path)) sha.set(entry.path, entry.sha256);
+  const now = new Map<string, string>();
+  input.marker.files.forEach((entry, i) => {
+    if (entry.type !== 'file' || !left.has(entry.path)) return;
+    sha.set(entry.path, entry.sha256);
+    if (input.fingerprints[i]) now.set(entry.path, input.fingerprints[i]!);
+  });
   // The state each unproven file's inode had before it was linked: the fingerprint an earlier record must hold.
   const wanted = new Map<string, string[]>();
   for (const rel of left) {
-    const stat = lstatSync(path.join(input.dir, rel), { bigint: true, throwIfNoEntry: false });
-    const before = stat && input.inodes.get(inodeOf(fingerprintOf(stat)))?.before;
+    const fingerprintNow = now.get(rel);
+    const before = fingerprintNow && input.inodes.get(inodeOf(fingerprintNow))?.before;
     if (!before) continue;
     const fingerprint = fingerprintOf(before);
     wanted.set(fingerprint, [...(wanted.get(fingerprint) ?? []), rel]);

@@ -12,20 +12,32 @@
  * Across filesystems (a store on another one than staging: EXDEV) each file is copied instead, checked
  * against the index as it is read.
  */
-import { closeSync, constants, fchmodSync, linkSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  type BigIntStats,
+  closeSync,
+  constants,
+  fchmodSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { ReleaseSwitcherError, errnoOf } from '../../model/errors.js';
 import { withImmutableCleared } from '../../platform/immutable.js';
 import { eachSync } from '../../platform/tree.js';
-import { type StoreIndex, holdsAll, readIndex } from '../../store/content-store.js';
-import { sha256Of } from '../../store/fingerprints.js';
+import { type StoreIndex, heldFiles, readIndex } from '../../store/content-store.js';
+import { type LinkedInode, fingerprintOf, inodeOf, sha256Of } from '../../store/fingerprints.js';
 import type { Layout } from '../../store/layout.js';
 import type { TreeNode } from '../resolve/resolve-tree.js';
-import { type Linked, type SharedFile, statSources } from './shared-inodes.js';
+import type { Linked, SharedFile } from './shared-inodes.js';
 
 export interface StoredNode {
   node: TreeNode;
   index: StoreIndex;
+  /** Its store files with their state when the store was found to hold them all (content-store.ts heldFiles). */
+  held: Map<string, BigIntStats>;
 }
 
 /** Of `nodes`, those the store holds whole (an index for their integrity, every file present). */
@@ -35,7 +47,8 @@ export async function storedNodes(layout: Layout, nodes: readonly TreeNode[]): P
     // Never a package with install scripts: its files are private to each release (the store never takes one).
     if (!node.integrity || node.hasInstallScript || node.inBundle || node.isLink) continue;
     const index = await readIndex(layout, node.integrity);
-    if (index && holdsAll(layout, index)) out.push({ node, index });
+    const held = index && heldFiles(layout, index);
+    if (held) out.push({ node, index, held });
   }
   return out;
 }
@@ -60,7 +73,7 @@ const COPY_INSTEAD = new Set(['EXDEV', 'EMLINK']);
 export async function linkFromStore(
   layout: Layout,
   root: string,
-  stored: readonly { node: Pick<TreeNode, 'location'>; index: StoreIndex }[],
+  stored: readonly (Pick<StoredNode, 'index' | 'held'> & { node: Pick<TreeNode, 'location'> })[],
 ): Promise<FromStore> {
   const files: { rel: string; abs: string; source: string; sha256: string; size: number; mode: number }[] = [];
   const empty: { abs: string; mode: number }[] = [];
@@ -89,7 +102,10 @@ export async function linkFromStore(
         });
     }
   });
-  const inodes = await statSources([...new Set(files.map((file) => file.source))]);
+  // Each store inode's state before anything here touches it, as the store was found to hold it (no stat again).
+  const inodes = new Map<string, LinkedInode>();
+  for (const { held } of stored)
+    for (const [source, before] of held) inodes.set(inodeOf(fingerprintOf(before)), { source, before });
   const linked: SharedFile[] = [];
   const immutable = new Set<string>();
   const retry: typeof files = [];
@@ -207,7 +223,8 @@ export async function mainFromStore(
 ): Promise<MainFromStore | undefined> {
   if (!integrity) return undefined;
   const index = await readIndex(layout, integrity, true);
-  if (!index || !holdsAll(layout, index)) return undefined;
-  const links = await linkFromStore(layout, pkgDir, [{ node: { location: '' }, index }]);
+  const held = index && heldFiles(layout, index);
+  if (!index || !held) return undefined;
+  const links = await linkFromStore(layout, pkgDir, [{ node: { location: '' }, index, held }]);
   return { links, count: Object.keys(index.files).length, bytes: links.bytes };
 }
