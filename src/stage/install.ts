@@ -15,7 +15,13 @@ import { compareVersionsDesc, readMarker } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
 import { stageRelease } from './index.js';
 import { preloadResolver } from './resolve/resolve-tree.js';
-import { type LinkedInode, recordFingerprints, refreshAfterLinks, statEntries } from '../store/fingerprints.js';
+import {
+  type LinkedInode,
+  byInode,
+  recordFingerprints,
+  refreshAfterLinks,
+  statEntries,
+} from '../store/fingerprints.js';
 import { makeReleaseImmutable, removeTreeKeepingReleases } from '../store/immutable-release.js';
 import { stillUnproven } from '../store/store-proof.js';
 import { layoutOf } from '../store/layout.js';
@@ -170,7 +176,9 @@ export async function commitRelease(
         })
       : staged.unproven;
   const written = await Promise.allSettled([
-    staged.inodes && staged.earlier ? refreshAfterLinks(layout, staged.earlier, staged.inodes) : undefined,
+    staged.inodes && staged.earlier
+      ? refreshAfterLinks(layout, staged.earlier, staged.inodes, byInode(fingerprints))
+      : undefined,
     recordFingerprints(layout, version, layout.release(version), unproven, fingerprints),
   ]);
   for (const outcome of written) if (outcome.status === 'rejected') throw outcome.reason;

@@ -79,6 +79,13 @@ export function inodeOf(fingerprint: string): string {
   return fingerprint.slice(0, fingerprint.indexOf(':', fingerprint.indexOf(':') + 1));
 }
 
+/** Fingerprints by their inode (`dev:ino`); '' (an entry that was not there) left out. */
+export function byInode(fingerprints: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const fingerprint of fingerprints) if (fingerprint) out.set(inodeOf(fingerprint), fingerprint);
+  return out;
+}
+
 export function sha256Of(text: string | Buffer): string {
   return createHash('sha256').update(text).digest('hex');
 }
@@ -269,24 +276,36 @@ export interface LinkedInode {
 /**
  * After a new release linked into earlier releases' inodes (which moves their ctime), carry the
  * fingerprints of those releases forward: only where the recorded fingerprint equals the state just
- * before the first link, so a file tampered with earlier is not blessed by the refresh.
+ * before the first link, so a file tampered with earlier is not blessed by the refresh. `now`: the
+ * inodes' fingerprints as the new release's record has them (by inode: a fingerprint is the inode's state,
+ * whichever name it was taken by), so that only an inode it no longer names is stat'ed again.
  */
 export async function refreshAfterLinks(
   layout: Layout,
   versions: readonly string[],
   linked: ReadonlyMap<string, LinkedInode>,
+  now: ReadonlyMap<string, string> = new Map(),
 ): Promise<void> {
   if (linked.size === 0) return;
+  // Each inode's state before the links, as a fingerprint once (a BigInt's decimal is the dear part).
+  const before = new Map<string, string>();
+  for (const [inode, { before: stat }] of linked) before.set(inode, fingerprintOf(stat));
+  const after = (inode: string): string | undefined => {
+    const known = now.get(inode);
+    if (known !== undefined) return known;
+    const stat = lstatIfExistsSync(linked.get(inode)!.source);
+    return stat && fingerprintOf(stat);
+  };
   for (const version of versions) {
     const record = await readRecord(layout, version);
     if (!record) continue;
     let changed = false;
     for (let i = 0; i < record.fingerprints.length; i++) {
       const fingerprint = record.fingerprints[i]!;
-      const inode = linked.get(inodeOf(fingerprint));
-      const after = inode && fingerprint === fingerprintOf(inode.before) ? lstatIfExistsSync(inode.source) : undefined;
-      if (after) {
-        record.fingerprints[i] = fingerprintOf(after);
+      const inode = inodeOf(fingerprint);
+      const carried = before.get(inode) === fingerprint ? after(inode) : undefined;
+      if (carried) {
+        record.fingerprints[i] = carried;
         changed = true;
       }
     }
