@@ -194,6 +194,9 @@ describe('the content-addressed store', () => {
       const file = index.files[rel]!;
       expect(lstatSync(join(release, rel)).ino, rel).toBe(lstatSync(layout.storeFile(file.sha256, file.mode)).ino);
     }
+    // Those the same in 1.0.0 (lib.js, post.js, the bundled package's), whose inodes 1.0.0 shares with the store,
+    // were private copies while the scripts ran (one could chmod or write them), linked to 1.0.0's once sealed.
+    expect(r.stderr).toMatch(/; [1-9]\d* files copied from it instead/);
     expect(treeOf(release)).toEqual(await npmTreeOf(svc, '1.1.0', npmCache));
     // On the store's word: its first activation re-hashes those files against the manifest, and they hold.
     const sw = await rs(root, ['switch', '1.1.0']);
@@ -239,6 +242,30 @@ describe('the content-addressed store', () => {
     // Nothing was written through: the store's server.js is the tarball's.
     const server = (await mainIndexOf(root, '1.3.0'))!.files['server.js']!;
     expect(readFileSync(layoutOf(root).storeFile(server.sha256, server.mode), 'utf8')).toBe('console.log("1.3.0");\n');
+    await expectConsistentStore(root);
+  });
+
+  it('a main package whose own script chmods a file an earlier release holds byte for byte: the script has a private copy, the earlier release is untouched', async () => {
+    const root = await fixtureRoot(['--package', svc]);
+    await installApp(root, `${svc}@1.0.0`);
+    const lib100 = join(root, 'releases/1.0.0/lib.js');
+    const before = lstatSync(lib100);
+    await leaveInStore(root, '1.5.0');
+    const r = await installApp(root, `${svc}@1.5.0`);
+    expect(r.stderr).toMatch(/linked from the store/);
+    expect(r.json.result.fallback).toBeNull();
+    // Its lib.js, 1.0.0's inode in the store, was copied for the script to chmod: no write through a shared inode
+    // (which would have given the fast path up), and 1.0.0's lib.js never changed.
+    expect(r.stderr).toMatch(/; [1-9]\d* files copied from it instead/);
+    const release = join(root, 'releases', '1.5.0');
+    expect(treeOf(release)).toEqual(await npmTreeOf(svc, '1.5.0', npmCache));
+    // 1.0.0's lib.js: its mode as sealed, its content, its inode.
+    const after = lstatSync(lib100);
+    expect(after.mode & 0o7777).toBe(before.mode & 0o7777);
+    expect(after.ino).toBe(before.ino);
+    expect(readFileSync(lib100, 'utf8')).toBe('module.exports = "the same in every version";\n');
+    const doctor = await rs(root, ['doctor', '--deep']);
+    expect(doctor.json.result.checks.find((c: { name: string }) => c.name === 'manifests')).toMatchObject({ ok: true });
     await expectConsistentStore(root);
   });
 

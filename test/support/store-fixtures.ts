@@ -90,8 +90,10 @@ export async function publishMainFixture(prefix: string, fx: StoreFixture): Prom
     '1.3.0': "fs.writeFileSync('server.js', 'console.log(\\'rewritten\\');\\n');\n",
     // Removes a file every earlier version keeps byte for byte (as root, an immutable inode of theirs).
     '1.4.0': "fs.rmSync('lib.js');\n",
+    // Makes the same file writable, as a script may its own shipped files (a normal account may chmod through a link).
+    '1.5.0': "fs.chmodSync('lib.js', 0o644);\n",
   };
-  for (const version of ['1.0.0', '1.1.0', '1.2.0', '1.3.0', '1.4.0']) {
+  for (const version of ['1.0.0', '1.1.0', '1.2.0', '1.3.0', '1.4.0', '1.5.0']) {
     const rewrite = rewrites[version] ?? '';
     const src = tempDir('rs-cas-src-', null);
     writePackage(join(src, 'node_modules', tool), toolFiles);

@@ -21,6 +21,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
@@ -58,7 +59,7 @@ export interface FromStore extends Linked {
   immutable: Set<string>;
   /** The store file each release path was linked from (what is taken out of the store if a script wrote through it). */
   sources: Map<string, string>;
-  /** Files copied from the store (another filesystem, or an inode with all the links it may have). */
+  /** Files copied from the store (another filesystem, an inode with all the links it may have, or a release's: privateShared). */
   copied: number;
   bytes: number;
 }
@@ -69,11 +70,14 @@ const COPY_INSTEAD = new Set(['EXDEV', 'EMLINK']);
 /**
  * Link (or copy) each stored package's files under `root`; its folders made first. An immutable store
  * inode (a sealed release's) is linked with the attribute lifted for the moment (as a link into a release is).
+ * `privateShared`: a store inode another name shares (a release's, as its link count says) that turns out not
+ * to be immutable is copied instead (mainFromStore says why).
  */
 export async function linkFromStore(
   layout: Layout,
   root: string,
   stored: readonly (Pick<StoredNode, 'index' | 'held'> & { node: Pick<TreeNode, 'location'> })[],
+  options: { privateShared?: boolean } = {},
 ): Promise<FromStore> {
   const files: { rel: string; abs: string; source: string; sha256: string; size: number; mode: number }[] = [];
   const empty: { abs: string; mode: number }[] = [];
@@ -110,9 +114,18 @@ export async function linkFromStore(
   const immutable = new Set<string>();
   const retry: typeof files = [];
   const copies: typeof files = [];
+  const shared = new Set<string>();
+  if (options.privateShared)
+    for (const { held } of stored) for (const [source, stat] of held) if (stat.nlink > 1n) shared.add(source);
   const tryLink = (file: (typeof files)[number], again: boolean) => {
     try {
       linkSync(file.source, file.abs);
+      if (!again && shared.has(file.source)) {
+        // Linked at the first try: not immutable. A private copy instead (a release's inode stays its own).
+        unlinkSync(file.abs);
+        copies.push(file);
+        return;
+      }
       linked.push({ path: file.rel, sha256: file.sha256, size: file.size });
       if (again) immutable.add(file.rel);
     } catch (error) {
@@ -209,12 +222,14 @@ export interface MainFromStore {
  *   inode moved): the fast path is given up and the store's name for that file taken away (fast-or-full.ts);
  * - a script may remove its own files (openclaw's postinstall removes the marker its tarball ships): only a name
  *   in the staging goes, the content stays;
- * - a file whose store inode is a sealed release's (root: the files an earlier release holds byte for byte) is
- *   linked with the attribute lifted for the moment, as a dependency's is: the link carries the attribute, so
- *   a script that writes it or removes it fails, even as root, and the fast path is given up for a full install
- *   on the tarball's own files (fast-or-full.ts), which is what npm would have run the script on. A file a
- *   script removes is in no release of its version, so that is a file an earlier release kept byte for byte,
- *   and rare; copying every such file instead cost more (openclaw 9.5 -> 9.6: 3,041 files, 1.4 s).
+ * - a file whose store inode an earlier release shares (the files it holds byte for byte) must not let a script
+ *   change that release: a chmod or a write through the link would. Immutable (root), it is linked with the
+ *   attribute lifted for the moment, as a dependency's is: the link carries the attribute, so a script that
+ *   writes, chmods or removes it fails, even as root, and the fast path is given up for a full install on the
+ *   tarball's own files (fast-or-full.ts), which is what npm would have run the script on (a file a script
+ *   removes is in no release of its version, so one an earlier release kept byte for byte is rare; copying
+ *   every such file instead cost more: openclaw 9.5 -> 9.6, 3,041 files, 1.4 s). Not immutable (a normal
+ *   account: mode bits only, which the owner's script may change), it is copied, checked against its name.
  */
 export async function mainFromStore(
   layout: Layout,
@@ -225,6 +240,8 @@ export async function mainFromStore(
   const index = await readIndex(layout, integrity, true);
   const held = index && heldFiles(layout, index);
   if (!index || !held) return undefined;
-  const links = await linkFromStore(layout, pkgDir, [{ node: { location: '' }, index, held }]);
+  const links = await linkFromStore(layout, pkgDir, [{ node: { location: '' }, index, held }], {
+    privateShared: true,
+  });
   return { links, count: Object.keys(index.files).length, bytes: links.bytes };
 }
