@@ -15,7 +15,7 @@ import { pathExists } from '../platform/fs.js';
 import { removeTreeKeepingReleases } from '../store/immutable-release.js';
 import type { Layout } from '../store/layout.js';
 import { errnoOf } from '../model/errors.js';
-import { type PlaceInput, type Placed, placePackages } from './fast.js';
+import { type PlaceInput, type Placed, placePackages } from './place-packages.js';
 
 export interface PlacingBeside {
   /** The folder the packages are placed in (its node_modules/ is what moves). */

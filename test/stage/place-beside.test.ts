@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Placed } from '../../src/stage/fast.ts';
+import type { Placed } from '../../src/stage/place-packages.ts';
 import { type PlacingBeside, moveInto } from '../../src/stage/place-beside.ts';
 import { layoutOf } from '../../src/store/layout.ts';
 import { tempDir } from '../support/cli.ts';
