@@ -153,12 +153,25 @@ export async function setImmutablePaths(paths: readonly string[], on: boolean): 
   return paths.length === 0 ? undefined : chattr(on ? '+i' : '-i', paths);
 }
 
+/** The lifting windows of this process, one after the other (withImmutableCleared). */
+let lifting: Promise<unknown> = Promise.resolve();
+
 /**
  * Clear it on these files, run `fn` (which links to them), set it again. Setting it again must work:
  * a new release that shares these inodes is sealed without setting it on them a second time
  * (sealImmutable's `already`), so a failure is an error, reported after `fn`'s own if it failed.
+ * One window at a time in this process: two that lift the same inode side by side (a staging links the
+ * main package's files and its dependencies' at once, and a file may be in both) would have one set it
+ * again while the other still links to it. `fn` must not open a window of its own.
  */
-export async function withImmutableCleared<T>(paths: readonly string[], fn: () => Promise<T>): Promise<T> {
+export function withImmutableCleared<T>(paths: readonly string[], fn: () => Promise<T>): Promise<T> {
+  if (paths.length === 0) return fn();
+  const run = lifting.then(() => liftedFor(paths, fn));
+  lifting = run.catch(() => undefined);
+  return run;
+}
+
+async function liftedFor<T>(paths: readonly string[], fn: () => Promise<T>): Promise<T> {
   await setImmutablePaths(paths, false);
   let result: T;
   try {

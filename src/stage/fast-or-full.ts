@@ -17,6 +17,7 @@ import { type DependencyOptions, installDependencies, runLifecycle } from './dep
 import { scriptEnv } from './scripts/dep-scripts.js';
 import { bundledPackages } from './bundled-packages.js';
 import { NOTHING_REUSED, type Reused, buildTree, fallbackReason, sharedWrites } from './fast.js';
+import type { Linked } from './reuse/shared-inodes.js';
 import { type PlacingBeside, discard, moveInto, placeBeside } from './place-beside.js';
 import type { ResolvedTree } from './resolve/resolve-tree.js';
 import type { FromStore } from './reuse/from-store.js';
@@ -50,6 +51,8 @@ export interface DependencyStep {
   fetchTarball: () => Promise<void>;
   /** The main package's files, when linked from the store (from-store.ts mainFromStore) rather than unpacked. */
   mainStored?: FromStore | undefined;
+  /** The main package's files its unpack linked to the previous (immutable) release instead of writing them. */
+  mainLinked?: Linked | undefined;
   packageJson: Record<string, unknown>;
   depOptions: DependencyOptions;
   /** pacote's options (flatNpmOptions). */
@@ -92,9 +95,9 @@ export async function installFastOrFull(step: DependencyStep): Promise<Dependenc
   }
   if (!outcome || outcome.fallback) {
     const why = outcome?.fallback ?? reason!;
-    // npm never runs on the store's links: a main package linked from it is unpacked afresh too.
+    // npm never runs on the store's links, nor on an immutable release's: a main package with either is unpacked afresh.
     const own =
-      outcome?.fallback || step.mainStored
+      outcome?.fallback || step.mainStored || step.mainLinked
         ? await resetPackage(step.layout, {
             pkgDir: step.pkgDir,
             tarball: step.tarball,
@@ -178,6 +181,7 @@ async function fastPath(args: DependencyStep & { tree: ResolvedTree }): Promise<
       nodePath: args.node.path,
       ignoreScripts: npmConfig['ignore-scripts'] === 'true',
       mainStored: args.mainStored,
+      mainLinked: args.mainLinked,
     });
     ran = npmConfig['ignore-scripts'] === 'true' ? [] : await runLifecycle(args.depOptions, args.packageJson);
   } catch (error) {

@@ -13,7 +13,7 @@ import type { KnownHash } from '../store/manifest.js';
 import type { LinkedInode } from '../store/fingerprints.js';
 import type { Placed } from './place-packages.js';
 import { writeTreeRecord } from './reuse/tree-record.js';
-import { type LinkedSet, baseline, movedInodes } from './reuse/shared-inodes.js';
+import { type Linked, type LinkedSet, baseline, movedInodes } from './reuse/shared-inodes.js';
 import type { FromStore } from './reuse/from-store.js';
 import type { ResolvedTree, TreeNode } from './resolve/resolve-tree.js';
 import { runDepScripts } from './scripts/dep-scripts.js';
@@ -64,6 +64,8 @@ export interface FastInput {
   signal?: AbortSignal | undefined;
   /** The main package's files, when they were linked from the store rather than unpacked (from-store.ts mainFromStore). */
   mainStored?: FromStore | undefined;
+  /** The main package's files its unpack linked to the previous release (immutable) instead of writing them. */
+  mainLinked?: Linked | undefined;
 }
 
 export interface FastResult {
@@ -88,7 +90,10 @@ export interface FastResult {
 export async function buildTree(input: FastInput): Promise<FastResult> {
   const { tree, progress, pkgDir, bundled } = input;
   input.signal?.throwIfAborted();
-  const { fresh, ...result } = await settlePlaced(pkgDir, input.placed, progress, input.mainStored);
+  const { fresh, ...result } = await settlePlaced(pkgDir, input.placed, progress, {
+    stored: input.mainStored,
+    linked: input.mainLinked,
+  });
   await writeTreeRecord(pkgDir, tree);
   // npm builds the packages bundled in the tarball like any other (arborist's rebuildBundle): bins, scripts.
   const ran = await runDepScripts([...fresh, ...bundled], {
@@ -110,16 +115,20 @@ async function settlePlaced(
   pkgDir: string,
   placed: Placed,
   progress: (event: ProgressEvent) => void,
-  main: FromStore | undefined,
+  own: { stored: FromStore | undefined; linked: Linked | undefined },
 ): Promise<FastResult & { fresh: TreeNode[] }> {
   const { usable, reuse, fresh, extracted, reusedLinks, same, stored } = placed;
+  const main = own.stored;
   const fromStore = [...(stored?.links.files ?? []), ...(main?.files ?? [])];
-  const shared = [...(reusedLinks?.files ?? []), ...(same?.files ?? []), ...fromStore];
+  const ownLinked = own.linked?.files ?? [];
+  const shared = [...(reusedLinks?.files ?? []), ...(same?.files ?? []), ...fromStore, ...ownLinked];
   // Taken once every link of this staging is made: the main package's were made first, and a dependency's file
   // of the same content links the same store inode (a link moves its ctime).
   const linked = shared.length > 0 ? await baseline(pkgDir, shared, reuse.length) : undefined;
-  // The first state of an inode wins: the main package's links came first, a reused package's before an extracted file's.
+  // The first state of an inode wins: the main package's links came first, a reused package's before an extracted file's
+  // (those the unpack deferred were linked after the placement had started: theirs loses to any other).
   const inodes = new Map([
+    ...(own.linked?.inodes ?? []),
     ...(stored?.links.inodes ?? []),
     ...(same?.inodes ?? []),
     ...(reusedLinks?.inodes ?? []),
@@ -170,7 +179,13 @@ async function settlePlaced(
     inodes,
     reused,
     fresh,
-    alreadyImmutable: new Set([...previousShared, ...(stored?.links.immutable ?? []), ...(main?.immutable ?? [])]),
+    alreadyImmutable: new Set([
+      ...previousShared,
+      ...(stored?.links.immutable ?? []),
+      ...(main?.immutable ?? []),
+      // Linked only from an immutable release (index.ts mainLinkableFrom).
+      ...ownLinked.map((file) => file.path),
+    ]),
     unproven: new Set(fromStore.map((file) => file.path)),
     storeSources: new Map([...(stored?.links.sources ?? []), ...(main?.sources ?? [])]),
     mayGo: new Set((main?.files ?? []).map((file) => file.path)),

@@ -115,14 +115,16 @@ describeWhere(can, 'the store on an immutable root (root, ext4)', () => {
     const layout = layoutOf(root);
     const index = (await readIndex(layout, integrity, true))!;
     expect(holdsAll(layout, index)).toBe(true);
-    // Its lib.js, the same in 1.0.0, is 1.0.0's immutable inode.
-    const lib = layout.storeFile(index.files['lib.js']!.sha256, index.files['lib.js']!.mode);
-    expect(flags(lib)).toContain('i');
-    expect(lstatSync(lib).ino).toBe(lstatSync(join(root, 'releases/1.0.0/lib.js')).ino);
-    return { integrity, lib };
+    return { integrity, lib: layout.storeFile(index.files['lib.js']!.sha256, index.files['lib.js']!.mode) };
   }
 
-  async function expectSound(root: string, releases: number): Promise<void> {
+  /** The store's lib.js is `holder`'s immutable inode. */
+  function expectHeldBy(lib: string, root: string, holder: string): void {
+    expect(flags(lib)).toContain('i');
+    expect(lstatSync(lib).ino).toBe(lstatSync(join(root, 'releases', holder, 'lib.js')).ino);
+  }
+
+  async function expectSound(root: string, releases: number, holder = '1.0.0'): Promise<void> {
     // Every release is immutable, nothing left in staging, the store whole.
     const doctor = await rs(root, ['doctor']);
     expect(doctor.json.result.checks.find((c: { name: string }) => c.name === 'immutable')).toMatchObject({
@@ -131,10 +133,10 @@ describeWhere(can, 'the store on an immutable root (root, ext4)', () => {
     });
     expect(doctor.json.result.checks.find((c: { name: string }) => c.name === 'staging')).toMatchObject({ ok: true });
     expect((await checkStore(layoutOf(root), { all: true })).problems).toEqual([]);
-    // 1.0.0's fingerprint of lib.js was carried past the attribute's lifting and setting.
-    const record = (await readFingerprints(layoutOf(root), '1.0.0'))!;
+    // The holder's fingerprint of lib.js was carried past the attribute's lifting and setting.
+    const record = (await readFingerprints(layoutOf(root), holder))!;
     expect(record.entries['lib.js']).toBe(
-      fingerprintOf(lstatSync(join(root, 'releases/1.0.0/lib.js'), { bigint: true })),
+      fingerprintOf(lstatSync(join(root, 'releases', holder, 'lib.js'), { bigint: true })),
     );
   }
 
@@ -142,6 +144,7 @@ describeWhere(can, 'the store on an immutable root (root, ext4)', () => {
     const root = await fixtureRoot(['--package', svc]);
     await installApp(root, `${svc}@1.0.0`);
     const { lib } = await leftInStore(root, '1.1.0');
+    expectHeldBy(lib, root, '1.0.0');
     const r = await installApp(root, `${svc}@1.1.0`);
     expect(r.stderr).toMatch(/nothing downloaded or unpacked/);
     expect(r.stderr).not.toMatch(/download: fetching/);
@@ -157,21 +160,59 @@ describeWhere(can, 'the store on an immutable root (root, ext4)', () => {
     await expectSound(root, 2);
   });
 
-  it('a postinstall that removes a main package’s file an earlier release keeps (its immutable inode, linked): the fast path is given up for a full install, the release is npm’s tree', async () => {
+  it('a postinstall that removes a main package’s file an earlier release keeps (its immutable inode, linked from the store): the fast path is given up for a full install, the release is npm’s tree', async () => {
     const root = await fixtureRoot(['--package', svc]);
-    await installApp(root, `${svc}@1.0.0`);
+    // Staged before any release held lib.js (as an older release-switcher also stored it): 1.4.0's tarball in the
+    // store; then 1.1.0, linked from the store, makes that lib.js its own, immutable inode.
     const { lib } = await leftInStore(root, '1.4.0');
+    await leftInStore(root, '1.1.0');
+    expect((await installApp(root, `${svc}@1.1.0`)).stderr).toMatch(/nothing downloaded or unpacked/);
+    expectHeldBy(lib, root, '1.1.0');
     const r = await installApp(root, `${svc}@1.4.0`);
     expect(r.stderr).toMatch(/nothing downloaded or unpacked/);
+    expect(r.json.result.fallback).toMatch(
+      /^a lifecycle script failed while files were shared with the immutable release 1\.1\.0 /,
+    );
+    const release = join(root, 'releases', '1.4.0');
+    expect(existsSync(join(release, 'lib.js'))).toBe(false);
+    expect(treeOf(release)).toEqual(await npmTree(svc, '1.4.0', npmCache));
+    // 1.1.0's lib.js is untouched: its inode, immutable, still the store's.
+    expectHeldBy(lib, root, '1.1.0');
+    await expectSound(root, 2, '1.1.0');
+  });
+
+  it('unpacked afresh, the package’s own files an immutable earlier release holds byte for byte are linked to it, not written', async () => {
+    const root = await fixtureRoot(['--package', svc]);
+    await installApp(root, `${svc}@1.0.0`);
+    const lib100 = join(root, 'releases/1.0.0/lib.js');
+    const r = await installApp(root, `${svc}@1.1.0`);
+    expect(r.stderr).toMatch(/download: fetching/);
+    // lib.js and post.js are 1.0.0's bytes (the bundled package's files are left to dedupe, package.json to npm).
+    expect(r.stderr).toMatch(/extract: 2 of the package's own files \(\d+ bytes\) linked to releases\/1\.0\.0/);
+    expect(r.json.result.fallback).toBeNull();
+    const release = join(root, 'releases', '1.1.0');
+    expect(lstatSync(join(release, 'lib.js')).ino).toBe(lstatSync(lib100).ino);
+    expect(lstatSync(join(release, 'post.js')).ino).toBe(lstatSync(join(root, 'releases/1.0.0/post.js')).ino);
+    expect(flags(lib100)).toContain('i');
+    expect(treeOf(release)).toEqual(await npmTree(svc, '1.1.0', npmCache));
+    await expectSound(root, 2);
+  });
+
+  it('unpacked afresh, a postinstall that removes a file linked to the immutable earlier release falls back to a full install on private files', async () => {
+    const root = await fixtureRoot(['--package', svc]);
+    await installApp(root, `${svc}@1.0.0`);
+    const lib100 = join(root, 'releases/1.0.0/lib.js');
+    const before = lstatSync(lib100).ino;
+    const r = await installApp(root, `${svc}@1.4.0`);
+    expect(r.stderr).toMatch(/linked to releases\/1\.0\.0, which holds them byte for byte/);
     expect(r.json.result.fallback).toMatch(
       /^a lifecycle script failed while files were shared with the immutable release 1\.0\.0 /,
     );
     const release = join(root, 'releases', '1.4.0');
     expect(existsSync(join(release, 'lib.js'))).toBe(false);
     expect(treeOf(release)).toEqual(await npmTree(svc, '1.4.0', npmCache));
-    // 1.0.0's lib.js is untouched: its inode, immutable, still the store's.
-    expect(lstatSync(join(root, 'releases/1.0.0/lib.js')).ino).toBe(lstatSync(lib).ino);
-    expect(flags(lib)).toContain('i');
+    expect(lstatSync(lib100).ino).toBe(before);
+    expect(flags(lib100)).toContain('i');
     await expectSound(root, 2);
   });
 });

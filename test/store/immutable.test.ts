@@ -6,7 +6,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'n
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { canSetImmutable, describeWhere } from '../support/skip.ts';
-import { probeImmutable, setImmutablePaths } from '../../src/platform/immutable.ts';
+import { probeImmutable, setImmutablePaths, withImmutableCleared } from '../../src/platform/immutable.ts';
 import { layoutOf } from '../../src/store/layout.ts';
 import { rs, templateRoot, tempDir } from '../support/cli.ts';
 import { releaseDirs, stagingEntries } from '../support/root.ts';
@@ -115,6 +115,39 @@ describeWhere(can, 'immutable releases (root, ext4)', () => {
     } finally {
       execFileSync('chattr', ['-i', closed, file]);
     }
+  });
+
+  it('lifting windows take turns: a second one on the same inode starts once the first has set it again', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'shared.js');
+    appendFileSync(file, 'shared');
+    expect(await setImmutablePaths([file], true)).toBeUndefined();
+    const seen: string[] = [];
+    const flagsInside: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const first = withImmutableCleared([file], async () => {
+      seen.push('first in');
+      flagsInside.push(flags(file));
+      await held;
+      seen.push('first out');
+    });
+    const second = withImmutableCleared([file], async () => {
+      seen.push('second in');
+      flagsInside.push(flags(file));
+    });
+    // The first window holds the inode lifted while it waits: the second has not started.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(seen).toEqual(['first in']);
+    release();
+    await Promise.all([first, second]);
+    expect(seen).toEqual(['first in', 'first out', 'second in']);
+    // Each ran with the attribute lifted, and it is set again after both.
+    for (const inside of flagsInside) expect(inside).not.toContain('i');
+    expect(flags(file)).toContain('i');
+    expect(await setImmutablePaths([file], false)).toBeUndefined();
   });
 
   it('sets and clears it on thousands of long paths: chattr gets its argument lists whole, none too long for exec', async () => {

@@ -10,12 +10,13 @@ import normalizeBins from 'npm-normalize-package-bin';
 import '../../registry/lazy-pacote.js';
 import pacote from 'pacote';
 import { withNetworkDeadline } from '../../registry/network.js';
-import { type KnownHash, sealedMode } from '../../store/manifest.js';
+import type { KnownHash } from '../../store/manifest.js';
 import { mapLimit } from '../../platform/tree.js';
 import type { TreeNode } from '../resolve/resolve-tree.js';
 import type { PreviousRelease } from './tree-record.js';
 import { hasEvent } from '../scripts/dep-scripts.js';
 import { type DeferredFile, unpack } from '../unpack/index.js';
+import { linkableIn } from '../unpack/linkable.js';
 import { readPackageJson } from '../../platform/package-json.js';
 
 export interface ExtractPackagesOptions {
@@ -38,28 +39,6 @@ export interface ExtractedPackages {
   deferred: DeferredFile[];
   /** Of those, the paths that must be private copies after all (bin targets, packages with install scripts). */
   private: Set<string>;
-}
-
-/**
- * Which file of `previous` holds this content with this sealed mode: the one at the same path if it
- * does, else any. Empty files are written (a link saves nothing).
- */
-export function linkableIn(
-  previous: PreviousRelease,
-): (releasePath: string, file: { sha256: string; mode: number; size: number }) => string | undefined {
-  const byContent = new Map<string, string>();
-  const atPath = new Map<string, string>();
-  for (const entry of previous.files) {
-    if (entry.type !== 'file' || entry.size === 0) continue;
-    const key = `${entry.sha256}:${entry.mode}:${entry.size}`;
-    if (!byContent.has(key)) byContent.set(key, entry.path);
-    atPath.set(entry.path, key);
-  }
-  return (releasePath, file) => {
-    const key = `${file.sha256}:${sealedMode(file.mode)}:${file.size}`;
-    const rel = atPath.get(releasePath) === key ? releasePath : byContent.get(key);
-    return rel === undefined ? undefined : path.join(previous.dir, rel);
-  };
 }
 
 /**

@@ -9,8 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type ErrorCode, ReleaseSwitcherError } from '../../model/errors.js';
 import type { KnownHash } from '../../store/manifest.js';
-import { type UnpackOptions, type UnpackResult, unpack } from './index.js';
+import { type DeferredFile, type UnpackOptions, type UnpackResult, unpack } from './index.js';
 import type { UnpackedEntry } from './unpack.js';
+import { type LinkableRelease, linkableIn } from './linkable.js';
 
 export interface WorkerInput {
   tarball: string;
@@ -18,13 +19,22 @@ export interface WorkerInput {
   /** Top-level names whose files' hashes are not kept (npm rewrites them: isNpmWrite). */
   skipTop: string[];
   reportEvery: number;
+  /** A release to hardlink the package's own files from where it holds them byte for byte (not written). */
+  linkFrom?: LinkableRelease | undefined;
 }
 
 export type ToWorker = { type: 'abort' };
 
 export type FromWorker =
   | { type: 'entries'; count: number }
-  | { type: 'done'; known: Map<string, KnownHash>; count: number; bytes: number; entries: UnpackedEntry[] }
+  | {
+      type: 'done';
+      known: Map<string, KnownHash>;
+      count: number;
+      bytes: number;
+      entries: UnpackedEntry[];
+      deferred: DeferredFile[];
+    }
   | {
       type: 'failed';
       error: {
@@ -43,6 +53,11 @@ export interface OffThreadOptions extends Pick<UnpackOptions, 'tarball' | 'dest'
   /** Called every `reportEvery` entries written. */
   onEntry?: (count: number) => void;
   reportEvery?: number;
+  /**
+   * A release whose files (outside its node_modules/) the package's own may be hardlinked to where they are the
+   * same bytes and sealed mode: those are not written, and come back in `deferred` for the caller to link.
+   */
+  linkFrom?: LinkableRelease | undefined;
 }
 
 const WORKER = new URL('./unpack-worker.js', import.meta.url);
@@ -59,7 +74,7 @@ const HAS_WORKER = existsSync(fileURLToPath(WORKER));
 const THREAD_FROM_FILES = 500;
 
 /** What the main package's unpack gives back: its entries are the tarball's own (the store's index of it). */
-export type MainUnpack = Pick<UnpackResult, 'known' | 'count' | 'bytes' | 'entries'>;
+export type MainUnpack = Pick<UnpackResult, 'known' | 'count' | 'bytes' | 'entries' | 'deferred'>;
 
 export function unpackOffThread(options: OffThreadOptions): Promise<MainUnpack> {
   const workerData: WorkerInput = {
@@ -67,6 +82,7 @@ export function unpackOffThread(options: OffThreadOptions): Promise<MainUnpack> 
     dest: options.dest,
     skipTop: [...options.skipTop],
     reportEvery: options.reportEvery ?? 1000,
+    ...(options.linkFrom ? { linkFrom: options.linkFrom } : {}),
   };
   if (!HAS_WORKER || (options.fileCount !== undefined && options.fileCount < THREAD_FROM_FILES))
     return unpackAsAsked(workerData, options.signal, (count) => options.onEntry?.(count));
@@ -80,7 +96,13 @@ export function unpackOffThread(options: OffThreadOptions): Promise<MainUnpack> 
       if (message.type === 'entries') options.onEntry?.(message.count);
       else if (message.type === 'done')
         outcome = {
-          ok: { known: message.known, count: message.count, bytes: message.bytes, entries: message.entries },
+          ok: {
+            known: message.known,
+            count: message.count,
+            bytes: message.bytes,
+            entries: message.entries,
+            deferred: message.deferred,
+          },
         };
       else outcome = { error: rebuilt(message.error) };
     });
@@ -107,11 +129,16 @@ export function unpackAsAsked(
   report: (count: number) => void,
 ): Promise<UnpackResult> {
   const skipTop = new Set(input.skipTop);
+  const skipped = (rel: string) => skipTop.has(rel.split('/')[0]!);
+  // Never what npm rewrites, nor anything of the release's node_modules/ (its dependencies, not the package's own files).
+  const linkable =
+    input.linkFrom && linkableIn(input.linkFrom, (rel) => !rel.startsWith('node_modules/') && !skipped(rel));
   return unpack({
     tarball: input.tarball,
     dest: input.dest,
     signal,
-    skipKnown: (rel) => skipTop.has(rel.split('/')[0]!),
+    skipKnown: skipped,
+    ...(linkable ? { linkable: (rel, file) => (skipped(rel) ? undefined : linkable(rel, file)) } : {}),
     onEntry: (count) => {
       if (count % input.reportEvery === 0) report(count);
     },

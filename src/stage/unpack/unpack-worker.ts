@@ -18,7 +18,8 @@ const post = (message: FromWorker) => port.postMessage(message);
 
 try {
   const result = await unpackAsAsked(input, stopping.signal, (count) => post({ type: 'entries', count }));
-  post({ type: 'done', known: result.known, count: result.count, bytes: result.bytes, entries: result.entries });
+  const { known, count, bytes, entries, deferred } = result;
+  post({ type: 'done', known, count, bytes, entries, deferred });
 } catch (error) {
   const e = error as Error & { code?: unknown; hint?: string; details?: Record<string, unknown> };
   post({
