@@ -221,7 +221,7 @@ async function stageResolving(
     progress({ phase: 'extract', message: 'extracted', done: unpacked.count, total: unpacked.count, unit: 'files' });
     // The unpack's failure first, as when the two ran one after the other.
     if ('error' in resolved) throw resolved.error;
-    const mainLinked = await linkMainDeferred(pkgDir, unpacked, await resolving.previous, progress);
+    const mainLinked = await linkMainDeferred(pkgDir, unpacked, resolving.previous, progress);
     return await afterUnpack(input, {
       ...resolving,
       tree,
@@ -254,10 +254,12 @@ type MainSource = { fetchTarball: () => Promise<void> } & (
 async function linkMainDeferred(
   pkgDir: string,
   unpacked: MainUnpack,
-  previous: PreviousRelease | undefined,
+  previousP: Promise<PreviousRelease | undefined>,
   progress: (event: ProgressEvent) => void,
 ): Promise<Linked | undefined> {
-  if (unpacked.deferred.length === 0 || !previous) return undefined;
+  // Deferred only when it was read (mainLinkableFrom).
+  const previous = unpacked.deferred.length > 0 ? await previousP : undefined;
+  if (!previous) return undefined;
   const linked = await linkExtracted(pkgDir, previous, { deferred: unpacked.deferred, private: new Set() });
   const bytes = linked.files.reduce((sum, file) => sum + file.size, 0);
   progress({
