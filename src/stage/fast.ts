@@ -153,7 +153,7 @@ async function settlePlaced(
   if (storeUse)
     progress({
       phase: 'reuse',
-      message: `${storeUse.packages} packages (${storeUse.files} files, ${storeUse.bytes} bytes) linked from the store${storeUse.copied > 0 ? `; ${storeUse.copied} files copied from it instead (the store is on another filesystem than staging, or an inode has all the links it may have)` : ''}`,
+      message: `${storeUse.packages} packages (${storeUse.files} files, ${storeUse.bytes} bytes) linked from the store${storeUse.copied > 0 ? `; ${storeUse.copied} files copied from it instead (the store is on another filesystem than staging, an inode has all the links it may have, or, for the package's own files, an earlier release's inode that is not immutable)` : ''}`,
     });
   progress({
     phase: 'reuse',
