@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
-import type { ProgressEvent, ResolvedRuntime } from '../model/runtime.js';
+import type { ResolvedRuntime } from '../model/runtime.js';
 import { checkEngines, probeNode } from '../platform/node.js';
 import type { NodeRuntime } from '../platform/node.js';
 import { type ResolvedPackage, downloadTarball } from '../registry/fetch.js';
@@ -27,10 +27,9 @@ import { resolutionOf, resolvePackageTree } from './resolve/package-tree.js';
 import { sealStaged } from './seal-staged.js';
 import { earlySyntaxCheck, reachCheck, smokeCheck } from './smoke.js';
 import { type MainUnpack, unpackOffThread } from './unpack/off-thread.js';
-import type { LinkableRelease } from './unpack/linkable.js';
 import { type FromStore, mainFromStore } from './reuse/from-store.js';
 import { type PreviousRelease, linkableRelease, previousRelease, recordedNames } from './reuse/tree-record.js';
-import { linkExtracted } from './reuse/link-previous.js';
+import { linkOwnDeferred, ownFilesLinkable } from './reuse/link-previous.js';
 import type { Linked } from './reuse/shared-inodes.js';
 import { FetchAhead } from './reuse/fetch-ahead.js';
 import { readPackageJson as readPackageJsonAt } from '../platform/package-json.js';
@@ -175,7 +174,7 @@ async function stageResolving(
       signal: runtime.signal,
       skipTop: NPM_WRITES,
       fileCount: pkg.manifest.dist?.fileCount,
-      linkFrom: mainLinkableFrom(await resolving.previous.catch(() => undefined)),
+      linkFrom: ownFilesLinkable(await resolving.previous.catch(() => undefined)),
       onEntry: (count) =>
         progress({
           phase: 'extract',
@@ -221,7 +220,7 @@ async function stageResolving(
     progress({ phase: 'extract', message: 'extracted', done: unpacked.count, total: unpacked.count, unit: 'files' });
     // The unpack's failure first, as when the two ran one after the other.
     if ('error' in resolved) throw resolved.error;
-    const mainLinked = await linkMainDeferred(pkgDir, unpacked, resolving.previous, progress);
+    const mainLinked = await linkOwnDeferred(pkgDir, unpacked.deferred, resolving.previous, progress);
     return await afterUnpack(input, {
       ...resolving,
       tree,
@@ -250,38 +249,6 @@ type MainSource = { fetchTarball: () => Promise<void> } & (
   | { tarball: { integrity: string; tarball: string } }
 );
 
-/** The package's own files the unpack did not write (mainLinkableFrom), linked to the release that holds them. */
-async function linkMainDeferred(
-  pkgDir: string,
-  unpacked: MainUnpack,
-  previousP: Promise<PreviousRelease | undefined>,
-  progress: (event: ProgressEvent) => void,
-): Promise<Linked | undefined> {
-  // Deferred only when it was read (mainLinkableFrom).
-  const previous = unpacked.deferred.length > 0 ? await previousP : undefined;
-  if (!previous) return undefined;
-  const linked = await linkExtracted(pkgDir, previous, { deferred: unpacked.deferred, private: new Set() });
-  const bytes = linked.files.reduce((sum, file) => sum + file.size, 0);
-  progress({
-    phase: 'extract',
-    message: `${linked.files.length} of the package's own files (${bytes} bytes) linked to releases/${path.basename(previous.dir)}, which holds them byte for byte: not written`,
-  });
-  return linked;
-}
-
-/**
- * The release the package's own files may be hardlinked from where they are byte for byte the same (not
- * written: openclaw 9.5 -> 9.6, 3,026 of 12,583): an immutable one only. Its files then carry the attribute
- * in the staging too, so a script of the package that writes, chmods or removes one fails, even as root, and
- * the fast path is given up for a full install on private files (fast-or-full.ts); a release with mode bits
- * only would let the owner's script change it through the link (those files are deduped against it once
- * sealed instead).
- */
-function mainLinkableFrom(previous: PreviousRelease | undefined): LinkableRelease | undefined {
-  if (!previous?.immutable) return undefined;
-  return { dir: previous.dir, files: previous.files.filter((entry) => !entry.path.startsWith('node_modules/')) };
-}
-
 function resolvedMessage(tree: ResolvedTree): string {
   const how = !tree.how
     ? ''
@@ -304,7 +271,7 @@ async function afterUnpack(
     tarball: string;
     integrity: string;
     main: MainSource;
-    /** The package's own files linked to the previous release instead of written (linkMainDeferred). */
+    /** The package's own files linked to the previous release instead of written (link-previous.ts linkOwnDeferred). */
     mainLinked: Linked | undefined;
   },
 ): Promise<StagedRelease> {

@@ -107,16 +107,18 @@ export async function linkFromStore(
     }
   });
   // Each store inode's state before anything here touches it, as the store was found to hold it (no stat again).
+  // With privateShared, the store inodes another name shares (their link count says so).
   const inodes = new Map<string, LinkedInode>();
+  const shared = new Set<string>();
   for (const { held } of stored)
-    for (const [source, before] of held) inodes.set(inodeOf(fingerprintOf(before)), { source, before });
+    for (const [source, before] of held) {
+      inodes.set(inodeOf(fingerprintOf(before)), { source, before });
+      if (options.privateShared && before.nlink > 1n) shared.add(source);
+    }
   const linked: SharedFile[] = [];
   const immutable = new Set<string>();
   const retry: typeof files = [];
   const copies: typeof files = [];
-  const shared = new Set<string>();
-  if (options.privateShared)
-    for (const { held } of stored) for (const [source, stat] of held) if (stat.nlink > 1n) shared.add(source);
   const tryLink = (file: (typeof files)[number], again: boolean) => {
     try {
       linkSync(file.source, file.abs);

@@ -13,16 +13,15 @@ export interface LinkableRelease {
 
 /**
  * Which file of `previous` holds this content with this sealed mode: the one at the same path if it
- * does, else any (of those `only` allows). Empty files are written (a link saves nothing).
+ * does, else any. Empty files are written (a link saves nothing).
  */
 export function linkableIn(
   previous: LinkableRelease,
-  only: (rel: string) => boolean = () => true,
 ): (releasePath: string, file: { sha256: string; mode: number; size: number }) => string | undefined {
   const byContent = new Map<string, string>();
   const atPath = new Map<string, string>();
   for (const entry of previous.files) {
-    if (entry.type !== 'file' || entry.size === 0 || !only(entry.path)) continue;
+    if (entry.type !== 'file' || entry.size === 0) continue;
     const key = `${entry.sha256}:${entry.mode}:${entry.size}`;
     if (!byContent.has(key)) byContent.set(key, entry.path);
     atPath.set(entry.path, key);

@@ -54,8 +54,8 @@ export interface OffThreadOptions extends Pick<UnpackOptions, 'tarball' | 'dest'
   onEntry?: (count: number) => void;
   reportEvery?: number;
   /**
-   * A release whose files (outside its node_modules/) the package's own may be hardlinked to where they are the
-   * same bytes and sealed mode: those are not written, and come back in `deferred` for the caller to link.
+   * Files of a release the package's own may be hardlinked to where they are the same bytes and sealed mode:
+   * those are not written, and come back in `deferred` for the caller to link.
    */
   linkFrom?: LinkableRelease | undefined;
 }
@@ -130,9 +130,8 @@ export function unpackAsAsked(
 ): Promise<UnpackResult> {
   const skipTop = new Set(input.skipTop);
   const skipped = (rel: string) => skipTop.has(rel.split('/')[0]!);
-  // Never what npm rewrites, nor anything of the release's node_modules/ (its dependencies, not the package's own files).
-  const linkable =
-    input.linkFrom && linkableIn(input.linkFrom, (rel) => !rel.startsWith('node_modules/') && !skipped(rel));
+  // Never what npm rewrites (the release's files to link from are the caller's choice: reuse/link-previous.ts).
+  const linkable = input.linkFrom && linkableIn(input.linkFrom);
   return unpack({
     tarball: input.tarball,
     dest: input.dest,
