@@ -183,7 +183,7 @@ async function settlePlaced(
       ...previousShared,
       ...(stored?.links.immutable ?? []),
       ...(main?.immutable ?? []),
-      // Linked only from an immutable release (index.ts mainLinkableFrom).
+      // Linked only from an immutable release (link-previous.ts ownFilesLinkable).
       ...ownLinked.map((file) => file.path),
     ]),
     unproven: new Set(fromStore.map((file) => file.path)),
