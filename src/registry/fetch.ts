@@ -200,7 +200,11 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
       { npmConfig: runtime.npmConfig, signal: runtime.signal, what: `resolving ${spec}` },
       async (signal) => {
         Object.assign(opts, { signal });
+        // A staging's full document is asked for beside the registry's keys, not after them: pacote.manifest
+        // below then takes it from packumentCache (a failure is left for that call to report).
+        const document = handoff ? pacote.packument(spec, opts).catch(() => undefined) : undefined;
         const plan = fromRegistry ? await planSignatures(spec, config.verifySignatures, opts, keys) : null;
+        await document;
         // Verification reads the full document; the version check below then reuses it from packumentCache.
         const verifying = plan?.pacote.verifySignatures ? { fullMetadata: true } : {};
         // A tarball file: its package.json without extracting all of it (tarball-manifest.ts), else pacote's way.

@@ -24,6 +24,7 @@ import { treeFallbackReason } from './fast.js';
 import { type PlacingBeside, placeBeside } from './place-beside.js';
 import { flatNpmOptions, type ResolvedTree } from './resolve/resolve-tree.js';
 import { resolutionOf, resolvePackageTree } from './resolve/package-tree.js';
+import type { TreeAhead } from './resolve/tree-ahead.js';
 import { sealStaged } from './seal-staged.js';
 import { earlySyntaxCheck, reachCheck, smokeCheck } from './smoke.js';
 import { type MainUnpack, unpackOffThread } from './unpack/off-thread.js';
@@ -44,6 +45,8 @@ export interface StageInput {
   stagingId: string;
   /** Releases to share identical files with, newest first. */
   earlier: string[];
+  /** The tree guessed for the spec, revalidated while the package was fetched (resolve/tree-ahead.ts). */
+  treeAhead?: TreeAhead | undefined;
 }
 
 export interface StagedRelease {
@@ -95,6 +98,7 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
         seeds,
         signal: sideSignal,
         onGuess: (guess) => ahead?.offer(guess),
+        treeAhead: input.treeAhead,
       })
     : Promise.resolve(undefined);
   treeP.catch(() => undefined);
@@ -253,7 +257,7 @@ function resolvedMessage(tree: ResolvedTree): string {
   const how = !tree.how
     ? ''
     : 'kept' in tree.how
-      ? ` (kept from an earlier resolution, ${tree.how.revalidated} packuments unchanged, ${tree.how.ms} ms)`
+      ? ` (kept from an earlier resolution, ${tree.how.revalidated} packuments unchanged${tree.how.ahead ? ', asked while the package was fetched' : ''}, ${tree.how.ms} ms)`
       : ` (${tree.how.inProcess ? 'in process' : 'in a child'}, arborist ${tree.how.buildMs} ms, ${tree.how.prefetched} packuments prefetched)`;
   return `${tree.deps.length} dependencies resolved with Node ${tree.node}${how}`;
 }

@@ -3,18 +3,20 @@
  * and journal it. `install`, `update`, the gateway's update.run and a runner all come through here.
  */
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { ReleaseSwitcherError, asDiskFull, isReleaseSwitcherError } from '../model/errors.js';
 import type { NodeRef, ReleaseState } from '../model/state.js';
 import { crashPoint } from '../platform/crashpoint.js';
 import { fsyncDir, removeTree } from '../platform/fs.js';
-import { type ResolvedPackage, resolvePackage } from '../registry/fetch.js';
+import { type ResolvedPackage, normalizeSpec, resolvePackage } from '../registry/fetch.js';
 import { type ReleaseLedger, newId } from '../store/journal.js';
 import { readLinkVersion } from '../store/links.js';
 import type { ReleaseMarker } from '../store/manifest.js';
 import { compareVersionsDesc, readMarker } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
 import { stageRelease } from './index.js';
-import { preloadResolver } from './resolve/resolve-tree.js';
+import { flatNpmOptions, preloadResolver } from './resolve/resolve-tree.js';
+import { type TreeAhead, startTreeAhead } from './resolve/tree-ahead.js';
 import {
   type LinkedInode,
   byInode,
@@ -58,9 +60,30 @@ export async function installLocked(
   resolved?: ResolvedPackage,
   options: { node?: string | undefined } = {},
 ): Promise<InstallResult> {
-  const { layout, config, runtime, journal, ledger } = session;
+  const { config, runtime } = session;
   runtime.onProgress({ phase: 'resolve', message: `resolving ${spec}` });
-  if (!resolved) preloadResolver(config.node);
+  // The tree last kept for this spec is revalidated while the package is fetched (tree-ahead.ts); arborist is
+  // loaded meanwhile only where no such tree is there to be given.
+  const treeAhead = resolved ? undefined : guessTree(session, spec, options.node);
+  if (!resolved && !treeAhead) preloadResolver(config.node);
+  treeAhead?.tree.then(
+    (guessed) => guessed || preloadResolver(config.node),
+    () => preloadResolver(config.node),
+  );
+  try {
+    return await installResolving(session, spec, resolved, { ...options, treeAhead });
+  } finally {
+    treeAhead?.stop();
+  }
+}
+
+async function installResolving(
+  session: StagingSession,
+  spec: string,
+  resolved: ResolvedPackage | undefined,
+  options: { node?: string | undefined; treeAhead: TreeAhead | undefined },
+): Promise<InstallResult> {
+  const { layout, config, runtime, journal, ledger } = session;
   // On the network the lock is held as yielding: an activation of an installed release takes precedence.
   const yielding = <T>(work: (runtime: JournalSession['runtime']) => Promise<T>) =>
     yieldingTo(layout.root, runtime.signal, (signal) => work({ ...runtime, signal }));
@@ -105,7 +128,16 @@ export async function installLocked(
     // Another Node than the service's (asked for, or the one its engines need): staged for it, and it records it.
     const node = await nodeToStageFor(session, journal.state.releases, pkg, options.node);
     const staged = await yielding((runtime) =>
-      stageRelease({ layout, config: node ? { ...config, node } : config, runtime, journal, pkg, stagingId, earlier }),
+      stageRelease({
+        layout,
+        config: node ? { ...config, node } : config,
+        runtime,
+        journal,
+        pkg,
+        stagingId,
+        earlier,
+        treeAhead: options.treeAhead,
+      }),
     );
     await commitRelease(session, { ...staged, earlier, ...(node && { runsOn: staged.marker.node }) }, 'installed');
     const { signatures } = staged.marker;
@@ -123,6 +155,27 @@ export async function installLocked(
   } finally {
     await removeTree(layout.stagingDir(stagingId)).catch(() => undefined);
   }
+}
+
+/** The tree last kept for `spec`, revalidated from now on; undefined when there is none to guess (tree-ahead.ts). */
+function guessTree(session: StagingSession, spec: string, node: string | undefined): TreeAhead | undefined {
+  const { config, runtime } = session;
+  let normalized: string;
+  try {
+    normalized = normalizeSpec(spec, config);
+  } catch {
+    return undefined; // resolvePackage says why
+  }
+  return startTreeAhead({
+    spec: normalized,
+    where: runtime.cwd,
+    packageName: config.package,
+    flat: flatNpmOptions(runtime.npmConfig, runtime.npmCache, config.registry),
+    npmConfig: runtime.npmConfig,
+    registry: config.registry,
+    nodePath: path.resolve(node ?? config.node ?? process.execPath),
+    signal: runtime.signal,
+  });
 }
 
 /** Rename a sealed staged release into releases/<version> and journal it: the end of install and adopt. */

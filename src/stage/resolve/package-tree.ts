@@ -12,6 +12,7 @@ import type { ResolvedPackage } from '../../registry/fetch.js';
 import type { Guess, Manifest } from './resolve-prefetch.js';
 import type { ResolvedTree } from './resolve-tree.js';
 import { withRealRoot, writeStandIn } from './stand-in.js';
+import { type TreeAhead, rememberTree } from './tree-ahead.js';
 import { resolveTreeKept, treeKey } from './tree-cache.js';
 
 export interface Resolution {
@@ -51,23 +52,27 @@ export interface PackageTreeInput {
   seeds: readonly string[];
   signal: AbortSignal;
   onGuess: (guess: Guess) => void;
+  /** The tree guessed for the spec (tree-ahead.ts); the key used is remembered in it for the next time. */
+  treeAhead?: TreeAhead | undefined;
 }
 
 export async function resolvePackageTree(input: PackageTreeInput): Promise<ResolvedTree> {
   const { pkg, resolution, runtime, node } = input;
   const tarball = resolution.from === 'tarball';
   const spec = tarball ? await writeStandIn(input.scratch, pkg.manifest as Record<string, unknown>) : resolution.spec;
+  const key = treeKey({
+    name: pkg.name,
+    version: pkg.version,
+    integrity: pkg.integrity,
+    from: resolution.from,
+    nodeVersion: node.version,
+    npmConfig: runtime.npmConfig,
+    registry: input.registry,
+    verify: pkg.dependencySignatures?.pacote,
+  });
   const tree = await resolveTreeKept({
-    key: treeKey({
-      name: pkg.name,
-      version: pkg.version,
-      integrity: pkg.integrity,
-      from: resolution.from,
-      nodeVersion: node.version,
-      npmConfig: runtime.npmConfig,
-      registry: input.registry,
-      verify: pkg.dependencySignatures?.pacote,
-    }),
+    key,
+    ahead: input.treeAhead,
     spec,
     rootManifest: tarball ? dependenciesOf(pkg.manifest) : undefined,
     packageName: pkg.name,
@@ -83,6 +88,7 @@ export async function resolvePackageTree(input: PackageTreeInput): Promise<Resol
     seeds: input.seeds,
     onGuess: input.onGuess,
   });
+  if (key && input.treeAhead) await rememberTree(input.treeAhead, key);
   return tarball ? withRealRoot(tree, { resolved: pkg.resolved, integrity: pkg.integrity }) : tree;
 }
 

@@ -31,7 +31,9 @@ export interface ResolvedTree {
   /** Its dependencies, locations relative to the package root. */
   deps: TreeNode[];
   /** Where it was resolved and how long arborist took, or that it was kept from an earlier resolution (progress only). */
-  how?: { inProcess: boolean; buildMs: number; prefetched: number } | { kept: true; revalidated: number; ms: number };
+  how?:
+    | { inProcess: boolean; buildMs: number; prefetched: number }
+    | { kept: true; revalidated: number; ms: number; ahead: boolean };
   /** The packuments arborist built it from (pacote's cache keys): what says whether a kept tree still holds (tree-cache.ts). */
   packuments?: string[];
 }

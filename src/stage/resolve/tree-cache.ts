@@ -61,9 +61,7 @@ export interface TreeKeyInput {
 /** The cache key of a tree, or undefined when it cannot be kept (no integrity to tell the package by). */
 export function treeKey(input: TreeKeyInput): string | undefined {
   if (!input.integrity) return undefined;
-  const settings = Object.entries(input.npmConfig)
-    .filter(([name]) => !NOT_RESOLUTION.test(name))
-    .sort(([a], [b]) => a.localeCompare(b));
+  const settings = resolutionSettings(input.npmConfig);
   const identity = {
     format: FORMAT,
     arborist: ARBORIST_VERSION,
@@ -80,13 +78,24 @@ export function treeKey(input: TreeKeyInput): string | undefined {
   return `${KEY_PREFIX}${createHash('sha256').update(JSON.stringify(identity)).digest('hex')}`;
 }
 
+/** npm's settings that change which tree arborist builds, in a stable order. */
+export function resolutionSettings(npmConfig: Record<string, string>): [string, string][] {
+  return Object.entries(npmConfig)
+    .filter(([name]) => !NOT_RESOLUTION.test(name))
+    .sort(([a], [b]) => a.localeCompare(b));
+}
+
 /**
  * `resolveTree`, or the tree kept under `key` while it still holds (a kept tree's packages are told to
  * `onGuess` as soon as it is read); a tree resolved afresh is kept for the next time.
  * Keeping is best effort: a cache that cannot be read or written only means resolving as before.
  */
 export async function resolveTreeKept(
-  options: ResolveTreeOptions & { key: string | undefined },
+  options: ResolveTreeOptions & {
+    key: string | undefined;
+    /** The tree guessed for this spec, revalidated while the package was fetched (tree-ahead.ts). */
+    ahead?: { tree: Promise<AheadTree | undefined>; stop(): void } | undefined;
+  },
 ): Promise<ResolvedTree> {
   const { key } = options;
   const flat = { ...flatNpmOptions(options.npmConfig, options.npmCache, options.registry), ...options.verify };
@@ -105,10 +114,27 @@ export async function resolveTreeKept(
           });
       }
     };
-    const hit = await keptTree(cache, key, flat, { signal: options.signal, fresh: options.packument, onRead: offer });
-    if (hit) {
-      const ms = Math.round(performance.now() - started);
-      return { ...hit.tree, how: { kept: true, revalidated: hit.revalidated, ms } };
+    const revalidation = { cache, flat, signal: options.signal, fresh: options.packument };
+    const guessed = await options.ahead?.tree.catch(() => undefined);
+    if (guessed?.key === key) {
+      offer(guessed.kept.tree);
+      // Its other packuments were asked for while the package was fetched; its own is checked now.
+      const unchanged = (await guessed.others) && (await allUnchanged(guessed.own, revalidation));
+      options.signal?.throwIfAborted();
+      if (unchanged) {
+        const ms = Math.round(performance.now() - guessed.startedAt);
+        return {
+          ...guessed.kept.tree,
+          how: { kept: true, revalidated: guessed.kept.validators.length, ms, ahead: true },
+        };
+      }
+    } else {
+      options.ahead?.stop();
+      const hit = await keptTree(cache, key, flat, { ...revalidation, onRead: offer });
+      if (hit) {
+        const ms = Math.round(performance.now() - started);
+        return { ...hit.tree, how: { kept: true, revalidated: hit.revalidated, ms, ahead: false } };
+      }
     }
   }
   const tree = await resolveTree(options);
@@ -116,8 +142,23 @@ export async function resolveTreeKept(
   return tree;
 }
 
+/**
+ * A kept tree revalidated ahead of its key (tree-ahead.ts): given only when `key` is the key the package
+ * fetched names, and `own` is unchanged too.
+ */
+export interface AheadTree {
+  key: string;
+  kept: KeptTree;
+  /** The package's own packument(s): the staging fetches it, so they are checked once it has. */
+  own: Validator[];
+  /** Every other packument of the tree unchanged (asked while the package was fetched). */
+  others: Promise<boolean>;
+  /** performance.now() when the guess was started. */
+  startedAt: number;
+}
+
 /** A packument the tree was built from, and how to ask whether it changed. */
-interface Validator {
+export interface Validator {
   url: string;
   /** The document's integrity as npm's cache stored it (the bytes the registry sent). */
   integrity: string;
@@ -125,7 +166,7 @@ interface Validator {
   lastModified?: string;
 }
 
-interface KeptTree {
+export interface KeptTree {
   format: number;
   tree: Omit<ResolvedTree, 'how' | 'packuments'>;
   validators: Validator[];
@@ -189,22 +230,44 @@ export async function keptTree(
     onRead?: ((tree: KeptTree['tree']) => void) | undefined;
   } = {},
 ): Promise<KeptHit | undefined> {
-  const { signal, fresh } = more;
   if (flat.offline) return undefined;
+  const kept = await readKept(cache, key);
+  if (!kept) return undefined;
+  more.onRead?.(kept.tree);
+  const unchanged = await allUnchanged(kept.validators, { cache, flat, signal: more.signal, fresh: more.fresh });
+  more.signal?.throwIfAborted();
+  return unchanged ? { tree: kept.tree, revalidated: kept.validators.length } : undefined;
+}
+
+/** The tree kept under `key`, or undefined (none, unreadable, or of another format). */
+export async function readKept(cache: string, key: string): Promise<KeptTree | undefined> {
   let kept: KeptTree;
   try {
     kept = JSON.parse((await cacache.get(cache, key)).data.toString()) as KeptTree;
   } catch {
     return undefined;
   }
-  if (kept.format !== FORMAT || !Array.isArray(kept.validators)) return undefined;
-  more.onRead?.(kept.tree);
+  return kept.format === FORMAT && Array.isArray(kept.validators) ? kept : undefined;
+}
+
+export interface Revalidation {
+  cache: string;
+  /** The resolution's npm options: the requests go out as pacote's would. */
+  flat: Record<string, unknown>;
+  signal?: AbortSignal | undefined;
+  /** See keptTree. */
+  fresh?: Pick<PackumentHandoff, 'key' | 'askedAt'> | undefined;
+}
+
+/** Whether every document behind `validators` is unchanged; the first one changed stops the others' requests. */
+export async function allUnchanged(validators: readonly Validator[], how: Revalidation): Promise<boolean> {
+  const { cache, flat, signal, fresh } = how;
   const stop = new AbortController();
   const stopped = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
   // Every request in flight listens to it.
   setMaxListeners(CONCURRENCY + 10, stopped);
   let unchanged = true;
-  const queue = [...kept.validators];
+  const queue = [...validators];
   const worker = async () => {
     while (unchanged && queue.length > 0) {
       const validator = queue.shift()!;
@@ -220,8 +283,7 @@ export async function keptTree(
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queue.length) }, worker));
-  signal?.throwIfAborted();
-  return unchanged ? { tree: kept.tree, revalidated: kept.validators.length } : undefined;
+  return unchanged && !signal?.aborted;
 }
 
 /** npm's cache stored the document's very bytes since `fresh.askedAt`: the registry sent them during this staging. */

@@ -5,6 +5,8 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { flatNpmOptions } from '../../../dist/stage/resolve/resolve-tree.js';
+import { rememberTree, startTreeAhead } from '../../../dist/stage/resolve/tree-ahead.js';
 import { resolveTreeKept, treeKey } from '../../../dist/stage/resolve/tree-cache.js';
 import { tempDir } from '../../support/cli.ts';
 import { npm, publish } from '../../support/registry.ts';
@@ -30,7 +32,15 @@ beforeAll(async () => {
   );
 }, SLOW);
 
-function resolve(npmCache: string, more: { nodeVersion?: string; npmConfig?: Record<string, string> } = {}) {
+function resolve(
+  npmCache: string,
+  more: {
+    nodeVersion?: string;
+    npmConfig?: Record<string, string>;
+    integrity?: string;
+    ahead?: ReturnType<typeof startTreeAhead>;
+  } = {},
+) {
   const nodeVersion = more.nodeVersion ?? process.versions.node;
   const npmConfig = more.npmConfig ?? {};
   const registry = inject('registryUrl');
@@ -38,12 +48,13 @@ function resolve(npmCache: string, more: { nodeVersion?: string; npmConfig?: Rec
     key: treeKey({
       name: APP,
       version: '1.0.0',
-      integrity: 'sha512-the-tarball',
+      integrity: more.integrity ?? 'sha512-the-tarball',
       from: 'registry',
       nodeVersion,
       npmConfig,
       registry,
     }),
+    ahead: more.ahead,
     spec: `${APP}@1.0.0`,
     packageName: APP,
     nodePath: process.execPath,
@@ -124,6 +135,62 @@ describe('a kept resolved tree', () => {
       });
       const token = { [`${inject('registryUrl').replace(/^https?:/, '')}:_authToken`]: 'secret' };
       expect((await resolve(npmCache, { npmConfig: token })).how).toMatchObject({ kept: true });
+    },
+    SLOW,
+  );
+
+  it(
+    'is revalidated ahead, while the package is fetched, under the key last used for the spec; a wrong guess is dropped',
+    async () => {
+      const npmCache = tempDir('rs-tcache-cache-');
+      const registry = inject('registryUrl');
+      const ahead = () =>
+        startTreeAhead({
+          spec: `${APP}@1.0.0`,
+          where: npmCache,
+          packageName: APP,
+          flat: flatNpmOptions({}, npmCache, registry),
+          npmConfig: {},
+          registry,
+          nodePath: process.execPath,
+        });
+      // What a staging does: guess, resolve, remember the key used.
+      const staging = async (integrity: string) => {
+        const guess = ahead();
+        expect(guess).toBeDefined();
+        const tree = await resolve(npmCache, { integrity, ahead: guess });
+        const key = treeKey({
+          name: APP,
+          version: '1.0.0',
+          integrity,
+          from: 'registry',
+          nodeVersion: process.versions.node,
+          npmConfig: {},
+          registry,
+        });
+        await rememberTree(guess!, key!);
+        return tree;
+      };
+      // Nothing remembered yet: no guess, resolved.
+      expect(await ahead()!.tree).toBeUndefined();
+      const first = await staging('sha512-build-a');
+      expect(first.how).toMatchObject({ inProcess: true });
+      // The guess is the tree kept: given, its packuments asked for ahead (the app's own checked after).
+      const guessed = await ahead()!.tree;
+      expect(guessed?.own.map((v) => v.url)).toEqual([`${registry.replace(/\/$/, '')}/${APP}`]);
+      expect(guessed?.kept.validators).toHaveLength(3);
+      const again = await staging('sha512-build-a');
+      expect(again.how).toMatchObject({ kept: true, revalidated: 3, ahead: true });
+      expect(shape(again)).toEqual(shape(first));
+      // Another build under the same spec: the guess (build a's tree) is not given; its own tree is resolved.
+      const other = await staging('sha512-build-b');
+      expect(other.how).toMatchObject({ inProcess: true });
+      expect((await staging('sha512-build-b')).how).toMatchObject({ kept: true, ahead: true });
+      // A dependency with a new version in range: the guess does not hold, resolved afresh.
+      await publish(writePackage({ name: DEP, version: '1.2.0' }), { registry });
+      const after = await staging('sha512-build-b');
+      expect(after.how).toMatchObject({ inProcess: true });
+      expect(versions(after)[`node_modules/${DEP}`]).toBe('1.2.0');
     },
     SLOW,
   );
