@@ -8,6 +8,7 @@ import path from 'node:path';
 import cacache from 'cacache';
 import npa from 'npm-package-arg';
 import pacote from 'pacote';
+import { strongestHashes } from './integrity.js';
 import type { PacoteManifest, PacoteOptions, ParsedSpec } from '../model/npm-types.js';
 import semver from 'semver';
 import type { Config } from '../store/config.js';
@@ -99,6 +100,8 @@ export function pacoteOptions(config: Config, runtime: ResolvedRuntime, extra: P
     ...extra,
   };
 }
+
+export { strongestHashes } from './integrity.js';
 
 export interface ResolvedPackage {
   spec: string;
@@ -344,20 +347,6 @@ const cacheGet = cacache.get as unknown as {
   hasContent(cache: string, integrity: string): Promise<false | { size: number }>;
   copy: { byDigest(cache: string, integrity: string, dest: string): Promise<unknown> };
 };
-
-/** The digests of the strongest algorithm an SRI string names (as ssri matches), or undefined. */
-export function strongestHashes(integrity: string): { algorithm: string; digests: string[] } | undefined {
-  const parsed = integrity
-    .trim()
-    .split(/\s+/)
-    .map((token) => /^(sha512|sha384|sha256|sha1)-([A-Za-z0-9+/]+=*)(\?.*)?$/.exec(token))
-    .filter((match): match is RegExpExecArray => match !== null);
-  for (const algorithm of ['sha512', 'sha384', 'sha256', 'sha1']) {
-    const digests = parsed.filter((match) => match[1] === algorithm).map((match) => match[2]!);
-    if (digests.length > 0) return { algorithm, digests };
-  }
-  return undefined;
-}
 
 /** OpenSSL's verdicts on a peer's certificate, as Node reports them (SELF_SIGNED_CERT_IN_CHAIN, CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID…). */
 function isTlsError(code: string | undefined): boolean {

@@ -14,7 +14,8 @@
 import { createHash } from 'node:crypto';
 import cacache from 'cacache';
 import npa from 'npm-package-arg';
-import { type AheadTree, type Validator, allUnchanged, readKept, resolutionSettings } from './tree-cache.js';
+import { type Validator, allUnchangedBeside } from './revalidate.js';
+import { type AheadTree, readKept, resolutionSettings } from './tree-cache.js';
 
 const GUESS_PREFIX = 'release-switcher:tree-of-spec:';
 
@@ -62,7 +63,7 @@ export function startTreeAhead(input: AheadInput): TreeAhead | undefined {
     const others: Validator[] = [];
     for (const validator of kept.validators)
       (ownPackument(validator, input.packageName) ? own : others).push(validator);
-    const unchanged = allUnchanged(others, { cache, flat: input.flat, signal });
+    const unchanged = allUnchangedBeside(others, { cache, flat: input.flat, signal });
     unchanged.catch(() => undefined);
     return { key, kept, own, others: unchanged, startedAt };
   })();

@@ -19,12 +19,11 @@
  * would build from the same documents.
  */
 import { createHash } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import { createRequire } from 'node:module';
 import cacache from 'cacache';
-import registryFetch from 'npm-registry-fetch';
-import { type PackumentHandoff, strongestHashes } from '../../registry/fetch.js';
-import { FULL_DOC, cacheKeyOf, packumentHeaders } from './packument-revalidate.js';
+import type { PackumentHandoff } from '../../registry/fetch.js';
+import { FULL_DOC, cacheKeyOf } from './packument-revalidate.js';
+import { type Validator, allUnchanged, allUnchangedBeside } from './revalidate.js';
 import { type ResolveTreeOptions, type ResolvedTree, flatNpmOptions, resolveTree } from './resolve-tree.js';
 
 const ARBORIST_VERSION = (createRequire(import.meta.url)('@npmcli/arborist/package.json') as { version: string })
@@ -32,8 +31,6 @@ const ARBORIST_VERSION = (createRequire(import.meta.url)('@npmcli/arborist/packa
 /** Bumped when what is stored, or what goes into the key, changes meaning. */
 const FORMAT = 1;
 const KEY_PREFIX = 'release-switcher:resolved-tree:';
-/** Conditional requests in flight at once when a kept tree is revalidated. */
-const CONCURRENCY = 32;
 
 /**
  * npm settings that never change which tree arborist builds: credentials (never hashed into a shared
@@ -157,15 +154,6 @@ export interface AheadTree {
   startedAt: number;
 }
 
-/** A packument the tree was built from, and how to ask whether it changed. */
-export interface Validator {
-  url: string;
-  /** The document's integrity as npm's cache stored it (the bytes the registry sent). */
-  integrity: string;
-  etag?: string;
-  lastModified?: string;
-}
-
 export interface KeptTree {
   format: number;
   tree: Omit<ResolvedTree, 'how' | 'packuments'>;
@@ -234,8 +222,16 @@ export async function keptTree(
   const kept = await readKept(cache, key);
   if (!kept) return undefined;
   more.onRead?.(kept.tree);
-  const unchanged = await allUnchanged(kept.validators, { cache, flat, signal: more.signal, fresh: more.fresh });
-  more.signal?.throwIfAborted();
+  // The package's own packument is checked against this staging's fetch of it; the others, maybe on a thread of their own.
+  const { signal, fresh } = more;
+  const own = kept.validators.filter((validator) => fresh !== undefined && `full:${validator.url}` === fresh.key);
+  const others = kept.validators.filter((validator) => !own.includes(validator));
+  const answers = await Promise.all([
+    allUnchanged(own, { cache, flat, signal, fresh }),
+    allUnchangedBeside(others, { cache, flat, signal }),
+  ]);
+  signal?.throwIfAborted();
+  const unchanged = answers.every(Boolean);
   return unchanged ? { tree: kept.tree, revalidated: kept.validators.length } : undefined;
 }
 
@@ -248,84 +244,4 @@ export async function readKept(cache: string, key: string): Promise<KeptTree | u
     return undefined;
   }
   return kept.format === FORMAT && Array.isArray(kept.validators) ? kept : undefined;
-}
-
-export interface Revalidation {
-  cache: string;
-  /** The resolution's npm options: the requests go out as pacote's would. */
-  flat: Record<string, unknown>;
-  signal?: AbortSignal | undefined;
-  /** See keptTree. */
-  fresh?: Pick<PackumentHandoff, 'key' | 'askedAt'> | undefined;
-}
-
-/** Whether every document behind `validators` is unchanged; the first one changed stops the others' requests. */
-export async function allUnchanged(validators: readonly Validator[], how: Revalidation): Promise<boolean> {
-  const { cache, flat, signal, fresh } = how;
-  const stop = new AbortController();
-  const stopped = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
-  // Every request in flight listens to it.
-  setMaxListeners(CONCURRENCY + 10, stopped);
-  let unchanged = true;
-  const queue = [...validators];
-  const worker = async () => {
-    while (unchanged && queue.length > 0) {
-      const validator = queue.shift()!;
-      const valid =
-        (fresh !== undefined &&
-          `full:${validator.url}` === fresh.key &&
-          (await storedSince(cache, validator, fresh))) ||
-        (await stillValid(validator, flat, stopped));
-      if (!valid) {
-        unchanged = false;
-        stop.abort();
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queue.length) }, worker));
-  return unchanged && !signal?.aborted;
-}
-
-/** npm's cache stored the document's very bytes since `fresh.askedAt`: the registry sent them during this staging. */
-async function storedSince(cache: string, validator: Validator, fresh: { askedAt: number }): Promise<boolean> {
-  const entry = (await cacache.get.info(cache, cacheKeyOf(validator.url)).catch(() => null)) as StoredEntry | null;
-  return entry?.integrity === validator.integrity && (entry.time ?? 0) >= fresh.askedAt;
-}
-
-/**
- * Whether the document behind `validator` has not changed: a 304 to the conditional request, or else (a registry
- * that sends no validators, or ignores them) a body of the very bytes the tree was built from.
- */
-async function stillValid(validator: Validator, flat: Record<string, unknown>, signal: AbortSignal): Promise<boolean> {
-  const name = decodeURIComponent(validator.url.slice(validator.url.lastIndexOf('/') + 1));
-  try {
-    const res = await registryFetch(validator.url, {
-      ...flat,
-      // Straight to the registry: make-fetch-happen's cache would answer from itself while it thinks it fresh.
-      cache: undefined,
-      retry: { retries: 0 },
-      signal,
-      headers: {
-        ...packumentHeaders({ spec: { name }, opts: flat }),
-        ...(validator.etag ? { 'if-none-match': validator.etag } : {}),
-        ...(validator.lastModified ? { 'if-modified-since': validator.lastModified } : {}),
-      },
-      integrity: null,
-    });
-    const etag = res.headers.get('etag');
-    if (res.status === 304) {
-      res.body.resume();
-      return etag === null || validator.etag === undefined || etag === validator.etag;
-    }
-    const expected = strongestHashes(validator.integrity);
-    if (res.status !== 200 || !expected) {
-      res.body.resume();
-      return false;
-    }
-    const hash = createHash(expected.algorithm);
-    for await (const chunk of res.body as unknown as AsyncIterable<Buffer>) hash.update(chunk);
-    return expected.digests.includes(hash.digest('base64'));
-  } catch {
-    return false;
-  }
 }

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { flatNpmOptions } from '../../../dist/stage/resolve/resolve-tree.js';
 import { rememberTree, startTreeAhead } from '../../../dist/stage/resolve/tree-ahead.js';
-import { resolveTreeKept, treeKey } from '../../../dist/stage/resolve/tree-cache.js';
+import { allUnchanged, allUnchangedBeside, answeredOnThread } from '../../../dist/stage/resolve/revalidate.js';
+import { readKept, resolveTreeKept, treeKey } from '../../../dist/stage/resolve/tree-cache.js';
 import { tempDir } from '../../support/cli.ts';
 import { npm, publish } from '../../support/registry.ts';
 
@@ -191,6 +192,55 @@ describe('a kept resolved tree', () => {
       const after = await staging('sha512-build-b');
       expect(after.how).toMatchObject({ inProcess: true });
       expect(versions(after)[`node_modules/${DEP}`]).toBe('1.2.0');
+    },
+    SLOW,
+  );
+
+  it(
+    'is revalidated on a thread of its own when large: the same answers as on this one, a changed document caught, an abort heeded',
+    async () => {
+      const npmCache = tempDir('rs-tcache-cache-');
+      await resolve(npmCache);
+      const registry = inject('registryUrl');
+      const flat = flatNpmOptions({}, npmCache, registry);
+      const cache = flat.cache as string;
+      const key = treeKey({
+        name: APP,
+        version: '1.0.0',
+        integrity: 'sha512-the-tarball',
+        from: 'registry',
+        nodeVersion: process.versions.node,
+        npmConfig: {},
+        registry,
+      })!;
+      const kept = await readKept(cache, key);
+      expect(kept?.validators).toHaveLength(3);
+      // 180 documents to ask for (the three, again and again): past the thread's threshold.
+      const many = Array.from({ length: 60 }, () => kept!.validators).flat();
+      const how = { cache, flat };
+      const threads = answeredOnThread();
+      expect(await allUnchangedBeside(many, how)).toBe(true);
+      expect(answeredOnThread()).toBe(threads + 1);
+      expect(await allUnchanged(many, how)).toBe(true);
+      // Few documents stay on this thread.
+      expect(await allUnchangedBeside(kept!.validators, how)).toBe(true);
+      expect(answeredOnThread()).toBe(threads + 1);
+      // One document that is not the one the tree was built from (another ETag, so the registry sends it whole, and
+      // other bytes): unchanged no more, on either thread.
+      const changed = [...many];
+      changed[97] = {
+        ...changed[97]!,
+        etag: '"another"',
+        integrity: `sha512-${Buffer.alloc(64, 1).toString('base64')}`,
+      };
+      expect(await allUnchangedBeside(changed, how)).toBe(false);
+      expect(answeredOnThread()).toBe(threads + 2);
+      expect(await allUnchanged(changed, how)).toBe(false);
+      // Aborted while it asks: no answer of unchanged.
+      const abort = new AbortController();
+      const asking = allUnchangedBeside(many, { ...how, signal: abort.signal });
+      abort.abort();
+      expect(await asking).toBe(false);
     },
     SLOW,
   );
