@@ -67,7 +67,9 @@ export async function installLocked(
   const treeAhead = resolved ? undefined : guessTree(session, spec, options.node);
   if (!resolved && !treeAhead) preloadResolver(config.node);
   treeAhead?.tree.then(
-    (guessed) => guessed || preloadResolver(config.node),
+    (guessed) => {
+      if (!guessed) preloadResolver(config.node);
+    },
     () => preloadResolver(config.node),
   );
   try {
