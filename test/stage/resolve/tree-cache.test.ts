@@ -69,6 +69,19 @@ function resolve(
   });
 }
 
+/** The key `resolve` keeps the app's tree under, with our Node and no npm settings. */
+function appKey(integrity: string): string {
+  return treeKey({
+    name: APP,
+    version: '1.0.0',
+    integrity,
+    from: 'registry',
+    nodeVersion: process.versions.node,
+    npmConfig: {},
+    registry: inject('registryUrl'),
+  })!;
+}
+
 const versions = (tree: Awaited<ReturnType<typeof resolve>>) =>
   Object.fromEntries(tree.deps.map((node) => [node.location, node.version]));
 const shape = (tree: Awaited<ReturnType<typeof resolve>>) =>
@@ -160,16 +173,7 @@ describe('a kept resolved tree', () => {
         const guess = ahead();
         expect(guess).toBeDefined();
         const tree = await resolve(npmCache, { integrity, ahead: guess });
-        const key = treeKey({
-          name: APP,
-          version: '1.0.0',
-          integrity,
-          from: 'registry',
-          nodeVersion: process.versions.node,
-          npmConfig: {},
-          registry,
-        });
-        await rememberTree(guess!, key!);
+        await rememberTree(guess!, appKey(integrity));
         return tree;
       };
       // Nothing remembered yet: no guess, resolved.
@@ -204,16 +208,7 @@ describe('a kept resolved tree', () => {
       const registry = inject('registryUrl');
       const flat = flatNpmOptions({}, npmCache, registry);
       const cache = flat.cache as string;
-      const key = treeKey({
-        name: APP,
-        version: '1.0.0',
-        integrity: 'sha512-the-tarball',
-        from: 'registry',
-        nodeVersion: process.versions.node,
-        npmConfig: {},
-        registry,
-      })!;
-      const kept = await readKept(cache, key);
+      const kept = await readKept(cache, appKey('sha512-the-tarball'));
       expect(kept?.validators).toHaveLength(3);
       // 180 documents to ask for (the three, again and again): past the thread's threshold.
       const many = Array.from({ length: 60 }, () => kept!.validators).flat();
