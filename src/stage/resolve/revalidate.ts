@@ -153,8 +153,8 @@ export function allUnchangedBeside(validators: readonly Validator[], how: Revali
       resolve(allUnchanged(validators, how));
       return;
     }
-    // It never keeps the process alive: whoever waits on it does.
-    worker.unref();
+    // Not unref'd: a staging that waits on nothing else but its answer must not see the process end under it.
+    // Whoever gives up on the answer aborts `signal`, which terminates it.
     let settled = false;
     // `answer` is called only for the first outcome: the worker exits after its message, and that exit must
     // not start the work again on this thread.
