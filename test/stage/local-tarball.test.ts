@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { defaultTestAccount } from '../support/accounts.ts';
 import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
 import { npm, publish } from '../support/registry.ts';
 import { treeOf } from '../support/root.ts';
@@ -104,6 +105,10 @@ describe('staging a tarball (a file or a URL)', () => {
       const r = await rs(again, ['install', v2]);
       expect(r.exitCode, r.stdout + r.stderr).toBe(0);
       expect(r.json.result.fallback).toBeNull();
+      // Staged by the default test account (a normal account wherever the run can make one: CI as root), whose own npm
+      // cache keeps the tree and the guess of it.
+      const who = defaultTestAccount();
+      if (who) expect(statSync(join(again, 'releases/2.0.0')).uid).toBe(who.uid);
       // The same path staged again: its tree was guessed and revalidated while the tarball was read (tree-ahead.ts).
       expect(r.stderr).toMatch(
         /kept from an earlier resolution, \d+ packuments unchanged, asked while the package was fetched/,
@@ -125,6 +130,9 @@ describe('staging a tarball (a file or a URL)', () => {
       const again = await rs(root, ['install', `${NAME}@1.0.0`]);
       expect(again.exitCode, again.stdout + again.stderr).toBe(0);
       expect(again.json.result).toMatchObject({ alreadyInstalled: false, fallback: null });
+      // Staged by the default test account (a normal account wherever the run can make one: CI as root).
+      const who = defaultTestAccount();
+      if (who) expect(statSync(join(root, 'releases/1.0.0')).uid).toBe(who.uid);
       // The spec's tree was guessed and revalidated while the package's packument was fetched (tree-ahead.ts).
       expect(again.stderr).toMatch(
         /kept from an earlier resolution, \d+ packuments unchanged, asked while the package was fetched/,
