@@ -27,7 +27,8 @@ export interface VerifyOptions {
   pollMs?: number;
   /**
    * In the stability window, how long the endpoint may go without answering at all (the same process running, the
-   * supervisor content) before the release is judged unhealthy. @default STALL_GRACE_MS
+   * supervisor content) before the release is judged unhealthy, once the start's deadline (`timeoutMs`) has passed.
+   * @default STALL_GRACE_MS
    */
   stallGraceMs?: number;
   onProbe?: (message: string) => void;
@@ -62,7 +63,11 @@ const PROBE_TIMEOUT_MS = 2_000;
 /**
  * A process that is up but whose event loop is busy for a few seconds (measured: openclaw 2026.9.6 resuming an
  * interrupted chat turn just after its start, under load, left /startupz unanswered for over 2 s) is not a broken
- * release: silence is tolerated this long. A wrong answer (not 2xx, another version) or a crash still fails at once.
+ * release: silence is tolerated this long, and in any case until the start's deadline (`timeoutMs` from the restart)
+ * has passed: a process that answered early and then went quiet is judged no sooner than one that had not answered
+ * yet (measured: the same gateway on a host at load 9, silent for over 15 s between its first `started` and the
+ * end of its start; OpenClaw's own updater resets its settle on a failed probe and fails only at its deadline,
+ * `waitForGatewayHealthyRestart`). A wrong answer (not 2xx, another version) or a crash still fails at once.
  */
 const STALL_GRACE_MS = 15_000;
 /** Probe interval in the first second after a restart. */
@@ -323,10 +328,12 @@ export async function verifyRunning(options: VerifyOptions, baseline: ServiceSta
     return crashed.ok ? failed : crashed;
   };
   // Phase 2: hold for the stability window with the same process. Silence (no answer, the process still there) is
-  // a stall: tolerated up to the grace, and the window does not end in one (it is stable only once answered again).
+  // a stall: tolerated up to the grace or the start's deadline, whichever is later, and the window does not end in
+  // one (it is stable only once answered again).
   const stableBaseline = evidence.state;
   const stableUntil = Date.now() + options.stableMs;
   const grace = options.stallGraceMs ?? STALL_GRACE_MS;
+  const startDeadline = started + options.timeoutMs;
   let stalledSince: number | null = null;
   while (Date.now() < stableUntil || stalledSince !== null) {
     await sleep();
@@ -341,7 +348,7 @@ export async function verifyRunning(options: VerifyOptions, baseline: ServiceSta
     }
     if (probe.reason === 'timeout' && probe.silent) {
       stalledSince ??= probedAt;
-      if (Date.now() - stalledSince < grace) continue;
+      if (Date.now() < Math.max(stalledSince + grace, startDeadline)) continue;
       return {
         ok: false,
         reason: 'unhealthy',

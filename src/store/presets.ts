@@ -204,8 +204,11 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       // 503 while starting; the version is only told to local callers, which we are.
       healthUrl: 'http://127.0.0.1:18789/startupz',
       versionField: 'version',
-      // Cold start is 9–20 s; 2026.9.6's first start also migrates its database.
-      verifyTimeout: 90,
+      // OpenClaw's own updater gives a gateway started by an update five minutes to become healthy (its startup
+      // watchdog, STARTUP_MIGRATION_LEASE_TTL_MS; docs/gateway/restart-recovery.md), and fails only then: a cold start
+      // is 9–20 s on an idle host, 2026.9.6's first start also migrates its database, and on a host at load 9 we
+      // measured 35–83 s from restart to `started`. A crash or a wrong answer still fails at once.
+      verifyTimeout: 300,
       stableFor: 10,
       // `main` (dist/index.js) answers --version on a fast path, after it has checked that the
       // lifecycle scripts ran (.openclaw-lifecycle-pending gone): the bin (openclaw.mjs) only wraps it.

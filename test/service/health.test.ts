@@ -1,5 +1,5 @@
 // The stability window's judgement of a process that is up: silence for a few seconds (a busy event loop) is not a
-// broken release, a wrong answer is, and silence past the grace is.
+// broken release, a wrong answer is, and silence past the grace and the start's deadline is.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -56,12 +56,12 @@ describe('verifyRunning: the stability window', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(3_500); // judged only once it answered again
   }, 20_000);
 
-  it('silent past the grace: unhealthy, saying for how long', async () => {
+  it("silent past the grace, the start's deadline passed: unhealthy, saying for how long", async () => {
     const e = await endpoint();
     servers.push(e.server);
     setTimeout(() => e.set('silent'), 300);
     const started = Date.now();
-    const result = await verifyRunning(options(e.url, 3_000), null);
+    const result = await verifyRunning({ ...options(e.url, 3_000), timeoutMs: 1_000 }, null);
     expect(result).toMatchObject({
       ok: false,
       reason: 'unhealthy',
@@ -70,6 +70,35 @@ describe('verifyRunning: the stability window', () => {
       ),
     });
     expect(Date.now() - started).toBeGreaterThanOrEqual(3_000);
+  }, 20_000);
+
+  // A busy start (openclaw on a loaded host: `started`, then silent while it loads its plugins and resumes a turn) is
+  // judged no sooner than a start that had not answered yet: silence counts against the grace only past the deadline.
+  it("silent past the grace but within the start's deadline, then answers: verified", async () => {
+    const e = await endpoint();
+    servers.push(e.server);
+    setTimeout(() => e.set('silent'), 300);
+    setTimeout(() => e.set('ok'), 5_000); // silent ~4.7 s: past the 2 s grace, inside the 8 s deadline
+    const started = Date.now();
+    const result = await verifyRunning({ ...options(e.url, 2_000), timeoutMs: 8_000 }, null);
+    expect(result.ok, JSON.stringify(result)).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4_500);
+  }, 20_000);
+
+  it("silent from within the start's deadline to past it and the grace: unhealthy at the deadline, not before", async () => {
+    const e = await endpoint();
+    servers.push(e.server);
+    setTimeout(() => e.set('silent'), 300);
+    const started = Date.now();
+    const result = await verifyRunning({ ...options(e.url, 2_000), timeoutMs: 6_000 }, null);
+    expect(result).toMatchObject({
+      ok: false,
+      reason: 'unhealthy',
+      detail: expect.stringMatching(
+        /^within the stability window: no answer from .* \(no answer within 2000 ms\), for [5-9] s$/,
+      ),
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(6_000);
   }, 20_000);
 
   it('a wrong answer in the window fails at once, without the grace', async () => {

@@ -30,7 +30,7 @@ describe('init --preset openclaw', () => {
       unit: 'openclaw-gateway.service',
       healthUrl: 'http://127.0.0.1:18789/startupz',
       versionField: 'version',
-      verifyTimeout: 90,
+      verifyTimeout: 300,
       stableFor: 10,
       node,
       smoke: ['dist/index.js', '--version'],
