@@ -21,7 +21,7 @@ import { checkAllowScripts } from './scripts/allow-scripts.js';
 import type { Reused } from './fast.js';
 import { NPM_WRITES, installFastOrFull } from './fast-or-full.js';
 import { treeFallbackReason } from './fast.js';
-import { type PlacingBeside, placeBeside } from './place-beside.js';
+import { type PlacingBeside, discard, placeBeside } from './place-beside.js';
 import { flatNpmOptions, type ResolvedTree } from './resolve/resolve-tree.js';
 import { resolutionOf, resolvePackageTree } from './resolve/package-tree.js';
 import type { TreeAhead } from './resolve/tree-ahead.js';
@@ -87,6 +87,11 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
         signal: sideSignal,
       })
     : undefined;
+  // The tree kept for the package, told once it is read (before it is known to hold), or nothing once the resolution ends.
+  let toldKept!: (tree: ResolvedTree | undefined) => void;
+  const keptGuess = new Promise<ResolvedTree | undefined>((resolve) => {
+    toldKept = resolve;
+  });
   const treeP = resolution
     ? resolvePackageTree({
         pkg,
@@ -99,11 +104,15 @@ export async function stageRelease(input: StageInput): Promise<StagedRelease> {
         signal: sideSignal,
         onGuess: (guess) => ahead?.offer(guess),
         treeAhead: input.treeAhead,
+        onKept: toldKept,
       })
     : Promise.resolve(undefined);
-  treeP.catch(() => undefined);
+  treeP.then(
+    () => toldKept(undefined),
+    () => toldKept(undefined),
+  );
   try {
-    return await stageResolving(input, { node, flat, treeP, sideSignal, previous, ahead });
+    return await stageResolving(input, { node, flat, treeP, keptGuess, sideSignal, previous, ahead });
   } finally {
     stopSideWork.abort();
     // Nothing writes in the staging folder once staging returns: the caller renames or removes it.
@@ -117,6 +126,8 @@ async function stageResolving(
     node: NodeRuntime;
     flat: Record<string, unknown>;
     treeP: Promise<ResolvedTree | undefined>;
+    /** The tree kept for the package once it is read, before it is known to hold; undefined once `treeP` settled without one. */
+    keptGuess: Promise<ResolvedTree | undefined>;
     /** Aborted when staging ends: work started beside the resolution stops with it. */
     sideSignal: AbortSignal;
     /** The newest earlier release with a tree record (placePackages links from it). */
@@ -194,7 +205,28 @@ async function stageResolving(
     ? { stored: mainStored.links, fetchTarball: async () => void (await fetchTarball()) }
     : { tarball: { integrity: pkg.integrity ?? integrity, tarball }, fetchTarball: async () => undefined };
   let beside: PlacingBeside | undefined;
+  const placing = async (tree: ResolvedTree) =>
+    placeBeside({
+      layout,
+      work,
+      tree,
+      previous: await resolving.previous,
+      pacoteOptions: flat,
+      signal: runtime.signal,
+      fetchedAhead: resolving.ahead?.fetched.bind(resolving.ahead),
+    });
   try {
+    // A kept tree very likely holds: its packages are placed at once, while its packuments are still asked for.
+    // Placing runs nothing of theirs (scripts wait for the tree that holds), and what it placed is discarded if the
+    // tree given is another.
+    const guess = await resolving.keptGuess;
+    if (guess && placeable(guess, pkg)) {
+      progress({
+        phase: 'reuse',
+        message: `placing the ${guess.deps.length} dependencies of the kept tree while it is revalidated`,
+      });
+      beside = await placing(guess);
+    }
     // The tree usually comes first: its packages are placed beside the package while it still unpacks.
     const resolved = await treeP.then(
       (tree) => ({ tree }),
@@ -202,20 +234,17 @@ async function stageResolving(
     );
     const tree = 'tree' in resolved ? resolved.tree : undefined;
     resolving.ahead?.close();
+    if (beside && guess && !(tree && samePlacement(tree, guess))) {
+      await discard(layout, beside);
+      beside = undefined;
+      progress({ phase: 'reuse', message: 'the kept tree no longer holds: what was placed from it is discarded' });
+    }
     if (tree) {
       progress({ phase: 'resolve', message: resolvedMessage(tree) });
       refuseUnsignedDependencies(pkg.dependencySignatures, tree.deps, `${pkg.name}@${pkg.version}`);
-      if (!treeFallbackReason(tree)) {
+      if (!beside && !treeFallbackReason(tree)) {
         progress({ phase: 'reuse', message: `placing ${tree.deps.length} dependencies while the package unpacks` });
-        beside = placeBeside({
-          layout,
-          work,
-          tree,
-          previous: await resolving.previous,
-          pacoteOptions: flat,
-          signal: runtime.signal,
-          fetchedAhead: resolving.ahead?.fetched.bind(resolving.ahead),
-        });
+        beside = await placing(tree);
       }
     } else if (!('error' in resolved)) {
       progress({ phase: 'resolve', message: 'nothing to resolve: full install' });
@@ -248,6 +277,24 @@ async function stageResolving(
  * Where the main package's files came from: linked from the store (and the tarball fetched only if the fast
  * path is given up), or its tarball, unpacked here (and added to the store once the release is sealed).
  */
+/** Whether a tree's packages may be placed before it is known to hold: the fast path would take it as it is. */
+function placeable(tree: ResolvedTree, pkg: ResolvedPackage): boolean {
+  if (treeFallbackReason(tree)) return false;
+  try {
+    refuseUnsignedDependencies(pkg.dependencySignatures, tree.deps, `${pkg.name}@${pkg.version}`);
+    return true;
+  } catch {
+    return false; // refused once it is the tree given, not before
+  }
+}
+
+/** Whether what was placed for `guess` is what `tree` places: the same packages, for the same Node. */
+function samePlacement(tree: ResolvedTree, guess: ResolvedTree): boolean {
+  return (
+    tree.deps === guess.deps || (tree.node === guess.node && JSON.stringify(tree.deps) === JSON.stringify(guess.deps))
+  );
+}
+
 type MainSource = { fetchTarball: () => Promise<void> } & (
   | { stored: FromStore }
   | { tarball: { integrity: string; tarball: string } }

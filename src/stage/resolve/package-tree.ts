@@ -54,11 +54,17 @@ export interface PackageTreeInput {
   onGuess: (guess: Guess) => void;
   /** The tree guessed for the spec (tree-ahead.ts); the key used is remembered in it for the next time. */
   treeAhead?: TreeAhead | undefined;
+  /**
+   * Told the tree kept for this package once it is read, before it is known to hold (tree-cache.ts): what the
+   * resolution then gives has these very `deps` when it holds.
+   */
+  onKept?: ((tree: ResolvedTree) => void) | undefined;
 }
 
 export async function resolvePackageTree(input: PackageTreeInput): Promise<ResolvedTree> {
   const { pkg, resolution, runtime, node } = input;
   const tarball = resolution.from === 'tarball';
+  const real = { resolved: pkg.resolved, integrity: pkg.integrity };
   const spec = tarball ? await writeStandIn(input.scratch, pkg.manifest as Record<string, unknown>) : resolution.spec;
   const key = treeKey({
     name: pkg.name,
@@ -87,9 +93,10 @@ export async function resolvePackageTree(input: PackageTreeInput): Promise<Resol
     nodeVersion: node.version,
     seeds: input.seeds,
     onGuess: input.onGuess,
+    onKept: input.onKept && ((kept) => input.onKept!(tarball ? withRealRoot(kept, real) : kept)),
   });
   if (key && input.treeAhead) await rememberTree(input.treeAhead, key);
-  return tarball ? withRealRoot(tree, { resolved: pkg.resolved, integrity: pkg.integrity }) : tree;
+  return tarball ? withRealRoot(tree, real) : tree;
 }
 
 /** The parts of a tarball's manifest the prefetch starts from (a child gets them as JSON: nothing else). */

@@ -83,8 +83,8 @@ export function resolutionSettings(npmConfig: Record<string, string>): [string, 
 }
 
 /**
- * `resolveTree`, or the tree kept under `key` while it still holds (a kept tree's packages are told to
- * `onGuess` as soon as it is read); a tree resolved afresh is kept for the next time.
+ * `resolveTree`, or the tree kept under `key` while it still holds (a kept tree is told to `onKept`, and its
+ * packages to `onGuess`, as soon as it is read); a tree resolved afresh is kept for the next time.
  * Keeping is best effort: a cache that cannot be read or written only means resolving as before.
  */
 export async function resolveTreeKept(
@@ -92,6 +92,11 @@ export async function resolveTreeKept(
     key: string | undefined;
     /** The tree guessed for this spec, revalidated while the package was fetched (tree-ahead.ts). */
     ahead?: { tree: Promise<AheadTree | undefined>; stop(): void } | undefined;
+    /**
+     * Told the kept tree under `key` once it is read, before its packuments are revalidated: a guess (the tree
+     * given is this very `deps` array when it holds, another when it does not).
+     */
+    onKept?: ((tree: KeptTree['tree']) => void) | undefined;
   },
 ): Promise<ResolvedTree> {
   const { key } = options;
@@ -101,6 +106,7 @@ export async function resolveTreeKept(
     const started = performance.now();
     // Its packages' tarballs are fetched ahead while it is revalidated: guesses still, until it is.
     const offer = (tree: KeptTree['tree']) => {
+      options.onKept?.(tree);
       for (const node of tree.deps) {
         if (node.resolved && node.integrity && /^https?:/.test(node.resolved))
           options.onGuess?.({
