@@ -37,7 +37,7 @@ const BASE = '2026.9.6';
 const CANDIDATE = `${BASE}-startupz-not-started`;
 /** Where 2026.9.6 builds its /startupz (and /startup) body; its HTTP status was decided before, from `ok`. */
 const PROBE_BODY = 'function startupProbeBody(result, includeDetails) {';
-/** The rehearsal waits this long for a healthy answer (the preset's 90 s; a cold start is 9-20 s at idle). */
+/** The rehearsal waits this long for a healthy answer (less than the preset's 300 s; a cold start is 9-20 s at idle). */
 const VERIFY_TIMEOUT_S = 60;
 
 type StepJson = { name: string; status: string; detail?: string; evidence?: any };

@@ -289,7 +289,7 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     // A chat turn in flight on 9.5 (a user's message through the gateway, the model still streaming its answer).
     const turn = openclawCli(['agent', '--agent', 'main', '--message', `${TURN}: count for me`, '--json']);
     const inFlight = await model.waitFor((r) => r.stream && r.text.includes(TURN), 300_000);
-    // The rehearsal is not the subject here (and under a loaded machine's cold starts it can outlast its 90 s).
+    // The rehearsal is not the subject here (and on a loaded machine a cold start of its candidate is long).
     const watch = outsideWatch(port);
     const updated = await rs(['update', `openclaw@${TO}`, '--no-preflight']);
     const seen = await watch.stop();
