@@ -28,6 +28,7 @@ import { type TarEntry, encodeTarball } from '../support/bad-tarballs.ts';
 
 import { runThisFileAsRoot } from '../support/accounts.ts';
 import { treeOf } from '../support/root.ts';
+import { npmGlobal as npmGlobalOf } from '../support/npm-global.ts';
 runThisFileAsRoot(
   'its hostile postinstall writes through a sealed file, which only root can (modes stop an account); the manifest check that catches it is the subject',
 );
@@ -76,16 +77,9 @@ const withoutEnvJson = (tree: Record<string, string>) =>
  */
 let npmCache: string;
 
-/** The judge of tree equality: `npm install -g --prefix` of `spec`; the package's folder in that prefix. */
-async function npmGlobal(spec: string, extra: string[] = []): Promise<string> {
-  const prefix = tempDir('rs-fast-npm-');
-  await npm(['install', '-g', '--prefix', prefix, '--prefer-online', ...extra, spec], {
-    registry: inject('registryUrl'),
-    timeout: 120_000,
-    cache: npmCache,
-  });
-  return join(prefix, 'lib/node_modules/rs-fixture-fastpath');
-}
+/** The judge of tree equality: `npm install -g` of `spec`, with this file's npm cache; the package's folder. */
+const npmGlobal = (spec: string, extra: string[] = []) =>
+  npmGlobalOf(spec, 'rs-fixture-fastpath', { cache: npmCache, extra });
 
 /** A version whose own postinstall records the environment it saw (root-env.json). */
 const ROOT_RECORDS = '5.0.0-fast.6';

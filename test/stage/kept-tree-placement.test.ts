@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { defaultTestAccount } from '../support/accounts.ts';
 import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
-import { npm, publish } from '../support/registry.ts';
+import { publish } from '../support/registry.ts';
 import { treeOf } from '../support/root.ts';
+import { npmGlobal } from '../support/npm-global.ts';
 import { verifyRelease } from '../../src/store/release.ts';
 import { layoutOf } from '../../src/store/layout.ts';
 import { mutableEntries } from '../../src/platform/immutable.ts';
@@ -24,17 +25,6 @@ function writePackage(pkg: Record<string, unknown>): string {
   writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
   writeFileSync(join(dir, 'index.js'), `module.exports = ${JSON.stringify(`${pkg.name}@${pkg.version}`)};\n`);
   return dir;
-}
-
-/** The judge: `npm install -g --prefix` of the same spec; the package's folder there. */
-async function npmGlobal(spec: string): Promise<string> {
-  const prefix = tempDir('rs-keptplace-npm-');
-  await npm(['install', '-g', '--prefix', prefix, '--prefer-online', spec], {
-    registry: inject('registryUrl'),
-    timeout: 120_000,
-    cache: join(tempDir('rs-keptplace-npmcache-'), 'cache'),
-  });
-  return join(prefix, 'lib/node_modules', APP);
 }
 
 const SPECULATIVE = /reuse: placing the 2 dependencies of the kept tree while it is revalidated/;
@@ -94,7 +84,7 @@ describe('the kept tree placed before it is known to hold', () => {
       expect(stale.json.result.reused.packages).toBe(1);
       const release = join(root, 'releases/1.0.1');
       expect(depVersion(release)).toBe('1.1.0');
-      expect(treeOf(release)).toEqual(treeOf(await npmGlobal(`${APP}@1.0.1`)));
+      expect(treeOf(release)).toEqual(treeOf(await npmGlobal(`${APP}@1.0.1`, APP)));
       expect(readdirSync(join(root, 'staging'))).toEqual([]);
       // 1.0.0, which the discarded placement linked from, is as it was.
       expect(treeOf(join(root, 'releases/1.0.0'))).toEqual(before);

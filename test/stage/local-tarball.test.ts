@@ -12,6 +12,7 @@ import { defaultTestAccount } from '../support/accounts.ts';
 import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
 import { npm, publish } from '../support/registry.ts';
 import { treeOf } from '../support/root.ts';
+import { npmGlobal as npmGlobalOf } from '../support/npm-global.ts';
 
 const NAME = 'rs-fixture-localtgz';
 const DEP = 'rs-fixture-localtgz-dep';
@@ -35,16 +36,8 @@ async function packApp(version: string, dependencies: Record<string, string>): P
   return join(out, `${NAME}-${version}.tgz`);
 }
 
-/** The judge: `npm install -g --prefix` of the same tarball (or URL); the package's folder there. */
-async function npmGlobal(spec: string): Promise<string> {
-  const prefix = tempDir('rs-localtgz-npm-');
-  await npm(['install', '-g', '--prefix', prefix, '--prefer-online', spec], {
-    registry: inject('registryUrl'),
-    timeout: 120_000,
-    cache: join(tempDir('rs-localtgz-npmcache-'), 'cache'),
-  });
-  return join(prefix, 'lib/node_modules', NAME);
-}
+/** The judge: `npm install -g` of the same tarball (or URL); the package's folder there. */
+const npmGlobal = (spec: string) => npmGlobalOf(spec, NAME);
 
 const sri = (file: string) => `sha512-${createHash('sha512').update(readFileSync(file)).digest('base64')}`;
 
