@@ -273,10 +273,6 @@ async function stageResolving(
   }
 }
 
-/**
- * Where the main package's files came from: linked from the store (and the tarball fetched only if the fast
- * path is given up), or its tarball, unpacked here (and added to the store once the release is sealed).
- */
 /** Whether a tree's packages may be placed before it is known to hold: the fast path would take it as it is. */
 function placeable(tree: ResolvedTree, pkg: ResolvedPackage): boolean {
   if (treeFallbackReason(tree)) return false;
@@ -295,6 +291,10 @@ function samePlacement(tree: ResolvedTree, guess: ResolvedTree): boolean {
   );
 }
 
+/**
+ * Where the main package's files came from: linked from the store (and the tarball fetched only if the fast
+ * path is given up), or its tarball, unpacked here (and added to the store once the release is sealed).
+ */
 type MainSource = { fetchTarball: () => Promise<void> } & (
   | { stored: FromStore }
   | { tarball: { integrity: string; tarball: string } }
