@@ -28,7 +28,7 @@ import { type TarEntry, encodeTarball } from '../support/bad-tarballs.ts';
 
 import { runThisFileAsRoot } from '../support/accounts.ts';
 import { treeOf } from '../support/root.ts';
-import { npmGlobal as npmGlobalOf } from '../support/npm-global.ts';
+import { npmGlobal as npmGlobalOf } from '../support/npm-packages.ts';
 runThisFileAsRoot(
   'its hostile postinstall writes through a sealed file, which only root can (modes stop an account); the manifest check that catches it is the subject',
 );

@@ -3,14 +3,14 @@
 // does not hold (a dependency published since, in range), what was placed from it is discarded before anything runs,
 // and the tree resolved afresh is placed instead: the release is what `npm install -g` installs, nothing is left in
 // staging. Staged by the suite's default test account (a normal account wherever the run can make one: CI as root).
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { defaultTestAccount } from '../support/accounts.ts';
-import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
+import { fixtureRoot, rs } from '../support/cli.ts';
 import { publish } from '../support/registry.ts';
 import { treeOf } from '../support/root.ts';
-import { npmGlobal } from '../support/npm-global.ts';
+import { npmGlobal, packageDir } from '../support/npm-packages.ts';
 import { verifyRelease } from '../../src/store/release.ts';
 import { layoutOf } from '../../src/store/layout.ts';
 import { mutableEntries } from '../../src/platform/immutable.ts';
@@ -19,13 +19,9 @@ const APP = 'rs-fixture-keptplace-app';
 const DEP = 'rs-fixture-keptplace-dep';
 const SLOW = 240_000;
 
-function writePackage(pkg: Record<string, unknown>): string {
-  const dir = tempDir('rs-keptplace-src-');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
-  writeFileSync(join(dir, 'index.js'), `module.exports = ${JSON.stringify(`${pkg.name}@${pkg.version}`)};\n`);
-  return dir;
-}
+/** A package folder whose index.js says which package it is. */
+const writePackage = (pkg: Record<string, unknown>) =>
+  packageDir(pkg, 'rs-keptplace-src-', `module.exports = ${JSON.stringify(`${pkg.name}@${pkg.version}`)};\n`);
 
 const SPECULATIVE = /reuse: placing the 2 dependencies of the kept tree while it is revalidated/;
 const DISCARDED = /reuse: the kept tree no longer holds: what was placed from it is discarded/;

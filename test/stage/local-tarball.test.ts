@@ -12,7 +12,7 @@ import { defaultTestAccount } from '../support/accounts.ts';
 import { fixtureRoot, rs, tempDir } from '../support/cli.ts';
 import { npm, publish } from '../support/registry.ts';
 import { treeOf } from '../support/root.ts';
-import { npmGlobal as npmGlobalOf } from '../support/npm-global.ts';
+import { npmGlobal as npmGlobalOf } from '../support/npm-packages.ts';
 
 const NAME = 'rs-fixture-localtgz';
 const DEP = 'rs-fixture-localtgz-dep';

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { treeOf } from './root.ts';
 import { expect, inject } from 'vitest';
 import { rs, tempDir } from './cli.ts';
-import { npm, publish } from './registry.ts';
+import { publish } from './registry.ts';
+import { npmGlobal } from './npm-packages.ts';
 
 export interface StoreFixture {
   app: string;
@@ -119,15 +120,9 @@ export async function publishMainFixture(prefix: string, fx: StoreFixture): Prom
   return name;
 }
 
-/** The judge of tree equality: `npm install -g --prefix` of `spec`, with `cache` as npm's cache. */
+/** The judge of tree equality: `npm install -g` of `app@version`, with `cache` as npm's cache; its tree. */
 export async function npmTree(app: string, version: string, cache: string): Promise<Record<string, string>> {
-  const prefix = tempDir('rs-cas-npm-', null);
-  await npm(['install', '-g', '--prefix', prefix, '--prefer-online', `${app}@${version}`], {
-    registry: inject('registryUrl'),
-    timeout: 120_000,
-    cache,
-  });
-  return treeOf(join(prefix, 'lib/node_modules', app));
+  return treeOf(await npmGlobal(`${app}@${version}`, app, { cache, owner: null }));
 }
 
 /** Where each file of package `name` in release `version` lives: [path, inode]. */

@@ -3,24 +3,19 @@
 // `npm install -g` builds: here with an engine-gated dependency (arborist must judge engines against the
 // configured Node's version, not guess), an optional package for another platform (dropped as npm's
 // reify drops it) and a dependency shared with the other fixtures. Against the seeded Verdaccio.
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import cacache from 'cacache';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { resolveTree, resolvesInProcess } from '../../../dist/stage/resolve/resolve-tree.js';
 import { tempDir } from '../../support/cli.ts';
 import { npm, publish } from '../../support/registry.ts';
+import { packageDir } from '../../support/npm-packages.ts';
 
 const SLOW = 120_000;
 const MAJOR = Number(process.versions.node.split('.')[0]);
 
-function writePackage(pkg: Record<string, unknown>): string {
-  const dir = tempDir('rs-resolve-src-');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
-  writeFileSync(join(dir, 'index.js'), 'module.exports = 1;\n');
-  return dir;
-}
+const writePackage = (pkg: Record<string, unknown>) => packageDir(pkg, 'rs-resolve-src-');
 
 beforeAll(async () => {
   const registry = inject('registryUrl');

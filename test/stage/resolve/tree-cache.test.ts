@@ -2,7 +2,7 @@
 // built from is unchanged, as the registry says when asked conditionally; then it is the tree arborist
 // builds afresh and the one npm install -g installs. A new version in range, another Node or other npm
 // settings: resolved afresh. Against the seeded Verdaccio (ETags, no Cache-Control).
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { flatNpmOptions } from '../../../dist/stage/resolve/resolve-tree.js';
@@ -11,18 +11,13 @@ import { allUnchanged, allUnchangedBeside, answeredOnThread } from '../../../dis
 import { readKept, resolveTreeKept, treeKey } from '../../../dist/stage/resolve/tree-cache.js';
 import { tempDir } from '../../support/cli.ts';
 import { npm, publish } from '../../support/registry.ts';
+import { packageDir } from '../../support/npm-packages.ts';
 
 const SLOW = 120_000;
 const APP = 'rs-fixture-tcache-app';
 const DEP = 'rs-fixture-tcache-dep';
 
-function writePackage(pkg: Record<string, unknown>): string {
-  const dir = tempDir('rs-tcache-src-');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
-  writeFileSync(join(dir, 'index.js'), 'module.exports = 1;\n');
-  return dir;
-}
+const writePackage = (pkg: Record<string, unknown>) => packageDir(pkg, 'rs-tcache-src-');
 
 beforeAll(async () => {
   const registry = inject('registryUrl');
