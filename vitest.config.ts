@@ -110,8 +110,8 @@ const OPENCLAW = ['**/*.openclaw.test.ts'];
 // (RS_SKIP_INSTALL_SHAPES, which says so in each file), so each real gateway run happens once per CI run.
 const SHAPES = ['test/unit-files/*-shape.openclaw.test.ts'];
 const ONLY_SHAPES = process.env.RS_OPENCLAW_TIER === 'shapes';
-// The real gateway always runs on Node 24 (openclaw refuses older), so the openclaw tier runs in the suite's
-// Node 24 pass (CI's second run, .ci/run); under Node 20 it would repeat the same gateway runs, several minutes
+// The real gateway always runs on Node 24 (openclaw refuses older), so the openclaw tier runs in CI's Node 24 pass
+// (beside its Node 20 pass, .ci/run); under Node 20 it would repeat the same gateway runs, several minutes
 // each, with only our CLI's Node changed, which the integration tier already covers on both.
 const OPENCLAW_TIER = Number(process.versions.node.split('.')[0]) >= 24;
 if ((!OPENCLAW_TIER || ONLY_SHAPES) && !process.env.RS_OPENCLAW_TIER_NOTE) {
@@ -119,7 +119,7 @@ if ((!OPENCLAW_TIER || ONLY_SHAPES) && !process.env.RS_OPENCLAW_TIER_NOTE) {
   process.stderr.write(
     OPENCLAW_TIER
       ? `openclaw tier: only the install shapes (${SHAPES.join(', ')}): RS_OPENCLAW_TIER=shapes; the other files run in CI's Node 24 pass (.ci/run)\n`
-      : `openclaw tier (*.openclaw.test.ts) skipped: Node ${process.versions.node}; it runs under Node 24, CI's second pass (.ci/run)\n`,
+      : `openclaw tier (*.openclaw.test.ts) skipped: Node ${process.versions.node} (the real gateway needs 24); it runs in CI's Node 24 pass, beside this one (.ci/run), or here with Node 24 first in PATH\n`,
   );
 }
 
