@@ -6,6 +6,15 @@ declare module 'pacote' {
   export type Packument = import('./npm-types.js').Packument;
   export function manifest(spec: string, opts?: PacoteOptions): Promise<PacoteManifest>;
   export function packument(spec: string, opts?: PacoteOptions): Promise<Packument>;
+  /** The fetcher of a tarball URL (`remote` specs); tarballStream calls `handler` with the tarball's bytes, again on a retry. */
+  export class RemoteFetcher {
+    constructor(spec: string, opts?: PacoteOptions);
+    /** The URL fetched (the registry's host put in where pacote's replaceRegistryHost says). */
+    readonly resolved: string;
+    /** The spec as a manifest's `_from` gives it. */
+    readonly from: string;
+    tarballStream<T>(handler: (stream: NodeJS.ReadableStream) => Promise<T>): Promise<T>;
+  }
   export const tarball: {
     file(
       spec: string,

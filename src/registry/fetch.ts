@@ -36,7 +36,7 @@ import {
 import { asPackageJson } from '../platform/package-json.js';
 import { networkDeadlines, withNetworkDeadline } from './network.js';
 import { channelTag } from './dist-tags.js';
-import { fileTarballManifest } from './tarball-manifest.js';
+import { fileTarballManifest, remoteTarballManifest } from './tarball-manifest.js';
 
 /** The parts of a registry packument release-switcher reads (our own shape: the public types never name pacote's). */
 export interface PackumentView {
@@ -210,11 +210,14 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
         await document;
         // Verification reads the full document; the version check below then reuses it from packumentCache.
         const verifying = plan?.pacote.verifySignatures ? { fullMetadata: true } : {};
-        // A tarball file: its package.json without extracting all of it (tarball-manifest.ts), else pacote's way.
+        // A tarball (a file or a URL): its package.json without extracting all of it (tarball-manifest.ts), else
+        // pacote's way (which takes a URL's tarball from npm's cache, where the cheap way left it).
         const cheap =
           parsed.type === 'file' && parsed.fetchSpec
             ? await fileTarballManifest(parsed.fetchSpec, parsed.saveSpec ?? spec, opts)
-            : undefined;
+            : parsed.type === 'remote'
+              ? await remoteTarballManifest(spec, opts)
+              : undefined;
         manifest = cheap ?? (await pacote.manifest(spec, { ...opts, ...verifying, ...plan?.pacote }));
         Object.assign(opts, verifying);
         signatures = tarballRecord ?? judgeSignatures(spec, plan, manifest);
