@@ -101,21 +101,23 @@ async function listTarball(stream: NodeJS.ReadableStream): Promise<Listed> {
       });
     },
   });
-  parser.on('error', () => {
-    unreadable = true;
-  });
   await new Promise<void>((resolve, reject) => {
+    let ended = false;
+    // A listing that fails (at any byte, or at the end: a truncated tarball) settles once every byte is read.
+    parser.on('error', () => {
+      unreadable = true;
+      if (ended) resolve();
+    });
+    parser.on('end', () => resolve());
     stream.on('error', reject);
     stream.on('data', (chunk: Buffer) => {
       hash.update(chunk);
       if (!unreadable) parser.write(chunk);
     });
     stream.on('end', () => {
+      ended = true;
       if (unreadable) resolve();
-      else {
-        parser.on('end', () => resolve());
-        parser.end();
-      }
+      else parser.end();
     });
   });
   return { integrity: `sha512-${hash.digest('base64')}`, packageJson: unreadable ? undefined : packageJson };

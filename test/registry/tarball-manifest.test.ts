@@ -86,6 +86,13 @@ describe('fileTarballManifest', () => {
     writeFileSync(file, 'not gzip at all');
     expect(await fileTarballManifest(file, `file:${file}`, { cache: cache() })).toBeUndefined();
   });
+
+  it('leaves a truncated tarball to pacote (the listing fails at its end)', async () => {
+    const whole = readFileSync(appTarball());
+    const file = join(work, 'truncated.tgz');
+    writeFileSync(file, whole.subarray(0, whole.length - 40));
+    expect(await fileTarballManifest(file, `file:${file}`, { cache: cache() })).toBeUndefined();
+  });
 });
 
 describe('remoteTarballManifest', () => {
