@@ -10,22 +10,22 @@ export interface Where {
   where?: string;
 }
 
-/** Why it is skipped and where it runs instead, said on stderr too (the default reporter prints only a count). */
-function skipReason(can: Where, title: string): string {
-  const reason = `skipped: ${can.why ?? 'not available here'}; it runs ${can.where ?? 'in CI, as root on Linux'}`;
-  process.stderr.write(`${title}: ${reason}\n`);
-  return reason;
+/** The title of a skipped suite or case: why it is skipped and where it runs instead, said on stderr too (the default reporter prints only a count). */
+function skippedTitle(can: Where, title: string): string {
+  const skipped = `${title} (skipped: ${can.why ?? 'not available here'}; it runs ${can.where ?? 'in CI, as root on Linux'})`;
+  process.stderr.write(`${skipped}\n`);
+  return skipped;
 }
 
 export function describeWhere(can: Where, title: string, body: () => void): void {
   if (can.ok) describe(title, body);
-  else describe.skip(`${title} (${skipReason(can, title)})`, body);
+  else describe.skip(skippedTitle(can, title), body); // the title says why and where it runs
 }
 
 /** One test that needs what this machine may lack: as describeWhere, for a single case. */
 export function itWhere(can: Where, title: string, body: () => Promise<void> | void, timeout?: number): void {
   if (can.ok) it(title, body, timeout);
-  else it.skip(`${title} (${skipReason(can, title)})`, body);
+  else it.skip(skippedTitle(can, title), body); // the title says why and where it runs
 }
 
 /** A program the test runs (fish, zsh, groff…): present, or why not and where it is. */
