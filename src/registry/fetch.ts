@@ -210,15 +210,9 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
         await document;
         // Verification reads the full document; the version check below then reuses it from packumentCache.
         const verifying = plan?.pacote.verifySignatures ? { fullMetadata: true } : {};
-        // A tarball (a file or a URL): its package.json without extracting all of it (tarball-manifest.ts), else
-        // pacote's way (which takes a URL's tarball from npm's cache, where the cheap way left it).
-        const cheap =
-          parsed.type === 'file' && parsed.fetchSpec
-            ? await fileTarballManifest(parsed.fetchSpec, parsed.saveSpec ?? spec, opts)
-            : parsed.type === 'remote'
-              ? await remoteTarballManifest(spec, opts)
-              : undefined;
-        manifest = cheap ?? (await pacote.manifest(spec, { ...opts, ...verifying, ...plan?.pacote }));
+        manifest =
+          (await tarballManifest(parsed, spec, opts)) ??
+          (await pacote.manifest(spec, { ...opts, ...verifying, ...plan?.pacote }));
         Object.assign(opts, verifying);
         signatures = tarballRecord ?? judgeSignatures(spec, plan, manifest);
         if (fromRegistry) dependencySignatures = await dependencyPlan(config.verifySignatures, opts, keys);
@@ -271,6 +265,21 @@ export async function resolvePackage(rawSpec: string, request: ResolveRequest): 
     dependencySignatures,
     ...(recorded ? { packument: { key: recorded[0], json: recorded[1], askedAt } } : {}),
   };
+}
+
+/**
+ * A tarball's manifest (a file's or a URL's) without extracting all of it (tarball-manifest.ts); undefined for a
+ * registry spec, or where only pacote's way can tell (which takes a URL's tarball from npm's cache, where this left it).
+ */
+async function tarballManifest(
+  parsed: ParsedSpec,
+  spec: string,
+  opts: PacoteOptions,
+): Promise<PacoteManifest | undefined> {
+  if (parsed.type === 'file' && parsed.fetchSpec)
+    return await fileTarballManifest(parsed.fetchSpec, parsed.saveSpec ?? spec, opts);
+  if (parsed.type === 'remote') return await remoteTarballManifest(spec, opts);
+  return undefined;
 }
 
 function fromPackageJsonNormalizer(error: unknown): boolean {

@@ -15,6 +15,7 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import './lazy-pacote.js';
 import pacote from 'pacote';
 import type { PacoteManifest, PacoteOptions } from '../model/npm-types.js';
 
