@@ -92,20 +92,24 @@ export function flatNpmOptions(
 export async function resolveTree(options: ResolveTreeOptions): Promise<ResolvedTree> {
   if (!options.child && resolvesInProcess(options.nodeVersion)) return resolveInProcess(options);
   const child = fileURLToPath(new URL('./resolve-child.js', import.meta.url));
+  // mkdtemp's folder is 0700 and its files 0600: the options hold npm's credentials (`_authToken`, `_auth`), which
+  // go to the child through this file, never its arguments (any user reads those in /proc/<pid>/cmdline).
   const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'rs-tree-')), 'tree.json');
   try {
     const packument = options.packument && {
       key: options.packument.key,
       file: path.join(path.dirname(out), 'packument.json'),
     };
-    if (packument) await fs.writeFile(packument.file, options.packument!.json);
-    const input = JSON.stringify({
+    if (packument) await fs.writeFile(packument.file, options.packument!.json, { mode: 0o600 });
+    const input = path.join(path.dirname(out), 'options.json');
+    const childOptions = {
       spec: options.spec,
       flat: { ...flatNpmOptions(options.npmConfig, options.npmCache, options.registry), ...options.verify },
       packument,
       seeds: options.seeds,
       rootManifest: options.rootManifest,
-    });
+    };
+    await fs.writeFile(input, JSON.stringify(childOptions), { mode: 0o600, flag: 'wx' });
     const result = await run(options.nodePath, [child, input, out], {
       env: options.env,
       timeoutMs: RESOLVE_TIMEOUT_MS,
