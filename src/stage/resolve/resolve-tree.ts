@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { networkDeadlines } from '../../registry/network.js';
 import { ReleaseSwitcherError, isReleaseSwitcherError } from '../../model/errors.js';
 import { nodeMajor } from '../../platform/node.js';
+import { makeNpmCachePrivate } from '../../platform/npm-cache.js';
+import { credentialsAsAuth } from '../../platform/npm-credentials.js';
 import { run, tail } from '../../platform/subprocess.js';
 import type { PackumentHandoff } from '../../registry/fetch.js';
 import { signatureError } from '../../registry/signatures.js';
@@ -71,7 +73,10 @@ export interface ResolveTreeOptions {
   child?: boolean | undefined;
 }
 
-/** npm's flat settings as arborist/pacote take them: strings where npm would give arrays, dates, booleans. */
+/**
+ * npm's flat settings as arborist/pacote take them: strings where npm would give arrays, dates, booleans; a registry
+ * URL's user and password as that registry's `_auth` (platform/npm-credentials.ts: never in a URL npm writes down).
+ */
 export function flatNpmOptions(
   npmConfig: Record<string, string>,
   npmCache: string,
@@ -86,7 +91,8 @@ export function flatNpmOptions(
   for (const key of ['strict-ssl', 'legacy-peer-deps', 'force', 'include-staged']) {
     if (key in npmConfig) flat[key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] = npmConfig[key] === 'true';
   }
-  return flat;
+  makeNpmCachePrivate(npmCache);
+  return credentialsAsAuth(flat);
 }
 
 export async function resolveTree(options: ResolveTreeOptions): Promise<ResolvedTree> {
