@@ -24,6 +24,8 @@ export const UNIT = [
   'test/model/exit-severity.test.ts',
   'test/platform/chattr-batches.test.ts',
   'test/platform/lazy-require.test.ts',
+  'test/platform/npm-credentials.test.ts',
+  'test/platform/owned-path.test.ts',
   'test/platform/permission.test.ts',
   'test/platform/rotate-log.test.ts',
   'test/platform/subprocess.test.ts',
