@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { type RunAs, makeDirFor } from './run-as.js';
 
 const prepared = new Set<string>();
 
@@ -23,4 +24,15 @@ export function makeNpmCachePrivate(npmCache: string): void {
       return; // not ours to make (no such parent, no rights): npm says so in its own words when it needs it
     }
   }
+}
+
+/**
+ * The same for the npm we start for the service (its plugins' downloads, finalize's review), as its account: the cache
+ * its environment names (`npm_config_cache`, else `~/.npm` of its HOME), made 0700 and the service's own where it is
+ * not there yet and its parent is. Never fails: npm makes it as before when this cannot.
+ */
+export async function makeServiceNpmCachePrivate(env: NodeJS.ProcessEnv, who: RunAs | undefined): Promise<void> {
+  const cache = env.npm_config_cache ?? env.NPM_CONFIG_CACHE ?? (env.HOME ? path.join(env.HOME, '.npm') : undefined);
+  if (!cache || !path.isAbsolute(cache) || fs.existsSync(cache) || !fs.existsSync(path.dirname(cache))) return;
+  await makeDirFor(cache, who).catch(() => undefined);
 }

@@ -2,8 +2,12 @@
 // stripped, moved to the registry's own `_auth` npm reads (unless auth is set for it already); secret settings told
 // apart in any case; npm_config_* variables read as npm reads them (a `//host/:_authToken` keeps its name); the key
 // of a kept tree (tree-cache.ts) the same with or without credentials, and without them in it.
-import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { readNpmConfig } from '../../src/cli/npmrc.ts';
+import { makeNpmCachePrivate, makeServiceNpmCachePrivate } from '../../src/platform/npm-cache.ts';
 import {
   credentialsAsAuth,
   hasUrlCredentials,
@@ -117,5 +121,38 @@ describe("a kept tree's key", () => {
       ['@corp:registry', 'https://corp.example/'],
       ['omit', 'dev'],
     ]);
+  });
+});
+
+describe("npm's cache folder", () => {
+  const base = mkdtempSync(path.join(tmpdir(), 'rs-npm-cache-'));
+  afterAll(() => rmSync(base, { recursive: true, force: true }));
+  const mode = (dir: string) => statSync(dir).mode & 0o777;
+
+  it('is made 0700 with its _cacache where we make it first, whatever the umask', () => {
+    const old = process.umask(0o002);
+    try {
+      makeNpmCachePrivate(path.join(base, 'first', '.npm'));
+    } finally {
+      process.umask(old);
+    }
+    expect(mode(path.join(base, 'first', '.npm'))).toBe(0o700);
+    expect(mode(path.join(base, 'first', '.npm', '_cacache'))).toBe(0o700);
+  });
+
+  it('one that exists is left as its owner made it (a cache shared on purpose keeps working)', async () => {
+    const shared = path.join(base, 'shared');
+    mkdirSync(shared, { mode: 0o775 });
+    makeNpmCachePrivate(shared);
+    expect(mode(shared)).toBe(0o775 & ~process.umask());
+    const service = path.join(base, 'service-home');
+    mkdirSync(path.join(service, '.npm'), { recursive: true, mode: 0o755 });
+    await makeServiceNpmCachePrivate({ HOME: service }, undefined);
+    expect(mode(path.join(service, '.npm'))).toBe(0o755 & ~process.umask());
+    await makeServiceNpmCachePrivate(
+      { HOME: path.join(base, 'fresh'), npm_config_cache: path.join(base, 'c') },
+      undefined,
+    );
+    expect(mode(path.join(base, 'c'))).toBe(0o700);
   });
 });
