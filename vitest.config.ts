@@ -17,6 +17,7 @@ export const UNIT = [
   'test/bench/phases.test.ts',
   'test/bench/store-cases.test.ts',
   'test/cli/conventions.test.ts',
+  'test/cli/init-secret-args.test.ts',
   'test/cli/startup-imports.test.ts',
   'test/docs.test.ts',
   'test/doctor/deep.test.ts',
