@@ -8,6 +8,7 @@
 // refuses anyone else), and the secrets are on disk where root finds them (alice's 0600 files) — never in npm's
 // cache or a kept tree, whose folder is 0700 besides.
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -20,6 +21,7 @@ import { describeWhere } from '../../support/skip.ts';
 const SLOW = 180_000;
 const APP = 'rs-fixture-private-app';
 const DEP = 'rs-fixture-private-dep';
+const SHRINKWRAPPED = 'rs-fixture-private-shrinkwrapped';
 const PASSWORD = `pw-${process.pid}-Zq81`;
 const accounts = canUseAccounts();
 
@@ -28,10 +30,11 @@ let token: string;
 /** A Node of another major than the CLI's: the tree is then resolved in a child on it. */
 let otherNode: string;
 
-/** A package folder packed into a tarball (npm offline). */
-async function packed(pkg: Record<string, unknown>): Promise<string> {
+/** A package folder packed into a tarball (npm offline), with its npm-shrinkwrap.json when one is given. */
+async function packed(pkg: Record<string, unknown>, shrinkwrap?: unknown): Promise<string> {
   const dir = tempDir('rs-private-src-', null);
   writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg));
+  if (shrinkwrap) writeFileSync(join(dir, 'npm-shrinkwrap.json'), JSON.stringify(shrinkwrap));
   writeFileSync(join(dir, 'index.js'), 'module.exports = 1;\n');
   const { stdout } = await npm(['pack', dir, '--pack-destination', dir, '--json'], {});
   return join(dir, (JSON.parse(stdout) as { filename: string }[])[0]!.filename);
@@ -126,15 +129,21 @@ function alice(npmrc: string): Alice {
   };
 }
 
-/** alice's init and install of APP under mallory's scan; the command lines mallory read. */
-async function installWatched(a: Alice, registryUrl: string, mallory: Account): Promise<string[]> {
+/** alice's init and install of `name` under mallory's scan; the command lines mallory read, and the install's result. */
+async function installWatched(
+  a: Alice,
+  registryUrl: string,
+  mallory: Account,
+  name = APP,
+): Promise<{ cmdlines: string[]; result: { fallback: string | null } }> {
+  const root = join(a.root, name);
   const init = await cli(
-    ['--root', join(a.root, 'r'), '--json', 'init', '--package', APP, '--registry', registryUrl, '--node', otherNode],
+    ['--root', root, '--json', 'init', '--package', name, '--registry', registryUrl, '--node', otherNode],
     { as: a.who, env: a.env },
   );
   expect(init.exitCode, init.stdout + init.stderr).toBe(0);
   const scan = startScan(mallory);
-  const install = await cli(['--root', join(a.root, 'r'), 'install', `${APP}@1.0.0`], {
+  const install = await cli(['--root', root, '--json', 'install', `${name}@1.0.0`], {
     as: a.who,
     env: a.env,
     timeout: SLOW,
@@ -143,7 +152,7 @@ async function installWatched(a: Alice, registryUrl: string, mallory: Account): 
   expect(install.exitCode, install.stdout + install.stderr).toBe(0);
   // Resolved in a child on the other Node: the path whose options were on its command line.
   expect(install.stderr).toMatch(/dependencies resolved with Node v\d+\.\d+\.\d+ \(in a child/);
-  return cmdlines;
+  return { cmdlines, result: install.json.result };
 }
 
 /** What mallory reads of alice's files, and those of them that hold one of `secrets`. */
@@ -176,6 +185,26 @@ describeWhere(
         registry: registry.url,
         token,
       });
+      // A package with an npm-shrinkwrap.json: staged by a full `npm install` (the fast path leaves it to npm).
+      const dep = await packed({ name: DEP, version: '1.0.0' });
+      const shrinkwrap = {
+        name: SHRINKWRAPPED,
+        version: '1.0.0',
+        lockfileVersion: 3,
+        requires: true,
+        packages: {
+          '': { name: SHRINKWRAPPED, version: '1.0.0', dependencies: { [DEP]: '^1.0.0' } },
+          [`node_modules/${DEP}`]: {
+            version: '1.0.0',
+            resolved: new URL(`${DEP}/-/${DEP}-1.0.0.tgz`, registry.url).href,
+            integrity: `sha512-${createHash('sha512').update(readFileSync(dep)).digest('base64')}`,
+          },
+        },
+      };
+      await publish(
+        await packed({ name: SHRINKWRAPPED, version: '1.0.0', dependencies: { [DEP]: '^1.0.0' } }, shrinkwrap),
+        { registry: registry.url, token },
+      );
       const major = Number(process.versions.node.split('.')[0]);
       otherNode = nodeFor(normalAccount(), (await ensureNode(major === 24 ? 26 : 24)).node);
     }, SLOW);
@@ -196,7 +225,7 @@ describeWhere(
         const url = new URL(registry.url);
         url.username = 'ada';
         url.password = PASSWORD;
-        const cmdlines = await installWatched(a, url.href, mallory);
+        const { cmdlines } = await installWatched(a, url.href, mallory);
         // Control: mallory did read the resolve child's command line (the options were on it before).
         expect(cmdlines.filter((line) => line.includes('resolve-child.js')).length).toBeGreaterThan(0);
         expect(cmdlines.filter((line) => line.includes(PASSWORD))).toEqual([]);
@@ -206,7 +235,7 @@ describeWhere(
         // Control: her home is open to mallory (she reads what alice leaves readable), and the password is at rest,
         // in alice's own 0600 file under the root only.
         expect(files).toContain(join(a.home, 'notes.txt'));
-        expect(holding(a.home, [PASSWORD])).toEqual([join(a.root, 'r', 'registry-auth.json')]);
+        expect(holding(a.home, [PASSWORD])).toEqual([join(a.root, APP, 'registry-auth.json')]);
         // npm's cache, made by the install (~/.npm): 0700, and the resolved tree kept there holds no credentials.
         expect(statSync(join(a.home, '.npm')).mode & 0o777).toBe(0o700);
         expect(statSync(join(a.home, '.npm', '_cacache')).mode & 0o777).toBe(0o700);
@@ -224,11 +253,30 @@ describeWhere(
     );
 
     it(
+      "npm's full install (a package with an npm-shrinkwrap.json) gets a registry URL's password through its environment only",
+      async () => {
+        const mallory = account('rs-mallory');
+        const a = alice('');
+        const url = new URL(registry.url);
+        url.username = 'ada';
+        url.password = PASSWORD;
+        const { cmdlines, result } = await installWatched(a, url.href, mallory, SHRINKWRAPPED);
+        // npm itself installed the dependencies, from the registry that serves only ada: it had her credentials.
+        expect(result.fallback).toContain('npm-shrinkwrap.json');
+        expect(cmdlines.filter((line) => /npm(-cli\.js)? install/.test(line)).length).toBeGreaterThan(0);
+        expect(cmdlines.filter((line) => line.includes(PASSWORD))).toEqual([]);
+        expect(malloryReads(mallory, a, [PASSWORD]).leaks.map((f) => f.file)).toEqual([]);
+        expect(holding(join(a.home, '.npm'), [PASSWORD])).toEqual([]);
+      },
+      SLOW,
+    );
+
+    it(
       "a token in alice's .npmrc is on no command line mallory reads, and in no file of alice's she can read",
       async () => {
         const mallory = account('rs-mallory');
         const a = alice(`//${new URL(registry.url).host}/:_authToken=${token}\n`);
-        const cmdlines = await installWatched(a, registry.url, mallory);
+        const { cmdlines } = await installWatched(a, registry.url, mallory);
         expect(cmdlines.filter((line) => line.includes('resolve-child.js')).length).toBeGreaterThan(0);
         expect(cmdlines.filter((line) => line.includes(token))).toEqual([]);
         const { files, leaks } = malloryReads(mallory, a, [token]);
