@@ -7,13 +7,13 @@
 // resolve child's command line (where the options were before), the install needed the credentials (the registry
 // refuses anyone else), and the secrets are on disk where root finds them (alice's 0600 files) — never in npm's
 // cache or a kept tree, whose folder is 0700 besides.
-import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ensureNode } from '../../../bench/lib/node24.mjs';
-import { type Account, account, asAccount, canUseAccounts, nodeFor, normalAccount } from '../../support/accounts.ts';
+import { type Account, account, canUseAccounts, nodeFor, normalAccount } from '../../support/accounts.ts';
+import { readsAs, scanCommandLines } from '../../support/attacker.ts';
 import { cli, tempDir } from '../../support/cli.ts';
 import { type Registry, login, npm, publish, startRegistry } from '../../support/registry.ts';
 import { describeWhere } from '../../support/skip.ts';
@@ -38,65 +38,6 @@ async function packed(pkg: Record<string, unknown>, shrinkwrap?: unknown): Promi
   writeFileSync(join(dir, 'index.js'), 'module.exports = 1;\n');
   const { stdout } = await npm(['pack', dir, '--pack-destination', dir, '--json'], {});
   return join(dir, (JSON.parse(stdout) as { filename: string }[])[0]!.filename);
-}
-
-/**
- * mallory's scan of /proc: every command line of every process, as fast as she can, until her stdin closes; she
- * prints the distinct ones. Plain Node, her own rights.
- */
-const SCAN = `
-const fs = require('node:fs');
-const seen = new Set();
-let open = true;
-process.stdin.on('end', () => { open = false; }).resume();
-(async () => {
-  while (open) {
-    for (const pid of fs.readdirSync('/proc')) {
-      if (!/^\\d+$/.test(pid) || pid === String(process.pid)) continue;
-      try { seen.add(fs.readFileSync('/proc/' + pid + '/cmdline', 'utf8').split('\\0').join(' ')); } catch {}
-    }
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  process.stdout.write(JSON.stringify([...seen]));
-})();`;
-
-/** mallory's read of everything under `dirs` she can: each file she could read, and its text. */
-const READ_ALL = `
-const fs = require('node:fs'), path = require('node:path');
-const out = [];
-const walk = (dir) => {
-  let entries;
-  try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return; }
-  for (const e of entries) {
-    const file = path.join(dir, e.name);
-    if (e.isDirectory()) walk(file);
-    else if (e.isFile()) { try { out.push({ file, text: fs.readFileSync(file).toString('latin1') }); } catch {} }
-  }
-};
-for (const dir of process.argv.slice(1)) walk(dir);
-process.stdout.write(JSON.stringify(out));`;
-
-function asMallory(mallory: Account, args: string[]) {
-  const [file, argv] = asAccount(mallory, nodeFor(mallory, process.execPath), args);
-  return { file, argv, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } };
-}
-
-/** Start mallory's scan; `stop()` ends it and gives the command lines she read. */
-function startScan(mallory: Account): { stop(): Promise<string[]> } {
-  const { file, argv, env } = asMallory(mallory, ['-e', SCAN]);
-  const child = spawn(file, argv, { env, cwd: '/', stdio: ['pipe', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  const ended = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  return {
-    async stop() {
-      child.stdin.end();
-      await ended;
-      return JSON.parse(out) as string[];
-    },
-  };
 }
 
 interface Alice {
@@ -142,7 +83,7 @@ async function installWatched(
     { as: a.who, env: a.env },
   );
   expect(init.exitCode, init.stdout + init.stderr).toBe(0);
-  const scan = startScan(mallory);
+  const scan = scanCommandLines(mallory);
   const install = await cli(['--root', root, '--json', 'install', `${name}@1.0.0`], {
     as: a.who,
     env: a.env,
@@ -153,15 +94,6 @@ async function installWatched(
   // Resolved in a child on the other Node: the path whose options were on its command line.
   expect(install.stderr).toMatch(/dependencies resolved with Node v\d+\.\d+\.\d+ \(in a child/);
   return { cmdlines, result: install.json.result };
-}
-
-/** What mallory reads of alice's files, and those of them that hold one of `secrets`. */
-function malloryReads(mallory: Account, a: Alice, secrets: string[]) {
-  const { file, argv, env } = asMallory(mallory, ['-e', READ_ALL, a.home]);
-  const read = spawnSync(file, argv, { env, cwd: '/', encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
-  expect(read.status, read.stderr).toBe(0);
-  const files = JSON.parse(read.stdout) as { file: string; text: string }[];
-  return { files: files.map((f) => f.file), leaks: files.filter((f) => secrets.some((s) => f.text.includes(s))) };
 }
 
 /** Files under `dir` (as root) holding one of `secrets`. */
@@ -230,7 +162,7 @@ describeWhere(
         expect(cmdlines.filter((line) => line.includes('resolve-child.js')).length).toBeGreaterThan(0);
         expect(cmdlines.filter((line) => line.includes(PASSWORD))).toEqual([]);
 
-        const { files, leaks } = malloryReads(mallory, a, [PASSWORD]);
+        const { files, leaks } = readsAs(mallory, a.home, [PASSWORD]);
         expect(leaks.map((f) => f.file)).toEqual([]);
         // Control: her home is open to mallory (she reads what alice leaves readable), and the password is at rest,
         // in alice's own 0600 file under the root only.
@@ -265,7 +197,7 @@ describeWhere(
         expect(result.fallback).toContain('npm-shrinkwrap.json');
         expect(cmdlines.filter((line) => /npm(-cli\.js)? install/.test(line)).length).toBeGreaterThan(0);
         expect(cmdlines.filter((line) => line.includes(PASSWORD))).toEqual([]);
-        expect(malloryReads(mallory, a, [PASSWORD]).leaks.map((f) => f.file)).toEqual([]);
+        expect(readsAs(mallory, a.home, [PASSWORD]).leaks.map((f) => f.file)).toEqual([]);
         expect(holding(join(a.home, '.npm'), [PASSWORD])).toEqual([]);
       },
       SLOW,
@@ -279,7 +211,7 @@ describeWhere(
         const { cmdlines } = await installWatched(a, registry.url, mallory);
         expect(cmdlines.filter((line) => line.includes('resolve-child.js')).length).toBeGreaterThan(0);
         expect(cmdlines.filter((line) => line.includes(token))).toEqual([]);
-        const { files, leaks } = malloryReads(mallory, a, [token]);
+        const { files, leaks } = readsAs(mallory, a.home, [token]);
         expect(leaks.map((f) => f.file)).toEqual([]);
         expect(files).toContain(join(a.home, 'notes.txt'));
         // At rest only in alice's .npmrc (0600, hers), as she wrote it.
