@@ -1,12 +1,10 @@
 #!/usr/bin/env node
-import module from 'node:module';
+import { startCompileCache } from './compile-cache.js';
 
-// Node 22.1+ keeps V8's compiled code of every module loaded after this call on disk (in
-// NODE_COMPILE_CACHE, else the system's temp folder; NODE_DISABLE_COMPILE_CACHE=1 turns it off), so a
-// later start compiles nothing it compiled before: an install loads ~600 modules (ours, pacote,
-// arborist) before its first request. Older Nodes have no such call. Hence everything else is
-// imported after it, dynamically.
-(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+// Node 22.1+ keeps V8's compiled code of every module loaded after this call on disk, in a folder of this
+// account's own (compile-cache.ts says why never the temp folder), so a later start compiles nothing it
+// compiled before. Hence everything else is imported after it, dynamically.
+startCompileCache();
 
 const { stopAllSubprocesses } = await import('../platform/subprocess.js');
 const { runCli } = await import('./run.js');

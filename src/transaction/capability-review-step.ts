@@ -15,6 +15,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { TransactionWarning } from '../model/state.js';
+import { makeServiceNpmCachePrivate } from '../platform/npm-cache.js';
 import { makeDirFor } from '../platform/run-as.js';
 import { runCaptured, tail } from '../platform/subprocess.js';
 import { freeLoopbackPort } from '../rehearsal/preflight.js';
@@ -140,6 +141,7 @@ async function finalizeOnCopy(
     npm_config_cache: env.npm_config_cache ?? path.join(env.HOME ?? '/', '.npm'),
     npm_config_userconfig: env.npm_config_userconfig ?? path.join(env.HOME ?? '/', '.npmrc'),
   };
+  await makeServiceNpmCachePrivate(npm, service.runAs);
   const reviewEnv = {
     ...env,
     ...finalize.env,
