@@ -19,6 +19,7 @@ import type { JournalSession } from '../store/session.js';
 import type { SnapshotManifest } from '../snapshot/snapshot.js';
 import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
 import { readLinkVersion } from '../store/links.js';
+import { serviceIdentity } from './service-identity.js';
 
 /** The snapshot store (with its copier): loaded by the activations that keep state, not by every one. */
 const snapshots = () => import('../snapshot/snapshot.js');
@@ -258,7 +259,8 @@ async function readyForSwap(session: JournalSession, tx: Transaction, id: string
   runtime.onProgress({ phase: 'restart', message: `making snapshot ${id} ready to swap in, before the stop` });
   try {
     const { prepareSwap } = await import('../snapshot/swap.js');
-    const ready = await prepareSwap({ root: layout.root, snapshot: manifest, tx: tx.id, residue: config.residue });
+    const { runAs: as } = await serviceIdentity(session);
+    const ready = await prepareSwap({ root: layout.root, snapshot: manifest, tx: tx.id, residue: config.residue, as });
     return ready
       ? `${ready.folders} folder(s) made ready before the stop (${ready.bytes} bytes, ${ready.ms} ms): swapped in by rename`
       : 'no folder to swap: copied back';
@@ -330,6 +332,7 @@ async function keepLeftState(session: JournalSession, tx: Transaction): Promise<
       tx: tx.id,
       fromVersion: leaving,
       toVersion: request.version,
+      as: (await serviceIdentity(session)).runAs,
     });
     if (!id) return '';
     if (!tx.snapshot) setFields(tx, { snapshot: id });
@@ -359,7 +362,8 @@ export async function settleSwaps(session: JournalSession, actions: string[]): P
       const words = await keepLeftState(session, tx);
       if (words) actions.push(`transaction ${tx.id}${words}`);
     } else if (!(await store.unfinishedRestore(layout, record.snapshot))) {
-      await swap.discardSwap(layout, record);
+      // Loaded only here: there is rarely a swap to discard.
+      await (await import('../snapshot/swap.js')).discardSwap(layout, record, (await serviceIdentity(session)).runAs);
       actions.push(
         `removed the ready copy of snapshot ${record.snapshot} made for transaction ${record.tx}, which ended before it was swapped in`,
       );
