@@ -88,6 +88,7 @@ export const SYSTEM = [
   'test/unit-files/unit.test.ts',
   'test/snapshot/migration.test.ts',
   'test/snapshot/restore-recover.test.ts',
+  'test/snapshot/account-boundary.test.ts',
   'test/store/errors.test.ts',
   'test/store/immutable.test.ts',
   'test/stage/store-immutable.test.ts',
