@@ -233,8 +233,31 @@ export async function restoreSnapshot(options: {
   // Folders made ready before the stop go in by rename (swap.ts); the rest is copied back (put-back.ts).
   const prepared = options.tx ? await readSwapRecord(layout, options.id, options.tx) : undefined;
   const data = path.join(layout.snapshot(options.id), 'data');
-  const done = await onStateSide(options.as, 'putBack', [data], { manifest, record: prepared, again });
-  return { id: options.id, ...done };
+  try {
+    const done = await onStateSide(options.as, 'putBack', [data], { manifest, record: prepared, again });
+    return { id: options.id, ...done };
+  } catch (error) {
+    // The boot-check cannot write the journal: what refused the restore is left here for the runner to report.
+    const { code = 'INTERNAL', message } = error as { code?: string; message: string };
+    const failure = { tx: options.tx ?? null, code, message, at: new Date().toISOString() };
+    await writeFileAtomic(path.join(layout.snapshot(options.id), RESTORE_FAILED), `${JSON.stringify(failure)}\n`);
+    throw error;
+  }
+}
+
+/** Written when a restore fails (a link refused, the account's rights): its code and message, for the runner. */
+const RESTORE_FAILED = 'restore-failed.json';
+
+/** Why the restore of snapshot `id` for transaction `tx` failed, when it did (and was not done since). */
+export async function restoreFailure(
+  layout: Layout,
+  id: string,
+  tx: string,
+): Promise<{ code: string; message: string } | undefined> {
+  const failed = (await readJsonIfExists(path.join(layout.snapshot(id), RESTORE_FAILED)).catch(() => undefined)) as
+    | { tx?: string; code: string; message: string }
+    | undefined;
+  return failed?.tx === tx ? failed : undefined;
 }
 
 /** Record that transaction `tx` restored snapshot `id`, so the same restore is never done twice. */
@@ -248,6 +271,7 @@ export async function markRestored(
     `${JSON.stringify({ ...record, at: new Date().toISOString() })}\n`,
   );
   await fs.rm(path.join(layout.snapshot(id), RESTORING_MARKER), { force: true });
+  await fs.rm(path.join(layout.snapshot(id), RESTORE_FAILED), { force: true });
 }
 
 /** Who restored snapshot `id` for transaction `tx`, if it was restored for it. */

@@ -292,7 +292,9 @@ export async function endRestore(
   const { step, ready } = pending;
   const store = await snapshots();
   let done = await store.restoredFor(session.layout, request.snapshot, tx.id);
-  const cut = !done && (await store.unfinishedRestore(session.layout, request.snapshot)) !== undefined;
+  // Refused (a link where the state was, the account's rights): another start would be refused the same way.
+  const refused = done ? undefined : await store.restoreFailure(session.layout, request.snapshot, tx.id);
+  const cut = !done && !refused && (await store.unfinishedRestore(session.layout, request.snapshot)) !== undefined;
   let after: ServiceState | undefined;
   if (cut && again) {
     after = await again();
@@ -306,9 +308,11 @@ export async function endRestore(
     done ? 'ok' : 'failed',
     done
       ? `${retried}snapshot ${request.snapshot} put back by ${done.by} before ${request.version} started: ${done.restored?.join(', ') || 'nothing to write'}${done.removed?.length ? `; removed ${done.removed.join(', ')}` : ''}; ${ready}${kept}`
-      : cut
-        ? `${retried}snapshot ${request.snapshot} is half put back; release-switcher recover restarts the service and its boot-check finishes it`
-        : `snapshot ${request.snapshot} was not put back before ${request.version} started: the boot-check did not do it (is it the unit's ExecStartPre? release-switcher unit --install adds it; its output is in the unit's log)`,
+      : refused
+        ? `snapshot ${request.snapshot} was not put back before ${request.version} started: the boot-check's restore failed (${refused.code}: ${refused.message}); fix that, then release-switcher recover puts it back`
+        : cut
+          ? `${retried}snapshot ${request.snapshot} is half put back; release-switcher recover restarts the service and its boot-check finishes it`
+          : `snapshot ${request.snapshot} was not put back before ${request.version} started: the boot-check did not do it (is it the unit's ExecStartPre? release-switcher unit --install adds it; its output is in the unit's log)`,
   );
   await session.journal.commit();
   return after;
