@@ -23,8 +23,11 @@ export function actsAsRootFor(who: RunAs | undefined): who is RunAs {
   return who !== undefined && process.getuid?.() === 0 && who.uid !== 0;
 }
 
-/** A folder handed to a worker: `/proc/self/fd/<n>` inside it. */
-export const handedDir = (n: number) => `/proc/self/fd/${n}`;
+/**
+ * A folder handed to a worker, as the worker names it: `/proc/self/fd/<n>/.`, the folder itself (the bare magic link
+ * would be refused by an open that follows no link, as fsyncing the folder does).
+ */
+export const handedDir = (n: number) => `/proc/self/fd/${n}/.`;
 
 /**
  * A folder of root's own tree for `who` to write in: made (0700) unless it is there, checked to be a real folder (a

@@ -123,6 +123,8 @@ export interface TreeCopyOptions {
    * placed `to` itself (a hard link to the same, unchanged file in an earlier checkpoint: shared.ts).
    */
   reuse?: (from: string, to: string, rel: string) => Promise<number | undefined>;
+  /** `to` is an empty folder already (one handed to a worker): filled, not made. @default false */
+  into?: boolean;
 }
 
 /**
@@ -136,6 +138,7 @@ export async function copyTree(from: string, to: string, options: TreeCopyOption
   const size = await copyTreeAt({
     from,
     to,
+    ...(options.into && { into: true }),
     rel: options.rel ?? '',
     residue,
     skip,
@@ -189,11 +192,13 @@ interface TreeAt {
   /** Where the databases found go, to be copied at the end; absent: copied as files. */
   databases?: Array<{ from: string; to: string }>;
   reuse?: TreeCopyOptions['reuse'];
+  /** `to` exists (the top of a copy into a handed folder). */
+  into?: boolean;
 }
 
 async function copyTreeAt(at: TreeAt): Promise<number> {
   const { from, to } = at;
-  await fs.mkdir(to, { mode: 0o700 });
+  if (!at.into) await fs.mkdir(to, { mode: 0o700 });
   let size = 0;
   const entries = await fs.readdir(from, { withFileTypes: true });
   const databases = at.databases ? await databasesIn(from, entries) : new Set<string>();
@@ -201,7 +206,7 @@ async function copyTreeAt(at: TreeAt): Promise<number> {
     const rel = at.rel ? `${at.rel}/${entry.name}` : entry.name;
     const [a, b] = [path.join(from, entry.name), path.join(to, entry.name)];
     if (at.residue.matches(rel, entry) || isCompanionOf(entry.name, databases) || at.skip.has(a)) continue;
-    if (entry.isDirectory()) size += await copyTreeAt({ ...at, from: a, to: b, rel });
+    if (entry.isDirectory()) size += await copyTreeAt({ ...at, from: a, to: b, rel, into: false });
     else if (entry.isSymbolicLink()) await copyLink(a, b);
     else if (databases.has(entry.name)) at.databases!.push({ from: a, to: b });
     else size += await copyPlainFile(at, { a, b, rel, name: entry.name });

@@ -13,6 +13,7 @@ import { armedCrashPoint } from '../platform/crashpoint.js';
 import type { RunAs } from '../platform/run-as.js';
 import { type CaptureRequest, captureAll } from './capture.js';
 import type { SnapshotManifest } from './manifest.js';
+import { type LiveCopy, placeLiveCopy, placeSnapshotCopy } from './private-place.js';
 import { putBack } from './put-back.js';
 import { adoptAside, liveDirs, makeReady, removeReady, storedIn } from './swap-account.js';
 import type { SwapEntry, SwapRecord } from './swap-record.js';
@@ -35,6 +36,10 @@ export const STATE_OPS = {
     makeReady(dirs[0]!, args.entries, args.residue),
   adopt: (dirs: string[], args: { entries: SwapEntry[] }) => adoptAside(dirs[0]!, args.entries),
   removeReady: (_dirs: string[], args: { readies: string[] }) => removeReady(args.readies),
+  // A private copy for a rehearsal: into the folder handed (a worker's), else into `dir`.
+  privateCopy: (dirs: string[], args: { dir: string; copy: LiveCopy }) => placeLiveCopy(dirs[0] ?? args.dir, args.copy),
+  snapshotCopy: (dirs: string[], args: { dir: string; copy: Parameters<typeof placeSnapshotCopy>[2] }) =>
+    placeSnapshotCopy(dirs[0]!, dirs[1] ?? args.dir, args.copy),
 };
 
 export type StateOp = keyof typeof STATE_OPS;

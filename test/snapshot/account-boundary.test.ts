@@ -180,6 +180,23 @@ describeWhere(canUseAccounts(), 'root acting for the service account: its state 
     expect(target.seen()).toBe(before);
   });
 
+  it("a rehearsal's private copy is made as the account: its files the account's; a state path linked to a root-only folder is refused", async () => {
+    const who = serviceAccount();
+    const { state } = setUp(who);
+    const { copyStatePrivately } = await import('../../dist/snapshot/private-copy.js');
+    const work = tempDir('rs-rehearsal-', null); // root's, 0700, as a rehearsal's folder is
+    const copy = await copyStatePrivately([state], join(work, 'state'), { as: who });
+    expect(readFileSync(join(copy, 'sub/b.json'), 'utf8')).toBe('two\n');
+    for (const p of [copy, join(copy, 'a.json'), join(copy, 'sub/b.json')])
+      expect([p, lstatSync(p).uid]).toEqual([p, who.uid]);
+    const target = rootOnly();
+    const before = target.seen();
+    asAttacker(who, `rm -rf ${state} && ln -s ${target.dir} ${state}`);
+    expect(await errorCode(copyStatePrivately([state], join(work, 'again'), { as: who }))).toBe('PERMISSION_DENIED');
+    expect(target.seen()).toBe(before);
+    expect(readdirSync(join(work, 'again'))).toEqual([]); // nothing of root's copied in
+  });
+
   it('a sparse 2 GiB file: the checkpoint and the restore keep its holes', async () => {
     const who = serviceAccount();
     const { root, state } = setUp(who);
