@@ -41,6 +41,7 @@ export const UNIT = [
   'test/unit-files/service-port.test.ts',
   'test/service/supervisors/launchd.test.ts',
   'test/snapshot/private-copy.test.ts',
+  'test/snapshot/account-helpers.test.ts',
   'test/snapshot/snapshot.test.ts',
   'test/stage/unpack/hostile-corpus.test.ts',
   'test/stage/unpack/index.test.ts',

@@ -22,7 +22,7 @@ import { RESTORING_MARKER, type RestoringRecord, unfinishedRestore } from './res
 import { readSwapRecord } from './swap-record.js';
 import { type CaptureArgs, onStateSide } from './state-side.js';
 import type { SnapshotEntry, SnapshotManifest } from './manifest.js';
-import { assertStatePathsApart, resolveIndependentPaths, resolveStatePaths } from './state-paths.js';
+import { assertStatePathsApart } from './state-paths.js';
 
 export const SNAPSHOT_MANIFEST = 'snapshot.json';
 /** Written beside the manifest once a restore is complete: which transaction restored it, and who did. */
@@ -161,9 +161,11 @@ export async function stageCheckpoint(options: TakeSnapshotOptions): Promise<num
 
 /** The resolved paths, the copy rules, and where each path's copy in the latest checkpoint is (for sharing). */
 async function captureContext(layout: Layout, options: TakeSnapshotOptions) {
-  const env = options.env ?? defaultEnv();
-  const skip = await resolveIndependentPaths(options.independentPaths ?? [], env);
-  const paths = (await resolveStatePaths(options.statePaths, env)).filter((p) => !skip.has(p));
+  const { paths, skip } = await onStateSide(options.as, 'resolve', [], {
+    statePaths: [...options.statePaths],
+    independentPaths: [...(options.independentPaths ?? [])],
+    env: options.env ?? defaultEnv(),
+  });
   // For another account the copy is its worker's, which never runs another program holding the checkpoint's folder:
   // databases travel with their companions, consistent as the checkpoint is finished with the service stopped.
   const node = actsAsRootFor(options.as) ? undefined : await sqliteNode(options.sqliteNodes ?? [process.execPath]);
@@ -172,8 +174,8 @@ async function captureContext(layout: Layout, options: TakeSnapshotOptions) {
     const entry = latest?.entries.find((e) => e.path === source && e.type === 'dir' && e.stored);
     return entry?.stored && latest?.startedAt !== undefined ? { stored: entry.stored, since: latest.startedAt } : null;
   });
-  const request: CaptureArgs = { paths, residue: [...(options.residue ?? [])], skip: [...skip], node, earlier };
-  return { paths, skip, request, earlierData: latest && path.join(layout.snapshot(latest.id), 'data') };
+  const request: CaptureArgs = { paths, residue: [...(options.residue ?? [])], skip, node, earlier };
+  return { paths, skip: new Set(skip), request, earlierData: latest && path.join(layout.snapshot(latest.id), 'data') };
 }
 
 /** The state copied into `work/data/` (or the copy staged there reconciled, `since`), by the state's account. */

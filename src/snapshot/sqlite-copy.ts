@@ -45,7 +45,7 @@ const probed = new Map<string, Promise<boolean>>();
  * the same numbers, so the paths mean the same in the copier. Only private copies for a rehearsal pass them on: a
  * checkpoint's are never named here (snapshot.ts copies its databases with their companions for another account).
  */
-function handedThrough(pairs: ReadonlyArray<{ from: string; to: string }>): number[] {
+export function handedThrough(pairs: ReadonlyArray<{ from: string; to: string }>): number[] {
   let top = 2;
   for (const p of pairs.flatMap((pair) => [pair.from, pair.to]))
     top = Math.max(top, Number(/^\/proc\/self\/fd\/(\d+)\//.exec(p)?.[1] ?? 2));

@@ -15,6 +15,7 @@ import { type CaptureRequest, captureAll } from './capture.js';
 import type { SnapshotManifest } from './manifest.js';
 import { type LiveCopy, placeLiveCopy, placeSnapshotCopy } from './private-place.js';
 import { putBack } from './put-back.js';
+import { resolveIndependentPaths, resolveStatePaths } from './state-paths.js';
 import { adoptAside, liveDirs, makeReady, removeReady, storedIn } from './swap-account.js';
 import type { SwapEntry, SwapRecord } from './swap-record.js';
 
@@ -24,6 +25,16 @@ export type CaptureArgs = Omit<CaptureRequest, 'earlier'> & {
 };
 
 export const STATE_OPS = {
+  // The state paths' wildcards matched by listing the account's folders with its rights (a folder it links to a
+  // root-only one lists nothing). Independent paths left out.
+  resolve: async (
+    _dirs: string[],
+    args: { statePaths: string[]; independentPaths: string[]; env: NodeJS.ProcessEnv },
+  ) => {
+    const skip = await resolveIndependentPaths(args.independentPaths, args.env);
+    const paths = (await resolveStatePaths(args.statePaths, args.env)).filter((p) => !skip.has(p));
+    return { paths, skip: [...skip] };
+  },
   capture: (dirs: string[], args: CaptureArgs) =>
     captureAll(dirs[0]!, {
       ...args,
