@@ -19,7 +19,10 @@ import type { JournalSession } from '../store/session.js';
 import type { SnapshotManifest } from '../snapshot/snapshot.js';
 import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
 import { readLinkVersion } from '../store/links.js';
-import { serviceIdentity } from './service-identity.js';
+
+/** Whose state it is (root acting for it works on it only as that account); loaded only where state is touched. */
+const stateAccountOf = async (session: JournalSession) =>
+  (await (await import('./service-identity.js')).serviceIdentity(session)).runAs;
 
 /** The snapshot store (with its copier): loaded by the activations that keep state, not by every one. */
 const snapshots = () => import('../snapshot/snapshot.js');
@@ -259,7 +262,7 @@ async function readyForSwap(session: JournalSession, tx: Transaction, id: string
   runtime.onProgress({ phase: 'restart', message: `making snapshot ${id} ready to swap in, before the stop` });
   try {
     const { prepareSwap } = await import('../snapshot/swap.js');
-    const { runAs: as } = await serviceIdentity(session);
+    const as = await stateAccountOf(session);
     const ready = await prepareSwap({ root: layout.root, snapshot: manifest, tx: tx.id, residue: config.residue, as });
     return ready
       ? `${ready.folders} folder(s) made ready before the stop (${ready.bytes} bytes, ${ready.ms} ms): swapped in by rename`
@@ -336,7 +339,7 @@ async function keepLeftState(session: JournalSession, tx: Transaction): Promise<
       tx: tx.id,
       fromVersion: leaving,
       toVersion: request.version,
-      as: (await serviceIdentity(session)).runAs,
+      as: await stateAccountOf(session),
     });
     if (!id) return '';
     if (!tx.snapshot) setFields(tx, { snapshot: id });
@@ -367,7 +370,7 @@ export async function settleSwaps(session: JournalSession, actions: string[]): P
       if (words) actions.push(`transaction ${tx.id}${words}`);
     } else if (!(await store.unfinishedRestore(layout, record.snapshot))) {
       // Loaded only here: there is rarely a swap to discard.
-      await (await import('../snapshot/swap.js')).discardSwap(layout, record, (await serviceIdentity(session)).runAs);
+      await (await import('../snapshot/swap.js')).discardSwap(layout, record, await stateAccountOf(session));
       actions.push(
         `removed the ready copy of snapshot ${record.snapshot} made for transaction ${record.tx}, which ended before it was swapped in`,
       );
