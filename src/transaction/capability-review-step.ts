@@ -124,6 +124,7 @@ async function finalizeOnCopy(
     residue: config.residue,
     sqliteNodes: [config.node, process.execPath],
     skip,
+    as: service.runAs, // the account's state read, and its copy made, with the account's rights only
   }).catch(() => undefined);
   if (!copied) return undefined;
   // The user's config where the copy has it (the gateway's own, with its plugin entries), else a copy beside.

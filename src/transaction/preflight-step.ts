@@ -39,7 +39,8 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
     // candidate would "crash" at its first instruction and be marked bad for it. NODE_NOT_FOUND says what to fix.
     const node = nodeFor(session, tx, 'to'); // the Node it will run on, when the service moves with it
     if (config.node || tx.runtime) await probeNode(node, runtime.env, runtime.signal);
-    const serviceEnv = (await serviceIdentity(session)).env; // the state as the service finds it, not as we would
+    // The state as the service finds it, not as we would; read with its account's rights (snapshot/state-side.ts).
+    const { env: serviceEnv, runAs } = await serviceIdentity(session);
     const skip = await resolveIndependentPaths(config.independentPaths, serviceEnv);
     const paths = (await resolveStatePaths(config.statePaths, serviceEnv)).filter((p) => !skip.has(p));
     const candidate = await candidateEnvOf(session);
@@ -64,12 +65,13 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
         const base = statePathsBase(config.statePaths, serviceEnv);
         const copy =
           tx.restore && tx.restore.version === target
-            ? copySnapshotPrivately(layout, tx.restore.snapshot, dir, { base, residue: config.residue })
+            ? copySnapshotPrivately(layout, tx.restore.snapshot, dir, { base, residue: config.residue, as: runAs })
             : copyStatePrivately(paths, dir, {
                 base,
                 residue: config.residue,
                 sqliteNodes: [config.node, process.execPath],
                 skip, // inside a state path too (install-cli.sh's Node and package in ~/.openclaw/tools)
+                as: runAs,
               });
         return copy.catch((error: unknown) => {
           throw asStateCopyFailed(error);
