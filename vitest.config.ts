@@ -30,6 +30,7 @@ export const UNIT = [
   'test/service/caller.test.ts',
   'test/service/finalize.test.ts',
   'test/service/health.test.ts',
+  'test/service/listener-table.test.ts',
   'test/service/restart-handoff.test.ts',
   'test/service/supervisors/systemd-bounds.test.ts',
   'test/service/timespan.test.ts',
