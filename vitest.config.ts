@@ -83,6 +83,7 @@ export const SYSTEM = [
   'test/rehearsal/pm2-preflight.test.ts',
   'test/service/supervisors/pm2-switch.test.ts',
   'test/service/supervisors/pm2.test.ts',
+  'test/service/foreign-listener.test.ts',
   'test/service/supervisors/systemd-switch.test.ts',
   'test/unit-files/restart-hold.test.ts',
   'test/unit-files/timer.test.ts',
