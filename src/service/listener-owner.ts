@@ -90,10 +90,12 @@ async function ourSockets(processes: ServiceProcesses, all: readonly ProcessEntr
     );
     inUnit = new Set(all.filter((_, i) => member[i]).map((p) => p.pid));
   }
-  const roots = [...processes.pids];
+  // The control group, where it has members, is the unit's whole truth; its main PID only where it shows none (a
+  // manager in a PID namespace of its own reports a MainPID that names another process here).
+  const roots = inUnit && inUnit.size > 0 ? [] : [...processes.pids];
   // pm2's cluster mode: the daemon, the instances' parent, holds the listening socket they share.
   if (processes.parentsToo)
-    for (const pid of processes.pids) {
+    for (const pid of roots) {
       const parent = all.find((p) => p.pid === pid)?.ppid;
       if (parent && parent > 1) roots.push(parent);
     }

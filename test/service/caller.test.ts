@@ -77,10 +77,10 @@ describe('systemctl show', () => {
     });
   });
 
-  it("names the unit's control group as its processes, when shown (the main PID then only a fallback)", () => {
+  it("names the unit's control group as its processes, when shown, beside its main PID (listener-owner.ts: a fallback)", () => {
     const cg = '/user.slice/user-1000.slice/user@1000.service/app.slice/gw.service';
     expect(parseShow(`ActiveState=active\nSubState=running\nMainPID=42\nControlGroup=${cg}\n`).processes).toEqual({
-      pids: [],
+      pids: [42],
       cgroup: cg,
     });
   });

@@ -126,9 +126,9 @@ export function parseShow(output: string): ServiceState {
   const exited = props.get('ExecMainCode') === CLD_EXITED;
   const result = props.get('Result');
   // The unit's control group holds every process of it (forks included); its main PID is only a fallback where the
-  // group is not shown (and is namespace-local for a manager in a PID namespace).
+  // group is not shown or has no member this process can see (listener-owner.ts).
   const cgroup = props.get('ControlGroup');
-  const processes = cgroup ? { pids: [], cgroup } : { pids: pid > 0 ? [pid] : [] };
+  const processes = { pids: pid > 0 ? [pid] : [], ...(cgroup && { cgroup }) };
   return {
     active: active === 'active',
     state: `${active}/${props.get('SubState') ?? 'unknown'}`,
