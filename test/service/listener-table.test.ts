@@ -13,8 +13,7 @@ import {
   socketInode,
 } from '../../src/service/listener-table.ts';
 
-const HEADER =
-  '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+const HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
 // Lines as this kernel printed them (x86_64, little-endian): 127.0.0.1:45001 LISTEN of uid 1000, an established
 // connection on the same port (not a listener), 0.0.0.0:8080 of uid 0.
 const TCP = `${HEADER}   0: 0100007F:AFC9 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 23562 1 0000000040dd58a5 100 0 0 10 0
@@ -143,9 +142,9 @@ describe('receivingListeners: the kernel picks the exact address, then the wildc
   it('an IPv4 address bound through its mapped IPv6 form is exact; a mapped target is its IPv4 address', () => {
     const mapped = [listener(6, '::ffff:7f00:1', 7000, 'm'), listener(4, '0.0.0.0', 7000, 'any4')];
     expect(receivingListeners({ address: '127.0.0.1', family: 4 }, 7000, mapped).map((l) => l.inode)).toEqual(['m']);
-    expect(receivingListeners({ address: '::ffff:127.0.0.1', family: 6 }, 7000, mapped).map((l) => l.inode)).toEqual(
-      ['m'],
-    );
+    expect(receivingListeners({ address: '::ffff:127.0.0.1', family: 6 }, 7000, mapped).map((l) => l.inode)).toEqual([
+      'm',
+    ]);
   });
 
   it('SO_REUSEPORT on one exact address: every one of them may answer', () => {
