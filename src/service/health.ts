@@ -8,7 +8,7 @@ import https from 'node:https';
 import type { ServiceProcesses, ServiceState, Supervisor } from './supervisors/types.js';
 import { isDeadlineError, withDeadline } from '../platform/deadline.js';
 import type { Target } from './listener-table.js';
-import { checkListener, type ListenerNote, pinnedLookup, sameListener } from './listener-owner.js';
+import { checkListener, type ListenerNote, pinnedLookup, stillReceives } from './listener-owner.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { StartedWhen } from '../store/presets.js';
 
@@ -228,15 +228,14 @@ async function probeHealth(options: VerifyOptions, evidence: VerifyEvidence): Pr
     };
   }
   // The answer counts only if the listener proven before it still listens: then it was that listener that answered.
-  if (first && processes && !first.proof.unknown) {
+  if (first && processes && !(await stillReceives(first.proof, options.healthUrl))) {
     const after = await checkListener(options.healthUrl, processes, evidence);
     if (after.failed?.reason === 'port_taken') return after.failed;
-    if (!sameListener(first.proof, after.proof))
-      return {
-        ok: false,
-        reason: 'timeout',
-        detail: `${options.healthUrl}: the listener that answered closed meanwhile`,
-      };
+    return {
+      ok: false,
+      reason: 'timeout',
+      detail: `${options.healthUrl}: the listener that answered closed meanwhile`,
+    };
   }
   evidence.lastHttpStatus = response.status;
   const version = readField(response.body, options.versionField);

@@ -9,6 +9,7 @@
  * before, on health and version alone.
  */
 import dns from 'node:dns';
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -20,6 +21,7 @@ import {
   type Target,
   inCgroup,
   judgeAddresses,
+  receivingListeners,
   parseStat,
   parseTcpTable,
   serviceTree,
@@ -64,31 +66,56 @@ async function readListeners(): Promise<Listener[] | null> {
   return [...parseTcpTable(v4 ?? '', 4, littleEndian), ...parseTcpTable(v6 ?? '', 6, littleEndian)];
 }
 
-async function allProcesses(): Promise<ProcessEntry[]> {
-  const pids = (await fs.readdir('/proc').catch(() => [] as string[])).filter((name) => /^\d+$/.test(name));
-  const entries = await Promise.all(
-    pids.map(async (pid) => parseStat(await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''))),
-  );
-  return entries.filter((e): e is ProcessEntry => e !== null);
+/**
+ * Every process's pid, parent and group. Read synchronously: a few hundred small /proc files cost about a millisecond
+ * that way, against tens through the thread pool, and a probe waits for them.
+ */
+function allProcesses(): ProcessEntry[] {
+  const entries: ProcessEntry[] = [];
+  for (const pid of readProc(() => fsSync.readdirSync('/proc'), [] as string[])) {
+    if (!/^\d+$/.test(pid)) continue;
+    const entry = parseStat(readProc(() => fsSync.readFileSync(`/proc/${pid}/stat`, 'utf8'), ''));
+    if (entry) entries.push(entry);
+  }
+  return entries;
+}
+
+/** A read of /proc, or `fallback` when the process (or /proc) is gone or closed to this account. */
+function readProc<T>(read: () => T, fallback: T): T {
+  try {
+    return read();
+  } catch {
+    return fallback;
+  }
 }
 
 /** The socket inodes `pid` holds, or null when its fds cannot be read (another account's process, gone). */
-async function socketsOf(pid: number): Promise<string[] | null> {
-  const fds = await fs.readdir(`/proc/${pid}/fd`).catch(() => null);
+function socketsOf(pid: number): string[] | null {
+  const fds = readProc<string[] | null>(() => fsSync.readdirSync(`/proc/${pid}/fd`), null);
   if (fds === null) return null;
-  const links = await Promise.all(fds.map((fd) => fs.readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
-  return links.map(socketInode).filter((inode): inode is string => inode !== null);
+  const inodes: string[] = [];
+  for (const fd of fds) {
+    const inode = socketInode(readProc(() => fsSync.readlinkSync(`/proc/${pid}/fd/${fd}`), ''));
+    if (inode !== null) inodes.push(inode);
+  }
+  return inodes;
 }
 
 /** The service's processes now, and the socket inodes they hold. */
-async function ourSockets(processes: ServiceProcesses, all: readonly ProcessEntry[]): Promise<Set<string>> {
+function ourSockets(processes: ServiceProcesses, all: readonly ProcessEntry[]): Set<string> {
   let inUnit: Set<number> | undefined;
   if (processes.cgroup) {
     const cgroup = processes.cgroup;
-    const member = await Promise.all(
-      all.map(async (p) => inCgroup(await fs.readFile(`/proc/${p.pid}/cgroup`, 'utf8').catch(() => ''), cgroup)),
+    inUnit = new Set(
+      all
+        .filter((p) =>
+          inCgroup(
+            readProc(() => fsSync.readFileSync(`/proc/${p.pid}/cgroup`, 'utf8'), ''),
+            cgroup,
+          ),
+        )
+        .map((p) => p.pid),
     );
-    inUnit = new Set(all.filter((_, i) => member[i]).map((p) => p.pid));
   }
   // The control group, where it has members, is the unit's whole truth; its main PID only where it shows none (a
   // manager in a PID namespace of its own reports a MainPID that names another process here).
@@ -101,22 +128,22 @@ async function ourSockets(processes: ServiceProcesses, all: readonly ProcessEntr
     }
   const tree = serviceTree(all, { pids: roots, pgid: processes.pgid, inUnit });
   const inodes = new Set<string>();
-  for (const held of await Promise.all([...tree].map(socketsOf))) for (const inode of held ?? []) inodes.add(inode);
+  for (const pid of tree) for (const inode of socketsOf(pid) ?? []) inodes.add(inode);
   return inodes;
 }
 
 /** The holder of a socket inode among the processes this account can see, or null. */
-async function holderOf(inode: string, all: readonly ProcessEntry[]): Promise<number | null> {
-  for (const p of all) if ((await socketsOf(p.pid))?.includes(inode)) return p.pid;
+function holderOf(inode: string, all: readonly ProcessEntry[]): number | null {
+  for (const p of all) if (socketsOf(p.pid)?.includes(inode)) return p.pid;
   return null;
 }
 
 /** `127.0.0.1:4000 is held by mallory (uid 1001, pid 4242)`, the pid when this account can see it. */
-async function describe(listener: Listener, all: readonly ProcessEntry[]): Promise<string> {
+function describe(listener: Listener, all: readonly ProcessEntry[]): string {
   const where =
     listener.family === 6 ? `[${listener.address}]:${listener.port}` : `${listener.address}:${listener.port}`;
   const user = accountName(listener.uid);
-  const pid = await holderOf(listener.inode, all);
+  const pid = holderOf(listener.inode, all);
   const who = `${user ?? `uid ${listener.uid}`} (uid ${listener.uid}, ${pid === null ? 'its process not visible to this account' : `pid ${pid}`})`;
   return `${where} is held by ${who}`;
 }
@@ -128,12 +155,13 @@ export async function proveListener(healthUrl: string, processes: ServiceProcess
   if (listeners === null)
     return { address: null, inodes: [], verdicts: [], strangers: [], unknown: 'no /proc/net/tcp on this system' };
   const targets = await probeTargets(url);
-  const all = await allProcesses();
-  const verdicts = judgeAddresses(targets, urlPort(url), listeners, await ourSockets(processes, all));
+  const port = urlPort(url);
+  // Nobody listens on the port (a service still starting): nothing to attribute, no process to read.
+  const all = listeners.some((l) => l.port === port) ? allProcesses() : [];
+  const verdicts = judgeAddresses(targets, port, listeners, all.length > 0 ? ourSockets(processes, all) : new Set());
   const ours = verdicts.find((v) => v.held === 'ours');
   const strangers: string[] = [];
-  for (const v of verdicts)
-    if (v.held === 'stranger') for (const l of v.strangers) strangers.push(await describe(l, all));
+  for (const v of verdicts) if (v.held === 'stranger') for (const l of v.strangers) strangers.push(describe(l, all));
   return {
     address: ours ? { address: ours.address, family: ours.family } : null,
     inodes: ours?.held === 'ours' ? ours.inodes : [],
@@ -142,11 +170,18 @@ export async function proveListener(healthUrl: string, processes: ServiceProcess
   };
 }
 
-/** Whether the listener proven before an answer still listens after it (the answer came from it). */
-export function sameListener(before: ListenerProof, after: ListenerProof): boolean {
+/**
+ * Whether the listeners proven ours before an answer still are the ones that receive its address after it: then the
+ * answer came from one of them (while a socket of ours listens there, no other account can take the address from
+ * it: listener-table.ts). Only the tables are read: the same socket inode is the same socket, still ours.
+ */
+export async function stillReceives(before: ListenerProof, healthUrl: string): Promise<boolean> {
   if (before.unknown) return true;
-  if (!before.address || !after.address || after.address.address !== before.address.address) return false;
-  return after.inodes.some((inode) => before.inodes.includes(inode));
+  if (!before.address) return false;
+  const listeners = await readListeners();
+  if (listeners === null) return false;
+  const receiving = receivingListeners(before.address, urlPort(new URL(healthUrl)), listeners);
+  return receiving.length > 0 && receiving.every((l) => before.inodes.includes(l.inode));
 }
 
 /** What the processes are, for a message: `the unit's control group /…`, `pid 12 and its children`. */
@@ -218,6 +253,6 @@ export async function portHolders(port: number): Promise<string[] | null> {
   if (listeners === null) return null;
   const on = listeners.filter((l) => l.port === port);
   if (on.length === 0) return [];
-  const all = await allProcesses();
-  return Promise.all(on.map((l) => describe(l, all)));
+  const all = allProcesses();
+  return on.map((l) => describe(l, all));
 }
