@@ -122,9 +122,9 @@ function ourSockets(processes: ServiceProcesses, all: readonly ProcessEntry[]): 
   const roots = inUnit && inUnit.size > 0 ? [] : [...processes.pids];
   // pm2's cluster mode: the daemon, the instances' parent, holds the listening socket they share.
   if (processes.parentsToo)
-    for (const pid of roots) {
+    for (const pid of [...roots]) {
       const parent = all.find((p) => p.pid === pid)?.ppid;
-      if (parent && parent > 1) roots.push(parent);
+      if (parent && parent > 1 && !roots.includes(parent)) roots.push(parent);
     }
   const tree = serviceTree(all, { pids: roots, pgid: processes.pgid, inUnit });
   const inodes = new Set<string>();
