@@ -12,6 +12,9 @@ import {
   serviceTree,
   socketInode,
 } from '../../src/service/listener-table.ts';
+import { parseLaunchctlPrint } from '../../src/service/supervisors/launchd.ts';
+import { pm2StateOf } from '../../src/service/supervisors/pm2.ts';
+import { parseShow } from '../../src/service/supervisors/systemd.ts';
 
 const HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
 // Lines as this kernel printed them (x86_64, little-endian): 127.0.0.1:45001 LISTEN of uid 1000, an established
@@ -198,5 +201,31 @@ describe('canonical', () => {
     expect(canonical('127.0.0.1', 4)).toBe('127.0.0.1');
     expect(canonical('localhost', 4)).toBeNull();
     expect(canonical('not:an:address:at:all:x', 6)).toBeNull();
+  });
+});
+
+describe("what each supervisor names as the service's processes (whose listener may answer)", () => {
+  it('pm2: every instance of the app; in cluster mode their parent too (its daemon holds the shared listener)', () => {
+    const fork = [
+      { name: 'gw', pid: 41, pm2_env: { status: 'online' } },
+      { name: 'other', pid: 50 },
+    ];
+    expect(pm2StateOf('gw', fork).processes).toEqual({ pids: [41] });
+    const cluster = [1, 2].map((i) => ({
+      name: 'gw',
+      pid: 40 + i,
+      pm2_env: { status: 'online', exec_mode: 'cluster_mode' },
+    }));
+    expect(pm2StateOf('gw', cluster).processes).toEqual({ pids: [41, 42], parentsToo: true });
+    expect(pm2StateOf('gone', fork).processes).toEqual({ pids: [] });
+  });
+
+  it('systemd: the control group beside the main PID; launchd: its job process', () => {
+    expect(parseShow('ActiveState=active\nMainPID=7\nControlGroup=/system.slice/gw.service\n').processes).toEqual({
+      pids: [7],
+      cgroup: '/system.slice/gw.service',
+    });
+    expect(parseShow('ActiveState=inactive\nMainPID=0\nControlGroup=\n').processes).toEqual({ pids: [] });
+    expect(parseLaunchctlPrint('\tstate = running\n\tpid = 9\n').processes).toEqual({ pids: [9] });
   });
 });
