@@ -18,6 +18,7 @@ import {
   type PreflightResult,
   runPreflight,
 } from '../rehearsal/preflight.js';
+import { PORT_TRIES } from '../rehearsal/rehearsal-port.js';
 import { copySnapshotPrivately, copyStatePrivately } from '../snapshot/private-copy.js';
 import { resolveIndependentPaths, resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
 import { markBad, runStep } from './record.js';
@@ -91,9 +92,11 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
     const { outputTail, ...rest } = outcome;
     step.note({
       evidence: { ...rest, environment: candidate.from, outputTail },
-      detail: outcome.ok
-        ? `rehearsed on 127.0.0.1:${outcome.port}: ${outcome.detail}`
-        : `${outcome.reason}: ${outcome.detail}`,
+      detail: `${
+        outcome.ok
+          ? `rehearsed on 127.0.0.1:${outcome.port}: ${outcome.detail}`
+          : `${outcome.reason}: ${outcome.detail}`
+      }${outcome.portsTaken ? ` (after ${outcome.portsTaken.length} port(s) held by another process: ${outcome.portsTaken.join('; ')})` : ''}`,
     });
     if (!outcome.ok) step.fail();
     return outcome;
@@ -121,7 +124,7 @@ function environmentRefusal(target: string, result: PreflightResult, root: strin
     });
   if (result.reason === 'port_taken')
     return new ReleaseSwitcherError('PORT_TAKEN', message, {
-      hint: `Stop what holds the port (ss -ltnp names it), or change the rehearsal's command (release-switcher init --preflight), ${again}`,
+      hint: `Stop what holds the port (the message names its owner; ss -ltnp too), or change the rehearsal's command (release-switcher init --preflight), ${again} A port of the rehearsal's own ({port}) is tried ${PORT_TRIES} times, each a new one: another account that takes every one of them is acting against this host's users.`,
     });
   return new ReleaseSwitcherError('STATE_OWNED', message, {
     hint: `Something in the private copy names the live service as its owner: add its file to the residue (config.json "residue"), or clear it in the prepare step (release-switcher init --preflight-prepare), ${again} Its output:\n${result.outputTail}`,
