@@ -15,13 +15,13 @@ const { runCli, SIGNAL_GRACE_MS, stoppedBy } = await import('./run.js');
 // reaches it with us: the first signal aborts the run (its command rejects with CANCELLED, which the CLI reports:
 // with --json, the one envelope the contract promises) and stops every group at once (also those whose caller passed
 // no signal). A second signal, or a command still running SIGNAL_GRACE_MS later, dies of the signal as before.
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 const controller = new AbortController();
 let received: NodeJS.Signals | undefined;
 const die = (signal: NodeJS.Signals) => {
   for (const name of SIGNALS) process.removeAllListeners(name);
   process.kill(process.pid, signal);
 };
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 for (const signal of SIGNALS) {
   process.on(signal, () => {
     if (received) return die(signal);

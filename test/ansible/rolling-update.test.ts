@@ -14,10 +14,11 @@
 //   with ROLLED_BACK: the other hosts are never reached (the same processes, the same release);
 // - the same with rs_max_failures=2: past the failed canary to the next batch (the other account's gateway, which
 //   fails too), then stopped: failures are counted across batches, the third host never reached;
+// - an account with no user manager running: the module fails NO_USER_MANAGER, with the linger to run, runs nothing;
 // - the rollback playbook takes back the hosts that run the bad release, and a second run changes nothing;
 // - a release promoted by moving dist-tags on the registry (issue 35's channels for fleets): the canary host follows
 //   one tag, the others another; moving the canary's updates the canary alone, moving the fleet's the rest.
-import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
@@ -354,6 +355,32 @@ describeWhere(
         );
       }
     }, 600_000);
+
+    it('an account with no user manager running (no linger): NO_USER_MANAGER with the linger to run, nothing run', async () => {
+      const lone = account('rs-fleet-c');
+      rmSync(`/run/user/${lone.uid}`, { recursive: true, force: true });
+      const root = join(tempDir('rs-ansible-lone-', lone), 'root');
+      mkdirSync(root);
+      writeFileSync(
+        join(root, 'config.json'),
+        JSON.stringify({ package: 'rs-fixture-gateway', supervisor: 'systemd' }),
+      );
+      chownSync(root, lone.uid, lone.gid);
+      const host = JSON.stringify({ rs_root: root, ansible_become_user: lone.name });
+      writeFileSync(
+        join(dir, 'inventory-lone.yml'),
+        `${HEAD}  children:\n    gateways:\n      hosts:\n        gw-lone: ${host}\n    canary:\n      hosts:\n        gw-lone:\n`,
+      );
+      const r = await playbook('rolling_update', ['-e', 'rs_version=1.2.0'], 'inventory-lone.yml');
+      expect(r.exitCode, r.output).toBe(2);
+      const update = r.results.find((t) => t.task.startsWith('Update'))?.result;
+      expect(update).toMatchObject({ outcome: 'failed', changed: false, error: { code: 'NO_USER_MANAGER' } });
+      expect(update?.msg).toContain(
+        `account rs-fleet-c (uid ${lone.uid}) has no user manager running: /run/user/${lone.uid}`,
+      );
+      expect(update?.msg).toContain('(hint: loginctl enable-linger rs-fleet-c');
+      expect(update).not.toHaveProperty('exit_code'); // the CLI never ran
+    }, 300_000);
 
     it('the rollback playbook takes back the hosts that run the bad release; again, it changes nothing', async () => {
       const r = await playbook('rollback', ['-e', 'rs_bad_version=1.2.0', '-e', 'rs_version=1.1.0']);
