@@ -62,7 +62,7 @@ describeWhere(onLinux, 'signals', () => {
     }, 90_000);
   }
 
-  it('SIGTERM during a switch's preflight with --json: CANCELLED with the transaction, failed before the flip, current untouched, the candidate gone and not marked bad', async () => {
+  it('SIGTERM during a switch, in its preflight, with --json: CANCELLED with the transaction, failed before the flip, current untouched, the candidate gone and not marked bad', async () => {
     const root = await fixtureRoot([
       '--health-url',
       'http://127.0.0.1:9/health',
