@@ -95,13 +95,20 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       detail: `${
         outcome.ok
           ? `rehearsed on 127.0.0.1:${outcome.port}: ${outcome.detail}`
-          : `${outcome.reason}: ${outcome.detail}`
+          : `${runtime.signal?.aborted ? 'cancelled before its verdict: ' : ''}${outcome.reason}: ${outcome.detail}`
       }${outcome.portsTaken ? ` (after ${outcome.portsTaken.length} port(s) held by another process: ${outcome.portsTaken.join('; ')})` : ''}`,
     });
     if (!outcome.ok) step.fail();
     return outcome;
   });
   if (result.ok) return;
+  // Aborted (a signal stops the candidate with the caller's other subprocesses): no verdict on the candidate.
+  if (runtime.signal?.aborted)
+    throw new ReleaseSwitcherError(
+      'CANCELLED',
+      `${target}'s rehearsal was cancelled before its verdict; nothing was flipped or restarted, and ${target} is not marked bad.`,
+      { hint: 'Run the switch or update again.', cause: runtime.signal.reason },
+    );
   if (result.environment) throw environmentRefusal(target, result, layout.root);
   // A prepare step that fails says nothing about the candidate: refused, not marked bad.
   if (result.reason !== 'prepare_failed') markBad(journal, target, `preflight: ${result.reason}: ${result.detail}`);

@@ -146,6 +146,7 @@ async function stopManager(um: UserManager, p: HandleParts): Promise<void> {
   await removeTree(p.footprint.cgroups);
   await p.log.close();
   rmSync(p.root, { recursive: true, force: true }); // as root: the account's folders and files go too
+  if (p.footprint.runtimeDir) rmSync(p.footprint.runtimeDir, { recursive: true, force: true });
   untrack(p.footprint);
 }
 
