@@ -9,10 +9,12 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { removeTree } from '../platform/fs.js';
+import type { RunAs } from '../platform/run-as.js';
 import { isOurProcess, run, tail } from '../platform/subprocess.js';
 import { verifyRunning } from '../service/health.js';
 import type { StartedWhen } from '../store/presets.js';
 import { type EnvironmentReason, environmentCause } from './environment.js';
+import { handOverRehearsal, removeHandedOver } from './hand-over.js';
 import {
   type CandidateHandle,
   type PreflightIsolation,
@@ -70,6 +72,11 @@ export interface PreflightOptions {
   onStarted?: () => void;
   onProbe?: (message: string) => void;
   signal?: AbortSignal;
+  /**
+   * The account the candidate and its prepare step run as: the service's, when root acts for it (its copy of the
+   * state and its config file are handed to it first: hand-over.ts). @default this process's
+   */
+  as?: RunAs | undefined;
 }
 
 export interface PreflightResult {
@@ -158,6 +165,7 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
       await fs.writeFile(vars.config, `${JSON.stringify(fillJson(options.configFile, vars), null, 2)}\n`, {
         mode: 0o600,
       });
+    await handOverRehearsal(record.dir, options.workRoot, options.as);
     const env = {
       ...options.baseEnv,
       ...Object.fromEntries(Object.entries(options.env).map(([k, v]) => [k, fill(v, vars)])),
@@ -168,7 +176,7 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
       const prepared = await run(
         options.node,
         options.prepare.map((a) => fill(a, vars)),
-        { cwd: options.releaseDir, env, timeoutMs: PREPARE_MS, signal: options.signal },
+        { cwd: options.releaseDir, env, timeoutMs: PREPARE_MS, signal: options.signal, as: options.as },
       );
       await fs.appendFile(logFile, prepared.output);
       if (prepared.failed)
@@ -192,6 +200,7 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
       callerEnv: options.callerEnv ?? options.baseEnv,
       logFile,
       record,
+      as: options.as,
       ...(options.signal && { signal: options.signal }),
     };
     handle =
@@ -296,5 +305,6 @@ export async function cleanupPreflight(
     (await isOurProcess(record.pgid, { name: PREFLIGHT_MARKER, value: record.id }))
   )
     await killGroup(record.pgid, STOP_GRACE_MS);
+  await removeHandedOver(path.join(options.workRoot, record.id)); // the account's part, by the account
   await removeTree(path.join(options.workRoot, record.id));
 }
