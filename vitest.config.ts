@@ -37,6 +37,7 @@ export const UNIT = [
   'test/unit-files/existing-unit.test.ts',
   'test/unit-files/cli-command.test.ts',
   'test/rehearsal/candidate-env.test.ts',
+  'test/transaction/unit-environment.test.ts',
   'test/rehearsal/preflight.test.ts',
   'test/unit-files/service-port.test.ts',
   'test/service/supervisors/launchd.test.ts',

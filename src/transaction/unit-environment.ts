@@ -109,8 +109,11 @@ export function parseEnvironmentFile(text: string): Record<string, string> {
         }
         i++;
       } else if (c === '\\') {
-        if (at() !== '\n') value += pendingSpace + at();
-        pendingSpace = '';
+        // A backslash before the line's end continues the value on the next line (the space before it stays).
+        if (at() !== '\n') {
+          value += pendingSpace + at();
+          pendingSpace = '';
+        }
         i++;
       } else if (c === ' ' || c === '\t' || c === '\r') pendingSpace += c;
       else {
@@ -249,16 +252,27 @@ async function readEnvironmentFile(
 }
 
 /**
- * The real path of `file` when nobody but root can change what it names: every folder of that path is root's and
- * writable by no group or other account (a link on the way is resolved first; its target's folders are what is then
- * checked, and the real path is what is opened). Undefined otherwise.
+ * The real path of `file` when nobody but root can change what it names, else undefined. Every folder on the way as
+ * written is root's and writable by no group or other account, and a link on the way is root's (so it was placed by
+ * root); then every folder of the real path it leads to is checked the same way (a root link into an account's folder
+ * fails there). The real path is what is then opened, O_NOFOLLOW.
  */
 export async function rootsAlone(file: string): Promise<string | undefined> {
   const real = await fs.realpath(file).catch(() => undefined);
-  if (!real) return undefined;
-  for (let dir = path.dirname(real); ; dir = path.dirname(dir)) {
+  if (!real || !path.isAbsolute(file)) return undefined;
+  const rootOnly = async (dir: string, links: boolean) => {
     const stat = await fs.lstat(dir).catch(() => undefined);
-    if (!stat?.isDirectory() || stat.uid !== 0 || (stat.mode & 0o022) !== 0) return undefined;
-    if (dir === '/') return real;
-  }
+    if (!stat || stat.uid !== 0) return false;
+    if (stat.isSymbolicLink()) return links;
+    return stat.isDirectory() && (stat.mode & 0o022) === 0;
+  };
+  for (const [start, links] of [
+    [path.dirname(path.normalize(file)), true],
+    [path.dirname(real), false],
+  ] as const)
+    for (let dir = start; ; dir = path.dirname(dir)) {
+      if (!(await rootOnly(dir, links))) return undefined;
+      if (dir === '/') break;
+    }
+  return real;
 }
