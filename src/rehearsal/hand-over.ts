@@ -27,10 +27,17 @@ const HANDED = ['state', 'config.json'];
 export async function handOverRehearsal(dir: string, workRoot: string, who: RunAs | undefined): Promise<void> {
   if (!actsForAnother(who)) return;
   for (const name of HANDED) await handTree(path.join(dir, name), who);
-  for (const folder of [workRoot, dir]) {
-    await fs.chown(folder, process.getuid?.() ?? 0, who.gid);
-    await fs.chmod(folder, 0o710);
-  }
+  for (const folder of [workRoot, dir]) await letAccountPass(folder, who);
+}
+
+/**
+ * Let `who`'s group pass through `folder` (one of root's own, e.g. `<root>/preflight`), to names it already knows:
+ * 0710, group `who`'s; it lists and changes nothing there. Nothing to do for this process's own account.
+ */
+export async function letAccountPass(folder: string, who: RunAs | undefined): Promise<void> {
+  if (!actsForAnother(who)) return;
+  await fs.chown(folder, process.getuid?.() ?? 0, who.gid);
+  await fs.chmod(folder, 0o710);
 }
 
 /** Post-order lchown: a folder is handed over after everything in it, so the account never holds one root walks. */
@@ -50,15 +57,24 @@ async function handTree(target: string, who: RunAs): Promise<void> {
  * Quiet: what the account leaves (the emptied folder itself: it may not write `dir`), root's removal takes.
  */
 export async function removeHandedOver(dir: string): Promise<void> {
-  const state = await fs.lstat(path.join(dir, 'state')).catch(() => undefined);
+  if (await emptyAsOwner(path.join(dir, 'state'))) await fs.chmod(dir, 0o700).catch(() => undefined);
+}
+
+/**
+ * Root, before it removes `target`, a folder it handed to another account: that account empties it first (`rm -rf` as
+ * the folder's owner, read with lstat), so root never walks a tree the account can change under it. Whether it did.
+ */
+export async function emptyAsOwner(target: string): Promise<boolean> {
+  const stat = await fs.lstat(target).catch(() => undefined);
   const me = process.getuid?.();
-  if (!state || me !== 0 || state.uid === me) return;
-  const owner = lookupAccount(state.uid);
-  if (!owner) return;
-  await runCaptured('/bin/rm', ['-rf', '--one-file-system', '--', path.join(dir, 'state')], {
+  if (!stat?.isDirectory() || me !== 0 || stat.uid === me) return false;
+  const owner = lookupAccount(stat.uid);
+  if (!owner) return false;
+  // It may not remove the folder itself (root's parent): what it leaves is that empty folder.
+  await runCaptured('/bin/rm', ['-rf', '--one-file-system', '--', target], {
     env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },
     timeoutMs: 120_000,
     as: owner,
   });
-  await fs.chmod(dir, 0o700).catch(() => undefined);
+  return true;
 }

@@ -262,7 +262,7 @@ export async function rootsAlone(file: string): Promise<string | undefined> {
   if (!real || !path.isAbsolute(file)) return undefined;
   const rootOnly = async (dir: string, links: boolean) => {
     const stat = await fs.lstat(dir).catch(() => undefined);
-    if (!stat || stat.uid !== 0) return false;
+    if (stat?.uid !== 0) return false;
     if (stat.isSymbolicLink()) return links;
     return stat.isDirectory() && (stat.mode & 0o022) === 0;
   };
