@@ -6,7 +6,7 @@
 // NODE_OPTIONS=--require=<its file>, which writes a mark with the uid it runs as. The control: the same NODE_OPTIONS put
 // in the unit's definition by root (a drop-in) reaches the candidate, which then marks the account's uid, not 0.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, inject, test } from 'vitest';
@@ -20,9 +20,25 @@ const support = canRunRoleBed();
 const PKG = 'rs-fixture-gateway';
 const UNIT = 'openclaw.service';
 
-/** The account's script: its uid and whether it is a rehearsal's candidate, appended to `marks` beside it. */
-const MARK = `require('node:fs').appendFileSync(require('node:path').join(__dirname, 'marks'),
-  \`\${process.env.RELEASE_SWITCHER_PREFLIGHT ? 'candidate' : 'other'} uid=\${process.getuid()} gid=\${process.getgid()} groups=\${process.getgroups().join(',')}\\n\`);\n`;
+/**
+ * The account's script: its uid, groups and whether it is a rehearsal's candidate, appended to `marks` beside it; a
+ * candidate also writes into its private copy of the state ({state}, as RS_STATE) and tells who owns the copied file.
+ */
+const MARK = `const fs = require('node:fs');
+const path = require('node:path');
+const dir = process.env.RS_STATE;
+let state = '';
+if (process.env.RELEASE_SWITCHER_PREFLIGHT && dir) {
+  try {
+    fs.writeFileSync(path.join(dir, 'written-by-candidate'), 'x');
+    state = ' state=written owner=' + fs.statSync(path.join(dir, 'config.json')).uid;
+  } catch (error) {
+    state = ' state=' + error.code;
+  }
+}
+fs.appendFileSync(path.join(__dirname, 'marks'), (process.env.RELEASE_SWITCHER_PREFLIGHT ? 'candidate' : 'other') +
+  ' uid=' + process.getuid() + ' gid=' + process.getgid() + ' groups=' + process.getgroups().join(',') + state + '\\n');
+`;
 
 /**
  * Run as the account on the host: rewrite process `pid`'s environment block in place (/proc/<pid>/mem; the kernel lets
@@ -53,6 +69,8 @@ describeWhere(support, "root's rehearsal for the service account, under the role
   let log: string;
   /** The account's own folder (in its ~/.local, which the role's unit may write): its scripts and their marks. */
   let own: string;
+  /** The account's state (a folder of this file's under ~/.openclaw): what the rehearsal copies privately. */
+  let state: string;
 
   const rs = async (args: string[]) => {
     const home = path.join(sm.base, 'home-root');
@@ -105,18 +123,22 @@ describeWhere(support, "root's rehearsal for the service account, under the role
     mkdirSync(own, { recursive: true, mode: 0o755 });
     writeFileSync(path.join(own, 'p.cjs'), MARK);
     writeFileSync(path.join(own, 'rewrite.cjs'), REWRITE);
-    for (const entry of [own, path.join(own, 'p.cjs'), path.join(own, 'rewrite.cjs')])
-      chownSync(entry, who.uid, who.gid);
+    state = path.join(who.home, '.openclaw', `rs-ca-${process.pid}`);
+    mkdirSync(path.join(state, 'agents'), { recursive: true, mode: 0o700 });
+    writeFileSync(path.join(state, 'config.json'), '{"v":1}\n');
+    for (const entry of [own, path.join(own, 'p.cjs'), path.join(own, 'rewrite.cjs'), state])
+      execFileSync('chown', ['-R', `${who.uid}:${who.gid}`, entry]);
     const init = await rs([
       ...['init', '--package', PKG, '--registry', inject('registryUrl')],
       ...['--supervisor', 'systemd-system', '--unit', 'openclaw', '--node', node],
       ...['--health-url', `http://127.0.0.1:${port}/health`, '--verify-timeout', '15', '--stable-for', '1'],
-      ...['--preflight', 'server.js --port {port}', '--preflight-for', '1'],
+      ...['--preflight', 'server.js --port {port}', '--preflight-for', '1', '--preflight-env', 'RS_STATE={state}'],
+      ...['--state-path', state],
     ]);
     expect(init.exitCode, init.said).toBe(0);
     const unit = await rs(['unit', '--install', '--entry', 'server.js', '--arg=--port', '--arg', String(port)]);
     expect(unit.exitCode, unit.said).toBe(0);
-    for (const version of ['1.0.0', '1.1.0']) {
+    for (const version of ['1.0.0', '1.1.0', '1.2.0']) {
       const installed = await rs(['install', `${PKG}@${version}`]);
       expect(installed.exitCode, installed.said).toBe(0);
     }
@@ -127,7 +149,7 @@ describeWhere(support, "root's rehearsal for the service account, under the role
     try {
       await sm?.stop();
     } finally {
-      if (own) rmSync(own, { recursive: true, force: true });
+      for (const dir of [own, state]) if (dir) rmSync(dir, { recursive: true, force: true });
     }
   }, 30_000);
   beforeEach(({ onTestFailed }) => {
@@ -153,7 +175,6 @@ describeWhere(support, "root's rehearsal for the service account, under the role
   }, 180_000);
 
   test("control: the same NODE_OPTIONS in the unit's definition reaches the candidate, which runs as the account", async () => {
-    await rehearsedSwitch('1.0.0');
     // An operator's drop-in (root's): the live gateway gets it at its next start, and every rehearsal from now on.
     await sm.writeDropIn(
       UNIT,
@@ -162,7 +183,7 @@ describeWhere(support, "root's rehearsal for the service account, under the role
     );
     rmSync(path.join(own, 'marks'), { force: true });
     try {
-      await rehearsedSwitch('1.1.0');
+      await rehearsedSwitch('1.2.0'); // never verified here: rehearsed
     } finally {
       rmSync(path.join(sm.unitDir, `${UNIT}.d`, '50-test-node-options.conf'), { force: true });
       await sm.systemctl(['daemon-reload']);
@@ -173,9 +194,15 @@ describeWhere(support, "root's rehearsal for the service account, under the role
     const groups = execFileSync('id', ['-G', who.name], { encoding: 'utf8' }).trim().split(' ').sort().join(',');
     expect(candidates.length, marks()).toBeGreaterThan(0);
     for (const line of candidates) {
-      const [, uid, gid, seen] = /^candidate uid=(\d+) gid=(\d+) groups=(.*)$/.exec(line) ?? [];
-      expect([Number(uid), Number(gid)]).toEqual([who.uid, who.gid]);
-      expect(seen!.split(',').sort().join(',')).toBe(groups); // its supplementary groups, none of root's
+      const [, uid, gid, seen, copy] = /^candidate uid=(\d+) gid=(\d+) groups=(\S*) (.*)$/.exec(line) ?? [];
+      expect([Number(uid), Number(gid)], line).toEqual([who.uid, who.gid]);
+      expect(seen!.split(',').sort().join(','), line).toBe(groups); // its supplementary groups, none of root's
+      // Its private copy of the state is the account's: it writes there, its copied files are its own.
+      expect(copy, line).toBe(`state=written owner=${who.uid}`);
     }
+    // The rehearsal's folder is gone (the account's copy removed by the account, the rest by root); the live state
+    // never saw the candidate's write.
+    expect(readdirSync(path.join(root, 'preflight'))).toEqual([]);
+    expect(existsSync(path.join(state, 'written-by-candidate'))).toBe(false);
   }, 180_000);
 });
