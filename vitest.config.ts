@@ -81,6 +81,7 @@ export const SYSTEM = [
   'test/rehearsal/preflight-switch.test.ts',
   'test/rehearsal/preflight-systemd.test.ts',
   'test/rehearsal/candidate-as-account.test.ts',
+  'test/rehearsal/preflight-as-account.test.ts',
   'test/rehearsal/pm2-preflight.test.ts',
   'test/service/supervisors/pm2-switch.test.ts',
   'test/service/supervisors/pm2.test.ts',
