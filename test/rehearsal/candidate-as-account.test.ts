@@ -37,7 +37,8 @@ if (process.env.RELEASE_SWITCHER_PREFLIGHT && dir) {
   }
 }
 fs.appendFileSync(path.join(__dirname, 'marks'), (process.env.RELEASE_SWITCHER_PREFLIGHT ? 'candidate' : 'other') +
-  ' uid=' + process.getuid() + ' gid=' + process.getgid() + ' groups=' + process.getgroups().join(',') + state + '\\n');
+  ' uid=' + process.getuid() + ' gid=' + process.getgid() + ' groups=' + process.getgroups().join(',') +
+  ' file=' + (process.env.RS_FROM_ROOT_FILE || 'none') + ' secret=' + (process.env.RS_SECRET || 'none') + state + '\\n');
 `;
 
 /**
@@ -175,11 +176,21 @@ describeWhere(support, "root's rehearsal for the service account, under the role
   }, 180_000);
 
   test("control: the same NODE_OPTIONS in the unit's definition reaches the candidate, which runs as the account", async () => {
+    // Root's environment file in a root-only folder (read by root, O_NOFOLLOW), and the account's own optional one,
+    // which the account made a link to a root-only file: read as the account, so its secret stays out.
+    const rootOnly = path.join(sm.base, 'env-test');
+    mkdirSync(rootOnly, { mode: 0o700 });
+    writeFileSync(path.join(rootOnly, 'gateway.env'), 'RS_FROM_ROOT_FILE=yes\n', { mode: 0o600 });
+    writeFileSync(path.join(rootOnly, 'secret.env'), 'RS_SECRET=root-only\n', { mode: 0o600 });
+    const planted = path.join(own, 'planted.env');
+    const [ln, lnArgs] = asAccount(who, '/bin/ln', ['-sfn', path.join(rootOnly, 'secret.env'), planted]);
+    execFileSync(ln, lnArgs);
     // An operator's drop-in (root's): the live gateway gets it at its next start, and every rehearsal from now on.
     await sm.writeDropIn(
       UNIT,
       '50-test-node-options',
-      `[Service]\nEnvironment=NODE_OPTIONS=--require=${path.join(own, 'p.cjs')}\n`,
+      `[Service]\nEnvironment=NODE_OPTIONS=--require=${path.join(own, 'p.cjs')}\n` +
+        `EnvironmentFile=${path.join(rootOnly, 'gateway.env')}\nEnvironmentFile=-${planted}\n`,
     );
     rmSync(path.join(own, 'marks'), { force: true });
     try {
@@ -194,8 +205,10 @@ describeWhere(support, "root's rehearsal for the service account, under the role
     const groups = execFileSync('id', ['-G', who.name], { encoding: 'utf8' }).trim().split(' ').sort().join(',');
     expect(candidates.length, marks()).toBeGreaterThan(0);
     for (const line of candidates) {
-      const [, uid, gid, seen, copy] = /^candidate uid=(\d+) gid=(\d+) groups=(\S*) (.*)$/.exec(line) ?? [];
+      const [, uid, gid, seen, file, secret, copy] =
+        /^candidate uid=(\d+) gid=(\d+) groups=(\S*) file=(\S+) secret=(\S+) (.*)$/.exec(line) ?? [];
       expect([Number(uid), Number(gid)], line).toEqual([who.uid, who.gid]);
+      expect([file, secret], line).toEqual(['yes', 'none']); // root's file read; the account's link not followed as root
       expect(seen!.split(',').sort().join(','), line).toBe(groups); // its supplementary groups, none of root's
       // Its private copy of the state is the account's: it writes there, its copied files are its own.
       expect(copy, line).toBe(`state=written owner=${who.uid}`);
