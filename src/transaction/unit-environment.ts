@@ -2,9 +2,10 @@
  * A unit's environment as its manager would give its next start, read from the unit's definition (`systemctl show`),
  * never from the environment a running process shows: /proc/<pid>/environ is memory the process itself may rewrite
  * (same uid, /proc/<pid>/mem), so the service's account could put `NODE_OPTIONS=--require=<its file>` there for the
- * next command root builds from it. Built as systemd.exec(5) builds it: the manager's environment, then what `User=`
- * gives (HOME, USER, LOGNAME, SHELL from the password database), PassEnvironment=, Environment=, the files of
- * EnvironmentFile= (which override Environment=), less UnsetEnvironment=.
+ * next command root builds from it. Built as systemd.exec(5) builds it: the manager's environment block (its
+ * show-environment, systemd's default PATH where it has none), then what `User=` gives (HOME, USER, LOGNAME, SHELL from
+ * the password database), PassEnvironment= (looked up in that block: the manager's own process environment is not
+ * asked), Environment=, the files of EnvironmentFile= (which override Environment=), less UnsetEnvironment=.
  *
  * An EnvironmentFile= is read without following a link another account placed: as root only when every folder on its
  * real path is root's and writable by nobody else (then no one else can change what it names) and the file opened
@@ -147,9 +148,10 @@ export function unitEnvironment(
       .filter((name) => manager[name] !== undefined)
       .map((name) => [name, manager[name]!]),
   );
+  // The manager's block goes to every process it starts (systemctl(1) show-environment), then the rest in this order.
   const env: Record<string, string> = {
-    PATH: manager.PATH ?? DEFAULT_PATH,
-    ...(manager.LANG !== undefined && { LANG: manager.LANG }),
+    PATH: DEFAULT_PATH,
+    ...manager,
     ...own,
     ...passed,
     ...assignments(splitUnitWords(props.environment)),

@@ -68,14 +68,14 @@ describe('EnvironmentFile= text, as systemd parses it', () => {
 
 describe("the environment a unit's next start gets", () => {
   const props = {
-    managerEnvironment: 'PATH=/usr/local/bin:/usr/bin:/bin\nLANG=C.UTF-8\nSECRET_OF_MANAGER=m',
+    managerEnvironment: 'PATH=/usr/local/bin:/usr/bin:/bin\nLANG=C.UTF-8\nHOME=/root\nPASSED=m',
     environment: 'HOME=/srv/openclaw OPENCLAW_STATE_DIR=/srv/openclaw/state FROM=environment',
     environmentFiles: [],
-    passEnvironment: 'SECRET_OF_MANAGER NOT_SET',
+    passEnvironment: 'PASSED NOT_SET',
     unsetEnvironment: 'DROPPED FROM=nothing',
   };
 
-  it("manager's PATH and LANG, then User='s HOME/USER/LOGNAME/SHELL, PassEnvironment=, Environment=, then the files", () => {
+  it("the manager's block, then User='s HOME/USER/LOGNAME/SHELL, PassEnvironment=, Environment=, then the files", () => {
     const env = unitEnvironment(props, {
       account,
       files: ['FROM=file\nDROPPED=x\nNODE_OPTIONS=--max-old-space-size=512'],
@@ -83,11 +83,11 @@ describe("the environment a unit's next start gets", () => {
     expect(env).toEqual({
       PATH: '/usr/local/bin:/usr/bin:/bin',
       LANG: 'C.UTF-8',
-      HOME: '/srv/openclaw', // Environment= overrides what User= gives
+      HOME: '/srv/openclaw', // Environment= overrides what User= gives, which overrides the manager's
       USER: 'openclaw',
       LOGNAME: 'openclaw',
       SHELL: '/bin/bash',
-      SECRET_OF_MANAGER: 'm', // passed on purpose by the unit
+      PASSED: 'm',
       OPENCLAW_STATE_DIR: '/srv/openclaw/state',
       FROM: 'file', // files override Environment=; UnsetEnvironment=FROM=nothing matches no value
       NODE_OPTIONS: '--max-old-space-size=512',
@@ -103,8 +103,17 @@ describe("the environment a unit's next start gets", () => {
       LOGNAME: 'openclaw',
       SHELL: '/bin/bash',
     });
-    // A user unit: its HOME and the rest come from its manager, not from a User= line.
-    expect(unitEnvironment(bare, { account: undefined, files: [] })).toEqual({ PATH: DEFAULT_PATH });
+    // A user unit: its HOME and the rest come from its manager's block, not from a User= line.
+    expect(
+      unitEnvironment(
+        { ...bare, managerEnvironment: 'HOME=/home/u\nXDG_RUNTIME_DIR=/run/user/1000' },
+        { account: undefined, files: [] },
+      ),
+    ).toEqual({
+      PATH: DEFAULT_PATH,
+      HOME: '/home/u',
+      XDG_RUNTIME_DIR: '/run/user/1000',
+    });
   });
 });
 
