@@ -26,6 +26,7 @@ export const UNIT = [
   'test/platform/lazy-require.test.ts',
   'test/platform/permission.test.ts',
   'test/platform/rotate-log.test.ts',
+  'test/platform/run-as.test.ts',
   'test/platform/subprocess.test.ts',
   'test/service/caller.test.ts',
   'test/service/finalize.test.ts',
