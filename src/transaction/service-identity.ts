@@ -9,7 +9,8 @@
  *    from it run as that account: it only fools itself);
  * 2. its unit (systemd): `User=` (system units; its home from the password database, as systemd gives it) and
  *    `Environment=` (HOME, OPENCLAW_STATE_DIR, …), with the user manager's own HOME for a user unit;
- * 3. otherwise (pm2 or none, nothing running): this account and its environment.
+ * 3. otherwise (pm2 or none, nothing running): the account config `serviceUser` names, when it is another than ours
+ *    (its home, shell, systemd's default PATH, our locale), else this account and its environment.
  * A service that runs but whose environment cannot be read (another account's process, and we are not root) is
  * refused before anything stops: state paths resolved with our HOME would checkpoint somebody else's state.
  */
@@ -23,7 +24,7 @@ import type { Config } from '../store/config.js';
 import type { Session } from '../store/session.js';
 import { splitUnitWords } from '../unit-files/existing-unit.js';
 import { configuredSupervisor } from './configured-supervisor.js';
-import { readUnitEnvironment } from './unit-environment.js';
+import { DEFAULT_PATH, readUnitEnvironment } from './unit-environment.js';
 
 export interface ServiceIdentity {
   /** The account the service runs as. */
@@ -62,12 +63,28 @@ async function readIdentity(config: Config, env: NodeJS.ProcessEnv, signal?: Abo
     // environment comes from the unit's definition (the manager's), its account from the kernel (the process's uid).
     if (account && unit && account.uid !== process.getuid?.())
       return fromUnit(unit.name, unit.scope, env, { signal, account, pid });
-    const own = await candidateEnvironment({ callerEnv: env, servicePid: pid });
+    // Another account's process (pm2, none): its environment over our locale only, none of our basics (HOME, TMPDIR).
+    const theirs = account !== undefined && account.uid !== process.getuid?.();
+    const own = await candidateEnvironment({ callerEnv: theirs ? localeOf(env) : env, servicePid: pid });
     if (!account || own.from !== `the service's process ${pid}`) throw unreadable(config, pid, uid);
     const seen = await asWeSeeIt(pid, { ...own.env, HOME: own.env.HOME ?? account.home }, env);
     return identity(account, seen, own.from);
   }
   if (unit) return fromUnit(unit.name, unit.scope, env, { signal });
+  const named = config.serviceUser === null ? undefined : lookupAccount(config.serviceUser);
+  if (config.serviceUser !== null && !named)
+    throw new ReleaseSwitcherError(
+      'SERVICE_ACCOUNT_UNKNOWN',
+      `The service's account ${config.serviceUser} (config serviceUser) does not exist here.`,
+      { hint: 'Create it, or name the right one: release-switcher init --service-user ACCOUNT' },
+    );
+  // Nothing runs and no unit says: the account the root serves (pm2, none), with what a login of it would have.
+  if (named && named.uid !== process.getuid?.())
+    return identity(
+      named,
+      { ...localeOf(env), PATH: DEFAULT_PATH, HOME: named.home, SHELL: named.shell || '/bin/sh' },
+      `config serviceUser ${named.name} (no running service or unit to read it from)`,
+    );
   return identity(currentAccount(), env, 'this account (no running service or unit to read it from)');
 }
 
