@@ -26,5 +26,7 @@ export async function candidateEnvOf(
   const callerEnv = as ? localeOf(runtime.env) : runtime.env;
   const found = await candidateEnvironment({ callerEnv, servicePid: state?.mainPid ?? null });
   // Nothing runs: the account's own basics (from the password database), not the caller's.
-  return as ? { env: { ...withoutPerProcess(service.env), ...found.env }, from: found.from, as } : { ...found, as };
+  if (!as) return { ...found, as };
+  const ran = found.from === `the service's process ${state?.mainPid}`;
+  return { env: { ...withoutPerProcess(service.env), ...found.env }, from: ran ? found.from : service.from, as };
 }

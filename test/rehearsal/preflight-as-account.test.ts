@@ -3,15 +3,16 @@
 // uid, gid and groups, never its own; the private copy root made of the account's state is handed to the account (the
 // candidate migrates it), and the rehearsal's folder is gone afterwards, the account's part removed by the account.
 // About root (it acts for the account), so it runs as root; the live state is the service account's own.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { runPreflight, type PreflightRecord } from '../../src/rehearsal/preflight.ts';
 import { copyStatePrivately } from '../../src/snapshot/private-copy.ts';
 import { type Account, accountTempDir, canUseAccounts, reachableBy, serviceAccount } from '../support/accounts.ts';
+import { cli } from '../support/cli.ts';
 import { describeWhere } from '../support/skip.ts';
 import { candidate, pidAlive, snapshotBytes } from './preflight-support.ts';
 
@@ -40,6 +41,7 @@ describeWhere(support, 'a rehearsal root runs for the service account (process g
     chmodSync(root, 0o711);
   });
   afterAll(async () => {
+    spawnSync('chattr', ['-R', '-f', '-i', root]); // releases root installed are immutable
     await rm(root, { recursive: true, force: true });
     await rm(live, { recursive: true, force: true });
     await rm(marks, { recursive: true, force: true });
@@ -99,4 +101,31 @@ describeWhere(support, 'a rehearsal root runs for the service account (process g
     expect(ids().split(' ')[0]).toBe(String(process.getuid?.()));
     expect(await readdir(join(root, 'preflight'))).toEqual([]);
   });
+
+  it("root's switch for a root that serves the account (supervisor none, --service-user): the candidate is the account's", async () => {
+    const at = join(root, 'cli-root');
+    const rs = async (args: string[]) => {
+      const r = await cli(['--root', at, '--json', ...args], { as: null });
+      expect(r.exitCode, `${args[0]}: ${r.stdout}${r.stderr}`).toBe(0);
+      return r.json as { result: { status: string; steps: Array<{ name: string; status: string; evidence?: any }> } };
+    };
+    await rs([
+      ...['init', '--package', 'rs-fixture-gateway', '--registry', inject('registryUrl'), '--supervisor', 'none'],
+      ...['--service-user', who.name, '--health-url', 'http://127.0.0.1:9/health'],
+      ...['--preflight', 'server.js --port {port}', '--preflight-for', '1'],
+      ...['--preflight-env', `NODE_OPTIONS=--require=${join(marks, 'mark.cjs')}`],
+    ]);
+    await rs(['install', 'rs-fixture-gateway@1.1.0']);
+    await rm(join(marks, 'ids'), { force: true });
+    const switched = await rs(['switch', '1.1.0']);
+    expect(switched.result.status).toBe('switched');
+    const step = switched.result.steps.find((s) => s.name === 'preflight');
+    expect(step).toMatchObject({ status: 'ok' });
+    expect(step?.evidence?.environment).toBe(
+      `config serviceUser ${who.name} (no running service or unit to read it from)`,
+    );
+    const groups = execFileSync('id', ['-G', who.name], { encoding: 'utf8' }).trim().split(' ').map(Number);
+    expect(ids()).toBe(`${who.uid} ${who.uid} ${who.gid} ${who.gid}|${groups.sort().join(' ')}`);
+    expect(await readdir(join(at, 'preflight'))).toEqual([]);
+  }, 120_000);
 });
