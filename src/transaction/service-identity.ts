@@ -61,7 +61,8 @@ async function readIdentity(config: Config, env: NodeJS.ProcessEnv, signal?: Abo
     const account = uid === undefined ? undefined : lookupAccount(uid);
     // Root acting for another account: what that account's process shows is the account's to rewrite, so its
     // environment comes from the unit's definition (the manager's), its account from the kernel (the process's uid).
-    if (account && unit && account.uid !== process.getuid?.())
+    // (Only root acts for another: any other account reads it as before, and is told it cannot.)
+    if (account && unit && account.uid !== process.getuid?.() && process.getuid?.() === 0)
       return fromUnit(unit.name, unit.scope, env, { signal, account, pid });
     // Another account's process (pm2, none): its environment over our locale only, none of our basics (HOME, TMPDIR).
     const theirs = account !== undefined && account.uid !== process.getuid?.();
