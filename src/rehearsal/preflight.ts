@@ -8,10 +8,12 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { removeTree } from '../platform/fs.js';
+import type { RunAs } from '../platform/run-as.js';
 import { isOurProcess, run, tail } from '../platform/subprocess.js';
 import { verifyRunning } from '../service/health.js';
 import type { StartedWhen } from '../store/presets.js';
 import { type EnvironmentCause, type EnvironmentReason, environmentCause } from './environment.js';
+import { handOverFile, handOverRehearsal, removeHandedOver } from './hand-over.js';
 import { PORT_TRIES, freeRehearsalPort } from './rehearsal-port.js';
 import {
   type CandidateHandle,
@@ -71,6 +73,11 @@ export interface PreflightOptions {
   onStarted?: () => void;
   onProbe?: (message: string) => void;
   signal?: AbortSignal;
+  /**
+   * The account the candidate and its prepare step run as: the service's, when root acts for it (its copy of the
+   * state and its config file are handed to it first: hand-over.ts). @default this process's
+   */
+  as?: RunAs | undefined;
 }
 
 export interface PreflightResult {
@@ -137,6 +144,8 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
     await fs.mkdir(record.dir, { mode: 0o700 });
     await fs.writeFile(logFile, '');
     const state = await options.copyState(path.join(record.dir, 'state'));
+    // Once, before any candidate runs: a later try must never walk a copy the account's candidate has had in hand.
+    await handOverRehearsal(record.dir, options.workRoot, options.as);
     // A port another process holds is not the candidate's failure: another port, PORT_TRIES at most (rehearsal-port.ts).
     const taken: string[] = [];
     for (let attempt = 1; ; attempt++) {
@@ -174,10 +183,12 @@ async function rehearseOnce(trial: Attempt, state: string): Promise<{ result: Pr
     token: randomBytes(24).toString('hex'),
     config: path.join(record.dir, 'config.json'),
   };
-  if (options.configFile)
+  if (options.configFile) {
     await fs.writeFile(vars.config, `${JSON.stringify(fillJson(options.configFile, vars), null, 2)}\n`, {
       mode: 0o600,
     });
+    await handOverFile(vars.config, options.as); // this try's port in it: the candidate reads it as the account
+  }
   const env = {
     ...options.baseEnv,
     ...Object.fromEntries(Object.entries(options.env).map(([k, v]) => [k, fill(v, vars)])),
@@ -193,6 +204,7 @@ async function rehearseOnce(trial: Attempt, state: string): Promise<{ result: Pr
         env,
         timeoutMs: PREPARE_MS,
         signal: options.signal,
+        as: options.as,
       },
     );
     await fs.appendFile(logFile, prepared.output);
@@ -220,6 +232,7 @@ async function rehearseOnce(trial: Attempt, state: string): Promise<{ result: Pr
     callerEnv: options.callerEnv ?? options.baseEnv,
     logFile,
     record,
+    as: options.as,
     ...(options.signal && { signal: options.signal }),
   };
   const handle =
@@ -336,5 +349,6 @@ export async function cleanupPreflight(
     (await isOurProcess(record.pgid, { name: PREFLIGHT_MARKER, value: record.id }))
   )
     await killGroup(record.pgid, STOP_GRACE_MS);
+  await removeHandedOver(path.join(options.workRoot, record.id)); // the account's part, by the account
   await removeTree(path.join(options.workRoot, record.id));
 }

@@ -88,6 +88,7 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       onStarted: () => crashPoint('activate:preflight-running'),
       ...(runtime.signal && { signal: runtime.signal }),
       onProbe: (message) => runtime.onProgress({ phase: 'preflight', message }),
+      as: candidate.as, // the service's account when root acts for it: never root
     });
     const { outputTail, ...rest } = outcome;
     step.note({
