@@ -140,8 +140,17 @@ export async function transact(options: RootOptions, request: TransactRequest): 
 
 /** Under the lock: activate now, or journal the transaction as scheduled for a runner. */
 async function activateOrSchedule(session: MutationSession, request: ActivateRequest): Promise<Plan> {
-  const { kind, target, handoff = 'auto', preflight = true, acceptCapabilities, checkpoint, node, channel, origin } =
-    request;
+  const {
+    kind,
+    target,
+    handoff = 'auto',
+    preflight = true,
+    acceptCapabilities,
+    checkpoint,
+    node,
+    channel,
+    origin,
+  } = request;
   const { layout, config, journal, runtime } = session;
   const current = await readLinkVersion(layout, 'current');
   const outside = handoff === 'always' || (handoff === 'auto' && isInsideService(config, runtime.env));
