@@ -321,7 +321,8 @@ export const COMMANDS: CommandDef[] = [
       entry: {
         type: 'string',
         value: 'PATH',
-        description: "script to run inside the release (default: the preset's, else package.json main)",
+        description:
+          "script to run inside the release (default: the file the existing unit runs, else the preset's, else package.json main)",
       },
       arg: { type: 'string', multiple: true, value: 'ARG', description: 'argument after the entry (repeatable)' },
       'node-option': {
