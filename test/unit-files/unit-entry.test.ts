@@ -26,7 +26,7 @@ function rootWith(pkg: Record<string, unknown>): string {
 
 const config = { ...defaultConfig('app'), supervisor: 'systemd' as const, unit: 'app.service' };
 const none = { entry: '', bootCheck: null };
-const seen = (root: string, script: string) => ({
+const seen = (script: string) => ({
   unit: 'app.service',
   execStart: ['/usr/bin/node', script, '--port', '8080'],
   script,
@@ -35,19 +35,19 @@ const seen = (root: string, script: string) => ({
 describe('nodeEntry', () => {
   it('node <root>/current/server.js: the entry is the unit’s own (nothing to fill in)', async () => {
     const root = rootWith({});
-    expect(await nodeEntry(config, root, none, seen(root, `${root}/current/server.js`))).toEqual(none);
+    expect(await nodeEntry(config, root, none, seen(`${root}/current/server.js`))).toEqual(none);
   });
 
   it("node <root>/current: the release's main", async () => {
     const root = rootWith({ main: 'lib/server.js' });
-    expect(await nodeEntry(config, root, none, seen(root, `${root}/current`))).toMatchObject({
+    expect(await nodeEntry(config, root, none, seen(`${root}/current`))).toMatchObject({
       entry: 'lib/server.js',
     });
   });
 
   it('node <root>/current with no main: USAGE naming the unit, its command and why', async () => {
     const root = rootWith({});
-    const error = await nodeEntry(config, root, none, seen(root, `${root}/current`)).catch((e: unknown) => e);
+    const error = await nodeEntry(config, root, none, seen(`${root}/current`)).catch((e: unknown) => e);
     expect(isReleaseSwitcherError(error) && error.code).toBe('USAGE');
     expect((error as Error).message).toBe(
       `Cannot tell which file of app to run: app.service runs /usr/bin/node ${root}/current --port 8080; ${root}/current is the release's folder, and its package.json names no main.`,
@@ -56,7 +56,7 @@ describe('nodeEntry', () => {
 
   it('a script outside the package and the root: USAGE naming what the unit runs, and --entry in the hint', async () => {
     const root = rootWith({ main: 'server.js' });
-    const error = await nodeEntry(config, root, none, seen(root, '/opt/app/server.js')).catch((e: unknown) => e);
+    const error = await nodeEntry(config, root, none, seen('/opt/app/server.js')).catch((e: unknown) => e);
     expect(isReleaseSwitcherError(error) && error.code).toBe('USAGE');
     expect((error as Error).message).toBe(
       `Cannot tell which file of app to run: app.service runs /usr/bin/node /opt/app/server.js --port 8080; its script /opt/app/server.js is neither under ${root}/current nor in a node_modules/app/ folder.`,
