@@ -7,22 +7,11 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { fixtureRoot, rs, tempDir, templateRoot } from '../support/cli.ts';
 import { writeGateway } from '../support/fixture-sources.ts';
-import { deprecate, npm, publish } from '../support/registry.ts';
+import { deprecate, npm } from '../support/registry.ts';
+import { publishOwnPackage } from '../support/own-package.ts';
 import { linkOf, readState } from '../support/root.ts';
 
 const freshRoot = templateRoot(['1.0.0']);
-
-/** Pack and publish `name` at `versions` (the last one ends up `latest`). */
-async function publishOwnPackage(name: string, versions: string[]): Promise<void> {
-  const dir = tempDir('rs-au-pkg-');
-  const sources = versions.map((version) => join(dir, 'src', version));
-  for (const [i, version] of versions.entries())
-    await writeGateway(sources[i]!, { name, version, depRange: '^1.0.0', engines: '>=20' });
-  const { stdout } = await npm(['pack', ...sources, '--pack-destination', dir, '--json'], {});
-  const registry = inject('registryUrl');
-  for (const { filename } of JSON.parse(stdout) as Array<{ filename: string }>)
-    await publish(join(dir, filename), { registry });
-}
 
 /** Marks releases good, as verifications under a supervisor would have (supervisor none leaves them pending). */
 function markGood(root: string, versions: string[]): void {
