@@ -147,7 +147,7 @@ describeWhere(can, `timer under systemd --user`, () => {
     });
     const told = await gw.rs(['status'], { json: false });
     expect(told.stdout).toContain(
-      '\nStarted by the auto-update timer: a newer release on the channel (update 1.0.0 -> 1.2.0).',
+      `\nStarted by the auto-update timer (${tx.origin!.user}): a newer release on the channel (update 1.0.0 -> 1.2.0).`,
     );
     // It keeps ticking, and a tick with nothing to do succeeds.
     const lastTrigger = async () =>
@@ -306,7 +306,7 @@ describeWhere(can, `timer under systemd --user`, () => {
     expect((await gw.health())?.version).toBe('1.0.0');
     const told = (await gw.rs(['status'], { json: false })).stdout;
     expect(told).toContain(
-      '\nStarted by the auto-update timer: the running release was deprecated on the registry (1.2.0 is deprecated on the registry: roll back to 1.0.0, the newest good release).',
+      `\nStarted by the auto-update timer (${rolled.result.origin.user}): the running release was deprecated on the registry (1.2.0 is deprecated on the registry: roll back to 1.0.0, the newest good release).`,
     );
     expect(told).not.toMatch(/PAUSED/);
     const listed = await gw.rs(['list']);
@@ -318,7 +318,7 @@ describeWhere(can, `timer under systemd --user`, () => {
       transaction: rolled.result.id,
     });
     expect((await gw.rs(['list'], { json: false })).stdout).toMatch(
-      /^1\.0\.0: current since \S+, started by the auto-update timer: the running release was deprecated on the registry/m,
+      /^1\.0\.0: current since \S+, started by the auto-update timer \(\S+\): the running release was deprecated on the registry/m,
     );
     expect((await gw.rs(['timer', '--remove'])).json.result).toMatchObject({ removed: true });
   }, 200_000);
