@@ -54,7 +54,13 @@ describe('--json shape of every command', () => {
       'state',
       'version',
     ]);
-    expect(keys((await run(['status'])).result)).toEqual(['autoUpdate', 'current', 'previous', 'running', 'transaction']);
+    expect(keys((await run(['status'])).result)).toEqual([
+      'autoUpdate',
+      'current',
+      'previous',
+      'running',
+      'transaction',
+    ]);
     expect((await run(['status'])).result.running).toBeNull(); // supervisor none, no health endpoint: nothing can tell
     expect((await run(['pin', '1.0.0'])).result).toEqual({ version: '1.0.0', pinned: true });
     expect((await run(['unpin', '1.0.0'])).result).toEqual({ version: '1.0.0', pinned: false });
