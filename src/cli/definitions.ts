@@ -368,7 +368,8 @@ COMMANDS.push(
   },
   {
     name: 'auto-update',
-    summary: 'one tick of the timer: update or roll back as check says; skipped (exit 0) when disabled or busy',
+    summary:
+      'one tick of the timer: update or roll back as check says; skipped (exit 0) when disabled, paused or busy; exit 3 when the update rolled back',
     args: '',
     options: { ...handoffOption, ...waitVerdictOption },
     examples: [
