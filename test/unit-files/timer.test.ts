@@ -322,4 +322,54 @@ describeWhere(can, `timer under systemd --user`, () => {
     );
     expect((await gw.rs(['timer', '--remove'])).json.result).toMatchObject({ removed: true });
   }, 200_000);
+
+  it('a tick whose update rolled back exits 3 and leaves its unit failed, until the next tick (nothing to do) exits 0', async () => {
+    const stem = 'release-switcher-auto-update-rs-gw-timer';
+    await publishOwnPackage(PKG, [{ version: '1.3.0', behaviour: 'refuse-start' }]);
+    const installed = await gw.rs(['timer', '--install', '--every', '1h', '--randomized-delay', '0']);
+    expect(installed.exitCode, installed.stdout + installed.stderr).toBe(0);
+    const execStart = /^ExecStart=(.+)$/m.exec(installed.json.result.files[0].content)![1];
+    const tickLog = join(gw.root, '..', 'failed-tick.log');
+    mkdirSync(join(manager.unitDir, `${stem}.service.d`), { recursive: true });
+    writeFileSync(
+      join(manager.unitDir, `${stem}.service.d`, 'scheduled.conf'),
+      `[Service]\nExecStart=\nExecStart=${execStart} --json\nStandardOutput=append:${tickLog}\nStandardError=append:${tickLog}\n`,
+    );
+    expect((await manager.systemctl(['daemon-reload'])).exitCode).toBe(0);
+    const last = () =>
+      JSON.parse(
+        readFileSync(tickLog, 'utf8')
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .at(-1)!,
+      );
+    const shown = async () =>
+      (await manager.systemctl(['show', `${stem}.service`, '--property=Result', '--property=ExecMainStatus'])).stdout;
+
+    const failed = await manager.systemctl(['start', `${stem}.service`], { timeoutMs: 90_000 });
+    expect(failed.exitCode).not.toBe(0); // `systemctl start` of a oneshot that failed fails
+    expect(last()).toMatchObject({
+      ok: false,
+      error: { code: 'ROLLED_BACK' },
+      result: {
+        kind: 'update',
+        status: 'rolled_back',
+        from: '1.0.0',
+        to: '1.3.0',
+        origin: { by: 'timer', why: 'newer_version' },
+      },
+    });
+    expect(await shown()).toMatch(/^Result=exit-code$/m);
+    expect(await shown()).toMatch(/^ExecMainStatus=3$/m);
+    expect((await manager.systemctl(['is-failed', `${stem}.service`])).stdout.trim()).toBe('failed');
+    expect((await gw.health())?.version).toBe('1.0.0');
+
+    // The next tick: 1.3.0 is bad here, never retried; nothing to do, exit 0, and the unit is no longer failed.
+    const next = await manager.systemctl(['start', `${stem}.service`], { timeoutMs: 90_000 });
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(last()).toMatchObject({ ok: true, result: { skipped: 'nothing_to_do', reason: 'candidate_bad' } });
+    expect(await shown()).toMatch(/^Result=success$/m);
+    expect(await shown()).toMatch(/^ExecMainStatus=0$/m);
+    expect((await gw.rs(['timer', '--remove'])).json.result).toMatchObject({ removed: true });
+  }, 200_000);
 });
