@@ -99,6 +99,11 @@ function rollingBack(journal: Journal, version: string, target: string): Transac
     from: target,
     to: version,
     reason: 'crash_loop',
+    origin: {
+      by: 'boot-check',
+      why: 'failed_verification',
+      detail: `${version} started without a verification until its tries were spent`,
+    },
   });
   return enterTransaction(journal, rolling);
 }

@@ -241,7 +241,9 @@ def run_cli(executable, root, args, runner=None):
     if runner is not None:
         code, out, err = runner(argv)
     else:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        # A fleet play started it: recorded as the origin of the transactions it starts (unless the task names another).
+        env = dict(os.environ, RELEASE_SWITCHER_ORIGIN=os.environ.get("RELEASE_SWITCHER_ORIGIN") or "fleet")
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env)
         out, err = proc.communicate()
         code = proc.returncode
     try:

@@ -88,6 +88,17 @@ class ModuleTest(unittest.TestCase):
         self.assertEqual(r["transaction"]["id"], "20261126-abc")
         self.assertEqual(self.commands(), [["status"]])
 
+    def test_the_cli_is_told_a_fleet_play_runs_it_unless_the_task_names_another(self):
+        self.scenario({"status": status("1.1.0", "1.0.0")})
+        self.run_task()
+        os.environ["RELEASE_SWITCHER_ORIGIN"] = "command"
+        try:
+            self.run_task()
+        finally:
+            del os.environ["RELEASE_SWITCHER_ORIGIN"]
+        with open(self.log + ".origin") as f:
+            self.assertEqual(f.read().split(), ["fleet", "command"])
+
     def test_present_fails_on_a_root_never_initialized_with_its_code_and_hint(self):
         self.scenario({"status": {"exit": 1, "envelope": {"ok": False, "error": {
             "code": "NOT_INITIALIZED", "message": "no root at /x", "hint": "release-switcher init --package NAME"}}}})
