@@ -103,9 +103,7 @@ function bootCheckLine(config: Config, root: string, options: ServiceOptions): s
   // cannot read or write the root, which it says, and `doctor` checks beforehand).
   // `+`: the root is not the service account's (root acting for User=…): the boot-check acts for the root's owner,
   // outside the unit's sandbox, as every other command on that root does; its checkpoints keep each file's owner.
-  return bootCheck && bootCheck.length > 0
-    ? [`ExecStartPre=-${commandLine(config, root, bootCheck)}`]
-    : [];
+  return bootCheck && bootCheck.length > 0 ? [`ExecStartPre=-${commandLine(config, root, bootCheck)}`] : [];
 }
 
 /**

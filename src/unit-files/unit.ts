@@ -160,18 +160,14 @@ export async function writeUnitFile(file: string, content: string, options: Path
   } catch (error) {
     const errno = (error as NodeJS.ErrnoException).code;
     if (errno !== 'EACCES' && errno !== 'EPERM' && errno !== 'EROFS') throw error;
-    throw new ReleaseSwitcherError(
-      'PERMISSION_DENIED',
-      `${currentAccount().name} may not write ${file} (${errno}).`,
-      {
-        hint:
-          options.scope === 'system'
-            ? 'System units are root\'s: run it as root (sudo release-switcher unit --install). Never give another account the unit folder: what a unit names runs as root.'
-            : `Check the permissions of ${path.dirname(file)} (your own systemd user folder).`,
-        cause: error,
-        details: { path: file, errno },
-      },
-    );
+    throw new ReleaseSwitcherError('PERMISSION_DENIED', `${currentAccount().name} may not write ${file} (${errno}).`, {
+      hint:
+        options.scope === 'system'
+          ? "System units are root's: run it as root (sudo release-switcher unit --install). Never give another account the unit folder: what a unit names runs as root."
+          : `Check the permissions of ${path.dirname(file)} (your own systemd user folder).`,
+      cause: error,
+      details: { path: file, errno },
+    });
   }
   const reload = await systemctl(['daemon-reload'], options);
   if (reload.exitCode !== 0) {
@@ -215,7 +211,9 @@ async function existingUnit(config: Config, options: PathOptions): Promise<'thei
 async function refuseUnreadable(config: Config, where: PathOptions): Promise<void> {
   const file = unitPath(config, where);
   const dropIns = `${file}.d`;
-  const names = await fs.readdir(dropIns).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : null));
+  const names = await fs
+    .readdir(dropIns)
+    .catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : null));
   const candidates = [file, ...(names === null ? [dropIns] : names.map((name) => path.join(dropIns, name)))];
   for (const candidate of candidates) {
     const denied = await fs.access(candidate, fs.constants.R_OK).then(

@@ -65,7 +65,8 @@ describe('generated text', () => {
       serviceOptions,
     ).split('\n');
     // As root: through `env -i` with a fixed PATH, so nothing of the unit's environment (its PATH, NODE_OPTIONS) reaches it.
-    const asRoot = '+/usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin NODE_DISABLE_COMPILE_CACHE=1 ';
+    const asRoot =
+      '+/usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin NODE_DISABLE_COMPILE_CACHE=1 ';
     expect(acting).toContain(`ExecStartPre=-${asRoot}/usr/bin/rs --root "/srv/rs app/100%%" boot-check`);
     expect(acting).toContainEqual(HOLD(asRoot));
     expect(acting.filter((line) => line.startsWith('ReadWritePaths='))).toEqual([]);

@@ -4,6 +4,7 @@ import { ReleaseSwitcherError } from '../../model/errors.js';
 import { tail } from '../../platform/subprocess.js';
 import { systemctl, systemctlCommand } from '../systemctl.js';
 import { timespanSeconds } from '../timespan.js';
+import { ACTIVATION_VERBS, refusalIn, refusedError } from '../refusal.js';
 import type { CommandRunner, ServiceState, Supervisor } from './types.js';
 
 export interface SystemdOptions {
@@ -39,6 +40,8 @@ const JOB_MARGIN_MS = 60_000;
 const ONE_DAY_MS = 86_400_000;
 
 export function systemdSupervisor(options: SystemdOptions): Supervisor {
+  // Another account than root changes a system unit through `sudo -n` (systemctl.ts): sudo or polkit may refuse it.
+  const elevated = options.scope === 'system' && process.getuid?.() !== 0;
   const call = {
     scope: options.scope,
     env: options.env,
@@ -79,6 +82,14 @@ export function systemdSupervisor(options: SystemdOptions): Supervisor {
     // at once). Unreadable: the default bound.
     const timeoutMs = Math.min(ONE_DAY_MS, Math.max(CALL_TIMEOUT_MS, budgetMs + JOB_MARGIN_MS));
     const result = await systemctl([verb, options.unit], { ...call, timeoutMs, elevate: true });
+    const refusal = result.exitCode !== 0 && !result.timedOut ? refusalIn(result.output) : undefined;
+    if (refusal)
+      throw refusedError(refusal, {
+        account: currentAccount().name,
+        verbs: ACTIVATION_VERBS,
+        unit: options.unit,
+        command: `${elevated ? 'sudo -n ' : ''}${systemctlCommand(options.scope, [verb, options.unit])}`,
+      });
     if (result.exitCode !== 0)
       throw new ReleaseSwitcherError(
         'SUPERVISOR_FAILED',
@@ -95,6 +106,7 @@ export function systemdSupervisor(options: SystemdOptions): Supervisor {
   return {
     name: options.scope === 'user' ? 'systemd' : 'systemd-system',
     unit: options.unit,
+    mayRefuse: elevated,
     async restart() {
       await job('restart');
     },
