@@ -66,8 +66,8 @@ export function systemdSupervisor(options: SystemdOptions): Supervisor {
    * A job on the unit, bounded by what systemd itself allows it: a gateway that drains for up to its TimeoutStopSec
    * (openclaw: 330 s) must not be given up on by us first, leaving the job, and the service, half done.
    */
-  const job = async (verb: 'start' | 'stop' | 'restart') => {
-    if (options.timeoutMs !== undefined) return must([verb, options.unit]);
+  /** A job's bound: the unit's own TimeoutStopSec and TimeoutStartSec (systemd ends the job by then), and a margin. */
+  const jobBudgetMs = async (verb: 'start' | 'stop' | 'restart'): Promise<number> => {
     const shown = await systemctl(
       ['show', options.unit, '--property=TimeoutStartUSec', '--property=TimeoutStopUSec'],
       call,
@@ -80,7 +80,10 @@ export function systemdSupervisor(options: SystemdOptions): Supervisor {
     const budgetMs = 1000 * ((verb === 'start' ? 0 : (stop ?? 0)) + (verb === 'stop' ? 0 : (start ?? 0)));
     // A budget past a day (`infinity`, `1M`) is systemd's to keep; ours stops at a day (a timer past 2^31 ms would fire
     // at once). Unreadable: the default bound.
-    const timeoutMs = Math.min(ONE_DAY_MS, Math.max(CALL_TIMEOUT_MS, budgetMs + JOB_MARGIN_MS));
+    return Math.min(ONE_DAY_MS, Math.max(CALL_TIMEOUT_MS, budgetMs + JOB_MARGIN_MS));
+  };
+  const job = async (verb: 'start' | 'stop' | 'restart') => {
+    const timeoutMs = options.timeoutMs ?? (await jobBudgetMs(verb));
     const result = await systemctl([verb, options.unit], { ...call, timeoutMs, elevate: true });
     const refusal = result.exitCode !== 0 && !result.timedOut ? refusalIn(result.output) : undefined;
     if (refusal)
