@@ -284,7 +284,8 @@ async function planSystemd(request: SystemdRequest): Promise<Planned> {
   const { config, root, where, install } = request;
   const service = privilegedService(config, root, request.service);
   const existing = await existingUnit(config, where);
-  if (existing === undefined) await refuseUnreadable(config, where);
+  // Whatever systemctl answered (a manager may read as another account): what this account cannot read, it cannot keep.
+  await refuseUnreadable(config, where);
   if (existing === undefined && install) {
     throw new ReleaseSwitcherError(
       'SUPERVISOR_FAILED',
