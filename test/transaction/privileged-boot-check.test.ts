@@ -6,7 +6,17 @@
 // on a root of its own: a restart that sudo refuses (no sudoers line for it) is PERMISSION_DENIED, nothing changed; a
 // drop-in it cannot read is said, not left out. The account's home is private to the manager (privateHome).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, inject, test } from 'vitest';
@@ -39,8 +49,11 @@ describeWhere(support, "the role's unit: privileged commands and refusals, the s
   let home: string;
   let log: string;
   let insideBin: string | undefined;
-  /** Where the attacker's plants write who ran them (its uid, one line each), on the host and as the unit sees it. */
-  const marker = (name: string) => path.join(home, '.local', `marker-${name}`);
+  /** The uids that ran an attacker's plant: each run leaves `~/.local/marker-<name>.<uid>` (a file of the runner's own). */
+  const ranAs = (name: string) =>
+    readdirSync(path.join(home, '.local'))
+      .filter((file) => file.startsWith(`marker-${name}.`))
+      .map((file) => file.slice(`marker-${name}.`.length));
 
   const rs = async (args: string[], as?: Account, at = root) => {
     const own = as ? path.join(who.home, '.local', 'rs-priv') : path.join(sm.base, 'home-root');
@@ -81,8 +94,6 @@ describeWhere(support, "the role's unit: privileged commands and refusals, the s
     ]);
     execFileSync(cmd, argv, { input: text });
   };
-  const uidsIn = (file: string) =>
-    existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : [];
 
   beforeAll(async () => {
     who = serviceAccount();
@@ -105,7 +116,7 @@ describeWhere(support, "the role's unit: privileged commands and refusals, the s
     const module = path.join(who.home, '.local', 'instrument.cjs');
     plant(
       path.join(home, '.local', 'instrument.cjs'),
-      `require('node:fs').appendFileSync(${JSON.stringify(path.join(who.home, '.local', 'marker-node-options'))}, process.getuid() + '\\n');\n`,
+      `require('node:fs').writeFileSync(${JSON.stringify(path.join(who.home, '.local', 'marker-node-options.'))} + process.getuid(), '');\n`,
     );
     await sm.writeDropIn(UNIT, '00-test-env', `[Service]\nEnvironment=NODE_OPTIONS=--require=${module}\n`);
   }, 60_000);
@@ -144,7 +155,7 @@ describeWhere(support, "the role's unit: privileged commands and refusals, the s
     // The attacker: a systemctl of its own first on the unit's PATH, recording who ran it, then passing through.
     plant(
       path.join(home, '.local', 'bin', 'systemctl'),
-      `#!/bin/sh\nid -u >> ${path.join(who.home, '.local', 'marker-systemctl')}\nexec /usr/bin/systemctl "$@"\n`,
+      `#!/bin/sh\ntouch ${path.join(who.home, '.local', 'marker-systemctl')}.$(id -u)\nexec /usr/bin/systemctl "$@"\n`,
     );
     // Control: a `+` command of the unit's shape that looks systemctl up on the unit's PATH runs the plant as root.
     await sm.writeUnit(
@@ -153,8 +164,8 @@ describeWhere(support, "the role's unit: privileged commands and refusals, the s
     );
     const control = await sm.systemctl(['start', 'rs-control.service']);
     expect(control.exitCode, control.stderr).toBe(0);
-    expect(uidsIn(marker('systemctl'))).toEqual(['0']);
-    rmSync(marker('systemctl'));
+    expect(ranAs('systemctl')).toEqual(['0']);
+    rmSync(path.join(home, '.local', 'marker-systemctl.0'));
 
     const pidBefore = await sm.mainPid(UNIT);
     const up = await rs(['switch', '1.1.0']); // a stop and a start: the boot-check runs as root before the start
@@ -163,10 +174,9 @@ describeWhere(support, "the role's unit: privileged commands and refusals, the s
     expect(await sm.mainPid(UNIT)).not.toBe(pidBefore);
     expect((await health())?.version).toBe('1.1.0');
     expect(readFileSync(log, 'utf8')).toMatch(/boot-check: 1\.1\.0 counted \(start 1\)/); // it did run, as root
-    expect(uidsIn(marker('systemctl'))).toEqual([]); // the plant never ran
+    expect(ranAs('systemctl')).toEqual([]); // the plant never ran
     // The gateway itself loads the module, as the account (what the unit asks); the boot-check never did, as root.
-    expect(uidsIn(marker('node-options')).length).toBeGreaterThan(0);
-    expect(uidsIn(marker('node-options')).filter((uid) => uid !== String(who.uid))).toEqual([]);
+    expect(ranAs('node-options')).toEqual([String(who.uid)]);
 
     // doctor judges the boot-check by what it is: privileged, so the role's sandbox does not bind it.
     const doctor = await rs(['doctor']);
