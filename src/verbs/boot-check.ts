@@ -12,6 +12,7 @@
  * process); anywhere else (another supervisor, systemctl unreachable) it may still count and flip back,
  * never touch the state. The release it would go back to is verified before anything changes.
  */
+import { existsSync } from 'node:fs';
 import { defaultEnv } from '../model/runtime.js';
 import type { StateAtStart } from '../snapshot/boot-state.js';
 import { type Config, readConfig } from '../store/config.js';
@@ -23,7 +24,7 @@ import { readLinkVersion } from '../store/links.js';
 import { systemdSupervisor } from '../service/supervisors/systemd.js';
 import type { CommandRunner } from '../service/supervisors/types.js';
 import type { Moment } from '../transaction/crash-loop.js';
-import { onSecurePath, privilegedEnvironment } from '../platform/privileged-env.js';
+import { onSecurePath, privilegedEnvironment, untrustedByRoot } from '../platform/privileged-env.js';
 import { runCaptured } from '../platform/subprocess.js';
 
 /** A command as root: by its absolute path on the fixed PATH, never as the environment's PATH would find it. */
@@ -47,7 +48,8 @@ export interface BootCheckResult extends StateAtStart {
   version: string | null;
   /**
    * `refused`: the tries are spent, but going back would start a release on state it cannot read and there
-   * is no snapshot (or it could not be put back here), or the release to go back to fails its check.
+   * is no snapshot (or it could not be put back here), or the release to go back to fails its check. Also, as root,
+   * a root another account may change (the root, config.json or state.json): nothing is read or done there.
    * `live`: the supervisor reports the service running, so this is not its start: nothing was done.
    */
   action: 'none' | 'counted' | 'flipped-back' | 'busy' | 'refused' | 'live';
@@ -66,13 +68,17 @@ export const DEFAULT_BOOT_TRIES = 3;
  */
 export async function bootCheck(options: BootCheckOptions): Promise<BootCheckResult> {
   const layout = layoutOf(options.root);
+  const asRoot = process.getuid?.() === 0;
+  // As root, a root another account may change is not acted on at all: what its config and journal say would decide
+  // what root does (the unit's `+` line was written for a root of root's; it may have been handed to the account since).
+  const untrusted = asRoot ? untrustedRoot(layout) : undefined;
+  if (untrusted) return { version: null, action: 'refused', tries: 0, detail: `not acting as root: ${untrusted}` };
   const config = await readConfig(layout.root); // a root that is not one is an error worth seeing in the unit's log
   const version = await readLinkVersion(layout, 'current');
   const state = await readState(layout.root);
   if (!version) return { version, action: 'none', tries: 0 };
   // As root (the unit's `+` boot-check for its account, or a root service), commands are looked up on the fixed PATH only
   // and by absolute path, and nothing of the environment it was given reaches them (platform/privileged-env.ts).
-  const asRoot = process.getuid?.() === 0;
   const env = asRoot ? privilegedEnvironment(options.env ?? defaultEnv()) : (options.env ?? defaultEnv());
   const moment = await startMoment(config, env, options.runner ?? (asRoot ? bySecurePath : undefined));
   if (moment.at === 'live')
@@ -166,4 +172,14 @@ async function serviceEnvironment(config: Config, env: NodeJS.ProcessEnv): Promi
   const account = lookupAccount(unit.user || 'root');
   const data = Object.fromEntries(Object.entries(unit.environment).filter(([name]) => !NOT_DATA.test(name)));
   return { ...env, ...data, HOME: unit.environment.HOME ?? account?.home ?? env.HOME };
+}
+
+/** Why root must not act on this root: the root, its config or its journal may be changed by another account. */
+function untrustedRoot(layout: ReturnType<typeof layoutOf>): string | undefined {
+  for (const file of [layout.root, layout.config, layout.state]) {
+    if (!existsSync(file)) continue;
+    const why = untrustedByRoot(file);
+    if (why) return `${why} (run the root as the service's own account instead, or give it back to root)`;
+  }
+  return undefined;
 }

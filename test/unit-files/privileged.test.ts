@@ -18,6 +18,10 @@ import { type Config, defaultConfig } from '../../src/store/config.ts';
 import { privilegedService } from '../../src/unit-files/privileged.ts';
 import { systemdDropIn } from '../../src/unit-files/unit.ts';
 import { tempDir } from '../support/cli.ts';
+import { itWhere } from '../support/skip.ts';
+import { bootCheck } from '../../src/verbs/boot-check.ts';
+import { linger } from '../../src/doctor/service.ts';
+import { layoutOf } from '../../src/store/layout.ts';
 
 const config = (over: Partial<Config> = {}): Config => ({
   ...defaultConfig('rs-app'),
@@ -125,5 +129,54 @@ describe('what root may run', () => {
     expect(isReleaseSwitcherError(error) && error.code).toBe('UNSUPPORTED');
     expect((error as Error).message).toContain(`the root ${root}`);
     expect((error as { hint: string }).hint).toMatch(/where only root may write/);
+  });
+});
+
+const asRoot = {
+  ok: process.getuid?.() === 0,
+  why: 'only root runs the boot-check as root and can give a folder to another uid',
+  where: 'in CI, which runs the suite as root',
+};
+
+describe('the boot-check as root', () => {
+  itWhere(
+    asRoot,
+    'does nothing on a root another account may change (handed to it after the + line was written)',
+    async () => {
+      const root = path.join(tempDir('rs-privileged-'), 'root');
+      mkdirSync(root);
+      writeFileSync(path.join(root, 'config.json'), '{}'); // never read: refused before
+      chownSync(root, 65534, 65534);
+      const result = await bootCheck({
+        root,
+        runner: async () => ({ exitCode: 1, output: 'not asked', timedOut: false }),
+      });
+      expect(result).toMatchObject({
+        action: 'refused',
+        detail: expect.stringContaining(`${root} is owned by uid 65534`),
+      });
+    },
+  );
+});
+
+describe('doctor: linger', () => {
+  it('unknown (no logind, no loginctl) is a warning, not a failure', async () => {
+    const dir = tempDir('rs-privileged-');
+    const root = path.join(dir, 'root');
+    const result = await linger({
+      layout: layoutOf(root),
+      config: config({ supervisor: 'systemd', serviceUser: null }),
+      env: { PATH: dir }, // no loginctl on it
+      fix: false,
+      deep: false,
+    });
+    // An account whose linger logind recorded is known: then it is ok either way.
+    if (result?.detail.startsWith('linger is enabled')) return expect(result.ok).toBe(true);
+    expect(result).toMatchObject({
+      name: 'linger',
+      ok: true,
+      warning: true,
+      detail: expect.stringContaining('unknown'),
+    });
   });
 });
