@@ -1,10 +1,11 @@
-// Issue 48, deliver 4 and the privileged commands of deliver 2: OpenClaw's Ansible role unit, verbatim (User=rs-openclaw,
-// PATH with the account's ~/.local/bin first), on a private systemd system manager, with the fixture gateway switched
-// by our built CLI inside the manager's namespaces. The attacker is the service account with its own rights only: it
-// plants ~/.local/bin/systemctl and a NODE_OPTIONS module (named by the unit's Environment=, as an operator's
-// instrumentation would be), and root's privileged boot-check, run at every start, must run neither. Then the account
-// on a root of its own: a restart that sudo refuses (no sudoers line for it) is PERMISSION_DENIED, nothing changed; a
-// drop-in it cannot read is said, not left out. The account's home is private to the manager (privateHome).
+// Issue 48, deliver 4 and the privileged commands of deliver 2: OpenClaw's Ansible role unit, verbatim (User=, PATH with
+// the account's ~/.local/bin first), for a service account of this file's own, on a private systemd system manager, with
+// the fixture gateway switched by our built CLI inside the manager's namespaces. The attacker is the service account
+// with its own rights only: it plants ~/.local/bin/systemctl and a NODE_OPTIONS module (named by the unit's
+// Environment=, as an operator's instrumentation would be), and root's privileged boot-check, run at every start, must
+// run neither. Then the account on a root of its own: a restart that sudo refuses (no sudoers line for it) is
+// PERMISSION_DENIED, nothing changed; a drop-in it cannot read is said, not left out. The account's home is private to
+// the manager (privateHome).
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
@@ -20,7 +21,7 @@ import {
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, inject, test } from 'vitest';
-import { type Account, asAccount, serviceAccount } from '../support/accounts.ts';
+import { type Account, account, asAccount } from '../support/accounts.ts';
 import { freePort } from '../support/service.ts';
 import { describeWhere } from '../support/skip.ts';
 import { type SystemManager, startSystemManager } from '../support/system-manager.ts';
@@ -96,7 +97,9 @@ describeWhere(support, "the role's unit: privileged commands and refusals, the s
   };
 
   beforeAll(async () => {
-    who = serviceAccount();
+    // A service account of this file's own: sudo reads every file's sudoers lines, and another file's role lines for
+    // rs-openclaw would let it restart `openclaw` in this manager too.
+    who = account('rs-oc-priv', { system: true });
     sm = await startSystemManager({ name: 'priv' });
     sm.atStop(() => void spawnSync('chattr', ['-R', '-f', '-i', path.join(sm.base, 'srv')]));
     port = await freePort();
