@@ -51,6 +51,7 @@ const SHOW = [
   'ExecMainStatus',
   'Result',
   'LoadState',
+  'ControlGroup',
 ];
 const COMMAND_MS = 30_000;
 
@@ -142,8 +143,18 @@ export async function startInGroup(
   await onPid(child.pid);
   return {
     async state() {
-      if (exit) return { active: false, state: 'exited', mainPid: null, restarts: 0, exitStatus: exit.code };
-      return { active: true, state: 'running', mainPid: child.pid, restarts: 0, exitStatus: null };
+      if (exit)
+        return {
+          active: false,
+          state: 'exited',
+          mainPid: null,
+          restarts: 0,
+          exitStatus: exit.code,
+          processes: { pids: [] },
+        };
+      // Our child, its descendants and its process group (it leads one): only a listener of theirs is the candidate's.
+      const processes = { pids: [child.pid], pgid: child.pid };
+      return { active: true, state: 'running', mainPid: child.pid, restarts: 0, exitStatus: null, processes };
     },
     async stop(graceMs) {
       await killGroup(child.pid, graceMs, () => exit !== null);

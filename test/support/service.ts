@@ -24,7 +24,7 @@ export interface ManagedGateway {
   port: number;
   log: string;
   /** The CLI with the manager's environment (so `systemctl --user` reaches it). */
-  rs(args: string[], options?: { env?: Record<string, string> }): Promise<CliResult>;
+  rs(args: string[], options?: { env?: Record<string, string>; prefix?: readonly string[] }): Promise<CliResult>;
   health(): Promise<{ status: number; version?: string } | null>;
 }
 
@@ -53,8 +53,12 @@ export async function managedGateway(manager: UserManager, options: ManagedGatew
   const env = Object.fromEntries(
     Object.entries(manager.env).filter((e): e is [string, string] => typeof e[1] === 'string'),
   );
-  const rs = (args: string[], extra: { env?: Record<string, string> } = {}) =>
-    cli(['--root', root, '--json', ...args], { env: { ...env, ...extra.env }, as });
+  const rs = (args: string[], extra: { env?: Record<string, string>; prefix?: readonly string[] } = {}) =>
+    cli(['--root', root, '--json', ...args], {
+      env: { ...env, ...extra.env },
+      as,
+      ...(extra.prefix && { prefix: extra.prefix }),
+    });
   const init = await rs([
     'init',
     '--package',
