@@ -36,6 +36,7 @@ export const UNIT = [
   'test/service/health.test.ts',
   'test/service/listener-table.test.ts',
   'test/service/restart-handoff.test.ts',
+  'test/service/refusal.test.ts',
   'test/service/supervisors/systemd-bounds.test.ts',
   'test/service/timespan.test.ts',
   'test/service/plugin-prefetch.test.ts',
@@ -44,6 +45,7 @@ export const UNIT = [
   'test/unit-files/unit-entry.test.ts',
   'test/transaction/origin.test.ts',
   'test/store/auto-update-pause.test.ts',
+  'test/unit-files/privileged.test.ts',
   'test/rehearsal/candidate-env.test.ts',
   'test/transaction/unit-environment.test.ts',
   'test/rehearsal/preflight.test.ts',
@@ -113,6 +115,7 @@ export const SYSTEM = [
   'test/transaction/handoff-mode.test.ts',
   'test/transaction/service-identity.test.ts',
   'test/transaction/service-account.test.ts',
+  'test/transaction/privileged-boot-check.test.ts',
   'test/transaction/runtime-move.test.ts',
 ];
 // A listed file that is not there (moved, renamed) would silently fall into the registry tier: refuse instead.

@@ -8,6 +8,7 @@ import { lookupAccount } from '../platform/accounts.js';
 import { actsForAnother } from '../platform/run-as.js';
 import { run } from '../platform/subprocess.js';
 import { systemctl } from '../service/systemctl.js';
+import { actsForServiceAccount } from '../unit-files/unit-text.js';
 import type { CheckContext, CheckResult } from './checks.js';
 
 const TIMEOUT_MS = 15_000;
@@ -51,6 +52,7 @@ export async function bootCheckCanWrite(ctx: CheckContext): Promise<CheckResult 
       '--property=ProtectHome',
       '--property=ReadWritePaths',
       '--property=ExecStartPre',
+      '--property=ExecStartPreEx',
     ],
     { scope: 'system', env: ctx.env, signal: ctx.signal, timeoutMs: TIMEOUT_MS },
   );
@@ -60,8 +62,14 @@ export async function bootCheckCanWrite(ctx: CheckContext): Promise<CheckResult 
     ['strict', 'full', 'yes'].includes(prop('ProtectSystem')) ||
     ['yes', 'read-only', 'tmpfs'].includes(prop('ProtectHome'));
   if (!sandboxed) return null;
-  // systemctl shows a privileged (`+`) command with its flags: `... flags=privileged ...`.
-  if (/boot-check[^}]*privileged|privileged[^}]*boot-check/.test(prop('ExecStartPre')))
+  // A privileged (`+`) command is not bound by the sandbox. ExecStartPre= never shows the `+` (systemd 252); its Ex form
+  // does: `{ path=… ; argv[]=… boot-check ; flags=ignore-failure privileged ; … }`. A systemd before 243 has no Ex
+  // form: then what our unit text gives the root (a `+` where root acts for the service's account).
+  const ex = prop('ExecStartPreEx');
+  const privileged = ex
+    ? ex.split(/(?=\{ path=)/).some((command) => /boot-check/.test(command) && /flags=[^;}]*privileged/.test(command))
+    : actsForServiceAccount(config, layout.root);
+  if (privileged)
     return {
       name: 'boot-check-writes',
       ok: true,

@@ -27,6 +27,8 @@ export interface CheckResult {
   detail: string;
   /** What `doctor --fix` did about it. */
   fixed?: string;
+  /** Passed with a caveat (`ok` stays true; doctor exits 0): something it could not tell, said in `detail`. */
+  warning?: boolean;
 }
 
 export interface CheckContext {

@@ -157,10 +157,19 @@ export async function linger(ctx: CheckContext): Promise<CheckResult | null> {
         fixed: `loginctl enable-linger ${user}`,
       };
   }
+  // Unknown (no logind to ask, as in a container or a session without D-Bus) is a warning, not a failure: nothing says
+  // the service stops at logout, and doctor exits 0 on warnings.
+  if (!value)
+    return {
+      name: 'linger',
+      ok: true,
+      warning: true,
+      detail: `linger is unknown for ${user} (logind did not answer${shown?.output ? `: ${shown.output.trim().split('\n')[0]}` : ''}): if logind runs here, the user manager and the service stop at logout unless: loginctl enable-linger ${user}`,
+    };
   return {
     name: 'linger',
     ok: false,
-    detail: `linger is ${value || 'unknown'} for ${user}: the user manager and the service stop at logout. Fix: loginctl enable-linger ${user}`,
+    detail: `linger is ${value} for ${user}: the user manager and the service stop at logout. Fix: loginctl enable-linger ${user}`,
   };
 }
 

@@ -60,8 +60,10 @@ export function asPermissionDenied(error: unknown, what: string, fallbackPath?: 
 
 function hintFor(me: { name: string; uid: number }, where: OwnerInfo | undefined): string {
   if (!where) return `Run release-switcher as the account that owns the root, or give ${me.name} access to it.`;
+  // Never hand root's files to another account: what root keeps (a unit folder, a root root acts on) may run as root.
+  if (where.uid === 0) return `Run it as root (sudo release-switcher …); ${where.path} is root's.`;
   if (where.uid !== me.uid)
-    return `Run it as ${where.owner} (${where.uid === 0 ? 'sudo' : `sudo -u ${where.owner}`} release-switcher …), or give ${me.name} the access: chown -R ${me.name} ${where.path}`;
+    return `Run it as ${where.owner} (sudo -u ${where.owner} release-switcher …), or give ${me.name} the access: chown -R ${me.name} ${where.path}`;
   return `${where.path} is ${me.name}'s own but lacks the permission (mode ${where.mode}): chmod u+rwX ${where.path}, then release-switcher doctor.`;
 }
 

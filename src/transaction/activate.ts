@@ -11,6 +11,7 @@
 import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
 import { publicTransaction, type Transaction, type TransactionKind } from '../model/state.js';
 import type { Supervisor } from '../service/supervisors/types.js';
+import { isRefusal } from '../service/refusal.js';
 import { readLinkVersion } from '../store/links.js';
 import {
   closeTransaction,
@@ -102,7 +103,7 @@ export async function drive(run: Run, entry: Entry): Promise<Transaction> {
   }
   if (entry.at === 'undo') return (await waysBack()).undo(run, entry.reason);
   if (entry.at === 'roll-back') return (await waysBack()).rollBack(run, supervised(supervisor), entry.failure);
-  markPending(run.session.journal.state.releases[tx.to!]);
+  run.markedPending = markPending(run.session.journal.state.releases[tx.to!]) || run.markedPending;
   if (entry.at === 'finish') {
     await completeFlip(run);
     return finish(run, 'switched', entry.reason);
@@ -113,8 +114,9 @@ export async function drive(run: Run, entry: Entry): Promise<Transaction> {
   }
   for (const name of stepsBetween(entry.at === 'verify' ? 'verify' : 'restart', 'verify')) {
     await STEPS[name]?.(run);
-    if (run.failure) break;
+    if (run.failure || run.refused) break;
   }
+  if (run.refused) return (await waysBack()).undoRefused(run, run.refused);
   if (!run.failure) return finish(run, 'verified');
   // A move of the service alone (the same release on another Node) failed on that Node, not the release: it stays good.
   if (tx.from !== tx.to) markBad(run.session.journal, tx.to!, `${run.failure.reason}: ${run.failure.detail}`);
@@ -232,6 +234,7 @@ async function beforeTheStop(run: Run): Promise<void> {
   run.readinessBefore = await (await import('./contract-success.js')).readinessBefore(session.config);
   await stageStateCheckpoint(session, tx);
   run.prepared = {
+    service: run.supervisor.mayRefuse ? await run.supervisor.state().catch(() => undefined) : undefined,
     ready: await readyToRestore(session, tx),
     prefetch: await (await import('./finalize-step.js')).prefetchFor(run, run.supervisor),
   };
@@ -270,6 +273,11 @@ async function restart(run: Run): Promise<void> {
     await endRestore(run.session, run.tx, restoring);
     // An abort is the caller's, not the release's fault: left in flight, as a killed run would be, for recovery.
     if (cancelled(error)) throw error;
+    // Refused by sudo or polkit, and the service runs as it did: nothing was done to it; the flip is undone.
+    if (isRefusal(error) && (await untouched(run, supervisor))) {
+      run.refused = error;
+      return;
+    }
     run.failure = { reason: 'restart_failed', detail: (error as Error).message };
   }
   await noteSnapshot(run.session, run.tx);
@@ -298,6 +306,13 @@ async function verify(run: Run): Promise<void> {
 }
 
 const cancelled = (error: unknown) => isReleaseSwitcherError(error) && error.code === 'CANCELLED';
+
+/** The service is what it was before the stop: the same main process (or none, as then), as active as it was. */
+async function untouched(run: Run, supervisor: Supervisor): Promise<boolean> {
+  const before = run.prepared?.service;
+  const after = before && (await supervisor.state().catch(() => undefined));
+  return Boolean(after && before && after.mainPid === before.mainPid && after.active === before.active);
+}
 
 /** roll-back.ts (and the flip back it drives): loaded when a transaction goes back or is undone, not by one that goes through. */
 function waysBack(): Promise<typeof import('./roll-back.js')> {

@@ -15,6 +15,7 @@ import type { Transaction } from '../model/state.js';
 import { type FinalizeVerdict, endOrphanedFinalize, finalizeWarnings, startFinalize } from '../service/finalize.js';
 import { type PrefetchResult, prefetchPlugins } from '../service/plugin-prefetch.js';
 import type { Supervisor } from '../service/supervisors/types.js';
+import { isRefusal } from '../service/refusal.js';
 import type { Config } from '../store/config.js';
 import { servicePreset, type Preset } from '../store/presets.js';
 import { type RestartHold, holdRestarts } from '../store/restart-hold.js';
@@ -108,6 +109,8 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
       if (warnings.length > 0) tx.warnings = [...(tx.warnings ?? []), ...warnings];
     });
   } catch (error) {
+    // The stop refused by sudo or polkit: the restart's own (activate.ts), which tells whether the service was touched.
+    if (isRefusal(error)) throw error;
     return { reason: 'finalize_failed', detail: (error as Error).message };
   } finally {
     await hold?.release(); // whatever the outcome: the start that follows (the target's or the way back's) is ours

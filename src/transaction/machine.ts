@@ -77,7 +77,8 @@ export interface OpenRequest {
 /** Legal moves of a release's state. `bad` is final until a verification proves it good again. */
 export const RELEASE_TRANSITIONS: Readonly<Record<ReleaseState, readonly ReleaseState[]>> = {
   installed: ['pending', 'good', 'bad'],
-  pending: ['pending', 'good', 'bad'],
+  // pending -> installed: a flip undone before the release ever started (a restart sudo or polkit refused).
+  pending: ['pending', 'good', 'bad', 'installed'],
   good: ['pending', 'good', 'bad'],
   bad: ['good', 'bad'],
 };

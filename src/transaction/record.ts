@@ -232,9 +232,16 @@ export function setReleaseState(record: ReleaseRecord, state: ReleaseState, reas
   if (state === 'bad' && reason !== undefined) record.reason = reason;
 }
 
-/** After a flip: a release never started before becomes pending (the boot-check counts its starts). */
-export function markPending(record: ReleaseRecord | undefined): void {
-  if (record && record.state === 'installed') setReleaseState(record, 'pending');
+/** After a flip: a release never started before becomes pending (the boot-check counts its starts). Whether it did. */
+export function markPending(record: ReleaseRecord | undefined): boolean {
+  if (record === undefined || record.state !== 'installed') return false;
+  setReleaseState(record, 'pending');
+  return true;
+}
+
+/** A flip undone before its release ever started (a restart sudo or polkit refused): installed again, as it was. */
+export function unmarkPending(record: ReleaseRecord | undefined): void {
+  if (record?.state === 'pending') setReleaseState(record, 'installed');
 }
 
 /** A verified release is good, except one already judged bad on this way (a rollback never unmarks it). */

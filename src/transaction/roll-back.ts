@@ -8,12 +8,13 @@ import { crashPoint } from '../platform/crashpoint.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 import { pointLink, readLinkVersion, removeLink } from '../store/links.js';
 import { flipBack } from './flip-back.js';
-import { closeTransaction, markGood, noteStep, runStep, setFields, transition } from './record.js';
+import { closeTransaction, markGood, noteStep, runStep, setFields, transition, unmarkPending } from './record.js';
 import { beginRestore, endRestore, planStateReturn } from './state-return.js';
 import { pointRuntime, recordRanOn } from './runtime.js';
 import { type Failure, type Run, finish, restartStep, verifyStep } from './steps.js';
-import type { Transaction } from '../model/state.js';
-import { isReleaseSwitcherError } from '../model/errors.js';
+import { publicTransaction, type Transaction } from '../model/state.js';
+import { type ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
+import { isRefusal } from '../service/refusal.js';
 
 const cancelled = (error: unknown) => isReleaseSwitcherError(error) && error.code === 'CANCELLED';
 
@@ -108,7 +109,11 @@ async function restartPrevious(run: Run, supervisor: Supervisor, previous: strin
   } catch (error) {
     await endRestore(session, tx, restoring);
     if (cancelled(error)) throw error; // left rolling back, for recovery to resume
-    return failRollback(run, supervisor, { why: `restarting ${previous} failed: ${(error as Error).message}` });
+    return failRollback(run, supervisor, {
+      why: `restarting ${previous} failed: ${(error as Error).message}`,
+      // Refused by sudo or polkit: what to allow comes first, the service may be down all the same.
+      ...(isRefusal(error) && { hint: `${error.hint} ${wayBackHint(run, supervisor)}` }),
+    });
   }
   try {
     // A restore the boot-check began and was cut: one more restart, whose boot-check finishes it.
@@ -133,6 +138,12 @@ export interface FailRollbackOptions {
 }
 
 async function failRollback(run: Run, supervisor: Supervisor, options: FailRollbackOptions): Promise<Transaction> {
+  noteStep(run.tx, 'rollback', 'failed', options.why);
+  setFields(run.tx, { hint: options.hint ?? wayBackHint(run, supervisor) });
+  return finish(run, 'rollback_failed');
+}
+
+function wayBackHint(run: Run, supervisor: Supervisor): string {
   const root = run.session.layout.root;
   const scope =
     supervisor.name === 'systemd'
@@ -140,13 +151,28 @@ async function failRollback(run: Run, supervisor: Supervisor, options: FailRollb
       : supervisor.name === 'systemd-system'
         ? 'systemctl'
         : supervisor.name;
-  noteStep(run.tx, 'rollback', 'failed', options.why);
-  setFields(run.tx, {
-    hint:
-      options.hint ??
-      `The service may be down. Look at it (${scope} status ${supervisor.unit}), then bring a known-good release back by hand: release-switcher --root ${root} list, then release-switcher --root ${root} switch VERSION.`,
-  });
-  return finish(run, 'rollback_failed');
+  return `The service may be down. Look at it (${scope} status ${supervisor.unit}), then bring a known-good release back by hand: release-switcher --root ${root} list, then release-switcher --root ${root} switch VERSION.`;
+}
+
+/**
+ * The restart was refused by sudo or polkit and the service runs as it did (activate.ts): nothing started the target.
+ * The flip is undone (`current` and `previous` back, the target installed again, not pending), the transaction closes
+ * `failed` (reason `permission_denied`), and the refusal is thrown: PERMISSION_DENIED, exit 1, with the sudoers line or
+ * polkit rule that is missing, and the transaction as its result.
+ */
+export async function undoRefused(run: Run, refusal: ReleaseSwitcherError): Promise<never> {
+  const { tx } = run;
+  run.window?.unwatch();
+  if (run.markedPending) unmarkPending(run.session.journal.state.releases[tx.to!]);
+  noteStep(
+    tx,
+    'rollback',
+    'ok',
+    `the restart was refused, the service not touched; current -> releases/${tx.before?.current ?? tx.from} again`,
+  );
+  await undo(run, 'permission_denied');
+  refusal.result = publicTransaction(tx);
+  throw refusal;
 }
 
 /**

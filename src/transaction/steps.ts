@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import type { StepName, TerminalStatus, Transaction } from '../model/state.js';
+import type { ReleaseSwitcherError } from '../model/errors.js';
 import type { ReadinessBefore } from './contract-success.js';
 import type { StopWindow } from './window.js';
 import { type CrashPointName, crashPoint } from '../platform/crashpoint.js';
@@ -95,10 +96,16 @@ export interface Run {
   pluginList?: unknown;
   /** Re-entered by recovery: a killed run left it (activate.ts drive). */
   resumed?: boolean;
+  /** The flip made the target pending (it was installed): undone with the flip when the restart is refused. */
+  markedPending?: boolean;
+  /** sudo or polkit refused the restart and the service is as it was (service/refusal.ts): the flip is undone. */
+  refused?: ReleaseSwitcherError;
 }
 
 /** The before-the-stop work the restart's steps use. */
 export interface BeforeTheStop {
+  /** The service before the stop, where the supervisor may refuse the restart (to tell that a refusal changed nothing). */
+  service?: ServiceState | undefined;
   /** How a snapshot to put back was made ready to swap in (state-return.ts), or undefined: none to put back. */
   ready: string | undefined;
   /** The plugin packages fetched for finalize (finalize-step.ts), or undefined: no finalize, or none to fetch. */

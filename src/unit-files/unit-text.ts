@@ -7,6 +7,7 @@ import type { Config } from '../store/config.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { layoutOf } from '../store/layout.js';
 import { CLI_MAIN } from '../platform/self.js';
+import { ENV_COMMAND, PRIVILEGED_ENV } from '../platform/privileged-env.js';
 import { currentAccount, ownerName } from '../platform/accounts.js';
 import { servicePreset } from '../store/presets.js';
 import { holdConditionCommand } from '../store/restart-hold.js';
@@ -102,9 +103,30 @@ function bootCheckLine(config: Config, root: string, options: ServiceOptions): s
   // cannot read or write the root, which it says, and `doctor` checks beforehand).
   // `+`: the root is not the service account's (root acting for User=…): the boot-check acts for the root's owner,
   // outside the unit's sandbox, as every other command on that root does; its checkpoints keep each file's owner.
-  return bootCheck && bootCheck.length > 0
-    ? [`ExecStartPre=-${privileged(config, root)}${bootCheck.map(execWord).join(' ')}`]
-    : [];
+  return bootCheck && bootCheck.length > 0 ? [`ExecStartPre=-${commandLine(config, root, bootCheck)}`] : [];
+}
+
+/**
+ * A command of ours in the unit: as it is, or, run as root for the service's account (`+`), through `env -i` with a
+ * fixed PATH (platform/privileged-env.ts): a `+` command gets the unit's environment, whose PATH (the role's:
+ * `~/.local/bin` first), NODE_OPTIONS or HOME the account may have chosen; nothing of it reaches root's command. The
+ * `unit` verb checks beforehand that no account but root may change the files it runs (privileged.ts).
+ */
+function commandLine(config: Config, root: string, words: readonly string[]): string {
+  if (!actsForServiceAccount(config, root)) return words.map(execWord).join(' ');
+  if (!path.isAbsolute(words[0] ?? ''))
+    throw new ReleaseSwitcherError(
+      'UNSUPPORTED',
+      `A command run as root in the unit must name its program by an absolute path, not "${words[0]}".`,
+      { hint: 'Name it by its absolute path (e.g. /usr/bin/node).' },
+    );
+  return `+${privilegedCommand(words).map(execWord).join(' ')}`;
+}
+
+/** `env -i PATH=… NODE_DISABLE_COMPILE_CACHE=1 WORDS…`: a command as root runs with our environment, nothing else. */
+export function privilegedCommand(words: readonly string[]): string[] {
+  const env = Object.entries(PRIVILEGED_ENV).map(([name, value]) => `${name}=${value}`);
+  return [ENV_COMMAND, '-i', ...env, ...words];
 }
 
 /**
@@ -114,7 +136,7 @@ function bootCheckLine(config: Config, root: string, options: ServiceOptions): s
  */
 function holdConditionLine(config: Config, root: string): string {
   const hold = layoutOf(root).restartHold;
-  return `ExecCondition=${privileged(config, root)}${holdConditionCommand(hold).map(execWord).join(' ')}`;
+  return `ExecCondition=${commandLine(config, root, holdConditionCommand(hold))}`;
 }
 
 /**
@@ -123,13 +145,10 @@ function holdConditionLine(config: Config, root: string): string {
  * writes the account's unit, whose commands must run as the account, inside the sandbox, as when the account prints
  * it. A root not made yet is the writer's.
  */
-function actsForServiceAccount(config: Config, root: string): boolean {
+export function actsForServiceAccount(config: Config, root: string): boolean {
   if (config.serviceUser === null) return false;
   return config.serviceUser !== (ownerName(root) ?? currentAccount().name);
 }
-
-/** `+` (run with full privileges, outside User= and the sandbox) for our commands in a unit run as another account. */
-const privileged = (config: Config, root: string) => (actsForServiceAccount(config, root) ? '+' : '');
 
 /**
  * Where the boot-check runs as the service's own account (the root is its own), a sandboxed unit (ProtectSystem=strict,

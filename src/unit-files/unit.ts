@@ -18,6 +18,7 @@ import { systemctl, type UnitScope } from '../service/systemctl.js';
 import { isOurPlist, mergePlist, ourPlist } from './unit-plist.js';
 import { type ExistingUnit, readExistingUnit } from './existing-unit.js';
 import { cliCommandOf } from './cli-command.js';
+import { privilegedService } from './privileged.js';
 import { commandsOf } from '../platform/package-json.js';
 import { type ServiceOptions, type UnitRequest, nodeScriptOf, plainValue, serviceLines } from './unit-text.js';
 import { nodeEntry, withEntry } from './unit-entry.js';
@@ -28,6 +29,8 @@ export type { UnitScope } from '../service/systemctl.js';
 export type UnitKind = 'drop-in' | 'unit' | 'plist';
 
 export const DROP_IN_NAME = 'release-switcher.conf';
+/** Every unit file and drop-in we write (writeUnitFile). */
+export const UNIT_FILE_MODE = 0o644;
 /** First line of every file we write: marks a whole unit as ours, so a later `unit --install` rewrites it. */
 const HEADER = '# Written by release-switcher (unit --install): regenerate it rather than edit it.';
 
@@ -143,10 +146,29 @@ export function unitPath(config: Config, options: PathOptions): string {
   return path.join(unitDir(options), unitNameOf(config));
 }
 
-/** Write a unit file or drop-in atomically, then daemon-reload so the manager sees it. */
+/**
+ * Write a unit file or drop-in atomically, then daemon-reload so the manager sees it. 0644, as systemd's own units: a
+ * unit file is no secret (systemd warns at every reload about one that is not world-readable), and the service's
+ * account must be able to read it (`systemctl cat`, its own `release-switcher unit`). Who may not write the folder (an
+ * account on /etc/systemd/system) is told to run it as root, never to take the folder: what is in it runs as root.
+ */
 export async function writeUnitFile(file: string, content: string, options: PathOptions): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  await writeFileAtomic(file, content);
+  try {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await writeFileAtomic(file, content, { mode: UNIT_FILE_MODE });
+    await fs.chmod(file, UNIT_FILE_MODE); // past the umask
+  } catch (error) {
+    const errno = (error as NodeJS.ErrnoException).code;
+    if (errno !== 'EACCES' && errno !== 'EPERM' && errno !== 'EROFS') throw error;
+    throw new ReleaseSwitcherError('PERMISSION_DENIED', `${currentAccount().name} may not write ${file} (${errno}).`, {
+      hint:
+        options.scope === 'system'
+          ? "System units are root's: run it as root (sudo release-switcher unit --install). Never give another account the unit folder: what a unit names runs as root."
+          : `Check the permissions of ${path.dirname(file)} (your own systemd user folder).`,
+      cause: error,
+      details: { path: file, errno },
+    });
+  }
   const reload = await systemctl(['daemon-reload'], options);
   if (reload.exitCode !== 0) {
     throw new ReleaseSwitcherError(
@@ -179,6 +201,38 @@ async function existingUnit(config: Config, options: PathOptions): Promise<'thei
   const cat = await systemctl(['cat', unitNameOf(config)], options).catch(() => undefined);
   if (cat?.exitCode === 0) return /^# .*\.d\/[^/]+\.conf$/.test(cat.output.split('\n')[0] ?? '') ? 'none' : 'theirs';
   return cat && /No files found/.test(cat.output) ? 'none' : undefined;
+}
+
+/**
+ * A unit file or drop-in of this unit that exists and this account may not read (root's 0600 drop-in, as release-switcher
+ * wrote them before 0644): printing a unit without it would drop what it holds (the hardening, Environment=, Group=),
+ * and print a whole new unit where one exists. PERMISSION_DENIED, naming it.
+ */
+async function refuseUnreadable(config: Config, where: PathOptions): Promise<void> {
+  const file = unitPath(config, where);
+  const dropIns = `${file}.d`;
+  const names = await fs
+    .readdir(dropIns)
+    .catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : null));
+  const candidates = [file, ...(names === null ? [dropIns] : names.map((name) => path.join(dropIns, name)))];
+  for (const candidate of candidates) {
+    const denied = await fs.access(candidate, fs.constants.R_OK).then(
+      () => undefined,
+      (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : error.code),
+    );
+    if (!denied) continue;
+    throw new ReleaseSwitcherError(
+      'PERMISSION_DENIED',
+      `Cannot read ${candidate} (${denied}), a file of ${unitNameOf(config)}: the unit printed without it would leave out what it holds (and print a whole unit where one exists). Nothing was written.`,
+      {
+        hint:
+          where.scope === 'system'
+            ? `Run it as root (sudo release-switcher unit), or have root rewrite our drop-in readable (sudo release-switcher unit --install writes it 0644; a unit file is no secret: sudo chmod 0644 ${candidate}).`
+            : `Check the permissions of ${candidate}.`,
+        details: { path: candidate, errno: denied },
+      },
+    );
+  }
 }
 
 export interface UnitOptions extends RootOptions, Partial<ServiceOptions> {
@@ -214,8 +268,11 @@ interface SystemdRequest {
 }
 
 async function planSystemd(request: SystemdRequest): Promise<Planned> {
-  const { config, root, service, where, install } = request;
+  const { config, root, where, install } = request;
+  const service = privilegedService(config, root, request.service);
   const existing = await existingUnit(config, where);
+  // Whatever systemctl answered (a manager may read as another account): what this account cannot read, it cannot keep.
+  await refuseUnreadable(config, where);
   if (existing === undefined && install) {
     throw new ReleaseSwitcherError(
       'SUPERVISOR_FAILED',

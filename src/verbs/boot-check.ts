@@ -12,6 +12,7 @@
  * process); anywhere else (another supervisor, systemctl unreachable) it may still count and flip back,
  * never touch the state. The release it would go back to is verified before anything changes.
  */
+import { existsSync } from 'node:fs';
 import { defaultEnv } from '../model/runtime.js';
 import type { StateAtStart } from '../snapshot/boot-state.js';
 import { type Config, readConfig } from '../store/config.js';
@@ -23,12 +24,21 @@ import { readLinkVersion } from '../store/links.js';
 import { systemdSupervisor } from '../service/supervisors/systemd.js';
 import type { CommandRunner } from '../service/supervisors/types.js';
 import type { Moment } from '../transaction/crash-loop.js';
+import { onSecurePath, privilegedEnvironment, untrustedByRoot } from '../platform/privileged-env.js';
+import { runCaptured } from '../platform/subprocess.js';
+
+/** A command as root: by its absolute path on the fixed PATH, never as the environment's PATH would find it. */
+const bySecurePath: CommandRunner = (file, args, options) => runCaptured(onSecurePath(file) ?? file, args, options);
 
 export interface BootCheckOptions {
   root: string;
   /** Starts a pending release gets before it is flipped back. @default 3 */
   maxTries?: number;
-  /** The service's environment: `~` and `${NAME}` in state paths mean what they mean to it. @default process.env */
+  /**
+   * The service's environment: `~` and `${NAME}` in state paths mean what they mean to it. As root, only its locale is
+   * kept (the rest may be the service account's choice); the state paths then read the unit's definition (systemctl
+   * show: User='s home, Environment=). @default process.env
+   */
   env?: NodeJS.ProcessEnv;
   /** Stands in for systemctl (asking the unit's state) in tests. @default systemctl through the subprocess helper */
   runner?: CommandRunner;
@@ -38,7 +48,8 @@ export interface BootCheckResult extends StateAtStart {
   version: string | null;
   /**
    * `refused`: the tries are spent, but going back would start a release on state it cannot read and there
-   * is no snapshot (or it could not be put back here), or the release to go back to fails its check.
+   * is no snapshot (or it could not be put back here), or the release to go back to fails its check. Also, as root,
+   * a root another account may change (the root, config.json or state.json): nothing is read or done there.
    * `live`: the supervisor reports the service running, so this is not its start: nothing was done.
    */
   action: 'none' | 'counted' | 'flipped-back' | 'busy' | 'refused' | 'live';
@@ -57,12 +68,19 @@ export const DEFAULT_BOOT_TRIES = 3;
  */
 export async function bootCheck(options: BootCheckOptions): Promise<BootCheckResult> {
   const layout = layoutOf(options.root);
+  const asRoot = process.getuid?.() === 0;
+  // As root, a root another account may change is not acted on at all: what its config and journal say would decide
+  // what root does (the unit's `+` line was written for a root of root's; it may have been handed to the account since).
+  const untrusted = asRoot ? untrustedRoot(layout) : undefined;
+  if (untrusted) return { version: null, action: 'refused', tries: 0, detail: `not acting as root: ${untrusted}` };
   const config = await readConfig(layout.root); // a root that is not one is an error worth seeing in the unit's log
   const version = await readLinkVersion(layout, 'current');
   const state = await readState(layout.root);
   if (!version) return { version, action: 'none', tries: 0 };
-  const env = options.env ?? defaultEnv();
-  const moment = await startMoment(config, env, options.runner);
+  // As root (the unit's `+` boot-check for its account, or a root service), commands are looked up on the fixed PATH only
+  // and by absolute path, and nothing of the environment it was given reaches them (platform/privileged-env.ts).
+  const env = asRoot ? privilegedEnvironment(options.env ?? defaultEnv()) : (options.env ?? defaultEnv());
+  const moment = await startMoment(config, env, options.runner ?? (asRoot ? bySecurePath : undefined));
   if (moment.at === 'live')
     return {
       version,
@@ -77,7 +95,13 @@ export async function bootCheck(options: BootCheckOptions): Promise<BootCheckRes
     moment.at !== 'start'
       ? stateLeftAlone(config, state, moment.detail)
       : stateWork
-        ? await (await import('../snapshot/boot-state.js')).prepareStateAtStart({ layout, config, state, version, env })
+        ? await (await import('../snapshot/boot-state.js')).prepareStateAtStart({
+            layout,
+            config,
+            state,
+            version,
+            env: await serviceEnvironment(config, env),
+          })
         : {};
   if (state.releases[version]?.state !== 'pending') return { version, action: 'none', tries: 0, ...prepared };
   const counted = (await readJsonIfExists(layout.bootTries).catch(() => undefined)) as
@@ -128,4 +152,34 @@ async function startMoment(config: Config, env: NodeJS.ProcessEnv, runner: Comma
 function stateLeftAlone(config: Config, state: Awaited<ReturnType<typeof readState>>, why: string): StateAtStart {
   if (config.statePaths.length === 0 && !state.transaction?.restore) return {};
   return { stateError: `state neither snapshotted nor put back: ${why}` };
+}
+
+/** What a unit's environment may not change in how its state paths read: where commands and Node's code come from. */
+const NOT_DATA = /^(PATH|LD_\w+|NODE_\w+)$/;
+
+/**
+ * The service's environment, as data for its state paths (`~`, `${OPENCLAW_STATE_DIR}`): as root (the privileged
+ * `+` boot-check, started through `env -i`, platform/privileged-env.ts), read from the unit's definition (its User='s
+ * home, its Environment=), not taken from this process, which has none of it. Otherwise this process's, which is the
+ * service's (the boot-check runs in its unit).
+ */
+async function serviceEnvironment(config: Config, env: NodeJS.ProcessEnv): Promise<NodeJS.ProcessEnv> {
+  if (process.getuid?.() !== 0 || config.supervisor !== 'systemd-system' || !config.unit) return env;
+  const { unitSettings } = await import('../transaction/service-identity.js');
+  const { lookupAccount } = await import('../platform/accounts.js');
+  const unit = await unitSettings(config.unit, 'system', env).catch(() => undefined);
+  if (!unit) return env;
+  const account = lookupAccount(unit.user || 'root');
+  const data = Object.fromEntries(Object.entries(unit.environment).filter(([name]) => !NOT_DATA.test(name)));
+  return { ...env, ...data, HOME: unit.environment.HOME ?? account?.home ?? env.HOME };
+}
+
+/** Why root must not act on this root: the root, its config or its journal may be changed by another account. */
+function untrustedRoot(layout: ReturnType<typeof layoutOf>): string | undefined {
+  for (const file of [layout.root, layout.config, layout.state]) {
+    if (!existsSync(file)) continue;
+    const why = untrustedByRoot(file);
+    if (why) return `${why} (run the root as the service's own account instead, or give it back to root)`;
+  }
+  return undefined;
 }

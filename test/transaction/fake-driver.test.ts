@@ -7,6 +7,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { Journal } from '../../src/store/journal.ts';
 import { isReleaseSwitcherError } from '../../src/model/errors.ts';
 import { mutate } from '../../src/transaction/mutate.ts';
+import { refusedError } from '../../src/service/refusal.ts';
 import { rs, templateRoot } from '../support/cli.ts';
 import { linkOf, readState } from '../support/root.ts';
 import {
@@ -80,6 +81,46 @@ describe('driver with a fake supervisor', () => {
     });
     expect(steps(tx).at(-1)).toBe('rollback:failed');
     expect(readState(root).transaction).toBeNull();
+  });
+
+  it('a restart sudo refuses with the service untouched: PERMISSION_DENIED, the flip undone, the target installed again', async () => {
+    const { root, fake } = await supervised();
+    // What the systemd adapter throws for `sudo -n systemctl restart` without a sudoers line (service/refusal.ts).
+    Object.assign(fake, { mayRefuse: true });
+    fake.restart = async () => {
+      throw refusedError(
+        { by: 'sudo', said: 'sudo: a password is required' },
+        {
+          account: 'openclaw',
+          verbs: ['restart'],
+          unit: 'openclaw',
+          systemctl: '/usr/bin/systemctl',
+          command: 'sudo -n systemctl restart openclaw',
+        },
+      );
+    };
+    const pid = fake.pid;
+    const previous = linkOf(root, 'previous');
+    const error = await switchTo(root, fake, '1.2.0').catch((caught: unknown) => caught);
+    expect(isReleaseSwitcherError(error) && error.code).toBe('PERMISSION_DENIED');
+    expect((error as { hint: string }).hint).toContain(
+      'openclaw ALL=(root) NOPASSWD: /usr/bin/systemctl restart openclaw',
+    );
+    expect((error as { result: unknown }).result).toMatchObject({ status: 'failed', reason: 'permission_denied' });
+    expect(steps((error as { result: { steps: { name: string; status: string }[] } }).result)).toEqual([
+      'verify-release:ok',
+      'flip:ok',
+      'restart:failed',
+      'rollback:ok',
+    ]);
+    expect([fake.running, fake.pid]).toEqual(['1.0.0', pid]);
+    expect([linkOf(root, 'current'), linkOf(root, 'previous')]).toEqual(['releases/1.0.0', previous]);
+    const state = readState(root);
+    expect(state.transaction).toBeNull();
+    expect(state.releases['1.2.0'].state).toBe('installed');
+    // Control: a restart that failed for another reason is the release's failure, rolled back, the release bad.
+    const other = await supervised({ '1.2.0': 'restart_failed' });
+    expect(await switchTo(other.root, other.fake, '1.2.0')).toMatchObject({ status: 'rolled_back' });
   });
 
   it('refused: going back across a schema change without a snapshot is STATE_SNAPSHOT_MISSING, nothing changed', async () => {

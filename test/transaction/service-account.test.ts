@@ -137,7 +137,9 @@ describeWhere(support, "root acting for the service account under the role's har
     expect(unit.exitCode, unit.said).toBe(0);
     expect(unit.json.result).toMatchObject({ kind: 'drop-in', installed: true });
     const dropIn = readFileSync(path.join(sm.unitDir, `${UNIT}.d`, 'release-switcher.conf'), 'utf8');
-    expect(dropIn).toContain(`ExecStartPre=-+${node} ${main} --root ${root} boot-check`);
+    expect(dropIn).toContain(
+      `ExecStartPre=-+/usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin NODE_DISABLE_COMPILE_CACHE=1 ${node} ${main} --root ${root} boot-check`,
+    );
     expect(dropIn).toContain(`ExecStart=${node} ${root}/current/server.js --port ${port}`);
     expect(dropIn).not.toContain('ReadWritePaths=');
     const releases = path.join(root, 'releases');

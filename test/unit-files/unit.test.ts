@@ -33,7 +33,7 @@ const SERVICE = [
 const HOLD = (prefix = '') =>
   expect.stringMatching(
     new RegExp(
-      `^ExecCondition=${prefix.replace('+', '\\+')}/bin/sh -c ".+" release-switcher-hold "/srv/rs app/100%%/restart-hold"$`,
+      `^ExecCondition=${prefix.replace(/[+.]/g, '\\$&')}/bin/sh -c ".+" release-switcher-hold "/srv/rs app/100%%/restart-hold"$`,
     ),
   );
 const serviceOptions = {
@@ -64,8 +64,11 @@ describe('generated text', () => {
       ROOT,
       serviceOptions,
     ).split('\n');
-    expect(acting).toContain('ExecStartPre=-+/usr/bin/rs --root "/srv/rs app/100%%" boot-check');
-    expect(acting).toContainEqual(HOLD('+'));
+    // As root: through `env -i` with a fixed PATH, so nothing of the unit's environment (its PATH, NODE_OPTIONS) reaches it.
+    const asRoot =
+      '+/usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin NODE_DISABLE_COMPILE_CACHE=1 ';
+    expect(acting).toContain(`ExecStartPre=-${asRoot}/usr/bin/rs --root "/srv/rs app/100%%" boot-check`);
+    expect(acting).toContainEqual(HOLD(asRoot));
     expect(acting.filter((line) => line.startsWith('ReadWritePaths='))).toEqual([]);
     // The root is the service account's own (it runs release-switcher itself, or there is no other account).
     const own = systemdDropIn(config({ supervisor: 'systemd-system' }), ROOT, serviceOptions).split('\n');

@@ -1,5 +1,6 @@
 import { errnoOf } from '../../model/errors.js';
 import { asPermissionDenied } from '../../platform/permission.js';
+import { scrubEnvironment } from '../../platform/privileged-env.js';
 import { bootCheck } from '../../verbs/boot-check.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 
@@ -11,6 +12,10 @@ import type { CommandContext, CommandOutcome } from '../context.js';
  * nothing would let a crash-looping release loop forever and start a release on state it cannot read.
  */
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
+  // As root (the unit's `+` boot-check, run for the service's account), nothing of the unit's environment stays in this
+  // process: its PATH, NODE_OPTIONS, LD_* may be the account's choice. The unit line starts it through `env -i` already;
+  // this covers a drop-in written before it did, and whatever reads process.env itself.
+  if (process.getuid?.() === 0) scrubEnvironment(process.env);
   const tries = ctx.values.tries === undefined ? undefined : Number(ctx.values.tries);
   try {
     const result = await bootCheck({

@@ -12,7 +12,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const human = result.checks
     .map(
       (c) =>
-        `${c.ok ? 'ok  ' : c.fixed ? 'FIXED' : 'FAIL'} ${c.name.padEnd(11)} ${c.detail}${c.fixed ? ` — fixed: ${c.fixed}` : ''}`,
+        `${c.warning ? 'warn' : c.ok ? 'ok  ' : c.fixed ? 'FIXED' : 'FAIL'} ${c.name.padEnd(11)} ${c.detail}${c.fixed ? ` — fixed: ${c.fixed}` : ''}`,
     )
     .join('\n');
   const failing = result.checks.filter((c) => !c.ok && !c.fixed);

@@ -4,6 +4,7 @@ import { ReleaseSwitcherError } from '../../model/errors.js';
 import { tail } from '../../platform/subprocess.js';
 import { systemctl, systemctlCommand } from '../systemctl.js';
 import { timespanSeconds } from '../timespan.js';
+import { ACTIVATION_VERBS, refusalIn, refusedError } from '../refusal.js';
 import type { CommandRunner, ServiceState, Supervisor } from './types.js';
 
 export interface SystemdOptions {
@@ -40,6 +41,8 @@ const JOB_MARGIN_MS = 60_000;
 const ONE_DAY_MS = 86_400_000;
 
 export function systemdSupervisor(options: SystemdOptions): Supervisor {
+  // Another account than root changes a system unit through `sudo -n` (systemctl.ts): sudo or polkit may refuse it.
+  const elevated = options.scope === 'system' && process.getuid?.() !== 0;
   const call = {
     scope: options.scope,
     env: options.env,
@@ -64,8 +67,8 @@ export function systemdSupervisor(options: SystemdOptions): Supervisor {
    * A job on the unit, bounded by what systemd itself allows it: a gateway that drains for up to its TimeoutStopSec
    * (openclaw: 330 s) must not be given up on by us first, leaving the job, and the service, half done.
    */
-  const job = async (verb: 'start' | 'stop' | 'restart') => {
-    if (options.timeoutMs !== undefined) return must([verb, options.unit]);
+  /** A job's bound: the unit's own TimeoutStopSec and TimeoutStartSec (systemd ends the job by then), and a margin. */
+  const jobBudgetMs = async (verb: 'start' | 'stop' | 'restart'): Promise<number> => {
     const shown = await systemctl(
       ['show', options.unit, '--property=TimeoutStartUSec', '--property=TimeoutStopUSec'],
       call,
@@ -78,8 +81,19 @@ export function systemdSupervisor(options: SystemdOptions): Supervisor {
     const budgetMs = 1000 * ((verb === 'start' ? 0 : (stop ?? 0)) + (verb === 'stop' ? 0 : (start ?? 0)));
     // A budget past a day (`infinity`, `1M`) is systemd's to keep; ours stops at a day (a timer past 2^31 ms would fire
     // at once). Unreadable: the default bound.
-    const timeoutMs = Math.min(ONE_DAY_MS, Math.max(CALL_TIMEOUT_MS, budgetMs + JOB_MARGIN_MS));
+    return Math.min(ONE_DAY_MS, Math.max(CALL_TIMEOUT_MS, budgetMs + JOB_MARGIN_MS));
+  };
+  const job = async (verb: 'start' | 'stop' | 'restart') => {
+    const timeoutMs = options.timeoutMs ?? (await jobBudgetMs(verb));
     const result = await systemctl([verb, options.unit], { ...call, timeoutMs, elevate: true });
+    const refusal = result.exitCode !== 0 && !result.timedOut ? refusalIn(result.output) : undefined;
+    if (refusal)
+      throw refusedError(refusal, {
+        account: currentAccount().name,
+        verbs: ACTIVATION_VERBS,
+        unit: options.unit,
+        command: `${elevated ? 'sudo -n ' : ''}${systemctlCommand(options.scope, [verb, options.unit])}`,
+      });
     if (result.exitCode !== 0)
       throw new ReleaseSwitcherError(
         'SUPERVISOR_FAILED',
@@ -96,6 +110,7 @@ export function systemdSupervisor(options: SystemdOptions): Supervisor {
   return {
     name: options.scope === 'user' ? 'systemd' : 'systemd-system',
     unit: options.unit,
+    mayRefuse: elevated,
     async restart() {
       await job('restart');
     },

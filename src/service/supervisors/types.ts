@@ -42,6 +42,11 @@ export interface Supervisor {
   readonly name: SupervisorName;
   /** The unit, label or app this adapter drives. */
   readonly unit: string;
+  /**
+   * Its changes go through sudo or polkit (a system unit changed by another account than root), which may refuse them
+   * before anything is done: PERMISSION_DENIED with `details.refused` (service/refusal.ts). @default false
+   */
+  readonly mayRefuse?: boolean;
   /** Restart the service (start it if it is not running). Throws SUPERVISOR_FAILED when refused. */
   restart(): Promise<void>;
   /** Start the service after a failure (after clearing a failed state or start limit where there is one). */

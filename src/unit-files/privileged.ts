@@ -1,0 +1,63 @@
+/**
+ * Before a unit with commands run as root for the service's account (`ExecStartPre=-+…boot-check`, the hold's
+ * `ExecCondition=+…`) is written or printed: nothing such a command runs or reads may be changed by an account other
+ * than root. Its Node, release-switcher's own files, and the root it acts on (with its config.json) must be root's, in
+ * folders only root may write, up to `/`. Otherwise the account (or any other) would choose what root runs: its own
+ * `node` binary, a CLI it replaced, a config naming another Node. The unit text itself runs every such command through
+ * `env -i` with a fixed PATH (unit-text.ts), so the unit's PATH, NODE_OPTIONS and HOME never reach it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import { untrustedByRoot } from '../platform/privileged-env.js';
+import { CLI_MAIN, PACKAGE_ROOT } from '../platform/self.js';
+import type { Config } from '../store/config.js';
+import { layoutOf } from '../store/layout.js';
+import { type ServiceOptions, actsForServiceAccount } from './unit-text.js';
+
+/**
+ * `service` with the boot-check a root-run unit line may hold: the configured Node when only root may change it, else
+ * the Node running release-switcher now when that one is safe (the service's own Node may be the account's: nvm, pnpm
+ * under its home). UNSUPPORTED, naming the path and who may change it, when nothing safe is left.
+ */
+export function privilegedService(config: Config, root: string, service: ServiceOptions): ServiceOptions {
+  if (!actsForServiceAccount(config, root)) return service;
+  const { root: dir, config: configFile } = layoutOf(root);
+  refuse(nearestExisting(dir), `the root ${dir}`, rootHint(dir));
+  if (fs.existsSync(configFile)) refuse(configFile, `the root's ${path.basename(configFile)}`, rootHint(dir));
+  if (service.bootCheck === null) return service;
+  if (service.bootCheck !== undefined) {
+    refuse(service.bootCheck[0] ?? '', 'the boot-check command', 'Name a program only root may change.');
+    return service;
+  }
+  const configured = config.node ?? process.execPath;
+  const node = safe(configured) ? configured : safe(process.execPath) ? process.execPath : configured;
+  refuse(node, 'Node', 'Install Node where only root may write (e.g. /usr/bin/node), then run unit --install with it.');
+  const own = 'Install release-switcher where only root may write (npm install -g release-switcher, as root).';
+  refuse(PACKAGE_ROOT, 'release-switcher itself', own);
+  refuse(CLI_MAIN, 'release-switcher itself', own);
+  return { ...service, bootCheck: [node, CLI_MAIN, '--root', dir, 'boot-check'] };
+}
+
+const safe = (file: string) => path.isAbsolute(file) && untrustedByRoot(file) === undefined;
+
+function rootHint(dir: string): string {
+  return `Keep a root that root acts on where only root may write (e.g. /var/lib/release-switcher/<app>, made by sudo release-switcher init), or let the service's account keep its own root (sudo -u ACCOUNT release-switcher init …): its boot-check then runs as the account, not as root. ${dir} was not changed.`;
+}
+
+function refuse(file: string, what: string, hint: string): void {
+  const why = path.isAbsolute(file) ? untrustedByRoot(file) : `${file || '(none)'} is not an absolute path`;
+  if (why === undefined) return;
+  throw new ReleaseSwitcherError(
+    'UNSUPPORTED',
+    `The unit's boot-check runs as root (ExecStartPre=+) for the service's account, and ${what} (${file}) is not root's alone: ${why}. Root would run or read what that account put there.`,
+    { hint, details: { path: file, why } },
+  );
+}
+
+/** `dir`, or its nearest parent that exists (a root not made yet is judged by where it will be made). */
+function nearestExisting(dir: string): string {
+  let at = path.resolve(dir);
+  while (!fs.existsSync(at) && at !== path.dirname(at)) at = path.dirname(at);
+  return at;
+}
