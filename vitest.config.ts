@@ -27,6 +27,7 @@ export const UNIT = [
   'test/platform/permission.test.ts',
   'test/platform/rotate-log.test.ts',
   'test/platform/subprocess.test.ts',
+  'test/platform/trust-rules.test.ts',
   'test/service/caller.test.ts',
   'test/service/finalize.test.ts',
   'test/service/health.test.ts',

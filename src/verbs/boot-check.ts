@@ -57,7 +57,8 @@ export const DEFAULT_BOOT_TRIES = 3;
  */
 export async function bootCheck(options: BootCheckOptions): Promise<BootCheckResult> {
   const layout = layoutOf(options.root);
-  const config = await readConfig(layout.root); // a root that is not one is an error worth seeing in the unit's log
+  // A root that is not one is an error worth seeing in the unit's log; one that is not the caller's own is not touched.
+  const config = await readConfig(layout.root, 'mutate');
   const version = await readLinkVersion(layout, 'current');
   const state = await readState(layout.root);
   if (!version) return { version, action: 'none', tries: 0 };

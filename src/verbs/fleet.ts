@@ -9,7 +9,17 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ExitCode, ReleaseSwitcherError, errnoOf, isReleaseSwitcherError, worstExitCode } from '../model/errors.js';
 import { defaultEnv } from '../model/runtime.js';
-import { type RootsFiles, forgetRootsIn, readRootsFile, rootsFileFor, rootsFilesOf } from '../store/roots-registry.js';
+import type { PathIdentity } from '../platform/trust-rules.js';
+import { fileTrustError, judgeRoot, trustError } from '../store/root-trust.js';
+import {
+  type RootEntry,
+  type RootsFiles,
+  forgetRootsIn,
+  readRootsFile,
+  recordIdentities,
+  rootsFileFor,
+  rootsFilesOf,
+} from '../store/roots-registry.js';
 
 export interface RootsOptions {
   /** Where the two lists live. @default from `env`: this account's under XDG_STATE_HOME, the host's under /var/lib */
@@ -23,42 +33,80 @@ export interface RegisteredRoot {
   package: string;
   /** The list that names it (the first, when both do). */
   file: string;
-  /** `ready`: its config.json is there and readable; `missing`: no root there any more; `unreadable`: not ours to read. */
-  state: 'ready' | 'missing' | 'unreadable';
+  /**
+   * `ready`: its config.json is there and readable; `missing`: no root there any more; `unreadable`: not ours to read;
+   * `untrusted`: not the folder that was listed, or one another account owns or may write or replace (never run).
+   */
+  state: 'ready' | 'missing' | 'unreadable' | 'untrusted';
+  /** Why it is untrusted: the path, its owner, the fix (`code` PERMISSION_DENIED). */
+  refusal?: { code: string; message: string; hint?: string; details?: Record<string, unknown> };
 }
 
 export interface RegisteredRoots {
   roots: RegisteredRoot[];
-  /** A list that could not be read (the root is not told of it otherwise). */
-  unreadableFiles: Array<{ file: string; message: string }>;
+  /** A list that could not be read, or that another account could write (none of its roots is run). */
+  unreadableFiles: Array<{ file: string; message: string; code?: string; hint?: string }>;
 }
 
 const filesOf = (options: RootsOptions): RootsFiles => options.files ?? rootsFilesOf(options.env ?? defaultEnv());
 
-/** The roots this account's list and the host's list name, own first, each once, with whether each can be run. */
+/**
+ * The roots this account's list and the host's list name, own first, each once, with whether each can be run. A list
+ * another account could write is not read; a root is run only while trusted (store/root-trust.ts): still the folder
+ * listed, the caller's or root's, and writable or replaceable by no other account. An entry listed without its
+ * identity (an older release-switcher's) gets it at its first trusted use, where this account may write its list.
+ */
 export async function registeredRoots(options: RootsOptions = {}): Promise<RegisteredRoots> {
   const files = filesOf(options);
   const roots: RegisteredRoot[] = [];
   const unreadableFiles: RegisteredRoots['unreadableFiles'] = [];
+  const writable = rootsFileFor(files) === files.system ? [files.own, files.system] : [files.own];
   for (const file of [...new Set([files.own, files.system])]) {
+    const distrusted = fileTrustError(file);
+    if (distrusted) {
+      unreadableFiles.push({ file, code: distrusted.code, message: distrusted.message, hint: distrusted.hint ?? '' });
+      continue;
+    }
     const entries = await readRootsFile(file).catch((error: unknown) => {
       unreadableFiles.push({ file, message: (error as Error).message });
       return [];
     });
+    const found = new Map<string, PathIdentity>();
     for (const entry of entries) {
       if (roots.some((r) => r.root === entry.root)) continue;
-      roots.push({ root: entry.root, package: entry.package, file, state: await stateOf(entry.root) });
+      const verdict = await judgeListed(entry, file);
+      roots.push(verdict.root);
+      if (verdict.identity && entry.identity === undefined) found.set(entry.root, verdict.identity);
     }
+    // Best effort: the list is rewritten under its lock; one this account may not write stays as it was.
+    if (writable.includes(file)) await recordIdentities(file, found).catch(() => undefined);
   }
   return { roots, unreadableFiles };
 }
 
-async function stateOf(root: string): Promise<RegisteredRoot['state']> {
+async function judgeListed(
+  entry: RootEntry,
+  file: string,
+): Promise<{ root: RegisteredRoot; identity?: PathIdentity | undefined }> {
+  const base = { root: entry.root, package: entry.package, file };
+  const verdict = judgeRoot(entry.root, { purpose: 'read', recorded: entry.identity });
+  if (!verdict.identity) return { root: { ...base, state: 'missing' } };
+  const error = trustError(`the listed root ${entry.root}`, verdict.problems);
+  if (error) {
+    const refusal = {
+      code: error.code,
+      message: error.message,
+      hint: `${error.hint} (or take it off the list: release-switcher forget ${entry.root})`,
+      ...(error.details ? { details: error.details } : {}),
+    };
+    return { root: { ...base, state: 'untrusted', refusal } };
+  }
   try {
-    await fs.access(path.join(root, 'config.json'), fs.constants.R_OK);
-    return 'ready';
+    await fs.access(path.join(entry.root, 'config.json'), fs.constants.R_OK);
+    return { root: { ...base, state: 'ready' }, identity: verdict.identity };
   } catch (error) {
-    return errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR' ? 'missing' : 'unreadable';
+    const gone = errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR';
+    return { root: { ...base, state: gone ? 'missing' : 'unreadable' } };
   }
 }
 
@@ -94,8 +142,9 @@ export interface RootOutcome {
   root: string;
   /**
    * The transaction's status when the command ran one; else `ok`, `failed`, `busy` (its lock was held: a failure),
-   * `missing` (listed, gone: exit 1), `skipped` (not readable by this account: not run, exit 0) or `not_run` (the
-   * rollout stopped before it).
+   * `missing` (listed, gone: exit 1), `untrusted` (not the folder listed, or another account's to write or replace:
+   * never run, exit 1), `skipped` (not readable by this account: not run, exit 0) or `not_run` (the rollout stopped
+   * before it).
    */
   status: string;
   exitCode: number;
@@ -190,6 +239,15 @@ function ordered(roots: RegisteredRoot[], canary: string | undefined): Registere
 }
 
 function notRunnable(entry: RegisteredRoot): RootOutcome {
+  if (entry.state === 'untrusted')
+    return {
+      root: entry.root,
+      status: 'untrusted',
+      exitCode: ExitCode.failed,
+      code: entry.refusal?.code ?? 'PERMISSION_DENIED',
+      message: entry.refusal?.message ?? `${entry.root} is not trusted.`,
+      ...(entry.refusal?.hint ? { hint: entry.refusal.hint } : {}),
+    };
   if (entry.state === 'missing')
     return {
       root: entry.root,
