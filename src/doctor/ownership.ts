@@ -134,16 +134,21 @@ async function walkDir(dir: fs.FileHandle, shown: string, walk: Walk, to: Target
       if (to.fix) await fs.lchown(entry, to.uid, to.gid).catch(() => walk.left.push(path));
       continue;
     }
+    if (stat.uid !== to.uid) walk.foreign.push(path);
+    if (stat.uid === to.uid && !stat.isDirectory()) continue;
     const flags = stat.isDirectory() ? O_RDONLY | O_DIRECTORY | O_NOFOLLOW : O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
+    // Not ours to open (the account looking at root's folder), replaced by a link or gone since the lstat: counted as
+    // seen, nothing followed.
     const handle = await fs.open(entry, flags).catch(() => undefined);
-    if (!handle) continue; // replaced by a link or gone since the lstat: nothing followed
+    if (!handle) {
+      if (to.fix && stat.uid !== to.uid) walk.left.push(path);
+      continue;
+    }
     try {
       const opened = await handle.stat();
-      if (opened.uid !== to.uid) {
-        walk.foreign.push(path);
-        if (to.fix && (opened.isDirectory() || opened.nlink === 1 || to.linksSafe))
-          await giveBack(handle, path, walk, to);
-        else if (to.fix) walk.left.push(path);
+      if (to.fix && opened.uid !== to.uid) {
+        if (opened.isDirectory() || opened.nlink === 1 || to.linksSafe) await giveBack(handle, path, walk, to);
+        else walk.left.push(path);
       }
       if (opened.isDirectory()) await walkDir(handle, path, walk, to);
     } finally {

@@ -60,6 +60,10 @@ export function asPermissionDenied(error: unknown, what: string, fallbackPath?: 
 
 function hintFor(me: { name: string; uid: number }, where: OwnerInfo | undefined): string {
   if (!where) return `Run release-switcher as the account that owns the root, or give ${me.name} access to it.`;
+  if (where.uid === 0 && me.uid !== 0 && ownedBy(path.dirname(where.path), me.uid))
+    // Root's file in a folder of this account's: root acted on the account's root. Running as root again would only
+    // leave more; root gives them back instead.
+    return `${where.path} is root's, in a folder of ${me.name}'s: root acted on ${me.name}'s root. Give root's files there back: sudo release-switcher --root <the root> doctor --fix, then run release-switcher as ${me.name} again.`;
   if (where.uid !== me.uid)
     return `Run it as ${where.owner} (${where.uid === 0 ? 'sudo' : `sudo -u ${where.owner}`} release-switcher …), or give ${me.name} the access: chown -R ${me.name} ${where.path}`;
   return `${where.path} is ${me.name}'s own but lacks the permission (mode ${where.mode}): chmod u+rwX ${where.path}, then release-switcher doctor.`;
@@ -70,6 +74,14 @@ interface OwnerInfo {
   owner: string;
   uid: number;
   mode: string;
+}
+
+function ownedBy(dir: string, uid: number): boolean {
+  try {
+    return lstatSync(dir).uid === uid;
+  } catch {
+    return false;
+  }
 }
 
 /** The owner and mode of `file`, or of its nearest existing parent. */

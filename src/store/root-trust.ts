@@ -4,11 +4,12 @@
  * read, with the path, its owner and the fix. Root trusts only root's; an account trusts its own and root's.
  * `repair` (doctor) and `unit` are the two things root does on an account's root: reading it, never running it.
  */
-import { type Stats, lstatSync, statSync } from 'node:fs';
+import { type Stats, statSync } from 'node:fs';
 import path from 'node:path';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { accountName, currentAccount } from '../platform/accounts.js';
 import { judgePath } from '../platform/path-trust.js';
+import { asPermissionDenied } from '../platform/permission.js';
 import {
   type PathFacts,
   type PathIdentity,
@@ -63,7 +64,12 @@ export function judgeRoot(
   options: { purpose: RootPurpose; uid?: number; recorded?: PathIdentity | undefined },
 ): RootTrust {
   const uid = options.uid ?? process.getuid?.() ?? 0;
-  const identity = rootIdentity(root);
+  let identity: PathIdentity | undefined;
+  try {
+    identity = rootIdentity(root);
+  } catch (error) {
+    throw asPermissionDenied(error, 'looking at the root', root); // a folder on the way closed to this account
+  }
   const trusted = [0, uid];
   // Root reading an account's root (doctor, the account's drop-in) trusts what that account could write anyway.
   if (uid === 0 && identity && (options.purpose === 'repair' || options.purpose === 'unit')) trusted.push(identity.uid);
@@ -79,7 +85,10 @@ export function judgeRoot(
     const other = oneOwnerProblem(identity.uid, uid, folder);
     if (other) problems.push(other);
   }
-  return { root: path.resolve(root), identity, problems };
+  // The headline is what the root itself is (another account's, not the folder listed), before the folders above it.
+  const first = (p: TrustProblem) =>
+    ['owner', 'replaced', 'one-owner'].includes(p.reason) && p.path === folder.path ? 0 : 1;
+  return { root: path.resolve(root), identity, problems: problems.sort((a, b) => first(a) - first(b)) };
 }
 
 /** PERMISSION_DENIED for the first of `problems` (the others in its message), or undefined when there are none. */
@@ -117,13 +126,4 @@ export function assertRootTrusted(root: string, purpose: RootPurpose): void {
 /** Refuse a file of settings (a list of roots, npm's config) that another account could write; trusted: returns. */
 export function fileTrustError(file: string, uid = process.getuid?.() ?? 0): ReleaseSwitcherError | undefined {
   return trustError(file, judgePath(file, [0, uid]).problems);
-}
-
-/** `lstat` of a path, or undefined when it is not there. */
-export function lstatIfExists(file: string): Stats | undefined {
-  try {
-    return lstatSync(file);
-  } catch {
-    return undefined;
-  }
 }

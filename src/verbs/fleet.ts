@@ -89,7 +89,14 @@ async function judgeListed(
   file: string,
 ): Promise<{ root: RegisteredRoot; identity?: PathIdentity | undefined }> {
   const base = { root: entry.root, package: entry.package, file };
-  const verdict = judgeRoot(entry.root, { purpose: 'read', recorded: entry.identity });
+  let verdict: ReturnType<typeof judgeRoot>;
+  try {
+    verdict = judgeRoot(entry.root, { purpose: 'read', recorded: entry.identity });
+  } catch (error) {
+    if (isReleaseSwitcherError(error) && error.code === 'PERMISSION_DENIED')
+      return { root: { ...base, state: 'unreadable' } };
+    throw error;
+  }
   if (!verdict.identity) return { root: { ...base, state: 'missing' } };
   const error = trustError(`the listed root ${entry.root}`, verdict.problems);
   if (error) {
