@@ -27,7 +27,16 @@ export async function doctor(options: DoctorOptions): Promise<DoctorResult> {
   const layout = layoutOf(options.root);
   const ownership = await ownershipChecks(layout.root, options.fix ?? false);
   if (ownership.forOwner) return { checks: ownership.checks };
-  const config = await readConfig(layout.root);
+  const mixed = ownership.checks.some((c) => !c.ok);
+  const config = await readConfig(layout.root).catch((error: unknown) => {
+    // Locked out by root's files in its own root: the one-owner check says what gives them back; that is the report.
+    if (mixed && isReleaseSwitcherError(error) && error.code === 'PERMISSION_DENIED') return error;
+    throw error;
+  });
+  if (isReleaseSwitcherError(config))
+    return {
+      checks: [...ownership.checks, { name: 'layout', ok: false, detail: `${config.code}: ${config.message}` }],
+    };
   const { env, signal } = resolveRuntime(options);
   const ctx = { layout, config, env, signal, fix: options.fix ?? false, deep: options.deep ?? false };
   const checks: CheckResult[] = [...ownership.checks];

@@ -19,7 +19,7 @@ import { withPreset } from '../store/presets.js';
 import { systemctl } from '../service/systemctl.js';
 import { type CheckpointCoverage, describeCheckpoint } from '../snapshot/coverage.js';
 import { recordRoot, rootsFileFor, rootsFilesOf } from '../store/roots-registry.js';
-import { assertRootTrusted, rootIdentity } from '../store/root-trust.js';
+import { assertRootTrusted, fileTrustError, rootIdentity } from '../store/root-trust.js';
 
 export interface InitOptions {
   root: string;
@@ -70,10 +70,14 @@ export async function init(options: InitOptions): Promise<InitResult> {
     addedAt: new Date().toISOString(),
     ...(identity ? { identity } : {}),
   };
-  const error = await recordRoot(file, entry).then(
-    () => undefined,
-    (e: unknown) => (e as Error).message,
-  );
+  // A list another account could write (a HOME kept by `sudo -E`) is neither trusted nor written by root.
+  const distrusted = fileTrustError(file);
+  const error = distrusted
+    ? `${distrusted.message} ${distrusted.hint ?? ''}`.trim()
+    : await recordRoot(file, entry).then(
+        () => undefined,
+        (e: unknown) => (e as Error).message,
+      );
   return { ...result, registered: { file, ...(error ? { error } : {}) } };
 }
 

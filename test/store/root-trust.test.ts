@@ -202,13 +202,17 @@ describeWhere(canUseAccounts(), 'one owner for a root: root acting for the servi
     mkdirSync(join(victims, 'dir'));
     writeFileSync(join(root, 'state.json'), '{}\n', { mode: 0o600 });
     chownSync(join(root, 'state.json'), 0, 0);
+    chownSync(join(root, 'config.json'), 0, 0);
+    chmodSync(join(root, 'config.json'), 0o600);
     mkdirSync(join(root, 'snapshots', 'tx1'), { recursive: true, mode: 0o700 });
     writeFileSync(join(root, 'snapshots', 'tx1', 'file'), 'x');
     symlinkSync(victim, join(root, 'snapshots', 'tx1', 'root-link')); // root's link (root made it)
     // The account's own link to a folder of root's, where root's folder of the same name was: never entered.
     runAs(svc, '/bin/ln', ['-s', join(victims, 'dir'), join(root, 'staging', 'planted')]);
+    // Locked out of its own root, the account is told how root gives its files back, not to run as root again.
     const denied = await asSvc(['status']);
     expect(denied.json.error?.code, denied.stdout).toBe('PERMISSION_DENIED');
+    expect(denied.json.error.hint).toContain('sudo release-switcher --root <the root> doctor --fix');
     const seen = await asSvc(['doctor']);
     const check = seen.json.result.checks.find((c: { name: string }) => c.name === 'one-owner');
     expect(check).toMatchObject({ ok: false, detail: expect.stringContaining('sudo release-switcher --root') });
