@@ -3,7 +3,7 @@
 // stand-in) and names a Node of hers; the service account owns a folder above root's root; an account's .npmrc in the
 // folder root runs in; root acting on the account's own root; a root left half root's, repaired by root's doctor --fix
 // without following the links in it. Each refusal is PERMISSION_DENIED naming the path, its owner and the fix.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -206,6 +206,10 @@ describeWhere(canUseAccounts(), 'one owner for a root: root acting for the servi
     chmodSync(join(root, 'config.json'), 0o600);
     mkdirSync(join(root, 'snapshots', 'tx1'), { recursive: true, mode: 0o700 });
     writeFileSync(join(root, 'snapshots', 'tx1', 'file'), 'x');
+    // Sealed as root seals releases, where the file system has the attribute: not even root may chown it as it is.
+    const sealed = join(root, 'snapshots', 'tx1', 'sealed');
+    writeFileSync(sealed, 'y', { mode: 0o444 });
+    const immutable = spawnSync('chattr', ['+i', sealed]).status === 0;
     symlinkSync(victim, join(root, 'snapshots', 'tx1', 'root-link')); // root's link (root made it)
     // The account's own link to a folder of root's, where root's folder of the same name was: never entered.
     runAs(svc, '/bin/ln', ['-s', join(victims, 'dir'), join(root, 'staging', 'planted')]);
@@ -224,6 +228,9 @@ describeWhere(canUseAccounts(), 'one owner for a root: root acting for the servi
     });
     expect(rootOwned(root)).toBe('');
     expect(lstatSync(join(root, 'snapshots', 'tx1', 'root-link')).uid).toBe(svc.uid);
+    expect(statSync(sealed).uid).toBe(svc.uid);
+    if (immutable)
+      expect(execFileSync('lsattr', ['-d', sealed], { encoding: 'utf8' }).split(' ')[0]).not.toContain('i');
     expect(statSync(victim).uid).toBe(0); // the link was changed itself, its target untouched
     expect(statSync(join(victims, 'dir')).uid).toBe(0);
     const after = await asSvc(['doctor']);
