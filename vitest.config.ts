@@ -17,6 +17,7 @@ export const UNIT = [
   'test/bench/phases.test.ts',
   'test/bench/store-cases.test.ts',
   'test/cli/conventions.test.ts',
+  'test/cli/npmrc.test.ts',
   'test/cli/startup-imports.test.ts',
   'test/docs.test.ts',
   'test/doctor/deep.test.ts',
@@ -67,6 +68,7 @@ export const UNIT = [
   'test/transaction/machine.test.ts',
   'test/transaction/plan-resume.test.ts',
   'test/transaction/record-owner.test.ts',
+  'test/verbs/fleet-trust.test.ts',
   'test/verbs/follow.test.ts',
   'test/verbs/openclaw-plugin.test.ts',
 ];
