@@ -23,7 +23,7 @@ export interface PathFacts {
 
 /**
  * `owner`, `writable`: the path itself; `parent-*`: a folder above it; `link-owner`: a link on the way;
- * `replaced`: not the folder that was listed (another device and inode); `one-owner`: the root is another account's
+ * `replaced`: not the folder that was listed (another device, inode or owner); `one-owner`: the root is another account's
  * and the command would change it (a root has one owner: root acting for an account, or the account itself).
  */
 export type TrustReason =
@@ -86,9 +86,12 @@ export interface PathIdentity {
   uid: number;
 }
 
-/** Whether the folder found is the one recorded: same device and inode (its owner is judged by trustProblems). */
+/**
+ * Whether the folder found is the one recorded: same device, inode and owner (a freed inode is soon given to the next
+ * folder made on that file system; with another owner it is not the folder listed either).
+ */
 export function sameIdentity(recorded: PathIdentity, found: PathIdentity): boolean {
-  return recorded.dev === found.dev && recorded.ino === found.ino;
+  return recorded.dev === found.dev && recorded.ino === found.ino && recorded.uid === found.uid;
 }
 
 /**
@@ -139,7 +142,7 @@ export function trustProblemText(problem: TrustProblem, owner: string): string {
     case 'link-owner':
       return `the link ${what} on the way belongs to another account`;
     case 'replaced':
-      return `${what} is not the folder that was listed (another device and inode): it was removed and made again`;
+      return `${what} is not the folder that was listed (another device, inode or owner): it was removed and made again`;
     case 'one-owner':
       return `${what} is ${owner}'s root: a command that changes it runs as ${owner}, so that no file in it is another account's`;
   }

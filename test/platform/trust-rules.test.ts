@@ -77,6 +77,8 @@ describe('trust of a path', () => {
   it('the listed folder is known by device and inode; a root has one owner for a change', () => {
     expect(sameIdentity({ dev: '2049', ino: '12', uid: ALICE }, { dev: '2049', ino: '12', uid: ALICE })).toBe(true);
     expect(sameIdentity({ dev: '2049', ino: '12', uid: ALICE }, { dev: '2049', ino: '13', uid: ALICE })).toBe(false);
+    // The same inode, freed and given to a folder of another account's: not the one listed.
+    expect(sameIdentity({ dev: '2049', ino: '12', uid: ALICE }, { dev: '2049', ino: '12', uid: MALLORY })).toBe(false);
     const folder = target(dir('/srv/gw', 0, 0o700));
     expect(oneOwnerProblem(0, 0, folder)).toBeUndefined();
     const other = oneOwnerProblem(0, ALICE, folder)!;

@@ -1,7 +1,7 @@
 // --all's trust in a listed root (verbs/fleet.ts over store/root-trust.ts), in this process on folders of its own
 // account: an entry an older release-switcher listed without an identity is run and gets one at its first trusted use;
 // a listed folder removed and made again (another inode) is no longer the one listed: untrusted, never run.
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -33,9 +33,12 @@ describe('--all trusts a listed root only while it is the folder listed', () => 
       ino: expect.stringMatching(/^\d+$/),
     });
 
-    rmSync(root, { recursive: true });
-    mkdirSync(root, { mode: 0o700 }); // the same path, another folder
-    writeFileSync(join(root, 'config.json'), '{}');
+    // The same path, another folder (made before the first goes, so that it cannot be given the freed inode).
+    const other = join(dir, 'other');
+    mkdirSync(other, { mode: 0o700 });
+    writeFileSync(join(other, 'config.json'), '{}');
+    renameSync(root, join(dir, 'old'));
+    renameSync(other, root);
     const again = await registeredRoots({ files });
     expect(again.roots).toMatchObject([{ root, state: 'untrusted', refusal: { code: 'PERMISSION_DENIED' } }]);
     expect(again.roots[0]!.refusal!.message).toContain('not the folder that was listed');
