@@ -100,7 +100,7 @@ async function judgeListed(
     const refusal = {
       code: error.code,
       message: error.message,
-      hint: `${error.hint} (or take it off the list: release-switcher forget ${entry.root})`,
+      hint: `release-switcher forget ${entry.root} takes it off the list; or: ${error.hint}`,
       ...(error.details ? { details: error.details } : {}),
     };
     return { root: { ...base, state: 'untrusted', refusal } };
