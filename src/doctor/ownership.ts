@@ -42,7 +42,9 @@ export async function ownershipChecks(root: string, fix: boolean): Promise<Owner
       ok: true,
       detail: `${trust.root} is ${owner.name}'s root: root checked only who owns its files; the other checks run as ${owner.name}: sudo -u ${owner.name} release-switcher --root ${trust.root} doctor`,
     });
-  checks.push(await oneOwner(trust.root, identity, owner, fix && forOwner));
+  const mixed = await oneOwner(trust.root, identity, owner, fix && forOwner);
+  // Said when something was found (or root asked): a healthy root's report stays the checks it always had.
+  if (forOwner || !mixed.ok) checks.push(mixed);
   return { forOwner, checks };
 }
 
