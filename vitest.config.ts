@@ -17,6 +17,7 @@ export const UNIT = [
   'test/bench/phases.test.ts',
   'test/bench/store-cases.test.ts',
   'test/cli/conventions.test.ts',
+  'test/cli/init-secret-args.test.ts',
   'test/cli/npmrc.test.ts',
   'test/cli/startup-imports.test.ts',
   'test/docs.test.ts',
@@ -25,24 +26,33 @@ export const UNIT = [
   'test/model/exit-severity.test.ts',
   'test/platform/chattr-batches.test.ts',
   'test/platform/lazy-require.test.ts',
+  'test/platform/npm-credentials.test.ts',
+  'test/platform/owned-path.test.ts',
   'test/platform/permission.test.ts',
   'test/platform/rotate-log.test.ts',
+  'test/platform/run-as.test.ts',
   'test/platform/subprocess.test.ts',
   'test/platform/trust-rules.test.ts',
   'test/service/caller.test.ts',
   'test/service/finalize.test.ts',
   'test/service/health.test.ts',
+  'test/service/listener-table.test.ts',
   'test/service/restart-handoff.test.ts',
   'test/service/supervisors/systemd-bounds.test.ts',
   'test/service/timespan.test.ts',
   'test/service/plugin-prefetch.test.ts',
   'test/unit-files/existing-unit.test.ts',
   'test/unit-files/cli-command.test.ts',
+  'test/unit-files/unit-entry.test.ts',
+  'test/transaction/origin.test.ts',
+  'test/store/auto-update-pause.test.ts',
   'test/rehearsal/candidate-env.test.ts',
+  'test/transaction/unit-environment.test.ts',
   'test/rehearsal/preflight.test.ts',
   'test/unit-files/service-port.test.ts',
   'test/service/supervisors/launchd.test.ts',
   'test/snapshot/private-copy.test.ts',
+  'test/snapshot/account-helpers.test.ts',
   'test/snapshot/snapshot.test.ts',
   'test/stage/unpack/hostile-corpus.test.ts',
   'test/stage/unpack/index.test.ts',
@@ -82,15 +92,19 @@ export const SYSTEM = [
   'test/platform/remove-tree.test.ts',
   'test/rehearsal/preflight-switch.test.ts',
   'test/rehearsal/preflight-systemd.test.ts',
+  'test/rehearsal/candidate-as-account.test.ts',
+  'test/rehearsal/preflight-as-account.test.ts',
   'test/rehearsal/pm2-preflight.test.ts',
   'test/service/supervisors/pm2-switch.test.ts',
   'test/service/supervisors/pm2.test.ts',
+  'test/service/foreign-listener.test.ts',
   'test/service/supervisors/systemd-switch.test.ts',
   'test/unit-files/restart-hold.test.ts',
   'test/unit-files/timer.test.ts',
   'test/unit-files/unit.test.ts',
   'test/snapshot/migration.test.ts',
   'test/snapshot/restore-recover.test.ts',
+  'test/snapshot/account-boundary.test.ts',
   'test/store/errors.test.ts',
   'test/store/immutable.test.ts',
   'test/stage/store-immutable.test.ts',
@@ -123,6 +137,50 @@ if ((!OPENCLAW_TIER || ONLY_SHAPES) && !process.env.RS_OPENCLAW_TIER_NOTE) {
     OPENCLAW_TIER
       ? `openclaw tier: only the install shapes (${SHAPES.join(', ')}): RS_OPENCLAW_TIER=shapes; the other files run in CI's Node 24 pass (.ci/run)\n`
       : `openclaw tier (*.openclaw.test.ts) skipped: Node ${process.versions.node} (the real gateway needs 24); it runs in CI's Node 24 pass, beside this one (.ci/run), or here with Node 24 first in PATH\n`,
+  );
+}
+
+// CI's second pass (.ci/run: Node 26, `RS_NODE_PASS=newest`) runs the unit tier whole and, of the registry and system
+// tiers, the files whose behaviour depends on the Node that runs the tool, its children or the service; every file
+// runs in the Node 20 pass. Each entry says why it runs on both. The rest (the supervisors' failure matrix, locking,
+// the transaction's paths with a fixture gateway, units as text, fleets, doctor) judges what systemd, pm2 and the file
+// system do, the same whichever Node asks.
+export const BY_NODE: Record<string, string> = {
+  'test/stage/**/*.test.ts':
+    "staging resolves the tree and runs npm's lifecycle scripts on the service's Node (engines, optional and native packages follow it) and unpacks on worker threads",
+  'test/snapshot/**/*.test.ts':
+    'checkpoints copy SQLite databases with node:sqlite, which Node 20 lacks (there the copy runs on the service Node or falls back)',
+  'test/transaction/way-back-preflight.test.ts': 'a checkpoint of SQLite state (node:sqlite)',
+  'test/transaction/state-copy-refusal.test.ts': 'a private copy of SQLite state (node:sqlite)',
+  'test/transaction/runtime-move.test.ts': 'the runtime move: a release moves to another Node and back',
+  'test/rehearsal/database-preflight.test.ts':
+    "the database preflight opens the state with node:sqlite on the service's Node",
+  'test/rehearsal/preflight-openclaw.test.ts': "the rehearsal's candidate runs on the service's Node",
+  'test/rehearsal/pm2-preflight.test.ts': 'pm2 is a Node program: its daemon runs on the Node that runs the tool',
+  'test/service/supervisors/pm2*.test.ts': 'pm2 is a Node program: its daemon runs on the Node that runs the tool',
+  'test/registry/**/*.test.ts':
+    "pacote and npm-registry-fetch over Node's own sockets and timers (deadlines, keep-alive) and node:crypto (signatures)",
+  'test/store/presets.test.ts': "a preset's checks of the service's Node (node:sqlite, versions)",
+  'test/cli/**/*.test.ts': "the CLI's start: the compile cache (Node 22.1+), lazy imports, signals, output streams",
+  'test/api/**/*.test.ts': 'the package as a consumer loads it: exports, module resolution, types',
+  'test/unit-files/adopt-openclaw.test.ts': 'adoption reads the Node a unit runs; its service runs on that Node',
+};
+const NEWEST_NODE_PASS = process.env.RS_NODE_PASS === 'newest';
+/** `test/**\/x*.test.ts`-style patterns as a test of a path (only `**\/` and `*` are used above). */
+const byNode = (file: string) =>
+  Object.keys(BY_NODE).some((glob) =>
+    new RegExp(
+      `^${glob
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*\*\//g, '§§')
+        .replace(/\*/g, '[^/]*')
+        .replace(/§§/g, '(?:.*/)?')}$`,
+    ).test(file),
+  );
+if (NEWEST_NODE_PASS && !process.env.RS_NODE_PASS_NOTE) {
+  process.env.RS_NODE_PASS_NOTE = '1';
+  process.stderr.write(
+    `RS_NODE_PASS=newest: the unit tier, and of the registry and system tiers the files whose behaviour depends on Node (BY_NODE in vitest.config.ts, each with its reason); every file runs in the Node 20 pass\n`,
   );
 }
 
@@ -164,12 +222,19 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'registry',
-          include: ['test/**/*.test.ts'],
+          include: NEWEST_NODE_PASS ? Object.keys(BY_NODE) : ['test/**/*.test.ts'],
           exclude: [...UNIT, ...SYSTEM, ...OPENCLAW],
           globalSetup: ['test/global-setup.ts'],
         },
       },
-      { extends: true, test: { name: 'system', include: SYSTEM, globalSetup: ['test/global-setup.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'system',
+          include: NEWEST_NODE_PASS ? SYSTEM.filter(byNode) : SYSTEM,
+          globalSetup: ['test/global-setup.ts'],
+        },
+      },
       {
         extends: true,
         test: {

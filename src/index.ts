@@ -69,13 +69,15 @@ export {
   type UnitScope,
 } from './unit-files/unit.js';
 export { timer, type TimerOptions, type TimerResult, type TimerFile } from './unit-files/timer.js';
-export { check, autoUpdate } from './autoupdate/index.js';
+export { check, autoUpdate, pauseAutoUpdate, resumeAutoUpdate } from './autoupdate/index.js';
 export type {
   CheckOptions,
   CheckResult,
   AutoUpdateOptions,
   AutoUpdateResult,
   AutoUpdateSkipped,
+  AutoUpdatePause,
+  PauseOptions,
   Decision,
   NoneReason,
   RollbackReason,
@@ -102,6 +104,9 @@ export type {
   TransactionStatus,
   TransactionKind,
   TransactionWarning,
+  TransactionOrigin,
+  OriginBy,
+  OriginWhy,
   NodeRef,
   Step,
   ReleaseState,

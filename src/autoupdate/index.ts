@@ -15,6 +15,8 @@ import { readLinkVersion } from '../store/links.js';
 import type { HandoffOptions } from '../transaction/schedule.js';
 import { type RootOptions, openSession } from '../store/session.js';
 import { fetchPackument } from '../registry/fetch.js';
+import { type AutoUpdatePause, readPause, removePause, writePause } from '../store/auto-update-pause.js';
+import { layoutOf } from '../store/layout.js';
 import { chooseChannel } from '../transaction/channel.js';
 import { type PolicyResult, decide } from './policy.js';
 
@@ -36,8 +38,11 @@ export type CheckResult = PolicyResult & {
 };
 
 export interface AutoUpdateSkipped {
-  /** `disabled`: an opt-out variable is set; `busy`: another operation holds the lock; `nothing_to_do`: see `check`. */
-  skipped: 'disabled' | 'busy' | 'nothing_to_do';
+  /**
+   * `disabled`: an opt-out variable is set; `paused`: `timer --pause`; `busy`: another operation holds the lock;
+   * `nothing_to_do`: see `check`.
+   */
+  skipped: 'disabled' | 'paused' | 'busy' | 'nothing_to_do';
   reason: string;
   /** The policy's view, when it was consulted. */
   check?: CheckResult;
@@ -93,6 +98,13 @@ function optedOut(env: NodeJS.ProcessEnv): string | undefined {
   return OPT_OUT_VARIABLES.find((name) => env[name] === '1');
 }
 
+/** A paused root's tick, in words: since when, by whom, why. */
+function pausedTick(pause: AutoUpdatePause, check?: CheckResult): AutoUpdateSkipped {
+  const who = [pause.since && `since ${pause.since}`, pause.user && `by ${pause.user}`].filter(Boolean).join(' ');
+  const reason = `paused${who ? ` ${who}` : ''}${pause.reason ? ` (${pause.reason})` : ''}; resume with: release-switcher timer --resume`;
+  return { skipped: 'paused', reason, ...(check ? { check } : {}) };
+}
+
 /**
  * One tick of the timer: take the channel's version when the policy allows it, or leave a running
  * version the registry deprecated or unpublished. A held lock skips the tick: the next one retries.
@@ -100,23 +112,53 @@ function optedOut(env: NodeJS.ProcessEnv): string | undefined {
 export async function autoUpdate(options: AutoUpdateOptions): Promise<AutoUpdateResult> {
   const disabledBy = optedOut(resolveRuntime(options).env);
   if (disabledBy) return { skipped: 'disabled', reason: `${disabledBy}=1` };
+  const layout = layoutOf(options.root);
+  const pause = await readPause(layout);
+  if (pause.paused) return pausedTick(pause);
   const { config, result } = await evaluate(options);
   try {
+    if (result.action === 'none') return { skipped: 'nothing_to_do', reason: result.reason, check: result };
+    // Paused while the registry was read: nothing is started (a tick already switching is not stopped).
+    const late = await readPause(layout);
+    if (late.paused) return pausedTick(late, result);
+    // Whoever ran it (the timer's unit, a person trying a tick), the change is the timer's: its policy chose it.
+    const origin = { ...options.origin, by: 'timer' as const, why: result.reason, detail: result.detail };
     if (result.action === 'update')
       return await update({
         ...options,
+        origin,
         spec: `${config.package}@${result.version}`,
         followed: { channel: result.channel, from: result.channelFrom },
       });
-    if (result.action === 'rollback') return await rollback({ ...options, version: result.version });
+    return await rollback({ ...options, origin, version: result.version });
   } catch (error) {
     if (isReleaseSwitcherError(error) && error.code === 'BUSY')
       return { skipped: 'busy', reason: error.message, check: result };
     throw error;
   }
-  return { skipped: 'nothing_to_do', reason: result.reason, check: result };
 }
 
+export interface PauseOptions extends RootOptions {
+  /** Why, for `status` and the skipped ticks to say. @default none */
+  reason?: string;
+}
+
+/**
+ * Pause the auto-updater of this root: every tick does nothing (skipped `paused`, exit 0) until `resumeAutoUpdate`.
+ * A tick already switching finishes. Takes no lock: it lands while a tick holds it.
+ */
+export async function pauseAutoUpdate(options: PauseOptions): Promise<AutoUpdatePause> {
+  const { layout } = await openSession(options); // a root that is not one is refused here
+  return writePause(layout, { user: options.origin?.user, reason: options.reason });
+}
+
+/** Resume the auto-updater: the next tick decides as `check` does. */
+export async function resumeAutoUpdate(options: RootOptions): Promise<AutoUpdatePause> {
+  const { layout } = await openSession(options);
+  return removePause(layout);
+}
+
+export type { AutoUpdatePause } from '../store/auto-update-pause.js';
 export type {
   Decision,
   NoneReason,

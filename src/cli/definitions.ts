@@ -321,7 +321,8 @@ export const COMMANDS: CommandDef[] = [
       entry: {
         type: 'string',
         value: 'PATH',
-        description: "script to run inside the release (default: the preset's, else package.json main)",
+        description:
+          "script to run inside the release (default: the file the existing unit runs, else the preset's, else package.json main)",
       },
       arg: { type: 'string', multiple: true, value: 'ARG', description: 'argument after the entry (repeatable)' },
       'node-option': {
@@ -367,7 +368,8 @@ COMMANDS.push(
   },
   {
     name: 'auto-update',
-    summary: 'one tick of the timer: update or roll back as check says; skipped (exit 0) when disabled or busy',
+    summary:
+      'one tick of the timer: update or roll back as check says; skipped (exit 0) when disabled, paused or busy; exit 3 when the update rolled back',
     args: '',
     options: { ...handoffOption, ...waitVerdictOption },
     examples: [
@@ -378,9 +380,17 @@ COMMANDS.push(
   },
   {
     name: 'timer',
-    summary: 'print (or --install, --remove) the systemd timer, or launchd plist, that runs auto-update',
+    summary:
+      'print (or --install, --remove) the systemd timer, or launchd plist, that runs auto-update; --pause, --resume its ticks',
     args: '',
     options: {
+      pause: {
+        type: 'boolean',
+        description:
+          'every tick does nothing (exit 0, "paused") until --resume; a tick already switching finishes; status shows it',
+      },
+      resume: { type: 'boolean', description: 'the next tick decides as check does again' },
+      reason: { type: 'string', value: 'TEXT', description: 'with --pause: why, for status and the skipped ticks' },
       install: {
         type: 'boolean',
         description: 'write the .timer and .service, daemon-reload, enable and start the timer',
@@ -402,6 +412,8 @@ COMMANDS.push(
       'release-switcher timer --install',
       'release-switcher timer --install --every 15min --randomized-delay 5min',
       'release-switcher timer --remove',
+      'release-switcher timer --pause --reason "change freeze until Monday"',
+      'release-switcher timer --resume',
     ],
     load: () => import('./commands/timer.js'),
   },

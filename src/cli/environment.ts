@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { Runtime } from '../model/runtime.js';
+import { ORIGIN_BY, type OriginBy } from '../model/state.js';
 import { readNpmConfig } from './npmrc.js';
 import { type ProgressOptions, progressReporter } from './progress.js';
 
@@ -38,6 +39,27 @@ export interface ProcessFacts {
   stderr: ProgressOptions['stderr'];
 }
 
+/**
+ * Who runs this command, recorded on the transactions it starts: `RELEASE_SWITCHER_ORIGIN` names a caller that runs
+ * the CLI for someone else (the Ansible module: `fleet`), else a person's `command`; the account is `SUDO_USER` under
+ * sudo, else this process's.
+ */
+export function originOf(env: NodeJS.ProcessEnv): NonNullable<Runtime['origin']> {
+  const named = env.RELEASE_SWITCHER_ORIGIN;
+  if (named !== undefined && named !== '' && !(ORIGIN_BY as readonly string[]).includes(named))
+    throw new ReleaseSwitcherError('USAGE', `RELEASE_SWITCHER_ORIGIN=${named} is not one of ${ORIGIN_BY.join(', ')}.`, {
+      hint: 'Unset it, or name who runs the command, e.g. RELEASE_SWITCHER_ORIGIN=fleet.',
+    });
+  const by = (named || 'command') as OriginBy;
+  let user = env.SUDO_USER || undefined;
+  try {
+    user ??= os.userInfo().username;
+  } catch {
+    // An account without a name (a uid with no passwd entry): the origin says who started it, not which account.
+  }
+  return { by, ...(user ? { user } : {}) };
+}
+
 export function readEnvironment(host: ProcessFacts, values: Record<string, unknown>): Environment {
   const { env, cwd, execPath, stderr } = host;
   const npmConfig = readNpmConfig(env, cwd);
@@ -47,6 +69,7 @@ export function readEnvironment(host: ProcessFacts, values: Record<string, unkno
     runtime: {
       env,
       cwd,
+      origin: originOf(env),
       execPath,
       npmConfig,
       ...(npmConfig.cache ? { npmCache: path.resolve(cwd, npmConfig.cache) } : {}),

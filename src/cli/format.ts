@@ -1,6 +1,6 @@
 /** Plain-text rendering of results for people, and how a transaction maps to the envelope and exit code. */
 import { ExitCode, ReleaseSwitcherError } from '../model/errors.js';
-import type { Transaction, TransactionWarning } from '../model/state.js';
+import type { OriginBy, OriginWhy, Transaction, TransactionOrigin, TransactionWarning } from '../model/state.js';
 import type { Running } from '../verbs/status.js';
 import type { CommandOutcome } from './context.js';
 import type { SwitchPlan } from '../transaction/plan.js';
@@ -15,10 +15,37 @@ export function describeTransaction(tx: Transaction | null): string {
   return [
     `${tx.kind} ${arrow}: ${tx.status}${tx.reason ? ` (${tx.reason})` : ''}  [${tx.id}]`,
     ...(tx.channel ? [`  channel ${tx.channel.channel} (${tx.channel.from})`] : []),
+    ...(tx.origin ? [`  ${originText(tx.origin)}`] : []),
     ...steps,
     ...(tx.window ? [`  ${windowText(tx.window)}`] : []),
     ...(tx.warnings ?? []).map((w) => `  warning: ${warningText(w)}`),
   ].join('\n');
+}
+
+const BY_WORDS: Record<OriginBy, string> = {
+  command: 'a command',
+  timer: 'the auto-update timer',
+  'openclaw-rpc': "OpenClaw's gateway RPC",
+  'openclaw-chat': 'an OpenClaw chat command',
+  'openclaw-agent': "the OpenClaw agent's update call",
+  fleet: 'a fleet play (the Ansible module)',
+  'boot-check': "the unit's boot-check",
+  api: 'a program using the release-switcher library',
+};
+
+const WHY_WORDS: Record<OriginWhy, string> = {
+  requested: 'asked for',
+  channel: "the channel's version",
+  newer_version: 'a newer release on the channel',
+  current_deprecated: 'the running release was deprecated on the registry',
+  current_unpublished: 'the running release was unpublished (yanked) from the registry',
+  failed_verification: 'the release failed its verification',
+};
+
+/** Who started a transaction and why, in words: `started by the auto-update timer: a newer release on the channel (…)`. */
+export function originText(origin: TransactionOrigin): string {
+  const by = `${BY_WORDS[origin.by] ?? origin.by}${origin.user ? ` (${origin.user})` : ''}`;
+  return `started by ${by}: ${WHY_WORDS[origin.why] ?? origin.why}${origin.detail ? ` (${origin.detail})` : ''}`;
 }
 
 /** The stop window on one line: its length, then where it went. */
@@ -83,6 +110,7 @@ export function statusStory(result: {
   previous: string | null;
   running?: Running | null;
   transaction: Transaction | null;
+  autoUpdate?: { paused: boolean; since?: string; user?: string; reason?: string };
 }): string {
   const lines = [
     `${result.current ? `Running ${result.current}` : 'Nothing activated yet'}${result.previous ? `; previous ${result.previous} is the rollback target` : ''}.`,
@@ -104,13 +132,21 @@ export function statusStory(result: {
     lines.push(
       `Last: ${story[tx.status] ?? `${tx.kind} to ${tx.to} is ${tx.status} (since ${tx.startedAt}).`} [${tx.id}, ${when}]`,
     );
+    if (tx.origin) lines.push(`${capitalized(originText(tx.origin))}.`);
     const failedStep = tx.steps.find((s) => s.status === 'failed');
     if (failedStep?.detail) lines.push(`Why: ${failedStep.name}: ${failedStep.detail}`);
   }
+  const pause = result.autoUpdate;
+  if (pause?.paused)
+    lines.push(
+      `Auto-update is PAUSED${pause.since ? ` since ${pause.since}` : ''}${pause.user ? ` by ${pause.user}` : ''}${pause.reason ? ` (${pause.reason})` : ''}: ticks do nothing until release-switcher timer --resume.`,
+    );
   const running = describeRunning(result.current, result.running ?? null);
   if (running) lines.push(running);
   return lines.join('\n');
 }
+
+const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
 /** What the service runs, in words; loud when it is not `current`. */
 function describeRunning(current: string | null, running: Running | null): string | null {

@@ -57,7 +57,7 @@ export const INIT_OPTIONS: Record<string, OptionDef> = {
     type: 'string',
     value: 'ARGS',
     description:
-      'rehearse a candidate before the flip as <node> ARGS ({port}, {state}, {token}, {config} filled in), e.g. "server.js --port {port}"',
+      'rehearse a candidate before the flip as <node> ARGS ({port}, {state}, {config} filled in; {token} only through --preflight-env or --preflight-config), e.g. "server.js --port {port}"',
   },
   'preflight-env': {
     type: 'string',

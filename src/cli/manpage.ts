@@ -72,6 +72,8 @@ export const ENVIRONMENT: Record<string, string> = {
   RELEASE_SWITCHER_QUIET: 'set: no progress on stderr, as --quiet',
   NO_COLOR: 'set: no colour in progress output',
   RELEASE_SWITCHER_NO_AUTO_UPDATE: '1: auto-update ticks do nothing (also OPENCLAW_NO_AUTO_UPDATE=1)',
+  RELEASE_SWITCHER_ORIGIN:
+    'who runs the CLI for someone else, recorded as the origin of the transactions it starts (e.g. fleet; default: command)',
 };
 
 /** What release-switcher does, in two paragraphs: the man page's DESCRIPTION and the CLI reference's opening. */

@@ -46,9 +46,13 @@ export function readNpmConfig(
     ...(asRoot && fileTrustError(path.resolve(cwd, userconfig), 0) ? {} : parseNpmrc(readIfExists(userconfig), env)),
     ...(asRoot ? {} : parseNpmrc(readIfExists(project), env)),
   };
+  // As npm reads them (@npmcli/config loadEnv): empty ones are unset; a registry's own setting (`//host/:_authToken`)
+  // keeps its name as it is, where any other has its case folded and `_` made `-` (but a leading one: `_auth`).
   for (const [name, value] of Object.entries(env)) {
     const match = /^npm_config_(.+)$/i.exec(name);
-    if (match && value !== undefined) config[match[1]!.toLowerCase().replace(/_/g, '-')] = value;
+    if (!match || value === undefined || value === '') continue;
+    const key = match[1]!;
+    config[key.startsWith('//') ? key : key.replace(/(?!^)_/g, '-').toLowerCase()] = value;
   }
   return config;
 }

@@ -87,7 +87,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     ).finally(() => {
       if (environment.runtime.onProgress && progressShown) endProgress(io.stderr);
     });
-    const { error } = outcome;
+    const error = outcome.error && withSignal(outcome.error, io.signal);
     if (json)
       io.stdout.write(
         `${JSON.stringify(error ? { ok: false, error, result: outcome.result } : { ok: true, result: outcome.result })}\n`,
@@ -100,8 +100,35 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       );
     return outcome.exitCode ?? ExitCode.ok;
   } catch (error) {
-    return reportError(error, { io, json, program });
+    return reportError(isReleaseSwitcherError(error) ? withSignal(error, io.signal) : error, { io, json, program });
   }
+}
+
+/** How long the bin lets a command unwind after a signal (its envelope printed) before it dies of the signal. */
+export const SIGNAL_GRACE_MS = 5_000;
+
+/** The reason the bin aborts a run with on `signal`: whatever rejects with the abort's reason rejects CANCELLED. */
+export function stoppedBy(signal: NodeJS.Signals): ReleaseSwitcherError {
+  return new ReleaseSwitcherError('CANCELLED', `Stopped by ${signal}.`, { details: { signal } });
+}
+
+/** A CANCELLED that a signal caused says which signal (message and `details.signal`), whichever layer raised it. */
+function withSignal<E extends { code: string; message: string; details?: Record<string, unknown> }>(
+  error: E,
+  abort: AbortSignal | undefined,
+): E {
+  const reason: unknown = abort?.aborted ? abort.reason : undefined;
+  const signal = isReleaseSwitcherError(reason) ? reason.details?.signal : undefined;
+  if (error.code !== 'CANCELLED' || typeof signal !== 'string' || error.details?.signal) return error;
+  const details = { ...error.details, signal };
+  const message = error.message.includes(signal) ? error.message : `${error.message} (stopped by ${signal})`;
+  if (!isReleaseSwitcherError(error)) return { ...error, message, details };
+  return new ReleaseSwitcherError('CANCELLED', message, {
+    hint: error.hint,
+    cause: error.cause,
+    details,
+    result: error.result,
+  }) as unknown as E;
 }
 
 /** The commands that read the definitions themselves: loaded from here, since definitions.ts may not import them. */

@@ -36,14 +36,21 @@ export interface RequestUpdateOptions extends RootOptions {
  * (unknown version, registry down, busy…): nothing changed then.
  */
 export async function requestUpdate(options: RequestUpdateOptions): Promise<Transaction> {
+  let followed: Transaction['channel'];
   return transact(options, {
     kind: 'update',
     command: 'update.run',
     handoff: 'always',
     preflight: options.preflight,
     acceptCapabilities: options.acceptCapabilities,
+    channel: () => followed,
     target: async (session) => {
-      const spec = options.spec ?? (await channelUpdateSpec(session)).spec;
+      let spec = options.spec;
+      if (spec === undefined) {
+        const chosen = await channelUpdateSpec(session);
+        spec = chosen.spec;
+        followed = chosen.choice;
+      }
       if (options.stageIn === 'caller') return (await installLocked(session, spec)).version;
       // Without a supervisor the release is installed here: resolve it as staging needs it, once.
       const installsHere = session.config.supervisor === 'none';

@@ -147,6 +147,11 @@ export const ErrorCodes = {
     summary:
       "the service's account or environment cannot be known from here, so its state cannot be found; nothing was changed",
   },
+  STATE_PATH_UNSAFE: {
+    exit: ExitCode.failed,
+    summary:
+      "a path in the service's state is not what release-switcher left there (a link or another account's folder where it keeps one of its own): refused, not followed; nothing was changed there",
+  },
   STATE_NOT_FOUND: {
     exit: ExitCode.failed,
     summary: "the service's state (its database) is not where the service keeps it; nothing was changed",

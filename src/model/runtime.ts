@@ -8,6 +8,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import type { OriginBy, TransactionOrigin } from './state.js';
 
 export type Phase =
   | 'resolve'
@@ -64,6 +65,11 @@ export interface Runtime {
    * temporary capture it removes when the process exits) names an installed copy. @default this installation's
    */
   cliPath?: string;
+  /**
+   * Who is asking, recorded as the `origin` of the transactions the call starts (its `why` is the call's own unless
+   * given). @default { by: 'api' }
+   */
+  origin?: { by: OriginBy } & Partial<Omit<TransactionOrigin, 'by'>>;
 }
 
 export interface ResolvedRuntime {

@@ -149,6 +149,49 @@ export interface Transaction {
    * channel`, the service's own setting, `the default`), as `check` and `update --dry-run` name them.
    */
   channel?: { channel: string; from: string };
+  /** Who started it and why (absent on transactions recorded before it existed). */
+  origin?: TransactionOrigin;
+}
+
+/**
+ * Who starts a transaction: a person's `command`, a tick of the auto-update `timer`, OpenClaw's gateway RPC, chat
+ * command or agent, a `fleet` play (the Ansible module), the unit's `boot-check`, or a program calling the library
+ * (`api`).
+ */
+export const ORIGIN_BY = [
+  'command',
+  'timer',
+  'openclaw-rpc',
+  'openclaw-chat',
+  'openclaw-agent',
+  'fleet',
+  'boot-check',
+  'api',
+] as const;
+export type OriginBy = (typeof ORIGIN_BY)[number];
+
+/**
+ * Why: a version or a rollback was asked for (`requested`), an update followed the channel (`channel`), the timer
+ * found a newer release on the channel (`newer_version`), the running release was deprecated or unpublished (yanked)
+ * on the registry, or it failed its verification (the boot-check's tries were spent).
+ */
+export const ORIGIN_WHY = [
+  'requested',
+  'channel',
+  'newer_version',
+  'current_deprecated',
+  'current_unpublished',
+  'failed_verification',
+] as const;
+export type OriginWhy = (typeof ORIGIN_WHY)[number];
+
+export interface TransactionOrigin {
+  by: OriginBy;
+  why: OriginWhy;
+  /** The account that ran it (`SUDO_USER` under sudo), when known. */
+  user?: string;
+  /** Words for people: the command, or the timer's reading of the registry. */
+  detail?: string;
 }
 
 /** A warning a step of a transaction passed on: the step, the service's own code or reason when it gave one, what it said. */

@@ -47,3 +47,8 @@ export const CRASH_POINTS = [
   'restore:swap-in',
 ] as const;
 export type CrashPointName = (typeof CRASH_POINTS)[number];
+
+/** The crash point armed in this process, for a worker it starts to arm the same (snapshot/state-side.ts). */
+export function armedCrashPoint(): string | undefined {
+  return armed;
+}

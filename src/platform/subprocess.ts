@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import type { Readable } from 'node:stream';
 import type { ResultPromise } from 'execa';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { type RunAs, commandAs } from './run-as.js';
@@ -98,7 +99,7 @@ export function preloadSubprocesses(): void {
 export function runCaptured(
   file: string,
   args: readonly string[],
-  options: Omit<RunOptions, 'onLine'>,
+  options: Omit<RunOptions, 'onLine'> & CapturedExtras,
 ): Promise<RunResult> {
   if (options.signal?.aborted) return Promise.reject(cancelled(file, options.signal.reason));
   const [command, argv] = commandAs(file, args, options.as);
@@ -107,8 +108,10 @@ export function runCaptured(
       cwd: options.cwd,
       env: options.env,
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(options.fds ?? [])],
+    }) as import('node:child_process').ChildProcessByStdio<import('node:stream').Writable | null, Readable, Readable>;
+    child.stdin?.on('error', () => undefined); // a child that exits unread: its exit says what happened
+    child.stdin?.end(options.input);
     const chunks: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -137,6 +140,14 @@ export function runCaptured(
       resolve({ exitCode, output, timedOut, failed: timedOut || exitCode !== 0 });
     });
   });
+}
+
+/** What only runCaptured offers. */
+export interface CapturedExtras {
+  /** Written to the child's stdin, then closed. @default stdin is /dev/null */
+  input?: string;
+  /** Descriptors the child gets as fd 3, 4, … (folders handed to a worker: platform/as-account.ts). @default none */
+  fds?: readonly number[];
 }
 
 export async function run(file: string, args: readonly string[], options: RunOptions): Promise<RunResult> {

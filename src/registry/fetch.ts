@@ -21,6 +21,8 @@ import {
   isReleaseSwitcherError,
 } from '../model/errors.js';
 import { pathExists } from '../platform/fs.js';
+import { makeNpmCachePrivate } from '../platform/npm-cache.js';
+import { credentialsAsAuth } from '../platform/npm-credentials.js';
 import type { ResolvedRuntime } from '../model/runtime.js';
 import { checkResolvedVersion } from './version-check.js';
 import {
@@ -90,15 +92,17 @@ function invalidSpec(spec: string, why: string, cause?: unknown) {
   });
 }
 
+/** pacote's options: npm's settings, a registry URL's user and password as its `_auth` (platform/npm-credentials.ts). */
 export function pacoteOptions(config: Config, runtime: ResolvedRuntime, extra: PacoteOptions = {}): PacoteOptions {
-  return {
+  makeNpmCachePrivate(runtime.npmCache);
+  return credentialsAsAuth({
     ...runtime.npmConfig,
     ...(config.registry ? { registry: config.registry } : {}),
     cache: `${runtime.npmCache}/_cacache`,
     // npm's fetch-timeout, as the idle deadline of every socket (pacote takes it as `timeout`).
     timeout: networkDeadlines(runtime.npmConfig).idleMs,
     ...extra,
-  };
+  });
 }
 
 export { strongestHashes } from './integrity.js';

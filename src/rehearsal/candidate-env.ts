@@ -34,8 +34,12 @@ export async function candidateEnvironment(options: {
   if (!servicePid || servicePid <= 1) return { env: basics, from: 'no running service (its basics only)' };
   const own = await processEnvironment(servicePid);
   if (!own) return { env: basics, from: `the service's process ${servicePid} could not be read (its basics only)` };
-  const service = Object.fromEntries(Object.entries(own).filter(([key]) => !PER_PROCESS.test(key)));
-  return { env: { ...basics, ...service }, from: `the service's process ${servicePid}` };
+  return { env: { ...basics, ...withoutPerProcess(own) }, from: `the service's process ${servicePid}` };
+}
+
+/** An environment less what a manager gives one process only (PER_PROCESS). */
+export function withoutPerProcess(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([key]) => !PER_PROCESS.test(key)));
 }
 
 /** /proc/<pid>/environ as an object: what the process started with (Linux; elsewhere undefined). */

@@ -14,6 +14,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { type RunResult, jsonDocumentIn, runCaptured, tail } from '../platform/subprocess.js';
 import { type RunAs, actsForAnother, makeDirFor } from '../platform/run-as.js';
+import { emptyAsOwner, letAccountPass } from './hand-over.js';
 import { SQLITE_COMPANIONS, hasSqliteHeader } from '../snapshot/state-paths.js';
 
 /** OpenClaw's five, and `unavailable`: the release has no such command (older than the contract), so it cannot judge. */
@@ -100,6 +101,7 @@ export interface DatabasePreflightRequest {
 
 export async function databasePreflight(request: DatabasePreflightRequest): Promise<DatabaseVerdict[]> {
   await makeDirFor(request.workDir, request.as); // the check writes its copies there, as the service's account
+  await letAccountPass(path.dirname(request.workDir), request.as); // root's <root>/preflight: passable to it, no more
   try {
     const verdicts: DatabaseVerdict[] = [];
     for (const [index, check] of request.databases.entries())
@@ -108,6 +110,7 @@ export async function databasePreflight(request: DatabasePreflightRequest): Prom
       );
     return verdicts;
   } finally {
+    await emptyAsOwner(request.workDir); // the account's copies, removed by the account: root follows none of its links
     await fs.rm(request.workDir, { recursive: true, force: true });
   }
 }

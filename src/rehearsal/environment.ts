@@ -9,12 +9,15 @@
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import { isAlive } from '../platform/subprocess.js';
+import { portHolders } from '../service/listener-owner.js';
 
 export type EnvironmentReason = 'port_taken' | 'disk_full' | 'state_owned';
 
 export interface EnvironmentCause {
   reason: EnvironmentReason;
   detail: string;
+  /** The port found held (`port_taken`). */
+  port?: number;
 }
 
 /** Below this much free space where the private copy lives, a failure is the disk's (a write failed or will). */
@@ -56,7 +59,13 @@ async function portTaken({ output, port }: EnvironmentFacts): Promise<Environmen
   const named = Number(/:(\d{1,5})\b/.exec(match[0])?.[1] ?? Number.NaN);
   const held = Number.isInteger(named) && named > 0 && named < 65536 ? named : port;
   if (!(await portHeld(held))) return undefined;
-  return { reason: 'port_taken', detail: `port ${held} is held by another process (it said: ${match[0].trim()})` };
+  const holders = await portHolders(held);
+  const by = holders && holders.length > 0 ? `: ${holders.join('; ')}` : '';
+  return {
+    reason: 'port_taken',
+    detail: `port ${held} is held by another process (it said: ${match[0].trim()})${by}`,
+    port: held,
+  };
 }
 
 /** Whether something listens on `port` of the loopback now (we cannot bind it). */

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { type RunAs, commandAs } from '../platform/run-as.js';
 import { run, startDetached, tail } from '../platform/subprocess.js';
 import type { ServiceState } from '../service/supervisors/types.js';
 import { parseShow } from '../service/supervisors/systemd.js';
@@ -40,6 +41,8 @@ export interface StartCandidate {
   logFile: string;
   record: PreflightRecord;
   signal?: AbortSignal;
+  /** The account it runs as (the service's, when root acts for it): platform/run-as.ts. @default this process's */
+  as?: RunAs | undefined;
 }
 
 const SHOW = [
@@ -51,6 +54,7 @@ const SHOW = [
   'ExecMainStatus',
   'Result',
   'LoadState',
+  'ControlGroup',
 ];
 const COMMAND_MS = 30_000;
 
@@ -85,6 +89,9 @@ export async function startInUnit(start: StartCandidate): Promise<CandidateHandl
     `StandardOutput=append:${start.logFile}`,
     `StandardError=append:${start.logFile}`,
   ];
+  // The unit itself starts as its manager's account (root's for a system manager); setpriv then becomes the service's
+  // account for the candidate, after the manager opened the log and read the environment file as itself.
+  const [command, argv] = commandAs(start.node, start.args, start.as);
   const result = await run(
     'systemd-run',
     [
@@ -95,8 +102,8 @@ export async function startInUnit(start: StartCandidate): Promise<CandidateHandl
       `--working-directory=${start.cwd}`,
       ...props.map((p) => `--property=${p}`),
       '--',
-      start.node,
-      ...start.args,
+      command,
+      ...argv,
     ],
     { timeoutMs: COMMAND_MS, env: start.callerEnv, signal: start.signal },
   );
@@ -135,6 +142,7 @@ export async function startInGroup(
     cwd: start.cwd,
     env: start.env,
     logFile: start.logFile,
+    as: start.as,
     ...(start.signal && { signal: start.signal }),
   });
   let exit: { code: number | null } | null = null;
@@ -142,8 +150,18 @@ export async function startInGroup(
   await onPid(child.pid);
   return {
     async state() {
-      if (exit) return { active: false, state: 'exited', mainPid: null, restarts: 0, exitStatus: exit.code };
-      return { active: true, state: 'running', mainPid: child.pid, restarts: 0, exitStatus: null };
+      if (exit)
+        return {
+          active: false,
+          state: 'exited',
+          mainPid: null,
+          restarts: 0,
+          exitStatus: exit.code,
+          processes: { pids: [] },
+        };
+      // Our child, its descendants and its process group (it leads one): only a listener of theirs is the candidate's.
+      const processes = { pids: [child.pid], pgid: child.pid };
+      return { active: true, state: 'running', mainPid: child.pid, restarts: 0, exitStatus: null, processes };
     },
     async stop(graceMs) {
       await killGroup(child.pid, graceMs, () => exit !== null);

@@ -6,13 +6,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { removeTree } from '../platform/fs.js';
+import type { RunAs } from '../platform/run-as.js';
 import { isOurProcess, run, tail } from '../platform/subprocess.js';
 import { verifyRunning } from '../service/health.js';
 import type { StartedWhen } from '../store/presets.js';
-import { type EnvironmentReason, environmentCause } from './environment.js';
+import { type EnvironmentCause, type EnvironmentReason, environmentCause } from './environment.js';
+import { handOverFile, handOverRehearsal, removeHandedOver } from './hand-over.js';
+import { PORT_TRIES, freeRehearsalPort } from './rehearsal-port.js';
 import {
   type CandidateHandle,
   type PreflightIsolation,
@@ -24,6 +26,7 @@ import {
 } from './preflight-process.js';
 
 export type { PreflightIsolation, PreflightRecord } from './preflight-process.js';
+export { freeLoopbackPort } from './rehearsal-port.js';
 
 export type PreflightReason =
   | EnvironmentReason
@@ -70,6 +73,11 @@ export interface PreflightOptions {
   onStarted?: () => void;
   onProbe?: (message: string) => void;
   signal?: AbortSignal;
+  /**
+   * The account the candidate and its prepare step run as: the service's, when root acts for it (its copy of the
+   * state and its config file are handed to it first: hand-over.ts). @default this process's
+   */
+  as?: RunAs | undefined;
 }
 
 export interface PreflightResult {
@@ -85,22 +93,12 @@ export interface PreflightResult {
   port: number;
   ms: number;
   outputTail: string;
+  /** Ports found held by another process before this one (each said with its holder); the rehearsal moved on. */
+  portsTaken?: string[];
 }
 
 const STOP_GRACE_MS = 5_000;
 const PREPARE_MS = 120_000;
-
-export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      // 18789 is the real openclaw gateway's port: never rehearse on it, even when the kernel offers it.
-      server.close(() => (port === 18789 ? freeLoopbackPort().then(resolve, reject) : resolve(port)));
-    });
-  });
-}
 
 /** The health URL with host and port replaced by 127.0.0.1:`port`. */
 export function rehearsalUrl(healthUrl: string, port: number): string {
@@ -139,40 +137,81 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
   const id = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   const record: PreflightRecord = { id, dir: path.join(options.workRoot, id), ...unitFields(options.isolation, id) };
   const logFile = path.join(record.dir, 'output.log');
-  let handle: CandidateHandle | null = null;
-  let port = 0;
+  const trial: Attempt = { options, record, logFile, started, handle: null };
   try {
     await fs.mkdir(options.workRoot, { recursive: true, mode: 0o700 });
     await options.onRecord(record); // before anything exists, so a crash from here on is recoverable
     await fs.mkdir(record.dir, { mode: 0o700 });
     await fs.writeFile(logFile, '');
     const state = await options.copyState(path.join(record.dir, 'state'));
-    port = await freeLoopbackPort();
-    const vars: Vars = {
-      port,
-      state,
-      token: randomBytes(24).toString('hex'),
-      config: path.join(record.dir, 'config.json'),
-    };
-    if (options.configFile)
-      await fs.writeFile(vars.config, `${JSON.stringify(fillJson(options.configFile, vars), null, 2)}\n`, {
-        mode: 0o600,
-      });
-    const env = {
-      ...options.baseEnv,
-      ...Object.fromEntries(Object.entries(options.env).map(([k, v]) => [k, fill(v, vars)])),
-      // How recovery knows the process group it finds is this rehearsal's and not whatever a journal names.
-      [PREFLIGHT_MARKER]: id,
-    };
-    if (options.prepare) {
-      const prepared = await run(
-        options.node,
-        options.prepare.map((a) => fill(a, vars)),
-        { cwd: options.releaseDir, env, timeoutMs: PREPARE_MS, signal: options.signal },
-      );
-      await fs.appendFile(logFile, prepared.output);
-      if (prepared.failed)
-        return {
+    // Once, before any candidate runs: a later try must never walk a copy the account's candidate has had in hand.
+    await handOverRehearsal(record.dir, options.workRoot, options.as);
+    // A port another process holds is not the candidate's failure: another port, PORT_TRIES at most (rehearsal-port.ts).
+    const taken: string[] = [];
+    for (let attempt = 1; ; attempt++) {
+      const result = await rehearseOnce(trial, state);
+      if (!result.squatted || attempt >= PORT_TRIES)
+        return taken.length === 0 ? result.result : { ...result.result, portsTaken: taken };
+      taken.push(result.result.detail);
+      await fs.appendFile(logFile, `release-switcher: ${result.result.detail}; rehearsing on another port\n`);
+    }
+  } finally {
+    await trial.handle?.stop(STOP_GRACE_MS);
+    await cleanupPreflight(record, { callerEnv: options.callerEnv ?? options.baseEnv, workRoot: options.workRoot });
+  }
+}
+
+/** One rehearsal run: its options, its private folder's record, and the candidate of the try under way. */
+interface Attempt {
+  options: PreflightOptions;
+  record: PreflightRecord;
+  logFile: string;
+  started: number;
+  handle: CandidateHandle | null;
+}
+
+/**
+ * One try on a fresh port: prepare, start, verify, and the candidate stopped when it failed. `squatted`: the port was
+ * another process's (its listener answered, or the candidate could not bind it while that process held it).
+ */
+async function rehearseOnce(trial: Attempt, state: string): Promise<{ result: PreflightResult; squatted: boolean }> {
+  const { options, record, logFile, started } = trial;
+  const port = await freeRehearsalPort();
+  const vars: Vars = {
+    port,
+    state,
+    token: randomBytes(24).toString('hex'),
+    config: path.join(record.dir, 'config.json'),
+  };
+  if (options.configFile) {
+    await fs.writeFile(vars.config, `${JSON.stringify(fillJson(options.configFile, vars), null, 2)}\n`, {
+      mode: 0o600,
+    });
+    await handOverFile(vars.config, options.as); // this try's port in it: the candidate reads it as the account
+  }
+  const env = {
+    ...options.baseEnv,
+    ...Object.fromEntries(Object.entries(options.env).map(([k, v]) => [k, fill(v, vars)])),
+    // How recovery knows the process group it finds is this rehearsal's and not whatever a journal names.
+    [PREFLIGHT_MARKER]: record.id,
+  };
+  if (options.prepare) {
+    const prepared = await run(
+      options.node,
+      options.prepare.map((a) => fill(a, vars)),
+      {
+        cwd: options.releaseDir,
+        env,
+        timeoutMs: PREPARE_MS,
+        signal: options.signal,
+        as: options.as,
+      },
+    );
+    await fs.appendFile(logFile, prepared.output);
+    if (prepared.failed)
+      return {
+        squatted: false,
+        result: {
           ok: false,
           reason: 'prepare_failed',
           detail: `the prepare step exited ${prepared.timedOut ? 'on its timeout' : String(prepared.exitCode)}`,
@@ -182,77 +221,91 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
           port,
           ms: Date.now() - started,
           outputTail: await readTail(logFile),
-        };
-    }
-    const start = {
-      node: options.node,
-      args: options.args.map((a) => fill(a, vars)),
-      cwd: options.releaseDir,
-      env,
-      callerEnv: options.callerEnv ?? options.baseEnv,
-      logFile,
-      record,
-      ...(options.signal && { signal: options.signal }),
-    };
-    handle =
-      options.isolation.kind === 'systemd'
-        ? await startInUnit(start)
-        : await startInGroup(start, async (pid) => options.onRecord({ ...record, pgid: pid }));
-    options.onStarted?.();
-    const verdict = await verifyRunning(
-      {
-        supervisor: {
-          name: 'none',
-          unit: record.unit ?? `pgid ${record.pgid}`,
-          restart: async () => {},
-          start: async () => {},
-          state: () => handle!.state(),
         },
-        healthUrl: rehearsalUrl(options.healthUrl, port),
-        versionField: options.versionField,
-        startedWhen: options.startedWhen,
-        expectedVersion: options.expectedVersion,
-        timeoutMs: options.verifyTimeoutMs,
-        stableMs: options.holdMs,
-        ...(options.onProbe && { onProbe: options.onProbe }),
+      };
+  }
+  const start = {
+    node: options.node,
+    args: options.args.map((a) => fill(a, vars)),
+    cwd: options.releaseDir,
+    env,
+    callerEnv: options.callerEnv ?? options.baseEnv,
+    logFile,
+    record,
+    as: options.as,
+    ...(options.signal && { signal: options.signal }),
+  };
+  const handle =
+    options.isolation.kind === 'systemd'
+      ? await startInUnit(start)
+      : await startInGroup(start, async (pid) => options.onRecord({ ...record, pgid: pid }));
+  trial.handle = handle;
+  options.onStarted?.();
+  const verdict = await verifyRunning(
+    {
+      supervisor: {
+        name: 'none',
+        unit: record.unit ?? `pgid ${record.pgid}`,
+        restart: async () => {},
+        start: async () => {},
+        state: () => handle.state(),
       },
-      null,
-    );
-    const { probes, lastHttpStatus, lastVersion } = verdict.evidence;
-    const base = { probes, lastHttpStatus, lastVersion, port };
-    if (verdict.ok)
-      return {
+      healthUrl: rehearsalUrl(options.healthUrl, port),
+      versionField: options.versionField,
+      startedWhen: options.startedWhen,
+      expectedVersion: options.expectedVersion,
+      timeoutMs: options.verifyTimeoutMs,
+      stableMs: options.holdMs,
+      // Only the candidate's own listener may answer (its unit's control group, or our child and its group).
+      portTakenFails: true,
+      ...(options.onProbe && { onProbe: options.onProbe }),
+    },
+    null,
+  );
+  const { probes, lastHttpStatus, lastVersion } = verdict.evidence;
+  const base = { probes, lastHttpStatus, lastVersion, port };
+  if (verdict.ok)
+    return {
+      squatted: false,
+      result: {
         ok: true,
         detail: `healthy after ${verdict.evidence.healthyAfterMs} ms, held ${options.holdMs / 1000} s`,
         ...base,
         ms: Date.now() - started,
         outputTail: await readTail(logFile),
-      };
-    // Stopped before the host is asked: a port it held, a process it was, must not count against it.
-    await handle.stop(STOP_GRACE_MS);
-    handle = null;
-    const outputTail = await readTail(logFile);
-    const blamed = await environmentCause({ output: outputTail, port, dir: record.dir });
-    const failure = blamed ?? {
-      reason: classify(
-        verdict.reason,
-        verdict.evidence.healthyAfterMs !== null,
-        verdict.evidence.state?.exitStatus ?? null,
-      ),
-      detail: verdict.detail,
+      },
     };
-    return {
+  // Stopped before the host is asked: a port it held, a process it was, must not count against it.
+  await handle.stop(STOP_GRACE_MS);
+  trial.handle = null;
+  const outputTail = await readTail(logFile);
+  const blamed: EnvironmentCause | undefined =
+    verdict.reason === 'port_taken'
+      ? { reason: 'port_taken', detail: `port ${port} is held by another process: ${verdict.detail}`, port }
+      : await environmentCause({ output: outputTail, port, dir: record.dir });
+  const failure = blamed ?? {
+    reason: classify(
+      verdict.reason,
+      verdict.evidence.healthyAfterMs !== null,
+      verdict.evidence.state?.exitStatus ?? null,
+    ),
+    detail: verdict.detail,
+  };
+  return {
+    squatted: blamed?.reason === 'port_taken' && blamed.port === port,
+    result: {
       ok: false,
-      ...failure,
-      ...(blamed && { environment: true, detail: `${blamed.detail} (the candidate: ${verdict.detail})` }),
+      reason: failure.reason,
+      detail: failure.detail,
+      ...(blamed && {
+        environment: true,
+        detail: verdict.reason === 'port_taken' ? blamed.detail : `${blamed.detail} (the candidate: ${verdict.detail})`,
+      }),
       ...base,
       ms: Date.now() - started,
       outputTail,
-    };
-  } finally {
-    await handle?.stop(STOP_GRACE_MS);
-    await cleanupPreflight(record, { callerEnv: options.callerEnv ?? options.baseEnv, workRoot: options.workRoot });
-  }
+    },
+  };
 }
 
 function unitFields(isolation: PreflightIsolation, id: string): Partial<PreflightRecord> {
@@ -296,5 +349,6 @@ export async function cleanupPreflight(
     (await isOurProcess(record.pgid, { name: PREFLIGHT_MARKER, value: record.id }))
   )
     await killGroup(record.pgid, STOP_GRACE_MS);
+  await removeHandedOver(path.join(options.workRoot, record.id)); // the account's part, by the account
   await removeTree(path.join(options.workRoot, record.id));
 }

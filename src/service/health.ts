@@ -5,13 +5,25 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { ServiceState, Supervisor } from './supervisors/types.js';
+import type { ServiceProcesses, ServiceState, Supervisor } from './supervisors/types.js';
 import { isDeadlineError, withDeadline } from '../platform/deadline.js';
+import type { Target } from './listener-table.js';
+import { checkListener, type ListenerNote, pinnedLookup, stillReceives } from './listener-owner.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { StartedWhen } from '../store/presets.js';
 
-/** `not_ready`: healthy, but a channel or subsystem ready before is not after (`readiness: require`; contract-success.ts). */
-export type VerifyFailure = 'crashed' | 'exit_78' | 'unhealthy' | 'version_mismatch' | 'timeout' | 'not_ready';
+/**
+ * `not_ready`: healthy, but a channel or subsystem ready before is not after (`readiness: require`; contract-success.ts).
+ * `port_taken`: the health URL's listener is another process's, not the service's (listener-owner.ts).
+ */
+export type VerifyFailure =
+  | 'crashed'
+  | 'exit_78'
+  | 'unhealthy'
+  | 'version_mismatch'
+  | 'timeout'
+  | 'not_ready'
+  | 'port_taken';
 
 export interface VerifyOptions {
   supervisor: Supervisor | null;
@@ -32,6 +44,11 @@ export interface VerifyOptions {
    */
   stallGraceMs?: number;
   onProbe?: (message: string) => void;
+  /**
+   * A health URL held by another process's listener fails at once (the rehearsal, which then takes another port);
+   * otherwise it is waited out like any unhealthy answer until the deadline (the service may yet bind it). @default false
+   */
+  portTakenFails?: boolean;
   /** Aborting ends the verification between probes: it rejects with CANCELLED (the supervisor's own calls take it too). */
   signal?: AbortSignal | undefined;
 }
@@ -53,6 +70,11 @@ export interface VerifyEvidence {
   lastVersion: string | null;
   lastError: string | null;
   state: ServiceState | null;
+  /**
+   * Whose listener the last probe was sent to: its address (`ours`), or why ownership was not judged; and every
+   * other process's listener seen on the health URL's addresses during this verification, with its owner.
+   */
+  listener?: ListenerNote;
 }
 
 export type VerifyResult =
@@ -109,7 +131,7 @@ type Probe = { ok: true } | { ok: false; reason: VerifyFailure; detail: string; 
  * activation paid at its end, after verification. Settles by `timeoutMs` (platform/deadline.ts); a
  * connection that closes before the body ended is an error, not a wait.
  */
-export function getJson(url: string, timeoutMs: number): Promise<{ status: number; body: unknown }> {
+export function getJson(url: string, timeoutMs: number, pinned?: Target): Promise<{ status: number; body: unknown }> {
   return withDeadline(
     timeoutMs,
     `GET ${url}`,
@@ -118,7 +140,11 @@ export function getJson(url: string, timeoutMs: number): Promise<{ status: numbe
         const target = new URL(url);
         const get = target.protocol === 'https:' ? https.get : target.protocol === 'http:' ? http.get : undefined;
         if (!get) return reject(new Error(`unsupported protocol ${target.protocol}`));
-        const request = get(target, { agent: false, headers: { accept: 'application/json' }, signal }, (response) => {
+        // Pinned: connect to that address only (the one whose listener was proven ours), the URL's host kept for the
+        // Host header and TLS; not whichever address the resolver or Happy Eyeballs would try first.
+        const lookup = pinned && pinnedLookup(pinned);
+        const options = { agent: false, headers: { accept: 'application/json' }, signal, ...(lookup && { lookup }) };
+        const request = get(target, options, (response) => {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
           response.on('error', reject);
@@ -172,12 +198,24 @@ export function watchServing(healthUrl: string, startedWhen?: StartedWhen): { st
   };
 }
 
+/** The processes whose listener may answer, where the supervisor says them (every adapter of ours does). */
+async function serviceProcesses(
+  options: VerifyOptions,
+  evidence: VerifyEvidence,
+): Promise<ServiceProcesses | undefined> {
+  if (!options.supervisor) return undefined;
+  return (evidence.state ?? (await options.supervisor.state())).processes;
+}
+
 async function probeHealth(options: VerifyOptions, evidence: VerifyEvidence): Promise<Probe> {
   if (!options.healthUrl) return { ok: true };
   evidence.probes++;
+  const processes = await serviceProcesses(options, evidence);
+  const first = processes && (await checkListener(options.healthUrl, processes, evidence));
+  if (first?.failed) return first.failed;
   let response: { status: number; body: unknown };
   try {
-    response = await getJson(options.healthUrl, PROBE_TIMEOUT_MS);
+    response = await getJson(options.healthUrl, PROBE_TIMEOUT_MS, first?.proof.address ?? undefined);
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     const silent = isDeadlineError(e) || e.code === 'ABORT_ERR';
@@ -187,6 +225,16 @@ async function probeHealth(options: VerifyOptions, evidence: VerifyEvidence): Pr
       reason: 'timeout',
       detail: `no answer from ${options.healthUrl} (${evidence.lastError})`,
       silent,
+    };
+  }
+  // The answer counts only if the listener proven before it still listens: then it was that listener that answered.
+  if (first && processes && !(await stillReceives(first.proof, options.healthUrl))) {
+    const after = await checkListener(options.healthUrl, processes, evidence);
+    if (after.failed?.reason === 'port_taken') return after.failed;
+    return {
+      ok: false,
+      reason: 'timeout',
+      detail: `${options.healthUrl}: the listener that answered closed meanwhile`,
     };
   }
   evidence.lastHttpStatus = response.status;
@@ -244,6 +292,14 @@ function supervisorFailure(state: ServiceState, baseline: ServiceState | null): 
 const ATTRIBUTE_AFTER_MS = 300;
 
 export async function verifyRunning(options: VerifyOptions, baseline: ServiceState | null): Promise<VerifyResult> {
+  const result = await verdictOf(options, baseline);
+  const strangers = result.evidence.listener?.strangers ?? [];
+  // A failure for another reason (a crash: the port it wanted was held) still names who held the health URL's port.
+  if (result.ok || result.reason === 'port_taken' || strangers.length === 0) return result;
+  return { ...result, detail: `${result.detail} (meanwhile ${strangers.join('; ')})` };
+}
+
+async function verdictOf(options: VerifyOptions, baseline: ServiceState | null): Promise<VerifyResult> {
   const evidence: VerifyEvidence = {
     probes: 0,
     healthyAfterMs: null,
@@ -304,7 +360,11 @@ export async function verifyRunning(options: VerifyOptions, baseline: ServiceSta
     last = await firstCheck();
     throwIfCancelled(signal);
     if (last.ok) break;
-    if (last.reason === 'crashed' || last.reason === 'exit_78')
+    if (
+      last.reason === 'crashed' ||
+      last.reason === 'exit_78' ||
+      (last.reason === 'port_taken' && options.portTakenFails)
+    )
       return { ok: false, reason: last.reason, detail: last.detail, evidence };
     const left = options.timeoutMs - (Date.now() - started);
     options.onProbe?.(`${last.detail}; ${Math.max(0, Math.ceil(left / 1000))} s left`);

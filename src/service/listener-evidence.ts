@@ -5,45 +5,30 @@
  * `/readyz` says (docs/gateway/health.md: `{ready, failing}`, `failing` naming channel ids and subsystems such as
  * `agent-database:<id>` or `plugin-reload`), which transaction/contract-success.ts compares with what it said before.
  */
-import fs from 'node:fs/promises';
+import { proveListener } from './listener-owner.js';
+import type { ServiceProcesses } from './supervisors/types.js';
 
 export interface ListenerEvidence {
-  /** Whether the main PID holds a listening socket on the port; null where it cannot be told (no /proc). */
+  /** Whether the main PID (its process tree, its unit) holds the health URL's listener; null where it cannot be told (no /proc). */
   mainPidOwnsListener: boolean | null;
   /** `/readyz` beside the health URL: its HTTP status and body (cut), or the error. */
   readyz: { status: number | null; body?: unknown; error?: string };
 }
 
-const LISTEN = '0A';
-
-async function listeningInodes(port: number): Promise<Set<string> | null> {
-  const inodes = new Set<string>();
-  let read = false;
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    const text = await fs.readFile(file, 'utf8').catch(() => null);
-    if (text === null) continue;
-    read = true;
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      const local = cols[1];
-      if (!local || cols[3] !== LISTEN) continue;
-      if (Number.parseInt(local.slice(local.lastIndexOf(':') + 1), 16) === port && cols[9]) inodes.add(cols[9]);
-    }
-  }
-  return read ? inodes : null;
-}
-
-export async function ownsListener(pid: number, port: number): Promise<boolean | null> {
-  const inodes = await listeningInodes(port);
-  if (inodes === null) return null;
-  const fds = await fs.readdir(`/proc/${pid}/fd`).catch(() => null);
-  if (fds === null) return null;
-  for (const fd of fds) {
-    const target = await fs.readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
-    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
-    if (inode && inodes.has(inode)) return true;
-  }
-  return false;
+/**
+ * Whether `processes` (or the process `pid` and its descendants) hold the listener of every address of `healthUrl`
+ * a probe may connect to: listener-owner.ts's rule, the exact address and family, not the port number alone (a
+ * `localhost` URL, the gateway on 127.0.0.1 and another account on [::1], is not the gateway's). null: cannot be
+ * told here (no /proc).
+ */
+export async function ownsListener(
+  pid: number,
+  healthUrl: string,
+  processes?: ServiceProcesses,
+): Promise<boolean | null> {
+  const proof = await proveListener(healthUrl, processes ?? { pids: [pid] });
+  if (proof.unknown) return null;
+  return proof.address !== null && proof.strangers.length === 0;
 }
 
 /** `/readyz` beside the health URL: its status and body, or why there was no answer. */
@@ -62,12 +47,15 @@ export async function readyz(healthUrl: string): Promise<ListenerEvidence['ready
   }
 }
 
-/** The evidence for a verified service: main PID and the port of its health URL. */
-export async function listenerEvidence(options: { pid: number | null; healthUrl: string }): Promise<ListenerEvidence> {
-  const url = new URL(options.healthUrl);
-  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+/** The evidence for a verified service: its main PID (and the processes its supervisor names) and its health URL. */
+export async function listenerEvidence(options: {
+  pid: number | null;
+  healthUrl: string;
+  processes?: ServiceProcesses | undefined;
+}): Promise<ListenerEvidence> {
   return {
-    mainPidOwnsListener: options.pid === null ? null : await ownsListener(options.pid, port),
+    mainPidOwnsListener:
+      options.pid === null ? null : await ownsListener(options.pid, options.healthUrl, options.processes),
     readyz: await readyzAnswered(options.healthUrl),
   };
 }

@@ -12,6 +12,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { jsonDocumentIn, runCaptured, tail } from '../platform/subprocess.js';
+import { makeServiceNpmCachePrivate } from '../platform/npm-cache.js';
+import { hasUrlCredentials } from '../platform/npm-credentials.js';
 import { type RunAs, makeDirFor } from '../platform/run-as.js';
 
 export interface PrefetchRequest {
@@ -55,6 +57,8 @@ export function prefetchSpecs(list: unknown, targetVersion: string): string[] {
     if (plugin?.trust?.installSource !== 'npm' || typeof spec !== 'string' || spec === '') continue;
     const name = nameOf(spec);
     if (!/^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*$/i.test(name)) continue; // a path, a URL, a git spec: not npm's cache
+    // A spec whose URL carries a user and password: never on npm's command line (any user reads that); finalize fetches it.
+    if (hasUrlCredentials(spec.slice(name.length + 1))) continue;
     specs.add(name.startsWith('@openclaw/') ? `${name}@${targetVersion}` : spec);
   }
   return [...specs].sort();
@@ -123,6 +127,7 @@ export async function prefetchPlugins(request: PrefetchRequest): Promise<Prefetc
   const specs = prefetchSpecs(list, request.targetVersion);
   if (specs.length === 0) return { specs, ok: true, ms: ms() };
   await makeDirFor(request.workDir, request.as); // npm writes there, as the service's account
+  await makeServiceNpmCachePrivate(request.env, request.as);
   try {
     const [command, prefix] = request.npm.endsWith('.js') ? [request.node, [request.npm]] : [request.npm, []];
     const fetched = await runCaptured(

@@ -7,6 +7,10 @@
 import type { Config } from '../store/config.js';
 import type { State, TransactionStatus } from '../model/state.js';
 import type { Layout } from '../store/layout.js';
+import { statSync } from 'node:fs';
+import { ReleaseSwitcherError } from '../model/errors.js';
+import { lookupAccount } from '../platform/accounts.js';
+import type { RunAs } from '../platform/run-as.js';
 import { interruptedRestoreFor } from './restore-marker.js';
 import { markRestored, readSnapshot, restoreSnapshot, restoredFor, takeSnapshot } from './snapshot.js';
 
@@ -41,12 +45,16 @@ export async function prepareStateAtStart(input: {
     // even one closed since: the release must not run on state half put back.
     const cut = await interruptedRestoreFor(layout, version, input.state);
     if (cut) {
-      await restoreForTransaction(layout, cut.snapshot, { tx: cut.tx!, version });
+      await restoreForTransaction(layout, cut.snapshot, { tx: cut.tx!, version, as: stateAccount(config, layout) });
       return { restored: cut.snapshot };
     }
     if (tx?.restore) {
       if (tx.restore.version !== version || (await restoredFor(layout, tx.restore.snapshot, tx.id))) return {};
-      await restoreForTransaction(layout, tx.restore.snapshot, { tx: tx.id, version });
+      await restoreForTransaction(layout, tx.restore.snapshot, {
+        tx: tx.id,
+        version,
+        as: stateAccount(config, layout),
+      });
       return { restored: tx.restore.snapshot };
     }
     if (!tx || tx.to !== version || tx.from === null || !STARTING.has(tx.status) || config.statePaths.length === 0)
@@ -70,6 +78,8 @@ export async function takeCheckpoint(input: {
   config: Config;
   tx: { id: string; from: string | null; to: string | null };
   env: NodeJS.ProcessEnv;
+  /** Whose state it is when not this process's account. @default stateAccount(config, layout) */
+  as?: RunAs | undefined;
 }): Promise<void> {
   const { layout, config, tx } = input;
   if (tx.from === null || tx.to === null || config.statePaths.length === 0) return;
@@ -84,7 +94,26 @@ export async function takeCheckpoint(input: {
     env: input.env,
     fromVersion: tx.from,
     toVersion: tx.to,
+    as: input.as ?? stateAccount(config, layout),
   });
+}
+
+/**
+ * Whose state it is, for a boot-check run as root (a system unit's `ExecStartPre=+`): the service's account (config
+ * `serviceUser`, learned by init from the unit's `User=`), else the root's owner. Undefined when that is root itself
+ * or this process is not root (it then works with its own rights, which are the state's or less).
+ */
+export function stateAccount(config: Pick<Config, 'serviceUser'>, layout: Layout): RunAs | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const name = config.serviceUser ?? statSync(layout.root).uid;
+  const account = lookupAccount(name);
+  if (!account)
+    throw new ReleaseSwitcherError(
+      'SERVICE_ACCOUNT_UNKNOWN',
+      `The service's account ${name} is not in /etc/passwd: its state is not touched by root on its behalf.`,
+      { hint: 'Fix serviceUser (release-switcher init --service-user NAME) or create the account.' },
+    );
+  return account.uid === 0 ? undefined : account;
 }
 
 /**
@@ -94,12 +123,13 @@ export async function takeCheckpoint(input: {
 export async function restoreForTransaction(
   layout: Layout,
   id: string,
-  target: { tx: string; version?: string },
+  target: { tx: string; version?: string; as?: RunAs | undefined },
 ): Promise<void> {
   const result = await restoreSnapshot({
     root: layout.root,
     id,
     tx: target.tx,
+    as: target.as,
     ...(target.version !== undefined && { version: target.version }),
   });
   await markRestored(layout, id, {

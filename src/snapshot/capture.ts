@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { copyDatabaseFile, copyFileDurably, copyTree } from './copy.js';
 import { reconcileTree, shareWith } from './reconcile.js';
-import type { ResidueFilter } from './residue.js';
+import { ResidueFilter } from './residue.js';
 import { isSqliteFile } from './state-paths.js';
 
 export interface CapturedEntry {
@@ -83,4 +83,38 @@ export async function reconcileEntry(
   if (have) await fs.rm(to, { recursive: true, force: true });
   for (const suffix of ['-wal', '-shm', '-journal']) await fs.rm(to + suffix, { force: true });
   return captureEntry(source, to, rules);
+}
+
+/** What the live state is copied with: plain data, so a worker running as the state's account can take it. */
+export interface CaptureRequest {
+  /** The resolved state paths, in the manifest's order. */
+  paths: string[];
+  residue: string[];
+  skip: string[];
+  /** The Node that copies databases consolidated; absent: with their companions (the service is stopped then). */
+  node?: string | undefined;
+  /** Set: `dataDir` holds a bulk copy staged when the copy began at this ctime; only what changed since is copied. */
+  since?: number | undefined;
+  /** For each path, its copy in the previous checkpoint, to share unchanged files with. */
+  earlier: Array<{ dir: string; since: number } | null>;
+}
+
+/** Each state path copied into `dataDir/<i>` (or the staged copy there reconciled); the manifest's entries. */
+export async function captureAll(dataDir: string, request: CaptureRequest): Promise<CapturedEntry[]> {
+  const rules = {
+    residue: new ResidueFilter({ patterns: request.residue }),
+    node: request.node,
+    skip: new Set(request.skip),
+  };
+  const entries: CapturedEntry[] = [];
+  for (const [i, source] of request.paths.entries()) {
+    const to = path.join(dataDir, String(i));
+    const at = { ...rules, earlier: request.earlier[i] ?? undefined };
+    const entry =
+      request.since === undefined
+        ? await captureEntry(source, to, at)
+        : await reconcileEntry(source, to, { ...at, since: request.since });
+    entries.push(entry.type === 'absent' ? entry : { ...entry, stored: `data/${i}` });
+  }
+  return entries;
 }

@@ -14,14 +14,32 @@ import { SQLITE_COMPANIONS, hasSqliteHeader, looksLikeSqlite } from './state-pat
 
 const asRoot = process.getuid?.() === 0;
 
-/** Mode, times and (as root) owner of `from`, onto `to`. */
+/**
+ * Mode, times and (as root) owner of `from`, onto `to`. As root through a descriptor opened without following a link
+ * (never chmod or chown by path), owner first, and never a setuid or setgid bit on a file that ends up root's.
+ */
 export async function copyMeta(from: string, to: string): Promise<void> {
   const stat = await fs.lstat(from);
-  if (asRoot) await fs.lchown(to, stat.uid, stat.gid);
-  if (stat.isSymbolicLink()) return fs.lutimes(to, stat.atime, stat.mtime);
-  await fs.chmod(to, stat.mode & 0o7777);
-  await fs.utimes(to, stat.atime, stat.mtime);
+  if (stat.isSymbolicLink()) {
+    if (asRoot) await fs.lchown(to, stat.uid, stat.gid);
+    return fs.lutimes(to, stat.atime, stat.mtime);
+  }
+  if (!asRoot) {
+    await fs.chmod(to, stat.mode & 0o7777);
+    return fs.utimes(to, stat.atime, stat.mtime);
+  }
+  const handle = await fs.open(to, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    await handle.chown(stat.uid, stat.gid);
+    await handle.chmod(metaMode(stat.mode, stat.uid));
+    await handle.utimes(stat.atime, stat.mtime);
+  } finally {
+    await handle.close();
+  }
 }
+
+/** The mode a copy gets: the source's, without setuid/setgid when the copy is root's (a root shell nobody meant). */
+export const metaMode = (mode: number, uid: number) => (uid === 0 ? mode & 0o1777 : mode & 0o7777);
 
 async function syncFile(file: string): Promise<void> {
   const handle = await fs.open(file, 'r');
@@ -32,12 +50,55 @@ async function syncFile(file: string): Promise<void> {
   }
 }
 
-/** Copy one file (to a path that must not exist yet) and make it durable; returns its size. */
+/**
+ * Copy one file (to a path that must not exist yet) and make it durable; returns its size. A sparse file keeps its
+ * holes (a 2 GiB file of holes costs its blocks, not 2 GiB); as root the copy is made 0600 and only given its owner and
+ * mode once whole (copyMeta), never created with the source's mode.
+ */
 export async function copyFileDurably(from: string, to: string): Promise<number> {
-  await fs.copyFile(from, to, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+  const stat = await fs.lstat(from);
+  if (asRoot || isSparse(stat)) await copyContent(from, to);
+  else await fs.copyFile(from, to, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
   await copyMeta(from, to);
   await syncFile(to);
   return (await fs.stat(to)).size;
+}
+
+/** Fewer blocks than its size needs: it has holes. */
+export const isSparse = (stat: { size: number; blocks: number }) => stat.blocks * 512 < stat.size;
+
+const CHUNK = 1 << 20;
+const HOLE = 1 << 16;
+const ZEROS = Buffer.alloc(HOLE);
+
+/** `from`'s bytes into a new file `to` (0600, O_EXCL, no link followed), each all-zero 64 KiB left a hole. */
+async function copyContent(from: string, to: string): Promise<void> {
+  const source = await fs.open(from, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const target = await fs.open(
+      to,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    );
+    try {
+      const buffer = Buffer.alloc(CHUNK);
+      let at = 0;
+      for (;;) {
+        const { bytesRead } = await source.read(buffer, 0, CHUNK, at);
+        if (bytesRead === 0) break;
+        for (let i = 0; i < bytesRead; i += HOLE) {
+          const n = Math.min(HOLE, bytesRead - i);
+          if (buffer.compare(ZEROS, 0, n, i, i + n) !== 0) await target.write(buffer, i, n, at + i);
+        }
+        at += bytesRead;
+      }
+      await target.truncate(at);
+    } finally {
+      await target.close();
+    }
+  } finally {
+    await source.close();
+  }
 }
 
 /** What a tree copy leaves out and how it copies databases. */
@@ -62,6 +123,8 @@ export interface TreeCopyOptions {
    * placed `to` itself (a hard link to the same, unchanged file in an earlier checkpoint: shared.ts).
    */
   reuse?: (from: string, to: string, rel: string) => Promise<number | undefined>;
+  /** `to` is an empty folder already (one handed to a worker): filled, not made. @default false */
+  into?: boolean;
 }
 
 /**
@@ -75,6 +138,7 @@ export async function copyTree(from: string, to: string, options: TreeCopyOption
   const size = await copyTreeAt({
     from,
     to,
+    ...(options.into && { into: true }),
     rel: options.rel ?? '',
     residue,
     skip,
@@ -128,11 +192,13 @@ interface TreeAt {
   /** Where the databases found go, to be copied at the end; absent: copied as files. */
   databases?: Array<{ from: string; to: string }>;
   reuse?: TreeCopyOptions['reuse'];
+  /** `to` exists (the top of a copy into a handed folder). */
+  into?: boolean;
 }
 
 async function copyTreeAt(at: TreeAt): Promise<number> {
   const { from, to } = at;
-  await fs.mkdir(to, { mode: 0o700 });
+  if (!at.into) await fs.mkdir(to, { mode: 0o700 });
   let size = 0;
   const entries = await fs.readdir(from, { withFileTypes: true });
   const databases = at.databases ? await databasesIn(from, entries) : new Set<string>();
@@ -140,7 +206,7 @@ async function copyTreeAt(at: TreeAt): Promise<number> {
     const rel = at.rel ? `${at.rel}/${entry.name}` : entry.name;
     const [a, b] = [path.join(from, entry.name), path.join(to, entry.name)];
     if (at.residue.matches(rel, entry) || isCompanionOf(entry.name, databases) || at.skip.has(a)) continue;
-    if (entry.isDirectory()) size += await copyTreeAt({ ...at, from: a, to: b, rel });
+    if (entry.isDirectory()) size += await copyTreeAt({ ...at, from: a, to: b, rel, into: false });
     else if (entry.isSymbolicLink()) await copyLink(a, b);
     else if (databases.has(entry.name)) at.databases!.push({ from: a, to: b });
     else size += await copyPlainFile(at, { a, b, rel, name: entry.name });

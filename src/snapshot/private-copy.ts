@@ -3,28 +3,17 @@
  * write to it freely, and the live state is never opened for writing. A SQLite database is copied as
  * one consolidated file by SQLite itself (sqlite-copy.ts: the copy is made while the service runs); with
  * no Node that has `node:sqlite`, it travels with its `-wal`/`-shm`/`-journal` companions instead.
+ * Root acting for the service's account makes it as that account (state-side.ts): the live state is read, and the
+ * copy written, with the account's rights only; the folder `dir` is made by root and handed to it.
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
+import { actsAsRootFor } from '../platform/as-account.js';
 import { removeTree } from '../platform/fs.js';
+import type { RunAs } from '../platform/run-as.js';
 import type { Layout } from '../store/layout.js';
-import { copyDatabaseFile, copyFileDurably, copyTree } from './copy.js';
 import { readSnapshot } from './snapshot.js';
-import { ResidueFilter } from './residue.js';
-import { sqliteNode } from './sqlite-copy.js';
-import { SQLITE_COMPANIONS, isSqliteFile } from './state-paths.js';
-
-/** One state path to copy: where it lives, where its content is read from now, what it is. */
-interface Source {
-  /** The live path (places the copy under `base`). */
-  live: string;
-  /** Where to read it: the live path itself, or its copy in a snapshot. */
-  from: string;
-  isDir: boolean;
-  /** SQLite companions (`-wal`…) to copy with it; `undefined`: whichever exist. */
-  companions?: readonly string[];
-}
+import { onStateSide } from './state-side.js';
 
 /**
  * Copies each of `paths` (absolute, resolved) into `dir`. With exactly one path that is a directory,
@@ -38,15 +27,26 @@ export async function copyStatePrivately(
   dir: string,
   options: PrivateCopyOptions | string | null = null,
 ): Promise<string> {
-  const { base = null, residue = [], sqliteNodes = [process.execPath], skip = new Set<string>() } = optionsOf(options);
-  const sources: Source[] = [];
-  for (const p of paths) {
-    const stat = await fs.stat(p).catch(() => undefined);
-    // A socket or FIFO named as a state path is residue too: there is nothing in it to copy.
-    if (stat?.isDirectory() || stat?.isFile()) sources.push({ live: p, from: p, isDir: stat.isDirectory() });
-  }
-  const node = await sqliteNode(sqliteNodes);
-  return placePrivately(sources, dir, { base, residue: new ResidueFilter({ patterns: residue }), node, skip });
+  const {
+    base = null,
+    residue = [],
+    sqliteNodes = [process.execPath],
+    skip = new Set<string>(),
+    as,
+  } = optionsOf(options);
+  const handed = actsAsRootFor(as);
+  await onStateSide(as, 'privateCopy', handed ? [dir] : [], {
+    dir,
+    copy: {
+      paths: [...paths],
+      base,
+      residue: [...residue],
+      sqliteNodes: [...sqliteNodes],
+      skip: [...skip],
+      into: handed,
+    },
+  });
+  return dir;
 }
 
 /** Where the copy's paths are placed, and how (a bare string or null: `base` alone, as before). */
@@ -59,6 +59,8 @@ export interface PrivateCopyOptions {
   sqliteNodes?: ReadonlyArray<string | null | undefined>;
   /** Absolute paths left out (the resolved independent paths). @default none */
   skip?: ReadonlySet<string>;
+  /** The account whose state it is, when not this process's: the copy is made as it. @default this process's */
+  as?: RunAs | undefined;
 }
 
 const optionsOf = (o: PrivateCopyOptions | string | null): PrivateCopyOptions =>
@@ -75,7 +77,7 @@ export async function copySnapshotPrivately(
   dir: string,
   options: PrivateCopyOptions | string | null = null,
 ): Promise<string> {
-  const { base = null, residue = [] } = optionsOf(options);
+  const { base = null, residue = [], as } = optionsOf(options);
   const manifest = await readSnapshot(layout, id);
   if (!manifest) {
     throw new ReleaseSwitcherError(
@@ -86,60 +88,12 @@ export async function copySnapshotPrivately(
       },
     );
   }
-  const sources: Source[] = manifest.entries
-    .filter((entry) => entry.type !== 'absent' && entry.stored)
-    .map((entry) => ({
-      live: entry.path,
-      from: path.join(layout.snapshot(id), entry.stored!),
-      isDir: entry.type === 'dir',
-      companions: (entry.companions ?? []).filter((c) => c.present).map((c) => c.suffix),
-    }));
-  // A snapshot's databases are consolidated already (or were taken with their companions): copied as they are.
-  return placePrivately(sources, dir, {
-    base,
-    residue: new ResidueFilter({ patterns: residue }),
-    node: undefined,
-    skip: new Set(manifest.independent ?? []),
+  const handed = actsAsRootFor(as);
+  const data = path.join(layout.snapshot(id), 'data');
+  await onStateSide(as, 'snapshotCopy', handed ? [data, dir] : [data], {
+    dir,
+    copy: { manifest, base, residue: [...residue], into: handed },
   });
-}
-
-async function placePrivately(
-  sources: readonly Source[],
-  dir: string,
-  at: { base: string | null; residue: ResidueFilter; node: string | undefined; skip: ReadonlySet<string> },
-): Promise<string> {
-  const { base, residue, node } = at;
-  // The snapshot's folders are not where the independent paths live: map them into each source.
-  const skipIn = (s: Source) =>
-    new Set([...at.skip].filter((p) => p.startsWith(s.live + path.sep)).map((p) => s.from + p.slice(s.live.length)));
-  const only = sources.length === 1 && sources[0]!.isDir ? sources[0] : undefined;
-  if (only) {
-    await copyTree(only.from, dir, { residue, sqliteNode: node, skip: skipIn(only) });
-    return dir;
-  }
-  await fs.mkdir(dir, { mode: 0o700 });
-  for (const source of sources) {
-    const rel = base === null ? '' : path.relative(base, source.live);
-    const target = path.join(
-      dir,
-      rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : path.basename(source.live),
-    );
-    await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
-    if (source.isDir) {
-      await copyTree(source.from, target, { residue, sqliteNode: node, skip: skipIn(source) });
-      continue;
-    }
-    if (!source.companions && (await isSqliteFile(source.from))) {
-      await copyDatabaseFile(source.from, target, node);
-      continue;
-    }
-    await copyFileDurably(source.from, target);
-    for (const suffix of source.companions ?? SQLITE_COMPANIONS) {
-      await copyFileDurably(source.from + suffix, target + suffix).catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== 'ENOENT' || source.companions) throw e;
-      });
-    }
-  }
   return dir;
 }
 

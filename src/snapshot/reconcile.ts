@@ -22,6 +22,7 @@ import {
   databasesIn,
   isCompanionOf,
 } from './copy.js';
+import { errnoOf } from '../model/errors.js';
 import { removeTree } from '../platform/fs.js';
 import { type ResidueFilter, namesLiveProcess } from './residue.js';
 
@@ -51,7 +52,13 @@ export function shareWith(earlier: string, since: number): TreeCopyOptions['reus
     // utimes goes through a float of seconds: the copy's mtime may differ from the source's below a millisecond.
     if (!old?.isFile() || old.size !== live.size || Math.abs(old.mtimeMs - live.mtimeMs) >= 1) return;
     if (live.ctimeMs >= since) return;
-    await fs.link(candidate, to);
+    try {
+      await fs.link(candidate, to);
+    } catch (error) {
+      // A copy this account may not link to (an older checkpoint's file of another owner): copied instead.
+      if (['EPERM', 'EACCES', 'EXDEV'].includes(errnoOf(error) ?? '')) return;
+      throw error;
+    }
     return live.size;
   };
 }

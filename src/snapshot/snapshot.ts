@@ -14,16 +14,15 @@ import { fsyncDir, makePrivateDir, readJsonIfExists, removeTree, tempName, write
 import { type Layout, layoutOf } from '../store/layout.js';
 import { isAlive } from '../platform/subprocess.js';
 import { crashPoint } from '../platform/crashpoint.js';
-import { placeFile, syncTree } from './copy.js';
-import { captureEntry, reconcileEntry } from './capture.js';
+import { actsAsRootFor } from '../platform/as-account.js';
+import type { RunAs } from '../platform/run-as.js';
 import { fsNow } from './reconcile.js';
 import { sqliteNode } from './sqlite-copy.js';
-import { ResidueFilter } from './residue.js';
 import { RESTORING_MARKER, type RestoringRecord, unfinishedRestore } from './restore-marker.js';
-import { ASIDE_PREFIX, READY_PREFIX, readSwapRecord } from './swap-record.js';
-import { swapIn } from './swap.js';
+import { readSwapRecord } from './swap-record.js';
+import { type CaptureArgs, onStateSide } from './state-side.js';
 import type { SnapshotEntry, SnapshotManifest } from './manifest.js';
-import { assertStatePathsApart, resolveIndependentPaths, resolveStatePaths } from './state-paths.js';
+import { assertStatePathsApart } from './state-paths.js';
 
 export const SNAPSHOT_MANIFEST = 'snapshot.json';
 /** Written beside the manifest once a restore is complete: which transaction restored it, and who did. */
@@ -48,6 +47,11 @@ export interface TakeSnapshotOptions {
   sqliteNodes?: ReadonlyArray<string | null | undefined>;
   /** Independent-path patterns (config `independentPaths`): left out, and left alone on restore. @default [] */
   independentPaths?: readonly string[];
+  /**
+   * The account whose state it is, when not this process's: root then reads it only through a worker running as that
+   * account (state-side.ts). @default this process's account
+   */
+  as?: RunAs | undefined;
 }
 
 export interface RestoreResult {
@@ -80,18 +84,12 @@ export async function takeSnapshot(options: TakeSnapshotOptions): Promise<Snapsh
     const reuse = staged && JSON.stringify(staged.paths) === JSON.stringify(ctx.paths);
     const startedAt = reuse ? staged.since : await fsNow(layout.snapshots);
     if (reuse) await fs.rename(stagedDir(layout, options.id), work);
-    else await fs.mkdir(path.join(work, 'data'), { recursive: true });
+    else await fs.mkdir(work, { mode: 0o700 });
     await removeTree(stagedDir(layout, options.id));
-    const entries: SnapshotEntry[] = [];
-    for (const [i, source] of ctx.paths.entries()) {
-      const to = path.join(work, 'data', String(i));
-      const rules = { ...ctx.rules, earlier: ctx.earlier(source) };
-      entries.push(
-        reuse
-          ? await reconcileEntry(source, to, { ...rules, since: staged.since })
-          : await captureEntry(source, to, rules),
-      );
-    }
+    const entries: SnapshotEntry[] = await capture(work, ctx, {
+      as: options.as,
+      since: reuse ? staged.since : undefined,
+    });
     await fs.rm(path.join(work, STAGED_MANIFEST), { force: true });
     const size = entries.reduce(
       (sum, e) => sum + (e.size ?? 0) + (e.companions ?? []).reduce((s, c) => s + (c.size ?? 0), 0),
@@ -150,14 +148,10 @@ export async function stageCheckpoint(options: TakeSnapshotOptions): Promise<num
   await assertStatePathsApart(options.statePaths, layout.root, options.env ?? defaultEnv());
   const dir = stagedDir(layout, options.id);
   await removeTree(dir);
-  await fs.mkdir(path.join(dir, 'data'), { recursive: true });
+  await fs.mkdir(dir, { mode: 0o700 });
   const since = await fsNow(layout.snapshots);
   const ctx = await captureContext(layout, options);
-  let size = 0;
-  for (const [i, source] of ctx.paths.entries())
-    size +=
-      (await captureEntry(source, path.join(dir, 'data', String(i)), { ...ctx.rules, earlier: ctx.earlier(source) }))
-        .size ?? 0;
+  const size = (await capture(dir, ctx, { as: options.as })).reduce((sum, e) => sum + (e.size ?? 0), 0);
   await writeFileAtomic(
     path.join(dir, STAGED_MANIFEST),
     `${JSON.stringify({ id: options.id, since, paths: ctx.paths })}\n`,
@@ -167,19 +161,32 @@ export async function stageCheckpoint(options: TakeSnapshotOptions): Promise<num
 
 /** The resolved paths, the copy rules, and where each path's copy in the latest checkpoint is (for sharing). */
 async function captureContext(layout: Layout, options: TakeSnapshotOptions) {
-  const env = options.env ?? defaultEnv();
-  const skip = await resolveIndependentPaths(options.independentPaths ?? [], env);
-  const paths = (await resolveStatePaths(options.statePaths, env)).filter((p) => !skip.has(p));
-  const residue = new ResidueFilter({ patterns: options.residue ?? [] });
-  const node = await sqliteNode(options.sqliteNodes ?? [process.execPath]);
+  const { paths, skip } = await onStateSide(options.as, 'resolve', [], {
+    statePaths: [...options.statePaths],
+    independentPaths: [...(options.independentPaths ?? [])],
+    env: options.env ?? defaultEnv(),
+  });
+  // For another account the copy is its worker's, which never runs another program holding the checkpoint's folder:
+  // databases travel with their companions, consistent as the checkpoint is finished with the service stopped.
+  const node = actsAsRootFor(options.as) ? undefined : await sqliteNode(options.sqliteNodes ?? [process.execPath]);
   const latest = (await listSnapshots(layout)).filter((s) => s.startedAt !== undefined).at(-1);
-  const earlier = (source: string) => {
+  const earlier = paths.map((source) => {
     const entry = latest?.entries.find((e) => e.path === source && e.type === 'dir' && e.stored);
-    return entry && latest
-      ? { dir: path.join(layout.snapshot(latest.id), entry.stored!), since: latest.startedAt! }
-      : undefined;
-  };
-  return { paths, skip, rules: { residue, node, skip }, earlier };
+    return entry?.stored && latest?.startedAt !== undefined ? { stored: entry.stored, since: latest.startedAt } : null;
+  });
+  const request: CaptureArgs = { paths, residue: [...(options.residue ?? [])], skip, node, earlier };
+  return { paths, skip: new Set(skip), request, earlierData: latest && path.join(layout.snapshot(latest.id), 'data') };
+}
+
+/** The state copied into `work/data/` (or the copy staged there reconciled, `since`), by the state's account. */
+async function capture(
+  work: string,
+  ctx: Awaited<ReturnType<typeof captureContext>>,
+  options: { as: RunAs | undefined; since?: number | undefined },
+): Promise<SnapshotEntry[]> {
+  const dirs = [path.join(work, 'data'), ...(ctx.earlierData ? [ctx.earlierData] : [])];
+  if (!actsAsRootFor(options.as)) await fs.mkdir(dirs[0]!, { recursive: true, mode: 0o700 });
+  return onStateSide(options.as, 'capture', dirs, { ...ctx.request, since: options.since });
 }
 
 /** The complete snapshot `id`, or undefined. */
@@ -201,6 +208,8 @@ export async function restoreSnapshot(options: {
   tx?: string;
   /** The release the state is put back for: whoever finds this restore cut finishes it before that one starts. */
   version?: string;
+  /** The account whose state it is, when not this process's (state-side.ts). @default this process's account */
+  as?: RunAs | undefined;
 }): Promise<RestoreResult> {
   const layout = layoutOf(options.root);
   const manifest = await readSnapshot(layout, options.id);
@@ -213,7 +222,6 @@ export async function restoreSnapshot(options: {
       },
     );
   }
-  const result: RestoreResult = { id: options.id, restored: [], removed: [] };
   const record: RestoringRecord = {
     tx: options.tx ?? null,
     ...(options.version !== undefined && { version: options.version }),
@@ -224,57 +232,34 @@ export async function restoreSnapshot(options: {
   const again = (await unfinishedRestore(layout, options.id)) !== undefined;
   await writeFileAtomic(path.join(layout.snapshot(options.id), RESTORING_MARKER), `${JSON.stringify(record)}\n`);
   crashPoint('restore:begin');
-  const keep = new Set(manifest.independent ?? []);
-  // Folders made ready before the stop go in by rename (swap.ts); the rest is copied back.
+  // Folders made ready before the stop go in by rename (swap.ts); the rest is copied back (put-back.ts).
   const prepared = options.tx ? await readSwapRecord(layout, options.id, options.tx) : undefined;
-  const swapped = prepared ? await swapIn(layout, manifest, prepared, keep) : new Set<number>();
-  for (const [i, entry] of manifest.entries.entries()) {
-    // A folder swapped in is the checkpoint's copy: compared with it only on a run again (see `again` above).
-    if (!swapped.has(i) || again) await restoreEntry(layout.snapshot(options.id), entry, { result, keep });
-    else result.restored.push(entry.path);
+  const data = path.join(layout.snapshot(options.id), 'data');
+  try {
+    const done = await onStateSide(options.as, 'putBack', [data], { manifest, record: prepared, again });
+    return { id: options.id, ...done };
+  } catch (error) {
+    // The boot-check cannot write the journal: what refused the restore is left here for the runner to report.
+    const { code = 'INTERNAL', message } = error as { code?: string; message: string };
+    const failure = { tx: options.tx ?? null, code, message, at: new Date().toISOString() };
+    await writeFileAtomic(path.join(layout.snapshot(options.id), RESTORE_FAILED), `${JSON.stringify(failure)}\n`);
+    throw error;
   }
-  return result;
 }
 
-async function restoreEntry(
-  dir: string,
-  entry: SnapshotEntry,
-  at: { result: RestoreResult; keep: ReadonlySet<string> },
-): Promise<void> {
-  const { result } = at;
-  const remove = async (p: string) => {
-    if (
-      !(await fs.lstat(p).then(
-        () => true,
-        () => false,
-      ))
-    )
-      return;
-    await removeTree(p);
-    result.removed.push(p);
-  };
-  if (entry.type === 'absent' || !entry.stored) return remove(entry.path);
-  // Through a symlinked path to the file the service really uses, as the snapshot was taken.
-  const target = await fs.realpath(entry.path).catch(() => entry.path);
-  const stored = path.join(dir, entry.stored);
-  if (entry.type === 'dir') {
-    // A swap's ready or aside folder in it (swap.ts) is not the state: never removed by a copy back.
-    const ours = (await fs.readdir(target).catch(() => [] as string[]))
-      .filter((name) => name.startsWith(READY_PREFIX) || name.startsWith(ASIDE_PREFIX))
-      .map((name) => path.join(target, name));
-    await syncTree(stored, target, new Set([...at.keep, ...ours]));
-    result.restored.push(entry.path);
-    return;
-  }
-  // Stale companions first: a database must never meet a WAL that is not its own.
-  for (const c of entry.companions ?? []) if (!c.present) await remove(target + c.suffix);
-  await placeFile(stored, target);
-  result.restored.push(entry.path);
-  for (const c of entry.companions ?? []) {
-    if (!c.present) continue;
-    await placeFile(stored + c.suffix, target + c.suffix);
-    result.restored.push(entry.path + c.suffix);
-  }
+/** Written when a restore fails (a link refused, the account's rights): its code and message, for the runner. */
+const RESTORE_FAILED = 'restore-failed.json';
+
+/** Why the restore of snapshot `id` for transaction `tx` failed, when it did (and was not done since). */
+export async function restoreFailure(
+  layout: Layout,
+  id: string,
+  tx: string,
+): Promise<{ code: string; message: string } | undefined> {
+  const failed = (await readJsonIfExists(path.join(layout.snapshot(id), RESTORE_FAILED)).catch(() => undefined)) as
+    | { tx?: string; code: string; message: string }
+    | undefined;
+  return failed?.tx === tx ? failed : undefined;
 }
 
 /** Record that transaction `tx` restored snapshot `id`, so the same restore is never done twice. */
@@ -288,6 +273,7 @@ export async function markRestored(
     `${JSON.stringify({ ...record, at: new Date().toISOString() })}\n`,
   );
   await fs.rm(path.join(layout.snapshot(id), RESTORING_MARKER), { force: true });
+  await fs.rm(path.join(layout.snapshot(id), RESTORE_FAILED), { force: true });
 }
 
 /** Who restored snapshot `id` for transaction `tx`, if it was restored for it. */

@@ -40,6 +40,18 @@ const SCRIPT = [
 
 const probed = new Map<string, Promise<boolean>>();
 
+/**
+ * A worker's folders (`/proc/self/fd/N/…`, platform/as-account.ts) named by `pairs`: the same descriptors passed on at
+ * the same numbers, so the paths mean the same in the copier. Only private copies for a rehearsal pass them on: a
+ * checkpoint's are never named here (snapshot.ts copies its databases with their companions for another account).
+ */
+export function handedThrough(pairs: ReadonlyArray<{ from: string; to: string }>): number[] {
+  let top = 2;
+  for (const p of pairs.flatMap((pair) => [pair.from, pair.to]))
+    top = Math.max(top, Number(/^\/proc\/self\/fd\/(\d+)\//.exec(p)?.[1] ?? 2));
+  return Array.from({ length: top - 2 }, (_, i) => 3 + i);
+}
+
 /** Whether `node` can `require('node:sqlite')` without a flag. */
 export function hasNodeSqlite(node: string): Promise<boolean> {
   // Our own Node is asked in-process: no subprocess in the stop window when the boot-check runs on the service's Node.
@@ -82,6 +94,7 @@ export async function copyDatabases(
   const result = await runCaptured(options.node, ['--no-warnings', '-e', SCRIPT, JSON.stringify(pairs)], {
     timeoutMs: COPY_TIMEOUT_MS,
     signal: options.signal,
+    fds: handedThrough(pairs),
   });
   if (result.failed) {
     const why =

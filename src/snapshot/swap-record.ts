@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { readJsonIfExists, removeTree } from '../platform/fs.js';
+import { readJsonIfExists } from '../platform/fs.js';
 import type { Layout } from '../store/layout.js';
 
 export const READY_PREFIX = '.release-switcher-ready-';
@@ -65,10 +65,4 @@ export async function listSwapRecords(layout: Layout): Promise<SwapRecord[]> {
     }
   }
   return found;
-}
-
-/** A swap made ready (or cut while it was) and never begun: its transaction ended before the stop. The copies removed. */
-export async function discardSwap(layout: Layout, record: SwapRecord): Promise<void> {
-  for (const entry of record.entries) await removeTree(entry.ready);
-  await fs.rm(swapRecordFile(layout, record.snapshot, record.tx), { force: true });
 }

@@ -21,16 +21,14 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { errnoOf } from '../model/errors.js';
-import { crashPoint } from '../platform/crashpoint.js';
-import { fsyncDir, pathExists, removeTree, writeFileAtomic } from '../platform/fs.js';
+import { actsAsRootFor } from '../platform/as-account.js';
+import { fsyncDir, pathExists, writeFileAtomic } from '../platform/fs.js';
+import type { RunAs } from '../platform/run-as.js';
 import { type Layout, layoutOf } from '../store/layout.js';
-import { copyMeta, copyTree } from './copy.js';
-import { ResidueFilter } from './residue.js';
 import type { SnapshotEntry, SnapshotManifest } from './manifest.js';
+import { onStateSide } from './state-side.js';
 import {
   ASIDE_PREFIX,
-  MOVED_OUT,
   READY_PREFIX,
   type SwapEntry,
   type SwapRecord,
@@ -66,6 +64,8 @@ export async function prepareSwap(options: {
   tx: string;
   /** The service's residue patterns: a process's leftovers in the checkpoint never come back with it. */
   residue?: readonly string[];
+  /** The account whose state it is, when not this process's (state-side.ts). @default this process's account */
+  as?: RunAs | undefined;
 }): Promise<PreparedSwap | undefined> {
   const layout = layoutOf(options.root);
   const { snapshot, tx } = options;
@@ -75,10 +75,14 @@ export async function prepareSwap(options: {
   // A copy cut halfway (its runner killed) is made again under the same id.
   const setAside = existing?.setAside ?? (await freeSetAsideId(layout, tx));
   const entries: SwapEntry[] = [];
-  for (const [index, entry] of snapshot.entries.entries()) {
-    if (entry.type !== 'dir' || !entry.stored) continue;
-    const dir = await fs.realpath(entry.path).catch(() => undefined);
-    if (!dir || !(await fs.stat(dir)).isDirectory()) continue; // gone or replaced: the copy path puts it back
+  const folders = snapshot.entries.flatMap((entry, index) => (entry.type === 'dir' && entry.stored ? [index] : []));
+  const live = await onStateSide(options.as, 'liveDirs', [], {
+    paths: folders.map((index) => snapshot.entries[index]!.path),
+  });
+  for (const [i, index] of folders.entries()) {
+    const entry = snapshot.entries[index]!;
+    const dir = live[i];
+    if (!dir) continue; // gone or replaced: the copy path puts it back
     entries.push({
       index,
       path: entry.path,
@@ -88,95 +92,21 @@ export async function prepareSwap(options: {
     });
   }
   if (entries.length === 0) return undefined;
-  const residue = new ResidueFilter({ patterns: options.residue ?? [] });
   const file = swapRecordFile(layout, snapshot.id, tx);
   const write = (record: SwapRecord) => writeFileAtomic(file, `${JSON.stringify(record, null, 2)}\n`);
   await write({ tx, snapshot: snapshot.id, setAside, entries, bytes: 0, complete: false });
-  let bytes = 0;
+  let bytes: number;
   try {
-    for (const entry of entries) {
-      await removeTree(entry.ready);
-      bytes += await copyTree(
-        path.join(layout.snapshot(snapshot.id), snapshot.entries[entry.index]!.stored!),
-        entry.ready,
-        { residue },
-      );
-    }
+    bytes = await onStateSide(options.as, 'makeReady', [path.join(layout.snapshot(snapshot.id), 'data')], {
+      entries: entries.map((e) => ({ stored: snapshot.entries[e.index]!.stored!, ready: e.ready })),
+      residue: [...(options.residue ?? [])],
+    });
   } catch (error) {
-    for (const entry of entries) await removeTree(entry.ready).catch(() => undefined);
     await fs.rm(file, { force: true });
     throw error;
   }
   await write({ tx, snapshot: snapshot.id, setAside, entries, bytes, complete: true });
   return { folders: entries.length, bytes, ms: Math.round(performance.now() - started) };
-}
-
-/**
- * In the window (the service stopped): each prepared folder swapped in. Returns the manifest indexes it put back;
- * the caller copies the rest. `keep`: independent folders, left where they are (moved back from the aside when below a
- * top-level entry). Run again after a cut, it goes on from where it stood.
- */
-export async function swapIn(
-  layout: Layout,
-  snapshot: SnapshotManifest,
-  record: SwapRecord,
-  keep: ReadonlySet<string>,
-): Promise<Set<number>> {
-  const done = new Set<number>();
-  for (const entry of record.entries) {
-    if (await pathExists(entry.ready)) await swapFolder(layout, snapshot, entry, keep);
-    done.add(entry.index);
-  }
-  return done;
-}
-
-async function swapFolder(
-  layout: Layout,
-  snapshot: SnapshotManifest,
-  entry: SwapEntry,
-  keep: ReadonlySet<string>,
-): Promise<void> {
-  const { dir, ready, aside } = entry;
-  const ours = (name: string) => name.startsWith(READY_PREFIX) || name.startsWith(ASIDE_PREFIX);
-  await fs.mkdir(aside, { mode: 0o700 }).catch((error: unknown) => {
-    if (errnoOf(error) !== 'EEXIST') throw error;
-  });
-  if (!(await pathExists(path.join(aside, MOVED_OUT)))) {
-    for (const name of await fs.readdir(dir)) {
-      if (ours(name) || keep.has(path.join(dir, name))) continue;
-      const into = path.join(aside, name);
-      // Already there: moved before a cut, and what is live now was written since by a start on the half-moved
-      // state (the start does not wait for a boot-check that died). The leaving release's own entry is the one kept.
-      if (await pathExists(into)) await removeTree(path.join(dir, name));
-      else await fs.rename(path.join(dir, name), into);
-      crashPoint('restore:swap-out');
-    }
-    await fsyncDir(aside);
-    await writeFileAtomic(path.join(aside, MOVED_OUT), '');
-    await fsyncDir(dir);
-  }
-  for (const name of await fs.readdir(ready)) {
-    const to = path.join(dir, name);
-    // Taken already: an independent entry (left in place; the checkpoint holds it only if taken before it was
-    // declared), or, in a run again after a cut, one a start on the half-swapped state wrote meanwhile, which the
-    // comparison with the checkpoint that follows such a run puts right (snapshot.ts restoreSnapshot).
-    if (await pathExists(to)) await removeTree(path.join(ready, name));
-    else await fs.rename(path.join(ready, name), to);
-    crashPoint('restore:swap-in');
-  }
-  // Independent folders deeper down were moved out with their top-level entry: back into the new tree.
-  for (const kept of keep) {
-    const rel = path.relative(dir, kept);
-    if (rel.startsWith('..') || path.isAbsolute(rel) || !rel.includes(path.sep)) continue;
-    const from = path.join(aside, rel);
-    if (!(await pathExists(from)) || (await pathExists(kept))) continue;
-    await fs.mkdir(path.dirname(kept), { recursive: true });
-    await fs.rename(from, kept);
-  }
-  await copyMeta(path.join(layout.snapshot(snapshot.id), snapshot.entries[entry.index]!.stored!), dir);
-  await fsyncDir(dir);
-  await fs.rmdir(ready);
-  await fsyncDir(dir);
 }
 
 /**
@@ -191,6 +121,8 @@ export async function keepSetAside(options: {
   /** The release that left the state moved aside, and the one it was replaced for. */
   fromVersion: string | null;
   toVersion: string;
+  /** The account whose state it is, when not this process's (state-side.ts). @default this process's account */
+  as?: RunAs | undefined;
 }): Promise<string | undefined> {
   const layout = layoutOf(options.root);
   const record = await readSwapRecord(layout, options.snapshot.id, options.tx);
@@ -201,19 +133,18 @@ export async function keepSetAside(options: {
     await fs.rm(swapRecordFile(layout, options.snapshot.id, options.tx), { force: true });
     return id;
   }
-  for (const entry of record.entries) if (await pathExists(entry.ready)) return undefined; // the swap is not done
   const work = path.join(layout.snapshots, `.adopt-${id}`);
-  await fs.mkdir(path.join(work, 'data'), { recursive: true, mode: 0o700 });
-  const entries: SnapshotEntry[] = [];
-  for (const entry of record.entries) {
-    const stored = path.join(work, 'data', String(entry.index));
-    if (await pathExists(entry.aside)) {
-      await fs.rm(path.join(entry.aside, MOVED_OUT), { force: true });
-      await moveOrCopy(entry.aside, stored);
-    }
-    if (await pathExists(stored))
-      entries.push({ path: entry.path, type: 'dir', stored: `data/${entry.index}`, size: await treeSize(stored) });
-  }
+  await fs.mkdir(work, { recursive: true, mode: 0o700 });
+  const data = path.join(work, 'data');
+  if (!actsAsRootFor(options.as)) await fs.mkdir(data, { recursive: true, mode: 0o700 });
+  const kept = await onStateSide(options.as, 'adopt', [data], { entries: record.entries });
+  if (!kept) return undefined; // the swap is not done
+  const entries: SnapshotEntry[] = kept.map(({ index, size }) => ({
+    path: record.entries.find((e) => e.index === index)!.path,
+    type: 'dir',
+    stored: `data/${index}`,
+    size,
+  }));
   const manifest: SnapshotManifest = {
     id,
     takenAt: new Date().toISOString(),
@@ -232,23 +163,11 @@ export async function keepSetAside(options: {
   return id;
 }
 
-async function moveOrCopy(from: string, to: string): Promise<void> {
-  try {
-    await fs.rename(from, to);
-  } catch (error) {
-    if (errnoOf(error) !== 'EXDEV') throw error;
-    await removeTree(to);
-    await copyTree(from, to);
-    await removeTree(from);
-  }
-}
-
-async function treeSize(dir: string): Promise<number> {
-  let size = 0;
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) size += await treeSize(p);
-    else if (entry.isFile()) size += (await fs.lstat(p)).size;
-  }
-  return size;
+/**
+ * A swap made ready (or cut while it was) and never begun: its transaction ended before the stop. The copies removed,
+ * with the rights of `as`, the state's account, when it is not this process's (state-side.ts).
+ */
+export async function discardSwap(layout: Layout, record: SwapRecord, as?: RunAs): Promise<void> {
+  await onStateSide(as, 'removeReady', [], { readies: record.entries.map((e) => e.ready) });
+  await fs.rm(swapRecordFile(layout, record.snapshot, record.tx), { force: true });
 }

@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { pathExists } from '../platform/fs.js';
+import { credentialsAsAuth, stripUrlCredentials } from '../platform/npm-credentials.js';
 import { run, tail } from '../platform/subprocess.js';
 import type { NodeRuntime } from '../platform/node.js';
 import { hasEvent, scriptEnv } from './scripts/dep-scripts.js';
@@ -110,7 +111,8 @@ function lifecycleEnv(options: DependencyOptions): Record<string, string> {
     npmConfig: options.npmConfig ?? {},
     npmCache: options.npmCache,
   });
-  if (options.registry) env.npm_config_registry = options.registry;
+  // Without its user and password: a script has no use for them (npm's own credentials never reach scripts).
+  if (options.registry) env.npm_config_registry = stripUrlCredentials(options.registry);
   return env;
 }
 
@@ -119,6 +121,14 @@ function npmInstallEnv(options: DependencyOptions): Record<string, string> {
   const env = lifecycleEnv(options);
   // Installing into the package folder: a global, prefix or location setting would send it elsewhere.
   for (const key of Object.keys(env)) if (/^npm_config_(global|prefix|location)$/i.test(key)) delete env[key];
+  // The registry URL's user and password as that registry's `_auth`, which npm sends and never writes down (a URL
+  // with them lands in every cache entry npm writes: platform/npm-credentials.ts). In its environment, which only
+  // this account reads; npm reads a `//` setting's name there as it is.
+  if (options.registry) {
+    const auth = credentialsAsAuth({ registry: options.registry });
+    for (const [key, value] of Object.entries(auth))
+      if (key.startsWith('//')) env[`npm_config_${key}`] = value as string;
+  }
   return env;
 }
 

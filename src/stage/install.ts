@@ -263,6 +263,15 @@ export async function abandonStaging(session: StagingSession, dir: string, error
   await removeTreeKeepingReleases(layoutOf(journal.root), dir).catch(() => undefined);
   session.ledger.endOperation();
   await journal.commit().catch(() => undefined);
+  // The caller's own abort reason (the CLI's names the signal) says who stopped it, not what became of the work.
+  const signal = isReleaseSwitcherError(error) && error.code === 'CANCELLED' ? error.details?.signal : undefined;
+  if (typeof signal === 'string') {
+    return new ReleaseSwitcherError('CANCELLED', `Staging was cancelled by ${signal}; nothing was changed.`, {
+      hint: 'Run the install again; nothing of the cancelled one was kept.',
+      cause: error,
+      details: { signal },
+    });
+  }
   if (isReleaseSwitcherError(error)) return error;
   if ((error as Error)?.name === 'AbortError') {
     return new ReleaseSwitcherError('CANCELLED', 'Staging was cancelled; nothing was changed.', { cause: error });

@@ -30,6 +30,8 @@ export interface Layout {
   readonly bootTries: string;
   /** While it names a time to come, the unit's ExecCondition skips the manager's own starts (store/restart-hold.ts). */
   readonly restartHold: string;
+  /** While present, the auto-updater's ticks do nothing (`timer --pause`; store/auto-update-pause.ts). */
+  readonly autoUpdatePause: string;
   /** Output of the runners of scheduled transactions, rotated when one is scheduled (`runner.log.1` … beside it). */
   readonly runnerLog: string;
   /** State snapshots, one folder per transaction: `snapshots/<transaction id>/`. */
@@ -79,6 +81,7 @@ export function layoutOf(root: string): Layout {
     lockOwner: path.join(abs, '.lock-owner.json'),
     bootTries: path.join(abs, 'boot-tries.json'),
     restartHold: path.join(abs, 'restart-hold'),
+    autoUpdatePause: path.join(abs, 'auto-update-paused.json'),
     runnerLog: path.join(abs, 'runner.log'),
     snapshots,
     fingerprintsDir,

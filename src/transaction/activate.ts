@@ -63,6 +63,8 @@ export interface ActivateRequest {
   node?: string | undefined;
   /** An update without a version: the channel it followed (journaled on the transaction, up_to_date too). */
   channel?: Transaction['channel'] | undefined;
+  /** Who started it and why (journaled on the transaction, up_to_date too). */
+  origin?: Transaction['origin'] | undefined;
 }
 
 /**
@@ -134,6 +136,7 @@ async function begin(session: JournalSession, request: ActivateRequest): Promise
     ...(request.acceptCapabilities === true && { acceptCapabilities: true as const }),
     ...(request.checkpoint && { checkpoint: request.checkpoint }),
     ...(request.channel && { channel: request.channel }),
+    ...(request.origin && !tx.origin && { origin: request.origin }),
   });
   const installed = Boolean(journal.state.releases[request.target]);
   // The release running on another Node than the service's is a move of the service (runtime.ts), even to what runs.

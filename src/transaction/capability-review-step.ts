@@ -15,6 +15,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { TransactionWarning } from '../model/state.js';
+import { makeServiceNpmCachePrivate } from '../platform/npm-cache.js';
 import { makeDirFor } from '../platform/run-as.js';
 import { runCaptured, tail } from '../platform/subprocess.js';
 import { freeLoopbackPort } from '../rehearsal/preflight.js';
@@ -123,6 +124,7 @@ async function finalizeOnCopy(
     residue: config.residue,
     sqliteNodes: [config.node, process.execPath],
     skip,
+    as: service.runAs, // the account's state read, and its copy made, with the account's rights only
   }).catch(() => undefined);
   if (!copied) return undefined;
   // The user's config where the copy has it (the gateway's own, with its plugin entries), else a copy beside.
@@ -140,6 +142,7 @@ async function finalizeOnCopy(
     npm_config_cache: env.npm_config_cache ?? path.join(env.HOME ?? '/', '.npm'),
     npm_config_userconfig: env.npm_config_userconfig ?? path.join(env.HOME ?? '/', '.npmrc'),
   };
+  await makeServiceNpmCachePrivate(npm, service.runAs);
   const reviewEnv = {
     ...env,
     ...finalize.env,

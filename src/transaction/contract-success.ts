@@ -32,8 +32,8 @@ export async function judgeListener(
   before?: ReadinessBefore,
 ): Promise<{ result: VerifyResult; warnings: TransactionWarning[] }> {
   if (!result.ok || !config.healthUrl || !servicePreset(config)?.listenerOwnership) return { result, warnings: [] };
-  const { mainPid } = await supervisor.state();
-  const listener = await listenerEvidence({ pid: mainPid, healthUrl: config.healthUrl });
+  const { mainPid, processes } = await supervisor.state();
+  const listener = await listenerEvidence({ pid: mainPid, healthUrl: config.healthUrl, processes });
   const evidence = { ...result.evidence, mainPid, ...listener };
   if (listener.mainPidOwnsListener === false)
     return {

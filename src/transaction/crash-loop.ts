@@ -12,7 +12,7 @@ import type { Layout } from '../store/layout.js';
 import { readLinkVersion } from '../store/links.js';
 import { withLock } from '../store/lock.js';
 import { checkReleaseFast } from '../store/release.js';
-import { restoreForTransaction } from '../snapshot/boot-state.js';
+import { restoreForTransaction, stateAccount } from '../snapshot/boot-state.js';
 import { flipBack } from './flip-back.js';
 import { canTransition } from './machine.js';
 import { enterTransaction, noteStep, openTransaction, setFields, setReleaseState, transition } from './record.js';
@@ -75,7 +75,11 @@ export async function crashLoopFlipBack(
     await flipBack(layout, { current: target, previous: version });
     if (plan.action !== 'restore') return { version, action: 'flipped-back' as const, tries, now: target };
     // The service is stopped right now: the one safe moment to put the state back.
-    await restoreForTransaction(layout, plan.snapshot, { tx: tx.id, version: target });
+    await restoreForTransaction(layout, plan.snapshot, {
+      tx: tx.id,
+      version: target,
+      as: stateAccount(config, layout),
+    });
     noteStep(tx, 'restore-state', 'ok', `${plan.detail}; put back by boot-check`);
     await journal.commit();
     return { version, action: 'flipped-back' as const, tries, now: target, restored: plan.snapshot };
@@ -95,6 +99,11 @@ function rollingBack(journal: Journal, version: string, target: string): Transac
     from: target,
     to: version,
     reason: 'crash_loop',
+    origin: {
+      by: 'boot-check',
+      why: 'failed_verification',
+      detail: `${version} started without a verification until its tries were spent`,
+    },
   });
   return enterTransaction(journal, rolling);
 }

@@ -156,13 +156,15 @@ async function checkpointFirst(run: Run, env: NodeJS.ProcessEnv): Promise<void> 
   const { session, tx } = run;
   const { layout, config } = session;
   const state = await import('../snapshot/boot-state.js');
+  // The state is the service's account's: root acting for it works on it only as that account (snapshot/state-side.ts).
+  const { runAs: as } = await serviceIdentity(session);
   if (tx.restore) {
     const { restoredFor } = await import('../snapshot/snapshot.js');
     if (tx.restore.version === tx.to && !(await restoredFor(layout, tx.restore.snapshot, tx.id)))
-      await state.restoreForTransaction(layout, tx.restore.snapshot, { tx: tx.id, version: tx.restore.version });
+      await state.restoreForTransaction(layout, tx.restore.snapshot, { tx: tx.id, version: tx.restore.version, as });
     return;
   }
-  await state.takeCheckpoint({ layout, config, tx, env });
+  await state.takeCheckpoint({ layout, config, tx, env, as });
 }
 
 /**

@@ -70,6 +70,8 @@ export interface OpenRequest {
   node?: string;
   /** An update without a version: the channel it followed, and where that was decided. */
   channel?: Transaction['channel'];
+  /** Who started it and why. */
+  origin?: Transaction['origin'];
 }
 
 /** Legal moves of a release's state. `bad` is final until a verification proves it good again. */

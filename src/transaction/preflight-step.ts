@@ -18,6 +18,7 @@ import {
   type PreflightResult,
   runPreflight,
 } from '../rehearsal/preflight.js';
+import { PORT_TRIES } from '../rehearsal/rehearsal-port.js';
 import { copySnapshotPrivately, copyStatePrivately } from '../snapshot/private-copy.js';
 import { resolveIndependentPaths, resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
 import { markBad, runStep } from './record.js';
@@ -39,7 +40,8 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
     // candidate would "crash" at its first instruction and be marked bad for it. NODE_NOT_FOUND says what to fix.
     const node = nodeFor(session, tx, 'to'); // the Node it will run on, when the service moves with it
     if (config.node || tx.runtime) await probeNode(node, runtime.env, runtime.signal);
-    const serviceEnv = (await serviceIdentity(session)).env; // the state as the service finds it, not as we would
+    // The state as the service finds it, not as we would; read with its account's rights (snapshot/state-side.ts).
+    const { env: serviceEnv, runAs } = await serviceIdentity(session);
     const skip = await resolveIndependentPaths(config.independentPaths, serviceEnv);
     const paths = (await resolveStatePaths(config.statePaths, serviceEnv)).filter((p) => !skip.has(p));
     const candidate = await candidateEnvOf(session);
@@ -64,12 +66,13 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
         const base = statePathsBase(config.statePaths, serviceEnv);
         const copy =
           tx.restore && tx.restore.version === target
-            ? copySnapshotPrivately(layout, tx.restore.snapshot, dir, { base, residue: config.residue })
+            ? copySnapshotPrivately(layout, tx.restore.snapshot, dir, { base, residue: config.residue, as: runAs })
             : copyStatePrivately(paths, dir, {
                 base,
                 residue: config.residue,
                 sqliteNodes: [config.node, process.execPath],
                 skip, // inside a state path too (install-cli.sh's Node and package in ~/.openclaw/tools)
+                as: runAs,
               });
         return copy.catch((error: unknown) => {
           throw asStateCopyFailed(error);
@@ -85,18 +88,28 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       onStarted: () => crashPoint('activate:preflight-running'),
       ...(runtime.signal && { signal: runtime.signal }),
       onProbe: (message) => runtime.onProgress({ phase: 'preflight', message }),
+      as: candidate.as, // the service's account when root acts for it: never root
     });
     const { outputTail, ...rest } = outcome;
     step.note({
       evidence: { ...rest, environment: candidate.from, outputTail },
-      detail: outcome.ok
-        ? `rehearsed on 127.0.0.1:${outcome.port}: ${outcome.detail}`
-        : `${outcome.reason}: ${outcome.detail}`,
+      detail: `${
+        outcome.ok
+          ? `rehearsed on 127.0.0.1:${outcome.port}: ${outcome.detail}`
+          : `${runtime.signal?.aborted ? 'cancelled before its verdict: ' : ''}${outcome.reason}: ${outcome.detail}`
+      }${outcome.portsTaken ? ` (after ${outcome.portsTaken.length} port(s) held by another process: ${outcome.portsTaken.join('; ')})` : ''}`,
     });
     if (!outcome.ok) step.fail();
     return outcome;
   });
   if (result.ok) return;
+  // Aborted (a signal stops the candidate with the caller's other subprocesses): no verdict on the candidate.
+  if (runtime.signal?.aborted)
+    throw new ReleaseSwitcherError(
+      'CANCELLED',
+      `${target}'s rehearsal was cancelled before its verdict; nothing was flipped or restarted, and ${target} is not marked bad.`,
+      { hint: 'Run the switch or update again.', cause: runtime.signal.reason },
+    );
   if (result.environment) throw environmentRefusal(target, result, layout.root);
   // A prepare step that fails says nothing about the candidate: refused, not marked bad.
   if (result.reason !== 'prepare_failed') markBad(journal, target, `preflight: ${result.reason}: ${result.detail}`);
@@ -119,7 +132,7 @@ function environmentRefusal(target: string, result: PreflightResult, root: strin
     });
   if (result.reason === 'port_taken')
     return new ReleaseSwitcherError('PORT_TAKEN', message, {
-      hint: `Stop what holds the port (ss -ltnp names it), or change the rehearsal's command (release-switcher init --preflight), ${again}`,
+      hint: `Stop what holds the port (the message names its owner; ss -ltnp too), or change the rehearsal's command (release-switcher init --preflight), ${again} A port of the rehearsal's own ({port}) is tried ${PORT_TRIES} times, each a new one: another account that takes every one of them is acting against this host's users.`,
     });
   return new ReleaseSwitcherError('STATE_OWNED', message, {
     hint: `Something in the private copy names the live service as its owner: add its file to the residue (config.json "residue"), or clear it in the prepare step (release-switcher init --preflight-prepare), ${again} Its output:\n${result.outputTail}`,

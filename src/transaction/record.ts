@@ -55,6 +55,7 @@ export function openTransaction(request: OpenRequest): Transaction {
   // A runner reads its orders from here: a field of the request not carried is an order lost (--node was, once).
   if (request.node) tx.node = request.node;
   if (request.channel) tx.channel = request.channel;
+  if (request.origin) tx.origin = request.origin;
   return tx;
 }
 
@@ -79,6 +80,7 @@ export type TransactionFields = Partial<
     | 'acceptCapabilities'
     | 'checkpoint'
     | 'channel'
+    | 'origin'
   >
 >;
 

@@ -181,5 +181,8 @@ async function discardPrepared(session: Run['session'], tx: Run['tx']): Promise<
   if (!tx.restore) return;
   const swap = await import('../snapshot/swap-record.js');
   const record = await swap.readSwapRecord(layout, tx.restore.snapshot, tx.id, { complete: false });
-  if (record) await swap.discardSwap(layout, record).catch(() => undefined);
+  if (!record) return;
+  const identity = await (await import('./service-identity.js')).serviceIdentity(session).catch(() => undefined);
+  if (!identity) return; // whom to remove it as is unknown: recovery sweeps it
+  await (await import('../snapshot/swap.js')).discardSwap(layout, record, identity.runAs).catch(() => undefined);
 }

@@ -20,6 +20,7 @@ import { type ProgressEvent, resolveRuntime } from '../model/runtime.js';
 import { isInsideService } from '../service/caller.js';
 import { type MutationSession, mutate } from './mutate.js';
 import type { RootOptions } from '../store/session.js';
+import { originOf } from './origin.js';
 
 export interface HandoffOptions {
   /**
@@ -51,6 +52,8 @@ export interface ActivateRequest extends HandoffOptions {
   target: string;
   /** An update without a version: the channel it followed (recorded on the transaction). */
   channel?: Transaction['channel'];
+  /** Who started it and why (recorded on the transaction). */
+  origin?: Transaction['origin'];
 }
 
 /** The version to switch to, or (`spec`) one a runner stages first because it is not installed yet. */
@@ -83,6 +86,7 @@ export async function transact(options: RootOptions, request: TransactRequest): 
       config = session.config;
       const target = await request.target(session);
       const channel = request.channel?.();
+      const origin = originOf(options.origin, { why: channel ? 'channel' : 'requested', detail: request.command });
       if (typeof target !== 'string')
         return schedule(session, {
           kind,
@@ -93,6 +97,7 @@ export async function transact(options: RootOptions, request: TransactRequest): 
           checkpoint,
           node,
           channel,
+          origin,
         });
       return activateOrSchedule(session, {
         kind,
@@ -103,6 +108,7 @@ export async function transact(options: RootOptions, request: TransactRequest): 
         ...(checkpoint && { checkpoint }),
         ...(node && { node }),
         ...(channel && { channel }),
+        origin,
       });
     },
     { overStaging: request.overStaging === true },
@@ -134,11 +140,21 @@ export async function transact(options: RootOptions, request: TransactRequest): 
 
 /** Under the lock: activate now, or journal the transaction as scheduled for a runner. */
 async function activateOrSchedule(session: MutationSession, request: ActivateRequest): Promise<Plan> {
-  const { kind, target, handoff = 'auto', preflight = true, acceptCapabilities, checkpoint, node, channel } = request;
+  const {
+    kind,
+    target,
+    handoff = 'auto',
+    preflight = true,
+    acceptCapabilities,
+    checkpoint,
+    node,
+    channel,
+    origin,
+  } = request;
   const { layout, config, journal, runtime } = session;
   const current = await readLinkVersion(layout, 'current');
   const outside = handoff === 'always' || (handoff === 'auto' && isInsideService(config, runtime.env));
-  const now = { kind, target, preflight, acceptCapabilities, checkpoint, node, channel };
+  const now = { kind, target, preflight, acceptCapabilities, checkpoint, node, channel, origin };
   if (!outside || (current === target && !node) || config.supervisor === 'none')
     return { tx: await activate(session, now), launch: false };
   if (!journal.state.releases[target]) return { tx: await activate(session, now), launch: false }; // throws RELEASE_NOT_FOUND
@@ -157,6 +173,7 @@ async function schedule(
     checkpoint?: string | undefined;
     node?: string | undefined;
     channel?: Transaction['channel'] | undefined;
+    origin?: Transaction['origin'] | undefined;
   },
 ): Promise<Plan> {
   const { layout, journal } = session;
@@ -178,6 +195,7 @@ async function schedule(
     ...(request.checkpoint && { checkpoint: request.checkpoint }),
     ...(request.node && { node: request.node }),
     ...(request.channel && { channel: request.channel }),
+    ...(request.origin && { origin: request.origin }),
   });
   enterTransaction(journal, tx);
   await journal.commit();

@@ -3,10 +3,14 @@
  * the restart request, the plugin downloads) and every read of its state (checkpoints, state paths) must use, and not
  * the tool's own. Root acting for `User=openclaw` has another HOME than the gateway; so has a runner started by a
  * service manager, or an operator whose shell sets another HOME. The service's wins, read in this order:
- * 1. its running main process (/proc/<pid>/environ and its real uid): what it really runs with;
+ * 1. its running main process (/proc/<pid>/environ and its real uid): what it really runs with, for our own account;
+ *    for another account (root acting for it) only its uid: that account can rewrite what /proc/<pid>/environ shows,
+ *    so the environment is its unit's definition (systemd), or the process's for pm2 and none (the commands built
+ *    from it run as that account: it only fools itself);
  * 2. its unit (systemd): `User=` (system units; its home from the password database, as systemd gives it) and
  *    `Environment=` (HOME, OPENCLAW_STATE_DIR, …), with the user manager's own HOME for a user unit;
- * 3. otherwise (pm2 or none, nothing running): this account and its environment.
+ * 3. otherwise (pm2 or none, nothing running): the account config `serviceUser` names, when it is another than ours
+ *    (its home, shell, systemd's default PATH, our locale), else this account and its environment.
  * A service that runs but whose environment cannot be read (another account's process, and we are not root) is
  * refused before anything stops: state paths resolved with our HOME would checkpoint somebody else's state.
  */
@@ -20,6 +24,7 @@ import type { Config } from '../store/config.js';
 import type { Session } from '../store/session.js';
 import { splitUnitWords } from '../unit-files/existing-unit.js';
 import { configuredSupervisor } from './configured-supervisor.js';
+import { DEFAULT_PATH, readUnitEnvironment } from './unit-environment.js';
 
 export interface ServiceIdentity {
   /** The account the service runs as. */
@@ -47,16 +52,40 @@ export function serviceIdentity(session: Pick<Session, 'config' | 'runtime'>): P
 async function readIdentity(config: Config, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<ServiceIdentity> {
   const supervisor = await configuredSupervisor(config, env, signal);
   const pid = (await supervisor?.state().catch(() => null))?.mainPid ?? null;
+  const unit =
+    (config.supervisor === 'systemd' || config.supervisor === 'systemd-system') && config.unit
+      ? { name: config.unit, scope: (config.supervisor === 'systemd' ? 'user' : 'system') as UnitScope }
+      : undefined;
   if (pid !== null && pid > 1) {
     const uid = await processUid(pid);
     const account = uid === undefined ? undefined : lookupAccount(uid);
-    const own = await candidateEnvironment({ callerEnv: env, servicePid: pid });
+    // Root acting for another account: what that account's process shows is the account's to rewrite, so its
+    // environment comes from the unit's definition (the manager's), its account from the kernel (the process's uid).
+    // (Only root acts for another: any other account reads it as before, and is told it cannot.)
+    if (account && unit && account.uid !== process.getuid?.() && process.getuid?.() === 0)
+      return fromUnit(unit.name, unit.scope, env, { signal, account, pid });
+    // Another account's process (pm2, none): its environment over our locale only, none of our basics (HOME, TMPDIR).
+    const theirs = account !== undefined && account.uid !== process.getuid?.();
+    const own = await candidateEnvironment({ callerEnv: theirs ? localeOf(env) : env, servicePid: pid });
     if (!account || own.from !== `the service's process ${pid}`) throw unreadable(config, pid, uid);
     const seen = await asWeSeeIt(pid, { ...own.env, HOME: own.env.HOME ?? account.home }, env);
     return identity(account, seen, own.from);
   }
-  if ((config.supervisor === 'systemd' || config.supervisor === 'systemd-system') && config.unit)
-    return fromUnit(config.unit, config.supervisor === 'systemd' ? 'user' : 'system', env, signal);
+  if (unit) return fromUnit(unit.name, unit.scope, env, { signal });
+  const named = config.serviceUser === null ? undefined : lookupAccount(config.serviceUser);
+  if (config.serviceUser !== null && !named)
+    throw new ReleaseSwitcherError(
+      'SERVICE_ACCOUNT_UNKNOWN',
+      `The service's account ${config.serviceUser} (config serviceUser) does not exist here.`,
+      { hint: 'Create it, or name the right one: release-switcher init --service-user ACCOUNT' },
+    );
+  // Nothing runs and no unit says: the account the root serves (pm2, none), with what a login of it would have.
+  if (named && named.uid !== process.getuid?.())
+    return identity(
+      named,
+      { ...localeOf(env), PATH: DEFAULT_PATH, HOME: named.home, SHELL: named.shell || '/bin/sh' },
+      `config serviceUser ${named.name} (no running service or unit to read it from)`,
+    );
   return identity(currentAccount(), env, 'this account (no running service or unit to read it from)');
 }
 
@@ -121,16 +150,22 @@ export async function unitSettings(
   return { user: props.User ?? '', environment };
 }
 
-/** A unit that does not run: its `User=` and `Environment=`, as systemd would start it. */
+/**
+ * The service as its unit starts it: `User=` (or the running process's account), and for another account than ours
+ * its whole environment from the unit's definition (unit-environment.ts) over this process's locale only: nothing of
+ * the caller's (root's HOME, its credentials) reaches commands run as the account. For our own account, `Environment=`
+ * over ours, as before.
+ */
 async function fromUnit(
   unit: string,
   scope: UnitScope,
   env: NodeJS.ProcessEnv,
-  signal?: AbortSignal,
+  known: { signal?: AbortSignal | undefined; account?: AccountInfo; pid?: number } = {},
 ): Promise<ServiceIdentity> {
+  const { signal } = known;
   const { user: unitUser, environment: unitEnv } = await unitSettings(unit, scope, env, signal);
-  const user = scope === 'system' ? unitUser || 'root' : undefined;
-  const account = user ? lookupAccount(user) : currentAccount();
+  const user = known.account?.name ?? (scope === 'system' ? unitUser || 'root' : undefined);
+  const account = known.account ?? (user ? lookupAccount(user) : currentAccount());
   if (!account)
     throw new ReleaseSwitcherError(
       'SERVICE_ACCOUNT_UNKNOWN',
@@ -139,9 +174,20 @@ async function fromUnit(
         hint: `Create the account or fix User= in the unit (systemctl cat ${unit}).`,
       },
     );
-  const home = unitEnv.HOME ?? (scope === 'user' ? await managerHome(env, signal) : account.home) ?? account.home;
   const from = `unit ${unit}${user ? ` (User=${user})` : ''}`;
+  if (account.uid !== process.getuid?.()) {
+    const defined = await readUnitEnvironment({ unit, scope, env, account, as: account, signal });
+    const whole = { ...localeOf(env), ...defined };
+    const seen = known.pid === undefined ? whole : await asWeSeeIt(known.pid, whole, env);
+    return identity(account, seen, `${from}: its definition`);
+  }
+  const home = unitEnv.HOME ?? (scope === 'user' ? await managerHome(env, signal) : account.home) ?? account.home;
   return identity(account, { ...env, ...unitEnv, HOME: home }, from);
+}
+
+/** The caller's language and zone: all of its environment a command run as another account may have. */
+export function localeOf(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([key]) => /^(LANG|LANGUAGE|TZ|LC_[A-Z]+)$/.test(key)));
 }
 
 /** The user manager's own HOME (what a user unit without Environment=HOME gets). */

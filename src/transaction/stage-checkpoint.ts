@@ -16,6 +16,7 @@ export async function stageStateCheckpoint(session: JournalSession, tx: Transact
   const { stageCheckpoint } = await import('../snapshot/snapshot.js');
   const started = Date.now();
   try {
+    const service = await (await import('./service-identity.js')).serviceIdentity(session);
     const bytes = await stageCheckpoint({
       root: layout.root,
       id: tx.id,
@@ -23,7 +24,9 @@ export async function stageStateCheckpoint(session: JournalSession, tx: Transact
       residue: config.residue,
       independentPaths: config.independentPaths,
       sqliteNodes: [config.node, process.execPath],
-      env: (await (await import('./service-identity.js')).serviceIdentity(session)).env,
+      env: service.env,
+      // Read with the service's account's rights, never root's (snapshot/state-side.ts).
+      as: service.runAs,
       fromVersion: tx.from,
       toVersion: tx.to,
     });

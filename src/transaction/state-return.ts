@@ -20,6 +20,10 @@ import type { SnapshotManifest } from '../snapshot/snapshot.js';
 import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
 import { readLinkVersion } from '../store/links.js';
 
+/** Whose state it is (root acting for it works on it only as that account); loaded only where state is touched. */
+const stateAccountOf = async (session: JournalSession) =>
+  (await (await import('./service-identity.js')).serviceIdentity(session)).runAs;
+
 /** The snapshot store (with its copier): loaded by the activations that keep state, not by every one. */
 const snapshots = () => import('../snapshot/snapshot.js');
 
@@ -258,7 +262,8 @@ async function readyForSwap(session: JournalSession, tx: Transaction, id: string
   runtime.onProgress({ phase: 'restart', message: `making snapshot ${id} ready to swap in, before the stop` });
   try {
     const { prepareSwap } = await import('../snapshot/swap.js');
-    const ready = await prepareSwap({ root: layout.root, snapshot: manifest, tx: tx.id, residue: config.residue });
+    const as = await stateAccountOf(session);
+    const ready = await prepareSwap({ root: layout.root, snapshot: manifest, tx: tx.id, residue: config.residue, as });
     return ready
       ? `${ready.folders} folder(s) made ready before the stop (${ready.bytes} bytes, ${ready.ms} ms): swapped in by rename`
       : 'no folder to swap: copied back';
@@ -290,7 +295,9 @@ export async function endRestore(
   const { step, ready } = pending;
   const store = await snapshots();
   let done = await store.restoredFor(session.layout, request.snapshot, tx.id);
-  const cut = !done && (await store.unfinishedRestore(session.layout, request.snapshot)) !== undefined;
+  // Refused (a link where the state was, the account's rights): another start would be refused the same way.
+  const refused = done ? undefined : await store.restoreFailure(session.layout, request.snapshot, tx.id);
+  const cut = !done && !refused && (await store.unfinishedRestore(session.layout, request.snapshot)) !== undefined;
   let after: ServiceState | undefined;
   if (cut && again) {
     after = await again();
@@ -304,9 +311,11 @@ export async function endRestore(
     done ? 'ok' : 'failed',
     done
       ? `${retried}snapshot ${request.snapshot} put back by ${done.by} before ${request.version} started: ${done.restored?.join(', ') || 'nothing to write'}${done.removed?.length ? `; removed ${done.removed.join(', ')}` : ''}; ${ready}${kept}`
-      : cut
-        ? `${retried}snapshot ${request.snapshot} is half put back; release-switcher recover restarts the service and its boot-check finishes it`
-        : `snapshot ${request.snapshot} was not put back before ${request.version} started: the boot-check did not do it (is it the unit's ExecStartPre? release-switcher unit --install adds it; its output is in the unit's log)`,
+      : refused
+        ? `snapshot ${request.snapshot} was not put back before ${request.version} started: the boot-check's restore failed (${refused.code}: ${refused.message}); fix that, then release-switcher recover puts it back`
+        : cut
+          ? `${retried}snapshot ${request.snapshot} is half put back; release-switcher recover restarts the service and its boot-check finishes it`
+          : `snapshot ${request.snapshot} was not put back before ${request.version} started: the boot-check did not do it (is it the unit's ExecStartPre? release-switcher unit --install adds it; its output is in the unit's log)`,
   );
   await session.journal.commit();
   return after;
@@ -330,6 +339,7 @@ async function keepLeftState(session: JournalSession, tx: Transaction): Promise<
       tx: tx.id,
       fromVersion: leaving,
       toVersion: request.version,
+      as: await stateAccountOf(session),
     });
     if (!id) return '';
     if (!tx.snapshot) setFields(tx, { snapshot: id });
@@ -359,7 +369,8 @@ export async function settleSwaps(session: JournalSession, actions: string[]): P
       const words = await keepLeftState(session, tx);
       if (words) actions.push(`transaction ${tx.id}${words}`);
     } else if (!(await store.unfinishedRestore(layout, record.snapshot))) {
-      await swap.discardSwap(layout, record);
+      // Loaded only here: there is rarely a swap to discard.
+      await (await import('../snapshot/swap.js')).discardSwap(layout, record, await stateAccountOf(session));
       actions.push(
         `removed the ready copy of snapshot ${record.snapshot} made for transaction ${record.tx}, which ended before it was swapped in`,
       );

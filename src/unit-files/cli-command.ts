@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { entryInPackage } from './existing-unit.js';
+import { packageFileOf } from './existing-unit.js';
 
 /** Where systemd 252 looks up a bare command name (its compiled-in path; a unit's Environment=PATH does not apply). */
 export const SYSTEMD_EXEC_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
@@ -63,7 +63,7 @@ async function nodeNamed(word: string, searchPath: readonly string[]): Promise<s
 async function wrapperTarget(
   real: string,
   text: string,
-  pkg: string,
+  where: { pkg: string; root?: string | undefined },
   searchPath: readonly string[],
 ): Promise<{ node: string | null; script: string } | undefined> {
   const basedir = path.dirname(real);
@@ -74,7 +74,7 @@ async function wrapperTarget(
   const found: { node: string | null; script: string }[] = [];
   for (const line of text.split('\n').filter((l) => /^\s*exec\s/.test(l))) {
     const words = line.trim().split(/\s+/).slice(1).map(expand);
-    const at = words.findIndex((word) => path.isAbsolute(word) && entryInPackage(word, pkg) !== null);
+    const at = words.findIndex((word) => path.isAbsolute(word) && (packageFileOf(word, where)?.entry ?? '') !== '');
     if (at >= 1) found.push({ node: await nodeNamed(words[0]!, searchPath), script: words[at]! });
   }
   return found.find((f) => f.node !== null) ?? found[0];
@@ -92,6 +92,8 @@ export async function cliCommandOf(
     unitPath?: string | undefined;
     /** Where a bare command is looked up. @default SYSTEMD_EXEC_PATH */
     execSearchPath?: readonly string[];
+    /** The root: a command inside its `current` (or a release of it) is a file of the package too. @default none */
+    root?: string | undefined;
   },
 ): Promise<CliCommand | null> {
   if (!words || words.length === 0) return null;
@@ -105,24 +107,19 @@ export async function cliCommandOf(
   if (!real) return null;
   const args = words.slice(1);
   // A link into the package (npm -g's `<prefix>/bin/<name>`, a hand-made link): its first line names the Node.
-  const linked = entryInPackage(real, options.pkg);
+  const where = { pkg: options.pkg, root: options.root };
+  // A file of the root's `current` is named as the unit names it: its real path is one release, which changes.
+  const linked = [real, file].map((f) => packageFileOf(f, where)).find((found) => found && found.entry !== '');
   const text = await fs.readFile(real, 'utf8').catch(() => '');
-  if (linked !== null) {
+  if (linked) {
     const shebang = /^#!\s*(\S+)(?:\s+(\S+))?/.exec(text);
     const interpreter = shebang && path.basename(shebang[1]!) === 'env' ? shebang[2] : shebang?.[1];
     const node = interpreter ? await nodeNamed(interpreter, searchPath) : null;
-    return { command, file, entry: linked, pkgDir: real.slice(0, real.length - linked.length - 1), node, args };
+    return { command, file, entry: linked.entry, pkgDir: linked.pkgDir, node, args };
   }
   if (!Object.hasOwn(options.bins, path.basename(command)) || !text.startsWith('#!')) return null;
-  const target = await wrapperTarget(real, text, options.pkg, searchPath);
+  const target = await wrapperTarget(real, text, where, searchPath);
   if (!target) return null;
-  const entry = entryInPackage(target.script, options.pkg)!;
-  return {
-    command,
-    file,
-    entry: path.posix.normalize(entry),
-    pkgDir: target.script.slice(0, target.script.length - entry.length - 1),
-    node: target.node,
-    args,
-  };
+  const found = packageFileOf(target.script, where)!;
+  return { command, file, entry: path.posix.normalize(found.entry), pkgDir: found.pkgDir, node: target.node, args };
 }

@@ -157,6 +157,26 @@ export function entryInPackage(script: string, pkg: string): string | null {
   return at >= 0 ? script.slice(at + marker.length) : null;
 }
 
+/**
+ * The file of the package that `script` names, and the package folder it is in: inside `node_modules/<pkg>/` (an
+ * install), or, given the root, inside its `current` or a `releases/<version>` (a unit that already runs the root's
+ * release, as the operator guide's `node <root>/current/server.js`). `entry` is empty when the script is the package
+ * folder itself (Node then runs its `main`). Null: neither.
+ */
+export function packageFileOf(
+  script: string,
+  where: { pkg: string; root?: string | undefined },
+): { entry: string; pkgDir: string } | null {
+  const inPackage = entryInPackage(script, where.pkg);
+  if (inPackage !== null) return { entry: inPackage, pkgDir: script.slice(0, script.length - inPackage.length - 1) };
+  if (!where.root || !path.isAbsolute(script)) return null;
+  const root = path.resolve(where.root);
+  const rest = path.relative(root, path.resolve(script)).split(path.sep);
+  const take = rest[0] === 'current' ? 1 : rest[0] === 'releases' && rest.length > 1 && rest[1] !== '' ? 2 : 0;
+  if (take === 0) return null;
+  return { entry: rest.slice(take).join('/'), pkgDir: path.join(root, ...rest.slice(0, take)) };
+}
+
 /** Null when the command is not `node [options] script [args]` (a bin wrapper, another program). */
 export function nodeCommandOf(words: readonly string[] | null): NodeCommand | null {
   if (!words || words.length < 2 || !/^node(js)?(\d+)?$/.test(path.basename(words[0]!))) return null;

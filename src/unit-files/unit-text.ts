@@ -10,7 +10,7 @@ import { CLI_MAIN } from '../platform/self.js';
 import { currentAccount, ownerName } from '../platform/accounts.js';
 import { servicePreset } from '../store/presets.js';
 import { holdConditionCommand } from '../store/restart-hold.js';
-import { type ExistingUnit, entryInPackage, nodeCommandOf } from './existing-unit.js';
+import { type ExistingUnit, type NodeCommand, nodeCommandOf, packageFileOf } from './existing-unit.js';
 import type { CliCommand } from './cli-command.js';
 import type { UnitScope } from '../service/systemctl.js';
 import { timespanSeconds } from '../service/timespan.js';
@@ -221,14 +221,10 @@ function commandOf(
 ): { words: string[]; pkgDir: string | null } {
   const { config, options, existing } = request;
   const { current } = layoutOf(request.root);
-  const command = options.entryGiven ? null : nodeCommandOf(existing?.execStart ?? null);
-  // `node openclaw.mjs gateway run` with WorkingDirectory= the package: the script is found where the unit starts.
-  const start = existing?.service.WorkingDirectory?.replace(/^-/, '');
-  const theirs =
-    command && !path.isAbsolute(command.script) && start && path.isAbsolute(start)
-      ? { ...command, script: path.resolve(start, command.script) }
-      : command;
-  const inPackage = theirs ? entryInPackage(theirs.script, config.package) : null;
+  const theirs = options.entryGiven ? null : nodeScriptOf(existing);
+  const found = theirs ? packageFileOf(theirs.script, { pkg: config.package, root: request.root }) : null;
+  // `node <root>/current`: Node runs the package's main, which the caller put in options.entry.
+  const inPackage = found === null ? null : found.entry || options.entry || null;
   const cli = options.entryGiven ? null : request.cli;
   if (cli && !theirs) return cliCommandWords(request, cli, lines);
   if (!theirs || inPackage === null) {
@@ -247,12 +243,25 @@ function commandOf(
   const node = config.node ?? theirs.node;
   const nodeOptions = options.nodeOptions ?? theirs.nodeOptions;
   const args = options.args ?? theirs.args;
-  lines.changed.push(`ExecStart: ${theirs.script} -> ${path.join(current, inPackage)}`);
+  const script = path.join(current, checkEntry(inPackage));
+  if (theirs.script === script) lines.kept.push(`ExecStart: ${script} (it already runs ${current})`);
+  else lines.changed.push(`ExecStart: ${theirs.script} -> ${script}`);
   if (node !== theirs.node) lines.changed.push(`Node: ${theirs.node} -> ${node} (the configured --node)`);
   noteWords(lines, 'Node options', nodeOptions, theirs.nodeOptions);
   noteWords(lines, 'arguments', args, theirs.args);
-  const pkgDir = theirs.script.slice(0, theirs.script.length - inPackage.length).replace(/\/$/, '');
-  return { words: [node, ...nodeOptions, path.join(current, checkEntry(inPackage)), ...args], pkgDir };
+  return { words: [node, ...nodeOptions, script, ...args], pkgDir: found!.pkgDir };
+}
+
+/**
+ * The unit's `node [options] script [args]`, its script made absolute against the unit's WorkingDirectory= (`node
+ * openclaw.mjs gateway run` run in the package's folder); null when it runs no Node script.
+ */
+export function nodeScriptOf(existing: ExistingUnit | undefined): NodeCommand | null {
+  const command = nodeCommandOf(existing?.execStart ?? null);
+  const start = existing?.service.WorkingDirectory?.replace(/^-/, '');
+  return command && !path.isAbsolute(command.script) && start && path.isAbsolute(start)
+    ? { ...command, script: path.resolve(start, command.script) }
+    : command;
 }
 
 /** `label: words` under kept when they are what the unit had, else under changed. */

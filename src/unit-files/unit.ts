@@ -13,15 +13,15 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 import { currentAccount } from '../platform/accounts.js';
 import { pathExists, readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
 import { layoutOf } from '../store/layout.js';
-import { servicePreset } from '../store/presets.js';
 import type { RootOptions } from '../store/session.js';
 import { tail } from '../platform/subprocess.js';
 import { systemctl, type UnitScope } from '../service/systemctl.js';
 import { isOurPlist, mergePlist, ourPlist } from './unit-plist.js';
-import { type ExistingUnit, nodeCommandOf, readExistingUnit } from './existing-unit.js';
+import { type ExistingUnit, readExistingUnit } from './existing-unit.js';
 import { cliCommandOf } from './cli-command.js';
 import { commandsOf } from '../platform/package-json.js';
-import { type ServiceOptions, type UnitRequest, plainValue, serviceLines } from './unit-text.js';
+import { type ServiceOptions, type UnitRequest, nodeScriptOf, plainValue, serviceLines } from './unit-text.js';
+import { nodeEntry, withEntry } from './unit-entry.js';
 
 export { execWord, type ServiceOptions } from './unit-text.js';
 
@@ -203,19 +203,6 @@ interface Planned extends Omit<UnitResult, 'installed'> {
   write(): Promise<void>;
 }
 
-/** What runs a known package, when no entry is given: the preset's, else the current release's `main`. */
-async function defaultEntry(config: Config, root: string): Promise<{ entry: string; args: string[] }> {
-  const preset = servicePreset(config);
-  if (preset?.entry) return { entry: preset.entry.entry, args: [...preset.entry.args] };
-  const pkg = (await readJsonIfExists(path.join(layoutOf(root).current, 'package.json')).catch(() => undefined)) as
-    | { main?: unknown }
-    | undefined;
-  if (typeof pkg?.main === 'string') return { entry: pkg.main, args: [] };
-  throw new ReleaseSwitcherError('USAGE', `Cannot tell which file of ${config.package} to run.`, {
-    hint: 'Pass it: release-switcher unit --entry server.js [--arg ARG]…',
-  });
-}
-
 /** A drop-in when somebody else's unit exists (keeping how it runs), else a whole unit (ours, rewritten on every install). */
 interface SystemdRequest {
   config: Config;
@@ -250,24 +237,27 @@ async function planSystemd(request: SystemdRequest): Promise<Planned> {
   }
   const file = dropInPath(config, where);
   const theirs = await readExistingUnit(unitNameOf(config), { ...where, skip: (f) => f === file });
-  const runsNode = !service.entryGiven && nodeCommandOf(theirs?.execStart ?? null) !== null;
-  // A unit that runs the package's command (`openclaw gateway`, a wrapper, a shim) keeps its command's file and arguments.
+  const nodeScript = service.entryGiven ? null : nodeScriptOf(theirs);
+  // A unit that runs the package's command (`openclaw gateway`, a wrapper, a shim, a file of `current`) keeps its
+  // command's file and arguments.
   const cli =
-    service.entryGiven || runsNode
+    service.entryGiven || nodeScript
       ? null
       : await cliCommandOf(theirs?.execStart ?? null, {
           pkg: config.package,
           bins: await currentBins(root),
           unitPath: theirs?.environment.PATH,
+          root,
         });
+  const saw = { unit: unitNameOf(config), execStart: theirs?.execStart ?? null };
   const { content, kept, changed } = dropInWithNotes({
     config,
     root,
-    options: runsNode
-      ? options
+    options: nodeScript
+      ? await nodeEntry(config, root, options, { script: nodeScript.script, ...saw })
       : cli
         ? { ...options, entry: cli.entry, args: options.args ?? cli.args }
-        : await withEntry(config, root, options, { overTheirs: true }),
+        : await withEntry(config, root, options, { overTheirs: true, saw }),
     existing: theirs,
     cli,
   });
@@ -278,31 +268,6 @@ async function planSystemd(request: SystemdRequest): Promise<Planned> {
 async function currentBins(root: string): Promise<Record<string, string>> {
   const pkg = await readJsonIfExists(path.join(layoutOf(root).current, 'package.json')).catch(() => undefined);
   return pkg && typeof pkg === 'object' ? commandsOf(pkg as Record<string, unknown>) : {};
-}
-
-/** The entry (and its arguments) when none was given: the preset's, else the current release's `main`. */
-async function withEntry(
-  config: Config,
-  root: string,
-  options: ServiceOptions,
-  how: { overTheirs?: boolean } = {},
-): Promise<ServiceOptions> {
-  if (options.entryGiven) return options;
-  const fallback = await defaultEntry(config, root);
-  // Over somebody's unit whose command could not be read, the preset's default port is not forced on the service:
-  // it takes its port where it always did (its environment, its config file, its own default).
-  const args = how.overTheirs ? withoutPort(fallback.args) : fallback.args;
-  return { ...options, entry: fallback.entry, args: options.args ?? args };
-}
-
-/** `args` without `--port N` / `--port=N`. */
-function withoutPort(args: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--port') i++;
-    else if (!args[i]!.startsWith('--port=')) out.push(args[i]!);
-  }
-  return out;
 }
 
 interface PlistRequest {

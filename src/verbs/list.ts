@@ -1,5 +1,5 @@
 import { readState } from '../store/journal.js';
-import type { NodeRef, ReleaseState, Transaction, TransactionWarning } from '../model/state.js';
+import type { NodeRef, ReleaseState, Transaction, TransactionOrigin, TransactionWarning } from '../model/state.js';
 import { readLinkVersion } from '../store/links.js';
 import { compareVersionsDesc } from '../store/release.js';
 import { type RootOptions, openSession } from '../store/session.js';
@@ -26,6 +26,11 @@ export interface ReleaseInfo {
    * when it passed anything on.
    */
   warnings?: TransactionWarning[];
+  /**
+   * Who made it current the last time and why: the origin of the last transaction that activated it (verified, or
+   * switched under supervisor none), with that transaction's id and end. Absent when none recorded an origin.
+   */
+  activatedBy?: TransactionOrigin & { transaction: string; at: string };
 }
 
 export interface ListResult {
@@ -58,6 +63,7 @@ export async function list(options: RootOptions): Promise<ListResult> {
         ...(record.signatures ? { signatures: record.signatures, provenance: record.provenance === true } : {}),
         ...(record.node && { node: record.node }),
         ...warningsOf(verifiedLast(state.history, record.version)),
+        ...activationOf(state.history, record.version),
       }),
     )
     .sort((a, b) => compareVersionsDesc(a.version, b.version));
@@ -70,3 +76,9 @@ function verifiedLast(history: readonly Transaction[], version: string): Transac
 }
 
 const warningsOf = (tx: Transaction | undefined) => (tx?.warnings?.length ? { warnings: tx.warnings } : {});
+
+/** The origin of the last transaction of `history` that made `version` current. */
+function activationOf(history: readonly Transaction[], version: string): Pick<ReleaseInfo, 'activatedBy'> {
+  const tx = history.findLast((t) => t.to === version && (t.status === 'verified' || t.status === 'switched'));
+  return tx?.origin ? { activatedBy: { ...tx.origin, transaction: tx.id, at: tx.finishedAt ?? tx.startedAt } } : {};
+}

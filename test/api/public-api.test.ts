@@ -13,6 +13,7 @@ const VALUES = [
   ...['init', 'install', 'planInstall', 'list', 'status', 'switchTo', 'rollback', 'planSwitchTo', 'planRollback'],
   ...['update', 'planUpdate', 'bootCheck', 'runScheduled', 'prune', 'planPrune', 'pin', 'adopt', 'doctor'],
   ...['recover', 'readConfig', 'unit', 'timer', 'check', 'autoUpdate', 'runCli', 'requestUpdate', 'updateStatus'],
+  ...['pauseAutoUpdate', 'resumeAutoUpdate'],
   ...['SUPERVISORS', 'CHANNELS', 'SIGNATURE_POLICIES', 'followTransaction', 'openclawPlugin', 'checkpoints'],
   ...['ReleaseSwitcherError', 'ErrorCodes', 'ExitCode', 'isReleaseSwitcherError'],
   ...['registeredRoots', 'forget', 'acrossRoots', 'EXIT_SEVERITY', 'worstExitCode'],
@@ -42,6 +43,7 @@ const TYPES = [
   ...['OpenclawPluginOptions', 'OpenclawPluginResult', 'CheckpointsResult', 'CheckpointInfo'],
   ...['RootsOptions', 'RegisteredRoot', 'RegisteredRoots', 'ForgetOptions', 'ForgetResult', 'RootsFiles'],
   ...['AcrossRootsOptions', 'AcrossRootsResult', 'RootOutcome'],
+  ...['AutoUpdatePause', 'PauseOptions', 'TransactionOrigin', 'OriginBy', 'OriginWhy'],
 ].sort();
 
 /** Exported from the root until the API was pinned; internals, now under release-switcher/internals. */

@@ -5,24 +5,13 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { fixtureRoot, rs, tempDir, templateRoot } from '../support/cli.ts';
+import { cli, fixtureRoot, rs, tempDir, templateRoot } from '../support/cli.ts';
 import { writeGateway } from '../support/fixture-sources.ts';
-import { deprecate, npm, publish } from '../support/registry.ts';
+import { deprecate, npm } from '../support/registry.ts';
+import { publishOwnPackage } from '../support/own-package.ts';
 import { linkOf, readState } from '../support/root.ts';
 
 const freshRoot = templateRoot(['1.0.0']);
-
-/** Pack and publish `name` at `versions` (the last one ends up `latest`). */
-async function publishOwnPackage(name: string, versions: string[]): Promise<void> {
-  const dir = tempDir('rs-au-pkg-');
-  const sources = versions.map((version) => join(dir, 'src', version));
-  for (const [i, version] of versions.entries())
-    await writeGateway(sources[i]!, { name, version, depRange: '^1.0.0', engines: '>=20' });
-  const { stdout } = await npm(['pack', ...sources, '--pack-destination', dir, '--json'], {});
-  const registry = inject('registryUrl');
-  for (const { filename } of JSON.parse(stdout) as Array<{ filename: string }>)
-    await publish(join(dir, filename), { registry });
-}
 
 /** Marks releases good, as verifications under a supervisor would have (supervisor none leaves them pending). */
 function markGood(root: string, versions: string[]): void {
@@ -97,6 +86,12 @@ describe('auto-update', () => {
     expect(updated.json.result).toMatchObject({ kind: 'update', status: 'switched', from: '1.0.0', to: '1.2.0' });
     // The tick's transaction says which channel brought 1.2.0, and where that was decided.
     expect(updated.json.result.channel).toEqual({ channel: 'stable', from: 'the default' });
+    // …and that the timer started it, for a newer release on the channel.
+    expect(updated.json.result.origin).toMatchObject({
+      by: 'timer',
+      why: 'newer_version',
+      detail: 'update 1.0.0 -> 1.2.0',
+    });
     expect(linkOf(root, 'current')).toBe('releases/1.2.0');
     const again = await rs(root, ['auto-update']);
     expect(again.json.result).toMatchObject({ skipped: 'nothing_to_do', reason: 'up_to_date' });
@@ -176,6 +171,82 @@ describe('auto-update', () => {
   });
 });
 
+describe('pausing the auto-updater (as the root’s own account)', () => {
+  it('timer --pause: a tick does nothing and says paused (exit 0); status shows it; --resume: the next tick updates', async () => {
+    const root = freshRoot();
+    const paused = await rs(root, ['timer', '--pause', '--reason', 'change freeze'], { env: { SUDO_USER: 'alice' } });
+    expect(paused.exitCode, paused.stdout + paused.stderr).toBe(0);
+    expect(paused.json.result).toEqual({
+      paused: true,
+      since: expect.any(String),
+      user: 'alice',
+      reason: 'change freeze',
+    });
+    const tick = await rs(root, ['auto-update']);
+    expect([tick.exitCode, tick.json.result.skipped]).toEqual([0, 'paused']);
+    expect(tick.json.result.reason).toBe(
+      `paused since ${paused.json.result.since} by alice (change freeze); resume with: release-switcher timer --resume`,
+    );
+    const said = await cli(['--root', root, 'auto-update']);
+    expect([said.exitCode, said.stdout.trim()]).toEqual([
+      0,
+      `auto-update skipped (paused): ${tick.json.result.reason}`,
+    ]);
+    expect(linkOf(root, 'current')).toBe('releases/1.0.0');
+    expect((await rs(root, ['status'])).json.result.autoUpdate).toEqual(paused.json.result);
+    // The opt-out variable still wins over everything, paused or not.
+    const optedOut = await rs(root, ['auto-update'], { env: { RELEASE_SWITCHER_NO_AUTO_UPDATE: '1' } });
+    expect(optedOut.json.result).toEqual({ skipped: 'disabled', reason: 'RELEASE_SWITCHER_NO_AUTO_UPDATE=1' });
+    for (const bad of [
+      ['--pause', '--resume'],
+      ['--install', '--pause'],
+      ['--reason', 'no pause'],
+    ]) {
+      const r = await rs(root, ['timer', ...bad]);
+      expect([r.exitCode, r.json.error.code], bad.join(' ')).toEqual([2, 'USAGE']);
+    }
+    const resumed = await rs(root, ['timer', '--resume']);
+    expect([resumed.exitCode, resumed.json.result]).toEqual([0, { paused: false }]);
+    const updated = await rs(root, ['auto-update']);
+    expect(updated.json.result).toMatchObject({ kind: 'update', to: '1.2.0', origin: { by: 'timer' } });
+  });
+});
+
+describe('who started a change, and why', () => {
+  it("a person's switch, an update that follows the channel, a fleet play's rollback; list and status say it", async () => {
+    const root = freshRoot();
+    // The template's switch to 1.0.0 was a person's command.
+    expect(readState(root).history.at(-1)?.origin).toEqual({
+      by: 'command',
+      why: 'requested',
+      user: expect.any(String),
+      detail: 'switch 1.0.0',
+    });
+    const updated = await rs(root, ['update'], { env: { SUDO_USER: 'alice' } });
+    expect(updated.exitCode, updated.stdout + updated.stderr).toBe(0);
+    expect(updated.json.result.origin).toEqual({ by: 'command', why: 'channel', user: 'alice', detail: 'update' });
+    const fleet = await rs(root, ['rollback'], { env: { RELEASE_SWITCHER_ORIGIN: 'fleet', SUDO_USER: 'ops' } });
+    expect(fleet.json.result.origin).toEqual({ by: 'fleet', why: 'requested', user: 'ops', detail: 'rollback' });
+    const listed = await rs(root, ['list']);
+    expect(listed.json.result.releases.find((r: { version: string }) => r.version === '1.0.0').activatedBy).toEqual({
+      by: 'fleet',
+      why: 'requested',
+      user: 'ops',
+      detail: 'rollback',
+      transaction: fleet.json.result.id,
+      at: fleet.json.result.finishedAt,
+    });
+    expect((await cli(['--root', root, 'list'])).stdout).toContain(
+      `\n1.0.0: current since ${fleet.json.result.finishedAt}, started by a fleet play (the Ansible module) (ops): asked for (rollback)`,
+    );
+    expect((await cli(['--root', root, 'status'])).stdout).toContain(
+      '\nStarted by a fleet play (the Ansible module) (ops): asked for (rollback).\n',
+    );
+    const bad = await rs(root, ['status'], { env: { RELEASE_SWITCHER_ORIGIN: 'cron' } });
+    expect([bad.exitCode, bad.json.error.code]).toEqual([2, 'USAGE']);
+  });
+});
+
 describe('auto-update leaves a running version the registry withdrew', () => {
   const name = 'rs-au-withdrawn';
   const registry = () => inject('registryUrl');
@@ -208,7 +279,13 @@ describe('auto-update leaves a running version the registry withdrew', () => {
     });
     const tick = await rs(root, ['auto-update']);
     expect(tick.exitCode, tick.stdout + tick.stderr).toBe(0);
-    expect(tick.json.result).toMatchObject({ kind: 'rollback', status: 'switched', from: '1.2.0', to: '1.1.0' });
+    expect(tick.json.result).toMatchObject({
+      kind: 'rollback',
+      status: 'switched',
+      from: '1.2.0',
+      to: '1.1.0',
+      origin: { by: 'timer', why: 'current_deprecated' },
+    });
     expect(linkOf(root, 'current')).toBe('releases/1.1.0');
     // `latest` still names the deprecated 1.2.0: never taken again.
     const next = await rs(root, ['auto-update']);
@@ -219,7 +296,13 @@ describe('auto-update leaves a running version the registry withdrew', () => {
     await npm(['unpublish', `${name}@1.1.0`, '--force'], { registry: registry() });
     const tick = await rs(root, ['auto-update']);
     expect(tick.exitCode, tick.stdout + tick.stderr).toBe(0);
-    expect(tick.json.result).toMatchObject({ kind: 'rollback', status: 'switched', from: '1.1.0', to: '1.0.0' });
+    expect(tick.json.result).toMatchObject({
+      kind: 'rollback',
+      status: 'switched',
+      from: '1.1.0',
+      to: '1.0.0',
+      origin: { by: 'timer', why: 'current_unpublished' },
+    });
     expect(readState(root).history.at(-1)).toMatchObject({ kind: 'rollback', to: '1.0.0' });
   });
 });

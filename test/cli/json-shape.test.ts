@@ -42,6 +42,7 @@ describe('--json shape of every command', () => {
     const list = (await run(['list'])).result;
     expect(keys(list)).toEqual(['current', 'previous', 'releases']);
     expect(keys(list.releases[0])).toEqual([
+      'activatedBy',
       'current',
       'installedAt',
       'integrity',
@@ -53,7 +54,13 @@ describe('--json shape of every command', () => {
       'state',
       'version',
     ]);
-    expect(keys((await run(['status'])).result)).toEqual(['current', 'previous', 'running', 'transaction']);
+    expect(keys((await run(['status'])).result)).toEqual([
+      'autoUpdate',
+      'current',
+      'previous',
+      'running',
+      'transaction',
+    ]);
     expect((await run(['status'])).result.running).toBeNull(); // supervisor none, no health endpoint: nothing can tell
     expect((await run(['pin', '1.0.0'])).result).toEqual({ version: '1.0.0', pinned: true });
     expect((await run(['unpin', '1.0.0'])).result).toEqual({ version: '1.0.0', pinned: false });

@@ -55,6 +55,18 @@ describe('start-up imports', () => {
     expect(install.has('cli/run.ts')).toBe(true);
   });
 
+  it('the bin loads only the compile cache’s own check before it turns the cache on (the rest is imported after)', () => {
+    const staticOnly = (file: string) =>
+      [...readFileSync(join(SRC, file), 'utf8').matchAll(/^import(?!\s+type\s)[^;'"]*?from\s+'([^']+)'/gm)].map(
+        (match) => match[1]!,
+      );
+    expect(staticOnly('cli/main.ts')).toEqual(['./compile-cache.js']);
+    expect(staticOnly('cli/compile-cache.ts').filter((spec) => !spec.startsWith('node:'))).toEqual([
+      '../platform/owned-path.js',
+    ]);
+    expect(staticOnly('platform/owned-path.ts').filter((spec) => !spec.startsWith('node:'))).toEqual([]);
+  });
+
   it.each(['install', 'update'])(
     '%s loads neither init nor what only init uses (adoption, unit files, json5) at start-up',
     (command) => {

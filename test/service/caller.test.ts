@@ -55,6 +55,7 @@ describe('systemctl show', () => {
       mainPid: null,
       restarts: 4,
       exitStatus: 1,
+      processes: { pids: [] },
       detail: 'Result=exit-code',
     });
     expect(
@@ -72,6 +73,15 @@ describe('systemctl show', () => {
       mainPid: 42,
       restarts: 0,
       exitStatus: null,
+      processes: { pids: [42] },
+    });
+  });
+
+  it("names the unit's control group as its processes, when shown, beside its main PID (listener-owner.ts: a fallback)", () => {
+    const cg = '/user.slice/user-1000.slice/user@1000.service/app.slice/gw.service';
+    expect(parseShow(`ActiveState=active\nSubState=running\nMainPID=42\nControlGroup=${cg}\n`).processes).toEqual({
+      pids: [42],
+      cgroup: cg,
     });
   });
 });

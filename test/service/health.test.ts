@@ -195,3 +195,74 @@ describe('verifyRunning: a body that must say started (openclaw /startupz)', () 
     expect(forRoot('my-service', 'http://127.0.0.1:8080/startupz')).toBeUndefined();
   });
 });
+
+describe.runIf(process.platform === 'linux')(
+  'verifyRunning: only a listener of the service may answer (Linux: /proc)',
+  () => {
+    // A supervisor whose service is the given processes; the endpoint is this test process's own listener.
+    const supervisedBy = (pids: number[]) => ({
+      name: 'systemd' as const,
+      unit: 'gw.service',
+      restart: async () => {},
+      start: async () => {},
+      state: async () => ({
+        active: true,
+        state: 'active/running',
+        mainPid: pids[0] ?? null,
+        restarts: 0,
+        exitStatus: null,
+        processes: { pids },
+      }),
+    });
+    const quick = (url: string, pids: number[], portTakenFails?: boolean) => ({
+      ...options(url, 1_000),
+      supervisor: supervisedBy(pids),
+      timeoutMs: 1_000,
+      stableMs: 200,
+      ...(portTakenFails !== undefined && { portTakenFails }),
+    });
+
+    it('the listener is the service process: verified, the probe sent to the proven address', async () => {
+      const e = await endpoint();
+      servers.push(e.server);
+      const result = await verifyRunning(quick(e.url, [process.pid]), null);
+      expect(result.ok, JSON.stringify(result)).toBe(true);
+      expect(result.evidence.listener).toEqual({ address: '127.0.0.1', strangers: [] });
+    });
+
+    it("a healthy answer from another process's listener is never trusted: port_taken naming its holder, at the deadline", async () => {
+      const e = await endpoint();
+      servers.push(e.server);
+      const started = Date.now();
+      const result = await verifyRunning(quick(e.url, []), null);
+      expect(result).toMatchObject({ ok: false, reason: 'port_taken', evidence: { lastHttpStatus: null } });
+      const detail = (result as { detail: string }).detail;
+      expect(detail).toMatch(
+        new RegExp(`127\\.0\\.0\\.1:\\d+ is held by \\S+ \\(uid ${process.getuid?.()}, pid ${process.pid}\\)`),
+      );
+      expect(detail).toContain('not by the service (no process of it runs)');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    });
+
+    it('portTakenFails (the rehearsal): at the first probe, so another port can be tried', async () => {
+      const e = await endpoint();
+      servers.push(e.server);
+      const started = Date.now();
+      const result = await verifyRunning({ ...quick(e.url, [], true), timeoutMs: 10_000 }, null);
+      expect(result).toMatchObject({ ok: false, reason: 'port_taken' });
+      expect(Date.now() - started).toBeLessThan(5_000);
+    });
+
+    it('a state that names no processes (a test double) leaves the listener unjudged, as before', async () => {
+      const e = await endpoint();
+      servers.push(e.server);
+      const { processes: _, ...bare } = await supervisedBy([]).state();
+      const result = await verifyRunning(
+        { ...quick(e.url, []), supervisor: { ...supervisedBy([]), state: async () => bare } },
+        null,
+      );
+      expect(result.ok, JSON.stringify(result)).toBe(true);
+      expect(result.evidence.listener).toBeUndefined();
+    });
+  },
+);

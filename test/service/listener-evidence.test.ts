@@ -18,8 +18,8 @@ itWhere(
     const port = (server.address() as AddressInfo).port;
     const other = spawn('sleep', ['30']);
     try {
-      expect(await ownsListener(process.pid, port)).toBe(true);
-      expect(await ownsListener(other.pid!, port)).toBe(false);
+      expect(await ownsListener(process.pid, `http://127.0.0.1:${port}/startupz`)).toBe(true);
+      expect(await ownsListener(other.pid!, `http://127.0.0.1:${port}/startupz`)).toBe(false);
       const evidence = await listenerEvidence({ pid: process.pid, healthUrl: `http://127.0.0.1:${port}/startupz` });
       expect(evidence).toEqual({
         mainPidOwnsListener: true,

@@ -2,7 +2,7 @@
 // running release yields (official packages follow the target's cohort, others keep their recorded spec; paths, git
 // and URLs are not npm's cache), and how npm is asked (a throwaway folder, removed; no scripts, no peers). npm is a
 // stand-in here that records its arguments; the real fetch runs in test/transaction/finalize.openclaw.test.ts.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -115,6 +115,23 @@ describe('prefetchPlugins', () => {
     );
     expect(npm.args.at(-1)).toBe('@openclaw/matrix@2026.9.6');
     expect(existsSync(workDir)).toBe(false);
+    // The service's npm cache, not there before: made 0700 (npm would have made it 0755, its index readable by all).
+    expect(statSync(request.env.npm_config_cache).mode & 0o777).toBe(0o700);
+  });
+
+  it("a plugin spec whose URL carries a user and password is never on npm's command line", async () => {
+    const secret = 'https://ada:s3cret@reg.example/x/-/x-1.0.0.tgz';
+    const { request, argsFile } = setUp('credentials', {
+      plugins: [
+        npmInstalled('@openclaw/matrix'),
+        { id: 'x', trust: { installSource: 'npm', installSpec: `x@${secret}` } },
+      ],
+    });
+    expect(prefetchSpecs({ plugins: [{ trust: { installSource: 'npm', installSpec: `x@${secret}` } }] }, '1')).toEqual(
+      [],
+    );
+    await prefetchPlugins(request);
+    expect(readFileSync(argsFile, 'utf8')).not.toContain('s3cret');
   });
 
   it('no npm-installed plugin: npm is not run; a failing npm is reported, not thrown, the folder gone', async () => {

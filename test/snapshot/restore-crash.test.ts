@@ -16,8 +16,8 @@ import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { restoreForTransaction } from '../../src/snapshot/boot-state.ts';
 import { readSnapshot, restoredFor, takeSnapshot, unfinishedRestore } from '../../src/snapshot/snapshot.ts';
-import { discardSwap, listSwapRecords, readSwapRecord } from '../../src/snapshot/swap-record.ts';
-import { keepSetAside, prepareSwap } from '../../src/snapshot/swap.ts';
+import { listSwapRecords, readSwapRecord } from '../../src/snapshot/swap-record.ts';
+import { discardSwap, keepSetAside, prepareSwap } from '../../src/snapshot/swap.ts';
 import { layoutOf } from '../../src/store/layout.ts';
 import { tempDir } from '../support/cli.ts';
 

@@ -136,6 +136,34 @@ export function reachableBy(who: Account, file: string): boolean {
 }
 
 /**
+ * Why `who` cannot read `file`, or undefined when it can: the first folder on the way it may not pass through (its
+ * mode and owner), else the file itself. A service of a test account that needs a file of the checkout fails at its
+ * start with the real cause only in the manager's log (a checkout under /root or a `mktemp -d` is closed to other
+ * accounts); a test that names this before it starts fails with the path, the account and the mode instead.
+ */
+export function unreachableReason(who: Account, file: string): string | undefined {
+  // A path that does not exist (yet) is not a question of reach; a folder needs only to be passed through.
+  if (!existsSync(file) || reachableBy(who, file)) return undefined;
+  const parts = path.resolve(file).split('/').filter(Boolean);
+  let blocking = statSync(file).isDirectory() ? undefined : path.resolve(file);
+  for (let i = 1; i <= parts.length; i++) {
+    const dir = `/${parts.slice(0, i).join('/')}`;
+    const probe = spawnSync('/usr/bin/setpriv', asAccount(who, '/usr/bin/test', ['-x', dir])[1], { timeout: 10_000 });
+    if (probe.status !== 0) {
+      blocking = dir;
+      break;
+    }
+  }
+  if (!blocking) return undefined;
+  let seen = 'missing';
+  try {
+    const st = statSync(blocking);
+    seen = `mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}, owner uid ${st.uid} gid ${st.gid}`;
+  } catch {}
+  return `${who.name} (uid ${who.uid}) cannot reach ${file}: ${blocking} (${seen}) is closed to it; place what the account's process needs where it can read it (a folder of the run's temp dir, see runnableBy in cli.ts and nodeFor)`;
+}
+
+/**
  * Whom the integration tiers run the CLI, its roots and the service as when a test names nobody: the normal account,
  * where the suite may make and become accounts (root on Linux, as CI runs it). A test about root itself says so with
  * `as: null` (cli), `owner: null` (tempDir) or `account: null` (startUserManager). `RS_TESTS_AS=root` runs it all as

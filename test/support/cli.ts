@@ -96,6 +96,8 @@ export interface CliOptions {
    * root); `null`: the test process's own (a case about root).
    */
   as?: Account | null | undefined;
+  /** A command the CLI's command line runs under (e.g. `unshare -m …` with a host file of the test's own). */
+  prefix?: readonly string[];
 }
 
 export async function cli(args: string[], options: CliOptions = {}): Promise<CliResult> {
@@ -103,7 +105,8 @@ export async function cli(args: string[], options: CliOptions = {}): Promise<Cli
   const [command, argv] = as
     ? asAccount(as, runnableBy(as).node, [runnableBy(as).cli, ...args])
     : [process.execPath, [CLI, ...args]];
-  const result = await execa(command, argv, {
+  const [file, ...prefixed] = [...(options.prefix ?? []), command, ...argv];
+  const result = await execa(file!, prefixed, {
     env: as ? accountCliEnv(as, options.env) : cliEnv(options.env),
     extendEnv: false,
     cwd: options.cwd ?? (as ? accountCwd(as) : undefined),

@@ -25,14 +25,26 @@ export interface StartRegistryOptions {
    * @default none: no uplinks, a name not published here is a 404
    */
   proxy?: { local: string[]; upstream?: string };
+  /**
+   * Accounts (name → password) the registry knows; with any, only they may read or publish (a private registry:
+   * npm must send their credentials, basic or a token from `login`). @default none: anyone may
+   */
+  users?: Record<string, string>;
 }
 
 /** Where a proxying registry sends the names it does not hold. */
 const UPSTREAM = 'https://registry.npmjs.org/';
 
 /** Starts Verdaccio on 127.0.0.1 with a random port. Anyone may read, publish, tag and unpublish. */
-export async function startRegistry({ storageDir, proxy }: StartRegistryOptions): Promise<Registry> {
-  const open = { access: '$all', publish: '$anonymous $all', unpublish: '$all' };
+export async function startRegistry({ storageDir, proxy, users }: StartRegistryOptions): Promise<Registry> {
+  const open = users
+    ? { access: '$authenticated', publish: '$authenticated', unpublish: '$authenticated' }
+    : { access: '$all', publish: '$anonymous $all', unpublish: '$all' };
+  // htpasswd's {SHA} form: base64 of the password's SHA-1.
+  const htpasswd = Object.entries(users ?? {})
+    .map(([name, password]) => `${name}:{SHA}${createHash('sha1').update(password).digest('base64')}:autocreated\n`)
+    .join('');
+  if (users) await writeFile(join(storageDir, 'htpasswd'), htpasswd);
   const server: Server = await runServer({
     // Verdaccio resolves relative paths against configPath; the file itself need not exist.
     configPath: join(storageDir, 'config.yaml'),
@@ -123,8 +135,27 @@ function withoutNpmConfig(env: NodeJS.ProcessEnv): Record<string, string> {
   return kept;
 }
 
+/** A token for `name` (npm's `login`: the registry's own, for `//host/:_authToken`). */
+export async function login(registry: string, name: string, password: string): Promise<string> {
+  const res = await fetch(new URL(`-/user/org.couchdb.user:${encodeURIComponent(name)}`, registry), {
+    method: 'PUT',
+    // Verdaccio gives a known user a token when the request authenticates as that user (npm's login does so too).
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`,
+    },
+    body: JSON.stringify({ _id: `org.couchdb.user:${name}`, name, password, type: 'user', roles: [] }),
+  });
+  const body = (await res.json()) as { token?: string };
+  if (!res.ok || !body.token)
+    throw new Error(`login ${name} on ${registry}: HTTP ${res.status} ${JSON.stringify(body)}`);
+  return body.token;
+}
+
 export interface PublishOptions {
   registry: string;
+  /** The token sent (a registry with `users` wants a real one, from `login`). @default 'fake' */
+  token?: string;
   /** Dist-tag to publish under; npm requires one for prereleases. @default 'latest' */
   tag?: string;
 }
@@ -135,7 +166,7 @@ export interface PublishOptions {
  * the manifest as pacote reads it from the tarball, `dist` with sha1 shasum and sha512 integrity, the
  * tarball as a base64 attachment. Same document for the registry, without an npm process (~2 s) each.
  */
-export async function publish(tarballOrDir: string, { registry, tag }: PublishOptions): Promise<void> {
+export async function publish(tarballOrDir: string, { registry, tag, token }: PublishOptions): Promise<void> {
   if (!tarballOrDir.endsWith('.tgz')) {
     await npm(['publish', tarballOrDir, ...(tag ? ['--tag', tag] : [])], { registry });
     return;
@@ -170,7 +201,7 @@ export async function publish(tarballOrDir: string, { registry, tag }: PublishOp
   };
   const res = await fetch(new URL(encodeURIComponent(manifest.name).replace(/^%40/, '@'), registry), {
     method: 'PUT',
-    headers: { 'content-type': 'application/json', authorization: 'Bearer fake' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token ?? 'fake'}` },
     body: JSON.stringify(body),
   });
   if (!res.ok)

@@ -23,13 +23,18 @@ export interface ManagedGateway {
   unit: string;
   port: number;
   log: string;
-  /** The CLI with the manager's environment (so `systemctl --user` reaches it). */
-  rs(args: string[], options?: { env?: Record<string, string> }): Promise<CliResult>;
+  /** The CLI with the manager's environment (so `systemctl --user` reaches it); `json: false`: what a person reads. */
+  rs(
+    args: string[],
+    options?: { env?: Record<string, string>; json?: boolean; prefix?: readonly string[] },
+  ): Promise<CliResult>;
   health(): Promise<{ status: number; version?: string } | null>;
 }
 
 export interface ManagedGatewayOptions {
   name: string;
+  /** The package the root manages (one the test published with writeGateway's gateway). @default rs-fixture-gateway */
+  package?: string;
   verifyTimeout?: number;
   stableFor?: number;
   /** More `init` flags, e.g. `--state-path`. */
@@ -53,12 +58,19 @@ export async function managedGateway(manager: UserManager, options: ManagedGatew
   const env = Object.fromEntries(
     Object.entries(manager.env).filter((e): e is [string, string] => typeof e[1] === 'string'),
   );
-  const rs = (args: string[], extra: { env?: Record<string, string> } = {}) =>
-    cli(['--root', root, '--json', ...args], { env: { ...env, ...extra.env }, as });
+  const rs = (
+    args: string[],
+    extra: { env?: Record<string, string>; json?: boolean; prefix?: readonly string[] } = {},
+  ) =>
+    cli(['--root', root, ...(extra.json === false ? [] : ['--json']), ...args], {
+      env: { ...env, ...extra.env },
+      as,
+      ...(extra.prefix && { prefix: extra.prefix }),
+    });
   const init = await rs([
     'init',
     '--package',
-    'rs-fixture-gateway',
+    options.package ?? 'rs-fixture-gateway',
     '--registry',
     inject('registryUrl'),
     '--supervisor',

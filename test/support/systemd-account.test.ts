@@ -1,10 +1,11 @@
 // Proves the private `systemd --user` harness owned by a test account (issue 30: the suite runs the CLI and the
 // service as the accounts our users run them as): the manager, its units and its transient units run as that account,
 // in a cgroup delegated to it, with a HOME of its own, and stop() leaves nothing of them behind.
-import { existsSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, onTestFinished, test } from 'vitest';
 import { type Account, canUseAccounts, normalAccount, serviceAccount } from './accounts.ts';
 import { runnableBy } from './cli.ts';
 import { managedGateway } from './service.ts';
@@ -78,6 +79,25 @@ describeWhere(support, 'private systemd --user manager owned by a test account',
     const start = await um.systemctl(['start', 'rs-idle.service']);
     expect(start.exitCode, start.stderr).toBe(0);
     expect(await uids(await mainPid(um, 'rs-idle.service'))).toEqual([user.uid, user.uid, user.uid, user.uid]);
+  });
+
+  test('a unit whose command names a file the account cannot reach is refused before it starts, with the path, the account and the mode', async () => {
+    // A checkout in a private folder (a clone under /root, a `mktemp -d`): root reads it, the account does not.
+    const closed = mkdtempSync(path.join(tmpdir(), 'rs-closed-'));
+    onTestFinished(() => rmSync(closed, { recursive: true, force: true }));
+    const script = path.join(closed, 'server.js');
+    writeFileSync(script, 'setInterval(() => {}, 1000);\n');
+    const unit = (file: string) => `[Service]\nExecStart=${process.execPath} ${file}\n`;
+    await expect(um.writeUnit('rs-closed.service', unit(script))).rejects.toThrow(
+      `rs-closed.service: ${user.name} (uid ${user.uid}) cannot reach ${script}: ${closed} (mode 0700, owner uid 0 gid 0) is closed to it`,
+    );
+    expect(existsSync(path.join(um.unitDir, 'rs-closed.service'))).toBe(false);
+    // Control: once the folder lets the account through, the same unit is written and runs as the account.
+    chmodSync(closed, 0o755);
+    await um.writeUnit('rs-closed.service', unit(script));
+    expect((await um.systemctl(['start', 'rs-closed.service'])).exitCode).toBe(0);
+    expect(await uids(await mainPid(um, 'rs-closed.service'))).toEqual([user.uid, user.uid, user.uid, user.uid]);
+    await um.systemctl(['stop', 'rs-closed.service']);
   });
 
   test('systemd-run --user --collect works as the account, and its unit outlives the unit that ran it', async () => {

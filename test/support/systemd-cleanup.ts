@@ -9,6 +9,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 export interface Footprint {
   cgroups: string[];
   root: string;
+  /** A login's /run/user/UID (startUserManager's `login`), removed with the rest. */
+  runtimeDir?: string;
 }
 
 /** Every cgroup and temp dir of a manager is named `<prefix><owning test process's PID>-…`. */
@@ -105,7 +107,7 @@ function cgroupDirs(top: string): string[] {
 /** Synchronous, so it can run in an 'exit' listener: SIGKILL by PID until the cgroups are empty, then remove all. */
 function killAllSync(): void {
   const tick = new Int32Array(new SharedArrayBuffer(4));
-  for (const { cgroups, root } of live) {
+  for (const { cgroups, root, runtimeDir } of live) {
     const deadline = Date.now() + KILL_TIMEOUT_MS;
     for (
       let pids = cgroups.flatMap(procsUnder);
@@ -117,6 +119,7 @@ function killAllSync(): void {
     }
     for (const dir of cgroups.flatMap(cgroupDirs)) tryQuietly(() => rmdirSync(dir));
     tryQuietly(() => rmSync(root, { recursive: true, force: true }));
+    if (runtimeDir) tryQuietly(() => rmSync(runtimeDir, { recursive: true, force: true }));
   }
   live.clear();
 }

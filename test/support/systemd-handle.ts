@@ -5,7 +5,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
-import { type Account, asAccount } from './accounts.ts';
+import { type Account, asAccount, unreachableReason } from './accounts.ts';
 import { type Footprint, killTree, procsUnder, removeTree, untrack } from './systemd-cleanup.ts';
 import type { KmsgLog } from './systemd-home.ts';
 
@@ -102,6 +102,7 @@ export function createHandle(p: HandleParts): UserManager {
     systemctl: (args, opts) => run('systemctl', ['--user', ...args], opts),
     async writeUnit(name, content) {
       if (name.includes('/')) throw new Error(`unit name must not contain '/': ${name}`);
+      if (p.account) checkCommandsReachable(p.account, name, content);
       const file = path.join(um.unitDir, name);
       await writeFile(`${file}.tmp`, content);
       if (p.account) chownSync(`${file}.tmp`, p.account.uid, p.account.gid);
@@ -145,9 +146,28 @@ async function stopManager(um: UserManager, p: HandleParts): Promise<void> {
   await removeTree(p.footprint.cgroups);
   await p.log.close();
   rmSync(p.root, { recursive: true, force: true }); // as root: the account's folders and files go too
+  if (p.footprint.runtimeDir) rmSync(p.footprint.runtimeDir, { recursive: true, force: true });
   untrack(p.footprint);
 }
 
 function tail(text: string, lines = 40): string {
   return text.split('\n').slice(-lines).join('\n');
+}
+
+/**
+ * Every absolute path on a unit's command lines (`ExecStart=` and the like) must be one the manager's account can
+ * reach: otherwise the unit fails at each start and only the manager's log says why. Said here, with the path, the
+ * account and the folder's mode, before the test waits on a service that cannot start.
+ */
+function checkCommandsReachable(account: Account, name: string, content: string): void {
+  for (const line of content.split('\n')) {
+    const command = /^Exec[A-Za-z]*=[-+@:!]*(.*)$/.exec(line.trim())?.[1];
+    if (!command) continue;
+    for (const word of command.split(/\s+/)) {
+      const file = word.replace(/^['"]|['"]$/g, '');
+      if (!file.startsWith('/')) continue;
+      const why = unreachableReason(account, file);
+      if (why) throw new Error(`unit ${name}: ${why}`);
+    }
+  }
 }

@@ -1,7 +1,7 @@
 // The files of a private `systemd --user` manager (see systemd.ts): its isolated HOME and XDG dirs with the distro's
 // noisy units masked, and the FIFO it logs into in place of /dev/kmsg. A manager owned by another account gets them
 // owned by that account, as pam_systemd and user-runtime-dir@.service give a real one.
-import { constants, createWriteStream, lchownSync, mkdirSync, openSync } from 'node:fs';
+import { constants, createWriteStream, lchownSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { chmod, chown, symlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import path from 'node:path';
@@ -15,9 +15,39 @@ function makeDir(dir: string, owner: Account | undefined): void {
   else mkdirSync(dir, { recursive: true });
 }
 
-/** Isolated HOME and XDG dirs under `root`, distro units masked, and the environment that points at them. */
-export async function prepareHome(root: string, owner?: Account): Promise<NodeJS.ProcessEnv> {
+/**
+ * Where a login's manager keeps its files (pam_systemd, user-runtime-dir@.service): HOME the account's own from the
+ * password database, the XDG dirs their defaults under it, XDG_RUNTIME_DIR /run/user/UID. What a tool finds from the
+ * account alone (Ansible's become_user). The caller gives a dedicated account: its home is the test's.
+ */
+export function loginDirs(owner: Account): Record<string, string> {
+  const home = owner.home;
+  return {
+    HOME: home,
+    XDG_RUNTIME_DIR: `/run/user/${owner.uid}`,
+    XDG_CONFIG_HOME: path.join(home, '.config'),
+    XDG_DATA_HOME: path.join(home, '.local', 'share'),
+    XDG_STATE_HOME: path.join(home, '.local', 'state'),
+    XDG_CACHE_HOME: path.join(home, '.cache'),
+  };
+}
+
+/**
+ * HOME and XDG dirs, distro units masked, and the environment that points at them: isolated under `root`, or (`login`)
+ * where a login has them (loginDirs).
+ */
+export async function prepareHome(
+  root: string,
+  owner?: Account,
+  options: { login?: boolean } = {},
+): Promise<NodeJS.ProcessEnv> {
   const dir = (name: string) => path.join(root, name);
+  const login = options.login && owner ? loginDirs(owner) : undefined;
+  if (login) {
+    // A stale runtime dir (a manager killed with its test process) would hold a dead manager's sockets.
+    rmSync(login.XDG_RUNTIME_DIR!, { recursive: true, force: true });
+    mkdirSync('/run/user', { recursive: true, mode: 0o755 });
+  }
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     LANG: 'C.UTF-8',
@@ -27,6 +57,7 @@ export async function prepareHome(root: string, owner?: Account): Promise<NodeJS
     XDG_DATA_HOME: dir('data'),
     XDG_STATE_HOME: dir('state'),
     XDG_CACHE_HOME: dir('cache'),
+    ...login,
     SYSTEMD_PAGER: '',
     SYSTEMD_COLORS: '0',
     // What a login gives the account's manager (pam_systemd); root's manager has always run without them.
@@ -38,11 +69,14 @@ export async function prepareHome(root: string, owner?: Account): Promise<NodeJS
   };
   const unitDir = path.join(env.XDG_CONFIG_HOME!, 'systemd', 'user');
   const dirs = ['HOME', 'XDG_RUNTIME_DIR', 'XDG_DATA_HOME', 'XDG_STATE_HOME', 'XDG_CACHE_HOME', 'XDG_CONFIG_HOME'];
-  // One level at a time, so that every folder on the way to the unit dir is the owner's too.
-  for (const folder of [...dirs.map((key) => env[key]!), path.dirname(unitDir), unitDir]) makeDir(folder, owner);
+  // One level at a time, so that every folder on the way to the unit dir is the owner's too (and ~/.local of a login).
+  const folders = dirs.map((key) => env[key]!);
+  if (login) folders.splice(2, 0, path.dirname(env.XDG_DATA_HOME!));
+  for (const folder of [...folders, path.dirname(unitDir), unitDir]) makeDir(folder, owner);
   await chmod(env.XDG_RUNTIME_DIR!, 0o700); // systemd refuses a runtime dir others can read
   for (const unit of unitsToMask()) {
     const link = path.join(unitDir, unit);
+    rmSync(link, { force: true }); // a login's unit dir keeps the masks of an earlier run
     await symlink('/dev/null', link);
     if (owner) lchownSync(link, owner.uid, owner.gid);
   }

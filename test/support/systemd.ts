@@ -33,6 +33,12 @@ export interface StartOptions {
    * unit files owned by it: what `user@<uid>.service` gives a login. @default the test process's own (root)
    */
   account?: Account | null | undefined;
+  /**
+   * The account's HOME, XDG dirs and /run/user/UID, as a login gives them (loginDirs in systemd-home.ts), not private
+   * temp dirs: for tests of what finds the manager from the account alone. Another account only, a dedicated one (its
+   * home is the test's), one manager per account at a time. @default false
+   */
+  login?: boolean;
 }
 
 let support: { ok: boolean; why?: string } | undefined;
@@ -120,9 +126,15 @@ export async function startUserManager(opts: StartOptions = {}): Promise<UserMan
   // openclaw tells a user manager from the system one by `/user@<uid>.service/` in its cgroup path.
   const cgroupName = `${path.basename(root)}/user@${account?.uid ?? process.getuid?.() ?? 0}.service`;
   const cgroups = mounts.map((m) => path.join(m, cgroupName));
-  const footprint: Footprint = { cgroups: cgroups.map((cg) => path.dirname(cg)), root };
+  const login = opts.login === true && account !== undefined;
+  if (opts.login && !account) throw new Error('startUserManager: login needs another account than root');
+  const footprint: Footprint = {
+    cgroups: cgroups.map((cg) => path.dirname(cg)),
+    root,
+    ...(login ? { runtimeDir: `/run/user/${account.uid}` } : {}),
+  };
   track(footprint); // from here on, a dying test process removes whatever exists of it
-  const env = await prepareHome(root, account);
+  const env = await prepareHome(root, account, { login });
   const log = await openKmsgLog(root, account);
   for (const cg of cgroups) {
     await mkdir(cg, { recursive: true });

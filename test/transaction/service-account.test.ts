@@ -206,6 +206,42 @@ describeWhere(support, "root acting for the service account under the role's har
     expect(processUids(await sm.mainPid(UNIT))[0]).toBe(who.uid);
   }, 180_000);
 
+  test("the account swaps its state folder for a link to a root-only folder after the checkpoint: root's rollback never touches that folder", async () => {
+    // Issue 48: root's rollback used to empty the folder the link named into the checkpoints, fill it with the
+    // checkpoint and chown it to the account. Now the boot-check and the runner work on the state as the account.
+    const up = await rs(['update', `${PKG}@1.1.0`]);
+    expect(up.exitCode, up.said).toBe(0);
+    const checkpoint = path.join(root, 'snapshots', up.json.result.id);
+    // The checkpoint's copy was written by the account's worker, in a folder only root can reach.
+    expect(statSync(path.join(checkpoint, 'data')).uid).toBe(who.uid);
+    expect(statSync(path.join(root, 'snapshots')).mode & 0o777).toBe(0o700);
+    const target = path.join(sm.base, 'root-only');
+    mkdirSync(target, { mode: 0o700 });
+    await writeFile(path.join(target, 'secret'), 'root only\n', { mode: 0o600 });
+    const seen = () =>
+      JSON.stringify([target, path.join(target, 'secret')].map((p) => [p, statSync(p).uid, statSync(p).mode]));
+    const before = seen();
+    const [file, argv] = asAccount(who, '/bin/sh', ['-c', `mv ${state} ${state}.real && ln -s ${target} ${state}`]);
+    execFileSync(file, argv);
+    try {
+      const rollback = await rs(['rollback']);
+      const restore = rollback.json?.result?.steps?.find((s: { name: string }) => s.name === 'restore-state');
+      // What the operator reads: the boot-check's restore refused with the account's rights, and why.
+      expect(restore, rollback.said).toMatchObject({
+        status: 'failed',
+        detail: expect.stringMatching(/the boot-check's restore failed \(PERMISSION_DENIED: As rs-openclaw: /),
+      });
+      expect(seen()).toBe(before);
+      expect(readdirSync(target)).toEqual(['secret']);
+      expect(readFileSync(path.join(target, 'secret'), 'utf8')).toBe('root only\n');
+      expect(existsSync(path.join(root, 'snapshots', `${rollback.json.result.id}-aside`))).toBe(false);
+      expect(tree(`${state}.real`).filter((e) => e.uid !== who.uid)).toEqual([]);
+    } finally {
+      const [undo, undoArgv] = asAccount(who, '/bin/sh', ['-c', `rm ${state} && mv ${state}.real ${state}`]);
+      execFileSync(undo, undoArgv);
+    }
+  }, 180_000);
+
   test("the account itself, on a root of its own under ~/.local: restarts through the role's sudo line, verified", async () => {
     // Reads of the manager pass through a root helper (any account may read a system unit); changes only through the
     // role's sudoers lines, verbatim: inside the namespaces /usr/bin/systemctl reaches this manager.

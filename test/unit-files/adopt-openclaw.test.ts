@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { describeWhere } from '../support/skip.ts';
 import {
+  copyFileSync,
   mkdirSync,
   readFileSync,
   readlinkSync,
@@ -23,7 +24,15 @@ import { ensureServiceNode } from '../../bench/lib/node24.mjs';
 import { freePort } from '../support/service.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 
-const JSON5_MAIN = createRequire(import.meta.url).resolve('json5');
+// json5's one-file build, copied into each fake install: the service runs as the test account, which cannot reach
+// the checkout's node_modules when the checkout sits in a private folder (a clone under /root or a `mktemp -d`).
+const JSON5_DIST = path.join(
+  path.dirname(createRequire(import.meta.url).resolve('json5/package.json')),
+  'dist',
+  'index.js',
+);
+/** The Node the units run, as the manager's account can reach it (CI's Node 26 lives inside the checkout). */
+const serviceNode = () => nodeFor(defaultTestAccount(), process.execPath);
 const support = canRunUserManager();
 const title = 'adopting an openclaw-shaped unit under a private systemd --user';
 if (!support.ok) console.warn(`skipping ${title}: ${support.why}`);
@@ -32,6 +41,7 @@ if (!support.ok) console.warn(`skipping ${title}: ${support.why}`);
 function fakeOpenclaw(prefix: string, version: string): string {
   const dir = path.join(prefix, 'lib', 'node_modules', 'openclaw');
   mkdirSync(path.join(dir, 'dist'), { recursive: true });
+  copyFileSync(JSON5_DIST, path.join(dir, 'dist', 'json5.js'));
   writeFileSync(
     path.join(dir, 'package.json'),
     JSON.stringify({ name: 'openclaw', version, main: 'dist/index.js', bin: { openclaw: 'openclaw.mjs' } }),
@@ -44,7 +54,7 @@ function fakeOpenclaw(prefix: string, version: string): string {
 if (args[0] === '--version') { console.log(${JSON.stringify(version)}); process.exit(0); }
 const fromConfig = () => {
   const file = require('node:path').join(process.env.OPENCLAW_STATE_DIR || require('node:path').join(process.env.HOME, '.openclaw'), 'openclaw.json');
-  return require(${JSON.stringify(JSON5_MAIN)}).parse(require('node:fs').readFileSync(file, 'utf8')).gateway.port;
+  return require('./json5.js').parse(require('node:fs').readFileSync(file, 'utf8')).gateway.port;
 };
 const port = args.includes('--port') ? Number(args[args.indexOf('--port') + 1]) : Number(process.env.OPENCLAW_GATEWAY_PORT || fromConfig());
 require('node:http').createServer((req, res) => {
@@ -119,7 +129,7 @@ describeWhere(support, title, () => {
         'StartLimitIntervalSec=0',
         '',
         '[Service]',
-        `ExecStart=${process.execPath} --max-old-space-size=256 ${installed}/dist/index.js gateway --port ${port}`,
+        `ExecStart=${serviceNode()} --max-old-space-size=256 ${installed}/dist/index.js gateway --port ${port}`,
         'Restart=always',
         'RestartSec=5',
         'TimeoutStopSec=330',
@@ -144,7 +154,7 @@ describeWhere(support, title, () => {
       '--adopt',
       installed,
       '--node',
-      process.execPath,
+      serviceNode(),
       '--unit',
       'openclaw-gateway.service',
     ]);
@@ -175,7 +185,7 @@ describeWhere(support, title, () => {
     // What a person sees (a second root adopting the same install).
     const other = path.join(dir, 'root2');
     const human = await cli(
-      ['--root', other, 'init', '--preset', 'openclaw', '--adopt', installed, '--node', process.execPath],
+      ['--root', other, 'init', '--preset', 'openclaw', '--adopt', installed, '--node', serviceNode()],
       { env },
     );
     expect(human.exitCode, human.stderr).toBe(0);
@@ -188,7 +198,7 @@ describeWhere(support, title, () => {
     );
     expect(human.stdout).toContain(`export PATH="${other}/bin:$PATH"`);
     expect(readFileSync(path.join(other, 'bin', 'openclaw'), 'utf8')).toContain(
-      `exec '${process.execPath}' '${other}/current/openclaw.mjs' "$@"`,
+      `exec '${serviceNode()}' '${other}/current/openclaw.mjs' "$@"`,
     );
     // The root's command runs in OpenClaw's external-supervisor mode and names who updates it.
     const wrapper = readFileSync(path.join(other, 'bin', 'openclaw'), 'utf8');
@@ -224,7 +234,7 @@ describeWhere(support, title, () => {
 
     const { after, argv } = await restarted(port, before);
     expect(argv).toEqual([
-      process.execPath,
+      serviceNode(),
       '--max-old-space-size=256',
       path.join(root, 'current', 'dist', 'index.js'),
       'gateway',
@@ -282,7 +292,7 @@ describeWhere(support, title, () => {
         'Description=OpenClaw Gateway',
         '',
         '[Service]',
-        `ExecStart=${process.execPath} ${installed}/dist/index.js gateway`,
+        `ExecStart=${serviceNode()} ${installed}/dist/index.js gateway`,
         'Restart=always',
         'RestartSec=5',
         'TimeoutStopSec=90',
@@ -305,7 +315,7 @@ describeWhere(support, title, () => {
       '--adopt',
       installed,
       '--node',
-      process.execPath,
+      serviceNode(),
       '--unit',
       'openclaw-gateway.service',
     ]);
@@ -319,13 +329,13 @@ describeWhere(support, title, () => {
     const installedUnit = await rs(['unit', '--install']);
     expect(installedUnit.exitCode, installedUnit.stdout + installedUnit.stderr).toBe(0);
     expect(installedUnit.json.result.content).toContain(
-      `\nExecStart=${process.execPath} ${root}/current/dist/index.js gateway\n`,
+      `\nExecStart=${serviceNode()} ${root}/current/dist/index.js gateway\n`,
     );
     expect(installedUnit.json.result.content).toContain('\nTimeoutStopSec=330\n');
     expect(installedUnit.json.result.changed.join('\n')).toMatch(/TimeoutStopSec 90 s -> 330 s/);
     expect((await show(['TimeoutStopUSec'])).TimeoutStopUSec).toBe('5min 30s');
     const { argv } = await restarted(port, before, 'the restarted gateway on the port of its config');
-    expect(argv).toEqual([process.execPath, path.join(root, 'current', 'dist', 'index.js'), 'gateway']);
+    expect(argv).toEqual([serviceNode(), path.join(root, 'current', 'dist', 'index.js'), 'gateway']);
     const doctor = await rs(['doctor']);
     expect(
       doctor.json.result.checks.find((c: { name: string }) => c.name === 'health'),
@@ -362,7 +372,7 @@ describeWhere(support, title, () => {
         'Description=OpenClaw Gateway',
         '',
         '[Service]',
-        `ExecStart=${process.execPath} ${installed}/dist/index.js gateway --port ${port}`,
+        `ExecStart=${serviceNode()} ${installed}/dist/index.js gateway --port ${port}`,
         'Restart=always',
         'RestartSec=5',
         'TimeoutStopSec=330',
@@ -388,7 +398,7 @@ describeWhere(support, title, () => {
           '--adopt',
           installed,
           '--node',
-          process.execPath,
+          serviceNode(),
           '--unit',
           'openclaw-gateway.service',
         ])
@@ -535,7 +545,7 @@ describeWhere(support, title, () => {
     const env = { ...(um.env as Record<string, string>), RELEASE_SWITCHER_BOOT_CHECK: '["/bin/true"]' };
     const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env });
     expect(
-      (await rs(['init', '--preset', 'openclaw', '--node', process.execPath, '--unit', 'openclaw-fresh.service']))
+      (await rs(['init', '--preset', 'openclaw', '--node', serviceNode(), '--unit', 'openclaw-fresh.service']))
         .exitCode,
     ).toBe(0);
     const written = await rs(['unit', '--install']);

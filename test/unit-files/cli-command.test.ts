@@ -129,4 +129,34 @@ describe('the package command a unit runs', () => {
     expect(await cliCommandOf([impostor, 'gateway'], { pkg: 'openclaw', bins })).toBeNull();
     expect(await cliCommandOf(null, { pkg: 'openclaw', bins })).toBeNull();
   });
+
+  it("a command under the root's current (and adopt's <root>/bin script that runs it): that file of the release", async () => {
+    const dir = temp();
+    const root = path.join(dir, 'root');
+    const release = pkg(path.join(root, 'releases/2026.9.5'));
+    symlinkSync('releases/2026.9.5', path.join(root, 'current'));
+    const node = executable(path.join(dir, 'node24/bin/node'));
+    chmodSync(path.join(release, 'openclaw.mjs'), 0o755);
+    const inCurrent = path.join(root, 'current/openclaw.mjs');
+    const found = await cliCommandOf([inCurrent, 'gateway'], {
+      pkg: 'openclaw',
+      bins,
+      unitPath: path.dirname(node),
+      root,
+    });
+    expect(found).toMatchObject({ command: inCurrent, entry: 'openclaw.mjs', node, args: ['gateway'] });
+    // The control: without the root, a file of a release is no command of the package.
+    expect(
+      await cliCommandOf([inCurrent, 'gateway'], { pkg: 'openclaw', bins, unitPath: path.dirname(node) }),
+    ).toBeNull();
+    const script = executable(
+      path.join(root, 'bin/openclaw'),
+      `#!/bin/sh\nexec '${node}' '${root}/current/openclaw.mjs' "$@"\n`,
+    );
+    expect(await cliCommandOf([script, 'gateway'], { pkg: 'openclaw', bins, root })).toMatchObject({
+      entry: 'openclaw.mjs',
+      node,
+      args: ['gateway'],
+    });
+  });
 });

@@ -8,6 +8,7 @@ import type { CommandRunner } from '../../src/service/supervisors/types.ts';
 import { timespanSeconds } from '../../src/service/timespan.ts';
 import {
   nodeCommandOf,
+  packageFileOf,
   parseUnitText,
   portOfUnit,
   readExistingUnit,
@@ -411,5 +412,59 @@ describe('the drop-in over an openclaw-shaped unit', () => {
     expect(changed[0]).toBe(
       'ExecStart: /tmp/oc/prefix/lib/node_modules/openclaw/dist/index.js -> /srv/rs/current/dist/index.js',
     );
+  });
+});
+
+describe('packageFileOf: which file of the package a script path names', () => {
+  const where = { pkg: 'app', root: '/srv/rs' };
+  it.each([
+    ['/usr/lib/node_modules/app/dist/index.js', { entry: 'dist/index.js', pkgDir: '/usr/lib/node_modules/app' }],
+    ['/srv/rs/current/server.js', { entry: 'server.js', pkgDir: '/srv/rs/current' }],
+    ['/srv/rs/current/dist/../server.js', { entry: 'server.js', pkgDir: '/srv/rs/current' }],
+    ['/srv/rs/releases/1.0.0/dist/index.js', { entry: 'dist/index.js', pkgDir: '/srv/rs/releases/1.0.0' }],
+    ['/srv/rs/current', { entry: '', pkgDir: '/srv/rs/current' }],
+    ['/srv/rs/current/', { entry: '', pkgDir: '/srv/rs/current' }],
+  ])('%s', (script, found) => {
+    expect(packageFileOf(script, where)).toEqual(found);
+  });
+  it.each(['/opt/app/server.js', '/srv/rs/currently/server.js', '/srv/rs/releases', '/srv/rs/bin/app', 'server.js'])(
+    '%s: none',
+    (script) => expect(packageFileOf(script, where)).toBeNull(),
+  );
+  it('without the root, only an install of the package counts', () => {
+    expect(packageFileOf('/srv/rs/current/server.js', { pkg: 'app' })).toBeNull();
+  });
+});
+
+describe("a drop-in over the operator guide's unit, which already runs node <root>/current/server.js", () => {
+  const config = { ...defaultConfig('app'), node: null, supervisor: 'systemd' as const, unit: 'app.service' };
+  const unit = parseUnitText(
+    '# /u/app.service\n[Service]\nExecStart=/usr/bin/node --enable-source-maps /srv/rs/current/server.js --port 8080\n',
+  );
+  it('runs the same file, Node, options and arguments; the ExecStart is kept, not changed', () => {
+    const { content, kept, changed } = dropInWithNotes({
+      config,
+      root: '/srv/rs',
+      options: { entry: '', bootCheck: null },
+      existing: unit,
+    });
+    expect(content).toContain(
+      '\nExecStart=\nExecStart=/usr/bin/node --enable-source-maps /srv/rs/current/server.js --port 8080\n',
+    );
+    expect(kept).toContain('ExecStart: /srv/rs/current/server.js (it already runs /srv/rs/current)');
+    expect(changed.join('\n')).not.toMatch(/^ExecStart[: (]/m);
+  });
+  it('a release path becomes the same file of current', () => {
+    const pinned = parseUnitText(
+      '# /u/app.service\n[Service]\nExecStart=/usr/bin/node /srv/rs/releases/1.0.0/server.js\n',
+    );
+    const { content, changed } = dropInWithNotes({
+      config,
+      root: '/srv/rs',
+      options: { entry: '', bootCheck: null },
+      existing: pinned,
+    });
+    expect(content).toContain('\nExecStart=/usr/bin/node /srv/rs/current/server.js\n');
+    expect(changed).toContain('ExecStart: /srv/rs/releases/1.0.0/server.js -> /srv/rs/current/server.js');
   });
 });

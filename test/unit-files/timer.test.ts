@@ -1,12 +1,18 @@
 // The auto-update timer: the units it prints (anywhere), and under a real private systemd --user a timer that fires
-// at a short interval and performs a verified update on its own, then is removed.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// at a short interval and performs a verified update on its own, then is removed; a tick of a paused root that does
+// nothing, and once resumed the rollback a deprecation asks for; each change saying who started it and why.
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWhere } from '../support/skip.ts';
 import { fixtureRoot, rs } from '../support/cli.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 import { type ManagedGateway, managedGateway } from '../support/service.ts';
+import { cli } from '../support/cli.ts';
+import { publishOwnPackage } from '../support/own-package.ts';
+import { deprecate } from '../support/registry.ts';
+import { inject } from 'vitest';
 import type { Transaction } from '../../src/model/state.ts';
 
 const can = canRunUserManager();
@@ -83,11 +89,14 @@ describe('timer (printed)', () => {
 describeWhere(can, `timer under systemd --user`, () => {
   let manager: UserManager;
   let gw: ManagedGateway;
+  // A package of this file's own: the last test deprecates its 1.2.0 (the shared fixtures are never deprecated).
+  const PKG = 'rs-au-timer';
   beforeAll(async () => {
+    await publishOwnPackage(PKG, ['1.0.0', '1.2.0']);
     manager = await startUserManager({ name: 'timer' });
-    gw = await managedGateway(manager, { name: 'rs-gw-timer', stableFor: 2 });
+    gw = await managedGateway(manager, { name: 'rs-gw-timer', stableFor: 2, package: PKG });
     for (const args of [
-      ['install', 'rs-fixture-gateway@1.0.0'],
+      ['install', `${PKG}@1.0.0`],
       ['switch', '1.0.0'],
     ]) {
       const r = await gw.rs(args);
@@ -129,6 +138,17 @@ describeWhere(can, `timer under systemd --user`, () => {
     });
     expect(tx.steps.at(-1)).toMatchObject({ name: 'verify', status: 'ok', evidence: { lastVersion: '1.2.0' } });
     expect((await gw.health())?.version).toBe('1.2.0');
+    // Who started it and why: the timer, for a newer release on the channel, in the JSON and in status's words.
+    expect(tx.origin).toEqual({
+      by: 'timer',
+      why: 'newer_version',
+      user: manager.account?.name ?? userInfo().username,
+      detail: 'update 1.0.0 -> 1.2.0',
+    });
+    const told = await gw.rs(['status'], { json: false });
+    expect(told.stdout).toContain(
+      `\nStarted by the auto-update timer (${tx.origin!.user}): a newer release on the channel (update 1.0.0 -> 1.2.0).`,
+    );
     // It keeps ticking, and a tick with nothing to do succeeds.
     const lastTrigger = async () =>
       (
@@ -207,8 +227,149 @@ describeWhere(can, `timer under systemd --user`, () => {
       },
       { timeoutMs: 60_000, intervalMs: 500, what: `the runner's verdict (tick: ${tickLog})` },
     );
-    expect(tx).toMatchObject({ status: 'verified', to: '1.2.0' });
+    expect(tx).toMatchObject({ status: 'verified', to: '1.2.0', origin: { by: 'timer', why: 'newer_version' } });
     expect((await gw.health())?.version).toBe('1.2.0');
     expect((await gw.rs(['timer', '--remove'])).json.result).toMatchObject({ removed: true });
   }, 150_000);
+
+  it('paused (by root for the account): a tick does nothing and says so; resumed, it leaves the deprecated 1.2.0', async () => {
+    const stem = 'release-switcher-auto-update-rs-gw-timer';
+    await deprecate(`${PKG}@1.2.0`, 'broken: use 1.0.0', { registry: inject('registryUrl') });
+    // The control: what a tick would do now.
+    expect((await gw.rs(['check'])).json.result).toMatchObject({
+      current: '1.2.0',
+      action: 'rollback',
+      version: '1.0.0',
+      reason: 'current_deprecated',
+    });
+    const installed = await gw.rs(['timer', '--install', '--every', '1h', '--randomized-delay', '0']);
+    expect(installed.exitCode, installed.stdout + installed.stderr).toBe(0);
+    const execStart = /^ExecStart=(.+)$/m.exec(installed.json.result.files[0].content)![1];
+    const tickLog = join(gw.root, '..', 'paused-tick.log');
+    // The same drop-in name as the test before, so its --handoff always is replaced: this tick runs in the unit.
+    mkdirSync(join(manager.unitDir, `${stem}.service.d`), { recursive: true });
+    writeFileSync(
+      join(manager.unitDir, `${stem}.service.d`, 'scheduled.conf'),
+      `[Service]\nExecStart=\nExecStart=${execStart} --json\nStandardOutput=append:${tickLog}\nStandardError=append:${tickLog}\n`,
+    );
+    expect((await manager.systemctl(['daemon-reload'])).exitCode).toBe(0);
+    const envelopes = () =>
+      (existsSync(tickLog) ? readFileSync(tickLog, 'utf8') : '')
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line));
+    const tick = async () => {
+      const started = await manager.systemctl(['start', `${stem}.service`], { timeoutMs: 90_000 });
+      expect(started.exitCode, `${started.stderr}\n${envelopes().length} envelopes in ${tickLog}`).toBe(0);
+      return envelopes().at(-1);
+    };
+
+    // Root pauses the account's root (a case about root: as the test process); the account's own tick reads it.
+    const paused = await cli(['--root', gw.root, '--json', 'timer', '--pause', '--reason', 'change freeze'], {
+      as: null,
+    });
+    expect(paused.exitCode, paused.stdout + paused.stderr).toBe(0);
+    expect(paused.json.result).toMatchObject({ paused: true, user: expect.any(String), reason: 'change freeze' });
+    if (manager.account) expect(statSync(join(gw.root, 'auto-update-paused.json')).uid).toBe(manager.account.uid);
+    const status = await gw.rs(['status']);
+    expect(status.json.result.autoUpdate).toEqual({ ...paused.json.result, paused: true });
+    expect((await gw.rs(['status'], { json: false })).stdout).toMatch(
+      /^Auto-update is PAUSED since \S+ by \S+ \(change freeze\): ticks do nothing until release-switcher timer --resume\.$/m,
+    );
+    const before = status.json.result.transaction.id;
+    const skipped = await tick();
+    expect(skipped).toMatchObject({ ok: true, result: { skipped: 'paused' } });
+    expect(skipped.result.reason).toMatch(
+      /^paused since \S+ by \S+ \(change freeze\); resume with: release-switcher timer --resume$/,
+    );
+    expect((await gw.rs(['status'])).json.result.transaction.id).toBe(before);
+    expect((await gw.health())?.version).toBe('1.2.0');
+
+    // The account resumes what root paused; the next tick rolls back, verified, and says why.
+    const resumed = await gw.rs(['timer', '--resume']);
+    expect([resumed.exitCode, resumed.json.result]).toEqual([0, { paused: false }]);
+    expect((await gw.rs(['status'])).json.result.autoUpdate).toEqual({ paused: false });
+    const rolled = await tick();
+    expect(rolled).toMatchObject({
+      ok: true,
+      result: {
+        kind: 'rollback',
+        status: 'verified',
+        from: '1.2.0',
+        to: '1.0.0',
+        origin: { by: 'timer', why: 'current_deprecated' },
+      },
+    });
+    expect(rolled.result.origin.detail).toBe(
+      '1.2.0 is deprecated on the registry: roll back to 1.0.0, the newest good release',
+    );
+    expect((await gw.health())?.version).toBe('1.0.0');
+    const told = (await gw.rs(['status'], { json: false })).stdout;
+    expect(told).toContain(
+      `\nStarted by the auto-update timer (${rolled.result.origin.user}): the running release was deprecated on the registry (1.2.0 is deprecated on the registry: roll back to 1.0.0, the newest good release).`,
+    );
+    expect(told).not.toMatch(/PAUSED/);
+    const listed = await gw.rs(['list']);
+    expect(
+      listed.json.result.releases.find((r: { version: string }) => r.version === '1.0.0').activatedBy,
+    ).toMatchObject({
+      by: 'timer',
+      why: 'current_deprecated',
+      transaction: rolled.result.id,
+    });
+    expect((await gw.rs(['list'], { json: false })).stdout).toMatch(
+      /^1\.0\.0: current since \S+, started by the auto-update timer \(\S+\): the running release was deprecated on the registry/m,
+    );
+    expect((await gw.rs(['timer', '--remove'])).json.result).toMatchObject({ removed: true });
+  }, 200_000);
+
+  it('a tick whose update rolled back exits 3 and leaves its unit failed, until the next tick (nothing to do) exits 0', async () => {
+    const stem = 'release-switcher-auto-update-rs-gw-timer';
+    await publishOwnPackage(PKG, [{ version: '1.3.0', behaviour: 'refuse-start' }]);
+    const installed = await gw.rs(['timer', '--install', '--every', '1h', '--randomized-delay', '0']);
+    expect(installed.exitCode, installed.stdout + installed.stderr).toBe(0);
+    const execStart = /^ExecStart=(.+)$/m.exec(installed.json.result.files[0].content)![1];
+    const tickLog = join(gw.root, '..', 'failed-tick.log');
+    mkdirSync(join(manager.unitDir, `${stem}.service.d`), { recursive: true });
+    writeFileSync(
+      join(manager.unitDir, `${stem}.service.d`, 'scheduled.conf'),
+      `[Service]\nExecStart=\nExecStart=${execStart} --json\nStandardOutput=append:${tickLog}\nStandardError=append:${tickLog}\n`,
+    );
+    expect((await manager.systemctl(['daemon-reload'])).exitCode).toBe(0);
+    const last = () =>
+      JSON.parse(
+        readFileSync(tickLog, 'utf8')
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .at(-1)!,
+      );
+    const shown = async () =>
+      (await manager.systemctl(['show', `${stem}.service`, '--property=Result', '--property=ExecMainStatus'])).stdout;
+
+    const failed = await manager.systemctl(['start', `${stem}.service`], { timeoutMs: 90_000 });
+    expect(failed.exitCode).not.toBe(0); // `systemctl start` of a oneshot that failed fails
+    expect(last()).toMatchObject({
+      ok: false,
+      error: { code: 'ROLLED_BACK' },
+      result: {
+        kind: 'update',
+        status: 'rolled_back',
+        from: '1.0.0',
+        to: '1.3.0',
+        origin: { by: 'timer', why: 'newer_version' },
+      },
+    });
+    expect(await shown()).toMatch(/^Result=exit-code$/m);
+    expect(await shown()).toMatch(/^ExecMainStatus=3$/m);
+    expect((await manager.systemctl(['is-failed', `${stem}.service`])).stdout.trim()).toBe('failed');
+    expect((await gw.health())?.version).toBe('1.0.0');
+
+    // The next tick: 1.3.0 is bad here, never retried; nothing to do, exit 0, and the unit is no longer failed.
+    const next = await manager.systemctl(['start', `${stem}.service`], { timeoutMs: 90_000 });
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(last()).toMatchObject({ ok: true, result: { skipped: 'nothing_to_do', reason: 'candidate_bad' } });
+    expect(await shown()).toMatch(/^Result=success$/m);
+    expect(await shown()).toMatch(/^ExecMainStatus=0$/m);
+    expect((await gw.rs(['timer', '--remove'])).json.result).toMatchObject({ removed: true });
+  }, 200_000);
 });

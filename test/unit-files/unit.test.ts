@@ -360,6 +360,45 @@ describeWhere(support, title, () => {
     expect(props.ExecStartPre).toMatch(/path=\/bin\/true ; argv\[\]=\/bin\/true ; ignore_errors=yes/);
   }, 60_000);
 
+  it("the operator guide's unit, which already runs node <root>/current/server.js: --install needs no --entry", async () => {
+    expect((await rs(['init', '--unit', 'rs-guide.service'])).exitCode).toBe(0);
+    const port = await freePort();
+    const script = path.join(root, 'current', 'server.js');
+    const command = [process.execPath, script, String(port)].map(execWord).join(' ');
+    await um.writeUnit('rs-guide.service', `[Service]\nExecStart=${command}\n`);
+    const installed = await rs(['unit', '--install']);
+    expect(installed.exitCode, installed.stdout + installed.stderr).toBe(0);
+    expect(installed.json.result).toMatchObject({ kind: 'drop-in', installed: true });
+    expect(installed.json.result.content).toContain(`\nExecStart=\nExecStart=${command}\n`);
+    expect(installed.json.result.kept).toContain(
+      `ExecStart: ${script} (it already runs ${path.join(root, 'current')})`,
+    );
+    const start = await um.systemctl(['start', 'rs-guide.service']);
+    expect(start.exitCode, start.stderr).toBe(0);
+    const served = await answer(port);
+    expect(readFileSync(`/proc/${served.pid}/cmdline`, 'utf8').split('\0').slice(0, -1)).toEqual([
+      process.execPath,
+      script,
+      String(port),
+    ]);
+    expect((await show('rs-guide.service', ['ExecStartPre'])).ExecStartPre).toMatch(/path=\/bin\/true/);
+    expect((await um.systemctl(['stop', 'rs-guide.service'])).exitCode).toBe(0);
+
+    // A unit whose Node script is neither the package's nor the root's: --entry is asked for, naming what it runs.
+    const elsewhere = path.join(um.root, 'elsewhere.js');
+    writeFileSync(elsewhere, SERVER);
+    await um.writeUnit(
+      'rs-guide.service',
+      `[Service]\nExecStart=${execWord(process.execPath)} ${execWord(elsewhere)}\n`,
+    );
+    const refused = await rs(['unit', '--install']);
+    expect([refused.exitCode, refused.json.error.code]).toEqual([2, 'USAGE']);
+    expect(refused.json.error.message).toBe(
+      `Cannot tell which file of rs-app to run: rs-guide.service runs ${process.execPath} ${elsewhere}; its script ${elsewhere} is neither under ${path.join(root, 'current')} nor in a node_modules/rs-app/ folder.`,
+    );
+    expect(refused.json.error.hint).toMatch(/--entry FILE/);
+  }, 60_000);
+
   it('without a unit, --install writes a whole unit, and rewrites it (not a drop-in over it) when run again', async () => {
     expect((await rs(['init', '--unit', 'rs-new'])).exitCode).toBe(0);
     const port = await freePort();

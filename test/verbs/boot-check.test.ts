@@ -192,5 +192,12 @@ describe("boot-check's crash-loop flip-back checks the release it goes back to",
     expect(await bootCheck({ root, maxTries: 3 })).toMatchObject({ action: 'flipped-back', now: '1.0.0' });
     expect(linkOf(root, 'current')).toBe('releases/1.0.0');
     expect(readState(root).releases['1.1.0']).toMatchObject({ state: 'bad' });
+    // The way back it opened says who started it and why: the boot-check, for a release that failed to verify.
+    expect(readState(root).transaction).toMatchObject({
+      kind: 'recover',
+      status: 'rolling_back',
+      reason: 'crash_loop',
+      origin: { by: 'boot-check', why: 'failed_verification' },
+    });
   });
 });

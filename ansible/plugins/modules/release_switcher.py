@@ -54,11 +54,18 @@ options:
     description: Passes C(--wait SECONDS) (wait for a busy lock and for a scheduled verdict); unset, a busy root fails.
     type: int
   executable:
-    description: The CLI to run (a path, or a name on PATH). Its environment is the task's (C(environment:)).
+    description:
+      - The CLI to run (a path, or a name looked up on PATH, then in C(~/.local/bin), where the gateway role installs
+        it for an account that is not root). Its environment is the task's (C(environment:)).
     type: str
     default: release-switcher
 notes:
   - Stdlib only; the CLI does the work, one root at a time (its own lock). Roll across hosts with C(serial).
+  - Run as the root's account (C(become_user)) and nothing else. The module finds that account's user manager itself
+    (C(XDG_RUNTIME_DIR=/run/user/UID), C(DBUS_SESSION_BUS_ADDRESS) when its bus exists, C(HOME) and C(USER) from the
+    password database), keeping the task's values only where they are that account's. A root supervised by
+    C(systemd --user) whose account has no running user manager fails with C(NO_USER_MANAGER) and the
+    C(loginctl enable-linger) to run.
 author:
   - release-switcher contributors
 """
@@ -122,6 +129,11 @@ plan:
   description: The CLI's --dry-run plan (check mode).
   type: dict
   returned: in check mode, for updated and rolled_back
+outcome:
+  description: C(ok), or C(failed) when the task fails (with C(failed_when) off, as the rolling update counts its
+    failures across the fleet, the registered result still says whether the host failed).
+  type: str
+  returned: always
 exit_code:
   description: The CLI's exit code (0 ok, 1 failed and nothing changed, 2 usage, 3 rolled back, 4 a human must act, 5 busy).
   type: int
@@ -134,6 +146,7 @@ error:
 
 import json
 import os
+import pwd
 import subprocess
 
 # Statuses that mean a transaction ran (the service was restarted or handed to a runner).
@@ -157,13 +170,80 @@ class CliFailure(Exception):
         self.fields = fields
 
 
+def owned_dir(path, uid):
+    """Whether `path` is a folder that `uid` owns."""
+    try:
+        return os.path.isdir(path) and os.stat(path).st_uid == uid
+    except OSError:
+        return False
+
+
+def account_environment(environ, account, runtime_base="/run/user"):
+    """What to set for the CLI to reach `account`'s user manager and home, from its uid and the password database.
+
+    `become_user` alone leaves root's HOME (sudo without -H, su without -) and no XDG_RUNTIME_DIR: systemctl --user
+    then finds no manager. A value the task gave is kept when it is this account's (a folder it owns).
+    """
+    env = {}
+    if not owned_dir(environ.get("HOME", ""), account.pw_uid):
+        env["HOME"] = account.pw_dir
+    for name in ("USER", "LOGNAME"):
+        if environ.get(name) != account.pw_name:
+            env[name] = account.pw_name
+    runtime = environ.get("XDG_RUNTIME_DIR", "")
+    if not owned_dir(runtime, account.pw_uid):
+        runtime = os.path.join(runtime_base, str(account.pw_uid))
+        env["XDG_RUNTIME_DIR"] = runtime
+    bus = os.path.join(runtime, "bus")
+    if "XDG_RUNTIME_DIR" in env or not environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        if os.path.exists(bus):
+            env["DBUS_SESSION_BUS_ADDRESS"] = "unix:path=" + bus
+    return env
+
+
+def user_manager_problem(root, environ, account):
+    """Why the root's systemd --user supervisor cannot be reached as `account` ({code, message, hint}), or None."""
+    try:
+        with open(os.path.join(root, "config.json")) as f:
+            supervisor = json.load(f).get("supervisor")
+    except (OSError, IOError, ValueError):
+        return None  # the CLI says what is wrong with the root
+    if supervisor != "systemd":
+        return None
+    runtime = environ.get("XDG_RUNTIME_DIR") or "/run/user/%d" % account.pw_uid
+    if os.path.exists(os.path.join(runtime, "systemd", "private")) or os.path.exists(os.path.join(runtime, "bus")):
+        return None
+    return {
+        "code": "NO_USER_MANAGER",
+        "message": "%s is supervised by systemd --user, and account %s (uid %d) has no user manager running: %s has "
+        "neither systemd/private nor bus. A user manager runs only while the account is logged in, unless it "
+        "lingers." % (root, account.pw_name, account.pw_uid, runtime),
+        "hint": "loginctl enable-linger %s, then run the task again" % account.pw_name,
+    }
+
+
+def find_executable(executable, environ):
+    """`executable` as a path: a name is looked up on PATH, then in ~/.local/bin (the gateway role's user prefix)."""
+    if os.sep in executable:
+        return executable
+    folders = environ.get("PATH", os.defpath).split(os.pathsep)
+    folders.append(os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".local", "bin"))
+    for folder in folders:
+        candidate = os.path.join(folder, executable)
+        if folder and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return executable  # not found: running it says so
+
+
 def run_cli(executable, root, args, runner=None):
     """Runs `executable --root ROOT --json ARGS`: (exit code, envelope, stderr)."""
     argv = [executable, "--root", root, "--json"] + list(args)
     if runner is not None:
         code, out, err = runner(argv)
     else:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        # A fleet play started it: recorded as the origin of the transactions it starts (unless the task names another).
+        env = dict(os.environ, RELEASE_SWITCHER_ORIGIN=os.environ.get("RELEASE_SWITCHER_ORIGIN") or "fleet")
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=env)
         out, err = proc.communicate()
         code = proc.returncode
     try:
@@ -271,10 +351,21 @@ def transaction_result(envelope, code):
     return out
 
 
-def run(params, check_mode, runner=None):
-    """The whole task as data: the result dict Ansible gets (exit_json or fail_json by its `failed`)."""
-    executable = params.get("executable") or "release-switcher"
+def run(params, check_mode, runner=None, environ=None):
+    """The whole task as data: the result dict Ansible gets (exit_json or fail_json by its `failed`), its
+    `outcome` saying the same as data. `environ`: the CLI's environment (default this process's)."""
+    out = run_task(params, check_mode, runner, os.environ if environ is None else environ)
+    out["outcome"] = "failed" if out["failed"] else "ok"
+    return out
+
+
+def run_task(params, check_mode, runner, environ):
     root = params["root"]
+    executable = find_executable(params.get("executable") or "release-switcher", environ)
+    problem = user_manager_problem(root, environ, pwd.getpwuid(os.geteuid()))
+    if problem:
+        return {"changed": False, "failed": True, "status": "failed", "verified": False, "error": problem,
+                "msg": "%(code)s: %(message)s (hint: %(hint)s)" % problem}
     try:
         before = status_of(executable, root, runner)
         args, why = command_for(params, before)
@@ -323,10 +414,13 @@ def main():
         supports_check_mode=True,
     )
 
-    def runner(argv):
-        return module.run_command(argv, environ_update={}, check_rc=False)
+    update = account_environment(os.environ, pwd.getpwuid(os.geteuid()))
+    environ = dict(os.environ, **update)
 
-    result = run(module.params, module.check_mode, runner)
+    def runner(argv):
+        return module.run_command(argv, environ_update=update, check_rc=False)
+
+    result = run(module.params, module.check_mode, runner, environ)
     if result.pop("failed"):
         module.fail_json(**result)
     module.exit_json(**result)

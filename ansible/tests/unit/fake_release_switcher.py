@@ -11,6 +11,9 @@ import sys
 argv = sys.argv[1:]
 with open(os.environ["FAKE_RS_LOG"], "a") as log:
     log.write(json.dumps(argv) + "\n")
+# Who the module says runs the CLI (RELEASE_SWITCHER_ORIGIN), one line per run beside the log.
+with open(os.environ["FAKE_RS_LOG"] + ".origin", "a") as origin:
+    origin.write(os.environ.get("RELEASE_SWITCHER_ORIGIN", "(unset)") + "\n")
 with open(os.environ["FAKE_RS_SCENARIO"]) as f:
     scenario = json.load(f)
 rest = [a for a in argv if a != "--json"]

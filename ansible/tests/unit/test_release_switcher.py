@@ -6,6 +6,7 @@ Run: python3 -m unittest discover -s ansible/tests/unit -v
 import importlib.util
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -86,6 +87,17 @@ class ModuleTest(unittest.TestCase):
         self.assertEqual((r["current"], r["previous"], r["healthy"]), ("1.1.0", "1.0.0", True))
         self.assertEqual(r["transaction"]["id"], "20261126-abc")
         self.assertEqual(self.commands(), [["status"]])
+
+    def test_the_cli_is_told_a_fleet_play_runs_it_unless_the_task_names_another(self):
+        self.scenario({"status": status("1.1.0", "1.0.0")})
+        self.run_task()
+        os.environ["RELEASE_SWITCHER_ORIGIN"] = "command"
+        try:
+            self.run_task()
+        finally:
+            del os.environ["RELEASE_SWITCHER_ORIGIN"]
+        with open(self.log + ".origin") as f:
+            self.assertEqual(f.read().split(), ["fleet", "command"])
 
     def test_present_fails_on_a_root_never_initialized_with_its_code_and_hint(self):
         self.scenario({"status": {"exit": 1, "envelope": {"ok": False, "error": {
@@ -192,6 +204,60 @@ class ModuleTest(unittest.TestCase):
         r = self.run_task(executable="/bin/false")
         self.assertTrue(r["failed"])
         self.assertIn("no JSON envelope", r["msg"])
+
+    def test_outcome_says_as_data_whether_the_task_failed(self):
+        self.scenario({"status": status("1.1.0"), "update": [
+            {"exit": 3, "envelope": {"ok": False, "error": {"code": "ROLLED_BACK", "message": "m"},
+                                     "result": tx("rolled_back")}},
+            {"exit": 0, "envelope": {"ok": True, "result": tx("verified")}}]})
+        self.assertEqual(self.run_task(state="updated", version="1.2.0")["outcome"], "failed")
+        self.assertEqual(self.run_task(state="updated", version="1.2.0")["outcome"], "ok")
+
+    def account(self, uid=None):
+        me = os.geteuid() if uid is None else uid
+        return pwd.struct_passwd(("gw", "x", me, me, "", self.dir, "/bin/sh"))
+
+    def test_account_environment_finds_the_user_manager_from_the_uid_and_home_from_the_password_database(self):
+        base = os.path.join(self.dir, "run-user")
+        runtime = os.path.join(base, str(os.geteuid()))
+        os.makedirs(runtime)
+        open(os.path.join(runtime, "bus"), "w").close()
+        # become_user alone: root's HOME, no runtime dir.
+        env = rs.account_environment({"HOME": "/nonexistent", "USER": "root"}, self.account(), base)
+        self.assertEqual(env, {"HOME": self.dir, "USER": "gw", "LOGNAME": "gw", "XDG_RUNTIME_DIR": runtime,
+                               "DBUS_SESSION_BUS_ADDRESS": "unix:path=" + os.path.join(runtime, "bus")})
+        # The task's own values are kept where they are this account's.
+        given = {"HOME": self.dir, "USER": "gw", "LOGNAME": "gw", "XDG_RUNTIME_DIR": self.root}
+        self.assertEqual(rs.account_environment(given, self.account(), base), {})
+        # Another account's runtime dir is not kept.
+        self.assertEqual(rs.account_environment(given, self.account(uid=os.geteuid() + 1), base)["XDG_RUNTIME_DIR"],
+                         os.path.join(base, str(os.geteuid() + 1)))
+
+    def test_no_user_manager_fails_clearly_with_the_linger_to_run_and_runs_nothing(self):
+        with open(os.path.join(self.root, "config.json"), "w") as f:
+            json.dump({"package": "openclaw", "supervisor": "systemd"}, f)
+        self.scenario({"status": status("1.1.0")})
+        runtime = os.path.join(self.dir, "no-manager")
+        r = rs.run(dict(root=self.root, state="present", executable=FAKE), False, None, {"XDG_RUNTIME_DIR": runtime})
+        self.assertEqual((r["failed"], r["outcome"], r["error"]["code"]), (True, "failed", "NO_USER_MANAGER"))
+        self.assertIn("no user manager running: %s has neither systemd/private nor bus" % runtime, r["msg"])
+        self.assertIn("(hint: loginctl enable-linger ", r["msg"])
+        self.assertFalse(os.path.exists(self.log))
+        # Its manager running (the private socket there): the task runs.
+        os.makedirs(os.path.join(runtime, "systemd"))
+        open(os.path.join(runtime, "systemd", "private"), "w").close()
+        r = rs.run(dict(root=self.root, state="present", executable=FAKE), False, None, {"XDG_RUNTIME_DIR": runtime})
+        self.assertEqual((r["failed"], r["status"]), (False, "present"))
+
+    def test_the_executable_is_found_on_path_then_in_the_user_prefix(self):
+        bin_dir = os.path.join(self.dir, ".local", "bin")
+        os.makedirs(bin_dir)
+        tool = os.path.join(bin_dir, "release-switcher")
+        shutil.copy(FAKE, tool)
+        os.chmod(tool, 0o755)
+        self.assertEqual(rs.find_executable("release-switcher", {"PATH": "/nonexistent", "HOME": self.dir}), tool)
+        self.assertEqual(rs.find_executable("sh", {"PATH": "/bin", "HOME": self.dir}), "/bin/sh")
+        self.assertEqual(rs.find_executable("/x/rs", {"HOME": self.dir}), "/x/rs")
 
     @unittest.skipUnless(
         ANSIBLE_PYTHON,

@@ -95,7 +95,7 @@ export default {
     };
     if (!actions.cliPath)
       api.logger.warn(`release-switcher: no release-switcher under ${api.rootDir}: a runner uses this process's copy`);
-    const ops = operations(actions);
+    const ops = operations(actions, 'openclaw-chat');
     const reports = new PendingReports();
     // Bound here too, not only when the reports service starts: on the real gateway the agent's tool hook ran where
     // the service's binding had not reached (its report was not promised), and a report promised there must land
@@ -107,7 +107,7 @@ export default {
     api.registerCommand(releasesCommand({ ops, reports }));
     api.registerCommand(updateCommand({ ops, reports }));
     registerReleasesTab(api, ops.status, api.logger);
-    registerAgentUpdate(api, { ops, reports }, api.logger);
+    registerAgentUpdate(api, { ops: operations(actions, 'openclaw-agent'), reports }, api.logger);
     const stop = new AbortController();
     api.registerService({
       id: 'release-switcher-reports',

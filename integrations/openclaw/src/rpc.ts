@@ -54,10 +54,13 @@ export interface Actions {
   cliPath?: string | undefined;
 }
 
-/** The four operations, shared by the RPC methods and the chat command. */
-export function operations(actions: Actions) {
+/** Who asks, recorded on each transaction as its `origin.by`: the gateway RPC, a chat command, or the agent's own call. */
+export type AskedBy = 'openclaw-rpc' | 'openclaw-chat' | 'openclaw-agent';
+
+/** The four operations, shared by the RPC methods and the chat command; `by`: who asks through them. */
+export function operations(actions: Actions, by: AskedBy = 'openclaw-rpc') {
   const { root, env, argv } = actions;
-  const runner = actions.cliPath ? { cliPath: actions.cliPath } : {};
+  const runner = { ...(actions.cliPath ? { cliPath: actions.cliPath } : {}), origin: { by } };
   return {
     list: () => list({ root: root(), env }),
     status: () => updateStatus({ root: root(), env }),

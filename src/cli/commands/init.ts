@@ -52,9 +52,25 @@ function jsonObject(value: unknown, flag: string): Record<string, unknown> | und
   return parsed as Record<string, unknown>;
 }
 
+/**
+ * ARGS of a process the rehearsal starts: words, with no `{token}` among them. A command line is read by every user of
+ * the host (/proc/<pid>/cmdline), so the rehearsal's token goes through the environment or the private `{config}`.
+ */
+function argsWithoutToken(value: string | undefined, flag: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (value.includes('{token}'))
+    throw new ReleaseSwitcherError(
+      'USAGE',
+      `--${flag} puts {token} on a command line, which every user of this host can read.`,
+      {
+        hint: 'Pass it through the environment (--preflight-env TOKEN={token}) or the private config file (--preflight-config).',
+      },
+    );
+  return value.split(/\s+/).filter(Boolean);
+}
+
 export function settingsFromFlags(values: CommandContext['values']): Settings {
   const smoke = str(values.smoke);
-  const preflight = str(values.preflight);
   return {
     package: str(values.package),
     registry: str(values.registry),
@@ -78,12 +94,12 @@ export function settingsFromFlags(values: CommandContext['values']): Settings {
     rolloutPercent: count(values['rollout-percent'], 'rollout-percent', false),
     hostId: str(values['host-id']),
     serviceUser: str(values['service-user']),
-    preflight: preflight === undefined ? undefined : preflight.split(/\s+/).filter(Boolean),
+    preflight: argsWithoutToken(str(values.preflight), 'preflight'),
     preflightEnv: preflightEnv(values['preflight-env']),
     preflightFor: parseSeconds(str(values['preflight-for']), 'preflight-for'),
     verifySignatures: signaturePolicy(values['verify-signatures']),
     preflightConfig: jsonObject(values['preflight-config'], 'preflight-config'),
-    preflightPrepare: str(values['preflight-prepare'])?.split(/\s+/).filter(Boolean),
+    preflightPrepare: argsWithoutToken(str(values['preflight-prepare']), 'preflight-prepare'),
     readiness: str(values.readiness) as ReadinessPolicy | undefined,
   };
 }

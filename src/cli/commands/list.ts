@@ -2,7 +2,7 @@ import { list } from '../../verbs/list.js';
 import { formatBytes, releaseUsage } from '../../store/disk-usage.js';
 import { layoutOf } from '../../store/layout.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
-import { table, warningText } from '../format.js';
+import { originText, table, warningText } from '../format.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const result = await list({ root: ctx.root, ...ctx.runtime });
@@ -29,6 +29,9 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const warned = result.releases.flatMap((r) =>
     (r.warnings ?? []).map((w) => `${r.version}: warning: ${warningText(w)}`),
   );
+  // Who made the current release current, and why (a tick of the timer, a deprecation's rollback, a person).
+  const current = result.releases.find((r) => r.current)?.activatedBy;
+  const activated = current ? [`${result.current}: current since ${current.at}, ${originText(current)}`] : [];
   const human = table(['  VERSION', 'STATE', 'MARKS', 'INSTALLED (UTC)', 'ON DISK'], rows);
-  return { result, human: warned.length > 0 ? `${human}\n${warned.join('\n')}` : human };
+  return { result, human: [human, ...activated, ...warned].join('\n') };
 }

@@ -6,10 +6,18 @@ const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const [install, remove] = [ctx.values.install === true, ctx.values.remove === true];
-  if (install && remove)
-    throw new ReleaseSwitcherError('USAGE', 'Pass --install or --remove, not both.', {
-      hint: 'For example: release-switcher timer --install',
+  const [pause, resume] = [ctx.values.pause === true, ctx.values.resume === true];
+  const modes = ['install', 'remove', 'pause', 'resume'].filter((mode) => ctx.values[mode] === true);
+  if (modes.length > 1)
+    throw new ReleaseSwitcherError('USAGE', `Pass one of --${modes.join(', --')}, not ${modes.length}.`, {
+      hint: 'For example: release-switcher timer --install, or release-switcher timer --pause',
     });
+  const reason = str(ctx.values.reason);
+  if (reason !== undefined && !pause)
+    throw new ReleaseSwitcherError('USAGE', '--reason goes with --pause.', {
+      hint: 'For example: release-switcher timer --pause --reason "change freeze"',
+    });
+  if (pause || resume) return pauseOrResume(ctx, pause, reason);
   const every = str(ctx.values.every);
   const randomizedDelay = str(ctx.values['randomized-delay']);
   const result = await timer({
@@ -34,4 +42,19 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
         : `no timer to remove (${result.files.map((f) => f.path).join(', ')} do not exist)`,
     };
   return { result, human: result.files.map((f) => `# ${f.path}\n${f.content}`).join('\n') };
+}
+
+/** `--pause` / `--resume`: the pause of the root's ticks, whatever runs them (the timer, launchd, cron). */
+async function pauseOrResume(ctx: CommandContext, pause: boolean, reason: string | undefined): Promise<CommandOutcome> {
+  const options = { root: ctx.root, ...ctx.runtime };
+  const { pauseAutoUpdate, resumeAutoUpdate } = await import('../../autoupdate/index.js'); // not for printing units
+  if (!pause) {
+    const result = await resumeAutoUpdate(options);
+    return { result, human: 'auto-update resumed: the next tick decides as release-switcher check does' };
+  }
+  const result = await pauseAutoUpdate({ ...options, ...(reason === undefined ? {} : { reason }) });
+  return {
+    result,
+    human: `auto-update paused since ${result.since}: every tick does nothing until release-switcher timer --resume (a tick already switching finishes)`,
+  };
 }

@@ -98,6 +98,7 @@ export function launchdSupervisor(options: LaunchdSupervisorOptions): Supervisor
           mainPid: null,
           restarts: null,
           exitStatus: null,
+          processes: { pids: [] },
           detail: `launchd has no service ${target}`,
         };
       }
@@ -156,6 +157,8 @@ export function parseLaunchctlPrint(output: string): ServiceState {
     active,
     state,
     mainPid: active && pid !== null && pid > 0 ? pid : null,
+    // Its process and descendants (where there is a /proc to read them: listener-owner.ts).
+    processes: { pids: active && pid !== null && pid > 0 ? [pid] : [] },
     restarts: integer(fields.get('runs')),
     // While running, the last exit code belongs to an earlier instance.
     exitStatus: active ? null : integer(exitText),

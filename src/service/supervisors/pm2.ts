@@ -36,7 +36,14 @@ export interface Pm2Process {
   name?: string;
   pid?: number;
   pm_id?: number;
-  pm2_env?: { status?: string; restart_time?: number; exit_code?: number; pm_exec_path?: string; version?: string };
+  pm2_env?: {
+    status?: string;
+    restart_time?: number;
+    exit_code?: number;
+    pm_exec_path?: string;
+    version?: string;
+    exec_mode?: string;
+  };
 }
 
 const LIST_TIMEOUT_MS = 30_000;
@@ -150,6 +157,7 @@ export function pm2StateOf(app: string, list: readonly Pm2Process[]): ServiceSta
       mainPid: null,
       restarts: null,
       exitStatus: null,
+      processes: { pids: [] },
       detail: `pm2 has no app named ${app}`,
     };
   }
@@ -168,6 +176,10 @@ export function pm2StateOf(app: string, list: readonly Pm2Process[]): ServiceSta
     active: down === undefined,
     state: down === undefined ? 'online' : (down.pm2_env?.status ?? 'unknown'),
     mainPid: typeof first.pid === 'number' && first.pid > 0 ? first.pid : null,
+    processes: {
+      pids: mine.map((p) => p.pid).filter((pid): pid is number => typeof pid === 'number' && pid > 0),
+      ...(mine.some((p) => p.pm2_env?.exec_mode === 'cluster_mode') && { parentsToo: true }),
+    },
     restarts: counts.length > 0 ? counts.reduce((a, b) => a + b, 0) : null,
     exitStatus: down !== undefined && typeof exitCode === 'number' ? exitCode : null,
     ...(detail ? { detail } : {}),

@@ -30,6 +30,7 @@ const PROPERTIES = [
   'ExecMainCode',
   'Result',
   'LoadState',
+  'ControlGroup',
 ];
 /** ExecMainCode 1 is CLD_EXITED: ExecMainStatus is then an exit status, not a signal number. */
 const CLD_EXITED = '1';
@@ -124,12 +125,17 @@ export function parseShow(output: string): ServiceState {
   const restarts = props.get('NRestarts');
   const exited = props.get('ExecMainCode') === CLD_EXITED;
   const result = props.get('Result');
+  // The unit's control group holds every process of it (forks included); its main PID is only a fallback where the
+  // group is not shown or has no member this process can see (listener-owner.ts).
+  const cgroup = props.get('ControlGroup');
+  const processes = { pids: pid > 0 ? [pid] : [], ...(cgroup && { cgroup }) };
   return {
     active: active === 'active',
     state: `${active}/${props.get('SubState') ?? 'unknown'}`,
     mainPid: pid > 0 ? pid : null,
     restarts: restarts === undefined || restarts === '' ? null : Number(restarts),
     exitStatus: exited ? Number(props.get('ExecMainStatus') ?? 0) : null,
+    processes,
     ...(result && result !== 'success'
       ? { detail: `Result=${result}` }
       : props.get('LoadState') === 'not-found'

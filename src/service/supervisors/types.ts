@@ -20,6 +20,22 @@ export interface ServiceState {
   exitStatus: number | null;
   /** Anything worth recording (systemd Result=start-limit-hit, …). */
   detail?: string;
+  /**
+   * Which processes are the service's, so that only a listener of theirs may answer its health URL
+   * (service/listener-owner.ts). Every adapter of ours says it; a state without it (a test's fake) is not judged.
+   */
+  processes?: ServiceProcesses;
+}
+
+/** The service's processes: these, their descendants, and whatever else the fields name. Empty: none runs. */
+export interface ServiceProcesses {
+  pids: number[];
+  /** A process group (the rehearsal's candidate outside systemd): every member is the service's. */
+  pgid?: number;
+  /** The systemd unit's control group (`ControlGroup=`): every process in it or below it is the service's. */
+  cgroup?: string;
+  /** pm2's cluster mode: the instances' parent, pm2's daemon, holds the listener they share. */
+  parentsToo?: boolean;
 }
 
 export interface Supervisor {

@@ -1,8 +1,9 @@
 /**
  * Run as a child process on the CONFIGURED Node (not the one release-switcher runs on) when its major
  * differs from ours: arborist decides optional and engine-gated packages from the running Node, and
- * native builds are for its ABI, so the tree is resolved where it will run. Reads its options (JSON)
- * from argv[2], writes the tree (JSON) to argv[3]. The resolution itself is resolve-ideal.ts.
+ * native builds are for its ABI, so the tree is resolved where it will run. Reads its options (JSON) from
+ * the file argv[2] names (a private one: they hold npm's credentials, which a command line would show to
+ * every user), writes the tree (JSON) to argv[3]. The resolution itself is resolve-ideal.ts.
  */
 import fs from 'node:fs/promises';
 import { resolveIdeal } from './resolve-ideal.js';
@@ -21,8 +22,8 @@ interface ChildOptions {
 }
 
 async function main(): Promise<void> {
-  const [optionsJson, out] = process.argv.slice(2);
-  const options = JSON.parse(optionsJson ?? '{}') as ChildOptions;
+  const [optionsFile, out] = process.argv.slice(2);
+  const options = JSON.parse(await fs.readFile(optionsFile!, 'utf8')) as ChildOptions;
   const packument = options.packument && {
     key: options.packument.key,
     document: JSON.parse(await fs.readFile(options.packument.file, 'utf8')) as unknown,

@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { networkDeadlines } from '../../registry/network.js';
 import { ReleaseSwitcherError, isReleaseSwitcherError } from '../../model/errors.js';
 import { nodeMajor } from '../../platform/node.js';
+import { makeNpmCachePrivate } from '../../platform/npm-cache.js';
+import { credentialsAsAuth } from '../../platform/npm-credentials.js';
 import { run, tail } from '../../platform/subprocess.js';
 import type { PackumentHandoff } from '../../registry/fetch.js';
 import { signatureError } from '../../registry/signatures.js';
@@ -71,7 +73,10 @@ export interface ResolveTreeOptions {
   child?: boolean | undefined;
 }
 
-/** npm's flat settings as arborist/pacote take them: strings where npm would give arrays, dates, booleans. */
+/**
+ * npm's flat settings as arborist/pacote take them: strings where npm would give arrays, dates, booleans; a registry
+ * URL's user and password as that registry's `_auth` (platform/npm-credentials.ts: never in a URL npm writes down).
+ */
 export function flatNpmOptions(
   npmConfig: Record<string, string>,
   npmCache: string,
@@ -86,26 +91,31 @@ export function flatNpmOptions(
   for (const key of ['strict-ssl', 'legacy-peer-deps', 'force', 'include-staged']) {
     if (key in npmConfig) flat[key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] = npmConfig[key] === 'true';
   }
-  return flat;
+  makeNpmCachePrivate(npmCache);
+  return credentialsAsAuth(flat);
 }
 
 export async function resolveTree(options: ResolveTreeOptions): Promise<ResolvedTree> {
   if (!options.child && resolvesInProcess(options.nodeVersion)) return resolveInProcess(options);
   const child = fileURLToPath(new URL('./resolve-child.js', import.meta.url));
+  // mkdtemp's folder is 0700 and its files 0600: the options hold npm's credentials (`_authToken`, `_auth`), which
+  // go to the child through this file, never its arguments (any user reads those in /proc/<pid>/cmdline).
   const out = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'rs-tree-')), 'tree.json');
   try {
     const packument = options.packument && {
       key: options.packument.key,
       file: path.join(path.dirname(out), 'packument.json'),
     };
-    if (packument) await fs.writeFile(packument.file, options.packument!.json);
-    const input = JSON.stringify({
+    if (packument) await fs.writeFile(packument.file, options.packument!.json, { mode: 0o600 });
+    const input = path.join(path.dirname(out), 'options.json');
+    const childOptions = {
       spec: options.spec,
       flat: { ...flatNpmOptions(options.npmConfig, options.npmCache, options.registry), ...options.verify },
       packument,
       seeds: options.seeds,
       rootManifest: options.rootManifest,
-    });
+    };
+    await fs.writeFile(input, JSON.stringify(childOptions), { mode: 0o600, flag: 'wx' });
     const result = await run(options.nodePath, [child, input, out], {
       env: options.env,
       timeoutMs: RESOLVE_TIMEOUT_MS,

@@ -14,6 +14,7 @@
 import { createHash } from 'node:crypto';
 import cacache from 'cacache';
 import npa from 'npm-package-arg';
+import { stripUrlCredentials } from '../../platform/npm-credentials.js';
 import { type Validator, allUnchangedBeside } from './revalidate.js';
 import { type AheadTree, readKept, resolutionSettings } from './tree-cache.js';
 
@@ -89,12 +90,13 @@ function guessKeyOf(input: AheadInput): string | undefined {
   } catch {
     return undefined;
   }
+  // Hashed into a key npm's index shows to whoever reads it: no URL's user and password (tree-cache.ts says why).
   const identity = {
-    spec,
+    spec: stripUrlCredentials(spec),
     node: input.nodePath,
     platform: process.platform,
     arch: process.arch,
-    registry: input.registry,
+    registry: input.registry === null ? null : stripUrlCredentials(input.registry),
     settings: resolutionSettings(input.npmConfig),
   };
   return `${GUESS_PREFIX}${createHash('sha256').update(JSON.stringify(identity)).digest('hex')}`;

@@ -21,10 +21,17 @@
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import cacache from 'cacache';
+import { isSecretSetting, stripUrlCredentials } from '../../platform/npm-credentials.js';
 import type { PackumentHandoff } from '../../registry/fetch.js';
 import { FULL_DOC, cacheKeyOf } from './packument-revalidate.js';
 import { type Validator, allUnchanged, allUnchangedBeside } from './revalidate.js';
-import { type ResolveTreeOptions, type ResolvedTree, flatNpmOptions, resolveTree } from './resolve-tree.js';
+import {
+  type ResolveTreeOptions,
+  type ResolvedTree,
+  type TreeNode,
+  flatNpmOptions,
+  resolveTree,
+} from './resolve-tree.js';
 
 const ARBORIST_VERSION = (createRequire(import.meta.url)('@npmcli/arborist/package.json') as { version: string })
   .version;
@@ -33,11 +40,13 @@ const FORMAT = 1;
 const KEY_PREFIX = 'release-switcher:resolved-tree:';
 
 /**
- * npm settings that never change which tree arborist builds: credentials (never hashed into a shared
- * file's key), transport, output, scripts, and where things are kept. Everything else is in the key.
+ * npm settings that never change which tree arborist builds: transport, output, scripts, and where things are kept.
+ * Everything else is in the key, but never a secret (platform/npm-credentials.ts `isSecretSetting`: a token, password
+ * or key, in any case) nor a URL's user and password: the key is written in npm's cache index, which others may read,
+ * and a hash of a password with everything else known is a password guessed offline.
  */
 const NOT_RESOLUTION =
-  /(^|:)(_auth|_authToken|_password|username|email|certfile|keyfile|cert|key|otp)$|^(cache|logs-dir|logs-max|loglevel|color|progress|timing|fetch-retries|fetch-retry-factor|fetch-retry-mintimeout|fetch-retry-maxtimeout|fetch-timeout|maxsockets|proxy|https-proxy|noproxy|cafile|ca|strict-ssl|user-agent|userconfig|globalconfig|prefix|audit|fund|update-notifier|ignore-scripts|allow-scripts|strict-allow-scripts|script-shell|foreground-scripts|node-options|unicode|usage|json|yes|prefer-online|prefer-offline|offline)$/;
+  /^(cache|logs-dir|logs-max|loglevel|color|progress|timing|fetch-retries|fetch-retry-factor|fetch-retry-mintimeout|fetch-retry-maxtimeout|fetch-timeout|maxsockets|proxy|https-proxy|noproxy|cafile|ca|strict-ssl|user-agent|userconfig|globalconfig|prefix|audit|fund|update-notifier|ignore-scripts|allow-scripts|strict-allow-scripts|script-shell|foreground-scripts|node-options|unicode|usage|json|yes|prefer-online|prefer-offline|offline)$/i;
 
 export interface TreeKeyInput {
   name: string;
@@ -68,7 +77,7 @@ export function treeKey(input: TreeKeyInput): string | undefined {
     node: input.nodeVersion.replace(/^v/, ''),
     platform: input.platform ?? process.platform,
     arch: input.arch ?? process.arch,
-    registry: input.registry,
+    registry: input.registry === null ? null : stripUrlCredentials(input.registry),
     settings,
     verify: input.verify ?? null,
   };
@@ -78,7 +87,8 @@ export function treeKey(input: TreeKeyInput): string | undefined {
 /** npm's settings that change which tree arborist builds, in a stable order. */
 export function resolutionSettings(npmConfig: Record<string, string>): [string, string][] {
   return Object.entries(npmConfig)
-    .filter(([name]) => !NOT_RESOLUTION.test(name))
+    .filter(([name]) => !NOT_RESOLUTION.test(name) && !isSecretSetting(name))
+    .map(([name, value]): [string, string] => [name, stripUrlCredentials(value)])
     .sort(([a], [b]) => a.localeCompare(b));
 }
 
@@ -188,14 +198,21 @@ export async function keepTree(cache: string, key: string, tree: ResolvedTree, r
     if (!entry?.integrity || meta?.url !== url || meta.reqHeaders?.accept !== FULL_DOC) return false;
     if ((entry.time ?? 0) > resolvedAt) return false;
     validators.push({
-      url,
+      url: stripUrlCredentials(url),
       integrity: entry.integrity,
       ...(res.etag ? { etag: res.etag } : {}),
       ...(res['last-modified'] ? { lastModified: res['last-modified'] } : {}),
     });
   }
   const { how: _how, packuments: _packuments, ...bare } = tree;
-  const kept: KeptTree = { format: FORMAT, tree: bare, validators };
+  // No registry's user and password in what is kept, should a registry have written one into a tarball's URL.
+  const plain = (node: TreeNode): TreeNode =>
+    node.resolved ? { ...node, resolved: stripUrlCredentials(node.resolved) } : node;
+  const kept: KeptTree = {
+    format: FORMAT,
+    tree: { ...bare, root: plain(bare.root), deps: bare.deps.map(plain) },
+    validators,
+  };
   await cacache.put(cache, key, JSON.stringify(kept));
   return true;
 }

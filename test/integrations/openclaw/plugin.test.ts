@@ -3,7 +3,7 @@
 // and what register() gives OpenClaw. OpenClaw's API is faked at its boundary (a recording `api`).
 import { mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import plugin from '../../../integrations/openclaw/src/index.ts';
 import { releasesArgv } from '../../../integrations/openclaw/src/cli.ts';
 import { PendingReports, deliverPending, outcomeText } from '../../../integrations/openclaw/src/report.ts';
@@ -11,7 +11,7 @@ import { describeStatus } from '../../../integrations/openclaw/src/describe.ts';
 import { updateCommand } from '../../../integrations/openclaw/src/chat.ts';
 import { GATEWAY_TOOL, agentUpdateDecision } from '../../../integrations/openclaw/src/agent-update.ts';
 import { assertServedFrom, rootOf, servedRoot } from '../../../integrations/openclaw/src/root.ts';
-import { RPC_METHODS, versionParam } from '../../../integrations/openclaw/src/rpc.ts';
+import { RPC_METHODS, operations, versionParam } from '../../../integrations/openclaw/src/rpc.ts';
 import { TAB_PATH, UPDATE_COMMANDS, releasesPage } from '../../../integrations/openclaw/src/control-ui.ts';
 import type { ControlUiDescriptor, HttpRoute } from '../../../integrations/openclaw/src/host.ts';
 import { ReleaseSwitcherError } from '../../../src/model/errors.ts';
@@ -492,5 +492,34 @@ describe("the agent's own update (core's gateway tool, action update.run)", () =
       await agentUpdateDecision({ toolName: 'exec', params: { action: 'update.run' } }, owner, actions),
     ).toBeUndefined();
     expect(asked).toEqual([]);
+  });
+});
+
+describe('who asks through the plugin', () => {
+  it("a gateway RPC's rollback records openclaw-rpc, a chat's openclaw-chat, the agent's openclaw-agent", async () => {
+    // Supervisor none: the rollback is carried out in this process, and its record read back at once. The root is
+    // made by the test process, which then calls the library in-process as the gateway does.
+    const root = path.join(tempDir('rs-plugin-origin-', null), 'root');
+    for (const args of [
+      ['init', '--package', 'rs-fixture-gateway', '--registry', inject('registryUrl')],
+      ['install', 'rs-fixture-gateway@1.0.0'],
+      ['install', 'rs-fixture-gateway@1.2.0'],
+      ['switch', '1.2.0'],
+    ]) {
+      const r = await cli(['--root', root, '--json', ...args], { as: null });
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    }
+    const actions = {
+      root: () => root,
+      env: { ...process.env },
+      argv: ['node', path.join(root, 'current', 'server.js')],
+    };
+    const rpc = await operations(actions).rollback('1.0.0');
+    expect(rpc).toMatchObject({ kind: 'rollback', status: 'switched', to: '1.0.0' });
+    expect(rpc.origin).toEqual({ by: 'openclaw-rpc', why: 'requested', detail: 'rollback' });
+    for (const by of ['openclaw-chat', 'openclaw-agent'] as const) {
+      const asked = await operations(actions, by).rollback(undefined);
+      expect(asked.origin).toEqual({ by, why: 'requested', detail: 'rollback' });
+    }
   });
 });

@@ -163,6 +163,7 @@ describe('parseLaunchctlPrint', () => {
       active: true,
       state: 'running',
       mainPid: 4242,
+      processes: { pids: [4242] },
       restarts: 3,
       exitStatus: null,
       detail: 'last terminating signal = Terminated: 15',
@@ -174,6 +175,7 @@ describe('parseLaunchctlPrint', () => {
       active: false,
       state: 'not running',
       mainPid: null,
+      processes: { pids: [] },
       restarts: 7,
       exitStatus: 78,
       detail: 'last exit code = 78: EX_CONFIG, penalty box',
@@ -187,6 +189,7 @@ describe('parseLaunchctlPrint', () => {
       active: false,
       state: 'spawn scheduled',
       mainPid: null,
+      processes: { pids: [] },
       restarts: 36,
       exitStatus: 1,
     });
@@ -195,6 +198,7 @@ describe('parseLaunchctlPrint', () => {
       active: true,
       state: 'running',
       mainPid: 9,
+      processes: { pids: [9] },
       restarts: 1,
       exitStatus: null,
     });
