@@ -18,6 +18,7 @@ export const UNIT = [
   'test/bench/store-cases.test.ts',
   'test/cli/conventions.test.ts',
   'test/cli/init-secret-args.test.ts',
+  'test/cli/npmrc.test.ts',
   'test/cli/startup-imports.test.ts',
   'test/docs.test.ts',
   'test/doctor/deep.test.ts',
@@ -31,6 +32,7 @@ export const UNIT = [
   'test/platform/rotate-log.test.ts',
   'test/platform/run-as.test.ts',
   'test/platform/subprocess.test.ts',
+  'test/platform/trust-rules.test.ts',
   'test/service/caller.test.ts',
   'test/service/finalize.test.ts',
   'test/service/health.test.ts',
@@ -78,6 +80,7 @@ export const UNIT = [
   'test/transaction/machine.test.ts',
   'test/transaction/plan-resume.test.ts',
   'test/transaction/record-owner.test.ts',
+  'test/verbs/fleet-trust.test.ts',
   'test/verbs/follow.test.ts',
   'test/verbs/openclaw-plugin.test.ts',
 ];

@@ -64,7 +64,7 @@ function detailOf(o: RootOutcome): string {
 function humanOf(
   across: AcrossRootsResult,
   humans: Map<string, string>,
-  unreadableFiles: Array<{ file: string; message: string }>,
+  unreadableFiles: Array<{ file: string; message: string; hint?: string }>,
 ): string {
   if (across.roots.length === 0)
     return 'no roots listed: release-switcher init records each root it makes (docs/fleet.md)';
@@ -75,12 +75,12 @@ function humanOf(
       return `== ${o.root} ==\n${body.trimEnd()}`;
     });
   const rows = across.roots.map((o) => [o.root, o.status, String(o.exitCode), detailOf(o)]);
-  const ran = across.roots.filter((o) => !['not_run', 'skipped', 'missing'].includes(o.status)).length;
+  const ran = across.roots.filter((o) => !['not_run', 'skipped', 'missing', 'untrusted'].includes(o.status)).length;
   const notRun = across.roots.filter((o) => o.status === 'not_run').length;
   const summary = [
     `${ran} of ${across.roots.length} roots run, ${across.failures} failed`,
     ...(across.stopped ? [`stopped: ${notRun} not run (--max-failures ${across.maxFailures})`] : []),
-    ...unreadableFiles.map((f) => `list not read: ${f.file}: ${f.message}`),
+    ...unreadableFiles.map((f) => `list not read: ${f.file}: ${f.message}${f.hint ? `\nhint: ${f.hint}` : ''}`),
   ].join('\n');
   return [...blocks, table(['ROOT', 'STATUS', 'EXIT', 'DETAIL'], rows), summary].join('\n\n');
 }

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileTrustError } from '../store/root-trust.js';
 
 export function parseNpmrc(text: string, env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
@@ -26,12 +27,24 @@ function readIfExists(file: string): string {
   }
 }
 
-export function readNpmConfig(env: NodeJS.ProcessEnv, cwd: string): Record<string, string> {
+/**
+ * Root reads no setting another account could have written: not the `.npmrc` of the folder it was started in (an
+ * account's, often: npm -g itself never reads a project's .npmrc for a global install, which is what root does here),
+ * nor a user config file that is not root's alone (a HOME kept by `sudo -E` or `su`: the file or a folder above it
+ * writable or owned by another account). Its registry, token and scripts settings would decide what runs as root.
+ */
+export function readNpmConfig(
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  uid = process.getuid?.() ?? -1,
+): Record<string, string> {
   const userconfig =
     env.npm_config_userconfig ?? env.NPM_CONFIG_USERCONFIG ?? path.join(env.HOME ?? os.homedir(), '.npmrc');
+  const asRoot = uid === 0;
+  const project = path.join(cwd, '.npmrc');
   const config: Record<string, string> = {
-    ...parseNpmrc(readIfExists(userconfig), env),
-    ...parseNpmrc(readIfExists(path.join(cwd, '.npmrc')), env),
+    ...(asRoot && fileTrustError(path.resolve(cwd, userconfig), 0) ? {} : parseNpmrc(readIfExists(userconfig), env)),
+    ...(asRoot ? {} : parseNpmrc(readIfExists(project), env)),
   };
   // As npm reads them (@npmcli/config loadEnv): empty ones are unset; a registry's own setting (`//host/:_authToken`)
   // keeps its name as it is, where any other has its case folded and `_` made `-` (but a leading one: `_auth`).

@@ -55,6 +55,35 @@ export function ownerName(file: string): string | undefined {
   return accountName(uid) ?? `uid ${uid}`;
 }
 
+/**
+ * The uids of every account in group `gid`: those whose primary group it is (/etc/passwd) and its listed members
+ * (/etc/group); names it lists that are no account here are returned as -1 (someone unknown).
+ */
+export function groupMemberUids(gid: number): number[] {
+  const uids = new Set<number>();
+  let passwd = '';
+  let groups = '';
+  try {
+    passwd = readFileSync('/etc/passwd', 'utf8');
+    groups = readFileSync('/etc/group', 'utf8');
+  } catch {
+    return [-1]; // nothing to tell who is in it: somebody unknown may be
+  }
+  const byName = new Map<string, number>();
+  for (const line of passwd.split('\n')) {
+    const account = parse(line);
+    if (!account) continue;
+    byName.set(account.name, account.uid);
+    if (account.gid === gid) uids.add(account.uid);
+  }
+  for (const line of groups.split('\n')) {
+    const [, , id, members] = line.split(':');
+    if (id === undefined || Number(id) !== gid || !members) continue;
+    for (const name of members.split(',').filter(Boolean)) uids.add(byName.get(name) ?? -1);
+  }
+  return [...uids];
+}
+
 /** The account this process runs as. */
 export function currentAccount(): AccountInfo {
   const uid = process.getuid?.() ?? 0;

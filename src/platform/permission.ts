@@ -60,6 +60,10 @@ export function asPermissionDenied(error: unknown, what: string, fallbackPath?: 
 
 function hintFor(me: { name: string; uid: number }, where: OwnerInfo | undefined): string {
   if (!where) return `Run release-switcher as the account that owns the root, or give ${me.name} access to it.`;
+  if (where.uid === 0 && me.uid !== 0 && ownedBy(path.dirname(where.path), me.uid))
+    // Root's file in a folder of this account's: root acted on the account's root. Running as root again would only
+    // leave more; root gives them back instead.
+    return `${where.path} is root's, in a folder of ${me.name}'s: root acted on ${me.name}'s root. Give root's files there back: sudo release-switcher --root <the root> doctor --fix, then run release-switcher as ${me.name} again.`;
   // Never hand root's files to another account: what root keeps (a unit folder, a root root acts on) may run as root.
   if (where.uid === 0) return `Run it as root (sudo release-switcher …); ${where.path} is root's.`;
   if (where.uid !== me.uid)
@@ -72,6 +76,14 @@ interface OwnerInfo {
   owner: string;
   uid: number;
   mode: string;
+}
+
+function ownedBy(dir: string, uid: number): boolean {
+  try {
+    return lstatSync(dir).uid === uid;
+  } catch {
+    return false;
+  }
 }
 
 /** The owner and mode of `file`, or of its nearest existing parent. */

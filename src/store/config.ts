@@ -5,6 +5,7 @@ import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
 import { asPermissionDenied } from '../platform/permission.js';
 import { validateConfigShape } from './config-shape.js';
 import { LAYOUT_VERSION, layoutOf } from './layout.js';
+import { type RootPurpose, assertRootTrusted } from './root-trust.js';
 import { type SchemaProblem, schemaProblems } from './schema-problems.js';
 
 export const SUPERVISORS = ['systemd', 'systemd-system', 'launchd', 'pm2', 'none'] as const;
@@ -193,9 +194,11 @@ function assertConfigShape(config: Config, source: string): void {
 
 /**
  * A root's settings (config.json), validated, with registry credentials put back from their 0600 side file.
- * NOT_INITIALIZED when the root has none, INVALID_CONFIG when it is not valid.
+ * NOT_INITIALIZED when the root has none, INVALID_CONFIG when it is not valid. Read only from a root this account may
+ * trust for `purpose` (store/root-trust.ts): else PERMISSION_DENIED, before anything of it is read.
  */
-export async function readConfig(root: string): Promise<Config> {
+export async function readConfig(root: string, purpose: RootPurpose = 'read'): Promise<Config> {
+  assertRootTrusted(root, purpose);
   const file = layoutOf(root).config;
   let raw: unknown;
   try {
@@ -218,13 +221,13 @@ export async function readConfig(root: string): Promise<Config> {
 }
 
 /** Read the config when the root has one. */
-export async function readConfigIfExists(root: string): Promise<Config | undefined> {
+export async function readConfigIfExists(root: string, purpose: RootPurpose = 'read'): Promise<Config | undefined> {
   try {
     await fs.access(layoutOf(root).config);
   } catch {
     return undefined;
   }
-  return readConfig(root);
+  return readConfig(root, purpose);
 }
 
 /**

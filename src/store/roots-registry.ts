@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { writeFileAtomic } from '../platform/fs.js';
+import type { PathIdentity } from '../platform/trust-rules.js';
 import { withLock } from './lock.js';
 
 export const ROOTS_FILE_VERSION = 1;
@@ -23,6 +24,11 @@ export interface RootEntry {
   package: string;
   /** When `init` first recorded it (ISO-8601). */
   addedAt: string;
+  /**
+   * The folder that was listed: its device, inode and owner (`init` records it; an entry of an older release-switcher
+   * has none until its first trusted use). `--all` runs a root only while it is still this folder.
+   */
+  identity?: PathIdentity;
 }
 
 export interface RootsFile {
@@ -82,9 +88,21 @@ function parse(text: string): RootsFile | undefined {
       typeof e?.root === 'string' &&
       path.isAbsolute(e.root) &&
       typeof e.package === 'string' &&
-      typeof e.addedAt === 'string',
+      typeof e.addedAt === 'string' &&
+      (e.identity === undefined || isIdentity(e.identity)),
   );
   return entries.length === file.roots.length ? { version: ROOTS_FILE_VERSION, roots: entries } : undefined;
+}
+
+function isIdentity(value: unknown): value is PathIdentity {
+  const id = value as Partial<PathIdentity> | null;
+  return (
+    typeof id?.dev === 'string' &&
+    /^\d+$/.test(id.dev) &&
+    typeof id.ino === 'string' &&
+    /^\d+$/.test(id.ino) &&
+    Number.isInteger(id.uid)
+  );
 }
 
 /**
@@ -100,12 +118,28 @@ async function rewrite(file: string, change: (roots: RootEntry[]) => RootEntry[]
   });
 }
 
-/** Record `entry` (a root already listed keeps its place and `addedAt`; its package is updated). */
+/**
+ * Record `entry` (a root already listed keeps its place and `addedAt`; its package is updated, and its identity: an
+ * init is its owner saying this folder is the root).
+ */
 export async function recordRoot(file: string, entry: RootEntry): Promise<void> {
+  const update = (r: RootEntry): RootEntry => ({
+    ...r,
+    package: entry.package,
+    ...(entry.identity ? { identity: entry.identity } : {}),
+  });
   await rewrite(file, (roots) =>
     roots.some((r) => r.root === entry.root)
-      ? roots.map((r) => (r.root === entry.root ? { ...r, package: entry.package } : r))
+      ? roots.map((r) => (r.root === entry.root ? update(r) : r))
       : [...roots, entry],
+  );
+}
+
+/** Give entries listed without an identity (an older release-switcher's) the one found at their first trusted use. */
+export async function recordIdentities(file: string, found: ReadonlyMap<string, PathIdentity>): Promise<void> {
+  if (found.size === 0) return;
+  await rewrite(file, (roots) =>
+    roots.map((r) => (r.identity === undefined && found.has(r.root) ? { ...r, identity: found.get(r.root)! } : r)),
   );
 }
 

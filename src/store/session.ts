@@ -4,6 +4,7 @@
  * transaction/mutate.ts.
  */
 import { type Config, type SignaturePolicy, readConfig } from './config.js';
+import type { RootPurpose } from './root-trust.js';
 import type { Journal } from './journal.js';
 import { type Layout, layoutOf } from './layout.js';
 import { type ResolvedRuntime, type Runtime, resolveRuntime } from '../model/runtime.js';
@@ -25,9 +26,10 @@ export interface JournalSession extends Session {
   journal: Journal;
 }
 
-export async function openSession(options: RootOptions): Promise<Session> {
+/** The root's session; `mutate` for a command that changes it (its owner only: store/root-trust.ts). */
+export async function openSession(options: RootOptions, purpose: RootPurpose = 'read'): Promise<Session> {
   const layout = layoutOf(options.root);
-  return { layout, config: await readConfig(layout.root), runtime: resolveRuntime(options) };
+  return { layout, config: await readConfig(layout.root, purpose), runtime: resolveRuntime(options) };
 }
 
 /** The session with one call's registry-signature policy (`install`/`update --verify-signatures`), when it gives one. */

@@ -26,7 +26,7 @@ export async function mutate<T>(
   mutateOptions: MutateOptions = {},
 ): Promise<T> {
   const { overStaging = false, ...recoverOptions } = mutateOptions;
-  const session = await openSession(options);
+  const session = await openSession(options, 'mutate');
   const { layout, runtime } = session;
   await prepareReleasesDir(layout, session.config);
   await makePrivateDir(layout.staging);

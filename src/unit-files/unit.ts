@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { defaultEnv } from '../model/runtime.js';
 import { type Config, readConfig } from '../store/config.js';
+import { assertUnitForOwner } from './owner-unit.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { currentAccount } from '../platform/accounts.js';
 import { pathExists, readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
@@ -377,7 +378,8 @@ async function planPlist(request: PlistRequest): Promise<Planned> {
 
 /** The text `unit` prints, or with `install` writes: a systemd drop-in or unit, or a launchd plist. */
 export async function unit(options: UnitOptions): Promise<UnitResult> {
-  const config = await readConfig(options.root);
+  const config = await readConfig(options.root, 'unit');
+  await assertUnitForOwner(options.root, config, options.env ?? defaultEnv());
   const root = layoutOf(options.root).root;
   const entryGiven = options.entry !== undefined;
   const service: ServiceOptions = { ...options, entry: options.entry ?? '', entryGiven };

@@ -73,7 +73,8 @@ export async function bootCheck(options: BootCheckOptions): Promise<BootCheckRes
   // what root does (the unit's `+` line was written for a root of root's; it may have been handed to the account since).
   const untrusted = asRoot ? untrustedRoot(layout) : undefined;
   if (untrusted) return { version: null, action: 'refused', tries: 0, detail: `not acting as root: ${untrusted}` };
-  const config = await readConfig(layout.root); // a root that is not one is an error worth seeing in the unit's log
+  // A root that is not one is an error worth seeing in the unit's log; one that is not the caller's own is not touched.
+  const config = await readConfig(layout.root, 'mutate');
   const version = await readLinkVersion(layout, 'current');
   const state = await readState(layout.root);
   if (!version) return { version, action: 'none', tries: 0 };

@@ -5,62 +5,17 @@
  * rollout (`update`, `rollback`) the canary goes first, and the run stops at the canary's failure or at the
  * `maxFailures`-th failure.
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
-import { ExitCode, ReleaseSwitcherError, errnoOf, isReleaseSwitcherError, worstExitCode } from '../model/errors.js';
-import { defaultEnv } from '../model/runtime.js';
-import { type RootsFiles, forgetRootsIn, readRootsFile, rootsFileFor, rootsFilesOf } from '../store/roots-registry.js';
+import { ExitCode, ReleaseSwitcherError, isReleaseSwitcherError, worstExitCode } from '../model/errors.js';
+import { type RegisteredRoot, type RootsOptions, filesOf, registeredRoots } from '../store/listed-roots.js';
+import { forgetRootsIn, rootsFileFor } from '../store/roots-registry.js';
 
-export interface RootsOptions {
-  /** Where the two lists live. @default from `env`: this account's under XDG_STATE_HOME, the host's under /var/lib */
-  files?: RootsFiles;
-  /** The environment the lists' places are read from. @default process.env */
-  env?: NodeJS.ProcessEnv;
-}
-
-export interface RegisteredRoot {
-  root: string;
-  package: string;
-  /** The list that names it (the first, when both do). */
-  file: string;
-  /** `ready`: its config.json is there and readable; `missing`: no root there any more; `unreadable`: not ours to read. */
-  state: 'ready' | 'missing' | 'unreadable';
-}
-
-export interface RegisteredRoots {
-  roots: RegisteredRoot[];
-  /** A list that could not be read (the root is not told of it otherwise). */
-  unreadableFiles: Array<{ file: string; message: string }>;
-}
-
-const filesOf = (options: RootsOptions): RootsFiles => options.files ?? rootsFilesOf(options.env ?? defaultEnv());
-
-/** The roots this account's list and the host's list name, own first, each once, with whether each can be run. */
-export async function registeredRoots(options: RootsOptions = {}): Promise<RegisteredRoots> {
-  const files = filesOf(options);
-  const roots: RegisteredRoot[] = [];
-  const unreadableFiles: RegisteredRoots['unreadableFiles'] = [];
-  for (const file of [...new Set([files.own, files.system])]) {
-    const entries = await readRootsFile(file).catch((error: unknown) => {
-      unreadableFiles.push({ file, message: (error as Error).message });
-      return [];
-    });
-    for (const entry of entries) {
-      if (roots.some((r) => r.root === entry.root)) continue;
-      roots.push({ root: entry.root, package: entry.package, file, state: await stateOf(entry.root) });
-    }
-  }
-  return { roots, unreadableFiles };
-}
-
-async function stateOf(root: string): Promise<RegisteredRoot['state']> {
-  try {
-    await fs.access(path.join(root, 'config.json'), fs.constants.R_OK);
-    return 'ready';
-  } catch (error) {
-    return errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR' ? 'missing' : 'unreadable';
-  }
-}
+export {
+  type RegisteredRoot,
+  type RegisteredRoots,
+  type RootsOptions,
+  registeredRoots,
+} from '../store/listed-roots.js';
 
 export interface ForgetOptions extends RootsOptions {
   /** Roots to take off the lists. @default none */
@@ -94,8 +49,9 @@ export interface RootOutcome {
   root: string;
   /**
    * The transaction's status when the command ran one; else `ok`, `failed`, `busy` (its lock was held: a failure),
-   * `missing` (listed, gone: exit 1), `skipped` (not readable by this account: not run, exit 0) or `not_run` (the
-   * rollout stopped before it).
+   * `missing` (listed, gone: exit 1), `untrusted` (not the folder listed, or another account's to write or replace:
+   * never run, exit 1), `skipped` (not readable by this account: not run, exit 0) or `not_run` (the rollout stopped
+   * before it).
    */
   status: string;
   exitCode: number;
@@ -190,6 +146,15 @@ function ordered(roots: RegisteredRoot[], canary: string | undefined): Registere
 }
 
 function notRunnable(entry: RegisteredRoot): RootOutcome {
+  if (entry.state === 'untrusted')
+    return {
+      root: entry.root,
+      status: 'untrusted',
+      exitCode: ExitCode.failed,
+      code: entry.refusal?.code ?? 'PERMISSION_DENIED',
+      message: entry.refusal?.message ?? `${entry.root} is not trusted.`,
+      ...(entry.refusal?.hint ? { hint: entry.refusal.hint } : {}),
+    };
   if (entry.state === 'missing')
     return {
       root: entry.root,

@@ -19,6 +19,7 @@ import { withPreset } from '../store/presets.js';
 import { systemctl } from '../service/systemctl.js';
 import { type CheckpointCoverage, describeCheckpoint } from '../snapshot/coverage.js';
 import { recordRoot, rootsFileFor, rootsFilesOf } from '../store/roots-registry.js';
+import { assertRootTrusted, fileTrustError, rootIdentity } from '../store/root-trust.js';
 
 export interface InitOptions {
   root: string;
@@ -61,16 +62,29 @@ export async function init(options: InitOptions): Promise<InitResult> {
   const file = options.rootsFile === undefined ? rootsFileFor(rootsFilesOf(hostOf(options).env)) : options.rootsFile;
   if (file === null) return result;
   // The root is made: a list we cannot write is said, not a failed init.
-  const entry = { root: result.root, package: result.config.package, addedAt: new Date().toISOString() };
-  const error = await recordRoot(file, entry).then(
-    () => undefined,
-    (e: unknown) => (e as Error).message,
-  );
+  // The folder as it is now: --all trusts the listed path only while it is still this folder (store/root-trust.ts).
+  const identity = rootIdentity(result.root);
+  const entry = {
+    root: result.root,
+    package: result.config.package,
+    addedAt: new Date().toISOString(),
+    ...(identity ? { identity } : {}),
+  };
+  // A list another account could write (a HOME kept by `sudo -E`) is neither trusted nor written by root.
+  const distrusted = fileTrustError(file);
+  const error = distrusted
+    ? `${distrusted.message} ${distrusted.hint ?? ''}`.trim()
+    : await recordRoot(file, entry).then(
+        () => undefined,
+        (e: unknown) => (e as Error).message,
+      );
   return { ...result, registered: { file, ...(error ? { error } : {}) } };
 }
 
 async function initLocked(options: InitOptions): Promise<InitResult> {
   const layout = layoutOf(options.root);
+  // Before anything is made: a root of another account's, or under a folder another account may write, is refused.
+  assertRootTrusted(layout.root, 'mutate');
   await fs.mkdir(layout.root, { recursive: true });
   return withLock(layout.root, { command: 'init', waitSeconds: options.waitSeconds }, async () => {
     const existing = await readConfigIfExists(layout.root);

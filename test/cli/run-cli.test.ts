@@ -2,6 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run.ts';
 import { fixtureRoot, rs } from '../support/cli.ts';
+import { runThisFileAsRoot } from '../support/accounts.ts';
+
+runThisFileAsRoot('it runs the CLI in this process (as root) on roots it made: root acts only on roots of its own');
 
 function capture() {
   let out = '';

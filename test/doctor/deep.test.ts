@@ -14,7 +14,7 @@ import { stageReleaseForTest } from '../support/sealed.ts';
 
 describe('doctor manifests: fast and --deep', () => {
   it('passes an intact release either way, says how it checked, and fails a tampered one either way', async () => {
-    const root = join(tempDir(), 'root');
+    const root = join(tempDir('rs-test-', null), 'root'); // root's own: the library runs here as the test process
     await init({ root, settings: { package: 'app', supervisor: 'none' } });
     const layout = layoutOf(root);
     await stageReleaseForTest(layout, '1.0.0', { 'package.json': '{}', 'index.js': 'console.log(1)\n' });

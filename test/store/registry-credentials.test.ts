@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { readConfig } from '../../src/store/config.ts';
 import { cli, tempDir } from '../support/cli.ts';
+import { runThisFileAsRoot } from '../support/accounts.ts';
+
+runThisFileAsRoot('it reads the config in this process (as root): root reads only roots of its own');
 
 const SECRET = 's3cret-Pa55';
 

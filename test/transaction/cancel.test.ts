@@ -9,6 +9,11 @@ import { mutate } from '../../src/transaction/mutate.ts';
 import { templateRoot } from '../support/cli.ts';
 import { linkOf, readState } from '../support/root.ts';
 import { FakeSupervisor } from './fake-supervisor.ts';
+import { runThisFileAsRoot } from '../support/accounts.ts';
+
+runThisFileAsRoot(
+  'it drives transactions in this process (as root) on roots it made: root acts only on roots of its own',
+);
 
 /** 1.0.0 current, 1.2.0 installed. */
 const freshRoot = templateRoot(['1.0.0', '1.2.0']);

@@ -17,6 +17,11 @@ import {
   fakeSupervision,
   switchThrough,
 } from './fake-supervisor.ts';
+import { runThisFileAsRoot } from '../support/accounts.ts';
+
+runThisFileAsRoot(
+  'it drives transactions in this process (as root) on roots it made: root acts only on roots of its own',
+);
 
 /** 1.0.0 current, 1.2.0 installed. */
 const freshRoot = templateRoot(['1.0.0', '1.2.0']);

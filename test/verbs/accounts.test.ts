@@ -15,7 +15,7 @@ import {
   normalAccount,
   serviceAccount,
 } from '../support/accounts.ts';
-import { type CliResult, cli } from '../support/cli.ts';
+import { type CliResult, cli, tempDir } from '../support/cli.ts';
 import { linkOf, releaseDirs, stagingEntries } from '../support/root.ts';
 import { describeWhere } from '../support/skip.ts';
 
@@ -89,22 +89,28 @@ describeWhere(canUseAccounts(), 'as the account it serves', () => {
   });
 
   it('an account that may not read a root gets PERMISSION_DENIED naming the path, the account and the owner', async () => {
-    // Root's own root, as `sudo release-switcher init` leaves it; the normal account then tries to use it.
-    const dir = ownFolder(user);
+    // Root's own root, as `sudo release-switcher init` leaves it (in a folder of root's: root refuses one in a folder
+    // another account may change); the normal account then tries to use it.
+    const dir = tempDir('rs-account-', null);
     const root = join(dir, 'root');
     chmodSync(dir, 0o755);
     const made = await cli(['--root', root, '--json', 'init', '--package', PKG, '--registry', inject('registryUrl')], {
       as: null, // root
     });
     ok(made);
-    for (const args of [['status'], ['install', `${PKG}@1.0.0`], ['boot-check']]) {
-      const r = await as(user)(root, args);
+    // Reading: the file it may not read. Changing: refused before anything is read, the root being root's (one owner).
+    for (const [args, path] of [
+      [['status'], join(root, 'config.json')],
+      [['install', `${PKG}@1.0.0`], root],
+      [['boot-check'], root],
+    ] as const) {
+      const r = await as(user)(root, [...args]);
       expect(r.exitCode, `${args[0]}: ${r.stdout}${r.stderr}`).toBe(1);
       expect(r.json.error).toMatchObject({
         code: 'PERMISSION_DENIED',
-        details: { account: user.name, uid: user.uid, owner: 'root', path: join(root, 'config.json') },
+        details: { account: user.name, uid: user.uid, owner: 'root', path },
       });
-      expect(r.json.error.message).toContain(join(root, 'config.json'));
+      expect(r.json.error.message).toContain(path);
       expect(r.json.error.hint).toMatch(/sudo release-switcher/);
     }
     expect(existsSync(join(root, 'releases'))).toBe(true);
@@ -113,7 +119,7 @@ describeWhere(canUseAccounts(), 'as the account it serves', () => {
 
   it('root acting for a service account (as root): releases readable by that account, the rest of the root not', async () => {
     const service = serviceAccount();
-    const dir = ownFolder(user);
+    const dir = tempDir('rs-account-', null); // root's: root refuses a root in a folder another account may change
     chmodSync(dir, 0o755); // a root's parent the service's account may pass (doctor says so when it may not)
     const root = join(dir, 'root');
     const init = ['init', '--package', PKG, '--registry', inject('registryUrl'), '--service-user', service.name];

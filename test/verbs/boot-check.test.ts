@@ -12,6 +12,11 @@ import type { CommandRunner } from '../../src/service/supervisors/types.ts';
 import { takeSnapshot } from '../../src/snapshot/snapshot.ts';
 import { tempDir, templateRoot } from '../support/cli.ts';
 import { linkOf, readState, unfreeze } from '../support/root.ts';
+import { runThisFileAsRoot } from '../support/accounts.ts';
+
+runThisFileAsRoot(
+  'it runs the boot-check in this process (as root) on roots it made: root acts only on roots of its own',
+);
 
 const freshRoot = templateRoot(['1.0.0', '1.1.0']);
 

@@ -17,6 +17,11 @@ import type { ControlUiDescriptor, HttpRoute } from '../../../integrations/openc
 import { ReleaseSwitcherError } from '../../../src/model/errors.ts';
 import { cli, tempDir } from '../../support/cli.ts';
 import { updateTransaction } from '../../support/transactions.ts';
+import { runThisFileAsRoot } from '../../support/accounts.ts';
+
+runThisFileAsRoot(
+  'the plugin runs the CLI in this process (as root) on roots it made: root acts only on roots of its own',
+);
 
 /** A root with config.json for the package `openclaw`, and an openclaw package folder outside it. */
 async function openclawRoot() {
