@@ -6,6 +6,7 @@
  * and they go as that registry's `//host/path/:_auth`, the setting npm itself reads for basic auth, which npm sends
  * as the same `Authorization` header and never stores.
  */
+import { ReleaseSwitcherError } from '../model/errors.js';
 
 /** `value` without the user and password of its URL; anything that is not a URL, or has none, as it is. */
 export function stripUrlCredentials(value: string): string {
@@ -58,5 +59,24 @@ export function credentialsAsAuth<T extends Record<string, unknown>>(options: T)
 export function isSecretSetting(name: string): boolean {
   return /(^|:)(_auth|_authtoken|_password|username|email|certfile|keyfile|cert|key|otp)$|token|password|secret/i.test(
     name,
+  );
+}
+
+/**
+ * A package spec that is a URL with a user or password in it (`https://ada:pw@host/app.tgz`) is refused before anything
+ * records it: the spec is what a command's lock record, its transaction, the release's source, npm's cache index and a
+ * runner's command line carry. npm takes the same credentials as that host's setting, which it never writes down.
+ */
+export function refuseSpecCredentials(spec: string): void {
+  const trimmed = spec.trim();
+  if (!hasUrlCredentials(trimmed)) return;
+  const shown = stripUrlCredentials(trimmed);
+  const dart = nerfDart(shown);
+  throw new ReleaseSwitcherError(
+    'INVALID_SPEC',
+    `Cannot use "${shown}" with a user or password in its URL: it would be written into npm's cache, the release's record and the transaction's.`,
+    {
+      hint: `Give npm the credentials for ${dart} instead (npm config set "${dart}:_auth" "$(printf %s USER:PASSWORD | base64)", or "${dart}:_authToken"), then use the URL without them.`,
+    },
   );
 }

@@ -22,7 +22,7 @@ import {
 } from '../model/errors.js';
 import { pathExists } from '../platform/fs.js';
 import { makeNpmCachePrivate } from '../platform/npm-cache.js';
-import { credentialsAsAuth } from '../platform/npm-credentials.js';
+import { credentialsAsAuth, refuseSpecCredentials } from '../platform/npm-credentials.js';
 import type { ResolvedRuntime } from '../model/runtime.js';
 import { checkResolvedVersion } from './version-check.js';
 import {
@@ -78,6 +78,7 @@ export async function fetchPackument(
 export function normalizeSpec(spec: string, config: Config): string {
   const trimmed = spec.trim();
   if (trimmed === '') throw invalidSpec(spec, 'it is empty');
+  refuseSpecCredentials(trimmed);
   // The bare name: config.json's channel's tag (an update without a version follows the whole rule: transaction/channel.ts).
   if (trimmed === config.package) return `${config.package}@${channelTag(config.channel ?? 'stable')}`;
   if (semver.valid(trimmed) || (semver.validRange(trimmed) && /^[\d^~<>=*xX| .-]/.test(trimmed)))

@@ -6,6 +6,7 @@ import { readState } from '../store/journal.js';
 import { readLinkVersion } from '../store/links.js';
 import type { SignaturePolicy } from '../store/config.js';
 import { type RootOptions, openSession, withSignaturePolicy } from '../store/session.js';
+import { refuseSpecCredentials } from '../platform/npm-credentials.js';
 import { mutate } from '../transaction/mutate.js';
 
 export type { InstallResult };
@@ -81,6 +82,7 @@ async function tarballSize(resolved: string): Promise<number | null> {
 
 /** Stage and seal a release into releases/<version>. Never touches `current`. */
 export async function install(options: InstallOptions): Promise<InstallResult> {
+  refuseSpecCredentials(options.spec); // before the lock's record names the command
   return mutate(options, `install ${options.spec}`, (session) =>
     installLocked(withSignaturePolicy(session, options.verifySignatures), options.spec),
   );

@@ -1,4 +1,5 @@
 import type { Transaction } from '../model/state.js';
+import { refuseSpecCredentials } from '../platform/npm-credentials.js';
 import { type HandoffOptions, transact } from '../transaction/schedule.js';
 import { type RootOptions, openSession, withSignaturePolicy } from '../store/session.js';
 import type { SignaturePolicy } from '../store/config.js';
@@ -19,6 +20,7 @@ export interface UpdateOptions extends RootOptions, HandoffOptions {
 
 /** Install the release if needed, then switch to it (up_to_date when it already runs). */
 export async function update(options: UpdateOptions): Promise<Transaction> {
+  if (options.spec !== undefined) refuseSpecCredentials(options.spec); // before the transaction records the command
   let followed = options.followed;
   return transact(options, {
     kind: 'update',

@@ -13,6 +13,7 @@ import {
   hasUrlCredentials,
   isSecretSetting,
   nerfDart,
+  refuseSpecCredentials,
   stripUrlCredentials,
 } from '../../src/platform/npm-credentials.ts';
 import { resolutionSettings, treeKey } from '../../src/stage/resolve/tree-cache.ts';
@@ -27,6 +28,19 @@ describe('URL credentials', () => {
     expect(stripUrlCredentials('not a url')).toBe('not a url');
     expect(hasUrlCredentials('http://:pw@127.0.0.1:4873/')).toBe(true);
     expect(hasUrlCredentials('http://127.0.0.1:4873/')).toBe(false);
+  });
+
+  it('refuses a spec whose URL names a user or password, without repeating them; any other spec passes', () => {
+    expect(() => refuseSpecCredentials(' https://ada:pw@reg.example/app/-/app-1.0.0.tgz ')).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_SPEC',
+        message: expect.not.stringContaining('pw'),
+        hint: expect.stringContaining('//reg.example/app/-/:_auth'),
+      }),
+    );
+    expect(() => refuseSpecCredentials('https://:pw@reg.example/app.tgz')).toThrow(/with a user or password/);
+    for (const spec of ['https://reg.example/app.tgz', 'app@1.2.3', './app.tgz', 'latest'])
+      expect(() => refuseSpecCredentials(spec)).not.toThrow();
   });
 
   it('names a registry as npm does: host, port and folder, no protocol or credentials', () => {

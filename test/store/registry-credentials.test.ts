@@ -56,3 +56,25 @@ describe('a registry URL with credentials', () => {
     expect(readdirSync(root)).not.toContain('registry-auth.json');
   });
 });
+
+describe('a tarball URL with credentials', () => {
+  it('is refused before anything records it (INVALID_SPEC, exit 1): the message and the root hold no password, nothing staged or locked', async () => {
+    const root = join(tempDir('rs-root-'), 'root');
+    expect((await cli(['--root', root, '--json', 'init', '--package', 'rs-fixture-gateway'])).exitCode).toBe(0);
+    const before = filesUnder(root).sort();
+    const url = new URL('rs-fixture-gateway/-/rs-fixture-gateway-1.0.0.tgz', inject('registryUrl'));
+    url.username = 'ada';
+    url.password = SECRET;
+    for (const verb of ['install', 'update']) {
+      const r = await cli(['--root', root, '--json', verb, url.href]);
+      expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+      expect(JSON.parse(r.stdout).error).toMatchObject({
+        code: 'INVALID_SPEC',
+        hint: expect.stringContaining(`//${url.host}/rs-fixture-gateway/-/:_auth`),
+      });
+      expect(r.stdout + r.stderr).not.toContain(SECRET);
+      // Nothing recorded the command: no journal, no lock record, no staging, no release.
+      expect(filesUnder(root).sort()).toEqual(before);
+    }
+  });
+});
