@@ -34,6 +34,8 @@ export interface RegisteredRoot {
    * `untrusted`: not the folder that was listed, or one another account owns or may write or replace (never run).
    */
   state: 'ready' | 'missing' | 'unreadable' | 'untrusted';
+  /** Whether this account edits the list that names it (its own; the host's only for root): it can `forget` it. */
+  editable: boolean;
   /** Why it is untrusted: the path, its owner, the fix (`code` PERMISSION_DENIED). */
   refusal?: { code: string; message: string; hint?: string; details?: Record<string, unknown> };
 }
@@ -72,7 +74,7 @@ export async function registeredRoots(options: RootsOptions = {}): Promise<Regis
     for (const entry of entries) {
       if (roots.some((r) => r.root === entry.root)) continue;
       const verdict = await judgeListed(entry, file);
-      roots.push(verdict.root);
+      roots.push({ ...verdict.root, editable: writable.includes(file) });
       if (verdict.identity && entry.identity === undefined) found.set(entry.root, verdict.identity);
     }
     // Best effort: the list is rewritten under its lock; one this account may not write stays as it was.
@@ -84,7 +86,7 @@ export async function registeredRoots(options: RootsOptions = {}): Promise<Regis
 async function judgeListed(
   entry: RootEntry,
   file: string,
-): Promise<{ root: RegisteredRoot; identity?: PathIdentity | undefined }> {
+): Promise<{ root: Omit<RegisteredRoot, 'editable'>; identity?: PathIdentity | undefined }> {
   const base = { root: entry.root, package: entry.package, file };
   let verdict: ReturnType<typeof judgeRoot>;
   try {

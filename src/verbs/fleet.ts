@@ -155,6 +155,16 @@ function notRunnable(entry: RegisteredRoot): RootOutcome {
       message: entry.refusal?.message ?? `${entry.root} is not trusted.`,
       ...(entry.refusal?.hint ? { hint: entry.refusal.hint } : {}),
     };
+  // Gone, on a list only root edits (the host's, for a normal account): said, not a failure of this account's run.
+  if (entry.state === 'missing' && !entry.editable)
+    return {
+      root: entry.root,
+      status: 'missing',
+      exitCode: ExitCode.ok,
+      code: 'NOT_INITIALIZED',
+      message: `${entry.root} is listed in ${entry.file} but is no root any more; that list is not this account's to edit.`,
+      hint: `sudo release-switcher forget ${entry.root} (or sudo release-switcher forget --missing) takes it off the list.`,
+    };
   if (entry.state === 'missing')
     return {
       root: entry.root,

@@ -3,7 +3,7 @@
 // normal account (accounts.ts) where the suite runs as root. The roots have no supervisor and rehearse each candidate
 // before the flip (preflight), so a broken release is refused as a service's would be: this file's own two packages,
 // rs-fixture-fleet (1.1.0 good) and rs-fixture-fleet-bad (1.1.0 crashes on start), published here.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { defaultTestAccount } from '../support/accounts.ts';
@@ -173,6 +173,39 @@ describe('one host, many roots (--all)', () => {
     ]);
     expect((await other.run(['update', '--all', '--max-failures', '0'])).json.error.code).toBe('USAGE');
   }, 300_000);
+
+  it("a gone root on the host's list, which this account cannot edit: reported with root's forget, not a failure", async () => {
+    // The host's list as root keeps it (root's, in root's folder, readable by all); it names a root since deleted.
+    const hostDir = tempDir('rs-fleet-hostlist-', null);
+    chmodSync(hostDir, 0o755);
+    const gone = join(hostDir, 'gone-root');
+    const hostList = join(hostDir, 'roots.json');
+    writeFileSync(
+      hostList,
+      `${JSON.stringify({ version: 1, roots: [{ root: gone, package: GOOD, addedAt: new Date().toISOString() }] })}\n`,
+      { mode: 0o644 },
+    );
+    const state = tempDir('rs-fleet-state-');
+    const run = (args: string[]) =>
+      cli(['--json', ...args], { env: { XDG_STATE_HOME: state, RELEASE_SWITCHER_SYSTEM_ROOTS: hostList } });
+    const r = await run(['status', '--all']);
+    if (defaultTestAccount()) {
+      // A normal account: the list is root's to edit; the gone root is said, and the run succeeds.
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+      expect(r.json.result.roots).toEqual([
+        expect.objectContaining({
+          root: gone,
+          status: 'missing',
+          code: 'NOT_INITIALIZED',
+          hint: expect.stringContaining(`sudo release-switcher forget ${gone}`),
+        }),
+      ]);
+    } else {
+      // Root (or a machine without test accounts, where the list is the caller's own): its own to forget: a failure.
+      expect(r.exitCode).toBe(1);
+      expect(r.json.result.roots[0]).toMatchObject({ root: gone, status: 'missing' });
+    }
+  }, 120_000);
 
   it('a root deleted from disk is reported, not dropped; forget takes it off the list', async () => {
     const h = host();
