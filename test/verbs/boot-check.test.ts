@@ -113,6 +113,7 @@ describe('boot-check puts state back only at the unit start', () => {
           'ExecMainCode',
           'Result',
           'LoadState',
+          'ControlGroup', // the unit's processes, whose listeners verification trusts (service/listener-owner.ts)
         ].map((p) => `--property=${p}`),
       ],
     ]);
