@@ -37,8 +37,8 @@ export async function readPause(layout: Pick<Layout, 'autoUpdatePause'>): Promis
 }
 
 /**
- * Pause: the file, owned by the root's owner when root writes it for another account (so that account's `status`
- * and ticks read it and its `timer --resume` removes it). Pausing again keeps the first `since`, with the new reason.
+ * Pause: the file, written by the root's owner (a root has one owner: root never writes in another account's root,
+ * store/root-trust.ts refuses it before this runs). Pausing again keeps the first `since`, with the new reason.
  */
 export async function writePause(
   layout: Pick<Layout, 'root' | 'autoUpdatePause'>,
@@ -53,8 +53,6 @@ export async function writePause(
   };
   const { paused: _paused, ...record } = pause;
   await writeFileAtomic(layout.autoUpdatePause, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644 });
-  const owner = await fs.stat(layout.root);
-  if (process.getuid?.() === 0 && owner.uid !== 0) await fs.chown(layout.autoUpdatePause, owner.uid, owner.gid);
   return pause;
 }
 

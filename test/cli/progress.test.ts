@@ -2,6 +2,11 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { CLI, cli, cliEnv, fixtureRoot } from '../support/cli.ts';
+import { runThisFileAsRoot } from '../support/accounts.ts';
+
+runThisFileAsRoot(
+  'it runs the CLI under script(1) as the test process on roots it made: root acts only on roots of its own',
+);
 
 /** Run the CLI on a pseudo-terminal; returns everything the terminal received. */
 function onTty(args: string[], env: Record<string, string> = {}): string {

@@ -8,6 +8,11 @@ import { expect, it } from 'vitest';
 import { describeWhere, onLinux } from '../support/skip.ts';
 import { CLI, cliEnv, fixtureRoot, tempDir } from '../support/cli.ts';
 import { alive, until, SMOKE_WITH_GRANDCHILD } from '../support/processes.ts';
+import { runThisFileAsRoot } from '../support/accounts.ts';
+
+runThisFileAsRoot(
+  'it spawns the CLI itself (to signal it) as the test process on roots it made: root acts only on roots of its own',
+);
 
 /** An install stopped by `signal` while its smoke check (and the check's own child) runs. */
 async function stopDuringStaging(signal: 'SIGTERM' | 'SIGINT', json: boolean) {

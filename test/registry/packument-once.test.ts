@@ -8,6 +8,9 @@ import { describe, expect, inject, it, onTestFinished } from 'vitest';
 import { requestUpdate } from '../../dist/index.js';
 import { cliEnv, rs, tempDir } from '../support/cli.ts';
 import { startSigningRegistry } from '../support/signing-registry.ts';
+import { runThisFileAsRoot } from '../support/accounts.ts';
+
+runThisFileAsRoot('it runs the library in this process (as root) on roots it made: root acts only on roots of its own');
 
 const fixtures = inject('fixtures');
 /** One or two installs through the CLI per test; under a loaded suite one install has taken 30 s. */

@@ -9,6 +9,9 @@ import { cliEnv, fixtureRoot, tempDir } from '../support/cli.ts';
 import { readState } from '../support/root.ts';
 import { describeWhere, onLinux } from '../support/skip.ts';
 import { alive, until, SMOKE_WITH_GRANDCHILD } from '../support/processes.ts';
+import { runThisFileAsRoot } from '../support/accounts.ts';
+
+runThisFileAsRoot('it installs in this process (as root) on roots it made: root acts only on roots of its own');
 
 describeWhere(onLinux, 'cancelling the smoke check', () => {
   it('an abort during the smoke check ends it and its child; CANCELLED, nothing changed', async () => {

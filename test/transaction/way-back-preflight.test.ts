@@ -2,6 +2,11 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { templateRoot } from '../support/cli.ts';
 import { linkOf, readState } from '../support/root.ts';
 import { type FakeSupervisor, fakeSupervision, switchThrough } from './fake-supervisor.ts';
+import { runThisFileAsRoot } from '../support/accounts.ts';
+
+runThisFileAsRoot(
+  'it drives transactions in this process (as root) on roots it made: root acts only on roots of its own',
+);
 
 const judged = vi.hoisted(() => ({
   calls: [] as Array<{ name: string; target: string; checkpoint: string | undefined }>,

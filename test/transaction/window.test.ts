@@ -3,6 +3,11 @@ import { describeTransaction } from '../../src/cli/format.ts';
 import { StopWindow } from '../../src/transaction/window.ts';
 import { templateRoot } from '../support/cli.ts';
 import { type Behaviour, fakeSupervision, switchThrough } from './fake-supervisor.ts';
+import { runThisFileAsRoot } from '../support/accounts.ts';
+
+runThisFileAsRoot(
+  'it drives transactions in this process (as root) on roots it made: root acts only on roots of its own',
+);
 
 describe('StopWindow', () => {
   it('parts run from one mark to the next, the last to the close; their sum is the window', () => {

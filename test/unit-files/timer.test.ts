@@ -232,7 +232,7 @@ describeWhere(can, `timer under systemd --user`, () => {
     expect((await gw.rs(['timer', '--remove'])).json.result).toMatchObject({ removed: true });
   }, 150_000);
 
-  it('paused (by root for the account): a tick does nothing and says so; resumed, it leaves the deprecated 1.2.0', async () => {
+  it("paused (by the account; root's pause on its root refused): a tick does nothing and says so; resumed, it leaves the deprecated 1.2.0", async () => {
     const stem = 'release-switcher-auto-update-rs-gw-timer';
     await deprecate(`${PKG}@1.2.0`, 'broken: use 1.0.0', { registry: inject('registryUrl') });
     // The control: what a tick would do now.
@@ -264,10 +264,21 @@ describeWhere(can, `timer under systemd --user`, () => {
       return envelopes().at(-1);
     };
 
-    // Root pauses the account's root (a case about root: as the test process); the account's own tick reads it.
-    const paused = await cli(['--root', gw.root, '--json', 'timer', '--pause', '--reason', 'change freeze'], {
-      as: null,
-    });
+    // Root does not act on the account's root (one owner; a case about root: as the test process): refused before
+    // anything is written, naming the command to run as the account.
+    if (manager.account) {
+      const byRoot = await cli(['--root', gw.root, '--json', 'timer', '--pause', '--reason', 'change freeze'], {
+        as: null,
+      });
+      expect(byRoot.exitCode, byRoot.stdout + byRoot.stderr).toBe(1);
+      expect(byRoot.json.error).toMatchObject({
+        code: 'PERMISSION_DENIED',
+        hint: expect.stringContaining(`sudo -u ${manager.account.name} release-switcher`),
+      });
+      expect(existsSync(join(gw.root, 'auto-update-paused.json'))).toBe(false);
+    }
+    // The account pauses its own root; its own tick reads it.
+    const paused = await gw.rs(['timer', '--pause', '--reason', 'change freeze']);
     expect(paused.exitCode, paused.stdout + paused.stderr).toBe(0);
     expect(paused.json.result).toMatchObject({ paused: true, user: expect.any(String), reason: 'change freeze' });
     if (manager.account) expect(statSync(join(gw.root, 'auto-update-paused.json')).uid).toBe(manager.account.uid);
@@ -285,7 +296,7 @@ describeWhere(can, `timer under systemd --user`, () => {
     expect((await gw.rs(['status'])).json.result.transaction.id).toBe(before);
     expect((await gw.health())?.version).toBe('1.2.0');
 
-    // The account resumes what root paused; the next tick rolls back, verified, and says why.
+    // The account resumes it; the next tick rolls back, verified, and says why.
     const resumed = await gw.rs(['timer', '--resume']);
     expect([resumed.exitCode, resumed.json.result]).toEqual([0, { paused: false }]);
     expect((await gw.rs(['status'])).json.result.autoUpdate).toEqual({ paused: false });
