@@ -33,12 +33,27 @@ const KEPT = /^(LANG|LC_[A-Z]+|TZ|NO_COLOR)$/;
 
 /**
  * The environment a privileged process runs its children with, from the one it was given: the fixed PATH, the
- * compile cache off, the locale kept; nothing else of `env`. Pure: the caller decides where it applies.
+ * compile cache off, the locale kept; nothing else of `env`, but `XDG_RUNTIME_DIR` when it is a folder only root owns
+ * and may write (root's own user manager, whose units the boot-check asks about: an account's folder, where it could
+ * answer in the manager's place, is never kept). The caller decides where it applies.
  */
 export function privilegedEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(env)) if (KEPT.test(name) && value !== undefined) out[name] = value;
+  const runtime = env.XDG_RUNTIME_DIR;
+  if (runtime && rootsAlone(runtime)) out.XDG_RUNTIME_DIR = runtime;
   return { ...out, ...PRIVILEGED_ENV };
+}
+
+/** A real folder (no link) owned by root that no group or other may write. */
+function rootsAlone(dir: string): boolean {
+  if (!path.isAbsolute(dir)) return false;
+  try {
+    const stat = fs.lstatSync(dir);
+    return stat.isDirectory() && stat.uid === 0 && (stat.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
 }
 
 /**

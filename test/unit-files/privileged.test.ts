@@ -2,9 +2,10 @@
 // the unit lines (env -i, a fixed PATH, absolute paths), the environment a root boot-check keeps, which files root may
 // run, and the refusal of a `+` line over a root another account may change. The whole thing under a real system
 // manager, as the attacker: test/transaction/privileged-boot-check.test.ts.
-import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { isReleaseSwitcherError } from '../../src/model/errors.ts';
 import {
   SECURE_PATH,
@@ -88,6 +89,22 @@ describe('the environment a root boot-check keeps', () => {
       'npm_config_userconfig',
     ]);
     expect(env).toEqual(privilegedEnvironment(unitEnv));
+  });
+
+  it("keeps XDG_RUNTIME_DIR only when root alone owns and writes it (root's own user manager), never an account's", () => {
+    const mine = mkdtempSync(path.join(tmpdir(), 'rs-runtime-'));
+    onTestFinished(() => rmSync(mine, { recursive: true, force: true }));
+    chmodSync(mine, 0o700);
+    const own = process.getuid?.() === 0;
+    expect(privilegedEnvironment({ ...unitEnv, XDG_RUNTIME_DIR: mine }).XDG_RUNTIME_DIR).toBe(own ? mine : undefined);
+    if (own) {
+      chownSync(mine, 1, 1); // another account's folder (daemon's here), however private: never kept
+      expect(privilegedEnvironment({ ...unitEnv, XDG_RUNTIME_DIR: mine }).XDG_RUNTIME_DIR).toBeUndefined();
+      chownSync(mine, 0, 0);
+    }
+    chmodSync(mine, 0o777); // writable by others: never kept
+    expect(privilegedEnvironment({ ...unitEnv, XDG_RUNTIME_DIR: mine }).XDG_RUNTIME_DIR).toBeUndefined();
+    expect(privilegedEnvironment({ ...unitEnv, XDG_RUNTIME_DIR: 'relative' }).XDG_RUNTIME_DIR).toBeUndefined();
   });
 
   it('commands by absolute path on the fixed PATH only', () => {
