@@ -146,6 +146,7 @@ describe('pm2Supervisor (real pm2 7)', () => {
       restarts: null,
       exitStatus: null,
       detail: 'pm2 has no app named rs-pm2-nope',
+      processes: { pids: [] }, // none whose listener verification could trust
     });
     for (const action of [() => other.restart(), () => other.start()]) {
       const error = await action().catch((e: unknown) => e);
