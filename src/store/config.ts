@@ -5,7 +5,7 @@ import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
 import { asPermissionDenied } from '../platform/permission.js';
 import { validateConfigShape } from './config-shape.js';
 import { LAYOUT_VERSION, layoutOf } from './layout.js';
-import { type RootPurpose, assertRootTrusted } from './root-trust.js';
+import { type RootPurpose, assertRootTrusted, fileTrustError } from './root-trust.js';
 import { type SchemaProblem, schemaProblems } from './schema-problems.js';
 
 export const SUPERVISORS = ['systemd', 'systemd-system', 'launchd', 'pm2', 'none'] as const;
@@ -217,7 +217,30 @@ export async function readConfig(root: string, purpose: RootPurpose = 'read'): P
     });
   }
   const config = validateConfig(raw, file);
+  if (purpose === 'mutate') refuseUntrustedPrograms(config);
   return config.registry ? { ...config, registry: await withStoredCredentials(root, config.registry) } : config;
+}
+
+/**
+ * Root runs the configured Node and npm itself (staging's scripts, the smoke check, the database copier): one that
+ * another account may change (its file, or a folder on its way: install-cli.sh's Node under the account's home) would
+ * be that account's code run as root. Refused before anything runs, naming the path, its owner and the fix.
+ */
+function refuseUntrustedPrograms(config: Config): void {
+  if (process.getuid?.() !== 0) return;
+  for (const [setting, program] of [
+    ['node', config.node],
+    ['npm', config.npm],
+  ] as const) {
+    if (!program) continue;
+    const error = fileTrustError(program);
+    if (!error) continue;
+    throw new ReleaseSwitcherError('PERMISSION_DENIED', `Root does not run the configured ${setting}: ${error.message}`, {
+      hint: `Run it as the account that may change it (sudo -u ACCOUNT release-switcher …), or name a ${setting} only root may change: release-switcher init --${setting} PATH`,
+      ...(error.details ? { details: { ...error.details, setting } } : {}),
+      cause: error,
+    });
+  }
 }
 
 /** Read the config when the root has one. */

@@ -140,6 +140,40 @@ describeWhere(canUseAccounts(), 'trust in a root, as another account would attac
   }, 300_000);
 });
 
+describeWhere(canUseAccounts(), 'root never runs a configured Node another account may change', () => {
+  it("root's own root whose config names the service account's Node: status reads, update refuses naming it; that Node never runs", async () => {
+    const svc = serviceAccount();
+    const rootDir = tempDir('rs-trust-node-', null);
+    chmodSync(rootDir, 0o755);
+    // install-cli.sh's shape: the service's Node under its own home, which the account may replace at will.
+    const theirs = tempDir('rs-trust-node-theirs-', svc);
+    const marker = join(theirs, 'ran');
+    const node = plantedNode(svc, theirs, marker);
+    const root = join(rootDir, 'gw');
+    const made = await cli(
+      ['--root', root, '--json', 'init', '--package', PKG, '--registry', inject('registryUrl'), '--node', node],
+      { as: null },
+    );
+    expect(made.exitCode, made.stdout + made.stderr).toBe(0);
+    expect((await cli(['--root', root, '--json', 'status'], { as: null })).exitCode).toBe(0);
+    for (const args of [
+      ['install', `${PKG}@1.0.0`],
+      ['update', `${PKG}@1.0.0`],
+    ]) {
+      const r = await cli(['--root', root, '--json', ...args], { as: null });
+      expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+      expect(r.json.error).toMatchObject({
+        code: 'PERMISSION_DENIED',
+        message: expect.stringContaining('Root does not run the configured node'),
+        hint: expect.stringContaining('release-switcher init --node PATH'),
+        details: { setting: 'node' },
+      });
+    }
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(join(root, 'releases', '1.0.0'))).toBe(false);
+  }, 300_000);
+});
+
 describeWhere(canUseAccounts(), 'one owner for a root: root acting for the service account', () => {
   /** Every path under `dir` owned by root (find, which does not follow links). */
   const rootOwned = (dir: string) => execFileSync('find', [dir, '-uid', '0'], { encoding: 'utf8' }).trim();
