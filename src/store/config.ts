@@ -235,11 +235,15 @@ function refuseUntrustedPrograms(config: Config): void {
     if (!program) continue;
     const error = fileTrustError(program);
     if (!error) continue;
-    throw new ReleaseSwitcherError('PERMISSION_DENIED', `Root does not run the configured ${setting}: ${error.message}`, {
-      hint: `Run it as the account that may change it (sudo -u ACCOUNT release-switcher …), or name a ${setting} only root may change: release-switcher init --${setting} PATH`,
-      ...(error.details ? { details: { ...error.details, setting } } : {}),
-      cause: error,
-    });
+    throw new ReleaseSwitcherError(
+      'PERMISSION_DENIED',
+      `Root does not run the configured ${setting}: ${error.message}`,
+      {
+        hint: `Run it as the account that may change it (sudo -u ACCOUNT release-switcher …), or name a ${setting} only root may change: release-switcher init --${setting} PATH`,
+        ...(error.details ? { details: { ...error.details, setting } } : {}),
+        cause: error,
+      },
+    );
   }
 }
 
