@@ -14,7 +14,13 @@ import { type Account, asAccount, serviceAccount } from '../support/accounts.ts'
 import { freePort } from '../support/service.ts';
 import { describeWhere } from '../support/skip.ts';
 import { type SystemManager, startSystemManager } from '../support/system-manager.ts';
-import { canRunRoleBed, installRoleUnit, nodeForService, packageFor } from '../support/system-manager-client.ts';
+import {
+  canRunRoleBed,
+  cliInside,
+  installRoleUnit,
+  nodeForService,
+  packageFor,
+} from '../support/system-manager-client.ts';
 
 const support = canRunRoleBed();
 const PKG = 'rs-fixture-gateway';
@@ -73,25 +79,7 @@ describeWhere(support, "root's rehearsal for the service account, under the role
   /** The account's state (a folder of this file's under ~/.openclaw): what the rehearsal copies privately. */
   let state: string;
 
-  const rs = async (args: string[]) => {
-    const home = path.join(sm.base, 'home-root');
-    const env = {
-      HOME: home,
-      PATH: `${path.dirname(node)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
-      npm_config_cache: path.join(home, 'npm-cache'),
-      npm_config_userconfig: path.join(home, 'npmrc'),
-      npm_config_update_notifier: 'false',
-      RELEASE_SWITCHER_SYSTEM_ROOTS: process.env.RELEASE_SWITCHER_SYSTEM_ROOTS ?? path.join(home, 'system-roots.json'),
-    };
-    const r = await sm.run(node, [main, '--root', root, '--json', ...args], { env, timeoutMs: 120_000 });
-    let json: any;
-    try {
-      json = JSON.parse(r.stdout);
-    } catch {
-      json = undefined;
-    }
-    return { ...r, json, said: `${args[0]}: ${r.stdout}${r.stderr}` };
-  };
+  const rs = (args: string[]) => cliInside(sm, { node, main, root, home: path.join(sm.base, 'home-root') }, args);
   const marks = () => (existsSync(path.join(own, 'marks')) ? readFileSync(path.join(own, 'marks'), 'utf8') : '');
   const environOf = (pid: number) => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
   /** `switch VERSION` by root, verified, its rehearsal ok; the rehearsal's step. */

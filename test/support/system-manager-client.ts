@@ -235,3 +235,52 @@ export async function installRoleUnit(
   await sm.writeUnit(ROLE_UNIT_NAME, roleUnit(who));
   return ROLE_UNIT_NAME;
 }
+
+/** What `cliInside` returns: the command's result, its `--json` document (undefined when not JSON) and a label. */
+export type CliInsideResult = Awaited<ReturnType<SystemManager['run']>> & { json: any; said: string };
+
+/**
+ * The built CLI (`main`, on `node`) inside `sm`'s namespaces, with `--root` and `--json`: as root, or as `as` with its
+ * own HOME. npm's cache and config live in `home` (a folder of the caller's); `pathFirst` goes before Node's folder
+ * on PATH (a `systemctl` for the account's own CLI), then the secure path.
+ */
+export async function cliInside(
+  sm: SystemManager,
+  at: {
+    node: string;
+    main: string;
+    root: string;
+    home: string;
+    as?: Account | undefined;
+    pathFirst?: string | undefined;
+  },
+  args: string[],
+): Promise<CliInsideResult> {
+  const env = {
+    HOME: at.as ? at.as.home : at.home,
+    PATH: `${at.pathFirst ? `${at.pathFirst}:` : ''}${path.dirname(at.node)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+    npm_config_cache: path.join(at.home, 'npm-cache'),
+    npm_config_userconfig: path.join(at.home, 'npmrc'),
+    npm_config_update_notifier: 'false',
+    // init as root adds the root to the host's list: the run's own (vitest.config.ts), not the machine's.
+    RELEASE_SWITCHER_SYSTEM_ROOTS: process.env.RELEASE_SWITCHER_SYSTEM_ROOTS ?? path.join(at.home, 'system-roots.json'),
+  };
+  const r = await sm.run(at.node, [at.main, '--root', at.root, '--json', ...args], {
+    env,
+    timeoutMs: 120_000,
+    ...(at.as && { as: at.as }),
+  });
+  let json: any;
+  try {
+    json = JSON.parse(r.stdout);
+  } catch {
+    json = undefined;
+  }
+  return { ...r, json, said: `${args[0]}: ${r.stdout}${r.stderr}` };
+}
+
+/** The fixture gateway's health on `port` (its JSON), or null when nothing answers within 2 s. */
+export async function healthOn(port: number): Promise<{ version?: string } | null> {
+  const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2_000) }).catch(() => null);
+  return res ? ((await res.json().catch(() => ({}))) as { version?: string }) : null;
+}

@@ -28,7 +28,9 @@ import { type SystemManager, startSystemManager } from '../support/system-manage
 import {
   accountSystemctlInside,
   canRunRoleBed,
+  cliInside,
   clientBin,
+  healthOn,
   installRoleUnit,
   nodeForService,
   packageFor,
@@ -56,35 +58,20 @@ describeWhere(support, "the role's unit: privileged commands and refusals, the s
       .filter((file) => file.startsWith(`marker-${name}.`))
       .map((file) => file.slice(`marker-${name}.`.length));
 
-  const rs = async (args: string[], as?: Account, at = root) => {
-    const own = as ? path.join(who.home, '.local', 'rs-priv') : path.join(sm.base, 'home-root');
-    const env = {
-      HOME: as ? as.home : own,
-      PATH: `${as ? `${insideBin}:` : ''}${path.dirname(node)}:${SECURE_PATH}`,
-      npm_config_cache: path.join(own, 'npm-cache'),
-      npm_config_userconfig: path.join(own, 'npmrc'),
-      npm_config_update_notifier: 'false',
-      RELEASE_SWITCHER_SYSTEM_ROOTS: process.env.RELEASE_SWITCHER_SYSTEM_ROOTS ?? path.join(own, 'system-roots.json'),
-    };
-    const r = await sm.run(node, [main, '--root', at, '--json', ...args], {
-      env,
-      timeoutMs: 120_000,
-      ...(as && { as }),
-    });
-    let json: any;
-    try {
-      json = JSON.parse(r.stdout);
-    } catch {
-      json = undefined;
-    }
-    return { ...r, json, said: `${args[0]}: ${r.stdout}${r.stderr}` };
-  };
-  const health = async () => {
-    const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2_000) }).catch(
-      () => null,
+  const rs = (args: string[], as?: Account, at = root) =>
+    cliInside(
+      sm,
+      {
+        node,
+        main,
+        root: at,
+        home: as ? path.join(who.home, '.local', 'rs-priv') : path.join(sm.base, 'home-root'),
+        as,
+        pathFirst: as ? insideBin : undefined,
+      },
+      args,
     );
-    return res ? ((await res.json().catch(() => ({}))) as { version?: string }) : null;
-  };
+  const health = () => healthOn(port);
   /** As the account, with its own rights: a file of its own, executable. */
   const plant = (file: string, text: string) => {
     const [cmd, argv] = asAccount(who, '/bin/sh', [

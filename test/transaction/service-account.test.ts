@@ -17,6 +17,8 @@ import { type SystemManager, startSystemManager } from '../support/system-manage
 import {
   accountSystemctlInside,
   canRunRoleBed,
+  cliInside,
+  healthOn,
   installRoleUnit,
   nodeForService,
   packageFor,
@@ -49,37 +51,21 @@ describeWhere(support, "root acting for the service account under the role's har
   /** `systemctl` for the account's own CLI (the last test's). */
   let insideBin: string | undefined;
 
-  /** The CLI, inside the manager's namespaces, as root (`--root`, `--json`). */
-  const rs = async (args: string[], as?: Account, at = root) => {
-    const home = as ? path.join(path.dirname(at), 'npm') : path.join(sm.base, 'home-root');
-    const env = {
-      HOME: as ? as.home : home,
-      PATH: `${as ? `${insideBin}:` : ''}${path.dirname(node)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
-      npm_config_cache: path.join(home, 'npm-cache'),
-      npm_config_userconfig: path.join(home, 'npmrc'),
-      npm_config_update_notifier: 'false',
-      // init as root adds the root to the host's list: the run's own (vitest.config.ts), not the machine's.
-      RELEASE_SWITCHER_SYSTEM_ROOTS: process.env.RELEASE_SWITCHER_SYSTEM_ROOTS ?? path.join(home, 'system-roots.json'),
-    };
-    const r = await sm.run(node, [main, '--root', at, '--json', ...args], {
-      env,
-      timeoutMs: 120_000,
-      ...(as && { as }),
-    });
-    let json: any;
-    try {
-      json = JSON.parse(r.stdout);
-    } catch {
-      json = undefined;
-    }
-    return { ...r, json, said: `${args[0]}: ${r.stdout}${r.stderr}` };
-  };
-  const health = async () => {
-    const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2_000) }).catch(
-      () => null,
+  /** The CLI, inside the manager's namespaces, as root (`--root`, `--json`), or as `as` (its own npm under the root's). */
+  const rs = (args: string[], as?: Account, at = root) =>
+    cliInside(
+      sm,
+      {
+        node,
+        main,
+        root: at,
+        home: as ? path.join(path.dirname(at), 'npm') : path.join(sm.base, 'home-root'),
+        as,
+        pathFirst: as ? insideBin : undefined,
+      },
+      args,
     );
-    return res ? ((await res.json().catch(() => ({}))) as { version?: string }) : null;
-  };
+  const health = () => healthOn(port);
 
   beforeAll(async () => {
     who = serviceAccount();
