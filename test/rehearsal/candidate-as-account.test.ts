@@ -5,22 +5,15 @@
 // it rewrites its running gateway's environment through /proc/<pid>/mem (same uid) to add
 // NODE_OPTIONS=--require=<its file>, which writes a mark with the uid it runs as. The control: the same NODE_OPTIONS put
 // in the unit's definition by root (a drop-in) reaches the candidate, which then marks the account's uid, not 0.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, inject, test } from 'vitest';
 import { type Account, asAccount, serviceAccount } from '../support/accounts.ts';
 import { freePort } from '../support/service.ts';
 import { describeWhere } from '../support/skip.ts';
 import { type SystemManager, startSystemManager } from '../support/system-manager.ts';
-import {
-  canRunRoleBed,
-  cliInside,
-  installRoleUnit,
-  nodeForService,
-  packageFor,
-} from '../support/system-manager-client.ts';
+import { canRunRoleBed, cliInside, roleBed } from '../support/system-manager-client.ts';
 
 const support = canRunRoleBed();
 const PKG = 'rs-fixture-gateway';
@@ -95,19 +88,7 @@ describeWhere(support, "root's rehearsal for the service account, under the role
   beforeAll(async () => {
     who = serviceAccount();
     sm = await startSystemManager({ name: 'cand-acct' });
-    sm.atStop(() => void spawnSync('chattr', ['-R', '-f', '-i', path.join(sm.base, 'srv')]));
-    port = await freePort();
-    const srv = path.join(sm.base, 'srv');
-    mkdirSync(srv, { mode: 0o755 });
-    chmodSync(srv, 0o755);
-    node = nodeForService(who, srv);
-    main = packageFor(who, path.join(srv, 'package'));
-    root = path.join(srv, 'root');
-    log = path.join(srv, 'gateway.log');
-    await mkdir(path.join(sm.base, 'home-root'), { mode: 0o700 });
-    await writeFile(path.join(sm.base, 'home-root', 'npmrc'), '');
-    await installRoleUnit(sm, who, '/bin/false');
-    await sm.writeDropIn(UNIT, '00-test-log', `[Service]\nStandardOutput=append:${log}\nStandardError=append:${log}\n`);
+    ({ port, node, main, root, log } = await roleBed(sm, who, { port: await freePort() }));
     own = path.join(who.home, '.local', `rs-ca-${process.pid}`);
     mkdirSync(own, { recursive: true, mode: 0o755 });
     writeFileSync(path.join(own, 'p.cjs'), MARK);

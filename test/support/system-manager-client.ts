@@ -284,3 +284,46 @@ export async function healthOn(port: number): Promise<{ version?: string } | nul
   const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2_000) }).catch(() => null);
   return res ? ((await res.json().catch(() => ({}))) as { version?: string }) : null;
 }
+
+/** The role bed's parts where `sm` and `who` may reach them (roleBed). */
+export interface RoleBed {
+  port: number;
+  /** Node and the built CLI as `who` can run them, under `<sm.base>/srv` (root's, 0755). */
+  node: string;
+  main: string;
+  /** Where the root goes (`<sm.base>/srv/root`) and the gateway's output file. */
+  root: string;
+  log: string;
+}
+
+/**
+ * The role's unit for `who` under `sm`, verbatim (its `openclaw` command never runs: a drop-in replaces ExecStart),
+ * its output appended to a file; root's HOME for the CLI (`<sm.base>/home-root`, an empty npmrc); a free port. Releases
+ * installed as root carry the immutable attribute: cleared before stop() removes the manager's folder.
+ */
+export async function roleBed(
+  sm: SystemManager,
+  who: Account,
+  options: { port: number; home?: string },
+): Promise<RoleBed> {
+  sm.atStop(() => void spawnSync('chattr', ['-R', '-f', '-i', path.join(sm.base, 'srv')]));
+  const srv = path.join(sm.base, 'srv');
+  mkdirSync(srv, { mode: 0o755 });
+  chmodSync(srv, 0o755);
+  const bed = {
+    port: options.port,
+    node: nodeForService(who, srv),
+    main: packageFor(who, path.join(srv, 'package')),
+    root: path.join(srv, 'root'),
+    log: path.join(srv, 'gateway.log'),
+  };
+  mkdirSync(path.join(sm.base, 'home-root'), { mode: 0o700 });
+  writeFileSync(path.join(sm.base, 'home-root', 'npmrc'), '');
+  await installRoleUnit(sm, who, '/bin/false', options.home ? { home: options.home } : {});
+  await sm.writeDropIn(
+    ROLE_UNIT_NAME,
+    '00-test-log',
+    `[Service]\nStandardOutput=append:${bed.log}\nStandardError=append:${bed.log}\n`,
+  );
+  return bed;
+}

@@ -6,7 +6,7 @@
 // run neither. Then the account on a root of its own: a restart that sudo refuses (no sudoers line for it) is
 // PERMISSION_DENIED, nothing changed; a drop-in it cannot read is said, not left out. The account's home is private to
 // the manager (privateHome).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -18,7 +18,6 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, inject, test } from 'vitest';
 import { type Account, account, asAccount } from '../support/accounts.ts';
@@ -28,13 +27,11 @@ import { type SystemManager, startSystemManager } from '../support/system-manage
 import {
   accountSystemctlInside,
   canRunRoleBed,
-  cliInside,
   clientBin,
+  cliInside,
   healthOn,
-  installRoleUnit,
-  nodeForService,
-  packageFor,
   privateHome,
+  roleBed,
 } from '../support/system-manager-client.ts';
 
 const support = canRunRoleBed();
@@ -88,20 +85,8 @@ describeWhere(support, "the role's unit: privileged commands and refusals, the s
     // rs-openclaw would let it restart `openclaw` in this manager too.
     who = account('rs-oc-priv', { system: true });
     sm = await startSystemManager({ name: 'priv' });
-    sm.atStop(() => void spawnSync('chattr', ['-R', '-f', '-i', path.join(sm.base, 'srv')]));
-    port = await freePort();
-    const srv = path.join(sm.base, 'srv');
-    mkdirSync(srv, { mode: 0o755 });
-    chmodSync(srv, 0o755);
-    node = nodeForService(who, srv);
-    main = packageFor(who, path.join(srv, 'package'));
-    root = path.join(srv, 'root');
-    log = path.join(srv, 'gateway.log');
-    await mkdir(path.join(sm.base, 'home-root'), { mode: 0o700 });
-    await writeFile(path.join(sm.base, 'home-root', 'npmrc'), '');
     home = await privateHome(sm, who);
-    await installRoleUnit(sm, who, '/bin/false', { home });
-    await sm.writeDropIn(UNIT, '00-test-log', `[Service]\nStandardOutput=append:${log}\nStandardError=append:${log}\n`);
+    ({ port, node, main, root, log } = await roleBed(sm, who, { port: await freePort(), home }));
     // The unit's own environment names a module of the account's (an operator's instrumentation for the gateway).
     const module = path.join(who.home, '.local', 'instrument.cjs');
     plant(

@@ -6,8 +6,8 @@
 // unit or the CLI touches lives outside /tmp (the manager's /tmp is its own; PrivateTmp hides it from the unit): under
 // the manager's folder in /var/lib, removed by sm.stop(), or in the account's home, removed after the file.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, inject, test } from 'vitest';
 import { type Account, asAccount, normalAccount, processUids, serviceAccount } from '../support/accounts.ts';
@@ -19,9 +19,7 @@ import {
   canRunRoleBed,
   cliInside,
   healthOn,
-  installRoleUnit,
-  nodeForService,
-  packageFor,
+  roleBed,
 } from '../support/system-manager-client.ts';
 
 const support = canRunRoleBed();
@@ -70,21 +68,7 @@ describeWhere(support, "root acting for the service account under the role's har
   beforeAll(async () => {
     who = serviceAccount();
     sm = await startSystemManager({ name: 'sa-root' });
-    // Releases installed as root carry the immutable attribute: cleared before stop() removes the manager's folder.
-    sm.atStop(() => void spawnSync('chattr', ['-R', '-f', '-i', path.join(sm.base, 'srv')]));
-    port = await freePort();
-    const srv = path.join(sm.base, 'srv');
-    mkdirSync(srv, { mode: 0o755 });
-    chmodSync(srv, 0o755);
-    node = nodeForService(who, srv);
-    main = packageFor(who, path.join(srv, 'package'));
-    root = path.join(srv, 'root');
-    log = path.join(srv, 'gateway.log');
-    await mkdir(path.join(sm.base, 'home-root'), { mode: 0o700 });
-    await writeFile(path.join(sm.base, 'home-root', 'npmrc'), '');
-    // The role's unit verbatim; its `openclaw` command is never run (our drop-in replaces ExecStart).
-    await installRoleUnit(sm, who, '/bin/false');
-    await sm.writeDropIn(UNIT, '00-test-log', `[Service]\nStandardOutput=append:${log}\nStandardError=append:${log}\n`);
+    ({ port, node, main, root, log } = await roleBed(sm, who, { port: await freePort() }));
     // The account's state, its own files (a folder of this file's under ~/.openclaw, which other tests use too).
     state = path.join(who.home, '.openclaw', `rs-sa-${process.pid}`);
     for (const [file, text] of [
