@@ -7,7 +7,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { type RunAs, makeDirFor } from './run-as.js';
+import { type RunAs, actsForAnother } from './run-as.js';
+import { runCaptured } from './subprocess.js';
 
 const prepared = new Set<string>();
 
@@ -28,11 +29,21 @@ export function makeNpmCachePrivate(npmCache: string): void {
 
 /**
  * The same for the npm we start for the service (its plugins' downloads, finalize's review), as its account: the cache
- * its environment names (`npm_config_cache`, else `~/.npm` of its HOME), made 0700 and the service's own where it is
- * not there yet and its parent is. Never fails: npm makes it as before when this cannot.
+ * its environment names (`npm_config_cache`, else `~/.npm` of its HOME), made 0700 where it is not there yet and its
+ * parent is. For another account (root acting for it) by `mkdir` run as that account: the folder is in its home, where
+ * root makes nothing and chowns nothing by path (a link planted between the two would hand root's file to it). Never
+ * fails: npm makes it as before when this cannot.
  */
 export async function makeServiceNpmCachePrivate(env: NodeJS.ProcessEnv, who: RunAs | undefined): Promise<void> {
   const cache = env.npm_config_cache ?? env.NPM_CONFIG_CACHE ?? (env.HOME ? path.join(env.HOME, '.npm') : undefined);
   if (!cache || !path.isAbsolute(cache) || fs.existsSync(cache) || !fs.existsSync(path.dirname(cache))) return;
-  await makeDirFor(cache, who).catch(() => undefined);
+  if (!actsForAnother(who)) {
+    await fs.promises.mkdir(cache, { mode: 0o700 }).catch(() => undefined);
+    return;
+  }
+  await runCaptured('/bin/mkdir', ['-m', '0700', '--', cache], {
+    env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },
+    timeoutMs: 20_000,
+    as: who,
+  }).catch(() => undefined);
 }

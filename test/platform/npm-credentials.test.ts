@@ -2,10 +2,10 @@
 // stripped, moved to the registry's own `_auth` npm reads (unless auth is set for it already); secret settings told
 // apart in any case; npm_config_* variables read as npm reads them (a `//host/:_authToken` keeps its name); the key
 // of a kept tree (tree-cache.ts) the same with or without credentials, and without them in it.
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { readNpmConfig } from '../../src/cli/npmrc.ts';
 import { makeNpmCachePrivate, makeServiceNpmCachePrivate } from '../../src/platform/npm-cache.ts';
 import {
@@ -17,6 +17,7 @@ import {
   stripUrlCredentials,
 } from '../../src/platform/npm-credentials.ts';
 import { resolutionSettings, treeKey } from '../../src/stage/resolve/tree-cache.ts';
+import { itWhere } from '../support/skip.ts';
 
 const basic = (pair: string) => Buffer.from(pair).toString('base64');
 
@@ -169,4 +170,31 @@ describe("npm's cache folder", () => {
     );
     expect(mode(path.join(base, 'c'))).toBe(0o700);
   });
+
+  itWhere(
+    {
+      ok: process.getuid?.() === 0 && existsSync('/usr/bin/setpriv'),
+      why: 'root acting for another account needs root and setpriv',
+      where: 'in CI, which runs the suite as root',
+    },
+    "root, for the service's account: made by that account in its own home (its uid, 0700), nothing where it may not write",
+    async () => {
+      // nobody stands for the service account: a home of its own in a folder it may pass through.
+      const nobody = { name: 'nobody', uid: 65534, gid: 65534 };
+      const top = mkdtempSync('/tmp/rs-npm-cache-as-');
+      onTestFinished(() => rmSync(top, { recursive: true, force: true }));
+      chmodSync(top, 0o711);
+      const home = path.join(top, 'home');
+      mkdirSync(home, { mode: 0o755 });
+      chownSync(home, nobody.uid, nobody.gid);
+      await makeServiceNpmCachePrivate({ HOME: home }, nobody);
+      expect(statSync(path.join(home, '.npm'))).toMatchObject({ uid: nobody.uid, mode: expect.any(Number) });
+      expect(mode(path.join(home, '.npm'))).toBe(0o700);
+      // A cache named in a folder of root's: the account cannot make it there, and root makes nothing for it.
+      const roots = path.join(top, 'roots');
+      mkdirSync(roots, { mode: 0o755 });
+      await makeServiceNpmCachePrivate({ HOME: home, npm_config_cache: path.join(roots, 'cache') }, nobody);
+      expect(existsSync(path.join(roots, 'cache'))).toBe(false);
+    },
+  );
 });
