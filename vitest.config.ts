@@ -22,6 +22,7 @@ export const UNIT = [
   'test/cli/startup-imports.test.ts',
   'test/docs.test.ts',
   'test/doctor/deep.test.ts',
+  'test/verbs/init-listing.test.ts',
   'test/doctor/health-verdict.test.ts',
   'test/model/exit-severity.test.ts',
   'test/platform/chattr-batches.test.ts',
