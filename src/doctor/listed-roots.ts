@@ -18,7 +18,12 @@ export async function listedRoots(ctx: Pick<CheckContext, 'env' | 'fix'>): Promi
   const fixed: string[] = [];
   if (ctx.fix)
     for (const file of new Set(ours.map((r) => r.file)))
-      fixed.push(...(await forgetRootsIn(file, ours.filter((r) => r.file === file).map((r) => r.root))));
+      fixed.push(
+        ...(await forgetRootsIn(
+          file,
+          ours.filter((r) => r.file === file).map((r) => r.root),
+        )),
+      );
   const left = ctx.fix ? ours.filter((r) => !fixed.includes(r.root)) : ours;
   const says = [
     left.length > 0

@@ -37,7 +37,9 @@ describe('the list of roots', () => {
   it("keeps roots under a temporary folder off the machine's list only: /tmp, /var/tmp, /dev/shm, $TMPDIR, through a link too", () => {
     const env = { TMPDIR: '/scratch/t' };
     for (const root of ['/tmp/x/root', '/var/tmp/root', '/dev/shm/r', '/scratch/t/a/root'])
-      expect(notListedBecause(root, SYSTEM_ROOTS_FILE, env), root).toMatch(/is under the temporary folder .*roots\.json/);
+      expect(notListedBecause(root, SYSTEM_ROOTS_FILE, env), root).toMatch(
+        /is under the temporary folder .*roots\.json/,
+      );
     for (const root of ['/srv/gw/root', '/tmpfoo/root', '/var/tmpx/r', '/home/a/.local/share/release-switcher'])
       expect(notListedBecause(root, SYSTEM_ROOTS_FILE, env), root).toBeUndefined();
     // A link whose target is under /tmp: judged by where it leads.
