@@ -35,7 +35,7 @@ const OPENCLAW = ['**/*.openclaw.test.ts'];
 // The real-openclaw install shapes (pnpm's, install-cli.sh's, the Ansible role's): CI runs them in its Node 26 pass
 // (RS_OPENCLAW_TIER=shapes: that pass runs no other file of the tier) and skips them in its Node 24 pass
 // (RS_SKIP_INSTALL_SHAPES, which says so in each file), so each real gateway run happens once per CI run.
-const SHAPES = ['test/unit-files/*-shape.openclaw.test.ts'];
+export const SHAPES = ['test/unit-files/*-shape.openclaw.test.ts'];
 const ONLY_SHAPES = process.env.RS_OPENCLAW_TIER === 'shapes';
 // The real gateway always runs on Node 24 (openclaw refuses older), so the openclaw tier runs in CI's Node 24 pass
 // (beside its Node 20 pass, .ci/run); under Node 20 it would repeat the same gateway runs, several minutes
@@ -78,16 +78,15 @@ export const BY_NODE: Record<string, string> = {
 };
 const NEWEST_NODE_PASS = process.env.RS_NODE_PASS === 'newest';
 /** `test/**\/x*.test.ts`-style patterns as a test of a path (only `**\/` and `*` are used above). */
-export const byNode = (file: string): boolean =>
-  Object.keys(BY_NODE).some((glob) =>
-    new RegExp(
-      `^${glob
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*\*\//g, '§§')
-        .replace(/\*/g, '[^/]*')
-        .replace(/§§/g, '(?:.*/)?')}$`,
-    ).test(file),
-  );
+export const matches = (glob: string, file: string): boolean =>
+  new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*\*\//g, '§§')
+      .replace(/\*/g, '[^/]*')
+      .replace(/§§/g, '(?:.*/)?')}$`,
+  ).test(file);
+export const byNode = (file: string): boolean => Object.keys(BY_NODE).some((glob) => matches(glob, file));
 /** A tier's files in the Node 26 pass: those BY_NODE names. */
 const newestOf = (tier: Tier) => testFiles().filter((file) => tierOf(file) === tier && byNode(file));
 if (NEWEST_NODE_PASS && !process.env.RS_NODE_PASS_NOTE) {
