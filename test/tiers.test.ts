@@ -54,6 +54,10 @@ describe('the check fails what it should, and passes its controls', () => {
     expect(problems('test/x/a.test.ts', "const m = new URL('../../dist/store/lock.js', import.meta.url);\n")).toEqual([
       expect.stringMatching(/the built package .*'\.\.\/\.\.\/dist\/store\/lock\.js'.*the registry tier/),
     ]);
+    const joined = "const REPO = resolve(import.meta.dirname, '../..');\nconst CLI = join(REPO, 'dist/cli/main.js');\n";
+    expect(problems('test/x/a.test.ts', joined)).toEqual([
+      expect.stringMatching(/the built package .*join\(REPO, 'dist\/cli\/main\.js'\) \(line 2\).*the registry tier/),
+    ]);
     // Through a helper that is not listed: store-fixtures.ts publishes through registry.ts and runs the CLI.
     expect(problems('test/x/a.test.ts', "import { installApp } from '../support/store-fixtures.ts';\n")).toEqual([
       expect.stringMatching(/through test\/support\/store-fixtures\.ts.*the registry tier/),
@@ -100,6 +104,8 @@ describe('the check fails what it should, and passes its controls', () => {
       "import { pm2StateOf } from '../../src/service/supervisors/pm2.ts';",
       "const unit = { entry: 'dist/index.js', exec: '/usr/bin/systemctl restart x' };",
       "spawnSync('sh', ['-c', 'systemctl --user start x']);",
+      "const pkg = tempDir();\nwriteFileSync(path.join(pkg, 'dist', 'index.js'), '');",
+      "const up = resolve(import.meta.dirname, '..', 'dist');",
     ].join('\n');
     expect(problems('test/x/a.test.ts', light)).toEqual([]);
   });

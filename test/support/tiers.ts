@@ -145,6 +145,33 @@ export function usesIn(file: string, source: string): Use[] {
     if (/(\bfrom\s*|\bimport\(\s*)['"]release-switcher(\/[\w-]+)?['"]/.test(text))
       add(BUILT, `imports release-switcher (${line(at)})`);
   };
+  // The file's constants, for the paths it joins: `const REPO = resolve(import.meta.dirname, '../..')`.
+  const constants = new Map<string, ts.Expression>();
+  const collect = (node: ts.Node): void => {
+    if (ts.isVariableDeclaration(node) && ts.isIdentifier(node.name) && node.initializer) {
+      constants.set(node.name.text, node.initializer);
+    }
+    ts.forEachChild(node, collect);
+  };
+  collect(sf);
+  /** The absolute path an expression names, when the file fixes it: literals, import.meta.dirname, cwd, join. */
+  const pathOf = (expr: ts.Expression, depth = 0): string | undefined => {
+    if (depth > 8) return undefined;
+    if (ts.isStringLiteralLike(expr)) return expr.text;
+    const text = expr.getText(sf);
+    if (text === 'import.meta.dirname') return path.resolve(ROOT, path.dirname(file));
+    if (text === 'process.cwd()') return ROOT;
+    if (ts.isIdentifier(expr)) {
+      const value = constants.get(expr.text);
+      return value ? pathOf(value, depth + 1) : undefined;
+    }
+    if (ts.isCallExpression(expr) && /(^|\.)(join|resolve)$/.test(expr.expression.getText(sf))) {
+      const parts = expr.arguments.map((a) => pathOf(a, depth + 1));
+      if (parts.length === 0 || parts.some((p) => p === undefined) || !path.isAbsolute(parts[0]!)) return undefined;
+      return path.resolve(...(parts as string[]));
+    }
+    return undefined;
+  };
   const visit = (node: ts.Node): void => {
     if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier) && !node.importClause?.isTypeOnly) {
       const clause = node.importClause;
@@ -175,10 +202,10 @@ export function usesIn(file: string, source: string): Use[] {
       } else if (callee === 'inject') add(SEEDED, `inject(${first?.getText(sf) ?? ''}) (${line(node)})`);
       else if (STARTERS.has(callee) && first && ts.isStringLiteralLike(first)) {
         add(COMMANDS[first.text], `${callee}('${first.text}') (${line(node)})`);
-      } else if (/(^|\.)(join|resolve)$/.test(callee) && first?.getText(sf) === 'process.cwd()') {
-        // The checkout's own dist/, from where vitest runs.
-        const into = node.arguments.slice(1).find((a) => ts.isStringLiteralLike(a) && /^dist(\/|$)/.test(a.text));
-        if (into) add(BUILT, `${node.getText(sf).slice(0, 60)} (${line(node)})`);
+      } else if (/(^|\.)(join|resolve)$/.test(callee)) {
+        // A path into the checkout's dist/ put together from pieces this file fixes (REPO = resolve(dirname, '../..')).
+        const target = pathOf(node);
+        if (target && /^dist(\/|$)/.test(rel(target))) add(BUILT, `${node.getText(sf).slice(0, 60)} (${line(node)})`);
       }
     }
     ts.forEachChild(node, visit);
