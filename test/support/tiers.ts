@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
-import { TIER_SUFFIX, type Tier, tierOf } from '../../vitest.config.ts';
+import { TIER_SUFFIX, type Tier } from '../../vitest.config.ts';
 
 export interface Part {
   name: string;
@@ -121,12 +121,14 @@ export function usesIn(file: string, source: string): Use[] {
     if (/(^|\/)dist\//.test(target)) return add(BUILT, `imports ${target} (${line(at)})`);
     const declared = HELPERS[target];
     if (declared && 'exports' in declared) {
-      const parts =
-        names === 'all'
-          ? [...Object.values(declared.exports), declared.others]
-          : names.map((n) => (n in declared.exports ? declared.exports[n] : declared.others));
-      const labels = names === 'all' ? '*' : names.join(', ');
-      for (const part of new Set(parts)) add(part, `${labels} from ${target} (${line(at)})`);
+      // Each part with the names that bring it: `rs from test/support/cli.ts`, never the light tempDir beside it.
+      const partOf = (n: string) => (n in declared.exports ? declared.exports[n] : declared.others);
+      const all = [...Object.keys(declared.exports), '*'];
+      for (const n of names === 'all' ? all : names) {
+        const part = n === '*' ? declared.others : partOf(n);
+        const by = (names === 'all' ? all : names).filter((m) => (m === '*' ? declared.others : partOf(m)) === part);
+        if (by[0] === n) add(part, `${by.join(', ')} from ${target} (${line(at)})`);
+      }
     } else if (declared) add(declared, `imports ${target} (${line(at)})`);
     else if (/^(test|bench|scripts)\//.test(target)) {
       // An unlisted helper: what it uses, its users use.
@@ -242,23 +244,4 @@ export function tierProblems(file: string, tier: Tier, source: string): string[]
         : `no tier has all of ${[...new Set(uses.map((u) => u.part.name))].join(', ')}: split the file`
     }`,
   ];
-}
-
-/** docs/testing.md's generated lines: each tier's files by name, and how many CI's Node 26 pass runs. */
-export const COUNTS_BEGIN = '<!-- tier counts: `npm run docs:tiers` writes these lines from the file names -->';
-export const COUNTS_END = '<!-- /tier counts -->';
-export function countsTable(files: string[], inNewestPass: (file: string, tier: Tier) => boolean): string {
-  const rows = (Object.keys(TIER_SUFFIX) as Tier[]).map((tier) => {
-    const mine = files.filter((file) => tierOf(file) === tier);
-    const newest = mine.filter((file) => inNewestPass(file, tier)).length;
-    return `| ${tier} | \`*${TIER_SUFFIX[tier]}\` | ${mine.length} | ${newest} |`;
-  });
-  return [
-    COUNTS_BEGIN,
-    "| tier | file name | files | of them in CI's Node 26 pass |",
-    '|---|---|---|---|',
-    ...rows,
-    `| all | | ${files.length} | |`,
-    COUNTS_END,
-  ].join('\n');
 }
