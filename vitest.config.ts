@@ -108,6 +108,7 @@ export const SYSTEM = [
   'test/snapshot/migration.test.ts',
   'test/snapshot/restore-recover.test.ts',
   'test/snapshot/account-boundary.test.ts',
+  'test/rehearsal/database-preflight-as-account.test.ts',
   'test/store/errors.test.ts',
   'test/store/immutable.test.ts',
   'test/stage/store-immutable.test.ts',

@@ -15,6 +15,7 @@ import { type CaptureRequest, captureAll } from './capture.js';
 import type { SnapshotManifest } from './manifest.js';
 import { type LiveCopy, placeLiveCopy, placeSnapshotCopy } from './private-place.js';
 import { putBack } from './put-back.js';
+import { filesUnder } from './state-files.js';
 import { resolveIndependentPaths, resolveStatePaths } from './state-paths.js';
 import { adoptAside, liveDirs, makeReady, removeReady, storedIn } from './swap-account.js';
 import type { SwapEntry, SwapRecord } from './swap-record.js';
@@ -35,6 +36,8 @@ export const STATE_OPS = {
     const paths = (await resolveStatePaths(args.statePaths, args.env)).filter((p) => !skip.has(p));
     return { paths, skip: [...skip] };
   },
+  // The files under the live state paths (the database preflight's), listed with the account's rights.
+  files: (_dirs: string[], args: { paths: string[] }) => filesUnder(args.paths.map((p) => ({ live: p, at: p }))),
   capture: (dirs: string[], args: CaptureArgs) =>
     captureAll(dirs[0]!, {
       ...args,
