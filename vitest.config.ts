@@ -109,6 +109,7 @@ export const SYSTEM = [
   'test/snapshot/restore-recover.test.ts',
   'test/snapshot/account-boundary.test.ts',
   'test/rehearsal/database-preflight-as-account.test.ts',
+  'test/snapshot/state-walks-as-account.test.ts',
   'test/store/errors.test.ts',
   'test/store/immutable.test.ts',
   'test/stage/store-immutable.test.ts',

@@ -22,7 +22,8 @@ import { freeLoopbackPort } from '../rehearsal/preflight.js';
 import { finalizeWarnings, startFinalize, type FinalizeVerdict } from '../service/finalize.js';
 import { listPlugins, reviewablePlugins } from '../service/plugin-prefetch.js';
 import { copyStatePrivately, removePrivateCopy } from '../snapshot/private-copy.js';
-import { resolveIndependentPaths, resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
+import { statePathsBase } from '../snapshot/state-paths.js';
+import { resolveStateAs } from '../snapshot/state-side.js';
 import type { Preset } from '../store/presets.js';
 import { consentReviewOf, finalizeArgs, finalizeOf } from './finalize-step.js';
 import { noteStep, runStep } from './record.js';
@@ -115,8 +116,7 @@ async function finalizeOnCopy(
   const { config, layout, runtime } = session;
   const { review, finalize, work, env, service } = at;
   await makeDirFor(work, service.runAs);
-  const skip = await resolveIndependentPaths(config.independentPaths, env);
-  const paths = (await resolveStatePaths(config.statePaths, env)).filter((p) => !skip.has(p));
+  const { paths, skip } = await resolveStateAs(service.runAs, { ...config, env });
   const base = statePathsBase(config.statePaths, env);
   const state = path.join(work, 'state');
   const copied = await copyStatePrivately(paths, state, {

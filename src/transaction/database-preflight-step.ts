@@ -18,7 +18,7 @@ import {
 import type { RunAs } from '../platform/run-as.js';
 import { type Place, filesUnder } from '../snapshot/state-files.js';
 import { resolveStatePaths } from '../snapshot/state-paths.js';
-import { onStateSide } from '../snapshot/state-side.js';
+import { onStateSide, resolveStateAs } from '../snapshot/state-side.js';
 import { runStep } from './record.js';
 import { candidateEnvOf } from './candidate-env.js';
 import { serviceIdentity } from './service-identity.js';
@@ -90,8 +90,7 @@ async function liveStatePaths(
   statePaths: readonly string[],
   service: { runAs: RunAs | undefined; env: NodeJS.ProcessEnv },
 ): Promise<string[]> {
-  const args = { statePaths: [...statePaths], independentPaths: [], env: service.env };
-  return (await onStateSide(service.runAs, 'resolve', [], args)).paths;
+  return (await resolveStateAs(service.runAs, { statePaths, independentPaths: [], env: service.env })).paths;
 }
 
 /**
