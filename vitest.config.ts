@@ -110,6 +110,7 @@ export const SYSTEM = [
   'test/snapshot/account-boundary.test.ts',
   'test/rehearsal/database-preflight-as-account.test.ts',
   'test/snapshot/state-walks-as-account.test.ts',
+  'test/service/plugin-prefetch-as-account.test.ts',
   'test/store/errors.test.ts',
   'test/store/immutable.test.ts',
   'test/stage/store-immutable.test.ts',

@@ -11,11 +11,10 @@
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
+import { ReleaseSwitcherError } from '../model/errors.js';
 import { type RunAs, actsForAnother } from '../platform/run-as.js';
 import { type RunResult, runCaptured } from '../platform/subprocess.js';
 import { SQLITE_COMPANIONS } from '../snapshot/state-paths.js';
-import { emptyAsOwner } from './hand-over.js';
 
 /** What the copy prints for a file that SQLite would not open as a database: no header, and not empty. */
 const NOT_SQLITE = 'release-switcher: not a SQLite database';
@@ -107,22 +106,4 @@ function relativeIn(within: string, file: string): string {
       hint: 'The checkpoint is damaged: remove it (release-switcher prune) and take a new one.',
     });
   return rel;
-}
-
-/**
- * The work folder removed. One the account owns (root made it for the account, which wrote its copies there) is
- * emptied by the account itself, then root removes the empty folder only (rmdir: nothing in it is walked or followed
- * by root). Filled again meanwhile by the account, it is emptied again a few times, then left to it: its own files in
- * its own folder.
- */
-export async function removeWorkDir(dir: string): Promise<void> {
-  for (let tries = 0; tries < 3; tries += 1) {
-    if (!(await emptyAsOwner(dir))) return fs.rm(dir, { recursive: true, force: true });
-    try {
-      return await fs.rmdir(dir);
-    } catch (error) {
-      if (errnoOf(error) === 'ENOENT') return;
-      if (errnoOf(error) !== 'ENOTEMPTY' && errnoOf(error) !== 'EEXIST') throw error;
-    }
-  }
 }

@@ -14,8 +14,8 @@
 import path from 'node:path';
 import { type RunResult, jsonDocumentIn, runCaptured, tail } from '../platform/subprocess.js';
 import { type RunAs, makeDirFor } from '../platform/run-as.js';
-import { consolidatedCopy, removeWorkDir } from './database-copy.js';
-import { letAccountPass } from './hand-over.js';
+import { letAccountPass, removeHandedDir } from '../platform/handed-dir.js';
+import { consolidatedCopy } from './database-copy.js';
 
 /** OpenClaw's five, and `unavailable`: the release has no such command (older than the contract), so it cannot judge. */
 export type DatabaseStatus =
@@ -105,7 +105,7 @@ export async function databasePreflight(request: DatabasePreflightRequest): Prom
       );
     return verdicts;
   } finally {
-    await removeWorkDir(request.workDir); // the account's copies, removed by the account: root follows none of its links
+    await removeHandedDir(request.workDir); // the account's copies, removed by the account: root follows none of its links
   }
 }
 
