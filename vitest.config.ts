@@ -111,6 +111,7 @@ export const SYSTEM = [
   'test/rehearsal/database-preflight-as-account.test.ts',
   'test/snapshot/state-walks-as-account.test.ts',
   'test/service/plugin-prefetch-as-account.test.ts',
+  'test/transaction/capability-review-place.test.ts',
   'test/store/errors.test.ts',
   'test/store/immutable.test.ts',
   'test/stage/store-immutable.test.ts',

@@ -187,7 +187,7 @@ async function finalizeOnCopy(
  * Both read with the account's rights (the copy is its; `live` is its file, which may be a link it planted): root
  * neither stats nor copies it.
  */
-async function placeInCopy(
+export async function placeInCopy(
   live: string,
   at: { paths: readonly string[]; base: string | null; copied: string; work: string; as: RunAs | undefined },
 ): Promise<string> {
@@ -213,7 +213,7 @@ async function placeInCopy(
  * The review's folder removed: what it handed the account (the copy, the config) emptied by the account and removed
  * empty (platform/handed-dir.ts), root's own (finalize's output) removed by root; root walks nothing of the account's.
  */
-async function removeReviewPlace(work: string): Promise<void> {
+export async function removeReviewPlace(work: string): Promise<void> {
   for (const name of await fs.readdir(work).catch(() => [] as string[])) await removeHandedDir(path.join(work, name));
   await fs.rmdir(work).catch(() => undefined);
 }
