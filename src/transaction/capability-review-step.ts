@@ -10,6 +10,9 @@
  * unless the operator gave the consent. `plugins update --dry-run` cannot say it: it stops before the consent check.
  * A review that cannot run (no list, a copy refused, finalize failing on the copy) does not refuse: it is recorded,
  * and the finalize in the window still reports any consent it needed as a warning.
+ * Root acting for the service's account reviews in its folder `<root>/preflight/review-<tx>` (not under its 0700
+ * `staging/`, which the account cannot reach): the copy and the config are the account's, made and read by the account
+ * (root never reads the account's config; it only asks where OpenClaw would look, as unit-files/service-port.ts does), and emptied by the account before root removes the folder.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -119,7 +122,9 @@ async function finalizeOnCopy(
   const { config, layout, runtime } = session;
   const { review, finalize, work, env, service } = at;
   await fs.mkdir(work, { recursive: true, mode: 0o700 });
-  await letAccountPass(path.dirname(work), service.runAs);
+  // Root's <root>/preflight and this folder: the account's group passes to the names it knows (its copy, its config,
+  // and to empty them at the end), lists and creates nothing; finalize's output in finalize/ stays root's (0700).
+  for (const folder of [path.dirname(work), work]) await letAccountPass(folder, service.runAs);
   const { paths, skip } = await resolveStateAs(service.runAs, { ...config, env });
   const base = statePathsBase(config.statePaths, env);
   const state = path.join(work, 'state');
@@ -131,7 +136,6 @@ async function finalizeOnCopy(
     as: service.runAs, // the account's state read, and its copy made, with the account's rights only
   }).catch(() => undefined);
   if (!copied) return undefined;
-  await letAccountPass(work, service.runAs); // the account's group may now reach state/ and config/ by name
   // The user's config where the copy has it (the gateway's own, with its plugin entries), else a copy beside.
   const { openclawConfigFile } = await import('../unit-files/service-port.js');
   const live = await openclawConfigFile(env as Record<string, string | undefined>);
