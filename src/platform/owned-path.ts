@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { componentProblem } from './trust-rules.js';
 
 /** What lstat tells of one component, the fields the rule reads. */
 export interface ComponentStat {
@@ -25,10 +26,20 @@ export interface ComponentStat {
 export function unsafeComponent(stat: ComponentStat, options: { uid: number; last: boolean }): string | undefined {
   if (stat.isSymbolicLink) return 'is a symbolic link';
   if (!stat.isDirectory) return 'is not a folder';
-  if (stat.uid !== options.uid && (options.last || stat.uid !== 0)) return `belongs to uid ${stat.uid}`;
-  const othersWrite = (stat.mode & 0o022) !== 0;
-  const sticky = (stat.mode & 0o1000) !== 0;
-  if (othersWrite && (options.last || !sticky)) return `is writable by ${stat.mode & 0o002 ? 'others' : 'its group'}`;
+  // The one rule (trust-rules.ts): the folder itself ours alone, a folder on the way ours or root's; no group is
+  // trusted here (its members are not looked up at the CLI's start), so any group write bit refuses.
+  const reason = componentProblem(
+    {
+      kind: 'dir',
+      uid: stat.uid,
+      mode: stat.mode & 0o7777,
+      groupTrusted: false,
+      role: options.last ? 'target' : 'parent',
+    },
+    options.last ? [options.uid] : [options.uid, 0],
+  );
+  if (reason === 'owner' || reason === 'parent-owner') return `belongs to uid ${stat.uid}`;
+  if (reason) return `is writable by ${stat.mode & 0o002 ? 'others' : 'its group'}`;
   return undefined;
 }
 

@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { componentProblem } from './trust-rules.js';
 
 /** The PATH a privileged command runs with: sudo's default `secure_path`, and where systemd looks up a bare name. */
 export const SECURE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -101,11 +102,8 @@ export function untrustedByRoot(file: string): string | undefined {
     if (at === path.dirname(at)) break;
   }
   for (const part of parts) {
-    const stat = fs.statSync(part);
-    const sticky = stat.isDirectory() && (stat.mode & 0o1000) !== 0;
-    if (stat.uid !== 0) return `${part} is owned by uid ${stat.uid}, not root`;
-    if ((stat.mode & 0o022) !== 0 && !sticky)
-      return `${part} is writable by ${stat.mode & 0o002 ? 'every account' : `group ${stat.gid}`} (mode ${(stat.mode & 0o7777).toString(8)})`;
+    const why = rootProblem(part, part === real ? 'target' : 'parent');
+    if (why) return `${part} ${why}`;
   }
   return real === path.resolve(file) ? undefined : untrustedLinks(file, real);
 }
@@ -113,11 +111,23 @@ export function untrustedByRoot(file: string): string | undefined {
 /** The folders of a link's own path must be root's too: who may replace the link decides what it names. */
 function untrustedLinks(file: string, real: string): string | undefined {
   for (let at = path.dirname(path.resolve(file)); ; at = path.dirname(at)) {
-    const stat = fs.statSync(at);
-    const sticky = (stat.mode & 0o1000) !== 0;
-    if (stat.uid !== 0) return `${at} (on the way to ${real}) is owned by uid ${stat.uid}, not root`;
-    if ((stat.mode & 0o022) !== 0 && !sticky)
-      return `${at} (on the way to ${real}) is writable by others (mode ${(stat.mode & 0o7777).toString(8)})`;
+    const why = rootProblem(at, 'parent');
+    if (why) return `${at} (on the way to ${real}) ${why}`;
     if (at === path.dirname(at)) return undefined;
   }
+}
+
+/**
+ * The one rule (trust-rules.ts) for root alone: `at` (stat, as exec follows it) root's, and writable by no other
+ * account (no group is trusted: any group write bit refuses); a folder on the way may be sticky (/tmp). In words.
+ */
+function rootProblem(at: string, role: 'target' | 'parent'): string | undefined {
+  const stat = fs.statSync(at);
+  const mode = stat.mode & 0o7777;
+  const kind = stat.isDirectory() ? 'dir' : 'file';
+  const reason = componentProblem({ kind, uid: stat.uid, mode, groupTrusted: false, role }, [0]);
+  if (reason === 'owner' || reason === 'parent-owner') return `is owned by uid ${stat.uid}, not root`;
+  if (reason)
+    return `is writable by ${mode & 0o002 ? 'every account' : `group ${stat.gid}`} (mode ${mode.toString(8)})`;
+  return undefined;
 }

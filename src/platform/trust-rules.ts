@@ -47,8 +47,29 @@ const GROUP_WRITE = 0o020;
 const OTHER_WRITE = 0o002;
 
 /** Whether another account than the trusted ones may write the folder or file (`groupTrusted` covers its group). */
-function writableByAnother(facts: PathFacts): boolean {
+function writableByAnother(facts: Pick<PathFacts, 'mode' | 'groupTrusted'>): boolean {
   return (facts.mode & OTHER_WRITE) !== 0 || ((facts.mode & GROUP_WRITE) !== 0 && !facts.groupTrusted);
+}
+
+/**
+ * The rule on one path, the one statement of it every trust check here makes (a root, its config and the lists of
+ * roots for root and for an account: trustProblems; a cache whose code an account runs: owned-path.ts; what root runs
+ * or reads in a privileged line: privileged-env.ts untrustedByRoot). The reason `facts` is not trusted by an account
+ * that trusts the `trusted` uids, or undefined.
+ */
+export function componentProblem(
+  facts: Pick<PathFacts, 'kind' | 'uid' | 'mode' | 'groupTrusted' | 'role'>,
+  trusted: readonly number[],
+): TrustReason | undefined {
+  const owned = trusted.includes(facts.uid);
+  // A link's own mode means nothing (always 0777); who may change where it points is its owner (and its folder's).
+  if (facts.kind === 'symlink') return owned ? undefined : 'link-owner';
+  if (facts.role === 'target') return !owned ? 'owner' : writableByAnother(facts) ? 'writable' : undefined;
+  if (!owned) return 'parent-owner';
+  // A sticky folder lets others add entries, never rename or remove one they do not own: what lies below it is
+  // judged by its own owner.
+  if (writableByAnother(facts) && (facts.mode & STICKY) === 0) return 'parent-writable';
+  return undefined;
 }
 
 /**
@@ -56,27 +77,10 @@ function writableByAnother(facts: PathFacts): boolean {
  * trusts `trusted` uids: none means trusted.
  */
 export function trustProblems(paths: readonly PathFacts[], trusted: readonly number[]): TrustProblem[] {
-  const problems: TrustProblem[] = [];
-  const add = (reason: TrustReason, facts: PathFacts) =>
-    problems.push({ reason, path: facts.path, uid: facts.uid, mode: facts.mode });
-  for (const facts of paths) {
-    const owned = trusted.includes(facts.uid);
-    // A link's own mode means nothing (always 0777); who may change where it points is its owner (and its folder's).
-    if (facts.kind === 'symlink') {
-      if (!owned) add('link-owner', facts);
-      continue;
-    }
-    if (facts.role === 'target') {
-      if (!owned) add('owner', facts);
-      else if (writableByAnother(facts)) add('writable', facts);
-      continue;
-    }
-    if (!owned) add('parent-owner', facts);
-    // A sticky folder lets others add entries, never rename or remove one they do not own: what lies below it is
-    // judged by its own owner.
-    else if (writableByAnother(facts) && (facts.mode & STICKY) === 0) add('parent-writable', facts);
-  }
-  return problems;
+  return paths.flatMap((facts) => {
+    const reason = componentProblem(facts, trusted);
+    return reason ? [{ reason, path: facts.path, uid: facts.uid, mode: facts.mode }] : [];
+  });
 }
 
 /** A folder as it was when it was listed: its device, inode and owner (dev and ino as decimal strings: 64 bits). */

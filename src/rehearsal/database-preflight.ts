@@ -4,18 +4,18 @@
  * consolidated copy of the shared state database, and `database preflight-agent <copy> --agent-id <id> --json` one of
  * each agent's database (no `-wal`/`-shm`/`-journal` beside it; sidecars make it `indeterminate`). The copy is made
  * with `VACUUM INTO` (one read transaction: a database written meanwhile still yields one committed state) on the
- * service's Node, which has `node:sqlite` (ours may be Node 20, which has not).
+ * service's Node, which has `node:sqlite` (ours may be Node 20, which has not), as the service's account, from the
+ * live file or a checkpoint's (database-copy.ts): root acting for the account reads none of the account's files.
  * Measured on 2026.9.5 → 2026.9.6: 9.6 calls a 9.5 state database `migration-required` (schema 17 → 18); 9.5 calls a
  * database 9.6 has migrated `incompatible`. Agent databases (21 → 23): 9.6 calls a 9.5 one `incompatible` with
  * foundVersion 21 ("run openclaw doctor --fix": Doctor migrates it in finalize), 9.5 calls one 9.6 migrated
  * `incompatible` with foundVersion 23 ("cannot open your existing data").
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { type RunResult, jsonDocumentIn, runCaptured, tail } from '../platform/subprocess.js';
-import { type RunAs, actsForAnother, makeDirFor } from '../platform/run-as.js';
-import { emptyAsOwner, letAccountPass } from './hand-over.js';
-import { SQLITE_COMPANIONS, hasSqliteHeader } from '../snapshot/state-paths.js';
+import { type RunAs, makeDirFor } from '../platform/run-as.js';
+import { letAccountPass, removeHandedDir } from '../platform/handed-dir.js';
+import { consolidatedCopy } from './database-copy.js';
 
 /** OpenClaw's five, and `unavailable`: the release has no such command (older than the contract), so it cannot judge. */
 export type DatabaseStatus =
@@ -55,12 +55,6 @@ const STATUSES: readonly string[] = [
 ];
 /** A cold start of the CLI is 3–9 s at idle; far more under load. */
 const PREFLIGHT_TIMEOUT_MS = 180_000;
-const COPY_SCRIPT = [
-  "const { DatabaseSync } = require('node:sqlite');",
-  'const db = new DatabaseSync(process.argv[1], { readOnly: true });',
-  "try { db.exec('PRAGMA busy_timeout = 10000'); db.prepare('VACUUM INTO ?').run(process.argv[2]); } finally { db.close(); }",
-].join('\n');
-
 /** Verdicts that stop a flip before anything changes (`unavailable` does not: the rehearsal and verify still judge). */
 export function refuses(verdict: DatabaseVerdict): boolean {
   return verdict.status === 'incompatible' || verdict.status === 'indeterminate';
@@ -77,10 +71,11 @@ export interface DatabaseCheck {
   args: readonly string[];
   agentId?: string;
   /**
-   * Where to read it instead of the live path: its copy in a checkpoint (with the companions stored beside it), which
-   * is ours, not the service's: copied as this process, never opened in place (a read would leave a `-shm` in it).
+   * Where to read it instead of the live path: its copy in a checkpoint (with the companions stored beside it), in
+   * `within` (the checkpoint's `data/`, a folder of the root's own): copied out by the service's account, never opened
+   * in place (a read would leave a `-shm` in it).
    */
-  readFrom?: { file: string; checkpoint: string };
+  readFrom?: { file: string; checkpoint: string; within: string };
 }
 
 export interface DatabasePreflightRequest {
@@ -110,8 +105,7 @@ export async function databasePreflight(request: DatabasePreflightRequest): Prom
       );
     return verdicts;
   } finally {
-    await emptyAsOwner(request.workDir); // the account's copies, removed by the account: root follows none of its links
-    await fs.rm(request.workDir, { recursive: true, force: true });
+    await removeHandedDir(request.workDir); // the account's copies, removed by the account: root follows none of its links
   }
 }
 
@@ -123,16 +117,23 @@ async function judge(request: DatabasePreflightRequest, check: DatabaseCheck, co
     ...(readFrom && { checkpoint: readFrom.checkpoint }),
   };
   const options = { env: request.env, timeoutMs: timeoutOf(request), signal: request.signal, as: request.as };
+  const copied = await consolidatedCopy({
+    ...options,
+    node: request.node,
+    file: readFrom?.file ?? database,
+    stored: readFrom && { within: readFrom.within },
+    copy,
+  });
   // A file by the database's name that SQLite would not open as one (no header; an empty file is an empty database):
   // no schema to judge. The same file is what the running release uses now; the rehearsal judges the target on it.
-  if (!(await isDatabaseFile(readFrom?.file ?? database)))
+  if ('notDatabase' in copied)
     return { ...named, status: 'unavailable', detail: 'not a SQLite database (no SQLite header): no schema to judge' };
-  const copied = await consolidate(request, check, copy);
+  const failed = 'failed' in copied ? copied.failed.output : undefined;
   // Not a verdict on the state: the service's Node cannot make the copy (no node:sqlite before Node 22.5).
-  if (copied.failed && /No such built-in module: node:sqlite/.test(copied.output))
+  if (failed !== undefined && /No such built-in module: node:sqlite/.test(failed))
     return { ...named, status: 'unavailable', detail: `${request.node} has no node:sqlite to make the copy with` };
-  if (copied.failed)
-    return { ...named, status: 'indeterminate', detail: `consolidated copy failed: ${failureOf(copied.output)}` };
+  if (failed !== undefined)
+    return { ...named, status: 'indeterminate', detail: `consolidated copy failed: ${failureOf(failed)}` };
   const [script, ...rest] = check.args;
   const args = [
     path.join(request.releaseDir, script!),
@@ -210,40 +211,3 @@ function failureOf(output: string): string {
 }
 
 const oneLine = (text: string) => text.replace(/\s*\n\s*/g, ' ').trim();
-
-/**
- * The one consolidated file the check reads. A live database is copied by SQLite as the service's account (it owns
- * the state). A checkpoint's copy is ours: its files (and the companions stored with it) are copied out first and
- * consolidated by this process, then handed to the service's account, which runs the target's check.
- */
-async function consolidate(
-  request: DatabasePreflightRequest,
-  check: DatabaseCheck,
-  copy: string,
-): Promise<{ failed: boolean; output: string }> {
-  const options = { env: request.env, timeoutMs: timeoutOf(request), signal: request.signal };
-  if (!check.readFrom)
-    return runCaptured(request.node, ['--no-warnings', '-e', COPY_SCRIPT, check.database, copy], {
-      ...options,
-      as: request.as,
-    });
-  const raw = `${copy}.stored`;
-  for (const suffix of ['', ...SQLITE_COMPANIONS])
-    await fs.copyFile(check.readFrom.file + suffix, raw + suffix).catch((error: NodeJS.ErrnoException) => {
-      if (suffix === '' || error.code !== 'ENOENT') throw error;
-    });
-  try {
-    const copied = await runCaptured(request.node, ['--no-warnings', '-e', COPY_SCRIPT, raw, copy], options);
-    if (!copied.failed && actsForAnother(request.as)) await fs.chown(copy, request.as.uid, request.as.gid);
-    return copied;
-  } finally {
-    for (const suffix of ['', ...SQLITE_COMPANIONS]) await fs.rm(raw + suffix, { force: true });
-  }
-}
-
-/** Whether SQLite would open `file` as a database: its header, or empty; a file gone since it was listed counts. */
-async function isDatabaseFile(file: string): Promise<boolean> {
-  const stat = await fs.stat(file).catch(() => undefined);
-  if (!stat) return true; // gone since it was listed: the copy says so
-  return stat.size === 0 || (await hasSqliteHeader(file));
-}

@@ -13,9 +13,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errnoOf } from '../model/errors.js';
-import { lookupAccount } from '../platform/accounts.js';
+import { emptyAsOwner, letAccountPass } from '../platform/handed-dir.js';
 import { type RunAs, actsForAnother } from '../platform/run-as.js';
-import { runCaptured } from '../platform/subprocess.js';
 
 /** What the account may reach in a rehearsal's folder: the copy and the candidate's config file. */
 const HANDED = ['state', 'config.json'];
@@ -38,16 +37,6 @@ export async function handOverFile(file: string, who: RunAs | undefined): Promis
   if (actsForAnother(who)) await fs.lchown(file, who.uid, who.gid);
 }
 
-/**
- * Let `who`'s group pass through `folder` (one of root's own, e.g. `<root>/preflight`), to names it already knows:
- * 0710, group `who`'s; it lists and changes nothing there. Nothing to do for this process's own account.
- */
-export async function letAccountPass(folder: string, who: RunAs | undefined): Promise<void> {
-  if (!actsForAnother(who)) return;
-  await fs.chown(folder, process.getuid?.() ?? 0, who.gid);
-  await fs.chmod(folder, 0o710);
-}
-
 /** Post-order lchown: a folder is handed over after everything in it, so the account never holds one root walks. */
 async function handTree(target: string, who: RunAs): Promise<void> {
   const stat = await fs.lstat(target).catch((error: unknown) => {
@@ -66,23 +55,4 @@ async function handTree(target: string, who: RunAs): Promise<void> {
  */
 export async function removeHandedOver(dir: string): Promise<void> {
   if (await emptyAsOwner(path.join(dir, 'state'))) await fs.chmod(dir, 0o700).catch(() => undefined);
-}
-
-/**
- * Root, before it removes `target`, a folder it handed to another account: that account empties it first (`rm -rf` as
- * the folder's owner, read with lstat), so root never walks a tree the account can change under it. Whether it did.
- */
-export async function emptyAsOwner(target: string): Promise<boolean> {
-  const stat = await fs.lstat(target).catch(() => undefined);
-  const me = process.getuid?.();
-  if (!stat?.isDirectory() || me !== 0 || stat.uid === me) return false;
-  const owner = lookupAccount(stat.uid);
-  if (!owner) return false;
-  // It may not remove the folder itself (root's parent): what it leaves is that empty folder.
-  await runCaptured('/bin/rm', ['-rf', '--one-file-system', '--', target], {
-    env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },
-    timeoutMs: 120_000,
-    as: owner,
-  });
-  return true;
 }

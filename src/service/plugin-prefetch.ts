@@ -9,11 +9,11 @@
  * target's release cohort (docs/cli/update/how-updates-run.md "Plugin sync details"), any other keeps its recorded
  * spec. A wrong guess or a failure costs a download and nothing else: finalize fetches what it needs itself.
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { jsonDocumentIn, runCaptured, tail } from '../platform/subprocess.js';
 import { makeServiceNpmCachePrivate } from '../platform/npm-cache.js';
 import { hasUrlCredentials } from '../platform/npm-credentials.js';
+import { letAccountPass, removeHandedDir } from '../platform/handed-dir.js';
 import { type RunAs, makeDirFor } from '../platform/run-as.js';
 
 export interface PrefetchRequest {
@@ -30,7 +30,10 @@ export interface PrefetchRequest {
   targetVersion: string;
   /** The service's environment: its state dir, its npm cache and registry. */
   env: NodeJS.ProcessEnv;
-  /** A private folder, removed afterwards. */
+  /**
+   * A private folder, removed afterwards: made for the account inside a folder of root's that its group may pass
+   * through (`<root>/preflight`), when root acts for it (never under root's 0700 `staging/`, which it cannot reach).
+   */
   workDir: string;
   timeoutMs: number;
   /** The account it runs as (the service's). @default this process's */
@@ -127,6 +130,7 @@ export async function prefetchPlugins(request: PrefetchRequest): Promise<Prefetc
   const specs = prefetchSpecs(list, request.targetVersion);
   if (specs.length === 0) return { specs, ok: true, ms: ms() };
   await makeDirFor(request.workDir, request.as); // npm writes there, as the service's account
+  await letAccountPass(path.dirname(request.workDir), request.as); // root's <root>/preflight: passable to it, no more
   await makeServiceNpmCachePrivate(request.env, request.as);
   try {
     const [command, prefix] = request.npm.endsWith('.js') ? [request.node, [request.npm]] : [request.npm, []];
@@ -152,6 +156,6 @@ export async function prefetchPlugins(request: PrefetchRequest): Promise<Prefetc
       ? { specs, ok: false, ms: ms(), detail: `npm: ${tail(fetched.output, 5)}` }
       : { specs, ok: true, ms: ms() };
   } finally {
-    await fs.rm(request.workDir, { recursive: true, force: true });
+    await removeHandedDir(request.workDir); // what npm left, removed by the account: root follows none of its links
   }
 }

@@ -20,9 +20,8 @@ import { fsNow } from './reconcile.js';
 import { sqliteNode } from './sqlite-copy.js';
 import { RESTORING_MARKER, type RestoringRecord, unfinishedRestore } from './restore-marker.js';
 import { readSwapRecord } from './swap-record.js';
-import { type CaptureArgs, onStateSide } from './state-side.js';
+import { type CaptureArgs, assertStateApartAs, onStateSide } from './state-side.js';
 import type { SnapshotEntry, SnapshotManifest } from './manifest.js';
-import { assertStatePathsApart } from './state-paths.js';
 
 export const SNAPSHOT_MANIFEST = 'snapshot.json';
 /** Written beside the manifest once a restore is complete: which transaction restored it, and who did. */
@@ -73,7 +72,11 @@ export async function takeSnapshot(options: TakeSnapshotOptions): Promise<Snapsh
   if (existing) return existing;
   // A root configured before init checked this (or a service environment that expands differently) fails here,
   // clearly, instead of copying the root into itself until the names are too long.
-  await assertStatePathsApart(options.statePaths, layout.root, options.env ?? defaultEnv());
+  await assertStateApartAs(options.as, {
+    statePaths: options.statePaths,
+    root: layout.root,
+    env: options.env ?? defaultEnv(),
+  });
   await makePrivateDir(layout.snapshots);
   const final = layout.snapshot(options.id);
   const work = tempName(final);
@@ -145,7 +148,11 @@ export async function stageCheckpoint(options: TakeSnapshotOptions): Promise<num
   const layout = layoutOf(options.root);
   if (await readSnapshot(layout, options.id)) return 0;
   await makePrivateDir(layout.snapshots);
-  await assertStatePathsApart(options.statePaths, layout.root, options.env ?? defaultEnv());
+  await assertStateApartAs(options.as, {
+    statePaths: options.statePaths,
+    root: layout.root,
+    env: options.env ?? defaultEnv(),
+  });
   const dir = stagedDir(layout, options.id);
   await removeTree(dir);
   await fs.mkdir(dir, { mode: 0o700 });

@@ -7,6 +7,8 @@
  * made when missing, handed to the account through their descriptors, reached as `/proc/self/fd/N`; their root-only
  * parent (snapshots/, 0700) keeps the account out of them by path before and after.
  */
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { actsAsRootFor, openDirFor, runAsAccount } from '../platform/as-account.js';
 import { armedCrashPoint } from '../platform/crashpoint.js';
@@ -15,7 +17,9 @@ import { type CaptureRequest, captureAll } from './capture.js';
 import type { SnapshotManifest } from './manifest.js';
 import { type LiveCopy, placeLiveCopy, placeSnapshotCopy } from './private-place.js';
 import { putBack } from './put-back.js';
-import { resolveIndependentPaths, resolveStatePaths } from './state-paths.js';
+import { describeCheckpoint } from './coverage.js';
+import { filesUnder } from './state-files.js';
+import { assertStatePathsApart, resolveIndependentPaths, resolveStatePaths } from './state-paths.js';
 import { adoptAside, liveDirs, makeReady, removeReady, storedIn } from './swap-account.js';
 import type { SwapEntry, SwapRecord } from './swap-record.js';
 
@@ -35,6 +39,21 @@ export const STATE_OPS = {
     const paths = (await resolveStatePaths(args.statePaths, args.env)).filter((p) => !skip.has(p));
     return { paths, skip: [...skip] };
   },
+  // Whether the state paths, their links resolved with the account's rights, stay apart from the root (`root`: its
+  // real path, resolved by the root's owner).
+  apart: (_dirs: string[], args: { statePaths: string[]; root: string; env: NodeJS.ProcessEnv }) =>
+    assertStatePathsApart(args.statePaths, args.root, args.env),
+  // What a checkpoint would cover (init shows it), walked with the account's rights.
+  coverage: (_dirs: string[], args: Parameters<typeof describeCheckpoint>[0]) => describeCheckpoint(args),
+  // The real paths of those of `paths` that are folders, resolved with the account's rights.
+  realDirs: async (_dirs: string[], args: { paths: string[] }) => {
+    const real: string[] = [];
+    for (const p of args.paths)
+      if ((await fs.stat(p).catch(() => undefined))?.isDirectory()) real.push(await fs.realpath(p));
+    return real;
+  },
+  // The files under the live state paths (the database preflight's), listed with the account's rights.
+  files: (_dirs: string[], args: { paths: string[] }) => filesUnder(args.paths.map((p) => ({ live: p, at: p }))),
   capture: (dirs: string[], args: CaptureArgs) =>
     captureAll(dirs[0]!, {
       ...args,
@@ -86,4 +105,33 @@ export async function onStateSide<K extends StateOp>(
   } finally {
     for (const handle of handles) await handle.close();
   }
+}
+
+/**
+ * The state paths as the service resolves them now, by its account (`as`): wildcards listed with its rights, the
+ * independent paths left out (`skip`).
+ */
+export async function resolveStateAs(
+  as: RunAs | undefined,
+  args: { statePaths: readonly string[]; independentPaths: readonly string[]; env: NodeJS.ProcessEnv },
+): Promise<{ paths: string[]; skip: Set<string> }> {
+  const { paths, skip } = await onStateSide(as, 'resolve', [], {
+    statePaths: [...args.statePaths],
+    independentPaths: [...args.independentPaths],
+    env: args.env,
+  });
+  return { paths, skip: new Set(skip) };
+}
+
+/**
+ * assertStatePathsApart, the state's links resolved by its account (`as`): root acting for it never resolves a link
+ * the account planted. The root's own path is resolved here, by its owner.
+ */
+export async function assertStateApartAs(
+  as: RunAs | undefined,
+  args: { statePaths: readonly string[]; root: string; env: NodeJS.ProcessEnv },
+): Promise<void> {
+  if (!actsAsRootFor(as)) return assertStatePathsApart(args.statePaths, args.root, args.env);
+  const root = await fs.realpath(args.root).catch(() => path.resolve(args.root));
+  await onStateSide(as, 'apart', [], { statePaths: [...args.statePaths], root, env: args.env });
 }

@@ -10,19 +10,24 @@
  * unless the operator gave the consent. `plugins update --dry-run` cannot say it: it stops before the consent check.
  * A review that cannot run (no list, a copy refused, finalize failing on the copy) does not refuse: it is recorded,
  * and the finalize in the window still reports any consent it needed as a warning.
+ * Root acting for the service's account reviews in its folder `<root>/preflight/review-<tx>` (not under its 0700
+ * `staging/`, which the account cannot reach): the copy and the config are the account's, made and read by the account
+ * (root never reads the account's config; it only asks where OpenClaw would look, as unit-files/service-port.ts does), and emptied by the account before root removes the folder.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { TransactionWarning } from '../model/state.js';
 import { makeServiceNpmCachePrivate } from '../platform/npm-cache.js';
-import { makeDirFor } from '../platform/run-as.js';
+import { letAccountPass, removeHandedDir } from '../platform/handed-dir.js';
+import { type RunAs, makeDirFor } from '../platform/run-as.js';
 import { runCaptured, tail } from '../platform/subprocess.js';
 import { freeLoopbackPort } from '../rehearsal/preflight.js';
 import { finalizeWarnings, startFinalize, type FinalizeVerdict } from '../service/finalize.js';
 import { listPlugins, reviewablePlugins } from '../service/plugin-prefetch.js';
-import { copyStatePrivately, removePrivateCopy } from '../snapshot/private-copy.js';
-import { resolveIndependentPaths, resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
+import { copyStatePrivately } from '../snapshot/private-copy.js';
+import { statePathsBase } from '../snapshot/state-paths.js';
+import { resolveStateAs } from '../snapshot/state-side.js';
 import type { Preset } from '../store/presets.js';
 import { consentReviewOf, finalizeArgs, finalizeOf } from './finalize-step.js';
 import { noteStep, runStep } from './record.js';
@@ -72,7 +77,9 @@ export async function capabilityReviewStep(run: Run): Promise<void> {
     const plugins = reviewablePlugins(listed.list, review.exempt);
     if (plugins.length === 0) return void step.end('skipped', 'no installed plugin can need capability consent');
     runtime.onProgress({ phase: 'preflight', message: `reviewing ${plugins.join(', ')} against ${tx.to}` });
-    const work = layout.stagingDir(`review-${tx.id}`);
+    // Root's folder (0700, then passable to the account's group), in the one root hands to the account (never root's
+    // 0700 staging/, which the account cannot reach): the copy and the config inside are the account's.
+    const work = path.join(layout.root, 'preflight', `review-${tx.id}`);
     try {
       // A review that cannot run (a copy refused, its prepare step failing) refuses nothing; a cancel still cancels.
       let unable: string | undefined;
@@ -94,7 +101,7 @@ export async function capabilityReviewStep(run: Run): Promise<void> {
       if (consent.length > 0) step.fail();
       return consent;
     } finally {
-      await removePrivateCopy(work);
+      await removeReviewPlace(work);
     }
   });
   if (needs && needs.length > 0) throw consentRequired(tx.to, needs);
@@ -114,9 +121,11 @@ async function finalizeOnCopy(
   const { session, tx } = run;
   const { config, layout, runtime } = session;
   const { review, finalize, work, env, service } = at;
-  await makeDirFor(work, service.runAs);
-  const skip = await resolveIndependentPaths(config.independentPaths, env);
-  const paths = (await resolveStatePaths(config.statePaths, env)).filter((p) => !skip.has(p));
+  await fs.mkdir(work, { recursive: true, mode: 0o700 });
+  // Root's <root>/preflight and this folder: the account's group passes to the names it knows (its copy, its config,
+  // and to empty them at the end), lists and creates nothing; finalize's output in finalize/ stays root's (0700).
+  for (const folder of [path.dirname(work), work]) await letAccountPass(folder, service.runAs);
+  const { paths, skip } = await resolveStateAs(service.runAs, { ...config, env });
   const base = statePathsBase(config.statePaths, env);
   const state = path.join(work, 'state');
   const copied = await copyStatePrivately(paths, state, {
@@ -130,7 +139,9 @@ async function finalizeOnCopy(
   // The user's config where the copy has it (the gateway's own, with its plugin entries), else a copy beside.
   const { openclawConfigFile } = await import('../unit-files/service-port.js');
   const live = await openclawConfigFile(env as Record<string, string | undefined>);
-  const configInCopy = live ? await placeInCopy(live, paths, base, copied, work) : path.join(copied, 'openclaw.json');
+  const configInCopy = live
+    ? await placeInCopy(live, { paths, base, copied, work, as: service.runAs })
+    : path.join(copied, 'openclaw.json');
   const vars: Record<string, string> = {
     state: copied,
     config: configInCopy,
@@ -175,32 +186,40 @@ async function finalizeOnCopy(
   return started.verdict;
 }
 
-/** Where `live` (a file of the state) is in the private copy, or a copy of it in `work` when it lies outside. */
-async function placeInCopy(
+/**
+ * Where `live` (a file of the state) is in the private copy, or a copy of it in `work/config` when it lies outside.
+ * Both read with the account's rights (the copy is its; `live` is its file, which may be a link it planted): root
+ * neither stats nor copies it.
+ */
+export async function placeInCopy(
   live: string,
-  paths: readonly string[],
-  base: string | null,
-  copied: string,
-  work: string,
+  at: { paths: readonly string[]; base: string | null; copied: string; work: string; as: RunAs | undefined },
 ): Promise<string> {
+  const { paths, base, copied, work, as } = at;
   const inside = (dir: string) => live.startsWith(dir + path.sep);
   const only = paths.length === 1 ? paths[0]! : undefined;
   const candidates = [
     ...(only && inside(only) ? [path.join(copied, path.relative(only, live))] : []),
     ...(base !== null && inside(base) ? [path.join(copied, path.relative(base, live))] : []),
   ];
+  const asAccount = (file: string, args: string[]) =>
+    runCaptured(file, args, { env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' }, timeoutMs: LIST_TIMEOUT_MS, as, cwd: '/' });
   for (const candidate of candidates)
-    if (
-      await fs.stat(candidate).then(
-        (s) => s.isFile(),
-        () => false,
-      )
-    )
-      return candidate;
+    if (!(await asAccount('/usr/bin/test', ['-f', candidate])).failed) return candidate;
   const beside = path.join(work, 'config', path.basename(live));
-  await fs.mkdir(path.dirname(beside), { recursive: true, mode: 0o700 });
-  await fs.copyFile(live, beside);
+  await makeDirFor(path.dirname(beside), as); // in root's own work folder, then the account's
+  const copiedConfig = await asAccount('/bin/cp', ['--', live, beside]);
+  if (copiedConfig.failed) throw new Error(`the config ${live} could not be copied: ${tail(copiedConfig.output, 3)}`);
   return beside;
+}
+
+/**
+ * The review's folder removed: what it handed the account (the copy, the config) emptied by the account and removed
+ * empty (platform/handed-dir.ts), root's own (finalize's output) removed by root; root walks nothing of the account's.
+ */
+export async function removeReviewPlace(work: string): Promise<void> {
+  for (const name of await fs.readdir(work).catch(() => [] as string[])) await removeHandedDir(path.join(work, name));
+  await fs.rmdir(work).catch(() => undefined);
 }
 
 /** What the journal keeps of the review's finalize. */

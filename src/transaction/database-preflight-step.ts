@@ -6,7 +6,6 @@
  * so its copies are what is judged: numeric schema versions alone do not prove a shape the target can read. The
  * automatic way back judges the same before it flips (roll-back.ts, step `database-preflight-previous`).
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { Transaction } from '../model/state.js';
@@ -16,7 +15,10 @@ import {
   databasePreflight,
   refuses,
 } from '../rehearsal/database-preflight.js';
+import type { RunAs } from '../platform/run-as.js';
+import { type Place, filesUnder } from '../snapshot/state-files.js';
 import { resolveStatePaths } from '../snapshot/state-paths.js';
+import { onStateSide, resolveStateAs } from '../snapshot/state-side.js';
 import { runStep } from './record.js';
 import { candidateEnvOf } from './candidate-env.js';
 import { serviceIdentity } from './service-identity.js';
@@ -41,16 +43,30 @@ export async function judgeDatabases(
   const check = databaseCheckOf(config);
   if (!check) return undefined;
   const service = await serviceIdentity(session);
-  const live = (await resolveStatePaths(config.statePaths, service.env)).map((p) => ({ live: p, at: p }));
-  const places = options.checkpoint ? await checkpointPlaces(layout, options.checkpoint, live) : live;
-  const found = await databasesIn(places, (p) => checkFor(check, p));
+  // The live state is resolved and listed with the service account's rights (a worker, when root acts for it):
+  // a link it planted never makes root list a folder of its own.
+  const live = await liveStatePaths(config.statePaths, service);
+  const { held, uncovered } = options.checkpoint
+    ? await checkpointPlaces(layout, options.checkpoint, live)
+    : { held: [], uncovered: live };
+  const files = [
+    ...(await filesUnder(held)), // the checkpoint's copy: root's own, under the root-only snapshots/
+    ...(await onStateSide(service.runAs, 'files', [], { paths: uncovered })),
+  ];
+  const found = files.flatMap((place) => {
+    const how = checkFor(check, place.live);
+    return how ? [{ place, how }] : [];
+  });
+  const within = options.checkpoint && path.join(layout.snapshot(options.checkpoint), 'data');
   return databasePreflight({
     node: config.node!,
     releaseDir: layout.release(target),
     databases: found.map(({ place, how }) => ({
       database: place.live,
       ...how,
-      ...(place.at !== place.live && { readFrom: { file: place.at, checkpoint: options.checkpoint! } }),
+      ...(place.at !== place.live && {
+        readFrom: { file: place.at, checkpoint: options.checkpoint!, within: within! },
+      }),
     })),
     workDir: path.join(layout.root, 'preflight', `database-${process.pid}`),
     // The target's own code, not yet trusted: the service's environment, not the caller's (candidate-env.ts).
@@ -58,12 +74,6 @@ export async function judgeDatabases(
     signal: runtime.signal,
     as: service.runAs,
   });
-}
-
-/** A live path and where its content is read: itself, or its copy in a checkpoint. */
-interface Place {
-  live: string;
-  at: string;
 }
 
 type Check = NonNullable<Preset['databasePreflight']>;
@@ -75,45 +85,35 @@ function checkFor(check: Check, live: string): Pick<DatabaseCheck, 'args' | 'age
   return agent ? { args: check.agents!.args, agentId: agent } : undefined;
 }
 
+/** The state paths as the service resolves them, by the service's account (its wildcards listed with its rights). */
+async function liveStatePaths(
+  statePaths: readonly string[],
+  service: { runAs: RunAs | undefined; env: NodeJS.ProcessEnv },
+): Promise<string[]> {
+  return (await resolveStateAs(service.runAs, { statePaths, independentPaths: [], env: service.env })).paths;
+}
+
 /**
  * Where the state the target starts with is read once `id` is put back: each path the checkpoint holds, from its copy
  * there (a path it recorded as absent is deleted by the restore: nothing to judge), and the live state paths it does
- * not cover.
+ * not cover. Folders are then walked a few levels deep, never through a link (state-files.ts): the preset's default
+ * state path is the whole state dir, where `state/openclaw.sqlite` and `agents/<id>/agent/openclaw-agent.sqlite` live;
+ * a path matches by its live name wherever it is read from.
  */
-async function checkpointPlaces(layout: Layout, id: string, live: readonly Place[]): Promise<Place[]> {
+async function checkpointPlaces(
+  layout: Layout,
+  id: string,
+  live: readonly string[],
+): Promise<{ held: Place[]; uncovered: string[] }> {
   const { readSnapshot } = await import('../snapshot/snapshot.js');
   const manifest = await readSnapshot(layout, id);
-  if (!manifest) return [...live];
+  if (!manifest) return { held: [], uncovered: [...live] };
   const within = (p: string, entry: string) => p === entry || p.startsWith(`${entry}/`);
   const held = manifest.entries.flatMap((e) =>
     e.stored && e.type !== 'absent' ? [{ live: e.path, at: path.join(layout.snapshot(id), e.stored) }] : [],
   );
-  const uncovered = live.filter((p) => !manifest.entries.some((e) => within(p.live, e.path)));
-  return [...held, ...uncovered];
-}
-
-/**
- * The databases a check applies to among `places`: a path that matches, or a file matching under a folder (the
- * preset's default state path is the whole state dir, where `state/openclaw.sqlite` and
- * `agents/<id>/agent/openclaw-agent.sqlite` live). Folders are walked a few levels deep, never through a symlink; a
- * path matches by its live name wherever it is read from.
- */
-async function databasesIn<T>(
-  places: readonly Place[],
-  judged: (live: string) => T | undefined,
-  depth = 4,
-): Promise<Array<{ place: Place; how: T }>> {
-  const found: Array<{ place: Place; how: T }> = [];
-  for (const place of places) {
-    const stat = await fs.lstat(place.at).catch(() => undefined);
-    const how = stat?.isFile() ? judged(place.live) : undefined;
-    if (how) found.push({ place, how });
-    if (!stat?.isDirectory() || depth === 0) continue;
-    const entries = (await fs.readdir(place.at).catch(() => [] as string[])).sort();
-    const below = entries.map((name) => ({ live: path.join(place.live, name), at: path.join(place.at, name) }));
-    found.push(...(await databasesIn(below, judged, depth - 1)));
-  }
-  return found;
+  const uncovered = live.filter((p) => !manifest.entries.some((e) => within(p, e.path)));
+  return { held, uncovered };
 }
 
 /** The preset's published check, when the root runs a preset that has one on a configured Node. */
@@ -211,7 +211,7 @@ export async function planDatabase(
 async function noStateFound(session: JournalSession, running: string): Promise<ReleaseSwitcherError> {
   const { config, runtime } = session;
   const service = await serviceIdentity(session);
-  const theirs = await resolveStatePaths(config.statePaths, service.env);
+  const theirs = await liveStatePaths(config.statePaths, service);
   const ours = await resolveStatePaths(config.statePaths, runtime.env).catch(() => [] as string[]);
   const differs = ours.join() !== theirs.join();
   return new ReleaseSwitcherError(

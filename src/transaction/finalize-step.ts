@@ -144,7 +144,7 @@ export async function prefetchFor(run: Run, supervisor: Supervisor): Promise<Pre
     list: run.pluginList,
     targetVersion: tx.to,
     env,
-    workDir: layout.stagingDir(`plugins-${tx.id}`),
+    workDir: path.join(layout.root, 'preflight', `plugins-${tx.id}`), // reachable by the service's account
     timeoutMs: PREFETCH_TIMEOUT_MS,
     signal: runtime.signal,
     as: runAs,

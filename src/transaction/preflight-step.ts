@@ -20,7 +20,8 @@ import {
 } from '../rehearsal/preflight.js';
 import { PORT_TRIES } from '../rehearsal/rehearsal-port.js';
 import { copySnapshotPrivately, copyStatePrivately } from '../snapshot/private-copy.js';
-import { resolveIndependentPaths, resolveStatePaths, statePathsBase } from '../snapshot/state-paths.js';
+import { statePathsBase } from '../snapshot/state-paths.js';
+import { resolveStateAs } from '../snapshot/state-side.js';
 import { markBad, runStep } from './record.js';
 import { candidateEnvOf } from './candidate-env.js';
 import { serviceIdentity } from './service-identity.js';
@@ -42,8 +43,7 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
     if (config.node || tx.runtime) await probeNode(node, runtime.env, runtime.signal);
     // The state as the service finds it, not as we would; read with its account's rights (snapshot/state-side.ts).
     const { env: serviceEnv, runAs } = await serviceIdentity(session);
-    const skip = await resolveIndependentPaths(config.independentPaths, serviceEnv);
-    const paths = (await resolveStatePaths(config.statePaths, serviceEnv)).filter((p) => !skip.has(p));
+    const { paths, skip } = await resolveStateAs(runAs, { ...config, env: serviceEnv });
     const candidate = await candidateEnvOf(session);
     const outcome = await runPreflight({
       node,

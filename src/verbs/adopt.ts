@@ -11,7 +11,7 @@ import { newId } from '../store/journal.js';
 import { pointLink, readLinkVersion } from '../store/links.js';
 import { type MutationSession, mutate } from '../transaction/mutate.js';
 import { serviceIdentity } from '../transaction/service-identity.js';
-import { resolveStatePaths } from '../snapshot/state-paths.js';
+import { onStateSide, resolveStateAs } from '../snapshot/state-side.js';
 import { beginOperation } from '../transaction/record.js';
 import type { RootOptions } from '../store/session.js';
 import { sealStaged } from '../stage/seal-staged.js';
@@ -348,10 +348,10 @@ function unproven(source: string, spec: string, why: string): ReleaseSwitcherErr
  */
 async function installInState(session: MutationSession, parts: readonly string[]): Promise<string[]> {
   const { config } = session;
-  const env = (await serviceIdentity(session)).env;
-  const stateDirs: string[] = [];
-  for (const p of await resolveStatePaths(config.statePaths, env))
-    if ((await fs.stat(p).catch(() => undefined))?.isDirectory()) stateDirs.push(await fs.realpath(p));
+  const { env, runAs } = await serviceIdentity(session);
+  // The service's state folders, resolved with its account's rights (root acting for it follows none of its links).
+  const { paths } = await resolveStateAs(runAs, { statePaths: config.statePaths, independentPaths: [], env });
+  const stateDirs = await onStateSide(runAs, 'realDirs', [], { paths });
   const out = new Set<string>();
   for (const part of parts) {
     const real = await fs.realpath(part).catch(() => undefined);

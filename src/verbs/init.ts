@@ -12,12 +12,14 @@ import {
 } from '../store/config.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { defaultEnv, defaultExecPath } from '../model/runtime.js';
-import { assertStatePathsApart } from '../snapshot/state-paths.js';
+import { type AccountInfo, lookupAccount } from '../platform/accounts.js';
+import { actsAsRootFor } from '../platform/as-account.js';
+import { assertStateApartAs, onStateSide } from '../snapshot/state-side.js';
 import { layoutOf } from '../store/layout.js';
 import { withLock } from '../store/lock.js';
 import { withPreset } from '../store/presets.js';
 import { systemctl } from '../service/systemctl.js';
-import { type CheckpointCoverage, describeCheckpoint } from '../snapshot/coverage.js';
+import type { CheckpointCoverage } from '../snapshot/coverage.js';
 import { notListedBecause, recordRoot, rootsFileFor, rootsFilesOf } from '../store/roots-registry.js';
 import { assertRootTrusted, fileTrustError, rootIdentity } from '../store/root-trust.js';
 
@@ -120,16 +122,33 @@ async function initLocked(options: InitOptions): Promise<InitResult> {
       validateConfig({ ...(existing ?? defaultConfig(pkg)), ...defined }, 'settings'),
       hostOf(options).env,
     );
-    await assertStatePathsApart(config.statePaths, layout.root, hostOf(options).env);
+    const state = stateSide(config, hostOf(options).env);
+    await assertStateApartAs(state.as, { statePaths: config.statePaths, root: layout.root, env: state.env });
     await prepareReleasesDir(layout, config);
     await makePrivateDir(layout.staging);
     await writeConfig(layout.root, config);
     // What is shown is what config.json holds: the registry URL without its credentials.
     const shown = { ...config, registry: withoutCredentials(config.registry) };
     if (config.statePaths.length === 0) return { root: layout.root, config: shown };
-    const checkpoint = await describeCheckpoint({ ...config, env: hostOf(options).env }).catch(() => undefined);
+    const checkpoint = await onStateSide(state.as, 'coverage', [], {
+      statePaths: config.statePaths,
+      independentPaths: config.independentPaths,
+      residue: config.residue,
+      env: state.env,
+    }).catch(() => undefined);
     return { root: layout.root, config: shown, ...(checkpoint && { checkpoint }) };
   });
+}
+
+/**
+ * Who reads the state paths init checks and shows: root acting for the service's account (`serviceUser`) reads them
+ * only as that account (snapshot/state-side.ts: a link it planted never makes root stat or list a folder of root's),
+ * with the account's HOME and names, as the service resolves `~`; anyone else, itself with its environment.
+ */
+function stateSide(config: Config, env: NodeJS.ProcessEnv): { as: AccountInfo | undefined; env: NodeJS.ProcessEnv } {
+  const account = config.serviceUser === null ? undefined : lookupAccount(config.serviceUser);
+  if (!actsAsRootFor(account)) return { as: undefined, env };
+  return { as: account, env: { ...env, HOME: account.home, USER: account.name, LOGNAME: account.name } };
 }
 
 /**

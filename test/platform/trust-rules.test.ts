@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   type PathFacts,
+  componentProblem,
   oneOwnerProblem,
   sameIdentity,
   trustFix,
@@ -85,5 +86,41 @@ describe('trust of a path', () => {
     expect(other.reason).toBe('one-owner');
     expect(trustFix(other, 'root')).toContain('sudo release-switcher --root /srv/gw');
     expect(trustFix(oneOwnerProblem(1001, 0, folder)!, 'openclaw')).toContain('sudo -u openclaw release-switcher');
+  });
+});
+
+describe('one rule, stated once (componentProblem): the cache folder check and the privileged check are that rule', () => {
+  it("owned-path's unsafeComponent refuses exactly what the rule refuses, over every owner, mode and place", async () => {
+    const { unsafeComponent } = await import('../../src/platform/owned-path.ts');
+    const modes = [0o700, 0o750, 0o755, 0o770, 0o775, 0o777, 0o1777, 0o1755, 0o1775, 0o2775];
+    for (const uid of [ALICE, MALLORY, 0])
+      for (const mode of modes)
+        for (const last of [true, false]) {
+          const ours = unsafeComponent(
+            { uid, mode: 0o40000 | mode, isDirectory: true, isSymbolicLink: false },
+            { uid: ALICE, last },
+          );
+          const rule = componentProblem(
+            { kind: 'dir', uid, mode, groupTrusted: false, role: last ? 'target' : 'parent' },
+            last ? [ALICE] : [ALICE, 0],
+          );
+          expect([uid, mode.toString(8), last, ours === undefined]).toEqual([
+            uid,
+            mode.toString(8),
+            last,
+            rule === undefined,
+          ]);
+        }
+  });
+
+  it('the rule for root alone (a privileged line): only root trusted, a sticky folder passable on the way, never at the end', () => {
+    const judge = (uid: number, mode: number, role: 'target' | 'parent') =>
+      componentProblem({ kind: 'dir', uid, mode, groupTrusted: false, role }, [0]);
+    expect(judge(0, 0o755, 'target')).toBeUndefined();
+    expect(judge(0, 0o1777, 'parent')).toBeUndefined();
+    expect(judge(0, 0o1777, 'target')).toBe('writable');
+    expect(judge(0, 0o775, 'parent')).toBe('parent-writable');
+    expect(judge(ALICE, 0o755, 'parent')).toBe('parent-owner');
+    expect(judge(ALICE, 0o700, 'target')).toBe('owner');
   });
 });

@@ -207,7 +207,11 @@ const rows = db.prepare('SELECT count(*) AS n FROM t').get().n;
 console.log(JSON.stringify({ schema: 'openclaw.state-schema-preflight.v1', status: rows === 1 ? 'exact' : 'incompatible' }, null, 2));\n`,
     );
     const [verdict] = await judge(dir, releaseDir, [
-      { database: live, args: ['check.cjs', '{file}', '--json'], readFrom: { file: stored, checkpoint: 'cp1' } },
+      {
+        database: live,
+        args: ['check.cjs', '{file}', '--json'],
+        readFrom: { file: stored, checkpoint: 'cp1', within: join(dir, 'snapshots', 'cp1', 'data') },
+      },
     ]);
     expect(verdict).toEqual({ database: live, checkpoint: 'cp1', status: 'exact' });
     expect(existsSync(live)).toBe(false); // the live path is only the verdict's name
