@@ -66,6 +66,17 @@ export function warningText(w: TransactionWarning): string {
  * so; `failed` exits 1.
  */
 export function transactionOutcome(tx: Transaction): CommandOutcome {
+  // Rolled back, but without the checkpoint it was owed: the previous release runs on the state the failed one left.
+  if (tx.status === 'rolled_back' && tx.reason === 'state_checkpoint_missing') {
+    throw new ReleaseSwitcherError(
+      'STATE_CHECKPOINT_MISSING',
+      `${tx.to} started without the state checkpoint it was owed (the boot-check did not take one); ${tx.from} is running again and verified, on the state ${tx.to} left: no checkpoint went back, so what ${tx.to} changed in it stays.`,
+      {
+        hint: "See why the boot-check did not run: release-switcher status, release-switcher doctor, the unit's log. release-switcher unit --install writes its command again; then switch again.",
+        result: tx,
+      },
+    );
+  }
   if (tx.status === 'rolled_back') {
     throw new ReleaseSwitcherError(
       'ROLLED_BACK',

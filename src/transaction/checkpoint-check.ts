@@ -1,0 +1,36 @@
+/**
+ * After the target's start: a transaction owed a state checkpoint (snapshot/checkpoint-due.ts) that finds none has
+ * lost the way back to the state it left, since the target may have migrated it. It fails its verification with
+ * reason `state_checkpoint_missing` (the CLI's STATE_CHECKPOINT_MISSING) and goes back the usual way, instead of
+ * ending `verified` and leaving `rollback` to be refused later. Why none was taken comes from the boot-check's own
+ * record of that start (store/boot-check-record.ts): it did not run (a moved installation), it failed, or it ran and
+ * could not copy the state.
+ */
+import { CHECKPOINT_MISSING_REASON, checkpointDue } from '../snapshot/checkpoint-due.js';
+import { BOOT_CHECK_HINT, judgeBootCheck, readBootCheckRecord } from '../store/boot-check-record.js';
+import type { JournalSession } from '../store/session.js';
+import type { Transaction } from '../model/state.js';
+import type { Failure } from './steps.js';
+
+/** The failure when `tx` was owed a checkpoint and none was taken for it; undefined otherwise. */
+export async function missingCheckpoint(session: JournalSession, tx: Transaction): Promise<Failure | undefined> {
+  if (!checkpointDue(session.config, tx) || tx.snapshot) return undefined;
+  const { readSnapshot } = await import('../snapshot/snapshot.js');
+  if (await readSnapshot(session.layout, tx.id)) return undefined;
+  return {
+    reason: CHECKPOINT_MISSING_REASON,
+    detail: `no state checkpoint was taken before ${tx.to} first started (${await whyNone(session)}): ${tx.to} may have changed the state, a migration included, and nothing can put back the state ${tx.from} left. ${BOOT_CHECK_HINT}`,
+  };
+}
+
+/** What the boot-check's record says of the target's start. */
+async function whyNone(session: JournalSession): Promise<string> {
+  const { config, layout, runtime } = session;
+  const record = await readBootCheckRecord(layout).catch((error: Error) => error);
+  if (record instanceof Error) return `the boot-check's record cannot be read: ${record.message}`;
+  const { unitStart } = await import('../service/unit-start.js');
+  const unit = await unitStart(config, { env: runtime.env, signal: runtime.signal });
+  const verdict = judgeBootCheck(record, unit);
+  if (verdict.at !== 'ran') return verdict.detail;
+  return `the boot-check ran at this start but took none${verdict.run.stateError ? `: ${verdict.run.stateError}` : ''} (${verdict.detail})`;
+}
