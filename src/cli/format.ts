@@ -1,7 +1,8 @@
 /** Plain-text rendering of results for people, and how a transaction maps to the envelope and exit code. */
 import { ExitCode, ReleaseSwitcherError } from '../model/errors.js';
 import type { OriginBy, OriginWhy, Transaction, TransactionOrigin, TransactionWarning } from '../model/state.js';
-import type { Running } from '../verbs/status.js';
+import type { BootCheckStatus, Running } from '../verbs/status.js';
+import { BOOT_CHECK_HINT, describeRun } from '../store/boot-check-record.js';
 import type { CommandOutcome } from './context.js';
 import type { SwitchPlan } from '../transaction/plan.js';
 
@@ -122,6 +123,7 @@ export function statusStory(result: {
   running?: Running | null;
   transaction: Transaction | null;
   autoUpdate?: { paused: boolean; since?: string; user?: string; reason?: string };
+  bootCheck?: BootCheckStatus | null;
 }): string {
   const lines = [
     `${result.current ? `Running ${result.current}` : 'Nothing activated yet'}${result.previous ? `; previous ${result.previous} is the rollback target` : ''}.`,
@@ -154,7 +156,17 @@ export function statusStory(result: {
     );
   const running = describeRunning(result.current, result.running ?? null);
   if (running) lines.push(running);
+  const boot = describeBootCheck(result.bootCheck ?? null);
+  if (boot) lines.push(boot);
   return lines.join('\n');
+}
+
+/** The boot-check's last run; loud when it did not run at the service's present start. */
+function describeBootCheck(boot: BootCheckStatus | null): string | null {
+  if (!boot) return null;
+  if (boot.atLastStart === 'did-not-run')
+    return `BOOT-CHECK DID NOT RUN: ${boot.detail}. Without it no state checkpoint is taken before a release first starts (a switch owed one fails: STATE_CHECKPOINT_MISSING) and a crash loop is not counted. ${BOOT_CHECK_HINT}`;
+  return boot.last ? `Boot-check: last ran ${describeRun(boot.last)}.` : `Boot-check: ${boot.detail}.`;
 }
 
 const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

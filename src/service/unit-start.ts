@@ -30,8 +30,7 @@ export async function unitStart(
       ...(options.runner && { runner: options.runner }),
     },
   ).catch(() => undefined);
-  if (!shown || shown.exitCode !== 0) return null;
-  return parseUnitStart(shown.output);
+  return shown?.exitCode === 0 ? parseUnitStart(shown.output) : null;
 }
 
 /** `systemctl show` output (KEY=value lines) as a UnitStart. */
