@@ -71,6 +71,7 @@ export const UNIT = [
   'test/stage/scripts/lifecycle-event.test.ts',
   'test/stage/scripts/script-env.test.ts',
   'test/store/config-shape.test.ts',
+  'test/store/boot-check-record.test.ts',
   'test/store/containment.test.ts',
   'test/store/content-store.test.ts',
   'test/store/fast-verify.test.ts',
