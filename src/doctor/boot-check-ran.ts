@@ -4,7 +4,7 @@
  * `Cannot find module`) writes nothing and the unit's `-` prefix lets the start go on, so "no record of this start"
  * is the finding; without it no state checkpoint is taken before a release first starts.
  */
-import { BOOT_CHECK_HINT, judgeBootCheck, readBootCheckRecord } from '../store/boot-check-record.js';
+import { bootCheckHint, judgeBootCheck, readBootCheckRecord } from '../store/boot-check-record.js';
 import { unitStart } from '../service/unit-start.js';
 import type { CheckContext, CheckResult } from './checks.js';
 
@@ -32,5 +32,5 @@ export async function bootCheckRan(ctx: CheckContext): Promise<CheckResult | nul
       warning: true,
       detail: `${verdict.detail}; no boot-check has recorded a run in this root (one older than the record writes none)`,
     };
-  return { name: NAME, ok: false, detail: `${verdict.detail}. ${BOOT_CHECK_HINT}` };
+  return { name: NAME, ok: false, detail: `${verdict.detail}. ${bootCheckHint(config)}` };
 }

@@ -103,6 +103,12 @@ export function judgeBootCheck(record: BootCheckRecord | undefined, unit: UnitSt
   };
 }
 
-/** What to do about a boot-check that did not run. */
-export const BOOT_CHECK_HINT =
-  "See why in the unit's log (journalctl [--user] -u UNIT); release-switcher doctor checks the unit's commands, and release-switcher unit --install writes them again for this installation.";
+/** What to do about a boot-check that did not run; naming the unit's log when the unit is known. */
+export function bootCheckHint(config?: { supervisor: string; unit: string | null }): string {
+  const log = config?.unit
+    ? `journalctl ${config.supervisor === 'systemd' ? '--user ' : ''}-u ${config.unit}`
+    : 'journalctl [--user] -u UNIT';
+  return `See why in the unit's log (${log}); release-switcher doctor checks the unit's commands, and release-switcher unit --install writes them again for this installation.`;
+}
+
+export const BOOT_CHECK_HINT = bootCheckHint();

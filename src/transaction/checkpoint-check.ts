@@ -7,7 +7,7 @@
  * could not copy the state.
  */
 import { CHECKPOINT_MISSING_REASON, checkpointDue } from '../snapshot/checkpoint-due.js';
-import { BOOT_CHECK_HINT, judgeBootCheck, readBootCheckRecord } from '../store/boot-check-record.js';
+import { bootCheckHint, judgeBootCheck, readBootCheckRecord } from '../store/boot-check-record.js';
 import type { JournalSession } from '../store/session.js';
 import type { Transaction } from '../model/state.js';
 import type { Failure } from './steps.js';
@@ -19,7 +19,7 @@ export async function missingCheckpoint(session: JournalSession, tx: Transaction
   if (await readSnapshot(session.layout, tx.id)) return undefined;
   return {
     reason: CHECKPOINT_MISSING_REASON,
-    detail: `no state checkpoint was taken before ${tx.to} first started (${await whyNone(session)}): ${tx.to} may have changed the state, a migration included, and nothing can put back the state ${tx.from} left. ${BOOT_CHECK_HINT}`,
+    detail: `no state checkpoint was taken before ${tx.to} first started (${await whyNone(session)}): ${tx.to} may have changed the state, a migration included, and nothing can put back the state ${tx.from} left. ${bootCheckHint(session.config)}`,
   };
 }
 

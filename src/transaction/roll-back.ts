@@ -16,7 +16,7 @@ import { publicTransaction, type Transaction } from '../model/state.js';
 import { type ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
 import { isRefusal } from '../service/refusal.js';
 import { checkpointDue } from '../snapshot/checkpoint-due.js';
-import { BOOT_CHECK_HINT } from '../store/boot-check-record.js';
+import { bootCheckHint } from '../store/boot-check-record.js';
 
 /**
  * Words for a transaction that was owed a state checkpoint and has none (snapshot/checkpoint-due.ts), or undefined:
@@ -56,7 +56,9 @@ export async function rollBack(run: Run, supervisor: Supervisor, failure: Failur
   if (plan.action === 'refuse')
     return failRollback(run, supervisor, {
       why: `not going back to ${previous}: ${plan.detail}${lost ? ` (${lost})` : ''}`,
-      hint: lost ? `${plan.hint} ${tx.to} stays current, not stopped by the way back. ${BOOT_CHECK_HINT}` : plan.hint,
+      hint: lost
+        ? `${plan.hint} ${tx.to} stays current, not stopped by the way back. ${bootCheckHint(session.config)}`
+        : plan.hint,
     });
   // The previous release's own judgement of the state it would start with (the checkpoint's, when one goes back), as
   // every activation has it: a release that cannot read that state is not started on it; the failed one stays.
