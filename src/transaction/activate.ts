@@ -293,8 +293,8 @@ async function verify(run: Run): Promise<void> {
   // lost, so the target is not verified on it, whatever its health says (checkpoint-check.ts).
   const missing = await (await import('./checkpoint-check.js')).missingCheckpoint(run.session, tx);
   if (missing) {
-    await runStep(run, 'verify', async (step) => step.fail(`${missing.reason}: ${missing.detail}`));
-    run.failure = missing;
+    await runStep(run, 'verify', async (step) => step.fail(missing.step));
+    run.failure = missing.failure;
     return;
   }
   run.window?.next('start-to-healthy');

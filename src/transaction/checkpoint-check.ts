@@ -12,14 +12,22 @@ import type { JournalSession } from '../store/session.js';
 import type { Transaction } from '../model/state.js';
 import type { Failure } from './steps.js';
 
-/** The failure when `tx` was owed a checkpoint and none was taken for it; undefined otherwise. */
-export async function missingCheckpoint(session: JournalSession, tx: Transaction): Promise<Failure | undefined> {
+/**
+ * The failure when `tx` was owed a checkpoint and none was taken for it (its detail says why, for the release's bad
+ * mark and the way back), with the words for its failed verify step (what that costs, and what to do); undefined
+ * otherwise.
+ */
+export async function missingCheckpoint(
+  session: JournalSession,
+  tx: Transaction,
+): Promise<{ failure: Failure; step: string } | undefined> {
   if (!checkpointDue(session.config, tx) || tx.snapshot) return undefined;
   const { readSnapshot } = await import('../snapshot/snapshot.js');
   if (await readSnapshot(session.layout, tx.id)) return undefined;
+  const detail = `no state checkpoint was taken before ${tx.to} first started (${await whyNone(session)})`;
   return {
-    reason: CHECKPOINT_MISSING_REASON,
-    detail: `no state checkpoint was taken before ${tx.to} first started (${await whyNone(session)}): ${tx.to} may have changed the state, a migration included, and nothing can put back the state ${tx.from} left. ${bootCheckHint(session.config)}`,
+    failure: { reason: CHECKPOINT_MISSING_REASON, detail },
+    step: `${CHECKPOINT_MISSING_REASON}: ${detail}: ${tx.to} may have changed the state, a migration included, and nothing can put back the state ${tx.from} left. ${bootCheckHint(session.config)}`,
   };
 }
 

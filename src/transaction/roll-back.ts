@@ -26,7 +26,7 @@ async function lostCheckpoint(run: Run): Promise<string | undefined> {
   const { session, tx } = run;
   if (!checkpointDue(session.config, tx) || tx.snapshot) return undefined;
   if (await (await import('../snapshot/snapshot.js')).readSnapshot(session.layout, tx.id)) return undefined;
-  return `no state checkpoint was taken before ${tx.to} first started (the boot-check did not take one)`;
+  return `no state checkpoint was taken before ${tx.to} first started: the boot-check took none`;
 }
 
 const cancelled = (error: unknown) => isReleaseSwitcherError(error) && error.code === 'CANCELLED';

@@ -68,9 +68,12 @@ describe('a transaction owed a state checkpoint', () => {
     expect(tx.steps.find((s) => s.name === 'restore-state')).toMatchObject({
       status: 'skipped',
       detail: expect.stringMatching(
-        /^nothing to put back: no state checkpoint was taken before 1\.2\.0 first started .*1\.0\.0 starts on the state as 1\.2\.0 left it/,
+        /^nothing to put back: no state checkpoint was taken before 1\.2\.0 first started: the boot-check took none; 1\.0\.0 starts on the state as 1\.2\.0 left it, with whatever 1\.2\.0 changed in it \(a migration included\)$/,
       ),
     });
+    expect(tx.steps.find((s) => s.name === 'rollback')?.detail).toMatch(
+      /^no state checkpoint was taken before 1\.2\.0 first started \(.*\); current -> releases\/1\.0\.0$/,
+    );
     expect(tx.steps.find((s) => s.name === 'verify-previous')).toMatchObject({ status: 'ok' });
     expect(linkOf(root, 'current')).toBe('releases/1.0.0');
     expect(fake.running).toBe('1.0.0');
