@@ -88,7 +88,9 @@ export function describeRun(run: BootCheckRun): string {
  */
 export function judgeBootCheck(record: BootCheckRecord | undefined, unit: UnitStart | null): BootCheckVerdict {
   const run = record?.start ?? null;
-  const last = run ? `its last run at a start: ${describeRun(run)}` : 'it has recorded no run at a start';
+  const last = run
+    ? `its last run at a start: ${describeRun(run)}`
+    : 'it has recorded no run at a start (a release-switcher older than this record writes none: after an upgrade of the tool, a restart of the service tells)';
   if (!unit?.invocation) return { at: 'unknown', run, detail: `no start of the unit to compare with; ${last}` };
   const started = `the unit's start${unit.startedAt ? ` (main process started ${unit.startedAt})` : ''}`;
   if (run?.invocation === unit.invocation) {
