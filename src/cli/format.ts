@@ -190,7 +190,14 @@ export function describeSwitchPlan(plan: SwitchPlan): string {
       ]
     : [];
   const node = plan.runtime ? [`Node: ${plan.runtime.from} -> ${plan.runtime.to} (the service moves with it)`] : [];
-  return [head, ...node, ...state, ...database, `supervisor: ${plan.supervisor}`, '(dry run: nothing changed)'].join(
-    '\n',
-  );
+  const checkpoint = plan.checkpoint ? [`checkpoint AT RISK: ${plan.checkpoint.note}`] : [];
+  return [
+    head,
+    ...node,
+    ...state,
+    ...database,
+    ...checkpoint,
+    `supervisor: ${plan.supervisor}`,
+    '(dry run: nothing changed)',
+  ].join('\n');
 }

@@ -31,8 +31,28 @@ export async function missingCheckpoint(
   };
 }
 
+/**
+ * For `--dry-run`: a switch owed a checkpoint while the boot-check did not run at the service's present start (its
+ * command gone, failing) would, unless it runs at the restart, take none and fail. Undefined when not owed one, or the
+ * boot-check ran, or it cannot be told.
+ */
+export async function checkpointAtRisk(
+  session: Pick<JournalSession, 'config' | 'layout' | 'runtime'>,
+  tx: Pick<Transaction, 'from' | 'to' | 'restore'>,
+): Promise<{ note: string } | undefined> {
+  if (!checkpointDue(session.config, tx)) return undefined;
+  const { config, layout, runtime } = session;
+  const record = await readBootCheckRecord(layout).catch(() => undefined);
+  const { unitStart } = await import('../service/unit-start.js');
+  const verdict = judgeBootCheck(record, await unitStart(config, { env: runtime.env, signal: runtime.signal }));
+  if (verdict.at !== 'did-not-run') return undefined;
+  return {
+    note: `${verdict.detail}: unless it runs at the restart, no state checkpoint is taken before ${tx.to} first starts and the switch fails STATE_CHECKPOINT_MISSING. ${bootCheckHint(config)}`,
+  };
+}
+
 /** What the boot-check's record says of the target's start. */
-async function whyNone(session: JournalSession): Promise<string> {
+async function whyNone(session: Pick<JournalSession, 'config' | 'layout' | 'runtime'>): Promise<string> {
   const { config, layout, runtime } = session;
   const record = await readBootCheckRecord(layout).catch((error: Error) => error);
   if (record instanceof Error) return `the boot-check's record cannot be read: ${record.message}`;

@@ -88,6 +88,7 @@ describeWhere(can, 'the boot-check gone with a moved installation, under systemd
         invocation: expect.stringMatching(/^[0-9a-f]{32}$/),
       },
     });
+    expect((await migrating.rs(['switch', NEW, '--dry-run'])).json.result.checkpoint).toBeUndefined(); // it ran
     const doctor = await migrating.rs(['doctor']);
     expect(doctor.json.result.checks.find((c: { name: string }) => c.name === 'boot-check-ran')).toMatchObject({
       ok: true,
@@ -115,6 +116,11 @@ describeWhere(can, 'the boot-check gone with a moved installation, under systemd
     const status = await plain.rs(['status'], { json: false });
     expect(status.stdout).toMatch(
       /BOOT-CHECK DID NOT RUN: the boot-check did not run at the unit's start .*Cannot find module/,
+    );
+    // A dry run of the switch says it would lose its checkpoint, before anything is tried.
+    const plan = await plain.rs(['switch', '1.1.0', '--dry-run'], { json: false });
+    expect(plan.stdout).toMatch(
+      /checkpoint AT RISK: the boot-check did not run at the unit's start .*fails STATE_CHECKPOINT_MISSING/,
     );
     const json = (await plain.rs(['status'])).json.result;
     expect(json.bootCheck).toMatchObject({ atLastStart: 'did-not-run', last: { version: '1.0.0' } });
