@@ -1,136 +1,41 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-// Four tiers (`npm run test:unit` while you work; `npm test` runs them all, as CI does):
-// - unit: in-process only — no build (`dist/`), no registry, no systemd or pm2. The files are listed here
-//   rather than guessed: a new test goes to the registry tier unless it is added to a list.
-// - registry: the built CLI against the seeded Verdaccio (the default for a test file).
-// - system: a private systemd --user, pm2, or root-only features (chattr +i, tmpfs mounts); the registry too.
-// - openclaw: `*.openclaw.test.ts`, the real openclaw package on Node 24 (heavy: own timeouts).
-export const UNIT = [
-  'test/ansible/collection.test.ts',
-  'test/api/public-api.test.ts',
-  'test/autoupdate/policy.test.ts',
-  'test/bench/peers.test.ts',
-  'test/bench/phases.test.ts',
-  'test/bench/store-cases.test.ts',
-  'test/cli/conventions.test.ts',
-  'test/cli/init-secret-args.test.ts',
-  'test/cli/npmrc.test.ts',
-  'test/cli/startup-imports.test.ts',
-  'test/docs.test.ts',
-  'test/doctor/deep.test.ts',
-  'test/doctor/health-verdict.test.ts',
-  'test/model/exit-severity.test.ts',
-  'test/platform/chattr-batches.test.ts',
-  'test/platform/lazy-require.test.ts',
-  'test/platform/npm-credentials.test.ts',
-  'test/platform/owned-path.test.ts',
-  'test/platform/permission.test.ts',
-  'test/platform/rotate-log.test.ts',
-  'test/platform/run-as.test.ts',
-  'test/platform/subprocess.test.ts',
-  'test/platform/trust-rules.test.ts',
-  'test/service/caller.test.ts',
-  'test/service/finalize.test.ts',
-  'test/service/health.test.ts',
-  'test/service/listener-table.test.ts',
-  'test/service/restart-handoff.test.ts',
-  'test/service/refusal.test.ts',
-  'test/service/supervisors/systemd-bounds.test.ts',
-  'test/service/timespan.test.ts',
-  'test/service/plugin-prefetch.test.ts',
-  'test/unit-files/existing-unit.test.ts',
-  'test/unit-files/cli-command.test.ts',
-  'test/unit-files/unit-entry.test.ts',
-  'test/transaction/origin.test.ts',
-  'test/store/auto-update-pause.test.ts',
-  'test/unit-files/privileged.test.ts',
-  'test/rehearsal/candidate-env.test.ts',
-  'test/transaction/unit-environment.test.ts',
-  'test/rehearsal/preflight.test.ts',
-  'test/unit-files/service-port.test.ts',
-  'test/service/supervisors/launchd.test.ts',
-  'test/snapshot/private-copy.test.ts',
-  'test/snapshot/account-helpers.test.ts',
-  'test/snapshot/snapshot.test.ts',
-  'test/stage/unpack/hostile-corpus.test.ts',
-  'test/stage/unpack/index.test.ts',
-  'test/stage/unpack/read-entries.test.ts',
-  'test/stage/unpack/unpack.test.ts',
-  'test/stage/unpack/unpack-bounds.test.ts',
-  'test/stage/resolve/packument-revalidate.test.ts',
-  'test/registry/tarball-manifest.test.ts',
-  'test/stage/reuse/fetch-ahead.test.ts',
-  'test/stage/reuse/tree-record.test.ts',
-  'test/stage/reuse/to-store.test.ts',
-  'test/stage/place-beside.test.ts',
-  'test/stage/smoke-inputs.test.ts',
-  'test/stage/scripts/lifecycle-event.test.ts',
-  'test/stage/scripts/script-env.test.ts',
-  'test/store/config-shape.test.ts',
-  'test/store/boot-check-record.test.ts',
-  'test/store/containment.test.ts',
-  'test/store/content-store.test.ts',
-  'test/store/fast-verify.test.ts',
-  'test/store/release-dirs.test.ts',
-  'test/store/roots-registry.test.ts',
-  'test/store/seal.test.ts',
-  'test/transaction/machine.test.ts',
-  'test/transaction/plan-resume.test.ts',
-  'test/transaction/record-owner.test.ts',
-  'test/verbs/fleet-trust.test.ts',
-  'test/verbs/follow.test.ts',
-  'test/verbs/openclaw-plugin.test.ts',
-];
-export const SYSTEM = [
-  'test/demo.test.ts',
-  'test/verbs/fleet-systemd.test.ts',
-  'test/ansible/rolling-update.test.ts',
-  'test/doctor/doctor-service.test.ts',
-  'test/doctor/drift.test.ts',
-  'test/gateway/api.test.ts',
-  'test/platform/remove-tree.test.ts',
-  'test/rehearsal/preflight-switch.test.ts',
-  'test/rehearsal/preflight-systemd.test.ts',
-  'test/rehearsal/candidate-as-account.test.ts',
-  'test/rehearsal/preflight-as-account.test.ts',
-  'test/rehearsal/pm2-preflight.test.ts',
-  'test/service/supervisors/pm2-switch.test.ts',
-  'test/service/supervisors/pm2.test.ts',
-  'test/service/foreign-listener.test.ts',
-  'test/service/supervisors/systemd-switch.test.ts',
-  'test/unit-files/restart-hold.test.ts',
-  'test/unit-files/timer.test.ts',
-  'test/unit-files/unit.test.ts',
-  'test/snapshot/migration.test.ts',
-  'test/snapshot/restore-recover.test.ts',
-  'test/snapshot/account-boundary.test.ts',
-  'test/store/errors.test.ts',
-  'test/store/immutable.test.ts',
-  'test/stage/store-immutable.test.ts',
-  'test/support/system-manager.test.ts',
-  'test/support/systemd.test.ts',
-  'test/support/systemd-account.test.ts',
-  'test/transaction/crash-way-back.test.ts',
-  'test/transaction/systemd-handoff.test.ts',
-  'test/transaction/handoff-mode.test.ts',
-  'test/transaction/service-identity.test.ts',
-  'test/transaction/service-account.test.ts',
-  'test/transaction/privileged-boot-check.test.ts',
-  'test/transaction/runtime-move.test.ts',
-  'test/transaction/boot-check-gone.test.ts',
-];
-// A listed file that is not there (moved, renamed) would silently fall into the registry tier: refuse instead.
-const missing = [...UNIT, ...SYSTEM].filter((file) => !existsSync(file));
-if (missing.length > 0) throw new Error(`vitest.config.ts lists test files that do not exist: ${missing.join(', ')}`);
+// Four tiers (`npm run test:unit` while you work; `npm test` runs them all, as CI does). A file's tier is its name's
+// ending, so a file says what it needs where it is declared (docs/testing.md, "Tiers"):
+// - unit, `*.test.ts`: in-process only — no build (`dist/`), no registry, no test accounts, no systemd, pm2 or
+//   root-only features. The default: test/tiers.test.ts fails a file of this tier that uses any of them
+//   (test/support/tiers.ts reads what each file imports and starts), naming the part and the tier to move it to.
+// - registry, `*.registry.test.ts`: the built CLI against the seeded Verdaccio, the test accounts.
+// - system, `*.system.test.ts`: a private systemd manager, pm2, or root-only features (chattr +i, tmpfs mounts);
+//   the registry too.
+// - openclaw, `*.openclaw.test.ts`: the real openclaw package on Node 24 (heavy: own timeouts).
+export type Tier = 'unit' | 'registry' | 'system' | 'openclaw';
+/** Each tier's ending, lightest first (test/support/tiers.ts moves a file to the first that has all it uses). */
+export const TIER_SUFFIX: Record<Tier, string> = {
+  unit: '.test.ts',
+  registry: '.registry.test.ts',
+  system: '.system.test.ts',
+  openclaw: '.openclaw.test.ts',
+};
+/** The tier of a test file, by its name. */
+export const tierOf = (file: string): Tier =>
+  (['registry', 'system', 'openclaw'] as const).find((tier) => file.endsWith(TIER_SUFFIX[tier])) ?? 'unit';
+const HEAVY = ['registry', 'system', 'openclaw'].map((tier) => `**/*.${tier}.test.ts`);
+/** Every test file under test/, from the repository's root, sorted. */
+export const testFiles = (): string[] =>
+  readdirSync(fileURLToPath(new URL('test', import.meta.url)), { recursive: true, encoding: 'utf8' })
+    .map((file) => `test/${file.split(sep).join('/')}`)
+    .filter((file) => file.endsWith('.test.ts'))
+    .sort();
 const OPENCLAW = ['**/*.openclaw.test.ts'];
 // The real-openclaw install shapes (pnpm's, install-cli.sh's, the Ansible role's): CI runs them in its Node 26 pass
 // (RS_OPENCLAW_TIER=shapes: that pass runs no other file of the tier) and skips them in its Node 24 pass
 // (RS_SKIP_INSTALL_SHAPES, which says so in each file), so each real gateway run happens once per CI run.
-const SHAPES = ['test/unit-files/*-shape.openclaw.test.ts'];
+export const SHAPES = ['test/unit-files/*-shape.openclaw.test.ts'];
 const ONLY_SHAPES = process.env.RS_OPENCLAW_TIER === 'shapes';
 // The real gateway always runs on Node 24 (openclaw refuses older), so the openclaw tier runs in CI's Node 24 pass
 // (beside its Node 20 pass, .ci/run); under Node 20 it would repeat the same gateway runs, several minutes
@@ -155,33 +60,35 @@ export const BY_NODE: Record<string, string> = {
     "staging resolves the tree and runs npm's lifecycle scripts on the service's Node (engines, optional and native packages follow it) and unpacks on worker threads",
   'test/snapshot/**/*.test.ts':
     'checkpoints copy SQLite databases with node:sqlite, which Node 20 lacks (there the copy runs on the service Node or falls back)',
-  'test/transaction/way-back-preflight.test.ts': 'a checkpoint of SQLite state (node:sqlite)',
-  'test/transaction/state-copy-refusal.test.ts': 'a private copy of SQLite state (node:sqlite)',
-  'test/transaction/runtime-move.test.ts': 'the runtime move: a release moves to another Node and back',
-  'test/rehearsal/database-preflight.test.ts':
+  'test/transaction/way-back-preflight.registry.test.ts': 'a checkpoint of SQLite state (node:sqlite)',
+  'test/transaction/state-copy-refusal.system.test.ts': 'a private copy of SQLite state (node:sqlite)',
+  'test/transaction/runtime-move.system.test.ts': 'the runtime move: a release moves to another Node and back',
+  'test/rehearsal/database-preflight.registry.test.ts':
     "the database preflight opens the state with node:sqlite on the service's Node",
-  'test/rehearsal/preflight-openclaw.test.ts': "the rehearsal's candidate runs on the service's Node",
-  'test/rehearsal/pm2-preflight.test.ts': 'pm2 is a Node program: its daemon runs on the Node that runs the tool',
+  'test/rehearsal/preflight-openclaw.registry.test.ts': "the rehearsal's candidate runs on the service's Node",
+  'test/rehearsal/pm2-preflight.system.test.ts':
+    'pm2 is a Node program: its daemon runs on the Node that runs the tool',
   'test/service/supervisors/pm2*.test.ts': 'pm2 is a Node program: its daemon runs on the Node that runs the tool',
   'test/registry/**/*.test.ts':
     "pacote and npm-registry-fetch over Node's own sockets and timers (deadlines, keep-alive) and node:crypto (signatures)",
-  'test/store/presets.test.ts': "a preset's checks of the service's Node (node:sqlite, versions)",
+  'test/store/presets.registry.test.ts': "a preset's checks of the service's Node (node:sqlite, versions)",
   'test/cli/**/*.test.ts': "the CLI's start: the compile cache (Node 22.1+), lazy imports, signals, output streams",
   'test/api/**/*.test.ts': 'the package as a consumer loads it: exports, module resolution, types',
-  'test/unit-files/adopt-openclaw.test.ts': 'adoption reads the Node a unit runs; its service runs on that Node',
+  'test/unit-files/adopt-openclaw.system.test.ts': 'adoption reads the Node a unit runs; its service runs on that Node',
 };
 const NEWEST_NODE_PASS = process.env.RS_NODE_PASS === 'newest';
 /** `test/**\/x*.test.ts`-style patterns as a test of a path (only `**\/` and `*` are used above). */
-const byNode = (file: string) =>
-  Object.keys(BY_NODE).some((glob) =>
-    new RegExp(
-      `^${glob
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*\*\//g, '§§')
-        .replace(/\*/g, '[^/]*')
-        .replace(/§§/g, '(?:.*/)?')}$`,
-    ).test(file),
-  );
+export const matches = (glob: string, file: string): boolean =>
+  new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*\*\//g, '§§')
+      .replace(/\*/g, '[^/]*')
+      .replace(/§§/g, '(?:.*/)?')}$`,
+  ).test(file);
+export const byNode = (file: string): boolean => Object.keys(BY_NODE).some((glob) => matches(glob, file));
+/** A tier's files in the Node 26 pass: those BY_NODE names. */
+const newestOf = (tier: Tier) => testFiles().filter((file) => tierOf(file) === tier && byNode(file));
 if (NEWEST_NODE_PASS && !process.env.RS_NODE_PASS_NOTE) {
   process.env.RS_NODE_PASS_NOTE = '1';
   process.stderr.write(
@@ -217,7 +124,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: UNIT,
+          include: ['test/**/*.test.ts'],
+          exclude: HEAVY,
           // Type tests (`*.test-d.ts`: the public API's types) run through tsc with the unit tier.
           typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: 'tsconfig.typecheck.json' },
         },
@@ -227,8 +135,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'registry',
-          include: NEWEST_NODE_PASS ? Object.keys(BY_NODE) : ['test/**/*.test.ts'],
-          exclude: [...UNIT, ...SYSTEM, ...OPENCLAW],
+          include: NEWEST_NODE_PASS ? newestOf('registry') : [`test/**/*${TIER_SUFFIX.registry}`],
           globalSetup: ['test/global-setup.ts'],
         },
       },
@@ -236,7 +143,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'system',
-          include: NEWEST_NODE_PASS ? SYSTEM.filter(byNode) : SYSTEM,
+          include: NEWEST_NODE_PASS ? newestOf('system') : [`test/**/*${TIER_SUFFIX.system}`],
           globalSetup: ['test/global-setup.ts'],
         },
       },

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import * as tar from 'tar';
 
 const project = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-// The checkout's build; RELEASE_SWITCHER_DEMO_CLI names another (the installed package's: test/api/tarball.test.ts).
+// The checkout's build; RELEASE_SWITCHER_DEMO_CLI names another (the installed package's: test/api/tarball.registry.test.ts).
 const cli = process.env.RELEASE_SWITCHER_DEMO_CLI ?? path.join(project, 'dist/cli/main.js');
 const pm2 = path.join(project, 'node_modules/.bin/pm2');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'release-switcher-demo-'));

@@ -1,7 +1,7 @@
 // Exactness of a staged release against npm's own install of the same spec (issue 9, item 7): every path
 // of both trees with its type, its mode's read/execute bits and its content's sha256 (or a symlink's
 // target). Left out on both sides: the release marker and npm's hidden lockfile, which only one side
-// writes. The test suite checks the same on the fixtures (test/stage/fast.test.ts, treeOf).
+// writes. The test suite checks the same on the fixtures (test/stage/fast.registry.test.ts, treeOf).
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -4,6 +4,7 @@
  * inits) and one for the host (`/var/lib/release-switcher/roots.json`, the roots root inits), both readable by
  * everyone (they name folders, never what is in them). Layout: layout/roots.schema.json.
  */
+import { realpathSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,6 +56,32 @@ export function rootsFilesOf(env: NodeJS.ProcessEnv): RootsFiles {
 /** The file `init` records a root in: the host's when root runs it, else the account's own. */
 export function rootsFileFor(files: RootsFiles, uid = process.getuid?.()): string {
   return uid === 0 ? files.system : files.own;
+}
+
+/** Folders whose content the machine may remove on its own (tmpfiles.d ages them, a reboot may empty them). */
+const TEMPORARY = ['/tmp', '/var/tmp', '/dev/shm'];
+
+/**
+ * Why `root` is not recorded in `file`, or undefined: the machine's own list (SYSTEM_ROOTS_FILE, not one named by
+ * RELEASE_SWITCHER_SYSTEM_ROOTS) never names a root under a temporary folder, which would outlive it there and make
+ * every account's `--all` report it gone. An account's own list and a list named on purpose record what they are told.
+ */
+export function notListedBecause(root: string, file: string, env: NodeJS.ProcessEnv): string | undefined {
+  if (file !== SYSTEM_ROOTS_FILE) return undefined;
+  const places = new Set([...TEMPORARY, ...[env.TMPDIR, os.tmpdir()].filter((p): p is string => Boolean(p))]);
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return p;
+    }
+  };
+  const where = [root, real(root)];
+  for (const place of places)
+    for (const candidate of [place, real(place)])
+      if (where.some((p) => p.startsWith(`${candidate.replace(/\/+$/, '')}/`)))
+        return `${root} is under the temporary folder ${place}, which the machine empties on its own: the host's list (${file}) names no such root`;
+  return undefined;
 }
 
 /** The file's roots; none when it does not exist. Unreadable or malformed: CORRUPT_STATE naming the file. */

@@ -18,7 +18,7 @@ import { withLock } from '../store/lock.js';
 import { withPreset } from '../store/presets.js';
 import { systemctl } from '../service/systemctl.js';
 import { type CheckpointCoverage, describeCheckpoint } from '../snapshot/coverage.js';
-import { recordRoot, rootsFileFor, rootsFilesOf } from '../store/roots-registry.js';
+import { notListedBecause, recordRoot, rootsFileFor, rootsFilesOf } from '../store/roots-registry.js';
 import { assertRootTrusted, fileTrustError, rootIdentity } from '../store/root-trust.js';
 
 export interface InitOptions {
@@ -46,7 +46,7 @@ export interface InitResult {
   /** What a state checkpoint covers now, as seen from this environment (when state paths are configured). */
   checkpoint?: CheckpointCoverage;
   /** The list of roots this root is recorded in (`--all` reads it), or why it could not be (`error`; init still succeeded). */
-  registered?: { file: string; error?: string };
+  registered?: { file: string; error?: string; skipped?: string };
 }
 
 function hostOf(options: InitOptions): { env: NodeJS.ProcessEnv; execPath: string } {
@@ -61,6 +61,8 @@ export async function init(options: InitOptions): Promise<InitResult> {
   const result = await initLocked(options);
   const file = options.rootsFile === undefined ? rootsFileFor(rootsFilesOf(hostOf(options).env)) : options.rootsFile;
   if (file === null) return result;
+  const skipped = notListedBecause(result.root, file, hostOf(options).env);
+  if (skipped) return { ...result, registered: { file, skipped } };
   // The root is made: a list we cannot write is said, not a failed init.
   // The folder as it is now: --all trusts the listed path only while it is still this folder (store/root-trust.ts).
   const identity = rootIdentity(result.root);

@@ -1,7 +1,7 @@
 // The Ansible collection (ansible/): its module's own Python tests (plain unittest against a fake CLI), the layout
 // `ansible-galaxy collection build` packs, every playbook of it parsed by ansible-playbook --syntax-check, and
 // ansible-lint's verdict on it.
-// The real rolling update across three gateways: rolling-update.test.ts (system tier).
+// The real rolling update across three gateways: rolling-update.system.test.ts (system tier).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';

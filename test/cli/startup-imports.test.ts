@@ -124,7 +124,7 @@ describe('start-up imports', () => {
   });
 
   it("boot-check reaches ajv's compiler only through store/config-shape.ts, whose build output is ajv's standalone code", () => {
-    // The built CLI loads only ajv's runtime helper (test/store/config-shape-cli.test.ts); src/ compiles for the tests.
+    // The built CLI loads only ajv's runtime helper (test/store/config-shape-cli.registry.test.ts); src/ compiles for the tests.
     const modules = staticClosure(['cli/main.ts', 'cli/commands/boot-check.ts']);
     const compiling = [...modules].filter(
       (m) =>

@@ -1,12 +1,14 @@
 // The host's list of roots (store/roots-registry.ts): written whole by temp file and rename, so a reader sees the
 // old list or the new one, never half; two writers at once both land; the file matches layout/roots.schema.json.
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { compileLayoutSchema } from '../../src/store/layout-schema.ts';
 import {
+  SYSTEM_ROOTS_FILE,
   forgetRootsIn,
+  notListedBecause,
   readRootsFile,
   recordRoot,
   rootsFileFor,
@@ -30,6 +32,28 @@ describe('the list of roots', () => {
     expect(files).toEqual({ own: '/s/release-switcher/roots.json', system: '/t/r.json' });
     expect(rootsFileFor(files, 0)).toBe('/t/r.json');
     expect(rootsFileFor(files, 1000)).toBe('/s/release-switcher/roots.json');
+  });
+
+  it("keeps roots under a temporary folder off the machine's list only: /tmp, /var/tmp, /dev/shm, $TMPDIR, through a link too", () => {
+    const env = { TMPDIR: '/scratch/t' };
+    for (const root of ['/tmp/x/root', '/var/tmp/root', '/dev/shm/r', '/scratch/t/a/root'])
+      expect(notListedBecause(root, SYSTEM_ROOTS_FILE, env), root).toMatch(
+        /is under the temporary folder .*roots\.json/,
+      );
+    for (const root of ['/srv/gw/root', '/tmpfoo/root', '/var/tmpx/r', '/home/a/.local/share/release-switcher'])
+      expect(notListedBecause(root, SYSTEM_ROOTS_FILE, env), root).toBeUndefined();
+    // A link whose target is under /tmp: judged by where it leads.
+    const dir = scratch();
+    // The link itself outside every temporary folder: in the checkout's own cache folder.
+    const cache = join(import.meta.dirname, '..', '..', 'node_modules', '.cache');
+    mkdirSync(cache, { recursive: true });
+    const link = join(mkdtempSync(join(cache, 'rs-roots-link-')), 'root');
+    onTestFinished(() => rmSync(join(link, '..'), { recursive: true, force: true }));
+    symlinkSync(dir, link);
+    expect(notListedBecause(link, SYSTEM_ROOTS_FILE, {})).toMatch(/temporary folder/);
+    // A list named on purpose (RELEASE_SWITCHER_SYSTEM_ROOTS) and an account's own list record what they are told.
+    expect(notListedBecause('/tmp/x/root', '/t/roots.json', env)).toBeUndefined();
+    expect(notListedBecause('/tmp/x/root', rootsFilesOf({ HOME: '/home/a' }).own, env)).toBeUndefined();
   });
 
   it('records in order, once each, forgets, and matches its schema', async () => {

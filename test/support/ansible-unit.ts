@@ -4,7 +4,7 @@
 // `roles/openclaw/tasks/user.yml` writes to /etc/sudoers.d/<openclaw_user>, both verbatim. The tests render them the
 // way Jinja would, for a test account, so the hardened unit our users run is the one we test against.
 //
-// What the role's text means in a test bed (systemd 252, measured in system-manager.test.ts):
+// What the role's text means in a test bed (systemd 252, measured in system-manager.system.test.ts):
 // - Since the role's commit a94c4c2 (2026-01-10) no task installs this template any more (the role now asks the
 //   operator to run `openclaw onboard --install-daemon`), but it is the role's one system unit, installs that predate
 //   the change still run it, and its sudoers lines are still written. The unit is named `openclaw` (openclaw.service).

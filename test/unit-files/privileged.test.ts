@@ -1,7 +1,7 @@
 // Issue 48: what a unit's privileged (`+`) commands may take from the service's account, as text and pure functions:
 // the unit lines (env -i, a fixed PATH, absolute paths), the environment a root boot-check keeps, which files root may
 // run, and the refusal of a `+` line over a root another account may change. The whole thing under a real system
-// manager, as the attacker: test/transaction/privileged-boot-check.test.ts.
+// manager, as the attacker: test/transaction/privileged-boot-check.system.test.ts.
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 // openclawPlugin writes a folder it may have to replace: never one of the user's. (The folder it writes is tested
-// from the installed package in test/api/tarball.test.ts.)
+// from the installed package in test/api/tarball.registry.test.ts.)
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

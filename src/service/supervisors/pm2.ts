@@ -1,5 +1,5 @@
 /**
- * pm2 adapter. Measured with pm2 7.0.4 (see test/supervisor/pm2.test.ts):
+ * pm2 adapter. Measured with pm2 7.0.4 (see test/service/supervisors/pm2.system.test.ts):
  * - pm2 keeps the script path as given (`<root>/current/server.js`, made absolute but not realpath'd), and
  *   every restart forks a fresh container that loads that path: a plain `pm2 restart` runs the release
  *   `current` points at now. Node then realpaths the main module, so the process stays in its own release.

@@ -1,5 +1,5 @@
 // The generated hostile-tarball corpus (test/support/hostile-corpus.ts) through the one-pass unpacker, and
-// (hostile-corpus-cli.test.ts) a sample of it end to end through `install` of the built CLI. Every case is refused (BAD_TARBALL, for the
+// (hostile-corpus-cli.registry.test.ts) a sample of it end to end through `install` of the built CLI. Every case is refused (BAD_TARBALL, for the
 // reason it was built for, nothing left) or harmless and contained (exactly the paths it names, npm's modes,
 // every link resolving inside); either way nothing outside the destination changes: a 0600 file, a 0700
 // directory and its 0600 file keep their bytes, modes, inodes and times, and no name appears anywhere near.

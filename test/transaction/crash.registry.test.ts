@@ -96,7 +96,7 @@ describe('crash points', () => {
     mkdirSync(live);
     writeFileSync(join(live, 'state.db'), '{"schema":17}\n');
     const liveBefore = await snapshotBytes(live);
-    // No supervisor: the rehearsal runs in a process group of its own (under systemd, a transient unit: preflight-switch.test.ts).
+    // No supervisor: the rehearsal runs in a process group of its own (under systemd, a transient unit: preflight-switch.system.test.ts).
     const init = await rs(root, [
       'init',
       '--preflight',

@@ -1,5 +1,5 @@
 // Issue 48 item 2, the rehearsal itself (a process group: pm2's and none's way; the system unit's way is
-// candidate-as-account.test.ts): root rehearsing for the service account starts the candidate with that account's
+// candidate-as-account.system.test.ts): root rehearsing for the service account starts the candidate with that account's
 // uid, gid and groups, never its own; the private copy root made of the account's state is handed to the account (the
 // candidate migrates it), and the rehearsal's folder is gone afterwards, the account's part removed by the account.
 // About root (it acts for the account), so it runs as root; the live state is the service account's own.

@@ -85,5 +85,6 @@ describe('--json shape of every command', () => {
     });
     const usage = await cli(['--root', root, '--json', 'switch']);
     expect([usage.exitCode, usage.json.error.code]).toEqual([2, 'USAGE']);
-  });
+    // Some twenty CLI runs in a row, an install and a switch among them: 60 s was too little for a loaded machine.
+  }, 240_000);
 });

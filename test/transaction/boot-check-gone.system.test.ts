@@ -5,7 +5,7 @@
 // fails its verification (STATE_CHECKPOINT_MISSING) instead of ending `verified` with no way back, and `status` and
 // `doctor` say the boot-check did not run at the service's start. Control: the same switch with the boot-check in
 // place takes the checkpoint, is verified, and rolls back to the old schema. (In-process, with a fake supervisor:
-// test/transaction/checkpoint-missing.test.ts.)
+// test/transaction/checkpoint-missing.registry.test.ts.)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

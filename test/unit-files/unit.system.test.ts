@@ -29,7 +29,7 @@ const SERVICE = [
   'RestartPreventExitStatus=78',
   'WorkingDirectory=/srv/rs app/100%%/current',
 ];
-// The restart hold's condition: a shell over <root>/restart-hold (its behaviour under systemd: restart-hold.test.ts).
+// The restart hold's condition: a shell over <root>/restart-hold (its behaviour under systemd: restart-hold.system.test.ts).
 const HOLD = (prefix = '') =>
   expect.stringMatching(
     new RegExp(
@@ -424,7 +424,7 @@ describeWhere(support, title, () => {
 });
 
 describe('unit for other supervisors', () => {
-  it('launchd: prints a plist running <root>/current/<entry>; --install writes a new one, regenerates its own (a plist of somebody else is merged: plist.test.ts)', async () => {
+  it('launchd: prints a plist running <root>/current/<entry>; --install writes a new one, regenerates its own (a plist of somebody else is merged: plist.registry.test.ts)', async () => {
     const dir = tempDir('rs-unit-');
     const root = path.join(dir, 'root');
     const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env: { HOME: path.join(dir, 'home') } });

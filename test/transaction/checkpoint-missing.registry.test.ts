@@ -3,7 +3,7 @@
 // state_checkpoint_missing and it goes back the usual way, the record saying that no checkpoint went back. Control:
 // the same switch whose restart runs the real boot-check (systemd asked through a stand-in that answers "in
 // ExecStartPre") takes the checkpoint and is verified. End to end under a real systemd --user, with the boot-check's
-// command gone: test/transaction/boot-check-gone.test.ts.
+// command gone: test/transaction/boot-check-gone.system.test.ts.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';

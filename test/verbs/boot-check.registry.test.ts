@@ -2,7 +2,7 @@
 // Run by hand while the service runs (systemd reports a main process), it does nothing: no snapshot put back
 // into the live state, no start counted, no flip. It restores only when systemd reports the unit in its
 // ExecStartPre. Its crash-loop flip-back checks the release it goes back to before anything changes.
-// (Under a real systemd --user: test/snapshot/migration.test.ts, where the ExecStartPre restores and a
+// (Under a real systemd --user: test/snapshot/migration.system.test.ts, where the ExecStartPre restores and a
 // boot-check by hand answers `live`.)
 import { readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -2,7 +2,7 @@
 // CLI takes V8's code for its modules from disk instead of compiling them again. It keeps it in a folder of
 // the account's own (~/.cache/release-switcher/compile-cache, 0700), never Node's default under the temp
 // folder; NODE_DISABLE_COMPILE_CACHE=1 still turns it off. Another user's attempts on it:
-// compile-cache-other-user.test.ts.
+// compile-cache-other-user.registry.test.ts.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import module from 'node:module';

@@ -207,6 +207,29 @@ describe('one host, many roots (--all)', () => {
     }
   }, 120_000);
 
+  it("doctor names a listed root that is gone (a warning: this root is fine) and --fix drops it from the caller's list", async () => {
+    const h = host();
+    const dirs = await h.roots([GOOD, GOOD], { activate: false });
+    rmSync(dirs[1]!, { recursive: true, force: true });
+    const check = (r: { json: { result: { checks: Array<{ name: string }> } } }) =>
+      r.json.result.checks.find((c) => c.name === 'listed-roots');
+    const seen = await h.run(['--root', dirs[0]!, 'doctor']);
+    expect(check(seen), seen.stdout).toEqual({
+      name: 'listed-roots',
+      ok: true,
+      warning: true,
+      detail: expect.stringContaining(`listed, no longer there: ${dirs[1]} (doctor --fix`),
+    });
+    expect((await h.run(['status', '--all'])).exitCode).toBe(1); // still listed: doctor without --fix drops nothing
+    const fixed = await h.run(['--root', dirs[0]!, 'doctor', '--fix']);
+    expect(check(fixed)).toMatchObject({ ok: true, fixed: `dropped from the list: ${dirs[1]}` });
+    const after = await h.run(['status', '--all']);
+    expect(after.exitCode).toBe(0);
+    expect(after.json.result.roots.map((o: { root: string }) => o.root)).toEqual([dirs[0]]);
+    // Nothing left to say: the check is not reported at all.
+    expect(check(await h.run(['--root', dirs[0]!, 'doctor']))).toBeUndefined();
+  }, 300_000);
+
   it('a root deleted from disk is reported, not dropped; forget takes it off the list', async () => {
     const h = host();
     const dirs = await h.roots([GOOD, GOOD], { activate: false });

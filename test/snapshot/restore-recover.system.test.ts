@@ -16,7 +16,7 @@ runThisFileAsRoot("it plants the service's state (0600 credentials) as root; mov
 
 const can = canRunUserManager();
 // The runner makes the checkpoint ready before the stop, so the boot-check swaps it in by rename (snapshot/swap.ts):
-// these are that path's points. The copy path's (restore:partial) is killed in restore-crash.test.ts.
+// these are that path's points. The copy path's (restore:partial) is killed in restore-crash.registry.test.ts.
 const POINTS = ['restore:begin', 'restore:swap-out', 'restore:swap-in'] as const;
 
 /** Every entry below `dir`: a file's content and mode, a folder's mode. */
