@@ -1,7 +1,8 @@
 /** Plain-text rendering of results for people, and how a transaction maps to the envelope and exit code. */
 import { ExitCode, ReleaseSwitcherError } from '../model/errors.js';
 import type { OriginBy, OriginWhy, Transaction, TransactionOrigin, TransactionWarning } from '../model/state.js';
-import type { Running } from '../verbs/status.js';
+import type { BootCheckStatus, Running } from '../verbs/status.js';
+import { BOOT_CHECK_HINT, describeRun } from '../store/boot-check-record.js';
 import type { CommandOutcome } from './context.js';
 import type { SwitchPlan } from '../transaction/plan.js';
 
@@ -66,6 +67,17 @@ export function warningText(w: TransactionWarning): string {
  * so; `failed` exits 1.
  */
 export function transactionOutcome(tx: Transaction): CommandOutcome {
+  // Rolled back, but without the checkpoint it was owed: the previous release runs on the state the failed one left.
+  if (tx.status === 'rolled_back' && tx.reason === 'state_checkpoint_missing') {
+    throw new ReleaseSwitcherError(
+      'STATE_CHECKPOINT_MISSING',
+      `${tx.to} started without the state checkpoint it was owed (the boot-check did not take one); ${tx.from} is running again and verified, on the state ${tx.to} left: no checkpoint went back, so what ${tx.to} changed in it stays.`,
+      {
+        hint: "See why the boot-check did not run: release-switcher status, release-switcher doctor, the unit's log. release-switcher unit --install writes its command again; then switch again.",
+        result: tx,
+      },
+    );
+  }
   if (tx.status === 'rolled_back') {
     throw new ReleaseSwitcherError(
       'ROLLED_BACK',
@@ -111,6 +123,7 @@ export function statusStory(result: {
   running?: Running | null;
   transaction: Transaction | null;
   autoUpdate?: { paused: boolean; since?: string; user?: string; reason?: string };
+  bootCheck?: BootCheckStatus | null;
 }): string {
   const lines = [
     `${result.current ? `Running ${result.current}` : 'Nothing activated yet'}${result.previous ? `; previous ${result.previous} is the rollback target` : ''}.`,
@@ -143,7 +156,17 @@ export function statusStory(result: {
     );
   const running = describeRunning(result.current, result.running ?? null);
   if (running) lines.push(running);
+  const boot = describeBootCheck(result.bootCheck ?? null);
+  if (boot) lines.push(boot);
   return lines.join('\n');
+}
+
+/** The boot-check's last run; loud when it did not run at the service's present start. */
+function describeBootCheck(boot: BootCheckStatus | null): string | null {
+  if (!boot) return null;
+  if (boot.atLastStart === 'did-not-run')
+    return `BOOT-CHECK DID NOT RUN: ${boot.detail}. Without it no state checkpoint is taken before a release first starts (a switch owed one fails: STATE_CHECKPOINT_MISSING) and a crash loop is not counted. ${BOOT_CHECK_HINT}`;
+  return boot.last ? `Boot-check: last ran ${describeRun(boot.last)}.` : `Boot-check: ${boot.detail}.`;
 }
 
 const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
@@ -167,7 +190,14 @@ export function describeSwitchPlan(plan: SwitchPlan): string {
       ]
     : [];
   const node = plan.runtime ? [`Node: ${plan.runtime.from} -> ${plan.runtime.to} (the service moves with it)`] : [];
-  return [head, ...node, ...state, ...database, `supervisor: ${plan.supervisor}`, '(dry run: nothing changed)'].join(
-    '\n',
-  );
+  const checkpoint = plan.checkpoint ? [`checkpoint AT RISK: ${plan.checkpoint.note}`] : [];
+  return [
+    head,
+    ...node,
+    ...state,
+    ...database,
+    ...checkpoint,
+    `supervisor: ${plan.supervisor}`,
+    '(dry run: nothing changed)',
+  ].join('\n');
 }

@@ -107,6 +107,11 @@ export const ErrorCodes = {
     exit: ExitCode.failed,
     summary: 'going back would start a release on state of a newer schema, and there is no snapshot to restore',
   },
+  STATE_CHECKPOINT_MISSING: {
+    exit: ExitCode.rolledBack,
+    summary:
+      'the new release started without the state checkpoint it was owed (the boot-check did not run or took none): it failed its verification and the previous one is running again, on the state the new one left',
+  },
   CHECKPOINT_MISMATCH: {
     exit: ExitCode.failed,
     summary:

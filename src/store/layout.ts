@@ -28,6 +28,8 @@ export interface Layout {
   readonly lockOwner: string;
   /** The boot-check's count of starts of a pending release. */
   readonly bootTries: string;
+  /** The boot-check's record of its last run (store/boot-check-record.ts). */
+  readonly bootCheckRecord: string;
   /** While it names a time to come, the unit's ExecCondition skips the manager's own starts (store/restart-hold.ts). */
   readonly restartHold: string;
   /** While present, the auto-updater's ticks do nothing (`timer --pause`; store/auto-update-pause.ts). */
@@ -80,6 +82,7 @@ export function layoutOf(root: string): Layout {
     lock: path.join(abs, '.lock'),
     lockOwner: path.join(abs, '.lock-owner.json'),
     bootTries: path.join(abs, 'boot-tries.json'),
+    bootCheckRecord: path.join(abs, 'boot-check.json'),
     restartHold: path.join(abs, 'restart-hold'),
     autoUpdatePause: path.join(abs, 'auto-update-paused.json'),
     runnerLog: path.join(abs, 'runner.log'),

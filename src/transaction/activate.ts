@@ -21,6 +21,7 @@ import {
   markPending,
   noteStep,
   openTransaction,
+  runStep,
   setFields,
   transition,
 } from './record.js';
@@ -288,6 +289,14 @@ async function verify(run: Run): Promise<void> {
   await noteSnapshot(run.session, run.tx); // entered here by recovery: the snapshot the restart's boot-check took
   transition(run.tx, 'verifying');
   const { tx } = run;
+  // Owed a state checkpoint and none was taken (the boot-check did not run): the way back to the state it left is
+  // lost, so the target is not verified on it, whatever its health says (checkpoint-check.ts).
+  const missing = await (await import('./checkpoint-check.js')).missingCheckpoint(run.session, tx);
+  if (missing) {
+    await runStep(run, 'verify', async (step) => step.fail(missing.step));
+    run.failure = missing.failure;
+    return;
+  }
   run.window?.next('start-to-healthy');
   const verifying = run.window?.time();
   const result = await verifyStep(run, supervised(run.supervisor), {

@@ -29,6 +29,11 @@ export interface SwitchPlan {
   database?: { verdicts?: DatabaseVerdict[]; note?: string };
   /** The service moves to another Node with the switch (transaction/runtime.ts): the one it runs now, and the target's. */
   runtime?: { from: string; to: string };
+  /**
+   * Present when the switch is owed a state checkpoint and the boot-check did not run at the service's present start
+   * (checkpoint-check.ts): unless it runs at the restart, the switch fails STATE_CHECKPOINT_MISSING. `note` says why.
+   */
+  checkpoint?: { note: string };
 }
 
 export interface PlanRequest {
@@ -92,5 +97,17 @@ export async function planSwitch(session: Session & { state: State }, request: P
     return { ...base, action: 'refuse', state: statePlan, database, steps: planSteps(choice, 'database-preflight') };
   if (statePlan.action === 'refuse')
     return { ...base, action: 'refuse', state: statePlan, steps: planSteps(choice, 'check-state') };
-  return { ...base, action: 'switch', state: statePlan, ...(database && { database }), steps: planSteps(choice) };
+  const checkpoint = await (await import('./checkpoint-check.js')).checkpointAtRisk(session, {
+    from,
+    to: target,
+    restore: statePlan.action === 'restore' ? { snapshot: statePlan.snapshot, version: target } : undefined,
+  });
+  return {
+    ...base,
+    action: 'switch',
+    state: statePlan,
+    ...(database && { database }),
+    ...(checkpoint && { checkpoint }),
+    steps: planSteps(choice),
+  };
 }

@@ -15,6 +15,19 @@ import { type Failure, type Run, finish, restartStep, verifyStep } from './steps
 import { publicTransaction, type Transaction } from '../model/state.js';
 import { type ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
 import { isRefusal } from '../service/refusal.js';
+import { checkpointDue } from '../snapshot/checkpoint-due.js';
+import { bootCheckHint } from '../store/boot-check-record.js';
+
+/**
+ * Words for a transaction that was owed a state checkpoint and has none (snapshot/checkpoint-due.ts), or undefined:
+ * going back then cannot promise the state as the release left it.
+ */
+async function lostCheckpoint(run: Run): Promise<string | undefined> {
+  const { session, tx } = run;
+  if (!checkpointDue(session.config, tx) || tx.snapshot) return undefined;
+  if (await (await import('../snapshot/snapshot.js')).readSnapshot(session.layout, tx.id)) return undefined;
+  return `no state checkpoint was taken before ${tx.to} first started: the boot-check took none`;
+}
 
 const cancelled = (error: unknown) => isReleaseSwitcherError(error) && error.code === 'CANCELLED';
 
@@ -38,8 +51,15 @@ export async function rollBack(run: Run, supervisor: Supervisor, failure: Failur
     leaving: tx.to!,
     target: previous,
   });
+  // No checkpoint of its own where one was owed (the boot-check did not run): said on the record, whatever the way back.
+  const lost = await lostCheckpoint(run);
   if (plan.action === 'refuse')
-    return failRollback(run, supervisor, { why: `not going back to ${previous}: ${plan.detail}`, hint: plan.hint });
+    return failRollback(run, supervisor, {
+      why: `not going back to ${previous}: ${plan.detail}${lost ? ` (${lost})` : ''}`,
+      hint: lost
+        ? `${plan.hint} ${tx.to} stays current, not stopped by the way back. ${bootCheckHint(session.config)}`
+        : plan.hint,
+    });
   // The previous release's own judgement of the state it would start with (the checkpoint's, when one goes back), as
   // every activation has it: a release that cannot read that state is not started on it; the failed one stays.
   const checkpoint = plan.action === 'restore' ? plan.snapshot : undefined;
@@ -48,6 +68,13 @@ export async function rollBack(run: Run, supervisor: Supervisor, failure: Failur
   // A switch's own request (a rollback with a restore) is not for the way back.
   setFields(tx, { restore: checkpoint ? { snapshot: checkpoint, version: previous } : undefined });
   if (plan.action === 'keep') noteStep(tx, 'restore-state', 'skipped', plan.detail);
+  if (plan.action === 'none' && lost)
+    noteStep(
+      tx,
+      'restore-state',
+      'skipped',
+      `nothing to put back: ${lost}; ${previous} starts on the state as ${tx.to} left it, with whatever ${tx.to} changed in it (a migration included)`,
+    );
   try {
     await runStep({ journal, tx }, 'rollback', async (step) => {
       const moved = await pointRuntime(session, tx, 'from'); // the Node it ran on, with it

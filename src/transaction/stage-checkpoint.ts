@@ -7,12 +7,12 @@
  */
 import type { Transaction } from '../model/state.js';
 import type { JournalSession } from '../store/session.js';
+import { checkpointDue } from '../snapshot/checkpoint-due.js';
 
 export async function stageStateCheckpoint(session: JournalSession, tx: Transaction): Promise<void> {
   const { config, layout, runtime } = session;
   // Only the boot-check (a systemd unit's ExecStartPre) takes checkpoints: elsewhere nothing would use it.
-  if (!config.supervisor.startsWith('systemd') || config.statePaths.length === 0) return;
-  if (tx.from === null || tx.to === null || tx.restore) return;
+  if (!checkpointDue(config, tx) || tx.from === null || tx.to === null) return;
   const { stageCheckpoint } = await import('../snapshot/snapshot.js');
   const started = Date.now();
   try {

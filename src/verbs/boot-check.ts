@@ -26,6 +26,9 @@ import type { CommandRunner } from '../service/supervisors/types.js';
 import type { Moment } from '../transaction/crash-loop.js';
 import { onSecurePath, privilegedEnvironment, untrustedByRoot } from '../platform/privileged-env.js';
 import { runCaptured } from '../platform/subprocess.js';
+import { ownVersion } from '../platform/self.js';
+import { recordBootCheckRun } from '../store/boot-check-record.js';
+import { unitStart } from '../service/unit-start.js';
 
 /** A command as root: by its absolute path on the fixed PATH, never as the environment's PATH would find it. */
 const bySecurePath: CommandRunner = (file, args, options) => runCaptured(onSecurePath(file) ?? file, args, options);
@@ -71,17 +74,40 @@ export async function bootCheck(options: BootCheckOptions): Promise<BootCheckRes
   const asRoot = process.getuid?.() === 0;
   // As root, a root another account may change is not acted on at all: what its config and journal say would decide
   // what root does (the unit's `+` line was written for a root of root's; it may have been handed to the account since).
+  // Nothing is written there either, not even the record of this run.
   const untrusted = asRoot ? untrustedRoot(layout) : undefined;
   if (untrusted) return { version: null, action: 'refused', tries: 0, detail: `not acting as root: ${untrusted}` };
+  // As root (the unit's `+` boot-check for its account, or a root service), commands are looked up on the fixed PATH only
+  // and by absolute path, and nothing of the environment it was given reaches them (platform/privileged-env.ts).
+  const given = options.env ?? defaultEnv();
+  const env = asRoot ? privilegedEnvironment(given) : given;
+  const runner = options.runner ?? (asRoot ? bySecurePath : undefined);
+  // Every run leaves its record (boot-check-record.ts), its own failure included: status, doctor and the transaction
+  // read it, so a boot-check that failed is not seen only in the unit's log.
+  const seen: { config?: Config } = {};
+  try {
+    const result = await checkStart(layout, { ...options, env }, runner, seen);
+    return await withRecord(layout, { config: seen.config, given, env, runner }, result);
+  } catch (error) {
+    await withRecord(layout, { config: seen.config, given, env, runner }, undefined, error).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function checkStart(
+  layout: ReturnType<typeof layoutOf>,
+  options: BootCheckOptions & { env: NodeJS.ProcessEnv },
+  runner: CommandRunner | undefined,
+  seen: { config?: Config },
+): Promise<BootCheckResult> {
   // A root that is not one is an error worth seeing in the unit's log; one that is not the caller's own is not touched.
   const config = await readConfig(layout.root, 'mutate');
+  seen.config = config;
   const version = await readLinkVersion(layout, 'current');
   const state = await readState(layout.root);
   if (!version) return { version, action: 'none', tries: 0 };
-  // As root (the unit's `+` boot-check for its account, or a root service), commands are looked up on the fixed PATH only
-  // and by absolute path, and nothing of the environment it was given reaches them (platform/privileged-env.ts).
-  const env = asRoot ? privilegedEnvironment(options.env ?? defaultEnv()) : (options.env ?? defaultEnv());
-  const moment = await startMoment(config, env, options.runner ?? (asRoot ? bySecurePath : undefined));
+  const env = options.env;
+  const moment = await startMoment(config, env, runner);
   if (moment.at === 'live')
     return {
       version,
@@ -183,4 +209,58 @@ function untrustedRoot(layout: ReturnType<typeof layoutOf>): string | undefined 
     if (why) return `${why} (run the root as the service's own account instead, or give it back to root)`;
   }
   return undefined;
+}
+
+/**
+ * Record this run (store/boot-check-record.ts) and return `result`. A record that cannot be written is said in the
+ * result's detail (the unit's log): the start goes on, and its readers then see no record for this start.
+ */
+async function withRecord(
+  layout: ReturnType<typeof layoutOf>,
+  input: {
+    config: Config | undefined;
+    given: NodeJS.ProcessEnv;
+    env: NodeJS.ProcessEnv;
+    runner: CommandRunner | undefined;
+  },
+  result: BootCheckResult | undefined,
+  error?: unknown,
+): Promise<BootCheckResult> {
+  const live = result?.action === 'live';
+  try {
+    // The start this run belongs to: the unit's InvocationID (in the environment of its ExecStartPre; as root through
+    // `env -i` it is not, so systemd is asked). A run by hand while the service runs belongs to no start.
+    const invocation = live
+      ? null
+      : (input.given.INVOCATION_ID ??
+        (input.config
+          ? ((await unitStart(input.config, { env: input.env, runner: input.runner }))?.invocation ?? null)
+          : null));
+    const failure = error as { code?: unknown; message?: unknown } | undefined;
+    await recordBootCheckRun(layout, {
+      at: new Date().toISOString(),
+      tool: await ownVersion().catch(() => null),
+      invocation,
+      action: result?.action ?? 'error',
+      version: result?.version ?? null,
+      ...(result?.tries ? { tries: result.tries } : {}),
+      ...(result?.snapshot && { snapshot: result.snapshot }),
+      ...(result?.restored && { restored: result.restored }),
+      ...(result?.stateError && { stateError: result.stateError }),
+      ...(result?.detail && { detail: result.detail }),
+      ...(error !== undefined && {
+        error: {
+          ...(typeof failure?.code === 'string' && { code: failure.code }),
+          message: String(failure?.message ?? error),
+        },
+      }),
+    });
+  } catch (recordError) {
+    if (!result) throw recordError;
+    return {
+      ...result,
+      detail: `${result.detail ? `${result.detail}; ` : ''}boot-check.json not written: ${(recordError as Error).message}`,
+    };
+  }
+  return result!;
 }

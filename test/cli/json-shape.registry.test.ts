@@ -56,6 +56,7 @@ describe('--json shape of every command', () => {
     ]);
     expect(keys((await run(['status'])).result)).toEqual([
       'autoUpdate',
+      'bootCheck',
       'current',
       'previous',
       'running',

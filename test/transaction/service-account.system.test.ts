@@ -136,7 +136,12 @@ describeWhere(support, "root acting for the service account under the role's har
       previous: '1.0.0',
       running: { version: '1.1.0', pid: Number(await sm.show(UNIT, 'MainPID')) }, // the namespace's PID: the CLI's view
       transaction: { status: 'verified', to: '1.1.0' },
+      // The privileged (+) boot-check ran as root for the account and recorded that start.
+      bootCheck: { atLastStart: 'ran', last: { version: '1.1.0' } },
     });
+    // Its record is written as its count of tries is, by root in root's root: root's, 0600.
+    const record = statSync(path.join(root, 'boot-check.json'));
+    expect([record.uid, record.mode & 0o777]).toEqual([0, 0o600]);
   }, 180_000);
 
   test('nothing under the root is readable by another account (rs-user)', () => {
@@ -274,5 +279,8 @@ describeWhere(support, "root acting for the service account under the role's har
       expect(processUids(pid)[0]).toBe(who.uid);
       expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain(`${own}/current/server.js`);
     }
+    // On the account's own root its boot-check runs as the account: its record is the account's, 0600.
+    const record = statSync(path.join(own, 'boot-check.json'));
+    expect([record.uid, record.mode & 0o777]).toEqual([who.uid, 0o600]);
   }, 180_000);
 });

@@ -202,3 +202,48 @@ describe("boot-check's crash-loop flip-back checks the release it goes back to",
     });
   });
 });
+
+describe('boot-check records each run (boot-check.json), for status, doctor and the transaction', () => {
+  const record = (root: string) => JSON.parse(readFileSync(join(root, 'boot-check.json'), 'utf8'));
+
+  it('a run at the start: its InvocationID (from its environment), the tool version, what it did', async () => {
+    const root = freshRoot();
+    const { runner } = systemd(START_PRE);
+    edit(root, 'config.json', (c) => Object.assign(c, { supervisor: 'systemd', unit: 'rs-gw.service' }));
+    await bootCheck({ root, env: { INVOCATION_ID: 'feedface' }, runner });
+    const own = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')).version;
+    expect(record(root)).toEqual({
+      // 1.0.0 was switched to under supervisor none: pending, so this start is counted.
+      last: {
+        at: expect.any(String),
+        tool: own,
+        invocation: 'feedface',
+        action: 'counted',
+        version: '1.0.0',
+        tries: 1,
+      },
+      start: {
+        at: expect.any(String),
+        tool: own,
+        invocation: 'feedface',
+        action: 'counted',
+        version: '1.0.0',
+        tries: 1,
+      },
+    });
+  });
+
+  it('its own failure (an unreadable journal) is recorded with its code, then thrown as before', async () => {
+    const root = freshRoot();
+    writeFileSync(join(root, 'state.json'), '{ not json');
+    await expect(bootCheck({ root, env: { INVOCATION_ID: 'badc0de' } })).rejects.toMatchObject({
+      code: 'CORRUPT_STATE',
+    });
+    expect(record(root).start).toMatchObject({
+      invocation: 'badc0de',
+      action: 'error',
+      version: null,
+      error: { code: 'CORRUPT_STATE', message: expect.any(String) },
+    });
+  });
+});
