@@ -83,6 +83,7 @@ export const UNIT = [
   'test/verbs/fleet-trust.test.ts',
   'test/verbs/follow.test.ts',
   'test/verbs/openclaw-plugin.test.ts',
+  'test/support/fixture-root.test.ts',
 ];
 export const SYSTEM = [
   'test/demo.test.ts',
