@@ -84,6 +84,7 @@ export const UNIT = [
   'test/verbs/follow.test.ts',
   'test/verbs/openclaw-plugin.test.ts',
   'test/support/fixture-root.test.ts',
+  'test/transaction/driver.test.ts',
 ];
 export const SYSTEM = [
   'test/demo.test.ts',
