@@ -91,12 +91,16 @@ async function writeInstalledGateway(dir: string, version: string): Promise<void
 /**
  * For a test file: a root written once (in beforeAll) and copied fresh for each test, as `templateRoot` (cli.ts) does
  * with one installed from the registry. `versions[0]` is current. Owned by the test process (the library acting in
- * it mutates only roots of its own account: store/root-trust.ts), in temp dirs removed after the test / the file.
+ * it mutates only roots of its own account: store/root-trust.ts). The copies live in one folder made in beforeAll and
+ * removed after the file: a test's own clean-up hook would be another's where tests run concurrently.
  */
 export function fixtureRoots(versions: string[], settings: Settings = {}): () => string {
   let template: string | undefined;
+  let folder: string | undefined;
+  let made = 0;
   beforeAll(async () => {
-    template = await writeFixtureRoot(join(tempDir('rs-fixture-template-', null), 'root'), { versions, settings });
+    folder = tempDir('rs-fixture-roots-', null);
+    template = await writeFixtureRoot(join(folder, 'template'), { versions, settings });
   });
-  return () => copyRoot(template!, join(tempDir('rs-root-', null), 'root'));
+  return () => copyRoot(template!, join(folder!, `root-${++made}`));
 }

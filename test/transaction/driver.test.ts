@@ -44,7 +44,9 @@ function recoverWith(root: string, fake: FakeSupervisor) {
 
 const steps = (tx: { steps: { name: string; status: string }[] }) => tx.steps.map((s) => `${s.name}:${s.status}`);
 
-describe('driver with a fake supervisor', () => {
+// Each test has a root, a fake supervisor and a health port of its own, and mostly waits (restarts, verify timeouts):
+// they run side by side.
+describe.concurrent('driver with a fake supervisor', () => {
   it('verified: restart, verify, the release is good', async () => {
     const { root, fake } = await supervised();
     const tx = await switchTo(root, fake, '1.2.0');
@@ -142,22 +144,6 @@ describe('driver with a fake supervisor', () => {
     expect(steps(last)).toEqual(['verify-release:ok', 'check-state:failed']);
   });
 
-  it('journals the way to the flip in two writes: the transaction with verify-release running, then the flip running (no rehearsal configured)', async () => {
-    const { root, fake } = await supervised();
-    const written: string[][] = [];
-    const original = Journal.prototype.commit;
-    Journal.prototype.commit = async function (this: Journal, point?: Parameters<Journal['commit']>[0]) {
-      written.push((this.state.transaction?.steps ?? []).map((step) => `${step.name}:${step.status}`));
-      return original.call(this, point);
-    };
-    onTestFinished(() => {
-      Journal.prototype.commit = original;
-    });
-    expect((await switchTo(root, fake, '1.2.0')).status).toBe('verified');
-    const flipped = written.findIndex((steps) => steps.includes('flip:running'));
-    expect(written.slice(0, flipped + 1)).toEqual([['verify-release:running'], ['verify-release:ok', 'flip:running']]);
-  });
-
   it('killed while rolling back: recover re-enters the way back and ends rolled_back', async () => {
     const { root, fake } = await supervised();
     expect((await switchTo(root, fake, '1.2.0')).status).toBe('verified');
@@ -178,5 +164,24 @@ describe('driver with a fake supervisor', () => {
     expect(report.transaction).toMatchObject({ status: 'rolled_back', reason: 'unhealthy' });
     expect(linkOf(root, 'current')).toBe('releases/1.0.0');
     expect(fake.running).toBe('1.0.0');
+  });
+});
+
+// Alone: it wraps Journal.prototype.commit, which every transaction of this process would go through.
+describe('driver with a fake supervisor, its journal', () => {
+  it('journals the way to the flip in two writes: the transaction with verify-release running, then the flip running (no rehearsal configured)', async () => {
+    const { root, fake } = await supervised();
+    const written: string[][] = [];
+    const original = Journal.prototype.commit;
+    Journal.prototype.commit = async function (this: Journal, point?: Parameters<Journal['commit']>[0]) {
+      written.push((this.state.transaction?.steps ?? []).map((step) => `${step.name}:${step.status}`));
+      return original.call(this, point);
+    };
+    onTestFinished(() => {
+      Journal.prototype.commit = original;
+    });
+    expect((await switchTo(root, fake, '1.2.0')).status).toBe('verified');
+    const flipped = written.findIndex((steps) => steps.includes('flip:running'));
+    expect(written.slice(0, flipped + 1)).toEqual([['verify-release:running'], ['verify-release:ok', 'flip:running']]);
   });
 });
