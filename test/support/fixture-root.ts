@@ -7,9 +7,12 @@
 // (sealStaged: manifest, dedupe, marker, seal; commitRelease: the rename, the top's seal, +i where it can, the
 // fingerprints, the journal record) and `current` by a real switch. Only the package's files are the test's: the
 // fixture gateway's tree as npm leaves it installed (its postinstall run, its dependency placed).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll } from 'vitest';
+import { type CrashPointName, armCrashPoint } from '../../src/platform/crashpoint.ts';
 import type { Settings } from '../../src/store/config.ts';
 import { newId } from '../../src/store/journal.ts';
 import { type StagingSession, commitRelease, reuseCandidates } from '../../src/stage/install.ts';
@@ -103,4 +106,38 @@ export function fixtureRoots(versions: string[], settings: Settings = {}): () =>
     template = await writeFixtureRoot(join(folder, 'template'), { versions, settings });
   });
   return () => copyRoot(template!, join(folder!, `root-${++made}`));
+}
+
+/**
+ * The root as a SIGKILL at crash point `point` leaves it, in process: `run` is driven with the point armed, and where
+ * the library would kill its process (platform/crashpoint.ts) the root is copied as it is on disk that moment (`cp
+ * -a`) and the run stopped. In the copy the lock's owner record names a pid that is gone, as the killed process's
+ * does. Returns the copy; throws when the point was never reached. Not for tests running concurrently (it arms the
+ * process's crash point and stands in for its `process.kill`).
+ */
+export async function killedAt(root: string, point: CrashPointName, run: () => Promise<unknown>): Promise<string> {
+  const killed = `${root}-killed-at-${point.replace(/:/g, '-')}`;
+  const kill = process.kill;
+  let reached = false;
+  process.kill = ((pid: number, signal?: string | number) => {
+    if (pid !== process.pid || signal !== 'SIGKILL') return kill.call(process, pid, signal);
+    reached = true;
+    execFileSync('cp', ['-a', root, killed]);
+    throw new Error(`killed at ${point} (in process)`);
+  }) as typeof process.kill;
+  armCrashPoint(point);
+  try {
+    await run().catch((error: unknown) => {
+      if (!reached) throw error;
+    });
+  } finally {
+    armCrashPoint(undefined);
+    process.kill = kill;
+  }
+  if (!reached) throw new Error(`${point} was never reached`);
+  const gone = spawnSync('true').pid; // exited: a pid no process has now
+  const owner = join(killed, '.lock-owner.json');
+  if (existsSync(owner))
+    writeFileSync(owner, JSON.stringify({ ...JSON.parse(readFileSync(owner, 'utf8')), pid: gone }));
+  return killed;
 }

@@ -9,7 +9,7 @@ import { Journal } from '../../src/store/journal.ts';
 import { isReleaseSwitcherError } from '../../src/model/errors.ts';
 import { mutate } from '../../src/transaction/mutate.ts';
 import { refusedError } from '../../src/service/refusal.ts';
-import { fixtureRoots } from '../support/fixture-root.ts';
+import { fixtureRoots, killedAt } from '../support/fixture-root.ts';
 import { linkOf, readState } from '../support/root.ts';
 import {
   type Behaviour,
@@ -184,4 +184,40 @@ describe('driver with a fake supervisor, its journal', () => {
     const flipped = written.findIndex((steps) => steps.includes('flip:running'));
     expect(written.slice(0, flipped + 1)).toEqual([['verify-release:running'], ['verify-release:ok', 'flip:running']]);
   });
+});
+
+// What a SIGKILL at a crash point leaves, recovered: the root copied at the point in process (killedAt). One at a time:
+// the crash point is the process's. The built CLI killed for real at the same points: fake-driver.test.ts.
+describe('driver with a fake supervisor, killed at a crash point (in process)', () => {
+  const before = ['activate:begin', 'activate:verified-release', 'activate:previous-flipped'] as const;
+  it.each(before)('killed at %s, before the flip: recover undoes it', async (point) => {
+    const { root, fake } = await supervised();
+    const killed = await killedAt(root, point, () => switchTo(root, fake, '1.2.0'));
+    // The service as the killed run left it: 1.0.0 running, never restarted (the killed run's own fake saw its
+    // unwinding in this process, which a killed process never has).
+    const service = await supervise(killed);
+    const report = await recoverWith(killed, service);
+    expect(report.transaction).toMatchObject({ status: 'failed', reason: 'interrupted' });
+    expect(linkOf(killed, 'current')).toBe('releases/1.0.0');
+    expect(service.running).toBe('1.0.0');
+    expect(readState(killed).releases['1.2.0'].state).toBe('installed');
+  });
+
+  it.each([
+    { behaviour: 'ok' as const, status: 'verified', current: '1.2.0' },
+    { behaviour: 'unhealthy' as const, status: 'rolled_back', current: '1.0.0' },
+  ])(
+    'killed at activate:current-flipped: recover re-enters at restart and ends $status',
+    async ({ behaviour, status, current }) => {
+      const { root, fake } = await supervised({ '1.2.0': behaviour });
+      const killed = await killedAt(root, 'activate:current-flipped', () => switchTo(root, fake, '1.2.0'));
+      expect(readState(killed).transaction.status).toBe('switching');
+      const service = await supervise(killed, { '1.2.0': behaviour }); // 1.0.0 running: never restarted
+      const report = await recoverWith(killed, service);
+      expect(report.transaction).toMatchObject({ status, to: '1.2.0' });
+      expect(steps(report.transaction!)).toEqual(expect.arrayContaining(['flip:failed', 'recover:ok', 'restart:ok']));
+      expect(linkOf(killed, 'current')).toBe(`releases/${current}`);
+      expect(service.running).toBe(current);
+    },
+  );
 });
