@@ -126,6 +126,11 @@ export default defineConfig({
           name: 'unit',
           include: ['test/**/*.test.ts'],
           exclude: HEAVY,
+          // In-process files, most of whose time a fresh process and a fresh import of the library per file took:
+          // here they share their worker and its modules, test/unit-setup.ts putting back what a file changed of the
+          // process (its environment, umask, working folder) and registering each file's clean-up.
+          isolate: false,
+          setupFiles: ['test/unit-setup.ts'],
           // Type tests (`*.test-d.ts`: the public API's types) run through tsc with the unit tier.
           typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: 'tsconfig.typecheck.json' },
         },

@@ -2,7 +2,7 @@
 // broken release, a wrong answer is, and silence past the grace and the start's deadline is.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { verifyRunning, watchServing } from '../../src/service/health.ts';
 
 type Mode = 'ok' | 'silent' | 'error';
@@ -25,8 +25,10 @@ async function endpoint(): Promise<{ url: string; set: (mode: Mode) => void; ser
   };
 }
 
+// Closed after the file: the stability window's cases run side by side (each waits seconds on its own server), and
+// a hook after each test would close the servers of the others still running.
 const servers: Server[] = [];
-afterEach(() => {
+afterAll(() => {
   for (const server of servers.splice(0)) {
     server.closeAllConnections();
     server.close();
@@ -44,7 +46,7 @@ const options = (healthUrl: string, stallGraceMs: number) => ({
   stallGraceMs,
 });
 
-describe('verifyRunning: the stability window', () => {
+describe.concurrent('verifyRunning: the stability window', () => {
   it('a few seconds without an answer, then answers again: verified, the window not ended inside the silence', async () => {
     const e = await endpoint();
     servers.push(e.server);

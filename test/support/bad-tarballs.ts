@@ -38,15 +38,46 @@ export function encodeTarball(entries: TarEntry[]): Buffer {
       gid: 0,
       mtime: MTIME,
     };
-    const header = Buffer.alloc(BLOCK);
-    new Header(data).encode(header);
-    blocks.push(header);
+    blocks.push(plainHeader(data) ?? encodeHeader(data));
     if (type === 'File' && body.length > 0) {
       blocks.push(body, Buffer.alloc((BLOCK - (body.length % BLOCK)) % BLOCK));
     }
   }
   blocks.push(Buffer.alloc(2 * BLOCK)); // end-of-archive marker
   return gzipSync(Buffer.concat(blocks));
+}
+
+function encodeHeader(data: HeaderData): Buffer {
+  const header = Buffer.alloc(BLOCK);
+  new Header(data).encode(header);
+  return header;
+}
+
+/**
+ * The header of an empty file with a short ASCII path, made from one encoded by `Header` with only its name and
+ * checksum written again: an entry bomb's 150,000 of them cost a tenth of a second instead of seconds of `Header`.
+ * The first one made is compared with `Header`'s own: bytes that differ throw. Undefined for any other entry.
+ */
+const plainTemplates = new Map<number, Buffer>();
+function plainHeader(data: HeaderData): Buffer | undefined {
+  const path = data.path!;
+  if (data.type !== 'File' || data.size !== 0 || data.linkpath || data.devmaj !== undefined) return undefined;
+  if (path.length >= 100 || !/^[\x20-\x7e]+$/.test(path)) return undefined;
+  let template = plainTemplates.get(data.mode!);
+  const first = !template;
+  template ??= encodeHeader({ ...data, path: 'x' });
+  plainTemplates.set(data.mode!, template);
+  const header = Buffer.from(template);
+  header.fill(0, 0, 100);
+  header.write(path, 0, 100, 'ascii');
+  // ustar's checksum: the header's bytes summed with the checksum field itself as eight spaces, in octal.
+  header.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  header.write(`${sum.toString(8).padStart(6, '0')} \0`, 148, 8, 'ascii'); // as node-tar writes it
+  if (first && !header.equals(encodeHeader(data)))
+    throw new Error(`bad-tarballs: the plain header of ${path} differs from node-tar's`);
+  return header;
 }
 
 function manifest(name: string): TarEntry {

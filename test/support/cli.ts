@@ -33,16 +33,25 @@ function removeTree(dir: string): void {
  * exit: vitest ends a file's worker without running its exit listeners, which left one npm cache per file behind.
  */
 const afterFile = new Set<string>();
-try {
-  // Registered when a test file imports this module, so on that file's suite: its last afterAll, since hooks
-  // run in reverse order (a file's own afterAll, which stops a manager or pm2, runs before this).
-  afterAll(() => {
-    for (const dir of afterFile) removeTree(dir);
-    afterFile.clear();
-  });
-} catch {
-  // Imported outside a test file's collection (a global setup, a bench script): nothing to register on.
+/**
+ * Registered when a test file imports this module, so on that file's suite: its last afterAll, since hooks run in
+ * reverse order (a file's own afterAll, which stops a manager or pm2, runs before this). Where files share a worker
+ * and its modules (the unit tier: `isolate: false`), test/unit-setup.ts registers it again for each file.
+ */
+export function cleanAfterFile(): void {
+  try {
+    afterAll(() => {
+      for (const dir of afterFile) removeTree(dir);
+      afterFile.clear();
+      // Removed above: the next file of a shared worker makes its own.
+      shared = undefined;
+      accountHomes.clear();
+    });
+  } catch {
+    // Imported outside a test file's collection (a global setup, a bench script): nothing to register on.
+  }
 }
+cleanAfterFile();
 
 /**
  * A temp dir removed when the current test finishes (made in a hook: after the test file's last hook); owned by

@@ -37,8 +37,10 @@ interface Mixed {
 export const HELPERS: Record<string, Part | Mixed> = {
   'test/support/registry.ts': VERDACCIO,
   // A temp folder (as root, owned by the default test account, which it makes once): no CLI, nothing runs as it.
-  'test/support/cli.ts': { exports: { tempDir: null }, others: BUILT },
-  'test/support/accounts.ts': ACCOUNTS,
+  // cliEnv: the environment a library call is given (a temp npm home, the run's list of roots), no CLI run.
+  'test/support/cli.ts': { exports: { tempDir: null, cliEnv: null }, others: BUILT },
+  // runThisFileAsRoot says the file acts as root in-process (an environment variable, a line): no account is made.
+  'test/support/accounts.ts': { exports: { runThisFileAsRoot: null }, others: ACCOUNTS },
   'test/support/systemd.ts': SYSTEMD,
   'test/support/systemd-handle.ts': SYSTEMD,
   'test/support/systemd-home.ts': SYSTEMD,

@@ -7,7 +7,7 @@ import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterEach } from 'vitest';
+import { afterAll } from 'vitest';
 import type { ServiceState, Supervisor } from '../../src/service/supervisors/types.ts';
 import { type ActivateRequest, activate } from '../../src/transaction/activate.ts';
 import { mutate } from '../../src/transaction/mutate.ts';
@@ -86,7 +86,8 @@ export function configureRoot(root: string, changes: Record<string, unknown>): v
 /**
  * For a test file: a function that puts a root under a fake supervisor (1.0.0 running, its health on a port of its
  * own, `behaviour` per version, a 1 s verify with no stability wait unless `config` says otherwise), each closed after
- * its test.
+ * the file's tests: a test's own hook would be another's where tests run concurrently (the global `onTestFinished`
+ * names no test there), and a port of its own per fake keeps them apart meanwhile.
  */
 export function fakeSupervision(): (
   root: string,
@@ -94,7 +95,7 @@ export function fakeSupervision(): (
   config?: Record<string, unknown>,
 ) => Promise<FakeSupervisor> {
   const fakes: FakeSupervisor[] = [];
-  afterEach(async () => {
+  afterAll(async () => {
     await Promise.all(fakes.splice(0).map((f) => f.close()));
   });
   return async (root, behaviour = {}, config = {}) => {

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { templateRoot } from '../support/cli.ts';
+import { fixtureRoots } from '../support/fixture-root.ts';
 import { linkOf, readState } from '../support/root.ts';
 import { type FakeSupervisor, fakeSupervision, switchThrough } from './fake-supervisor.ts';
 import { runThisFileAsRoot } from '../support/accounts.ts';
@@ -27,7 +27,7 @@ vi.mock('../../src/transaction/database-preflight-step.ts', async (original) => 
 }));
 
 /** 1.0.0 current, 1.2.0 installed. */
-const freshRoot = templateRoot(['1.0.0', '1.2.0']);
+const freshRoot = fixtureRoots(['1.0.0', '1.2.0']);
 const supervise = fakeSupervision();
 beforeEach(() => {
   judged.calls.length = 0;

@@ -10,13 +10,14 @@ import { runCli } from '../../src/cli/run.ts';
 import { PRESETS } from '../../src/store/presets.ts';
 import { finalizeArgs } from '../../src/transaction/finalize-step.ts';
 import { runThisFileAsRoot } from '../support/accounts.ts';
-import { cliEnv, tempDir, templateRoot } from '../support/cli.ts';
+import { cliEnv, tempDir } from '../support/cli.ts';
+import { fixtureRoots } from '../support/fixture-root.ts';
 import { readState } from '../support/root.ts';
 import { fakeSupervision, switchThrough } from './fake-supervisor.ts';
 
 runThisFileAsRoot('it runs the CLI in this process (runCli, to name a stand-in runner) on a root it made');
 
-const freshRoot = templateRoot(['1.0.0', '1.1.0']);
+const freshRoot = fixtureRoots(['1.0.0', '1.1.0']);
 const supervise = fakeSupervision();
 
 describe('--accept-capabilities', () => {

@@ -6,14 +6,14 @@ import { planSwitchTo } from '../../src/verbs/switch.ts';
 import { activate } from '../../src/transaction/activate.ts';
 import { mutate } from '../../src/transaction/mutate.ts';
 import { SWITCH_STEPS } from '../../src/transaction/steps.ts';
-import { templateRoot } from '../support/cli.ts';
+import { fixtureRoots } from '../support/fixture-root.ts';
 import { FakeSupervisor } from './fake-supervisor.ts';
 import { runThisFileAsRoot } from '../support/accounts.ts';
 
 runThisFileAsRoot('it plans in this process (as root) on roots it made: root acts only on roots of its own');
 
 /** 1.0.0 current, 1.2.0 installed. */
-const freshRoot = templateRoot(['1.0.0', '1.2.0']);
+const freshRoot = fixtureRoots(['1.0.0', '1.2.0']);
 const fakes: FakeSupervisor[] = [];
 afterEach(async () => {
   await Promise.all(fakes.splice(0).map((f) => f.close()));

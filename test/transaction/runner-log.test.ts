@@ -7,12 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run.ts';
 import { RUNNER_LOG_ROTATION } from '../../src/transaction/handoff.ts';
 import { runThisFileAsRoot } from '../support/accounts.ts';
-import { cliEnv, tempDir, templateRoot } from '../support/cli.ts';
+import { cliEnv, tempDir } from '../support/cli.ts';
+import { fixtureRoots } from '../support/fixture-root.ts';
 
 runThisFileAsRoot('it runs the CLI in this process (runCli, to name a stand-in runner) on a root it made');
 
 /** 1.0.0 current, 1.1.0 installed. */
-const freshRoot = templateRoot(['1.0.0', '1.1.0']);
+const freshRoot = fixtureRoots(['1.0.0', '1.1.0']);
 
 async function until(what: string, fn: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeTransaction } from '../../src/cli/format.ts';
 import { StopWindow } from '../../src/transaction/window.ts';
-import { templateRoot } from '../support/cli.ts';
+import { fixtureRoots } from '../support/fixture-root.ts';
 import { type Behaviour, fakeSupervision, switchThrough } from './fake-supervisor.ts';
 import { runThisFileAsRoot } from '../support/accounts.ts';
 
@@ -119,7 +119,7 @@ describe('StopWindow', () => {
   });
 });
 
-const freshRoot = templateRoot(['1.0.0', '1.2.0']);
+const freshRoot = fixtureRoots(['1.0.0', '1.2.0']);
 const supervise = fakeSupervision();
 
 async function switchWith(behaviour: Record<string, Behaviour>) {

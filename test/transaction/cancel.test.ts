@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { activate } from '../../src/transaction/activate.ts';
 import { mutate } from '../../src/transaction/mutate.ts';
-import { templateRoot } from '../support/cli.ts';
+import { fixtureRoots } from '../support/fixture-root.ts';
 import { linkOf, readState } from '../support/root.ts';
 import { FakeSupervisor } from './fake-supervisor.ts';
 import { runThisFileAsRoot } from '../support/accounts.ts';
@@ -16,7 +16,7 @@ runThisFileAsRoot(
 );
 
 /** 1.0.0 current, 1.2.0 installed. */
-const freshRoot = templateRoot(['1.0.0', '1.2.0']);
+const freshRoot = fixtureRoots(['1.0.0', '1.2.0']);
 const fakes: FakeSupervisor[] = [];
 afterEach(async () => {
   await Promise.all(fakes.splice(0).map((f) => f.close()));

@@ -10,7 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { bootCheck } from '../../src/verbs/boot-check.ts';
 import type { CommandRunner } from '../../src/service/supervisors/types.ts';
 import { takeSnapshot } from '../../src/snapshot/snapshot.ts';
-import { tempDir, templateRoot } from '../support/cli.ts';
+import { tempDir } from '../support/cli.ts';
+import { fixtureRoots } from '../support/fixture-root.ts';
 import { linkOf, readState, unfreeze } from '../support/root.ts';
 import { runThisFileAsRoot } from '../support/accounts.ts';
 
@@ -18,7 +19,7 @@ runThisFileAsRoot(
   'it runs the boot-check in this process (as root) on roots it made: root acts only on roots of its own',
 );
 
-const freshRoot = templateRoot(['1.0.0', '1.1.0']);
+const freshRoot = fixtureRoots(['1.0.0', '1.1.0']);
 
 /** What `systemctl show` answers for the unit, and the calls made. */
 function systemd(show: { ActiveState: string; SubState: string; MainPID: number } | 'unreachable') {
