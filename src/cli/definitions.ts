@@ -359,6 +359,15 @@ COMMANDS.push(
     load: () => import('./commands/run-transaction.js'),
   },
   {
+    name: 'handshake',
+    summary: 'say what this CLI is: {tool, version, protocol, node, cli} (doctor asks the commands units run)',
+    args: '',
+    hidden: true,
+    options: {},
+    examples: ['release-switcher handshake --json'],
+    load: () => import('./commands/handshake.js'),
+  },
+  {
     name: 'check',
     summary: 'whether the channel has a version this host would take now, and why (read-only)',
     args: '',
