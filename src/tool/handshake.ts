@@ -3,7 +3,7 @@
  * `doctor` can tell that the file is there, runs, is release-switcher and is the version it expects.
  */
 import fs from 'node:fs/promises';
-import { jsonDocumentIn, run } from '../platform/subprocess.js';
+import { run } from '../platform/subprocess.js';
 import { CLI_MAIN, ownVersion } from '../platform/self.js';
 import { HANDSHAKE_PROTOCOL, type ToolCommand } from './home.js';
 
@@ -45,10 +45,23 @@ export async function askHandshake(
     signal: options.signal,
     timeoutMs: 30_000,
   }).catch((error: Error) => ({ exitCode: undefined, output: error.message, timedOut: false, failed: true }));
-  const answer = jsonDocumentIn(result.output) as { ok?: boolean; result?: Handshake } | undefined;
+  const answer = envelopeIn(result.output) as { ok?: boolean; result?: Handshake } | undefined;
   if (result.exitCode !== 0 || answer?.ok !== true || answer.result?.tool !== 'release-switcher')
     return {
       error: `it does not answer the handshake (exit ${result.exitCode ?? '?'}: ${result.output.trim().split('\n').slice(-2).join(' ').slice(0, 200)})`,
     };
   return answer.result;
+}
+
+/** The `--json` envelope in output interleaved with stderr: the last line that parses as a JSON object. */
+function envelopeIn(output: string): unknown {
+  for (const line of output.split('\n').reverse()) {
+    if (!line.startsWith('{')) continue;
+    try {
+      return JSON.parse(line);
+    } catch {
+      // a log line that starts with a brace
+    }
+  }
+  return undefined;
 }

@@ -264,6 +264,9 @@ export async function cliInside(
     npm_config_update_notifier: 'false',
     // init as root adds the root to the host's list: the run's own (vitest.config.ts), not the machine's.
     RELEASE_SWITCHER_SYSTEM_ROOTS: process.env.RELEASE_SWITCHER_SYSTEM_ROOTS ?? path.join(at.home, 'system-roots.json'),
+    // Root's pinned copy: the run's (vitest.config.ts; a `+` command runs outside PrivateTmp=). An account's: its
+    // default under its home, which a sandboxed unit (PrivateTmp=) still sees.
+    ...(at.as ? {} : { RELEASE_SWITCHER_TOOL_HOME: process.env.RELEASE_SWITCHER_TOOL_HOME ?? path.join(at.home, 'tool') }),
   };
   const r = await sm.run(at.node, [at.main, '--root', at.root, '--json', ...args], {
     env,
