@@ -42,6 +42,7 @@ export const UNIT = [
   'test/service/supervisors/systemd-bounds.test.ts',
   'test/service/timespan.test.ts',
   'test/service/plugin-prefetch.test.ts',
+  'test/tool/closure.test.ts',
   'test/unit-files/existing-unit.test.ts',
   'test/unit-files/cli-command.test.ts',
   'test/unit-files/unit-entry.test.ts',

@@ -24,9 +24,9 @@ async function namedByProcesses(): Promise<string[]> {
   return named;
 }
 
-/** Remove the copies nothing needs; returns their names. Under the lock. */
-export async function removeUnused(layout: ToolLayout): Promise<string[]> {
-  const keep = new Set([await linkTarget(layout.current), await linkTarget(layout.previous)]);
+/** Remove the copies nothing needs, never `also` (the copy the caller is about to run); their names. Under the lock. */
+export async function removeUnused(layout: ToolLayout, also: string): Promise<string[]> {
+  const keep = new Set([await linkTarget(layout.current), await linkTarget(layout.previous), also]);
   const names = await fs.readdir(layout.versions).catch(() => [] as string[]);
   const candidates = names.filter((name) => {
     if (keep.has(name)) return false;

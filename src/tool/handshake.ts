@@ -13,7 +13,7 @@ export interface Handshake {
   protocol: number;
   /** The Node that answered (its path as started). */
   node: string;
-  /** The CLI that answered (its real path: a command through `current` answers from its version folder). */
+  /** The CLI that answered, as Node resolved it: a command started through `current` answers from its version folder. */
   cli: string;
 }
 
@@ -24,7 +24,8 @@ export async function handshake(): Promise<Handshake> {
     version: await ownVersion(),
     protocol: HANDSHAKE_PROTOCOL,
     node: process.execPath,
-    cli: await fs.realpath(CLI_MAIN).catch(() => CLI_MAIN),
+    // As Node resolved it: through `current` it is the version folder's own (Node takes the main script's real path).
+    cli: CLI_MAIN,
   };
 }
 

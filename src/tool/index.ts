@@ -115,7 +115,7 @@ export async function ensureTool(options: EnsureToolOptions): Promise<PinnedTool
       current === null ? undefined : await readMarker(path.join(layout.versions, current)).catch(() => undefined);
     const newer = theirs !== undefined && semver.valid(theirs.version) && semver.gt(theirs.version, version);
     if (!newer) await flipTo(layout, name);
-    return { currentVersion: newer ? theirs.version : version, removed: await removeUnused(layout) };
+    return { currentVersion: newer ? theirs.version : version, removed: await removeUnused(layout, name) };
   });
   return {
     home: layout.home,
