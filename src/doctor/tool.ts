@@ -81,9 +81,7 @@ export async function toolCommands(ctx: CheckContext): Promise<CheckResult | nul
     if (problem) problems.push(problem);
   }
   if (problems.length === 0) {
-    const answered = [
-      ...new Set(found.map((f) => path.dirname(path.dirname(path.dirname(path.dirname(f.command.cli)))))),
-    ];
+    const answered = [...new Set(found.map((f) => homeOfLinkCommand(f.command)))];
     return {
       name: 'tool',
       ok: true,
