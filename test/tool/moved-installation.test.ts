@@ -140,7 +140,9 @@ describeWhere(can, "the tool's installation moved away under the unit", () => {
     expect(await lastBootCheck()).toMatchObject({
       argv: expect.stringContaining(`${home}/current/node`),
       status: '0',
+      started: true,
     });
+    expect(await manager.readLog()).not.toContain(`Executable ${home}/current/node missing`);
     const doctor = await gw.rs(['doctor']);
     expect(check(doctor, 'tool')).toMatchObject({
       ok: true,
