@@ -2,6 +2,7 @@
 // release-switcher's pinned copy is made once per account per run, not once per test (a copy is ~130 MB, seconds).
 // Root's comes from vitest.config.ts (RELEASE_SWITCHER_TOOL_HOME, set before any worker starts), never the host's
 // /var/lib/release-switcher/tool.
+import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,4 +18,24 @@ export function toolHomeFor(who?: { uid: number; gid: number } | null): string {
     chownSync(parent, who.uid, who.gid);
   }
   return join(parent, 'home');
+}
+
+/**
+ * An installation of release-switcher as `npm install -g --prefix PREFIX` leaves it (`PREFIX/bin/node` beside it, as
+ * nvm's prefix has its Node): the built package `from` (its dist, node_modules, package.json, layout) and its Node,
+ * copied (not linked: they will be rewritten or removed), owned by `owner`.
+ */
+export function installPrefix(
+  prefix: string,
+  from: { node: string; packageDir: string },
+  owner?: { uid: number; gid: number },
+): { node: string; main: string; pkg: string } {
+  const pkg = join(prefix, 'lib', 'node_modules', 'release-switcher');
+  mkdirSync(pkg, { recursive: true });
+  mkdirSync(join(prefix, 'bin'), { recursive: true });
+  for (const entry of ['dist', 'node_modules', 'package.json', 'layout'])
+    execFileSync('cp', ['-a', join(from.packageDir, entry), pkg]);
+  execFileSync('cp', ['-a', from.node, join(prefix, 'bin', 'node')]);
+  if (owner) execFileSync('chown', ['-R', `${owner.uid}:${owner.gid}`, prefix]);
+  return { node: join(prefix, 'bin', 'node'), main: join(pkg, 'dist', 'cli', 'main.js'), pkg };
 }

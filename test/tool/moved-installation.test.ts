@@ -4,7 +4,7 @@
 // copy after the installation and its Node are gone, and doctor says so; a unit of the old style (the boot-check names
 // npm's path) is found out by doctor's `tool` check and pointed at the pinned copy by `doctor --fix`.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, renameSync } from 'node:fs';
+import { renameSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { asAccount } from '../support/accounts.ts';
 import { accountCliEnv, type CliResult, cliEnv, runnableBy, tempDir } from '../support/cli.ts';
 import { type ManagedGateway, managedGateway } from '../support/service.ts';
 import { describeWhere } from '../support/skip.ts';
+import { installPrefix } from '../support/tool-home.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 
 const can = canRunUserManager();
@@ -31,16 +32,8 @@ describeWhere(can, "the tool's installation moved away under the unit", () => {
   beforeAll(async () => {
     manager = await startUserManager({ name: 'tool-moved' });
     prefix = path.join(tempDir('rs-prefix-', manager.account), 'prefix');
-    const pkg = path.join(prefix, 'lib', 'node_modules', 'release-switcher');
-    mkdirSync(pkg, { recursive: true });
-    mkdirSync(path.join(prefix, 'bin'));
     const from = manager.account ? runnableBy(manager.account) : { node: process.execPath, packageDir: REPO };
-    for (const entry of ['dist', 'node_modules', 'package.json', 'layout'])
-      execFileSync('cp', ['-a', path.join(from.packageDir, entry), pkg]);
-    execFileSync('cp', ['-a', from.node, path.join(prefix, 'bin', 'node')]);
-    if (manager.account) execFileSync('chown', ['-R', `${manager.account.uid}:${manager.account.gid}`, prefix]);
-    node = path.join(prefix, 'bin', 'node');
-    main = path.join(pkg, 'dist', 'cli', 'main.js');
+    ({ node, main } = installPrefix(prefix, from, manager.account));
     // The unit of the old style: its boot-check names this installation's own path.
     gw = await managedGateway(manager, {
       name: 'rs-gw-tool',
