@@ -253,7 +253,8 @@ export const COMMANDS: CommandDef[] = [
   },
   {
     name: 'doctor',
-    summary: 'check layout, links, manifests, leftovers, locks, disk, the unit, drift and linger',
+    summary:
+      "check layout, links, manifests, leftovers, locks, disk, the unit, drift, linger and the tool's own pinned copy that the unit and the timer run",
     args: '',
     options: {
       fix: { type: 'boolean', description: 'repair what is safe to repair, and say what was done' },
