@@ -81,9 +81,13 @@ describeWhere(can, 'npm install -g release-switcher@next while a scheduled trans
     const txId = scheduled.json.result.id as string;
     // The runner: the pinned copy by its versioned path (never through `current`), its Node the copy's own.
     let runner: ReturnType<typeof processesWith>[number] | undefined;
-    await manager.waitFor(() => (runner = processesWith(['run-transaction', txId])[0]) !== undefined, {
-      timeoutMs: 20_000,
-    });
+    await manager.waitFor(
+      () => {
+        runner = processesWith(['run-transaction', txId])[0];
+        return runner !== undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
     const startedWith = path.join(home(), before);
     expect(runner!.argv.slice(0, 2)).toEqual([
       path.join(startedWith, 'node'),
@@ -108,7 +112,10 @@ describeWhere(can, 'npm install -g release-switcher@next while a scheduled trans
     expect(still).toEqual([{ pid: runner!.pid, argv: runner!.argv, exe: path.join(startedWith, 'node') }]);
     let status: any;
     await manager.waitFor(
-      async () => (status = (await gw.rs(['status'])).json?.result?.transaction)?.status === 'verified',
+      async () => {
+        status = (await gw.rs(['status'])).json?.result?.transaction;
+        return status?.status === 'verified';
+      },
       { timeoutMs: 90_000 },
     );
     expect(status).toMatchObject({ id: txId, to: '1.1.0', status: 'verified' });
