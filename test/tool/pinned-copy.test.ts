@@ -24,12 +24,12 @@ import { toolLayout } from '../../src/tool/home.ts';
 
 const who: Account | undefined = accountOrDefault(undefined);
 const REPO = path.resolve(import.meta.dirname, '../..');
-const runnable = () => (who ? runnableBy(who) : { node: process.execPath, packageDir: REPO });
+const runnableFor = (as: Account | undefined) => (as ? runnableBy(as) : { node: process.execPath, packageDir: REPO });
 const VERSION = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')).version as string;
 
-/** Runs `command` as the test account with the tool home `home`. */
-async function runAs(home: string, command: string, args: string[]) {
-  const [file, argv] = who ? asAccount(who, command, args) : [command, args];
+/** Runs `command` as the test account (or `as`) with the tool home `home`. */
+async function runAs(home: string, command: string, args: string[], as: Account | undefined = who) {
+  const [file, argv] = as ? asAccount(as, command, args) : [command, args];
   return execa(file, argv, {
     env: { PATH: '/usr/bin:/bin', HOME: path.dirname(home), RELEASE_SWITCHER_TOOL_HOME: home },
     extendEnv: false,
@@ -39,12 +39,12 @@ async function runAs(home: string, command: string, args: string[]) {
 }
 
 /** ensureTool of the built library, in a process of the test account: its result and how long it took. */
-async function ensureAs(home: string, node?: string): Promise<any> {
-  const lib = pathToFileURL(path.join(runnable().packageDir, 'dist', 'tool', 'index.js')).href;
+async function ensureAs(home: string, node?: string, as: Account | undefined = who): Promise<any> {
+  const lib = pathToFileURL(path.join(runnableFor(as).packageDir, 'dist', 'tool', 'index.js')).href;
   const options = node ? `, node: ${JSON.stringify(node)}` : '';
   const script = `const { ensureTool } = await import(${JSON.stringify(lib)}); const t = Date.now();
 const r = await ensureTool({ env: process.env${options} }); console.log(JSON.stringify({ ...r, ms: Date.now() - t }));`;
-  const r = await runAs(home, runnable().node, ['--input-type=module', '-e', script]);
+  const r = await runAs(home, runnableFor(as).node, ['--input-type=module', '-e', script], as);
   expect(r.exitCode, `${r.stdout}${r.stderr}`).toBe(0);
   return JSON.parse(r.stdout);
 }
@@ -55,34 +55,40 @@ const freshHome = () => path.join(tempDir('rs-tool-'), 'home');
 const writable = (dir: string) =>
   execFileSync('find', [dir, '-perm', '/222', '-not', '-type', 'l'], { encoding: 'utf8' }).trim();
 
-it('makes a sealed copy of itself and of its Node once, then finds it by its key; through `current` it answers from its version folder', async () => {
-  const home = freshHome();
-  const first = await ensureAs(home);
-  const again = await ensureAs(home);
-  process.stderr.write(`pinned copy: first ${first.ms} ms (made), again ${again.ms} ms (found)\n`);
-  expect([first.built, again.built]).toEqual([true, false]);
-  expect(again.versioned.dir).toBe(first.versioned.dir);
-  expect(path.basename(first.versioned.dir)).toMatch(new RegExp(`^${VERSION.replaceAll('.', '\\.')}-[0-9a-f]{12}$`));
-  expect(readlinkSync(path.join(home, 'current'))).toBe(`versions/${path.basename(first.versioned.dir)}`);
-  // Sealed like a release, the account's, not writable by others; the Node is a copy (npm or nvm may remove the other).
-  expect(writable(first.versioned.dir)).toBe('');
-  expect(statSync(first.versioned.node).size).toBe(statSync(runnable().node).size);
-  expect(statSync(first.versioned.node).ino).not.toBe(statSync(runnable().node).ino);
-  for (const dir of [home, path.join(home, 'versions'), first.versioned.dir]) {
-    expect(statSync(dir).uid).toBe(who?.uid ?? process.getuid!());
-    expect(statSync(dir).mode & 0o022).toBe(0);
-  }
-  // Through the link, Node resolves the main script's real path (and its own, process.execPath): its later imports come
-  // from its own version folder, whatever `current` names by then.
-  const shake = await runAs(home, first.link.node, [first.link.cli, '--json', 'handshake']);
-  expect(JSON.parse(shake.stdout).result).toEqual({
-    tool: 'release-switcher',
-    version: VERSION,
-    protocol: 1,
-    node: first.versioned.node,
-    cli: first.versioned.cli,
-  });
-});
+// The default test account, and root (its tool home is per host; a case about root, said in the title).
+const makers: Array<[string, Account | undefined]> = [['the test account', who]];
+if (who && process.getuid?.() === 0) makers.push(['root', undefined]);
+it.each(makers)(
+  '%s makes a sealed copy of itself and of its Node once, then finds it by its key; through `current` it answers from its version folder',
+  async (_, as) => {
+    const home = path.join(tempDir('rs-tool-', as ?? null), 'home');
+    const first = await ensureAs(home, undefined, as);
+    const again = await ensureAs(home, undefined, as);
+    process.stderr.write(`pinned copy: first ${first.ms} ms (made), again ${again.ms} ms (found)\n`);
+    expect([first.built, again.built]).toEqual([true, false]);
+    expect(again.versioned.dir).toBe(first.versioned.dir);
+    expect(path.basename(first.versioned.dir)).toMatch(new RegExp(`^${VERSION.replaceAll('.', '\\.')}-[0-9a-f]{12}$`));
+    expect(readlinkSync(path.join(home, 'current'))).toBe(`versions/${path.basename(first.versioned.dir)}`);
+    // Sealed like a release, the account's, not writable by others; the Node is a copy (npm or nvm may remove the other).
+    expect(writable(first.versioned.dir)).toBe('');
+    expect(statSync(first.versioned.node).size).toBe(statSync(runnableFor(as).node).size);
+    expect(statSync(first.versioned.node).ino).not.toBe(statSync(runnableFor(as).node).ino);
+    for (const dir of [home, path.join(home, 'versions'), first.versioned.dir]) {
+      expect(statSync(dir).uid).toBe(as?.uid ?? process.getuid!());
+      expect(statSync(dir).mode & 0o022).toBe(0);
+    }
+    // Through the link, Node resolves the main script's real path (and its own, process.execPath): its later imports come
+    // from its own version folder, whatever `current` names by then.
+    const shake = await runAs(home, first.link.node, [first.link.cli, '--json', 'handshake'], as);
+    expect(JSON.parse(shake.stdout).result).toEqual({
+      tool: 'release-switcher',
+      version: VERSION,
+      protocol: 1,
+      node: first.versioned.node,
+      cli: first.versioned.cli,
+    });
+  },
+);
 
 it('two processes making the same copy at once both succeed, and one copy is kept', async () => {
   const home = freshHome();
