@@ -24,11 +24,11 @@ import { toolLayout } from '../../src/tool/home.ts';
 
 const who: Account | undefined = accountOrDefault(undefined);
 const REPO = path.resolve(import.meta.dirname, '../..');
-const runnableFor = (as: Account | undefined) => (as ? runnableBy(as) : { node: process.execPath, packageDir: REPO });
+const runnableFor = (as: Account | null) => (as ? runnableBy(as) : { node: process.execPath, packageDir: REPO });
 const VERSION = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')).version as string;
 
 /** Runs `command` as the test account (or `as`) with the tool home `home`. */
-async function runAs(home: string, command: string, args: string[], as: Account | undefined = who) {
+async function runAs(home: string, command: string, args: string[], as: Account | null = who ?? null) {
   const [file, argv] = as ? asAccount(as, command, args) : [command, args];
   return execa(file, argv, {
     env: { PATH: '/usr/bin:/bin', HOME: path.dirname(home), RELEASE_SWITCHER_TOOL_HOME: home },
@@ -39,7 +39,7 @@ async function runAs(home: string, command: string, args: string[], as: Account 
 }
 
 /** ensureTool of the built library, in a process of the test account: its result and how long it took. */
-async function ensureAs(home: string, node?: string, as: Account | undefined = who): Promise<any> {
+async function ensureAs(home: string, node?: string, as: Account | null = who ?? null): Promise<any> {
   const lib = pathToFileURL(path.join(runnableFor(as).packageDir, 'dist', 'tool', 'index.js')).href;
   const options = node ? `, node: ${JSON.stringify(node)}` : '';
   const script = `const { ensureTool } = await import(${JSON.stringify(lib)}); const t = Date.now();
@@ -56,12 +56,12 @@ const writable = (dir: string) =>
   execFileSync('find', [dir, '-perm', '/222', '-not', '-type', 'l'], { encoding: 'utf8' }).trim();
 
 // The default test account, and root (its tool home is per host; a case about root, said in the title).
-const makers: Array<[string, Account | undefined]> = [['the test account', who]];
-if (who && process.getuid?.() === 0) makers.push(['root', undefined]);
+const makers: Array<[string, Account | null]> = [['the test account', who ?? null]];
+if (who && process.getuid?.() === 0) makers.push(['root', null]);
 it.each(makers)(
   '%s makes a sealed copy of itself and of its Node once, then finds it by its key; through `current` it answers from its version folder',
   async (_, as) => {
-    const home = path.join(tempDir('rs-tool-', as ?? null), 'home');
+    const home = path.join(tempDir('rs-tool-', as), 'home');
     const first = await ensureAs(home, undefined, as);
     const again = await ensureAs(home, undefined, as);
     process.stderr.write(`pinned copy: first ${first.ms} ms (made), again ${again.ms} ms (found)\n`);
