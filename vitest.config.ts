@@ -107,6 +107,9 @@ if (!process.env.RS_RUN_TMP) {
   // a test's roots go to the run's own (cliEnv names one per test; this covers every other command and library call).
   // test/run-tmp.ts fails a run that still wrote the host's.
   process.env.RELEASE_SWITCHER_SYSTEM_ROOTS = join(process.env.RS_RUN_TMP, 'system-roots.json');
+  // release-switcher's pinned copy (src/tool/): the run's own tool home, made once per run for root (test accounts get
+  // one each: test/support/tool-home.ts), never the host's /var/lib/release-switcher/tool.
+  process.env.RELEASE_SWITCHER_TOOL_HOME = join(process.env.RS_RUN_TMP, 'tool-home-root');
 }
 
 export default defineConfig({

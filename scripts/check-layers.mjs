@@ -15,7 +15,7 @@ export const LAYERS = [
   ['doctor'],
   ['transaction'],
   ['stage', 'rehearsal', 'unit-files'],
-  ['registry', 'service', 'snapshot'],
+  ['registry', 'service', 'snapshot', 'tool'],
   ['store'],
   ['platform'],
   ['model'],

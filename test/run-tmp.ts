@@ -6,18 +6,23 @@
 //
 // The same holds for the host's list of roots (/var/lib/release-switcher/roots.json, what `init` as root adds to):
 // vitest.config.ts names a list of the run's own; a root of this run's found in the host's is a leak (a test that
-// built a command's environment without it), removed from the list and failing the run.
+// built a command's environment without it), removed from the list and failing the run. Root's tool home
+// (/var/lib/release-switcher/tool, release-switcher's pinned copy) likewise: the run has its own (vitest.config.ts).
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { SYSTEM_ROOTS_FILE as HOST_ROOTS } from '../src/store/roots-registry.ts';
+import { HOST_TOOL_HOME } from '../src/tool/home.ts';
 
 let armed = false;
+/** Whether root's tool home was on the host before the run: one the run made is a leak (vitest.config.ts names the run's own). */
+let hostToolHomeBefore = true;
 
 export default function setup(): void {
   // Every project inherits this global setup; one check is enough. It runs as the run's process exits, after
   // every project's own teardown (the registry's folder goes in its teardown, which vitest may run after ours).
   if (armed) return;
   armed = true;
+  hostToolHomeBefore = existsSync(HOST_TOOL_HOME);
   process.on('exit', checkAndRemove);
 }
 
@@ -25,6 +30,13 @@ function checkAndRemove(): void {
   const dir = process.env.RS_RUN_TMP;
   if (!dir) return;
   checkHostRoots(dir);
+  if (!hostToolHomeBefore && existsSync(HOST_TOOL_HOME)) {
+    spawnSync('rm', ['-rf', HOST_TOOL_HOME]);
+    process.exitCode = 1;
+    process.stderr.write(
+      `run-tmp: FAILED: tests made root's tool home ${HOST_TOOL_HOME} (removed now; a command's environment needs RELEASE_SWITCHER_TOOL_HOME, as cliEnv gives it)\n`,
+    );
+  }
   let left: string[];
   try {
     // Ours are named rs-*; vitest keeps its own module cache here too (removed with the folder).

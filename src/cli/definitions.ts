@@ -253,7 +253,8 @@ export const COMMANDS: CommandDef[] = [
   },
   {
     name: 'doctor',
-    summary: 'check layout, links, manifests, leftovers, locks, disk, the unit, drift and linger',
+    summary:
+      "check layout, links, manifests, leftovers, locks, disk, the unit, drift, linger and the tool's own pinned copy that the unit and the timer run",
     args: '',
     options: {
       fix: { type: 'boolean', description: 'repair what is safe to repair, and say what was done' },
@@ -357,6 +358,15 @@ COMMANDS.push(
     options: {},
     examples: ['release-switcher run-transaction 20261121021500-ab12cd'],
     load: () => import('./commands/run-transaction.js'),
+  },
+  {
+    name: 'handshake',
+    summary: 'say what this CLI is: {tool, version, protocol, node, cli} (doctor asks the commands units run)',
+    args: '',
+    hidden: true,
+    options: {},
+    examples: ['release-switcher handshake --json'],
+    load: () => import('./commands/handshake.js'),
   },
   {
     name: 'check',

@@ -47,7 +47,10 @@ export interface Runtime {
   env?: NodeJS.ProcessEnv;
   /** What a relative path in a spec (`./app.tgz`) is relative to. @default process.cwd() */
   cwd?: string;
-  /** The Node that runs release-switcher's own CLI (the runner, the timer, the boot-check). @default process.execPath */
+  /**
+   * The Node copied into release-switcher's pinned copy (tool/), which the runner, the timer and the boot-check run.
+   * @default process.execPath
+   */
   execPath?: string;
   /** Flat npm settings, as in `.npmrc` (`registry`, `//host/:_authToken`, `@scope:registry`…). @default {} */
   npmConfig?: Record<string, string>;
@@ -62,7 +65,8 @@ export interface Runtime {
   /**
    * The release-switcher CLI (`dist/cli/main.js`) a runner outside the service runs. A host that loads this library
    * from a copy gone by the time the runner imports its next module (OpenClaw runs a plugin's modules from a
-   * temporary capture it removes when the process exits) names an installed copy. @default this installation's
+   * temporary capture it removes when the process exits) names an installed copy, run by `execPath`. @default this
+   * installation's pinned copy (tool/), by its versioned path
    */
   cliPath?: string;
   /**

@@ -7,7 +7,7 @@
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { defaultExecPath } from '../model/runtime.js';
 import { type LogRotation, rotateLog } from '../platform/fs.js';
-import { CLI_MAIN } from '../platform/self.js';
+import { ensureTool } from '../tool/index.js';
 import { run, spawnDetached, tail } from '../platform/subprocess.js';
 import type { Config } from '../store/config.js';
 import { type Layout, layoutOf } from '../store/layout.js';
@@ -31,9 +31,24 @@ export function runnerName(txId: string): string {
   return `release-switcher-${txId}`;
 }
 
-/** The runner's command line: this installation's CLI (or `cliPath`), run by `execPath`. */
-export function runnerArgv(options: { root: string; txId: string; execPath: string; cliPath?: string }): string[] {
-  return [options.execPath, options.cliPath ?? CLI_MAIN, '--root', options.root, 'run-transaction', options.txId];
+/** The runner's command line: `cli` run by `node`. */
+export function runnerArgv(options: { root: string; txId: string; node: string; cli: string }): string[] {
+  return [options.node, options.cli, '--root', options.root, 'run-transaction', options.txId];
+}
+
+/**
+ * What the runner runs: the host's `cliPath` with `execPath` where one is named, else this installation's pinned copy
+ * by its versioned path (tool/), never through `current`: a runner keeps the version it started with while a newer
+ * release-switcher flips the link, and npm or nvm moving this installation cannot take its files away mid-way.
+ */
+async function runnerCommand(options: LaunchRunnerOptions): Promise<{ node: string; cli: string }> {
+  const execPath = options.execPath ?? defaultExecPath();
+  if (options.cliPath) return { node: execPath, cli: options.cliPath };
+  try {
+    return (await ensureTool({ env: options.env, node: execPath })).versioned;
+  } catch (error) {
+    throw neverRan(`release-switcher's pinned copy could not be made (${(error as Error).message})`);
+  }
 }
 
 export interface LaunchRunnerOptions {
@@ -43,7 +58,7 @@ export interface LaunchRunnerOptions {
   env: NodeJS.ProcessEnv;
   /** The Node that runs the runner. @default process.execPath */
   execPath?: string;
-  /** The release-switcher CLI the runner runs (Runtime's `cliPath`). @default this installation's */
+  /** The release-switcher CLI the runner runs (Runtime's `cliPath`). @default this installation's pinned copy */
   cliPath?: string | undefined;
   /** Aborts systemd-run or launchctl (a detached runner, once started, is no longer ours to stop). */
   signal?: AbortSignal | undefined;
@@ -51,12 +66,7 @@ export interface LaunchRunnerOptions {
 
 export async function launchRunner(options: LaunchRunnerOptions): Promise<string> {
   const { config, root, txId, env, signal } = options;
-  const argv = runnerArgv({
-    root,
-    txId,
-    execPath: options.execPath ?? defaultExecPath(),
-    ...(options.cliPath ? { cliPath: options.cliPath } : {}),
-  });
+  const argv = runnerArgv({ root, txId, ...(await runnerCommand(options)) });
   const log = layoutOf(root).runnerLog;
   if (config.supervisor === 'systemd' || config.supervisor === 'systemd-system') {
     const args = [

@@ -10,17 +10,22 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { untrustedByRoot } from '../platform/privileged-env.js';
-import { CLI_MAIN, PACKAGE_ROOT } from '../platform/self.js';
+import type { ToolCommand } from '../tool/index.js';
 import type { Config } from '../store/config.js';
 import { layoutOf } from '../store/layout.js';
 import { type ServiceOptions, actsForServiceAccount } from './unit-text.js';
 
 /**
- * `service` with the boot-check a root-run unit line may hold: the configured Node when only root may change it, else
- * the Node running release-switcher now when that one is safe (the service's own Node may be the account's: nvm, pnpm
- * under its home). UNSUPPORTED, naming the path and who may change it, when nothing safe is left.
+ * `service` with the boot-check a root-run unit line may hold: root's pinned copy of release-switcher (`tool`, through
+ * its `current` link), never the service's own Node (it may be the account's: nvm, pnpm under its home).
+ * UNSUPPORTED, naming the path and who may change it, when it is not root's alone.
  */
-export function privilegedService(config: Config, root: string, service: ServiceOptions): ServiceOptions {
+export function privilegedService(
+  config: Config,
+  root: string,
+  service: ServiceOptions,
+  tool: ToolCommand,
+): ServiceOptions {
   if (!actsForServiceAccount(config, root)) return service;
   const { root: dir, config: configFile } = layoutOf(root);
   refuse(nearestExisting(dir), `the root ${dir}`, rootHint(dir));
@@ -30,16 +35,15 @@ export function privilegedService(config: Config, root: string, service: Service
     refuse(service.bootCheck[0] ?? '', 'the boot-check command', 'Name a program only root may change.');
     return service;
   }
-  const configured = config.node ?? process.execPath;
-  const node = safe(configured) ? configured : safe(process.execPath) ? process.execPath : configured;
-  refuse(node, 'Node', 'Install Node where only root may write (e.g. /usr/bin/node), then run unit --install with it.');
-  const own = 'Install release-switcher where only root may write (npm install -g release-switcher, as root).';
-  refuse(PACKAGE_ROOT, 'release-switcher itself', own);
-  refuse(CLI_MAIN, 'release-switcher itself', own);
-  return { ...service, bootCheck: [node, CLI_MAIN, '--root', dir, 'boot-check'] };
+  // Root's pinned copy (its tool home, /var/lib/release-switcher/tool): its Node and its CLI, the link and the copy it
+  // names, must be root's alone, up to /.
+  const own =
+    "Run unit --install as root with root's own tool home (/var/lib/release-switcher/tool, or RELEASE_SWITCHER_TOOL_HOME naming a folder only root may write).";
+  // A copy not made yet (the unit printed, not installed) is judged by where it will be made.
+  refuse(nearestExisting(tool.node), "release-switcher's pinned Node", own);
+  refuse(nearestExisting(tool.cli), 'release-switcher itself', own);
+  return { ...service, bootCheck: [tool.node, tool.cli, '--root', dir, 'boot-check'] };
 }
-
-const safe = (file: string) => path.isAbsolute(file) && untrustedByRoot(file) === undefined;
 
 function rootHint(dir: string): string {
   return `Keep a root that root acts on where only root may write (e.g. /var/lib/release-switcher/<app>, made by sudo release-switcher init), or let the service's account keep its own root (sudo -u ACCOUNT release-switcher init …): its boot-check then runs as the account, not as root. ${dir} was not changed.`;

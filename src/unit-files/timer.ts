@@ -14,7 +14,7 @@ import { type Config, readConfig } from '../store/config.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { resolveRuntime } from '../model/runtime.js';
 import { pathExists, writeFileAtomic } from '../platform/fs.js';
-import { CLI_MAIN } from '../platform/self.js';
+import { type ToolCommand, ensureTool, linkCommandOf } from '../tool/index.js';
 import { layoutOf } from '../store/layout.js';
 import type { RootOptions } from '../store/session.js';
 import { tail } from '../platform/subprocess.js';
@@ -105,21 +105,24 @@ function description(config: Config, root: string, what: string): string {
   );
 }
 
-/** The tick's command line: this installation's CLI, run by `execPath`. */
-function tickArgv(root: string, execPath: string): string[] {
-  return [execPath, CLI_MAIN, '--root', root, 'auto-update'];
+/**
+ * The tick's command line: the pinned copy of release-switcher through its link (tool/), not this installation's path,
+ * which npm or nvm may move; a later copy flips every tick at once.
+ */
+function tickArgv(root: string, tool: ToolCommand): string[] {
+  return [tool.node, tool.cli, '--root', root, 'auto-update'];
 }
 
 export function autoUpdateService(options: {
   config: Config;
   root: string;
   scope: UnitScope;
-  execPath: string;
+  tool: ToolCommand;
 }): string {
   const { config, root, scope } = options;
   // A system service fetches from the registry: it wants the network up. A user manager has no such target.
   const network = scope === 'system' ? ['Wants=network-online.target', 'After=network-online.target'] : [];
-  const argv = tickArgv(root, options.execPath);
+  const argv = tickArgv(root, options.tool);
   return [
     HEADER,
     '[Unit]',
@@ -218,11 +221,13 @@ async function systemdTimer(config: Config, root: string, options: TimerOptions)
   const scope: UnitScope = config.supervisor === 'systemd-system' ? 'system' : 'user';
   const { env, execPath, signal } = resolveRuntime(options);
   const schedule = parseSchedule(options.every);
+  // Installing: the pinned copy is made (or found) first, so the tick never names a command that is not there.
+  const tool = options.install ? (await ensureTool({ env, node: execPath })).link : linkCommandOf(env);
   const dir = unitDir({ scope, env });
   const stem = timerStem(config);
   const name = `${stem}.timer`;
   const files = [
-    { path: path.join(dir, `${stem}.service`), content: autoUpdateService({ config, root, scope, execPath }) },
+    { path: path.join(dir, `${stem}.service`), content: autoUpdateService({ config, root, scope, tool }) },
     {
       path: path.join(dir, name),
       content: autoUpdateTimer({ config, root, schedule, delay: delayOf(schedule, options.randomizedDelay) }),
@@ -264,10 +269,10 @@ function launchdTimer(config: Config, root: string, options: TimerOptions): Time
   }
   const label = `org.release-switcher.auto-update.${timerStem(config).replace(/^release-switcher-auto-update-/, '')}`;
   const log = path.join(root, 'auto-update.log');
-  const { env, execPath } = resolveRuntime(options);
+  const { env } = resolveRuntime(options);
   const plist = launchdPlist({
     label,
-    program: tickArgv(root, execPath),
+    program: tickArgv(root, linkCommandOf(env)),
     keepAlive: false,
     stdoutPath: log,
     stderrPath: log,

@@ -6,7 +6,8 @@ import path from 'node:path';
 import type { Config } from '../store/config.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { layoutOf } from '../store/layout.js';
-import { CLI_MAIN } from '../platform/self.js';
+import { defaultEnv } from '../model/runtime.js';
+import { linkCommandOf } from '../tool/index.js';
 import { ENV_COMMAND, PRIVILEGED_ENV } from '../platform/privileged-env.js';
 import { currentAccount, ownerName } from '../platform/accounts.js';
 import { servicePreset } from '../store/presets.js';
@@ -28,7 +29,10 @@ export interface ServiceOptions {
   nodeOptions?: string[];
   /** Seconds the service may drain after SIGTERM; TimeoutStopSec is 10 s more, so a drain is never cut by SIGKILL. @default 20 */
   drainSeconds?: number;
-  /** The ExecStartPre command; `null` leaves it out. @default [node, release-switcher's CLI, '--root', root, 'boot-check'] */
+  /**
+   * The ExecStartPre command; `null` leaves it out. @default the pinned copy through its link (tool/):
+   * [<tool home>/current/node, <tool home>/current/package/dist/cli/main.js, '--root', root, 'boot-check']
+   */
   bootCheck?: string[] | null;
   /** Decides WantedBy= of a whole unit. @default from config.supervisor */
   scope?: UnitScope;
@@ -96,9 +100,11 @@ interface Lines {
 }
 
 function bootCheckLine(config: Config, root: string, options: ServiceOptions): string[] {
-  const node = config.node ?? process.execPath;
+  // The tool's pinned copy (tool/), not this installation's path, which npm or nvm may move; the service's own Node
+  // (config.node) runs the service only.
+  const tool = linkCommandOf(defaultEnv());
   const bootCheck =
-    options.bootCheck === undefined ? [node, CLI_MAIN, '--root', root, 'boot-check'] : options.bootCheck;
+    options.bootCheck === undefined ? [tool.node, tool.cli, '--root', root, 'boot-check'] : options.bootCheck;
   // `-`: if release-switcher itself is gone or broken, the service must still start (boot-check exits 0 but where it
   // cannot read or write the root, which it says, and `doctor` checks beforehand).
   // `+`: the root is not the service account's (root acting for User=…): the boot-check acts for the root's owner,

@@ -23,6 +23,7 @@ import { privilegedService } from './privileged.js';
 import { commandsOf } from '../platform/package-json.js';
 import { type ServiceOptions, type UnitRequest, nodeScriptOf, plainValue, serviceLines } from './unit-text.js';
 import { nodeEntry, withEntry } from './unit-entry.js';
+import { type ToolCommand, ensureTool, linkCommandOf } from '../tool/index.js';
 
 export { execWord, type ServiceOptions } from './unit-text.js';
 
@@ -266,11 +267,17 @@ interface SystemdRequest {
   where: PathOptions;
   /** Whether it will be written (an unknown existing unit is then an error, not a guess). */
   install: boolean;
+  /** The pinned copy's command through its link (tool/), which the boot-check runs. */
+  tool: ToolCommand;
 }
 
 async function planSystemd(request: SystemdRequest): Promise<Planned> {
   const { config, root, where, install } = request;
-  const service = privilegedService(config, root, request.service);
+  const checked = privilegedService(config, root, request.service, request.tool);
+  const service: ServiceOptions =
+    checked.bootCheck === undefined
+      ? { ...checked, bootCheck: [request.tool.node, request.tool.cli, '--root', root, 'boot-check'] }
+      : checked;
   const existing = await existingUnit(config, where);
   // Whatever systemctl answered (a manager may read as another account): what this account cannot read, it cannot keep.
   await refuseUnreadable(config, where);
@@ -384,6 +391,9 @@ export async function unit(options: UnitOptions): Promise<UnitResult> {
   const entryGiven = options.entry !== undefined;
   const service: ServiceOptions = { ...options, entry: options.entry ?? '', entryGiven };
   const env = options.env ?? defaultEnv();
+  // Installing: the pinned copy is made (or found) first, so the unit never names a command that is not there.
+  const tool =
+    options.install && config.supervisor !== 'launchd' ? (await ensureTool({ env })).link : linkCommandOf(env);
   const planned =
     config.supervisor === 'launchd'
       ? await planPlist({ config, root, service, env })
@@ -393,6 +403,7 @@ export async function unit(options: UnitOptions): Promise<UnitResult> {
           service,
           where: { scope: options.scope ?? scopeOf(config), env },
           install: options.install === true,
+          tool,
         });
   if (options.install) await planned.write();
   const { write: _write, ...result } = planned;

@@ -4,6 +4,7 @@ import { SERVICE_CHECKS } from '../doctor/service.js';
 import { commandsOnPath } from '../doctor/commands-on-path.js';
 import { listedRoots } from '../doctor/listed-roots.js';
 import { bootCheckRan } from '../doctor/boot-check-ran.js';
+import { toolCommands } from '../doctor/tool.js';
 import { ownershipChecks } from '../doctor/ownership.js';
 import { layoutOf } from '../store/layout.js';
 import type { RootOptions } from '../store/session.js';
@@ -43,7 +44,7 @@ export async function doctor(options: DoctorOptions): Promise<DoctorResult> {
   const ctx = { layout, config, env, signal, fix: options.fix ?? false, deep: options.deep ?? false };
   const checks: CheckResult[] = [...ownership.checks];
   for (const check of CHECKS) checks.push(await check(ctx));
-  for (const check of [...SERVICE_CHECKS, commandsOnPath, listedRoots, bootCheckRan]) {
+  for (const check of [...SERVICE_CHECKS, commandsOnPath, listedRoots, bootCheckRan, toolCommands]) {
     const result = await check(ctx).catch((error: unknown) => {
       if (isReleaseSwitcherError(error) && error.code === 'CANCELLED') throw error;
       return { name: check.name, ok: false, detail: `check failed: ${(error as Error).message}` };

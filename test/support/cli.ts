@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, expect, inject, onTestFinished } from 'vitest';
 import { type Account, accountOrDefault, accountTempDir, asAccount, reachableBy } from './accounts.ts';
 import { copyRoot } from './root.ts';
+import { toolHomeFor } from './tool-home.ts';
 
 export const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
 
@@ -91,6 +92,8 @@ export function cliEnv(extra: Record<string, string> = {}): Record<string, strin
     npm_config_update_notifier: 'false',
     // The host's list of roots that init writes as root: the file's own, never the machine's /var/lib one.
     RELEASE_SWITCHER_SYSTEM_ROOTS: join(shared, 'system-roots.json'),
+    // release-switcher's pinned copy: one per account per run (tool-home.ts).
+    RELEASE_SWITCHER_TOOL_HOME: toolHomeFor(null),
     ...extra,
   };
 }
@@ -172,6 +175,8 @@ export function accountCliEnv(who: Account, extra: Record<string, string> = {}):
     npm_config_update_notifier: 'false',
     // The host's list of roots that init writes as root: the file's own, never the machine's /var/lib one.
     RELEASE_SWITCHER_SYSTEM_ROOTS: join(home, 'system-roots.json'),
+    // release-switcher's pinned copy: one per account per run (tool-home.ts).
+    RELEASE_SWITCHER_TOOL_HOME: toolHomeFor(who),
     ...extra,
   };
 }

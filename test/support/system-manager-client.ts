@@ -264,6 +264,10 @@ export async function cliInside(
     npm_config_update_notifier: 'false',
     // init as root adds the root to the host's list: the run's own (vitest.config.ts), not the machine's.
     RELEASE_SWITCHER_SYSTEM_ROOTS: process.env.RELEASE_SWITCHER_SYSTEM_ROOTS ?? path.join(at.home, 'system-roots.json'),
+    // release-switcher's pinned copy (src/tool/): root's beside its home here, not under /tmp, which a unit with
+    // PrivateTmp= does not see (a boot-check root writes for a root the account keeps runs as the account, sandboxed),
+    // nor the host's /var/lib/release-switcher/tool; an account's is its default under its home.
+    ...(at.as ? {} : { RELEASE_SWITCHER_TOOL_HOME: toolHomeInside(at.home) }),
   };
   const r = await sm.run(at.node, [at.main, '--root', at.root, '--json', ...args], {
     env,
@@ -278,6 +282,9 @@ export async function cliInside(
   }
   return { ...r, json, said: `${args[0]}: ${r.stdout}${r.stderr}` };
 }
+
+/** Root's tool home for the CLI run inside a manager with `home` as its HOME (cliInside). */
+export const toolHomeInside = (home: string): string => path.join(home, 'tool-home');
 
 /** The fixture gateway's health on `port` (its JSON), or null when nothing answers within 2 s. */
 export async function healthOn(port: number): Promise<{ version?: string } | null> {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { type Account, accountDir } from './accounts.ts';
 import { readdirQuietly } from './systemd-cleanup.ts';
+import { toolHomeFor } from './tool-home.ts';
 
 /** Makes `dir` (its parent must exist), owned by `owner` (0700) or, without one, by the test process. */
 function makeDir(dir: string, owner: Account | undefined): void {
@@ -66,6 +67,8 @@ export async function prepareHome(
     // roots, never the machine's, nor the run's (vitest.config.ts), which other files' roots go to: `--all` run with
     // it sees this manager's roots only.
     RELEASE_SWITCHER_SYSTEM_ROOTS: path.join(root, 'system-roots.json'),
+    // release-switcher's pinned copy: the account's one for this run (tool-home.ts).
+    RELEASE_SWITCHER_TOOL_HOME: toolHomeFor(owner),
   };
   const unitDir = path.join(env.XDG_CONFIG_HOME!, 'systemd', 'user');
   const dirs = ['HOME', 'XDG_RUNTIME_DIR', 'XDG_DATA_HOME', 'XDG_STATE_HOME', 'XDG_CACHE_HOME', 'XDG_CONFIG_HOME'];

@@ -1,5 +1,6 @@
 // The hand-off outside systemd (pm2 and others): a runner in a session of its own, through the subprocess helper.
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, it, onTestFinished } from 'vitest';
@@ -17,9 +18,9 @@ async function until(what: string, fn: () => boolean, timeoutMs = 10_000): Promi
 }
 
 describeWhere(onLinux, 'launchRunner under pm2', () => {
-  it('starts `<execPath> <cli> --root ROOT run-transaction ID` detached, in its own session, logging to runner.log', async () => {
+  it("starts the pinned copy's versioned `<node> <cli> --root ROOT run-transaction ID` detached, in its own session, logging to runner.log", async () => {
     const root = mkdtempSync(path.join(os.tmpdir(), 'rs-handoff-'));
-    onTestFinished(() => rmSync(root, { recursive: true, force: true }));
+    onTestFinished(() => execFileSync('rm', ['-rf', root])); // with the sealed copy: root ignores its modes
     // Stands in for node: says how it was called and in which session, then outlives the call a little.
     const fakeNode = path.join(root, 'fake-node');
     writeFileSync(
@@ -31,7 +32,7 @@ describeWhere(onLinux, 'launchRunner under pm2', () => {
       config: { supervisor: 'pm2' } as Config,
       root,
       txId: 'tx-1',
-      env: { PATH: '/usr/bin:/bin' },
+      env: { PATH: '/usr/bin:/bin', RELEASE_SWITCHER_TOOL_HOME: path.join(root, 'tool') },
       execPath: fakeNode,
     });
     const pid = Number(/^detached process (\d+)$/.exec(how)?.[1]);
@@ -39,7 +40,15 @@ describeWhere(onLinux, 'launchRunner under pm2', () => {
     const log = path.join(root, 'runner.log');
     await until('the runner to finish', () => readFileSync(log, 'utf8').includes('done'));
     const text = readFileSync(log, 'utf8');
-    expect(text).toContain(`argv ${CLI_MAIN} --root ${root} run-transaction tx-1`);
+    // Not this installation's path (npm may move it) nor the tool home's `current` (a flip must not move a runner
+    // mid-way): the copy of this installation and of its Node, by their versioned paths (src/tool/).
+    const [copy] = readdirSync(path.join(root, 'tool', 'versions'));
+    const versioned = path.join(root, 'tool', 'versions', copy!);
+    expect(text).toContain(
+      `argv ${path.join(versioned, 'package', 'dist', 'cli', 'main.js')} --root ${root} run-transaction tx-1`,
+    );
+    expect(readFileSync(path.join(versioned, 'node'), 'utf8')).toBe(readFileSync(fakeNode, 'utf8'));
+    expect(CLI_MAIN).not.toContain(versioned);
     expect(text).toContain(`session ${pid}`);
   });
 });

@@ -32,6 +32,7 @@ import {
   healthOn,
   privateHome,
   roleBed,
+  toolHomeInside,
 } from '../support/system-manager-client.ts';
 
 const support = canRunRoleBed();
@@ -118,7 +119,12 @@ describeWhere(support, "the role's unit: privileged commands and refusals, the s
     expect(statSync(file).mode & 0o777).toBe(0o644);
     const dropIn = readFileSync(file, 'utf8');
     const asRoot = `+/usr/bin/env -i PATH=${SECURE_PATH} NODE_DISABLE_COMPILE_CACHE=1`;
-    expect(dropIn).toContain(`ExecStartPre=-${asRoot} ${node} ${main} --root ${root} boot-check\n`);
+    // Root's own pinned copy of release-switcher (src/tool/), through its link; not the service's Node, not npm's path.
+    const tool = path.join(toolHomeInside(path.join(sm.base, 'home-root')), 'current');
+    expect(dropIn).toContain(
+      `ExecStartPre=-${asRoot} ${tool}/node ${tool}/package/dist/cli/main.js --root ${root} boot-check\n`,
+    );
+    expect(dropIn).not.toContain(main);
     expect(dropIn).toMatch(new RegExp(`^ExecCondition=${asRoot.replace(/[+.]/g, '\\$&')} /bin/sh -c `, 'm'));
     for (const version of ['1.0.0', '1.1.0']) {
       const installed = await rs(['install', `${PKG}@${version}`]);
@@ -207,7 +213,17 @@ describeWhere(support, "the role's unit: privileged commands and refusals, the s
     chmodSync(file, 0o644);
     const printed = await rs(['unit', ...entry], who, own);
     expect(printed.exitCode, printed.said).toBe(0);
-    expect(printed.json.result).toMatchObject({ kind: 'drop-in', content: byRoot.json.result.content });
+    // The same drop-in, but for the pinned copy it names: root's where root writes it (readable by every account, only
+    // root may change it), the account's own where the account would.
+    const rootsTool = path.join(toolHomeInside(path.join(sm.base, 'home-root')), 'current');
+    const ownTool = path.join(who.home, '.local', 'share', 'release-switcher-tool', 'current');
+    expect(byRoot.json.result.content).toContain(
+      `ExecStartPre=-${rootsTool}/node ${rootsTool}/package/dist/cli/main.js`,
+    );
+    expect(printed.json.result).toMatchObject({
+      kind: 'drop-in',
+      content: byRoot.json.result.content.replaceAll(rootsTool, ownTool),
+    });
 
     for (const version of ['1.0.0', '1.1.0']) {
       const installed = await rs(['install', `${PKG}@${version}`], who, own);

@@ -38,7 +38,12 @@ const AS_ROOT = `+/usr/bin/env -i PATH=${SECURE_PATH} NODE_DISABLE_COMPILE_CACHE
 describe('privileged unit lines', () => {
   it('root acting for the account: the boot-check and the hold run through env -i with a fixed PATH, by absolute paths', () => {
     const lines = systemdDropIn(config(), ROOT, { entry: 'server.js' }).split('\n');
-    expect(lines).toContain(`ExecStartPre=-${AS_ROOT}/opt/node/bin/node ${CLI_MAIN} --root ${ROOT} boot-check`);
+    // release-switcher's own pinned copy (src/tool/) runs it, not the service's Node (config.node) nor npm's path.
+    const home = process.env.RELEASE_SWITCHER_TOOL_HOME!;
+    expect(lines).toContain(
+      `ExecStartPre=-${AS_ROOT}${home}/current/node ${home}/current/package/dist/cli/main.js --root ${ROOT} boot-check`,
+    );
+    expect(lines.join('\n')).not.toContain(CLI_MAIN);
     expect(lines.find((l) => l.startsWith('ExecCondition='))).toMatch(
       new RegExp(`^ExecCondition=${AS_ROOT.replace(/[+.]/g, '\\$&')}/bin/sh -c `),
     );
@@ -53,7 +58,11 @@ describe('privileged unit lines', () => {
   });
 
   it('a privileged command named by a bare name (looked up on the unit PATH) is refused', () => {
-    const line = () => systemdDropIn(config({ node: 'node' }), ROOT, { entry: 'server.js' });
+    const line = () =>
+      systemdDropIn(config(), ROOT, {
+        entry: 'server.js',
+        bootCheck: ['node', 'cli.js', '--root', ROOT, 'boot-check'],
+      });
     expect(line).toThrow(/absolute path, not "node"/);
   });
 });
@@ -139,7 +148,7 @@ describe('what root may run', () => {
     else chmodSync(root, 0o777); // as a normal account, a root of our own is another account's to root anyway
     let error: unknown;
     try {
-      privilegedService(config(), root, { entry: 'server.js' });
+      privilegedService(config(), root, { entry: 'server.js' }, { node: '/usr/bin/node', cli: '/x/dist/cli/main.js' });
     } catch (caught) {
       error = caught;
     }

@@ -20,7 +20,8 @@ const can = canRunUserManager();
 describe('timer (printed)', () => {
   it('systemd: a oneshot service running auto-update and an hourly, persistent, randomized timer', async () => {
     const root = await fixtureRoot(['--supervisor', 'systemd', '--unit', 'my-gw.service']);
-    const r = await rs(root, ['timer'], { env: { XDG_CONFIG_HOME: '/cfg' } });
+    const home = '/opt/rs-tool-home';
+    const r = await rs(root, ['timer'], { env: { XDG_CONFIG_HOME: '/cfg', RELEASE_SWITCHER_TOOL_HOME: home } });
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     expect(r.json.result).toMatchObject({
       kind: 'systemd',
@@ -32,9 +33,14 @@ describe('timer (printed)', () => {
     const [service, timer] = r.json.result.files;
     expect(service.path).toBe('/cfg/systemd/user/release-switcher-auto-update-my-gw.service');
     expect(service.content).toMatch(/^Type=oneshot$/m);
+    // release-switcher's pinned copy through its tool home's link (src/tool/), not npm's path; printing makes nothing.
     expect(service.content).toMatch(
-      new RegExp(`^ExecStart=\\S+node \\S+/dist/cli/main\\.js --root ${root} auto-update$`, 'm'),
+      new RegExp(
+        `^ExecStart=${home}/current/node ${home}/current/package/dist/cli/main\\.js --root ${root} auto-update$`,
+        'm',
+      ),
     );
+    expect(existsSync(home)).toBe(false);
     expect(timer.path).toBe('/cfg/systemd/user/release-switcher-auto-update-my-gw.timer');
     for (const line of [
       'OnCalendar=hourly',

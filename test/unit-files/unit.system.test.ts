@@ -116,14 +116,16 @@ describe('generated text', () => {
     expect(systemdUnit(config({ serviceUser: 'nobody' }), ROOT, serviceOptions)).not.toContain('User=');
   });
 
-  it('defaults: the Node running release-switcher, boot-check through its own CLI, 20 s drain', () => {
+  it("defaults: the Node running release-switcher, boot-check through the pinned copy's link, 20 s drain", () => {
     const text = systemdDropIn(config({ node: null }), ROOT, {
       entry: './dist/index.js',
       args: ['gateway', '--port', '18789'],
     });
     const pre = text.split('\n').find((l) => l.startsWith('ExecStartPre='))!;
-    expect(pre).toMatch(
-      new RegExp(`^ExecStartPre=-${process.execPath} /\\S+/cli/main\\.js --root "/srv/rs app/100%%" boot-check$`),
+    // The tool's pinned copy through its link (src/tool/), never this installation's path, which npm may move.
+    const home = process.env.RELEASE_SWITCHER_TOOL_HOME!;
+    expect(pre).toBe(
+      `ExecStartPre=-${home}/current/node ${home}/current/package/dist/cli/main.js --root "/srv/rs app/100%%" boot-check`,
     );
     expect(text).toContain(
       `\nExecStart=${process.execPath} "/srv/rs app/100%%/current/dist/index.js" gateway --port 18789\n`,
