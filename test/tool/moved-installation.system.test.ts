@@ -4,7 +4,7 @@
 // copy after the installation and its Node are gone, and doctor says so; a unit of the old style (the boot-check names
 // npm's path) is found out by doctor's `tool` check and pointed at the pinned copy by `doctor --fix`.
 import { execFileSync } from 'node:child_process';
-import { renameSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -13,10 +13,12 @@ import { asAccount } from '../support/accounts.ts';
 import { accountCliEnv, type CliResult, cliEnv, runnableBy, tempDir } from '../support/cli.ts';
 import { type ManagedGateway, managedGateway } from '../support/service.ts';
 import { describeWhere } from '../support/skip.ts';
+import { SCHEMA_RELEASES } from '../support/fixtures.ts';
 import { installPrefix } from '../support/tool-home.ts';
 import { canRunUserManager, startUserManager, type UserManager } from '../support/systemd.ts';
 
 const can = canRunUserManager();
+const { old: OLD, new: NEW } = SCHEMA_RELEASES;
 const REPO = path.resolve(import.meta.dirname, '../..');
 const check = (r: CliResult, name: string) =>
   ((r.json?.result?.checks ?? []) as DoctorCheck[]).find((c) => c.name === name);
@@ -48,17 +50,7 @@ describeWhere(can, "the tool's installation moved away under the unit", () => {
   afterAll(async () => manager?.stop());
 
   /** `release-switcher ARGS` run from the installation in `prefix` (its Node and its CLI), as the manager's account. */
-  async function fromPrefix(args: string[]): Promise<CliResult> {
-    const words = [main, '--root', gw.root, '--json', ...args];
-    const [file, argv] = manager.account ? asAccount(manager.account, node, words) : [node, words];
-    const env = manager.account ? accountCliEnv(manager.account, managerEnv()) : cliEnv(managerEnv());
-    const r = await execa(file, argv, { env, extendEnv: false, reject: false, timeout: 120_000 });
-    let json: any;
-    try {
-      json = JSON.parse(r.stdout);
-    } catch {}
-    return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, json };
-  }
+  const fromPrefix = (args: string[]) => fromInstallation({ node, main }, gw.root, args);
 
   /**
    * The boot-check at a restart, as the manager saw it: the words, the exit status and whether it was started this time
@@ -142,6 +134,78 @@ describeWhere(can, "the tool's installation moved away under the unit", () => {
       detail: expect.stringContaining(`${gw.unit} ExecStartPre run release-switcher's pinned copy (${home})`),
     });
   });
+
+  it(`the issue's sequence with the pinned copy: unit --install, the installation and its Node removed, switch ${NEW} across a migration takes its checkpoint, rollback brings schema 17 back`, async () => {
+    // A gateway of its own with state that the newer release migrates (schema 17 → 18), and an installation of its own.
+    const stateDir = path.join(manager.root, 'moved-state');
+    const migrating = await managedGateway(manager, {
+      name: 'rs-gw-tool-state',
+      stableFor: 1,
+      init: [
+        '--node',
+        nodeOfService(),
+        '--state-path',
+        path.join(stateDir, 'state.db'),
+        '--schema-field',
+        'rsFixture.schemaVersions',
+      ],
+      environment: { STATE_DIR: stateDir },
+    });
+    for (const v of [OLD, NEW]) expect((await migrating.rs(['install', `rs-fixture-gateway@${v}`])).exitCode).toBe(0);
+    expect((await migrating.rs(['switch', OLD])).json.result.status).toBe('verified');
+    const second = path.join(tempDir('rs-prefix-', manager.account), 'prefix');
+    const from = manager.account ? runnableBy(manager.account) : { node: process.execPath, packageDir: REPO };
+    const installation = installPrefix(second, from, manager.account);
+    const installed = await fromInstallation(installation, migrating.root, [
+      'unit',
+      '--install',
+      '--entry',
+      'server.js',
+      '--arg=--port',
+      `--arg=${migrating.port}`,
+    ]);
+    expect(installed.exitCode, installed.stdout + installed.stderr).toBe(0);
+    // unit --install regenerated the whole unit of ours from the root's settings; the service's own environment is the
+    // operator's, in a drop-in of its own beside it, as a user keeps it.
+    const dropIns = `${installed.json.result.path}.d`;
+    mkdirSync(dropIns, { recursive: true });
+    writeFileSync(path.join(dropIns, 'state.conf'), `[Service]\nEnvironment=STATE_DIR=${stateDir}\n`);
+    if (manager.account) execFileSync('chown', ['-R', `${manager.account.uid}:${manager.account.gid}`, dropIns]);
+    await manager.systemctl(['daemon-reload']);
+    await manager.systemctl(['restart', migrating.unit]);
+    await manager.waitFor(async () => (await migrating.health())?.status === 200, { timeoutMs: 20_000 });
+    // A Node upgrade with nvm (the old one uninstalled), npm uninstall -g: the tool that wrote the unit is gone.
+    execFileSync('rm', ['-rf', second]);
+    const db = () => JSON.parse(readFileSync(path.join(stateDir, 'state.db'), 'utf8'));
+    expect(db().schema).toBe(17);
+    const up = await migrating.rs(['switch', NEW]);
+    expect(up.json?.result, up.stdout + up.stderr).toMatchObject({ status: 'verified', snapshot: up.json?.result?.id });
+    expect(db().schema).toBe(18);
+    const back = await migrating.rs(['rollback']);
+    expect(back.json?.result, back.stdout + back.stderr).toMatchObject({ status: 'verified', to: OLD });
+    expect(db().schema).toBe(17);
+    expect((await migrating.rs(['status'])).json.result.bootCheck).toMatchObject({ atLastStart: 'ran' });
+  }, 300_000);
+
+  /** `release-switcher ARGS` run from `installation` (its Node and its CLI) on `root`, as the manager's account. */
+  async function fromInstallation(
+    installation: { node: string; main: string },
+    root: string,
+    args: string[],
+  ): Promise<CliResult> {
+    const words = [installation.main, '--root', root, '--json', ...args];
+    const [file, argv] = manager.account
+      ? asAccount(manager.account, installation.node, words)
+      : [installation.node, words];
+    const env = manager.account ? accountCliEnv(manager.account, managerEnv()) : cliEnv(managerEnv());
+    const r = await execa(file, argv, { env, extendEnv: false, reject: false, timeout: 120_000 });
+    let json: any;
+    try {
+      json = JSON.parse(r.stdout);
+    } catch {}
+    return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+  }
+  const nodeOfService = () => (manager.account ? runnableBy(manager.account).node : process.execPath);
 
   const managerEnv = () =>
     Object.fromEntries(Object.entries(manager.env).filter((e): e is [string, string] => typeof e[1] === 'string'));
