@@ -12,6 +12,7 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 import { untrustedByRoot } from '../platform/privileged-env.js';
 import type { ToolCommand } from '../tool/index.js';
 import type { Config } from '../store/config.js';
+import type { ExistingUnit } from './existing-unit.js';
 import { layoutOf } from '../store/layout.js';
 import { type ServiceOptions, actsForServiceAccount } from './unit-text.js';
 
@@ -45,16 +46,57 @@ export function privilegedService(
   return { ...service, bootCheck: [tool.node, tool.cli, '--root', dir, 'boot-check'] };
 }
 
+/**
+ * Variables the dynamic loader and libc read at every program's start: `env` on a `+` line is an ordinary dynamically
+ * linked program, so whatever these name is loaded into it as root before it can empty its environment.
+ */
+const LOADER_VARIABLE = /^(LD_\w+|GCONV_PATH|LOCPATH|NLSPATH|HOSTALIASES|RES_OPTIONS|MALLOC_\w+|GLIBC_TUNABLES)$/;
+
+/**
+ * The unit's own environment reaches every command of it, `+` lines included, before `env -i` can clear it: an
+ * `EnvironmentFile=` another account may change (it could add LD_PRELOAD), or a loader variable naming a file another
+ * account may change, would make root load that account's code. UNSUPPORTED, naming the file and who may change it.
+ */
+export function refuseEnvironmentInjection(config: Config, root: string, theirs: ExistingUnit | undefined): void {
+  if (!actsForServiceAccount(config, root) || theirs === undefined) return;
+  const hint =
+    "Keep the unit's environment files where only root may write (e.g. /etc/<service>/env, root's 0600), and loader variables out of a unit root acts on; or let the service's account keep its own root (sudo -u ACCOUNT release-switcher init …): its boot-check then runs as the account.";
+  for (const entry of theirs.environmentFiles ?? []) {
+    const file = entry.replace(/^-/, '');
+    refuse(
+      nearestExisting(file),
+      `the unit's EnvironmentFile=${file}`,
+      hint,
+      'Root would load what that account wrote there (LD_PRELOAD).',
+    );
+  }
+  for (const [name, value] of Object.entries(theirs.environment)) {
+    if (!LOADER_VARIABLE.test(name)) continue;
+    for (const word of value.split(/[\s:]+/).filter((w) => w.startsWith('/')))
+      refuse(
+        nearestExisting(word),
+        `the unit's ${name}=${value}`,
+        hint,
+        'Root would load what that account put there.',
+      );
+  }
+}
+
 function rootHint(dir: string): string {
   return `Keep a root that root acts on where only root may write (e.g. /var/lib/release-switcher/<app>, made by sudo release-switcher init), or let the service's account keep its own root (sudo -u ACCOUNT release-switcher init …): its boot-check then runs as the account, not as root. ${dir} was not changed.`;
 }
 
-function refuse(file: string, what: string, hint: string): void {
+function refuse(
+  file: string,
+  what: string,
+  hint: string,
+  consequence = 'Root would run or read what that account put there.',
+): void {
   const why = path.isAbsolute(file) ? untrustedByRoot(file) : `${file || '(none)'} is not an absolute path`;
   if (why === undefined) return;
   throw new ReleaseSwitcherError(
     'UNSUPPORTED',
-    `The unit's boot-check runs as root (ExecStartPre=+) for the service's account, and ${what} (${file}) is not root's alone: ${why}. Root would run or read what that account put there.`,
+    `The unit's boot-check runs as root (ExecStartPre=+) for the service's account, and ${what} (${file}) is not root's alone: ${why}. ${consequence}`,
     { hint, details: { path: file, why } },
   );
 }

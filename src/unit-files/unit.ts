@@ -19,7 +19,7 @@ import { systemctl, type UnitScope } from '../service/systemctl.js';
 import { isOurPlist, mergePlist, ourPlist } from './unit-plist.js';
 import { type ExistingUnit, readExistingUnit } from './existing-unit.js';
 import { cliCommandOf } from './cli-command.js';
-import { privilegedService } from './privileged.js';
+import { privilegedService, refuseEnvironmentInjection } from './privileged.js';
 import { commandsOf } from '../platform/package-json.js';
 import { type ServiceOptions, type UnitRequest, nodeScriptOf, plainValue, serviceLines } from './unit-text.js';
 import { nodeEntry, withEntry } from './unit-entry.js';
@@ -301,6 +301,7 @@ async function planSystemd(request: SystemdRequest): Promise<Planned> {
   }
   const file = dropInPath(config, where);
   const theirs = await readExistingUnit(unitNameOf(config), { ...where, skip: (f) => f === file });
+  refuseEnvironmentInjection(config, root, theirs);
   const nodeScript = service.entryGiven ? null : nodeScriptOf(theirs);
   // A unit that runs the package's command (`openclaw gateway`, a wrapper, a shim, a file of `current`) keeps its
   // command's file and arguments.

@@ -16,7 +16,7 @@ import {
 } from '../../src/platform/privileged-env.ts';
 import { CLI_MAIN } from '../../src/platform/self.ts';
 import { type Config, defaultConfig } from '../../src/store/config.ts';
-import { privilegedService } from '../../src/unit-files/privileged.ts';
+import { privilegedService, refuseEnvironmentInjection } from '../../src/unit-files/privileged.ts';
 import { systemdDropIn } from '../../src/unit-files/unit.ts';
 import { tempDir } from '../support/cli.ts';
 import { itWhere } from '../support/skip.ts';
@@ -155,6 +155,64 @@ describe('what root may run', () => {
     expect(isReleaseSwitcherError(error) && error.code).toBe('UNSUPPORTED');
     expect((error as Error).message).toContain(`the root ${root}`);
     expect((error as { hint: string }).hint).toMatch(/where only root may write/);
+  });
+});
+
+describe("the unit's own environment, which reaches a + line before env -i clears it", () => {
+  const unitWith = (environment: Record<string, string>, environmentFiles: string[] = []) => ({
+    execStart: ['/usr/bin/node', 'server.js'],
+    environment,
+    environmentFiles,
+    service: {},
+    files: ['/etc/systemd/system/openclaw.service'],
+  });
+  const refusal = (run: () => void) => {
+    try {
+      run();
+    } catch (error) {
+      return error as Error & { code: string; hint: string };
+    }
+    return undefined;
+  };
+  const open = () => {
+    const dir = path.join(tempDir('rs-privileged-env-'), 'open');
+    mkdirSync(dir);
+    chmodSync(dir, 0o777);
+    return dir;
+  };
+
+  it('an EnvironmentFile= another account may change (it could add LD_PRELOAD) is refused, present or not', () => {
+    const dir = open();
+    writeFileSync(path.join(dir, 'env'), 'A=1\n');
+    for (const file of [path.join(dir, 'env'), `-${path.join(dir, 'not-yet')}`]) {
+      const error = refusal(() => refuseEnvironmentInjection(config(), ROOT, unitWith({}, [file])));
+      expect(error?.code, file).toBe('UNSUPPORTED');
+      expect(error?.message).toContain(`the unit's EnvironmentFile=${file.replace(/^-/, '')}`);
+      expect(error?.message).toContain('LD_PRELOAD');
+      expect(error?.hint).toMatch(/only root may write/);
+    }
+  });
+
+  it("a loader variable naming another account's file is refused; root's own files and other variables pass", () => {
+    const lib = path.join(open(), 'p.so');
+    writeFileSync(lib, '');
+    for (const environment of [
+      { LD_PRELOAD: lib },
+      { LD_LIBRARY_PATH: `/usr/lib:${path.dirname(lib)}` },
+      { GCONV_PATH: lib },
+    ])
+      expect(refusal(() => refuseEnvironmentInjection(config(), ROOT, unitWith(environment)))?.code).toBe(
+        'UNSUPPORTED',
+      );
+    // Controls: root's files, a variable the loader does not read, root's own environment file.
+    const fine = unitWith({ LD_PRELOAD: '/bin/sh', NODE_ENV: lib, OPENCLAW_HOME: lib }, ['/etc/hostname']);
+    expect(refusal(() => refuseEnvironmentInjection(config(), ROOT, fine))).toBeUndefined();
+  });
+
+  it("a unit with no privileged line (the root is the account's own, or no service account) is not judged", () => {
+    const bad = unitWith({ LD_PRELOAD: path.join(open(), 'p.so') });
+    expect(refusal(() => refuseEnvironmentInjection(config({ serviceUser: null }), ROOT, bad))).toBeUndefined();
+    expect(refusal(() => refuseEnvironmentInjection(config(), ROOT, undefined))).toBeUndefined();
   });
 });
 
