@@ -137,8 +137,7 @@ async function finalizeOnCopy(
   }).catch(() => undefined);
   if (!copied) return undefined;
   // The user's config where the copy has it (the gateway's own, with its plugin entries), else a copy beside.
-  const { openclawConfigFile } = await import('../unit-files/service-port.js');
-  const live = await openclawConfigFile(env as Record<string, string | undefined>);
+  const live = await liveConfigAs(env, service.runAs);
   const configInCopy = live
     ? await placeInCopy(live, { paths, base, copied, work, as: service.runAs })
     : path.join(copied, 'openclaw.json');
@@ -191,6 +190,22 @@ async function finalizeOnCopy(
  * Both read with the account's rights (the copy is its; `live` is its file, which may be a link it planted): root
  * neither stats nor copies it.
  */
+/**
+ * The gateway's config file, as openclaw would find it for the service (unit-files/service-port.ts), each candidate
+ * asked as the service's account (`test -f`): root acting for it follows no link the account planted in its home.
+ */
+export async function liveConfigAs(env: NodeJS.ProcessEnv, as: RunAs | undefined): Promise<string | null> {
+  const { openclawConfigFile } = await import('../unit-files/service-port.js');
+  return openclawConfigFile(env as Record<string, string | undefined>, '/', (file) =>
+    runCaptured('/usr/bin/test', ['-f', file], {
+      env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },
+      timeoutMs: LIST_TIMEOUT_MS,
+      as,
+      cwd: '/',
+    }).then((r) => !r.failed),
+  );
+}
+
 export async function placeInCopy(
   live: string,
   at: { paths: readonly string[]; base: string | null; copied: string; work: string; as: RunAs | undefined },

@@ -88,8 +88,16 @@ export async function unitEnvironment(
   return { env, sources, notes };
 }
 
-/** Where openclaw 2026.9.x reads its config (resolveConfigPathCandidate in its dist/paths-*.mjs); null when none exists. */
-export async function openclawConfigFile(env: Record<string, string | undefined>, cwd = '/'): Promise<string | null> {
+/**
+ * Where openclaw 2026.9.x reads its config (resolveConfigPathCandidate in its dist/paths-*.mjs); null when none exists.
+ * `exists` asks whether a candidate is a file: root acting for the service's account passes one that asks as the
+ * account, so no link the account planted in its home is followed with root's rights. @default stat as this process
+ */
+export async function openclawConfigFile(
+  env: Record<string, string | undefined>,
+  cwd = '/',
+  exists: (file: string) => Promise<boolean> = isFile,
+): Promise<string | null> {
   const trimmed = (name: string) => env[name]?.trim() || undefined;
   const osHome = trimmed('HOME');
   const explicitHome = trimmed('OPENCLAW_HOME');
@@ -118,7 +126,7 @@ export async function openclawConfigFile(env: Record<string, string | undefined>
   return null;
 }
 
-const exists = (file: string) =>
+const isFile = (file: string) =>
   fs.stat(file).then(
     (s) => s.isFile(),
     () => false,

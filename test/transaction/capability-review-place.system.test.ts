@@ -55,6 +55,8 @@ describeWhere(canUseAccounts(), "the capability review's folder when root acts f
 
     // Control: the account's own config, copied beside the copy by the account.
     const control = reviewPlace(who);
+    const { liveConfigAs } = await review();
+    expect(await liveConfigAs({ HOME: home, OPENCLAW_CONFIG_PATH: live }, who)).toBe(live); // found, as the account
     const placed = await placeInCopy(live, { paths: [join(home, 'state')], base: null, ...control, as: who });
     expect(placed).toBe(join(control.work, 'config', 'openclaw.json'));
     expect(readFileSync(placed, 'utf8')).toBe('{"plugins":{}}\n');
@@ -75,6 +77,12 @@ describeWhere(canUseAccounts(), "the capability review's folder when root acts f
     asAttacker(who, `mkdir ${attacked.copied}/sub && ln -s ${secret} ${attacked.copied}/sub/evil`);
     mkdirSync(join(attacked.work, 'finalize'), { mode: 0o700 }); // root's own: finalize's output
     writeFileSync(join(attacked.work, 'finalize', 'tx1.json'), '{}');
+    // The lookup of where openclaw keeps it, asked as the account: a link to a root-only file is no config of its
+    // (root's own stat would have found it: the control beside).
+    const lookedUp = { HOME: home, OPENCLAW_CONFIG_PATH: live };
+    expect(await liveConfigAs(lookedUp, who)).toBeNull();
+    expect(await liveConfigAs(lookedUp, undefined)).toBe(live);
+    expect(statSync(keys).atimeMs).toBe(atime);
     await expect(placeInCopy(live, { paths: [join(home, 'state')], base: null, ...attacked, as: who })).rejects.toThrow(
       /could not be copied/,
     );
