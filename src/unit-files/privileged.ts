@@ -10,6 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { untrustedByRoot } from '../platform/privileged-env.js';
+import { currentAccount, lookupAccount, ownerName } from '../platform/accounts.js';
+import { runCaptured } from '../platform/subprocess.js';
 import type { ToolCommand } from '../tool/index.js';
 import type { Config } from '../store/config.js';
 import type { ExistingUnit } from './existing-unit.js';
@@ -79,6 +81,46 @@ export function refuseEnvironmentInjection(config: Config, root: string, theirs:
         hint,
         'Root would load what that account put there.',
       );
+  }
+}
+
+/**
+ * Root writing the unit of a root its service account keeps itself: the boot-check then runs as that account, yet names
+ * root's pinned copy (root's files, which the account may run and not change). It must reach them: a tool home in a
+ * folder closed to the account (under /root, a 0700 RELEASE_SWITCHER_TOOL_HOME) would fail at every start, hidden by
+ * the `-`. Asked as the account (`test -x`, `test -r`); UNSUPPORTED naming the path it cannot reach.
+ */
+export async function assertBootCheckReachable(
+  config: Config,
+  root: string,
+  bootCheck: readonly string[],
+): Promise<void> {
+  if (process.getuid?.() !== 0 || actsForServiceAccount(config, root)) return;
+  const owner = ownerName(root);
+  if (owner === undefined || owner === currentAccount().name) return;
+  const who = lookupAccount(owner);
+  if (!who) return;
+  const [node, cli] = bootCheck;
+  for (const [flag, file] of [
+    ['-x', node],
+    ['-r', cli],
+  ] as const) {
+    if (!file) continue;
+    const probe = await runCaptured('/usr/bin/test', [flag, file], {
+      env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },
+      timeoutMs: 15_000,
+      as: who,
+      cwd: '/',
+    });
+    if (!probe.failed) continue;
+    throw new ReleaseSwitcherError(
+      'UNSUPPORTED',
+      `The unit's boot-check runs as ${who.name} (the root is its own) and cannot reach release-switcher's pinned copy: ${file} is not ${flag === '-x' ? 'executable' : 'readable'} by ${who.name}.`,
+      {
+        hint: "Keep root's tool home where every account may read it (the default /var/lib/release-switcher/tool; RELEASE_SWITCHER_TOOL_HOME names another), or let the account write its unit itself.",
+        details: { path: file, account: who.name },
+      },
+    );
   }
 }
 

@@ -19,7 +19,7 @@ import { systemctl, type UnitScope } from '../service/systemctl.js';
 import { isOurPlist, mergePlist, ourPlist } from './unit-plist.js';
 import { type ExistingUnit, readExistingUnit } from './existing-unit.js';
 import { cliCommandOf } from './cli-command.js';
-import { privilegedService, refuseEnvironmentInjection } from './privileged.js';
+import { assertBootCheckReachable, privilegedService, refuseEnvironmentInjection } from './privileged.js';
 import { commandsOf } from '../platform/package-json.js';
 import { type ServiceOptions, type UnitRequest, nodeScriptOf, plainValue, serviceLines } from './unit-text.js';
 import { nodeEntry, withEntry } from './unit-entry.js';
@@ -278,6 +278,7 @@ async function planSystemd(request: SystemdRequest): Promise<Planned> {
     checked.bootCheck === undefined
       ? { ...checked, bootCheck: [request.tool.node, request.tool.cli, '--root', root, 'boot-check'] }
       : checked;
+  if (install && service.bootCheck) await assertBootCheckReachable(config, root, service.bootCheck);
   const existing = await existingUnit(config, where);
   // Whatever systemctl answered (a manager may read as another account): what this account cannot read, it cannot keep.
   await refuseUnreadable(config, where);

@@ -6,7 +6,7 @@
 // unit or the CLI touches lives outside /tmp (the manager's /tmp is its own; PrivateTmp hides it from the unit): under
 // the manager's folder in /var/lib, removed by sm.stop(), or in the account's home, removed after the file.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, inject, test } from 'vitest';
@@ -20,6 +20,7 @@ import {
   cliInside,
   healthOn,
   roleBed,
+  toolHomeInside,
 } from '../support/system-manager-client.ts';
 
 const support = canRunRoleBed();
@@ -64,6 +65,8 @@ describeWhere(support, "root acting for the service account under the role's har
       args,
     );
   const health = () => healthOn(port);
+  /** Root's pinned copy of release-switcher, through its link: what a privileged boot-check runs (src/tool/). */
+  const rootsTool = () => path.join(toolHomeInside(path.join(sm.base, 'home-root')), 'current');
 
   beforeAll(async () => {
     who = serviceAccount();
@@ -108,7 +111,7 @@ describeWhere(support, "root acting for the service account under the role's har
     expect(unit.json.result).toMatchObject({ kind: 'drop-in', installed: true });
     const dropIn = readFileSync(path.join(sm.unitDir, `${UNIT}.d`, 'release-switcher.conf'), 'utf8');
     expect(dropIn).toContain(
-      `ExecStartPre=-+/usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin NODE_DISABLE_COMPILE_CACHE=1 ${node} ${main} --root ${root} boot-check`,
+      `ExecStartPre=-+/usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin NODE_DISABLE_COMPILE_CACHE=1 ${rootsTool()}/node ${rootsTool()}/package/dist/cli/main.js --root ${root} boot-check`,
     );
     expect(dropIn).toContain(`ExecStart=${node} ${root}/current/server.js --port ${port}`);
     expect(dropIn).not.toContain('ReadWritePaths=');
@@ -250,7 +253,11 @@ describeWhere(support, "root acting for the service account under the role's har
     const unit = await rs(['unit', '--entry', 'server.js', '--arg=--port', '--arg', String(port)], who, own);
     expect(unit.exitCode, unit.said).toBe(0);
     expect(unit.json.result.content).toContain(`ReadWritePaths=-${own}\n`);
-    expect(unit.json.result.content).toContain(`ExecStartPre=-${node} ${main} --root ${own} boot-check`);
+    // The account's own pinned copy of release-switcher (its default tool home under its HOME), never npm's path.
+    const accountsTool = path.join(who.home, '.local', 'share', 'release-switcher-tool', 'current');
+    expect(unit.json.result.content).toContain(
+      `ExecStartPre=-${accountsTool}/node ${accountsTool}/package/dist/cli/main.js --root ${own} boot-check`,
+    );
     // /etc/systemd/system is root's: the account may not install it, and says to run it as root, once. Root's drop-in
     // for the account's own root is the account's: its boot-check and hold run as the account, in the sandbox.
     const denied = await rs(
@@ -260,13 +267,34 @@ describeWhere(support, "root acting for the service account under the role's har
     );
     expect(denied.exitCode, denied.said).not.toBe(0);
     expect(denied.json.error).toMatchObject({ code: 'PERMISSION_DENIED', hint: expect.stringContaining('sudo') });
-    const byRoot = await rs(
-      ['unit', '--install', '--entry', 'server.js', '--arg=--port', '--arg', String(port)],
-      undefined,
-      own,
-    );
+    const install = () =>
+      rs(['unit', '--install', '--entry', 'server.js', '--arg=--port', '--arg', String(port)], undefined, own);
+    // Root's tool home here is inside root's own closed folder: the account's boot-check could not run it, and would
+    // fail at every start behind its `-`. Refused, naming the path, before anything is written.
+    const closed = await install();
+    expect(closed.exitCode, closed.said).toBe(1);
+    expect(closed.json.error).toMatchObject({
+      code: 'UNSUPPORTED',
+      message: expect.stringContaining(
+        `${who.name} (the root is its own) and cannot reach release-switcher's pinned copy`,
+      ),
+      hint: expect.stringContaining('/var/lib/release-switcher/tool'),
+    });
+    // Made reachable as the default /var/lib/release-switcher/tool is (root's, 0755 up to /): installed.
+    for (let dir = path.dirname(rootsTool()); dir !== '/'; dir = path.dirname(dir)) {
+      const mode = statSync(dir).mode & 0o7777;
+      if ((mode & 0o005) !== 0o005) chmodSync(dir, mode | 0o005);
+    }
+    const byRoot = await install();
     expect(byRoot.exitCode, byRoot.said).toBe(0);
-    expect(byRoot.json.result).toMatchObject({ kind: 'drop-in', installed: true, content: unit.json.result.content });
+    // The same drop-in the account printed, but for the command its boot-check runs: root's pinned copy of
+    // release-switcher (root's files, which the account may run and not change), not the account's, which root would
+    // have to make as the account. The record below shows that boot-check ran, as the account.
+    expect(byRoot.json.result).toMatchObject({
+      kind: 'drop-in',
+      installed: true,
+      content: unit.json.result.content.replaceAll(accountsTool, rootsTool()),
+    });
     expect(execFileSync('find', [own, '-uid', '0'], { encoding: 'utf8' })).toBe(''); // nothing of root's left in it
     for (const version of ['1.0.0', '1.1.0']) {
       const installed = await rs(['install', `${PKG}@${version}`], who, own);

@@ -165,6 +165,10 @@ describeWhere(
           env: {
             HOME: '/root',
             PATH: SYSTEM_PATH.join(':'),
+            // Root's pinned copy of release-switcher (src/tool/) where root's would be, /var/lib, beside the manager:
+            // root's and readable by the account, whose boot-check runs it (the root is the account's own), outside the
+            // /tmp the role's PrivateTmp= hides; never the host's /var/lib/release-switcher/tool.
+            RELEASE_SWITCHER_TOOL_HOME: path.join(sm.base, 'tool-home-root'),
             // init as root adds to the run's list of roots (vitest.config.ts), not the machine's
             ...(process.env.RELEASE_SWITCHER_SYSTEM_ROOTS && {
               RELEASE_SWITCHER_SYSTEM_ROOTS: process.env.RELEASE_SWITCHER_SYSTEM_ROOTS,
@@ -232,7 +236,17 @@ describeWhere(
           expect(printed.exitCode, printed.stdout + printed.stderr).toBe(0);
           const byRoot = await rsAsRoot(['unit', '--install']);
           expect(byRoot.exitCode, byRoot.stdout + byRoot.stderr).toBe(0);
-          expect(byRoot.json.result).toMatchObject({ installed: true, content: printed.json.result.content });
+          // The drop-in the account printed, but for the pinned copy its boot-check runs: root's (root's files, which
+          // the account may run and not change), not the account's own, which root would have to make as the account.
+          const toolOf = (content: string) => /ExecStartPre=-(\S+)\/node /.exec(content)?.[1];
+          expect(toolOf(byRoot.json.result.content)).toBe(path.join(sm.base, 'tool-home-root', 'current'));
+          expect(byRoot.json.result).toMatchObject({
+            installed: true,
+            content: printed.json.result.content.replaceAll(
+              toolOf(printed.json.result.content)!,
+              toolOf(byRoot.json.result.content)!,
+            ),
+          });
           expect(byRoot.json.result.content).toContain(`ReadWritePaths=-${bench.root}\n`); // its boot-check writes it
           const rootOwned = await sm.run('find', [bench.root, '-uid', '0']);
           expect(rootOwned.stdout).toBe('');
