@@ -83,8 +83,11 @@ export async function launchRunner(options: LaunchRunnerOptions): Promise<string
       '--',
       ...argv,
     ];
-    const result = await run('systemd-run', args, { env, signal, timeoutMs: 30_000 });
-    if (result.exitCode !== 0) throw neverRan(`systemd-run failed: ${tail(result.output, 5)}`);
+    // From `/`: the caller's working folder may be closed to it (`sudo -u ACCOUNT release-switcher …` run from /root),
+    // where systemd-run fails without a word.
+    const result = await run('systemd-run', args, { env, signal, timeoutMs: 30_000, cwd: '/' });
+    if (result.exitCode !== 0)
+      throw neverRan(`systemd-run failed (exit ${result.exitCode}): ${tail(result.output, 5) || 'it said nothing'}`);
     return `transient unit ${runnerName(txId)}.service`;
   }
   if (config.supervisor === 'launchd') {

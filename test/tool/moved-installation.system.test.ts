@@ -198,7 +198,8 @@ describeWhere(can, "the tool's installation moved away under the unit", () => {
       ? asAccount(manager.account, installation.node, words)
       : [installation.node, words];
     const env = manager.account ? accountCliEnv(manager.account, managerEnv()) : cliEnv(managerEnv());
-    const r = await execa(file, argv, { env, extendEnv: false, reject: false, timeout: 120_000 });
+    // Run from the root, a folder of the account's: the test's working folder (the checkout) may be closed to it.
+    const r = await execa(file, argv, { env, extendEnv: false, reject: false, timeout: 120_000, cwd: root });
     let json: any;
     try {
       json = JSON.parse(r.stdout);
