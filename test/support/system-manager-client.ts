@@ -13,7 +13,7 @@
 // the stale sweep. Called by absolute path (/usr/bin/sudo, /usr/bin/systemctl) the wrappers are bypassed: the product
 // must find these tools through PATH for the test bed to reach it.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { type Account, canUseAccounts, reachableBy } from './accounts.ts';
@@ -285,6 +285,18 @@ export async function cliInside(
 
 /** Root's tool home for the CLI run inside a manager with `home` as its HOME (cliInside). */
 export const toolHomeInside = (home: string): string => path.join(home, 'tool-home');
+
+/**
+ * Root's tool home inside a manager made readable by every account up to `/`, as the default
+ * /var/lib/release-switcher/tool is: what the boot-check of a root the account keeps itself runs (unit refuses a copy
+ * the account cannot reach).
+ */
+export function openRootsToolHome(home: string): void {
+  for (let dir = toolHomeInside(home); dir !== '/'; dir = path.dirname(dir)) {
+    const mode = statSync(dir).mode & 0o7777;
+    if ((mode & 0o005) !== 0o005) chmodSync(dir, mode | 0o005);
+  }
+}
 
 /** The fixture gateway's health on `port` (its JSON), or null when nothing answers within 2 s. */
 export async function healthOn(port: number): Promise<{ version?: string } | null> {

@@ -32,6 +32,7 @@ import {
   healthOn,
   privateHome,
   roleBed,
+  openRootsToolHome,
   toolHomeInside,
 } from '../support/system-manager-client.ts';
 
@@ -202,10 +203,7 @@ describeWhere(support, "the role's unit: privileged commands and refusals, the s
     // Root's unit for the account's own root names root's pinned copy, which the account's boot-check must reach (unit
     // refuses otherwise: service-account.system.test.ts): root's tool home made readable as the default
     // /var/lib/release-switcher/tool is.
-    for (let dir = toolHomeInside(path.join(sm.base, 'home-root')); dir !== '/'; dir = path.dirname(dir)) {
-      const mode = statSync(dir).mode & 0o7777;
-      if ((mode & 0o005) !== 0o005) chmodSync(dir, mode | 0o005);
-    }
+    openRootsToolHome(path.join(sm.base, 'home-root'));
     const byRoot = await rs(['unit', '--install', ...entry], undefined, own);
     expect(byRoot.exitCode, byRoot.said).toBe(0);
     const file = path.join(sm.unitDir, `${UNIT}.d`, 'release-switcher.conf');

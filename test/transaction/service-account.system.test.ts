@@ -6,7 +6,7 @@
 // unit or the CLI touches lives outside /tmp (the manager's /tmp is its own; PrivateTmp hides it from the unit): under
 // the manager's folder in /var/lib, removed by sm.stop(), or in the account's home, removed after the file.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, inject, test } from 'vitest';
@@ -20,6 +20,7 @@ import {
   cliInside,
   healthOn,
   roleBed,
+  openRootsToolHome,
   toolHomeInside,
 } from '../support/system-manager-client.ts';
 
@@ -281,10 +282,7 @@ describeWhere(support, "root acting for the service account under the role's har
       hint: expect.stringContaining('/var/lib/release-switcher/tool'),
     });
     // Made reachable as the default /var/lib/release-switcher/tool is (root's, 0755 up to /): installed.
-    for (let dir = path.dirname(rootsTool()); dir !== '/'; dir = path.dirname(dir)) {
-      const mode = statSync(dir).mode & 0o7777;
-      if ((mode & 0o005) !== 0o005) chmodSync(dir, mode | 0o005);
-    }
+    openRootsToolHome(path.join(sm.base, 'home-root'));
     const byRoot = await install();
     expect(byRoot.exitCode, byRoot.said).toBe(0);
     // The same drop-in the account printed, but for the command its boot-check runs: root's pinned copy of
