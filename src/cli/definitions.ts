@@ -26,7 +26,7 @@ const waitOption: Record<string, OptionDef> = {
   },
 };
 
-/** CONTRACT.md: `--wait` on a command whose work may be handed to a runner also waits for the runner's verdict. */
+/** docs/exit-codes-and-json.md (exit 0): `--wait` on a command whose work may be handed to a runner also waits for the runner's verdict. */
 const waitVerdictOption: Record<string, OptionDef> = {
   wait: {
     ...waitOption.wait!,

@@ -62,7 +62,7 @@ export function warningText(w: TransactionWarning): string {
 }
 
 /**
- * CONTRACT.md: `rolled_back` and `rollback_failed` are failures whose envelope carries the
+ * docs/exit-codes-and-json.md: `rolled_back` and `rollback_failed` are failures whose envelope carries the
  * transaction as `result` (exit 3 and 4); `scheduled` is accepted work and succeeds (exit 0), its status saying
  * so; `failed` exits 1.
  */

@@ -40,7 +40,10 @@ function commandSection(def: CommandDef): string[] {
   ];
 }
 
-/** CONTRACT.md's exit codes (the single source), each with the error codes that end so. */
+/**
+ * The exit codes of docs/exit-codes-and-json.md (the single source of the man page and docs/cli.md), each with the
+ * error codes that end so.
+ */
 export const EXIT_MEANINGS: Record<number, string> = {
   0: 'success: verified, switched, up_to_date, installed, listed…, and scheduled (accepted and handed to a runner; --wait waits for its verdict and exits with its code)',
   1: 'failed, nothing changed',

@@ -5,7 +5,7 @@
  * Only the CLI turns these into text and exit codes.
  */
 
-/** Exit codes from CONTRACT.md. */
+/** The exit codes of docs/exit-codes-and-json.md ("Exit codes"). */
 export const ExitCode = {
   ok: 0,
   failed: 1,
@@ -15,7 +15,7 @@ export const ExitCode = {
   busy: 5,
   /**
    * Accepted and handed to a runner: a success. It was 75 (EX_TEMPFAIL) until 2026-11-24, which `set -e`, a
-   * `Type=oneshot` unit and Ansible read as a failure although the work was under way (CONTRACT.md, exit codes).
+   * `Type=oneshot` unit and Ansible read as a failure although the work was under way (docs/exit-codes-and-json.md, "Exit codes").
    * The key stays for the code that names it.
    */
   scheduled: 0,
@@ -203,7 +203,7 @@ export class ReleaseSwitcherError extends Error {
     Object.defineProperty(this, BRAND, { value: true });
   }
 
-  /** The exit code CONTRACT.md assigns to this error. */
+  /** The exit code docs/exit-codes-and-json.md gives this error ("Error codes"). */
   get exitCode(): ExitCode {
     return ErrorCodes[this.code].exit;
   }

@@ -222,7 +222,7 @@ export interface State {
   history: Transaction[];
 }
 
-/** A transaction as CONTRACT.md shows it (internal bookkeeping removed). */
+/** A transaction as docs/exit-codes-and-json.md shows it (internal bookkeeping removed). */
 export function publicTransaction(tx: Transaction | null): Transaction | null {
   if (!tx) return null;
   const { before: _before, ...rest } = tx;

@@ -1,6 +1,6 @@
 /**
  * Settings for a known service, filled in by `init --preset NAME` wherever a setting is not given
- * explicitly. The openclaw facts behind each value are in ../shared/DESIGN.md and in openclaw's own
+ * explicitly. The openclaw facts behind each value are in docs/openclaw.md and in openclaw's own
  * sources (state dir `$OPENCLAW_STATE_DIR`, else `~/.openclaw`: `state/openclaw.sqlite`, one
  * `agents/<id>/agent/openclaw-agent.sqlite` per agent, config `$OPENCLAW_CONFIG_PATH`, else `openclaw.json`).
  */

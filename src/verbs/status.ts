@@ -19,7 +19,7 @@ export interface StatusResult {
   current: string | null;
   previous: string | null;
   /**
-   * What the supervised service really runs (CONTRACT.md: version, pid, since, source; plus
+   * What the supervised service really runs (docs/exit-codes-and-json.md, `status`: version, pid, since, source,
    * `stale`: it is not `current`, updated but not restarted). Null when nothing runs or it cannot be told.
    */
   running: Running | null;

@@ -1,5 +1,5 @@
 // The package root is pinned: it exports the verbs, the one error and the types they take and return, nothing more.
-// A change to this list is a change of the public API (CONTRACT.md: add, never remove). Internals that tests,
+// A change to this list is a change of the public API (docs/library-api.md: add, never remove). Internals that tests,
 // benchmarks and integrations use are under `release-switcher/internals`. Every exported function is documented
 // and every optional option says its `@default` (read from the source by the TypeScript compiler).
 import { readFileSync, readdirSync } from 'node:fs';

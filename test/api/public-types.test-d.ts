@@ -29,7 +29,7 @@ type Root = typeof import('../../src/index.ts');
 type Internals = typeof import('../../src/internals.ts');
 
 describe('the public types', () => {
-  it('a transaction is what CONTRACT.md shows', () => {
+  it('a transaction is what docs/exit-codes-and-json.md shows', () => {
     expectTypeOf<TransactionStatus>().toEqualTypeOf<
       | 'verified'
       | 'switched'

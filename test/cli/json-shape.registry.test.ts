@@ -1,4 +1,4 @@
-// Every command's --json: exactly one document on stdout, the envelope of CONTRACT.md, the result's keys.
+// Every command's --json: exactly one document on stdout, the envelope of docs/exit-codes-and-json.md, the result's keys.
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { cli, tempDir } from '../support/cli.ts';

@@ -1,6 +1,6 @@
 // A private, real systemd **system** manager for tests of system units (`User=`, the sandboxing options), on machines
-// whose PID 1 is not systemd. Recipe and why each step is there: /work/shared/DESIGN.md, "A real system manager in
-// tests". It boots as PID 1 of a new PID+mount+UTS namespace (`env -i … container=<name> setsid unshare --pid --fork
+// whose PID 1 is not systemd. Recipe and why each step is there: docs/testing.md, "A private systemd in tests". It
+// boots as PID 1 of a new PID+mount+UTS namespace (`env -i … container=<name> setsid unshare --pid --fork
 // --mount --mount-proc --uts --propagation private`); its boot script, before it becomes systemd, shields the host:
 // - its own cgroup (`<cgroup2>/rs-sysmgr-…`): else the manager adopts the host's root cgroup;
 // - `container=`: else it acts as the host's init;

@@ -1,6 +1,6 @@
 // A private, real `systemd --user` manager for integration tests, on machines whose PID 1 is not systemd.
 //
-// Recipe (see /work/shared/DESIGN.md, "A real systemd in tests"): as root, in a new private mount namespace, move
+// Recipe (docs/testing.md, "A private systemd in tests"): as root, in a new private mount namespace, move
 // the shell into its own cgroup, put a fresh tmpfs on /run/systemd with a `system/` dir in it, bind a FIFO over
 // /dev/kmsg, then exec `systemd --user --log-target=kmsg`, as root or as the account that owns the manager (its
 // cgroup delegated to it, its HOME and XDG dirs its own). Every manager gets its own temp HOME/XDG_* dirs, so several

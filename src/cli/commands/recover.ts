@@ -8,7 +8,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   // Recovery itself announced the links it set aside (every command says so, not only this one).
   for (const action of actions.filter((a) => !a.startsWith('set aside ')))
     ctx.runtime.onProgress?.({ phase: 'recover', message: action }); // the phase names it: "recover: …"
-  // CONTRACT.md: a transaction that ends rollback_failed needs a human (exit 4), whoever closed it.
+  // docs/exit-codes-and-json.md: a transaction that ends rollback_failed needs a human (exit 4), whoever closed it.
   if (transaction?.status === 'rollback_failed') {
     throw new ReleaseSwitcherError(
       'ROLLBACK_FAILED',
