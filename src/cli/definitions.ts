@@ -134,7 +134,7 @@ export const COMMANDS: CommandDef[] = [
       'release-switcher init --package openclaw --node /opt/node24/bin/node',
       'release-switcher --root /srv/app init --package my-gateway --registry http://127.0.0.1:4873',
     ],
-    load: () => import('./commands/init.js'),
+    load: () => import('./commands/init.js'), // lazy: start-up: only the command run is loaded
   },
   {
     name: 'install',
@@ -146,7 +146,7 @@ export const COMMANDS: CommandDef[] = [
       'release-switcher install openclaw@beta',
       'release-switcher install ./openclaw-2026.9.6.tgz',
     ],
-    load: () => import('./commands/install.js'),
+    load: () => import('./commands/install.js'), // lazy: start-up: only the command run is loaded
   },
   {
     name: 'list',
@@ -154,7 +154,7 @@ export const COMMANDS: CommandDef[] = [
     args: '',
     options: { ...allOption },
     examples: ['release-switcher list', 'release-switcher list --json', 'release-switcher list --all'],
-    load: () => import('./commands/list.js'),
+    load: () => import('./commands/list.js'), // lazy: start-up: only the command run is loaded
   },
   {
     name: 'checkpoints',
@@ -163,7 +163,7 @@ export const COMMANDS: CommandDef[] = [
     args: '',
     options: {},
     examples: ['release-switcher checkpoints', 'release-switcher checkpoints --json'],
-    load: () => import('./commands/checkpoints.js'),
+    load: () => import('./commands/checkpoints.js'), // lazy: start-up: only the command run is loaded
   },
   {
     name: 'status',
@@ -171,7 +171,7 @@ export const COMMANDS: CommandDef[] = [
     args: '',
     options: { ...allOption },
     examples: ['release-switcher status --json', 'release-switcher status --all'],
-    load: () => import('./commands/status.js'),
+    load: () => import('./commands/status.js'), // lazy: start-up: only the command run is loaded
   },
   {
     name: 'update',
@@ -202,7 +202,7 @@ export const COMMANDS: CommandDef[] = [
       'release-switcher update openclaw@2026.9.6 --json',
       'release-switcher update --wait   # from inside the service: wait for the verdict of the handed-off update',
     ],
-    load: () => import('./commands/update.js'),
+    load: () => import('./commands/update.js'), // lazy: start-up: only the command run is loaded
   },
   {
     name: 'switch',
@@ -221,7 +221,7 @@ export const COMMANDS: CommandDef[] = [
       'release-switcher switch 2026.9.6',
       'release-switcher switch 2026.9.6 --checkpoint 20261125210331-45f00a-aside',
     ],
-    load: () => import('./commands/switch.js'),
+    load: () => import('./commands/switch.js'), // lazy: start-up: only the command run is loaded
   },
   {
     name: 'rollback',
@@ -237,7 +237,7 @@ export const COMMANDS: CommandDef[] = [
       ...rolloutOptions,
     },
     examples: ['release-switcher rollback', 'release-switcher rollback 2026.9.4', 'release-switcher rollback --all'],
-    load: () => import('./commands/rollback.js'),
+    load: () => import('./commands/rollback.js'), // lazy: start-up: only the command run is loaded
   },
   {
     name: 'prune',
@@ -249,7 +249,7 @@ export const COMMANDS: CommandDef[] = [
       ...waitOption,
     },
     examples: ['release-switcher prune --keep 2'],
-    load: () => import('./commands/prune.js'),
+    load: () => import('./commands/prune.js'), // lazy: start-up: only the command run is loaded
   },
   {
     name: 'doctor',
@@ -270,7 +270,7 @@ export const COMMANDS: CommandDef[] = [
       'release-switcher doctor --deep',
       'release-switcher doctor --all',
     ],
-    load: () => import('./commands/doctor.js'),
+    load: () => import('./commands/doctor.js'), // lazy: start-up: only the command run is loaded
   },
   {
     name: 'pin',
@@ -278,7 +278,7 @@ export const COMMANDS: CommandDef[] = [
     args: 'VERSION',
     options: { ...waitOption },
     examples: ['release-switcher pin 2026.9.5'],
-    load: () => import('./commands/pin.js'),
+    load: () => import('./commands/pin.js'), // lazy: start-up: only the command run is loaded
   },
   {
     name: 'unpin',
@@ -286,7 +286,7 @@ export const COMMANDS: CommandDef[] = [
     args: 'VERSION',
     options: { ...waitOption },
     examples: ['release-switcher unpin 2026.9.5'],
-    load: () => import('./commands/unpin.js'),
+    load: () => import('./commands/unpin.js'), // lazy: start-up: only the command run is loaded
   },
   {
     name: 'recover',
@@ -294,7 +294,7 @@ export const COMMANDS: CommandDef[] = [
     args: '',
     options: { ...waitOption },
     examples: ['release-switcher recover --json'],
-    load: () => import('./commands/recover.js'),
+    load: () => import('./commands/recover.js'), // lazy: start-up: only the command run is loaded
   },
   {
     name: 'forget',
@@ -308,7 +308,7 @@ export const COMMANDS: CommandDef[] = [
       'release-switcher forget --missing',
       'release-switcher --root /srv/gateways/team-b forget',
     ],
-    load: () => import('./commands/forget.js'),
+    load: () => import('./commands/forget.js'), // lazy: start-up: only the command run is loaded
   },
   {
     name: 'unit',
@@ -335,7 +335,7 @@ export const COMMANDS: CommandDef[] = [
       },
     },
     examples: ['release-switcher unit', 'release-switcher unit --install --entry server.js --arg=--port --arg 8080'],
-    load: () => import('./commands/unit.js'),
+    load: () => import('./commands/unit.js'), // lazy: start-up: only the command run is loaded
   },
 ];
 
@@ -348,7 +348,7 @@ COMMANDS.push(
     examples: [
       'ExecStartPre=/usr/bin/node /usr/lib/node_modules/release-switcher/dist/cli/main.js --root /srv/app boot-check',
     ],
-    load: () => import('./commands/boot-check.js'),
+    load: () => import('./commands/boot-check.js'), // lazy: start-up: only the command run is loaded
   },
   {
     name: 'run-transaction',
@@ -357,7 +357,7 @@ COMMANDS.push(
     hidden: true,
     options: {},
     examples: ['release-switcher run-transaction 20261121021500-ab12cd'],
-    load: () => import('./commands/run-transaction.js'),
+    load: () => import('./commands/run-transaction.js'), // lazy: start-up: only the command run is loaded
   },
   {
     name: 'handshake',
@@ -366,7 +366,7 @@ COMMANDS.push(
     hidden: true,
     options: {},
     examples: ['release-switcher handshake --json'],
-    load: () => import('./commands/handshake.js'),
+    load: () => import('./commands/handshake.js'), // lazy: start-up: only the command run is loaded
   },
   {
     name: 'check',
@@ -374,7 +374,7 @@ COMMANDS.push(
     args: '',
     options: { ...allOption },
     examples: ['release-switcher check', 'release-switcher check --json', 'release-switcher check --all'],
-    load: () => import('./commands/check.js'),
+    load: () => import('./commands/check.js'), // lazy: start-up: only the command run is loaded
   },
   {
     name: 'auto-update',
@@ -386,7 +386,7 @@ COMMANDS.push(
       'release-switcher auto-update',
       'RELEASE_SWITCHER_NO_AUTO_UPDATE=1 release-switcher auto-update   # skipped',
     ],
-    load: () => import('./commands/auto-update.js'),
+    load: () => import('./commands/auto-update.js'), // lazy: start-up: only the command run is loaded
   },
   {
     name: 'timer',
@@ -425,7 +425,7 @@ COMMANDS.push(
       'release-switcher timer --pause --reason "change freeze until Monday"',
       'release-switcher timer --resume',
     ],
-    load: () => import('./commands/timer.js'),
+    load: () => import('./commands/timer.js'), // lazy: start-up: only the command run is loaded
   },
 );
 
@@ -438,7 +438,7 @@ COMMANDS.push({
     'openclaw plugins install "$(release-switcher openclaw-plugin)" --force --accept-capabilities',
     'release-switcher openclaw-plugin /tmp/rs-openclaw-plugin',
   ],
-  load: () => import('./commands/openclaw-plugin.js'),
+  load: () => import('./commands/openclaw-plugin.js'), // lazy: start-up: only the command run is loaded
 });
 
 /** About the CLI itself: they read no root, and these definitions (so run.ts loads them, not a `load` here). */

@@ -4,7 +4,7 @@
  * exit code (EXIT_SEVERITY).
  */
 import { ReleaseSwitcherError } from '../model/errors.js';
-import type { AcrossRootsResult, RootOutcome } from '../verbs/fleet.js';
+import { type AcrossRootsResult, type RootOutcome, acrossRoots, registeredRoots } from '../verbs/fleet.js';
 import type { CommandContext, CommandOutcome } from './context.js';
 import type { CommandModule } from './definition-types.js';
 import { table } from './format.js';
@@ -17,7 +17,6 @@ export async function runAll(command: string, module: CommandModule, ctx: Comman
     throw new ReleaseSwitcherError('USAGE', '--all runs on every listed root; --root names one.', {
       hint: 'Give --all or --root, not both.',
     });
-  const { acrossRoots, registeredRoots } = await import('../verbs/fleet.js');
   const listed = await registeredRoots({ env: ctx.runtime.env });
   const humans = new Map<string, string>();
   const across = await acrossRoots({

@@ -11,6 +11,6 @@ import { transactionOutcome } from './format.js';
 export async function settle(ctx: CommandContext, tx: Transaction): Promise<CommandOutcome> {
   if (ctx.values.wait === undefined || tx.status !== 'scheduled') return transactionOutcome(tx);
   ctx.runtime.onProgress?.({ phase: 'verify', message: `${tx.kind} to ${tx.to} scheduled [${tx.id}]; following it` });
-  const { followTransaction } = await import('../verbs/follow.js'); // only a followed transaction reads on
+  const { followTransaction } = await import('../verbs/follow.js'); // lazy: only --wait on a scheduled transaction reads on
   return transactionOutcome(await followTransaction({ root: ctx.root, id: tx.id, ...ctx.runtime }));
 }

@@ -6,8 +6,9 @@ import { startCompileCache } from './compile-cache.js';
 // compiled before. Hence everything else is imported after it, dynamically.
 startCompileCache();
 
+// lazy: after startCompileCache(), so that V8 caches their code (above).
 const { stopAllSubprocesses } = await import('../platform/subprocess.js');
-const { runCli, SIGNAL_GRACE_MS, stoppedBy } = await import('./run.js');
+const { runCli, SIGNAL_GRACE_MS, stoppedBy } = await import('./run.js'); // lazy: as the line above
 
 // Each subprocess leads a process group of its own (platform/subprocess.ts), so a Ctrl-C or a kill no longer
 // reaches it with us: the first signal aborts the run (its command rejects with CANCELLED, which the CLI reports:

@@ -82,7 +82,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const module = await (def.load ?? BUILT_IN[def.name]!)();
     const ctx = { root: environment.root, values, positionals, runtime: environment.runtime, json, program };
     const outcome = await (values.all
-      ? (await import('./fleet.js')).runAll(def.name, module, ctx)
+      ? (await import('./fleet.js')).runAll(def.name, module, ctx) // lazy: start-up: only --all reads the lists of roots
       : module.run(ctx)
     ).finally(() => {
       if (environment.runtime.onProgress && progressShown) endProgress(io.stderr);
@@ -133,8 +133,8 @@ function withSignal<E extends { code: string; message: string; details?: Record<
 
 /** The commands that read the definitions themselves: loaded from here, since definitions.ts may not import them. */
 const BUILT_IN: Record<string, () => Promise<CommandModule>> = {
-  help: () => import('./commands/help.js'),
-  completion: () => import('./commands/completion.js'),
+  help: () => import('./commands/help.js'), // lazy: start-up: only the command run is loaded
+  completion: () => import('./commands/completion.js'), // lazy: start-up: only the command run is loaded
 };
 
 function usage(message: string, hint: string): ReleaseSwitcherError {

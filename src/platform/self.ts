@@ -1,4 +1,5 @@
 /** Where this installation of release-switcher lives: the runner, the boot-check and the timer run its CLI. */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,6 +12,5 @@ const PACKAGE_JSON = path.join(PACKAGE_ROOT, 'package.json');
 
 /** The version of this installation, as its package.json says (`--version`). */
 export async function ownVersion(): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
   return (JSON.parse(await readFile(PACKAGE_JSON, 'utf8')) as { version: string }).version;
 }

@@ -73,7 +73,7 @@ export function stopAllSubprocesses(): void {
  */
 let execaLoading: Promise<typeof import('execa').execa> | undefined;
 function loadExeca(): Promise<typeof import('execa').execa> {
-  execaLoading ??= import('execa').then((module) => module.execa);
+  execaLoading ??= import('execa').then((module) => module.execa); // lazy: start-up, measured (above and below)
   return execaLoading;
 }
 

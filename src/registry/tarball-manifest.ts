@@ -85,7 +85,7 @@ async function listTarball(stream: NodeJS.ReadableStream): Promise<Listed> {
   let unreadable = false;
   // Loaded here, for a tarball only: every command that fetches (check, install, update) loads this module, and
   // node-tar is one of the modules lazy-pacote.ts keeps off that path.
-  const { Parser } = await import('tar');
+  const { Parser } = await import('tar'); // lazy: start-up of every fetching command (above)
   const parser = new Parser({
     // Errors, not warnings: a tarball the listing cannot read is left to pacote's own way.
     strict: true,

@@ -21,6 +21,7 @@ import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
 import { readState } from '../store/journal.js';
 import { layoutOf } from '../store/layout.js';
 import { readLinkVersion } from '../store/links.js';
+import { lookupAccount } from '../platform/accounts.js';
 import { systemdSupervisor } from '../service/supervisors/systemd.js';
 import type { CommandRunner } from '../service/supervisors/types.js';
 import type { Moment } from '../transaction/crash-loop.js';
@@ -122,7 +123,8 @@ async function checkStart(
     moment.at !== 'start'
       ? stateLeftAlone(config, state, moment.detail)
       : stateWork
-        ? await (await import('../snapshot/boot-state.js')).prepareStateAtStart({
+        ? // lazy: the boot-check runs at every start of the unit; only state work loads the snapshot code
+          await (await import('../snapshot/boot-state.js')).prepareStateAtStart({
             layout,
             config,
             state,
@@ -139,7 +141,7 @@ async function checkStart(
   const maxTries = options.maxTries ?? DEFAULT_BOOT_TRIES;
   if (tries <= maxTries) return { version, action: 'counted', tries, ...prepared };
   try {
-    // Loaded only on the rare start where a pending release has spent its tries.
+    // lazy: loaded only on the rare start where a pending release has spent its tries.
     const { crashLoopFlipBack } = await import('../transaction/crash-loop.js');
     return { ...prepared, ...(await crashLoopFlipBack(layout, config, { version, tries, maxTries }, moment)) };
   } catch (error) {
@@ -192,8 +194,8 @@ const NOT_DATA = /^(PATH|LD_\w+|NODE_\w+)$/;
  */
 async function serviceEnvironment(config: Config, env: NodeJS.ProcessEnv): Promise<NodeJS.ProcessEnv> {
   if (process.getuid?.() !== 0 || config.supervisor !== 'systemd-system' || !config.unit) return env;
+  // lazy: the boot-check runs at every start; only root's boot-check of a system unit reads the unit's settings.
   const { unitSettings } = await import('../transaction/service-identity.js');
-  const { lookupAccount } = await import('../platform/accounts.js');
   const unit = await unitSettings(config.unit, 'system', env).catch(() => undefined);
   if (!unit) return env;
   const account = lookupAccount(unit.user || 'root');

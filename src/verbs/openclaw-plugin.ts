@@ -102,7 +102,7 @@ interface TreeNode {
  */
 async function productionLocations(): Promise<{ from: string; to: string }[]> {
   // @ts-expect-error arborist ships no types
-  const { default: Arborist } = await import('@npmcli/arborist');
+  const { default: Arborist } = await import('@npmcli/arborist'); // lazy: arborist is heavy; the package root loads this file
   const load = async (where: string): Promise<TreeNode> => new Arborist({ path: where }).loadActual();
   let top = PACKAGE_ROOT;
   let tree = await load(top);

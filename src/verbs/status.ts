@@ -1,4 +1,5 @@
 import { readState, runnerGone } from '../store/journal.js';
+import { unitStart } from '../service/unit-start.js';
 import { type Transaction, publicTransaction } from '../model/state.js';
 import { type Running, whatRuns } from '../doctor/running.js';
 import { readLinkVersion } from '../store/links.js';
@@ -71,7 +72,6 @@ async function bootCheckStatus(
     return { last: null, atLastStart: 'unknown', detail: `the boot-check's record cannot be read: ${record.message}` };
   const systemd = config.supervisor === 'systemd' || config.supervisor === 'systemd-system';
   if (!systemd && !record) return null;
-  const { unitStart } = await import('../service/unit-start.js');
   const unit = await unitStart(config, { env: runtime.env, signal: runtime.signal });
   const verdict = judgeBootCheck(record, unit);
   return { last: verdict.run, atLastStart: verdict.at, detail: verdict.detail };

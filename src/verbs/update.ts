@@ -28,6 +28,7 @@ export async function update(options: UpdateOptions): Promise<Transaction> {
     target: async (session) => {
       let spec = options.spec;
       if (spec === undefined) {
+        // lazy: only an update that names no version reads the channel (and the registry's dist-tags)
         const chosen = await (await import('../transaction/channel.js')).channelUpdateSpec(session, options.channel);
         spec = chosen.spec;
         followed = chosen.choice;

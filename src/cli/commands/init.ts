@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { adopt, linkBin, readInstalledPackage, serviceNodeFor } from '../../verbs/adopt.js';
 import { init } from '../../verbs/init.js';
 import { formatCoverage } from '../../snapshot/coverage.js';
@@ -106,7 +107,6 @@ export function settingsFromFlags(values: CommandContext['values']): Settings {
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const settings = settingsFromFlags(ctx.values);
-  const { resolve } = await import('node:path');
   for (const key of ['node', 'npm'] as const) if (settings[key]) settings[key] = resolve(settings[key]);
   // Relative to where init runs; `~` and `${NAME}` stay as written, for the boot-check to expand in the service's environment.
   settings.statePaths = settings.statePaths?.map((p) => (/^[~$]/.test(p) ? p : resolve(p)));

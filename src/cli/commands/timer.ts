@@ -47,7 +47,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
 /** `--pause` / `--resume`: the pause of the root's ticks, whatever runs them (the timer, launchd, cron). */
 async function pauseOrResume(ctx: CommandContext, pause: boolean, reason: string | undefined): Promise<CommandOutcome> {
   const options = { root: ctx.root, ...ctx.runtime };
-  const { pauseAutoUpdate, resumeAutoUpdate } = await import('../../autoupdate/index.js'); // not for printing units
+  const { pauseAutoUpdate, resumeAutoUpdate } = await import('../../autoupdate/index.js'); // lazy: only --pause and --resume (not printing units)
   if (!pause) {
     const result = await resumeAutoUpdate(options);
     return { result, human: 'auto-update resumed: the next tick decides as release-switcher check does' };

@@ -22,7 +22,8 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
     // Without a version, the channel followed and where it was decided, as `check` names them.
     const chosen =
       spec === undefined
-        ? await (await import('../../transaction/channel.js')).channelUpdateSpec(session, channel)
+        ? // lazy: only a dry run that names no version reads the channel (and the registry's dist-tags)
+          await (await import('../../transaction/channel.js')).channelUpdateSpec(session, channel)
         : undefined;
     const install = await planInstall({
       root: ctx.root,

@@ -150,7 +150,7 @@ function relocate(raw: RawTree, name: string): ResolvedTree {
 
 let resolverLoading: Promise<typeof import('./resolve-ideal.js')> | undefined;
 function loadResolver(): Promise<typeof import('./resolve-ideal.js')> {
-  resolverLoading ??= import('./resolve-ideal.js');
+  resolverLoading ??= import('./resolve-ideal.js'); // lazy: arborist and pacote load only when a tree is resolved
   return resolverLoading;
 }
 
