@@ -24,3 +24,10 @@ export {
 } from './autoupdate/index.js';
 export { takeSnapshot, restoreSnapshot, type SnapshotManifest } from './snapshot/snapshot.js';
 export { PRESETS } from './store/presets.js';
+// Moved from the root when it came back to 36 values: the lists behind the types SupervisorName, Channel and
+// SignaturePolicy (the root keeps the types), the order of exit codes `--all` reports, the runner's entry and the
+// pieces of `--all` (the CLI's own loop; the root keeps the types of its result).
+export { SUPERVISORS, CHANNELS, SIGNATURE_POLICIES } from './store/config.js';
+export { EXIT_SEVERITY, worstExitCode } from './model/errors.js';
+export { runScheduled } from './transaction/schedule.js';
+export { acrossRoots, registeredRoots } from './verbs/fleet.js';

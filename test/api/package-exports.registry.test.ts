@@ -12,13 +12,16 @@ it('release-switcher and release-switcher/internals resolve to the built root an
     const internals = await import('release-switcher/internals');
     console.log(JSON.stringify({
       verbs: ['switchTo', 'update', 'rollback', 'runCli', 'isReleaseSwitcherError'].map((name) => typeof root[name]),
-      internalsOnRoot: ['rolloutBucket', 'timerStem', 'LOCK_STALE_MS'].filter((name) => name in root),
+      internalsOnRoot: ['rolloutBucket', 'timerStem', 'LOCK_STALE_MS', 'SUPERVISORS', 'runScheduled', 'acrossRoots']
+        .filter((name) => name in root),
       internals: [typeof internals.rolloutBucket, typeof internals.timerStem, typeof internals.LOCK_STALE_MS],
+      moved: [typeof internals.SUPERVISORS, typeof internals.runScheduled, typeof internals.acrossRoots],
     }));`;
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO, encoding: 'utf8' });
   expect(JSON.parse(out)).toEqual({
     verbs: ['function', 'function', 'function', 'function', 'function'],
     internalsOnRoot: [],
     internals: ['function', 'function', 'number'],
+    moved: ['object', 'function', 'function'],
   });
 });
