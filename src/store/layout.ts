@@ -42,6 +42,10 @@ export interface Layout {
   readonly fingerprintsDir: string;
   /** Where a symbolic link found in releases/ is moved (never a release): `set-aside/<name>-<time>`. */
   readonly setAside: string;
+  /** Rehearsals', the database preflight's, plugin prefetch's and the capability review's folders, one each inside. */
+  readonly preflight: string;
+  /** The output of OpenClaw's `update finalize` and of the restart handoff: `finalize/<tx>.json`, `.log`, `.handoff.log`. */
+  readonly finalize: string;
   /** The content-addressed store (store/content-store.ts): `store/files/`, `store/index/`. */
   readonly store: string;
   readonly storeFiles: string;
@@ -89,6 +93,8 @@ export function layoutOf(root: string): Layout {
     snapshots,
     fingerprintsDir,
     setAside: path.join(abs, 'set-aside'),
+    preflight: path.join(abs, 'preflight'),
+    finalize: path.join(abs, 'finalize'),
     store,
     storeFiles,
     storeIndex,
