@@ -1,6 +1,7 @@
 // The docs' maps, checked against the code: layout/README.md's tree of a root against `layoutOf()` (every path it
 // gives, nothing else), docs/how-it-works.md's map of the house against check-layers' layers and the folders of
-// src/, and every source file and type these docs name against src/ (a file moved or a type renamed fails here).
+// src/, every source file and type these docs name against the repository (a file moved or a type renamed fails
+// here), and the dependencies the docs explain against package.json.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -111,5 +112,13 @@ describe('docs/how-it-works.md, the map of the house', () => {
     expect(summary.length).toBeGreaterThan(10);
     expect(summary.filter((name) => !ROOT_NAMES.has(name.replace(/,$/, '')))).toEqual([]);
     expect(staleReferences('docs/how-it-works.md')).toEqual([]);
+  });
+});
+
+describe('docs/how-it-works.md, the dependencies', () => {
+  it('"Dependencies and why" names every package the product depends on', () => {
+    const why = section(read('docs/how-it-works.md'), '## Dependencies and why');
+    const { dependencies } = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
+    expect(Object.keys(dependencies).filter((name) => !why.includes(`\`${name}\``))).toEqual([]);
   });
 });
