@@ -47,26 +47,16 @@ import {
 } from './steps.js';
 import { StopWindow } from './window.js';
 import { planRuntime, recordRanOn } from './runtime.js';
+import { type OptionFlags, transactionOptions } from './options.js';
 
-export interface ActivateRequest {
+/** What to switch to, and its options (options.ts): taken from the scheduled transaction when there is one. */
+export interface ActivateRequest extends OptionFlags {
   kind: TransactionKind;
   target: string;
-  /** A transaction already journaled (status `scheduled`) that a runner now carries out. */
+  /** A transaction already journaled (status `scheduled`) that a runner now carries out, with its options. */
   scheduled?: Transaction;
   /** The supervisor to drive instead of the configured one's adapter (tests drive a fake). */
   supervisor?: Supervisor | null;
-  /** false: skip the rehearsal (`--no-preflight`). @default true */
-  preflight?: boolean;
-  /** true: the target's finalize accepts plugins' reviewed capability changes (journaled on the transaction). */
-  acceptCapabilities?: boolean | undefined;
-  /** The checkpoint to put back before the target starts (journaled on the transaction). */
-  checkpoint?: string | undefined;
-  /** `--node PATH`: the Node to run the target on; the service moves to it with the flip (runtime.ts). */
-  node?: string | undefined;
-  /** An update without a version: the channel it followed (journaled on the transaction, up_to_date too). */
-  channel?: Transaction['channel'] | undefined;
-  /** Who started it and why (journaled on the transaction, up_to_date too). */
-  origin?: Transaction['origin'] | undefined;
 }
 
 /**
@@ -76,7 +66,7 @@ export interface ActivateRequest {
  * recovery's account, recorded as its `recover` step.
  */
 export type Entry =
-  | { at: 'verify-release'; preflight: boolean }
+  | { at: 'verify-release' }
   | { at: 'restart' | 'verify'; note: string }
   | { at: 'finish'; reason: string; note: string }
   | { at: 'roll-back'; failure: Failure; note: string }
@@ -89,14 +79,13 @@ export async function activate(session: JournalSession, request: ActivateRequest
     request.supervisor !== undefined
       ? request.supervisor
       : await configuredSupervisor(session.config, session.runtime.env, session.runtime.signal);
-  return drive({ session, tx, supervisor }, { at: 'verify-release', preflight: request.preflight !== false });
+  return drive({ session, tx, supervisor }, { at: 'verify-release' });
 }
 
 /** The state machine, from `entry` to a terminal status. */
 export async function drive(run: Run, entry: Entry): Promise<Transaction> {
   const { tx, supervisor } = run;
   if (entry.at === 'verify-release') {
-    run.preflight = entry.preflight;
     await upToTheFlip(run); // it leaves what was done before the flip, and the window, on the run
   } else {
     recordRecovery(tx, entry.note);
@@ -129,21 +118,21 @@ async function begin(session: JournalSession, request: ActivateRequest): Promise
   const { layout, journal, config } = session;
   const current = await readLinkVersion(layout, 'current');
   const previous = await readLinkVersion(layout, 'previous');
+  // The options are journaled with the transaction as it opens (a runner's were, when it was scheduled).
   const tx =
     request.scheduled ??
-    openTransaction({ kind: request.kind, status: 'switching', from: current, to: request.target });
+    openTransaction({
+      kind: request.kind,
+      status: 'switching',
+      from: current,
+      to: request.target,
+      ...transactionOptions(request),
+    });
   if (request.scheduled) transition(tx, 'switching');
-  setFields(tx, {
-    from: current,
-    before: { current, previous },
-    ...(request.acceptCapabilities === true && { acceptCapabilities: true as const }),
-    ...(request.checkpoint && { checkpoint: request.checkpoint }),
-    ...(request.channel && { channel: request.channel }),
-    ...(request.origin && !tx.origin && { origin: request.origin }),
-  });
+  setFields(tx, { from: current, before: { current, previous } });
   const installed = Boolean(journal.state.releases[request.target]);
   // The release running on another Node than the service's is a move of the service (runtime.ts), even to what runs.
-  const runtime = installed ? await planRuntime(session, tx, request.node ?? tx.node) : undefined;
+  const runtime = installed ? await planRuntime(session, tx, tx.node) : undefined;
   if (runtime) setFields(tx, { runtime });
   if (current === request.target && !runtime) {
     closeTransaction(journal, tx, { status: 'up_to_date' });
@@ -212,7 +201,7 @@ async function upToTheFlip(run: Run): Promise<void> {
 /** preflight: the rehearsal, when the config asks for one, the caller did not decline it, and the target is no known-good return. */
 async function rehearse(run: Run): Promise<void> {
   const { session, tx } = run;
-  if (run.preflight === false || !preflightWanted(session.config)) return;
+  if (tx.preflight === false || !preflightWanted(session.config)) return;
   const known = knownGoodReturn(session, tx);
   if (known) return noteStep(tx, 'preflight', 'skipped', known);
   await session.journal.commit('activate:verified-release');

@@ -79,8 +79,6 @@ export interface Run {
   session: JournalSession;
   tx: Transaction;
   supervisor: Supervisor | null;
-  /** false: no rehearsal (`--no-preflight`). @default true */
-  preflight?: boolean;
   baseline?: ServiceState | null;
   failure?: Failure;
   /** The stop window's clock (window.ts): set by the forward restart, unset after a recovery. */
