@@ -19,8 +19,8 @@ import { beginStep, closeTransaction, failRunningSteps, noteStep, runStep } from
 import { pointRuntime } from './runtime.js';
 
 /**
- * The order every switch runs its steps in: `--dry-run` lists those that apply (plan.ts `planSwitch`),
- * the driver (activate.ts) runs them in it. `install` comes before the transaction (the verb or the
+ * The order of the steps a switch records: switch-plan.ts `switchPlan` lists them (with the plan-only
+ * `prepare`, each step's undo and its part of the stop window), the driver (activate.ts) walks that plan. `install` comes before the transaction (the verb or the
  * runner stages the release); `restore-state` is recorded around the restart that starts the target.
  */
 export const SWITCH_STEPS = [
@@ -39,31 +39,11 @@ export const SWITCH_STEPS = [
 ] as const satisfies readonly StepName[];
 export type SwitchStepName = (typeof SWITCH_STEPS)[number];
 
-/** Which of SWITCH_STEPS a switch runs: each step's own rule (the plan asks them before, the steps as they run). */
+/** Which of SWITCH_STEPS a switch runs: each step's own rule (the dry run asks them before, switch-plan.ts; the steps as they run). */
 export type StepChoice = Record<
   'install' | 'checkState' | 'database' | 'preflight' | 'restore' | 'supervised' | 'handoff' | 'finalize' | 'review',
   boolean
 >;
-
-/** The steps of SWITCH_STEPS that `choice` runs, in order, up to `until` (the step that refuses, say). */
-export function planSteps(choice: StepChoice, until: SwitchStepName = 'verify'): SwitchStepName[] {
-  const runs: Record<SwitchStepName, boolean> = {
-    install: choice.install,
-    'verify-release': true,
-    'check-state': choice.checkState,
-    'database-preflight': choice.database,
-    preflight: choice.preflight,
-    // Only where a plugin can need consent: the step decides (capability-review-step.ts); a snapshot put back, never.
-    'capability-review': choice.supervised && choice.review && !choice.restore,
-    flip: true,
-    'restore-state': choice.supervised && choice.restore,
-    'restart-handoff': choice.supervised && choice.handoff,
-    finalize: choice.supervised && choice.finalize,
-    restart: choice.supervised,
-    verify: choice.supervised,
-  };
-  return SWITCH_STEPS.slice(0, SWITCH_STEPS.indexOf(until) + 1).filter((name) => runs[name]);
-}
 
 /** The steps of SWITCH_STEPS from `first` to `last`, in order (the driver's stretch between two points). */
 export function stepsBetween(first: SwitchStepName, last: SwitchStepName): SwitchStepName[] {
