@@ -17,6 +17,9 @@ import { ProvenInodes, checkReleaseFast, proveWayBack } from '../store/release.j
 import type { JournalSession } from '../store/session.js';
 import { beginStep, closeTransaction, failRunningSteps, noteStep, runStep } from './record.js';
 import { pointRuntime } from './runtime.js';
+import type { RestartHold } from '../store/restart-hold.js';
+import type { ServiceIdentity } from './service-identity.js';
+import type { PendingRestore } from './state-return.js';
 
 /**
  * The order of the steps a switch records: switch-plan.ts `switchPlan` lists them (with the plan-only
@@ -45,11 +48,6 @@ export type StepChoice = Record<
   boolean
 >;
 
-/** The steps of SWITCH_STEPS from `first` to `last`, in order (the driver's stretch between two points). */
-export function stepsBetween(first: SwitchStepName, last: SwitchStepName): SwitchStepName[] {
-  return SWITCH_STEPS.slice(SWITCH_STEPS.indexOf(first), SWITCH_STEPS.indexOf(last) + 1);
-}
-
 /**
  * One transaction being driven: the session it runs in, the journaled transaction, the supervisor (null:
  * `none`), and what the steps hand each other: whether to rehearse, the service as the restart left it,
@@ -65,8 +63,10 @@ export interface Run {
   window?: StopWindow | undefined;
   /** What the service said of its readiness before the stop (contract-success.ts); unset after a recovery. */
   readinessBefore?: ReadinessBefore | undefined;
-  /** What was done while the old release served, before the flip (activate.ts beforeTheStop). */
+  /** What was done while the old release served, before the flip (stop-steps.ts prepareStep). */
   prepared?: BeforeTheStop | undefined;
+  /** The stop under way, from restore-state to the restart (stop-steps.ts): what its steps hand each other. */
+  stop?: Stopping | undefined;
   /**
    * The running release's `plugins list --json`, read once by the capability review (capability-review-step.ts) for
    * the prefetch as well (finalize-step.ts prefetchFor); unset when no review read it.
@@ -88,6 +88,18 @@ export interface BeforeTheStop {
   ready: string | undefined;
   /** The plugin packages fetched for finalize (finalize-step.ts), or undefined: no finalize, or none to fetch. */
   prefetch: PrefetchResult | undefined;
+}
+
+/** What the steps of the stop hand each other (stop-steps.ts, finalize-step.ts). */
+export interface Stopping {
+  /** The snapshot put back by the boot-check at the target's start, begun at restore-state, ended once. */
+  restoring?: PendingRestore | undefined;
+  /** The manager's own restarts held, from restart-handoff until finalize has ended. */
+  hold?: RestartHold | undefined;
+  /** Whom the service runs as, with its environment (service-identity.ts). */
+  service?: ServiceIdentity | undefined;
+  /** The old main PID, as restart-handoff found it (null: none ran). */
+  pid?: number | null | undefined;
 }
 
 /** Every step the driver runs: it reads and reports through the run, and records itself (record.ts). */
