@@ -10,8 +10,11 @@ import type { StepName } from '../model/state.js';
 import type { TransactionOptions } from './options.js';
 import type { StepChoice } from './steps.js';
 
-/** A step of the plan that records nothing: `prepare`, the work before the stop while the old release serves. */
-export type PlanOnlyStep = 'prepare';
+/**
+ * A step of the plan that records nothing of its own: `prepare`, the work before the stop while the old release
+ * serves; `state-return`, the way back's rule for the state (keep it, put a checkpoint back, or refuse to go back).
+ */
+export type PlanOnlyStep = 'prepare' | 'state-return';
 export type PlanStepName = StepName | PlanOnlyStep;
 
 /** The parts of the stop window (window.ts `WindowRecord`), in order. */
@@ -76,6 +79,7 @@ export function switchPlan(options: TransactionOptions, facts: StepFacts): Switc
   const back: Array<PlanStep | false> = !supervised
     ? []
     : [
+        { name: 'state-return', journal: false },
         may(facts.database) && {
           name: 'database-preflight-previous',
           when: 'the preset judges the state it would start on',

@@ -49,6 +49,7 @@ describe('switchPlan', () => {
     for (const step of plan.forward.filter((s) => s.undo)) expect(['undo', ...backNames]).toContain(step.undo);
     expect(plan.forward.find((step) => step.name === 'flip')?.undo).toBe('rollback');
     expect(backNames).toEqual([
+      'state-return',
       'database-preflight-previous',
       'rollback',
       'restore-state',
