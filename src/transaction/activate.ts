@@ -1,7 +1,7 @@
 /**
  * The driver: one walker that runs a switch's plan (switch-plan.ts `switchPlan`) step by step, the plan `--dry-run`
  * prints: verify-release → check-state → database-preflight → preflight → capability-review → prepare → flip →
- * restore-state → restart-handoff → finalize → restart → verify → finish | the way back (roll-back.ts, the plan's
+ * restore-state → restart-handoff → finalize → restart → verify → finish | the way back (way-back.ts, the plan's
  * `back`). Each step decides by its own rule whether it applies (the rule the dry run asks ahead) and records itself
  * (record.ts); the record's steps are the plan's steps' names. `activate` opens a transaction (`switch`, `rollback`,
  * `update`, or a scheduled one a runner carries out) and walks it from the top. Recovery decides where a killed run
@@ -178,7 +178,7 @@ async function begin(session: JournalSession, request: ActivateRequest): Promise
 /**
  * What each step of the plan runs, by name, each `(run) => Promise<void>`; each decides by its own rule whether it
  * applies, the rule the dry run asks (plan.ts). `install` is not the walker's: the verb, or the runner, stages the
- * release before the transaction; the way back is roll-back.ts's.
+ * release before the transaction; the way back is way-back.ts's.
  */
 type Walked = Exclude<SwitchStepName, 'install'> | 'prepare';
 const STEPS: Record<Walked, DriverStep> = {
@@ -244,7 +244,7 @@ async function rehearse(run: Run): Promise<void> {
 
 const rehearsed = (tx: Transaction) => tx.steps.at(-1)?.name === 'preflight' && tx.steps.at(-1)?.status === 'ok';
 
-/** roll-back.ts (and the flip back it drives): loaded when a transaction goes back or is undone, not by one that goes through. */
+/** roll-back.ts and way-back.ts (and the flip back they drive): loaded when a transaction goes back or is undone, not by one that goes through. */
 function waysBack(): Promise<typeof import('./roll-back.js')> {
   return import('./roll-back.js');
 }

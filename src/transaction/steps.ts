@@ -1,5 +1,5 @@
 /**
- * The driver's steps, one small function each (activate.ts runs them in order; roll-back.ts runs
+ * The driver's steps, one small function each (activate.ts walks them in the plan's order; way-back.ts runs
  * restart and verify again for the release it brings back). A step is journaled as running before it
  * acts (record.ts runStep), so a killed run leaves a record of where it was.
  */

@@ -4,7 +4,7 @@
  * `planResume` names the step), and the record's steps are its steps' names (those that journal). Each step says what
  * undoes it (the step of the way back that does, or `undo`: before the flip nothing serves the target, the links stay
  * or go back and the transaction closes `failed`), and which parts of the stop window it times (window.ts): from the
- * first of them the service does not serve. The way back is the plan's too (`back`, run by roll-back.ts in this order).
+ * first of them the service does not serve. The way back is the plan's too (`back`, walked by way-back.ts in this order).
  */
 import type { StepName } from '../model/state.js';
 import type { TransactionOptions } from './options.js';
@@ -37,7 +37,7 @@ export interface PlanStep {
 export interface SwitchSteps {
   /** The steps forward, in order: up to the flip (undone by `undo`), the flip, the stop window, the verification. */
   forward: PlanStep[];
-  /** The way back after the flip, in order (roll-back.ts): the target failed and `from` comes back. */
+  /** The way back after the flip, in order (way-back.ts): the target failed and `from` comes back. */
   back: PlanStep[];
 }
 
