@@ -13,6 +13,7 @@ import { type StatePlan, planStateReturn } from './state-return.js';
 import { preflightWanted } from './preflight-wanted.js';
 import { movesTo, servingNode } from './runtime.js';
 import type { StepChoice, SwitchStepName } from './steps.js';
+import { type CallerOptions, transactionOptions } from './options.js';
 import { type SwitchSteps, journaled, stretch, switchPlan } from './switch-plan.js';
 
 export interface SwitchPlan {
@@ -43,18 +44,13 @@ export interface SwitchPlan {
   checkpoint?: { note: string };
 }
 
-export interface PlanRequest {
+/** What to plan, and the transaction's options as the caller states them (options.ts), those a plan reads. */
+export interface PlanRequest extends Pick<CallerOptions, 'preflight' | 'checkpoint' | 'node'> {
   kind: TransactionKind;
   /** The version to switch to. */
   target: string;
   /** `update`: a target not installed yet is planned with an `install` step first (else RELEASE_NOT_FOUND). @default false */
   install?: boolean;
-  /** false: no rehearsal (`--no-preflight`): no `preflight` step. @default true */
-  preflight?: boolean;
-  /** A checkpoint to put back before the target starts (`--checkpoint`). @default the way back's rule */
-  checkpoint?: string;
-  /** `--node PATH`: the Node to run the target on. @default the one it last ran on, else the service's */
-  node?: string;
 }
 
 export async function planSwitch(session: Session & { state: State }, request: PlanRequest): Promise<SwitchPlan> {
@@ -100,7 +96,7 @@ export async function planSwitch(session: Session & { state: State }, request: P
       ? { handoff: false, finalize: false, review: false }
       : (await import('./finalize-step.js')).finalizeSteps(config)),
   };
-  const plan = switchPlan({ ...(request.preflight === false && { preflight: false }) }, choice);
+  const plan = switchPlan(transactionOptions(request), choice);
   const shown = choice.supervised;
   // Refused: the plan up to the step that refuses, and no way back (nothing would have flipped).
   const upTo = (last: SwitchStepName) => {

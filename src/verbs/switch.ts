@@ -62,9 +62,7 @@ export async function planSwitchTo(options: SwitchOptions): Promise<SwitchPlan> 
     {
       kind: 'switch',
       target: options.version,
-      ...(options.preflight === false && { preflight: false }),
-      ...(options.checkpoint && { checkpoint: options.checkpoint }),
-      ...(options.node && { node: options.node }),
+      ...callerOptions(options, ['preflight', 'checkpoint', 'node']),
     },
   );
 }
@@ -78,8 +76,7 @@ export async function planRollback(options: RollbackOptions): Promise<SwitchPlan
     {
       kind: 'rollback',
       target,
-      ...(options.checkpoint && { checkpoint: options.checkpoint }),
-      ...(options.node && { node: options.node }),
+      ...callerOptions(options, ['checkpoint', 'node']),
     },
   );
 }
