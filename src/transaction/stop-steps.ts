@@ -26,11 +26,13 @@ import { StopWindow } from './window.js';
 export async function prepareStep(run: Run): Promise<void> {
   const { session, tx, supervisor } = run;
   if (!supervisor) return;
+  // lazy: only a supervised activation reads the service's readiness (a switch under `none` never loads it)
   run.readinessBefore = await (await import('./contract-success.js')).readinessBefore(session.config);
   await stageStateCheckpoint(session, tx);
   run.prepared = {
     service: supervisor.mayRefuse ? await supervisor.state().catch(() => undefined) : undefined,
     ready: await readyToRestore(session, tx),
+    // lazy: the finalize and plugin-prefetch code (and npm's location) only for a supervised activation
     prefetch: await (await import('./finalize-step.js')).prefetchFor(run, supervisor),
   };
 }
@@ -40,9 +42,10 @@ export async function watchFromTheFlip(run: Run): Promise<void> {
   const { healthUrl } = run.session.config;
   if (!run.supervisor) return;
   run.window = new StopWindow();
-  // Loaded here, not at start-up: an activation with no supervisor never probes health.
   if (!healthUrl) return;
+  // lazy: an activation with no supervisor, or no health URL, never probes health nor reads the presets
   const { startedWhenFor } = await import('../store/presets.js');
+  // lazy: as above
   run.window.watch((await import('../service/health.js')).watchServing(healthUrl, startedWhenFor(run.session.config)));
 }
 
@@ -110,6 +113,7 @@ export async function verifyTargetStep(run: Run): Promise<void> {
   const { tx } = run;
   // Owed a state checkpoint and none was taken (the boot-check did not run): the way back to the state it left is
   // lost, so the target is not verified on it, whatever its health says (checkpoint-check.ts).
+  // lazy: a path only verification takes (the boot-check's record and the checkpoint rules)
   const missing = await (await import('./checkpoint-check.js')).missingCheckpoint(run.session, tx);
   if (missing) {
     await runStep(run, 'verify', async (step) => step.fail(missing.step));

@@ -183,6 +183,7 @@ const BACK: Partial<Record<PlanStepName, BackStep>> = {
 async function lostCheckpoint(run: Run): Promise<string | undefined> {
   const { session, tx } = run;
   if (!checkpointDue(session.config, tx) || tx.snapshot) return undefined;
+  // lazy: the snapshot store only for a transaction owed a checkpoint
   if (await (await import('../snapshot/snapshot.js')).readSnapshot(session.layout, tx.id)) return undefined;
   return `no state checkpoint was taken before ${tx.to} first started: the boot-check took none`;
 }
@@ -198,6 +199,7 @@ async function judgeWayBack(
   checkpoint: string | undefined,
 ): Promise<FailRollbackOptions | undefined> {
   const { session, tx } = run;
+  // lazy: the database preflight (the presets, the release's own CLI) only on a way back
   const { judgeStep } = await import('./database-preflight-step.js');
   let refused: { message: string; hint: string } | undefined;
   try {
