@@ -181,6 +181,19 @@ function describeRunning(current: string | null, running: Running | null): strin
 }
 
 /** A switch, rollback or update plan for people. */
+/** The plan's stop window (the steps that time its parts) and its way back, when the plan shows them. */
+function describeWindowAndWayBack(plan: SwitchPlan): string[] {
+  if (!plan.plan || plan.action !== 'switch') return [];
+  const window = plan.plan.forward
+    .filter((step) => step.window)
+    .map((step) => `${step.name} (${step.window!.join(', ')})`);
+  const back = plan.plan.back.map((step) => (step.when ? `${step.name} [when ${step.when}]` : step.name));
+  return [
+    ...(window.length > 0 ? [`stop window: ${window.join(' → ')}`] : []),
+    ...(back.length > 0 ? [`way back if it fails after the flip: ${back.join(' → ')}`] : []),
+  ];
+}
+
 export function describeSwitchPlan(plan: SwitchPlan): string {
   const head = `${plan.kind} ${plan.from ?? '(none)'} → ${plan.to}: ${plan.action === 'up_to_date' ? 'already current, nothing to do' : plan.action === 'refuse' ? 'would be refused' : `would run ${plan.steps.join(' → ')}`}`;
   const state = plan.state.action === 'none' ? [] : [`state: ${plan.state.action}: ${plan.state.detail}`];
@@ -193,6 +206,7 @@ export function describeSwitchPlan(plan: SwitchPlan): string {
   const checkpoint = plan.checkpoint ? [`checkpoint AT RISK: ${plan.checkpoint.note}`] : [];
   return [
     head,
+    ...describeWindowAndWayBack(plan),
     ...node,
     ...state,
     ...database,

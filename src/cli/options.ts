@@ -7,6 +7,7 @@ import path from 'node:path';
  */
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { SIGNATURE_POLICIES, type SignaturePolicy } from '../store/config.js';
+import type { CallerOptions } from '../transaction/options.js';
 import type { HandoffOptions } from '../transaction/schedule.js';
 import type { CommandContext } from './context.js';
 
@@ -55,4 +56,17 @@ export function runOnNodeOf(ctx: CommandContext): { node?: string } {
     });
   }
   return { node: path.resolve(ctx.runtime.cwd ?? process.cwd(), value) };
+}
+
+/**
+ * The transaction's options as the command's flags give them (update, switch, rollback; a flag a command lacks is
+ * absent, its default): `--no-preflight`, `--accept-capabilities`, `--checkpoint`, `--node`.
+ */
+export function transactionFlagsOf(ctx: CommandContext): CallerOptions {
+  return {
+    preflight: ctx.values['no-preflight'] !== true,
+    acceptCapabilities: ctx.values['accept-capabilities'] === true,
+    ...checkpointOf(ctx),
+    ...runOnNodeOf(ctx),
+  };
 }

@@ -12,8 +12,10 @@ import { transact } from '../transaction/schedule.js';
 import type { RootOptions } from '../store/session.js';
 import { resolvePackage } from '../registry/fetch.js';
 import { channelUpdateSpec } from '../transaction/channel.js';
+import { type CallerOptions, callerOptions } from '../transaction/options.js';
 
-export interface RequestUpdateOptions extends RootOptions {
+/** `preflight` and `acceptCapabilities`: the transaction's options (transaction/options.ts), here or in the runner. */
+export interface RequestUpdateOptions extends RootOptions, Pick<CallerOptions, 'preflight' | 'acceptCapabilities'> {
   /** What to update to. @default the channel's version (config.json's channel, else the service's own setting, else stable) */
   spec?: string;
   /**
@@ -23,10 +25,6 @@ export interface RequestUpdateOptions extends RootOptions {
    * done. @default "runner"
    */
   stageIn?: 'runner' | 'caller';
-  /** false: no rehearsal before the flip (`--no-preflight`), here or in the runner. @default true */
-  preflight?: boolean;
-  /** true: the target's finalize accepts plugins' reviewed capability changes (`--accept-capabilities`). @default false */
-  acceptCapabilities?: boolean;
 }
 
 /**
@@ -41,8 +39,7 @@ export async function requestUpdate(options: RequestUpdateOptions): Promise<Tran
     kind: 'update',
     command: 'update.run',
     handoff: 'always',
-    preflight: options.preflight,
-    acceptCapabilities: options.acceptCapabilities,
+    options: callerOptions(options, ['preflight', 'acceptCapabilities']),
     channel: () => followed,
     target: async (session) => {
       let spec = options.spec;

@@ -34,7 +34,7 @@ export interface NodeRef {
 
 /**
  * Every step a transaction records, in no particular order (the order a switch runs them is
- * transaction/plan.ts `SWITCH_STEPS`). `install` is planned only (a runner records `stage`).
+ * transaction/steps.ts `SWITCH_STEPS`, the plan transaction/switch-plan.ts). `install` is planned only (a runner records `stage`).
  */
 export const STEP_NAMES = [
   'install',

@@ -1,35 +1,32 @@
 /**
- * The driver: one transaction, top to bottom, as the state machine it is —
- *   verify-release → check-state → database-preflight → preflight → flip → restart → verify → finish | roll back,
- * the order of steps.ts `SWITCH_STEPS`, which `--dry-run` lists too (plan.ts).
- * `activate` opens a transaction (`switch`, `rollback`, `update`, or a scheduled one a runner carries
- * out) and drives it from the top. Recovery decides where a killed run stopped (an `Entry`, as data:
- * recover.ts `planResume`) and re-enters the same `drive`. Every write to the record goes through
- * record.ts (machine.ts's rules); each step is a small function in steps.ts, roll-back.ts,
- * state-return.ts or preflight-step.ts.
+ * The driver: one walker that runs a switch's plan (switch-plan.ts `switchPlan`) step by step, the plan `--dry-run`
+ * prints: verify-release → check-state → database-preflight → preflight → capability-review → prepare → flip →
+ * restore-state → restart-handoff → finalize → restart → verify → finish | the way back (way-back.ts, the plan's
+ * `back`). Each step decides by its own rule whether it applies (the rule the dry run asks ahead) and records itself
+ * (record.ts); the record's steps are the plan's steps' names. `activate` opens a transaction (`switch`, `rollback`,
+ * `update`, or a scheduled one a runner carries out) and walks it from the top. Recovery decides where a killed run
+ * stopped (an `Entry`, as data: recover.ts `planResume`) and re-enters the same walk there.
  */
 import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
 import { publicTransaction, type Transaction, type TransactionKind } from '../model/state.js';
 import type { Supervisor } from '../service/supervisors/types.js';
-import { isRefusal } from '../service/refusal.js';
 import { readLinkVersion } from '../store/links.js';
+import type { JournalSession } from '../store/session.js';
+import { configuredSupervisor } from './configured-supervisor.js';
+import { type OptionFlags, optionsOf, transactionOptions } from './options.js';
+import { knownGoodReturn, preflightWanted } from './preflight-wanted.js';
 import {
   closeTransaction,
   enterTransaction,
   markBad,
-  markGood,
   markPending,
   noteStep,
   openTransaction,
-  runStep,
   setFields,
   transition,
 } from './record.js';
-import type { JournalSession } from '../store/session.js';
-import { configuredSupervisor } from './configured-supervisor.js';
-import { stageStateCheckpoint } from './stage-checkpoint.js';
-import { knownGoodReturn, preflightWanted } from './preflight-wanted.js';
-import { beginRestore, checkStateStep, endRestore, noteSnapshot, readyToRestore } from './state-return.js';
+import { planRuntime } from './runtime.js';
+import { checkStateStep } from './state-return.js';
 import {
   type DriverStep,
   type Failure,
@@ -40,33 +37,26 @@ import {
   flipStep,
   openVerifyRelease,
   recordRecovery,
-  restartStep,
-  stepsBetween,
   verifyReleaseStep,
-  verifyStep,
 } from './steps.js';
-import { StopWindow } from './window.js';
-import { planRuntime, recordRanOn } from './runtime.js';
+import {
+  endTheStop,
+  inTheStop,
+  prepareStep,
+  restartTargetStep,
+  restoreStateStep,
+  verifyTargetStep,
+  watchFromTheFlip,
+} from './stop-steps.js';
+import { type PlanStep, type PlanStepName, stretch, switchPlan } from './switch-plan.js';
 
-export interface ActivateRequest {
+export interface ActivateRequest extends OptionFlags {
   kind: TransactionKind;
   target: string;
-  /** A transaction already journaled (status `scheduled`) that a runner now carries out. */
+  /** A transaction already journaled (status `scheduled`) that a runner now carries out, with its options. */
   scheduled?: Transaction;
   /** The supervisor to drive instead of the configured one's adapter (tests drive a fake). */
   supervisor?: Supervisor | null;
-  /** false: skip the rehearsal (`--no-preflight`). @default true */
-  preflight?: boolean;
-  /** true: the target's finalize accepts plugins' reviewed capability changes (journaled on the transaction). */
-  acceptCapabilities?: boolean | undefined;
-  /** The checkpoint to put back before the target starts (journaled on the transaction). */
-  checkpoint?: string | undefined;
-  /** `--node PATH`: the Node to run the target on; the service moves to it with the flip (runtime.ts). */
-  node?: string | undefined;
-  /** An update without a version: the channel it followed (journaled on the transaction, up_to_date too). */
-  channel?: Transaction['channel'] | undefined;
-  /** Who started it and why (journaled on the transaction, up_to_date too). */
-  origin?: Transaction['origin'] | undefined;
 }
 
 /**
@@ -76,7 +66,7 @@ export interface ActivateRequest {
  * recovery's account, recorded as its `recover` step.
  */
 export type Entry =
-  | { at: 'verify-release'; preflight: boolean }
+  | { at: 'verify-release' }
   | { at: 'restart' | 'verify'; note: string }
   | { at: 'finish'; reason: string; note: string }
   | { at: 'roll-back'; failure: Failure; note: string }
@@ -89,15 +79,16 @@ export async function activate(session: JournalSession, request: ActivateRequest
     request.supervisor !== undefined
       ? request.supervisor
       : await configuredSupervisor(session.config, session.runtime.env, session.runtime.signal);
-  return drive({ session, tx, supervisor }, { at: 'verify-release', preflight: request.preflight !== false });
+  return drive({ session, tx, supervisor }, { at: 'verify-release' });
 }
 
-/** The state machine, from `entry` to a terminal status. */
+/** The state machine, from `entry` to a terminal status: the plan walked from there. */
 export async function drive(run: Run, entry: Entry): Promise<Transaction> {
   const { tx, supervisor } = run;
+  // Facts left out: each step decides as it comes, by the rule the dry run applies ahead (switch-plan.ts StepFacts).
+  const plan = switchPlan(optionsOf(tx), { supervised: supervisor !== null }).forward;
   if (entry.at === 'verify-release') {
-    run.preflight = entry.preflight;
-    await upToTheFlip(run); // it leaves what was done before the flip, and the window, on the run
+    await upToTheFlip(run, stretch(plan, 'verify-release', 'flip'));
   } else {
     recordRecovery(tx, entry.note);
     run.resumed = true;
@@ -113,10 +104,7 @@ export async function drive(run: Run, entry: Entry): Promise<Transaction> {
     noteStep(tx, 'restart', 'skipped', 'supervisor none: restarting the service is the operator’s job');
     return finish(run, 'switched');
   }
-  for (const name of stepsBetween(entry.at === 'verify' ? 'verify' : 'restart', 'verify')) {
-    await STEPS[name]?.(run);
-    if (run.failure || run.refused) break;
-  }
+  await walk(run, afterTheFlip(plan, entry.at));
   if (run.refused) return (await waysBack()).undoRefused(run, run.refused);
   if (!run.failure) return finish(run, 'verified');
   // A move of the service alone (the same release on another Node) failed on that Node, not the release: it stays good.
@@ -124,26 +112,52 @@ export async function drive(run: Run, entry: Entry): Promise<Transaction> {
   return (await waysBack()).rollBack(run, supervisor, run.failure);
 }
 
+/**
+ * The plan's steps after the flip, from where the walk enters: all of them after the flip in this process; a recovery
+ * re-entering before the stop runs first the steps it must do again (`again`: prepare), one entering at verify, verify.
+ */
+function afterTheFlip(plan: PlanStep[], at: Entry['at']): PlanStep[] {
+  const after = plan.slice(plan.findIndex((step) => step.name === 'flip') + 1);
+  if (at === 'verify-release') return after;
+  if (at === 'verify') return stretch(plan, 'verify', 'verify');
+  return [...plan.filter((step) => step.again), ...after];
+}
+
+/** Run `steps` in order until one fails or is refused (on the run); the steps of the stop as the stop's (stop-steps.ts). */
+async function walk(run: Run, steps: PlanStep[]): Promise<void> {
+  for (const { name } of steps) {
+    const step = stepOf(name);
+    if (STOP.has(name)) await inTheStop(run, step);
+    else await step(run);
+    if (run.failure || run.refused) break;
+  }
+  // A stop that ended in a failure it put on the run (finalize's) ends its restore and lets its hold go all the same.
+  if (run.stop) await endTheStop(run);
+}
+
+/** The steps that stop or start the service: what they throw is the restart's failure, or a refusal (stop-steps.ts). */
+const STOP: ReadonlySet<PlanStepName> = new Set(['restart-handoff', 'finalize', 'restart']);
+
 /** Open the transaction (or take over the scheduled one); `up_to_date` when the target already runs. */
 async function begin(session: JournalSession, request: ActivateRequest): Promise<Transaction> {
   const { layout, journal, config } = session;
   const current = await readLinkVersion(layout, 'current');
   const previous = await readLinkVersion(layout, 'previous');
+  // The options are journaled with the transaction as it opens (a runner's were, when it was scheduled).
   const tx =
     request.scheduled ??
-    openTransaction({ kind: request.kind, status: 'switching', from: current, to: request.target });
+    openTransaction({
+      kind: request.kind,
+      status: 'switching',
+      from: current,
+      to: request.target,
+      ...transactionOptions(request),
+    });
   if (request.scheduled) transition(tx, 'switching');
-  setFields(tx, {
-    from: current,
-    before: { current, previous },
-    ...(request.acceptCapabilities === true && { acceptCapabilities: true as const }),
-    ...(request.checkpoint && { checkpoint: request.checkpoint }),
-    ...(request.channel && { channel: request.channel }),
-    ...(request.origin && !tx.origin && { origin: request.origin }),
-  });
+  setFields(tx, { from: current, before: { current, previous } });
   const installed = Boolean(journal.state.releases[request.target]);
   // The release running on another Node than the service's is a move of the service (runtime.ts), even to what runs.
-  const runtime = installed ? await planRuntime(session, tx, request.node ?? tx.node) : undefined;
+  const runtime = installed ? await planRuntime(session, tx, tx.node) : undefined;
   if (runtime) setFields(tx, { runtime });
   if (current === request.target && !runtime) {
     closeTransaction(journal, tx, { status: 'up_to_date' });
@@ -162,11 +176,12 @@ async function begin(session: JournalSession, request: ActivateRequest): Promise
 }
 
 /**
- * The driver's steps by name, each `(run) => Promise<void>`, run in SWITCH_STEPS' order (steps.ts), the
- * order `--dry-run` lists. Each decides by its own rule whether it applies, the rule plan.ts asks.
+ * What each step of the plan runs, by name, each `(run) => Promise<void>`; each decides by its own rule whether it
+ * applies, the rule the dry run asks (plan.ts). `install` is not the walker's: the verb, or the runner, stages the
+ * release before the transaction; the way back is way-back.ts's.
  */
-const STEPS: Record<SwitchStepName, DriverStep | null> = {
-  install: null, // before the transaction: the verb, or the runner, stages the release
+type Walked = Exclude<SwitchStepName, 'install'> | 'prepare';
+const STEPS: Record<Walked, DriverStep> = {
   'verify-release': verifyReleaseStep,
   'check-state': (run) =>
     checkStateStep(run.session, run.tx, {
@@ -179,25 +194,33 @@ const STEPS: Record<SwitchStepName, DriverStep | null> = {
     (await import('./database-preflight-step.js')).databasePreflightStep(run.session, run.tx, run.tx.to!),
   preflight: rehearse,
   'capability-review': async (run) => (await import('./capability-review-step.js')).capabilityReviewStep(run),
+  prepare: prepareStep,
   // After a rehearsal, its step's commit recorded the checks; else the flip's own write records them (one commit, not two).
   flip: async (run) => {
-    const point = rehearsed(run.tx) ? undefined : ('activate:verified-release' as const);
-    await beforeTheStop(run);
-    await flipStep(run, point);
+    await flipStep(run, rehearsed(run.tx) ? undefined : 'activate:verified-release');
     await watchFromTheFlip(run);
   },
-  'restore-state': null, // recorded around the restart that starts the target (restart below)
-  'restart-handoff': null, // inside the restart below (finalize-step.ts), before the target starts
-  finalize: null, // likewise
-  restart,
-  verify,
+  'restore-state': restoreStateStep,
+  'restart-handoff': async (run) => (await import('./finalize-step.js')).handOverStep(run, supervised(run.supervisor)),
+  // A preset's post-core step (openclaw `update finalize`): the service stopped, the state checkpointed first.
+  finalize: async (run) => (await import('./finalize-step.js')).finalizeStep(run, supervised(run.supervisor)),
+  restart: restartTargetStep,
+  verify: verifyTargetStep,
 };
 
-/** verify-release → check-state → database-preflight → preflight → flip. A failure here changed nothing: undo, close `failed`, throw. */
-async function upToTheFlip(run: Run): Promise<void> {
+function stepOf(name: PlanStepName): DriverStep {
+  const step = (STEPS as Partial<Record<PlanStepName, DriverStep>>)[name];
+  if (step) return step;
+  throw new ReleaseSwitcherError('INTERNAL', `The walker has no step ${name}.`, {
+    hint: 'This is a bug in release-switcher; please report it with release-switcher status --json.',
+  });
+}
+
+/** The plan up to the flip. A failure here changed nothing: undo, close `failed`, throw. */
+async function upToTheFlip(run: Run, steps: PlanStep[]): Promise<void> {
   const { tx } = run;
   try {
-    for (const name of stepsBetween('verify-release', 'flip')) await STEPS[name]?.(run);
+    for (const { name } of steps) await stepOf(name)(run);
   } catch (error) {
     // When even the undo fails (a full disk), the transaction stays journaled and recovery undoes it; the first error is the one to see.
     await waysBack()
@@ -212,7 +235,7 @@ async function upToTheFlip(run: Run): Promise<void> {
 /** preflight: the rehearsal, when the config asks for one, the caller did not decline it, and the target is no known-good return. */
 async function rehearse(run: Run): Promise<void> {
   const { session, tx } = run;
-  if (run.preflight === false || !preflightWanted(session.config)) return;
+  if (tx.preflight === false || !preflightWanted(session.config)) return;
   const known = knownGoodReturn(session, tx);
   if (known) return noteStep(tx, 'preflight', 'skipped', known);
   await session.journal.commit('activate:verified-release');
@@ -221,109 +244,7 @@ async function rehearse(run: Run): Promise<void> {
 
 const rehearsed = (tx: Transaction) => tx.steps.at(-1)?.name === 'preflight' && tx.steps.at(-1)?.status === 'ok';
 
-/**
- * What a supervised activation does while the old release serves, before the flip: what it says of its readiness (to
- * judge the new one's against, contract-success.ts), the checkpoint's bulk copy, the snapshot a rollback puts back
- * made ready to swap in, the plugin packages finalize will install. Before the flip, not after: a service may stop
- * serving as soon as `current` changes under it (OpenClaw 2026.9.6 reads its installation every 30 s and restarts on
- * its own), so nothing slow may sit between the flip and the stop. Each is best effort; a recovery that re-enters at
- * the restart does them there.
- */
-async function beforeTheStop(run: Run): Promise<void> {
-  if (!run.supervisor || run.prepared) return;
-  const { session, tx } = run;
-  run.readinessBefore = await (await import('./contract-success.js')).readinessBefore(session.config);
-  await stageStateCheckpoint(session, tx);
-  run.prepared = {
-    service: run.supervisor.mayRefuse ? await run.supervisor.state().catch(() => undefined) : undefined,
-    ready: await readyToRestore(session, tx),
-    prefetch: await (await import('./finalize-step.js')).prefetchFor(run, run.supervisor),
-  };
-}
-
-/** From the flip on, the stop window watches the serving process (window.ts `watch`). */
-async function watchFromTheFlip(run: Run): Promise<void> {
-  const { healthUrl } = run.session.config;
-  if (!run.supervisor) return;
-  run.window = new StopWindow();
-  // Loaded here, not at start-up: an activation with no supervisor never probes health.
-  if (!healthUrl) return;
-  const { startedWhenFor } = await import('../store/presets.js');
-  run.window.watch((await import('../service/health.js')).watchServing(healthUrl, startedWhenFor(run.session.config)));
-}
-
-/** restart, the state put back on the way when check-state asked for it. A failure goes on the run, not thrown. */
-async function restart(run: Run): Promise<void> {
-  const supervisor = supervised(run.supervisor);
-  await beforeTheStop(run); // re-entered by recovery: not done before the flip in this process
-  transition(run.tx, 'restarting');
-  const restoring = await beginRestore(run.session, run.tx, run.prepared?.ready);
-  const again = () => restartStep(run, supervisor, 'restart');
-  try {
-    // A preset's post-core step (openclaw `update finalize`): the service stopped, the state checkpointed first.
-    const finalized = await (await import('./finalize-step.js')).finalizeStep(run, supervisor);
-    if (finalized) {
-      await endRestore(run.session, run.tx, restoring);
-      run.failure = finalized;
-      return;
-    }
-    run.window?.open('start'); // after a finalize the window is open already; else the restart stops the old process
-    const baseline = await restartStep(run, supervisor, 'restart');
-    run.baseline = (await endRestore(run.session, run.tx, restoring, again)) ?? baseline;
-  } catch (error) {
-    await endRestore(run.session, run.tx, restoring);
-    // An abort is the caller's, not the release's fault: left in flight, as a killed run would be, for recovery.
-    if (cancelled(error)) throw error;
-    // Refused by sudo or polkit, and the service runs as it did: nothing was done to it; the flip is undone.
-    if (isRefusal(error) && (await untouched(run, supervisor))) {
-      run.refused = error;
-      return;
-    }
-    run.failure = { reason: 'restart_failed', detail: (error as Error).message };
-  }
-  await noteSnapshot(run.session, run.tx);
-}
-
-/** verify: the new process healthy, the right version, stable. Verified makes the release good. */
-async function verify(run: Run): Promise<void> {
-  await noteSnapshot(run.session, run.tx); // entered here by recovery: the snapshot the restart's boot-check took
-  transition(run.tx, 'verifying');
-  const { tx } = run;
-  // Owed a state checkpoint and none was taken (the boot-check did not run): the way back to the state it left is
-  // lost, so the target is not verified on it, whatever its health says (checkpoint-check.ts).
-  const missing = await (await import('./checkpoint-check.js')).missingCheckpoint(run.session, tx);
-  if (missing) {
-    await runStep(run, 'verify', async (step) => step.fail(missing.step));
-    run.failure = missing.failure;
-    return;
-  }
-  run.window?.next('start-to-healthy');
-  const verifying = run.window?.time();
-  const result = await verifyStep(run, supervised(run.supervisor), {
-    name: 'verify',
-    version: tx.to!,
-    baseline: run.baseline ?? null,
-  });
-  if (!result.ok) run.failure = { reason: result.reason, detail: result.detail };
-  else {
-    markGood(run.session.journal.state.releases[tx.to!], { overrideBad: true });
-    recordRanOn(run.session, tx, tx.to!, 'to');
-  }
-  // The window ends at the first healthy answer, not at the end of the stability wait.
-  if (result.ok && verifying !== undefined && result.evidence.healthyAfterMs !== null)
-    run.window?.close(verifying + result.evidence.healthyAfterMs);
-}
-
-const cancelled = (error: unknown) => isReleaseSwitcherError(error) && error.code === 'CANCELLED';
-
-/** The service is what it was before the stop: the same main process (or none, as then), as active as it was. */
-async function untouched(run: Run, supervisor: Supervisor): Promise<boolean> {
-  const before = run.prepared?.service;
-  const after = before && (await supervisor.state().catch(() => undefined));
-  return Boolean(after && before && after.mainPid === before.mainPid && after.active === before.active);
-}
-
-/** roll-back.ts (and the flip back it drives): loaded when a transaction goes back or is undone, not by one that goes through. */
+/** roll-back.ts and way-back.ts (and the flip back they drive): loaded when a transaction goes back or is undone, not by one that goes through. */
 function waysBack(): Promise<typeof import('./roll-back.js')> {
   return import('./roll-back.js');
 }

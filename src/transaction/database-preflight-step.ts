@@ -4,7 +4,7 @@
  * `incompatible` and `indeterminate` refuse with DATABASE_INCOMPATIBLE before anything changes; the other verdicts are
  * recorded. A transaction that puts a checkpoint back (check-state's `restore`) starts the target on that checkpoint,
  * so its copies are what is judged: numeric schema versions alone do not prove a shape the target can read. The
- * automatic way back judges the same before it flips (roll-back.ts, step `database-preflight-previous`).
+ * automatic way back judges the same before it flips (way-back.ts, step `database-preflight-previous`).
  */
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';

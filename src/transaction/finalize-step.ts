@@ -18,12 +18,12 @@ import type { Supervisor } from '../service/supervisors/types.js';
 import { isRefusal } from '../service/refusal.js';
 import type { Config } from '../store/config.js';
 import { servicePreset, type Preset } from '../store/presets.js';
-import { type RestartHold, holdRestarts } from '../store/restart-hold.js';
+import { holdRestarts } from '../store/restart-hold.js';
 import { locateNpm } from '../stage/dependencies.js';
 import { handoffStep } from './restart-handoff-step.js';
 import { runStep } from './record.js';
 import { serviceIdentity } from './service-identity.js';
-import type { Failure, Run } from './steps.js';
+import type { Run } from './steps.js';
 import { nothingToFinalize } from './finalize-interrupted.js';
 
 const NAME = 'finalize' as const;
@@ -49,25 +49,48 @@ export function consentReviewOf(finalize: Preset['finalize']) {
   return finalize?.pluginList ? finalize.consentReview : undefined;
 }
 
-/** Stop, checkpoint, finalize. Undefined when there is nothing to do or it went well; the failure otherwise. */
-export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Failure | undefined> {
+/**
+ * restart-handoff, as the walker runs it (activate.ts), where finalize runs: the manager's own restarts held from here
+ * until finalize has ended (Restart=always after the old gateway's exit: the unit's ExecCondition skips such a start
+ * while the hold lasts), then the old gateway asked to hand its sessions over and exit, when its release speaks the
+ * protocol (restart-handoff-step.ts). What fails here is finalize's failure, on the run; a refusal is thrown (the stop's).
+ */
+export async function handOverStep(run: Run, supervisor: Supervisor): Promise<void> {
   const { session, tx } = run;
-  const finalize = finalizeOf(session.config, supervisor);
-  if (!finalize || tx.to === null) return undefined;
-  const { config, layout, runtime, journal } = session;
-  let verdict: FinalizeVerdict | undefined;
-  let hold: RestartHold | undefined;
-  let skipped: string | undefined;
+  if (!finalizeOf(session.config, supervisor) || tx.to === null) return;
   try {
     const service = await serviceIdentity(session);
+    run.stop = { ...run.stop, service, hold: await holdRestarts(session.layout) };
+    run.stop.pid = (await handoffStep(run, supervisor, service)).pid;
+  } catch (error) {
+    await letGo(run);
+    if (isRefusal(error)) throw error;
+    run.failure = { reason: 'finalize_failed', detail: (error as Error).message };
+  }
+}
+
+/** The hold on the manager's restarts ends: whatever the outcome, the start that follows (the target's or the way back's) is ours. */
+async function letGo(run: Run): Promise<void> {
+  const hold = run.stop?.hold;
+  if (run.stop) run.stop.hold = undefined;
+  await hold?.release();
+}
+
+/** finalize: stop, checkpoint, finalize (after restart-handoff, which held the restarts). A failure goes on the run. */
+export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<void> {
+  const { session, tx } = run;
+  const finalize = finalizeOf(session.config, supervisor);
+  if (!finalize || tx.to === null) return;
+  const { config, layout, runtime, journal } = session;
+  let verdict: FinalizeVerdict | undefined;
+  let skipped: string | undefined;
+  try {
+    const service = run.stop?.service ?? (await serviceIdentity(session));
     const serviceEnv = service.env;
-    // Fetched before the flip while the old gateway served (activate.ts beforeTheStop).
+    // Fetched before the flip while the old gateway served (stop-steps.ts prepareStep).
     const prefetch = run.prepared?.prefetch;
-    // From here until finalize has ended the manager must not start the service on its own (Restart=always after
-    // the old gateway's exit): the unit's ExecCondition skips such a start while the hold lasts.
-    hold = await holdRestarts(layout);
-    // The old gateway asked to hand its sessions over and exit, when its release speaks the protocol (its own step).
-    const handedOff = await handoffStep(run, supervisor, service);
+    // The old main PID, as the handoff found it (it asked that process to exit, or found none).
+    const handedOff = { pid: run.stop?.pid ?? null };
     await runStep({ journal, tx }, NAME, async (step) => {
       runtime.onProgress({ phase: 'restart', message: `stopping ${supervisor.unit} for ${tx.to}'s update finalize` });
       if (!run.window?.isOpen) run.window?.open('stop'); // after a handoff the old process is gone already
@@ -109,14 +132,15 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
       if (warnings.length > 0) tx.warnings = [...(tx.warnings ?? []), ...warnings];
     });
   } catch (error) {
-    // The stop refused by sudo or polkit: the restart's own (activate.ts), which tells whether the service was touched.
+    // The stop refused by sudo or polkit: the stop's own (stop-steps.ts inTheStop), which tells whether it touched anything.
     if (isRefusal(error)) throw error;
-    return { reason: 'finalize_failed', detail: (error as Error).message };
+    run.failure = { reason: 'finalize_failed', detail: (error as Error).message };
+    return;
   } finally {
-    await hold?.release(); // whatever the outcome: the start that follows (the target's or the way back's) is ours
+    await letGo(run);
   }
-  if (verdict?.ok || skipped) return undefined;
-  return {
+  if (verdict?.ok || skipped) return;
+  run.failure = {
     reason: 'finalize_failed',
     detail: `${tx.to}'s update finalize ${verdict?.status ?? 'failed'} (exit ${verdict?.exitCode ?? 'signal'})`,
   };
@@ -124,7 +148,7 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<Fa
 
 /**
  * The plugin downloads finalize would do with the gateway stopped, done while it serves (service/plugin-prefetch.ts),
- * before the flip (activate.ts beforeTheStop). Not for a transaction that puts a snapshot back: the snapshot brings the
+ * before the flip (stop-steps.ts prepareStep). Not for a transaction that puts a snapshot back: the snapshot brings the
  * plugins the target had. Never fails the transaction.
  */
 export async function prefetchFor(run: Run, supervisor: Supervisor): Promise<PrefetchResult | undefined> {

@@ -13,6 +13,7 @@ import {
   type TransactionKind,
   type TransactionStatus,
 } from '../model/state.js';
+import type { OptionFlags } from './options.js';
 
 /** How a transaction starts: run now, handed to a runner, or left rolling back by the boot-check. */
 export type OpeningStatus = 'switching' | 'scheduled' | 'rolling_back';
@@ -51,27 +52,14 @@ export function illegal(what: string): ReleaseSwitcherError {
   });
 }
 
-export interface OpenRequest {
+/** How a transaction opens: what it is, and its options (options.ts), journaled with it. */
+export interface OpenRequest extends OptionFlags {
   kind: TransactionKind;
   status: OpeningStatus;
   from: string | null;
   to: string;
   before?: Transaction['before'];
   reason?: string;
-  /** A scheduled update whose runner stages the release first: what to install. */
-  spec?: string;
-  /** false: the runner skips the rehearsal too (`--no-preflight`). */
-  preflight?: boolean;
-  /** true: the target's finalize accepts plugins' reviewed capability changes (`--accept-capabilities`). */
-  acceptCapabilities?: boolean;
-  /** The checkpoint to put back before the target starts (`--checkpoint`). */
-  checkpoint?: string;
-  /** `--node PATH`: the Node a runner carrying it out runs the target on. */
-  node?: string;
-  /** An update without a version: the channel it followed, and where that was decided. */
-  channel?: Transaction['channel'];
-  /** Who started it and why. */
-  origin?: Transaction['origin'];
 }
 
 /** Legal moves of a release's state. `bad` is final until a verification proves it good again. */

@@ -12,7 +12,9 @@ import { type DatabaseVerdict, refuses } from '../rehearsal/database-preflight.j
 import { type StatePlan, planStateReturn } from './state-return.js';
 import { preflightWanted } from './preflight-wanted.js';
 import { movesTo, servingNode } from './runtime.js';
-import { type StepChoice, type SwitchStepName, planSteps } from './steps.js';
+import type { StepChoice, SwitchStepName } from './steps.js';
+import { type CallerOptions, transactionOptions } from './options.js';
+import { type SwitchSteps, journaled, stretch, switchPlan } from './switch-plan.js';
 
 export interface SwitchPlan {
   kind: TransactionKind;
@@ -23,8 +25,14 @@ export interface SwitchPlan {
   /** What happens to the service's state on the way. */
   state: StatePlan;
   supervisor: SupervisorName;
-  /** The steps the driver would run, in order (steps.ts SWITCH_STEPS, those that apply). */
+  /** The steps the driver would record, in order (steps.ts SWITCH_STEPS, those that apply): `plan.forward`'s names. */
   steps: SwitchStepName[];
+  /**
+   * The plan itself (switch-plan.ts): the steps forward, each with what undoes it and the stop window's parts it times,
+   * and the way back after the flip. Up to the refusing step when the switch would be refused. Present for a supervised
+   * service (a stop window and a way back to show); without one the flip is the switch and `steps` says all of it.
+   */
+  plan?: SwitchSteps;
   /** The target's database preflight of the live state (openclaw preset), as the `database-preflight` step would run it. */
   database?: { verdicts?: DatabaseVerdict[]; note?: string };
   /** The service moves to another Node with the switch (transaction/runtime.ts): the one it runs now, and the target's. */
@@ -36,18 +44,13 @@ export interface SwitchPlan {
   checkpoint?: { note: string };
 }
 
-export interface PlanRequest {
+/** What to plan, and the transaction's options as the caller states them (options.ts), those a plan reads. */
+export interface PlanRequest extends Pick<CallerOptions, 'preflight' | 'checkpoint' | 'node'> {
   kind: TransactionKind;
   /** The version to switch to. */
   target: string;
   /** `update`: a target not installed yet is planned with an `install` step first (else RELEASE_NOT_FOUND). @default false */
   install?: boolean;
-  /** false: no rehearsal (`--no-preflight`): no `preflight` step. @default true */
-  preflight?: boolean;
-  /** A checkpoint to put back before the target starts (`--checkpoint`). @default the way back's rule */
-  checkpoint?: string;
-  /** `--node PATH`: the Node to run the target on. @default the one it last ran on, else the service's */
-  node?: string;
 }
 
 export async function planSwitch(session: Session & { state: State }, request: PlanRequest): Promise<SwitchPlan> {
@@ -85,7 +88,7 @@ export async function planSwitch(session: Session & { state: State }, request: P
     install,
     checkState: statePlan.action !== 'none',
     database: databaseStep.length > 0,
-    preflight: request.preflight !== false && preflightWanted(config),
+    preflight: preflightWanted(config), // --no-preflight: the option, switchPlan's own
     restore: statePlan.action === 'restore',
     supervised: config.supervisor !== 'none',
     // Loaded here, not statically: switch and rollback must not pull the finalize and handoff code into every start.
@@ -93,10 +96,16 @@ export async function planSwitch(session: Session & { state: State }, request: P
       ? { handoff: false, finalize: false, review: false }
       : (await import('./finalize-step.js')).finalizeSteps(config)),
   };
+  const plan = switchPlan(transactionOptions(request), choice);
+  const shown = choice.supervised;
+  // Refused: the plan up to the step that refuses, and no way back (nothing would have flipped).
+  const upTo = (last: SwitchStepName) => {
+    const forward = stretch(plan.forward, plan.forward[0]!.name, last);
+    return { steps: journaled(forward) as SwitchStepName[], ...(shown && { plan: { forward, back: [] } }) };
+  };
   if (database?.verdicts?.some(refuses))
-    return { ...base, action: 'refuse', state: statePlan, database, steps: planSteps(choice, 'database-preflight') };
-  if (statePlan.action === 'refuse')
-    return { ...base, action: 'refuse', state: statePlan, steps: planSteps(choice, 'check-state') };
+    return { ...base, action: 'refuse', state: statePlan, database, ...upTo('database-preflight') };
+  if (statePlan.action === 'refuse') return { ...base, action: 'refuse', state: statePlan, ...upTo('check-state') };
   const checkpoint = await (await import('./checkpoint-check.js')).checkpointAtRisk(session, {
     from,
     to: target,
@@ -108,6 +117,7 @@ export async function planSwitch(session: Session & { state: State }, request: P
     state: statePlan,
     ...(database && { database }),
     ...(checkpoint && { checkpoint }),
-    steps: planSteps(choice),
+    steps: journaled(plan.forward) as SwitchStepName[],
+    ...(shown && { plan }),
   };
 }

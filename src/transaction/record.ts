@@ -18,6 +18,7 @@ import type {
 } from '../model/state.js';
 import type { CrashPointName } from '../platform/crashpoint.js';
 import { HISTORY_LIMIT, type Journal, type ReleaseLedger, newId } from '../store/journal.js';
+import { transactionOptions } from './options.js';
 import { type OpenRequest, RELEASE_TRANSITIONS, canTransition, illegal, isTerminal } from './machine.js';
 
 /** Move `tx` to an in-flight status (terminal ones go through `closeTransaction`). */
@@ -48,14 +49,8 @@ export function openTransaction(request: OpenRequest): Transaction {
   };
   if (request.before) tx.before = request.before;
   if (request.status === 'scheduled') tx.scheduledAt = now;
-  if (request.spec) tx.spec = request.spec;
-  if (request.preflight === false) tx.preflight = false;
-  if (request.acceptCapabilities === true) tx.acceptCapabilities = true;
-  if (request.checkpoint) tx.checkpoint = request.checkpoint;
-  // A runner reads its orders from here: a field of the request not carried is an order lost (--node was, once).
-  if (request.node) tx.node = request.node;
-  if (request.channel) tx.channel = request.channel;
-  if (request.origin) tx.origin = request.origin;
+  // A runner reads its orders from here: every option of the request is carried, by the one list of them.
+  Object.assign(tx, transactionOptions(request));
   return tx;
 }
 

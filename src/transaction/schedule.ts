@@ -21,47 +21,39 @@ import { isInsideService } from '../service/caller.js';
 import { type MutationSession, mutate } from './mutate.js';
 import type { RootOptions } from '../store/session.js';
 import { originOf } from './origin.js';
+import { type CallerOptions, type TransactionOptions, transactionOptions } from './options.js';
 
-export interface HandoffOptions {
+/** How a caller asks for a switch phase: where it runs, and the transaction's options (options.ts). */
+export interface HandoffOptions extends CallerOptions {
   /**
    * Where the switch runs: `auto` hands it to a runner outside the service when the caller is inside
    * the service being switched; `always` and `never` force either. @default "auto"
    */
   handoff?: 'auto' | 'always' | 'never';
-  /** false: no rehearsal before the flip (`--no-preflight`). @default true */
-  preflight?: boolean;
-  /** true: the target's finalize accepts plugins' reviewed capability changes (`--accept-capabilities`). @default false */
-  acceptCapabilities?: boolean;
-  /**
-   * A checkpoint holding the state the target left (`release-switcher checkpoints`), put back before it starts
-   * (`--checkpoint`). @default the way back's own rule: the checkpoint taken when the current release came in from it
-   */
-  checkpoint?: string;
-  /**
-   * The Node to run the target on (`--node PATH`): the service moves to it with the flip, and back with every way back
-   * (transaction/runtime.ts). @default the Node the target last ran on, else the service's
-   */
-  node?: string;
 }
 
 export type Plan = { tx: Transaction; launch: boolean };
 
-/** What to switch to, and how (HandoffOptions' defaults: handoff "auto", preflight true). */
-export interface ActivateRequest extends HandoffOptions {
+/** What to switch to, how, and the transaction's options, read once (transact) and journaled as they are. */
+interface Request {
   kind: TransactionKind;
   target: string;
-  /** An update without a version: the channel it followed (recorded on the transaction). */
-  channel?: Transaction['channel'];
-  /** Who started it and why (recorded on the transaction). */
-  origin?: Transaction['origin'];
+  /** A release a runner stages first (update from inside the service). */
+  spec?: string;
+  handoff?: HandoffOptions['handoff'];
+  options: TransactionOptions;
 }
 
 /** The version to switch to, or (`spec`) one a runner stages first because it is not installed yet. */
 export type Target = string | { version: string; spec: string };
 
 /** One switch phase, as a verb asks for it: the lock's name, the kind, and how the target is found. */
-export interface TransactRequest extends HandoffOptions {
+export interface TransactRequest {
   kind: TransactionKind;
+  /** @default "auto" (HandoffOptions) */
+  handoff?: HandoffOptions['handoff'];
+  /** The caller's options this verb honours (options.ts callerOptions). */
+  options: CallerOptions;
   /** The lock's command line (status shows who holds the root). */
   command: string;
   /** Under the lock, before anything is decided: the target (update installs it here). */
@@ -77,7 +69,7 @@ export interface TransactRequest extends HandoffOptions {
  * transaction as scheduled; with the lock released, launch the runner when it was scheduled.
  */
 export async function transact(options: RootOptions, request: TransactRequest): Promise<Transaction> {
-  const { kind, handoff, preflight, acceptCapabilities, checkpoint, node } = request;
+  const { kind, handoff } = request;
   let config!: MutationSession['config'];
   const { tx, launch } = await mutate(
     options,
@@ -87,29 +79,11 @@ export async function transact(options: RootOptions, request: TransactRequest): 
       const target = await request.target(session);
       const channel = request.channel?.();
       const origin = originOf(options.origin, { why: channel ? 'channel' : 'requested', detail: request.command });
+      // The transaction's options, read here once: what is journaled is what runs, here or in a runner.
+      const txOptions = transactionOptions({ ...request.options, channel, origin });
       if (typeof target !== 'string')
-        return schedule(session, {
-          kind,
-          target: target.version,
-          spec: target.spec,
-          preflight,
-          acceptCapabilities,
-          checkpoint,
-          node,
-          channel,
-          origin,
-        });
-      return activateOrSchedule(session, {
-        kind,
-        target,
-        ...(handoff && { handoff }),
-        ...(preflight !== undefined && { preflight }),
-        ...(acceptCapabilities && { acceptCapabilities }),
-        ...(checkpoint && { checkpoint }),
-        ...(node && { node }),
-        ...(channel && { channel }),
-        origin,
-      });
+        return schedule(session, { kind, target: target.version, spec: target.spec, options: txOptions });
+      return activateOrSchedule(session, { kind, target, handoff, options: txOptions });
     },
     { overStaging: request.overStaging === true },
   );
@@ -139,63 +113,35 @@ export async function transact(options: RootOptions, request: TransactRequest): 
 }
 
 /** Under the lock: activate now, or journal the transaction as scheduled for a runner. */
-async function activateOrSchedule(session: MutationSession, request: ActivateRequest): Promise<Plan> {
-  const {
-    kind,
-    target,
-    handoff = 'auto',
-    preflight = true,
-    acceptCapabilities,
-    checkpoint,
-    node,
-    channel,
-    origin,
-  } = request;
+async function activateOrSchedule(session: MutationSession, request: Request): Promise<Plan> {
+  const { kind, target, handoff = 'auto', options } = request;
   const { layout, config, journal, runtime } = session;
   const current = await readLinkVersion(layout, 'current');
   const outside = handoff === 'always' || (handoff === 'auto' && isInsideService(config, runtime.env));
-  const now = { kind, target, preflight, acceptCapabilities, checkpoint, node, channel, origin };
-  if (!outside || (current === target && !node) || config.supervisor === 'none')
+  const now = { kind, target, ...options };
+  if (!outside || (current === target && !options.node) || config.supervisor === 'none')
     return { tx: await activate(session, now), launch: false };
   if (!journal.state.releases[target]) return { tx: await activate(session, now), launch: false }; // throws RELEASE_NOT_FOUND
-  return schedule(session, now);
+  return schedule(session, request);
 }
 
 /** Journal a transaction as `scheduled` for a runner outside the service; `spec`: the runner stages it first. */
-async function schedule(
-  session: MutationSession,
-  request: {
-    kind: TransactionKind;
-    target: string;
-    spec?: string;
-    preflight?: boolean | undefined;
-    acceptCapabilities?: boolean | undefined;
-    checkpoint?: string | undefined;
-    node?: string | undefined;
-    channel?: Transaction['channel'] | undefined;
-    origin?: Transaction['origin'] | undefined;
-  },
-): Promise<Plan> {
+async function schedule(session: MutationSession, request: Request): Promise<Plan> {
   const { layout, journal } = session;
   // Before anything is journaled: a rotation that fails schedules nothing.
   const { rotateRunnerLog } = await import('./handoff.js');
   await rotateRunnerLog(layout);
   const current = await readLinkVersion(layout, 'current');
   const before = { current, previous: await readLinkVersion(layout, 'previous') };
-  // The runner reads its orders (what to stage, whether to rehearse) from the journaled transaction.
+  // The runner reads its orders (what to stage, whether to rehearse, …) from the journaled transaction.
   const tx = openTransaction({
     kind: request.kind,
     status: 'scheduled',
     from: current,
     to: request.target,
     before,
-    ...(request.spec && { spec: request.spec }),
-    ...(request.preflight === false && { preflight: false }),
-    ...(request.acceptCapabilities === true && { acceptCapabilities: true }),
-    ...(request.checkpoint && { checkpoint: request.checkpoint }),
-    ...(request.node && { node: request.node }),
-    ...(request.channel && { channel: request.channel }),
-    ...(request.origin && { origin: request.origin }),
+    ...request.options,
+    spec: request.spec,
   });
   enterTransaction(journal, tx);
   await journal.commit();
@@ -227,13 +173,8 @@ export async function runScheduled(options: RootOptions & { id: string }): Promi
       try {
         if (tx.spec && !session.journal.state.releases[tx.to]) await stageFor(session, tx);
         return publicTransaction(
-          await activate(session, {
-            kind: tx.kind,
-            target: tx.to,
-            scheduled: tx,
-            preflight: tx.preflight !== false,
-            node: tx.node,
-          }),
+          // Its options are the journaled transaction's (activate.ts begin reads them there).
+          await activate(session, { kind: tx.kind, target: tx.to, scheduled: tx }),
         )!;
       } catch (error) {
         await closeUnflipped(session, tx, error);

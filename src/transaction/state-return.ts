@@ -240,7 +240,7 @@ export async function beginRestore(
 }
 
 /**
- * Before the flip (activate.ts beforeTheStop): the snapshot the transaction puts back made ready to swap in, and how
+ * Before the flip (stop-steps.ts prepareStep): the snapshot the transaction puts back made ready to swap in, and how
  * (beginRestore's detail); undefined when it puts none back, or it is put back already.
  */
 export async function readyToRestore(session: JournalSession, tx: Transaction): Promise<string | undefined> {

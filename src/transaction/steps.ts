@@ -1,5 +1,5 @@
 /**
- * The driver's steps, one small function each (activate.ts runs them in order; roll-back.ts runs
+ * The driver's steps, one small function each (activate.ts walks them in the plan's order; way-back.ts runs
  * restart and verify again for the release it brings back). A step is journaled as running before it
  * acts (record.ts runStep), so a killed run leaves a record of where it was.
  */
@@ -17,10 +17,13 @@ import { ProvenInodes, checkReleaseFast, proveWayBack } from '../store/release.j
 import type { JournalSession } from '../store/session.js';
 import { beginStep, closeTransaction, failRunningSteps, noteStep, runStep } from './record.js';
 import { pointRuntime } from './runtime.js';
+import type { RestartHold } from '../store/restart-hold.js';
+import type { ServiceIdentity } from './service-identity.js';
+import type { PendingRestore } from './state-return.js';
 
 /**
- * The order every switch runs its steps in: `--dry-run` lists those that apply (plan.ts `planSwitch`),
- * the driver (activate.ts) runs them in it. `install` comes before the transaction (the verb or the
+ * The order of the steps a switch records: switch-plan.ts `switchPlan` lists them (with the plan-only
+ * `prepare`, each step's undo and its part of the stop window), the driver (activate.ts) walks that plan. `install` comes before the transaction (the verb or the
  * runner stages the release); `restore-state` is recorded around the restart that starts the target.
  */
 export const SWITCH_STEPS = [
@@ -39,36 +42,11 @@ export const SWITCH_STEPS = [
 ] as const satisfies readonly StepName[];
 export type SwitchStepName = (typeof SWITCH_STEPS)[number];
 
-/** Which of SWITCH_STEPS a switch runs: each step's own rule (the plan asks them before, the steps as they run). */
+/** Which of SWITCH_STEPS a switch runs: each step's own rule (the dry run asks them before, switch-plan.ts; the steps as they run). */
 export type StepChoice = Record<
   'install' | 'checkState' | 'database' | 'preflight' | 'restore' | 'supervised' | 'handoff' | 'finalize' | 'review',
   boolean
 >;
-
-/** The steps of SWITCH_STEPS that `choice` runs, in order, up to `until` (the step that refuses, say). */
-export function planSteps(choice: StepChoice, until: SwitchStepName = 'verify'): SwitchStepName[] {
-  const runs: Record<SwitchStepName, boolean> = {
-    install: choice.install,
-    'verify-release': true,
-    'check-state': choice.checkState,
-    'database-preflight': choice.database,
-    preflight: choice.preflight,
-    // Only where a plugin can need consent: the step decides (capability-review-step.ts); a snapshot put back, never.
-    'capability-review': choice.supervised && choice.review && !choice.restore,
-    flip: true,
-    'restore-state': choice.supervised && choice.restore,
-    'restart-handoff': choice.supervised && choice.handoff,
-    finalize: choice.supervised && choice.finalize,
-    restart: choice.supervised,
-    verify: choice.supervised,
-  };
-  return SWITCH_STEPS.slice(0, SWITCH_STEPS.indexOf(until) + 1).filter((name) => runs[name]);
-}
-
-/** The steps of SWITCH_STEPS from `first` to `last`, in order (the driver's stretch between two points). */
-export function stepsBetween(first: SwitchStepName, last: SwitchStepName): SwitchStepName[] {
-  return SWITCH_STEPS.slice(SWITCH_STEPS.indexOf(first), SWITCH_STEPS.indexOf(last) + 1);
-}
 
 /**
  * One transaction being driven: the session it runs in, the journaled transaction, the supervisor (null:
@@ -79,16 +57,16 @@ export interface Run {
   session: JournalSession;
   tx: Transaction;
   supervisor: Supervisor | null;
-  /** false: no rehearsal (`--no-preflight`). @default true */
-  preflight?: boolean;
   baseline?: ServiceState | null;
   failure?: Failure;
   /** The stop window's clock (window.ts): set by the forward restart, unset after a recovery. */
   window?: StopWindow | undefined;
   /** What the service said of its readiness before the stop (contract-success.ts); unset after a recovery. */
   readinessBefore?: ReadinessBefore | undefined;
-  /** What was done while the old release served, before the flip (activate.ts beforeTheStop). */
+  /** What was done while the old release served, before the flip (stop-steps.ts prepareStep). */
   prepared?: BeforeTheStop | undefined;
+  /** The stop under way, from restore-state to the restart (stop-steps.ts): what its steps hand each other. */
+  stop?: Stopping | undefined;
   /**
    * The running release's `plugins list --json`, read once by the capability review (capability-review-step.ts) for
    * the prefetch as well (finalize-step.ts prefetchFor); unset when no review read it.
@@ -110,6 +88,18 @@ export interface BeforeTheStop {
   ready: string | undefined;
   /** The plugin packages fetched for finalize (finalize-step.ts), or undefined: no finalize, or none to fetch. */
   prefetch: PrefetchResult | undefined;
+}
+
+/** What the steps of the stop hand each other (stop-steps.ts, finalize-step.ts). */
+export interface Stopping {
+  /** The snapshot put back by the boot-check at the target's start, begun at restore-state, ended once. */
+  restoring?: PendingRestore | undefined;
+  /** The manager's own restarts held, from restart-handoff until finalize has ended. */
+  hold?: RestartHold | undefined;
+  /** Whom the service runs as, with its environment (service-identity.ts). */
+  service?: ServiceIdentity | undefined;
+  /** The old main PID, as restart-handoff found it (null: none ran). */
+  pid?: number | null | undefined;
 }
 
 /** Every step the driver runs: it reads and reports through the run, and records itself (record.ts). */

@@ -6,6 +6,7 @@ import { type RootOptions, openSession } from '../store/session.js';
 import type { Layout } from '../store/layout.js';
 import { readState } from '../store/journal.js';
 import { type SwitchPlan, planSwitch } from '../transaction/plan.js';
+import { callerOptions } from '../transaction/options.js';
 
 export interface SwitchOptions extends RootOptions, HandoffOptions {
   /** An installed version. */
@@ -19,10 +20,7 @@ export async function switchTo(options: SwitchOptions): Promise<Transaction> {
     command: `switch ${options.version}`,
     target: async () => options.version,
     handoff: options.handoff,
-    preflight: options.preflight,
-    acceptCapabilities: options.acceptCapabilities,
-    checkpoint: options.checkpoint,
-    node: options.node,
+    options: callerOptions(options),
     // Activating what is installed needs nothing from the network: a download holding the lock gives way.
     overStaging: true,
   });
@@ -40,9 +38,8 @@ export async function rollback(options: RollbackOptions): Promise<Transaction> {
     command: 'rollback',
     target: (session) => rollbackTarget(session.layout, options.version),
     handoff: options.handoff,
-    acceptCapabilities: options.acceptCapabilities,
-    checkpoint: options.checkpoint,
-    node: options.node,
+    // A rollback is not rehearsed (its target ran here before): `preflight` is not among its options.
+    options: callerOptions(options, ['acceptCapabilities', 'checkpoint', 'node']),
     overStaging: true,
   });
 }
@@ -65,9 +62,7 @@ export async function planSwitchTo(options: SwitchOptions): Promise<SwitchPlan> 
     {
       kind: 'switch',
       target: options.version,
-      ...(options.preflight === false && { preflight: false }),
-      ...(options.checkpoint && { checkpoint: options.checkpoint }),
-      ...(options.node && { node: options.node }),
+      ...callerOptions(options, ['preflight', 'checkpoint', 'node']),
     },
   );
 }
@@ -81,8 +76,7 @@ export async function planRollback(options: RollbackOptions): Promise<SwitchPlan
     {
       kind: 'rollback',
       target,
-      ...(options.checkpoint && { checkpoint: options.checkpoint }),
-      ...(options.node && { node: options.node }),
+      ...callerOptions(options, ['checkpoint', 'node']),
     },
   );
 }

@@ -6,6 +6,7 @@ import type { SignaturePolicy } from '../store/config.js';
 import { readState } from '../store/journal.js';
 import { type SwitchPlan, planSwitch } from '../transaction/plan.js';
 import { installLocked } from '../stage/install.js';
+import { callerOptions } from '../transaction/options.js';
 
 export interface UpdateOptions extends RootOptions, HandoffOptions {
   /** What to update to. @default the channel's version (transaction/channel.ts) */
@@ -38,9 +39,8 @@ export async function update(options: UpdateOptions): Promise<Transaction> {
     },
     channel: () => followed,
     handoff: options.handoff,
-    node: options.node,
-    preflight: options.preflight,
-    acceptCapabilities: options.acceptCapabilities,
+    // An update puts back no checkpoint of the caller's: the way back's own rule decides.
+    options: callerOptions(options, ['preflight', 'acceptCapabilities', 'node']),
   });
 }
 

@@ -2,7 +2,7 @@ import { planRollback, rollback } from '../../verbs/switch.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { describeSwitchPlan } from '../format.js';
 import { settle } from '../follow.js';
-import { checkpointOf, handoffOf, runOnNodeOf } from '../options.js';
+import { checkpointOf, handoffOf, runOnNodeOf, transactionFlagsOf } from '../options.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const version = ctx.positionals[0];
@@ -22,9 +22,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
       root: ctx.root,
       ...(version ? { version } : {}),
       handoff: handoffOf(ctx),
-      acceptCapabilities: ctx.values['accept-capabilities'] === true,
-      ...checkpointOf(ctx),
-      ...runOnNodeOf(ctx),
+      ...transactionFlagsOf(ctx),
       ...ctx.runtime,
     }),
   );

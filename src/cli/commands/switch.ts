@@ -3,7 +3,7 @@ import { ReleaseSwitcherError } from '../../model/errors.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { describeSwitchPlan } from '../format.js';
 import { settle } from '../follow.js';
-import { checkpointOf, handoffOf, runOnNodeOf } from '../options.js';
+import { checkpointOf, handoffOf, runOnNodeOf, transactionFlagsOf } from '../options.js';
 
 export async function run(ctx: CommandContext): Promise<CommandOutcome> {
   const version = ctx.positionals[0];
@@ -28,10 +28,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
       root: ctx.root,
       version,
       handoff: handoffOf(ctx),
-      preflight: ctx.values['no-preflight'] !== true,
-      acceptCapabilities: ctx.values['accept-capabilities'] === true,
-      ...checkpointOf(ctx),
-      ...runOnNodeOf(ctx),
+      ...transactionFlagsOf(ctx),
       ...ctx.runtime,
     }),
   );

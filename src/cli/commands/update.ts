@@ -3,7 +3,7 @@ import { planInstall } from '../../verbs/install.js';
 import { planUpdate, update } from '../../verbs/update.js';
 import { openSession } from '../../store/session.js';
 import { describePlan } from './install.js';
-import { signaturePolicy } from '../options.js';
+import { signaturePolicy, transactionFlagsOf } from '../options.js';
 import { handoffOf, runOnNodeOf } from '../options.js';
 import type { CommandContext, CommandOutcome } from '../context.js';
 import { describeSwitchPlan } from '../format.js';
@@ -52,9 +52,7 @@ export async function run(ctx: CommandContext): Promise<CommandOutcome> {
       ...(channel ? { channel } : {}),
       verifySignatures,
       handoff: handoffOf(ctx),
-      preflight: ctx.values['no-preflight'] !== true,
-      acceptCapabilities: ctx.values['accept-capabilities'] === true,
-      ...runOnNodeOf(ctx),
+      ...transactionFlagsOf(ctx),
       ...ctx.runtime,
     }),
   );
