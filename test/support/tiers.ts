@@ -22,7 +22,11 @@ const SYSTEMD: Part = { name: 'a private systemd manager (the harness)', in: ['s
 const PM2: Part = { name: 'pm2', in: ['system', 'openclaw'] };
 const ROOT_ONLY: Part = { name: 'a root-only feature (chattr +i, a mount, a namespace)', in: ['system', 'openclaw'] };
 const GATEWAY: Part = { name: 'the real openclaw package', in: ['openclaw'] };
-export const PARTS = [SEEDED, VERDACCIO, BUILT, ACCOUNTS, NODE_FETCH, SYSTEMD, PM2, ROOT_ONLY, GATEWAY];
+// Python and Ansible's tools from the machine (apt): tens of seconds of another runtime's start-up per call, and
+// nothing in them depends on Node, so they run once per CI run (the system tier's Node 20 pass), not in the fast loop
+// that both passes repeat.
+const MACHINE_TOOLS: Part = { name: "Python and Ansible's tools (python3, ansible-*)", in: ['system', 'openclaw'] };
+export const PARTS = [SEEDED, VERDACCIO, BUILT, ACCOUNTS, NODE_FETCH, SYSTEMD, PM2, ROOT_ONLY, GATEWAY, MACHINE_TOOLS];
 
 /** A helper whose exports differ: the listed ones need the part given (null: none), every other one `others`. */
 interface Mixed {
@@ -77,6 +81,11 @@ const COMMANDS: Record<string, Part> = {
   umount: ROOT_ONLY,
   unshare: ROOT_ONLY,
   nsenter: ROOT_ONLY,
+  python3: MACHINE_TOOLS,
+  'ansible-galaxy': MACHINE_TOOLS,
+  'ansible-playbook': MACHINE_TOOLS,
+  'ansible-lint': MACHINE_TOOLS,
+  'ansible-doc': MACHINE_TOOLS,
 };
 const STARTERS = new Set(['spawn', 'spawnSync', 'execa', 'execaSync', 'execFile', 'execFileSync', 'exec', 'execSync']);
 
