@@ -226,7 +226,8 @@ async function upToTheFlip(run: Run, steps: PlanStep[]): Promise<void> {
     await waysBack()
       .then(({ undo }) => undo(run, isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error'))
       .catch(() => undefined);
-    // The envelope shows the transaction as CONTRACT.md has it, like the success path: no internal bookkeeping.
+    // The envelope shows the transaction as docs/exit-codes-and-json.md has it, as on success: without the journal's
+    // bookkeeping.
     if (isReleaseSwitcherError(error)) error.result = publicTransaction(tx);
     throw error;
   }
