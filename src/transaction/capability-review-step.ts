@@ -79,7 +79,7 @@ export async function capabilityReviewStep(run: Run): Promise<void> {
     runtime.onProgress({ phase: 'preflight', message: `reviewing ${plugins.join(', ')} against ${tx.to}` });
     // Root's folder (0700, then passable to the account's group), in the one root hands to the account (never root's
     // 0700 staging/, which the account cannot reach): the copy and the config inside are the account's.
-    const work = path.join(layout.root, 'preflight', `review-${tx.id}`);
+    const work = path.join(layout.preflight, `review-${tx.id}`);
     try {
       // A review that cannot run (a copy refused, its prepare step failing) refuses nothing; a cancel still cancels.
       let unable: string | undefined;

@@ -68,7 +68,7 @@ export async function judgeDatabases(
         readFrom: { file: place.at, checkpoint: options.checkpoint!, within: within! },
       }),
     })),
-    workDir: path.join(layout.root, 'preflight', `database-${process.pid}`),
+    workDir: path.join(layout.preflight, `database-${process.pid}`),
     // The target's own code, not yet trusted: the service's environment, not the caller's (candidate-env.ts).
     env: (await candidateEnvOf(session)).env,
     signal: runtime.signal,

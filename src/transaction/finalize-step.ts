@@ -111,7 +111,7 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<vo
         releaseDir: layout.release(tx.to!),
         args: finalizeArgs(finalize, tx),
         env,
-        outputDir: path.join(layout.root, 'finalize'),
+        outputDir: layout.finalize,
         tx: tx.id,
         timeoutMs: finalize.timeoutSeconds * 1000,
         phaseTimeoutFlag: finalize.phaseTimeoutFlag,
@@ -168,7 +168,7 @@ export async function prefetchFor(run: Run, supervisor: Supervisor): Promise<Pre
     list: run.pluginList,
     targetVersion: tx.to,
     env,
-    workDir: path.join(layout.root, 'preflight', `plugins-${tx.id}`), // reachable by the service's account
+    workDir: path.join(layout.preflight, `plugins-${tx.id}`), // reachable by the service's account
     timeoutMs: PREFETCH_TIMEOUT_MS,
     signal: runtime.signal,
     as: runAs,

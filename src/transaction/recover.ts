@@ -84,7 +84,7 @@ async function settleTransaction(
   });
   if (
     entry.at === 'undo' &&
-    (await (await import('./preflight-step.js')).recoverPreflight(tx, runtime.env, layout.root))
+    (await (await import('./preflight-step.js')).recoverPreflight(tx, runtime.env, layout.preflight))
   )
     actions.push(`stopped the interrupted rehearsal of ${tx.to} and removed its private state`);
   if (entry.at === 'undo' && (await (await import('./finalize-step.js')).recoverFinalize(tx)))
