@@ -20,7 +20,7 @@ const FILES = readdirSync(SRC, { recursive: true, encoding: 'utf8' })
 const OWED_BY_TRANSACTION = [
   ...['activate', 'capability-review-step', 'channel', 'checkpoint-check', 'configured-supervisor'],
   ...['database-preflight-step', 'finalize-step', 'plan', 'recover', 'roll-back', 'runtime', 'schedule'],
-  ...['service-identity', 'stage-checkpoint', 'state-return', 'steps', 'unit-environment'],
+  ...['stage-checkpoint', 'state-return', 'steps'],
 ].map((name) => `src/transaction/${name}.ts`);
 
 interface Source {
