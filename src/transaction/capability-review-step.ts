@@ -195,6 +195,7 @@ async function finalizeOnCopy(
  * asked as the service's account (`test -f`): root acting for it follows no link the account planted in its home.
  */
 export async function liveConfigAs(env: NodeJS.ProcessEnv, as: RunAs | undefined): Promise<string | null> {
+  // lazy: a JSON5 reader, only when a review copies the live config (the review itself is loaded lazily too)
   const { openclawConfigFile } = await import('../unit-files/service-port.js');
   return openclawConfigFile(env as Record<string, string | undefined>, '/', (file) =>
     runCaptured('/usr/bin/test', ['-f', file], {

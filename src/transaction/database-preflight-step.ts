@@ -105,6 +105,7 @@ async function checkpointPlaces(
   id: string,
   live: readonly string[],
 ): Promise<{ held: Place[]; uncovered: string[] }> {
+  // lazy: the snapshot store only when a checkpoint is put back
   const { readSnapshot } = await import('../snapshot/snapshot.js');
   const manifest = await readSnapshot(layout, id);
   if (!manifest) return { held: [], uncovered: [...live] };
