@@ -192,12 +192,6 @@ function missingCitations(file: string, text: string, has: (repoPath: string) =>
   return problems;
 }
 
-/**
- * Citations of notes outside the repository still in src/transaction/, which is being rewritten (a plan that one
- * walker runs): they go with that rewrite. An entry that no longer matches a problem fails the check: remove it.
- */
-const OWED_BY_TRANSACTION = [`src/transaction/activate.ts: CONTRACT${MD}: no such doc in the repository`];
-
 describe('what the code relies on is in the repository', () => {
   const files = committedFiles();
   const present = new Set(files);
@@ -210,8 +204,7 @@ describe('what the code relies on is in the repository', () => {
       .flatMap((file) =>
         missingCitations(file, readFileSync(path.join(REPO, file), 'utf8'), (p) => present.has(p), names),
       );
-    expect(problems.filter((problem) => !OWED_BY_TRANSACTION.includes(problem))).toEqual([]);
-    expect(OWED_BY_TRANSACTION.filter((owed) => !problems.includes(owed))).toEqual([]);
+    expect(problems).toEqual([]);
   });
 
   it('the citation check refuses notes kept elsewhere and a missing doc of ours, and passes our own and theirs', () => {

@@ -13,16 +13,6 @@ const FILES = readdirSync(SRC, { recursive: true, encoding: 'utf8' })
   .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
   .map((file) => `src/${file.split(path.sep).join('/')}`);
 
-/**
- * src/transaction/ is being rewritten (a plan that one walker runs): its dynamic imports get their reasons, or become
- * plain, with that rewrite. A file listed here that no longer has a problem fails the check: remove it.
- */
-const OWED_BY_TRANSACTION = [
-  ...['activate', 'capability-review-step', 'channel', 'checkpoint-check', 'configured-supervisor'],
-  ...['database-preflight-step', 'finalize-step', 'plan', 'recover', 'roll-back', 'runtime', 'schedule'],
-  ...['service-identity', 'stage-checkpoint', 'state-return', 'steps', 'unit-environment'],
-].map((name) => `src/transaction/${name}.ts`);
-
 interface Source {
   lines: string[];
   /** Modules imported for their values at load (`import type` left out): src/ files, or `pkg:NAME`. */
@@ -105,9 +95,7 @@ describe('lazy imports in src/', () => {
 
   it('every dynamic import says why it is lazy, and none loads what the file loads already', () => {
     expect([...sources.values()].flatMap((s) => s.dynamics).length).toBeGreaterThan(40); // the walk found them
-    const owed = (problem: string) => OWED_BY_TRANSACTION.some((file) => problem.startsWith(`${file}:`));
-    expect(problems.filter((problem) => !owed(problem))).toEqual([]);
-    expect(OWED_BY_TRANSACTION.filter((file) => !problems.some((p) => p.startsWith(`${file}:`)))).toEqual([]);
+    expect(problems).toEqual([]);
   });
 
   it('the check finds an import without a reason, one that saves nothing, and pacote before its stand-ins', () => {

@@ -191,8 +191,10 @@ const STEPS: Record<Walked, DriverStep> = {
       ...(run.tx.checkpoint && { checkpoint: run.tx.checkpoint }),
     }),
   'database-preflight': async (run) =>
+    // lazy: the database preflight (the presets, the release's own CLI) only where the preset publishes one
     (await import('./database-preflight-step.js')).databasePreflightStep(run.session, run.tx, run.tx.to!),
   preflight: rehearse,
+  // lazy: the capability review (a private copy of the state, OpenClaw's finalize) only where plugins need it
   'capability-review': async (run) => (await import('./capability-review-step.js')).capabilityReviewStep(run),
   prepare: prepareStep,
   // After a rehearsal, its step's commit recorded the checks; else the flip's own write records them (one commit, not two).
@@ -201,8 +203,10 @@ const STEPS: Record<Walked, DriverStep> = {
     await watchFromTheFlip(run);
   },
   'restore-state': restoreStateStep,
+  // lazy: the handoff and finalize code (and npm's bin links) only for a preset that has them
   'restart-handoff': async (run) => (await import('./finalize-step.js')).handOverStep(run, supervised(run.supervisor)),
   // A preset's post-core step (openclaw `update finalize`): the service stopped, the state checkpointed first.
+  // lazy: as restart-handoff's
   finalize: async (run) => (await import('./finalize-step.js')).finalizeStep(run, supervised(run.supervisor)),
   restart: restartTargetStep,
   verify: verifyTargetStep,
@@ -226,7 +230,8 @@ async function upToTheFlip(run: Run, steps: PlanStep[]): Promise<void> {
     await waysBack()
       .then(({ undo }) => undo(run, isReleaseSwitcherError(error) ? error.code.toLowerCase() : 'error'))
       .catch(() => undefined);
-    // The envelope shows the transaction as CONTRACT.md has it, like the success path: no internal bookkeeping.
+    // The envelope shows the transaction as docs/exit-codes-and-json.md has it, as on success: without the journal's
+    // bookkeeping.
     if (isReleaseSwitcherError(error)) error.result = publicTransaction(tx);
     throw error;
   }
@@ -239,6 +244,7 @@ async function rehearse(run: Run): Promise<void> {
   const known = knownGoodReturn(session, tx);
   if (known) return noteStep(tx, 'preflight', 'skipped', known);
   await session.journal.commit('activate:verified-release');
+  // lazy: the rehearsal (a candidate process, its ports, a private copy of the state) only when one runs
   await (await import('./preflight-step.js')).preflightStep(session, tx, tx.to!);
 }
 
@@ -246,7 +252,7 @@ const rehearsed = (tx: Transaction) => tx.steps.at(-1)?.name === 'preflight' && 
 
 /** roll-back.ts and way-back.ts (and the flip back they drive): loaded when a transaction goes back or is undone, not by one that goes through. */
 function waysBack(): Promise<typeof import('./roll-back.js')> {
-  return import('./roll-back.js');
+  return import('./roll-back.js'); // lazy: a transaction that goes through never goes back
 }
 
 function supervised(supervisor: Supervisor | null): Supervisor {

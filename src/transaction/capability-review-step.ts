@@ -79,7 +79,7 @@ export async function capabilityReviewStep(run: Run): Promise<void> {
     runtime.onProgress({ phase: 'preflight', message: `reviewing ${plugins.join(', ')} against ${tx.to}` });
     // Root's folder (0700, then passable to the account's group), in the one root hands to the account (never root's
     // 0700 staging/, which the account cannot reach): the copy and the config inside are the account's.
-    const work = path.join(layout.root, 'preflight', `review-${tx.id}`);
+    const work = path.join(layout.preflight, `review-${tx.id}`);
     try {
       // A review that cannot run (a copy refused, its prepare step failing) refuses nothing; a cancel still cancels.
       let unable: string | undefined;
@@ -195,6 +195,7 @@ async function finalizeOnCopy(
  * asked as the service's account (`test -f`): root acting for it follows no link the account planted in its home.
  */
 export async function liveConfigAs(env: NodeJS.ProcessEnv, as: RunAs | undefined): Promise<string | null> {
+  // lazy: a JSON5 reader, only when a review copies the live config (the review itself is loaded lazily too)
   const { openclawConfigFile } = await import('../unit-files/service-port.js');
   return openclawConfigFile(env as Record<string, string | undefined>, '/', (file) =>
     runCaptured('/usr/bin/test', ['-f', file], {

@@ -29,7 +29,7 @@ export async function chooseChannel(
   const setting = servicePreset(session.config)?.channelSetting;
   if (setting) {
     const { env } = await serviceIdentity(session);
-    // Loaded here: it brings a JSON5 reader, which an update that names its version or channel never needs.
+    // lazy: it brings a JSON5 reader, which an update that names its version or channel never needs
     const { serviceSetting } = await import('../unit-files/service-port.js');
     const found = await serviceSetting(setting.locate, setting.key, env);
     if (found && found.value !== null && found.value !== '')

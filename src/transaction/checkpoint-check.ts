@@ -22,6 +22,7 @@ export async function missingCheckpoint(
   tx: Transaction,
 ): Promise<{ failure: Failure; step: string } | undefined> {
   if (!checkpointDue(session.config, tx) || tx.snapshot) return undefined;
+  // lazy: the snapshot store (with its copier) only for a transaction owed a checkpoint
   const { readSnapshot } = await import('../snapshot/snapshot.js');
   if (await readSnapshot(session.layout, tx.id)) return undefined;
   const detail = `no state checkpoint was taken before ${tx.to} first started (${await whyNone(session)})`;
@@ -43,6 +44,7 @@ export async function checkpointAtRisk(
   if (!checkpointDue(session.config, tx)) return undefined;
   const { config, layout, runtime } = session;
   const record = await readBootCheckRecord(layout).catch(() => undefined);
+  // lazy: asks systemd for the unit's start, only for a switch owed a checkpoint
   const { unitStart } = await import('../service/unit-start.js');
   const verdict = judgeBootCheck(record, await unitStart(config, { env: runtime.env, signal: runtime.signal }));
   if (verdict.at !== 'did-not-run') return undefined;
@@ -56,6 +58,7 @@ async function whyNone(session: Pick<JournalSession, 'config' | 'layout' | 'runt
   const { config, layout, runtime } = session;
   const record = await readBootCheckRecord(layout).catch((error: Error) => error);
   if (record instanceof Error) return `the boot-check's record cannot be read: ${record.message}`;
+  // lazy: asks systemd for the unit's start, only when a checkpoint is missing
   const { unitStart } = await import('../service/unit-start.js');
   const unit = await unitStart(config, { env: runtime.env, signal: runtime.signal });
   const verdict = judgeBootCheck(record, unit);

@@ -12,6 +12,7 @@ export async function configuredSupervisor(
   signal?: AbortSignal,
 ): Promise<Supervisor | null> {
   if (config.supervisor === 'none') return null;
+  // lazy: the adapters (five modules) only when there is a supervisor (see above)
   const { supervisorFor } = await import('../service/supervisors/index.js');
   return supervisorFor(config, env, signal);
 }

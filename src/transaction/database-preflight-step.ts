@@ -68,7 +68,7 @@ export async function judgeDatabases(
         readFrom: { file: place.at, checkpoint: options.checkpoint!, within: within! },
       }),
     })),
-    workDir: path.join(layout.root, 'preflight', `database-${process.pid}`),
+    workDir: path.join(layout.preflight, `database-${process.pid}`),
     // The target's own code, not yet trusted: the service's environment, not the caller's (candidate-env.ts).
     env: (await candidateEnvOf(session)).env,
     signal: runtime.signal,
@@ -105,6 +105,7 @@ async function checkpointPlaces(
   id: string,
   live: readonly string[],
 ): Promise<{ held: Place[]; uncovered: string[] }> {
+  // lazy: the snapshot store only when a checkpoint is put back
   const { readSnapshot } = await import('../snapshot/snapshot.js');
   const manifest = await readSnapshot(layout, id);
   if (!manifest) return { held: [], uncovered: [...live] };

@@ -111,7 +111,7 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<vo
         releaseDir: layout.release(tx.to!),
         args: finalizeArgs(finalize, tx),
         env,
-        outputDir: path.join(layout.root, 'finalize'),
+        outputDir: layout.finalize,
         tx: tx.id,
         timeoutMs: finalize.timeoutSeconds * 1000,
         phaseTimeoutFlag: finalize.phaseTimeoutFlag,
@@ -168,7 +168,7 @@ export async function prefetchFor(run: Run, supervisor: Supervisor): Promise<Pre
     list: run.pluginList,
     targetVersion: tx.to,
     env,
-    workDir: path.join(layout.root, 'preflight', `plugins-${tx.id}`), // reachable by the service's account
+    workDir: path.join(layout.preflight, `plugins-${tx.id}`), // reachable by the service's account
     timeoutMs: PREFETCH_TIMEOUT_MS,
     signal: runtime.signal,
     as: runAs,
@@ -182,10 +182,12 @@ export async function prefetchFor(run: Run, supervisor: Supervisor): Promise<Pre
 async function checkpointFirst(run: Run, env: NodeJS.ProcessEnv): Promise<void> {
   const { session, tx } = run;
   const { layout, config } = session;
+  // lazy: the checkpoint code (the snapshot store, its copier) only for a finalize, not for the handoff or prefetch
   const state = await import('../snapshot/boot-state.js');
   // The state is the service's account's: root acting for it works on it only as that account (snapshot/state-side.ts).
   const { runAs: as } = await serviceIdentity(session);
   if (tx.restore) {
+    // lazy: as boot-state.js above
     const { restoredFor } = await import('../snapshot/snapshot.js');
     if (tx.restore.version === tx.to && !(await restoredFor(layout, tx.restore.snapshot, tx.id)))
       await state.restoreForTransaction(layout, tx.restore.snapshot, { tx: tx.id, version: tx.restore.version, as });

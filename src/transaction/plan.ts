@@ -76,7 +76,7 @@ export async function planSwitch(session: Session & { state: State }, request: P
     from === null
       ? ({ action: 'none' } as const)
       : await planStateReturn({ layout, config, state, leaving: from, target, requested: request.checkpoint });
-  // Loaded on demand: it reads the presets (and with them semver and the Node probe), which a plain switch never needs.
+  // lazy: it reads the presets (and with them semver and the Node probe), which a plain switch never needs
   const { planDatabase } = await import('./database-preflight-step.js');
   const { steps: databaseStep, database } = await planDatabase(session, {
     target,
@@ -91,10 +91,10 @@ export async function planSwitch(session: Session & { state: State }, request: P
     preflight: preflightWanted(config), // --no-preflight: the option, switchPlan's own
     restore: statePlan.action === 'restore',
     supervised: config.supervisor !== 'none',
-    // Loaded here, not statically: switch and rollback must not pull the finalize and handoff code into every start.
     ...(config.supervisor === 'none'
       ? { handoff: false, finalize: false, review: false }
-      : (await import('./finalize-step.js')).finalizeSteps(config)),
+      : // lazy: switch and rollback must not pull the finalize and handoff code into every start
+        (await import('./finalize-step.js')).finalizeSteps(config)),
   };
   const plan = switchPlan(transactionOptions(request), choice);
   const shown = choice.supervised;
@@ -106,6 +106,7 @@ export async function planSwitch(session: Session & { state: State }, request: P
   if (database?.verdicts?.some(refuses))
     return { ...base, action: 'refuse', state: statePlan, database, ...upTo('database-preflight') };
   if (statePlan.action === 'refuse') return { ...base, action: 'refuse', state: statePlan, ...upTo('check-state') };
+  // lazy: the boot-check's record and the unit's start, only for a dry run that gets this far
   const checkpoint = await (await import('./checkpoint-check.js')).checkpointAtRisk(session, {
     from,
     to: target,

@@ -78,7 +78,7 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
           throw asStateCopyFailed(error);
         });
       },
-      workRoot: preflightWorkRoot(layout.root),
+      workRoot: layout.preflight,
       isolation,
       onRecord: async (record) => {
         step.note({ evidence: { record } });
@@ -110,7 +110,7 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
       `${target}'s rehearsal was cancelled before its verdict; nothing was flipped or restarted, and ${target} is not marked bad.`,
       { hint: 'Run the switch or update again.', cause: runtime.signal.reason },
     );
-  if (result.environment) throw environmentRefusal(target, result, layout.root);
+  if (result.environment) throw environmentRefusal(target, result, layout.preflight);
   // A prepare step that fails says nothing about the candidate: refused, not marked bad.
   if (result.reason !== 'prepare_failed') markBad(journal, target, `preflight: ${result.reason}: ${result.detail}`);
   throw new ReleaseSwitcherError(
@@ -123,12 +123,12 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
 }
 
 /** A rehearsal the environment made fail (rehearsal/environment.ts): the candidate is not marked bad; what to fix. */
-function environmentRefusal(target: string, result: PreflightResult, root: string): ReleaseSwitcherError {
+function environmentRefusal(target: string, result: PreflightResult, workRoot: string): ReleaseSwitcherError {
   const message = `${target} could not be rehearsed: ${result.detail}. ${target} is not marked bad.`;
   const again = 'then run the update again. Nothing was flipped or restarted.';
   if (result.reason === 'disk_full')
     return new ReleaseSwitcherError('DISK_FULL', message, {
-      hint: `Free space on the filesystem of ${path.join(root, 'preflight')} (release-switcher prune removes old releases and their checkpoints), ${again}`,
+      hint: `Free space on the filesystem of ${workRoot} (release-switcher prune removes old releases and their checkpoints), ${again}`,
     });
   if (result.reason === 'port_taken')
     return new ReleaseSwitcherError('PORT_TAKEN', message, {
@@ -161,16 +161,14 @@ function asStateCopyFailed(error: unknown): ReleaseSwitcherError {
   );
 }
 
-/** For recovery: end a rehearsal a killed switcher left behind (the running `preflight` step's record). */
-export async function recoverPreflight(tx: Transaction, env: NodeJS.ProcessEnv, root: string): Promise<boolean> {
+/**
+ * For recovery: end a rehearsal a killed switcher left behind (the running `preflight` step's record). Its folder is
+ * derived from `workRoot` (the layout's `preflight`, where rehearsals keep their private folders), never from the record.
+ */
+export async function recoverPreflight(tx: Transaction, env: NodeJS.ProcessEnv, workRoot: string): Promise<boolean> {
   const step = tx.steps.find((s) => s.name === 'preflight' && s.status === 'running');
   const record = (step?.evidence as { record?: PreflightRecord } | undefined)?.record;
   if (!record) return false;
-  await cleanupPreflight(record, { callerEnv: env, workRoot: preflightWorkRoot(root) });
+  await cleanupPreflight(record, { callerEnv: env, workRoot });
   return true;
-}
-
-/** Where rehearsals keep their private folders: recovery derives a record's folder from here, never from the record. */
-function preflightWorkRoot(root: string): string {
-  return path.join(root, 'preflight');
 }

@@ -84,13 +84,16 @@ async function settleTransaction(
   });
   if (
     entry.at === 'undo' &&
-    (await (await import('./preflight-step.js')).recoverPreflight(tx, runtime.env, layout.root))
+    // lazy: the rehearsal's code only to end one a killed run left (recovery runs before every mutation)
+    (await (await import('./preflight-step.js')).recoverPreflight(tx, runtime.env, layout.preflight))
   )
     actions.push(`stopped the interrupted rehearsal of ${tx.to} and removed its private state`);
+  // lazy: the finalize code only to end a review or finalize a killed run left
   if (entry.at === 'undo' && (await (await import('./finalize-step.js')).recoverFinalize(tx)))
     actions.push(
       `ended the capability review of ${tx.to} the interrupted run left (its copy of the state goes with staging)`,
     );
+  // lazy: as above
   if (entry.at === 'roll-back' && (await (await import('./finalize-step.js')).recoverFinalize(tx)))
     actions.push(`ended the update finalize of ${tx.to} the interrupted run left`);
   actions.push(entry.note);

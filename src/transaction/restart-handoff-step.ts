@@ -71,7 +71,7 @@ export async function handoffStep(
       phase: 'restart',
       message: `asking ${tx.from}'s gateway (pid ${pid}) for its restart handoff`,
     });
-    const logFile = path.join(layout.root, 'finalize', `${tx.id}.handoff.log`);
+    const logFile = path.join(layout.finalize, `${tx.id}.handoff.log`);
     // The window opens when the gateway stops serving (it drains, then exits), not at the request: the request's own
     // CLI starts while the gateway still answers. The window's watch of the health URL (from the flip) sees when; a
     // gateway that restarted on its own once the flip changed its installation stopped before the request.

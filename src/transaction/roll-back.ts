@@ -61,13 +61,17 @@ export async function undo(run: Run, reason: string): Promise<Transaction> {
  */
 async function discardPrepared(session: Run['session'], tx: Run['tx']): Promise<void> {
   const { layout } = session;
+  // lazy: the snapshot store only for an undo (a transaction that goes through never loads it here)
   const { discardStagedCheckpoint } = await import('../snapshot/snapshot.js');
   await discardStagedCheckpoint(layout, tx.id).catch(() => undefined);
   if (!tx.restore) return;
+  // lazy: the swap's records only when a snapshot was to be put back
   const swap = await import('../snapshot/swap-record.js');
   const record = await swap.readSwapRecord(layout, tx.restore.snapshot, tx.id, { complete: false });
   if (!record) return;
+  // lazy: whom the service runs as (its unit, /proc) only when there is a ready copy to remove
   const identity = await (await import('./service-identity.js')).serviceIdentity(session).catch(() => undefined);
   if (!identity) return; // whom to remove it as is unknown: recovery sweeps it
+  // lazy: the swap's copier only when there is a ready copy to remove
   await (await import('../snapshot/swap.js')).discardSwap(layout, record, identity.runAs).catch(() => undefined);
 }

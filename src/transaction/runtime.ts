@@ -36,8 +36,9 @@ export async function planRuntime(
   const serving = servingNode(session);
   const wanted = await movesTo(session, journal.state, target, requested);
   if (!wanted) return undefined;
-  // Loaded only for a move: a switch on the service's Node starts no process to ask a Node its version.
+  // lazy: only for a move: a switch on the service's Node starts no process to ask a Node its version
   const { checkEngines, probeNode } = await import('../platform/node.js');
+  // lazy: as above (the target's engines)
   const { readPackageJson } = await import('../platform/package-json.js');
   const to = await probeNode(wanted, runtime.env, runtime.signal).catch((error: unknown) => {
     if (requested) throw error;
@@ -134,6 +135,7 @@ async function unitNode(session: JournalSession): Promise<UnitNode> {
     };
     return { check: refuse, point: refuse };
   }
+  // lazy: the unit writer only when the service moves to another Node under systemd
   const { dropInPath, unitPath, writeUnitFile, scopeOf, isOurUnitText, execWord } = await import(
     '../unit-files/unit.js'
   );

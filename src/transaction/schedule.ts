@@ -89,7 +89,7 @@ export async function transact(options: RootOptions, request: TransactRequest): 
   );
   if (!launch) return publicTransaction(tx)!;
   try {
-    const { launchRunner } = await import('./handoff.js'); // only a handed-off transaction spawns a runner
+    const { launchRunner } = await import('./handoff.js'); // lazy: only a handed-off transaction spawns a runner
     const { env, cliPath, execPath, signal } = resolveRuntime(options);
     const how = await launchRunner({ config, root: options.root, txId: tx.id, env, cliPath, execPath, signal });
     noteStep(tx, 'handoff', 'ok', `handed to ${how}`);
@@ -129,7 +129,7 @@ async function activateOrSchedule(session: MutationSession, request: Request): P
 async function schedule(session: MutationSession, request: Request): Promise<Plan> {
   const { layout, journal } = session;
   // Before anything is journaled: a rotation that fails schedules nothing.
-  const { rotateRunnerLog } = await import('./handoff.js');
+  const { rotateRunnerLog } = await import('./handoff.js'); // lazy: only a handed-off transaction has a runner's log
   await rotateRunnerLog(layout);
   const current = await readLinkVersion(layout, 'current');
   const before = { current, previous: await readLinkVersion(layout, 'previous') };
@@ -227,7 +227,7 @@ async function stageFor(session: MutationSession, tx: Transaction): Promise<void
   };
   const started = performance.now();
   try {
-    // Loaded here, not at the top: switch and rollback go through this module and never stage.
+    // lazy: switch and rollback go through this module and never stage (pacote, arborist, tar)
     const { installLocked } = await import('../stage/install.js');
     const installed = await installLocked({ ...session, runtime: { ...runtime, onProgress } }, tx.spec!, undefined, {
       node: tx.node,

@@ -19,7 +19,7 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 import { type AccountInfo, currentAccount, lookupAccount } from '../platform/accounts.js';
 import type { RunAs } from '../platform/run-as.js';
 import { candidateEnvironment } from '../rehearsal/candidate-env.js';
-import type { UnitScope } from '../service/systemctl.js';
+import { type UnitScope, systemctl } from '../service/systemctl.js';
 import type { Config } from '../store/config.js';
 import type { Session } from '../store/session.js';
 import { splitUnitWords } from '../unit-files/existing-unit.js';
@@ -138,8 +138,6 @@ export async function unitSettings(
   env: NodeJS.ProcessEnv,
   signal?: AbortSignal,
 ): Promise<{ user: string; environment: Record<string, string> }> {
-  // Loaded only here: an activation without a unit (supervisor none) loads no systemctl (startup-imports.test.ts).
-  const { systemctl } = await import('../service/systemctl.js');
   const shown = await systemctl(['show', unit, '--property=User', '--property=Environment'], { scope, env, signal });
   const props = Object.fromEntries(
     shown.output.split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
@@ -192,7 +190,6 @@ export function localeOf(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 /** The user manager's own HOME (what a user unit without Environment=HOME gets). */
 async function managerHome(env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<string | undefined> {
-  const { systemctl } = await import('../service/systemctl.js');
   const shown = await systemctl(['show-environment'], { scope: 'user', env, signal });
   if (shown.exitCode !== 0) return undefined;
   return /^HOME=(.*)$/m.exec(shown.output)?.[1];

@@ -13,9 +13,11 @@ export async function stageStateCheckpoint(session: JournalSession, tx: Transact
   const { config, layout, runtime } = session;
   // Only the boot-check (a systemd unit's ExecStartPre) takes checkpoints: elsewhere nothing would use it.
   if (!checkpointDue(config, tx) || tx.from === null || tx.to === null) return;
+  // lazy: the snapshot store and its copier only for a transaction owed a checkpoint
   const { stageCheckpoint } = await import('../snapshot/snapshot.js');
   const started = Date.now();
   try {
+    // lazy: whom the service runs as (its unit, /proc) only for a checkpoint
     const service = await (await import('./service-identity.js')).serviceIdentity(session);
     const bytes = await stageCheckpoint({
       root: layout.root,

@@ -22,10 +22,11 @@ import { readLinkVersion } from '../store/links.js';
 
 /** Whose state it is (root acting for it works on it only as that account); loaded only where state is touched. */
 const stateAccountOf = async (session: JournalSession) =>
+  // lazy: whom the service runs as (its unit, /proc) only where state is touched
   (await (await import('./service-identity.js')).serviceIdentity(session)).runAs;
 
 /** The snapshot store (with its copier): loaded by the activations that keep state, not by every one. */
-const snapshots = () => import('../snapshot/snapshot.js');
+const snapshots = () => import('../snapshot/snapshot.js'); // lazy: only the activations that keep state load it
 
 export type StatePlan =
   | { action: 'none' }
@@ -204,6 +205,7 @@ export async function checkStateStep(
     // The target's own check of the live databases, where the preset publishes one (openclaw's `database preflight`):
     // when it calls them incompatible that is the exact reason (DATABASE_INCOMPATIBLE, recorded as its step). When
     // it does not, or cannot judge, the declared schemas still refuse: it checks one database, they declare them all.
+    // lazy: the database preflight (the presets, the release's own CLI) only for a refused way back
     await (await import('./database-preflight-step.js')).databasePreflightStep(session, tx, options.target);
     throw new ReleaseSwitcherError('STATE_SNAPSHOT_MISSING', `Not switching to ${options.target}: ${plan.detail}.`, {
       hint: plan.hint,
@@ -261,6 +263,7 @@ async function readyForSwap(session: JournalSession, tx: Transaction, id: string
   if (!manifest) return 'the snapshot is missing';
   runtime.onProgress({ phase: 'restart', message: `making snapshot ${id} ready to swap in, before the stop` });
   try {
+    // lazy: the swap's copier only when a snapshot is made ready to swap in
     const { prepareSwap } = await import('../snapshot/swap.js');
     const as = await stateAccountOf(session);
     const ready = await prepareSwap({ root: layout.root, snapshot: manifest, tx: tx.id, residue: config.residue, as });
@@ -333,6 +336,7 @@ async function keepLeftState(session: JournalSession, tx: Transaction): Promise<
   if (!manifest) return '';
   const leaving = request.version === tx.to ? tx.from : tx.to;
   try {
+    // lazy: the swap's copier only when a put-back state is kept aside
     const id = await (await import('../snapshot/swap.js')).keepSetAside({
       root: session.layout.root,
       snapshot: manifest,
@@ -357,7 +361,7 @@ async function keepLeftState(session: JournalSession, tx: Transaction): Promise<
  */
 export async function settleSwaps(session: JournalSession, actions: string[]): Promise<void> {
   const { layout, journal } = session;
-  // The records only (no copier loaded): recovery runs before every mutation, and there is rarely one.
+  // lazy: the records only (no copier loaded): recovery runs before every mutation, and there is rarely one
   const swap = await import('../snapshot/swap-record.js');
   const records = (await swap.listSwapRecords(layout)).filter((r) => r.tx !== journal.state.transaction?.id);
   if (records.length === 0) return;
@@ -369,7 +373,7 @@ export async function settleSwaps(session: JournalSession, actions: string[]): P
       const words = await keepLeftState(session, tx);
       if (words) actions.push(`transaction ${tx.id}${words}`);
     } else if (!(await store.unfinishedRestore(layout, record.snapshot))) {
-      // Loaded only here: there is rarely a swap to discard.
+      // lazy: there is rarely a swap to discard
       await (await import('../snapshot/swap.js')).discardSwap(layout, record, await stateAccountOf(session));
       actions.push(
         `removed the ready copy of snapshot ${record.snapshot} made for transaction ${record.tx}, which ended before it was swapped in`,
@@ -388,6 +392,7 @@ export async function finishInterruptedRestore(
   supervisorOf: () => Promise<Supervisor | null>,
   actions: string[],
 ): Promise<boolean> {
+  // lazy: recovery runs before every mutation, and there is rarely a restore cut to finish
   const { interruptedRestoreFor } = await import('../snapshot/restore-marker.js');
   const current = await readLinkVersion(session.layout, 'current');
   const cut = current && (await interruptedRestoreFor(session.layout, current, session.journal.state));
@@ -423,8 +428,9 @@ async function servingAfterRestart(
 ): Promise<{ serving: string; healthy: boolean }> {
   const { config, runtime } = session;
   if (!config.healthUrl) return { serving: 'no health URL to wait for', healthy: false };
+  // lazy: the health probes and the presets only when the service is restarted on this path
   const { verifyRunning } = await import('../service/health.js');
-  const { startedWhenFor } = await import('../store/presets.js');
+  const { startedWhenFor } = await import('../store/presets.js'); // lazy: as above
   const result = await verifyRunning(
     {
       supervisor,

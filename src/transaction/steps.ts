@@ -220,8 +220,8 @@ export async function verifyStep(run: Run, supervisor: Supervisor, options: Veri
   const { config, runtime } = run.session;
   const { name, version, baseline } = options;
   let result!: VerifyResult;
-  const { verifyRunning } = await import('../service/health.js'); // only a supervised activation probes health
-  const { startedWhenFor } = await import('../store/presets.js');
+  const { verifyRunning } = await import('../service/health.js'); // lazy: only a supervised activation probes health
+  const { startedWhenFor } = await import('../store/presets.js'); // lazy: as above (the preset's sign of a start)
   await runStep(run, name, async (step) => {
     result = await verifyRunning(
       {
@@ -237,6 +237,7 @@ export async function verifyStep(run: Run, supervisor: Supervisor, options: Veri
       },
       baseline,
     );
+    // lazy: the listener and readiness checks only for a supervised activation's verify
     const judged = await (await import('./contract-success.js')).judgeListener(
       config,
       supervisor,

@@ -14,7 +14,7 @@
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { AccountInfo } from '../platform/accounts.js';
 import type { RunAs } from '../platform/run-as.js';
-import type { UnitScope } from '../service/systemctl.js';
+import { type UnitScope, systemctl } from '../service/systemctl.js';
 import { splitUnitWords } from '../unit-files/existing-unit.js';
 import { DEFAULT_PATH, parseEnvironmentFile, readEnvironmentFile } from './environment-file.js';
 
@@ -114,7 +114,6 @@ export async function readUnitEnvironment(options: {
   as: RunAs | undefined;
   signal?: AbortSignal | undefined;
 }): Promise<Record<string, string>> {
-  const { systemctl } = await import('../service/systemctl.js');
   const call = { scope: options.scope, env: options.env, signal: options.signal };
   const wanted = ['Environment', 'EnvironmentFiles', 'PassEnvironment', 'UnsetEnvironment'];
   const shown = await systemctl(['show', options.unit, ...wanted.map((p) => `--property=${p}`)], call);
