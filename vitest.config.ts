@@ -171,6 +171,9 @@ export default defineConfig({
           // a path of its own (its locks under /tmp/openclaw-state-locks-<uid>/ are named by that path's hash, or
           // private to its namespace: openclaw.ts), its own temp dir and account, and a test that looks for its
           // gateway's processes names its state dir. The tier took 1490 s one file at a time, 768 s two at a time.
+          // Still two (the suite's maxWorkers): by test/durations.json three would bound today's tier by 2,455 s against
+          // 3,589 s, but that is not measured beside CI's two other passes on 2 cores, where a gateway's cold start is
+          // CPU; change it with a measured run (docs/testing.md, "The order files start in").
           fileParallelism: true,
           testTimeout: 900_000,
           hookTimeout: 1_800_000,
