@@ -3,6 +3,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { DurationSequencer } from './test/support/sequencer.ts';
 
 // Four tiers (`npm run test:unit` while you work; `npm test` runs them all, as CI does). A file's tier is its name's
 // ending, so a file says what it needs where it is declared (docs/testing.md, "Tiers"):
@@ -122,6 +123,10 @@ export default defineConfig({
     // computes, so two files at a time there; the whole suite passed so at a load average of 10.
     maxWorkers: Math.max(2, availableParallelism()),
     globalSetup: ['test/run-tmp.ts'],
+    // Longest files first, by the measured times committed in test/durations.json (`npm run test:durations` refreshes
+    // it): CI runs from a fresh clone, where vitest has no cache of earlier runs and would start files by their size,
+    // so a tier's longest file could start last and run alone. Sharding and the order of projects stay vitest's.
+    sequence: { sequencer: DurationSequencer },
     projects: [
       {
         extends: true,
@@ -166,6 +171,9 @@ export default defineConfig({
           // a path of its own (its locks under /tmp/openclaw-state-locks-<uid>/ are named by that path's hash, or
           // private to its namespace: openclaw.ts), its own temp dir and account, and a test that looks for its
           // gateway's processes names its state dir. The tier took 1490 s one file at a time, 768 s two at a time.
+          // Still two (the suite's maxWorkers): by test/durations.json three would bound today's tier by 2,455 s against
+          // 3,589 s, but that is not measured beside CI's two other passes on 2 cores, where a gateway's cold start is
+          // CPU; change it with a measured run (docs/testing.md, "The order files start in").
           fileParallelism: true,
           testTimeout: 900_000,
           hookTimeout: 1_800_000,

@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import { execa } from 'execa';
 import { ensureServiceNode } from '../../bench/lib/node24.mjs';
-import { ensureOpenclaw } from './openclaw.ts';
+import type { Account } from './accounts.ts';
+import { accountNpmCache, ensureOpenclaw, giveTo } from './openclaw.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 /** The team's machines: prefixes and an npm cache prepared once for everybody (read-only; absent on CI). */
@@ -25,6 +26,20 @@ export async function openclawNpmCache(work: string): Promise<string> {
   const copy = path.join(work, 'npm-cache');
   if (!existsSync(copy)) await copyTree(shared, copy);
   return copy;
+}
+
+/**
+ * The npm cache a file's CLI and gateway use: the one warm cache of the tier (`openclawNpmCache`), copied for `account`
+ * and owned by it. Every file takes this one: a cache of their own (an empty `.bench-cache/npm-openclaw` on a fresh
+ * clone) had finalize, the capability review and the install shapes download openclaw's whole tree again. Call it after
+ * the prepared prefix the file uses (`copyOpenclaw`, `preparedOpenclaw`): on a fresh machine that install is what fills
+ * the cache.
+ */
+export async function ownOpenclawNpmCache(work: string, account: Account | undefined): Promise<string> {
+  const prepared = await openclawNpmCache(work);
+  const cache = prepared.startsWith(`${work}/`) ? prepared : await accountNpmCache(work, prepared, account);
+  await giveTo(account, cache);
+  return cache;
 }
 
 /** `cp -a`: modes, times and links as they are (a prefix holds 40,000 entries; cp takes 10 s of it, fs.cpSync more). */

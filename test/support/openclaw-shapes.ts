@@ -15,13 +15,13 @@ import {
   OPENCLAW_UNIT,
   REMOVE_TIMEOUT_MS,
   SHORT_WINDOWS,
-  accountNpmCache,
   giveTo,
   openclawHealthy,
   openclawManager,
   openclawWork,
   removeOpenclawBench,
 } from './openclaw.ts';
+import { ownOpenclawNpmCache } from './openclaw-prepared.ts';
 import { freePort } from './service.ts';
 import type { Where } from './skip.ts';
 import { canRunUserManager, type UserManager } from './systemd.ts';
@@ -31,7 +31,6 @@ export const FROM = '2026.9.5';
 export const TO = '2026.9.6';
 const PLUGIN = '@openclaw/matrix';
 const PLUGIN_ID = 'matrix';
-const PROJECT = path.resolve(import.meta.dirname, '../..');
 
 /**
  * Where the install-shape files run: where their manager does (a private systemd --user, unless `needs` says what the
@@ -101,7 +100,8 @@ async function startShapeBench(name: string): Promise<ShapeBench> {
   console.log(`load average at start: ${loadavg()[0]!.toFixed(1)}`);
   const account = defaultTestAccount();
   const work = openclawWork(`rs-oc${name}-`, account);
-  const npmCache = await accountNpmCache(work, path.join(PROJECT, '.bench-cache', 'npm-openclaw'), account);
+  // The tier's warm cache (in CI filled by the Node 24 pass, which runs beside from the same checkout).
+  const npmCache = await ownOpenclawNpmCache(work, account);
   const node = nodeFor(account, process.env.BENCH_NODE24 ?? (await ensureServiceNode()).node);
   const um = await openclawManager(`oc${name}`, account);
   const state = path.join(um.env.HOME!, '.openclaw');

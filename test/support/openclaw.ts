@@ -3,6 +3,7 @@ import {
   lchownSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -387,8 +388,15 @@ export async function giveTo(account: Account | undefined, dir: string): Promise
 export async function accountNpmCache(work: string, source: string, account: Account | undefined): Promise<string> {
   if (!account) return source;
   const copy = path.join(work, 'npm-cache');
-  if (existsSync(source)) await execa('cp', ['-a', source, copy]);
-  else mkdirSync(copy, { recursive: true });
+  mkdirSync(path.join(copy, '_cacache'), { recursive: true });
+  // Only what makes it warm: the content and its index, not `_cacache/tmp` (nor npm's `_logs`), where an npm run by a
+  // file beside this one (a root gateway's, writing in the source itself) writes files it then renames or deletes: cp
+  // would list one and then fail not finding it. Content is added by rename and never changed; an index line copied
+  // half written is one npm skips (each line carries its own hash).
+  const cacache = path.join(source, '_cacache');
+  const parts = existsSync(cacache) ? readdirSync(cacache).filter((part) => part !== 'tmp') : [];
+  if (parts.length > 0)
+    await execa('cp', ['-a', ...parts.map((part) => path.join(cacache, part)), path.join(copy, '_cacache')]);
   await giveTo(account, copy);
   return copy;
 }

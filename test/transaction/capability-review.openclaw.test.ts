@@ -19,16 +19,14 @@ import {
   OPENCLAW_UNIT as UNIT,
   REMOVE_TIMEOUT_MS,
   SHORT_WINDOWS,
-  accountNpmCache,
   adoptRunningGateway,
-  giveTo,
   openclawBench,
   openclawCliEnv,
   openclawWork,
   removeOpenclawBench,
   writeOpenclawService,
 } from '../support/openclaw.ts';
-import { copyOpenclaw } from '../support/openclaw-prepared.ts';
+import { copyOpenclaw, ownOpenclawNpmCache } from '../support/openclaw-prepared.ts';
 import { type Registry, publish, startRegistry } from '../support/registry.ts';
 import { freePort } from '../support/service.ts';
 import { describeWhere } from '../support/skip.ts';
@@ -36,7 +34,6 @@ import { canRunUserManager, type UserManager } from '../support/systemd.ts';
 
 const FROM = '2026.9.5';
 const TO = '2026.9.6';
-const PROJECT = path.resolve(import.meta.dirname, '../..');
 const PACKAGE = '@rs-probe/capability-probe';
 const PLUGIN_ID = 'capability-probe';
 
@@ -99,7 +96,7 @@ describeWhere(canRunUserManager(), 'capability consent found before the stop (re
   const account = defaultTestAccount();
   const work = openclawWork('rs-occonsent-', account);
   const root = path.join(work, 'root');
-  let npmCache = path.join(PROJECT, '.bench-cache', 'npm-openclaw');
+  let npmCache: string;
   const _state = () => path.join(um.env.HOME!, '.openclaw');
   /** What the CLI runs with (openclawCliEnv). */
   const env = () => openclawCliEnv(um, { npmCache, work });
@@ -133,12 +130,11 @@ describeWhere(canRunUserManager(), 'capability consent found before the stop (re
     console.log(`load average at start: ${loadavg()[0]!.toFixed(1)}`);
     registry = await startRegistry({ storageDir: path.join(work, 'verdaccio') });
     await publish(probePlugin(path.join(work, 'plugins'), '1.0.0', ['rs_probe_a']), { registry: registry.url });
-    npmCache = await accountNpmCache(work, npmCache, account);
-    await giveTo(account, npmCache);
     if (!process.env.OPENCLAW_PREFIX) {
       process.env.OPENCLAW_PREFIX = path.join(work, 'prefix');
       await copyOpenclaw(FROM, process.env.OPENCLAW_PREFIX);
     }
+    npmCache = await ownOpenclawNpmCache(work, account); // after the prefix: its install is what fills the cache
     const bench = await openclawBench({ name: 'occonsent', work, version: FROM, account });
     ({ node, um } = bench);
     port = await freePort();

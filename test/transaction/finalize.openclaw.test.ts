@@ -27,7 +27,6 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { asAccount, defaultTestAccount } from '../support/accounts.ts';
 import { CLI, accountCliEnv, cli, cliEnv, runnableBy } from '../support/cli.ts';
 import {
-  accountNpmCache,
   giveTo,
   openclawWork,
   OPENCLAW_UNIT as UNIT,
@@ -38,7 +37,7 @@ import {
   removeOpenclawBench,
   writeOpenclawService,
 } from '../support/openclaw.ts';
-import { copyOpenclaw } from '../support/openclaw-prepared.ts';
+import { copyOpenclaw, ownOpenclawNpmCache } from '../support/openclaw-prepared.ts';
 import { patchFile, repackOpenclaw } from '../support/openclaw-repack.ts';
 import { finalizeWarnings } from '../../src/service/finalize.ts';
 import { freePort } from '../support/service.ts';
@@ -50,7 +49,6 @@ const FROM = '2026.9.5';
 const TO = '2026.9.6';
 const BROKEN = '2026.9.6-finalize-fails';
 const SHARED = '/work/shared-cache';
-const PROJECT = path.resolve(import.meta.dirname, '../..');
 const MARKER = 'RELEASE_SWITCHER_FINALIZE';
 /** An official external plugin that installs without credentials; its releases follow openclaw's (cohort 2026.9.x). */
 const PLUGIN = '@openclaw/matrix';
@@ -88,9 +86,7 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
   const account = defaultTestAccount();
   const work = openclawWork('rs-ocfin-', account);
   const root = path.join(work, 'root');
-  let npmCache = existsSync(path.join(SHARED, 'npm'))
-    ? path.join(work, 'npm-cache')
-    : path.join(PROJECT, '.bench-cache', 'npm-openclaw');
+  let npmCache: string;
   /** A file of the gateway's state planted by the test: the account's, like everything else in its state. */
   const plant = async (file: string, text: string) => {
     mkdirSync(path.dirname(file), { recursive: true });
@@ -159,9 +155,6 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
 
   beforeAll(async () => {
     console.log(`load average at start: ${loadavg()[0]!.toFixed(1)}`);
-    if (existsSync(path.join(SHARED, 'npm'))) execFileSync('cp', ['-a', path.join(SHARED, 'npm'), npmCache]);
-    else npmCache = await accountNpmCache(work, npmCache, account);
-    await giveTo(account, npmCache);
     // A copy of a prepared npm -g prefix (the gateway runs from it, and adopt takes it): the team's shared one, else
     // the tier's, installed once per machine (openclaw-prepared.ts); a copy takes ~10 s, an install of its own 60-85 s.
     if (!process.env.OPENCLAW_PREFIX) {
@@ -170,6 +163,7 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
       if (existsSync(shared)) execFileSync('cp', ['-a', shared, process.env.OPENCLAW_PREFIX]);
       else await copyOpenclaw(FROM, process.env.OPENCLAW_PREFIX);
     }
+    npmCache = await ownOpenclawNpmCache(work, account); // after the prefix: its install is what fills the cache
     const bench = await openclawBench({ name: 'ocfin', work, version: FROM, account });
     ({ node, um } = bench);
     port = await freePort();
