@@ -6,30 +6,30 @@
 export type ReleaseState = 'installed' | 'pending' | 'good' | 'bad';
 
 export interface ReleaseRecord {
-  version: string;
-  state: ReleaseState;
-  pinned: boolean;
-  installedAt: string;
-  integrity: string | null;
+  readonly version: string;
+  readonly state: ReleaseState;
+  readonly pinned: boolean;
+  readonly installedAt: string;
+  readonly integrity: string | null;
   /** Where it came from: the resolved tarball URL or file. */
-  source: string;
+  readonly source: string;
   /** Why it was marked bad. */
-  reason?: string;
+  readonly reason?: string;
   /** Registry signature check at install: verified, unsigned (the registry publishes no keys) or skipped. */
-  signatures?: 'verified' | 'unsigned' | 'skipped';
+  readonly signatures?: 'verified' | 'unsigned' | 'skipped';
   /** The version announced a provenance attestation (recorded, not verified). */
-  provenance?: boolean;
+  readonly provenance?: boolean;
   /**
    * The Node this release runs on, when one is configured: the one it last verified on, or (never activated) the one it
    * was staged for when that is not the service's. A switch to it moves the service onto it (Transaction.runtime).
    */
-  node?: NodeRef;
+  readonly node?: NodeRef;
 }
 
 /** A Node as the journal names it: the file the unit runs, and its version when it was recorded. */
 export interface NodeRef {
-  path: string;
-  version: string;
+  readonly path: string;
+  readonly version: string;
 }
 
 /**
@@ -61,13 +61,29 @@ export const STEP_NAMES = [
 export type StepName = (typeof STEP_NAMES)[number];
 export type StepStatus = (typeof STEP_STATUSES)[number];
 export interface Step {
-  name: StepName;
-  status: StepStatus;
-  ms: number;
-  detail?: string;
+  readonly name: StepName;
+  readonly status: StepStatus;
+  readonly ms: number;
+  readonly detail?: string;
   /** Probe evidence of a verify step (probes, status, version, supervisor state). */
-  evidence?: unknown;
+  readonly evidence?: unknown;
 }
+
+/**
+ * A transaction's steps as everyone but transaction/record.ts sees them: an array to read (the public type is still
+ * `Step[]`, as the JSON has it), whose methods that change it do not compile; record.ts alone adds steps.
+ */
+export type RecordedSteps = Step[] & {
+  push: never;
+  pop: never;
+  shift: never;
+  unshift: never;
+  splice: never;
+  sort: never;
+  reverse: never;
+  fill: never;
+  copyWithin: never;
+};
 
 export const TRANSACTION_KINDS = ['update', 'switch', 'rollback', 'recover'] as const;
 export type TransactionKind = (typeof TRANSACTION_KINDS)[number];
@@ -93,64 +109,64 @@ export type TransactionStatus = TerminalStatus | InFlightStatus;
 export const STEP_STATUSES = ['running', 'ok', 'failed', 'skipped'] as const;
 
 export interface Transaction {
-  id: string;
-  kind: TransactionKind;
-  status: TransactionStatus;
-  from: string | null;
-  to: string | null;
-  reason: string | null;
-  startedAt: string;
-  finishedAt: string | null;
-  steps: Step[];
+  readonly id: string;
+  readonly kind: TransactionKind;
+  readonly status: TransactionStatus;
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly reason: string | null;
+  readonly startedAt: string;
+  readonly finishedAt: string | null;
+  readonly steps: RecordedSteps;
   /** Where the links pointed before the flip, so an interrupted flip can be undone. */
-  before?: { current: string | null; previous: string | null };
+  readonly before?: { readonly current: string | null; readonly previous: string | null };
   /** For `rollback_failed`: what a human should run. */
-  hint?: string;
+  readonly hint?: string;
   /** A runner outside the service carries it out: when it was handed over and its last sign of life. */
-  scheduledAt?: string;
-  heartbeatAt?: string;
+  readonly scheduledAt?: string;
+  readonly heartbeatAt?: string;
   /** A scheduled update whose runner stages the release first: what to install. */
-  spec?: string;
+  readonly spec?: string;
   /** false: asked for with `--no-preflight`; the runner that carries out a scheduled transaction skips the rehearsal too. */
-  preflight?: false;
+  readonly preflight?: false;
   /**
    * true: asked for with `--accept-capabilities`: the target's finalize accepts each plugin's reviewed capability changes
    * (OpenClaw's own flag), recorded here for the runner and the operator.
    */
-  acceptCapabilities?: true;
+  readonly acceptCapabilities?: true;
   /**
    * Asked for with `--checkpoint ID`: that checkpoint (one holding the state the target left: `release-switcher
    * checkpoints`) is put back before the target starts, instead of what the rule of the way back would choose.
    */
-  checkpoint?: string;
+  readonly checkpoint?: string;
   /** The latest progress of a runner's staging, for `update.status`. */
-  progress?: { phase: string; message: string; done?: number; total?: number; at: string };
+  readonly progress?: Readonly<{ phase: string; message: string; done?: number; total?: number; at: string }>;
   /** The state snapshot (`snapshots/<id>/`, id = this transaction's) the boot-check took before `to` first started. */
-  snapshot?: string;
+  readonly snapshot?: string;
   /** A snapshot to put back before `version` starts: the boot-check restores it while the service is stopped. */
-  restore?: { snapshot: string; version: string };
+  readonly restore?: Readonly<{ snapshot: string; version: string }>;
   /** What succeeded with a warning (OpenClaw's finalize: Doctor's and the plugins' warnings), for the operator to read. */
-  warnings?: TransactionWarning[];
+  readonly warnings?: readonly TransactionWarning[];
   /**
    * The stop window of an activation that verified (transaction/window.ts): from the moment the serving process stopped
    * serving until the new one first answered healthy, in contiguous parts (`handoff`, `stop`, `consume`,
    * `checkpoint`, `finalize`, `start`, `start-to-healthy`), and their sum.
    */
-  window?: { parts: Array<{ part: string; ms: number }>; totalMs: number };
+  readonly window?: { readonly parts: ReadonlyArray<Readonly<{ part: string; ms: number }>>; readonly totalMs: number };
   /**
    * The service's Node moves with this transaction (transaction/runtime.ts): the unit runs `from` before the flip and
    * `to` after it; every way back puts `from` back with the release.
    */
-  runtime?: { from: NodeRef; to: NodeRef; why: string };
+  readonly runtime?: Readonly<{ from: NodeRef; to: NodeRef; why: string }>;
   /** Asked for with `--node PATH`: the Node to run the target on (a runner carrying it out reads it here). */
-  node?: string;
+  readonly node?: string;
   /**
    * An update that named no version: the channel it followed and where that was decided (`--channel`, `config.json
    * channel`, the service's own setting, `the default`), as `check` and `update --dry-run` name them.
    */
-  channel?: { channel: string; from: string };
+  readonly channel?: Readonly<{ channel: string; from: string }>;
   /** Who started it and why (absent on transactions recorded before it existed). */
-  origin?: TransactionOrigin;
+  readonly origin?: TransactionOrigin;
 }
 
 /**
@@ -186,40 +202,40 @@ export const ORIGIN_WHY = [
 export type OriginWhy = (typeof ORIGIN_WHY)[number];
 
 export interface TransactionOrigin {
-  by: OriginBy;
-  why: OriginWhy;
+  readonly by: OriginBy;
+  readonly why: OriginWhy;
   /** The account that ran it (`SUDO_USER` under sudo), when known. */
-  user?: string;
+  readonly user?: string;
   /** Words for people: the command, or the timer's reading of the registry. */
-  detail?: string;
+  readonly detail?: string;
 }
 
 /** A warning a step of a transaction passed on: the step, the service's own code or reason when it gave one, what it said. */
 export interface TransactionWarning {
-  step: string;
-  code?: string;
+  readonly step: string;
+  readonly code?: string;
   /** The plugin it is about, when the service named one. */
-  plugin?: string;
-  message: string;
+  readonly plugin?: string;
+  readonly message: string;
 }
 
 /** A mutation that is not a transaction (install, prune) but must still be finished or undone. */
 export interface Operation {
-  kind: 'install' | 'prune';
-  id: string;
-  startedAt: string;
+  readonly kind: 'install' | 'prune';
+  readonly id: string;
+  readonly startedAt: string;
   /** install: the version being staged, once known. prune: the versions being removed. */
-  versions: string[];
+  readonly versions: readonly string[];
 }
 
 export interface State {
-  layoutVersion: number;
-  releases: Record<string, ReleaseRecord>;
+  readonly layoutVersion: number;
+  readonly releases: Readonly<Record<string, ReleaseRecord>>;
   /** The transaction in flight, or null. */
-  transaction: Transaction | null;
-  operation: Operation | null;
+  readonly transaction: Transaction | null;
+  readonly operation: Operation | null;
   /** Finished transactions, newest last. */
-  history: Transaction[];
+  readonly history: readonly Transaction[];
 }
 
 /** A transaction as docs/exit-codes-and-json.md shows it (internal bookkeeping removed). */

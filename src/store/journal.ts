@@ -102,7 +102,8 @@ function invalidTransaction(raw: unknown): string | null {
 export class Journal {
   private constructor(
     readonly root: string,
-    public state: State,
+    // Read-only here and in model/state.ts: transaction/record.ts alone writes the record (its writable view).
+    readonly state: State,
   ) {}
 
   static async open(root: string): Promise<Journal> {

@@ -21,7 +21,7 @@ import { servicePreset, type Preset } from '../store/presets.js';
 import { holdRestarts } from '../store/restart-hold.js';
 import { locateNpm } from '../stage/dependencies.js';
 import { handoffStep } from './restart-handoff-step.js';
-import { runStep } from './record.js';
+import { addWarnings, runStep } from './record.js';
 import { serviceIdentity } from './service-identity.js';
 import type { Run } from './steps.js';
 import { nothingToFinalize } from './finalize-interrupted.js';
@@ -127,9 +127,8 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<vo
         detail: `${tx.to} update finalize: ${verdict.status} (exit ${verdict.exitCode ?? 'signal'}, ${verdict.ms} ms)`,
       });
       if (!verdict.ok) step.fail();
-      const warnings = finalizeWarnings(verdict);
       // Kept on the transaction (status, list, the CLI's output and the plugin's reply show them), not only in evidence.
-      if (warnings.length > 0) tx.warnings = [...(tx.warnings ?? []), ...warnings];
+      addWarnings(tx, finalizeWarnings(verdict));
     });
   } catch (error) {
     // The stop refused by sudo or polkit: the stop's own (stop-steps.ts inTheStop), which tells whether it touched anything.

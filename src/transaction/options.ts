@@ -56,7 +56,8 @@ export function callerOptions(from: CallerOptions, fields: readonly CallerField[
 
 /** The journaled value of a caller's flags: defaults and empty values left out, as a record has always had them. */
 export function transactionOptions(flags: OptionFlags): TransactionOptions {
-  const options: TransactionOptions = {};
+  // A new value (not yet a record's): built field by field, then handed out read-only.
+  const options: { -readonly [K in keyof TransactionOptions]: TransactionOptions[K] } = {};
   if (flags.spec) options.spec = flags.spec;
   if (flags.preflight === false) options.preflight = false;
   if (flags.acceptCapabilities === true) options.acceptCapabilities = true;

@@ -1,11 +1,13 @@
 /**
  * The record's one writer: transactions (open, move, close), their steps, their fields, release records
  * (record, state, pin, forget) and the install/prune operations. Every other module asks here and only
- * reads `journal.state`; scripts/check-layers.mjs refuses a write to the record anywhere else. The legal
+ * reads `journal.state`: model/state.ts declares the record read-only and only this module holds a writable
+ * view of it (`Writable`, not exported), so a write to the record anywhere else does not compile. The legal
  * moves are machine.ts's tables, so an impossible one is an internal error at the line that tried it.
  * Committing (writing state.json, passing a crash point) stays the caller's: it decides what one write holds.
  */
 import type {
+  NodeRef,
   Operation,
   ReleaseRecord,
   ReleaseState,
@@ -15,11 +17,24 @@ import type {
   TerminalStatus,
   Transaction,
   TransactionStatus,
+  TransactionWarning,
 } from '../model/state.js';
 import type { CrashPointName } from '../platform/crashpoint.js';
 import { HISTORY_LIMIT, type Journal, type ReleaseLedger, newId } from '../store/journal.js';
 import { transactionOptions } from './options.js';
 import { type OpenRequest, RELEASE_TRANSITIONS, canTransition, illegal, isTerminal } from './machine.js';
+
+/** The writer's view of a read-only record: the `readonly` of model/state.ts dropped, here and nowhere else. */
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+type WritableTransaction = Omit<Writable<Transaction>, 'steps'> & { steps: Step[] };
+type WritableState = Omit<Writable<Journal['state']>, 'releases' | 'history'> & {
+  releases: Record<string, ReleaseRecord>;
+  history: Transaction[];
+};
+const txOf = (tx: Transaction) => tx as WritableTransaction;
+const stepOf = (step: Step) => step as Writable<Step>;
+const releaseOf = (record: ReleaseRecord) => record as Writable<ReleaseRecord>;
+const stateOf = (journal: Journal) => journal.state as WritableState;
 
 /** Move `tx` to an in-flight status (terminal ones go through `closeTransaction`). */
 export function transition(
@@ -29,14 +44,14 @@ export function transition(
 ): void {
   if (isTerminal(to)) throw illegal(`${tx.status} -> ${to} must close the transaction`);
   if (!canTransition(tx.status, to)) throw illegal(`transaction ${tx.id} ${tx.status} -> ${to}`);
-  tx.status = to;
-  if ('reason' in changes) tx.reason = changes.reason ?? null;
+  txOf(tx).status = to;
+  if ('reason' in changes) txOf(tx).reason = changes.reason ?? null;
 }
 
 /** A new transaction (not yet in the journal: `enterTransaction`). A scheduled one carries when it was handed over. */
 export function openTransaction(request: OpenRequest): Transaction {
   const now = new Date().toISOString();
-  const tx: Transaction = {
+  const tx: WritableTransaction = {
     id: newId(),
     kind: request.kind,
     status: request.status,
@@ -51,12 +66,12 @@ export function openTransaction(request: OpenRequest): Transaction {
   if (request.status === 'scheduled') tx.scheduledAt = now;
   // A runner reads its orders from here: every option of the request is carried, by the one list of them.
   Object.assign(tx, transactionOptions(request));
-  return tx;
+  return tx as Transaction; // handed out read-only
 }
 
 /** Make `tx` the journal's transaction in flight (the caller commits). */
 export function enterTransaction(journal: Journal, tx: Transaction): Transaction {
-  journal.state.transaction = tx;
+  stateOf(journal).transaction = tx;
   return tx;
 }
 
@@ -76,13 +91,14 @@ export type TransactionFields = Partial<
     | 'checkpoint'
     | 'channel'
     | 'origin'
+    | 'window'
   >
 >;
 
 /** Set (or, with undefined, remove) fields of `tx`. */
 export function setFields(tx: Transaction, fields: TransactionFields): void {
   for (const [key, value] of Object.entries(fields) as [keyof TransactionFields, unknown][]) {
-    if (value === undefined) delete tx[key];
+    if (value === undefined) delete txOf(tx)[key];
     else (tx as unknown as Record<string, unknown>)[key] = value;
   }
 }
@@ -101,13 +117,13 @@ export function closeTransaction(journal: Journal | null, tx: Transaction, closi
   const { status, reason } = closing;
   if (!isTerminal(status)) throw illegal(`${status} is not a closing status`);
   if (!canTransition(tx.status, status)) throw illegal(`transaction ${tx.id} ${tx.status} -> ${status}`);
-  tx.status = status;
-  if (reason !== undefined) tx.reason = reason;
+  txOf(tx).status = status;
+  if (reason !== undefined) txOf(tx).reason = reason;
   failRunningSteps(tx);
-  tx.finishedAt = new Date().toISOString();
+  txOf(tx).finishedAt = new Date().toISOString();
   if (journal && journal.state.transaction === tx) {
-    journal.state.history = [...journal.state.history, tx].slice(-HISTORY_LIMIT);
-    journal.state.transaction = null;
+    stateOf(journal).history = [...journal.state.history, tx].slice(-HISTORY_LIMIT);
+    stateOf(journal).transaction = null;
   }
   return tx;
 }
@@ -125,7 +141,8 @@ export interface StepHandle {
   end(status: Exclude<StepStatus, 'running'>, detail?: string): void;
 }
 
-function handleOf(step: Step, started = performance.now()): StepHandle {
+function handleOf(recorded: Step, started = performance.now()): StepHandle {
+  const step = stepOf(recorded);
   return {
     name: step.name,
     note(fields) {
@@ -144,6 +161,11 @@ function handleOf(step: Step, started = performance.now()): StepHandle {
   };
 }
 
+/** What a step succeeded with, warned of: added to the transaction's warnings (status, list and the CLI show them). */
+export function addWarnings(tx: Transaction, warnings: readonly TransactionWarning[]): void {
+  if (warnings.length > 0) txOf(tx).warnings = [...(tx.warnings ?? []), ...warnings];
+}
+
 /** A step recorded as it ends (done, skipped or failed): `ms` it took, if any. */
 export function noteStep(
   tx: Transaction,
@@ -152,7 +174,7 @@ export function noteStep(
   detail: string,
   ms = 0,
 ): void {
-  tx.steps.push({ name, status, ms, detail });
+  txOf(tx).steps.push({ name, status, ms, detail });
 }
 
 /** Milliseconds since `started` (a performance.now()), as a step records them. */
@@ -163,7 +185,7 @@ export function since(started: number): number {
 /** A step recorded as running now, ended later with `handle.end` (it spans other work, or a commit). */
 export function beginStep(tx: Transaction, name: StepName, detail?: string): StepHandle {
   const step: Step = { name, status: 'running', ms: 0, ...(detail !== undefined && { detail }) };
-  tx.steps.push(step);
+  txOf(tx).steps.push(step);
   return handleOf(step);
 }
 
@@ -191,11 +213,11 @@ export async function runStep<T>(
   const { tx } = scope;
   const journal = 'journal' in scope ? scope.journal : scope.session.journal;
   const last = tx.steps.at(-1);
-  let step: Step;
-  if (options.journaled && last?.name === name && last.status === 'running') step = last;
+  let step: Writable<Step>;
+  if (options.journaled && last?.name === name && last.status === 'running') step = stepOf(last);
   else {
     step = { name, status: 'running', ms: 0 };
-    tx.steps.push(step);
+    txOf(tx).steps.push(step);
     await journal.commit(options.point);
   }
   const started = performance.now();
@@ -214,7 +236,7 @@ export async function runStep<T>(
 
 /** Steps a killed run left running did not finish. */
 export function failRunningSteps(tx: Transaction): void {
-  for (const step of tx.steps) if (step.status === 'running') step.status = 'failed';
+  for (const step of tx.steps) if (step.status === 'running') stepOf(step).status = 'failed';
 }
 
 // ---- releases and operations --------------------------------------------------------------------------
@@ -223,8 +245,8 @@ export function failRunningSteps(tx: Transaction): void {
 export function setReleaseState(record: ReleaseRecord, state: ReleaseState, reason?: string): void {
   if (!RELEASE_TRANSITIONS[record.state].includes(state))
     throw illegal(`release ${record.version} ${record.state} -> ${state}`);
-  record.state = state;
-  if (state === 'bad' && reason !== undefined) record.reason = reason;
+  releaseOf(record).state = state;
+  if (state === 'bad' && reason !== undefined) releaseOf(record).reason = reason;
 }
 
 /** After a flip: a release never started before becomes pending (the boot-check counts its starts). Whether it did. */
@@ -253,27 +275,32 @@ export function markBad(journal: Journal, version: string, reason: string): void
 /** Pin or unpin a release; whether that changed anything (the caller commits when it did). */
 export function setPinned(record: ReleaseRecord, pinned: boolean): boolean {
   if (record.pinned === pinned) return false;
-  record.pinned = pinned;
+  releaseOf(record).pinned = pinned;
   return true;
+}
+
+/** The Node a release runs on (ReleaseRecord.node), as transaction/runtime.ts learns it. */
+export function setReleaseNode(record: ReleaseRecord, node: NodeRef): void {
+  releaseOf(record).node = node;
 }
 
 /** A release now in releases/<version>. */
 export function recordRelease(journal: Journal, record: ReleaseRecord): void {
-  journal.state.releases[record.version] = record;
+  stateOf(journal).releases[record.version] = record;
 }
 
 /** A release whose directory is gone. */
 export function forgetRelease(journal: Journal, version: string): void {
-  delete journal.state.releases[version];
+  delete stateOf(journal).releases[version];
 }
 
 /** An install or prune under way (recovery closes one a killed run left). */
 export function beginOperation(journal: Journal, operation: Operation): void {
-  journal.state.operation = operation;
+  stateOf(journal).operation = operation;
 }
 
 export function endOperation(journal: Journal): void {
-  journal.state.operation = null;
+  stateOf(journal).operation = null;
 }
 
 /** What staging (a layer below) asks of this module, handed to it with the session (mutate.ts). */

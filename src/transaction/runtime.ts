@@ -16,6 +16,7 @@ import { ReleaseSwitcherError } from '../model/errors.js';
 import type { NodeRef, State, Transaction } from '../model/state.js';
 import { writeConfig } from '../store/config.js';
 import type { JournalSession } from '../store/session.js';
+import { setReleaseNode } from './record.js';
 
 /** The Node the service runs on now: the configured one (what unit --install wrote into the unit), else ours. */
 export function servingNode(session: Pick<JournalSession, 'config'>): string {
@@ -55,7 +56,7 @@ export async function planRuntime(
       : `${target} last ran on it`;
   // The release being left runs on `from`: recorded, so a switch back to it later moves the service back there.
   const leaving = tx.from ? journal.state.releases[tx.from] : undefined;
-  if (leaving && !leaving.node) leaving.node = ref(from);
+  if (leaving && !leaving.node) setReleaseNode(leaving, ref(from));
   return { from: ref(from), to: ref(to), why };
 }
 
@@ -81,7 +82,7 @@ export async function pointRuntime(session: JournalSession, tx: Transaction, sid
 /** A release that verified on a transaction's Node runs on it: recorded, so a later switch to it moves there again. */
 export function recordRanOn(session: JournalSession, tx: Transaction, version: string, side: 'to' | 'from'): void {
   const record = session.journal.state.releases[version];
-  if (tx.runtime && record) record.node = tx.runtime[side];
+  if (tx.runtime && record) setReleaseNode(record, tx.runtime[side]);
 }
 
 /** The Node the release on `side` of `tx` runs on: the move's, else the service's. */

@@ -15,7 +15,7 @@ import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
 import { pointLink, readLinkVersion } from '../store/links.js';
 import { ProvenInodes, checkReleaseFast, proveWayBack } from '../store/release.js';
 import type { JournalSession } from '../store/session.js';
-import { beginStep, closeTransaction, failRunningSteps, noteStep, runStep } from './record.js';
+import { addWarnings, beginStep, closeTransaction, failRunningSteps, noteStep, runStep, setFields } from './record.js';
 import { pointRuntime } from './runtime.js';
 import type { RestartHold } from '../store/restart-hold.js';
 import type { ServiceIdentity } from './service-identity.js';
@@ -246,7 +246,7 @@ export async function verifyStep(run: Run, supervisor: Supervisor, options: Veri
     );
     result = judged.result;
     // Kept on the transaction (status, the CLI's output and the plugin's reply show them), not only in evidence.
-    if (judged.warnings.length > 0) run.tx.warnings = [...(run.tx.warnings ?? []), ...judged.warnings];
+    addWarnings(run.tx, judged.warnings);
     step.note({ evidence: result.evidence });
     if (result.ok)
       step.note({
@@ -267,7 +267,7 @@ export function recordRecovery(tx: Transaction, note: string): void {
 export async function finish(run: Run, status: TerminalStatus, reason?: string): Promise<Transaction> {
   run.window?.unwatch(); // a run that ends before anything stopped (a failure goes back) leaves no watch behind
   const window = run.window?.record();
-  if (window) run.tx.window = window;
+  if (window) setFields(run.tx, { window });
   closeTransaction(run.session.journal, run.tx, { status, reason });
   await run.session.journal.commit('activate:done');
   return run.tx;

@@ -75,7 +75,7 @@ function verifiedLast(history: readonly Transaction[], version: string): Transac
   return history.findLast((tx) => tx.to === version && tx.status === 'verified');
 }
 
-const warningsOf = (tx: Transaction | undefined) => (tx?.warnings?.length ? { warnings: tx.warnings } : {});
+const warningsOf = (tx: Transaction | undefined) => (tx?.warnings?.length ? { warnings: [...tx.warnings] } : {});
 
 /** The origin of the last transaction of `history` that made `version` current. */
 function activationOf(history: readonly Transaction[], version: string): Pick<ReleaseInfo, 'activatedBy'> {

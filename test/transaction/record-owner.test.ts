@@ -1,33 +1,27 @@
-// transaction/record.ts is the record's one writer: check-layers (npm run lint) refuses a write to a transaction,
-// a step or a release record anywhere else, and a process started outside platform/subprocess.ts. The rules are
-// checked here against what they must catch and what they must let through, and against src/ as it is.
+// transaction/record.ts is the record's one writer: model/state.ts declares the record read-only and record.ts alone
+// holds a writable view, so a write elsewhere does not compile (record-owner.test-d.ts, run by vitest typecheck).
+// check-layers (npm run lint) refuses what those types let through (a step written by index or the steps' length,
+// Object.assign onto a record) and a process started outside platform/subprocess.ts. The rules are checked here
+// against what they must catch and what they must let through, and against src/ as it is.
 import { describe, expect, it } from 'vitest';
 import { problems, recordWritesIn, startsProcesses } from '../../scripts/check-layers.mjs';
 
+// What the types cannot refuse (each line here compiles against model/state.ts's read-only types).
 const writes = [
-  'journal.state.transaction = tx;',
-  "journal.state.releases[version] = { version, state: 'installed' };",
-  'delete journal.state.releases[version];',
-  'journal.state.operation = null;',
-  "tx.steps.push({ name: 'flip', status: 'ok', ms: 0 });",
-  "run.tx.hint = 'look at it';",
-  'tx.heartbeatAt = new Date().toISOString();',
-  "step.detail = 'done';",
-  'step.detail += `; more`;',
-  "step.status = 'failed';",
-  'record.pinned = true;',
-  "if (record) record.state = 'bad';",
-  'delete tx.restore;',
-  'journal.archiveTransaction();',
+  "tx.steps[0] = { name: 'flip', status: 'ok', ms: 0 };",
+  'run.tx.steps[run.tx.steps.length - 1] = step;',
+  'tx.steps.length = 0;',
+  "Object.assign(tx, { hint: 'look at it' });",
+  "Object.assign(record, { state: 'bad' });",
+  'Object.assign(journal.state, { transaction: null });',
 ];
 const reads = [
-  "const target = previous && journal.state.releases[previous]?.state !== 'bad' ? previous : undefined;",
-  'const record = journal.state.releases[options.version];',
   "const restarted = tx.steps.some((step) => step.name === 'restart' && step.status === 'ok');",
-  "if (step.status === 'running') continue;",
-  'const last = tx.steps.at(-1);',
-  '// tx.hint = is what failRollback sets',
-  'const request = tx.restore;',
+  'const last = tx.steps[tx.steps.length - 1];',
+  'if (tx.steps.length === 0) return;',
+  '// tx.steps[0] = is record.ts business',
+  'Object.assign(env, kept);',
+  'const options = Object.assign({}, tx);',
 ];
 
 describe('one writer of the record', () => {
