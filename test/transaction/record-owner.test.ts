@@ -14,6 +14,7 @@ const writes = [
   "Object.assign(tx, { hint: 'look at it' });",
   "Object.assign(record, { state: 'bad' });",
   'Object.assign(journal.state, { transaction: null });',
+  'journal.archiveTransaction();',
 ];
 const reads = [
   "const restarted = tx.steps.some((step) => step.name === 'restart' && step.status === 'ok');",
