@@ -9,6 +9,7 @@ import path from 'node:path';
 import { readLinkVersion } from '../store/links.js';
 import { run } from '../platform/subprocess.js';
 import { supervisorFor } from '../service/supervisors/index.js';
+import { controlTool } from '../service/supervisors/types.js';
 import { systemctl } from '../service/systemctl.js';
 import { getJson, notStarted, readField } from '../service/health.js';
 import { startedWhenFor } from '../store/presets.js';
@@ -56,13 +57,7 @@ export async function unitThroughCurrent(ctx: CheckContext): Promise<CheckResult
 
 /** How to restart the service, in the supervisor's own words. */
 export function restartCommand(supervisor: { name: string; unit: string }): string {
-  const tool =
-    supervisor.name === 'systemd'
-      ? 'systemctl --user'
-      : supervisor.name === 'systemd-system'
-        ? 'systemctl'
-        : supervisor.name;
-  return `${tool} restart ${supervisor.unit}`;
+  return `${controlTool(supervisor.name)} restart ${supervisor.unit}`;
 }
 
 export async function drift(ctx: CheckContext): Promise<CheckResult | null> {

@@ -6,7 +6,7 @@
  * `rollback_failed`), the last ends it `rolled_back`. Recovery re-enters it from the top (activate.ts `drive`).
  */
 import { crashPoint } from '../platform/crashpoint.js';
-import type { Supervisor } from '../service/supervisors/types.js';
+import { type Supervisor, controlTool } from '../service/supervisors/types.js';
 import { flipBack } from './flip-back.js';
 import { markGood, noteStep, runStep, setFields, transition } from './record.js';
 import { type PendingRestore, beginRestore, endRestore, planStateReturn } from './state-return.js';
@@ -241,11 +241,5 @@ async function failRollback(run: Run, supervisor: Supervisor, options: FailRollb
 
 function wayBackHint(run: Run, supervisor: Supervisor): string {
   const root = run.session.layout.root;
-  const scope =
-    supervisor.name === 'systemd'
-      ? 'systemctl --user'
-      : supervisor.name === 'systemd-system'
-        ? 'systemctl'
-        : supervisor.name;
-  return `The service may be down. Look at it (${scope} status ${supervisor.unit}), then bring a known-good release back by hand: release-switcher --root ${root} list, then release-switcher --root ${root} switch VERSION.`;
+  return `The service may be down. Look at it (${controlTool(supervisor.name)} status ${supervisor.unit}), then bring a known-good release back by hand: release-switcher --root ${root} list, then release-switcher --root ${root} switch VERSION.`;
 }

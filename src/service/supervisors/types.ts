@@ -65,3 +65,10 @@ export type CommandRunner = (
   args: string[],
   options: { timeoutMs: number; env: NodeJS.ProcessEnv; signal?: AbortSignal | undefined },
 ) => Promise<{ exitCode: number | undefined; output: string; timedOut: boolean }>;
+
+/** The command an operator types to look at or control the service, in the supervisor's own words. */
+export function controlTool(name: string): string {
+  if (name === 'systemd') return 'systemctl --user';
+  if (name === 'systemd-system') return 'systemctl';
+  return name;
+}
