@@ -14,7 +14,10 @@ export const LAYERS = [
   ['verbs'],
   ['doctor'],
   ['transaction'],
-  ['stage', 'rehearsal', 'unit-files'],
+  ['unit-files'],
+  // A preset says what its service is and does (types.ts); the layers above ask it through presets/index.ts.
+  ['presets'],
+  ['stage', 'rehearsal'],
   ['registry', 'service', 'snapshot', 'tool'],
   ['store'],
   ['platform'],

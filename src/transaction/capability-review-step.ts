@@ -28,7 +28,8 @@ import { listPlugins, reviewablePlugins } from '../service/plugin-prefetch.js';
 import { copyStatePrivately } from '../snapshot/private-copy.js';
 import { statePathsBase } from '../snapshot/state-paths.js';
 import { resolveStateAs } from '../snapshot/state-side.js';
-import type { Preset } from '../store/presets.js';
+import type { Preset } from '../presets/index.js';
+import { openclawConfigFile } from '../presets/openclaw/config-file.js';
 import { consentReviewOf, finalizeArgs, finalizeOf } from './finalize-step.js';
 import { noteStep, runStep } from './record.js';
 import { serviceIdentity } from './service-identity.js';
@@ -191,12 +192,10 @@ async function finalizeOnCopy(
  * neither stats nor copies it.
  */
 /**
- * The gateway's config file, as openclaw would find it for the service (unit-files/service-port.ts), each candidate
+ * The gateway's config file, as openclaw would find it for the service (presets/openclaw/config-file.ts), each candidate
  * asked as the service's account (`test -f`): root acting for it follows no link the account planted in its home.
  */
 export async function liveConfigAs(env: NodeJS.ProcessEnv, as: RunAs | undefined): Promise<string | null> {
-  // lazy: a JSON5 reader, only when a review copies the live config (the review itself is loaded lazily too)
-  const { openclawConfigFile } = await import('../unit-files/service-port.js');
   return openclawConfigFile(env as Record<string, string | undefined>, '/', (file) =>
     runCaptured('/usr/bin/test', ['-f', file], {
       env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },

@@ -9,7 +9,7 @@ import { fetchPackument } from '../registry/fetch.js';
 import { channelTags, channelVersion } from '../registry/dist-tags.js';
 import type { ResolvedRuntime } from '../model/runtime.js';
 import { CHANNELS, type Channel, type Config } from '../store/config.js';
-import { servicePreset } from '../store/presets.js';
+import { servicePreset } from '../presets/index.js';
 import type { Session } from '../store/session.js';
 import { serviceIdentity } from './service-identity.js';
 
@@ -31,7 +31,7 @@ export async function chooseChannel(
     const { env } = await serviceIdentity(session);
     // lazy: it brings a JSON5 reader, which an update that names its version or channel never needs
     const { serviceSetting } = await import('../unit-files/service-port.js');
-    const found = await serviceSetting(setting.locate, setting.key, env);
+    const found = await serviceSetting(setting.file, setting.key, env);
     if (found && found.value !== null && found.value !== '')
       return { channel: channelNamed(found.value, found.from), from: found.from };
   }

@@ -23,7 +23,7 @@ import { runStep } from './record.js';
 import { candidateEnvOf } from './candidate-env.js';
 import { serviceIdentity } from './service-identity.js';
 import type { Config } from '../store/config.js';
-import { servicePreset, type Preset } from '../store/presets.js';
+import { servicePreset, type Preset } from '../presets/index.js';
 import type { JournalSession } from '../store/session.js';
 import type { Layout } from '../store/layout.js';
 

@@ -17,7 +17,7 @@ import { type PrefetchResult, prefetchPlugins } from '../service/plugin-prefetch
 import type { Supervisor } from '../service/supervisors/types.js';
 import { isRefusal } from '../service/refusal.js';
 import type { Config } from '../store/config.js';
-import { servicePreset, type Preset } from '../store/presets.js';
+import { servicePreset, type Preset } from '../presets/index.js';
 import { holdRestarts } from '../store/restart-hold.js';
 import { locateNpm } from '../stage/dependencies.js';
 import { handoffStep } from './restart-handoff-step.js';

@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { consumeHandoff, handoffSupported, requestRestart } from '../service/restart-handoff.js';
 import type { Supervisor } from '../service/supervisors/types.js';
-import { servicePreset } from '../store/presets.js';
+import { servicePreset } from '../presets/index.js';
 import type { ResolvedRuntime } from '../model/runtime.js';
 import { processEnvironment } from '../rehearsal/candidate-env.js';
 import type { Config } from '../store/config.js';

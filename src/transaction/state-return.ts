@@ -430,7 +430,7 @@ async function servingAfterRestart(
   if (!config.healthUrl) return { serving: 'no health URL to wait for', healthy: false };
   // lazy: the health probes and the presets only when the service is restarted on this path
   const { verifyRunning } = await import('../service/health.js');
-  const { startedWhenFor } = await import('../store/presets.js'); // lazy: as above
+  const { startedWhenFor } = await import('../presets/index.js'); // lazy: as above
   const result = await verifyRunning(
     {
       supervisor,

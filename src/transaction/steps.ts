@@ -221,7 +221,7 @@ export async function verifyStep(run: Run, supervisor: Supervisor, options: Veri
   const { name, version, baseline } = options;
   let result!: VerifyResult;
   const { verifyRunning } = await import('../service/health.js'); // lazy: only a supervised activation probes health
-  const { startedWhenFor } = await import('../store/presets.js'); // lazy: as above (the preset's sign of a start)
+  const { startedWhenFor } = await import('../presets/index.js'); // lazy: as above (the preset's sign of a start)
   await runStep(run, name, async (step) => {
     result = await verifyRunning(
       {

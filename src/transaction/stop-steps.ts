@@ -44,7 +44,7 @@ export async function watchFromTheFlip(run: Run): Promise<void> {
   run.window = new StopWindow();
   if (!healthUrl) return;
   // lazy: an activation with no supervisor, or no health URL, never probes health nor reads the presets
-  const { startedWhenFor } = await import('../store/presets.js');
+  const { startedWhenFor } = await import('../presets/index.js');
   // lazy: as above
   run.window.watch((await import('../service/health.js')).watchServing(healthUrl, startedWhenFor(run.session.config)));
 }

@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../store/config.js';
-import { PRESETS, servicePreset, type PortSources } from '../store/presets.js';
+import { PRESETS, servicePreset, type PortSources } from '../presets/index.js';
 import { timespanSeconds } from '../service/timespan.js';
 import { type ExistingUnit, nodeCommandOf, readExistingUnit } from './existing-unit.js';
 import { findServicePort } from './service-port.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { prefetchPlugins, prefetchSpecs, reviewablePlugins } from '../../src/service/plugin-prefetch.ts';
-import { PRESETS } from '../../src/store/presets.ts';
+import { PRESETS } from '../../src/presets/index.ts';
 
 const npmInstalled = (installSpec: string) => ({ trust: { installSource: 'npm', installSpec } });
 

@@ -1,0 +1,117 @@
+/**
+ * What a preset tells the core about the service it serves: settings `init --preset NAME` writes, and facts each layer
+ * reads through `servicePreset(config)` (presets/index.ts). The core knows these fields only; what they hold for a
+ * service (its commands, files, variables) lives in that preset's folder.
+ */
+import type { StartedWhen } from '../model/started-when.js';
+import type { Settings } from '../store/config.js';
+
+export interface Preset {
+  settings: Settings;
+  /** What the unit runs inside a release (`release-switcher unit` without --entry). */
+  entry?: { entry: string; args: string[] };
+  /** The Node the service needs; one is looked for when none is configured. */
+  node?: string;
+  /** Where the service takes its port from, in the order it applies them (adopt reads the unit with it). */
+  port?: PortSources;
+  /** The service's own stop budget: `unit` never writes a TimeoutStopSec under drain + margin. */
+  stop?: { drainSeconds: number; marginSeconds: number; why: string };
+  /**
+   * Variables the service and the root's commands (`<root>/bin/<name>`) run with: for openclaw, its external-supervisor
+   * contract, so its own updater and native service repair leave the lifecycle to us.
+   */
+  environment?: Readonly<Record<string, string>>;
+  /**
+   * The target release's schema check of a consolidated copy of each state database matching `databases` (a regular
+   * expression on the resolved path), run before every flip: `args` inside the release, `{file}` the copy.
+   */
+  databasePreflight?: {
+    /** The shared state database's check (`{file}`: the consolidated copy). */
+    args: readonly string[];
+    /** Which files under the state paths it applies to. */
+    databases: string;
+    /** Each agent's database: its own check (`{agent}`: the id, the pattern's first group). */
+    agents?: { args: readonly string[]; databases: string };
+  };
+  /**
+   * The target release's post-core step, run after the flip with the old process stopped, after the state checkpoint
+   * and before the target first starts (transaction/finalize-step.ts): `args` inside the release, `env` added to the
+   * service's environment. A failure rolls the transaction back. Only where the supervisor can stop the service.
+   */
+  finalize?: {
+    args: readonly string[];
+    env: Readonly<Record<string, string>>;
+    /** Our bound on the whole run: past it the process tree is ended (the last resort). */
+    timeoutSeconds: number;
+    /**
+     * The command's own per-phase deadline option, given a value derived from our bound (service/finalize.ts
+     * phaseTimeoutSeconds), so that the command ends a phase that hangs itself, cleanly, before our bound kills it.
+     */
+    phaseTimeoutFlag?: string;
+    /** The command's option that accepts plugins' reviewed capability changes, given when the operator asked for it. */
+    consentFlag?: string;
+    /**
+     * Which plugins can need that consent, and how the need is said, for the review before the stop
+     * (transaction/capability-review-step.ts): the target's finalize run on a private copy of the state finds them.
+     * `exempt`: package names OpenClaw exempts from the capability review (its verified official packages);
+     * `code`: the code of a finalize plugin outcome that waits for consent; `env`: the isolated run's environment on
+     * the copy (`{state}` the copy, `{config}` the user's config in it, `{port}` an unused port).
+     */
+    consentReview?: {
+      exempt: RegExp;
+      code: string;
+      env: Readonly<Record<string, string>>;
+      /** Node arguments run on the copy first (`{state}` replaced), as the rehearsal's prepare step. */
+      prepare?: readonly string[];
+    };
+    /**
+     * The running release's list of installed plugins (JSON), run before the stop so that the packages finalize will
+     * install are in npm's cache by then (service/plugin-prefetch.ts).
+     */
+    pluginList?: readonly string[];
+  };
+  /**
+   * OpenClaw's restart-handoff machine contract, run with the running release's CLI (transaction/restart-handoff-step.ts):
+   * a capability probe, the request for a fresh-process restart, the consumption with `{pid}` the old main PID.
+   */
+  restartHandoff?: { capabilities: readonly string[]; request: readonly string[]; consume: readonly string[] };
+  /**
+   * The service's own update-channel setting in its config file (openclaw: `update.channel` of openclaw.json), which
+   * `update` without a version and the auto-updater follow when config.json names no channel (transaction/channel.ts).
+   */
+  channelSetting?: ServiceSetting;
+  /** Verified also means the new main PID owns the listener (`/readyz` recorded beside, not judged). */
+  listenerOwnership?: boolean;
+  /**
+   * On the health endpoint at `path`, a 2xx is healthy only when the body's `field` is `value` (openclaw's `/startupz`:
+   * `status: "started"`); another path configured as the health URL is judged by its status and version only.
+   */
+  startedWhen?: StartedWhen & { path: string };
+  /** The command's own updater (`<name> update …`): the root's command says it is ours before the service refuses it. */
+  selfUpdate?: { command: string; allowed: readonly string[] };
+}
+
+/**
+ * Where the service keeps its own config file, found as the service finds it in its environment; null when none exists.
+ * `exists` asks whether a candidate is a file: root acting for the service's account passes one that asks as the
+ * account, so that no link the account planted is followed with root's rights.
+ */
+export type ConfigLocator = (
+  env: Record<string, string | undefined>,
+  cwd?: string,
+  exists?: (file: string) => Promise<boolean>,
+) => Promise<string | null>;
+
+/** A setting at a dot path (`key`) of the service's own config file, which `file` finds. */
+export interface ServiceSetting {
+  file: ConfigLocator;
+  key: string;
+}
+
+/** `flag` in the unit's arguments, else the first of `env` set for the unit, else `key` (a dot path) in its config file. */
+export interface PortSources {
+  flag: string;
+  env: readonly string[];
+  /** A setting of its own config file (JSON5, as the service reads it). */
+  config?: ServiceSetting;
+}
