@@ -4,6 +4,8 @@
  * service (its commands, files, variables) lives in that preset's folder.
  */
 import type { StartedWhen } from '../model/started-when.js';
+import type { RunAs } from '../platform/run-as.js';
+import type { DatabaseAnswer } from '../rehearsal/database-preflight.js';
 import type { Settings } from '../store/config.js';
 
 export interface Preset {
@@ -23,9 +25,12 @@ export interface Preset {
   environment?: Readonly<Record<string, string>>;
   /**
    * The target release's schema check of a consolidated copy of each state database matching `databases` (a regular
-   * expression on the resolved path), run before every flip: `args` inside the release, `{file}` the copy.
+   * expression on the resolved path), run before every flip (the plan's `database-preflight` step, and
+   * `database-preflight-previous` on the way back): `args` inside the release, `{file}` the copy; `answer` reads what it
+   * said (rehearsal/database-preflight.ts runs it).
    */
   databasePreflight?: {
+    answer: DatabaseAnswer;
     /** The shared state database's check (`{file}`: the consolidated copy). */
     args: readonly string[];
     /** Which files under the state paths it applies to. */
@@ -66,15 +71,16 @@ export interface Preset {
     };
     /**
      * The running release's list of installed plugins (JSON), run before the stop so that the packages finalize will
-     * install are in npm's cache by then (service/plugin-prefetch.ts).
+     * install are in npm's cache by then (presets/openclaw/plugin-prefetch.ts).
      */
     pluginList?: readonly string[];
   };
   /**
-   * OpenClaw's restart-handoff machine contract, run with the running release's CLI (transaction/restart-handoff-step.ts):
-   * a capability probe, the request for a fresh-process restart, the consumption with `{pid}` the old main PID.
+   * The service's own way out before the stop (the plan's `restart-handoff` step, transaction/restart-handoff-step.ts,
+   * which opens the stop window): asked with the running release, it exits for a fresh-process restart instead of
+   * draining for a SIGTERM, and what it handed over is consumed before the target starts.
    */
-  restartHandoff?: { capabilities: readonly string[]; request: readonly string[]; consume: readonly string[] };
+  restartHandoff?: HandoffProtocol;
   /**
    * The service's own update-channel setting in its config file (openclaw: `update.channel` of openclaw.json), which
    * `update` without a version and the auto-updater follow when config.json names no channel (transaction/channel.ts).
@@ -114,4 +120,40 @@ export interface PortSources {
   env: readonly string[];
   /** A setting of its own config file (JSON5, as the service reads it). */
   config?: ServiceSetting;
+}
+
+/** A call of the running release's own commands, on the service's Node, as its account. */
+export interface HandoffCall {
+  node: string;
+  /** The release the service runs (its own CLI speaks for it). */
+  releaseDir: string;
+  env: NodeJS.ProcessEnv;
+  signal?: AbortSignal | undefined;
+  /** The account it runs as (the service's). @default this process's */
+  as?: RunAs | undefined;
+}
+
+/** How a request to exit went: the old process gone (`exited`), after `ms`, or refused (what it said). */
+export interface RestartExit {
+  exited: boolean;
+  ms: number;
+  refused?: string;
+  attempts: number;
+}
+
+/** The consumption's answer: `accepted` authorizes the fresh process; anything else does not. */
+export interface ConsumeResult {
+  status: string;
+  reason?: string;
+  handoff?: unknown;
+}
+
+/** A service's restart handoff (`Preset.restartHandoff`): each call bounded, none throws for the service's answer. */
+export interface HandoffProtocol {
+  /** true when the running release offers the handoff, else why not. */
+  supported(call: HandoffCall): Promise<true | string>;
+  /** Asks the running process `pid` to exit for a fresh-process restart; resolves once it exited or the time is up. */
+  request(call: HandoffCall & { pid: number; logFile: string; timeoutMs: number }): Promise<RestartExit>;
+  /** Consumes what the exited process `pid` handed over. */
+  consume(call: HandoffCall & { pid: number }): Promise<ConsumeResult>;
 }

@@ -24,7 +24,7 @@ import { type RunAs, makeDirFor } from '../platform/run-as.js';
 import { runCaptured, tail } from '../platform/subprocess.js';
 import { freeLoopbackPort } from '../rehearsal/preflight.js';
 import { finalizeWarnings, startFinalize, type FinalizeVerdict } from '../service/finalize.js';
-import { listPlugins, reviewablePlugins } from '../service/plugin-prefetch.js';
+import { listPlugins, reviewablePlugins } from '../presets/openclaw/plugin-prefetch.js';
 import { copyStatePrivately } from '../snapshot/private-copy.js';
 import { statePathsBase } from '../snapshot/state-paths.js';
 import { resolveStateAs } from '../snapshot/state-side.js';

@@ -13,7 +13,7 @@
 import path from 'node:path';
 import type { Transaction } from '../model/state.js';
 import { type FinalizeVerdict, endOrphanedFinalize, finalizeWarnings, startFinalize } from '../service/finalize.js';
-import { type PrefetchResult, prefetchPlugins } from '../service/plugin-prefetch.js';
+import { type PrefetchResult, prefetchPlugins } from '../presets/openclaw/plugin-prefetch.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 import { isRefusal } from '../service/refusal.js';
 import type { Config } from '../store/config.js';
@@ -146,7 +146,7 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<vo
 }
 
 /**
- * The plugin downloads finalize would do with the gateway stopped, done while it serves (service/plugin-prefetch.ts),
+ * The plugin downloads finalize would do with the gateway stopped, done while it serves (presets/openclaw/plugin-prefetch.ts),
  * before the flip (stop-steps.ts prepareStep). Not for a transaction that puts a snapshot back: the snapshot brings the
  * plugins the target had. Never fails the transaction.
  */

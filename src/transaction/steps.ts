@@ -10,7 +10,7 @@ import type { ReadinessBefore } from './contract-success.js';
 import type { StopWindow } from './window.js';
 import { type CrashPointName, crashPoint } from '../platform/crashpoint.js';
 import type { VerifyResult } from '../service/health.js';
-import type { PrefetchResult } from '../service/plugin-prefetch.js';
+import type { PrefetchResult } from '../presets/openclaw/plugin-prefetch.js';
 import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
 import { pointLink, readLinkVersion } from '../store/links.js';
 import { ProvenInodes, checkReleaseFast, proveWayBack } from '../store/release.js';

@@ -7,6 +7,8 @@
  */
 import type { Preset } from '../types.js';
 import { openclawConfigFile } from './config-file.js';
+import { openclawDatabaseAnswer } from './database-preflight.js';
+import { openclawHandoff } from './restart-handoff.js';
 
 const OPENCLAW_STATE_DIR = '${OPENCLAW_STATE_DIR:-~/.openclaw}';
 
@@ -149,6 +151,7 @@ export const OPENCLAW: Preset = {
   // each agent's (docs/reference/database-schemas/layout.md: agents/<agentId>/agent/openclaw-agent.sqlite) with
   // `preflight-agent`, which 2026.9.5 and 2026.9.6 both have.
   databasePreflight: {
+    answer: openclawDatabaseAnswer,
     args: ['dist/index.js', 'database', 'preflight', '{file}', '--json'],
     databases: '/state/openclaw\\.sqlite$',
     agents: {
@@ -190,11 +193,11 @@ export const OPENCLAW: Preset = {
   // the turn ended); `--wait 1s` bounds the drain: what is still running is stamped for restart recovery, aborted,
   // and resumed by the next process a few seconds after it starts (docs/gateway/restart-recovery.md; measured: the
   // gateway exited 7 s after the request, the turn resumed on the new process).
-  restartHandoff: {
+  restartHandoff: openclawHandoff({
     capabilities: ['dist/index.js', 'gateway', 'restart-handoff', 'capabilities', '--json'],
     request: ['dist/index.js', 'gateway', 'restart', '--wait', '1s'],
     consume: ['dist/index.js', 'gateway', 'restart-handoff', 'consume', '--expected-pid', '{pid}', '--json'],
-  },
+  }),
   // `update status` only reads; `update finalize` is what we run ourselves after a flip.
   selfUpdate: { command: 'update', allowed: ['status', 'finalize', '--help', '-h'] },
   stop: {

@@ -10,11 +10,11 @@
  * spec. A wrong guess or a failure costs a download and nothing else: finalize fetches what it needs itself.
  */
 import path from 'node:path';
-import { jsonDocumentIn, runCaptured, tail } from '../platform/subprocess.js';
-import { makeServiceNpmCachePrivate } from '../platform/npm-cache.js';
-import { hasUrlCredentials } from '../platform/npm-credentials.js';
-import { letAccountPass, removeHandedDir } from '../platform/handed-dir.js';
-import { type RunAs, makeDirFor } from '../platform/run-as.js';
+import { jsonDocumentIn, runCaptured, tail } from '../../platform/subprocess.js';
+import { makeServiceNpmCachePrivate } from '../../platform/npm-cache.js';
+import { hasUrlCredentials } from '../../platform/npm-credentials.js';
+import { letAccountPass, removeHandedDir } from '../../platform/handed-dir.js';
+import { type RunAs, makeDirFor } from '../../platform/run-as.js';
 
 export interface PrefetchRequest {
   /** The service's Node. */

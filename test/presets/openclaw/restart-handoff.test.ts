@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { requestRestart } from '../../src/service/restart-handoff.ts';
+import { requestRestart } from '../../../src/presets/openclaw/restart-handoff.ts';
 
 const children: { kill: () => boolean }[] = [];
 const dirs: string[] = [];
