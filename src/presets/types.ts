@@ -53,27 +53,24 @@ export interface Preset {
      * phaseTimeoutSeconds), so that the command ends a phase that hangs itself, cleanly, before our bound kills it.
      */
     phaseTimeoutFlag?: string;
-    /** The command's option that accepts plugins' reviewed capability changes, given when the operator asked for it. */
+    /** The command's option that accepts the add-ons' reviewed capability changes, given when the operator asked. */
     consentFlag?: string;
     /**
-     * Which plugins can need that consent, and how the need is said, for the review before the stop
-     * (transaction/capability-review-step.ts): the target's finalize run on a private copy of the state finds them.
-     * `exempt`: package names OpenClaw exempts from the capability review (its verified official packages);
-     * `code`: the code of a finalize plugin outcome that waits for consent; `env`: the isolated run's environment on
-     * the copy (`{state}` the copy, `{config}` the user's config in it, `{port}` an unused port).
+     * How the need for that consent is found before the stop (the plan's `capability-review` step,
+     * transaction/capability-review-step.ts): the target's finalize run on a private copy of the state. `code`: the
+     * code of a finalize outcome that waits for consent; `env`: the isolated run's environment on the copy (`{state}`
+     * the copy, `{config}` the user's config in it, `{port}` an unused port); `config`: where the service keeps the
+     * config the copy runs with, and its name in the copy when the service has none yet.
      */
     consentReview?: {
-      exempt: RegExp;
       code: string;
       env: Readonly<Record<string, string>>;
+      config: { file: ConfigLocator; inCopy: string };
       /** Node arguments run on the copy first (`{state}` replaced), as the rehearsal's prepare step. */
       prepare?: readonly string[];
     };
-    /**
-     * The running release's list of installed plugins (JSON), run before the stop so that the packages finalize will
-     * install are in npm's cache by then (presets/openclaw/plugin-prefetch.ts).
-     */
-    pluginList?: readonly string[];
+    /** The service's add-ons that finalize converges: listed before the stop, prefetched, reviewed. */
+    extensions?: Extensions;
   };
   /**
    * The service's own way out before the stop (the plan's `restart-handoff` step, transaction/restart-handoff-step.ts,
@@ -156,4 +153,17 @@ export interface HandoffProtocol {
   request(call: HandoffCall & { pid: number; logFile: string; timeoutMs: number }): Promise<RestartExit>;
   /** Consumes what the exited process `pid` handed over. */
   consume(call: HandoffCall & { pid: number }): Promise<ConsumeResult>;
+}
+
+/**
+ * The service's own add-ons (OpenClaw's plugins), which the target's finalize converges: the running release lists
+ * them before the stop (`list`: a command inside it that prints JSON), so that the packages finalize will install are
+ * in npm's cache by then (service/package-prefetch.ts), and the capability review knows which may need consent.
+ */
+export interface Extensions {
+  list: readonly string[];
+  /** The npm specs finalize will install for `targetVersion`, read from the list. */
+  prefetch(list: unknown, targetVersion: string): string[];
+  /** Those whose update can wait for the operator's consent to new capabilities (ids, sorted). */
+  reviewable(list: unknown): string[];
 }

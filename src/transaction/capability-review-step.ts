@@ -24,12 +24,11 @@ import { type RunAs, makeDirFor } from '../platform/run-as.js';
 import { runCaptured, tail } from '../platform/subprocess.js';
 import { freeLoopbackPort } from '../rehearsal/preflight.js';
 import { finalizeWarnings, startFinalize, type FinalizeVerdict } from '../service/finalize.js';
-import { listPlugins, reviewablePlugins } from '../presets/openclaw/plugin-prefetch.js';
+import { listExtensions } from '../service/package-prefetch.js';
 import { copyStatePrivately } from '../snapshot/private-copy.js';
 import { statePathsBase } from '../snapshot/state-paths.js';
 import { resolveStateAs } from '../snapshot/state-side.js';
-import type { Preset } from '../presets/index.js';
-import { openclawConfigFile } from '../presets/openclaw/config-file.js';
+import type { ConfigLocator, Preset } from '../presets/index.js';
 import { consentReviewOf, finalizeArgs, finalizeOf } from './finalize-step.js';
 import { noteStep, runStep } from './record.js';
 import { serviceIdentity } from './service-identity.js';
@@ -64,18 +63,19 @@ export async function capabilityReviewStep(run: Run): Promise<void> {
   const needs = await runStep({ journal, tx }, NAME, async (step) => {
     const service = await serviceIdentity(session);
     const env = service.env;
-    const listed = await listPlugins({
+    const extensions = finalize.extensions!;
+    const listed = await listExtensions({
       node: config.node!,
       runningDir: layout.release(tx.from!),
-      listArgs: finalize.pluginList!,
+      listArgs: extensions.list,
       env,
       timeoutMs: LIST_TIMEOUT_MS,
       as: service.runAs,
       signal: runtime.signal,
     });
     if (!listed.list) return void step.end('skipped', `no review: ${listed.detail}`);
-    run.pluginList = listed.list; // the prefetch before the stop reads it from here, not again
-    const plugins = reviewablePlugins(listed.list, review.exempt);
+    run.extensionList = listed.list; // the prefetch before the stop reads it from here, not again
+    const plugins = extensions.reviewable(listed.list);
     if (plugins.length === 0) return void step.end('skipped', 'no installed plugin can need capability consent');
     runtime.onProgress({ phase: 'preflight', message: `reviewing ${plugins.join(', ')} against ${tx.to}` });
     // Root's folder (0700, then passable to the account's group), in the one root hands to the account (never root's
@@ -138,10 +138,10 @@ async function finalizeOnCopy(
   }).catch(() => undefined);
   if (!copied) return undefined;
   // The user's config where the copy has it (the gateway's own, with its plugin entries), else a copy beside.
-  const live = await liveConfigAs(env, service.runAs);
+  const live = await liveConfigAs(review.config.file, env, service.runAs);
   const configInCopy = live
     ? await placeInCopy(live, { paths, base, copied, work, as: service.runAs })
-    : path.join(copied, 'openclaw.json');
+    : path.join(copied, review.config.inCopy);
   const vars: Record<string, string> = {
     state: copied,
     config: configInCopy,
@@ -192,11 +192,15 @@ async function finalizeOnCopy(
  * neither stats nor copies it.
  */
 /**
- * The gateway's config file, as openclaw would find it for the service (presets/openclaw/config-file.ts), each candidate
- * asked as the service's account (`test -f`): root acting for it follows no link the account planted in its home.
+ * The service's config file, as it would find it (the preset's `locate`), each candidate asked as the service's
+ * account (`test -f`): root acting for it follows no link the account planted in its home.
  */
-export async function liveConfigAs(env: NodeJS.ProcessEnv, as: RunAs | undefined): Promise<string | null> {
-  return openclawConfigFile(env as Record<string, string | undefined>, '/', (file) =>
+export async function liveConfigAs(
+  locate: ConfigLocator,
+  env: NodeJS.ProcessEnv,
+  as: RunAs | undefined,
+): Promise<string | null> {
+  return locate(env as Record<string, string | undefined>, '/', (file) =>
     runCaptured('/usr/bin/test', ['-f', file], {
       env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },
       timeoutMs: LIST_TIMEOUT_MS,

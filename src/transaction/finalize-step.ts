@@ -13,7 +13,7 @@
 import path from 'node:path';
 import type { Transaction } from '../model/state.js';
 import { type FinalizeVerdict, endOrphanedFinalize, finalizeWarnings, startFinalize } from '../service/finalize.js';
-import { type PrefetchResult, prefetchPlugins } from '../presets/openclaw/plugin-prefetch.js';
+import { type PrefetchResult, fetchIntoCache, listExtensions } from '../service/package-prefetch.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 import { isRefusal } from '../service/refusal.js';
 import type { Config } from '../store/config.js';
@@ -46,7 +46,7 @@ export function finalizeSteps(config: Config): { handoff: boolean; finalize: boo
 
 /** The capability review a preset's finalize asks for (capability-review-step.ts): it needs the plugin list too. */
 export function consentReviewOf(finalize: Preset['finalize']) {
-  return finalize?.pluginList ? finalize.consentReview : undefined;
+  return finalize?.extensions ? finalize.consentReview : undefined;
 }
 
 /**
@@ -146,7 +146,7 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<vo
 }
 
 /**
- * The plugin downloads finalize would do with the gateway stopped, done while it serves (presets/openclaw/plugin-prefetch.ts),
+ * The plugin downloads finalize would do with the gateway stopped, done while it serves (service/package-prefetch.ts),
  * before the flip (stop-steps.ts prepareStep). Not for a transaction that puts a snapshot back: the snapshot brings the
  * plugins the target had. Never fails the transaction.
  */
@@ -154,24 +154,31 @@ export async function prefetchFor(run: Run, supervisor: Supervisor): Promise<Pre
   const { session, tx } = run;
   const { config, layout, runtime } = session;
   const finalize = finalizeOf(config, supervisor);
-  if (!finalize?.pluginList || tx.from === null || tx.to === null || tx.restore) return undefined;
+  const extensions = finalize?.extensions;
+  if (!extensions || tx.from === null || tx.to === null || tx.restore) return undefined;
   const { env, runAs } = await serviceIdentity(session);
   const npm = await locateNpm(config.npm, config.node!, env.PATH ?? '');
   if (!npm) return { specs: [], ok: false, ms: 0, detail: "no npm beside the service's Node nor on its PATH" };
   runtime.onProgress({ phase: 'restart', message: `fetching ${tx.to}'s plugin packages before the stop` });
-  return prefetchPlugins({
+  const request = {
     node: config.node!,
     npm,
-    runningDir: layout.release(tx.from),
-    listArgs: finalize.pluginList,
-    list: run.pluginList,
-    targetVersion: tx.to,
     env,
     workDir: path.join(layout.preflight, `plugins-${tx.id}`), // reachable by the service's account
     timeoutMs: PREFETCH_TIMEOUT_MS,
     signal: runtime.signal,
     as: runAs,
-  }).catch((error: unknown) => {
+  };
+  const started = performance.now();
+  return (async () => {
+    // The capability review read the list already: not asked again.
+    const { list, detail } =
+      run.extensionList !== undefined
+        ? { list: run.extensionList, detail: undefined }
+        : await listExtensions({ ...request, runningDir: layout.release(tx.from!), listArgs: extensions.list });
+    if (!list) return { specs: [], ok: false, ms: Math.round(performance.now() - started), detail };
+    return fetchIntoCache(request, extensions.prefetch(list, tx.to!), started);
+  })().catch((error: unknown) => {
     if (runtime.signal?.aborted) throw error; // cancelled: as any step after the flip is
     return { specs: [], ok: false, ms: 0, detail: error instanceof Error ? error.message : String(error) };
   });

@@ -8,6 +8,7 @@
 import type { Preset } from '../types.js';
 import { openclawConfigFile } from './config-file.js';
 import { openclawDatabaseAnswer } from './database-preflight.js';
+import { OPENCLAW_PLUGINS } from './plugin-prefetch.js';
 import { openclawHandoff } from './restart-handoff.js';
 
 const OPENCLAW_STATE_DIR = '${OPENCLAW_STATE_DIR:-~/.openclaw}';
@@ -173,18 +174,19 @@ export const OPENCLAW: Preset = {
     // does not accept it); it keeps its previous payload with PLUGIN_CAPABILITY_CONSENT_REQUIRED in the warnings.
     consentFlag: '--accept-capabilities',
     // docs/plugins/manage-plugins.md "Capability consent": bundled and verified first-party plugins (`@openclaw/*`
-    // from its catalog) are exempt; a third-party plugin whose update declares more capabilities waits for consent.
-    // `plugins update --dry-run` stops before the consent check (dist/install-*.mjs), so the review runs finalize
-    // itself, on a copy, with the user's config and the service's npm setup.
+    // from its catalog) are exempt (plugin-prefetch.ts OPENCLAW_EXEMPT); a third-party plugin whose update declares
+    // more capabilities waits for consent. `plugins update --dry-run` stops before the consent check
+    // (dist/install-*.mjs), so the review runs finalize itself, on a copy, with the user's config and the service's npm
+    // setup.
     consentReview: {
-      exempt: /^@openclaw\//,
       code: 'PLUGIN_CAPABILITY_CONSENT_REQUIRED',
       env: OPENCLAW_REVIEW_ENV,
+      config: { file: openclawConfigFile, inCopy: 'openclaw.json' },
       // The copy of a running gateway's databases names it as their owner: finalize would wait for it.
       prepare: ['-e', OPENCLAW_CLEAR_LEASES, '{state}'],
     },
-    // Measured (2026.9.6, @openclaw/matrix installed): 2.7 s, the gateway serving.
-    pluginList: ['dist/index.js', 'plugins', 'list', '--json'],
+    // `plugins list --json` measured (2026.9.6, @openclaw/matrix installed): 2.7 s, the gateway serving.
+    extensions: OPENCLAW_PLUGINS,
   },
   // docs/cli/gateway/restart-and-supervision.md "External supervisors": 2026.9.5 and 9.6 both answer protocol 1 with
   // consume (measured). In external mode `gateway restart` targets the verified running gateway, which writes the

@@ -9,18 +9,17 @@
  * target's release cohort (docs/cli/update/how-updates-run.md "Plugin sync details"), any other keeps its recorded
  * spec. A wrong guess or a failure costs a download and nothing else: finalize fetches what it needs itself.
  */
-import path from 'node:path';
-import { jsonDocumentIn, runCaptured, tail } from '../../platform/subprocess.js';
-import { makeServiceNpmCachePrivate } from '../../platform/npm-cache.js';
 import { hasUrlCredentials } from '../../platform/npm-credentials.js';
-import { letAccountPass, removeHandedDir } from '../../platform/handed-dir.js';
-import { type RunAs, makeDirFor } from '../../platform/run-as.js';
+import {
+  type CacheFetch,
+  type PrefetchResult,
+  fetchIntoCache,
+  listExtensions,
+} from '../../service/package-prefetch.js';
+import type { Extensions } from '../types.js';
 
-export interface PrefetchRequest {
-  /** The service's Node. */
-  node: string;
-  /** npm to fetch with (an executable or npm-cli.js). */
-  npm: string;
+/** OpenClaw's prefetch as one call: its list, the specs it implies, npm's fetch (the tests drive it whole). */
+export interface PrefetchRequest extends CacheFetch {
   /** The running release's folder and its `plugins list --json` inside it. */
   runningDir: string;
   listArgs: readonly string[];
@@ -28,26 +27,6 @@ export interface PrefetchRequest {
   list?: unknown;
   /** The version finalize converges official plugins to. */
   targetVersion: string;
-  /** The service's environment: its state dir, its npm cache and registry. */
-  env: NodeJS.ProcessEnv;
-  /**
-   * A private folder, removed afterwards: made for the account inside a folder of root's that its group may pass
-   * through (`<root>/preflight`), when root acts for it (never under root's 0700 `staging/`, which it cannot reach).
-   */
-  workDir: string;
-  timeoutMs: number;
-  /** The account it runs as (the service's). @default this process's */
-  as?: RunAs | undefined;
-
-  signal?: AbortSignal | undefined;
-}
-
-export interface PrefetchResult {
-  /** The specs fetched into npm's cache (none: no npm-installed plugin). */
-  specs: string[];
-  ok: boolean;
-  ms: number;
-  detail?: string;
 }
 
 /** The npm specs finalize will install, from `plugins list --json` of the running release. */
@@ -66,6 +45,16 @@ export function prefetchSpecs(list: unknown, targetVersion: string): string[] {
   }
   return [...specs].sort();
 }
+
+/** Bundled and verified first-party plugins (`@openclaw/*` from its catalog): exempt from the capability review. */
+export const OPENCLAW_EXEMPT = /^@openclaw\//;
+
+/** OpenClaw's plugins as the preset's `finalize.extensions`: listed by `plugins list --json` of the running release. */
+export const OPENCLAW_PLUGINS: Extensions = {
+  list: ['dist/index.js', 'plugins', 'list', '--json'],
+  prefetch: prefetchSpecs,
+  reviewable: (list) => reviewablePlugins(list, OPENCLAW_EXEMPT),
+};
 
 /**
  * Install sources finalize updates from (a local folder or archive has no newer release to converge to: OpenClaw
@@ -92,28 +81,6 @@ export function reviewablePlugins(list: unknown, exempt: RegExp): string[] {
   return [...ids].sort();
 }
 
-/** The running release's `plugins list --json` (undefined and what it said when it could not be read). */
-export async function listPlugins(request: {
-  node: string;
-  runningDir: string;
-  listArgs: readonly string[];
-  env: NodeJS.ProcessEnv;
-  timeoutMs: number;
-  as?: RunAs | undefined;
-  signal?: AbortSignal | undefined;
-}): Promise<{ list: unknown; detail?: string }> {
-  const [entry, ...rest] = request.listArgs;
-  const listed = await runCaptured(request.node, [path.join(request.runningDir, entry!), ...rest], {
-    env: request.env,
-    timeoutMs: request.timeoutMs,
-    signal: request.signal,
-    as: request.as,
-    cwd: request.runningDir,
-  });
-  const list = listed.failed ? undefined : jsonDocumentIn(listed.output);
-  return list ? { list } : { list: undefined, detail: `plugins list: ${tail(listed.output, 5)}` };
-}
-
 /** `@scope/name@range` → `@scope/name`; `name@range` → `name`. */
 function nameOf(spec: string): string {
   const at = spec.indexOf('@', spec.startsWith('@') ? 1 : 0);
@@ -122,40 +89,8 @@ function nameOf(spec: string): string {
 
 export async function prefetchPlugins(request: PrefetchRequest): Promise<PrefetchResult> {
   const started = performance.now();
-  const ms = () => Math.round(performance.now() - started);
-  const options = { env: request.env, timeoutMs: request.timeoutMs, signal: request.signal, as: request.as };
   const { list, detail } =
-    request.list !== undefined ? { list: request.list, detail: undefined } : await listPlugins(request);
-  if (!list) return { specs: [], ok: false, ms: ms(), detail };
-  const specs = prefetchSpecs(list, request.targetVersion);
-  if (specs.length === 0) return { specs, ok: true, ms: ms() };
-  await makeDirFor(request.workDir, request.as); // npm writes there, as the service's account
-  await letAccountPass(path.dirname(request.workDir), request.as); // root's <root>/preflight: passable to it, no more
-  await makeServiceNpmCachePrivate(request.env, request.as);
-  try {
-    const [command, prefix] = request.npm.endsWith('.js') ? [request.node, [request.npm]] : [request.npm, []];
-    const fetched = await runCaptured(
-      command,
-      [
-        ...prefix,
-        'install',
-        '--prefix',
-        request.workDir,
-        '--no-save',
-        '--no-package-lock',
-        '--ignore-scripts',
-        '--legacy-peer-deps',
-        '--no-audit',
-        '--no-fund',
-        '--loglevel=error',
-        ...specs,
-      ],
-      { ...options, cwd: request.workDir },
-    );
-    return fetched.failed
-      ? { specs, ok: false, ms: ms(), detail: `npm: ${tail(fetched.output, 5)}` }
-      : { specs, ok: true, ms: ms() };
-  } finally {
-    await removeHandedDir(request.workDir); // what npm left, removed by the account: root follows none of its links
-  }
+    request.list !== undefined ? { list: request.list, detail: undefined } : await listExtensions(request);
+  if (!list) return { specs: [], ok: false, ms: Math.round(performance.now() - started), detail };
+  return fetchIntoCache(request, prefetchSpecs(list, request.targetVersion), started);
 }

@@ -6,8 +6,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { prefetchPlugins, prefetchSpecs, reviewablePlugins } from '../../../src/presets/openclaw/plugin-prefetch.ts';
-import { PRESETS } from '../../../src/presets/index.ts';
+import {
+  OPENCLAW_EXEMPT,
+  prefetchPlugins,
+  prefetchSpecs,
+  reviewablePlugins,
+} from '../../../src/presets/openclaw/plugin-prefetch.ts';
 
 const npmInstalled = (installSpec: string) => ({ trust: { installSource: 'npm', installSpec } });
 
@@ -42,7 +46,7 @@ describe('prefetchSpecs', () => {
 });
 
 describe('reviewablePlugins (capability-review-step.ts)', () => {
-  const exempt = PRESETS.openclaw!.finalize!.consentReview!.exempt;
+  const exempt = OPENCLAW_EXEMPT;
   it('every install finalize updates (npm, ClawHub, git) but the exempt official packages, by id', () => {
     const list = {
       plugins: [
