@@ -5,10 +5,9 @@
  */
 import type { StartedWhen } from '../model/started-when.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
-import { findNode } from '../platform/node.js';
 import type { Config, Settings } from '../store/config.js';
 import { OPENCLAW } from './openclaw/index.js';
-import type { Preset } from './types.js';
+import type { PortSources, Preset } from './types.js';
 
 export type { Preset, PortSources, ServiceSetting, ConfigLocator } from './types.js';
 
@@ -23,6 +22,14 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
 export function servicePreset(config: Pick<Config, 'preset' | 'package'>): Preset | undefined {
   const name = config.preset ?? config.package;
   return Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
+}
+
+/**
+ * Where the root's service takes its port from: its preset's sources, else `--port N` and the usual variables (an
+ * unknown package adopted from a unit like OpenClaw's gateway's is read as before presets had a folder).
+ */
+export function portSourcesOf(config: Pick<Config, 'preset' | 'package'>): PortSources {
+  return servicePreset(config)?.port ?? { flag: '--port', env: ['OPENCLAW_GATEWAY_PORT', 'PORT'] };
 }
 
 /**
@@ -78,6 +85,8 @@ export async function withPreset(options: WithPresetOptions): Promise<Settings> 
   const settings: Settings = { ...base, ...defined, preset: name };
   if (preset.node && !settings.node && !configured?.node) {
     const preferred = await options.preferred?.(settings);
+    // lazy: the Node probe and semver, which only `init --preset` needs (a switch reads the presets at start-up)
+    const { findNode } = await import('../platform/node.js');
     settings.node = await findNode({
       range: preset.node,
       env,

@@ -83,6 +83,11 @@ export interface Preset {
    * `update` without a version and the auto-updater follow when config.json names no channel (transaction/channel.ts).
    */
   channelSetting?: ServiceSetting;
+  /**
+   * The variable the service's own processes carry naming their unit: a caller that has it runs inside the service
+   * (service/caller.ts), and a switch it asks for must run outside it.
+   */
+  unitVariable?: string;
   /** Verified also means the new main PID owns the listener (`/readyz` recorded beside, not judged). */
   listenerOwnership?: boolean;
   /**

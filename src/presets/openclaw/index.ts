@@ -144,6 +144,8 @@ export const OPENCLAW: Preset = {
   // docs/cli/gateway/restart-and-supervision.md "External supervisors": self-update (`openclaw update`, the Control
   // UI's update.run) and native service install/start/stop are refused; the repair policy is a separate variable.
   environment: OPENCLAW_EXTERNAL_SUPERVISOR,
+  // The unit's name as OpenClaw's gateway process carries it: a switch asked from inside it (update.run) runs outside.
+  unitVariable: 'OPENCLAW_SYSTEMD_UNIT',
   // "Report success only after the new Gateway owns its listener and /startupz returns status: started".
   listenerOwnership: true,
   // docs/gateway/health.md: /startupz is 503 `starting` or `draining`, 200 `started`; only the last is success.
