@@ -68,6 +68,8 @@ export interface Preset {
       config: { file: ConfigLocator; inCopy: string };
       /** Node arguments run on the copy first (`{state}` replaced), as the rehearsal's prepare step. */
       prepare?: readonly string[];
+      /** How the operator sees what an add-on's new version declares, for the refusal's hint. */
+      howToReview(addOn: string): string;
     };
     /** The service's add-ons that finalize converges: listed before the stop, prefetched, reviewed. */
     extensions?: Extensions;
@@ -82,7 +84,12 @@ export interface Preset {
    * The service's own update-channel setting in its config file (openclaw: `update.channel` of openclaw.json), which
    * `update` without a version and the auto-updater follow when config.json names no channel (transaction/channel.ts).
    */
-  channelSetting?: ServiceSetting;
+  channelSetting?: ChannelSetting;
+  /**
+   * Where the service keeps backups of its own of the state it migrates, for the hint of a way back refused for want
+   * of a checkpoint (transaction/state-return.ts).
+   */
+  ownBackups?: string;
   /**
    * The variable the service's own processes carry naming their unit: a caller that has it runs inside the service
    * (service/caller.ts), and a switch it asks for must run outside it.
@@ -114,6 +121,11 @@ export type ConfigLocator = (
 export interface ServiceSetting {
   file: ConfigLocator;
   key: string;
+}
+
+/** The service's own update-channel setting, and the channels it knows that are no package's (name → what it is). */
+export interface ChannelSetting extends ServiceSetting {
+  unsupported?: Readonly<Record<string, string>>;
 }
 
 /** `flag` in the unit's arguments, else the first of `env` set for the unit, else `key` (a dot path) in its config file. */

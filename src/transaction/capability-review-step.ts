@@ -105,7 +105,7 @@ export async function capabilityReviewStep(run: Run): Promise<void> {
       await removeReviewPlace(work);
     }
   });
-  if (needs && needs.length > 0) throw consentRequired(tx.to, needs);
+  if (needs && needs.length > 0) throw consentRequired(tx.to, needs, review);
 }
 
 /** The target's finalize on a private copy of the live state; undefined when the copy could not be made. */
@@ -246,13 +246,13 @@ function brief(verdict: FinalizeVerdict): Pick<FinalizeVerdict, 'ok' | 'status' 
   return { ok: verdict.ok, status: verdict.status, exitCode: verdict.exitCode, ms: verdict.ms };
 }
 
-function consentRequired(target: string, needs: readonly TransactionWarning[]): ReleaseSwitcherError {
+function consentRequired(target: string, needs: readonly TransactionWarning[], review: Review): ReleaseSwitcherError {
   const plugins = [...new Set(needs.map((w) => w.plugin ?? '?'))];
   return new ReleaseSwitcherError(
     'CAPABILITY_CONSENT_REQUIRED',
     `${target}'s plugin update needs the operator's consent: ${plugins.join(', ')} declare${plugins.length === 1 ? 's' : ''} new capabilities. Nothing was flipped or stopped.`,
     {
-      hint: `Review what the new version of ${plugins.join(', ')} declares (its openclaw.plugin.json; OpenClaw's interactive \`openclaw plugins update ${plugins[0]}\` shows the consent screen), then run the update again with --accept-capabilities.`,
+      hint: `Review what the new version of ${plugins.join(', ')} declares (${review.howToReview(plugins[0]!)}), then run the update again with --accept-capabilities.`,
       details: { plugins, outcomes: needs },
     },
   );

@@ -19,6 +19,7 @@ import type { JournalSession } from '../store/session.js';
 import type { SnapshotManifest } from '../snapshot/snapshot.js';
 import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
 import { readLinkVersion } from '../store/links.js';
+import { servicePreset, startedWhenFor } from '../presets/index.js';
 
 /** Whose state it is (root acting for it works on it only as that account); loaded only where state is touched. */
 const stateAccountOf = async (session: JournalSession) =>
@@ -142,10 +143,11 @@ export async function planStateReturn(input: StateReturn): Promise<StatePlan> {
     };
   }
   if (!declared || schemaAtLeast(mine, theirs)) return { action: 'none' };
+  const backups = servicePreset(config)?.ownBackups;
   return {
     action: 'refuse',
     detail: `${target} cannot start on state that ${leaving} migrated${schemas}, and there is no state snapshot from before ${leaving} first started`,
-    hint: `Stay on ${leaving}, or stop the service, put its state back from a backup of your own (openclaw keeps *.pre-startup-migration-*.bak beside its databases), and switch again. Snapshots are taken by boot-check (the unit's ExecStartPre: release-switcher unit --install).`,
+    hint: `Stay on ${leaving}, or stop the service, put its state back from a backup of your own${backups ? ` (${backups})` : ''}, and switch again. Snapshots are taken by boot-check (the unit's ExecStartPre: release-switcher unit --install).`,
   };
 }
 
@@ -205,7 +207,7 @@ export async function checkStateStep(
     // The target's own check of the live databases, where the preset publishes one (openclaw's `database preflight`):
     // when it calls them incompatible that is the exact reason (DATABASE_INCOMPATIBLE, recorded as its step). When
     // it does not, or cannot judge, the declared schemas still refuse: it checks one database, they declare them all.
-    // lazy: the database preflight (the presets, the release's own CLI) only for a refused way back
+    // lazy: the database preflight (the state's walk, the release's own CLI) only for a refused way back
     await (await import('./database-preflight-step.js')).databasePreflightStep(session, tx, options.target);
     throw new ReleaseSwitcherError('STATE_SNAPSHOT_MISSING', `Not switching to ${options.target}: ${plan.detail}.`, {
       hint: plan.hint,
@@ -428,9 +430,8 @@ async function servingAfterRestart(
 ): Promise<{ serving: string; healthy: boolean }> {
   const { config, runtime } = session;
   if (!config.healthUrl) return { serving: 'no health URL to wait for', healthy: false };
-  // lazy: the health probes and the presets only when the service is restarted on this path
+  // lazy: the health probes only when the service is restarted on this path
   const { verifyRunning } = await import('../service/health.js');
-  const { startedWhenFor } = await import('../presets/index.js'); // lazy: as above
   const result = await verifyRunning(
     {
       supervisor,

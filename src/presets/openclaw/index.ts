@@ -138,7 +138,13 @@ export const OPENCLAW: Preset = {
   port: { flag: '--port', env: ['OPENCLAW_GATEWAY_PORT'], config: { file: openclawConfigFile, key: 'gateway.port' } },
   // docs/install/development-channels.md: `openclaw update --channel` persists it there; a bare `openclaw update`
   // follows it.
-  channelSetting: { file: openclawConfigFile, key: 'update.channel' },
+  channelSetting: {
+    file: openclawConfigFile,
+    key: 'update.channel',
+    unsupported: { dev: "OpenClaw's git checkout of main, built in place" },
+  },
+  // Its startup migration copies a database aside before it migrates it (measured: `state.db.pre-startup-migration-*`).
+  ownBackups: 'openclaw keeps *.pre-startup-migration-*.bak beside its databases',
   // Its shutdown budget (dist/systemd-unit-*.mjs): GATEWAY_SHUTDOWN_TIMEOUT_MS 325 s + GATEWAY_SUPERVISOR_EXIT_MARGIN_MS
   // 5 s = the TimeoutStopSec=330 its own unit writes and its `gateway status` audit requires (systemd-stop-timeout).
   // docs/cli/gateway/restart-and-supervision.md "External supervisors": self-update (`openclaw update`, the Control
@@ -186,6 +192,8 @@ export const OPENCLAW: Preset = {
       config: { file: openclawConfigFile, inCopy: 'openclaw.json' },
       // The copy of a running gateway's databases names it as their owner: finalize would wait for it.
       prepare: ['-e', OPENCLAW_CLEAR_LEASES, '{state}'],
+      howToReview: (plugin) =>
+        `its openclaw.plugin.json; OpenClaw's interactive \`openclaw plugins update ${plugin}\` shows the consent screen`,
     },
     // `plugins list --json` measured (2026.9.6, @openclaw/matrix installed): 2.7 s, the gateway serving.
     extensions: OPENCLAW_PLUGINS,
