@@ -60,8 +60,28 @@ export interface CacheFetch {
   signal?: AbortSignal | undefined;
 }
 
+/** What `prefetchListed` needs besides the fetch: the running release, its list command, or its list read already. */
+export interface ListedPrefetch extends CacheFetch {
+  runningDir: string;
+  listArgs: readonly string[];
+  /** What the list command printed, when the caller read it already (the capability review does): not run again. */
+  list?: unknown;
+}
+
+/** The running release lists the add-ons, `specsOf` says what finalize will install, npm fetches that. */
+export async function prefetchListed(
+  request: ListedPrefetch,
+  specsOf: (list: unknown) => string[],
+): Promise<PrefetchResult> {
+  const started = performance.now();
+  const { list, detail } =
+    request.list !== undefined ? { list: request.list, detail: undefined } : await listExtensions(request);
+  if (!list) return { specs: [], ok: false, ms: Math.round(performance.now() - started), detail };
+  return fetchIntoCache(request, specsOf(list), started);
+}
+
 /** npm fetches `specs` into the service's cache, as the service's account; never throws for npm's own failure. */
-export async function fetchIntoCache(request: CacheFetch, specs: string[], started: number): Promise<PrefetchResult> {
+async function fetchIntoCache(request: CacheFetch, specs: string[], started: number): Promise<PrefetchResult> {
   const ms = () => Math.round(performance.now() - started);
   const options = { env: request.env, timeoutMs: request.timeoutMs, signal: request.signal, as: request.as };
   if (specs.length === 0) return { specs, ok: true, ms: ms() };

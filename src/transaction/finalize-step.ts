@@ -13,7 +13,7 @@
 import path from 'node:path';
 import type { Transaction } from '../model/state.js';
 import { type FinalizeVerdict, endOrphanedFinalize, finalizeWarnings, startFinalize } from '../service/finalize.js';
-import { type PrefetchResult, fetchIntoCache, listExtensions } from '../service/package-prefetch.js';
+import { type PrefetchResult, prefetchListed } from '../service/package-prefetch.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 import { isRefusal } from '../service/refusal.js';
 import type { Config } from '../store/config.js';
@@ -163,22 +163,17 @@ export async function prefetchFor(run: Run, supervisor: Supervisor): Promise<Pre
   const request = {
     node: config.node!,
     npm,
+    runningDir: layout.release(tx.from),
+    listArgs: extensions.list,
+    list: run.extensionList, // read by the capability review already, when it ran: not asked again
     env,
     workDir: path.join(layout.preflight, `plugins-${tx.id}`), // reachable by the service's account
     timeoutMs: PREFETCH_TIMEOUT_MS,
     signal: runtime.signal,
     as: runAs,
   };
-  const started = performance.now();
-  return (async () => {
-    // The capability review read the list already: not asked again.
-    const { list, detail } =
-      run.extensionList !== undefined
-        ? { list: run.extensionList, detail: undefined }
-        : await listExtensions({ ...request, runningDir: layout.release(tx.from!), listArgs: extensions.list });
-    if (!list) return { specs: [], ok: false, ms: Math.round(performance.now() - started), detail };
-    return fetchIntoCache(request, extensions.prefetch(list, tx.to!), started);
-  })().catch((error: unknown) => {
+  const target = tx.to;
+  return prefetchListed(request, (list) => extensions.prefetch(list, target)).catch((error: unknown) => {
     if (runtime.signal?.aborted) throw error; // cancelled: as any step after the flip is
     return { specs: [], ok: false, ms: 0, detail: error instanceof Error ? error.message : String(error) };
   });

@@ -10,21 +10,11 @@
  * spec. A wrong guess or a failure costs a download and nothing else: finalize fetches what it needs itself.
  */
 import { hasUrlCredentials } from '../../platform/npm-credentials.js';
-import {
-  type CacheFetch,
-  type PrefetchResult,
-  fetchIntoCache,
-  listExtensions,
-} from '../../service/package-prefetch.js';
+import { type ListedPrefetch, type PrefetchResult, prefetchListed } from '../../service/package-prefetch.js';
 import type { Extensions } from '../types.js';
 
 /** OpenClaw's prefetch as one call: its list, the specs it implies, npm's fetch (the tests drive it whole). */
-export interface PrefetchRequest extends CacheFetch {
-  /** The running release's folder and its `plugins list --json` inside it. */
-  runningDir: string;
-  listArgs: readonly string[];
-  /** What that command printed, when the caller read it already (the capability review does): not run again. */
-  list?: unknown;
+export interface PrefetchRequest extends ListedPrefetch {
   /** The version finalize converges official plugins to. */
   targetVersion: string;
 }
@@ -87,10 +77,6 @@ function nameOf(spec: string): string {
   return at < 0 ? spec : spec.slice(0, at);
 }
 
-export async function prefetchPlugins(request: PrefetchRequest): Promise<PrefetchResult> {
-  const started = performance.now();
-  const { list, detail } =
-    request.list !== undefined ? { list: request.list, detail: undefined } : await listExtensions(request);
-  if (!list) return { specs: [], ok: false, ms: Math.round(performance.now() - started), detail };
-  return fetchIntoCache(request, prefetchSpecs(list, request.targetVersion), started);
+export function prefetchPlugins(request: PrefetchRequest): Promise<PrefetchResult> {
+  return prefetchListed(request, (list) => prefetchSpecs(list, request.targetVersion));
 }
