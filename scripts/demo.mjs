@@ -187,7 +187,7 @@ try {
     [3],
   );
   await answers();
-  process.stdout.write('  the state is what 1.1.0 left (schema 2): 1.2.0\'s migration went back with the checkpoint\n');
+  process.stdout.write("  the state is what 1.1.0 left (schema 2): 1.2.0's migration went back with the checkpoint\n");
   step('every release: state, marks, size on disk after dedupe', ['list']);
   step('where things stand', ['status']);
   process.stdout.write(`\n${bold(`demo done in ${((Date.now() - started) / 1000).toFixed(1)} s`)}\n`);
