@@ -103,7 +103,7 @@ describe("node-http's migration as the finalize step", () => {
   it('runs migrate.js, optional, judged by its exit code; none of OpenClaw’s options', () => {
     const finalize = PRESETS['node-http']!.finalize!;
     expect(finalize).toMatchObject({ args: ['migrate.js'], verdict: 'exit-code', optional: true, name: 'migration' });
-    for (const field of ['phaseTimeoutFlag', 'consentFlag', 'consentReview', 'pluginList'] as const)
+    for (const field of ['phaseTimeoutFlag', 'consentFlag', 'consentReview', 'extensions'] as const)
       expect(finalize[field]).toBeUndefined();
     expect(servicePreset(config)).toBe(PRESETS['node-http']);
   });
