@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { INIT_OPTIONS } from '../../src/cli/init-options.ts';
 import { runCli } from '../../src/cli/run.ts';
 import { PRESETS, servicePreset } from '../../src/presets/index.ts';
 import { readVerdict } from '../../src/service/finalize.ts';
@@ -87,6 +88,11 @@ describe('init --preset node-http', () => {
       stableFor: 1,
       statePaths: ['${STATE_DIR:-~/.local/state/node-http}'],
     });
+  });
+
+  it("the CLI's --preset choices (help, completion, man page) are the presets' list", () => {
+    // Written out in the option's definition (the CLI starts without loading the presets): kept equal here.
+    expect(INIT_OPTIONS.preset?.choices).toEqual(Object.keys(PRESETS));
   });
 
   it('an unknown preset is a usage error naming both presets', async () => {
