@@ -6,6 +6,7 @@
 import type { StartedWhen } from '../model/started-when.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { Config, Settings } from '../store/config.js';
+import { NODE_HTTP } from './node-http/index.js';
 import { OPENCLAW } from './openclaw/index.js';
 import type { PortSources, Preset } from './types.js';
 
@@ -13,6 +14,7 @@ export type { Preset, PortSources, ServiceSetting, ConfigLocator } from './types
 
 export const PRESETS: Readonly<Record<string, Preset>> = {
   openclaw: OPENCLAW,
+  'node-http': NODE_HTTP,
 };
 
 /**

@@ -40,14 +40,33 @@ export interface Preset {
   };
   /**
    * The target release's post-core step, run after the flip with the old process stopped, after the state checkpoint
-   * and before the target first starts (transaction/finalize-step.ts): `args` inside the release, `env` added to the
-   * service's environment. A failure rolls the transaction back. Only where the supervisor can stop the service.
+   * and before the target first starts (transaction/finalize-step.ts): `args` inside the release, run with the service's
+   * Node (the configured one; the one running release-switcher when none is and the preset names no `node`), `env`
+   * added to the service's environment. A failure rolls the transaction back and the checkpoint goes back. Only where
+   * the supervisor can stop the service (systemd, pm2).
    */
   finalize?: {
     args: readonly string[];
     env: Readonly<Record<string, string>>;
     /** Our bound on the whole run: past it the process tree is ended (the last resort). */
     timeoutSeconds: number;
+    /** What the record calls the command (`1.1.0 migration: ok (exit 0, 80 ms)`). @default "finalize" */
+    name?: string;
+    /**
+     * How its outcome is judged (service/finalize.ts). `json-status`: exit 0 and one JSON document on stdout whose
+     * `status` is `ok` or `warning` (OpenClaw's `update finalize --json`, whose `warning` is a success with text the
+     * transaction carries as warnings). `exit-code`: exit 0 is a success, anything else a failure, the output plain
+     * text kept for the operator (a migration command). A field, not a guess from the output: a migration that prints
+     * JSON of its own (a report, a log line) must not be judged by a `status` it never meant as a verdict, and a
+     * JSON-speaking command whose output is cut must not pass on its exit code alone.
+     * @default "json-status"
+     */
+    verdict?: 'json-status' | 'exit-code';
+    /**
+     * true: a release without the command's file (`args[0]`) has nothing to run, and the step is skipped (a migration
+     * a release may not need); false: its absence fails the step, as any failure of the command. @default false
+     */
+    optional?: boolean;
     /**
      * The command's own per-phase deadline option, given a value derived from our bound (service/finalize.ts
      * phaseTimeoutSeconds), so that the command ends a phase that hangs itself, cleanly, before our bound kills it.

@@ -233,6 +233,15 @@ export async function beginRestore(
   const request = tx.restore;
   const store = await snapshots();
   if (!request || (await store.restoredFor(session.layout, request.snapshot, tx.id))) return undefined;
+  if (!session.config.supervisor.startsWith('systemd')) {
+    const step = beginStep(
+      tx,
+      'restore-state',
+      `release-switcher stops the service and puts snapshot ${request.snapshot} back before ${request.version} starts (no boot-check under ${session.config.supervisor})`,
+    );
+    await session.journal.commit();
+    return { step, ready: await putBackStopped(session, tx, request) };
+  }
   const ready = madeReady ?? (await readyForSwap(session, tx, request.snapshot));
   const step = beginStep(
     tx,
@@ -241,6 +250,37 @@ export async function beginRestore(
   );
   await session.journal.commit();
   return { step, ready };
+}
+
+/**
+ * Where no boot-check runs before a start (pm2: nothing of ours runs between its stop and its start), the runner puts
+ * the snapshot back itself, the service stopped through its supervisor first (one whose adapter can stop it: the
+ * restart that follows starts it again). Never throws: what went wrong is the restore step's detail.
+ */
+async function putBackStopped(
+  session: JournalSession,
+  tx: Transaction,
+  request: NonNullable<Transaction['restore']>,
+): Promise<string> {
+  const { config, layout, runtime } = session;
+  try {
+    // lazy: the adapter and the restore's copier only for a snapshot put back without a boot-check
+    const { configuredSupervisor } = await import('./configured-supervisor.js');
+    const supervisor = await configuredSupervisor(config, runtime.env, runtime.signal);
+    if (!supervisor?.stop) return `${config.supervisor} cannot stop the service for it: not put back`;
+    runtime.onProgress({
+      phase: 'restart',
+      message: `stopping ${supervisor.unit} to put snapshot ${request.snapshot} back before ${request.version} starts`,
+    });
+    await supervisor.stop();
+    const { restoreForTransaction } = await import('../snapshot/boot-state.js'); // lazy: as above
+    const as = await stateAccountOf(session);
+    await restoreForTransaction(layout, request.snapshot, { tx: tx.id, version: request.version, as, by: 'runner' });
+    return `${supervisor.unit} stopped (${config.supervisor}): copied back`;
+  } catch (error) {
+    if (runtime.signal?.aborted) throw error; // cancelled: left in flight for recovery, as any step after the flip
+    return `not put back (${(error as Error).message})`;
+  }
 }
 
 /**
@@ -320,7 +360,9 @@ export async function endRestore(
         ? `snapshot ${request.snapshot} was not put back before ${request.version} started: the boot-check's restore failed (${refused.code}: ${refused.message}); fix that, then release-switcher recover puts it back`
         : cut
           ? `${retried}snapshot ${request.snapshot} is half put back; release-switcher recover restarts the service and its boot-check finishes it`
-          : `snapshot ${request.snapshot} was not put back before ${request.version} started: the boot-check did not do it (is it the unit's ExecStartPre? release-switcher unit --install adds it; its output is in the unit's log)`,
+          : !session.config.supervisor.startsWith('systemd')
+            ? `snapshot ${request.snapshot} was not put back before ${request.version} started: ${ready}; put ${session.layout.snapshot(request.snapshot)} back by hand (its snapshot.json lists the paths) while the service is stopped`
+            : `snapshot ${request.snapshot} was not put back before ${request.version} started: the boot-check did not do it (is it the unit's ExecStartPre? release-switcher unit --install adds it; its output is in the unit's log)`,
   );
   await session.journal.commit();
   return after;

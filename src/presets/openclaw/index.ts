@@ -175,6 +175,7 @@ export const OPENCLAW: Preset = {
     args: ['dist/index.js', 'update', 'finalize', '--json', '--yes', '--no-restart'],
     env: { OPENCLAW_UPDATE_POST_CORE: '1' },
     timeoutSeconds: 1800,
+    name: 'update finalize', // the record's word: `2026.9.6 update finalize: ok (exit 0, …)`
     // docs/cli/update/repair-and-recovery.md: "An explicit --timeout still overrides each phase and its child
     // commands"; a phase past it fails with `stuckPhase`, after waiting up to the same budget for writers to settle.
     phaseTimeoutFlag: '--timeout',
