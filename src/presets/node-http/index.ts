@@ -1,6 +1,6 @@
 /**
  * The node-http preset: a plain Node HTTP service, the smallest service a preset serves (and the one the demo runs).
- * What it expects of the package (docs/configuration.md "The node-http preset"):
+ * What it expects of the package (docs/presets.md "The node-http preset"):
  * - its entry is package.json's `main` (the unit runs it; no `entry` here, so unit-entry.ts takes `main`);
  * - it listens on `PORT` and answers `GET /health` with JSON carrying its `version` (the health URL's default port
  *   is 3000: give yours with --health-url);
