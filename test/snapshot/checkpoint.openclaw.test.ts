@@ -19,6 +19,7 @@ import {
   SHORT_WINDOWS,
   openclawBench,
   openclawHealthy,
+  prepClock,
   privateStateLocks,
   REMOVE_TIMEOUT_MS,
   removeOpenclawBench,
@@ -67,16 +68,19 @@ describeWhere(canRunUserManager(), 'the whole openclaw state dir, checkpointed (
   const state = () => path.join(um.env.HOME!, '.openclaw');
 
   beforeAll(async () => {
+    const lap = prepClock('checkpoint');
     npmCache = await openclawNpmCache(work);
     // The gateway first runs from the npm -g prefix: a copy of the prepared one (one install per machine).
     const copy = await copyOpenclaw(FROM, path.join(work, 'prefix'));
     const { node, prefix, um: manager } = await openclawBench({ name: 'occkpt', work, version: FROM, prefix: copy });
     um = manager;
+    lap('prefix copied, npm cache, manager');
     await privateStateLocks(um); // its /root/.openclaw is every root gateway's by path (gateway.ts says why)
     port = await freePort();
     await writeOpenclawService(um, { node, prefix, port });
     expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
     await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 });
+    lap("first start on openclaw's unit");
     const openclaw = path.join(prefix, 'lib', 'node_modules', 'openclaw');
     const init = await rs([
       'init',
@@ -87,11 +91,16 @@ describeWhere(canRunUserManager(), 'the whole openclaw state dir, checkpointed (
     // As the operator of the report did: the whole state dir, named explicitly.
     expect((await rs(['init', '--state-path', '~/.openclaw'])).exitCode).toBe(0);
     expect((await rs(['unit', '--install'])).exitCode).toBe(0);
+    lap('init --adopt, --state-path, unit --install');
+    // TO is staged (our CLI's install, from the registry) while the gateway restarts onto our unit: it needs the root,
+    // not the gateway, and the restart mostly waits for the gateway's cold start.
+    const installing = rs(['install', `openclaw@${TO}`]);
     const pid = Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
     expect((await um.systemctl(['restart', UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);
     expect((await openclawHealthy(um, { port, pid, timeoutMs: 300_000 })).version).toBe(FROM);
-    const installed = await rs(['install', `openclaw@${TO}`]);
+    const installed = await installing;
     expect(installed.exitCode, installed.stdout.slice(-2000) + installed.stderr.slice(-2000)).toBe(0);
+    lap(`restart on our unit with install ${TO} alongside`);
   }, 2_400_000);
 
   afterAll(() => removeOpenclawBench(um, work), REMOVE_TIMEOUT_MS);

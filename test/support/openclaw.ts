@@ -9,7 +9,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { homedir, tmpdir, userInfo } from 'node:os';
+import { homedir, loadavg, tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { expect } from 'vitest';
@@ -20,6 +20,19 @@ import { startUserManager, type UserManager } from './systemd.ts';
 export const OPENCLAW_UNIT = 'openclaw-gateway.service';
 const FIXTURE = path.resolve(import.meta.dirname, '../unit-files/fixtures/openclaw-gateway.service');
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * The phases of a file's preparation, timed: `lap(what)` prints how long `what` took since the last lap, with the load
+ * average, so a run's log says where a beforeAll spends its minutes (docs/testing.md, "What the real-gateway files share").
+ */
+export function prepClock(file: string): (what: string) => void {
+  let last = Date.now();
+  return (what) => {
+    const now = Date.now();
+    console.log(`prep ${file}: ${what} ${seconds(now - last)} (load ${loadavg()[0]!.toFixed(1)})`);
+    last = now;
+  };
+}
 /**
  * `init` flags for a test whose subject is not the windows: the preset's 10 s stability window and the rehearsal's
  * 5 s hold are waited out on every switch of the real gateway (its cold start, 9–40 s, is not shortened by them).
@@ -240,6 +253,11 @@ export async function adoptRunningGateway(
     port: number;
     version: string;
     init?: readonly string[];
+    /**
+     * Started once the root exists (after `unit --install`) and awaited after the gateway serves again on our unit:
+     * preparation that needs the root but not the gateway (`install` of the target), run while the gateway restarts.
+     */
+    alongsideRestart?: () => Promise<void>;
   },
 ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   const { rs, node, port } = options;
@@ -253,9 +271,13 @@ export async function adoptRunningGateway(
   ]);
   expect(init.exitCode, init.stdout + init.stderr).toBe(0);
   expect((await rs(['unit', '--install'])).exitCode).toBe(0);
+  const alongside = options.alongsideRestart?.();
+  // Settled if the restart fails first: its own failure is the one reported, not an unhandled rejection.
+  alongside?.catch(() => undefined);
   const pid = Number((await um.systemctl(['show', '-p', 'MainPID', '--value', OPENCLAW_UNIT])).stdout.trim());
   expect((await um.systemctl(['restart', OPENCLAW_UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);
   expect((await openclawHealthy(um, { port, pid, timeoutMs: 300_000 })).version).toBe(options.version);
+  await alongside;
   return init;
 }
 

@@ -11,6 +11,7 @@ import {
   OPENCLAW_UNIT as UNIT,
   openclawBench,
   openclawHealthy,
+  prepClock,
   openclawWork,
   REMOVE_TIMEOUT_MS,
   removeOpenclawBench,
@@ -84,6 +85,7 @@ describeWhere(canRunUserManager(), 'a channel readiness lost by an update (real 
 
   beforeAll(async () => {
     console.log(`load average at start: ${loadavg()[0]!.toFixed(1)}`);
+    const lap = prepClock('readiness');
     const prepared = await openclawNpmCache(work);
     npmCache = prepared.startsWith(`${work}/`) ? prepared : await accountNpmCache(work, prepared, account);
     await giveTo(account, npmCache);
@@ -91,12 +93,21 @@ describeWhere(canRunUserManager(), 'a channel readiness lost by an update (real 
     const bench = await openclawBench({ name: 'ocready', work, version: FROM, prefix, account });
     const { node } = bench;
     um = bench.um;
+    lap('npm cache, prefix copied, manager');
     port = await freePort();
     api = await startFakeBotApi();
     await writeOpenclawService(um, { node, prefix, port, config: telegramConfig(api), ownStateDir: true });
-    await adoptRunningGateway(um, { rs, node, prefix, port, version: FROM, init: SHORT_WINDOWS });
-    const installed = await rs(['install', `openclaw@${TO}`]);
-    expect(installed.exitCode, installed.stdout.slice(-2000) + installed.stderr.slice(-2000)).toBe(0);
+    // TO is staged (our CLI's install, from the registry) while the gateway restarts onto our unit: it needs the root,
+    // not the gateway, and the restart mostly waits for the gateway's cold start.
+    const installTo = async () => {
+      const installed = await rs(['install', `openclaw@${TO}`]);
+      expect(installed.exitCode, installed.stdout.slice(-2000) + installed.stderr.slice(-2000)).toBe(0);
+    };
+    await adoptRunningGateway(um, {
+      ...{ rs, node, prefix, port, version: FROM, init: SHORT_WINDOWS },
+      alongsideRestart: installTo,
+    });
+    lap(`first start, adopt, unit --install, restart on our unit with install ${TO} alongside`);
   }, 2_400_000);
 
   afterAll(async () => {
