@@ -201,11 +201,11 @@ describe.concurrent('verifyRunning: a body that must say started (openclaw /star
   });
 });
 
-// Side by side with the cases above too: every listener here is this process's, so none is another's to the others.
-// (runIf drops a chain's flags: concurrent after it.)
-const onLinuxSideBySide = describe.runIf(process.platform === 'linux').concurrent;
-onLinuxSideBySide(
+// Side by side with the cases above too (an option: describe.runIf drops a chain's flags): every listener here is this
+// process's, so none is another's to the others.
+describe.runIf(process.platform === 'linux')(
   'verifyRunning: only a listener of the service may answer (Linux: /proc)',
+  { concurrent: true },
   () => {
     // A supervisor whose service is the given processes; the endpoint is this test process's own listener.
     const supervisedBy = (pids: number[]) => ({
