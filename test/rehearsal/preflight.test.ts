@@ -97,10 +97,16 @@ describe('runPreflight, process group', () => {
     it.concurrent(`refuses a candidate that ${what}: ${reason}, live state byte-identical, nothing left`, async () => {
       await candidate(root, version, spec);
       const before = await snapshotBytes(live);
-      const result = await rehearse(version, { holdMs: version === '3.1.0' ? 5_000 : 1_000 });
+      // The stop's grace before SIGKILL is the product's 5 s; 1 s here, SIGKILL's path the same.
+      const result = await rehearse(version, {
+        holdMs: version === '3.1.0' ? 5_000 : 1_000,
+        ...(version === '3.4.0' && { stopGraceMs: 1_000 }),
+      });
       expect(result.ok).toBe(false);
       expect(result.reason, result.detail).toBe(reason);
       expect(result.detail).not.toBe('');
+      // It ignored the SIGTERM (so nothing left below is SIGKILL's doing).
+      if (version === '3.4.0') expect(result.outputTail).toContain('ignoring SIGTERM');
       expect(await snapshotBytes(live)).toEqual(before);
       await expectNothingLeft(version);
     }, 30_000);
