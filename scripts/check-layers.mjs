@@ -14,7 +14,10 @@ export const LAYERS = [
   ['verbs'],
   ['doctor'],
   ['transaction'],
-  ['stage', 'rehearsal', 'unit-files'],
+  ['unit-files'],
+  // A preset says what its service is and does (types.ts); the layers above ask it through presets/index.ts.
+  ['presets'],
+  ['stage', 'rehearsal'],
   ['registry', 'service', 'snapshot', 'tool'],
   ['store'],
   ['platform'],
@@ -103,6 +106,27 @@ for (const file of files) {
       `${path.relative(SRC, file)}:${number}: writes the record (${line.trim()}); ask transaction/record.ts instead`,
     );
 }
+
+// A preset is reached through presets/index.ts and the fields of presets/types.ts only: no code outside a preset's own
+// folder imports from it (the list in presets/index.ts excepted), so the core names no preset's command, file or
+// protocol, and a preset is added or removed without touching it.
+export const PRESET_LIST = 'presets/index.ts';
+/** Why `from` may not import `to` (paths relative to src/, with `/`), or undefined when it may. */
+export function presetReach(from, to) {
+  const folderOf = (file) => {
+    const [top, name, ...rest] = file.split('/');
+    return top === 'presets' && rest.length > 0 ? name : undefined;
+  };
+  const preset = folderOf(to);
+  if (preset === undefined || from === PRESET_LIST || folderOf(from) === preset) return undefined;
+  return `${from} imports ${to}: a preset's folder is reached through presets/index.ts and the fields of presets/types.ts`;
+}
+const posix = (file) => path.relative(SRC, file).split(path.sep).join('/');
+for (const [file, targets] of graph)
+  for (const target of targets) {
+    const problem = presetReach(posix(file), posix(target));
+    if (problem) problems.push(problem);
+  }
 
 // One way to start a process: platform/subprocess.ts (process groups, timeouts, the caller's AbortSignal).
 export const startsProcesses = (text) =>

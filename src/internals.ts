@@ -23,7 +23,7 @@ export {
   type PolicyInput,
 } from './autoupdate/index.js';
 export { takeSnapshot, restoreSnapshot, type SnapshotManifest } from './snapshot/snapshot.js';
-export { PRESETS } from './store/presets.js';
+export { PRESETS } from './presets/index.js';
 // Moved from the root when it came back to 36 values: the lists behind the types SupervisorName, Channel and
 // SignaturePolicy (the root keeps the types), the order of exit codes `--all` reports, the runner's entry and the
 // pieces of `--all` (the CLI's own loop; the root keeps the types of its result).

@@ -104,8 +104,8 @@ export const INIT_OPTIONS: Record<string, OptionDef> = {
   preset: {
     type: 'string',
     value: 'NAME',
-    description: 'settings for a known service (openclaw)',
-    choices: ['openclaw'],
+    description: 'settings for a known service (openclaw, node-http)',
+    choices: ['openclaw', 'node-http'],
   },
   adopt: {
     type: 'string',

@@ -12,7 +12,7 @@ import { supervisorFor } from '../service/supervisors/index.js';
 import { controlTool } from '../service/supervisors/types.js';
 import { systemctl } from '../service/systemctl.js';
 import { getJson, notStarted, readField } from '../service/health.js';
-import { startedWhenFor } from '../store/presets.js';
+import { startedWhenFor } from '../presets/index.js';
 import type { Config } from '../store/config.js';
 import type { CheckContext, CheckResult } from './checks.js';
 import { whatRuns } from './running.js';

@@ -68,3 +68,35 @@ export function envWithNode(env: NodeJS.ProcessEnv, node: NodeRuntime): NodeJS.P
     NODE: node.path,
   };
 }
+
+/** The first Node satisfying `range`: the preferred one, the one running us, then each `node` on PATH. */
+export async function findNode(options: {
+  range: string;
+  env: NodeJS.ProcessEnv;
+  execPath: string;
+  /** Who needs it (a preset, a package), for the message. */
+  why: string;
+  /** Nodes to try first, in order. */
+  preferred?: string | string[];
+}): Promise<string> {
+  const { range, env, why } = options;
+  const onPath = (env.PATH ?? '')
+    .split(path.delimiter)
+    .filter(Boolean)
+    .map((dir) => path.join(dir, 'node'));
+  const seen: string[] = [];
+  const first = [options.preferred ?? []].flat();
+  for (const candidate of [...new Set([...first, options.execPath, ...onPath])]) {
+    const node = await probeNode(candidate, env).catch(() => undefined);
+    if (!node) continue;
+    if (semver.satisfies(node.version, range)) return node.path;
+    seen.push(`${node.path} (${node.version})`);
+  }
+  throw new ReleaseSwitcherError(
+    'NODE_NOT_FOUND',
+    `${why} needs Node ${range}; found ${seen.join(', ') || 'no node at all'}.`,
+    {
+      hint: `Install a Node ${range} and name it: release-switcher init --node /path/to/bin/node`,
+    },
+  );
+}

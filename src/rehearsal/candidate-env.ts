@@ -12,11 +12,13 @@ const CALLER_BASICS = /^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|TZ|TMPDIR|LC
 
 /**
  * What a manager sets for one process only (systemd.exec "Environment variables in spawned processes", pm2's
- * ids): the running service's, not the candidate's, and a candidate holding NOTIFY_SOCKET or LISTEN_FDS would
- * talk to the live service's manager as if it were that service.
+ * ids, the IPC channel Node's fork gives a child, which pm2's fork mode uses): the running service's, not the
+ * candidate's, and a candidate holding NOTIFY_SOCKET or LISTEN_FDS would talk to the live service's manager as if it
+ * were that service. A Node started with NODE_CHANNEL_FD opens that descriptor as its parent's channel: the service's
+ * migration run with pm2's value ended by a signal after its last line (seen in the demo).
  */
 const PER_PROCESS =
-  /^(INVOCATION_ID|NOTIFY_SOCKET|LISTEN_PID|LISTEN_FDS|LISTEN_FDNAMES|JOURNAL_STREAM|MANAGERPID|SYSTEMD_EXEC_PID|WATCHDOG_PID|WATCHDOG_USEC|MAINPID|SERVICE_RESULT|EXIT_CODE|EXIT_STATUS|MONITOR_.*|TRIGGER_.*|pm_id|NODE_APP_INSTANCE)$/;
+  /^(INVOCATION_ID|NOTIFY_SOCKET|LISTEN_PID|LISTEN_FDS|LISTEN_FDNAMES|JOURNAL_STREAM|MANAGERPID|SYSTEMD_EXEC_PID|WATCHDOG_PID|WATCHDOG_USEC|MAINPID|SERVICE_RESULT|EXIT_CODE|EXIT_STATUS|MONITOR_.*|TRIGGER_.*|pm_id|NODE_APP_INSTANCE|NODE_CHANNEL_FD|NODE_CHANNEL_SERIALIZATION_MODE|NODE_UNIQUE_ID)$/;
 
 export interface CandidateEnvironment {
   env: NodeJS.ProcessEnv;

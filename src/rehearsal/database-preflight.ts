@@ -1,23 +1,22 @@
 /**
- * OpenClaw's schema check for a supervisor ("Preflight a target release", docs/reference/database-schemas): before a
- * release is activated or rolled back to, that release's own `database preflight <copy> --json` judges one
- * consolidated copy of the shared state database, and `database preflight-agent <copy> --agent-id <id> --json` one of
- * each agent's database (no `-wal`/`-shm`/`-journal` beside it; sidecars make it `indeterminate`). The copy is made
+ * A release's own schema check of the service's state databases, as a supervisor runs it before a release is
+ * activated or rolled back to: one consolidated copy of each database (no `-wal`/`-shm`/`-journal` beside it), made
  * with `VACUUM INTO` (one read transaction: a database written meanwhile still yields one committed state) on the
- * service's Node, which has `node:sqlite` (ours may be Node 20, which has not), as the service's account, from the
- * live file or a checkpoint's (database-copy.ts): root acting for the account reads none of the account's files.
- * Measured on 2026.9.5 → 2026.9.6: 9.6 calls a 9.5 state database `migration-required` (schema 17 → 18); 9.5 calls a
- * database 9.6 has migrated `incompatible`. Agent databases (21 → 23): 9.6 calls a 9.5 one `incompatible` with
- * foundVersion 21 ("run openclaw doctor --fix": Doctor migrates it in finalize), 9.5 calls one 9.6 migrated
- * `incompatible` with foundVersion 23 ("cannot open your existing data").
+ * service's Node, which has `node:sqlite` (ours may be Node 20, which has not), as the service's account, from the live
+ * file or a checkpoint's (database-copy.ts): root acting for the account reads none of the account's files. The
+ * check's command and how its answer reads are the preset's (`DatabaseAnswer`; openclaw's: presets/openclaw/
+ * database-preflight.ts); the verdicts' words are the record's.
  */
 import path from 'node:path';
-import { type RunResult, jsonDocumentIn, runCaptured, tail } from '../platform/subprocess.js';
+import { type RunResult, runCaptured, tail } from '../platform/subprocess.js';
 import { type RunAs, makeDirFor } from '../platform/run-as.js';
 import { letAccountPass, removeHandedDir } from '../platform/handed-dir.js';
 import { consolidatedCopy } from './database-copy.js';
 
-/** OpenClaw's five, and `unavailable`: the release has no such command (older than the contract), so it cannot judge. */
+/**
+ * How the release judges the state it would start on (OpenClaw's five words), and `unavailable`: the release has no
+ * such check (older than the contract), so it cannot judge.
+ */
 export type DatabaseStatus =
   | 'exact'
   | 'startup-repairable'
@@ -44,15 +43,6 @@ export interface DatabaseVerdict {
   detail?: string;
 }
 
-const SCHEMA = 'openclaw.state-schema-preflight.v1';
-const AGENT_SCHEMA = 'openclaw.agent-schema-preflight.v1';
-const STATUSES: readonly string[] = [
-  'exact',
-  'startup-repairable',
-  'migration-required',
-  'incompatible',
-  'indeterminate',
-];
 /** A cold start of the CLI is 3–9 s at idle; far more under load. */
 const PREFLIGHT_TIMEOUT_MS = 180_000;
 /** Verdicts that stop a flip before anything changes (`unavailable` does not: the rehearsal and verify still judge). */
@@ -92,7 +82,15 @@ export interface DatabasePreflightRequest {
   as?: RunAs | undefined;
   /** For each copy and each check. @default 180 s (a cold start of the CLI under load) */
   timeoutMs?: number;
+  /** How the release's answer reads: the preset's. */
+  answer: DatabaseAnswer;
 }
+
+/** What a database's check answered, read by the preset: a verdict without its names, never a throw. */
+export type DatabaseAnswer = (
+  answer: Pick<RunResult, 'exitCode' | 'output' | 'timedOut'>,
+  check: Pick<DatabaseCheck, 'agentId'>,
+) => Omit<DatabaseVerdict, 'database' | 'agentId' | 'checkpoint'>;
 
 export async function databasePreflight(request: DatabasePreflightRequest): Promise<DatabaseVerdict[]> {
   await makeDirFor(request.workDir, request.as); // the check writes its copies there, as the service's account
@@ -140,60 +138,13 @@ async function judge(request: DatabasePreflightRequest, check: DatabaseCheck, co
     ...rest.map((word) => (word === '{file}' ? copy : word === '{agent}' ? (agentId ?? '') : word)),
   ];
   const answer = await runCaptured(request.node, args, options);
-  const json = jsonDocumentIn(answer.output);
-  const expected = agentId === undefined ? SCHEMA : AGENT_SCHEMA;
-  const status =
-    json?.schema === expected && typeof json.status === 'string' && STATUSES.includes(json.status)
-      ? (json.status as DatabaseStatus)
-      : undefined;
-  if (!status) return noVerdict(named, answer, timeoutOf(request));
-  const targetVersion = typeof json!.targetVersion === 'number' ? json!.targetVersion : undefined;
-  const foundVersion = typeof json!.foundVersion === 'number' ? json!.foundVersion : undefined;
-  const reason = typeof json!.reason === 'string' ? json!.reason : undefined;
-  return {
-    ...named,
-    status: agentStatus(status, { agentId, targetVersion, foundVersion }),
-    ...(targetVersion !== undefined && { targetVersion }),
-    ...(foundVersion !== undefined && { foundVersion }),
-    ...(Array.isArray(json!.issues) && json!.issues.length > 0 && { issues: json!.issues }),
-    ...(reason !== undefined && { detail: oneLine(reason) }),
-  };
-}
-
-/**
- * `preflight-agent` knows `exact`, `incompatible` and `indeterminate` only: an agent database older than the target
- * is `incompatible` to it until Doctor migrates it (finalize does, before the target starts), so for the activation it
- * is what the shared check calls `migration-required`. Newer, or the same version with another shape, stays refused.
- */
-function agentStatus(
-  status: DatabaseStatus,
-  versions: { agentId: string | undefined; targetVersion: number | undefined; foundVersion: number | undefined },
-): DatabaseStatus {
-  const { agentId, targetVersion, foundVersion } = versions;
-  const older = targetVersion !== undefined && foundVersion !== undefined && foundVersion < targetVersion;
-  return agentId !== undefined && status === 'incompatible' && older ? 'migration-required' : status;
-}
-
-/**
- * No answer in the contract's shape. A release from before the contract (its CLI does not know the command: a
- * rollback to one must stay possible) has no verdict to give: `unavailable`. Anything else (a crash, a timeout, output
- * that is not the contract's) is a check that ran and could not judge: `indeterminate`, which refuses.
- */
-function noVerdict(
-  named: Pick<DatabaseVerdict, 'database' | 'agentId' | 'checkpoint'>,
-  answer: Pick<RunResult, 'exitCode' | 'output' | 'timedOut'>,
-  timeoutMs: number,
-): DatabaseVerdict {
-  const said = `(exit ${answer.exitCode ?? 'none'}): ${failureOf(answer.output)}`;
   if (answer.timedOut)
     return {
       ...named,
       status: 'indeterminate',
-      detail: `database preflight timed out after ${timeoutMs / 1000} s`,
+      detail: `database preflight timed out after ${timeoutOf(request) / 1000} s`,
     };
-  if (answer.exitCode !== 0 && /unknown command/i.test(answer.output))
-    return { ...named, status: 'unavailable', detail: `this release has no such check ${said}` };
-  return { ...named, status: 'indeterminate', detail: `database preflight gave no verdict ${said}` };
+  return { ...named, ...request.answer(answer, check) };
 }
 
 const timeoutOf = (request: DatabasePreflightRequest) => request.timeoutMs ?? PREFLIGHT_TIMEOUT_MS;
@@ -202,12 +153,10 @@ const timeoutOf = (request: DatabasePreflightRequest) => request.timeoutMs ?? PR
  * What a failed Node process said: its error's own line (`Error: …`, `SqliteError: …`) when it printed a stack, which
  * ends with the stack and Node's version rather than the reason; else its last lines.
  */
-function failureOf(output: string): string {
+export function failureOf(output: string): string {
   const reason = output
     .split('\n')
     .map((line) => line.trim())
     .find((line) => /^([A-Z]\w*)?Error(\s\[\w+\])?:\s/.test(line) || /^error:\s/.test(line));
   return reason ?? tail(output, 3);
 }
-
-const oneLine = (text: string) => text.replace(/\s*\n\s*/g, ' ').trim();

@@ -11,7 +11,7 @@ import { removeTree } from '../platform/fs.js';
 import type { RunAs } from '../platform/run-as.js';
 import { isOurProcess, run, tail } from '../platform/subprocess.js';
 import { verifyRunning } from '../service/health.js';
-import type { StartedWhen } from '../store/presets.js';
+import type { StartedWhen } from '../model/started-when.js';
 import { type EnvironmentCause, type EnvironmentReason, environmentCause } from './environment.js';
 import { handOverFile, handOverRehearsal, removeHandedOver } from './hand-over.js';
 import { PORT_TRIES, freeRehearsalPort } from './rehearsal-port.js';

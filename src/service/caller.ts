@@ -30,13 +30,21 @@ export function readOwnCgroup(): string {
   }
 }
 
-/** The supervisor the caller runs under, from its environment and cgroup. */
-export function detectCallerService(env: NodeJS.ProcessEnv, cgroup: string = readOwnCgroup()): CallerService | null {
+/**
+ * The supervisor the caller runs under, from its environment and cgroup. `unitVariable`: the variable the service's
+ * own processes carry naming their unit (the root's preset's `unitVariable`), which wins over the cgroup's unit.
+ */
+export function detectCallerService(
+  env: NodeJS.ProcessEnv,
+  cgroup: string = readOwnCgroup(),
+  unitVariable?: string,
+): CallerService | null {
   const unit = unitFromCgroup(cgroup);
-  if (env.OPENCLAW_SYSTEMD_UNIT)
+  const named = unitVariable ? env[unitVariable] : undefined;
+  if (named)
     return {
       supervisor: /\/user@\d+\.service\//.test(cgroup) ? 'systemd' : 'systemd-system',
-      unit: env.OPENCLAW_SYSTEMD_UNIT,
+      unit: named,
     };
   if (env.INVOCATION_ID || unit)
     return { supervisor: /\/user@\d+\.service\//.test(cgroup) ? 'systemd' : 'systemd-system', unit };
@@ -48,9 +56,14 @@ export function detectCallerService(env: NodeJS.ProcessEnv, cgroup: string = rea
 }
 
 /** Whether the caller is inside the very service this root supervises. */
-export function isInsideService(config: Config, env: NodeJS.ProcessEnv, cgroup: string = readOwnCgroup()): boolean {
+export function isInsideService(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  cgroup: string = readOwnCgroup(),
+  unitVariable?: string,
+): boolean {
   if (config.supervisor === 'none' || !config.unit) return false;
-  const caller = detectCallerService(env, cgroup);
+  const caller = detectCallerService(env, cgroup, unitVariable);
   if (!caller) return false;
   const same = (a: string, b: string) => a === b || a === `${b}.service` || `${a}.service` === b;
   if (caller.supervisor.startsWith('systemd') && config.supervisor.startsWith('systemd')) {

@@ -1,9 +1,12 @@
 /**
- * OpenClaw's post-core step, run the way its own updater and openclaw/ocm run it after a core swap: the target
- * release's `update finalize --json --yes --no-restart` with the service's environment and state and
- * `OPENCLAW_UPDATE_POST_CORE=1`, while the gateway is stopped (docs/cli/update/how-updates-run.md: Doctor migrations,
- * config repair, plugin convergence; "The service remains stopped through ..."). Its stdout is one JSON document
- * (`status`: ok | warning | failed, `phaseTimings`, `postUpdate`); `warning` exits 0 and is a success.
+ * A preset's post-core step (presets/types.ts `finalize`), run with the target release, the service's environment and
+ * state, while the service is stopped. Its outcome is judged as the preset says (`verdict`):
+ * - `json-status`: OpenClaw's `update finalize --json --yes --no-restart`, run the way its own updater and openclaw/ocm
+ *   run it after a core swap (docs/cli/update/how-updates-run.md: Doctor migrations, config repair, plugin
+ *   convergence). Its stdout is one JSON document (`status`: ok | warning | failed, `phaseTimings`, `postUpdate`);
+ *   `warning` exits 0 and is a success.
+ * - `exit-code`: a migration command (the node-http preset's `migrate.js`): exit 0 is a success, anything else a
+ *   failure; its stdout is plain text, kept for the operator.
  *
  * The process is started detached, marked in its environment with the transaction it belongs to, and its pid is
  * returned before it is awaited: a runner killed meanwhile leaves a journal naming it, and recovery ends it before the
@@ -38,16 +41,24 @@ export interface FinalizeRequest {
    * hangs is ended by the command itself, with its `stuckPhase` verdict, before our bound.
    */
   phaseTimeoutFlag?: string | undefined;
+  /** How its outcome is judged (presets/types.ts). @default "json-status" */
+  verdict?: FinalizeVerdictMode | undefined;
   signal?: AbortSignal | undefined;
   /** The account it runs as (the service's). @default this process's */
   as?: RunAs | undefined;
 }
 
+/** How a finalize's outcome is judged: its JSON's `status` (and its exit), or its exit code alone. */
+export type FinalizeVerdictMode = 'json-status' | 'exit-code';
+
 /** What finalize said: its exit, its JSON's verdict and the parts of it worth keeping in the journal. */
 export interface FinalizeVerdict {
   ok: boolean;
   exitCode: number | null;
-  /** Its JSON's `status` (`ok`, `warning`, `failed`), or `unreadable`/`timed-out`. */
+  /**
+   * Its JSON's `status` (`ok`, `warning`, `failed`), or `unreadable`/`timed-out`; judged by its exit code: `ok` or
+   * `failed` (or `timed-out`).
+   */
   status: string;
   ms: number;
   phases?: { phase: string; durationMs?: number; outcome?: string }[];
@@ -57,6 +68,8 @@ export interface FinalizeVerdict {
   stuckPhase?: unknown;
   /** The last lines of its stderr (phase receipts), when it failed. */
   stderrTail?: string;
+  /** The last lines of its stdout, when it failed and its stdout is plain text (`exit-code`). */
+  outputTail?: string;
   /** Processes it started were still running when it exited, and were ended. */
   leftoversEnded?: boolean;
 }
@@ -77,7 +90,9 @@ export interface StartedFinalize {
 
 export async function startFinalize(request: FinalizeRequest): Promise<StartedFinalize> {
   await fs.mkdir(request.outputDir, { recursive: true, mode: 0o700 });
-  const stdoutFile = path.join(request.outputDir, `${request.tx}.json`);
+  const mode = request.verdict ?? 'json-status';
+  // Plain text for a command judged by its exit code: not named as JSON.
+  const stdoutFile = path.join(request.outputDir, `${request.tx}.${mode === 'json-status' ? 'json' : 'out'}`);
   const logFile = path.join(request.outputDir, `${request.tx}.log`);
   await Promise.all([fs.rm(stdoutFile, { force: true }), fs.rm(logFile, { force: true })]);
   const [entry, ...given] = request.args;
@@ -107,7 +122,10 @@ export async function startFinalize(request: FinalizeRequest): Promise<StartedFi
     const leftovers = await endMarkedProcesses({ name: FINALIZE_MARKER, value: request.tx });
     const output = await fs.readFile(stdoutFile, 'utf8').catch(() => '');
     const stderr = await fs.readFile(logFile, 'utf8').catch(() => '');
-    return { ...readVerdict({ output, stderr, exitCode, ms, timedOut }), ...(leftovers && { leftoversEnded: true }) };
+    return {
+      ...readVerdict({ output, stderr, exitCode, ms, timedOut, verdict: mode }),
+      ...(leftovers && { leftoversEnded: true }),
+    };
   });
   return { pid: child.pid, verdict };
 }
@@ -124,14 +142,19 @@ interface FinalizeJson {
   stuckPhase?: unknown;
 }
 
-/** The verdict from finalize's exit and stdout: success is exit 0 with a JSON status other than `failed`. */
+/**
+ * The verdict from finalize's exit and stdout: with `json-status` (the default) success is exit 0 with a JSON status
+ * other than `failed`; with `exit-code`, exit 0.
+ */
 export function readVerdict(run: {
   output: string;
   stderr: string;
   exitCode: number | null;
   ms: number;
   timedOut: boolean;
+  verdict?: FinalizeVerdictMode | undefined;
 }): FinalizeVerdict {
+  if (run.verdict === 'exit-code') return byExitCode(run);
   let json: FinalizeJson | undefined;
   try {
     json = JSON.parse(run.output.slice(run.output.indexOf('{')));
@@ -156,6 +179,25 @@ export function readVerdict(run: {
     ...(json?.error !== undefined && { error: json.error }),
     ...(json?.stuckPhase !== undefined && { stuckPhase: json.stuckPhase }),
     ...(!ok && { stderrTail: run.stderr.split('\n').slice(-12).join('\n') }),
+  };
+}
+
+/** A command judged by its exit alone: 0 is `ok`; its plain output's last lines kept when it failed. */
+function byExitCode(run: {
+  output: string;
+  stderr: string;
+  exitCode: number | null;
+  ms: number;
+  timedOut: boolean;
+}): FinalizeVerdict {
+  const ok = run.exitCode === 0 && !run.timedOut;
+  const last = (text: string) => text.trimEnd().split('\n').slice(-12).join('\n');
+  return {
+    ok,
+    exitCode: run.exitCode,
+    status: run.timedOut ? 'timed-out' : ok ? 'ok' : 'failed',
+    ms: run.ms,
+    ...(!ok && { stderrTail: last(run.stderr), outputTail: last(run.output) }),
   };
 }
 

@@ -10,7 +10,7 @@ import { isDeadlineError, withDeadline } from '../platform/deadline.js';
 import type { Target } from './listener-table.js';
 import { checkListener, type ListenerNote, pinnedLookup, stillReceives } from './listener-owner.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
-import type { StartedWhen } from '../store/presets.js';
+import type { StartedWhen } from '../model/started-when.js';
 
 /**
  * `not_ready`: healthy, but a channel or subsystem ready before is not after (`readiness: require`; contract-success.ts).
@@ -30,7 +30,7 @@ export interface VerifyOptions {
   healthUrl: string | null;
   /** Dot path of the version in the health JSON. */
   versionField: string;
-  /** A field the body must hold for a 2xx to count (openclaw's `/startupz`: `status: "started"`; store/presets.ts). */
+  /** A field the body must hold for a 2xx to count (openclaw's `/startupz`: `status: "started"`; presets/openclaw/index.ts). */
   startedWhen?: StartedWhen | undefined;
   expectedVersion: string;
   timeoutMs: number;
@@ -108,7 +108,7 @@ export function readField(value: unknown, dotPath: string): unknown {
 
 /**
  * Why a 2xx `answer` of `url` is not a healthy one, or null when it is: its body must hold what `startedWhen` names
- * (openclaw's /startupz: `status: "started"`; store/presets.ts). The one rule of every judge of a health URL:
+ * (openclaw's /startupz: `status: "started"`; presets/openclaw/index.ts). The one rule of every judge of a health URL:
  * verification after a flip, the rehearsal (through verifyRunning), doctor's health check.
  */
 export function notStarted(

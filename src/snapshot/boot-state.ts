@@ -123,7 +123,13 @@ export function stateAccount(config: Pick<Config, 'serviceUser'>, layout: Layout
 export async function restoreForTransaction(
   layout: Layout,
   id: string,
-  target: { tx: string; version?: string; as?: RunAs | undefined },
+  target: {
+    tx: string;
+    version?: string;
+    as?: RunAs | undefined;
+    /** Who puts it back: the unit's boot-check, or the runner itself where no boot-check runs (pm2). @default "boot-check" */
+    by?: 'boot-check' | 'runner';
+  },
 ): Promise<void> {
   const result = await restoreSnapshot({
     root: layout.root,
@@ -134,7 +140,7 @@ export async function restoreForTransaction(
   });
   await markRestored(layout, id, {
     tx: target.tx,
-    by: 'boot-check',
+    by: target.by ?? 'boot-check',
     restored: result.restored,
     removed: result.removed,
   });

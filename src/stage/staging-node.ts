@@ -8,7 +8,7 @@ import path from 'node:path';
 import semver from 'semver';
 import type { ReleaseRecord } from '../model/state.js';
 import { probeNode } from '../platform/node.js';
-import { findNode } from '../store/presets.js';
+import { findNode } from '../platform/node.js';
 import type { Session } from '../store/session.js';
 
 /** The Node to stage `pkg` for when it is not the service's (undefined: the service's, as before). */

@@ -44,7 +44,7 @@ export interface Layout {
   readonly setAside: string;
   /** Rehearsals', the database preflight's, plugin prefetch's and the capability review's folders, one each inside. */
   readonly preflight: string;
-  /** The output of OpenClaw's `update finalize` and of the restart handoff: `finalize/<tx>.json`, `.log`, `.handoff.log`. */
+  /** A preset's finalize output and the restart handoff's: `finalize/<tx>.json` (`.out`: plain text), `.log`, `.handoff.log`. */
   readonly finalize: string;
   /** The content-addressed store (store/content-store.ts): `store/files/`, `store/index/`. */
   readonly store: string;

@@ -191,7 +191,7 @@ const STEPS: Record<Walked, DriverStep> = {
       ...(run.tx.checkpoint && { checkpoint: run.tx.checkpoint }),
     }),
   'database-preflight': async (run) =>
-    // lazy: the database preflight (the presets, the release's own CLI) only where the preset publishes one
+    // lazy: the database preflight (the state's walk, the release's own CLI) only where the preset publishes one
     (await import('./database-preflight-step.js')).databasePreflightStep(run.session, run.tx, run.tx.to!),
   preflight: rehearse,
   // lazy: the capability review (a private copy of the state, OpenClaw's finalize) only where plugins need it

@@ -24,11 +24,11 @@ import { type RunAs, makeDirFor } from '../platform/run-as.js';
 import { runCaptured, tail } from '../platform/subprocess.js';
 import { freeLoopbackPort } from '../rehearsal/preflight.js';
 import { finalizeWarnings, startFinalize, type FinalizeVerdict } from '../service/finalize.js';
-import { listPlugins, reviewablePlugins } from '../service/plugin-prefetch.js';
+import { listExtensions } from '../service/package-prefetch.js';
 import { copyStatePrivately } from '../snapshot/private-copy.js';
 import { statePathsBase } from '../snapshot/state-paths.js';
 import { resolveStateAs } from '../snapshot/state-side.js';
-import type { Preset } from '../store/presets.js';
+import type { ConfigLocator, Preset } from '../presets/index.js';
 import { consentReviewOf, finalizeArgs, finalizeOf } from './finalize-step.js';
 import { noteStep, runStep } from './record.js';
 import { serviceIdentity } from './service-identity.js';
@@ -63,18 +63,19 @@ export async function capabilityReviewStep(run: Run): Promise<void> {
   const needs = await runStep({ journal, tx }, NAME, async (step) => {
     const service = await serviceIdentity(session);
     const env = service.env;
-    const listed = await listPlugins({
+    const extensions = finalize.extensions!;
+    const listed = await listExtensions({
       node: config.node!,
       runningDir: layout.release(tx.from!),
-      listArgs: finalize.pluginList!,
+      listArgs: extensions.list,
       env,
       timeoutMs: LIST_TIMEOUT_MS,
       as: service.runAs,
       signal: runtime.signal,
     });
     if (!listed.list) return void step.end('skipped', `no review: ${listed.detail}`);
-    run.pluginList = listed.list; // the prefetch before the stop reads it from here, not again
-    const plugins = reviewablePlugins(listed.list, review.exempt);
+    run.extensionList = listed.list; // the prefetch before the stop reads it from here, not again
+    const plugins = extensions.reviewable(listed.list);
     if (plugins.length === 0) return void step.end('skipped', 'no installed plugin can need capability consent');
     runtime.onProgress({ phase: 'preflight', message: `reviewing ${plugins.join(', ')} against ${tx.to}` });
     // Root's folder (0700, then passable to the account's group), in the one root hands to the account (never root's
@@ -104,7 +105,7 @@ export async function capabilityReviewStep(run: Run): Promise<void> {
       await removeReviewPlace(work);
     }
   });
-  if (needs && needs.length > 0) throw consentRequired(tx.to, needs);
+  if (needs && needs.length > 0) throw consentRequired(tx.to, needs, review);
 }
 
 /** The target's finalize on a private copy of the live state; undefined when the copy could not be made. */
@@ -137,10 +138,10 @@ async function finalizeOnCopy(
   }).catch(() => undefined);
   if (!copied) return undefined;
   // The user's config where the copy has it (the gateway's own, with its plugin entries), else a copy beside.
-  const live = await liveConfigAs(env, service.runAs);
+  const live = await liveConfigAs(review.config.file, env, service.runAs);
   const configInCopy = live
     ? await placeInCopy(live, { paths, base, copied, work, as: service.runAs })
-    : path.join(copied, 'openclaw.json');
+    : path.join(copied, review.config.inCopy);
   const vars: Record<string, string> = {
     state: copied,
     config: configInCopy,
@@ -191,13 +192,15 @@ async function finalizeOnCopy(
  * neither stats nor copies it.
  */
 /**
- * The gateway's config file, as openclaw would find it for the service (unit-files/service-port.ts), each candidate
- * asked as the service's account (`test -f`): root acting for it follows no link the account planted in its home.
+ * The service's config file, as it would find it (the preset's `locate`), each candidate asked as the service's
+ * account (`test -f`): root acting for it follows no link the account planted in its home.
  */
-export async function liveConfigAs(env: NodeJS.ProcessEnv, as: RunAs | undefined): Promise<string | null> {
-  // lazy: a JSON5 reader, only when a review copies the live config (the review itself is loaded lazily too)
-  const { openclawConfigFile } = await import('../unit-files/service-port.js');
-  return openclawConfigFile(env as Record<string, string | undefined>, '/', (file) =>
+export async function liveConfigAs(
+  locate: ConfigLocator,
+  env: NodeJS.ProcessEnv,
+  as: RunAs | undefined,
+): Promise<string | null> {
+  return locate(env as Record<string, string | undefined>, '/', (file) =>
     runCaptured('/usr/bin/test', ['-f', file], {
       env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },
       timeoutMs: LIST_TIMEOUT_MS,
@@ -243,13 +246,13 @@ function brief(verdict: FinalizeVerdict): Pick<FinalizeVerdict, 'ok' | 'status' 
   return { ok: verdict.ok, status: verdict.status, exitCode: verdict.exitCode, ms: verdict.ms };
 }
 
-function consentRequired(target: string, needs: readonly TransactionWarning[]): ReleaseSwitcherError {
+function consentRequired(target: string, needs: readonly TransactionWarning[], review: Review): ReleaseSwitcherError {
   const plugins = [...new Set(needs.map((w) => w.plugin ?? '?'))];
   return new ReleaseSwitcherError(
     'CAPABILITY_CONSENT_REQUIRED',
     `${target}'s plugin update needs the operator's consent: ${plugins.join(', ')} declare${plugins.length === 1 ? 's' : ''} new capabilities. Nothing was flipped or stopped.`,
     {
-      hint: `Review what the new version of ${plugins.join(', ')} declares (its openclaw.plugin.json; OpenClaw's interactive \`openclaw plugins update ${plugins[0]}\` shows the consent screen), then run the update again with --accept-capabilities.`,
+      hint: `Review what the new version of ${plugins.join(', ')} declares (${review.howToReview(plugins[0]!)}), then run the update again with --accept-capabilities.`,
       details: { plugins, outcomes: needs },
     },
   );

@@ -1,15 +1,15 @@
 /**
  * Which channel an update without a version follows, and where that was decided: `--channel` for this update, else
  * config.json's `channel`, else the service's own setting where its preset reads one (openclaw: `update.channel` in
- * its openclaw.json, found in the service's environment as the gateway finds it), else stable. OpenClaw's `dev` is a
- * git-checkout flow, not a package: it is refused, never read as another channel.
+ * its openclaw.json, found in the service's environment as the gateway finds it), else stable. A channel the preset
+ * names as no package's (OpenClaw's `dev`, a git-checkout flow) is refused with its reason, never read as another.
  */
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { fetchPackument } from '../registry/fetch.js';
 import { channelTags, channelVersion } from '../registry/dist-tags.js';
 import type { ResolvedRuntime } from '../model/runtime.js';
 import { CHANNELS, type Channel, type Config } from '../store/config.js';
-import { servicePreset } from '../store/presets.js';
+import { servicePreset } from '../presets/index.js';
 import type { Session } from '../store/session.js';
 import { serviceIdentity } from './service-identity.js';
 
@@ -24,16 +24,17 @@ export async function chooseChannel(
   session: Pick<Session, 'config' | 'runtime'>,
   option?: string,
 ): Promise<ChannelChoice> {
-  if (option !== undefined) return { channel: channelNamed(option, '--channel'), from: '--channel' };
-  if (session.config.channel) return { channel: session.config.channel, from: 'config.json channel' };
   const setting = servicePreset(session.config)?.channelSetting;
+  const unsupported = setting?.unsupported ?? {};
+  if (option !== undefined) return { channel: channelNamed(option, '--channel', unsupported), from: '--channel' };
+  if (session.config.channel) return { channel: session.config.channel, from: 'config.json channel' };
   if (setting) {
     const { env } = await serviceIdentity(session);
     // lazy: it brings a JSON5 reader, which an update that names its version or channel never needs
     const { serviceSetting } = await import('../unit-files/service-port.js');
-    const found = await serviceSetting(setting.locate, setting.key, env);
+    const found = await serviceSetting(setting.file, setting.key, env);
     if (found && found.value !== null && found.value !== '')
-      return { channel: channelNamed(found.value, found.from), from: found.from };
+      return { channel: channelNamed(found.value, found.from, unsupported), from: found.from };
   }
   return { channel: 'stable', from: 'the default' };
 }
@@ -47,14 +48,14 @@ export async function channelUpdateSpec(
   return { spec: await channelSpec(session.config, session.runtime, choice.channel), choice };
 }
 
-function channelNamed(value: unknown, from: string): Channel {
+function channelNamed(value: unknown, from: string, unsupported: Readonly<Record<string, string>>): Channel {
   if (typeof value === 'string' && (CHANNELS as readonly string[]).includes(value)) return value as Channel;
-  if (value === 'dev')
+  if (typeof value === 'string' && Object.hasOwn(unsupported, value))
     throw new ReleaseSwitcherError(
       'CHANNEL_UNSUPPORTED',
-      `The dev channel (${from}) is OpenClaw's git checkout of main, built in place: not a package release-switcher can stage.`,
+      `The ${value} channel (${from}) is ${unsupported[value]}: not a package release-switcher can stage.`,
       {
-        hint: `Follow stable, beta or extended-stable (release-switcher update --channel beta, or release-switcher init --channel beta), or name a version: release-switcher update VERSION.`,
+        hint: 'Follow stable, beta or extended-stable (release-switcher update --channel beta, or release-switcher init --channel beta), or name a version: release-switcher update VERSION.',
         details: { channel: value, from },
       },
     );

@@ -10,7 +10,7 @@ import type { TransactionWarning } from '../model/state.js';
 import type { VerifyResult } from '../service/health.js';
 import { listenerEvidence, notReady, readyz } from '../service/listener-evidence.js';
 import type { Supervisor } from '../service/supervisors/types.js';
-import { servicePreset } from '../store/presets.js';
+import { servicePreset } from '../presets/index.js';
 import type { Config } from '../store/config.js';
 
 /** What the service said about its readiness before the activation; null: it gave no answer then. */

@@ -1,5 +1,5 @@
 /**
- * The `database-preflight` step (openclaw preset): before any flip (update, switch, rollback), the target release's own
+ * The `database-preflight` step (a preset with a `databasePreflight`, openclaw's): before any flip (update, switch, rollback), the target release's own
  * schema check of a consolidated copy of each state database, shared and per agent (rehearsal/database-preflight.ts).
  * `incompatible` and `indeterminate` refuse with DATABASE_INCOMPATIBLE before anything changes; the other verdicts are
  * recorded. A transaction that puts a checkpoint back (check-state's `restore`) starts the target on that checkpoint,
@@ -23,7 +23,7 @@ import { runStep } from './record.js';
 import { candidateEnvOf } from './candidate-env.js';
 import { serviceIdentity } from './service-identity.js';
 import type { Config } from '../store/config.js';
-import { servicePreset, type Preset } from '../store/presets.js';
+import { servicePreset, type Preset } from '../presets/index.js';
 import type { JournalSession } from '../store/session.js';
 import type { Layout } from '../store/layout.js';
 
@@ -69,6 +69,7 @@ export async function judgeDatabases(
       }),
     })),
     workDir: path.join(layout.preflight, `database-${process.pid}`),
+    answer: check.answer,
     // The target's own code, not yet trusted: the service's environment, not the caller's (candidate-env.ts).
     env: (await candidateEnvOf(session)).env,
     signal: runtime.signal,

@@ -1,8 +1,8 @@
 /**
- * The `finalize` step (presets that publish one: openclaw's `update finalize`), between the flip and the target's first
+ * The `finalize` step (presets that publish one: openclaw's `update finalize`, node-http's `migrate.js`), between the flip and the target's first
  * start: the old process is stopped, the state checkpoint taken (or, for a transaction that puts a snapshot back, that
  * snapshot put back) so the way back covers what finalize writes, then the target's finalize runs with the service's
- * environment. Its JSON verdict is the step's evidence. A failure is returned (the driver rolls back, the snapshot goes
+ * environment. Its verdict (its JSON's status, or its exit code: the preset's `verdict`) is the step's evidence. A failure is returned (the driver rolls back, the snapshot goes
  * back before the previous release starts); the restart that follows starts the stopped service.
  *
  * The manager's own restarts are held (store/restart-hold.ts) from just before the handoff until finalize has ended.
@@ -10,19 +10,21 @@
  * that process (`recoverFinalize`) and goes back to the previous release (`interruptedFinalize` in planResume), so the
  * gateway is not left stopped, nor started on a half-finalized state.
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Transaction } from '../model/state.js';
 import { type FinalizeVerdict, endOrphanedFinalize, finalizeWarnings, startFinalize } from '../service/finalize.js';
-import { type PrefetchResult, prefetchPlugins } from '../service/plugin-prefetch.js';
-import type { Supervisor } from '../service/supervisors/types.js';
+import { type PrefetchResult, prefetchListed } from '../service/package-prefetch.js';
+import { STOPPABLE, type Supervisor } from '../service/supervisors/types.js';
 import { isRefusal } from '../service/refusal.js';
 import type { Config } from '../store/config.js';
-import { servicePreset, type Preset } from '../store/presets.js';
+import { servicePreset, type Preset } from '../presets/index.js';
 import { holdRestarts } from '../store/restart-hold.js';
 import { locateNpm } from '../stage/dependencies.js';
 import { handoffStep } from './restart-handoff-step.js';
 import { addWarnings, runStep } from './record.js';
 import { serviceIdentity } from './service-identity.js';
+import { servingNode } from './runtime.js';
 import type { Run } from './steps.js';
 import { nothingToFinalize } from './finalize-interrupted.js';
 
@@ -30,23 +32,28 @@ const NAME = 'finalize' as const;
 /** Bound on the downloads before the stop: past it finalize downloads the rest itself. */
 const PREFETCH_TIMEOUT_MS = 10 * 60_000;
 
-/** The root's preset's finalize, when it has one, runs on a configured Node, under a supervisor that can stop it. */
+/**
+ * The root's preset's finalize, when it has one, under a supervisor that can stop the service, on the service's Node: a
+ * preset that needs a Node of its own (openclaw: >= 24) only on a configured one, any other on the configured one or
+ * ours (runtime.ts servingNode), as its unit runs it.
+ */
 export function finalizeOf(config: Config, supervisor: Supervisor | null): Preset['finalize'] {
-  const finalize = servicePreset(config)?.finalize;
-  return finalize && config.node && supervisor?.stop ? finalize : undefined;
+  const preset = servicePreset(config);
+  const finalize = preset?.finalize;
+  return finalize && (config.node || !preset.node) && supervisor?.stop ? finalize : undefined;
 }
 
 /** For --dry-run: the steps a supervised activation of this root runs between the flip and the restart. */
 export function finalizeSteps(config: Config): { handoff: boolean; finalize: boolean; review: boolean } {
   const preset = servicePreset(config);
-  const finalize = Boolean(preset?.finalize && config.node && config.supervisor.startsWith('systemd'));
+  const finalize = Boolean(preset?.finalize && (config.node || !preset.node) && STOPPABLE.has(config.supervisor));
   const review = finalize && consentReviewOf(preset?.finalize) !== undefined;
   return { handoff: finalize && Boolean(preset?.restartHandoff), finalize, review };
 }
 
 /** The capability review a preset's finalize asks for (capability-review-step.ts): it needs the plugin list too. */
 export function consentReviewOf(finalize: Preset['finalize']) {
-  return finalize?.pluginList ? finalize.consentReview : undefined;
+  return finalize?.extensions ? finalize.consentReview : undefined;
 }
 
 /**
@@ -81,7 +88,8 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<vo
   const { session, tx } = run;
   const finalize = finalizeOf(session.config, supervisor);
   if (!finalize || tx.to === null) return;
-  const { config, layout, runtime, journal } = session;
+  const { layout, runtime, journal } = session;
+  const label = finalize.name ?? NAME;
   let verdict: FinalizeVerdict | undefined;
   let skipped: string | undefined;
   try {
@@ -92,7 +100,7 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<vo
     // The old main PID, as the handoff found it (it asked that process to exit, or found none).
     const handedOff = { pid: run.stop?.pid ?? null };
     await runStep({ journal, tx }, NAME, async (step) => {
-      runtime.onProgress({ phase: 'restart', message: `stopping ${supervisor.unit} for ${tx.to}'s update finalize` });
+      runtime.onProgress({ phase: 'restart', message: `stopping ${supervisor.unit} for ${tx.to}'s ${label}` });
       if (!run.window?.isOpen) run.window?.open('stop'); // after a handoff the old process is gone already
       await supervisor.stop!(); // after a handoff: it cancels the supervisor's own restart of the exited process
       const stoppedPid = handedOff.pid;
@@ -100,14 +108,14 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<vo
       const env = { ...serviceEnv, ...finalize.env };
       run.window?.next('checkpoint');
       await checkpointFirst(run, env);
-      skipped = nothingToFinalize(tx);
+      skipped = nothingToFinalize(tx) ?? (await absentCommand(finalize, layout.release(tx.to!), `${tx.to}`));
       if (skipped) {
         step.end('skipped', skipped);
         return;
       }
       run.window?.next('finalize');
       const started = await startFinalize({
-        node: config.node!,
+        node: servingNode(session),
         releaseDir: layout.release(tx.to!),
         args: finalizeArgs(finalize, tx),
         env,
@@ -115,16 +123,17 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<vo
         tx: tx.id,
         timeoutMs: finalize.timeoutSeconds * 1000,
         phaseTimeoutFlag: finalize.phaseTimeoutFlag,
+        verdict: finalize.verdict,
         signal: runtime.signal,
         as: service.runAs,
       });
       step.note({ evidence: { stoppedPid, pid: started.pid, ...(prefetch && { prefetch }) } });
       await journal.commit(); // the pid, for recovery, before anything waits on it
-      runtime.onProgress({ phase: 'restart', message: `${tx.to} update finalize running (pid ${started.pid})` });
+      runtime.onProgress({ phase: 'restart', message: `${tx.to} ${label} running (pid ${started.pid})` });
       verdict = await started.verdict;
       step.note({
         evidence: { stoppedPid, pid: started.pid, ...(prefetch && { prefetch }), verdict },
-        detail: `${tx.to} update finalize: ${verdict.status} (exit ${verdict.exitCode ?? 'signal'}, ${verdict.ms} ms)`,
+        detail: `${tx.to} ${label}: ${verdict.status} (exit ${verdict.exitCode ?? 'signal'}, ${verdict.ms} ms)`,
       });
       if (!verdict.ok) step.fail();
       // Kept on the transaction (status, list, the CLI's output and the plugin's reply show them), not only in evidence.
@@ -141,12 +150,33 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<vo
   if (verdict?.ok || skipped) return;
   run.failure = {
     reason: 'finalize_failed',
-    detail: `${tx.to}'s update finalize ${verdict?.status ?? 'failed'} (exit ${verdict?.exitCode ?? 'signal'})`,
+    detail: `${tx.to}'s ${label} ${verdict?.status ?? 'failed'} (exit ${verdict?.exitCode ?? 'signal'})${tailOf(verdict)}`,
   };
 }
 
+/** Why an optional command is not run: the release has no such file (it has nothing to migrate). */
+async function absentCommand(
+  finalize: NonNullable<Preset['finalize']>,
+  releaseDir: string,
+  version: string,
+): Promise<string | undefined> {
+  const file = finalize.args[0];
+  if (!finalize.optional || !file) return undefined;
+  const there = await fs.stat(path.join(releaseDir, file)).then(
+    (stat) => stat.isFile(),
+    () => false,
+  );
+  return there ? undefined : `not run: ${version} has no ${file} (nothing to run before its first start)`;
+}
+
+/** A failed command's last line of output (plain text: `exit-code`), for the failure's detail: what the operator reads first. */
+function tailOf(verdict: FinalizeVerdict | undefined): string {
+  const line = (verdict?.stderrTail || verdict?.outputTail)?.trim().split('\n').at(-1)?.trim();
+  return verdict?.outputTail !== undefined && line ? `: ${line}` : '';
+}
+
 /**
- * The plugin downloads finalize would do with the gateway stopped, done while it serves (service/plugin-prefetch.ts),
+ * The plugin downloads finalize would do with the gateway stopped, done while it serves (service/package-prefetch.ts),
  * before the flip (stop-steps.ts prepareStep). Not for a transaction that puts a snapshot back: the snapshot brings the
  * plugins the target had. Never fails the transaction.
  */
@@ -154,24 +184,26 @@ export async function prefetchFor(run: Run, supervisor: Supervisor): Promise<Pre
   const { session, tx } = run;
   const { config, layout, runtime } = session;
   const finalize = finalizeOf(config, supervisor);
-  if (!finalize?.pluginList || tx.from === null || tx.to === null || tx.restore) return undefined;
+  const extensions = finalize?.extensions;
+  if (!extensions || tx.from === null || tx.to === null || tx.restore) return undefined;
   const { env, runAs } = await serviceIdentity(session);
   const npm = await locateNpm(config.npm, config.node!, env.PATH ?? '');
   if (!npm) return { specs: [], ok: false, ms: 0, detail: "no npm beside the service's Node nor on its PATH" };
   runtime.onProgress({ phase: 'restart', message: `fetching ${tx.to}'s plugin packages before the stop` });
-  return prefetchPlugins({
+  const request = {
     node: config.node!,
     npm,
     runningDir: layout.release(tx.from),
-    listArgs: finalize.pluginList,
-    list: run.pluginList,
-    targetVersion: tx.to,
+    listArgs: extensions.list,
+    list: run.extensionList, // read by the capability review already, when it ran: not asked again
     env,
     workDir: path.join(layout.preflight, `plugins-${tx.id}`), // reachable by the service's account
     timeoutMs: PREFETCH_TIMEOUT_MS,
     signal: runtime.signal,
     as: runAs,
-  }).catch((error: unknown) => {
+  };
+  const target = tx.to;
+  return prefetchListed(request, (list) => extensions.prefetch(list, target)).catch((error: unknown) => {
     if (runtime.signal?.aborted) throw error; // cancelled: as any step after the flip is
     return { specs: [], ok: false, ms: 0, detail: error instanceof Error ? error.message : String(error) };
   });

@@ -76,7 +76,7 @@ export async function planSwitch(session: Session & { state: State }, request: P
     from === null
       ? ({ action: 'none' } as const)
       : await planStateReturn({ layout, config, state, leaving: from, target, requested: request.checkpoint });
-  // lazy: it reads the presets (and with them semver and the Node probe), which a plain switch never needs
+  // lazy: the database preflight (the state's walk, the snapshot store), which a plain switch never needs
   const { planDatabase } = await import('./database-preflight-step.js');
   const { steps: databaseStep, database } = await planDatabase(session, {
     target,

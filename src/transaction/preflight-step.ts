@@ -27,7 +27,7 @@ import { candidateEnvOf } from './candidate-env.js';
 import { serviceIdentity } from './service-identity.js';
 import { preflightWanted } from './preflight-wanted.js';
 import type { JournalSession } from '../store/session.js';
-import { startedWhenFor } from '../store/presets.js';
+import { startedWhenFor } from '../presets/index.js';
 
 export async function preflightStep(session: JournalSession, tx: Transaction, target: string): Promise<void> {
   const { config, journal, layout, runtime } = session;

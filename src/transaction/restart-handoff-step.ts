@@ -7,9 +7,8 @@
  * gateway did not exit in time, no main PID) the step says why and the caller's stop, or restart, does it as before.
  */
 import path from 'node:path';
-import { consumeHandoff, handoffSupported, requestRestart } from '../service/restart-handoff.js';
 import type { Supervisor } from '../service/supervisors/types.js';
-import { servicePreset } from '../store/presets.js';
+import { servicePreset } from '../presets/index.js';
 import type { ResolvedRuntime } from '../model/runtime.js';
 import { processEnvironment } from '../rehearsal/candidate-env.js';
 import type { Config } from '../store/config.js';
@@ -32,9 +31,9 @@ export async function handoffStep(
   const { session, tx } = run;
   const { config, layout, runtime, journal } = session;
   const preset = servicePreset(config);
-  const commands = preset?.restartHandoff;
+  const handoff = preset?.restartHandoff;
   const pid = (await supervisor.state()).mainPid;
-  if (!commands || !config.node || tx.from === null || !supervisor.stop) return { pid };
+  if (!handoff || !config.node || tx.from === null || !supervisor.stop) return { pid };
   if (pid === null) {
     noteStep(tx, NAME, 'skipped', `${supervisor.unit} has no main process to hand over`);
     return { pid };
@@ -59,7 +58,7 @@ export async function handoffStep(
     as: service.runAs,
   };
   await runStep({ journal, tx }, NAME, async (step) => {
-    const supported = await handoffSupported(call, commands);
+    const supported = await handoff.supported(call);
     if (supported !== true) {
       step.end(
         'skipped',
@@ -76,7 +75,7 @@ export async function handoffStep(
     // CLI starts while the gateway still answers. The window's watch of the health URL (from the flip) sees when; a
     // gateway that restarted on its own once the flip changed its installation stopped before the request.
     const requested = run.window?.time();
-    const exit = await requestRestart({ ...call, pid, logFile, timeoutMs: EXIT_TIMEOUT_MS }, commands);
+    const exit = await handoff.request({ ...call, pid, logFile, timeoutMs: EXIT_TIMEOUT_MS });
     if (requested !== undefined) run.window?.openAt('handoff', requested);
     run.window?.next('stop');
     if (exit.exited) await supervisor.stop!(); // before its RestartSec= runs out: finalize comes first
@@ -86,7 +85,7 @@ export async function handoffStep(
     // there, unconsumed; OpenClaw lets a bounded handoff expire, and one missing or expired authorizes no restart.
     const replaced = handoffDatabaseReplaced(tx);
     if (!replaced) run.window?.next('consume');
-    const consumed = exit.exited && !replaced ? await consumeHandoff({ ...call, pid }, commands) : undefined;
+    const consumed = exit.exited && !replaced ? await handoff.consume({ ...call, pid }) : undefined;
     const evidence = {
       pid,
       protocol: 1,

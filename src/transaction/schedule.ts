@@ -17,7 +17,8 @@ import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js
 import { type Transaction, type TransactionKind, publicTransaction } from '../model/state.js';
 import { readLinkVersion } from '../store/links.js';
 import { type ProgressEvent, resolveRuntime } from '../model/runtime.js';
-import { isInsideService } from '../service/caller.js';
+import { isInsideService, readOwnCgroup } from '../service/caller.js';
+import { servicePreset } from '../presets/index.js';
 import { type MutationSession, mutate } from './mutate.js';
 import type { RootOptions } from '../store/session.js';
 import { originOf } from './origin.js';
@@ -117,7 +118,9 @@ async function activateOrSchedule(session: MutationSession, request: Request): P
   const { kind, target, handoff = 'auto', options } = request;
   const { layout, config, journal, runtime } = session;
   const current = await readLinkVersion(layout, 'current');
-  const outside = handoff === 'always' || (handoff === 'auto' && isInsideService(config, runtime.env));
+  const outside =
+    handoff === 'always' ||
+    (handoff === 'auto' && isInsideService(config, runtime.env, readOwnCgroup(), servicePreset(config)?.unitVariable));
   const now = { kind, target, ...options };
   if (!outside || (current === target && !options.node) || config.supervisor === 'none')
     return { tx: await activate(session, now), launch: false };

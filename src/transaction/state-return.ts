@@ -19,6 +19,7 @@ import type { JournalSession } from '../store/session.js';
 import type { SnapshotManifest } from '../snapshot/snapshot.js';
 import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
 import { readLinkVersion } from '../store/links.js';
+import { servicePreset, startedWhenFor } from '../presets/index.js';
 
 /** Whose state it is (root acting for it works on it only as that account); loaded only where state is touched. */
 const stateAccountOf = async (session: JournalSession) =>
@@ -142,10 +143,11 @@ export async function planStateReturn(input: StateReturn): Promise<StatePlan> {
     };
   }
   if (!declared || schemaAtLeast(mine, theirs)) return { action: 'none' };
+  const backups = servicePreset(config)?.ownBackups;
   return {
     action: 'refuse',
     detail: `${target} cannot start on state that ${leaving} migrated${schemas}, and there is no state snapshot from before ${leaving} first started`,
-    hint: `Stay on ${leaving}, or stop the service, put its state back from a backup of your own (openclaw keeps *.pre-startup-migration-*.bak beside its databases), and switch again. Snapshots are taken by boot-check (the unit's ExecStartPre: release-switcher unit --install).`,
+    hint: `Stay on ${leaving}, or stop the service, put its state back from a backup of your own${backups ? ` (${backups})` : ''}, and switch again. Snapshots are taken by boot-check (the unit's ExecStartPre: release-switcher unit --install).`,
   };
 }
 
@@ -205,7 +207,7 @@ export async function checkStateStep(
     // The target's own check of the live databases, where the preset publishes one (openclaw's `database preflight`):
     // when it calls them incompatible that is the exact reason (DATABASE_INCOMPATIBLE, recorded as its step). When
     // it does not, or cannot judge, the declared schemas still refuse: it checks one database, they declare them all.
-    // lazy: the database preflight (the presets, the release's own CLI) only for a refused way back
+    // lazy: the database preflight (the state's walk, the release's own CLI) only for a refused way back
     await (await import('./database-preflight-step.js')).databasePreflightStep(session, tx, options.target);
     throw new ReleaseSwitcherError('STATE_SNAPSHOT_MISSING', `Not switching to ${options.target}: ${plan.detail}.`, {
       hint: plan.hint,
@@ -231,6 +233,15 @@ export async function beginRestore(
   const request = tx.restore;
   const store = await snapshots();
   if (!request || (await store.restoredFor(session.layout, request.snapshot, tx.id))) return undefined;
+  if (!session.config.supervisor.startsWith('systemd')) {
+    const step = beginStep(
+      tx,
+      'restore-state',
+      `release-switcher stops the service and puts snapshot ${request.snapshot} back before ${request.version} starts (no boot-check under ${session.config.supervisor})`,
+    );
+    await session.journal.commit();
+    return { step, ready: await putBackStopped(session, tx, request) };
+  }
   const ready = madeReady ?? (await readyForSwap(session, tx, request.snapshot));
   const step = beginStep(
     tx,
@@ -239,6 +250,37 @@ export async function beginRestore(
   );
   await session.journal.commit();
   return { step, ready };
+}
+
+/**
+ * Where no boot-check runs before a start (pm2: nothing of ours runs between its stop and its start), the runner puts
+ * the snapshot back itself, the service stopped through its supervisor first (one whose adapter can stop it: the
+ * restart that follows starts it again). Never throws: what went wrong is the restore step's detail.
+ */
+async function putBackStopped(
+  session: JournalSession,
+  tx: Transaction,
+  request: NonNullable<Transaction['restore']>,
+): Promise<string> {
+  const { config, layout, runtime } = session;
+  try {
+    // lazy: the adapter and the restore's copier only for a snapshot put back without a boot-check
+    const { configuredSupervisor } = await import('./configured-supervisor.js');
+    const supervisor = await configuredSupervisor(config, runtime.env, runtime.signal);
+    if (!supervisor?.stop) return `${config.supervisor} cannot stop the service for it: not put back`;
+    runtime.onProgress({
+      phase: 'restart',
+      message: `stopping ${supervisor.unit} to put snapshot ${request.snapshot} back before ${request.version} starts`,
+    });
+    await supervisor.stop();
+    const { restoreForTransaction } = await import('../snapshot/boot-state.js'); // lazy: as above
+    const as = await stateAccountOf(session);
+    await restoreForTransaction(layout, request.snapshot, { tx: tx.id, version: request.version, as, by: 'runner' });
+    return `${supervisor.unit} stopped (${config.supervisor}): copied back`;
+  } catch (error) {
+    if (runtime.signal?.aborted) throw error; // cancelled: left in flight for recovery, as any step after the flip
+    return `not put back (${(error as Error).message})`;
+  }
 }
 
 /**
@@ -318,7 +360,9 @@ export async function endRestore(
         ? `snapshot ${request.snapshot} was not put back before ${request.version} started: the boot-check's restore failed (${refused.code}: ${refused.message}); fix that, then release-switcher recover puts it back`
         : cut
           ? `${retried}snapshot ${request.snapshot} is half put back; release-switcher recover restarts the service and its boot-check finishes it`
-          : `snapshot ${request.snapshot} was not put back before ${request.version} started: the boot-check did not do it (is it the unit's ExecStartPre? release-switcher unit --install adds it; its output is in the unit's log)`,
+          : !session.config.supervisor.startsWith('systemd')
+            ? `snapshot ${request.snapshot} was not put back before ${request.version} started: ${ready}; put ${session.layout.snapshot(request.snapshot)} back by hand (its snapshot.json lists the paths) while the service is stopped`
+            : `snapshot ${request.snapshot} was not put back before ${request.version} started: the boot-check did not do it (is it the unit's ExecStartPre? release-switcher unit --install adds it; its output is in the unit's log)`,
   );
   await session.journal.commit();
   return after;
@@ -428,9 +472,8 @@ async function servingAfterRestart(
 ): Promise<{ serving: string; healthy: boolean }> {
   const { config, runtime } = session;
   if (!config.healthUrl) return { serving: 'no health URL to wait for', healthy: false };
-  // lazy: the health probes and the presets only when the service is restarted on this path
+  // lazy: the health probes only when the service is restarted on this path
   const { verifyRunning } = await import('../service/health.js');
-  const { startedWhenFor } = await import('../store/presets.js'); // lazy: as above
   const result = await verifyRunning(
     {
       supervisor,

@@ -10,7 +10,7 @@ import type { ReadinessBefore } from './contract-success.js';
 import type { StopWindow } from './window.js';
 import { type CrashPointName, crashPoint } from '../platform/crashpoint.js';
 import type { VerifyResult } from '../service/health.js';
-import type { PrefetchResult } from '../service/plugin-prefetch.js';
+import type { PrefetchResult } from '../service/package-prefetch.js';
 import type { ServiceState, Supervisor } from '../service/supervisors/types.js';
 import { pointLink, readLinkVersion } from '../store/links.js';
 import { ProvenInodes, checkReleaseFast, proveWayBack } from '../store/release.js';
@@ -68,10 +68,11 @@ export interface Run {
   /** The stop under way, from restore-state to the restart (stop-steps.ts): what its steps hand each other. */
   stop?: Stopping | undefined;
   /**
-   * The running release's `plugins list --json`, read once by the capability review (capability-review-step.ts) for
-   * the prefetch as well (finalize-step.ts prefetchFor); unset when no review read it.
+   * The running release's list of the service's add-ons (the preset's `finalize.extensions`), read once by the
+   * capability review (capability-review-step.ts) for the prefetch as well (finalize-step.ts prefetchFor); unset when
+   * no review read it.
    */
-  pluginList?: unknown;
+  extensionList?: unknown;
   /** Re-entered by recovery: a killed run left it (activate.ts drive). */
   resumed?: boolean;
   /** The flip made the target pending (it was installed): undone with the flip when the restart is refused. */
@@ -221,7 +222,7 @@ export async function verifyStep(run: Run, supervisor: Supervisor, options: Veri
   const { name, version, baseline } = options;
   let result!: VerifyResult;
   const { verifyRunning } = await import('../service/health.js'); // lazy: only a supervised activation probes health
-  const { startedWhenFor } = await import('../store/presets.js'); // lazy: as above (the preset's sign of a start)
+  const { startedWhenFor } = await import('../presets/index.js'); // lazy: as above (the preset's sign of a start)
   await runStep(run, name, async (step) => {
     result = await verifyRunning(
       {

@@ -6,6 +6,7 @@
  * there and the way back runs. An abort (CANCELLED) is thrown: left in flight, as a killed run would be, for recovery.
  */
 import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
+import { startedWhenFor } from '../presets/index.js';
 import { isRefusal } from '../service/refusal.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 import { markGood, runStep, transition } from './record.js';
@@ -43,9 +44,7 @@ export async function watchFromTheFlip(run: Run): Promise<void> {
   if (!run.supervisor) return;
   run.window = new StopWindow();
   if (!healthUrl) return;
-  // lazy: an activation with no supervisor, or no health URL, never probes health nor reads the presets
-  const { startedWhenFor } = await import('../store/presets.js');
-  // lazy: as above
+  // lazy: an activation with no supervisor, or no health URL, never probes health
   run.window.watch((await import('../service/health.js')).watchServing(healthUrl, startedWhenFor(run.session.config)));
 }
 

@@ -199,7 +199,7 @@ async function judgeWayBack(
   checkpoint: string | undefined,
 ): Promise<FailRollbackOptions | undefined> {
   const { session, tx } = run;
-  // lazy: the database preflight (the presets, the release's own CLI) only on a way back
+  // lazy: the database preflight (the state's walk, the release's own CLI) only on a way back
   const { judgeStep } = await import('./database-preflight-step.js');
   let refused: { message: string; hint: string } | undefined;
   try {

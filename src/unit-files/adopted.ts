@@ -7,15 +7,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../store/config.js';
-import { PRESETS, servicePreset, type PortSources } from '../store/presets.js';
+import { PRESETS, portSourcesOf } from '../presets/index.js';
 import { timespanSeconds } from '../service/timespan.js';
 import { type ExistingUnit, nodeCommandOf, readExistingUnit } from './existing-unit.js';
 import { findServicePort } from './service-port.js';
 import { SYSTEMD_EXEC_PATH, cliCommandOf, isExecutable, lookUp } from './cli-command.js';
 import { DROP_IN_NAME, scopeOf, unitNameOf } from './unit.js';
-
-/** A service without a preset: `--port N`, else the usual variables. */
-const GENERIC_PORT: PortSources = { flag: '--port', env: ['OPENCLAW_GATEWAY_PORT', 'PORT'] };
 
 export interface ServiceFound {
   unit: string;
@@ -42,7 +39,7 @@ export async function readService(config: Config, env: NodeJS.ProcessEnv): Promi
   if (!unit) return undefined;
   const span = (v: string | undefined) => timespanSeconds(v) ?? null;
   // In the service's own order (openclaw: --port, OPENCLAW_GATEWAY_PORT, then gateway.port of its config file).
-  const sources = servicePreset(config)?.port ?? GENERIC_PORT;
+  const sources = portSourcesOf(config);
   const { port, notes } = await findServicePort(unit, sources, env);
   return {
     unit: name,

@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import JSON5 from 'json5';
-import type { PortSources } from '../store/presets.js';
+import type { ConfigLocator, PortSources } from '../presets/index.js';
 import type { ExistingUnit } from './existing-unit.js';
 
 export interface FoundPort {
@@ -88,57 +88,6 @@ export async function unitEnvironment(
   return { env, sources, notes };
 }
 
-/**
- * Where openclaw 2026.9.x reads its config (resolveConfigPathCandidate in its dist/paths-*.mjs); null when none exists.
- * `exists` asks whether a candidate is a file: root acting for the service's account passes one that asks as the
- * account, so no link the account planted in its home is followed with root's rights. @default stat as this process
- */
-export async function openclawConfigFile(
-  env: Record<string, string | undefined>,
-  cwd = '/',
-  exists: (file: string) => Promise<boolean> = isFile,
-): Promise<string | null> {
-  const trimmed = (name: string) => env[name]?.trim() || undefined;
-  const osHome = trimmed('HOME');
-  const explicitHome = trimmed('OPENCLAW_HOME');
-  const home =
-    explicitHome && osHome && /^~(?=$|\/)/.test(explicitHome)
-      ? explicitHome.replace(/^~/, osHome)
-      : (explicitHome ?? osHome);
-  const user = (p: string) => {
-    if (/^~(?=$|\/)/.test(p)) return home ? path.resolve(cwd, p.replace(/^~/, home)) : null;
-    return path.resolve(cwd, p);
-  };
-  const explicit = trimmed('OPENCLAW_CONFIG_PATH');
-  if (explicit) {
-    const file = user(explicit);
-    return file && (await exists(file)) ? file : null; // the only place it looks
-  }
-  const names = ['openclaw.json', 'clawdbot.json'];
-  const dirs: string[] = [];
-  const stateDir = trimmed('OPENCLAW_STATE_DIR');
-  if (stateDir) {
-    const dir = user(stateDir);
-    if (dir) dirs.push(dir);
-  }
-  if (home) dirs.push(path.resolve(cwd, home, '.openclaw'), path.resolve(cwd, home, '.clawdbot'));
-  for (const dir of dirs) for (const name of names) if (await exists(path.join(dir, name))) return path.join(dir, name);
-  return null;
-}
-
-const isFile = (file: string) =>
-  fs.stat(file).then(
-    (s) => s.isFile(),
-    () => false,
-  );
-
-const LOCATORS: Record<
-  NonNullable<PortSources['config']>['locate'],
-  (env: Record<string, string | undefined>, cwd: string) => Promise<string | null>
-> = {
-  openclaw: openclawConfigFile,
-};
-
 /** A number at a dot path of a JSON5 config file (as the service reads it); undefined with a note when there is none. */
 async function configPort(file: string, key: string, notes: string[]): Promise<number | undefined> {
   const at = await configValue(file, key, notes);
@@ -166,16 +115,16 @@ async function configValue(file: string, key: string, notes: string[]): Promise<
 }
 
 /**
- * A setting of the service's own config file, found as the service finds it in its environment (`locate`): the value
- * and where it was read, or undefined (no file, no such key) with what could not be read in `notes`.
+ * A setting of the service's own config file, found as the service finds it in its environment (`locate`, the
+ * preset's): the value and where it was read, or undefined (no file, no such key) with what could not be read in `notes`.
  */
 export async function serviceSetting(
-  locate: NonNullable<PortSources['config']>['locate'],
+  locate: ConfigLocator,
   key: string,
   env: Record<string, string | undefined>,
   notes: string[] = [],
 ): Promise<{ value: unknown; from: string } | undefined> {
-  const file = await LOCATORS[locate](env, '/');
+  const file = await locate(env, '/');
   if (!file) return undefined;
   const value = await configValue(file, key, notes);
   return value === undefined ? undefined : { value, from: `${file} ${key}` };
@@ -206,7 +155,7 @@ export async function findServicePort(
     if (port !== null) return { port: { port, from: from[name]! }, notes };
   }
   if (!sources.config) return { port: null, notes };
-  const file = await LOCATORS[sources.config.locate](env, unit.service.WorkingDirectory?.replace(/^-/, '') || '/');
+  const file = await sources.config.file(env, unit.service.WorkingDirectory?.replace(/^-/, '') || '/');
   if (file === null) return { port: null, notes };
   const port = await configPort(file, sources.config.key, notes);
   return { port: port === undefined ? null : { port, from: `config ${file} ${sources.config.key}` }, notes };

@@ -8,7 +8,7 @@ import type { Config } from '../store/config.js';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import { readJsonIfExists } from '../platform/fs.js';
 import { layoutOf } from '../store/layout.js';
-import { servicePreset } from '../store/presets.js';
+import { servicePreset } from '../presets/index.js';
 import { packageFileOf } from './existing-unit.js';
 import type { ServiceOptions } from './unit-text.js';
 

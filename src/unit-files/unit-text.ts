@@ -10,7 +10,7 @@ import { defaultEnv } from '../model/runtime.js';
 import { linkCommandOf } from '../tool/index.js';
 import { ENV_COMMAND, PRIVILEGED_ENV } from '../platform/privileged-env.js';
 import { currentAccount, ownerName } from '../platform/accounts.js';
-import { servicePreset } from '../store/presets.js';
+import { servicePreset } from '../presets/index.js';
 import { holdConditionCommand } from '../store/restart-hold.js';
 import { type ExistingUnit, type NodeCommand, nodeCommandOf, packageFileOf } from './existing-unit.js';
 import type { CliCommand } from './cli-command.js';

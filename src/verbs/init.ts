@@ -17,7 +17,7 @@ import { actsAsRootFor } from '../platform/as-account.js';
 import { assertStateApartAs, onStateSide } from '../snapshot/state-side.js';
 import { layoutOf } from '../store/layout.js';
 import { withLock } from '../store/lock.js';
-import { withPreset } from '../store/presets.js';
+import { withPreset } from '../presets/index.js';
 import { systemctl } from '../service/systemctl.js';
 import type { CheckpointCoverage } from '../snapshot/coverage.js';
 import { notListedBecause, recordRoot, rootsFileFor, rootsFilesOf } from '../store/roots-registry.js';
@@ -57,7 +57,7 @@ function hostOf(options: InitOptions): { env: NodeJS.ProcessEnv; execPath: strin
 
 /**
  * Create a root, or change settings of an existing one. With `settings.preset`, the preset's settings
- * are written too, except where `settings` names a value itself (see presets.ts).
+ * are written too, except where `settings` names a value itself (see presets/index.ts).
  */
 export async function init(options: InitOptions): Promise<InitResult> {
   const result = await initLocked(options);

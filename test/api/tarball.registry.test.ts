@@ -23,6 +23,7 @@ const DOCS = [
   'docs/library-api.md',
   'docs/openclaw.md',
   'docs/operator-guide.md',
+  'docs/presets.md',
   'docs/testing.md',
   'docs/troubleshooting.md',
 ];

@@ -23,7 +23,7 @@ import { describeWhere } from '../support/skip.ts';
 
 runThisFileAsRoot('its subject is root acting for the service account: root runs the preflight, the account attacks');
 
-const preflight = () => import('../../dist/rehearsal/database-preflight.js');
+const preflight = () => import('../../dist/presets/openclaw/database-preflight.js');
 const snapshot = () => import('../../dist/snapshot/snapshot.js');
 
 function asAttacker(who: Account, script: string): void {
@@ -93,10 +93,10 @@ describeWhere(
       const who = serviceAccount();
       const node = sqliteNode(who);
       const { takeSnapshot } = await snapshot();
-      const { databasePreflight } = await preflight();
+      const { openclawDatabasePreflight } = await preflight();
       const judge = async (root: string, releaseDir: string, state: string, id: string) => {
         const data = join(root, 'snapshots', id, 'data');
-        return databasePreflight({
+        return openclawDatabasePreflight({
           node,
           releaseDir,
           databases: [
@@ -146,11 +146,11 @@ describeWhere(
     it("a live database swapped for a link to a root-only database once listed: root reads neither its header nor its data; control: the account's own is judged", async () => {
       const who = serviceAccount();
       const node = sqliteNode(who);
-      const { databasePreflight } = await preflight();
+      const { openclawDatabasePreflight } = await preflight();
       const { root, releaseDir, state, ran } = setUp(who);
       const live = join(state, 'openclaw.sqlite');
       const judge = (id: string) =>
-        databasePreflight({
+        openclawDatabasePreflight({
           node,
           releaseDir,
           databases: [{ database: live, args: ['check.cjs', '{file}'] }],

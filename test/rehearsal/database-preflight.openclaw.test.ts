@@ -11,7 +11,8 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureServiceNode } from '../../bench/lib/node24.mjs';
-import { databasePreflight, refuses } from '../../src/rehearsal/database-preflight.ts';
+import { refuses } from '../../src/rehearsal/database-preflight.ts';
+import { openclawDatabasePreflight } from '../../src/presets/openclaw/database-preflight.ts';
 import { preparedOpenclaw } from '../support/openclaw-prepared.ts';
 
 const ARGS = ['dist/index.js', 'database', 'preflight', '{file}', '--json'];
@@ -50,7 +51,7 @@ describe('database preflight of the real openclaw releases', () => {
   };
   const judge = async (version: string, databases = [database]) => {
     const workDir = path.join(work, `copies-${version}`);
-    const verdicts = await databasePreflight({
+    const verdicts = await openclawDatabasePreflight({
       node,
       releaseDir: releases[version]!,
       databases: databases.map((file) => ({ database: file, args: ARGS })),
@@ -114,7 +115,7 @@ describe('database preflight of the real openclaw releases', () => {
       path.join(older, 'dist', 'index.js'),
       'console.error("error: unknown command \'database\'"); process.exit(1);\n',
     );
-    const [old] = await databasePreflight({
+    const [old] = await openclawDatabasePreflight({
       node,
       releaseDir: older,
       databases: [{ database, args: ARGS }],

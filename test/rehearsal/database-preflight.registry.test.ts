@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { databasePreflight, refuses } from '../../src/rehearsal/database-preflight.ts';
+import { refuses } from '../../src/rehearsal/database-preflight.ts';
+import { openclawDatabasePreflight } from '../../src/presets/openclaw/database-preflight.ts';
 import { tempDir } from '../support/cli.ts';
 
 /** A release whose check records that it ran and answers `exact`. */
@@ -25,7 +26,7 @@ console.log(JSON.stringify({ schema: 'openclaw.state-schema-preflight.v1', statu
 
 /** The one verdict of `release`'s check on `file`. */
 async function judgeOne(node: string, dir: string, releaseDir: string, file: string) {
-  const [verdict] = await databasePreflight({
+  const [verdict] = await openclawDatabasePreflight({
     node,
     releaseDir,
     databases: [{ database: file, args: ['check.cjs', '{file}', '--json'] }],
@@ -87,10 +88,10 @@ describe('database preflight verdicts: files that are not databases, checks that
   const judge = (
     dir: string,
     releaseDir: string,
-    databases: Parameters<typeof databasePreflight>[0]['databases'],
+    databases: Parameters<typeof openclawDatabasePreflight>[0]['databases'],
     timeoutMs?: number,
   ) =>
-    databasePreflight({
+    openclawDatabasePreflight({
       node,
       releaseDir,
       databases,

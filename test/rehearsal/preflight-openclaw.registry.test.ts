@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureServiceNode } from '../../bench/lib/node24.mjs';
 import { cli, tempDir } from '../support/cli.ts';
 import { describeWhere, onLinux } from '../support/skip.ts';
-import { PRESETS } from '../../src/store/presets.ts';
+import { PRESETS } from '../../src/presets/index.ts';
 import { snapshotBytes } from './preflight-support.ts';
 
 /**

@@ -191,7 +191,7 @@ describe.concurrent('verifyRunning: a body that must say started (openclaw /star
   }, 20_000);
 
   it('the openclaw preset asks it of /startupz only, not of another health URL an operator set', async () => {
-    const { startedWhenFor } = await import('../../src/store/presets.ts');
+    const { startedWhenFor } = await import('../../src/presets/index.ts');
     const forRoot = (name: string, healthUrl: string | null) =>
       startedWhenFor({ preset: name, package: name, healthUrl });
     expect(forRoot('openclaw', 'http://127.0.0.1:18789/startupz')).toEqual(started);

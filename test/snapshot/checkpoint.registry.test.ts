@@ -16,7 +16,7 @@ import {
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { restoreSnapshot, takeSnapshot } from '../../src/snapshot/snapshot.ts';
-import { PRESETS } from '../../src/store/presets.ts';
+import { PRESETS } from '../../src/presets/index.ts';
 import { cli, tempDir } from '../support/cli.ts';
 
 const write = (p: string, text: string, mode = 0o644) => {

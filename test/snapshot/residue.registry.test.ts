@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyStatePrivately } from '../../src/snapshot/private-copy.ts';
 import { ResidueFilter, ownerPidOf } from '../../src/snapshot/residue.ts';
 import { stageCheckpoint, takeSnapshot } from '../../src/snapshot/snapshot.ts';
-import { PRESETS } from '../../src/store/presets.ts';
+import { PRESETS } from '../../src/presets/index.ts';
 import { layoutOf } from '../../src/store/layout.ts';
 import { tempDir } from '../support/cli.ts';
 

@@ -7,7 +7,7 @@ import { type ReleaseSwitcherError, isReleaseSwitcherError } from '../../src/mod
 import { emptyState } from '../../src/store/journal.ts';
 import { defaultConfig, validateConfig } from '../../src/store/config.ts';
 import { compileLayoutSchema } from '../../src/store/layout-schema.ts';
-import { PRESETS } from '../../src/store/presets.ts';
+import { PRESETS } from '../../src/presets/index.ts';
 import { schemaProblems } from '../../src/store/schema-problems.ts';
 import { layoutProblems } from '../support/layout-schema.ts';
 

@@ -2,12 +2,12 @@
 // is journaled on the transaction, for a switch run here and for one handed to a runner (which reads its orders from
 // the journal), and the target's finalize is given the preset's consent flag only then. Driven through runCli with a
 // stand-in runner (the hand-off is real) and through the driver with a fake supervisor; the flag reaching OpenClaw's
-// own finalize is the preset's words (store/presets.ts), checked here as the command line the step builds.
+// own finalize is the preset's words (presets/openclaw/index.ts), checked here as the command line the step builds.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run.ts';
-import { PRESETS } from '../../src/store/presets.ts';
+import { PRESETS } from '../../src/presets/index.ts';
 import { finalizeArgs } from '../../src/transaction/finalize-step.ts';
 import { runThisFileAsRoot } from '../support/accounts.ts';
 import { cliEnv, tempDir } from '../support/cli.ts';

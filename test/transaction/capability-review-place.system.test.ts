@@ -23,6 +23,8 @@ import { describeWhere } from '../support/skip.ts';
 runThisFileAsRoot('its subject is root acting for the service account: root prepares the review, the account attacks');
 
 const review = () => import('../../dist/transaction/capability-review-step.js');
+/** Where OpenClaw looks for its config: the locator the openclaw preset gives the review. */
+const { openclawConfigFile } = await import('../../dist/presets/openclaw/config-file.js');
 
 function asAttacker(who: Account, script: string): void {
   const r = spawnSync('runuser', ['-u', who.name, '--', 'sh', '-c', script], { encoding: 'utf8', timeout: 60_000 });
@@ -56,7 +58,7 @@ describeWhere(canUseAccounts(), "the capability review's folder when root acts f
     // Control: the account's own config, copied beside the copy by the account.
     const control = reviewPlace(who);
     const { liveConfigAs } = await review();
-    expect(await liveConfigAs({ HOME: home, OPENCLAW_CONFIG_PATH: live }, who)).toBe(live); // found, as the account
+    expect(await liveConfigAs(openclawConfigFile, { HOME: home, OPENCLAW_CONFIG_PATH: live }, who)).toBe(live); // found, as the account
     const placed = await placeInCopy(live, { paths: [join(home, 'state')], base: null, ...control, as: who });
     expect(placed).toBe(join(control.work, 'config', 'openclaw.json'));
     expect(readFileSync(placed, 'utf8')).toBe('{"plugins":{}}\n');
@@ -80,8 +82,8 @@ describeWhere(canUseAccounts(), "the capability review's folder when root acts f
     // The lookup of where openclaw keeps it, asked as the account: a link to a root-only file is no config of its
     // (root's own stat would have found it: the control beside).
     const lookedUp = { HOME: home, OPENCLAW_CONFIG_PATH: live };
-    expect(await liveConfigAs(lookedUp, who)).toBeNull();
-    expect(await liveConfigAs(lookedUp, undefined)).toBe(live);
+    expect(await liveConfigAs(openclawConfigFile, lookedUp, who)).toBeNull();
+    expect(await liveConfigAs(openclawConfigFile, lookedUp, undefined)).toBe(live);
     expect(statSync(keys).atimeMs).toBe(atime);
     await expect(placeInCopy(live, { paths: [join(home, 'state')], base: null, ...attacked, as: who })).rejects.toThrow(
       /could not be copied/,

@@ -5,7 +5,7 @@
 // runner calls it, so the manager is this process's own (root's).
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Config } from '../../src/store/config.ts';
-import { OPENCLAW_EXTERNAL_SUPERVISOR } from '../../src/store/presets.ts';
+import { OPENCLAW_EXTERNAL_SUPERVISOR } from '../../src/presets/openclaw/index.ts';
 import { supervisedMode } from '../../src/transaction/restart-handoff-step.ts';
 import { runThisFileAsRoot } from '../support/accounts.ts';
 import { describeWhere } from '../support/skip.ts';

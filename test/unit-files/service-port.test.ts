@@ -4,13 +4,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseUnitText } from '../../src/unit-files/existing-unit.ts';
-import {
-  findServicePort,
-  openclawConfigFile,
-  parseEnvironmentFile,
-  parsePortValue,
-} from '../../src/unit-files/service-port.ts';
-import { PRESETS } from '../../src/store/presets.ts';
+import { findServicePort, parseEnvironmentFile, parsePortValue } from '../../src/unit-files/service-port.ts';
+import { PRESETS } from '../../src/presets/index.ts';
+import { openclawConfigFile } from '../../src/presets/openclaw/config-file.ts';
 import { tempDir } from '../support/cli.ts';
 
 const OPENCLAW = PRESETS.openclaw!.port!;

@@ -11,6 +11,7 @@
  *   in `pm2 jlist` first. `pm2 start NAME` of an unknown name looks for a script file NAME in the cwd, so
  *   start() restarts by name too.
  * - Any pm2 command, `jlist` included, spawns the daemon of PM2_HOME when none runs.
+ * - `pm2 stop NAME` leaves the app listed as `stopped`, not restarted by pm2, and `pm2 restart NAME` starts it again.
  */
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import { run, tail } from '../../platform/subprocess.js';
@@ -114,6 +115,12 @@ export function pm2Supervisor(options: Pm2SupervisorOptions): Supervisor {
       if (!now.active) await restartKnown();
     },
     state,
+    // For a step run while nothing serves (a preset's finalize): the app stays in pm2's list, stopped (pm2 does not
+    // restart a stopped app by itself), and the restart that follows starts it with the environment it had.
+    async stop() {
+      if ((await state()).state === 'not-found') throw notFound();
+      await pm2(['stop', app], options.restartTimeoutMs ?? 120_000);
+    },
   };
 }
 

@@ -53,11 +53,19 @@ export interface Supervisor {
   start(): Promise<void>;
   state(): Promise<ServiceState>;
   /**
-   * Stop the service, for a step that must run while nothing serves (an update finalize); the caller starts it
-   * again (restart) whatever happens. Only where a stop is safe to follow with a start (systemd).
+   * Stop the service, for a step that must run while nothing serves (an update finalize, a migration); the caller
+   * starts it again (restart) whatever happens. Only where a stop is safe to follow with a start (STOPPABLE).
    */
   stop?(): Promise<void>;
 }
+
+/**
+ * The supervisors whose adapter can stop the service and start it again: systemd (a stop, then a restart that starts
+ * it), pm2 (`pm2 stop` keeps the app in its list, `pm2 restart` starts it again with the environment it had). Not
+ * launchd: its adapter has no stop (a KeepAlive job's stop and start again are not measured here: no launchd on our
+ * machines).
+ */
+export const STOPPABLE: ReadonlySet<SupervisorName> = new Set(['systemd', 'systemd-system', 'pm2']);
 
 /** How adapters run their commands; injectable so command lines can be tested without the supervisor. */
 export type CommandRunner = (

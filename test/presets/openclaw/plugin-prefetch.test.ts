@@ -1,4 +1,4 @@
-// The plugin downloads moved before the stop (service/plugin-prefetch.ts): which specs `plugins list --json` of the
+// The plugin downloads moved before the stop (presets/openclaw/plugin-prefetch.ts): which specs `plugins list --json` of the
 // running release yields (official packages follow the target's cohort, others keep their recorded spec; paths, git
 // and URLs are not npm's cache), and how npm is asked (a throwaway folder, removed; no scripts, no peers). npm is a
 // stand-in here that records its arguments; the real fetch runs in test/transaction/finalize.openclaw.test.ts.
@@ -6,8 +6,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { prefetchPlugins, prefetchSpecs, reviewablePlugins } from '../../src/service/plugin-prefetch.ts';
-import { PRESETS } from '../../src/store/presets.ts';
+import {
+  OPENCLAW_EXEMPT,
+  prefetchPlugins,
+  prefetchSpecs,
+  reviewablePlugins,
+} from '../../../src/presets/openclaw/plugin-prefetch.ts';
 
 const npmInstalled = (installSpec: string) => ({ trust: { installSource: 'npm', installSpec } });
 
@@ -42,7 +46,7 @@ describe('prefetchSpecs', () => {
 });
 
 describe('reviewablePlugins (capability-review-step.ts)', () => {
-  const exempt = PRESETS.openclaw!.finalize!.consentReview!.exempt;
+  const exempt = OPENCLAW_EXEMPT;
   it('every install finalize updates (npm, ClawHub, git) but the exempt official packages, by id', () => {
     const list = {
       plugins: [

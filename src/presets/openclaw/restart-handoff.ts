@@ -8,8 +8,8 @@
  */
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
-import { isAlive, killProcessGroup, runCaptured, startDetached, tail } from '../platform/subprocess.js';
-import type { RunAs } from '../platform/run-as.js';
+import { isAlive, killProcessGroup, runCaptured, startDetached, tail } from '../../platform/subprocess.js';
+import type { ConsumeResult, HandoffCall, HandoffProtocol, RestartExit } from '../types.js';
 
 const PROTOCOL = 'openclaw.gateway.restart-handoff';
 const CALL_TIMEOUT_MS = 120_000;
@@ -22,14 +22,13 @@ export interface HandoffCommands {
   consume: readonly string[];
 }
 
-export interface HandoffCall {
-  node: string;
-  /** The release the gateway runs (its own CLI speaks for it). */
-  releaseDir: string;
-  env: NodeJS.ProcessEnv;
-  signal?: AbortSignal | undefined;
-  /** The account it runs as (the service's). @default this process's */
-  as?: RunAs | undefined;
+/** OpenClaw's handoff, spoken with `commands` (the preset's, presets/openclaw/index.ts). */
+export function openclawHandoff(commands: HandoffCommands): HandoffProtocol {
+  return {
+    supported: (call) => handoffSupported(call, commands),
+    request: (call) => requestRestart(call, commands),
+    consume: (call) => consumeHandoff(call, commands),
+  };
 }
 
 /** The fields of the machine contract's answers we read. */
@@ -95,7 +94,7 @@ const RETRY_AFTER_MS = 2_000;
 export async function requestRestart(
   call: HandoffCall & { pid: number; logFile: string; timeoutMs: number },
   commands: HandoffCommands,
-): Promise<{ exited: boolean; ms: number; refused?: string; attempts: number }> {
+): Promise<RestartExit> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   let refused: string | undefined;
@@ -159,12 +158,6 @@ function said(logFile: string): string {
   } catch {
     return '(no output)';
   }
-}
-
-export interface ConsumeResult {
-  status: string;
-  reason?: string;
-  handoff?: unknown;
 }
 
 /** Consume the handoff the exited gateway `pid` wrote: `accepted` only when it names that PID in external mode. */

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { requestRestart } from '../../src/service/restart-handoff.ts';
+import { requestRestart } from '../../../src/presets/openclaw/restart-handoff.ts';
 
 // Each test's clean-up is its own (its context's onTestFinished): the two run side by side, and a hook after each test
 // would end the other's gateway while it still waits.

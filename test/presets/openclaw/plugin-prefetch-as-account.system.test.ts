@@ -7,9 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { type Account, canUseAccounts, nodeFor, runThisFileAsRoot, serviceAccount } from '../support/accounts.ts';
-import { tempDir } from '../support/cli.ts';
-import { describeWhere } from '../support/skip.ts';
+import { type Account, canUseAccounts, nodeFor, runThisFileAsRoot, serviceAccount } from '../../support/accounts.ts';
+import { tempDir } from '../../support/cli.ts';
+import { describeWhere } from '../../support/skip.ts';
 
 runThisFileAsRoot('its subject is root acting for the service account: root prefetches, npm runs as the account');
 
@@ -19,7 +19,7 @@ const asAttacker = (who: Account, script: string) =>
 describeWhere(canUseAccounts(), "root's plugin prefetch for the service account", () => {
   it("npm runs as the account in a folder of its own under root's preflight/, removed after by the account; root's staging/ stays closed", async () => {
     const who = serviceAccount();
-    const { prefetchPlugins } = await import('../../dist/service/plugin-prefetch.js');
+    const { prefetchPlugins } = await import('../../../dist/presets/openclaw/plugin-prefetch.js');
     const root = tempDir('rs-root-', null);
     chmodSync(root, 0o755);
     mkdirSync(join(root, 'staging'), { mode: 0o700 });
