@@ -29,7 +29,10 @@ export default function setup(): void {
 function checkAndRemove(): void {
   const dir = process.env.RS_RUN_TMP;
   if (!dir) return;
-  checkHostRoots(dir);
+  // The unit tier's own folder, on tmpfs where there is one (vitest.config.ts), held to the same rules.
+  const unit = process.env.RS_UNIT_TMP;
+  const folders = unit && unit !== dir ? [unit, dir] : [dir];
+  for (const folder of folders) checkHostRoots(folder);
   if (!hostToolHomeBefore && existsSync(HOST_TOOL_HOME)) {
     spawnSync('rm', ['-rf', HOST_TOOL_HOME]);
     process.exitCode = 1;
@@ -37,6 +40,11 @@ function checkAndRemove(): void {
       `run-tmp: FAILED: tests made root's tool home ${HOST_TOOL_HOME} (removed now; a command's environment needs RELEASE_SWITCHER_TOOL_HOME, as cliEnv gives it)\n`,
     );
   }
+  for (const folder of folders) removeFolder(folder);
+}
+
+/** Removes a run's temp folder; anything of ours still in it fails the run. */
+function removeFolder(dir: string): void {
   let left: string[];
   try {
     // Ours are named rs-*; vitest keeps its own module cache here too (removed with the folder).

@@ -59,6 +59,8 @@ export interface PreflightOptions {
   startedWhen?: StartedWhen | undefined;
   verifyTimeoutMs: number;
   holdMs: number;
+  /** In its own process group: how long a candidate being stopped has between SIGTERM and SIGKILL (a unit: its TimeoutStopSec). @default 5000 */
+  stopGraceMs?: number;
   /**
    * Fills `dir` (which does not exist yet) with the private state copy and returns the `{state}` value;
    * the caller passes snapshot/private-copy's `copyStatePrivately` (service may not import snapshot).
@@ -156,7 +158,7 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
       await fs.appendFile(logFile, `release-switcher: ${result.result.detail}; rehearsing on another port\n`);
     }
   } finally {
-    await trial.handle?.stop(STOP_GRACE_MS);
+    await trial.handle?.stop(options.stopGraceMs ?? STOP_GRACE_MS);
     await cleanupPreflight(record, { callerEnv: options.callerEnv ?? options.baseEnv, workRoot: options.workRoot });
   }
 }
@@ -276,7 +278,7 @@ async function rehearseOnce(trial: Attempt, state: string): Promise<{ result: Pr
       },
     };
   // Stopped before the host is asked: a port it held, a process it was, must not count against it.
-  await handle.stop(STOP_GRACE_MS);
+  await handle.stop(options.stopGraceMs ?? STOP_GRACE_MS);
   trial.handle = null;
   const outputTail = await readTail(logFile);
   const blamed: EnvironmentCause | undefined =

@@ -5,7 +5,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { apiDocGaps } from './api-doc.ts';
+import { apiDocGaps, apiProgram } from './api-doc.ts';
 
 const SRC = path.resolve(import.meta.dirname, '../../src');
 
@@ -57,7 +57,8 @@ const MOVED = [
 ].sort();
 
 describe('the public API', () => {
-  const root = apiDocGaps(path.join(SRC, 'index.ts'));
+  const program = apiProgram([path.join(SRC, 'index.ts'), path.join(SRC, 'internals.ts')]);
+  const root = apiDocGaps(path.join(SRC, 'index.ts'), program);
 
   it('the root exports exactly the verbs, the error and their types', async () => {
     expect(Object.keys(await import('../../src/index.ts')).sort()).toEqual(VALUES);
@@ -85,7 +86,7 @@ describe('the public API', () => {
     };
     const rootNamed = section('## What the package root exports', '### `release-switcher/internals`');
     const internalsNamed = section('### `release-switcher/internals`', '\n## ');
-    const internals = apiDocGaps(path.join(SRC, 'internals.ts'));
+    const internals = apiDocGaps(path.join(SRC, 'internals.ts'), program);
     const onRoot = [...root.values, ...root.types];
     const inInternals = [...internals.values, ...internals.types];
     expect(onRoot.filter((name) => !rootNamed.has(name))).toEqual([]);

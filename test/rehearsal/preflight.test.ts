@@ -16,7 +16,10 @@ import { candidate, pidAlive, snapshotBytes } from './preflight-support.ts';
 
 let root: string;
 let live: string;
-const records: PreflightRecord[] = [];
+// By version: the rehearsals run side by side, each with a work folder and records of its own (each case's own
+// rehearsals are one after another), so "nothing left" is each one's, never another's still running.
+const records = new Map<string, PreflightRecord[]>();
+const workRoot = (version: string) => join(root, 'preflight', version);
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'rs-preflight-'));
@@ -43,16 +46,17 @@ async function rehearse(version: string, over: Partial<PreflightOptions> = {}) {
     verifyTimeoutMs: 3_000,
     holdMs: 1_000,
     copyState: (dir) => copyStatePrivately([live], dir),
-    workRoot: join(root, 'preflight'),
+    workRoot: workRoot(version),
     isolation: { kind: 'group' },
-    onRecord: async (record) => void records.push(record),
+    onRecord: async (record) => void records.set(version, [...(records.get(version) ?? []), record]),
     ...over,
   });
 }
 
-async function expectNothingLeft(): Promise<void> {
-  for (const r of records) if (r.pgid) expect(pidAlive(r.pgid), `process group ${r.pgid}`).toBe(false);
-  expect(await readdir(join(root, 'preflight'))).toEqual([]);
+async function expectNothingLeft(version: string): Promise<void> {
+  for (const r of records.get(version) ?? [])
+    if (r.pgid) expect(pidAlive(r.pgid), `process group ${r.pgid}`).toBe(false);
+  expect(await readdir(workRoot(version))).toEqual([]);
 }
 
 describe('runPreflight, process group', () => {
@@ -67,7 +71,8 @@ describe('runPreflight, process group', () => {
     );
   });
 
-  it('passes a good candidate that migrates only its private copy of the state', async () => {
+  // The rehearsals below mostly wait (a start, a deadline, a hold, a stop's grace): they run side by side.
+  it.concurrent('passes a good candidate that migrates only its private copy of the state', async () => {
     await candidate(root, '4.1.0', { schema: 18 });
     const before = await snapshotBytes(live);
     const result = await rehearse('4.1.0');
@@ -76,33 +81,40 @@ describe('runPreflight, process group', () => {
     expect(result.port).toBeGreaterThan(0);
     expect(result.outputTail).toContain(`listening on http://127.0.0.1:${result.port}`);
     expect(await snapshotBytes(live)).toEqual(before);
-    await expectNothingLeft();
+    await expectNothingLeft('4.1.0');
   });
 
   const refusals: Array<[string, string, Parameters<typeof candidate>[2], string]> = [
+    // First: the longest (its deadline, then the stop's whole grace before SIGKILL), among the first five to start.
+    ['ignores SIGTERM (stopped by SIGKILL of its group)', '3.4.0', { behaviour: 'ignore-sigterm' }, 'never_healthy'],
     ['crashes on start', '3.0.0', { behaviour: 'crash-on-start' }, 'crashed'],
     ['is never healthy', '3.3.0', { behaviour: 'never-healthy' }, 'never_healthy'],
     ['reports the wrong version', '3.2.0', { behaviour: 'wrong-version' }, 'version_mismatch'],
     ['dies within the hold', '3.1.0', { behaviour: 'crash-after-3s' }, 'died_in_hold'],
     ['migrates the state, then dies', '4.3.0', { schema: 19, behaviour: 'crash-on-start' }, 'crashed'],
-    ['ignores SIGTERM (stopped by SIGKILL of its group)', '3.4.0', { behaviour: 'ignore-sigterm' }, 'never_healthy'],
   ];
   for (const [what, version, spec, reason] of refusals) {
-    it(`refuses a candidate that ${what}: ${reason}, live state byte-identical, nothing left`, async () => {
+    it.concurrent(`refuses a candidate that ${what}: ${reason}, live state byte-identical, nothing left`, async () => {
       await candidate(root, version, spec);
       const before = await snapshotBytes(live);
-      const result = await rehearse(version, { holdMs: version === '3.1.0' ? 5_000 : 1_000 });
+      // The stop's grace before SIGKILL is the product's 5 s; 1 s here, SIGKILL's path the same.
+      const result = await rehearse(version, {
+        holdMs: version === '3.1.0' ? 5_000 : 1_000,
+        ...(version === '3.4.0' && { stopGraceMs: 1_000 }),
+      });
       expect(result.ok).toBe(false);
       expect(result.reason, result.detail).toBe(reason);
       expect(result.detail).not.toBe('');
+      // It ignored the SIGTERM (so nothing left below is SIGKILL's doing).
+      if (version === '3.4.0') expect(result.outputTail).toContain('ignoring SIGTERM');
       expect(await snapshotBytes(live)).toEqual(before);
-      await expectNothingLeft();
+      await expectNothingLeft(version);
     }, 30_000);
   }
 
   // The rule verification applies after a flip (service/health.ts `startedWhen`: openclaw's /startupz must say
   // `status: "started"`) is the rehearsal's too: a 2xx with the candidate's own version and another status is refused.
-  it('refuses a candidate whose 2xx, with its own version, does not say started: never_healthy, what it said kept', async () => {
+  it.concurrent('refuses a candidate whose 2xx, with its own version, does not say started: never_healthy, what it said kept', async () => {
     await candidate(root, '4.4.0'); // answers 200 { status: 'ok', version }
     const before = await snapshotBytes(live);
     const result = await rehearse('4.4.0', {
@@ -117,7 +129,7 @@ describe('runPreflight, process group', () => {
       detail: `not healthy within 1.5 s: http://127.0.0.1:${result.port}/health answered 200 with status "ok", not "started"`,
     });
     expect(await snapshotBytes(live)).toEqual(before);
-    await expectNothingLeft();
+    await expectNothingLeft('4.4.0');
     // The same candidate without the rule passes, its last answer kept as well.
     expect(await rehearse('4.4.0')).toMatchObject({ ok: true, lastHttpStatus: 200, lastVersion: '4.4.0' });
   }, 30_000);

@@ -25,7 +25,7 @@ async function endpoint(): Promise<{ url: string; set: (mode: Mode) => void; ser
   };
 }
 
-// Closed after the file: the stability window's cases run side by side (each waits seconds on its own server), and
+// Closed after the file: every case runs side by side (each waits on a server of its own, most of them seconds), and
 // a hook after each test would close the servers of the others still running.
 const servers: Server[] = [];
 afterAll(() => {
@@ -131,7 +131,8 @@ describe.concurrent('verifyRunning: the stability window', () => {
 
 // OpenClaw's /startupz (docs/gateway/health.md): 503 `starting` or `draining`, 200 `started`; the contract's success is
 // the last. A 2xx whose body says otherwise is not verified; the preset names the check for that path only.
-describe('verifyRunning: a body that must say started (openclaw /startupz)', () => {
+// Side by side with the stability window's cases (consecutive concurrent suites run together): each its own server.
+describe.concurrent('verifyRunning: a body that must say started (openclaw /startupz)', () => {
   async function startupz(statuses: string[]): Promise<{ url: string; server: Server }> {
     let probe = 0;
     const server = createServer((_req, res) => {
@@ -147,16 +148,18 @@ describe('verifyRunning: a body that must say started (openclaw /startupz)', () 
   const quick = (url: string) => ({ ...options(url, 5_000), timeoutMs: 1_500, stableMs: 300 });
 
   it('200 without status started is not verified, however long: unhealthy, saying what it said', async () => {
-    for (const said of ['starting', 'draining', 'none']) {
+    // The three at once (each its own server), each waiting its whole deadline.
+    const judged = async (said: string) => {
       const e = await startupz([said]);
       const result = await verifyRunning({ ...quick(e.url), startedWhen: started }, null);
       expect(result.ok, JSON.stringify(result)).toBe(false);
-      if (result.ok) continue;
+      if (result.ok) return;
       expect(result.reason).toBe('unhealthy');
       expect(result.detail).toBe(
         `not healthy within 1.5 s: ${e.url} answered 200 with status ${said === 'none' ? '(none)' : `"${said}"`}, not "started"`,
       );
-    }
+    };
+    await Promise.all(['starting', 'draining', 'none'].map(judged));
   }, 20_000);
 
   it('verified once it says started; without the check any 2xx with the version is', async () => {
@@ -198,8 +201,11 @@ describe('verifyRunning: a body that must say started (openclaw /startupz)', () 
   });
 });
 
+// Side by side with the cases above too (an option: describe.runIf drops a chain's flags): every listener here is this
+// process's, so none is another's to the others.
 describe.runIf(process.platform === 'linux')(
   'verifyRunning: only a listener of the service may answer (Linux: /proc)',
+  { concurrent: true },
   () => {
     // A supervisor whose service is the given processes; the endpoint is this test process's own listener.
     const supervisedBy = (pids: number[]) => ({

@@ -128,7 +128,8 @@ async function switchWith(behaviour: Record<string, Behaviour>) {
   return switchThrough(root, fake, '1.2.0');
 }
 
-describe('the window of an activation', () => {
+// Each with a root and a fake supervisor of its own, mostly waiting on its verify: side by side.
+describe.concurrent('the window of an activation', () => {
   it('verified: the restart and the time to the first healthy answer, not the stability wait; the CLI says it', async () => {
     const tx = await switchWith({});
     expect(tx.status).toBe('verified');

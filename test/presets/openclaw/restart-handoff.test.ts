@@ -5,15 +5,11 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { requestRestart } from '../../../src/presets/openclaw/restart-handoff.ts';
 
-const children: { kill: () => boolean }[] = [];
-const dirs: string[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) child.kill();
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
+// Each test's clean-up is its own (its context's onTestFinished): the two run side by side, and a hook after each test
+// would end the other's gateway while it still waits.
 
 /** `dist/index.js gateway restart` of `release` asked of the gateway `pid`, with a 30 s deadline. */
 function request(release: string, pid: number) {
@@ -30,17 +26,20 @@ function request(release: string, pid: number) {
   );
 }
 
-describe('requestRestart', () => {
-  it('a request that exits non-zero while the gateway lives: not exited, refused with what it printed', async () => {
+// Both mostly wait (the first 2 s between its requests): side by side.
+describe.concurrent('requestRestart', () => {
+  it('a request that exits non-zero while the gateway lives: not exited, refused with what it printed', async ({
+    onTestFinished,
+  }) => {
     const release = mkdtempSync(path.join(tmpdir(), 'rs-handoff-'));
-    dirs.push(release);
+    onTestFinished(() => rmSync(release, { recursive: true, force: true }));
     mkdirSync(path.join(release, 'dist'));
     writeFileSync(
       path.join(release, 'dist', 'index.js'),
       "console.error('Gateway restart refused: another restart is being delivered.'); process.exit(1);\n",
     );
     const gateway = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
-    children.push(gateway);
+    onTestFinished(() => void gateway.kill());
     const result = await request(release, gateway.pid!);
     expect(result.exited).toBe(false);
     expect(result.refused).toMatch(/^the restart request exited 1: ".*another restart is being delivered\.?"$/);
@@ -50,12 +49,14 @@ describe('requestRestart', () => {
     expect(result.ms).toBeLessThan(20_000);
   }, 40_000);
 
-  it('a request that fails once while the gateway lives is made again, and the gateway that then exits counts', async () => {
+  it('a request that fails once while the gateway lives is made again, and the gateway that then exits counts', async ({
+    onTestFinished,
+  }) => {
     const release = mkdtempSync(path.join(tmpdir(), 'rs-handoff-'));
-    dirs.push(release);
+    onTestFinished(() => rmSync(release, { recursive: true, force: true }));
     mkdirSync(path.join(release, 'dist'));
     const gateway = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
-    children.push(gateway);
+    onTestFinished(() => void gateway.kill());
     // The first request cannot reach the gateway; the second one makes it exit, as a real one does.
     const marker = path.join(release, 'asked-once');
     writeFileSync(
