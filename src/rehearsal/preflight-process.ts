@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { ReleaseSwitcherError } from '../model/errors.js';
 import { type RunAs, commandAs } from '../platform/run-as.js';
 import { run, startDetached, tail } from '../platform/subprocess.js';
 import type { ServiceState } from '../service/supervisors/types.js';
@@ -107,7 +108,7 @@ export async function startInUnit(start: StartCandidate): Promise<CandidateHandl
     ],
     { timeoutMs: COMMAND_MS, env: start.callerEnv, signal: start.signal },
   );
-  if (result.failed) throw new Error(`systemd-run failed: ${tail(result.output, 5)}`);
+  if (result.failed) throw unitNotStarted(unit, unitScope(scope), tail(result.output, 5));
   const call = { scope: unitScope(scope), env: start.callerEnv, timeoutMs: COMMAND_MS, signal: start.signal };
   return {
     async state() {
@@ -120,6 +121,25 @@ export async function startInUnit(start: StartCandidate): Promise<CandidateHandl
       await stopUnit(unit, scope, start.callerEnv);
     },
   };
+}
+
+/**
+ * The manager would not start the rehearsal's unit (no user manager or bus reachable from here, a unit by that name):
+ * an error of the supervisor, not of ours. Before the flip: nothing was changed.
+ */
+function unitNotStarted(unit: string, scope: UnitScope, said: string): ReleaseSwitcherError {
+  const manager = scope === 'user' ? 'the user manager (systemd --user)' : "systemd's system manager";
+  return new ReleaseSwitcherError(
+    'SUPERVISOR_FAILED',
+    `The rehearsal could not start its unit ${unit} under ${manager}: ${said}`,
+    {
+      hint:
+        scope === 'user'
+          ? "Run it in the service account's session, where its user manager and bus are reachable (XDG_RUNTIME_DIR set; loginctl enable-linger ACCOUNT keeps the manager running), or switch without the rehearsal: --no-preflight. Nothing was flipped or restarted."
+          : 'Run it as root or as an account systemd lets start transient units, or switch without the rehearsal: --no-preflight. Nothing was flipped or restarted.',
+      details: { unit, scope, output: said },
+    },
+  );
 }
 
 /** Stop (TERM, KILL after TimeoutStopSec, whole cgroup) and forget a transient unit; quiet when it is gone. */
