@@ -1,5 +1,6 @@
 // A fixture gateway run as a real unit of a private systemd --user, managed by a release root.
 import { readFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { expect, inject } from 'vitest';
@@ -7,6 +8,25 @@ import { validateConfig } from '../../src/store/config.ts';
 import { systemdUnit } from '../../src/unit-files/unit.ts';
 import { CLI, cli, runnableBy, tempDir, type CliResult } from './cli.ts';
 import type { UserManager } from './systemd.ts';
+
+/** GET `path` on a fresh connection each time, its body as JSON: a pooled socket must not outlive the process it reached. */
+export function getJson<T>(port: number, path: string): Promise<T> {
+  return new Promise((done, fail) => {
+    const request = get({ host: '127.0.0.1', port, path, agent: false, timeout: 2000 }, (res) => {
+      let body = '';
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => {
+        try {
+          done(JSON.parse(body));
+        } catch (error) {
+          fail(error);
+        }
+      });
+    });
+    request.on('timeout', () => request.destroy(new Error('timeout')));
+    request.on('error', fail);
+  });
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -2,7 +2,6 @@
 // boot-check: against a real pm2 daemon (the devDependency), a private PM2_HOME per test. What the activation relies
 // on: a stopped app stays listed and stopped, a second stop (the way back's, after finalize's) succeeds, and a restart
 // starts it again, with the environment it was started with.
-import { get } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,7 +9,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { run } from '../../../src/platform/subprocess.ts';
 import { pm2Supervisor } from '../../../src/service/supervisors/pm2.ts';
 import { STOPPABLE } from '../../../src/service/supervisors/types.ts';
-import { freePort } from '../../support/service.ts';
+import { freePort, getJson } from '../../support/service.ts';
 
 const PM2 = resolve(import.meta.dirname, '../../../node_modules/.bin/pm2');
 const APP = 'rs-pm2-stop-test';
@@ -18,28 +17,10 @@ const SERVER = `require('node:http').createServer((req, res) => res.end(JSON.str
   .listen(Number(process.env.PORT), '127.0.0.1');
 `;
 
-function getJson(port: number): Promise<{ pid: number; state: string }> {
-  return new Promise((done, fail) => {
-    const request = get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 2000 }, (res) => {
-      let body = '';
-      res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => {
-        try {
-          done(JSON.parse(body));
-        } catch (error) {
-          fail(error);
-        }
-      });
-    });
-    request.on('timeout', () => request.destroy(new Error('timeout')));
-    request.on('error', fail);
-  });
-}
-
 async function serving(port: number, timeoutMs = 15_000): Promise<{ pid: number; state: string }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const body = await getJson(port).catch(() => undefined);
+    const body = await getJson<{ pid: number; state: string }>(port, '/').catch(() => undefined);
     if (body) return body;
     if (Date.now() > deadline) throw new Error('timed out waiting for the app to serve');
     await new Promise((done) => setTimeout(done, 50));
@@ -72,7 +53,7 @@ describe('pm2Supervisor stop (real pm2 7)', () => {
 
     await supervisor.stop!();
     expect(await supervisor.state()).toMatchObject({ active: false, state: 'stopped', mainPid: null });
-    await expect(getJson(port)).rejects.toThrow();
+    await expect(getJson<{ pid: number; state: string }>(port, '/')).rejects.toThrow();
     // The way back stops again after a failed finalize stopped it: no error, still stopped.
     await supervisor.stop!();
     expect(await supervisor.state()).toMatchObject({ active: false, state: 'stopped' });

@@ -1,5 +1,4 @@
 // The pm2 adapter against a real pm2 daemon (the devDependency), one private PM2_HOME per test.
-import { get } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -9,7 +8,7 @@ import { flipSymlink } from '../../../src/store/links.ts';
 import { run } from '../../../src/platform/subprocess.ts';
 import { pm2Supervisor } from '../../../src/service/supervisors/pm2.ts';
 import type { ServiceState } from '../../../src/service/supervisors/types.ts';
-import { freePort } from '../../support/service.ts';
+import { freePort, getJson } from '../../support/service.ts';
 
 const PM2 = resolve(import.meta.dirname, '../../../node_modules/.bin/pm2');
 const APP = 'rs-pm2-test';
@@ -23,25 +22,6 @@ http.createServer((req, res) => {
   res.end(JSON.stringify({ version, pid: process.pid }));
 }).listen(Number(process.env.PORT), '127.0.0.1');
 `;
-
-/** GET on a fresh connection each time: a pooled socket must not outlive the process it reached. */
-function getJson(port: number, path: string): Promise<{ version: string; pid: number }> {
-  return new Promise((done, fail) => {
-    const request = get({ host: '127.0.0.1', port, path, agent: false, timeout: 2000 }, (res) => {
-      let body = '';
-      res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => {
-        try {
-          done(JSON.parse(body));
-        } catch (error) {
-          fail(error);
-        }
-      });
-    });
-    request.on('timeout', () => request.destroy(new Error('timeout')));
-    request.on('error', fail);
-  });
-}
 
 /** Poll until `check` returns a value (not undefined) or the deadline passes; errors count as "not yet". */
 async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
@@ -79,14 +59,16 @@ async function setup() {
   const started = await run(PM2, ['start', join(root, 'current/server.js'), '--name', APP], { env, timeoutMs: 30_000 });
   expect(started.exitCode, started.output).toBe(0);
   const supervisor = pm2Supervisor({ app: APP, env, pm2: PM2 });
-  const first = await waitFor('the app to serve', async () => getJson(port, '/health'));
+  const first = await waitFor('the app to serve', async () =>
+    getJson<{ version: string; pid: number }>(port, '/health'),
+  );
   return { root, port, env, supervisor, first };
 }
 
 /** The next state() whose pid serves HTTP with another pid than `oldPid`. */
 async function nextServing(port: number, oldPid: number) {
   return waitFor('a new process to serve', async () => {
-    const body = await getJson(port, '/health');
+    const body = await getJson<{ version: string; pid: number }>(port, '/health');
     return body.pid !== oldPid ? body : undefined;
   });
 }
