@@ -137,6 +137,11 @@ export const ErrorCodes = {
     summary:
       "a plugin's update declares new capabilities and the operator has not accepted them (--accept-capabilities)",
   },
+  FINALIZE_FAILED: {
+    exit: ExitCode.failed,
+    summary:
+      "the target's finalize failed on a private copy of the state, run before the stop; nothing was flipped or stopped",
+  },
   DATABASE_INCOMPATIBLE: {
     exit: ExitCode.failed,
     summary: "the target release's database preflight calls the state incompatible or indeterminate",

@@ -45,6 +45,7 @@ export const STEP_NAMES = [
   'database-preflight',
   'preflight',
   'capability-review',
+  'finalize-ahead',
   'flip',
   'restore-state',
   'restart',

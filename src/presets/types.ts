@@ -92,6 +92,23 @@ export interface Preset {
     };
     /** The service's add-ons that finalize converges: listed before the stop, prefetched, reviewed. */
     extensions?: Extensions;
+    /**
+     * Finalize may run before the stop (transaction/finalize-ahead-step.ts): on a private copy of the state folder that
+     * it sees at the live folder's own path (a mount namespace of its own), its write set put in place by rename in
+     * the window when the live state did not change under it. Absent: finalize runs in the window only.
+     */
+    ahead?: {
+      /** Node arguments run on the copy first (`{state}`: the copy), e.g. to clear the live owner's leases from it. */
+      prepare?: readonly string[];
+      /**
+       * Paths of the state folder (gitignore syntax, relative to it) the running service writes and its finalize
+       * neither reads nor writes: a change there between the copy and the stop does not send finalize into the
+       * window. SQLite databases are compared by table, not listed here. @default none
+       */
+      unaffected?: readonly string[];
+      /** Where the service keeps its config: finalize ahead needs it inside the state folder (it rewrites it). */
+      config?: ConfigLocator;
+    };
   };
   /**
    * The service's own way out before the stop (the plan's `restart-handoff` step, transaction/restart-handoff-step.ts,

@@ -46,6 +46,47 @@ export interface FinalizeRequest {
   signal?: AbortSignal | undefined;
   /** The account it runs as (the service's). @default this process's */
   as?: RunAs | undefined;
+  /**
+   * Run on a copy of the state that it sees at the live state's own path (finalize done ahead): in a mount namespace
+   * of its own (inNamespace), `copy` mounted over `live`. @default the state where it is
+   */
+  onCopy?: { copy: string; live: string } | undefined;
+}
+
+const UNSHARE = '/usr/bin/unshare';
+/**
+ * A command run in a private mount namespace where `$1` (the copy) is mounted over `$2` (the live folder): an
+ * unprivileged user namespace mapping the account to itself (files it writes are the account's), the mount made with
+ * the namespace's capabilities, which are then dropped before the command runs. Outside, nothing sees the mount, and
+ * the service that still runs goes on with its live state.
+ */
+const IN_NAMESPACE =
+  'mount --bind -- "$1" "$2" && shift 2 && exec /usr/bin/setpriv --inh-caps=-all --ambient-caps=-all --bounding-set=-all -- "$@"';
+
+/** `file args` wrapped to run with `copy` at `live`'s path (FinalizeRequest.onCopy). */
+export function inNamespace(
+  file: string,
+  args: readonly string[],
+  onCopy: { copy: string; live: string },
+): [string, string[]] {
+  return [
+    UNSHARE,
+    [
+      '--user',
+      '--map-current-user',
+      '--mount',
+      '--keep-caps',
+      '--',
+      '/bin/sh',
+      '-c',
+      IN_NAMESPACE,
+      'sh',
+      onCopy.copy,
+      onCopy.live,
+      file,
+      ...args,
+    ],
+  ];
 }
 
 /** How a finalize's outcome is judged: its JSON's `status` (and its exit), or its exit code alone. */
@@ -100,7 +141,10 @@ export async function startFinalize(request: FinalizeRequest): Promise<StartedFi
     ? [...given, request.phaseTimeoutFlag, String(phaseTimeoutSeconds(request.timeoutMs))]
     : given;
   const started = performance.now();
-  const child = await startDetached(request.node, [path.join(request.releaseDir, entry!), ...rest], {
+  const [file, argv] = request.onCopy
+    ? inNamespace(request.node, [path.join(request.releaseDir, entry!), ...rest], request.onCopy)
+    : [request.node, [path.join(request.releaseDir, entry!), ...rest]];
+  const child = await startDetached(file, argv, {
     cwd: request.releaseDir,
     env: { ...request.env, [FINALIZE_MARKER]: request.tx },
     logFile,

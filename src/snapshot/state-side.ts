@@ -21,6 +21,7 @@ import { describeCheckpoint } from './coverage.js';
 import { filesUnder } from './state-files.js';
 import { assertStatePathsApart, resolveIndependentPaths, resolveStatePaths } from './state-paths.js';
 import { adoptAside, liveDirs, makeReady, removeReady, storedIn } from './swap-account.js';
+import { digest, fingerprint, makeAheadFolder, removeAhead, swapIn as swapAheadIn } from './ahead-account.js';
 import type { SwapEntry, SwapRecord } from './swap-record.js';
 
 /** A capture whose `earlier` copies are named by their `stored` in the checkpoint handed as the second folder. */
@@ -70,6 +71,17 @@ export const STATE_OPS = {
   privateCopy: (dirs: string[], args: { dir: string; copy: LiveCopy }) => placeLiveCopy(dirs[0] ?? args.dir, args.copy),
   snapshotCopy: (dirs: string[], args: { dir: string; copy: Parameters<typeof placeSnapshotCopy>[2] }) =>
     placeSnapshotCopy(dirs[0]!, dirs[1] ?? args.dir, args.copy),
+  // Finalize done ahead (ahead-account.ts): the copy made inside the live folder, what it and the live folder hold,
+  // the write set put in place, the copy and the aside removed.
+  aheadCopy: async (_dirs: string[], args: { ready: string; copy: LiveCopy }) => {
+    await makeAheadFolder(args.ready);
+    return placeLiveCopy(args.ready, { ...args.copy, into: true });
+  },
+  aheadFingerprint: (_dirs: string[], args: { dir: string; residue: string[] }) => fingerprint(args.dir, args.residue),
+  aheadDigest: (_dirs: string[], args: { dir: string; residue: string[] }) => digest(args.dir, args.residue),
+  aheadSwap: (_dirs: string[], args: { live: string; ready: string; aside: string; entries: string[] }) =>
+    swapAheadIn(args.live, args.ready, args.aside, args.entries),
+  aheadRemove: (_dirs: string[], args: { live: string; folders: string[] }) => removeAhead(args.live, args.folders),
 };
 
 export type StateOp = keyof typeof STATE_OPS;

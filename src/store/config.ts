@@ -99,6 +99,12 @@ export interface Config {
    */
   preflightPrepare: string[] | null;
   /**
+   * A preset's finalize run before the stop, on a copy of the state seen at the live path, its result put in place by
+   * rename in the window (transaction/finalize-ahead-step.ts); false: finalize runs in the window, on the live state.
+   * @default true
+   */
+  finalizeAhead: boolean;
+  /**
    * Where the service publishes readiness (openclaw: `/readyz`, per configured channel), what a channel or subsystem
    * ready before an activation and not after the stability window is: a warning (`warn`) or a failed verification
    * (`require`). @default "warn"
@@ -139,6 +145,7 @@ export function defaultConfig(pkg: string): Config {
     verifySignatures: 'auto',
     preflightConfig: null,
     preflightPrepare: null,
+    finalizeAhead: true,
     readiness: 'warn',
   };
 }

@@ -7,7 +7,9 @@
  * `update`, or a scheduled one a runner carries out) and walks it from the top. Recovery decides where a killed run
  * stopped (an `Entry`, as data: recover.ts `planResume`) and re-enters the same walk there.
  */
+import path from 'node:path';
 import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
+import { pathExists } from '../platform/fs.js';
 import { publicTransaction, type Transaction, type TransactionKind } from '../model/state.js';
 import type { Supervisor } from '../service/supervisors/types.js';
 import { readLinkVersion } from '../store/links.js';
@@ -84,6 +86,27 @@ export async function activate(session: JournalSession, request: ActivateRequest
 
 /** The state machine, from `entry` to a terminal status: the plan walked from there. */
 export async function drive(run: Run, entry: Entry): Promise<Transaction> {
+  try {
+    return await walkFrom(run, entry);
+  } finally {
+    await endAhead(run);
+  }
+}
+
+/**
+ * A finalize done ahead leaves a copy in the state folder (finalize-ahead-step.ts): removed once the transaction has
+ * ended, whichever way (the checkpoint, not the copy, is the way back). Its record is looked for first, so a switch
+ * without one loads nothing of it.
+ */
+async function endAhead(run: Run): Promise<void> {
+  const record = path.join(run.session.layout.preflight, `ahead-${run.tx.id}.json`);
+  if (!(await pathExists(record))) return;
+  // lazy: only after a finalize ahead
+  const { discardAhead } = await import('./finalize-ahead-step.js');
+  await discardAhead(run.session, run.tx.id).catch(() => undefined);
+}
+
+async function walkFrom(run: Run, entry: Entry): Promise<Transaction> {
   const { tx, supervisor } = run;
   // Facts left out: each step decides as it comes, by the rule the dry run applies ahead (switch-plan.ts StepFacts).
   const plan = switchPlan(optionsOf(tx), { supervised: supervisor !== null }).forward;
@@ -194,6 +217,8 @@ const STEPS: Record<Walked, DriverStep> = {
     // lazy: the database preflight (the state's walk, the release's own CLI) only where the preset publishes one
     (await import('./database-preflight-step.js')).databasePreflightStep(run.session, run.tx, run.tx.to!),
   preflight: rehearse,
+  // lazy: a copy of the state and the target's finalize on it, only where the preset's finalize can run ahead
+  'finalize-ahead': async (run) => (await import('./finalize-ahead-step.js')).finalizeAheadStep(run),
   // lazy: the capability review (a private copy of the state, OpenClaw's finalize) only where plugins need it
   'capability-review': async (run) => (await import('./capability-review-step.js')).capabilityReviewStep(run),
   prepare: prepareStep,

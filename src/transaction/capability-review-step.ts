@@ -28,8 +28,9 @@ import { listExtensions } from '../service/package-prefetch.js';
 import { copyStatePrivately } from '../snapshot/private-copy.js';
 import { statePathsBase } from '../snapshot/state-paths.js';
 import { resolveStateAs } from '../snapshot/state-side.js';
-import type { ConfigLocator, Preset } from '../presets/index.js';
-import { consentReviewOf, finalizeArgs, finalizeOf } from './finalize-step.js';
+import type { Preset } from '../presets/index.js';
+import { readAheadRecord } from './finalize-ahead-step.js';
+import { consentReviewOf, finalizeArgs, finalizeOf, liveConfigAs } from './finalize-choice.js';
 import { noteStep, runStep } from './record.js';
 import { serviceIdentity } from './service-identity.js';
 import type { Run } from './steps.js';
@@ -84,11 +85,15 @@ export async function capabilityReviewStep(run: Run): Promise<void> {
     try {
       // A review that cannot run (a copy refused, its prepare step failing) refuses nothing; a cancel still cancels.
       let unable: string | undefined;
-      const verdict = await finalizeOnCopy(run, { review, finalize, work, env, service }).catch((error: unknown) => {
-        if (runtime.signal?.aborted) throw error;
-        unable = error instanceof Error ? error.message : String(error);
-        return undefined;
-      });
+      // The finalize run ahead on a copy (finalize-ahead-step.ts) answers it when it ran: one run, not two.
+      const ahead = (await readAheadRecord(layout, tx.id))?.verdict;
+      const verdict =
+        ahead ??
+        (await finalizeOnCopy(run, { review, finalize, work, env, service }).catch((error: unknown) => {
+          if (runtime.signal?.aborted) throw error;
+          unable = error instanceof Error ? error.message : String(error);
+          return undefined;
+        }));
       const consent = verdict ? finalizeWarnings(verdict).filter((w) => w.code === review.code) : [];
       step.note({
         evidence: { plugins, ...(verdict && { verdict: brief(verdict) }), needsConsent: consent },
@@ -191,25 +196,6 @@ async function finalizeOnCopy(
  * Both read with the account's rights (the copy is its; `live` is its file, which may be a link it planted): root
  * neither stats nor copies it.
  */
-/**
- * The service's config file, as it would find it (the preset's `locate`), each candidate asked as the service's
- * account (`test -f`): root acting for it follows no link the account planted in its home.
- */
-export async function liveConfigAs(
-  locate: ConfigLocator,
-  env: NodeJS.ProcessEnv,
-  as: RunAs | undefined,
-): Promise<string | null> {
-  return locate(env as Record<string, string | undefined>, '/', (file) =>
-    runCaptured('/usr/bin/test', ['-f', file], {
-      env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },
-      timeoutMs: LIST_TIMEOUT_MS,
-      as,
-      cwd: '/',
-    }).then((r) => !r.failed),
-  );
-}
-
 export async function placeInCopy(
   live: string,
   at: { paths: readonly string[]; base: string | null; copied: string; work: string; as: RunAs | undefined },

@@ -15,10 +15,10 @@ import path from 'node:path';
 import type { Transaction } from '../model/state.js';
 import { type FinalizeVerdict, endOrphanedFinalize, finalizeWarnings, startFinalize } from '../service/finalize.js';
 import { type PrefetchResult, prefetchListed } from '../service/package-prefetch.js';
-import { STOPPABLE, type Supervisor } from '../service/supervisors/types.js';
+import type { Supervisor } from '../service/supervisors/types.js';
 import { isRefusal } from '../service/refusal.js';
-import type { Config } from '../store/config.js';
-import { servicePreset, type Preset } from '../presets/index.js';
+import type { Preset } from '../presets/index.js';
+import { finalizeArgs, finalizeOf } from './finalize-choice.js';
 import { holdRestarts } from '../store/restart-hold.js';
 import { locateNpm } from '../stage/dependencies.js';
 import { handoffStep } from './restart-handoff-step.js';
@@ -27,34 +27,11 @@ import { serviceIdentity } from './service-identity.js';
 import { servingNode } from './runtime.js';
 import type { Run } from './steps.js';
 import { nothingToFinalize } from './finalize-interrupted.js';
+import type { AheadSwap } from './finalize-ahead-step.js';
 
 const NAME = 'finalize' as const;
 /** Bound on the downloads before the stop: past it finalize downloads the rest itself. */
 const PREFETCH_TIMEOUT_MS = 10 * 60_000;
-
-/**
- * The root's preset's finalize, when it has one, under a supervisor that can stop the service, on the service's Node: a
- * preset that needs a Node of its own (openclaw: >= 24) only on a configured one, any other on the configured one or
- * ours (runtime.ts servingNode), as its unit runs it.
- */
-export function finalizeOf(config: Config, supervisor: Supervisor | null): Preset['finalize'] {
-  const preset = servicePreset(config);
-  const finalize = preset?.finalize;
-  return finalize && (config.node || !preset.node) && supervisor?.stop ? finalize : undefined;
-}
-
-/** For --dry-run: the steps a supervised activation of this root runs between the flip and the restart. */
-export function finalizeSteps(config: Config): { handoff: boolean; finalize: boolean; review: boolean } {
-  const preset = servicePreset(config);
-  const finalize = Boolean(preset?.finalize && (config.node || !preset.node) && STOPPABLE.has(config.supervisor));
-  const review = finalize && consentReviewOf(preset?.finalize) !== undefined;
-  return { handoff: finalize && Boolean(preset?.restartHandoff), finalize, review };
-}
-
-/** The capability review a preset's finalize asks for (capability-review-step.ts): it needs the plugin list too. */
-export function consentReviewOf(finalize: Preset['finalize']) {
-  return finalize?.extensions ? finalize.consentReview : undefined;
-}
 
 /**
  * restart-handoff, as the walker runs it (activate.ts), where finalize runs: the manager's own restarts held from here
@@ -114,6 +91,28 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<vo
         return;
       }
       run.window?.next('finalize');
+      // Done ahead, on a copy (finalize-ahead-step.ts): put in place by rename, unless the live state changed under it.
+      // lazy: the comparison and the swap only after a finalize ahead (its module imports this one's helpers)
+      const { readAheadRecord, swapAhead } = await import('./finalize-ahead-step.js');
+      const ahead = await swapAhead(run, step);
+      if (ahead?.swapped) {
+        const aheadVerdict = (await readAheadRecord(layout, tx.id))?.verdict;
+        step.note({
+          evidence: {
+            stoppedPid,
+            ...(prefetch && { prefetch }),
+            ahead,
+            ...(aheadVerdict && { verdict: aheadVerdict }),
+          },
+          detail: `${tx.to} ${label}: done ahead, on a copy (${aheadVerdict?.status ?? 'ok'}); ${ahead.entries?.length ?? 0} entr${ahead.entries?.length === 1 ? 'y' : 'ies'} put in place by rename in ${ahead.ms} ms${mergedNote(ahead)}`,
+        });
+        if (aheadVerdict) {
+          verdict = aheadVerdict;
+          addWarnings(tx, finalizeWarnings(aheadVerdict));
+        } else skipped = 'done ahead';
+        return;
+      }
+      if (ahead) step.note({ evidence: { stoppedPid, ...(prefetch && { prefetch }), ahead } });
       const started = await startFinalize({
         node: servingNode(session),
         releaseDir: layout.release(tx.to!),
@@ -127,13 +126,13 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<vo
         signal: runtime.signal,
         as: service.runAs,
       });
-      step.note({ evidence: { stoppedPid, pid: started.pid, ...(prefetch && { prefetch }) } });
+      step.note({ evidence: { stoppedPid, pid: started.pid, ...(prefetch && { prefetch }), ...(ahead && { ahead }) } });
       await journal.commit(); // the pid, for recovery, before anything waits on it
       runtime.onProgress({ phase: 'restart', message: `${tx.to} ${label} running (pid ${started.pid})` });
       verdict = await started.verdict;
       step.note({
-        evidence: { stoppedPid, pid: started.pid, ...(prefetch && { prefetch }), verdict },
-        detail: `${tx.to} ${label}: ${verdict.status} (exit ${verdict.exitCode ?? 'signal'}, ${verdict.ms} ms)`,
+        evidence: { stoppedPid, pid: started.pid, ...(prefetch && { prefetch }), ...(ahead && { ahead }), verdict },
+        detail: `${tx.to} ${label}: ${verdict.status} (exit ${verdict.exitCode ?? 'signal'}, ${verdict.ms} ms)${ahead?.forcedBy ? `; run in the window, not ahead: the live state changed ${ahead.forcedBy.join(', ')}` : ''}`,
       });
       if (!verdict.ok) step.fail();
       // Kept on the transaction (status, list, the CLI's output and the plugin's reply show them), not only in evidence.
@@ -152,6 +151,14 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<vo
     reason: 'finalize_failed',
     detail: `${tx.to}'s ${label} ${verdict?.status ?? 'failed'} (exit ${verdict?.exitCode ?? 'signal'})${tailOf(verdict)}`,
   };
+}
+
+/** The tables of the live databases carried into the finalized ones, for the step's detail. */
+function mergedNote(ahead: AheadSwap): string {
+  const merged = Object.entries(ahead.merged ?? {}).filter(([, tables]) => tables.length > 0);
+  return merged.length === 0
+    ? ''
+    : `; the service's own writes since the copy carried over (${merged.map(([db, t]) => `${db}: ${t.join(', ')}`).join('; ')})`;
 }
 
 /** Why an optional command is not run: the release has no such file (it has nothing to migrate). */
@@ -234,14 +241,6 @@ async function checkpointFirst(run: Run, env: NodeJS.ProcessEnv): Promise<void> 
 export async function recoverFinalize(tx: Transaction): Promise<boolean> {
   // By the marker, not the journaled pid alone: a runner killed between the spawn and the journal write left no pid.
   const running = (name: string) => tx.steps.some((s) => s.name === name && s.status === 'running');
-  if (!running(NAME) && !running('capability-review')) return false;
+  if (!running(NAME) && !running('capability-review') && !running('finalize-ahead')) return false;
   return endOrphanedFinalize(tx.id);
-}
-
-/** The preset's finalize command, with the consent flag when the transaction was asked to accept capability changes. */
-export function finalizeArgs(
-  finalize: NonNullable<Preset['finalize']>,
-  tx: Pick<Transaction, 'acceptCapabilities'>,
-): string[] {
-  return [...finalize.args, ...(tx.acceptCapabilities && finalize.consentFlag ? [finalize.consentFlag] : [])];
 }

@@ -92,9 +92,9 @@ export async function planSwitch(session: Session & { state: State }, request: P
     restore: statePlan.action === 'restore',
     supervised: config.supervisor !== 'none',
     ...(config.supervisor === 'none'
-      ? { handoff: false, finalize: false, review: false }
+      ? { handoff: false, finalize: false, review: false, ahead: false }
       : // lazy: switch and rollback must not pull the finalize and handoff code into every start
-        (await import('./finalize-step.js')).finalizeSteps(config)),
+        (await import('./finalize-choice.js')).finalizeSteps(config)),
   };
   const plan = switchPlan(transactionOptions(request), choice);
   const shown = choice.supervised;

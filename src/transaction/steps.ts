@@ -32,6 +32,7 @@ export const SWITCH_STEPS = [
   'check-state',
   'database-preflight',
   'preflight',
+  'finalize-ahead',
   'capability-review',
   'flip',
   'restore-state',
@@ -44,7 +45,16 @@ export type SwitchStepName = (typeof SWITCH_STEPS)[number];
 
 /** Which of SWITCH_STEPS a switch runs: each step's own rule (the dry run asks them before, switch-plan.ts; the steps as they run). */
 export type StepChoice = Record<
-  'install' | 'checkState' | 'database' | 'preflight' | 'restore' | 'supervised' | 'handoff' | 'finalize' | 'review',
+  | 'install'
+  | 'checkState'
+  | 'database'
+  | 'preflight'
+  | 'restore'
+  | 'supervised'
+  | 'handoff'
+  | 'finalize'
+  | 'review'
+  | 'ahead',
   boolean
 >;
 

@@ -8,7 +8,7 @@ import { INIT_OPTIONS } from '../../src/cli/init-options.ts';
 import { runCli } from '../../src/cli/run.ts';
 import { PRESETS, servicePreset } from '../../src/presets/index.ts';
 import { readVerdict } from '../../src/service/finalize.ts';
-import { finalizeOf, finalizeSteps } from '../../src/transaction/finalize-step.ts';
+import { finalizeOf, finalizeSteps } from '../../src/transaction/finalize-choice.ts';
 import { defaultConfig } from '../../src/store/config.ts';
 import type { Supervisor } from '../../src/service/supervisors/types.ts';
 

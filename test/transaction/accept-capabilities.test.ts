@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run.ts';
 import { PRESETS } from '../../src/presets/index.ts';
-import { finalizeArgs } from '../../src/transaction/finalize-step.ts';
+import { finalizeArgs } from '../../src/transaction/finalize-choice.ts';
 import { runThisFileAsRoot } from '../support/accounts.ts';
 import { cliEnv, tempDir } from '../support/cli.ts';
 import { fixtureRoots } from '../support/fixture-root.ts';

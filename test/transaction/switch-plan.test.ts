@@ -13,7 +13,15 @@ runThisFileAsRoot('it walks one plan in this process (as root) on roots it made:
 const freshRoot = fixtureRoots(['1.0.0', '1.2.0']);
 const supervise = fakeSupervision();
 
-const openclaw = { supervised: true, handoff: true, finalize: true, review: true, database: true, checkState: true };
+const openclaw = {
+  supervised: true,
+  handoff: true,
+  finalize: true,
+  review: true,
+  ahead: true,
+  database: true,
+  checkState: true,
+};
 
 describe('switchPlan', () => {
   it('an OpenClaw update: the stop window parts are steps of the plan, in the record order, each with its undo', () => {
@@ -23,6 +31,7 @@ describe('switchPlan', () => {
       'verify-release',
       'check-state',
       'database-preflight',
+      'finalize-ahead',
       'capability-review',
       'prepare',
       'flip',
@@ -63,6 +72,10 @@ describe('switchPlan', () => {
     expect(journaled(switchPlan({}, facts).forward)).toContain('preflight');
     expect(journaled(switchPlan({ preflight: false }, facts).forward)).not.toContain('preflight');
     expect(journaled(switchPlan({}, facts).forward)).not.toContain('capability-review');
+    // The snapshot brings the state the target left: nothing to finalize ahead either.
+    expect(journaled(switchPlan({}, facts).forward)).not.toContain('finalize-ahead');
+    expect(journaled(switchPlan({}, { ...facts, restore: false }).forward)).toContain('finalize-ahead');
+    expect(journaled(switchPlan({}, { ...facts, restore: false, ahead: false }).forward)).not.toContain('finalize-ahead');
     expect(journaled(switchPlan({}, facts).forward)).toContain('restore-state');
   });
 
@@ -75,9 +88,9 @@ describe('switchPlan', () => {
   it('the walker (facts left out) keeps every step that may apply: each decides as it comes', () => {
     const names = switchPlan({}, { supervised: true }).forward.map((step) => step.name);
     expect(names).toEqual([
-      ...SWITCH_STEPS.filter((name) => name !== 'install').slice(0, 5),
+      ...SWITCH_STEPS.filter((name) => name !== 'install').slice(0, 6),
       'prepare',
-      ...SWITCH_STEPS.slice(6),
+      ...SWITCH_STEPS.slice(7),
     ]);
   });
 });

@@ -198,6 +198,10 @@ export const OPENCLAW: Preset = {
     },
     // `plugins list --json` measured (2026.9.6, @openclaw/matrix installed): 2.7 s, the gateway serving.
     extensions: OPENCLAW_PLUGINS,
+    // docs/openclaw.md "What finalize writes": the config and its backups, the plugins' npm projects, rows of the
+    // shared database (with the state's absolute path in them: hence the copy seen at the live path). The copy of a
+    // serving gateway's databases names it as their owner: finalize would wait for it.
+    ahead: { prepare: ['-e', OPENCLAW_CLEAR_LEASES, '{state}'], config: openclawConfigFile },
   },
   // docs/cli/gateway/restart-and-supervision.md "External supervisors": 2026.9.5 and 9.6 both answer protocol 1 with
   // consume (measured). In external mode `gateway restart` targets the verified running gateway, which writes the
