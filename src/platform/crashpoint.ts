@@ -45,6 +45,8 @@ export const CRASH_POINTS = [
   'restore:partial',
   'restore:swap-out',
   'restore:swap-in',
+  // Finalize done ahead (snapshot/ahead-account.ts): between a live entry moved aside and the finalized one moved in.
+  'ahead:swap-between',
 ] as const;
 export type CrashPointName = (typeof CRASH_POINTS)[number];
 

@@ -103,8 +103,7 @@ export async function finalizeAheadStep(run: Run): Promise<void> {
     } catch (error) {
       // Refused (its finalize failed) or cancelled: thrown. It could not run: finalize runs in the window, as before.
       await discardAhead(session, tx.id);
-      if (runtime.signal?.aborted || (isReleaseSwitcherError(error) && error.code === 'FINALIZE_FAILED'))
-        throw error;
+      if (runtime.signal?.aborted || (isReleaseSwitcherError(error) && error.code === 'FINALIZE_FAILED')) throw error;
       step.end('skipped', `finalize runs in the window: it could not run ahead (${(error as Error).message})`);
     }
   });

@@ -439,3 +439,38 @@ export async function removeOpenclawBench(um: UserManager | undefined, work: str
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/**
+ * Pids of live processes carrying the finalize marker in their environment, of this file's gateway only (its state
+ * dir): the openclaw tier runs files side by side, and another file's finalize carries the marker too.
+ */
+export function finalizeProcesses(stateDir: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const environ = readFileSync(`/proc/${name}/environ`, 'latin1').split('\0');
+      if (
+        environ.some((e) => e.startsWith('RELEASE_SWITCHER_FINALIZE=')) &&
+        environ.includes(`OPENCLAW_STATE_DIR=${stateDir}`)
+      )
+        pids.push(Number(name));
+    } catch {
+      // gone, or not ours
+    }
+  }
+  return pids;
+}
+
+/**
+ * Fields of a root's config.json set as an operator edits the file (the account's, as the CLI left it): for a file
+ * whose subject needs a setting no `init` flag gives (`finalizeAhead: false`: finalize in the window).
+ */
+export async function editRootConfig(
+  root: string,
+  fields: Record<string, unknown>,
+  account: Account | undefined,
+): Promise<void> {
+  const file = path.join(root, 'config.json');
+  writeFileSync(file, `${JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), ...fields }, null, 2)}\n`);
+  if (account) await execa('chown', [`${account.uid}:${account.gid}`, file]);
+}

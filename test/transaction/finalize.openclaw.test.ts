@@ -1,7 +1,8 @@
 // OpenClaw's post-core step inside the transaction, on the real gateway (openclaw 2026.9.5 → 2026.9.6 from the registry,
 // Node 24, its own unit adopted under a private systemd --user, external-supervisor mode): after the flip the old
 // gateway is stopped, the state checkpointed, and the target's `update finalize --json --yes --no-restart` runs as step
-// `finalize` with its JSON verdict, before the target first starts.
+// `finalize` with its JSON verdict, before the target first starts (config `finalizeAhead: false`: in the window, on the
+// live state, the path an update takes when the state changed under a finalize run ahead).
 // - a 9.6 repacked so that its finalize exits non-zero is rolled back, 9.5 verified, the state as it was;
 // - a kill -9 of the runner while finalize runs: `recover` ends the orphaned finalize and 9.5 serves again;
 // - update and rollback go through: finalize recorded on the update, not run again on the rollback (the snapshot put
@@ -33,6 +34,8 @@ import {
   REMOVE_TIMEOUT_MS,
   openclawBench,
   openclawHealthy,
+  editRootConfig,
+  finalizeProcesses,
   outsideWatch,
   removeOpenclawBench,
   writeOpenclawService,
@@ -49,7 +52,6 @@ const FROM = '2026.9.5';
 const TO = '2026.9.6';
 const BROKEN = '2026.9.6-finalize-fails';
 const SHARED = '/work/shared-cache';
-const MARKER = 'RELEASE_SWITCHER_FINALIZE';
 /** An official external plugin that installs without credentials; its releases follow openclaw's (cohort 2026.9.x). */
 const PLUGIN = '@openclaw/matrix';
 const PLUGIN_ID = 'matrix';
@@ -57,24 +59,6 @@ const PLUGIN_ID = 'matrix';
 const TURN = 'RS-TURN-IN-FLIGHT';
 
 type StepJson = { name: string; status: string; detail?: string; evidence?: any };
-
-/**
- * Pids of live processes carrying the finalize marker in their environment, of this file's gateway only (its state
- * dir): the openclaw tier runs files side by side, and another file's finalize carries the marker too.
- */
-function finalizeProcesses(stateDir: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const environ = readFileSync(`/proc/${name}/environ`, 'latin1').split('\0');
-      if (environ.some((e) => e.startsWith(`${MARKER}=`)) && environ.includes(`OPENCLAW_STATE_DIR=${stateDir}`))
-        pids.push(Number(name));
-    } catch {
-      // gone, or not ours
-    }
-  }
-  return pids;
-}
 
 describeWhere(canRunUserManager(), 'update finalize inside the transaction (real openclaw, systemd --user)', () => {
   let um: UserManager;
@@ -181,6 +165,9 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     const openclaw = path.join(bench.prefix, 'lib', 'node_modules', 'openclaw');
     const init = await rs(['init', '--preset', 'openclaw', '--adopt', openclaw, '--node', node, '--unit', UNIT]);
     expect(init.exitCode, init.stdout + init.stderr).toBe(0);
+    // This file's subject is finalize in the stop window, on the live state (finalize-ahead.openclaw.test.ts has it
+    // run ahead, on a copy): the path an update still takes when the live state changed under the copy.
+    await editRootConfig(root, { finalizeAhead: false }, account);
     expect((await rs(['unit', '--install'])).exitCode).toBe(0);
     const pid = Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
     expect((await um.systemctl(['restart', UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);

@@ -75,7 +75,9 @@ describe('switchPlan', () => {
     // The snapshot brings the state the target left: nothing to finalize ahead either.
     expect(journaled(switchPlan({}, facts).forward)).not.toContain('finalize-ahead');
     expect(journaled(switchPlan({}, { ...facts, restore: false }).forward)).toContain('finalize-ahead');
-    expect(journaled(switchPlan({}, { ...facts, restore: false, ahead: false }).forward)).not.toContain('finalize-ahead');
+    expect(journaled(switchPlan({}, { ...facts, restore: false, ahead: false }).forward)).not.toContain(
+      'finalize-ahead',
+    );
     expect(journaled(switchPlan({}, facts).forward)).toContain('restore-state');
   });
 

@@ -1,0 +1,313 @@
+// OpenClaw's finalize done ahead, on the real gateway (openclaw 2026.9.5 → 2026.9.6 from the registry, Node 24, its own
+// unit adopted under a private systemd --user, @openclaw/matrix installed on 9.5 the way users install it; the CLI,
+// the gateway and openclaw's CLI as the suite's normal account):
+// - a 9.6 repacked so that its finalize fails is refused before the stop: FINALIZE_FAILED, the same gateway process,
+//   `current` unchanged, no copy left in the state;
+// - kill -9 of the runner while finalize runs ahead: `recover` ends it, undoes the transaction (before the flip), and
+//   removes the copy; the gateway is the same process;
+// - kill -9 of the runner in the middle of the swap (a live entry moved aside, the finalized one not yet in): `recover`
+//   goes back to 9.5 with the checkpoint put back (the state the old release left), nothing of ours left;
+// - a file of the state written while finalize runs ahead (between the copy and the stop): finalize runs in the
+//   window for it, named in the record with that path, and the write is kept;
+// - an update whose finalize was done ahead: the window holds no finalize (a rename of the write set), the record
+//   says what was put in place and which tables of the live database were carried over, matrix is converged to 9.6,
+//   and the write set is the one docs/openclaw.md "What finalize writes" documents (this fails when a new OpenClaw
+//   writes elsewhere).
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import ignore from 'ignore';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { asAccount, defaultTestAccount } from '../support/accounts.ts';
+import { CLI, accountCliEnv, cli, cliEnv, runnableBy } from '../support/cli.ts';
+import {
+  OPENCLAW_UNIT as UNIT,
+  REMOVE_TIMEOUT_MS,
+  SHORT_WINDOWS,
+  adoptRunningGateway,
+  finalizeProcesses,
+  giveTo,
+  openclawBench,
+  openclawCliEnv,
+  openclawHealthy,
+  openclawWork,
+  outsideWatch,
+  removeOpenclawBench,
+  writeOpenclawService,
+} from '../support/openclaw.ts';
+import { copyOpenclaw, ownOpenclawNpmCache } from '../support/openclaw-prepared.ts';
+import { patchFile, repackOpenclaw } from '../support/openclaw-repack.ts';
+import { freePort } from '../support/service.ts';
+import { describeWhere } from '../support/skip.ts';
+import { canRunUserManager, type UserManager } from '../support/systemd.ts';
+
+const FROM = '2026.9.5';
+const TO = '2026.9.6';
+const BROKEN = '2026.9.6-finalize-fails';
+const PLUGIN = '@openclaw/matrix';
+const PLUGIN_ID = 'matrix';
+/**
+ * What 9.6's finalize may write in 9.5's state (docs/openclaw.md "What finalize writes"), relative to the state folder,
+ * in gitignore's syntax; and the tables of its shared database it may change.
+ */
+const DOCUMENTED_WRITES = [
+  '/openclaw.json',
+  '/openclaw.json.bak*',
+  '/openclaw.json.pre-update',
+  '/npm/projects/',
+  '/plugin-skills/',
+  '/state/openclaw.sqlite',
+];
+const DOCUMENTED_TABLES = [
+  '#user_version',
+  'config_machine_state',
+  'config_health_entries',
+  'cron_jobs',
+  'diagnostic_events',
+  'schema_meta',
+  'migration_runs',
+  'migration_sources',
+  'update_runs',
+];
+
+type StepJson = { name: string; status: string; ms?: number; detail?: string; evidence?: any };
+
+describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd --user)', () => {
+  let um: UserManager;
+  let port: number;
+  let node: string;
+  const account = defaultTestAccount();
+  const work = openclawWork('rs-ocahead-', account);
+  const root = path.join(work, 'root');
+  let npmCache: string;
+  const state = () => path.join(um.env.HOME!, '.openclaw');
+  const env = () => openclawCliEnv(um, { npmCache, work });
+  const rs = (args: string[], extra: Record<string, string> = {}) =>
+    cli(['--root', root, '--json', ...args], { env: { ...env(), ...extra }, timeout: 1_500_000 });
+  const openclawCli = (args: string[]) => {
+    const [command, argv] = um.account
+      ? asAccount(um.account, path.join(root, 'bin', 'openclaw'), args)
+      : [path.join(root, 'bin', 'openclaw'), args];
+    return execa(command, argv, {
+      env: um.account ? accountCliEnv(um.account, env()) : cliEnv(env()),
+      extendEnv: false,
+      reject: false,
+      timeout: 900_000,
+    });
+  };
+  const pluginSeen = async () => {
+    const inspected = await openclawCli(['plugins', 'inspect', PLUGIN_ID, '--json']);
+    const at = inspected.stdout.indexOf('{');
+    expect(at, `plugins inspect: ${inspected.stdout.slice(-1500)}${inspected.stderr.slice(-1500)}`).toBeGreaterThan(-1);
+    const plugin = JSON.parse(inspected.stdout.slice(at)).plugin;
+    return { version: plugin?.version, status: plugin?.status };
+  };
+  const mainPid = async () => Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
+  const current = () => path.basename(readlinkSync(path.join(root, 'current')));
+  const step = (tx: any, name: string): StepJson | undefined =>
+    (tx?.steps ?? []).find((s: StepJson) => s.name === name);
+  /** Folders of ours in the state folder (a copy, an aside) and the root's records of a finalize ahead. */
+  const leftovers = () => [
+    ...readdirSync(state()).filter((name) => name.startsWith('.release-switcher-')),
+    ...(existsSync(path.join(root, 'preflight')) ? readdirSync(path.join(root, 'preflight')) : []).filter((name) =>
+      name.startsWith('ahead-'),
+    ),
+  ];
+  const plant = async (rel: string, text: string) => {
+    const file = path.join(state(), rel);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, text, { mode: 0o600 });
+    await giveTo(um.account, path.dirname(file));
+  };
+  /** The runner as the account runs it (setpriv execs it: the pid killed is the CLI's own). */
+  const runner = (args: string[]) => {
+    const who = um.account;
+    const argv = ['--root', root, '--json', ...args];
+    const [command, commandArgs] = who
+      ? asAccount(who, runnableBy(who).node, [runnableBy(who).cli, ...argv])
+      : [process.execPath, [CLI, ...argv]];
+    return execa(command, commandArgs, {
+      env: who ? accountCliEnv(who, env()) : cliEnv(env()),
+      extendEnv: false,
+      reject: false,
+    });
+  };
+  /** Until finalize runs on the copy (a process with the marker, of this file's state), or the runner ended. */
+  const finalizeAheadRunning = async (run: ReturnType<typeof runner>): Promise<number[]> => {
+    const deadline = Date.now() + 900_000;
+    for (;;) {
+      const found = finalizeProcesses(state());
+      if (found.length > 0) return found;
+      if (Date.now() > deadline || run.exitCode !== null) throw new Error('finalize never started ahead');
+      await new Promise((r) => setTimeout(r, 200)); // polling for the process, not a timed wait
+    }
+  };
+
+  beforeAll(async () => {
+    console.log(`load average at start: ${loadavg()[0]!.toFixed(1)}`);
+    if (!process.env.OPENCLAW_PREFIX) {
+      process.env.OPENCLAW_PREFIX = path.join(work, 'prefix');
+      await copyOpenclaw(FROM, process.env.OPENCLAW_PREFIX);
+    }
+    npmCache = await ownOpenclawNpmCache(work, account); // after the prefix: its install is what fills the cache
+    const bench = await openclawBench({ name: 'ocahead', work, version: FROM, account });
+    ({ node, um } = bench);
+    port = await freePort();
+    await writeOpenclawService(um, {
+      node,
+      prefix: bench.prefix,
+      port,
+      ownStateDir: true,
+      environment: { npm_config_cache: npmCache },
+    });
+    await adoptRunningGateway(um, {
+      rs,
+      node,
+      prefix: bench.prefix,
+      port,
+      version: FROM,
+      init: SHORT_WINDOWS,
+      alongsideRestart: async () => {
+        const installed = await rs(['install', `openclaw@${TO}`]);
+        expect(installed.exitCode, installed.stdout.slice(-2000) + installed.stderr.slice(-2000)).toBe(0);
+      },
+    });
+    const plugin = await openclawCli(['plugins', 'install', PLUGIN]);
+    expect(plugin.exitCode, plugin.stdout.slice(-2000) + plugin.stderr.slice(-2000)).toBe(0);
+    expect(await pluginSeen()).toEqual({ version: FROM, status: 'loaded' });
+    // 9.6 repacked so that its finalize exits 1 with a `failed` verdict (as finalize.openclaw.test.ts's).
+    const pkg = repackOpenclaw({
+      from: path.join(root, 'releases', TO),
+      into: path.join(work, 'repack', 'lib', 'node_modules', 'openclaw'),
+      version: BROKEN,
+    });
+    const fail =
+      "if (process.argv.includes('finalize')) { process.stdout.write(JSON.stringify({ status: 'failed', mode: 'finalize', error: 'repacked to fail' })); process.exit(1); }\n";
+    patchFile(pkg, 'dist/index.js', (text) => (text.startsWith('#!') ? text.replace(/\n/, `\n${fail}`) : fail + text));
+    const adopted = await rs(['init', '--adopt', pkg]);
+    expect(adopted.exitCode, adopted.stdout + adopted.stderr).toBe(0);
+    await plant('credentials/rs-era.json', '{"era":"9.5"}\n');
+  }, 2_400_000);
+
+  afterAll(async () => {
+    await removeOpenclawBench(um, work);
+  }, REMOVE_TIMEOUT_MS);
+
+  it(`a finalize that fails ahead refuses the update before the stop (${BROKEN})`, async () => {
+    const pid = await mainPid();
+    const refused = await rs(['switch', BROKEN, '--no-preflight']);
+    console.log(`switch ${BROKEN} (exit ${refused.exitCode}, load ${loadavg()[0]!.toFixed(1)}):\n${refused.stdout}`);
+    expect(refused.exitCode, refused.stdout + refused.stderr).toBe(1);
+    const envelope = JSON.parse(refused.stdout);
+    expect(envelope.error).toMatchObject({ code: 'FINALIZE_FAILED' });
+    expect(envelope.error.message).toContain('Nothing was flipped or stopped');
+    expect(step(envelope.result, 'finalize-ahead')).toMatchObject({
+      status: 'failed',
+      evidence: { verdict: { ok: false, status: 'failed', exitCode: 1 } },
+    });
+    expect(step(envelope.result, 'flip')).toBeUndefined();
+    expect(envelope.result.window).toBeUndefined(); // never stopped: 0 s down
+    expect(await mainPid()).toBe(pid);
+    expect(current()).toBe(FROM);
+    expect(leftovers()).toEqual([]);
+  }, 1_200_000);
+
+  it('kill -9 of the runner while finalize runs ahead: recover ends it, undoes the transaction, removes the copy', async () => {
+    const pid = await mainPid();
+    const run = runner(['switch', TO, '--no-preflight']);
+    const orphans = await finalizeAheadRunning(run);
+    expect(readdirSync(state()).filter((n) => n.startsWith('.release-switcher-ready-'))).toHaveLength(1);
+    run.kill('SIGKILL');
+    expect((await run).signal).toBe('SIGKILL');
+    expect(finalizeProcesses(state()), 'the finalize outlives the runner').toEqual(orphans);
+    const recovered = await rs(['recover']);
+    console.log(`recover (load ${loadavg()[0]!.toFixed(1)}): ${recovered.stdout.slice(-3000)}${recovered.stderr}`);
+    expect(recovered.exitCode, recovered.stdout + recovered.stderr).toBe(0);
+    expect(finalizeProcesses(state())).toEqual([]);
+    const tx = (await rs(['status'])).json.result.transaction;
+    expect(tx).toMatchObject({ status: 'failed', to: TO });
+    expect(step(tx, 'flip')).toBeUndefined();
+    expect(await mainPid()).toBe(pid);
+    expect(current()).toBe(FROM);
+    expect(leftovers()).toEqual([]);
+  }, 1_500_000);
+
+  it('kill -9 of the runner in the swap: recover goes back to 9.5 on the state it left', async () => {
+    const killed = await rs(['switch', TO, '--no-preflight'], { RELEASE_SWITCHER_CRASH_AT: 'ahead:swap-between' });
+    expect(killed.signal, `ahead:swap-between was never reached: ${killed.stdout.slice(-3000)}${killed.stderr}`).toBe(
+      'SIGKILL',
+    );
+    const recovered = await rs(['recover']);
+    console.log(`recover (load ${loadavg()[0]!.toFixed(1)}): ${recovered.stdout.slice(-3000)}${recovered.stderr}`);
+    expect(recovered.exitCode, recovered.stdout + recovered.stderr).toBe(0);
+    const tx = (await rs(['status'])).json.result.transaction;
+    expect(tx).toMatchObject({ status: 'rolled_back', reason: 'finalize_interrupted', to: TO });
+    expect((await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 })).version).toBe(FROM);
+    expect(current()).toBe(FROM);
+    expect(readFileSync(path.join(state(), 'credentials', 'rs-era.json'), 'utf8')).toBe('{"era":"9.5"}\n');
+    expect(await pluginSeen()).toEqual({ version: FROM, status: 'loaded' });
+    expect(leftovers()).toEqual([]);
+  }, 1_500_000);
+
+  it('a file of the state written between the copy and the stop: finalize runs in the window for it, the write kept', async () => {
+    const run = runner(['switch', TO, '--no-preflight']);
+    await finalizeAheadRunning(run);
+    await plant('credentials/rs-live-change.json', '{"written":"while finalize ran ahead"}\n');
+    const done = await run;
+    const tx = JSON.parse(done.stdout).result;
+    console.log(
+      `switch with a live change (load ${loadavg()[0]!.toFixed(1)}): ${JSON.stringify(step(tx, 'finalize'))}`,
+    );
+    expect(tx?.status, done.stdout.slice(-3000) + done.stderr).toBe('verified');
+    expect(step(tx, 'finalize-ahead')).toMatchObject({ status: 'ok' });
+    const finalize = step(tx, 'finalize')!;
+    expect(finalize).toMatchObject({ status: 'ok', evidence: { ahead: { swapped: false }, verdict: { ok: true } } });
+    expect(finalize.evidence.ahead.forcedBy).toContain('credentials/rs-live-change.json (finalize may read it)');
+    expect(finalize.detail).toContain('run in the window, not ahead: the live state changed');
+    expect(readFileSync(path.join(state(), 'credentials', 'rs-live-change.json'), 'utf8')).toContain('ahead');
+    expect(await pluginSeen()).toEqual({ version: TO, status: 'loaded' });
+    expect(leftovers()).toEqual([]);
+    const back = await rs(['rollback']);
+    expect(back.json?.result?.status, back.stdout.slice(-3000) + back.stderr).toBe('verified');
+    expect(current()).toBe(FROM);
+  }, 2_400_000);
+
+  it('an update with finalize done ahead: no finalize in the window, matrix converged, the write set documented', async () => {
+    const watch = outsideWatch(port);
+    const done = await rs(['switch', TO, '--no-preflight']);
+    const seen = await watch.stop();
+    const tx = done.json?.result;
+    console.log(`switch with finalize ahead (load ${loadavg()[0]!.toFixed(1)}):\n${JSON.stringify(tx, null, 2)}`);
+    expect(tx?.status, done.stdout.slice(-3000) + done.stderr).toBe('verified');
+    const ahead = step(tx, 'finalize-ahead')!;
+    expect(ahead).toMatchObject({ status: 'ok', evidence: { verdict: { ok: true } } });
+    const finalize = step(tx, 'finalize')!;
+    expect(finalize).toMatchObject({ status: 'ok', evidence: { ahead: { swapped: true } } });
+    expect(finalize.detail).toContain('done ahead, on a copy');
+    // What was put in place is what finalize wrote on the copy, and that is what docs/openclaw.md documents.
+    const writes: string[] = ahead.evidence.writes;
+    expect(finalize.evidence.ahead.entries).toEqual(expect.arrayContaining(writes));
+    const documented = ignore().add(DOCUMENTED_WRITES);
+    expect(writes.filter((rel) => !documented.ignores(rel))).toEqual([]);
+    expect(writes).toContain('openclaw.json');
+    expect(writes).toContain('state/openclaw.sqlite');
+    expect(writes.some((rel) => /^npm\/projects\/openclaw-matrix-[^/]+__openclaw-generation__/.test(rel))).toBe(true);
+    const tables: string[] = ahead.evidence.tables['state/openclaw.sqlite'];
+    expect(tables.filter((t) => !DOCUMENTED_TABLES.includes(t))).toEqual([]);
+    expect(tables).toEqual(expect.arrayContaining(['#user_version', 'update_runs', 'cron_jobs']));
+    // The window holds the rename, not finalize: its finalize part is a fraction of what finalize took on the copy.
+    const parts = Object.fromEntries(tx.window.parts.map((p: { part: string; ms: number }) => [p.part, p.ms]));
+    console.log(
+      `window ${tx.window.totalMs} ms (${JSON.stringify(parts)}); outside ${Math.round(seen.unavailableMs)} ms; finalize ahead ${ahead.evidence.verdict.ms} ms`,
+    );
+    expect(parts.finalize).toBeLessThan(ahead.evidence.verdict.ms / 4);
+    expect(await pluginSeen()).toEqual({ version: TO, status: 'loaded' });
+    // OpenClaw's own ledger has the run finalize made on the copy (its database went in with it).
+    const ownStatus = await openclawCli(['update', 'status', '--json']);
+    expect(ownStatus.exitCode, ownStatus.stderr.slice(-2000)).toBe(0);
+    expect(ownStatus.stdout).toContain('"step": "finalize:doctor"');
+    expect(readFileSync(path.join(state(), 'credentials', 'rs-era.json'), 'utf8')).toBe('{"era":"9.5"}\n');
+    expect(leftovers()).toEqual([]);
+  }, 2_400_000);
+});
