@@ -1,0 +1,177 @@
+// Finalize done ahead, its parts on their own (transaction/finalize-ahead-step.ts, snapshot/ahead-account.ts,
+// snapshot/sqlite-tables.ts, service/finalize.ts inNamespace): the write set of two digests, the table merge's
+// verdicts, the fingerprint that sees every kind of write, the swap by rename, and the namespace a finalize ahead runs
+// in (the real one: a copy mounted over the live folder, seen there by the command alone). The real gateway's cases
+// are finalize-ahead.openclaw.test.ts's.
+import { execFileSync } from 'node:child_process';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { digest, fingerprint, swapIn } from '../../src/snapshot/ahead-account.ts';
+import { tableMerge } from '../../src/snapshot/sqlite-tables.ts';
+import { inNamespace } from '../../src/service/finalize.ts';
+import { writeSet } from '../../src/transaction/finalize-ahead-step.ts';
+
+const made: string[] = [];
+const temp = () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rs-ahead-'));
+  made.push(dir);
+  return dir;
+};
+afterEach(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+const put = (dir: string, rel: string, text: string) => {
+  mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+  writeFileSync(path.join(dir, rel), text);
+};
+
+describe('writeSet', () => {
+  it('a changed file, a new folder whole (not its files), a removed file and folder; unchanged entries and folder modes left out', () => {
+    const before = {
+      'a.json': 'f:1:420',
+      'keep.txt': 'f:2:420',
+      'old/': 'd:16877',
+      'old/x': 'f:3:420',
+      gone: 'f:4:420',
+      'npm/': 'd:16877',
+    };
+    const after = {
+      'a.json': 'f:9:420',
+      'keep.txt': 'f:2:420',
+      'npm/': 'd:16832',
+      'npm/gen/': 'd:16877',
+      'npm/gen/index.js': 'f:5:420',
+      'npm/gen/lib/': 'd:16877',
+      'npm/gen/lib/x.js': 'f:6:420',
+    };
+    expect(writeSet(before, after)).toEqual(['a.json', 'npm/gen/', 'gone', 'old/']);
+  });
+  it('nothing changed: nothing to put in place', () => {
+    expect(writeSet({ a: 'f:1:420' }, { a: 'f:1:420' })).toEqual([]);
+  });
+});
+
+describe('tableMerge', () => {
+  const base = { '#user_version': '17', leases: 's1:r1', boot: 's2:r2', config: 's3:r3' };
+  const prepared = { ...base, leases: 's1:r0' };
+  it("the service's tables carried over where finalize left them alone", () => {
+    const finalized = { ...prepared, '#user_version': '18', config: 's3:r9', runs: 's4:r1' };
+    const live = { ...base, leases: 's1:r0', boot: 's2:r7' };
+    expect(tableMerge({ base, prepared, finalized, live })).toEqual({ merge: ['boot', 'leases'], conflicts: [] });
+  });
+  it('a table both wrote, a table whose schema finalize changed, a table the service dropped: conflicts', () => {
+    const finalized = { ...prepared, config: 's3:r9', boot: 's9:r2' };
+    const live = { '#user_version': '17', leases: 's1:r1', config: 's3:r8', boot: 's2:r5' };
+    expect(tableMerge({ base, prepared, finalized, live }).conflicts).toEqual(['boot', 'config']);
+    const dropped = { '#user_version': '17', leases: 's1:r1', config: 's3:r3' };
+    expect(tableMerge({ base, prepared, finalized: prepared, live: dropped }).conflicts).toEqual(['boot']);
+  });
+  it('the live database migrated meanwhile (its user_version): a conflict', () => {
+    expect(tableMerge({ base, prepared, finalized: prepared, live: { ...base, '#user_version': '18' } })).toEqual({
+      merge: [],
+      conflicts: ['#user_version'],
+    });
+  });
+});
+
+describe('fingerprint and digest', () => {
+  it('every kind of write shows in the fingerprint; ours and residue never do', async () => {
+    const dir = temp();
+    put(dir, 'config.json', '{}');
+    put(dir, 'sessions/a.jsonl', 'one\n');
+    put(dir, 'tmp/gateway.lock', 'x');
+    put(dir, '.release-switcher-ready-ahead-t/config.json', '{}');
+    symlinkSync('config.json', path.join(dir, 'link'));
+    const first = await fingerprint(dir, ['/tmp/']);
+    expect(Object.keys(first).sort()).toEqual(['config.json', 'link', 'sessions/', 'sessions/a.jsonl']);
+    // Same size, same mtime put back: the inode or ctime still tells a replaced file.
+    const stamp = new Date('2026-01-01T00:00:00Z');
+    writeFileSync(path.join(dir, 'sessions/b.tmp'), 'two\n');
+    utimesSync(path.join(dir, 'sessions/b.tmp'), stamp, stamp);
+    utimesSync(path.join(dir, 'sessions/a.jsonl'), stamp, stamp);
+    const again = await fingerprint(dir, ['/tmp/']);
+    execFileSync('mv', [path.join(dir, 'sessions/b.tmp'), path.join(dir, 'sessions/a.jsonl')]);
+    const replaced = await fingerprint(dir, ['/tmp/']);
+    expect(replaced['sessions/a.jsonl']).not.toBe(again['sessions/a.jsonl']);
+    put(dir, 'tmp/other.lock', 'y'); // residue: not seen
+    expect(Object.keys(await fingerprint(dir, ['/tmp/']))).toEqual(Object.keys(replaced));
+  });
+  it('the digest is by content: a file rewritten with the same bytes is unchanged', async () => {
+    const dir = temp();
+    put(dir, 'a', 'same');
+    const first = await digest(dir, []);
+    writeFileSync(path.join(dir, 'a'), 'same');
+    expect(await digest(dir, [])).toEqual(first);
+    writeFileSync(path.join(dir, 'a'), 'other');
+    expect((await digest(dir, []))['a']).not.toBe(first['a']);
+  });
+});
+
+describe('swapIn', () => {
+  it('each entry renamed in (new parents made), the live one moved aside first; an entry finalize removed goes aside', async () => {
+    const live = temp();
+    put(live, 'openclaw.json', 'old');
+    put(live, 'sessions/s.jsonl', 'kept');
+    put(live, 'gone.txt', 'removed by finalize');
+    const ready = path.join(live, '.release-switcher-ready-ahead-t');
+    const aside = path.join(live, '.release-switcher-aside-ahead-t');
+    put(ready, 'openclaw.json', 'new');
+    put(ready, 'npm/projects/gen/index.js', 'generation');
+    const moved = await swapIn(live, ready, aside, ['openclaw.json', 'npm/', 'gone.txt']);
+    expect(moved).toEqual(['openclaw.json', 'npm']);
+    expect(readFileSync(path.join(live, 'openclaw.json'), 'utf8')).toBe('new');
+    expect(readFileSync(path.join(live, 'npm/projects/gen/index.js'), 'utf8')).toBe('generation');
+    expect(readFileSync(path.join(live, 'sessions/s.jsonl'), 'utf8')).toBe('kept');
+    expect(readdirSync(live).sort()).toEqual([
+      '.release-switcher-aside-ahead-t',
+      '.release-switcher-ready-ahead-t',
+      'npm',
+      'openclaw.json',
+      'sessions',
+    ]);
+    expect(readFileSync(path.join(aside, 'openclaw.json'), 'utf8')).toBe('old');
+    expect(readFileSync(path.join(aside, 'gone.txt'), 'utf8')).toBe('removed by finalize');
+  });
+  it('refuses folders that are not ours in the live one', async () => {
+    const live = temp();
+    await expect(
+      swapIn(live, path.join(live, 'elsewhere'), path.join(live, '.release-switcher-aside-x'), []),
+    ).rejects.toMatchObject({
+      code: 'STATE_PATH_UNSAFE',
+    });
+  });
+});
+
+describe('inNamespace', () => {
+  it('the command sees the copy at the live path, outside nothing changes, and it runs without capabilities', () => {
+    const live = temp();
+    put(live, 'f', 'live');
+    const copy = path.join(live, '.release-switcher-ready-ahead-t');
+    put(copy, 'f', 'copy');
+    const [file, args] = inNamespace(
+      '/bin/sh',
+      ['-c', `cat ${live}/f; echo written > ${live}/g; grep CapEff /proc/self/status`],
+      {
+        copy,
+        live,
+      },
+    );
+    const out = execFileSync(file, args, { encoding: 'utf8' });
+    expect(out).toContain('copy');
+    expect(out).toMatch(/CapEff:\s+0+\n/);
+    expect(readFileSync(path.join(live, 'f'), 'utf8')).toBe('live');
+    expect(readFileSync(path.join(copy, 'g'), 'utf8')).toBe('written\n');
+    expect(readdirSync(live).sort()).toEqual(['.release-switcher-ready-ahead-t', 'f']);
+  });
+});
