@@ -84,6 +84,10 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<vo
       step.note({ evidence: { stoppedPid, ...(prefetch && { prefetch }) } });
       const env = { ...serviceEnv, ...finalize.env };
       run.window?.next('checkpoint');
+      // Of the state the old release left: only complete once it has stopped writing (its bulk copied before the stop).
+      run.window?.explain(
+        "the way back's copy of the state the old release left, complete only once it stopped writing",
+      );
       await checkpointFirst(run, env);
       skipped = nothingToFinalize(tx) ?? (await absentCommand(finalize, layout.release(tx.to!), `${tx.to}`));
       if (skipped) {
@@ -95,6 +99,13 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<vo
       // lazy: the comparison and the swap only after a finalize ahead (its module imports this one's helpers)
       const { readAheadRecord, swapAhead } = await import('./finalize-ahead-step.js');
       const ahead = await swapAhead(run, step);
+      run.window?.explain(
+        ahead?.swapped
+          ? 'done ahead on a copy: its write set put in place by rename'
+          : ahead
+            ? `finalize on the live state: it changed under the copy (${ahead.forcedBy?.join(', ')})`
+            : 'finalize on the live state: it did not run ahead',
+      );
       if (ahead?.swapped) {
         const aheadVerdict = (await readAheadRecord(layout, tx.id))?.verdict;
         step.note({

@@ -84,7 +84,14 @@ export async function handoffStep(
     // never reads it: consuming the handoff (a cold CLI start, 3-7 s in the window) would authorize nothing. It stays
     // there, unconsumed; OpenClaw lets a bounded handoff expire, and one missing or expired authorizes no restart.
     const replaced = handoffDatabaseReplaced(tx);
-    if (!replaced) run.window?.next('consume');
+    if (!replaced) {
+      run.window?.next('consume');
+      // docs/openclaw.md "OpenClaw's external-supervisor contract": the handoff exists only once the old process has
+      // exited, and must be consumed before the next one starts.
+      run.window?.explain(
+        'the old gateway writes its handoff as it exits; the contract consumes it before the next start',
+      );
+    }
     const consumed = exit.exited && !replaced ? await handoff.consume({ ...call, pid }) : undefined;
     const evidence = {
       pid,

@@ -9,9 +9,10 @@
 export interface WindowRecord {
   /**
    * In order, each where it happened: `handoff` (request → old process gone), `stop`, `consume`, `checkpoint`,
-   * `finalize`, `start`, `start-to-healthy`.
+   * `finalize`, `start`, `start-to-healthy`. `why`: a part that is neither the service's own stop nor its start says
+   * why it is in the window and not before the stop (issue: everything else out of the window).
    */
-  parts: Array<{ part: string; ms: number }>;
+  parts: Array<{ part: string; ms: number; why?: string }>;
   /** The sum of the parts: the outage as this run saw it. */
   totalMs: number;
 }
@@ -24,7 +25,7 @@ export interface ServingWatch {
 export class StopWindow {
   private opened: number | undefined;
   private closed: number | undefined;
-  private readonly marks: Array<{ part: string; at: number }> = [];
+  private readonly marks: Array<{ part: string; at: number; why?: string }> = [];
   private serving: ServingWatch | undefined;
 
   constructor(private readonly now: () => number = () => performance.now()) {}
@@ -79,6 +80,12 @@ export class StopWindow {
     this.marks.push({ part, at: this.now() });
   }
 
+  /** Why the part under way is in the window (WindowRecord `why`), when it is open. */
+  explain(why: string): void {
+    const mark = this.marks.at(-1);
+    if (mark && this.closed === undefined) mark.why = why;
+  }
+
   /** The new process answered healthy `at` (a time of this clock; default now): the window ends there. */
   close(at = this.now()): void {
     if (this.opened === undefined || this.closed !== undefined) return;
@@ -91,6 +98,7 @@ export class StopWindow {
     const parts = this.marks.map((mark, i) => ({
       part: mark.part,
       ms: Math.round((this.marks[i + 1]?.at ?? this.closed!) - mark.at),
+      ...(mark.why && { why: mark.why }),
     }));
     return { parts, totalMs: Math.round(this.closed - this.opened) };
   }
