@@ -28,8 +28,9 @@
 // restored with the gateway stopped). When it does, the refusal is reported, and the anchor is put back for the next
 // repetition the fastest way that documented recovery allows: stop, the pre-update copies of its prefix and state
 // dir put back, start; that outage is reported too, as the floor of OpenClaw's own way back.
-// Goals: update outage ≤ 0.5× OpenClaw's own update and ≤ the bare restart + OpenClaw's finalize phases (the
-// phases its verdict records in our finalize step) + 1 s; rollback outage ≤ 1.2× the bare restart. Medians of
+// Goals (issue 51, finalize done ahead): update outage ≤ 0.25× OpenClaw's own update, and within 2 s of the target's
+// own first start on its finalized state (the window's `start` + `start-to-healthy`: 9.6's first process, its database
+// migrations included, measured in the same update); rollback outage ≤ 1.1× the bare restart. Medians of
 // BENCH_RUNS (default 3) with the spread, the load average with each measurement; a miss is reported, not failed.
 //
 //   npm run build && npx vitest run --config bench/vitest.config.ts bench/supervisor/openclaw-outage.bench.test.ts
@@ -536,13 +537,22 @@ describeWhere(can, "bench: update and rollback outage of a real openclaw vs a ba
       console.log('\nratios (of the medians)                value   goal');
       console.log(`ours update / bare restart of ${TO}  ${ratio(upd / med(s.restartToOutage)).padEnd(7)} -`);
       console.log(
-        `ours update / OpenClaw's update         ${ratio(upd / med(s.ownUpdateOutage)).padEnd(7)} ≤ 0.5×  ${passMiss(upd, 0.5 * med(s.ownUpdateOutage))}`,
+        `ours update / OpenClaw's update         ${ratio(upd / med(s.ownUpdateOutage)).padEnd(7)} ≤ 0.25× ${passMiss(upd, 0.25 * med(s.ownUpdateOutage))}`,
+      );
+      // The target's own first start, on the state finalize left: the part of our window that is its process's.
+      const firstStart = med(
+        s.updateWindow.map((w) =>
+          w.parts.filter((p) => p.part === 'start' || p.part === 'start-to-healthy').reduce((sum, p) => sum + p.ms, 0),
+        ),
       );
       console.log(
-        `ours update vs restart + finalize phases + 1 s: ${ms(upd)} vs ${ms(floor)}  ${passMiss(upd, floor)}`,
+        `ours update vs ${TO}'s own first start + 2 s: ${ms(upd)} vs ${ms(firstStart)} + 2 s  ${passMiss(upd, firstStart + 2000)}`,
       );
       console.log(
-        `ours rollback / bare restart of ${FROM} ${ratio(rb / med(s.restartFromOutage)).padEnd(7)} ≤ 1.2×  ${passMiss(rb, 1.2 * med(s.restartFromOutage))}`,
+        `(the former goal) ours update vs restart + finalize phases + 1 s: ${ms(upd)} vs ${ms(floor)}  ${passMiss(upd, floor)}`,
+      );
+      console.log(
+        `ours rollback / bare restart of ${FROM} ${ratio(rb / med(s.restartFromOutage)).padEnd(7)} ≤ 1.1×  ${passMiss(rb, 1.1 * med(s.restartFromOutage))}`,
       );
       console.log(`ours rollback / ${downgradeLabel}  ${ratio(rb / med(downgradeAnchor)).padEnd(7)} -`);
       console.log(

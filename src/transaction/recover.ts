@@ -91,7 +91,9 @@ async function settleTransaction(
   // lazy: the finalize code only to end a review or finalize a killed run left
   if (entry.at === 'undo' && (await (await import('./finalize-step.js')).recoverFinalize(tx)))
     actions.push(
-      `ended the capability review of ${tx.to} the interrupted run left (its copy of the state goes with staging)`,
+      tx.steps.some((s) => s.name === 'finalize-ahead' && s.status === 'running')
+        ? `ended the finalize of ${tx.to} the interrupted run left running ahead, on a copy (the copy is removed)`
+        : `ended the capability review of ${tx.to} the interrupted run left (its copy of the state goes with staging)`,
     );
   // lazy: as above
   if (entry.at === 'roll-back' && (await (await import('./finalize-step.js')).recoverFinalize(tx)))
