@@ -34,6 +34,8 @@ export interface FinalizeRequest {
   outputDir: string;
   /** The transaction it belongs to: its marker's value. */
   tx: string;
+  /** The stem of its output files in `outputDir`. @default tx */
+  outputName?: string | undefined;
   /** Bound on the whole run; past it the process tree is ended and the run fails. */
   timeoutMs: number;
   /**
@@ -133,8 +135,9 @@ export async function startFinalize(request: FinalizeRequest): Promise<StartedFi
   await fs.mkdir(request.outputDir, { recursive: true, mode: 0o700 });
   const mode = request.verdict ?? 'json-status';
   // Plain text for a command judged by its exit code: not named as JSON.
-  const stdoutFile = path.join(request.outputDir, `${request.tx}.${mode === 'json-status' ? 'json' : 'out'}`);
-  const logFile = path.join(request.outputDir, `${request.tx}.log`);
+  const stem = request.outputName ?? request.tx;
+  const stdoutFile = path.join(request.outputDir, `${stem}.${mode === 'json-status' ? 'json' : 'out'}`);
+  const logFile = path.join(request.outputDir, `${stem}.log`);
   await Promise.all([fs.rm(stdoutFile, { force: true }), fs.rm(logFile, { force: true })]);
   const [entry, ...given] = request.args;
   const rest = request.phaseTimeoutFlag

@@ -244,7 +244,9 @@ async function finalizeOnTheCopy(
     releaseDir: layout.release(tx.to!),
     args: finalizeArgs(finalize, tx),
     env: { ...env, ...finalize.env, ...npm },
-    outputDir: path.join(layout.preflight, `ahead-${tx.id}`),
+    // Kept for the operator beside the window's (`<tx>.json`), whatever the outcome.
+    outputDir: layout.finalize,
+    outputName: `${tx.id}.ahead`,
     tx: tx.id, // its marker: recovery ends it with the transaction's finalize processes
     timeoutMs: finalize.timeoutSeconds * 1000,
     phaseTimeoutFlag: finalize.phaseTimeoutFlag,
@@ -393,7 +395,6 @@ export async function discardAhead(
   await onStateSide(as, 'aheadRemove', [], { live: record.live, folders: [record.ready, record.aside] }).catch(
     () => undefined,
   );
-  await fs.rm(path.join(session.layout.preflight, `ahead-${tx}`), { recursive: true, force: true });
   await fs.rm(recordFile(session.layout, tx), { force: true });
 }
 
@@ -415,7 +416,7 @@ function finalizeFailed(
     'FINALIZE_FAILED',
     `${target}'s ${finalize.name ?? 'finalize'} failed on a copy of the state (${verdict.status}, exit ${verdict.exitCode ?? 'signal'})${line ? `: ${line}` : ''}. Nothing was flipped or stopped.`,
     {
-      hint: `Its output is in the root's preflight/ folder; run ${target}'s ${finalize.name ?? 'finalize'} by hand on a copy of the state to see why, or set finalizeAhead false in config.json to run it in the stop window (a failure there rolls back).`,
+      hint: `Its output is in the root's finalize/ folder (<transaction>.ahead.json and .log); run ${target}'s ${finalize.name ?? 'finalize'} by hand on a copy of the state to see why, or set finalizeAhead false in config.json to run it in the stop window (a failure there rolls back).`,
       details: { verdict: brief(verdict), warnings: finalizeWarnings(verdict) },
     },
   );
