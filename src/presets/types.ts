@@ -108,6 +108,13 @@ export interface Preset {
       unaffected?: readonly string[];
       /** Where the service keeps its config: finalize ahead needs it inside the state folder (it rewrites it). */
       config?: ConfigLocator;
+      /** More of finalize's environment on the copy (`{port}`: an unused loopback port). */
+      env?: Readonly<Record<string, string>>;
+      /**
+       * Folders outside the state (`{uid}`: the account's) of which finalize on the copy gets an empty private one:
+       * where the service records ownership keyed by the state's path (the copy, seen at that path, would be owned).
+       */
+      privateFolders?: readonly string[];
     };
   };
   /**

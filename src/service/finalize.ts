@@ -52,7 +52,18 @@ export interface FinalizeRequest {
    * Run on a copy of the state that it sees at the live state's own path (finalize done ahead): in a mount namespace
    * of its own (inNamespace), `copy` mounted over `live`. @default the state where it is
    */
-  onCopy?: { copy: string; live: string } | undefined;
+  onCopy?: OnCopy | undefined;
+}
+
+/** Finalize on a copy seen at the live path (FinalizeRequest.onCopy). */
+export interface OnCopy {
+  copy: string;
+  live: string;
+  /**
+   * Folders outside the state that the command gets an empty private one of (a tmpfs in its namespace): where the
+   * service keeps ownership records keyed by the state's path, which would name the live service as the copy's owner.
+   */
+  privateFolders?: readonly string[] | undefined;
 }
 
 const UNSHARE = '/usr/bin/unshare';
@@ -62,15 +73,16 @@ const UNSHARE = '/usr/bin/unshare';
  * the namespace's capabilities, which are then dropped before the command runs. Outside, nothing sees the mount, and
  * the service that still runs goes on with its live state.
  */
-const IN_NAMESPACE =
-  'mount --bind -- "$1" "$2" && shift 2 && exec /usr/bin/setpriv --inh-caps=-all --ambient-caps=-all --bounding-set=-all -- "$@"';
+const IN_NAMESPACE = [
+  'copy=$1 live=$2 n=$3; shift 3',
+  'mount --bind -- "$copy" "$live" || exit 125',
+  'while [ "$n" -gt 0 ]; do mkdir -p -- "$1" && mount -t tmpfs -o mode=0700 tmpfs "$1" || exit 125; shift; n=$((n - 1)); done',
+  'exec /usr/bin/setpriv --inh-caps=-all --ambient-caps=-all --bounding-set=-all -- "$@"',
+].join('\n');
 
 /** `file args` wrapped to run with `copy` at `live`'s path (FinalizeRequest.onCopy). */
-export function inNamespace(
-  file: string,
-  args: readonly string[],
-  onCopy: { copy: string; live: string },
-): [string, string[]] {
+export function inNamespace(file: string, args: readonly string[], onCopy: OnCopy): [string, string[]] {
+  const folders = onCopy.privateFolders ?? [];
   return [
     UNSHARE,
     [
@@ -85,6 +97,8 @@ export function inNamespace(
       'sh',
       onCopy.copy,
       onCopy.live,
+      String(folders.length),
+      ...folders,
       file,
       ...args,
     ],

@@ -31,6 +31,7 @@ import path from 'node:path';
 import ignore from 'ignore';
 import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
 import { makeServiceNpmCachePrivate } from '../platform/npm-cache.js';
+import { freeLoopbackPort } from '../rehearsal/rehearsal-port.js';
 import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
 import { runCaptured, tail } from '../platform/subprocess.js';
 import type { RunAs } from '../platform/run-as.js';
@@ -239,11 +240,16 @@ async function finalizeOnTheCopy(
     npm_config_userconfig: env.npm_config_userconfig ?? path.join(env.HOME ?? '/', '.npmrc'),
   };
   await makeServiceNpmCachePrivate(npm, as);
+  const port = String(await freeLoopbackPort());
+  const uid = String(as?.uid ?? process.getuid?.() ?? 0);
+  const aheadEnv = Object.fromEntries(
+    Object.entries(finalize.ahead?.env ?? {}).map(([key, value]) => [key, value.replaceAll('{port}', port)]),
+  );
   const started = await startFinalize({
     node: servingNode(session),
     releaseDir: layout.release(tx.to!),
     args: finalizeArgs(finalize, tx),
-    env: { ...env, ...finalize.env, ...npm },
+    env: { ...env, ...finalize.env, ...aheadEnv, ...npm },
     // Kept for the operator beside the window's (`<tx>.json`), whatever the outcome.
     outputDir: layout.finalize,
     outputName: `${tx.id}.ahead`,
@@ -253,7 +259,11 @@ async function finalizeOnTheCopy(
     verdict: finalize.verdict,
     signal: runtime.signal,
     as,
-    onCopy: { copy: record.ready, live: record.live },
+    onCopy: {
+      copy: record.ready,
+      live: record.live,
+      privateFolders: (finalize.ahead?.privateFolders ?? []).map((folder) => folder.replaceAll('{uid}', uid)),
+    },
   });
   return started.verdict;
 }
@@ -402,8 +412,19 @@ async function writeRecord(layout: Layout, record: AheadRecord): Promise<void> {
   await writeFileAtomic(recordFile(layout, record.tx), `${JSON.stringify(record)}\n`);
 }
 
-function brief(verdict: FinalizeVerdict): Pick<FinalizeVerdict, 'ok' | 'status' | 'exitCode' | 'ms' | 'phases'> {
-  return { ok: verdict.ok, status: verdict.status, exitCode: verdict.exitCode, ms: verdict.ms, phases: verdict.phases };
+function brief(
+  verdict: FinalizeVerdict,
+): Pick<FinalizeVerdict, 'ok' | 'status' | 'exitCode' | 'ms' | 'phases' | 'error' | 'stderrTail'> {
+  const { ok, status, exitCode, ms, phases, error, stderrTail } = verdict;
+  return {
+    ok,
+    status,
+    exitCode,
+    ms,
+    phases,
+    ...(error !== undefined && { error }),
+    ...(!ok && stderrTail && { stderrTail }),
+  };
 }
 
 function finalizeFailed(

@@ -174,4 +174,22 @@ describe('inNamespace', () => {
     expect(readFileSync(path.join(copy, 'g'), 'utf8')).toBe('written\n');
     expect(readdirSync(live).sort()).toEqual(['.release-switcher-ready-ahead-t', 'f']);
   });
+  it("a private folder is empty and the command's own: what the live service keeps there is neither seen nor touched", () => {
+    const live = temp();
+    const copy = path.join(live, '.release-switcher-ready-ahead-t');
+    mkdirSync(copy);
+    const locks = path.join(temp(), 'state-locks');
+    put(locks, 'gateway.lock', 'the live owner');
+    const [file, args] = inNamespace(
+      '/bin/sh',
+      ['-c', `ls -A ${locks}; echo mine > ${locks}/own.lock; ls -A ${locks}`],
+      {
+        copy,
+        live,
+        privateFolders: [locks],
+      },
+    );
+    expect(execFileSync(file, args, { encoding: 'utf8' })).toBe('own.lock\n');
+    expect(readdirSync(locks)).toEqual(['gateway.lock']);
+  });
 });

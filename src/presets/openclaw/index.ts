@@ -201,7 +201,16 @@ export const OPENCLAW: Preset = {
     // docs/openclaw.md "What finalize writes": the config and its backups, the plugins' npm projects, rows of the
     // shared database (with the state's absolute path in them: hence the copy seen at the live path). The copy of a
     // serving gateway's databases names it as their owner: finalize would wait for it.
-    ahead: { prepare: ['-e', OPENCLAW_CLEAR_LEASES, '{state}'], config: openclawConfigFile },
+    // Its state-database coordinator keeps the gateway's ownership in `/tmp/openclaw-state-locks-<uid>/`, named by a hash
+    // of the database's path (`resolveLifecycleCoordinatorBase` in its dist): seen at the live path, the copy is the
+    // serving gateway's ("Doctor could not enter maintenance … another OpenClaw process owns gateway-lifecycle",
+    // measured). And the port moves off the live one: on a failure its recovery probe asks the gateway on its port.
+    ahead: {
+      prepare: ['-e', OPENCLAW_CLEAR_LEASES, '{state}'],
+      config: openclawConfigFile,
+      env: { OPENCLAW_GATEWAY_PORT: '{port}' },
+      privateFolders: ['/tmp/openclaw-state-locks-{uid}'],
+    },
   },
   // docs/cli/gateway/restart-and-supervision.md "External supervisors": 2026.9.5 and 9.6 both answer protocol 1 with
   // consume (measured). In external mode `gateway restart` targets the verified running gateway, which writes the
