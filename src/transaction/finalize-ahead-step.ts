@@ -45,7 +45,7 @@ import type { JournalSession } from '../store/session.js';
 import type { Preset } from '../presets/index.js';
 import { liveConfigAs } from './finalize-choice.js';
 import { finalizeArgs, finalizeOf } from './finalize-choice.js';
-import { runStep, type StepHandle } from './record.js';
+import { markBad, runStep, type StepHandle } from './record.js';
 import { servingNode } from './runtime.js';
 import { serviceIdentity } from './service-identity.js';
 import type { Run } from './steps.js';
@@ -180,7 +180,9 @@ async function ahead_(run: Run, step: StepHandle, finalize: NonNullable<Preset['
   const verdict = await timed('finalize', () => finalizeOnTheCopy(run, { finalize, record, env, as }));
   step.note({ evidence: { ready: record.ready, verdict: brief(verdict) } });
   if (!verdict.ok) {
-    await journal.commit();
+    // The candidate's own failure, as a rehearsal's is (preflight-step.ts): bad, so the auto-updater does not take it
+    // up again at every tick; an operator may still switch to it on purpose.
+    markBad(journal, tx.to!, `finalize-ahead: ${verdict.status} (exit ${verdict.exitCode ?? 'signal'})`);
     step.fail(
       `${tx.to}'s ${finalize.name ?? 'finalize'} failed on a copy of the state, before the stop: ${verdict.status}`,
     );

@@ -23,6 +23,8 @@ import { describeWhere } from '../support/skip.ts';
 runThisFileAsRoot('its subject is root acting for the service account: root prepares the review, the account attacks');
 
 const review = () => import('../../dist/transaction/capability-review-step.js');
+/** Where the config is looked up, as the account (finalize-choice.ts: the review's and finalize ahead's). */
+const choice = () => import('../../dist/transaction/finalize-choice.js');
 /** Where OpenClaw looks for its config: the locator the openclaw preset gives the review. */
 const { openclawConfigFile } = await import('../../dist/presets/openclaw/config-file.js');
 
@@ -57,7 +59,7 @@ describeWhere(canUseAccounts(), "the capability review's folder when root acts f
 
     // Control: the account's own config, copied beside the copy by the account.
     const control = reviewPlace(who);
-    const { liveConfigAs } = await review();
+    const { liveConfigAs } = await choice();
     expect(await liveConfigAs(openclawConfigFile, { HOME: home, OPENCLAW_CONFIG_PATH: live }, who)).toBe(live); // found, as the account
     const placed = await placeInCopy(live, { paths: [join(home, 'state')], base: null, ...control, as: who });
     expect(placed).toBe(join(control.work, 'config', 'openclaw.json'));

@@ -208,6 +208,9 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
     });
     expect(step(envelope.result, 'flip')).toBeUndefined();
     expect(envelope.result.window).toBeUndefined(); // never stopped: 0 s down
+    // Its own failure, as a failed rehearsal's: bad, so an auto-updater does not try it again at every tick.
+    const releases = JSON.parse(readFileSync(path.join(root, 'state.json'), 'utf8')).releases;
+    expect(releases[BROKEN]).toMatchObject({ state: 'bad' });
     expect(await mainPid()).toBe(pid);
     expect(current()).toBe(FROM);
     expect(leftovers()).toEqual([]);
