@@ -108,6 +108,11 @@ export interface Preset {
       unaffected?: readonly string[];
       /** Where the service keeps its config: finalize ahead needs it inside the state folder (it rewrites it). */
       config?: ConfigLocator;
+      /**
+       * Tables of the service's SQLite databases that the target's finalize owns: where both changed rows, finalize's
+       * version stands (the migration's own bookkeeping, which the old release rewrites each time it opens the state).
+       */
+      ownedTables?: readonly string[];
       /** More of finalize's environment on the copy (`{port}`: an unused loopback port). */
       env?: Readonly<Record<string, string>>;
       /**

@@ -72,7 +72,8 @@ const bare = (rel: string) => (rel.endsWith('/') ? rel.slice(0, -1) : rel);
 /**
  * The entries put in place: for each (a file, a link, or a folder finalize created or replaced whole), the live one
  * (when there is one) renamed into `aside`, then the ready one (when there is one: finalize may have removed it)
- * renamed into its place; a missing parent folder is made with the ready one's mode. Returns the entries moved in.
+ * renamed into its place; a missing parent folder is made with the ready one's mode. Returns the entries it moved (in,
+ * or aside only: finalize removed them).
  */
 export async function swapIn(
   live: string,
@@ -98,15 +99,17 @@ export async function swapIn(
     const to = path.join(live, entry);
     await parentsOf(live, entry, ready);
     await parentsOf(aside, entry, ready);
-    await fs.rename(to, path.join(aside, entry)).catch((error: unknown) => {
-      if (errnoOf(error) !== 'ENOENT') throw error;
-    });
+    const asideNow = await fs.rename(to, path.join(aside, entry)).then(
+      () => true,
+      (error: unknown) => {
+        if (errnoOf(error) !== 'ENOENT') throw error;
+        return false;
+      },
+    );
     crashPoint('ahead:swap-between');
     const there = await fs.lstat(from).catch(() => undefined);
-    if (there) {
-      await fs.rename(from, to);
-      moved.push(entry);
-    }
+    if (there) await fs.rename(from, to);
+    if (there || asideNow) moved.push(entry);
     await fsyncDir(path.dirname(to));
   }
   return moved;

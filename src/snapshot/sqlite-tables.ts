@@ -33,25 +33,55 @@ function digest(file) {
     return out;
   } finally { db.close(); }
 }
-function merge({ into, from, tables }) {
+const text = (row) => row === undefined ? undefined : JSON.stringify(row, (_, v) => typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v);
+// The service's writes carried into the finalized database (main): whole tables finalize left alone, and row by row
+// (by primary key) in tables both changed, where a row both changed differently is a conflict and nothing is kept.
+function merge({ into, from, base, whole, rows }) {
   const db = new DatabaseSync(into);
   try {
     db.exec('PRAGMA foreign_keys = OFF');
     db.prepare('ATTACH DATABASE ? AS live').run('file:' + encodeURI(from) + '?mode=ro');
+    if (rows.length > 0) db.prepare('ATTACH DATABASE ? AS base').run('file:' + encodeURI(base) + '?mode=ro');
     db.exec('BEGIN IMMEDIATE');
-    for (const table of tables) {
+    const conflicts = [], carried = {};
+    for (const table of whole) {
       db.exec('DELETE FROM main.' + quote(table));
       db.exec('INSERT INTO main.' + quote(table) + ' SELECT * FROM live.' + quote(table));
+      carried[table] = 'whole';
     }
+    for (const table of rows) {
+      const pk = db.prepare('SELECT name, pk FROM pragma_table_info(?, ?)').all(table, 'main').filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
+      if (pk.length === 0) { conflicts.push(table + ' (no primary key)'); continue; }
+      const keyOf = (row) => JSON.stringify(pk.map((c) => text(row[c])));
+      const read = (schema) => new Map(db.prepare('SELECT * FROM ' + schema + '.' + quote(table)).all().map((row) => [keyOf(row), row]));
+      const B = read('base'), L = read('live'), F = read('main');
+      const changes = [];
+      for (const key of new Set([...B.keys(), ...L.keys()])) {
+        const b = text(B.get(key)), l = text(L.get(key)), f = text(F.get(key));
+        if (b === l || f === l) continue; // the service left it, or both made it the same
+        if (f !== b) { conflicts.push(table + key); continue; } // finalize changed it too, differently
+        changes.push(key);
+      }
+      const where = pk.map((c) => quote(c) + ' IS ?').join(' AND ');
+      for (const key of changes) {
+        const values = JSON.parse(key).map((v, i) => (L.get(key) ?? B.get(key))[pk[i]]);
+        db.prepare('DELETE FROM main.' + quote(table) + ' WHERE ' + where).run(...values);
+        if (L.has(key)) db.prepare('INSERT INTO main.' + quote(table) + ' SELECT * FROM live.' + quote(table) + ' WHERE ' + where).run(...values);
+      }
+      carried[table] = changes.length;
+    }
+    if (conflicts.length > 0) { db.exec('ROLLBACK'); return { conflicts, carried: {} }; }
     db.exec('COMMIT');
-    db.exec('DETACH DATABASE live');
-    db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-    return tables;
-  } finally { db.close(); }
+    return { conflicts, carried };
+  } finally {
+    db.close();
+  }
 }
 const answer = request.op === 'digest'
   ? Object.fromEntries(request.files.map((file) => [file, digest(file)]))
-  : merge(request);
+  : request.op === 'keep'
+    ? request.files.map(([from, to]) => { require('node:fs').mkdirSync(require('node:path').dirname(to), { recursive: true, mode: 0o700 }); const db = new DatabaseSync(from, { readOnly: true }); try { db.prepare('VACUUM INTO ?').run(to); } finally { db.close(); } return to; })
+    : merge(request);
 process.stdout.write('\n' + JSON.stringify(answer) + '\n');
 `;
 
@@ -77,14 +107,30 @@ export async function digestTables(
   return (await runScript(node, { op: 'digest', files }, as)) as Record<string, TableDigests>;
 }
 
-/** `tables` of `from` (the live database, read only) copied over `into`'s, in one transaction. */
-export async function mergeTables(
+/** Each database `[from, to]` copied consolidated (SQLite's `VACUUM INTO`), `to`'s folder made: a base to merge against. */
+export async function keepDatabases(
   node: string,
-  at: { into: string; from: string; tables: readonly string[] },
+  files: ReadonlyArray<readonly [string, string]>,
   as: RunAs | undefined,
 ): Promise<void> {
-  if (at.tables.length === 0) return;
-  await runScript(node, { op: 'merge', ...at }, as);
+  if (files.length > 0) await runScript(node, { op: 'keep', files }, as);
+}
+
+/**
+ * The service's writes carried into `into` (the finalized database) from `from` (the live one, read only), in one
+ * transaction: `whole` tables copied over, `rows` tables row by row against `base` (the database as copied). A row both
+ * changed differently is a conflict: then nothing is written, and the conflicts (`table["key"]`) are returned.
+ */
+export async function mergeTables(
+  node: string,
+  at: { into: string; from: string; base: string; whole: readonly string[]; rows: readonly string[] },
+  as: RunAs | undefined,
+): Promise<{ conflicts: string[]; carried: Record<string, 'whole' | number> }> {
+  if (at.whole.length === 0 && at.rows.length === 0) return { conflicts: [], carried: {} };
+  return (await runScript(node, { op: 'merge', ...at }, as)) as {
+    conflicts: string[];
+    carried: Record<string, 'whole' | number>;
+  };
 }
 
 /** The tables whose digests differ between `a` and `b` (one absent from either counts). */
@@ -93,26 +139,35 @@ export function changedTables(a: TableDigests, b: TableDigests): string[] {
 }
 
 /**
- * How the finalized database takes the live service's writes: `merge` the tables the service changed (none of them
- * changed by finalize, their schemas the same), or the `conflicts` that leave it to finalize in the window.
+ * How the finalized database takes the live service's writes, table by table: `merge` whole the tables the service
+ * changed and finalize did not (same schema), `rows` those both changed (same schema: row by row, mergeTables),
+ * `superseded` those both changed that the target's finalize owns (the preset's `owned`: its version stands), and the
+ * `conflicts` that leave it to finalize in the window (the live database migrated, a table dropped, a schema changed).
  */
-export function tableMerge(digests: {
-  /** The live database when the copy was made. */
-  base: TableDigests;
-  /** The copy as finalize met it (after the copy's prepare step). */
-  prepared: TableDigests;
-  /** The copy as finalize left it. */
-  finalized: TableDigests;
-  /** The live database after the stop. */
-  live: TableDigests;
-}): { merge: string[]; conflicts: string[] } {
+export function tableMerge(
+  digests: {
+    /** The live database when the copy was made. */
+    base: TableDigests;
+    /** The copy as finalize met it (after the copy's prepare step). */
+    prepared: TableDigests;
+    /** The copy as finalize left it. */
+    finalized: TableDigests;
+    /** The live database after the stop. */
+    live: TableDigests;
+  },
+  owned: readonly string[] = [],
+): { merge: string[]; rows: string[]; superseded: string[]; conflicts: string[] } {
   const { base, prepared, finalized, live } = digests;
   const byFinalize = new Set(changedTables(prepared, finalized));
   const byService = changedTables(base, live);
   const schema = (d: TableDigests, t: string) => d[t]?.split(':')[0];
-  const conflicts = byService.filter(
-    (t) =>
-      t === '#user_version' || byFinalize.has(t) || live[t] === undefined || schema(live, t) !== schema(finalized, t),
-  );
-  return { merge: byService.filter((t) => !conflicts.includes(t)), conflicts };
+  const out = { merge: [] as string[], rows: [] as string[], superseded: [] as string[], conflicts: [] as string[] };
+  for (const t of byService) {
+    if (byFinalize.has(t) && owned.includes(t)) out.superseded.push(t);
+    else if (t === '#user_version' || live[t] === undefined || schema(live, t) !== schema(finalized, t))
+      out.conflicts.push(t);
+    else if (byFinalize.has(t)) out[schema(base, t) === schema(live, t) ? 'rows' : 'conflicts'].push(t);
+    else out.merge.push(t);
+  }
+  return out;
 }

@@ -37,7 +37,7 @@ import { runCaptured, tail } from '../platform/subprocess.js';
 import type { RunAs } from '../platform/run-as.js';
 import { finalizeWarnings, startFinalize, type FinalizeVerdict } from '../service/finalize.js';
 import type { Entries } from '../snapshot/ahead-account.js';
-import { type TableDigests, digestTables, mergeTables, tableMerge } from '../snapshot/sqlite-tables.js';
+import { type TableDigests, digestTables, keepDatabases, mergeTables, tableMerge } from '../snapshot/sqlite-tables.js';
 import { resolveStateAs, onStateSide } from '../snapshot/state-side.js';
 import { ASIDE_PREFIX, READY_PREFIX } from '../snapshot/swap-record.js';
 import type { Layout } from '../store/layout.js';
@@ -68,8 +68,9 @@ export interface AheadRecord {
   writes?: string[];
   /** Each database of the copy (relative path) by table: as copied, as finalize met it, as finalize left it. */
   tables?: Record<string, { base: TableDigests; prepared: TableDigests; finalized: TableDigests }>;
-  /** The preset's unaffected paths. */
+  /** The preset's unaffected paths, and the tables whose changes by finalize supersede the service's. */
   unaffected?: string[];
+  ownedTables?: string[];
   /** Finalize's verdict on the copy (its warnings are the transaction's once the result is put in place). */
   verdict?: FinalizeVerdict;
 }
@@ -160,6 +161,12 @@ async function ahead_(run: Run, step: StepHandle, finalize: NonNullable<Preset['
   const databases = Object.keys(before).filter((rel) => rel.endsWith('.sqlite'));
   const inCopy = (rel: string) => path.join(record.ready, rel);
   const base = await digestTables(node, databases.map(inCopy), as);
+  // As copied, before the prepare step and finalize change them: the base of a row-by-row merge in the window.
+  await keepDatabases(
+    node,
+    databases.map((rel) => [inCopy(rel), path.join(baseOf(record), rel)] as const),
+    as,
+  );
   if (ahead.prepare) {
     const prepared = await runCaptured(
       node,
@@ -303,8 +310,8 @@ export interface AheadSwap {
   swapped: boolean;
   /** Entries put in place by rename. */
   entries?: string[];
-  /** Tables of the live databases copied over the finalized ones. */
-  merged?: Record<string, string[]>;
+  /** The service's writes carried into the finalized databases, and what finalize's superseded. */
+  merged?: Merged;
   /** What the live service changed since the copy. */
   changed?: string[];
   /** What of it sends finalize into the window (a path, or `database#table`), with why. */
@@ -353,7 +360,7 @@ async function compareLive(
   session: Run['session'],
   record: AheadRecord,
   as: RunAs | undefined,
-): Promise<{ changed: string[]; forcedBy: string[]; merged: Record<string, string[]>; entries: string[] }> {
+): Promise<{ changed: string[]; forcedBy: string[]; merged: Merged; entries: string[] }> {
   const residue = [...session.config.residue];
   const before = record.before!;
   const writes = record.writes!;
@@ -366,35 +373,67 @@ async function compareLive(
     databases.find((db) => rel === db || (rel.startsWith(db) && /^-(wal|shm|journal)$/.test(rel.slice(db.length))));
   const unaffected = ignore().add(record.unaffected ?? []);
   const written = new Set(writes);
-  const touchesWrites = (rel: string) =>
-    writes.some((w) => w === rel || (w.endsWith('/') && rel.startsWith(w)) || (rel.endsWith('/') && w.startsWith(rel)));
+  const inside = (rel: string, w: string) =>
+    (w.endsWith('/') && rel.startsWith(w)) || (rel.endsWith('/') && w.startsWith(rel));
   const forcedBy: string[] = [];
+  /** Entries finalize wrote that the service wrote too where it may: the service's version stays. */
+  const keepLive = new Set<string>();
   const changedDbs = new Set<string>();
   for (const rel of changedLive) {
     const db = dbOf(rel);
     if (db) changedDbs.add(db);
-    else if (touchesWrites(rel)) forcedBy.push(`${rel} (finalize wrote it too)`);
-    else if (!unaffected.ignores(rel)) forcedBy.push(`${rel} (finalize may read it)`);
+    else if (unaffected.ignores(rel)) {
+      if (written.has(rel)) keepLive.add(rel);
+      else if (writes.some((w) => inside(rel, w))) forcedBy.push(`${rel} (finalize wrote the folder around it)`);
+    } else if (written.has(rel) || writes.some((w) => inside(rel, w))) forcedBy.push(`${rel} (finalize wrote it too)`);
+    else forcedBy.push(`${rel} (finalize may read it)`);
   }
-  const merged: Record<string, string[]> = {};
+  const plans: Array<{ db: string; plan: ReturnType<typeof tableMerge> }> = [];
   const node = servingNode(session);
   for (const db of changedDbs) {
     if (!written.has(db)) continue; // finalize left it alone: the live one stays
     const file = path.join(record.live, db);
     const live = (await digestTables(node, [file], as))[file] ?? {};
-    const plan = tableMerge({ ...record.tables![db]!, live });
-    for (const table of plan.conflicts) forcedBy.push(`${db}#${table} (written by both)`);
-    if (plan.conflicts.length === 0) merged[db] = plan.merge;
+    const plan = tableMerge({ ...record.tables![db]!, live }, record.ownedTables ?? []);
+    for (const table of plan.conflicts) forcedBy.push(`${db}#${table} (changed by both)`);
+    plans.push({ db, plan });
   }
   if (forcedBy.length > 0) return { changed: changedLive, forcedBy, merged: {}, entries: [] };
-  for (const [db, tables] of Object.entries(merged))
-    await mergeTables(node, { into: path.join(record.ready, db), from: path.join(record.live, db), tables }, as);
+  const merged: Merged = {};
+  for (const { db, plan } of plans) {
+    // Into the copy only: what fails or conflicts here leaves the live state as it was.
+    const done = await mergeTables(
+      node,
+      {
+        into: path.join(record.ready, db),
+        from: path.join(record.live, db),
+        base: path.join(baseOf(record), db),
+        whole: plan.merge,
+        rows: plan.rows,
+      },
+      as,
+    );
+    for (const row of done.conflicts) forcedBy.push(`${db}#${row} (changed by both)`);
+    merged[db] = { carried: done.carried, superseded: plan.superseded };
+  }
+  if (forcedBy.length > 0) return { changed: changedLive, forcedBy, merged: {}, entries: [] };
   // A database put in place goes with its companions: the live ones are its old self's.
   const companions = databases
     .filter((db) => written.has(db))
     .flatMap((db) => ['-wal', '-shm', '-journal'].map((suffix) => db + suffix));
-  return { changed: changedLive, forcedBy, merged, entries: [...writes, ...companions] };
+  return {
+    changed: changedLive,
+    forcedBy,
+    merged,
+    entries: [...writes.filter((w) => !keepLive.has(w)), ...companions],
+  };
 }
+
+/** Per database: what of the service's writes was carried over (whole tables, or rows), and what finalize's superseded. */
+export type Merged = Record<string, { carried: Record<string, 'whole' | number>; superseded: string[] }>;
+
+/** The databases as copied, kept beside the copy: the base of a row-by-row merge. */
+const baseOf = (record: Pick<AheadRecord, 'ready'>) => `${record.ready}-base`;
 
 /** The ready copy, the aside folder and the record removed (a transaction that ended, or recovery's). */
 export async function discardAhead(

@@ -164,12 +164,18 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<vo
   };
 }
 
-/** The tables of the live databases carried into the finalized ones, for the step's detail. */
+/** The service's writes carried into the finalized databases, for the step's detail. */
 function mergedNote(ahead: AheadSwap): string {
-  const merged = Object.entries(ahead.merged ?? {}).filter(([, tables]) => tables.length > 0);
-  return merged.length === 0
-    ? ''
-    : `; the service's own writes since the copy carried over (${merged.map(([db, t]) => `${db}: ${t.join(', ')}`).join('; ')})`;
+  const parts = Object.entries(ahead.merged ?? {}).flatMap(([db, { carried, superseded }]) => {
+    const what = [
+      ...Object.entries(carried).map(([table, n]) =>
+        n === 'whole' ? table : `${table} (${n} row${n === 1 ? '' : 's'})`,
+      ),
+      ...superseded.map((table) => `${table} (finalize's)`),
+    ];
+    return what.length > 0 ? [`${db}: ${what.join(', ')}`] : [];
+  });
+  return parts.length === 0 ? '' : `; the service's own writes since the copy carried over (${parts.join('; ')})`;
 }
 
 /** Why an optional command is not run: the release has no such file (it has nothing to migrate). */

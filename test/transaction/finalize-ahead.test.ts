@@ -63,25 +63,37 @@ describe('writeSet', () => {
 });
 
 describe('tableMerge', () => {
-  const base = { '#user_version': '17', leases: 's1:r1', boot: 's2:r2', config: 's3:r3' };
+  const base = { '#user_version': '17', leases: 's1:r1', boot: 's2:r2', config: 's3:r3', meta: 's5:r1' };
   const prepared = { ...base, leases: 's1:r0' };
-  it("the service's tables carried over where finalize left them alone", () => {
+  it("the service's tables carried over whole where finalize left them alone", () => {
     const finalized = { ...prepared, '#user_version': '18', config: 's3:r9', runs: 's4:r1' };
     const live = { ...base, leases: 's1:r0', boot: 's2:r7' };
-    expect(tableMerge({ base, prepared, finalized, live })).toEqual({ merge: ['boot', 'leases'], conflicts: [] });
-  });
-  it('a table both wrote, a table whose schema finalize changed, a table the service dropped: conflicts', () => {
-    const finalized = { ...prepared, config: 's3:r9', boot: 's9:r2' };
-    const live = { '#user_version': '17', leases: 's1:r1', config: 's3:r8', boot: 's2:r5' };
-    expect(tableMerge({ base, prepared, finalized, live }).conflicts).toEqual(['boot', 'config']);
-    const dropped = { '#user_version': '17', leases: 's1:r1', config: 's3:r3' };
-    expect(tableMerge({ base, prepared, finalized: prepared, live: dropped }).conflicts).toEqual(['boot']);
-  });
-  it('the live database migrated meanwhile (its user_version): a conflict', () => {
-    expect(tableMerge({ base, prepared, finalized: prepared, live: { ...base, '#user_version': '18' } })).toEqual({
-      merge: [],
-      conflicts: ['#user_version'],
+    expect(tableMerge({ base, prepared, finalized, live })).toEqual({
+      merge: ['boot', 'leases'],
+      rows: [],
+      superseded: [],
+      conflicts: [],
     });
+  });
+  it('a table both changed goes row by row; one the preset says finalize owns keeps finalize’s rows', () => {
+    const finalized = { ...prepared, config: 's3:r9', meta: 's5:r0' };
+    const live = { ...base, config: 's3:r8', meta: 's5:r2' };
+    expect(tableMerge({ base, prepared, finalized, live }, ['meta'])).toEqual({
+      merge: [],
+      rows: ['config'],
+      superseded: ['meta'],
+      conflicts: [],
+    });
+  });
+  it('a schema finalize changed, a table the service dropped, the live database migrated meanwhile: conflicts', () => {
+    const finalized = { ...prepared, boot: 's9:r2' };
+    const live = { '#user_version': '17', leases: 's1:r1', config: 's3:r3', meta: 's5:r1', boot: 's2:r5' };
+    expect(tableMerge({ base, prepared, finalized, live }).conflicts).toEqual(['boot']);
+    const dropped = { '#user_version': '17', leases: 's1:r1', config: 's3:r3', meta: 's5:r9' };
+    expect(tableMerge({ base, prepared, finalized: prepared, live: dropped }).conflicts).toEqual(['boot']);
+    expect(
+      tableMerge({ base, prepared, finalized: prepared, live: { ...base, '#user_version': '18' } }).conflicts,
+    ).toEqual(['#user_version']);
   });
 });
 
@@ -129,7 +141,7 @@ describe('swapIn', () => {
     put(ready, 'openclaw.json', 'new');
     put(ready, 'npm/projects/gen/index.js', 'generation');
     const moved = await swapIn(live, ready, aside, ['openclaw.json', 'npm/', 'gone.txt']);
-    expect(moved).toEqual(['openclaw.json', 'npm']);
+    expect(moved).toEqual(['openclaw.json', 'npm', 'gone.txt']);
     expect(readFileSync(path.join(live, 'openclaw.json'), 'utf8')).toBe('new');
     expect(readFileSync(path.join(live, 'npm/projects/gen/index.js'), 'utf8')).toBe('generation');
     expect(readFileSync(path.join(live, 'sessions/s.jsonl'), 'utf8')).toBe('kept');

@@ -205,8 +205,14 @@ export const OPENCLAW: Preset = {
     // of the database's path (`resolveLifecycleCoordinatorBase` in its dist): seen at the live path, the copy is the
     // serving gateway's ("Doctor could not enter maintenance … another OpenClaw process owns gateway-lifecycle",
     // measured). And the port moves off the live one: on a failure its recovery probe asks the gateway on its port.
+    // Between the copy and the stop the serving gateway and 9.5's own CLI (the restart request, the handoff consume)
+    // write `logs/gateway-restart.log`, a log finalize neither reads nor needs, and rows of the shared database; each
+    // 9.5 process that opens it re-stamps its startup-migration rows in `schema_meta`, which 9.6's migration replaces
+    // (it deletes `state-migrations` and `startup-migrations` and sets `primary` to 18: measured, docs/openclaw.md).
     ahead: {
       prepare: ['-e', OPENCLAW_CLEAR_LEASES, '{state}'],
+      unaffected: ['/logs/'],
+      ownedTables: ['schema_meta'],
       config: openclawConfigFile,
       env: { OPENCLAW_GATEWAY_PORT: '{port}' },
       privateFolders: ['/tmp/openclaw-state-locks-{uid}'],

@@ -1,0 +1,101 @@
+// SQLite compared and merged by table and by row (snapshot/sqlite-tables.ts), on real databases, with a Node that has
+// node:sqlite (openclaw's Node 24): the base as copied, the finalized copy, the live database the service went on
+// writing. The service's rows are carried into the finalized database where finalize left them; a row both changed
+// differently is a conflict, and then nothing at all is written.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import {
+  changedTables,
+  digestTables,
+  keepDatabases,
+  mergeTables,
+  tableMerge,
+} from '../../src/snapshot/sqlite-tables.ts';
+import { tempDir } from '../support/cli.ts';
+
+const node24 = inject('sqliteNode');
+
+function sql(file: string, statements: string): Array<Record<string, unknown>> {
+  const script = `const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(process.argv[1]);
+const parts = process.argv[2].split(';').map((s) => s.trim()).filter(Boolean); let rows = [];
+for (const part of parts) { if (/^select/i.test(part)) rows = db.prepare(part).all(); else db.exec(part); }
+process.stdout.write(JSON.stringify(rows));`;
+  return JSON.parse(execFileSync(node24, ['--no-warnings', '-e', script, file, statements], { encoding: 'utf8' }));
+}
+
+/** A live database, its copy kept as the base, the copy finalized (a migration's own changes). */
+async function threeDatabases() {
+  const dir = tempDir('rs-sqlite-tables-');
+  const live = join(dir, 'live.sqlite');
+  sql(
+    live,
+    `CREATE TABLE leases (key TEXT PRIMARY KEY, owner TEXT); INSERT INTO leases VALUES ('gateway', 'pid 1');
+     CREATE TABLE boot (id TEXT PRIMARY KEY, outcome TEXT); INSERT INTO boot VALUES ('b1', 'clean');
+     CREATE TABLE meta (key TEXT PRIMARY KEY, version INTEGER); INSERT INTO meta VALUES ('primary', 17), ('startup', 3);
+     CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT); INSERT INTO config VALUES ('a', 'one'), ('b', 'two')`,
+  );
+  const base = join(dir, 'base', 'live.sqlite');
+  const ready = join(dir, 'ready.sqlite');
+  await keepDatabases(
+    node24,
+    [
+      [live, base],
+      [live, ready],
+    ],
+    undefined,
+  );
+  const before = (await digestTables(node24, [ready], undefined))[ready]!;
+  // Finalize: the migration rewrites meta, changes config row a, adds a table.
+  sql(
+    ready,
+    `DELETE FROM meta WHERE key = 'startup'; UPDATE meta SET version = 18; UPDATE config SET value = 'ONE' WHERE key = 'a'; CREATE TABLE runs (id TEXT PRIMARY KEY)`,
+  );
+  const finalized = (await digestTables(node24, [ready], undefined))[ready]!;
+  return { dir, live, base, ready, before, finalized };
+}
+
+describe('merging the service’s writes into a finalized database', () => {
+  it('whole tables, rows finalize left, and owned tables: carried or superseded; the finalized changes kept', async () => {
+    const { live, base, ready, before, finalized } = await threeDatabases();
+    expect(changedTables(before, finalized)).toEqual(['config', 'meta', 'runs']);
+    // The service meanwhile: its lease released, its boot recorded, config row b changed, meta re-stamped.
+    sql(
+      live,
+      `DELETE FROM leases; INSERT INTO boot VALUES ('b2', 'planned_restart'); UPDATE config SET value = 'TWO' WHERE key = 'b'; UPDATE meta SET version = 17 WHERE key = 'startup'; UPDATE meta SET version = 17`,
+    );
+    sql(live, `UPDATE meta SET version = 170 WHERE key = 'startup'`);
+    const now = (await digestTables(node24, [live], undefined))[live]!;
+    const plan = tableMerge({ base: before, prepared: before, finalized, live: now }, ['meta']);
+    expect(plan).toEqual({ merge: ['boot', 'leases'], rows: ['config'], superseded: ['meta'], conflicts: [] });
+    const done = await mergeTables(
+      node24,
+      { into: ready, from: live, base, whole: plan.merge, rows: plan.rows },
+      undefined,
+    );
+    expect(done).toEqual({ conflicts: [], carried: { boot: 'whole', leases: 'whole', config: 1 } });
+    expect(sql(ready, 'SELECT * FROM leases')).toEqual([]);
+    expect(sql(ready, 'SELECT id FROM boot ORDER BY id')).toEqual([{ id: 'b1' }, { id: 'b2' }]);
+    expect(sql(ready, 'SELECT * FROM config ORDER BY key')).toEqual([
+      { key: 'a', value: 'ONE' },
+      { key: 'b', value: 'TWO' },
+    ]);
+    expect(sql(ready, 'SELECT * FROM meta')).toEqual([{ key: 'primary', version: 18 }]);
+  });
+
+  it('a row both changed differently: a conflict named by its key, and the finalized database left as it was', async () => {
+    const { live, base, ready, before, finalized } = await threeDatabases();
+    sql(live, `UPDATE config SET value = 'uno' WHERE key = 'a'; INSERT INTO boot VALUES ('b2', 'x')`);
+    const now = (await digestTables(node24, [live], undefined))[live]!;
+    const plan = tableMerge({ base: before, prepared: before, finalized, live: now });
+    expect(plan.rows).toEqual(['config']);
+    const done = await mergeTables(
+      node24,
+      { into: ready, from: live, base, whole: plan.merge, rows: plan.rows },
+      undefined,
+    );
+    expect(done).toEqual({ conflicts: ['config["\\"a\\""]'], carried: {} });
+    expect(sql(ready, 'SELECT id FROM boot')).toEqual([{ id: 'b1' }]); // the whole-table copy rolled back too
+    expect((await digestTables(node24, [ready], undefined))[ready]).toEqual(finalized);
+  });
+});
