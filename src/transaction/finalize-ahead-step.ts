@@ -82,13 +82,11 @@ export async function readAheadRecord(layout: Layout, tx: string): Promise<Ahead
   return record?.tx === tx ? record : undefined;
 }
 
-/** Why finalize cannot run ahead for this transaction, or undefined when it can. */
-function notAhead(run: Run, finalize: Preset['finalize']): string | undefined {
-  const { session, tx } = run;
-  if (!finalize?.ahead) return 'the preset has no finalize that can run ahead';
-  if (session.config.finalizeAhead === false) return 'config.json finalizeAhead is false';
-  if (tx.restore) return 'a snapshot is put back: it brings the state the target left';
-  if (tx.from === null || tx.from === tx.to) return 'nothing serves another release';
+/** Why finalize does not run ahead for this transaction (recorded), or undefined when it does. */
+function notAhead(run: Run): string | undefined {
+  const { tx } = run;
+  if (tx.from === null) return 'finalize runs in the window: no release serves yet';
+  if (tx.from === tx.to) return 'finalize runs in the window: a move of the service alone';
   return undefined;
 }
 
@@ -96,8 +94,10 @@ export async function finalizeAheadStep(run: Run): Promise<void> {
   const { session, tx } = run;
   const { config, journal, runtime } = session;
   const finalize = finalizeOf(config, run.supervisor);
-  if (!finalize || tx.to === null) return;
-  const why = notAhead(run, finalize);
+  // What the plan knows ahead (finalize-choice.ts finalizeSteps) leaves the step out, unrecorded: no finalize that
+  // can run ahead, the operator's `finalizeAhead: false`, a snapshot put back (it brings the state the target left).
+  if (!finalize?.ahead || config.finalizeAhead === false || tx.to === null || tx.restore) return;
+  const why = notAhead(run);
   if (why) return void (await runStep({ journal, tx }, NAME, async (step) => step.end('skipped', why)));
   await runStep({ journal, tx }, NAME, async (step) => {
     try {
