@@ -443,9 +443,8 @@ export async function discardAhead(
   const record = await readAheadRecord(session.layout, tx);
   if (!record) return;
   const { runAs: as } = await serviceIdentity(session);
-  await onStateSide(as, 'aheadRemove', [], { live: record.live, folders: [record.ready, record.aside] }).catch(
-    () => undefined,
-  );
+  const folders = [record.ready, record.aside, baseOf(record)];
+  await onStateSide(as, 'aheadRemove', [], { live: record.live, folders }).catch(() => undefined);
   await fs.rm(recordFile(session.layout, tx), { force: true });
 }
 

@@ -219,9 +219,15 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
   it('kill -9 of the runner while finalize runs ahead: recover ends it, undoes the transaction, removes the copy', async () => {
     const pid = await mainPid();
     const run = runner(['switch', TO, '--no-preflight']);
-    const orphans = await finalizeAheadRunning(run);
-    expect(readdirSync(state()).filter((n) => n.startsWith('.release-switcher-ready-'))).toHaveLength(1);
-    run.kill('SIGKILL');
+    let orphans: number[];
+    try {
+      orphans = await finalizeAheadRunning(run);
+      // The copy, and the databases as copied beside it (the base of the window's row-by-row merge).
+      const ours = readdirSync(state()).filter((n) => n.startsWith('.release-switcher-ready-'));
+      expect(ours.filter((n) => !n.endsWith('-base'))).toHaveLength(1);
+    } finally {
+      run.kill('SIGKILL'); // whatever failed above: never a runner left holding the root's lock for the next case
+    }
     expect((await run).signal).toBe('SIGKILL');
     expect(finalizeProcesses(state()), 'the finalize outlives the runner').toEqual(orphans);
     const recovered = await rs(['recover']);
@@ -255,8 +261,13 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
 
   it('a file of the state written between the copy and the stop: finalize runs in the window for it, the write kept', async () => {
     const run = runner(['switch', TO, '--no-preflight']);
-    await finalizeAheadRunning(run);
-    await plant('credentials/rs-live-change.json', '{"written":"while finalize ran ahead"}\n');
+    try {
+      await finalizeAheadRunning(run);
+      await plant('credentials/rs-live-change.json', '{"written":"while finalize ran ahead"}\n');
+    } catch (error) {
+      run.kill('SIGKILL'); // never a runner left holding the root's lock for the next case
+      throw error;
+    }
     const done = await run;
     const tx = JSON.parse(done.stdout).result;
     console.log(
