@@ -36,14 +36,14 @@ function digest(file) {
 const text = (row) => row === undefined ? undefined : JSON.stringify(row, (_, v) => typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v);
 // The service's writes carried into the finalized database (main): whole tables finalize left alone, and row by row
 // (by primary key) in tables both changed, where a row both changed differently is a conflict and nothing is kept.
-function merge({ into, from, base, whole, rows }) {
+function merge({ into, from, base, whole, rows, owned = [] }) {
   const db = new DatabaseSync(into);
   try {
     db.exec('PRAGMA foreign_keys = OFF');
     db.prepare('ATTACH DATABASE ? AS live').run('file:' + encodeURI(from) + '?mode=ro');
     if (rows.length > 0) db.prepare('ATTACH DATABASE ? AS base').run('file:' + encodeURI(base) + '?mode=ro');
     db.exec('BEGIN IMMEDIATE');
-    const conflicts = [], carried = {};
+    const conflicts = [], carried = {}, kept = [];
     for (const table of whole) {
       db.exec('DELETE FROM main.' + quote(table));
       db.exec('INSERT INTO main.' + quote(table) + ' SELECT * FROM live.' + quote(table));
@@ -59,6 +59,7 @@ function merge({ into, from, base, whole, rows }) {
       for (const key of new Set([...B.keys(), ...L.keys()])) {
         const b = text(B.get(key)), l = text(L.get(key)), f = text(F.get(key));
         if (b === l || f === l) continue; // the service left it, or both made it the same
+        if (f !== b && owned.includes(table)) { kept.push(table + key); continue; } // finalize's stands
         if (f !== b) { conflicts.push(table + key); continue; } // finalize changed it too, differently
         changes.push(key);
       }
@@ -70,9 +71,9 @@ function merge({ into, from, base, whole, rows }) {
       }
       carried[table] = changes.length;
     }
-    if (conflicts.length > 0) { db.exec('ROLLBACK'); return { conflicts, carried: {} }; }
+    if (conflicts.length > 0) { db.exec('ROLLBACK'); return { conflicts, carried: {}, kept: [] }; }
     db.exec('COMMIT');
-    return { conflicts, carried };
+    return { conflicts, carried, kept };
   } finally {
     db.close();
   }
@@ -123,13 +124,22 @@ export async function keepDatabases(
  */
 export async function mergeTables(
   node: string,
-  at: { into: string; from: string; base: string; whole: readonly string[]; rows: readonly string[] },
+  at: {
+    into: string;
+    from: string;
+    base: string;
+    whole: readonly string[];
+    rows: readonly string[];
+    /** Tables where a row both changed keeps finalize's version (returned in `kept`), not a conflict. */
+    owned?: readonly string[];
+  },
   as: RunAs | undefined,
-): Promise<{ conflicts: string[]; carried: Record<string, 'whole' | number> }> {
-  if (at.whole.length === 0 && at.rows.length === 0) return { conflicts: [], carried: {} };
+): Promise<{ conflicts: string[]; carried: Record<string, 'whole' | number>; kept: string[] }> {
+  if (at.whole.length === 0 && at.rows.length === 0) return { conflicts: [], carried: {}, kept: [] };
   return (await runScript(node, { op: 'merge', ...at }, as)) as {
     conflicts: string[];
     carried: Record<string, 'whole' | number>;
+    kept: string[];
   };
 }
 
@@ -141,7 +151,8 @@ export function changedTables(a: TableDigests, b: TableDigests): string[] {
 /**
  * How the finalized database takes the live service's writes, table by table: `merge` whole the tables the service
  * changed and finalize did not (same schema), `rows` those both changed (same schema: row by row, mergeTables),
- * `superseded` those both changed that the target's finalize owns (the preset's `owned`: its version stands), and the
+ * `superseded` those both changed that the target's finalize owns and restructured (the preset's `owned`: its version
+ * stands; an owned table it kept the shape of goes row by row, a row both changed keeping finalize's), and the
  * `conflicts` that leave it to finalize in the window (the live database migrated, a table dropped, a schema changed).
  */
 export function tableMerge(
@@ -163,7 +174,8 @@ export function tableMerge(
   const schema = (d: TableDigests, t: string) => d[t]?.split(':')[0];
   const out = { merge: [] as string[], rows: [] as string[], superseded: [] as string[], conflicts: [] as string[] };
   for (const t of byService) {
-    if (byFinalize.has(t) && owned.includes(t)) out.superseded.push(t);
+    // A table finalize owns and restructured: its version stands whole; one it kept the shape of goes row by row.
+    if (byFinalize.has(t) && owned.includes(t) && schema(live, t) !== schema(finalized, t)) out.superseded.push(t);
     else if (t === '#user_version' || live[t] === undefined || schema(live, t) !== schema(finalized, t))
       out.conflicts.push(t);
     else if (byFinalize.has(t)) out[schema(base, t) === schema(live, t) ? 'rows' : 'conflicts'].push(t);

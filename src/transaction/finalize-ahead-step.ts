@@ -68,7 +68,7 @@ export interface AheadRecord {
   writes?: string[];
   /** Each database of the copy (relative path) by table: as copied, as finalize met it, as finalize left it. */
   tables?: Record<string, { base: TableDigests; prepared: TableDigests; finalized: TableDigests }>;
-  /** The preset's unaffected paths, and the tables whose changes by finalize supersede the service's. */
+  /** The preset's unaffected paths, and the tables where a row both changed keeps finalize's version. */
   unaffected?: string[];
   ownedTables?: string[];
   /** Finalize's verdict on the copy (its warnings are the transaction's once the result is put in place). */
@@ -215,6 +215,7 @@ async function ahead_(run: Run, step: StepHandle, finalize: NonNullable<Preset['
     writes,
     tables,
     unaffected: [...(ahead.unaffected ?? [])],
+    ownedTables: [...(ahead.ownedTables ?? [])],
     verdict,
   });
   const changedTables = Object.fromEntries(
@@ -410,11 +411,16 @@ async function compareLive(
         base: path.join(baseOf(record), db),
         whole: plan.merge,
         rows: plan.rows,
+        owned: record.ownedTables ?? [],
       },
       as,
     );
     for (const row of done.conflicts) forcedBy.push(`${db}#${row} (changed by both)`);
-    merged[db] = { carried: done.carried, superseded: plan.superseded };
+    merged[db] = {
+      carried: done.carried,
+      superseded: plan.superseded,
+      ...(done.kept.length > 0 && { kept: done.kept }),
+    };
   }
   if (forcedBy.length > 0) return { changed: changedLive, forcedBy, merged: {}, entries: [] };
   // A database put in place goes with its companions: the live ones are its old self's.
@@ -430,7 +436,15 @@ async function compareLive(
 }
 
 /** Per database: what of the service's writes was carried over (whole tables, or rows), and what finalize's superseded. */
-export type Merged = Record<string, { carried: Record<string, 'whole' | number>; superseded: string[] }>;
+export type Merged = Record<
+  string,
+  {
+    carried: Record<string, 'whole' | number>;
+    superseded: string[];
+    /** Rows both changed in a table finalize owns: finalize's version kept (`table["key"]`). */
+    kept?: string[];
+  }
+>;
 
 /** The databases as copied, kept beside the copy: the base of a row-by-row merge. */
 const baseOf = (record: Pick<AheadRecord, 'ready'>) => `${record.ready}-base`;

@@ -166,12 +166,13 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<vo
 
 /** The service's writes carried into the finalized databases, for the step's detail. */
 function mergedNote(ahead: AheadSwap): string {
-  const parts = Object.entries(ahead.merged ?? {}).flatMap(([db, { carried, superseded }]) => {
+  const parts = Object.entries(ahead.merged ?? {}).flatMap(([db, { carried, superseded, kept }]) => {
     const what = [
       ...Object.entries(carried).map(([table, n]) =>
         n === 'whole' ? table : `${table} (${n} row${n === 1 ? '' : 's'})`,
       ),
       ...superseded.map((table) => `${table} (finalize's)`),
+      ...(kept ?? []).map((row) => `${row} (finalize's)`),
     ];
     return what.length > 0 ? [`${db}: ${what.join(', ')}`] : [];
   });

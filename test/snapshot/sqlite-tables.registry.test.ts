@@ -67,13 +67,19 @@ describe('merging the service’s writes into a finalized database', () => {
     sql(live, `UPDATE meta SET version = 170 WHERE key = 'startup'`);
     const now = (await digestTables(node24, [live], undefined))[live]!;
     const plan = tableMerge({ base: before, prepared: before, finalized, live: now }, ['meta']);
-    expect(plan).toEqual({ merge: ['boot', 'leases'], rows: ['config'], superseded: ['meta'], conflicts: [] });
+    expect(plan).toEqual({ merge: ['boot', 'leases'], rows: ['config', 'meta'], superseded: [], conflicts: [] });
     const done = await mergeTables(
       node24,
-      { into: ready, from: live, base, whole: plan.merge, rows: plan.rows },
+      { into: ready, from: live, base, whole: plan.merge, rows: plan.rows, owned: ['meta'] },
       undefined,
     );
-    expect(done).toEqual({ conflicts: [], carried: { boot: 'whole', leases: 'whole', config: 1 } });
+    // meta's row both changed keeps finalize's (it owns the table): `startup` deleted as it left it (the service's
+    // `version = 17` left `primary` as it was: not a change of the service's).
+    expect(done).toEqual({
+      conflicts: [],
+      carried: { boot: 'whole', leases: 'whole', config: 1, meta: 0 },
+      kept: ['meta["\\"startup\\""]'],
+    });
     expect(sql(ready, 'SELECT * FROM leases')).toEqual([]);
     expect(sql(ready, 'SELECT id FROM boot ORDER BY id')).toEqual([{ id: 'b1' }, { id: 'b2' }]);
     expect(sql(ready, 'SELECT * FROM config ORDER BY key')).toEqual([
@@ -94,7 +100,7 @@ describe('merging the service’s writes into a finalized database', () => {
       { into: ready, from: live, base, whole: plan.merge, rows: plan.rows },
       undefined,
     );
-    expect(done).toEqual({ conflicts: ['config["\\"a\\""]'], carried: {} });
+    expect(done).toEqual({ conflicts: ['config["\\"a\\""]'], carried: {}, kept: [] });
     expect(sql(ready, 'SELECT id FROM boot')).toEqual([{ id: 'b1' }]); // the whole-table copy rolled back too
     expect((await digestTables(node24, [ready], undefined))[ready]).toEqual(finalized);
   });

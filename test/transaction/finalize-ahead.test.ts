@@ -75,13 +75,14 @@ describe('tableMerge', () => {
       conflicts: [],
     });
   });
-  it('a table both changed goes row by row; one the preset says finalize owns keeps finalize’s rows', () => {
-    const finalized = { ...prepared, config: 's3:r9', meta: 's5:r0' };
-    const live = { ...base, config: 's3:r8', meta: 's5:r2' };
-    expect(tableMerge({ base, prepared, finalized, live }, ['meta'])).toEqual({
+  it('a table both changed goes row by row; one finalize owns and restructured keeps finalize’s version whole', () => {
+    const finalized = { ...prepared, config: 's3:r9', meta: 's5:r0', owned: 's8:r0' };
+    const live = { ...base, config: 's3:r8', meta: 's5:r2', owned: 's7:r1' };
+    const withOwned = { ...base, owned: 's7:r0' };
+    expect(tableMerge({ base: withOwned, prepared: withOwned, finalized, live }, ['meta', 'owned'])).toEqual({
       merge: [],
-      rows: ['config'],
-      superseded: ['meta'],
+      rows: ['config', 'meta'],
+      superseded: ['owned'],
       conflicts: [],
     });
   });

@@ -206,13 +206,16 @@ export const OPENCLAW: Preset = {
     // serving gateway's ("Doctor could not enter maintenance … another OpenClaw process owns gateway-lifecycle",
     // measured). And the port moves off the live one: on a failure its recovery probe asks the gateway on its port.
     // Between the copy and the stop the serving gateway and 9.5's own CLI (the restart request, the handoff consume)
-    // write `logs/gateway-restart.log`, a log finalize neither reads nor needs, and rows of the shared database; each
-    // 9.5 process that opens it re-stamps its startup-migration rows in `schema_meta`, which 9.6's migration replaces
-    // (it deletes `state-migrations` and `startup-migrations` and sets `primary` to 18: measured, docs/openclaw.md).
+    // write `logs/gateway-restart.log`, a log finalize neither reads nor needs, and rows of the shared database. Two
+    // kinds of rows both write (measured, docs/openclaw.md): each 9.5 process that opens the state re-stamps its
+    // startup-migration rows in `schema_meta`, which 9.6's migration replaces (it deletes `state-migrations` and
+    // `startup-migrations`, sets `primary` to 18); and each process that loads a plugin re-stamps that plugin's own
+    // migration state in `plugin_state_entries` (matrix: `inbound-dedupe-migration-state`), which the target's plugin
+    // rewrote for itself in finalize. There the target's row stands; any other row the service wrote is carried over.
     ahead: {
       prepare: ['-e', OPENCLAW_CLEAR_LEASES, '{state}'],
       unaffected: ['/logs/'],
-      ownedTables: ['schema_meta'],
+      ownedTables: ['schema_meta', 'plugin_state_entries'],
       config: openclawConfigFile,
       env: { OPENCLAW_GATEWAY_PORT: '{port}' },
       privateFolders: ['/tmp/openclaw-state-locks-{uid}'],
