@@ -133,6 +133,12 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
       reject: false,
     });
   };
+  /** Each case below begins with 9.5 serving: a case before it that failed on 9.6 is rolled back first. */
+  const fromServing = async () => {
+    if (current() === FROM) return;
+    const back = await rs(['rollback']);
+    expect(back.json?.result?.status, back.stdout.slice(-3000) + back.stderr).toBe('verified');
+  };
   /** Until finalize runs on the copy (a process with the marker, of this file's state), or the runner ended. */
   const finalizeAheadRunning = async (run: ReturnType<typeof runner>): Promise<number[]> => {
     const deadline = Date.now() + 900_000;
@@ -243,6 +249,7 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
   }, 1_500_000);
 
   it('kill -9 of the runner in the swap: recover goes back to 9.5 on the state it left', async () => {
+    await fromServing();
     const killed = await rs(['switch', TO, '--no-preflight'], { RELEASE_SWITCHER_CRASH_AT: 'ahead:swap-between' });
     expect(killed.signal, `ahead:swap-between was never reached: ${killed.stdout.slice(-3000)}${killed.stderr}`).toBe(
       'SIGKILL',
@@ -260,6 +267,7 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
   }, 1_500_000);
 
   it('a file of the state written between the copy and the stop: finalize runs in the window for it, the write kept', async () => {
+    await fromServing();
     const run = runner(['switch', TO, '--no-preflight']);
     try {
       await finalizeAheadRunning(run);
@@ -288,6 +296,7 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
   }, 2_400_000);
 
   it('an update with finalize done ahead: no finalize in the window, matrix converged, the write set documented', async () => {
+    await fromServing();
     const watch = outsideWatch(port);
     const done = await rs(['switch', TO, '--no-preflight']);
     const seen = await watch.stop();
