@@ -14,7 +14,8 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { expect } from 'vitest';
 import { ensureServiceNode } from '../../bench/lib/node24.mjs';
-import { type Account, accountTempDir, nodeFor } from './accounts.ts';
+import { type Account, accountTempDir, asAccount, nodeFor } from './accounts.ts';
+import { accountCliEnv, cliEnv } from './cli.ts';
 import { startUserManager, type UserManager } from './systemd.ts';
 
 export const OPENCLAW_UNIT = 'openclaw-gateway.service';
@@ -473,4 +474,41 @@ export async function editRootConfig(
   const file = path.join(root, 'config.json');
   writeFileSync(file, `${JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), ...fields }, null, 2)}\n`);
   if (account) await execa('chown', [`${account.uid}:${account.gid}`, file]);
+}
+
+/**
+ * `openclaw` of a root (`<root>/bin/openclaw`: the current release's CLI), as the operator runs it: as `who()` (the
+ * manager's account, known once the file's beforeAll made it), with `env()` (openclawCliEnv's, and whatever the file adds), never the worker's (with VITEST set, openclaw's
+ * CLI exits 0 at once and prints nothing). `pluginSeen` asks it what a plugin is (`plugins inspect <id> --json`).
+ */
+export function rootOpenclaw(
+  who: () => Account | undefined,
+  root: string,
+  env: () => Record<string, string>,
+  timeoutMs = 600_000,
+): {
+  openclawCli: (args: string[]) => ReturnType<typeof execa>;
+  pluginSeen: (id: string) => Promise<{ version?: string; status?: string }>;
+} {
+  const openclawCli = (args: string[]) => {
+    const account = who();
+    const [command, argv] = account
+      ? asAccount(account, path.join(root, 'bin', 'openclaw'), args)
+      : [path.join(root, 'bin', 'openclaw'), args];
+    return execa(command, argv, {
+      env: account ? accountCliEnv(account, env()) : cliEnv(env()),
+      extendEnv: false,
+      reject: false,
+      timeout: timeoutMs,
+    });
+  };
+  const pluginSeen = async (id: string) => {
+    const inspected = await openclawCli(['plugins', 'inspect', id, '--json']);
+    const stdout = String(inspected.stdout);
+    const at = stdout.indexOf('{');
+    expect(at, `plugins inspect: ${stdout.slice(-1500)}${String(inspected.stderr).slice(-1500)}`).toBeGreaterThan(-1);
+    const plugin = JSON.parse(stdout.slice(at)).plugin;
+    return { version: plugin?.version, status: plugin?.status };
+  };
+  return { openclawCli, pluginSeen };
 }

@@ -11,10 +11,9 @@
 import { existsSync, mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { asAccount, defaultTestAccount } from '../support/accounts.ts';
-import { accountCliEnv, cli, cliEnv } from '../support/cli.ts';
+import { defaultTestAccount } from '../support/accounts.ts';
+import { cli } from '../support/cli.ts';
 import {
   OPENCLAW_UNIT as UNIT,
   REMOVE_TIMEOUT_MS,
@@ -101,26 +100,13 @@ describeWhere(canRunUserManager(), 'capability consent found before the stop (re
   /** What the CLI runs with (openclawCliEnv). */
   const env = () => openclawCliEnv(um, { npmCache, work });
   const rs = (args: string[]) => cli(['--root', root, '--json', ...args], { env: env(), timeout: 1_200_000 });
-  /** `openclaw` of the root (the current release's CLI), as the operator runs it, its npm on the probe's registry. */
-  const openclawCli = (args: string[]) => {
-    const [command, argv] = um.account
-      ? asAccount(um.account, path.join(root, 'bin', 'openclaw'), args)
-      : [path.join(root, 'bin', 'openclaw'), args];
-    const withRegistry = { ...env(), npm_config_registry: registry.url };
-    return execa(command, argv, {
-      env: um.account ? accountCliEnv(um.account, withRegistry) : cliEnv(withRegistry),
-      extendEnv: false,
-      reject: false,
-      timeout: 600_000,
-    });
-  };
-  const pluginSeen = async () => {
-    const inspected = await openclawCli(['plugins', 'inspect', PLUGIN_ID, '--json']);
-    const at = inspected.stdout.indexOf('{');
-    expect(at, `plugins inspect: ${inspected.stdout.slice(-1500)}${inspected.stderr.slice(-1500)}`).toBeGreaterThan(-1);
-    const plugin = JSON.parse(inspected.stdout.slice(at)).plugin;
-    return { version: plugin?.version, status: plugin?.status };
-  };
+  /** `openclaw` of the root, as the operator runs it, its npm on the probe's registry. */
+  const { openclawCli, pluginSeen: seen } = rootOpenclaw(
+    () => um.account,
+    root,
+    () => ({ ...env(), npm_config_registry: registry.url }),
+  );
+  const pluginSeen = () => seen(PLUGIN_ID);
   const mainPid = async () => Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
   const current = () => path.basename(readlinkSync(path.join(root, 'current')));
   const step = (tx: any, name: string): StepJson | undefined =>

@@ -85,24 +85,8 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
   const env = () => openclawCliEnv(um, { npmCache, work });
   const rs = (args: string[], extra: Record<string, string> = {}) =>
     cli(['--root', root, '--json', ...args], { env: { ...env(), ...extra }, timeout: 1_500_000 });
-  const openclawCli = (args: string[]) => {
-    const [command, argv] = um.account
-      ? asAccount(um.account, path.join(root, 'bin', 'openclaw'), args)
-      : [path.join(root, 'bin', 'openclaw'), args];
-    return execa(command, argv, {
-      env: um.account ? accountCliEnv(um.account, env()) : cliEnv(env()),
-      extendEnv: false,
-      reject: false,
-      timeout: 900_000,
-    });
-  };
-  const pluginSeen = async () => {
-    const inspected = await openclawCli(['plugins', 'inspect', PLUGIN_ID, '--json']);
-    const at = inspected.stdout.indexOf('{');
-    expect(at, `plugins inspect: ${inspected.stdout.slice(-1500)}${inspected.stderr.slice(-1500)}`).toBeGreaterThan(-1);
-    const plugin = JSON.parse(inspected.stdout.slice(at)).plugin;
-    return { version: plugin?.version, status: plugin?.status };
-  };
+  const { openclawCli, pluginSeen: seen } = rootOpenclaw(() => um.account, root, env, 900_000);
+  const pluginSeen = () => seen(PLUGIN_ID);
   const mainPid = async () => Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
   const current = () => path.basename(readlinkSync(path.join(root, 'current')));
   const step = (tx: any, name: string): StepJson | undefined =>
