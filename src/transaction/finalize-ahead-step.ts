@@ -35,7 +35,7 @@ import { freeLoopbackPort } from '../rehearsal/rehearsal-port.js';
 import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
 import { runCaptured, tail } from '../platform/subprocess.js';
 import type { RunAs } from '../platform/run-as.js';
-import { finalizeWarnings, startFinalize, type FinalizeVerdict } from '../service/finalize.js';
+import { finalizeWarnings, inNamespace, startFinalize, type FinalizeVerdict } from '../service/finalize.js';
 import type { Entries } from '../snapshot/ahead-account.js';
 import { type TableDigests, digestTables, keepDatabases, mergeTables, tableMerge } from '../snapshot/sqlite-tables.js';
 import { resolveStateAs, onStateSide } from '../snapshot/state-side.js';
@@ -252,6 +252,21 @@ async function finalizeOnTheCopy(
   await makeServiceNpmCachePrivate(npm, as);
   const port = String(await freeLoopbackPort());
   const uid = String(as?.uid ?? process.getuid?.() ?? 0);
+  const onCopy = {
+    copy: record.ready,
+    live: record.live,
+    privateFolders: (finalize.ahead?.privateFolders ?? []).map((folder) => folder.replaceAll('{uid}', uid)),
+  };
+  // The namespace first, on its own: where the account may not make one (user namespaces off, a sandbox that
+  // restricts them), finalize runs in the window as before; only the target's own failure refuses the update.
+  const [probe, probeArgs] = inNamespace('/bin/true', [], onCopy);
+  const tried = await runCaptured(probe, probeArgs, {
+    cwd: '/',
+    env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },
+    timeoutMs: STEP_TIMEOUT_MS,
+    as,
+  });
+  if (tried.failed) throw new Error(`no mount namespace for the copy: ${tail(tried.output, 3)}`);
   const aheadEnv = Object.fromEntries(
     Object.entries(finalize.ahead?.env ?? {}).map(([key, value]) => [key, value.replaceAll('{port}', port)]),
   );
@@ -269,11 +284,7 @@ async function finalizeOnTheCopy(
     verdict: finalize.verdict,
     signal: runtime.signal,
     as,
-    onCopy: {
-      copy: record.ready,
-      live: record.live,
-      privateFolders: (finalize.ahead?.privateFolders ?? []).map((folder) => folder.replaceAll('{uid}', uid)),
-    },
+    onCopy,
   });
   return started.verdict;
 }
