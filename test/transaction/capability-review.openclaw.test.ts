@@ -23,6 +23,7 @@ import {
   openclawCliEnv,
   openclawWork,
   removeOpenclawBench,
+  rootOpenclaw,
   writeOpenclawService,
 } from '../support/openclaw.ts';
 import { copyOpenclaw, ownOpenclawNpmCache } from '../support/openclaw-prepared.ts';

@@ -34,6 +34,7 @@ import {
   openclawWork,
   outsideWatch,
   removeOpenclawBench,
+  rootOpenclaw,
   writeOpenclawService,
 } from '../support/openclaw.ts';
 import { copyOpenclaw, ownOpenclawNpmCache } from '../support/openclaw-prepared.ts';
