@@ -154,6 +154,11 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
       port,
       ownStateDir: true,
       environment: { npm_config_cache: npmCache },
+      // No cron: 9.5's heartbeat job writes `cron_jobs` and creates the agent's database while it serves, and 9.6's
+      // migration changes `cron_jobs`' schema, which sends finalize into the window (measured; the case of a live
+      // change is the fourth below, with a file of its own). The cases here need a gateway whose writes between the
+      // copy and the stop are its own stop's and the handoff's.
+      config: 'cron: { enabled: false },',
     });
     await adoptRunningGateway(um, {
       rs,
