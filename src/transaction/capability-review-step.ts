@@ -18,7 +18,6 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
 import type { TransactionWarning } from '../model/state.js';
-import { makeServiceNpmCachePrivate } from '../platform/npm-cache.js';
 import { letAccountPass, removeHandedDir } from '../platform/handed-dir.js';
 import { type RunAs, makeDirFor } from '../platform/run-as.js';
 import { runCaptured, tail } from '../platform/subprocess.js';
@@ -30,7 +29,7 @@ import { statePathsBase } from '../snapshot/state-paths.js';
 import { resolveStateAs } from '../snapshot/state-side.js';
 import type { Preset } from '../presets/index.js';
 import { readAheadRecord } from './finalize-ahead-step.js';
-import { consentReviewOf, finalizeArgs, finalizeOf, liveConfigAs } from './finalize-choice.js';
+import { consentReviewOf, finalizeArgs, finalizeOf, liveConfigAs, serviceNpmSetup } from './finalize-choice.js';
 import { noteStep, runStep } from './record.js';
 import { serviceIdentity } from './service-identity.js';
 import type { Run } from './steps.js';
@@ -154,11 +153,7 @@ async function finalizeOnCopy(
   };
   const fill = (value: string) => value.replace(/\{(state|config|port)\}/g, (_, name: string) => vars[name]!);
   // The service's npm setup, which HOME moved to the copy would otherwise hide: its cache, its user config.
-  const npm = {
-    npm_config_cache: env.npm_config_cache ?? path.join(env.HOME ?? '/', '.npm'),
-    npm_config_userconfig: env.npm_config_userconfig ?? path.join(env.HOME ?? '/', '.npmrc'),
-  };
-  await makeServiceNpmCachePrivate(npm, service.runAs);
+  const npm = await serviceNpmSetup(env, service.runAs);
   const reviewEnv = {
     ...env,
     ...finalize.env,

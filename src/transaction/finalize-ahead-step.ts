@@ -30,7 +30,6 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import ignore from 'ignore';
 import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
-import { makeServiceNpmCachePrivate } from '../platform/npm-cache.js';
 import { freeLoopbackPort } from '../rehearsal/rehearsal-port.js';
 import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
 import { runCaptured, tail } from '../platform/subprocess.js';
@@ -44,7 +43,7 @@ import type { Layout } from '../store/layout.js';
 import type { JournalSession } from '../store/session.js';
 import type { Preset } from '../presets/index.js';
 import { liveConfigAs } from './finalize-choice.js';
-import { finalizeArgs, finalizeOf } from './finalize-choice.js';
+import { finalizeArgs, finalizeOf, serviceNpmSetup } from './finalize-choice.js';
 import { markBad, runStep, type StepHandle } from './record.js';
 import { servingNode } from './runtime.js';
 import { serviceIdentity } from './service-identity.js';
@@ -245,11 +244,7 @@ async function finalizeOnTheCopy(
   const { layout, runtime } = session;
   const { finalize, record, env, as } = at;
   // The service's npm cache, made private to the account as the window's finalize has it.
-  const npm = {
-    npm_config_cache: env.npm_config_cache ?? path.join(env.HOME ?? '/', '.npm'),
-    npm_config_userconfig: env.npm_config_userconfig ?? path.join(env.HOME ?? '/', '.npmrc'),
-  };
-  await makeServiceNpmCachePrivate(npm, as);
+  const npm = await serviceNpmSetup(env, as);
   const port = String(await freeLoopbackPort());
   const uid = String(as?.uid ?? process.getuid?.() ?? 0);
   const onCopy = {

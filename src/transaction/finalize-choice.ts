@@ -2,6 +2,8 @@
  * Where a preset's finalize runs and with what (finalize-step.ts in the window, finalize-ahead-step.ts before the stop,
  * capability-review-step.ts on a copy), and where the service keeps its config: what all three ask first.
  */
+import path from 'node:path';
+import { makeServiceNpmCachePrivate } from '../platform/npm-cache.js';
 import type { RunAs } from '../platform/run-as.js';
 import { runCaptured } from '../platform/subprocess.js';
 import type { Transaction } from '../model/state.js';
@@ -67,4 +69,20 @@ export async function liveConfigAs(
       cwd: '/',
     }).then((r) => !r.failed),
   );
+}
+
+/**
+ * The service's npm setup named for a finalize run on a copy (the review's, finalize ahead's), which a HOME moved to
+ * the copy would otherwise hide: its cache (made private to the account) and its user config.
+ */
+export async function serviceNpmSetup(
+  env: NodeJS.ProcessEnv,
+  as: RunAs | undefined,
+): Promise<{ npm_config_cache: string; npm_config_userconfig: string }> {
+  const npm = {
+    npm_config_cache: env.npm_config_cache ?? path.join(env.HOME ?? '/', '.npm'),
+    npm_config_userconfig: env.npm_config_userconfig ?? path.join(env.HOME ?? '/', '.npmrc'),
+  };
+  await makeServiceNpmCachePrivate(npm, as);
+  return npm;
 }
