@@ -3,7 +3,10 @@
  * service's database is written both by its finalize (a schema migration, new rows) and by the running service (a
  * lease taken and released, a boot record): as one file the two always collide. By table they mostly do not: the
  * tables the live service changed since the copy are copied over the finalized database's when finalize left them
- * alone (same rows, same schema); a table both changed is a conflict, and finalize runs in the window for it.
+ * alone (same rows, same schema); a table both changed goes row by row (by primary key, against the copy as made), also
+ * across the target's migration of it where that only added columns and derived none of their values (what ALTER TABLE
+ * ADD COLUMN gives a row is then what the target's migration would have given the service's rows). A row both changed
+ * differently is a conflict, and finalize runs in the window.
  *
  * The work runs in the service's Node (`node:sqlite`: Node >= 22.5; ours may be older), as the state's account, from
  * the script below (`node -e SCRIPT <request JSON>`): one JSON answer on stdout.
@@ -36,12 +39,12 @@ function digest(file) {
 const text = (row) => row === undefined ? undefined : JSON.stringify(row, (_, v) => typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v);
 // The service's writes carried into the finalized database (main): whole tables finalize left alone, and row by row
 // (by primary key) in tables both changed, where a row both changed differently is a conflict and nothing is kept.
-function merge({ into, from, base, whole, rows, owned = [] }) {
+function merge({ into, from, base, whole, rows, migrated = [], owned = [] }) {
   const db = new DatabaseSync(into);
   try {
     db.exec('PRAGMA foreign_keys = OFF');
     db.prepare('ATTACH DATABASE ? AS live').run('file:' + encodeURI(from) + '?mode=ro');
-    if (rows.length > 0) db.prepare('ATTACH DATABASE ? AS base').run('file:' + encodeURI(base) + '?mode=ro');
+    if (rows.length + migrated.length > 0) db.prepare('ATTACH DATABASE ? AS base').run('file:' + encodeURI(base) + '?mode=ro');
     db.exec('BEGIN IMMEDIATE');
     const conflicts = [], carried = {}, kept = [];
     for (const table of whole) {
@@ -49,25 +52,42 @@ function merge({ into, from, base, whole, rows, owned = [] }) {
       db.exec('INSERT INTO main.' + quote(table) + ' SELECT * FROM live.' + quote(table));
       carried[table] = 'whole';
     }
-    for (const table of rows) {
-      const pk = db.prepare('SELECT name, pk FROM pragma_table_info(?, ?)').all(table, 'main').filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
+    for (const table of [...rows, ...migrated]) {
+      const columns = (schema) => db.prepare('SELECT name, type, "notnull" AS nn, dflt_value AS dflt, pk FROM pragma_table_info(?, ?)').all(table, schema);
+      const mine = columns('main'), theirs = columns('base');
+      const pk = mine.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
       if (pk.length === 0) { conflicts.push(table + ' (no primary key)'); continue; }
+      // Across the target's migration of the table (\`migrated\`): only one that added columns, every old column as it
+      // was (name, type, NOT NULL, default, key), the live rows then take what ADD COLUMN gives them (the default).
+      const shared = theirs.map((c) => c.name);
+      const added = mine.filter((c) => !shared.includes(c.name));
+      const same = (a, b) => a && b && a.type === b.type && a.nn === b.nn && a.dflt === b.dflt && a.pk === b.pk;
+      if (migrated.includes(table) && !theirs.every((c) => same(c, mine.find((m) => m.name === c.name)))) { conflicts.push(table + ' (its migration changed a column, not only added)'); continue; }
+      const fresh = Object.fromEntries(added.map((c) => [c.name, c.dflt === null ? null : db.prepare('SELECT ' + c.dflt + ' AS v').get().v]));
+      const pick = (row) => row && Object.fromEntries(shared.map((c) => [c, row[c]]));
       const keyOf = (row) => JSON.stringify(pk.map((c) => text(row[c])));
       const read = (schema) => new Map(db.prepare('SELECT * FROM ' + schema + '.' + quote(table)).all().map((row) => [keyOf(row), row]));
       const B = read('base'), L = read('live'), F = read('main');
+      // The migration derived nothing: every row finalize carried over has the added columns at ADD COLUMN's value.
+      // Else it computed them from the old columns, which the service's rows would need too: finalize in the window.
+      const derived = added.length > 0 && ([...B.keys()].filter((k) => F.has(k)).length === 0 ||
+        [...B.keys()].some((k) => F.has(k) && added.some((c) => text(F.get(k)[c.name]) !== text(fresh[c.name]))));
       const changes = [];
       for (const key of new Set([...B.keys(), ...L.keys()])) {
-        const b = text(B.get(key)), l = text(L.get(key)), f = text(F.get(key));
-        if (b === l || f === l) continue; // the service left it, or both made it the same
+        const b = text(B.get(key)), l = text(L.get(key)), f = text(pick(F.get(key)));
+        if (b === l) continue; // the service left it
+        if (f === l && (added.length === 0 || !F.has(key) || added.every((c) => text(F.get(key)[c.name]) === text(fresh[c.name])))) continue; // both made it the same
         if (f !== b && owned.includes(table)) { kept.push(table + key); continue; } // finalize's stands
         if (f !== b) { conflicts.push(table + key); continue; } // finalize changed it too, differently
+        if (derived) { conflicts.push(table + key + ' (its migration derived the added columns)'); continue; }
         changes.push(key);
       }
       const where = pk.map((c) => quote(c) + ' IS ?').join(' AND ');
+      const list = shared.map(quote).join(', ');
       for (const key of changes) {
         const values = JSON.parse(key).map((v, i) => (L.get(key) ?? B.get(key))[pk[i]]);
         db.prepare('DELETE FROM main.' + quote(table) + ' WHERE ' + where).run(...values);
-        if (L.has(key)) db.prepare('INSERT INTO main.' + quote(table) + ' SELECT * FROM live.' + quote(table) + ' WHERE ' + where).run(...values);
+        if (L.has(key)) db.prepare('INSERT INTO main.' + quote(table) + ' (' + list + ') SELECT ' + list + ' FROM live.' + quote(table) + ' WHERE ' + where).run(...values);
       }
       carried[table] = changes.length;
     }
@@ -130,12 +150,18 @@ export async function mergeTables(
     base: string;
     whole: readonly string[];
     rows: readonly string[];
+    /**
+     * Tables the target's migration changed the shape of, row by row as `rows`, taken only where the migration added
+     * columns and derived none of their values (checked against the rows finalize migrated); else a conflict.
+     */
+    migrated?: readonly string[];
     /** Tables where a row both changed keeps finalize's version (returned in `kept`), not a conflict. */
     owned?: readonly string[];
   },
   as: RunAs | undefined,
 ): Promise<{ conflicts: string[]; carried: Record<string, 'whole' | number>; kept: string[] }> {
-  if (at.whole.length === 0 && at.rows.length === 0) return { conflicts: [], carried: {}, kept: [] };
+  if (at.whole.length === 0 && at.rows.length === 0 && (at.migrated ?? []).length === 0)
+    return { conflicts: [], carried: {}, kept: [] };
   return (await runScript(node, { op: 'merge', ...at }, as)) as {
     conflicts: string[];
     carried: Record<string, 'whole' | number>;
@@ -152,8 +178,10 @@ export function changedTables(a: TableDigests, b: TableDigests): string[] {
  * How the finalized database takes the live service's writes, table by table: `merge` whole the tables the service
  * changed and finalize did not (same schema), `rows` those both changed (same schema: row by row, mergeTables),
  * `superseded` those both changed that the target's finalize owns and restructured (the preset's `owned`: its version
- * stands; an owned table it kept the shape of goes row by row, a row both changed keeping finalize's), and the
- * `conflicts` that leave it to finalize in the window (the live database migrated, a table dropped, a schema changed).
+ * stands; an owned table it kept the shape of goes row by row, a row both changed keeping finalize's), `migrated` those
+ * both changed whose shape the target's migration changed (row by row where it only added columns: mergeTables checks),
+ * and the `conflicts` that leave it to finalize in the window (the live database migrated, a table dropped, a schema
+ * the service changed).
  */
 export function tableMerge(
   digests: {
@@ -167,15 +195,30 @@ export function tableMerge(
     live: TableDigests;
   },
   owned: readonly string[] = [],
-): { merge: string[]; rows: string[]; superseded: string[]; conflicts: string[] } {
+): { merge: string[]; rows: string[]; migrated: string[]; superseded: string[]; conflicts: string[] } {
   const { base, prepared, finalized, live } = digests;
   const byFinalize = new Set(changedTables(prepared, finalized));
   const byService = changedTables(base, live);
   const schema = (d: TableDigests, t: string) => d[t]?.split(':')[0];
-  const out = { merge: [] as string[], rows: [] as string[], superseded: [] as string[], conflicts: [] as string[] };
+  const out = {
+    merge: [] as string[],
+    rows: [] as string[],
+    migrated: [] as string[],
+    superseded: [] as string[],
+    conflicts: [] as string[],
+  };
+  /** The service wrote it in the shape finalize met, and finalize (its migration) gave it another. */
+  const reshaped = (t: string) =>
+    byFinalize.has(t) &&
+    finalized[t] !== undefined &&
+    live[t] !== undefined &&
+    schema(base, t) === schema(live, t) &&
+    schema(prepared, t) === schema(base, t) &&
+    schema(finalized, t) !== schema(live, t);
   for (const t of byService) {
     // A table finalize owns and restructured: its version stands whole; one it kept the shape of goes row by row.
     if (byFinalize.has(t) && owned.includes(t) && schema(live, t) !== schema(finalized, t)) out.superseded.push(t);
+    else if (t !== '#user_version' && reshaped(t)) out.migrated.push(t);
     else if (t === '#user_version' || live[t] === undefined || schema(live, t) !== schema(finalized, t))
       out.conflicts.push(t);
     else if (byFinalize.has(t)) out[schema(base, t) === schema(live, t) ? 'rows' : 'conflicts'].push(t);

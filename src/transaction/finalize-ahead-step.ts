@@ -417,6 +417,7 @@ async function compareLive(
         base: path.join(baseOf(record), db),
         whole: plan.merge,
         rows: plan.rows,
+        migrated: plan.migrated,
         owned: record.ownedTables ?? [],
       },
       as,
@@ -425,6 +426,7 @@ async function compareLive(
     merged[db] = {
       carried: done.carried,
       superseded: plan.superseded,
+      ...(plan.migrated.length > 0 && { migrated: plan.migrated }),
       ...(done.kept.length > 0 && { kept: done.kept }),
     };
   }
@@ -447,6 +449,8 @@ export type Merged = Record<
   {
     carried: Record<string, 'whole' | number>;
     superseded: string[];
+    /** Tables the target's migration added columns to, whose service rows were taken across (their counts in `carried`). */
+    migrated?: string[];
     /** Rows both changed in a table finalize owns: finalize's version kept (`table["key"]`). */
     kept?: string[];
   }

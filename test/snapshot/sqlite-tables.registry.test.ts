@@ -67,7 +67,13 @@ describe('merging the service’s writes into a finalized database', () => {
     sql(live, `UPDATE meta SET version = 170 WHERE key = 'startup'`);
     const now = (await digestTables(node24, [live], undefined))[live]!;
     const plan = tableMerge({ base: before, prepared: before, finalized, live: now }, ['meta']);
-    expect(plan).toEqual({ merge: ['boot', 'leases'], rows: ['config', 'meta'], superseded: [], conflicts: [] });
+    expect(plan).toEqual({
+      merge: ['boot', 'leases'],
+      rows: ['config', 'meta'],
+      migrated: [],
+      superseded: [],
+      conflicts: [],
+    });
     const done = await mergeTables(
       node24,
       { into: ready, from: live, base, whole: plan.merge, rows: plan.rows, owned: ['meta'] },
@@ -102,6 +108,87 @@ describe('merging the service’s writes into a finalized database', () => {
     );
     expect(done).toEqual({ conflicts: ['config["\\"a\\""]'], carried: {}, kept: [] });
     expect(sql(ready, 'SELECT id FROM boot')).toEqual([{ id: 'b1' }]); // the whole-table copy rolled back too
+    expect((await digestTables(node24, [ready], undefined))[ready]).toEqual(finalized);
+  });
+});
+
+/**
+ * A table the target's migration gave another shape (OpenClaw 2026.9.6 adds columns to `cron_jobs` with ALTER TABLE),
+ * which the service went on writing in the old shape: its rows are taken across where the migration only added columns
+ * and derived none of their values; anything else is a conflict and the finalized database stays as finalize left it.
+ */
+describe('merging across the target’s migration of a table', () => {
+  async function migratedJobs(migration: string) {
+    const dir = tempDir('rs-sqlite-migrated-');
+    const live = join(dir, 'live.sqlite');
+    sql(
+      live,
+      `CREATE TABLE jobs (id TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL DEFAULT '{}');
+       INSERT INTO jobs VALUES ('j1', 'heartbeat', '{"runs":1}'), ('j2', 'digest', '{}'), ('j3', 'old', '{}')`,
+    );
+    const base = join(dir, 'base', 'live.sqlite');
+    const ready = join(dir, 'ready.sqlite');
+    await keepDatabases(
+      node24,
+      [
+        [live, base],
+        [live, ready],
+      ],
+      undefined,
+    );
+    const before = (await digestTables(node24, [ready], undefined))[ready]!;
+    sql(ready, migration);
+    const finalized = (await digestTables(node24, [ready], undefined))[ready]!;
+    // The service, in the old shape: a job's state updated, one added, one removed.
+    sql(
+      live,
+      `UPDATE jobs SET state = '{"runs":2}' WHERE id = 'j1'; INSERT INTO jobs (id, name) VALUES ('j4', 'new'); DELETE FROM jobs WHERE id = 'j3'`,
+    );
+    const now = (await digestTables(node24, [live], undefined))[live]!;
+    const plan = tableMerge({ base: before, prepared: before, finalized, live: now });
+    const done = await mergeTables(
+      node24,
+      { into: ready, from: live, base, whole: plan.merge, rows: plan.rows, migrated: plan.migrated },
+      undefined,
+    );
+    return { ready, plan, done, finalized };
+  }
+
+  it('columns added (ALTER TABLE ADD COLUMN): the service’s rows taken, the added columns at their defaults', async () => {
+    const { ready, plan, done } = await migratedJobs(
+      `ALTER TABLE jobs ADD COLUMN grant_revision TEXT; ALTER TABLE jobs ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1`,
+    );
+    expect(plan.migrated).toEqual(['jobs']);
+    expect(plan.conflicts).toEqual([]);
+    expect(done).toEqual({ conflicts: [], carried: { jobs: 3 }, kept: [] });
+    expect(sql(ready, 'SELECT * FROM jobs ORDER BY id')).toEqual([
+      { id: 'j1', name: 'heartbeat', state: '{"runs":2}', grant_revision: null, enabled: 1 },
+      { id: 'j2', name: 'digest', state: '{}', grant_revision: null, enabled: 1 },
+      { id: 'j4', name: 'new', state: '{}', grant_revision: null, enabled: 1 },
+    ]);
+    expect(sql(ready, "SELECT sql FROM sqlite_master WHERE name = 'jobs'")[0]!.sql).toContain('grant_revision');
+  });
+
+  it('added columns the migration filled from the old ones: a conflict, the finalized database as it was', async () => {
+    const { ready, plan, done, finalized } = await migratedJobs(
+      `ALTER TABLE jobs ADD COLUMN label TEXT; UPDATE jobs SET label = upper(name)`,
+    );
+    expect(plan.migrated).toEqual(['jobs']);
+    expect(done.conflicts).toEqual([
+      'jobs["\\"j1\\""] (its migration derived the added columns)',
+      'jobs["\\"j3\\""] (its migration derived the added columns)',
+      'jobs["\\"j4\\""] (its migration derived the added columns)',
+    ]);
+    expect((await digestTables(node24, [ready], undefined))[ready]).toEqual(finalized);
+  });
+
+  it('a column changed by the migration (the table rebuilt): a conflict, the finalized database as it was', async () => {
+    const { ready, plan, done, finalized } = await migratedJobs(
+      `CREATE TABLE jobs2 (id TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL DEFAULT '[]');
+       INSERT INTO jobs2 SELECT * FROM jobs; DROP TABLE jobs; ALTER TABLE jobs2 RENAME TO jobs`,
+    );
+    expect(plan.migrated).toEqual(['jobs']);
+    expect(done.conflicts).toEqual(['jobs (its migration changed a column, not only added)']);
     expect((await digestTables(node24, [ready], undefined))[ready]).toEqual(finalized);
   });
 });

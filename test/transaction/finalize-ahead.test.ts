@@ -71,6 +71,7 @@ describe('tableMerge', () => {
     expect(tableMerge({ base, prepared, finalized, live })).toEqual({
       merge: ['boot', 'leases'],
       rows: [],
+      migrated: [],
       superseded: [],
       conflicts: [],
     });
@@ -82,14 +83,27 @@ describe('tableMerge', () => {
     expect(tableMerge({ base: withOwned, prepared: withOwned, finalized, live }, ['meta', 'owned'])).toEqual({
       merge: [],
       rows: ['config', 'meta'],
+      migrated: [],
       superseded: ['owned'],
       conflicts: [],
     });
   });
-  it('a schema finalize changed, a table the service dropped, the live database migrated meanwhile: conflicts', () => {
+  it('a table both changed whose shape finalize changed goes to the migration check (mergeTables), not a conflict', () => {
     const finalized = { ...prepared, boot: 's9:r2' };
     const live = { '#user_version': '17', leases: 's1:r1', config: 's3:r3', meta: 's5:r1', boot: 's2:r5' };
+    expect(tableMerge({ base, prepared, finalized, live })).toEqual({
+      merge: [],
+      rows: [],
+      migrated: ['boot'],
+      superseded: [],
+      conflicts: [],
+    });
+  });
+  it('a schema the service changed, a table the service dropped, the live database migrated meanwhile: conflicts', () => {
+    const finalized = { ...prepared, boot: 's9:r2' };
+    const live = { '#user_version': '17', leases: 's1:r1', config: 's3:r3', meta: 's5:r1', boot: 's6:r5' };
     expect(tableMerge({ base, prepared, finalized, live }).conflicts).toEqual(['boot']);
+    expect(tableMerge({ base, prepared, finalized: prepared, live }).conflicts).toEqual(['boot']);
     const dropped = { '#user_version': '17', leases: 's1:r1', config: 's3:r3', meta: 's5:r9' };
     expect(tableMerge({ base, prepared, finalized: prepared, live: dropped }).conflicts).toEqual(['boot']);
     expect(

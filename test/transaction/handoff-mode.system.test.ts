@@ -24,7 +24,9 @@ describeWhere(canRunUserManager(), 'a restart handoff only where external mode i
   // fork, and /proc/<pid>/environ can still be the manager's own until the exec (seen once in CI: a unit in external
   // mode read as a process started without it).
   const unitText = (environment: string[]) =>
-    ['[Service]', 'Type=exec', 'ExecStart=/bin/sleep 600', ...environment.map((e) => `Environment=${e}`), ''].join('\n');
+    ['[Service]', 'Type=exec', 'ExecStart=/bin/sleep 600', ...environment.map((e) => `Environment=${e}`), ''].join(
+      '\n',
+    );
   const external = Object.entries(OPENCLAW_EXTERNAL_SUPERVISOR).map(([key, value]) => `${key}=${value}`);
   const config = (unit: string): Pick<Config, 'unit' | 'supervisor'> => ({ unit, supervisor: 'systemd' });
   const runtime = () => ({ env: um.env, signal: undefined });
