@@ -48,6 +48,19 @@ export function patchFile(pkg: string, rel: string, edit: (text: string) => stri
   updateInventory(pkg, rel);
 }
 
+/**
+ * A copy of the release `from` as `version` (repackOpenclaw, at `into`) whose `update finalize` exits 1 with a `failed`
+ * verdict before anything else runs: what a target whose finalize fails looks like to release-switcher. Returns `into`.
+ */
+export function repackFinalizeFails(options: { from: string; into: string; version: string }): string {
+  const pkg = repackOpenclaw(options);
+  const fail =
+    "if (process.argv.includes('finalize')) { process.stdout.write(JSON.stringify({ status: 'failed', mode: 'finalize', error: 'repacked to fail' })); process.exit(1); }\n";
+  // After a shebang, which must stay the first line.
+  patchFile(pkg, 'dist/index.js', (text) => (text.startsWith('#!') ? text.replace(/\n/, `\n${fail}`) : fail + text));
+  return pkg;
+}
+
 /** The one file directly under `dist/` whose text holds `marker` (bundle names carry a hash), relative to the package. */
 export function distFileWith(pkg: string, marker: string): string {
   const found = readdirSync(path.join(pkg, 'dist'))

@@ -38,7 +38,7 @@ import {
   writeOpenclawService,
 } from '../support/openclaw.ts';
 import { copyOpenclaw, ownOpenclawNpmCache } from '../support/openclaw-prepared.ts';
-import { patchFile, repackOpenclaw } from '../support/openclaw-repack.ts';
+import { repackFinalizeFails } from '../support/openclaw-repack.ts';
 import { freePort } from '../support/service.ts';
 import { describeWhere } from '../support/skip.ts';
 import { canRunUserManager, type UserManager } from '../support/systemd.ts';
@@ -176,14 +176,11 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
     expect(plugin.exitCode, plugin.stdout.slice(-2000) + plugin.stderr.slice(-2000)).toBe(0);
     expect(await pluginSeen()).toEqual({ version: FROM, status: 'loaded' });
     // 9.6 repacked so that its finalize exits 1 with a `failed` verdict (as finalize.openclaw.test.ts's).
-    const pkg = repackOpenclaw({
+    const pkg = repackFinalizeFails({
       from: path.join(root, 'releases', TO),
       into: path.join(work, 'repack', 'lib', 'node_modules', 'openclaw'),
       version: BROKEN,
     });
-    const fail =
-      "if (process.argv.includes('finalize')) { process.stdout.write(JSON.stringify({ status: 'failed', mode: 'finalize', error: 'repacked to fail' })); process.exit(1); }\n";
-    patchFile(pkg, 'dist/index.js', (text) => (text.startsWith('#!') ? text.replace(/\n/, `\n${fail}`) : fail + text));
     const adopted = await rs(['init', '--adopt', pkg]);
     expect(adopted.exitCode, adopted.stdout + adopted.stderr).toBe(0);
     await plant('credentials/rs-era.json', '{"era":"9.5"}\n');

@@ -41,7 +41,7 @@ import {
   writeOpenclawService,
 } from '../support/openclaw.ts';
 import { copyOpenclaw, ownOpenclawNpmCache } from '../support/openclaw-prepared.ts';
-import { patchFile, repackOpenclaw } from '../support/openclaw-repack.ts';
+import { repackFinalizeFails } from '../support/openclaw-repack.ts';
 import { finalizeWarnings } from '../../src/service/finalize.ts';
 import { freePort } from '../support/service.ts';
 import { describeWhere } from '../support/skip.ts';
@@ -126,15 +126,11 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
    * build-info (openclaw-repack.ts).
    */
   function repackBroken(): string {
-    const pkg = repackOpenclaw({
+    return repackFinalizeFails({
       from: path.join(root, 'releases', TO),
       into: path.join(work, 'repack', 'lib', 'node_modules', 'openclaw'),
       version: BROKEN,
     });
-    const fail =
-      "if (process.argv.includes('finalize')) { process.stdout.write(JSON.stringify({ status: 'failed', mode: 'finalize', error: 'repacked to fail' })); process.exit(1); }\n";
-    patchFile(pkg, 'dist/index.js', (text) => (text.startsWith('#!') ? text.replace(/\n/, `\n${fail}`) : fail + text)); // after a shebang
-    return pkg;
   }
 
   beforeAll(async () => {
