@@ -8,7 +8,12 @@
  *   its write set is what it changed, not what it touched.
  * - `swapIn`: the write set put in place by rename, one rename per entry, the live entry moved aside first.
  * - `removeAhead`: the ready copy and what was moved aside removed (their names checked: only ever ours).
- * A link is never followed: the walks use lstat, and a rename moves a link, not what it names.
+ * A link is never followed: the walks use lstat, and a rename moves a link, not what it names. Each operation first
+ * checks the folders it is handed (lstat, never followed): the live folder a real folder, the ready, aside and base
+ * folders real folders of this account under our names, and every folder above an entry it renames a real one; a link
+ * planted at any of them is refused (STATE_PATH_UNSAFE) before anything is read, written or moved. The check is the
+ * clear answer; the bound is the kernel's: root acting for the account runs these as the account (state-side.ts), so a
+ * link swapped in after the check leads only where the account itself may go.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -52,13 +57,43 @@ async function walk(
   return out;
 }
 
+/**
+ * Refused unless `dir` is a real folder (lstat: a link at its name is not followed) and, when `own`, this account's:
+ * `what` names it for the operator.
+ */
+async function realFolder(dir: string, what: string, own: boolean): Promise<void> {
+  const stat = await fs.lstat(dir);
+  if (stat.isDirectory() && (!own || stat.uid === process.getuid?.())) return;
+  const is = stat.isSymbolicLink()
+    ? `a symbolic link (to ${await fs.readlink(dir).catch(() => '?')})`
+    : stat.isDirectory()
+      ? `a folder of uid ${stat.uid}`
+      : 'not a folder';
+  throw new ReleaseSwitcherError(
+    'STATE_PATH_UNSAFE',
+    `${dir} is ${is}, where release-switcher expects ${what}: not followed, nothing read, written or moved there.`,
+    { hint: `Look at ${dir} (it is not the service's state: remove it), then switch again.` },
+  );
+}
+
+/** Refused unless `folder` is named as ours (ready or aside) right inside `live`. */
+function oursIn(live: string, folder: string): void {
+  const base = path.basename(folder);
+  if (path.dirname(folder) !== live || !(base.startsWith(READY_PREFIX) || base.startsWith(ASIDE_PREFIX)))
+    throw new ReleaseSwitcherError('STATE_PATH_UNSAFE', `${folder} is not a folder of release-switcher's in ${live}.`, {
+      hint: 'This is a bug in release-switcher; please report it with release-switcher status --json.',
+    });
+}
+
 /** The live folder's entries by metadata (nothing read). */
-export function fingerprint(dir: string, residuePatterns: readonly string[]): Promise<Entries> {
+export async function fingerprint(dir: string, residuePatterns: readonly string[]): Promise<Entries> {
+  await realFolder(dir, 'the state folder', false);
   return walk(dir, residuePatterns, async (_file, s) => `f:${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}:${s.mode}`);
 }
 
 /** The ready copy's entries by content. */
-export function digest(dir: string, residuePatterns: readonly string[]): Promise<Entries> {
+export async function digest(dir: string, residuePatterns: readonly string[]): Promise<Entries> {
+  await realFolder(dir, 'its ready copy of the state (a folder of its own)', true);
   return walk(dir, residuePatterns, async (file, s) => {
     const hash = createHash('sha256');
     for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
@@ -81,22 +116,15 @@ export async function swapIn(
   aside: string,
   entries: readonly string[],
 ): Promise<string[]> {
-  for (const folder of [ready, aside]) {
-    const base = path.basename(folder);
-    if (path.dirname(folder) !== live || !(base.startsWith(READY_PREFIX) || base.startsWith(ASIDE_PREFIX)))
-      throw new ReleaseSwitcherError(
-        'STATE_PATH_UNSAFE',
-        `${folder} is not a folder of release-switcher's in ${live}.`,
-        {
-          hint: 'This is a bug in release-switcher; please report it with release-switcher status --json.',
-        },
-      );
-  }
+  for (const folder of [ready, aside]) oursIn(live, folder);
+  await realFolder(live, 'the state folder', false);
+  await realFolder(ready, 'its ready copy of the state (a folder of its own)', true);
   await ownFolder(aside);
   const moved: string[] = [];
   for (const entry of entries.map(bare)) {
     const from = path.join(ready, entry);
     const to = path.join(live, entry);
+    await noLinkAbove(ready, entry);
     await parentsOf(live, entry, ready);
     await parentsOf(aside, entry, ready);
     const asideNow = await fs.rename(to, path.join(aside, entry)).then(
@@ -113,6 +141,16 @@ export async function swapIn(
     await fsyncDir(path.dirname(to));
   }
   return moved;
+}
+
+/** `entry`'s parent folders under `under` (as far as they exist) real folders: a link among them is refused. */
+async function noLinkAbove(under: string, entry: string): Promise<void> {
+  const parts = entry.split('/').slice(0, -1);
+  for (let i = 1; i <= parts.length; i++) {
+    const at = path.join(under, ...parts.slice(0, i));
+    if (!(await fs.lstat(at).catch(() => undefined))) return; // absent: nothing below it to move
+    await realFolder(at, `a folder of ${under}`, false);
+  }
 }
 
 /** `entry`'s parent folders under `under`, made where missing (each with the mode the ready copy gives it). */
@@ -132,8 +170,12 @@ async function parentsOf(under: string, entry: string, ready: string): Promise<v
   }
 }
 
-/** The ready copy and the aside folder removed (only folders of ours by their names, in `live`). */
+/**
+ * The ready copy and the aside folder removed (only folders of ours by their names, in `live`, which must be a real
+ * folder). Nothing is followed: a link found under our name or inside them is removed as a link, what it names stays.
+ */
 export async function removeAhead(live: string, folders: readonly string[]): Promise<void> {
+  await realFolder(live, 'the state folder', false);
   for (const folder of folders) {
     const base = path.basename(folder);
     if (path.dirname(folder) !== live) continue;
@@ -142,8 +184,18 @@ export async function removeAhead(live: string, folders: readonly string[]): Pro
   }
 }
 
-/** The ready copy's folder, made by the account (refused when the name is a link or another's folder). */
-export async function makeAheadFolder(ready: string): Promise<void> {
-  await removeTree(ready).catch(() => undefined);
-  await ownFolder(ready);
+/**
+ * A folder of ours for the copy (the ready one, the databases' base beside it), made by the account in the state
+ * folder: one left by an earlier try removed first; a link or another's folder under the name is refused, left as it
+ * is and never followed.
+ */
+export async function makeAheadFolder(folder: string): Promise<void> {
+  const live = path.dirname(folder);
+  oursIn(live, folder);
+  await realFolder(live, 'the state folder', false);
+  if (await fs.lstat(folder).catch(() => undefined)) {
+    await realFolder(folder, 'a folder of its own', true);
+    await removeTree(folder);
+  }
+  await ownFolder(folder);
 }

@@ -73,8 +73,9 @@ export const STATE_OPS = {
     placeSnapshotCopy(dirs[0]!, dirs[1] ?? args.dir, args.copy),
   // Finalize done ahead (ahead-account.ts): the copy made inside the live folder, what it and the live folder hold,
   // the write set put in place, the copy and the aside removed.
-  aheadCopy: async (_dirs: string[], args: { ready: string; copy: LiveCopy }) => {
+  aheadCopy: async (_dirs: string[], args: { ready: string; copy: LiveCopy; base?: string | undefined }) => {
     await makeAheadFolder(args.ready);
+    if (args.base) await makeAheadFolder(args.base);
     return placeLiveCopy(args.ready, { ...args.copy, into: true });
   },
   aheadFingerprint: (_dirs: string[], args: { dir: string; residue: string[] }) => fingerprint(args.dir, args.residue),

@@ -34,7 +34,8 @@ import { freeLoopbackPort } from '../rehearsal/rehearsal-port.js';
 import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
 import { runCaptured, tail } from '../platform/subprocess.js';
 import type { RunAs } from '../platform/run-as.js';
-import { finalizeWarnings, inNamespace, startFinalize, type FinalizeVerdict } from '../service/finalize.js';
+import { finalizeWarnings, startFinalize, type FinalizeVerdict } from '../service/finalize.js';
+import { namespaceFor } from '../service/namespace-probe.js';
 import type { Entries } from '../snapshot/ahead-account.js';
 import { type TableDigests, digestTables, keepDatabases, mergeTables, tableMerge } from '../snapshot/sqlite-tables.js';
 import { resolveStateAs, onStateSide } from '../snapshot/state-side.js';
@@ -125,6 +126,17 @@ async function ahead_(run: Run, step: StepHandle, finalize: NonNullable<Preset['
   const configFile = ahead.config ? await liveConfigAs(ahead.config, env, as) : null;
   if (configFile && !configFile.startsWith(live + path.sep))
     return void step.end('skipped', `finalize runs in the window: its config ${configFile} lies outside ${live}`);
+  // The namespace first, before any copy: where the account may not make one (user namespaces off, their limit spent,
+  // a sandbox that restricts them), finalize runs in the window as before, the kernel's answer kept in the evidence;
+  // only the target's own failure refuses the update.
+  const namespace = await namespaceFor(
+    { copy: live, live, privateFolders: privateFoldersOf(finalize, as) },
+    { as, signal: runtime.signal },
+  );
+  if (!namespace.available) {
+    step.note({ evidence: { namespace } });
+    return void step.end('skipped', `finalize runs in the window: ${namespace.reason}`);
+  }
   const record: AheadRecord = {
     tx: tx.id,
     live,
@@ -153,6 +165,7 @@ async function ahead_(run: Run, step: StepHandle, finalize: NonNullable<Preset['
     const taken = await onStateSide(as, 'aheadFingerprint', [], { dir: live, residue });
     await onStateSide(as, 'aheadCopy', [], {
       ready: record.ready,
+      base: baseOf(record),
       copy: { paths: [live], base: null, residue, sqliteNodes: [config.node, process.execPath], skip: [] },
     });
     return taken;
@@ -246,22 +259,7 @@ async function finalizeOnTheCopy(
   // The service's npm cache, made private to the account as the window's finalize has it.
   const npm = await serviceNpmSetup(env, as);
   const port = String(await freeLoopbackPort());
-  const uid = String(as?.uid ?? process.getuid?.() ?? 0);
-  const onCopy = {
-    copy: record.ready,
-    live: record.live,
-    privateFolders: (finalize.ahead?.privateFolders ?? []).map((folder) => folder.replaceAll('{uid}', uid)),
-  };
-  // The namespace first, on its own: where the account may not make one (user namespaces off, a sandbox that
-  // restricts them), finalize runs in the window as before; only the target's own failure refuses the update.
-  const [probe, probeArgs] = inNamespace('/bin/true', [], onCopy);
-  const tried = await runCaptured(probe, probeArgs, {
-    cwd: '/',
-    env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },
-    timeoutMs: STEP_TIMEOUT_MS,
-    as,
-  });
-  if (tried.failed) throw new Error(`no mount namespace for the copy: ${tail(tried.output, 3)}`);
+  const onCopy = { copy: record.ready, live: record.live, privateFolders: privateFoldersOf(finalize, as) };
   const aheadEnv = Object.fromEntries(
     Object.entries(finalize.ahead?.env ?? {}).map(([key, value]) => [key, value.replaceAll('{port}', port)]),
   );
@@ -282,6 +280,12 @@ async function finalizeOnTheCopy(
     onCopy,
   });
   return started.verdict;
+}
+
+/** The preset's private folders for the command (OnCopy.privateFolders), `{uid}` the account's. */
+function privateFoldersOf(finalize: NonNullable<Preset['finalize']>, as: RunAs | undefined): string[] {
+  const uid = String(as?.uid ?? process.getuid?.() ?? 0);
+  return (finalize.ahead?.privateFolders ?? []).map((folder) => folder.replaceAll('{uid}', uid));
 }
 
 /**
