@@ -38,15 +38,18 @@ function digest(file) {
 }
 // A folder written in is reached by no link (the paths handed are real ones: the state folder's real path and our
 // folders in it), so a link the account planted on the way is refused here, as the account, not written through.
-function noLinkTo(dir) {
-  const real = require('node:fs').realpathSync(dir);
+function noLinkTo(file) {
+  const fs = require('node:fs');
+  const dir = require('node:path').dirname(file);
+  const real = fs.realpathSync(dir);
   if (real !== dir) throw new Error(dir + ' leads to ' + real + ' (a link on its way): not written');
+  if (fs.lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink()) throw new Error(file + ' is a link: not written');
 }
 const text = (row) => row === undefined ? undefined : JSON.stringify(row, (_, v) => typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v);
 // The service's writes carried into the finalized database (main): whole tables finalize left alone, and row by row
 // (by primary key) in tables both changed, where a row both changed differently is a conflict and nothing is kept.
 function merge({ into, from, base, whole, rows, migrated = [], owned = [] }) {
-  noLinkTo(require('node:path').dirname(into));
+  noLinkTo(into);
   const db = new DatabaseSync(into);
   try {
     db.exec('PRAGMA foreign_keys = OFF');
@@ -105,11 +108,18 @@ function merge({ into, from, base, whole, rows, migrated = [], owned = [] }) {
     db.close();
   }
 }
-const answer = request.op === 'digest'
-  ? Object.fromEntries(request.files.map((file) => [file, digest(file)]))
-  : request.op === 'keep'
-    ? request.files.map(([from, to]) => { require('node:fs').mkdirSync(require('node:path').dirname(to), { recursive: true, mode: 0o700 }); noLinkTo(require('node:path').dirname(to)); const db = new DatabaseSync(from, { readOnly: true }); try { db.prepare('VACUUM INTO ?').run(to); } finally { db.close(); } return to; })
-    : merge(request);
+let answer;
+try {
+  answer = request.op === 'digest'
+    ? Object.fromEntries(request.files.map((file) => [file, digest(file)]))
+    : request.op === 'keep'
+      ? request.files.map(([from, to]) => { require('node:fs').mkdirSync(require('node:path').dirname(to), { recursive: true, mode: 0o700 }); noLinkTo(to); const db = new DatabaseSync(from, { readOnly: true }); try { db.prepare('VACUUM INTO ?').run(to); } finally { db.close(); } return to; })
+      : merge(request);
+} catch (error) {
+  // Its message alone is what the step records (a stack's last lines would hide it).
+  process.stderr.write('\n' + (error instanceof Error ? error.message : String(error)) + '\n');
+  process.exit(1);
+}
 process.stdout.write('\n' + JSON.stringify(answer) + '\n');
 `;
 

@@ -3,6 +3,7 @@
 // writing. The service's rows are carried into the finalized database where finalize left them; a row both changed
 // differently is a conflict, and then nothing at all is written.
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import {
@@ -109,6 +110,38 @@ describe('merging the service’s writes into a finalized database', () => {
     expect(done).toEqual({ conflicts: ['config["\\"a\\""]'], carried: {}, kept: [] });
     expect(sql(ready, 'SELECT id FROM boot')).toEqual([{ id: 'b1' }]); // the whole-table copy rolled back too
     expect((await digestTables(node24, [ready], undefined))[ready]).toEqual(finalized);
+  });
+
+  it('a folder written in reached through a link (the base kept, the finalized copy merged): refused, nothing written where it leads; control: the real folder', async () => {
+    const { dir, live, base, ready } = await threeDatabases();
+    const elsewhere = join(dir, 'elsewhere');
+    mkdirSync(elsewhere);
+    symlinkSync(elsewhere, join(dir, 'linked'));
+    await expect(keepDatabases(node24, [[live, join(dir, 'linked', 'kept.sqlite')]], undefined)).rejects.toThrow(
+      /linked leads to .*elsewhere \(a link on its way\): not written/,
+    );
+    expect(readdirSync(elsewhere)).toEqual([]);
+    const finalizedBytes = readFileSync(ready);
+    symlinkSync(ready, join(elsewhere, 'ready.sqlite'));
+    await expect(
+      mergeTables(
+        node24,
+        { into: join(dir, 'linked', 'ready.sqlite'), from: live, base, whole: ['boot'], rows: [] },
+        undefined,
+      ),
+    ).rejects.toThrow(/a link on its way/);
+    expect(readFileSync(ready).equals(finalizedBytes)).toBe(true);
+    // The finalized database itself a link: not written through.
+    await expect(
+      mergeTables(
+        node24,
+        { into: join(elsewhere, 'ready.sqlite'), from: live, base, whole: ['boot'], rows: [] },
+        undefined,
+      ),
+    ).rejects.toThrow(/ready\.sqlite is a link: not written/);
+    expect(readFileSync(ready).equals(finalizedBytes)).toBe(true);
+    await keepDatabases(node24, [[live, join(dir, 'real', 'kept.sqlite')]], undefined);
+    expect(readdirSync(join(dir, 'real'))).toEqual(['kept.sqlite']);
   });
 });
 
