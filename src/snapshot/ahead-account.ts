@@ -116,15 +116,12 @@ export async function swapIn(
   aside: string,
   entries: readonly string[],
 ): Promise<string[]> {
-  for (const folder of [ready, aside]) oursIn(live, folder);
-  await realFolder(live, 'the state folder', false);
-  await realFolder(ready, 'its ready copy of the state (a folder of its own)', true);
-  await ownFolder(aside);
+  await readyToSwap(live, ready, aside, entries);
   const moved: string[] = [];
   for (const entry of entries.map(bare)) {
     const from = path.join(ready, entry);
     const to = path.join(live, entry);
-    await noLinkAbove(ready, entry);
+    await noLinkAbove(ready, entry); // again: the account may have planted one since
     await parentsOf(live, entry, ready);
     await parentsOf(aside, entry, ready);
     const asideNow = await fs.rename(to, path.join(aside, entry)).then(
@@ -141,6 +138,23 @@ export async function swapIn(
     await fsyncDir(path.dirname(to));
   }
   return moved;
+}
+
+/**
+ * The swap's folders checked before anything moves (swapIn does it first; the window asks on its own to tell a refusal
+ * that moved nothing from a swap cut halfway): ours by name, real, the aside one made, and no link above any entry.
+ */
+export async function readyToSwap(
+  live: string,
+  ready: string,
+  aside: string,
+  entries: readonly string[],
+): Promise<void> {
+  for (const folder of [ready, aside]) oursIn(live, folder);
+  await realFolder(live, 'the state folder', false);
+  await realFolder(ready, 'its ready copy of the state (a folder of its own)', true);
+  await ownFolder(aside);
+  for (const entry of entries.map(bare)) for (const under of [ready, live, aside]) await noLinkAbove(under, entry);
 }
 
 /** `entry`'s parent folders under `under` (as far as they exist) real folders: a link among them is refused. */

@@ -10,6 +10,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { errnoOf, isReleaseSwitcherError } from '../model/errors.js';
 import { actsAsRootFor, openDirFor, runAsAccount } from '../platform/as-account.js';
 import { armedCrashPoint } from '../platform/crashpoint.js';
 import type { RunAs } from '../platform/run-as.js';
@@ -21,7 +22,14 @@ import { describeCheckpoint } from './coverage.js';
 import { filesUnder } from './state-files.js';
 import { assertStatePathsApart, resolveIndependentPaths, resolveStatePaths } from './state-paths.js';
 import { adoptAside, liveDirs, makeReady, removeReady, storedIn } from './swap-account.js';
-import { digest, fingerprint, makeAheadFolder, removeAhead, swapIn as swapAheadIn } from './ahead-account.js';
+import {
+  digest,
+  fingerprint,
+  makeAheadFolder,
+  readyToSwap,
+  removeAhead,
+  swapIn as swapAheadIn,
+} from './ahead-account.js';
 import type { SwapEntry, SwapRecord } from './swap-record.js';
 
 /** A capture whose `earlier` copies are named by their `stored` in the checkpoint handed as the second folder. */
@@ -80,8 +88,21 @@ export const STATE_OPS = {
   },
   aheadFingerprint: (_dirs: string[], args: { dir: string; residue: string[] }) => fingerprint(args.dir, args.residue),
   aheadDigest: (_dirs: string[], args: { dir: string; residue: string[] }) => digest(args.dir, args.residue),
-  aheadSwap: (_dirs: string[], args: { live: string; ready: string; aside: string; entries: string[] }) =>
-    swapAheadIn(args.live, args.ready, args.aside, args.entries),
+  // A refusal before anything moved is an answer (`refused`): the window then runs finalize on the live state. One
+  // after a rename is thrown: the live state is half swapped, and the way back puts the checkpoint back.
+  aheadSwap: async (
+    _dirs: string[],
+    args: { live: string; ready: string; aside: string; entries: string[] },
+  ): Promise<{ moved: string[]; refused?: { code: string; message: string } }> => {
+    try {
+      await readyToSwap(args.live, args.ready, args.aside, args.entries);
+    } catch (error) {
+      const denied = ['EACCES', 'EPERM', 'ELOOP'].includes(errnoOf(error) ?? '');
+      const code = isReleaseSwitcherError(error) ? error.code : denied ? 'PERMISSION_DENIED' : 'STATE_COPY_FAILED';
+      return { moved: [], refused: { code, message: (error as Error).message } };
+    }
+    return { moved: await swapAheadIn(args.live, args.ready, args.aside, args.entries) };
+  },
   aheadRemove: (_dirs: string[], args: { live: string; folders: string[] }) => removeAhead(args.live, args.folders),
 };
 

@@ -353,13 +353,21 @@ export async function swapAhead(run: Run, step: StepHandle): Promise<AheadSwap |
   }
   step.note({ evidence: { ahead: { swapping: verdict.entries.length } } });
   await session.journal.commit(); // the swap begins: a kill from here is an interrupted finalize (recovery)
-  const moved = await onStateSide(as, 'aheadSwap', [], {
+  const swap = await onStateSide(as, 'aheadSwap', [], {
     live: record.live,
     ready: record.ready,
     aside: record.aside,
     entries: verdict.entries,
   });
-  return { swapped: true, entries: moved, merged: verdict.merged, changed: verdict.changed, ms: ms() };
+  // Refused before anything moved (a link where our folders or an entry's are): finalize runs on the live state.
+  if (swap.refused)
+    return {
+      swapped: false,
+      changed: verdict.changed,
+      forcedBy: [`(the swap was refused, nothing moved: ${swap.refused.code}: ${swap.refused.message})`],
+      ms: ms(),
+    };
+  return { swapped: true, entries: swap.moved, merged: verdict.merged, changed: verdict.changed, ms: ms() };
 }
 
 /**

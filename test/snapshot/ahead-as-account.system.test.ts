@@ -93,8 +93,8 @@ describeWhere(
         'sub/b.json',
       ]);
       asAttacker(who, `echo finalized > ${ready}/a.json`); // finalize's write, as the account
-      const moved = await onStateSide(who, 'aheadSwap', [], { live, ready, aside, entries: ['a.json'] });
-      expect(moved).toEqual(['a.json']);
+      const swapped = await onStateSide(who, 'aheadSwap', [], { live, ready, aside, entries: ['a.json'] });
+      expect(swapped).toEqual({ moved: ['a.json'] });
       expect([text(join(live, 'a.json')), text(join(aside, 'a.json'))]).toEqual(['finalized\n', 'one\n']);
       for (const p of [ready, aside, base, join(live, 'a.json'), join(aside, 'a.json')])
         expect([p, lstatSync(p).uid]).toEqual([p, who.uid]);
@@ -144,13 +144,30 @@ describeWhere(
       asAttacker(who, `echo finalized > ${ready}/a.json && echo finalized > ${ready}/sub/b.json`);
       asAttacker(who, `ln -s ${target.closed} ${aside}`);
       const swap = { live, ready, aside, entries: ['a.json', 'sub/b.json'] };
-      expect(await codeOf(onStateSide(who, 'aheadSwap', [], swap))).toBe('STATE_PATH_UNSAFE');
+      // Refused before anything moved: said as an answer, so the window runs finalize on the live state instead.
+      expect(await onStateSide(who, 'aheadSwap', [], swap)).toEqual({
+        moved: [],
+        refused: { code: 'STATE_PATH_UNSAFE', message: expect.stringContaining(`${aside} is a symbolic link`) },
+      });
       expect([text(join(live, 'a.json')), text(join(ready, 'a.json'))]).toEqual(['one\n', 'finalized\n']);
       // The ready copy's sub-folder swapped for a link to a root folder holding a file of the entry's name.
       asAttacker(who, `rm ${aside} && rm -r ${ready}/sub && ln -s ${target.open} ${ready}/sub`);
       const entries = ['sub/a.json'];
-      expect(await codeOf(onStateSide(who, 'aheadSwap', [], { ...swap, entries }))).toBe('STATE_PATH_UNSAFE');
+      expect(await onStateSide(who, 'aheadSwap', [], { ...swap, entries })).toEqual({
+        moved: [],
+        refused: { code: 'STATE_PATH_UNSAFE', message: expect.stringContaining(`${ready}/sub is a symbolic link`) },
+      });
       expect(existsSync(join(live, 'sub', 'a.json'))).toBe(false);
+      // The live sub-folder swapped for that link instead (the ready copy's whole again).
+      asAttacker(
+        who,
+        `rm ${ready}/sub && mkdir ${ready}/sub && echo mine > ${ready}/sub/a.json && mv ${live}/sub ${live}-sub && ln -s ${target.open} ${live}/sub`,
+      );
+      expect(await onStateSide(who, 'aheadSwap', [], { ...swap, entries })).toEqual({
+        moved: [],
+        refused: { code: 'STATE_PATH_UNSAFE', message: expect.stringContaining(`${live}/sub is a symbolic link`) },
+      });
+      expect(text(join(ready, 'sub', 'a.json'))).toBe('mine\n');
       expect(target.seen()).toBe(was);
     });
 
@@ -169,7 +186,7 @@ describeWhere(
         `ln -sf ${target.closed}/secret ${live}/a.json && ln -sf ${target.open}/passwd ${ready}/sub/b.json && ln -s ${target.closed}/keys ${ready}/keys`,
       );
       const entries = ['a.json', 'sub/b.json', 'keys'];
-      expect(await onStateSide(who, 'aheadSwap', [], { live, ready, aside, entries })).toEqual(entries);
+      expect(await onStateSide(who, 'aheadSwap', [], { live, ready, aside, entries })).toEqual({ moved: entries });
       expect(text(join(live, 'a.json'))).toBe('finalized\n');
       expect(readlinkSync(join(aside, 'a.json'))).toBe(`${target.closed}/secret`);
       expect(readlinkSync(join(live, 'sub', 'b.json'))).toBe(`${target.open}/passwd`);
