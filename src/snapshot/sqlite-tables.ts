@@ -198,7 +198,7 @@ export function changedTables(a: TableDigests, b: TableDigests): string[] {
  * stands; an owned table it kept the shape of goes row by row, a row both changed keeping finalize's), `migrated` those
  * both changed whose shape the target's migration changed (row by row where it only added columns: mergeTables checks),
  * and the `conflicts` that leave it to finalize in the window (the live database migrated, a table dropped, a schema
- * the service changed).
+ * the service changed). A table both changed to the same (both created it alike) is none of them: nothing to carry.
  */
 export function tableMerge(
   digests: {
@@ -233,6 +233,9 @@ export function tableMerge(
     schema(prepared, t) === schema(base, t) &&
     schema(finalized, t) !== schema(live, t);
   for (const t of byService) {
+    // Both changed it, to the same (schema and rows): the finalized one is already the service's, nothing to carry.
+    // OpenClaw 2026.9.5 creates its empty `user_profiles` tables lazily while it serves, 2026.9.6's migration the same.
+    if (t !== '#user_version' && byFinalize.has(t) && live[t] !== undefined && live[t] === finalized[t]) continue;
     // A table finalize owns and restructured: its version stands whole; one it kept the shape of goes row by row.
     if (byFinalize.has(t) && owned.includes(t) && schema(live, t) !== schema(finalized, t)) out.superseded.push(t);
     else if (t !== '#user_version' && reshaped(t)) out.migrated.push(t);

@@ -143,6 +143,25 @@ describe('merging the service’s writes into a finalized database', () => {
     await keepDatabases(node24, [[live, join(dir, 'real', 'kept.sqlite')]], undefined);
     expect(readdirSync(join(dir, 'real'))).toEqual(['kept.sqlite']);
   });
+
+  it('a table both created alike (OpenClaw 9.5 and 9.6 its empty user_profiles): nothing to merge; unlike, a conflict', async () => {
+    const { live, before, finalized } = await threeDatabases();
+    // The service creates the table finalize's migration created (`runs`), with the same statement, empty.
+    sql(live, `CREATE TABLE runs (id TEXT PRIMARY KEY); INSERT INTO boot VALUES ('b2', 'x')`);
+    const alike = (await digestTables(node24, [live], undefined))[live]!;
+    expect(alike.runs).toBe(finalized.runs);
+    expect(tableMerge({ base: before, prepared: before, finalized, live: alike })).toEqual({
+      merge: ['boot'],
+      rows: [],
+      migrated: [],
+      superseded: [],
+      conflicts: [],
+    });
+    // The control: a row in the service's, none in finalize's.
+    sql(live, `INSERT INTO runs VALUES ('r1')`);
+    const unlike = (await digestTables(node24, [live], undefined))[live]!;
+    expect(tableMerge({ base: before, prepared: before, finalized, live: unlike }).conflicts).toEqual(['runs']);
+  });
 });
 
 /**

@@ -99,6 +99,22 @@ describe('tableMerge', () => {
       conflicts: [],
     });
   });
+  it('a table both created alike (same schema, same rows) is nothing to merge, not a conflict; created unlike, one', () => {
+    // Measured: 2026.9.5 creates its empty `user_profiles` while it serves (after the copy), 2026.9.6's migration too.
+    const finalized = { ...prepared, '#user_version': '18', profiles: 's7:r0', runs: 's4:r1' };
+    const live = { ...base, boot: 's2:r7', profiles: 's7:r0' };
+    expect(tableMerge({ base, prepared, finalized, live })).toEqual({
+      merge: ['boot'],
+      rows: [],
+      migrated: [],
+      superseded: [],
+      conflicts: [],
+    });
+    // The control: the service's copy of the table holds a row finalize's does not.
+    expect(tableMerge({ base, prepared, finalized, live: { ...live, profiles: 's7:r1' } }).conflicts).toEqual([
+      'profiles',
+    ]);
+  });
   it('a schema the service changed, a table the service dropped, the live database migrated meanwhile: conflicts', () => {
     const finalized = { ...prepared, boot: 's9:r2' };
     const live = { '#user_version': '17', leases: 's1:r1', config: 's3:r3', meta: 's5:r1', boot: 's6:r5' };
