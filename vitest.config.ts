@@ -155,23 +155,8 @@ export default defineConfig({
           isolate: false,
           setupFiles: ['test/unit-setup.ts'],
           env: { TMPDIR: process.env.RS_UNIT_TMP },
-        },
-      },
-      // Type tests (`*.test-d.ts`: the public API's types, the record's one writer) through tsc, a project of their own:
-      // `npm test` (CI) and `npm run test:types` run it, `npm run test:unit` does not. tsc checks the whole of src/
-      // behind them (what the build checks too), 3 s of CPU with its incremental cache and nothing changed, 6 s after
-      // any edit of src/, 12 s cold: beside the unit tier's two workers on 2 cores, a third of the tier's CPU at worst.
-      {
-        extends: true,
-        test: {
-          name: 'types',
-          include: [],
-          typecheck: {
-            enabled: true,
-            only: true,
-            include: ['test/**/*.test-d.ts'],
-            tsconfig: 'tsconfig.typecheck.json',
-          },
+          // Type tests (`*.test-d.ts`: the public API's types) run through tsc with the unit tier.
+          typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: 'tsconfig.typecheck.json' },
         },
       },
       // The registry and system projects share one seeded Verdaccio (test/global-setup.ts); either runs alone too.

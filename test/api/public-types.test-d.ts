@@ -1,4 +1,4 @@
-// Type tests of the public API (vitest typecheck: `npm test` and `npm run test:types` run them through tsc). They pin
+// Type tests of the public API (vitest typecheck: `npm test` and `npm run test:unit` run them through tsc). They pin
 // what a user of the package root can name and what the verbs take and return; internals are not on the root.
 import { describe, expectTypeOf, it } from 'vitest';
 import {
