@@ -25,6 +25,21 @@ process.stdout.write(JSON.stringify(rows));`;
   return JSON.parse(execFileSync(node24, ['--no-warnings', '-e', script, file, statements], { encoding: 'utf8' }));
 }
 
+/** The live database kept as the base and copied as the one finalize changes (`ready`), with the copy's digests. */
+async function baseAndReady(dir: string, live: string) {
+  const base = join(dir, 'base', 'live.sqlite');
+  const ready = join(dir, 'ready.sqlite');
+  await keepDatabases(
+    node24,
+    [
+      [live, base],
+      [live, ready],
+    ],
+    undefined,
+  );
+  return { base, ready, before: (await digestTables(node24, [ready], undefined))[ready]! };
+}
+
 /** A live database, its copy kept as the base, the copy finalized (a migration's own changes). */
 async function threeDatabases() {
   const dir = tempDir('rs-sqlite-tables-');
@@ -36,17 +51,7 @@ async function threeDatabases() {
      CREATE TABLE meta (key TEXT PRIMARY KEY, version INTEGER); INSERT INTO meta VALUES ('primary', 17), ('startup', 3);
      CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT); INSERT INTO config VALUES ('a', 'one'), ('b', 'two')`,
   );
-  const base = join(dir, 'base', 'live.sqlite');
-  const ready = join(dir, 'ready.sqlite');
-  await keepDatabases(
-    node24,
-    [
-      [live, base],
-      [live, ready],
-    ],
-    undefined,
-  );
-  const before = (await digestTables(node24, [ready], undefined))[ready]!;
+  const { base, ready, before } = await baseAndReady(dir, live);
   // Finalize: the migration rewrites meta, changes config row a, adds a table.
   sql(
     ready,
@@ -178,17 +183,7 @@ describe('merging across the target’s migration of a table', () => {
       `CREATE TABLE jobs (id TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL DEFAULT '{}');
        INSERT INTO jobs VALUES ('j1', 'heartbeat', '{"runs":1}'), ('j2', 'digest', '{}'), ('j3', 'old', '{}')`,
     );
-    const base = join(dir, 'base', 'live.sqlite');
-    const ready = join(dir, 'ready.sqlite');
-    await keepDatabases(
-      node24,
-      [
-        [live, base],
-        [live, ready],
-      ],
-      undefined,
-    );
-    const before = (await digestTables(node24, [ready], undefined))[ready]!;
+    const { base, ready, before } = await baseAndReady(dir, live);
     sql(ready, migration);
     const finalized = (await digestTables(node24, [ready], undefined))[ready]!;
     // The service, in the old shape: a job's state updated, one added, one removed.
