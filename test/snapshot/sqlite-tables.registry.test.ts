@@ -167,6 +167,29 @@ describe('merging the service’s writes into a finalized database', () => {
     const unlike = (await digestTables(node24, [live], undefined))[live]!;
     expect(tableMerge({ base: before, prepared: before, finalized, live: unlike }).conflicts).toEqual(['runs']);
   });
+
+  it('a table both created, the service’s of another shape and empty (OpenClaw 9.5’s user_profiles): finalize’s stands; with a row, a conflict', async () => {
+    const { live, base, ready, before, finalized } = await threeDatabases();
+    // 9.5's own CREATE statement for the table 9.6's finalize created: another shape, no row.
+    sql(live, `CREATE TABLE runs (id TEXT PRIMARY KEY, note TEXT) STRICT; INSERT INTO boot VALUES ('b2', 'x')`);
+    const empty = (await digestTables(node24, [live], undefined))[live]!;
+    expect(empty.runs).not.toBe(finalized.runs);
+    const plan = tableMerge({ base: before, prepared: before, finalized, live: empty });
+    expect(plan).toEqual({ merge: ['boot'], rows: [], migrated: [], superseded: ['runs'], conflicts: [] });
+    const done = await mergeTables(
+      node24,
+      { into: ready, from: live, base, whole: plan.merge, rows: plan.rows, migrated: plan.migrated },
+      undefined,
+    );
+    expect(done).toEqual({ conflicts: [], carried: { boot: 'whole' }, kept: [] });
+    expect(sql(ready, "SELECT sql FROM sqlite_master WHERE name = 'runs'")).toEqual([
+      { sql: 'CREATE TABLE runs (id TEXT PRIMARY KEY)' },
+    ]);
+    // The control: a row of the service's in it, which finalize's table does not have.
+    sql(live, `INSERT INTO runs VALUES ('r1', 'the service wrote it')`);
+    const written = (await digestTables(node24, [live], undefined))[live]!;
+    expect(tableMerge({ base: before, prepared: before, finalized, live: written }).conflicts).toEqual(['runs']);
+  });
 });
 
 /**
