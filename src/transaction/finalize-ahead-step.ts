@@ -68,6 +68,8 @@ export interface AheadRecord {
   writes?: string[];
   /** Each database of the copy (relative path) by table: as copied, as finalize met it, as finalize left it. */
   tables?: Record<string, { base: TableDigests; prepared: TableDigests; finalized: TableDigests }>;
+  /** The preset's private folders (service/finalize.ts OnCopy), for the account: what finalize had, the rehearsal has. */
+  privateFolders?: string[];
   /** The preset's unaffected paths, and the tables where a row both changed keeps finalize's version. */
   unaffected?: string[];
   ownedTables?: string[];
@@ -80,6 +82,21 @@ const recordFile = (layout: Layout, tx: string) => path.join(layout.preflight, `
 export async function readAheadRecord(layout: Layout, tx: string): Promise<AheadRecord | undefined> {
   const record = (await readJsonIfExists(recordFile(layout, tx)).catch(() => undefined)) as AheadRecord | undefined;
   return record?.tx === tx ? record : undefined;
+}
+
+/**
+ * The finalized copy the rehearsal starts the candidate on, when finalize ran ahead for this transaction: seen at the
+ * live folder's path in a namespace of its own, as finalize saw it (the paths the state's rows and records name are the
+ * live ones), with the preset's private folders. The rehearsal copies it first: the ready copy itself is what the window
+ * puts in place, and a candidate's start writes.
+ */
+export async function finalizedCopy(
+  session: Pick<JournalSession, 'layout'>,
+  tx: Pick<Run['tx'], 'id'>,
+): Promise<{ ready: string; live: string; privateFolders: string[] } | undefined> {
+  const record = await readAheadRecord(session.layout, tx.id);
+  if (!record?.complete) return undefined;
+  return { ready: record.ready, live: record.live, privateFolders: record.privateFolders ?? [] };
 }
 
 /** Why finalize does not run ahead for this transaction (recorded), or undefined when it does. */
@@ -143,6 +160,7 @@ async function ahead_(run: Run, step: StepHandle, finalize: NonNullable<Preset['
     ready: path.join(live, `${READY_PREFIX}ahead-${tx.id}`),
     aside: path.join(live, `${ASIDE_PREFIX}ahead-${tx.id}`),
     complete: false,
+    privateFolders: privateFoldersOf(finalize, as),
   };
   // Named before anything is made: a runner killed from here on leaves what recovery removes (discardAhead).
   await fs.mkdir(layout.preflight, { recursive: true, mode: 0o700 });
@@ -259,7 +277,7 @@ async function finalizeOnTheCopy(
   // The service's npm cache, made private to the account as the window's finalize has it.
   const npm = await serviceNpmSetup(env, as);
   const port = String(await freeLoopbackPort());
-  const onCopy = { copy: record.ready, live: record.live, privateFolders: privateFoldersOf(finalize, as) };
+  const onCopy = { copy: record.ready, live: record.live, privateFolders: record.privateFolders ?? [] };
   const aheadEnv = Object.fromEntries(
     Object.entries(finalize.ahead?.env ?? {}).map(([key, value]) => [key, value.replaceAll('{port}', port)]),
   );

@@ -12,7 +12,10 @@
 // - an update whose finalize was done ahead: the window holds no finalize (a rename of the write set), the record
 //   says what was put in place and which tables of the live database were carried over, matrix is converged to 9.6,
 //   and the write set is the one docs/openclaw.md "What finalize writes" documents (this fails when a new OpenClaw
-//   writes elsewhere).
+//   writes elsewhere); its rehearsal starts the candidate on a copy of the finalized state, seen at the live path in
+//   a namespace of its own (read from outside through the candidate's /proc: the finalized database's schema there,
+//   the 9.5 schema in the live folder at the same moment).
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
@@ -122,6 +125,63 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
       extendEnv: false,
       reject: false,
     });
+  };
+  /**
+   * The schema version (`PRAGMA user_version`) of a SQLite database, read with the service's Node 24 as the account:
+   * a reader of a WAL database may create its `-shm`, which must then be the account's, as the service's own are.
+   */
+  const userVersion = (file: string) => {
+    const read = [
+      '-e',
+      "const { DatabaseSync } = require('node:sqlite'); const d = new DatabaseSync(process.argv[1], { readOnly: true }); console.log(d.prepare('PRAGMA user_version').get().user_version)",
+      file,
+    ];
+    const [command, args] = um.account ? asAccount(um.account, node, read) : [node, read];
+    return Number(execFileSync(command, args, { encoding: 'utf8' }).trim());
+  };
+  /**
+   * The rehearsal's candidate while it runs (the marker in its environment): the folder mounted at the live state's
+   * path in its namespace, and the shared database's schema version there and in the live folder, read at that moment.
+   */
+  const watchRehearsal = () => {
+    let stopped = false;
+    let seen: { mountedFrom: string; inside: number; outside: number } | undefined;
+    const live = state();
+    const db = (dir: string) => path.join(dir, 'state', 'openclaw.sqlite');
+    const look = () => {
+      for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+        try {
+          if (!readFileSync(`/proc/${pid}/environ`, 'utf8').includes('RELEASE_SWITCHER_PREFLIGHT=')) continue;
+          // mountinfo: id parent major:minor root mount-point …; the bind mount's root is the folder it shows.
+          const mount = readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+            .split('\n')
+            .map((line) => line.split(' '))
+            .find((fields) => fields[4] === live);
+          if (!mount) continue; // not in its namespace yet
+          return {
+            mountedFrom: mount[3]!,
+            inside: userVersion(db(`/proc/${pid}/root${live}`)),
+            outside: userVersion(db(live)),
+          };
+        } catch {
+          // a process that ended meanwhile, or a database being opened: the next look
+        }
+      }
+      return undefined;
+    };
+    const loop = (async () => {
+      while (!stopped && !seen) {
+        seen = look();
+        await new Promise((r) => setTimeout(r, 100)); // polling for the candidate's process, not a timed wait
+      }
+    })();
+    return {
+      stop: async () => {
+        stopped = true;
+        await loop;
+        return seen;
+      },
+    };
   };
   /** Each case below begins with 9.5 serving: a case before it that failed on 9.6 is rolled back first. */
   const fromServing = async () => {
@@ -328,11 +388,13 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
     expect(current()).toBe(FROM);
   }, 2_400_000);
 
-  it('an update with finalize done ahead: no finalize in the window, matrix converged, the write set documented', async () => {
+  it('an update with finalize done ahead: no finalize in the window, matrix converged, the write set documented; its rehearsal on the finalized copy', async () => {
     await fromServing();
     const watch = outsideWatch(port);
-    const done = await rs(['switch', TO, '--no-preflight']);
+    const rehearsal = watchRehearsal();
+    const done = await rs(['switch', TO]);
     const seen = await watch.stop();
+    const candidate = await rehearsal.stop();
     const tx = done.json?.result;
     console.log(`switch with finalize ahead (load ${loadavg()[0]!.toFixed(1)}):\n${JSON.stringify(tx, null, 2)}`);
     expect(tx?.status, done.stdout.slice(-3000) + done.stderr).toBe('verified');
@@ -341,10 +403,17 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
     const finalize = step(tx, 'finalize')!;
     expect(finalize).toMatchObject({ status: 'ok', evidence: { ahead: { swapped: true } } });
     expect(finalize.detail).toContain('done ahead, on a copy');
-    // What was put in place is what finalize wrote on the copy, and that is what docs/openclaw.md documents.
-    const writes: string[] = ahead.evidence.writes;
-    // (a folder's entry as renamed: without its trailing `/`)
-    expect(finalize.evidence.ahead.entries).toEqual(expect.arrayContaining(writes.map((w) => w.replace(/\/$/, ''))));
+    // The rehearsal came after finalize ahead and started the candidate on a copy of its result, at the live path.
+    const names = tx.steps.map((s: StepJson) => s.name);
+    expect(names.indexOf('finalize-ahead')).toBeLessThan(names.indexOf('preflight'));
+    const rehearsed = step(tx, 'preflight')!;
+    expect(rehearsed).toMatchObject({ status: 'ok', evidence: { finalized: { seenAt: state() } } });
+    expect(candidate, 'the candidate was never seen with a folder mounted at the live path').toBeDefined();
+    expect(candidate!.mountedFrom).toContain(`${path.sep}preflight${path.sep}`); // the rehearsal's private copy
+    console.log(`the rehearsal's candidate: ${JSON.stringify(candidate)}`);
+    expect(candidate!.inside).toBeGreaterThan(candidate!.outside); // finalize's migration, not the live 9.5 schema
+    // …and the schema the state has now that the finalized copy was put in place.
+    expect(candidate!.inside).toBe(userVersion(path.join(state(), 'state', 'openclaw.sqlite')));
     const documented = ignore().add(DOCUMENTED_WRITES);
     expect(writes.filter((rel) => !documented.ignores(rel))).toEqual([]);
     expect(writes).toContain('openclaw.json');
