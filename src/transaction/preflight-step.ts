@@ -49,7 +49,6 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
     // lazy: the finalize-ahead code (its SQLite and namespace parts) only for a rehearsal that may follow it
     const ahead = tx.restore ? undefined : await import('./finalize-ahead-step.js');
     const finalized = await ahead?.finalizedCopy(session, tx);
-    if (finalized) step.note({ evidence: { finalized: { copy: finalized.ready, seenAt: finalized.live } } });
     const outcome = await runPreflight({
       node,
       args: config.preflight!,
@@ -105,7 +104,13 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
     });
     const { outputTail, ...rest } = outcome;
     step.note({
-      evidence: { ...rest, environment: candidate.from, outputTail },
+      evidence: {
+        ...rest,
+        environment: candidate.from,
+        // The state it started on: a copy of finalize's result, seen at the live path (finalize ran ahead).
+        ...(finalized && { finalized: { copy: finalized.ready, seenAt: finalized.live } }),
+        outputTail,
+      },
       detail: `${
         outcome.ok
           ? `rehearsed on 127.0.0.1:${outcome.port}: ${outcome.detail}`
