@@ -127,25 +127,31 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
     });
   };
   /**
-   * The schema version (`PRAGMA user_version`) of a SQLite database, read with the service's Node 24 as the account:
-   * a reader of a WAL database may create its `-shm`, which must then be the account's, as the service's own are.
+   * What of finalize's work a SQLite database shows: whether it has the `update_runs` table (9.6's finalize creates it;
+   * 9.5's database has none) and `schema_meta`'s `primary` version (17 → 18). Read with the service's Node 24 as the
+   * account: a reader of a WAL database may create its `-shm`, which must then be the account's, as the service's own are.
    */
-  const userVersion = (file: string) => {
+  const finalizedMarks = (file: string): { updateRuns: number; primary: number | null } => {
     const read = [
       '-e',
-      "const { DatabaseSync } = require('node:sqlite'); const d = new DatabaseSync(process.argv[1], { readOnly: true }); console.log(d.prepare('PRAGMA user_version').get().user_version)",
+      `const { DatabaseSync } = require('node:sqlite'); const d = new DatabaseSync(process.argv[1], { readOnly: true });
+const updateRuns = d.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'update_runs'").get().n;
+let primary = null; try { primary = d.prepare("SELECT schema_version AS v FROM schema_meta WHERE meta_key = 'primary'").get()?.v ?? null; } catch {}
+console.log(JSON.stringify({ updateRuns: Number(updateRuns), primary: primary === null ? null : Number(primary) }));`,
       file,
     ];
     const [command, args] = um.account ? asAccount(um.account, node, read) : [node, read];
-    return Number(execFileSync(command, args, { encoding: 'utf8' }).trim());
+    return JSON.parse(execFileSync(command, args, { encoding: 'utf8' }).trim());
   };
   /**
    * The rehearsal's candidate while it runs (the marker in its environment): the folder mounted at the live state's
-   * path in its namespace, and the shared database's schema version there and in the live folder, read at that moment.
+   * path in its namespace, and what the shared database there and in the live folder shows of finalize, read at that moment.
    */
   const watchRehearsal = () => {
     let stopped = false;
-    let seen: { mountedFrom: string; inside: number; outside: number } | undefined;
+    let seen:
+      | { mountedFrom: string; inside: ReturnType<typeof finalizedMarks>; outside: ReturnType<typeof finalizedMarks> }
+      | undefined;
     const live = state();
     const db = (dir: string) => path.join(dir, 'state', 'openclaw.sqlite');
     const look = () => {
@@ -160,8 +166,8 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
           if (!mount) continue; // not in its namespace yet
           return {
             mountedFrom: mount[3]!,
-            inside: userVersion(db(`/proc/${pid}/root${live}`)),
-            outside: userVersion(db(live)),
+            inside: finalizedMarks(db(`/proc/${pid}/root${live}`)),
+            outside: finalizedMarks(db(live)),
           };
         } catch {
           // a process that ended meanwhile, or a database being opened: the next look
@@ -411,9 +417,11 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
     expect(candidate, 'the candidate was never seen with a folder mounted at the live path').toBeDefined();
     expect(candidate!.mountedFrom).toContain(`${path.sep}preflight${path.sep}`); // the rehearsal's private copy
     console.log(`the rehearsal's candidate: ${JSON.stringify(candidate)}`);
-    expect(candidate!.inside).toBeGreaterThan(candidate!.outside); // finalize's migration, not the live 9.5 schema
-    // …and the schema the state has now that the finalized copy was put in place.
-    expect(candidate!.inside).toBe(userVersion(path.join(state(), 'state', 'openclaw.sqlite')));
+    // Finalize's result there (its new table, its schema), the live folder still 9.5's at that moment…
+    expect(candidate!.inside.updateRuns).toBe(1);
+    expect(candidate!.outside.updateRuns).toBe(0);
+    // …and what the state has now that the finalized copy was put in place.
+    expect(candidate!.inside).toEqual(finalizedMarks(path.join(state(), 'state', 'openclaw.sqlite')));
     const documented = ignore().add(DOCUMENTED_WRITES);
     expect(writes.filter((rel) => !documented.ignores(rel))).toEqual([]);
     expect(writes).toContain('openclaw.json');
