@@ -13,8 +13,9 @@
 //   says what was put in place and which tables of the live database were carried over, matrix is converged to 9.6,
 //   and the write set is the one docs/openclaw.md "What finalize writes" documents (this fails when a new OpenClaw
 //   writes elsewhere); its rehearsal starts the candidate on a copy of the finalized state, seen at the live path in
-//   a namespace of its own (read from outside through the candidate's /proc: the finalized database's schema there,
-//   the 9.5 schema in the live folder at the same moment).
+//   a namespace of its own (read from outside through the candidate's /proc: finalize's new table there, none in the
+//   live folder at the same moment); a cron job the serving 9.5 adds while finalize runs ahead
+//   (a row of `cron_jobs`, which 9.6's migration gives three more columns) is taken across and listed by 9.6.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -353,9 +354,11 @@ console.log(JSON.stringify({ updateRuns: Number(updateRuns), primary: primary ==
     expect(current()).toBe(FROM);
   }, 2_400_000);
 
-  it("a cron job the serving 9.5 adds while finalize runs ahead: taken across 9.6's migration of cron_jobs, no finalize in the window", async () => {
+  it("an update with finalize done ahead: no finalize in the window, matrix converged, the write set documented; its rehearsal on the finalized copy; a cron job the serving 9.5 adds meanwhile taken across 9.6's migration of cron_jobs", async () => {
     await fromServing();
-    const run = runner(['switch', TO, '--no-preflight']);
+    const watch = outsideWatch(port);
+    const rehearsal = watchRehearsal();
+    const run = runner(['switch', TO]);
     try {
       await finalizeAheadRunning(run);
       // Through the serving gateway (9.5's CLI, its RPC): a row of `cron_jobs` in 9.5's shape, after the copy was made.
@@ -371,37 +374,13 @@ console.log(JSON.stringify({ updateRuns: Number(updateRuns), primary: primary ==
       ]);
       expect(added.exitCode, String(added.stdout).slice(-1500) + String(added.stderr).slice(-1500)).toBe(0);
     } catch (error) {
-      run.kill('SIGKILL'); // never a runner left holding the root's lock for the next case
+      run.kill('SIGKILL'); // never a runner left holding the root's lock
       throw error;
     }
     const done = await run;
-    const tx = JSON.parse(done.stdout).result;
-    console.log(
-      `switch with a cron job added (load ${loadavg()[0]!.toFixed(1)}): ${JSON.stringify(step(tx, 'finalize'))}`,
-    );
-    expect(tx?.status, done.stdout.slice(-3000) + done.stderr).toBe('verified');
-    const finalize = step(tx, 'finalize')!;
-    expect(finalize).toMatchObject({ status: 'ok', evidence: { ahead: { swapped: true } } });
-    const merged = finalize.evidence.ahead.merged['state/openclaw.sqlite'];
-    expect(merged.migrated).toContain('cron_jobs');
-    expect(merged.carried.cron_jobs).toBeGreaterThanOrEqual(1);
-    // 9.6 serves now, on the finalized database with the job in it (its added columns empty, as its migration leaves them).
-    const listed = await openclawCli(['cron', 'list', '--all', '--json']);
-    expect(String(listed.stdout), String(listed.stderr).slice(-1500)).toContain('rs-during-finalize');
-    expect(leftovers()).toEqual([]);
-    const back = await rs(['rollback']);
-    expect(back.json?.result?.status, back.stdout.slice(-3000) + back.stderr).toBe('verified');
-    expect(current()).toBe(FROM);
-  }, 2_400_000);
-
-  it('an update with finalize done ahead: no finalize in the window, matrix converged, the write set documented; its rehearsal on the finalized copy', async () => {
-    await fromServing();
-    const watch = outsideWatch(port);
-    const rehearsal = watchRehearsal();
-    const done = await rs(['switch', TO]);
     const seen = await watch.stop();
     const candidate = await rehearsal.stop();
-    const tx = done.json?.result;
+    const tx = JSON.parse(done.stdout).result;
     console.log(`switch with finalize ahead (load ${loadavg()[0]!.toFixed(1)}):\n${JSON.stringify(tx, null, 2)}`);
     expect(tx?.status, done.stdout.slice(-3000) + done.stderr).toBe('verified');
     const ahead = step(tx, 'finalize-ahead')!;
@@ -409,6 +388,10 @@ console.log(JSON.stringify({ updateRuns: Number(updateRuns), primary: primary ==
     const finalize = step(tx, 'finalize')!;
     expect(finalize).toMatchObject({ status: 'ok', evidence: { ahead: { swapped: true } } });
     expect(finalize.detail).toContain('done ahead, on a copy');
+    // The cron job's row, in 9.5's shape, taken across 9.6's migration of the table (its added columns left empty).
+    const merged = finalize.evidence.ahead.merged['state/openclaw.sqlite'];
+    expect(merged.migrated).toContain('cron_jobs');
+    expect(merged.carried.cron_jobs).toBeGreaterThanOrEqual(1);
     // The rehearsal came after finalize ahead and started the candidate on a copy of its result, at the live path.
     const names = tx.steps.map((s: StepJson) => s.name);
     expect(names.indexOf('finalize-ahead')).toBeLessThan(names.indexOf('preflight'));
@@ -422,6 +405,10 @@ console.log(JSON.stringify({ updateRuns: Number(updateRuns), primary: primary ==
     expect(candidate!.outside.updateRuns).toBe(0);
     // …and what the state has now that the finalized copy was put in place.
     expect(candidate!.inside).toEqual(finalizedMarks(path.join(state(), 'state', 'openclaw.sqlite')));
+    // What was put in place is what finalize wrote on the copy, and that is what docs/openclaw.md documents.
+    const writes: string[] = ahead.evidence.writes;
+    // (a folder's entry as renamed: without its trailing `/`)
+    expect(finalize.evidence.ahead.entries).toEqual(expect.arrayContaining(writes.map((w) => w.replace(/\/$/, ''))));
     const documented = ignore().add(DOCUMENTED_WRITES);
     expect(writes.filter((rel) => !documented.ignores(rel))).toEqual([]);
     expect(writes).toContain('openclaw.json');
@@ -442,6 +429,13 @@ console.log(JSON.stringify({ updateRuns: Number(updateRuns), primary: primary ==
     expect(ownStatus.exitCode, ownStatus.stderr.slice(-2000)).toBe(0);
     expect(ownStatus.stdout).toContain('"step": "finalize:doctor"');
     expect(readFileSync(path.join(state(), 'credentials', 'rs-era.json'), 'utf8')).toBe('{"era":"9.5"}\n');
+    // 9.6 serves on the finalized database with the job in it.
+    const listed = await openclawCli(['cron', 'list', '--all', '--json']);
+    expect(String(listed.stdout), String(listed.stderr).slice(-1500)).toContain('rs-during-finalize');
     expect(leftovers()).toEqual([]);
+    // And back from the state put in place by rename and merge, as from any other.
+    const back = await rs(['rollback']);
+    expect(back.json?.result?.status, back.stdout.slice(-3000) + back.stderr).toBe('verified');
+    expect(current()).toBe(FROM);
   }, 2_400_000);
 });
