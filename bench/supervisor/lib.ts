@@ -38,8 +38,22 @@ export interface TxStep {
   name: string;
   ms: number;
   status: string;
+  detail?: string;
   evidence?: {
     accepted?: boolean;
+    /**
+     * The finalize step's finalize done ahead: its write set put in place by rename (`swapped`, with the service's
+     * writes `merged` into the finalized databases), or not (`forcedBy`: what the live state changed that sent finalize
+     * into the window). Absent when finalize did not run ahead.
+     */
+    ahead?: {
+      swapped: boolean;
+      entries?: string[];
+      merged?: Record<string, unknown>;
+      changed?: string[];
+      forcedBy?: string[];
+      ms?: number;
+    };
     prefetch?: { ms: number; ok: boolean; specs: string[] };
     verdict?: {
       status?: string;
@@ -64,6 +78,16 @@ export const stepsText = (result: { steps?: TxStep[] }): string =>
         `${s.name} ${ms(s.ms)}${s.name === 'restart-handoff' ? ` (accepted ${s.evidence?.accepted ?? false})` : ''}`,
     )
     .join(', ');
+
+/** What the finalize step says of finalize done ahead (`evidence.ahead`), on one line: the key fact of an update's window. */
+export const aheadText = (step: TxStep | undefined): string => {
+  if (!step) return 'no finalize step';
+  const ahead = step.evidence?.ahead;
+  if (!ahead) return `not run ahead (no evidence.ahead; the step ${step.status})`;
+  return ahead.swapped
+    ? `swapped true, ${ahead.entries?.length ?? 0} entries put in place by rename in ${ms(ahead.ms)}; merged ${JSON.stringify(ahead.merged ?? {})}`
+    : `swapped false, forcedBy ${JSON.stringify(ahead.forcedBy ?? [])}; changed ${JSON.stringify(ahead.changed ?? [])}`;
+};
 
 /** A stop window on one line: `total: part ms, part ms, …`. */
 export const windowText = (window: TxWindow | undefined): string =>

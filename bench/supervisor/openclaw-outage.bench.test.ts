@@ -1,20 +1,33 @@
 // The outage of updating and rolling back a real openclaw gateway, against the two floors an operator can compare us
-// with, all in the same run (issue 31 item 4), under private systemd --user managers:
-//   - ours: openclaw 2026.9.5 from `npm install -g` (a copy of the machine's prepared install) on Node 24, adopted
-//     (`init --preset openclaw --adopt`, `unit --install`), 2026.9.6 installed beside it; `release-switcher switch
-//     2026.9.6` and `release-switcher rollback`, as an operator runs them (rehearsal, stability window);
-//   - (a) a bare `systemctl --user restart` of that same unit, of the release it then serves (9.6 after the update,
-//     9.5 after the rollback): the restart floor;
-//   - (b) OpenClaw's own updater on an identical install: a second copy of the same npm -g prefix, run by openclaw's
-//     own unit as `openclaw gateway install` writes it (test/support/openclaw.ts) and enabled as it leaves it (not
-//     adopted, no external supervisor) under a manager of its own, on its own port, on the default state dir
-//     `~/.openclaw` (the only one its updater manages a service for) with a lock folder of its own and the D-Bus
-//     session bus a login gives (its updater inspects, stops and restarts the service only through one) and the
-//     gateway token onboarding generates (its updater verifies the serving gateway over an authenticated websocket
-//     before it stops it); `openclaw update --tag 2026.9.6 --yes` and its own downgrade `openclaw update --tag
-//     2026.9.5 --yes` (`--yes` confirms the downgrade), run from a shell in that manager's namespace with the prefix
-//     named (NPM_CONFIG_PREFIX: else npm's own prefix, Node 24's folder, could be taken for the install's) and the
-//     same npm cache as ours, warm.
+// with, all in the same run (issue 31 item 4), under private systemd --user managers run as a normal account:
+// - as a normal account (the test accounts' `rs-user`, test/support/accounts.ts defaultTestAccount), as the real-gateway
+//   tests run (test/transaction/finalize-ahead.openclaw.test.ts): both gateways, their managers, their state dirs,
+//   prefixes and npm cache, our `release-switcher` and both `openclaw` CLIs run with its uid, gid and groups, nothing of
+//   root's. Why: a user's gateway runs under their own login's `systemd --user`, and as root both updaters take paths a
+//   user's never does (root writes anywhere: nothing is handed to the service's account, nothing checked for what it
+//   can reach or write; a manager and a session bus of root's own), so a root run measures a setup no user has. Root
+//   (the test process) only starts the managers, copies the prepared install and npm cache into a work folder the
+//   account owns (it cannot enter /root nor a temp dir root made 0700: what it reads is placed where it can, Node a
+//   copy it reaches, nodeFor), enters a manager's namespace for OpenClaw's CLI, and reads the results.
+//   RS_TESTS_AS=root runs it all as root, as before;
+// - ours: openclaw 2026.9.5 from `npm install -g` (a copy of the machine's prepared install) on Node 24, adopted
+//   (`init --preset openclaw --adopt`, `unit --install`), 2026.9.6 installed beside it; `release-switcher switch
+//   2026.9.6` and `release-switcher rollback`, as an operator runs them (rehearsal, stability window); its unit names
+//   the npm cache (a drop-in, as the tests' units do: finalize ahead runs with the service's npm setup, else the
+//   service HOME's `.npm`, which outside the manager's namespace is the account's real home);
+// - (a) a bare `systemctl --user restart` of that same unit, of the release it then serves (9.6 after the update,
+//   9.5 after the rollback), in the account's manager: the restart floor;
+// - (b) OpenClaw's own updater on an identical install: a second copy of the same npm -g prefix, run by openclaw's
+//   own unit as `openclaw gateway install` writes it (test/support/openclaw.ts) and enabled as it leaves it (not
+//   adopted, no external supervisor) under a manager of its own (the same account's), on its own port, on the default
+//   state dir `~/.openclaw` (the only one its updater manages a service for) with a lock folder of its own and the
+//   D-Bus session bus a login gives (its updater inspects, stops and restarts the service only through one) and the
+//   gateway token onboarding generates (its updater verifies the serving gateway over an authenticated websocket
+//   before it stops it); `openclaw update --tag 2026.9.6 --yes` and its own downgrade `openclaw update --tag
+//   2026.9.5 --yes` (`--yes` confirms the downgrade), run as the account from a shell in that manager's namespace
+//   (openclawInManager: entered by root, then the account's rights, as a login's shell has them) with the prefix
+//   named (NPM_CONFIG_PREFIX: else npm's own prefix, Node 24's folder, could be taken for the install's) and the
+//   same npm cache as ours, warm.
 // `@openclaw/matrix` is installed on both the way users install it (`openclaw plugins install`), so that both
 // updates converge it (OpenClaw's finalize: Doctor, plugins, config); BENCH_PLUGIN=0 runs the same without it.
 // Each repetition interleaves them, so that a neighbour's load falls on all of them alike: ours update, restart of
@@ -36,33 +49,42 @@
 //   npm run build && npx vitest run --config bench/vitest.config.ts bench/supervisor/openclaw-outage.bench.test.ts
 //   BENCH_PLUGIN=0 BENCH_RUNS=1 npx vitest run --config bench/vitest.config.ts bench/supervisor/openclaw-outage.bench.test.ts
 //
-// BENCH_NODE24=<node> as in the other openclaw benches; BENCH_NPM_CACHE=<dir> is the npm cache both updaters use
-// (default: a copy of the prepared one, test/support/openclaw-prepared.ts, which holds both openclaw releases).
+// BENCH_NODE24=<node> as in the other openclaw benches; BENCH_NPM_CACHE=<dir>: the npm cache both updaters use a copy
+// of, owned by the account (default: the prepared one, test/support/openclaw-prepared.ts, which holds both openclaw
+// releases). Needs root (it makes the managers and becomes the account), like the real-gateway tests.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CACHE_DIR } from '../lib/node24.mjs';
-import { cli, cliEnv } from '../../test/support/cli.ts';
+import { accountDir, defaultTestAccount } from '../../test/support/accounts.ts';
+import { cli } from '../../test/support/cli.ts';
 import {
   OPENCLAW_UNIT as UNIT,
   REMOVE_TIMEOUT_MS,
+  accountNpmCache,
   openclawBench,
   openclawHealthy,
   openclawInManager,
+  openclawWork,
   privateStateLocks,
   removeOpenclawBench,
+  rootOpenclaw,
   sessionBus,
   writeOpenclawService,
 } from '../../test/support/openclaw.ts';
-import { copyOpenclaw, openclawNpmCache } from '../../test/support/openclaw-prepared.ts';
+import {
+  copyOpenclaw,
+  openclawNpmCache,
+  ownOpenclawNpmCache,
+  preparedOpenclaw,
+} from '../../test/support/openclaw-prepared.ts';
 import { freePort } from '../../test/support/service.ts';
 import { describeWhere } from '../../test/support/skip.ts';
 import { canRunUserManager, type UserManager } from '../../test/support/systemd.ts';
 import {
+  aheadText,
   load,
   median,
   medianSpread,
@@ -163,7 +185,9 @@ describeWhere(can, "bench: update and rollback outage of a real openclaw vs a ba
   let ours: Gateway;
   let own: Gateway;
   let npmCache: string;
-  const work = mkdtempSync(path.join(tmpdir(), 'rs-bench-ocoutage-'));
+  /** Whom both gateways, their managers and both CLIs run as: the normal account (RS_TESTS_AS=root: the test process). */
+  const account = defaultTestAccount();
+  const work = openclawWork('rs-bench-ocoutage-', account);
   const root = path.join(work, 'root');
   /** The anchor's install and state as they were before its first update: its way back when OpenClaw refuses one. */
   const pristine = path.join(work, 'own-pristine');
@@ -177,7 +201,14 @@ describeWhere(can, "bench: update and rollback outage of a real openclaw vs a ba
     ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
   });
   const rs = (args: string[], timeout = 1_800_000) =>
-    cli(['--root', root, '--json', ...args], { env: env(ours), timeout, as: null });
+    cli(['--root', root, '--json', ...args], { env: env(ours), timeout, as: account ?? null });
+  /** The root's `openclaw` (the current release's CLI) as the account runs it, with ours' environment. */
+  const { openclawCli: oursOpenclaw } = rootOpenclaw(
+    () => account,
+    root,
+    () => env(ours),
+    900_000,
+  );
   /** OpenClaw's own CLI of the anchor's install, its prefix first on PATH and named to npm (see the header). */
   const ownCli = (args: string[], timeoutMs = 900_000) =>
     openclawInManager(own.um, [path.join(own.prefix, 'bin', 'openclaw'), ...args], {
@@ -210,9 +241,11 @@ describeWhere(can, "bench: update and rollback outage of a real openclaw vs a ba
 
   /** A gateway from a copy of the prepared npm -g install of FROM, started by openclaw's own unit. */
   async function startGateway(name: string, dir: string, stateByPath: boolean): Promise<Gateway> {
-    execFileSync('mkdir', ['-p', dir]);
+    if (account) accountDir(account, dir);
+    else mkdirSync(dir, { recursive: true });
     const prefix = await copyOpenclaw(FROM, path.join(dir, 'prefix'));
-    const bench = await openclawBench({ name, work: dir, version: FROM, prefix });
+    // The account's manager; the prefix handed to it (openclawBench): its own updater rewrites it in place.
+    const bench = await openclawBench({ name, work: dir, version: FROM, prefix, account });
     node = bench.node;
     const state = path.join(bench.um.env.HOME!, '.openclaw');
     const gw: Gateway = { um: bench.um, prefix, port: await freePort(), state, stateByPath };
@@ -222,7 +255,16 @@ describeWhere(can, "bench: update and rollback outage of a real openclaw vs a ba
     }
     // OpenClaw's: with the token onboarding generates (its updater's health probe of the serving gateway needs one).
     const authToken = stateByPath ? undefined : randomBytes(24).toString('hex');
-    await writeOpenclawService(gw.um, { node, prefix, port: gw.port, ownStateDir: stateByPath, authToken });
+    await writeOpenclawService(gw.um, {
+      node,
+      prefix,
+      port: gw.port,
+      ownStateDir: stateByPath,
+      authToken,
+      // Ours: the service's npm cache named, as the real-gateway tests name it: finalize ahead runs with the service's
+      // npm setup (its HOME's `.npm` else), and outside the manager's namespace that HOME is the account's real one.
+      ...(stateByPath && { environment: { npm_config_cache: npmCache } }),
+    });
     // Enabled, as `openclaw gateway install` leaves it: OpenClaw's updater stops and starts only a service it finds
     // loaded (enabled), and only for the default state dir; else it updates around the live gateway, and its Doctor
     // then finds the agent database in use.
@@ -266,11 +308,16 @@ describeWhere(can, "bench: update and rollback outage of a real openclaw vs a ba
   }
 
   beforeAll(async () => {
-    npmCache = process.env.BENCH_NPM_CACHE ?? path.join(work, 'npm-cache');
-    if (!process.env.BENCH_NPM_CACHE) {
-      // A copy: the prepared cache is the test tier's, and both updaters write the plugin's packages into theirs.
-      const prepared = await openclawNpmCache(work);
-      if (prepared !== npmCache && existsSync(prepared)) execFileSync('cp', ['-a', prepared, npmCache]);
+    await preparedOpenclaw(FROM); // before the cache: on a fresh machine, its install is what fills it
+    // A copy owned by the account (both updaters write the plugin's packages into it; the prepared cache is the test
+    // tier's, and the account may not write a cache of root's): BENCH_NPM_CACHE's, else the prepared one's.
+    const given = process.env.BENCH_NPM_CACHE;
+    if (account)
+      npmCache = given ? await accountNpmCache(work, given, account) : await ownOpenclawNpmCache(work, account);
+    else {
+      npmCache = given ?? path.join(work, 'npm-cache');
+      const prepared = given ? undefined : await openclawNpmCache(work);
+      if (prepared && prepared !== npmCache && existsSync(prepared)) execFileSync('cp', ['-a', prepared, npmCache]);
     }
     ours = await startGateway('ocoutage', path.join(work, 'ours'), true);
     const init = await rs([
@@ -290,13 +337,11 @@ describeWhere(can, "bench: update and rollback outage of a real openclaw vs a ba
     expect((await ours.um.systemctl(['restart', UNIT], { timeoutMs: 400_000 })).exitCode).toBe(0);
     expect((await openclawHealthy(ours.um, { port: ours.port, pid, timeoutMs: 300_000 })).version).toBe(FROM);
     if (PLUGIN) {
-      const plugin = await execa(path.join(root, 'bin', 'openclaw'), ['plugins', 'install', PLUGIN], {
-        env: cliEnv(env(ours)), // not the worker's: with VITEST set, openclaw's CLI exits 0 at once and does nothing
-        extendEnv: false,
-        reject: false,
-        timeout: 900_000,
-      });
-      expectPluginInstalled(plugin, `${FROM} (ours)`);
+      const plugin = await oursOpenclaw(['plugins', 'install', PLUGIN]);
+      expectPluginInstalled(
+        { exitCode: plugin.exitCode, stdout: String(plugin.stdout), stderr: String(plugin.stderr) },
+        `${FROM} (ours)`,
+      );
     }
     const installed = await rs(['install', `openclaw@${TO}`]);
     expect(installed.exitCode, installed.stdout.slice(-2000) + installed.stderr.slice(-2000)).toBe(0);
@@ -325,6 +370,8 @@ describeWhere(can, "bench: update and rollback outage of a real openclaw vs a ba
         updateWall: [] as number[],
         updateWindow: [] as TxWindow[],
         finalizePhasesMs: [] as number[],
+        /** The finalize step's `evidence.ahead` of each update (null: finalize did not run ahead). */
+        finalizeAhead: [] as (NonNullable<TxStep['evidence']>['ahead'] | null)[],
         rollbackOutage: [] as number[],
         rollbackWall: [] as number[],
         rollbackWindow: [] as TxWindow[],
@@ -412,6 +459,9 @@ describeWhere(can, "bench: update and rollback outage of a real openclaw vs a ba
         console.log(
           `  finalize verdict ${finalize?.evidence?.verdict?.status} in ${ms(finalize?.evidence?.verdict?.ms)}, phases ${phases.map((p) => `${p.phase} ${ms(p.durationMs)}`).join(', ')}; plugins ${JSON.stringify(finalize?.evidence?.verdict?.plugins?.npm)}`,
         );
+        samples.finalizeAhead.push(finalize?.evidence?.ahead ?? null);
+        console.log(`  finalize ahead: ${aheadText(finalize)}`);
+        console.log(`  finalize detail: ${finalize?.detail ?? 'none'}`);
         console.log(`  steps: ${stepsText(up.tx)}`);
 
         at = loadFor(run, `restart ${TO}`);
@@ -514,6 +564,9 @@ describeWhere(can, "bench: update and rollback outage of a real openclaw vs a ba
         `  its window (median per part)        ${ms(med(s.updateWindow.map((w) => w.totalMs)))}: ${partsMedian(s.updateWindow)}`,
       );
       console.log(`  OpenClaw's finalize phases           ${medianSpread(s.finalizePhasesMs)}`);
+      console.log(
+        `  finalize ahead (evidence.ahead)      ${s.finalizeAhead.map((a) => (a ? (a.swapped ? 'swapped' : `forcedBy ${JSON.stringify(a.forcedBy ?? [])}`) : 'not run ahead')).join(' | ')}`,
+      );
       row('ours rollback outage', s.rollbackOutage, `; wall ${medianSpread(s.rollbackWall)}`);
       console.log(
         `  its window (median per part)        ${ms(med(s.rollbackWindow.map((w) => w.totalMs)))}: ${partsMedian(s.rollbackWindow)}`,

@@ -37,6 +37,8 @@ export interface VerifyOptions {
   stableMs: number;
   /** Interval between probes after the first second (20 ms before). @default 250 */
   pollMs?: number;
+  /** How long one probe waits for an answer before it counts as silence (no answer). @default 2000 */
+  probeTimeoutMs?: number;
   /**
    * In the stability window, how long the endpoint may go without answering at all (the same process running, the
    * supervisor content) before the release is judged unhealthy, once the start's deadline (`timeoutMs`) has passed.
@@ -214,12 +216,13 @@ async function probeHealth(options: VerifyOptions, evidence: VerifyEvidence): Pr
   const first = processes && (await checkListener(options.healthUrl, processes, evidence));
   if (first?.failed) return first.failed;
   let response: { status: number; body: unknown };
+  const probeTimeout = options.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
   try {
-    response = await getJson(options.healthUrl, PROBE_TIMEOUT_MS, first?.proof.address ?? undefined);
+    response = await getJson(options.healthUrl, probeTimeout, first?.proof.address ?? undefined);
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     const silent = isDeadlineError(e) || e.code === 'ABORT_ERR';
-    evidence.lastError = silent ? `no answer within ${PROBE_TIMEOUT_MS} ms` : (e.code ?? e.message);
+    evidence.lastError = silent ? `no answer within ${probeTimeout} ms` : (e.code ?? e.message);
     return {
       ok: false,
       reason: 'timeout',

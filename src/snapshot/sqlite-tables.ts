@@ -186,6 +186,9 @@ export async function mergeTables(
   };
 }
 
+/** The rows part of the digest of a table without a row (the SHA-256 of nothing). */
+const NO_ROWS = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
 /** The tables whose digests differ between `a` and `b` (one absent from either counts). */
 export function changedTables(a: TableDigests, b: TableDigests): string[] {
   return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((t) => a[t] !== b[t]).sort();
@@ -198,7 +201,7 @@ export function changedTables(a: TableDigests, b: TableDigests): string[] {
  * stands; an owned table it kept the shape of goes row by row, a row both changed keeping finalize's), `migrated` those
  * both changed whose shape the target's migration changed (row by row where it only added columns: mergeTables checks),
  * and the `conflicts` that leave it to finalize in the window (the live database migrated, a table dropped, a schema
- * the service changed).
+ * the service changed). A table both changed to the same (both created it alike) is none of them: nothing to carry.
  */
 export function tableMerge(
   digests: {
@@ -233,6 +236,15 @@ export function tableMerge(
     schema(prepared, t) === schema(base, t) &&
     schema(finalized, t) !== schema(live, t);
   for (const t of byService) {
+    // Both changed it, to the same (schema and rows): the finalized one is already the service's, nothing to carry.
+    if (t !== '#user_version' && byFinalize.has(t) && live[t] !== undefined && live[t] === finalized[t]) continue;
+    // Both created it, the service's without a row: nothing of the service's to carry, whatever shape each gave it;
+    // finalize's stands. OpenClaw 2026.9.5 creates its `user_profiles` tables lazily while it serves (its own CREATE
+    // statement), 2026.9.6's finalize creates them too (measured in the outage bench: three such tables).
+    if (base[t] === undefined && finalized[t] !== undefined && live[t]?.split(':')[1] === NO_ROWS) {
+      out.superseded.push(t);
+      continue;
+    }
     // A table finalize owns and restructured: its version stands whole; one it kept the shape of goes row by row.
     if (byFinalize.has(t) && owned.includes(t) && schema(live, t) !== schema(finalized, t)) out.superseded.push(t);
     else if (t !== '#user_version' && reshaped(t)) out.migrated.push(t);

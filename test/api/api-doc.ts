@@ -12,16 +12,16 @@ export interface ApiDocGaps {
 
 /**
  * One program for every entry the caller reads (the root and the internals): the sources they share are parsed and
- * bound once, not once per entry (seconds each).
+ * bound once, not once per entry (seconds each). With the package's own compiler options (tsconfig.json: its `lib`
+ * and `types`), as the build reads the same sources: without them TypeScript loads every `@types` package and, for
+ * the target alone, the DOM's declarations too, 2 MB of a 6.8 MB program that no export of ours names.
  */
 export function apiProgram(entries: string[]): ts.Program {
-  return ts.createProgram(entries, {
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    target: ts.ScriptTarget.ES2022,
-    strict: true,
-    noEmit: true,
-  });
+  const tsconfig = path.resolve(import.meta.dirname, '../../tsconfig.json');
+  const { config, error } = ts.readConfigFile(tsconfig, ts.sys.readFile);
+  if (error) throw new Error(ts.flattenDiagnosticMessageText(error.messageText, '\n'));
+  const { options } = ts.convertCompilerOptionsFromJson(config.compilerOptions, path.dirname(tsconfig));
+  return ts.createProgram(entries, { ...options, noEmit: true });
 }
 
 export function apiDocGaps(entry: string, program: ts.Program = apiProgram([entry])): ApiDocGaps {

@@ -25,6 +25,21 @@ process.stdout.write(JSON.stringify(rows));`;
   return JSON.parse(execFileSync(node24, ['--no-warnings', '-e', script, file, statements], { encoding: 'utf8' }));
 }
 
+/** The live database kept as the base and copied as the one finalize changes (`ready`), with the copy's digests. */
+async function baseAndReady(dir: string, live: string) {
+  const base = join(dir, 'base', 'live.sqlite');
+  const ready = join(dir, 'ready.sqlite');
+  await keepDatabases(
+    node24,
+    [
+      [live, base],
+      [live, ready],
+    ],
+    undefined,
+  );
+  return { base, ready, before: (await digestTables(node24, [ready], undefined))[ready]! };
+}
+
 /** A live database, its copy kept as the base, the copy finalized (a migration's own changes). */
 async function threeDatabases() {
   const dir = tempDir('rs-sqlite-tables-');
@@ -36,17 +51,7 @@ async function threeDatabases() {
      CREATE TABLE meta (key TEXT PRIMARY KEY, version INTEGER); INSERT INTO meta VALUES ('primary', 17), ('startup', 3);
      CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT); INSERT INTO config VALUES ('a', 'one'), ('b', 'two')`,
   );
-  const base = join(dir, 'base', 'live.sqlite');
-  const ready = join(dir, 'ready.sqlite');
-  await keepDatabases(
-    node24,
-    [
-      [live, base],
-      [live, ready],
-    ],
-    undefined,
-  );
-  const before = (await digestTables(node24, [ready], undefined))[ready]!;
+  const { base, ready, before } = await baseAndReady(dir, live);
   // Finalize: the migration rewrites meta, changes config row a, adds a table.
   sql(
     ready,
@@ -143,6 +148,48 @@ describe('merging the service’s writes into a finalized database', () => {
     await keepDatabases(node24, [[live, join(dir, 'real', 'kept.sqlite')]], undefined);
     expect(readdirSync(join(dir, 'real'))).toEqual(['kept.sqlite']);
   });
+
+  it('a table both created alike (OpenClaw 9.5 and 9.6 its empty user_profiles): nothing to merge; unlike, a conflict', async () => {
+    const { live, before, finalized } = await threeDatabases();
+    // The service creates the table finalize's migration created (`runs`), with the same statement, empty.
+    sql(live, `CREATE TABLE runs (id TEXT PRIMARY KEY); INSERT INTO boot VALUES ('b2', 'x')`);
+    const alike = (await digestTables(node24, [live], undefined))[live]!;
+    expect(alike.runs).toBe(finalized.runs);
+    expect(tableMerge({ base: before, prepared: before, finalized, live: alike })).toEqual({
+      merge: ['boot'],
+      rows: [],
+      migrated: [],
+      superseded: [],
+      conflicts: [],
+    });
+    // The control: a row in the service's, none in finalize's.
+    sql(live, `INSERT INTO runs VALUES ('r1')`);
+    const unlike = (await digestTables(node24, [live], undefined))[live]!;
+    expect(tableMerge({ base: before, prepared: before, finalized, live: unlike }).conflicts).toEqual(['runs']);
+  });
+
+  it('a table both created, the service’s of another shape and empty (OpenClaw 9.5’s user_profiles): finalize’s stands; with a row, a conflict', async () => {
+    const { live, base, ready, before, finalized } = await threeDatabases();
+    // 9.5's own CREATE statement for the table 9.6's finalize created: another shape, no row.
+    sql(live, `CREATE TABLE runs (id TEXT PRIMARY KEY, note TEXT) STRICT; INSERT INTO boot VALUES ('b2', 'x')`);
+    const empty = (await digestTables(node24, [live], undefined))[live]!;
+    expect(empty.runs).not.toBe(finalized.runs);
+    const plan = tableMerge({ base: before, prepared: before, finalized, live: empty });
+    expect(plan).toEqual({ merge: ['boot'], rows: [], migrated: [], superseded: ['runs'], conflicts: [] });
+    const done = await mergeTables(
+      node24,
+      { into: ready, from: live, base, whole: plan.merge, rows: plan.rows, migrated: plan.migrated },
+      undefined,
+    );
+    expect(done).toEqual({ conflicts: [], carried: { boot: 'whole' }, kept: [] });
+    expect(sql(ready, "SELECT sql FROM sqlite_master WHERE name = 'runs'")).toEqual([
+      { sql: 'CREATE TABLE runs (id TEXT PRIMARY KEY)' },
+    ]);
+    // The control: a row of the service's in it, which finalize's table does not have.
+    sql(live, `INSERT INTO runs VALUES ('r1', 'the service wrote it')`);
+    const written = (await digestTables(node24, [live], undefined))[live]!;
+    expect(tableMerge({ base: before, prepared: before, finalized, live: written }).conflicts).toEqual(['runs']);
+  });
 });
 
 /**
@@ -159,17 +206,7 @@ describe('merging across the target’s migration of a table', () => {
       `CREATE TABLE jobs (id TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL DEFAULT '{}');
        INSERT INTO jobs VALUES ('j1', 'heartbeat', '{"runs":1}'), ('j2', 'digest', '{}'), ('j3', 'old', '{}')`,
     );
-    const base = join(dir, 'base', 'live.sqlite');
-    const ready = join(dir, 'ready.sqlite');
-    await keepDatabases(
-      node24,
-      [
-        [live, base],
-        [live, ready],
-      ],
-      undefined,
-    );
-    const before = (await digestTables(node24, [ready], undefined))[ready]!;
+    const { base, ready, before } = await baseAndReady(dir, live);
     sql(ready, migration);
     const finalized = (await digestTables(node24, [ready], undefined))[ready]!;
     // The service, in the old shape: a job's state updated, one added, one removed.

@@ -312,14 +312,19 @@ export async function openclawHealthy(
  * namespace, where the account's home is the manager's (bound over it, see openclawManager), so that openclaw finds
  * its config and its unit where it put them and drives the unit through this manager (`openclaw update` stops and
  * starts it itself). The manager's environment plus `env`, not the worker's: with VITEST set, openclaw's CLI exits 0
- * at once and does nothing. As the test process (root); a manager owned by an account is not handled here.
+ * at once and does nothing. As the manager's account (entered as root, then its uid, gid and groups, nothing of
+ * root's: asAccount), in its temp HOME (the checkout may be closed to it); root's manager: as the test process.
  */
 export function openclawInManager(
   um: UserManager,
   argv: string[],
   options: { env?: Record<string, string>; timeoutMs?: number } = {},
 ) {
-  return execa('nsenter', ['-t', String(um.pid), '-m', 'env', `HOME=${accountHome(um)}`, ...argv], {
+  const inside = ['/usr/bin/env', `HOME=${accountHome(um)}`, ...argv];
+  const [command, args] = um.account
+    ? asAccount(um.account, inside[0]!, inside.slice(1))
+    : [inside[0]!, inside.slice(1)];
+  return execa('nsenter', ['-t', String(um.pid), '-m', `--wd=${um.env.HOME}`, '--', command, ...args], {
     env: { ...(um.env as Record<string, string>), ...options.env },
     extendEnv: false,
     reject: false,

@@ -99,6 +99,35 @@ describe('tableMerge', () => {
       conflicts: [],
     });
   });
+  it('a table both created alike (same schema, same rows) is nothing to merge, not a conflict; created unlike, one', () => {
+    // A table the service and finalize both created, to the same schema and rows.
+    const finalized = { ...prepared, '#user_version': '18', profiles: 's7:r0', runs: 's4:r1' };
+    const live = { ...base, boot: 's2:r7', profiles: 's7:r0' };
+    expect(tableMerge({ base, prepared, finalized, live })).toEqual({
+      merge: ['boot'],
+      rows: [],
+      migrated: [],
+      superseded: [],
+      conflicts: [],
+    });
+    // The control: the service's copy of the table holds a row finalize's does not.
+    expect(tableMerge({ base, prepared, finalized, live: { ...live, profiles: 's7:r1' } }).conflicts).toEqual([
+      'profiles',
+    ]);
+  });
+  it('a table both created, the service’s empty in another shape: finalize’s stands; one with a row: a conflict', () => {
+    // Measured: 2026.9.5 creates its `user_profiles` tables, empty, while it serves (its own CREATE statement), after
+    // the copy; 2026.9.6's finalize creates them too.
+    const finalized = { ...prepared, profiles: 's7:r0' };
+    const empty = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+    const live = { ...base, profiles: `s6:${empty}` };
+    expect(tableMerge({ base, prepared, finalized, live })).toMatchObject({ superseded: ['profiles'], conflicts: [] });
+    expect(tableMerge({ base, prepared, finalized, live: { ...live, profiles: 's6:r1' } }).conflicts).toEqual([
+      'profiles',
+    ]);
+    // Finalize did not create it: the service's table has nowhere to go (a conflict, as before).
+    expect(tableMerge({ base, prepared, finalized: prepared, live }).conflicts).toEqual(['profiles']);
+  });
   it('a schema the service changed, a table the service dropped, the live database migrated meanwhile: conflicts', () => {
     const finalized = { ...prepared, boot: 's9:r2' };
     const live = { '#user_version': '17', leases: 's1:r1', config: 's3:r3', meta: 's5:r1', boot: 's6:r5' };

@@ -89,10 +89,10 @@ const RETRY_AFTER_MS = 2_000;
  * Ask the running gateway (main PID `pid`) for its fresh-process restart and wait until that process has exited, up to
  * `timeoutMs`. The request command itself may wait for a successor we do not start yet: it is ended once `pid` is gone.
  * A request that fails (exits other than 0) while `pid` lives is made again (REQUEST_ATTEMPTS); `refused` says what the
- * last one printed.
+ * last one printed. `retryAfterMs` is for tests, whose subject is the retrying, not the product's 2 s between requests.
  */
 export async function requestRestart(
-  call: HandoffCall & { pid: number; logFile: string; timeoutMs: number },
+  call: HandoffCall & { pid: number; logFile: string; timeoutMs: number; retryAfterMs?: number },
   commands: HandoffCommands,
 ): Promise<RestartExit> {
   const started = performance.now();
@@ -104,7 +104,8 @@ export async function requestRestart(
     const once = await requestOnce(call, commands, call.timeoutMs - elapsed());
     if (once.exited || once.refused === undefined) return { exited: once.exited, ms: elapsed(), attempts };
     refused = once.refused;
-    if (attempts < REQUEST_ATTEMPTS) await new Promise((resolve) => setTimeout(resolve, RETRY_AFTER_MS));
+    if (attempts < REQUEST_ATTEMPTS)
+      await new Promise((resolve) => setTimeout(resolve, call.retryAfterMs ?? RETRY_AFTER_MS));
     if (!isAlive(call.pid)) return { exited: true, ms: elapsed(), attempts };
   }
   const exited = !isAlive(call.pid);
