@@ -46,8 +46,8 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
     const { paths, skip } = await resolveStateAs(runAs, { ...config, env: serviceEnv });
     const candidate = await candidateEnvOf(session);
     // Finalize ran ahead (the step before): the candidate starts on that finalized state, as its real start will.
-    // lazy: the finalize-ahead code (its SQLite and namespace parts) only for a rehearsal that may follow it
-    const ahead = tx.restore ? undefined : await import('./finalize-ahead-step.js');
+    // lazy: finalize ahead's record only for a rehearsal that may follow it
+    const ahead = tx.restore ? undefined : await import('./finalize-ahead-record.js');
     const finalized = await ahead?.finalizedCopy(session, tx);
     const outcome = await runPreflight({
       node,
