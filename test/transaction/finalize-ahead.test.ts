@@ -127,6 +127,27 @@ describe('tableMerge', () => {
     ]);
     // Finalize did not create it: the service's table has nowhere to go (a conflict, as before).
     expect(tableMerge({ base, prepared, finalized: prepared, live }).conflicts).toEqual(['profiles']);
+    // There before the copy, empty, and altered by the service (a column added), still empty: finalize's stands.
+    const had = { ...base, profiles: `s5:${empty}` };
+    expect(
+      tableMerge({
+        base: had,
+        prepared: had,
+        finalized: { ...had, profiles: 's7:r0' },
+        live: { ...had, profiles: `s6:${empty}` },
+      }),
+    ).toMatchObject({ superseded: ['profiles'], conflicts: [] });
+    // The control: the service emptied a table that had rows (its deletes are writes to carry): not finalize's alone,
+    // it goes row by row across finalize's migration of it (mergeTables judges each row).
+    const full = { ...base, profiles: 's5:r3' };
+    expect(
+      tableMerge({
+        base: full,
+        prepared: full,
+        finalized: { ...full, profiles: 's7:r3' },
+        live: { ...full, profiles: `s5:${empty}` },
+      }),
+    ).toMatchObject({ superseded: [], migrated: ['profiles'] });
   });
   it('a schema the service changed, a table the service dropped, the live database migrated meanwhile: conflicts', () => {
     const finalized = { ...prepared, boot: 's9:r2' };
