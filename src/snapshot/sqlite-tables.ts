@@ -239,11 +239,12 @@ export function tableMerge(
     // Both changed it, to the same (schema and rows): the finalized one is already the service's, nothing to carry.
     if (t !== '#user_version' && byFinalize.has(t) && live[t] !== undefined && live[t] === finalized[t]) continue;
     // A table without a row in the service's hands, before and after (created, or altered, empty): nothing of the
-    // service's to carry, whatever shape each gave it; finalize's stands. OpenClaw 2026.9.5 makes its `user_profiles`
-    // tables lazily while it serves (its own CREATE, then ALTERs adding columns), 2026.9.6's finalize its own
-    // (measured in the outage bench: three such tables, each without a row).
+    // service's to carry, whatever shape each gave it; finalize's version stands, or its absence (a target makes such
+    // a table when it needs it, as a fresh install of it must). OpenClaw 2026.9.5 makes its `user_profiles` tables
+    // lazily while it serves (`CREATE TABLE IF NOT EXISTS`, then ALTERs adding columns), as 2026.9.6 does (measured in
+    // the outage bench: three such tables, each without a row, forced finalize into the window).
     const empty = (d: TableDigests) => d[t] === undefined || d[t]!.split(':')[1] === NO_ROWS;
-    if (t !== '#user_version' && empty(base) && live[t] !== undefined && empty(live) && finalized[t] !== undefined) {
+    if (t !== '#user_version' && empty(base) && live[t] !== undefined && empty(live)) {
       out.superseded.push(t);
       continue;
     }
