@@ -13,8 +13,8 @@
 //   says what was put in place and which tables of the live database were carried over, matrix is converged to 9.6,
 //   and the write set is the one docs/openclaw.md "What finalize writes" documents (this fails when a new OpenClaw
 //   writes elsewhere); its rehearsal starts the candidate on a copy of the finalized state, seen at the live path in
-//   a namespace of its own (read from outside through the candidate's /proc: finalize's new table there, none in the
-//   live folder at the same moment); a cron job the serving 9.5 adds while finalize runs ahead
+//   a namespace of its own (its mount read from its /proc, its database read inside its namespaces: finalize's new table
+//   there, none in the live folder at the same moment); a cron job the serving 9.5 adds while finalize runs ahead
 //   (a row of `cron_jobs`, which 9.6's migration gives three more columns) is taken across and listed by 9.6.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
@@ -132,7 +132,7 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
    * 9.5's database has none) and `schema_meta`'s `primary` version (17 → 18). Read with the service's Node 24 as the
    * account: a reader of a WAL database may create its `-shm`, which must then be the account's, as the service's own are.
    */
-  const finalizedMarks = (file: string): { updateRuns: number; primary: number | null } => {
+  const finalizedMarks = (file: string, inNamespaceOf?: string): { updateRuns: number; primary: number | null } => {
     const read = [
       '-e',
       `const { DatabaseSync } = require('node:sqlite'); const d = new DatabaseSync(process.argv[1], { readOnly: true });
@@ -141,7 +141,14 @@ let primary = null; try { primary = d.prepare("SELECT schema_version AS v FROM s
 console.log(JSON.stringify({ updateRuns: Number(updateRuns), primary: primary === null ? null : Number(primary) }));`,
       file,
     ];
-    const [command, args] = um.account ? asAccount(um.account, node, read) : [node, read];
+    // Inside a process's namespaces: entered (nsenter), not reached through /proc/<pid>/root, a link SQLite resolves
+    // (it would open the database of this namespace's path instead: measured).
+    const ids = [String(um.account?.uid ?? 0), String(um.account?.gid ?? 0)];
+    const [command, args]: [string, string[]] = inNamespaceOf
+      ? ['nsenter', ['-t', inNamespaceOf, '-U', '-m', '-S', ids[0]!, '-G', ids[1]!, '--', node, ...read]]
+      : um.account
+        ? asAccount(um.account, node, read)
+        : [node, read];
     return JSON.parse(execFileSync(command, args, { encoding: 'utf8' }).trim());
   };
   /**
@@ -167,7 +174,7 @@ console.log(JSON.stringify({ updateRuns: Number(updateRuns), primary: primary ==
           if (!mount) continue; // not in its namespace yet
           return {
             mountedFrom: mount[3]!,
-            inside: finalizedMarks(db(`/proc/${pid}/root${live}`)),
+            inside: finalizedMarks(db(live), pid),
             outside: finalizedMarks(db(live)),
           };
         } catch {
