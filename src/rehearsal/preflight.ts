@@ -10,6 +10,7 @@ import path from 'node:path';
 import { removeTree } from '../platform/fs.js';
 import type { RunAs } from '../platform/run-as.js';
 import { isOurProcess, run, tail } from '../platform/subprocess.js';
+import { type OnCopy, inNamespace } from '../service/finalize.js';
 import { verifyRunning } from '../service/health.js';
 import type { StartedWhen } from '../model/started-when.js';
 import { type EnvironmentCause, type EnvironmentReason, environmentCause } from './environment.js';
@@ -66,6 +67,12 @@ export interface PreflightOptions {
    * the caller passes snapshot/private-copy's `copyStatePrivately` (service may not import snapshot).
    */
   copyState: (dir: string) => Promise<string>;
+  /**
+   * The copy is seen at `live`, the live state's own path, in a mount namespace of the candidate's (service/finalize.ts
+   * inNamespace): a state finalized ahead names the live paths in its rows and records, and is valid only there.
+   * `{state}` is then `live`, and the prepare step and the candidate run in that namespace. @default the copy's own path
+   */
+  seenAt?: Omit<OnCopy, 'copy'> | undefined;
   /** A directory of the switcher's own (e.g. `<root>/preflight`) where the private dir is made. */
   workRoot: string;
   isolation: PreflightIsolation;
@@ -179,9 +186,13 @@ interface Attempt {
 async function rehearseOnce(trial: Attempt, state: string): Promise<{ result: PreflightResult; squatted: boolean }> {
   const { options, record, logFile, started } = trial;
   const port = await freeRehearsalPort();
+  const { seenAt } = options;
+  /** `file args`, in the copy's namespace when it is seen at the live path (seenAt). */
+  const where = (file: string, args: string[]): [string, string[]] =>
+    seenAt ? inNamespace(file, args, { ...seenAt, copy: state }) : [file, args];
   const vars: Vars = {
     port,
-    state,
+    state: seenAt ? seenAt.live : state,
     token: randomBytes(24).toString('hex'),
     config: path.join(record.dir, 'config.json'),
   };
@@ -199,8 +210,10 @@ async function rehearseOnce(trial: Attempt, state: string): Promise<{ result: Pr
   };
   if (options.prepare) {
     const prepared = await run(
-      options.node,
-      options.prepare.map((a) => fill(a, vars)),
+      ...where(
+        options.node,
+        options.prepare.map((a) => fill(a, vars)),
+      ),
       {
         cwd: options.releaseDir,
         env,
@@ -226,9 +239,13 @@ async function rehearseOnce(trial: Attempt, state: string): Promise<{ result: Pr
         },
       };
   }
+  const [file, args] = where(
+    options.node,
+    options.args.map((a) => fill(a, vars)),
+  );
   const start = {
-    node: options.node,
-    args: options.args.map((a) => fill(a, vars)),
+    node: file,
+    args,
     cwd: options.releaseDir,
     env,
     callerEnv: options.callerEnv ?? options.baseEnv,

@@ -238,10 +238,13 @@ export function tableMerge(
   for (const t of byService) {
     // Both changed it, to the same (schema and rows): the finalized one is already the service's, nothing to carry.
     if (t !== '#user_version' && byFinalize.has(t) && live[t] !== undefined && live[t] === finalized[t]) continue;
-    // Both created it, the service's without a row: nothing of the service's to carry, whatever shape each gave it;
-    // finalize's stands. OpenClaw 2026.9.5 creates its `user_profiles` tables lazily while it serves (its own CREATE
-    // statement), 2026.9.6's finalize creates them too (measured in the outage bench: three such tables).
-    if (base[t] === undefined && finalized[t] !== undefined && live[t]?.split(':')[1] === NO_ROWS) {
+    // A table without a row in the service's hands, before and after (created, or altered, empty): nothing of the
+    // service's to carry, whatever shape each gave it; finalize's version stands, or its absence (a target makes such
+    // a table when it needs it, as a fresh install of it must). OpenClaw 2026.9.5 makes its `user_profiles` tables
+    // lazily while it serves (`CREATE TABLE IF NOT EXISTS`, then ALTERs adding columns), as 2026.9.6 does (measured in
+    // the outage bench: three such tables, each without a row, forced finalize into the window).
+    const empty = (d: TableDigests) => d[t] === undefined || d[t]!.split(':')[1] === NO_ROWS;
+    if (t !== '#user_version' && empty(base) && live[t] !== undefined && empty(live)) {
       out.superseded.push(t);
       continue;
     }

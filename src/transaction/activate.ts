@@ -102,7 +102,7 @@ async function endAhead(run: Run): Promise<void> {
   const record = path.join(run.session.layout.preflight, `ahead-${run.tx.id}.json`);
   if (!(await pathExists(record))) return;
   // lazy: only after a finalize ahead
-  const { discardAhead } = await import('./finalize-ahead-step.js');
+  const { discardAhead } = await import('./finalize-ahead-record.js');
   await discardAhead(run.session, run.tx.id).catch(() => undefined);
 }
 

@@ -28,7 +28,7 @@ import { copyStatePrivately } from '../snapshot/private-copy.js';
 import { statePathsBase } from '../snapshot/state-paths.js';
 import { resolveStateAs } from '../snapshot/state-side.js';
 import type { Preset } from '../presets/index.js';
-import { readAheadRecord } from './finalize-ahead-step.js';
+import { readAheadRecord } from './finalize-ahead-record.js';
 import { consentReviewOf, finalizeArgs, finalizeOf, liveConfigAs, serviceNpmSetup } from './finalize-choice.js';
 import { noteStep, runStep } from './record.js';
 import { serviceIdentity } from './service-identity.js';

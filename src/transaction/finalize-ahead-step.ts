@@ -14,11 +14,13 @@
  *    fails here refuses the transaction before anything stops (FINALIZE_FAILED): 0 s down.
  * 3. Digested again: its write set is what it changed (entries whose content differs, folders it created whole,
  *    entries it removed), and each database's tables it changed. Kept in `<root>/preflight/ahead-<tx>.json`.
- * 4. In the window (after the stop and the checkpoint, finalize-step.ts), the live folder's metadata is taken again.
+ * 4. In the window (after the stop and the checkpoint, finalize-step.ts → finalize-ahead-swap.ts), the live folder's
+ *    metadata is taken again.
  *    An entry the live service changed since the copy that finalize wrote, or that the preset does not name as
  *    unaffected, sends finalize into the window (today's path), recorded with the paths that forced it. A database
  *    the service changed is compared by table: its tables copied over the finalized database where finalize left
- *    them alone, a table both changed a conflict. Otherwise the write set is put in place by rename (the live entries
+ *    them alone, a table both changed merged row by row (across a migration that only added columns too), a row both
+ *    changed a conflict. Otherwise the write set is put in place by rename (the live entries
  *    moved into `.release-switcher-aside-ahead-<tx>/`), and finalize does not run in the window.
  *
  * Crash-safe: the checkpoint is taken before any rename (the way back puts back the state the old release left,
@@ -28,20 +30,16 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import ignore from 'ignore';
 import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js';
 import { freeLoopbackPort } from '../rehearsal/rehearsal-port.js';
-import { readJsonIfExists, writeFileAtomic } from '../platform/fs.js';
 import { runCaptured, tail } from '../platform/subprocess.js';
 import type { RunAs } from '../platform/run-as.js';
 import { finalizeWarnings, startFinalize, type FinalizeVerdict } from '../service/finalize.js';
 import { namespaceFor } from '../service/namespace-probe.js';
 import type { Entries } from '../snapshot/ahead-account.js';
-import { type TableDigests, digestTables, keepDatabases, mergeTables, tableMerge } from '../snapshot/sqlite-tables.js';
+import { type TableDigests, digestTables, keepDatabases } from '../snapshot/sqlite-tables.js';
 import { resolveStateAs, onStateSide } from '../snapshot/state-side.js';
 import { ASIDE_PREFIX, READY_PREFIX } from '../snapshot/swap-record.js';
-import type { Layout } from '../store/layout.js';
-import type { JournalSession } from '../store/session.js';
 import type { Preset } from '../presets/index.js';
 import { liveConfigAs } from './finalize-choice.js';
 import { finalizeArgs, finalizeOf, serviceNpmSetup } from './finalize-choice.js';
@@ -49,38 +47,10 @@ import { markBad, runStep, type StepHandle } from './record.js';
 import { servingNode } from './runtime.js';
 import { serviceIdentity } from './service-identity.js';
 import type { Run } from './steps.js';
+import { type AheadRecord, baseOf, discardAhead, writeRecord } from './finalize-ahead-record.js';
 
 const NAME = 'finalize-ahead' as const;
 const STEP_TIMEOUT_MS = 120_000;
-
-/** What the step leaves for the window: kept in `<root>/preflight/ahead-<tx>.json` (root's). */
-export interface AheadRecord {
-  tx: string;
-  /** The live state folder (its real path), the ready copy and the aside folder inside it. */
-  live: string;
-  ready: string;
-  aside: string;
-  /** Set once finalize succeeded on the copy and its write set is known: the window may swap. */
-  complete: boolean;
-  /** The live folder's entries by metadata when the copy was made. */
-  before?: Entries;
-  /** What finalize changed: entries (a folder's ends in `/`), in the order they are put in place. */
-  writes?: string[];
-  /** Each database of the copy (relative path) by table: as copied, as finalize met it, as finalize left it. */
-  tables?: Record<string, { base: TableDigests; prepared: TableDigests; finalized: TableDigests }>;
-  /** The preset's unaffected paths, and the tables where a row both changed keeps finalize's version. */
-  unaffected?: string[];
-  ownedTables?: string[];
-  /** Finalize's verdict on the copy (its warnings are the transaction's once the result is put in place). */
-  verdict?: FinalizeVerdict;
-}
-
-const recordFile = (layout: Layout, tx: string) => path.join(layout.preflight, `ahead-${tx}.json`);
-
-export async function readAheadRecord(layout: Layout, tx: string): Promise<AheadRecord | undefined> {
-  const record = (await readJsonIfExists(recordFile(layout, tx)).catch(() => undefined)) as AheadRecord | undefined;
-  return record?.tx === tx ? record : undefined;
-}
 
 /** Why finalize does not run ahead for this transaction (recorded), or undefined when it does. */
 function notAhead(run: Run): string | undefined {
@@ -143,6 +113,7 @@ async function ahead_(run: Run, step: StepHandle, finalize: NonNullable<Preset['
     ready: path.join(live, `${READY_PREFIX}ahead-${tx.id}`),
     aside: path.join(live, `${ASIDE_PREFIX}ahead-${tx.id}`),
     complete: false,
+    privateFolders: privateFoldersOf(finalize, as),
   };
   // Named before anything is made: a runner killed from here on leaves what recovery removes (discardAhead).
   await fs.mkdir(layout.preflight, { recursive: true, mode: 0o700 });
@@ -259,7 +230,7 @@ async function finalizeOnTheCopy(
   // The service's npm cache, made private to the account as the window's finalize has it.
   const npm = await serviceNpmSetup(env, as);
   const port = String(await freeLoopbackPort());
-  const onCopy = { copy: record.ready, live: record.live, privateFolders: privateFoldersOf(finalize, as) };
+  const onCopy = { copy: record.ready, live: record.live, privateFolders: record.privateFolders ?? [] };
   const aheadEnv = Object.fromEntries(
     Object.entries(finalize.ahead?.env ?? {}).map(([key, value]) => [key, value.replaceAll('{port}', port)]),
   );
@@ -315,178 +286,6 @@ export function writeSet(before: Entries, after: Entries): string[] {
 
 const changed = (a: TableDigests, b: TableDigests) =>
   [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((t) => a[t] !== b[t]).sort();
-
-/** The window's verdict on a finalize done ahead: put in place, or the paths that send finalize into the window. */
-export interface AheadSwap {
-  swapped: boolean;
-  /** Entries put in place by rename. */
-  entries?: string[];
-  /** The service's writes carried into the finalized databases, and what finalize's superseded. */
-  merged?: Merged;
-  /** What the live service changed since the copy. */
-  changed?: string[];
-  /** What of it sends finalize into the window (a path, or `database#table`), with why. */
-  forcedBy?: string[];
-  ms: number;
-}
-
-/**
- * In the window, the service stopped and the checkpoint taken: the write set put in place when the live state did not
- * change what finalize read or wrote, else undefined-free verdict `swapped: false` with what forced finalize in.
- */
-export async function swapAhead(run: Run, step: StepHandle): Promise<AheadSwap | undefined> {
-  const { session, tx } = run;
-  const record = await readAheadRecord(session.layout, tx.id);
-  if (!record?.complete || !record.before || !record.writes) return undefined;
-  const started = performance.now();
-  const ms = () => Math.round(performance.now() - started);
-  const { runAs: as } = await serviceIdentity(session);
-  let verdict: Omit<AheadSwap, 'ms' | 'swapped'> & { entries: string[] };
-  try {
-    const found = await compareLive(session, record, as);
-    if (found.forcedBy.length > 0)
-      return { swapped: false, changed: found.changed, forcedBy: found.forcedBy, ms: ms() };
-    verdict = found;
-  } catch (error) {
-    // Nothing is moved yet: finalize runs in the window on the live state, as it would have without the copy.
-    return { swapped: false, forcedBy: [`(the comparison failed: ${(error as Error).message})`], ms: ms() };
-  }
-  step.note({ evidence: { ahead: { swapping: verdict.entries.length } } });
-  await session.journal.commit(); // the swap begins: a kill from here is an interrupted finalize (recovery)
-  const swap = await onStateSide(as, 'aheadSwap', [], {
-    live: record.live,
-    ready: record.ready,
-    aside: record.aside,
-    entries: verdict.entries,
-  });
-  // Refused before anything moved (a link where our folders or an entry's are): finalize runs on the live state.
-  if (swap.refused)
-    return {
-      swapped: false,
-      changed: verdict.changed,
-      forcedBy: [`(the swap was refused, nothing moved: ${swap.refused.code}: ${swap.refused.message})`],
-      ms: ms(),
-    };
-  return { swapped: true, entries: swap.moved, merged: verdict.merged, changed: verdict.changed, ms: ms() };
-}
-
-/**
- * The live folder now against the copy's moment: what the service changed, what of it forces finalize into the window
- * (`forcedBy`), the tables carried into the finalized databases (merged into the copy: nothing live is touched), and
- * the entries to rename.
- */
-async function compareLive(
-  session: Run['session'],
-  record: AheadRecord,
-  as: RunAs | undefined,
-): Promise<{ changed: string[]; forcedBy: string[]; merged: Merged; entries: string[] }> {
-  const residue = [...session.config.residue];
-  const before = record.before!;
-  const writes = record.writes!;
-  const now = await onStateSide(as, 'aheadFingerprint', [], { dir: record.live, residue });
-  const changedLive = [...new Set([...Object.keys(before), ...Object.keys(now)])]
-    .filter((rel) => before[rel] !== now[rel])
-    .sort();
-  const databases = Object.keys(record.tables ?? {});
-  const dbOf = (rel: string) =>
-    databases.find((db) => rel === db || (rel.startsWith(db) && /^-(wal|shm|journal)$/.test(rel.slice(db.length))));
-  const unaffected = ignore().add(record.unaffected ?? []);
-  const written = new Set(writes);
-  const inside = (rel: string, w: string) =>
-    (w.endsWith('/') && rel.startsWith(w)) || (rel.endsWith('/') && w.startsWith(rel));
-  const forcedBy: string[] = [];
-  /** Entries finalize wrote that the service wrote too where it may: the service's version stays. */
-  const keepLive = new Set<string>();
-  const changedDbs = new Set<string>();
-  for (const rel of changedLive) {
-    const db = dbOf(rel);
-    if (db) changedDbs.add(db);
-    else if (unaffected.ignores(rel)) {
-      if (written.has(rel)) keepLive.add(rel);
-      else if (writes.some((w) => inside(rel, w))) forcedBy.push(`${rel} (finalize wrote the folder around it)`);
-    } else if (written.has(rel) || writes.some((w) => inside(rel, w))) forcedBy.push(`${rel} (finalize wrote it too)`);
-    else forcedBy.push(`${rel} (finalize may read it)`);
-  }
-  const plans: Array<{ db: string; plan: ReturnType<typeof tableMerge> }> = [];
-  const node = servingNode(session);
-  for (const db of changedDbs) {
-    if (!written.has(db)) continue; // finalize left it alone: the live one stays
-    const file = path.join(record.live, db);
-    const live = (await digestTables(node, [file], as))[file] ?? {};
-    const plan = tableMerge({ ...record.tables![db]!, live }, record.ownedTables ?? []);
-    for (const table of plan.conflicts) forcedBy.push(`${db}#${table} (changed by both)`);
-    plans.push({ db, plan });
-  }
-  if (forcedBy.length > 0) return { changed: changedLive, forcedBy, merged: {}, entries: [] };
-  const merged: Merged = {};
-  for (const { db, plan } of plans) {
-    // Into the copy only: what fails or conflicts here leaves the live state as it was.
-    const done = await mergeTables(
-      node,
-      {
-        into: path.join(record.ready, db),
-        from: path.join(record.live, db),
-        base: path.join(baseOf(record), db),
-        whole: plan.merge,
-        rows: plan.rows,
-        migrated: plan.migrated,
-        owned: record.ownedTables ?? [],
-      },
-      as,
-    );
-    for (const row of done.conflicts) forcedBy.push(`${db}#${row} (changed by both)`);
-    merged[db] = {
-      carried: done.carried,
-      superseded: plan.superseded,
-      ...(plan.migrated.length > 0 && { migrated: plan.migrated }),
-      ...(done.kept.length > 0 && { kept: done.kept }),
-    };
-  }
-  if (forcedBy.length > 0) return { changed: changedLive, forcedBy, merged: {}, entries: [] };
-  // A database put in place goes with its companions: the live ones are its old self's.
-  const companions = databases
-    .filter((db) => written.has(db))
-    .flatMap((db) => ['-wal', '-shm', '-journal'].map((suffix) => db + suffix));
-  return {
-    changed: changedLive,
-    forcedBy,
-    merged,
-    entries: [...writes.filter((w) => !keepLive.has(w)), ...companions],
-  };
-}
-
-/** Per database: what of the service's writes was carried over (whole tables, or rows), and what finalize's superseded. */
-export type Merged = Record<
-  string,
-  {
-    carried: Record<string, 'whole' | number>;
-    superseded: string[];
-    /** Tables the target's migration added columns to, whose service rows were taken across (their counts in `carried`). */
-    migrated?: string[];
-    /** Rows both changed in a table finalize owns: finalize's version kept (`table["key"]`). */
-    kept?: string[];
-  }
->;
-
-/** The databases as copied, kept beside the copy: the base of a row-by-row merge. */
-const baseOf = (record: Pick<AheadRecord, 'ready'>) => `${record.ready}-base`;
-
-/** The ready copy, the aside folder and the record removed (a transaction that ended, or recovery's). */
-export async function discardAhead(
-  session: Pick<JournalSession, 'layout' | 'config' | 'runtime'>,
-  tx: string,
-): Promise<void> {
-  const record = await readAheadRecord(session.layout, tx);
-  if (!record) return;
-  const { runAs: as } = await serviceIdentity(session);
-  const folders = [record.ready, record.aside, baseOf(record)];
-  await onStateSide(as, 'aheadRemove', [], { live: record.live, folders }).catch(() => undefined);
-  await fs.rm(recordFile(session.layout, tx), { force: true });
-}
-
-async function writeRecord(layout: Layout, record: AheadRecord): Promise<void> {
-  await writeFileAtomic(recordFile(layout, record.tx), `${JSON.stringify(record)}\n`);
-}
 
 function brief(
   verdict: FinalizeVerdict,

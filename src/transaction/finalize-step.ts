@@ -27,7 +27,7 @@ import { serviceIdentity } from './service-identity.js';
 import { servingNode } from './runtime.js';
 import type { Run } from './steps.js';
 import { nothingToFinalize } from './finalize-interrupted.js';
-import type { AheadSwap } from './finalize-ahead-step.js';
+import type { AheadSwap } from './finalize-ahead-swap.js';
 
 const NAME = 'finalize' as const;
 /** Bound on the downloads before the stop: past it finalize downloads the rest itself. */
@@ -96,8 +96,9 @@ export async function finalizeStep(run: Run, supervisor: Supervisor): Promise<vo
       }
       run.window?.next('finalize');
       // Done ahead, on a copy (finalize-ahead-step.ts): put in place by rename, unless the live state changed under it.
-      // lazy: the comparison and the swap only after a finalize ahead (its module imports this one's helpers)
-      const { readAheadRecord, swapAhead } = await import('./finalize-ahead-step.js');
+      // lazy: the comparison and the swap (SQLite, the account's worker) only after a finalize ahead
+      const { swapAhead } = await import('./finalize-ahead-swap.js');
+      const { readAheadRecord } = await import('./finalize-ahead-record.js'); // lazy: as the line above
       const ahead = await swapAhead(run, step);
       run.window?.explain(
         ahead?.swapped

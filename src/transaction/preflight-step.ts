@@ -45,6 +45,10 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
     const { env: serviceEnv, runAs } = await serviceIdentity(session);
     const { paths, skip } = await resolveStateAs(runAs, { ...config, env: serviceEnv });
     const candidate = await candidateEnvOf(session);
+    // Finalize ran ahead (the step before): the candidate starts on that finalized state, as its real start will.
+    // lazy: finalize ahead's record only for a rehearsal that may follow it
+    const ahead = tx.restore ? undefined : await import('./finalize-ahead-record.js');
+    const finalized = await ahead?.finalizedCopy(session, tx);
     const outcome = await runPreflight({
       node,
       args: config.preflight!,
@@ -67,17 +71,25 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
         const copy =
           tx.restore && tx.restore.version === target
             ? copySnapshotPrivately(layout, tx.restore.snapshot, dir, { base, residue: config.residue, as: runAs })
-            : copyStatePrivately(paths, dir, {
-                base,
-                residue: config.residue,
-                sqliteNodes: [config.node, process.execPath],
-                skip, // inside a state path too (install-cli.sh's Node and package in ~/.openclaw/tools)
-                as: runAs,
-              });
+            : finalized
+              ? // The finalized copy as it stands (ours and residue already left out of it)
+                copyStatePrivately([finalized.ready], dir, {
+                  base: finalized.ready,
+                  sqliteNodes: [config.node, process.execPath],
+                  as: runAs,
+                })
+              : copyStatePrivately(paths, dir, {
+                  base,
+                  residue: config.residue,
+                  sqliteNodes: [config.node, process.execPath],
+                  skip, // inside a state path too (install-cli.sh's Node and package in ~/.openclaw/tools)
+                  as: runAs,
+                });
         return copy.catch((error: unknown) => {
           throw asStateCopyFailed(error);
         });
       },
+      ...(finalized && { seenAt: { live: finalized.live, privateFolders: finalized.privateFolders } }),
       workRoot: layout.preflight,
       isolation,
       onRecord: async (record) => {
@@ -92,7 +104,13 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
     });
     const { outputTail, ...rest } = outcome;
     step.note({
-      evidence: { ...rest, environment: candidate.from, outputTail },
+      evidence: {
+        ...rest,
+        environment: candidate.from,
+        // The state it started on: a copy of finalize's result, seen at the live path (finalize ran ahead).
+        ...(finalized && { finalized: { copy: finalized.ready, seenAt: finalized.live } }),
+        outputTail,
+      },
       detail: `${
         outcome.ok
           ? `rehearsed on 127.0.0.1:${outcome.port}: ${outcome.detail}`

@@ -57,12 +57,13 @@ export function switchPlan(options: TransactionOptions, facts: StepFacts): Switc
     { name: 'verify-release', undo: before },
     may(facts.checkState) && { name: 'check-state', undo: before },
     may(facts.database) && { name: 'database-preflight', undo: before },
-    options.preflight !== false && may(facts.preflight) && { name: 'preflight', undo: before },
-    // Before the review, which reads its verdict when it ran (one finalize on a copy, not two).
+    // Before the rehearsal, which then starts the candidate on the finalized copy (the state its real start meets),
+    // and before the review, which reads its verdict (one finalize on a copy, not two).
     supervised &&
       may(facts.finalize) &&
       may(facts.ahead) &&
       facts.restore !== true && { name: 'finalize-ahead', undo: before },
+    options.preflight !== false && may(facts.preflight) && { name: 'preflight', undo: before },
     // Only where a plugin can need consent; a snapshot put back brings the plugins the target had: never then.
     supervised && may(facts.review) && facts.restore !== true && { name: 'capability-review', undo: before },
     // Before the flip, not after: a service may stop serving as soon as `current` changes under it.

@@ -12,7 +12,11 @@
 // - an update whose finalize was done ahead: the window holds no finalize (a rename of the write set), the record
 //   says what was put in place and which tables of the live database were carried over, matrix is converged to 9.6,
 //   and the write set is the one docs/openclaw.md "What finalize writes" documents (this fails when a new OpenClaw
-//   writes elsewhere).
+//   writes elsewhere); its rehearsal starts the candidate on a copy of the finalized state, seen at the live path in
+//   a namespace of its own (its mount read from its /proc, its database read inside its namespaces: finalize's new table
+//   there, none in the live folder at the same moment); a cron job the serving 9.5 adds while finalize runs ahead
+//   (a row of `cron_jobs`, which 9.6's migration gives three more columns) is taken across and listed by 9.6.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
@@ -122,6 +126,76 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
       extendEnv: false,
       reject: false,
     });
+  };
+  /**
+   * What of finalize's work a SQLite database shows: whether it has the `update_runs` table (9.6's finalize creates it;
+   * 9.5's database has none) and `schema_meta`'s `primary` version (17 → 18). Read with the service's Node 24 as the
+   * account: a reader of a WAL database may create its `-shm`, which must then be the account's, as the service's own are.
+   */
+  const finalizedMarks = (file: string, inNamespaceOf?: string): { updateRuns: number; primary: number | null } => {
+    const read = [
+      '-e',
+      `const { DatabaseSync } = require('node:sqlite'); const d = new DatabaseSync(process.argv[1], { readOnly: true });
+const updateRuns = d.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'update_runs'").get().n;
+let primary = null; try { primary = d.prepare("SELECT schema_version AS v FROM schema_meta WHERE meta_key = 'primary'").get()?.v ?? null; } catch {}
+console.log(JSON.stringify({ updateRuns: Number(updateRuns), primary: primary === null ? null : Number(primary) }));`,
+      file,
+    ];
+    // Inside a process's namespaces: entered (nsenter), not reached through /proc/<pid>/root, a link SQLite resolves
+    // (it would open the database of this namespace's path instead: measured).
+    const ids = [String(um.account?.uid ?? 0), String(um.account?.gid ?? 0)];
+    const [command, args]: [string, string[]] = inNamespaceOf
+      ? ['nsenter', ['-t', inNamespaceOf, '-U', '-m', '-S', ids[0]!, '-G', ids[1]!, '--', node, ...read]]
+      : um.account
+        ? asAccount(um.account, node, read)
+        : [node, read];
+    return JSON.parse(execFileSync(command, args, { encoding: 'utf8' }).trim());
+  };
+  /**
+   * The rehearsal's candidate while it runs (the marker in its environment): the folder mounted at the live state's
+   * path in its namespace, and what the shared database there and in the live folder shows of finalize, read at that moment.
+   */
+  const watchRehearsal = () => {
+    let stopped = false;
+    let seen:
+      | { mountedFrom: string; inside: ReturnType<typeof finalizedMarks>; outside: ReturnType<typeof finalizedMarks> }
+      | undefined;
+    const live = state();
+    const db = (dir: string) => path.join(dir, 'state', 'openclaw.sqlite');
+    const look = () => {
+      for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+        try {
+          if (!readFileSync(`/proc/${pid}/environ`, 'utf8').includes('RELEASE_SWITCHER_PREFLIGHT=')) continue;
+          // mountinfo: id parent major:minor root mount-point …; the bind mount's root is the folder it shows.
+          const mount = readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+            .split('\n')
+            .map((line) => line.split(' '))
+            .find((fields) => fields[4] === live);
+          if (!mount) continue; // not in its namespace yet
+          return {
+            mountedFrom: mount[3]!,
+            inside: finalizedMarks(db(live), pid),
+            outside: finalizedMarks(db(live)),
+          };
+        } catch {
+          // a process that ended meanwhile, or a database being opened: the next look
+        }
+      }
+      return undefined;
+    };
+    const loop = (async () => {
+      while (!stopped && !seen) {
+        seen = look();
+        await new Promise((r) => setTimeout(r, 100)); // polling for the candidate's process, not a timed wait
+      }
+    })();
+    return {
+      stop: async () => {
+        stopped = true;
+        await loop;
+        return seen;
+      },
+    };
   };
   /** Each case below begins with 9.5 serving: a case before it that failed on 9.6 is rolled back first. */
   const fromServing = async () => {
@@ -287,9 +361,11 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
     expect(current()).toBe(FROM);
   }, 2_400_000);
 
-  it("a cron job the serving 9.5 adds while finalize runs ahead: taken across 9.6's migration of cron_jobs, no finalize in the window", async () => {
+  it("an update with finalize done ahead: no finalize in the window, matrix converged, the write set documented; its rehearsal on the finalized copy; a cron job the serving 9.5 adds meanwhile taken across 9.6's migration of cron_jobs", async () => {
     await fromServing();
-    const run = runner(['switch', TO, '--no-preflight']);
+    const watch = outsideWatch(port);
+    const rehearsal = watchRehearsal();
+    const run = runner(['switch', TO]);
     try {
       await finalizeAheadRunning(run);
       // Through the serving gateway (9.5's CLI, its RPC): a row of `cron_jobs` in 9.5's shape, after the copy was made.
@@ -305,35 +381,13 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
       ]);
       expect(added.exitCode, String(added.stdout).slice(-1500) + String(added.stderr).slice(-1500)).toBe(0);
     } catch (error) {
-      run.kill('SIGKILL'); // never a runner left holding the root's lock for the next case
+      run.kill('SIGKILL'); // never a runner left holding the root's lock
       throw error;
     }
     const done = await run;
-    const tx = JSON.parse(done.stdout).result;
-    console.log(
-      `switch with a cron job added (load ${loadavg()[0]!.toFixed(1)}): ${JSON.stringify(step(tx, 'finalize'))}`,
-    );
-    expect(tx?.status, done.stdout.slice(-3000) + done.stderr).toBe('verified');
-    const finalize = step(tx, 'finalize')!;
-    expect(finalize).toMatchObject({ status: 'ok', evidence: { ahead: { swapped: true } } });
-    const merged = finalize.evidence.ahead.merged['state/openclaw.sqlite'];
-    expect(merged.migrated).toContain('cron_jobs');
-    expect(merged.carried.cron_jobs).toBeGreaterThanOrEqual(1);
-    // 9.6 serves now, on the finalized database with the job in it (its added columns empty, as its migration leaves them).
-    const listed = await openclawCli(['cron', 'list', '--all', '--json']);
-    expect(String(listed.stdout), String(listed.stderr).slice(-1500)).toContain('rs-during-finalize');
-    expect(leftovers()).toEqual([]);
-    const back = await rs(['rollback']);
-    expect(back.json?.result?.status, back.stdout.slice(-3000) + back.stderr).toBe('verified');
-    expect(current()).toBe(FROM);
-  }, 2_400_000);
-
-  it('an update with finalize done ahead: no finalize in the window, matrix converged, the write set documented', async () => {
-    await fromServing();
-    const watch = outsideWatch(port);
-    const done = await rs(['switch', TO, '--no-preflight']);
     const seen = await watch.stop();
-    const tx = done.json?.result;
+    const candidate = await rehearsal.stop();
+    const tx = JSON.parse(done.stdout).result;
     console.log(`switch with finalize ahead (load ${loadavg()[0]!.toFixed(1)}):\n${JSON.stringify(tx, null, 2)}`);
     expect(tx?.status, done.stdout.slice(-3000) + done.stderr).toBe('verified');
     const ahead = step(tx, 'finalize-ahead')!;
@@ -341,6 +395,23 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
     const finalize = step(tx, 'finalize')!;
     expect(finalize).toMatchObject({ status: 'ok', evidence: { ahead: { swapped: true } } });
     expect(finalize.detail).toContain('done ahead, on a copy');
+    // The cron job's row, in 9.5's shape, taken across 9.6's migration of the table (its added columns left empty).
+    const merged = finalize.evidence.ahead.merged['state/openclaw.sqlite'];
+    expect(merged.migrated).toContain('cron_jobs');
+    expect(merged.carried.cron_jobs).toBeGreaterThanOrEqual(1);
+    // The rehearsal came after finalize ahead and started the candidate on a copy of its result, at the live path.
+    const names = tx.steps.map((s: StepJson) => s.name);
+    expect(names.indexOf('finalize-ahead')).toBeLessThan(names.indexOf('preflight'));
+    const rehearsed = step(tx, 'preflight')!;
+    expect(rehearsed).toMatchObject({ status: 'ok', evidence: { finalized: { seenAt: state() } } });
+    expect(candidate, 'the candidate was never seen with a folder mounted at the live path').toBeDefined();
+    expect(candidate!.mountedFrom).toContain(`${path.sep}preflight${path.sep}`); // the rehearsal's private copy
+    console.log(`the rehearsal's candidate: ${JSON.stringify(candidate)}`);
+    // Finalize's result there (its new table, its schema), the live folder still 9.5's at that moment…
+    expect(candidate!.inside.updateRuns).toBe(1);
+    expect(candidate!.outside.updateRuns).toBe(0);
+    // …and what the state has now that the finalized copy was put in place.
+    expect(candidate!.inside).toEqual(finalizedMarks(path.join(state(), 'state', 'openclaw.sqlite')));
     // What was put in place is what finalize wrote on the copy, and that is what docs/openclaw.md documents.
     const writes: string[] = ahead.evidence.writes;
     // (a folder's entry as renamed: without its trailing `/`)
@@ -365,6 +436,13 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
     expect(ownStatus.exitCode, ownStatus.stderr.slice(-2000)).toBe(0);
     expect(ownStatus.stdout).toContain('"step": "finalize:doctor"');
     expect(readFileSync(path.join(state(), 'credentials', 'rs-era.json'), 'utf8')).toBe('{"era":"9.5"}\n');
+    // 9.6 serves on the finalized database with the job in it.
+    const listed = await openclawCli(['cron', 'list', '--all', '--json']);
+    expect(String(listed.stdout), String(listed.stderr).slice(-1500)).toContain('rs-during-finalize');
     expect(leftovers()).toEqual([]);
+    // And back from the state put in place by rename and merge, as from any other.
+    const back = await rs(['rollback']);
+    expect(back.json?.result?.status, back.stdout.slice(-3000) + back.stderr).toBe('verified');
+    expect(current()).toBe(FROM);
   }, 2_400_000);
 });

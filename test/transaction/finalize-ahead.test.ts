@@ -115,7 +115,7 @@ describe('tableMerge', () => {
       'profiles',
     ]);
   });
-  it('a table both created, the service’s empty in another shape: finalize’s stands; one with a row: a conflict', () => {
+  it('a table without a row in the service’s hands, created or altered: finalize’s stands (or its absence); one with a row: a conflict', () => {
     // Measured: 2026.9.5 creates its `user_profiles` tables, empty, while it serves (its own CREATE statement), after
     // the copy; 2026.9.6's finalize creates them too.
     const finalized = { ...prepared, profiles: 's7:r0' };
@@ -125,8 +125,32 @@ describe('tableMerge', () => {
     expect(tableMerge({ base, prepared, finalized, live: { ...live, profiles: 's6:r1' } }).conflicts).toEqual([
       'profiles',
     ]);
-    // Finalize did not create it: the service's table has nowhere to go (a conflict, as before).
-    expect(tableMerge({ base, prepared, finalized: prepared, live }).conflicts).toEqual(['profiles']);
+    // Finalize did not make it: its absence stands (nothing of the service's in it; the target makes it when it needs it).
+    expect(tableMerge({ base, prepared, finalized: prepared, live })).toMatchObject({
+      superseded: ['profiles'],
+      conflicts: [],
+    });
+    // There before the copy, empty, and altered by the service (a column added), still empty: finalize's stands.
+    const had = { ...base, profiles: `s5:${empty}` };
+    expect(
+      tableMerge({
+        base: had,
+        prepared: had,
+        finalized: { ...had, profiles: 's7:r0' },
+        live: { ...had, profiles: `s6:${empty}` },
+      }),
+    ).toMatchObject({ superseded: ['profiles'], conflicts: [] });
+    // The control: the service emptied a table that had rows (its deletes are writes to carry): not finalize's alone,
+    // it goes row by row across finalize's migration of it (mergeTables judges each row).
+    const full = { ...base, profiles: 's5:r3' };
+    expect(
+      tableMerge({
+        base: full,
+        prepared: full,
+        finalized: { ...full, profiles: 's7:r3' },
+        live: { ...full, profiles: `s5:${empty}` },
+      }),
+    ).toMatchObject({ superseded: [], migrated: ['profiles'] });
   });
   it('a schema the service changed, a table the service dropped, the live database migrated meanwhile: conflicts', () => {
     const finalized = { ...prepared, boot: 's9:r2' };

@@ -81,6 +81,13 @@ describe('switchPlan', () => {
     expect(journaled(switchPlan({}, facts).forward)).toContain('restore-state');
   });
 
+  it('finalize ahead comes before the rehearsal (which starts on its finalized copy) and the review (its verdict)', () => {
+    const names = journaled(switchPlan({}, { ...openclaw, preflight: true, restore: false }).forward);
+    expect(names.indexOf('finalize-ahead')).toBeGreaterThan(-1);
+    expect(names.indexOf('finalize-ahead')).toBe(names.indexOf('preflight') - 1);
+    expect(names.indexOf('capability-review')).toBe(names.indexOf('preflight') + 1);
+  });
+
   it('without a supervisor the flip is the switch: no prepare, no stop, no way back after it', () => {
     const plan = switchPlan({}, { supervised: false, checkState: false, database: false, preflight: false });
     expect(plan.forward.map((step) => step.name)).toEqual(['verify-release', 'flip']);
