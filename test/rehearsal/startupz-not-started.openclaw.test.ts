@@ -132,9 +132,10 @@ describeWhere(
         status: 'failed',
         reason: 'preflight_failed',
       });
-      // Installed from the tarball, then judged; the rehearsal the last step: no flip, no stop, no restart, no verify.
+      // Installed from the tarball, then judged; its finalize done ahead on a copy (the rehearsal starts on its result),
+      // the rehearsal the last step: no flip, no stop, no restart, no verify.
       const steps: StepJson[] = tx.steps;
-      expect(steps.map((s) => s.name)).toEqual(['verify-release', 'database-preflight', 'preflight']);
+      expect(steps.map((s) => s.name)).toEqual(['verify-release', 'database-preflight', 'finalize-ahead', 'preflight']);
       // The evidence names what the body said: 200, the candidate's own version, "starting" and not "started".
       const preflight = steps.at(-1)!;
       expect(preflight).toMatchObject({
