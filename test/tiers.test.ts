@@ -4,7 +4,17 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BY_NODE, byNode, matches, NOT_BY_NODE, SHAPES, type Tier, TIER_SUFFIX, testFiles, tierOf } from '../vitest.config.ts';
+import {
+  BY_NODE,
+  byNode,
+  matches,
+  NOT_BY_NODE,
+  SHAPES,
+  type Tier,
+  TIER_SUFFIX,
+  testFiles,
+  tierOf,
+} from '../vitest.config.ts';
 import { HELPERS, tierProblems } from './support/tiers.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -127,7 +137,9 @@ describe("CI's Node 26 pass: the files whose behaviour depends on Node", () => {
   it('a folder BY_NODE names brings its files, less those NOT_BY_NODE names; every entry has its reason and a file', () => {
     const files = testFiles();
     expect(byNode('test/stage/fast.registry.test.ts'), "staging's scripts run on the service's Node").toBe(true);
-    expect(byNode('test/stage/a-new-file.registry.test.ts'), 'a new file under a BY_NODE folder joins by itself').toBe(true);
+    expect(byNode('test/stage/a-new-file.registry.test.ts'), 'a new file under a BY_NODE folder joins by itself').toBe(
+      true,
+    );
     expect(byNode('test/stage/store.registry.test.ts'), 'the store is the file system').toBe(false);
     expect(byNode('test/stage/store-immutable.system.test.ts'), 'the store is the file system').toBe(false);
     expect(byNode('test/store/lock.registry.test.ts'), 'locking judges the file system').toBe(false);
