@@ -120,10 +120,23 @@ export async function publishMainFixture(prefix: string, fx: StoreFixture): Prom
   return name;
 }
 
-/** The judge of tree equality: `npm install -g` of `app@version`, with `cache` as npm's cache; its tree. */
-export async function npmTree(app: string, version: string, cache: string): Promise<Record<string, string>> {
-  return treeOf(await npmGlobal(`${app}@${version}`, app, { cache, owner: null }));
+/**
+ * The judge of tree equality: `npm install -g` of `app@version`, with `cache` as npm's cache; its tree. Made once per
+ * spec and test file: the fixtures pin every dependency exactly and are published once, so npm's tree of a spec is
+ * the same each time it is asked (an `npm install -g` each, ~2 CPU-seconds, was most of a store test's judging).
+ */
+export function npmTree(app: string, version: string, cache: string): Promise<Record<string, string>> {
+  const key = JSON.stringify([app, version, cache]);
+  let tree = npmTrees.get(key);
+  if (!tree) {
+    tree = npmGlobal(`${app}@${version}`, app, { cache, owner: null }).then(treeOf);
+    // A failed install is not kept: the next test asks npm again and fails on its own.
+    tree.catch(() => npmTrees.delete(key));
+    npmTrees.set(key, tree);
+  }
+  return tree.then((t) => structuredClone(t));
 }
+const npmTrees = new Map<string, Promise<Record<string, string>>>();
 
 /** Where each file of package `name` in release `version` lives: [path, inode]. */
 export function inodesOf(root: string, version: string, name: string): [string, number][] {
