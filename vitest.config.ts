@@ -121,18 +121,23 @@ if (!process.env.RS_RUN_TMP) {
   // release-switcher's pinned copy (src/tool/): the run's own tool home, made once per run for root (test accounts get
   // one each: test/support/tool-home.ts), never the host's /var/lib/release-switcher/tool.
   process.env.RELEASE_SWITCHER_TOOL_HOME = join(process.env.RS_RUN_TMP, 'tool-home-root');
-  // The unit tier's temp folder (its TMPDIR): on tmpfs (/dev/shm) where the machine has one, else the run's. Its files
-  // make and remove thousands of small files (the hostile corpus, an entry bomb, sealed releases, fixture roots): on
-  // an ext4 disk those system calls were 23 s of the tier's 53 s of CPU, on tmpfs 11 s. In process, the tier judges
-  // what the code writes, not the disk under it (chattr +i, sparse files and hard links hold on tmpfs too); the other
-  // tiers keep the run's folder on disk. test/run-tmp.ts checks and removes it with the run's.
-  const unitTmp = memoryTmp();
-  if (unitTmp) process.env.RS_UNIT_TMP = unitTmp;
+  // The temp folder (TMPDIR) of the unit, registry and system tiers: on tmpfs (/dev/shm) where the machine has one,
+  // else the run's. Their files make and remove thousands of small files (the hostile corpus, an entry bomb, sealed
+  // releases, fixture roots, staged trees, npm's caches): on an ext4 disk (here mounted with online discard, which
+  // every removal pays) those system calls were 23 s of the unit tier's 53 s of CPU, on tmpfs 11 s; staging's
+  // fast-path file (test/stage/fast.registry.test.ts) took 45.4 s user + 30.5 s system on disk and 43.9 + 17.7 on
+  // tmpfs. CI is CPU-bound (three passes on 2 cores), so that is CI's time. The tiers judge what the code writes,
+  // not the disk under it (chattr +i, sparse files, hard links and FIFOs hold on tmpfs too; a test of another
+  // filesystem or of a full disk mounts its own). The openclaw tier keeps the run's folder on disk: a real gateway's
+  // trees are gigabytes per file, held in memory on tmpfs. Shared per-run things (tool homes, the accounts' copies)
+  // stay under RS_RUN_TMP. test/run-tmp.ts checks and removes this folder with the run's.
+  const memory = memoryTmp();
+  if (memory) process.env.RS_MEMORY_TMP = memory;
 }
-process.env.RS_UNIT_TMP ??= process.env.RS_RUN_TMP;
+process.env.RS_MEMORY_TMP ??= process.env.RS_RUN_TMP;
 function memoryTmp(): string | undefined {
   try {
-    return mkdtempSync('/dev/shm/rs-run-unit-');
+    return mkdtempSync('/dev/shm/rs-run-memory-');
   } catch {
     return undefined; // no /dev/shm here, or not ours to write
   }
@@ -164,7 +169,7 @@ export default defineConfig({
           // process (its environment, umask, working folder) and registering each file's clean-up.
           isolate: false,
           setupFiles: ['test/unit-setup.ts'],
-          env: { TMPDIR: process.env.RS_UNIT_TMP },
+          env: { TMPDIR: process.env.RS_MEMORY_TMP },
           // Type tests (`*.test-d.ts`: the public API's types) run through tsc with the unit tier.
           typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: 'tsconfig.typecheck.json' },
         },
@@ -176,6 +181,7 @@ export default defineConfig({
           name: 'registry',
           include: NEWEST_NODE_PASS ? newestOf('registry') : [`test/**/*${TIER_SUFFIX.registry}`],
           globalSetup: ['test/global-setup.ts'],
+          env: { TMPDIR: process.env.RS_MEMORY_TMP },
         },
       },
       {
@@ -184,6 +190,7 @@ export default defineConfig({
           name: 'system',
           include: NEWEST_NODE_PASS ? newestOf('system') : [`test/**/*${TIER_SUFFIX.system}`],
           globalSetup: ['test/global-setup.ts'],
+          env: { TMPDIR: process.env.RS_MEMORY_TMP },
         },
       },
       {

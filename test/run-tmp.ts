@@ -29,9 +29,10 @@ export default function setup(): void {
 function checkAndRemove(): void {
   const dir = process.env.RS_RUN_TMP;
   if (!dir) return;
-  // The unit tier's own folder, on tmpfs where there is one (vitest.config.ts), held to the same rules.
-  const unit = process.env.RS_UNIT_TMP;
-  const folders = unit && unit !== dir ? [unit, dir] : [dir];
+  // The in-memory folder of the unit, registry and system tiers, on tmpfs where there is one (vitest.config.ts),
+  // held to the same rules.
+  const memory = process.env.RS_MEMORY_TMP;
+  const folders = memory && memory !== dir ? [memory, dir] : [dir];
   for (const folder of folders) checkHostRoots(folder);
   if (!hostToolHomeBefore && existsSync(HOST_TOOL_HOME)) {
     spawnSync('rm', ['-rf', HOST_TOOL_HOME]);
