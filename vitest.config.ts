@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -113,6 +113,10 @@ if (NEWEST_NODE_PASS && !process.env.RS_NODE_PASS_NOTE) {
 // worker is forked, so every worker and every child inherits TMPDIR.
 if (!process.env.RS_RUN_TMP) {
   process.env.RS_RUN_TMP = mkdtempSync(join(tmpdir(), 'rs-run-'));
+  // Test accounts pass through it (never list it) to what is shared with them for the whole run: the package and
+  // Node copied for accounts, their tool homes (test/support/cli.ts, accounts.ts, tool-home.ts). The tiers' own temp
+  // folders (RS_MEMORY_TMP below) are opened the same way as accounts' folders are made in them (accountTempDir).
+  chmodSync(process.env.RS_RUN_TMP, 0o711);
   process.env.TMPDIR = process.env.RS_RUN_TMP;
   // The host's list of roots (/var/lib/release-switcher/roots.json), which `init` as root adds to, is the machine's:
   // a test's roots go to the run's own (cliEnv names one per test; this covers every other command and library call).
