@@ -307,8 +307,13 @@ describe('the content-addressed store', () => {
 
   it('a store on another filesystem than staging: files are copied, and staging says so', async () => {
     const root = await fixtureRoot(['--package', fx.app]);
-    // /dev/shm is a tmpfs; the root is not: link(2) between them is EXDEV.
-    const store = join('/dev/shm', `rs-cas-store-${process.pid}-${Date.now()}`);
+    // Another filesystem than the root's, so that link(2) between them is EXDEV: /dev/shm (a tmpfs) where the root is
+    // on disk, the run's own folder (on disk) where the root is on tmpfs (the tiers' TMPDIR: vitest.config.ts).
+    const elsewhere = ['/dev/shm', process.env.RS_RUN_TMP ?? '/var/tmp'].find(
+      (dir) => lstatSync(dir).dev !== lstatSync(root).dev,
+    );
+    expect(elsewhere, "a filesystem other than the root's").toBeDefined();
+    const store = join(elsewhere!, `rs-cas-store-${process.pid}-${Date.now()}`);
     mkdirSync(store, { mode: 0o700 });
     const owner = defaultTestAccount();
     if (owner) chownSync(store, owner.uid, owner.gid);
