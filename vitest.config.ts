@@ -132,7 +132,7 @@ if (!process.env.RS_RUN_TMP) {
   // fast-path file (test/stage/fast.registry.test.ts) took 45.4 s user + 30.5 s system on disk and 43.9 + 17.7 on
   // tmpfs. CI is CPU-bound (three passes on 2 cores), so that is CI's time. The tiers judge what the code writes,
   // not the disk under it (chattr +i, sparse files, hard links and FIFOs hold on tmpfs too; a test of another
-  // filesystem or of a full disk mounts its own). The openclaw tier keeps the run's folder on disk: a real gateway's
+  // filesystem takes one that is not its root's, a full disk mounts its own). The openclaw tier keeps the run's folder on disk: a real gateway's
   // trees are gigabytes per file, held in memory on tmpfs. Shared per-run things (tool homes, the accounts' copies)
   // stay under RS_RUN_TMP. test/run-tmp.ts checks and removes this folder with the run's.
   const memory = memoryTmp();
