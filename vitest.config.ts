@@ -174,8 +174,14 @@ export default defineConfig({
           isolate: false,
           setupFiles: ['test/unit-setup.ts'],
           env: { TMPDIR: process.env.RS_MEMORY_TMP },
-          // Type tests (`*.test-d.ts`: the public API's types) run through tsc with the unit tier.
-          typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: 'tsconfig.typecheck.json' },
+          // Type tests (`*.test-d.ts`: the public API's types) run through tsc with the unit tier, once per CI run: tsc
+          // judges the declarations, not the Node that runs it, so CI's Node 26 pass (RS_NODE_PASS=newest) leaves them
+          // to its Node 20 pass.
+          typecheck: {
+            enabled: !NEWEST_NODE_PASS,
+            include: ['test/**/*.test-d.ts'],
+            tsconfig: 'tsconfig.typecheck.json',
+          },
         },
       },
       // The registry and system projects share one seeded Verdaccio (test/global-setup.ts); either runs alone too.

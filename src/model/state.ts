@@ -24,6 +24,11 @@ export interface ReleaseRecord {
    * was staged for when that is not the service's. A switch to it moves the service onto it (Transaction.runtime).
    */
   readonly node?: NodeRef;
+  /**
+   * The release answered the preset's restart-handoff capability probe with the protocol it speaks (`1`): asked once,
+   * the first time it was left, since its code cannot change (a release is immutable; staged again, its record is new).
+   */
+  readonly restartHandoff?: 1;
 }
 
 /** A Node as the journal names it: the file the unit runs, and its version when it was recorded. */

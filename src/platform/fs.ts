@@ -1,9 +1,38 @@
 /** Small filesystem primitives with the durability rules the journal and the links rely on. */
 import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errnoOf } from '../model/errors.js';
 import { clearImmutable } from './immutable.js';
+
+/**
+ * A regular file's bytes, read synchronously through a descriptor that follows no link and does not wait on a FIFO:
+ * undefined when `file` is not a regular file (a link, a FIFO, a device, gone) or holds more than `maxBytes`. For the
+ * walks that read thousands of small files of a folder an account may change while it is read (its state).
+ */
+export function readRegularFileSync(file: string, maxBytes: number): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile() || stat.size > maxBytes) return undefined;
+    const bytes = Buffer.alloc(stat.size);
+    let read = 0;
+    while (read < bytes.length) {
+      const n = readSync(fd, bytes, read, bytes.length - read, read);
+      if (n === 0) break; // shorter now than its stat said
+      read += n;
+    }
+    return bytes.subarray(0, read);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** fsync a directory so a rename or link inside it survives a power cut. */
 export async function fsyncDir(dir: string): Promise<void> {

@@ -64,6 +64,11 @@ export interface OnCopy {
    * service keeps ownership records keyed by the state's path, which would name the live service as the copy's owner.
    */
   privateFolders?: readonly string[] | undefined;
+  /**
+   * Entries of the live folder (relative paths) kept out of the copy, the install inside the state (install-cli.sh's
+   * Node and package in `~/.openclaw/tools`): seen at their place in the copy, the live ones, read-only.
+   */
+  kept?: readonly string[] | undefined;
 }
 
 const UNSHARE = '/usr/bin/unshare';
@@ -71,11 +76,22 @@ const UNSHARE = '/usr/bin/unshare';
  * A command run in a private mount namespace where `$1` (the copy) is mounted over `$2` (the live folder): an
  * unprivileged user namespace mapping the account to itself (files it writes are the account's), the mount made with
  * the namespace's capabilities, which are then dropped before the command runs. Outside, nothing sees the mount, and
- * the service that still runs goes on with its live state.
+ * the service that still runs goes on with its live state. The kept entries (`$3` of them) are first bound from the
+ * live folder into the copy, read-only (a mount point made in the copy where it has none), and the copy is then bound
+ * with its mounts (`--rbind`): the command finds the install that lives in the state, and cannot change what serves.
  */
 const IN_NAMESPACE = [
-  'copy=$1 live=$2 n=$3; shift 3',
-  'mount --bind -- "$copy" "$live" || exit 125',
+  'copy=$1 live=$2 k=$3; shift 3',
+  'while [ "$k" -gt 0 ]; do',
+  '  if [ -e "$live/$1" ]; then',
+  '    case $1 in */*) mkdir -p -- "$copy/${1%/*}" || exit 125;; esac',
+  '    if [ -d "$live/$1" ]; then mkdir -p -- "$copy/$1"; elif [ ! -e "$copy/$1" ]; then : >"$copy/$1"; fi || exit 125',
+  '    mount --bind -- "$live/$1" "$copy/$1" && mount -o remount,bind,ro -- "$copy/$1" || exit 125',
+  '  fi',
+  '  shift; k=$((k - 1))',
+  'done',
+  'n=$1; shift',
+  'mount --rbind -- "$copy" "$live" || exit 125',
   'while [ "$n" -gt 0 ]; do mkdir -p -- "$1" && mount -t tmpfs -o mode=0700 tmpfs "$1" || exit 125; shift; n=$((n - 1)); done',
   'exec /usr/bin/setpriv --inh-caps=-all --ambient-caps=-all --bounding-set=-all -- "$@"',
 ].join('\n');
@@ -83,6 +99,7 @@ const IN_NAMESPACE = [
 /** `file args` wrapped to run with `copy` at `live`'s path (FinalizeRequest.onCopy). */
 export function inNamespace(file: string, args: readonly string[], onCopy: OnCopy): [string, string[]] {
   const folders = onCopy.privateFolders ?? [];
+  const kept = onCopy.kept ?? [];
   return [
     UNSHARE,
     [
@@ -97,6 +114,8 @@ export function inNamespace(file: string, args: readonly string[], onCopy: OnCop
       'sh',
       onCopy.copy,
       onCopy.live,
+      String(kept.length),
+      ...kept,
       String(folders.length),
       ...folders,
       file,

@@ -16,12 +16,13 @@
  * link swapped in after the check leads only where the account itself may go.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError, errnoOf } from '../model/errors.js';
 import { crashPoint } from '../platform/crashpoint.js';
-import { fsyncDir, removeTree } from '../platform/fs.js';
+import { fsyncDir, readRegularFileSync, removeTree } from '../platform/fs.js';
+import { YIELD_EVERY, yieldToLoop } from '../platform/tree.js';
 import { ResidueFilter } from './residue.js';
 import { ASIDE_PREFIX, READY_PREFIX } from './swap-record.js';
 import { ownFolder } from './swap-account.js';
@@ -29,27 +30,42 @@ import { ownFolder } from './swap-account.js';
 /** Entries by their path relative to the folder (`/`-separated; a folder's ends in `/`), each with what it is. */
 export type Entries = Record<string, string>;
 
-/** Walk `dir`: ours and residue left out; `describe` says what each file is. */
+/**
+ * What a walk leaves out: residue (its patterns), and the entries kept out of the state (`kept`: relative paths, the
+ * root's independent paths inside the folder, such as install-cli.sh's install in `~/.openclaw/tools`), which are
+ * neither copied nor compared nor put in place (finalize sees the live ones, read-only: service/finalize.ts).
+ */
+export interface WalkFilter {
+  residue: readonly string[];
+  kept?: readonly string[] | undefined;
+}
+
+/** Walk `dir`: ours, residue and the kept entries left out; `describe` says what each file is. */
 async function walk(
   dir: string,
-  residuePatterns: readonly string[],
+  filter: WalkFilter,
   describe: (file: string, stat: import('node:fs').BigIntStats) => Promise<string>,
 ): Promise<Entries> {
-  const residue = new ResidueFilter({ patterns: residuePatterns });
+  const residue = new ResidueFilter({ patterns: filter.residue });
+  const kept = new Set(filter.kept ?? []);
   const out: Entries = {};
+  // Stats and links read synchronously, a turn for the event loop every few hundred entries: a state with a plugin's
+  // npm project is thousands of files, walked twice around the stop (copy.ts SYNC_COPY_MAX says what a promise each costs).
+  let seen = 0;
   const go = async (at: string, rel: string): Promise<void> => {
-    const names = (await fs.readdir(at, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+    const names = readdirSync(at, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
     for (const entry of names) {
+      if (++seen % YIELD_EVERY === 0) await yieldToLoop();
       const relName = rel ? `${rel}/${entry.name}` : entry.name;
       if (!rel && (entry.name.startsWith(READY_PREFIX) || entry.name.startsWith(ASIDE_PREFIX))) continue;
-      if (residue.matches(relName, entry)) continue;
+      if (kept.has(relName) || residue.matches(relName, entry)) continue;
       const file = path.join(at, entry.name);
-      const stat = await fs.lstat(file, { bigint: true }).catch(() => undefined);
+      const stat = lstatSync(file, { bigint: true, throwIfNoEntry: false });
       if (!stat) continue; // gone while walked: absent
       if (stat.isDirectory()) {
         out[`${relName}/`] = `d:${stat.mode}`;
         await go(file, relName);
-      } else if (stat.isSymbolicLink()) out[relName] = `l:${await fs.readlink(file)}`;
+      } else if (stat.isSymbolicLink()) out[relName] = `l:${readlinkSync(file)}`;
       else if (stat.isFile()) out[relName] = await describe(file, stat);
     }
   };
@@ -86,17 +102,23 @@ function oursIn(live: string, folder: string): void {
 }
 
 /** The live folder's entries by metadata (nothing read). */
-export async function fingerprint(dir: string, residuePatterns: readonly string[]): Promise<Entries> {
+export async function fingerprint(dir: string, filter: WalkFilter): Promise<Entries> {
   await realFolder(dir, 'the state folder', false);
-  return walk(dir, residuePatterns, async (_file, s) => `f:${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}:${s.mode}`);
+  return walk(dir, filter, async (_file, s) => `f:${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}:${s.mode}`);
 }
 
+/** Files up to this size are read at once for their digest; a larger one is streamed. */
+const DIGEST_AT_ONCE = 1n << 20n;
+
 /** The ready copy's entries by content. */
-export async function digest(dir: string, residuePatterns: readonly string[]): Promise<Entries> {
+export async function digest(dir: string, filter: WalkFilter): Promise<Entries> {
   await realFolder(dir, 'its ready copy of the state (a folder of its own)', true);
-  return walk(dir, residuePatterns, async (file, s) => {
+  return walk(dir, filter, async (file, s) => {
     const hash = createHash('sha256');
-    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+    // At once when small (no link followed, no FIFO waited on: finalize, the account's, wrote this folder).
+    const small = s.size <= DIGEST_AT_ONCE ? readRegularFileSync(file, Number(DIGEST_AT_ONCE)) : undefined;
+    if (small) hash.update(small);
+    else for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
     return `f:${hash.digest('hex')}:${s.mode}`;
   });
 }

@@ -4,9 +4,10 @@
  * and what is left out (residue by class, independent folders). Walks the tree with the same rules as
  * the copy, without copying.
  */
+import { lstatSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { ResidueFilter, namesLiveProcess } from './residue.js';
+import { ResidueFilter, namesLiveProcessSync } from './residue.js';
 import { resolveIndependentPaths, resolveStatePaths } from './state-paths.js';
 
 export interface CoveredPath {
@@ -74,8 +75,8 @@ async function walk(at: {
       await walk({ ...at, dir: full, rel });
       continue;
     }
-    const size = (await fs.lstat(full)).size;
-    if (entry.isFile() && (await namesLiveProcess(full, entry.name, size))) {
+    const size = lstatSync(full).size; // synchronous, as a copy's small files are (copy.ts SYNC_COPY_MAX)
+    if (entry.isFile() && namesLiveProcessSync(full, entry.name, size)) {
       at.coverage.residue.push(full);
       continue;
     }

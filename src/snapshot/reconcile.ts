@@ -9,7 +9,7 @@
  * began is a hard link to that copy. Only ever between checkpoints, whose files nothing writes in place
  * (a restore copies out of them); never to the live state, which the service may write in place.
  */
-import { type Dirent, lstatSync } from 'node:fs';
+import { type Dirent, linkSync, lstatSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { copyDatabases } from './sqlite-copy.js';
@@ -24,7 +24,7 @@ import {
 } from './copy.js';
 import { errnoOf } from '../model/errors.js';
 import { removeTree } from '../platform/fs.js';
-import { type ResidueFilter, namesLiveProcess } from './residue.js';
+import { type ResidueFilter, namesLiveProcessSync } from './residue.js';
 
 /**
  * "Now" on the clock the kernel stamps ctimes with (coarse: a tick), read off a file created in `dir`:
@@ -46,14 +46,16 @@ export async function fsNow(dir: string): Promise<number> {
  * live file has not changed since `since` (when that copy began) and the copy has its size and mtime.
  */
 export function shareWith(earlier: string, since: number): TreeCopyOptions['reuse'] {
+  // Synchronous, as the copy's small files are (copy.ts SYNC_COPY_MAX): two stats and a link per file of the state.
   return async (from, to, rel) => {
     const candidate = path.join(earlier, rel);
-    const [live, old] = await Promise.all([fs.lstat(from), fs.lstat(candidate).catch(() => undefined)]);
+    const live = lstatSync(from);
+    const old = lstatSync(candidate, { throwIfNoEntry: false });
     // utimes goes through a float of seconds: the copy's mtime may differ from the source's below a millisecond.
     if (!old?.isFile() || old.size !== live.size || Math.abs(old.mtimeMs - live.mtimeMs) >= 1) return;
     if (live.ctimeMs >= since) return;
     try {
-      await fs.link(candidate, to);
+      linkSync(candidate, to);
     } catch (error) {
       // A copy this account may not link to (an older checkpoint's file of another owner): copied instead.
       if (['EPERM', 'EACCES', 'EXDEV'].includes(errnoOf(error) ?? '')) return;
@@ -149,5 +151,5 @@ async function recopyFile(
   at.tally.changed += 1;
   if (file.e.isSymbolicLink()) await copyLink(a, b);
   else if (file.isDb) at.databases.push({ from: a, to: b });
-  else if (!(await namesLiveProcess(a, file.name, file.stat.size))) at.tally.size += await copyFileDurably(a, b);
+  else if (!namesLiveProcessSync(a, file.name, file.stat.size)) at.tally.size += await copyFileDurably(a, b);
 }

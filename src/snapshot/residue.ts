@@ -15,8 +15,8 @@
  *   JSON object with a `pid` of a live process): whatever the service calls it, it is ownership.
  */
 import type { Dirent } from 'node:fs';
-import fs from 'node:fs/promises';
 import ignore, { type Ignore } from 'ignore';
+import { readRegularFileSync } from '../platform/fs.js';
 import { isAlive } from '../platform/subprocess.js';
 
 /** Residue of every service, whatever its preset says. */
@@ -66,10 +66,14 @@ export function ownerPidOf(name: string, content: string): number | undefined {
   }
 }
 
-/** Whether the regular file `file` (of `size` bytes) names a live process of this host other than init. */
-export async function namesLiveProcess(file: string, name: string, size: number): Promise<boolean> {
+/**
+ * Whether the regular file `file` (of `size` bytes) names a live process of this host other than init. Synchronous: a
+ * tree copy asks it of every file it copies, and reads at most 4 KiB (copy.ts SYNC_COPY_MAX says why).
+ */
+export function namesLiveProcessSync(file: string, name: string, size: number): boolean {
   if (size === 0 || size > OWNER_FILE_MAX) return false;
-  const content = await fs.readFile(file, 'utf8').catch(() => '');
+  // Not through a link nor from a FIFO put in its place since it was listed: then it names no process.
+  const content = readRegularFileSync(file, OWNER_FILE_MAX)?.toString('utf8') ?? '';
   const pid = ownerPidOf(name, content);
   return pid !== undefined && pid > 1 && isAlive(pid);
 }

@@ -29,6 +29,7 @@ import {
   readyToSwap,
   removeAhead,
   swapIn as swapAheadIn,
+  type WalkFilter,
 } from './ahead-account.js';
 import type { SwapEntry, SwapRecord } from './swap-record.js';
 
@@ -86,8 +87,8 @@ export const STATE_OPS = {
     if (args.base) await makeAheadFolder(args.base);
     return placeLiveCopy(args.ready, { ...args.copy, into: true });
   },
-  aheadFingerprint: (_dirs: string[], args: { dir: string; residue: string[] }) => fingerprint(args.dir, args.residue),
-  aheadDigest: (_dirs: string[], args: { dir: string; residue: string[] }) => digest(args.dir, args.residue),
+  aheadFingerprint: (_dirs: string[], args: { dir: string } & WalkFilter) => fingerprint(args.dir, args),
+  aheadDigest: (_dirs: string[], args: { dir: string } & WalkFilter) => digest(args.dir, args),
   // A refusal before anything moved is an answer (`refused`): the window then runs finalize on the live state. One
   // after a rename is thrown: the live state is half swapped, and the way back puts the checkpoint back.
   aheadSwap: async (

@@ -40,7 +40,10 @@ export function isNpmWrite(rel: string): boolean {
 export interface DependencyStep {
   layout: Layout;
   runtime: ResolvedRuntime;
-  /** Releases to share identical files with, newest first: the first with a tree record is linked from. */
+  /**
+   * Releases to share identical files with, newest first: the first with a tree record is linked from, else the first
+   * (an adopted one) by content alone (tree-record.ts previousRelease).
+   */
   earlier: readonly string[];
   /** The resolved tree; undefined when none was resolved (full install). */
   tree: ResolvedTree | undefined;

@@ -130,7 +130,7 @@ async function stageResolving(
     keptGuess: Promise<ResolvedTree | undefined>;
     /** Aborted when staging ends: work started beside the resolution stops with it. */
     sideSignal: AbortSignal;
-    /** The newest earlier release with a tree record (placePackages links from it). */
+    /** The earlier release placePackages links from (tree-record.ts previousRelease: one with a tree record first). */
     previous: Promise<PreviousRelease | undefined>;
     ahead: FetchAhead | undefined;
   },

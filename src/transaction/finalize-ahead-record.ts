@@ -33,6 +33,11 @@ export interface AheadRecord {
   tables?: Record<string, { base: TableDigests; prepared: TableDigests; finalized: TableDigests }>;
   /** The preset's private folders (service/finalize.ts OnCopy), for the account: what finalize had, the rehearsal has. */
   privateFolders?: string[];
+  /**
+   * The root's independent paths inside the live folder (relative; the install inside the state): not in the copy nor
+   * compared, and seen at their live place, read-only, by finalize and the rehearsal (OnCopy.kept).
+   */
+  kept?: string[];
   /** The preset's unaffected paths, and the tables where a row both changed keeps finalize's version. */
   unaffected?: string[];
   ownedTables?: string[];
@@ -56,10 +61,15 @@ export async function readAheadRecord(layout: Layout, tx: string): Promise<Ahead
 export async function finalizedCopy(
   session: Pick<JournalSession, 'layout'>,
   tx: Pick<Run['tx'], 'id'>,
-): Promise<{ ready: string; live: string; privateFolders: string[] } | undefined> {
+): Promise<{ ready: string; live: string; privateFolders: string[]; kept: string[] } | undefined> {
   const record = await readAheadRecord(session.layout, tx.id);
   if (!record?.complete) return undefined;
-  return { ready: record.ready, live: record.live, privateFolders: record.privateFolders ?? [] };
+  return {
+    ready: record.ready,
+    live: record.live,
+    privateFolders: record.privateFolders ?? [],
+    kept: record.kept ?? [],
+  };
 }
 
 /** The databases as copied, kept beside the copy: the base of a row-by-row merge. */

@@ -90,9 +90,13 @@ async function ahead_(run: Run, step: StepHandle, finalize: NonNullable<Preset['
   const service = await serviceIdentity(session);
   const as = service.runAs;
   const env = service.env;
-  const { paths } = await resolveStateAs(as, { ...config, env });
+  const { paths, skip } = await resolveStateAs(as, { ...config, env });
   const [live] = paths.length === 1 ? await onStateSide(as, 'liveDirs', [], { paths }) : [null];
   if (!live) return void step.end('skipped', 'finalize runs in the window: the state is not one folder');
+  // The install inside the state (install-cli.sh's Node and package in ~/.openclaw/tools, init's independent paths) is
+  // not state: not copied (measured: 5.5 minutes for its 40,000 files at a load of 9), not compared (the flip rewrites
+  // it, which would force finalize into the window), and seen by finalize and the rehearsal at its live place.
+  const kept = keptInside(live, skip);
   const configFile = ahead.config ? await liveConfigAs(ahead.config, env, as) : null;
   if (configFile && !configFile.startsWith(live + path.sep))
     return void step.end('skipped', `finalize runs in the window: its config ${configFile} lies outside ${live}`);
@@ -114,6 +118,7 @@ async function ahead_(run: Run, step: StepHandle, finalize: NonNullable<Preset['
     aside: path.join(live, `${ASIDE_PREFIX}ahead-${tx.id}`),
     complete: false,
     privateFolders: privateFoldersOf(finalize, as),
+    kept,
   };
   // Named before anything is made: a runner killed from here on leaves what recovery removes (discardAhead).
   await fs.mkdir(layout.preflight, { recursive: true, mode: 0o700 });
@@ -133,11 +138,11 @@ async function ahead_(run: Run, step: StepHandle, finalize: NonNullable<Preset['
   const node = servingNode(session);
   runtime.onProgress({ phase: 'preflight', message: `copying the state to run ${tx.to}'s finalize ahead` });
   const before = await timed('copy', async () => {
-    const taken = await onStateSide(as, 'aheadFingerprint', [], { dir: live, residue });
+    const taken = await onStateSide(as, 'aheadFingerprint', [], { dir: live, residue, kept });
     await onStateSide(as, 'aheadCopy', [], {
       ready: record.ready,
       base: baseOf(record),
-      copy: { paths: [live], base: null, residue, sqliteNodes: [config.node, process.execPath], skip: [] },
+      copy: { paths: [live], base: null, residue, sqliteNodes: [config.node, process.execPath], skip: [...skip] },
     });
     return taken;
   });
@@ -165,7 +170,9 @@ async function ahead_(run: Run, step: StepHandle, finalize: NonNullable<Preset['
     if (prepared.failed) throw new Error(`the copy's prepare step failed: ${tail(prepared.output, 5)}`);
   }
   const prepared = await digestTables(node, databases.map(inCopy), as);
-  const unchanged = await timed('digest', () => onStateSide(as, 'aheadDigest', [], { dir: record.ready, residue }));
+  const unchanged = await timed('digest', () =>
+    onStateSide(as, 'aheadDigest', [], { dir: record.ready, residue, kept }),
+  );
   runtime.onProgress({ phase: 'preflight', message: `${tx.to}'s ${finalize.name ?? 'finalize'} on the copy, ahead` });
   const verdict = await timed('finalize', () => finalizeOnTheCopy(run, { finalize, record, env, as }));
   step.note({ evidence: { ready: record.ready, verdict: brief(verdict) } });
@@ -178,7 +185,7 @@ async function ahead_(run: Run, step: StepHandle, finalize: NonNullable<Preset['
     );
     throw finalizeFailed(tx.to!, finalize, verdict);
   }
-  const after = await timed('digest', () => onStateSide(as, 'aheadDigest', [], { dir: record.ready, residue }));
+  const after = await timed('digest', () => onStateSide(as, 'aheadDigest', [], { dir: record.ready, residue, kept }));
   const writes = writeSet(unchanged, after);
   const finalized = await digestTables(node, databases.map(inCopy), as);
   const tables = Object.fromEntries(
@@ -230,7 +237,12 @@ async function finalizeOnTheCopy(
   // The service's npm cache, made private to the account as the window's finalize has it.
   const npm = await serviceNpmSetup(env, as);
   const port = String(await freeLoopbackPort());
-  const onCopy = { copy: record.ready, live: record.live, privateFolders: record.privateFolders ?? [] };
+  const onCopy = {
+    copy: record.ready,
+    live: record.live,
+    privateFolders: record.privateFolders ?? [],
+    kept: record.kept ?? [],
+  };
   const aheadEnv = Object.fromEntries(
     Object.entries(finalize.ahead?.env ?? {}).map(([key, value]) => [key, value.replaceAll('{port}', port)]),
   );
@@ -251,6 +263,16 @@ async function finalizeOnTheCopy(
     onCopy,
   });
   return started.verdict;
+}
+
+/** Those of the independent paths (absolute) that lie inside the live folder, relative to it (AheadRecord.kept). */
+export function keptInside(live: string, independent: Iterable<string>): string[] {
+  const out: string[] = [];
+  for (const p of independent) {
+    const rel = path.relative(live, p);
+    if (rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel)) out.push(rel.split(path.sep).join('/'));
+  }
+  return out.sort();
 }
 
 /** The preset's private folders for the command (OnCopy.privateFolders), `{uid}` the account's. */

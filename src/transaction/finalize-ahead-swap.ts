@@ -82,7 +82,7 @@ async function compareLive(
   const residue = [...session.config.residue];
   const before = record.before!;
   const writes = record.writes!;
-  const now = await onStateSide(as, 'aheadFingerprint', [], { dir: record.live, residue });
+  const now = await onStateSide(as, 'aheadFingerprint', [], { dir: record.live, residue, kept: record.kept ?? [] });
   const changedLive = [...new Set([...Object.keys(before), ...Object.keys(now)])]
     .filter((rel) => before[rel] !== now[rel])
     .sort();

@@ -89,7 +89,9 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
           throw asStateCopyFailed(error);
         });
       },
-      ...(finalized && { seenAt: { live: finalized.live, privateFolders: finalized.privateFolders } }),
+      ...(finalized && {
+        seenAt: { live: finalized.live, privateFolders: finalized.privateFolders, kept: finalized.kept },
+      }),
       workRoot: layout.preflight,
       isolation,
       onRecord: async (record) => {

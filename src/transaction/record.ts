@@ -284,6 +284,11 @@ export function setReleaseNode(record: ReleaseRecord, node: NodeRef): void {
   releaseOf(record).node = node;
 }
 
+/** The release spoke the restart-handoff protocol (ReleaseRecord.restartHandoff). */
+export function setRestartHandoff(record: ReleaseRecord): void {
+  releaseOf(record).restartHandoff = 1;
+}
+
 /** A release now in releases/<version>. */
 export function recordRelease(journal: Journal, record: ReleaseRecord): void {
   stateOf(journal).releases[record.version] = record;

@@ -13,7 +13,7 @@ import type { ResolvedRuntime } from '../model/runtime.js';
 import { processEnvironment } from '../rehearsal/candidate-env.js';
 import type { Config } from '../store/config.js';
 import type { Transaction } from '../model/state.js';
-import { noteStep, runStep } from './record.js';
+import { noteStep, runStep, setRestartHandoff } from './record.js';
 import { type ServiceIdentity, unitSettings } from './service-identity.js';
 import type { Run } from './steps.js';
 import { nodeFor } from './runtime.js';
@@ -58,7 +58,12 @@ export async function handoffStep(
     as: service.runAs,
   };
   await runStep({ journal, tx }, NAME, async (step) => {
-    const supported = await handoff.supported(call);
+    // Asked once per release (a cold CLI start: 5-9 CPU-s, 3-9 s at idle, before every switch otherwise): its answer is
+    // its code's, which cannot change. Only a yes is kept: a no may be a probe that failed on a loaded machine.
+    const leaving = journal.state.releases[tx.from!];
+    const recorded = leaving?.restartHandoff === 1;
+    const supported = recorded ? true : await handoff.supported(call);
+    if (supported === true && leaving && leaving.restartHandoff !== 1) setRestartHandoff(leaving);
     if (supported !== true) {
       step.end(
         'skipped',
@@ -96,6 +101,8 @@ export async function handoffStep(
     const evidence = {
       pid,
       protocol: 1,
+      // Whether the release was asked now, or had answered before (ReleaseRecord.restartHandoff).
+      capabilities: recorded ? ('recorded' as const) : ('asked' as const),
       exitedAfterMs: exit.ms,
       requests: exit.attempts,
       consume: consumed ?? null,

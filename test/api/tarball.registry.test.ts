@@ -55,14 +55,17 @@ const npmEnv = (work: string) => ({
   npm_config_update_notifier: 'false',
 });
 
-/** npm in `work`'s subfolder `cwd`; bounded, so a registry that cannot be reached fails the test instead of hanging it. */
-function npm(args: string[], work: string, cwd = work): string {
+/**
+ * npm in `work`'s subfolder `cwd`; bounded, so a registry that cannot be reached fails the test instead of hanging it.
+ * `timeoutMs`: more for `npm pack`, whose prepack builds the package (tsc): over 100 s in CI at a load average of 11.
+ */
+function npm(args: string[], work: string, cwd = work, timeoutMs = 100_000): string {
   return execFileSync('npm', args, {
     cwd,
     env: npmEnv(work),
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 100_000,
+    timeout: timeoutMs,
   });
 }
 
@@ -75,12 +78,12 @@ describe('the packed tarball', () => {
     const checkout = path.join(work, 'checkout');
     cleanCheckout(checkout);
     expect(existsSync(path.join(checkout, 'dist'))).toBe(false);
-    const [packed] = JSON.parse(npm(['pack', '--json', '--pack-destination', work], work, checkout)) as [
+    const [packed] = JSON.parse(npm(['pack', '--json', '--pack-destination', work], work, checkout, 300_000)) as [
       { filename: string; files: { path: string }[] },
     ];
     tarball = path.join(work, packed.filename);
     files = packed.files.map((file) => file.path).sort();
-  }, 120_000);
+  }, 360_000);
 
   it('ships the built CLI, library, declarations and man page, layout/, README.md, docs/ and LICENSE, and nothing else', () => {
     for (const needed of ['dist/cli/main.js', 'dist/index.js', 'dist/index.d.ts', 'dist/internals.d.ts'])

@@ -181,8 +181,10 @@ describeWhere(onLinux, 'endMarkedProcesses', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'rs-marked-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const name = 'RS_TEST_MARK';
+    // Both sleeps forked before the line the test waits for (`&` returns once the child exists): with TREE's foreground
+    // sleep forked after the echo, a loaded machine (CI, load 8) listed the shell and one sleep only.
     const start = (value: string) =>
-      startDetached('/bin/sh', TREE, {
+      startDetached('/bin/sh', ['-c', 'sleep 30 & g=$!; sleep 30 & echo "grandchild $g"; wait'], {
         cwd: dir,
         env: { ...env, [name]: value },
         logFile: path.join(dir, `${value}.log`),
@@ -203,7 +205,7 @@ describeWhere(onLinux, 'endMarkedProcesses', () => {
         : '';
     await until('the grandchild to start', () => log().includes('grandchild'));
     const grandchild = Number(/grandchild (\d+)/.exec(log())![1]);
-    // The shell, its background sleep (the grandchild) and its foreground sleep; none of the other id's.
+    // The shell and its two sleeps (one of them the grandchild named); none of the other id's.
     const marked = await processesMarked(marker);
     expect(marked).toEqual(expect.arrayContaining([mine.pid, grandchild]));
     expect(marked).toHaveLength(3);

@@ -68,9 +68,9 @@ describeWhere(
       };
 
     /** 2026.9.6 from npm's cache, CANDIDATE in its package.json and build-info, its /startupz body saying "starting". */
-    function repackCandidate(): string {
+    async function repackCandidate(): Promise<string> {
       const pkg = asVersion(
-        unpackFromCache({ version: BASE, cache: npmCache, dir: path.join(work, 'repack') }),
+        await unpackFromCache({ version: BASE, cache: npmCache, dir: path.join(work, 'repack') }),
         CANDIDATE,
       );
       patchFile(pkg, distFileWith(pkg, PROBE_BODY), (text) =>
@@ -88,7 +88,7 @@ describeWhere(
       // of it, and its staging fetches nothing it holds. A copy of the account's own.
       const prepared = await openclawNpmCache(work);
       npmCache = prepared.startsWith(`${work}/`) ? prepared : await accountNpmCache(work, prepared, account);
-      tarball = repackCandidate(); // as root, before the cache is handed over (npm pack writes its index)
+      tarball = await repackCandidate(); // as root, before the cache is handed over (pacote writes its index)
       await giveTo(account, npmCache);
       await giveTo(account, tarball);
       const bench = await openclawBench({
@@ -96,7 +96,7 @@ describeWhere(
         work,
         version: FROM,
         account,
-        prefix: await copyOpenclaw(FROM, path.join(work, 'prefix')), // the gateway runs from it, adopt takes it
+        prefix: await copyOpenclaw(FROM, path.join(work, 'prefix'), { link: true }), // the gateway runs from it, adopt takes it
       });
       const { node } = bench;
       um = bench.um;

@@ -71,7 +71,7 @@ describeWhere(canRunUserManager(), 'the whole openclaw state dir, checkpointed (
     const lap = prepClock('checkpoint');
     npmCache = await openclawNpmCache(work);
     // The gateway first runs from the npm -g prefix: a copy of the prepared one (one install per machine).
-    const copy = await copyOpenclaw(FROM, path.join(work, 'prefix'));
+    const copy = await copyOpenclaw(FROM, path.join(work, 'prefix'), { link: true });
     const { node, prefix, um: manager } = await openclawBench({ name: 'occkpt', work, version: FROM, prefix: copy });
     um = manager;
     lap('prefix copied, npm cache, manager');

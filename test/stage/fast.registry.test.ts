@@ -433,6 +433,33 @@ describe('staging fast path', () => {
       .map(([rel]) => rel);
   }
 
+  it("after an adopted release (npm install -g keeps no tree record in the package), links the files it holds byte for byte as they are extracted, no package whole; the release is npm's", async () => {
+    const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
+    const adopted = await rs(root, ['init', '--adopt', await npmGlobal('rs-fixture-fastpath@5.0.0-fast.7')]);
+    expect(adopted.exitCode, adopted.stdout + adopted.stderr).toBe(0);
+    const rel7 = join(root, 'releases/5.0.0-fast.7');
+    expect(existsSync(join(rel7, 'node_modules/.package-lock.json')), 'adopted without a tree record').toBe(false);
+    const r = await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.8']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.json.result.fallback).toBeNull();
+    // No record says which packages are unchanged: none is linked whole (rs-fixture-dep 1.1.0 is extracted too) ...
+    expect(r.json.result.reused.packages).toBe(0);
+    // ... but what the adopted release's manifest holds byte for byte is linked, not written.
+    expect(r.stderr).toMatch(
+      /new packages extracted from the npm cache \(\d+ files; [1-9]\d* of them, \d+ bytes, identical to the previous release and linked to it;/,
+    );
+    const rel8 = join(root, 'releases/5.0.0-fast.8');
+    for (const same of ['node_modules/rs-fixture-fastsame/same.js', 'node_modules/rs-fixture-dep/index.cjs'])
+      expect(statSync(join(rel8, same)).ino, same).toBe(statSync(join(rel7, same)).ino);
+    expect(readFileSync(join(rel8, 'node_modules/rs-fixture-fastsame/index.js'), 'utf8')).toContain('1.1.0');
+    const ours = treeOf(rel8);
+    const theirs = treeOf(await npmGlobal('rs-fixture-fastpath@5.0.0-fast.8'));
+    expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
+    expect(ours).toEqual(theirs);
+    await expect(verifyRelease(layoutOf(root), '5.0.0-fast.7')).resolves.toMatchObject({ version: '5.0.0-fast.7' });
+    await expect(verifyRelease(layoutOf(root), '5.0.0-fast.8')).resolves.toMatchObject({ version: '5.0.0-fast.8' });
+  }, 240_000);
+
   it("links a changed package's files identical to the previous release's as they are extracted; the earlier release's fingerprints still hold", async () => {
     const root = await fixtureRoot(['--package', 'rs-fixture-fastpath']);
     expect((await rs(root, ['install', 'rs-fixture-fastpath@5.0.0-fast.7'])).exitCode).toBe(0);

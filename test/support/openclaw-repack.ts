@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import pacote from 'pacote';
 
 const INVENTORY = 'dist/postinstall-content-inventory.json';
 
@@ -82,27 +83,27 @@ function updateInventory(pkg: string, rel: string): void {
   writeFileSync(file, `${JSON.stringify(entries, null, 2)}\n`);
 }
 
-/** The published tarball of `openclaw@version` out of npm's cache (`npm pack --offline`), unpacked under `dir`: its package folder. */
-export function unpackFromCache(options: { version: string; cache: string; dir: string }): string {
+/**
+ * The published tarball of `openclaw@version`, out of npm's cache when it holds it (pacote, `preferOffline`), else
+ * from the registry into that cache, unpacked under `dir`: its package folder. Not offline only: the tier's cache holds
+ * only what some file installed before, and a file that runs first on a fresh machine (9.5's prefix prepared, 9.6 not
+ * yet staged by anyone) found no 9.6 in it (ENOTCACHED). Extracted as it is read, in this process: `npm pack` of the
+ * tarball's address unpacked it, packed it again and wrote a tarball to unpack once more (57 CPU-s with its gzip and
+ * tar, as much as a finalize).
+ */
+export async function unpackFromCache(options: { version: string; cache: string; dir: string }): Promise<string> {
   const { version, cache, dir } = options;
-  mkdirSync(dir, { recursive: true });
+  const into = path.join(dir, 'unpacked', 'package');
+  mkdirSync(into, { recursive: true });
   // From the tarball's own address: npm's cache holds it under that key (an install fetched it there), so nothing is
-  // asked of the registry (`openclaw@<version>` would want a packument the cache may hold in another form).
-  execFileSync(
-    'npm',
-    ['pack', `https://registry.npmjs.org/openclaw/-/openclaw-${version}.tgz`, '--offline', '--pack-destination', dir],
-    {
-      env: { ...process.env, npm_config_cache: cache, npm_config_logs_dir: path.join(dir, 'npm-logs') },
-      cwd: dir,
-      stdio: 'ignore',
-    },
-  );
-  const tarball = path.join(dir, `openclaw-${version}.tgz`);
-  const into = path.join(dir, 'unpacked');
-  mkdirSync(into);
-  execFileSync('tar', ['-xzf', tarball, '-C', into, '--no-same-owner']);
-  rmSync(tarball);
-  return path.join(into, 'package');
+  // asked of the registry when it is there (`openclaw@<version>` would want a packument the cache may hold in another
+  // form).
+  // pacote's `cache` is the cacache folder inside npm's cache (npm itself passes `<cache>/_cacache`).
+  await pacote.extract(`https://registry.npmjs.org/openclaw/-/openclaw-${version}.tgz`, into, {
+    cache: path.join(cache, '_cacache'),
+    preferOffline: true,
+  });
+  return into;
 }
 
 /** `pkg` as an npm tarball at `file` (its entries under `package/`, as npm's are), for `install`/`update <file>`. */
@@ -110,7 +111,20 @@ export function packTarball(pkg: string, file: string): string {
   const staging = path.join(path.dirname(file), `.pack-${path.basename(file)}`);
   mkdirSync(staging);
   execFileSync('mv', [pkg, path.join(staging, 'package')]);
-  execFileSync('tar', ['-czf', file, '--owner=0', '--group=0', '--numeric-owner', '-C', staging, 'package']);
+  // gzip's fastest level: the tarball is read once, by the staging under test; openclaw's package took 14 CPU-s at
+  // tar's default level, 7 at this one (112 MB).
+  execFileSync('tar', [
+    '-cf',
+    file,
+    '-I',
+    'gzip -1',
+    '--owner=0',
+    '--group=0',
+    '--numeric-owner',
+    '-C',
+    staging,
+    'package',
+  ]);
   rmSync(staging, { recursive: true, force: true });
   return file;
 }

@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { ensureServiceNode } from '../../bench/lib/node24.mjs';
 import { type Account, asAccount, defaultTestAccount, nodeFor } from './accounts.ts';
-import { type CliResult, accountCliEnv, cli, cliEnv } from './cli.ts';
+import { type CliResult, accountCliEnv, accountCwd, cli, cliEnv } from './cli.ts';
 import {
   OPENCLAW_UNIT,
   REMOVE_TIMEOUT_MS,
@@ -31,6 +31,14 @@ export const FROM = '2026.9.5';
 export const TO = '2026.9.6';
 const PLUGIN = '@openclaw/matrix';
 const PLUGIN_ID = 'matrix';
+
+/**
+ * A shape's call of our CLI (an update: staging, finalize ahead, the window, verification) and its whole case. In CI's
+ * Node 26 pass at a load of 9-10, two shapes' updates beside the real-gateway tier passed 1,200 s, where one took 400 s
+ * at a load of 4-6: the bound says when a stuck call is a failure, not how long a loaded machine may take.
+ */
+export const SHAPE_CALL_MS = 1_800_000;
+export const SHAPE_CASE_MS = 3_600_000;
 
 /**
  * Where the install-shape files run: where their manager does (a private systemd --user, unless `needs` says what the
@@ -68,6 +76,8 @@ export interface LifecycleBench {
   asUser(command: string, args: string[], extra?: Record<string, string>): Promise<CommandResult>;
   /** Where the test process finds a file the service and the CLI name (a namespace's private home). @default as named */
   seen?: (file: string) => string;
+  /** The gateway's state dir (OPENCLAW_STATE_DIR), as the service names it. */
+  state: string;
 }
 
 export interface ShapeBench extends LifecycleBench {
@@ -76,8 +86,6 @@ export interface ShapeBench extends LifecycleBench {
   um: UserManager;
   /** The service Node, as the account can run it. */
   node: string;
-  /** The gateway's state dir (OPENCLAW_STATE_DIR): `~/.openclaw` of the manager's home. */
-  state: string;
   env(): Record<string, string>;
 }
 
@@ -127,11 +135,14 @@ async function startShapeBench(name: string): Promise<ShapeBench> {
     port,
     state,
     env,
-    rs: (args) => cli(['--root', root, '--json', ...args], { env: env(), timeout: 1_200_000 }),
+    rs: (args) => cli(['--root', root, '--json', ...args], { env: env(), timeout: SHAPE_CALL_MS }),
     asUser: async (command, args, extra = {}) => {
       const [file, argv] = um.account ? asAccount(um.account, command, args) : [command, args];
       const r = await execa(file, argv, {
         env: um.account ? accountCliEnv(um.account, { ...env(), ...extra }) : cliEnv({ ...env(), ...extra }),
+        // A folder of the account's, as a login starts in its home: not the test process's (a checkout the account
+        // may not list; pnpm scans its working folder and fails with EACCES there).
+        cwd: um.account ? accountCwd(um.account) : undefined,
         extendEnv: false,
         reject: false,
         timeout: 900_000,
@@ -282,6 +293,21 @@ export async function shapeLifecycle(
   const updated = await timed('update', () => rs(['update', `openclaw@${TO}`, '--no-preflight']));
   console.log(`update (load ${loadavg()[0]!.toFixed(1)}): ${JSON.stringify(updated.json?.result?.window)}`);
   expect(updated.json?.result?.status, updated.stdout.slice(-3000) + updated.stderr.slice(-3000)).toBe('verified');
+  // Finalize ran ahead on a copy of the state, whatever the shape. The window may still run it where the serving
+  // gateway changed what finalize reads meanwhile (its cron creating the agent's database: seen in CI), but never for
+  // the install kept out of the state: what the adoption added to `independentPaths` inside the state folder
+  // (install-cli.sh's `bin/` and `tools/`), which the flip rewrites and which is none of finalize's. Its record names
+  // a path relative to the state folder, then why (`tools/node/… (finalize may read it)`).
+  const finalize = updated.json.result.steps.find((s: { name: string }) => s.name === 'finalize');
+  const ahead = finalize?.evidence?.ahead;
+  expect(ahead, JSON.stringify(finalize).slice(0, 3000)).toBeDefined();
+  const keptInState = (init.json.result.config.independentPaths as string[])
+    .map((kept) => path.relative(bench.state, kept))
+    .filter((rel) => rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel));
+  for (const forced of (ahead.forcedBy ?? []) as string[]) {
+    const inKept = keptInState.filter((kept) => [`${kept}/`, `${kept} `].some((head) => forced.startsWith(head)));
+    expect(inKept, `finalize sent into the window by the install kept out of the state: ${forced}`).toEqual([]);
+  }
   expect((await openclawHealthy(service, { port, pid: null, timeoutMs: 120_000 })).version).toBe(TO);
   expect(await pluginSeen()).toEqual({ version: TO, status: 'loaded' });
 

@@ -14,8 +14,9 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { expect } from 'vitest';
 import { ensureServiceNode } from '../../bench/lib/node24.mjs';
+import { parseStat } from '../../src/service/listener-table.ts';
 import { type Account, accountTempDir, asAccount, nodeFor } from './accounts.ts';
-import { accountCliEnv, cliEnv } from './cli.ts';
+import { accountCliEnv, accountCwd, cliEnv } from './cli.ts';
 import { startUserManager, type UserManager } from './systemd.ts';
 
 export const OPENCLAW_UNIT = 'openclaw-gateway.service';
@@ -296,7 +297,9 @@ export async function openclawHealthy(
     const body = await fetch(`http://127.0.0.1:${options.port}/startupz`, { signal: AbortSignal.timeout(5_000) })
       .then((r) => r.json() as Promise<{ ok?: boolean; version?: string }>)
       .catch(() => undefined);
-    const main = Number((await um.systemctl(['show', '-p', 'MainPID', '--value', unit])).stdout.trim());
+    // The manager is asked only once the port answers ok: each ask is a process forked from this worker (hundreds of
+    // MB: tens of ms of CPU each), every second of every wait for a gateway, on a CPU-bound CI.
+    const main = body?.ok ? Number((await um.systemctl(['show', '-p', 'MainPID', '--value', unit])).stdout.trim()) : 0;
     if (body?.ok && main > 0 && main !== options.pid)
       return { version: body.version!, ms: Date.now() - started, pid: main };
     if (Date.now() - started > options.timeoutMs)
@@ -392,7 +395,7 @@ export async function openclawBench(options: {
   const prefix = options.prefix ?? process.env.OPENCLAW_PREFIX ?? path.join(options.work, 'prefix');
   await ensureOpenclaw({ node, prefix, version: options.version, logsDir: path.join(options.work, 'npm-logs') });
   const um = await openclawManager(options.name, options.account);
-  if (prefix.startsWith(`${options.work}/`)) await giveTo(um.account, prefix); // adopt may repoint its links
+  if (prefix.startsWith(`${options.work}/`)) await givePrefixTo(um.account, prefix); // adopt may repoint its links
   return { node, prefix, um };
 }
 
@@ -407,6 +410,18 @@ export function openclawWork(prefix: string, account: Account | undefined): stri
 /** Hand a tree the test process made (a copied prefix, an npm cache, a config) to `account`; none: left as it is. */
 export async function giveTo(account: Account | undefined, dir: string): Promise<void> {
   if (account) await execa('chown', ['-R', `${account.uid}:${account.gid}`, dir]);
+}
+
+/**
+ * Hand a prefix the test process copied to `account`: its folders and the entries of its own; not what is linked to the
+ * prepared prefix (`copyOpenclaw` with `link`: its files, and its symbolic links, which `cp --link` links too), which
+ * stays root's: read-only to the account, which may still replace an entry in its own folders (adopt repoints links).
+ */
+export async function givePrefixTo(account: Account | undefined, prefix: string): Promise<void> {
+  if (!account) return;
+  const owner = `${account.uid}:${account.gid}`;
+  const shared = ['!', '-type', 'd', '-links', '+1', '-prune'];
+  await execa('find', [prefix, ...shared, '-o', '-exec', 'chown', '-h', owner, '{}', '+']);
 }
 
 /**
@@ -468,6 +483,25 @@ export function finalizeProcesses(stateDir: string): number[] {
 }
 
 /**
+ * Of `pids` (finalizeProcesses'), the finalize's own: those alive whose parent is not among them. Its children inherit
+ * the marker and come and go on their own (OpenClaw's launcher starts itself again, its doctor, readers of its
+ * database), so the whole set found at one moment is not the set found the next.
+ */
+export function finalizeTops(pids: readonly number[]): number[] {
+  const parentOf = (pid: number): number | undefined => {
+    try {
+      return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.ppid;
+    } catch {
+      return undefined; // gone meanwhile
+    }
+  };
+  return pids.filter((pid) => {
+    const parent = parentOf(pid);
+    return parent !== undefined && !pids.includes(parent);
+  });
+}
+
+/**
  * Fields of a root's config.json set as an operator edits the file (the account's, as the CLI left it): for a file
  * whose subject needs a setting no `init` flag gives (`finalizeAhead: false`: finalize in the window).
  */
@@ -502,6 +536,7 @@ export function rootOpenclaw(
       : [path.join(root, 'bin', 'openclaw'), args];
     return execa(command, argv, {
       env: account ? accountCliEnv(account, env()) : cliEnv(env()),
+      cwd: account ? accountCwd(account) : undefined, // the account's own folder, not the test process's checkout
       extendEnv: false,
       reject: false,
       timeout: timeoutMs,

@@ -20,17 +20,26 @@ const can = canRunUserManager();
 const REPO = path.resolve(import.meta.dirname, '../..');
 const NEXT = '0.99.0-next.0';
 
-/** The pids whose command line has every one of `words`, with their command lines and executables. */
+/**
+ * The pids whose command line has every one of `words`, with their command lines and executables. A child the runner
+ * has just forked (to run systemctl, a probe) has its parent's command line and executable until its exec: it is not
+ * another runner, and is left out (seen in CI at a load of 8: the same argv under a second pid whose parent was the
+ * runner).
+ */
 function processesWith(words: string[]): Array<{ pid: number; argv: string[]; exe: string }> {
-  const out: Array<{ pid: number; argv: string[]; exe: string }> = [];
+  const found: Array<{ pid: number; ppid: number; argv: string[]; exe: string }> = [];
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     try {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (words.every((w) => argv.includes(w)))
-        out.push({ pid: Number(pid), argv, exe: readlinkSync(`/proc/${pid}/exe`) });
+      if (!words.every((w) => argv.includes(w))) continue;
+      // stat: pid (comm) state ppid …; comm may hold spaces and parentheses, so read after its last `)`.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      found.push({ pid: Number(pid), ppid, argv, exe: readlinkSync(`/proc/${pid}/exe`) });
     } catch {}
   }
-  return out;
+  const pids = new Set(found.map((p) => p.pid));
+  return found.filter((p) => !pids.has(p.ppid)).map(({ pid, argv, exe }) => ({ pid, argv, exe }));
 }
 
 describeWhere(can, 'npm install -g release-switcher@next while a scheduled transaction runs', () => {

@@ -119,7 +119,7 @@ describeWhere(canRunUserManager(), 'capability consent found before the stop (re
     await publish(probePlugin(path.join(work, 'plugins'), '1.0.0', ['rs_probe_a']), { registry: registry.url });
     if (!process.env.OPENCLAW_PREFIX) {
       process.env.OPENCLAW_PREFIX = path.join(work, 'prefix');
-      await copyOpenclaw(FROM, process.env.OPENCLAW_PREFIX);
+      await copyOpenclaw(FROM, process.env.OPENCLAW_PREFIX, { link: true });
     }
     npmCache = await ownOpenclawNpmCache(work, account); // after the prefix: its install is what fills the cache
     const bench = await openclawBench({ name: 'occonsent', work, version: FROM, account });

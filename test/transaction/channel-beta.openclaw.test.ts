@@ -19,7 +19,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { asAccount, defaultTestAccount } from '../support/accounts.ts';
-import { accountCliEnv, cli, cliEnv } from '../support/cli.ts';
+import { accountCliEnv, accountCwd, cli, cliEnv } from '../support/cli.ts';
 import {
   accountNpmCache,
   adoptRunningGateway,
@@ -77,6 +77,7 @@ describeWhere(canRunUserManager(), 'update follows update.channel beta (real ope
     const extra = { ...env(), npm_config_prefix: prefix, PATH: `${path.dirname(node)}:${process.env.PATH}` };
     const r = await execa(command, argv, {
       env: um.account ? accountCliEnv(um.account, extra) : cliEnv(extra),
+      cwd: um.account ? accountCwd(um.account) : undefined, // the account's own folder, not the test process's checkout
       extendEnv: false,
       reject: false,
       timeout: 300_000,
@@ -110,7 +111,7 @@ describeWhere(canRunUserManager(), 'update follows update.channel beta (real ope
     expect(await distTags()).toEqual({ latest: FROM, beta: TO });
 
     // The gateway on 9.5, from a copy of the prepared npm -g prefix; the user's config follows the beta channel.
-    const copy = await copyOpenclaw(FROM, path.join(work, 'prefix'));
+    const copy = await copyOpenclaw(FROM, path.join(work, 'prefix'), { link: true });
     const bench = await openclawBench({ name: 'ocbeta', work, version: FROM, prefix: copy, account });
     ({ um, prefix, node } = bench);
     port = await freePort();

@@ -5,6 +5,7 @@
 // are finalize-ahead.openclaw.test.ts's.
 import { execFileSync } from 'node:child_process';
 import {
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -173,28 +174,44 @@ describe('fingerprint and digest', () => {
     put(dir, 'tmp/gateway.lock', 'x');
     put(dir, '.release-switcher-ready-ahead-t/config.json', '{}');
     symlinkSync('config.json', path.join(dir, 'link'));
-    const first = await fingerprint(dir, ['/tmp/']);
+    const first = await fingerprint(dir, { residue: ['/tmp/'] });
     expect(Object.keys(first).sort()).toEqual(['config.json', 'link', 'sessions/', 'sessions/a.jsonl']);
     // Same size, same mtime put back: the inode or ctime still tells a replaced file.
     const stamp = new Date('2026-01-01T00:00:00Z');
     writeFileSync(path.join(dir, 'sessions/b.tmp'), 'two\n');
     utimesSync(path.join(dir, 'sessions/b.tmp'), stamp, stamp);
     utimesSync(path.join(dir, 'sessions/a.jsonl'), stamp, stamp);
-    const again = await fingerprint(dir, ['/tmp/']);
+    const again = await fingerprint(dir, { residue: ['/tmp/'] });
     execFileSync('mv', [path.join(dir, 'sessions/b.tmp'), path.join(dir, 'sessions/a.jsonl')]);
-    const replaced = await fingerprint(dir, ['/tmp/']);
+    const replaced = await fingerprint(dir, { residue: ['/tmp/'] });
     expect(replaced['sessions/a.jsonl']).not.toBe(again['sessions/a.jsonl']);
     put(dir, 'tmp/other.lock', 'y'); // residue: not seen
-    expect(Object.keys(await fingerprint(dir, ['/tmp/']))).toEqual(Object.keys(replaced));
+    expect(Object.keys(await fingerprint(dir, { residue: ['/tmp/'] }))).toEqual(Object.keys(replaced));
+  });
+  it("the entries kept out of the state (the install inside it) are neither fingerprinted nor digested: a write in them is none of finalize's", async () => {
+    const dir = temp();
+    put(dir, 'config.json', '{}');
+    put(dir, 'tools/node/bin/node', 'elf');
+    put(dir, 'lib/node_modules/openclaw/package.json', '{}');
+    put(dir, 'libs/kept-apart.txt', 'a sibling whose name starts alike is state');
+    const filter = { residue: [], kept: ['tools', 'lib/node_modules'] };
+    const first = await fingerprint(dir, filter);
+    expect(Object.keys(first).sort()).toEqual(['config.json', 'lib/', 'libs/', 'libs/kept-apart.txt']);
+    expect(Object.keys(await digest(dir, filter)).sort()).toEqual(Object.keys(first).sort());
+    put(dir, 'tools/node/bin/node', 'another elf'); // the flip or an install rewrites the kept ones
+    put(dir, 'lib/node_modules/openclaw/package.json', '{"version":"2"}');
+    expect(await fingerprint(dir, filter)).toEqual(first);
+    // The control: without them kept, the same walk sees those writes.
+    expect(Object.keys(await fingerprint(dir, { residue: [] }))).toContain('tools/node/bin/node');
   });
   it('the digest is by content: a file rewritten with the same bytes is unchanged', async () => {
     const dir = temp();
     put(dir, 'a', 'same');
-    const first = await digest(dir, []);
+    const first = await digest(dir, { residue: [] });
     writeFileSync(path.join(dir, 'a'), 'same');
-    expect(await digest(dir, [])).toEqual(first);
+    expect(await digest(dir, { residue: [] })).toEqual(first);
     writeFileSync(path.join(dir, 'a'), 'other');
-    expect((await digest(dir, []))['a']).not.toBe(first['a']);
+    expect((await digest(dir, { residue: [] }))['a']).not.toBe(first['a']);
   });
 });
 
@@ -253,6 +270,36 @@ describe('inNamespace', () => {
     expect(readFileSync(path.join(live, 'f'), 'utf8')).toBe('live');
     expect(readFileSync(path.join(copy, 'g'), 'utf8')).toBe('written\n');
     expect(readdirSync(live).sort()).toEqual(['.release-switcher-ready-ahead-t', 'f']);
+  });
+  it('a kept entry (the install inside the state) is the live one, read-only, at its place; the copy holds only its mount point', () => {
+    const live = temp();
+    put(live, 'tools/node', 'the live Node');
+    put(live, 'lib/node_modules/openclaw/package.json', 'the live package');
+    put(live, 'wrapper', 'a kept file');
+    const copy = path.join(live, '.release-switcher-ready-ahead-t');
+    put(copy, 'config.json', 'copy');
+    const [file, args] = inNamespace(
+      '/bin/sh',
+      [
+        '-c',
+        [
+          `cat ${live}/tools/node ${live}/lib/node_modules/openclaw/package.json ${live}/wrapper ${live}/config.json`,
+          `echo; (echo changed > ${live}/tools/node) 2>/dev/null || echo refused`,
+          `(echo changed > ${live}/wrapper) 2>/dev/null || echo refused`,
+          `(echo new > ${live}/lib/node_modules/other) 2>/dev/null || echo refused`,
+        ].join('; '),
+      ],
+      { copy, live, kept: ['lib/node_modules', 'tools', 'wrapper', 'absent'] },
+    );
+    const out = execFileSync(file, args, { encoding: 'utf8' });
+    expect(out).toBe('the live Nodethe live packagea kept filecopy\nrefused\nrefused\nrefused\n');
+    expect(readFileSync(path.join(live, 'tools/node'), 'utf8')).toBe('the live Node');
+    expect(readFileSync(path.join(live, 'wrapper'), 'utf8')).toBe('a kept file');
+    // In the copy: empty mount points where the kept entries are, nothing of theirs; none for an absent one.
+    expect(readdirSync(path.join(copy, 'tools'))).toEqual([]);
+    expect(readdirSync(path.join(copy, 'lib/node_modules'))).toEqual([]);
+    expect(readFileSync(path.join(copy, 'wrapper'), 'utf8')).toBe('');
+    expect(existsSync(path.join(copy, 'absent'))).toBe(false);
   });
   it("a private folder is empty and the command's own: what the live service keeps there is neither seen nor touched", () => {
     const live = temp();

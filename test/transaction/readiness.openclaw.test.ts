@@ -89,7 +89,7 @@ describeWhere(canRunUserManager(), 'a channel readiness lost by an update (real 
     const prepared = await openclawNpmCache(work);
     npmCache = prepared.startsWith(`${work}/`) ? prepared : await accountNpmCache(work, prepared, account);
     await giveTo(account, npmCache);
-    const prefix = await copyOpenclaw(FROM, path.join(work, 'prefix'));
+    const prefix = await copyOpenclaw(FROM, path.join(work, 'prefix'), { link: true });
     const bench = await openclawBench({ name: 'ocready', work, version: FROM, prefix, account });
     const { node } = bench;
     um = bench.um;

@@ -41,7 +41,14 @@ import { type Account, processUids, serviceAccount } from '../support/accounts.t
 import { ROLE_UNIT_NAME } from '../support/ansible-unit.ts';
 import type { CliResult } from '../support/cli.ts';
 import { openclawHealthy } from '../support/openclaw.ts';
-import { FROM, type LifecycleBench, shapeLifecycle, shapesRunHere } from '../support/openclaw-shapes.ts';
+import {
+  FROM,
+  type LifecycleBench,
+  shapeLifecycle,
+  shapesRunHere,
+  SHAPE_CASE_MS,
+  SHAPE_CALL_MS,
+} from '../support/openclaw-shapes.ts';
 import { freePort } from '../support/service.ts';
 import { describeWhere } from '../support/skip.ts';
 import { type SystemManager, startSystemManager } from '../support/system-manager.ts';
@@ -187,12 +194,13 @@ describeWhere(
             as: who,
             env: cliEnv,
             cwd: who.home,
-            timeoutMs: 1_200_000,
+            timeoutMs: SHAPE_CALL_MS,
           });
           return { ...r, json: parsed(r.stdout) };
         },
         asUser: (command, args, extra) => asAccount(command, args, extra),
         seen: (file) => (file.startsWith(`${who.home}/`) ? path.join(home, path.relative(who.home, file)) : file),
+        state: path.join(who.home, '.openclaw'), // the role's: the service account's home, as its unit sees it
       };
 
       expect((await sm.systemctl(['start', ROLE_UNIT_NAME])).exitCode).toBe(0);
@@ -205,55 +213,64 @@ describeWhere(
       onTestFailed(async () => console.error(`--- manager log ---\n${await bench?.service.readLog()}`));
     });
 
-    it('the account adopts pnpm’s install, the drop-in keeps the config’s port, update with a plugin, rollback, doctor', async () => {
-      const run = await shapeLifecycle(bench, {
-        installed,
-        unit: 'openclaw', // as the role's sudoers lines name it: `sudo systemctl restart openclaw`, word for word
-        initFlags: ['--supervisor', 'systemd-system'],
-        command: inside('.local/share/pnpm/openclaw'), // pnpm's shim, on the role's PATH: stale until --link-bin
-        staleOnPath: true,
-        unitCommand: 'openclaw',
-        entry: 'openclaw.mjs',
-        node: path.join(who.home, '.local', 'bin', 'node'),
-        adopted: (adopted, config) => {
-          // The role's unit as it is (`openclaw gateway`), and the account it runs as, learnt from its User=.
-          expect(adopted.found.execStart).toEqual(['openclaw', 'gateway']);
-          expect(config).toMatchObject({ supervisor: 'systemd-system', unit: 'openclaw', serviceUser: who.name });
-          // pnpm's folder holds none of its dependencies: staged from the registry and proven, file by file.
-          expect(adopted.restaged).toMatchObject({
-            why: expect.stringContaining('is outside it'),
-            integrity: expect.any(String),
-          });
-          expect(adopted.restaged.proven).toBeGreaterThan(1000);
-        },
-        // /etc/systemd/system is root's: the account's `unit --install` is refused with the fix (run it as root), and
-        // root's, on the account's root, writes the drop-in the account prints, leaving nothing of root's in the root.
-        installUnit: async () => {
-          const denied = await bench.rs(['unit', '--install']);
-          expect(denied.exitCode, denied.stdout).not.toBe(0);
-          expect(denied.json.error).toMatchObject({ code: 'PERMISSION_DENIED', hint: expect.stringContaining('sudo') });
-          const printed = await bench.rs(['unit']);
-          expect(printed.exitCode, printed.stdout + printed.stderr).toBe(0);
-          const byRoot = await rsAsRoot(['unit', '--install']);
-          expect(byRoot.exitCode, byRoot.stdout + byRoot.stderr).toBe(0);
-          // The drop-in the account printed, but for the pinned copy its boot-check runs: root's (root's files, which
-          // the account may run and not change), not the account's own, which root would have to make as the account.
-          const toolOf = (content: string) => /ExecStartPre=-(\S+)\/node /.exec(content)?.[1];
-          expect(toolOf(byRoot.json.result.content)).toBe(path.join(sm.base, 'tool-home-root', 'current'));
-          expect(byRoot.json.result).toMatchObject({
-            installed: true,
-            content: printed.json.result.content.replaceAll(
-              toolOf(printed.json.result.content)!,
-              toolOf(byRoot.json.result.content)!,
-            ),
-          });
-          expect(byRoot.json.result.content).toContain(`ReadWritePaths=-${bench.root}\n`); // its boot-check writes it
-          const rootOwned = await sm.run('find', [bench.root, '-uid', '0']);
-          expect(rootOwned.stdout).toBe('');
-          return byRoot;
-        },
-      });
-      console.log(`role shape timings (ms): ${JSON.stringify(run.timings)}; load average ${loadavg()[0]!.toFixed(1)}`);
-    }, 2_400_000);
+    it(
+      'the account adopts pnpm’s install, the drop-in keeps the config’s port, update with a plugin, rollback, doctor',
+      async () => {
+        const run = await shapeLifecycle(bench, {
+          installed,
+          unit: 'openclaw', // as the role's sudoers lines name it: `sudo systemctl restart openclaw`, word for word
+          initFlags: ['--supervisor', 'systemd-system'],
+          command: inside('.local/share/pnpm/openclaw'), // pnpm's shim, on the role's PATH: stale until --link-bin
+          staleOnPath: true,
+          unitCommand: 'openclaw',
+          entry: 'openclaw.mjs',
+          node: path.join(who.home, '.local', 'bin', 'node'),
+          adopted: (adopted, config) => {
+            // The role's unit as it is (`openclaw gateway`), and the account it runs as, learnt from its User=.
+            expect(adopted.found.execStart).toEqual(['openclaw', 'gateway']);
+            expect(config).toMatchObject({ supervisor: 'systemd-system', unit: 'openclaw', serviceUser: who.name });
+            // pnpm's folder holds none of its dependencies: staged from the registry and proven, file by file.
+            expect(adopted.restaged).toMatchObject({
+              why: expect.stringContaining('is outside it'),
+              integrity: expect.any(String),
+            });
+            expect(adopted.restaged.proven).toBeGreaterThan(1000);
+          },
+          // /etc/systemd/system is root's: the account's `unit --install` is refused with the fix (run it as root), and
+          // root's, on the account's root, writes the drop-in the account prints, leaving nothing of root's in the root.
+          installUnit: async () => {
+            const denied = await bench.rs(['unit', '--install']);
+            expect(denied.exitCode, denied.stdout).not.toBe(0);
+            expect(denied.json.error).toMatchObject({
+              code: 'PERMISSION_DENIED',
+              hint: expect.stringContaining('sudo'),
+            });
+            const printed = await bench.rs(['unit']);
+            expect(printed.exitCode, printed.stdout + printed.stderr).toBe(0);
+            const byRoot = await rsAsRoot(['unit', '--install']);
+            expect(byRoot.exitCode, byRoot.stdout + byRoot.stderr).toBe(0);
+            // The drop-in the account printed, but for the pinned copy its boot-check runs: root's (root's files, which
+            // the account may run and not change), not the account's own, which root would have to make as the account.
+            const toolOf = (content: string) => /ExecStartPre=-(\S+)\/node /.exec(content)?.[1];
+            expect(toolOf(byRoot.json.result.content)).toBe(path.join(sm.base, 'tool-home-root', 'current'));
+            expect(byRoot.json.result).toMatchObject({
+              installed: true,
+              content: printed.json.result.content.replaceAll(
+                toolOf(printed.json.result.content)!,
+                toolOf(byRoot.json.result.content)!,
+              ),
+            });
+            expect(byRoot.json.result.content).toContain(`ReadWritePaths=-${bench.root}\n`); // its boot-check writes it
+            const rootOwned = await sm.run('find', [bench.root, '-uid', '0']);
+            expect(rootOwned.stdout).toBe('');
+            return byRoot;
+          },
+        });
+        console.log(
+          `role shape timings (ms): ${JSON.stringify(run.timings)}; load average ${loadavg()[0]!.toFixed(1)}`,
+        );
+      },
+      SHAPE_CASE_MS,
+    );
   },
 );

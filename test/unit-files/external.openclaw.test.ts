@@ -60,9 +60,9 @@ describeWhere(can, 'external-supervisor mode on the real openclaw gateway (adopt
     });
 
   beforeAll(async () => {
-    // The prepared `npm install -g` of 9.5 (one per machine) is copied, never used in place: the gateway first runs
-    // from it, and the test asserts that nothing changes in it.
-    await copyOpenclaw(VERSION, path.join(work, 'prefix'));
+    // The prepared `npm install -g` of 9.5 (one per machine) is copied (its files linked, root's: copyOpenclaw), never
+    // used in place: the gateway first runs from it, and the test asserts that nothing changes in it.
+    await copyOpenclaw(VERSION, path.join(work, 'prefix'), { link: true });
     ({ node, prefix, um } = await openclawBench({
       name: 'ocext',
       work,

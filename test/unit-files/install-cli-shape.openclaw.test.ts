@@ -11,7 +11,14 @@ import { readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { copyOpenclaw } from '../support/openclaw-prepared.ts';
-import { FROM, shapeBench, shapeLifecycle, shapesRunHere, startShapeGateway } from '../support/openclaw-shapes.ts';
+import {
+  FROM,
+  shapeBench,
+  shapeLifecycle,
+  shapesRunHere,
+  startShapeGateway,
+  SHAPE_CASE_MS,
+} from '../support/openclaw-shapes.ts';
 import { describeWhere } from '../support/skip.ts';
 
 /** Every path below `dir` (relative), for a folder compared before and after. */
@@ -42,30 +49,34 @@ describeWhere(shapesRunHere(), "install-cli.sh's layout on the real openclaw (sy
     await startShapeGateway(made, { execStart: path.join(prefix, 'bin', 'openclaw'), path: '/usr/bin:/bin' });
   });
 
-  it('adopt keeps the private Node and keeps the install out of the state; update with a plugin, rollback, doctor, --link-bin over the wrapper', async () => {
-    const tools = listing(path.join(prefix, 'tools'));
-    const run = await shapeLifecycle(bench(), {
-      installed: path.join(nodeDir, 'lib', 'node_modules', 'openclaw'),
-      command: path.join(prefix, 'bin', 'openclaw'),
-      entry: 'dist/entry.js',
-      node: path.join(prefix, 'tools', 'node', 'bin', 'node'), // the wrapper's own Node, kept
-      adopted: (adopted, config) => {
-        expect(adopted.restaged).toBeUndefined(); // npm's layout: it holds its dependencies, so it is copied
-        const keptOut = [path.join(prefix, 'bin'), path.join(prefix, 'tools')];
-        expect(adopted.keptOut).toEqual(keptOut);
-        expect(config.independentPaths).toEqual(keptOut);
-      },
-      afterRollback: (updated) => {
-        // The update's checkpoint holds the state, not the Node or the package (~GBs otherwise); the rollback that
-        // put the state back left the Node and the package in it untouched.
-        const checkpoint = path.join(bench().root, 'snapshots', updated.id);
-        const inCheckpoint = execFileSync('find', [checkpoint], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
-        expect(inCheckpoint).not.toContain('/tools/node');
-        expect(inCheckpoint).not.toContain('/lib/node_modules/openclaw/dist/entry.js');
-        expect(readdirSync(checkpoint).length).toBeGreaterThan(0);
-        expect(listing(path.join(prefix, 'tools'))).toBe(tools);
-      },
-    });
-    console.log(`install-cli shape timings (ms): ${JSON.stringify(run.timings)}`);
-  }, 2_400_000);
+  it(
+    'adopt keeps the private Node and keeps the install out of the state; update with a plugin, rollback, doctor, --link-bin over the wrapper',
+    async () => {
+      const tools = listing(path.join(prefix, 'tools'));
+      const run = await shapeLifecycle(bench(), {
+        installed: path.join(nodeDir, 'lib', 'node_modules', 'openclaw'),
+        command: path.join(prefix, 'bin', 'openclaw'),
+        entry: 'dist/entry.js',
+        node: path.join(prefix, 'tools', 'node', 'bin', 'node'), // the wrapper's own Node, kept
+        adopted: (adopted, config) => {
+          expect(adopted.restaged).toBeUndefined(); // npm's layout: it holds its dependencies, so it is copied
+          const keptOut = [path.join(prefix, 'bin'), path.join(prefix, 'tools')];
+          expect(adopted.keptOut).toEqual(keptOut);
+          expect(config.independentPaths).toEqual(keptOut);
+        },
+        afterRollback: (updated) => {
+          // The update's checkpoint holds the state, not the Node or the package (~GBs otherwise); the rollback that
+          // put the state back left the Node and the package in it untouched.
+          const checkpoint = path.join(bench().root, 'snapshots', updated.id);
+          const inCheckpoint = execFileSync('find', [checkpoint], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
+          expect(inCheckpoint).not.toContain('/tools/node');
+          expect(inCheckpoint).not.toContain('/lib/node_modules/openclaw/dist/entry.js');
+          expect(readdirSync(checkpoint).length).toBeGreaterThan(0);
+          expect(listing(path.join(prefix, 'tools'))).toBe(tools);
+        },
+      });
+      console.log(`install-cli shape timings (ms): ${JSON.stringify(run.timings)}`);
+    },
+    SHAPE_CASE_MS,
+  );
 });

@@ -13,7 +13,7 @@ import { ensureNode } from '../../bench/lib/node24.mjs';
 import { nodeFor } from '../support/accounts.ts';
 import { OPENCLAW_UNIT, openclawHealthy } from '../support/openclaw.ts';
 import { copyOpenclaw } from '../support/openclaw-prepared.ts';
-import { shapeBench, shapeLifecycle, startShapeGateway, FROM } from '../support/openclaw-shapes.ts';
+import { shapeBench, shapeLifecycle, startShapeGateway, FROM, SHAPE_CASE_MS } from '../support/openclaw-shapes.ts';
 import { describeWhere } from '../support/skip.ts';
 import { canRunUserManager } from '../support/systemd.ts';
 
@@ -32,22 +32,26 @@ describeWhere(
       });
     });
 
-    it("adopt copies npm's install and takes the Node its link finds; update with a plugin, rollback, doctor, --link-bin over npm's link", async () => {
-      const link = path.join(prefix, 'bin', 'openclaw');
-      const run = await shapeLifecycle(bench(), {
-        installed: path.join(prefix, 'lib', 'node_modules', 'openclaw'),
-        command: link,
-        kind: 'link',
-        entry: 'openclaw.mjs',
-        node: bench().node, // `#!/usr/bin/env node`: the node on the unit's PATH
-        adopted: (adopted) => {
-          expect(adopted.restaged).toBeUndefined();
-          expect(adopted.keptOut).toBeUndefined(); // ~/.npm-global is not in the state dir
-          expect(adopted.commands[0].npmLink).toBe(link);
-        },
-      });
-      console.log(`~/.npm-global shape timings (ms): ${JSON.stringify(run.timings)}`);
-    }, 2_400_000);
+    it(
+      "adopt copies npm's install and takes the Node its link finds; update with a plugin, rollback, doctor, --link-bin over npm's link",
+      async () => {
+        const link = path.join(prefix, 'bin', 'openclaw');
+        const run = await shapeLifecycle(bench(), {
+          installed: path.join(prefix, 'lib', 'node_modules', 'openclaw'),
+          command: link,
+          kind: 'link',
+          entry: 'openclaw.mjs',
+          node: bench().node, // `#!/usr/bin/env node`: the node on the unit's PATH
+          adopted: (adopted) => {
+            expect(adopted.restaged).toBeUndefined();
+            expect(adopted.keptOut).toBeUndefined(); // ~/.npm-global is not in the state dir
+            expect(adopted.commands[0].npmLink).toBe(link);
+          },
+        });
+        console.log(`~/.npm-global shape timings (ms): ${JSON.stringify(run.timings)}`);
+      },
+      SHAPE_CASE_MS,
+    );
 
     it('the gateway moved to the other Node line and back: each move a verified transaction, the unit and the process on it', async () => {
       const { rs, um, port, account, node } = bench();

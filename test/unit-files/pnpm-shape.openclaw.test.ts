@@ -8,7 +8,14 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { runnableBy } from '../support/cli.ts';
-import { FROM, shapeBench, shapeLifecycle, shapesRunHere, startShapeGateway } from '../support/openclaw-shapes.ts';
+import {
+  FROM,
+  shapeBench,
+  shapeLifecycle,
+  shapesRunHere,
+  startShapeGateway,
+  SHAPE_CASE_MS,
+} from '../support/openclaw-shapes.ts';
 import { describeWhere } from '../support/skip.ts';
 
 describeWhere(shapesRunHere(), 'the pnpm install shape on the real openclaw (systemd --user, normal account)', () => {
@@ -36,22 +43,26 @@ describeWhere(shapesRunHere(), 'the pnpm install shape on the real openclaw (sys
     });
   });
 
-  it('adopt restages and proves, the unit keeps the shim’s Node and arguments, update with a plugin, rollback, doctor, --link-bin over the shim', async () => {
-    const run = await shapeLifecycle(bench(), {
-      installed,
-      command: path.join(pnpmHome, 'openclaw'),
-      entry: 'openclaw.mjs',
-      node: bench().node, // the `node` the shim finds on the unit's PATH
-      adopted: (adopted) => {
-        // pnpm's folder holds none of its dependencies: staged from the registry and proven, file by file.
-        expect(adopted.restaged).toMatchObject({
-          why: expect.stringContaining('is outside it'),
-          integrity: expect.any(String),
-        });
-        expect(adopted.restaged.proven).toBeGreaterThan(1000);
-        expect(existsSync(path.join(bench().root, 'releases', FROM, 'node_modules'))).toBe(true);
-      },
-    });
-    console.log(`pnpm shape timings (ms): ${JSON.stringify(run.timings)}`);
-  }, 2_400_000);
+  it(
+    'adopt restages and proves, the unit keeps the shim’s Node and arguments, update with a plugin, rollback, doctor, --link-bin over the shim',
+    async () => {
+      const run = await shapeLifecycle(bench(), {
+        installed,
+        command: path.join(pnpmHome, 'openclaw'),
+        entry: 'openclaw.mjs',
+        node: bench().node, // the `node` the shim finds on the unit's PATH
+        adopted: (adopted) => {
+          // pnpm's folder holds none of its dependencies: staged from the registry and proven, file by file.
+          expect(adopted.restaged).toMatchObject({
+            why: expect.stringContaining('is outside it'),
+            integrity: expect.any(String),
+          });
+          expect(adopted.restaged.proven).toBeGreaterThan(1000);
+          expect(existsSync(path.join(bench().root, 'releases', FROM, 'node_modules'))).toBe(true);
+        },
+      });
+      console.log(`pnpm shape timings (ms): ${JSON.stringify(run.timings)}`);
+    },
+    SHAPE_CASE_MS,
+  );
 });

@@ -39,25 +39,32 @@ async function readPrevious(marker: {
   }
 }
 
-/** The newest retained release with a tree record to compare against, of `earlier` (newest first). */
+/**
+ * The release the next staging links from, of `earlier` (newest first): the newest retained one with a tree record,
+ * whose unchanged packages are linked whole; else the newest with a marker and no record (an adopted release: `npm
+ * install -g` keeps no hidden lockfile inside the package), with no package taken as unchanged, so that only the files
+ * its manifest holds byte for byte (by sha256, size and sealed mode) are linked as they are extracted: an adoption
+ * followed by an update (the first thing an auto-updater does) wrote all 41,040 files of openclaw 2026.9.6 afresh.
+ */
 export async function previousRelease(
   layout: Layout,
   earlier: readonly string[],
 ): Promise<PreviousRelease | undefined> {
+  let unrecorded: PreviousRelease | undefined;
   for (const version of earlier) {
     const marker = await readMarker(layout, version);
-    const dir = layout.release(version);
-    const previous =
-      marker &&
-      (await readPrevious({
-        dir,
-        files: marker.files,
-        node: marker.node.version,
-        immutable: marker.immutable === true,
-      }));
+    if (!marker) continue;
+    const release = {
+      dir: layout.release(version),
+      files: marker.files,
+      node: marker.node.version,
+      immutable: marker.immutable === true,
+    };
+    const previous = await readPrevious(release);
     if (previous) return previous;
+    unrecorded ??= { ...release, packages: {} };
   }
-  return undefined;
+  return unrecorded;
 }
 
 /**
