@@ -153,7 +153,18 @@ async function startShapeBench(name: string): Promise<ShapeBench> {
 }
 
 /**
- * The user's config (the port, nowhere else) and the gateway's unit running `execStart gateway`, started and healthy on
+ * A shape's `openclaw.json`: the port (nowhere else), and no cron. With cron on, 9.5's heartbeat job creates the agent's
+ * database a few minutes after a first start (seen in CI: during the update, between finalize's copy and the stop), and
+ * a database finalize would have migrated sends finalize into the window: 348 s of a shape's 563 s outage at a load of
+ * 9, the install shapes being the last files of their CI pass. The live change that sends finalize into the window is
+ * `finalize-ahead.openclaw.test.ts`'s own case; a shape's subject is its layout, whose update then does what a gateway
+ * that has served a while does: finalize done ahead, put in place by rename.
+ */
+export const shapeConfig = (port: number): string =>
+  `{\n  gateway: { mode: 'local', port: ${port}, bind: 'loopback' },\n  cron: { enabled: false },\n}\n`;
+
+/**
+ * The user's config (shapeConfig) and the gateway's unit running `execStart gateway`, started and healthy on
  * FROM. `path`: the unit's PATH (pnpm's shim finds `node` there).
  */
 export async function startShapeGateway(
@@ -162,10 +173,7 @@ export async function startShapeGateway(
 ): Promise<void> {
   const { um, state, port } = bench;
   mkdirSync(state, { recursive: true });
-  writeFileSync(
-    path.join(state, 'openclaw.json'),
-    `{\n  gateway: { mode: 'local', port: ${port}, bind: 'loopback' },\n}\n`,
-  );
+  writeFileSync(path.join(state, 'openclaw.json'), shapeConfig(port));
   await giveTo(um.account, state);
   await um.writeUnit(
     OPENCLAW_UNIT,
@@ -293,11 +301,11 @@ export async function shapeLifecycle(
   const updated = await timed('update', () => rs(['update', `openclaw@${TO}`, '--no-preflight']));
   console.log(`update (load ${loadavg()[0]!.toFixed(1)}): ${JSON.stringify(updated.json?.result?.window)}`);
   expect(updated.json?.result?.status, updated.stdout.slice(-3000) + updated.stderr.slice(-3000)).toBe('verified');
-  // Finalize ran ahead on a copy of the state, whatever the shape. The window may still run it where the serving
-  // gateway changed what finalize reads meanwhile (its cron creating the agent's database: seen in CI), but never for
-  // the install kept out of the state: what the adoption added to `independentPaths` inside the state folder
-  // (install-cli.sh's `bin/` and `tools/`), which the flip rewrites and which is none of finalize's. Its record names
-  // a path relative to the state folder, then why (`tools/node/… (finalize may read it)`).
+  // Finalize ran ahead on a copy of the state, whatever the shape, and was put in place in the window (no cron:
+  // shapeConfig), not run there: in particular never for the install kept out of the state, what the adoption added
+  // to `independentPaths` inside the state folder (install-cli.sh's `bin/` and `tools/`), which the flip rewrites and
+  // which is none of finalize's. Its record names a path relative to the state folder, then why (`tools/node/…
+  // (finalize may read it)`).
   const finalize = updated.json.result.steps.find((s: { name: string }) => s.name === 'finalize');
   const ahead = finalize?.evidence?.ahead;
   expect(ahead, JSON.stringify(finalize).slice(0, 3000)).toBeDefined();
@@ -308,6 +316,7 @@ export async function shapeLifecycle(
     const inKept = keptInState.filter((kept) => [`${kept}/`, `${kept} `].some((head) => forced.startsWith(head)));
     expect(inKept, `finalize sent into the window by the install kept out of the state: ${forced}`).toEqual([]);
   }
+  expect(ahead.swapped, `finalize ran in the window: ${JSON.stringify(ahead.forcedBy)}`).toBe(true);
   expect((await openclawHealthy(service, { port, pid: null, timeoutMs: 120_000 })).version).toBe(TO);
   expect(await pluginSeen()).toEqual({ version: TO, status: 'loaded' });
 

@@ -44,6 +44,7 @@ import { openclawHealthy } from '../support/openclaw.ts';
 import {
   FROM,
   type LifecycleBench,
+  shapeConfig,
   shapeLifecycle,
   shapesRunHere,
   SHAPE_CASE_MS,
@@ -138,10 +139,7 @@ describeWhere(
       console.log(`pnpm install -g openclaw@${FROM} as ${who.name}: ${Date.now() - started} ms; ${installed}`);
 
       await installRoleUnit(sm, who, path.join(installed, 'openclaw.mjs'), { home });
-      writeFileSync(
-        path.join(home, '.openclaw', 'openclaw.json'),
-        `{\n  gateway: { mode: 'local', port: ${port}, bind: 'loopback' },\n}\n`,
-      );
+      writeFileSync(path.join(home, '.openclaw', 'openclaw.json'), shapeConfig(port));
       // The account's, as the rest of its home: the gateway rewrites its own config.
       chownSync(path.join(home, '.openclaw', 'openclaw.json'), who.uid, who.gid);
       await sm.writeDropIn(
