@@ -277,6 +277,10 @@ export interface StartedProcess {
 /**
  * Start a long-running process in its own process group (so its whole tree can be signalled as one),
  * output appended to `logFile`. For rehearsals that the caller stops itself; `signal` kills it.
+ * The child writes its output to its files itself (descriptors opened here, inherited, closed here once it started),
+ * not through a pipe to this process: a finalize or a rehearsal candidate outlives a runner killed with -9 until
+ * recovery ends it, where through a pipe its next write after the runner's death failed (EPIPE) and ended it at
+ * whatever point it had reached (seen on the real gateway: an `update finalize` gone before `recover` looked).
  */
 export async function startDetached(
   file: string,
@@ -294,17 +298,43 @@ export async function startDetached(
 ): Promise<StartedProcess> {
   const execa = await loadExeca();
   const [command, argv] = commandAs(file, args, options.as);
-  const child = execa(command, argv, {
-    cwd: options.cwd,
-    env: options.env,
-    extendEnv: false,
-    detached: true,
-    reject: false,
-    stdin: 'ignore',
-    stdout: { file: options.stdoutFile ?? options.logFile, append: true },
-    stderr: { file: options.logFile, append: true },
-    ...(options.signal && { cancelSignal: options.signal }),
-  });
+  // Appended to, created as a write stream would (0666 less the umask), and never through a link.
+  const open = (target: string) =>
+    fs.openSync(
+      target,
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_APPEND | fs.constants.O_NOFOLLOW,
+      0o666,
+    );
+  const openOrClose = (target: string, opened: number) => {
+    try {
+      return open(target);
+    } catch (error) {
+      fs.closeSync(opened);
+      throw error;
+    }
+  };
+  const stderr = open(options.logFile);
+  const stdout = options.stdoutFile ? openOrClose(options.stdoutFile, stderr) : stderr;
+  const child = (() => {
+    try {
+      return execa(command, argv, {
+        cwd: options.cwd,
+        env: options.env,
+        extendEnv: false,
+        detached: true,
+        reject: false,
+        stdin: 'ignore',
+        // A descriptor as the option's only value goes to spawn as it is (execa's types name only 1 and 2 here).
+        stdout: stdout as 1,
+        stderr: stderr as 2,
+        ...(options.signal && { cancelSignal: options.signal }),
+      });
+    } finally {
+      // The child has its own copies from here (spawn duplicated them into it).
+      fs.closeSync(stderr);
+      if (stdout !== stderr) fs.closeSync(stdout);
+    }
+  })();
   if (child.pid === undefined) throw new Error(`could not start ${file}`);
   const exited = child.then((r) => (r.signal ? null : (r.exitCode ?? null)));
   return { pid: child.pid, exited };

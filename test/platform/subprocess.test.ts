@@ -1,5 +1,14 @@
 // The one subprocess helper: an abort or a timeout ends the child and what it started, promptly.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -173,6 +182,50 @@ describeWhere(onLinux, 'spawnDetached', () => {
     expect(pid).toBeGreaterThan(0);
     await until('the runner to finish', () => readFileSync(log, 'utf8').includes('done'));
     expect(readFileSync(log, 'utf8')).toContain(`session ${pid}`);
+  });
+});
+
+describeWhere(onLinux, 'startDetached', () => {
+  it('the child writes its output to its files itself, not through this process: it outlives a runner killed with -9', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rs-detached-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const logFile = path.join(dir, 'run.log');
+    const stdoutFile = path.join(dir, 'run.json');
+    const started = await startDetached('/bin/sh', ['-c', 'echo answer; echo said >&2; sleep 30'], {
+      cwd: dir,
+      env,
+      logFile,
+      stdoutFile,
+    });
+    onTestFinished(() => {
+      try {
+        process.kill(-started.pid, 'SIGKILL');
+      } catch {}
+    });
+    // Its descriptors are the files (a pipe to this process breaks when it dies: the child's next write is EPIPE).
+    expect(readlinkSync(`/proc/${started.pid}/fd/1`)).toBe(stdoutFile);
+    expect(readlinkSync(`/proc/${started.pid}/fd/2`)).toBe(logFile);
+    await until('its output', () => existsSync(logFile) && readFileSync(logFile, 'utf8') === 'said\n');
+    expect(readFileSync(stdoutFile, 'utf8')).toBe('answer\n');
+    process.kill(-started.pid, 'SIGKILL');
+    expect(await started.exited).toBeNull();
+  });
+
+  it('refuses a link in place of its log, and leaves nothing open', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rs-detached-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(path.join(dir, 'elsewhere'), 'kept\n');
+    symlinkSync(path.join(dir, 'elsewhere'), path.join(dir, 'run.log'));
+    const before = readdirSync('/proc/self/fd').length;
+    const error = await startDetached('/bin/sh', ['-c', 'echo written'], {
+      cwd: dir,
+      env,
+      logFile: path.join(dir, 'ok.log'),
+      stdoutFile: path.join(dir, 'run.log'),
+    }).catch((e: unknown) => e);
+    expect((error as NodeJS.ErrnoException).code).toBe('ELOOP');
+    expect(readFileSync(path.join(dir, 'elsewhere'), 'utf8')).toBe('kept\n');
+    expect(readdirSync('/proc/self/fd').length).toBe(before);
   });
 });
 
