@@ -1,6 +1,7 @@
 // Switching from inside the service (update.run) and surviving a killed runner, under a real systemd --user.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWhere } from '../support/skip.ts';
 import { MATRIX } from '../support/fixtures.ts';
@@ -123,7 +124,18 @@ describeWhere(can, `in-service switches and runner crashes under systemd --user`
   it('--wait waits for the verdict of a handed-off switch and exits with its code: 0 verified, 3 rolled_back', async () => {
     // --wait alone (no limit on the lock), and --wait SECONDS (which bounds the lock's wait, not the verdict's).
     const good = await gw.rs(['switch', '1.2.0', '--handoff', 'always', '--wait']);
-    expect([good.exitCode, good.json?.result?.status], good.stdout + good.stderr).toEqual([0, 'verified']);
+    // The runner's own output (its transient unit appends it to runner.log) says why, if it stopped reporting.
+    const runnerLog = () => {
+      try {
+        return readFileSync(path.join(gw.root, 'runner.log'), 'utf8').slice(-4000);
+      } catch (error) {
+        return String(error);
+      }
+    };
+    expect(
+      [good.exitCode, good.json?.result?.status],
+      `${good.stdout}${good.stderr}\nrunner.log:\n${runnerLog()}`,
+    ).toEqual([0, 'verified']);
     expect(good.json.result).toMatchObject({
       kind: 'switch',
       from: '1.1.0',
