@@ -6,6 +6,7 @@
  * finalize), and the handoff is consumed with the old main PID. `accepted` is recorded. Otherwise (no protocol, the
  * gateway did not exit in time, no main PID) the step says why and the caller's stop, or restart, does it as before.
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Supervisor } from '../service/supervisors/types.js';
 import { servicePreset } from '../presets/index.js';
@@ -75,12 +76,26 @@ export async function handoffStep(
       phase: 'restart',
       message: `asking ${tx.from}'s gateway (pid ${pid}) for its restart handoff`,
     });
+    // The request's output, written by its process itself (startDetached), in the folder finalize's output goes to:
+    // made here when no finalize made it yet (the first switch of a root), as finalize makes it (service/finalize.ts).
     const logFile = path.join(layout.finalize, `${tx.id}.handoff.log`);
+    await fs.mkdir(layout.finalize, { recursive: true, mode: 0o700 });
     // The window opens when the gateway stops serving (it drains, then exits), not at the request: the request's own
     // CLI starts while the gateway still answers. The window's watch of the health URL (from the flip) sees when; a
     // gateway that restarted on its own once the flip changed its installation stopped before the request.
     const requested = run.window?.time();
-    const exit = await handoff.request({ ...call, pid, logFile, timeoutMs: EXIT_TIMEOUT_MS });
+    // A request that cannot even start (its log refused: a link in its place) hands nothing over: stopped as before.
+    const exit = await handoff
+      .request({ ...call, pid, logFile, timeoutMs: EXIT_TIMEOUT_MS })
+      .catch((error: unknown) => {
+        if (runtime.signal?.aborted) throw error;
+        return {
+          exited: false,
+          ms: 0,
+          attempts: 0,
+          refused: `the request could not start: ${(error as Error).message}`,
+        };
+      });
     if (requested !== undefined) run.window?.openAt('handoff', requested);
     run.window?.next('stop');
     if (exit.exited) await supervisor.stop!(); // before its RestartSec= runs out: finalize comes first
