@@ -54,6 +54,10 @@ describeWhere(can, 'npm install -g release-switcher@next while a scheduled trans
 
   beforeAll(async () => {
     manager = await startUserManager({ name: 'tool-upgrade' });
+    // A tool home of this file's own: it reads the home's `current` and `previous`, which another file run beside it as
+    // the same account flips with its own `unit --install` (the run's tool home is one per account: tool-home.ts; seen
+    // in CI at a load of 8: a copy of the suite's CLI flipped in between this file's two pins).
+    manager.env.RELEASE_SWITCHER_TOOL_HOME = path.join(tempDir('rs-tool-home-', manager.account), 'home');
     prefix = path.join(tempDir('rs-prefix-', manager.account), 'prefix');
     from = manager.account ? runnableBy(manager.account) : { node: process.execPath, packageDir: REPO };
     installed = installPrefix(prefix, from, manager.account);
