@@ -120,6 +120,21 @@ export interface Preset {
        * where the service records ownership keyed by the state's path (the copy, seen at that path, would be owned).
        */
       privateFolders?: readonly string[];
+      /**
+       * The target's first start, made ahead on the finalized copy (seen at the live path, in finalize's namespace),
+       * after finalize: `args` inside the release (`{port}`: an unused loopback port), `env` added to finalize's. It is
+       * stopped once the health URL (on that port) says it started with the target's version; what it wrote joins the
+       * write set. The work a target does at its first start on a state and never again (OpenClaw: its startup
+       * migrations, stamped with the config they ran under) is then done before the stop, and the real first start in
+       * the window is a restart's. One that fails leaves finalize to the window, as before.
+       */
+      firstStart?: { args: readonly string[]; env: Readonly<Record<string, string>> };
+      /**
+       * Tables of the service's SQLite databases where a row both changed keeps the live service's version: what any
+       * start of the service writes of itself (its boot record, its device token's refresh), which the first start
+       * ahead writes too and the live service's own version must stand over.
+       */
+      liveTables?: readonly string[];
     };
   };
   /**

@@ -48,7 +48,7 @@ function noLinkTo(file) {
 const text = (row) => row === undefined ? undefined : JSON.stringify(row, (_, v) => typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v);
 // The service's writes carried into the finalized database (main): whole tables finalize left alone, and row by row
 // (by primary key) in tables both changed, where a row both changed differently is a conflict and nothing is kept.
-function merge({ into, from, base, whole, rows, migrated = [], owned = [] }) {
+function merge({ into, from, base, whole, rows, migrated = [], owned = [], liveOwned = [] }) {
   noLinkTo(into);
   const db = new DatabaseSync(into);
   try {
@@ -87,8 +87,9 @@ function merge({ into, from, base, whole, rows, migrated = [], owned = [] }) {
         const b = text(B.get(key)), l = text(L.get(key)), f = text(pick(F.get(key)));
         if (b === l) continue; // the service left it
         if (f === l && (added.length === 0 || !F.has(key) || added.every((c) => text(F.get(key)[c.name]) === text(fresh[c.name])))) continue; // both made it the same
-        if (f !== b && owned.includes(table)) { kept.push(table + key); continue; } // finalize's stands
-        if (f !== b) { conflicts.push(table + key); continue; } // finalize changed it too, differently
+        const theirs = liveOwned.includes(table); // a row both changed: the live service's stands
+        if (f !== b && !theirs && owned.includes(table)) { kept.push(table + key); continue; } // finalize's stands
+        if (f !== b && !theirs) { conflicts.push(table + key); continue; } // finalize changed it too, differently
         if (derived) { conflicts.push(table + key + ' (its migration derived the added columns)'); continue; }
         changes.push(key);
       }
@@ -174,6 +175,8 @@ export async function mergeTables(
     migrated?: readonly string[];
     /** Tables where a row both changed keeps finalize's version (returned in `kept`), not a conflict. */
     owned?: readonly string[];
+    /** Tables where a row both changed keeps the live service's version (counted in `carried`), not a conflict. */
+    liveOwned?: readonly string[];
   },
   as: RunAs | undefined,
 ): Promise<{ conflicts: string[]; carried: Record<string, 'whole' | number>; kept: string[] }> {

@@ -38,9 +38,13 @@ export interface AheadRecord {
    * compared, and seen at their live place, read-only, by finalize and the rehearsal (OnCopy.kept).
    */
   kept?: string[];
-  /** The preset's unaffected paths, and the tables where a row both changed keeps finalize's version. */
+  /**
+   * The preset's unaffected paths, the tables where a row both changed keeps finalize's version, and those where it
+   * keeps the live service's.
+   */
   unaffected?: string[];
   ownedTables?: string[];
+  liveTables?: string[];
   /** Finalize's verdict on the copy (its warnings are the transaction's once the result is put in place). */
   verdict?: FinalizeVerdict;
 }

@@ -12,6 +12,8 @@
  *    own (service/finalize.ts `onCopy`). What it writes names the live paths (OpenClaw keeps the state's absolute
  *    path in its database rows and plugin records), so the result is valid where it will be put. A finalize that
  *    fails here refuses the transaction before anything stops (FINALIZE_FAILED): 0 s down.
+ *    Where the preset names one, the target's first start follows on the same copy (first-start-ahead.ts): what a
+ *    target does once at its first start on a state joins the write set; a start that fails leaves finalize to the window.
  * 3. Digested again: its write set is what it changed (entries whose content differs, folders it created whole,
  *    entries it removed), and each database's tables it changed. Kept in `<root>/preflight/ahead-<tx>.json`.
  * 4. In the window (after the stop and the checkpoint, finalize-step.ts → finalize-ahead-swap.ts), the live folder's
@@ -34,7 +36,7 @@ import { ReleaseSwitcherError, isReleaseSwitcherError } from '../model/errors.js
 import { freeLoopbackPort } from '../rehearsal/rehearsal-port.js';
 import { runCaptured, tail } from '../platform/subprocess.js';
 import type { RunAs } from '../platform/run-as.js';
-import { finalizeWarnings, startFinalize, type FinalizeVerdict } from '../service/finalize.js';
+import { finalizeWarnings, startFinalize, type FinalizeVerdict, type OnCopy } from '../service/finalize.js';
 import { namespaceFor } from '../service/namespace-probe.js';
 import type { Entries } from '../snapshot/ahead-account.js';
 import { type TableDigests, digestTables, keepDatabases } from '../snapshot/sqlite-tables.js';
@@ -48,6 +50,7 @@ import { servingNode } from './runtime.js';
 import { serviceIdentity } from './service-identity.js';
 import type { Run } from './steps.js';
 import { type AheadRecord, baseOf, discardAhead, writeRecord } from './finalize-ahead-record.js';
+import { firstStartAhead } from './first-start-ahead.js';
 
 const NAME = 'finalize-ahead' as const;
 const STEP_TIMEOUT_MS = 120_000;
@@ -185,6 +188,17 @@ async function ahead_(run: Run, step: StepHandle, finalize: NonNullable<Preset['
     );
     throw finalizeFailed(tx.to!, finalize, verdict);
   }
+  // The target's first start on the finalized copy: what it does once on a state (OpenClaw: its startup migrations)
+  // joins the write set, and its real first start in the window is a restart's (first-start-ahead.ts).
+  const start = ahead.firstStart;
+  const logFile = path.join(layout.finalize, `${tx.id}.ahead-start.log`);
+  const first = start
+    ? await timed('first-start', () =>
+        firstStartAhead(run, { start, env, aheadEnv: ahead.env ?? {}, onCopy: onCopyOf(record), logFile, as }),
+      )
+    : undefined;
+  if (first && !first.ok)
+    throw new Error(`${tx.to}'s first start ahead on the copy failed (${first.detail}; its output is in ${logFile})`);
   const after = await timed('digest', () => onStateSide(as, 'aheadDigest', [], { dir: record.ready, residue, kept }));
   const writes = writeSet(unchanged, after);
   const finalized = await digestTables(node, databases.map(inCopy), as);
@@ -206,6 +220,7 @@ async function ahead_(run: Run, step: StepHandle, finalize: NonNullable<Preset['
     tables,
     unaffected: [...(ahead.unaffected ?? [])],
     ownedTables: [...(ahead.ownedTables ?? [])],
+    liveTables: [...(ahead.liveTables ?? [])],
     verdict,
   });
   const changedTables = Object.fromEntries(
@@ -220,9 +235,10 @@ async function ahead_(run: Run, step: StepHandle, finalize: NonNullable<Preset['
       writes: writes.slice(0, 100),
       writeCount: writes.length,
       tables: changedTables,
+      ...(first && { firstStart: first }),
       phases,
     },
-    detail: `${tx.to}'s ${finalize.name ?? 'finalize'} ran ahead on a copy of ${live} (${verdict.status}, ${verdict.ms} ms): ${writes.length} entr${writes.length === 1 ? 'y' : 'ies'} to put in place by rename in the window (${Math.round(performance.now() - started)} ms in all)`,
+    detail: `${tx.to}'s ${finalize.name ?? 'finalize'} ran ahead on a copy of ${live} (${verdict.status}, ${verdict.ms} ms${first ? `; its first start there: healthy after ${first.healthyAfterMs} ms` : ''}): ${writes.length} entr${writes.length === 1 ? 'y' : 'ies'} to put in place by rename in the window (${Math.round(performance.now() - started)} ms in all)`,
   });
 }
 
@@ -237,12 +253,7 @@ async function finalizeOnTheCopy(
   // The service's npm cache, made private to the account as the window's finalize has it.
   const npm = await serviceNpmSetup(env, as);
   const port = String(await freeLoopbackPort());
-  const onCopy = {
-    copy: record.ready,
-    live: record.live,
-    privateFolders: record.privateFolders ?? [],
-    kept: record.kept ?? [],
-  };
+  const onCopy = onCopyOf(record);
   const aheadEnv = Object.fromEntries(
     Object.entries(finalize.ahead?.env ?? {}).map(([key, value]) => [key, value.replaceAll('{port}', port)]),
   );
@@ -264,6 +275,14 @@ async function finalizeOnTheCopy(
   });
   return started.verdict;
 }
+
+/** The ready copy seen at the live folder's path, as finalize and the first start ahead see it. */
+const onCopyOf = (record: AheadRecord): OnCopy => ({
+  copy: record.ready,
+  live: record.live,
+  privateFolders: record.privateFolders ?? [],
+  kept: record.kept ?? [],
+});
 
 /** Those of the independent paths (absolute) that lie inside the live folder, relative to it (AheadRecord.kept). */
 export function keptInside(live: string, independent: Iterable<string>): string[] {

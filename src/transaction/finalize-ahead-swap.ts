@@ -130,6 +130,7 @@ async function compareLive(
         rows: plan.rows,
         migrated: plan.migrated,
         owned: record.ownedTables ?? [],
+        liveOwned: record.liveTables ?? [],
       },
       as,
     );

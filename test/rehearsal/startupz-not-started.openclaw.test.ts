@@ -132,10 +132,19 @@ describeWhere(
         status: 'failed',
         reason: 'preflight_failed',
       });
-      // Installed from the tarball, then judged; its finalize done ahead on a copy (the rehearsal starts on its result),
-      // the rehearsal the last step: no flip, no stop, no restart, no verify.
+      // Installed from the tarball, then judged; its finalize ran ahead on a copy, but its first start there never said
+      // `started` either, so finalize was left to the window (the copy discarded) and the rehearsal started the
+      // candidate on a copy of the live state; the rehearsal the last step: no flip, no stop, no restart, no verify.
       const steps: StepJson[] = tx.steps;
       expect(steps.map((s) => s.name)).toEqual(['verify-release', 'database-preflight', 'finalize-ahead', 'preflight']);
+      expect(steps[2]).toMatchObject({
+        status: 'skipped',
+        detail: expect.stringMatching(
+          new RegExp(
+            `^finalize runs in the window: it could not run ahead \\(${CANDIDATE.replaceAll('.', '\\.')}'s first start ahead on the copy failed \\(\\w+: not healthy within ${VERIFY_TIMEOUT_S} s: .*answered 200 with status "starting", not "started"`,
+          ),
+        ),
+      });
       // The evidence names what the body said: 200, the candidate's own version, "starting" and not "started".
       const preflight = steps.at(-1)!;
       expect(preflight).toMatchObject({

@@ -117,6 +117,34 @@ describe('merging the service’s writes into a finalized database', () => {
     expect((await digestTables(node24, [ready], undefined))[ready]).toEqual(finalized);
   });
 
+  it("a row both changed in a table the live service owns (a start's own record): the live one carried, no conflict; control: not named, a conflict", async () => {
+    const { live, base, ready, before } = await threeDatabases();
+    // The target's first start ahead closed the boot it found open and recorded its own; the serving release,
+    // meanwhile, closed that same boot (its own) as it exited.
+    sql(ready, `UPDATE boot SET outcome = 'unclean' WHERE id = 'b1'; INSERT INTO boot VALUES ('ahead', 'clean')`);
+    const started = (await digestTables(node24, [ready], undefined))[ready]!;
+    sql(live, `UPDATE boot SET outcome = 'planned_restart' WHERE id = 'b1'`);
+    const now = (await digestTables(node24, [live], undefined))[live]!;
+    const plan = tableMerge({ base: before, prepared: before, finalized: started, live: now });
+    expect(plan.rows).toEqual(['boot']);
+    const at = { into: ready, from: live, base, whole: plan.merge, rows: plan.rows };
+    expect(await mergeTables(node24, at, undefined)).toEqual({
+      conflicts: ['boot["\\"b1\\""]'],
+      carried: {},
+      kept: [],
+    });
+    expect((await digestTables(node24, [ready], undefined))[ready]).toEqual(started);
+    expect(await mergeTables(node24, { ...at, liveOwned: ['boot'] }, undefined)).toEqual({
+      conflicts: [],
+      carried: { boot: 1 },
+      kept: [],
+    });
+    expect(sql(ready, 'SELECT * FROM boot ORDER BY id')).toEqual([
+      { id: 'ahead', outcome: 'clean' },
+      { id: 'b1', outcome: 'planned_restart' },
+    ]);
+  });
+
   it('a folder written in reached through a link (the base kept, the finalized copy merged): refused, nothing written where it leads; control: the real folder', async () => {
     const { dir, live, base, ready } = await threeDatabases();
     const elsewhere = join(dir, 'elsewhere');

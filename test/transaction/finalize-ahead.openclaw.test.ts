@@ -54,8 +54,9 @@ const BROKEN = '2026.9.6-finalize-fails';
 const PLUGIN = '@openclaw/matrix';
 const PLUGIN_ID = 'matrix';
 /**
- * What 9.6's finalize may write in 9.5's state (docs/openclaw.md "What finalize writes"), relative to the state folder,
- * in gitignore's syntax; and the tables of its shared database it may change.
+ * What 9.6's finalize and its first start after it may write in 9.5's state (docs/openclaw.md "What finalize writes",
+ * "The first start, ahead"), relative to the state folder, in gitignore's syntax; and the tables of its shared database
+ * they may change.
  */
 const DOCUMENTED_WRITES = [
   '/openclaw.json',
@@ -80,6 +81,11 @@ const DOCUMENTED_TABLES = [
   'agent_databases',
   // 9.6's matrix rewrites its `inbound-dedupe-migration-state` row (seen with cron on: the heartbeat loads it first)
   'plugin_state_entries',
+  // The first start ahead (docs/openclaw.md "The first start, ahead"): its boot, its CLI device token's refresh, a
+  // table it creates empty
+  'gateway_boot_lifecycle',
+  'device_auth_tokens',
+  'worker_environment_session_attachments',
 ];
 
 type StepJson = { name: string; status: string; ms?: number; detail?: string; evidence?: any };
@@ -150,6 +156,29 @@ console.log(JSON.stringify({ updateRuns: Number(updateRuns), primary: primary ==
       : um.account
         ? asAccount(um.account, node, read)
         : [node, read];
+    return JSON.parse(execFileSync(command, args, { encoding: 'utf8' }).trim());
+  };
+  /**
+   * OpenClaw's own records of its starts in the shared database, read as the account: each boot (its PID, start and
+   * end in ms, outcome), each migration run's start, and the startup-migration stamp (`schema_meta`).
+   */
+  const startupRecords = (
+    file: string,
+  ): {
+    boots: Array<{ pid: number; startedAt: number; completedAt: number | null; outcome: string | null }>;
+    runs: Array<{ id: string; startedAt: number }>;
+    stamp: string;
+  } => {
+    const read = [
+      '-e',
+      `const { DatabaseSync } = require('node:sqlite'); const d = new DatabaseSync(process.argv[1], { readOnly: true });
+const boots = d.prepare('SELECT pid, started_at_ms AS startedAt, completed_at_ms AS completedAt, outcome FROM gateway_boot_lifecycle').all();
+const runs = d.prepare('SELECT id, started_at AS startedAt FROM migration_runs').all();
+const stamp = d.prepare("SELECT app_version AS v FROM schema_meta WHERE meta_key = 'startup-migrations'").get()?.v ?? '';
+console.log(JSON.stringify({ boots: boots.map((b) => ({ ...b })), runs: runs.map((r) => ({ ...r })), stamp }));`,
+      file,
+    ];
+    const [command, args]: [string, string[]] = um.account ? asAccount(um.account, node, read) : [node, read];
     return JSON.parse(execFileSync(command, args, { encoding: 'utf8' }).trim());
   };
   /**
@@ -433,6 +462,22 @@ console.log(JSON.stringify({ updateRuns: Number(updateRuns), primary: primary ==
       `window ${tx.window.totalMs} ms (${JSON.stringify(parts)}); outside ${Math.round(seen.unavailableMs)} ms; finalize ahead ${ahead.evidence.verdict.ms} ms`,
     );
     expect(parts.finalize).toBeLessThan(ahead.evidence.verdict.ms / 4);
+    // 9.6's first start was made on the copy, after finalize: its startup migrations ran there, inside that start's
+    // boot, and the real start in the window ran none (every migration run began before it did).
+    expect(ahead.evidence.firstStart, JSON.stringify(ahead.evidence)).toMatchObject({ ok: true });
+    const records = startupRecords(path.join(state(), 'state', 'openclaw.sqlite'));
+    console.log(`boots and migration runs after the update: ${JSON.stringify(records)}`);
+    const serving = await mainPid();
+    const real = records.boots.find((b) => b.pid === serving);
+    expect(real, 'the serving 9.6 has its boot record').toBeDefined();
+    expect(records.runs.filter((r) => r.startedAt >= real!.startedAt)).toEqual([]);
+    const aheadBoot = records.boots.find(
+      (b) =>
+        b.pid !== real!.pid &&
+        records.runs.some((r) => r.startedAt >= b.startedAt && r.startedAt <= (b.completedAt ?? 0)),
+    );
+    expect(aheadBoot, 'a migration run inside the first start ahead').toMatchObject({ outcome: 'clean_stop' });
+    expect(records.stamp.split('\n')[0]).toBe(TO);
     expect(await pluginSeen()).toEqual({ version: TO, status: 'loaded' });
     // OpenClaw's own ledger has the run finalize made on the copy (its database went in with it).
     const ownStatus = await openclawCli(['update', 'status', '--json']);

@@ -226,6 +226,30 @@ export const OPENCLAW: Preset = {
       config: openclawConfigFile,
       env: { OPENCLAW_GATEWAY_PORT: '{port}' },
       privateFolders: ['/tmp/openclaw-state-locks-{uid}'],
+      // docs/openclaw.md "The first start, ahead": 2026.9.6's first gateway start after finalize runs its startup
+      // migrations and stamps them with the config's fingerprints (the port passed on the command line and in
+      // OPENCLAW_GATEWAY_PORT left them matching, measured); the real start then skips them. Started with the user's
+      // config and OpenClaw's own rehearsal switches (`buildUpdateRehearsalPathEnv` in its dist: no channel, provider,
+      // cron, Gmail watcher, canvas host, browser control server, model prewarm, auto-update), and no Bonjour
+      // advertisement of a second gateway.
+      firstStart: {
+        args: ['dist/index.js', 'gateway', '--port', '{port}'],
+        env: {
+          OPENCLAW_SKIP_CHANNELS: '1',
+          OPENCLAW_SKIP_PROVIDERS: '1',
+          OPENCLAW_SKIP_CRON: '1',
+          OPENCLAW_SKIP_GMAIL_WATCHER: '1',
+          OPENCLAW_SKIP_CANVAS_HOST: '1',
+          OPENCLAW_SKIP_BROWSER_CONTROL_SERVER: '1',
+          OPENCLAW_SKIP_STARTUP_MODEL_PREWARM: '1',
+          OPENCLAW_NO_AUTO_UPDATE: '1',
+          OPENCLAW_DISABLE_BONJOUR: '1',
+        },
+      },
+      // What every gateway start writes of itself, the start ahead too: its boot record (and the closing of the one
+      // before: the serving gateway's, which writes its own at its exit), its CLI device token's refresh (the serving
+      // side's CLI refreshes it too: the restart request, the handoff consume). The live side's rows stand.
+      liveTables: ['gateway_boot_lifecycle', 'device_auth_tokens', 'device_pairing_paired'],
     },
   },
   // docs/cli/gateway/restart-and-supervision.md "External supervisors": 2026.9.5 and 9.6 both answer protocol 1 with
