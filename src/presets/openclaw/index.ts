@@ -20,6 +20,22 @@ export const OPENCLAW_EXTERNAL_SUPERVISOR: Readonly<Record<string, string>> = {
 };
 
 /**
+ * The skip switches of 2026.9.x that OpenClaw's own updater gives its rehearsal's candidate (`buildUpdateRehearsalPathEnv`
+ * in its dist): no channel, provider, cron, Gmail watcher, canvas host, browser control server, model prewarm or
+ * auto-update. A gateway started with them serves nothing of the user's.
+ */
+const OPENCLAW_REHEARSAL_SWITCHES: Readonly<Record<string, string>> = {
+  OPENCLAW_SKIP_CHANNELS: '1',
+  OPENCLAW_SKIP_PROVIDERS: '1',
+  OPENCLAW_SKIP_CRON: '1',
+  OPENCLAW_SKIP_GMAIL_WATCHER: '1',
+  OPENCLAW_SKIP_CANVAS_HOST: '1',
+  OPENCLAW_SKIP_BROWSER_CONTROL_SERVER: '1',
+  OPENCLAW_SKIP_STARTUP_MODEL_PREWARM: '1',
+  OPENCLAW_NO_AUTO_UPDATE: '1',
+};
+
+/**
  * The rehearsal as openclaw's own updater isolates a candidate (`update-candidate-rehearsal` and
  * `buildUpdateRehearsalPathEnv` in its dist): every path it could write under the private copy of its
  * state dir (`{state}`: the state paths keep their places under it), the skip switches of 2026.9.x so it
@@ -41,14 +57,7 @@ const OPENCLAW_PREFLIGHT_ENV: Record<string, string> = {
   OPENCLAW_WORKSPACE_DIR: '{state}/workspace',
   OPENCLAW_GATEWAY_PORT: '{port}',
   OPENCLAW_GATEWAY_TOKEN: '{token}',
-  OPENCLAW_SKIP_CHANNELS: '1',
-  OPENCLAW_SKIP_PROVIDERS: '1',
-  OPENCLAW_SKIP_CRON: '1',
-  OPENCLAW_SKIP_GMAIL_WATCHER: '1',
-  OPENCLAW_SKIP_CANVAS_HOST: '1',
-  OPENCLAW_SKIP_BROWSER_CONTROL_SERVER: '1',
-  OPENCLAW_SKIP_STARTUP_MODEL_PREWARM: '1',
-  OPENCLAW_NO_AUTO_UPDATE: '1',
+  ...OPENCLAW_REHEARSAL_SWITCHES,
 };
 
 /**
@@ -229,22 +238,10 @@ export const OPENCLAW: Preset = {
       // docs/openclaw.md "The first start, ahead": 2026.9.6's first gateway start after finalize runs its startup
       // migrations and stamps them with the config's fingerprints (the port passed on the command line and in
       // OPENCLAW_GATEWAY_PORT left them matching, measured); the real start then skips them. Started with the user's
-      // config and OpenClaw's own rehearsal switches (`buildUpdateRehearsalPathEnv` in its dist: no channel, provider,
-      // cron, Gmail watcher, canvas host, browser control server, model prewarm, auto-update), and no Bonjour
-      // advertisement of a second gateway.
+      // config and OpenClaw's own rehearsal switches, and no Bonjour advertisement of a second gateway.
       firstStart: {
         args: ['dist/index.js', 'gateway', '--port', '{port}'],
-        env: {
-          OPENCLAW_SKIP_CHANNELS: '1',
-          OPENCLAW_SKIP_PROVIDERS: '1',
-          OPENCLAW_SKIP_CRON: '1',
-          OPENCLAW_SKIP_GMAIL_WATCHER: '1',
-          OPENCLAW_SKIP_CANVAS_HOST: '1',
-          OPENCLAW_SKIP_BROWSER_CONTROL_SERVER: '1',
-          OPENCLAW_SKIP_STARTUP_MODEL_PREWARM: '1',
-          OPENCLAW_NO_AUTO_UPDATE: '1',
-          OPENCLAW_DISABLE_BONJOUR: '1',
-        },
+        env: { ...OPENCLAW_REHEARSAL_SWITCHES, OPENCLAW_DISABLE_BONJOUR: '1' },
       },
       // What every gateway start writes of itself, the start ahead too: its boot record (and the closing of the one
       // before: the serving gateway's, which writes its own at its exit), its CLI device token's refresh (the serving
