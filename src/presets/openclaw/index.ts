@@ -240,7 +240,10 @@ export const OPENCLAW: Preset = {
       // OPENCLAW_GATEWAY_PORT left them matching, measured); the real start then skips them. Started with the user's
       // config and OpenClaw's own rehearsal switches, and no Bonjour advertisement of a second gateway.
       firstStart: {
-        args: ['dist/index.js', 'gateway', '--port', '{port}'],
+        // On loopback and without Tailscale exposure whatever the config binds or serves (`gateway run --bind`,
+        // `--tailscale`, docs/cli/gateway/running.md): neither enters the stamp (measured: a config on `lan` started
+        // ahead with `--bind loopback --tailscale off`, its real start then ran no startup migration).
+        args: ['dist/index.js', 'gateway', '--port', '{port}', '--bind', 'loopback', '--tailscale', 'off'],
         env: { ...OPENCLAW_REHEARSAL_SWITCHES, OPENCLAW_DISABLE_BONJOUR: '1' },
       },
       // What every gateway start writes of itself, the start ahead too: its boot record (and the closing of the one
