@@ -51,6 +51,7 @@ import { serviceIdentity } from './service-identity.js';
 import type { Run } from './steps.js';
 import { type AheadRecord, baseOf, discardAhead, writeRecord } from './finalize-ahead-record.js';
 import { firstStartAhead } from './first-start-ahead.js';
+import { firstStartRehearses } from './rehearsed-ahead.js';
 
 const NAME = 'finalize-ahead' as const;
 const STEP_TIMEOUT_MS = 120_000;
@@ -189,12 +190,14 @@ async function ahead_(run: Run, step: StepHandle, finalize: NonNullable<Preset['
     throw finalizeFailed(tx.to!, finalize, verdict);
   }
   // The target's first start on the finalized copy: what it does once on a state (OpenClaw: its startup migrations)
-  // joins the write set, and its real first start in the window is a restart's (first-start-ahead.ts).
+  // joins the write set, and its real first start in the window is a restart's (first-start-ahead.ts). Held as long
+  // as the rehearsal holds when it stands for it (rehearsed-ahead.ts).
   const start = ahead.firstStart;
   const logFile = path.join(layout.finalize, `${tx.id}.ahead-start.log`);
+  const holdMs = firstStartRehearses(config, tx) ? config.preflightFor * 1000 : 0;
   const first = start
     ? await timed('first-start', () =>
-        firstStartAhead(run, { start, env, aheadEnv: ahead.env ?? {}, onCopy: onCopyOf(record), logFile, as }),
+        firstStartAhead(run, { start, env, aheadEnv: ahead.env ?? {}, onCopy: onCopyOf(record), logFile, as, holdMs }),
       )
     : undefined;
   if (first && !first.ok)
@@ -238,7 +241,7 @@ async function ahead_(run: Run, step: StepHandle, finalize: NonNullable<Preset['
       ...(first && { firstStart: first }),
       phases,
     },
-    detail: `${tx.to}'s ${finalize.name ?? 'finalize'} ran ahead on a copy of ${live} (${verdict.status}, ${verdict.ms} ms${first ? `; its first start there: healthy after ${first.healthyAfterMs} ms` : ''}): ${writes.length} entr${writes.length === 1 ? 'y' : 'ies'} to put in place by rename in the window (${Math.round(performance.now() - started)} ms in all)`,
+    detail: `${tx.to}'s ${finalize.name ?? 'finalize'} ran ahead on a copy of ${live} (${verdict.status}, ${verdict.ms} ms${first ? `; its first start there: healthy after ${first.healthyAfterMs} ms${first.heldMs > 0 ? `, held ${first.heldMs / 1000} s: the rehearsal` : ''}` : ''}): ${writes.length} entr${writes.length === 1 ? 'y' : 'ies'} to put in place by rename in the window (${Math.round(performance.now() - started)} ms in all)`,
   });
 }
 

@@ -37,6 +37,8 @@ export interface FirstStartAhead {
   detail: string;
   port: number;
   healthyAfterMs: number | null;
+  /** How long it was held healthy with the same process before its stop (rehearsed-ahead.ts: as long as a rehearsal). */
+  heldMs: number;
   ms: number;
 }
 
@@ -51,6 +53,8 @@ export async function firstStartAhead(
     onCopy: OnCopy;
     logFile: string;
     as: RunAs | undefined;
+    /** Held healthy this long before its stop: the rehearsal's hold when it stands for the rehearsal, else 0. */
+    holdMs: number;
   },
 ): Promise<FirstStartAhead> {
   const { session, tx } = run;
@@ -100,7 +104,7 @@ export async function firstStartAhead(
         startedWhen: startedWhenFor(config),
         expectedVersion: tx.to!,
         timeoutMs: config.verifyTimeout * 1000,
-        stableMs: 0,
+        stableMs: at.holdMs,
         portTakenFails: true,
         signal: runtime.signal,
       },
@@ -112,9 +116,12 @@ export async function firstStartAhead(
   }
   return {
     ok: verdict.ok,
-    detail: verdict.ok ? `started on 127.0.0.1:${port}, then stopped` : `${verdict.reason}: ${verdict.detail}`,
+    detail: verdict.ok
+      ? `started on 127.0.0.1:${port}${at.holdMs > 0 ? `, held ${at.holdMs / 1000} s` : ''}, then stopped`
+      : `${verdict.reason}: ${verdict.detail}`,
     port,
     healthyAfterMs: verdict.evidence.healthyAfterMs,
+    heldMs: verdict.ok ? at.holdMs : 0,
     ms: Math.round(performance.now() - started),
   };
 }

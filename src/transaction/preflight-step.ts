@@ -3,7 +3,8 @@
  * unless `--no-preflight`): rehearse the candidate privately; on failure mark it bad and refuse with
  * PREFLIGHT_FAILED, `current` and the running service untouched. The rehearsal's record (transient unit
  * or process group, private dir) is journaled in the step before it starts, for recovery.
- * One return needs no rehearsal (preflight-wanted.ts knownGoodReturn): the driver does not call it then.
+ * One return needs no rehearsal (preflight-wanted.ts knownGoodReturn): the driver does not call it then. An update whose
+ * target already started and held on its finalized copy, ahead, was rehearsed there (rehearsed-ahead.ts): recorded.
  */
 import path from 'node:path';
 import { ReleaseSwitcherError, asDiskFull, isReleaseSwitcherError } from '../model/errors.js';
@@ -26,12 +27,22 @@ import { markBad, runStep } from './record.js';
 import { candidateEnvOf } from './candidate-env.js';
 import { serviceIdentity } from './service-identity.js';
 import { preflightWanted } from './preflight-wanted.js';
+import { rehearsedAhead } from './rehearsed-ahead.js';
 import type { JournalSession } from '../store/session.js';
 import { startedWhenFor } from '../presets/index.js';
 
 export async function preflightStep(session: JournalSession, tx: Transaction, target: string): Promise<void> {
   const { config, journal, layout, runtime } = session;
   if (!preflightWanted(config)) return;
+  // The target's first start ahead, on the finalized copy and held as long as this would hold, is its rehearsal.
+  const first = rehearsedAhead(config, tx);
+  if (first)
+    return void (await runStep({ journal, tx }, 'preflight', async (step) =>
+      step.note({
+        evidence: { by: 'first-start-ahead', firstStart: first },
+        detail: `rehearsed by ${target}'s first start ahead, on the finalized copy at the live path (the finalize-ahead step): healthy after ${first.healthyAfterMs} ms on 127.0.0.1:${first.port}, held ${first.heldMs / 1000} s`,
+      }),
+    ));
   const isolation: PreflightIsolation =
     config.supervisor === 'systemd' || config.supervisor === 'systemd-system'
       ? { kind: 'systemd', scope: config.supervisor === 'systemd' ? 'user' : 'system' }

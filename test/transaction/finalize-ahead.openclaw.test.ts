@@ -12,9 +12,10 @@
 // - an update whose finalize was done ahead: the window holds no finalize (a rename of the write set), the record
 //   says what was put in place and which tables of the live database were carried over, matrix is converged to 9.6,
 //   and the write set is the one docs/openclaw.md "What finalize writes" documents (this fails when a new OpenClaw
-//   writes elsewhere); its rehearsal starts the candidate on a copy of the finalized state, seen at the live path in
+//   writes elsewhere); its rehearsal is 9.6's first start ahead, on the finalized copy itself, seen at the live path in
 //   a namespace of its own (its mount read from its /proc, its database read inside its namespaces: finalize's new table
-//   there, none in the live folder at the same moment); a cron job the serving 9.5 adds while finalize runs ahead
+//   there, none in the live folder at the same moment), held as long as a rehearsal, and no second candidate is
+//   started; a cron job the serving 9.5 adds while finalize runs ahead
 //   (a row of `cron_jobs`, which 9.6's migration gives three more columns) is taken across and listed by 9.6.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
@@ -185,11 +186,14 @@ console.log(JSON.stringify({ boots: boots.map((b) => ({ ...b })), runs: runs.map
     return JSON.parse(execFileSync(command, args, { encoding: 'utf8' }).trim());
   };
   /**
-   * The rehearsal's candidate while it runs (the marker in its environment): the folder mounted at the live state's
-   * path in its namespace, and what the shared database there and in the live folder shows of finalize, read at that moment.
+   * Each candidate started while the update runs: a rehearsal's (its marker in its environment), or the first start
+   * ahead (finalize's marker, a `gateway` command line). For the first seen of each: the folder mounted at the live
+   * state's path in its namespace, and what the shared database there and in the live folder shows of finalize, read
+   * at that moment.
    */
   const watchRehearsal = () => {
     let stopped = false;
+    const rehearsals = new Set<string>();
     let seen:
       | { mountedFrom: string; inside: ReturnType<typeof finalizedMarks>; outside: ReturnType<typeof finalizedMarks> }
       | undefined;
@@ -198,7 +202,10 @@ console.log(JSON.stringify({ boots: boots.map((b) => ({ ...b })), runs: runs.map
     const look = () => {
       for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
         try {
-          if (!readFileSync(`/proc/${pid}/environ`, 'utf8').includes('RELEASE_SWITCHER_PREFLIGHT=')) continue;
+          const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+          if (environ.includes('RELEASE_SWITCHER_PREFLIGHT=')) rehearsals.add(pid);
+          const started = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+          if (!(environ.includes('RELEASE_SWITCHER_FINALIZE=') && started.includes('gateway'))) continue;
           // mountinfo: id parent major:minor root mount-point …; the bind mount's root is the folder it shows.
           const mount = readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
             .split('\n')
@@ -217,8 +224,8 @@ console.log(JSON.stringify({ boots: boots.map((b) => ({ ...b })), runs: runs.map
       return undefined;
     };
     const loop = (async () => {
-      while (!stopped && !seen) {
-        seen = look();
+      while (!stopped) {
+        seen ??= look();
         await new Promise((r) => setTimeout(r, 100)); // polling for the candidate's process, not a timed wait
       }
     })();
@@ -226,7 +233,7 @@ console.log(JSON.stringify({ boots: boots.map((b) => ({ ...b })), runs: runs.map
       stop: async () => {
         stopped = true;
         await loop;
-        return seen;
+        return { firstStart: seen, rehearsals: [...rehearsals] };
       },
     };
   };
@@ -421,7 +428,7 @@ console.log(JSON.stringify({ boots: boots.map((b) => ({ ...b })), runs: runs.map
     }
     const done = await run;
     const seen = await watch.stop();
-    const candidate = await rehearsal.stop();
+    const { firstStart: candidate, rehearsals } = await rehearsal.stop();
     const tx = JSON.parse(done.stdout).result;
     console.log(`switch with finalize ahead (load ${loadavg()[0]!.toFixed(1)}):\n${JSON.stringify(tx, null, 2)}`);
     expect(tx?.status, done.stdout.slice(-3000) + done.stderr).toBe('verified');
@@ -434,14 +441,20 @@ console.log(JSON.stringify({ boots: boots.map((b) => ({ ...b })), runs: runs.map
     const merged = finalize.evidence.ahead.merged['state/openclaw.sqlite'];
     expect(merged.migrated).toContain('cron_jobs');
     expect(merged.carried.cron_jobs).toBeGreaterThanOrEqual(1);
-    // The rehearsal came after finalize ahead and started the candidate on a copy of its result, at the live path.
+    // The rehearsal is recorded after finalize ahead: 9.6's first start there, on the finalized copy at the live path,
+    // held as long as the rehearsal holds; no second candidate was started.
     const names = tx.steps.map((s: StepJson) => s.name);
     expect(names.indexOf('finalize-ahead')).toBeLessThan(names.indexOf('preflight'));
     const rehearsed = step(tx, 'preflight')!;
-    expect(rehearsed).toMatchObject({ status: 'ok', evidence: { finalized: { seenAt: state() } } });
-    expect(candidate, 'the candidate was never seen with a folder mounted at the live path').toBeDefined();
-    expect(candidate!.mountedFrom).toContain(`${path.sep}preflight${path.sep}`); // the rehearsal's private copy
-    console.log(`the rehearsal's candidate: ${JSON.stringify(candidate)}`);
+    expect(rehearsed).toMatchObject({
+      status: 'ok',
+      evidence: { by: 'first-start-ahead', firstStart: { ok: true, heldMs: 5000 } },
+    });
+    expect(ahead.evidence.firstStart).toMatchObject({ ok: true, heldMs: 5000 });
+    expect(rehearsals, 'a rehearsal candidate started beside the first start ahead').toEqual([]);
+    expect(candidate, 'the first start ahead was never seen with a folder mounted at the live path').toBeDefined();
+    expect(candidate!.mountedFrom).toContain(`${path.sep}.release-switcher-ready-ahead-`); // the finalized copy
+    console.log(`the first start ahead, the rehearsal: ${JSON.stringify(candidate)}`);
     // Finalize's result there (its new table, its schema), the live folder still 9.5's at that moment…
     expect(candidate!.inside.updateRuns).toBe(1);
     expect(candidate!.outside.updateRuns).toBe(0);
