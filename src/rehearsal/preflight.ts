@@ -333,14 +333,15 @@ function unitFields(isolation: PreflightIsolation, id: string): Partial<Prefligh
     : {};
 }
 
-function classify(reason: string, wasHealthy: boolean, exitStatus: number | null): PreflightReason {
+/** A candidate's failure as a rehearsal names it, from verification's reason (also the first start ahead's). */
+export function classify(reason: string, wasHealthy: boolean, exitStatus: number | null): PreflightReason {
   if (wasHealthy) return 'died_in_hold';
   if (reason === 'version_mismatch') return 'version_mismatch';
   if (reason === 'crashed' || reason === 'exit_78') return exitStatus === 0 ? 'exited' : 'crashed';
   return 'never_healthy';
 }
 
-async function readTail(logFile: string): Promise<string> {
+export async function readTail(logFile: string): Promise<string> {
   return tail(await fs.readFile(logFile, 'utf8').catch(() => ''), 20);
 }
 

@@ -200,8 +200,11 @@ async function ahead_(run: Run, step: StepHandle, finalize: NonNullable<Preset['
         firstStartAhead(run, { start, env, aheadEnv: ahead.env ?? {}, onCopy: onCopyOf(record), logFile, as, holdMs }),
       )
     : undefined;
-  if (first && !first.ok)
+  if (first && !first.ok) {
+    // Kept: where it stands for the rehearsal, its verdict is the rehearsal's (preflight-step.ts, rehearsed-ahead.ts).
+    step.note({ evidence: { ready: record.ready, verdict: brief(verdict), firstStart: first, phases } });
     throw new Error(`${tx.to}'s first start ahead on the copy failed (${first.detail}; its output is in ${logFile})`);
+  }
   const after = await timed('digest', () => onStateSide(as, 'aheadDigest', [], { dir: record.ready, residue, kept }));
   const writes = writeSet(unchanged, after);
   const finalized = await digestTables(node, databases.map(inCopy), as);

@@ -20,7 +20,8 @@ import path from 'node:path';
 import type { RunAs } from '../platform/run-as.js';
 import { startDetached } from '../platform/subprocess.js';
 import { killGroup } from '../rehearsal/preflight-process.js';
-import { freeLoopbackPort, rehearsalUrl } from '../rehearsal/preflight.js';
+import { environmentCause } from '../rehearsal/environment.js';
+import { type PreflightReason, classify, freeLoopbackPort, readTail, rehearsalUrl } from '../rehearsal/preflight.js';
 import { FINALIZE_MARKER, type OnCopy, inNamespace } from '../service/finalize.js';
 import { verifyRunning } from '../service/health.js';
 import type { ServiceState } from '../service/supervisors/types.js';
@@ -35,6 +36,17 @@ export interface FirstStartAhead {
   ok: boolean;
   /** Why it did not start (then finalize runs in the window, as before). */
   detail: string;
+  /**
+   * Its failure as a rehearsal names it (rehearsal/preflight.ts), and whether the environment is to blame (a port held
+   * by another process, the disk full, the state owned): where it stands for the rehearsal, its verdict is the
+   * rehearsal's (rehearsed-ahead.ts).
+   */
+  reason?: PreflightReason;
+  environment?: boolean;
+  /** Verification's account of it, as a rehearsal's evidence has it. */
+  verdict: { detail: string; probes: number; lastHttpStatus: number | null; lastVersion: string | null };
+  /** The tail of its output (its whole output is in the root's finalize/ folder). */
+  outputTail?: string;
   port: number;
   healthyAfterMs: number | null;
   /** How long it was held healthy with the same process before its stop (rehearsed-ahead.ts: as long as a rehearsal). */
@@ -114,14 +126,38 @@ export async function firstStartAhead(
     // Its own clean stop first: what it writes as it stops (its boot record, its leases released) is a start's.
     await killGroup(child.pid, STOP_GRACE_MS, () => exit !== null);
   }
-  return {
-    ok: verdict.ok,
-    detail: verdict.ok
-      ? `started on 127.0.0.1:${port}${at.holdMs > 0 ? `, held ${at.holdMs / 1000} s` : ''}, then stopped`
-      : `${verdict.reason}: ${verdict.detail}`,
+  const { probes, lastHttpStatus, lastVersion, healthyAfterMs } = verdict.evidence;
+  const facts = {
+    verdict: {
+      detail: verdict.ok ? `healthy after ${healthyAfterMs} ms, held ${at.holdMs / 1000} s` : verdict.detail,
+      probes,
+      lastHttpStatus,
+      lastVersion,
+    },
     port,
-    healthyAfterMs: verdict.evidence.healthyAfterMs,
+    healthyAfterMs,
     heldMs: verdict.ok ? at.holdMs : 0,
     ms: Math.round(performance.now() - started),
+  };
+  if (verdict.ok)
+    return {
+      ok: true,
+      detail: `started on 127.0.0.1:${port}${at.holdMs > 0 ? `, held ${at.holdMs / 1000} s` : ''}, then stopped`,
+      ...facts,
+    };
+  // Judged as a rehearsal judges its candidate, once it is stopped: the environment's fault, or the candidate's.
+  const outputTail = await readTail(at.logFile);
+  const blamed =
+    verdict.reason === 'port_taken'
+      ? true
+      : (await environmentCause({ output: outputTail, port, dir: at.onCopy.copy })) !== undefined;
+  return {
+    ok: false,
+    detail: `${verdict.reason}: ${verdict.detail}`,
+    ...(blamed
+      ? { environment: true }
+      : { reason: classify(verdict.reason, healthyAfterMs !== null, verdict.evidence.state?.exitStatus ?? null) }),
+    outputTail,
+    ...facts,
   };
 }

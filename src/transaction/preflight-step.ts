@@ -36,7 +36,7 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
   if (!preflightWanted(config)) return;
   // The target's first start ahead, on the finalized copy and held as long as this would hold, is its rehearsal.
   const first = rehearsedAhead(config, tx);
-  if (first)
+  if (first?.ok)
     return void (await runStep({ journal, tx }, 'preflight', async (step) =>
       step.note({
         evidence: { by: 'first-start-ahead', firstStart: first },
@@ -47,7 +47,25 @@ export async function preflightStep(session: JournalSession, tx: Transaction, ta
     config.supervisor === 'systemd' || config.supervisor === 'systemd-system'
       ? { kind: 'systemd', scope: config.supervisor === 'systemd' ? 'user' : 'system' }
       : { kind: 'group' };
-  const result = await runStep({ journal, tx }, 'preflight', async (step) => {
+  const result = await runStep({ journal, tx }, 'preflight', async (step): Promise<PreflightResult> => {
+    // It failed there by its own fault: that is the rehearsal's verdict, recorded as a rehearsal's, no second start.
+    if (first) {
+      const { detail, probes, lastHttpStatus, lastVersion } = first.verdict;
+      const failed: PreflightResult = {
+        ok: false,
+        reason: first.reason!,
+        detail,
+        probes,
+        lastHttpStatus,
+        lastVersion,
+        port: first.port,
+        ms: first.ms,
+        outputTail: first.outputTail ?? '',
+      };
+      step.note({ evidence: { by: 'first-start-ahead', ...failed }, detail: `${failed.reason}: ${detail}` });
+      step.fail();
+      return failed;
+    }
     // A configured Node that no longer runs (removed or moved since the install) is the environment's fault: the
     // candidate would "crash" at its first instruction and be marked bad for it. NODE_NOT_FOUND says what to fix.
     const node = nodeFor(session, tx, 'to'); // the Node it will run on, when the service moves with it

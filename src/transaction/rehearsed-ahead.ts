@@ -7,9 +7,11 @@
  * start ahead is held as long as the rehearsal would hold (`preflightFor`) and its verdict is the rehearsal's: the
  * `preflight` step records it (`evidence.by: "first-start-ahead"`) and starts nothing.
  *
- * An operator's own rehearsal (a command, environment, config or prepare step of their own) still runs: it may check
- * what the first start does not. A first start ahead that failed leaves finalize to the window and the rehearsal runs
- * as before, on a copy of the live state, and judges the candidate (refused, marked bad, or the environment blamed).
+ * A first start ahead that failed, by the candidate's own fault, is the rehearsal's failure too: the candidate is
+ * refused and marked bad without a second start (and a second wait of up to the verify timeout for one that never
+ * becomes healthy). One the environment made fail leaves finalize to the window and the rehearsal runs as before, on
+ * a copy of the live state. An operator's own rehearsal (a command, environment, config or prepare step of their own)
+ * always runs: it may check what the first start does not.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Transaction } from '../model/state.js';
@@ -32,13 +34,17 @@ export function firstStartRehearses(config: Config, tx: Pick<Transaction, 'prefl
 }
 
 /**
- * The first start ahead that stands for this transaction's rehearsal, or undefined: the `finalize-ahead` step ok, its
- * first start healthy and held at least `preflightFor`, and the rehearsal one it may stand for.
+ * The first start ahead whose verdict is this transaction's rehearsal's, or undefined (the rehearsal runs): the
+ * rehearsal one it may stand for, and the start either healthy and held at least `preflightFor` (the `finalize-ahead`
+ * step ok), or failed by the candidate's own fault (that step `skipped`, finalize left to the window: the candidate is
+ * refused as a failed rehearsal refuses it, without being started a second time). A failure the environment caused (a
+ * port another process held, the disk full) judges nothing: the rehearsal runs.
  */
 export function rehearsedAhead(config: Config, tx: Transaction): FirstStartAhead | undefined {
   if (!firstStartRehearses(config, tx)) return undefined;
   const step = tx.steps.find((s) => s.name === 'finalize-ahead');
   const first = (step?.evidence as { firstStart?: FirstStartAhead } | undefined)?.firstStart;
-  if (step?.status !== 'ok' || !first?.ok) return undefined;
-  return (first.heldMs ?? 0) >= config.preflightFor * 1000 ? first : undefined;
+  if (!first) return undefined;
+  if (first.ok) return step?.status === 'ok' && (first.heldMs ?? 0) >= config.preflightFor * 1000 ? first : undefined;
+  return first.reason !== undefined && !first.environment ? first : undefined;
 }

@@ -3,7 +3,7 @@
 // repacked out of npm's cache as 2026.9.6-startupz-not-started, altered in one respect only: its /startupz body says
 // `status: "starting"` where it would say "started", still with HTTP 200 and its own version. `update <that tarball>`
 // installs it (its tree resolved from the tarball's package.json, the fast path as for a registry version), and the
-// rehearsal, judging by verification's rule (service/health.ts `notStarted`), refuses it with PREFLIGHT_FAILED before the gateway is
+// rehearsal (its first start ahead on the finalized copy, which stands for the preset's own), judging by verification's rule (service/health.ts `notStarted`), refuses it with PREFLIGHT_FAILED before the gateway is
 // touched: no flip, no stop, no restart, the same main PID serving 9.5 (started), `current` still 9.5, the candidate
 // marked bad, and the step's evidence naming what the body said (200, "starting", the candidate's version).
 // As the suite's normal account (accounts.ts): the user manager, the gateway and release-switcher run as it, on a
@@ -133,8 +133,9 @@ describeWhere(
         reason: 'preflight_failed',
       });
       // Installed from the tarball, then judged; its finalize ran ahead on a copy, but its first start there never said
-      // `started` either, so finalize was left to the window (the copy discarded) and the rehearsal started the
-      // candidate on a copy of the live state; the rehearsal the last step: no flip, no stop, no restart, no verify.
+      // `started`, so finalize was left to the window (the copy discarded); that start stands for the preset's own
+      // rehearsal, whose verdict it is, the candidate not started a second time; the rehearsal the last step: no flip,
+      // no stop, no restart, no verify.
       const steps: StepJson[] = tx.steps;
       expect(steps.map((s) => s.name)).toEqual(['verify-release', 'database-preflight', 'finalize-ahead', 'preflight']);
       expect(steps[2]).toMatchObject({
@@ -154,10 +155,19 @@ describeWhere(
             `^never_healthy: not healthy within ${VERIFY_TIMEOUT_S} s: http://127\\.0\\.0\\.1:\\d+/startupz answered 200 with status "starting", not "started"$`,
           ),
         ),
-        evidence: { ok: false, reason: 'never_healthy', lastHttpStatus: 200, lastVersion: CANDIDATE },
+        evidence: {
+          by: 'first-start-ahead',
+          ok: false,
+          reason: 'never_healthy',
+          lastHttpStatus: 200,
+          lastVersion: CANDIDATE,
+        },
       });
       expect(preflight.evidence.probes).toBeGreaterThan(1);
       expect(preflight.evidence.port).not.toBe(port); // its own port, not the live gateway's
+      // The very start made ahead on the finalized copy, not a second one.
+      expect(steps[2]!.evidence.firstStart).toMatchObject({ ok: false, reason: 'never_healthy' });
+      expect(preflight.evidence.port).toBe(steps[2]!.evidence.firstStart.port);
       // The gateway untouched: the same process, serving 9.5, started; `current` unchanged; the candidate marked bad.
       expect(await mainPid()).toBe(serving);
       expect(await startupz()).toMatchObject({ http: 200, status: 'started', version: FROM });

@@ -8,7 +8,9 @@ import { type Config, defaultConfig } from '../../src/store/config.ts';
 import { firstStartRehearses, rehearsedAhead } from '../../src/transaction/rehearsed-ahead.ts';
 
 const openclaw: Config = { ...defaultConfig('openclaw'), ...presetOf('openclaw').settings, preset: 'openclaw' };
-const held = { ok: true, detail: 'started', port: 40000, healthyAfterMs: 9000, heldMs: 5000, ms: 15000 };
+const verdict = { detail: 'healthy', probes: 9, lastHttpStatus: 200, lastVersion: '2.0.0' };
+const held = { ok: true, detail: 'started', verdict, port: 40000, healthyAfterMs: 9000, heldMs: 5000, ms: 15000 };
+const crashed = { ...held, ok: false, detail: 'crashed: exited 1', reason: 'crashed', healthyAfterMs: null, heldMs: 0 };
 const txWith = (firstStart: unknown, status = 'ok', extra: Partial<Transaction> = {}): Transaction =>
   ({
     id: 't',
@@ -44,12 +46,20 @@ describe('rehearsedAhead', () => {
   it('a first start healthy and held as long as the rehearsal holds stands for it', () => {
     expect(rehearsedAhead(openclaw, txWith(held))).toEqual(held);
   });
-  it('held less than preflightFor, not healthy, or its step not ok (finalize left to the window): the rehearsal runs', () => {
+  it('held less than preflightFor, its step not ok, or no first start made: the rehearsal runs', () => {
     expect(rehearsedAhead({ ...openclaw, preflightFor: 6 }, txWith(held))).toBeUndefined();
     expect(rehearsedAhead(openclaw, txWith({ ...held, heldMs: 0 }))).toBeUndefined();
-    expect(rehearsedAhead(openclaw, txWith({ ...held, ok: false }))).toBeUndefined();
     expect(rehearsedAhead(openclaw, txWith(held, 'skipped'))).toBeUndefined();
     expect(rehearsedAhead(openclaw, txWith(undefined))).toBeUndefined();
+  });
+  it("a first start that failed by the candidate's fault is the rehearsal's verdict; by the environment's, the rehearsal runs", () => {
+    expect(rehearsedAhead(openclaw, txWith(crashed, 'skipped'))).toEqual(crashed);
+    const { reason: _, ...blamed } = crashed;
+    expect(rehearsedAhead(openclaw, txWith({ ...blamed, environment: true }, 'skipped'))).toBeUndefined();
+    // An operator's own rehearsal judges for itself.
+    expect(rehearsedAhead({ ...openclaw, preflightFor: 9, preflightPrepare: null }, txWith(crashed, 'skipped'))).toBe(
+      undefined,
+    );
   });
   it('asked without the rehearsal (--no-preflight): nothing stands for one', () => {
     expect(rehearsedAhead(openclaw, txWith(held, 'ok', { preflight: false }))).toBeUndefined();
