@@ -199,20 +199,25 @@ console.log(JSON.stringify({ boots: boots.map((b) => ({ ...b })), runs: runs.map
       | undefined;
     const live = state();
     const db = (dir: string) => path.join(dir, 'state', 'openclaw.sqlite');
+    /** Every rehearsal's process noted; the first start ahead's marks read once, when it is first seen. */
     const look = () => {
       for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
         try {
           const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
           if (environ.includes('RELEASE_SWITCHER_PREFLIGHT=')) rehearsals.add(pid);
-          const started = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-          if (!(environ.includes('RELEASE_SWITCHER_FINALIZE=') && started.includes('gateway'))) continue;
+          if (seen || !environ.includes('RELEASE_SWITCHER_FINALIZE=')) continue;
+          // The preset's first start: `<node> …/dist/index.js gateway --port N --bind loopback …` (not finalize itself,
+          // nor a process finalize starts).
+          const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+          const entry = argv.findIndex((arg) => arg.endsWith(`${path.sep}dist${path.sep}index.js`));
+          if (entry < 0 || argv[entry + 1] !== 'gateway' || !argv.includes('--bind')) continue;
           // mountinfo: id parent major:minor root mount-point …; the bind mount's root is the folder it shows.
           const mount = readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
             .split('\n')
             .map((line) => line.split(' '))
             .find((fields) => fields[4] === live);
           if (!mount) continue; // not in its namespace yet
-          return {
+          seen = {
             mountedFrom: mount[3]!,
             inside: finalizedMarks(db(live), pid),
             outside: finalizedMarks(db(live)),
@@ -221,12 +226,13 @@ console.log(JSON.stringify({ boots: boots.map((b) => ({ ...b })), runs: runs.map
           // a process that ended meanwhile, or a database being opened: the next look
         }
       }
-      return undefined;
     };
     const loop = (async () => {
       while (!stopped) {
-        seen ??= look();
-        await new Promise((r) => setTimeout(r, 100)); // polling for the candidate's process, not a timed wait
+        look();
+        // Polling for the candidates' processes, not a timed wait; once the first start was seen, only for a
+        // rehearsal's, which holds at least 5 s.
+        await new Promise((r) => setTimeout(r, seen ? 500 : 100));
       }
     })();
     return {
