@@ -448,15 +448,17 @@ console.log(JSON.stringify({ boots: boots.map((b) => ({ ...b })), runs: runs.map
     expect(merged.migrated).toContain('cron_jobs');
     expect(merged.carried.cron_jobs).toBeGreaterThanOrEqual(1);
     // The rehearsal is recorded after finalize ahead: 9.6's first start there, on the finalized copy at the live path,
-    // held as long as the rehearsal holds; no second candidate was started.
+    // held as long as the rehearsal holds (this root's --preflight-for); no second candidate was started.
     const names = tx.steps.map((s: StepJson) => s.name);
     expect(names.indexOf('finalize-ahead')).toBeLessThan(names.indexOf('preflight'));
     const rehearsed = step(tx, 'preflight')!;
+    const heldMs = Number(SHORT_WINDOWS[SHORT_WINDOWS.indexOf('--preflight-for') + 1]) * 1000;
+    expect(heldMs).toBeGreaterThan(0);
     expect(rehearsed).toMatchObject({
       status: 'ok',
-      evidence: { by: 'first-start-ahead', firstStart: { ok: true, heldMs: 5000 } },
+      evidence: { by: 'first-start-ahead', firstStart: { ok: true, heldMs } },
     });
-    expect(ahead.evidence.firstStart).toMatchObject({ ok: true, heldMs: 5000 });
+    expect(ahead.evidence.firstStart).toMatchObject({ ok: true, heldMs });
     expect(rehearsals, 'a rehearsal candidate started beside the first start ahead').toEqual([]);
     expect(candidate, 'the first start ahead was never seen with a folder mounted at the live path').toBeDefined();
     expect(candidate!.mountedFrom).toContain(`${path.sep}.release-switcher-ready-ahead-`); // the finalized copy
