@@ -2,7 +2,6 @@
 // 2026.9.5 → 2026.9.6 does it: the newer release migrates its database on first start (17 → 18, a
 // backup beside it), and the older one then refuses to start (exit 78). The boot-check snapshots the
 // state before the first start and puts it back before the older release starts again.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -226,10 +225,23 @@ describeWhere(can, `state snapshot across a schema migration, under systemd --us
     // Until the restart has begun: the boot-check of CRASHING's first start published the checkpoint. 'restarting' alone
     // is journaled before the runner stages that checkpoint; killed then (seen at load 8-10), nothing was restarted.
     const published = () => existsSync(join(gw.root, 'snapshots', r.json.result.id, 'snapshot.json'));
-    await until('the restart', () => ['restarting', 'verifying'].includes(inFlight()?.status) && published());
+    const undecided = () => ['restarting', 'verifying'].includes(inFlight()?.status);
+    await until('the restart', undecided);
     const runner = `release-switcher-${r.json.result.id}.service`;
     const pid = Number((await manager.systemctl(['show', runner, '--property=MainPID', '--value'])).stdout.trim());
-    if (pid > 0) execFileSync('kill', ['-9', String(pid)]);
+    expect(pid, `${runner} has a main process`).toBeGreaterThan(0);
+    // Killed once the restart began and before the runner judged CRASHING's start itself: at a load of 9 its own
+    // verification saw the crash first (reason "crashed", its rollback begun) between a look and the kill. So each look
+    // is made with the runner stopped (SIGSTOP), and it is killed in the state that look saw, or let go on (SIGCONT).
+    await until('the restart, the runner stopped before its verdict', () => {
+      process.kill(pid, 'SIGSTOP');
+      if (published() && undecided()) {
+        process.kill(pid, 'SIGKILL');
+        return true;
+      }
+      process.kill(pid, 'SIGCONT');
+      return false;
+    });
     // Restart=always keeps starting it; its first start migrated the state to 19, which NEW cannot read.
     await until(`${NEW} serving again`, async () => (await gw.health())?.version === NEW, 40_000).catch((error) => {
       throw new Error(
