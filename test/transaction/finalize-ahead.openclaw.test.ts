@@ -66,8 +66,8 @@ const DOCUMENTED_WRITES = [
   // The first start ahead promotes the finalized config to last-known-good once it has been healthy a while (seen at
   // a load of 9: its start took 33 s; at 2, it was stopped before)
   '/openclaw.json.last-good',
-  // …and, held healthy as long as the rehearsal holds, its Control UI asset retention (the served generation's assets
-  // and the one before, for browser tabs still open on it: `control-ui-asset-retention` in its dist)
+  // …and, held healthy as long as the rehearsal holds, its Control UI asset retention (generations of the Control UI's
+  // assets by their hash, kept for browser tabs still open on an older one: `control-ui-asset-retention` in its dist)
   '/cache/control-ui-assets/',
   '/npm/projects/',
   '/plugin-skills/',
