@@ -6,7 +6,16 @@
 // (a plugin folder, a credentials file) gone, the 9.5-era ones back byte for byte. And a rollback killed (kill -9)
 // in the middle of putting the checkpoint back by rename, with the gateway stopped: `recover` finishes the swap and
 // brings 9.5 back on exactly its state (issue 31).
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -90,6 +99,13 @@ describeWhere(canRunUserManager(), 'the whole openclaw state dir, checkpointed (
     expect(init.exitCode, init.stdout + init.stderr).toBe(0);
     // As the operator of the report did: the whole state dir, named explicitly.
     expect((await rs(['init', '--state-path', '~/.openclaw'])).exitCode).toBe(0);
+    // And a rehearsal of its own: one more variable in the preset's rehearsal environment (config.json
+    // "preflightEnv"). The preset's own would be stood for by 9.6's first start ahead (transaction/rehearsed-ahead.ts);
+    // this one runs as a rehearsal, on its private copy of the finalized state, which is this file's subject.
+    const configFile = path.join(root, 'config.json');
+    const config = JSON.parse(readFileSync(configFile, 'utf8'));
+    config.preflightEnv = { ...config.preflightEnv, RS_OPERATOR_REHEARSAL: '1' };
+    writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
     expect((await rs(['unit', '--install'])).exitCode).toBe(0);
     lap('init --adopt, --state-path, unit --install');
     // TO is staged (our CLI's install, from the registry) while the gateway restarts onto our unit: it needs the root,
@@ -122,11 +138,20 @@ describeWhere(canRunUserManager(), 'the whole openclaw state dir, checkpointed (
     expect(switched.json?.result?.status, switched.stdout + switched.stderr).toBe('verified');
     const preflight = switched.json.result.steps.find((s: { name: string }) => s.name === 'preflight');
     expect(preflight, JSON.stringify(switched.json.result.steps)).toMatchObject({ status: 'ok' });
+    // The operator's own rehearsal ran, on a private copy of the finalized state seen at the live path, not the first
+    // start ahead in its place.
+    expect(preflight.evidence.by).toBeUndefined();
+    expect(preflight.evidence.finalized).toMatchObject({ seenAt: state() });
     // The checkpoint taken before 9.6 first started: no tmp/, no lock, no file naming a live process.
     const snapshot = path.join(root, 'snapshots', switched.json.result.id);
     const held = filesUnder(snapshot);
     expect(held.filter((f) => f.includes('/tmp/') || isLock(f))).toEqual([]);
-    for (const f of held) {
+    // A link is kept as a link (its target is not the checkpoint's content): only files are read.
+    const links = held.filter((f) => lstatSync(path.join(snapshot, f)).isSymbolicLink());
+    console.log(
+      `links in the checkpoint: ${JSON.stringify(links.map((f) => [f, readlinkSync(path.join(snapshot, f))]))}`,
+    );
+    for (const f of held.filter((f) => !links.includes(f))) {
       const text = readFileSync(path.join(snapshot, f), 'latin1');
       const pid = /^\s*\{/.test(text) && text.length < 4096 ? (JSON.parse(text) as { pid?: number }).pid : undefined;
       if (typeof pid === 'number') expect(alive(pid), `${f} names live pid ${pid}`).toBe(false);
