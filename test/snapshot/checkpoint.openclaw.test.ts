@@ -1,5 +1,6 @@
 // The whole openclaw state dir checkpointed, on the real gateway (openclaw 2026.9.5 → 2026.9.6 under a private
-// systemd --user, `init --preset openclaw --state-path ~/.openclaw`, as a careful operator would). Seen before: every
+// systemd --user, `init --preset openclaw --state-path ~/.openclaw`, as a careful operator would, with a variable of its
+// own in the rehearsal's environment, so that the rehearsal itself runs on its private copy). Seen before: every
 // update was refused (PREFLIGHT_FAILED, "Another gateway (pid N) already owns this state directory") and 9.6 marked
 // bad, because the rehearsal's private copy carried the live gateway's lock. Now: the update is rehearsed and
 // verified, no copy ever holds the live lock, and the rollback brings back exactly the 9.5-era state: what 9.6 wrote
