@@ -202,12 +202,24 @@ console.log(JSON.stringify({ boots: boots.map((b) => ({ ...b })), runs: runs.map
       | undefined;
     const live = state();
     const db = (dir: string) => path.join(dir, 'state', 'openclaw.sqlite');
-    /** Every rehearsal's process noted; the first start ahead's marks read once, when it is first seen. */
+    /**
+     * A process of this file's gateway: its state dir the live one (a rehearsal seen at the live path) or under this
+     * file's work folder (a copy). The openclaw tier runs files side by side, and other files' rehearsals carry the
+     * marker too: CI once counted 17 of them here.
+     */
+    const ofThisFile = (environ: string) =>
+      environ
+        .split('\0')
+        .some(
+          (entry) =>
+            entry === `OPENCLAW_STATE_DIR=${live}` || entry.startsWith(`OPENCLAW_STATE_DIR=${work}${path.sep}`),
+        );
+    /** Every rehearsal's process of this file noted; the first start ahead's marks read once, when first seen. */
     const look = () => {
       for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
         try {
           const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
-          if (environ.includes('RELEASE_SWITCHER_PREFLIGHT=')) rehearsals.add(pid);
+          if (environ.includes('RELEASE_SWITCHER_PREFLIGHT=') && ofThisFile(environ)) rehearsals.add(pid);
           if (seen || !environ.includes('RELEASE_SWITCHER_FINALIZE=')) continue;
           // The preset's first start: `<node> …/dist/index.js gateway --port N --bind loopback …` (not finalize itself,
           // nor a process finalize starts).
