@@ -78,7 +78,12 @@ describeWhere(can, 'bench: adopt a running openclaw (real package, its own unit,
   it('the gateway answers on its own port, with its Node options and its stop budget, through <root>/current', async () => {
     const port = await freePort();
     const installed = path.join(prefix, 'lib', 'node_modules', 'openclaw');
-    const unitText = await writeOpenclawService(um, { node, prefix, port });
+    const unitText = await writeOpenclawService(um, {
+      node,
+      prefix,
+      port,
+      compileCache: false /* the default install's starts */,
+    });
     expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
     const before = await healthy(port, null, 300_000);
     console.log(

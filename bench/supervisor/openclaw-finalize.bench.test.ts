@@ -62,6 +62,7 @@ describeWhere(can, 'bench: update with finalize of a real openclaw vs a bare res
       node: bench.node,
       prefix: bench.prefix,
       port,
+      compileCache: false, // the default install's starts (test/support/openclaw.ts)
       ownStateDir: true,
     });
     expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);

@@ -259,6 +259,7 @@ describeWhere(can, "bench: update and rollback outage of a real openclaw vs a ba
       node,
       prefix,
       port: gw.port,
+      compileCache: false, // the default install's starts (test/support/openclaw.ts)
       ownStateDir: stateByPath,
       authToken,
       // Ours: the service's npm cache named, as the real-gateway tests name it: finalize ahead runs with the service's

@@ -66,7 +66,7 @@ describeWhere(can, 'bench: rollback of a real openclaw vs a bare restart (privat
   beforeAll(async () => {
     ({ node, prefix, um } = await openclawBench({ name: 'ocrollback', work, version: FROM }));
     port = await freePort();
-    await writeOpenclawService(um, { node, prefix, port, ownStateDir: true });
+    await writeOpenclawService(um, { node, prefix, port, ownStateDir: true, compileCache: false });
     expect((await um.systemctl(['start', UNIT])).exitCode).toBe(0);
     await openclawHealthy(um, { port, pid: null, timeoutMs: 300_000 });
     const init = await rs([

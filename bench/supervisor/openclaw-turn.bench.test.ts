@@ -100,6 +100,7 @@ describeWhere(
         node: bench.node,
         prefix: bench.prefix,
         port,
+        compileCache: false, // the default install's starts (test/support/openclaw.ts)
         ownStateDir: true,
         config: modelConfig(model, 'slow-1'),
       });

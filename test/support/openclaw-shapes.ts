@@ -17,6 +17,7 @@ import {
   SHORT_WINDOWS,
   giveTo,
   openclawHealthy,
+  openclawCompileCache,
   openclawManager,
   openclawWork,
   removeOpenclawBench,
@@ -138,8 +139,10 @@ async function startShapeBench(name: string): Promise<ShapeBench> {
     rs: (args) => cli(['--root', root, '--json', ...args], { env: env(), timeout: SHAPE_CALL_MS }),
     asUser: async (command, args, extra = {}) => {
       const [file, argv] = um.account ? asAccount(um.account, command, args) : [command, args];
+      // The service's compiled code (its unit's, startShapeGateway), for the account's own commands only.
+      const withCache = () => ({ NODE_COMPILE_CACHE: openclawCompileCache(um.account), ...env(), ...extra });
       const r = await execa(file, argv, {
-        env: um.account ? accountCliEnv(um.account, { ...env(), ...extra }) : cliEnv({ ...env(), ...extra }),
+        env: um.account ? accountCliEnv(um.account, withCache()) : cliEnv(withCache()),
         // A folder of the account's, as a login starts in its home: not the test process's (a checkout the account
         // may not list; pnpm scans its working folder and fails with EACCES there).
         cwd: um.account ? accountCwd(um.account) : undefined,
@@ -189,6 +192,8 @@ export async function startShapeGateway(
       `Environment=HOME=${um.account?.home ?? um.env.HOME}`,
       `Environment=PATH=${options.path}`,
       `Environment=OPENCLAW_STATE_DIR=${state}`,
+      // As OpenClaw's docs advise for a small host (openclaw.ts, openclawCompileCache).
+      `Environment=NODE_COMPILE_CACHE=${openclawCompileCache(um.account)}`,
       // As openclaw's own `gateway install` writes it: the gateway's npm (plugins) trusts the machine's CA.
       ...(process.env.NODE_EXTRA_CA_CERTS
         ? [`Environment=NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}`]

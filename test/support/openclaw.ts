@@ -1,4 +1,5 @@
 import {
+  chownSync,
   existsSync,
   lchownSync,
   mkdirSync,
@@ -182,6 +183,13 @@ export async function writeOpenclawService(
      * @default none (no auth, as the fixture gateways have always run)
      */
     authToken?: string;
+    /**
+     * The service's Node keeps its compiled code in a folder of the account's (`openclawCompileCache`), as OpenClaw's
+     * VPS guide advises for small hosts (`vps.md` in its docs, "Startup tuning for small VMs and ARM hosts":
+     * `Environment=NODE_COMPILE_CACHE=…` in the unit; docs/testing.md). Without it every start and every command run
+     * for the service compiles OpenClaw's bundle again. A bench of the default install turns it off. @default true
+     */
+    compileCache?: boolean;
   },
 ): Promise<string> {
   const { node, prefix, port } = options;
@@ -209,15 +217,41 @@ export async function writeOpenclawService(
     ...(options.ownStateDir && { OPENCLAW_STATE_DIR: path.join(um.env.HOME!, '.openclaw') }),
     ...options.environment,
   };
-  if (Object.keys(environment).length > 0) {
-    // A drop-in, so that it outlives the unit release-switcher writes over this one (`unit --install`).
-    mkdirSync(path.join(um.unitDir, `${OPENCLAW_UNIT}.d`), { recursive: true });
-    const lines = Object.entries(environment).map(([key, value]) => `Environment=${key}=${value}\n`);
-    writeFileSync(path.join(um.unitDir, `${OPENCLAW_UNIT}.d`, 'state-dir.conf'), `[Service]\n${lines.join('')}`);
-    await giveTo(um.account, path.join(um.unitDir, `${OPENCLAW_UNIT}.d`));
+  // Drop-ins, so that they outlive the unit release-switcher writes over this one (`unit --install`); the compile
+  // cache in one of its own, as `systemctl --user edit` leaves it (a file may write its own state-dir.conf over).
+  const dropIns = {
+    'state-dir.conf': environment,
+    'compile-cache.conf':
+      options.compileCache === false ? {} : { NODE_COMPILE_CACHE: openclawCompileCache(um.account) },
+  };
+  const dropInDir = path.join(um.unitDir, `${OPENCLAW_UNIT}.d`);
+  for (const [name, entries] of Object.entries(dropIns)) {
+    if (Object.keys(entries).length === 0) continue;
+    mkdirSync(dropInDir, { recursive: true });
+    const lines = Object.entries(entries).map(([key, value]) => `Environment=${key}=${value}\n`);
+    writeFileSync(path.join(dropInDir, name), `[Service]\n${lines.join('')}`);
+  }
+  if (existsSync(dropInDir)) {
+    await giveTo(um.account, dropInDir);
     await um.systemctl(['daemon-reload']);
   }
   return unitText;
+}
+
+/**
+ * Where `who`'s OpenClaw processes keep V8's compiled code (NODE_COMPILE_CACHE): one folder per account for the whole
+ * run, so a file's gateway starts and OpenClaw commands find what the files before it compiled (OpenClaw's launcher
+ * keeps each version's code apart, under `openclaw/<version>/`). Not OpenClaw's default, `/tmp/node-compile-cache`:
+ * root makes that first on a machine that runs the suite (npm and Node 22+ put their own there), and an account
+ * cannot write in it, so each of its OpenClaw processes compiled the whole bundle again (measured: `doctor --lint`
+ * 3.1 CPU-s without a cache, 2.6 with it warm). Made 0700 and the account's, as a cache of code it runs must be.
+ */
+export function openclawCompileCache(who: Account | undefined): string {
+  const uid = who?.uid ?? process.getuid?.() ?? 0;
+  const dir = path.join(process.env.RS_RUN_TMP ?? tmpdir(), `openclaw-compile-cache-${uid}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (who) chownSync(dir, who.uid, who.gid);
+  return dir;
 }
 
 /**
@@ -534,8 +568,10 @@ export function rootOpenclaw(
     const [command, argv] = account
       ? asAccount(account, path.join(root, 'bin', 'openclaw'), args)
       : [path.join(root, 'bin', 'openclaw'), args];
+    // The service's compiled code too (writeOpenclawService): not in env(), which our own CLI is run with as well.
+    const compiled = { NODE_COMPILE_CACHE: openclawCompileCache(account), ...env() };
     return execa(command, argv, {
-      env: account ? accountCliEnv(account, env()) : cliEnv(env()),
+      env: account ? accountCliEnv(account, compiled) : cliEnv(compiled),
       cwd: account ? accountCwd(account) : undefined, // the account's own folder, not the test process's checkout
       extendEnv: false,
       reject: false,

@@ -12,6 +12,7 @@ import { cli } from '../../support/cli.ts';
 import {
   OPENCLAW_UNIT,
   SHORT_WINDOWS,
+  openclawCompileCache,
   openclawHealthy,
   openclawManager,
   privateStateLocks,
@@ -90,7 +91,12 @@ function clients(options: { um: UserManager; node: string; root: string; port: n
   });
   const node24 = (args: string[], timeout = 120_000) =>
     execa(node, args, {
-      env: { ...env(), PATH: `${path.dirname(node)}:${process.env.PATH}` },
+      // The compiled code of the service's Node too (its unit's, writeOpenclawService), for its CLI only.
+      env: {
+        ...env(),
+        NODE_COMPILE_CACHE: openclawCompileCache(um.account),
+        PATH: `${path.dirname(node)}:${process.env.PATH}`,
+      },
       extendEnv: false,
       reject: false,
       timeout,
