@@ -238,6 +238,9 @@ export async function writeOpenclawService(
   return unitText;
 }
 
+/** The folders openclawCompileCache made in this worker. */
+const compileCaches = new Set<string>();
+
 /**
  * Where `who`'s OpenClaw processes keep V8's compiled code (NODE_COMPILE_CACHE): one folder per account for the whole
  * run, so a file's gateway starts and OpenClaw commands find what the files before it compiled (OpenClaw's launcher
@@ -249,8 +252,10 @@ export async function writeOpenclawService(
 export function openclawCompileCache(who: Account | undefined): string {
   const uid = who?.uid ?? process.getuid?.() ?? 0;
   const dir = path.join(process.env.RS_RUN_TMP ?? tmpdir(), `openclaw-compile-cache-${uid}`);
+  if (compileCaches.has(dir)) return dir; // made once per worker (every OpenClaw command of a file asks)
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (who) chownSync(dir, who.uid, who.gid);
+  compileCaches.add(dir);
   return dir;
 }
 
