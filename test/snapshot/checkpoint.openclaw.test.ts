@@ -27,6 +27,7 @@ import { canRunUserManager, type UserManager } from '../support/systemd.ts';
 import {
   OPENCLAW_UNIT as UNIT,
   SHORT_WINDOWS,
+  editRootConfig,
   openclawBench,
   openclawHealthy,
   prepClock,
@@ -103,10 +104,8 @@ describeWhere(canRunUserManager(), 'the whole openclaw state dir, checkpointed (
     // And a rehearsal of its own: one more variable in the preset's rehearsal environment (config.json
     // "preflightEnv"). The preset's own would be stood for by 9.6's first start ahead (transaction/rehearsed-ahead.ts);
     // this one runs as a rehearsal, on its private copy of the finalized state, which is this file's subject.
-    const configFile = path.join(root, 'config.json');
-    const config = JSON.parse(readFileSync(configFile, 'utf8'));
-    config.preflightEnv = { ...config.preflightEnv, RS_OPERATOR_REHEARSAL: '1' };
-    writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
+    const { preflightEnv } = JSON.parse(readFileSync(path.join(root, 'config.json'), 'utf8'));
+    await editRootConfig(root, { preflightEnv: { ...preflightEnv, RS_OPERATOR_REHEARSAL: '1' } }, undefined);
     expect((await rs(['unit', '--install'])).exitCode).toBe(0);
     lap('init --adopt, --state-path, unit --install');
     // TO is staged (our CLI's install, from the registry) while the gateway restarts onto our unit: it needs the root,
