@@ -18,6 +18,7 @@ import {
   giveTo,
   openclawHealthy,
   openclawCompileCache,
+  openclawTmp,
   openclawManager,
   openclawWork,
   removeOpenclawBench,
@@ -139,8 +140,14 @@ async function startShapeBench(name: string): Promise<ShapeBench> {
     rs: (args) => cli(['--root', root, '--json', ...args], { env: env(), timeout: SHAPE_CALL_MS }),
     asUser: async (command, args, extra = {}) => {
       const [file, argv] = um.account ? asAccount(um.account, command, args) : [command, args];
-      // The service's compiled code (its unit's, startShapeGateway), for the account's own commands only.
-      const withCache = () => ({ NODE_COMPILE_CACHE: openclawCompileCache(um.account), ...env(), ...extra });
+      // The service's compiled code and temporary folder (its unit's, startShapeGateway), for the account's own
+      // commands only.
+      const withCache = () => ({
+        NODE_COMPILE_CACHE: openclawCompileCache(um.account),
+        TMPDIR: openclawTmp(um),
+        ...env(),
+        ...extra,
+      });
       const r = await execa(file, argv, {
         env: um.account ? accountCliEnv(um.account, withCache()) : cliEnv(withCache()),
         // A folder of the account's, as a login starts in its home: not the test process's (a checkout the account
@@ -194,6 +201,8 @@ export async function startShapeGateway(
       `Environment=OPENCLAW_STATE_DIR=${state}`,
       // As OpenClaw's docs advise for a small host (openclaw.ts, openclawCompileCache).
       `Environment=NODE_COMPILE_CACHE=${openclawCompileCache(um.account)}`,
+      // Its plugin captures in a folder of its own, not the machine's /tmp (openclaw.ts, openclawTmp).
+      `Environment=TMPDIR=${openclawTmp(um)}`,
       // As openclaw's own `gateway install` writes it: the gateway's npm (plugins) trusts the machine's CA.
       ...(process.env.NODE_EXTRA_CA_CERTS
         ? [`Environment=NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}`]

@@ -223,6 +223,7 @@ export async function writeOpenclawService(
     'state-dir.conf': environment,
     'compile-cache.conf':
       options.compileCache === false ? {} : { NODE_COMPILE_CACHE: openclawCompileCache(um.account) },
+    'tmp.conf': { TMPDIR: openclawTmp(um) },
   };
   const dropInDir = path.join(um.unitDir, `${OPENCLAW_UNIT}.d`);
   for (const [name, entries] of Object.entries(dropIns)) {
@@ -236,6 +237,24 @@ export async function writeOpenclawService(
     await um.systemctl(['daemon-reload']);
   }
   return unitText;
+}
+
+/**
+ * The temporary folder of a test's gateway and of the commands run for it (its unit's TMPDIR, in a drop-in: `tmp.conf`;
+ * startShapeGateway's unit too): a folder of the manager's home, 0700 and the account's, removed with it. Not OpenClaw's
+ * `TMPDIR=/tmp`: 2026.9.5 copies each plugin's package into a new `openclaw-plugin-build-*` folder of TMPDIR at each
+ * start and leaves it there (about 5,000 files, 49 MB with @openclaw/matrix), and 2026.9.6's Doctor, run by every
+ * finalize, walks every such folder of its TMPDIR and of `/tmp` to report them. One host's gateway leaves its own; the
+ * tier's hundred gateways left theirs in the one `/tmp`, so every later Doctor walked them all (measured 2026-11-30:
+ * `doctor --repair` 35.6 CPU-s beside 164 of them, 9.2 with none; `readiness.openclaw.test.ts` alone 251 CPU-s and
+ * 242 s, then 191 and 177). A private `/tmp` is what the hardened install has anyway: OpenClaw's Ansible role runs
+ * its gateway with `PrivateTmp=true` (test/support/ansible-unit.ts).
+ */
+export function openclawTmp(um: UserManager): string {
+  const dir = path.join(um.env.HOME!, 'tmp');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (um.account) chownSync(dir, um.account.uid, um.account.gid);
+  return dir;
 }
 
 /** The folders openclawCompileCache made in this worker. */

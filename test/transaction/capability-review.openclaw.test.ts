@@ -25,6 +25,7 @@ import {
   removeOpenclawBench,
   rootOpenclaw,
   writeOpenclawService,
+  openclawTmp,
 } from '../support/openclaw.ts';
 import { copyOpenclaw, ownOpenclawNpmCache } from '../support/openclaw-prepared.ts';
 import { type Registry, publish, startRegistry } from '../support/registry.ts';
@@ -105,7 +106,8 @@ describeWhere(canRunUserManager(), 'capability consent found before the stop (re
   const { openclawCli, pluginSeen: seen } = rootOpenclaw(
     () => um.account,
     root,
-    () => ({ ...env(), npm_config_registry: registry.url }),
+    // The gateway's temporary folder, not /tmp (openclawTmp).
+    () => ({ ...env(), npm_config_registry: registry.url, TMPDIR: openclawTmp(um) }),
   );
   const pluginSeen = () => seen(PLUGIN_ID);
   const mainPid = async () => Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());

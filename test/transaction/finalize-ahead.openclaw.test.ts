@@ -42,6 +42,7 @@ import {
   removeOpenclawBench,
   rootOpenclaw,
   writeOpenclawService,
+  openclawTmp,
 } from '../support/openclaw.ts';
 import { copyOpenclaw, ownOpenclawNpmCache } from '../support/openclaw-prepared.ts';
 import { repackFinalizeFails } from '../support/openclaw-repack.ts';
@@ -109,7 +110,12 @@ describeWhere(canRunUserManager(), 'finalize done ahead (real openclaw, systemd 
   const env = () => openclawCliEnv(um, { npmCache, work });
   const rs = (args: string[], extra: Record<string, string> = {}) =>
     cli(['--root', root, '--json', ...args], { env: { ...env(), ...extra }, timeout: 1_500_000 });
-  const { openclawCli, pluginSeen: seen } = rootOpenclaw(() => um.account, root, env, 900_000);
+  const { openclawCli, pluginSeen: seen } = rootOpenclaw(
+    () => um.account,
+    root,
+    () => ({ ...env(), TMPDIR: openclawTmp(um) }), // the gateway's temporary folder, not /tmp (openclawTmp)
+    900_000,
+  );
   const pluginSeen = () => seen(PLUGIN_ID);
   const mainPid = async () => Number((await um.systemctl(['show', '-p', 'MainPID', '--value', UNIT])).stdout.trim());
   const current = () => path.basename(readlinkSync(path.join(root, 'current')));

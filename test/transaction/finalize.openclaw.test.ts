@@ -40,6 +40,7 @@ import {
   outsideWatch,
   removeOpenclawBench,
   writeOpenclawService,
+  openclawTmp,
 } from '../support/openclaw.ts';
 import { copyOpenclaw, ownOpenclawNpmCache } from '../support/openclaw-prepared.ts';
 import { repackFinalizeFails } from '../support/openclaw-repack.ts';
@@ -99,8 +100,10 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
     const [command, argv] = um.account
       ? asAccount(um.account, path.join(root, 'bin', 'openclaw'), args)
       : [path.join(root, 'bin', 'openclaw'), args];
+    // The gateway's temporary folder (its plugin captures: openclawTmp), not /tmp.
+    const openclawEnv = { ...env(), TMPDIR: openclawTmp(um) };
     return execa(command, argv, {
-      env: um.account ? accountCliEnv(um.account, env()) : cliEnv(env()),
+      env: um.account ? accountCliEnv(um.account, openclawEnv) : cliEnv(openclawEnv),
       cwd: um.account ? accountCwd(um.account) : undefined, // the account's own folder, not the test process's checkout
       extendEnv: false,
       reject: false,

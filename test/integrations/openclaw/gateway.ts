@@ -13,6 +13,7 @@ import {
   OPENCLAW_UNIT,
   SHORT_WINDOWS,
   openclawCompileCache,
+  openclawTmp,
   openclawHealthy,
   openclawManager,
   privateStateLocks,
@@ -80,13 +81,13 @@ function cgroupProcsOf(pid: number): string[] {
     .filter((file) => file !== 'cgroup.procs' && existsSync(file));
 }
 
-/** The ways a test talks to the gateway and the root, all with the manager's HOME and the test's temp dir. */
-function clients(options: { um: UserManager; node: string; root: string; port: number; work: string; cache: string }) {
-  const { um, node, root, port, work, cache } = options;
+/** The ways a test talks to the gateway and the root, all with the manager's HOME and the gateway's temp dir. */
+function clients(options: { um: UserManager; node: string; root: string; port: number; cache: string }) {
+  const { um, node, root, port, cache } = options;
   const env = () => ({
     ...(um.env as Record<string, string>),
     npm_config_cache: cache,
-    TMPDIR: path.join(work, 'tmp'),
+    TMPDIR: openclawTmp(um),
     ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
   });
   const node24 = (args: string[], timeout = 120_000) =>
@@ -180,14 +181,14 @@ export async function startPluginGateway(options: {
   // run: the agent's update ended with 2026.9.5 served again by a new process while such a gateway ran beside it.
   await privateStateLocks(um);
   const port = await freePort();
-  // openclaw's temporary files (the plugin captures of every process) inside the test's folder, not /tmp.
-  const tmp = path.join(work, 'tmp');
-  mkdirSync(tmp);
-  const unit = await writeOpenclawService(um, { node, prefix, port });
-  await um.writeUnit(OPENCLAW_UNIT, unit.replace('Environment=TMPDIR=/tmp', `Environment=TMPDIR=${tmp}`));
-  writeConfig(um, { port, log: path.join(tmp, 'openclaw.log'), ...(options.config && { more: options.config }) });
+  // The unit's TMPDIR, where openclaw puts the plugin captures of every process, is a folder of the manager's, not
+  // /tmp (writeOpenclawService: openclawTmp); the test's own openclaw commands use it too (clients).
+  await writeOpenclawService(um, { node, prefix, port });
+  const logs = path.join(work, 'logs');
+  mkdirSync(logs);
+  writeConfig(um, { port, log: path.join(logs, 'openclaw.log'), ...(options.config && { more: options.config }) });
   const cache = await openclawNpmCache(work);
-  const gw = { um, node, root, port, ...clients({ um, node, root, port, work, cache }) };
+  const gw = { um, node, root, port, ...clients({ um, node, root, port, cache }) };
   const openclawDir = path.join(prefix, 'lib', 'node_modules', 'openclaw');
   const init = await gw.rs([
     'init',
