@@ -251,11 +251,17 @@ export async function writeOpenclawService(
  * its gateway with `PrivateTmp=true` (test/support/ansible-unit.ts).
  */
 export function openclawTmp(um: UserManager): string {
+  const known = tmpFolders.get(um);
+  if (known) return known; // made once per manager (every OpenClaw command of a file asks)
   const dir = path.join(um.env.HOME!, 'tmp');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (um.account) chownSync(dir, um.account.uid, um.account.gid);
+  tmpFolders.set(um, dir);
   return dir;
 }
+
+/** The folders openclawTmp made, by their manager. */
+const tmpFolders = new WeakMap<UserManager, string>();
 
 /** The folders openclawCompileCache made in this worker. */
 const compileCaches = new Set<string>();

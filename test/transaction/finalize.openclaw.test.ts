@@ -26,7 +26,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { asAccount, defaultTestAccount } from '../support/accounts.ts';
-import { CLI, accountCliEnv, accountCwd, cli, cliEnv, runnableBy } from '../support/cli.ts';
+import { CLI, accountCliEnv, cli, cliEnv, runnableBy } from '../support/cli.ts';
 import {
   giveTo,
   openclawWork,
@@ -41,6 +41,7 @@ import {
   removeOpenclawBench,
   writeOpenclawService,
   openclawTmp,
+  rootOpenclaw,
 } from '../support/openclaw.ts';
 import { copyOpenclaw, ownOpenclawNpmCache } from '../support/openclaw-prepared.ts';
 import { repackFinalizeFails } from '../support/openclaw-repack.ts';
@@ -95,21 +96,12 @@ describeWhere(canRunUserManager(), 'update finalize inside the transaction (real
   const sharedDb = () => path.join(state(), 'state', 'openclaw.sqlite');
   const agentDb = () => path.join(state(), 'agents', 'main', 'agent', 'openclaw-agent.sqlite');
   /** The `openclaw` command the root offers (`<root>/bin/openclaw`: the current release's CLI), as a user runs it. */
-  const openclawCli = (args: string[]) => {
-    // Not the worker's environment: with VITEST set, openclaw's CLI exits 0 at once and prints nothing.
-    const [command, argv] = um.account
-      ? asAccount(um.account, path.join(root, 'bin', 'openclaw'), args)
-      : [path.join(root, 'bin', 'openclaw'), args];
-    // The gateway's temporary folder (its plugin captures: openclawTmp), not /tmp.
-    const openclawEnv = { ...env(), TMPDIR: openclawTmp(um) };
-    return execa(command, argv, {
-      env: um.account ? accountCliEnv(um.account, openclawEnv) : cliEnv(openclawEnv),
-      cwd: um.account ? accountCwd(um.account) : undefined, // the account's own folder, not the test process's checkout
-      extendEnv: false,
-      reject: false,
-      timeout: 900_000,
-    });
-  };
+  const { openclawCli } = rootOpenclaw(
+    () => um.account,
+    root,
+    () => ({ ...env(), TMPDIR: openclawTmp(um) }), // the gateway's temporary folder, not /tmp (openclawTmp)
+    900_000,
+  );
   /** The plugin as the current release sees it: `openclaw plugins inspect <id> --json`. */
   const pluginSeen = async () => {
     const inspected = await openclawCli(['plugins', 'inspect', PLUGIN_ID, '--json']);
