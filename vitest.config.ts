@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, statfsSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -132,13 +132,32 @@ if (!process.env.RS_RUN_TMP) {
   // fast-path file (test/stage/fast.registry.test.ts) took 45.4 s user + 30.5 s system on disk and 43.9 + 17.7 on
   // tmpfs. CI is CPU-bound (three passes on 2 cores), so that is CI's time. The tiers judge what the code writes,
   // not the disk under it (chattr +i, sparse files, hard links and FIFOs hold on tmpfs too; a test of another
-  // filesystem takes one that is not its root's, a full disk mounts its own). The openclaw tier keeps the run's folder on disk: a real gateway's
-  // trees are gigabytes per file, held in memory on tmpfs. Shared per-run things (tool homes, the accounts' copies)
-  // stay under RS_RUN_TMP. test/run-tmp.ts checks and removes this folder with the run's.
+  // filesystem takes one that is not its root's, a full disk mounts its own). The openclaw tier's trees are gigabytes
+  // per file: it works here only where the machine has room for them (RS_OPENCLAW_TMP below). Shared per-run things
+  // (tool homes, the accounts' copies) stay under RS_RUN_TMP. test/run-tmp.ts checks and removes this folder with the run's.
   const memory = memoryTmp();
   if (memory) process.env.RS_MEMORY_TMP = memory;
 }
 process.env.RS_MEMORY_TMP ??= process.env.RS_RUN_TMP;
+// The openclaw tier's temp folder: the in-memory one too, where the machine holds the tier's trees with room to spare
+// (ROOMY_FOR_OPENCLAW), else the run's on disk. Its files make, copy and remove trees of 40,000 entries (a release
+// adopted, one staged, a state with @openclaw/matrix's 5,000-file plugin copied for finalize ahead and checkpoints,
+// a plugin copy at each gateway start): measured 2026-11-30, `readiness.openclaw.test.ts` alone as the account took
+// 252-261 CPU-s (165-172 user, 80-97 system) and 221-228 s on this ext4 disk (online discard), 201 CPU-s (144 user, 57
+// system) and 152 s on tmpfs, its folder and the prepared installs it links from holding 3.4 GB at the most. Gateways
+// and OpenClaw's processes see what they see on disk: the tier judges what OpenClaw and release-switcher write, not the
+// disk under it (the one file-system matter of the tier, hard links to the prepared installs, holds on tmpfs;
+// openclaw-prepared.ts keeps a copy of them on the tier's file system).
+const ROOMY_FOR_OPENCLAW = 16 * 2 ** 30;
+process.env.RS_OPENCLAW_TMP ??= openclawRoom() ? process.env.RS_MEMORY_TMP : process.env.RS_RUN_TMP;
+/** Whether the in-memory folder's file system and the machine's available memory both hold ROOMY_FOR_OPENCLAW. */
+function openclawRoom(): boolean {
+  const memory = process.env.RS_MEMORY_TMP!;
+  if (memory === process.env.RS_RUN_TMP) return false; // no tmpfs here
+  const available = /^MemAvailable:\s+(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'));
+  const free = statfsSync(memory);
+  return Number(available?.[1] ?? 0) * 1024 >= ROOMY_FOR_OPENCLAW && free.bavail * free.bsize >= ROOMY_FOR_OPENCLAW;
+}
 function memoryTmp(): string | undefined {
   try {
     return mkdtempSync('/dev/shm/rs-run-memory-');
@@ -218,6 +237,7 @@ export default defineConfig({
           // 3,589 s, but that is not measured beside CI's two other passes on 2 cores, where a gateway's cold start is
           // CPU; change it with a measured run (docs/testing.md, "The order files start in").
           fileParallelism: true,
+          env: { TMPDIR: process.env.RS_OPENCLAW_TMP },
           testTimeout: 900_000,
           hookTimeout: 1_800_000,
         },

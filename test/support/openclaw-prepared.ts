@@ -2,7 +2,8 @@
 // install its own (four files, five installs of 40–90 s on CI, where no prepared prefix exists): now the first file
 // that asks installs it under .bench-cache/, the others find it there. A prepared prefix is only read: a test that
 // runs a gateway from the npm -g prefix itself, or asserts that nothing in it changes, copies it (`copyOpenclaw`).
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { ensureServiceNode } from '../../bench/lib/node24.mjs';
@@ -130,12 +131,39 @@ export async function copyOpenclaw(version: string, dest: string, options: { lin
   const prepared = await preparedOpenclaw(version);
   if (!options.link) await copyTree(prepared, dest);
   else {
-    const linked = await execa('cp', ['-a', '--link', prepared, dest], { reject: false });
+    const source = await linkableFrom(prepared, path.dirname(dest));
+    const linked = await execa('cp', ['-a', '--link', source, dest], { reject: false });
     if (linked.exitCode !== 0) {
-      // Another file system than the prepared one (links cannot cross it): a copy.
+      // Links refused (the source on another file system than dest, or one without links): a copy.
       rmSync(dest, { recursive: true, force: true });
-      await copyTree(prepared, dest);
+      await copyTree(source, dest);
     }
   }
   return dest;
+}
+
+/**
+ * The prepared prefix of `version` on the file system of `dir`, where links to it can be made: the prepared one itself,
+ * or, when the tier works on another file system than the prepared installs (in memory: vitest.config.ts,
+ * RS_OPENCLAW_TMP), one copy of it made for the run in the tier's temp folder (removed with it) and shared by the
+ * files after the first, as the prepared one is. One copy of a prefix per run, not one per file.
+ */
+async function linkableFrom(prepared: string, dir: string): Promise<string> {
+  const device = statSync(dir).dev;
+  if (statSync(prepared).dev === device) return prepared;
+  if (statSync(tmpdir()).dev !== device) return prepared; // not the tier's file system either: cp copies instead
+  // Named by the prepared prefix's path: one per version and Node line, the team's shared ones apart.
+  const runCopy = path.join(tmpdir(), 'openclaw-prepared', prepared.slice(1).replaceAll('/', '_'));
+  const prefix = path.join(runCopy, 'prefix');
+  const complete = path.join(runCopy, '.complete');
+  if (existsSync(complete)) return prefix;
+  mkdirSync(path.dirname(runCopy), { recursive: true });
+  return withLock(runCopy, async () => {
+    if (existsSync(complete)) return prefix;
+    rmSync(runCopy, { recursive: true, force: true });
+    mkdirSync(runCopy);
+    await copyTree(prepared, prefix);
+    writeFileSync(complete, `${new Date().toISOString()}\n`);
+    return prefix;
+  });
 }
