@@ -147,7 +147,9 @@ process.env.RS_MEMORY_TMP ??= process.env.RS_RUN_TMP;
 // system) and 152 s on tmpfs, its folder and the prepared installs it links from holding 3.4 GB at the most. Gateways
 // and OpenClaw's processes see what they see on disk: the tier judges what OpenClaw and release-switcher write, not the
 // disk under it (the one file-system matter of the tier, hard links to the prepared installs, holds on tmpfs;
-// openclaw-prepared.ts keeps a copy of them on the tier's file system).
+// openclaw-prepared.ts keeps a copy of them on the tier's file system). With CI's two lanes (two files of the tier and
+// two install shapes at once, each its own run and so its own check here), /dev/shm held 10.1 GB at the most and the
+// available memory fell to 6.0 GB of 23: hence twice a run's peak free before a run works there.
 const ROOMY_FOR_OPENCLAW = 16 * 2 ** 30;
 process.env.RS_OPENCLAW_TMP ??= openclawRoom() ? process.env.RS_MEMORY_TMP : process.env.RS_RUN_TMP;
 /** Whether the in-memory folder's file system and the machine's available memory both hold ROOMY_FOR_OPENCLAW. */
