@@ -95,15 +95,7 @@ export async function preparedOpenclaw(version: string): Promise<string> {
   // Per Node line: its install scripts ran on that Node (RS_SERVICE_NODE=26 gets a prefix of its own).
   const line = process.env.RS_SERVICE_NODE ?? '24';
   const dir = path.join(PREPARED, line === '24' ? version : `${version}-node${line}`);
-  const prefix = path.join(dir, 'prefix');
-  // Written last: a prefix without it is an install that was interrupted, and is made again.
-  const complete = path.join(dir, '.complete');
-  if (existsSync(complete)) return prefix;
-  mkdirSync(PREPARED, { recursive: true });
-  return withLock(dir, async () => {
-    if (existsSync(complete)) return prefix;
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
+  return prefixMadeOnce(dir, async (prefix) => {
     const node = process.env.BENCH_NODE24 ?? (await ensureServiceNode()).node;
     await ensureOpenclaw({
       node,
@@ -112,6 +104,23 @@ export async function preparedOpenclaw(version: string): Promise<string> {
       logsDir: path.join(dir, 'npm-logs'),
       cache: path.join(PREPARED, 'npm-cache'),
     });
+  });
+}
+
+/**
+ * `<dir>/prefix`, made by `make` the first time it is asked for, under `<dir>.lock` (other workers wait for it, then
+ * find it). `<dir>/.complete` is written last: a folder without it is a making that was interrupted, and is made again.
+ */
+async function prefixMadeOnce(dir: string, make: (prefix: string) => Promise<void>): Promise<string> {
+  const prefix = path.join(dir, 'prefix');
+  const complete = path.join(dir, '.complete');
+  if (existsSync(complete)) return prefix;
+  mkdirSync(path.dirname(dir), { recursive: true });
+  return withLock(dir, async () => {
+    if (existsSync(complete)) return prefix;
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    await make(prefix);
     writeFileSync(complete, `${new Date().toISOString()}\n`);
     return prefix;
   });
@@ -154,16 +163,5 @@ async function linkableFrom(prepared: string, dir: string): Promise<string> {
   if (statSync(tmpdir()).dev !== device) return prepared; // not the tier's file system either: cp copies instead
   // Named by the prepared prefix's path: one per version and Node line, the team's shared ones apart.
   const runCopy = path.join(tmpdir(), 'openclaw-prepared', prepared.slice(1).replaceAll('/', '_'));
-  const prefix = path.join(runCopy, 'prefix');
-  const complete = path.join(runCopy, '.complete');
-  if (existsSync(complete)) return prefix;
-  mkdirSync(path.dirname(runCopy), { recursive: true });
-  return withLock(runCopy, async () => {
-    if (existsSync(complete)) return prefix;
-    rmSync(runCopy, { recursive: true, force: true });
-    mkdirSync(runCopy);
-    await copyTree(prepared, prefix);
-    writeFileSync(complete, `${new Date().toISOString()}\n`);
-    return prefix;
-  });
+  return prefixMadeOnce(runCopy, (prefix) => copyTree(prepared, prefix));
 }
