@@ -176,7 +176,7 @@ export default defineConfig({
     // Vitest's default is one worker less than the cores: a single file at a time on a 2-core machine.
     // Most of this suite waits (a unit's restart, a stability window, a health probe) rather than
     // computes, so two files at a time there; the whole suite passed so at a load average of 10. `RS_MAX_WORKERS`
-    // sets another number for a pass (.ci/run: its Node 26 pass, which ends CI alone). Vitest's own `--maxWorkers`
+    // sets another number for a pass (.ci/run: its Node 26 pass, which ends CI, mostly alone). Vitest's own `--maxWorkers`
     // does not reach the projects below, which take this value as their own (`extends: true`).
     maxWorkers: Number(process.env.RS_MAX_WORKERS) || Math.max(2, availableParallelism()),
     globalSetup: ['test/run-tmp.ts'],
