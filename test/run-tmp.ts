@@ -4,6 +4,10 @@
 // anything of ours (rs-*) still here at the end is a leak, named on stderr and failing the run, so a new one is
 // seen at once rather than as a /tmp that fills up where TMPDIR is not redirected.
 //
+// The same holds for processes: every process the run starts has its temp folder in its environment (TMPDIR), so one
+// still running when the run exits (a pm2 daemon a command spawned, a manager or a gateway a test did not stop) is a
+// leak, killed, named and failing the run: it would outlive the run's folders and take CPU from whatever runs next.
+//
 // The same holds for the host's list of roots (/var/lib/release-switcher/roots.json, what `init` as root adds to):
 // vitest.config.ts names a list of the run's own; a root of this run's found in the host's is a leak (a test that
 // built a command's environment without it), removed from the list and failing the run. Root's tool home
@@ -34,6 +38,7 @@ function checkAndRemove(): void {
   const memory = process.env.RS_MEMORY_TMP;
   const folders = memory && memory !== dir ? [memory, dir] : [dir];
   for (const folder of folders) checkHostRoots(folder);
+  killLeftProcesses(folders);
   if (!hostToolHomeBefore && existsSync(HOST_TOOL_HOME)) {
     spawnSync('rm', ['-rf', HOST_TOOL_HOME]);
     process.exitCode = 1;
@@ -63,6 +68,53 @@ function removeFolder(dir: string): void {
   );
 }
 
+/**
+ * Processes with one of the run's folders in their environment or command line, other than this process, its
+ * ancestors and its own children (vite's esbuild service, which ends with it): killed, and the run failed. As root
+ * every account's processes are seen; as an account, its own.
+ */
+function killLeftProcesses(folders: string[]): void {
+  const spared = new Set([process.pid]);
+  for (let pid = process.ppid; pid > 1 && !spared.has(pid); pid = statOf(pid)?.ppid ?? 0) spared.add(pid);
+  const left: string[] = [];
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || spared.has(pid)) continue;
+    const stat = statOf(pid);
+    if (!stat || stat.state === 'Z' || stat.ppid === process.pid) continue;
+    let seen: string;
+    try {
+      seen = `${readFileSync(`/proc/${pid}/environ`, 'latin1')}\0${readFileSync(`/proc/${pid}/cmdline`, 'latin1')}`;
+    } catch {
+      continue; // gone, or another account's
+    }
+    if (!folders.some((folder) => seen.includes(folder))) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      continue; // ended meanwhile
+    }
+    left.push(stat.comm);
+  }
+  if (left.length === 0) return;
+  process.exitCode = 1;
+  process.stderr.write(
+    `run-tmp: FAILED: tests left ${left.length} process(es) running (killed now; each test must stop what it starts): ${byPrefix(left, (comm) => comm)}\n`,
+  );
+}
+
+/** A process's parent, state and name (`/proc/<pid>/stat`); undefined when it is gone. */
+function statOf(pid: number): { ppid: number; state: string; comm: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const close = stat.lastIndexOf(')');
+    const [state, ppid] = stat.slice(close + 2).split(' ');
+    return { ppid: Number(ppid), state: state!, comm: stat.slice(stat.indexOf('(') + 1, close) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Roots of this run (under `dir`) in the host's list: taken out again, named, and the run failed. */
 function checkHostRoots(dir: string): void {
   let list: { roots?: Array<{ root?: string }> };
@@ -81,11 +133,14 @@ function checkHostRoots(dir: string): void {
   );
 }
 
-/** `rs-test-npm-* ×3, rs-root-a1B2c3`: names grouped by what precedes mkdtemp's random suffix. */
-function byPrefix(names: string[]): string {
+/**
+ * `rs-test-npm-* ×3, rs-root-a1B2c3`: names grouped by what precedes mkdtemp's random suffix (or by `group`: a
+ * process's name as it is).
+ */
+function byPrefix(names: string[], group = (name: string) => name.replace(/[A-Za-z0-9]{6}$/, '*')): string {
   const counts = new Map<string, number>();
   for (const name of names) {
-    const prefix = name.replace(/[A-Za-z0-9]{6}$/, '*');
+    const prefix = group(name);
     counts.set(prefix, (counts.get(prefix) ?? 0) + 1);
   }
   return [...counts].map(([prefix, n]) => (n > 1 ? `${prefix} ×${n}` : prefix)).join(', ');

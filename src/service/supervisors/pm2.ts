@@ -10,9 +10,16 @@
  * - `pm2 restart NAME` falls back to a namespace of that name, and `all` means every app: we check the name
  *   in `pm2 jlist` first. `pm2 start NAME` of an unknown name looks for a script file NAME in the cwd, so
  *   start() restarts by name too.
- * - Any pm2 command, `jlist` included, spawns the daemon of PM2_HOME when none runs.
+ * - Any pm2 command, `jlist` and `-v` included, spawns the daemon of PM2_HOME when none runs, and that daemon stays.
+ *   So state() asks pm2 only when its daemon listens (pm2DaemonListens): a status or a doctor leaves no daemon behind
+ *   (one as root, in root's home, under `sudo release-switcher status`), and with none there is no app of it to run.
  * - `pm2 stop NAME` leaves the app listed as `stopped`, not restarted by pm2, and `pm2 restart NAME` starts it again.
  */
+import { constants as fsConstants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { ReleaseSwitcherError } from '../../model/errors.js';
 import { run, tail } from '../../platform/subprocess.js';
 import type { CommandRunner, ServiceState, Supervisor } from './types.js';
@@ -88,6 +95,13 @@ export function pm2Supervisor(options: Pm2SupervisorOptions): Supervisor {
   }
 
   async function state(): Promise<ServiceState> {
+    const socket = pm2RpcSocket(env);
+    // Without its daemon pm2 runs no app, and asking it would start one (above). A binary that cannot run is still
+    // said so, as when the daemon runs.
+    if ((await pm2DaemonListens(socket)) === false) {
+      if (!(await executableOnPath(bin, env.PATH))) await pm2(['jlist'], LIST_TIMEOUT_MS); // rejects: could not be run
+      return { ...pm2StateOf(app, []), detail: `pm2 has no app named ${app}: no pm2 daemon runs (${socket})` };
+    }
     return pm2StateOf(app, parsePm2List(await pm2(['jlist'], LIST_TIMEOUT_MS)));
   }
 
@@ -122,6 +136,53 @@ export function pm2Supervisor(options: Pm2SupervisorOptions): Supervisor {
       await pm2(['stop', app], options.restartTimeoutMs ?? 120_000);
     },
   };
+}
+
+/**
+ * The socket pm2's daemon answers on for a command run with `env`: PM2_DAEMON_RPC_PORT, else `rpc.sock` in PM2_HOME,
+ * itself `~/.pm2` of that environment's HOME when unset (pm2's paths.js: `os.homedir()`, which reads HOME and falls
+ * back to the account's home).
+ */
+export function pm2RpcSocket(env: NodeJS.ProcessEnv): string {
+  if (env.PM2_DAEMON_RPC_PORT) return env.PM2_DAEMON_RPC_PORT;
+  const home = env.PM2_HOME || path.join(env.HOME || os.userInfo().homedir, '.pm2');
+  return path.resolve(home, 'rpc.sock');
+}
+
+/**
+ * Whether a daemon listens on pm2's socket: a connection taken (then closed at once, as pm2's own ping does) is one;
+ * no socket, or one nobody listens on (a daemon killed), is none. Anything else (a socket this account may not open, no
+ * answer within a second) is not known: undefined, and pm2 is asked as before.
+ */
+export function pm2DaemonListens(socket: string): Promise<boolean | undefined> {
+  return new Promise((resolve) => {
+    const connection = net.connect({ path: socket });
+    const done = (answer: boolean | undefined) => {
+      connection.destroy();
+      clearTimeout(timer);
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done(undefined), 1_000);
+    connection.once('connect', () => done(true));
+    connection.once('error', (error: NodeJS.ErrnoException) =>
+      done(error.code === 'ENOENT' || error.code === 'ECONNREFUSED' ? false : undefined),
+    );
+  });
+}
+
+/** Whether `bin` names an executable file: itself when it has a slash, else the first of PATH's (as execvp finds it). */
+async function executableOnPath(bin: string, pathList: string | undefined): Promise<boolean> {
+  const candidates = bin.includes('/') ? [bin] : (pathList ?? '').split(':').map((dir) => path.join(dir || '.', bin));
+  for (const candidate of candidates) {
+    if (
+      await access(candidate, fsConstants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return true;
+  }
+  return false;
 }
 
 /**

@@ -1,5 +1,14 @@
 // The pm2 adapter against a real pm2 daemon (the devDependency), one private PM2_HOME per test.
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -22,6 +31,39 @@ http.createServer((req, res) => {
   res.end(JSON.stringify({ version, pid: process.pid }));
 }).listen(Number(process.env.PORT), '127.0.0.1');
 `;
+
+/**
+ * Whether any thread of process `pid` still runs. Its leader shows as a zombie while the others still exit (pm2's
+ * daemon: about a second and a half, its sockets still listening all the while), so only a zombie alone is gone.
+ */
+function alive(pid: number): boolean {
+  try {
+    const zombie = /^\S+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return !zombie || readdirSync(`/proc/${pid}/task`).length > 1;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * pm2 God daemons of `pm2Home` running now: their title says so (cut to the length of the command line they started
+ * with, so not always with the whole PM2_HOME), their environment names it.
+ */
+function godDaemons(pm2Home: string): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        return (
+          readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('God Daemon (') &&
+          readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`PM2_HOME=${pm2Home}`)
+        );
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
 
 /** Poll until `check` returns a value (not undefined) or the deadline passes; errors count as "not yet". */
 async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
@@ -137,6 +179,37 @@ describe('pm2Supervisor (real pm2 7)', () => {
       expect((error as ReleaseSwitcherError).hint).toContain('--name rs-pm2-nope');
     }
     expect((await supervisor.state()).active).toBe(true); // the real app was not touched
+  });
+
+  it('with no daemon (none yet, or one killed) reports not-found and starts none, as pm2 itself would have', async () => {
+    const { root, env, supervisor } = await setup();
+    const home = env.PM2_HOME!;
+    const daemon = Number(readFileSync(join(home, 'pm2.pid'), 'utf8'));
+    const app = (await supervisor.state()).mainPid!;
+    // Killed as an OOM kill or a crash would: its socket file stays, nobody listens on it.
+    for (const pid of [daemon, app]) process.kill(pid, 'SIGKILL');
+    await waitFor('the daemon to be gone', async () => (alive(daemon) ? undefined : true));
+    expect(existsSync(join(home, 'rpc.sock'))).toBe(true);
+    const neverStarted = join(root, 'pm2-never');
+    for (const [pm2Home, socket] of [
+      [home, 'rpc.sock'],
+      [neverStarted, ''],
+    ] as const) {
+      const state = await pm2Supervisor({ app: APP, env: { ...env, PM2_HOME: pm2Home }, pm2: PM2 }).state();
+      expect(state).toEqual<ServiceState>({
+        active: false,
+        state: 'not-found',
+        mainPid: null,
+        restarts: null,
+        exitStatus: null,
+        detail: `pm2 has no app named ${APP}: no pm2 daemon runs (${join(pm2Home, 'rpc.sock')})`,
+        processes: { pids: [] },
+      });
+      // pm2 would have spawned a daemon of this PM2_HOME for the question, and left it running.
+      expect(godDaemons(pm2Home), pm2Home).toEqual([]);
+      expect(existsSync(join(pm2Home, 'pm2.pid')), pm2Home).toBe(socket !== ''); // the killed one's stale pid file
+    }
+    expect(existsSync(neverStarted)).toBe(false);
   });
 
   it('turns a pm2 that cannot run into SUPERVISOR_FAILED with a hint', async () => {
