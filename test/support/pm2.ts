@@ -1,7 +1,7 @@
 // A root served by a real pm2 app, for the end-to-end pm2 suites (pm2-switch, pm2-preflight): the
 // operator's first steps (install, activate a release on disk, hand the root to pm2, start the app
 // through current/) done once, with a private pm2 daemon killed when the suite ends.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -13,6 +13,26 @@ import { freePort } from './service.ts';
 
 const PM2 = resolve(import.meta.dirname, '../../node_modules/.bin/pm2');
 
+/**
+ * pm2 God daemons of `pm2Home` running now: their title says so (cut to the length of the command line they started
+ * with, so not always with the whole PM2_HOME), their environment names it. Any pm2 command spawns one when none runs.
+ */
+export function godDaemons(pm2Home: string): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        return (
+          readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('God Daemon (') &&
+          readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`PM2_HOME=${pm2Home}`)
+        );
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 export interface Pm2Gateway {
   root: string;
   port: number;
@@ -22,8 +42,12 @@ export interface Pm2Gateway {
   app(): Promise<{ pid: number; restarts: number }>;
   /** What the app answers on /health. */
   health(): Promise<{ version: string }>;
+  /** Kill the daemon (its app with it), its home left. */
+  kill(): Promise<void>;
   /** Kill the daemon, then remove its home. */
   stop(): Promise<void>;
+  /** The daemon's PM2_HOME. */
+  home: string;
   /** The account the daemon, the app and the CLI run as; `undefined`: the test process's own. */
   account: Account | undefined;
   /** The pm2 binary the account runs (the checkout's, or the copy made for accounts that cannot reach it). */
@@ -76,10 +100,15 @@ export async function pm2Gateway(options: Pm2GatewayOptions): Promise<Pm2Gateway
       return { pid: found.pid, restarts: found.pm2_env.restart_time };
     },
     health: () => fetch(`http://127.0.0.1:${port}/health`).then((res) => res.json()),
+    async kill() {
+      const killed = await pm2(['kill']);
+      expect(killed.exitCode, killed.output).toBe(0);
+    },
     async stop() {
       await pm2(['kill']);
       rmSync(home, { recursive: true, force: true });
     },
+    home,
   };
   try {
     await startApp(gateway, { ...options, port, pm2 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canUseAccounts, normalAccount } from '../../support/accounts.ts';
 import { MATRIX } from '../../support/fixtures.ts';
-import { type Pm2Gateway, pm2Gateway } from '../../support/pm2.ts';
+import { godDaemons, type Pm2Gateway, pm2Gateway } from '../../support/pm2.ts';
 import { readState } from '../../support/root.ts';
 import { describeWhere } from '../../support/skip.ts';
 
@@ -70,5 +70,16 @@ describeWhere(canUseAccounts(), 'switch under real pm2, as a normal account', ()
     expect(after.pid).not.toBe(before.pid);
     expect(uidOf(after.pid)).toBe(user.uid);
     expect(statSync(join(gw.root, 'releases', '1.1.0')).uid).toBe(user.uid);
+  });
+
+  it("with the account's pm2 daemon gone, its status and doctor say nothing runs and start no daemon (pm2 would)", async () => {
+    await gw.kill();
+    expect(godDaemons(gw.home)).toEqual([]);
+    const status = await gw.rs(['status']);
+    expect(status.exitCode, status.stdout + status.stderr).toBe(0);
+    expect(status.json.result.running).toBeNull();
+    const doctor = await gw.rs(['doctor']);
+    expect(doctor.json.result.checks.find((c: { name: string }) => c.name === 'drift')).toMatchObject({ ok: true });
+    expect(godDaemons(gw.home)).toEqual([]);
   });
 });

@@ -17,6 +17,7 @@ import { flipSymlink } from '../../../src/store/links.ts';
 import { run } from '../../../src/platform/subprocess.ts';
 import { pm2Supervisor } from '../../../src/service/supervisors/pm2.ts';
 import type { ServiceState } from '../../../src/service/supervisors/types.ts';
+import { godDaemons } from '../../support/pm2.ts';
 import { freePort, getJson } from '../../support/service.ts';
 
 const PM2 = resolve(import.meta.dirname, '../../../node_modules/.bin/pm2');
@@ -43,26 +44,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * pm2 God daemons of `pm2Home` running now: their title says so (cut to the length of the command line they started
- * with, so not always with the whole PM2_HOME), their environment names it.
- */
-function godDaemons(pm2Home: string): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        return (
-          readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('God Daemon (') &&
-          readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`PM2_HOME=${pm2Home}`)
-        );
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 /** Poll until `check` returns a value (not undefined) or the deadline passes; errors count as "not yet". */
