@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { readNpmLinks } from '../unit-files/bin-links.js';
-import { lookUp } from '../unit-files/cli-command.js';
+import { lookUp } from '../platform/fs.js';
 import type { CheckContext, CheckResult } from './checks.js';
 
 const NAME = 'commands-on-path';

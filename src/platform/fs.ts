@@ -101,6 +101,23 @@ export async function pathExists(p: string): Promise<boolean> {
   }
 }
 
+/** Whether this process may run `file` (X_OK, links followed). */
+export async function isExecutable(file: string): Promise<boolean> {
+  return fs.access(file, constants.X_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** `name` on `dirs`, as `command -v` finds it: the first that this process may run. */
+export async function lookUp(name: string, dirs: readonly string[]): Promise<string | undefined> {
+  for (const dir of dirs) {
+    const file = path.join(dir, name);
+    if (await isExecutable(file)) return file;
+  }
+  return undefined;
+}
+
 /** Read and parse a JSON file; undefined when it does not exist. Parse errors are thrown to the caller. */
 export async function readJsonIfExists(file: string): Promise<unknown> {
   let text: string;

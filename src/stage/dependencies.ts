@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../model/errors.js';
-import { pathExists } from '../platform/fs.js';
+import { lookUp, pathExists } from '../platform/fs.js';
 import { credentialsAsAuth, stripUrlCredentials } from '../platform/npm-credentials.js';
 import { run, tail } from '../platform/subprocess.js';
 import type { NodeRuntime } from '../platform/node.js';
@@ -136,7 +136,9 @@ function npmInstallEnv(options: DependencyOptions): Record<string, string> {
 export async function locateNpm(configured: string | null, node: string, searchPath: string): Promise<string | null> {
   if (configured) return configured;
   const besideNode = path.join(path.dirname(node), 'npm');
-  return (await pathExists(besideNode)) ? besideNode : ((await findOnPath('npm', searchPath)) ?? null);
+  return (await pathExists(besideNode))
+    ? besideNode
+    : ((await lookUp('npm', searchPath.split(path.delimiter).filter(Boolean))) ?? null);
 }
 
 async function npmCommand(options: DependencyOptions): Promise<[string, string[]]> {
@@ -148,17 +150,4 @@ async function npmCommand(options: DependencyOptions): Promise<[string, string[]
   }
   const real = await fs.realpath(npm);
   return real.endsWith('.js') ? [options.node.path, [real]] : [real, []];
-}
-
-async function findOnPath(name: string, searchPath: string): Promise<string | undefined> {
-  for (const dir of searchPath.split(path.delimiter).filter(Boolean)) {
-    const candidate = path.join(dir, name);
-    try {
-      await fs.access(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }

@@ -11,7 +11,8 @@ import { PRESETS, portSourcesOf } from '../presets/index.js';
 import { timespanSeconds } from '../service/timespan.js';
 import { type ExistingUnit, nodeCommandOf, readExistingUnit } from './existing-unit.js';
 import { findServicePort } from './service-port.js';
-import { SYSTEMD_EXEC_PATH, cliCommandOf, isExecutable, lookUp } from './cli-command.js';
+import { isExecutable, lookUp } from '../platform/fs.js';
+import { SYSTEMD_EXEC_PATH, cliCommandOf } from './cli-command.js';
 import { DROP_IN_NAME, scopeOf, unitNameOf } from './unit.js';
 
 export interface ServiceFound {

@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { isExecutable, lookUp } from '../platform/fs.js';
 import { packageFileOf } from './existing-unit.js';
 
 /** Where systemd 252 looks up a bare command name (its compiled-in path; a unit's Environment=PATH does not apply). */
@@ -25,23 +26,6 @@ export interface CliCommand {
   node: string | null;
   /** The unit's arguments after the command, kept as they are. */
   args: string[];
-}
-
-/** Whether this process may run `file` (X_OK, links followed). */
-export async function isExecutable(file: string): Promise<boolean> {
-  return fs.access(file, fs.constants.X_OK).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** `name` on `dirs`, as `command -v` finds it. */
-export async function lookUp(name: string, dirs: readonly string[]): Promise<string | undefined> {
-  for (const dir of dirs) {
-    const file = path.join(dir, name);
-    if (await isExecutable(file)) return file;
-  }
-  return undefined;
 }
 
 /**

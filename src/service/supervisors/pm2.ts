@@ -15,12 +15,11 @@
  *   (one as root, in root's home, under `sudo release-switcher status`), and with none there is no app of it to run.
  * - `pm2 stop NAME` leaves the app listed as `stopped`, not restarted by pm2, and `pm2 restart NAME` starts it again.
  */
-import { constants as fsConstants } from 'node:fs';
-import { access } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ReleaseSwitcherError } from '../../model/errors.js';
+import { isExecutable, lookUp } from '../../platform/fs.js';
 import { run, tail } from '../../platform/subprocess.js';
 import type { CommandRunner, ServiceState, Supervisor } from './types.js';
 
@@ -99,7 +98,10 @@ export function pm2Supervisor(options: Pm2SupervisorOptions): Supervisor {
     // Without its daemon pm2 runs no app, and asking it would start one (above). A binary that cannot run is still
     // said so, as when the daemon runs.
     if ((await pm2DaemonListens(socket)) === false) {
-      if (!(await executableOnPath(bin, env.PATH))) await pm2(['jlist'], LIST_TIMEOUT_MS); // rejects: could not be run
+      const runnable = bin.includes('/')
+        ? await isExecutable(bin)
+        : (await lookUp(bin, (env.PATH ?? '').split(path.delimiter).filter(Boolean))) !== undefined;
+      if (!runnable) await pm2(['jlist'], LIST_TIMEOUT_MS); // rejects: could not be run
       return { ...pm2StateOf(app, []), detail: `pm2 has no app named ${app}: no pm2 daemon runs (${socket})` };
     }
     return pm2StateOf(app, parsePm2List(await pm2(['jlist'], LIST_TIMEOUT_MS)));
@@ -168,21 +170,6 @@ export function pm2DaemonListens(socket: string): Promise<boolean | undefined> {
       done(error.code === 'ENOENT' || error.code === 'ECONNREFUSED' ? false : undefined),
     );
   });
-}
-
-/** Whether `bin` names an executable file: itself when it has a slash, else the first of PATH's (as execvp finds it). */
-async function executableOnPath(bin: string, pathList: string | undefined): Promise<boolean> {
-  const candidates = bin.includes('/') ? [bin] : (pathList ?? '').split(':').map((dir) => path.join(dir || '.', bin));
-  for (const candidate of candidates) {
-    if (
-      await access(candidate, fsConstants.X_OK).then(
-        () => true,
-        () => false,
-      )
-    )
-      return true;
-  }
-  return false;
 }
 
 /**
